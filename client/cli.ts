@@ -1,0 +1,37 @@
+/** The project's command line: start and follow runs, inspect snapshots and quarantine. */
+import { Command } from 'commander';
+import { ZodError } from 'zod';
+import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
+import { quarantineCommand, snapshotsCommand } from './commands/data';
+import { runPipelineCommand } from './commands/run-pipeline';
+import { connectClient, webUiLink } from './temporal-client';
+
+const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
+
+program.addCommand(runPipelineCommand());
+program
+  .command('status <workflowId>')
+  .description('state of a run and its Web UI link')
+  .action(async (workflowId: string) => {
+    const config = loadConfig();
+    const client = await connectClient(config);
+    const d = await client.workflow.getHandle(workflowId).describe();
+    console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
+    await client.connection.close();
+  });
+program.addCommand(snapshotsCommand());
+program.addCommand(quarantineCommand());
+program
+  .command('config')
+  .description('effective configuration and the environment variables behind it')
+  .action(() => {
+    console.log(JSON.stringify(loadConfig(), null, 2));
+    for (const v of CONFIG_VARIABLES) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  const message =
+    error instanceof ZodError ? `Invalid option: ${error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}` : error instanceof Error ? error.message : String(error);
+  console.error(message);
+  process.exit(1);
+});

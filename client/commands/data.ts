@@ -1,0 +1,59 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { loadConfig } from '../../lib/config';
+import { openDatabase, type Database } from '../../lib/store/database';
+import { listQuarantine } from '../../lib/store/quarantine';
+import { getSnapshot, listSnapshots } from '../../lib/store/snapshots';
+
+async function withStore<T>(run: (store: Database) => Promise<T>): Promise<T> {
+  const store = await openDatabase(loadConfig().databaseUrl);
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function snapshotsCommand(): Command {
+  const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');
+  cmd
+    .command('list')
+    .description('most recent snapshots first')
+    .option('--limit <n>', 'how many', '20')
+    .action((opts: { limit: string }) =>
+      withStore(async (store) => {
+        const limit = z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+        for (const s of await listSnapshots(store, limit)) {
+          console.log(`${s.id}  ${s.status.padEnd(8)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
+        }
+      }),
+    );
+  cmd
+    .command('show <id>')
+    .description('one snapshot with its quality report')
+    .action((id: string) =>
+      withStore(async (store) => {
+        const s = await getSnapshot(store, id);
+        if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
+        console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol).length} symbols` } }, null, 2));
+      }),
+    );
+  return cmd;
+}
+
+export function quarantineCommand(): Command {
+  return new Command('quarantine')
+    .description('rows and series the quality rules rejected or flagged')
+    .option('--snapshot <id>', 'only this snapshot')
+    .option('--rule <rule>', 'only this rule (e.g. ohlc_inconsistent)')
+    .option('--symbol <symbol>', 'only this symbol')
+    .option('--limit <n>', 'how many', '50')
+    .action((opts: { snapshot?: string; rule?: string; symbol?: string; limit: string }) =>
+      withStore(async (store) => {
+        const limit = z.coerce.number().int().min(1).max(10000).parse(opts.limit);
+        for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol?.toUpperCase(), limit })) {
+          console.log(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
+        }
+      }),
+    );
+}

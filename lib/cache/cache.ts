@@ -1,0 +1,15 @@
+/**
+ * Cache and pub/sub: Redis when REDIS_URL is set (shared by every process), otherwise an in-process
+ * fallback with the same behaviour for a single process.
+ */
+export interface Cache {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | undefined>;
+  /** ttlSeconds omitted: no expiry. */
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active; the returned function unsubscribes. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

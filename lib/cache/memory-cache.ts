@@ -1,0 +1,49 @@
+import { EventEmitter } from 'node:events';
+import type { Cache } from './cache';
+
+/** In-process cache for the zero-config setup: one process, nothing shared. */
+export class MemoryCache implements Cache {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, { value: string; expiresAt: number }>();
+  private readonly bus = new EventEmitter();
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.bus.setMaxListeners(0);
+  }
+
+  get(key: string): Promise<string | undefined> {
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt <= this.now()) this.entries.delete(key);
+    return Promise.resolve(entry && entry.expiresAt > this.now() ? entry.value : undefined);
+  }
+
+  set(key: string, value: string, ttlSeconds?: number): Promise<void> {
+    this.entries.set(key, { value, expiresAt: ttlSeconds === undefined ? Infinity : this.now() + ttlSeconds * 1000 });
+    return Promise.resolve();
+  }
+
+  delete(key: string): Promise<void> {
+    this.entries.delete(key);
+    return Promise.resolve();
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    // Deliver asynchronously, as Redis does, so publishers never run subscriber code inline.
+    queueMicrotask(() => this.bus.emit(channel, message));
+    return Promise.resolve();
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    this.bus.on(channel, onMessage);
+    return Promise.resolve(() => {
+      this.bus.off(channel, onMessage);
+      return Promise.resolve();
+    });
+  }
+
+  close(): Promise<void> {
+    this.bus.removeAllListeners();
+    this.entries.clear();
+    return Promise.resolve();
+  }
+}

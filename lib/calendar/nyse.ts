@@ -1,0 +1,256 @@
+/**
+ * NYSE full-day closures computed from the exchange's holiday rules, so no network or yearly table is needed.
+ * Early closes (half days) are trading days and are not modelled.
+ *
+ * Scope: the rules are those in force since 1998 (MLK Day added). The one-off table starts in 2001, so
+ * earlier years can miss ad-hoc closures, and future ad-hoc closures must be added to ONE_OFF_CLOSURES.
+ */
+import { addDays, formatIsoDate, fromEpochDay, isIsoDate, parseIsoDate, toEpochDay, weekdayOf } from './dates';
+
+/** Unscheduled closures (events, national days of mourning) that no rule predicts. */
+const ONE_OFF_CLOSURES: ReadonlyArray<readonly [date: string, name: string]> = [
+  ['2001-09-11', 'September 11 attacks'],
+  ['2001-09-12', 'September 11 attacks'],
+  ['2001-09-13', 'September 11 attacks'],
+  ['2001-09-14', 'September 11 attacks'],
+  ['2004-06-11', 'National Day of Mourning (Ronald Reagan)'],
+  ['2007-01-02', 'National Day of Mourning (Gerald Ford)'],
+  ['2012-10-29', 'Hurricane Sandy'],
+  ['2012-10-30', 'Hurricane Sandy'],
+  ['2018-12-05', 'National Day of Mourning (George H.W. Bush)'],
+  ['2025-01-09', 'National Day of Mourning (Jimmy Carter)'],
+];
+
+const MIN_YEAR = 1;
+const MAX_YEAR = 9999;
+
+function assertYear(year: number): void {
+  if (!Number.isInteger(year) || year < MIN_YEAR || year > MAX_YEAR) {
+    throw new RangeError(`Year must be an integer in ${MIN_YEAR}..${MAX_YEAR}, got ${year}`);
+  }
+}
+
+/** Easter Sunday by the anonymous Gregorian (Meeus/Jones/Butcher) algorithm. */
+export function easterSunday(year: number): string {
+  assertYear(year);
+  const a = year % 19;
+  const b = Math.floor(year / 100);
+  const c = year % 100;
+  const d = Math.floor(b / 4);
+  const e = b % 4;
+  const f = Math.floor((b + 8) / 25);
+  const g = Math.floor((b - f + 1) / 3);
+  const h = (19 * a + b - d - g + 15) % 30;
+  const i = Math.floor(c / 4);
+  const k = c % 4;
+  const l = (32 + 2 * e + 2 * i - h - k) % 7;
+  const m = Math.floor((a + 11 * h + 22 * l) / 451);
+  const month = Math.floor((h + l - 7 * m + 114) / 31);
+  const day = ((h + l - 7 * m + 114) % 31) + 1;
+  return formatIsoDate(year, month, day);
+}
+
+/** n-th (1-based) given weekday of a month. */
+function nthWeekday(year: number, month: number, weekday: number, n: number): string {
+  const first = formatIsoDate(year, month, 1);
+  const offset = (weekday - weekdayOf(first) + 7) % 7;
+  return addDays(first, offset + (n - 1) * 7);
+}
+
+function lastWeekday(year: number, month: number, weekday: number): string {
+  const nextMonthFirst = month === 12 ? formatIsoDate(year + 1, 1, 1) : formatIsoDate(year, month + 1, 1);
+  const last = addDays(nextMonthFirst, -1);
+  return addDays(last, -((weekdayOf(last) - weekday + 7) % 7));
+}
+
+/** Saturday holidays close the Friday before, Sunday holidays the Monday after. */
+function observedSatFriSunMon(iso: string): string {
+  const wd = weekdayOf(iso);
+  return wd === 6 ? addDays(iso, -1) : wd === 0 ? addDays(iso, 1) : iso;
+}
+
+const MONDAY = 1;
+const THURSDAY = 4;
+
+function computeHolidays(year: number): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (date: string, name: string): void => {
+    const existing = out.get(date);
+    out.set(date, existing === undefined ? name : `${existing}; ${name}`);
+  };
+
+  // NYSE Rule 7.2: a Saturday New Year's Day is not moved to Friday Dec 31 (year-end accounting).
+  const newYear = formatIsoDate(year, 1, 1);
+  const newYearWd = weekdayOf(newYear);
+  if (newYearWd === 0) add(addDays(newYear, 1), "New Year's Day (observed)");
+  else if (newYearWd !== 6) add(newYear, "New Year's Day");
+
+  if (year >= 1998) add(nthWeekday(year, 1, MONDAY, 3), 'Martin Luther King Jr. Day');
+  add(nthWeekday(year, 2, MONDAY, 3), "Washington's Birthday");
+  add(addDays(easterSunday(year), -2), 'Good Friday');
+  add(lastWeekday(year, 5, MONDAY), 'Memorial Day');
+  if (year >= 2022) add(observedSatFriSunMon(formatIsoDate(year, 6, 19)), 'Juneteenth National Independence Day');
+  add(observedSatFriSunMon(formatIsoDate(year, 7, 4)), 'Independence Day');
+  add(nthWeekday(year, 9, MONDAY, 1), 'Labor Day');
+  add(nthWeekday(year, 11, THURSDAY, 4), 'Thanksgiving Day');
+  add(observedSatFriSunMon(formatIsoDate(year, 12, 25)), 'Christmas Day');
+
+  const prefix = `${String(year).padStart(4, '0')}-`;
+  for (const [date, name] of ONE_OFF_CLOSURES) if (date.startsWith(prefix)) add(date, name);
+
+  // Ascending iteration order is friendlier for callers that print the map.
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const holidayCache = new Map<number, ReadonlyMap<string, string>>();
+const tradingDayCache = new Map<number, readonly string[]>();
+
+/** Full-day closures falling in `year` (date -> holiday name), ascending. Every observed date lies in `year` itself. */
+export function nyseHolidays(year: number): ReadonlyMap<string, string> {
+  assertYear(year);
+  let holidays = holidayCache.get(year);
+  if (!holidays) {
+    holidays = computeHolidays(year);
+    holidayCache.set(year, holidays);
+  }
+  return holidays;
+}
+
+export function isNyseTradingDay(iso: string): boolean {
+  const wd = weekdayOf(iso);
+  if (wd === 0 || wd === 6) return false;
+  return !nyseHolidays(parseIsoDate(iso).year).has(iso);
+}
+
+/** All trading days of a year, ascending; cached so decade-long ranges are slices, not day-by-day checks. */
+function tradingDaysOfYear(year: number): readonly string[] {
+  let days = tradingDayCache.get(year);
+  if (!days) {
+    const holidays = nyseHolidays(year);
+    const list: string[] = [];
+    const start = toEpochDay(formatIsoDate(year, 1, 1));
+    const end = toEpochDay(formatIsoDate(year, 12, 31));
+    for (let d = start; d <= end; d++) {
+      const wd = (((d + 4) % 7) + 7) % 7;
+      if (wd === 0 || wd === 6) continue;
+      const iso = fromEpochDay(d);
+      if (!holidays.has(iso)) list.push(iso);
+    }
+    days = list;
+    tradingDayCache.set(year, days);
+  }
+  return days;
+}
+
+/** First index whose value is >= target (ISO strings with 4-digit years sort lexicographically). */
+function lowerBound(sorted: readonly string[], target: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose value is > target. */
+function upperBound(sorted: readonly string[], target: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function yearSlices(from: string, to: string, visit: (days: readonly string[], start: number, end: number) => void): void {
+  const fromYear = parseIsoDate(from).year;
+  const toYear = parseIsoDate(to).year;
+  if (from > to) return;
+  for (let year = fromYear; year <= toYear; year++) {
+    const days = tradingDaysOfYear(year);
+    const start = year === fromYear ? lowerBound(days, from) : 0;
+    const end = year === toYear ? upperBound(days, to) : days.length;
+    if (end > start) visit(days, start, end);
+  }
+}
+
+/** Trading days in [from, to], ascending; empty when from > to. */
+export function nyseTradingDaysBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  yearSlices(from, to, (days, start, end) => {
+    for (let i = start; i < end; i++) out.push(days[i]);
+  });
+  return out;
+}
+
+export function countNyseTradingDaysBetween(from: string, to: string): number {
+  let count = 0;
+  yearSlices(from, to, (_days, start, end) => {
+    count += end - start;
+  });
+  return count;
+}
+
+/** The first trading day strictly after `iso` (which need not be a trading day). */
+export function nextNyseTradingDay(iso: string): string {
+  let day = addDays(iso, 1);
+  while (!isNyseTradingDay(day)) day = addDays(day, 1);
+  return day;
+}
+
+/** The last trading day strictly before `iso`. */
+export function previousNyseTradingDay(iso: string): string {
+  let day = addDays(iso, -1);
+  while (!isNyseTradingDay(day)) day = addDays(day, -1);
+  return day;
+}
+
+export interface MissingTradingDays {
+  /** first missing trading day of the run */
+  from: string;
+  /** last missing trading day of the run */
+  to: string;
+  /** number of trading days in the run */
+  days: number;
+}
+
+/**
+ * Runs of consecutive trading days absent from `sortedDates`, strictly between its first and last date.
+ * The list must be ascending; repeated dates and non-trading dates are tolerated (they simply fill nothing).
+ */
+export function missingNyseTradingDays(sortedDates: readonly string[]): MissingTradingDays[] {
+  for (let i = 0; i < sortedDates.length; i++) {
+    const date = sortedDates[i];
+    if (!isIsoDate(date)) throw new RangeError(`Not an ISO date at index ${i}: ${JSON.stringify(date)}`);
+    if (i > 0 && date < sortedDates[i - 1]) {
+      throw new RangeError(`Dates must be ascending: ${sortedDates[i - 1]} is followed by ${date} at index ${i}`);
+    }
+  }
+  if (sortedDates.length < 2) return [];
+
+  const gaps: MissingTradingDays[] = [];
+  let runFrom: string | undefined;
+  let runTo = '';
+  let runDays = 0;
+  let j = 0;
+  const expected = nyseTradingDaysBetween(sortedDates[0], sortedDates[sortedDates.length - 1]);
+  for (const day of expected) {
+    while (j < sortedDates.length && sortedDates[j] < day) j++;
+    if (j < sortedDates.length && sortedDates[j] === day) {
+      if (runFrom !== undefined) gaps.push({ from: runFrom, to: runTo, days: runDays });
+      runFrom = undefined;
+      runDays = 0;
+    } else {
+      runFrom ??= day;
+      runTo = day;
+      runDays++;
+    }
+  }
+  // Only reachable when the last date is not itself a trading day.
+  if (runFrom !== undefined) gaps.push({ from: runFrom, to: runTo, days: runDays });
+  return gaps;
+}

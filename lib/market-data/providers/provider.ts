@@ -1,0 +1,35 @@
+/** A date range for provider requests; both ends inclusive, ISO dates. */
+export interface DateRange {
+  from?: string;
+  to?: string;
+}
+
+/** One symbol's history as the provider sent it, before parsing. */
+export interface ProviderResponse {
+  symbol: string;
+  /** URL or other locator, recorded in quarantine and lineage. */
+  source: string;
+  csv: string;
+}
+
+/**
+ * A remote source of daily bars. Adapters return raw CSV so that the same reader and quality rules
+ * apply to every source; a team plugs its vendor in by implementing this.
+ */
+export interface HistoricalBarProvider {
+  readonly name: string;
+  /** The CSV format of `csv` in responses. */
+  readonly format: 'sp500' | 'yahoo' | 'stooq';
+  fetchDaily(symbol: string, range: DateRange, signal?: AbortSignal): Promise<ProviderResponse>;
+}
+
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  constructor(
+    message: string,
+    /** false when asking again cannot help (unknown symbol, bad request). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}

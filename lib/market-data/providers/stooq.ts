@@ -1,0 +1,59 @@
+import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
+import { ProviderError } from './provider';
+
+export interface StooqOptions {
+  /** Default https://stooq.com; tests point it at a local server with recorded responses. */
+  baseUrl?: string;
+  /** Stooq's market suffix for bare tickers (AAPL -> aapl.us). */
+  marketSuffix?: string;
+  timeoutMs?: number;
+}
+
+const compact = (iso: string): string => iso.replaceAll('-', '');
+
+/** Stooq's free CSV download: GET /q/d/l/?s=aapl.us&i=d[&d1=YYYYMMDD&d2=YYYYMMDD]. */
+export class StooqProvider implements HistoricalBarProvider {
+  readonly name = 'stooq';
+  readonly format = 'stooq' as const;
+  private readonly baseUrl: string;
+  private readonly suffix: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: StooqOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? 'https://stooq.com').replace(/\/$/, '');
+    this.suffix = options.marketSuffix ?? 'us';
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  urlFor(symbol: string, range: DateRange): string {
+    const ticker = symbol.includes('.') ? symbol.toLowerCase() : `${symbol.toLowerCase()}.${this.suffix}`;
+    const params = new URLSearchParams({ s: ticker, i: 'd' });
+    if (range.from) params.set('d1', compact(range.from));
+    if (range.to) params.set('d2', compact(range.to));
+    return `${this.baseUrl}/q/d/l/?${params.toString()}`;
+  }
+
+  async fetchDaily(symbol: string, range: DateRange, signal?: AbortSignal): Promise<ProviderResponse> {
+    const url = this.urlFor(symbol, range);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (error) {
+      throw new ProviderError(`Stooq request for ${symbol} failed (${url}): ${(error as Error).message}`, true);
+    }
+    const body = await response.text();
+    if (response.status === 404 || response.status === 400) {
+      throw new ProviderError(`Stooq answered ${response.status} for ${symbol} (${url}); check the symbol`, false);
+    }
+    if (!response.ok) throw new ProviderError(`Stooq answered ${response.status} for ${symbol} (${url})`, true);
+    const firstLine = body.split(/\r?\n/, 1)[0]?.trim() ?? '';
+    if (/^no data/i.test(firstLine)) {
+      throw new ProviderError(`Stooq has no data for ${symbol} in ${range.from ?? 'start'}..${range.to ?? 'today'} (${url}); check the symbol and dates`, false);
+    }
+    if (/exceeded the daily hits limit/i.test(body)) {
+      throw new ProviderError(`Stooq daily request limit reached while fetching ${symbol}; retry later`, true);
+    }
+    return { symbol: symbol.toUpperCase().replace(/\.[a-z]+$/i, ''), source: url, csv: body };
+  }
+}

@@ -1,0 +1,125 @@
+import type { Bar } from '../market-data/bar';
+import type { CandidateBar } from '../market-data/csv-reader';
+import type { QualityPolicy } from './policy';
+import { orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import type { QualityIssue, QualityRuleId } from './rules-catalog';
+
+export interface SymbolQuality {
+  rowsAccepted: number;
+  rowsRejected: number;
+  flags: number;
+  firstDate: string | null;
+  lastDate: string | null;
+}
+
+/** Per-run quality report: counts per rule and per symbol. Stored with the dataset snapshot. */
+export interface QualityReport {
+  policy: QualityPolicy;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  /** Findings that did not reject a row (gaps, stale closes, extreme moves, …). */
+  flags: number;
+  badRowShare: number;
+  byRule: Partial<Record<QualityRuleId, number>>;
+  bySymbol: Record<string, SymbolQuality>;
+}
+
+export interface QualityCheckResult {
+  accepted: Bar[];
+  issues: QualityIssue[];
+  report: QualityReport;
+}
+
+/**
+ * Runs every rule over the rows read from all sources of one import. `readIssues` are the
+ * field-level rejections the CSV reader already made; they count toward the bad-row share.
+ */
+export function checkQuality(
+  candidates: readonly CandidateBar[],
+  readIssues: readonly QualityIssue[],
+  rowsRead: number,
+  policy: QualityPolicy,
+): QualityCheckResult {
+  const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
+  const rowValid: CandidateBar[] = [];
+  for (const bar of candidates) {
+    const problem = rowIssue(bar);
+    if (problem) issues.push(problem);
+    else rowValid.push(bar);
+  }
+  const { unique, issues: duplicateIssues } = splitDuplicates(rowValid);
+  issues.push(...duplicateIssues);
+
+  const bySymbol = new Map<string, CandidateBar[]>();
+  for (const bar of unique) {
+    const list = bySymbol.get(bar.symbol);
+    if (list) list.push(bar);
+    else bySymbol.set(bar.symbol, [bar]);
+  }
+  const accepted: Bar[] = [];
+  for (const [, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    series.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+    issues.push(...seriesIssues(series, policy));
+    for (const { symbol, date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });
+  }
+  return { accepted, issues, report: summarise(accepted, issues, rowsRead, policy) };
+}
+
+function summarise(accepted: readonly Bar[], issues: readonly QualityIssue[], rowsRead: number, policy: QualityPolicy): QualityReport {
+  const bySymbol: Record<string, SymbolQuality> = {};
+  const entry = (symbol: string): SymbolQuality =>
+    (bySymbol[symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null });
+  for (const bar of accepted) {
+    const s = entry(bar.symbol);
+    s.rowsAccepted++;
+    if (s.firstDate === null || bar.date < s.firstDate) s.firstDate = bar.date;
+    if (s.lastDate === null || bar.date > s.lastDate) s.lastDate = bar.date;
+  }
+  const byRule: Partial<Record<QualityRuleId, number>> = {};
+  let rowsRejected = 0;
+  let flags = 0;
+  for (const i of issues) {
+    byRule[i.rule] = (byRule[i.rule] ?? 0) + 1;
+    // File-level rejections (empty file, bad header) reject no row of their own.
+    const rejectsRow = i.severity === 'reject' && i.rule !== 'empty_input' && i.rule !== 'bad_header';
+    if (rejectsRow) rowsRejected++;
+    if (i.severity === 'flag') flags++;
+    if (i.symbol !== null) {
+      if (rejectsRow) entry(i.symbol).rowsRejected++;
+      if (i.severity === 'flag') entry(i.symbol).flags++;
+    }
+  }
+  return {
+    policy,
+    rowsRead,
+    rowsAccepted: accepted.length,
+    rowsRejected,
+    flags,
+    badRowShare: rowsRead === 0 ? 0 : rowsRejected / rowsRead,
+    byRule,
+    bySymbol,
+  };
+}
+
+export interface GateVerdict {
+  passed: boolean;
+  reasons: string[];
+}
+
+/** The gate: a run fails when nothing usable was read or too many rows were rejected. */
+export function evaluateQualityGate(report: QualityReport): GateVerdict {
+  const reasons: string[] = [];
+  if (report.rowsAccepted === 0) reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected)`);
+  if (report.badRowShare > report.policy.maxBadRowShare) {
+    const top = Object.entries(report.byRule)
+      .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
+      .slice(0, 3)
+      .map(([rule, n]) => `${rule}: ${n}`)
+      .join(', ');
+    reasons.push(
+      `${(report.badRowShare * 100).toFixed(2)}% of rows rejected (${report.rowsRejected} of ${report.rowsRead}), above the limit of ${(report.policy.maxBadRowShare * 100).toFixed(2)}%; most frequent: ${top}`,
+    );
+  }
+  return { passed: reasons.length === 0, reasons };
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { createPool } from 'mysql2';
+import { migrationProvider } from './migrations';
+import type { DatabaseSchema } from './schema';
+
+export type DatabaseDriver = 'mysql' | 'sqlite';
+
+/** The relational store: one Kysely handle over either driver, with the schema migrated. */
+export interface Database {
+  readonly driver: DatabaseDriver;
+  readonly db: Kysely<DatabaseSchema>;
+  /** Where it points, without credentials (for logs and lineage). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export class DatabaseUrlError extends Error {
+  override name = 'DatabaseUrlError';
+}
+
+function sqliteFile(url: string): string {
+  const file = url.slice('sqlite:'.length);
+  if (file === '') throw new DatabaseUrlError('DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:.data/pipeline.sqlite');
+  return file === ':memory:' ? file : path.resolve(file);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Opens the store named by `url` (mysql://… or sqlite:<file>) and applies pending migrations. */
+export async function openDatabase(url: string): Promise<Database> {
+  let driver: DatabaseDriver;
+  let db: Kysely<DatabaseSchema>;
+  if (url.startsWith('sqlite:')) {
+    const file = sqliteFile(url);
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const sqlite = new BetterSqlite3(file);
+    // WAL lets the CLI read while a worker writes; NORMAL sync is durable across process crashes.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 10000');
+    driver = 'sqlite';
+    db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  } else if (url.startsWith('mysql://')) {
+    driver = 'mysql';
+    const pool = createPool({
+      uri: url,
+      connectionLimit: 8,
+      dateStrings: true,
+      // Doubles and counts come back as JS numbers; our volumes and prices fit a double.
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: true,
+    });
+    db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
+  } else {
+    throw new DatabaseUrlError(`Unsupported DATABASE_URL "${redact(url)}": use mysql://user:pass@host:3306/db or sqlite:<file>`);
+  }
+
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
+  }
+  return { driver, db, description: redact(url), close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<DatabaseSchema>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed: ${String((error as Error).message ?? error)}`);
+  }
+}

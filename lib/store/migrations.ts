@@ -1,0 +1,76 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Versioned schema migrations, applied in name order at start-up by every process.
+ * Written once with portable types so MySQL and SQLite get the same schema; never edit a
+ * released migration, add a new one.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_market_data': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('bars')
+        .addColumn('symbol', 'varchar(32)', (c) => c.notNull())
+        .addColumn('date', 'varchar(10)', (c) => c.notNull())
+        .addColumn('open', 'double precision', (c) => c.notNull())
+        .addColumn('high', 'double precision', (c) => c.notNull())
+        .addColumn('low', 'double precision', (c) => c.notNull())
+        .addColumn('close', 'double precision', (c) => c.notNull())
+        .addColumn('volume', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('bars_pk', ['symbol', 'date'])
+        .execute();
+      await db.schema.createIndex('bars_date_idx').on('bars').column('date').execute();
+
+      await db.schema
+        .createTable('dataset_snapshots')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('content_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('symbols', 'text', (c) => c.notNull())
+        .addColumn('symbol_count', 'integer', (c) => c.notNull())
+        .addColumn('first_date', 'varchar(10)')
+        .addColumn('last_date', 'varchar(10)')
+        .addColumn('rows_read', 'integer', (c) => c.notNull())
+        .addColumn('row_count', 'integer', (c) => c.notNull())
+        .addColumn('rejected_count', 'integer', (c) => c.notNull())
+        .addColumn('flagged_count', 'integer', (c) => c.notNull())
+        .addColumn('quality_report', 'text', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('status_reason', 'text')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('quarantine')
+        .addColumn('issue_key', 'varchar(40)', (c) => c.primaryKey())
+        .addColumn('snapshot_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('rule', 'varchar(40)', (c) => c.notNull())
+        .addColumn('severity', 'varchar(8)', (c) => c.notNull())
+        .addColumn('symbol', 'varchar(32)')
+        .addColumn('date', 'varchar(10)')
+        .addColumn('source', 'varchar(512)', (c) => c.notNull())
+        .addColumn('line', 'integer')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('raw', 'text')
+        .execute();
+      await db.schema
+        .createIndex('quarantine_snapshot_idx')
+        .on('quarantine')
+        .columns(['snapshot_id', 'rule'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('quarantine').execute();
+      await db.schema.dropTable('dataset_snapshots').execute();
+      await db.schema.dropTable('bars').execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};
+
+/** Used by tests to prove both drivers end up with the same columns. */
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine'] as const;
+

@@ -1,0 +1,48 @@
+/** Table shapes shared by the MySQL and SQLite drivers (the migrations create exactly these). */
+export interface BarsTable {
+  symbol: string;
+  date: string; // ISO YYYY-MM-DD, exchange-local trading date
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+export interface DatasetSnapshotsTable {
+  id: string;
+  content_hash: string;
+  source: string; // JSON: where the data came from and how it was read
+  symbols: string; // JSON array, sorted
+  symbol_count: number;
+  first_date: string | null;
+  last_date: string | null;
+  rows_read: number;
+  row_count: number; // rows accepted into the bar store
+  rejected_count: number;
+  flagged_count: number;
+  quality_report: string; // JSON QualityReport
+  status: 'ingested' | 'passed' | 'failed';
+  status_reason: string | null;
+  created_at: string; // ISO timestamp of the first import of this content
+}
+
+export interface QuarantineTable {
+  issue_key: string; // sha1 of (snapshot, source, line, rule, symbol, date): makes re-imports idempotent
+  snapshot_id: string;
+  rule: string;
+  severity: 'reject' | 'flag';
+  symbol: string | null;
+  date: string | null;
+  source: string;
+  line: number | null;
+  message: string;
+  raw: string | null;
+}
+
+export interface DatabaseSchema {
+  bars: BarsTable;
+  dataset_snapshots: DatasetSnapshotsTable;
+  quarantine: QuarantineTable;
+}
+

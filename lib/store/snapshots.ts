@@ -1,0 +1,81 @@
+import type { QualityReport } from '../quality/report';
+import type { Database } from './database';
+import type { DatasetSnapshotsTable } from './schema';
+
+export type SnapshotStatus = DatasetSnapshotsTable['status'];
+
+/** A dataset snapshot: what one import brought in, for lineage (later steps take its id). */
+export interface DatasetSnapshot {
+  id: string;
+  contentHash: string;
+  source: unknown;
+  symbols: string[];
+  firstDate: string | null;
+  lastDate: string | null;
+  rowsRead: number;
+  rowCount: number;
+  rejectedCount: number;
+  flaggedCount: number;
+  qualityReport: QualityReport;
+  status: SnapshotStatus;
+  statusReason: string | null;
+  createdAt: string;
+}
+
+/** Records a snapshot once; the same content imported again keeps the first record untouched. */
+export async function saveSnapshot(store: Database, s: Omit<DatasetSnapshot, 'status' | 'statusReason' | 'createdAt'>): Promise<void> {
+  await store.db
+    .insertInto('dataset_snapshots')
+    .ignore()
+    .values({
+      id: s.id,
+      content_hash: s.contentHash,
+      source: JSON.stringify(s.source),
+      symbols: JSON.stringify(s.symbols),
+      symbol_count: s.symbols.length,
+      first_date: s.firstDate,
+      last_date: s.lastDate,
+      rows_read: s.rowsRead,
+      row_count: s.rowCount,
+      rejected_count: s.rejectedCount,
+      flagged_count: s.flaggedCount,
+      quality_report: JSON.stringify(s.qualityReport),
+      status: 'ingested',
+      status_reason: null,
+      created_at: new Date().toISOString(),
+    })
+    .execute();
+}
+
+export async function setSnapshotStatus(store: Database, id: string, status: SnapshotStatus, reason: string | null): Promise<void> {
+  await store.db.updateTable('dataset_snapshots').set({ status, status_reason: reason }).where('id', '=', id).execute();
+}
+
+function fromRow(r: DatasetSnapshotsTable): DatasetSnapshot {
+  return {
+    id: r.id,
+    contentHash: r.content_hash,
+    source: JSON.parse(r.source) as unknown,
+    symbols: JSON.parse(r.symbols) as string[],
+    firstDate: r.first_date,
+    lastDate: r.last_date,
+    rowsRead: Number(r.rows_read),
+    rowCount: Number(r.row_count),
+    rejectedCount: Number(r.rejected_count),
+    flaggedCount: Number(r.flagged_count),
+    qualityReport: JSON.parse(r.quality_report) as QualityReport,
+    status: r.status,
+    statusReason: r.status_reason,
+    createdAt: r.created_at,
+  };
+}
+
+export async function getSnapshot(store: Database, id: string): Promise<DatasetSnapshot | undefined> {
+  const row = await store.db.selectFrom('dataset_snapshots').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? fromRow(row) : undefined;
+}
+
+export async function listSnapshots(store: Database, limit = 20): Promise<DatasetSnapshot[]> {
+  const rows = await store.db.selectFrom('dataset_snapshots').selectAll().orderBy('created_at', 'desc').limit(limit).execute();
+  return rows.map(fromRow);
+}

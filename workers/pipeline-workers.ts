@@ -1,0 +1,42 @@
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createPipelineActivities, createTrainingActivities, type ActivityDeps } from '../activities';
+import { TASK_QUEUES } from '../lib/task-queues';
+
+export interface PipelineWorkersOptions extends ActivityDeps {
+  connection: NativeConnection;
+  namespace: string;
+  trainingConcurrency: number;
+  /** Pre-built bundle (tests build it once); default: bundle ../workflows at start. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** How long running activities get to finish on shutdown before they are cancelled. */
+  shutdownGraceTime?: string;
+}
+
+/** The two workers of one process: orchestration + light activities, and CPU-bound activities. */
+export async function createPipelineWorkers(options: PipelineWorkersOptions): Promise<{ pipeline: Worker; training: Worker }> {
+  const { connection, namespace, store, cache } = options;
+  const shutdownGraceTime = options.shutdownGraceTime ?? '20s';
+  const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
+  const pipeline = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.pipeline,
+    ...workflows,
+    activities: createPipelineActivities({ store, cache }),
+    shutdownGraceTime,
+  });
+  const training = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.training,
+    activities: createTrainingActivities({ store, cache }),
+    maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
+    shutdownGraceTime,
+  });
+  return { pipeline, training };
+}
+
+/** Runs both until shutdown (SIGINT/SIGTERM via the Runtime, or worker.shutdown()). */
+export async function runPipelineWorkers(workers: { pipeline: Worker; training: Worker }): Promise<void> {
+  await Promise.all([workers.pipeline.run(), workers.training.run()]);
+}
