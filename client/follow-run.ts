@@ -42,7 +42,7 @@ export async function followRun<T>(handle: WorkflowHandle, print: (line: string)
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       const reason = error.cause?.message ?? error.message;
-      throw new Error(`Run ${handle.workflowId} failed: ${reason}`);
+      throw new Error(`Run ${handle.workflowId} failed: ${reason}`, { cause: error });
     }
     throw error;
   }

@@ -8,6 +8,7 @@ export async function connectClient(config: AppConfig): Promise<Client> {
   } catch (error) {
     throw new Error(
       `Cannot reach Temporal at ${config.temporalAddress} (${(error as Error).message}). Start it with "npm run temporal:server -- start" or set TEMPORAL_ADDRESS.`,
+      { cause: error },
     );
   }
   return new Client({ connection, namespace: config.temporalNamespace });

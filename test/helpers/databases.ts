@@ -1,0 +1,69 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { openDatabase, type Database } from '../../lib/store/database';
+
+/** The machine's MariaDB (CI starts it); override with TEST_MYSQL_URL. */
+export const TEST_MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+export interface TestDatabase {
+  url: string;
+  store: Database;
+  /** Closes the store and removes the database (MySQL schema or SQLite file). */
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty MySQL database on the test server, so test files never see each other's rows. */
+export async function createMysqlTestDatabase(): Promise<TestDatabase> {
+  const name = `mlp_test_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new URL(TEST_MYSQL_URL);
+  admin.pathname = '/';
+  const conn = await createConnection(admin.toString()).catch((error: unknown) => {
+    throw new Error(`MariaDB/MySQL is not reachable at ${TEST_MYSQL_URL} (${(error as Error).message}); start it (see .ci/run) or set TEST_MYSQL_URL`);
+  });
+  await conn.query(`CREATE DATABASE \`${name}\``);
+  await conn.end();
+  const url = new URL(TEST_MYSQL_URL);
+  url.pathname = `/${name}`;
+  const store = await openDatabase(url.toString());
+  return {
+    url: url.toString(),
+    store,
+    drop: async () => {
+      await store.close();
+      const c = await createConnection(admin.toString());
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    },
+  };
+}
+
+export async function createSqliteTestDatabase(): Promise<TestDatabase> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-sqlite-'));
+  const url = `sqlite:${path.join(dir, 'test.sqlite')}`;
+  const store = await openDatabase(url);
+  return {
+    url,
+    store,
+    drop: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const DRIVERS = [
+  ['sqlite', createSqliteTestDatabase],
+  ['mysql', createMysqlTestDatabase],
+] as const;
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** The real S&P 500 folder shared on these machines, if present. */
+export const SHARED_SP500_DIR = path.resolve(__dirname, '../../../shared/data/sp500-2013-2018');
+export const hasSharedData = fs.existsSync(SHARED_SP500_DIR);

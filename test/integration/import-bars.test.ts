@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { importBars } from '../../lib/ingest/import-bars';
+import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
+import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
+import { countBars, readBars } from '../../lib/store/bars';
+import { countQuarantineByRule } from '../../lib/store/quarantine';
+import { getSnapshot } from '../../lib/store/snapshots';
+import { DRIVERS, hasSharedData, SHARED_SP500_DIR, tempDir, type TestDatabase } from '../helpers/databases';
+import { dumpStore } from '../helpers/store-dump';
+
+const request = (input: ImportRequestInput) => importRequestSchema.parse(input);
+
+/** A real folder: 40 files of the shared S&P 500 data when present, else a generated market. */
+async function realFolder(): Promise<{ dir: string; real: boolean }> {
+  const dir = tempDir('mlp-real-');
+  if (hasSharedData) {
+    for (const f of fs.readdirSync(SHARED_SP500_DIR).sort().slice(0, 40)) fs.symlinkSync(path.join(SHARED_SP500_DIR, f), path.join(dir, f));
+    return { dir, real: true };
+  }
+  await writeSyntheticMarket(dir, { symbols: 12, plantErrors: false });
+  return { dir, real: false };
+}
+
+describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await create();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  it('imports a real folder twice and leaves the store exactly as after the first time', async () => {
+    const { dir, real } = await realFolder();
+    const first = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));
+    const afterFirst = await dumpStore(t.store);
+    const second = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));
+    expect(await dumpStore(t.store)).toEqual(afterFirst);
+    expect(second.snapshotId).toBe(first.snapshotId);
+    expect(first.rowsAccepted).toBe(afterFirst.bars.length);
+    expect(first.rowsRead).toBe(first.rowsAccepted + first.rowsRejected);
+    expect(afterFirst.snapshots).toHaveLength(1);
+    if (real) {
+      expect(first.symbols).toBe(40);
+      expect(first.firstDate).toBe('2013-02-08');
+      expect(first.lastDate).toBe('2018-02-07');
+    }
+  });
+
+  it('quarantines every planted error with its rule, file and line, and stores the rest', async () => {
+    const dir = tempDir('mlp-synth-');
+    const market = await writeSyntheticMarket(dir, { symbols: 8 });
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));
+    const byRule = await countQuarantineByRule(t.store, summary.snapshotId);
+    const planted = (kind: string) => market.planted.filter((p) => p.kind === kind).length;
+    expect(byRule.non_positive_price).toBe(planted('non_positive_price'));
+    expect(byRule.ohlc_inconsistent).toBe(planted('high_below_open_close'));
+    expect(byRule.negative_volume).toBe(planted('negative_volume'));
+    expect(byRule.missing_field).toBe(planted('empty_field'));
+    expect(byRule.non_numeric).toBe(planted('non_numeric_field'));
+    // an exact copy rejects one row; a conflicting pair rejects both
+    expect(byRule.duplicate_date).toBe(planted('exact_duplicate') + 2 * planted('conflicting_duplicate'));
+    expect(byRule.stale_close).toBeGreaterThanOrEqual(planted('stale_closes'));
+    expect(byRule.extreme_move).toBeGreaterThanOrEqual(planted('unadjusted_split'));
+    expect(byRule.unsorted_input).toBe(planted('out_of_order'));
+    expect(byRule.calendar_gap).toBeGreaterThanOrEqual(planted('gap'));
+    const stored = await countBars(t.store);
+    expect(stored).toBe(summary.rowsAccepted);
+    expect(summary.rowsRead).toBe(summary.rowsAccepted + summary.rowsRejected);
+    const snapshot = await getSnapshot(t.store, summary.snapshotId);
+    expect(snapshot?.qualityReport.byRule).toEqual(byRule);
+    expect(snapshot?.symbols).toHaveLength(8);
+  });
+
+  it('keeps only the symbols and dates asked for, as a different snapshot', async () => {
+    const dir = tempDir('mlp-synth-');
+    await writeSyntheticMarket(dir, { symbols: 4, plantErrors: false });
+    const all = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));
+    const some = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, symbols: ['syn01'], from: '2017-01-01', to: '2017-12-31' }));
+    expect(some.snapshotId).not.toBe(all.snapshotId);
+    expect(some.symbols).toBe(1);
+    expect(some.rowsAccepted).toBe(251);
+    expect(some.firstDate).toBe('2017-01-03');
+    expect(some.lastDate).toBe('2017-12-29');
+    expect(some.rowsOutOfScope).toBe(all.rowsRead - 251);
+  });
+
+  it('reads a Yahoo export newest-first with nulls, adjusting by Adj Close when asked', async () => {
+    const dir = tempDir('mlp-yahoo-');
+    const file = path.join(dir, 'MSFT.csv');
+    fs.writeFileSync(
+      file,
+      'Date,Open,High,Low,Close,Adj Close,Volume\r\n2017-01-06,62.30,63.15,62.04,62.84,31.42,19922900\r\n2017-01-05,62.19,62.66,62.03,62.30,null,24876000\r\n2017-01-04,62.48,62.75,62.12,62.30,31.15,21340000\r\n2017-01-03,62.79,62.84,62.13,62.58,31.29,20694100\r\n',
+    );
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: file, adjust: true }, quality: { maxBadRowShare: 0.5, minHistoryBars: 1 } }));
+    expect(summary.rowsAccepted).toBe(3);
+    expect(summary.byRule).toEqual({ missing_field: 1, calendar_gap: 1 });
+    const bars = await readBars(t.store, { symbols: ['MSFT'] });
+    expect(bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-01-04', '2017-01-06']);
+    expect(bars[0].close).toBeCloseTo(31.29, 10);
+    expect(bars[0].open).toBeCloseTo(62.79 * (31.29 / 62.58), 10);
+    expect(bars[0].volume).toBe(20694100);
+  });
+
+  it('resumes from the bars an earlier attempt committed without writing them twice', async () => {
+    const dir = tempDir('mlp-synth-');
+    await writeSyntheticMarket(dir, { symbols: 3, plantErrors: false });
+    const progress: number[] = [];
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }), {
+      chunkSize: 1000,
+      resumeFromBars: 2500,
+      onProgress: (p) => p.phase === 'writing' && progress.push(p.barsWritten),
+    });
+    expect(progress[0]).toBe(2000); // back to the last whole chunk
+    expect(progress.at(-1)).toBe(summary.rowsAccepted);
+    expect(await countBars(t.store)).toBe(summary.rowsAccepted - 2000);
+  });
+
+  it('fails clearly for a missing path and an empty folder', async () => {
+    await expect(importBars(t.store, request({ source: { kind: 'csv', path: '/nonexistent/x' } }))).rejects.toThrow(/No file or folder at \/nonexistent\/x/);
+    await expect(importBars(t.store, request({ source: { kind: 'csv', path: tempDir('mlp-empty-') } }))).rejects.toThrow(/holds no \.csv/);
+  });
+
+  it('caches provider responses so a retried download does not hit the provider again', async () => {
+    const cache = new MemoryCache();
+    let calls = 0;
+    const provider = {
+      name: 'fake-recorded',
+      format: 'stooq' as const,
+      fetchDaily: (symbol: string) => {
+        calls++;
+        return Promise.resolve({ symbol, source: `recorded://${symbol}`, csv: 'Date,Open,High,Low,Close,Volume\n2017-01-03,1,2,0.5,1.5,100\n2017-01-04,1.5,2,1,1.8,120\n' });
+      },
+    };
+    const req = request({ source: { kind: 'stooq', symbols: ['aapl', 'msft'] }, quality: { minHistoryBars: 1 } });
+    const a = await importBars(t.store, req, { cache, provider });
+    const b = await importBars(t.store, req, { cache, provider });
+    expect(calls).toBe(2);
+    expect(a.snapshotId).toBe(b.snapshotId);
+    expect(await countBars(t.store)).toBe(4);
+  });
+});
