@@ -10,7 +10,7 @@ export class RedisCache implements Cache {
 
   constructor(
     private readonly url: string,
-    private readonly keyPrefix = 'mlp:',
+    readonly keyPrefix = 'mlp:',
   ) {
     this.client = new Redis(url, { keyPrefix, lazyConnect: false, maxRetriesPerRequest: 3 });
   }

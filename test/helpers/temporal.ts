@@ -1,6 +1,9 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Cache } from '../../lib/cache/cache';
+import type { Database } from '../../lib/store/database';
 import { findTemporalCli } from '../../platform/temporal-cli';
+import { createPipelineWorkers } from '../../workers/pipeline-workers';
 
 /**
  * A real Temporal dev server from the project's own binary (never a download: these machines have
@@ -8,6 +11,8 @@ import { findTemporalCli } from '../../platform/temporal-cli';
  * arguments instead.
  */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+  // Worker state changes at INFO would drown the test output; warnings and errors still show.
+  if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('WARN') });
   const path = findTemporalCli();
   if (!path) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
   return TestWorkflowEnvironment.createLocal({
@@ -20,4 +25,21 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { info: () => undefined, warn: () => undefined, error: console.error, debug: () => undefined, trace: () => undefined, log: () => undefined } });
   return bundle;
+}
+
+/** Runs both workers of the worker process around `fn`, then shuts them down. */
+export async function withWorkers<T>(
+  env: TestWorkflowEnvironment,
+  deps: { store: Database; cache: Cache },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const workers = await createPipelineWorkers({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    trainingConcurrency: 2,
+    workflowBundle: await workflowBundle(),
+    shutdownGraceTime: '2s',
+    ...deps,
+  });
+  return workers.pipeline.runUntil(workers.training.runUntil(fn));
 }

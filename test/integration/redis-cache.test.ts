@@ -1,0 +1,44 @@
+import crypto from 'node:crypto';
+import { openCache } from '../../lib/cache/open-cache';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { TEST_REDIS_URL } from '../helpers/databases';
+
+describe('Redis cache and pub/sub (real Redis)', () => {
+  const cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
+  const other = new RedisCache(TEST_REDIS_URL, cache.keyPrefix);
+  afterAll(async () => {
+    await cache.close();
+    await other.close();
+  });
+
+  it('is what openCache picks when REDIS_URL is set, and memory otherwise', async () => {
+    const picked = openCache(TEST_REDIS_URL);
+    expect(picked.kind).toBe('redis');
+    await picked.close();
+    expect(openCache(undefined).kind).toBe('memory');
+  });
+
+  it('stores, reads, expires and deletes values shared across connections', async () => {
+    await cache.set('k', 'v1');
+    expect(await other.get('k')).toBe('v1');
+    await cache.set('short', 'x', 1);
+    expect(await cache.get('short')).toBe('x');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await cache.get('short')).toBeUndefined();
+    await other.delete('k');
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('delivers published messages to subscribers in other connections until they unsubscribe', async () => {
+    const received: string[] = [];
+    const unsubscribe = await cache.subscribe('models', (m) => received.push(m));
+    await other.publish('models', 'swap:v2');
+    await other.publish('unrelated', 'nope');
+    for (let i = 0; i < 50 && received.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toEqual(['swap:v2']);
+    await unsubscribe();
+    await other.publish('models', 'swap:v3');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received).toEqual(['swap:v2']);
+  });
+});
