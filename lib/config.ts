@@ -20,7 +20,7 @@ export interface AppConfig {
 
 const hostPort = z
   .string()
-  .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, for example 127.0.0.1:7233');
+  .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),

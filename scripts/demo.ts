@@ -30,7 +30,9 @@ async function ensureWorker(config: AppConfig): Promise<string> {
   const previous = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
   if (previous > 0 && isRunning(previous)) return `worker already running (pid ${previous}), log ${logFile}`;
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(path.join(REPO, 'node_modules', '.bin', 'tsx'), [path.join(REPO, 'workers', 'main.ts')], {
+  // node itself rather than the tsx wrapper, so the recorded pid is the worker's and SIGTERM reaches it
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'workers', 'main.ts')], {
+    cwd: REPO,
     detached: true,
     stdio: ['ignore', out, out],
     env: process.env,

@@ -142,7 +142,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     const line = i + 1;
     const fields = splitCsvLine(raw);
     const symbolText = col.symbol !== undefined ? (fields[col.symbol] ?? '').trim().toUpperCase() : '';
-    const symbol = symbolText !== '' ? symbolText : fallbackSymbol;
+    // A file with a symbol column names every row's symbol; an empty cell there is an error, not the file name.
+    const symbol = col.symbol !== undefined ? symbolText : fallbackSymbol;
     const dateText = fields[col.date as number] ?? '';
     const reject = (rule: Parameters<typeof issue>[0], message: string, date: string | null = null): void => {
       issues.push(issue(rule, { symbol: symbol || null, date, source, line, message, raw }));

@@ -2,7 +2,7 @@ import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
 import { orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
-import type { QualityIssue, QualityRuleId } from './rules-catalog';
+import { QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
   rowsAccepted: number;
@@ -112,7 +112,9 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
   const reasons: string[] = [];
   if (report.rowsAccepted === 0) reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected)`);
   if (report.badRowShare > report.policy.maxBadRowShare) {
+    // Only rules that reject rows explain the share; flags (gaps, moves, …) reject nothing.
     const top = Object.entries(report.byRule)
+      .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag')
       .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
       .slice(0, 3)
       .map(([rule, n]) => `${rule}: ${n}`)

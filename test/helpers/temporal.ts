@@ -10,13 +10,13 @@ import { createPipelineWorkers } from '../../workers/pipeline-workers';
  * no route to the release site). Time skipping is unavailable with it; workflows take their waits as
  * arguments instead.
  */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(options: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
   // Worker state changes at INFO would drown the test output; warnings and errors still show.
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('WARN') });
   const path = findTemporalCli();
   if (!path) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', port: options.port, extraArgs: ['--log-level', 'error'] },
   });
 }
 

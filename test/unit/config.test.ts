@@ -1,0 +1,143 @@
+import os from 'node:os';
+import path from 'node:path';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../lib/config';
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('fills every default from an empty environment, with absolute paths under DATA_DIR', () => {
+    const dataDir = path.resolve('.data');
+    expect(loadConfig({})).toEqual({
+      temporalAddress: '127.0.0.1:7233',
+      temporalNamespace: 'default',
+      temporalUiUrl: 'http://127.0.0.1:8233',
+      dataDir,
+      databaseUrl: `sqlite:${path.join(dataDir, 'pipeline.sqlite')}`,
+      redisUrl: undefined,
+      artifactDir: path.join(dataDir, 'artifacts'),
+      metricsAddress: '127.0.0.1:9464',
+      trainingConcurrency: Math.max(1, os.availableParallelism()),
+    });
+    expect(path.isAbsolute(dataDir)).toBe(true);
+  });
+
+  it('derives DATABASE_URL and ARTIFACT_DIR from a custom DATA_DIR', () => {
+    const config = loadConfig({ DATA_DIR: '/srv/pipeline' });
+    expect(config.dataDir).toBe('/srv/pipeline');
+    expect(config.databaseUrl).toBe('sqlite:/srv/pipeline/pipeline.sqlite');
+    expect(config.artifactDir).toBe('/srv/pipeline/artifacts');
+  });
+
+  it('resolves a relative DATA_DIR and ARTIFACT_DIR against the working directory', () => {
+    const config = loadConfig({ DATA_DIR: 'state', ARTIFACT_DIR: 'out/models' });
+    expect(config.dataDir).toBe(path.join(process.cwd(), 'state'));
+    expect(config.databaseUrl).toBe(`sqlite:${path.join(process.cwd(), 'state', 'pipeline.sqlite')}`);
+    expect(config.artifactDir).toBe(path.join(process.cwd(), 'out', 'models'));
+  });
+
+  it('takes explicit values as given', () => {
+    expect(
+      loadConfig({
+        TEMPORAL_ADDRESS: 'temporal.internal:7233',
+        TEMPORAL_NAMESPACE: 'ml',
+        TEMPORAL_UI_URL: 'https://ui.example.com/',
+        DATA_DIR: '/var/lib/ml',
+        DATABASE_URL: 'mysql://u:p@db:3306/bars',
+        REDIS_URL: 'rediss://cache:6380/2',
+        ARTIFACT_DIR: '/mnt/artifacts',
+        METRICS_ADDRESS: '0.0.0.0:9100',
+        TRAINING_CONCURRENCY: '3',
+        UNRELATED: 'ignored',
+      }),
+    ).toEqual({
+      temporalAddress: 'temporal.internal:7233',
+      temporalNamespace: 'ml',
+      temporalUiUrl: 'https://ui.example.com', // trailing slash dropped
+      dataDir: '/var/lib/ml',
+      databaseUrl: 'mysql://u:p@db:3306/bars',
+      redisUrl: 'rediss://cache:6380/2',
+      artifactDir: '/mnt/artifacts',
+      metricsAddress: '0.0.0.0:9100',
+      trainingConcurrency: 3,
+    });
+  });
+
+  it('accepts a sqlite DATABASE_URL and a plain redis URL', () => {
+    const config = loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.sqlite', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(config.databaseUrl).toBe('sqlite:/tmp/x.sqlite');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('treats empty strings as unset', () => {
+    const empty = {
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_NAMESPACE: '',
+      TEMPORAL_UI_URL: '',
+      DATA_DIR: '',
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      ARTIFACT_DIR: '',
+      METRICS_ADDRESS: '',
+      TRAINING_CONCURRENCY: '',
+    };
+    expect(loadConfig(empty)).toEqual(loadConfig({}));
+    expect(loadConfig(empty).redisUrl).toBeUndefined();
+  });
+
+  it.each([
+    ['DATABASE_URL', 'postgres://x', 'expected mysql://user:pass@host:port/db or sqlite:<file>'],
+    ['DATABASE_URL', 'sqlite:', 'expected mysql://user:pass@host:port/db or sqlite:<file>'],
+    ['TEMPORAL_ADDRESS', 'nohost', 'expected host:port, such as 127.0.0.1:7233'],
+    ['METRICS_ADDRESS', 'localhost', 'expected host:port, such as 127.0.0.1:7233'],
+    ['REDIS_URL', 'http://x', 'expected redis://host:port[/db]'],
+    ['TEMPORAL_UI_URL', 'not a url', 'expected a URL such as http://127.0.0.1:8233'],
+  ])('rejects %s=%j naming the variable, its value and the expectation', (name, value, expectation) => {
+    const err = configError({ [name]: value });
+    expect(err.name).toBe('ConfigError');
+    expect(err.message).toBe(`Invalid configuration; fix these environment variables:\n  ${name}=${JSON.stringify(value)}: ${expectation}`);
+  });
+
+  it.each(['0', '-2', '257', '1.5', 'many'])('rejects TRAINING_CONCURRENCY=%j', (value) => {
+    const err = configError({ TRAINING_CONCURRENCY: value });
+    expect(err.message).toContain(`\n  TRAINING_CONCURRENCY=${JSON.stringify(value)}: `);
+    expect(err.message.split('\n')).toHaveLength(2);
+  });
+
+  it('accepts TRAINING_CONCURRENCY at both ends of its range', () => {
+    expect(loadConfig({ TRAINING_CONCURRENCY: '1' }).trainingConcurrency).toBe(1);
+    expect(loadConfig({ TRAINING_CONCURRENCY: '256' }).trainingConcurrency).toBe(256);
+  });
+
+  it('lists every bad variable, one per line', () => {
+    const err = configError({ DATABASE_URL: 'postgres://x', REDIS_URL: 'http://x', TEMPORAL_ADDRESS: 'nohost' });
+    const lines = err.message.split('\n').slice(1).sort();
+    expect(lines).toEqual([
+      '  DATABASE_URL="postgres://x": expected mysql://user:pass@host:port/db or sqlite:<file>',
+      '  REDIS_URL="http://x": expected redis://host:port[/db]',
+      '  TEMPORAL_ADDRESS="nohost": expected host:port, such as 127.0.0.1:7233',
+    ]);
+  });
+
+  it('documents every variable the schema reads', () => {
+    expect(CONFIG_VARIABLES.map((v) => v.name)).toEqual([
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_UI_URL',
+      'DATA_DIR',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'ARTIFACT_DIR',
+      'METRICS_ADDRESS',
+      'TRAINING_CONCURRENCY',
+      'TEMPORAL_CLI_PATH',
+    ]);
+  });
+});

@@ -1,0 +1,483 @@
+import { detectFormat, KNOWN_FORMATS, normaliseHeader, resolveColumns } from '../../lib/market-data/csv-formats';
+import { parseDate, readBarCsv, splitCsvLine, type CsvReadResult } from '../../lib/market-data/csv-reader';
+import type { QualityIssue } from '../../lib/quality/rules-catalog';
+
+const SRC = '/data/input.csv';
+
+/** The issues reduced to what every assertion below looks at. */
+function brief(result: CsvReadResult): Array<Pick<QualityIssue, 'rule' | 'line' | 'raw' | 'source'>> {
+  return result.issues.map(({ rule, line, raw, source }) => ({ rule, line, raw, source }));
+}
+
+describe('splitCsvLine', () => {
+  it('splits plain fields, keeping empty ones', () => {
+    expect(splitCsvLine('a,b,,d,')).toEqual(['a', 'b', '', 'd', '']);
+  });
+
+  it('keeps commas inside double quotes and drops the quotes', () => {
+    expect(splitCsvLine('2019-01-02,"Apple, Inc.",3')).toEqual(['2019-01-02', 'Apple, Inc.', '3']);
+  });
+
+  it('turns "" inside a quoted field into one quote', () => {
+    expect(splitCsvLine('a,"say ""hi"", ok",c')).toEqual(['a', 'say "hi", ok', 'c']);
+  });
+
+  it('handles a quoted empty field and a quoted last field', () => {
+    expect(splitCsvLine('"",x,"y,z"')).toEqual(['', 'x', 'y,z']);
+  });
+
+  it('returns one field for a line without commas', () => {
+    expect(splitCsvLine('solo')).toEqual(['solo']);
+    expect(splitCsvLine('')).toEqual(['']);
+  });
+});
+
+describe('parseDate', () => {
+  it.each([
+    ['2019-01-02', '2019-01-02'],
+    ['  2019-01-02  ', '2019-01-02'],
+    ['2019-01-02T00:00:00Z', '2019-01-02'],
+    ['2019-01-02 16:00:00', '2019-01-02'],
+    ['20190102', '2019-01-02'],
+    ['1/2/2019', '2019-01-02'],
+    ['12/31/2018', '2018-12-31'],
+    ['02/29/2016', '2016-02-29'],
+  ])('parses %j as %s', (text, iso) => {
+    expect(parseDate(text)).toBe(iso);
+  });
+
+  it.each(['2019-02-30', '2019-02-29', '20190230', '2/30/2019', '13/1/2019', '2019-13-01', '2019/01/02', '02-01-2019', '19-01-02', 'yesterday', ''])(
+    'rejects %j',
+    (text) => {
+      expect(parseDate(text)).toBeUndefined();
+    },
+  );
+});
+
+describe('csv formats', () => {
+  it('normalises header names: case, surrounding and inner spaces, underscores', () => {
+    expect(normaliseHeader('  Adj Close ')).toBe('adjclose');
+    expect(normaliseHeader('ADJ_CLOSE')).toBe('adjclose');
+    expect(normaliseHeader('Name')).toBe('name');
+  });
+
+  it('detects the three known formats', () => {
+    expect(detectFormat(['date', 'open', 'high', 'low', 'close', 'volume', 'Name'])).toBe('sp500');
+    expect(detectFormat(['Date', 'Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'])).toBe('yahoo');
+    expect(detectFormat(['Date', 'Open', 'High', 'Low', 'Close', 'Volume'])).toBe('stooq');
+  });
+
+  it('prefers the most specific format and ignores case and column order', () => {
+    // A header with both Name and Adj Close satisfies sp500 first.
+    expect(detectFormat(['Name', 'DATE', 'Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'])).toBe('sp500');
+    expect(detectFormat(['volume', 'adj_close', 'close', 'low', 'high', 'open', 'date'])).toBe('yahoo');
+  });
+
+  it('detects nothing when a required column is missing', () => {
+    expect(detectFormat(['Date', 'Open', 'High', 'Low', 'Close'])).toBeUndefined();
+    expect(detectFormat(['Timestamp', 'O', 'H', 'L', 'C', 'V'])).toBeUndefined();
+    expect(detectFormat([])).toBeUndefined();
+  });
+
+  it('resolves column indices for a mapping', () => {
+    const result = resolveColumns(['Date', 'Open', 'High', 'Low', 'Close', 'Adj Close', 'Volume'], KNOWN_FORMATS.yahoo);
+    expect(result).toEqual({ ok: true, index: { date: 0, open: 1, high: 2, low: 3, close: 4, adjClose: 5, volume: 6 } });
+  });
+
+  it('leaves out optional fields the mapping does not name', () => {
+    const result = resolveColumns(['Date', 'Open', 'High', 'Low', 'Close', 'Volume'], KNOWN_FORMATS.stooq);
+    expect(result).toEqual({ ok: true, index: { date: 0, open: 1, high: 2, low: 3, close: 4, volume: 5 } });
+  });
+
+  it('lists every missing field with its column name', () => {
+    const result = resolveColumns(['Date', 'Open', 'High', 'Low'], KNOWN_FORMATS.yahoo);
+    expect(result).toEqual({ ok: false, missing: ['close (column "Close")', 'volume (column "Volume")', 'adjClose (column "Adj Close")'] });
+  });
+});
+
+describe('readBarCsv: sp500 format (date,open,high,low,close,volume,Name)', () => {
+  const text = [
+    'date,open,high,low,close,volume,Name',
+    '2013-02-08,15.07,15.12,14.63,14.75,8407500,aal',
+    '2013-02-11,14.89,15.01,14.26,14.46,8882000,AAL',
+    '2013-02-08,45.07,45.35,45.0,45.08,1824755,AAPL',
+  ].join('\n');
+
+  it('reads every row with the symbol from the Name column, upper-cased', () => {
+    const result = readBarCsv(text, { source: '/kaggle/all_stocks_5yr.csv' });
+    expect(result.format).toBe('sp500');
+    expect(result.rowsRead).toBe(3);
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toEqual([
+      { symbol: 'AAL', date: '2013-02-08', open: 15.07, high: 15.12, low: 14.63, close: 14.75, volume: 8407500, source: '/kaggle/all_stocks_5yr.csv', line: 2, raw: '2013-02-08,15.07,15.12,14.63,14.75,8407500,aal' },
+      { symbol: 'AAL', date: '2013-02-11', open: 14.89, high: 15.01, low: 14.26, close: 14.46, volume: 8882000, source: '/kaggle/all_stocks_5yr.csv', line: 3, raw: '2013-02-11,14.89,15.01,14.26,14.46,8882000,AAL' },
+      { symbol: 'AAPL', date: '2013-02-08', open: 45.07, high: 45.35, low: 45.0, close: 45.08, volume: 1824755, source: '/kaggle/all_stocks_5yr.csv', line: 4, raw: '2013-02-08,45.07,45.35,45.0,45.08,1824755,AAPL' },
+    ]);
+  });
+
+  it('rejects a row whose Name cell is empty instead of guessing the symbol from the file name', () => {
+    const result = readBarCsv('date,open,high,low,close,volume,Name\n2013-02-08,1,2,1,2,10,\n', { source: '/x/all_stocks_5yr.csv' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([['missing_symbol', 2, null]]);
+  });
+
+  it('keeps a quoted Name with a comma as one field', () => {
+    const result = readBarCsv('date,open,high,low,close,volume,Name\n2013-02-08,"1.5",2,1,2,10,"brk, b"\n', { source: SRC });
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toHaveLength(1);
+    expect(result.bars[0]).toMatchObject({ symbol: 'BRK, B', open: 1.5, high: 2, low: 1, close: 2, volume: 10 });
+  });
+});
+
+describe('readBarCsv: Yahoo format (Date,Open,High,Low,Close,Adj Close,Volume)', () => {
+  const lines = [
+    'Date,Open,High,Low,Close,Adj Close,Volume',
+    '2019-01-07,100,110,90,100,50,1000', // line 2
+    '2019-01-04,null,null,null,null,null,null', // line 3
+    '2019-01-03,40,44,36,40,30,3000', // line 4
+    '2019-01-02,10,12,nan,11,11,2000', // line 5
+  ];
+  const text = lines.join('\n');
+
+  it('detects yahoo, keeps file order (newest first) and takes the symbol from the file name', () => {
+    const result = readBarCsv(text, { source: '/downloads/AAPL.csv' });
+    expect(result.format).toBe('yahoo');
+    expect(result.rowsRead).toBe(4);
+    expect(result.bars.map((b) => [b.symbol, b.date, b.line])).toEqual([
+      ['AAPL', '2019-01-07', 2],
+      ['AAPL', '2019-01-03', 4],
+    ]);
+    // Not adjusted by default: raw Close kept, Adj Close ignored.
+    expect(result.bars[0]).toMatchObject({ open: 100, high: 110, low: 90, close: 100, volume: 1000 });
+  });
+
+  it('turns null and nan fields into missing_field issues with the right line, raw text and source', () => {
+    const result = readBarCsv(text, { source: '/downloads/AAPL.csv' });
+    expect(result.issues).toEqual([
+      {
+        rule: 'missing_field',
+        severity: 'reject',
+        symbol: 'AAPL',
+        date: '2019-01-04',
+        source: '/downloads/AAPL.csv',
+        line: 3,
+        message: 'open is empty or null',
+        raw: lines[2],
+      },
+      {
+        rule: 'missing_field',
+        severity: 'reject',
+        symbol: 'AAPL',
+        date: '2019-01-02',
+        source: '/downloads/AAPL.csv',
+        line: 5,
+        message: 'low is empty or null',
+        raw: lines[4],
+      },
+    ]);
+  });
+
+  it('with adjust: true scales OHLC by Adj Close / Close and leaves volume alone', () => {
+    const result = readBarCsv(text, { source: '/downloads/AAPL.csv', adjust: true });
+    expect(result.bars).toHaveLength(2);
+    const [first, second] = result.bars;
+    // factor 50 / 100 = 0.5
+    expect(first).toMatchObject({ date: '2019-01-07', open: 50, high: 55, low: 45, close: 50, volume: 1000 });
+    // factor 30 / 40 = 0.75
+    expect(second).toMatchObject({ date: '2019-01-03', open: 30, high: 33, low: 27, close: 30, volume: 3000 });
+  });
+
+  it('with adjust: true rejects a row whose Adj Close is missing or not a number', () => {
+    const csv = ['Date,Open,High,Low,Close,Adj Close,Volume', '2019-01-02,10,12,9,11,null,5', '2019-01-03,10,12,9,11,abc,5'].join('\n');
+    const result = readBarCsv(csv, { source: SRC, adjust: true, symbol: 'X' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
+      ['missing_field', 2, 'adj close is empty or null'],
+      ['non_numeric', 3, 'adj close "abc" is not a number'],
+    ]);
+    // Without adjust the Adj Close column is never looked at.
+    expect(readBarCsv(csv, { source: SRC, symbol: 'X' }).bars).toHaveLength(2);
+  });
+
+  it('ignores adjust when the format has no Adj Close column', () => {
+    const result = readBarCsv('Date,Open,High,Low,Close,Volume\n2019-01-02,10,12,9,11,5\n', { source: '/x/ibm.us.csv', adjust: true });
+    expect(result.format).toBe('stooq');
+    expect(result.bars[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 11, volume: 5 });
+  });
+});
+
+describe('readBarCsv: Stooq format (Date,Open,High,Low,Close,Volume)', () => {
+  const text = 'Date,Open,High,Low,Close,Volume\n2018-01-02,175.85,177.8,175.26,177.7,2432814\n2018-01-03,178,181.89,177.7,181.04,2561213\n';
+
+  it('takes the symbol from the file name, dropping the .us suffix and extension', () => {
+    const result = readBarCsv(text, { source: '/x/aapl.us.csv' });
+    expect(result.format).toBe('stooq');
+    expect(result.rowsRead).toBe(2);
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toEqual([
+      { symbol: 'AAPL', date: '2018-01-02', open: 175.85, high: 177.8, low: 175.26, close: 177.7, volume: 2432814, source: '/x/aapl.us.csv', line: 2, raw: '2018-01-02,175.85,177.8,175.26,177.7,2432814' },
+      { symbol: 'AAPL', date: '2018-01-03', open: 178, high: 181.89, low: 177.7, close: 181.04, volume: 2561213, source: '/x/aapl.us.csv', line: 3, raw: '2018-01-03,178,181.89,177.7,181.04,2561213' },
+    ]);
+  });
+
+  it.each([
+    ['/x/aapl.us.csv', 'AAPL'],
+    ['/x/AAPL.US.CSV', 'AAPL'],
+    ['aapl.csv', 'AAPL'],
+    ['/x/msft.us.txt', 'MSFT'],
+    ['/x/msft_daily.csv', 'MSFT'],
+    ['/x/ibm_d.csv', 'IBM'],
+    ['/x/brk.b.us.csv', 'BRK.B'],
+    ['C:/data/spy', 'SPY'],
+  ])('derives the symbol of %s as %s', (source, symbol) => {
+    expect(readBarCsv(text, { source }).bars[0].symbol).toBe(symbol);
+  });
+
+  it('prefers an explicit symbol option over the file name', () => {
+    expect(readBarCsv(text, { source: '/x/aapl.us.csv', symbol: 'GOOG' }).bars.map((b) => b.symbol)).toEqual(['GOOG', 'GOOG']);
+  });
+
+  it('rejects rows with missing_symbol when neither a column nor the file name gives one', () => {
+    const result = readBarCsv(text, { source: '/x/.csv' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.symbol, i.line])).toEqual([
+      ['missing_symbol', null, 2],
+      ['missing_symbol', null, 3],
+    ]);
+  });
+
+  it('honours an explicit format even when the header would detect as another', () => {
+    const yahoo = 'Date,Open,High,Low,Close,Adj Close,Volume\n2019-01-02,10,12,9,11,5.5,5\n';
+    const result = readBarCsv(yahoo, { source: '/x/aapl.us.csv', format: 'stooq', adjust: true });
+    expect(result.format).toBe('stooq');
+    // stooq has no Adj Close, so no adjustment even though asked; column counts still match the header.
+    expect(result.bars[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 11, volume: 5 });
+  });
+});
+
+describe('readBarCsv: explicit column mapping', () => {
+  const text = ['Ticker;x,Day,O,H,L,C,Shares', 'spy,20190102,245.98,251.21,245.95,250.18,126925200', 'spy,1/3/2019,248.23,248.57,243.67,244.21,144140700'].join('\n');
+  const mapping = { symbol: 'Ticker;x', date: 'Day', open: 'O', high: 'H', low: 'L', close: 'C', volume: 'Shares' };
+
+  it('reads an odd header through the mapping, with YYYYMMDD and M/D/YYYY dates', () => {
+    const result = readBarCsv(text, { source: SRC, mapping });
+    expect(result.format).toBe('mapped');
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map(({ symbol, date, open, high, low, close, volume }) => ({ symbol, date, open, high, low, close, volume }))).toEqual([
+      { symbol: 'SPY', date: '2019-01-02', open: 245.98, high: 251.21, low: 245.95, close: 250.18, volume: 126925200 },
+      { symbol: 'SPY', date: '2019-01-03', open: 248.23, high: 248.57, low: 243.67, close: 244.21, volume: 144140700 },
+    ]);
+  });
+
+  it('is unreadable without the mapping (bad_header on line 1)', () => {
+    const result = readBarCsv(text, { source: SRC });
+    expect(result.format).toBe('unknown');
+    expect(result.rowsRead).toBe(0);
+    expect(result.bars).toEqual([]);
+    expect(result.issues).toHaveLength(1);
+    expect(result.issues[0]).toMatchObject({ rule: 'bad_header', severity: 'reject', source: SRC, line: 1, raw: 'Ticker;x,Day,O,H,L,C,Shares', symbol: null, date: null });
+    expect(result.issues[0].message).toContain('matches no known format');
+  });
+
+  it('wins over an explicit format', () => {
+    const result = readBarCsv(text, { source: SRC, mapping, format: 'yahoo' });
+    expect(result.format).toBe('mapped');
+    expect(result.bars).toHaveLength(2);
+  });
+
+  it('reports bad_header naming the columns a mapping cannot find', () => {
+    const result = readBarCsv(text, { source: SRC, mapping: { ...mapping, volume: 'Vol' } });
+    expect(result.format).toBe('mapped');
+    expect(brief(result)).toEqual([{ rule: 'bad_header', line: 1, raw: 'Ticker;x,Day,O,H,L,C,Shares', source: SRC }]);
+    expect(result.issues[0].message).toBe('header "Ticker;x,Day,O,H,L,C,Shares" missing volume (column "Vol")');
+  });
+});
+
+describe('readBarCsv: malformed input', () => {
+  const HEADER = 'Date,Open,High,Low,Close,Volume';
+  const opts = { source: '/x/aapl.us.csv' };
+
+  it.each([
+    ['an empty string', ''],
+    ['only blank lines', '\n  \n\r\n'],
+    ['only a BOM', '\uFEFF'],
+  ])('reports empty_input for %s', (_name, text) => {
+    const result = readBarCsv(text, opts);
+    expect(result).toEqual({
+      format: 'unknown',
+      rowsRead: 0,
+      bars: [],
+      issues: [{ rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message: 'file is empty', raw: null }],
+    });
+  });
+
+  it('reports empty_input for a header without rows, keeping the detected format', () => {
+    for (const text of [HEADER, `${HEADER}\n`, `${HEADER}\r\n\r\n   \n`]) {
+      const result = readBarCsv(text, opts);
+      expect(result.format).toBe('stooq');
+      expect(result.rowsRead).toBe(0);
+      expect(result.bars).toEqual([]);
+      expect(result.issues).toEqual([
+        { rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message: 'file holds only a header', raw: null },
+      ]);
+    }
+  });
+
+  it('strips a UTF-8 BOM before the header', () => {
+    const result = readBarCsv(`\uFEFF${HEADER}\n2019-01-02,1,2,1,2,10\n`, opts);
+    expect(result.format).toBe('stooq');
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toHaveLength(1);
+    expect(result.bars[0]).toMatchObject({ date: '2019-01-02', line: 2 });
+  });
+
+  it('reads CRLF line endings without a trailing \\r in raw or the last field', () => {
+    const result = readBarCsv(`${HEADER}\r\n2019-01-02,1,2,1,2,10\r\n2019-01-03,1,2,1,2,20\r\n`, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => [b.line, b.raw, b.volume])).toEqual([
+      [2, '2019-01-02,1,2,1,2,10', 10],
+      [3, '2019-01-03,1,2,1,2,20', 20],
+    ]);
+  });
+
+  it('does not count blank lines as rows but keeps physical line numbers', () => {
+    const text = `\n${HEADER}\n\n2019-01-02,1,2,1,2,10\n   \n2019-01-03,1,2,1,x,20\n\n`;
+    const result = readBarCsv(text, opts);
+    expect(result.rowsRead).toBe(2);
+    expect(result.bars.map((b) => b.line)).toEqual([4]);
+    expect(brief(result)).toEqual([{ rule: 'non_numeric', line: 6, raw: '2019-01-03,1,2,1,x,20', source: '/x/aapl.us.csv' }]);
+  });
+
+  it('names the header line correctly when blank lines precede a bad header', () => {
+    const result = readBarCsv('\n\nfoo,bar\n1,2\n', opts);
+    expect(brief(result)).toEqual([{ rule: 'bad_header', line: 3, raw: 'foo,bar', source: '/x/aapl.us.csv' }]);
+  });
+
+  it('rejects rows with the wrong number of columns', () => {
+    const text = [HEADER, '2019-01-02,1,2,1,2', '2019-01-03,1,2,1,2,10,extra', '2019-01-04,1,2,1,2,10'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.rowsRead).toBe(3);
+    expect(result.bars.map((b) => b.date)).toEqual(['2019-01-04']);
+    expect(result.issues.map((i) => ({ rule: i.rule, line: i.line, raw: i.raw, source: i.source, message: i.message, symbol: i.symbol }))).toEqual([
+      { rule: 'column_count', line: 2, raw: '2019-01-02,1,2,1,2', source: '/x/aapl.us.csv', message: '5 fields, header has 6', symbol: 'AAPL' },
+      { rule: 'column_count', line: 3, raw: '2019-01-03,1,2,1,2,10,extra', source: '/x/aapl.us.csv', message: '7 fields, header has 6', symbol: 'AAPL' },
+    ]);
+  });
+
+  it('rejects text in numeric columns as non_numeric, naming the field', () => {
+    const text = [HEADER, '2019-01-02,abc,2,1,2,10', '2019-01-03,1,2,1,2,1 000', '2019-01-04,1,2,1,2,"1,000"', '2019-01-07,1,2,1,2,Infinity'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date, i.message])).toEqual([
+      ['non_numeric', 2, '2019-01-02', 'open "abc" is not a number'],
+      ['non_numeric', 3, '2019-01-03', 'volume "1 000" is not a number'],
+      ['non_numeric', 4, '2019-01-04', 'volume "1,000" is not a number'],
+      ['non_numeric', 5, '2019-01-07', 'volume "Infinity" is not a number'],
+    ]);
+    expect(result.issues.map((i) => i.raw)).toEqual(text.split('\n').slice(1));
+  });
+
+  it('accepts signed, decimal-point and exponent numbers', () => {
+    const result = readBarCsv(`${HEADER}\n2019-01-02,+1.5,.5e1,-2,2.,1e3\n`, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.bars[0]).toMatchObject({ open: 1.5, high: 5, low: -2, close: 2, volume: 1000 });
+  });
+
+  it('rejects absurdly large numbers as implausible_value', () => {
+    const text = [HEADER, '2019-01-02,1,2,1,99999999999,10', '2019-01-03,1,2,1,2,1e300', '2019-01-04,1e400,2,1,2,10', '2019-01-07,10000000,10000000,1,2,99999999999999'].join('\n');
+    const result = readBarCsv(text, opts);
+    // Exactly at the limit (1e7 price, 1e14 - 1 volume) is still plausible.
+    expect(result.bars.map((b) => [b.line, b.open, b.volume])).toEqual([[5, 10000000, 99999999999999]]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.raw, i.message])).toEqual([
+      ['implausible_value', 2, '2019-01-02,1,2,1,99999999999,10', 'close 99999999999 is beyond 1e+7'],
+      ['implausible_value', 3, '2019-01-03,1,2,1,2,1e300', 'volume 1e300 is beyond 1e+14'],
+      ['implausible_value', 4, '2019-01-04,1e400,2,1,2,10', 'open 1e400 is beyond 1e+7'],
+    ]);
+  });
+
+  it('keeps both copies of a duplicate row (duplicates are a later rule)', () => {
+    const text = [HEADER, '2019-01-02,1,2,1,2,10', '2019-01-02,1,2,1,2,10'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => [b.date, b.line])).toEqual([
+      ['2019-01-02', 2],
+      ['2019-01-02', 3],
+    ]);
+  });
+
+  it('keeps descending and unsorted dates in file order', () => {
+    const text = [HEADER, '2019-01-04,1,2,1,2,10', '2019-01-02,1,2,1,2,10', '2019-01-03,1,2,1,2,10'].join('\n');
+    expect(readBarCsv(text, opts).bars.map((b) => b.date)).toEqual(['2019-01-04', '2019-01-02', '2019-01-03']);
+  });
+
+  it('reads dates as YYYYMMDD and M/D/YYYY', () => {
+    const text = [HEADER, '20190102,1,2,1,2,10', '1/3/2019,1,2,1,2,10', '01/04/2019,1,2,1,2,10'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => b.date)).toEqual(['2019-01-02', '2019-01-03', '2019-01-04']);
+  });
+
+  it('rejects impossible and unparseable dates as invalid_date, and an empty date as missing_field', () => {
+    const text = [HEADER, '2019-02-30,1,2,1,2,10', '2/29/2019,1,2,1,2,10', 'soon,1,2,1,2,10', ',1,2,1,2,10', 'null,1,2,1,2,10'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => ({ rule: i.rule, line: i.line, raw: i.raw, date: i.date, message: i.message }))).toEqual([
+      { rule: 'invalid_date', line: 2, raw: '2019-02-30,1,2,1,2,10', date: null, message: 'date "2019-02-30" is not a valid date' },
+      { rule: 'invalid_date', line: 3, raw: '2/29/2019,1,2,1,2,10', date: null, message: 'date "2/29/2019" is not a valid date' },
+      { rule: 'invalid_date', line: 4, raw: 'soon,1,2,1,2,10', date: null, message: 'date "soon" is not a valid date' },
+      { rule: 'missing_field', line: 5, raw: ',1,2,1,2,10', date: null, message: 'date is empty' },
+      { rule: 'missing_field', line: 6, raw: 'null,1,2,1,2,10', date: null, message: 'date is empty' },
+    ]);
+  });
+
+  it.each(['', 'NULL', 'NaN', 'NA', 'n/a', '-', 'None', '  '])('treats %j as a missing field', (value) => {
+    const result = readBarCsv(`${HEADER}\n2019-01-02,1,2,1,${value},10\n`, opts);
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([['missing_field', 2, 'close is empty or null']]);
+  });
+
+  it('reports a bad header with its line and raw text, and reads no rows', () => {
+    const result = readBarCsv('Date,Open,High,Low,Close\n2019-01-02,1,2,1,2\n', { source: '/x/a.csv', format: 'stooq' });
+    expect(result.format).toBe('stooq');
+    expect(result.rowsRead).toBe(0);
+    expect(result.bars).toEqual([]);
+    expect(result.issues).toEqual([
+      {
+        rule: 'bad_header',
+        severity: 'reject',
+        symbol: null,
+        date: null,
+        source: '/x/a.csv',
+        line: 1,
+        message: 'header "Date,Open,High,Low,Close" missing volume (column "Volume")',
+        raw: 'Date,Open,High,Low,Close',
+      },
+    ]);
+  });
+
+  it('gives every row issue a source, a 1-based line and the raw text, mixed with good rows', () => {
+    const text = [
+      HEADER, // 1
+      '2019-01-02,1,2,1,2,10', // 2 ok
+      '2019-01-03,1,2,1', // 3 column_count
+      '', // 4 blank
+      '2019-02-30,1,2,1,2,10', // 5 invalid_date
+      '2019-01-04,1,two,1,2,10', // 6 non_numeric
+      '2019-01-07,1,2,1,2,1e300', // 7 implausible_value
+      '2019-01-08,1,2,1,nan,10', // 8 missing_field
+      '2019-01-09,1,2,1,2,10', // 9 ok
+    ];
+    const result = readBarCsv(text.join('\n'), opts);
+    expect(result.rowsRead).toBe(7);
+    expect(result.bars.map((b) => b.line)).toEqual([2, 9]);
+    expect(brief(result)).toEqual([
+      { rule: 'column_count', line: 3, raw: text[2], source: '/x/aapl.us.csv' },
+      { rule: 'invalid_date', line: 5, raw: text[4], source: '/x/aapl.us.csv' },
+      { rule: 'non_numeric', line: 6, raw: text[5], source: '/x/aapl.us.csv' },
+      { rule: 'implausible_value', line: 7, raw: text[6], source: '/x/aapl.us.csv' },
+      { rule: 'missing_field', line: 8, raw: text[7], source: '/x/aapl.us.csv' },
+    ]);
+    expect(result.issues.every((i) => i.severity === 'reject')).toBe(true);
+    expect(result.rowsRead).toBe(result.bars.length + result.issues.length);
+  });
+});

@@ -1,0 +1,101 @@
+import { importRequestSchema } from '../../lib/ingest/import-request';
+import { qualityPolicySchema } from '../../lib/quality/policy';
+
+/** The issues of a failed parse as "path: message" strings. */
+function problems(input: unknown): string[] {
+  const result = importRequestSchema.safeParse(input);
+  if (result.success) throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+  return result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+const DEFAULT_POLICY = { maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 252 };
+
+describe('importRequestSchema', () => {
+  describe('defaults', () => {
+    it('fills format, adjust and the quality policy for a csv source', () => {
+      expect(importRequestSchema.parse({ source: { kind: 'csv', path: 'data/prices.csv' } })).toEqual({
+        source: { kind: 'csv', path: 'data/prices.csv', format: 'auto', adjust: false },
+        quality: DEFAULT_POLICY,
+      });
+    });
+
+    it('uses the same default policy as the policy schema', () => {
+      expect(importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['aapl'] } }).quality).toEqual(qualityPolicySchema.parse({}));
+    });
+
+    it('fills the missing fields of a partial quality policy', () => {
+      const parsed = importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv' }, quality: { staleCloseDays: 10 } });
+      expect(parsed.quality).toEqual({ ...DEFAULT_POLICY, staleCloseDays: 10 });
+    });
+
+    it('keeps explicit csv options', () => {
+      const mapping = { date: 'Day', open: 'O', high: 'H', low: 'L', close: 'C', volume: 'V' };
+      const parsed = importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, mapping } });
+      expect(parsed.source).toEqual({ kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, mapping });
+    });
+  });
+
+  describe('symbols', () => {
+    it('upper-cases and trims stooq and filter symbols', () => {
+      const parsed = importRequestSchema.parse({
+        source: { kind: 'stooq', symbols: ['aapl', ' msft ', 'brk.b', '^spx'] },
+        symbols: ['aapl', 'Brk-B'],
+      });
+      expect(parsed.source).toEqual({ kind: 'stooq', symbols: ['AAPL', 'MSFT', 'BRK.B', '^SPX'] });
+      expect(parsed.symbols).toEqual(['AAPL', 'BRK-B']);
+    });
+
+    it('rejects an empty stooq symbol list with a message', () => {
+      expect(problems({ source: { kind: 'stooq', symbols: [] } })).toEqual(['source.symbols: name at least one symbol to download']);
+    });
+
+    it.each(['', 'A B', 'AAPL;DROP', 'X'.repeat(33)])('rejects the symbol %j', (bad) => {
+      expect(problems({ source: { kind: 'stooq', symbols: ['AAPL', bad] } })).toEqual(['source.symbols.1: expected a ticker such as AAPL or BRK.B']);
+      expect(problems({ source: { kind: 'csv', path: 'x.csv' }, symbols: [bad] })).toEqual(['symbols.0: expected a ticker such as AAPL or BRK.B']);
+    });
+
+    it('accepts an optional stooq base URL and rejects a bad one', () => {
+      expect(importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['a'], baseUrl: 'https://stooq.com' } }).source).toEqual({
+        kind: 'stooq',
+        symbols: ['A'],
+        baseUrl: 'https://stooq.com',
+      });
+      expect(problems({ source: { kind: 'stooq', symbols: ['a'], baseUrl: 'stooq' } }).map((p) => p.split(':')[0])).toEqual(['source.baseUrl']);
+    });
+  });
+
+  describe('dates', () => {
+    const source = { kind: 'csv', path: 'x.csv' } as const;
+
+    it('accepts a range, a single day and open ends', () => {
+      expect(importRequestSchema.parse({ source, from: '2018-01-02', to: '2018-12-31' })).toMatchObject({ from: '2018-01-02', to: '2018-12-31' });
+      expect(importRequestSchema.parse({ source, from: '2018-01-02', to: '2018-01-02' })).toMatchObject({ from: '2018-01-02', to: '2018-01-02' });
+      const onlyFrom = importRequestSchema.parse({ source, from: '2018-01-02' });
+      expect(onlyFrom.from).toBe('2018-01-02');
+      expect(onlyFrom.to).toBeUndefined();
+    });
+
+    it.each(['2019-02-30', '2019-13-01', '2019/01/02', '20190102', '1/2/2019', ''])('rejects the date %j', (bad) => {
+      expect(problems({ source, from: bad })).toEqual(['from: expected a date as YYYY-MM-DD']);
+      expect(problems({ source, to: bad })).toEqual(['to: expected a date as YYYY-MM-DD']);
+    });
+
+    it('rejects from after to', () => {
+      expect(problems({ source, from: '2019-01-03', to: '2019-01-02' })).toEqual(['from: "from" must not be after "to"']);
+    });
+  });
+
+  describe('invalid sources', () => {
+    it('rejects an unknown kind, a missing path and an unknown format', () => {
+      expect(problems({ source: { kind: 'ftp', path: 'x' } }).map((p) => p.split(':')[0])).toEqual(['source.kind']);
+      expect(problems({ source: { kind: 'csv' } }).map((p) => p.split(':')[0])).toEqual(['source.path']);
+      expect(problems({ source: { kind: 'csv', path: '' } }).map((p) => p.split(':')[0])).toEqual(['source.path']);
+      expect(problems({ source: { kind: 'csv', path: 'x', format: 'excel' } }).map((p) => p.split(':')[0])).toEqual(['source.format']);
+      expect(problems({}).map((p) => p.split(':')[0])).toEqual(['source']);
+    });
+
+    it('rejects an out-of-range quality threshold', () => {
+      expect(problems({ source: { kind: 'csv', path: 'x' }, quality: { maxBadRowShare: 2 } }).map((p) => p.split(':')[0])).toEqual(['quality.maxBadRowShare']);
+    });
+  });
+});

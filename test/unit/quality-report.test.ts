@@ -1,0 +1,207 @@
+import type { CandidateBar } from '../../lib/market-data/csv-reader';
+import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
+import { checkQuality, evaluateQualityGate, type QualityReport } from '../../lib/quality/report';
+import { issue, type QualityIssue } from '../../lib/quality/rules-catalog';
+
+const DEFAULTS = qualityPolicySchema.parse({});
+
+function bar(symbol: string, source: string, line: number, date: string, close: number, over: Partial<CandidateBar> = {}): CandidateBar {
+  const b = { symbol, date, open: close, high: close + 1, low: close - 1, close, volume: 100, source, line, ...over };
+  return { ...b, raw: `${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume}` };
+}
+
+function readIssue(rule: 'non_numeric' | 'empty_input' | 'bad_header' | 'missing_field', symbol: string | null, source: string, line: number | null): QualityIssue {
+  return issue(rule, { symbol, date: null, source, line, message: `${rule} here`, raw: line === null ? null : 'raw' });
+}
+
+describe('checkQuality', () => {
+  // MSFT first in the input (and descending in its file) to show accepted bars get sorted.
+  const msft = [
+    bar('MSFT', '/m.csv', 2, '2019-01-07', 20),
+    bar('MSFT', '/m.csv', 3, '2019-01-04', 21, { high: 20 }), // ohlc_inconsistent
+    bar('MSFT', '/m.csv', 4, '2019-01-03', 20.5),
+    bar('MSFT', '/m.csv', 5, '2019-01-02', 20),
+  ];
+  const aapl = [
+    bar('AAPL', '/a.csv', 2, '2019-01-02', 10),
+    bar('AAPL', '/a.csv', 3, '2019-01-03', 10.5),
+    bar('AAPL', '/a.csv', 4, '2019-01-04', 11),
+    bar('AAPL', '/a.csv', 5, '2019-01-04', 11), // exact duplicate of line 4
+    bar('AAPL', '/a.csv', 6, '2019-01-05', 11), // Saturday
+    bar('AAPL', '/a.csv', 7, '2019-01-07', 11.5),
+  ];
+  const readIssues = [
+    readIssue('non_numeric', 'AAPL', '/a.csv', 8),
+    readIssue('empty_input', null, '/e.csv', null),
+    readIssue('bad_header', null, '/b.csv', 1),
+  ];
+  const policy: QualityPolicy = { ...DEFAULTS, minHistoryBars: 4 };
+  // 7 AAPL rows (6 candidates + 1 the reader rejected) and 4 MSFT rows.
+  const result = checkQuality([...msft, ...aapl], readIssues, 11, policy);
+
+  it('accepts the good bars sorted by symbol then date, stripped of source, line and raw', () => {
+    expect(result.accepted).toStrictEqual([
+      { symbol: 'AAPL', date: '2019-01-02', open: 10, high: 11, low: 9, close: 10, volume: 100 },
+      { symbol: 'AAPL', date: '2019-01-03', open: 10.5, high: 11.5, low: 9.5, close: 10.5, volume: 100 },
+      { symbol: 'AAPL', date: '2019-01-04', open: 11, high: 12, low: 10, close: 11, volume: 100 },
+      { symbol: 'AAPL', date: '2019-01-07', open: 11.5, high: 12.5, low: 10.5, close: 11.5, volume: 100 },
+      { symbol: 'MSFT', date: '2019-01-02', open: 20, high: 21, low: 19, close: 20, volume: 100 },
+      { symbol: 'MSFT', date: '2019-01-03', open: 20.5, high: 21.5, low: 19.5, close: 20.5, volume: 100 },
+      { symbol: 'MSFT', date: '2019-01-07', open: 20, high: 21, low: 19, close: 20, volume: 100 },
+    ]);
+    for (const b of result.accepted) expect(Object.keys(b).sort()).toEqual(['close', 'date', 'high', 'low', 'open', 'symbol', 'volume']);
+  });
+
+  it('keeps the reader issues first, then row, duplicate and series findings', () => {
+    expect(result.issues.map((i) => [i.rule, i.symbol, i.source, i.line])).toEqual([
+      ['non_numeric', 'AAPL', '/a.csv', 8],
+      ['empty_input', null, '/e.csv', null],
+      ['bad_header', null, '/b.csv', 1],
+      ['ohlc_inconsistent', 'MSFT', '/m.csv', 3],
+      ['non_trading_day', 'AAPL', '/a.csv', 6],
+      ['duplicate_date', 'AAPL', '/a.csv', 5],
+      ['short_series', 'MSFT', '/m.csv', null],
+      ['calendar_gap', 'MSFT', '/m.csv', null],
+    ]);
+  });
+
+  it('counts per rule, per symbol and in total; file-level issues reject no row', () => {
+    expect(result.report).toEqual({
+      policy,
+      rowsRead: 11,
+      rowsAccepted: 7,
+      rowsRejected: 4, // non_numeric, ohlc_inconsistent, non_trading_day, duplicate_date
+      flags: 2, // short_series, calendar_gap
+      badRowShare: 4 / 11,
+      byRule: {
+        non_numeric: 1,
+        empty_input: 1,
+        bad_header: 1,
+        ohlc_inconsistent: 1,
+        non_trading_day: 1,
+        duplicate_date: 1,
+        short_series: 1,
+        calendar_gap: 1,
+      },
+      bySymbol: {
+        AAPL: { rowsAccepted: 4, rowsRejected: 3, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-07' },
+        MSFT: { rowsAccepted: 3, rowsRejected: 1, flags: 2, firstDate: '2019-01-02', lastDate: '2019-01-07' },
+      },
+    });
+  });
+
+  it('gives a symbol seen only in rejections an entry with no dates', () => {
+    const { report } = checkQuality([bar('AAPL', '/a.csv', 2, '2019-01-02', 10)], [readIssue('missing_field', 'ZZZ', '/z.csv', 2)], 2, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(report.bySymbol).toEqual({
+      AAPL: { rowsAccepted: 1, rowsRejected: 0, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-02' },
+      ZZZ: { rowsAccepted: 0, rowsRejected: 1, flags: 0, firstDate: null, lastDate: null },
+    });
+    expect(report.rowsRejected).toBe(1);
+    expect(report.badRowShare).toBe(0.5);
+  });
+
+  it('flags an unsorted file and counts the flag, not a rejection', () => {
+    const rows = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-04', 10), bar('AAPL', '/a.csv', 4, '2019-01-03', 10.1)];
+    const { accepted, issues, report } = checkQuality(rows, [], 3, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(accepted.map((b) => b.date)).toEqual(['2019-01-02', '2019-01-03', '2019-01-04']);
+    expect(issues.map((i) => [i.rule, i.line])).toEqual([['unsorted_input', 4]]);
+    expect(report).toMatchObject({ rowsRejected: 0, flags: 1, badRowShare: 0, byRule: { unsorted_input: 1 } });
+  });
+
+  it('reports zero share and no rows for empty input', () => {
+    const { accepted, report } = checkQuality([], [readIssue('empty_input', null, '/e.csv', null)], 0, DEFAULTS);
+    expect(accepted).toEqual([]);
+    expect(report).toEqual({
+      policy: DEFAULTS,
+      rowsRead: 0,
+      rowsAccepted: 0,
+      rowsRejected: 0,
+      flags: 0,
+      badRowShare: 0,
+      byRule: { empty_input: 1 },
+      bySymbol: {},
+    });
+  });
+});
+
+describe('evaluateQualityGate', () => {
+  function report(over: Partial<QualityReport>): QualityReport {
+    return {
+      policy: DEFAULTS,
+      rowsRead: 1000,
+      rowsAccepted: 990,
+      rowsRejected: 10,
+      flags: 0,
+      badRowShare: 0.01,
+      byRule: {},
+      bySymbol: {},
+      ...over,
+    };
+  }
+
+  it('passes under the limit', () => {
+    expect(evaluateQualityGate(report({ byRule: { non_numeric: 10 } }))).toEqual({ passed: true, reasons: [] });
+  });
+
+  it('passes exactly at the limit', () => {
+    expect(evaluateQualityGate(report({ rowsRejected: 20, rowsAccepted: 980, badRowShare: 0.02 }))).toEqual({ passed: true, reasons: [] });
+  });
+
+  it('fails above the limit, naming the share, the counts, the limit and the top three rejecting rules', () => {
+    const verdict = evaluateQualityGate(
+      report({
+        rowsRead: 400,
+        rowsAccepted: 375,
+        rowsRejected: 25,
+        badRowShare: 25 / 400,
+        flags: 9,
+        byRule: { non_numeric: 1, calendar_gap: 9, ohlc_inconsistent: 10, non_trading_day: 3, missing_field: 11 },
+      }),
+    );
+    expect(verdict).toEqual({
+      passed: false,
+      reasons: ['6.25% of rows rejected (25 of 400), above the limit of 2.00%; most frequent: missing_field: 11, ohlc_inconsistent: 10, non_trading_day: 3'],
+    });
+  });
+
+  it('does not list flags (which reject nothing) among the rules behind the share', () => {
+    const verdict = evaluateQualityGate(
+      report({ rowsRead: 10, rowsAccepted: 7, rowsRejected: 3, badRowShare: 0.3, byRule: { calendar_gap: 50, stale_close: 20, non_numeric: 3 } }),
+    );
+    expect(verdict.reasons).toEqual(['30.00% of rows rejected (3 of 10), above the limit of 2.00%; most frequent: non_numeric: 3']);
+  });
+
+  it('uses the policy limit of the report', () => {
+    const r = report({ rowsRejected: 30, rowsAccepted: 970, badRowShare: 0.03, byRule: { duplicate_date: 30 } });
+    expect(evaluateQualityGate(r).passed).toBe(false);
+    expect(evaluateQualityGate({ ...r, policy: { ...DEFAULTS, maxBadRowShare: 0.05 } })).toEqual({ passed: true, reasons: [] });
+    expect(evaluateQualityGate({ ...r, policy: { ...DEFAULTS, maxBadRowShare: 0.025 } }).reasons).toEqual([
+      '3.00% of rows rejected (30 of 1000), above the limit of 2.50%; most frequent: duplicate_date: 30',
+    ]);
+  });
+
+  it('fails when no row was accepted, even with nothing rejected', () => {
+    expect(evaluateQualityGate(report({ rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, badRowShare: 0, byRule: { empty_input: 2 } }))).toEqual({
+      passed: false,
+      reasons: ['no usable rows (0 read, 0 rejected)'],
+    });
+  });
+
+  it('gives both reasons when every row was rejected', () => {
+    expect(evaluateQualityGate(report({ rowsRead: 5, rowsAccepted: 0, rowsRejected: 5, badRowShare: 1, byRule: { invalid_date: 5 } })).reasons).toEqual([
+      'no usable rows (5 read, 5 rejected)',
+      '100.00% of rows rejected (5 of 5), above the limit of 2.00%; most frequent: invalid_date: 5',
+    ]);
+  });
+
+  it('judges a real checkQuality report end to end', () => {
+    const policy = { ...DEFAULTS, minHistoryBars: 1 };
+    const good = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-03', 10)];
+    expect(evaluateQualityGate(checkQuality(good, [], 2, policy).report)).toEqual({ passed: true, reasons: [] });
+    const bad = [...good, bar('AAPL', '/a.csv', 4, '2019-01-06', 10)]; // a Sunday
+    expect(evaluateQualityGate(checkQuality(bad, [], 3, policy).report)).toEqual({
+      passed: false,
+      reasons: ['33.33% of rows rejected (1 of 3), above the limit of 2.00%; most frequent: non_trading_day: 1'],
+    });
+  });
+});

@@ -1,0 +1,396 @@
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import type { CandidateBar } from '../../lib/market-data/csv-reader';
+import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
+import { orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
+import { issue, QUALITY_RULES, type QualityRuleId } from '../../lib/quality/rules-catalog';
+
+const SRC = '/x/aapl.us.csv';
+
+/** A valid candidate bar; `line` defaults to 2, raw mirrors the values like a CSV row would. */
+function bar(date: string, over: Partial<CandidateBar> = {}): CandidateBar {
+  const b = { symbol: 'AAPL', date, open: 10, high: 11, low: 9, close: 10, volume: 1000, source: SRC, line: 2, ...over };
+  return { ...b, raw: over.raw ?? `${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume}` };
+}
+
+/** One bar per close on consecutive NYSE trading days from 2019-01-02, lines 2.. in order. */
+function series(closes: readonly number[], start = '2019-01-02'): CandidateBar[] {
+  const days = nyseTradingDaysBetween(start, '2019-12-31');
+  return closes.map((close, i) => bar(days[i], { open: close, high: close, low: close, close, line: i + 2 }));
+}
+
+const DEFAULTS = qualityPolicySchema.parse({});
+/** Defaults, but long enough history is 1 bar so short_series stays out of the way. */
+const POLICY: QualityPolicy = { ...DEFAULTS, minHistoryBars: 1 };
+
+const rules = (issues: ReadonlyArray<{ rule: QualityRuleId }>): QualityRuleId[] => issues.map((i) => i.rule);
+
+describe('rules catalog', () => {
+  it('flags only series/order findings; every other rule rejects the row', () => {
+    const flags = Object.entries(QUALITY_RULES)
+      .filter(([, r]) => r.severity === 'flag')
+      .map(([id]) => id)
+      .sort();
+    expect(flags).toEqual(['calendar_gap', 'extreme_move', 'short_series', 'stale_close', 'unsorted_input']);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(18);
+  });
+
+  it('issue() fills rule and severity from the catalog', () => {
+    const fields = { symbol: 'X', date: '2019-01-02', source: 's', line: 3, message: 'm', raw: 'r' };
+    expect(issue('duplicate_date', fields)).toEqual({ rule: 'duplicate_date', severity: 'reject', ...fields });
+    expect(issue('stale_close', fields)).toEqual({ rule: 'stale_close', severity: 'flag', ...fields });
+  });
+});
+
+describe('policy defaults', () => {
+  it('fills every threshold', () => {
+    expect(DEFAULTS).toEqual({ maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 252 });
+  });
+
+  it('rejects out-of-range thresholds', () => {
+    expect(qualityPolicySchema.safeParse({ maxBadRowShare: 1.5 }).success).toBe(false);
+    expect(qualityPolicySchema.safeParse({ staleCloseDays: 1 }).success).toBe(false);
+    expect(qualityPolicySchema.safeParse({ extremeMoveLimit: 0 }).success).toBe(false);
+    expect(qualityPolicySchema.safeParse({ minHistoryBars: 2.5 }).success).toBe(false);
+  });
+});
+
+describe('rowIssue', () => {
+  it('returns undefined for a clean row, including zero volume and flat OHLC', () => {
+    expect(rowIssue(bar('2019-01-02'))).toBeUndefined();
+    expect(rowIssue(bar('2019-01-02', { volume: 0 }))).toBeUndefined();
+    expect(rowIssue(bar('2019-01-02', { open: 5, high: 5, low: 5, close: 5 }))).toBeUndefined();
+  });
+
+  it('rejects a Saturday as non_trading_day, carrying source, line and raw', () => {
+    const b = bar('2017-12-23', { line: 7, raw: 'the raw row' });
+    expect(rowIssue(b)).toEqual({
+      rule: 'non_trading_day',
+      severity: 'reject',
+      symbol: 'AAPL',
+      date: '2017-12-23',
+      source: SRC,
+      line: 7,
+      raw: 'the raw row',
+      message: '2017-12-23 is not an NYSE trading day',
+    });
+  });
+
+  it('rejects an NYSE holiday (Christmas 2017, a Monday) and a Sunday', () => {
+    expect(rowIssue(bar('2017-12-25'))?.rule).toBe('non_trading_day');
+    expect(rowIssue(bar('2017-12-24'))?.rule).toBe('non_trading_day');
+    expect(rowIssue(bar('2017-12-26'))).toBeUndefined();
+  });
+
+  it('checks the calendar before the prices', () => {
+    expect(rowIssue(bar('2017-12-23', { open: -1, volume: -1 }))?.rule).toBe('non_trading_day');
+  });
+
+  it.each([
+    ['open 0', { open: 0 }, 'open is 0'],
+    ['negative low', { low: -1 }, 'low is -1'],
+    ['negative close', { close: -3, low: -4 }, 'low is -4'],
+    ['zero everything', { open: 0, high: 0, low: 0, close: 0 }, 'open is 0'],
+    ['negative high', { high: -0.5 }, 'high is -0.5'],
+  ])('rejects %s as non_positive_price', (_name, over, message) => {
+    const found = rowIssue(bar('2019-01-02', over));
+    expect(found?.rule).toBe('non_positive_price');
+    expect(found?.message).toBe(message);
+  });
+
+  it.each([
+    ['high < close', { open: 10, high: 11, low: 9, close: 12 }],
+    ['high < open', { open: 12, high: 11, low: 9, close: 10 }],
+    ['low > open', { open: 9, high: 12, low: 10, close: 11 }],
+    ['low > close', { open: 11, high: 12, low: 10.5, close: 10 }],
+    ['high < low', { open: 10, high: 9, low: 11, close: 10 }],
+  ])('rejects %s as ohlc_inconsistent', (_name, over) => {
+    const found = rowIssue(bar('2019-01-02', over));
+    expect(found?.rule).toBe('ohlc_inconsistent');
+    expect(found?.message).toBe(
+      `open ${over.open}, high ${over.high}, low ${over.low}, close ${over.close} do not fit high >= max(open, close) >= min(open, close) >= low`,
+    );
+  });
+
+  it('rejects a negative volume', () => {
+    const found = rowIssue(bar('2019-01-02', { volume: -5, line: 4 }));
+    expect(found).toMatchObject({ rule: 'negative_volume', severity: 'reject', message: 'volume is -5', line: 4, source: SRC });
+  });
+
+  it('reports only the first rule broken', () => {
+    // Non-positive price and negative volume: the price rule wins.
+    expect(rowIssue(bar('2019-01-02', { low: 0, volume: -1 }))?.rule).toBe('non_positive_price');
+    // Inconsistent OHLC and negative volume: OHLC wins.
+    expect(rowIssue(bar('2019-01-02', { high: 9.5, volume: -1 }))?.rule).toBe('ohlc_inconsistent');
+  });
+});
+
+describe('splitDuplicates', () => {
+  it('passes through rows with distinct (symbol, date), in order', () => {
+    const rows = [bar('2019-01-03', { line: 2 }), bar('2019-01-02', { line: 3 }), bar('2019-01-02', { symbol: 'MSFT', line: 4 })];
+    const { unique, issues } = splitDuplicates(rows);
+    expect(unique).toEqual(rows);
+    expect(issues).toEqual([]);
+  });
+
+  it('keeps the first of exact copies and rejects the rest', () => {
+    const first = bar('2019-01-02', { line: 2 });
+    const copy1 = bar('2019-01-02', { line: 3 });
+    const other = bar('2019-01-03', { line: 4 });
+    const copy2 = bar('2019-01-02', { line: 5, source: '/other.csv' });
+    const { unique, issues } = splitDuplicates([first, copy1, other, copy2]);
+    expect(unique).toEqual([first, other]);
+    expect(issues).toEqual([
+      { rule: 'duplicate_date', severity: 'reject', symbol: 'AAPL', date: '2019-01-02', source: SRC, line: 3, raw: copy1.raw, message: 'exact copy of line 2' },
+      { rule: 'duplicate_date', severity: 'reject', symbol: 'AAPL', date: '2019-01-02', source: '/other.csv', line: 5, raw: copy2.raw, message: 'exact copy of line 2' },
+    ]);
+  });
+
+  it('rejects every copy when the values conflict', () => {
+    const a = bar('2019-01-02', { line: 2 });
+    const b = bar('2019-01-02', { line: 3, close: 10.5 });
+    const keep = bar('2019-01-03', { line: 4 });
+    const { unique, issues } = splitDuplicates([a, b, keep]);
+    expect(unique).toEqual([keep]);
+    expect(issues.map((i) => [i.rule, i.line, i.raw])).toEqual([
+      ['duplicate_date', 2, a.raw],
+      ['duplicate_date', 3, b.raw],
+    ]);
+    expect(issues.map((i) => i.message)).toEqual([
+      '2 rows for AAPL 2019-01-02 with different values (lines 2, 3); all rejected',
+      '2 rows for AAPL 2019-01-02 with different values (lines 2, 3); all rejected',
+    ]);
+  });
+
+  it('rejects all copies when any one of them conflicts, even if others are exact', () => {
+    const rows = [bar('2019-01-02', { line: 2 }), bar('2019-01-02', { line: 3 }), bar('2019-01-02', { line: 4, volume: 1 })];
+    const { unique, issues } = splitDuplicates(rows);
+    expect(unique).toEqual([]);
+    expect(issues.map((i) => i.line)).toEqual([2, 3, 4]);
+    expect(issues[0].message).toBe('3 rows for AAPL 2019-01-02 with different values (lines 2, 3, 4); all rejected');
+  });
+
+  it.each(['open', 'high', 'low', 'close', 'volume'] as const)('treats a difference in %s as a conflict', (field) => {
+    const a = bar('2019-01-02', { line: 2 });
+    const b = bar('2019-01-02', { line: 3, [field]: a[field] + 0.25 });
+    expect(splitDuplicates([a, b]).unique).toEqual([]);
+  });
+});
+
+describe('orderIssues', () => {
+  const dates = ['2019-01-02', '2019-01-03', '2019-01-04', '2019-01-07', '2019-01-08'];
+  const file = (order: string[], over: Partial<CandidateBar> = {}): CandidateBar[] => order.map((d, i) => bar(d, { line: i + 2, ...over }));
+
+  it('accepts ascending and fully descending files', () => {
+    expect(orderIssues(file(dates))).toEqual([]);
+    expect(orderIssues(file([...dates].reverse()))).toEqual([]);
+    expect(orderIssues([])).toEqual([]);
+  });
+
+  it('does not treat repeated dates as out of order', () => {
+    expect(orderIssues(file(['2019-01-02', '2019-01-02', '2019-01-03']))).toEqual([]);
+  });
+
+  it('flags a swapped pair once, at the first row that breaks the direction', () => {
+    const rows = file(['2019-01-02', '2019-01-04', '2019-01-03', '2019-01-07', '2019-01-08']);
+    expect(orderIssues(rows)).toEqual([
+      {
+        rule: 'unsorted_input',
+        severity: 'flag',
+        symbol: 'AAPL',
+        date: '2019-01-03',
+        source: SRC,
+        line: 4,
+        raw: rows[2].raw,
+        message: 'dates out of order from line 4 (3 steps forward, 1 back); rows were sorted',
+      },
+    ]);
+  });
+
+  it('flags a swapped pair in a descending file', () => {
+    const found = orderIssues(file(['2019-01-08', '2019-01-07', '2019-01-03', '2019-01-04', '2019-01-02']));
+    expect(found.map((i) => [i.date, i.line, i.message])).toEqual([['2019-01-04', 5, 'dates out of order from line 5 (1 steps forward, 3 back); rows were sorted']]);
+  });
+
+  it('flags once per (symbol, source) however many swaps there are', () => {
+    const messy = file(['2019-01-03', '2019-01-02', '2019-01-07', '2019-01-04', '2019-01-08']);
+    const msft = file(['2019-01-02', '2019-01-04', '2019-01-03'], { symbol: 'MSFT' });
+    const otherSource = file(['2019-01-02', '2019-01-04', '2019-01-03'], { source: '/y.csv' });
+    const found = orderIssues([...messy, ...msft, ...otherSource]);
+    expect(found.map((i) => [i.symbol, i.source, i.date])).toEqual([
+      ['AAPL', SRC, '2019-01-07'],
+      ['MSFT', SRC, '2019-01-03'],
+      ['AAPL', '/y.csv', '2019-01-03'],
+    ]);
+  });
+
+  it('judges each source on its own: two sorted files for one symbol are fine together', () => {
+    const a = file(['2019-01-07', '2019-01-08']);
+    const b = file(['2019-01-02', '2019-01-03'], { source: '/y.csv' });
+    expect(orderIssues([...a, ...b])).toEqual([]);
+  });
+});
+
+describe('seriesIssues', () => {
+  it('returns nothing for an empty series or a clean one', () => {
+    expect(seriesIssues([], DEFAULTS)).toEqual([]);
+    expect(seriesIssues(series([10, 11, 10.5, 12, 11.5, 12.5]), POLICY)).toEqual([]);
+  });
+
+  describe('short_series', () => {
+    it('flags fewer bars than minHistoryBars with the counts', () => {
+      const s = series([10, 11, 12]);
+      expect(seriesIssues(s, DEFAULTS)).toEqual([
+        { rule: 'short_series', severity: 'flag', symbol: 'AAPL', date: '2019-01-02', source: SRC, line: null, raw: null, message: '3 bars, the feature look-back needs 252' },
+      ]);
+    });
+
+    it('does not flag a series of exactly minHistoryBars', () => {
+      expect(seriesIssues(series([10, 11, 12]), { ...POLICY, minHistoryBars: 3 })).toEqual([]);
+      expect(rules(seriesIssues(series([10, 11, 12]), { ...POLICY, minHistoryBars: 4 }))).toEqual(['short_series']);
+    });
+  });
+
+  describe('calendar_gap', () => {
+    const days = nyseTradingDaysBetween('2019-01-02', '2019-01-31');
+
+    it('flags one missing trading day', () => {
+      // days[2] is Fri 2019-01-04
+      const s = days.filter((_, i) => i !== 2).map((d, i) => bar(d, { line: i + 2, close: 10 + (i % 2) }));
+      expect(seriesIssues(s, POLICY)).toEqual([
+        { rule: 'calendar_gap', severity: 'flag', symbol: 'AAPL', date: '2019-01-04', source: SRC, line: null, raw: null, message: 'trading day 2019-01-04 missing' },
+      ]);
+    });
+
+    it('flags a run of missing days once, with the count and range', () => {
+      // Drop 2019-01-08..2019-01-10.
+      const kept = days.filter((d) => d < '2019-01-08' || d > '2019-01-10');
+      const s = kept.map((d, i) => bar(d, { line: i + 2, close: 10 + (i % 2) }));
+      const found = seriesIssues(s, POLICY);
+      expect(found.map((i) => [i.rule, i.date, i.message])).toEqual([['calendar_gap', '2019-01-08', '3 trading days missing 2019-01-08..2019-01-10']]);
+    });
+
+    it('does not count weekends or holidays (MLK Day 2019-01-21) as gaps', () => {
+      const s = ['2019-01-17', '2019-01-18', '2019-01-22', '2019-01-23'].map((d, i) => bar(d, { close: 10 + i }));
+      expect(seriesIssues(s, POLICY)).toEqual([]);
+      const xmas = ['2017-12-21', '2017-12-22', '2017-12-26', '2017-12-27'].map((d, i) => bar(d, { close: 10 + i }));
+      expect(seriesIssues(xmas, POLICY)).toEqual([]);
+    });
+
+    it('reports several separate gaps in date order', () => {
+      const kept = days.filter((d) => d !== '2019-01-03' && d !== '2019-01-15' && d !== '2019-01-16');
+      const found = seriesIssues(
+        kept.map((d, i) => bar(d, { close: 10 + (i % 2) })),
+        POLICY,
+      );
+      expect(found.map((i) => i.message)).toEqual(['trading day 2019-01-03 missing', '2 trading days missing 2019-01-15..2019-01-16']);
+    });
+  });
+
+  describe('extreme_move', () => {
+    const moveMessages = (closes: number[], policy: QualityPolicy = POLICY): string[] =>
+      seriesIssues(series(closes), policy)
+        .filter((i) => i.rule === 'extreme_move')
+        .map((i) => i.message);
+
+    it('hints at a 2:1 split when the close halves, on the bar after the move', () => {
+      const s = series([100, 100.5, 50.25, 51]);
+      const found = seriesIssues(s, POLICY);
+      expect(found).toEqual([
+        {
+          rule: 'extreme_move',
+          severity: 'flag',
+          symbol: 'AAPL',
+          date: s[2].date,
+          source: SRC,
+          line: 4,
+          raw: s[2].raw,
+          message: 'close 100.5 -> 50.25 (-50.0%); looks like an unadjusted 2:1 split',
+        },
+      ]);
+    });
+
+    it('hints at a 3:2 split when the close drops to two thirds (under a limit that catches -33%)', () => {
+      expect(moveMessages([90, 60], { ...POLICY, extremeMoveLimit: 0.3 })).toEqual(['close 90 -> 60 (-33.3%); looks like an unadjusted 3:2 split']);
+    });
+
+    it('does not flag a 3:2 split under the default 35% limit', () => {
+      expect(moveMessages([90, 60])).toEqual([]);
+    });
+
+    it.each([
+      [[100, 33.4], 'close 100 -> 33.4 (-66.6%); looks like an unadjusted 3:1 split'],
+      [[100, 25], 'close 100 -> 25 (-75.0%); looks like an unadjusted 4:1 split'],
+      [[100, 10.2], 'close 100 -> 10.2 (-89.8%); looks like an unadjusted 10:1 split'],
+      [[10, 20], 'close 10 -> 20 (100.0%); looks like an unadjusted 1:2 reverse split'],
+      [[10, 50], 'close 10 -> 50 (400.0%); looks like an unadjusted 1:5 reverse split'],
+      [[100, 150], 'close 100 -> 150 (50.0%); looks like an unadjusted 2:3 reverse split'],
+    ])('labels %j as %j', (closes, message) => {
+      expect(moveMessages(closes)).toEqual([message]);
+    });
+
+    it('gives no hint for a big move that matches no split ratio', () => {
+      expect(moveMessages([100, 160])).toEqual(['close 100 -> 160 (60.0%)']);
+      expect(moveMessages([100, 40])).toEqual(['close 100 -> 40 (-60.0%)']);
+      expect(moveMessages([100, 56])).toEqual(['close 100 -> 56 (-44.0%)']);
+    });
+
+    it('flags moves strictly beyond the limit only', () => {
+      // (135 / 100 - 1 is 0.35000000000000009 in binary floating point, so stay clear of the exact limit.)
+      expect(moveMessages([100, 134.9])).toEqual([]);
+      expect(moveMessages([100, 65.1])).toEqual([]);
+      expect(moveMessages([100, 136])).toEqual(['close 100 -> 136 (36.0%)']);
+      expect(moveMessages([100, 150], { ...POLICY, extremeMoveLimit: 0.6 })).toEqual([]);
+    });
+  });
+
+  describe('stale_close', () => {
+    const stale = (closes: number[], policy: QualityPolicy = POLICY) => seriesIssues(series(closes), policy).filter((i) => i.rule === 'stale_close');
+
+    it('flags a run exactly staleCloseDays long, at the first bar of the run', () => {
+      const s = series([10, 11, 11, 11, 11, 11, 12]);
+      const found = seriesIssues(s, POLICY);
+      expect(found).toEqual([
+        {
+          rule: 'stale_close',
+          severity: 'flag',
+          symbol: 'AAPL',
+          date: s[1].date,
+          source: SRC,
+          line: 3,
+          raw: s[1].raw,
+          message: `close stayed 11 for 5 bars (${s[1].date}..${s[5].date})`,
+        },
+      ]);
+    });
+
+    it('does not flag a run one shorter than the threshold', () => {
+      expect(stale([10, 11, 11, 11, 11, 12])).toEqual([]);
+    });
+
+    it('flags a run at the end of the series', () => {
+      const s = series([10, 12, 12, 12, 12, 12]);
+      expect(stale([10, 12, 12, 12, 12, 12]).map((i) => i.message)).toEqual([`close stayed 12 for 5 bars (${s[1].date}..${s[5].date})`]);
+    });
+
+    it('flags a run at the start, and a whole-series run with its full length', () => {
+      const s = series([7, 7, 7, 7, 7, 7, 7]);
+      expect(stale([7, 7, 7, 7, 7, 8]).map((i) => i.date)).toEqual([s[0].date]);
+      expect(stale([7, 7, 7, 7, 7, 7, 7]).map((i) => i.message)).toEqual([`close stayed 7 for 7 bars (${s[0].date}..${s[6].date})`]);
+    });
+
+    it('flags each separate run and honours an explicit threshold', () => {
+      expect(stale([1, 1, 2, 3, 3, 4], { ...POLICY, staleCloseDays: 2 }).map((i) => i.message)).toEqual([
+        `close stayed 1 for 2 bars (2019-01-02..2019-01-03)`,
+        `close stayed 3 for 2 bars (2019-01-07..2019-01-08)`,
+      ]);
+    });
+  });
+
+  it('reports short_series, then gaps, then moves and stale runs in date order', () => {
+    const days = nyseTradingDaysBetween('2019-01-02', '2019-01-31');
+    const kept = days.filter((d) => d !== '2019-01-03');
+    const closes = [100, 50, 50, 50, 50, 50, 51];
+    const s = kept.slice(0, closes.length).map((d, i) => bar(d, { close: closes[i], line: i + 2 }));
+    expect(rules(seriesIssues(s, DEFAULTS))).toEqual(['short_series', 'calendar_gap', 'extreme_move', 'stale_close']);
+  });
+});
