@@ -18,6 +18,9 @@ export interface AppConfig {
   trainingConcurrency: number;
 }
 
+/** Default state folder: inside the checkout, whatever the current directory (git-ignored). */
+const REPO_DATA_DIR = path.resolve(__dirname, '..', '.data');
+
 const hostPort = z
   .string()
   .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
@@ -26,7 +29,7 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url({ message: 'expected a URL such as http://127.0.0.1:8233' }).default('http://127.0.0.1:8233'),
-  DATA_DIR: z.string().min(1).default('.data'),
+  DATA_DIR: z.string().min(1).default(REPO_DATA_DIR),
   DATABASE_URL: z
     .string()
     .regex(/^(mysql:\/\/.+|sqlite:.+)$/, 'expected mysql://user:pass@host:port/db or sqlite:<file>')
@@ -80,7 +83,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'TEMPORAL_ADDRESS', default: '127.0.0.1:7233', meaning: 'Temporal frontend (gRPC)' },
   { name: 'TEMPORAL_NAMESPACE', default: 'default', meaning: 'Temporal namespace' },
   { name: 'TEMPORAL_UI_URL', default: 'http://127.0.0.1:8233', meaning: 'Web UI base, used for links' },
-  { name: 'DATA_DIR', default: '.data', meaning: 'local state: SQLite file, Temporal dev db, logs' },
+  { name: 'DATA_DIR', default: '<repo>/.data', meaning: 'local state: SQLite file, Temporal dev db, logs' },
   { name: 'DATABASE_URL', default: 'sqlite:$DATA_DIR/pipeline.sqlite', meaning: 'mysql://user:pass@host:3306/db or sqlite:<file>' },
   { name: 'REDIS_URL', default: '(unset: in-process cache)', meaning: 'redis://host:6379 for cache and pub/sub' },
   { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts and reports' },

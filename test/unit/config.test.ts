@@ -14,7 +14,7 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 
 describe('loadConfig', () => {
   it('fills every default from an empty environment, with absolute paths under DATA_DIR', () => {
-    const dataDir = path.resolve('.data');
+    const dataDir = path.resolve(__dirname, '..', '..', '.data'); // the checkout's .data, whatever the cwd
     expect(loadConfig({})).toEqual({
       temporalAddress: '127.0.0.1:7233',
       temporalNamespace: 'default',

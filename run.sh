@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on the embedded stack: installs what is missing, starts a Temporal dev server
+# (SQLite, Web UI on :8233) and a worker, and runs the pipeline on the CSV folder you name
+# (or on a generated market). Everything keeps running afterwards; state lives in .data/.
+#   ./run.sh [csv-folder-or-file]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ ! -x "$ROOT/node_modules/.bin/tsx" ]; then
+  echo "installing npm dependencies (npm ci)…"
+  (cd "$ROOT" && npm ci --no-audit --no-fund)
+fi
+export PATH="$PATH:/usr/local/go/bin"
+exec "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/demo.ts" "$@"
