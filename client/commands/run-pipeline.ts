@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { loadConfig, type AppConfig } from '../../lib/config';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -30,7 +33,8 @@ const list = (s: string | undefined): string[] | undefined => s?.split(',').map(
 export function requestFromFlags(raw: unknown): { request: ImportRequestInput; workflowId?: string; follow: boolean } {
   const f = flagsSchema.parse(raw);
   const request: ImportRequestInput = {
-    source: f.source !== undefined ? { kind: 'csv', path: f.source, format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: list(f.stooq) ?? [], baseUrl: f.stooqUrl },
+    // The worker may run in another directory: send an absolute path.
+    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: list(f.stooq) ?? [], baseUrl: f.stooqUrl },
     symbols: list(f.symbols),
     from: f.from,
     to: f.to,
@@ -62,6 +66,20 @@ export function runPipelineCommand(): Command {
     });
 }
 
+/** Task queues of the pipeline that no worker is polling right now. */
+async function queuesWithoutWorkers(client: Client): Promise<string[]> {
+  const queues = [
+    { name: TASK_QUEUES.pipeline, type: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
+    { name: TASK_QUEUES.training, type: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
+  ];
+  const idle: string[] = [];
+  for (const q of queues) {
+    const response = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: q.name }, taskQueueType: q.type });
+    if ((response.pollers ?? []).length === 0) idle.push(q.name);
+  }
+  return idle;
+}
+
 /** Starts a run, prints its Web UI link and (when following) its progress and result. */
 export async function startPipelineRun(
   config: AppConfig,
@@ -75,6 +93,8 @@ export async function startPipelineRun(
     const handle = await client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ import: request }] });
     const link = webUiLink(config, id, handle.firstExecutionRunId);
     print(`started ${id}\n  Web UI: ${link}`);
+    const missing = await queuesWithoutWorkers(client);
+    if (missing.length > 0) print(`  warning: no worker polls ${missing.join(', ')}; the run waits until one starts (npm run worker)`);
     if (options.follow === false) return undefined;
     const result = await followRun<TrainingPipelineResult>(handle, (line) => print(`  ${line}`));
     const s = result.ingest;
