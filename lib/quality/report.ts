@@ -1,3 +1,4 @@
+import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
@@ -51,12 +52,7 @@ export function checkQuality(
   const { unique, issues: duplicateIssues } = splitDuplicates(rowValid);
   issues.push(...duplicateIssues);
 
-  const bySymbol = new Map<string, CandidateBar[]>();
-  for (const bar of unique) {
-    const list = bySymbol.get(bar.symbol);
-    if (list) list.push(bar);
-    else bySymbol.set(bar.symbol, [bar]);
-  }
+  const bySymbol = groupBy(unique, (bar) => bar.symbol);
   const accepted: Bar[] = [];
   for (const [, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     series.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));

@@ -1,3 +1,4 @@
+import { groupBy } from '../group-by';
 import { isNyseTradingDay, missingNyseTradingDays } from '../calendar/nyse';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
@@ -30,13 +31,7 @@ function sameValues(a: Bar, b: Bar): boolean {
  * copy, because nothing says which one is right and a wrong bar is worse than a missing one.
  */
 export function splitDuplicates(bars: readonly CandidateBar[]): { unique: CandidateBar[]; issues: QualityIssue[] } {
-  const groups = new Map<string, CandidateBar[]>();
-  for (const b of bars) {
-    const key = `${b.symbol}\u0000${b.date}`;
-    const g = groups.get(key);
-    if (g) g.push(b);
-    else groups.set(key, [b]);
-  }
+  const groups = groupBy(bars, (b) => `${b.symbol}\u0000${b.date}`);
   const unique: CandidateBar[] = [];
   const issues: QualityIssue[] = [];
   for (const group of groups.values()) {
@@ -68,13 +63,7 @@ export function splitDuplicates(bars: readonly CandidateBar[]): { unique: Candid
 
 /** Flags a file whose rows for one symbol are neither ascending nor descending by date. */
 export function orderIssues(bars: readonly CandidateBar[]): QualityIssue[] {
-  const bySymbolSource = new Map<string, CandidateBar[]>();
-  for (const b of bars) {
-    const key = `${b.symbol}\u0000${b.source}`;
-    const list = bySymbolSource.get(key);
-    if (list) list.push(b);
-    else bySymbolSource.set(key, [b]);
-  }
+  const bySymbolSource = groupBy(bars, (b) => `${b.symbol}\u0000${b.source}`);
   const issues: QualityIssue[] = [];
   for (const list of bySymbolSource.values()) {
     let up = 0;
