@@ -1,5 +1,6 @@
 import type { Cache } from '../lib/cache/cache';
 import type { Database } from '../lib/store/database';
+import { featureActivities } from './features';
 import { ingestActivities } from './ingest';
 import { qualityGateActivities } from './quality-gate';
 
@@ -15,7 +16,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */
 export function createTrainingActivities(deps: ActivityDeps) {
-  return { ...ingestActivities(deps) };
+  return { ...ingestActivities(deps), ...featureActivities(deps) };
 }
 
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;

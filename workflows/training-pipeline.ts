@@ -1,6 +1,8 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { ImportSummary } from '../lib/ingest/import-bars';
+import type { ComputeFeaturesResult } from '../activities/features';
+import type { FeatureSetInput } from '../lib/features/feature-set';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import type { GateVerdict } from '../lib/quality/report';
 import { TASK_QUEUES } from '../lib/task-queues';
@@ -8,11 +10,14 @@ import { TASK_QUEUES } from '../lib/task-queues';
 export interface TrainingPipelineInput {
   /** What to ingest and the quality policy that judges it. */
   import: ImportRequestInput;
+  /** Declared feature set (default: the shipped one). */
+  featureSet?: FeatureSetInput;
   /** Waiting times are arguments (not constants) so tests and slow sites can set them. */
   timeouts?: {
     /** A worker that dies mid-ingest is noticed after this long and the attempt moves elsewhere. */
     ingestHeartbeatSeconds?: number;
     ingestMinutes?: number;
+    featuresHeartbeatSeconds?: number;
   };
 }
 
@@ -20,9 +25,11 @@ export interface TrainingPipelineResult {
   snapshotId: string;
   ingest: ImportSummary;
   gate: GateVerdict;
+  /** Absent only in runs recorded before the features step. */
+  features?: ComputeFeaturesResult;
 }
 
-export type StageName = 'ingest' | 'quality-gate';
+export type StageName = 'ingest' | 'quality-gate' | 'features';
 export interface StageState {
   name: StageName;
   status: 'pending' | 'running' | 'completed' | 'failed';
@@ -36,7 +43,7 @@ export interface PipelineStatus {
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
 
 // Errors that retrying cannot fix; every other failure (database down, network) is retried.
-const NON_RETRYABLE = ['BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
+const NON_RETRYABLE = ['FEATURE_INPUT_MISSING', 'NO_BARS', 'BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
 const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
 
 /** ingest → quality gate; later steps (features, training, validation, registration) build on the snapshot id. */
@@ -45,11 +52,18 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     stages: [
       { name: 'ingest', status: 'pending' },
       { name: 'quality-gate', status: 'pending' },
+      { name: 'features', status: 'pending' },
     ],
   };
   setHandler(pipelineStatusQuery, () => status);
   const stage = (name: StageName): StageState => status.stages.find((s) => s.name === name) as StageState;
 
+  const { computeFeatures } = proxyActivities<TrainingActivities>({
+    taskQueue: TASK_QUEUES.training,
+    startToCloseTimeout: '60m',
+    heartbeatTimeout: `${input.timeouts?.featuresHeartbeatSeconds ?? 120}s`,
+    retry,
+  });
   const { ingestBars } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: `${input.timeouts?.ingestMinutes ?? 60}m`,
@@ -83,5 +97,12 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const ingest = await runStage('ingest', () => ingestBars(input.import), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
   status.snapshotId = ingest.snapshotId;
   const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), () => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)`);
-  return { snapshotId: ingest.snapshotId, ingest, gate };
+  // Runs recorded before the features step existed replay without it (versioned change).
+  if (!patched('features-step')) return { snapshotId: ingest.snapshotId, ingest, gate };
+  const features = await runStage(
+    'features',
+    () => computeFeatures({ snapshotId: ingest.snapshotId, featureSet: input.featureSet }),
+    (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols, ${r.skippedCount} skipped`,
+  );
+  return { snapshotId: ingest.snapshotId, ingest, gate, features };
 }

@@ -66,6 +66,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('bars').execute();
     },
   },
+  '0002_feature_store': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('feature_sets')
+        .addColumn('version', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('columns', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      // One row per (feature-set version, symbol, date); the values are packed little-endian
+      // float64 in the set's column order, so a row costs 8 bytes per feature on both drivers.
+      await db.schema
+        .createTable('feature_rows')
+        .addColumn('version', 'varchar(64)', (c) => c.notNull())
+        .addColumn('symbol', 'varchar(32)', (c) => c.notNull())
+        .addColumn('date', 'varchar(10)', (c) => c.notNull())
+        .addColumn('vals', 'blob', (c) => c.notNull())
+        .addPrimaryKeyConstraint('feature_rows_pk', ['version', 'symbol', 'date'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('feature_rows').execute();
+      await db.schema.dropTable('feature_sets').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -73,5 +99,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows'] as const;
 

@@ -40,7 +40,24 @@ export interface QuarantineTable {
   raw: string | null;
 }
 
+export interface FeatureSetsTable {
+  version: string;
+  name: string;
+  definition: string; // JSON FeatureSetDefinition with defaults filled
+  columns: string; // JSON string[]
+  created_at: string;
+}
+
+export interface FeatureRowsTable {
+  version: string;
+  symbol: string;
+  date: string;
+  vals: Uint8Array; // float64 little-endian, one per column
+}
+
 export interface DatabaseSchema {
+  feature_sets: FeatureSetsTable;
+  feature_rows: FeatureRowsTable;
   bars: BarsTable;
   dataset_snapshots: DatasetSnapshotsTable;
   quarantine: QuarantineTable;

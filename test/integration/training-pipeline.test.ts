@@ -15,6 +15,8 @@ import { createMysqlTestDatabase, createSqliteTestDatabase, tempDir, TEST_REDIS_
 import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
 
 const HISTORY_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
+/** Name recordings after the workflow's shape; older recordings stay and keep replaying. */
+const RECORDING_TAG = 'with-features';
 
 describe('trainingPipeline on a real Temporal dev server', () => {
   let env: TestWorkflowEnvironment;
@@ -42,13 +44,17 @@ describe('trainingPipeline on a real Temporal dev server', () => {
         });
         const r = await handle.result();
         const status = await handle.query(pipelineStatusQuery);
-        expect(status.stages.map((s) => s.status)).toEqual(['completed', 'completed']);
+        expect(status.stages.map((s) => s.status)).toEqual(['completed', 'completed', 'completed']);
         expect(status.snapshotId).toBe(r.snapshotId);
         finished.push(handle.workflowId);
         return r;
       });
       expect(result.gate.passed).toBe(true);
       expect(result.ingest.symbols).toBe(6);
+      expect(result.features?.symbols).toBe(6);
+      expect(result.features?.columns).toBeGreaterThan(50);
+      expect(result.features?.rowsWritten).toBeGreaterThan(6 * 900);
+      expect(result.features?.onlineUpdated).toBe(6);
       expect(await countBars(mysql.store)).toBe(result.ingest.rowsAccepted);
       expect((await getSnapshot(mysql.store, result.snapshotId))?.status).toBe('passed');
     } finally {
@@ -81,7 +87,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       const cause = (error as WorkflowFailedError).cause;
       expect(cause?.message).toMatch(/quality-gate failed: Quality gate failed for snapshot ds-\w+: 1\d\.\d\d% of rows rejected \(1\d of 100\), above the limit of 5\.00%; most frequent: ohlc_inconsistent/);
       const status = await handle.query(pipelineStatusQuery);
-      expect(status.stages.map((s) => s.status)).toEqual(['completed', 'failed']);
+      expect(status.stages.map((s) => s.status)).toEqual(['completed', 'failed', 'pending']);
       const history = await handle.fetchHistory();
       const gateAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes?.attempt);
       expect(gateAttempts).toEqual([1, 1]); // ingest once, gate once: a failed gate is not retried
@@ -107,7 +113,7 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     expect(histories).toHaveLength(3);
     if (process.env.RECORD_HISTORIES === '1') {
       fs.mkdirSync(HISTORY_DIR, { recursive: true });
-      for (const [i, h] of histories.entries()) fs.writeFileSync(path.join(HISTORY_DIR, `training-pipeline-${['passed', 'gate-failed', 'missing-source'][i]}.json`), historyToJSON(h.history));
+      for (const [i, h] of histories.entries()) fs.writeFileSync(path.join(HISTORY_DIR, `training-pipeline-${RECORDING_TAG}-${['passed', 'gate-failed', 'missing-source'][i]}.json`), historyToJSON(h.history));
     }
     const committed = fs
       .readdirSync(HISTORY_DIR)

@@ -1,0 +1,47 @@
+import { Context } from '@temporalio/activity';
+import type { Cache } from '../lib/cache/cache';
+import { BadInputError } from '../lib/errors';
+import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../lib/features/feature-set';
+import { materializeFeatures, type MaterializeReport } from '../lib/features/materialize';
+import type { Database } from '../lib/store/database';
+import { getSnapshot } from '../lib/store/snapshots';
+import { withFailureMapping } from './failures';
+
+export interface ComputeFeaturesInput {
+  snapshotId: string;
+  /** A declared feature set (default: the shipped one). */
+  featureSet?: FeatureSetInput;
+}
+
+export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'> {
+  snapshotId: string;
+  /** Symbols without enough history, with the reason (capped list; the count is exact). */
+  skipped: MaterializeReport['skipped'];
+  skippedCount: number;
+}
+
+export function featureActivities({ store, cache }: { store: Database; cache: Cache }) {
+  return {
+    /**
+     * Materialises the feature set for the snapshot's symbols up to its last date. Finished
+     * symbols are durable, so a retried attempt writes only what is missing.
+     */
+    async computeFeatures(input: ComputeFeaturesInput): Promise<ComputeFeaturesResult> {
+      return withFailureMapping(async () => {
+        const ctx = Context.current();
+        const set = defineFeatureSet(input.featureSet ?? DEFAULT_FEATURE_SET);
+        const snapshot = await getSnapshot(store, input.snapshotId);
+        if (!snapshot) throw new BadInputError(`Snapshot ${input.snapshotId} does not exist; run the ingest step first`, 'SNAPSHOT_NOT_FOUND');
+        const report = await materializeFeatures(store, set, {
+          symbols: snapshot.symbols,
+          to: snapshot.lastDate ?? undefined,
+          cache,
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => ctx.heartbeat(p),
+        });
+        ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, skipped: report.skipped.length });
+        return { ...report, snapshotId: snapshot.id, skipped: report.skipped.slice(0, 50), skippedCount: report.skipped.length };
+      });
+    },
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Computes a feature set over a universe: per-symbol columns, market-wide columns (one value per
+ * date from all symbols' bars up to that date) and cross-sectional normalisation (same date only).
+ */
+import { isMarketFeature, type FeatureSet, type MarketFeatureSpec, type SymbolFeatureSpec } from './feature-set';
+import type { Ohlcv } from './indicators/indicators';
+import { lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
+
+export interface SymbolBars extends Ohlcv {
+  symbol: string;
+  dates: string[];
+}
+
+/** One symbol's feature rows: `values` is row-major, rows = dates.length, columns = the set's columns. */
+export interface FeatureFrame {
+  symbol: string;
+  dates: string[];
+  values: Float64Array;
+  /** First row where every column is defined (earlier rows are warm-up). */
+  firstComplete: number;
+}
+
+export interface FeatureComputation {
+  columns: string[];
+  frames: FeatureFrame[];
+  skipped: Array<{ symbol: string; bars: number; reason: string }>;
+}
+
+/** Bars a spec needs before its first value (its look-back). */
+export function warmupBars(spec: SymbolFeatureSpec | MarketFeatureSpec): number {
+  switch (spec.kind) {
+    case 'return':
+      return spec.horizon;
+    case 'macd':
+      return spec.slow + spec.signal;
+    case 'adx':
+      return 2 * spec.window;
+    case 'stochastic':
+      return spec.window + spec.smooth;
+    case 'candlestick':
+      return 6;
+    case 'gap':
+    case 'advance_decline':
+    case 'dispersion':
+      return 1;
+    case 'volatility_index':
+      return spec.changeWindow;
+    case 'market_volatility':
+    case 'realized_vol':
+      return spec.window + 1;
+    default:
+      return spec.window + 1;
+  }
+}
+
+export function featureColumns(set: FeatureSet): string[] {
+  return set.features.flatMap((spec) => (isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec)));
+}
+
+function marketColumns(spec: MarketFeatureSpec): string[] {
+  switch (spec.kind) {
+    case 'breadth':
+      return [`mkt_breadth_${spec.window}`];
+    case 'advance_decline':
+      return ['mkt_advance_decline'];
+    case 'new_highs_lows':
+      return [`mkt_new_highs_lows_${spec.window}`];
+    case 'dispersion':
+      return ['mkt_dispersion'];
+    case 'market_volatility':
+      return [`mkt_volatility_${spec.window}`];
+    case 'volatility_index':
+      return [`vix_level`, `vix_change_${spec.changeWindow}`];
+  }
+}
+
+/** Minimum bars for a symbol to get features at all; shorter series are skipped and reported. */
+export function requiredBars(set: FeatureSet): number {
+  return Math.max(...set.features.map(warmupBars)) + 1;
+}
+
+export interface ComputeOptions {
+  /** The VIX-like series when the set declares a volatility_index feature. */
+  volatilityIndex?: SymbolBars;
+}
+
+export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
+  const columns = featureColumns(set);
+  const minBars = requiredBars(set);
+  const skipped: FeatureComputation['skipped'] = [];
+  const kept = universe.filter((s) => {
+    if (s.dates.length >= minBars) return true;
+    skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${s.dates.length} bars; feature set ${set.version} needs at least ${minBars}` });
+    return false;
+  });
+
+  // Union of dates, so market features line up across symbols with different histories.
+  const allDates = [...new Set(kept.flatMap((s) => s.dates))].sort();
+  const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
+  const rowsOf = kept.map((s) => Int32Array.from(s.dates, (d) => dateIndex.get(d) as number));
+
+  const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
+  const frames: FeatureFrame[] = kept.map((s, k) => {
+    const rows = s.dates.length;
+    const values = new Float64Array(rows * columns.length);
+    let col = 0;
+    for (const spec of set.features) {
+      if (isMarketFeature(spec)) {
+        const at = rowsOf[k];
+        for (const m of market.get(spec) as Float64Array[]) {
+          for (let r = 0; r < rows; r++) values[r * columns.length + col] = m[at[r]];
+          col++;
+        }
+        continue;
+      }
+      for (const column of computeSymbolFeature(spec, s)) {
+        for (let r = 0; r < rows; r++) values[r * columns.length + col] = column[r];
+        col++;
+      }
+    }
+    return { symbol: s.symbol, dates: s.dates, values, firstComplete: 0 };
+  });
+
+  normaliseCrossSection(set, columns, frames, rowsOf, allDates.length);
+  for (const f of frames) f.firstComplete = firstCompleteRow(f.values, columns.length);
+  return { columns, frames, skipped };
+}
+
+function firstCompleteRow(values: Float64Array, width: number): number {
+  const rows = values.length / width;
+  for (let r = 0; r < rows; r++) {
+    let complete = true;
+    for (let c = 0; c < width && complete; c++) complete = Number.isFinite(values[r * width + c]);
+    if (complete) return r;
+  }
+  return rows;
+}
+
+/** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */
+function computeMarketColumns(
+  set: FeatureSet,
+  universe: readonly SymbolBars[],
+  rowsOf: readonly Int32Array[],
+  allDates: readonly string[],
+  options: ComputeOptions,
+): Map<MarketFeatureSpec, Float64Array[]> {
+  const out = new Map<MarketFeatureSpec, Float64Array[]>();
+  const n = allDates.length;
+  const specs = set.features.filter(isMarketFeature);
+  if (specs.length === 0) return out;
+
+  // Per-date accumulation of a per-symbol 0/1/NaN series into a share of defined values.
+  const share = (perSymbol: (s: SymbolBars) => Float64Array): Float64Array => {
+    const sum = new Float64Array(n);
+    const count = new Float64Array(n);
+    universe.forEach((s, k) => {
+      const x = perSymbol(s);
+      for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i])) {
+        sum[rowsOf[k][i]] += x[i];
+        count[rowsOf[k][i]]++;
+      }
+    });
+    const result = nanArray(n);
+    for (let i = 0; i < n; i++) if (count[i] > 0) result[i] = sum[i] / count[i];
+    return result;
+  };
+  const dailyReturns = universe.map((s) => {
+    const r = nanArray(s.close.length);
+    for (let i = 1; i < r.length; i++) r[i] = s.close[i] / s.close[i - 1] - 1;
+    return r;
+  });
+
+  for (const spec of specs) {
+    switch (spec.kind) {
+      case 'breadth':
+        out.set(spec, [share((s) => mapSeries(s.close, sma(s.close, spec.window), (c, m) => (Number.isNaN(m) ? NaN : c > m ? 1 : 0)))]);
+        break;
+      case 'advance_decline':
+        out.set(spec, [share((s) => mapSeries(s.close, lag(s.close, 1), (c, p) => (Number.isNaN(p) ? NaN : Math.sign(c - p))))]);
+        break;
+      case 'new_highs_lows':
+        out.set(spec, [share((s) => {
+          const hi = rollingMax(s.close, spec.window);
+          const lo = rollingMin(s.close, spec.window);
+          const out = mapSeries(s.close, hi, (c, h) => (Number.isNaN(h) ? NaN : c >= h ? 1 : 0));
+          for (let i = 0; i < out.length; i++) if (out[i] === 0 && s.close[i] <= lo[i]) out[i] = -1;
+          return out;
+        })]);
+        break;
+      case 'dispersion': {
+        const sum = new Float64Array(n);
+        const sq = new Float64Array(n);
+        const count = new Float64Array(n);
+        dailyReturns.forEach((r, k) => {
+          for (let i = 1; i < r.length; i++) {
+            const d = rowsOf[k][i];
+            sum[d] += r[i];
+            sq[d] += r[i] * r[i];
+            count[d]++;
+          }
+        });
+        const dispersion = nanArray(n);
+        for (let d = 0; d < n; d++) if (count[d] > 1) dispersion[d] = Math.sqrt(Math.max(0, sq[d] / count[d] - (sum[d] / count[d]) ** 2));
+        out.set(spec, [dispersion]);
+        break;
+      }
+      case 'market_volatility': {
+        const returnsOf = new Map(universe.map((s, k) => [s, dailyReturns[k]] as const));
+        const mean = share((s) => returnsOf.get(s) as Float64Array);
+        const logRet = Float64Array.from(mean, (m) => Math.log(1 + m));
+        const vol = rollingStd(logRet, spec.window, 1);
+        for (let i = 0; i < n; i++) vol[i] = i < spec.window ? NaN : vol[i] * Math.sqrt(252);
+        out.set(spec, [vol]);
+        break;
+      }
+      case 'volatility_index': {
+        const vix = options.volatilityIndex;
+        if (!vix) throw new Error(`feature set ${set.version} declares volatility_index ${spec.symbol}, but no such series was given`);
+        // As-of join: the last VIX close dated <= each date.
+        const level = nanArray(n);
+        let j = -1;
+        for (let i = 0; i < n; i++) {
+          while (j + 1 < vix.dates.length && vix.dates[j + 1] <= allDates[i]) j++;
+          if (j >= 0) level[i] = vix.close[j];
+        }
+        const prev = lag(level, spec.changeWindow);
+        out.set(spec, [level, Float64Array.from(level, (v, i) => v / prev[i] - 1)]);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) => number): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = f(a[i], b[i]);
+  return out;
+}
+
+/** Rank (0..1, ties averaged) or z-score across symbols on the same date, for columns that ask for it. */
+function normaliseCrossSection(set: FeatureSet, columns: string[], frames: FeatureFrame[], rowsOf: readonly Int32Array[], dates: number): void {
+  const width = columns.length;
+  let col = 0;
+  for (const spec of set.features) {
+    const names = isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec);
+    const mode = isMarketFeature(spec) ? 'none' : spec.normalize;
+    if (mode !== 'none') {
+      for (let c = col; c < col + names.length; c++) {
+        const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: dates }, () => []);
+        frames.forEach((f, k) => {
+          for (let r = 0; r < f.dates.length; r++) {
+            const v = f.values[r * width + c];
+            if (Number.isFinite(v)) byDate[rowsOf[k][r]].push({ frame: k, row: r, value: v });
+          }
+        });
+        for (const cell of byDate) {
+          if (cell.length === 0) continue;
+          if (mode === 'zscore') {
+            const mean = cell.reduce((a, x) => a + x.value, 0) / cell.length;
+            const sd = Math.sqrt(cell.reduce((a, x) => a + (x.value - mean) ** 2, 0) / cell.length);
+            for (const x of cell) frames[x.frame].values[x.row * width + c] = sd > 0 ? (x.value - mean) / sd : 0;
+          } else {
+            cell.sort((a, b) => a.value - b.value);
+            for (let i = 0; i < cell.length; ) {
+              let j = i;
+              while (j + 1 < cell.length && cell[j + 1].value === cell[i].value) j++;
+              const rank = cell.length > 1 ? (i + j) / 2 / (cell.length - 1) : 0.5;
+              for (let t = i; t <= j; t++) frames[cell[t].frame].values[cell[t].row * width + c] = rank;
+              i = j + 1;
+            }
+          }
+        }
+      }
+    }
+    col += names.length;
+  }
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A feature set is data: a list of declared features with their parameters. Its version hashes
+ * the fully-defaulted definition together with FEATURE_CODE_VERSION, so a changed parameter or a
+ * changed implementation can never be mistaken for an old set.
+ */
+export const FEATURE_CODE_VERSION = 1; // bump whenever any feature's computation changes
+
+const window = (d: number) => z.number().int().min(1).max(1000).default(d);
+const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
+
+const symbolFeature = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('return'), horizon: window(1), normalize }),
+  z.object({ kind: z.literal('sma_ratio'), window: window(20), normalize }),
+  z.object({ kind: z.literal('ema_ratio'), window: window(20), normalize }),
+  z.object({ kind: z.literal('rsi'), window: window(14), normalize }),
+  z.object({ kind: z.literal('macd'), fast: window(12), slow: window(26), signal: window(9), normalize }),
+  z.object({ kind: z.literal('bollinger'), window: window(20), k: z.number().positive().default(2), normalize }),
+  z.object({ kind: z.literal('atr_pct'), window: window(14), normalize }),
+  z.object({ kind: z.literal('adx'), window: window(14), normalize }),
+  z.object({ kind: z.literal('stochastic'), window: window(14), smooth: window(3), normalize }),
+  z.object({ kind: z.literal('cci'), window: window(20), normalize }),
+  z.object({ kind: z.literal('williams_r'), window: window(14), normalize }),
+  z.object({ kind: z.literal('roc'), window: window(10), normalize }),
+  z.object({ kind: z.literal('mfi'), window: window(14), normalize }),
+  z.object({ kind: z.literal('realized_vol'), window: window(20), normalize }),
+  z.object({ kind: z.literal('candlestick'), normalize }),
+  z.object({ kind: z.literal('gap'), normalize }),
+  z.object({ kind: z.literal('donchian_breakout'), window: window(20), normalize }),
+  z.object({ kind: z.literal('range_position'), window: window(252), normalize }),
+  z.object({ kind: z.literal('volume_breakout'), window: window(20), volumeRatio: z.number().positive().default(1.5), normalize }),
+  z.object({ kind: z.literal('relative_volume'), window: window(20), normalize }),
+  z.object({ kind: z.literal('volume_zscore'), window: window(20), normalize }),
+  z.object({ kind: z.literal('obv_trend'), window: window(20), normalize }),
+  z.object({ kind: z.literal('ad_trend'), window: window(20), normalize }),
+  z.object({ kind: z.literal('price_volume_corr'), window: window(20), normalize }),
+  z.object({ kind: z.literal('vwap_distance'), window: window(20), normalize }),
+]);
+
+/** Market-wide features: one value per date, computed from the whole universe up to that date. */
+const marketFeature = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('breadth'), window: window(50) }),
+  z.object({ kind: z.literal('advance_decline') }),
+  z.object({ kind: z.literal('new_highs_lows'), window: window(252) }),
+  z.object({ kind: z.literal('dispersion') }),
+  z.object({ kind: z.literal('market_volatility'), window: window(20) }),
+  z.object({ kind: z.literal('volatility_index'), symbol: z.string().min(1).default('VIX'), changeWindow: window(5) }),
+]);
+
+export const featureSpecSchema = z.union([symbolFeature, marketFeature]);
+export type SymbolFeatureSpec = z.infer<typeof symbolFeature>;
+export type MarketFeatureSpec = z.infer<typeof marketFeature>;
+export type FeatureSpec = z.infer<typeof featureSpecSchema>;
+
+export const featureSetSchema = z.object({
+  name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
+  description: z.string().optional(),
+  features: z.array(featureSpecSchema).min(1, 'a feature set needs at least one feature'),
+});
+export type FeatureSetDefinition = z.infer<typeof featureSetSchema>;
+export type FeatureSetInput = z.input<typeof featureSetSchema>;
+
+const MARKET_KINDS = new Set<string>(marketFeature.options.map((o) => o.shape.kind.value));
+export function isMarketFeature(spec: FeatureSpec): spec is MarketFeatureSpec {
+  return MARKET_KINDS.has(spec.kind);
+}
+
+/** Key order never changes a version: objects are serialised with sorted keys. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface FeatureSet extends FeatureSetDefinition {
+  version: string;
+}
+
+/** Validates a definition (defaults filled) and derives its version. */
+export function defineFeatureSet(input: FeatureSetInput): FeatureSet {
+  const definition = featureSetSchema.parse(input);
+  const digest = createHash('sha256')
+    .update(canonicalJson({ features: definition.features, codeVersion: FEATURE_CODE_VERSION }))
+    .digest('hex');
+  return { ...definition, version: `fs-${definition.name}-${digest.slice(0, 12)}` };
+}
+
+/** The default set: trend, momentum, volatility, patterns, volume and market context. */
+export const DEFAULT_FEATURE_SET: FeatureSetInput = {
+  name: 'default',
+  description: 'Daily equities: trend, momentum, volatility, candlestick/breakout patterns, volume and market breadth',
+  features: [
+    ...[1, 5, 10, 20].map((horizon) => ({ kind: 'return' as const, horizon })),
+    ...[5, 10, 20, 50, 200].map((w) => ({ kind: 'sma_ratio' as const, window: w })),
+    ...[12, 26, 50].map((w) => ({ kind: 'ema_ratio' as const, window: w })),
+    { kind: 'rsi', window: 14 },
+    { kind: 'macd' },
+    { kind: 'bollinger' },
+    { kind: 'atr_pct' },
+    { kind: 'adx' },
+    { kind: 'stochastic' },
+    { kind: 'cci' },
+    { kind: 'williams_r' },
+    { kind: 'roc', window: 10 },
+    { kind: 'mfi' },
+    { kind: 'realized_vol', window: 20 },
+    { kind: 'realized_vol', window: 60 },
+    { kind: 'candlestick' },
+    { kind: 'gap' },
+    { kind: 'donchian_breakout', window: 20 },
+    { kind: 'donchian_breakout', window: 55 },
+    { kind: 'range_position', window: 252 },
+    { kind: 'volume_breakout', window: 20 },
+    { kind: 'relative_volume' },
+    { kind: 'volume_zscore' },
+    { kind: 'obv_trend' },
+    { kind: 'ad_trend' },
+    { kind: 'price_volume_corr' },
+    { kind: 'vwap_distance' },
+    { kind: 'return', horizon: 20, normalize: 'rank' },
+    { kind: 'breadth', window: 50 },
+    { kind: 'advance_decline' },
+    { kind: 'new_highs_lows', window: 252 },
+    { kind: 'dispersion' },
+    { kind: 'market_volatility', window: 20 },
+    // { kind: 'volatility_index', symbol: 'VIX' } joins when a VIX-like series is in the store.
+  ],
+};

@@ -1,0 +1,138 @@
+/**
+ * Window primitives over Float64Array series. Every output has the input's length; positions
+ * without enough history hold NaN. A value at i uses inputs at indices <= i only (no look-ahead).
+ */
+
+export function nanArray(n: number): Float64Array {
+  return new Float64Array(n).fill(NaN);
+}
+
+export function sma(x: Float64Array, window: number): Float64Array {
+  const out = nanArray(x.length);
+  let sum = 0;
+  let valid = 0; // NaN-free run length, so a NaN poisons only the windows that contain it
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (Number.isNaN(v)) {
+      sum = 0;
+      valid = 0;
+      continue;
+    }
+    sum += v;
+    valid++;
+    if (valid > window) sum -= x[i - window];
+    if (valid >= window) out[i] = sum / window;
+  }
+  return out;
+}
+
+/** Exponential moving average, alpha = 2/(window+1), seeded with the SMA of the first window values. */
+export function ema(x: Float64Array, window: number, start = firstValid(x)): Float64Array {
+  return smoothed(x, window, 2 / (window + 1), start);
+}
+
+/** Wilder's smoothing (RMA), alpha = 1/window, seeded with the SMA of the first window values. */
+export function wilder(x: Float64Array, window: number, start = firstValid(x)): Float64Array {
+  return smoothed(x, window, 1 / window, start);
+}
+
+function smoothed(x: Float64Array, window: number, alpha: number, start: number): Float64Array {
+  const out = nanArray(x.length);
+  if (start < 0 || start + window > x.length) return out;
+  let acc = 0;
+  for (let i = start; i < start + window; i++) acc += x[i];
+  let prev = acc / window;
+  out[start + window - 1] = prev;
+  for (let i = start + window; i < x.length; i++) {
+    prev = prev + alpha * (x[i] - prev);
+    out[i] = prev;
+  }
+  return out;
+}
+
+export function firstValid(x: Float64Array): number {
+  for (let i = 0; i < x.length; i++) if (!Number.isNaN(x[i])) return i;
+  return -1;
+}
+
+/** Rolling standard deviation; ddof 0 (population, as Bollinger bands use) or 1 (sample). */
+export function rollingStd(x: Float64Array, window: number, ddof: 0 | 1): Float64Array {
+  const out = nanArray(x.length);
+  for (let i = window - 1; i < x.length; i++) {
+    // Deviations are taken from x[i] first: a constant window then gives exact zeros (sum/window
+    // need not reproduce the value, e.g. 0.1 -> std 1.4e-17 instead of 0).
+    const ref = x[i];
+    let mean = 0;
+    for (let j = i - window + 1; j <= i; j++) mean += x[j] - ref;
+    mean /= window;
+    let ss = 0;
+    for (let j = i - window + 1; j <= i; j++) ss += (x[j] - ref - mean) * (x[j] - ref - mean);
+    out[i] = Math.sqrt(ss / (window - ddof));
+  }
+  return out;
+}
+
+export function rollingSum(x: Float64Array, window: number): Float64Array {
+  const out = sma(x, window);
+  for (let i = 0; i < out.length; i++) out[i] *= window;
+  return out;
+}
+
+/** Rolling max/min in O(n) with a monotonic deque. */
+export function rollingMax(x: Float64Array, window: number): Float64Array {
+  return rollingExtreme(x, window, (a, b) => a >= b);
+}
+export function rollingMin(x: Float64Array, window: number): Float64Array {
+  return rollingExtreme(x, window, (a, b) => a <= b);
+}
+
+function rollingExtreme(x: Float64Array, window: number, keeps: (a: number, b: number) => boolean): Float64Array {
+  const out = nanArray(x.length);
+  const deque = new Int32Array(x.length);
+  let head = 0;
+  let tail = 0;
+  for (let i = 0; i < x.length; i++) {
+    while (tail > head && keeps(x[i], x[deque[tail - 1]])) tail--;
+    deque[tail++] = i;
+    if (deque[head] <= i - window) head++;
+    if (i >= window - 1) out[i] = x[deque[head]];
+  }
+  return out;
+}
+
+/** x shifted forward by k: out[i] = x[i-k] (NaN where i < k). */
+export function lag(x: Float64Array, k: number): Float64Array {
+  const out = nanArray(x.length);
+  for (let i = k; i < x.length; i++) out[i] = x[i - k];
+  return out;
+}
+
+/** Rolling Pearson correlation of two series. */
+export function rollingCorrelation(a: Float64Array, b: Float64Array, window: number): Float64Array {
+  const out = nanArray(a.length);
+  for (let i = window - 1; i < a.length; i++) {
+    // Deviations from a[i], b[i] first, so a constant window has exactly zero variance (-> NaN).
+    const ra = a[i];
+    const rb = b[i];
+    let ma = 0;
+    let mb = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      ma += a[j] - ra;
+      mb += b[j] - rb;
+    }
+    ma /= window;
+    mb /= window;
+    let cov = 0;
+    let va = 0;
+    let vb = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      const da = a[j] - ra - ma;
+      const db = b[j] - rb - mb;
+      cov += da * db;
+      va += da * da;
+      vb += db * db;
+    }
+    out[i] = va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN;
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * Materialises a feature set into the offline store (rows per symbol and date) and the newest
+ * vector per symbol into the online store. Incremental: only dates after the last stored one are
+ * written. Values are always computed from each symbol's full stored history, because recursive
+ * indicators (EMA, Wilder's RSI/ATR/ADX) depend on all of it: that is what makes an incremental
+ * run give exactly the values of a full recomputation.
+ */
+import type { Cache } from '../cache/cache';
+import { BadInputError } from '../errors';
+import { groupBy } from '../group-by';
+import { readBars } from '../store/bars';
+import type { Database } from '../store/database';
+import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
+import { computeFeatures, type SymbolBars } from './compute-features';
+import type { FeatureSet } from './feature-set';
+import { publishOnlineFeatures, type OnlineFeatureVector } from './online-features';
+
+export interface MaterializeOptions {
+  /** Symbols to compute (default: every symbol in the bar store). */
+  symbols?: readonly string[];
+  /** Last date to use (point in time; default: everything stored). */
+  to?: string;
+  cache?: Cache;
+  onProgress?: (p: { symbolsDone: number; symbolsTotal: number; rowsWritten: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface MaterializeReport {
+  version: string;
+  columns: number;
+  symbols: number;
+  rowsWritten: number;
+  onlineUpdated: number;
+  lastDate: string | null;
+  skipped: Array<{ symbol: string; bars: number; reason: string }>;
+  durationMs: number;
+}
+
+export function toSymbolBars(symbol: string, bars: ReadonlyArray<{ date: string; open: number; high: number; low: number; close: number; volume: number }>): SymbolBars {
+  const n = bars.length;
+  const s: SymbolBars = { symbol, dates: new Array<string>(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
+  bars.forEach((b, i) => {
+    s.dates[i] = b.date;
+    s.open[i] = b.open;
+    s.high[i] = b.high;
+    s.low[i] = b.low;
+    s.close[i] = b.close;
+    s.volume[i] = b.volume;
+  });
+  return s;
+}
+
+export async function materializeFeatures(store: Database, set: FeatureSet, options: MaterializeOptions = {}): Promise<MaterializeReport> {
+  const started = Date.now();
+  const vixSpec = set.features.find((f) => f.kind === 'volatility_index');
+  const vixSymbol = vixSpec && 'symbol' in vixSpec ? vixSpec.symbol : undefined;
+  const bars = await readBars(store, { symbols: options.symbols && vixSymbol ? [...options.symbols, vixSymbol] : options.symbols, to: options.to });
+  const bySymbol = groupBy(bars, (b) => b.symbol);
+  let volatilityIndex: SymbolBars | undefined;
+  if (vixSymbol) {
+    const series = bySymbol.get(vixSymbol);
+    if (!series) throw new BadInputError(`Feature set ${set.version} uses the volatility index ${vixSymbol}, which is not in the bar store; import it or remove the feature`, 'FEATURE_INPUT_MISSING');
+    volatilityIndex = toSymbolBars(vixSymbol, series);
+    bySymbol.delete(vixSymbol);
+  }
+  const universe = [...bySymbol].map(([symbol, series]) => toSymbolBars(symbol, series));
+  if (universe.length === 0) throw new BadInputError('No bars in the store for the requested symbols; run an import first', 'NO_BARS');
+
+  const computed = computeFeatures(universe, set, { volatilityIndex });
+  await saveFeatureSet(store, set, computed.columns);
+  const last = await lastFeatureDates(store, set.version);
+  const width = computed.columns.length;
+  let rowsWritten = 0;
+  const online: OnlineFeatureVector[] = [];
+  let batch: FeatureRow[] = [];
+  for (const [i, frame] of computed.frames.entries()) {
+    options.signal?.throwIfAborted();
+    const after = last.get(frame.symbol) ?? '';
+    for (let r = frame.firstComplete; r < frame.dates.length; r++) {
+      if (frame.dates[r] <= after) continue;
+      batch.push({ symbol: frame.symbol, date: frame.dates[r], values: frame.values.slice(r * width, (r + 1) * width) });
+    }
+    const lastRow = frame.dates.length - 1;
+    if (lastRow >= frame.firstComplete) {
+      online.push({ version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frame.values.subarray(lastRow * width, (lastRow + 1) * width)) });
+    }
+    if (batch.length >= 20_000 || i === computed.frames.length - 1) {
+      await writeFeatureRows(store, set.version, batch);
+      rowsWritten += batch.length;
+      batch = [];
+    }
+    options.onProgress?.({ symbolsDone: i + 1, symbolsTotal: computed.frames.length, rowsWritten });
+  }
+  const onlineUpdated = options.cache ? await publishOnlineFeatures(options.cache, online) : 0;
+  const lastDate = online.reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
+  return { version: set.version, columns: width, symbols: computed.frames.length, rowsWritten, onlineUpdated, lastDate, skipped: computed.skipped, durationMs: Date.now() - started };
+}

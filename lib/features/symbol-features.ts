@@ -1,0 +1,168 @@
+/** Per-symbol feature columns: names and values for one declared feature on one symbol's bars. */
+import type { SymbolFeatureSpec } from './feature-set';
+import {
+  accumulationDistribution,
+  adx,
+  atr,
+  bollinger,
+  cci,
+  macd,
+  mfi,
+  obv,
+  realizedVolatility,
+  roc,
+  rsi,
+  stochastic,
+  williamsR,
+  type Ohlcv,
+} from './indicators/indicators';
+import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
+import { ema, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, rollingSum, sma } from './indicators/rolling';
+
+function suffix(spec: SymbolFeatureSpec): string {
+  return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
+}
+
+/** Column names a spec produces, in a fixed order. */
+export function symbolFeatureColumns(spec: SymbolFeatureSpec): string[] {
+  const s = suffix(spec);
+  switch (spec.kind) {
+    case 'return':
+      return [`ret_${spec.horizon}${s}`];
+    case 'sma_ratio':
+    case 'ema_ratio':
+    case 'rsi':
+    case 'atr_pct':
+    case 'adx':
+    case 'cci':
+    case 'williams_r':
+    case 'roc':
+    case 'mfi':
+    case 'realized_vol':
+    case 'relative_volume':
+    case 'volume_zscore':
+    case 'obv_trend':
+    case 'ad_trend':
+    case 'price_volume_corr':
+    case 'vwap_distance':
+      return [`${spec.kind}_${spec.window}${s}`];
+    case 'macd':
+      return ['line', 'signal', 'hist'].map((p) => `macd_${p}_${spec.fast}_${spec.slow}_${spec.signal}${s}`);
+    case 'bollinger':
+      return [`bb_pctb_${spec.window}${s}`, `bb_bandwidth_${spec.window}${s}`];
+    case 'stochastic':
+      return [`stoch_k_${spec.window}${s}`, `stoch_d_${spec.window}_${spec.smooth}${s}`];
+    case 'candlestick':
+      return CANDLE_PATTERNS.map((p) => `cdl_${p}${s}`);
+    case 'gap':
+      return [`gap_pct${s}`];
+    case 'donchian_breakout':
+      return [`donchian_breakout_${spec.window}${s}`];
+    case 'range_position':
+      return [`dist_high_${spec.window}${s}`, `dist_low_${spec.window}${s}`];
+    case 'volume_breakout':
+      return [`volume_breakout_${spec.window}${s}`];
+  }
+}
+
+function ratioMinusOne(a: Float64Array, b: Float64Array): Float64Array {
+  const out = nanArray(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] / b[i] - 1;
+  return out;
+}
+
+function divide(a: Float64Array, b: Float64Array): Float64Array {
+  const out = nanArray(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] / b[i];
+  return out;
+}
+
+/** Change of a cumulative line over `window` bars, scaled by the volume traded in that window. */
+function trend(line: Float64Array, volume: Float64Array, window: number): Float64Array {
+  const traded = rollingSum(volume, window);
+  const out = nanArray(line.length);
+  for (let i = window; i < line.length; i++) out[i] = traded[i] > 0 ? (line[i] - line[i - window]) / traded[i] : 0;
+  return out;
+}
+
+/** Values of the spec's columns (same order as symbolFeatureColumns), before any normalisation. */
+export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64Array[] {
+  const c = b.close;
+  switch (spec.kind) {
+    case 'return':
+      return [ratioMinusOne(c, lag(c, spec.horizon))];
+    case 'sma_ratio':
+      return [ratioMinusOne(c, sma(c, spec.window))];
+    case 'ema_ratio':
+      return [ratioMinusOne(c, ema(c, spec.window))];
+    case 'rsi':
+      return [rsi(c, spec.window)];
+    case 'macd': {
+      const m = macd(c, spec.fast, spec.slow, spec.signal);
+      return [divide(m.line, c), divide(m.signal, c), divide(m.histogram, c)]; // scale-free across price levels
+    }
+    case 'bollinger': {
+      const bb = bollinger(c, spec.window, spec.k);
+      return [bb.percentB, bb.bandwidth];
+    }
+    case 'atr_pct':
+      return [divide(atr(b, spec.window), c)];
+    case 'adx':
+      return [adx(b, spec.window).adx];
+    case 'stochastic': {
+      const st = stochastic(b, spec.window, spec.smooth);
+      return [st.k, st.d];
+    }
+    case 'cci':
+      return [cci(b, spec.window)];
+    case 'williams_r':
+      return [williamsR(b, spec.window)];
+    case 'roc':
+      return [roc(c, spec.window)];
+    case 'mfi':
+      return [mfi(b, spec.window)];
+    case 'realized_vol':
+      return [realizedVolatility(c, spec.window)];
+    case 'candlestick': {
+      const p = candlePatterns(b);
+      return CANDLE_PATTERNS.map((name) => p[name]);
+    }
+    case 'gap':
+      return [ratioMinusOne(b.open, lag(c, 1))];
+    case 'donchian_breakout':
+      return [donchianBreakout(b, spec.window)];
+    case 'range_position':
+      return [ratioMinusOne(c, rollingMax(b.high, spec.window)), ratioMinusOne(c, rollingMin(b.low, spec.window))];
+    case 'volume_breakout':
+      return [volumeConfirmedBreakout(b, spec.window, spec.volumeRatio)];
+    case 'relative_volume':
+      return [divide(b.volume, sma(b.volume, spec.window))];
+    case 'volume_zscore': {
+      const mean = sma(b.volume, spec.window);
+      const sd = rollingStd(b.volume, spec.window, 1);
+      const out = nanArray(c.length);
+      for (let i = 0; i < out.length; i++) out[i] = sd[i] > 0 ? (b.volume[i] - mean[i]) / sd[i] : 0;
+      for (let i = 0; i < Math.min(spec.window - 1, out.length); i++) out[i] = NaN;
+      return [out];
+    }
+    case 'obv_trend':
+      return [trend(obv(b), b.volume, spec.window)];
+    case 'ad_trend':
+      return [trend(accumulationDistribution(b), b.volume, spec.window)];
+    case 'price_volume_corr': {
+      const r = nanArray(c.length);
+      const dv = nanArray(c.length);
+      for (let i = 1; i < c.length; i++) {
+        r[i] = Math.log(c[i] / c[i - 1]);
+        dv[i] = Math.log((b.volume[i] + 1) / (b.volume[i - 1] + 1));
+      }
+      return [rollingCorrelation(r, dv, spec.window)];
+    }
+    case 'vwap_distance': {
+      const pv = new Float64Array(c.length);
+      for (let i = 0; i < c.length; i++) pv[i] = ((b.high[i] + b.low[i] + c[i]) / 3) * b.volume[i];
+      const vwap = divide(rollingSum(pv, spec.window), rollingSum(b.volume, spec.window));
+      return [ratioMinusOne(c, vwap)];
+    }
+  }
+}
