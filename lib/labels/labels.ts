@@ -1,0 +1,97 @@
+/**
+ * Declared prediction targets. A label at row t looks forward from bar t; `end[t]` is the index of
+ * the last bar it uses, so training can purge samples whose label windows overlap a test fold.
+ * Scale inputs (volatility) come from bars <= t only.
+ */
+import { z } from 'zod';
+import { nanArray } from '../features/indicators/rolling';
+
+const positive = (d: number) => z.number().positive().default(d);
+const bars = (d: number) => z.number().int().min(1).max(1000).default(d);
+
+export const labelSpecSchema = z.discriminatedUnion('kind', [
+  /** 1 when the close h bars ahead is above today's by more than the dead zone, 0 when below by more, none inside it. */
+  z.object({ kind: z.literal('direction'), horizon: bars(5), deadZone: z.number().min(0).default(0) }),
+  /** 1 profit-take first, 0 stop-loss first; at the time limit the sign of the return decides. */
+  z.object({ kind: z.literal('triple_barrier'), horizon: bars(10), profitTake: positive(2), stopLoss: positive(2), volWindow: bars(20) }),
+  /** 1 when realised volatility over the next h bars is above the median of the trailing h-bar volatilities. */
+  z.object({ kind: z.literal('volatility_regime'), horizon: bars(20), trailing: bars(252) }),
+]);
+export type LabelSpec = z.infer<typeof labelSpecSchema>;
+export type LabelSpecInput = z.input<typeof labelSpecSchema>;
+
+export interface LabelSeries {
+  /** 0/1, NaN where no label exists (dead zone, not enough future or past). */
+  value: Float64Array;
+  /** Index of the last bar the label uses; -1 where there is no label. */
+  end: Int32Array;
+}
+
+function logReturns(close: Float64Array): Float64Array {
+  const r = nanArray(close.length);
+  for (let i = 1; i < close.length; i++) r[i] = Math.log(close[i] / close[i - 1]);
+  return r;
+}
+
+function std(x: Float64Array, from: number, to: number): number {
+  const n = to - from + 1;
+  let mean = 0;
+  for (let i = from; i <= to; i++) mean += x[i];
+  mean /= n;
+  let ss = 0;
+  for (let i = from; i <= to; i++) ss += (x[i] - mean) ** 2;
+  return Math.sqrt(ss / (n - 1));
+}
+
+export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries {
+  const n = close.length;
+  const value = nanArray(n);
+  const end = new Int32Array(n).fill(-1);
+  const h = spec.horizon;
+  switch (spec.kind) {
+    case 'direction':
+      for (let t = 0; t + h < n; t++) {
+        const r = close[t + h] / close[t] - 1;
+        if (r > spec.deadZone) value[t] = 1;
+        else if (r < -spec.deadZone) value[t] = 0;
+        else continue;
+        end[t] = t + h;
+      }
+      break;
+    case 'triple_barrier': {
+      const r = logReturns(close);
+      for (let t = spec.volWindow; t < n; t++) {
+        const sigma = std(r, t - spec.volWindow + 1, t); // daily volatility known at t
+        const upper = close[t] * Math.exp(spec.profitTake * sigma);
+        const lower = close[t] * Math.exp(-spec.stopLoss * sigma);
+        for (let k = 1; k <= h && t + k < n; k++) {
+          const c = close[t + k];
+          if (c >= upper || c <= lower) {
+            value[t] = c >= upper ? 1 : 0;
+            end[t] = t + k;
+            break;
+          }
+        }
+        if (end[t] < 0 && t + h < n) {
+          value[t] = close[t + h] > close[t] ? 1 : 0;
+          end[t] = t + h;
+        }
+      }
+      break;
+    }
+    case 'volatility_regime': {
+      const r = logReturns(close);
+      const past = nanArray(n); // realised h-bar volatility ending at s
+      for (let s = h; s < n; s++) past[s] = std(r, s - h + 1, s);
+      for (let t = h + spec.trailing - 1; t + h < n; t++) {
+        const window = Array.from(past.subarray(t - spec.trailing + 1, t + 1)).sort((a, b) => a - b);
+        const m = window.length;
+        const median = m % 2 === 1 ? window[(m - 1) / 2] : (window[m / 2 - 1] + window[m / 2]) / 2;
+        value[t] = std(r, t + 1, t + h) > median ? 1 : 0;
+        end[t] = t + h;
+      }
+      break;
+    }
+  }
+  return { value, end };
+}

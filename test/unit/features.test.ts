@@ -1,0 +1,113 @@
+import { computeFeatures, featureColumns, requiredBars } from '../../lib/features/compute-features';
+import { DEFAULT_FEATURE_SET, defineFeatureSet, FEATURE_CODE_VERSION, type FeatureSetInput } from '../../lib/features/feature-set';
+import { toSymbolBars } from '../../lib/features/materialize';
+import { perturbAfter, syntheticUniverse } from '../helpers/universe';
+
+describe('feature-set versions', () => {
+  const base: FeatureSetInput = { name: 'mini', features: [{ kind: 'rsi', window: 14 }, { kind: 'sma_ratio', window: 20 }] };
+
+  it('is stable for the same definition, whatever the key order or defaults written out', () => {
+    const a = defineFeatureSet(base);
+    const b = defineFeatureSet({ features: [{ window: 14, kind: 'rsi', normalize: 'none' }, { kind: 'sma_ratio' }], name: 'mini' });
+    expect(b.version).toBe(a.version);
+    expect(a.version).toMatch(/^fs-mini-[0-9a-f]{12}$/);
+  });
+
+  it('changes when a parameter, a normalisation or the feature list changes', () => {
+    const v = defineFeatureSet(base).version;
+    expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 10 }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
+    expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 14, normalize: 'rank' }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
+    expect(defineFeatureSet({ ...base, features: [{ kind: 'sma_ratio', window: 20 }, { kind: 'rsi', window: 14 }] }).version).not.toBe(v);
+    expect(FEATURE_CODE_VERSION).toBe(1); // bump it (and expect new versions) when any computation changes
+  });
+
+  it('rejects bad definitions with the path of the problem', () => {
+    expect(() => defineFeatureSet({ name: 'x', features: [] })).toThrow(/at least one feature/);
+    expect(() => defineFeatureSet({ name: 'x', features: [{ kind: 'rsi', window: 0 }] })).toThrow(/window/);
+    expect(() => defineFeatureSet({ name: 'bad name!', features: [{ kind: 'gap' }] })).toThrow(/name/);
+  });
+
+  it('the default set has 61 uniquely named columns and needs 254 bars', () => {
+    const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+    const columns = featureColumns(set);
+    expect(columns).toHaveLength(61);
+    expect(new Set(columns).size).toBe(61);
+    expect(requiredBars(set)).toBe(254);
+  });
+});
+
+describe('computeFeatures', () => {
+  const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+  const universe = syntheticUniverse(6);
+
+  it('is point-in-time: perturbing every bar after t changes no value at or before t (market and ranked columns included)', () => {
+    const t = '2017-06-30';
+    const a = computeFeatures(universe, set);
+    const b = computeFeatures(perturbAfter(universe, t), set);
+    const width = a.columns.length;
+    let compared = 0;
+    let changedAfter = 0;
+    a.frames.forEach((fa, k) => {
+      const fb = b.frames[k];
+      for (let r = 0; r < fa.dates.length; r++) {
+        for (let c = 0; c < width; c++) {
+          const x = fa.values[r * width + c];
+          const y = fb.values[r * width + c];
+          if (fa.dates[r] <= t) {
+            if (!Object.is(x, y)) throw new Error(`${fa.symbol} ${fa.dates[r]} ${a.columns[c]}: ${x} became ${y}`);
+            compared++;
+          } else if (!Object.is(x, y)) changedAfter++;
+        }
+      }
+    });
+    expect(compared).toBeGreaterThan(6 * 300 * 61);
+    expect(changedAfter).toBeGreaterThan(0); // the perturbation really reached the features
+  });
+
+  it('skips a symbol with too little history and says why, instead of failing', () => {
+    const short = toSymbolBars('TINY', universe[0].dates.slice(0, 100).map((date, i) => ({ date, open: 10, high: 11, low: 9, close: 10 + (i % 3), volume: 1000 })));
+    const out = computeFeatures([...universe, short], set);
+    expect(out.frames.map((f) => f.symbol)).not.toContain('TINY');
+    expect(out.skipped).toEqual([{ symbol: 'TINY', bars: 100, reason: `100 bars; feature set ${set.version} needs at least 254` }]);
+  });
+
+  it('fills every column after the warm-up and keeps ranks in [0, 1] across symbols per date', () => {
+    const out = computeFeatures(universe, set);
+    const width = out.columns.length;
+    const rank = out.columns.indexOf('ret_20_rank');
+    for (const f of out.frames) {
+      expect(f.firstComplete).toBeLessThanOrEqual(260);
+      for (let r = f.firstComplete; r < f.dates.length; r++) {
+        for (let c = 0; c < width; c++) if (!Number.isFinite(f.values[r * width + c])) throw new Error(`${f.symbol} ${f.dates[r]} ${out.columns[c]} is ${f.values[r * width + c]}`);
+        const v = f.values[r * width + rank];
+        expect(v >= 0 && v <= 1).toBe(true);
+      }
+    }
+    // On any date, the 6 ranks are {0, 0.2, …, 1} (no ties in continuous returns).
+    const row = 400;
+    const ranks = out.frames.map((f) => f.values[row * width + rank]).sort();
+    expect(ranks.map((x) => Math.round(x * 10) / 10)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+  });
+
+  it('computes market breadth as the share of symbols above their 50-day average on that date', () => {
+    const out = computeFeatures(universe, set);
+    const width = out.columns.length;
+    const col = out.columns.indexOf('mkt_breadth_50');
+    const r = 500;
+    const above = universe.filter((s) => {
+      let sum = 0;
+      for (let i = r - 49; i <= r; i++) sum += s.close[i];
+      return s.close[r] > sum / 50;
+    }).length;
+    expect(out.frames[0].values[r * width + col]).toBeCloseTo(above / universe.length, 12);
+  });
+
+  it('fails clearly when a declared volatility index series is missing', () => {
+    const withVix = defineFeatureSet({ name: 'vix', features: [{ kind: 'volatility_index', symbol: 'VIX' }] });
+    expect(() => computeFeatures(universe, withVix)).toThrow(/declares volatility_index VIX/);
+    const vix = { ...universe[0], symbol: 'VIX' };
+    const out = computeFeatures(universe.slice(1), withVix, { volatilityIndex: vix });
+    expect(out.columns).toEqual(['vix_level', 'vix_change_5']);
+    expect(out.frames[0].values[300 * 2]).toBe(vix.close[300]);
+  });
+});
