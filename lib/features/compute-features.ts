@@ -3,22 +3,20 @@
  * date from all symbols' bars up to that date) and cross-sectional normalisation (same date only).
  */
 import { isMarketFeature, type FeatureSet, type MarketFeatureSpec, type SymbolFeatureSpec } from './feature-set';
-import type { Ohlcv } from './indicators/indicators';
+import type { BarSeries } from '../market-data/bar';
 import { lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 
-export interface SymbolBars extends Ohlcv {
-  symbol: string;
-  dates: string[];
-}
+export type SymbolBars = BarSeries;
 
-/** One symbol's feature rows: `values` is row-major, rows = dates.length, columns = the set's columns. */
+/**
+ * One symbol's feature rows after the warm-up (every column defined on the first row): `values` is
+ * row-major, rows = dates.length, columns = the set's columns.
+ */
 export interface FeatureFrame {
   symbol: string;
   dates: string[];
   values: Float64Array;
-  /** First row where every column is defined (earlier rows are warm-up). */
-  firstComplete: number;
 }
 
 export interface FeatureComputation {
@@ -83,6 +81,11 @@ export function requiredBars(set: FeatureSet): number {
 export interface ComputeOptions {
   /** The VIX-like series when the set declares a volatility_index feature. */
   volatilityIndex?: SymbolBars;
+  /**
+   * Keep only rows dated on or after this date. Values are still computed from the whole history
+   * given, so they equal those of a full computation; only the copying is saved.
+   */
+  fromDate?: string;
 }
 
 export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
@@ -96,45 +99,65 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
   });
 
   // Union of dates, so market features line up across symbols with different histories.
-  const allDates = [...new Set(kept.flatMap((s) => s.dates))].sort();
+  const seen = new Set<string>();
+  for (const s of kept) for (const d of s.dates) seen.add(d);
+  const allDates = [...seen].sort();
   const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
-  const rowsOf = kept.map((s) => Int32Array.from(s.dates, (d) => dateIndex.get(d) as number));
-
-  const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
-  const frames: FeatureFrame[] = kept.map((s, k) => {
-    const rows = s.dates.length;
-    const values = new Float64Array(rows * columns.length);
-    let col = 0;
-    for (const spec of set.features) {
-      if (isMarketFeature(spec)) {
-        const at = rowsOf[k];
-        for (const m of market.get(spec) as Float64Array[]) {
-          for (let r = 0; r < rows; r++) values[r * columns.length + col] = m[at[r]];
-          col++;
-        }
-        continue;
-      }
-      for (const column of computeSymbolFeature(spec, s)) {
-        for (let r = 0; r < rows; r++) values[r * columns.length + col] = column[r];
-        col++;
-      }
-    }
-    return { symbol: s.symbol, dates: s.dates, values, firstComplete: 0 };
+  const rowsOf = kept.map((s) => {
+    const at = new Int32Array(s.dates.length);
+    for (let i = 0; i < at.length; i++) at[i] = dateIndex.get(s.dates[i]) as number;
+    return at;
   });
 
-  normaliseCrossSection(set, columns, frames, rowsOf, allDates.length);
-  for (const f of frames) f.firstComplete = firstCompleteRow(f.values, columns.length);
+  const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
+  const width = columns.length;
+  const frames: FeatureFrame[] = kept.map((s, k) => {
+    const at = rowsOf[k];
+    const series: Float64Array[] = [];
+    for (const spec of set.features) {
+      if (isMarketFeature(spec)) {
+        for (const m of market.get(spec) as Float64Array[]) {
+          const aligned = new Float64Array(at.length);
+          for (let r = 0; r < at.length; r++) aligned[r] = m[at[r]];
+          series.push(aligned);
+        }
+      }
+      else series.push(...computeSymbolFeature(spec, s));
+    }
+    const warm = firstCompleteRow(series);
+    const first = Math.max(warm, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
+    const rows = s.dates.length - first;
+    const values = new Float64Array(rows * width);
+    series.forEach((column, c) => {
+      for (let r = 0; r < rows; r++) values[r * width + c] = column[first + r];
+    });
+    return { symbol: s.symbol, dates: s.dates.slice(first), values };
+  });
+
+  normaliseCrossSection(set, columns, frames, allDates);
   return { columns, frames, skipped };
 }
 
-function firstCompleteRow(values: Float64Array, width: number): number {
-  const rows = values.length / width;
-  for (let r = 0; r < rows; r++) {
-    let complete = true;
-    for (let c = 0; c < width && complete; c++) complete = Number.isFinite(values[r * width + c]);
-    if (complete) return r;
+function lowerBound(sorted: readonly string[], value: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
   }
-  return rows;
+  return lo;
+}
+
+/** End of the warm-up: the longest leading run of undefined values over all columns. */
+function firstCompleteRow(columns: readonly Float64Array[]): number {
+  let first = 0;
+  for (const column of columns) {
+    let r = 0;
+    while (r < column.length && !Number.isFinite(column[r])) r++;
+    first = Math.max(first, r);
+  }
+  return first;
 }
 
 /** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */
@@ -240,15 +263,17 @@ function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) =
 }
 
 /** Rank (0..1, ties averaged) or z-score across symbols on the same date, for columns that ask for it. */
-function normaliseCrossSection(set: FeatureSet, columns: string[], frames: FeatureFrame[], rowsOf: readonly Int32Array[], dates: number): void {
+function normaliseCrossSection(set: FeatureSet, columns: string[], frames: FeatureFrame[], allDates: readonly string[]): void {
   const width = columns.length;
+  const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
+  const rowsOf = frames.map((f) => Int32Array.from(f.dates, (d) => dateIndex.get(d) as number));
   let col = 0;
   for (const spec of set.features) {
     const names = isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec);
     const mode = isMarketFeature(spec) ? 'none' : spec.normalize;
     if (mode !== 'none') {
       for (let c = col; c < col + names.length; c++) {
-        const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: dates }, () => []);
+        const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: allDates.length }, () => []);
         frames.forEach((f, k) => {
           for (let r = 0; r < f.dates.length; r++) {
             const v = f.values[r * width + c];

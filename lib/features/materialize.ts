@@ -7,8 +7,7 @@
  */
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
-import { groupBy } from '../group-by';
-import { readBars } from '../store/bars';
+import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
 import { computeFeatures, type SymbolBars } from './compute-features';
@@ -54,21 +53,20 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   const started = Date.now();
   const vixSpec = set.features.find((f) => f.kind === 'volatility_index');
   const vixSymbol = vixSpec && 'symbol' in vixSpec ? vixSpec.symbol : undefined;
-  const bars = await readBars(store, { symbols: options.symbols && vixSymbol ? [...options.symbols, vixSymbol] : options.symbols, to: options.to });
-  const bySymbol = groupBy(bars, (b) => b.symbol);
+  const series = await readBarSeries(store, { symbols: options.symbols && vixSymbol ? [...options.symbols, vixSymbol] : options.symbols, to: options.to });
   let volatilityIndex: SymbolBars | undefined;
   if (vixSymbol) {
-    const series = bySymbol.get(vixSymbol);
-    if (!series) throw new BadInputError(`Feature set ${set.version} uses the volatility index ${vixSymbol}, which is not in the bar store; import it or remove the feature`, 'FEATURE_INPUT_MISSING');
-    volatilityIndex = toSymbolBars(vixSymbol, series);
-    bySymbol.delete(vixSymbol);
+    volatilityIndex = series.find((s) => s.symbol === vixSymbol);
+    if (!volatilityIndex) throw new BadInputError(`Feature set ${set.version} uses the volatility index ${vixSymbol}, which is not in the bar store; import it or remove the feature`, 'FEATURE_INPUT_MISSING');
   }
-  const universe = [...bySymbol].map(([symbol, series]) => toSymbolBars(symbol, series));
+  const universe = series.filter((s) => s.symbol !== vixSymbol);
   if (universe.length === 0) throw new BadInputError('No bars in the store for the requested symbols; run an import first', 'NO_BARS');
 
-  const computed = computeFeatures(universe, set, { volatilityIndex });
-  await saveFeatureSet(store, set, computed.columns);
   const last = await lastFeatureDates(store, set.version);
+  // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
+  const fromDate = universe.every((s) => last.has(s.symbol)) ? universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
+  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate });
+  await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;
   const online: OnlineFeatureVector[] = [];
@@ -76,12 +74,12 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   for (const [i, frame] of computed.frames.entries()) {
     options.signal?.throwIfAborted();
     const after = last.get(frame.symbol) ?? '';
-    for (let r = frame.firstComplete; r < frame.dates.length; r++) {
+    for (let r = 0; r < frame.dates.length; r++) {
       if (frame.dates[r] <= after) continue;
       batch.push({ symbol: frame.symbol, date: frame.dates[r], values: frame.values.slice(r * width, (r + 1) * width) });
     }
     const lastRow = frame.dates.length - 1;
-    if (lastRow >= frame.firstComplete) {
+    if (lastRow >= 0) {
       online.push({ version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frame.values.subarray(lastRow * width, (lastRow + 1) * width)) });
     }
     if (batch.length >= 20_000 || i === computed.frames.length - 1) {

@@ -8,3 +8,14 @@ export interface Bar {
   close: number;
   volume: number;
 }
+
+/** One symbol's bars as columns (typed arrays), the form every computation reads. */
+export interface BarSeries {
+  symbol: string;
+  dates: string[];
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+}

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Bar } from '../market-data/bar';
+import type { Bar, BarSeries } from '../market-data/bar';
 import type { Database } from './database';
 
 // 7 parameters per row; 1,000 rows stays well under SQLite's and MySQL's placeholder limits.
@@ -47,21 +47,86 @@ export interface BarQuery {
   to?: string;
 }
 
-/** Bars ordered by symbol then date. */
-export async function readBars(store: Database, query: BarQuery = {}): Promise<Bar[]> {
-  let q = store.db.selectFrom('bars').selectAll();
+function filtered(store: Database, query: BarQuery) {
+  let q = store.db.selectFrom('bars');
   if (query.symbols && query.symbols.length > 0) q = q.where('symbol', 'in', [...query.symbols]);
   if (query.from) q = q.where('date', '>=', query.from);
   if (query.to) q = q.where('date', '<=', query.to);
-  const rows = await q.orderBy('symbol').orderBy('date').execute();
+  return q;
+}
+
+const BAR_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'] as const;
+
+/** Bars ordered by symbol then date. */
+export async function readBars(store: Database, query: BarQuery = {}): Promise<Bar[]> {
+  const rows = await filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').execute();
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
 
 export async function countBars(store: Database, query: BarQuery = {}): Promise<number> {
-  let q = store.db.selectFrom('bars').select((eb) => eb.fn.countAll<number>().as('n'));
-  if (query.symbols && query.symbols.length > 0) q = q.where('symbol', 'in', [...query.symbols]);
-  if (query.from) q = q.where('date', '>=', query.from);
-  if (query.to) q = q.where('date', '<=', query.to);
-  const row = await q.executeTakeFirstOrThrow();
+  const row = await filtered(store, query)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Bars as one typed-array series per symbol (ordered by symbol), for computations over a whole
+ * universe. On SQLite it reads raw rows straight into the arrays; 470k bars take a fraction of the
+ * time of readBars, which builds an object per bar.
+ */
+export async function readBarSeries(store: Database, query: BarQuery = {}): Promise<BarSeries[]> {
+  const compiled = filtered(store, query).select(BAR_COLUMNS).orderBy('symbol').orderBy('date').compile();
+  const series = (symbol: string, n: number): BarSeries => ({
+    symbol,
+    dates: new Array<string>(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  });
+  const out: BarSeries[] = [];
+  if (store.sqlite) {
+    // Sizes first, then one streaming pass straight into the arrays: no row array, no GC storm.
+    const sizes = filtered(store, query).select(['symbol', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('symbol').orderBy('symbol').compile();
+    const counts = store.sqlite.prepare(sizes.sql).raw(true).all(...sizes.parameters) as Array<[string, number]>;
+    let k = -1;
+    let i = 0;
+    let current: BarSeries | undefined;
+    for (const row of store.sqlite.prepare(compiled.sql).raw(true).iterate(...compiled.parameters) as IterableIterator<[string, string, number, number, number, number, number]>) {
+      if (current === undefined || row[0] !== current.symbol) {
+        k++;
+        i = 0;
+        current = series(counts[k][0], counts[k][1]);
+        out.push(current);
+      }
+      current.dates[i] = row[1];
+      current.open[i] = row[2];
+      current.high[i] = row[3];
+      current.low[i] = row[4];
+      current.close[i] = row[5];
+      current.volume[i] = row[6];
+      i++;
+    }
+    return out;
+  }
+  const rows = (await store.db.executeQuery(compiled)).rows;
+  for (let start = 0; start < rows.length; ) {
+    let end = start;
+    while (end < rows.length && rows[end].symbol === rows[start].symbol) end++;
+    const s = series(rows[start].symbol, end - start);
+    for (let i = start; i < end; i++) {
+      const r = rows[i];
+      s.dates[i - start] = r.date;
+      s.open[i - start] = Number(r.open);
+      s.high[i - start] = Number(r.high);
+      s.low[i - start] = Number(r.low);
+      s.close[i - start] = Number(r.close);
+      s.volume[i - start] = Number(r.volume);
+    }
+    out.push(s);
+    start = end;
+  }
+  return out;
 }

@@ -14,6 +14,8 @@ export interface Database {
   readonly db: Kysely<DatabaseSchema>;
   /** Where it points, without credentials (for logs and lineage). */
   readonly description: string;
+  /** The SQLite handle itself, for the few bulk reads where row objects cost more than the query. */
+  readonly sqlite?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
@@ -35,10 +37,11 @@ function redact(url: string): string {
 export async function openDatabase(url: string): Promise<Database> {
   let driver: DatabaseDriver;
   let db: Kysely<DatabaseSchema>;
+  let sqlite: BetterSqlite3.Database | undefined;
   if (url.startsWith('sqlite:')) {
     const file = sqliteFile(url);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    const sqlite = new BetterSqlite3(file);
+    sqlite = new BetterSqlite3(file);
     // WAL lets the CLI read while a worker writes; NORMAL sync is durable across process crashes.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -67,7 +70,7 @@ export async function openDatabase(url: string): Promise<Database> {
     await db.destroy();
     throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
   }
-  return { driver, db, description: redact(url), close: () => db.destroy() };
+  return { driver, db, sqlite, description: redact(url), close: () => db.destroy() };
 }
 
 async function migrate(db: Kysely<DatabaseSchema>): Promise<void> {

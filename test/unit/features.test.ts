@@ -41,7 +41,7 @@ describe('computeFeatures', () => {
   const universe = syntheticUniverse(6);
 
   it('is point-in-time: perturbing every bar after t changes no value at or before t (market and ranked columns included)', () => {
-    const t = '2017-06-30';
+    const t = '2018-06-29';
     const a = computeFeatures(universe, set);
     const b = computeFeatures(perturbAfter(universe, t), set);
     const width = a.columns.length;
@@ -76,15 +76,15 @@ describe('computeFeatures', () => {
     const width = out.columns.length;
     const rank = out.columns.indexOf('ret_20_rank');
     for (const f of out.frames) {
-      expect(f.firstComplete).toBeLessThanOrEqual(260);
-      for (let r = f.firstComplete; r < f.dates.length; r++) {
+      expect(f.dates[0] <= universe[0].dates[260]).toBe(true); // warm-up ends within the longest look-back
+      for (let r = 0; r < f.dates.length; r++) {
         for (let c = 0; c < width; c++) if (!Number.isFinite(f.values[r * width + c])) throw new Error(`${f.symbol} ${f.dates[r]} ${out.columns[c]} is ${f.values[r * width + c]}`);
         const v = f.values[r * width + rank];
         expect(v >= 0 && v <= 1).toBe(true);
       }
     }
     // On any date, the 6 ranks are {0, 0.2, …, 1} (no ties in continuous returns).
-    const row = 400;
+    const row = 200;
     const ranks = out.frames.map((f) => f.values[row * width + rank]).sort();
     expect(ranks.map((x) => Math.round(x * 10) / 10)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
   });
@@ -94,12 +94,15 @@ describe('computeFeatures', () => {
     const width = out.columns.length;
     const col = out.columns.indexOf('mkt_breadth_50');
     const r = 500;
+    const date = universe[0].dates[r];
     const above = universe.filter((s) => {
       let sum = 0;
       for (let i = r - 49; i <= r; i++) sum += s.close[i];
       return s.close[r] > sum / 50;
     }).length;
-    expect(out.frames[0].values[r * width + col]).toBeCloseTo(above / universe.length, 12);
+    const row = out.frames[0].dates.indexOf(date);
+    expect(row).toBeGreaterThan(0);
+    expect(out.frames[0].values[row * width + col]).toBeCloseTo(above / universe.length, 12);
   });
 
   it('fails clearly when a declared volatility index series is missing', () => {
@@ -108,6 +111,7 @@ describe('computeFeatures', () => {
     const vix = { ...universe[0], symbol: 'VIX' };
     const out = computeFeatures(universe.slice(1), withVix, { volatilityIndex: vix });
     expect(out.columns).toEqual(['vix_level', 'vix_change_5']);
-    expect(out.frames[0].values[300 * 2]).toBe(vix.close[300]);
+    const row = out.frames[0].dates.indexOf(vix.dates[300]);
+    expect(out.frames[0].values[row * 2]).toBe(vix.close[300]);
   });
 });

@@ -34,44 +34,53 @@ export function candlePatterns(b: Pick<Ohlcv, 'open' | 'high' | 'low' | 'close'>
   const n = b.close.length;
   const out = Object.fromEntries(CANDLE_PATTERNS.map((p) => [p, new Float64Array(n)])) as Record<CandlePattern, Float64Array>;
   const { open: o, high: h, low: l, close: c } = b;
-  const body = (i: number) => Math.abs(c[i] - o[i]);
-  const range = (i: number) => h[i] - l[i];
-  const up = (i: number) => c[i] > o[i];
-  const down = (i: number) => c[i] < o[i];
-  const upper = (i: number) => h[i] - Math.max(o[i], c[i]);
-  const lower = (i: number) => Math.min(o[i], c[i]) - l[i];
+  // Per-bar candle geometry once, as arrays: the pattern tests below only compare numbers.
+  const bodyOf = new Float64Array(n);
+  const rangeOf = new Float64Array(n);
+  const upperOf = new Float64Array(n);
+  const lowerOf = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const r = range(i);
-    if (r > 0 && body(i) <= DOJI_BODY * r) out.doji[i] = 1;
-    const trend = i >= TREND_BARS ? c[i - 1] - c[i - 1 - TREND_BARS + 1] : 0; // move into the pattern
-    const hammerShape = body(i) > 0 && lower(i) >= SHADOW_RATIO * body(i) && upper(i) <= SMALL_SHADOW * r;
-    const starShape = body(i) > 0 && upper(i) >= SHADOW_RATIO * body(i) && lower(i) <= SMALL_SHADOW * r;
-    if (hammerShape && trend < 0) out.hammer[i] = 1;
-    if (hammerShape && trend > 0) out.hanging_man[i] = 1;
-    if (starShape && trend < 0) out.inverted_hammer[i] = 1;
-    if (starShape && trend > 0) out.shooting_star[i] = 1;
+    bodyOf[i] = Math.abs(c[i] - o[i]);
+    rangeOf[i] = h[i] - l[i];
+    upperOf[i] = h[i] - Math.max(o[i], c[i]);
+    lowerOf[i] = Math.min(o[i], c[i]) - l[i];
+  }
+  const { doji, hammer, hanging_man, inverted_hammer, shooting_star, bullish_engulfing, bearish_engulfing, bullish_harami, bearish_harami, piercing_line, dark_cloud_cover, morning_star, evening_star, three_white_soldiers, three_black_crows } = out;
+  for (let i = 0; i < n; i++) {
+    const r = rangeOf[i];
+    const bi = bodyOf[i];
+    if (r > 0 && bi <= DOJI_BODY * r) doji[i] = 1;
+    const trend = i >= TREND_BARS ? c[i - 1] - c[i - TREND_BARS] : 0; // move into the pattern
+    const hammerShape = bi > 0 && lowerOf[i] >= SHADOW_RATIO * bi && upperOf[i] <= SMALL_SHADOW * r;
+    const starShape = bi > 0 && upperOf[i] >= SHADOW_RATIO * bi && lowerOf[i] <= SMALL_SHADOW * r;
+    if (hammerShape && trend < 0) hammer[i] = 1;
+    if (hammerShape && trend > 0) hanging_man[i] = 1;
+    if (starShape && trend < 0) inverted_hammer[i] = 1;
+    if (starShape && trend > 0) shooting_star[i] = 1;
     if (i < 1) continue;
     const p = i - 1;
-    if (down(p) && up(i) && o[i] <= c[p] && c[i] >= o[p] && body(i) > body(p)) out.bullish_engulfing[i] = 1;
-    if (up(p) && down(i) && o[i] >= c[p] && c[i] <= o[p] && body(i) > body(p)) out.bearish_engulfing[i] = 1;
-    if (down(p) && up(i) && o[i] > c[p] && c[i] < o[p]) out.bullish_harami[i] = 1;
-    if (up(p) && down(i) && o[i] < c[p] && c[i] > o[p]) out.bearish_harami[i] = 1;
+    const upI = c[i] > o[i];
+    const downI = c[i] < o[i];
+    const upP = c[p] > o[p];
+    const downP = c[p] < o[p];
+    if (downP && upI && o[i] <= c[p] && c[i] >= o[p] && bi > bodyOf[p]) bullish_engulfing[i] = 1;
+    if (upP && downI && o[i] >= c[p] && c[i] <= o[p] && bi > bodyOf[p]) bearish_engulfing[i] = 1;
+    if (downP && upI && o[i] > c[p] && c[i] < o[p]) bullish_harami[i] = 1;
+    if (upP && downI && o[i] < c[p] && c[i] > o[p]) bearish_harami[i] = 1;
     const midP = (o[p] + c[p]) / 2;
-    if (down(p) && up(i) && o[i] < l[p] && c[i] > midP && c[i] < o[p]) out.piercing_line[i] = 1;
-    if (up(p) && down(i) && o[i] > h[p] && c[i] < midP && c[i] > o[p]) out.dark_cloud_cover[i] = 1;
+    if (downP && upI && o[i] < l[p] && c[i] > midP && c[i] < o[p]) piercing_line[i] = 1;
+    if (upP && downI && o[i] > h[p] && c[i] < midP && c[i] > o[p]) dark_cloud_cover[i] = 1;
     if (i < 2) continue;
     const q = i - 2;
+    const upQ = c[q] > o[q];
+    const downQ = c[q] < o[q];
     const midQ = (o[q] + c[q]) / 2;
-    const smallMiddle = body(p) <= 0.3 * body(q);
-    if (down(q) && smallMiddle && Math.max(o[p], c[p]) < c[q] && up(i) && c[i] > midQ) out.morning_star[i] = 1;
-    if (up(q) && smallMiddle && Math.min(o[p], c[p]) > c[q] && down(i) && c[i] < midQ) out.evening_star[i] = 1;
-    const strong = (k: number) => body(k) >= 0.6 * range(k);
-    if (up(q) && up(p) && up(i) && c[p] > c[q] && c[i] > c[p] && o[p] > o[q] && o[p] < c[q] && o[i] > o[p] && o[i] < c[p] && strong(q) && strong(p) && strong(i)) {
-      out.three_white_soldiers[i] = 1;
-    }
-    if (down(q) && down(p) && down(i) && c[p] < c[q] && c[i] < c[p] && o[p] < o[q] && o[p] > c[q] && o[i] < o[p] && o[i] > c[p] && strong(q) && strong(p) && strong(i)) {
-      out.three_black_crows[i] = 1;
-    }
+    const smallMiddle = bodyOf[p] <= 0.3 * bodyOf[q];
+    if (downQ && smallMiddle && Math.max(o[p], c[p]) < c[q] && upI && c[i] > midQ) morning_star[i] = 1;
+    if (upQ && smallMiddle && Math.min(o[p], c[p]) > c[q] && downI && c[i] < midQ) evening_star[i] = 1;
+    const strong = bodyOf[q] >= 0.6 * rangeOf[q] && bodyOf[p] >= 0.6 * rangeOf[p] && bi >= 0.6 * r;
+    if (strong && upQ && upP && upI && c[p] > c[q] && c[i] > c[p] && o[p] > o[q] && o[p] < c[q] && o[i] > o[p] && o[i] < c[p]) three_white_soldiers[i] = 1;
+    if (strong && downQ && downP && downI && c[p] < c[q] && c[i] < c[p] && o[p] < o[q] && o[p] > c[q] && o[i] < o[p] && o[i] > c[p]) three_black_crows[i] = 1;
   }
   return out;
 }
