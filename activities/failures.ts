@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ZodError } from 'zod';
-import { BadInputError } from '../lib/errors';
+import { BadInputError, describeValidationError } from '../lib/errors';
 
 /**
  * Maps domain errors to Temporal failures: bad input and failed gates are non-retryable (retrying
@@ -9,8 +9,7 @@ import { BadInputError } from '../lib/errors';
 export function asTemporalFailure(error: unknown): unknown {
   if (error instanceof BadInputError) return ApplicationFailure.nonRetryable(error.message, error.code);
   if (error instanceof ZodError) {
-    const details = error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    return ApplicationFailure.nonRetryable(`Invalid activity input: ${details}`, 'INVALID_INPUT');
+    return ApplicationFailure.nonRetryable(`Invalid activity input: ${describeValidationError(error)}`, 'INVALID_INPUT');
   }
   return error;
 }

@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import { ZodError } from 'zod';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
+import { describeValidationError } from '../lib/errors';
 import { quarantineCommand, snapshotsCommand } from './commands/data';
+import { featuresCommand } from './commands/features';
 import { runPipelineCommand } from './commands/run-pipeline';
 import { connectClient, webUiLink } from './temporal-client';
 
@@ -21,6 +23,7 @@ program
   });
 program.addCommand(snapshotsCommand());
 program.addCommand(quarantineCommand());
+program.addCommand(featuresCommand());
 program
   .command('config')
   .description('effective configuration and the environment variables behind it')
@@ -31,7 +34,7 @@ program
 
 program.parseAsync().catch((error: unknown) => {
   const message =
-    error instanceof ZodError ? `Invalid option: ${error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}` : error instanceof Error ? error.message : String(error);
+    error instanceof ZodError ? `Invalid option: ${describeValidationError(error)}` : error instanceof Error ? error.message : String(error);
   console.error(message);
   process.exit(1);
 });

@@ -12,3 +12,8 @@ export class BadInputError extends Error {
     super(message);
   }
 }
+
+/** One line per problem, each with the path of the field: "features.0.window: too small …". */
+export function describeValidationError(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
+  return error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`).join('; ');
+}

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig, type AppConfig } from '../../lib/config';
+import type { FeatureSetInput } from '../../lib/features/feature-set';
+import { readFeatureSetFile } from './features';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { trainingPipeline, type TrainingPipelineResult } from '../../workflows';
@@ -23,6 +25,7 @@ const flagsSchema = z
     maxBadRowShare: z.coerce.number().optional(),
     minHistory: z.coerce.number().int().optional(),
     workflowId: z.string().min(1).optional(),
+    featureSet: z.string().optional(),
     follow: z.boolean().default(true),
   })
   .refine((f) => (f.source === undefined) !== (f.stooq === undefined), { message: 'give exactly one of --source <path> or --stooq <symbols>' });
@@ -30,7 +33,7 @@ const flagsSchema = z
 const list = (s: string | undefined): string[] | undefined => s?.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Turns CLI flags into a validated import request; errors name the flag. */
-export function requestFromFlags(raw: unknown): { request: ImportRequestInput; workflowId?: string; follow: boolean } {
+export function requestFromFlags(raw: unknown): { request: ImportRequestInput; featureSet?: FeatureSetInput; workflowId?: string; follow: boolean } {
   const f = flagsSchema.parse(raw);
   const request: ImportRequestInput = {
     // The worker may run in another directory: send an absolute path.
@@ -41,7 +44,7 @@ export function requestFromFlags(raw: unknown): { request: ImportRequestInput; w
     quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory },
   };
   importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
-  return { request, workflowId: f.workflowId, follow: f.follow };
+  return { request, featureSet: f.featureSet ? readFeatureSetFile(f.featureSet) : undefined, workflowId: f.workflowId, follow: f.follow };
 }
 
 export function runPipelineCommand(): Command {
@@ -57,12 +60,13 @@ export function runPipelineCommand(): Command {
     .option('--to <date>', 'last date to keep (YYYY-MM-DD)')
     .option('--max-bad-row-share <share>', 'fail the run above this share of rejected rows (default 0.02)')
     .option('--min-history <bars>', 'flag series shorter than this (default 252)')
+    .option('--feature-set <file>', 'JSON feature-set definition (default: the shipped set; see "features show")')
     .option('--workflow-id <id>', 'workflow id (default: pipeline-<timestamp>)')
     .option('--no-follow', 'print the run id and return at once')
     .action(async (opts: Record<string, unknown>) => {
       const config = loadConfig();
-      const { request, workflowId, follow } = requestFromFlags(opts);
-      await startPipelineRun(config, request, { workflowId, follow, print: (line) => console.log(line) });
+      const { request, featureSet, workflowId, follow } = requestFromFlags(opts);
+      await startPipelineRun(config, request, { featureSet, workflowId, follow, print: (line) => console.log(line) });
     });
 }
 
@@ -84,13 +88,13 @@ async function queuesWithoutWorkers(client: Client): Promise<string[]> {
 export async function startPipelineRun(
   config: AppConfig,
   request: ImportRequestInput,
-  options: { workflowId?: string; follow?: boolean; print: (line: string) => void },
+  options: { featureSet?: FeatureSetInput; workflowId?: string; follow?: boolean; print: (line: string) => void },
 ): Promise<TrainingPipelineResult | undefined> {
   const { print } = options;
   const client = await connectClient(config);
   try {
     const id = options.workflowId ?? `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ import: request }] });
+    const handle = await client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ import: request, featureSet: options.featureSet }] });
     const link = webUiLink(config, id, handle.firstExecutionRunId);
     print(`started ${id}\n  Web UI: ${link}`);
     const missing = await queuesWithoutWorkers(client);
@@ -101,7 +105,11 @@ export async function startPipelineRun(
     print(
       `done: snapshot ${result.snapshotId}\n  ${s.sources} sources, ${s.symbols} symbols, ${s.firstDate}..${s.lastDate}\n` +
         `  ${s.rowsRead} rows read, ${s.rowsAccepted} stored, ${s.rowsRejected} quarantined (${(s.badRowShare * 100).toFixed(3)}%), ${s.flags} flags\n` +
-        `  per rule: ${JSON.stringify(s.byRule)}\n  Web UI: ${link}`,
+        `  per rule: ${JSON.stringify(s.byRule)}\n` +
+        (result.features
+          ? `  features ${result.features.version}: ${result.features.columns} columns, ${result.features.rowsWritten} new rows for ${result.features.symbols} symbols up to ${result.features.lastDate}, ${result.features.skippedCount} skipped\n`
+          : '') +
+        `  Web UI: ${link}`,
     );
     return result;
   } finally {

@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { ZodError } from 'zod';
+import { describeValidationError } from '../../lib/errors';
+import { openCache } from '../../lib/cache/open-cache';
+import { loadConfig } from '../../lib/config';
+import { featureColumns } from '../../lib/features/compute-features';
+import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../../lib/features/feature-set';
+import { readOnlineFeatures } from '../../lib/features/online-features';
+import { openDatabase } from '../../lib/store/database';
+
+/** Reads and validates a feature-set file (JSON); errors say which file and which field. */
+export function readFeatureSetFile(file: string): FeatureSetInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`Cannot read feature set ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    defineFeatureSet(parsed as FeatureSetInput);
+  } catch (error) {
+    const why = error instanceof ZodError ? describeValidationError(error) : (error as Error).message;
+    throw new Error(`Feature set ${file} is invalid: ${why}`, { cause: error });
+  }
+  return parsed as FeatureSetInput;
+}
+
+export function featuresCommand(): Command {
+  const cmd = new Command('features').description('feature sets and materialised features');
+  cmd
+    .command('show [file]')
+    .description('a feature set (default: the shipped one) with its version and columns')
+    .action((file?: string) => {
+      const set = defineFeatureSet(file ? readFeatureSetFile(file) : DEFAULT_FEATURE_SET);
+      const columns = featureColumns(set);
+      console.log(JSON.stringify({ version: set.version, columns: columns.length, names: columns, definition: set }, null, 2));
+    });
+  cmd
+    .command('sets')
+    .description('feature-set versions materialised in the store')
+    .action(async () => {
+      const store = await openDatabase(loadConfig().databaseUrl);
+      try {
+        const sets = await store.db.selectFrom('feature_sets').select(['version', 'name', 'created_at']).orderBy('created_at', 'desc').execute();
+        for (const s of sets) {
+          const rows = await store.db.selectFrom('feature_rows').select((eb) => eb.fn.countAll<number>().as('n')).where('version', '=', s.version).executeTakeFirstOrThrow();
+          console.log(`${s.version}  ${String(rows.n).padStart(9)} rows  created ${s.created_at}`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  cmd
+    .command('latest <symbol>')
+    .description('the online feature vector of a symbol (needs REDIS_URL to see what workers published)')
+    .option('--version <version>', 'feature-set version (default: the shipped set)')
+    .action(async (symbol: string, opts: { version?: string }) => {
+      const config = loadConfig();
+      const cache = openCache(config.redisUrl);
+      try {
+        const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
+        const v = await readOnlineFeatures(cache, version, symbol.toUpperCase());
+        if (!v) throw new Error(`No online features for ${symbol.toUpperCase()} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
+        console.log(JSON.stringify({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }, null, 2));
+      } finally {
+        await cache.close();
+      }
+    });
+  return cmd;
+}
