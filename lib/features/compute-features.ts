@@ -10,13 +10,21 @@ import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 export type SymbolBars = BarSeries;
 
 /**
- * One symbol's feature rows after the warm-up (every column defined on the first row): `values` is
- * row-major, rows = dates.length, columns = the set's columns.
+ * One symbol's feature rows after the warm-up (every column defined on the first row), stored by
+ * column: `columns[c][r]` is column c on dates[r]. Columns are views into the computed series, so
+ * building a frame copies nothing.
  */
 export interface FeatureFrame {
   symbol: string;
   dates: string[];
-  values: Float64Array;
+  columns: Float64Array[];
+}
+
+/** Row r of a frame as one vector in the set's column order. */
+export function frameRow(frame: FeatureFrame, r: number): Float64Array {
+  const row = new Float64Array(frame.columns.length);
+  for (let c = 0; c < row.length; c++) row[c] = frame.columns[c][r];
+  return row;
 }
 
 export interface FeatureComputation {
@@ -110,7 +118,6 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
   });
 
   const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
-  const width = columns.length;
   const frames: FeatureFrame[] = kept.map((s, k) => {
     const at = rowsOf[k];
     const series: Float64Array[] = [];
@@ -126,15 +133,10 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
     }
     const warm = firstCompleteRow(series);
     const first = Math.max(warm, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
-    const rows = s.dates.length - first;
-    const values = new Float64Array(rows * width);
-    series.forEach((column, c) => {
-      for (let r = 0; r < rows; r++) values[r * width + c] = column[first + r];
-    });
-    return { symbol: s.symbol, dates: s.dates.slice(first), values };
+    return { symbol: s.symbol, dates: s.dates.slice(first), columns: series.map((column) => column.subarray(first)) };
   });
 
-  normaliseCrossSection(set, columns, frames, allDates);
+  normaliseCrossSection(set, frames, allDates);
   return { columns, frames, skipped };
 }
 
@@ -263,8 +265,7 @@ function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) =
 }
 
 /** Rank (0..1, ties averaged) or z-score across symbols on the same date, for columns that ask for it. */
-function normaliseCrossSection(set: FeatureSet, columns: string[], frames: FeatureFrame[], allDates: readonly string[]): void {
-  const width = columns.length;
+function normaliseCrossSection(set: FeatureSet, frames: FeatureFrame[], allDates: readonly string[]): void {
   const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
   const rowsOf = frames.map((f) => Int32Array.from(f.dates, (d) => dateIndex.get(d) as number));
   let col = 0;
@@ -276,7 +277,7 @@ function normaliseCrossSection(set: FeatureSet, columns: string[], frames: Featu
         const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: allDates.length }, () => []);
         frames.forEach((f, k) => {
           for (let r = 0; r < f.dates.length; r++) {
-            const v = f.values[r * width + c];
+            const v = f.columns[c][r];
             if (Number.isFinite(v)) byDate[rowsOf[k][r]].push({ frame: k, row: r, value: v });
           }
         });
@@ -285,14 +286,14 @@ function normaliseCrossSection(set: FeatureSet, columns: string[], frames: Featu
           if (mode === 'zscore') {
             const mean = cell.reduce((a, x) => a + x.value, 0) / cell.length;
             const sd = Math.sqrt(cell.reduce((a, x) => a + (x.value - mean) ** 2, 0) / cell.length);
-            for (const x of cell) frames[x.frame].values[x.row * width + c] = sd > 0 ? (x.value - mean) / sd : 0;
+            for (const x of cell) frames[x.frame].columns[c][x.row] = sd > 0 ? (x.value - mean) / sd : 0;
           } else {
             cell.sort((a, b) => a.value - b.value);
             for (let i = 0; i < cell.length; ) {
               let j = i;
               while (j + 1 < cell.length && cell[j + 1].value === cell[i].value) j++;
               const rank = cell.length > 1 ? (i + j) / 2 / (cell.length - 1) : 0.5;
-              for (let t = i; t <= j; t++) frames[cell[t].frame].values[cell[t].row * width + c] = rank;
+              for (let t = i; t <= j; t++) frames[cell[t].frame].columns[c][cell[t].row] = rank;
               i = j + 1;
             }
           }

@@ -10,7 +10,7 @@ import { BadInputError } from '../errors';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
-import { computeFeatures, type SymbolBars } from './compute-features';
+import { computeFeatures, frameRow, type SymbolBars } from './compute-features';
 import type { FeatureSet } from './feature-set';
 import { publishOnlineFeatures, type OnlineFeatureVector } from './online-features';
 
@@ -76,11 +76,11 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     const after = last.get(frame.symbol) ?? '';
     for (let r = 0; r < frame.dates.length; r++) {
       if (frame.dates[r] <= after) continue;
-      batch.push({ symbol: frame.symbol, date: frame.dates[r], values: frame.values.slice(r * width, (r + 1) * width) });
+      batch.push({ symbol: frame.symbol, date: frame.dates[r], values: frameRow(frame, r) });
     }
     const lastRow = frame.dates.length - 1;
     if (lastRow >= 0) {
-      online.push({ version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frame.values.subarray(lastRow * width, (lastRow + 1) * width)) });
+      online.push({ version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frameRow(frame, lastRow)) });
     }
     if (batch.length >= 20_000 || i === computed.frames.length - 1) {
       await writeFeatureRows(store, set.version, batch);

@@ -51,8 +51,8 @@ describe('computeFeatures', () => {
       const fb = b.frames[k];
       for (let r = 0; r < fa.dates.length; r++) {
         for (let c = 0; c < width; c++) {
-          const x = fa.values[r * width + c];
-          const y = fb.values[r * width + c];
+          const x = fa.columns[c][r];
+          const y = fb.columns[c][r];
           if (fa.dates[r] <= t) {
             if (!Object.is(x, y)) throw new Error(`${fa.symbol} ${fa.dates[r]} ${a.columns[c]}: ${x} became ${y}`);
             compared++;
@@ -78,20 +78,19 @@ describe('computeFeatures', () => {
     for (const f of out.frames) {
       expect(f.dates[0] <= universe[0].dates[260]).toBe(true); // warm-up ends within the longest look-back
       for (let r = 0; r < f.dates.length; r++) {
-        for (let c = 0; c < width; c++) if (!Number.isFinite(f.values[r * width + c])) throw new Error(`${f.symbol} ${f.dates[r]} ${out.columns[c]} is ${f.values[r * width + c]}`);
-        const v = f.values[r * width + rank];
+        for (let c = 0; c < width; c++) if (!Number.isFinite(f.columns[c][r])) throw new Error(`${f.symbol} ${f.dates[r]} ${out.columns[c]} is ${f.columns[c][r]}`);
+        const v = f.columns[rank][r];
         expect(v >= 0 && v <= 1).toBe(true);
       }
     }
     // On any date, the 6 ranks are {0, 0.2, …, 1} (no ties in continuous returns).
     const row = 200;
-    const ranks = out.frames.map((f) => f.values[row * width + rank]).sort();
+    const ranks = out.frames.map((f) => f.columns[rank][row]).sort();
     expect(ranks.map((x) => Math.round(x * 10) / 10)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
   });
 
   it('computes market breadth as the share of symbols above their 50-day average on that date', () => {
     const out = computeFeatures(universe, set);
-    const width = out.columns.length;
     const col = out.columns.indexOf('mkt_breadth_50');
     const r = 500;
     const date = universe[0].dates[r];
@@ -102,7 +101,7 @@ describe('computeFeatures', () => {
     }).length;
     const row = out.frames[0].dates.indexOf(date);
     expect(row).toBeGreaterThan(0);
-    expect(out.frames[0].values[row * width + col]).toBeCloseTo(above / universe.length, 12);
+    expect(out.frames[0].columns[col][row]).toBeCloseTo(above / universe.length, 12);
   });
 
   it('fails clearly when a declared volatility index series is missing', () => {
@@ -112,6 +111,6 @@ describe('computeFeatures', () => {
     const out = computeFeatures(universe.slice(1), withVix, { volatilityIndex: vix });
     expect(out.columns).toEqual(['vix_level', 'vix_change_5']);
     const row = out.frames[0].dates.indexOf(vix.dates[300]);
-    expect(out.frames[0].values[row * 2]).toBe(vix.close[300]);
+    expect(out.frames[0].columns[0][row]).toBe(vix.close[300]);
   });
 });

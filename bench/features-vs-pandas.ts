@@ -1,0 +1,100 @@
+/**
+ * Feature computation for a whole universe, side by side with a pandas/numpy reference of the same
+ * 61 columns (bench/reference/features_pandas.py), plus the incremental one-new-day run.
+ *   tsx bench/features-vs-pandas.ts [--data ../shared/data/sp500-2013-2018] [--python /usr/bin/python3]
+ * Each side runs in its own process so peak memory is its own.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { computeFeatures } from '../lib/features/compute-features';
+import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
+import { materializeFeatures } from '../lib/features/materialize';
+import { importBars } from '../lib/ingest/import-bars';
+import { importRequestSchema } from '../lib/ingest/import-request';
+import { readBarSeries } from '../lib/store/bars';
+import { openDatabase } from '../lib/store/database';
+
+const opts = z
+  .object({
+    data: z.string().default(path.resolve(__dirname, '../../shared/data/sp500-2013-2018')),
+    python: z.string().default('/usr/bin/python3'),
+    phase: z.enum(['all', 'compute', 'incremental']).default('all'),
+    db: z.string().optional(),
+  })
+  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--phase <phase>').option('--db <file>').parse().opts());
+
+const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
+const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+
+async function computePhase(db: string): Promise<void> {
+  const store = await openDatabase(`sqlite:${db}`);
+  let t = process.hrtime.bigint();
+  const universe = await readBarSeries(store);
+  const load = seconds(t);
+  t = process.hrtime.bigint();
+  const out = computeFeatures(universe, set);
+  const compute = seconds(t);
+  const rows = out.frames.reduce((n, f) => n + f.dates.length, 0);
+  console.log(JSON.stringify({ symbols: out.frames.length, rows, columns: out.columns.length, load_seconds: load, compute_seconds: compute, peak_rss_mib: peakMiB() }));
+  await store.close();
+}
+
+async function incrementalPhase(db: string): Promise<void> {
+  const store = await openDatabase(`sqlite:${db}`);
+  const last = await store.db.selectFrom('bars').select((eb) => eb.fn.max('date').as('d')).executeTakeFirstOrThrow();
+  const previous = await store.db.selectFrom('bars').select((eb) => eb.fn.max('date').as('d')).where('date', '<', String(last.d)).executeTakeFirstOrThrow();
+  await store.db.deleteFrom('feature_rows').execute();
+  let t = process.hrtime.bigint();
+  const full = await materializeFeatures(store, set, { to: String(previous.d) });
+  const fullSeconds = seconds(t);
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await store.db.deleteFrom('feature_rows').where('date', '=', String(last.d)).execute();
+    t = process.hrtime.bigint();
+    const day = await materializeFeatures(store, set);
+    runs.push(seconds(t));
+    if (day.rowsWritten !== full.symbols) throw new Error(`expected ${full.symbols} new rows, wrote ${day.rowsWritten}`);
+  }
+  console.log(JSON.stringify({ full_rows: full.rowsWritten, full_seconds: fullSeconds, one_day_seconds: runs, new_day: last.d, peak_rss_mib: peakMiB() }));
+  await store.close();
+}
+
+function runChild(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, ...args], { encoding: 'utf8', cwd: path.resolve(__dirname, '..') });
+  if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  if (opts.phase === 'compute') return computePhase(opts.db as string);
+  if (opts.phase === 'incremental') return incrementalPhase(opts.db as string);
+  if (!fs.existsSync(opts.data)) throw new Error(`no data at ${opts.data}; pass --data <folder of CSV files>`);
+  const db = path.join(os.tmpdir(), `bench-features-${process.pid}.sqlite`);
+  const store = await openDatabase(`sqlite:${db}`);
+  await importBars(store, importRequestSchema.parse({ source: { kind: 'csv', path: opts.data } }));
+  await store.close();
+
+  const ours = runChild(['--phase', 'compute', '--db', db]);
+  const py = spawnSync(opts.python, [path.join(__dirname, 'reference', 'features_pandas.py'), opts.data], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`pandas reference failed (is python3-pandas installed for ${opts.python}?):\n${py.stderr}`);
+  const pandas = JSON.parse(py.stdout.trim().split('\n').at(-1) as string) as Record<string, number>;
+  const incremental = runChild(['--phase', 'incremental', '--db', db]);
+  for (const f of fs.readdirSync(path.dirname(db)).filter((f) => f.startsWith(path.basename(db)))) fs.rmSync(path.join(path.dirname(db), f));
+
+  const ratio = (ours.compute_seconds as number) / pandas.compute_seconds;
+  console.log(`feature set ${set.version}: ${ours.columns} columns, ${ours.symbols} symbols, ${ours.rows} rows (pandas: ${pandas.symbols} symbols, ${pandas.rows} rows)`);
+  console.log(`compute   ours ${(ours.compute_seconds as number).toFixed(2)} s   pandas ${pandas.compute_seconds.toFixed(2)} s   ratio ${ratio.toFixed(2)} (target <= 1.0)`);
+  console.log(`load      ours ${(ours.load_seconds as number).toFixed(2)} s (SQLite)   pandas ${pandas.load_seconds.toFixed(2)} s (CSV)`);
+  console.log(`peak RSS  ours ${ours.peak_rss_mib} MiB   pandas ${Math.round(pandas.peak_rss_mib)} MiB (target < 1024)`);
+  console.log(`offline store: full materialisation ${incremental.full_rows} rows in ${(incremental.full_seconds as number).toFixed(2)} s; one new day (${incremental.new_day}) for the universe: ${(incremental.one_day_seconds as number[]).map((s) => s.toFixed(2)).join(' s, ')} s (target < 2 s)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
