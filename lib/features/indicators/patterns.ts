@@ -1,7 +1,7 @@
 /**
  * Candlestick patterns and breakouts as 0/1 (or -1/0/+1) series. Candle definitions follow Nison's
- * descriptions with explicit thresholds; trend context is the sign of the 5-day return before the
- * pattern. Every value at i uses bars <= i only.
+ * descriptions with explicit thresholds; trend context is the sign of the close change across the 5
+ * bars before the pattern (c[i-1] - c[i-5]). Every value at i uses bars <= i only.
  */
 import type { Ohlcv } from './indicators';
 import { nanArray, rollingMax, rollingMin, sma } from './rolling';
