@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ZodError } from 'zod';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
-import { quarantineCommand, snapshotsCommand } from './commands/data';
+import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { featuresCommand } from './commands/features';
 import { runPipelineCommand } from './commands/run-pipeline';
 import { connectClient, webUiLink } from './temporal-client';
@@ -24,6 +24,7 @@ program
 program.addCommand(snapshotsCommand());
 program.addCommand(quarantineCommand());
 program.addCommand(featuresCommand());
+program.addCommand(newsCommand());
 program
   .command('config')
   .description('effective configuration and the environment variables behind it')

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import { Command } from 'commander';
+import { parseHeadlinesCsv } from '../../lib/news/headlines';
+import { saveHeadlines } from '../../lib/store/news';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
 import { openDatabase, type Database } from '../../lib/store/database';
@@ -56,4 +59,21 @@ export function quarantineCommand(): Command {
         }
       }),
     );
+}
+
+export function newsCommand(): Command {
+  const cmd = new Command('news').description('dated headlines for the news_sentiment feature');
+  cmd
+    .command('import <csv>')
+    .description('score and store headlines from a CSV: date,time,symbol,headline (time HH:MM optional; empty symbol = market-wide)')
+    .action((file: string) =>
+      withStore(async (store) => {
+        const { headlines, errors } = parseHeadlinesCsv(fs.readFileSync(file, 'utf8'), file);
+        for (const e of errors) console.error(`${file}:${e.line}: ${e.message}`);
+        await saveHeadlines(store, headlines);
+        console.log(`stored ${headlines.length} headlines from ${file}${errors.length ? `; ${errors.length} rows refused (listed above)` : ''}`);
+        if (errors.length > 0) process.exitCode = 1;
+      }),
+    );
+  return cmd;
 }

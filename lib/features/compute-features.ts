@@ -2,9 +2,11 @@
  * Computes a feature set over a universe: per-symbol columns, market-wide columns (one value per
  * date from all symbols' bars up to that date) and cross-sectional normalisation (same date only).
  */
-import { isMarketFeature, type FeatureSet, type MarketFeatureSpec, type SymbolFeatureSpec } from './feature-set';
+import type { Headline } from '../news/headlines';
+import { isMarketFeature, type FeatureSet, type FeatureSpec, type MarketFeatureSpec, type NewsFeatureSpec } from './feature-set';
 import type { BarSeries } from '../market-data/bar';
 import { lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { groupBy } from '../group-by';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 
 export type SymbolBars = BarSeries;
@@ -34,7 +36,7 @@ export interface FeatureComputation {
 }
 
 /** Bars a spec needs before its first value (its look-back). */
-export function warmupBars(spec: SymbolFeatureSpec | MarketFeatureSpec): number {
+export function warmupBars(spec: FeatureSpec): number {
   switch (spec.kind) {
     case 'return':
       return spec.horizon;
@@ -60,8 +62,17 @@ export function warmupBars(spec: SymbolFeatureSpec | MarketFeatureSpec): number 
   }
 }
 
+function isNewsFeature(spec: FeatureSpec): spec is NewsFeatureSpec {
+  return spec.kind === 'news_sentiment';
+}
+
+function columnsOf(spec: FeatureSpec): string[] {
+  if (isNewsFeature(spec)) return [`news_sentiment_${spec.window}`, `news_count_${spec.window}`, `news_market_sentiment_${spec.window}`];
+  return isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec);
+}
+
 export function featureColumns(set: FeatureSet): string[] {
-  return set.features.flatMap((spec) => (isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec)));
+  return set.features.flatMap(columnsOf);
 }
 
 function marketColumns(spec: MarketFeatureSpec): string[] {
@@ -94,6 +105,8 @@ export interface ComputeOptions {
    * given, so they equal those of a full computation; only the copying is saved.
    */
   fromDate?: string;
+  /** Scored headlines for news_sentiment features (effective dates already point-in-time). */
+  news?: readonly Headline[];
 }
 
 export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
@@ -118,10 +131,15 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
   });
 
   const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
+  const newsBySymbol = groupBy(options.news ?? [], (h) => h.symbol);
   const frames: FeatureFrame[] = kept.map((s, k) => {
     const at = rowsOf[k];
     const series: Float64Array[] = [];
     for (const spec of set.features) {
+      if (isNewsFeature(spec)) {
+        series.push(...newsColumns(spec, s, newsBySymbol.get(s.symbol) ?? [], newsBySymbol.get(null) ?? []));
+        continue;
+      }
       if (isMarketFeature(spec)) {
         for (const m of market.get(spec) as Float64Array[]) {
           const aligned = new Float64Array(at.length);
@@ -138,6 +156,39 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
 
   normaliseCrossSection(set, frames, allDates);
   return { columns, frames, skipped };
+}
+
+/**
+ * Mean headline score and headline count over the last `window` bars, for the symbol and for
+ * market-wide news. A headline counts from the first bar on or after its effective trading day.
+ */
+function newsColumns(spec: NewsFeatureSpec, s: SymbolBars, own: readonly Headline[], marketWide: readonly Headline[]): Float64Array[] {
+  const perBar = (items: readonly Headline[]) => {
+    const sum = new Float64Array(s.dates.length);
+    const count = new Float64Array(s.dates.length);
+    for (const h of items) {
+      const i = lowerBound(s.dates, h.effectiveDate);
+      if (i >= s.dates.length) continue; // not yet tradable within this history
+      sum[i] += h.score;
+      count[i]++;
+    }
+    return { sum: rollingTotal(sum, spec.window), count: rollingTotal(count, spec.window) };
+  };
+  const mine = perBar(own);
+  const market = perBar(marketWide);
+  const mean = (x: { sum: Float64Array; count: Float64Array }) => Float64Array.from(x.sum, (v, i) => (Number.isNaN(v) ? NaN : x.count[i] > 0 ? v / x.count[i] : 0));
+  return [mean(mine), mine.count, mean(market)];
+}
+
+/** Exact window totals (sums of few small numbers), NaN before the window fills. */
+function rollingTotal(x: Float64Array, window: number): Float64Array {
+  const out = nanArray(x.length);
+  for (let i = window - 1; i < x.length; i++) {
+    let t = 0;
+    for (let j = i - window + 1; j <= i; j++) t += x[j];
+    out[i] = t;
+  }
+  return out;
 }
 
 function lowerBound(sorted: readonly string[], value: string): number {
@@ -270,8 +321,8 @@ function normaliseCrossSection(set: FeatureSet, frames: FeatureFrame[], allDates
   const rowsOf = frames.map((f) => Int32Array.from(f.dates, (d) => dateIndex.get(d) as number));
   let col = 0;
   for (const spec of set.features) {
-    const names = isMarketFeature(spec) ? marketColumns(spec) : symbolFeatureColumns(spec);
-    const mode = isMarketFeature(spec) ? 'none' : spec.normalize;
+    const names = columnsOf(spec);
+    const mode = isMarketFeature(spec) || isNewsFeature(spec) ? 'none' : spec.normalize;
     if (mode !== 'none') {
       for (let c = col; c < col + names.length; c++) {
         const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: allDates.length }, () => []);

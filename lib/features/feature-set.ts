@@ -49,7 +49,11 @@ const marketFeature = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('volatility_index'), symbol: z.string().min(1).default('VIX'), changeWindow: window(5) }),
 ]);
 
-export const featureSpecSchema = z.union([symbolFeature, marketFeature]);
+/** Per-symbol features from outside the bars: scored news headlines (symbol and market-wide). */
+const newsFeature = z.object({ kind: z.literal('news_sentiment'), window: window(5) });
+
+export const featureSpecSchema = z.union([symbolFeature, marketFeature, newsFeature]);
+export type NewsFeatureSpec = z.infer<typeof newsFeature>;
 export type SymbolFeatureSpec = z.infer<typeof symbolFeature>;
 export type MarketFeatureSpec = z.infer<typeof marketFeature>;
 export type FeatureSpec = z.infer<typeof featureSpecSchema>;

@@ -8,6 +8,7 @@
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import { readBarSeries } from '../store/bars';
+import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
 import { computeFeatures, frameRow, type SymbolBars } from './compute-features';
@@ -65,7 +66,8 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   const last = await lastFeatureDates(store, set.version);
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
   const fromDate = universe.every((s) => last.has(s.symbol)) ? universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
-  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate });
+  const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
+  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate, news });
   await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;

@@ -92,6 +92,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('feature_sets').execute();
     },
   },
+  '0003_news': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('news_headlines')
+        .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+        .addColumn('published', 'varchar(16)', (c) => c.notNull())
+        .addColumn('effective_date', 'varchar(10)', (c) => c.notNull())
+        .addColumn('symbol', 'varchar(32)')
+        .addColumn('headline', 'text', (c) => c.notNull())
+        .addColumn('score', 'double precision', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('news_effective_idx').on('news_headlines').columns(['effective_date']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('news_headlines').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -99,5 +116,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines'] as const;
 

@@ -55,7 +55,17 @@ export interface FeatureRowsTable {
   vals: Uint8Array; // float64 little-endian, one per column
 }
 
+export interface NewsHeadlinesTable {
+  id: string; // sha1 of (published, symbol, headline): re-imports are idempotent
+  published: string;
+  effective_date: string;
+  symbol: string | null;
+  headline: string;
+  score: number;
+}
+
 export interface DatabaseSchema {
+  news_headlines: NewsHeadlinesTable;
   feature_sets: FeatureSetsTable;
   feature_rows: FeatureRowsTable;
   bars: BarsTable;

@@ -1,0 +1,123 @@
+/**
+ * Dated news headlines, scored with the AFINN lexicon (the `sentiment` package) plus a small
+ * finance overlay, and assigned to the trading day on which they can first be acted upon.
+ */
+import { createHash } from 'node:crypto';
+import Sentiment from 'sentiment';
+import { z } from 'zod';
+import { isIsoDate } from '../calendar/dates';
+import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
+import { splitCsvLine } from '../market-data/csv-reader';
+
+/** AFINN is a general lexicon: "shares" is positive there, "beats" and "plunge" are unknown. */
+const FINANCE_OVERLAY: Record<string, number> = {
+  shares: 0,
+  share: 0,
+  beats: 2,
+  beat: 2,
+  surge: 2,
+  surges: 2,
+  soars: 3,
+  rally: 2,
+  rallies: 2,
+  upgrade: 2,
+  upgraded: 2,
+  outperform: 2,
+  record: 1,
+  misses: -2,
+  miss: -2,
+  plunge: -3,
+  plunges: -3,
+  tumbles: -2,
+  slump: -2,
+  downgrade: -2,
+  downgraded: -2,
+  underperform: -2,
+  lawsuit: -2,
+  probe: -2,
+  recall: -2,
+  bankruptcy: -3,
+  layoffs: -2,
+  guidance: 0,
+};
+
+const analyzer = new Sentiment();
+
+/** Comparative score: lexicon sum divided by the number of tokens (about -5..5). */
+export function scoreHeadline(text: string): number {
+  return analyzer.analyze(text, { extras: FINANCE_OVERLAY }).comparative;
+}
+
+export interface Headline {
+  id: string;
+  /** Date (and time, when known) the headline was published, as given. */
+  published: string;
+  /** First trading day whose close can reflect it. */
+  effectiveDate: string;
+  /** null: market-wide news. */
+  symbol: string | null;
+  headline: string;
+  score: number;
+}
+
+const rowSchema = z.object({
+  date: z.string().refine(isIsoDate, 'expected YYYY-MM-DD'),
+  time: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (exchange time)')
+    .optional(),
+  symbol: z.string().regex(/^[A-Za-z0-9.^=-]{0,32}$/, 'expected a ticker or empty for market-wide news'),
+  headline: z.string().min(1, 'headline is empty'),
+});
+
+/**
+ * Without look-ahead: a headline published before the 16:00 close counts on that trading day;
+ * after the close, on a non-trading day, or without a time (we cannot know), on the next one.
+ */
+export function effectiveTradingDay(date: string, time: string | undefined): string {
+  const beforeClose = time !== undefined && time < '16:00';
+  return isNyseTradingDay(date) && beforeClose ? date : nextNyseTradingDay(date);
+}
+
+export interface HeadlineParseResult {
+  headlines: Headline[];
+  errors: Array<{ line: number; message: string }>;
+}
+
+/** Reads `date,time,symbol,headline` (time optional, symbol empty for market news). */
+export function parseHeadlinesCsv(text: string, source: string): HeadlineParseResult {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
+  const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim().toLowerCase());
+  const at = (name: string) => header.indexOf(name);
+  if (at('date') < 0 || at('headline') < 0 || at('symbol') < 0) {
+    return { headlines: [], errors: [{ line: 1, message: `${source}: header must hold date, symbol and headline (and optionally time); got "${lines[0] ?? ''}"` }] };
+  }
+  const headlines: Headline[] = [];
+  const errors: HeadlineParseResult['errors'] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    const f = splitCsvLine(lines[i]);
+    const parsed = rowSchema.safeParse({
+      date: f[at('date')]?.trim(),
+      time: at('time') >= 0 && f[at('time')]?.trim() ? f[at('time')].trim() : undefined,
+      symbol: f[at('symbol')]?.trim() ?? '',
+      headline: f[at('headline')]?.trim() ?? '',
+    });
+    if (!parsed.success) {
+      errors.push({ line: i + 1, message: parsed.error.issues.map((x) => `${String(x.path[0])}: ${x.message}`).join('; ') });
+      continue;
+    }
+    const r = parsed.data;
+    const symbol = r.symbol === '' ? null : r.symbol.toUpperCase();
+    const published = r.time ? `${r.date} ${r.time}` : r.date;
+    headlines.push({
+      id: createHash('sha1').update(`${published}\u0000${symbol ?? ''}\u0000${r.headline}`).digest('hex'),
+      published,
+      effectiveDate: effectiveTradingDay(r.date, r.time),
+      symbol,
+      headline: r.headline,
+      score: scoreHeadline(r.headline),
+    });
+  }
+  return { headlines, errors };
+}
