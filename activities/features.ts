@@ -20,7 +20,7 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
   skippedCount: number;
 }
 
-export function featureActivities({ store, cache }: { store: Database; cache: Cache }) {
+export function featureActivities({ store, cache, featureThreads }: { store: Database; cache: Cache; featureThreads?: number }) {
   return {
     /**
      * Materialises the feature set for the snapshot's symbols up to its last date. Finished
@@ -36,6 +36,7 @@ export function featureActivities({ store, cache }: { store: Database; cache: Ca
           symbols: snapshot.symbols,
           to: snapshot.lastDate ?? undefined,
           cache,
+          threads: featureThreads,
           signal: ctx.cancellationSignal,
           onProgress: (p) => ctx.heartbeat(p),
         });

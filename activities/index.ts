@@ -7,6 +7,8 @@ import { qualityGateActivities } from './quality-gate';
 export interface ActivityDeps {
   store: Database;
   cache: Cache;
+  /** Threads for per-symbol feature computation (default 1: this thread only). */
+  featureThreads?: number;
 }
 
 /** Activities of the light `ml-pipeline` queue. */

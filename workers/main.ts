@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       namespace: config.temporalNamespace,
       store,
       cache,
+      featureThreads: config.trainingConcurrency,
       trainingConcurrency: config.trainingConcurrency,
     });
     console.log(

@@ -14,7 +14,7 @@ export interface PipelineWorkersOptions extends ActivityDeps {
 
 /** The two workers of one process: orchestration + light activities, and CPU-bound activities. */
 export async function createPipelineWorkers(options: PipelineWorkersOptions): Promise<{ pipeline: Worker; training: Worker }> {
-  const { connection, namespace, store, cache } = options;
+  const { connection, namespace, store, cache, featureThreads } = options;
   const shutdownGraceTime = options.shutdownGraceTime ?? '20s';
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
   const pipeline = await Worker.create({
@@ -22,14 +22,14 @@ export async function createPipelineWorkers(options: PipelineWorkersOptions): Pr
     namespace,
     taskQueue: TASK_QUEUES.pipeline,
     ...workflows,
-    activities: createPipelineActivities({ store, cache }),
+    activities: createPipelineActivities({ store, cache, featureThreads }),
     shutdownGraceTime,
   });
   const training = await Worker.create({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.training,
-    activities: createTrainingActivities({ store, cache }),
+    activities: createTrainingActivities({ store, cache, featureThreads }),
     maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
     // Progress (bars written, trials done) reaches the CLI and Web UI every few seconds rather than
     // at 80% of the heartbeat timeout; the extra load on the server is negligible.

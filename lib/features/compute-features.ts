@@ -107,6 +107,11 @@ export interface ComputeOptions {
   fromDate?: string;
   /** Scored headlines for news_sentiment features (effective dates already point-in-time). */
   news?: readonly Headline[];
+  /**
+   * Per-symbol columns already computed elsewhere (FeatureThreadPool), keyed by symbol: the columns
+   * of every per-symbol spec, in spec order. Symbols absent here are computed on this thread.
+   */
+  symbolColumns?: ReadonlyMap<string, Float64Array[]>;
 }
 
 export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
@@ -135,6 +140,8 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
   const frames: FeatureFrame[] = kept.map((s, k) => {
     const at = rowsOf[k];
     const series: Float64Array[] = [];
+    const given = options.symbolColumns?.get(s.symbol);
+    let next = 0;
     for (const spec of set.features) {
       if (isNewsFeature(spec)) {
         series.push(...newsColumns(spec, s, newsBySymbol.get(s.symbol) ?? [], newsBySymbol.get(null) ?? []));
@@ -147,7 +154,11 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
           series.push(aligned);
         }
       }
-      else series.push(...computeSymbolFeature(spec, s));
+      else if (given) {
+        const count = symbolFeatureColumns(spec).length;
+        series.push(...given.slice(next, next + count));
+        next += count;
+      } else series.push(...computeSymbolFeature(spec, s));
     }
     const warm = firstCompleteRow(series);
     const first = Math.max(warm, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);

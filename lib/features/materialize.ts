@@ -12,7 +12,8 @@ import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
 import { computeFeatures, frameRow, type SymbolBars } from './compute-features';
-import type { FeatureSet } from './feature-set';
+import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
+import { FeatureThreadPool } from './feature-thread-pool';
 import { publishOnlineFeatures, type OnlineFeatureVector } from './online-features';
 
 export interface MaterializeOptions {
@@ -23,6 +24,15 @@ export interface MaterializeOptions {
   cache?: Cache;
   onProgress?: (p: { symbolsDone: number; symbolsTotal: number; rowsWritten: number }) => void;
   signal?: AbortSignal;
+  /** Threads for per-symbol features (this one included); 1 computes everything here. */
+  threads?: number;
+}
+
+let pool: FeatureThreadPool | undefined;
+/** One pool per process, sized by the first caller, reused by every run. */
+function threadPool(threads: number): FeatureThreadPool {
+  pool ??= new FeatureThreadPool(threads);
+  return pool;
 }
 
 export interface MaterializeReport {
@@ -67,7 +77,13 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
   const fromDate = universe.every((s) => last.has(s.symbol)) ? universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
   const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
-  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate, news });
+  let symbolColumns: Map<string, Float64Array[]> | undefined;
+  if ((options.threads ?? 1) > 1 && universe.length > 1) {
+    const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
+    const columns = await threadPool(options.threads as number).symbolColumns(specs, universe);
+    symbolColumns = new Map(universe.map((s, i) => [s.symbol, columns[i]]));
+  }
+  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns });
   await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;

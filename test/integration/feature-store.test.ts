@@ -18,11 +18,16 @@ async function storedRows(t: TestDatabase): Promise<string[]> {
 
 describe('feature store on MySQL and SQLite', () => {
   let dir: string;
-  const dbs: Record<'sqliteFull' | 'sqliteIncremental' | 'mysqlIncremental', TestDatabase> = {} as never;
+  const dbs: Record<'sqliteFull' | 'sqliteIncremental' | 'mysqlIncremental' | 'sqliteThreaded', TestDatabase> = {} as never;
   beforeAll(async () => {
     dir = tempDir('mlp-features-');
     await writeSyntheticMarket(dir, { symbols: 5, from: '2016-01-04', to: '2018-06-29', plantErrors: false });
-    [dbs.sqliteFull, dbs.sqliteIncremental, dbs.mysqlIncremental] = await Promise.all([createSqliteTestDatabase(), createSqliteTestDatabase(), createMysqlTestDatabase()]);
+    [dbs.sqliteFull, dbs.sqliteIncremental, dbs.mysqlIncremental, dbs.sqliteThreaded] = await Promise.all([
+      createSqliteTestDatabase(),
+      createSqliteTestDatabase(),
+      createMysqlTestDatabase(),
+      createSqliteTestDatabase(),
+    ]);
     for (const t of Object.values(dbs)) await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir } }));
     // A symbol with too little history, to be skipped and reported.
     await upsertBars(dbs.sqliteFull.store, [{ symbol: 'NEWCO', date: '2018-06-28', open: 10, high: 11, low: 9, close: 10.5, volume: 100 }]);
@@ -51,6 +56,11 @@ describe('feature store on MySQL and SQLite', () => {
     expect(await storedRows(dbs.sqliteIncremental)).toEqual(reference);
     expect(await storedRows(dbs.mysqlIncremental)).toEqual(reference);
     expect(await getFeatureSetColumns(dbs.mysqlIncremental.store, set.version)).toHaveLength(61);
+  });
+
+  it('gives the same bytes when per-symbol features are computed on worker threads', async () => {
+    await materializeFeatures(dbs.sqliteThreaded.store, set, { threads: 3 });
+    expect(await storedRows(dbs.sqliteThreaded)).toEqual(await storedRows(dbs.sqliteFull));
   });
 
   it('serves the newest vector per symbol from the online store, equal to the stored row', async () => {
