@@ -30,6 +30,9 @@ export function featureActivities({ store, cache, featureThreads }: { store: Dat
       return withFailureMapping(async () => {
         const ctx = Context.current();
         const set = defineFeatureSet(input.featureSet ?? DEFAULT_FEATURE_SET);
+        const previous = ctx.info.heartbeatDetails as { symbolsDone?: number } | undefined;
+        // Rows an earlier attempt committed are durable; materialisation starts after each symbol's last one.
+        if (previous?.symbolsDone) ctx.log.info('resuming features: earlier attempt finished symbols, which are not rewritten', { symbolsDone: previous.symbolsDone, attempt: ctx.info.attempt });
         const snapshot = await getSnapshot(store, input.snapshotId);
         if (!snapshot) throw new BadInputError(`Snapshot ${input.snapshotId} does not exist; run the ingest step first`, 'SNAPSHOT_NOT_FOUND');
         const report = await materializeFeatures(store, set, {
