@@ -5,7 +5,7 @@
 
 /** Row-major feature matrix: `rows` × `featureNames.length` values, names in a fixed order. */
 export interface FeatureMatrix {
-  readonly values: Float64Array | Float32Array;
+  readonly values: Float64Array;
   readonly rows: number;
   readonly featureNames: readonly string[];
 }
@@ -22,26 +22,42 @@ export interface FitInput {
   signal?: AbortSignal;
 }
 
-export interface SerializedModel {
+/** What an algorithm stores: its own parameters (JSON) and weights (binary, never code). */
+export interface ModelState {
   algorithm: string;
-  /** Format version of `payload`, checked on load. */
-  formatVersion: number;
+  /** Version of the algorithm's payload layout; a loader refuses versions it does not know. */
+  algorithmVersion: number;
   featureNames: readonly string[];
+  classes: number;
+  params: Record<string, unknown>;
   payload: Uint8Array;
 }
 
 export interface TrainedModel {
   readonly algorithm: string;
   readonly featureNames: readonly string[];
+  readonly classes: number;
   /** Row-major probabilities: rows × classes. */
   predictProba(features: FeatureMatrix): Float64Array;
   /** Importance per feature name, where the algorithm has one. */
   featureImportances?(): ReadonlyMap<string, number>;
-  serialize(): SerializedModel;
+  state(): ModelState;
 }
 
-export interface ModelTrainer<Params> {
-  readonly algorithm: string;
+export interface Algorithm<Params> {
+  readonly name: string;
+  readonly version: number;
   fit(input: FitInput, params: Params): Promise<TrainedModel>;
-  deserialize(serialized: SerializedModel): TrainedModel;
+  /** Rebuilds a model from a verified state (see models/artifact.ts). */
+  restore(state: ModelState): TrainedModel;
+}
+
+/** Refuses a matrix whose columns are not the ones the model was trained on, in the same order. */
+export function assertSameFeatures(expected: readonly string[], actual: readonly string[], what: string): void {
+  if (expected.length === actual.length && expected.every((name, i) => name === actual[i])) return;
+  const firstDiff = expected.findIndex((name, i) => name !== actual[i]);
+  throw new Error(
+    `${what}: features differ from the model's (${expected.length} expected, ${actual.length} given; first difference at column ${firstDiff < 0 ? expected.length : firstDiff}: ` +
+      `"${expected[firstDiff] ?? '(none)'}" vs "${actual[firstDiff] ?? '(none)'}"); build the matrix with the model's feature order`,
+  );
 }

@@ -1,0 +1,143 @@
+/**
+ * L2-regularised multinomial logistic regression, features standardised inside the model, fitted
+ * by L-BFGS on the full batch (deterministic: no sampling). The linear baseline of every report.
+ */
+import { z } from 'zod';
+import { packFloat64, unpackFloat64 } from '../artifact';
+import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
+import { lbfgs } from './lbfgs';
+
+export const logisticParamsSchema = z.object({
+  /** Inverse regularisation strength, as scikit-learn's C. */
+  C: z.number().positive().default(1),
+  maxIterations: z.number().int().min(1).max(10_000).default(200),
+  tolerance: z.number().positive().default(1e-6),
+});
+export type LogisticParams = z.input<typeof logisticParamsSchema>;
+
+interface Standardiser {
+  mean: Float64Array;
+  scale: Float64Array;
+}
+
+function standardiser(x: FeatureMatrix): Standardiser {
+  const p = x.featureNames.length;
+  const mean = new Float64Array(p);
+  const scale = new Float64Array(p);
+  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) mean[j] += x.values[r * p + j];
+  for (let j = 0; j < p; j++) mean[j] /= x.rows;
+  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) scale[j] += (x.values[r * p + j] - mean[j]) ** 2;
+  for (let j = 0; j < p; j++) scale[j] = Math.sqrt(scale[j] / x.rows) || 1; // constant column: leave as is
+  return { mean, scale };
+}
+
+/** Softmax probabilities for standardised rows; `coef` is classes × (p + 1), intercept last. */
+function probabilities(x: FeatureMatrix, s: Standardiser, coef: Float64Array, classes: number): Float64Array {
+  const p = x.featureNames.length;
+  const out = new Float64Array(x.rows * classes);
+  const z = new Float64Array(p);
+  for (let r = 0; r < x.rows; r++) {
+    for (let j = 0; j < p; j++) {
+      const v = x.values[r * p + j];
+      z[j] = Number.isFinite(v) ? (v - s.mean[j]) / s.scale[j] : 0; // a missing value sits at the mean
+    }
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) {
+      let a = coef[k * (p + 1) + p];
+      for (let j = 0; j < p; j++) a += coef[k * (p + 1) + j] * z[j];
+      out[r * classes + k] = a;
+      if (a > max) max = a;
+    }
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += out[r * classes + k] = Math.exp(out[r * classes + k] - max);
+    for (let k = 0; k < classes; k++) out[r * classes + k] /= sum;
+  }
+  return out;
+}
+
+class LogisticModel implements TrainedModel {
+  readonly algorithm = 'logistic_regression';
+  constructor(
+    readonly featureNames: readonly string[],
+    readonly classes: number,
+    private readonly params: z.infer<typeof logisticParamsSchema>,
+    private readonly s: Standardiser,
+    private readonly coef: Float64Array,
+  ) {}
+
+  predictProba(features: FeatureMatrix): Float64Array {
+    assertSameFeatures(this.featureNames, features.featureNames, 'logistic_regression.predictProba');
+    return probabilities(features, this.s, this.coef, this.classes);
+  }
+
+  /** Mean absolute standardised coefficient across classes. */
+  featureImportances(): ReadonlyMap<string, number> {
+    const p = this.featureNames.length;
+    return new Map(this.featureNames.map((name, j) => {
+      let sum = 0;
+      for (let k = 0; k < this.classes; k++) sum += Math.abs(this.coef[k * (p + 1) + j]);
+      return [name, sum / this.classes];
+    }));
+  }
+
+  state(): ModelState {
+    return {
+      algorithm: this.algorithm,
+      algorithmVersion: logisticRegression.version,
+      featureNames: this.featureNames,
+      classes: this.classes,
+      params: { ...this.params },
+      payload: packFloat64([this.s.mean, this.s.scale, this.coef]),
+    };
+  }
+}
+
+export const logisticRegression: Algorithm<LogisticParams> = {
+  name: 'logistic_regression',
+  version: 1,
+  fit(input: FitInput, raw: LogisticParams) {
+    const params = logisticParamsSchema.parse(raw);
+    const x = input.features;
+    const p = x.featureNames.length;
+    const K = input.classes;
+    const s = standardiser(x);
+    const w = input.weights;
+    const totalWeight = w ? w.reduce((a, b) => a + b, 0) : x.rows;
+    // Objective as scikit-learn: 0.5·||W||² + C·Σ wᵢ·(−log pᵢ[yᵢ]), scaled by 1/Σw for conditioning.
+    const objective = (coef: Float64Array, grad: Float64Array): number => {
+      grad.fill(0);
+      const prob = probabilities(x, s, coef, K);
+      let loss = 0;
+      for (let r = 0; r < x.rows; r++) {
+        const wr = (w?.[r] ?? 1) * params.C;
+        const y = input.labels[r];
+        loss -= wr * Math.log(Math.max(prob[r * K + y], 1e-300));
+        for (let k = 0; k < K; k++) {
+          const g = wr * (prob[r * K + k] - (k === y ? 1 : 0));
+          const base = k * (p + 1);
+          for (let j = 0; j < p; j++) {
+            const v = x.values[r * p + j];
+            grad[base + j] += g * (Number.isFinite(v) ? (v - s.mean[j]) / s.scale[j] : 0);
+          }
+          grad[base + p] += g;
+        }
+      }
+      for (let k = 0; k < K; k++) {
+        for (let j = 0; j < p; j++) {
+          const c = coef[k * (p + 1) + j];
+          loss += 0.5 * c * c;
+          grad[k * (p + 1) + j] += c;
+        }
+      }
+      for (let i = 0; i < grad.length; i++) grad[i] /= totalWeight;
+      return loss / totalWeight;
+    };
+    const coef = lbfgs(objective, new Float64Array(K * (p + 1)), { maxIterations: params.maxIterations, tolerance: params.tolerance, signal: input.signal });
+    return Promise.resolve(new LogisticModel(x.featureNames, K, params, s, coef));
+  },
+  restore(state: ModelState) {
+    const p = state.featureNames.length;
+    const [mean, scale, coef] = unpackFloat64(state.payload, [p, p, state.classes * (p + 1)]);
+    return new LogisticModel(state.featureNames, state.classes, logisticParamsSchema.parse(state.params), { mean, scale }, coef);
+  },
+};

@@ -1,0 +1,55 @@
+import type { FeatureMatrix } from '../../models/model';
+
+/** mulberry32: a small seeded PRNG so datasets are identical on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Dataset {
+  x: FeatureMatrix;
+  y: Int32Array;
+}
+
+function matrix(rows: number, p: number, fill: (r: number, j: number) => number): FeatureMatrix {
+  const values = new Float64Array(rows * p);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) values[r * p + j] = fill(r, j);
+  return { values, rows, featureNames: Array.from({ length: p }, (_, j) => `f${j}`) };
+}
+
+/** Two classes separated by a margin along a direction mixing the first two features. */
+export function separable(rows: number, p = 5, seed = 1): Dataset {
+  const next = rng(seed);
+  const x = matrix(rows, p, () => next() * 2 - 1);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const score = x.values[r * p] + 0.5 * x.values[r * p + 1];
+    y[r] = score > 0 ? 1 : 0;
+    x.values[r * p] += score > 0 ? 0.3 : -0.3; // margin
+  }
+  return { x, y };
+}
+
+/** Features and labels drawn independently: no model can beat chance. */
+export function noise(rows: number, p = 5, seed = 2): Dataset {
+  const next = rng(seed);
+  const x = matrix(rows, p, () => next());
+  const y = Int32Array.from({ length: rows }, () => (next() < 0.5 ? 1 : 0));
+  return { x, y };
+}
+
+export function accuracy(proba: Float64Array, y: Int32Array, classes = 2): number {
+  let hits = 0;
+  for (let r = 0; r < y.length; r++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (proba[r * classes + k] > proba[r * classes + best]) best = k;
+    if (best === y[r]) hits++;
+  }
+  return hits / y.length;
+}
