@@ -1,16 +1,5 @@
+import { rng } from '../../lib/random';
 import type { FeatureMatrix } from '../../models/model';
-
-/** mulberry32: a small seeded PRNG so datasets are identical on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Dataset {
   x: FeatureMatrix;

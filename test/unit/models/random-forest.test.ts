@@ -1,0 +1,66 @@
+import { encodeArtifact, decodeArtifact } from '../../../models/artifact';
+import { binEdges, binMatrix, binOf } from '../../../models/trees/binning';
+import { buildTrees, randomForest } from '../../../models/trees/random-forest';
+import { accuracy, noise, separable } from '../../helpers/datasets';
+
+const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
+
+describe('histogram binning', () => {
+  it('gives each distinct value its own bin when few, with midpoint edges, and NaN bin 0', () => {
+    const edges = binEdges(Float64Array.from([3, 1, 2, 2, NaN, 1]), 255);
+    expect(Array.from(edges)).toEqual([1.5, 2.5]);
+    expect([binOf(edges, 1), binOf(edges, 2), binOf(edges, 3), binOf(edges, NaN), binOf(edges, 2.5)]).toEqual([0, 1, 2, 0, 1]);
+  });
+
+  it('caps the bins at maxBins with quantile edges', () => {
+    const values = Float64Array.from({ length: 10_000 }, (_, i) => i);
+    const edges = binEdges(values, 16);
+    expect(edges.length).toBe(15);
+    const m = binMatrix({ values, rows: 10_000, featureNames: ['x'] }, 16);
+    const counts = new Array<number>(16).fill(0);
+    m.bins.forEach((b) => counts[b]++);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('random forest', () => {
+  it('learns a separable problem to near-perfect accuracy and stays at chance on noise', async () => {
+    const train = separable(3000);
+    const test = separable(1000, 5, 99);
+    const model = await randomForest.fit({ features: train.x, labels: train.y, classes: 2, seed: 3 }, { nEstimators: 30 });
+    expect(accuracy(model.predictProba(test.x), test.y)).toBeGreaterThan(0.97);
+    const n = noise(3000);
+    const nt = noise(3000, 5, 3);
+    const m = await randomForest.fit({ features: n.x, labels: n.y, classes: 2, seed: 3 }, { nEstimators: 30 });
+    const acc = accuracy(m.predictProba(nt.x), nt.y);
+    expect(acc).toBeGreaterThan(0.46);
+    expect(acc).toBeLessThan(0.54);
+    const importance = [...(model.featureImportances?.() ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]);
+    expect(importance[0][0]).toBe('f0');
+  });
+
+  it('gives byte-identical artifacts for the same seed and different ones for another seed', async () => {
+    const d = separable(800);
+    const bytes = async (seed: number) => encodeArtifact((await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed }, { nEstimators: 10 })).state(), context);
+    expect((await bytes(5)).equals(await bytes(5))).toBe(true);
+    expect((await bytes(5)).equals(await bytes(6))).toBe(false);
+  });
+
+  it('builds the same trees however they are split into batches (what the parallel build relies on)', () => {
+    const d = separable(600);
+    const input = { features: d.x, labels: d.y, classes: 2, seed: 11 };
+    const whole = buildTrees(input, { nEstimators: 8 }, 0, 8);
+    const parts = [buildTrees(input, { nEstimators: 8 }, 0, 3), buildTrees(input, { nEstimators: 8 }, 3, 8)];
+    expect(parts.flatMap((p) => p.trees)).toEqual(whole.trees);
+  });
+
+  it('round-trips through the artifact to identical predictions', async () => {
+    const d = separable(800);
+    const model = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 5 }, { nEstimators: 12, maxDepth: 6 });
+    const { state } = decodeArtifact(encodeArtifact(model.state(), context), { featureNames: d.x.featureNames, algorithms: new Map([['random_forest', 1]]) });
+    const restored = randomForest.restore(state);
+    const a = model.predictProba(d.x);
+    expect(restored.predictProba(d.x).every((v, i) => Object.is(v, a[i]))).toBe(true);
+    expect(encodeArtifact(restored.state(), context).equals(encodeArtifact(model.state(), context))).toBe(true);
+  });
+});
