@@ -113,7 +113,7 @@ export function growTree(data: BinnedMatrix, labels: Int32Array, classes: number
         const rightTotal = total - leftTotal;
         if (leftTotal < params.minSamplesLeaf) continue;
         if (rightTotal < params.minSamplesLeaf) break;
-        let rightImpurity = 0;
+        let rightImpurity: number;
         if (params.criterion === 'gini') {
           let s = 0;
           for (let k = 0; k < classes; k++) {
