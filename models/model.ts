@@ -20,6 +20,8 @@ export interface FitInput {
   /** Every model is seeded: same data, parameters and seed give byte-identical artifacts. */
   seed: number;
   signal?: AbortSignal;
+  /** Threads the algorithm may use (this one included); results never depend on it. */
+  threads?: number;
 }
 
 /** What an algorithm stores: its own parameters (JSON) and weights (binary, never code). */

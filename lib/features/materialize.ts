@@ -13,7 +13,8 @@ import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
 import { computeFeatures, frameRow, type SymbolBars } from './compute-features';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
-import { FeatureThreadPool } from './feature-thread-pool';
+import { sharedPool, type TaskPool } from '../threads/task-pool';
+import { computeSymbolFeature } from './symbol-features';
 import { publishOnlineFeatures, type OnlineFeatureVector } from './online-features';
 
 export interface MaterializeOptions {
@@ -28,11 +29,16 @@ export interface MaterializeOptions {
   threads?: number;
 }
 
-let pool: FeatureThreadPool | undefined;
-/** One pool per process, sized by the first caller, reused by every run. */
-function threadPool(threads: number): FeatureThreadPool {
-  pool ??= new FeatureThreadPool(threads);
-  return pool;
+/** Splits the universe over the calling thread and the shared pool; same order as `universe`. */
+async function symbolColumnsInThreads(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], threads: number): Promise<Float64Array[][]> {
+  const pool = sharedPool(threads);
+  const parts = pool ? Math.min(threads, universe.length) : 1;
+  const size = Math.ceil(universe.length / parts);
+  const slices = Array.from({ length: parts }, (_, p) => universe.slice(p * size, (p + 1) * size));
+  // Dates stay here: per-symbol features read only prices and volumes, and cloning strings is slow.
+  const remote = slices.slice(1).map((slice, i) => (pool as TaskPool).run(i, 'symbolColumns', { specs, universe: slice.map((s) => ({ ...s, dates: [] })) }));
+  const local = slices[0].map((s) => specs.flatMap((spec) => computeSymbolFeature(spec, s)));
+  return [local, ...(await Promise.all(remote))].flat();
 }
 
 export interface MaterializeReport {
@@ -80,7 +86,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   let symbolColumns: Map<string, Float64Array[]> | undefined;
   if ((options.threads ?? 1) > 1 && universe.length > 1) {
     const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
-    const columns = await threadPool(options.threads as number).symbolColumns(specs, universe);
+    const columns = await symbolColumnsInThreads(specs, universe, options.threads as number);
     symbolColumns = new Map(universe.map((s, i) => [s.symbol, columns[i]]));
   }
   const computed = computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns });

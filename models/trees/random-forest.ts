@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { rng } from '../../lib/random';
+import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { binMatrix } from './binning';
@@ -81,12 +82,12 @@ class RandomForestModel implements TrainedModel {
 }
 
 /** Builds trees [from, to) of a forest; used directly and by the parallel builder. */
-export function buildTrees(input: FitInput, raw: RandomForestParams, from: number, to: number): { trees: Tree[]; importance: Float64Array } {
+export function buildTrees(input: FitInput, raw: RandomForestParams, from: number, to: number): { trees: Tree[]; importances: Float64Array[] } {
   const params = randomForestParamsSchema.parse(raw);
   const data = binMatrix(input.features, params.maxBins);
   const p = data.features;
   const treeParams = { maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, minGain: params.minGain, maxFeatures: featuresPerSplit(params.maxFeatures, p), criterion: params.criterion };
-  const importance = new Float64Array(p);
+  const importances: Float64Array[] = [];
   const trees: Tree[] = [];
   for (let t = from; t < to; t++) {
     input.signal?.throwIfAborted();
@@ -97,18 +98,29 @@ export function buildTrees(input: FitInput, raw: RandomForestParams, from: numbe
     if (input.weights) for (let i = 0; i < data.rows; i++) weight[i] *= input.weights[i];
     const grown = growTree(data, input.labels, input.classes, weight, treeParams, random);
     trees.push(grown.tree);
-    for (let j = 0; j < p; j++) importance[j] += grown.importance[j];
+    importances.push(grown.importance);
   }
-  return { trees, importance };
+  return { trees, importances };
 }
 
 export const randomForest: Algorithm<RandomForestParams> = {
   name: 'random_forest',
   version: 1,
-  fit(input: FitInput, raw: RandomForestParams) {
+  async fit(input: FitInput, raw: RandomForestParams) {
     const params = randomForestParamsSchema.parse(raw);
-    const { trees, importance } = buildTrees(input, params, 0, params.nEstimators);
-    return Promise.resolve(new RandomForestModel(input.features.featureNames, input.classes, params, trees, importance));
+    const pool = sharedPool(input.threads ?? 1);
+    const batches = pool ? Math.min(input.threads as number, params.nEstimators) : 1;
+    // Contiguous tree ranges per thread; tree t's randomness depends on t only, so the forest is
+    // identical for any number of threads.
+    const bounds = Array.from({ length: batches + 1 }, (_, b) => Math.round((b * params.nEstimators) / batches));
+    const { signal, ...fit } = input;
+    const remote = bounds.slice(1, -1).map((from, i) => (pool as TaskPool).run(i, 'forestTrees', { fit, params, from, to: bounds[i + 2] }));
+    const local = buildTrees({ ...fit, signal }, params, 0, bounds[1]);
+    const parts = [local, ...(await Promise.all(remote))];
+    // Summed tree by tree in tree order, so rounding does not depend on the batching either.
+    const importance = new Float64Array(input.features.featureNames.length);
+    for (const tree of parts.flatMap((part) => part.importances)) for (let j = 0; j < importance.length; j++) importance[j] += tree[j];
+    return new RandomForestModel(input.features.featureNames, input.classes, params, parts.flatMap((part) => part.trees), importance);
   },
   restore(state: ModelState) {
     const p = state.featureNames.length;

@@ -54,6 +54,12 @@ describe('random forest', () => {
     expect(parts.flatMap((p) => p.trees)).toEqual(whole.trees);
   });
 
+  it('builds the same forest on 1 and on 3 threads', async () => {
+    const d = separable(600);
+    const bytes = async (threads: number) => encodeArtifact((await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 4, threads }, { nEstimators: 9 })).state(), context);
+    expect((await bytes(3)).equals(await bytes(1))).toBe(true);
+  });
+
   it('round-trips through the artifact to identical predictions', async () => {
     const d = separable(800);
     const model = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 5 }, { nEstimators: 12, maxDepth: 6 });

@@ -1,0 +1,65 @@
+/**
+ * A small pool of worker threads for CPU-heavy work (features per symbol, trees of a forest).
+ * Threads start on first use, are reused for the life of the process (starting one costs a few
+ * hundred milliseconds) and never keep an idle process alive.
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TaskRequest, TaskResponse } from './task-thread';
+import type { TaskName, ThreadTasks } from './tasks';
+
+const THREAD_SCRIPT = path.join(__dirname, 'task-thread');
+
+export class TaskPool {
+  private readonly workers: Worker[] = [];
+  private nextId = 0;
+
+  constructor(readonly size: number) {}
+
+  private worker(i: number): Worker {
+    if (!this.workers[i]) {
+      // The project runs from TypeScript sources through tsx; threads load them the same way.
+      const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true });
+      w.unref();
+      this.workers[i] = w;
+    }
+    return this.workers[i];
+  }
+
+  /** Runs `task` on thread `i % size`. */
+  run<T extends TaskName>(i: number, task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<ReturnType<ThreadTasks[T]>> {
+    const w = this.worker(i % this.size);
+    const request: TaskRequest = { id: this.nextId++, task, input };
+    return new Promise((resolve, reject) => {
+      const onMessage = (response: TaskResponse) => {
+        if (response.id !== request.id) return;
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.unref();
+        if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
+        else resolve(response.result as ReturnType<ThreadTasks[T]>);
+      };
+      const onError = (error: Error) => {
+        w.off('message', onMessage);
+        reject(error);
+      };
+      w.ref(); // busy: keep the process alive until the answer arrives
+      w.on('message', onMessage);
+      w.once('error', onError);
+      w.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.length = 0;
+  }
+}
+
+let shared: TaskPool | undefined;
+/** The process-wide pool; `threads` counts the calling thread, so the pool holds threads - 1. */
+export function sharedPool(threads: number): TaskPool | undefined {
+  if (threads <= 1) return undefined;
+  shared ??= new TaskPool(threads - 1);
+  return shared;
+}

@@ -1,0 +1,19 @@
+/**
+ * The CPU-heavy functions a worker thread can run, by name. Each takes structured-cloneable input
+ * and returns typed arrays (transferred back without copying).
+ */
+import type { BarSeries } from '../market-data/bar';
+import type { SymbolFeatureSpec } from '../features/feature-set';
+import { computeSymbolFeature } from '../features/symbol-features';
+import type { FitInput } from '../../models/model';
+import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
+
+export const threadTasks = {
+  /** Per-symbol feature columns, every spec in order, for each series. */
+  symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[] }) => input.universe.map((s) => input.specs.flatMap((spec) => computeSymbolFeature(spec, s))),
+  /** Trees [from, to) of a random forest. */
+  forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
+};
+
+export type ThreadTasks = typeof threadTasks;
+export type TaskName = keyof ThreadTasks;
