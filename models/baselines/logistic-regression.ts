@@ -103,22 +103,38 @@ export const logisticRegression: Algorithm<LogisticParams> = {
     const s = standardiser(x);
     const w = input.weights;
     const totalWeight = w ? w.reduce((a, b) => a + b, 0) : x.rows;
+    // Standardise once; missing values sit at the mean (0).
+    const z = new Float64Array(x.rows * p);
+    for (let r = 0; r < x.rows; r++) {
+      for (let j = 0; j < p; j++) {
+        const v = x.values[r * p + j];
+        z[r * p + j] = Number.isFinite(v) ? (v - s.mean[j]) / s.scale[j] : 0;
+      }
+    }
+    const logits = new Float64Array(K);
     // Objective as scikit-learn: 0.5·||W||² + C·Σ wᵢ·(−log pᵢ[yᵢ]), scaled by 1/Σw for conditioning.
     const objective = (coef: Float64Array, grad: Float64Array): number => {
       grad.fill(0);
-      const prob = probabilities(x, s, coef, K);
       let loss = 0;
       for (let r = 0; r < x.rows; r++) {
+        const row = r * p;
+        let max = -Infinity;
+        for (let k = 0; k < K; k++) {
+          const base = k * (p + 1);
+          let a = coef[base + p];
+          for (let j = 0; j < p; j++) a += coef[base + j] * z[row + j];
+          logits[k] = a;
+          if (a > max) max = a;
+        }
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += logits[k] = Math.exp(logits[k] - max);
         const wr = (w?.[r] ?? 1) * params.C;
         const y = input.labels[r];
-        loss -= wr * Math.log(Math.max(prob[r * K + y], 1e-300));
+        loss -= wr * Math.log(Math.max(logits[y] / sum, 1e-300));
         for (let k = 0; k < K; k++) {
-          const g = wr * (prob[r * K + k] - (k === y ? 1 : 0));
+          const g = wr * (logits[k] / sum - (k === y ? 1 : 0));
           const base = k * (p + 1);
-          for (let j = 0; j < p; j++) {
-            const v = x.values[r * p + j];
-            grad[base + j] += g * (Number.isFinite(v) ? (v - s.mean[j]) / s.scale[j] : 0);
-          }
+          for (let j = 0; j < p; j++) grad[base + j] += g * z[row + j];
           grad[base + p] += g;
         }
       }

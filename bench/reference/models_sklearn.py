@@ -1,0 +1,53 @@
+"""scikit-learn references for bench/models-vs-sklearn.ts (benchmark only, never at runtime).
+
+Reads the matrices the TypeScript side wrote (float64 / int32, little-endian) and prints one JSON
+line with fit/predict times and test accuracy / AUC per algorithm.
+Usage: /usr/bin/python3 bench/reference/models_sklearn.py <dir> <train_rows> <test_rows> <features>
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+folder, n_train, n_test, p = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+x_train = np.fromfile(f"{folder}/x_train.f64", dtype="<f8").reshape(n_train, p)
+y_train = np.fromfile(f"{folder}/y_train.i32", dtype="<i4")
+x_test = np.fromfile(f"{folder}/x_test.f64", dtype="<f8").reshape(n_test, p)
+y_test = np.fromfile(f"{folder}/y_test.i32", dtype="<i4")
+
+models = {
+    "majority": DummyClassifier(strategy="prior"),
+    "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=200)),
+    # Same settings as ours: 100 trees, depth 16, sqrt features, bootstrap, 2 jobs (2 cores).
+    "random_forest": RandomForestClassifier(n_estimators=100, max_depth=16, max_features="sqrt", n_jobs=2, random_state=1),
+}
+out = {}
+for name, model in models.items():
+    t = time.perf_counter()
+    model.fit(x_train, y_train)
+    fit = time.perf_counter() - t
+    t = time.perf_counter()
+    proba = model.predict_proba(x_test)
+    predict = time.perf_counter() - t
+    one = x_test[:1]
+    t = time.perf_counter()
+    for _ in range(200):
+        model.predict_proba(one)
+    one_ms = (time.perf_counter() - t) / 200 * 1000
+    out[name] = {
+        "fit_seconds": fit,
+        "predict_seconds": predict,
+        "one_row_ms": one_ms,
+        "accuracy": float(accuracy_score(y_test, proba.argmax(axis=1))),
+        "auc": float(roc_auc_score(y_test, proba[:, 1])),
+    }
+out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
