@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { lbfgs } from './lbfgs';
+import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
 
 export const logisticParamsSchema = z.object({
   /** Inverse regularisation strength, as scikit-learn's C. */
@@ -14,22 +15,6 @@ export const logisticParamsSchema = z.object({
   tolerance: z.number().positive().default(1e-6),
 });
 export type LogisticParams = z.input<typeof logisticParamsSchema>;
-
-interface Standardiser {
-  mean: Float64Array;
-  scale: Float64Array;
-}
-
-function standardiser(x: FeatureMatrix): Standardiser {
-  const p = x.featureNames.length;
-  const mean = new Float64Array(p);
-  const scale = new Float64Array(p);
-  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) mean[j] += x.values[r * p + j];
-  for (let j = 0; j < p; j++) mean[j] /= x.rows;
-  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) scale[j] += (x.values[r * p + j] - mean[j]) ** 2;
-  for (let j = 0; j < p; j++) scale[j] = Math.sqrt(scale[j] / x.rows) || 1; // constant column: leave as is
-  return { mean, scale };
-}
 
 /** Softmax probabilities for standardised rows; `coef` is classes × (p + 1), intercept last. */
 function probabilities(x: FeatureMatrix, s: Standardiser, coef: Float64Array, classes: number): Float64Array {
@@ -100,17 +85,10 @@ export const logisticRegression: Algorithm<LogisticParams> = {
     const x = input.features;
     const p = x.featureNames.length;
     const K = input.classes;
-    const s = standardiser(x);
+    const s = fitStandardiser(x);
     const w = input.weights;
     const totalWeight = w ? w.reduce((a, b) => a + b, 0) : x.rows;
-    // Standardise once; missing values sit at the mean (0).
-    const z = new Float64Array(x.rows * p);
-    for (let r = 0; r < x.rows; r++) {
-      for (let j = 0; j < p; j++) {
-        const v = x.values[r * p + j];
-        z[r * p + j] = Number.isFinite(v) ? (v - s.mean[j]) / s.scale[j] : 0;
-      }
-    }
+    const z = standardise(x, s, new Float64Array(x.rows * p));
     const logits = new Float64Array(K);
     // Objective as scikit-learn: 0.5·||W||² + C·Σ wᵢ·(−log pᵢ[yᵢ]), scaled by 1/Σw for conditioning.
     const objective = (coef: Float64Array, grad: Float64Array): number => {
