@@ -10,6 +10,7 @@ import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { binMatrix } from './binning';
 import { growTree, leafOf, type Tree } from './classification-tree';
+import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const randomForestParamsSchema = z.object({
   nEstimators: z.number().int().min(1).max(5000).default(100),
@@ -62,45 +63,75 @@ class RandomForestModel implements TrainedModel {
   }
 
   state(): ModelState {
-    const sizes = Float64Array.from(this.trees, (t) => t.feature.length);
-    const cat = (pick: (t: Tree) => ArrayLike<number>) => {
-      const parts = this.trees.map(pick);
-      const out = new Float64Array(parts.reduce((n, a) => n + a.length, 0));
-      let o = 0;
-      for (const a of parts) for (let i = 0; i < a.length; i++) out[o++] = a[i];
-      return out;
-    };
+    const [sizes, ...arrays] = treeArrays(this.trees);
     return {
       algorithm: this.algorithm,
       algorithmVersion: randomForest.version,
       featureNames: this.featureNames,
       classes: this.classes,
       params: { ...this.params, trees: this.trees.length },
-      payload: packFloat64([sizes, this.importance, cat((t) => t.feature), cat((t) => t.threshold), cat((t) => t.left), cat((t) => t.right), cat((t) => t.value)]),
+      payload: packFloat64([sizes, this.importance, ...arrays]),
     };
   }
 }
 
+/** Out-of-bag votes are fixed-point integers, so their sums are exact whatever the batching. */
+const OOB_SCALE = 2 ** 24;
+
+export interface TreeBatch {
+  trees: Tree[];
+  importances: Float64Array[];
+  /** rows × classes summed out-of-bag leaf probabilities (fixed point), empty without bootstrap. */
+  oobVotes: Float64Array;
+}
+
 /** Builds trees [from, to) of a forest; used directly and by the parallel builder. */
-export function buildTrees(input: FitInput, raw: RandomForestParams, from: number, to: number): { trees: Tree[]; importances: Float64Array[] } {
+export function buildTrees(input: FitInput, raw: RandomForestParams, from: number, to: number): TreeBatch {
   const params = randomForestParamsSchema.parse(raw);
   const data = binMatrix(input.features, params.maxBins);
   const p = data.features;
+  const K = input.classes;
   const treeParams = { maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, minGain: params.minGain, maxFeatures: featuresPerSplit(params.maxFeatures, p), criterion: params.criterion };
   const importances: Float64Array[] = [];
   const trees: Tree[] = [];
+  const oobVotes = new Float64Array(params.bootstrap ? data.rows * K : 0);
   for (let t = from; t < to; t++) {
     input.signal?.throwIfAborted();
     const random = rng(input.seed * 1_000_003 + t);
     const weight = new Float64Array(data.rows);
     if (params.bootstrap) for (let i = 0; i < data.rows; i++) weight[Math.floor(random() * data.rows)] += 1;
     else weight.fill(1);
+    const drawn = params.bootstrap ? weight.slice() : weight;
     if (input.weights) for (let i = 0; i < data.rows; i++) weight[i] *= input.weights[i];
-    const grown = growTree(data, input.labels, input.classes, weight, treeParams, random);
+    const grown = growTree(data, input.labels, K, weight, treeParams, random);
     trees.push(grown.tree);
     importances.push(grown.importance);
+    if (!params.bootstrap) continue;
+    for (let r = 0; r < data.rows; r++) {
+      if (drawn[r] > 0) continue;
+      const leaf = leafOf(grown.tree, input.features.values.subarray(r * p, (r + 1) * p));
+      for (let k = 0; k < K; k++) oobVotes[r * K + k] += Math.round(grown.tree.value[leaf * K + k] * OOB_SCALE);
+    }
   }
-  return { trees, importances };
+  return { trees, importances, oobVotes };
+}
+
+/** Accuracy of the out-of-bag votes over the rows some tree left out (NaN when none). */
+function oobAccuracy(votes: Float64Array, labels: Int32Array, classes: number): number {
+  let hits = 0;
+  let counted = 0;
+  for (let r = 0; r < labels.length; r++) {
+    let best = 0;
+    let total = votes[r * classes];
+    for (let k = 1; k < classes; k++) {
+      total += votes[r * classes + k];
+      if (votes[r * classes + k] > votes[r * classes + best]) best = k;
+    }
+    if (total === 0) continue;
+    counted++;
+    if (best === labels[r]) hits++;
+  }
+  return counted === 0 ? NaN : hits / counted;
 }
 
 export const randomForest: Algorithm<RandomForestParams> = {
@@ -120,30 +151,23 @@ export const randomForest: Algorithm<RandomForestParams> = {
     // Summed tree by tree in tree order, so rounding does not depend on the batching either.
     const importance = new Float64Array(input.features.featureNames.length);
     for (const tree of parts.flatMap((part) => part.importances)) for (let j = 0; j < importance.length; j++) importance[j] += tree[j];
-    return new RandomForestModel(input.features.featureNames, input.classes, params, parts.flatMap((part) => part.trees), importance);
+    const summary: Record<string, unknown> = { ...params };
+    if (params.bootstrap) {
+      const votes = parts[0].oobVotes;
+      for (const part of parts.slice(1)) for (let i = 0; i < votes.length; i++) votes[i] += part.oobVotes[i];
+      summary.oobScore = oobAccuracy(votes, input.labels, input.classes);
+    }
+    return new RandomForestModel(input.features.featureNames, input.classes, summary, parts.flatMap((part) => part.trees), importance);
   },
   restore(state: ModelState) {
     const p = state.featureNames.length;
     const K = state.classes;
     const treesCount = Number(state.params.trees);
-    const head = unpackFloat64(state.payload.subarray(0, treesCount * 8), [treesCount])[0];
-    const nodes = head.reduce((a, b) => a + b, 0);
-    const [sizes, importance, feature, threshold, left, right, value] = unpackFloat64(state.payload, [treesCount, p, nodes, nodes, nodes, nodes, nodes * K]);
-    const trees: Tree[] = [];
-    let o = 0;
-    for (let t = 0; t < treesCount; t++) {
-      const n = sizes[t];
-      trees.push({
-        feature: Int32Array.from(feature.subarray(o, o + n)),
-        threshold: threshold.slice(o, o + n),
-        left: Int32Array.from(left.subarray(o, o + n)),
-        right: Int32Array.from(right.subarray(o, o + n)),
-        value: value.slice(o * K, (o + n) * K),
-      });
-      o += n;
-    }
+    const [sizes] = unpackFloat64(state.payload.subarray(0, treesCount * 8), [treesCount]);
+    const [count, ...lengths] = treeArrayLengths(sizes, K);
+    const [sizesAgain, importance, ...arrays] = unpackFloat64(state.payload, [count, p, ...lengths]);
     const params: Record<string, unknown> = { ...state.params };
     delete params.trees; // derived from the payload, re-added by state()
-    return new RandomForestModel(state.featureNames, K, params, trees, importance);
+    return new RandomForestModel(state.featureNames, K, params, treesFrom([sizesAgain, ...arrays], K), importance);
   },
 };
