@@ -6,12 +6,15 @@ import type { BarSeries } from '../market-data/bar';
 import type { SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
 import type { FitInput } from '../../models/model';
+import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 
 export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
   symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[] }) => input.universe.map((s) => input.specs.flatMap((spec) => computeSymbolFeature(spec, s))),
   /** Trees [from, to) of a random forest. */
+  /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
+  gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
 };
 

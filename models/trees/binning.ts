@@ -17,11 +17,13 @@ export interface BinnedMatrix {
 export function binEdges(values: Float64Array, maxBins: number): Float64Array {
   const finite = values.filter((v) => Number.isFinite(v)).sort();
   if (finite.length === 0) return new Float64Array(0);
-  const distinct: number[] = [finite[0]];
-  for (let i = 1; i < finite.length; i++) if (finite[i] !== finite[i - 1]) distinct.push(finite[i]);
-  if (distinct.length <= maxBins) {
-    // Midpoints between neighbours, as scikit-learn thresholds.
-    return Float64Array.from(distinct.slice(0, -1), (v, i) => (v + distinct[i + 1]) / 2);
+  let distinct = 1;
+  for (let i = 1; i < finite.length && distinct <= maxBins; i++) if (finite[i] !== finite[i - 1]) distinct++;
+  if (distinct <= maxBins) {
+    // Midpoints between neighbouring distinct values, as scikit-learn thresholds.
+    const edges = new Float64Array(distinct - 1);
+    for (let i = 1, e = 0; i < finite.length; i++) if (finite[i] !== finite[i - 1]) edges[e++] = (finite[i - 1] + finite[i]) / 2;
+    return edges;
   }
   const edges: number[] = [];
   for (let b = 1; b < maxBins; b++) {
@@ -31,11 +33,9 @@ export function binEdges(values: Float64Array, maxBins: number): Float64Array {
   return Float64Array.from(edges);
 }
 
-/** Index of the bin of `v` given ascending edges (binary search). */
-export function binOf(edges: Float64Array, v: number): number {
+/** Index of the bin of `v` given ascending edges (binary search in [lo, hi)). */
+export function binOf(edges: Float64Array, v: number, lo = 0, hi = edges.length): number {
   if (!Number.isFinite(v)) return 0;
-  let lo = 0;
-  let hi = edges.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (v <= edges[mid]) hi = mid;
@@ -44,16 +44,70 @@ export function binOf(edges: Float64Array, v: number): number {
   return lo;
 }
 
-export function binMatrix(x: FeatureMatrix, maxBins = 255): BinnedMatrix {
+const CELLS = 1024;
+
+/** A feature's edges plus a uniform grid over their range: most values then need no search. */
+interface FastBinner {
+  edges: Float64Array;
+  low: number;
+  high: number;
+  scale: number;
+  /** first[c] = bin of cell c's lower bound; neighbours widen the range against rounding. */
+  first: Int32Array;
+}
+
+function fastBinner(edges: Float64Array): FastBinner {
+  const last = edges.length - 1;
+  const low = edges[0] ?? 0;
+  const high = edges[last] ?? 0;
+  const scale = last >= 1 ? CELLS / (high - low) : 0;
+  const first = new Int32Array(CELLS + 3);
+  if (last >= 1) for (let c = 0; c <= CELLS + 2; c++) first[c] = binOf(edges, low + (c - 1) / scale);
+  return { edges, low, high, scale, first };
+}
+
+/** Exactly binOf's answer. */
+function fastBinOf(b: FastBinner, v: number): number {
+  const last = b.edges.length - 1;
+  if (last < 1) return binOf(b.edges, v);
+  if (!(v > b.low)) return 0; // also NaN
+  if (v > b.high) return last + 1;
+  const c = Math.floor((v - b.low) * b.scale) + 1;
+  return binOf(b.edges, v, b.first[c - 1], Math.min(b.first[c + 2], last) + 1);
+}
+
+/** Rows used to place the quantile edges (evenly spaced); like scikit-learn's subsample. */
+const EDGE_SAMPLE_ROWS = 50_000;
+
+/** Bin edges of every feature, from the training rows. */
+export function featureEdges(x: FeatureMatrix, maxBins = 255): Float64Array[] {
   const p = x.featureNames.length;
-  const bins = new Uint8Array(p * x.rows);
-  const edges: Float64Array[] = [];
-  const column = new Float64Array(x.rows);
-  for (let j = 0; j < p; j++) {
-    for (let r = 0; r < x.rows; r++) column[r] = x.values[r * p + j];
-    const e = binEdges(column, maxBins);
-    edges.push(e);
-    for (let r = 0; r < x.rows; r++) bins[j * x.rows + r] = binOf(e, column[r]);
+  const step = Math.max(1, Math.ceil(x.rows / EDGE_SAMPLE_ROWS));
+  const sampled = Math.ceil(x.rows / step);
+  const columns = Array.from({ length: p }, () => new Float64Array(sampled));
+  for (let s = 0; s < sampled; s++) {
+    const o = s * step * p;
+    for (let j = 0; j < p; j++) columns[j][s] = x.values[o + j];
   }
+  return columns.map((column) => binEdges(column, maxBins));
+}
+
+export function binMatrix(x: FeatureMatrix, maxBins = 255): BinnedMatrix {
+  const edges = featureEdges(x, maxBins);
+  const rowMajor = binRows(x, edges);
+  const p = edges.length;
+  const bins = new Uint8Array(p * x.rows);
+  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) bins[j * x.rows + r] = rowMajor[r * p + j];
   return { rows: x.rows, features: p, bins, edges };
+}
+
+/**
+ * Row-major bin codes (bins[r * stride + j]) of any rows, with edges learnt elsewhere; `into` lets
+ * the caller choose the memory (e.g. shared between threads), padding bytes stay 0.
+ */
+export function binRows(x: FeatureMatrix, edges: readonly Float64Array[], stride = edges.length, into: Uint8Array = new Uint8Array(stride * x.rows)): Uint8Array {
+  const p = x.featureNames.length;
+  const binners = edges.map(fastBinner);
+  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) into[r * stride + j] = fastBinOf(binners[j], x.values[r * p + j]);
+  return into;
 }

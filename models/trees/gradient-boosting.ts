@@ -1,0 +1,274 @@
+/**
+ * Gradient-boosted trees on the histogram engine: logistic loss (softmax for more than two
+ * classes, one tree per class and round), shrinkage, L2 on leaf values, row and column
+ * subsampling, and early stopping on a validation slice taken from the end of the rows (rows are
+ * in time order, so the slice is the most recent data, never a random sample of it).
+ */
+import { z } from 'zod';
+import { rng } from '../../lib/random';
+import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
+import { packFloat64, unpackFloat64 } from '../artifact';
+import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
+import { binRows, featureEdges } from './binning';
+import { leafOf, type Tree } from './classification-tree';
+import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
+import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
+import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
+
+export const gradientBoostingParamsSchema = z.object({
+  /** Boosting rounds (the most; early stopping may keep fewer). */
+  nRounds: z.number().int().min(1).max(10_000).default(100),
+  learningRate: z.number().positive().max(1).default(0.1),
+  maxDepth: z.number().int().min(1).max(16).default(6),
+  minChildWeight: z.number().min(0).default(1),
+  lambda: z.number().min(0).default(1),
+  minGain: z.number().min(0).default(0),
+  /** Share of rows drawn (without replacement) for each round. */
+  subsample: z.number().gt(0).max(1).default(1),
+  /** Share of features each tree may split on. */
+  colsample: z.number().gt(0).max(1).default(1),
+  maxBins: z.number().int().min(2).max(255).default(255),
+  /** Last share of rows held out for early stopping; 0 trains on every row for nRounds. */
+  validationFraction: z.number().min(0).max(0.5).default(0.1),
+  /** Stop after this many rounds without a better validation log loss. */
+  earlyStoppingRounds: z.number().int().min(1).default(10),
+});
+export type GradientBoostingParams = z.input<typeof gradientBoostingParamsSchema>;
+
+/** Raw scores → probabilities: sigmoid for one output, softmax for several. */
+function toProbabilities(raw: Float64Array, offset: number, outputs: number, out: Float64Array, outOffset: number): void {
+  if (outputs === 1) {
+    const p1 = 1 / (1 + Math.exp(-raw[offset]));
+    out[outOffset] = 1 - p1;
+    out[outOffset + 1] = p1;
+    return;
+  }
+  let max = -Infinity;
+  for (let k = 0; k < outputs; k++) max = Math.max(max, raw[offset + k]);
+  let sum = 0;
+  for (let k = 0; k < outputs; k++) sum += out[outOffset + k] = Math.exp(raw[offset + k] - max);
+  for (let k = 0; k < outputs; k++) out[outOffset + k] /= sum;
+}
+
+class GradientBoostingModel implements TrainedModel {
+  readonly algorithm = 'gradient_boosting';
+  private readonly outputs: number;
+  constructor(
+    readonly featureNames: readonly string[],
+    readonly classes: number,
+    private readonly params: Record<string, unknown>,
+    private readonly base: Float64Array,
+    /** Round-major: trees[round * outputs + k]. */
+    private readonly trees: Tree[],
+    private readonly gain: Float64Array,
+  ) {
+    this.outputs = classes === 2 ? 1 : classes;
+  }
+
+  predictProba(features: FeatureMatrix): Float64Array {
+    assertSameFeatures(this.featureNames, features.featureNames, 'gradient_boosting.predictProba');
+    const p = this.featureNames.length;
+    const K = this.outputs;
+    const raw = new Float64Array(K);
+    const out = new Float64Array(features.rows * this.classes);
+    for (let r = 0; r < features.rows; r++) {
+      const row = features.values.subarray(r * p, (r + 1) * p);
+      raw.set(this.base);
+      for (let t = 0; t < this.trees.length; t++) {
+        const tree = this.trees[t];
+        raw[t % K] += tree.value[leafOf(tree, row)];
+      }
+      toProbabilities(raw, 0, K, out, r * this.classes);
+    }
+    return out;
+  }
+
+  featureImportances(): ReadonlyMap<string, number> {
+    const total = this.gain.reduce((a, b) => a + b, 0) || 1;
+    return new Map(this.featureNames.map((name, j) => [name, this.gain[j] / total]));
+  }
+
+  state(): ModelState {
+    const [sizes, ...arrays] = treeArrays(this.trees);
+    return {
+      algorithm: this.algorithm,
+      algorithmVersion: gradientBoosting.version,
+      featureNames: this.featureNames,
+      classes: this.classes,
+      params: { ...this.params, trees: this.trees.length },
+      payload: packFloat64([sizes, this.base, this.gain, ...arrays]),
+    };
+  }
+}
+
+/** Rows [0, split) train, [split, rows) validate. */
+function slice(x: FeatureMatrix, from: number, to: number): FeatureMatrix {
+  const p = x.featureNames.length;
+  return { values: x.values.subarray(from * p, to * p), rows: to - from, featureNames: x.featureNames };
+}
+
+function logLoss(raw: Float64Array, outputs: number, labels: Int32Array, from: number, classes: number): number {
+  const proba = new Float64Array(classes);
+  let loss = 0;
+  const rows = raw.length / outputs;
+  for (let r = 0; r < rows; r++) {
+    toProbabilities(raw, r * outputs, outputs, proba, 0);
+    loss -= Math.log(Math.max(proba[labels[from + r]], 1e-15));
+  }
+  return loss / rows;
+}
+
+const shared = {
+  bytes: (n: number) => new Uint8Array(new SharedArrayBuffer(n)),
+  ints: (n: number) => new Int32Array(new SharedArrayBuffer(n * 4)),
+  floats: (n: number) => new Float64Array(new SharedArrayBuffer(n * 8)),
+};
+
+/** Feature ranges per thread, on 4-feature word boundaries, covering [0, stride). */
+function featureRanges(stride: number, threads: number): Array<[number, number]> {
+  const words = stride / 4;
+  const parts = Math.max(1, Math.min(threads, words));
+  return Array.from({ length: parts }, (_, t) => [Math.round((t * words) / parts) * 4, Math.round(((t + 1) * words) / parts) * 4]);
+}
+
+export const gradientBoosting: Algorithm<GradientBoostingParams> = {
+  name: 'gradient_boosting',
+  version: 1,
+  async fit(input: FitInput, raw: GradientBoostingParams) {
+    const params = gradientBoostingParamsSchema.parse(raw);
+    const x = input.features;
+    const p = x.featureNames.length;
+    const K = input.classes === 2 ? 1 : input.classes;
+    const validRows = params.validationFraction > 0 ? Math.floor(x.rows * params.validationFraction) : 0;
+    const n = x.rows - validRows;
+    if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
+    const train = slice(x, 0, n);
+    const edges = featureEdges(train, params.maxBins);
+    const stride = Math.ceil(p / 4) * 4;
+    const data: HistogramData = {
+      rows: n,
+      stride,
+      bins: binRows(train, edges, stride, shared.bytes(n * stride)),
+      binCounts: Int32Array.from(edges, (e) => e.length + 1),
+      order: shared.ints(n),
+      grad: shared.floats(n),
+      hess: shared.floats(n),
+    };
+    const columns = new Uint8Array(n * p);
+    for (let r = 0; r < n; r++) for (let j = 0; j < p; j++) columns[j * n + r] = data.bins[r * stride + j];
+    const validBins = binRows(slice(x, n, x.rows), edges, stride);
+    const labels = input.labels;
+    const weight = input.weights;
+
+    // Start from the (weighted) class prior.
+    const prior = new Float64Array(input.classes);
+    for (let r = 0; r < n; r++) prior[labels[r]] += weight?.[r] ?? 1;
+    const total = prior.reduce((a, b) => a + b, 0);
+    const clamp = (q: number) => Math.min(Math.max(q / total, 1e-6), 1 - 1e-6);
+    const base = K === 1 ? Float64Array.of(Math.log(clamp(prior[1]) / (1 - clamp(prior[1])))) : Float64Array.from(prior, (c) => Math.log(clamp(c)));
+
+    const trainRaw = new Float64Array(n * K);
+    const validRaw = new Float64Array(validRows * K);
+    for (let r = 0; r < n; r++) trainRaw.set(base, r * K);
+    for (let r = 0; r < validRows; r++) validRaw.set(base, r * K);
+
+    const allowed = shared.bytes(stride).fill(1, 0, p);
+    const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
+    const ranges = featureRanges(stride, input.threads ?? 1);
+    const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+    const maxNodes = 2 ** Math.min(params.maxDepth, 20);
+    const served = ranges.slice(1).map(([from, to]) => sharedRange(data, from, to, allowed, splitParams, maxNodes));
+    const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
+    const remotes = served.map((range) => new RemoteHistogramRange(range));
+    const ctx: GradientTreeContext = {
+      data,
+      columns,
+      edges,
+      local: new HistogramRange(data, ranges[0][0], ranges[0][1], allowed, splitParams),
+      remotes,
+      params: { maxDepth: params.maxDepth, minChildWeight: params.minChildWeight, lambda: params.lambda, learningRate: params.learningRate },
+      scratch: new Int32Array(n),
+    };
+
+    const random = rng(input.seed);
+    const proba = new Float64Array(n * input.classes);
+    const inSample = new Uint8Array(n);
+    const trees: Tree[] = [];
+    const gains: Float64Array[] = [];
+    let bestLoss = Infinity;
+    let bestRounds = 0;
+    let roundsRun = 0;
+    const earlyStopping = validRows > 0;
+    try {
+      for (const remote of remotes) remote.waitUntilServing(60_000);
+      for (let round = 0; round < params.nRounds; round++) {
+        input.signal?.throwIfAborted();
+        for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
+        // Rows drawn once per round (all outputs share them), kept ascending.
+        let count = 0;
+        for (let r = 0; r < n; r++) {
+          inSample[r] = params.subsample >= 1 || random() < params.subsample ? 1 : 0;
+          if (inSample[r]) count++;
+        }
+        for (let k = 0; k < K; k++) {
+          const cls = K === 1 ? 1 : k;
+          for (let r = 0, o = 0; r < n; r++) {
+            const q = proba[r * input.classes + cls];
+            const w = weight?.[r] ?? 1;
+            data.grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
+            data.hess[r] = w * Math.max(q * (1 - q), 1e-16);
+            if (inSample[r]) data.order[o++] = r;
+          }
+          if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
+          const grown = growGradientTree(ctx, count);
+          trees.push(grown.tree);
+          gains.push(grown.gain);
+          const { leaves } = grown;
+          for (let l = 0; l < leaves.length; l += 3) {
+            const v = grown.tree.value[leaves[l]];
+            for (let i = leaves[l + 1]; i < leaves[l + 2]; i++) trainRaw[data.order[i] * K + k] += v;
+          }
+          if (count < n) for (let r = 0; r < n; r++) if (!inSample[r]) trainRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, data.bins, r * stride)];
+          for (let r = 0; r < validRows; r++) validRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, validBins, r * stride)];
+        }
+        roundsRun = round + 1;
+        if (!earlyStopping) continue;
+        const loss = logLoss(validRaw, K, labels, n, input.classes);
+        if (loss < bestLoss) {
+          bestLoss = loss;
+          bestRounds = roundsRun;
+        } else if (roundsRun - bestRounds >= params.earlyStoppingRounds) break;
+      }
+    } finally {
+      for (const remote of remotes) remote.stop();
+      await Promise.all(serving);
+    }
+    const kept = earlyStopping ? bestRounds : roundsRun;
+    const gain = new Float64Array(p);
+    for (const g of gains.slice(0, kept * K)) for (let j = 0; j < p; j++) gain[j] += g[j];
+    return new GradientBoostingModel(x.featureNames, input.classes, { ...params, roundsRun, bestRounds: kept, validationLogLoss: earlyStopping ? bestLoss : null }, base, trees.slice(0, kept * K), gain);
+  },
+  restore(state: ModelState) {
+    const p = state.featureNames.length;
+    const K = state.classes === 2 ? 1 : state.classes;
+    const treesCount = Number(state.params.trees);
+    const [sizes] = unpackFloat64(state.payload.subarray(0, treesCount * 8), [treesCount]);
+    const [count, ...lengths] = treeArrayLengths(sizes, 1);
+    const [sizesAgain, base, gain, ...arrays] = unpackFloat64(state.payload, [count, K, p, ...lengths]);
+    const params: Record<string, unknown> = { ...state.params };
+    delete params.trees; // derived from the payload, re-added by state()
+    return new GradientBoostingModel(state.featureNames, state.classes, params, base, treesFrom([sizesAgain, ...arrays], 1), gain);
+  },
+};
+
+/** Marks a random share of the p features as allowed for the next tree (partial Fisher–Yates). */
+function sampleFeatures(allowed: Uint8Array, p: number, share: number, random: () => number): void {
+  const order = Int32Array.from({ length: p }, (_, j) => j);
+  const take = Math.max(1, Math.round(share * p));
+  allowed.fill(0, 0, p);
+  for (let i = 0; i < take; i++) {
+    const j = i + Math.floor(random() * (p - i));
+    [order[i], order[j]] = [order[j], order[i]];
+    allowed[order[i]] = 1;
+  }
+}

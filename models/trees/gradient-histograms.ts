@@ -1,0 +1,300 @@
+/**
+ * Gradient histograms and split finding for one range of features, level by level. The tree
+ * grower owns one range per thread: the calling thread works on the first features while pool
+ * threads work on the others over shared memory, so a histogram is never copied between threads
+ * and every feature's histogram is summed in the same order whatever the thread count.
+ */
+
+/** Bins per feature slot; rows are stored with `stride` bytes (features padded to 4). */
+export const BIN_SLOTS = 256;
+
+export interface SplitParams {
+  minChildWeight: number;
+  lambda: number;
+  minGain: number;
+}
+
+/** What every range reads: row-major bins (stride bytes per row) and this tree's gradients. */
+export interface HistogramData {
+  rows: number;
+  stride: number;
+  /** Uint8 bins, `stride` per row; viewed as 32-bit words for speed. */
+  bins: Uint8Array;
+  binCounts: Int32Array;
+  /** Row order of the tree being grown; each node owns a segment. */
+  order: Int32Array;
+  grad: Float64Array;
+  hess: Float64Array;
+}
+
+/** One node of a level: its segment, and how to get its histogram. */
+export interface LevelNode {
+  node: number;
+  start: number;
+  end: number;
+  /** Sibling node whose histogram, subtracted from the parent's, gives this one; -1 = build it. */
+  sibling: number;
+  parent: number;
+  g: number;
+  h: number;
+}
+
+/** Best split of a node within a range; feature -1 when none beats minGain. */
+export interface RangeSplit {
+  gain: number;
+  feature: number;
+  bin: number;
+  gl: number;
+  hl: number;
+}
+
+export class HistogramRange {
+  private readonly words: Uint32Array;
+  private readonly pool: Float64Array[] = [];
+  private previous = new Map<number, Float64Array>();
+  private current = new Map<number, Float64Array>();
+  private readonly size: number;
+  /** Features [from, to) of the range, whole 4-byte words: from and to are multiples of 4 (to may exceed p). */
+  constructor(
+    private readonly data: HistogramData,
+    private readonly from: number,
+    private readonly to: number,
+    /** 1 for the features the current tree may split on (column subsampling); may live in shared memory. */
+    private readonly allowed: Uint8Array,
+    private readonly params: SplitParams,
+  ) {
+    this.words = new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4);
+    this.size = (to - from) * BIN_SLOTS * 2;
+  }
+
+  /** Builds or derives the histograms of a level's nodes and returns each node's best split. */
+  level(nodes: readonly LevelNode[]): RangeSplit[] {
+    for (const n of nodes) {
+      if (n.sibling >= 0) continue;
+      const hist = this.pool.pop() ?? new Float64Array(this.size);
+      hist.fill(0);
+      this.build(n.start, n.end, hist);
+      this.current.set(n.node, hist);
+    }
+    for (const n of nodes) {
+      if (n.sibling < 0) continue;
+      const parent = this.previous.get(n.parent) as Float64Array;
+      const sibling = this.current.get(n.sibling) as Float64Array;
+      for (let i = 0; i < this.size; i++) parent[i] -= sibling[i];
+      this.previous.delete(n.parent);
+      this.current.set(n.node, parent);
+    }
+    for (const hist of this.previous.values()) this.pool.push(hist);
+    this.previous = this.current;
+    this.current = new Map();
+    return nodes.map((n) => this.bestSplit(this.previous.get(n.node) as Float64Array, n.g, n.h));
+  }
+
+  /** Between trees: every histogram goes back to the pool. */
+  reset(): void {
+    for (const hist of this.previous.values()) this.pool.push(hist);
+    this.previous.clear();
+  }
+
+  private build(start: number, end: number, hist: Float64Array): void {
+    const { order, grad, hess } = this.data;
+    const words = this.words;
+    const rowWords = this.data.stride >> 2;
+    const w0 = this.from >> 2;
+    const w1 = this.to >> 2;
+    for (let i = start; i < end; i++) {
+      const r = order[i];
+      const g = grad[r];
+      const h = hess[r];
+      const o = r * rowWords;
+      // Four features per 32-bit word; each feature's slot is 512 doubles (g, h per bin).
+      for (let w = w0; w < w1; w++) {
+        const word = words[o + w];
+        const base = (w - w0) << 11;
+        let k = base | ((word & 255) << 1);
+        hist[k] += g;
+        hist[k + 1] += h;
+        k = (base + 512) | (((word >>> 8) & 255) << 1);
+        hist[k] += g;
+        hist[k + 1] += h;
+        k = (base + 1024) | (((word >>> 16) & 255) << 1);
+        hist[k] += g;
+        hist[k + 1] += h;
+        k = (base + 1536) | ((word >>> 24) << 1);
+        hist[k] += g;
+        hist[k + 1] += h;
+      }
+    }
+  }
+
+  private bestSplit(hist: Float64Array, g: number, h: number): RangeSplit {
+    const { minChildWeight, lambda, minGain } = this.params;
+    const parentScore = (g * g) / (h + lambda);
+    const best: RangeSplit = { gain: minGain, feature: -1, bin: -1, gl: 0, hl: 0 };
+    const last = Math.min(this.to, this.data.binCounts.length);
+    for (let j = this.from; j < last; j++) {
+      if (!this.allowed[j]) continue;
+      const nb = this.data.binCounts[j];
+      const base = (j - this.from) << 9;
+      let gl = 0;
+      let hl = 0;
+      for (let b = 0; b < nb - 1; b++) {
+        gl += hist[base + 2 * b];
+        hl += hist[base + 2 * b + 1];
+        if (hl < minChildWeight) continue;
+        const hr = h - hl;
+        if (hr < minChildWeight) break;
+        const gr = g - gl;
+        const gain = 0.5 * ((gl * gl) / (hl + lambda) + (gr * gr) / (hr + lambda) - parentScore);
+        // Strictly greater: the first best in feature order wins, so ranges combine exactly.
+        if (gain > best.gain) {
+          best.gain = gain;
+          best.feature = j;
+          best.bin = b;
+          best.gl = gl;
+          best.hl = hl;
+        }
+      }
+    }
+    return best;
+  }
+}
+
+/**
+ * A range served by a pool thread. Commands and results travel through shared memory and the two
+ * threads hand over with Atomics (microseconds), not messages: a tree needs one hand-over per level.
+ */
+const enum Op {
+  Level = 1,
+  Reset = 2,
+  Stop = 3,
+}
+const REQUEST = 0;
+const DONE = 1;
+const COUNT = 2;
+const OP = 3;
+const FAILED = 4;
+const READY = 5;
+const NODE_INTS = 5;
+const SPLIT_FLOATS = 5;
+
+export interface SharedRange {
+  data: HistogramData;
+  from: number;
+  to: number;
+  allowed: Uint8Array;
+  params: SplitParams;
+  control: Int32Array;
+  nodeInts: Int32Array;
+  nodeFloats: Float64Array;
+  splits: Float64Array;
+  error: Uint8Array;
+}
+
+/** Shared memory for a remote range that can take levels of up to `maxNodes` nodes. */
+export function sharedRange(data: HistogramData, from: number, to: number, allowed: Uint8Array, params: SplitParams, maxNodes: number): SharedRange {
+  const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number) => new Type(new SharedArrayBuffer(n * Type.BYTES_PER_ELEMENT));
+  return {
+    data,
+    from,
+    to,
+    allowed,
+    params,
+    control: shared(Int32Array, 8),
+    nodeInts: shared(Int32Array, maxNodes * NODE_INTS),
+    nodeFloats: shared(Float64Array, maxNodes * 2),
+    splits: shared(Float64Array, maxNodes * SPLIT_FLOATS),
+    error: shared(Uint8Array, 2048),
+  };
+}
+
+/** The pool thread's side: serves levels until told to stop. */
+export function serveHistogramRange(shared: SharedRange): void {
+  const { control } = shared;
+  const range = new HistogramRange(shared.data, shared.from, shared.to, shared.allowed, shared.params);
+  let seen = 0;
+  Atomics.store(control, READY, 1);
+  Atomics.notify(control, READY);
+  for (;;) {
+    Atomics.wait(control, REQUEST, seen);
+    seen = Atomics.load(control, REQUEST);
+    const op = Atomics.load(control, OP) as Op;
+    try {
+      if (op === Op.Stop) return;
+      if (op === Op.Reset) range.reset();
+      else {
+        const count = Atomics.load(control, COUNT);
+        const nodes: LevelNode[] = [];
+        for (let i = 0; i < count; i++) {
+          const a = shared.nodeInts.subarray(i * NODE_INTS);
+          nodes.push({ node: a[0], start: a[1], end: a[2], sibling: a[3], parent: a[4], g: shared.nodeFloats[2 * i], h: shared.nodeFloats[2 * i + 1] });
+        }
+        range.level(nodes).forEach((s, i) => shared.splits.set([s.gain, s.feature, s.bin, s.gl, s.hl], i * SPLIT_FLOATS));
+      }
+    } catch (error) {
+      const text = Buffer.from(String(error instanceof Error ? (error.stack ?? error.message) : error)).subarray(0, shared.error.length - 1);
+      shared.error.set(text);
+      Atomics.store(control, FAILED, text.length);
+    } finally {
+      Atomics.store(control, DONE, seen);
+      Atomics.notify(control, DONE);
+    }
+  }
+}
+
+/** The grower's handle on a served range; `level` is split in two so both threads work at once. */
+export class RemoteHistogramRange {
+  private seq = 0;
+  constructor(private readonly shared: SharedRange) {}
+
+  /** Blocks until the pool thread runs the serving task (it may be finishing other work first). */
+  waitUntilServing(timeoutMs: number): void {
+    if (Atomics.wait(this.shared.control, READY, 0, timeoutMs) === 'timed-out') throw new Error(`no pool thread took the histogram range within ${timeoutMs} ms`);
+  }
+
+  startLevel(nodes: readonly LevelNode[]): void {
+    nodes.forEach((n, i) => {
+      this.shared.nodeInts.set([n.node, n.start, n.end, n.sibling, n.parent], i * NODE_INTS);
+      this.shared.nodeFloats[2 * i] = n.g;
+      this.shared.nodeFloats[2 * i + 1] = n.h;
+    });
+    Atomics.store(this.shared.control, COUNT, nodes.length);
+    this.send(Op.Level);
+  }
+
+  finishLevel(count: number): RangeSplit[] {
+    this.await();
+    return Array.from({ length: count }, (_, i) => {
+      const s = this.shared.splits.subarray(i * SPLIT_FLOATS);
+      return { gain: s[0], feature: s[1], bin: s[2], gl: s[3], hl: s[4] };
+    });
+  }
+
+  reset(): void {
+    this.send(Op.Reset);
+    this.await();
+  }
+
+  stop(): void {
+    this.send(Op.Stop);
+  }
+
+  private send(op: Op): void {
+    const { control } = this.shared;
+    Atomics.store(control, OP, op);
+    Atomics.store(control, REQUEST, ++this.seq);
+    Atomics.notify(control, REQUEST);
+  }
+
+  private await(): void {
+    const { control } = this.shared;
+    for (;;) {
+      const done = Atomics.load(control, DONE);
+      if (done === this.seq) break;
+      // A stalled thread would hang training forever: give up after a generous minute.
+      if (Atomics.wait(control, DONE, done, 60_000) === 'timed-out') throw new Error('histogram thread did not answer within 60 s');
+    }
+    const failed = Atomics.load(control, FAILED);
+    if (failed > 0) throw new Error(`histogram thread failed: ${Buffer.from(this.shared.error.subarray(0, failed)).toString()}`);
+  }
+}

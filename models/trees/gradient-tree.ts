@@ -1,0 +1,136 @@
+/**
+ * One regression tree on gradients and hessians, grown level by level on the shared histogram
+ * bins (the second-order split rule of xgboost / LightGBM). Each level builds the histograms of
+ * the smaller children only and derives their siblings by subtraction from the parent; the
+ * features are split into ranges worked on by different threads (see gradient-histograms.ts).
+ */
+import type { Tree } from './classification-tree';
+import type { HistogramData, HistogramRange, LevelNode, RangeSplit, RemoteHistogramRange } from './gradient-histograms';
+
+export interface GradientTreeParams {
+  maxDepth: number;
+  /** Minimum hessian sum in a child (xgboost's min_child_weight). */
+  minChildWeight: number;
+  /** L2 penalty on leaf values. */
+  lambda: number;
+  /** Leaf values are multiplied by it (shrinkage). */
+  learningRate: number;
+}
+
+export interface GradientTreeContext {
+  data: HistogramData;
+  /** Column-major bins (columns[j * rows + r]) for partitioning rows, which stay ascending in a node. */
+  columns: Uint8Array;
+  edges: readonly Float64Array[];
+  /** The calling thread's range (the first features) and the pool threads' ranges, in feature order. */
+  local: HistogramRange;
+  remotes: readonly RemoteHistogramRange[];
+  params: GradientTreeParams;
+  scratch: Int32Array;
+}
+
+export interface GrownGradientTree {
+  tree: Tree;
+  /** Per node, the bin threshold (to route binned rows that were not in the tree's sample). */
+  binThreshold: Int32Array;
+  /** Loss reduction per feature. */
+  gain: Float64Array;
+  /** (leaf node, start, end) triples: the rows data.order[start..end) fell in that leaf. */
+  leaves: number[];
+}
+
+/** Grows a tree on the rows data.order[0..count), with data.grad / data.hess set for this tree. */
+export function growGradientTree(ctx: GradientTreeContext, count: number): GrownGradientTree {
+  const { data, params, columns, scratch } = ctx;
+  const n = data.rows;
+  const feature: number[] = [];
+  const threshold: number[] = [];
+  const binThreshold: number[] = [];
+  const left: number[] = [];
+  const right: number[] = [];
+  const value: number[] = [];
+  const gain = new Float64Array(ctx.edges.length);
+  const leaves: number[] = [];
+  const newNode = () => {
+    feature.push(-1);
+    threshold.push(0);
+    binThreshold.push(0);
+    left.push(-1);
+    right.push(-1);
+    value.push(0);
+    return feature.length - 1;
+  };
+  const leaf = (node: LevelNode) => {
+    value[node.node] = (-node.g / (node.h + params.lambda)) * params.learningRate;
+    leaves.push(node.node, node.start, node.end);
+  };
+
+  let g0 = 0;
+  let h0 = 0;
+  for (let i = 0; i < count; i++) {
+    g0 += data.grad[data.order[i]];
+    h0 += data.hess[data.order[i]];
+  }
+  let level: LevelNode[] = [{ node: newNode(), start: 0, end: count, sibling: -1, parent: -1, g: g0, h: h0 }];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth >= params.maxDepth) {
+      level.forEach(leaf);
+      break;
+    }
+    for (const remote of ctx.remotes) remote.startLevel(level);
+    const local = ctx.local.level(level);
+    const remote = ctx.remotes.map((range) => range.finishLevel(level.length));
+    const next: LevelNode[] = [];
+    level.forEach((node, i) => {
+      // Ranges in feature order, strictly greater wins: the same split as one sequential scan.
+      let split: RangeSplit = local[i];
+      for (const r of remote) if (r[i].gain > split.gain) split = r[i];
+      if (split.feature < 0) {
+        leaf(node);
+        return;
+      }
+      const j = split.feature;
+      const bin = split.bin;
+      // Stable partition: left rows stay in front, right rows follow, both still ascending.
+      let nl = 0;
+      let nr = 0;
+      const column = j * n;
+      for (let k = node.start; k < node.end; k++) {
+        const r = data.order[k];
+        if (columns[column + r] <= bin) data.order[node.start + nl++] = r;
+        else scratch[nr++] = r;
+      }
+      data.order.set(scratch.subarray(0, nr), node.start + nl);
+      feature[node.node] = j;
+      threshold[node.node] = ctx.edges[j][bin];
+      binThreshold[node.node] = bin;
+      gain[j] += split.gain;
+      const l = newNode();
+      const r = newNode();
+      left[node.node] = l;
+      right[node.node] = r;
+      const leftNode: LevelNode = { node: l, start: node.start, end: node.start + nl, sibling: -1, parent: node.node, g: split.gl, h: split.hl };
+      const rightNode: LevelNode = { node: r, start: node.start + nl, end: node.end, sibling: -1, parent: node.node, g: node.g - split.gl, h: node.h - split.hl };
+      // Build the smaller child's histogram; the larger one is the parent's minus it.
+      if (nl <= nr) rightNode.sibling = l;
+      else leftNode.sibling = r;
+      next.push(leftNode, rightNode);
+    });
+    level = next;
+  }
+  ctx.local.reset();
+  for (const remote of ctx.remotes) remote.reset();
+  return {
+    tree: { feature: Int32Array.from(feature), threshold: Float64Array.from(threshold), left: Int32Array.from(left), right: Int32Array.from(right), value: Float64Array.from(value) },
+    binThreshold: Int32Array.from(binThreshold),
+    gain,
+    leaves,
+  };
+}
+
+/** Leaf index of a binned row (row-major bins, `stride` bytes per row). */
+export function binnedLeafOf(tree: Tree, binThreshold: Int32Array, bins: Uint8Array, offset: number): number {
+  let node = 0;
+  while (tree.feature[node] >= 0) node = bins[offset + tree.feature[node]] <= binThreshold[node] ? tree.left[node] : tree.right[node];
+  return node;
+}
