@@ -17,6 +17,7 @@ import { importBars } from '../lib/ingest/import-bars';
 import { importRequestSchema } from '../lib/ingest/import-request';
 import { readBarSeries } from '../lib/store/bars';
 import { openDatabase } from '../lib/store/database';
+import { peakRssMiB } from './peak-memory';
 
 const opts = z
   .object({
@@ -27,7 +28,7 @@ const opts = z
   })
   .parse(new Command().option('--data <dir>').option('--python <bin>').option('--phase <phase>').option('--db <file>').parse().opts());
 
-const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const peakMiB = () => Math.round(peakRssMiB());
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 const set = defineFeatureSet(DEFAULT_FEATURE_SET);
 

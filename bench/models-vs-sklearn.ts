@@ -1,8 +1,11 @@
 /**
- * Each algorithm beside its scikit-learn reference on identical rows: fit and predict time,
- * one-row latency, test accuracy and AUC, at 20,000 and 200,000 training rows of the shared data
- * (default feature set, 5-day direction label; train on the earliest dates, test on the latest).
- *   tsx bench/models-vs-sklearn.ts [--data ../shared/data/sp500-2013-2018] [--python /usr/bin/python3] [--rows 20000,200000]
+ * Each algorithm beside its reference (scikit-learn, xgboost) on identical rows: fit and predict
+ * time, one-row latency, peak memory, test accuracy and AUC, at 20,000 and 200,000 training rows
+ * of the shared data (default feature set, 5-day direction label; train on the earliest dates,
+ * test on the latest). Every fit runs in its own process, ours and the reference's, so the peak
+ * RSS printed is that algorithm's (data included; Node and Python baselines differ by ~50 MiB).
+ *   tsx bench/models-vs-sklearn.ts [--data ../shared/data/sp500-2013-2018] [--python /usr/bin/python3]
+ *                                  [--rows 20000,200000] [--only random_forest,gradient_boosting]
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,19 +18,30 @@ import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-s
 import { toSymbolBars } from '../lib/features/materialize';
 import { computeLabels, labelSpecSchema } from '../lib/labels/labels';
 import { readBarCsv } from '../lib/market-data/csv-reader';
-import { logisticRegression } from '../models/baselines/logistic-regression';
-import { majority } from '../models/baselines/majority';
+import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
 import { accuracyOf, rocAucOf } from '../models/evaluation';
-import type { Algorithm, FeatureMatrix } from '../models/model';
-import { randomForest } from '../models/trees/random-forest';
+import type { FeatureMatrix } from '../models/model';
+import { peakRssMiB } from './peak-memory';
+
+/** What is compared, with the same settings on both sides (see bench/reference/models_sklearn.py). */
+const CASES: Array<{ name: string; params: Record<string, unknown>; maxRows?: number; note?: string }> = [
+  { name: 'majority', params: {} },
+  { name: 'logistic_regression', params: { C: 1, maxIterations: 200 } },
+  { name: 'random_forest', params: { nEstimators: 100, maxDepth: 16 } },
+  { name: 'gradient_boosting', params: { nRounds: 100, maxDepth: 6, learningRate: 0.1, validationFraction: 0 }, note: 'reference: xgboost hist' },
+];
 
 const opts = z
   .object({
     data: z.string().default(path.resolve(__dirname, '../../shared/data/sp500-2013-2018')),
     python: z.string().default('/usr/bin/python3'),
     rows: z.string().default('20000,200000').transform((s) => s.split(',').map(Number)),
+    only: z.string().optional().transform((s) => (s ? s.split(',') : undefined)),
+    fit: z.string().optional(), // child mode: folder of matrices
+    algorithm: z.string().optional(),
+    params: z.string().optional(),
   })
-  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').parse().opts());
+  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').option('--only <names>').option('--fit <dir>').option('--algorithm <name>').option('--params <json>').parse().opts());
 
 interface Row {
   date: string;
@@ -63,57 +77,116 @@ function dataset(): { columns: string[]; rows: Row[] } {
   return { columns: computed.columns, rows };
 }
 
-function matrix(rows: readonly Row[], columns: string[]): { x: FeatureMatrix; y: Int32Array } {
-  const p = columns.length;
+function writeMatrices(dir: string, name: 'train' | 'test', rows: readonly Row[], p: number): void {
   const values = new Float64Array(rows.length * p);
   rows.forEach((row, r) => values.set(row.values, r * p));
-  return { x: { values, rows: rows.length, featureNames: columns }, y: Int32Array.from(rows, (row) => row.label) };
+  fs.writeFileSync(path.join(dir, `x_${name}.f64`), Buffer.from(values.buffer));
+  fs.writeFileSync(path.join(dir, `y_${name}.i32`), Buffer.from(Int32Array.from(rows, (row) => row.label).buffer));
+}
+
+function readMatrices(dir: string, name: 'train' | 'test', columns: string[]): { x: FeatureMatrix; y: Int32Array } {
+  const buf = fs.readFileSync(path.join(dir, `x_${name}.f64`));
+  const values = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const ybuf = fs.readFileSync(path.join(dir, `y_${name}.i32`));
+  const y = new Int32Array(ybuf.buffer.slice(ybuf.byteOffset, ybuf.byteOffset + ybuf.byteLength));
+  return { x: { values, rows: y.length, featureNames: columns }, y };
 }
 
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
+interface Result {
+  fit_seconds: number;
+  predict_seconds: number;
+  one_row_ms: number;
+  accuracy: number;
+  auc: number;
+  peak_rss_mib: number;
+  backend?: string;
+}
+
+/** Child mode: fit one algorithm on the matrices in `dir`, print one JSON line. */
+async function fitOne(dir: string, name: string, params: Record<string, unknown>): Promise<void> {
+  const columns = JSON.parse(fs.readFileSync(path.join(dir, 'columns.json'), 'utf8')) as string[];
+  const train = readMatrices(dir, 'train', columns);
+  const test = readMatrices(dir, 'test', columns);
+  const runtimes = await loadModelRuntimes();
+  const algorithm = algorithmByName(name);
+  let t = process.hrtime.bigint();
+  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1, threads: 2 }, params);
+  const fit = seconds(t);
+  t = process.hrtime.bigint();
+  const proba = model.predictProba(test.x);
+  const predict = seconds(t);
+  const one = { values: test.x.values.subarray(0, columns.length), rows: 1, featureNames: columns };
+  for (let i = 0; i < 20; i++) model.predictProba(one); // warm-up
+  t = process.hrtime.bigint();
+  for (let i = 0; i < 200; i++) model.predictProba(one);
+  const result: Result = {
+    fit_seconds: fit,
+    predict_seconds: predict,
+    one_row_ms: (seconds(t) / 200) * 1000,
+    accuracy: accuracyOf(proba, test.y, 2),
+    auc: rocAucOf(proba, test.y),
+    peak_rss_mib: peakRssMiB(),
+    backend: runtimes.tensorflowBackend,
+  };
+  console.log(JSON.stringify(result));
+  process.exit(0); // pool threads and wasm runtimes need not wind down
+}
+
+function runJson(command: string, args: string[], what: string): Result {
+  const r = spawnSync(command, args, { encoding: 'utf8', cwd: path.resolve(__dirname, '..'), maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${what} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Result;
+}
+
 async function main(): Promise<void> {
+  if (opts.fit) return fitOne(opts.fit, opts.algorithm as string, JSON.parse(opts.params ?? '{}') as Record<string, unknown>);
+  if (!fs.existsSync(opts.data)) throw new Error(`no data at ${opts.data}; pass --data <folder of CSV files>`);
+  const cases = CASES.filter((c) => !opts.only || opts.only.includes(c.name));
   const { columns, rows } = dataset();
   const test = rows.slice(rows.length - 50_000);
   const pool = rows.slice(0, rows.length - 50_000 - 5 * 400); // a gap longer than the label horizon
-  const testM = matrix(test, columns);
-  const algorithms: Array<[string, Algorithm<Record<string, unknown>>, Record<string, unknown>]> = [
-    ['majority', majority as Algorithm<Record<string, unknown>>, {}],
-    ['logistic_regression', logisticRegression as Algorithm<Record<string, unknown>>, { C: 1, maxIterations: 200 }],
-    ['random_forest', randomForest as Algorithm<Record<string, unknown>>, { nEstimators: 100, maxDepth: 16 }],
-  ];
+  const fmt = (v: number, d = 2) => v.toFixed(d);
   for (const n of opts.rows) {
     const step = Math.max(1, Math.floor(pool.length / n));
     const train = pool.filter((_, i) => i % step === 0).slice(0, n);
-    const trainM = matrix(train, columns);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-models-'));
-    fs.writeFileSync(path.join(dir, 'x_train.f64'), Buffer.from(trainM.x.values.buffer));
-    fs.writeFileSync(path.join(dir, 'y_train.i32'), Buffer.from(trainM.y.buffer));
-    fs.writeFileSync(path.join(dir, 'x_test.f64'), Buffer.from(testM.x.values.buffer));
-    fs.writeFileSync(path.join(dir, 'y_test.i32'), Buffer.from(testM.y.buffer));
-    const py = spawnSync(opts.python, [path.join(__dirname, 'reference', 'models_sklearn.py'), dir, String(train.length), String(test.length), String(columns.length)], { encoding: 'utf8' });
-    fs.rmSync(dir, { recursive: true });
-    if (py.status !== 0) throw new Error(`scikit-learn reference failed (python3-sklearn installed for ${opts.python}?):\n${py.stderr}`);
-    const ref = JSON.parse(py.stdout.trim().split('\n').at(-1) as string) as Record<string, { fit_seconds: number; predict_seconds: number; one_row_ms: number; accuracy: number; auc: number }>;
-
-    console.log(`\n${train.length} training rows, ${test.length} test rows (${test[0].date}..${test.at(-1)?.date}), ${columns.length} features; up share in test ${(testM.y.reduce((a, b) => a + b, 0) / test.length).toFixed(3)}`);
-    console.log('algorithm            | fit ours   | fit sklearn | ratio | 1-row ours | 1-row sklearn | acc ours | acc sklearn | AUC ours | AUC sklearn');
-    for (const [name, algorithm, params] of algorithms) {
-      let t = process.hrtime.bigint();
-      const model = await algorithm.fit({ features: trainM.x, labels: trainM.y, classes: 2, seed: 1, threads: 2 }, params);
-      const fit = seconds(t);
-      const proba = model.predictProba(testM.x);
-      const one = { values: testM.x.values.subarray(0, columns.length), rows: 1, featureNames: columns };
-      t = process.hrtime.bigint();
-      for (let i = 0; i < 200; i++) model.predictProba(one);
-      const oneMs = (seconds(t) / 200) * 1000;
-      const r = ref[name];
-      console.log(
-        `${name.padEnd(20)} | ${fit.toFixed(2).padStart(8)} s | ${r.fit_seconds.toFixed(2).padStart(9)} s | ${(fit / r.fit_seconds).toFixed(2).padStart(5)} | ${oneMs.toFixed(3).padStart(7)} ms | ${r.one_row_ms.toFixed(3).padStart(10)} ms | ${accuracyOf(proba, testM.y, 2).toFixed(4)}   | ${r.accuracy.toFixed(4)}      | ${rocAucOf(proba, testM.y).toFixed(4)}   | ${r.auc.toFixed(4)}`,
-      );
+    fs.writeFileSync(path.join(dir, 'columns.json'), JSON.stringify(columns));
+    writeMatrices(dir, 'train', train, columns.length);
+    writeMatrices(dir, 'test', test, columns.length);
+    const upShare = test.reduce((a, r) => a + r.label, 0) / test.length;
+    console.log(`\n${train.length} training rows, ${test.length} test rows (${test[0].date}..${test.at(-1)?.date}), ${columns.length} features; up share in test ${fmt(upShare, 3)}`);
+    console.log('algorithm           | fit ours  | fit ref   | ratio | predict 50k ours/ref | 1-row ours | 1-row ref | acc ours | acc ref | AUC ours | AUC ref | peak MiB ours/ref');
+    try {
+      for (const c of cases) {
+        if (c.maxRows !== undefined && train.length > c.maxRows) {
+          console.log(`${c.name.padEnd(19)} | skipped above ${c.maxRows} rows: ${c.note ?? ''}`);
+          continue;
+        }
+        const ours = runJson(process.execPath, ['--import', 'tsx', __filename, '--fit', dir, '--algorithm', c.name, '--params', JSON.stringify(c.params)], `${c.name} (ours)`);
+        const ref = runJson(opts.python, [path.join(__dirname, 'reference', 'models_sklearn.py'), dir, String(train.length), String(test.length), String(columns.length), c.name], `${c.name} reference (python3-sklearn / python3-xgboost installed for ${opts.python}?)`);
+        console.log(
+          [
+            c.name.padEnd(19),
+            `${fmt(ours.fit_seconds).padStart(7)} s`,
+            `${fmt(ref.fit_seconds).padStart(7)} s`,
+            fmt(ours.fit_seconds / ref.fit_seconds).padStart(5),
+            `${fmt(ours.predict_seconds, 3).padStart(7)} / ${fmt(ref.predict_seconds, 3).padStart(7)} s  `,
+            `${fmt(ours.one_row_ms, 3).padStart(7)} ms`,
+            `${fmt(ref.one_row_ms, 3).padStart(6)} ms`,
+            fmt(ours.accuracy, 4).padStart(8),
+            fmt(ref.accuracy, 4).padStart(7),
+            fmt(ours.auc, 4).padStart(8),
+            fmt(ref.auc, 4).padStart(7),
+            `${Math.round(ours.peak_rss_mib)} / ${Math.round(ref.peak_rss_mib)}${ours.backend ? ` (tfjs ${ours.backend})` : ''}${c.note ? `  ${c.note}` : ''}`,
+          ].join(' | '),
+        );
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true });
     }
   }
-  console.log(`\npeak RSS (this process) ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,30 @@
+/**
+ * Every algorithm this build can train and load, by name: what experiment configs refer to and
+ * what the artifact loader accepts (name → payload version).
+ */
+import type { Algorithm } from './model';
+import { logisticRegression } from './baselines/logistic-regression';
+import { majority } from './baselines/majority';
+import { gradientBoosting } from './trees/gradient-boosting';
+import { randomForest } from './trees/random-forest';
+
+const ALL = [majority, logisticRegression, randomForest, gradientBoosting] as Array<Algorithm<Record<string, unknown>>>;
+
+export const ALGORITHMS: ReadonlyMap<string, Algorithm<Record<string, unknown>>> = new Map(ALL.map((a) => [a.name, a]));
+
+/** name → payload version, for decodeArtifact's `algorithms` check. */
+export const ALGORITHM_VERSIONS: ReadonlyMap<string, number> = new Map(ALL.map((a) => [a.name, a.version]));
+
+export function algorithmByName(name: string): Algorithm<Record<string, unknown>> {
+  const algorithm = ALGORITHMS.get(name);
+  if (!algorithm) throw new Error(`unknown algorithm "${name}"; known: ${[...ALGORITHMS.keys()].join(', ')}`);
+  return algorithm;
+}
+
+/**
+ * Loads the asynchronous runtimes (wasm) some algorithms need before a model can be restored;
+ * call once at start-up. Says which TensorFlow.js backend is in use, when there is one.
+ */
+export async function loadModelRuntimes(): Promise<{ tensorflowBackend?: string }> {
+  return Promise.resolve({});
+}
