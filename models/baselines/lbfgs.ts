@@ -4,6 +4,7 @@
  */
 export interface LbfgsOptions {
   maxIterations: number;
+  /** Stop when the largest gradient component is below it (scipy's pgtol). */
   tolerance: number;
   memory?: number;
   signal?: AbortSignal;
@@ -26,7 +27,7 @@ export function lbfgs(f: (x: Float64Array, grad: Float64Array) => number, x0: Fl
   const rho: number[] = [];
   for (let iter = 0; iter < options.maxIterations; iter++) {
     options.signal?.throwIfAborted();
-    if (Math.sqrt(dot(g, g)) < options.tolerance) break;
+    if (g.reduce((m, v) => Math.max(m, Math.abs(v)), 0) <= options.tolerance) break;
     // Two-loop recursion: d = -H·g
     const q = g.slice();
     const alpha: number[] = new Array<number>(S.length);
@@ -58,7 +59,8 @@ export function lbfgs(f: (x: Float64Array, grad: Float64Array) => number, x0: Fl
       if (fNew <= fx + 1e-4 * step * slope) break;
       step /= 2;
     }
-    if (!(fNew < fx) || Math.abs(fx - fNew) <= options.tolerance * Math.max(1, Math.abs(fx)) * 1e-3) {
+    // Relative decrease at rounding level (scipy's ftol as scikit-learn sets it): no progress left.
+    if (!(fNew < fx) || fx - fNew <= 64 * Number.EPSILON * Math.max(1, Math.abs(fx), Math.abs(fNew))) {
       if (fNew < fx) {
         x = xNew;
       }

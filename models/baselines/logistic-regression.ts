@@ -12,7 +12,8 @@ export const logisticParamsSchema = z.object({
   /** Inverse regularisation strength, as scikit-learn's C. */
   C: z.number().positive().default(1),
   maxIterations: z.number().int().min(1).max(10_000).default(200),
-  tolerance: z.number().positive().default(1e-6),
+  /** Stop when every gradient component is below it (scikit-learn's tol). */
+  tolerance: z.number().positive().default(1e-4),
 });
 export type LogisticParams = z.input<typeof logisticParamsSchema>;
 
@@ -89,13 +90,27 @@ export const logisticRegression: Algorithm<LogisticParams> = {
     const w = input.weights;
     const totalWeight = w ? w.reduce((a, b) => a + b, 0) : x.rows;
     const z = standardise(x, s, new Float64Array(x.rows * p));
-    const logits = new Float64Array(K);
+    // Two classes need one coefficient vector (sigmoid), as scikit-learn fits them; more need K (softmax).
+    const outputs = K === 2 ? 1 : K;
+    const logits = new Float64Array(outputs);
     // Objective as scikit-learn: 0.5·||W||² + C·Σ wᵢ·(−log pᵢ[yᵢ]), scaled by 1/Σw for conditioning.
     const objective = (coef: Float64Array, grad: Float64Array): number => {
       grad.fill(0);
       let loss = 0;
       for (let r = 0; r < x.rows; r++) {
         const row = r * p;
+        const wr = (w?.[r] ?? 1) * params.C;
+        const y = input.labels[r];
+        if (outputs === 1) {
+          let a = coef[p];
+          for (let j = 0; j < p; j++) a += coef[j] * z[row + j];
+          // −log p(y) = softplus(a) − y·a, computed without overflow.
+          loss += wr * ((a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a))) - (y === 1 ? a : 0));
+          const g = wr * (1 / (1 + Math.exp(-a)) - (y === 1 ? 1 : 0));
+          for (let j = 0; j < p; j++) grad[j] += g * z[row + j];
+          grad[p] += g;
+          continue;
+        }
         let max = -Infinity;
         for (let k = 0; k < K; k++) {
           const base = k * (p + 1);
@@ -106,8 +121,6 @@ export const logisticRegression: Algorithm<LogisticParams> = {
         }
         let sum = 0;
         for (let k = 0; k < K; k++) sum += logits[k] = Math.exp(logits[k] - max);
-        const wr = (w?.[r] ?? 1) * params.C;
-        const y = input.labels[r];
         loss -= wr * Math.log(Math.max(logits[y] / sum, 1e-300));
         for (let k = 0; k < K; k++) {
           const g = wr * (logits[k] / sum - (k === y ? 1 : 0));
@@ -116,7 +129,7 @@ export const logisticRegression: Algorithm<LogisticParams> = {
           grad[base + p] += g;
         }
       }
-      for (let k = 0; k < K; k++) {
+      for (let k = 0; k < outputs; k++) {
         for (let j = 0; j < p; j++) {
           const c = coef[k * (p + 1) + j];
           loss += 0.5 * c * c;
@@ -126,7 +139,10 @@ export const logisticRegression: Algorithm<LogisticParams> = {
       for (let i = 0; i < grad.length; i++) grad[i] /= totalWeight;
       return loss / totalWeight;
     };
-    const coef = lbfgs(objective, new Float64Array(K * (p + 1)), { maxIterations: params.maxIterations, tolerance: params.tolerance, signal: input.signal });
+    const fitted = lbfgs(objective, new Float64Array(outputs * (p + 1)), { maxIterations: params.maxIterations, tolerance: params.tolerance, signal: input.signal });
+    // Stored as K rows either way: for two classes, class 0's row is zero (softmax of [0, a] = sigmoid(a)).
+    const coef = outputs === K ? fitted : new Float64Array(K * (p + 1));
+    if (outputs !== K) coef.set(fitted, p + 1);
     return Promise.resolve(new LogisticModel(x.featureNames, K, params, s, coef));
   },
   restore(state: ModelState) {
