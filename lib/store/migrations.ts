@@ -109,6 +109,59 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('news_headlines').execute();
     },
   },
+  '0004_model_registry': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Immutable model versions: a row is written once and never updated.
+      await db.schema
+        .createTable('model_versions')
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('artifact_sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('artifact_bytes', 'integer', (c) => c.notNull())
+        .addColumn('algorithm', 'varchar(64)', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('seed', 'integer', (c) => c.notNull())
+        .addColumn('feature_set_version', 'varchar(64)', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('snapshot_id', 'varchar(64)')
+        .addColumn('snapshot_hash', 'varchar(64)')
+        .addColumn('code_version', 'varchar(64)', (c) => c.notNull())
+        .addColumn('workflow_id', 'varchar(255)')
+        .addColumn('run_id', 'varchar(64)')
+        // Retried registrations carry the same key and find the version already there.
+        .addColumn('registration_key', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('metrics', 'text', (c) => c.notNull())
+        .addColumn('lineage', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_versions_pk', ['name', 'version'])
+        .execute();
+      await db.schema
+        .createTable('model_aliases')
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('alias', 'varchar(32)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_aliases_pk', ['name', 'alias'])
+        .execute();
+      // Append-only: every alias move, who or what made it, when and why.
+      await db.schema
+        .createTable('model_alias_history')
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('alias', 'varchar(32)', (c) => c.notNull())
+        .addColumn('from_version', 'integer')
+        .addColumn('to_version', 'integer')
+        .addColumn('moved_by', 'varchar(255)', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('moved_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_alias_history_pk', ['name', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('model_alias_history').execute();
+      await db.schema.dropTable('model_aliases').execute();
+      await db.schema.dropTable('model_versions').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -116,5 +169,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history'] as const;
 

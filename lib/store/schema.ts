@@ -64,7 +64,49 @@ export interface NewsHeadlinesTable {
   score: number;
 }
 
+export interface ModelVersionsTable {
+  name: string;
+  version: number;
+  artifact_sha256: string;
+  artifact_bytes: number;
+  algorithm: string;
+  params: string;
+  seed: number;
+  feature_set_version: string;
+  label: string;
+  snapshot_id: string | null;
+  snapshot_hash: string | null;
+  code_version: string;
+  workflow_id: string | null;
+  run_id: string | null;
+  registration_key: string;
+  metrics: string;
+  lineage: string;
+  created_at: string;
+}
+
+export interface ModelAliasesTable {
+  name: string;
+  alias: string;
+  version: number;
+}
+
+export interface ModelAliasHistoryTable {
+  name: string;
+  /** 1, 2, … per model name: the order of the moves. */
+  seq: number;
+  alias: string;
+  from_version: number | null;
+  to_version: number | null;
+  moved_by: string;
+  reason: string;
+  moved_at: string;
+}
+
 export interface DatabaseSchema {
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
+  model_alias_history: ModelAliasHistoryTable;
   news_headlines: NewsHeadlinesTable;
   feature_sets: FeatureSetsTable;
   feature_rows: FeatureRowsTable;

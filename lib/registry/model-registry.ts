@@ -1,0 +1,197 @@
+/**
+ * The model registry: immutable, numbered versions per model name (metadata in the relational
+ * store, artifact bytes content-addressed on disk) and aliases such as `champion` and
+ * `challenger` whose every move is appended to a history.
+ */
+import { decodeArtifact } from '../../models/artifact';
+import { ALGORITHM_VERSIONS, algorithmByName } from '../../models/algorithms';
+import type { TrainedModel } from '../../models/model';
+import type { Database } from '../store/database';
+import type { ModelVersionsTable } from '../store/schema';
+import { putArtifact, readArtifact } from './artifact-store';
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+export const MODEL_ALIASES = ['champion', 'challenger', 'canary', 'shadow'] as const;
+export type ModelAlias = (typeof MODEL_ALIASES)[number];
+
+export interface ModelVersion {
+  name: string;
+  version: number;
+  artifactSha256: string;
+  artifactBytes: number;
+  algorithm: string;
+  params: Record<string, unknown>;
+  seed: number;
+  featureSetVersion: string;
+  label: Record<string, unknown>;
+  snapshotId: string | null;
+  snapshotHash: string | null;
+  codeVersion: string;
+  workflowId: string | null;
+  runId: string | null;
+  registrationKey: string;
+  metrics: Record<string, unknown>;
+  /** Anything else that explains where the model came from (experiment, trials, data range). */
+  lineage: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface RegisterModelInput extends Omit<ModelVersion, 'version' | 'artifactSha256' | 'artifactBytes' | 'createdAt'> {
+  artifact: Uint8Array;
+  /** Normally omitted (next number); given when importing a known version. */
+  version?: number;
+}
+
+function toVersion(row: ModelVersionsTable): ModelVersion {
+  return {
+    name: row.name,
+    version: Number(row.version),
+    artifactSha256: row.artifact_sha256,
+    artifactBytes: Number(row.artifact_bytes),
+    algorithm: row.algorithm,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    seed: Number(row.seed),
+    featureSetVersion: row.feature_set_version,
+    label: JSON.parse(row.label) as Record<string, unknown>,
+    snapshotId: row.snapshot_id,
+    snapshotHash: row.snapshot_hash,
+    codeVersion: row.code_version,
+    workflowId: row.workflow_id,
+    runId: row.run_id,
+    registrationKey: row.registration_key,
+    metrics: JSON.parse(row.metrics) as Record<string, unknown>,
+    lineage: JSON.parse(row.lineage) as Record<string, unknown>,
+    createdAt: row.created_at,
+  };
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/**
+ * Registers a new version (artifact verified and stored first). Idempotent on the registration
+ * key: a retried registration returns the version the first attempt made.
+ */
+export async function registerModel(store: Database, artifactDir: string, input: RegisterModelInput): Promise<ModelVersion> {
+  if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
+  const existing = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
+  if (existing) return toVersion(existing);
+  const { header } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
+  if (header.algorithm !== input.algorithm) throw new RegistryError(`artifact holds a ${header.algorithm} model, not ${input.algorithm}`);
+  if (header.featureSetVersion !== input.featureSetVersion) throw new RegistryError(`artifact was built on feature set ${header.featureSetVersion}, not ${input.featureSetVersion}`);
+  const { sha256 } = putArtifact(artifactDir, input.artifact);
+  for (let attempt = 0; ; attempt++) {
+    const last = await store.db.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('name', '=', input.name).executeTakeFirst();
+    const version = input.version ?? Number(last?.v ?? 0) + 1;
+    if (input.version !== undefined) {
+      const taken = await getModelVersion(store, input.name, input.version).catch(() => undefined);
+      if (taken) throw new RegistryError(`model ${input.name} version ${input.version} already exists; versions are immutable, register a new one`);
+    }
+    try {
+      const row: ModelVersionsTable = {
+        name: input.name,
+        version,
+        artifact_sha256: sha256,
+        artifact_bytes: input.artifact.byteLength,
+        algorithm: input.algorithm,
+        params: JSON.stringify(input.params),
+        seed: input.seed,
+        feature_set_version: input.featureSetVersion,
+        label: JSON.stringify(input.label),
+        snapshot_id: input.snapshotId,
+        snapshot_hash: input.snapshotHash,
+        code_version: input.codeVersion,
+        workflow_id: input.workflowId,
+        run_id: input.runId,
+        registration_key: input.registrationKey,
+        metrics: JSON.stringify(input.metrics),
+        lineage: JSON.stringify(input.lineage),
+        created_at: new Date().toISOString(),
+      };
+      await store.db.insertInto('model_versions').values(row).execute();
+      return toVersion(row);
+    } catch (error) {
+      // Two registrations raced for the same number (or key): look again, at most a few times.
+      const raced = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
+      if (raced) return toVersion(raced);
+      if (attempt >= 4 || input.version !== undefined) throw error;
+    }
+  }
+}
+
+export async function getModelVersion(store: Database, name: string, version: number): Promise<ModelVersion> {
+  const row = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+  if (!row) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);
+  return toVersion(row);
+}
+
+export async function listModelVersions(store: Database, name?: string): Promise<ModelVersion[]> {
+  let q = store.db.selectFrom('model_versions').selectAll();
+  if (name) q = q.where('name', '=', name);
+  return (await q.orderBy('name').orderBy('version').execute()).map(toVersion);
+}
+
+/** The version an alias points at, or undefined when it is not set. */
+export async function aliasVersion(store: Database, name: string, alias: ModelAlias): Promise<number | undefined> {
+  const row = await store.db.selectFrom('model_aliases').select('version').where('name', '=', name).where('alias', '=', alias).executeTakeFirst();
+  return row ? Number(row.version) : undefined;
+}
+
+/** "3", "v3", "champion" → a version number. */
+export async function resolveVersion(store: Database, name: string, ref: string): Promise<number> {
+  if (/^v?\d+$/.test(ref)) return Number(ref.replace(/^v/, ''));
+  if (!(MODEL_ALIASES as readonly string[]).includes(ref)) throw new RegistryError(`"${ref}" is neither a version number nor an alias (${MODEL_ALIASES.join(', ')})`);
+  const version = await aliasVersion(store, name, ref as ModelAlias);
+  if (version === undefined) throw new RegistryError(`model ${name} has no ${ref}`);
+  return version;
+}
+
+export interface AliasMove {
+  name: string;
+  alias: ModelAlias;
+  /** undefined clears the alias. */
+  version: number | undefined;
+  movedBy: string;
+  reason: string;
+}
+
+/** Points an alias at a version (or clears it) and appends the move to the history, atomically. */
+export async function moveAlias(store: Database, move: AliasMove): Promise<void> {
+  if (move.version !== undefined) await getModelVersion(store, move.name, move.version);
+  await store.db.transaction().execute(async (tx) => {
+    const current = await tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
+    const from = current ? Number(current.version) : null;
+    if (from === (move.version ?? null)) return; // already there: nothing moved, nothing to record
+    await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
+    if (move.version !== undefined) await tx.insertInto('model_aliases').values({ name: move.name, alias: move.alias, version: move.version }).execute();
+    const last = await tx.selectFrom('model_alias_history').select((eb) => eb.fn.max('seq').as('s')).where('name', '=', move.name).executeTakeFirst();
+    await tx
+      .insertInto('model_alias_history')
+      .values({ name: move.name, seq: Number(last?.s ?? 0) + 1, alias: move.alias, from_version: from, to_version: move.version ?? null, moved_by: move.movedBy, reason: move.reason, moved_at: new Date().toISOString() })
+      .execute();
+  });
+}
+
+export interface AliasHistoryEntry {
+  alias: string;
+  fromVersion: number | null;
+  toVersion: number | null;
+  movedBy: string;
+  reason: string;
+  movedAt: string;
+}
+
+export async function aliasHistory(store: Database, name: string): Promise<AliasHistoryEntry[]> {
+  const rows = await store.db.selectFrom('model_alias_history').selectAll().where('name', '=', name).orderBy('seq').execute();
+  return rows.map((r) => ({ alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), movedBy: r.moved_by, reason: r.reason, movedAt: r.moved_at }));
+}
+
+/** Loads a registered model: artifact checked against its sha256, header, feature order and algorithm. */
+export async function loadRegisteredModel(store: Database, artifactDir: string, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
+  const v = await getModelVersion(store, name, version);
+  const bytes = readArtifact(artifactDir, v.artifactSha256);
+  const { state } = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: v.featureSetVersion });
+  return { version: v, model: algorithmByName(state.algorithm).restore(state) };
+}

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import { encodeArtifact, ArtifactError } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { artifactPath } from '../../lib/registry/artifact-store';
+import { aliasHistory, aliasVersion, listModelVersions, loadRegisteredModel, moveAlias, registerModel, RegistryError, resolveVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+
+async function input(seed: number, key: string): Promise<RegisterModelInput> {
+  const d = separable(300, 5, seed);
+  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+  const label = { kind: 'direction', horizon: 5 };
+  return {
+    name: 'direction-5d',
+    artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
+    algorithm: 'logistic_regression',
+    params: { C: 1 },
+    seed,
+    featureSetVersion: 'fs-test-000000000000',
+    label,
+    snapshotId: 'ds-1',
+    snapshotHash: 'abc',
+    codeVersion: 'test',
+    workflowId: 'wf-1',
+    runId: 'run-1',
+    registrationKey: key,
+    metrics: { auc: 0.6 },
+    lineage: { experiment: 'unit' },
+  };
+}
+
+describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let dir: string;
+  beforeEach(async () => {
+    t = await create();
+    dir = tempDir('mlp-artifacts-');
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  it('numbers versions, is idempotent on the registration key and refuses to overwrite a version', async () => {
+    const a = await registerModel(t.store, dir, await input(1, 'run-1/logistic'));
+    const again = await registerModel(t.store, dir, await input(1, 'run-1/logistic'));
+    const b = await registerModel(t.store, dir, await input(2, 'run-2/logistic'));
+    expect([a.version, again.version, b.version]).toEqual([1, 1, 2]);
+    expect(await listModelVersions(t.store, 'direction-5d')).toHaveLength(2);
+    await expect(registerModel(t.store, dir, { ...(await input(3, 'run-3/logistic')), version: 2 })).rejects.toThrow(/already exists; versions are immutable/);
+    expect((await listModelVersions(t.store)).map((v) => v.artifactSha256)).toEqual([a.artifactSha256, b.artifactSha256]);
+  });
+
+  it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
+    const reg = await input(1, 'k');
+    const v = await registerModel(t.store, dir, reg);
+    const { model } = await loadRegisteredModel(t.store, dir, 'direction-5d', v.version);
+    const d = separable(50, 5, 9);
+    const train = separable(300, 5, 1);
+    const original = await logisticRegression.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, {});
+    expect(Array.from(model.predictProba(d.x))).toEqual(Array.from(original.predictProba(d.x)));
+    const file = artifactPath(dir, v.artifactSha256);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 40] ^= 1;
+    fs.writeFileSync(file, bytes);
+    await expect(loadRegisteredModel(t.store, dir, 'direction-5d', v.version)).rejects.toThrow(ArtifactError);
+    await expect(loadRegisteredModel(t.store, dir, 'direction-5d', v.version)).rejects.toThrow(/modified or corrupted/);
+  });
+
+  it('moves aliases with an append-only history and resolves them', async () => {
+    const v1 = await registerModel(t.store, dir, await input(1, 'a'));
+    const v2 = await registerModel(t.store, dir, await input(2, 'b'));
+    await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v1.version, movedBy: 'test', reason: 'first model' });
+    await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v1.version, movedBy: 'test', reason: 'no-op' });
+    await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v2.version, movedBy: 'workflow wf-2', reason: 'promoted' });
+    await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v1.version, movedBy: 'alice', reason: 'rollback' });
+    expect(await aliasVersion(t.store, 'direction-5d', 'champion')).toBe(1);
+    expect(await resolveVersion(t.store, 'direction-5d', 'champion')).toBe(1);
+    expect(await resolveVersion(t.store, 'direction-5d', 'v2')).toBe(2);
+    await expect(resolveVersion(t.store, 'direction-5d', 'challenger')).rejects.toThrow(RegistryError);
+    await expect(moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: 9, movedBy: 'x', reason: 'y' })).rejects.toThrow(/no version 9/);
+    const history = await aliasHistory(t.store, 'direction-5d');
+    expect(history.map((h) => [h.fromVersion, h.toVersion, h.movedBy, h.reason])).toEqual([
+      [null, 1, 'test', 'first model'],
+      [1, 2, 'workflow wf-2', 'promoted'],
+      [2, 1, 'alice', 'rollback'],
+    ]);
+  });
+});
