@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/feature-set';
+import { materializeFeatures } from '../../lib/features/materialize';
+import { importBars } from '../../lib/ingest/import-bars';
+import { importRequestSchema } from '../../lib/ingest/import-request';
+import { labelSpecSchema, computeLabels } from '../../lib/labels/labels';
+import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
+import { readBarSeries } from '../../lib/store/bars';
+import { readFeatureRows } from '../../lib/store/features';
+import { buildTrainingDataset, datasetPath, readDataset, writeDataset } from '../../lib/training/dataset';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+
+const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+const label = labelSpecSchema.parse({ kind: 'direction', horizon: 5 });
+
+describe('training dataset from the store', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    const dir = tempDir('mlp-dataset-');
+    await writeSyntheticMarket(dir, { symbols: 4, from: '2016-01-04', to: '2017-12-29', plantErrors: false });
+    t = await createSqliteTestDatabase();
+    await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir } }));
+    await materializeFeatures(t.store, set);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('joins feature rows with labels in time order, with each label window in trading days', async () => {
+    const ds = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label, to: '2017-11-30' });
+    const series = await readBarSeries(t.store);
+    const features = await readFeatureRows(t.store, set.version, { to: '2017-11-30' });
+    expect(ds.columns).toHaveLength(61);
+    expect(ds.symbols).toHaveLength(4);
+    // Every labelled feature row is there once, and nothing else.
+    let expected = 0;
+    for (const row of features) {
+      const s = series.find((x) => x.symbol === row.symbol);
+      const i = s?.dates.indexOf(row.date) ?? -1;
+      if (s && !Number.isNaN(computeLabels(label, s.close).value[i])) expected++;
+    }
+    expect(ds.rows).toBe(expected);
+    for (let r = 1; r < ds.rows; r++) expect(ds.start[r]).toBeGreaterThanOrEqual(ds.start[r - 1]);
+    for (let r = 0; r < ds.rows; r++) expect(ds.end[r] - ds.start[r]).toBe(5); // same calendar for every symbol here
+    // Spot-check one row against the sources.
+    const r = Math.floor(ds.rows / 2);
+    const symbol = ds.symbols[ds.symbol[r]];
+    const date = ds.days[ds.start[r]];
+    const s = series.find((x) => x.symbol === symbol);
+    const i = s?.dates.indexOf(date) ?? -1;
+    expect(ds.labels[r]).toBe(computeLabels(label, (s as NonNullable<typeof s>).close).value[i]);
+    expect(ds.forwardReturn[r]).toBeCloseTo((s as NonNullable<typeof s>).close[i + 5] / (s as NonNullable<typeof s>).close[i] - 1, 12);
+    const featureRow = features.find((f) => f.symbol === symbol && f.date === date);
+    expect(Array.from(ds.values.subarray(r * 61, r * 61 + 61))).toEqual(Array.from(featureRow?.values ?? []));
+    // Labels look past `to`: the last decision days before it still have labels.
+    expect(ds.days[ds.start[ds.rows - 1]]).toBe('2017-11-30');
+  });
+
+  it('writes a dataset once under its content id and reads it back verified', async () => {
+    const ds = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
+    const dir = tempDir('mlp-artifacts-');
+    const a = writeDataset(dir, ds);
+    const b = writeDataset(dir, ds);
+    expect(b.id).toBe(a.id);
+    const back = readDataset(dir, a.id);
+    expect(back.rows).toBe(ds.rows);
+    expect(back.values).toEqual(ds.values);
+    expect(back.end).toEqual(ds.end);
+    expect(back.label).toEqual(label);
+    const bytes = fs.readFileSync(datasetPath(dir, a.id));
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(datasetPath(dir, a.id), bytes);
+    expect(() => readDataset(dir, a.id)).toThrow(/does not match its id/);
+    expect(() => readDataset(dir, 'td-00000000000000000000000000000000')).toThrow(/is not in/);
+  });
+});
