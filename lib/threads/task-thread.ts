@@ -22,11 +22,12 @@ function buffersOf(value: unknown, out: Set<ArrayBuffer>): Set<ArrayBuffer> {
 }
 
 parentPort?.on('message', (request: TaskRequest) => {
+  const fail = (error: unknown) => parentPort?.postMessage({ id: request.id, error: (error as Error).stack ?? String(error) } satisfies TaskResponse);
   try {
     const run = threadTasks[request.task] as (input: unknown) => unknown;
-    const result = run(request.input);
-    parentPort?.postMessage({ id: request.id, result } satisfies TaskResponse, [...buffersOf(result, new Set())]);
+    // Tasks may be asynchronous (model fits are); the answer goes back when they settle.
+    Promise.resolve(run(request.input)).then((result) => parentPort?.postMessage({ id: request.id, result } satisfies TaskResponse, [...buffersOf(result, new Set())]), fail);
   } catch (error) {
-    parentPort?.postMessage({ id: request.id, error: (error as Error).stack ?? String(error) } satisfies TaskResponse);
+    fail(error);
   }
 });

@@ -8,6 +8,8 @@ import { computeSymbolFeature } from '../features/symbol-features';
 import type { FitInput } from '../../models/model';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
+import { readDataset } from '../training/dataset';
+import { evaluateFold, type TrialRequest } from '../training/trial';
 
 export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
@@ -15,6 +17,8 @@ export const threadTasks = {
   /** Trees [from, to) of a random forest. */
   /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
+  /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */
+  trialFold: (input: { artifactDir: string; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(readDataset(input.artifactDir, input.datasetId), input.request, input.fold),
   forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
 };
 

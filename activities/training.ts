@@ -1,0 +1,104 @@
+import { Context } from '@temporalio/activity';
+import { labelSpecSchema, type LabelSpecInput } from '../lib/labels/labels';
+import type { Database } from '../lib/store/database';
+import { TaskPool } from '../lib/threads/task-pool';
+import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/training/dataset';
+import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
+import { withFailureMapping } from './failures';
+
+export interface PrepareDatasetInput {
+  featureSetVersion: string;
+  label: LabelSpecInput;
+  /** First and last decision day (inclusive); labels may look past `to`. */
+  from?: string;
+  to?: string;
+  symbols?: string[];
+}
+
+export interface PreparedDataset {
+  datasetId: string;
+  rows: number;
+  columns: number;
+  symbols: number;
+  firstDay: string;
+  lastDay: string;
+  /** Distinct decision days. */
+  decisionDays: number;
+  horizon: number;
+  upShare: number;
+}
+
+export interface RunTrialInput {
+  datasetId: string;
+  /** Trial number within its search, for logs and the result. */
+  trial: number;
+  request: TrialRequest;
+}
+
+export interface TrialOutcome extends TrialResult {
+  trial: number;
+  params: Record<string, unknown>;
+  seconds: number;
+}
+
+export interface TrainingActivityDeps {
+  store: Database;
+  artifactDir: string;
+  /** Threads that run folds and fits, so this thread stays free for heartbeats and polling. */
+  trainingPool: TaskPool;
+}
+
+export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
+  let nextThread = 0;
+  return {
+    /** Builds the training matrix from the feature store and labels and files it by content id. */
+    async prepareTrainingDataset(input: PrepareDatasetInput): Promise<PreparedDataset> {
+      return withFailureMapping(async () => {
+        const label = labelSpecSchema.parse(input.label);
+        const ds = await buildTrainingDataset(store, { featureSetVersion: input.featureSetVersion, label, from: input.from, to: input.to, symbols: input.symbols });
+        const { id } = writeDataset(artifactDir, ds);
+        const decisionDays = new Set(ds.start).size;
+        return {
+          datasetId: id,
+          rows: ds.rows,
+          columns: ds.columns.length,
+          symbols: ds.symbols.length,
+          firstDay: ds.days[ds.start[0]],
+          lastDay: ds.days[ds.start[ds.rows - 1]],
+          decisionDays,
+          horizon: labelHorizon(label),
+          upShare: ds.labels.reduce((a, b) => a + b, 0) / ds.rows,
+        };
+      });
+    },
+
+    /**
+     * One hyperparameter trial: purged k-fold CV, each fold on a training thread. Finished folds
+     * are heartbeat details, so a retry on another worker starts from the first missing fold.
+     */
+    async runTrial(input: RunTrialInput): Promise<TrialOutcome> {
+      return withFailureMapping(async () => {
+        const ctx = Context.current();
+        const t = Date.now();
+        const done = [...((ctx.info.heartbeatDetails as { folds?: FoldResult[] } | undefined)?.folds ?? [])];
+        if (done.length > 0) ctx.log.info('resuming trial from its checkpoint', { trial: input.trial, foldsDone: done.length, attempt: ctx.info.attempt });
+        ctx.heartbeat({ folds: done });
+        // The fold runs on another thread, so this one keeps heartbeating (and hears cancellation).
+        const alive = setInterval(() => ctx.heartbeat({ folds: done }), 5_000);
+        const thread = nextThread++;
+        try {
+          for (let fold = 0; fold < input.request.folds; fold++) {
+            if (done.some((r) => r.fold === fold)) continue;
+            ctx.cancellationSignal.throwIfAborted();
+            const result = await trainingPool.run(thread, 'trialFold', { artifactDir, datasetId: input.datasetId, request: input.request, fold });
+            done.push(result);
+            ctx.heartbeat({ folds: done });
+          }
+        } finally {
+          clearInterval(alive);
+        }
+        return { ...trialResultOf(done), trial: input.trial, params: input.request.params, seconds: (Date.now() - t) / 1000 };
+      });
+    },
+  };
+}

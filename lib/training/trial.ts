@@ -1,0 +1,107 @@
+/**
+ * One hyperparameter trial: the algorithm with one parameter set, scored by purged k-fold
+ * cross-validation on the training dataset. Folds already done (from a heartbeat checkpoint) are
+ * not recomputed, so a trial interrupted on one worker resumes on another.
+ */
+import { algorithmByName } from '../../models/algorithms';
+import { accuracyOf, rocAucOf } from '../../models/evaluation';
+import type { FeatureMatrix } from '../../models/model';
+import { purgedKFold } from '../validation/splits';
+import type { TrainingDataset } from './dataset';
+
+export interface TrialRequest {
+  algorithm: string;
+  params: Record<string, unknown>;
+  folds: number;
+  embargoDays: number;
+  /** Training rows per fold at most (evenly spaced in time when there are more): bounds trial cost. */
+  maxTrainRows: number;
+  /** Test rows per fold at most (evenly spaced). */
+  maxTestRows: number;
+  seed: number;
+  threads: number;
+}
+
+export interface FoldResult {
+  fold: number;
+  auc: number;
+  logLoss: number;
+  accuracy: number;
+  trainRows: number;
+  testRows: number;
+  seconds: number;
+}
+
+export interface TrialResult {
+  /** Mean fold ROC AUC: what the search maximises (threshold-free, insensitive to the class balance). */
+  score: number;
+  folds: FoldResult[];
+}
+
+/** At most `limit` of the indices, evenly spaced, order kept. */
+export function evenlySpaced(indices: Int32Array, limit: number): Int32Array {
+  if (indices.length <= limit) return indices;
+  const out = new Int32Array(limit);
+  for (let i = 0; i < limit; i++) out[i] = indices[Math.floor((i * indices.length) / limit)];
+  return out;
+}
+
+/** The rows `indices` of the dataset as a model input. */
+export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: FeatureMatrix; y: Int32Array } {
+  const p = ds.columns.length;
+  const values = new Float64Array(indices.length * p);
+  const y = new Int32Array(indices.length);
+  indices.forEach((r, i) => {
+    values.set(ds.values.subarray(r * p, (r + 1) * p), i * p);
+    y[i] = ds.labels[r];
+  });
+  return { x: { values, rows: indices.length, featureNames: ds.columns }, y };
+}
+
+export function logLossOf(proba: Float64Array, labels: Int32Array, classes: number): number {
+  let loss = 0;
+  for (let r = 0; r < labels.length; r++) loss -= Math.log(Math.min(Math.max(proba[r * classes + labels[r]], 1e-15), 1));
+  return loss / labels.length;
+}
+
+export function classesOf(ds: TrainingDataset): number {
+  let max = 1;
+  for (const y of ds.labels) if (y > max) max = y;
+  return max + 1;
+}
+
+/** Trains on fold `f`'s training rows and scores its test rows. */
+export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f: number, signal?: AbortSignal): Promise<FoldResult> {
+  const algorithm = algorithmByName(request.algorithm);
+  const classes = classesOf(ds);
+  const fold = purgedKFold({ start: ds.start, end: ds.end }, { folds: request.folds, embargoDays: request.embargoDays })[f];
+  const t = Date.now();
+  const train = datasetRows(ds, evenlySpaced(fold.train, request.maxTrainRows));
+  const test = datasetRows(ds, evenlySpaced(fold.test, request.maxTestRows));
+  const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
+  const proba = model.predictProba(test.x);
+  return {
+    fold: f,
+    auc: classes === 2 ? rocAucOf(proba, test.y) : NaN,
+    logLoss: logLossOf(proba, test.y, classes),
+    accuracy: accuracyOf(proba, test.y, classes),
+    trainRows: train.y.length,
+    testRows: test.y.length,
+    seconds: (Date.now() - t) / 1000,
+  };
+}
+
+/** The trial's score from its fold results. */
+export function trialResultOf(folds: readonly FoldResult[]): TrialResult {
+  const sorted = [...folds].sort((a, b) => a.fold - b.fold);
+  const mean = (pick: (r: FoldResult) => number) => sorted.reduce((s, r) => s + pick(r), 0) / sorted.length;
+  const binary = sorted.every((r) => !Number.isNaN(r.auc));
+  return { score: binary ? mean((r) => r.auc) : -mean((r) => r.logLoss), folds: sorted };
+}
+
+/** All folds in this thread (tests, benchmarks); the activity runs folds off the main thread instead. */
+export async function crossValidate(ds: TrainingDataset, request: TrialRequest, signal?: AbortSignal): Promise<TrialResult> {
+  const results: FoldResult[] = [];
+  for (let f = 0; f < request.folds; f++) results.push(await evaluateFold(ds, request, f, signal));
+  return trialResultOf(results);
+}
