@@ -5,14 +5,13 @@
  * (forward return, symbol and day). Written once as a binary file named by its content hash, so
  * trials on any worker read it by id and large data never travels through Temporal.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { computeLabels, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
 import { getFeatureSetColumns, readFeatureRows } from '../store/features';
 import { BadInputError } from '../errors';
+import { arrayFilePath, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 
 export interface TrainingDataset {
   featureSetVersion: string;
@@ -116,72 +115,18 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   return out;
 }
 
-/*
- * File layout: "MLPD" magic, uint32 header length, UTF-8 JSON header (everything but the arrays,
- * plus the arrays' lengths), then the arrays little-endian in header order. The id is the sha256
- * of the whole file, so the same data always gets the same id.
- */
-const MAGIC = Buffer.from('MLPD', 'ascii');
-const ARRAYS = ['values', 'labels', 'start', 'end', 'symbol', 'forwardReturn'] as const;
-
-function encodeDataset(ds: TrainingDataset): Buffer {
-  const { values, labels, start, end, symbol, forwardReturn, ...meta } = ds;
-  const arrays = { values, labels, start, end, symbol, forwardReturn };
-  const header = Buffer.from(JSON.stringify({ ...meta, arrays: ARRAYS.map((k) => [k, arrays[k].length]) }), 'utf8');
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(header.length);
-  // Typed arrays are little-endian on every platform Node supports in practice; checked below.
-  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported for dataset files');
-  return Buffer.concat([MAGIC, length, header, ...ARRAYS.map((k) => Buffer.from(arrays[k].buffer, arrays[k].byteOffset, arrays[k].byteLength))]);
-}
-
-export function decodeDataset(bytes: Buffer): TrainingDataset {
-  if (!bytes.subarray(0, 4).equals(MAGIC)) throw new BadInputError('not a training dataset file (bad magic bytes)');
-  const headerLength = bytes.readUInt32LE(4);
-  const meta = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Omit<TrainingDataset, (typeof ARRAYS)[number]> & { arrays: Array<[string, number]> };
-  let offset = 8 + headerLength;
-  const take = <T>(Type: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T => {
-    const size = n * Type.BYTES_PER_ELEMENT;
-    const copy = new Uint8Array(bytes.subarray(offset, offset + size)).buffer; // aligned copy
-    offset += size;
-    return new Type(copy);
-  };
-  const lengths = new Map(meta.arrays);
-  const ds: TrainingDataset = {
-    featureSetVersion: meta.featureSetVersion,
-    label: meta.label,
-    columns: meta.columns,
-    days: meta.days,
-    symbols: meta.symbols,
-    rows: meta.rows,
-    values: take(Float64Array, lengths.get('values') ?? 0),
-    labels: take(Int32Array, lengths.get('labels') ?? 0),
-    start: take(Int32Array, lengths.get('start') ?? 0),
-    end: take(Int32Array, lengths.get('end') ?? 0),
-    symbol: take(Int32Array, lengths.get('symbol') ?? 0),
-    forwardReturn: take(Float64Array, lengths.get('forwardReturn') ?? 0),
-  };
-  if (offset !== bytes.length || ds.values.length !== ds.rows * ds.columns.length) throw new BadInputError('training dataset file is truncated or inconsistent; rebuild it');
-  return ds;
-}
+const FOLDER = 'datasets';
+const PREFIX = 'td';
+type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn'>;
 
 /** Writes the dataset under <dir>/datasets/<id>.mlpd (once) and returns its id. */
-export function writeDataset(dir: string, ds: TrainingDataset): { id: string; path: string; bytes: number } {
-  const bytes = encodeDataset(ds);
-  const id = `td-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}`;
-  const file = datasetPath(dir, id);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  }
-  return { id, path: file, bytes: bytes.length };
+export function writeDataset(dir: string, ds: TrainingDataset): { id: string; path: string } {
+  const { values, labels, start, end, symbol, forwardReturn, ...meta } = ds;
+  return writeArrayFile(dir, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn }));
 }
 
 export function datasetPath(dir: string, id: string): string {
-  if (!/^td-[0-9a-f]{32}$/.test(id)) throw new BadInputError(`"${id}" is not a training dataset id`);
-  return path.join(dir, 'datasets', `${id}.mlpd`);
+  return arrayFilePath(dir, FOLDER, PREFIX, id);
 }
 
 let cached: { key: string; dataset: TrainingDataset } | undefined;
@@ -189,12 +134,21 @@ let cached: { key: string; dataset: TrainingDataset } | undefined;
 /** Reads a dataset by id, verifying its content hash; the last one read stays in memory for the next trial. */
 export function readDataset(dir: string, id: string): TrainingDataset {
   const file = datasetPath(dir, id);
-  if (!fs.existsSync(file)) throw new BadInputError(`training dataset ${id} is not in ${path.dirname(file)}; is ARTIFACT_DIR shared by every worker?`);
-  const stat = fs.statSync(file);
-  const key = `${file}:${stat.size}:${stat.mtimeMs}`;
-  if (cached?.key === key) return cached.dataset;
-  const bytes = fs.readFileSync(file);
-  if (`td-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}` !== id) throw new BadInputError(`training dataset file ${file} does not match its id: modified or corrupted; rebuild it`);
-  cached = { key, dataset: decodeDataset(bytes) };
-  return cached.dataset;
+  const stat = fs.existsSync(file) ? fs.statSync(file) : undefined;
+  const key = `${file}:${stat?.size}:${stat?.mtimeMs}`;
+  if (stat && cached?.key === key) return cached.dataset;
+  const { meta, arrays } = decodeArrayFile<DatasetMeta>(readArrayFile(dir, FOLDER, PREFIX, id), `training dataset ${id}`);
+  const get = <T extends StoredArray>(name: string) => arrays.get(name) as T;
+  const dataset: TrainingDataset = {
+    ...meta,
+    values: get<Float64Array>('values'),
+    labels: get<Int32Array>('labels'),
+    start: get<Int32Array>('start'),
+    end: get<Int32Array>('end'),
+    symbol: get<Int32Array>('symbol'),
+    forwardReturn: get<Float64Array>('forwardReturn'),
+  };
+  if (dataset.values.length !== dataset.rows * dataset.columns.length) throw new BadInputError(`training dataset ${id} is inconsistent; rebuild it`);
+  cached = { key, dataset };
+  return dataset;
 }

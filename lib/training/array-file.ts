@@ -1,0 +1,80 @@
+/**
+ * Content-addressed binary files of named typed arrays plus JSON metadata: how training datasets
+ * and out-of-sample predictions are handed between activities (by id, never through Temporal).
+ *
+ *   "MLPD" magic · uint32 LE header length · UTF-8 JSON header {meta, arrays: [name, type, length][]}
+ *   · the arrays' bytes, little-endian, in header order
+ *
+ * The id is a prefix plus the first 128 bits of the file's sha256, so the same content always has
+ * the same id and a modified file is caught when read.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BadInputError } from '../errors';
+
+const MAGIC = Buffer.from('MLPD', 'ascii');
+const TYPES = { f64: Float64Array, i32: Int32Array } as const;
+type TypeName = keyof typeof TYPES;
+export type StoredArray = Float64Array | Int32Array;
+
+function typeOf(a: StoredArray): TypeName {
+  return a instanceof Float64Array ? 'f64' : 'i32';
+}
+
+export function encodeArrayFile(meta: unknown, arrays: Record<string, StoredArray>): Buffer {
+  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported for array files');
+  const entries = Object.entries(arrays);
+  const header = Buffer.from(JSON.stringify({ meta, arrays: entries.map(([name, a]) => [name, typeOf(a), a.length]) }), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length);
+  return Buffer.concat([MAGIC, length, header, ...entries.map(([, a]) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
+}
+
+export function decodeArrayFile<M>(bytes: Buffer, what: string): { meta: M; arrays: Map<string, StoredArray> } {
+  if (bytes.length < 8 || !bytes.subarray(0, 4).equals(MAGIC)) throw new BadInputError(`${what}: not an array file (bad magic bytes)`);
+  const headerLength = bytes.readUInt32LE(4);
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as { meta: M; arrays: Array<[string, TypeName, number]> };
+  let offset = 8 + headerLength;
+  const arrays = new Map<string, StoredArray>();
+  for (const [name, type, n] of header.arrays) {
+    const Type = TYPES[type];
+    const size = n * Type.BYTES_PER_ELEMENT;
+    if (offset + size > bytes.length) throw new BadInputError(`${what} is truncated; rebuild it`);
+    arrays.set(name, new Type(new Uint8Array(bytes.subarray(offset, offset + size)).buffer)); // aligned copy
+    offset += size;
+  }
+  if (offset !== bytes.length) throw new BadInputError(`${what} has trailing bytes; rebuild it`);
+  return { meta: header.meta, arrays };
+}
+
+function idOf(prefix: string, bytes: Buffer): string {
+  return `${prefix}-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}`;
+}
+
+export function arrayFilePath(dir: string, folder: string, prefix: string, id: string): string {
+  if (!new RegExp(`^${prefix}-[0-9a-f]{32}$`).test(id)) throw new BadInputError(`"${id}" is not a ${folder} id`);
+  return path.join(dir, folder, `${id}.mlpd`);
+}
+
+/** Writes the file once under <dir>/<folder>/<id>.mlpd (temporary file + rename) and returns the id. */
+export function writeArrayFile(dir: string, folder: string, prefix: string, bytes: Buffer): { id: string; path: string } {
+  const id = idOf(prefix, bytes);
+  const file = arrayFilePath(dir, folder, prefix, id);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  }
+  return { id, path: file };
+}
+
+/** The file's bytes, checked against the id they are filed under. */
+export function readArrayFile(dir: string, folder: string, prefix: string, id: string): Buffer {
+  const file = arrayFilePath(dir, folder, prefix, id);
+  if (!fs.existsSync(file)) throw new BadInputError(`${id} is not in ${path.dirname(file)}; is ARTIFACT_DIR shared by every worker?`);
+  const bytes = fs.readFileSync(file);
+  if (idOf(prefix, bytes) !== id) throw new BadInputError(`${file} does not match its id: modified or corrupted; rebuild it`);
+  return bytes;
+}
