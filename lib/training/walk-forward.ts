@@ -1,0 +1,75 @@
+/**
+ * Walk-forward analysis: the model is retrained every `testDays` on the past only (expanding or
+ * rolling window) and predicts the next block, so every prediction over the evaluation period is
+ * out of sample. The predictions are filed by content id for validation and the backtest.
+ */
+import { algorithmByName } from '../../models/algorithms';
+import { walkForwardWindows } from '../validation/splits';
+import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
+import type { TrainingDataset } from './dataset';
+import { classesOf, datasetRows, evenlySpaced } from './trial';
+
+export interface WalkForwardRequest {
+  algorithm: string;
+  params: Record<string, unknown>;
+  mode: 'expanding' | 'rolling';
+  /** Evaluation period: the last `evaluationDays` decision days of the dataset. */
+  evaluationDays: number;
+  /** Retrain step (length of each test block), in trading days. */
+  testDays: number;
+  /** Rolling window length (rolling mode); ignored when expanding. */
+  trainDays: number;
+  embargoDays: number;
+  maxTrainRows: number;
+  seed: number;
+  threads: number;
+}
+
+export interface WalkForwardPredictions {
+  datasetId: string;
+  algorithm: string;
+  classes: number;
+  /** Dataset rows predicted (ascending), and their class probabilities (rows × classes). */
+  rows: Int32Array;
+  proba: Float64Array;
+  windows: Array<{ testStartDay: number; testEndDay: number; trainRows: number; testRows: number }>;
+}
+
+export async function walkForwardPredict(ds: TrainingDataset, datasetId: string, request: WalkForwardRequest, onWindow?: (done: number, total: number) => void, signal?: AbortSignal): Promise<WalkForwardPredictions> {
+  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
+  if (request.evaluationDays >= decisionDays.length) throw new Error(`evaluationDays (${request.evaluationDays}) must be shorter than the dataset's ${decisionDays.length} decision days`);
+  const firstTestDay = decisionDays[decisionDays.length - request.evaluationDays];
+  const trainDays = request.mode === 'rolling' ? request.trainDays : firstTestDay - decisionDays[0];
+  const windows = walkForwardWindows({ start: ds.start, end: ds.end }, { mode: request.mode, trainDays, testDays: request.testDays, embargoDays: request.embargoDays, firstTestDay });
+  const algorithm = algorithmByName(request.algorithm);
+  const classes = classesOf(ds);
+  const rows = new Int32Array(windows.reduce((n, w) => n + w.test.length, 0));
+  const proba = new Float64Array(rows.length * classes);
+  let o = 0;
+  const summary: WalkForwardPredictions['windows'] = [];
+  for (const [i, w] of windows.entries()) {
+    signal?.throwIfAborted();
+    const train = datasetRows(ds, evenlySpaced(w.train, request.maxTrainRows));
+    const test = datasetRows(ds, w.test);
+    const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal }, request.params);
+    rows.set(w.test, o);
+    proba.set(model.predictProba(test.x), o * classes);
+    o += w.test.length;
+    summary.push({ testStartDay: w.testStartDay, testEndDay: w.testEndDay, trainRows: train.y.length, testRows: w.test.length });
+    onWindow?.(i + 1, windows.length);
+  }
+  return { datasetId, algorithm: request.algorithm, classes, rows, proba, windows: summary };
+}
+
+const FOLDER = 'predictions';
+const PREFIX = 'wf';
+
+export function writePredictions(dir: string, p: WalkForwardPredictions): string {
+  const { rows, proba, ...meta } = p;
+  return writeArrayFile(dir, FOLDER, PREFIX, encodeArrayFile(meta, { rows, proba })).id;
+}
+
+export function readPredictions(dir: string, id: string): WalkForwardPredictions {
+  const { meta, arrays } = decodeArrayFile<Omit<WalkForwardPredictions, 'rows' | 'proba'>>(readArrayFile(dir, FOLDER, PREFIX, id), `predictions ${id}`);
+  return { ...meta, rows: arrays.get('rows') as Int32Array, proba: arrays.get('proba') as Float64Array };
+}

@@ -1,0 +1,41 @@
+import { tempDir } from '../../helpers/databases';
+import { syntheticTrainingDataset } from '../../helpers/training-dataset';
+import { readPredictions, walkForwardPredict, writePredictions, type WalkForwardRequest } from '../../../lib/training/walk-forward';
+import { crossValidate } from '../../../lib/training/trial';
+
+const request: WalkForwardRequest = { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 100, testDays: 20, trainDays: 100, embargoDays: 0, maxTrainRows: 10_000, seed: 1, threads: 1 };
+
+describe('walk-forward predictions', () => {
+  it('predicts every row of the evaluation period out of sample, once, retraining every block', async () => {
+    const ds = syntheticTrainingDataset({ days: 300, horizon: 5 });
+    const out = await walkForwardPredict(ds, 'td-test', request);
+    const lastDay = ds.start[ds.rows - 1];
+    const expected = [...ds.start.keys()].filter((r) => ds.start[r] > lastDay - 100);
+    expect(Array.from(out.rows)).toEqual(expected);
+    expect(out.windows).toHaveLength(5);
+    expect(out.windows.map((w) => w.testStartDay)).toEqual([195, 215, 235, 255, 275]);
+    // Expanding: each window trains on everything whose label ended before its test start.
+    expect(out.windows.map((w) => w.trainRows)).toEqual([190, 210, 230, 250, 270].map((d) => d * 4));
+    let hits = 0;
+    for (let i = 0; i < out.rows.length; i++) if ((out.proba[i * 2 + 1] > 0.5 ? 1 : 0) === ds.labels[out.rows[i]]) hits++;
+    expect(hits / out.rows.length).toBeGreaterThan(0.6); // f0 carries the label
+  });
+
+  it('rolling windows train on the last trainDays only, and predictions round-trip through their file', async () => {
+    const ds = syntheticTrainingDataset({ days: 300, horizon: 5 });
+    const out = await walkForwardPredict(ds, 'td-test', { ...request, mode: 'rolling', trainDays: 60 });
+    // Rolling: decision days in [testStart - 60, testStart - 6] (labels must end before the test).
+    expect(out.windows.every((w) => w.trainRows === 55 * 4)).toBe(true);
+    const dir = tempDir('mlp-predictions-');
+    const id = writePredictions(dir, out);
+    expect(readPredictions(dir, id)).toEqual(out);
+  });
+
+  it('cross-validation finds the signal and not a noise feature set', async () => {
+    const withSignal = await crossValidate(syntheticTrainingDataset({ days: 200 }), { algorithm: 'logistic_regression', params: {}, folds: 4, embargoDays: 5, maxTrainRows: 5000, maxTestRows: 5000, seed: 1, threads: 1 });
+    const noise = await crossValidate(syntheticTrainingDataset({ days: 200, signal: 0 }), { algorithm: 'logistic_regression', params: {}, folds: 4, embargoDays: 5, maxTrainRows: 5000, maxTestRows: 5000, seed: 1, threads: 1 });
+    expect(withSignal.score).toBeGreaterThan(0.7);
+    expect(Math.abs(noise.score - 0.5)).toBeLessThan(0.06);
+    expect(withSignal.folds.map((f) => f.fold)).toEqual([0, 1, 2, 3]);
+  });
+});
