@@ -3,7 +3,9 @@ import { labelSpecSchema, type LabelSpecInput } from '../lib/labels/labels';
 import type { Database } from '../lib/store/database';
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/training/dataset';
+import type { FinalModelRequest } from '../lib/training/final-model';
 import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
+import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import { withFailureMapping } from './failures';
 
 export interface PrepareDatasetInput {
@@ -48,9 +50,40 @@ export interface TrainingActivityDeps {
   trainingPool: TaskPool;
 }
 
+export interface WalkForwardInput {
+  datasetId: string;
+  request: WalkForwardRequest;
+}
+
+export interface FinalModelInput {
+  datasetId: string;
+  request: FinalModelRequest;
+}
+
 export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
   let nextThread = 0;
+  /** Runs a long task on a training thread while this thread heartbeats (and hears cancellation). */
+  async function offThread<T>(run: (thread: number) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    ctx.heartbeat();
+    const alive = setInterval(() => ctx.heartbeat(), 5_000);
+    try {
+      return await Promise.race([run(nextThread++), new Promise<never>((_, reject) => ctx.cancellationSignal.addEventListener('abort', () => reject(ctx.cancellationSignal.reason as Error)))]);
+    } finally {
+      clearInterval(alive);
+    }
+  }
   return {
+    /** Out-of-sample predictions over the evaluation period, retraining every block. */
+    async walkForward(input: WalkForwardInput) {
+      return withFailureMapping(() => offThread((thread) => trainingPool.run(thread, 'walkForward', { artifactDir, datasetId: input.datasetId, request: input.request })));
+    },
+
+    /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
+    async fitFinalModel(input: FinalModelInput) {
+      return withFailureMapping(() => offThread((thread) => trainingPool.run(thread, 'finalModel', { artifactDir, datasetId: input.datasetId, request: input.request })));
+    },
+
     /** Builds the training matrix from the feature store and labels and files it by content id. */
     async prepareTrainingDataset(input: PrepareDatasetInput): Promise<PreparedDataset> {
       return withFailureMapping(async () => {

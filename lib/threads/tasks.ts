@@ -9,7 +9,10 @@ import type { FitInput } from '../../models/model';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
+import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
 import { evaluateFold, type TrialRequest } from '../training/trial';
+import { walkForwardPredict, writePredictions, type WalkForwardRequest } from '../training/walk-forward';
+import { putArtifact } from '../registry/artifact-store';
 
 export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
@@ -19,6 +22,16 @@ export const threadTasks = {
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */
   trialFold: (input: { artifactDir: string; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(readDataset(input.artifactDir, input.datasetId), input.request, input.fold),
+  /** Walk-forward out-of-sample predictions, filed under the artifact folder; returns their id. */
+  walkForward: async (input: { artifactDir: string; datasetId: string; request: WalkForwardRequest }) => {
+    const predictions = await walkForwardPredict(readDataset(input.artifactDir, input.datasetId), input.datasetId, input.request);
+    return { predictionsId: writePredictions(input.artifactDir, predictions), windows: predictions.windows, rows: predictions.rows.length };
+  },
+  /** The final model on all rows up to the cut-off, stored content-addressed; returns its sha256. */
+  finalModel: async (input: { artifactDir: string; datasetId: string; request: FinalModelRequest }) => {
+    const { artifact, trainRows } = await fitFinalModel(readDataset(input.artifactDir, input.datasetId), input.request);
+    return { artifactSha256: putArtifact(input.artifactDir, artifact).sha256, artifactBytes: artifact.length, trainRows };
+  },
   forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
 };
 
