@@ -19,7 +19,7 @@ import { toSymbolBars } from '../lib/features/materialize';
 import { computeLabels, labelSpecSchema } from '../lib/labels/labels';
 import { readBarCsv } from '../lib/market-data/csv-reader';
 import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
-import { accuracyOf, rocAucOf } from '../models/evaluation';
+import { classificationReportOf } from '../lib/validation/metrics';
 import type { FeatureMatrix } from '../models/model';
 import { peakRssMiB } from './peak-memory';
 
@@ -117,6 +117,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
   t = process.hrtime.bigint();
   const proba = model.predictProba(test.x);
   const predict = seconds(t);
+  const report = classificationReportOf(proba, test.y, 2);
   const one = { values: test.x.values.subarray(0, columns.length), rows: 1, featureNames: columns };
   for (let i = 0; i < 20; i++) model.predictProba(one); // warm-up
   t = process.hrtime.bigint();
@@ -125,8 +126,8 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
     fit_seconds: fit,
     predict_seconds: predict,
     one_row_ms: (seconds(t) / 200) * 1000,
-    accuracy: accuracyOf(proba, test.y, 2),
-    auc: rocAucOf(proba, test.y),
+    accuracy: report.accuracy,
+    auc: report.rocAuc,
     peak_rss_mib: peakRssMiB(),
     backend: runtimes.tensorflowBackend,
   };

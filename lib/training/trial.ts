@@ -4,8 +4,8 @@
  * not recomputed, so a trial interrupted on one worker resumes on another.
  */
 import { algorithmByName } from '../../models/algorithms';
-import { accuracyOf, rocAucOf } from '../../models/evaluation';
 import type { FeatureMatrix } from '../../models/model';
+import { classificationReportOf } from '../validation/metrics';
 import { purgedKFold } from '../validation/splits';
 import type { TrainingDataset } from './dataset';
 
@@ -58,12 +58,6 @@ export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: Feat
   return { x: { values, rows: indices.length, featureNames: ds.columns }, y };
 }
 
-export function logLossOf(proba: Float64Array, labels: Int32Array, classes: number): number {
-  let loss = 0;
-  for (let r = 0; r < labels.length; r++) loss -= Math.log(Math.min(Math.max(proba[r * classes + labels[r]], 1e-15), 1));
-  return loss / labels.length;
-}
-
 export function classesOf(ds: TrainingDataset): number {
   let max = 1;
   for (const y of ds.labels) if (y > max) max = y;
@@ -79,12 +73,12 @@ export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f
   const train = datasetRows(ds, evenlySpaced(fold.train, request.maxTrainRows));
   const test = datasetRows(ds, evenlySpaced(fold.test, request.maxTestRows));
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
-  const proba = model.predictProba(test.x);
+  const report = classificationReportOf(model.predictProba(test.x), test.y, classes);
   return {
     fold: f,
-    auc: classes === 2 ? rocAucOf(proba, test.y) : NaN,
-    logLoss: logLossOf(proba, test.y, classes),
-    accuracy: accuracyOf(proba, test.y, classes),
+    auc: classes === 2 ? report.rocAuc : NaN,
+    logLoss: report.logLoss,
+    accuracy: report.accuracy,
     trainRows: train.y.length,
     testRows: test.y.length,
     seconds: (Date.now() - t) / 1000,
