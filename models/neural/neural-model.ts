@@ -1,0 +1,189 @@
+/**
+ * What the MLP and the sequence model share: training parameters, input checks, the trained
+ * model (standardise → network → softmax), and the payload.
+ *
+ * Payload (payload version 1 of both algorithms), little-endian:
+ *   standardiser mean   float64 × p
+ *   standardiser scale  float64 × p
+ *   weights             float32, the arrays of weightShapes(architecture) in order, each row-major
+ * The architecture is not in the payload: it is rebuilt from the validated JSON params (plus the
+ * feature count and classes of the state), and the payload must then have exactly the right size.
+ */
+import { z } from 'zod';
+import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
+import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
+import { standardise, type Standardiser } from '../standardiser';
+import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
+import { loadTensorFlow, tensorFlowInfo, type TensorFlow } from './tensorflow';
+
+/** Training parameters of both neural algorithms. */
+export const trainingParamsShape = {
+  /** Dropout rate of every hidden representation (0 disables it). */
+  dropout: z.number().min(0).max(0.9).default(0.1),
+  /** Adam's step size. */
+  learningRate: z.number().positive().max(1).default(0.001),
+  /** Rows per minibatch (capped at the training rows); 200 as scikit-learn's MLPClassifier. */
+  batchSize: z.number().int().min(1).max(1_000_000).default(200),
+  /** Maximum epochs; early stopping usually ends training before. */
+  epochs: z.number().int().min(1).max(10_000).default(100),
+  /** Epochs without a validation-loss improvement of at least minDelta before stopping. */
+  patience: z.number().int().min(1).max(10_000).default(5),
+  minDelta: z.number().min(0).default(1e-4),
+  /**
+   * Share of rows, taken from the end (rows are in time order), held out for early stopping;
+   * 0 trains on every row for exactly `epochs` epochs.
+   */
+  validationFraction: z.number().min(0).max(0.5).default(0.1),
+  /** L2 penalty l2·Σw² on the kernels (not the biases), added to the minibatch loss. */
+  l2: z.number().min(0).default(0),
+};
+
+export type TrainingParams = z.output<z.ZodObject<typeof trainingParamsShape>>;
+
+/** Parses parameters with a message naming the algorithm and every offending field. */
+export function parseParams<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new Error(`${what}: invalid parameters: ${result.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
+  }
+  return result.data;
+}
+
+const summarySchema = z.object({
+  epochsRun: z.number().int().min(1),
+  bestEpoch: z.number().int().min(1),
+  validationLoss: z.number().nullable(),
+  backend: z.enum(['node', 'wasm', 'cpu']),
+});
+
+/** Training results, stored after the parameters in the state's params. */
+export function parseSummary(params: Record<string, unknown>, what: string): TrainingSummary {
+  return parseParams(summarySchema, params, `${what}.restore (training summary)`);
+}
+
+function checkInput(input: FitInput, what: string): void {
+  const x = input.features;
+  const p = x.featureNames.length;
+  if (p < 1) throw new Error(`${what}: the feature matrix has no columns`);
+  if (x.values.length !== x.rows * p) throw new Error(`${what}: the feature matrix holds ${x.values.length} values, not rows × columns = ${x.rows} × ${p}`);
+  if (!Number.isInteger(input.classes) || input.classes < 2) throw new Error(`${what}: classes must be an integer ≥ 2, not ${input.classes}`);
+  if (input.labels.length !== x.rows) throw new Error(`${what}: ${input.labels.length} labels for ${x.rows} rows`);
+  const bad = input.labels.findIndex((y) => y < 0 || y >= input.classes);
+  if (bad >= 0) throw new Error(`${what}: label ${input.labels[bad]} at row ${bad} is outside 0..${input.classes - 1}`);
+  if (input.weights) {
+    if (input.weights.length !== x.rows) throw new Error(`${what}: ${input.weights.length} weights for ${x.rows} rows`);
+    const w = input.weights.findIndex((v) => !(v >= 0 && Number.isFinite(v)));
+    if (w >= 0) throw new Error(`${what}: weight ${input.weights[w]} at row ${w} is not a finite value ≥ 0`);
+  }
+}
+
+/** Rows held out for early stopping: the last ⌊rows · fraction⌋, at least one when fraction > 0. */
+export function splitRows(rows: number, fraction: number, what: string): { trainRows: number; validationRows: number } {
+  const validationRows = Math.floor(rows * fraction);
+  if (fraction > 0 && validationRows < 1) {
+    throw new Error(`${what}: validationFraction ${fraction} of ${rows} rows leaves no validation row; give more rows or set validationFraction to 0`);
+  }
+  return { trainRows: rows - validationRows, validationRows };
+}
+
+/** The first `rows` rows of a matrix, as a view. */
+export function leadingRows(x: FeatureMatrix, rows: number): FeatureMatrix {
+  return { values: x.values.subarray(0, rows * x.featureNames.length), rows, featureNames: x.featureNames };
+}
+
+function packPayload(s: Standardiser, weights: readonly Float32Array[]): Uint8Array {
+  const floats = Buffer.alloc(weights.reduce((n, w) => n + w.length, 0) * 4);
+  let offset = 0;
+  for (const w of weights) for (let i = 0; i < w.length; i++, offset += 4) floats.writeFloatLE(w[i], offset);
+  const out = Buffer.concat([packFloat64([s.mean, s.scale]), floats]);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function unpackPayload(payload: Uint8Array, p: number, a: Architecture): { s: Standardiser; weights: Float32Array[] } {
+  const lengths = weightShapes(a).map(weightCount);
+  const expected = 16 * p + 4 * lengths.reduce((n, l) => n + l, 0);
+  if (payload.byteLength !== expected) throw new ArtifactError(`payload holds ${payload.byteLength} bytes; the network of the stored parameters needs ${expected}`);
+  const [mean, scale] = unpackFloat64(payload.subarray(0, 16 * p), [p, p]);
+  const buf = Buffer.from(payload.buffer, payload.byteOffset + 16 * p, payload.byteLength - 16 * p);
+  let offset = 0;
+  const weights = lengths.map((l) => {
+    const w = new Float32Array(l);
+    for (let i = 0; i < l; i++, offset += 4) w[i] = buf.readFloatLE(offset);
+    if (!w.every(Number.isFinite)) throw new ArtifactError('payload holds a non-finite weight');
+    return w;
+  });
+  return { s: { mean, scale }, weights };
+}
+
+export class NeuralModel implements TrainedModel {
+  constructor(
+    readonly algorithm: string,
+    private readonly algorithmVersion: number,
+    readonly featureNames: readonly string[],
+    readonly classes: number,
+    /** Validated parameters, in the schema's key order. */
+    private readonly params: Record<string, unknown>,
+    /** How training went (epochs run, best epoch, validation loss, backend). */
+    readonly training: TrainingSummary,
+    private readonly architecture: Architecture,
+    private readonly s: Standardiser,
+    private readonly weights: readonly Float32Array[],
+    private readonly tf: TensorFlow,
+  ) {}
+
+  predictProba(features: FeatureMatrix): Float64Array {
+    assertSameFeatures(this.featureNames, features.featureNames, `${this.algorithm}.predictProba`);
+    const p = this.featureNames.length;
+    if (features.values.length !== features.rows * p) throw new Error(`${this.algorithm}.predictProba: the matrix holds ${features.values.length} values, not ${features.rows} × ${p}`);
+    const x = standardise(features, this.s, new Float32Array(features.rows * p));
+    return predictNetwork(this.tf, this.architecture, this.weights, x, features.rows);
+  }
+
+  state(): ModelState {
+    return {
+      algorithm: this.algorithm,
+      algorithmVersion: this.algorithmVersion,
+      featureNames: this.featureNames,
+      classes: this.classes,
+      params: { ...this.params, ...this.training },
+      payload: packPayload(this.s, this.weights),
+    };
+  }
+}
+
+/** An Algorithm whose models also expose how training went (`training`). */
+export interface NeuralAlgorithm<Params> extends Algorithm<Params> {
+  fit(input: FitInput, params: Params): Promise<NeuralModel>;
+  restore(state: ModelState): NeuralModel;
+}
+
+export interface NeuralSpec {
+  algorithm: string;
+  version: number;
+  /** Validated parameters, in a fixed key order (they are stored as given). */
+  params: Record<string, unknown> & TrainingParams;
+  architecture: Architecture;
+  /** Fits the standardiser on the training rows (the first `trainRows`). */
+  standardiser(x: FeatureMatrix, trainRows: number): Standardiser;
+}
+
+export async function fitNeural(input: FitInput, spec: NeuralSpec): Promise<NeuralModel> {
+  const what = `${spec.algorithm}.fit`;
+  checkInput(input, what);
+  const tf = await loadTensorFlow();
+  const backend = tensorFlowInfo()?.backend ?? 'cpu';
+  const x = input.features;
+  const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
+  const s = spec.standardiser(x, trainRows);
+  const data = { x: standardise(x, s, new Float32Array(x.values.length)), labels: input.labels, weights: input.weights, trainRows, validationRows };
+  const { weights, summary } = await trainNetwork(tf, backend, spec.architecture, data, spec.params, input.seed, input.signal);
+  return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights, tf);
+}
+
+export function restoreNeural(state: ModelState, spec: Omit<NeuralSpec, 'standardiser'>, tf: TensorFlow): NeuralModel {
+  const what = `${spec.algorithm}.restore`;
+  if (state.algorithm !== spec.algorithm) throw new ArtifactError(`${what}: the state is of algorithm "${state.algorithm}"`);
+  if (state.algorithmVersion !== spec.version) throw new ArtifactError(`${what}: payload version ${state.algorithmVersion} is not the one this build reads (${spec.version})`);
+  const { s, weights } = unpackPayload(state.payload, state.featureNames.length, spec.architecture);
+  return new NeuralModel(spec.algorithm, spec.version, state.featureNames, state.classes, spec.params, parseSummary(state.params, spec.algorithm), spec.architecture, s, weights, tf);
+}
