@@ -14,8 +14,11 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from xgboost import XGBClassifier
 
 folder, n_train, n_test, p, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 x_train = np.fromfile(f"{folder}/x_train.f64", dtype="<f8").reshape(n_train, p)
@@ -29,9 +32,14 @@ models = {
     # Same settings as ours: 100 trees, depth 16, sqrt features, bootstrap, 2 jobs (2 cores).
     "random_forest": lambda: RandomForestClassifier(n_estimators=100, max_depth=16, max_features="sqrt", n_jobs=2, random_state=1),
     # xgboost's histogram method, 2 threads; same rounds, depth, shrinkage, L2 and min child weight as ours.
-    "gradient_boosting": lambda: __import__("xgboost").XGBClassifier(
+    "gradient_boosting": lambda: XGBClassifier(
         n_estimators=100, max_depth=6, learning_rate=0.1, reg_lambda=1.0, min_child_weight=1.0,
         tree_method="hist", max_bin=256, n_jobs=2, random_state=1),
+    # Same network and schedule as ours: 64-32 ReLU, Adam 1e-3, batch 200, exactly 10 epochs, no
+    # L2 (alpha=0), no early stopping (tol=0 keeps it from stopping on a plateau).
+    "mlp": lambda: make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(64, 32), alpha=0.0, batch_size=200, learning_rate_init=0.001, max_iter=10,
+        tol=0.0, n_iter_no_change=10**6, early_stopping=False, random_state=1)),
 }
 if name not in models:
     sys.exit(f"no reference for algorithm {name!r}; known: {', '.join(models)}")
