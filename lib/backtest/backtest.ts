@@ -1,0 +1,247 @@
+/**
+ * Backtest of model scores. Timing, to rule out look-ahead: the score at the close of date t decides the
+ * weights traded at the open of t + 1, which earn the open-to-open return to t + 2. So period i (0-based)
+ * runs from the open of dates[i + 1] to the open of dates[i + 2], its weights come from scores up to
+ * dates[i], and there are dates.length − 2 periods.
+ *
+ * Accounting: weights are fractions of equity, reset to target at every open (drift between opens is
+ * not traded, so turnover counts changes of target weights only). Costs = (costBps + slippageBps) / 1e4 ×
+ * turnover, charged at the open where the trade happens: net return = gross return − cost.
+ *
+ * Missing bars: a symbol without an open cannot trade that day and keeps its previous weight (a stuck
+ * position, or still flat). A held position is marked at the last known price (the last close) while the
+ * symbol has no open, so the move over a gap lands on the day trading resumes.
+ *
+ * Everything is O(periods × symbols) over date-major typed arrays (row i, column s at i × symbols + s),
+ * plus a sort of the scores per day with topK.
+ */
+import { checkBacktestInput, resolveBacktestOptions, type BacktestInput, type BacktestOptions, type BacktestOptionsInput } from './input';
+import { equityCurveOf, informationRatioOf, performanceOf, type PerformanceMetrics } from './performance';
+
+export interface PortfolioMetrics extends PerformanceMetrics {
+  /** Mean turnover per period × periodsPerYear; selling the whole book and buying a new one counts 2. */
+  annualTurnover: number;
+  /** Mean gross exposure (sum of |weights|) per period. */
+  averageExposure: number;
+  totalCosts: number;
+  /** Positions opened: runs of consecutive periods holding a symbol on the same side (a flip from long to short is two). */
+  trades: number;
+  /** Share of trades whose compounded gross return on the position (side-adjusted) was positive. */
+  tradeHitRate: number;
+}
+
+/** Per-period series of one portfolio, each of length periods unless noted. */
+export interface PortfolioResult {
+  grossReturns: Float64Array;
+  /** Gross return minus costs. */
+  netReturns: Float64Array;
+  costs: Float64Array;
+  /** Sum of |weight changes| traded at the open that starts the period. */
+  turnover: Float64Array;
+  /** Gross exposure: sum of |weights| held during the period. */
+  exposure: Float64Array;
+  /** Net equity at equityDates, length periods + 1, starting at 1. */
+  equity: Float64Array;
+  /** Weights held during each period, row-major: weights[i × symbols.length + s]; negative = short. */
+  weights: Float64Array;
+  /** Metrics of the net returns. */
+  metrics: PortfolioMetrics;
+}
+
+export interface BacktestResult {
+  options: BacktestOptions;
+  symbols: string[];
+  /** The opens at which equity is measured, dates[1 ..]: period i runs from equityDates[i] to equityDates[i + 1]. */
+  equityDates: string[];
+  strategy: PortfolioResult;
+  /**
+   * Equal-weight buy-and-hold of the same universe: 1/N per symbol from its first open at or after equityDates[0],
+   * held to the end open-to-open as a constant mix (so it is exactly the strategy that is always long every
+   * symbol). The only costs are those of entering.
+   */
+  benchmark: PortfolioResult;
+  /** Annualised information ratio of the strategy's net returns against the benchmark's. */
+  informationRatio: number;
+}
+
+export function backtestOf(input: BacktestInput, options: BacktestOptionsInput = {}): BacktestResult {
+  const resolved = resolveBacktestOptions(options);
+  checkBacktestInput(input, resolved);
+  const market = marketOf(input);
+  const costRate = (resolved.costBps + resolved.slippageBps) / 1e4;
+  const equityDates = input.dates.slice(1);
+  const performance = { periodsPerYear: resolved.periodsPerYear, riskFreeRate: resolved.riskFreeRate, dates: equityDates };
+  const strategy = portfolioOf(strategyWeightsOf(input, market, resolved), market, costRate, performance);
+  const benchmark = portfolioOf(benchmarkWeightsOf(market), market, costRate, performance);
+  return {
+    options: resolved,
+    symbols: input.symbols.map((s) => s.symbol),
+    equityDates,
+    strategy,
+    benchmark,
+    informationRatio: informationRatioOf(strategy.netReturns, benchmark.netReturns, resolved.periodsPerYear),
+  };
+}
+
+/** Per-period symbol returns and tradability, row-major (periods × symbols). */
+interface Market {
+  periods: number;
+  symbols: number;
+  /** Open-to-open return of period i, from the mark at the open of dates[i + 1] to that of dates[i + 2]; NaN before the first open. */
+  returns: Float64Array;
+  /** 1 where the symbol has an open at the start of period i, so it can trade. */
+  tradable: Uint8Array;
+}
+
+function marketOf(input: BacktestInput): Market {
+  const days = input.dates.length;
+  const periods = days - 2;
+  const symbols = input.symbols.length;
+  const returns = new Float64Array(periods * symbols);
+  const tradable = new Uint8Array(periods * symbols);
+  const mark = new Float64Array(days);
+  input.symbols.forEach(({ open, close }, s) => {
+    let last = NaN; // last known price, carried over days without an open
+    for (let d = 0; d < days; d++) {
+      mark[d] = Number.isNaN(open[d]) ? last : open[d];
+      last = Number.isNaN(close[d]) ? mark[d] : close[d];
+    }
+    for (let i = 0; i < periods; i++) {
+      returns[i * symbols + s] = mark[i + 2] / mark[i + 1] - 1;
+      tradable[i * symbols + s] = Number.isNaN(open[i + 1]) ? 0 : 1;
+    }
+  });
+  return { periods, symbols, returns, tradable };
+}
+
+/** Target side per date and symbol from that date's scores: +1 long, −1 short, 0 flat. */
+function signalsOf(input: BacktestInput, days: number, options: BacktestOptions): Int8Array {
+  const { strategy, threshold, topK } = options;
+  const symbols = input.symbols.length;
+  const scores = input.symbols.map((s) => s.score);
+  const signals = new Int8Array(days * symbols);
+  const shortBelow = strategy === 'long_short' ? 1 - threshold : -Infinity;
+  const longs = new Int32Array(symbols);
+  const shorts = new Int32Array(symbols);
+  for (let t = 0; t < days; t++) {
+    let nLong = 0;
+    let nShort = 0;
+    for (let s = 0; s < symbols; s++) {
+      const score = scores[s][t];
+      if (score > threshold) longs[nLong++] = s;
+      else if (score < shortBelow) shorts[nShort++] = s; // NaN fails both: no prediction, no position
+    }
+    if (topK !== undefined) {
+      // Stable sorts of symbol indices: ties go to the symbol listed first.
+      if (nLong > topK) longs.subarray(0, nLong).sort((a, b) => scores[b][t] - scores[a][t] || a - b);
+      if (nShort > topK) shorts.subarray(0, nShort).sort((a, b) => scores[a][t] - scores[b][t] || a - b);
+      nLong = Math.min(nLong, topK);
+      nShort = Math.min(nShort, topK);
+    }
+    for (let k = 0; k < nLong; k++) signals[t * symbols + longs[k]] = 1;
+    for (let k = 0; k < nShort; k++) signals[t * symbols + shorts[k]] = -1;
+  }
+  return signals;
+}
+
+/**
+ * Weights per period: the average of the last holdingDays signals × the unit weight (1/N, 1/topK, or
+ * 1/(2·topK) for long_short), kept at the previous weight where the symbol has no open.
+ */
+function strategyWeightsOf(input: BacktestInput, market: Market, options: BacktestOptions): Float64Array {
+  const { periods, symbols, tradable } = market;
+  const { topK, holdingDays: h } = options;
+  // Only scores up to dates[periods − 1] are ever executed; later ones have no next-but-one open.
+  const signals = signalsOf(input, periods, options);
+  const unit = topK === undefined ? 1 / symbols : options.strategy === 'long_short' ? 1 / (2 * topK) : 1 / topK;
+  const weights = new Float64Array(periods * symbols);
+  const held = new Int32Array(symbols); // sum of the signals of the last h dates, kept in integers so flat is exactly 0
+  for (let i = 0; i < periods; i++) {
+    for (let s = 0; s < symbols; s++) {
+      held[s] += signals[i * symbols + s];
+      if (i >= h) held[s] -= signals[(i - h) * symbols + s];
+      const at = i * symbols + s;
+      weights[at] = tradable[at] ? (unit * held[s]) / h : i > 0 ? weights[at - symbols] : 0;
+    }
+  }
+  return weights;
+}
+
+/** 1/N in every symbol from its first tradable open on. */
+function benchmarkWeightsOf({ periods, symbols, tradable }: Market): Float64Array {
+  const weights = new Float64Array(periods * symbols);
+  for (let s = 0; s < symbols; s++) {
+    let entered = false;
+    for (let i = 0; i < periods; i++) {
+      entered ||= tradable[i * symbols + s] === 1;
+      if (entered) weights[i * symbols + s] = 1 / symbols;
+    }
+  }
+  return weights;
+}
+
+function portfolioOf(
+  weights: Float64Array,
+  { periods, symbols, returns }: Market,
+  costRate: number,
+  performance: { periodsPerYear: number; riskFreeRate: number; dates: readonly string[] },
+): PortfolioResult {
+  const grossReturns = new Float64Array(periods);
+  const netReturns = new Float64Array(periods);
+  const costs = new Float64Array(periods);
+  const turnover = new Float64Array(periods);
+  const exposure = new Float64Array(periods);
+  // Trade tracking: the side held and the compounded side-adjusted return since the position opened.
+  const side = new Int8Array(symbols);
+  const growth = new Float64Array(symbols);
+  let trades = 0;
+  let winners = 0;
+  const close = (s: number) => {
+    trades++;
+    if (growth[s] > 1) winners++;
+  };
+  for (let i = 0; i < periods; i++) {
+    let gross = 0;
+    let traded = 0;
+    let exposed = 0;
+    for (let s = 0; s < symbols; s++) {
+      const at = i * symbols + s;
+      const w = weights[at];
+      traded += Math.abs(w - (i > 0 ? weights[at - symbols] : 0));
+      const sign = Math.sign(w);
+      if (sign !== side[s]) {
+        if (side[s] !== 0) close(s);
+        side[s] = sign;
+        growth[s] = 1;
+      }
+      if (w === 0) continue; // a symbol's return may be NaN before its first bar; it is only read when held
+      exposed += Math.abs(w);
+      gross += w * returns[at];
+      growth[s] *= 1 + sign * returns[at];
+    }
+    grossReturns[i] = gross;
+    turnover[i] = traded;
+    exposure[i] = exposed;
+    costs[i] = costRate * traded;
+    netReturns[i] = gross - costs[i];
+  }
+  for (let s = 0; s < symbols; s++) if (side[s] !== 0) close(s); // positions still open at the end count as trades
+
+  let totalTurnover = 0;
+  let totalExposure = 0;
+  let totalCosts = 0;
+  for (let i = 0; i < periods; i++) {
+    totalTurnover += turnover[i];
+    totalExposure += exposure[i];
+    totalCosts += costs[i];
+  }
+  const metrics: PortfolioMetrics = {
+    ...performanceOf(netReturns, { ...performance, exposure }),
+    annualTurnover: (totalTurnover / periods) * performance.periodsPerYear,
+    averageExposure: totalExposure / periods,
+    totalCosts,
+    trades,
+    tradeHitRate: trades > 0 ? winners / trades : NaN,
+  };
+  return { grossReturns, netReturns, costs, turnover, exposure, equity: equityCurveOf(netReturns), weights, metrics };
+}

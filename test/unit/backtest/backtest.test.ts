@@ -1,0 +1,262 @@
+import { backtestOf, type BacktestResult } from '../../../lib/backtest/backtest';
+import type { BacktestInput, BacktestOptionsInput } from '../../../lib/backtest/input';
+
+const f = (values: number[]) => Float64Array.from(values);
+const list = (x: Float64Array) => Array.from(x);
+
+/**
+ * Two symbols, six dates. Period i runs from the open of D(i+1) to the open of D(i+2) and trades on the
+ * scores of D(i):
+ *   period         0 (D1→D2)  1 (D2→D3)  2 (D3→D4)  3 (D4→D5)
+ *   A open return   +10%       −10%        0%        +10%      (opens 100, 100, 110, 99, 99, 108.9)
+ *   B open return     0%       +10%      −20%          0%      (opens  50,  50,  50, 55, 44, 44)
+ * Scores at D4 and D5 are never traded: there is no open after D5 to close the position at.
+ */
+const twoSymbols: BacktestInput = {
+  dates: ['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04', '2024-01-05', '2024-01-08'],
+  symbols: [
+    { symbol: 'A', open: f([100, 100, 110, 99, 99, 108.9]), close: f([100, 105, 100, 99, 104, 110]), score: f([0.7, 0.4, 0.6, 0.8, 0.3, 0.9]) },
+    { symbol: 'B', open: f([50, 50, 50, 55, 44, 44]), close: f([50, 50, 52, 50, 44, 45]), score: f([0.3, 0.8, 0.5, 0.2, 0.6, 0.1]) },
+  ],
+};
+const costs25 = { costBps: 10, slippageBps: 15 }; // 0.25% of turnover
+
+const expectClose = (actual: Float64Array, expected: number[]) => {
+  expect(actual.length).toBe(expected.length);
+  expected.forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 12));
+};
+
+describe('long_flat on two symbols', () => {
+  // Signals (score > 0.5): A: D0 long, D1 flat, D2 long, D3 long; B: D0 flat, D1 long, D2 flat (0.5 is not > 0.5), D3 flat.
+  // Weights are 1/N = 0.5 per long:      A .5, 0, .5, .5        B 0, .5, 0, 0
+  // gross = Σ w·r:                       .5·10% = .05 | .5·10% (B) = .05 | .5·0 = 0 | .5·10% = .05
+  // turnover Σ|Δw|:                       .5 | 1.0 | 1.0 | 0
+  // costs .0025 × turnover:               .00125 | .0025 | .0025 | 0
+  // net:                                  .04875 | .0475 | −.0025 | .05
+  // equity: 1 → 1.04875 → ×1.0475 = 1.098565625 → ×0.9975 = 1.0958192109375 → ×1.05 = 1.150610171484375
+  const result = backtestOf(twoSymbols, { strategy: 'long_flat', ...costs25 });
+  const { strategy } = result;
+
+  it('trades the score of date t at the open of t + 1 and earns open-to-open returns', () => {
+    expect(result.equityDates).toEqual(twoSymbols.dates.slice(1));
+    expectClose(strategy.weights, [0.5, 0, 0, 0.5, 0.5, 0, 0.5, 0]);
+    expectClose(strategy.grossReturns, [0.05, 0.05, 0, 0.05]);
+    expectClose(strategy.turnover, [0.5, 1, 1, 0]);
+    expectClose(strategy.costs, [0.00125, 0.0025, 0.0025, 0]);
+    expectClose(strategy.netReturns, [0.04875, 0.0475, -0.0025, 0.05]);
+    expectClose(strategy.equity, [1, 1.04875, 1.098565625, 1.0958192109375, 1.150610171484375]);
+    expectClose(strategy.exposure, [0.5, 0.5, 0.5, 0.5]);
+  });
+
+  it('summarises activity: turnover, exposure, costs, trades', () => {
+    const m = strategy.metrics;
+    expect(m.totalReturn).toBeCloseTo(0.150610171484375, 12);
+    expect(m.annualTurnover).toBeCloseTo((2.5 / 4) * 252, 10); // mean turnover .625 per day
+    expect(m.averageExposure).toBeCloseTo(0.5, 12);
+    expect(m.totalCosts).toBeCloseTo(0.00625, 12);
+    expect(m.hitRate).toBeCloseTo(3 / 4, 12); // −.0025 on D3→D4 is the only losing day
+    // Trades: A periods 0 (+10%) and 2–3 (0%, +10% → +10%), B period 1 (+10%): 3 trades, all winners.
+    expect(m.trades).toBe(3);
+    expect(m.tradeHitRate).toBe(1);
+  });
+
+  it('never lets the score of date t change a return before the open of t + 1', () => {
+    // Flip A's D2 score from long (0.6) to flat (0.1): the weights traded at the open of D3 change, nothing before.
+    const flipped: BacktestInput = { ...twoSymbols, symbols: [{ ...twoSymbols.symbols[0], score: f([0.7, 0.4, 0.1, 0.8, 0.3, 0.9]) }, twoSymbols.symbols[1]] };
+    const other = backtestOf(flipped, { strategy: 'long_flat', ...costs25 }).strategy;
+    // Periods 0 and 1 (which end at the open of D3) are identical, including the return of D2's own open-to-open move.
+    expect(list(other.netReturns.subarray(0, 2))).toEqual(list(strategy.netReturns.subarray(0, 2)));
+    expect(list(other.weights.subarray(0, 4))).toEqual(list(strategy.weights.subarray(0, 4)));
+    expect(other.weights[4]).toBe(0); // period 2 (from the open of D3): A now flat
+    // Conversely a score on the last two dates is never traded at all.
+    const late: BacktestInput = { ...twoSymbols, symbols: [{ ...twoSymbols.symbols[0], score: f([0.7, 0.4, 0.6, 0.8, 0.99, 0.01]) }, twoSymbols.symbols[1]] };
+    expect(list(backtestOf(late, { strategy: 'long_flat', ...costs25 }).strategy.netReturns)).toEqual(list(strategy.netReturns));
+  });
+});
+
+describe('long_short on two symbols', () => {
+  // threshold 0.5: long > 0.5, short < 0.5, flat at exactly 0.5.
+  // A: D0 +, D1 −, D2 +, D3 +   → weights .5, −.5, .5, .5
+  // B: D0 −, D1 +, D2 0, D3 −   → weights −.5, .5, 0, −.5
+  // gross: .5·10% − .5·0 = .05 | −.5·(−10%) + .5·10% = .10 | .5·0 + 0 = 0 | .5·10% − .5·0 = .05
+  // turnover: 1 | |−.5−.5| + |.5+.5| = 2 | 1 + .5 = 1.5 | 0 + .5 = .5
+  // costs (.0025): .0025 | .005 | .00375 | .00125;  net: .0475 | .095 | −.00375 | .04875
+  // equity: 1 → 1.0475 → 1.1470125 → ×.99625 = 1.142711203125 → ×1.04875 = 1.19841837427734375
+  const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', ...costs25 });
+
+  it('goes short below 1 − threshold and charges costs on both legs', () => {
+    expectClose(strategy.weights, [0.5, -0.5, -0.5, 0.5, 0.5, 0, 0.5, -0.5]);
+    expectClose(strategy.grossReturns, [0.05, 0.1, 0, 0.05]);
+    expectClose(strategy.turnover, [1, 2, 1.5, 0.5]);
+    expectClose(strategy.costs, [0.0025, 0.005, 0.00375, 0.00125]);
+    expectClose(strategy.netReturns, [0.0475, 0.095, -0.00375, 0.04875]);
+    expectClose(strategy.equity, [1, 1.0475, 1.1470125, 1.142711203125, 1.198418374277344]);
+    expectClose(strategy.exposure, [1, 1, 0.5, 1]);
+  });
+
+  it('counts a flip from long to short as two trades and scores shorts by the price fall', () => {
+    // A: long +10% (win), short while A fell 10% (win), long 0% then +10% (win).
+    // B: short while flat (0%, not a win), long +10% (win), short while flat (0%, not a win).
+    expect(strategy.metrics.trades).toBe(6);
+    expect(strategy.metrics.tradeHitRate).toBeCloseTo(4 / 6, 12);
+  });
+
+  it('with a wider threshold stays flat in the dead band', () => {
+    // threshold 0.65: long > .65, short < .35. A: D0 .7 long, D1 .4 flat, D2 .6 flat, D3 .8 long. B: D0 .3 short, D1 .8 long, D2 flat, D3 .2 short.
+    const wide = backtestOf(twoSymbols, { strategy: 'long_short', threshold: 0.65, costBps: 0, slippageBps: 0 }).strategy;
+    expectClose(wide.weights, [0.5, -0.5, 0, 0.5, 0, 0, 0.5, -0.5]);
+  });
+});
+
+describe('holding period', () => {
+  it('splits the book into overlapping tranches, each signal held holdingDays', () => {
+    // holdingDays 2, long_flat: weight = 1/N × mean of the last two signals.
+    // A signals D0..D3: 1, 0, 1, 1 → weights: (1)/2·.5 = .25 (no signal before D0), (1+0)/2·.5 = .25, (0+1)/2·.5 = .25, (1+1)/2·.5 = .5
+    // B signals: 0, 1, 0, 0 → 0, .25, .25, 0
+    // gross: .25·10% = .025 | .25·(−10%) + .25·10% = 0 | .25·0 + .25·(−20%) = −.05 | .5·10% = .05
+    const { strategy } = backtestOf(twoSymbols, { holdingDays: 2, costBps: 0, slippageBps: 0 });
+    expectClose(strategy.weights, [0.25, 0, 0.25, 0.25, 0.25, 0.25, 0.5, 0]);
+    expectClose(strategy.grossReturns, [0.025, 0, -0.05, 0.05]);
+    expectClose(strategy.turnover, [0.25, 0.25, 0, 0.5]);
+  });
+});
+
+describe('top-k portfolio', () => {
+  // Four symbols, five dates, three periods. Open-to-open returns per period:
+  //        period 0   period 1   period 2
+  //   A      +10%        0%        +10%     opens 100, 100, 110, 110, 121
+  //   B      +20%      −10%          0%     opens 100, 100, 120, 108, 108
+  //   C      −10%      +30%          0%     opens 100, 100,  90, 117, 117
+  //   D      −20%      +10%          0%     opens 100, 100,  80,  88,  88
+  const opens = [
+    [100, 100, 110, 110, 121],
+    [100, 100, 120, 108, 108],
+    [100, 100, 90, 117, 117],
+    [100, 100, 80, 88, 88],
+  ];
+  // Scores by date:   D0               D1               D2
+  //              A .9 B .6 C .4 D .2   A .55 B .7 C .8 D .3   A .6 B .5 C .4 D .45
+  const scores = [
+    [0.9, 0.55, 0.6, NaN, NaN],
+    [0.6, 0.7, 0.5, NaN, NaN],
+    [0.4, 0.8, 0.4, NaN, NaN],
+    [0.2, 0.3, 0.45, NaN, NaN],
+  ];
+  const input: BacktestInput = {
+    dates: ['2024-02-05', '2024-02-06', '2024-02-07', '2024-02-08', '2024-02-09'],
+    symbols: ['A', 'B', 'C', 'D'].map((symbol, s) => ({ symbol, open: f(opens[s]), close: f(opens[s]), score: f(scores[s]) })),
+  };
+  const noCosts: BacktestOptionsInput = { costBps: 0, slippageBps: 0 };
+
+  it('long_flat holds the k best scores above the threshold at 1/k each', () => {
+    // k = 2. D0: A, B → .5 each; gross .5·10% + .5·20% = .15.
+    // D1: C (.8), B (.7) → gross .5·30% + .5·(−10%) = .10; turnover A −.5, C +.5 = 1.
+    // D2: only A (.6) is above .5 → A .5 alone (exposure .5, not re-scaled); gross .5·10% = .05; turnover B .5 + C .5 + A .5 = 1.5.
+    const { strategy } = backtestOf(input, { ...noCosts, topK: 2 });
+    expectClose(strategy.weights, [0.5, 0.5, 0, 0, 0, 0.5, 0.5, 0, 0.5, 0, 0, 0]);
+    expectClose(strategy.grossReturns, [0.15, 0.1, 0.05]);
+    expectClose(strategy.turnover, [1, 1, 1.5]);
+    expectClose(strategy.exposure, [1, 1, 0.5]);
+  });
+
+  it('long_short goes long the top k and short the bottom k, 1/(2k) each so gross exposure stays <= 1', () => {
+    // k = 1. D0: long A, short D (.2) → +.5·10% − .5·(−20%) = .15.
+    // D1: long C, short D (.3) → .5·30% − .5·10% = .10; turnover A .5 + C .5 = 1.
+    // D2: long A (.6); short candidates < .5 are C .4 and D .45 → short C → .5·10% − .5·0 = .05;
+    //     turnover A .5 + C |−.5 − .5| = 1 + D .5 = 2.
+    const { strategy } = backtestOf(input, { ...noCosts, strategy: 'long_short', topK: 1 });
+    expectClose(strategy.weights, [0.5, 0, 0, -0.5, 0, 0, 0.5, -0.5, 0.5, 0, -0.5, 0]);
+    expectClose(strategy.grossReturns, [0.15, 0.1, 0.05]);
+    expectClose(strategy.turnover, [1, 1, 2]);
+  });
+
+  it('breaks score ties by the order of the symbols', () => {
+    const tied: BacktestInput = { ...input, symbols: input.symbols.map((s) => ({ ...s, score: f([0.8, 0.8, 0.8, 0.8, 0.8]) })) };
+    const { strategy } = backtestOf(tied, { ...noCosts, topK: 1 });
+    expectClose(strategy.weights.subarray(0, 4), [1, 0, 0, 0]);
+  });
+});
+
+describe('missing bars', () => {
+  it('keeps the previous weight when a symbol has no open, and marks the position at the last close', () => {
+    // A opens 100, 100, NaN, 121, 121 (close 100, 100, 110, 121, 121). Scores: D0 long, D1 exit (.1), then long.
+    // Period 0 (D1→D2): long .5; A has no open at D2, so it is marked at the D1 close (100): return 0.
+    // Period 1 (D2→D3): the D1 exit cannot execute without an open at D2: A stays .5 and earns 100 → 121 = +21%.
+    // Period 2 (D3→D4): tradable again, D2 score says long: .5, return 0.
+    const input: BacktestInput = {
+      dates: ['2024-03-01', '2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07'],
+      symbols: [
+        { symbol: 'A', open: f([100, 100, NaN, 121, 121]), close: f([100, 100, 110, 121, 121]), score: f([0.9, 0.1, 0.9, 0.9, 0.9]) },
+        { symbol: 'B', open: f([NaN, NaN, 20, 22, 22]), close: f([NaN, NaN, 20, 22, 22]), score: f([0.9, 0.9, 0.9, 0.9, 0.9]) },
+      ],
+    };
+    // B lists at D2: before that it cannot be bought (weight 0, its NaN return never read). Period 1: .5·10% from B.
+    const { strategy, benchmark } = backtestOf(input, { costBps: 0, slippageBps: 0 });
+    expectClose(strategy.weights, [0.5, 0, 0.5, 0.5, 0.5, 0.5]);
+    expectClose(strategy.grossReturns, [0, 0.5 * 0.21 + 0.5 * 0.1, 0]);
+    expect(strategy.metrics.trades).toBe(2);
+    // Here the stuck A position makes the strategy match the benchmark, which enters B at its first open too.
+    expectClose(benchmark.weights, [0.5, 0, 0.5, 0.5, 0.5, 0.5]);
+  });
+});
+
+describe('buy-and-hold benchmark and information ratio', () => {
+  // Benchmark: 1/2 in A and B from the open of D1, reset to 1/2 each open; entry turnover 1 costs .0025.
+  //   gross: .5·10% + .5·0 = .05 | .5·(−10%) + .5·10% = 0 | .5·0 + .5·(−20%) = −.10 | .5·10% + 0 = .05
+  //   net:   .0475 | 0 | −.10 | .05;  equity 1, 1.0475, 1.0475, .94275, .9898875
+  // Active return of long_flat (net .04875, .0475, −.0025, .05) minus benchmark: .00125, .0475, .0975, 0
+  //   mean = .14625 / 4 = .0365625; deviations −.0353125, .0109375, .0609375, −.0365625
+  //   squares sum .006416796875; sample variance /3 = .002138932291667; tracking error = .04624859
+  //   IR = .0365625 / .04624859 × √252 = .790564 × 15.874508 = 12.549824
+  const result = backtestOf(twoSymbols, { strategy: 'long_flat', ...costs25 });
+
+  it('holds the equal-weight universe, paying only for the entry', () => {
+    const { benchmark } = result;
+    expectClose(benchmark.grossReturns, [0.05, 0, -0.1, 0.05]);
+    expectClose(benchmark.turnover, [1, 0, 0, 0]);
+    expectClose(benchmark.netReturns, [0.0475, 0, -0.1, 0.05]);
+    expectClose(benchmark.equity, [1, 1.0475, 1.0475, 0.94275, 0.9898875]);
+    expect(benchmark.metrics.totalReturn).toBeCloseTo(-0.0101125, 12);
+    expect(benchmark.metrics.maxDrawdown.depth).toBeCloseTo(0.1, 12); // 1.0475 → .94275
+    expect(benchmark.metrics.maxDrawdown.peakDate).toBe('2024-01-03'); // equity first reaches 1.0475 at the open of D2
+    expect(benchmark.metrics.maxDrawdown.troughDate).toBe('2024-01-05');
+    expect(benchmark.metrics.trades).toBe(2);
+  });
+
+  it('measures the strategy against it with the information ratio', () => {
+    expect(result.informationRatio).toBeCloseTo(12.549824, 5);
+  });
+
+  it('is exactly the strategy that is always long every symbol', () => {
+    const allLong: BacktestInput = { ...twoSymbols, symbols: twoSymbols.symbols.map((s) => ({ ...s, score: f([1, 1, 1, 1, 1, 1]) })) };
+    const r = backtestOf(allLong, { threshold: 0, ...costs25 });
+    expect(list(r.strategy.netReturns)).toEqual(list(r.benchmark.netReturns));
+    expect(r.informationRatio).toBeNaN(); // no active return at all
+  });
+});
+
+describe('scale', () => {
+  it('backtests 380 symbols × 1,260 days with top-k well under a second', () => {
+    const days = 1260;
+    const dates = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2020, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
+    let seed = 7;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const symbols = Array.from({ length: 380 }, (_, s) => {
+      const open = new Float64Array(days);
+      const score = new Float64Array(days);
+      let price = 100;
+      for (let d = 0; d < days; d++) {
+        price *= 1 + (random() - 0.5) * 0.04;
+        open[d] = price;
+        score[d] = random();
+      }
+      return { symbol: `S${s}`, open, close: open, score };
+    });
+    backtestOf({ dates, symbols }, { topK: 20, strategy: 'long_short' }); // warm-up (JIT)
+    const started = performance.now();
+    const result: BacktestResult = backtestOf({ dates, symbols }, { topK: 20, strategy: 'long_short', holdingDays: 5 });
+    const elapsed = performance.now() - started;
+    expect(result.strategy.netReturns.length).toBe(days - 2);
+    expect(elapsed).toBeLessThan(1000);
+  });
+});
