@@ -11,6 +11,7 @@
  */
 import { BadInputError } from '../errors';
 import { rng } from '../random';
+import { normalCdf, normalInverseCdf } from '../stats/normal';
 
 export interface Interval {
   lower: number;
@@ -385,38 +386,9 @@ export function informationCoefficient(score: Float64Array, forwardReturn: Float
 
 // ---- distributions -------------------------------------------------------------------------
 
-/** erfc with relative error below 1.2e-7 everywhere (Numerical Recipes' Chebyshev fit). */
-export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  const r = t * Math.exp(poly);
-  return x >= 0 ? r : 2 - r;
-}
-
-/** Standard normal CDF Φ(x). */
-export function normalCdf(x: number): number {
-  return 0.5 * erfc(-x / Math.SQRT2);
-}
-
-/** Φ⁻¹(p) by Acklam's rational approximation (relative error below 1.2e-9). */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) invalid(`normalQuantile needs p in (0, 1), got ${p}`);
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (q: number) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 /** P(χ²₁ ≥ x): a χ²₁ variable is Z², so this is P(|Z| ≥ √x). */
 export function chiSquare1UpperTail(x: number): number {
-  return x <= 0 ? 1 : erfc(Math.sqrt(x / 2));
+  return x <= 0 ? 1 : 2 * normalCdf(-Math.sqrt(x));
 }
 
 const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
@@ -496,7 +468,7 @@ export function binomialLowerTail(k: number, n: number, p: number): number {
 export function wilsonInterval(successes: number, trials: number, confidence = 0.95): Interval {
   checkConfidence(confidence);
   if (!(trials > 0) || !(successes >= 0 && successes <= trials)) invalid(`Wilson interval needs 0 <= successes <= trials and trials > 0, got ${successes} of ${trials}`);
-  const z = normalQuantile(1 - (1 - confidence) / 2);
+  const z = normalInverseCdf(1 - (1 - confidence) / 2);
   const p = successes / trials;
   const z2n = (z * z) / trials;
   const centre = (p + z2n / 2) / (1 + z2n);
@@ -557,7 +529,7 @@ export function compareWithBaseline(labels: Int32Array, predictions: Predictions
     if (baseline && !model) c++;
   }
   // Agresti & Min (2005): Wald interval after adding ½ to each cell of the paired 2×2 table.
-  const z = normalQuantile(1 - (1 - confidence) / 2);
+  const z = normalInverseCdf(1 - (1 - confidence) / 2);
   const centre = (b - c) / (rows + 2);
   const half = (z * Math.sqrt(b + c + 1 - (b - c) ** 2 / (rows + 2))) / (rows + 2);
   return {

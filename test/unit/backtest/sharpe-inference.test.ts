@@ -1,4 +1,5 @@
-import { deflatedSharpeRatio, expectedMaxSharpe, normalCdf, normalInverseCdf, probabilisticSharpeRatio } from '../../../lib/backtest/sharpe-inference';
+import { deflatedSharpeRatio, expectedMaxSharpe, probabilisticSharpeRatio } from '../../../lib/backtest/sharpe-inference';
+import { normalCdf, normalInverseCdf } from '../../../lib/stats/normal';
 
 describe('normal distribution', () => {
   it('matches tabulated CDF values', () => {
