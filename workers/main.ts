@@ -6,6 +6,8 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { openCache } from '../lib/cache/open-cache';
 import { loadConfig } from '../lib/config';
 import { openDatabase } from '../lib/store/database';
+import { TaskPool } from '../lib/threads/task-pool';
+import { loadModelRuntimes } from '../models/algorithms';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { createPipelineWorkers, runPipelineWorkers } from './pipeline-workers';
 
@@ -19,21 +21,26 @@ async function main(): Promise<void> {
   const store = await openDatabase(config.databaseUrl);
   const cache = openCache(config.redisUrl);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const trainingPool = new TaskPool(config.trainingConcurrency);
+  const { tensorflowBackend } = await loadModelRuntimes();
   try {
     const workers = await createPipelineWorkers({
       connection,
       namespace: config.temporalNamespace,
       store,
       cache,
+      artifactDir: config.artifactDir,
+      trainingPool,
       featureThreads: config.trainingConcurrency,
       trainingConcurrency: config.trainingConcurrency,
     });
     console.log(
       `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
-        `store ${store.description}; cache ${cache.kind}; metrics http://${config.metricsAddress}/metrics`,
+        `store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics`,
     );
     await runPipelineWorkers(workers);
   } finally {
+    await trainingPool.close();
     await connection.close();
     await cache.close();
     await store.close();

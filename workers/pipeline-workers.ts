@@ -14,7 +14,8 @@ export interface PipelineWorkersOptions extends ActivityDeps {
 
 /** The two workers of one process: orchestration + light activities, and CPU-bound activities. */
 export async function createPipelineWorkers(options: PipelineWorkersOptions): Promise<{ pipeline: Worker; training: Worker }> {
-  const { connection, namespace, store, cache, featureThreads } = options;
+  const { connection, namespace } = options;
+  const deps: ActivityDeps = { store: options.store, cache: options.cache, artifactDir: options.artifactDir, trainingPool: options.trainingPool, featureThreads: options.featureThreads };
   const shutdownGraceTime = options.shutdownGraceTime ?? '20s';
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
   const pipeline = await Worker.create({
@@ -22,14 +23,14 @@ export async function createPipelineWorkers(options: PipelineWorkersOptions): Pr
     namespace,
     taskQueue: TASK_QUEUES.pipeline,
     ...workflows,
-    activities: createPipelineActivities({ store, cache, featureThreads }),
+    activities: createPipelineActivities(deps),
     shutdownGraceTime,
   });
   const training = await Worker.create({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.training,
-    activities: createTrainingActivities({ store, cache, featureThreads }),
+    activities: createTrainingActivities(deps),
     maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
     // Progress (bars written, trials done) reaches the CLI and Web UI every few seconds rather than
     // at 80% of the heartbeat timeout; the extra load on the server is negligible.

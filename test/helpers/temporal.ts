@@ -1,7 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Cache } from '../../lib/cache/cache';
 import type { Database } from '../../lib/store/database';
+import { TaskPool } from '../../lib/threads/task-pool';
 import { findTemporalCli } from '../../platform/temporal-cli';
 import { createPipelineWorkers } from '../../workers/pipeline-workers';
 
@@ -13,10 +17,10 @@ import { createPipelineWorkers } from '../../workers/pipeline-workers';
 export async function startTemporal(options: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
   // Worker state changes at INFO would drown the test output; warnings and errors still show.
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('WARN') });
-  const path = findTemporalCli();
-  if (!path) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1', port: options.port, extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', port: options.port, extraArgs: ['--log-level', 'error'] },
   });
 }
 
@@ -30,16 +34,23 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 /** Runs both workers of the worker process around `fn`, then shuts them down. */
 export async function withWorkers<T>(
   env: TestWorkflowEnvironment,
-  deps: { store: Database; cache: Cache },
+  deps: { store: Database; cache: Cache; artifactDir?: string },
   fn: () => Promise<T>,
 ): Promise<T> {
+  const trainingPool = new TaskPool(2);
   const workers = await createPipelineWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     trainingConcurrency: 2,
     workflowBundle: await workflowBundle(),
     shutdownGraceTime: '2s',
+    artifactDir: deps.artifactDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-artifacts-')),
+    trainingPool,
     ...deps,
   });
-  return workers.pipeline.runUntil(workers.training.runUntil(fn));
+  try {
+    return await workers.pipeline.runUntil(workers.training.runUntil(fn));
+  } finally {
+    await trainingPool.close();
+  }
 }

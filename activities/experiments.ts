@@ -1,0 +1,135 @@
+import { Context } from '@temporalio/activity';
+import { codeVersion } from '../lib/code-version';
+import { BadInputError } from '../lib/errors';
+import { experimentSchema, type Experiment } from '../lib/experiments/experiment';
+import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
+import { aliasVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
+import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
+import { readArtifact } from '../lib/registry/artifact-store';
+import type { Database } from '../lib/store/database';
+import { readBarSeries } from '../lib/store/bars';
+import { getSnapshot } from '../lib/store/snapshots';
+import { readDataset } from '../lib/training/dataset';
+import { evaluatePredictions, type EvaluationReport } from '../lib/training/evaluation-report';
+import { shuffledLabelControl, type ShuffledLabelResult } from '../lib/training/leakage-guards';
+import type { TrialRequest } from '../lib/training/trial';
+import { readPredictions } from '../lib/training/walk-forward';
+import { withFailureMapping } from './failures';
+
+export interface ResolvedExperiment {
+  experiment: Experiment;
+  featureSetVersion: string;
+}
+
+export interface EvaluateInput {
+  datasetId: string;
+  predictionsId: string;
+  experiment: Experiment;
+  /** Scores of every trial of this algorithm, for the deflated Sharpe ratio's trial count and variance. */
+  trialScores: number[];
+  shuffledLabel?: { request: TrialRequest };
+}
+
+export interface AlgorithmEvaluation {
+  report: EvaluationReport;
+  shuffledLabel?: ShuffledLabelResult;
+}
+
+export interface RegisterInput {
+  experiment: Experiment;
+  algorithm: string;
+  params: Record<string, unknown>;
+  artifactSha256: string;
+  datasetId: string;
+  snapshotId?: string;
+  featureSetVersion: string;
+  metrics: Record<string, unknown>;
+  lineage: Record<string, unknown>;
+  scores: CandidateScores;
+  /** The training run, for lineage and to make a retried registration find its first attempt. */
+  workflowId: string;
+  runId: string;
+}
+
+export interface RegisterResult {
+  version: ModelVersion;
+  decision: PromotionDecision;
+  champion?: number;
+}
+
+export function experimentActivities({ store, artifactDir }: { store: Database; artifactDir: string }) {
+  return {
+    /** Validates an experiment (defaults filled in) and names its feature-set version; bad configs fail fast. */
+    async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
+      return withFailureMapping(() => {
+        const experiment = experimentSchema.parse(input);
+        const featureSetVersion = defineFeatureSet(experiment.featureSet ?? DEFAULT_FEATURE_SET).version;
+        return Promise.resolve({ experiment, featureSetVersion });
+      });
+    },
+
+    /** Scores the walk-forward predictions (metrics, baseline, IC, backtest) and runs the shuffled-label control. */
+    async evaluateAlgorithm(input: EvaluateInput): Promise<AlgorithmEvaluation> {
+      return withFailureMapping(async () => {
+        const ctx = Context.current();
+        const alive = setInterval(() => ctx.heartbeat(), 5_000);
+        try {
+          const ds = readDataset(artifactDir, input.datasetId);
+          const predictions = readPredictions(artifactDir, input.predictionsId);
+          const series = await readBarSeries(store, { symbols: ds.symbols });
+          // Trial scores are CV AUCs; their spread stands in for the spread of Sharpe ratios across trials.
+          const scores = input.trialScores.filter(Number.isFinite);
+          const mean = scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
+          const variance = scores.length > 1 ? scores.reduce((s, v) => s + (v - mean) ** 2, 0) / (scores.length - 1) : 0;
+          const report = evaluatePredictions(ds, predictions, series, {
+            backtest: input.experiment.backtest,
+            plausibleDirectionAccuracy: input.experiment.guards.plausibleDirectionAccuracy,
+            trials: scores.length,
+            trialSharpeVariance: variance,
+            seed: input.experiment.seed,
+          });
+          const shuffledLabel = input.shuffledLabel ? await shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance) : undefined;
+          return { report, shuffledLabel };
+        } finally {
+          clearInterval(alive);
+        }
+      });
+    },
+
+    /**
+     * Registers the model (idempotent per workflow run and algorithm) and applies the promotion
+     * policy against the current champion: a winner becomes `challenger`, or `champion` when there is none.
+     */
+    async registerAndPromote(input: RegisterInput): Promise<RegisterResult> {
+      return withFailureMapping(async () => {
+        const artifact = readArtifact(artifactDir, input.artifactSha256);
+        const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
+        if (input.snapshotId && !snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
+        const version = await registerModel(store, artifactDir, {
+          name: input.experiment.name,
+          artifact,
+          algorithm: input.algorithm,
+          params: input.params,
+          seed: input.experiment.seed,
+          featureSetVersion: input.featureSetVersion,
+          label: input.experiment.label,
+          snapshotId: input.snapshotId ?? null,
+          snapshotHash: snapshot?.contentHash ?? null,
+          codeVersion: codeVersion(),
+          workflowId: input.workflowId,
+          runId: input.runId,
+          registrationKey: `${input.workflowId}/${input.runId}/${input.algorithm}`,
+          metrics: input.metrics,
+          lineage: { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment },
+        });
+        const champion = await aliasVersion(store, input.experiment.name, 'champion');
+        const championScores = champion !== undefined && champion !== version.version ? ((await getModelVersion(store, input.experiment.name, champion)).metrics.scores as CandidateScores | undefined) : undefined;
+        const decision = champion === version.version ? { promote: false, reason: 'already the champion' } : promotionDecision(input.scores, championScores, input.experiment.promotion);
+        if (decision.promote) {
+          await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
+        }
+        return { version, decision, champion };
+      });
+    },
+  };
+}
