@@ -29,6 +29,8 @@ const CASES: Array<{ name: string; params: Record<string, unknown>; maxRows?: nu
   { name: 'logistic_regression', params: { C: 1, maxIterations: 200 } },
   { name: 'random_forest', params: { nEstimators: 100, maxDepth: 16 } },
   { name: 'gradient_boosting', params: { nRounds: 100, maxDepth: 6, learningRate: 0.1, validationFraction: 0 }, note: 'reference: xgboost hist' },
+  // Kernel SVMs scale with the square of the rows (both sides): 200,000 rows would take hours.
+  { name: 'svm', params: { kernel: 'rbf', C: 1, gamma: 'scale' }, maxRows: 20_000, note: 'kernel SVM: quadratic in rows' },
   // 10 epochs of batch 200, no dropout, no early stopping: what MLPClassifier(max_iter=10) does.
   { name: 'mlp', params: { hiddenLayers: [64, 32], epochs: 10, batchSize: 200, dropout: 0, validationFraction: 0, learningRate: 0.001 } },
 ];

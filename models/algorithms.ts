@@ -6,10 +6,11 @@ import type { Algorithm } from './model';
 import { logisticRegression } from './baselines/logistic-regression';
 import { majority } from './baselines/majority';
 import { loadTensorFlow, mlp, sequenceModel, tensorFlowInfo } from './neural';
+import { loadSvmRuntime, svm } from './svm/svm';
 import { gradientBoosting } from './trees/gradient-boosting';
 import { randomForest } from './trees/random-forest';
 
-const ALL = [majority, logisticRegression, randomForest, gradientBoosting, mlp, sequenceModel] as Array<Algorithm<Record<string, unknown>>>;
+const ALL = [majority, logisticRegression, randomForest, gradientBoosting, svm, mlp, sequenceModel] as Array<Algorithm<Record<string, unknown>>>;
 
 export const ALGORITHMS: ReadonlyMap<string, Algorithm<Record<string, unknown>>> = new Map(ALL.map((a) => [a.name, a]));
 
@@ -27,6 +28,6 @@ export function algorithmByName(name: string): Algorithm<Record<string, unknown>
  * call once at start-up. Says which TensorFlow.js backend is in use, when there is one.
  */
 export async function loadModelRuntimes(): Promise<{ tensorflowBackend?: string }> {
-  await loadTensorFlow();
+  await Promise.all([loadTensorFlow(), loadSvmRuntime()]);
   return { tensorflowBackend: tensorFlowInfo()?.backend };
 }

@@ -1,0 +1,142 @@
+import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
+import type { FeatureMatrix, TrainedModel } from '../../../models/model';
+import { loadSvmRuntime, svm, type SvmParams } from '../../../models/svm/svm';
+import { rng } from '../../../lib/random';
+import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
+
+const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
+
+/** Three classes around three centres in the (f0, f1) plane, one noise feature; the first row is class 2. */
+function threeClasses(rows: number, seed: number): Dataset {
+  const next = rng(seed);
+  const centres = [[-1, -1], [1, -1], [0, 1]];
+  const values = new Float64Array(rows * 3);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const k = (r + 2) % 3;
+    y[r] = k;
+    values[r * 3] = centres[k][0] + (next() - 0.5) * 0.8;
+    values[r * 3 + 1] = centres[k][1] + (next() - 0.5) * 0.8;
+    values[r * 3 + 2] = next();
+  }
+  return { x: { values, rows, featureNames: ['f0', 'f1', 'f2'] }, y };
+}
+
+const bytes = (model: TrainedModel) => encodeArtifact(model.state(), context);
+
+describe('svm', () => {
+  it('learns a separable problem with the rbf and the linear kernel and stays at chance on noise', async () => {
+    const train = separable(1000);
+    const test = separable(1000, 5, 99);
+    for (const kernel of ['rbf', 'linear'] as const) {
+      const model = await svm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, { kernel });
+      expect(accuracy(model.predictProba(test.x), test.y)).toBeGreaterThan(0.95);
+    }
+    const n = noise(1500);
+    const nt = noise(2000, 5, 3);
+    const m = await svm.fit({ features: n.x, labels: n.y, classes: 2, seed: 1 }, {});
+    const acc = accuracy(m.predictProba(nt.x), nt.y);
+    expect(acc).toBeGreaterThan(0.45);
+    expect(acc).toBeLessThan(0.55);
+  });
+
+  it('gives importances (|w|) for the linear kernel only, informative features first', async () => {
+    const d = separable(600);
+    const linear = await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { kernel: 'linear' });
+    const ranked = [...(linear.featureImportances?.() ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+    expect(ranked.slice(0, 2)).toEqual(['f0', 'f1']);
+    const rbf = await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+    expect(rbf.featureImportances).toBeUndefined();
+  });
+
+  it('handles three classes (libsvm label order mapped to ours), probabilities summing to 1, and a class never seen', async () => {
+    const train = threeClasses(600, 1);
+    const test = threeClasses(600, 2);
+    const model = await svm.fit({ features: train.x, labels: train.y, classes: 3, seed: 1 }, {});
+    const proba = model.predictProba(test.x);
+    expect(proba.length).toBe(600 * 3);
+    expect(accuracy(proba, test.y, 3)).toBeGreaterThan(0.95);
+    for (let r = 0; r < test.x.rows; r++) expect(proba[r * 3] + proba[r * 3 + 1] + proba[r * 3 + 2]).toBeCloseTo(1, 12);
+
+    // classes = 4, but class 3 never appears in training: its column is 0, the others still sum to 1
+    const four = await svm.fit({ features: train.x, labels: train.y, classes: 4, seed: 1 }, {});
+    const p4 = four.predictProba(test.x);
+    expect(accuracy(p4, test.y, 4)).toBeGreaterThan(0.95);
+    for (let r = 0; r < test.x.rows; r++) {
+      expect(p4[r * 4 + 3]).toBe(0);
+      expect(p4[r * 4] + p4[r * 4 + 1] + p4[r * 4 + 2]).toBeCloseTo(1, 12);
+    }
+  });
+
+  it('gives byte-identical artifacts for the same data, parameters and seed, whatever ran before (A, B, A)', async () => {
+    const a = separable(400, 5, 7);
+    const b = threeClasses(300, 3);
+    const fitA = (seed: number) => svm.fit({ features: a.x, labels: a.y, classes: 2, seed }, {});
+    const first = bytes(await fitA(1));
+    const other = bytes(await svm.fit({ features: b.x, labels: b.y, classes: 3, seed: 2 }, { kernel: 'linear', C: 3 }));
+    const again = bytes(await fitA(1));
+    expect(again.equals(first)).toBe(true);
+    expect(other.equals(first)).toBe(false);
+    // The seed drives libsvm's rand() (the folds of its Platt-scaling cross-validation): another seed
+    // gives other probability parameters, hence other bytes; the support vectors stay the same.
+    const [m1, m2] = [await fitA(1), await fitA(2)];
+    expect(bytes(m2).equals(first)).toBe(false);
+    expect(bytes(await fitA(2)).equals(bytes(m2))).toBe(true);
+    const text = (m: TrainedModel) => Buffer.from(m.state().payload.subarray(16 * 5)).toString('utf8');
+    expect(text(m2).match(/^probA .*/m)?.[0]).not.toBe(text(m1).match(/^probA .*/m)?.[0]);
+    expect(text(m2).slice(text(m2).indexOf('\nSV\n'))).toBe(text(m1).slice(text(m1).indexOf('\nSV\n')));
+  });
+
+  it('treats equal weights as unweighted and refuses unequal ones', async () => {
+    const d = separable(300);
+    const plain = bytes(await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 4 }, {}));
+    const equal = bytes(await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 4, weights: new Float64Array(300).fill(0.5) }, {}));
+    expect(equal.equals(plain)).toBe(true);
+    const weights = Float64Array.from({ length: 300 }, (_, i) => 1 + (i % 2));
+    await expect(svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 4, weights }, {})).rejects.toThrow(/does not support sample weights/);
+  });
+
+  it('round-trips through the artifact to identical predictions and bytes', async () => {
+    const d = separable(500);
+    const test = separable(300, 5, 42);
+    const model = await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5 }, { C: 2, gamma: 0.3 });
+    const encoded = bytes(model);
+    const { state } = decodeArtifact(encoded, { featureNames: d.x.featureNames, algorithms: new Map([[svm.name, svm.version]]) });
+    const restored = svm.restore(state);
+    const a = model.predictProba(test.x);
+    const b = restored.predictProba(test.x);
+    expect(b.every((v, i) => Object.is(v, a[i]))).toBe(true);
+    expect(bytes(restored).equals(encoded)).toBe(true);
+    expect(state.params).toEqual({ kernel: 'rbf', C: 2, gamma: 0.3, tolerance: 1e-3, cacheSizeMb: 200, shrinking: true });
+    // one row at a time gives the same numbers as the batch
+    const one: FeatureMatrix = { values: test.x.values.subarray(5, 10), rows: 1, featureNames: test.x.featureNames };
+    expect(Array.from(restored.predictProba(one))).toEqual(Array.from(a.subarray(2, 4)));
+  });
+
+  it('refuses a matrix with another feature order, invalid parameters and degenerate labels', async () => {
+    const d = separable(200);
+    const model = await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+    expect(() => model.predictProba({ ...d.x, featureNames: ['f1', 'f0', 'f2', 'f3', 'f4'] })).toThrow(/features differ from the model's/);
+    const fit = (params: unknown) => svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, params as SvmParams);
+    await expect(fit({ kernel: 'poly' })).rejects.toThrow(/svm: invalid parameters: kernel/);
+    await expect(fit({ C: -1 })).rejects.toThrow(/svm: invalid parameters: C/);
+    await expect(fit({ gamma: 'auto' })).rejects.toThrow(/svm: invalid parameters: gamma/);
+    await expect(fit({ gamma: 0 })).rejects.toThrow(/svm: invalid parameters: gamma/);
+    await expect(fit({ probability: false })).rejects.toThrow(/svm: invalid parameters: .*probability/);
+    await expect(svm.fit({ features: d.x, labels: new Int32Array(200), classes: 2, seed: 1 }, {})).rejects.toThrow(/at least two/);
+    await expect(svm.fit({ features: d.x, labels: d.y.map((y) => y * 2), classes: 2, seed: 1 }, {})).rejects.toThrow(/outside 0\.\.1/);
+  });
+
+  it('cannot restore before the wasm runtime is loaded, and says what to do', async () => {
+    const d = separable(200);
+    const { state } = decodeArtifact(bytes(await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {})));
+    jest.isolateModules(() => {
+      // a fresh copy of the module, whose runtime has not been loaded
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fresh = require('../../../models/svm/svm') as typeof import('../../../models/svm/svm');
+      expect(() => fresh.svm.restore(state)).toThrow(/await loadSvmRuntime\(\)/);
+    });
+    await loadSvmRuntime();
+    expect(svm.restore(state).predictProba(d.x).length).toBe(400);
+  });
+});
