@@ -1,0 +1,112 @@
+/**
+ * One experiment, declared in a file (JSON) or from CLI flags and validated here: what data, which
+ * features and label, which algorithms with which search spaces, how models are selected
+ * (purged CV), evaluated (walk-forward + backtest), guarded against leakage and promoted. A run
+ * stores the parsed config verbatim with its results.
+ */
+import { z } from 'zod';
+import { isIsoDate } from '../calendar/dates';
+import { backtestOptionsSchema } from '../backtest/input';
+import { featureSetSchema } from '../features/feature-set';
+import { importRequestSchema } from '../ingest/import-request';
+import { labelSpecSchema } from '../labels/labels';
+import { searchSpaceSchema } from '../tuning/search-space';
+
+const isoDate = z.string().refine(isIsoDate, 'expected a date as YYYY-MM-DD');
+const ALGORITHM_NAMES = ['logistic_regression', 'random_forest', 'gradient_boosting', 'svm', 'mlp', 'conv1d'] as const;
+
+export const algorithmSearchSchema = z.object({
+  algorithm: z.enum(ALGORITHM_NAMES),
+  /** Parameters to search (ranges, log scales, choices) and fixed ones (plain values). */
+  space: searchSpaceSchema.default({}),
+  /** Trials for this algorithm (default: search.trials). */
+  trials: z.number().int().min(1).max(1000).optional(),
+});
+
+export const experimentSchema = z
+  .object({
+    /** Registry model name the winner is registered under. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" or "-"'),
+    description: z.string().max(2000).optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    /** What to ingest first; omitted: train on what the store already holds. */
+    import: importRequestSchema.optional(),
+    universe: z.object({ symbols: z.array(z.string().min(1)).optional() }).default({}),
+    dates: z
+      .object({
+        /** First decision day used. */
+        from: isoDate.optional(),
+        /** Last decision day used (the cut-off); labels may look past it. */
+        cutoff: isoDate.optional(),
+      })
+      .default({}),
+    featureSet: featureSetSchema.optional(),
+    label: labelSpecSchema.default({ kind: 'direction', horizon: 5, deadZone: 0 }),
+    algorithms: z.array(algorithmSearchSchema).min(1),
+    search: z
+      .object({
+        method: z.enum(['random', 'tpe']).default('tpe'),
+        trials: z.number().int().min(1).max(1000).default(20),
+        /** Trials of one algorithm in flight at once (each is an activity on ml-training). */
+        parallelism: z.number().int().min(1).max(64).default(2),
+        /** Wall-time budget per algorithm; no new trial starts after it. */
+        maxMinutes: z.number().positive().default(60),
+        /** Training rows per CV fold at most (evenly thinned in time), so a trial's cost is bounded. */
+        maxTrainRows: z.number().int().min(100).default(50_000),
+        maxTestRows: z.number().int().min(100).default(25_000),
+      })
+      .default({ method: 'tpe', trials: 20, parallelism: 2, maxMinutes: 60, maxTrainRows: 50_000, maxTestRows: 25_000 }),
+    cv: z
+      .object({
+        folds: z.number().int().min(2).max(20).default(5),
+        /** Default: the label horizon or 1% of the days, whichever is longer. */
+        embargoDays: z.number().int().min(0).optional(),
+      })
+      .default({ folds: 5 }),
+    walkForward: z
+      .object({
+        mode: z.enum(['expanding', 'rolling']).default('expanding'),
+        /** The evaluation period: the last N decision days (default two years). */
+        evaluationDays: z.number().int().min(5).default(504),
+        /** Retrain every N days. */
+        retrainDays: z.number().int().min(1).default(63),
+        /** Rolling window length. */
+        trainDays: z.number().int().min(20).default(756),
+        maxTrainRows: z.number().int().min(100).default(100_000),
+      })
+      .default({ mode: 'expanding', evaluationDays: 504, retrainDays: 63, trainDays: 756, maxTrainRows: 100_000 }),
+    final: z.object({ maxTrainRows: z.number().int().min(100).default(200_000) }).default({ maxTrainRows: 200_000 }),
+    backtest: backtestOptionsSchema.default(backtestOptionsSchema.parse({})),
+    guards: z
+      .object({
+        /** Refit the winner on permuted labels: it must score at chance, else the run fails as leaking. */
+        shuffledLabel: z.boolean().default(true),
+        /** AUC above 0.5 + this on shuffled labels counts as leakage. */
+        shuffledLabelTolerance: z.number().positive().max(0.5).default(0.03),
+        /** Out-of-sample direction accuracy above this is a leakage alarm, not a success. */
+        plausibleDirectionAccuracy: z.number().gt(0.5).max(1).default(0.65),
+      })
+      .default({ shuffledLabel: true, shuffledLabelTolerance: 0.03, plausibleDirectionAccuracy: 0.65 }),
+    promotion: z
+      .object({
+        /** What decides: walk-forward ROC AUC, accuracy lift over the majority class, or backtest Sharpe. */
+        metric: z.enum(['auc', 'accuracy_lift', 'sharpe']).default('auc'),
+        /** The challenger must beat the champion by this much on the same period. */
+        margin: z.number().min(0).default(0.005),
+        /** Absolute floors a challenger must pass. */
+        minAuc: z.number().min(0).max(1).default(0.5),
+        /** What happens to a new challenger: start a deployment, wait for a person, or nothing. */
+        deploy: z.enum(['auto', 'manual', 'off']).default('manual'),
+      })
+      .default({ metric: 'auc', margin: 0.005, minAuc: 0.5, deploy: 'manual' }),
+  })
+  .superRefine((e, ctx) => {
+    if (e.dates.from && e.dates.cutoff && e.dates.from >= e.dates.cutoff) ctx.addIssue({ code: 'custom', path: ['dates'], message: `from (${e.dates.from}) must be before cutoff (${e.dates.cutoff})` });
+    const names = e.algorithms.map((a) => a.algorithm);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice) ctx.addIssue({ code: 'custom', path: ['algorithms'], message: `${twice} is listed twice; give it one search space` });
+  });
+
+export type Experiment = z.output<typeof experimentSchema>;
+export type ExperimentInput = z.input<typeof experimentSchema>;
+export type AlgorithmSearch = z.output<typeof algorithmSearchSchema>;
