@@ -1,2 +1,4 @@
 export { trainingPipeline, pipelineStatusQuery } from './training-pipeline';
 export type { TrainingPipelineInput, TrainingPipelineResult, PipelineStatus, StageState } from './training-pipeline';
+export { trainAlgorithm, searchProgressQuery } from './train-algorithm';
+export type { TrainAlgorithmInput, TrainAlgorithmResult, SearchProgress } from './train-algorithm';

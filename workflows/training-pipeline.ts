@@ -1,5 +1,9 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
+import type { AlgorithmEvaluation, RegisterResult } from '../activities/experiments';
+import type { PreparedDataset } from '../activities/training';
+import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
+import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
 import type { ImportSummary } from '../lib/ingest/import-bars';
 import type { ComputeFeaturesResult } from '../activities/features';
 import type { FeatureSetInput } from '../lib/features/feature-set';
@@ -8,8 +12,10 @@ import type { GateVerdict } from '../lib/quality/report';
 import { TASK_QUEUES } from '../lib/task-queues';
 
 export interface TrainingPipelineInput {
-  /** What to ingest and the quality policy that judges it. */
-  import: ImportRequestInput;
+  /** What to ingest and the quality policy that judges it (default: the experiment's `import`). */
+  import?: ImportRequestInput;
+  /** Train, validate and register models after the features (see lib/experiments/experiment.ts). */
+  experiment?: ExperimentInput;
   /** Declared feature set (default: the shipped one). */
   featureSet?: FeatureSetInput;
   /** Waiting times are arguments (not constants) so tests and slow sites can set them. */
@@ -18,7 +24,15 @@ export interface TrainingPipelineInput {
     ingestHeartbeatSeconds?: number;
     ingestMinutes?: number;
     featuresHeartbeatSeconds?: number;
+    trainingHeartbeatSeconds?: number;
   };
+}
+
+export interface CandidateResult {
+  algorithm: string;
+  training: TrainAlgorithmResult;
+  evaluation: AlgorithmEvaluation;
+  registration: RegisterResult;
 }
 
 export interface TrainingPipelineResult {
@@ -27,9 +41,15 @@ export interface TrainingPipelineResult {
   gate: GateVerdict;
   /** Absent only in runs recorded before the features step. */
   features?: ComputeFeaturesResult;
+  /** Present when the run trained an experiment. */
+  experiment?: Experiment;
+  dataset?: PreparedDataset;
+  candidates?: CandidateResult[];
+  /** The registered version the run promoted, if any. */
+  promoted?: { algorithm: string; version: number; alias: string; reason: string };
 }
 
-export type StageName = 'ingest' | 'quality-gate' | 'features';
+export type StageName = 'ingest' | 'quality-gate' | 'features' | 'dataset' | 'training' | 'validation' | 'registration';
 export interface StageState {
   name: StageName;
   status: 'pending' | 'running' | 'completed' | 'failed';
@@ -38,24 +58,24 @@ export interface StageState {
 export interface PipelineStatus {
   stages: StageState[];
   snapshotId?: string;
+  /** Child workflow ids of the per-algorithm training runs (query them for trial progress). */
+  trainingWorkflows?: Record<string, string>;
 }
 
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
 
 // Errors that retrying cannot fix; every other failure (database down, network) is retried.
-const NON_RETRYABLE = ['FEATURE_INPUT_MISSING', 'NO_BARS', 'BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
+const NON_RETRYABLE = ['INVALID_SPLIT', 'FEATURE_INPUT_MISSING', 'NO_BARS', 'BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
 const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
 
-/** ingest → quality gate; later steps (features, training, validation, registration) build on the snapshot id. */
+/**
+ * ingest → quality gate → features, and with an experiment: training dataset → one child workflow
+ * per algorithm (search, walk-forward, final model) → validation and leakage guards → registration
+ * and promotion.
+ */
 export async function trainingPipeline(input: TrainingPipelineInput): Promise<TrainingPipelineResult> {
-  const status: PipelineStatus = {
-    stages: [
-      { name: 'ingest', status: 'pending' },
-      { name: 'quality-gate', status: 'pending' },
-      { name: 'features', status: 'pending' },
-    ],
-  };
-  setHandler(pipelineStatusQuery, () => status);
+  const stages: StageName[] = input.experiment ? ['ingest', 'quality-gate', 'features', 'dataset', 'training', 'validation', 'registration'] : ['ingest', 'quality-gate', 'features'];
+  const status: PipelineStatus = { stages: stages.map((name) => ({ name, status: 'pending' })) };  setHandler(pipelineStatusQuery, () => status);
   const stage = (name: StageName): StageState => status.stages.find((s) => s.name === name) as StageState;
 
   const { computeFeatures } = proxyActivities<TrainingActivities>({
@@ -70,9 +90,15 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
     retry,
   });
-  const { runQualityGate } = proxyActivities<PipelineActivities>({
+  const { runQualityGate, resolveExperiment, registerAndPromote } = proxyActivities<PipelineActivities>({
     taskQueue: TASK_QUEUES.pipeline,
     startToCloseTimeout: '2m',
+    retry,
+  });
+  const { prepareTrainingDataset, evaluateAlgorithm } = proxyActivities<TrainingActivities>({
+    taskQueue: TASK_QUEUES.training,
+    startToCloseTimeout: '120m',
+    heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
     retry,
   });
 
@@ -86,7 +112,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       return result;
     } catch (error) {
       s.status = 'failed';
-      const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause : undefined;
+      const cause = (error instanceof ActivityFailure || error instanceof ChildWorkflowFailure) && error.cause instanceof ApplicationFailure ? error.cause : error instanceof ApplicationFailure ? error : undefined;
       s.detail = cause?.message ?? (error as Error).message;
       // Surface the activity's own reason as the workflow's failure, not "activity task failed".
       if (cause?.nonRetryable) throw ApplicationFailure.nonRetryable(`${name} failed: ${cause.message}`, cause.type ?? 'PIPELINE_STEP_FAILED');
@@ -94,15 +120,137 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     }
   }
 
-  const ingest = await runStage('ingest', () => ingestBars(input.import), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
+  // A bad experiment fails before any work is done.
+  const resolved = input.experiment ? await resolveExperiment(input.experiment) : undefined;
+  const importRequest = input.import ?? resolved?.experiment.import;
+  if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT');
+  const ingest = await runStage('ingest', () => ingestBars(importRequest), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
   status.snapshotId = ingest.snapshotId;
   const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), () => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)`);
   // Runs recorded before the features step existed replay without it (versioned change).
   if (!patched('features-step')) return { snapshotId: ingest.snapshotId, ingest, gate };
+  const featureSet = resolved?.experiment.featureSet ?? input.featureSet;
   const features = await runStage(
     'features',
-    () => computeFeatures({ snapshotId: ingest.snapshotId, featureSet: input.featureSet }),
+    () => computeFeatures({ snapshotId: ingest.snapshotId, featureSet }),
     (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols, ${r.skippedCount} skipped`,
   );
-  return { snapshotId: ingest.snapshotId, ingest, gate, features };
+  if (!resolved) return { snapshotId: ingest.snapshotId, ingest, gate, features };
+
+  const { experiment } = resolved;
+  const dataset = await runStage(
+    'dataset',
+    () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols }),
+    (d) => `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols, ${d.firstDay}..${d.lastDay}`,
+  );
+  const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
+  const { workflowId, runId } = workflowInfo();
+  status.trainingWorkflows = Object.fromEntries(experiment.algorithms.map((a) => [a.algorithm, `${workflowId}/${a.algorithm}`]));
+  const trained = await runStage(
+    'training',
+    () =>
+      Promise.all(
+        experiment.algorithms.map((a) =>
+          executeChild(trainAlgorithm, {
+            workflowId: `${workflowId}/${a.algorithm}`,
+            taskQueue: TASK_QUEUES.pipeline,
+            args: [
+              {
+                datasetId: dataset.datasetId,
+                algorithm: a.algorithm,
+                space: a.space,
+                method: experiment.search.method,
+                trials: a.trials ?? experiment.search.trials,
+                parallelism: experiment.search.parallelism,
+                maxMinutes: experiment.search.maxMinutes,
+                seed: experiment.seed,
+                trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
+                walkForward: { mode: experiment.walkForward.mode, evaluationDays: experiment.walkForward.evaluationDays, testDays: experiment.walkForward.retrainDays, trainDays: experiment.walkForward.trainDays, embargoDays: 0, maxTrainRows: experiment.walkForward.maxTrainRows, threads: 2 },
+                final: { maxTrainRows: experiment.final.maxTrainRows, threads: 2 },
+                timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
+              },
+            ],
+          }),
+        ),
+      ),
+    (r) => r.map((t) => `${t.algorithm} CV AUC ${t.best.score.toFixed(4)} (${t.trials.length} trials)`).join('; '),
+  );
+
+  const evaluations = await runStage(
+    'validation',
+    async () => {
+      const results = await Promise.all(
+        trained.map((t) =>
+          evaluateAlgorithm({
+            datasetId: dataset.datasetId,
+            predictionsId: t.walkForward.predictionsId,
+            experiment,
+            trialScores: t.trials.map((o) => o.score),
+            shuffledLabel: experiment.guards.shuffledLabel
+              ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
+              : undefined,
+          }),
+        ),
+      );
+      const leaking = results.map((r, i) => [trained[i].algorithm, r.shuffledLabel] as const).filter(([, g]) => g && !g.passed);
+      if (leaking.length > 0) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED');
+      return results;
+    },
+    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (baseline ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${e.report.leakageAlarm ? ' LEAKAGE ALARM' : ''}`).join('; '),
+  );
+
+  // The run's candidate is its best algorithm by the promotion metric; every algorithm is registered.
+  const scoresOf = (e: AlgorithmEvaluation) => ({
+    auc: e.report.classification.rocAuc,
+    accuracyLift: e.report.baseline.accuracyLift,
+    sharpe: e.report.backtest.strategy.sharpe,
+    leakageAlarm: e.report.leakageAlarm,
+    shuffledLabelPassed: e.shuffledLabel?.passed ?? true,
+  });
+  const metric = (e: AlgorithmEvaluation) => {
+    const s = scoresOf(e);
+    const v = experiment.promotion.metric === 'auc' ? s.auc : experiment.promotion.metric === 'accuracy_lift' ? s.accuracyLift : s.sharpe;
+    return s.leakageAlarm || !Number.isFinite(v) ? -Infinity : v;
+  };
+  const bestIndex = evaluations.reduce((best, e, i) => (metric(e) > metric(evaluations[best]) ? i : best), 0);
+  const candidates = await runStage(
+    'registration',
+    async () => {
+      const out: CandidateResult[] = [];
+      // In order, best last: only the run's best may move an alias.
+      const order = [...trained.keys()].filter((i) => i !== bestIndex).concat(bestIndex);
+      for (const i of order) {
+        const t = trained[i];
+        const e = evaluations[i];
+        const registration = await registerAndPromote({
+          experiment,
+          algorithm: t.algorithm,
+          params: t.best.params,
+          artifactSha256: t.final.artifactSha256,
+          datasetId: dataset.datasetId,
+          snapshotId: ingest.snapshotId,
+          featureSetVersion: features.version,
+          metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
+          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds },
+          scores: i === bestIndex ? scoresOf(e) : { ...scoresOf(e), leakageAlarm: scoresOf(e).leakageAlarm ?? 'not the best algorithm of its run' },
+          workflowId,
+          runId,
+        });
+        out.push({ algorithm: t.algorithm, training: t, evaluation: e, registration });
+      }
+      return out;
+    },
+    (r) => r.map((c) => `${c.algorithm} → ${experiment.name} v${c.registration.version.version}${c.registration.decision.promote ? ' (promoted)' : ''}`).join('; '),
+  );
+  const winner = candidates.find((c) => c.registration.decision.promote);
+  return {
+    snapshotId: ingest.snapshotId,
+    ingest,
+    gate,
+    features,
+    experiment,
+    dataset,
+    candidates,
+    promoted: winner ? { algorithm: winner.algorithm, version: winner.registration.version.version, alias: winner.registration.champion === undefined ? 'champion' : 'challenger', reason: winner.registration.decision.reason } : undefined,
+  };
 }

@@ -1,0 +1,83 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import type { ExperimentInput } from '../../lib/experiments/experiment';
+import { aliasHistory, listModelVersions, loadRegisteredModel } from '../../lib/registry/model-registry';
+import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { loadModelRuntimes } from '../../models/algorithms';
+import { pipelineStatusQuery, trainingPipeline } from '../../workflows';
+import { searchProgressQuery } from '../../workflows/train-algorithm';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+
+/** A small but complete experiment: two algorithms, TPE, purged 3-fold CV, walk-forward over the last 120 days. */
+export function smallExperiment(dir: string, name = 'direction-5d'): ExperimentInput {
+  return {
+    name,
+    seed: 7,
+    import: { source: { kind: 'csv', path: dir } },
+    label: { kind: 'direction', horizon: 5 },
+    algorithms: [
+      { algorithm: 'logistic_regression', space: { C: { type: 'float', low: 0.01, high: 10, log: true } } },
+      { algorithm: 'gradient_boosting', space: { nRounds: { type: 'choice', values: [10, 20] }, maxDepth: { type: 'int', low: 2, high: 4 }, validationFraction: 0 } },
+    ],
+    search: { method: 'tpe', trials: 4, parallelism: 2, maxTrainRows: 3000, maxTestRows: 2000 },
+    cv: { folds: 3 },
+    walkForward: { evaluationDays: 120, retrainDays: 40, maxTrainRows: 4000 },
+    final: { maxTrainRows: 5000 },
+    backtest: { costBps: 1, slippageBps: 2 },
+  };
+}
+
+describe('an experiment through the real Temporal server', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    [env, db] = await Promise.all([startTemporal(), createSqliteTestDatabase()]);
+    await loadModelRuntimes();
+  });
+  afterAll(async () => {
+    await db?.drop();
+    await env?.teardown();
+  });
+
+  it('searches, walks forward, validates, registers every algorithm and promotes the best as champion', async () => {
+    const data = tempDir('mlp-exp-');
+    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
+    const artifactDir = tempDir('mlp-exp-artifacts-');
+    const { result, status, progress } = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
+      const handle = await env.client.workflow.start(trainingPipeline, {
+        taskQueue: TASK_QUEUES.pipeline,
+        workflowId: `exp-${Date.now()}`,
+        args: [{ experiment: smallExperiment(data) }],
+      });
+      const r = await handle.result();
+      const s = await handle.query(pipelineStatusQuery);
+      const child = env.client.workflow.getHandle(s.trainingWorkflows?.gradient_boosting as string);
+      return { result: r, status: s, progress: await child.query(searchProgressQuery) };
+    });
+    expect(status.stages.map((s) => `${s.name}:${s.status}`)).toEqual(['ingest', 'quality-gate', 'features', 'dataset', 'training', 'validation', 'registration'].map((n) => `${n}:completed`));
+    expect(progress).toMatchObject({ phase: 'done', trialsDone: 4, budget: 4, running: 0 });
+    expect(result.dataset?.symbols).toBe(5);
+    const candidates = result.candidates ?? [];
+    expect(candidates.map((c) => c.algorithm).sort()).toEqual(['gradient_boosting', 'logistic_regression']);
+    for (const c of candidates) {
+      expect(c.training.trials).toHaveLength(4);
+      expect(c.training.best.folds).toHaveLength(3);
+      expect(c.evaluation.report.period.days).toBe(120);
+      expect(c.evaluation.shuffledLabel?.passed).toBe(true);
+      // Synthetic prices are a random walk: nothing to predict out of sample.
+      expect(Math.abs(c.evaluation.report.classification.rocAuc - 0.5)).toBeLessThan(0.1);
+    }
+    const versions = await listModelVersions(db.store, 'direction-5d');
+    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(versions.every((v) => v.snapshotId === result.snapshotId && v.runId && v.codeVersion)).toBe(true);
+    // Whether the best passes the floor (AUC ≥ 0.5) on noise is chance; if it does it is champion.
+    const history = await aliasHistory(db.store, 'direction-5d');
+    if (result.promoted) {
+      expect(history).toEqual([expect.objectContaining({ alias: 'champion', toVersion: result.promoted.version })]);
+      const { model } = await loadRegisteredModel(db.store, artifactDir, 'direction-5d', result.promoted.version);
+      expect(model.algorithm).toBe(result.promoted.algorithm);
+    } else expect(history).toEqual([]);
+  });
+});

@@ -1,0 +1,126 @@
+import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { TrainingActivities } from '../activities';
+import type { TrialOutcome } from '../activities/training';
+import type { FinalModelRequest } from '../lib/training/final-model';
+import type { TrialRequest } from '../lib/training/trial';
+import type { WalkForwardRequest } from '../lib/training/walk-forward';
+import type { SearchSpace } from '../lib/tuning/search-space';
+import { suggestParams, type SearchMethod } from '../lib/tuning/suggest';
+import { TASK_QUEUES } from '../lib/task-queues';
+
+export interface TrainAlgorithmInput {
+  datasetId: string;
+  algorithm: string;
+  space: SearchSpace;
+  method: SearchMethod;
+  trials: number;
+  /** Trials in flight at once; each batch's suggestions use only earlier batches, so results do not depend on timing. */
+  parallelism: number;
+  maxMinutes: number;
+  seed: number;
+  trial: Omit<TrialRequest, 'algorithm' | 'params' | 'seed'>;
+  walkForward: Omit<WalkForwardRequest, 'algorithm' | 'params' | 'seed'>;
+  final: Omit<FinalModelRequest, 'algorithm' | 'params' | 'seed'>;
+  timeouts?: { trialMinutes?: number; heartbeatSeconds?: number };
+}
+
+export interface TrainAlgorithmResult {
+  algorithm: string;
+  best: TrialOutcome;
+  trials: Array<Pick<TrialOutcome, 'trial' | 'params' | 'score' | 'seconds'> & { error?: string }>;
+  walkForward: { predictionsId: string; rows: number; windows: number };
+  final: { artifactSha256: string; artifactBytes: number; trainRows: number };
+  seconds: { search: number; walkForward: number; final: number };
+}
+
+export interface SearchProgress {
+  algorithm: string;
+  phase: 'search' | 'walk-forward' | 'final-model' | 'done';
+  trialsDone: number;
+  trialsFailed: number;
+  budget: number;
+  running: number;
+  bestScore?: number;
+  bestParams?: Record<string, unknown>;
+}
+
+export const searchProgressQuery = defineQuery<SearchProgress>('searchProgress');
+
+const NON_RETRYABLE = ['BAD_INPUT', 'INVALID_INPUT', 'INVALID_SPLIT'];
+
+/**
+ * One algorithm of an experiment, as its own workflow so it can be watched and retried alone:
+ * hyperparameter search (each trial an activity on ml-training), then walk-forward predictions
+ * and the final model with the best parameters.
+ */
+export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainAlgorithmResult> {
+  const progress: SearchProgress = { algorithm: input.algorithm, phase: 'search', trialsDone: 0, trialsFailed: 0, budget: input.trials, running: 0 };
+  setHandler(searchProgressQuery, () => progress);
+  const heartbeatTimeout = `${input.timeouts?.heartbeatSeconds ?? 60}s`;
+  const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
+  const { runTrial, walkForward, fitFinalModel } = proxyActivities<TrainingActivities>({
+    taskQueue: TASK_QUEUES.training,
+    startToCloseTimeout: `${input.timeouts?.trialMinutes ?? 120}m`,
+    heartbeatTimeout,
+    retry,
+  });
+
+  const started = Date.now(); // workflow time: deterministic on replay
+  const outcomes: TrainAlgorithmResult['trials'] = [];
+  const full = new Map<number, TrialOutcome>();
+  const history: Array<{ index: number; params: Record<string, unknown>; score: number }> = [];
+  let index = 0;
+  while (index < input.trials && Date.now() - started < input.maxMinutes * 60_000) {
+    const batch: Array<Promise<void>> = [];
+    for (let k = 0; k < input.parallelism && index < input.trials; k++, index++) {
+      const trial = index;
+      const params = suggestParams(input.method, input.space, history, input.seed, trial, { budget: input.trials });
+      progress.running++;
+      batch.push(
+        runTrial({ datasetId: input.datasetId, trial, request: { ...input.trial, algorithm: input.algorithm, params, seed: input.seed + trial } }).then(
+          (outcome) => {
+            outcomes.push({ trial, params, score: outcome.score, seconds: outcome.seconds });
+            full.set(trial, outcome);
+            progress.trialsDone++;
+            if (progress.bestScore === undefined || outcome.score > progress.bestScore) {
+              progress.bestScore = outcome.score;
+              progress.bestParams = params;
+            }
+          },
+          // A trial whose parameters fail (after retries) counts as the worst score; the search goes on.
+          (error: Error) => {
+            outcomes.push({ trial, params, score: NaN, seconds: 0, error: error.cause instanceof Error ? error.cause.message : error.message });
+            progress.trialsFailed++;
+          },
+        ).finally(() => progress.running--),
+      );
+    }
+    await Promise.all(batch);
+    history.length = 0;
+    for (const o of [...outcomes].sort((a, b) => a.trial - b.trial)) history.push({ index: o.trial, params: o.params, score: o.score });
+  }
+  outcomes.sort((a, b) => a.trial - b.trial);
+  const scored = outcomes.filter((o) => Number.isFinite(o.score));
+  if (scored.length === 0) throw new Error(`every trial of ${input.algorithm} failed; first error: ${outcomes[0]?.error ?? 'no trial ran'}`);
+  // Highest score; on a tie the earliest trial, so the choice does not depend on completion order.
+  const bestTrial = scored.reduce((a, b) => (b.score > a.score ? b : a));
+  const searchSeconds = (Date.now() - started) / 1000;
+
+  progress.phase = 'walk-forward';
+  let t = Date.now();
+  const wf = await walkForward({ datasetId: input.datasetId, request: { ...input.walkForward, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed } });
+  const walkForwardSeconds = (Date.now() - t) / 1000;
+
+  progress.phase = 'final-model';
+  t = Date.now();
+  const final = await fitFinalModel({ datasetId: input.datasetId, request: { ...input.final, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed } });
+  progress.phase = 'done';
+  return {
+    algorithm: input.algorithm,
+    best: full.get(bestTrial.trial) as TrialOutcome,
+    trials: outcomes,
+    walkForward: { predictionsId: wf.predictionsId, rows: wf.rows, windows: wf.windows.length },
+    final,
+    seconds: { search: searchSeconds, walkForward: walkForwardSeconds, final: (Date.now() - t) / 1000 },
+  };
+}
