@@ -5,7 +5,9 @@ import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { featuresCommand } from './commands/features';
+import { modelsCommand } from './commands/models';
 import { runPipelineCommand } from './commands/run-pipeline';
+import { runsCommand } from './commands/runs';
 import { connectClient, webUiLink } from './temporal-client';
 
 const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
@@ -21,6 +23,8 @@ program
     console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
     await client.connection.close();
   });
+program.addCommand(runsCommand());
+program.addCommand(modelsCommand());
 program.addCommand(snapshotsCommand());
 program.addCommand(quarantineCommand());
 program.addCommand(featuresCommand());

@@ -1,9 +1,12 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig, type AppConfig } from '../../lib/config';
+import { describeValidationError } from '../../lib/errors';
+import { experimentSchema, type ExperimentInput } from '../../lib/experiments/experiment';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
@@ -26,15 +29,22 @@ const flagsSchema = z
     minHistory: z.coerce.number().int().optional(),
     workflowId: z.string().min(1).optional(),
     featureSet: z.string().optional(),
+    experiment: z.string().optional(),
     follow: z.boolean().default(true),
   })
-  .refine((f) => (f.source === undefined) !== (f.stooq === undefined), { message: 'give exactly one of --source <path> or --stooq <symbols>' });
+  .refine((f) => !(f.source !== undefined && f.stooq !== undefined), { message: 'give only one of --source <path> or --stooq <symbols>' })
+  .refine((f) => f.source !== undefined || f.stooq !== undefined || f.experiment !== undefined, { message: 'give --source <path>, --stooq <symbols> or an --experiment file with an import' });
 
 const list = (s: string | undefined): string[] | undefined => s?.split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Turns CLI flags into a validated import request; errors name the flag. */
-export function requestFromFlags(raw: unknown): { request: ImportRequestInput; featureSet?: FeatureSetInput; workflowId?: string; follow: boolean } {
+export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow: boolean } {
   const f = flagsSchema.parse(raw);
+  const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
+  if (f.source === undefined && f.stooq === undefined) {
+    if (!experiment?.import) throw new Error(`${f.experiment}: the experiment has no "import"; give --source <path> or --stooq <symbols>`);
+    return { experiment, workflowId: f.workflowId, follow: f.follow };
+  }
   const request: ImportRequestInput = {
     // The worker may run in another directory: send an absolute path.
     source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: list(f.stooq) ?? [], baseUrl: f.stooqUrl },
@@ -44,12 +54,28 @@ export function requestFromFlags(raw: unknown): { request: ImportRequestInput; f
     quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory },
   };
   importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
-  return { request, featureSet: f.featureSet ? readFeatureSetFile(f.featureSet) : undefined, workflowId: f.workflowId, follow: f.follow };
+  return { request, featureSet: f.featureSet ? readFeatureSetFile(f.featureSet) : undefined, experiment, workflowId: f.workflowId, follow: f.follow };
+}
+
+/** Reads and validates an experiment file (JSON) before any run starts; a relative CSV path is taken from the file's folder. */
+export function readExperimentFile(file: string): ExperimentInput {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read experiment ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = experimentSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
+  const input = raw as ExperimentInput;
+  const source = input.import?.source;
+  if (source?.kind === 'csv' && !path.isAbsolute(source.path)) return { ...input, import: { ...input.import, source: { ...source, path: path.resolve(path.dirname(file), source.path) } } } as ExperimentInput;
+  return input;
 }
 
 export function runPipelineCommand(): Command {
   return new Command('run')
-    .description('start a trainingPipeline run (ingest → quality gate), follow it and print the result')
+    .description('start a trainingPipeline run (ingest → quality gate → features [→ training → validation → registration]), follow it and print the result')
     .option('--source <path>', 'CSV file or folder of CSV files')
     .option('--stooq <symbols>', 'download these comma-separated symbols from Stooq instead')
     .option('--stooq-url <url>', 'Stooq base URL (default https://stooq.com)')
@@ -61,13 +87,28 @@ export function runPipelineCommand(): Command {
     .option('--max-bad-row-share <share>', 'fail the run above this share of rejected rows (default 0.02)')
     .option('--min-history <bars>', 'flag series shorter than this (default 252)')
     .option('--feature-set <file>', 'JSON feature-set definition (default: the shipped set; see "features show")')
+    .option('--experiment <file>', 'JSON experiment: after the features, search, validate and register models (see experiments/)')
     .option('--workflow-id <id>', 'workflow id (default: pipeline-<timestamp>)')
     .option('--no-follow', 'print the run id and return at once')
     .action(async (opts: Record<string, unknown>) => {
       const config = loadConfig();
-      const { request, featureSet, workflowId, follow } = requestFromFlags(opts);
-      await startPipelineRun(config, request, { featureSet, workflowId, follow, print: (line) => console.log(line) });
+      const { request, featureSet, experiment, workflowId, follow } = requestFromFlags(opts);
+      await startPipelineRun(config, request, { featureSet, experiment, workflowId, follow, print: (line) => console.log(line) });
     });
+}
+
+/** One line per trained algorithm: CV score, out-of-sample metrics beside the baseline, backtest, registration. */
+export function describeCandidates(result: TrainingPipelineResult): string {
+  const lines = (result.candidates ?? []).map((c) => {
+    const r = c.evaluation.report;
+    const bt = r.backtest.strategy;
+    return (
+      `  ${c.algorithm.padEnd(20)} CV AUC ${c.training.best.score.toFixed(4)} | OOS ${r.period.from}..${r.period.to}: acc ${r.classification.accuracy.toFixed(4)} vs baseline ${r.baseline.accuracy.toFixed(4)} (p ${r.baseline.pValue.toExponential(1)}), AUC ${r.classification.rocAuc.toFixed(4)}, IC ${r.informationCoefficient.mean.toFixed(4)}` +
+      ` | backtest Sharpe ${bt.sharpe?.toFixed(2)} vs buy-and-hold ${r.backtest.buyAndHold.sharpe?.toFixed(2)}, max DD ${(bt.maxDrawdown ?? NaN).toFixed(3)} | v${c.registration.version.version}${c.registration.decision.promote ? ' PROMOTED' : ''}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}\n`
+    );
+  });
+  const promoted = result.promoted ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n` : `  nothing promoted: ${(result.candidates ?? []).map((c) => c.registration.decision.reason).find((r) => r.startsWith('not promoted')) ?? 'see the candidates'}\n`;
+  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols\n${lines.join('')}${promoted}`;
 }
 
 /** Task queues of the pipeline that no worker is polling right now. */
@@ -87,14 +128,14 @@ async function queuesWithoutWorkers(client: Client): Promise<string[]> {
 /** Starts a run, prints its Web UI link and (when following) its progress and result. */
 export async function startPipelineRun(
   config: AppConfig,
-  request: ImportRequestInput,
-  options: { featureSet?: FeatureSetInput; workflowId?: string; follow?: boolean; print: (line: string) => void },
+  request: ImportRequestInput | undefined,
+  options: { featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow?: boolean; print: (line: string) => void },
 ): Promise<TrainingPipelineResult | undefined> {
   const { print } = options;
   const client = await connectClient(config);
   try {
     const id = options.workflowId ?? `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ import: request, featureSet: options.featureSet }] });
+    const handle = await client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ import: request, featureSet: options.featureSet, experiment: options.experiment }] });
     const link = webUiLink(config, id, handle.firstExecutionRunId);
     print(`started ${id}\n  Web UI: ${link}`);
     const missing = await queuesWithoutWorkers(client);
@@ -109,6 +150,7 @@ export async function startPipelineRun(
         (result.features
           ? `  features ${result.features.version}: ${result.features.columns} columns, ${result.features.rowsWritten} new rows for ${result.features.symbols} symbols up to ${result.features.lastDate}, ${result.features.skippedCount} skipped\n`
           : '') +
+        (result.candidates ? describeCandidates(result) : '') +
         `  Web UI: ${link}`,
     );
     return result;

@@ -85,7 +85,10 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       accuracyInterval: [comparison.modelAccuracyInterval.lower, comparison.modelAccuracyInterval.upper],
     },
     informationCoefficient: { mean: ic.mean, std: ic.std, ir: ic.ir, tStat: ic.tStat, days: ic.count },
-    backtest: { strategy: pickNumbers(sr), buyAndHold: pickNumbers(backtest.benchmark.metrics), informationRatio: backtest.informationRatio, deflatedSharpe: deflated },
+    backtest: {
+      strategy: { ...pickNumbers(sr), maxDrawdown: sr.maxDrawdown.depth },
+      buyAndHold: { ...pickNumbers(backtest.benchmark.metrics), maxDrawdown: backtest.benchmark.metrics.maxDrawdown.depth },
+      informationRatio: backtest.informationRatio, deflatedSharpe: deflated },
   };
   if (ds.label.kind === 'direction' && report.accuracy > options.plausibleDirectionAccuracy) {
     out.leakageAlarm = `out-of-sample direction accuracy ${(report.accuracy * 100).toFixed(1)}% is above the plausibility bound of ${(options.plausibleDirectionAccuracy * 100).toFixed(0)}% (published daily direction hit rates are 51–58%): look for a feature that sees the future`;

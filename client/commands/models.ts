@@ -1,0 +1,98 @@
+import { Command } from 'commander';
+import { loadConfig } from '../../lib/config';
+import { aliasHistory, getModelVersion, listModelVersions, MODEL_ALIASES, resolveVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { openDatabase, type Database } from '../../lib/store/database';
+
+async function withStore<T>(run: (store: Database) => Promise<T>): Promise<T> {
+  const store = await openDatabase(loadConfig().databaseUrl);
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The numbers a trader compares first, from a version's stored metrics. */
+function headline(v: ModelVersion): Record<string, string> {
+  const m = v.metrics as { cv?: { auc?: number }; outOfSample?: { period?: { from: string; to: string }; classification?: { accuracy: number; rocAuc: number }; baseline?: { accuracy: number; pValue: number }; informationCoefficient?: { mean: number }; backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number } } } };
+  const o = m.outOfSample;
+  const f = (x: number | undefined, d = 4) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  return {
+    'cv auc': f(m.cv?.auc),
+    'oos period': o?.period ? `${o.period.from}..${o.period.to}` : '-',
+    'oos accuracy': f(o?.classification?.accuracy),
+    'baseline accuracy': f(o?.baseline?.accuracy),
+    'p-value vs baseline': o?.baseline ? o.baseline.pValue.toExponential(2) : '-',
+    'oos auc': f(o?.classification?.rocAuc),
+    'information coefficient': f(o?.informationCoefficient?.mean),
+    'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
+    'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
+    'max drawdown': f(o?.backtest?.strategy?.maxDrawdown, 3),
+  };
+}
+
+function lineage(v: ModelVersion): Record<string, string> {
+  return {
+    algorithm: v.algorithm,
+    params: JSON.stringify(v.params),
+    seed: String(v.seed),
+    'feature set': v.featureSetVersion,
+    label: JSON.stringify(v.label),
+    snapshot: `${v.snapshotId ?? '-'} (${v.snapshotHash?.slice(0, 12) ?? '-'})`,
+    code: v.codeVersion,
+    run: `${v.workflowId ?? '-'} / ${v.runId ?? '-'}`,
+    artifact: `sha256 ${v.artifactSha256} (${v.artifactBytes} bytes)`,
+    created: v.createdAt,
+  };
+}
+
+export function modelsCommand(): Command {
+  const cmd = new Command('models').description('the model registry: versions, aliases, lineage');
+  cmd
+    .command('list [name]')
+    .description('registered versions with their headline metrics')
+    .action((name: string | undefined) =>
+      withStore(async (store) => {
+        for (const v of await listModelVersions(store, name)) {
+          const h = headline(v);
+          console.log(`${v.name} v${v.version}  ${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
+        }
+      }),
+    );
+  cmd
+    .command('show <name> <version>')
+    .description(`one version (a number or an alias: ${MODEL_ALIASES.join(', ')}) with metrics and lineage`)
+    .option('--json', 'everything stored, as JSON')
+    .action((name: string, ref: string, opts: { json?: boolean }) =>
+      withStore(async (store) => {
+        const v = await getModelVersion(store, name, await resolveVersion(store, name, ref));
+        if (opts.json) return console.log(JSON.stringify(v, null, 2));
+        for (const [k, value] of Object.entries({ ...lineage(v), ...headline(v) })) console.log(`${k.padEnd(24)} ${value}`);
+      }),
+    );
+  cmd
+    .command('diff <name> <a> <b>')
+    .description('two versions side by side: parameters, metrics, lineage')
+    .action((name: string, a: string, b: string) =>
+      withStore(async (store) => {
+        const [va, vb] = await Promise.all([a, b].map(async (ref) => getModelVersion(store, name, await resolveVersion(store, name, ref))));
+        const left = { ...lineage(va), ...headline(va) };
+        const right = { ...lineage(vb), ...headline(vb) };
+        console.log(`${''.padEnd(24)} ${`v${va.version}`.padEnd(40)} v${vb.version}`);
+        for (const key of Object.keys(left)) {
+          const l = left[key];
+          const r = right[key];
+          console.log(`${l === r ? ' ' : '*'} ${key.padEnd(22)} ${l.slice(0, 39).padEnd(40)} ${r.slice(0, 60)}`);
+        }
+      }),
+    );
+  cmd
+    .command('history <name>')
+    .description('every alias move: from, to, who, why, when')
+    .action((name: string) =>
+      withStore(async (store) => {
+        for (const h of await aliasHistory(store, name)) console.log(`${h.movedAt}  ${h.alias.padEnd(10)} v${h.fromVersion ?? '-'} → v${h.toVersion ?? '-'}  by ${h.movedBy}: ${h.reason}`);
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { z } from 'zod';
+import { loadConfig } from '../../lib/config';
+import type { TrainingPipelineResult } from '../../workflows';
+import { connectClient, webUiLink } from '../temporal-client';
+import { describeCandidates } from './run-pipeline';
+
+export function runsCommand(): Command {
+  const cmd = new Command('runs').description('pipeline runs, from Temporal');
+  cmd
+    .command('list')
+    .description('most recent trainingPipeline runs first')
+    .option('--limit <n>', 'how many', '20')
+    .action(async (opts: { limit: string }) => {
+      const limit = z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+      const config = loadConfig();
+      const client = await connectClient(config);
+      try {
+        let n = 0;
+        for await (const run of client.workflow.list({ query: `WorkflowType = 'trainingPipeline'` })) {
+          console.log(`${run.workflowId.padEnd(44)} ${run.status.name.padEnd(11)} started ${run.startTime.toISOString()}${run.closeTime ? `  closed ${run.closeTime.toISOString()}` : ''}`);
+          if (++n >= limit) break;
+        }
+      } finally {
+        await client.connection.close();
+      }
+    });
+  cmd
+    .command('show <workflowId>')
+    .description('a run: status, the experiment it ran, candidates and what was registered')
+    .option('--json', 'the whole result as JSON')
+    .action(async (workflowId: string, opts: { json?: boolean }) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      try {
+        const handle = client.workflow.getHandle(workflowId);
+        const d = await handle.describe();
+        console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
+        if (d.status.name !== 'COMPLETED') return;
+        const result = (await handle.result()) as TrainingPipelineResult;
+        if (opts.json) return console.log(JSON.stringify(result, null, 2));
+        console.log(`  snapshot ${result.snapshotId}; features ${result.features?.version ?? '-'}`);
+        if (result.experiment) console.log(`  experiment ${result.experiment.name} (seed ${result.experiment.seed}): ${JSON.stringify(result.experiment.algorithms.map((a) => a.algorithm))}`);
+        if (result.candidates) process.stdout.write(describeCandidates(result));
+      } finally {
+        await client.connection.close();
+      }
+    });
+  return cmd;
+}
