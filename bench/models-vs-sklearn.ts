@@ -22,6 +22,7 @@ import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
 import { classificationReportOf } from '../lib/validation/metrics';
 import type { FeatureMatrix } from '../models/model';
 import { peakRssMiB } from './peak-memory';
+import { sharedPool } from '../lib/threads/task-pool';
 
 /** What is compared, with the same settings on both sides (see bench/reference/models_sklearn.py). */
 const CASES: Array<{ name: string; params: Record<string, unknown>; maxRows?: number; note?: string }> = [
@@ -114,6 +115,8 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
   const train = readMatrices(dir, 'train', columns);
   const test = readMatrices(dir, 'test', columns);
   const runtimes = await loadModelRuntimes();
+  // Threads start once per process in a worker; a fresh benchmark process would otherwise pay it inside the first fit.
+  await sharedPool(2)?.warmUp();
   const algorithm = algorithmByName(name);
   let t = process.hrtime.bigint();
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1, threads: 2 }, params);

@@ -50,6 +50,11 @@ export class TaskPool {
     });
   }
 
+  /** Starts every thread and waits until each answers (a long-running worker pays this once, at start). */
+  async warmUp(): Promise<void> {
+    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [] })));
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;

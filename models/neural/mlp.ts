@@ -15,7 +15,10 @@ import { loadedTensorFlow } from './tensorflow';
 
 export const mlpParamsSchema = z.object({
   /** Units of each hidden layer, input side first; [] is a (multinomial) logistic regression. */
-  hiddenLayers: z.array(z.number().int().min(1).max(4096)).max(16).default([64, 32]),
+  hiddenLayers: z
+    // Also "64,32" (a search-space choice holds plain values, not arrays); "" is no hidden layer.
+    .preprocess((v) => (typeof v === 'string' ? (v.trim() === '' ? [] : v.split(',').map((x) => Number(x.trim()))) : v), z.array(z.number().int().min(1).max(4096)).max(16))
+    .default([64, 32]),
   /** Hidden activation; stored so that the architecture is fully described by the params. */
   activation: z.literal('relu').default('relu'),
   ...trainingParamsShape,

@@ -1,6 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import type { ExperimentInput } from '../../lib/experiments/experiment';
 import { aliasHistory, listModelVersions, loadRegisteredModel } from '../../lib/registry/model-registry';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -8,26 +7,8 @@ import { loadModelRuntimes } from '../../models/algorithms';
 import { pipelineStatusQuery, trainingPipeline } from '../../workflows';
 import { searchProgressQuery } from '../../workflows/train-algorithm';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { smallExperiment } from '../helpers/experiments';
 import { startTemporal, withWorkers } from '../helpers/temporal';
-
-/** A small but complete experiment: two algorithms, TPE, purged 3-fold CV, walk-forward over the last 120 days. */
-export function smallExperiment(dir: string, name = 'direction-5d'): ExperimentInput {
-  return {
-    name,
-    seed: 7,
-    import: { source: { kind: 'csv', path: dir } },
-    label: { kind: 'direction', horizon: 5 },
-    algorithms: [
-      { algorithm: 'logistic_regression', space: { C: { type: 'float', low: 0.01, high: 10, log: true } } },
-      { algorithm: 'gradient_boosting', space: { nRounds: { type: 'choice', values: [10, 20] }, maxDepth: { type: 'int', low: 2, high: 4 }, validationFraction: 0 } },
-    ],
-    search: { method: 'tpe', trials: 4, parallelism: 2, maxTrainRows: 3000, maxTestRows: 2000 },
-    cv: { folds: 3 },
-    walkForward: { evaluationDays: 120, retrainDays: 40, maxTrainRows: 4000 },
-    final: { maxTrainRows: 5000 },
-    backtest: { costBps: 1, slippageBps: 2 },
-  };
-}
 
 describe('an experiment through the real Temporal server', () => {
   let env: TestWorkflowEnvironment;

@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
@@ -10,39 +8,7 @@ import { trainingPipeline } from '../../workflows';
 import { createMysqlTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
 import { startTemporal, withWorkers } from '../helpers/temporal';
-
-const REPO = path.resolve(__dirname, '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** The real worker process (workers/main.ts), configured only through its environment. */
-async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  // node itself (not the tsx wrapper, which would leave its child running when killed)
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'workers', 'main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('worker ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-  });
-  return child;
-}
+import { freePort, killWorker, startWorkerProcess } from '../helpers/worker-process';
 
 describe('a worker killed in the middle of ingest', () => {
   let env: TestWorkflowEnvironment;
@@ -80,8 +46,7 @@ describe('a worker killed in the middle of ingest', () => {
       atKill = await countBars(db.store);
       if (atKill === 0) await new Promise((r) => setTimeout(r, 20));
     }
-    child.kill('SIGKILL');
-    await new Promise((r) => child?.once('exit', r));
+    await killWorker(child);
     const total = 60 * 2769;
     expect(atKill).toBeGreaterThan(0);
     expect(atKill).toBeLessThan(total); // really mid-activity

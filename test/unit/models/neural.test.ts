@@ -1,7 +1,7 @@
 import { rng } from '../../../lib/random';
 import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
 import type { FeatureMatrix, ModelState } from '../../../models/model';
-import { loadTensorFlow, mlp, requestedBackend, sequenceModel, tensorFlowInfo, type NeuralAlgorithm, type TensorFlow } from '../../../models/neural';
+import { loadTensorFlow, mlp, mlpParamsSchema, requestedBackend, sequenceModel, tensorFlowInfo, type NeuralAlgorithm, type TensorFlow } from '../../../models/neural';
 import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
@@ -194,5 +194,13 @@ describe.each([
     expect(tf.memory().numTensors).toBe(before);
     console.log(`${algorithm.name}: one-row predictProba ${perRow.toFixed(3)} ms on ${tensorFlowInfo()?.backend}`);
     expect(perRow).toBeLessThan(10); // typically ~0.05 ms on wasm; generous for slow machines
+  });
+});
+
+describe('mlp parameters from a search space', () => {
+  it('accepts hidden layers written as "64,32" (search-space choices hold plain values)', () => {
+    expect(mlpParamsSchema.parse({ hiddenLayers: '64,32' }).hiddenLayers).toEqual([64, 32]);
+    expect(mlpParamsSchema.parse({ hiddenLayers: '' }).hiddenLayers).toEqual([]);
+    expect(() => mlpParamsSchema.parse({ hiddenLayers: '64,x' })).toThrow();
   });
 });
