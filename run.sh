@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded stack: installs what is missing, starts a Temporal dev server
 # (SQLite, Web UI on :8233) and a worker, and runs the pipeline on the CSV folder you name
-# (or on a generated market). Everything keeps running afterwards; state lives in .data/.
+# (or on a generated market), then trains, validates and registers models (experiments/demo.json).
+# Everything keeps running afterwards; state lives in .data/.
 #   ./run.sh [csv-folder-or-file]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

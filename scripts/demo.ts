@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPipelineRun } from '../client/commands/run-pipeline';
+import { readExperimentFile, startPipelineRun } from '../client/commands/run-pipeline';
 import { loadConfig, type AppConfig } from '../lib/config';
 import { writeSyntheticMarket } from '../lib/market-data/synthetic';
 import { ensureDevServer } from '../platform/dev-server';
@@ -65,13 +65,20 @@ async function main(): Promise<void> {
   }
   await ensureDevServer(config);
   console.log(await ensureWorker(config));
-  await startPipelineRun(config, { source: { kind: 'csv', path: folder } }, { print: (l) => console.log(l) });
+  // The experiment trains on whatever was imported; its own file names no data.
+  const experiment = readExperimentFile(path.join(REPO, 'experiments', 'demo.json'));
+  await startPipelineRun(config, { source: { kind: 'csv', path: folder } }, { experiment, print: (l) => console.log(l) });
   console.log(`
 The stack keeps running:
   Temporal Web UI    ${config.temporalUiUrl}/namespaces/${config.temporalNamespace}/workflows
   worker metrics     http://${config.metricsAddress}/metrics
   state              ${config.dataDir} (SQLite ${config.databaseUrl}, temporal.db, *.log)
 Next:
+  npm run cli -- models list
+  npm run cli -- models show demo-direction-5d champion
+  npm run cli -- models history demo-direction-5d
+  npm run cli -- runs list
+  npm run cli -- run --source <folder> --experiment experiments/demo.json
   npm run cli -- snapshots list
   npm run cli -- quarantine --limit 20
   npm run cli -- run --source <folder-or-file>

@@ -99,12 +99,14 @@ export function runPipelineCommand(): Command {
 
 /** One line per trained algorithm: CV score, out-of-sample metrics beside the baseline, backtest, registration. */
 export function describeCandidates(result: TrainingPipelineResult): string {
+  // Metrics that are undefined (NaN) arrive as null after the JSON round trip.
+  const f = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
   const lines = (result.candidates ?? []).map((c) => {
     const r = c.evaluation.report;
     const bt = r.backtest.strategy;
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${c.training.best.score.toFixed(4)} | OOS ${r.period.from}..${r.period.to}: acc ${r.classification.accuracy.toFixed(4)} vs baseline ${r.baseline.accuracy.toFixed(4)} (p ${r.baseline.pValue.toExponential(1)}), AUC ${r.classification.rocAuc.toFixed(4)}, IC ${r.informationCoefficient.mean.toFixed(4)}` +
-      ` | backtest Sharpe ${bt.sharpe?.toFixed(2)} vs buy-and-hold ${r.backtest.buyAndHold.sharpe?.toFixed(2)}, max DD ${(bt.maxDrawdown ?? NaN).toFixed(3)} | v${c.registration.version.version}${c.registration.decision.promote ? ' PROMOTED' : ''}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}\n`
+      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: acc ${f(r.classification.accuracy)} vs baseline ${f(r.baseline.accuracy)} (p ${typeof r.baseline.pValue === 'number' ? r.baseline.pValue.toExponential(1) : '-'}), AUC ${f(r.classification.rocAuc)}, IC ${f(r.informationCoefficient.mean)}` +
+      ` | backtest Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.decision.promote ? ' PROMOTED' : ''}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}\n`
     );
   });
   const promoted = result.promoted ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n` : `  nothing promoted: ${(result.candidates ?? []).map((c) => c.registration.decision.reason).find((r) => r.startsWith('not promoted')) ?? 'see the candidates'}\n`;
