@@ -164,9 +164,9 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
                 parallelism: experiment.search.parallelism,
                 maxMinutes: experiment.search.maxMinutes,
                 seed: experiment.seed,
-                trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
-                walkForward: { mode: experiment.walkForward.mode, evaluationDays: experiment.walkForward.evaluationDays, testDays: experiment.walkForward.retrainDays, trainDays: experiment.walkForward.trainDays, embargoDays: 0, maxTrainRows: experiment.walkForward.maxTrainRows, threads: 2 },
-                final: { maxTrainRows: experiment.final.maxTrainRows, threads: 2 },
+                trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
+                walkForward: { mode: experiment.walkForward.mode, evaluationDays: experiment.walkForward.evaluationDays, testDays: experiment.walkForward.retrainDays, trainDays: experiment.walkForward.trainDays, embargoDays: 0, maxTrainRows: a.rows.walkForward ?? experiment.walkForward.maxTrainRows, threads: 2 },
+                final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, threads: 2 },
                 timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
               },
             ],
@@ -180,14 +180,14 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     'validation',
     async () => {
       const results = await Promise.all(
-        trained.map((t) =>
+        trained.map((t, i) =>
           evaluateAlgorithm({
             datasetId: dataset.datasetId,
             predictionsId: t.walkForward.predictionsId,
             experiment,
             trialScores: t.trials.map((o) => o.score),
             shuffledLabel: experiment.guards.shuffledLabel
-              ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
+              ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
               : undefined,
           }),
         ),

@@ -21,6 +21,11 @@ export const algorithmSearchSchema = z.object({
   space: searchSpaceSchema.default({}),
   /** Trials for this algorithm (default: search.trials). */
   trials: z.number().int().min(1).max(1000).optional(),
+  /**
+   * Row caps for this algorithm, overriding search / walkForward / final: a kernel SVM's cost grows
+   * with the square of the rows, so it is usually given far fewer than the trees.
+   */
+  rows: z.object({ trial: z.number().int().min(100).optional(), walkForward: z.number().int().min(100).optional(), final: z.number().int().min(100).optional() }).default({}),
 });
 
 export const experimentSchema = z

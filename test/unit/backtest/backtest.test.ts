@@ -236,7 +236,7 @@ describe('buy-and-hold benchmark and information ratio', () => {
 });
 
 describe('scale', () => {
-  it('backtests 380 symbols × 1,260 days with top-k well under a second', () => {
+  it('backtests 380 symbols × 1,260 days with top-k, exposure never above the book', () => {
     const days = 1260;
     const dates = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2020, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
     let seed = 7;
@@ -252,11 +252,10 @@ describe('scale', () => {
       }
       return { symbol: `S${s}`, open, close: open, score };
     });
-    backtestOf({ dates, symbols }, { topK: 20, strategy: 'long_short' }); // warm-up (JIT)
-    const started = performance.now();
+    // Speed is measured in benchmarks, never here; this checks the result's shape at full scale.
     const result: BacktestResult = backtestOf({ dates, symbols }, { topK: 20, strategy: 'long_short', holdingDays: 5 });
-    const elapsed = performance.now() - started;
     expect(result.strategy.netReturns.length).toBe(days - 2);
-    expect(elapsed).toBeLessThan(1000);
+    expect(Math.max(...result.strategy.exposure)).toBeLessThanOrEqual(1 + 1e-9);
+    expect(Math.max(...result.strategy.exposure)).toBeGreaterThan(0.9);
   });
 });

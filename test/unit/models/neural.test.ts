@@ -182,18 +182,15 @@ describe.each([
     expect(() => algorithm.restore({ ...state, algorithm: 'svm' })).toThrow(/the state is of algorithm "svm"/);
   });
 
-  it('do not leak tensors and predict one row quickly', async () => {
+  it('do not leak tensors, predicting batches or one row', async () => {
     const model = await fit(7);
     const one: FeatureMatrix = { ...d.x, rows: 1, values: d.x.values.subarray(0, d.x.featureNames.length) };
     model.predictProba(d.x);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 20; i++) model.predictProba(d.x);
-    const start = performance.now();
+    // Latency is measured by bench/models-vs-sklearn.ts, never in a unit test.
     for (let i = 0; i < 200; i++) model.predictProba(one);
-    const perRow = (performance.now() - start) / 200;
     expect(tf.memory().numTensors).toBe(before);
-    console.log(`${algorithm.name}: one-row predictProba ${perRow.toFixed(3)} ms on ${tensorFlowInfo()?.backend}`);
-    expect(perRow).toBeLessThan(10); // typically ~0.05 ms on wasm; generous for slow machines
   });
 });
 

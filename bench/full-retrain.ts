@@ -1,0 +1,135 @@
+/**
+ * A full retrain through the real Temporal server: a private dev server and SQLite store, N worker
+ * processes, one trainingPipeline run of an experiment (default: experiments/sp500-direction.json
+ * on ../shared/data/sp500-2013-2018). Prints total wall time, time per stage, the trial fan-out and
+ * the share of wall time in which no activity was executing (orchestration overhead).
+ *   tsx bench/full-retrain.ts [--workers 1] [--experiment experiments/sp500-direction.json] [--trials 20]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { readExperimentFile } from '../client/commands/run-pipeline';
+import { connectClient } from '../client/temporal-client';
+import { loadConfig } from '../lib/config';
+import { TASK_QUEUES } from '../lib/task-queues';
+import { ensureDevServer, stopDevServer } from '../platform/dev-server';
+import { trainingPipeline, type TrainingPipelineResult } from '../workflows';
+
+const opts = z
+  .object({
+    workers: z.coerce.number().int().min(1).max(8).default(1),
+    experiment: z.string().default(path.resolve(__dirname, '../experiments/sp500-direction.json')),
+    trials: z.coerce.number().int().min(1).optional(),
+    port: z.coerce.number().int().default(17233),
+  })
+  .parse(new Command().option('--workers <n>').option('--experiment <file>').option('--trials <n>').option('--port <port>').parse().opts());
+
+/** One worker process (workers/main.ts) logging to `log`; resolves once it reports ready. */
+async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
+  fs.writeFileSync(log, '');
+  const out = fs.openSync(log, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env, stdio: ['ignore', out, out] });
+  while (!fs.readFileSync(log, 'utf8').includes('worker ready')) {
+    if (child.exitCode !== null) throw new Error(`worker exited; see ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+interface Interval {
+  start: number;
+  end: number;
+  type: string;
+}
+
+async function main(): Promise<void> {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-retrain-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: state,
+    DATABASE_URL: `sqlite:${path.join(state, 'store.sqlite')}`,
+    ARTIFACT_DIR: path.join(state, 'artifacts'),
+    TEMPORAL_ADDRESS: `127.0.0.1:${opts.port}`,
+    TEMPORAL_UI_URL: `http://127.0.0.1:${opts.port + 1}`,
+    REDIS_URL: '',
+    TRAINING_CONCURRENCY: String(Math.max(1, Math.floor(os.availableParallelism() / opts.workers))),
+  };
+  const config = loadConfig(env);
+  await ensureDevServer(config, () => undefined);
+  const workers: ChildProcess[] = [];
+  try {
+    for (let w = 0; w < opts.workers; w++) {
+      workers.push(await startWorker({ ...env, METRICS_ADDRESS: `127.0.0.1:${opts.port + 10 + w}` }, path.join(state, `worker-${w}.log`)));
+    }
+    const experiment = readExperimentFile(opts.experiment);
+    if (opts.trials) experiment.algorithms = experiment.algorithms.map((a) => ({ ...a, trials: opts.trials }));
+    const client = await connectClient(config);
+    const workflowId = `full-retrain-${Date.now()}`;
+    const t0 = Date.now();
+    const result: TrainingPipelineResult = await client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId, args: [{ experiment }] });
+    const wall = (Date.now() - t0) / 1000;
+
+    // Activity executions across the run and its children, from the histories.
+    const intervals: Interval[] = [];
+    const ids = [workflowId, ...(result.candidates ?? []).map((c) => `${workflowId}/${c.algorithm}`)];
+    for (const id of ids) {
+      const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      const types = new Map<string, string>();
+      const started = new Map<string, number>();
+      for (const e of events) {
+        const at = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+        const id = String(e.eventId);
+        if (e.activityTaskScheduledEventAttributes) types.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+        if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
+        const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+        if (done) {
+          const scheduled = String(done.scheduledEventId);
+          intervals.push({ start: started.get(scheduled) ?? at, end: at, type: types.get(scheduled) ?? '?' });
+        }
+      }
+    }
+    intervals.sort((a, b) => a.start - b.start);
+    let busy = 0;
+    let coverEnd = -Infinity;
+    for (const i of intervals) {
+      if (i.start > coverEnd) {
+        busy += i.end - i.start;
+        coverEnd = i.end;
+      } else if (i.end > coverEnd) {
+        busy += i.end - coverEnd;
+        coverEnd = i.end;
+      }
+    }
+    const byType = new Map<string, { n: number; seconds: number }>();
+    for (const i of intervals) {
+      const s = byType.get(i.type) ?? { n: 0, seconds: 0 };
+      s.n++;
+      s.seconds += (i.end - i.start) / 1000;
+      byType.set(i.type, s);
+    }
+    console.log(`\nfull retrain, ${opts.workers} worker process(es) × ${env.TRAINING_CONCURRENCY} training slots, ${os.availableParallelism()} cores`);
+    console.log(`dataset ${result.dataset?.rows} rows × ${result.dataset?.columns} features, ${result.dataset?.symbols} symbols, ${result.dataset?.firstDay}..${result.dataset?.lastDay}`);
+    console.log(`wall time ${wall.toFixed(1)} s; no activity running for ${(wall - busy / 1000).toFixed(1)} s (${(((wall - busy / 1000) / wall) * 100).toFixed(2)}% orchestration overhead)`);
+    console.log('activity            count   busy s (summed over parallel executions)');
+    for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)}`);
+    for (const c of result.candidates ?? []) {
+      const r = c.evaluation.report;
+      console.log(
+        `${c.algorithm.padEnd(20)} search ${c.training.seconds.search.toFixed(1)} s (${c.training.trials.length} trials), walk-forward ${c.training.seconds.walkForward.toFixed(1)} s, final ${c.training.seconds.final.toFixed(1)} s | CV AUC ${c.training.best.score.toFixed(4)} | OOS ${r.period.from}..${r.period.to} acc ${r.classification.accuracy.toFixed(4)} vs baseline ${r.baseline.accuracy.toFixed(4)} (p ${r.baseline.pValue.toExponential(1)}), AUC ${r.classification.rocAuc.toFixed(4)}, IC ${r.informationCoefficient.mean.toFixed(4)}, Sharpe ${Number(r.backtest.strategy.sharpe).toFixed(2)} vs buy-and-hold ${Number(r.backtest.buyAndHold.sharpe).toFixed(2)}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}`,
+      );
+    }
+    console.log(result.promoted ? `promoted ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) → ${result.promoted.alias}` : 'nothing promoted');
+    await client.connection.close();
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    stopDevServer(config, () => undefined);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
