@@ -3,7 +3,7 @@
  * processes, one trainingPipeline run of an experiment (default: experiments/sp500-direction.json
  * on ../shared/data/sp500-2013-2018). Prints total wall time, time per stage, the trial fan-out and
  * the share of wall time in which no activity was executing (orchestration overhead).
- *   tsx bench/full-retrain.ts [--workers 1] [--experiment experiments/sp500-direction.json] [--trials 20]
+ *   tsx bench/full-retrain.ts [--workers 1] [--slots <per worker>] [--experiment experiments/sp500-direction.json] [--trials 20]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,9 +23,11 @@ const opts = z
     workers: z.coerce.number().int().min(1).max(8).default(1),
     experiment: z.string().default(path.resolve(__dirname, '../experiments/sp500-direction.json')),
     trials: z.coerce.number().int().min(1).optional(),
+    /** Training slots per worker (default: the cores shared out between the workers). */
+    slots: z.coerce.number().int().min(1).max(64).optional(),
     port: z.coerce.number().int().default(17233),
   })
-  .parse(new Command().option('--workers <n>').option('--experiment <file>').option('--trials <n>').option('--port <port>').parse().opts());
+  .parse(new Command().option('--workers <n>').option('--experiment <file>').option('--trials <n>').option('--slots <n>').option('--port <port>').parse().opts());
 
 /** One worker process (workers/main.ts) logging to `log`; resolves once it reports ready. */
 async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: `127.0.0.1:${opts.port}`,
     TEMPORAL_UI_URL: `http://127.0.0.1:${opts.port + 1}`,
     REDIS_URL: '',
-    TRAINING_CONCURRENCY: String(Math.max(1, Math.floor(os.availableParallelism() / opts.workers))),
+    TRAINING_CONCURRENCY: String(opts.slots ?? Math.max(1, Math.floor(os.availableParallelism() / opts.workers))),
   };
   const config = loadConfig(env);
   await ensureDevServer(config, () => undefined);
@@ -113,6 +115,11 @@ async function main(): Promise<void> {
     console.log(`\nfull retrain, ${opts.workers} worker process(es) × ${env.TRAINING_CONCURRENCY} training slots, ${os.availableParallelism()} cores`);
     console.log(`dataset ${result.dataset?.rows} rows × ${result.dataset?.columns} features, ${result.dataset?.symbols} symbols, ${result.dataset?.firstDay}..${result.dataset?.lastDay}`);
     console.log(`wall time ${wall.toFixed(1)} s; no activity running for ${(wall - busy / 1000).toFixed(1)} s (${(((wall - busy / 1000) / wall) * 100).toFixed(2)}% orchestration overhead)`);
+    const trials = intervals.filter((i) => i.type === 'runTrial');
+    if (trials.length > 0) {
+      const span = (Math.max(...trials.map((i) => i.end)) - Math.min(...trials.map((i) => i.start))) / 1000;
+      console.log(`trial fan-out: ${trials.length} trials in ${span.toFixed(1)} s (${(trials.length / span).toFixed(2)} trials/s)`);
+    }
     console.log('activity            count   busy s (summed over parallel executions)');
     for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)}`);
     for (const c of result.candidates ?? []) {
