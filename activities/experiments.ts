@@ -46,9 +46,18 @@ export interface RegisterInput {
   metrics: Record<string, unknown>;
   lineage: Record<string, unknown>;
   scores: CandidateScores;
+  /** The champion's scores on this run's out-of-sample period (its recipe re-run), when there is a comparable champion. */
+  championScores?: CandidateScores;
   /** The training run, for lineage and to make a retried registration find its first attempt. */
   workflowId: string;
   runId: string;
+}
+
+export interface ChampionRecipe {
+  version: number;
+  algorithm: string;
+  params: Record<string, unknown>;
+  seed: number;
 }
 
 export interface RegisterResult {
@@ -97,6 +106,20 @@ export function experimentActivities({ store, artifactDir }: { store: Database; 
     },
 
     /**
+     * The current champion's algorithm and parameters, when it predicts the same label from the same
+     * feature set (otherwise it cannot be compared on this run's data and there is no recipe).
+     */
+    async championRecipe(input: { name: string; featureSetVersion: string; label: Record<string, unknown> }): Promise<ChampionRecipe | undefined> {
+      return withFailureMapping(async () => {
+        const version = await aliasVersion(store, input.name, 'champion');
+        if (version === undefined) return undefined;
+        const v = await getModelVersion(store, input.name, version);
+        if (v.featureSetVersion !== input.featureSetVersion || JSON.stringify(v.label) !== JSON.stringify(input.label)) return undefined;
+        return { version, algorithm: v.algorithm, params: v.params, seed: v.seed };
+      });
+    },
+
+    /**
      * Registers the model (idempotent per workflow run and algorithm) and applies the promotion
      * policy against the current champion: a winner becomes `challenger`, or `champion` when there is none.
      */
@@ -123,8 +146,8 @@ export function experimentActivities({ store, artifactDir }: { store: Database; 
           lineage: { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment },
         });
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
-        const championScores = champion !== undefined && champion !== version.version ? ((await getModelVersion(store, input.experiment.name, champion)).metrics.scores as CandidateScores | undefined) : undefined;
-        const decision = champion === version.version ? { promote: false, reason: 'already the champion' } : promotionDecision(input.scores, championScores, input.experiment.promotion);
+        // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
+        const decision = champion === version.version ? { promote: false, reason: 'already the champion' } : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
         if (decision.promote) {
           await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
         }

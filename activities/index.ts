@@ -20,8 +20,8 @@ export interface ActivityDeps {
 
 /** Activities of the light `ml-pipeline` queue. */
 export function createPipelineActivities(deps: ActivityDeps) {
-  const { resolveExperiment, registerAndPromote } = experimentActivities(deps);
-  return { ...qualityGateActivities(deps), resolveExperiment, registerAndPromote };
+  const { resolveExperiment, registerAndPromote, championRecipe } = experimentActivities(deps);
+  return { ...qualityGateActivities(deps), resolveExperiment, registerAndPromote, championRecipe };
 }
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */

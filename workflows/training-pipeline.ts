@@ -90,12 +90,12 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
     retry,
   });
-  const { runQualityGate, resolveExperiment, registerAndPromote } = proxyActivities<PipelineActivities>({
+  const { runQualityGate, resolveExperiment, registerAndPromote, championRecipe } = proxyActivities<PipelineActivities>({
     taskQueue: TASK_QUEUES.pipeline,
     startToCloseTimeout: '2m',
     retry,
   });
-  const { prepareTrainingDataset, evaluateAlgorithm } = proxyActivities<TrainingActivities>({
+  const { prepareTrainingDataset, evaluateAlgorithm, walkForward } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: '120m',
     heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
@@ -138,6 +138,12 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   if (!resolved) return { snapshotId: ingest.snapshotId, ingest, gate, features };
 
   const { experiment } = resolved;
+  // Walk-forward settings of an algorithm (its own row cap, if the experiment gives one).
+  const walkForwardFor = (algorithm: string) => {
+    const rows = experiment.algorithms.find((a) => a.algorithm === algorithm)?.rows.walkForward;
+    const w = experiment.walkForward;
+    return { mode: w.mode, evaluationDays: w.evaluationDays, testDays: w.retrainDays, trainDays: w.trainDays, embargoDays: 0, maxTrainRows: rows ?? w.maxTrainRows, threads: 2 };
+  };
   const dataset = await runStage(
     'dataset',
     () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols }),
@@ -165,7 +171,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
                 maxMinutes: experiment.search.maxMinutes,
                 seed: experiment.seed,
                 trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
-                walkForward: { mode: experiment.walkForward.mode, evaluationDays: experiment.walkForward.evaluationDays, testDays: experiment.walkForward.retrainDays, trainDays: experiment.walkForward.trainDays, embargoDays: 0, maxTrainRows: a.rows.walkForward ?? experiment.walkForward.maxTrainRows, threads: 2 },
+                walkForward: walkForwardFor(a.algorithm),
                 final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, threads: 2 },
                 timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
               },
@@ -216,6 +222,13 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const candidates = await runStage(
     'registration',
     async () => {
+      // The champion is compared on this run's out-of-sample period: its recipe walks forward on the same data.
+      const recipe = await championRecipe({ name: experiment.name, featureSetVersion: features.version, label: experiment.label });
+      let championScores: ReturnType<typeof scoresOf> | undefined;
+      if (recipe) {
+        const wf = await walkForward({ datasetId: dataset.datasetId, request: { ...walkForwardFor(recipe.algorithm), algorithm: recipe.algorithm, params: recipe.params, seed: recipe.seed } });
+        championScores = scoresOf(await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [] }));
+      }
       const out: CandidateResult[] = [];
       // In order, best last: only the run's best may move an alias.
       const order = [...trained.keys()].filter((i) => i !== bestIndex).concat(bestIndex);
@@ -233,6 +246,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
           lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds },
           scores: i === bestIndex ? scoresOf(e) : { ...scoresOf(e), leakageAlarm: scoresOf(e).leakageAlarm ?? 'not the best algorithm of its run' },
+          championScores,
           workflowId,
           runId,
         });

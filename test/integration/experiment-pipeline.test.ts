@@ -61,4 +61,21 @@ describe('an experiment through the real Temporal server', () => {
       expect(model.algorithm).toBe(result.promoted.algorithm);
     } else expect(history).toEqual([]);
   });
+
+  it('judges a new run against the champion re-run on the same out-of-sample period', async () => {
+    const data = tempDir('mlp-exp2-');
+    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
+    const artifactDir = tempDir('mlp-exp2-artifacts-');
+    // Floors at zero: the first run always becomes champion, whatever noise gives.
+    const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005 } };
+    const run = (id: string) => env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment }] });
+    const [first, second] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => [await run(`rerun-1-${Date.now()}`), await run(`rerun-2-${Date.now()}`)]);
+    expect(first.promoted?.alias).toBe('champion');
+    // Same data, same seed: the second run's best is the champion's recipe, so it scores the same and is not promoted.
+    expect(second.promoted).toBeUndefined();
+    const best = second.candidates?.find((c) => c.algorithm === first.promoted?.algorithm);
+    expect(best?.registration.decision.reason).toMatch(/does not beat the champion's/);
+    expect((await listModelVersions(db.store, 'rerun')).map((v) => v.version)).toEqual([1, 2, 3, 4]);
+    expect((await aliasHistory(db.store, 'rerun')).map((h) => [h.alias, h.toVersion])).toEqual([['champion', first.promoted?.version]]);
+  });
 });
