@@ -80,7 +80,8 @@ export const experimentSchema = z
         maxTrainRows: z.number().int().min(100).default(100_000),
       })
       .default({ mode: 'expanding', evaluationDays: 504, retrainDays: 63, trainDays: 756, maxTrainRows: 100_000 }),
-    final: z.object({ maxTrainRows: z.number().int().min(100).default(200_000) }).default({ maxTrainRows: 200_000 }),
+    /** The final model trains on every row up to the cut-off unless a cap is given (here or per algorithm). */
+    final: z.object({ maxTrainRows: z.number().int().min(100).optional() }).default({}),
     backtest: backtestOptionsSchema.default(backtestOptionsSchema.parse({})),
     guards: z
       .object({
