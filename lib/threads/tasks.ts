@@ -6,6 +6,7 @@ import type { BarSeries } from '../market-data/bar';
 import type { SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
 import type { FitInput } from '../../models/model';
+import { binFeatureRange } from '../../models/trees/binning';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
@@ -18,6 +19,9 @@ export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
   symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[] }) => input.universe.map((s) => input.specs.flatMap((spec) => computeSymbolFeature(spec, s))),
   /** Trees [from, to) of a random forest. */
+  /** Bin edges and codes of one feature range, written into shared arrays (gradient boosting). */
+  binFeatures: (input: { values: Float64Array; rows: number; p: number; from: number; to: number; maxBins: number; stride: number; rowMajor: Uint8Array; columnMajor: Uint8Array }) =>
+    binFeatureRange(input.values, input.rows, input.p, input.from, input.to, input.maxBins, input.stride, input.rowMajor, input.columnMajor),
   /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */

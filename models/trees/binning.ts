@@ -81,15 +81,36 @@ const EDGE_SAMPLE_ROWS = 50_000;
 
 /** Bin edges of every feature, from the training rows. */
 export function featureEdges(x: FeatureMatrix, maxBins = 255): Float64Array[] {
-  const p = x.featureNames.length;
-  const step = Math.max(1, Math.ceil(x.rows / EDGE_SAMPLE_ROWS));
-  const sampled = Math.ceil(x.rows / step);
-  const columns = Array.from({ length: p }, () => new Float64Array(sampled));
+  return featureRangeEdges(x.values, x.rows, x.featureNames.length, 0, x.featureNames.length, maxBins);
+}
+
+/** Bin edges of features [from, to) of a row-major matrix (rows × p), from evenly sampled rows. */
+export function featureRangeEdges(values: Float64Array, rows: number, p: number, from: number, to: number, maxBins: number): Float64Array[] {
+  const step = Math.max(1, Math.ceil(rows / EDGE_SAMPLE_ROWS));
+  const sampled = Math.ceil(rows / step);
+  const columns = Array.from({ length: to - from }, () => new Float64Array(sampled));
   for (let s = 0; s < sampled; s++) {
     const o = s * step * p;
-    for (let j = 0; j < p; j++) columns[j][s] = x.values[o + j];
+    for (let j = from; j < to; j++) columns[j - from][s] = values[o + j];
   }
   return columns.map((column) => binEdges(column, maxBins));
+}
+
+/**
+ * Edges and bins of features [from, to): row-major codes into `rowMajor` (stride bytes per row)
+ * and column-major codes into `columnMajor`. Threads each take a range of the same shared arrays.
+ */
+export function binFeatureRange(values: Float64Array, rows: number, p: number, from: number, to: number, maxBins: number, stride: number, rowMajor: Uint8Array, columnMajor: Uint8Array): Float64Array[] {
+  const edges = featureRangeEdges(values, rows, p, from, to, maxBins);
+  const binners = edges.map(fastBinner);
+  for (let r = 0; r < rows; r++) {
+    for (let j = from; j < to; j++) {
+      const b = fastBinOf(binners[j - from], values[r * p + j]);
+      rowMajor[r * stride + j] = b;
+      columnMajor[j * rows + r] = b;
+    }
+  }
+  return edges;
 }
 
 export function binMatrix(x: FeatureMatrix, maxBins = 255): BinnedMatrix {

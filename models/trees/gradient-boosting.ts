@@ -9,7 +9,7 @@ import { rng } from '../../lib/random';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
-import { binRows, featureEdges } from './binning';
+import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
 import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
 import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
@@ -142,20 +142,30 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
     const validRows = params.validationFraction > 0 ? Math.floor(x.rows * params.validationFraction) : 0;
     const n = x.rows - validRows;
     if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
-    const train = slice(x, 0, n);
-    const edges = featureEdges(train, params.maxBins);
     const stride = Math.ceil(p / 4) * 4;
+    const ranges = featureRanges(stride, input.threads ?? 1);
+    const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+    // Binning is shared out by feature range too: each thread writes its columns of the same arrays.
+    const bins = shared.bytes(n * stride);
+    const columns = shared.bytes(n * p);
+    const values = pool ? new Float64Array(new SharedArrayBuffer(n * p * 8)) : x.values;
+    if (pool) values.set(x.values.subarray(0, n * p));
+    const clip = (to: number) => Math.min(to, p);
+    const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
+    const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
+    const edges = [...localEdges, ...(await Promise.all(remoteEdges)).flat()];
     const data: HistogramData = {
       rows: n,
       stride,
-      bins: binRows(train, edges, stride, shared.bytes(n * stride)),
+      bins,
       binCounts: Int32Array.from(edges, (e) => e.length + 1),
       order: shared.ints(n),
-      grad: shared.floats(n),
-      hess: shared.floats(n),
+      packed: shared.floats(n),
+      quantisation: shared.floats(3),
     };
-    const columns = new Uint8Array(n * p);
-    for (let r = 0; r < n; r++) for (let j = 0; j < p; j++) columns[j * n + r] = data.bins[r * stride + j];
+    const quantiser = gradientQuantiser(n);
+    const grad = new Float64Array(n);
+    const hess = new Float64Array(n);
     const validBins = binRows(slice(x, n, x.rows), edges, stride);
     const labels = input.labels;
     const weight = input.weights;
@@ -174,10 +184,8 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
 
     const allowed = shared.bytes(stride).fill(1, 0, p);
     const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
-    const ranges = featureRanges(stride, input.threads ?? 1);
-    const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
     const maxNodes = 2 ** Math.min(params.maxDepth, 20);
-    const served = ranges.slice(1).map(([from, to]) => sharedRange(data, from, to, allowed, splitParams, maxNodes));
+    const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, maxNodes));
     const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
     const remotes = served.map((range) => new RemoteHistogramRange(range));
     const ctx: GradientTreeContext = {
@@ -215,10 +223,11 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
           for (let r = 0, o = 0; r < n; r++) {
             const q = proba[r * input.classes + cls];
             const w = weight?.[r] ?? 1;
-            data.grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
-            data.hess[r] = w * Math.max(q * (1 - q), 1e-16);
+            grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
+            hess[r] = w * Math.max(q * (1 - q), 1e-16);
             if (inSample[r]) data.order[o++] = r;
           }
+          quantiser(grad, hess, data.order.subarray(0, count), data.packed, data.quantisation, random);
           if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
           const grown = growGradientTree(ctx, count);
           trees.push(grown.tree);
@@ -260,6 +269,46 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
     return new GradientBoostingModel(state.featureNames, state.classes, params, base, treesFrom([sizesAgain, ...arrays], 1), gain);
   },
 };
+
+/**
+ * Stochastic rounding of gradients and hessians to integers packed as g·2^S + h (see
+ * gradient-histograms.ts). The bit widths follow the row count so that every sum stays an exact
+ * integer below 2^53: 8 bits up to ~250,000 rows, fewer above, refused beyond 8 million rows.
+ */
+function gradientQuantiser(n: number): (grad: Float64Array, hess: Float64Array, rows: Int32Array, packed: Float64Array, quantisation: Float64Array, random: () => number) => void {
+  const bits = Math.min(8, Math.floor((52 - 2 * Math.log2(Math.max(n, 2))) / 2));
+  if (bits < 3) throw new Error(`gradient_boosting: ${n} rows exceed what quantised histograms can sum exactly (8 million); subsample the rows`);
+  const hMax = 2 ** bits - 1;
+  const gMax = 2 ** (bits - 1) - 1;
+  const shift = 2 ** Math.ceil(Math.log2(n * hMax + 1));
+  return (grad, hess, rows, packed, quantisation, random) => {
+    let gAbs = 0;
+    let hTop = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const g = grad[r];
+      if (g > gAbs) gAbs = g;
+      else if (-g > gAbs) gAbs = -g;
+      if (hess[r] > hTop) hTop = hess[r];
+    }
+    const gScale = gAbs > 0 ? gMax / gAbs : 1;
+    const hScale = hTop > 0 ? hMax / hTop : 1;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      // Unbiased: each rounds up with probability equal to its fraction (one draw serves both).
+      const u = random();
+      let gq = Math.floor(grad[r] * gScale + u);
+      if (gq > gMax) gq = gMax;
+      else if (gq < -gMax) gq = -gMax;
+      let hq = Math.floor(hess[r] * hScale + u);
+      if (hq > hMax) hq = hMax;
+      packed[r] = gq * shift + hq;
+    }
+    quantisation[0] = shift;
+    quantisation[1] = 1 / gScale;
+    quantisation[2] = 1 / hScale;
+  };
+}
 
 /** Marks a random share of the p features as allowed for the next tree (partial Fisher–Yates). */
 function sampleFeatures(allowed: Uint8Array, p: number, share: number, random: () => number): void {

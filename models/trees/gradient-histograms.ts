@@ -14,7 +14,13 @@ export interface SplitParams {
   minGain: number;
 }
 
-/** What every range reads: row-major bins (stride bytes per row) and this tree's gradients. */
+/**
+ * What every range reads: row-major bins (stride bytes per row) and this tree's quantised
+ * gradients. As in LightGBM's quantised training, each row's gradient and hessian are rounded
+ * (stochastically, seeded) to small integers and packed into one float64, g·2^S + h, so a
+ * histogram bin takes one exact integer addition instead of two floating ones, sums never round,
+ * and the subtraction trick is exact.
+ */
 export interface HistogramData {
   rows: number;
   stride: number;
@@ -23,8 +29,16 @@ export interface HistogramData {
   binCounts: Int32Array;
   /** Row order of the tree being grown; each node owns a segment. */
   order: Int32Array;
-  grad: Float64Array;
-  hess: Float64Array;
+  /** Per row: quantised gradient · 2^S + quantised hessian (exact integers). */
+  packed: Float64Array;
+  /** [2^S, gradient per unit, hessian per unit] of the current tree. */
+  quantisation: Float64Array;
+}
+
+/** Quantised (integer) gradient and hessian sums of a packed sum. */
+export function unpack(sum: number, shift: number): [number, number] {
+  const g = Math.floor(sum / shift); // exact: dividing by a power of two
+  return [g, sum - g * shift];
 }
 
 /** One node of a level: its segment, and how to get its histogram. */
@@ -35,6 +49,7 @@ export interface LevelNode {
   /** Sibling node whose histogram, subtracted from the parent's, gives this one; -1 = build it. */
   sibling: number;
   parent: number;
+  /** Quantised gradient and hessian sums (integers). */
   g: number;
   h: number;
 }
@@ -64,7 +79,7 @@ export class HistogramRange {
     private readonly params: SplitParams,
   ) {
     this.words = new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4);
-    this.size = (to - from) * BIN_SLOTS * 2;
+    this.size = (to - from) * BIN_SLOTS;
   }
 
   /** Builds or derives the histograms of a level's nodes and returns each node's best split. */
@@ -97,53 +112,50 @@ export class HistogramRange {
   }
 
   private build(start: number, end: number, hist: Float64Array): void {
-    const { order, grad, hess } = this.data;
+    const { order, packed } = this.data;
     const words = this.words;
     const rowWords = this.data.stride >> 2;
     const w0 = this.from >> 2;
     const w1 = this.to >> 2;
     for (let i = start; i < end; i++) {
       const r = order[i];
-      const g = grad[r];
-      const h = hess[r];
+      const p = packed[r];
       const o = r * rowWords;
-      // Four features per 32-bit word; each feature's slot is 512 doubles (g, h per bin).
+      // Four features per 32-bit word; each feature's slot is 256 bins.
       for (let w = w0; w < w1; w++) {
         const word = words[o + w];
-        const base = (w - w0) << 11;
-        let k = base | ((word & 255) << 1);
-        hist[k] += g;
-        hist[k + 1] += h;
-        k = (base + 512) | (((word >>> 8) & 255) << 1);
-        hist[k] += g;
-        hist[k + 1] += h;
-        k = (base + 1024) | (((word >>> 16) & 255) << 1);
-        hist[k] += g;
-        hist[k + 1] += h;
-        k = (base + 1536) | ((word >>> 24) << 1);
-        hist[k] += g;
-        hist[k + 1] += h;
+        const base = (w - w0) << 10;
+        hist[base | (word & 255)] += p;
+        hist[(base + 256) | ((word >>> 8) & 255)] += p;
+        hist[(base + 512) | ((word >>> 16) & 255)] += p;
+        hist[(base + 768) | (word >>> 24)] += p;
       }
     }
   }
 
-  private bestSplit(hist: Float64Array, g: number, h: number): RangeSplit {
+  /** Best split from quantised sums; gains use them scaled back to gradient units. */
+  private bestSplit(hist: Float64Array, gq: number, hq: number): RangeSplit {
     const { minChildWeight, lambda, minGain } = this.params;
+    const [shift, gUnit, hUnit] = this.data.quantisation;
+    const g = gq * gUnit;
+    const h = hq * hUnit;
     const parentScore = (g * g) / (h + lambda);
     const best: RangeSplit = { gain: minGain, feature: -1, bin: -1, gl: 0, hl: 0 };
     const last = Math.min(this.to, this.data.binCounts.length);
     for (let j = this.from; j < last; j++) {
       if (!this.allowed[j]) continue;
       const nb = this.data.binCounts[j];
-      const base = (j - this.from) << 9;
-      let gl = 0;
-      let hl = 0;
+      const base = (j - this.from) << 8;
+      let cumulative = 0;
       for (let b = 0; b < nb - 1; b++) {
-        gl += hist[base + 2 * b];
-        hl += hist[base + 2 * b + 1];
+        cumulative += hist[base + b];
+        const glq = Math.floor(cumulative / shift);
+        const hlq = cumulative - glq * shift;
+        const hl = hlq * hUnit;
         if (hl < minChildWeight) continue;
         const hr = h - hl;
         if (hr < minChildWeight) break;
+        const gl = glq * gUnit;
         const gr = g - gl;
         const gain = 0.5 * ((gl * gl) / (hl + lambda) + (gr * gr) / (hr + lambda) - parentScore);
         // Strictly greater: the first best in feature order wins, so ranges combine exactly.
@@ -151,8 +163,8 @@ export class HistogramRange {
           best.gain = gain;
           best.feature = j;
           best.bin = b;
-          best.gl = gl;
-          best.hl = hl;
+          best.gl = glq;
+          best.hl = hlq;
         }
       }
     }
@@ -168,6 +180,7 @@ const enum Op {
   Level = 1,
   Reset = 2,
   Stop = 3,
+  Partition = 4,
 }
 const REQUEST = 0;
 const DONE = 1;
@@ -180,6 +193,8 @@ const SPLIT_FLOATS = 5;
 
 export interface SharedRange {
   data: HistogramData;
+  /** Column-major bins (columns[j * rows + r]) for partitioning, shared by every thread. */
+  columns: Uint8Array;
   from: number;
   to: number;
   allowed: Uint8Array;
@@ -192,10 +207,11 @@ export interface SharedRange {
 }
 
 /** Shared memory for a remote range that can take levels of up to `maxNodes` nodes. */
-export function sharedRange(data: HistogramData, from: number, to: number, allowed: Uint8Array, params: SplitParams, maxNodes: number): SharedRange {
+export function sharedRange(data: HistogramData, columns: Uint8Array, from: number, to: number, allowed: Uint8Array, params: SplitParams, maxNodes: number): SharedRange {
   const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number) => new Type(new SharedArrayBuffer(n * Type.BYTES_PER_ELEMENT));
   return {
     data,
+    columns,
     from,
     to,
     allowed,
@@ -212,6 +228,7 @@ export function sharedRange(data: HistogramData, from: number, to: number, allow
 export function serveHistogramRange(shared: SharedRange): void {
   const { control } = shared;
   const range = new HistogramRange(shared.data, shared.from, shared.to, shared.allowed, shared.params);
+  const scratch = new Int32Array(shared.data.rows);
   let seen = 0;
   Atomics.store(control, READY, 1);
   Atomics.notify(control, READY);
@@ -222,7 +239,13 @@ export function serveHistogramRange(shared: SharedRange): void {
     try {
       if (op === Op.Stop) return;
       if (op === Op.Reset) range.reset();
-      else {
+      else if (op === Op.Partition) {
+        const count = Atomics.load(control, COUNT);
+        for (let i = 0; i < count; i++) {
+          const a = shared.nodeInts.subarray(i * NODE_INTS);
+          shared.splits[i * SPLIT_FLOATS] = partitionRows(shared.data.order, shared.columns, shared.data.rows, a[0], a[1], a[2], a[3], scratch);
+        }
+      } else {
         const count = Atomics.load(control, COUNT);
         const nodes: LevelNode[] = [];
         for (let i = 0; i < count; i++) {
@@ -275,6 +298,19 @@ export class RemoteHistogramRange {
     this.await();
   }
 
+  /** Partitions these nodes' rows on the pool thread: (start, end, feature, bin) each. */
+  startPartition(nodes: ReadonlyArray<readonly [number, number, number, number]>): void {
+    nodes.forEach((n, i) => this.shared.nodeInts.set(n, i * NODE_INTS));
+    Atomics.store(this.shared.control, COUNT, nodes.length);
+    this.send(Op.Partition);
+  }
+
+  /** Rows sent left, per node of the last startPartition. */
+  finishPartition(count: number): number[] {
+    this.await();
+    return Array.from({ length: count }, (_, i) => this.shared.splits[i * SPLIT_FLOATS]);
+  }
+
   stop(): void {
     this.send(Op.Stop);
   }
@@ -297,4 +333,21 @@ export class RemoteHistogramRange {
     const failed = Atomics.load(control, FAILED);
     if (failed > 0) throw new Error(`histogram thread failed: ${Buffer.from(this.shared.error.subarray(0, failed)).toString()}`);
   }
+}
+
+/**
+ * Stable partition of order[start..end) on feature <= bin: left rows stay in front, right rows
+ * follow, both still ascending (so column reads stay sequential). Returns the left count.
+ */
+export function partitionRows(order: Int32Array, columns: Uint8Array, rows: number, start: number, end: number, feature: number, bin: number, scratch: Int32Array): number {
+  let nl = 0;
+  let nr = 0;
+  const column = feature * rows;
+  for (let k = start; k < end; k++) {
+    const r = order[k];
+    if (columns[column + r] <= bin) order[start + nl++] = r;
+    else scratch[nr++] = r;
+  }
+  order.set(scratch.subarray(0, nr), start + nl);
+  return nl;
 }

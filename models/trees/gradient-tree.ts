@@ -5,7 +5,7 @@
  * features are split into ranges worked on by different threads (see gradient-histograms.ts).
  */
 import type { Tree } from './classification-tree';
-import type { HistogramData, HistogramRange, LevelNode, RangeSplit, RemoteHistogramRange } from './gradient-histograms';
+import { partitionRows, unpack, type HistogramData, type HistogramRange, type LevelNode, type RangeSplit, type RemoteHistogramRange } from './gradient-histograms';
 
 export interface GradientTreeParams {
   maxDepth: number;
@@ -39,7 +39,7 @@ export interface GrownGradientTree {
   leaves: number[];
 }
 
-/** Grows a tree on the rows data.order[0..count), with data.grad / data.hess set for this tree. */
+/** Grows a tree on the rows data.order[0..count), with this tree's gradients set (ctx.grad/hess, data.packed). */
 export function growGradientTree(ctx: GradientTreeContext, count: number): GrownGradientTree {
   const { data, params, columns, scratch } = ctx;
   const n = data.rows;
@@ -60,17 +60,16 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
     value.push(0);
     return feature.length - 1;
   };
+  const [, gUnit, hUnit] = data.quantisation;
   const leaf = (node: LevelNode) => {
-    value[node.node] = (-node.g / (node.h + params.lambda)) * params.learningRate;
+    // From the quantised sums, as LightGBM does by default: rounding is unbiased and averages out.
+    value[node.node] = (-(node.g * gUnit) / (node.h * hUnit + params.lambda)) * params.learningRate;
     leaves.push(node.node, node.start, node.end);
   };
 
-  let g0 = 0;
-  let h0 = 0;
-  for (let i = 0; i < count; i++) {
-    g0 += data.grad[data.order[i]];
-    h0 += data.hess[data.order[i]];
-  }
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += data.packed[data.order[i]];
+  const [g0, h0] = unpack(sum, data.quantisation[0]);
   let level: LevelNode[] = [{ node: newNode(), start: 0, end: count, sibling: -1, parent: -1, g: g0, h: h0 }];
   for (let depth = 0; level.length > 0; depth++) {
     if (depth >= params.maxDepth) {
@@ -81,26 +80,39 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
     const local = ctx.local.level(level);
     const remote = ctx.remotes.map((range) => range.finishLevel(level.length));
     const next: LevelNode[] = [];
-    level.forEach((node, i) => {
-      // Ranges in feature order, strictly greater wins: the same split as one sequential scan.
+    // Ranges in feature order, strictly greater wins: the same split as one sequential scan.
+    const splits = level.map((_, i) => {
       let split: RangeSplit = local[i];
       for (const r of remote) if (r[i].gain > split.gain) split = r[i];
+      return split;
+    });
+    // Partitions are shared out between this thread and the pool threads (fewest rows first);
+    // each node's result is the same whichever thread does it.
+    const splitting = level.map((_, i) => i).filter((i) => splits[i].feature >= 0);
+    const workers = 1 + ctx.remotes.length;
+    const load = new Array<number>(workers).fill(0);
+    const assigned: number[][] = Array.from({ length: workers }, () => []);
+    for (const i of splitting) {
+      const t = load.indexOf(Math.min(...load));
+      assigned[t].push(i);
+      load[t] += level[i].end - level[i].start;
+    }
+    const task = (i: number) => [level[i].start, level[i].end, splits[i].feature, splits[i].bin] as const;
+    ctx.remotes.forEach((range, t) => range.startPartition(assigned[t + 1].map(task)));
+    const leftCount = new Map<number, number>();
+    for (const i of assigned[0]) leftCount.set(i, partitionRows(data.order, columns, n, ...task(i), scratch));
+    ctx.remotes.forEach((range, t) => range.finishPartition(assigned[t + 1].length).forEach((nl, k) => leftCount.set(assigned[t + 1][k], nl)));
+
+    level.forEach((node, i) => {
+      const split = splits[i];
       if (split.feature < 0) {
         leaf(node);
         return;
       }
       const j = split.feature;
       const bin = split.bin;
-      // Stable partition: left rows stay in front, right rows follow, both still ascending.
-      let nl = 0;
-      let nr = 0;
-      const column = j * n;
-      for (let k = node.start; k < node.end; k++) {
-        const r = data.order[k];
-        if (columns[column + r] <= bin) data.order[node.start + nl++] = r;
-        else scratch[nr++] = r;
-      }
-      data.order.set(scratch.subarray(0, nr), node.start + nl);
+      const nl = leftCount.get(i) as number;
+      const nr = node.end - node.start - nl;
       feature[node.node] = j;
       threshold[node.node] = ctx.edges[j][bin];
       binThreshold[node.node] = bin;
