@@ -86,7 +86,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'DATA_DIR', default: '<repo>/.data', meaning: 'local state: SQLite file, Temporal dev db, logs' },
   { name: 'DATABASE_URL', default: 'sqlite:$DATA_DIR/pipeline.sqlite', meaning: 'mysql://user:pass@host:3306/db or sqlite:<file>' },
   { name: 'REDIS_URL', default: '(unset: in-process cache)', meaning: 'redis://host:6379 for cache and pub/sub' },
-  { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts and reports' },
+  { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts, datasets, predictions (shared by all workers)' },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
   { name: 'TEMPORAL_CLI_PATH', default: '(search PATH, then build)', meaning: 'temporal CLI binary used for the dev server' },
