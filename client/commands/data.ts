@@ -3,19 +3,9 @@ import { Command } from 'commander';
 import { parseHeadlinesCsv } from '../../lib/news/headlines';
 import { saveHeadlines } from '../../lib/store/news';
 import { z } from 'zod';
-import { loadConfig } from '../../lib/config';
-import { openDatabase, type Database } from '../../lib/store/database';
+import { withStore } from '../with-store';
 import { listQuarantine } from '../../lib/store/quarantine';
 import { getSnapshot, listSnapshots } from '../../lib/store/snapshots';
-
-async function withStore<T>(run: (store: Database) => Promise<T>): Promise<T> {
-  const store = await openDatabase(loadConfig().databaseUrl);
-  try {
-    return await run(store);
-  } finally {
-    await store.close();
-  }
-}
 
 export function snapshotsCommand(): Command {
   const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');

@@ -7,7 +7,7 @@ import { loadConfig } from '../../lib/config';
 import { featureColumns } from '../../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../../lib/features/feature-set';
 import { readOnlineFeatures } from '../../lib/features/online-features';
-import { openDatabase } from '../../lib/store/database';
+import { withStore } from '../with-store';
 
 /** Reads and validates a feature-set file (JSON); errors say which file and which field. */
 export function readFeatureSetFile(file: string): FeatureSetInput {
@@ -39,18 +39,15 @@ export function featuresCommand(): Command {
   cmd
     .command('sets')
     .description('feature-set versions materialised in the store')
-    .action(async () => {
-      const store = await openDatabase(loadConfig().databaseUrl);
-      try {
+    .action(() =>
+      withStore(async (store) => {
         const sets = await store.db.selectFrom('feature_sets').select(['version', 'name', 'created_at']).orderBy('created_at', 'desc').execute();
         for (const s of sets) {
           const rows = await store.db.selectFrom('feature_rows').select((eb) => eb.fn.countAll<number>().as('n')).where('version', '=', s.version).executeTakeFirstOrThrow();
           console.log(`${s.version}  ${String(rows.n).padStart(9)} rows  created ${s.created_at}`);
         }
-      } finally {
-        await store.close();
-      }
-    });
+      }),
+    );
   cmd
     .command('latest <symbol>')
     .description('the online feature vector of a symbol (needs REDIS_URL to see what workers published)')

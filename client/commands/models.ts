@@ -1,16 +1,6 @@
 import { Command } from 'commander';
-import { loadConfig } from '../../lib/config';
 import { aliasHistory, getModelVersion, listModelVersions, MODEL_ALIASES, resolveVersion, type ModelVersion } from '../../lib/registry/model-registry';
-import { openDatabase, type Database } from '../../lib/store/database';
-
-async function withStore<T>(run: (store: Database) => Promise<T>): Promise<T> {
-  const store = await openDatabase(loadConfig().databaseUrl);
-  try {
-    return await run(store);
-  } finally {
-    await store.close();
-  }
-}
+import { withStore } from '../with-store';
 
 /** The numbers a trader compares first, from a version's stored metrics. */
 function headline(v: ModelVersion): Record<string, string> {

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { fmix32, rng } from '../random';
 import { isIsoDate } from '../calendar/dates';
 import { nyseTradingDaysBetween } from '../calendar/nyse';
 
@@ -81,30 +82,17 @@ function streamSeed(seed: number, label: string): number {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
-/** mulberry32 with Box–Muller normals; tiny, fast and plenty for simulation (not for cryptography). */
+/** The project's mulberry32 stream per label, with Box–Muller normals (simulation, not cryptography). */
 class Rng {
-  private state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
   private spare: number | undefined;
 
   constructor(seed: number, label: string) {
-    this.state = streamSeed(seed, label);
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = rng(streamSeed(seed, label));
   }
 
   uniform(lo: number, hi: number): number {

@@ -3,18 +3,8 @@
  * replayed workflow, a retried suggestion or trials suggested in parallel all get the same params.
  * Pure computation (workflow-safe).
  */
-import { rng } from '../random';
+import { fmix32, rng } from '../random';
 import { sampleParams, type Params, type SearchSpace } from './search-space';
-
-/** murmur3's 32-bit finaliser: a bijection on uint32 that mixes every input bit into every output bit. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function checkIndex(what: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);

@@ -72,6 +72,7 @@ import {
   WEMA,
   WilliamsR,
 } from 'technicalindicators';
+import { rng } from '../../lib/random';
 import {
   accumulationDistribution,
   adx,
@@ -106,18 +107,6 @@ function f64(values: readonly number[]): Float64Array {
   return Float64Array.from(values);
 }
 
-/** mulberry32: small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const cents = (x: number): number => Math.round(x * 100) / 100;
 
 /**
@@ -126,7 +115,7 @@ const cents = (x: number): number => Math.round(x * 100) / 100;
  * repeating the previous high/low/close, i.e. an unchanged typical price (MFI).
  */
 function syntheticSeries(n = 600, seed = 20240611): Series {
-  const rnd = prng(seed);
+  const rnd = rng(seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const o: number[] = [];
   const h: number[] = [];
