@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
 import { experimentSchema, type Experiment } from '../lib/experiments/experiment';
@@ -11,10 +10,12 @@ import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
 import { evaluatePredictions, type EvaluationReport } from '../lib/training/evaluation-report';
-import { shuffledLabelControl, type ShuffledLabelResult } from '../lib/training/leakage-guards';
+import type { ShuffledLabelResult } from '../lib/training/leakage-guards';
+import type { TaskPool } from '../lib/threads/task-pool';
 import type { TrialRequest } from '../lib/training/trial';
 import { readPredictions } from '../lib/training/walk-forward';
 import { withFailureMapping } from './failures';
+import { whileHeartbeating } from './heartbeat';
 
 export interface ResolvedExperiment {
   experiment: Experiment;
@@ -66,7 +67,7 @@ export interface RegisterResult {
   champion?: number;
 }
 
-export function experimentActivities({ store, artifactDir }: { store: Database; artifactDir: string }) {
+export function experimentActivities({ store, artifactDir, trainingPool }: { store: Database; artifactDir: string; trainingPool: TaskPool }) {
   return {
     /** Validates an experiment (defaults filled in) and names its feature-set version; bad configs fail fast. */
     async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
@@ -80,9 +81,7 @@ export function experimentActivities({ store, artifactDir }: { store: Database; 
     /** Scores the walk-forward predictions (metrics, baseline, IC, backtest) and runs the shuffled-label control. */
     async evaluateAlgorithm(input: EvaluateInput): Promise<AlgorithmEvaluation> {
       return withFailureMapping(async () => {
-        const ctx = Context.current();
-        const alive = setInterval(() => ctx.heartbeat(), 5_000);
-        try {
+        return whileHeartbeating(async () => {
           const ds = readDataset(artifactDir, input.datasetId);
           const predictions = readPredictions(artifactDir, input.predictionsId);
           const series = await readBarSeries(store, { symbols: ds.symbols });
@@ -97,11 +96,12 @@ export function experimentActivities({ store, artifactDir }: { store: Database; 
             trialSharpeVariance: variance,
             seed: input.experiment.seed,
           });
-          const shuffledLabel = input.shuffledLabel ? await shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance) : undefined;
+          // The control refits the model: on a training thread, like every fit.
+          const shuffledLabel = input.shuffledLabel
+            ? await trainingPool.run(0, 'shuffledLabelControl', { artifactDir, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
+            : undefined;
           return { report, shuffledLabel };
-        } finally {
-          clearInterval(alive);
-        }
+        });
       });
     },
 

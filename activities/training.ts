@@ -7,6 +7,7 @@ import type { FinalModelRequest } from '../lib/training/final-model';
 import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import { withFailureMapping } from './failures';
+import { whileHeartbeating } from './heartbeat';
 
 export interface PrepareDatasetInput {
   featureSetVersion: string;
@@ -62,26 +63,15 @@ export interface FinalModelInput {
 
 export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
   let nextThread = 0;
-  /** Runs a long task on a training thread while this thread heartbeats (and hears cancellation). */
-  async function offThread<T>(run: (thread: number) => Promise<T>): Promise<T> {
-    const ctx = Context.current();
-    ctx.heartbeat();
-    const alive = setInterval(() => ctx.heartbeat(), 5_000);
-    try {
-      return await Promise.race([run(nextThread++), new Promise<never>((_, reject) => ctx.cancellationSignal.addEventListener('abort', () => reject(ctx.cancellationSignal.reason as Error)))]);
-    } finally {
-      clearInterval(alive);
-    }
-  }
   return {
     /** Out-of-sample predictions over the evaluation period, retraining every block. */
     async walkForward(input: WalkForwardInput) {
-      return withFailureMapping(() => offThread((thread) => trainingPool.run(thread, 'walkForward', { artifactDir, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'walkForward', { artifactDir, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
     async fitFinalModel(input: FinalModelInput) {
-      return withFailureMapping(() => offThread((thread) => trainingPool.run(thread, 'finalModel', { artifactDir, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'finalModel', { artifactDir, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Builds the training matrix from the feature store and labels and files it by content id. */
@@ -115,21 +105,16 @@ export function trainingActivities({ store, artifactDir, trainingPool }: Trainin
         const t = Date.now();
         const done = [...((ctx.info.heartbeatDetails as { folds?: FoldResult[] } | undefined)?.folds ?? [])];
         if (done.length > 0) ctx.log.info('resuming trial from its checkpoint', { trial: input.trial, foldsDone: done.length, attempt: ctx.info.attempt });
-        ctx.heartbeat({ folds: done });
-        // The fold runs on another thread, so this one keeps heartbeating (and hears cancellation).
-        const alive = setInterval(() => ctx.heartbeat({ folds: done }), 5_000);
         const thread = nextThread++;
-        try {
+        // Folds run on a training thread; finished ones are the heartbeat details (the checkpoint).
+        await whileHeartbeating(async () => {
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
-            ctx.cancellationSignal.throwIfAborted();
-            const result = await trainingPool.run(thread, 'trialFold', { artifactDir, datasetId: input.datasetId, request: input.request, fold });
-            done.push(result);
+            ctx.cancellationSignal.throwIfAborted(); // no new fold once cancelled
+            done.push(await trainingPool.run(thread, 'trialFold', { artifactDir, datasetId: input.datasetId, request: input.request, fold }));
             ctx.heartbeat({ folds: done });
           }
-        } finally {
-          clearInterval(alive);
-        }
+        }, () => ({ folds: done }));
         return { ...trialResultOf(done), trial: input.trial, params: input.request.params, seconds: (Date.now() - t) / 1000 };
       });
     },

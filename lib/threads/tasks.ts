@@ -11,6 +11,7 @@ import { serveHistogramRange, type SharedRange } from '../../models/trees/gradie
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
 import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
+import { shuffledLabelControl } from '../training/leakage-guards';
 import { evaluateFold, type TrialRequest } from '../training/trial';
 import { walkForwardPredict, writePredictions, type WalkForwardRequest } from '../training/walk-forward';
 import { putArtifact } from '../registry/artifact-store';
@@ -26,6 +27,11 @@ export const threadTasks = {
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */
   trialFold: (input: { artifactDir: string; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(readDataset(input.artifactDir, input.datasetId), input.request, input.fold),
+  /** The shuffled-label control of a trained algorithm on a stored dataset. */
+  shuffledLabelControl: (input: { artifactDir: string; datasetId: string; request: TrialRequest; tolerance: number }) => {
+    const ds = readDataset(input.artifactDir, input.datasetId);
+    return shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), input.request, input.tolerance);
+  },
   /** Walk-forward out-of-sample predictions, filed under the artifact folder; returns their id. */
   walkForward: async (input: { artifactDir: string; datasetId: string; request: WalkForwardRequest }) => {
     const predictions = await walkForwardPredict(readDataset(input.artifactDir, input.datasetId), input.datasetId, input.request);
