@@ -162,6 +162,83 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('model_versions').execute();
     },
   },
+  '0005_serving_and_deployments': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The traffic split each prediction API process serves, per model name. One row per model;
+      // `generation` grows by one on every change so processes can tell newer from older.
+      await db.schema
+        .createTable('serving_routes')
+        .addColumn('model', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('routes', 'text', (c) => c.notNull()) // JSON ServingRoutes (lib/serving/serving-routes.ts)
+        .addColumn('updated_by', 'varchar(255)', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      // Append-only: every traffic-split change.
+      await db.schema
+        .createTable('serving_route_history')
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('routes', 'text', (c) => c.notNull())
+        .addColumn('updated_by', 'varchar(255)', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('serving_route_history_pk', ['model', 'generation'])
+        .execute();
+      // Every prediction a model made for a request, served or not (shadow and paired reference
+      // predictions are logged with served = 0), so outcomes can be joined when labels mature.
+      await db.schema
+        .createTable('prediction_log')
+        .addColumn('id', 'varchar(80)', (c) => c.primaryKey()) // requestId + ':' + variant
+        .addColumn('request_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('variant', 'varchar(32)', (c) => c.notNull())
+        .addColumn('served', 'integer', (c) => c.notNull())
+        .addColumn('symbol', 'varchar(32)', (c) => c.notNull())
+        .addColumn('routing_key', 'varchar(128)', (c) => c.notNull())
+        .addColumn('as_of', 'varchar(10)', (c) => c.notNull())
+        .addColumn('probability', 'double precision')
+        .addColumn('predicted_class', 'integer')
+        .addColumn('latency_us', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('prediction_log_model_time_idx').on('prediction_log').columns(['model', 'created_at']).execute();
+      await db.schema
+        .createTable('deployments')
+        .addColumn('id', 'varchar(128)', (c) => c.primaryKey()) // the deployment workflow id
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('mode', 'varchar(16)', (c) => c.notNull()) // canary | ab
+        .addColumn('champion_version', 'integer')
+        .addColumn('challenger_version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('plan', 'text', (c) => c.notNull()) // JSON deployment plan
+        .addColumn('outcome', 'text') // JSON final state, written when it ends
+        .addColumn('started_by', 'varchar(255)', (c) => c.notNull())
+        .addColumn('started_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ended_at', 'varchar(32)')
+        .execute();
+      await db.schema
+        .createTable('alerts')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('rule', 'varchar(64)', (c) => c.notNull())
+        .addColumn('severity', 'varchar(16)', (c) => c.notNull()) // info | warning | critical
+        .addColumn('subject', 'varchar(255)', (c) => c.notNull()) // what it is about, e.g. "model direction-5d"
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull()) // JSON
+        .addColumn('status', 'varchar(16)', (c) => c.notNull()) // open | acked
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('acked_by', 'varchar(255)')
+        .addColumn('acked_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('alerts_rule_subject_idx').on('alerts').columns(['rule', 'subject', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['alerts', 'deployments', 'prediction_log', 'serving_route_history', 'serving_routes']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -169,5 +246,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts'] as const;
 

@@ -103,7 +103,69 @@ export interface ModelAliasHistoryTable {
   moved_at: string;
 }
 
+export interface ServingRoutesTable {
+  model: string;
+  generation: number;
+  routes: string;
+  updated_by: string;
+  reason: string;
+  updated_at: string;
+}
+
+export type ServingRouteHistoryTable = ServingRoutesTable;
+
+export interface PredictionLogTable {
+  id: string;
+  request_id: string;
+  model: string;
+  version: number;
+  variant: string;
+  /** 1 when this prediction was the response, 0 for shadow and paired reference predictions. */
+  served: number;
+  symbol: string;
+  routing_key: string;
+  as_of: string;
+  /** Probability of class 1 (up); null when the model failed. */
+  probability: number | null;
+  predicted_class: number | null;
+  latency_us: number;
+  error: string | null;
+  created_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  model: string;
+  mode: string;
+  champion_version: number | null;
+  challenger_version: number;
+  status: string;
+  plan: string;
+  outcome: string | null;
+  started_by: string;
+  started_at: string;
+  ended_at: string | null;
+}
+
+export interface AlertsTable {
+  id: string;
+  rule: string;
+  severity: string;
+  subject: string;
+  message: string;
+  evidence: string;
+  status: string;
+  created_at: string;
+  acked_by: string | null;
+  acked_at: string | null;
+}
+
 export interface DatabaseSchema {
+  serving_routes: ServingRoutesTable;
+  serving_route_history: ServingRouteHistoryTable;
+  prediction_log: PredictionLogTable;
+  deployments: DeploymentsTable;
+  alerts: AlertsTable;
   model_versions: ModelVersionsTable;
   model_aliases: ModelAliasesTable;
   model_alias_history: ModelAliasHistoryTable;
