@@ -27,7 +27,7 @@ export class TaskPool {
   }
 
   /** Runs `task` on thread `i % size`. */
-  run<T extends TaskName>(i: number, task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<ReturnType<ThreadTasks[T]>> {
+  run<T extends TaskName>(i: number, task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
     const w = this.worker(i % this.size);
     const request: TaskRequest = { id: this.nextId++, task, input };
     return new Promise((resolve, reject) => {
@@ -37,7 +37,7 @@ export class TaskPool {
         w.off('error', onError);
         w.unref();
         if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
-        else resolve(response.result as ReturnType<ThreadTasks[T]>);
+        else resolve(response.result as Awaited<ReturnType<ThreadTasks[T]>>);
       };
       const onError = (error: Error) => {
         w.off('message', onMessage);

@@ -8,6 +8,7 @@ import { computeSymbolFeature } from '../features/symbol-features';
 import type { FitInput } from '../../models/model';
 import { binFeatureRange } from '../../models/trees/binning';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
+import { runSvmJob, type SvmJob } from '../../models/svm/probability';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
 import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
@@ -42,6 +43,8 @@ export const threadTasks = {
     const { artifact, trainRows } = await fitFinalModel(readDataset(input.artifactDir, input.datasetId), input.request);
     return { artifactSha256: putArtifact(input.artifactDir, artifact).sha256, artifactBytes: artifact.length, trainRows };
   },
+  /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
+  svmJob: (input: SvmJob) => runSvmJob(input),
   forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
 };
 

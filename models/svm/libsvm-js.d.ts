@@ -1,6 +1,6 @@
 /**
- * Types for the part of libsvm-js 0.2.1 that models/svm/svm.ts uses: `src/loadSVM.js`, which
- * wraps an instantiated emscripten module of libsvm (see svm.ts for how the module is created).
+ * Types for the part of libsvm-js 0.2.1 that models/svm/libsvm-wasm.ts uses: `src/loadSVM.js`, which
+ * wraps an instantiated emscripten module of libsvm (see libsvm-wasm.ts for how the module is created).
  */
 declare module 'libsvm-js/src/loadSVM' {
   interface LibsvmOptions {
@@ -29,6 +29,8 @@ declare module 'libsvm-js/src/loadSVM' {
     /** Frees the wasm copy of the training rows and the model. */
     free(): void;
     getLabels(): number[];
+    /** Row indices (0-based, in the order passed to train) of the support vectors, in the model text's order. */
+    getSVIndices(): number[];
     predictOneProbability(sample: ArrayLike<number>): { prediction: number; estimates: Array<{ label: number; probability: number }> };
   }
 

@@ -1,49 +1,38 @@
 /**
  * Support vector classifier (C-SVC, RBF or linear kernel) backed by libsvm 3.22 compiled to wasm
- * (libsvm-js 0.2.1): the same solver as scikit-learn's SVC, so the same support vectors. Features
- * are standardised inside the model; probabilities are libsvm's Platt scaling (pairwise coupling
- * for more than two classes, one-vs-one as libsvm does).
+ * (libsvm-js 0.2.1, see libsvm-wasm.ts): the same solver as scikit-learn's SVC, so the same support
+ * vectors. Features are standardised inside the model; probabilities are Platt scaling on
+ * five-fold cross-validated decision values (probability.ts), coupled pairwise for more than two
+ * classes as libsvm does.
  *
- * The wasm runtime. Emscripten instantiates wasm asynchronously but `restore` is synchronous, so
- * models predict in one shared wasm instance that `loadSvmRuntime()` creates once per process:
- * await it before `svm.restore` (restore throws if it has not been loaded; `fit` awaits it itself).
- * We build instances from libsvm-js's emscripten output ourselves instead of requiring the package
- * main, because that main (a) registers `process.on('unhandledRejection', () => process.exit(1))`,
- * which would silently exit the whole worker on any unhandled rejection, (b) would call
- * `process.exit` on a libsvm usage error, and (c) gives one instance only. Here the glue sees a
- * stub `process` (no listener; exit throws) and no `fetch` (so Node loads the .wasm from disk
- * without a "streaming compile failed" warning). libsvm-js's own `loadSVM` wrapper is used on top.
+ * Speed. A probability SVM is six trainings (the final model and five folds). libsvm runs them one
+ * after another; here they are independent jobs spread over `input.threads` threads (longest
+ * first), so on two cores the fit takes about half of libsvm's wall time for the same solver work.
  *
- * Determinism. libsvm's probability estimates come from an internal 5-fold cross-validation whose
- * folds are drawn with C `rand()`; libsvm-js never seeds it and does not export `srand`, and the
- * rand state lives in wasm memory, so repeated trainings in one instance all differ. Therefore
- * every fit trains in a fresh wasm instance (thrown away afterwards, which also returns its
- * memory, kernel cache included) and, before training, sets rand's state as `srand(seed >>> 0)`
- * would: musl's rand is a 64-bit LCG whose whole state is one static uint64 at RAND_STATE_ADDRESS
- * in this build. Each fresh instance first checks that address with a tiny training (the state
- * must advance exactly as the LCG predicts) and refuses to train if it does not. Same data,
- * parameters and seed therefore give the same model text and byte-identical artifacts, whatever
- * else ran in the process; another seed gives other folds, hence other probA/probB.
+ * Determinism. libsvm's C-SVC solver has no randomness; the folds come from our generator seeded
+ * with `input.seed`. Same data, parameters and seed give the same model text and byte-identical
+ * artifacts, for any thread count; another seed gives other folds, hence other probA / probB.
  *
- * Precision. A fitted model predicts from libsvm's own model text (svm_save_model), reloaded, just
- * like a restored one, so fit and restore predict bit-identically. That text holds gamma, rho and
- * the Platt parameters to 6 significant digits (%g) and support vectors to 8: probabilities differ
- * from the in-memory training model by well under 1e-6. gamma is rounded to 6 digits before
- * training so that training and prediction use the same kernel.
+ * Precision. A fitted model predicts from libsvm's own model text, reloaded, just like a restored
+ * one, so fit and restore predict bit-identically. That text holds gamma and rho to 6 significant
+ * digits (%g) and support vectors to 8: probabilities differ from the in-memory training model by
+ * well under 1e-6. gamma is rounded to 6 digits before training so that training and prediction
+ * use the same kernel.
  *
  * Sample weights: libsvm has per-class weights only, so unequal `input.weights` are refused
  * (equal weights are the unweighted problem: weights are relative, as in the other algorithms).
- * libsvm is single-threaded: `input.threads` is ignored, and `input.signal` is checked before and
- * after training (a running libsvm training cannot be interrupted).
+ * `input.signal` is checked between trainings (a running libsvm training cannot be interrupted).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { compileFunction } from 'node:vm';
-import loadSVM from 'libsvm-js/src/loadSVM';
 import { z } from 'zod';
+import { rng } from '../../lib/random';
+import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
+import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
+import { planSvmJobs, runSvmJob, type SvmJob, type SvmJobResult } from './probability';
+
+export { loadSvmRuntime } from './libsvm-wasm';
 
 export const svmParamsSchema = z.strictObject({
   kernel: z.enum(['rbf', 'linear']).default('rbf'),
@@ -67,175 +56,6 @@ function parseParams(raw: unknown): ParsedParams {
 }
 
 // ---------------------------------------------------------------------------------------------
-// wasm instances
-
-type LibsvmClass = ReturnType<typeof loadSVM>;
-
-/** The emscripten module object of libsvm-js's wasm build (exports used here only). */
-interface LibsvmWasm {
-  readonly HEAPU8: Uint8Array;
-  readonly HEAP32: Int32Array;
-  readonly HEAPF64: Float64Array;
-  readonly STATIC_BASE: number;
-  readonly STATIC_BUMP: number;
-  /** Resolves when the wasm is instantiated (libsvm-js's src/pre.js). */
-  load(): Promise<void>;
-  _malloc(bytes: number): number;
-  _free(pointer: number): void;
-  _deserialize_model(text: number): number;
-  _svm_free_model(model: number): void;
-  _svm_get_nr_class(model: number): number;
-  _svm_get_labels(model: number, out: number): void;
-  _libsvm_predict_one_probability(model: number, row: number, size: number, estimates: number): number;
-}
-
-interface Instance {
-  wasm: LibsvmWasm;
-  SVM: LibsvmClass;
-}
-
-const GLUE_FILE = require.resolve('libsvm-js/out/wasm/libsvm.js');
-type Glue = (module: { exports: unknown }, exports: unknown, require: NodeJS.Require, dirname: string, filename: string) => void;
-let glue: Glue | undefined;
-
-/** A new, independent libsvm wasm instance (own memory, own rand state). */
-async function createInstance(): Promise<Instance> {
-  if (!glue) {
-    const processStub = {
-      argv: [] as string[],
-      platform: process.platform,
-      on: () => processStub,
-      exit: (code: number) => {
-        throw new Error(`libsvm tried to exit the process (status ${code})`);
-      },
-      binding: () => ({}), // read by emscripten's NODEFS set-up, which is never mounted here
-    };
-    glue = compileFunction(readFileSync(GLUE_FILE, 'utf8'), ['module', 'exports', 'require', '__dirname', '__filename'], {
-      filename: GLUE_FILE,
-      contextExtensions: [{ process: processStub, fetch: undefined }],
-    }) as Glue;
-  }
-  const holder: { exports: unknown } = { exports: {} };
-  glue(holder, holder.exports, require, path.dirname(GLUE_FILE), GLUE_FILE);
-  const wasm = holder.exports as LibsvmWasm;
-  await wasm.load();
-  // Never resolve a promise with the module object itself: emscripten gives it a `then` method,
-  // and promise adoption of that thenable loops forever.
-  return { wasm, SVM: loadSVM(wasm) };
-}
-
-let runtime: Instance | undefined;
-let runtimeLoading: Promise<Instance> | undefined;
-
-/**
- * Loads (once per process) the wasm instance that SVM models predict in. Await it before
- * `svm.restore`; `svm.fit` awaits it itself.
- */
-export async function loadSvmRuntime(): Promise<void> {
-  runtimeLoading ??= createInstance().then(
-    (instance) => (runtime = instance),
-    (error: unknown) => {
-      runtimeLoading = undefined; // let a later call retry
-      throw error;
-    },
-  );
-  await runtimeLoading;
-}
-
-function loadedRuntime(): Instance {
-  if (!runtime) throw new Error('svm: the libsvm wasm runtime is not loaded: await loadSvmRuntime() (models/svm/svm) before svm.restore');
-  return runtime;
-}
-
-// ---------------------------------------------------------------------------------------------
-// seeding libsvm's rand()
-
-/** musl's `static uint64_t seed` (rand()'s whole state) in libsvm-js 0.2.1's out/wasm/libsvm.wasm. */
-const RAND_STATE_ADDRESS = 7248;
-const U64 = (1n << 64n) - 1n;
-const lcg = (state: bigint): bigint => (6364136223846793005n * state + 1n) & U64; // musl rand()
-
-function setRandState(instance: Instance, state: bigint): void {
-  new DataView(instance.wasm.HEAPU8.buffer).setBigUint64(RAND_STATE_ADDRESS, state, true);
-}
-
-function randState(instance: Instance): bigint {
-  return new DataView(instance.wasm.HEAPU8.buffer).getBigUint64(RAND_STATE_ADDRESS, true);
-}
-
-/**
- * Proves RAND_STATE_ADDRESS on this (fresh, throw-away) instance: a binary probability training on
- * l rows draws rand() exactly l times (libsvm's fold permutation), so the state must be lcg^l(s).
- */
-function verifyRandState(instance: Instance): void {
-  const { STATIC_BASE, STATIC_BUMP } = instance.wasm;
-  let ok = RAND_STATE_ADDRESS >= STATIC_BASE && RAND_STATE_ADDRESS + 8 <= STATIC_BASE + STATIC_BUMP;
-  if (ok) {
-    const start = 0x0123456789abcdefn;
-    const rows = Array.from({ length: 10 }, (_, i) => [i / 9]);
-    const labels = rows.map((_, i) => (i < 5 ? 0 : 1));
-    setRandState(instance, start);
-    const probe = new instance.SVM({ type: instance.SVM.SVM_TYPES.C_SVC, kernel: instance.SVM.KERNEL_TYPES.LINEAR, cost: 1, probabilityEstimates: true, quiet: true });
-    try {
-      probe.train(rows, labels);
-    } finally {
-      probe.free();
-    }
-    let expected = start;
-    for (let i = 0; i < rows.length; i++) expected = lcg(expected);
-    ok = randState(instance) === expected;
-  }
-  if (!ok) {
-    throw new Error('svm: this libsvm-js build is not the one models/svm/svm.ts was written for (libsvm-js 0.2.1): cannot seed its rand(), so its probability estimates would not be reproducible');
-  }
-}
-
-/** Sets libsvm's rand() state as srand(seed >>> 0) would (musl: state = seed - 1). */
-function seedRand(instance: Instance, seed: number): void {
-  setRandState(instance, BigInt.asUintN(64, BigInt(seed >>> 0) - 1n));
-}
-
-// ---------------------------------------------------------------------------------------------
-// a libsvm model loaded in the runtime
-
-/** Frees the wasm copy of a model whose SvmModel was garbage collected without free(). */
-const finalizer = new FinalizationRegistry<{ wasm: LibsvmWasm; pointer: number }>(({ wasm, pointer }) => wasm._svm_free_model(pointer));
-
-interface LoadedModel {
-  wasm: LibsvmWasm;
-  pointer: number;
-  /** Our class index of each libsvm probability column (libsvm orders labels by first appearance). */
-  columns: Int32Array;
-}
-
-function loadModel(wasm: LibsvmWasm, text: Uint8Array, classes: number): LoadedModel {
-  // Through the heap, not SVM.load: libsvm-js's SVM.load passes the text as a ccall 'string',
-  // which reserves 4 bytes per character on the 5 MB wasm stack without an overflow check. Texts
-  // over ~1.3 MB (a few thousand support vectors) run past the stack into the heap; a 7.6 MB one
-  // failed with "memory access out of bounds". The heap has no such limit.
-  const buffer = wasm._malloc(text.length + 1);
-  wasm.HEAPU8.set(text, buffer);
-  wasm.HEAPU8[buffer + text.length] = 0;
-  let pointer: number;
-  try {
-    pointer = wasm._deserialize_model(buffer);
-  } finally {
-    wasm._free(buffer);
-  }
-  if (!pointer) throw new Error('svm: libsvm could not read the stored model text');
-  const n = wasm._svm_get_nr_class(pointer);
-  const labelsAt = wasm._malloc(4 * Math.max(n, 1));
-  wasm._svm_get_labels(pointer, labelsAt);
-  const columns = Int32Array.from(wasm.HEAP32.subarray(labelsAt >> 2, (labelsAt >> 2) + n));
-  wasm._free(labelsAt);
-  if (n < 2 || new Set(columns).size !== n || columns.some((k) => k < 0 || k >= classes)) {
-    wasm._svm_free_model(pointer);
-    throw new Error(`svm: the stored model's labels [${columns.join(', ')}] are not distinct classes of 0..${classes - 1}`);
-  }
-  return { wasm, pointer, columns };
-}
-
-// ---------------------------------------------------------------------------------------------
 // the model
 
 /**
@@ -248,7 +68,7 @@ class SvmModel implements TrainedModel {
   readonly algorithm = 'svm';
   /** Linear kernel only: mean over the one-vs-one classifiers of |w| on the standardised features. */
   readonly featureImportances?: () => ReadonlyMap<string, number>;
-  private loaded: LoadedModel | undefined;
+  private loaded: LoadedLibsvmModel | undefined;
 
   constructor(
     readonly featureNames: readonly string[],
@@ -256,11 +76,10 @@ class SvmModel implements TrainedModel {
     private readonly params: ParsedParams,
     private readonly s: Standardiser,
     private readonly modelText: Uint8Array,
-    instance: Instance,
+    instance: LibsvmInstance,
   ) {
     if (!/^probA /m.test(this.text())) throw new Error('svm: the stored model has no probability estimates (probA)');
-    this.loaded = loadModel(instance.wasm, modelText, classes);
-    finalizer.register(this, { wasm: this.loaded.wasm, pointer: this.loaded.pointer }, this);
+    this.loaded = loadLibsvmModel(this, instance.wasm, modelText, classes);
     if (params.kernel === 'linear') {
       let importances: ReadonlyMap<string, number> | undefined;
       this.featureImportances = () => (importances ??= linearImportances(this.text(), featureNames));
@@ -299,8 +118,7 @@ class SvmModel implements TrainedModel {
   /** Releases the model's wasm memory now rather than at garbage collection; it cannot predict afterwards. */
   free(): void {
     if (!this.loaded) return;
-    finalizer.unregister(this);
-    this.loaded.wasm._svm_free_model(this.loaded.pointer);
+    freeLibsvmModel(this, this.loaded);
     this.loaded = undefined;
   }
 
@@ -383,6 +201,43 @@ function checkInput(input: FitInput): void {
   }
 }
 
+/** Solver work of a job, for scheduling: SMO costs grow about quadratically with the rows. */
+const jobCost = (job: SvmJob) => (job.labels.length ** 2);
+
+/**
+ * Runs the jobs longest first, each on the thread with the least work so far (LPT scheduling); the
+ * calling thread takes its share too. Remote jobs are all posted before the local ones start, since
+ * a local training blocks this thread's event loop.
+ */
+async function runJobs(jobs: readonly SvmJob[], threads: number, signal: AbortSignal | undefined): Promise<SvmJobResult[]> {
+  const pool = sharedPool(threads);
+  const lanes = pool ? Math.min(threads, jobs.length) : 1;
+  const load = new Float64Array(lanes);
+  const lane = new Int32Array(jobs.length);
+  const byCost = [...jobs.keys()].sort((a, b) => jobCost(jobs[b]) - jobCost(jobs[a]) || a - b);
+  for (const j of byCost) {
+    let best = 0;
+    for (let l = 1; l < lanes; l++) if (load[l] < load[best]) best = l;
+    lane[j] = best;
+    load[best] += jobCost(jobs[j]);
+  }
+  const results: Array<Promise<SvmJobResult>> = new Array(jobs.length);
+  for (const j of byCost) if (lane[j] > 0) results[j] = (pool as TaskPool).run(lane[j] - 1, 'svmJob', jobs[j]);
+  try {
+    for (const j of byCost) {
+      if (lane[j] !== 0) continue;
+      signal?.throwIfAborted();
+      results[j] = Promise.resolve(await runSvmJob(jobs[j]));
+    }
+  } catch (error) {
+    for (const r of results) r?.catch(() => undefined); // the fit fails with this error, not with theirs
+    throw error;
+  }
+  const done = await Promise.all(results);
+  signal?.throwIfAborted();
+  return done;
+}
+
 export const svm: Algorithm<SvmParams> = {
   name: 'svm',
   version: 1,
@@ -390,43 +245,21 @@ export const svm: Algorithm<SvmParams> = {
     const params = parseParams(raw);
     checkInput(input);
     input.signal?.throwIfAborted();
-    await loadSvmRuntime();
-    const trainer = await createInstance(); // fresh for this fit: see "Determinism" above
-    verifyRandState(trainer);
-    input.signal?.throwIfAborted();
-
     const x = input.features;
     const p = x.featureNames.length;
     const s = fitStandardiser(x);
     const z = standardise(x, s, new Float64Array(x.rows * p));
     const gamma = Number((params.gamma === 'scale' ? scaleGamma(z, p) : params.gamma).toPrecision(6)); // as the model text stores it
-    const { SVM } = trainer;
-    const machine = new SVM({
-      type: SVM.SVM_TYPES.C_SVC,
-      kernel: params.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF,
-      gamma,
-      cost: params.C,
-      tolerance: params.tolerance,
-      cacheSize: params.cacheSizeMb,
-      shrinking: params.shrinking,
-      probabilityEstimates: true,
-      quiet: true,
-    });
-    let text: string;
-    try {
-      seedRand(trainer, input.seed);
-      machine.train(Array.from({ length: x.rows }, (_, r) => z.subarray(r * p, r * p + p)), input.labels);
-      text = machine.serializeModel();
-    } finally {
-      machine.free(); // the wasm copy of the training rows and the training model
-    }
-    input.signal?.throwIfAborted();
-    return new SvmModel(x.featureNames, input.classes, params, s, new TextEncoder().encode(text), loadedRuntime());
+    const options = { kernel: params.kernel, gamma, C: params.C, tolerance: params.tolerance, cacheSizeMb: params.cacheSizeMb, shrinking: params.shrinking };
+    const plan = planSvmJobs(z, p, input.labels, options, rng(input.seed));
+    const results = await runJobs(plan.jobs, input.threads ?? 1, input.signal);
+    const text = plan.finish(results);
+    return new SvmModel(x.featureNames, input.classes, params, s, new TextEncoder().encode(text), await loadSvmRuntime());
   },
   restore(state: ModelState) {
     const p = state.featureNames.length;
     if (state.payload.length < 16 * p) throw new Error(`svm.restore: payload of ${state.payload.length} bytes cannot hold the ${p}-feature standardiser`);
     const [mean, scale] = unpackFloat64(state.payload.subarray(0, 16 * p), [p, p]);
-    return new SvmModel(state.featureNames, state.classes, parseParams(state.params), { mean, scale }, state.payload.slice(16 * p), loadedRuntime());
+    return new SvmModel(state.featureNames, state.classes, parseParams(state.params), { mean, scale }, state.payload.slice(16 * p), loadedSvmRuntime());
   },
 };

@@ -1,6 +1,8 @@
 import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
 import type { FeatureMatrix, TrainedModel } from '../../../models/model';
 import { loadSvmRuntime, svm, type SvmParams } from '../../../models/svm/svm';
+import { plattSigmoid } from '../../../models/svm/probability';
+import { fitStandardiser, standardise } from '../../../models/standardiser';
 import { rng } from '../../../lib/random';
 import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
 
@@ -77,8 +79,8 @@ describe('svm', () => {
     const again = bytes(await fitA(1));
     expect(again.equals(first)).toBe(true);
     expect(other.equals(first)).toBe(false);
-    // The seed drives libsvm's rand() (the folds of its Platt-scaling cross-validation): another seed
-    // gives other probability parameters, hence other bytes; the support vectors stay the same.
+    // The seed draws the folds of the Platt-scaling cross-validation: another seed gives other
+    // probability parameters, hence other bytes; the support vectors stay the same.
     const [m1, m2] = [await fitA(1), await fitA(2)];
     expect(bytes(m2).equals(first)).toBe(false);
     expect(bytes(await fitA(2)).equals(bytes(m2))).toBe(true);
@@ -138,5 +140,73 @@ describe('svm', () => {
     });
     await loadSvmRuntime();
     expect(svm.restore(state).predictProba(d.x).length).toBe(400);
+  });
+
+  it('spreads its six trainings over threads and gives the same bytes for 1 and 3 threads', async () => {
+    const d = separable(500, 5, 11);
+    const three = threeClasses(300, 4);
+    for (const [data, classes] of [[d, 2], [three, 3]] as const) {
+      const one = bytes(await svm.fit({ features: data.x, labels: data.y, classes, seed: 3, threads: 1 }, {}));
+      const many = bytes(await svm.fit({ features: data.x, labels: data.y, classes, seed: 3, threads: 3 }, {}));
+      expect(many.equals(one)).toBe(true);
+    }
+  });
+
+  it('gives probabilities close to libsvm\'s own Platt scaling (-b 1) on the same problem', async () => {
+    const train = noisyLine(800, 21);
+    const test = noisyLine(400, 22);
+    const ours = (await svm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, { gamma: 0.5 })).predictProba(test.x);
+    // libsvm trains the same standardised rows itself with probability estimates on
+    const s = fitStandardiser(train.x);
+    const z = standardise(train.x, s, new Float64Array(train.x.values.length));
+    const zt = standardise(test.x, s, new Float64Array(test.x.values.length));
+    const { SVM } = await loadSvmRuntime();
+    const machine = new SVM({ type: SVM.SVM_TYPES.C_SVC, kernel: SVM.KERNEL_TYPES.RBF, gamma: 0.5, cost: 1, probabilityEstimates: true, quiet: true });
+    machine.train(Array.from({ length: train.x.rows }, (_, r) => z.subarray(r * 2, r * 2 + 2)), train.y);
+    let maxDiff = 0;
+    for (let r = 0; r < test.x.rows; r++) {
+      const theirs = machine.predictOneProbability(zt.subarray(r * 2, r * 2 + 2)).estimates.find((e) => e.label === 1)?.probability ?? NaN;
+      maxDiff = Math.max(maxDiff, Math.abs(theirs - ours[r * 2 + 1]));
+    }
+    machine.free();
+    // Different random folds give slightly different sigmoids, never different models.
+    expect(maxDiff).toBeLessThan(0.05);
+  });
+});
+
+/** y = 1 above a line in the plane, with 15% of labels flipped: probabilities well inside (0, 1). */
+function noisyLine(rows: number, seed: number): Dataset {
+  const next = rng(seed);
+  const values = new Float64Array(rows * 2);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    values[r * 2] = next() * 2 - 1;
+    values[r * 2 + 1] = next() * 2 - 1;
+    y[r] = (values[r * 2] + values[r * 2 + 1] > 0) !== next() < 0.15 ? 1 : 0;
+  }
+  return { x: { values, rows, featureNames: ['a', 'b'] }, y };
+}
+
+describe('plattSigmoid', () => {
+  it('recovers the sigmoid that generated the labels', () => {
+    const next = rng(9);
+    const n = 20_000;
+    const decisions = new Float64Array(n);
+    const positive = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      decisions[i] = next() * 8 - 4;
+      positive[i] = next() < 1 / (1 + Math.exp(-1.5 * decisions[i] + 0.3)) ? 1 : 0;
+    }
+    const { A, B } = plattSigmoid(decisions, positive);
+    expect(A).toBeCloseTo(-1.5, 1);
+    expect(B).toBeCloseTo(0.3, 1);
+  });
+
+  it('stays finite on separable decision values (the regularised targets keep it bounded)', () => {
+    const decisions = Float64Array.from({ length: 100 }, (_, i) => (i < 50 ? -2 - i / 50 : 2 + i / 50));
+    const positive = Uint8Array.from({ length: 100 }, (_, i) => (i < 50 ? 0 : 1));
+    const { A, B } = plattSigmoid(decisions, positive);
+    expect(Number.isFinite(A) && Number.isFinite(B)).toBe(true);
+    expect(A).toBeLessThan(0);
   });
 });

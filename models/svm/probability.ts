@@ -1,0 +1,249 @@
+/**
+ * Probability outputs for the SVM: Platt scaling fitted on cross-validated decision values, as
+ * libsvm's `-b 1` does (Lin, Lin & Weng 2007, "A note on Platt's probabilistic outputs for support
+ * vector machines"), but planned here so that the five cross-validation trainings and the final
+ * training are independent jobs that run on several threads at once. libsvm runs them one after
+ * another inside svm_train, which is why a probability SVM costs six trainings of wall time there.
+ *
+ * Per pair of classes (one pair for a binary problem), the pair's rows are permuted with our seeded
+ * generator and cut into five folds; each fold's decision values come from a C-SVC trained on the
+ * other four; a sigmoid 1 / (1 + exp(A·f + B)) is fitted to them. The (A, B) of each pair go into
+ * the final model's text as libsvm's probA / probB, so libsvm itself predicts the probabilities
+ * (pairwise coupling for more than two classes), exactly as for a model it scaled itself.
+ */
+import { loadSvmRuntime, trainCsvc, type CsvcOptions } from './libsvm-wasm';
+
+export const PROBABILITY_FOLDS = 5;
+
+/** One C-SVC training: the final model (text kept) or a fold (decision values of its held-out rows). */
+export interface SvmJob {
+  /** Row-major standardised training rows. */
+  rows: Float64Array;
+  p: number;
+  labels: Int32Array;
+  options: CsvcOptions;
+  /** A fold's held-out rows; their decision values are returned, positive for label `positive`. */
+  heldOut?: Float64Array;
+  positive?: number;
+}
+
+export interface SvmJobResult {
+  text?: string;
+  decisions?: Float64Array;
+}
+
+/** Runs one job in this thread's libsvm runtime (also the body of the `svmJob` thread task). */
+export async function runSvmJob(job: SvmJob): Promise<SvmJobResult> {
+  const instance = await loadSvmRuntime();
+  const { text, supportRows } = trainCsvc(instance, job.rows, job.p, job.labels, job.options);
+  if (!job.heldOut) return { text };
+  return { decisions: decisionValues(text, supportRows, job, job.heldOut) };
+}
+
+/** The header value(s) of a libsvm model text line such as "rho 0.5" or "label 1 0". */
+function headerValues(text: string, key: string): number[] {
+  const match = new RegExp(`^${key} (.*)$`, 'm').exec(text);
+  if (!match) throw new Error(`svm: the model text has no "${key}" line`);
+  return match[1].trim().split(' ').map(Number);
+}
+
+/**
+ * f(x) = Σ coef_k · K(sv_k, x) − rho of a binary model, signed so that positive means `job.positive`.
+ * Support vectors are read from the exact training rows (the text rounds them to 8 digits).
+ */
+function decisionValues(text: string, supportRows: Int32Array, job: SvmJob, heldOut: Float64Array): Float64Array {
+  const { p, options } = job;
+  const [rho] = headerValues(text, 'rho');
+  const [first] = headerValues(text, 'label');
+  const sign = first === job.positive ? 1 : -1;
+  const svStart = text.indexOf('\nSV\n') + 4;
+  const lines = text.slice(svStart).split('\n');
+  const m = supportRows.length;
+  const coef = new Float64Array(m);
+  for (let k = 0; k < m; k++) coef[k] = Number(lines[k].slice(0, lines[k].indexOf(' ')));
+  const sv = new Float64Array(m * p);
+  const svNorm = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const at = supportRows[k] * p;
+    let norm = 0;
+    for (let j = 0; j < p; j++) {
+      const v = job.rows[at + j];
+      sv[k * p + j] = v;
+      norm += v * v;
+    }
+    svNorm[k] = norm;
+  }
+  const h = heldOut.length / p;
+  const out = new Float64Array(h);
+  const rbf = options.kernel === 'rbf';
+  const gamma = options.gamma;
+  for (let r = 0; r < h; r++) {
+    const at = r * p;
+    let xNorm = 0;
+    for (let j = 0; j < p; j++) xNorm += heldOut[at + j] * heldOut[at + j];
+    let sum = 0;
+    for (let k = 0; k < m; k++) {
+      const base = k * p;
+      let dot = 0;
+      for (let j = 0; j < p; j++) dot += sv[base + j] * heldOut[at + j];
+      sum += coef[k] * (rbf ? Math.exp(-gamma * Math.max(0, xNorm + svNorm[k] - 2 * dot)) : dot);
+    }
+    out[r] = sign * (sum - rho);
+  }
+  return out;
+}
+
+/**
+ * Platt's sigmoid P(positive | f) = 1 / (1 + exp(A·f + B)) fitted by Newton's method with
+ * backtracking on regularised targets (Lin, Lin & Weng's algorithm 1, libsvm's sigmoid_train).
+ */
+export function plattSigmoid(decisions: Float64Array, positive: Uint8Array): { A: number; B: number } {
+  const n = decisions.length;
+  let prior1 = 0;
+  for (let i = 0; i < n; i++) prior1 += positive[i];
+  const prior0 = n - prior1;
+  const maxIterations = 100;
+  const minStep = 1e-10;
+  const sigma = 1e-12; // keeps the Hessian positive definite
+  const eps = 1e-5;
+  const hiTarget = (prior1 + 1) / (prior1 + 2);
+  const loTarget = 1 / (prior0 + 2);
+  const t = Float64Array.from(positive, (y) => (y ? hiTarget : loTarget));
+  const objective = (A: number, B: number) => {
+    let f = 0;
+    for (let i = 0; i < n; i++) {
+      const fApB = decisions[i] * A + B;
+      f += fApB >= 0 ? t[i] * fApB + Math.log1p(Math.exp(-fApB)) : (t[i] - 1) * fApB + Math.log1p(Math.exp(fApB));
+    }
+    return f;
+  };
+  let A = 0;
+  let B = Math.log((prior0 + 1) / (prior1 + 1));
+  let fval = objective(A, B);
+  for (let iteration = 0; iteration < maxIterations; iteration++) {
+    let h11 = sigma;
+    let h22 = sigma;
+    let h21 = 0;
+    let g1 = 0;
+    let g2 = 0;
+    for (let i = 0; i < n; i++) {
+      const fApB = decisions[i] * A + B;
+      const e = Math.exp(-Math.abs(fApB));
+      const p = fApB >= 0 ? e / (1 + e) : 1 / (1 + e);
+      const q = 1 - p;
+      const d2 = p * q;
+      h11 += decisions[i] * decisions[i] * d2;
+      h22 += d2;
+      h21 += decisions[i] * d2;
+      const d1 = t[i] - p;
+      g1 += decisions[i] * d1;
+      g2 += d1;
+    }
+    if (Math.abs(g1) < eps && Math.abs(g2) < eps) break;
+    const det = h11 * h22 - h21 * h21;
+    const dA = -(h22 * g1 - h21 * g2) / det;
+    const dB = -(-h21 * g1 + h11 * g2) / det;
+    const gd = g1 * dA + g2 * dB;
+    let step = 1;
+    while (step >= minStep) {
+      const newA = A + step * dA;
+      const newB = B + step * dB;
+      const newF = objective(newA, newB);
+      if (newF < fval + 0.0001 * step * gd) {
+        A = newA;
+        B = newB;
+        fval = newF;
+        break;
+      }
+      step /= 2;
+    }
+    if (step < minStep) break; // line search failed: keep the best point found
+  }
+  return { A, B };
+}
+
+/** Adds libsvm's probA / probB lines (one value per pair of classes) to a model text. */
+export function withProbabilities(text: string, sigmoids: ReadonlyArray<{ A: number; B: number }>): string {
+  const at = text.indexOf('\nnr_sv ');
+  if (at < 0 || /^probA /m.test(text)) throw new Error('svm: unexpected model text (no nr_sv line, or probabilities already present)');
+  const lines = `\nprobA ${sigmoids.map((s) => String(s.A)).join(' ')}\nprobB ${sigmoids.map((s) => String(s.B)).join(' ')}`;
+  return text.slice(0, at) + lines + text.slice(at);
+}
+
+/** Row indices → their rows, gathered contiguously. */
+function gather(z: Float64Array, p: number, indices: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(indices.length * p);
+  for (let i = 0; i < indices.length; i++) out.set(z.subarray(indices[i] * p, indices[i] * p + p), i * p);
+  return out;
+}
+
+/**
+ * The trainings behind a probability SVM: job 0 is the final model on all rows, then five fold
+ * jobs per pair of classes (pairs in libsvm's class order: first appearance in the labels).
+ * `finish` turns their results into the final model text with probA / probB.
+ */
+export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, options: CsvcOptions, random: () => number): { jobs: SvmJob[]; finish(results: readonly SvmJobResult[]): string } {
+  const order: number[] = [];
+  for (const y of labels) if (!order.includes(y)) order.push(y);
+  const jobs: SvmJob[] = [{ rows: z, p, labels, options }];
+  interface Fold {
+    job?: number;
+    heldOut: Int32Array;
+    /** Set when the fold's training rows hold one class: libsvm's fixed decision values. */
+    constant?: number;
+  }
+  const pairs: Array<{ positive: number; rows: Int32Array; folds: Fold[] }> = [];
+  for (let i = 0; i < order.length; i++) {
+    for (let j = i + 1; j < order.length; j++) {
+      const positive = order[i];
+      const negative = order[j];
+      const rows = Int32Array.from(labels.keys()).filter((r) => labels[r] === positive || labels[r] === negative);
+      const perm = Int32Array.from(rows);
+      for (let k = perm.length - 1; k > 0; k--) {
+        const s = Math.floor(random() * (k + 1));
+        [perm[k], perm[s]] = [perm[s], perm[k]];
+      }
+      const folds: Fold[] = [];
+      for (let f = 0; f < PROBABILITY_FOLDS; f++) {
+        const from = Math.floor((f * perm.length) / PROBABILITY_FOLDS);
+        const to = Math.floor(((f + 1) * perm.length) / PROBABILITY_FOLDS);
+        if (to === from) continue;
+        const heldOut = perm.slice(from, to).sort();
+        const inFold = new Set(heldOut);
+        const train = rows.filter((r) => !inFold.has(r)); // ascending: any fixed order keeps it deterministic
+        let positives = 0;
+        for (const r of train) if (labels[r] === positive) positives++;
+        if (positives === 0 || positives === train.length) {
+          folds.push({ heldOut, constant: train.length === 0 ? 0 : positives > 0 ? 1 : -1 });
+          continue;
+        }
+        folds.push({ heldOut, job: jobs.length });
+        jobs.push({ rows: gather(z, p, train), p, labels: train.map((r) => labels[r]), options, heldOut: gather(z, p, heldOut), positive });
+      }
+      pairs.push({ positive, rows, folds });
+    }
+  }
+  return {
+    jobs,
+    finish(results) {
+      const sigmoids = pairs.map(({ positive, folds }) => {
+        const n = folds.reduce((s, f) => s + f.heldOut.length, 0);
+        const decisions = new Float64Array(n);
+        const isPositive = new Uint8Array(n);
+        let at = 0;
+        for (const fold of folds) {
+          const values = fold.job === undefined ? undefined : results[fold.job].decisions;
+          if (fold.job !== undefined && !values) throw new Error('svm: a cross-validation job returned no decision values');
+          for (let i = 0; i < fold.heldOut.length; i++, at++) {
+            decisions[at] = values ? values[i] : (fold.constant ?? 0);
+            isPositive[at] = labels[fold.heldOut[i]] === positive ? 1 : 0;
+          }
+        }
+        return plattSigmoid(decisions, isPositive);
+      });
+      const text = results[0].text;
+      if (text === undefined) throw new Error('svm: the final training returned no model text');
+      return withProbabilities(text, sigmoids);
+    },
+  };
+}
