@@ -1,0 +1,204 @@
+/**
+ * A/B test report: how each variant's served predictions scored on matured outcomes, tests of each
+ * challenger against the control (the first variant), and whether to stop.
+ *
+ * Why this stopping rule. The tests are fixed-horizon tests: their α holds for one look at a sample
+ * size chosen in advance. Looking again every day and stopping at the first p < α ("peeking")
+ * inflates the false-positive rate well beyond α, more the more looks. The rule therefore makes no
+ * decision before every variant has minSamplesPerVariant matured outcomes: early looks, where chance
+ * swings are largest, cannot stop the test. That limits the inflation but does not remove it (each
+ * later look is another chance); for strict control set minSamplesPerVariant to the sample size of a
+ * power calculation, so the first decision is the planned fixed-horizon one. maxSamplesPerVariant
+ * ends a test that has found nothing by then ("stop-no-difference") instead of running forever.
+ *
+ * With more than two variants, Holm's correction keeps the family-wise error of the comparisons
+ * against the control at α. Challengers are not tested against each other: when several beat the
+ * control, the one with the highest observed hit rate is named winner; when none beats it and every
+ * challenger is significantly worse, the control wins. When only some are worse and the rest are
+ * undecided there is no winner yet, and the test continues (the report lists the worse ones, so an
+ * operator can drop them).
+ *
+ * Only served predictions count (a request's outcome is attributed to the variant that answered it);
+ * failed predictions are counted as errors and left out of the scores. Rows are treated as
+ * independent, which market days are not (see lib/validation/metrics.ts), so p-values are optimistic.
+ */
+import { z } from 'zod';
+import { BadInputError, describeValidationError } from '../errors';
+import { binaryAucOf, brierScoreOf } from '../stats/binary-scores';
+import { holmAdjusted, twoProportionZTest } from '../stats/proportions';
+import { wilsonInterval, type Interval } from '../validation/metrics';
+import type { PredictionWithOutcome } from './outcomes';
+
+export const abReportOptionsSchema = z
+  .object({
+    /** The first is the control. */
+    variants: z
+      .array(z.string().min(1))
+      .min(2)
+      .refine((v) => new Set(v).size === v.length, 'variants must be distinct'),
+    alpha: z.number().gt(0).lt(1).default(0.05),
+    minSamplesPerVariant: z.number().int().min(1).default(100),
+    maxSamplesPerVariant: z.number().int().min(1).optional(),
+  })
+  .refine((o) => o.maxSamplesPerVariant === undefined || o.maxSamplesPerVariant >= o.minSamplesPerVariant, 'maxSamplesPerVariant must be at least minSamplesPerVariant');
+export type AbReportOptions = z.infer<typeof abReportOptionsSchema>;
+export type AbReportOptionsInput = z.input<typeof abReportOptionsSchema>;
+
+export interface AbVariantStats {
+  variant: string;
+  /** Served predictions. */
+  served: number;
+  errors: number;
+  unmatured: number;
+  /** Matured without a label (dead zone, missing bar). */
+  noLabel: number;
+  /** Served, successful predictions with a matured label: the sample the scores below use. */
+  matured: number;
+  hits: number;
+  hitRate: number | null;
+  /** Wilson 95% interval of the hit rate. */
+  hitRateInterval: Interval | null;
+  meanProbability: number | null;
+  /** Share of outcomes that were 1, to read meanProbability against. */
+  positiveRate: number | null;
+  brier: number | null;
+  /** Null unless both outcomes occur. */
+  auc: number | null;
+}
+
+export interface AbComparison {
+  variant: string;
+  control: string;
+  /** Hit rate of the variant − hit rate of the control. */
+  difference: number;
+  z: number;
+  pValue: number;
+  /** Holm-adjusted over all comparisons with the control. */
+  adjustedPValue: number;
+  significant: boolean;
+}
+
+export type AbDecision = 'continue' | 'stop-winner' | 'stop-no-difference';
+
+export interface AbReport {
+  control: string;
+  alpha: number;
+  minSamplesPerVariant: number;
+  maxSamplesPerVariant: number | null;
+  variants: AbVariantStats[];
+  /** One per challenger once both it and the control have matured samples. */
+  comparisons: AbComparison[];
+  decision: AbDecision;
+  winner?: string;
+  reasons: string[];
+}
+
+const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
+
+function variantStatsOf(variant: string, rows: readonly PredictionWithOutcome[]): AbVariantStats {
+  const served = rows.filter((r) => r.served && r.variant === variant);
+  const ok = served.filter((r) => !isError(r));
+  const scored = ok.filter((r) => r.matured && r.outcome !== null);
+  const probability = scored.map((r) => r.probability as number);
+  const outcome = scored.map((r) => r.outcome as number);
+  const hits = scored.filter((r) => (r.predictedClass ?? ((r.probability as number) >= 0.5 ? 1 : 0)) === r.outcome).length;
+  const n = scored.length;
+  const auc = binaryAucOf(probability, outcome);
+  return {
+    variant,
+    served: served.length,
+    errors: served.length - ok.length,
+    unmatured: ok.filter((r) => !r.matured).length,
+    noLabel: ok.filter((r) => r.matured && r.outcome === null).length,
+    matured: n,
+    hits,
+    hitRate: n > 0 ? hits / n : null,
+    hitRateInterval: n > 0 ? wilsonInterval(hits, n, 0.95) : null,
+    meanProbability: n > 0 ? probability.reduce((s, p) => s + p, 0) / n : null,
+    positiveRate: n > 0 ? outcome.reduce((s, y) => s + y, 0) / n : null,
+    brier: n > 0 ? brierScoreOf(probability, outcome) : null,
+    auc: Number.isNaN(auc) ? null : auc,
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export function abReport(rows: readonly PredictionWithOutcome[], options: AbReportOptionsInput): AbReport {
+  const parsed = abReportOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new BadInputError(`invalid A/B report options: ${describeValidationError(parsed.error)}`);
+  const { variants: names, alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max } = parsed.data;
+  const variants = names.map((v) => variantStatsOf(v, rows));
+  const [control, ...challengers] = variants;
+
+  const tests = control.matured > 0 ? challengers.filter((v) => v.matured > 0).map((v) => ({ v, t: twoProportionZTest(v.hits, v.matured, control.hits, control.matured) })) : [];
+  const adjusted = holmAdjusted(tests.map(({ t }) => t.pValue));
+  const comparisons: AbComparison[] = tests.map(({ v, t }, i) => ({ variant: v.variant, control: control.variant, difference: t.difference, z: t.z, pValue: t.pValue, adjustedPValue: adjusted[i], significant: adjusted[i] < alpha }));
+
+  const report = (decision: AbDecision, reasons: string[], winner?: string): AbReport => ({
+    control: control.variant,
+    alpha,
+    minSamplesPerVariant: min,
+    maxSamplesPerVariant: max ?? null,
+    variants,
+    comparisons,
+    decision,
+    ...(winner !== undefined ? { winner } : {}),
+    reasons,
+  });
+
+  const short = variants.filter((v) => v.matured < min);
+  if (short.length > 0) return report('continue', [`waiting for ${min} matured outcomes per variant: ${short.map((v) => `${v.variant} has ${v.matured}`).join(', ')}`]);
+
+  const describe = (c: AbComparison) => `${c.variant} ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points vs ${c.control} (Holm p ${c.adjustedPValue.toFixed(4)})`;
+  const better = comparisons.filter((c) => c.significant && c.difference > 0);
+  const worse = comparisons.filter((c) => c.significant && c.difference < 0);
+  if (better.length > 0) {
+    const hitRateOf = (name: string) => variants.find((v) => v.variant === name)?.hitRate ?? 0;
+    const best = better.reduce((a, c) => (hitRateOf(c.variant) > hitRateOf(a.variant) ? c : a));
+    return report('stop-winner', [`${best.variant} beats the control ${control.variant}: ${better.map(describe).join('; ')}`], best.variant);
+  }
+  if (worse.length === challengers.length) return report('stop-winner', [`every challenger is worse than the control ${control.variant}: ${worse.map(describe).join('; ')}`], control.variant);
+  const reached = max !== undefined && variants.every((v) => v.matured >= max);
+  const worseNote = worse.length > 0 ? [`significantly worse than the control: ${worse.map(describe).join('; ')}`] : [];
+  if (reached) return report('stop-no-difference', [`every variant reached ${max} matured outcomes and no challenger beats the control at α ${alpha}`, ...worseNote]);
+  return report('continue', [`no challenger beats the control at α ${alpha} yet${max !== undefined ? `; the test stops at ${max} matured outcomes per variant` : ''}`, ...worseNote]);
+}
+
+function cell(value: number | null, format: (x: number) => string): string {
+  return value === null ? '-' : format(value);
+}
+
+/** The report as a plain-text table for the CLI. */
+export function formatAbReport(report: AbReport): string {
+  const header = ['variant', 'served', 'errors', 'unmatured', 'matured', 'hits', 'hit rate', '95% CI', 'mean p', 'pos. rate', 'Brier', 'AUC'];
+  const body = report.variants.map((v) => [
+    v.variant + (v.variant === report.control ? ' (control)' : ''),
+    String(v.served),
+    String(v.errors),
+    String(v.unmatured),
+    String(v.matured),
+    String(v.hits),
+    cell(v.hitRate, pct),
+    v.hitRateInterval ? `${pct(v.hitRateInterval.lower)}–${pct(v.hitRateInterval.upper)}` : '-',
+    cell(v.meanProbability, (x) => x.toFixed(3)),
+    cell(v.positiveRate, pct),
+    cell(v.brier, (x) => x.toFixed(4)),
+    cell(v.auc, (x) => x.toFixed(3)),
+  ]);
+  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
+  const line = (cells: string[]) => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
+  const out = [
+    `A/B report: control ${report.control}, α ${report.alpha}, decision after ${report.minSamplesPerVariant} matured outcomes per variant${report.maxSamplesPerVariant !== null ? `, stop at ${report.maxSamplesPerVariant}` : ''}`,
+    '',
+    line(header),
+    ...body.map(line),
+  ];
+  if (report.comparisons.length > 0) {
+    out.push('', `vs ${report.control} (two-proportion z-test${report.comparisons.length > 1 ? ', Holm-corrected' : ''}):`);
+    for (const c of report.comparisons) {
+      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points, z ${c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
+    }
+  }
+  out.push('', `decision: ${report.decision}${report.winner !== undefined ? ` (winner: ${report.winner})` : ''}`, ...report.reasons.map((r) => `  - ${r}`));
+  return out.join('\n');
+}

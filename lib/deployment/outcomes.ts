@@ -1,0 +1,202 @@
+/**
+ * Logged predictions joined with what actually happened. The outcome of a prediction is its model
+ * version's label spec applied to the symbol's stored closes from the bar dated `asOf`; it is known
+ * (matured) once the store holds the bar `horizon` bars after that one. Unmatured predictions are
+ * reported as such, never guessed, so a canary is not judged on outcomes that do not exist yet.
+ */
+import { z } from 'zod';
+import { BadInputError, describeValidationError } from '../errors';
+import { computeLabels, labelSpecSchema, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { getModelVersion, type ModelVersion } from '../registry/model-registry';
+import { readBarSeries } from '../store/bars';
+import type { Database } from '../store/database';
+import type { PredictionLogTable } from '../store/schema';
+
+/** A prediction_log row in camelCase. */
+export interface LoggedPrediction {
+  requestId: string;
+  model: string;
+  version: number;
+  variant: string;
+  /** True when this prediction was the response; false for shadow and paired reference predictions. */
+  served: boolean;
+  symbol: string;
+  routingKey: string;
+  /** Trading date of the bar the features describe (YYYY-MM-DD). */
+  asOf: string;
+  /** P(class 1); null when the model failed. */
+  probability: number | null;
+  predictedClass: number | null;
+  latencyMicros: number;
+  error: string | null;
+  createdAt: string;
+}
+
+export interface PredictionWithOutcome extends LoggedPrediction {
+  /** The label; null when not matured or when the label is undefined (dead zone, missing bar). */
+  outcome: 0 | 1 | null;
+  matured: boolean;
+}
+
+export interface OutcomeJoin {
+  rows: PredictionWithOutcome[];
+  /** Rows whose horizon bar is not in the store yet. */
+  unmatured: number;
+  /** Matured rows without a label: inside a dead zone, too little history for the spec, or no bar dated asOf. */
+  noLabel: number;
+  /** The part of noLabel whose asOf has no bar although later bars are stored (a gap in the data). */
+  missingBar: number;
+}
+
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'expected an ISO date or timestamp such as 2024-05-01 or 2024-05-01T14:30:00Z');
+
+export const predictionLogQuerySchema = z.object({
+  model: z.string().min(1),
+  /** Inclusive lower bound on created_at. */
+  since: isoTime.optional(),
+  /** Exclusive upper bound on created_at, so consecutive windows [since, until) never share a row. */
+  until: isoTime.optional(),
+});
+export type PredictionLogQuery = z.input<typeof predictionLogQuerySchema>;
+
+function toLoggedPrediction(r: PredictionLogTable): LoggedPrediction {
+  return {
+    requestId: r.request_id,
+    model: r.model,
+    version: Number(r.version),
+    variant: r.variant,
+    served: Number(r.served) === 1,
+    symbol: r.symbol,
+    routingKey: r.routing_key,
+    asOf: r.as_of,
+    probability: r.probability === null ? null : Number(r.probability),
+    predictedClass: r.predicted_class === null ? null : Number(r.predicted_class),
+    latencyMicros: Number(r.latency_us),
+    error: r.error,
+    createdAt: r.created_at,
+  };
+}
+
+/** A model's logged predictions with created_at in [since, until), oldest first. */
+export async function readPredictionLog(store: Database, query: PredictionLogQuery): Promise<LoggedPrediction[]> {
+  const parsed = predictionLogQuerySchema.safeParse(query);
+  if (!parsed.success) throw new BadInputError(`invalid prediction log query: ${describeValidationError(parsed.error)}`);
+  const { model, since, until } = parsed.data;
+  let q = store.db.selectFrom('prediction_log').selectAll().where('model', '=', model);
+  if (since !== undefined) q = q.where('created_at', '>=', since);
+  if (until !== undefined) q = q.where('created_at', '<', until);
+  const rows = await q.orderBy('created_at').orderBy('request_id').orderBy('variant').execute();
+  return rows.map(toLoggedPrediction);
+}
+
+/** The label spec a registered version was trained on (with defaults filled). */
+export function labelSpecOf(version: ModelVersion): LabelSpec {
+  const parsed = labelSpecSchema.safeParse(version.label);
+  if (!parsed.success) throw new BadInputError(`model ${version.name} version ${version.version} has a label spec this code cannot read (${describeValidationError(parsed.error)}); re-register it with a current label spec`);
+  return parsed.data;
+}
+
+export async function labelSpecOfVersion(store: Database, model: string, version: number): Promise<LabelSpec> {
+  return labelSpecOf(await getModelVersion(store, model, version));
+}
+
+/** Looks up the label specs of the given versions once and returns the `labelFor` attachOutcomes wants. */
+export async function labelSpecsOf(store: Database, model: string, versions: Iterable<number>): Promise<(version: number) => LabelSpec> {
+  const specs = new Map<number, LabelSpec>();
+  for (const v of new Set(versions)) specs.set(v, await labelSpecOfVersion(store, model, v));
+  return (version) => {
+    const spec = specs.get(version);
+    if (!spec) throw new BadInputError(`no label spec loaded for model ${model} version ${version}; pass every version of the rows to labelSpecsOf`);
+    return spec;
+  };
+}
+
+/** Bars before t that computeLabels needs to label bar t (volatility windows look back). */
+function lookbackOf(spec: LabelSpec): number {
+  switch (spec.kind) {
+    case 'direction':
+      return 0;
+    case 'triple_barrier':
+      return spec.volWindow;
+    case 'volatility_regime':
+      return spec.horizon + spec.trailing - 1;
+  }
+}
+
+/** The date `lookback` bars before `date` for the symbol, or undefined when the store holds fewer. */
+async function dateBarsBefore(store: Database, symbol: string, date: string, lookback: number): Promise<string | undefined> {
+  if (lookback === 0) return date;
+  const row = await store.db.selectFrom('bars').select('date').where('symbol', '=', symbol).where('date', '<', date).orderBy('date', 'desc').limit(1).offset(lookback - 1).executeTakeFirst();
+  return row?.date;
+}
+
+/**
+ * Attaches the outcome of every row. Reads per symbol only the bars from the earliest asOf (less
+ * the lookback its label specs need) to the latest stored bar. `labelFor` gives the label spec of a
+ * model version (see labelSpecsOf).
+ */
+export async function attachOutcomes(store: Database, rows: readonly LoggedPrediction[], labelFor: (version: number) => LabelSpec): Promise<OutcomeJoin> {
+  const specOfVersion = new Map<number, LabelSpec>();
+  for (const r of rows) if (!specOfVersion.has(r.version)) specOfVersion.set(r.version, labelFor(r.version));
+
+  const bySymbol = new Map<string, { firstAsOf: string; lookback: number }>();
+  for (const r of rows) {
+    const lookback = lookbackOf(specOfVersion.get(r.version) as LabelSpec);
+    const s = bySymbol.get(r.symbol);
+    if (!s) bySymbol.set(r.symbol, { firstAsOf: r.asOf, lookback });
+    else {
+      if (r.asOf < s.firstAsOf) s.firstAsOf = r.asOf;
+      s.lookback = Math.max(s.lookback, lookback);
+    }
+  }
+
+  interface SymbolBars {
+    dates: string[];
+    indexOf: Map<string, number>;
+    close: Float64Array;
+    labels: Map<LabelSpec, LabelSeries>;
+  }
+  const barsOf = new Map<string, SymbolBars>();
+  for (const [symbol, need] of bySymbol) {
+    const from = await dateBarsBefore(store, symbol, need.firstAsOf, need.lookback);
+    const [series] = await readBarSeries(store, { symbols: [symbol], from });
+    const dates = series?.dates ?? [];
+    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), close: series?.close ?? new Float64Array(0), labels: new Map() });
+  }
+
+  let unmatured = 0;
+  let noLabel = 0;
+  let missingBar = 0;
+  const out: PredictionWithOutcome[] = rows.map((r) => {
+    const spec = specOfVersion.get(r.version) as LabelSpec;
+    const bars = barsOf.get(r.symbol) as SymbolBars;
+    const t = bars.indexOf.get(r.asOf);
+    const last = bars.dates.length > 0 ? bars.dates[bars.dates.length - 1] : undefined;
+    if (t === undefined) {
+      // No bar dated asOf: it may still arrive while no later bar is stored; after that it never will.
+      if (last === undefined || last <= r.asOf) {
+        unmatured++;
+        return { ...r, outcome: null, matured: false };
+      }
+      noLabel++;
+      missingBar++;
+      return { ...r, outcome: null, matured: true };
+    }
+    if (t + spec.horizon >= bars.dates.length) {
+      unmatured++;
+      return { ...r, outcome: null, matured: false };
+    }
+    let labels = bars.labels.get(spec);
+    if (!labels) {
+      labels = computeLabels(spec, bars.close);
+      bars.labels.set(spec, labels);
+    }
+    const value = labels.value[t];
+    if (Number.isNaN(value)) {
+      noLabel++;
+      return { ...r, outcome: null, matured: true };
+    }
+    return { ...r, outcome: value === 1 ? 1 : 0, matured: true };
+  });
+  return { rows: out, unmatured, noLabel, missingBar };
+}

@@ -1,0 +1,101 @@
+import { binaryAucOf, brierScoreOf } from '../../../lib/stats/binary-scores';
+import { kolmogorovSmirnovTwoSample, kolmogorovUpperTail, populationStabilityIndex } from '../../../lib/stats/distribution-shift';
+import { holmAdjusted, twoProportionZTest } from '../../../lib/stats/proportions';
+import { interpolatedQuantileOfSorted, nearestRankQuantileOfSorted } from '../../../lib/stats/quantiles';
+import { rng } from '../../../lib/random';
+
+const range = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+
+describe('population stability index', () => {
+  const reference = range(100, (i) => i);
+
+  it('is 0 for identical samples and puts a tenth of the reference in each decile bin', () => {
+    const r = populationStabilityIndex(reference, reference);
+    expect(r.psi).toBe(0);
+    expect(r.edges).toHaveLength(9);
+    expect(r.referenceShare).toEqual(range(10, () => 0.1));
+  });
+
+  it('matches the hand-computed value when the candidate lies wholly above the reference', () => {
+    const r = populationStabilityIndex(reference, range(50, (i) => 200 + i));
+    // nine bins empty (floored to 1e-4), the top bin holds everything
+    const expected = 9 * (1e-4 - 0.1) * Math.log(1e-4 / 0.1) + (1 - 0.1) * Math.log(1 / 0.1);
+    expect(r.candidateShare).toEqual([...range(9, () => 0), 1]);
+    expect(r.psi).toBeCloseTo(expected, 12);
+  });
+
+  it('stays small for two draws of one distribution and grows with a shift', () => {
+    const next = rng(7);
+    const a = range(2000, () => next());
+    const b = range(2000, () => next());
+    const shifted = b.map((x) => x + 0.3);
+    expect(populationStabilityIndex(a, b).psi).toBeLessThan(0.02);
+    expect(populationStabilityIndex(a, shifted).psi).toBeGreaterThan(0.5);
+  });
+
+  it('merges bins when the reference has ties instead of leaving empty ones', () => {
+    const r = populationStabilityIndex([...range(80, () => 0.5), ...range(20, (i) => i / 100)], range(100, () => 0.5));
+    expect(r.edges.length).toBeLessThan(9);
+    expect(Number.isFinite(r.psi)).toBe(true);
+  });
+});
+
+describe('two-sample Kolmogorov–Smirnov', () => {
+  it('computes the hand-worked statistic with ties', () => {
+    // F_a − F_b at 2, 3, 4, 5: 0.4, 0.6 − 1/6, 0.8 − 2/6, 1 − 3/6 → sup 0.5
+    expect(kolmogorovSmirnovTwoSample([1, 2, 3, 4, 5], [3, 4, 5, 6, 7, 8]).statistic).toBeCloseTo(0.5, 12);
+    expect(kolmogorovSmirnovTwoSample([1, 2, 3], [1, 2, 3])).toEqual({ statistic: 0, pValue: 1 });
+  });
+
+  it('uses the Kolmogorov distribution: λ = 1.358 is its 5% point', () => {
+    expect(kolmogorovUpperTail(1.358)).toBeCloseTo(0.05, 3);
+    expect(kolmogorovUpperTail(1.628)).toBeCloseTo(0.01, 3);
+    expect(kolmogorovUpperTail(0.1)).toBe(1);
+  });
+
+  it('is not significant for two draws of one distribution and is for a shift', () => {
+    const next = rng(3);
+    const a = range(500, () => next());
+    const b = range(500, () => next());
+    expect(kolmogorovSmirnovTwoSample(a, b).pValue).toBeGreaterThan(0.05);
+    expect(kolmogorovSmirnovTwoSample(a, b.map((x) => x + 0.2)).pValue).toBeLessThan(1e-6);
+  });
+});
+
+describe('proportions', () => {
+  it('computes the pooled two-proportion z-test by hand', () => {
+    // pooled 0.5, se = √(0.25 · 0.02), z = 0.2 / se = 2√2
+    const t = twoProportionZTest(60, 100, 40, 100);
+    expect(t.difference).toBeCloseTo(0.2, 12);
+    expect(t.z).toBeCloseTo(2 * Math.SQRT2, 10);
+    expect(t.pValue).toBeCloseTo(0.0046777, 6);
+    expect(twoProportionZTest(10, 10, 5, 5)).toEqual({ difference: 0, z: 0, pValue: 1 });
+    expect(() => twoProportionZTest(3, 0, 1, 2)).toThrow(/n > 0/);
+  });
+
+  it('Holm-adjusts in the input order and keeps the adjusted values monotone', () => {
+    const adjusted = holmAdjusted([0.01, 0.04, 0.03]);
+    // sorted 0.01·3 = 0.03, 0.03·2 = 0.06, max(0.06, 0.04·1) = 0.06
+    [0.03, 0.06, 0.06].forEach((v, i) => expect(adjusted[i]).toBeCloseTo(v, 12));
+    expect(holmAdjusted([0.2])).toEqual([0.2]);
+    expect(holmAdjusted([0.6, 0.7])).toEqual([1, 1]);
+  });
+});
+
+describe('binary scores and quantiles', () => {
+  it('computes AUC and Brier by hand', () => {
+    expect(binaryAucOf([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBeCloseTo(0.75, 12);
+    expect(binaryAucOf([0.5, 0.5], [0, 1])).toBe(0.5);
+    expect(binaryAucOf([0.2, 0.3], [1, 1])).toBeNaN();
+    expect(brierScoreOf([0.9, 0.2], [1, 1])).toBeCloseTo((0.01 + 0.64) / 2, 12);
+  });
+
+  it('takes nearest-rank and interpolated quantiles', () => {
+    const sorted = range(100, (i) => i + 1);
+    expect(nearestRankQuantileOfSorted(sorted, 0.99)).toBe(99);
+    expect(nearestRankQuantileOfSorted(sorted, 0.5)).toBe(50);
+    expect(nearestRankQuantileOfSorted([7], 0.99)).toBe(7);
+    expect(interpolatedQuantileOfSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(nearestRankQuantileOfSorted([], 0.5)).toBeNaN();
+  });
+});
