@@ -1,0 +1,270 @@
+/**
+ * Batched, bounded writer of prediction_log rows. The request path only appends to an in-memory
+ * queue; rows are written every flushMs or every batchRows, and on close. A failed flush keeps its
+ * rows queued and is retried with backoff; a retried batch that had in fact committed does not fail
+ * (duplicate ids are ignored). Beyond maxQueued the oldest rows are dropped, and counted.
+ */
+import type { Database } from '../store/database';
+import type { PredictionLogTable } from '../store/schema';
+import type { Prediction, RequestPredictions } from './predict';
+
+/** One prediction_log row, camelCase. */
+export interface PredictionLogEntry {
+  /** requestId + ':' + variant */
+  id: string;
+  requestId: string;
+  model: string;
+  version: number;
+  variant: string;
+  /** true for the response, false for shadow and paired reference predictions. */
+  served: boolean;
+  symbol: string;
+  routingKey: string;
+  /** Date of the feature vector the prediction used (YYYY-MM-DD). */
+  asOf: string;
+  probability: number | null;
+  predictedClass: number | null;
+  latencyUs: number;
+  error: string | null;
+  createdAt: string;
+}
+
+export interface PredictionLogOptions {
+  /** Longest a row waits in the queue before a flush starts (ms, default 250). */
+  flushMs?: number;
+  /** Queue length that starts a flush at once (default 500). */
+  batchRows?: number;
+  /** Rows held at most; beyond it the oldest are dropped and counted (default 100 000). */
+  maxQueued?: number;
+  /** Longest wait between retries of a failing flush (ms, default 30 000). */
+  maxBackoffMs?: number;
+  log?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export interface PredictionLogStats {
+  /** Rows the store acknowledged. */
+  written: number;
+  /** Rows lost: pushed out of a full queue, or still unwritten when close gave up. */
+  dropped: number;
+  /** Rows refused by append because they do not fit the table (too long a field, bad number). */
+  rejected: number;
+  failedFlushes: number;
+  /** Rows waiting, including a batch being written. */
+  queued: number;
+  lastError?: string;
+}
+
+/** Column widths of prediction_log (migration 0005): longer values would fail the whole batch on MySQL. */
+export const PREDICTION_LOG_LIMITS = { id: 80, requestId: 32, model: 64, variant: 32, symbol: 32, routingKey: 128, asOf: 10, createdAt: 32 } as const;
+
+/** Rows per INSERT: 15 parameters each, well under SQLite's and MySQL's placeholder limits. */
+const INSERT_CHUNK_ROWS = 500;
+const CLOSE_ATTEMPTS = 3;
+const MAX_INT32 = 2147483647;
+
+/** The log rows of one request: its served prediction and every unserved one. */
+export function predictionLogEntries(
+  request: { requestId: string; model: string; symbol: string; routingKey: string; asOf: string; createdAt: string },
+  predictions: RequestPredictions,
+): PredictionLogEntry[] {
+  const row = (p: Prediction, served: boolean): PredictionLogEntry => ({
+    id: `${request.requestId}:${p.variant}`,
+    requestId: request.requestId,
+    model: request.model,
+    version: p.version,
+    variant: p.variant,
+    served,
+    symbol: request.symbol,
+    routingKey: request.routingKey,
+    asOf: request.asOf,
+    probability: p.probability,
+    predictedClass: p.predictedClass,
+    latencyUs: p.latencyMicros,
+    error: p.error ?? null,
+    createdAt: request.createdAt,
+  });
+  return [row(predictions.served, true), ...predictions.unserved.map((p) => row(p, false))];
+}
+
+/** Why an entry cannot be stored, or undefined when it can. */
+function entryProblem(e: PredictionLogEntry): string | undefined {
+  for (const [field, max] of Object.entries(PREDICTION_LOG_LIMITS)) {
+    const value = e[field as keyof typeof PREDICTION_LOG_LIMITS];
+    if (typeof value !== 'string' || value.length === 0 || value.length > max) return `${field} must be a non-empty string of at most ${max} characters`;
+  }
+  if (!Number.isInteger(e.version)) return 'version must be an integer';
+  if (e.probability !== null && !Number.isFinite(e.probability)) return 'probability must be finite or null';
+  if (e.predictedClass !== null && !Number.isInteger(e.predictedClass)) return 'predictedClass must be an integer or null';
+  if (!Number.isFinite(e.latencyUs)) return 'latencyUs must be finite';
+  return undefined;
+}
+
+function toRow(e: PredictionLogEntry): PredictionLogTable {
+  return {
+    id: e.id,
+    request_id: e.requestId,
+    model: e.model,
+    version: e.version,
+    variant: e.variant,
+    served: e.served ? 1 : 0,
+    symbol: e.symbol,
+    routing_key: e.routingKey,
+    as_of: e.asOf,
+    probability: e.probability,
+    predicted_class: e.predictedClass,
+    latency_us: Math.min(MAX_INT32, Math.max(0, Math.round(e.latencyUs))),
+    error: e.error,
+    created_at: e.createdAt,
+  };
+}
+
+export class PredictionLogWriter {
+  private queue: PredictionLogTable[] = [];
+  private inFlight = 0;
+  private readonly counters = { written: 0, dropped: 0, rejected: 0, failedFlushes: 0 };
+  private lastError: string | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
+  private consecutiveFailures = 0;
+  private retryAt = 0;
+  private closed = false;
+  private readonly flushMs: number;
+  private readonly batchRows: number;
+  private readonly maxQueued: number;
+  private readonly maxBackoffMs: number;
+
+  constructor(
+    private readonly store: Database,
+    private readonly options: PredictionLogOptions = {},
+  ) {
+    this.flushMs = options.flushMs ?? 250;
+    this.batchRows = options.batchRows ?? 500;
+    this.maxQueued = options.maxQueued ?? 100_000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    for (const [name, value] of Object.entries({ flushMs: this.flushMs, batchRows: this.batchRows, maxQueued: this.maxQueued, maxBackoffMs: this.maxBackoffMs })) {
+      if (!(Number.isFinite(value) && value > 0)) throw new Error(`PredictionLogWriter: ${name} must be a positive number, got ${value}`);
+    }
+  }
+
+  /** Queues rows for writing; never waits for the store. Rows that cannot be stored are counted as rejected. */
+  append(entries: readonly PredictionLogEntry[]): void {
+    for (const entry of entries) {
+      const problem = entryProblem(entry);
+      if (problem) {
+        this.counters.rejected++;
+        this.lastError = `prediction log row ${String(entry.id).slice(0, 80)} rejected: ${problem}`;
+        continue;
+      }
+      if (this.closed) {
+        this.counters.dropped++;
+        this.lastError = 'prediction log rows appended after close were dropped';
+        continue;
+      }
+      this.queue.push(toRow(entry));
+    }
+    this.enforceBound();
+    if (this.queue.length === 0) return;
+    const backoff = Math.max(0, this.retryAt - Date.now());
+    this.schedule(this.queue.length >= this.batchRows ? backoff : Math.max(backoff, this.flushMs));
+  }
+
+  /** Writes every queued row; rejects (rows kept queued, retried later) when the store fails. */
+  flush(): Promise<void> {
+    const run = this.chain.then(() => this.drain());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops the timer and writes what is queued, retrying a few times; rows still unwritten then are counted as dropped. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.clearTimer();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.flush();
+        return;
+      } catch (error) {
+        if (attempt >= CLOSE_ATTEMPTS) {
+          const lost = this.queue.length;
+          this.counters.dropped += lost;
+          this.queue = [];
+          throw new Error(`prediction log: ${lost} rows could not be written before close (${(error as Error).message})`, { cause: error });
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.backoffMs()));
+      }
+    }
+  }
+
+  stats(): PredictionLogStats {
+    return { ...this.counters, queued: this.queue.length + this.inFlight, ...(this.lastError !== undefined ? { lastError: this.lastError } : {}) };
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, INSERT_CHUNK_ROWS);
+      this.inFlight = batch.length;
+      try {
+        await this.insert(batch);
+      } catch (error) {
+        // Back to the front, in order; the bound applies again (oldest first out).
+        this.queue = batch.concat(this.queue);
+        this.enforceBound();
+        this.counters.failedFlushes++;
+        this.consecutiveFailures++;
+        this.lastError = `prediction log flush failed: ${(error as Error).message}`;
+        this.options.log?.('prediction_log.flush_failed', { rows: batch.length, queued: this.queue.length, error: (error as Error).message });
+        const delay = this.backoffMs();
+        this.retryAt = Date.now() + delay;
+        this.clearTimer();
+        this.schedule(delay);
+        throw error;
+      } finally {
+        this.inFlight = 0;
+      }
+      this.counters.written += batch.length;
+      this.consecutiveFailures = 0;
+      this.retryAt = 0;
+    }
+  }
+
+  private async insert(rows: PredictionLogTable[]): Promise<void> {
+    const insert = this.store.db.insertInto('prediction_log').values(rows);
+    // A retried batch may have committed the first time: its ids are already there, which is fine.
+    if (this.store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
+    else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
+  }
+
+  private enforceBound(): void {
+    const excess = this.queue.length + this.inFlight - this.maxQueued;
+    if (excess <= 0) return;
+    const dropped = Math.min(excess, this.queue.length);
+    this.queue.splice(0, dropped);
+    this.counters.dropped += dropped;
+    this.lastError = `prediction log queue full (${this.maxQueued} rows): dropped the ${dropped} oldest`;
+  }
+
+  private backoffMs(): number {
+    return Math.min(this.maxBackoffMs, this.flushMs * 2 ** Math.max(0, this.consecutiveFailures - 1));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    const due = Date.now() + delayMs;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      this.clearTimer();
+    }
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch(() => undefined); // counted, logged and rescheduled by drain
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

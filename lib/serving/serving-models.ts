@@ -1,0 +1,263 @@
+/**
+ * The models a prediction API process serves. Per model name it holds one immutable snapshot
+ * (routes + every loaded version they need); requests read the snapshot once at their start.
+ * Changes arrive on `serving:routes` (pub/sub) or by polling; the versions a new split needs are
+ * loaded and verified off the request path, then the snapshot is replaced in one assignment. A
+ * version that fails to load never takes traffic: the old snapshot stays and the next poll retries.
+ */
+import { z } from 'zod';
+import { loadModelRuntimes } from '../../models/algorithms';
+import type { TrainedModel } from '../../models/model';
+import type { Cache } from '../cache/cache';
+import { loadRegisteredModel, type ModelVersion } from '../registry/model-registry';
+import type { Database } from '../store/database';
+import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
+
+export interface LoadedModel {
+  version: ModelVersion;
+  model: TrainedModel;
+}
+
+export interface ServingSnapshot {
+  routes: ServingRoutes;
+  /** Every version the routes name (served routes and shadow), loaded and verified. */
+  models: ReadonlyMap<number, LoadedModel>;
+  loadedAt: string;
+}
+
+export interface ServingModelsStats {
+  /** Snapshots replaced (the first load of a model counts). */
+  swaps: number;
+  /** Attempts to load a split that failed (a version missing, unreadable or failing verification). */
+  verificationFailures: number;
+  /** Reads of the routes (poll or announcement) that failed. */
+  readFailures: number;
+  lastError?: { model?: string; message: string; at: string };
+  /** Generation each model is serving now. */
+  generations: Record<string, number>;
+  /** Generation each model should serve but has not loaded yet (absent when up to date). */
+  pending: Record<string, number>;
+}
+
+export type ServingLog = (event: string, detail: Record<string, unknown>) => void;
+
+export interface ServingModelsDeps {
+  store: Database;
+  cache: Cache;
+  artifactDir: string;
+  /** How often the routes are re-read in case an announcement was missed (ms, default 2000). */
+  pollMs?: number;
+  log?: ServingLog;
+}
+
+const announcementSchema = z.object({ model: z.string(), generation: z.number().int() });
+
+export class ServingModels {
+  private readonly snapshots = new Map<string, ServingSnapshot>();
+  /** The newest routes read per model: what the loader works towards. */
+  private readonly desired = new Map<string, ServingRoutes>();
+  /** One loader per model at a time, so concurrent notifications never interleave loads. */
+  private readonly loaders = new Map<string, Promise<void>>();
+  private readonly counters = { swaps: 0, verificationFailures: 0, readFailures: 0 };
+  private lastError: ServingModelsStats['lastError'];
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private closed = false;
+  private runtimes: Promise<unknown> | undefined;
+  private readonly pollMs: number;
+  private readonly log: ServingLog;
+
+  constructor(private readonly deps: ServingModelsDeps) {
+    this.pollMs = deps.pollMs ?? 2000;
+    this.log = deps.log ?? (() => undefined);
+    if (!(this.pollMs > 0)) throw new Error(`ServingModels: pollMs must be positive, got ${deps.pollMs}`);
+  }
+
+  /**
+   * Subscribes to announcements, loads every model's current routes (a failing model stays
+   * unloaded and is retried by the poll), then starts polling. Throws when the store cannot be read.
+   */
+  async start(): Promise<void> {
+    if (this.closed) throw new Error('ServingModels: start() after close()');
+    try {
+      this.unsubscribe = await this.deps.cache.subscribe(SERVING_ROUTES_CHANNEL, (message) => this.onAnnouncement(message));
+    } catch (error) {
+      // Polling still picks changes up, a little later.
+      this.fail('serving.subscribe_failed', undefined, error);
+    }
+    await this.refreshAll();
+    this.schedulePoll();
+  }
+
+  snapshot(model: string): ServingSnapshot | undefined {
+    return this.snapshots.get(model);
+  }
+
+  /** Every model that has serving routes, loaded or not, sorted. */
+  models(): string[] {
+    return [...new Set([...this.desired.keys(), ...this.snapshots.keys()])].sort();
+  }
+
+  /** True once every model with routes has a snapshot. */
+  ready(): boolean {
+    return [...this.desired.keys()].every((model) => this.snapshots.has(model));
+  }
+
+  stats(): ServingModelsStats {
+    const generations: Record<string, number> = {};
+    const pending: Record<string, number> = {};
+    for (const [model, s] of this.snapshots) generations[model] = s.routes.generation;
+    for (const [model, routes] of this.desired) if (routes.generation > (generations[model] ?? 0)) pending[model] = routes.generation;
+    return { ...this.counters, ...(this.lastError ? { lastError: { ...this.lastError } } : {}), generations, pending };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+    await this.polling;
+    await Promise.allSettled([...this.loaders.values()]);
+  }
+
+  private schedulePoll(): void {
+    if (this.closed) return;
+    this.pollTimer = setTimeout(() => {
+      this.polling = this.refreshAll()
+        .catch(() => undefined) // already counted and logged
+        .finally(() => {
+          this.polling = undefined;
+          this.schedulePoll();
+        });
+    }, this.pollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Reads every model's routes and brings each snapshot up to date. */
+  private async refreshAll(): Promise<void> {
+    let all: ServingRoutes[];
+    try {
+      all = await listServingRoutes(this.deps.store);
+    } catch (error) {
+      this.counters.readFailures++;
+      this.fail('serving.read_failed', undefined, error);
+      throw error;
+    }
+    if (this.closed) return;
+    const present = new Set(all.map((r) => r.model));
+    for (const model of [...this.desired.keys()]) {
+      if (present.has(model)) continue;
+      // Its routes were removed: stop serving it.
+      this.desired.delete(model);
+      this.snapshots.delete(model);
+      this.log('serving.model_dropped', { model });
+    }
+    await Promise.all(all.map((routes) => this.offer(routes)));
+  }
+
+  private onAnnouncement(message: string): void {
+    let parsed: z.infer<typeof announcementSchema>;
+    try {
+      parsed = announcementSchema.parse(JSON.parse(message));
+    } catch (error) {
+      this.log('serving.announcement_invalid', { message: message.slice(0, 200), error: (error as Error).message });
+      return;
+    }
+    const { model, generation } = parsed;
+    if (this.closed || generation <= (this.desired.get(model)?.generation ?? 0)) return;
+    readServingRoutes(this.deps.store, model).then(
+      (routes) => (routes ? this.offer(routes) : undefined),
+      (error: unknown) => {
+        this.counters.readFailures++;
+        this.fail('serving.read_failed', model, error);
+      },
+    );
+  }
+
+  /** Takes routes just read; loads them unless the model already serves (or is loading) this generation or a newer one. */
+  private offer(routes: ServingRoutes): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const known = this.desired.get(routes.model);
+    if (!known || routes.generation > known.generation) this.desired.set(routes.model, routes);
+    const current = this.snapshots.get(routes.model)?.routes.generation ?? 0;
+    if (this.desired.get(routes.model)!.generation <= current) return Promise.resolve();
+    return this.runLoader(routes.model);
+  }
+
+  /** Starts the model's loader, or waits for the running one (which re-checks what is desired when it ends). */
+  private runLoader(model: string): Promise<void> {
+    const running = this.loaders.get(model);
+    if (running) {
+      // A newer generation may have arrived after the loader's last check: chain one more pass.
+      const next = running.then(() => this.runLoader(model));
+      return next;
+    }
+    const loader = this.loadDesired(model).finally(() => this.loaders.delete(model));
+    this.loaders.set(model, loader);
+    return loader;
+  }
+
+  /** Loads the desired routes of a model until it serves them, or an attempt fails (the next poll retries). */
+  private async loadDesired(model: string): Promise<void> {
+    for (;;) {
+      const target = this.desired.get(model);
+      const current = this.snapshots.get(model);
+      if (this.closed || !target || target.generation <= (current?.routes.generation ?? 0)) return;
+      try {
+        const models = await this.loadVersions(target, current);
+        const latest = this.snapshots.get(model)?.routes.generation ?? 0;
+        if (this.closed || !this.desired.has(model) || target.generation <= latest) return;
+        this.snapshots.set(model, { routes: target, models, loadedAt: new Date().toISOString() });
+        this.counters.swaps++;
+        this.log('serving.swap', { model, generation: target.generation, from: current?.routes.generation ?? null, versions: [...models.keys()] });
+      } catch (error) {
+        this.counters.verificationFailures++;
+        this.fail('serving.load_failed', model, error, { generation: target.generation, keeping: current?.routes.generation ?? null });
+        // Try again at once only if a newer split arrived meanwhile; otherwise wait for the next poll.
+        if ((this.desired.get(model)?.generation ?? 0) > target.generation) continue;
+        return;
+      }
+    }
+  }
+
+  /** Every version the routes need: reused from the current snapshot, or loaded and verified now. */
+  private async loadVersions(routes: ServingRoutes, current: ServingSnapshot | undefined): Promise<Map<number, LoadedModel>> {
+    await this.ensureRuntimes();
+    const needed = new Set([...routes.routes.map((r) => r.version), ...(routes.shadow ? [routes.shadow.version] : [])]);
+    const models = new Map<number, LoadedModel>();
+    for (const version of [...needed].sort((a, b) => a - b)) {
+      const reused = current?.models.get(version);
+      if (reused) {
+        models.set(version, reused);
+        continue;
+      }
+      let loaded: LoadedModel;
+      try {
+        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifactDir, routes.model, version);
+      } catch (error) {
+        throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
+      }
+      if (loaded.model.classes !== 2) throw new Error(`${routes.model} v${version} predicts ${loaded.model.classes} classes; serving expects binary (class 1 = up) models`);
+      models.set(version, loaded);
+    }
+    return models;
+  }
+
+  /** The wasm runtimes some algorithms need to restore; retried on the next load when they fail. */
+  private async ensureRuntimes(): Promise<void> {
+    this.runtimes ??= loadModelRuntimes().catch((error: unknown) => {
+      this.runtimes = undefined;
+      // Models of other algorithms still load; a neural or SVM restore will then fail with its own message.
+      this.fail('serving.runtimes_failed', undefined, error);
+    });
+    await this.runtimes;
+  }
+
+  private fail(event: string, model: string | undefined, error: unknown, detail: Record<string, unknown> = {}): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.lastError = { ...(model !== undefined ? { model } : {}), message, at: new Date().toISOString() };
+    this.log(event, { ...(model !== undefined ? { model } : {}), error: message, ...detail });
+  }
+}

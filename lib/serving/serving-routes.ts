@@ -1,0 +1,246 @@
+/**
+ * The traffic split each prediction API process serves, per registry model name: which versions
+ * take which share of requests, an optional shadow, and the sticky-hash salt. One current row per
+ * model (serving_routes) plus an append-only history (serving_route_history), one row per
+ * generation. Every change is announced on the cache channel `serving:routes`; processes also poll.
+ */
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { Cache } from '../cache/cache';
+import { getModelVersion } from '../registry/model-registry';
+import type { Database } from '../store/database';
+import type { ServingRoutesTable } from '../store/schema';
+import { CHAMPION_VARIANT, type Route } from './routing';
+
+export type { Route } from './routing';
+
+export const SERVING_ROUTES_CHANNEL = 'serving:routes';
+export const SHADOW_VARIANT = 'shadow';
+export const SERVING_MODES = ['single', 'canary', 'ab'] as const;
+export type ServingMode = (typeof SERVING_MODES)[number];
+
+/** Invalid input: a bad split, an unknown model version. */
+export class ServingRoutesError extends Error {
+  override name = 'ServingRoutesError';
+}
+
+/** The routes changed since the caller read them (expectedGeneration differs, or a concurrent write won). */
+export class ServingRoutesConflictError extends ServingRoutesError {
+  override name = 'ServingRoutesConflictError';
+  constructor(
+    message: string,
+    readonly currentGeneration: number,
+  ) {
+    super(message);
+  }
+}
+
+const VARIANT = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+/** Same rule as registry model names (serving_routes.model is varchar(64)). */
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const WEIGHT_SUM_TOLERANCE = 1e-9;
+
+export const routeSchema = z.object({
+  variant: z.string().regex(VARIANT, 'a variant starts with a letter, then up to 31 letters, digits, "_" or "-"'),
+  version: z.number().int().positive(),
+  weight: z.number().min(0).max(1),
+});
+
+const splitFields = {
+  mode: z.enum(SERVING_MODES),
+  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
+  shadow: z.object({ version: z.number().int().positive() }).optional(),
+  reference: z.string().optional(),
+  salt: z.string().min(1).max(64),
+};
+
+type SplitFields = { mode: ServingMode; routes: Route[]; reference?: string };
+
+/** The rules a split must satisfy beyond each field's own type. */
+function checkSplit(split: SplitFields, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  split.routes.forEach((route, i) => {
+    if (route.variant === SHADOW_VARIANT) ctx.addIssue({ code: 'custom', path: ['routes', i, 'variant'], message: `"${SHADOW_VARIANT}" is reserved for the shadow; use the shadow field` });
+    if (seen.has(route.variant)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'variant'], message: `variant "${route.variant}" appears twice; variants must be unique` });
+    seen.add(route.variant);
+  });
+  const sum = split.routes.reduce((s, r) => s + r.weight, 0);
+  if (Math.abs(sum - 1) > WEIGHT_SUM_TOLERANCE) ctx.addIssue({ code: 'custom', path: ['routes'], message: `weights sum to ${sum}; they must sum to 1` });
+  const served = split.routes.filter((r) => r.weight > 0);
+  if (served.length === 0) ctx.addIssue({ code: 'custom', path: ['routes'], message: 'no route has a positive weight; at least one must take traffic' });
+  if (split.mode === 'single' && served.length > 1) ctx.addIssue({ code: 'custom', path: ['mode'], message: `mode "single" serves one route, but ${served.length} have a positive weight; use "canary" or "ab"` });
+  if (split.reference !== undefined && !seen.has(split.reference)) ctx.addIssue({ code: 'custom', path: ['reference'], message: `reference "${split.reference}" is not one of the routes' variants (${[...seen].join(', ')})` });
+}
+
+/** A split as a client proposes it (salt optional: the current one, or a new random one, is kept). */
+export const servingSplitInputSchema = z.object({ ...splitFields, salt: splitFields.salt.optional() }).superRefine(checkSplit);
+export type ServingSplitInput = z.infer<typeof servingSplitInputSchema>;
+
+/** The serving routes of one model, as read back from the store. */
+export const servingRoutesSchema = z
+  .object({
+    model: z.string().regex(MODEL_NAME, 'a model name is lower-case letters, digits, ".", "_" or "-" (at most 64)'),
+    generation: z.number().int().positive(),
+    ...splitFields,
+    updatedBy: z.string(),
+    reason: z.string(),
+    updatedAt: z.string(),
+  })
+  .superRefine(checkSplit);
+export type ServingRoutes = z.infer<typeof servingRoutesSchema>;
+
+export interface WriteServingRoutesInput extends ServingSplitInput {
+  model: string;
+  updatedBy: string;
+  reason: string;
+  /** When given, the write is refused unless the current generation is this one (0: no routes yet). */
+  expectedGeneration?: number;
+}
+
+/** The all-champion split: every request served by `version`. */
+export function singleRoute(version: number): Route[] {
+  return [{ variant: CHAMPION_VARIANT, version, weight: 1 }];
+}
+
+/** What the routes column stores (model and generation have their own columns). */
+interface StoredSplit {
+  mode: ServingMode;
+  routes: Route[];
+  shadow?: { version: number };
+  reference?: string;
+  salt: string;
+}
+
+function toRoutes(row: ServingRoutesTable): ServingRoutes {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(row.routes);
+  } catch (error) {
+    throw new ServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are not valid JSON (${(error as Error).message}); rewrite them with writeServingRoutes`);
+  }
+  const parsed = servingRoutesSchema.safeParse({ ...(stored as object), model: row.model, generation: Number(row.generation), updatedBy: row.updated_by, reason: row.reason, updatedAt: row.updated_at });
+  if (!parsed.success) throw new ServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are invalid: ${z.prettifyError(parsed.error)}; rewrite them with writeServingRoutes`);
+  return parsed.data;
+}
+
+export async function readServingRoutes(store: Database, model: string): Promise<ServingRoutes | undefined> {
+  const row = await store.db.selectFrom('serving_routes').selectAll().where('model', '=', model).executeTakeFirst();
+  return row ? toRoutes(row) : undefined;
+}
+
+/** Current routes of every model, by model name. */
+export async function listServingRoutes(store: Database): Promise<ServingRoutes[]> {
+  return (await store.db.selectFrom('serving_routes').selectAll().orderBy('model').execute()).map(toRoutes);
+}
+
+/** Every generation of a model's routes, oldest first. */
+export async function servingRouteHistory(store: Database, model: string): Promise<ServingRoutes[]> {
+  return (await store.db.selectFrom('serving_route_history').selectAll().where('model', '=', model).orderBy('generation').execute()).map(toRoutes);
+}
+
+function sameSplit(a: StoredSplit, b: StoredSplit): boolean {
+  return (
+    a.mode === b.mode &&
+    a.salt === b.salt &&
+    a.reference === b.reference &&
+    a.shadow?.version === b.shadow?.version &&
+    a.routes.length === b.routes.length &&
+    a.routes.every((r, i) => r.variant === b.routes[i].variant && r.version === b.routes[i].version && r.weight === b.routes[i].weight)
+  );
+}
+
+function storedSplit(input: ServingSplitInput, salt: string): StoredSplit {
+  return {
+    mode: input.mode,
+    routes: input.routes.map((r) => ({ variant: r.variant, version: r.version, weight: r.weight })),
+    ...(input.shadow ? { shadow: { version: input.shadow.version } } : {}),
+    ...(input.reference !== undefined ? { reference: input.reference } : {}),
+    salt,
+  };
+}
+
+const newSalt = () => crypto.randomBytes(8).toString('hex');
+const CONCURRENT_WRITE_ATTEMPTS = 8;
+
+/**
+ * Validates and stores a new split for a model (generation + 1, with a history row, in one
+ * transaction), then announces it on `serving:routes`. Writing the split that is already current
+ * is a no-op that returns the current routes. Refuses when `expectedGeneration` is given and the
+ * current generation differs.
+ */
+export async function writeServingRoutes(store: Database, cache: Cache, input: WriteServingRoutesInput): Promise<ServingRoutes> {
+  if (!MODEL_NAME.test(input.model)) throw new ServingRoutesError(`model name "${input.model}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
+  const parsed = servingSplitInputSchema.safeParse({ mode: input.mode, routes: input.routes, shadow: input.shadow, reference: input.reference, salt: input.salt });
+  if (!parsed.success) throw new ServingRoutesError(`serving routes for ${input.model} are invalid: ${z.prettifyError(parsed.error)}`);
+  if (!input.updatedBy || !input.reason) throw new ServingRoutesError('serving route changes need updatedBy and reason (who and why), for the history');
+  const versions = new Set([...parsed.data.routes.map((r) => r.version), ...(parsed.data.shadow ? [parsed.data.shadow.version] : [])]);
+  for (const version of versions) {
+    try {
+      await getModelVersion(store, input.model, version);
+    } catch (error) {
+      throw new ServingRoutesError(`cannot route traffic to ${input.model} v${version}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await writeOnce(store, input, parsed.data);
+      if (result.changed) {
+        // Processes also poll every few seconds, so a lost announcement only delays the switch.
+        await cache.publish(SERVING_ROUTES_CHANNEL, JSON.stringify({ model: result.routes.model, generation: result.routes.generation })).catch(() => undefined);
+      }
+      return result.routes;
+    } catch (error) {
+      // A concurrent writer took the generation: try again on top of it, unless the caller pinned one.
+      const retry = error instanceof ServingRoutesConflictError && input.expectedGeneration === undefined && attempt < CONCURRENT_WRITE_ATTEMPTS;
+      if (!retry) throw error;
+    }
+  }
+}
+
+async function writeOnce(store: Database, input: WriteServingRoutesInput, split: ServingSplitInput): Promise<{ routes: ServingRoutes; changed: boolean }> {
+  try {
+    return await store.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('serving_routes').selectAll().where('model', '=', input.model).executeTakeFirst();
+      const current = row ? toRoutes(row) : undefined;
+      const currentGeneration = current?.generation ?? 0;
+      if (input.expectedGeneration !== undefined && input.expectedGeneration !== currentGeneration) {
+        throw new ServingRoutesConflictError(
+          `serving routes of ${input.model} are at generation ${currentGeneration}, not the expected ${input.expectedGeneration}: someone changed them meanwhile; read them again and retry`,
+          currentGeneration,
+        );
+      }
+      const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
+      if (current && sameSplit(storedSplit(current, current.salt), next)) return { routes: current, changed: false };
+
+      const values: ServingRoutesTable = {
+        model: input.model,
+        generation: currentGeneration + 1,
+        routes: JSON.stringify(next),
+        updated_by: input.updatedBy,
+        reason: input.reason,
+        updated_at: new Date().toISOString(),
+      };
+      if (current) {
+        const changes = { generation: values.generation, routes: values.routes, updated_by: values.updated_by, reason: values.reason, updated_at: values.updated_at };
+        const updated = await tx.updateTable('serving_routes').set(changes).where('model', '=', input.model).where('generation', '=', currentGeneration).executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) throw new ServingRoutesConflictError(`serving routes of ${input.model} changed during the write; retry`, currentGeneration);
+      } else {
+        await tx.insertInto('serving_routes').values(values).execute();
+      }
+      await tx.insertInto('serving_route_history').values(values).execute();
+      return { routes: toRoutes(values), changed: true };
+    });
+  } catch (error) {
+    if (error instanceof ServingRoutesError) throw error;
+    // A duplicate key on either table means a concurrent write committed the same generation first.
+    if (isConcurrentWrite(error)) throw new ServingRoutesConflictError(`serving routes of ${input.model} were changed by a concurrent write; retry`, -1);
+    throw error;
+  }
+}
+
+/** A duplicate key (MySQL, SQLite) or a deadlock victim (MySQL): another write got there first. */
+function isConcurrentWrite(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number } | undefined;
+  return e?.errno === 1062 || e?.errno === 1213 || (typeof e?.code === 'string' && (e.code === 'ER_DUP_ENTRY' || e.code === 'ER_LOCK_DEADLOCK' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE'));
+}

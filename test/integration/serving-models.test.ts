@@ -1,0 +1,173 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { artifactPath } from '../../lib/registry/artifact-store';
+import { registerModel, type ModelVersion } from '../../lib/registry/model-registry';
+import { predictForRequest } from '../../lib/serving/predict';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { SERVING_ROUTES_CHANNEL, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../../lib/serving/serving-routes';
+import type { Database } from '../../lib/store/database';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+
+const FS = 'fs-test-000000000000';
+const MODEL = 'direction-5d';
+const NEVER = 3_600_000; // a poll interval no test waits for: changes must come by pub/sub
+
+/** Registers `count` small logistic-regression versions of `name` (v1, v2, …); the seeds make distinct artifacts. */
+async function registerVersions(store: Database, dir: string, name: string, count: number, firstSeed = 1): Promise<ModelVersion[]> {
+  const versions: ModelVersion[] = [];
+  for (let seed = firstSeed; seed < firstSeed + count; seed++) {
+    const d = separable(200, 5, seed);
+    const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+    const label = { kind: 'direction', horizon: 5 };
+    versions.push(
+      await registerModel(store, dir, {
+        name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,
+        snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${name}/${seed}`, metrics: {}, lineage: {},
+      }),
+    );
+  }
+  return versions;
+}
+
+/** Waits (bounded) for a condition that an asynchronous swap makes true. */
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`still waiting for ${what}`);
+}
+
+const change = (input: Partial<WriteServingRoutesInput>): WriteServingRoutesInput => ({ model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'test', ...input });
+const canary = (weight: number) => [
+  { variant: 'champion', version: 1, weight: 1 - weight },
+  { variant: 'canary', version: 2, weight },
+];
+
+describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) => {
+  let t: TestDatabase;
+  let dir: string;
+  let cache: RedisCache;
+  let versions: ModelVersion[];
+  let serving: ServingModels | undefined;
+  let events: Array<[string, Record<string, unknown>]>;
+
+  beforeEach(async () => {
+    t = await create();
+    dir = tempDir('mlp-serving-models-');
+    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
+    versions = await registerVersions(t.store, dir, MODEL, 3);
+    await writeServingRoutes(t.store, cache, change({ reason: 'first' }));
+    events = [];
+  });
+  afterEach(async () => {
+    await serving?.close();
+    serving = undefined;
+    await cache?.close();
+    await t?.drop();
+  });
+
+  const startServing = async (pollMs: number) => {
+    serving = new ServingModels({ store: t.store, cache, artifactDir: dir, pollMs, log: (event, detail) => events.push([event, detail]) });
+    await serving.start();
+    return serving;
+  };
+
+  it('loads the current routes at start and swaps on an announcement, reusing loaded versions and dropping unused ones', async () => {
+    const s = await startServing(NEVER);
+    expect(s.ready()).toBe(true);
+    expect(s.models()).toEqual([MODEL]);
+    const first = s.snapshot(MODEL)!;
+    expect(first.routes.generation).toBe(1);
+    expect([...first.models.keys()]).toEqual([1]);
+    expect(first.models.get(1)!.version.artifactSha256).toBe(versions[0].artifactSha256);
+
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.1), reference: 'champion', shadow: { version: 3 } }));
+    await until('generation 2', () => s.snapshot(MODEL)?.routes.generation === 2);
+    const second = s.snapshot(MODEL)!;
+    expect([...second.models.keys()]).toEqual([1, 2, 3]);
+    expect(second.models.get(1)).toBe(first.models.get(1)); // not reloaded
+    expect(first.routes.generation).toBe(1); // the old snapshot is untouched: requests holding it finish on it
+
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(2) }));
+    await until('generation 3', () => s.snapshot(MODEL)?.routes.generation === 3);
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([2]);
+    expect(s.stats()).toMatchObject({ swaps: 3, verificationFailures: 0, generations: { [MODEL]: 3 }, pending: {} });
+    expect(events.filter(([e]) => e === 'serving.swap').map(([, d]) => d.generation)).toEqual([1, 2, 3]);
+  });
+
+  it('picks a change up by polling when the announcement reaches nobody', async () => {
+    const s = await startServing(50);
+    const elsewhere = new MemoryCache(); // a process-local bus nobody here listens to
+    await writeServingRoutes(t.store, elsewhere, change({ mode: 'canary', routes: canary(0.5) }));
+    await until('generation 2 by polling', () => s.snapshot(MODEL)?.routes.generation === 2);
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([1, 2]);
+    await elsewhere.close();
+  });
+
+  it('never lets a tampered artifact take traffic: the old snapshot stays, failures are counted and retried by the poll', async () => {
+    const s = await startServing(50);
+    const file = artifactPath(dir, versions[1].artifactSha256);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 40] ^= 1;
+    fs.writeFileSync(file, bytes);
+
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.5) }));
+    await until('two failed attempts', () => s.stats().verificationFailures >= 2);
+    const stats = s.stats();
+    expect(stats.generations).toEqual({ [MODEL]: 1 });
+    expect(stats.pending).toEqual({ [MODEL]: 2 });
+    expect(stats.lastError).toMatchObject({ model: MODEL });
+    expect(stats.lastError!.message).toMatch(/direction-5d v2 cannot be loaded: .*modified or corrupted/);
+    expect(events.some(([e, d]) => e === 'serving.load_failed' && d.generation === 2 && d.keeping === 1)).toBe(true);
+    const snapshot = s.snapshot(MODEL)!;
+    expect(snapshot.routes.generation).toBe(1);
+    const vector = { version: FS, symbol: 'AAPL', asOf: '2026-01-02', columns: ['f0', 'f1', 'f2', 'f3', 'f4'], values: [0.1, 0.2, 0.3, 0.4, 0.5] };
+    for (let i = 0; i < 200; i++) expect(predictForRequest(snapshot, vector, `key-${i}`).served.version).toBe(1);
+
+    // A rollback to a split that loads is taken at once.
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(3), reason: 'rollback' }));
+    await until('generation 3', () => s.snapshot(MODEL)?.routes.generation === 3);
+    expect(s.stats().pending).toEqual({});
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([3]);
+  });
+
+  it('loads each generation once however many announcements arrive, and never goes back to an older one', async () => {
+    const s = await startServing(NEVER);
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.2) }));
+    await Promise.all(Array.from({ length: 10 }, () => cache.publish(SERVING_ROUTES_CHANNEL, JSON.stringify({ model: MODEL, generation: 2 }))));
+    await until('generation 2', () => s.snapshot(MODEL)?.routes.generation === 2);
+    const loaded = s.snapshot(MODEL)!;
+    // Stale and malformed announcements change nothing.
+    await cache.publish(SERVING_ROUTES_CHANNEL, JSON.stringify({ model: MODEL, generation: 1 }));
+    await cache.publish(SERVING_ROUTES_CHANNEL, 'not json');
+    await until('the malformed announcement to be logged', () => events.some(([e]) => e === 'serving.announcement_invalid'));
+    expect(s.snapshot(MODEL)).toBe(loaded);
+    expect(s.stats().swaps).toBe(2);
+  });
+
+  it('is not ready while a model with routes has no loadable snapshot, and serves a new model once it loads', async () => {
+    const other = await registerVersions(t.store, dir, 'vol-20d', 1, 100); // artifacts are content-addressed: not v1's bytes
+    const file = artifactPath(dir, other[0].artifactSha256);
+    const good = fs.readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[bad.length - 40] ^= 1;
+    fs.writeFileSync(file, bad);
+    await writeServingRoutes(t.store, cache, change({ model: 'vol-20d' }));
+
+    const s = await startServing(50);
+    expect(s.models()).toEqual([MODEL, 'vol-20d']);
+    expect(s.snapshot(MODEL)).toBeDefined();
+    expect(s.snapshot('vol-20d')).toBeUndefined();
+    expect(s.ready()).toBe(false);
+
+    fs.writeFileSync(file, good); // repaired: the next poll loads it
+    await until('vol-20d loaded', () => s.ready());
+    expect(s.snapshot('vol-20d')!.routes.generation).toBe(1);
+  });
+});

@@ -1,0 +1,122 @@
+import crypto from 'node:crypto';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { registerModel } from '../../lib/registry/model-registry';
+import {
+  listServingRoutes,
+  readServingRoutes,
+  SERVING_ROUTES_CHANNEL,
+  servingRouteHistory,
+  ServingRoutesConflictError,
+  ServingRoutesError,
+  singleRoute,
+  writeServingRoutes,
+} from '../../lib/serving/serving-routes';
+import type { Database } from '../../lib/store/database';
+import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+
+const FS = 'fs-test-000000000000';
+
+/** Registers `count` small logistic-regression versions of `name` (v1, v2, …). */
+async function registerVersions(store: Database, dir: string, name: string, count: number): Promise<void> {
+  for (let seed = 1; seed <= count; seed++) {
+    const d = separable(200, 5, seed);
+    const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+    const label = { kind: 'direction', horizon: 5 };
+    await registerModel(store, dir, {
+      name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,
+      snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${name}/${seed}`, metrics: {}, lineage: {},
+    });
+  }
+}
+
+const canary = (weight: number) => [
+  { variant: 'champion', version: 1, weight: 1 - weight },
+  { variant: 'canary', version: 2, weight },
+];
+
+describe.each(DRIVERS)('serving routes on %s (real Redis)', (_driver, create) => {
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let announced: string[];
+  let unsubscribe: () => Promise<void>;
+  beforeAll(async () => {
+    t = await create();
+    const dir = tempDir('mlp-serving-routes-');
+    await registerVersions(t.store, dir, 'direction-5d', 3);
+    await registerVersions(t.store, dir, 'vol-20d', 1);
+    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
+    announced = [];
+    unsubscribe = await cache.subscribe(SERVING_ROUTES_CHANNEL, (m) => announced.push(m));
+  });
+  afterAll(async () => {
+    await unsubscribe?.();
+    await cache?.close();
+    await t?.drop();
+  });
+
+  const waitForAnnouncements = async (n: number) => {
+    for (let i = 0; i < 200 && announced.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50)); // and nothing more
+  };
+
+  it('writes generation 1 with a fresh salt, is a no-op for the same split, and announces only changes', async () => {
+    expect(await readServingRoutes(t.store, 'direction-5d')).toBeUndefined();
+    const first = await writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'single', routes: singleRoute(1), updatedBy: 'alice', reason: 'first deployment', expectedGeneration: 0 });
+    expect(first).toMatchObject({ model: 'direction-5d', generation: 1, mode: 'single', routes: [{ variant: 'champion', version: 1, weight: 1 }], updatedBy: 'alice', reason: 'first deployment' });
+    expect(first.salt).toMatch(/^[0-9a-f]{16}$/);
+    expect(await readServingRoutes(t.store, 'direction-5d')).toEqual(first);
+
+    const again = await writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'single', routes: singleRoute(1), updatedBy: 'bob', reason: 'again' });
+    expect(again).toEqual(first);
+    await waitForAnnouncements(1);
+    expect(announced.map((m) => JSON.parse(m) as unknown)).toEqual([{ model: 'direction-5d', generation: 1 }]);
+    expect(await servingRouteHistory(t.store, 'direction-5d')).toHaveLength(1);
+  });
+
+  it('moves to the next generation keeping the salt, and refuses a stale expectedGeneration', async () => {
+    const before = (await readServingRoutes(t.store, 'direction-5d'))!;
+    const ramp = await writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'canary', routes: canary(0.1), reference: 'champion', updatedBy: 'workflow wf-1', reason: 'canary 10%', expectedGeneration: before.generation });
+    expect(ramp).toMatchObject({ generation: before.generation + 1, salt: before.salt, reference: 'champion' });
+
+    const stale = writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'canary', routes: canary(0.25), reference: 'champion', updatedBy: 'workflow wf-1', reason: 'canary 25%', expectedGeneration: before.generation });
+    await expect(stale).rejects.toThrow(ServingRoutesConflictError);
+    await expect(stale).rejects.toThrow(/at generation 2, not the expected 1.*read them again and retry/);
+    expect((await readServingRoutes(t.store, 'direction-5d'))!.generation).toBe(2);
+  });
+
+  it('refuses versions the registry does not have, and invalid splits, without writing anything', async () => {
+    const generation = (await readServingRoutes(t.store, 'direction-5d'))!.generation;
+    await expect(writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'single', routes: singleRoute(9), updatedBy: 'x', reason: 'y' })).rejects.toThrow(/cannot route traffic to direction-5d v9: model direction-5d has no version 9/);
+    await expect(writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'canary', routes: canary(0.1), shadow: { version: 7 }, updatedBy: 'x', reason: 'y' })).rejects.toThrow(/no version 7/);
+    await expect(writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'canary', routes: [{ variant: 'champion', version: 1, weight: 0.5 }], updatedBy: 'x', reason: 'y' })).rejects.toThrow(ServingRoutesError);
+    await expect(writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'single', routes: singleRoute(1), updatedBy: '', reason: 'y' })).rejects.toThrow(/updatedBy and reason/);
+    expect((await readServingRoutes(t.store, 'direction-5d'))!.generation).toBe(generation);
+  });
+
+  it('gives every concurrent write its own generation and history row', async () => {
+    const start = (await readServingRoutes(t.store, 'direction-5d'))!.generation;
+    const weights = [0.2, 0.3, 0.4, 0.6];
+    const written = await Promise.all(weights.map((w) => writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'canary', routes: canary(w), updatedBy: 'race', reason: `canary ${w}` })));
+    expect(written.map((r) => r.generation).sort((a, b) => a - b)).toEqual([start + 1, start + 2, start + 3, start + 4]);
+    const history = await servingRouteHistory(t.store, 'direction-5d');
+    expect(history.map((h) => h.generation)).toEqual(Array.from({ length: start + 4 }, (_, i) => i + 1));
+    const current = (await readServingRoutes(t.store, 'direction-5d'))!;
+    expect(current).toEqual(history[history.length - 1]);
+    expect(new Set(history.map((h) => h.salt)).size).toBe(1);
+  });
+
+  it('lists every model and keeps an ordered history with who and why', async () => {
+    await writeServingRoutes(t.store, cache, { model: 'vol-20d', mode: 'single', routes: singleRoute(1), shadow: { version: 1 }, salt: 'fixed-salt', updatedBy: 'carol', reason: 'vol model' });
+    const all = await listServingRoutes(t.store);
+    expect(all.map((r) => r.model)).toEqual(['direction-5d', 'vol-20d']);
+    expect(all[1]).toMatchObject({ salt: 'fixed-salt', shadow: { version: 1 } });
+    const history = await servingRouteHistory(t.store, 'direction-5d');
+    expect(history.slice(0, 2).map((h) => [h.generation, h.mode, h.updatedBy, h.reason])).toEqual([
+      [1, 'single', 'alice', 'first deployment'],
+      [2, 'canary', 'workflow wf-1', 'canary 10%'],
+    ]);
+  });
+});
