@@ -16,6 +16,57 @@ export interface AppConfig {
   artifactDir: string;
   metricsAddress: string;
   trainingConcurrency: number;
+  /** Where the prediction API listens (host:port). */
+  apiAddress: string;
+  /** Bearer tokens the prediction API accepts, with their scopes. */
+  apiTokens: ApiToken[];
+}
+
+export const API_SCOPES = ['predict', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export interface ApiToken {
+  /** Who the token belongs to, for audit trails ("updated by api:<name>"): the given name or token-<n>. */
+  name: string;
+  token: string;
+  scopes: ApiScope[];
+}
+
+const API_TOKEN_MIN_LENGTH = 16;
+const TOKEN_ENTRY = /^(?:([A-Za-z0-9][\w-]{0,31}):)?([A-Za-z0-9._~/-]+)=(.*)$/;
+
+/**
+ * API_TOKENS: comma-separated `[name:]token=scope+scope` entries, e.g. `ci:7f3a…=predict+admin,9c1e…=predict`.
+ * Messages name the entry by position and never echo a token, since this variable holds secrets.
+ */
+export const apiTokensSchema = z.string().transform((raw, ctx): ApiToken[] => {
+  const tokens: ApiToken[] = [];
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  entries.forEach((entry, i) => {
+    const where = `entry ${i + 1}`;
+    const match = TOKEN_ENTRY.exec(entry);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `${where} is not [name:]token=scope+scope (token letters, digits and ._~/- only)` });
+      return;
+    }
+    const [, name, token, scopeList] = match;
+    if (token.length < API_TOKEN_MIN_LENGTH) ctx.addIssue({ code: 'custom', message: `${where}: token is shorter than ${API_TOKEN_MIN_LENGTH} characters; use a random one, e.g. \`openssl rand -hex 24\`` });
+    const scopes = scopeList.split('+').map((s) => s.trim()).filter((s) => s !== '');
+    const unknown = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0) ctx.addIssue({ code: 'custom', message: `${where}: no scope after "="; give ${API_SCOPES.join(', ')} or both joined by "+"` });
+    else if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `${where}: unknown scope ${unknown.map((u) => JSON.stringify(u)).join(', ')}; known scopes: ${API_SCOPES.join(', ')}` });
+    if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${where}: the same token is listed twice` });
+    const entryName = name ?? `token-${i + 1}`;
+    if (name !== undefined && tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `${where}: the name "${name}" is used twice` });
+    tokens.push(redactedInJson({ name: entryName, token, scopes: [...new Set(scopes)] as ApiScope[] }));
+  });
+  return tokens;
+});
+
+/** `cli config` prints the config as JSON: a token must never appear there or in logs. */
+function redactedInJson(token: ApiToken): ApiToken {
+  Object.defineProperty(token, 'toJSON', { enumerable: false, value: () => ({ name: token.name, token: '(redacted)', scopes: token.scopes }) });
+  return token;
 }
 
 /** Default state folder: inside the checkout, whatever the current directory (git-ignored). */
@@ -41,7 +92,12 @@ const envSchema = z.object({
   ARTIFACT_DIR: z.string().min(1).optional(),
   METRICS_ADDRESS: hostPort.default('127.0.0.1:9464'),
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+  API_ADDRESS: hostPort.default('127.0.0.1:8080'),
+  API_TOKENS: apiTokensSchema.default(() => []),
 });
+
+/** Variables whose values are secrets: their values are never echoed in error messages. */
+const SECRET_VARIABLES = new Set(['API_TOKENS']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -59,7 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      const shown = SECRET_VARIABLES.has(name) ? '(secret, not shown)' : JSON.stringify(env[name] ?? '');
+      return `  ${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration; fix these environment variables:\n${lines.join('\n')}`);
   }
@@ -75,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     artifactDir: path.resolve(e.ARTIFACT_DIR ?? path.join(dataDir, 'artifacts')),
     metricsAddress: e.METRICS_ADDRESS,
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
+    apiAddress: e.API_ADDRESS,
+    apiTokens: e.API_TOKENS,
   };
 }
 
@@ -89,5 +148,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts, datasets, predictions (shared by all workers)' },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
+  { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
+  { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
   { name: 'TEMPORAL_CLI_PATH', default: '(search PATH, then build)', meaning: 'temporal CLI binary used for the dev server' },
 ];

@@ -25,6 +25,8 @@ describe('loadConfig', () => {
       artifactDir: path.join(dataDir, 'artifacts'),
       metricsAddress: '127.0.0.1:9464',
       trainingConcurrency: Math.max(1, os.availableParallelism()),
+      apiAddress: '127.0.0.1:8080',
+      apiTokens: [],
     });
     expect(path.isAbsolute(dataDir)).toBe(true);
   });
@@ -67,6 +69,8 @@ describe('loadConfig', () => {
       artifactDir: '/mnt/artifacts',
       metricsAddress: '0.0.0.0:9100',
       trainingConcurrency: 3,
+      apiAddress: '127.0.0.1:8080',
+      apiTokens: [],
     });
   });
 
@@ -137,6 +141,8 @@ describe('loadConfig', () => {
       'ARTIFACT_DIR',
       'METRICS_ADDRESS',
       'TRAINING_CONCURRENCY',
+      'API_ADDRESS',
+      'API_TOKENS',
       'TEMPORAL_CLI_PATH',
     ]);
   });

@@ -1,0 +1,109 @@
+/**
+ * The prediction API process (`npm run api`): opens the store and cache, starts listening at once
+ * (so /healthz answers while models load; /readyz says 503 until they are), loads the served
+ * models, and shuts down gracefully on SIGTERM/SIGINT: stop accepting, finish in-flight requests,
+ * flush the prediction log, close.
+ */
+import { openCache } from '../lib/cache/open-cache';
+import { loadConfig, type AppConfig } from '../lib/config';
+import { PredictionLogWriter } from '../lib/serving/prediction-log';
+import { ServingModels } from '../lib/serving/serving-models';
+import { openDatabase } from '../lib/store/database';
+import { buildApiServer } from './server';
+
+/** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
+const SHUTDOWN_GRACE_MS = 15_000;
+
+export interface ApiProcess {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Resolves once ServingModels.start() has finished (models loaded or their failure counted). */
+  started: Promise<void>;
+  /** Graceful stop; resolves to 0, or 1 when a step failed (each failure is logged). */
+  stop(): Promise<number>;
+}
+
+function hostAndPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+/** Starts the API for `config`: listening when it resolves, models loading in the background. */
+export async function startApiProcess(config: AppConfig, print: (line: string) => void = console.log): Promise<ApiProcess> {
+  if (config.apiTokens.length === 0) {
+    throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
+  }
+  const store = await openDatabase(config.databaseUrl);
+  const cache = openCache(config.redisUrl);
+  const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
+  const servingModels = new ServingModels({ store, cache, artifactDir: config.artifactDir, log });
+  const predictionLog = new PredictionLogWriter(store, { log });
+  let servingStarted = false;
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, servingStarted: () => servingStarted, logger: { level: 'warn' } });
+
+  const closeAll = async (): Promise<number> => {
+    let code = 0;
+    for (const [what, step] of [
+      ['http server', () => app.close()],
+      ['serving models', () => servingModels.close()],
+      ['prediction log', () => predictionLog.close()],
+      ['cache', () => cache.close()],
+      ['store', () => store.close()],
+    ] as const) {
+      try {
+        await step();
+      } catch (error) {
+        code = 1;
+        print(`closing the ${what} failed: ${(error as Error).message}`);
+      }
+    }
+    const s = predictionLog.stats();
+    print(`stopped; prediction log: ${s.written} rows written, ${s.dropped} dropped, ${s.rejected} rejected`);
+    return code;
+  };
+
+  const { host, port } = hostAndPort(config.apiAddress);
+  let url: string;
+  try {
+    url = await app.listen({ host, port });
+  } catch (error) {
+    await closeAll();
+    throw new Error(`cannot listen on API_ADDRESS=${config.apiAddress}: ${(error as Error).message}`, { cause: error });
+  }
+  print(`prediction API listening on ${url} (store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; ${config.apiTokens.length} token(s))`);
+
+  const started = servingModels.start().then(() => {
+    servingStarted = true;
+    const served = servingModels.models();
+    print(`serving ${served.length} model(s): ${served.map((m) => `${m} gen ${servingModels.snapshot(m)?.routes.generation ?? '(not loaded)'}`).join(', ') || '(none; waiting for serving routes)'}`);
+  });
+  let stopping: Promise<number> | undefined;
+  return {
+    url,
+    started,
+    stop: () => (stopping ??= started.catch(() => undefined).then(closeAll)),
+  };
+}
+
+async function main(): Promise<void> {
+  const api = await startApiProcess(loadConfig());
+  const onSignal = (signal: string) => {
+    console.log(`${signal}: stopping (no new connections; in-flight requests finish)`);
+    setTimeout(() => {
+      console.error(`shutdown took longer than ${SHUTDOWN_GRACE_MS} ms; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    void api.stop().then((code) => process.exit(code));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  // The store being unreadable at start is fatal: exit so a supervisor restarts the process.
+  await api.started;
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

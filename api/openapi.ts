@@ -1,0 +1,113 @@
+/**
+ * The OpenAPI 3.1 document of the prediction API, generated from the same zod schemas the server
+ * validates with, so the document cannot drift from the behaviour.
+ */
+import { z } from 'zod';
+import {
+  errorResponseSchema,
+  modelParamsSchema,
+  modelsResponseSchema,
+  predictionQuerySchema,
+  predictionsRequestSchema,
+  predictionsResponseSchema,
+  readinessResponseSchema,
+  rollbackRequestSchema,
+  rollbackResponseSchema,
+  symbolParamsSchema,
+  writeRoutesRequestSchema,
+  writeRoutesResponseSchema,
+} from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+/** JSON Schema 2020-12 (OpenAPI 3.1's dialect), without the per-schema `$schema` marker. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const generated = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as JsonSchema;
+  delete generated.$schema;
+  return generated;
+}
+
+const json = (schema: z.ZodType, io: 'input' | 'output') => ({ 'application/json': { schema: jsonSchema(schema, io) } });
+
+function parameters(schema: z.ZodObject, where: 'path' | 'query') {
+  const shape = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(shape.properties ?? {}).map(([name, s]) => ({ name, in: where, required: where === 'path' || (shape.required ?? []).includes(name), schema: s }));
+}
+
+const errorResponse = (description: string) => ({ description, content: json(errorResponseSchema, 'output') });
+
+const COMMON_ERRORS = {
+  '400': errorResponse('Malformed request; the message names each field and problem'),
+  '401': errorResponse('Missing or invalid bearer token'),
+  '403': errorResponse('The token lacks the scope this route needs'),
+};
+
+export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown> {
+  const predict = [{ bearer: ['predict'] }];
+  const admin = [{ bearer: ['admin'] }];
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Prediction API',
+      version: '1',
+      description: 'Serves the registry models named by their serving routes. Requests are routed by a sticky hash of `key` (default: the symbol); every prediction is logged.',
+    },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS with the scope the route needs (predict or admin).' } },
+    },
+    paths: {
+      '/v1/predictions': {
+        post: {
+          summary: 'Predict for up to 500 symbols',
+          security: predict,
+          requestBody: { required: true, content: json(predictionsRequestSchema, 'input') },
+          responses: { '200': { description: 'Predictions, and per-symbol errors (e.g. no online features)', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown or unserved model') },
+        },
+      },
+      '/v1/predictions/{symbol}': {
+        get: {
+          summary: 'Predict for one symbol',
+          security: predict,
+          parameters: [...parameters(symbolParamsSchema, 'path'), ...parameters(predictionQuerySchema, 'query')],
+          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '500': errorResponse('The model failed on this symbol') },
+        },
+      },
+      '/v1/models': {
+        get: {
+          summary: 'Served models: traffic split and loaded versions',
+          security: predict,
+          responses: { '200': { description: 'Served models', content: json(modelsResponseSchema, 'output') }, '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'] },
+        },
+      },
+      '/v1/admin/routes/{model}': {
+        put: {
+          summary: 'Change the traffic split of a model',
+          security: admin,
+          parameters: parameters(modelParamsSchema, 'path'),
+          requestBody: { required: true, content: json(writeRoutesRequestSchema, 'input') },
+          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one') },
+        },
+      },
+      '/v1/admin/rollback/{model}': {
+        post: {
+          summary: 'Serve one version on all traffic and make it the champion',
+          security: admin,
+          parameters: parameters(modelParamsSchema, 'path'),
+          requestBody: { required: true, content: json(rollbackRequestSchema, 'input') },
+          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS },
+        },
+      },
+      '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive' } } } },
+      '/readyz': {
+        get: {
+          summary: 'Models loaded and the store and cache answer',
+          security: [],
+          responses: { '200': { description: 'Ready', content: json(readinessResponseSchema, 'output') }, '503': { description: 'Not ready', content: json(readinessResponseSchema, 'output') } },
+        },
+      },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } } },
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Predictions for a request: pick the served model, read each symbol's online feature vector(s),
+ * predict from the snapshot read once at the start, log every prediction (queued, never awaited).
+ * The only thing awaited is the cache read of the features.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Cache } from '../lib/cache/cache';
+import { readOnlineFeatures, type OnlineFeatureVector } from '../lib/features/online-features';
+import { predictForRequest, type RequestFeatures } from '../lib/serving/predict';
+import { predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
+import { routeFor } from '../lib/serving/routing';
+import type { ServingSnapshot } from '../lib/serving/serving-models';
+import { ApiError } from './errors';
+import type { ApiMetrics } from './metrics';
+import type { PredictionResult } from './schemas';
+
+/** What the prediction path needs from ServingModels (an interface, so tests can pass a fake). */
+export interface ServingModelsView {
+  snapshot(model: string): ServingSnapshot | undefined;
+  models(): string[];
+}
+
+export interface PredictionDeps {
+  servingModels: ServingModelsView;
+  cache: Cache;
+  predictionLog: { append(entries: readonly PredictionLogEntry[]): void };
+  metrics: ApiMetrics;
+}
+
+export type SymbolFailure = 'no_features' | 'features_unavailable' | 'model_failed';
+
+export interface SymbolOutcomeError {
+  symbol: string;
+  error: string;
+  reason: SymbolFailure;
+}
+
+export interface PredictionOutcome {
+  predictions: PredictionResult[];
+  errors: SymbolOutcomeError[];
+}
+
+/** The snapshot of the requested model, or of the only served one; 400/404/503 otherwise. */
+export function servedSnapshot(servingModels: ServingModelsView, requested: string | undefined): ServingSnapshot {
+  const served = servingModels.models();
+  let model = requested;
+  if (model === undefined) {
+    if (served.length === 0) throw new ApiError(404, 'no_model', 'no model is served: none has serving routes yet; deploy one first (PUT /v1/admin/routes/{model} or the deployment workflow)');
+    if (served.length > 1) throw new ApiError(400, 'model_required', `several models are served (${served.join(', ')}); name one in "model"`);
+    model = served[0];
+  }
+  if (!served.includes(model)) {
+    throw new ApiError(404, 'unknown_model', `model "${model}" is not served here; served: ${served.length > 0 ? served.join(', ') : '(none)'}`);
+  }
+  const snapshot = servingModels.snapshot(model);
+  if (!snapshot) throw new ApiError(503, 'model_loading', `model "${model}" has serving routes but is not loaded yet (or its versions failed verification); retry shortly`, { 'retry-after': '1' });
+  return snapshot;
+}
+
+/** Feature set version of each model version in the snapshot. */
+function featureSetOf(snapshot: ServingSnapshot, version: number): string | undefined {
+  return snapshot.models.get(version)?.version.featureSetVersion;
+}
+
+/** Feature sets a request routed by `key` needs: the routed variant's first, then shadow's and reference's. */
+function neededFeatureSets(snapshot: ServingSnapshot, key: string): { routed: string | undefined; others: string[] } {
+  const { routes } = snapshot;
+  const route = routeFor(routes, key);
+  const routed = featureSetOf(snapshot, route.version);
+  const others = new Set<string>();
+  if (routes.shadow) others.add(featureSetOf(snapshot, routes.shadow.version) ?? '');
+  if (routes.reference !== undefined && routes.reference !== route.variant) {
+    const ref = routes.routes.find((r) => r.variant === routes.reference);
+    if (ref) others.add(featureSetOf(snapshot, ref.version) ?? '');
+  }
+  others.delete('');
+  if (routed !== undefined) others.delete(routed);
+  return { routed, others: [...others] };
+}
+
+async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, symbol: string, routingKey: string, createdAt: string): Promise<PredictionResult | SymbolOutcomeError> {
+  const model = snapshot.routes.model;
+  const { routed, others } = neededFeatureSets(snapshot, routingKey);
+  if (routed === undefined) return { symbol, reason: 'model_failed', error: `${model}: the routed version is not loaded in this snapshot` };
+  let vectors: Array<OnlineFeatureVector | undefined>;
+  try {
+    vectors = await Promise.all([routed, ...others].map((fs) => readOnlineFeatures(deps.cache, fs, symbol)));
+  } catch (error) {
+    return { symbol, reason: 'features_unavailable', error: `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}` };
+  }
+  const [vector] = vectors;
+  if (!vector) return { symbol, reason: 'no_features', error: `no online features for ${symbol} in feature set ${routed}; is the features step publishing this symbol?` };
+  const present = vectors.filter((v): v is OnlineFeatureVector => v !== undefined);
+  const features: RequestFeatures = present.length === 1 ? vector : new Map(present.map((v) => [v.version, v]));
+
+  const result = predictForRequest(snapshot, features, routingKey);
+  deps.predictionLog.append(predictionLogEntries({ requestId: randomUUID().replace(/-/g, ''), model, symbol, routingKey, asOf: vector.asOf, createdAt }, result));
+  for (const p of [result.served, ...result.unserved]) {
+    deps.metrics.predictions.inc({ model, variant: p.variant, version: String(p.version), served: p === result.served ? 'true' : 'false' });
+  }
+  const { served } = result;
+  if (served.probability === null || served.predictedClass === null) {
+    return { symbol, reason: 'model_failed', error: `${model} v${served.version} (${served.variant}) failed on ${symbol} ${vector.asOf}: ${served.error ?? 'no probability'}` };
+  }
+  return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, featureSetVersion: vector.version };
+}
+
+/** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
+export async function predictSymbols(deps: PredictionDeps, request: { model?: string; symbols: readonly string[]; key?: string }): Promise<PredictionOutcome> {
+  const snapshot = servedSnapshot(deps.servingModels, request.model);
+  const createdAt = new Date().toISOString();
+  const symbols = [...new Set(request.symbols)];
+  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? symbol, createdAt)));
+  const outcome: PredictionOutcome = { predictions: [], errors: [] };
+  for (const o of outcomes) {
+    if ('reason' in o) {
+      outcome.errors.push(o);
+      deps.metrics.predictionErrors.inc({ model: snapshot.routes.model, reason: o.reason });
+    } else {
+      outcome.predictions.push(o);
+    }
+  }
+  return outcome;
+}

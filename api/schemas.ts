@@ -1,0 +1,135 @@
+/**
+ * The prediction API's wire format: request and response schemas, shared by the server (validation),
+ * the OpenAPI document (z.toJSONSchema) and the typed client (response validation).
+ */
+import { z } from 'zod';
+
+/** Spelled out in both cases (not with the `i` flag) so the JSON Schema pattern means the same. */
+export const SYMBOL_PATTERN = /^[A-Za-z0-9.^-]{1,32}$/;
+export const MAX_SYMBOLS_PER_REQUEST = 500;
+
+export const symbolSchema = z
+  .string()
+  .regex(SYMBOL_PATTERN, 'must be 1 to 32 letters, digits or . ^ - (e.g. "AAPL", "BRK.B", "^GSPC")')
+  .toUpperCase();
+
+/** The registry's model-name rule (lib/registry/model-registry.ts). */
+export const modelNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a registered model name: lower-case letters, digits, ".", "_" or "-" (at most 64)');
+
+/** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
+export const routingKeySchema = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+
+export const predictionsRequestSchema = z.strictObject({
+  model: modelNameSchema.optional().describe('registry model name; defaults to the only served model'),
+  symbols: z
+    .array(symbolSchema)
+    .min(1, 'must list at least one symbol')
+    .max(MAX_SYMBOLS_PER_REQUEST, `must list at most ${MAX_SYMBOLS_PER_REQUEST} symbols; split the request`),
+  key: routingKeySchema.optional().describe('routing key (e.g. a client id); defaults to each symbol'),
+});
+export type PredictionsRequest = z.infer<typeof predictionsRequestSchema>;
+
+export const symbolParamsSchema = z.strictObject({ symbol: symbolSchema });
+export const modelParamsSchema = z.strictObject({ model: modelNameSchema });
+export const predictionQuerySchema = z.strictObject({
+  model: modelNameSchema.optional(),
+  key: routingKeySchema.optional(),
+});
+
+export const predictionSchema = z.object({
+  symbol: z.string(),
+  model: z.string(),
+  version: z.number().int(),
+  variant: z.string(),
+  /** Probability of class 1 (up). */
+  probability: z.number(),
+  class: z.number().int(),
+  asOf: z.string(),
+  featureSetVersion: z.string(),
+});
+export type PredictionResult = z.infer<typeof predictionSchema>;
+
+export const symbolErrorSchema = z.object({ symbol: z.string(), error: z.string() });
+export type SymbolError = z.infer<typeof symbolErrorSchema>;
+
+export const predictionsResponseSchema = z.object({
+  predictions: z.array(predictionSchema),
+  errors: z.array(symbolErrorSchema),
+});
+export type PredictionsResponse = z.infer<typeof predictionsResponseSchema>;
+
+export const routeSchema = z.strictObject({
+  variant: z.string().regex(/^[A-Za-z][\w-]{0,31}$/, 'must be a variant name such as champion, canary, A or B'),
+  version: z.number().int().min(1),
+  weight: z.number().min(0).max(1),
+});
+
+export const servingRoutesViewSchema = z.object({
+  model: z.string(),
+  generation: z.number().int(),
+  mode: z.enum(['single', 'canary', 'ab']),
+  routes: z.array(z.object({ variant: z.string(), version: z.number().int(), weight: z.number() })),
+  shadow: z.object({ version: z.number().int() }).nullable(),
+  reference: z.string().nullable(),
+  updatedBy: z.string(),
+  reason: z.string(),
+  updatedAt: z.string(),
+});
+export type ServingRoutesView = z.infer<typeof servingRoutesViewSchema>;
+
+export const loadedVersionSchema = z.object({
+  version: z.number().int(),
+  algorithm: z.string(),
+  artifactSha256: z.string(),
+  featureSetVersion: z.string(),
+  createdAt: z.string(),
+});
+
+export const servedModelSchema = z.object({
+  model: z.string(),
+  routes: servingRoutesViewSchema,
+  versions: z.array(loadedVersionSchema),
+  loadedAt: z.string(),
+});
+export type ServedModel = z.infer<typeof servedModelSchema>;
+
+export const modelsResponseSchema = z.object({ models: z.array(servedModelSchema) });
+export type ModelsResponse = z.infer<typeof modelsResponseSchema>;
+
+export const writeRoutesRequestSchema = z.strictObject({
+  mode: z.enum(['single', 'canary', 'ab']),
+  routes: z.array(routeSchema).min(1, 'must list at least one route'),
+  shadow: z.strictObject({ version: z.number().int().min(1) }).optional(),
+  reference: z.string().min(1).optional().describe('served variant that also predicts, unserved, on requests routed elsewhere'),
+  salt: z.string().min(1).max(64).optional(),
+  reason: z.string().min(1, 'must say why the split changes').max(1000),
+  expectedGeneration: z.number().int().min(0).optional().describe('refuse the change when the current generation differs'),
+});
+export type WriteRoutesRequest = z.infer<typeof writeRoutesRequestSchema>;
+
+export const writeRoutesResponseSchema = z.object({ routes: servingRoutesViewSchema });
+
+export const rollbackRequestSchema = z.strictObject({
+  toVersion: z.number().int().min(1).optional().describe('defaults to the previous champion in the alias history'),
+  reason: z.string().min(1, 'must say why the model is rolled back').max(1000),
+});
+export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
+
+export const rollbackResponseSchema = z.object({
+  model: z.string(),
+  fromVersion: z.number().int().nullable(),
+  toVersion: z.number().int(),
+  routes: servingRoutesViewSchema,
+});
+export type RollbackResponse = z.infer<typeof rollbackResponseSchema>;
+
+export const errorResponseSchema = z.object({ error: z.string(), message: z.string() });
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+export const readinessResponseSchema = z.object({
+  ready: z.boolean(),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
+});
+export type ReadinessResponse = z.infer<typeof readinessResponseSchema>;

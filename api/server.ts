@@ -1,0 +1,254 @@
+/**
+ * The prediction API as a Fastify instance (no listening here: api/main.ts listens, tests inject).
+ * Routes, authentication by scope, one JSON error shape, metrics per route.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { sql } from 'kysely';
+import type { Cache } from '../lib/cache/cache';
+import type { ApiScope, ApiToken } from '../lib/config';
+import { RegistryError } from '../lib/registry/model-registry';
+import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
+import { rollbackModel, RollbackError } from '../lib/serving/rollback';
+import type { ServingModelsStats } from '../lib/serving/serving-models';
+import { ServingRoutesConflictError, ServingRoutesError, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
+import type { Database } from '../lib/store/database';
+import { TokenVerifier } from './auth';
+import { ApiError, parseInput } from './errors';
+import { ApiMetrics } from './metrics';
+import { buildOpenApiDocument } from './openapi';
+import { predictSymbols, type ServingModelsView } from './predictions';
+import {
+  modelParamsSchema,
+  predictionQuerySchema,
+  predictionsRequestSchema,
+  rollbackRequestSchema,
+  symbolParamsSchema,
+  writeRoutesRequestSchema,
+  type ModelsResponse,
+  type PredictionsResponse,
+  type ReadinessResponse,
+  type RollbackResponse,
+  type ServingRoutesView,
+} from './schemas';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The token scope a route requires; routes without one are public. */
+    scope?: ApiScope;
+  }
+  interface FastifyRequest {
+    caller: ApiToken | null;
+  }
+}
+
+export interface ApiServerDeps {
+  store: Database;
+  cache: Cache;
+  servingModels: ServingModelsView & { ready(): boolean; stats(): ServingModelsStats };
+  predictionLog: { append(entries: readonly PredictionLogEntry[]): void; stats(): PredictionLogStats };
+  tokens: readonly ApiToken[];
+  /** Whether ServingModels.start() has finished (before that, ready() is vacuously true). Default: yes. */
+  servingStarted?: () => boolean;
+  metrics?: ApiMetrics;
+  /** Fastify (pino) logger options; default false (silent). */
+  logger?: FastifyServerOptions['logger'];
+  /** Longest a readiness probe waits for the store or the cache (ms, default 1000). */
+  readinessTimeoutMs?: number;
+}
+
+/** Routes' `updatedBy` names the token, never the token itself. */
+const callerName = (request: FastifyRequest) => `api:${request.caller?.name ?? 'unknown'}`;
+
+function routesView(routes: ServingRoutes): ServingRoutesView {
+  return {
+    model: routes.model,
+    generation: routes.generation,
+    mode: routes.mode,
+    routes: routes.routes.map((r) => ({ variant: r.variant, version: r.version, weight: r.weight })),
+    shadow: routes.shadow ? { version: routes.shadow.version } : null,
+    reference: routes.reference ?? null,
+    updatedBy: routes.updatedBy,
+    reason: routes.reason,
+    updatedAt: routes.updatedAt,
+  };
+}
+
+/** Resolves to an error message when `work` fails or takes longer than `ms`, else undefined. */
+async function probe(work: () => Promise<unknown>, ms: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${ms} ms`), ms);
+  });
+  try {
+    return await Promise.race([work().then(() => undefined), timeout]);
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Domain errors of the admin routes → HTTP. */
+function adminError(error: unknown): unknown {
+  if (error instanceof ServingRoutesConflictError) return new ApiError(409, 'conflict', error.message);
+  if (error instanceof ServingRoutesError) return new ApiError(400, 'invalid_routes', error.message);
+  if (error instanceof RollbackError || error instanceof RegistryError) return new ApiError(400, 'rollback_refused', error.message);
+  return error;
+}
+
+/** Fastify's own 4xx errors (bad JSON, too large, wrong media type) → our code names. */
+function frameworkErrorCode(error: { code?: string; statusCode?: number }): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'invalid_json';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'body_too_large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'invalid_body';
+    default:
+      return 'bad_request';
+  }
+}
+
+export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
+  const metrics = deps.metrics ?? new ApiMetrics({ serving: () => deps.servingModels.stats(), predictionLog: () => deps.predictionLog.stats() });
+  const verifier = new TokenVerifier(deps.tokens);
+  const servingStarted = deps.servingStarted ?? (() => true);
+  const readinessTimeoutMs = deps.readinessTimeoutMs ?? 1000;
+  const openApi = buildOpenApiDocument();
+
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // One log line per request would cost more than the prediction; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 256 * 1024,
+    // Request ids are ours to mint per symbol; Fastify's per-request id is only for its own logs.
+    requestIdHeader: false,
+  });
+  app.decorateRequest('caller', null);
+
+  // Only JSON bodies: anything else is a 400 before a handler runs.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    done(new ApiError(400, 'invalid_body', `request bodies must be JSON (Content-Type: application/json), got ${JSON.stringify(request.headers['content-type'] ?? '(none)')}`), undefined);
+  });
+
+  const routeLabel = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
+
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config.scope;
+    if (scope) request.caller = verifier.authorize(request.headers.authorization, scope);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = routeLabel(request);
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  const sendError = (request: FastifyRequest, reply: FastifyReply, error: ApiError) => {
+    metrics.httpErrors.inc({ route: routeLabel(request), code: error.code });
+    return reply.code(error.statusCode).headers(error.headers).send(error.body());
+  };
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ApiError) return sendError(request, reply, error);
+    const e = error as { code?: string; statusCode?: number; message?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      // Fastify's own client errors; a bad body is a 400 whatever Fastify would say (415, …) except a too-large one.
+      const status = e.statusCode === 413 ? 413 : 400;
+      return sendError(request, reply, new ApiError(status, frameworkErrorCode(e), e.message ?? 'bad request'));
+    }
+    request.log.error({ err: error, route: routeLabel(request) }, 'request failed');
+    return sendError(request, reply, new ApiError(500, 'internal_error', `the server failed on this request (${e.message ?? 'unknown error'}); it is logged, retry or report it`));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; the routes are listed in /openapi.json`)),
+  );
+
+  const predictionDeps = { servingModels: deps.servingModels, cache: deps.cache, predictionLog: deps.predictionLog, metrics };
+
+  app.post('/v1/predictions', { config: { scope: 'predict' } }, async (request): Promise<PredictionsResponse> => {
+    const body = parseInput(predictionsRequestSchema, request.body, 'body');
+    const outcome = await predictSymbols(predictionDeps, body);
+    return { predictions: outcome.predictions, errors: outcome.errors.map(({ symbol, error }) => ({ symbol, error })) };
+  });
+
+  app.get('/v1/predictions/:symbol', { config: { scope: 'predict' } }, async (request): Promise<PredictionsResponse> => {
+    const { symbol } = parseInput(symbolParamsSchema, request.params, 'params');
+    const query = parseInput(predictionQuerySchema, request.query, 'query');
+    const outcome = await predictSymbols(predictionDeps, { model: query.model, symbols: [symbol], key: query.key });
+    const [failure] = outcome.errors;
+    if (failure) {
+      const status = failure.reason === 'no_features' ? 404 : failure.reason === 'features_unavailable' ? 503 : 500;
+      throw new ApiError(status, failure.reason, failure.error);
+    }
+    return { predictions: outcome.predictions, errors: [] };
+  });
+
+  app.get('/v1/models', { config: { scope: 'predict' } }, async (): Promise<ModelsResponse> => {
+    const models: ModelsResponse['models'] = [];
+    for (const model of deps.servingModels.models()) {
+      const snapshot = deps.servingModels.snapshot(model);
+      if (!snapshot) continue; // routes known but not loaded: not served yet
+      const versions = [...snapshot.models.values()]
+        .map(({ version: v }) => ({ version: v.version, algorithm: v.algorithm, artifactSha256: v.artifactSha256, featureSetVersion: v.featureSetVersion, createdAt: v.createdAt }))
+        .sort((a, b) => a.version - b.version);
+      models.push({ model, routes: routesView(snapshot.routes), versions, loadedAt: snapshot.loadedAt });
+    }
+    return { models };
+  });
+
+  app.put('/v1/admin/routes/:model', { config: { scope: 'admin' } }, async (request) => {
+    const { model } = parseInput(modelParamsSchema, request.params, 'params');
+    const body = parseInput(writeRoutesRequestSchema, request.body, 'body');
+    try {
+      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });
+      return { routes: routesView(routes) };
+    } catch (error) {
+      throw adminError(error);
+    }
+  });
+
+  app.post('/v1/admin/rollback/:model', { config: { scope: 'admin' } }, async (request): Promise<RollbackResponse> => {
+    const { model } = parseInput(modelParamsSchema, request.params, 'params');
+    const body = parseInput(rollbackRequestSchema, request.body, 'body');
+    try {
+      const result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: callerName(request), reason: body.reason });
+      return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes) };
+    } catch (error) {
+      throw adminError(error);
+    }
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply): Promise<ReadinessResponse> => {
+    const [storeProblem, cacheProblem] = await Promise.all([
+      probe(() => sql`select 1`.execute(deps.store.db), readinessTimeoutMs),
+      probe(() => deps.cache.get('readyz:probe'), readinessTimeoutMs),
+    ]);
+    const served = deps.servingModels.models();
+    let modelsProblem: string | undefined;
+    if (!servingStarted()) modelsProblem = 'loading the served models';
+    else if (served.length === 0) modelsProblem = 'no model has serving routes yet';
+    else if (!deps.servingModels.ready()) modelsProblem = `not every served model is loaded: ${JSON.stringify(deps.servingModels.stats().pending)} pending`;
+    const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
+    const checks = { models: check(modelsProblem), store: check(storeProblem), cache: check(cacheProblem) };
+    const ready = Object.values(checks).every((c) => c.ok);
+    reply.code(ready ? 200 : 503);
+    return { ready, checks };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.contentType);
+    return metrics.text();
+  });
+
+  app.get('/openapi.json', async () => openApi);
+
+  return app;
+}

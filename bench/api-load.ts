@@ -1,0 +1,400 @@
+/**
+ * Load benchmark of the prediction API (`npm run bench:api`). Sets up a temporary SQLite store,
+ * registers two real models (logistic regression = champion, random forest = challenger), publishes
+ * online feature vectors for N symbols, starts the API as a child process (so the load generator
+ * does not share its event loop; --in-process runs it here with the in-memory cache), then with
+ * autocannon:
+ *   (a) a fixed rate, one symbol per request → p50 / p99 / max latency and errors;
+ *   (b) rising rates → the highest one sustained with p99 under the target and no errors;
+ *   (c) traffic-split changes under load → failed requests (must be 0) and how long each change
+ *       took to show in /v1/models.
+ *   tsx bench/api-load.ts [--redis redis://127.0.0.1:6379/15] [--in-process] [--rate 1000] [--duration 10]
+ *                         [--steps 2000,4000,6000,8000,10000,12000,16000] [--changes 20] [--symbols 50] [--p99-target-ms 20]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { buildApiServer } from '../api/server';
+import type { Cache } from '../lib/cache/cache';
+import { MemoryCache } from '../lib/cache/memory-cache';
+import { RedisCache } from '../lib/cache/redis-cache';
+import { loadConfig } from '../lib/config';
+import { publishOnlineFeatures, type OnlineFeatureVector } from '../lib/features/online-features';
+import { rng } from '../lib/random';
+import { moveAlias, registerModel, type RegisterModelInput } from '../lib/registry/model-registry';
+import { PredictionLogWriter } from '../lib/serving/prediction-log';
+import { ServingModels } from '../lib/serving/serving-models';
+import { singleRoute, writeServingRoutes } from '../lib/serving/serving-routes';
+import { openDatabase, type Database } from '../lib/store/database';
+import { encodeArtifact } from '../models/artifact';
+import { logisticRegression } from '../models/baselines/logistic-regression';
+import type { FeatureMatrix, TrainedModel } from '../models/model';
+import { randomForest } from '../models/trees/random-forest';
+
+const options = z
+  .object({
+    redis: z.string().regex(/^rediss?:\/\/.+/, '--redis must be redis://host:port[/db]').default('redis://127.0.0.1:6379/15'),
+    inProcess: z.boolean().default(false),
+    rate: z.coerce.number().int().positive().default(1000),
+    duration: z.coerce.number().min(2).default(10),
+    stepDuration: z.coerce.number().min(2).default(8),
+    steps: z
+      .string()
+      .default('2000,4000,6000,8000,10000,12000,16000')
+      .transform((s) => s.split(',').map(Number))
+      .refine((a) => a.every((n) => Number.isInteger(n) && n > 0), '--steps must be positive integers separated by commas'),
+    changes: z.coerce.number().int().min(1).default(20),
+    symbols: z.coerce.number().int().min(1).max(500).default(50),
+    connections: z.coerce.number().int().min(1).default(100),
+    p99TargetMs: z.coerce.number().positive().default(20),
+  })
+  .parse(
+    new Command()
+      .option('--redis <url>', 'Redis shared by this process and the API child (a spare db: keys are prefixed mlp:)')
+      .option('--in-process', 'run the API in this process with the in-memory cache (no Redis needed; less honest)')
+      .option('--rate <n>', 'requests/s of runs (a) and (c)')
+      .option('--duration <s>', 'seconds of run (a)')
+      .option('--step-duration <s>', 'seconds per rate of run (b)')
+      .option('--steps <list>', 'rates of run (b), comma-separated')
+      .option('--changes <n>', 'traffic-split changes of run (c)')
+      .option('--symbols <n>', 'symbols with online features')
+      .option('--connections <n>', 'autocannon connections')
+      .option('--p99-target-ms <ms>', 'p99 a rate must stay under to count as sustained')
+      .parse()
+      .opts(),
+  );
+
+const MODEL = `bench-api-${process.pid}`;
+const FEATURE_SET = `fs-bench-${randomBytes(6).toString('hex')}`;
+const FEATURES = Array.from({ length: 20 }, (_, j) => `f${String(j).padStart(2, '0')}`);
+const TOKEN = randomBytes(24).toString('hex');
+const SYMBOLS = Array.from({ length: options.symbols }, (_, i) => `BNCH${String(i).padStart(3, '0')}`);
+
+/** Rows of FEATURES with a learnable label: what a trained direction model looks like to the API. */
+function trainingData(rows: number, seed: number): { x: FeatureMatrix; y: Int32Array } {
+  const next = rng(seed);
+  const p = FEATURES.length;
+  const values = new Float64Array(rows * p);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < p; j++) values[r * p + j] = next() * 2 - 1;
+    y[r] = values[r * p] + 0.5 * values[r * p + 1] + 0.3 * (next() - 0.5) > 0 ? 1 : 0;
+  }
+  return { x: { values, rows, featureNames: FEATURES }, y };
+}
+
+function registration(model: TrainedModel, algorithm: string, params: Record<string, unknown>): RegisterModelInput {
+  const label = { kind: 'direction', horizon: 5 };
+  return {
+    name: MODEL,
+    artifact: encodeArtifact(model.state(), { featureSetVersion: FEATURE_SET, label }),
+    algorithm,
+    params,
+    seed: 1,
+    featureSetVersion: FEATURE_SET,
+    label,
+    snapshotId: null,
+    snapshotHash: null,
+    codeVersion: 'bench',
+    workflowId: null,
+    runId: null,
+    registrationKey: `${MODEL}/${algorithm}`,
+    metrics: {},
+    lineage: { bench: 'api-load' },
+  };
+}
+
+async function setUpModels(store: Database, cache: Cache, artifactDir: string): Promise<void> {
+  const { x, y } = trainingData(3000, 7);
+  const champion = await logisticRegression.fit({ features: x, labels: y, classes: 2, seed: 1 }, {});
+  const forestParams = { nEstimators: 100, maxDepth: 10 };
+  const challenger = await randomForest.fit({ features: x, labels: y, classes: 2, seed: 1 }, forestParams);
+  await registerModel(store, artifactDir, registration(champion, 'logistic_regression', {}));
+  await registerModel(store, artifactDir, registration(challenger, 'random_forest', forestParams));
+  await moveAlias(store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'bench', reason: 'bench set-up' });
+  await writeServingRoutes(store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'bench', reason: 'bench set-up' });
+  const next = rng(11);
+  const vectors: OnlineFeatureVector[] = SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: '2024-06-28', columns: FEATURES, values: FEATURES.map(() => next() * 2 - 1) }));
+  await publishOnlineFeatures(cache, vectors);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitUntilReady(baseUrl: string, child: ChildProcess | undefined, logFile: string | undefined): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`the API process exited with code ${child.exitCode}; its log:\n${logFile ? fs.readFileSync(logFile, 'utf8').slice(-3000) : ''}`);
+    const status = await fetch(`${baseUrl}/readyz`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the API at ${baseUrl} was not ready within 120 s (last /readyz status ${status})`);
+    await sleep(100);
+  }
+}
+
+interface LoadResult {
+  target: number;
+  achieved: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  max: number;
+  failed: number;
+  failures: string;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/**
+ * autocannon's rate limit lets each connection send its whole per-second quota at once when its
+ * 1 s timer fires, and all connections start together: "1000 req/s" would be one burst of 1000
+ * requests per second. To offer a steady rate, the load is split over SLOTS autocannon instances
+ * started 1000/SLOTS ms apart, each with its share of the rate and of the connections.
+ */
+const SLOTS = 25;
+
+/** Integer shares of `total` over `parts` (the first ones get the remainder). */
+const shares = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+/** Offers `rate` req/s for `seconds`, one symbol per GET; `during` runs alongside and ends the run when given. */
+async function load(baseUrl: string, rate: number, seconds: number, during?: () => Promise<void>): Promise<LoadResult> {
+  const times: number[] = [];
+  const arrivals: number[] = [];
+  const statuses = new Map<number, number>();
+  let i = 0;
+  const instances: autocannon.Instance[] = [];
+  const slots = Math.min(SLOTS, rate);
+  const rates = shares(rate, slots);
+  const connections = Math.max(1, Math.ceil(options.connections / slots));
+  const started = performance.now();
+  const runs = rates.map(
+    (slotRate, k) =>
+      new Promise<autocannon.Result>((resolve, reject) => {
+        setTimeout(() => {
+          const instance = autocannon(
+            {
+              url: baseUrl,
+              connections: Math.min(connections, slotRate),
+              overallRate: slotRate,
+              duration: during ? 3600 : seconds,
+              headers: { authorization: `Bearer ${TOKEN}` },
+              timeout: 10,
+              requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/v1/predictions/${SYMBOLS[i++ % SYMBOLS.length]}` }) }],
+            },
+            (error: unknown, result: autocannon.Result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result)),
+          );
+          instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+            times.push(responseTime);
+            arrivals.push(performance.now());
+            statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+          });
+          instances.push(instance);
+        }, (k * 1000) / slots);
+      }),
+  );
+  let stopped = started + seconds * 1000;
+  if (during) {
+    try {
+      await during();
+    } finally {
+      await sleep(1000); // every slot has started
+      stopped = performance.now();
+      for (const instance of instances) instance.stop();
+    }
+  }
+  const results = await Promise.all(runs);
+  const sorted = Float64Array.from(times).sort();
+  const non2xx = [...statuses].filter(([s]) => s < 200 || s >= 300);
+  const errors = results.reduce((s, r) => s + r.errors, 0);
+  const timeouts = results.reduce((s, r) => s + r.timeouts, 0);
+  const failures = [...non2xx.map(([s, n]) => `${n}×${s}`), ...(errors > 0 ? [`${errors} connection errors (${timeouts} timeouts)`] : [])].join(', ');
+  // Achieved rate over the window in which every slot runs: from the last start to the first stop.
+  const windowStart = started + 1000;
+  const inWindow = arrivals.filter((t) => t >= windowStart && t < stopped).length;
+  return {
+    target: rate,
+    achieved: (inWindow * 1000) / Math.max(1, stopped - windowStart),
+    requests: times.length,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
+    failed: non2xx.reduce((s, [, n]) => s + n, 0) + errors,
+    failures: failures || 'none',
+  };
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2).padStart(8) : '     n/a');
+
+function printLoadTable(title: string, rows: LoadResult[]): void {
+  console.log(`\n${title}`);
+  console.log('  target/s  achieved/s  requests   p50 ms   p99 ms   max ms  failed');
+  for (const r of rows) {
+    console.log(`  ${String(r.target).padStart(8)}  ${r.achieved.toFixed(0).padStart(10)}  ${String(r.requests).padStart(8)} ${ms(r.p50)} ${ms(r.p99)} ${ms(r.max)}  ${r.failed}${r.failed > 0 ? ` (${r.failures})` : ''}`);
+  }
+}
+
+interface SplitChange {
+  n: number;
+  canaryWeight: number;
+  generation: number;
+  writeMs: number;
+  visibleMs: number;
+}
+
+/** Generation /v1/models reports for the bench model (what the API process serves now). */
+async function servedGeneration(baseUrl: string): Promise<number | undefined> {
+  const res = await fetch(`${baseUrl}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = (await res.json()) as { models?: Array<{ model: string; routes: { generation: number } }> };
+  return body.models?.find((m) => m.model === MODEL)?.routes.generation;
+}
+
+async function splitChanges(store: Database, cache: Cache, baseUrl: string): Promise<SplitChange[]> {
+  const changes: SplitChange[] = [];
+  for (let n = 1; n <= options.changes; n++) {
+    const canaryWeight = n % 2 === 1 ? 0.1 : 0.9; // alternate: mostly champion, mostly canary
+    const t0 = performance.now();
+    const routes = await writeServingRoutes(store, cache, {
+      model: MODEL,
+      mode: 'canary',
+      routes: [
+        { variant: 'canary', version: 2, weight: canaryWeight },
+        { variant: 'champion', version: 1, weight: Math.round((1 - canaryWeight) * 10) / 10 },
+      ],
+      reference: 'champion',
+      updatedBy: 'bench',
+      reason: `bench change ${n}`,
+    });
+    const written = performance.now();
+    const deadline = written + 30_000;
+    while (((await servedGeneration(baseUrl)) ?? 0) < routes.generation) {
+      if (performance.now() > deadline) throw new Error(`generation ${routes.generation} did not show in /v1/models within 30 s`);
+      await sleep(2);
+    }
+    changes.push({ n, canaryWeight, generation: routes.generation, writeMs: written - t0, visibleMs: performance.now() - t0 });
+    await sleep(300);
+  }
+  return changes;
+}
+
+async function promMetric(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-api-'));
+  const databaseUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
+  const artifactDir = path.join(dir, 'artifacts');
+  const store = await openDatabase(databaseUrl);
+  // The child's openCache() uses the default "mlp:" key prefix: this process must use the same to share keys and channels.
+  const cache: Cache = options.inProcess ? new MemoryCache() : new RedisCache(options.redis, 'mlp:');
+  let child: ChildProcess | undefined;
+  let closeInProcess: (() => Promise<void>) | undefined;
+  try {
+    if (!options.inProcess) await cache.get('bench:probe').catch((error: unknown) => {
+      throw new Error(`Redis at ${options.redis} is not reachable (${(error as Error).message}); start it, pass --redis, or use --in-process`);
+    });
+    const tSetup = performance.now();
+    await setUpModels(store, cache, artifactDir);
+    console.log(`set-up: model ${MODEL} v1 logistic_regression (champion) + v2 random_forest (100 trees), ${SYMBOLS.length} symbols × ${FEATURES.length} features in ${((performance.now() - tSetup) / 1000).toFixed(1)} s`);
+
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    let logFile: string | undefined;
+    if (options.inProcess) {
+      const servingModels = new ServingModels({ store, cache, artifactDir });
+      const predictionLog = new PredictionLogWriter(store);
+      const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: loadConfig({ API_TOKENS: `bench:${TOKEN}=predict` }).apiTokens });
+      await servingModels.start();
+      await app.listen({ host: '127.0.0.1', port });
+      closeInProcess = async () => {
+        await app.close();
+        await servingModels.close();
+        await predictionLog.close();
+      };
+    } else {
+      logFile = path.join(dir, 'api.log');
+      const out = fs.openSync(logFile, 'a');
+      child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../api/main.ts')], {
+        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: options.redis, ARTIFACT_DIR: artifactDir, API_ADDRESS: `127.0.0.1:${port}`, API_TOKENS: `bench:${TOKEN}=predict` },
+        stdio: ['ignore', out, out],
+      });
+    }
+    await waitUntilReady(baseUrl, child, logFile);
+    console.log(`API ${options.inProcess ? 'in this process (memory cache)' : `child pid ${child?.pid} (Redis ${options.redis})`} at ${baseUrl}; ${os.availableParallelism()} cores`);
+
+    await load(baseUrl, Math.min(500, options.rate), 3); // warm-up: JIT, connections, model caches
+
+    const fixed = await load(baseUrl, options.rate, options.duration);
+    printLoadTable(`(a) fixed ${options.rate} req/s for ${options.duration} s, one symbol per GET /v1/predictions/:symbol`, [fixed]);
+
+    const steps: LoadResult[] = [];
+    let sustained: LoadResult | undefined;
+    for (const rate of options.steps) {
+      const r = await load(baseUrl, rate, options.stepDuration);
+      steps.push(r);
+      const ok = r.failed === 0 && r.achieved >= 0.95 * rate && r.p99 < options.p99TargetMs;
+      if (!ok) break;
+      sustained = r;
+      await sleep(1000);
+    }
+    printLoadTable(`(b) rising rates, ${options.stepDuration} s each (stops at the first rate missed: <95% achieved, p99 ≥ ${options.p99TargetMs} ms or any failure)`, steps);
+    console.log(sustained ? `  highest sustained: ${sustained.target} req/s (p99 ${sustained.p99.toFixed(2)} ms)` : `  no rate in ${options.steps.join(', ')} was sustained`);
+
+    let changes: SplitChange[] = [];
+    const underChanges = await load(baseUrl, options.rate, 0, async () => {
+      await sleep(1000);
+      changes = await splitChanges(store, cache, baseUrl);
+      await sleep(500);
+    });
+    console.log(`\n(c) ${changes.length} traffic-split changes (canary v2 ↔ champion v1, alternating weights) under ${options.rate} req/s`);
+    console.log('     #  canary weight  generation  write ms  visible in /v1/models after ms');
+    for (const c of changes) console.log(`  ${String(c.n).padStart(4)}  ${c.canaryWeight.toFixed(1).padStart(13)}  ${String(c.generation).padStart(10)}  ${c.writeMs.toFixed(1).padStart(8)}  ${c.visibleMs.toFixed(1).padStart(10)}`);
+    const visible = changes.map((c) => c.visibleMs).sort((a, b) => a - b);
+    console.log(`  visible after: median ${visible[Math.floor(visible.length / 2)].toFixed(1)} ms, max ${visible[visible.length - 1].toFixed(1)} ms`);
+    printLoadTable('  load during the changes', [underChanges]);
+    console.log(`  failed requests during the changes: ${underChanges.failed}${underChanges.failed === 0 ? ' (ok)' : ` — FAILED: ${underChanges.failures}`}`);
+
+    await sleep(600); // let the last prediction-log batch flush
+    const [written, dropped] = await Promise.all([promMetric(baseUrl, 'api_prediction_log_written_total'), promMetric(baseUrl, 'api_prediction_log_dropped_total')]);
+    console.log(`\nprediction log (API metrics): ${written} rows written, ${dropped} dropped`);
+    if (underChanges.failed > 0) process.exitCode = 1;
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+    }
+    await closeInProcess?.();
+    for (const symbol of SYMBOLS) await cache.delete(`features:latest:${FEATURE_SET}:${symbol}`).catch(() => undefined);
+    await cache.close();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,66 @@
+/**
+ * Rolling a model back: every request served by one known-good version again, and the registry's
+ * `champion` alias pointing at it. Shared by the admin API and the CLI.
+ */
+import type { Cache } from '../cache/cache';
+import { aliasHistory, aliasVersion, getModelVersion, moveAlias } from '../registry/model-registry';
+import type { Database } from '../store/database';
+import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
+
+export class RollbackError extends Error {
+  override name = 'RollbackError';
+}
+
+export interface RollbackInput {
+  model: string;
+  /** Defaults to the previous champion: the version the current champion replaced. */
+  toVersion?: number;
+  movedBy: string;
+  reason: string;
+}
+
+export interface RollbackResult {
+  model: string;
+  /** The champion before the rollback (null when there was none). */
+  fromVersion: number | null;
+  toVersion: number;
+  routes: ServingRoutes;
+}
+
+/**
+ * The version the current champion replaced, from the alias history (the `from` of the move that
+ * made it champion). Undefined when there is no champion or it was the first one.
+ */
+export async function previousChampion(store: Database, model: string): Promise<number | undefined> {
+  const current = await aliasVersion(store, model, 'champion');
+  if (current === undefined) return undefined;
+  const moves = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion');
+  const arrival = moves.reverse().find((m) => m.toVersion === current);
+  return arrival?.fromVersion ?? undefined;
+}
+
+/**
+ * Serves `toVersion` (or the previous champion) on 100% of the traffic and makes it the champion.
+ * The routes are written before the alias moves: traffic leaves the bad version first, and a retry
+ * after a failure in between still finds the same previous champion (the alias has not moved yet).
+ * With `toVersion` a repeated rollback is a no-op; without it, a second rollback goes back to the
+ * version the first one left (that version is then the previous champion).
+ */
+export async function rollbackModel(store: Database, cache: Cache, input: RollbackInput): Promise<RollbackResult> {
+  if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
+  const fromVersion = (await aliasVersion(store, input.model, 'champion')) ?? null;
+  const target = input.toVersion ?? (await previousChampion(store, input.model));
+  if (target === undefined) {
+    const why = fromVersion === null ? `model ${input.model} has no champion` : `champion v${fromVersion} of ${input.model} has no predecessor in the alias history`;
+    throw new RollbackError(`${why}; name the version to roll back to (toVersion / --to-version)`);
+  }
+  try {
+    await getModelVersion(store, input.model, target);
+  } catch (error) {
+    throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });
+  }
+  const reason = `rollback to v${target}: ${input.reason}`;
+  const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason });
+  await moveAlias(store, { name: input.model, alias: 'champion', version: target, movedBy: input.movedBy, reason });
+  return { model: input.model, fromVersion, toVersion: target, routes };
+}

@@ -1,0 +1,400 @@
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { startApiProcess } from '../../api/main';
+import { buildApiServer } from '../../api/server';
+import { PredictionApiClient, PredictionApiError } from '../../client/prediction-api-client';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { loadConfig } from '../../lib/config';
+import { publishOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { rng } from '../../lib/random';
+import { aliasVersion, moveAlias, registerModel, type RegisterModelInput } from '../../lib/registry/model-registry';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { rollbackModel } from '../../lib/serving/rollback';
+import { routeFor } from '../../lib/serving/routing';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import type { TrainedModel } from '../../models/model';
+import { randomForest } from '../../models/trees/random-forest';
+import { createSqliteTestDatabase, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+
+const MODEL = 'direction-5d';
+const FEATURE_SET = 'fs-test-000000000000';
+const AS_OF = '2024-06-28';
+const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SYM${String(i).padStart(2, '0')}`);
+const PREDICT_TOKEN = 'p'.repeat(20);
+const ADMIN_TOKEN = 'a'.repeat(20);
+const TOKENS = loadConfig({ API_TOKENS: `reader:${PREDICT_TOKEN}=predict,ops:${ADMIN_TOKEN}=predict+admin` }).apiTokens;
+const asPredict = { authorization: `Bearer ${PREDICT_TOKEN}` };
+const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+async function registration(model: TrainedModel, algorithm: string, key: string): Promise<RegisterModelInput> {
+  const label = { kind: 'direction', horizon: 5 };
+  return {
+    name: MODEL,
+    artifact: encodeArtifact(model.state(), { featureSetVersion: FEATURE_SET, label }),
+    algorithm,
+    params: {},
+    seed: 1,
+    featureSetVersion: FEATURE_SET,
+    label,
+    snapshotId: null,
+    snapshotHash: null,
+    codeVersion: 'test',
+    workflowId: null,
+    runId: null,
+    registrationKey: key,
+    metrics: {},
+    lineage: {},
+  };
+}
+
+function vectors(): OnlineFeatureVector[] {
+  const next = rng(42);
+  return SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: AS_OF, columns: ['f0', 'f1', 'f2', 'f3', 'f4'], values: Array.from({ length: 5 }, () => next() * 2 - 1) }));
+}
+
+// Fastify's inject() loads an ESM-only dependency jest cannot parse, so the tests talk HTTP to a real listener.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+interface Reply {
+  statusCode: number;
+  headers: Headers;
+  body: string;
+  json(): Json;
+}
+
+async function request(baseUrl: string, options: { method: string; url: string; headers?: Record<string, string>; payload?: unknown }): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | undefined;
+  if (typeof options.payload === 'string') body = options.payload;
+  else if (options.payload !== undefined) {
+    body = JSON.stringify(options.payload);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + options.url, { method: options.method, headers, body });
+  const text = await res.text();
+  return { statusCode: res.status, headers: res.headers, body: text, json: () => JSON.parse(text) as Json };
+}
+
+/** Polls until `check` returns a value, failing after `ms` (no timing assertion: only an upper bound). */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('prediction API (SQLite store, real Redis)', () => {
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let artifactDir: string;
+  let servingModels: ServingModels;
+  let predictionLog: PredictionLogWriter;
+  let app: FastifyInstance;
+  let baseUrl: string;
+  const api = { inject: (options: Parameters<typeof request>[1]) => request(baseUrl, options) };
+  let started = false;
+  let v1: TrainedModel;
+  let v2: TrainedModel;
+  const features = vectors();
+
+  const generationServed = async () => {
+    const res = await api.inject({ method: 'GET', url: '/v1/models', headers: asPredict });
+    return (res.json() as { models: Array<{ routes: { generation: number } }> }).models[0]?.routes.generation;
+  };
+  const waitForGeneration = (generation: number) => eventually(`generation ${generation} to be served`, async () => ((await generationServed()) === generation ? true : undefined));
+
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-api-${crypto.randomBytes(3).toString('hex')}:`);
+    artifactDir = tempDir('mlp-api-artifacts-');
+    const d = separable(400, 5, 3);
+    v1 = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+    v2 = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nEstimators: 15, maxDepth: 6 });
+    await registerModel(t.store, artifactDir, await registration(v1, 'logistic_regression', 'v1'));
+    await registerModel(t.store, artifactDir, await registration(v2, 'random_forest', 'v2'));
+    await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'test', reason: 'first' });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'first' });
+    await publishOnlineFeatures(cache, features);
+
+    servingModels = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 500 });
+    predictionLog = new PredictionLogWriter(t.store, { flushMs: 50 });
+    app = buildApiServer({ store: t.store, cache, servingModels, predictionLog, tokens: TOKENS, servingStarted: () => started });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await servingModels?.close();
+    await predictionLog?.close();
+    await cache?.close();
+    await t?.drop();
+  });
+
+  it('is alive at once but answers 503 on /readyz until the models are loaded', async () => {
+    expect((await api.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const before = await api.inject({ method: 'GET', url: '/readyz' });
+    expect(before.statusCode).toBe(503);
+    expect(before.json()).toMatchObject({ ready: false, checks: { models: { ok: false }, store: { ok: true }, cache: { ok: true } } });
+    const early = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'] } });
+    expect(early.statusCode).toBe(404); // nothing loaded, so no model is served yet
+    await servingModels.start();
+    started = true;
+    const after = await api.inject({ method: 'GET', url: '/readyz' });
+    expect([after.statusCode, after.json().ready]).toEqual([200, true]);
+  });
+
+  it('serves the champion for each symbol, with the model probability, and logs every prediction', async () => {
+    const res = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['sym00', 'SYM01', 'NOPE', 'SYM01'] } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { predictions: Array<Record<string, unknown>>; errors: Array<{ symbol: string; error: string }> };
+    expect(body.errors).toEqual([{ symbol: 'NOPE', error: expect.stringContaining(`no online features for NOPE in feature set ${FEATURE_SET}`) }]);
+    expect(body.predictions.map((p) => [p.symbol, p.model, p.version, p.variant, p.asOf, p.featureSetVersion])).toEqual([
+      ['SYM00', MODEL, 1, 'champion', AS_OF, FEATURE_SET],
+      ['SYM01', MODEL, 1, 'champion', AS_OF, FEATURE_SET],
+    ]);
+    const expected = v1.predictProba({ values: Float64Array.from(features[0].values), rows: 1, featureNames: features[0].columns })[1];
+    expect(body.predictions[0].probability).toBeCloseTo(expected, 12);
+    expect(body.predictions[0].class).toBe(expected > 0.5 ? 1 : 0);
+
+    await predictionLog.flush();
+    const rows = await t.store.db.selectFrom('prediction_log').selectAll().where('symbol', 'in', ['SYM00', 'SYM01']).orderBy('symbol').execute();
+    expect(rows.map((r) => [r.symbol, r.model, Number(r.version), r.variant, Number(r.served), r.routing_key, r.as_of, r.error])).toEqual([
+      ['SYM00', MODEL, 1, 'champion', 1, 'SYM00', AS_OF, null],
+      ['SYM01', MODEL, 1, 'champion', 1, 'SYM01', AS_OF, null],
+    ]);
+    expect(rows[0].probability).toBeCloseTo(expected, 12);
+    expect(rows[0].id).toBe(`${rows[0].request_id}:champion`);
+    expect(rows[0].request_id).not.toBe(rows[1].request_id);
+  });
+
+  it('answers a single-symbol GET, and 404 when the symbol has no online features', async () => {
+    const ok = await api.inject({ method: 'GET', url: `/v1/predictions/sym05?model=${MODEL}&key=client-1`, headers: asPredict });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().predictions).toEqual([expect.objectContaining({ symbol: 'SYM05', version: 1, variant: 'champion' })]);
+    const missing = await api.inject({ method: 'GET', url: '/v1/predictions/ZZZZ', headers: asPredict });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: 'no_features', message: expect.stringContaining('no online features for ZZZZ') });
+    const unknownModel = await api.inject({ method: 'GET', url: '/v1/predictions/SYM05?model=other-model', headers: asPredict });
+    expect([unknownModel.statusCode, unknownModel.json().error]).toEqual([404, 'unknown_model']);
+    expect(unknownModel.json().message).toContain(`served: ${MODEL}`);
+  });
+
+  it('lists the served model with its routes and loaded versions', async () => {
+    const res = await api.inject({ method: 'GET', url: '/v1/models', headers: asPredict });
+    expect(res.statusCode).toBe(200);
+    const [served] = res.json().models;
+    expect(served.model).toBe(MODEL);
+    expect(served.routes).toMatchObject({ generation: 1, mode: 'single', routes: [{ variant: 'champion', version: 1, weight: 1 }], shadow: null });
+    expect(served.versions).toEqual([expect.objectContaining({ version: 1, algorithm: 'logistic_regression', artifactSha256: expect.stringMatching(/^[0-9a-f]{64}$/) })]);
+  });
+
+  it('refuses missing and invalid tokens with 401 and a token without the scope with 403, as JSON', async () => {
+    const none = await api.inject({ method: 'POST', url: '/v1/predictions', payload: { symbols: ['SYM00'] } });
+    expect([none.statusCode, none.json().error]).toEqual([401, 'unauthorized']);
+    expect(none.headers.get('www-authenticate')).toContain('Bearer');
+    const wrong = await api.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${'x'.repeat(20)}` } });
+    expect([wrong.statusCode, wrong.json().error]).toEqual([401, 'unauthorized']);
+    const scope = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asPredict, payload: { mode: 'single', routes: singleRoute(2), reason: 'x' } });
+    expect(scope.statusCode).toBe(403);
+    expect(scope.json()).toEqual({ error: 'forbidden', message: expect.stringContaining('lacks the "admin" scope') });
+    const rollback = await api.inject({ method: 'POST', url: `/v1/admin/rollback/${MODEL}`, headers: asPredict, payload: { reason: 'x' } });
+    expect(rollback.statusCode).toBe(403);
+    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) expect((await api.inject({ method: 'GET', url })).statusCode).toBe(200);
+    expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(1); // the refused change did not happen
+  });
+
+  it.each([
+    ['no body', undefined, /body: .*expected object/],
+    ['no symbols', { model: MODEL }, /body\.symbols: .*expected array/],
+    ['an empty list', { symbols: [] }, /body\.symbols: must list at least one symbol/],
+    ['a bad symbol', { symbols: ['AAPL', 'no spaces'] }, /body\.symbols\.1: must be 1 to 32 letters, digits or \. \^ -/],
+    ['too many symbols', { symbols: Array.from({ length: 501 }, (_, i) => `S${i}`) }, /body\.symbols: must list at most 500 symbols/],
+    ['a bad model name', { symbols: ['AAPL'], model: 'Bad Name' }, /body\.model: must be a registered model name/],
+    ['an unknown field', { symbols: ['AAPL'], symbol: 'AAPL' }, /Unrecognized key: "symbol"/],
+    ['an empty key', { symbols: ['AAPL'], key: '' }, /body\.key: must not be empty/],
+  ])('answers 400 naming the field for %s', async (_what, payload, message) => {
+    const res = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, ...(payload === undefined ? {} : { payload }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(message) });
+  });
+
+  it('answers 400 to bodies that are not JSON and 404 JSON to unknown routes', async () => {
+    const badJson = await api.inject({ method: 'POST', url: '/v1/predictions', headers: { ...asPredict, 'content-type': 'application/json' }, payload: '{"symbols": [' });
+    expect([badJson.statusCode, badJson.json().error]).toEqual([400, 'invalid_json']);
+    const text = await api.inject({ method: 'POST', url: '/v1/predictions', headers: { ...asPredict, 'content-type': 'text/plain' }, payload: 'AAPL' });
+    expect([text.statusCode, text.json().error]).toEqual([400, 'invalid_body']);
+    expect(text.json().message).toContain('must be JSON');
+    const form = await api.inject({ method: 'POST', url: '/v1/predictions', headers: { ...asPredict, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'symbols=AAPL' });
+    expect(form.statusCode).toBe(400);
+    const unknown = await api.inject({ method: 'GET', url: '/v2/nothing?x=1', headers: asPredict });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toEqual({ error: 'not_found', message: 'no route GET /v2/nothing; the routes are listed in /openapi.json' });
+    const badParam = await api.inject({ method: 'GET', url: '/v1/predictions/%20bad', headers: asPredict });
+    expect([badParam.statusCode, badParam.json().error]).toEqual([400, 'invalid_request']);
+    expect(badParam.json().message).toContain('params.symbol');
+  });
+
+  it('applies a traffic split from the admin route: visible in /v1/models, routed by sticky key, reference logged unserved', async () => {
+    const bad = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'canary', routes: [{ variant: 'canary', version: 9, weight: 0.5 }, { variant: 'champion', version: 1, weight: 0.5 }], reason: 'try' } });
+    expect([bad.statusCode, bad.json().error]).toEqual([400, 'invalid_routes']);
+    expect(bad.json().message).toContain('v9');
+    const weights = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.5 }], reason: 'try' } });
+    expect([weights.statusCode, weights.json().error]).toEqual([400, 'invalid_routes']);
+    const stale = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'single', routes: singleRoute(2), reason: 'x', expectedGeneration: 0 } });
+    expect([stale.statusCode, stale.json().error]).toEqual([409, 'conflict']);
+
+    const split = { mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.5 }, { variant: 'champion', version: 1, weight: 0.5 }], reference: 'champion', reason: 'canary 50%', expectedGeneration: 1 };
+    const res = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: split });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().routes).toMatchObject({ generation: 2, mode: 'canary', reference: 'champion', updatedBy: 'api:ops', reason: 'canary 50%' });
+    await waitForGeneration(2);
+
+    const routes = (await readServingRoutes(t.store, MODEL))!;
+    const predictions = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: SYMBOLS } });
+    const served = predictions.json().predictions as Array<{ symbol: string; variant: string; version: number }>;
+    expect(served).toHaveLength(SYMBOLS.length);
+    for (const p of served) expect([p.variant, p.version]).toEqual([routeFor(routes, p.symbol).variant, routeFor(routes, p.symbol).version]);
+    expect(new Set(served.map((p) => p.variant))).toEqual(new Set(['canary', 'champion']));
+    // One client key: every symbol goes to the same variant.
+    const keyed = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: SYMBOLS.slice(0, 5), key: 'client-42' } });
+    expect(new Set((keyed.json().predictions as Array<{ variant: string }>).map((p) => p.variant))).toEqual(new Set([routeFor(routes, 'client-42').variant]));
+
+    await predictionLog.flush();
+    const canarySymbol = served.find((p) => p.variant === 'canary')!.symbol;
+    const logged = await t.store.db.selectFrom('prediction_log').select(['request_id', 'variant', 'version', 'served']).where('symbol', '=', canarySymbol).where('routing_key', '=', canarySymbol).where('created_at', '>=', routes.updatedAt).execute();
+    const requestId = logged.find((r) => r.variant === 'canary')!.request_id;
+    expect(logged.filter((r) => r.request_id === requestId).map((r) => [r.variant, Number(r.version), Number(r.served)]).sort()).toEqual([
+      ['canary', 2, 1],
+      ['champion', 1, 0],
+    ]);
+  });
+
+  it('rolls back while requests are served: no failed request, and the rolled-back-to champion is served', async () => {
+    // v2 becomes champion and takes all traffic; then it is rolled back to v1.
+    await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 2, movedBy: 'test', reason: 'promote' });
+    const promoted = await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(2), updatedBy: 'test', reason: 'promote' });
+    await waitForGeneration(promoted.generation);
+
+    const failures: string[] = [];
+    const versions = new Set<number>();
+    let running = true;
+    const traffic = (async () => {
+      while (running) {
+        const batch = await Promise.all(
+          SYMBOLS.slice(0, 8).map((s) => api.inject({ method: 'GET', url: `/v1/predictions/${s}`, headers: asPredict })),
+        );
+        for (const r of batch) {
+          if (r.statusCode !== 200) failures.push(`${r.statusCode} ${r.body}`);
+          else versions.add((r.json().predictions as Array<{ version: number }>)[0].version);
+        }
+      }
+    })();
+    try {
+      await eventually('traffic on v2', async () => (versions.has(2) ? true : undefined));
+      const result = await rollbackModel(t.store, cache, { model: MODEL, movedBy: 'test', reason: 'v2 misbehaves' });
+      expect([result.fromVersion, result.toVersion, result.routes.mode]).toEqual([2, 1, 'single']);
+      await eventually('v1 served again', async () => {
+        const r = await api.inject({ method: 'GET', url: '/v1/predictions/SYM03', headers: asPredict });
+        return r.statusCode === 200 && r.json().predictions[0].version === 1 ? true : undefined;
+      });
+    } finally {
+      running = false;
+      await traffic;
+    }
+    expect(failures).toEqual([]);
+    expect(versions).toEqual(new Set([1, 2]));
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(1);
+
+    // The admin route does the same; without a predecessor to fall back on it names what to do.
+    const viaApi = await api.inject({ method: 'POST', url: `/v1/admin/rollback/${MODEL}`, headers: asAdmin, payload: { toVersion: 2, reason: 'fixed after all' } });
+    expect(viaApi.statusCode).toBe(200);
+    expect(viaApi.json()).toMatchObject({ model: MODEL, fromVersion: 1, toVersion: 2, routes: { mode: 'single', routes: [{ variant: 'champion', version: 2, weight: 1 }], updatedBy: 'api:ops' } });
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(2);
+    const missing = await api.inject({ method: 'POST', url: `/v1/admin/rollback/${MODEL}`, headers: asAdmin, payload: { toVersion: 7, reason: 'x' } });
+    expect([missing.statusCode, missing.json().error]).toEqual([400, 'rollback_refused']);
+    const noReason = await api.inject({ method: 'POST', url: `/v1/admin/rollback/${MODEL}`, headers: asAdmin, payload: { toVersion: 1 } });
+    expect(noReason.statusCode).toBe(400);
+    expect(noReason.json().message).toMatch(/body\.reason/);
+  });
+
+  it('asks for a model name when several are served', async () => {
+    const other = 'other-model';
+    const d = separable(100, 5, 8);
+    const m = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {});
+    await registerModel(t.store, artifactDir, { ...(await registration(m, 'logistic_regression', 'other-1')), name: other });
+    const routes = await writeServingRoutes(t.store, cache, { model: other, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'second model' });
+    await eventually('the second model to load', async () => (servingModels.snapshot(other)?.routes.generation === routes.generation ? true : undefined));
+    const res = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'] } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'model_required', message: `several models are served (${MODEL}, ${other}); name one in "model"` });
+    const named = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'], model: other } });
+    expect(named.json().predictions[0]).toMatchObject({ model: other, version: 1 });
+    // Nothing to roll back to: the error says what to give instead.
+    await expect(rollbackModel(t.store, cache, { model: other, movedBy: 'test', reason: 'x' })).rejects.toThrow(/model other-model has no champion; name the version to roll back to/);
+  });
+
+  it('exposes Prometheus metrics and an OpenAPI 3.1 document built from the schemas', async () => {
+    const metrics = (await api.inject({ method: 'GET', url: '/metrics' })).body;
+    for (const name of ['api_http_requests_total', 'api_http_request_duration_seconds_bucket', 'api_http_errors_total', 'api_predictions_total', 'api_model_swaps_total', 'api_model_verification_failures_total', 'api_prediction_log_queued', 'api_prediction_log_dropped_total', 'process_cpu_user_seconds_total']) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/api_predictions_total\{model="direction-5d",variant="champion",version="1",served="true"\} \d+/);
+    expect(metrics).toMatch(/api_http_requests_total\{method="POST",route="\/v1\/predictions",status="400"\} \d+/);
+    expect(metrics).toContain('le="0.0005"');
+    const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/predictions', '/v1/predictions/{symbol}', '/v1/models', '/v1/admin/routes/{model}', '/v1/admin/rollback/{model}']));
+    expect(doc.paths['/v1/predictions'].post.requestBody.content['application/json'].schema.properties.symbols).toMatchObject({ type: 'array', maxItems: 500 });
+  });
+
+  it('works over a real socket with the typed client', async () => {
+    const server = buildApiServer({ store: t.store, cache, servingModels, predictionLog, tokens: TOKENS });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const baseUrl = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+      const client = new PredictionApiClient({ baseUrl, token: PREDICT_TOKEN });
+      expect((await client.ready()).ready).toBe(true);
+      const response = await client.predict(['SYM00', 'NOPE'], { model: MODEL });
+      expect(response.predictions.map((p) => p.symbol)).toEqual(['SYM00']);
+      expect(response.errors.map((e) => e.symbol)).toEqual(['NOPE']);
+      expect((await client.predictOne('SYM01', { model: MODEL })).model).toBe(MODEL);
+      expect((await client.models()).models.map((m) => m.model)).toEqual([MODEL, 'other-model']);
+      const error = await client.predictOne('NOPE', { model: MODEL }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PredictionApiError);
+      expect([(error as PredictionApiError).status, (error as PredictionApiError).code]).toEqual([404, 'no_features']);
+      const unauthorized = await new PredictionApiClient({ baseUrl, token: 'n'.repeat(20) }).models().catch((e: unknown) => e);
+      expect((unauthorized as PredictionApiError).status).toBe(401);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('runs as the API process: listens at once, becomes ready, and stops gracefully', async () => {
+    const lines: string[] = [];
+    const config = loadConfig({ DATABASE_URL: t.url, ARTIFACT_DIR: artifactDir, API_ADDRESS: '127.0.0.1:0', API_TOKENS: `reader:${PREDICT_TOKEN}=predict` });
+    const api = await startApiProcess(config, (line) => lines.push(line));
+    try {
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      await api.started;
+      const ready = await eventually('the process to be ready', async () => ((await fetch(`${api.url}/readyz`)).status === 200 ? true : undefined));
+      expect(ready).toBe(true);
+      const models = await new PredictionApiClient({ baseUrl: api.url, token: PREDICT_TOKEN }).models();
+      expect(models.models.map((m) => m.model)).toEqual([MODEL, 'other-model']);
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+    await expect(fetch(`${api.url}/healthz`)).rejects.toThrow(); // no longer listening
+    expect(lines.some((l) => l.startsWith('prediction API listening on'))).toBe(true);
+    expect(lines[lines.length - 1]).toMatch(/^stopped; prediction log: \d+ rows written, 0 dropped, 0 rejected$/);
+    await expect(startApiProcess(loadConfig({ DATABASE_URL: t.url }), () => undefined)).rejects.toThrow(/API_TOKENS is empty/);
+  });
+});
