@@ -1,6 +1,7 @@
 import type { Cache } from '../lib/cache/cache';
 import type { Database } from '../lib/store/database';
 import type { TaskPool } from '../lib/threads/task-pool';
+import { deploymentActivities } from './deployment';
 import { experimentActivities } from './experiments';
 import { featureActivities } from './features';
 import { ingestActivities } from './ingest';
@@ -21,7 +22,7 @@ export interface ActivityDeps {
 /** Activities of the light `ml-pipeline` queue. */
 export function createPipelineActivities(deps: ActivityDeps) {
   const { resolveExperiment, registerAndPromote, championRecipe } = experimentActivities(deps);
-  return { ...qualityGateActivities(deps), resolveExperiment, registerAndPromote, championRecipe };
+  return { ...qualityGateActivities(deps), resolveExperiment, registerAndPromote, championRecipe, ...deploymentActivities(deps) };
 }
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */

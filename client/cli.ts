@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
+import { deployCommand, deploymentsCommand } from './commands/deployments';
 import { featuresCommand } from './commands/features';
 import { modelsCommand } from './commands/models';
 import { runPipelineCommand } from './commands/run-pipeline';
@@ -25,6 +26,8 @@ program
   });
 program.addCommand(runsCommand());
 program.addCommand(modelsCommand());
+program.addCommand(deployCommand());
+program.addCommand(deploymentsCommand());
 program.addCommand(snapshotsCommand());
 program.addCommand(quarantineCommand());
 program.addCommand(featuresCommand());

@@ -2,3 +2,5 @@ export { trainingPipeline, pipelineStatusQuery } from './training-pipeline';
 export type { TrainingPipelineInput, TrainingPipelineResult, PipelineStatus, StageState } from './training-pipeline';
 export { trainAlgorithm, searchProgressQuery } from './train-algorithm';
 export type { TrainAlgorithmInput, TrainAlgorithmResult, SearchProgress } from './train-algorithm';
+export { deploymentWorkflow, deploymentStateQuery, approveSignal, pauseSignal, resumeSignal, abortSignal } from './deployment';
+export type { DeploymentState, DeploymentStatus, AnalysisRecord } from './deployment';

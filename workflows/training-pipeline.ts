@@ -1,8 +1,9 @@
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { AlgorithmEvaluation, RegisterResult } from '../activities/experiments';
 import type { PreparedDataset } from '../activities/training';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
+import { deploymentWorkflow } from './deployment';
 import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
 import type { ImportSummary } from '../lib/ingest/import-bars';
 import type { ComputeFeaturesResult } from '../activities/features';
@@ -47,6 +48,8 @@ export interface TrainingPipelineResult {
   candidates?: CandidateResult[];
   /** The registered version the run promoted, if any. */
   promoted?: { algorithm: string; version: number; alias: string; reason: string };
+  /** The deployment workflow the run started for it (promotion.deploy "auto" or "manual"). */
+  deploymentWorkflowId?: string;
 }
 
 export type StageName = 'ingest' | 'quality-gate' | 'features' | 'dataset' | 'training' | 'validation' | 'registration';
@@ -257,7 +260,22 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     (r) => r.map((c) => `${c.algorithm} → ${experiment.name} v${c.registration.version.version}${c.registration.decision.promote ? ' (promoted)' : ''}`).join('; '),
   );
   const winner = candidates.find((c) => c.registration.decision.promote);
+  // The promoted version goes to production through its own workflow, which outlives this run: a
+  // first champion is served at once, a challenger goes through canary steps (after approval when
+  // deploy is "manual").
+  let deploymentWorkflowId: string | undefined;
+  if (winner && experiment.promotion.deploy !== 'off' && patched('deployment-step')) {
+    const version = winner.registration.version.version;
+    deploymentWorkflowId = `deploy-${experiment.name}-v${version}`;
+    await startChild(deploymentWorkflow, {
+      workflowId: deploymentWorkflowId,
+      taskQueue: TASK_QUEUES.pipeline,
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ ...experiment.promotion.deployment, model: experiment.name, challengerVersion: version, startedBy: `pipeline ${workflowId}`, requireApproval: experiment.promotion.deploy === 'manual' }],
+    });
+  }
   return {
+    deploymentWorkflowId,
     snapshotId: ingest.snapshotId,
     ingest,
     gate,

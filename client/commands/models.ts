@@ -1,6 +1,12 @@
 import { Command } from 'commander';
 import { aliasHistory, getModelVersion, listModelVersions, MODEL_ALIASES, resolveVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { loadConfig } from '../../lib/config';
+import { openCache } from '../../lib/cache/open-cache';
+import { rollbackModel } from '../../lib/serving/rollback';
+import { abortSignal } from '../../workflows';
+import { connectClient } from '../temporal-client';
 import { withStore } from '../with-store';
+import { runningDeployments } from './deployments';
 
 /** The numbers a trader compares first, from a version's stored metrics. */
 function headline(v: ModelVersion): Record<string, string> {
@@ -82,6 +88,38 @@ export function modelsCommand(): Command {
     .action((name: string) =>
       withStore(async (store) => {
         for (const h of await aliasHistory(store, name)) console.log(`${h.movedAt}  ${h.alias.padEnd(10)} v${h.fromVersion ?? '-'} → v${h.toVersion ?? '-'}  by ${h.movedBy}: ${h.reason}`);
+      }),
+    );
+  cmd
+    .command('rollback <name>')
+    .description('serve the previous champion (or --to-version) on all traffic now; every API process follows within seconds')
+    .option('--to-version <n>', 'the version to roll back to (default: the champion before the current one)')
+    .requiredOption('--reason <text>', 'why (kept in the alias and route history)')
+    .action((name: string, opts: { toVersion?: string; reason: string }) =>
+      withStore(async (store) => {
+        const toVersion = opts.toVersion === undefined ? undefined : Number(opts.toVersion);
+        if (toVersion !== undefined && !(Number.isInteger(toVersion) && toVersion > 0)) throw new Error(`--to-version must be a version number, got "${opts.toVersion}"`);
+        const config = loadConfig();
+        const cache = openCache(config.redisUrl);
+        const by = `cli (${process.env.USER ?? 'unknown user'})`;
+        try {
+          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason });
+          console.log(`${name}: v${result.fromVersion ?? '-'} → v${result.toVersion} on 100% of traffic (routes generation ${result.routes.generation})`);
+        } finally {
+          await cache.close();
+        }
+        // A running deployment would move traffic again at its next step: stop it.
+        const running = await runningDeployments(store, name);
+        if (running.length === 0) return;
+        const client = await connectClient(config);
+        try {
+          for (const id of running) {
+            await client.workflow.getHandle(id).signal(abortSignal, `manual rollback by ${by}: ${opts.reason}`);
+            console.log(`  aborted running deployment ${id}`);
+          }
+        } finally {
+          await client.connection.close();
+        }
       }),
     );
   return cmd;

@@ -110,7 +110,8 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     );
   });
   const promoted = result.promoted ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n` : `  nothing promoted: ${(result.candidates ?? []).map((c) => c.registration.decision.reason).find((r) => r.startsWith('not promoted')) ?? 'see the candidates'}\n`;
-  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols\n${lines.join('')}${promoted}`;
+  const deployment = result.deploymentWorkflowId ? `  deployment ${result.deploymentWorkflowId}: follow it with "mlp deployments show ${result.deploymentWorkflowId}"\n` : '';
+  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols\n${lines.join('')}${promoted}${deployment}`;
 }
 
 /** Task queues of the pipeline that no worker is polling right now. */

@@ -5,6 +5,7 @@
  * stores the parsed config verbatim with its results.
  */
 import { z } from 'zod';
+import { deploymentOptionsSchema } from '../deployment/plan';
 import { isIsoDate } from '../calendar/dates';
 import { backtestOptionsSchema } from '../backtest/input';
 import { featureSetSchema } from '../features/feature-set';
@@ -103,6 +104,8 @@ export const experimentSchema = z
         minAuc: z.number().min(0).max(1).default(0.5),
         /** What happens to a new challenger: start a deployment, wait for a person, or nothing. */
         deploy: z.enum(['auto', 'manual', 'off']).default('manual'),
+        /** How that deployment runs (canary steps, analysis timing, thresholds, A/B): lib/deployment/plan.ts. */
+        deployment: deploymentOptionsSchema.optional(),
       })
       .default({ metric: 'auc', margin: 0.005, minAuc: 0.5, deploy: 'manual' }),
   })

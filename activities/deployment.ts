@@ -1,0 +1,120 @@
+/**
+ * Activities of deploymentWorkflow: thin adapters over the serving routes (lib/serving), the
+ * registry aliases and the deployment analyses (lib/deployment). All idempotent, so retries are safe.
+ */
+import { randomUUID } from 'node:crypto';
+import { log } from '@temporalio/activity';
+import type { Cache } from '../lib/cache/cache';
+import { abReport, type AbReport } from '../lib/deployment/ab-report';
+import { analyseCanary as analyseCanaryRows, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
+import { attachOutcomes, labelSpecsOf, readPredictionLog } from '../lib/deployment/outcomes';
+import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
+import { BadInputError } from '../lib/errors';
+import { aliasVersion, getModelVersion, moveAlias } from '../lib/registry/model-registry';
+import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
+import type { Database } from '../lib/store/database';
+import { withFailureMapping } from './failures';
+
+export interface BeginDeploymentInput {
+  deploymentId: string;
+  request: unknown;
+}
+
+export interface AlertInput {
+  rule: string;
+  severity: 'info' | 'warning' | 'critical';
+  subject: string;
+  message: string;
+  evidence: unknown;
+}
+
+async function predictionsWithOutcomes(store: Database, model: string, since: string) {
+  const rows = await readPredictionLog(store, { model, since });
+  const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)));
+  return (await attachOutcomes(store, rows, labelFor)).rows;
+}
+
+export function deploymentActivities({ store, cache }: { store: Database; cache: Cache }) {
+  return {
+    /** Validates the request against the registry and records the deployment (once per workflow id). */
+    async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
+      return withFailureMapping(async () => {
+        const plan = parseDeploymentRequest(input.request);
+        try {
+          await getModelVersion(store, plan.model, plan.challengerVersion);
+        } catch (error) {
+          throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
+        }
+        const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
+        if (existing) return { plan, championVersion: existing.champion_version === null ? null : Number(existing.champion_version) };
+        const championVersion = (await aliasVersion(store, plan.model, 'champion')) ?? null;
+        await store.db
+          .insertInto('deployments')
+          .values({ id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null })
+          .execute();
+        if (championVersion !== null && championVersion !== plan.challengerVersion) {
+          await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` });
+        }
+        return { plan, championVersion };
+      });
+    },
+
+    /** Writes a traffic split; every API process picks it up within seconds. */
+    async setTrafficSplit(input: WriteServingRoutesInput): Promise<number> {
+      return withFailureMapping(async () => (await writeServingRoutes(store, cache, input)).generation);
+    },
+
+    /** Canary (or shadow) vs reference on every logged request since the deployment began. */
+    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput }): Promise<CanaryAnalysis> {
+      return withFailureMapping(async () => analyseCanaryRows(await predictionsWithOutcomes(store, input.model, input.since), { canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
+    },
+
+    async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number }): Promise<AbReport> {
+      return withFailureMapping(async () => {
+        const { model, since, ...options } = input;
+        return abReport(await predictionsWithOutcomes(store, model, since), options);
+      });
+    },
+
+    /** The challenger takes all traffic and the champion alias; canary / challenger aliases are cleared. */
+    async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void> {
+      return withFailureMapping(async () => {
+        await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason });
+        await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
+        for (const alias of ['canary', 'challenger'] as const) {
+          if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` });
+        }
+      });
+    },
+
+    /** Traffic back to the champion, canary alias cleared (the challenger stays registered). */
+    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void> {
+      return withFailureMapping(async () => {
+        if (input.championVersion !== null) {
+          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason });
+        }
+        if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
+          await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason });
+        }
+      });
+    },
+
+    /** Stores an alert with its evidence (issue 7 adds delivery and cool-down) and logs it. */
+    async raiseAlert(input: AlertInput): Promise<string> {
+      return withFailureMapping(async () => {
+        const id = randomUUID();
+        await store.db.insertInto('alerts').values({ id, rule: input.rule, severity: input.severity, subject: input.subject, message: input.message, evidence: JSON.stringify(input.evidence ?? null), status: 'open', created_at: new Date().toISOString(), acked_by: null, acked_at: null }).execute();
+        log.info(`alert ${input.severity} ${input.rule} ${input.subject}: ${input.message}`, { alertId: id });
+        return id;
+      });
+    },
+
+    async finishDeployment(input: { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
+      return withFailureMapping(async () => {
+        await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString() }).where('id', '=', input.deploymentId).execute();
+      });
+    },
+  };
+}
+
+export type DeploymentActivities = ReturnType<typeof deploymentActivities>;

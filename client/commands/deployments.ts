@@ -1,0 +1,196 @@
+/** `deploy` and `deployments …`: start, watch and steer deployment workflows. */
+import { readFileSync } from 'node:fs';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { loadConfig } from '../../lib/config';
+import { parseDeploymentRequest, type DeploymentRequest } from '../../lib/deployment/plan';
+import { describeValidationError } from '../../lib/errors';
+import type { Database } from '../../lib/store/database';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { abortSignal, approveSignal, deploymentStateQuery, deploymentWorkflow, pauseSignal, resumeSignal, type DeploymentState } from '../../workflows';
+import { connectClient, webUiLink } from '../temporal-client';
+import { withStore } from '../with-store';
+
+const number = (name: string) => z.coerce.number({ message: `--${name} must be a number` });
+const deployFlagsSchema = z.strictObject({
+  mode: z.enum(['canary', 'ab']).optional(),
+  steps: z
+    .string()
+    .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, '--steps must be comma-separated percentages such as 5,25,50,100')
+    .transform((s) => s.split(',').map(Number))
+    .optional(),
+  analysisSeconds: number('analysis-seconds').optional(),
+  passesPerStep: number('passes-per-step').int().optional(),
+  stepDeadlineSeconds: number('step-deadline-seconds').optional(),
+  failureLimit: number('failure-limit').int().optional(),
+  shadowSeconds: number('shadow-seconds').optional(),
+  requireApproval: z.boolean().optional(),
+  abWeight: number('ab-weight').optional(),
+  plan: z.string().optional(),
+  follow: z.boolean().optional(),
+  workflowId: z.string().min(1).optional(),
+});
+
+/** The deployment request from CLI flags (a --plan JSON file first, flags on top), validated. */
+export function deploymentRequestFromFlags(model: string, version: string, raw: unknown): DeploymentRequest {
+  const parsed = deployFlagsSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`deploy: ${describeValidationError(parsed.error)}`);
+  const f = parsed.data;
+  const base = f.plan ? (JSON.parse(readFileSync(f.plan, 'utf8')) as Record<string, unknown>) : {};
+  const canary = { ...((base.canary as object | undefined) ?? {}) } as Record<string, unknown>;
+  const ab = { ...((base.ab as object | undefined) ?? {}) } as Record<string, unknown>;
+  if (f.steps) canary.steps = f.steps;
+  if (f.analysisSeconds !== undefined) canary.analysisSeconds = ab.analysisSeconds = f.analysisSeconds;
+  if (f.passesPerStep !== undefined) canary.passesPerStep = f.passesPerStep;
+  if (f.stepDeadlineSeconds !== undefined) canary.stepDeadlineSeconds = f.stepDeadlineSeconds;
+  if (f.failureLimit !== undefined) canary.failureLimit = f.failureLimit;
+  if (f.abWeight !== undefined) ab.challengerWeight = f.abWeight;
+  const request = {
+    ...base,
+    model,
+    challengerVersion: Number(version),
+    startedBy: `cli (${process.env.USER ?? 'unknown user'})`,
+    ...(f.mode ? { mode: f.mode } : {}),
+    ...(f.shadowSeconds !== undefined ? { shadowSeconds: f.shadowSeconds } : {}),
+    ...(f.requireApproval !== undefined ? { requireApproval: f.requireApproval } : {}),
+    canary,
+    ab,
+  };
+  parseDeploymentRequest(request); // fail here, with the field named, rather than in the workflow
+  return request as DeploymentRequest;
+}
+
+/** Running deployments of a model, from the store. */
+export async function runningDeployments(store: Database, model: string): Promise<string[]> {
+  return (await store.db.selectFrom('deployments').select('id').where('model', '=', model).where('status', '=', 'running').execute()).map((r) => r.id);
+}
+
+/** One line per analysis and decision: what a person reads to understand a rollout. */
+export function describeDeployment(s: DeploymentState): string {
+  const lines = [
+    `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}`,
+    `  challenger traffic ${(s.challengerWeight * 100).toFixed(0)}%${s.mode === 'canary' ? `, step ${s.step + 1}/${s.steps.length} of [${s.steps.join(', ')}]%` : ''}, failed analyses ${s.failures}`,
+  ];
+  for (const a of s.analyses) lines.push(`  ${a.at} ${a.phase} @${(a.weight * 100).toFixed(0)}%: ${a.verdict} — ${a.reasons.join('; ')}`);
+  for (const d of s.decisions) lines.push(`  ${d.at} ${d.message}`);
+  return lines.join('\n');
+}
+
+async function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(loadConfig());
+  try {
+    return await run(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function deployCommand(): Command {
+  return new Command('deploy')
+    .description('start a deployment workflow: canary steps with analysis and automatic rollback, or an A/B test')
+    .argument('<model>', 'registered model name')
+    .argument('<version>', 'the challenger version')
+    .option('--mode <mode>', 'canary | ab', undefined)
+    .option('--steps <list>', 'canary traffic steps in percent, ending at 100 (default 5,25,50,100)')
+    .option('--analysis-seconds <n>', 'time between analyses (default 300 canary, 3600 A/B)')
+    .option('--passes-per-step <n>', 'analyses that must pass before the next step (default 1)')
+    .option('--step-deadline-seconds <n>', 'an inconclusive step pauses for a person after this long (default 3 days)')
+    .option('--failure-limit <n>', 'failed analyses that trigger the automatic rollback (default 1)')
+    .option('--shadow-seconds <n>', 'a shadow phase first: the challenger predicts on every request without serving')
+    .option('--require-approval', 'wait for `deployments approve` before any traffic moves')
+    .option('--ab-weight <w>', 'A/B mode: challenger traffic share (default 0.5)')
+    .option('--plan <file>', 'a JSON deployment plan (see lib/deployment/plan.ts); flags override it')
+    .option('--workflow-id <id>', 'workflow id (default deploy-<model>-v<version>-<time>)')
+    .option('--no-follow', 'return once started')
+    .action(async (model: string, version: string, opts: Record<string, unknown>) => {
+      const request = deploymentRequestFromFlags(model, version, opts);
+      const running = await withStore((store) => runningDeployments(store, model));
+      if (running.length > 0) throw new Error(`a deployment of ${model} is already running (${running.join(', ')}): abort it first with "mlp deployments abort <id>"`);
+      const config = loadConfig();
+      await withClient(async (client) => {
+        const id = (opts.workflowId as string | undefined) ?? `deploy-${model}-v${version}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
+        console.log(`started ${id}\n  Web UI: ${webUiLink(config, id, handle.firstExecutionRunId)}`);
+        if (opts.follow === false) return;
+        let last = '';
+        const timer = setInterval(() => {
+          handle
+            .query(deploymentStateQuery)
+            .then((s) => {
+              const line = `${s.status} @${(s.challengerWeight * 100).toFixed(0)}%${s.analyses.length ? `: ${s.analyses[s.analyses.length - 1].verdict}` : ''}`;
+              if (line !== last) console.log(`  ${line}`);
+              last = line;
+            })
+            .catch(() => undefined);
+        }, 1000);
+        try {
+          console.log(describeDeployment(await handle.result()));
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    });
+}
+
+async function deploymentState(client: Client, store: Database, id: string): Promise<DeploymentState> {
+  const row = await store.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+  if (row?.outcome) return JSON.parse(row.outcome) as DeploymentState;
+  try {
+    return await client.workflow.getHandle(id).query(deploymentStateQuery);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
+    throw error;
+  }
+}
+
+export function deploymentsCommand(): Command {
+  const cmd = new Command('deployments').description('deployment workflows: list, show, approve, pause, resume, abort');
+  cmd
+    .command('list [model]')
+    .description('deployments, newest first')
+    .action((model: string | undefined) =>
+      withStore(async (store) => {
+        let q = store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc');
+        if (model) q = q.where('model', '=', model);
+        for (const d of await q.execute()) console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`);
+      }),
+    );
+  cmd
+    .command('show <id>')
+    .description('the full state: step, weights, every analysis and decision')
+    .option('--json', 'as JSON')
+    .action((id: string, opts: { json?: boolean }) =>
+      withStore((store) =>
+        withClient(async (client) => {
+          const s = await deploymentState(client, store, id);
+          console.log(opts.json ? JSON.stringify(s, null, 2) : describeDeployment(s));
+        }),
+      ),
+    );
+  const by = `cli (${process.env.USER ?? 'unknown user'})`;
+  for (const [name, description, send] of [
+    ['approve', 'let a deployment waiting for approval (or paused as inconclusive) go on; in A/B mode: promote B', (c: Client, id: string) => c.workflow.getHandle(id).signal(approveSignal, by)],
+    ['pause', 'hold the current traffic split until resumed', (c: Client, id: string) => c.workflow.getHandle(id).signal(pauseSignal, by)],
+    ['resume', 'continue a paused deployment', (c: Client, id: string) => c.workflow.getHandle(id).signal(resumeSignal, by)],
+  ] as const) {
+    cmd
+      .command(`${name} <id>`)
+      .description(description)
+      .action((id: string) => withClient(async (client) => {
+        await send(client, id);
+        console.log(`${name} sent to ${id}`);
+      }));
+  }
+  cmd
+    .command('abort <id>')
+    .description('stop a deployment: traffic back to the champion')
+    .requiredOption('--reason <text>', 'why (kept in the decision log)')
+    .action((id: string, opts: { reason: string }) =>
+      withClient(async (client) => {
+        await client.workflow.getHandle(id).signal(abortSignal, `${opts.reason} (${by})`);
+        console.log(`abort sent to ${id}`);
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,65 @@
+/**
+ * What a deployment does, declared: canary steps or an A/B test, analysis timing, thresholds.
+ * Parsed once (by the activity that starts a deployment) so the workflow only sees valid plans.
+ */
+import { z } from 'zod';
+import { BadInputError, describeValidationError } from '../errors';
+import { canaryThresholdsSchema } from './canary-analysis';
+
+const seconds = (d: number) => z.number().min(0.1).max(30 * 86_400).default(d);
+
+export const deploymentRequestSchema = z.strictObject({
+  model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a registered model name'),
+  challengerVersion: z.number().int().positive(),
+  mode: z.enum(['canary', 'ab']).default('canary'),
+  /** Person or system that asked, for the decision log and the alias history. */
+  startedBy: z.string().min(1).max(255).default('cli'),
+  /** Wait for an `approve` signal before any traffic moves (promotion.deploy = "manual"). */
+  requireApproval: z.boolean().default(false),
+  /** Challenger predicts on every request without serving, before any traffic moves (0 = no shadow phase). */
+  shadowSeconds: z.number().min(0).max(30 * 86_400).default(0),
+  canary: z
+    .strictObject({
+      /** Traffic share of the challenger at each step, in percent, rising, ending at 100. */
+      steps: z.array(z.number().gt(0).max(100)).min(1).default([5, 25, 50, 100]),
+      /** Time between analyses. */
+      analysisSeconds: seconds(300),
+      /** Analyses that must pass at each step before the next (the first may come after analysisSeconds). */
+      passesPerStep: z.number().int().min(1).max(100).default(1),
+      /** A step still inconclusive this long after it began pauses the rollout for a person. */
+      stepDeadlineSeconds: seconds(3 * 86_400),
+      /** Failed analyses (over the whole rollout) that trigger the automatic rollback. */
+      failureLimit: z.number().int().min(1).max(100).default(1),
+      thresholds: canaryThresholdsSchema.prefault({}),
+    })
+    .prefault({}),
+  ab: z
+    .strictObject({
+      /** Traffic share of the challenger (B); the champion (A) gets the rest. */
+      challengerWeight: z.number().gt(0).lt(1).default(0.5),
+      analysisSeconds: seconds(3600),
+      alpha: z.number().gt(0).lt(0.5).default(0.05),
+      minSamplesPerVariant: z.number().int().min(1).default(100),
+      maxSamplesPerVariant: z.number().int().min(1).optional(),
+      /** The test ends undecided (champion kept) after this long. */
+      deadlineSeconds: seconds(14 * 86_400),
+    })
+    .prefault({}),
+});
+
+/** The parts of a request an experiment may set for the deployments its runs start. */
+export const deploymentOptionsSchema = deploymentRequestSchema.pick({ mode: true, shadowSeconds: true, canary: true, ab: true }).partial();
+export type DeploymentOptions = z.input<typeof deploymentOptionsSchema>;
+
+export type DeploymentRequest = z.input<typeof deploymentRequestSchema>;
+export type DeploymentPlan = z.output<typeof deploymentRequestSchema>;
+
+export function parseDeploymentRequest(raw: unknown): DeploymentPlan {
+  const parsed = deploymentRequestSchema.safeParse(raw);
+  if (!parsed.success) throw new BadInputError(`invalid deployment request: ${describeValidationError(parsed.error)}`);
+  const steps = parsed.data.canary.steps;
+  if (steps.some((s, i) => i > 0 && s <= steps[i - 1]) || steps[steps.length - 1] !== 100) {
+    throw new BadInputError(`invalid deployment request: canary.steps must rise and end at 100, got [${steps.join(', ')}]`);
+  }
+  return parsed.data;
+}
