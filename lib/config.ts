@@ -20,6 +20,15 @@ export interface AppConfig {
   apiAddress: string;
   /** Bearer tokens the prediction API accepts, with their scopes. */
   apiTokens: ApiToken[];
+  /** Prometheus endpoint of the worker's own metrics (monitoring results, alerts); Temporal's are on metricsAddress. */
+  appMetricsAddress: string;
+  /** Slack-compatible webhook that alerts are delivered to (besides the log). */
+  alertWebhookUrl: string | undefined;
+  /** Redis Stream of live bars and the consumer group that ingests it. */
+  streamKey: string;
+  streamGroup: string;
+  /** Prometheus endpoint of the stream consumer process. */
+  streamMetricsAddress: string;
 }
 
 export const API_SCOPES = ['predict', 'admin'] as const;
@@ -94,10 +103,15 @@ const envSchema = z.object({
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
+  APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
+  ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
+  STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
+  STREAM_GROUP: z.string().min(1).max(200).default('bar-ingest'),
+  STREAM_METRICS_ADDRESS: hostPort.default('127.0.0.1:9466'),
 });
 
 /** Variables whose values are secrets: their values are never echoed in error messages. */
-const SECRET_VARIABLES = new Set(['API_TOKENS']);
+const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -134,6 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
     apiAddress: e.API_ADDRESS,
     apiTokens: e.API_TOKENS,
+    appMetricsAddress: e.APP_METRICS_ADDRESS,
+    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    streamKey: e.STREAM_KEY,
+    streamGroup: e.STREAM_GROUP,
+    streamMetricsAddress: e.STREAM_METRICS_ADDRESS,
   };
 }
 
@@ -150,5 +169,10 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
   { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
+  { name: 'APP_METRICS_ADDRESS', default: '127.0.0.1:9465', meaning: "worker's own Prometheus endpoint: monitoring results, alerts" },
+  { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'Slack-compatible webhook for alerts (a secret: never printed)' },
+  { name: 'STREAM_KEY', default: 'bars:live', meaning: 'Redis Stream of live bars' },
+  { name: 'STREAM_GROUP', default: 'bar-ingest', meaning: 'consumer group that ingests the live stream' },
+  { name: 'STREAM_METRICS_ADDRESS', default: '127.0.0.1:9466', meaning: 'stream consumer Prometheus endpoint (host:port)' },
   { name: 'TEMPORAL_CLI_PATH', default: '(search PATH, then build)', meaning: 'temporal CLI binary used for the dev server' },
 ];

@@ -239,6 +239,59 @@ const migrations: Record<string, Migration> = {
       for (const table of ['alerts', 'deployments', 'prediction_log', 'serving_route_history', 'serving_routes']) await db.schema.dropTable(table).execute();
     },
   },
+  '0006_operations': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Delivery of each alert to each channel (webhook, …): an outbox, so an alert raised while the
+      // receiver is down is retried until delivered and never lost.
+      await db.schema
+        .createTable('alert_deliveries')
+        .addColumn('alert_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('channel', 'varchar(64)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull()) // pending | delivered
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('next_attempt_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('delivered_at', 'varchar(32)')
+        .addPrimaryKeyConstraint('alert_deliveries_pk', ['alert_id', 'channel'])
+        .execute();
+      await db.schema.createIndex('alert_deliveries_status_idx').on('alert_deliveries').columns(['status', 'next_attempt_at']).execute();
+      // What a model saw in training (per-feature and score distributions), the reference drift is measured against.
+      await db.schema
+        .createTable('model_reference_profiles')
+        .addColumn('name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('profile', 'text', (c) => c.notNull()) // JSON ReferenceProfile (lib/monitoring)
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('model_reference_profiles_pk', ['name', 'version'])
+        .execute();
+      // Outcomes of logged predictions, recorded when the bar that matures them arrives.
+      await db.schema
+        .createTable('prediction_outcomes')
+        .addColumn('prediction_id', 'varchar(80)', (c) => c.primaryKey())
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('variant', 'varchar(32)', (c) => c.notNull())
+        .addColumn('symbol', 'varchar(32)', (c) => c.notNull())
+        .addColumn('as_of', 'varchar(10)', (c) => c.notNull())
+        .addColumn('outcome', 'integer') // null: matured without a label (dead zone, missing bar)
+        .addColumn('matured_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('prediction_outcomes_model_idx').on('prediction_outcomes').columns(['model', 'as_of']).execute();
+      // One row per monitoring run and model: the evidence behind alerts and dashboards.
+      await db.schema
+        .createTable('monitoring_reports')
+        .addColumn('id', 'varchar(128)', (c) => c.primaryKey())
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('version', 'integer')
+        .addColumn('report', 'text', (c) => c.notNull()) // JSON MonitoringReport
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('monitoring_reports_model_idx').on('monitoring_reports').columns(['model', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['monitoring_reports', 'prediction_outcomes', 'model_reference_profiles', 'alert_deliveries']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -246,5 +299,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports'] as const;
 

@@ -160,7 +160,47 @@ export interface AlertsTable {
   acked_at: string | null;
 }
 
+export interface AlertDeliveriesTable {
+  alert_id: string;
+  channel: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string;
+  delivered_at: string | null;
+}
+
+export interface ModelReferenceProfilesTable {
+  name: string;
+  version: number;
+  profile: string;
+  created_at: string;
+}
+
+export interface PredictionOutcomesTable {
+  prediction_id: string;
+  model: string;
+  version: number;
+  variant: string;
+  symbol: string;
+  as_of: string;
+  outcome: number | null;
+  matured_at: string;
+}
+
+export interface MonitoringReportsTable {
+  id: string;
+  model: string;
+  version: number | null;
+  report: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
+  alert_deliveries: AlertDeliveriesTable;
+  model_reference_profiles: ModelReferenceProfilesTable;
+  prediction_outcomes: PredictionOutcomesTable;
+  monitoring_reports: MonitoringReportsTable;
   serving_routes: ServingRoutesTable;
   serving_route_history: ServingRouteHistoryTable;
   prediction_log: PredictionLogTable;

@@ -27,6 +27,11 @@ describe('loadConfig', () => {
       trainingConcurrency: Math.max(1, os.availableParallelism()),
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
+      appMetricsAddress: '127.0.0.1:9465',
+      alertWebhookUrl: undefined,
+      streamKey: 'bars:live',
+      streamGroup: 'bar-ingest',
+      streamMetricsAddress: '127.0.0.1:9466',
     });
     expect(path.isAbsolute(dataDir)).toBe(true);
   });
@@ -71,6 +76,11 @@ describe('loadConfig', () => {
       trainingConcurrency: 3,
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
+      appMetricsAddress: '127.0.0.1:9465',
+      alertWebhookUrl: undefined,
+      streamKey: 'bars:live',
+      streamGroup: 'bar-ingest',
+      streamMetricsAddress: '127.0.0.1:9466',
     });
   });
 
@@ -143,6 +153,11 @@ describe('loadConfig', () => {
       'TRAINING_CONCURRENCY',
       'API_ADDRESS',
       'API_TOKENS',
+      'APP_METRICS_ADDRESS',
+      'ALERT_WEBHOOK_URL',
+      'STREAM_KEY',
+      'STREAM_GROUP',
+      'STREAM_METRICS_ADDRESS',
       'TEMPORAL_CLI_PATH',
     ]);
   });
