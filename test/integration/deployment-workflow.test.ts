@@ -13,52 +13,19 @@ import type { FastifyInstance } from 'fastify';
 import { buildApiServer } from '../../api/server';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
-import { publishOnlineFeatures } from '../../lib/features/online-features';
-import { readBarCsv } from '../../lib/market-data/csv-reader';
-import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
-import { aliasHistory, aliasVersion, moveAlias, registerModel } from '../../lib/registry/model-registry';
+import { aliasHistory, aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
-import { upsertBars } from '../../lib/store/bars';
-import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { encodeArtifact } from '../../models/artifact';
-import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { rng } from '../../lib/random';
 import { abortSignal, approveSignal, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 
 const run = promisify(execFile);
-const FS = `fs-deploy-${crypto.randomBytes(4).toString('hex')}`;
-/** Vectors dated on the last stored bar: no outcome can mature. */
-const FS_LATEST = `${FS}-latest`;
-const COLUMNS = ['oracle', 'noise'];
 const TOKEN: ApiToken = { name: 'test', token: 'deployment-test-token-0123456789', scopes: ['predict', 'admin'] };
-const HORIZON = 5;
-
-/** A model over (oracle, noise): `flip` makes it predict the opposite of the oracle. */
-async function registerOracleModel(store: Database, dir: string, name: string, seed: number, flip: boolean, featureSetVersion = FS): Promise<number> {
-  const next = rng(seed);
-  const rows = 400;
-  const values = new Float64Array(rows * 2);
-  const labels = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const up = next() < 0.5;
-    values[r * 2] = up ? 1 : -1;
-    values[r * 2 + 1] = next() - 0.5;
-    labels[r] = up !== flip ? 1 : 0;
-  }
-  const model = await logisticRegression.fit({ features: { values, rows, featureNames: COLUMNS }, labels, classes: 2, seed }, {});
-  const label = { kind: 'direction', horizon: HORIZON, deadZone: 0 };
-  const v = await registerModel(store, dir, {
-    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion, label,
-    snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${name}/${seed}/${flip}`, metrics: {}, lineage: {},
-  });
-  return v.version;
-}
 
 describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => {
   let env: TestWorkflowEnvironment;
@@ -68,27 +35,14 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   let serving: ServingModels;
   let log: PredictionLogWriter;
   let app: FastifyInstance;
-  const symbols: string[] = [];
+  let market: OracleMarket;
 
   beforeAll(async () => {
     env = await startTemporal();
     t = await createSqliteTestDatabase();
     cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
     artifactDir = tempDir('mlp-deploy-artifacts-');
-    const market = generateSyntheticMarket({ symbols: 12, from: '2017-01-03', to: '2017-06-30', seed: 7, plantErrors: false });
-    const vectors = [];
-    for (const f of market.files) {
-      const { bars } = readBarCsv(f.csv, { source: f.fileName });
-      await upsertBars(t.store, bars.map(({ symbol, date, open, high, low, close, volume }) => ({ symbol, date, open, high, low, close, volume })));
-      symbols.push(f.symbol);
-      // Features as of a day whose 5-day outcome is in the store: the oracle is that outcome's sign.
-      const at = bars.length - 30;
-      const up = bars[at + HORIZON].close > bars[at].close;
-      vectors.push({ version: FS, symbol: f.symbol, asOf: bars[at].date, columns: COLUMNS, values: [up ? 1 : -1, 0] });
-      vectors.push({ version: FS_LATEST, symbol: f.symbol, asOf: bars[bars.length - 1].date, columns: COLUMNS, values: [1, 0] });
-    }
-    await publishOnlineFeatures(cache, vectors.filter((v) => v.version === FS));
-    await publishOnlineFeatures(cache, vectors.filter((v) => v.version === FS_LATEST));
+    market = await setUpOracleMarket(t.store, cache);
     serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
     await serving.start();
     log = new PredictionLogWriter(t.store, { flushMs: 50 });
@@ -111,7 +65,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       for (let i = 0; running; i++) {
         stats.sent++;
         try {
-          const response = await app.inject({ method: 'POST', url: '/v1/predictions', headers: { authorization: `Bearer ${TOKEN.token}` }, payload: { model, symbols: [symbols[i % symbols.length]], key: `client-${crypto.randomUUID()}` } });
+          const response = await app.inject({ method: 'POST', url: '/v1/predictions', headers: { authorization: `Bearer ${TOKEN.token}` }, payload: { model, symbols: [market.symbols[i % market.symbols.length]], key: `client-${crypto.randomUUID()}` } });
           const body = response.json<{ predictions: Array<{ version: number }>; errors: unknown[] }>();
           if (response.statusCode !== 200 || body.predictions.length !== 1) throw new Error(`${response.statusCode} ${response.body}`);
           const v = body.predictions[0].version;
@@ -134,9 +88,10 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   }
 
   /** Registers a champion (served) and a challenger; waits until the API serves the champion. */
-  async function newModel(name: string, challengerFlip: boolean, featureSetVersion = FS): Promise<{ champion: number; challenger: number }> {
-    const champion = await registerOracleModel(t.store, artifactDir, name, 1, false, featureSetVersion);
-    const challenger = await registerOracleModel(t.store, artifactDir, name, 2, challengerFlip, featureSetVersion);
+  async function newModel(name: string, challengerFlip: boolean, latest = false): Promise<{ champion: number; challenger: number }> {
+    const featureSetVersion = latest ? market.latestFeatureSetVersion : market.featureSetVersion;
+    const champion = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion });
+    const challenger = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: challengerFlip, featureSetVersion });
     await moveAlias(t.store, { name, alias: 'champion', version: champion, movedBy: 'test', reason: 'first model' });
     await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(champion), updatedBy: 'test', reason: 'first model' });
     for (let i = 0; i < 200 && !serving.snapshot(name); i++) await new Promise((r) => setTimeout(r, 25));
@@ -192,7 +147,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   it('pauses an inconclusive canary for a person, and obeys approve and abort signals', async () => {
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       // Requests for today's features: their outcomes cannot mature, so every step stays inconclusive.
-      const m = await newModel('deploy-wait', false, FS_LATEST);
+      const m = await newModel('deploy-wait', false, true);
       const load = traffic('deploy-wait');
       const handle = await start(`deploy-wait-${Date.now()}`, { model: 'deploy-wait', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [20, 100], analysisSeconds: 0.5, stepDeadlineSeconds: 1 } });
       await waitForStatus(handle, 'awaiting-approval');

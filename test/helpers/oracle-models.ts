@@ -1,0 +1,70 @@
+/**
+ * Models and online features whose live outcomes are known: vectors are dated in the past (their
+ * 5-day outcome is in the bar store), with an "oracle" column holding that outcome's sign. A model
+ * trained on the oracle predicts every matured outcome right; a flipped one predicts every one wrong.
+ * Used by the deployment tests and the deployment-timing benchmark.
+ */
+import crypto from 'node:crypto';
+import type { Cache } from '../../lib/cache/cache';
+import { publishOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { readBarCsv } from '../../lib/market-data/csv-reader';
+import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
+import { rng } from '../../lib/random';
+import { registerModel } from '../../lib/registry/model-registry';
+import { upsertBars } from '../../lib/store/bars';
+import type { Database } from '../../lib/store/database';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+
+export const ORACLE_COLUMNS = ['oracle', 'noise'];
+export const ORACLE_HORIZON = 5;
+
+export interface OracleMarket {
+  symbols: string[];
+  /** Vectors dated 30 bars before the end: outcomes matured. */
+  featureSetVersion: string;
+  /** Vectors dated on the last bar: no outcome can mature. */
+  latestFeatureSetVersion: string;
+}
+
+/** Stores synthetic bars and publishes both kinds of online vectors. */
+export async function setUpOracleMarket(store: Database, cache: Cache, symbols = 12): Promise<OracleMarket> {
+  const featureSetVersion = `fs-oracle-${crypto.randomBytes(4).toString('hex')}`;
+  const latestFeatureSetVersion = `${featureSetVersion}-latest`;
+  const market = generateSyntheticMarket({ symbols, from: '2017-01-03', to: '2017-06-30', seed: 7, plantErrors: false });
+  const matured: OnlineFeatureVector[] = [];
+  const latest: OnlineFeatureVector[] = [];
+  for (const f of market.files) {
+    const { bars } = readBarCsv(f.csv, { source: f.fileName });
+    await upsertBars(store, bars.map(({ symbol, date, open, high, low, close, volume }) => ({ symbol, date, open, high, low, close, volume })));
+    const at = bars.length - 30;
+    const up = bars[at + ORACLE_HORIZON].close > bars[at].close;
+    matured.push({ version: featureSetVersion, symbol: f.symbol, asOf: bars[at].date, columns: ORACLE_COLUMNS, values: [up ? 1 : -1, 0] });
+    latest.push({ version: latestFeatureSetVersion, symbol: f.symbol, asOf: bars[bars.length - 1].date, columns: ORACLE_COLUMNS, values: [1, 0] });
+  }
+  await publishOnlineFeatures(cache, matured);
+  await publishOnlineFeatures(cache, latest);
+  return { symbols: market.files.map((f) => f.symbol), featureSetVersion, latestFeatureSetVersion };
+}
+
+/** Registers a logistic regression over the oracle columns; `flip` makes it predict the opposite. */
+export async function registerOracleModel(store: Database, artifactDir: string, input: { name: string; seed: number; flip: boolean; featureSetVersion: string }): Promise<number> {
+  const next = rng(input.seed);
+  const rows = 400;
+  const values = new Float64Array(rows * 2);
+  const labels = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const up = next() < 0.5;
+    values[r * 2] = up ? 1 : -1;
+    values[r * 2 + 1] = next() - 0.5;
+    labels[r] = up !== input.flip ? 1 : 0;
+  }
+  const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: input.seed }, {});
+  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
+  const { featureSetVersion } = input;
+  const v = await registerModel(store, artifactDir, {
+    name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,
+    snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: {}, lineage: {},
+  });
+  return v.version;
+}
