@@ -126,7 +126,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
 
       const bad = await newModel('deploy-bad', true);
       const badLoad = traffic('deploy-bad');
-      const rolled = await (await start(`deploy-bad-${Date.now()}`, { model: 'deploy-bad', challengerVersion: bad.challenger, canary: { steps: [50, 100], ...fast } })).result();
+      // Score shift alone would also stop it; switched off here so that the matured outcomes decide.
+      const outcomesOnly = { ...fast, thresholds: { ...fast.thresholds, maxPsi: 100 } };
+      const rolled = await (await start(`deploy-bad-${Date.now()}`, { model: 'deploy-bad', challengerVersion: bad.challenger, canary: { steps: [50, 100], ...outcomesOnly } })).result();
       await badLoad.stop();
       expect(rolled.status).toBe('rolled-back');
       expect(rolled.analyses[rolled.analyses.length - 1].verdict).toBe('fail');
@@ -141,6 +143,33 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect(alerts.map((a) => a.subject)).toContain('model deploy-bad');
       const row = await t.store.db.selectFrom('deployments').selectAll().where('model', '=', 'deploy-bad').executeTakeFirstOrThrow();
       expect(row.status).toBe('rolled-back');
+    });
+  });
+
+  it('runs a shadow phase before any traffic moves, and an A/B test that keeps the better champion', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('deploy-shadow', false);
+      const load = traffic('deploy-shadow');
+      const state = await (await start(`deploy-shadow-${Date.now()}`, { model: 'deploy-shadow', challengerVersion: m.challenger, shadowSeconds: 1, canary: { steps: [100], ...fast } })).result();
+      await load.stop();
+      expect(state.status).toBe('promoted');
+      expect(state.analyses[0]).toMatchObject({ phase: 'shadow', weight: 0, verdict: 'pass' });
+      const shadowRows = await t.store.db.selectFrom('prediction_log').select(['served', 'version']).where('model', '=', 'deploy-shadow').where('variant', '=', 'shadow').execute();
+      expect(shadowRows.length).toBeGreaterThan(0);
+      expect(shadowRows.every((r) => Number(r.served) === 0 && Number(r.version) === m.challenger)).toBe(true);
+
+      const ab = await newModel('deploy-ab', true);
+      const abLoad = traffic('deploy-ab');
+      const abState = await (await start(`deploy-ab-${Date.now()}`, { model: 'deploy-ab', challengerVersion: ab.challenger, mode: 'ab', ab: { analysisSeconds: 1, minSamplesPerVariant: 20 } })).result();
+      await abLoad.stop();
+      expect(abState.status).toBe('kept-champion');
+      const last = abState.analyses.at(-1)?.ab;
+      expect(last?.decision).toBe('stop-winner');
+      expect(last?.winner).toBe('A');
+      expect(abLoad.stats.versions.get(ab.challenger)).toBeGreaterThan(0); // B really served
+      expect(abLoad.stats.failed).toBe(0);
+      expect((await readServingRoutes(t.store, 'deploy-ab'))?.routes).toEqual(singleRoute(ab.champion));
+      expect(await aliasVersion(t.store, 'deploy-ab', 'champion')).toBe(ab.champion);
     });
   });
 
