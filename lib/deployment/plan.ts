@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
 import { canaryThresholdsSchema } from './canary-analysis';
 
-const seconds = (d: number) => z.number().min(0.1).max(30 * 86_400).default(d);
+// Temporal timers resolve to about a second, so shorter waits would only pretend to be shorter.
+const seconds = (d: number) => z.number().min(1).max(30 * 86_400).default(d);
 
 export const deploymentRequestSchema = z.strictObject({
   model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a registered model name'),

@@ -1,12 +1,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import { createPool } from 'mysql2';
 import { migrationProvider } from './migrations';
 import type { DatabaseSchema } from './schema';
 
 export type DatabaseDriver = 'mysql' | 'sqlite';
+
+/**
+ * SQLite transactions that take the write lock at BEGIN. A deferred transaction that reads and then
+ * writes fails at once with SQLITE_BUSY (no busy wait) when another process wrote in between, e.g.
+ * an API process flushing its prediction log while the worker writes a traffic split.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly database: BetterSqlite3.Database) {
+    super({ database });
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver({ database: this.database });
+  }
+}
 
 /** The relational store: one Kysely handle over either driver, with the schema migrated. */
 export interface Database {
@@ -47,7 +68,7 @@ export async function openDatabase(url: string): Promise<Database> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     driver = 'sqlite';
-    db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<DatabaseSchema>({ dialect: new ImmediateSqliteDialect(sqlite) });
   } else if (url.startsWith('mysql://')) {
     driver = 'mysql';
     const pool = createPool({

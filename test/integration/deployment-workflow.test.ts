@@ -178,7 +178,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       // Requests for today's features: their outcomes cannot mature, so every step stays inconclusive.
       const m = await newModel('deploy-wait', false, true);
       const load = traffic('deploy-wait');
-      const handle = await start(`deploy-wait-${Date.now()}`, { model: 'deploy-wait', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [20, 100], analysisSeconds: 0.5, stepDeadlineSeconds: 1 } });
+      const handle = await start(`deploy-wait-${Date.now()}`, { model: 'deploy-wait', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [20, 100], analysisSeconds: 1, stepDeadlineSeconds: 1 } });
       await waitForStatus(handle, 'awaiting-approval');
       expect((await readServingRoutes(t.store, 'deploy-wait'))?.routes).toEqual(singleRoute(m.champion)); // nothing moved yet
       await handle.signal(approveSignal, 'test');
