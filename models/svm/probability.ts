@@ -11,6 +11,7 @@
  * the final model's text as libsvm's probA / probB, so libsvm itself predicts the probabilities
  * (pairwise coupling for more than two classes), exactly as for a model it scaled itself.
  */
+import { decisionValues, headerValues, kernelExpansion } from './decision-function';
 import { loadSvmRuntime, trainCsvc, type CsvcOptions } from './libsvm-wasm';
 
 export const PROBABILITY_FOLDS = 5;
@@ -37,60 +38,28 @@ export async function runSvmJob(job: SvmJob): Promise<SvmJobResult> {
   const instance = await loadSvmRuntime();
   const { text, supportRows } = trainCsvc(instance, job.rows, job.p, job.labels, job.options);
   if (!job.heldOut) return { text };
-  return { decisions: decisionValues(text, supportRows, job, job.heldOut) };
-}
-
-/** The header value(s) of a libsvm model text line such as "rho 0.5" or "label 1 0". */
-function headerValues(text: string, key: string): number[] {
-  const match = new RegExp(`^${key} (.*)$`, 'm').exec(text);
-  if (!match) throw new Error(`svm: the model text has no "${key}" line`);
-  return match[1].trim().split(' ').map(Number);
+  return { decisions: heldOutDecisions(text, supportRows, job, job.heldOut) };
 }
 
 /**
- * f(x) = Σ coef_k · K(sv_k, x) − rho of a binary model, signed so that positive means `job.positive`.
- * Support vectors are read from the exact training rows (the text rounds them to 8 digits).
+ * The fold model's decision values on its held-out rows, signed so that positive means
+ * `job.positive`. Support vectors are the exact training rows (the text rounds them to 8 digits).
  */
-function decisionValues(text: string, supportRows: Int32Array, job: SvmJob, heldOut: Float64Array): Float64Array {
+function heldOutDecisions(text: string, supportRows: Int32Array, job: SvmJob, heldOut: Float64Array): Float64Array {
   const { p, options } = job;
   const [rho] = headerValues(text, 'rho');
   const [first] = headerValues(text, 'label');
-  const sign = first === job.positive ? 1 : -1;
-  const svStart = text.indexOf('\nSV\n') + 4;
-  const lines = text.slice(svStart).split('\n');
+  const lines = text.slice(text.indexOf('\nSV\n') + 4).split('\n');
   const m = supportRows.length;
   const coef = new Float64Array(m);
-  for (let k = 0; k < m; k++) coef[k] = Number(lines[k].slice(0, lines[k].indexOf(' ')));
   const sv = new Float64Array(m * p);
-  const svNorm = new Float64Array(m);
   for (let k = 0; k < m; k++) {
-    const at = supportRows[k] * p;
-    let norm = 0;
-    for (let j = 0; j < p; j++) {
-      const v = job.rows[at + j];
-      sv[k * p + j] = v;
-      norm += v * v;
-    }
-    svNorm[k] = norm;
+    coef[k] = Number(lines[k].slice(0, lines[k].indexOf(' ')));
+    sv.set(job.rows.subarray(supportRows[k] * p, supportRows[k] * p + p), k * p);
   }
-  const h = heldOut.length / p;
-  const out = new Float64Array(h);
-  const rbf = options.kernel === 'rbf';
-  const gamma = options.gamma;
-  for (let r = 0; r < h; r++) {
-    const at = r * p;
-    let xNorm = 0;
-    for (let j = 0; j < p; j++) xNorm += heldOut[at + j] * heldOut[at + j];
-    let sum = 0;
-    for (let k = 0; k < m; k++) {
-      const base = k * p;
-      let dot = 0;
-      for (let j = 0; j < p; j++) dot += sv[base + j] * heldOut[at + j];
-      sum += coef[k] * (rbf ? Math.exp(-gamma * Math.max(0, xNorm + svNorm[k] - 2 * dot)) : dot);
-    }
-    out[r] = sign * (sum - rho);
-  }
-  return out;
+  const values = decisionValues(kernelExpansion(sv, p, coef, rho, options.kernel, options.gamma), heldOut);
+  if (first !== job.positive) for (let i = 0; i < values.length; i++) values[i] = -values[i];
+  return values;
 }
 
 /**
