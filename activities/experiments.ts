@@ -1,3 +1,6 @@
+import { log } from '@temporalio/activity';
+import { decodeArtifact } from '../models/artifact';
+import { ALGORITHM_VERSIONS, algorithmByName } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
 import { experimentSchema, type Experiment } from '../lib/experiments/experiment';
@@ -5,6 +8,8 @@ import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-s
 import { aliasVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import { readArtifact } from '../lib/registry/artifact-store';
+import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
+import { registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
@@ -68,6 +73,35 @@ export interface RegisterResult {
 }
 
 export function experimentActivities({ store, artifactDir, trainingPool }: { store: Database; artifactDir: string; trainingPool: TaskPool }) {
+  /**
+   * Stores the version's training reference (feature and score distributions) for drift monitoring,
+   * once. A profile that cannot be built is logged and skipped: monitoring then reports drift as
+   * unavailable for the version, which is better than a model that cannot be registered.
+   */
+  async function storeReferenceProfile(version: ModelVersion, input: RegisterInput, artifact: Uint8Array): Promise<void> {
+    if (await hasReferenceProfile(store, version.name, version.version)) return;
+    const walkForward = input.lineage.walkForward as { predictionsId?: unknown } | undefined;
+    let profile;
+    try {
+      profile = registrationProfileOf(artifactDir, {
+        model: version.name,
+        version: version.version,
+        featureSetVersion: version.featureSetVersion,
+        datasetId: input.datasetId,
+        predictionsId: typeof walkForward?.predictionsId === 'string' ? walkForward.predictionsId : undefined,
+        trainedModel: () => {
+          const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: version.featureSetVersion });
+          return algorithmByName(state.algorithm).restore(state);
+        },
+      });
+    } catch (error) {
+      log.warn(`no reference profile for ${version.name} v${version.version}: ${(error as Error).message}; drift monitoring will report it as unavailable`);
+      return;
+    }
+    const saved = await saveReferenceProfile(store, profile);
+    if (!saved.stored && saved.reason !== 'already stored') log.warn(`reference profile of ${version.name} v${version.version} not stored: ${saved.reason}`);
+  }
+
   return {
     /** Validates an experiment (defaults filled in) and names its feature-set version; bad configs fail fast. */
     async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
@@ -145,6 +179,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
           metrics: input.metrics,
           lineage: { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment },
         });
+        await storeReferenceProfile(version, input, artifact);
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
         const decision = champion === version.version ? { promote: false, reason: 'already the champion' } : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);

@@ -1,10 +1,14 @@
+import type { AlertChannelConfig } from '../lib/alerts/channels';
 import type { Cache } from '../lib/cache/cache';
+import { loadConfig } from '../lib/config';
 import type { Database } from '../lib/store/database';
 import type { TaskPool } from '../lib/threads/task-pool';
+import { alertActivities } from './alerts';
 import { deploymentActivities } from './deployment';
 import { experimentActivities } from './experiments';
 import { featureActivities } from './features';
 import { ingestActivities } from './ingest';
+import { monitoringActivities } from './monitoring';
 import { qualityGateActivities } from './quality-gate';
 import { trainingActivities } from './training';
 
@@ -17,12 +21,29 @@ export interface ActivityDeps {
   trainingPool: TaskPool;
   /** Threads for per-symbol feature computation (default 1: this thread only). */
   featureThreads?: number;
+  /** Where alerts go (ALERT_WEBHOOK_URL) and the Web UI their links point at; default: from the environment. */
+  alerts?: AlertChannelConfig;
+}
+
+function alertConfigOf(deps: ActivityDeps): AlertChannelConfig {
+  if (deps.alerts) return deps.alerts;
+  const config = loadConfig();
+  return { alertWebhookUrl: config.alertWebhookUrl, temporalUiUrl: config.temporalUiUrl, temporalNamespace: config.temporalNamespace };
 }
 
 /** Activities of the light `ml-pipeline` queue. */
 export function createPipelineActivities(deps: ActivityDeps) {
   const { resolveExperiment, registerAndPromote, championRecipe } = experimentActivities(deps);
-  return { ...qualityGateActivities(deps), resolveExperiment, registerAndPromote, championRecipe, ...deploymentActivities(deps) };
+  return {
+    ...qualityGateActivities(deps),
+    resolveExperiment,
+    registerAndPromote,
+    championRecipe,
+    ...deploymentActivities(deps),
+    // After the deployment activities: their raiseAlert is replaced by the one with cool-down and delivery.
+    ...alertActivities({ store: deps.store, config: alertConfigOf(deps) }),
+    ...monitoringActivities({ store: deps.store }),
+  };
 }
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */

@@ -3,12 +3,14 @@ import { Command } from 'commander';
 import { ZodError } from 'zod';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
+import { alertsCommand } from './commands/alerts';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { deployCommand, deploymentsCommand } from './commands/deployments';
 import { featuresCommand } from './commands/features';
 import { modelsCommand } from './commands/models';
 import { runPipelineCommand } from './commands/run-pipeline';
 import { runsCommand } from './commands/runs';
+import { schedulesCommand } from './commands/schedules';
 import { connectClient, webUiLink } from './temporal-client';
 
 const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
@@ -32,6 +34,8 @@ program.addCommand(snapshotsCommand());
 program.addCommand(quarantineCommand());
 program.addCommand(featuresCommand());
 program.addCommand(newsCommand());
+program.addCommand(schedulesCommand());
+program.addCommand(alertsCommand());
 program
   .command('config')
   .description('effective configuration and the environment variables behind it')

@@ -1,15 +1,24 @@
 /**
  * The worker process: hosts the `ml-pipeline` and `ml-training` task queues, exposes Temporal's
- * metrics for Prometheus and shuts down cleanly on SIGINT/SIGTERM (running activities get a grace time).
+ * metrics (METRICS_ADDRESS) and its own (APP_METRICS_ADDRESS: alerts, monitoring results) for
+ * Prometheus, delivers pending alerts every few seconds, and shuts down cleanly on SIGINT/SIGTERM
+ * (running activities get a grace time).
  */
 import { NativeConnection, Runtime } from '@temporalio/worker';
+import { alertChannels } from '../lib/alerts/channels';
+import { startAlertDeliveryLoop } from '../lib/alerts/delivery-loop';
 import { openCache } from '../lib/cache/open-cache';
 import { loadConfig } from '../lib/config';
+import { countDeliveryAttempts, registerAlertStoreGauges } from '../lib/metrics/alert-metrics';
+import { startMetricsServer } from '../lib/metrics/metrics-server';
+import { appRegistry, enableProcessMetrics } from '../lib/metrics/registry';
 import { openDatabase } from '../lib/store/database';
 import { TaskPool } from '../lib/threads/task-pool';
 import { loadModelRuntimes } from '../models/algorithms';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { createPipelineWorkers, runPipelineWorkers } from './pipeline-workers';
+
+const ALERT_DELIVERY_INTERVAL_MS = 5000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -23,6 +32,24 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const trainingPool = new TaskPool(config.trainingConcurrency);
   const { tensorflowBackend } = await loadModelRuntimes();
+  enableProcessMetrics();
+  registerAlertStoreGauges(store, (error) => console.error(`alert metrics: cannot read the store: ${(error as Error).message}`));
+  // A second worker on the same host (fan-out, restarts) finds the port taken: it runs without its own endpoint.
+  const appMetrics = await startMetricsServer(config.appMetricsAddress, appRegistry).catch((error: unknown) => {
+    console.error(`${(error as Error).message}; this worker serves no alert/monitoring metrics (set APP_METRICS_ADDRESS to a free host:port)`);
+    return undefined;
+  });
+  // Alerts raised while a receiver (or this worker) was down go out from here once it is back.
+  const deliveries = startAlertDeliveryLoop({
+    store,
+    channels: alertChannels(config),
+    intervalMs: ALERT_DELIVERY_INTERVAL_MS,
+    onResult: (result) => {
+      countDeliveryAttempts(result.attempts);
+      for (const failure of result.attempts.filter((a) => !a.ok)) console.error(`alert ${failure.alertId} not delivered to ${failure.channel} (retried later): ${failure.error}`);
+    },
+    onError: (error) => console.error(`alert delivery pass failed (retried in ${ALERT_DELIVERY_INTERVAL_MS / 1000} s): ${(error as Error).message}`),
+  });
   try {
     const workers = await createPipelineWorkers({
       connection,
@@ -36,10 +63,13 @@ async function main(): Promise<void> {
     });
     console.log(
       `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
-        `store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics`,
+        `store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
+        `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}`,
     );
     await runPipelineWorkers(workers);
   } finally {
+    await deliveries.stop();
+    await appMetrics?.close();
     await trainingPool.close();
     await connection.close();
     await cache.close();

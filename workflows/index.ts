@@ -4,3 +4,5 @@ export { trainAlgorithm, searchProgressQuery } from './train-algorithm';
 export type { TrainAlgorithmInput, TrainAlgorithmResult, SearchProgress } from './train-algorithm';
 export { deploymentWorkflow, deploymentStateQuery, approveSignal, pauseSignal, resumeSignal, abortSignal } from './deployment';
 export type { DeploymentState, DeploymentStatus, AnalysisRecord } from './deployment';
+export { monitoringWorkflow, DEFAULT_MONITORING_WINDOW_DAYS } from './monitoring';
+export type { MonitoringWorkflowInput, MonitoringSummary, MonitoredVersion, RaisedAlert } from './monitoring';

@@ -1,0 +1,220 @@
+/**
+ * Activities of monitoringWorkflow: thin adapters over lib/monitoring (reports, rules), the serving
+ * routes (what is served), the Temporal visibility API (pipeline health) and the Temporal client
+ * (the one retraining run). Every one is safe to retry: reports are stored under an id derived from
+ * the workflow run, and a retrain is started at most once per alert and never beside a running one.
+ */
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { BadInputError } from '../lib/errors';
+import { experimentSchema } from '../lib/experiments/experiment';
+import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
+import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
+import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
+import { pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
+import { listServingRoutes } from '../lib/serving/serving-routes';
+import type { Database } from '../lib/store/database';
+import { TASK_QUEUES } from '../lib/task-queues';
+import type { TrainingPipelineInput } from '../workflows/training-pipeline';
+import { withFailureMapping } from './failures';
+
+export interface ComputeMonitoringReportInput {
+  target: MonitoringTarget;
+  windowDays: number;
+  rules?: MonitoringRulesInput;
+}
+
+/** What the workflow keeps of a report (the full report is in monitoring_reports). */
+export interface MonitoringReportSummary {
+  reportId: string;
+  model: string;
+  version: number;
+  variants: string[];
+  champion: boolean;
+  drift: { status: string; drifted: string[]; maxPsi: number | null; window: { from: string | null; to: string | null; days: number } };
+  predictionDrift: { status: string; psi: number | null };
+  performance: { status: string; samples: number; hitRate: number | null; auc: number | null };
+  freshness: { status: string; maxLagDays: number | null; staleSymbols: number };
+}
+
+export interface ComputedMonitoringReport extends RuleEvaluation {
+  summary: MonitoringReportSummary;
+}
+
+export interface PipelineHealthResult extends RuleEvaluation {
+  health: PipelineHealth;
+}
+
+export interface StartRetrainingInput {
+  model: string;
+  /** The champion version whose experiment (registry lineage) is re-run. */
+  championVersion: number;
+  /** The alert that asked for it: a second attempt for the same alert finds the first run. */
+  alertId: string;
+  reason: string;
+}
+
+export interface RetrainingResult {
+  status: 'started' | 'already-started' | 'already-running' | 'skipped';
+  workflowId: string;
+  runId?: string;
+  reason: string;
+}
+
+/** The workflow id of a model's retraining runs: one id per model, so Temporal itself refuses a second concurrent run. */
+export const retrainWorkflowId = (model: string) => `retrain-${model}`;
+
+function summaryOf(report: ModelMonitoringReport): MonitoringReportSummary {
+  return {
+    reportId: report.id,
+    model: report.model,
+    version: report.version,
+    variants: report.variants,
+    champion: report.champion,
+    drift: { status: report.drift.status, drifted: report.drift.drifted, maxPsi: report.drift.maxPsi, window: { from: report.drift.window.from, to: report.drift.window.to, days: report.drift.window.days } },
+    predictionDrift: { status: report.predictionDrift.status, psi: report.predictionDrift.psi },
+    performance: { status: report.performance.status, samples: report.performance.samples, hitRate: report.performance.hitRate, auc: report.performance.auc },
+    freshness: { status: report.freshness.status, maxLagDays: report.freshness.maxLagDays, staleSymbols: report.freshness.staleSymbols },
+  };
+}
+
+/** The same id for every attempt of this activity's workflow run and target (monitoring_reports.id is varchar(128)). */
+function reportIdOf(target: MonitoringTarget): string {
+  const info = Context.current().info;
+  const run = info.workflowExecution ? `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}` : `${info.activityId}/${Date.now()}`;
+  return `mr-${createHash('sha256').update(run).digest('hex').slice(0, 16)}-${target.model}-v${target.version}`;
+}
+
+function executionSummary(e: WorkflowExecutionInfo): ExecutionSummary {
+  return { workflowId: e.workflowId, runId: e.runId, type: e.type, status: e.status.name, startTime: e.startTime?.toISOString() ?? null, closeTime: e.closeTime?.toISOString() ?? null };
+}
+
+async function listExecutions(client: Client, query: string, limit: number): Promise<ExecutionSummary[]> {
+  const out: ExecutionSummary[] = [];
+  for await (const e of client.workflow.list({ query, pageSize: limit })) {
+    out.push(executionSummary(e));
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** The worker's Temporal client, or undefined outside a worker (a mock activity environment). */
+function temporalClient(): Client | undefined {
+  try {
+    return Context.current().client;
+  } catch {
+    return undefined;
+  }
+}
+
+export function monitoringActivities({ store, now = () => new Date() }: { store: Database; now?: () => Date }) {
+  return {
+    /** Every served version of the given models (default: all with serving routes): champion, canary, A/B variants. */
+    async listMonitoringTargets(input: { models?: string[] }): Promise<MonitoringTarget[]> {
+      return withFailureMapping(async () => {
+        const wanted = input.models && input.models.length > 0 ? new Set(input.models) : undefined;
+        const targets: MonitoringTarget[] = [];
+        for (const routes of await listServingRoutes(store)) {
+          if (wanted && !wanted.has(routes.model)) continue;
+          const champion = await aliasVersion(store, routes.model, 'champion');
+          const variantsOf = new Map<number, string[]>();
+          for (const r of routes.routes) if (r.weight > 0) variantsOf.set(r.version, [...(variantsOf.get(r.version) ?? []), r.variant]);
+          for (const [version, variants] of [...variantsOf].sort((a, b) => a[0] - b[0])) targets.push({ model: routes.model, version, variants, champion: version === champion });
+        }
+        return targets;
+      });
+    },
+
+    /** Drift, live performance and freshness of one served version: stored, exported as gauges, judged by the rules. */
+    async computeMonitoringReport(input: ComputeMonitoringReportInput): Promise<ComputedMonitoringReport> {
+      return withFailureMapping(async () => {
+        if (!Number.isInteger(input.windowDays) || input.windowDays < 1 || input.windowDays > 250) throw new BadInputError(`windowDays must be a whole number of trading days in 1..250, got ${input.windowDays}`);
+        const rules = parseMonitoringRules(input.rules);
+        const report = await computeModelReport(store, { id: reportIdOf(input.target), target: input.target, windowDays: input.windowDays, rules, now: now() });
+        await saveMonitoringReport(store, report);
+        recordMonitoringReport({
+          model: report.model,
+          variant: report.variants[0] ?? 'champion',
+          hitRate: report.performance.hitRate,
+          auc: report.performance.auc,
+          driftedFeatures: report.drift.status === 'unavailable' || report.drift.status === 'insufficient-data' ? null : report.drift.drifted.length,
+          maxPsi: report.drift.maxPsi,
+          predictionPsi: report.predictionDrift.psi,
+          freshnessLagDays: report.freshness.maxLagDays,
+          maturedOutcomes: report.performance.samples,
+          createdAt: report.createdAt,
+        });
+        return { summary: summaryOf(report), ...evaluateModelReport(report, rules) };
+      });
+    },
+
+    /** Failed, timed-out and stuck workflow runs from the Temporal visibility API. */
+    async checkPipelineHealth(input: { rules?: MonitoringRulesInput }): Promise<PipelineHealthResult> {
+      return withFailureMapping(async () => {
+        const rules = parseMonitoringRules(input.rules);
+        const options = rules.pipeline_failed;
+        const at = now();
+        const client = temporalClient();
+        if (!client) {
+          const health: PipelineHealth = { status: 'unavailable', reason: 'no Temporal client in this activity context', since: at.toISOString(), failed: [], timedOut: [], longRunning: [] };
+          return { health, ...evaluatePipelineHealth(health, rules) };
+        }
+        const since = new Date(at.getTime() - options.lookbackHours * 3_600_000).toISOString();
+        const startedBefore = new Date(at.getTime() - options.longRunningHours * 3_600_000).toISOString();
+        const [failed, timedOut, running] = await Promise.all([
+          listExecutions(client, `ExecutionStatus = 'Failed' AND CloseTime > '${since}'`, 50),
+          listExecutions(client, `ExecutionStatus = 'TimedOut' AND CloseTime > '${since}'`, 50),
+          listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, 50),
+        ]);
+        const health = pipelineHealthOf({ failed, timedOut, running }, at, options);
+        return { health, ...evaluatePipelineHealth(health, rules) };
+      });
+    },
+
+    /**
+     * Starts one trainingPipeline run of the champion's experiment (its cut-off dropped, so it trains
+     * on the newest data). The workflow id is per model, started with conflict policy FAIL: while a
+     * retrain of the model runs Temporal refuses another, whoever asks. The alert id in the memo
+     * makes a retried attempt (or a second monitoring run raising the same alert) find its run.
+     */
+    async startRetraining(input: StartRetrainingInput): Promise<RetrainingResult> {
+      return withFailureMapping(async () => {
+        const workflowId = retrainWorkflowId(input.model);
+        const client = temporalClient();
+        if (!client) return { status: 'skipped', workflowId, reason: 'no Temporal client in this activity context' };
+        const version = await getModelVersion(store, input.model, input.championVersion);
+        const parsed = experimentSchema.safeParse(version.lineage.experiment);
+        if (!parsed.success) return { status: 'skipped', workflowId, reason: `${input.model} v${input.championVersion} has no experiment in its lineage (registered outside a training run): retrain it by hand` };
+        if (!parsed.data.import) return { status: 'skipped', workflowId, reason: `the experiment of ${input.model} v${input.championVersion} has no import: a retrain would have no new data; add one or retrain by hand` };
+        try {
+          const existing = await client.workflow.getHandle(workflowId).describe();
+          const memo = existing.memo ?? {};
+          if (memo.alertId === input.alertId) return { status: 'already-started', workflowId, runId: existing.runId, reason: `already started for alert ${input.alertId} (${existing.status.name.toLowerCase()})` };
+          if (existing.status.name === 'RUNNING') return { status: 'already-running', workflowId, runId: existing.runId, reason: `a retrain of ${input.model} is already running (for ${String(memo.alertId ?? 'another request')})` };
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        }
+        const experiment = { ...parsed.data, dates: { ...parsed.data.dates, cutoff: undefined } };
+        const args: [TrainingPipelineInput] = [{ experiment }];
+        try {
+          const handle = await client.workflow.start('trainingPipeline', {
+            workflowId,
+            taskQueue: TASK_QUEUES.pipeline,
+            args,
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            memo: { alertId: input.alertId, reason: input.reason, startedBy: Context.current().info.workflowExecution?.workflowId ?? 'monitoring' },
+          });
+          return { status: 'started', workflowId, runId: handle.firstExecutionRunId, reason: input.reason };
+        } catch (error) {
+          if (error instanceof WorkflowExecutionAlreadyStartedError) return { status: 'already-running', workflowId, reason: `a retrain of ${input.model} was started at the same moment by another request` };
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+export type MonitoringActivities = ReturnType<typeof monitoringActivities>;

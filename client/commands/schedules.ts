@@ -1,0 +1,353 @@
+/** `schedules …`: the retraining and monitoring Temporal Schedules (definitions in client/schedules.ts). */
+import path from 'node:path';
+import type { Client, ScheduleDescription, ScheduleOverlapPolicy, Range } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import { z } from 'zod';
+import { loadConfig, type AppConfig } from '../../lib/config';
+import { describeValidationError } from '../../lib/errors';
+import type { ImportRequestInput } from '../../lib/ingest/import-request';
+import {
+  createSchedule,
+  monitorSchedule,
+  retrainSchedule,
+  schedulePolicySchema,
+  scheduledTimesBetween,
+  scheduleKindOf,
+  scheduleLink,
+  scheduleTimingSchema,
+  updateSchedule,
+  withSchedule,
+  type MonitoringScheduleArgs,
+  type ScheduleKind,
+} from '../schedules';
+import { connectClient, webUiLink } from '../temporal-client';
+import { readExperimentFile } from './run-pipeline';
+
+export const DEFAULT_EXPERIMENT_FILE = path.resolve(__dirname, '..', '..', 'experiments', 'demo.json');
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** Zod issues named by their flag (--catchup-window), not their field (catchupWindow). */
+function parseFlags<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ ...i, path: i.path.length ? [`--${kebab(String(i.path[0]))}`, ...i.path.slice(1)] : i.path }));
+  throw new Error(`schedules ${command}: ${describeValidationError({ issues })}`);
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+const definitionFlags = z.object({
+  experiment: z.string().min(1).optional(),
+  source: z.string().min(1).optional(),
+  cron: z.string().optional(),
+  interval: z.string().optional(),
+  timezone: z.string().optional(),
+  catchupWindow: z.string().optional(),
+  pauseOnFailure: z.boolean().optional(),
+  models: z
+    .string()
+    .transform(list)
+    .pipe(z.array(z.string().regex(/^[\w.-]{1,64}$/, 'expected registered model names separated by commas')).min(1))
+    .optional(),
+  retrainOnDrift: z.boolean().optional(),
+  note: z.string().max(500).optional(),
+});
+
+const createFlags = definitionFlags.extend({
+  which: z.enum(['retrain', 'monitor', 'all']).default('all'),
+  id: z.string().regex(/^[\w.-]{1,200}$/, 'expected letters, digits, "-", "_" or "."').optional(),
+  paused: z.boolean().default(false),
+});
+
+const overlapSchema = z
+  .enum(['skip', 'buffer_one', 'buffer_all', 'allow_all'])
+  .transform((o) => o.toUpperCase() as ScheduleOverlapPolicy)
+  .optional();
+
+/** The pieces of a definition the flags give, validated (timing, policies, data, monitoring input). */
+function definitionFromFlags(f: z.infer<typeof definitionFlags>, command: string) {
+  const timing = parseFlags(scheduleTimingSchema, { cron: f.cron, interval: f.interval, timezone: f.timezone }, command);
+  const policy = parseFlags(schedulePolicySchema, { catchupWindow: f.catchupWindow, pauseOnFailure: f.pauseOnFailure }, command);
+  // The worker may run in another directory: send an absolute path.
+  const importRequest: ImportRequestInput | undefined = f.source ? { source: { kind: 'csv', path: path.resolve(f.source) } } : undefined;
+  const monitoring: MonitoringScheduleArgs | undefined = f.models || f.retrainOnDrift !== undefined ? { ...(f.models ? { models: f.models } : {}), ...(f.retrainOnDrift !== undefined ? { retrainOnDrift: f.retrainOnDrift } : {}) } : undefined;
+  return { timing, policy, importRequest, monitoring };
+}
+
+async function withClient<T>(run: (client: Client, config: AppConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const client = await connectClient(config);
+  try {
+    return await run(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function addDefinitionOptions(cmd: Command): Command {
+  return cmd
+    .option('--experiment <file>', `retrain: the experiment to train (default ${path.relative(process.cwd(), DEFAULT_EXPERIMENT_FILE)})`)
+    .option('--source <path>', "retrain: CSV folder or file to ingest (needed when the experiment has no \"import\")")
+    .option('--cron <expr>', 'fire on this cron expression instead of the default calendar, e.g. "30 17 * * MON-FRI"')
+    .option('--interval <duration>', 'fire every interval instead, e.g. 30s or 6h (no time zone, no holiday skips)')
+    .option('--timezone <tz>', 'IANA time zone of the calendar or cron (default America/New_York)')
+    .option('--catchup-window <duration>', 'after an outage, start missed actions at most this late (default 10m)')
+    .option('--pause-on-failure', 'pause the schedule when a run it started fails')
+    .option('--models <list>', 'monitor: only these registered models (default: every served model)')
+    .option('--retrain-on-drift', 'monitor: a severe drift or performance alert starts one retraining run')
+    .option('--note <text>', 'note shown with the schedule (Web UI, describe)');
+}
+
+const fmtDate = (d: Date, timeZone?: string) =>
+  timeZone
+    ? `${d.toISOString()}  (${new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false, timeZoneName: 'short' }).format(d)})`
+    : d.toISOString();
+
+function rangeText<U>(ranges: Array<Range<U>> | undefined, all: string): string {
+  if (!ranges || ranges.length === 0) return all;
+  return ranges.map((r) => (r.end === undefined || r.end === r.start ? String(r.start) : `${String(r.start)}-${String(r.end)}${r.step > 1 ? `/${r.step}` : ''}`)).join(',');
+}
+
+/** One line per calendar, interval and cron of a schedule's spec. */
+export function specLines(spec: ScheduleDescription['spec']): string[] {
+  const lines: string[] = [];
+  for (const c of spec.calendars ?? []) {
+    const hours = rangeText(c.hour, '*');
+    const minutes = rangeText(c.minute, '*');
+    const time = /^\d+$/.test(hours) && /^\d+$/.test(minutes) ? `at ${hours}:${minutes.padStart(2, '0')}` : `hours ${hours}, minute ${minutes}`;
+    const when = `${rangeText(c.dayOfWeek, 'every day')} ${time}${c.dayOfMonth?.length && !(c.dayOfMonth.length === 1 && c.dayOfMonth[0].start === 1 && c.dayOfMonth[0].end === 31) ? `, day ${rangeText(c.dayOfMonth, '*')}` : ''}`;
+    lines.push(c.comment ? `${c.comment} [${when}]` : when);
+  }
+  for (const i of spec.intervals ?? []) lines.push(`every ${i.every / 1000} s${i.offset ? ` (offset ${i.offset / 1000} s)` : ''}`);
+  if (spec.timezone) lines.push(`time zone ${spec.timezone}`);
+  const skips = spec.skip ?? [];
+  if (skips.length > 0) {
+    const years = skips.flatMap((s) => s.year.map((y) => y.end ?? y.start));
+    lines.push(`skips ${skips.length} NYSE holidays through ${Math.max(...years)} (renewed by "schedules update")`);
+  }
+  return lines;
+}
+
+function inputLines(kind: ScheduleKind | undefined, args: readonly unknown[] | undefined): string[] {
+  const input = (args?.[0] ?? {}) as Record<string, unknown>;
+  if (kind === 'retrain') {
+    const experiment = input.experiment as { name?: string; import?: { source?: { kind?: string; path?: string } } } | undefined;
+    const source = ((input.import ?? experiment?.import) as { source?: { kind?: string; path?: string; symbols?: string[] } } | undefined)?.source;
+    return [`experiment ${experiment?.name ?? '-'}; data ${source?.kind === 'csv' ? source.path : source?.kind === 'stooq' ? `stooq ${(source.symbols ?? []).join(',')}` : '-'}`];
+  }
+  if (kind === 'monitor') {
+    const m = input as MonitoringScheduleArgs;
+    return [`models ${m.models?.join(', ') ?? 'every served model'}; retrain on drift ${m.retrainOnDrift ? 'yes' : 'no'}`];
+  }
+  return [`input ${JSON.stringify(input).slice(0, 200)}`];
+}
+
+/** What `schedules describe` prints: definition, state, next runs and recent actions with their outcome. */
+export async function describeScheduleText(client: Client, config: AppConfig, id: string, nextRuns = 5): Promise<string> {
+  const d = await withSchedule(client, id, (h) => h.describe());
+  const kind = scheduleKindOf(d);
+  const lines = [
+    `${id}: ${kind ?? 'other'} schedule, starts ${d.action.workflowType} on ${d.action.taskQueue} — ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${d.state.note})` : ''}`,
+    `  Web UI: ${scheduleLink(config, id)}`,
+    ...specLines(d.spec).map((l) => `  when: ${l}`),
+    ...inputLines(kind, d.action.args).map((l) => `  ${l}`),
+    `  policies: overlap ${d.policies.overlap}, catch-up window ${d.policies.catchupWindow / 60_000} min, pause on failure ${d.policies.pauseOnFailure ? 'yes' : 'no'}`,
+    `  actions taken ${d.info.numActionsTaken}, skipped (overlap) ${d.info.numActionsSkippedOverlap}, missed (catch-up window) ${d.info.numActionsMissedCatchupWindow}`,
+    `  next ${nextRuns} runs${d.state.paused ? ' (once resumed)' : ''}:`,
+    ...d.info.nextActionTimes.slice(0, nextRuns).map((t) => `    ${fmtDate(t, d.spec.timezone)}`),
+  ];
+  if (d.info.nextActionTimes.length === 0) lines.push('    none');
+  const recent = d.info.recentActions.slice(-nextRuns).reverse();
+  lines.push(`  recent actions${recent.length ? ', newest first' : ': none yet'}`);
+  for (const a of recent) {
+    const wf = a.action.workflow;
+    const status = await client.workflow
+      .getHandle(wf.workflowId, wf.firstExecutionRunId)
+      .describe()
+      .then((w) => w.status.name)
+      .catch(() => 'unknown');
+    lines.push(`    ${a.takenAt.toISOString()} (scheduled ${a.scheduledAt.toISOString()}) ${wf.workflowId} ${status}\n      ${webUiLink(config, wf.workflowId, wf.firstExecutionRunId)}`);
+  }
+  return lines.join('\n');
+}
+
+/** A date (YYYY-MM-DD: the whole day, UTC) or an ISO instant. */
+const instant = (end: boolean) =>
+  z.string().transform((s, ctx) => {
+    const value = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T${end ? '23:59:59.999' : '00:00:00.000'}Z` : s;
+    const date = new Date(value);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'expected a date (YYYY-MM-DD) or an ISO time such as 2026-03-02T21:30:00Z' });
+      return z.NEVER;
+    }
+    return date;
+  });
+
+export function schedulesCommand(): Command {
+  const cmd = new Command('schedules').description('Temporal Schedules: retraining after the close, monitoring hourly (create, describe, pause, trigger, backfill, …)');
+
+  addDefinitionOptions(
+    cmd
+      .command('create')
+      .description('create the retraining and/or monitoring schedule (fails if it exists: use update)')
+      .addOption(new Option('--which <which>', 'which schedule').choices(['retrain', 'monitor', 'all']).default('all'))
+      .option('--id <scheduleId>', 'schedule id (default retrain-<experiment name> / monitoring); only with one --which')
+      .option('--paused', 'create it paused'),
+  ).action((opts: Record<string, unknown>) =>
+    withClient(async (client, config) => {
+      const f = parseFlags(createFlags, opts, 'create');
+      if (f.which === 'all' && (f.id || f.cron || f.interval)) throw new Error('schedules create: --id, --cron and --interval apply to one schedule: add --which retrain or --which monitor');
+      const { timing, policy, importRequest, monitoring } = definitionFromFlags(f, 'create');
+      const common = { scheduleId: f.id, timing, ...policy, paused: f.paused, note: f.note };
+      const definitions = [];
+      if (f.which !== 'monitor') definitions.push(retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
+      if (f.which !== 'retrain') definitions.push(monitorSchedule({ ...common, monitoring }));
+      for (const definition of definitions) {
+        await createSchedule(client, definition);
+        console.log(`created ${definition.scheduleId}${f.paused ? ' (paused)' : ''}\n  Web UI: ${scheduleLink(config, definition.scheduleId)}`);
+      }
+      for (const definition of definitions) console.log(await describeScheduleText(client, config, definition.scheduleId));
+    }),
+  );
+
+  // The --no- flags come after their positive forms, else commander defaults them to true.
+  addDefinitionOptions(cmd.command('update <scheduleId>').description('change an existing schedule; what you leave out stays (paused state included)'))
+    .option('--default-spec', 'back to the default calendar (drops a --cron or --interval override)')
+    .option('--no-pause-on-failure', 'do not pause when a run fails')
+    .option('--no-retrain-on-drift', 'monitor: alerts only, no retraining runs')
+    .action((id: string, opts: Record<string, unknown>) =>
+    withClient(async (client, config) => {
+      const f = parseFlags(definitionFlags.extend({ defaultSpec: z.boolean().optional() }), opts, 'update');
+      const { timing, policy, importRequest, monitoring } = definitionFromFlags(f, 'update');
+      const kind = await updateSchedule(client, id, {
+        timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,
+        defaultSpec: f.defaultSpec,
+        ...policy,
+        experiment: f.experiment ? readExperimentFile(f.experiment) : undefined,
+        import: importRequest,
+        monitoring,
+        note: f.note,
+      });
+      if (kind !== 'retrain' && (f.experiment || f.source)) console.log('  note: --experiment and --source apply to retraining schedules only; ignored');
+      if (kind !== 'monitor' && monitoring) console.log('  note: --models and --retrain-on-drift apply to monitoring schedules only; ignored');
+      console.log(`updated ${id}\n${await describeScheduleText(client, config, id)}`);
+    }),
+  );
+
+  cmd
+    .command('describe <scheduleId>')
+    .description('spec, policies, paused state and note, the next runs and the recent actions with their status')
+    .option('--next <n>', 'how many next runs and recent actions', '5')
+    .option('--json', 'the description as JSON')
+    .action((id: string, opts: { next: string; json?: boolean }) =>
+      withClient(async (client, config) => {
+        const next = parseFlags(z.object({ next: z.coerce.number().int().min(1).max(10) }), { next: opts.next }, 'describe').next;
+        if (opts.json) {
+          const d = await withSchedule(client, id, (h) => h.describe());
+          // `raw` is the server's protobuf response, not meant for reading.
+          console.log(JSON.stringify(d, (key, value: unknown) => (key === 'raw' ? undefined : value), 2));
+          return;
+        }
+        console.log(await describeScheduleText(client, config, id, next));
+      }),
+    );
+
+  cmd
+    .command('list')
+    .description('every schedule of the namespace')
+    .action(() =>
+      withClient(async (client, config) => {
+        let n = 0;
+        for await (const s of client.schedule.list()) {
+          n++;
+          const next = s.info.nextActionTimes[0];
+          const last = s.info.recentActions.at(-1);
+          console.log(
+            `${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${s.state.note})` : ''}`,
+          );
+        }
+        console.log(n === 0 ? 'no schedules: create them with "mlp schedules create"' : `Web UI: ${scheduleLink(config)}`);
+      }),
+    );
+
+  const by = `${process.env.USER ?? 'unknown user'} via the CLI`;
+  cmd
+    .command('pause <scheduleId>')
+    .description('stop starting runs until resumed (runs already going are not touched)')
+    .option('--note <text>', 'why (shown in the Web UI and describe)')
+    .action((id: string, opts: { note?: string }) =>
+      withClient(async (client) => {
+        await withSchedule(client, id, (h) => h.pause(opts.note ? `${opts.note} (${by})` : `paused by ${by}`));
+        console.log(`paused ${id}`);
+      }),
+    );
+  cmd
+    .command('resume <scheduleId>')
+    .description('start runs again at the next scheduled time (missed ones are not replayed: use backfill)')
+    .option('--note <text>', 'why')
+    .action((id: string, opts: { note?: string }) =>
+      withClient(async (client) => {
+        await withSchedule(client, id, (h) => h.unpause(opts.note ? `${opts.note} (${by})` : `resumed by ${by}`));
+        const d = await withSchedule(client, id, (h) => h.describe());
+        console.log(`resumed ${id}; next run ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}`);
+      }),
+    );
+
+  cmd
+    .command('trigger <scheduleId>')
+    .description('start one run now (also when paused)')
+    .addOption(new Option('--overlap <policy>', 'if a run is still going (default: the schedule\'s own policy, SKIP)').choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
+    .action((id: string, opts: { overlap?: string }) =>
+      withClient(async (client, config) => {
+        const overlap = parseFlags(z.object({ overlap: overlapSchema }), opts, 'trigger').overlap;
+        const before = await withSchedule(client, id, (h) => h.describe());
+        const policy = overlap ?? before.policies.overlap;
+        await withSchedule(client, id, (h) => h.trigger(policy));
+        // The action is taken asynchronously by the server: look for it briefly to print its run.
+        const seen = new Set(before.info.recentActions.map((a) => a.action.workflow.workflowId));
+        for (let i = 0; i < 20; i++) {
+          const fresh = (await withSchedule(client, id, (h) => h.describe())).info.recentActions.find((a) => !seen.has(a.action.workflow.workflowId));
+          if (fresh) {
+            console.log(`triggered ${id}: started ${fresh.action.workflow.workflowId}\n  Web UI: ${webUiLink(config, fresh.action.workflow.workflowId, fresh.action.workflow.firstExecutionRunId)}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        console.log(`triggered ${id} with overlap ${policy}; no new run yet${policy === 'SKIP' && before.info.runningActions.length > 0 ? ': a run is still going, so SKIP dropped this one (use --overlap allow_all to start one anyway)' : ' (see "mlp schedules describe ' + id + '")'}`);
+      }),
+    );
+
+  cmd
+    .command('backfill <scheduleId>')
+    .description('take the actions a time range would have taken, now (e.g. retrains missed during an outage)')
+    .requiredOption('--from <time>', 'start: YYYY-MM-DD (UTC day) or an ISO time')
+    .requiredOption('--to <time>', 'end: YYYY-MM-DD (UTC day, inclusive) or an ISO time')
+    .addOption(new Option('--overlap <policy>', "what to do with actions that overlap (default: the schedule's policy; SKIP starts one run for the range)").choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
+    .action((id: string, opts: Record<string, unknown>) =>
+      withClient(async (client) => {
+        const f = parseFlags(
+          z.object({ from: instant(false), to: instant(true), overlap: overlapSchema }).refine((x) => x.from < x.to, { message: 'must be before --to', path: ['from'] }),
+          opts,
+          'backfill',
+        );
+        const d = await withSchedule(client, id, (h) => h.describe());
+        const overlap = f.overlap ?? d.policies.overlap;
+        const times = await scheduledTimesBetween(client, id, f.from, f.to);
+        await withSchedule(client, id, (h) => h.backfill({ start: f.from, end: f.to, overlap }));
+        console.log(`backfill of ${id} from ${f.from.toISOString()} to ${f.to.toISOString()}: ${times.length} scheduled time(s) in range${times.length ? ` (${times.map((t) => t.toISOString()).join(', ')})` : ''}, overlap ${overlap}`);
+        if (overlap === 'SKIP' && times.length > 1) console.log('  with SKIP the first starts now and the others are dropped while it runs: one catch-up run (use --overlap buffer_all for one run per missed time)');
+        console.log(`  follow with "mlp schedules describe ${id}"`);
+      }),
+    );
+
+  cmd
+    .command('delete <scheduleId>')
+    .description('remove a schedule (runs it started keep running)')
+    .action((id: string) =>
+      withClient(async (client) => {
+        await withSchedule(client, id, (h) => h.delete());
+        console.log(`deleted ${id}; runs it started are not affected`);
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,109 @@
+/**
+ * Alerts in the relational store: raising with a cool-down (and the outbox rows, in the same
+ * transaction), listing, acknowledging, and the open alerts other steps consult.
+ */
+import { randomUUID } from 'node:crypto';
+import { BadInputError } from '../errors';
+import type { Database } from '../store/database';
+import { alertFromRow, alertInputSchema, DEFAULT_COOLDOWN_SECONDS, serialiseEvidence, severityRank, type Alert, type AlertInput, type AlertStatus } from './alert';
+
+export interface RaiseAlertOptions {
+  /** Channels to deliver to; `log` is always added. */
+  channels?: readonly string[];
+  now?: Date;
+  /** A stable id makes raising idempotent: a retried caller gets the alert it already raised. */
+  id?: string;
+}
+
+export interface RaiseAlertResult {
+  /** The new alert, or the earlier one that suppressed this one. */
+  id: string;
+  suppressed: boolean;
+}
+
+/**
+ * Stores an alert and one pending delivery per channel, in one transaction, unless an alert with
+ * the same rule and subject, at least as severe, was created within the cool-down: then nothing
+ * is written and the earlier alert's id comes back with suppressed = true. A more severe alert
+ * (warning → critical) is an escalation and always goes through.
+ */
+export async function raiseAlert(store: Database, input: AlertInput, options: RaiseAlertOptions = {}): Promise<RaiseAlertResult> {
+  const alert = alertInputSchema.parse(input);
+  const now = options.now ?? new Date();
+  const cooldownSeconds = alert.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS[alert.severity];
+  const channels = [...new Set(['log', ...(options.channels ?? [])])];
+  return store.db.transaction().execute(async (trx) => {
+    if (options.id !== undefined) {
+      const existing = await trx.selectFrom('alerts').select('id').where('id', '=', options.id).executeTakeFirst();
+      if (existing) return { id: existing.id, suppressed: false };
+    }
+    if (cooldownSeconds > 0) {
+      let recent = trx
+        .selectFrom('alerts')
+        .select(['id', 'severity'])
+        .where('rule', '=', alert.rule)
+        .where('subject', '=', alert.subject)
+        .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
+        .orderBy('created_at', 'desc');
+      // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
+      if (store.driver === 'mysql') recent = recent.forUpdate();
+      const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
+      if (earlier) return { id: earlier.id, suppressed: true };
+    }
+    const id = options.id ?? randomUUID();
+    const createdAt = now.toISOString();
+    await trx
+      .insertInto('alerts')
+      .values({ id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), status: 'open', created_at: createdAt, acked_by: null, acked_at: null })
+      .execute();
+    await trx
+      .insertInto('alert_deliveries')
+      .values(channels.map((channel) => ({ alert_id: id, channel, status: 'pending', attempts: 0, last_error: null, next_attempt_at: createdAt, delivered_at: null })))
+      .execute();
+    return { id, suppressed: false };
+  });
+}
+
+export async function getAlert(store: Database, id: string): Promise<Alert | undefined> {
+  const row = await store.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? alertFromRow(row) : undefined;
+}
+
+export interface ListAlertsFilter {
+  status?: AlertStatus;
+  rule?: string;
+  subject?: string;
+  limit?: number;
+}
+
+/** Newest first. */
+export async function listAlerts(store: Database, filter: ListAlertsFilter = {}): Promise<Alert[]> {
+  let q = store.db.selectFrom('alerts').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(filter.limit ?? 50);
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.rule) q = q.where('rule', '=', filter.rule);
+  if (filter.subject) q = q.where('subject', '=', filter.subject);
+  return (await q.execute()).map(alertFromRow);
+}
+
+export interface AckResult {
+  alert: Alert;
+  /** False when someone had acknowledged it before (the first acknowledgement is kept). */
+  changed: boolean;
+}
+
+/** Marks an alert as seen by `by`; acknowledging twice keeps the first acknowledgement. */
+export async function ackAlert(store: Database, id: string, by: string, now: Date = new Date()): Promise<AckResult> {
+  const result = await store.db.updateTable('alerts').set({ status: 'acked', acked_by: by, acked_at: now.toISOString() }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst();
+  const alert = await getAlert(store, id);
+  if (!alert) throw new BadInputError(`no alert "${id}": list them with "mlp alerts list"`, 'ALERT_NOT_FOUND');
+  return { alert, changed: Number(result.numUpdatedRows) > 0 };
+}
+
+/** Open (unacknowledged) alerts, newest first, e.g. to hold a deployment while data is stale. */
+export async function openAlerts(store: Database, filter: { rules?: readonly string[]; subjectPrefix?: string } = {}): Promise<Alert[]> {
+  if (filter.rules && filter.rules.length === 0) return [];
+  let q = store.db.selectFrom('alerts').selectAll().where('status', '=', 'open').orderBy('created_at', 'desc');
+  if (filter.rules) q = q.where('rule', 'in', [...filter.rules]);
+  // A prefix filter in JavaScript: LIKE would need escaping of % and _ on both drivers.
+  return (await q.execute()).map(alertFromRow).filter((a) => filter.subjectPrefix === undefined || a.subject.startsWith(filter.subjectPrefix));
+}

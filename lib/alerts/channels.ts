@@ -1,0 +1,83 @@
+/**
+ * Where alerts go: the log (always) and a Slack-compatible webhook. A channel's send() throws on
+ * failure; the outbox (outbox.ts) turns that into a retry later.
+ */
+import type { Alert } from './alert';
+import { alertHeadline, slackMessage } from './slack-message';
+
+export interface AlertChannel {
+  /** Matches alert_deliveries.channel. */
+  readonly name: string;
+  send(alert: Alert): Promise<void>;
+}
+
+export function logChannel(write: (line: string) => void = (line) => console.log(line)): AlertChannel {
+  return {
+    name: 'log',
+    send(alert) {
+      write(`ALERT ${alertHeadline(alert)} (alert ${alert.id}, raised ${alert.createdAt})`);
+      return Promise.resolve();
+    },
+  };
+}
+
+export interface WebhookOptions {
+  /** A slow receiver counts as down after this long (default 10 s). */
+  timeoutMs?: number;
+  /** The link shown in the message, if any (e.g. the Temporal Web UI page of the workflow behind it). */
+  linkFor?: (alert: Alert) => string | undefined;
+}
+
+/** POSTs the Slack JSON; any non-2xx answer, network error or timeout is a failed delivery. */
+export function webhookChannel(url: string, options: WebhookOptions = {}): AlertChannel {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return {
+    name: 'webhook',
+    async send(alert) {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(slackMessage(alert, options.linkFor?.(alert))),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        // The URL is a secret (it authorises posting): never put it in an error message.
+        // (name, not instanceof: the DOMException may come from another realm)
+        const e = error as { name?: string; message?: string; cause?: { message?: string } };
+        const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.message ?? e.message ?? String(error));
+        throw new Error(`webhook unreachable: ${reason}`, { cause: error });
+      }
+      const body = await response.text().catch(() => '');
+      if (!response.ok) throw new Error(`webhook answered ${response.status}${body ? `: ${body.slice(0, 200)}` : ''}`);
+    },
+  };
+}
+
+/** The link of an alert: evidence.link when it is a URL, else the Web UI page of the workflow or deployment it names. */
+export function alertLink(alert: Alert, temporal: { temporalUiUrl: string; temporalNamespace: string }): string | undefined {
+  const evidence = (alert.evidence ?? {}) as Record<string, unknown>;
+  if (typeof evidence.link === 'string' && /^https?:\/\//.test(evidence.link)) return evidence.link;
+  const workflowId = typeof evidence.workflowId === 'string' ? evidence.workflowId : typeof evidence.deploymentId === 'string' ? evidence.deploymentId : undefined;
+  if (!workflowId) return undefined;
+  return `${temporal.temporalUiUrl}/namespaces/${encodeURIComponent(temporal.temporalNamespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export interface AlertChannelConfig {
+  alertWebhookUrl: string | undefined;
+  temporalUiUrl: string;
+  temporalNamespace: string;
+}
+
+/** Channel names new alerts are queued for under this configuration. */
+export function alertChannelNames(config: Pick<AlertChannelConfig, 'alertWebhookUrl'>): string[] {
+  return config.alertWebhookUrl ? ['log', 'webhook'] : ['log'];
+}
+
+/** The channels of this configuration: the log (through `write`) and, with ALERT_WEBHOOK_URL, the webhook. */
+export function alertChannels(config: AlertChannelConfig, write?: (line: string) => void): AlertChannel[] {
+  const channels = [logChannel(write)];
+  if (config.alertWebhookUrl) channels.push(webhookChannel(config.alertWebhookUrl, { linkFor: (alert) => alertLink(alert, config) }));
+  return channels;
+}

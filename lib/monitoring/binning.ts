@@ -1,0 +1,103 @@
+/**
+ * Quantile bins shared by the reference profile and the drift test, so a live value lands in the
+ * bin its training twin did. Bins are (edge[k−1], edge[k]] over the finite values, plus one last
+ * bin for missing values (NaN, ±Infinity): a feature that starts arriving empty is a shift too.
+ */
+import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
+
+/** Largest sample sorted to find the edges; beyond it rows are evenly thinned (deterministic). */
+const MAX_QUANTILE_SAMPLE = 200_000;
+
+/** Rounds to `digits` significant digits so stored edges are short and bin exactly as stored. */
+export function roundSignificant(x: number, digits: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  return Number(x.toPrecision(digits));
+}
+
+/** The finite values, evenly thinned to at most MAX_QUANTILE_SAMPLE, sorted ascending. */
+export function sortedSample(values: ArrayLike<number>): Float64Array {
+  const n = values.length;
+  const take = Math.min(n, MAX_QUANTILE_SAMPLE);
+  const finite: number[] = [];
+  for (let j = 0; j < take; j++) {
+    const x = values[take === n ? j : Math.floor((j * n) / take)];
+    if (Number.isFinite(x)) finite.push(x);
+  }
+  return sortedAscending(finite);
+}
+
+/**
+ * Edges at the given quantile levels of a sorted sample, rounded, duplicates removed: a feature
+ * with few distinct values (candlestick flags) gets fewer, wider bins, never empty ones.
+ */
+export function edgesAtLevels(sorted: Float64Array, levels: readonly number[], digits = 6): number[] {
+  if (sorted.length === 0) return [];
+  const edges: number[] = [];
+  for (const level of levels) {
+    const e = roundSignificant(interpolatedQuantileOfSorted(sorted, level), digits);
+    // An edge at the maximum would leave its upper bin empty in the reference.
+    if (e >= sorted[sorted.length - 1]) continue;
+    if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
+  }
+  return edges;
+}
+
+/** Interior edges at the k/bins quantiles of the finite values. */
+export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
+  if (!Number.isInteger(bins) || bins < 2) throw new RangeError(`quantile bins need at least 2 bins, got ${bins}`);
+  return edgesAtLevels(sortedSample(values), Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins));
+}
+
+/** Bins of a column with these edges: edges.length + 1 value bins, then the missing bin. */
+export function binCount(edges: readonly number[]): number {
+  return edges.length + 2;
+}
+
+/** The bin of x: the number of edges strictly below it, or the missing bin. */
+export function binOf(edges: readonly number[], x: number): number {
+  if (!Number.isFinite(x)) return edges.length + 1;
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (edges[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Counts per bin (missing last) of the values. */
+export function binCounts(edges: readonly number[], values: ArrayLike<number>): number[] {
+  const counts = new Array<number>(binCount(edges)).fill(0);
+  for (let i = 0; i < values.length; i++) counts[binOf(edges, values[i])]++;
+  return counts;
+}
+
+/** Shares below this count as this much, so an empty bin gives a large, finite divergence. */
+export const SHARE_FLOOR = 1e-4;
+
+/** PSI = Σ (l − r)·ln(l / r) over the bins, both shares floored. */
+export function psiOfShares(reference: readonly number[], live: readonly number[]): number {
+  let psi = 0;
+  for (let k = 0; k < reference.length; k++) {
+    const r = Math.max(reference[k], SHARE_FLOOR);
+    const l = Math.max(live[k], SHARE_FLOOR);
+    psi += (l - r) * Math.log(l / r);
+  }
+  return psi;
+}
+
+/**
+ * Chi-square divergence Σ (l − r)² / max(r, DIVERGENCE_FLOOR). For n independent draws from the
+ * reference its expectation is about (bins − 1)/n. The floor keeps the small tail and missing bins
+ * from dominating: their share swings with single days (one extreme session puts many rows there),
+ * while a real break (a unit change, a dead feed) moves far more than a few percent into them.
+ */
+export function chiSquareDivergence(reference: readonly number[], live: readonly number[]): number {
+  let d = 0;
+  for (let k = 0; k < reference.length; k++) d += (live[k] - reference[k]) ** 2 / Math.max(reference[k], DIVERGENCE_FLOOR);
+  return d;
+}
+
+/** Reference shares below this weigh in the divergence as if they were this. */
+export const DIVERGENCE_FLOOR = 0.01;

@@ -1,0 +1,248 @@
+/**
+ * How the served model does on predictions whose outcome is known, beside what its backtest
+ * promised: hit rate (Wilson interval), AUC, calibration (reliability bins, expected calibration
+ * error), and the realised return and drawdown of the simplest strategy on its signals (long when it
+ * predicts up, else flat, over the label horizon).
+ *
+ * One sample per symbol and day: the API predicts the same vector many times, and counting each
+ * request would make twelve symbols look like thousands of observations. Samples of one day share
+ * the market's move, so the hit-rate interval is computed on a day-clustered effective sample size
+ * (n divided by the design effect of the day clusters, never more than n).
+ *
+ * Below the minimum sample the verdict is "insufficient-data", never an alarm.
+ */
+import { z } from 'zod';
+import { maxDrawdownOf } from '../backtest/performance';
+import { binaryAucOf } from '../stats/binary-scores';
+import { wilsonInterval } from '../validation/metrics';
+import { roundSignificant } from './binning';
+
+export interface OutcomeSample {
+  symbol: string;
+  /** Trading day of the features the prediction used. */
+  asOf: string;
+  /** P(up). */
+  probability: number;
+  predictedClass: 0 | 1;
+  outcome: 0 | 1;
+  /** Close-to-close return over the label horizon from asOf; null when a bar is missing. */
+  forwardReturn: number | null;
+}
+
+export interface PerformanceOptions {
+  /** Matured samples and distinct days needed before anything is judged. */
+  minSamples: number;
+  minDays: number;
+  confidence: number;
+  /** Degraded when the hit rate's upper confidence bound is below the promised accuracy minus this. */
+  maxHitRateDrop: number;
+  /** Degraded when the live drawdown exceeds the backtest's maximum drawdown times this. */
+  maxDrawdownFactor: number;
+  /** Degraded (calibration) when the expected calibration error exceeds this plus its sampling noise. */
+  maxCalibrationError: number;
+  calibrationBins: number;
+  /** Label horizon in trading days: the strategy holds each signal this long (overlapping tranches). */
+  horizon: number;
+}
+
+export const DEFAULT_PERFORMANCE_OPTIONS: PerformanceOptions = { minSamples: 100, minDays: 10, confidence: 0.99, maxHitRateDrop: 0.02, maxDrawdownFactor: 1.5, maxCalibrationError: 0.15, calibrationBins: 10, horizon: 5 };
+
+/** What the version's out-of-sample evaluation (walk-forward and backtest) said it would do. */
+export interface BacktestPromise {
+  accuracy: number | null;
+  auc: number | null;
+  /** Positive fraction, 0.2 = −20%. */
+  maxDrawdown: number | null;
+  meanDailyReturn: number | null;
+}
+
+const finite = z.number().refine(Number.isFinite);
+const promiseSchema = z.object({
+  outOfSample: z
+    .object({
+      classification: z.object({ accuracy: finite.optional(), rocAuc: finite.optional() }).partial().optional(),
+      backtest: z.object({ strategy: z.object({ maxDrawdown: finite.optional(), meanReturn: finite.optional() }).partial().optional() }).partial().optional(),
+    })
+    .partial()
+    .optional(),
+});
+
+/** The promise in a version's registry metrics (missing parts are null: registered outside a training run, or older metrics). */
+export function backtestPromiseOf(metrics: Record<string, unknown>): BacktestPromise {
+  const parsed = promiseSchema.safeParse(metrics);
+  const o = parsed.success ? parsed.data.outOfSample : undefined;
+  return {
+    accuracy: o?.classification?.accuracy ?? null,
+    auc: o?.classification?.rocAuc ?? null,
+    maxDrawdown: o?.backtest?.strategy?.maxDrawdown ?? null,
+    meanDailyReturn: o?.backtest?.strategy?.meanReturn ?? null,
+  };
+}
+
+export interface CalibrationBin {
+  from: number;
+  to: number;
+  count: number;
+  meanPredicted: number | null;
+  observedRate: number | null;
+}
+
+export interface LiveStrategy {
+  days: number;
+  totalReturn: number;
+  maxDrawdown: number;
+  meanDailyReturn: number;
+}
+
+export type PerformanceStatus = 'insufficient-data' | 'ok' | 'degraded';
+
+export interface LivePerformance {
+  status: PerformanceStatus;
+  /** 'critical' when the hit rate is significantly below the promise, 'warning' for drawdown or calibration only. */
+  severity: 'warning' | 'critical' | null;
+  reasons: string[];
+  samples: number;
+  days: number;
+  from: string | null;
+  to: string | null;
+  hitRate: number | null;
+  hitRateInterval: { lower: number; upper: number } | null;
+  /** Samples after the day-cluster design effect. */
+  effectiveSamples: number | null;
+  auc: number | null;
+  /** The calibration error a perfectly calibrated model shows on this many samples (`noise`) is allowed on top of the bound. */
+  calibration: { bins: CalibrationBin[]; expectedCalibrationError: number | null; noise: number | null };
+  strategy: LiveStrategy | null;
+  promised: BacktestPromise;
+}
+
+const r4 = (x: number) => roundSignificant(x, 4);
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** Reliability bins of equal width on [0, 1] and the expected calibration error Σ (n_b / n)·|mean p − rate|. */
+export function calibrationOf(samples: readonly OutcomeSample[], bins: number): LivePerformance['calibration'] {
+  const count = new Array<number>(bins).fill(0);
+  const sumP = new Array<number>(bins).fill(0);
+  const sumY = new Array<number>(bins).fill(0);
+  for (const s of samples) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(s.probability * bins)));
+    count[b]++;
+    sumP[b] += s.probability;
+    sumY[b] += s.outcome;
+  }
+  let ece = 0;
+  let noise = 0;
+  const out: CalibrationBin[] = count.map((c, b) => {
+    if (c > 0) {
+      const p = sumP[b] / c;
+      ece += (c / samples.length) * Math.abs(p - sumY[b] / c);
+      // E|observed − p| of a perfectly calibrated bin: √(2p(1 − p) / (π n)).
+      noise += (c / samples.length) * Math.sqrt((2 * p * (1 - p)) / (Math.PI * c));
+    }
+    return { from: b / bins, to: (b + 1) / bins, count: c, meanPredicted: c > 0 ? r4(sumP[b] / c) : null, observedRate: c > 0 ? r4(sumY[b] / c) : null };
+  });
+  return { bins: out, expectedCalibrationError: samples.length > 0 ? r4(ece) : null, noise: samples.length > 0 ? r4(noise) : null };
+}
+
+/**
+ * Long the symbols predicted up, flat otherwise, equally weighted per day; each day's book is held
+ * for the horizon in overlapping tranches, so a day contributes its mean horizon return / horizon.
+ * No costs: it is a check of the signal, not a P&L.
+ */
+export function liveStrategyOf(samples: readonly OutcomeSample[], horizon: number): LiveStrategy | null {
+  const byDay = new Map<string, { sum: number; n: number }>();
+  for (const s of samples) {
+    if (s.forwardReturn === null) continue;
+    const d = byDay.get(s.asOf) ?? { sum: 0, n: 0 };
+    d.sum += s.predictedClass === 1 ? s.forwardReturn : 0;
+    d.n++;
+    byDay.set(s.asOf, d);
+  }
+  const days = [...byDay.keys()].sort();
+  if (days.length === 0) return null;
+  const returns = Float64Array.from(days, (d) => {
+    const { sum, n } = byDay.get(d) as { sum: number; n: number };
+    return sum / n / horizon;
+  });
+  const equity = new Float64Array(returns.length + 1);
+  equity[0] = 1;
+  for (let i = 0; i < returns.length; i++) equity[i + 1] = equity[i] * (1 + returns[i]);
+  return { days: days.length, totalReturn: r4(equity[equity.length - 1] - 1), maxDrawdown: r4(maxDrawdownOf(equity).depth), meanDailyReturn: r4(returns.reduce((a, b) => a + b, 0) / returns.length) };
+}
+
+/**
+ * Effective sample size of a proportion from day clusters: n / deff, deff = the cluster-robust
+ * variance of the hit rate over its binomial variance (at least 1).
+ */
+export function dayClusteredEffectiveSize(samples: readonly OutcomeSample[]): number {
+  const n = samples.length;
+  if (n === 0) return 0;
+  const hits = samples.reduce((a, s) => a + (s.predictedClass === s.outcome ? 1 : 0), 0);
+  const p = hits / n;
+  const byDay = new Map<string, { hits: number; n: number }>();
+  for (const s of samples) {
+    const d = byDay.get(s.asOf) ?? { hits: 0, n: 0 };
+    d.hits += s.predictedClass === s.outcome ? 1 : 0;
+    d.n++;
+    byDay.set(s.asOf, d);
+  }
+  let clustered = 0;
+  for (const d of byDay.values()) clustered += (d.hits - p * d.n) ** 2;
+  const binomial = p * (1 - p) * n;
+  if (binomial === 0 || clustered === 0) return n;
+  return Math.min(n, (n * binomial) / clustered);
+}
+
+export function livePerformanceOf(samples: readonly OutcomeSample[], promised: BacktestPromise, options: PerformanceOptions = DEFAULT_PERFORMANCE_OPTIONS): LivePerformance {
+  const days = [...new Set(samples.map((s) => s.asOf))].sort();
+  const n = samples.length;
+  const base: LivePerformance = {
+    status: 'insufficient-data',
+    severity: null,
+    reasons: [],
+    samples: n,
+    days: days.length,
+    from: days[0] ?? null,
+    to: days[days.length - 1] ?? null,
+    hitRate: null,
+    hitRateInterval: null,
+    effectiveSamples: null,
+    auc: null,
+    calibration: calibrationOf(samples, options.calibrationBins),
+    strategy: liveStrategyOf(samples, options.horizon),
+    promised,
+  };
+  if (n > 0) {
+    const hits = samples.reduce((a, s) => a + (s.predictedClass === s.outcome ? 1 : 0), 0);
+    const effective = dayClusteredEffectiveSize(samples);
+    const interval = wilsonInterval((hits / n) * effective, effective, options.confidence);
+    const auc = binaryAucOf(samples.map((s) => s.probability), samples.map((s) => s.outcome));
+    Object.assign(base, { hitRate: r4(hits / n), hitRateInterval: { lower: r4(interval.lower), upper: r4(interval.upper) }, effectiveSamples: r4(effective), auc: Number.isFinite(auc) ? r4(auc) : null });
+  }
+  if (n < options.minSamples || days.length < options.minDays) {
+    return { ...base, reasons: [`${n} matured predictions on ${days.length} days; performance is judged from ${options.minSamples} predictions on ${options.minDays} days`] };
+  }
+
+  const reasons: string[] = [];
+  let severity: LivePerformance['severity'] = null;
+  const hitRate = base.hitRate as number;
+  const upper = (base.hitRateInterval as { upper: number }).upper;
+  // Without a promise the model should at least beat a coin.
+  const target = promised.accuracy ?? 0.5;
+  const hitText = `hit rate ${pct(hitRate)} (${Math.round(options.confidence * 100)}% interval up to ${pct(upper)}, ${n} predictions, ${Math.round(base.effectiveSamples as number)} effective) against ${promised.accuracy === null ? 'a coin flip' : `the promised ${pct(target)}`}`;
+  if (upper < target - options.maxHitRateDrop) {
+    severity = 'critical';
+    reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
+  } else reasons.push(`${hitText}: not significantly below`);
+  const strategy = base.strategy;
+  if (strategy && promised.maxDrawdown !== null && promised.maxDrawdown > 0 && strategy.maxDrawdown > promised.maxDrawdown * options.maxDrawdownFactor) {
+    severity ??= 'warning';
+    reasons.push(`live strategy drawdown ${pct(strategy.maxDrawdown)} exceeds ${options.maxDrawdownFactor}× the backtest's ${pct(promised.maxDrawdown)}`);
+  }
+  const { expectedCalibrationError: ece, noise } = base.calibration;
+  if (ece !== null && noise !== null && ece > options.maxCalibrationError + noise) {
+    severity ??= 'warning';
+    reasons.push(`expected calibration error ${ece.toFixed(3)} exceeds ${options.maxCalibrationError} (+ ${noise.toFixed(3)} sampling noise)`);
+  }
+  return { ...base, status: severity === null ? 'ok' : 'degraded', severity, reasons };
+}

@@ -1,0 +1,99 @@
+/**
+ * A served version's live predictions from prediction_log, one per symbol and feature day (the API
+ * predicts the same vector for every request; repeats carry no new information), with their
+ * matured outcomes (the version's label spec on the stored bars, lib/deployment/outcomes.ts) and
+ * forward returns over the label horizon.
+ */
+import { groupBy } from '../group-by';
+import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
+import type { ModelVersion } from '../registry/model-registry';
+import { readBarSeries } from '../store/bars';
+import type { Database } from '../store/database';
+import type { OutcomeSample } from './live-performance';
+
+export interface LivePredictions {
+  /** Matured, labelled predictions. */
+  samples: OutcomeSample[];
+  /** Scores of served predictions (one per symbol and day), for prediction drift; `day` indexes `dates`. */
+  scores: { values: Float64Array; day: Int32Array; dates: string[] };
+  /** Distinct (symbol, day) predictions in the window, and how many have not matured / have no label. */
+  predictions: number;
+  unmatured: number;
+  noLabel: number;
+}
+
+interface GroupedPrediction {
+  symbol: string;
+  asOf: string;
+  probability: number;
+  served: boolean;
+}
+
+async function groupedPredictions(store: Database, model: string, version: number, since: string, until?: string): Promise<GroupedPrediction[]> {
+  let q = store.db
+    .selectFrom('prediction_log')
+    .select(['symbol', 'as_of', (eb) => eb.fn.avg<number>('probability').as('probability'), (eb) => eb.fn.max('served').as('served')])
+    .where('model', '=', model)
+    .where('version', '=', version)
+    .where('created_at', '>=', since)
+    .where('probability', 'is not', null)
+    .where('error', 'is', null);
+  if (until !== undefined) q = q.where('created_at', '<', until);
+  const rows = await q.groupBy(['symbol', 'as_of']).orderBy('as_of').orderBy('symbol').execute();
+  return rows.map((r) => ({ symbol: r.symbol, asOf: r.as_of, probability: Number(r.probability), served: Number(r.served) === 1 }));
+}
+
+/** Close-to-close return over `horizon` bars from each (symbol, asOf), where both bars are stored. */
+async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (rows.length === 0) return out;
+  const from = rows.reduce((m, r) => (r.asOf < m ? r.asOf : m), rows[0].asOf);
+  const series = await readBarSeries(store, { symbols: [...new Set(rows.map((r) => r.symbol))], from });
+  const bySymbol = groupBy(rows, (r) => r.symbol);
+  for (const s of series) {
+    const indexOf = new Map(s.dates.map((d, i) => [d, i]));
+    for (const r of bySymbol.get(s.symbol) ?? []) {
+      const t = indexOf.get(r.asOf);
+      if (t !== undefined && t + horizon < s.close.length) out.set(`${r.symbol} ${r.asOf}`, s.close[t + horizon] / s.close[t] - 1);
+    }
+  }
+  return out;
+}
+
+/** The version's predictions logged in [since, until). */
+export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string }): Promise<LivePredictions> {
+  const grouped = await groupedPredictions(store, version.name, version.version, window.since, window.until);
+  const spec = labelSpecOf(version);
+  const logged: LoggedPrediction[] = grouped.map((g) => ({
+    requestId: '',
+    model: version.name,
+    version: version.version,
+    variant: '',
+    served: g.served,
+    symbol: g.symbol,
+    routingKey: '',
+    asOf: g.asOf,
+    probability: g.probability,
+    predictedClass: g.probability > 0.5 ? 1 : 0,
+    latencyMicros: 0,
+    error: null,
+    createdAt: '',
+  }));
+  const joined = await attachOutcomes(store, logged, () => spec);
+  const returns = await forwardReturns(store, grouped, spec.horizon);
+  const samples: OutcomeSample[] = [];
+  for (const r of joined.rows) {
+    if (!r.matured || r.outcome === null) continue;
+    samples.push({ symbol: r.symbol, asOf: r.asOf, probability: r.probability as number, predictedClass: r.predictedClass === 1 ? 1 : 0, outcome: r.outcome, forwardReturn: returns.get(`${r.symbol} ${r.asOf}`) ?? null });
+  }
+  const served = grouped.filter((g) => g.served);
+  const dates = [...new Set(served.map((g) => g.asOf))].sort();
+  const dayOf = new Map(dates.map((d, i) => [d, i]));
+  return {
+    samples,
+    scores: { values: Float64Array.from(served, (g) => g.probability), day: Int32Array.from(served, (g) => dayOf.get(g.asOf) as number), dates },
+    predictions: grouped.length,
+    unmatured: joined.unmatured,
+    noLabel: joined.noLabel,
+  };
+}

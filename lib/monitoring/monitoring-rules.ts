@@ -1,0 +1,198 @@
+/**
+ * The rules that turn monitoring reports into alerts and actions, with their thresholds,
+ * severities and cool-downs (the cool-down itself is applied by lib/alerts: an alert with the same
+ * rule and subject within it is suppressed). One zod config holds every threshold, including the
+ * ones the measurements use (drift q and minimum PSI, minimum samples), so a schedule or a person
+ * can tune monitoring in one place.
+ *
+ * Actions: `retrain` for severe drift or a hit rate significantly below the promise (the workflow
+ * starts one retraining run when asked to); `blockDeployments` for data-quality findings (stale
+ * bars, features that went missing: a deployment in progress holds its next step while such an
+ * alert is open). A drift that is only missing values is a broken feed, never a reason to retrain.
+ */
+import { z } from 'zod';
+import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
+import { BadInputError, describeValidationError } from '../errors';
+import type { ModelMonitoringReport } from './model-report';
+import type { PipelineHealth } from './pipeline-health';
+
+const severity = z.enum(ALERT_SEVERITIES);
+const cooldownSeconds = z.number().int().min(0).max(90 * 86_400);
+const HOUR = 3600;
+
+export const monitoringRulesSchema = z.object({
+  data_drift: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Benjamini–Hochberg false discovery rate across the features. */
+      q: z.number().gt(0).lt(1).default(0.01),
+      /** Smallest PSI that counts, however significant. */
+      minPsi: z.number().min(0).default(0.2),
+      /** Live days and rows needed before drift is judged. */
+      minDays: z.number().int().min(1).default(5),
+      minRows: z.number().int().min(1).default(100),
+      /** Also require a divergence beyond every training window of the same length. */
+      beyondTraining: z.boolean().default(true),
+      severity: severity.default('warning'),
+      /** This many drifted features, or one with a PSI this large, is severe (and a reason to retrain). */
+      severeFeatures: z.number().int().min(1).default(3),
+      severePsi: z.number().min(0).default(1),
+      severeSeverity: severity.default('critical'),
+      /** A drifted feature whose missing share rose by this much is a broken feed (data quality). */
+      missingShareJump: z.number().gt(0).max(1).default(0.05),
+      cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
+  prediction_drift: z
+    .object({
+      enabled: z.boolean().default(true),
+      q: z.number().gt(0).lt(1).default(0.01),
+      minPsi: z.number().min(0).default(0.2),
+      minDays: z.number().int().min(1).default(5),
+      minRows: z.number().int().min(1).default(100),
+      beyondTraining: z.boolean().default(true),
+      severity: severity.default('warning'),
+      severePsi: z.number().min(0).default(0.5),
+      severeSeverity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
+  performance_degraded: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Predictions logged in the last N calendar days are scored. */
+      lookbackDays: z.number().int().min(1).max(3650).default(60),
+      minSamples: z.number().int().min(1).default(100),
+      minDays: z.number().int().min(1).default(10),
+      confidence: z.number().gt(0.5).lt(1).default(0.99),
+      maxHitRateDrop: z.number().min(0).max(1).default(0.02),
+      maxDrawdownFactor: z.number().min(1).default(1.5),
+      maxCalibrationError: z.number().gt(0).max(1).default(0.15),
+      calibrationBins: z.number().int().min(2).max(50).default(10),
+      /** Severity comes from the finding: critical for the hit rate, warning for drawdown or calibration. */
+      cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
+  data_stale: z
+    .object({
+      enabled: z.boolean().default(true),
+      maxLagDays: z.number().int().min(0).default(1),
+      graceMinutes: z.number().int().min(0).max(24 * 60).default(120),
+      severity: severity.default('warning'),
+      criticalLagDays: z.number().int().min(1).default(3),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+      blockDeployments: z.boolean().default(true),
+    })
+    .prefault({}),
+  pipeline_failed: z
+    .object({
+      enabled: z.boolean().default(true),
+      lookbackHours: z.number().positive().max(24 * 30).default(24),
+      longRunningHours: z.number().positive().default(6),
+      ignoreLongRunning: z.array(z.string()).default(['deploymentWorkflow']),
+      severity: severity.default('warning'),
+      cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
+});
+export type MonitoringRules = z.output<typeof monitoringRulesSchema>;
+export type MonitoringRulesInput = z.input<typeof monitoringRulesSchema>;
+
+export function parseMonitoringRules(input: unknown): MonitoringRules {
+  const parsed = monitoringRulesSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new BadInputError(`invalid monitoring rules: ${describeValidationError(parsed.error)}`, 'INVALID_RULES');
+  return parsed.data;
+}
+
+export interface RuleFinding {
+  alert: AlertInput;
+  retrain: boolean;
+  blockDeployments: boolean;
+}
+
+export interface RuleEvaluation {
+  findings: RuleFinding[];
+  actions: { retrain: boolean; blockDeployments: boolean; reasons: string[] };
+}
+
+/** Subjects, with the rule the cool-down key: one per model version for model rules, one per model for its data. */
+export const modelSubject = (model: string, version: number) => `model ${model} v${version}`;
+export const dataSubject = (model: string) => `data for model ${model}`;
+export const PIPELINE_SUBJECT = 'pipeline';
+
+function evaluation(findings: RuleFinding[]): RuleEvaluation {
+  const reasons = findings.filter((f) => f.retrain || f.blockDeployments).map((f) => `${f.alert.rule}: ${f.alert.message}`);
+  return { findings, actions: { retrain: findings.some((f) => f.retrain), blockDeployments: findings.some((f) => f.blockDeployments), reasons } };
+}
+
+export function evaluateModelReport(report: ModelMonitoringReport, rules: MonitoringRules): RuleEvaluation {
+  const findings: RuleFinding[] = [];
+  const subject = modelSubject(report.model, report.version);
+  const role = report.variants.length > 0 ? ` (${report.variants.join(', ')})` : '';
+  const drift = report.drift;
+  if (rules.data_drift.enabled && drift.status === 'drift') {
+    const drifted = drift.features.filter((f) => f.drifted);
+    const severe = drifted.length >= rules.data_drift.severeFeatures || drifted.some((f) => f.psi >= rules.data_drift.severePsi);
+    // Features that drifted by going missing are a broken feed: hold deployments, and do not retrain on it.
+    const missing = drifted.filter((f) => f.liveMissingShare - f.referenceMissingShare >= rules.data_drift.missingShareJump).map((f) => f.name);
+    const brokenFeed = missing.length === drifted.length;
+    findings.push({
+      alert: {
+        rule: 'data_drift',
+        severity: severe || missing.length > 0 ? rules.data_drift.severeSeverity : rules.data_drift.severity,
+        subject,
+        message: `${report.model} v${report.version}${role}: ${drift.reason} over ${drift.window.from}..${drift.window.to}${missing.length > 0 ? `; values missing for ${missing.join(', ')} (a broken feed?)` : ''}`,
+        evidence: { reportId: report.id, window: drift.window, q: drift.q, minPsi: drift.minPsi, drifted, missing },
+        cooldownSeconds: rules.data_drift.cooldownSeconds,
+      },
+      retrain: severe && !brokenFeed,
+      blockDeployments: missing.length > 0,
+    });
+  }
+  const pd = report.predictionDrift;
+  if (rules.prediction_drift.enabled && pd.status === 'drift') {
+    const severe = (pd.psi ?? 0) >= rules.prediction_drift.severePsi;
+    findings.push({
+      alert: { rule: 'prediction_drift', severity: severe ? rules.prediction_drift.severeSeverity : rules.prediction_drift.severity, subject, message: `${report.model} v${report.version}${role}: ${pd.reason}`, evidence: { reportId: report.id, ...pd }, cooldownSeconds: rules.prediction_drift.cooldownSeconds },
+      retrain: severe,
+      blockDeployments: false,
+    });
+  }
+  const perf = report.performance;
+  if (rules.performance_degraded.enabled && perf.status === 'degraded' && perf.severity !== null) {
+    const { calibration, ...rest } = perf;
+    findings.push({
+      alert: {
+        rule: 'performance_degraded',
+        severity: perf.severity,
+        subject,
+        message: `${report.model} v${report.version}${role}: ${perf.reasons.join('; ')}`,
+        evidence: { reportId: report.id, ...rest, expectedCalibrationError: calibration.expectedCalibrationError },
+        cooldownSeconds: rules.performance_degraded.cooldownSeconds,
+      },
+      retrain: perf.severity === 'critical',
+      blockDeployments: false,
+    });
+  }
+  const fresh = report.freshness;
+  if (rules.data_stale.enabled && fresh.status === 'stale') {
+    const critical = fresh.maxLagDays === null || fresh.maxLagDays >= rules.data_stale.criticalLagDays || fresh.stalest.some((s) => s.lagDays === null);
+    findings.push({
+      alert: { rule: 'data_stale', severity: critical ? 'critical' : rules.data_stale.severity, subject: dataSubject(report.model), message: `bars for ${report.model}: ${fresh.reason}`, evidence: { reportId: report.id, ...fresh }, cooldownSeconds: rules.data_stale.cooldownSeconds },
+      retrain: false,
+      blockDeployments: rules.data_stale.blockDeployments,
+    });
+  }
+  return evaluation(findings);
+}
+
+export function evaluatePipelineHealth(health: PipelineHealth, rules: MonitoringRules): RuleEvaluation {
+  if (!rules.pipeline_failed.enabled || health.status !== 'failing') return evaluation([]);
+  return evaluation([
+    {
+      alert: { rule: 'pipeline_failed', severity: rules.pipeline_failed.severity, subject: PIPELINE_SUBJECT, message: health.reason, evidence: health, cooldownSeconds: rules.pipeline_failed.cooldownSeconds },
+      retrain: false,
+      blockDeployments: false,
+    },
+  ]);
+}

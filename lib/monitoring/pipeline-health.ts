@@ -1,0 +1,55 @@
+/**
+ * Pipeline health from the workflow executions the Temporal visibility API lists (the activity does
+ * the listing): runs that failed or timed out recently, and runs open for longer than they should
+ * be (a stuck worker, a wedged activity).
+ */
+
+export interface ExecutionSummary {
+  workflowId: string;
+  runId: string;
+  type: string;
+  status: string;
+  startTime: string | null;
+  closeTime: string | null;
+}
+
+export interface PipelineHealthOptions {
+  lookbackHours: number;
+  longRunningHours: number;
+  /** Workflow types that legitimately stay open for days (a deployment waiting for approval). */
+  ignoreLongRunning: readonly string[];
+}
+
+export interface PipelineHealth {
+  status: 'healthy' | 'failing' | 'unavailable';
+  reason: string;
+  since: string;
+  failed: ExecutionSummary[];
+  timedOut: ExecutionSummary[];
+  longRunning: ExecutionSummary[];
+}
+
+/** At most this many executions of each kind are kept as evidence. */
+export const MAX_LISTED_EXECUTIONS = 20;
+
+export function pipelineHealthOf(executions: { failed: ExecutionSummary[]; timedOut: ExecutionSummary[]; running: ExecutionSummary[] }, now: Date, options: PipelineHealthOptions): PipelineHealth {
+  const since = new Date(now.getTime() - options.lookbackHours * 3_600_000).toISOString();
+  const startedBefore = new Date(now.getTime() - options.longRunningHours * 3_600_000).toISOString();
+  const recent = (e: ExecutionSummary) => e.closeTime === null || e.closeTime >= since;
+  const failed = executions.failed.filter(recent).slice(0, MAX_LISTED_EXECUTIONS);
+  const timedOut = executions.timedOut.filter(recent).slice(0, MAX_LISTED_EXECUTIONS);
+  const longRunning = executions.running.filter((e) => e.startTime !== null && e.startTime < startedBefore && !options.ignoreLongRunning.includes(e.type)).slice(0, MAX_LISTED_EXECUTIONS);
+  const problems: string[] = [];
+  const ids = (list: ExecutionSummary[]) => list.slice(0, 3).map((e) => `${e.type} ${e.workflowId}`).join(', ');
+  if (failed.length > 0) problems.push(`${failed.length} failed in the last ${options.lookbackHours} h (${ids(failed)})`);
+  if (timedOut.length > 0) problems.push(`${timedOut.length} timed out in the last ${options.lookbackHours} h (${ids(timedOut)})`);
+  if (longRunning.length > 0) problems.push(`${longRunning.length} running for more than ${options.longRunningHours} h (${ids(longRunning)})`);
+  return {
+    status: problems.length > 0 ? 'failing' : 'healthy',
+    reason: problems.length > 0 ? `workflow runs: ${problems.join('; ')}` : `no failed, timed-out or stuck workflow runs in the last ${options.lookbackHours} h`,
+    since,
+    failed,
+    timedOut,
+    longRunning,
+  };
+}

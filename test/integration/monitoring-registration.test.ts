@@ -1,0 +1,71 @@
+/**
+ * registerAndPromote (the real activity, in a mock activity context, on SQLite) stores the
+ * registered version's reference profile from the run's training dataset and walk-forward
+ * predictions, once: a retried registration changes nothing.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { readReferenceProfile } from '../../lib/monitoring/profile-store';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { writePredictions } from '../../lib/training/walk-forward';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+describe('reference profile at registration', () => {
+  let t: TestDatabase;
+  let pool: TaskPool;
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    pool = new TaskPool(1);
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await t?.drop();
+  });
+
+  it('is stored by registerAndPromote from the training dataset and the walk-forward scores, once', async () => {
+    const artifactDir = tempDir('mlp-monitoring-registration-');
+    const ds = syntheticTrainingDataset({ symbols: 10, days: 260, seed: 2 });
+    const { id: datasetId } = writeDataset(artifactDir, ds);
+    const model = await logisticRegression.fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
+    const { sha256 } = putArtifact(artifactDir, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const rows = Int32Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= 150);
+    const x = new Float64Array(rows.length * ds.columns.length);
+    rows.forEach((r, i) => x.set(ds.values.subarray(r * ds.columns.length, (r + 1) * ds.columns.length), i * ds.columns.length));
+    const predictionsId = writePredictions(artifactDir, { datasetId, algorithm: 'logistic_regression', classes: 2, rows, proba: model.predictProba({ values: x, rows: rows.length, featureNames: ds.columns }), windows: [] });
+
+    const { registerAndPromote } = experimentActivities({ store: t.store, artifactDir, trainingPool: pool });
+    const experiment = experimentSchema.parse({ name: 'registered-profile', label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }] });
+    const input = {
+      experiment,
+      algorithm: 'logistic_regression',
+      params: {},
+      artifactSha256: sha256,
+      datasetId,
+      featureSetVersion: ds.featureSetVersion,
+      metrics: {},
+      lineage: { walkForward: { predictionsId, rows: rows.length, windows: 1 } },
+      scores: { auc: 0.6, accuracyLift: 0.02, sharpe: 1, shuffledLabelPassed: true },
+      workflowId: 'wf-registration',
+      runId: 'run-1',
+    };
+    const env = new MockActivityEnvironment();
+    const result: RegisterResult = await env.run(registerAndPromote, input);
+    const profile = await readReferenceProfile(t.store, 'registered-profile', result.version.version);
+    expect(profile).toMatchObject({ model: 'registered-profile', version: result.version.version, featureSetVersion: ds.featureSetVersion, scoreSource: 'walk-forward' });
+    expect(profile?.features.map((f) => f.name)).toEqual(ds.columns);
+    expect(profile?.period.rows).toBe(ds.rows);
+    expect(profile?.score?.count).toBe(rows.length);
+
+    // A retried attempt registers nothing new and keeps the first profile.
+    const again: RegisterResult = await env.run(registerAndPromote, input);
+    expect(again.version.version).toBe(result.version.version);
+    expect(await readReferenceProfile(t.store, 'registered-profile', result.version.version)).toEqual(profile);
+    expect(await t.store.db.selectFrom('model_reference_profiles').selectAll().execute()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * Monitoring in the real stores (SQLite and MariaDB): the reference profile built at registration
+ * from the training files and kept once, a full monitoring report computed from bars, feature rows
+ * and the prediction log, and rules turned into alerts whose cool-down is lib/alerts'.
+ */
+import crypto from 'node:crypto';
+import { raiseAlert } from '../../lib/alerts/alert-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import type { FeatureSet } from '../../lib/features/feature-set';
+import { computeModelReport, saveMonitoringReport } from '../../lib/monitoring/model-report';
+import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
+import { hasReferenceProfile, MAX_PROFILE_BYTES, readReferenceProfile, saveReferenceProfile, serialiseProfile } from '../../lib/monitoring/profile-store';
+import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
+import { registrationProfileOf } from '../../lib/monitoring/registration-profile';
+import { rng } from '../../lib/random';
+import { loadRegisteredModel, registerModel } from '../../lib/registry/model-registry';
+import { readBarSeries } from '../../lib/store/bars';
+import type { Database } from '../../lib/store/database';
+import { saveFeatureSet, writeFeatureRows } from '../../lib/store/features';
+import { writeDataset } from '../../lib/training/dataset';
+import { writePredictions } from '../../lib/training/walk-forward';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { ORACLE_COLUMNS, ORACLE_HORIZON, setUpOracleMarket } from '../helpers/oracle-models';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+/**
+ * A served model with everything monitoring reads: bars (synthetic, to 2017-06-30), a model over
+ * the oracle columns that predicts every outcome wrong, its reference profile (the first 60 sessions), live feature
+ * rows for the last 12 sessions with the `noise` column shifted, and 40 days of logged predictions
+ * whose outcomes have matured.
+ */
+async function seedMonitoredModel(store: Database, artifactDir: string, name: string): Promise<{ version: number; featureSetVersion: string }> {
+  const market = await setUpOracleMarket(store, new MemoryCache(), 12);
+  const featureSetVersion = market.featureSetVersion;
+  await saveFeatureSet(store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
+  const next = rng(3);
+  const rows = 400;
+  const values = new Float64Array(rows * 2);
+  const labels = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const up = next() < 0.5;
+    values[r * 2] = up ? 1 : -1;
+    values[r * 2 + 1] = next() - 0.5;
+    labels[r] = up ? 0 : 1; // flipped: wrong every time
+  }
+  const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: 1 }, {});
+  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
+  const registered = await registerModel(store, artifactDir, {
+    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion, label, snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null,
+    registrationKey: `${name}/${crypto.randomUUID()}`, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 }, backtest: { strategy: { maxDrawdown: 0.1, meanReturn: 0.001 } } } }, lineage: {},
+  });
+  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, registered.version);
+  const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
+
+  // Reference: the first 60 sessions of the market, its real 5-day directions (so rows of a day move together, as live).
+  const series = await readBarSeries(store, { symbols: market.symbols });
+  const referenceDays = series[0].dates.slice(0, 60);
+  const n = referenceDays.length * series.length;
+  const ref = new Float64Array(n * 2);
+  const day = new Int32Array(n);
+  const scores = new Float64Array(n);
+  let i = 0;
+  for (let d = 0; d < referenceDays.length; d++) {
+    for (const s of series) {
+      ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.close[d] ? 1 : -1;
+      ref[i * 2 + 1] = next() - 0.5;
+      day[i] = d;
+      scores[i] = scoreOf(ref[i * 2], ref[i * 2 + 1]);
+      i++;
+    }
+  }
+  const profile = buildReferenceProfile({
+    model: name, version: registered.version, featureSetVersion,
+    features: { columns: ORACLE_COLUMNS, rows: n, values: ref, day }, dayLabels: referenceDays, symbols: market.symbols,
+    scores: { columns: ['score'], rows: n, values: scores, day, source: 'walk-forward' },
+  });
+  expect((await saveReferenceProfile(store, profile)).stored).toBe(true);
+
+  // Live feature rows: the last 12 sessions, noise shifted by +3 (far beyond its training range).
+  const liveDays = series[0].dates.slice(-12);
+  await writeFeatureRows(store, featureSetVersion, market.symbols.flatMap((symbol) => liveDays.map((date) => ({ symbol, date, values: Float64Array.of(next() < 0.5 ? 1 : -1, next() - 0.5 + 3) }))));
+
+  // 40 days of logged predictions, dated so their 5-day outcomes are in the store.
+  const now = new Date().toISOString();
+  const log = series.flatMap((s) =>
+    s.dates.slice(-60, -20).map((asOf, k) => {
+      const t = s.dates.length - 60 + k;
+      const oracle = s.close[t + ORACLE_HORIZON] > s.close[t] ? 1 : -1;
+      const p = scoreOf(oracle, next() - 0.5);
+      const requestId = crypto.randomBytes(8).toString('hex');
+      return { id: `${requestId}:champion`, request_id: requestId, model: name, version: registered.version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };
+    }),
+  );
+  for (let i = 0; i < log.length; i += 200) await store.db.insertInto('prediction_log').values(log.slice(i, i + 200)).execute();
+  return { version: registered.version, featureSetVersion };
+}
+
+describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let artifactDir: string;
+  beforeAll(async () => {
+    t = await create();
+    artifactDir = tempDir('mlp-monitoring-store-');
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('stores the reference profile of a registration once, from its training dataset and walk-forward predictions', async () => {
+    const ds = syntheticTrainingDataset({ symbols: 20, days: 300, seed: 4 });
+    const { id: datasetId } = writeDataset(artifactDir, ds);
+    const predicted = Int32Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= 200);
+    const proba = new Float64Array(predicted.length * 2);
+    predicted.forEach((_, i) => {
+      proba[i * 2 + 1] = 0.3 + 0.4 * ((i * 7919) % 100) / 100;
+      proba[i * 2] = 1 - proba[i * 2 + 1];
+    });
+    const predictionsId = writePredictions(artifactDir, { datasetId, algorithm: 'logistic_regression', classes: 2, rows: predicted, proba, windows: [] });
+
+    const profile = registrationProfileOf(artifactDir, { model: 'profiled', version: 1, featureSetVersion: ds.featureSetVersion, datasetId, predictionsId });
+    expect(profile.scoreSource).toBe('walk-forward');
+    expect(profile.period).toEqual({ from: ds.days[0], to: ds.days[ds.start[ds.rows - 1]], days: new Set(ds.start).size, rows: ds.rows });
+    expect(profile.features.map((f) => f.name)).toEqual(ds.columns);
+    expect(profile.score?.count).toBe(predicted.length);
+    expect(Buffer.byteLength(serialiseProfile(profile) as string)).toBeLessThan(MAX_PROFILE_BYTES);
+
+    expect(await hasReferenceProfile(t.store, 'profiled', 1)).toBe(false);
+    expect(await saveReferenceProfile(t.store, profile)).toMatchObject({ stored: true });
+    // A retried or repeated registration keeps the first.
+    expect(await saveReferenceProfile(t.store, { ...profile, createdAt: '2030-01-01T00:00:00.000Z' })).toEqual({ stored: false, reason: 'already stored' });
+    expect(await readReferenceProfile(t.store, 'profiled', 1)).toEqual(JSON.parse(JSON.stringify(profile)));
+    expect(await readReferenceProfile(t.store, 'profiled', 2)).toBeUndefined();
+
+    // Without walk-forward predictions the registered model scores its training rows.
+    const model = await logisticRegression.fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
+    const fallback = registrationProfileOf(artifactDir, { model: 'profiled', version: 2, featureSetVersion: ds.featureSetVersion, datasetId, trainedModel: () => model });
+    expect(fallback.scoreSource).toBe('final-model');
+    expect(fallback.score?.count).toBe(ds.rows);
+    expect(fallback.features).toEqual(profile.features);
+  });
+
+  it('computes a report from the store: feature drift, degraded live performance, stale bars; stored once', async () => {
+    const { version } = await seedMonitoredModel(t.store, artifactDir, 'monitored');
+    const rules = parseMonitoringRules({});
+    const report = await computeModelReport(t.store, { id: `mr-test-${version}`, target: { model: 'monitored', version, variants: ['champion'], champion: true }, windowDays: 10, rules, now: new Date() });
+
+    expect(report.reference.available).toBe(true);
+    expect(report.drift.status).toBe('drift');
+    expect(report.drift.drifted).toEqual(['noise']);
+    expect(report.drift.window.days).toBe(10);
+    expect(report.drift.features.find((f) => f.name === 'oracle')?.drifted).toBe(false);
+
+    expect(report.performance.status).toBe('degraded');
+    expect(report.performance.severity).toBe('critical');
+    expect(report.performance.samples + report.performance.noLabel).toBe(12 * 40); // a flat 5-day close has no direction label
+    expect(report.performance.hitRate).toBe(0);
+    expect(report.performance.promised.accuracy).toBe(0.6);
+    // Scores of the latest 10 feature days of served predictions (the market's direction moves them: judged, not asserted here).
+    expect(report.predictionDrift).toMatchObject({ rows: 120, days: 10 });
+    expect(report.predictionDrift.status === 'drift').toBe((report.predictionDrift.pValue as number) <= 0.01 && (report.predictionDrift.psi as number) >= 0.2);
+
+    // The bars end in 2017: years of sessions behind.
+    expect(report.freshness.status).toBe('stale');
+    expect(report.freshness.staleSymbols).toBe(12);
+
+    await saveMonitoringReport(t.store, report);
+    await saveMonitoringReport(t.store, report);
+    const rows = await t.store.db.selectFrom('monitoring_reports').selectAll().where('model', '=', 'monitored').execute();
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0].report)).toMatchObject({ id: report.id, drift: { drifted: ['noise'] } });
+
+    // Rules → alerts; the cool-down is lib/alerts': the same finding again is suppressed, with the first alert's id.
+    const evaluation = evaluateModelReport(report, rules);
+    expect(evaluation.findings.map((f) => f.alert.rule).sort()).toEqual(['data_drift', 'data_stale', 'performance_degraded']);
+    expect(evaluation.actions).toMatchObject({ retrain: true, blockDeployments: true });
+    // One after the other, as the workflow raises them.
+    const raiseAll = async () => {
+      const out = [];
+      for (const f of evaluation.findings) out.push(await raiseAlert(t.store, f.alert));
+      return out;
+    };
+    const first = await raiseAll();
+    expect(first.every((a) => !a.suppressed)).toBe(true);
+    const again = await raiseAll();
+    expect(again).toEqual(first.map((a) => ({ id: a.id, suppressed: true })));
+    const stored = await t.store.db.selectFrom('alerts').select(['rule', 'evidence']).where('subject', '=', `model monitored v${version}`).execute();
+    expect(stored.map((a) => a.rule).sort()).toEqual(['data_drift', 'performance_degraded']);
+    expect(JSON.parse(stored.find((a) => a.rule === 'data_drift')?.evidence as string)).toMatchObject({ reportId: report.id, drifted: [{ name: 'noise', drifted: true }] });
+    // With no cool-down the same condition is a new alert every time.
+    const noCooldown = await raiseAlert(t.store, { ...evaluation.findings[0].alert, cooldownSeconds: 0 });
+    expect(noCooldown.suppressed).toBe(false);
+  });
+});

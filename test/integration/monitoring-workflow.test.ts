@@ -1,0 +1,217 @@
+/**
+ * monitoringWorkflow through the real Temporal dev server and a real SQLite store: a served model
+ * whose live feature rows drifted and whose matured predictions are all wrong, on stale bars. One
+ * run stores the report, raises the alerts and starts the retraining run; two more at the same
+ * time find that run (cool-down, memo), and a retrain already running blocks another.
+ */
+import crypto from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import type { FeatureSet } from '../../lib/features/feature-set';
+import { appRegistry } from '../../lib/metrics/registry';
+import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
+import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
+import { rng } from '../../lib/random';
+import { loadRegisteredModel, moveAlias, registerModel } from '../../lib/registry/model-registry';
+import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { readBarSeries } from '../../lib/store/bars';
+import type { Database } from '../../lib/store/database';
+import { saveFeatureSet, writeFeatureRows } from '../../lib/store/features';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { monitoringWorkflow, type MonitoringSummary, type MonitoringWorkflowInput } from '../../workflows';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { smallExperiment } from '../helpers/experiments';
+import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+
+/** A wrong-every-time model over the oracle columns, served as champion, with a reference profile, drifted live features and matured predictions. */
+async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDir: string, market: OracleMarket, name: string): Promise<number> {
+  const featureSetVersion = market.featureSetVersion;
+  const next = rng(9);
+  const rows = 400;
+  const values = new Float64Array(rows * 2);
+  const labels = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const up = next() < 0.5;
+    values[r * 2] = up ? 1 : -1;
+    values[r * 2 + 1] = next() - 0.5;
+    labels[r] = up ? 0 : 1;
+  }
+  const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: 1 }, {});
+  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
+  // Its experiment imports from a folder that does not exist: the retrain starts, then fails at ingest, quickly.
+  const experiment = experimentSchema.parse({ ...smallExperiment(tempDir('mlp-monitoring-nodata-') + '/missing', name), dates: { cutoff: '2017-03-31' } });
+  const { version } = await registerModel(store, artifactDir, {
+    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion, label, snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null,
+    registrationKey: `${name}/${crypto.randomUUID()}`, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 } } }, lineage: { experiment },
+  });
+  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, version);
+  const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
+
+  const series = await readBarSeries(store, { symbols: market.symbols });
+  const referenceDays = series[0].dates.slice(0, 60);
+  const n = referenceDays.length * series.length;
+  const ref = new Float64Array(n * 2);
+  const day = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor(i / series.length);
+    const s = series[i % series.length];
+    ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.close[d] ? 1 : -1;
+    ref[i * 2 + 1] = next() - 0.5;
+    day[i] = d;
+  }
+  await saveReferenceProfile(store, buildReferenceProfile({ model: name, version, featureSetVersion, features: { columns: ORACLE_COLUMNS, rows: n, values: ref, day }, dayLabels: referenceDays, symbols: market.symbols }));
+  await writeFeatureRows(store, featureSetVersion, market.symbols.flatMap((symbol) => series[0].dates.slice(-12).map((date) => ({ symbol, date, values: Float64Array.of(next() < 0.5 ? 1 : -1, next() - 0.5 + 3) }))));
+  const now = new Date().toISOString();
+  const log = series.flatMap((s) =>
+    s.dates.slice(-60, -20).map((asOf, k) => {
+      const t = s.dates.length - 60 + k;
+      const p = scoreOf(s.close[t + ORACLE_HORIZON] > s.close[t] ? 1 : -1, next() - 0.5);
+      const requestId = crypto.randomBytes(8).toString('hex');
+      return { id: `${requestId}:champion`, request_id: requestId, model: name, version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };
+    }),
+  );
+  for (let i = 0; i < log.length; i += 200) await store.db.insertInto('prediction_log').values(log.slice(i, i + 200)).execute();
+  await moveAlias(store, { name, alias: 'champion', version, movedBy: 'test', reason: 'first model' });
+  await writeServingRoutes(store, cache, { model: name, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first model' });
+  return version;
+}
+
+describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let cache: MemoryCache;
+  let artifactDir: string;
+  let market: OracleMarket;
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    cache = new MemoryCache();
+    artifactDir = tempDir('mlp-monitoring-wf-');
+    market = await setUpOracleMarket(t.store, cache, 12);
+    await saveFeatureSet(t.store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: market.featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
+  });
+  afterAll(async () => {
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  const monitor = (id: string, input: MonitoringWorkflowInput): Promise<MonitoringSummary> => env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [input] });
+  /** Executions of a workflow id, once visibility has caught up with `expected` of them. */
+  async function executionsOf(workflowId: string, expected: (n: number) => boolean): Promise<Array<{ runId: string; status: string }>> {
+    let found: Array<{ runId: string; status: string }> = [];
+    for (let i = 0; i < 100; i++) {
+      found = [];
+      for await (const e of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) found.push({ runId: e.runId, status: e.status.name });
+      if (expected(found.length)) return found;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return found;
+  }
+
+  it('reports, alerts, and starts exactly one retraining run however often it is triggered', async () => {
+    const version = await seedDriftingModel(t.store, cache, artifactDir, market, 'mon-drift');
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const first = await monitor(`monitor-1-${Date.now()}`, { models: ['mon-drift'], retrainOnDrift: true });
+      expect(first.windowDays).toBe(10);
+      expect(first.versions).toHaveLength(1);
+      const v = first.versions[0];
+      expect(v).toMatchObject({ model: 'mon-drift', version, variants: ['champion'], champion: true });
+      expect(v.drift).toMatchObject({ status: 'drift', drifted: ['noise'] });
+      expect(v.performance).toMatchObject({ status: 'degraded', hitRate: 0 });
+      expect(v.freshness.status).toBe('stale');
+      expect(v.alerts.map((a) => `${a.rule}:${a.severity}:${a.suppressed}`).sort()).toEqual(['data_drift:critical:false', 'data_stale:critical:false', 'performance_degraded:critical:false']);
+      expect(first.blockDeployments).toEqual(['data for model mon-drift']);
+      const driftAlert = v.alerts.find((a) => a.rule === 'data_drift');
+      expect(first.retraining).toEqual([{ model: 'mon-drift', status: 'started', workflowId: 'retrain-mon-drift', runId: expect.any(String), reason: expect.stringMatching(/^data_drift: /) }]);
+
+      // The report is stored, the gauges are set, the alerts carry their evidence.
+      const stored = await t.store.db.selectFrom('monitoring_reports').selectAll().where('id', '=', v.reportId).executeTakeFirstOrThrow();
+      expect(JSON.parse(stored.report)).toMatchObject({ model: 'mon-drift', version, drift: { drifted: ['noise'] }, performance: { status: 'degraded' } });
+      expect(await appRegistry.getSingleMetricAsString('monitoring_hit_rate')).toMatch(/monitoring_hit_rate\{model="mon-drift",variant="champion"\} 0/);
+      const alertRow = await t.store.db.selectFrom('alerts').selectAll().where('id', '=', driftAlert?.alertId as string).executeTakeFirstOrThrow();
+      expect(JSON.parse(alertRow.evidence)).toMatchObject({ reportId: v.reportId, drifted: [{ name: 'noise' }] });
+
+      // The run is the champion's experiment, cut-off dropped, with the alert in its memo.
+      const retrain = env.client.workflow.getHandle('retrain-mon-drift');
+      const described = await retrain.describe();
+      expect(described.type).toBe('trainingPipeline');
+      expect(described.memo).toMatchObject({ alertId: driftAlert?.alertId });
+      const history = await retrain.fetchHistory();
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      expect(started?.input?.payloads?.length).toBe(1);
+      const input = JSON.parse(Buffer.from(started?.input?.payloads?.[0]?.data as Uint8Array).toString('utf8')) as { experiment: { name: string; dates: Record<string, unknown> } };
+      expect(input.experiment.name).toBe('mon-drift');
+      expect(input.experiment.dates.cutoff).toBeUndefined();
+
+      // Triggered twice more at the same moment: the alerts are suppressed (cool-down) and both find the run.
+      const again = await Promise.all([monitor(`monitor-2-${Date.now()}`, { models: ['mon-drift'], retrainOnDrift: true }), monitor(`monitor-3-${Date.now()}`, { models: ['mon-drift'], retrainOnDrift: true })]);
+      for (const s of again) {
+        expect(s.versions[0].alerts.every((a) => a.suppressed)).toBe(true);
+        expect(s.versions[0].alerts.find((a) => a.rule === 'data_drift')?.alertId).toBe(driftAlert?.alertId);
+        expect(s.retraining).toEqual([expect.objectContaining({ model: 'mon-drift', status: 'already-started', workflowId: 'retrain-mon-drift' })]);
+      }
+      expect(await executionsOf('retrain-mon-drift', (n) => n >= 1)).toHaveLength(1);
+
+      // The retrain fails at ingest (no data there); pipeline health sees it.
+      await expect(retrain.result()).rejects.toThrow();
+      expect((await executionsOf('retrain-mon-drift', (n) => n >= 1)).map((e) => e.status)).toEqual(['FAILED']);
+
+      // A retrain that is running blocks another, even for a new alert (no cool-down here).
+      const blocker = await env.client.workflow.start('trainingPipeline', { workflowId: 'retrain-mon-drift', taskQueue: 'monitoring-test-no-worker', args: [{}], memo: { alertId: 'manual' } });
+      try {
+        const noCooldown = { data_drift: { cooldownSeconds: 0 }, performance_degraded: { cooldownSeconds: 0 }, data_stale: { cooldownSeconds: 0 } };
+        const fourth = await monitor(`monitor-4-${Date.now()}`, { models: ['mon-drift'], retrainOnDrift: true, rules: noCooldown });
+        expect(fourth.versions[0].alerts.every((a) => !a.suppressed)).toBe(true);
+        expect(fourth.retraining).toEqual([expect.objectContaining({ status: 'already-running', runId: blocker.firstExecutionRunId })]);
+        expect(fourth.pipeline.status).toBe('failing');
+        expect(fourth.pipeline.alerts.map((a) => a.rule)).toEqual(['pipeline_failed']);
+        expect(await executionsOf('retrain-mon-drift', (n) => n >= 2)).toHaveLength(2);
+      } finally {
+        await blocker.terminate('test over');
+      }
+    });
+  });
+
+  it('never alarms on what it cannot judge: no reference profile, no matured outcomes; no retrain unless asked', async () => {
+    const version = await registerOracleModel(t.store, artifactDir, { name: 'mon-bare', seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    await moveAlias(t.store, { name: 'mon-bare', alias: 'champion', version, movedBy: 'test', reason: 'first model' });
+    await writeServingRoutes(t.store, cache, { model: 'mon-bare', mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first model' });
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const summary = await monitor(`monitor-bare-${Date.now()}`, { models: ['mon-bare'], rules: { pipeline_failed: { enabled: false } } });
+      const v = summary.versions[0];
+      expect(v.drift.status).toBe('unavailable');
+      expect(v.predictionDrift.status).toBe('unavailable');
+      expect(v.performance).toMatchObject({ status: 'insufficient-data', samples: 0 });
+      // Only the bars' age is judged, and it is stale.
+      expect(v.alerts.map((a) => a.rule)).toEqual(['data_stale']);
+      expect(summary.retraining).toEqual([]);
+      expect(summary.pipeline.alerts).toEqual([]);
+      // A model that is not served is not monitored.
+      expect((await monitor(`monitor-none-${Date.now()}`, { models: ['not-served'] })).versions).toEqual([]);
+      // Bad rules fail the run with the field named.
+      const failure = await monitor(`monitor-bad-rules-${Date.now()}`, { models: ['mon-bare'], rules: { data_drift: { q: 5 } } }).then(() => undefined, (error: Error & { cause?: Error & { cause?: Error } }) => error);
+      expect(failure?.cause?.cause?.message).toMatch(/invalid monitoring rules: data_drift\.q/);
+    });
+  });
+
+  it('keeps monitoring the other versions when one cannot be judged', async () => {
+    // A version whose label spec this code cannot read: its report fails (not retryable), the other one is made.
+    const model = await logisticRegression.fit({ features: { values: Float64Array.of(1, 0, -1, 0), rows: 2, featureNames: ORACLE_COLUMNS }, labels: Int32Array.of(1, 0), classes: 2, seed: 1 }, {});
+    const label = { kind: 'no-such-label', horizon: 5 };
+    const broken = await registerModel(t.store, artifactDir, {
+      name: 'mon-broken', artifact: encodeArtifact(model.state(), { featureSetVersion: market.featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: market.featureSetVersion, label,
+      snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `mon-broken/${crypto.randomUUID()}`, metrics: {}, lineage: {},
+    });
+    await writeServingRoutes(t.store, cache, { model: 'mon-broken', mode: 'single', routes: singleRoute(broken.version), updatedBy: 'test', reason: 'test' });
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const summary = await monitor(`monitor-partial-${Date.now()}`, { models: ['mon-broken', 'mon-bare'], rules: { pipeline_failed: { enabled: false } } });
+      expect(summary.failed).toEqual([{ model: 'mon-broken', version: broken.version, error: expect.stringMatching(/label spec this code cannot read/) }]);
+      expect(summary.versions.map((v) => v.model)).toEqual(['mon-bare']);
+    });
+  });
+});

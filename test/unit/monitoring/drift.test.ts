@@ -1,0 +1,203 @@
+/**
+ * Drift detection on synthetic markets built like real ones: every feature of every symbol loads on
+ * a market factor of the day, so rows of one day move together, and one feature is market-wide (the
+ * same value for every symbol on a day). The training period is the reference; later windows come
+ * from the same distribution (no drift) or have one feature shifted.
+ */
+import { detectFeatureDrift, detectPredictionDrift, DEFAULT_DRIFT_OPTIONS, type LiveFeatureWindow } from '../../../lib/monitoring/drift';
+import { buildReferenceProfile, scoreProfileOf, type ReferenceProfile } from '../../../lib/monitoring/reference-profile';
+import { rng } from '../../../lib/random';
+
+interface Market {
+  columns: string[];
+  /** days × symbols × features */
+  value: (day: number, symbol: number, feature: number) => number;
+  days: number;
+  symbols: number;
+}
+
+function normal(next: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+/** Features = loading·(day factor, AR(1) across days with `persistence`) + noise; feature 0 is market-wide (one value per day). */
+function syntheticMarket(options: { days: number; symbols: number; features: number; seed: number; loading?: number; persistence?: number }): Market {
+  const { days, symbols, features, seed, loading = 0.5, persistence = 0 } = options;
+  const z = normal(rng(seed));
+  const regime = new Float64Array(days * features);
+  for (let f = 0; f < features; f++) {
+    let m = z();
+    for (let d = 0; d < days; d++) {
+      m = persistence * m + Math.sqrt(1 - persistence ** 2) * z();
+      regime[d * features + f] = m;
+    }
+  }
+  const noise = Float64Array.from({ length: days * symbols * features }, () => z());
+  return {
+    columns: Array.from({ length: features }, (_, f) => (f === 0 ? 'mkt_breadth' : `f${f}`)),
+    days,
+    symbols,
+    value: (d, s, f) => (f === 0 ? regime[d * features] : loading * regime[d * features + f] + Math.sqrt(1 - loading ** 2) * noise[(d * symbols + s) * features + f]),
+  };
+}
+
+function rowsOf(market: Market, fromDay: number, toDay: number, edit?: (f: number, x: number, day: number) => number) {
+  const p = market.columns.length;
+  const rows = (toDay - fromDay) * market.symbols;
+  const values = new Float64Array(rows * p);
+  const day = new Int32Array(rows);
+  let r = 0;
+  for (let d = fromDay; d < toDay; d++) {
+    for (let s = 0; s < market.symbols; s++, r++) {
+      day[r] = d;
+      for (let f = 0; f < p; f++) values[r * p + f] = edit ? edit(f, market.value(d, s, f), d) : market.value(d, s, f);
+    }
+  }
+  return { rows, values, day };
+}
+
+const dayLabel = (d: number) => `2020-01-01+${String(d).padStart(4, '0')}`;
+
+function profileOf(market: Market, trainDays: number): ReferenceProfile {
+  const r = rowsOf(market, 0, trainDays);
+  return buildReferenceProfile({ model: 'm', version: 1, featureSetVersion: 'fs', features: { columns: market.columns, ...r }, dayLabels: Array.from({ length: market.days }, (_, d) => dayLabel(d)), symbols: ['A'] });
+}
+
+function windowOf(market: Market, endDay: number, days: number, edit?: (f: number, x: number, day: number) => number): LiveFeatureWindow {
+  const r = rowsOf(market, endDay - days, endDay, edit);
+  return { columns: market.columns, dates: Array.from({ length: days }, (_, i) => dayLabel(endDay - days + i)), rows: r.rows, values: r.values, day: Int32Array.from(r.day, (d) => d - (endDay - days)) };
+}
+
+describe('feature drift', () => {
+  const market = syntheticMarket({ days: 1400, symbols: 40, features: 25, seed: 11 });
+  const profile = profileOf(market, 800);
+
+  it('builds a reference with quantile bins, tails only where many days support them, and null moments per window length', () => {
+    const f1 = profile.features[1];
+    expect(f1.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+    expect(f1.edges).toEqual([...f1.edges].sort((a, b) => a - b));
+    expect(f1.edges.length).toBe(11); // 9 decile edges + both tails
+    expect(f1.shares[0]).toBeCloseTo(0.001, 3);
+    expect(f1.shares[f1.shares.length - 2]).toBeCloseTo(0.001, 3);
+    expect(f1.shares[f1.shares.length - 1]).toBe(0); // nothing missing
+    expect(profile.features[0].edges.length).toBe(9); // market-wide: one value per day, its 0.1% tail is one day: no tail edges
+    expect(f1.nulls.days).toEqual([1, 2, 5, 10, 20, 40, 60]);
+    // Rows of a day are dependent: a window's divergence is far above the (bins − 1)/n of independent rows.
+    const i10 = f1.nulls.days.indexOf(10);
+    expect(f1.nulls.mean[i10]).toBeGreaterThan((1.5 * (f1.shares.length - 2)) / f1.nulls.rows[i10]);
+  });
+
+  it('raises no false positive over many windows of the same distribution (40 features, noise only)', () => {
+    const noise = syntheticMarket({ days: 1400, symbols: 40, features: 40, seed: 21, loading: 0 });
+    const reference = profileOf(noise, 800);
+    let drifted = 0;
+    let windows = 0;
+    for (let end = 810; end <= 1400; end += 5, windows++) {
+      const report = detectFeatureDrift(reference, windowOf(noise, end, 10));
+      expect(report.status).toBe('stable');
+      drifted += report.drifted.length;
+    }
+    expect(windows).toBeGreaterThan(100);
+    expect(drifted).toBe(0);
+  });
+
+  it('keeps false alarms near q when every row of a day shares the market move', () => {
+    // 59 disjoint 10-day windows × 25 features: at q = 0.01 about 0.6 windows may flag something by chance.
+    let flaggedWindows = 0;
+    let windows = 0;
+    for (let end = 810; end <= 1400; end += 10, windows++) if (detectFeatureDrift(profile, windowOf(market, end, 10)).drifted.length > 0) flaggedWindows++;
+    expect(windows).toBe(60);
+    expect(flaggedWindows).toBeLessThanOrEqual(2);
+  });
+
+  it('would flag those same windows without the calibration: an independent-rows chi-square takes the day factor for drift', () => {
+    const naive = { ...profile, features: profile.features.map((f) => ({ ...f, nulls: { days: [], windows: [], rows: [], mean: [], variance: [], max: [], tail: [], excess: [] } })) };
+    let flagged = 0;
+    for (let end = 810; end <= 1400; end += 10) flagged += detectFeatureDrift(naive, windowOf(market, end, 10), { ...DEFAULT_DRIFT_OPTIONS, beyondTraining: false }).drifted.length;
+    expect(flagged).toBeGreaterThan(60);
+  });
+
+  it('keeps persistent regimes from paging: a far smaller share of windows flagged than by the uncalibrated test', () => {
+    const regimes = syntheticMarket({ days: 1400, symbols: 40, features: 25, seed: 12, persistence: 0.9 });
+    const reference = profileOf(regimes, 800);
+    const naive = { ...reference, features: reference.features.map((f) => ({ ...f, nulls: { days: [], windows: [], rows: [], mean: [], variance: [], max: [], tail: [], excess: [] } })) };
+    let calibrated = 0;
+    let uncalibrated = 0;
+    for (let end = 810; end <= 1400; end += 10) {
+      calibrated += detectFeatureDrift(reference, windowOf(regimes, end, 10)).drifted.length;
+      uncalibrated += detectFeatureDrift(naive, windowOf(regimes, end, 10), { ...DEFAULT_DRIFT_OPTIONS, beyondTraining: false }).drifted.length;
+    }
+    // Regimes more extreme than any the 800 training days visited are flagged, by design; ordinary ones are not.
+    expect(uncalibrated).toBeGreaterThan(200);
+    expect(calibrated).toBeLessThan(uncalibrated / 20);
+  });
+
+  it('flags the one shifted feature, and only it, with its evidence', () => {
+    const std = profile.features[3].std as number;
+    const report = detectFeatureDrift(profile, windowOf(market, 1000, 10, (f, x) => (f === 3 ? x + 2 * std : x)));
+    expect(report.status).toBe('drift');
+    expect(report.drifted).toEqual(['f3']);
+    const f3 = report.features.find((f) => f.name === 'f3');
+    expect(f3).toMatchObject({ drifted: true });
+    expect(f3?.psi).toBeGreaterThan(0.2);
+    expect(f3?.qValue).toBeLessThanOrEqual(0.01);
+    expect((f3?.liveMean as number) - (f3?.referenceMean as number)).toBeGreaterThan(1.5 * std);
+    expect(f3?.shares?.live.length).toBe(profile.features[3].shares.length);
+  });
+
+  it('flags a feature that starts arriving empty or scaled by a unit change', () => {
+    expect(detectFeatureDrift(profile, windowOf(market, 1000, 10, (f, x) => (f === 5 ? NaN : x))).drifted).toEqual(['f5']);
+    expect(detectFeatureDrift(profile, windowOf(market, 1000, 10, (f, x) => (f === 7 ? 100 * x : x))).drifted).toEqual(['f7']);
+  });
+
+  it('detects a drift from some day once enough of the window holds it', () => {
+    const std = profile.features[2].std as number;
+    const start = 1000;
+    let first: number | undefined;
+    for (let end = start + 1; end <= start + 10 && first === undefined; end++) {
+      if (detectFeatureDrift(profile, windowOf(market, end, 10, (f, x, d) => (f === 2 && d >= start ? x + 3 * std : x))).drifted.includes('f2')) first = end - start;
+    }
+    expect(first).toBeDefined();
+    expect(first).toBeLessThanOrEqual(5);
+  });
+
+  it('reports insufficient data, never drift, for a short window', () => {
+    const report = detectFeatureDrift(profile, windowOf(market, 1000, 3, (f, x) => (f === 3 ? x + 10 : x)));
+    expect(report.status).toBe('insufficient-data');
+    expect(report.drifted).toEqual([]);
+  });
+});
+
+describe('prediction drift', () => {
+  it('compares live scores with the reference score histogram', () => {
+    const market = syntheticMarket({ days: 900, symbols: 30, features: 2, seed: 5, loading: 0.3 });
+    const scoreOf = (d: number, s: number) => 1 / (1 + Math.exp(-0.3 * market.value(d, s, 1)));
+    const day: number[] = [];
+    const values: number[] = [];
+    for (let d = 0; d < 700; d++) {
+      for (let s = 0; s < 30; s++) {
+        day.push(d);
+        values.push(scoreOf(d, s));
+      }
+    }
+    const base = profileOf(market, 700);
+    const profile = { ...base, score: scoreProfileOf(Float64Array.from(values), Int32Array.from(day), 20) };
+    const live = (shift: number) => {
+      const v: number[] = [];
+      const dd: number[] = [];
+      for (let d = 750; d < 760; d++) {
+        for (let s = 0; s < 30; s++) {
+          v.push(Math.min(1, scoreOf(d, s) + shift));
+          dd.push(d);
+        }
+      }
+      return { values: v, day: dd };
+    };
+    expect(detectPredictionDrift(profile, live(0)).status).toBe('stable');
+    const drifted = detectPredictionDrift(profile, live(0.2));
+    expect(drifted.status).toBe('drift');
+    expect(drifted.psi).toBeGreaterThan(0.2);
+    expect(detectPredictionDrift({ ...profile, score: null }, live(0)).status).toBe('unavailable');
+    expect(detectPredictionDrift(profile, { values: [0.5, 0.6], day: [1, 2] }).status).toBe('insufficient-data');
+  });
+});

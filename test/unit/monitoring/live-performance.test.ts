@@ -1,0 +1,104 @@
+import { backtestPromiseOf, calibrationOf, dayClusteredEffectiveSize, livePerformanceOf, liveStrategyOf, DEFAULT_PERFORMANCE_OPTIONS, type OutcomeSample } from '../../../lib/monitoring/live-performance';
+import { rng } from '../../../lib/random';
+
+const day = (d: number) => `2024-${String(1 + Math.floor(d / 28)).padStart(2, '0')}-${String(1 + (d % 28)).padStart(2, '0')}`;
+
+/** `days` days × `symbols` symbols; the model is right with probability `accuracy`, its probability 0.5 ± 0.1. */
+function samples(options: { days: number; symbols: number; accuracy: number; seed: number; upReturn?: number }): OutcomeSample[] {
+  const next = rng(options.seed);
+  const out: OutcomeSample[] = [];
+  for (let d = 0; d < options.days; d++) {
+    for (let s = 0; s < options.symbols; s++) {
+      const outcome = next() < 0.5 ? 1 : 0;
+      const right = next() < options.accuracy;
+      const predictedClass = (right ? outcome : 1 - outcome) as 0 | 1;
+      out.push({ symbol: `S${s}`, asOf: day(d), probability: predictedClass === 1 ? 0.6 : 0.4, predictedClass, outcome: outcome as 0 | 1, forwardReturn: (outcome === 1 ? 1 : -1) * (options.upReturn ?? 0.01) });
+    }
+  }
+  return out;
+}
+
+const promise = { accuracy: 0.55, auc: 0.56, maxDrawdown: 0.1, meanDailyReturn: 0.0004 };
+
+describe('live performance', () => {
+  it('says "insufficient data", never degraded, below the minimum sample, even when every prediction is wrong', () => {
+    const few = samples({ days: 5, symbols: 10, accuracy: 0, seed: 1 });
+    const report = livePerformanceOf(few, promise);
+    expect(report.status).toBe('insufficient-data');
+    expect(report.severity).toBeNull();
+    expect(report.hitRate).toBe(0);
+    expect(report.reasons[0]).toMatch(/50 matured predictions on 5 days; performance is judged from 100 predictions on 10 days/);
+    // Enough predictions but too few days is just as insufficient.
+    expect(livePerformanceOf(samples({ days: 5, symbols: 40, accuracy: 0, seed: 1 }), promise).status).toBe('insufficient-data');
+  });
+
+  it('is degraded (critical) when the hit rate is significantly below the promise, ok when it keeps it', () => {
+    const bad = livePerformanceOf(samples({ days: 30, symbols: 20, accuracy: 0.4, seed: 2 }), promise);
+    expect(bad.status).toBe('degraded');
+    expect(bad.severity).toBe('critical');
+    expect(bad.hitRateInterval?.upper).toBeLessThan(0.55 - 0.02);
+    expect(bad.reasons[0]).toMatch(/significantly more than 2\.0 points below/);
+
+    const good = livePerformanceOf(samples({ days: 30, symbols: 20, accuracy: 0.56, seed: 3 }), promise);
+    expect(good.status).toBe('ok');
+    expect(good.severity).toBeNull();
+    expect(good.auc).toBeGreaterThan(0.5);
+    // Noise around the promise is not degradation: a model as good as promised, judged on a small sample.
+    for (let seed = 10; seed < 30; seed++) expect(livePerformanceOf(samples({ days: 12, symbols: 10, accuracy: 0.55, seed }), { ...promise, maxDrawdown: null }).status).toBe('ok');
+  });
+
+  it('compares the live strategy drawdown with the backtest, and calibration with its bound (warnings)', () => {
+    // Right 56% of the time but every up-call loses big: the strategy falls.
+    const losing = samples({ days: 40, symbols: 20, accuracy: 0.56, seed: 5 }).map((s) => ({ ...s, forwardReturn: s.predictedClass === 1 ? -0.05 : 0.05 }));
+    const report = livePerformanceOf(losing, promise);
+    expect(report.strategy?.maxDrawdown).toBeGreaterThan(0.15);
+    expect(report.status).toBe('degraded');
+    expect(report.severity).toBe('warning');
+    expect(report.reasons.join(' ')).toMatch(/drawdown/);
+
+    const overconfident = samples({ days: 30, symbols: 20, accuracy: 0.56, seed: 6 }).map((s) => ({ ...s, probability: s.predictedClass === 1 ? 0.99 : 0.01 }));
+    const miscalibrated = livePerformanceOf(overconfident, { ...promise, maxDrawdown: null });
+    expect(miscalibrated.calibration.expectedCalibrationError).toBeGreaterThan(0.3);
+    expect(miscalibrated.severity).toBe('warning');
+  });
+
+  it('builds reliability bins and the expected calibration error', () => {
+    const s: OutcomeSample[] = [
+      { symbol: 'A', asOf: day(0), probability: 0.05, predictedClass: 0, outcome: 0, forwardReturn: 0 },
+      { symbol: 'B', asOf: day(0), probability: 0.95, predictedClass: 1, outcome: 1, forwardReturn: 0 },
+      { symbol: 'C', asOf: day(0), probability: 0.95, predictedClass: 1, outcome: 0, forwardReturn: 0 },
+    ];
+    const c = calibrationOf(s, 10);
+    expect(c.bins[0]).toMatchObject({ count: 1, meanPredicted: 0.05, observedRate: 0 });
+    expect(c.bins[9]).toMatchObject({ count: 2, meanPredicted: 0.95, observedRate: 0.5 });
+    expect(c.expectedCalibrationError).toBeCloseTo((1 / 3) * 0.05 + (2 / 3) * 0.45, 4);
+  });
+
+  it('counts day clusters: a day where every symbol is right together is one observation, not forty', () => {
+    const together: OutcomeSample[] = [];
+    for (let d = 0; d < 20; d++) for (let s = 0; s < 40; s++) together.push({ symbol: `S${s}`, asOf: day(d), probability: 0.6, predictedClass: 1, outcome: d % 2 === 0 ? 1 : 0, forwardReturn: 0 });
+    expect(dayClusteredEffectiveSize(together)).toBeCloseTo(20, 5);
+    expect(dayClusteredEffectiveSize(samples({ days: 20, symbols: 40, accuracy: 0.5, seed: 7 }))).toBeGreaterThan(500);
+  });
+
+  it('runs the long-or-flat strategy in overlapping tranches', () => {
+    const s: OutcomeSample[] = [
+      { symbol: 'A', asOf: day(0), probability: 0.7, predictedClass: 1, outcome: 1, forwardReturn: 0.1 },
+      { symbol: 'B', asOf: day(0), probability: 0.3, predictedClass: 0, outcome: 1, forwardReturn: 0.2 },
+      { symbol: 'A', asOf: day(1), probability: 0.7, predictedClass: 1, outcome: 0, forwardReturn: -0.1 },
+    ];
+    const st = liveStrategyOf(s, 5);
+    // Day 0: (0.1 + 0) / 2 / 5 = 1%; day 1: −0.1 / 5 = −2%.
+    expect(st?.totalReturn).toBeCloseTo(1.01 * 0.98 - 1, 4);
+    expect(st?.maxDrawdown).toBeCloseTo(0.02, 4);
+  });
+
+  it('reads the promise from registry metrics, tolerating versions without one', () => {
+    expect(backtestPromiseOf({ outOfSample: { classification: { accuracy: 0.53, rocAuc: 0.55 }, backtest: { strategy: { maxDrawdown: 0.2, meanReturn: 0.001 } } } })).toEqual({ accuracy: 0.53, auc: 0.55, maxDrawdown: 0.2, meanDailyReturn: 0.001 });
+    expect(backtestPromiseOf({})).toEqual({ accuracy: null, auc: null, maxDrawdown: null, meanDailyReturn: null });
+    // Without a promise the bar is a coin flip.
+    const report = livePerformanceOf(samples({ days: 30, symbols: 20, accuracy: 0.4, seed: 8 }), backtestPromiseOf({}), DEFAULT_PERFORMANCE_OPTIONS);
+    expect(report.status).toBe('degraded');
+    expect(report.reasons[0]).toMatch(/coin flip/);
+  });
+});

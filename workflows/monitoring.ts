@@ -1,0 +1,108 @@
+/**
+ * monitoringWorkflow (run by the monitoring schedule, or by hand): for every served version of the
+ * models (the champion and any canary or A/B variant in their serving routes) it computes a
+ * monitoring report (feature drift, prediction drift, live performance, freshness; stored and
+ * exported as gauges), raises the alerts the rules call for (cool-down and delivery in lib/alerts),
+ * checks pipeline health, and, when asked to, starts one retraining run per model whose champion has
+ * severe drift or a hit rate significantly below its promise.
+ *
+ * Exactly one retraining run, even when this workflow is retried or two runs overlap: the run's
+ * workflow id is per model and started with conflict policy FAIL (Temporal refuses a second one
+ * while it runs), and a repeated alert comes back with the first alert's id (cool-down), which the
+ * running retrain carries in its memo.
+ */
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { AlertActivities } from '../activities/alerts';
+import type { MonitoringActivities, MonitoringReportSummary, RetrainingResult } from '../activities/monitoring';
+import type { MonitoringRulesInput } from '../lib/monitoring/monitoring-rules';
+import { TASK_QUEUES } from '../lib/task-queues';
+
+export interface MonitoringWorkflowInput {
+  /** Registry model names (default: every model with serving routes). */
+  models?: string[];
+  /** Start a retraining run when a severe drift or performance alert asks for one (default false). */
+  retrainOnDrift?: boolean;
+  /** Latest trading days of live features and served scores judged for drift (default 10). */
+  windowDays?: number;
+  /** Thresholds, severities and cool-downs (lib/monitoring/monitoring-rules.ts). */
+  rules?: MonitoringRulesInput;
+}
+
+export interface RaisedAlert {
+  rule: string;
+  severity: string;
+  subject: string;
+  alertId: string;
+  suppressed: boolean;
+}
+
+export interface MonitoredVersion extends MonitoringReportSummary {
+  alerts: RaisedAlert[];
+}
+
+export interface MonitoringSummary {
+  startedAt: string;
+  windowDays: number;
+  versions: MonitoredVersion[];
+  pipeline: { status: string; reason: string; alerts: RaisedAlert[] };
+  alerts: { raised: number; suppressed: number };
+  /** Versions whose report could not be computed (after the activity's retries), with the reason. */
+  failed: Array<{ model: string; version: number; error: string }>;
+  /** Subjects with an alert that holds deployments (stale data). */
+  blockDeployments: string[];
+  retraining: Array<RetrainingResult & { model: string }>;
+}
+
+export const DEFAULT_MONITORING_WINDOW_DAYS = 10;
+
+const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: ['BAD_INPUT', 'INVALID_INPUT', 'RegistryError'] };
+const { listMonitoringTargets, computeMonitoringReport, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
+const { raiseAlert } = proxyActivities<AlertActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '1m', retry });
+
+export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): Promise<MonitoringSummary> {
+  const startedAt = new Date().toISOString();
+  const windowDays = input.windowDays ?? DEFAULT_MONITORING_WINDOW_DAYS;
+  const summary: MonitoringSummary = { startedAt, windowDays, versions: [], pipeline: { status: 'unknown', reason: '', alerts: [] }, alerts: { raised: 0, suppressed: 0 }, failed: [], blockDeployments: [], retraining: [] };
+  const raise = async (finding: { alert: Parameters<typeof raiseAlert>[0] }): Promise<RaisedAlert> => {
+    const result = await raiseAlert(finding.alert);
+    if (result.suppressed) summary.alerts.suppressed++;
+    else summary.alerts.raised++;
+    return { rule: finding.alert.rule, severity: finding.alert.severity, subject: finding.alert.subject, alertId: result.id, suppressed: result.suppressed };
+  };
+
+  // Per model: the champion version and the alert that asks for its retrain (the first one).
+  const retrainFor = new Map<string, { championVersion: number; alertId: string; reason: string }>();
+  const targets = await listMonitoringTargets({ models: input.models });
+  for (const target of targets) {
+    let computed;
+    try {
+      computed = await computeMonitoringReport({ target, windowDays, rules: input.rules });
+    } catch (error) {
+      // Bad rules fail the run; one version that cannot be judged must not stop the others.
+      const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause : undefined;
+      if (cause?.type === 'INVALID_RULES' || !(error instanceof ActivityFailure)) throw error;
+      summary.failed.push({ model: target.model, version: target.version, error: cause?.message ?? error.message });
+      continue;
+    }
+    const alerts: RaisedAlert[] = [];
+    for (const finding of computed.findings) {
+      const raised = await raise(finding);
+      alerts.push(raised);
+      if (finding.blockDeployments && !summary.blockDeployments.includes(raised.subject)) summary.blockDeployments.push(raised.subject);
+      // Only the champion's condition retrains: a bad canary is the deployment's business.
+      if (input.retrainOnDrift && finding.retrain && target.champion && !retrainFor.has(target.model)) {
+        retrainFor.set(target.model, { championVersion: target.version, alertId: raised.alertId, reason: `${finding.alert.rule}: ${finding.alert.message}` });
+      }
+    }
+    summary.versions.push({ ...computed.summary, alerts });
+  }
+
+  const health = await checkPipelineHealth({ rules: input.rules });
+  summary.pipeline = { status: health.health.status, reason: health.health.reason, alerts: [] };
+  for (const finding of health.findings) summary.pipeline.alerts.push(await raise(finding));
+
+  for (const [model, trigger] of retrainFor) {
+    summary.retraining.push({ model, ...(await startRetraining({ model, ...trigger })) });
+  }
+  return summary;
+}
