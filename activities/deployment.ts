@@ -2,14 +2,14 @@
  * Activities of deploymentWorkflow: thin adapters over the serving routes (lib/serving), the
  * registry aliases and the deployment analyses (lib/deployment). All idempotent, so retries are safe.
  */
-import { randomUUID } from 'node:crypto';
-import { log } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
 import { abReport, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanary as analyseCanaryRows, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
 import { attachOutcomes, labelSpecsOf, readPredictionLog } from '../lib/deployment/outcomes';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
+import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
+import { dataSubject } from '../lib/monitoring/monitoring-rules';
 import { aliasVersion, getModelVersion, moveAlias } from '../lib/registry/model-registry';
 import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -20,19 +20,14 @@ export interface BeginDeploymentInput {
   request: unknown;
 }
 
-export interface AlertInput {
-  rule: string;
-  severity: 'info' | 'warning' | 'critical';
-  subject: string;
-  message: string;
-  evidence: unknown;
-}
-
 async function predictionsWithOutcomes(store: Database, model: string, since: string) {
   const rows = await readPredictionLog(store, { model, since });
   const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)));
   return (await attachOutcomes(store, rows, labelFor)).rows;
 }
+
+/** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
+export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
 
 export function deploymentActivities({ store, cache }: { store: Database; cache: Cache }) {
   return {
@@ -99,13 +94,14 @@ export function deploymentActivities({ store, cache }: { store: Database; cache:
       });
     },
 
-    /** Stores an alert with its evidence (issue 7 adds delivery and cool-down) and logs it. */
-    async raiseAlert(input: AlertInput): Promise<string> {
+    /**
+     * Open alerts that must hold a deployment's next traffic move: stale or bad data for this model
+     * (monitoring's data rules). Empty when the way is clear.
+     */
+    async deploymentBlockers(input: { model: string }): Promise<string[]> {
       return withFailureMapping(async () => {
-        const id = randomUUID();
-        await store.db.insertInto('alerts').values({ id, rule: input.rule, severity: input.severity, subject: input.subject, message: input.message, evidence: JSON.stringify(input.evidence ?? null), status: 'open', created_at: new Date().toISOString(), acked_by: null, acked_at: null }).execute();
-        log.info(`alert ${input.severity} ${input.rule} ${input.subject}: ${input.message}`, { alertId: id });
-        return id;
+        const open = await openAlerts(store, { rules: DEPLOYMENT_BLOCKING_RULES, subjectPrefix: dataSubject(input.model) });
+        return open.map((a) => `${a.rule} (alert ${a.id}): ${a.message}`);
       });
     },
 

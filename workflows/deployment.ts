@@ -13,6 +13,7 @@
  * Signals: approve, pause, resume, abort. Query: deploymentState.
  */
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { AlertActivities } from '../activities/alerts';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { AbReport } from '../lib/deployment/ab-report';
 import type { CanaryAnalysis } from '../lib/deployment/canary-analysis';
@@ -27,6 +28,7 @@ export type DeploymentStatus =
   | 'ab-test'
   | 'paused'
   | 'paused-inconclusive'
+  | 'blocked'
   | 'promoted'
   | 'rolled-back'
   | 'kept-champion';
@@ -66,7 +68,7 @@ export const pauseSignal = defineSignal<[by?: string]>('pause');
 export const resumeSignal = defineSignal<[by?: string]>('resume');
 export const abortSignal = defineSignal<[reason?: string]>('abort');
 
-const { beginDeployment, setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment } = proxyActivities<DeploymentActivities>({
+const { beginDeployment, setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: ['BAD_INPUT', 'RegistryError'] },
@@ -242,9 +244,29 @@ export async function deploymentWorkflow(request: DeploymentRequest): Promise<De
     if (!result) return rollBack('the shadow phase failed its analysis', true);
   }
 
+  /** Holds while open data alerts block this model (re-checked every analysis interval). True when aborted. */
+  const waitWhileBlocked = async (): Promise<boolean> => {
+    for (let blockers = await deploymentBlockers({ model: plan.model }); blockers.length > 0; blockers = await deploymentBlockers({ model: plan.model })) {
+      if (state.status !== 'blocked') log(`traffic held: ${blockers.join('; ')}`);
+      const previous = state.status === 'blocked' ? 'canary' : state.status;
+      state.status = 'blocked';
+      if (await waitAndHold(plan.canary.analysisSeconds)) return true;
+      if (approvals > 0) {
+        approvals = 0;
+        log('data alerts overridden by a person');
+        state.status = previous;
+        return false;
+      }
+      state.status = previous;
+    }
+    return false;
+  };
+
   state.status = 'canary';
   for (let i = 0; i < plan.canary.steps.length; i++) {
     const weight = plan.canary.steps[i] / 100;
+    if (await waitWhileBlocked()) return rollBack(`aborted while blocked by data alerts: ${abortReason}`, false);
+    state.status = 'canary';
     state.step = i;
     await setTrafficSplit({
       model: plan.model,

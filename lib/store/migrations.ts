@@ -1,4 +1,7 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { MysqlAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** JSON documents that can pass 64 KB (MySQL's TEXT): up to 16 MB there; SQLite's TEXT has no such limit. */
+const LARGE_TEXT = sql`mediumtext`;
 
 /**
  * Versioned schema migrations, applied in name order at start-up by every process.
@@ -215,7 +218,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('challenger_version', 'integer', (c) => c.notNull())
         .addColumn('status', 'varchar(32)', (c) => c.notNull())
         .addColumn('plan', 'text', (c) => c.notNull()) // JSON deployment plan
-        .addColumn('outcome', 'text') // JSON final state, written when it ends
+        .addColumn('outcome', LARGE_TEXT) // JSON final state, written when it ends
         .addColumn('started_by', 'varchar(255)', (c) => c.notNull())
         .addColumn('started_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('ended_at', 'varchar(32)')
@@ -227,7 +230,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('severity', 'varchar(16)', (c) => c.notNull()) // info | warning | critical
         .addColumn('subject', 'varchar(255)', (c) => c.notNull()) // what it is about, e.g. "model direction-5d"
         .addColumn('message', 'text', (c) => c.notNull())
-        .addColumn('evidence', 'text', (c) => c.notNull()) // JSON
+        .addColumn('evidence', LARGE_TEXT, (c) => c.notNull()) // JSON
         .addColumn('status', 'varchar(16)', (c) => c.notNull()) // open | acked
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('acked_by', 'varchar(255)')
@@ -241,6 +244,10 @@ const migrations: Record<string, Migration> = {
   },
   '0006_operations': {
     async up(db: Kysely<unknown>): Promise<void> {
+      // A version's metrics and lineage (the experiment, every trial) can pass MySQL's 64 KB TEXT.
+      if (db.getExecutor().adapter instanceof MysqlAdapter) {
+        await sql`alter table model_versions modify metrics mediumtext not null, modify lineage mediumtext not null`.execute(db);
+      }
       // Delivery of each alert to each channel (webhook, …): an outbox, so an alert raised while the
       // receiver is down is retried until delivered and never lost.
       await db.schema
@@ -260,7 +267,7 @@ const migrations: Record<string, Migration> = {
         .createTable('model_reference_profiles')
         .addColumn('name', 'varchar(64)', (c) => c.notNull())
         .addColumn('version', 'integer', (c) => c.notNull())
-        .addColumn('profile', 'text', (c) => c.notNull()) // JSON ReferenceProfile (lib/monitoring)
+        .addColumn('profile', LARGE_TEXT, (c) => c.notNull()) // JSON ReferenceProfile (lib/monitoring)
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addPrimaryKeyConstraint('model_reference_profiles_pk', ['name', 'version'])
         .execute();
@@ -283,7 +290,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'varchar(128)', (c) => c.primaryKey())
         .addColumn('model', 'varchar(64)', (c) => c.notNull())
         .addColumn('version', 'integer')
-        .addColumn('report', 'text', (c) => c.notNull()) // JSON MonitoringReport
+        .addColumn('report', LARGE_TEXT, (c) => c.notNull()) // JSON MonitoringReport
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('monitoring_reports_model_idx').on('monitoring_reports').columns(['model', 'created_at']).execute();
