@@ -283,6 +283,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('outcome', 'integer') // null: matured without a label (dead zone, missing bar)
         .addColumn('matured_at', 'varchar(32)', (c) => c.notNull())
         .execute();
+      // The stream consumer looks up, per arriving bar, the predictions of that symbol it may mature.
+      await db.schema.createIndex('prediction_log_symbol_idx').on('prediction_log').columns(['symbol', 'as_of']).execute();
       await db.schema.createIndex('prediction_outcomes_model_idx').on('prediction_outcomes').columns(['model', 'as_of']).execute();
       // One row per monitoring run and model: the evidence behind alerts and dashboards.
       await db.schema

@@ -1,0 +1,79 @@
+/**
+ * Tells a consumer when another consumer of the same stream wrote bars, so that its in-memory
+ * windows (BarWindows) are reloaded from the store instead of silently going stale.
+ *
+ * Every consumer, after committing a batch, increments a per-symbol counter (hash `<stream>:revisions`)
+ * for each symbol it wrote, then a global counter (`<stream>:revision`). A consumer that sees the
+ * global counter move by exactly its own increment knows nobody else wrote in between; otherwise it
+ * reads the hash and reloads the symbols whose counters moved. Counters move only after the store
+ * commit, so a reload always sees the bars behind them.
+ */
+import type { Redis } from 'ioredis';
+
+export class BarRevisions {
+  private readonly globalKey: string;
+  private readonly hashKey: string;
+  private global = 0;
+  private readonly known = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    streamKey: string,
+  ) {
+    this.globalKey = `${streamKey}:revision`;
+    this.hashKey = `${streamKey}:revisions`;
+  }
+
+  /** Reads the counters; call before loading windows, so any later write shows up as a change. */
+  async init(): Promise<void> {
+    const [global, all] = await Promise.all([this.redis.get(this.globalKey), this.redis.hgetall(this.hashKey)]);
+    this.global = Number(global ?? 0);
+    this.known.clear();
+    for (const [symbol, value] of Object.entries(all)) this.known.set(symbol, Number(value));
+  }
+
+  /** Records this consumer's write of `symbols`; returns symbols another consumer changed meanwhile. */
+  async afterWrite(symbols: readonly string[]): Promise<string[]> {
+    if (symbols.length === 0) return this.check();
+    const pipeline = this.redis.pipeline();
+    for (const s of symbols) pipeline.hincrby(this.hashKey, s, 1);
+    pipeline.incr(this.globalKey);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw new Error(`updating bar revisions failed: ${failed[0].message}`, { cause: failed[0] });
+    const global = Number(results[results.length - 1][1]);
+    const foreign: string[] = [];
+    symbols.forEach((s, i) => {
+      const value = Number(results[i][1]);
+      if (value !== (this.known.get(s) ?? 0) + 1) foreign.push(s);
+      this.known.set(s, value);
+    });
+    if (global === this.global + 1) {
+      this.global = global;
+      return foreign;
+    }
+    const others = await this.diff();
+    this.global = global;
+    return [...new Set([...foreign, ...others])];
+  }
+
+  /** Symbols other consumers changed since the last look (one GET when nothing did). */
+  async check(): Promise<string[]> {
+    const global = Number((await this.redis.get(this.globalKey)) ?? 0);
+    if (global === this.global) return [];
+    const changed = await this.diff();
+    this.global = global;
+    return changed;
+  }
+
+  private async diff(): Promise<string[]> {
+    const all = await this.redis.hgetall(this.hashKey);
+    const changed: string[] = [];
+    for (const [symbol, raw] of Object.entries(all)) {
+      const value = Number(raw);
+      if (value !== (this.known.get(symbol) ?? 0)) changed.push(symbol);
+      this.known.set(symbol, value);
+    }
+    return changed;
+  }
+}

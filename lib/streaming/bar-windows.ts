@@ -1,0 +1,215 @@
+/**
+ * The newest bars of every symbol, kept in memory by the stream consumer: the input of the online
+ * features (which read trailing bars) and what tells a new bar from a late, corrected or repeated one
+ * without a query per bar. Filled from the store at start and on demand, then kept in step with
+ * every batch the consumer writes (and reloaded when another consumer wrote, see BarRevisions).
+ */
+import { addDays } from '../calendar/dates';
+import type { Bar } from '../market-data/bar';
+import { readBarSeries } from '../store/bars';
+import type { Database } from '../store/database';
+
+export type BarChange = 'new' | 'revised' | 'duplicate';
+
+export interface ClassifiedBar {
+  bar: Bar;
+  /** new: no stored bar for (symbol, date); revised: stored with other values; duplicate: stored as is. */
+  change: BarChange;
+  /** Dated before the symbol's newest stored bar. */
+  late: boolean;
+  /** Inside the symbol's window once written, so its online features depend on it. */
+  inWindow: boolean;
+}
+
+interface SymbolWindow {
+  bars: Bar[];
+  /** Older bars may exist in the store (the window was cut), so an older date needs a lookup. */
+  mayHaveOlder: boolean;
+}
+
+const LOAD_CONCURRENCY = 8;
+
+/** Position of `date` in bars ascending by date: where it is, or where it would go. */
+export function indexOfDate(bars: readonly Bar[], date: string): { index: number; found: boolean } {
+  let lo = 0;
+  let hi = bars.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bars[mid].date < date) lo = mid + 1;
+    else hi = mid;
+  }
+  return { index: lo, found: lo < bars.length && bars[lo].date === date };
+}
+
+function sameValues(a: Bar, b: Bar): boolean {
+  return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
+}
+
+export class BarWindows {
+  private readonly windows = new Map<string, SymbolWindow>();
+  /** Symbols the store held at the last full load; others start empty without a query. */
+  private stored = new Set<string>();
+  /** How many windows hold a bar on each date (completeness of a date's cross-section). */
+  private readonly perDate = new Map<string, number>();
+  private readonly count = (date: string, delta: number): void => {
+    const n = (this.perDate.get(date) ?? 0) + delta;
+    if (n > 0) this.perDate.set(date, n);
+    else this.perDate.delete(date);
+  };
+
+  private setWindow(symbol: string, w: SymbolWindow): void {
+    for (const b of this.windows.get(symbol)?.bars ?? []) this.count(b.date, -1);
+    for (const b of w.bars) this.count(b.date, 1);
+    this.windows.set(symbol, w);
+  }
+
+  /** `size` bars per symbol: the feature look-back plus enough history for recursive averages to settle. */
+  constructor(readonly size: number) {}
+
+  /** Loads every symbol's window from one range query (bars from ~1.5 × size calendar days before the newest). */
+  async loadAll(store: Database): Promise<void> {
+    const symbols = await store.db.selectFrom('bars').select('symbol').distinct().execute();
+    this.stored = new Set(symbols.map((s) => s.symbol));
+    const newest = await store.db.selectFrom('bars').select((eb) => eb.fn.max('date').as('d')).executeTakeFirst();
+    this.windows.clear();
+    this.perDate.clear();
+    if (!newest?.d) return;
+    const from = addDays(String(newest.d), -Math.ceil(this.size * 1.5) - 60);
+    for (const s of await readBarSeries(store, { from })) {
+      const n = s.dates.length;
+      const first = Math.max(0, n - this.size);
+      const bars: Bar[] = [];
+      for (let i = first; i < n; i++) bars.push({ symbol: s.symbol, date: s.dates[i], open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] });
+      this.setWindow(s.symbol, { bars, mayHaveOlder: true });
+    }
+  }
+
+  /** Loads the windows of symbols not in memory yet (symbols the store never held start empty). */
+  async ensure(store: Database, symbols: Iterable<string>): Promise<void> {
+    const missing: string[] = [];
+    for (const s of new Set(symbols)) {
+      if (this.windows.has(s)) continue;
+      if (this.stored.has(s)) missing.push(s);
+      else this.windows.set(s, { bars: [], mayHaveOlder: false });
+    }
+    await this.reload(store, missing);
+  }
+
+  /** Reads the newest `size` bars of each symbol from the store again. */
+  async reload(store: Database, symbols: readonly string[]): Promise<void> {
+    for (let i = 0; i < symbols.length; i += LOAD_CONCURRENCY) {
+      await Promise.all(
+        symbols.slice(i, i + LOAD_CONCURRENCY).map(async (symbol) => {
+          const rows = await store.db.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', '=', symbol).orderBy('date', 'desc').limit(this.size).execute();
+          const bars = rows.reverse().map((r) => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
+          this.setWindow(symbol, { bars, mayHaveOlder: bars.length === this.size });
+          this.stored.add(symbol);
+        }),
+      );
+    }
+  }
+
+  symbols(): string[] {
+    return [...this.windows.keys()];
+  }
+
+  /** The symbol's window, ascending by date (empty when unknown). */
+  bars(symbol: string): readonly Bar[] {
+    return this.windows.get(symbol)?.bars ?? [];
+  }
+
+  newestDate(symbol: string): string | undefined {
+    return this.windows.get(symbol)?.bars.at(-1)?.date;
+  }
+
+  /** How many symbols have a bar dated `date` in their window. */
+  symbolsOn(date: string): number {
+    return this.perDate.get(date) ?? 0;
+  }
+
+  /** Whether the symbol has a bar dated `date` in its window. */
+  has(symbol: string, date: string): boolean {
+    return indexOfDate(this.bars(symbol), date).found;
+  }
+
+  /**
+   * Compares bars (one per symbol and date; their symbols loaded with ensure) with what is stored.
+   * Bars older than a cut window are looked up in the store, in one query.
+   */
+  async classify(store: Database, bars: readonly Bar[]): Promise<ClassifiedBar[]> {
+    const out: ClassifiedBar[] = new Array<ClassifiedBar>(bars.length);
+    const lookups: number[] = [];
+    bars.forEach((bar, i) => {
+      const w = this.windows.get(bar.symbol) ?? { bars: [], mayHaveOlder: false };
+      const newest = w.bars.at(-1)?.date;
+      const late = newest !== undefined && bar.date < newest;
+      const { index, found } = indexOfDate(w.bars, bar.date);
+      if (found) out[i] = { bar, change: sameValues(w.bars[index], bar) ? 'duplicate' : 'revised', late, inWindow: true };
+      else if (index === 0 && w.mayHaveOlder && w.bars.length > 0) lookups.push(i);
+      else out[i] = { bar, change: 'new', late, inWindow: true };
+    });
+    if (lookups.length > 0) {
+      const symbols = [...new Set(lookups.map((i) => bars[i].symbol))];
+      const dates = [...new Set(lookups.map((i) => bars[i].date))];
+      const rows = await store.db.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', 'in', symbols).where('date', 'in', dates).execute();
+      const stored = new Map(rows.map((r) => [`${r.symbol}\u0000${r.date}`, { ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }]));
+      for (const i of lookups) {
+        const bar = bars[i];
+        const existing = stored.get(`${bar.symbol}\u0000${bar.date}`);
+        out[i] = { bar, change: existing === undefined ? 'new' : sameValues(existing, bar) ? 'duplicate' : 'revised', late: true, inWindow: false };
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Applies bars just written to the store; bars older than a cut window stay out of it. Returns
+   * the symbols whose window changed.
+   */
+  commit(bars: readonly Bar[]): Set<string> {
+    const changed = new Set<string>();
+    for (const bar of bars) {
+      let w = this.windows.get(bar.symbol);
+      if (!w) {
+        w = { bars: [], mayHaveOlder: false };
+        this.windows.set(bar.symbol, w);
+      }
+      this.stored.add(bar.symbol);
+      if (applyBar(w, bar, this.size, this.count)) changed.add(bar.symbol);
+    }
+    return changed;
+  }
+
+  /** The symbol's window as it will be once `bars` (all of this symbol) are committed; the window itself is unchanged. */
+  preview(symbol: string, bars: readonly Bar[]): Bar[] {
+    const current = this.windows.get(symbol);
+    const w: SymbolWindow = { bars: [...(current?.bars ?? [])], mayHaveOlder: current?.mayHaveOlder ?? false };
+    for (const bar of bars) applyBar(w, bar, this.size);
+    return w.bars;
+  }
+}
+
+/**
+ * Puts a bar into a window (appended, inserted or replacing its date) and cuts the window to
+ * `size`; `count` hears of every date that enters (+1) or leaves (-1) the window.
+ */
+function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string, delta: number) => void = () => {}): boolean {
+  const last = w.bars.at(-1);
+  if (last === undefined || last.date < bar.date) {
+    w.bars.push(bar);
+    count(bar.date, 1);
+  } else {
+    const { index, found } = indexOfDate(w.bars, bar.date);
+    if (found) w.bars[index] = bar;
+    else if (index === 0 && w.mayHaveOlder) return false;
+    else {
+      w.bars.splice(index, 0, bar);
+      count(bar.date, 1);
+    }
+  }
+  if (w.bars.length > size) {
+    for (const cut of w.bars.splice(0, w.bars.length - size)) count(cut.date, -1);
+    w.mayHaveOlder = true;
+  }
+  return true;
+}

@@ -1,0 +1,481 @@
+/**
+ * The live-bar consumer: reads the Redis Stream in a consumer group and, per batch, applies the
+ * ingestion quality rules, upserts the bars, updates the online features of the symbols whose bars
+ * changed, records matured prediction outcomes and only then acknowledges the entries (XACK).
+ *
+ * Delivery is at least once: a batch that fails, or whose consumer dies, stays pending and is taken
+ * over (XAUTOCLAIM) after `claimIdleMs` by any consumer of the group, this one included. Every step
+ * is idempotent (bars keyed by symbol and date, quarantine by finding, outcomes by prediction), so a
+ * redelivered entry changes nothing twice. A redelivered batch that fails again is retried one entry
+ * at a time, and an entry still failing after `maxDeliveries` deliveries goes to the dead-letter
+ * stream, unless the store itself is down (then everything waits).
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Cache } from '../cache/cache';
+import type { FeatureSet } from '../features/feature-set';
+import type { Bar } from '../market-data/bar';
+import type { QualityIssue } from '../quality/rules-catalog';
+import { upsertBars } from '../store/bars';
+import type { Database } from '../store/database';
+import { readHeadlines } from '../store/news';
+import { saveQuarantine } from '../store/quarantine';
+import { BarRevisions } from './bar-revisions';
+import { BarWindows } from './bar-windows';
+import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
+import { entryTimeMs } from './live-bar';
+import { CrossSectionThread } from './cross-section-worker';
+import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
+import { OutcomeRecorder } from './outcome-recorder';
+import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, pendingCount, readGroup, type StreamEntry } from './redis-streams';
+import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
+import { checkLiveBatch, seriesFlags } from './stream-quality';
+
+/** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
+const REPUBLISH_CHUNK = 64;
+
+export interface StreamConsumerDeps {
+  /** For stream, revision and dead-letter commands. */
+  redis: Redis;
+  /** For the blocking XREADGROUP (a blocked connection cannot serve other commands); default: a duplicate of `redis`. */
+  blockingRedis?: Redis;
+  store: Database;
+  /** The online feature store. */
+  cache: Cache;
+  featureSets: readonly FeatureSet[];
+  log?: (line: string) => void;
+  hooks?: {
+    /** Called before a batch's bars are written; a test throws here to make the write fail. */
+    beforeWrite?: (entries: readonly StreamEntry[]) => void | Promise<void>;
+    /** Called once the bars are stored, before the features are updated; a test throws here. */
+    beforePublish?: (entries: readonly StreamEntry[]) => void | Promise<void>;
+    /** Called after everything but the acknowledgement; a test throws here to die before XACK. */
+    beforeAck?: (entries: readonly StreamEntry[]) => void | Promise<void>;
+    /** Milliseconds from each updated entry's stream time to its online vector being written. */
+    onLatency?: (latenciesMs: readonly number[]) => void;
+  };
+}
+
+/** Quarantine rows of the live path share one snapshot id per stream (snapshot_id is varchar(64)). */
+export function streamSnapshotId(key: string): string {
+  const id = `stream:${key}`;
+  return id.length <= 64 ? id : `stream:${createHash('sha1').update(key).digest('hex').slice(0, 24)}`;
+}
+
+export class BarStreamConsumer {
+  readonly options: StreamConsumerOptions;
+  readonly stats: StreamConsumerStats = emptyStreamStats();
+  readonly deadLetterKey: string;
+  private readonly windows: BarWindows;
+  private readonly revisions: BarRevisions;
+  private readonly updaters: OnlineFeatureUpdater[];
+  private readonly outcomes: OutcomeRecorder;
+  private readonly snapshotId: string;
+  private readonly blocking: Redis;
+  private readonly ownsBlocking: boolean;
+  private readonly log: (line: string) => void;
+  private readonly outcomeSymbols = new Set<string>();
+  /** Vectors to write again after a cross-section refresh, a chunk per loop turn so new bars never wait for all of them. */
+  private readonly republish = new Map<OnlineFeatureUpdater, Set<string>>();
+  private readonly thread: CrossSectionThread | undefined;
+  /** Cross-sections being computed on the thread, one per updater at a time. */
+  private readonly inFlight = new Map<OnlineFeatureUpdater, { dates: string[]; promise: Promise<void>; rows?: CrossSectionRow[]; error?: Error }>();
+  private lastOutcomesAt = 0;
+  private lastClaimAt = Number.NEGATIVE_INFINITY;
+  private lastPendingAt = Number.NEGATIVE_INFINITY;
+  private lastNewsAt = Number.NEGATIVE_INFINITY;
+  private started = false;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private prometheus: StreamMetrics | undefined;
+
+  constructor(
+    private readonly deps: StreamConsumerDeps,
+    options: StreamConsumerOptionsInput,
+  ) {
+    this.options = streamConsumerOptionsSchema.parse(options);
+    if (deps.featureSets.length === 0) throw new Error('the stream consumer needs at least one feature set to keep online');
+    this.deadLetterKey = this.options.deadLetterKey ?? `${this.options.key}:dead`;
+    this.windows = new BarWindows(this.options.windowBars);
+    this.revisions = new BarRevisions(deps.redis, this.options.key);
+    this.updaters = deps.featureSets.map((set) => new OnlineFeatureUpdater(set, this.windows, this.options.crossSectionIntervalMs));
+    this.outcomes = new OutcomeRecorder(deps.store);
+    this.snapshotId = streamSnapshotId(this.options.key);
+    this.thread = this.options.crossSectionThread ? new CrossSectionThread() : undefined;
+    this.ownsBlocking = deps.blockingRedis === undefined;
+    this.blocking = deps.blockingRedis ?? deps.redis.duplicate();
+    this.log = deps.log ?? ((line) => console.log(line));
+  }
+
+  /** Prometheus metrics of this consumer (created on first use, with Node process metrics). */
+  get metrics(): StreamMetrics {
+    this.prometheus ??= new StreamMetrics(() => this.stats);
+    return this.prometheus;
+  }
+
+  /** Creates the group if needed, loads every symbol's window from the store and publishes its current vector. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    const { key, group } = this.options;
+    if (await ensureConsumerGroup(this.deps.redis, key, group, this.options.startId)) this.log(`created consumer group ${group} on ${key} from ${this.options.startId}`);
+    await this.revisions.init();
+    await this.windows.loadAll(this.deps.store);
+    await this.refreshNews(Date.now(), true);
+    // Every symbol's vector as of its newest stored bar, so the first live bars find their
+    // cross-sections ready (else the first batch would pay for the whole universe).
+    for (const updater of this.updaters) {
+      const symbols = updater.refreshCrossSection(updater.datesLackingCrossSection(), Date.now());
+      this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols);
+    }
+    // Outcomes a crash kept from being recorded mature now instead of at the symbol's next bar.
+    this.outcomeSymbols.clear();
+    for (const s of this.windows.symbols()) this.outcomeSymbols.add(s);
+    await this.recordOutcomes(Date.now(), true);
+    this.started = true;
+  }
+
+  /** Runs until stop(): claims idle pending entries, reads new ones, refreshes cross-sections. */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Lets the current batch finish (stored, acknowledged), flushes pending work and returns. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+  }
+
+  /** Closes the connection and thread this consumer opened itself (the others belong to the caller). */
+  async close(): Promise<void> {
+    if (this.ownsBlocking) this.blocking.disconnect();
+    await this.thread?.close();
+  }
+
+  private async loop(): Promise<void> {
+    await this.start();
+    while (!this.stopping) {
+      try {
+        await this.pollOnce();
+      } catch (error) {
+        // Redis or the store is unreachable: wait a little and try again; nothing was acknowledged.
+        this.log(`stream consumer: ${(error as Error).message}; retrying in 1 s`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+    await this.flush().catch((error: unknown) => this.log(`stream consumer: final flush failed: ${(error as Error).message}`));
+  }
+
+  /**
+   * One step of the loop: takes over idle pending entries when due, reads and processes one batch
+   * of new entries (waiting up to blockMs), then does whatever time-based work is due. Returns the
+   * number of entries handled.
+   */
+  async pollOnce(): Promise<number> {
+    await this.start();
+    const now = Date.now();
+    let handled = 0;
+    if (now - this.lastClaimAt >= this.options.claimIntervalMs) {
+      this.lastClaimAt = now;
+      handled += await this.claimIdle();
+    }
+    const { key, group, consumer, batchSize } = this.options;
+    const read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: handled > 0 ? 0 : this.blockMsNow(), id: '>' });
+    if (read.entries.length > 0) {
+      this.stats.entriesRead += read.entries.length;
+      await this.handleNew(read.entries);
+      handled += read.entries.length;
+    }
+    await this.dueWork(Date.now(), read.entries.length === 0 && handled === 0);
+    return handled;
+  }
+
+  /** Does what is due regardless of time (cross-sections, outcomes); used at stop and by tests. */
+  async flush(): Promise<void> {
+    await this.dueWork(Date.now(), true, true);
+  }
+
+  private blockMsNow(): number {
+    if (this.republish.size > 0) return 0;
+    const now = Date.now();
+    // A cross-section computing on the thread is taken in as soon as it is done.
+    let wait = this.inFlight.size > 0 ? Math.min(this.options.blockMs, 10) : this.options.blockMs;
+    for (const u of this.updaters) {
+      const due = u.msUntilDue(now);
+      if (due !== undefined) wait = Math.min(wait, due);
+    }
+    if (this.outcomeSymbols.size > 0) wait = Math.min(wait, Math.max(0, this.lastOutcomesAt + this.options.outcomeIntervalMs - now));
+    return Math.max(0, Math.min(wait, this.lastClaimAt + this.options.claimIntervalMs - now));
+  }
+
+  private async dueWork(now: number, idle: boolean, force = false): Promise<void> {
+    // A batch's own write already compared revisions; idle turns look for other consumers' writes.
+    if (idle || force) {
+      const changed = await this.revisions.check();
+      if (changed.length > 0) await this.absorbForeignWrites(changed, now);
+    }
+    if (force) await Promise.all([...this.inFlight.values()].map((f) => f.promise));
+    this.takeInCrossSections(now);
+    for (const updater of this.updaters) {
+      if (this.inFlight.has(updater)) continue;
+      const due = updater.dueDates(now, idle || force);
+      if (due.length === 0) continue;
+      const job = updater.prepareCrossSection(due, now);
+      if (!job) continue;
+      this.stats.crossSectionRefreshes++;
+      if (this.thread && !force) {
+        const flight: { dates: string[]; promise: Promise<void>; rows?: CrossSectionRow[]; error?: Error } = { dates: due, promise: Promise.resolve() };
+        flight.promise = this.thread.compute(job).then(
+          (rows) => {
+            flight.rows = rows;
+          },
+          (error: unknown) => {
+            flight.error = error as Error;
+          },
+        );
+        this.inFlight.set(updater, flight);
+      } else this.queueRepublish(updater, updater.applyCrossSection(computeCrossSection(job)));
+    }
+    await this.republishChunk(force ? Number.POSITIVE_INFINITY : REPUBLISH_CHUNK);
+    await this.recordOutcomes(now, force);
+    await this.refreshNews(now, false);
+    if (now - this.lastPendingAt >= this.options.pendingSampleMs || force) {
+      this.lastPendingAt = now;
+      this.stats.pending = await pendingCount(this.deps.redis, this.options.key, this.options.group);
+    }
+  }
+
+  /** Applies the cross-sections the thread has finished; a failed one makes its dates due again. */
+  private takeInCrossSections(now: number): void {
+    for (const [updater, flight] of this.inFlight) {
+      if (flight.rows === undefined && flight.error === undefined) continue;
+      this.inFlight.delete(updater);
+      if (flight.rows) this.queueRepublish(updater, updater.applyCrossSection(flight.rows));
+      else {
+        this.log(`stream consumer: cross-section of ${flight.dates.join(', ')} failed, retrying: ${flight.error?.message}`);
+        updater.markDirtyAgain(flight.dates, now);
+      }
+    }
+  }
+
+  private queueRepublish(updater: OnlineFeatureUpdater, symbols: readonly string[]): void {
+    if (symbols.length === 0) return;
+    const queue = this.republish.get(updater) ?? new Set<string>();
+    for (const s of symbols) queue.add(s);
+    this.republish.set(updater, queue);
+  }
+
+  private async republishChunk(limit: number): Promise<void> {
+    for (const [updater, queue] of this.republish) {
+      const chunk: string[] = [];
+      for (const s of queue) {
+        if (chunk.length >= limit) break;
+        chunk.push(s);
+      }
+      for (const s of chunk) queue.delete(s);
+      if (queue.size === 0) this.republish.delete(updater);
+      if (chunk.length > 0) this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk);
+    }
+  }
+
+  private async refreshNews(now: number, force: boolean): Promise<void> {
+    const users = this.updaters.filter((u) => u.usesNews);
+    if (users.length === 0 || (!force && now - this.lastNewsAt < this.options.newsRefreshMs)) return;
+    this.lastNewsAt = now;
+    const headlines = await readHeadlines(this.deps.store);
+    for (const u of users) u.setNews(headlines);
+  }
+
+  private async recordOutcomes(now: number, force: boolean): Promise<void> {
+    if (this.outcomeSymbols.size === 0 || (!force && now - this.lastOutcomesAt < this.options.outcomeIntervalMs)) return;
+    const symbols = [...this.outcomeSymbols];
+    const result = await this.outcomes.recordFor(symbols, new Date(now));
+    // Cleared only once recorded: a failure keeps them for the next attempt.
+    for (const s of symbols) this.outcomeSymbols.delete(s);
+    this.lastOutcomesAt = now;
+    this.stats.outcomesRecorded += result.recorded;
+    for (const e of result.errors) this.log(`stream consumer: cannot record outcomes of ${e}`);
+  }
+
+  /** Other consumers wrote these symbols: reload their windows and recompute their vectors. */
+  private async absorbForeignWrites(symbols: readonly string[], now: number): Promise<void> {
+    await this.windows.reload(this.deps.store, symbols);
+    for (const updater of this.updaters) {
+      const { ready } = updater.updateSymbols(symbols, now);
+      this.stats.vectorsPublished += await updater.publish(this.deps.cache, ready);
+    }
+  }
+
+  /** New entries: a failed batch stays pending and comes back through claimIdle. */
+  private async handleNew(entries: StreamEntry[]): Promise<void> {
+    try {
+      await this.processBatch(entries, false);
+    } catch (error) {
+      this.stats.batchFailures++;
+      this.log(`stream consumer: batch of ${entries.length} entries (${entries[0].id}..${entries[entries.length - 1].id}) failed, left pending for a retry in ${this.options.claimIdleMs} ms: ${(error as Error).message}`);
+    }
+  }
+
+  /** XAUTOCLAIM over the whole pending list: entries idle longer than claimIdleMs, any consumer's. */
+  async claimIdle(): Promise<number> {
+    const { key, group, consumer, claimIdleMs, batchSize } = this.options;
+    let cursor = '0-0';
+    let handled = 0;
+    do {
+      const claimed = await autoClaim(this.deps.redis, key, group, consumer, claimIdleMs, cursor, batchSize);
+      cursor = claimed.next;
+      if (claimed.deleted.length > 0) {
+        // Trimmed by MAXLEN before anyone acknowledged them: they cannot be read any more.
+        this.stats.trimmed += claimed.deleted.length;
+        await ackEntries(this.deps.redis, key, group, claimed.deleted);
+        this.log(`stream consumer: ${claimed.deleted.length} pending entries were trimmed from ${key} before they were processed (raise the producer's MAXLEN)`);
+      }
+      if (claimed.entries.length === 0) continue;
+      this.stats.entriesRead += claimed.entries.length;
+      this.stats.entriesClaimed += claimed.entries.length;
+      handled += claimed.entries.length;
+      await this.handleRedelivered(claimed.entries);
+    } while (cursor !== '0-0' && !this.stopping);
+    return handled;
+  }
+
+  private async handleRedelivered(entries: StreamEntry[]): Promise<void> {
+    const { key, group, maxDeliveries } = this.options;
+    const counts = await deliveryCounts(this.deps.redis, key, group, entries.map((e) => e.id));
+    // Delivered maxDeliveries times without an acknowledgement: it may be what kills its consumers.
+    const exhausted = entries.filter((e) => (counts.get(e.id) ?? 0) > maxDeliveries);
+    for (const e of exhausted) await this.deadLetter(e, counts.get(e.id) ?? 0, 'delivered without acknowledgement too often (its consumers crashed or timed out)');
+    const rest = entries.filter((e) => !exhausted.includes(e));
+    if (rest.length === 0) return;
+    try {
+      await this.processBatch(rest, true);
+      return;
+    } catch (error) {
+      this.stats.batchFailures++;
+      this.log(`stream consumer: redelivered batch of ${rest.length} failed (${(error as Error).message}); retrying one entry at a time`);
+    }
+    for (const entry of rest) {
+      try {
+        await this.processBatch([entry], true);
+      } catch (error) {
+        this.stats.batchFailures++;
+        const deliveries = counts.get(entry.id) ?? 1;
+        if (deliveries >= maxDeliveries && (await this.storeIsHealthy())) await this.deadLetter(entry, deliveries, (error as Error).message);
+        else this.log(`stream consumer: entry ${entry.id} failed (delivery ${deliveries} of ${maxDeliveries}): ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async storeIsHealthy(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.deps.store.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async deadLetter(entry: StreamEntry, deliveries: number, reason: string): Promise<void> {
+    const fields = Object.entries(entry.fields).flat();
+    await this.deps.redis.call('XADD', [this.deadLetterKey, '*', ...fields, 'dead_entry_id', entry.id, 'dead_stream', this.options.key, 'dead_deliveries', String(deliveries), 'dead_reason', reason.slice(0, 1000), 'dead_consumer', this.options.consumer, 'dead_at', new Date().toISOString()]);
+    await ackEntries(this.deps.redis, this.options.key, this.options.group, [entry.id]);
+    this.stats.deadLettered++;
+    this.log(`stream consumer: entry ${entry.id} moved to ${this.deadLetterKey} after ${deliveries} deliveries: ${reason}`);
+  }
+
+  /**
+   * One batch, start to acknowledgement. `redelivered`: the entries may have been stored by an
+   * attempt that died before acknowledging, so their symbols' features are recomputed even when the
+   * bars turn out to be stored already.
+   */
+  private async processBatch(entries: readonly StreamEntry[], redelivered: boolean): Promise<void> {
+    const started = performance.now();
+    const { key, group, quality: policy } = this.options;
+    const checked = checkLiveBatch(entries, key);
+    const bars = checked.accepted.map((a) => a.bar);
+    await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
+    const classified = await this.windows.classify(this.deps.store, bars);
+
+    const toWrite: Bar[] = [];
+    const changedBySymbol = new Map<string, { bars: Bar[]; at: Map<string, { source: string; raw: string }> }>();
+    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0 };
+    /** Oldest late in-window bar per symbol: where cross-sections may need recomputing. */
+    const lateFrom = new Map<string, string>();
+    classified.forEach((c, i) => {
+      if (c.change === 'duplicate') {
+        counts.duplicate++;
+        return;
+      }
+      toWrite.push(c.bar);
+      if (c.change === 'revised') counts.revised++;
+      if (c.late) {
+        counts.late++;
+        const oldest = lateFrom.get(c.bar.symbol);
+        if (c.inWindow && (oldest === undefined || c.bar.date < oldest)) lateFrom.set(c.bar.symbol, c.bar.date);
+      }
+      if (c.inWindow) {
+        const changed = changedBySymbol.get(c.bar.symbol) ?? { bars: [], at: new Map<string, { source: string; raw: string }>() };
+        changed.bars.push(c.bar);
+        changed.at.set(c.bar.date, { source: checked.accepted[i].source, raw: checked.accepted[i].raw });
+        changedBySymbol.set(c.bar.symbol, changed);
+      }
+    });
+    // Series flags against the windows as they will be; quarantine first, so a retry after a
+    // failed write (which finds the bars stored and changes nothing) has not lost them.
+    const flags: QualityIssue[] = [];
+    for (const [symbol, changed] of changedBySymbol) flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
+    const issues = [...checked.rejected, ...flags];
+    if (issues.length > 0) await saveQuarantine(this.deps.store, this.snapshotId, issues);
+
+    await this.deps.hooks?.beforeWrite?.(entries);
+    if (toWrite.length > 0) await upsertBars(this.deps.store, toWrite);
+    // Memory follows the store only once the write is committed.
+    const changedSymbols = this.windows.commit(toWrite);
+    const written = [...new Set(toWrite.map((b) => b.symbol))];
+    const foreign = await this.revisions.afterWrite(written);
+    if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
+
+    await this.deps.hooks?.beforePublish?.(entries);
+    const recompute = new Set([...[...changedSymbols].filter((s) => changedBySymbol.has(s)), ...foreign]);
+    if (redelivered) for (const b of bars) recompute.add(b.symbol);
+    const now = Date.now();
+    const published = new Set<string>();
+    for (const updater of this.updaters) {
+      for (const [symbol, date] of lateFrom) updater.markLate(symbol, date, now);
+      const { ready, waiting } = updater.updateSymbols(recompute, now);
+      let toPublish = ready;
+      if (waiting.length > 0) {
+        // Symbols never part of a cross-section yet (all of them at start): compute every such date's now.
+        this.queueRepublish(updater, updater.refreshCrossSection(updater.datesLackingCrossSection(), now));
+        this.stats.crossSectionRefreshes++;
+        toPublish = [...ready, ...waiting];
+      }
+      this.stats.vectorsPublished += await updater.publish(this.deps.cache, toPublish);
+      // Just written with the newest cross-section: no need to write them again.
+      for (const s of toPublish) this.republish.get(updater)?.delete(s);
+      for (const s of toPublish) published.add(s);
+    }
+    const publishedAt = Date.now();
+    const latencies: number[] = [];
+    for (const a of checked.accepted) if (published.has(a.bar.symbol)) latencies.push(publishedAt - entryTimeMs(a.entryId));
+
+    for (const s of written) this.outcomeSymbols.add(s);
+    if (redelivered) for (const b of bars) this.outcomeSymbols.add(b.symbol);
+    if (this.options.outcomeIntervalMs === 0) await this.recordOutcomes(publishedAt, true);
+
+    await this.deps.hooks?.beforeAck?.(entries);
+    await ackEntries(this.deps.redis, key, group, entries.map((e) => e.id));
+
+    this.stats.batches++;
+    this.stats.barsStored += toWrite.length;
+    this.stats.barsDuplicate += counts.duplicate;
+    this.stats.barsRevised += counts.revised;
+    this.stats.barsLate += counts.late;
+    for (const q of checked.rejected) this.stats.quarantinedByRule[q.rule] = (this.stats.quarantinedByRule[q.rule] ?? 0) + 1;
+    for (const q of flags) this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
+    this.prometheus?.batchDuration.observe((performance.now() - started) / 1000);
+    for (const ms of latencies) this.prometheus?.endToEndLatency.observe(ms / 1000);
+    if (latencies.length > 0) this.deps.hooks?.onLatency?.(latencies);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The live bar message: one daily OHLCV bar as it travels through the Redis Stream. On the wire an
+ * entry is flat string fields (v, symbol, date, open, high, low, close, volume, source[, event_time]);
+ * numbers are written with String(n), which round-trips every double exactly.
+ */
+import { z } from 'zod';
+import { isIsoDate } from '../calendar/dates';
+import type { Bar } from '../market-data/bar';
+import type { QualityRuleId } from '../quality/rules-catalog';
+
+export const LIVE_BAR_FORMAT_VERSION = '1';
+
+// Same limits as the CSV reader (lib/market-data/csv-reader.ts): beyond them a field is corrupt.
+export const MAX_PRICE = 1e7;
+export const MAX_VOLUME = 1e14;
+/** Tickers as exchanges and vendors write them (BRK.B, BF-B, ^VIX); bars.symbol is varchar(32). */
+const SYMBOL = /^[A-Z0-9^][A-Z0-9.^=_-]{0,31}$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+const price = z.number().finite().max(MAX_PRICE, `beyond ${MAX_PRICE.toExponential()}`).min(-MAX_PRICE, `beyond -${MAX_PRICE.toExponential()}`);
+
+export const liveBarSchema = z.object({
+  symbol: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(SYMBOL, 'expected a ticker of 1-32 letters, digits or . ^ = _ -, such as AAPL or BRK.B'),
+  /** The trading day the bar belongs to (NYSE calendar; other days are quarantined by the consumer). */
+  date: z.string().refine(isIsoDate, 'expected a real date as YYYY-MM-DD'),
+  open: price,
+  high: price,
+  low: price,
+  close: price,
+  volume: z.number().finite().max(MAX_VOLUME, `beyond ${MAX_VOLUME.toExponential()}`).min(-MAX_VOLUME, `beyond -${MAX_VOLUME.toExponential()}`),
+  /** Who produced it: a provider name, "replay:<path>", a broker feed id. */
+  source: z.string().min(1).max(200),
+  /** When the provider says the bar was final (ISO 8601), if it says. */
+  eventTime: z.iso.datetime({ offset: true }).optional(),
+});
+export type LiveBar = z.infer<typeof liveBarSchema>;
+export type LiveBarInput = z.input<typeof liveBarSchema>;
+
+export function barOf(live: LiveBar): Bar {
+  return { symbol: live.symbol, date: live.date, open: live.open, high: live.high, low: live.low, close: live.close, volume: live.volume };
+}
+
+/** Flat field/value list for XADD. */
+export function encodeLiveBar(bar: LiveBar): string[] {
+  const fields = ['v', LIVE_BAR_FORMAT_VERSION, 'symbol', bar.symbol, 'date', bar.date, 'open', String(bar.open), 'high', String(bar.high), 'low', String(bar.low), 'close', String(bar.close), 'volume', String(bar.volume), 'source', bar.source];
+  if (bar.eventTime !== undefined) fields.push('event_time', bar.eventTime);
+  return fields;
+}
+
+export type DecodedLiveBar =
+  | { ok: true; bar: LiveBar }
+  | { ok: false; rule: QualityRuleId; message: string; symbol: string | null; date: string | null };
+
+const NUMERIC_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
+
+/**
+ * Reads one stream entry's fields into a LiveBar, or names the ingestion quality rule it breaks
+ * (missing_symbol, invalid_date, missing_field, non_numeric, implausible_value), so that a bad
+ * message is quarantined exactly like a bad CSV row.
+ */
+export function decodeLiveBar(fields: Readonly<Record<string, string>>): DecodedLiveBar {
+  const rawSymbol = (fields.symbol ?? '').trim().toUpperCase();
+  const symbol = SYMBOL.test(rawSymbol) ? rawSymbol : null;
+  const rawDate = (fields.date ?? '').trim();
+  const date = isIsoDate(rawDate) ? rawDate : null;
+  const fail = (rule: QualityRuleId, message: string): DecodedLiveBar => ({ ok: false, rule, message, symbol, date });
+
+  if (fields.v !== undefined && fields.v !== LIVE_BAR_FORMAT_VERSION) return fail('bad_header', `message format version ${fields.v}; this consumer reads version ${LIVE_BAR_FORMAT_VERSION}`);
+  if (rawSymbol === '') return fail('missing_symbol', 'no symbol field');
+  if (symbol === null) return fail('missing_symbol', `symbol "${rawSymbol.slice(0, 40)}" is not a ticker (1-32 letters, digits or . ^ = _ -)`);
+  if (date === null) return fail('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`);
+  const numbers: Partial<Record<(typeof NUMERIC_FIELDS)[number], number>> = {};
+  for (const name of NUMERIC_FIELDS) {
+    const text = (fields[name] ?? '').trim();
+    if (MISSING.has(text.toLowerCase())) return fail('missing_field', `${name} is empty or null`);
+    if (!NUMBER.test(text)) return fail('non_numeric', `${name} "${text.slice(0, 40)}" is not a number`);
+    numbers[name] = Number(text);
+  }
+  const parsed = liveBarSchema.safeParse({ symbol, date, ...numbers, source: fields.source, eventTime: fields.event_time });
+  if (parsed.success) return { ok: true, bar: parsed.data };
+  const first = parsed.error.issues[0];
+  const field = String(first.path[0] ?? '');
+  if ((NUMERIC_FIELDS as readonly string[]).includes(field)) return fail('implausible_value', `${field} ${numbers[field as (typeof NUMERIC_FIELDS)[number]]} is ${first.message}`);
+  return fail('missing_field', `${field || 'message'}: ${first.message}`);
+}
+
+/** Milliseconds since the epoch at which Redis appended the entry (the first part of its id). */
+export function entryTimeMs(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}

@@ -1,0 +1,114 @@
+/**
+ * Records the outcome of logged predictions once the bar that matures them is stored: the stream
+ * consumer calls it for the symbols whose bars just changed. Outcomes come from attachOutcomes (the
+ * model version's label spec on the stored closes), so they are exactly what the canary analysis
+ * and monitoring compute; a prediction's outcome is written once (prediction_id is the key) and
+ * never rewritten, even if a later correction of a bar would change the label.
+ */
+import { attachOutcomes, labelSpecOfVersion, type LoggedPrediction } from '../deployment/outcomes';
+import { BadInputError } from '../errors';
+import { groupBy } from '../group-by';
+import type { LabelSpec } from '../labels/labels';
+import { RegistryError } from '../registry/model-registry';
+import type { Database } from '../store/database';
+import type { PredictionLogTable } from '../store/schema';
+
+const SYMBOLS_PER_QUERY = 500;
+const ROWS_PER_INSERT = 500;
+
+export interface OutcomeRecording {
+  /** Outcomes written by this call. */
+  recorded: number;
+  /** Logged predictions of these symbols still waiting for their horizon bar. */
+  unmatured: number;
+  /** Models whose predictions could not be labelled (unknown version, unreadable label spec), with why. */
+  errors: string[];
+}
+
+function loggedPrediction(r: PredictionLogTable): LoggedPrediction {
+  return {
+    requestId: r.request_id,
+    model: r.model,
+    version: Number(r.version),
+    variant: r.variant,
+    served: Number(r.served) === 1,
+    symbol: r.symbol,
+    routingKey: r.routing_key,
+    asOf: r.as_of,
+    probability: r.probability === null ? null : Number(r.probability),
+    predictedClass: r.predicted_class === null ? null : Number(r.predicted_class),
+    latencyMicros: Number(r.latency_us),
+    error: r.error,
+    createdAt: r.created_at,
+  };
+}
+
+export class OutcomeRecorder {
+  /** Label specs by "model\0version"; an Error when the version cannot be labelled. */
+  private readonly specs = new Map<string, LabelSpec | Error>();
+
+  constructor(private readonly store: Database) {}
+
+  private async specOf(model: string, version: number): Promise<LabelSpec | Error> {
+    const key = `${model}\u0000${version}`;
+    let spec = this.specs.get(key);
+    if (spec === undefined) {
+      // Unknown versions and unreadable specs stay so; anything else (the store is down) is retried.
+      spec = await labelSpecOfVersion(this.store, model, version).catch((error: unknown) => {
+        if (error instanceof RegistryError || error instanceof BadInputError) return error;
+        throw error;
+      });
+      this.specs.set(key, spec);
+    }
+    return spec;
+  }
+
+  /** Unrecorded predictions of these symbols (prediction_log rows without a prediction_outcomes row). */
+  private async unrecorded(symbols: readonly string[]): Promise<Array<{ id: string; row: LoggedPrediction }>> {
+    const out: Array<{ id: string; row: LoggedPrediction }> = [];
+    for (let i = 0; i < symbols.length; i += SYMBOLS_PER_QUERY) {
+      const rows = await this.store.db
+        .selectFrom('prediction_log as pl')
+        .leftJoin('prediction_outcomes as po', 'po.prediction_id', 'pl.id')
+        .selectAll('pl')
+        .where('po.prediction_id', 'is', null)
+        .where('pl.symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_QUERY))
+        .orderBy('pl.id')
+        .execute();
+      for (const r of rows) out.push({ id: r.id, row: loggedPrediction(r) });
+    }
+    return out;
+  }
+
+  async recordFor(symbols: readonly string[], now: Date = new Date()): Promise<OutcomeRecording> {
+    const result: OutcomeRecording = { recorded: 0, unmatured: 0, errors: [] };
+    if (symbols.length === 0) return result;
+    const pending = await this.unrecorded(symbols);
+    if (pending.length === 0) return result;
+    const maturedAt = now.toISOString();
+    for (const [model, rows] of groupBy(pending, (p) => p.row.model)) {
+      const specs = new Map<number, LabelSpec>();
+      const broken: string[] = [];
+      for (const version of new Set(rows.map((r) => r.row.version))) {
+        const spec = await this.specOf(model, version);
+        if (spec instanceof Error) broken.push(`${model} v${version}: ${spec.message}`);
+        else specs.set(version, spec);
+      }
+      result.errors.push(...broken);
+      const usable = rows.filter((r) => specs.has(r.row.version));
+      if (usable.length === 0) continue;
+      const joined = await attachOutcomes(this.store, usable.map((r) => r.row), (v) => specs.get(v) as LabelSpec);
+      result.unmatured += joined.unmatured;
+      const values = joined.rows.flatMap((r, i) =>
+        r.matured ? [{ prediction_id: usable[i].id, model: r.model, version: r.version, variant: r.variant, symbol: r.symbol, as_of: r.asOf, outcome: r.outcome, matured_at: maturedAt }] : [],
+      );
+      for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
+        const chunk = values.slice(i, i + ROWS_PER_INSERT);
+        // A concurrent consumer may record the same outcome first: the key keeps one row.
+        const inserted = await this.store.db.insertInto('prediction_outcomes').ignore().values(chunk).executeTakeFirst();
+        result.recorded += Number(inserted.numInsertedOrUpdatedRows ?? 0);
+      }
+    }
+    return result;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Replay producer: turns stored bars or a CSV history into a live stream (STREAM_KEY) at a chosen
+ * pace, optionally with a drift injected into one column from a date. With --poll-stooq it is a
+ * live producer instead, publishing Stooq's newest daily bars for --symbols until stopped.
+ *
+ *   npm run stream:replay -- --csv ../shared/data/sp500-2013-2018 --from 2018-01-01 --days-per-second 2
+ *   npm run stream:replay -- --from-store --symbols AAPL,MSFT --bars-per-second 500
+ *   npm run stream:replay -- --csv data/ --max --drift-column volume --drift-factor 3 --drift-from 2017-06-01
+ *   npm run stream:replay -- --poll-stooq --symbols AAPL,MSFT --poll-interval-seconds 300
+ */
+import { Command } from 'commander';
+import { z } from 'zod';
+import { isIsoDate } from '../lib/calendar/dates';
+import { loadConfig } from '../lib/config';
+import { describeValidationError } from '../lib/errors';
+import { csvFormatSchema } from '../lib/market-data/csv-formats';
+import { StooqProvider } from '../lib/market-data/providers/stooq';
+import { openDatabase } from '../lib/store/database';
+import { PollingBarProvider, pipeProviderToStream } from '../lib/streaming/live-provider';
+import type { LiveBarInput } from '../lib/streaming/live-bar';
+import { BarStreamProducer, DEFAULT_STREAM_MAX_LEN } from '../lib/streaming/producer';
+import { openStreamRedis } from '../lib/streaming/redis-streams';
+import { DRIFT_COLUMNS, injectDrift, loadCsvBarsForReplay, loadStoredBarsForReplay, replayToStream, type ReplayPace } from '../lib/streaming/replay';
+
+const isoDate = z.string().refine(isIsoDate, 'expected YYYY-MM-DD');
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+  .pipe(z.array(z.string().min(1)).min(1));
+const positive = z.coerce.number().positive();
+
+const flagsSchema = z
+  .object({
+    csv: z.string().min(1).optional(),
+    fromStore: z.boolean().default(false),
+    pollStooq: z.boolean().default(false),
+    format: csvFormatSchema.default('auto'),
+    symbols: list.optional(),
+    from: isoDate.optional(),
+    to: isoDate.optional(),
+    barsPerSecond: positive.optional(),
+    daysPerSecond: positive.optional(),
+    max: z.boolean().default(false),
+    driftColumn: z.enum(DRIFT_COLUMNS).optional(),
+    driftFactor: positive.optional(),
+    driftFrom: isoDate.optional(),
+    driftSymbols: list.optional(),
+    stream: z.string().min(1).max(200).optional(),
+    group: z.string().min(1).max(200).optional(),
+    maxBacklog: z.coerce.number().int().min(0).default(200_000),
+    maxLen: z.coerce.number().int().min(1000).default(DEFAULT_STREAM_MAX_LEN),
+    pollIntervalSeconds: positive.default(60),
+    lookbackDays: z.coerce.number().int().min(1).max(3650).default(10),
+    stooqUrl: z.url().optional(),
+  })
+  .superRefine((f, ctx) => {
+    const sources = [f.csv !== undefined, f.fromStore, f.pollStooq].filter(Boolean).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'give exactly one source: --csv <file|folder>, --from-store or --poll-stooq' });
+    if ([f.barsPerSecond !== undefined, f.daysPerSecond !== undefined, f.max].filter(Boolean).length > 1) ctx.addIssue({ code: 'custom', path: ['max'], message: 'give at most one pace: --bars-per-second, --days-per-second or --max' });
+    const drift = [f.driftColumn, f.driftFactor, f.driftFrom];
+    if (drift.some((d) => d !== undefined) && drift.some((d) => d === undefined)) ctx.addIssue({ code: 'custom', path: ['driftColumn'], message: 'a drift needs --drift-column, --drift-factor and --drift-from together' });
+    if (f.pollStooq && !f.symbols) ctx.addIssue({ code: 'custom', path: ['symbols'], message: '--poll-stooq needs --symbols' });
+  });
+type Flags = z.infer<typeof flagsSchema>;
+
+function parseFlags(): Flags {
+  const opts = new Command()
+    .name('replay-stream')
+    .option('--csv <path>', 'CSV file or folder (same formats as ingestion)')
+    .option('--from-store', 'replay bars from the store (DATABASE_URL)')
+    .option('--poll-stooq', 'publish Stooq’s newest daily bars of --symbols until stopped')
+    .option('--format <format>', 'CSV format: auto, sp500, yahoo, stooq')
+    .option('--symbols <list>', 'comma-separated symbols (default: all)')
+    .option('--from <date>', 'first date')
+    .option('--to <date>', 'last date')
+    .option('--bars-per-second <n>', 'pace in bars per second')
+    .option('--days-per-second <n>', 'pace in trading days per second (each day’s bars at once)')
+    .option('--max', 'as fast as possible (the default)')
+    .option('--drift-column <column>', `scale this column: ${DRIFT_COLUMNS.join(', ')}`)
+    .option('--drift-factor <x>', 'by this factor')
+    .option('--drift-from <date>', 'from this date on')
+    .option('--drift-symbols <list>', 'only for these symbols (default: all)')
+    .option('--stream <key>', 'stream key (default: STREAM_KEY)')
+    .option('--group <name>', 'consumer group whose unread backlog bounds the replay (default: STREAM_GROUP)')
+    .option('--max-backlog <n>', 'pause while the group has more unread entries than this (0: never pause)')
+    .option('--max-len <n>', 'approximate stream length cap (XADD MAXLEN ~)')
+    .option('--poll-interval-seconds <n>', 'time between Stooq polls')
+    .option('--lookback-days <n>', 'days re-read on every poll (late and corrected bars)')
+    .option('--stooq-url <url>', 'Stooq base URL (default https://stooq.com)')
+    .parse()
+    .opts();
+  const parsed = flagsSchema.safeParse(opts);
+  if (!parsed.success) throw new Error(`invalid flags: ${describeValidationError(parsed.error)}`);
+  return parsed.data;
+}
+
+function paceOf(flags: Flags): ReplayPace {
+  if (flags.barsPerSecond !== undefined) return { kind: 'bars', perSecond: flags.barsPerSecond };
+  if (flags.daysPerSecond !== undefined) return { kind: 'days', perSecond: flags.daysPerSecond };
+  return { kind: 'max' };
+}
+
+async function loadBars(flags: Flags, databaseUrl: string): Promise<LiveBarInput[]> {
+  const range = { symbols: flags.symbols, from: flags.from, to: flags.to };
+  if (flags.csv !== undefined) {
+    const { bars, skipped } = await loadCsvBarsForReplay(flags.csv, { ...range, format: flags.format });
+    if (Object.keys(skipped).length > 0) console.log(`replay: rows the CSV reader rejected, not sent: ${JSON.stringify(skipped)}`);
+    return bars;
+  }
+  const store = await openDatabase(databaseUrl);
+  try {
+    return await loadStoredBarsForReplay(store, range);
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const flags = parseFlags();
+  const key = flags.stream ?? config.streamKey;
+  const group = flags.group ?? config.streamGroup;
+  const redis = openStreamRedis(config.redisUrl, 'The replay producer');
+  const producer = new BarStreamProducer(redis, { key, maxLen: flags.maxLen });
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort(new Error('interrupted')));
+  process.once('SIGTERM', () => abort.abort(new Error('terminated')));
+  try {
+    if (flags.pollStooq) {
+      const provider = new PollingBarProvider(new StooqProvider({ baseUrl: flags.stooqUrl }), {
+        symbols: flags.symbols ?? [],
+        intervalMs: flags.pollIntervalSeconds * 1000,
+        lookbackDays: flags.lookbackDays,
+        onError: (symbol, error) => console.error(`stooq ${symbol}: ${error.message}`),
+      });
+      const stop = await pipeProviderToStream(provider, producer, (n) => console.log(`stooq: ${n} new or corrected bars published to ${key}`));
+      console.log(`polling Stooq every ${flags.pollIntervalSeconds} s for ${(flags.symbols ?? []).join(', ')} into ${key}; Ctrl-C stops`);
+      await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await stop();
+      return;
+    }
+    let bars = await loadBars(flags, config.databaseUrl);
+    if (bars.length === 0) throw new Error('nothing to replay: no bars match the source, symbols and dates given');
+    if (flags.driftColumn !== undefined) {
+      bars = injectDrift(bars, { column: flags.driftColumn, factor: flags.driftFactor as number, from: flags.driftFrom as string, symbols: flags.driftSymbols });
+      console.log(`replay: ${flags.driftColumn} × ${flags.driftFactor} from ${flags.driftFrom}${flags.driftSymbols ? ` for ${flags.driftSymbols.join(', ')}` : ''}`);
+    }
+    const pace = paceOf(flags);
+    console.log(`replay: ${bars.length} bars, ${bars[0].date}..${bars[bars.length - 1].date}, into ${key} at ${pace.kind === 'max' ? 'full speed' : `${pace.perSecond} ${pace.kind}/s`}`);
+    let lastLog = 0;
+    const result = await replayToStream(producer, bars, {
+      pace,
+      group: flags.maxBacklog > 0 ? group : undefined,
+      maxBacklog: flags.maxBacklog > 0 ? flags.maxBacklog : undefined,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.elapsedMs - lastLog < 1000) return;
+        lastLog = p.elapsedMs;
+        console.log(`replay: ${p.sent}/${p.total} sent, ${Math.round((p.sent * 1000) / p.elapsedMs)} bars/s${p.throttledMs > 0 ? `, ${(p.throttledMs / 1000).toFixed(1)} s waiting for the consumers` : ''}`);
+      },
+    });
+    console.log(`replay done: ${result.sent} bars in ${(result.elapsedMs / 1000).toFixed(2)} s (${Math.round((result.sent * 1000) / Math.max(1, result.elapsedMs))} bars/s)`);
+  } finally {
+    await redis.quit();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

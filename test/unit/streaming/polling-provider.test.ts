@@ -1,0 +1,70 @@
+import { ProviderError, type DateRange, type HistoricalBarProvider, type ProviderResponse } from '../../../lib/market-data/providers/provider';
+import type { LiveBarInput } from '../../../lib/streaming/live-bar';
+import { PollingBarProvider } from '../../../lib/streaming/live-provider';
+
+/** A provider serving Stooq-format CSV from a table that the test edits between polls. */
+class FakeProvider implements HistoricalBarProvider {
+  readonly name = 'fake';
+  readonly format = 'stooq' as const;
+  rows: Record<string, string[]> = {};
+  requests: Array<{ symbol: string; range: DateRange }> = [];
+  async fetchDaily(symbol: string, range: DateRange): Promise<ProviderResponse> {
+    this.requests.push({ symbol, range });
+    if (symbol === 'GONE') throw new ProviderError('no such symbol', false);
+    if (symbol === 'FLAKY') throw new ProviderError('try later', true);
+    return { symbol, source: `fake://${symbol}`, csv: ['Date,Open,High,Low,Close,Volume', ...(this.rows[symbol] ?? [])].join('\n') };
+  }
+}
+
+describe('polling live-bar provider', () => {
+  const now = () => new Date('2024-05-03T21:00:00Z');
+  it('delivers new and corrected bars once, re-reads the look-back, and keeps undelivered bars for the next poll', async () => {
+    const fake = new FakeProvider();
+    fake.rows.AAA = ['2024-05-01,10,11,9,10.5,100', '2024-05-02,10.5,11,10,10.8,120'];
+    const errors: string[] = [];
+    const provider = new PollingBarProvider(fake, { symbols: ['AAA', 'GONE', 'FLAKY'], lookbackDays: 5, now, onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+    const got: LiveBarInput[][] = [];
+    const collect = async (bars: LiveBarInput[]) => {
+      got.push(bars);
+    };
+    expect(await provider.poll(collect)).toBe(2);
+    expect(got[0].map((b) => [b.symbol, b.date, b.close])).toEqual([
+      ['AAA', '2024-05-01', 10.5],
+      ['AAA', '2024-05-02', 10.8],
+    ]);
+    expect(got[0][0]).toMatchObject({ source: 'poll:fake:fake://AAA', eventTime: '2024-05-03T21:00:00.000Z' });
+    expect(fake.requests[0].range).toEqual({ from: '2024-04-28', to: '2024-05-03' });
+
+    expect(await provider.poll(collect)).toBe(0); // nothing new
+
+    fake.rows.AAA = ['2024-05-01,10,11,9,10.5,100', '2024-05-02,10.5,11,10,10.9,120', '2024-05-03,10.9,11.5,10.7,11.2,90'];
+    await expect(provider.poll(async () => Promise.reject(new Error('stream down')))).rejects.toThrow('stream down');
+    expect(await provider.poll(collect)).toBe(2); // the correction and the new day, again: not lost
+    expect(got[1].map((b) => [b.date, b.close])).toEqual([
+      ['2024-05-02', 10.9],
+      ['2024-05-03', 11.2],
+    ]);
+
+    // An unknown symbol is asked once; a flaky one on every poll.
+    expect(fake.requests.filter((r) => r.symbol === 'GONE')).toHaveLength(1);
+    expect(fake.requests.filter((r) => r.symbol === 'FLAKY')).toHaveLength(4);
+    expect(errors).toContain('GONE: no such symbol');
+  });
+
+  it('polls on a timer until stopped', async () => {
+    const fake = new FakeProvider();
+    fake.rows.AAA = ['2024-05-01,10,11,9,10.5,100'];
+    const provider = new PollingBarProvider(fake, { symbols: ['AAA'], intervalMs: 5, now });
+    const got: LiveBarInput[] = [];
+    await provider.start(async (bars) => {
+      got.push(...bars);
+    });
+    for (let i = 0; i < 200 && fake.requests.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    await provider.stop();
+    const polls = fake.requests.length;
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect(got).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fake.requests.length).toBe(polls);
+  });
+});

@@ -1,0 +1,82 @@
+import type { Bar } from '../../../lib/market-data/bar';
+import { qualityPolicySchema } from '../../../lib/quality/policy';
+import { encodeLiveBar, type LiveBar } from '../../../lib/streaming/live-bar';
+import type { StreamEntry } from '../../../lib/streaming/redis-streams';
+import { checkLiveBatch, seriesFlags } from '../../../lib/streaming/stream-quality';
+
+const POLICY = qualityPolicySchema.parse({});
+let seq = 0;
+function entry(bar: Partial<LiveBar> & { symbol: string; date: string }): StreamEntry {
+  const full: LiveBar = { open: 10, high: 11, low: 9, close: 10.5, volume: 1000, source: 'test', ...bar };
+  const flat = encodeLiveBar(full);
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return { id: `1700000000000-${seq++}`, fields };
+}
+const bar = (date: string, close: number, symbol = 'AAA'): Bar => ({ symbol, date, open: close, high: close, low: close, close, volume: 100 });
+
+describe('quality rules on a batch of stream entries', () => {
+  it('rejects what ingestion rejects, with the entry as the source', () => {
+    const entries = [entry({ symbol: 'AAA', date: '2024-05-04' }), entry({ symbol: 'BBB', date: '2024-05-01', high: 8 }), entry({ symbol: 'CCC', date: '2024-05-01', open: -1, low: -2 }), entry({ symbol: 'DDD', date: '2024-05-01', volume: -5 }), entry({ symbol: 'EEE', date: '2024-05-01' })];
+    const checked = checkLiveBatch(entries, 'bars:live');
+    expect(checked.rejected.map((q) => [q.rule, q.symbol, q.line])).toEqual([
+      ['non_trading_day', 'AAA', null],
+      ['ohlc_inconsistent', 'BBB', null],
+      ['non_positive_price', 'CCC', null],
+      ['negative_volume', 'DDD', null],
+    ]);
+    expect(checked.rejected[0].source).toBe(`bars:live#${entries[0].id} (test)`);
+    expect(JSON.parse(checked.rejected[1].raw as string)).toMatchObject({ symbol: 'BBB', high: '8' });
+    expect(checked.accepted.map((a) => [a.bar.symbol, a.entryId])).toEqual([['EEE', entries[4].id]]);
+  });
+
+  it('keeps one bar per symbol and date: repeats are duplicates, a later different message wins', () => {
+    const first = entry({ symbol: 'AAA', date: '2024-05-01', close: 10.5 });
+    const repeat = entry({ symbol: 'AAA', date: '2024-05-01', close: 10.5 });
+    const correction = entry({ symbol: 'AAA', date: '2024-05-01', close: 10.7 });
+    const other = entry({ symbol: 'AAA', date: '2024-05-02' });
+    const checked = checkLiveBatch([first, repeat, other, correction], 'k');
+    expect(checked.accepted.map((a) => [a.bar.date, a.bar.close, a.entryId])).toEqual([
+      ['2024-05-01', 10.7, correction.id],
+      ['2024-05-02', 10.5, other.id],
+    ]);
+    expect({ duplicates: checked.duplicatesInBatch, superseded: checked.supersededInBatch, rejected: checked.rejected.length }).toEqual({ duplicates: 1, superseded: 1, rejected: 0 });
+  });
+
+  it('gives the same stored result wherever batch boundaries fall', () => {
+    const a = entry({ symbol: 'AAA', date: '2024-05-01', close: 10.5 });
+    const b = entry({ symbol: 'AAA', date: '2024-05-01', close: 10.6 });
+    const together = checkLiveBatch([a, b], 'k').accepted.map((x) => x.bar);
+    const apart = [...checkLiveBatch([a], 'k').accepted, ...checkLiveBatch([b], 'k').accepted].map((x) => x.bar);
+    expect(together).toEqual([apart[apart.length - 1]]);
+  });
+});
+
+describe('series flags against the stored bars', () => {
+  const at = (date: string) => new Map([[date, { source: `k#${date}`, raw: '{}' }]]);
+
+  it('flags an extreme move and a calendar gap before the new bar, pointing at its entry', () => {
+    const series = [bar('2024-04-29', 100), bar('2024-04-30', 101), bar('2024-05-03', 150)];
+    const flags = seriesFlags(series, at('2024-05-03'), POLICY);
+    expect(flags.map((f) => [f.rule, f.severity, f.date, f.source])).toEqual([
+      ['calendar_gap', 'flag', '2024-05-01', 'k#2024-05-03'],
+      ['extreme_move', 'flag', '2024-05-03', 'k#2024-05-03'],
+    ]);
+    expect(flags[1].message).toMatch(/101 -> 150/);
+  });
+
+  it('flags a stale close once, when the run of equal closes reaches the policy length', () => {
+    const dates = ['2024-04-29', '2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-06'];
+    const series = [bar('2024-04-26', 99), ...dates.map((d) => bar(d, 100))];
+    expect(seriesFlags(series.slice(0, 5), at('2024-05-02'), POLICY)).toEqual([]);
+    const reached = seriesFlags(series.slice(0, 6), at('2024-05-03'), POLICY);
+    expect(reached.map((f) => [f.rule, f.date])).toEqual([['stale_close', '2024-04-29']]);
+    expect(reached[0].message).toMatch(/for 5 bars \(2024-04-29\.\.2024-05-03\)/);
+    expect(seriesFlags(series, at('2024-05-06'), POLICY)).toEqual([]);
+  });
+
+  it('says nothing about bars that did not change', () => {
+    const series = [bar('2024-04-29', 100), bar('2024-05-03', 200)];
+    expect(seriesFlags(series, new Map(), POLICY)).toEqual([]);
+  });
+});
