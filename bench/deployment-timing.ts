@@ -18,6 +18,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { z } from 'zod';
+import { describeDeployment } from '../client/commands/deployments';
 import { RedisCache } from '../lib/cache/redis-cache';
 import { moveAlias } from '../lib/registry/model-registry';
 import { rollbackModel } from '../lib/serving/rollback';
@@ -139,11 +140,7 @@ async function main(): Promise<void> {
         const waiting = inconclusive * 1;
         const overhead = total - state.analyses.length * 1;
         overheads.push(overhead);
-        if (round === 1) {
-          const t = (iso: string) => ((Date.parse(iso) - Date.parse(state.decisions[0].at)) / 1000).toFixed(2);
-          for (const d of state.decisions) console.log(`        +${t(d.at)} s ${d.message}`);
-          for (const a of state.analyses) console.log(`        +${t(a.at)} s analysis ${a.verdict} at ${a.weight * 100}%`);
-        }
+        if (round === 1) console.log(describeDeployment(state).replace(/^/gm, '        '));
         console.log(`  ${String(round).padStart(5)}  ${total.toFixed(2).padStart(7)}  ${waiting.toFixed(2).padStart(27)}  ${overhead.toFixed(2).padStart(10)}  ${state.analyses.length} (${inconclusive} inconclusive)`);
       }
       console.log(`  overhead (total − analysis intervals): median ${overheads.sort((a, b) => a - b)[Math.floor(overheads.length / 2)].toFixed(2)} s, max ${overheads[overheads.length - 1].toFixed(2)} s (target < 5 s)`);
