@@ -5,7 +5,7 @@
 import type { Cache } from '../lib/cache/cache';
 import { abReport, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanary as analyseCanaryRows, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
-import { attachOutcomes, labelSpecsOf, readPredictionLog } from '../lib/deployment/outcomes';
+import { readPredictionsWithOutcomes } from '../lib/deployment/outcomes';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
@@ -18,12 +18,6 @@ import { withFailureMapping } from './failures';
 export interface BeginDeploymentInput {
   deploymentId: string;
   request: unknown;
-}
-
-async function predictionsWithOutcomes(store: Database, model: string, since: string) {
-  const rows = await readPredictionLog(store, { model, since });
-  const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)));
-  return (await attachOutcomes(store, rows, labelFor)).rows;
 }
 
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
@@ -61,13 +55,13 @@ export function deploymentActivities({ store, cache }: { store: Database; cache:
 
     /** Canary (or shadow) vs reference on every logged request since the deployment began. */
     async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput }): Promise<CanaryAnalysis> {
-      return withFailureMapping(async () => analyseCanaryRows(await predictionsWithOutcomes(store, input.model, input.since), { canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
+      return withFailureMapping(async () => analyseCanaryRows(await readPredictionsWithOutcomes(store, input.model, input.since), { canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
     },
 
     async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number }): Promise<AbReport> {
       return withFailureMapping(async () => {
         const { model, since, ...options } = input;
-        return abReport(await predictionsWithOutcomes(store, model, since), options);
+        return abReport(await readPredictionsWithOutcomes(store, model, since), options);
       });
     },
 

@@ -4,6 +4,8 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
+import { abReport, formatAbReport } from '../../lib/deployment/ab-report';
+import { readPredictionsWithOutcomes } from '../../lib/deployment/outcomes';
 import { parseDeploymentRequest, type DeploymentRequest } from '../../lib/deployment/plan';
 import { describeValidationError } from '../../lib/errors';
 import type { Database } from '../../lib/store/database';
@@ -182,6 +184,20 @@ export function deploymentsCommand(): Command {
         console.log(`${name} sent to ${id}`);
       }));
   }
+  cmd
+    .command('ab-report <model>')
+    .description('matured hit rates of served variants side by side, with Holm-corrected tests against the control (any number of variants)')
+    .requiredOption('--variants <list>', 'variants to compare, the control first, e.g. A,B,C')
+    .option('--since <iso>', 'predictions logged since (default: 30 days ago)')
+    .option('--alpha <a>', 'family-wise significance level', '0.05')
+    .option('--min-samples <n>', 'matured predictions each variant needs before any decision', '100')
+    .action((model: string, opts: { variants: string; since?: string; alpha: string; minSamples: string }) =>
+      withStore(async (store) => {
+        const since = opts.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
+        const rows = await readPredictionsWithOutcomes(store, model, since);
+        console.log(formatAbReport(abReport(rows, { variants: opts.variants.split(',').map((v) => v.trim()), alpha: Number(opts.alpha), minSamplesPerVariant: Number(opts.minSamples) })));
+      }),
+    );
   cmd
     .command('abort <id>')
     .description('stop a deployment: traffic back to the champion')

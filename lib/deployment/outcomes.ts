@@ -200,3 +200,10 @@ export async function attachOutcomes(store: Database, rows: readonly LoggedPredi
   });
   return { rows: out, unmatured, noLabel, missingBar };
 }
+
+/** A model's logged predictions since `since`, each with its outcome where it has matured. */
+export async function readPredictionsWithOutcomes(store: Database, model: string, since: string): Promise<PredictionWithOutcome[]> {
+  const rows = await readPredictionLog(store, { model, since });
+  const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)));
+  return (await attachOutcomes(store, rows, labelFor)).rows;
+}
