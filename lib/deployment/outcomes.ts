@@ -59,7 +59,8 @@ export const predictionLogQuerySchema = z.object({
 });
 export type PredictionLogQuery = z.input<typeof predictionLogQuerySchema>;
 
-function toLoggedPrediction(r: PredictionLogTable): LoggedPrediction {
+/** A prediction_log row as a LoggedPrediction. */
+export function toLoggedPrediction(r: PredictionLogTable): LoggedPrediction {
   return {
     requestId: r.request_id,
     model: r.model,

@@ -3,6 +3,7 @@
  * bin its training twin did. Bins are (edge[k−1], edge[k]] over the finite values, plus one last
  * bin for missing values (NaN, ±Infinity): a feature that starts arriving empty is a shift too.
  */
+import { binOf as edgeBinOf } from '../stats/distribution-shift';
 import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 
 /** Largest sample sorted to find the edges; beyond it rows are evenly thinned (deterministic). */
@@ -55,15 +56,7 @@ export function binCount(edges: readonly number[]): number {
 
 /** The bin of x: the number of edges strictly below it, or the missing bin. */
 export function binOf(edges: readonly number[], x: number): number {
-  if (!Number.isFinite(x)) return edges.length + 1;
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (edges[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return Number.isFinite(x) ? edgeBinOf(edges, x) : edges.length + 1;
 }
 
 /** Counts per bin (missing last) of the values. */

@@ -22,7 +22,7 @@ export interface PsiOptions {
 }
 
 /** Index of the bin of x: the number of edges strictly below it (edges ascending). */
-function binOf(edges: readonly number[], x: number): number {
+export function binOf(edges: readonly number[], x: number): number {
   let lo = 0;
   let hi = edges.length;
   while (lo < hi) {

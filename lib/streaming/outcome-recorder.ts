@@ -5,13 +5,12 @@
  * and monitoring compute; a prediction's outcome is written once (prediction_id is the key) and
  * never rewritten, even if a later correction of a bar would change the label.
  */
-import { attachOutcomes, labelSpecOfVersion, type LoggedPrediction } from '../deployment/outcomes';
+import { attachOutcomes, labelSpecOfVersion, toLoggedPrediction, type LoggedPrediction } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
 import { groupBy } from '../group-by';
 import type { LabelSpec } from '../labels/labels';
 import { RegistryError } from '../registry/model-registry';
 import type { Database } from '../store/database';
-import type { PredictionLogTable } from '../store/schema';
 
 const SYMBOLS_PER_QUERY = 500;
 const ROWS_PER_INSERT = 500;
@@ -23,24 +22,6 @@ export interface OutcomeRecording {
   unmatured: number;
   /** Models whose predictions could not be labelled (unknown version, unreadable label spec), with why. */
   errors: string[];
-}
-
-function loggedPrediction(r: PredictionLogTable): LoggedPrediction {
-  return {
-    requestId: r.request_id,
-    model: r.model,
-    version: Number(r.version),
-    variant: r.variant,
-    served: Number(r.served) === 1,
-    symbol: r.symbol,
-    routingKey: r.routing_key,
-    asOf: r.as_of,
-    probability: r.probability === null ? null : Number(r.probability),
-    predictedClass: r.predicted_class === null ? null : Number(r.predicted_class),
-    latencyMicros: Number(r.latency_us),
-    error: r.error,
-    createdAt: r.created_at,
-  };
 }
 
 export class OutcomeRecorder {
@@ -75,7 +56,7 @@ export class OutcomeRecorder {
         .where('pl.symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_QUERY))
         .orderBy('pl.id')
         .execute();
-      for (const r of rows) out.push({ id: r.id, row: loggedPrediction(r) });
+      for (const r of rows) out.push({ id: r.id, row: toLoggedPrediction(r) });
     }
     return out;
   }
