@@ -57,10 +57,14 @@ export interface DeploymentState {
   /** Current traffic share of the challenger (0..1). */
   challengerWeight: number;
   failures: number;
+  /** The newest analyses (at most MAX_ANALYSES_KEPT); analysisCount counts them all. */
   analyses: AnalysisRecord[];
+  analysisCount: number;
   decisions: Array<{ at: string; message: string }>;
   plan?: DeploymentPlan;
 }
+
+const MAX_ANALYSES_KEPT = 100;
 
 export const deploymentStateQuery = defineQuery<DeploymentState>('deploymentState');
 export const approveSignal = defineSignal<[by?: string]>('approve');
@@ -89,9 +93,16 @@ export async function deploymentWorkflow(request: DeploymentRequest): Promise<De
     challengerWeight: 0,
     failures: 0,
     analyses: [],
+    analysisCount: 0,
     decisions: [],
   };
   const log = (message: string) => state.decisions.push({ at: now(), message });
+  /** Keeps the newest analyses only, so a rollout that waits for days stays within query and history limits. */
+  const record = (analysis: AnalysisRecord) => {
+    state.analyses.push(analysis);
+    state.analysisCount++;
+    if (state.analyses.length > MAX_ANALYSES_KEPT) state.analyses.splice(0, state.analyses.length - MAX_ANALYSES_KEPT);
+  };
   let approvals = 0;
   let paused = false;
   let abortReason: string | undefined;
@@ -179,7 +190,7 @@ export async function deploymentWorkflow(request: DeploymentRequest): Promise<De
         return finish('promoted', `v${challenger} (B) promoted by a person`);
       }
       const report = await analyseAbTest({ model: plan.model, since: deploymentStart, variants: ['A', 'B'], alpha: plan.ab.alpha, minSamplesPerVariant: plan.ab.minSamplesPerVariant, maxSamplesPerVariant: plan.ab.maxSamplesPerVariant });
-      state.analyses.push({ at: now(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
+      record({ at: now(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
       if (report.decision === 'stop-winner' && report.winner === 'B') {
         await promoteChallenger({ deploymentId: workflowId, model: plan.model, challengerVersion: challenger, championVersion: champion, movedBy: by, reason: `A/B test: B won (${report.reasons.join('; ')})` });
         state.challengerWeight = 1;
@@ -209,7 +220,7 @@ export async function deploymentWorkflow(request: DeploymentRequest): Promise<De
         return true;
       }
       const analysis = await analyseCanary({ model: plan.model, canary: variant, reference: 'champion', since: deploymentStart, thresholds: plan.canary.thresholds });
-      state.analyses.push({ at: now(), phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
+      record({ at: now(), phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
       if (analysis.verdict === 'pass') {
         passes++;
       } else if (analysis.verdict === 'fail') {
