@@ -72,7 +72,7 @@ export async function runningDeployments(store: Database, model: string): Promis
 export function describeDeployment(s: DeploymentState): string {
   const lines = [
     `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}`,
-    `  challenger traffic ${(s.challengerWeight * 100).toFixed(0)}%${s.mode === 'canary' ? `, step ${s.step + 1}/${s.steps.length} of [${s.steps.join(', ')}]%` : ''}, failed analyses ${s.failures}`,
+    `  challenger traffic ${(s.challengerWeight * 100).toFixed(0)}%${s.mode === 'canary' && s.step >= 0 ? `, step ${s.step + 1}/${s.steps.length} of [${s.steps.join(', ')}]%` : ''}, failed analyses ${s.failures}${s.analysisCount > s.analyses.length ? ` (newest ${s.analyses.length} of ${s.analysisCount} analyses shown)` : ''}`,
   ];
   for (const a of s.analyses) lines.push(`  ${a.at} ${a.phase} @${(a.weight * 100).toFixed(0)}%: ${a.verdict} — ${a.reasons.join('; ')}`);
   for (const d of s.decisions) lines.push(`  ${d.at} ${d.message}`);
