@@ -67,3 +67,48 @@ export function headerValues(text: string, key: string): number[] {
   if (!match) throw new Error(`svm: the model text has no "${key}" line`);
   return match[1].trim().split(' ').map(Number);
 }
+
+/** A two-class model text (svm_save_model format) as dense support vectors, its labels and Platt sigmoid. */
+export interface BinaryModelText {
+  kernel: 'rbf' | 'linear';
+  gamma: number;
+  sv: Float64Array;
+  coef: Float64Array;
+  rho: number;
+  /** libsvm's label order: a positive decision value means labels[0]. */
+  labels: [number, number];
+  probA: number;
+  probB: number;
+}
+
+export function binaryModelFromText(text: string, p: number): BinaryModelText {
+  const kernel = /^kernel_type (\w+)$/m.exec(text)?.[1];
+  if (kernel !== 'rbf' && kernel !== 'linear') throw new Error(`svm: unsupported kernel_type "${kernel}" in the model text`);
+  const [first, second] = headerValues(text, 'label');
+  const [rho] = headerValues(text, 'rho');
+  const [probA] = headerValues(text, 'probA');
+  const [probB] = headerValues(text, 'probB');
+  const gamma = kernel === 'rbf' ? headerValues(text, 'gamma')[0] : 0;
+  const lines = text.slice(text.indexOf('\nSV\n') + 4).split('\n').filter((line) => line.trim() !== '');
+  const sv = new Float64Array(lines.length * p);
+  const coef = new Float64Array(lines.length);
+  lines.forEach((line, k) => {
+    const tokens = line.trim().split(' ');
+    coef[k] = Number(tokens[0]);
+    for (const token of tokens.slice(1)) {
+      const colon = token.indexOf(':');
+      const index = Number(token.slice(0, colon));
+      if (!(Number.isInteger(index) && index >= 1 && index <= p)) throw new Error(`svm: support vector ${k} has feature index ${token.slice(0, colon)} outside 1..${p}`);
+      sv[k * p + index - 1] = Number(token.slice(colon + 1)); // omitted indices are zeros
+    }
+  });
+  if ([first, second, rho, probA, probB, gamma, ...coef, ...sv].some((v) => !Number.isFinite(v))) throw new Error('svm: the model text holds a value that is not a finite number');
+  return { kernel, gamma, sv, coef, rho, labels: [first, second], probA, probB };
+}
+
+/** libsvm's sigmoid_predict, clipped as svm_predict_probability clips pairwise probabilities. */
+export function plattProbability(decision: number, A: number, B: number): number {
+  const fApB = decision * A + B;
+  const p = fApB >= 0 ? Math.exp(-fApB) / (1 + Math.exp(-fApB)) : 1 / (1 + Math.exp(fApB));
+  return Math.min(Math.max(p, 1e-7), 1 - 1e-7);
+}

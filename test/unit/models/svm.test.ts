@@ -129,9 +129,30 @@ describe('svm', () => {
     await expect(svm.fit({ features: d.x, labels: d.y.map((y) => y * 2), classes: 2, seed: 1 }, {})).rejects.toThrow(/outside 0\.\.1/);
   });
 
-  it('cannot restore before the wasm runtime is loaded, and says what to do', async () => {
-    const d = separable(200);
-    const { state } = decodeArtifact(bytes(await svm.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {})));
+  it('predicts two classes exactly as libsvm does from the same model text', async () => {
+    const train = noisyLine(600, 31);
+    const test = noisyLine(300, 32);
+    for (const kernel of ['rbf', 'linear'] as const) {
+      const model = await svm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, { kernel });
+      const ours = model.predictProba(test.x);
+      const text = Buffer.from(model.state().payload.subarray(16 * 2)).toString('utf8');
+      const { SVM } = await loadSvmRuntime();
+      const theirs = SVM.load(text); // a small model: SVM.load's stack limit does not bite
+      const s = fitStandardiser(train.x);
+      const zt = standardise(test.x, s, new Float64Array(test.x.values.length));
+      let maxDiff = 0;
+      for (let r = 0; r < test.x.rows; r++) {
+        const p1 = theirs.predictOneProbability(zt.subarray(r * 2, r * 2 + 2)).estimates.find((e) => e.label === 1)?.probability ?? NaN;
+        maxDiff = Math.max(maxDiff, Math.abs(p1 - ours[r * 2 + 1]));
+      }
+      theirs.free();
+      expect(maxDiff).toBeLessThan(1e-12);
+    }
+  });
+
+  it('cannot restore a model of more than two classes before the wasm runtime is loaded, and says what to do', async () => {
+    const d = threeClasses(200, 5);
+    const { state } = decodeArtifact(bytes(await svm.fit({ features: d.x, labels: d.y, classes: 3, seed: 1 }, {})));
     jest.isolateModules(() => {
       // a fresh copy of the module, whose runtime has not been loaded
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -139,7 +160,7 @@ describe('svm', () => {
       expect(() => fresh.svm.restore(state)).toThrow(/await loadSvmRuntime\(\)/);
     });
     await loadSvmRuntime();
-    expect(svm.restore(state).predictProba(d.x).length).toBe(400);
+    expect(svm.restore(state).predictProba(d.x).length).toBe(600);
   });
 
   it('spreads its six trainings over threads and gives the same bytes for 1 and 3 threads', async () => {
