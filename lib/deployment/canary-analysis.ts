@@ -124,7 +124,7 @@ function predictedClassOf(r: PredictionWithOutcome): number {
 
 export function servingStatsOf(variant: string, rows: readonly PredictionWithOutcome[]): VariantServingStats {
   const errors = rows.filter(isError).length;
-  const latency = sortedAscending(rows.map((r) => r.latencyMicros / 1000));
+  const latency = sortedAscending(rows.map((r) => r.latencyUs / 1000));
   const n = rows.length;
   return {
     variant,

@@ -10,27 +10,11 @@ import { computeLabels, labelSpecSchema, type LabelSeries, type LabelSpec } from
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
+import type { PredictionLogEntry } from '../serving/prediction-log';
 import type { PredictionLogTable } from '../store/schema';
 
-/** A prediction_log row in camelCase. */
-export interface LoggedPrediction {
-  requestId: string;
-  model: string;
-  version: number;
-  variant: string;
-  /** True when this prediction was the response; false for shadow and paired reference predictions. */
-  served: boolean;
-  symbol: string;
-  routingKey: string;
-  /** Trading date of the bar the features describe (YYYY-MM-DD). */
-  asOf: string;
-  /** P(class 1); null when the model failed. */
-  probability: number | null;
-  predictedClass: number | null;
-  latencyMicros: number;
-  error: string | null;
-  createdAt: string;
-}
+/** A prediction_log row in camelCase: what the API's log writer stores. */
+export type LoggedPrediction = PredictionLogEntry;
 
 export interface PredictionWithOutcome extends LoggedPrediction {
   /** The label; null when not matured or when the label is undefined (dead zone, missing bar). */
@@ -62,6 +46,7 @@ export type PredictionLogQuery = z.input<typeof predictionLogQuerySchema>;
 /** A prediction_log row as a LoggedPrediction. */
 export function toLoggedPrediction(r: PredictionLogTable): LoggedPrediction {
   return {
+    id: r.id,
     requestId: r.request_id,
     model: r.model,
     version: Number(r.version),
@@ -72,7 +57,7 @@ export function toLoggedPrediction(r: PredictionLogTable): LoggedPrediction {
     asOf: r.as_of,
     probability: r.probability === null ? null : Number(r.probability),
     predictedClass: r.predicted_class === null ? null : Number(r.predicted_class),
-    latencyMicros: Number(r.latency_us),
+    latencyUs: Number(r.latency_us),
     error: r.error,
     createdAt: r.created_at,
   };

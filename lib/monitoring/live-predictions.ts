@@ -65,6 +65,7 @@ export async function readLivePredictions(store: Database, version: ModelVersion
   const grouped = await groupedPredictions(store, version.name, version.version, window.since, window.until);
   const spec = labelSpecOf(version);
   const logged: LoggedPrediction[] = grouped.map((g) => ({
+    id: '',
     requestId: '',
     model: version.name,
     version: version.version,
@@ -75,7 +76,7 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     asOf: g.asOf,
     probability: g.probability,
     predictedClass: g.probability > 0.5 ? 1 : 0,
-    latencyMicros: 0,
+    latencyUs: 0,
     error: null,
     createdAt: '',
   }));

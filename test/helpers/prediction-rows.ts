@@ -25,6 +25,7 @@ export function row(spec: RowSpec): PredictionWithOutcome {
   // Class 1 → p in [0.55, 0.75), class 0 → [0.25, 0.45): one score distribution for any model with the same class mix.
   const probability = spec.error ? null : (spec.probability ?? (predicted === 1 ? 0.55 : 0.25) + 0.2 * jitter());
   return {
+    id: `r${spec.request}:${spec.variant}`,
     requestId: `r${spec.request}`,
     model: 'direction-5d',
     version: spec.variant === 'champion' ? 1 : 2,
@@ -35,7 +36,7 @@ export function row(spec: RowSpec): PredictionWithOutcome {
     asOf: '2024-01-02',
     probability,
     predictedClass: spec.error ? null : predicted,
-    latencyMicros: (spec.latencyMs ?? 5) * 1000,
+    latencyUs: (spec.latencyMs ?? 5) * 1000,
     error: spec.error ? 'model failed' : null,
     createdAt: '2024-01-02T15:00:00.000Z',
     outcome: matured ? outcome : null,

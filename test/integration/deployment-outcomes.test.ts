@@ -98,6 +98,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     const window = await readPredictionLog(t.store, { model: MODEL, since: '2024-02-01T10:00:00.000Z', until: '2024-02-01T11:00:00.000Z' });
     expect(window).toEqual<LoggedPrediction[]>([
       {
+        id: 'req-2:shadow',
         requestId: 'req-2',
         model: MODEL,
         version: 1,
@@ -108,7 +109,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
         asOf: '2024-01-03',
         probability: null,
         predictedClass: null,
-        latencyMicros: 1502,
+        latencyUs: 1502,
         error: 'feature vector missing',
         createdAt: '2024-02-01T10:00:00.000Z',
       },

@@ -54,7 +54,7 @@ describe('canary analysis', () => {
   });
 
   it('fails on p99 latency and reports per-variant percentiles', () => {
-    const rows = pairedRows(100, () => true, () => true).map((r) => (r.variant === 'canary' ? { ...r, latencyMicros: (Number(r.requestId.slice(1)) + 1) * 1000 } : r));
+    const rows = pairedRows(100, () => true, () => true).map((r) => (r.variant === 'canary' ? { ...r, latencyUs: (Number(r.requestId.slice(1)) + 1) * 1000 } : r));
     const a = analyseCanary(rows, { ...options, thresholds: { maxP99LatencyMs: 50 } });
     expect(a.variants.find((v) => v.variant === 'canary')).toMatchObject({ p50LatencyMs: 50, p99LatencyMs: 99 });
     expect(a.variants.find((v) => v.variant === 'champion')).toMatchObject({ served: 0, p99LatencyMs: 5 });
