@@ -48,7 +48,11 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
 }
 
 /** Registers a logistic regression over the oracle columns; `flip` makes it predict the opposite. */
-export async function registerOracleModel(store: Database, artifactDir: string, input: { name: string; seed: number; flip: boolean; featureSetVersion: string }): Promise<number> {
+export async function registerOracleModel(
+  store: Database,
+  artifactDir: string,
+  input: { name: string; seed: number; flip: boolean; featureSetVersion: string; metrics?: Record<string, unknown>; lineage?: Record<string, unknown> },
+): Promise<number> {
   const next = rng(input.seed);
   const rows = 400;
   const values = new Float64Array(rows * 2);
@@ -64,7 +68,7 @@ export async function registerOracleModel(store: Database, artifactDir: string, 
   const { featureSetVersion } = input;
   const v = await registerModel(store, artifactDir, {
     name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,
-    snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: {}, lineage: {},
+    snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: input.metrics ?? {}, lineage: input.lineage ?? {},
   });
   return v.version;
 }

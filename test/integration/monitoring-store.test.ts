@@ -13,16 +13,15 @@ import { hasReferenceProfile, MAX_PROFILE_BYTES, readReferenceProfile, saveRefer
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { registrationProfileOf } from '../../lib/monitoring/registration-profile';
 import { rng } from '../../lib/random';
-import { loadRegisteredModel, registerModel } from '../../lib/registry/model-registry';
+import { loadRegisteredModel } from '../../lib/registry/model-registry';
 import { readBarSeries } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { saveFeatureSet, writeFeatureRows } from '../../lib/store/features';
 import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
-import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
-import { ORACLE_COLUMNS, ORACLE_HORIZON, setUpOracleMarket } from '../helpers/oracle-models';
+import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 
 /**
@@ -36,22 +35,8 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
   const featureSetVersion = market.featureSetVersion;
   await saveFeatureSet(store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
   const next = rng(3);
-  const rows = 400;
-  const values = new Float64Array(rows * 2);
-  const labels = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const up = next() < 0.5;
-    values[r * 2] = up ? 1 : -1;
-    values[r * 2 + 1] = next() - 0.5;
-    labels[r] = up ? 0 : 1; // flipped: wrong every time
-  }
-  const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: 1 }, {});
-  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
-  const registered = await registerModel(store, artifactDir, {
-    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion, label, snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null,
-    registrationKey: `${name}/${crypto.randomUUID()}`, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 }, backtest: { strategy: { maxDrawdown: 0.1, meanReturn: 0.001 } } } }, lineage: {},
-  });
-  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, registered.version);
+  const version = await registerOracleModel(store, artifactDir, { name, seed: 3, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 }, backtest: { strategy: { maxDrawdown: 0.1, meanReturn: 0.001 } } } } });
+  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, version);
   const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
 
   // Reference: the first 60 sessions of the market, its real 5-day directions (so rows of a day move together, as live).
@@ -72,7 +57,7 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
     }
   }
   const profile = buildReferenceProfile({
-    model: name, version: registered.version, featureSetVersion,
+    model: name, version: version, featureSetVersion,
     features: { columns: ORACLE_COLUMNS, rows: n, values: ref, day }, dayLabels: referenceDays, symbols: market.symbols,
     scores: { columns: ['score'], rows: n, values: scores, day, source: 'walk-forward' },
   });
@@ -90,11 +75,11 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
       const oracle = s.close[t + ORACLE_HORIZON] > s.close[t] ? 1 : -1;
       const p = scoreOf(oracle, next() - 0.5);
       const requestId = crypto.randomBytes(8).toString('hex');
-      return { id: `${requestId}:champion`, request_id: requestId, model: name, version: registered.version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };
+      return { id: `${requestId}:champion`, request_id: requestId, model: name, version: version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };
     }),
   );
   for (let i = 0; i < log.length; i += 200) await store.db.insertInto('prediction_log').values(log.slice(i, i + 200)).execute();
-  return { version: registered.version, featureSetVersion };
+  return { version: version, featureSetVersion };
 }
 
 describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {

@@ -30,24 +30,10 @@ import { startTemporal, withWorkers } from '../helpers/temporal';
 /** A wrong-every-time model over the oracle columns, served as champion, with a reference profile, drifted live features and matured predictions. */
 async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDir: string, market: OracleMarket, name: string): Promise<number> {
   const featureSetVersion = market.featureSetVersion;
-  const next = rng(9);
-  const rows = 400;
-  const values = new Float64Array(rows * 2);
-  const labels = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const up = next() < 0.5;
-    values[r * 2] = up ? 1 : -1;
-    values[r * 2 + 1] = next() - 0.5;
-    labels[r] = up ? 0 : 1;
-  }
-  const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: 1 }, {});
-  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
   // Its experiment imports from a folder that does not exist: the retrain starts, then fails at ingest, quickly.
   const experiment = experimentSchema.parse({ ...smallExperiment(tempDir('mlp-monitoring-nodata-') + '/missing', name), dates: { cutoff: '2017-03-31' } });
-  const { version } = await registerModel(store, artifactDir, {
-    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion, label, snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null,
-    registrationKey: `${name}/${crypto.randomUUID()}`, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 } } }, lineage: { experiment },
-  });
+  const next = rng(9);
+  const version = await registerOracleModel(store, artifactDir, { name, seed: 9, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 } } }, lineage: { experiment } });
   const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, version);
   const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
 
