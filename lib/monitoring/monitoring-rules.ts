@@ -20,20 +20,25 @@ const severity = z.enum(ALERT_SEVERITIES);
 const cooldownSeconds = z.number().int().min(0).max(90 * 86_400);
 const HOUR = 3600;
 
+/** How a drift (of features or of scores) is judged; the same test for both. */
+const driftTestFields = {
+  enabled: z.boolean().default(true),
+  /** Benjamini–Hochberg false discovery rate across the features. */
+  q: z.number().gt(0).lt(1).default(0.01),
+  /** Smallest PSI that counts, however significant. */
+  minPsi: z.number().min(0).default(0.2),
+  /** Live days and rows needed before drift is judged. */
+  minDays: z.number().int().min(1).default(5),
+  minRows: z.number().int().min(1).default(100),
+  /** Also require a divergence beyond every training window of the same length. */
+  beyondTraining: z.boolean().default(true),
+  severity: severity.default('warning'),
+};
+
 export const monitoringRulesSchema = z.object({
   data_drift: z
     .object({
-      enabled: z.boolean().default(true),
-      /** Benjamini–Hochberg false discovery rate across the features. */
-      q: z.number().gt(0).lt(1).default(0.01),
-      /** Smallest PSI that counts, however significant. */
-      minPsi: z.number().min(0).default(0.2),
-      /** Live days and rows needed before drift is judged. */
-      minDays: z.number().int().min(1).default(5),
-      minRows: z.number().int().min(1).default(100),
-      /** Also require a divergence beyond every training window of the same length. */
-      beyondTraining: z.boolean().default(true),
-      severity: severity.default('warning'),
+      ...driftTestFields,
       /** This many drifted features, or one with a PSI this large, is severe (and a reason to retrain). */
       severeFeatures: z.number().int().min(1).default(3),
       severePsi: z.number().min(0).default(1),
@@ -45,13 +50,7 @@ export const monitoringRulesSchema = z.object({
     .prefault({}),
   prediction_drift: z
     .object({
-      enabled: z.boolean().default(true),
-      q: z.number().gt(0).lt(1).default(0.01),
-      minPsi: z.number().min(0).default(0.2),
-      minDays: z.number().int().min(1).default(5),
-      minRows: z.number().int().min(1).default(100),
-      beyondTraining: z.boolean().default(true),
-      severity: severity.default('warning'),
+      ...driftTestFields,
       severePsi: z.number().min(0).default(0.5),
       severeSeverity: severity.default('critical'),
       cooldownSeconds: cooldownSeconds.default(12 * HOUR),
