@@ -15,6 +15,7 @@ import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { UNTRACKED_REGISTRATION } from './registration';
 
 export const ORACLE_COLUMNS = ['oracle', 'noise'];
 export const ORACLE_HORIZON = 5;
@@ -68,7 +69,7 @@ export async function registerOracleModel(
   const { featureSetVersion } = input;
   const v = await registerModel(store, artifactDir, {
     name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,
-    snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: input.metrics ?? {}, lineage: input.lineage ?? {},
+    ...UNTRACKED_REGISTRATION, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: input.metrics ?? {}, lineage: input.lineage ?? {},
   });
   return v.version;
 }

@@ -7,6 +7,7 @@ import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { UNTRACKED_REGISTRATION } from '../helpers/registration';
 
 const MODEL = 'direction-2d';
 // Version 1: up or down 2 bars ahead, ±1% dead zone. Version 2: triple barrier, ±1σ, 4 bars, σ over 3 returns.
@@ -36,14 +37,8 @@ async function register(store: Database, dir: string, label: Record<string, unkn
     seed: 1,
     featureSetVersion: 'fs-test-000000000000',
     label,
-    snapshotId: null,
-    snapshotHash: null,
-    codeVersion: 'test',
-    workflowId: null,
-    runId: null,
+    ...UNTRACKED_REGISTRATION,
     registrationKey: key,
-    metrics: {},
-    lineage: {},
   });
   return v.version;
 }

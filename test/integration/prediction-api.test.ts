@@ -20,6 +20,7 @@ import type { TrainedModel } from '../../models/model';
 import { randomForest } from '../../models/trees/random-forest';
 import { createSqliteTestDatabase, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { UNTRACKED_REGISTRATION } from '../helpers/registration';
 
 const MODEL = 'direction-5d';
 const FEATURE_SET = 'fs-test-000000000000';
@@ -41,14 +42,8 @@ async function registration(model: TrainedModel, algorithm: string, key: string)
     seed: 1,
     featureSetVersion: FEATURE_SET,
     label,
-    snapshotId: null,
-    snapshotHash: null,
-    codeVersion: 'test',
-    workflowId: null,
-    runId: null,
+    ...UNTRACKED_REGISTRATION,
     registrationKey: key,
-    metrics: {},
-    lineage: {},
   };
 }
 

@@ -12,6 +12,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { UNTRACKED_REGISTRATION } from '../helpers/registration';
 
 const FS = 'fs-test-000000000000';
 const MODEL = 'direction-5d';
@@ -27,7 +28,7 @@ async function registerVersions(store: Database, dir: string, name: string, coun
     versions.push(
       await registerModel(store, dir, {
         name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,
-        snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `${name}/${seed}`, metrics: {}, lineage: {},
+        ...UNTRACKED_REGISTRATION, registrationKey: `${name}/${seed}`,
       }),
     );
   }

@@ -17,6 +17,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { UNTRACKED_REGISTRATION } from '../helpers/registration';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
 const CUT = '2018-11-01';
@@ -185,14 +186,8 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
       seed: 1,
       featureSetVersion: SET.version,
       label,
-      snapshotId: null,
-      snapshotHash: null,
-      codeVersion: 'test',
-      workflowId: null,
-      runId: null,
+      ...UNTRACKED_REGISTRATION,
       registrationKey: 'stream-test',
-      metrics: {},
-      lineage: {},
     });
     const symbol = SYMBOLS[3];
     const lastStored = DATES.filter((x) => x < CUT).at(-1) as string;
