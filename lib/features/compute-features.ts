@@ -57,6 +57,12 @@ export function warmupBars(spec: FeatureSpec): number {
     case 'market_volatility':
     case 'realized_vol':
       return spec.window + 1;
+    case 'vol_term_structure':
+      return Math.max(spec.short, spec.long) + 1;
+    case 'vol_persistence':
+      return spec.window + spec.trailing;
+    case 'vol_of_vol':
+      return spec.window + spec.lookback;
     default:
       return spec.window + 1;
   }

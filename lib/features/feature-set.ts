@@ -37,6 +37,16 @@ const symbolFeature = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('ad_trend'), window: window(20), normalize }),
   z.object({ kind: z.literal('price_volume_corr'), window: window(20), normalize }),
   z.object({ kind: z.literal('vwap_distance'), window: window(20), normalize }),
+  // Volatility estimators, annualised (× √252) like realized_vol so their levels compare directly.
+  z.object({ kind: z.literal('parkinson_vol'), window: window(20), normalize }),
+  z.object({ kind: z.literal('garman_klass_vol'), window: window(20), normalize }),
+  z.object({ kind: z.literal('downside_vol'), window: window(20), normalize }),
+  /** realized_vol over `short` bars / realized_vol over `long` bars (meant with short < long). */
+  z.object({ kind: z.literal('vol_term_structure'), short: window(5), long: window(20), normalize }),
+  /** ln(window-bar realised vol / median of the last `trailing` such vols): the volatility_regime label's persistence score. */
+  z.object({ kind: z.literal('vol_persistence'), window: window(20), trailing: window(252), normalize }),
+  /** Sample std of ln(window-bar realised vol) over the last `lookback` bars. */
+  z.object({ kind: z.literal('vol_of_vol'), window: window(20), lookback: window(60), normalize }),
 ]);
 
 /** Market-wide features: one value per date, computed from the whole universe up to that date. */

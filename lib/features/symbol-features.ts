@@ -45,7 +45,16 @@ export function symbolFeatureColumns(spec: SymbolFeatureSpec): string[] {
     case 'ad_trend':
     case 'price_volume_corr':
     case 'vwap_distance':
+    case 'parkinson_vol':
+    case 'garman_klass_vol':
+    case 'downside_vol':
       return [`${spec.kind}_${spec.window}${s}`];
+    case 'vol_term_structure':
+      return [`vol_term_structure_${spec.short}_${spec.long}${s}`];
+    case 'vol_persistence':
+      return [`vol_persistence_${spec.window}_${spec.trailing}${s}`];
+    case 'vol_of_vol':
+      return [`vol_of_vol_${spec.window}_${spec.lookback}${s}`];
     case 'macd':
       return ['line', 'signal', 'hist'].map((p) => `macd_${p}_${spec.fast}_${spec.slow}_${spec.signal}${s}`);
     case 'bollinger':
@@ -82,6 +91,41 @@ function trend(line: Float64Array, volume: Float64Array, window: number): Float6
   const traded = rollingSum(volume, window);
   const out = nanArray(line.length);
   for (let i = window; i < line.length; i++) out[i] = traded[i] > 0 ? (line[i] - line[i - window]) / traded[i] : 0;
+  return out;
+}
+
+/** Annualised like realizedVolatility: √(mean of a per-bar variance over `window` bars) × √252. */
+function annualisedRootMean(perBarVariance: Float64Array, window: number): Float64Array {
+  const mean = sma(perBarVariance, window);
+  // max(0, ·): a running sum can end a hair below zero, and a Garman–Klass term is negative only on inconsistent OHLC
+  return Float64Array.from(mean, (m) => (Number.isNaN(m) ? NaN : Math.sqrt(Math.max(0, m)) * Math.sqrt(252)));
+}
+
+/** Median of the last `window` values (mean of the middle two when even, as the volatility_regime label takes it); NaN while any is NaN. */
+function rollingMedian(x: Float64Array, window: number): Float64Array {
+  const out = nanArray(x.length);
+  const sorted: number[] = []; // the window's defined values, ascending
+  let undefinedCount = 0;
+  const position = (v: number): number => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i])) undefinedCount++;
+    else sorted.splice(position(x[i]), 0, x[i]);
+    if (i >= window) {
+      const old = x[i - window];
+      if (Number.isNaN(old)) undefinedCount--;
+      else sorted.splice(position(old), 1);
+    }
+    if (i >= window - 1 && undefinedCount === 0) out[i] = window % 2 === 1 ? sorted[(window - 1) / 2] : (sorted[window / 2 - 1] + sorted[window / 2]) / 2;
+  }
   return out;
 }
 
@@ -123,6 +167,36 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
       return [mfi(b, spec.window)];
     case 'realized_vol':
       return [realizedVolatility(c, spec.window)];
+    case 'parkinson_vol': {
+      const k = 1 / (4 * Math.log(2));
+      return [annualisedRootMean(Float64Array.from(c, (_, i) => k * Math.log(b.high[i] / b.low[i]) ** 2), spec.window)];
+    }
+    case 'garman_klass_vol': {
+      const k = 2 * Math.log(2) - 1;
+      return [annualisedRootMean(Float64Array.from(c, (_, i) => 0.5 * Math.log(b.high[i] / b.low[i]) ** 2 - k * Math.log(c[i] / b.open[i]) ** 2), spec.window)];
+    }
+    case 'downside_vol': {
+      // Root mean square of the negative log returns (positive ones count as 0): no mean is removed.
+      const down = nanArray(c.length);
+      for (let i = 1; i < c.length; i++) down[i] = Math.min(0, Math.log(c[i] / c[i - 1])) ** 2;
+      return [annualisedRootMean(down, spec.window)];
+    }
+    case 'vol_term_structure': {
+      const short = realizedVolatility(c, spec.short);
+      const long = realizedVolatility(c, spec.long);
+      // Prices that did not move at all in the long window have no term structure to speak of: 1.
+      return [Float64Array.from(long, (l, i) => (l > 0 ? short[i] / l : short[i] === 0 ? 1 : NaN))];
+    }
+    case 'vol_persistence': {
+      const vol = realizedVolatility(c, spec.window);
+      const median = rollingMedian(vol, spec.trailing);
+      // Undefined (not ±∞) when either vol is zero: a series that did not move has no regime.
+      return [Float64Array.from(vol, (v, i) => (v > 0 && median[i] > 0 ? Math.log(v / median[i]) : NaN))];
+    }
+    case 'vol_of_vol': {
+      const logVol = Float64Array.from(realizedVolatility(c, spec.window), (v) => (v > 0 ? Math.log(v) : NaN));
+      return [rollingStd(logVol, spec.lookback, 1)];
+    }
     case 'candlestick': {
       const p = candlePatterns(b);
       return CANDLE_PATTERNS.map((name) => p[name]);
