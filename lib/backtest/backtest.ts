@@ -12,9 +12,15 @@
  * position, or still flat). A held position is marked at the last known price (the last close) while the
  * symbol has no open, so the move over a gap lands on the day trading resumes.
  *
+ * Ties: with topK, symbols whose scores are exactly equal across the cut are admitted by a seeded random
+ * draw per day, never by their order in the input (a model that scores everything the same would otherwise
+ * hold the alphabetically first stocks and look like skill). How often scores tie is reported in scoreTies.
+ *
  * Everything is O(periods × symbols) over date-major typed arrays (row i, column s at i × symbols + s),
  * plus a sort of the scores per day with topK.
  */
+import { BadInputError } from '../errors';
+import { fmix32, rng } from '../random';
 import { checkBacktestInput, resolveBacktestOptions, type BacktestInput, type BacktestOptions, type BacktestOptionsInput } from './input';
 import { equityCurveOf, informationRatioOf, performanceOf, type PerformanceMetrics } from './performance';
 
@@ -62,16 +68,44 @@ export interface BacktestResult {
   benchmark: PortfolioResult;
   /** Annualised information ratio of the strategy's net returns against the benchmark's. */
   informationRatio: number;
+  /** The seed of the tie draws, so the result can be reproduced. */
+  seed: number;
+  /** How often the executed scores (dates[0 .. periods − 1]) tie: mostly tied scores make top-k a lottery, not a selection. */
+  scoreTies: ScoreTies;
 }
 
-export function backtestOf(input: BacktestInput, options: BacktestOptionsInput = {}): BacktestResult {
+/** Tie statistics of the scores that are traded; shares are over scoredDays, and 0 when there are none. */
+export interface ScoreTies {
+  /** Days with at least 2 finite scores. */
+  scoredDays: number;
+  /** Scored days on which every finite score is equal: the model times the market but selects nothing. */
+  constantDays: number;
+  /** Days on which a top-k cut (long, or short in long_short) fell inside a group of equal scores, so the draw decided; 0 without topK. */
+  tiedCutDays: number;
+  /** constantDays / scoredDays. */
+  constantShare: number;
+  /** tiedCutDays / scoredDays. */
+  tiedCutShare: number;
+  /** Mean over scored days of distinct score values / finite scores (1 = no ties, 1/N = all equal). */
+  meanDistinctShare: number;
+}
+
+export interface BacktestRunOptions {
+  /** Seeds the draw that breaks score ties at the top-k cut (default 0); an integer. */
+  seed?: number;
+}
+
+export function backtestOf(input: BacktestInput, options: BacktestOptionsInput = {}, { seed = 0 }: BacktestRunOptions = {}): BacktestResult {
   const resolved = resolveBacktestOptions(options);
   checkBacktestInput(input, resolved);
+  if (!Number.isSafeInteger(seed)) throw new BadInputError(`The backtest seed must be a safe integer, got ${seed}`, 'INVALID_BACKTEST_OPTIONS');
   const market = marketOf(input);
   const costRate = (resolved.costBps + resolved.slippageBps) / 1e4;
   const equityDates = input.dates.slice(1);
   const performance = { periodsPerYear: resolved.periodsPerYear, riskFreeRate: resolved.riskFreeRate, dates: equityDates };
-  const strategy = portfolioOf(strategyWeightsOf(input, market, resolved), market, costRate, performance);
+  // Only scores up to dates[periods − 1] are ever executed; later ones have no next-but-one open.
+  const { signals, scoreTies } = signalsOf(input, market.periods, resolved, seed);
+  const strategy = portfolioOf(strategyWeightsOf(signals, market, resolved), market, costRate, performance);
   const benchmark = portfolioOf(benchmarkWeightsOf(market), market, costRate, performance);
   return {
     options: resolved,
@@ -80,6 +114,8 @@ export function backtestOf(input: BacktestInput, options: BacktestOptionsInput =
     strategy,
     benchmark,
     informationRatio: informationRatioOf(strategy.netReturns, benchmark.netReturns, resolved.periodsPerYear),
+    seed,
+    scoreTies,
   };
 }
 
@@ -114,8 +150,54 @@ function marketOf(input: BacktestInput): Market {
   return { periods, symbols, returns, tradable };
 }
 
-/** Target side per date and symbol from that date's scores: +1 long, −1 short, 0 flat. */
-function signalsOf(input: BacktestInput, days: number, options: BacktestOptions): Int8Array {
+/** A 32-bit hash of a symbol's name under a salt, so a draw follows the symbol wherever it is listed. */
+function nameHashOf(name: string, salt: number): number {
+  let h = salt;
+  for (let i = 0; i < name.length; i++) h = fmix32(h ^ name.charCodeAt(i));
+  return fmix32(h ^ name.length);
+}
+
+/**
+ * Orders a group of tied symbols on day t by random keys per (seed, day, symbol). Keyed by name, not index,
+ * so reordering the universe does not change who is drawn; two independent 32-bit hashes make a 53-bit
+ * key, so equal keys (then resolved by name) practically never happen, and not for the same pair every day.
+ */
+function tieDrawOf(names: readonly string[], seed: number): (t: number, group: Int32Array) => void {
+  const draw = rng(fmix32(seed >>> 0) ^ fmix32(Math.floor(seed / 2 ** 32) + 0x6a09e667));
+  const saltA = (draw() * 2 ** 32) >>> 0;
+  const saltB = (draw() * 2 ** 32) >>> 0;
+  const hashA = Uint32Array.from(names, (n) => nameHashOf(n, saltA));
+  const hashB = Uint32Array.from(names, (n) => nameHashOf(n, saltB));
+  return (t: number, group: Int32Array) => {
+    const dayA = fmix32(saltA ^ fmix32(t + 0x3c6ef372));
+    const dayB = fmix32(saltB ^ fmix32(t + 0xbb67ae85));
+    const key = (s: number) => fmix32(dayA ^ hashA[s]) * 2 ** 21 + (fmix32(dayB ^ hashB[s]) >>> 11);
+    group.sort((a, b) => key(a) - key(b) || (names[a] < names[b] ? -1 : 1));
+  };
+}
+
+/**
+ * Keeps the first k of the n ranked symbols in order[0 .. n), already sorted best first by score. If the
+ * k-th and (k+1)-th scores are equal, the members of that tied group that get in are drawn by tie key
+ * instead of by the index order the sort left them in. Returns whether the draw decided.
+ */
+function cutTopK(order: Int32Array, n: number, k: number, score: (s: number) => number, t: number, drawTies: ReturnType<typeof tieDrawOf>): boolean {
+  if (n <= k) return false;
+  const cut = score(order[k - 1]);
+  if (score(order[k]) !== cut) return false;
+  let lo = k - 1;
+  while (lo > 0 && score(order[lo - 1]) === cut) lo--;
+  let hi = k + 1;
+  while (hi < n && score(order[hi]) === cut) hi++;
+  drawTies(t, order.subarray(lo, hi)); // the first k − lo of the group after the draw get in
+  return true;
+}
+
+/**
+ * Target side per date and symbol from that date's scores: +1 long, −1 short, 0 flat; and how often
+ * those scores tie.
+ */
+function signalsOf(input: BacktestInput, days: number, options: BacktestOptions, seed: number): { signals: Int8Array; scoreTies: ScoreTies } {
   const { strategy, threshold, topK } = options;
   const symbols = input.symbols.length;
   const scores = input.symbols.map((s) => s.score);
@@ -123,36 +205,63 @@ function signalsOf(input: BacktestInput, days: number, options: BacktestOptions)
   const shortBelow = strategy === 'long_short' ? 1 - threshold : -Infinity;
   const longs = new Int32Array(symbols);
   const shorts = new Int32Array(symbols);
+  const drawTies = tieDrawOf(input.symbols.map((s) => s.symbol), seed);
+  const distinct = new Set<number>();
+  let scoredDays = 0;
+  let constantDays = 0;
+  let tiedCutDays = 0;
+  let distinctShareSum = 0;
   for (let t = 0; t < days; t++) {
     let nLong = 0;
     let nShort = 0;
+    let finite = 0;
+    distinct.clear();
     for (let s = 0; s < symbols; s++) {
       const score = scores[s][t];
       if (score > threshold) longs[nLong++] = s;
       else if (score < shortBelow) shorts[nShort++] = s; // NaN fails both: no prediction, no position
+      if (Number.isNaN(score)) continue; // scores are NaN or in [0, 1] (checked)
+      finite++;
+      distinct.add(score);
+    }
+    if (finite >= 2) {
+      scoredDays++;
+      if (distinct.size === 1) constantDays++;
+      distinctShareSum += distinct.size / finite;
     }
     if (topK !== undefined) {
-      // Stable sorts of symbol indices: ties go to the symbol listed first.
+      // Sorted by score; the index order the sort leaves among equal scores is undone by cutTopK's draw.
       if (nLong > topK) longs.subarray(0, nLong).sort((a, b) => scores[b][t] - scores[a][t] || a - b);
       if (nShort > topK) shorts.subarray(0, nShort).sort((a, b) => scores[a][t] - scores[b][t] || a - b);
+      const at = (s: number) => scores[s][t];
+      const longDrawn = cutTopK(longs, nLong, topK, at, t, drawTies);
+      const shortDrawn = cutTopK(shorts, nShort, topK, at, t, drawTies);
+      if (longDrawn || shortDrawn) tiedCutDays++;
       nLong = Math.min(nLong, topK);
       nShort = Math.min(nShort, topK);
     }
     for (let k = 0; k < nLong; k++) signals[t * symbols + longs[k]] = 1;
     for (let k = 0; k < nShort; k++) signals[t * symbols + shorts[k]] = -1;
   }
-  return signals;
+  const share = (count: number) => (scoredDays > 0 ? count / scoredDays : 0);
+  const scoreTies: ScoreTies = {
+    scoredDays,
+    constantDays,
+    tiedCutDays,
+    constantShare: share(constantDays),
+    tiedCutShare: share(tiedCutDays),
+    meanDistinctShare: share(distinctShareSum),
+  };
+  return { signals, scoreTies };
 }
 
 /**
  * Weights per period: the average of the last holdingDays signals × the unit weight (1/N, 1/topK, or
  * 1/(2·topK) for long_short), kept at the previous weight where the symbol has no open.
  */
-function strategyWeightsOf(input: BacktestInput, market: Market, options: BacktestOptions): Float64Array {
+function strategyWeightsOf(signals: Int8Array, market: Market, options: BacktestOptions): Float64Array {
   const { periods, symbols, tradable } = market;
   const { topK, holdingDays: h } = options;
-  // Only scores up to dates[periods − 1] are ever executed; later ones have no next-but-one open.
-  const signals = signalsOf(input, periods, options);
   const unit = topK === undefined ? 1 / symbols : options.strategy === 'long_short' ? 1 / (2 * topK) : 1 / topK;
   const weights = new Float64Array(periods * symbols);
   const held = new Int32Array(symbols); // sum of the signals of the last h dates, kept in integers so flat is exactly 0

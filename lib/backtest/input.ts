@@ -51,7 +51,8 @@ export const backtestOptionsSchema = z
      * short the topK lowest below 1 − threshold), each at 1/topK (long_flat) or 1/(2·topK) (long_short).
      * Without it every symbol with a signal gets 1/N of the universe. Either way gross exposure <= 1, except
      * for positions that cannot be closed because their symbol has no open that day. Ranking uses every
-     * scored symbol: whether it will have an open tomorrow is not known at today's close.
+     * scored symbol: whether it will have an open tomorrow is not known at today's close. Equal scores
+     * across the cut are admitted by a seeded draw, never by symbol order (see backtestOf).
      */
     topK: z.number().int().min(1).optional(),
     /** Annual risk-free rate for Sharpe and Sortino. */
