@@ -3,7 +3,7 @@
  * (series below a + 1, Lentz's continued fraction above, as in Numerical Recipes §6.2). Degrees of
  * freedom need not be integers: the drift test uses Satterthwaite's fractional ones.
  */
-import { logGamma, regularizedBeta } from '../validation/metrics';
+import { logGamma, regularizedBeta } from '../stats/distributions';
 
 const EPS = 1e-15;
 const MAX_ITERATIONS = 10_000;

@@ -1,0 +1,304 @@
+/**
+ * Inference for rows that are not independent. Rows of market data are not: the symbols of one day
+ * share the market's move, and labels whose windows overlap (a 5-day label on consecutive days)
+ * share most of their outcome. Treating 100,000 such rows as independent makes intervals far too
+ * narrow (a model worse than its baseline once got p = 5e-14).
+ *
+ * Here rows are grouped into clusters of consecutive days, each block at least as long as the label
+ * horizon, so rows that move together fall in one cluster and neighbouring clusters overlap little;
+ * optionally also by symbol (two-way), because a stock's own drift makes its rows move together too,
+ * which matters when the universe is small.
+ * The variance of a mean comes from the cluster sums (the CR1 cluster-robust estimator), that of an
+ * AUC from cluster sums of placement values (Obuchowski 1997, "Nonparametric analysis of clustered
+ * ROC curve data"), and a per-period series (daily IC, daily returns) gets a Newey–West variance
+ * (Bartlett kernel). Intervals and p-values use Student's t with clusters − 1 degrees of freedom:
+ * two years of 5-day blocks give about 100 clusters, 20-day blocks only 25, where the normal is too narrow.
+ */
+import { BadInputError } from '../errors';
+import { studentTCdf, studentTQuantile } from './distributions';
+
+export interface Estimate {
+  estimate: number;
+  standardError: number;
+  /** Two-sided interval at `confidence`. */
+  interval: [number, number];
+  confidence: number;
+  /** (estimate − nullValue) / standardError. */
+  tStat: number;
+  nullValue: number;
+  /** One-sided p-value of H0: true value ≤ nullValue (small = evidence that it is above). */
+  pValueAbove: number;
+  /** Two-sided p-value of H0: true value = nullValue. */
+  pValueTwoSided: number;
+  /** Independent units the variance rests on: clusters, or periods for Newey–West. */
+  units: number;
+  degreesOfFreedom: number;
+  method: string;
+}
+
+function invalid(message: string): never {
+  throw new BadInputError(message, 'INVALID_METRIC_INPUT');
+}
+
+const criticalValues = new Map<string, number>();
+
+/** The two-sided critical value of Student's t, memoised: the same few (confidence, df) pairs recur. */
+function criticalValue(confidence: number, df: number): number {
+  const key = `${confidence}/${df}`;
+  let q = criticalValues.get(key);
+  if (q === undefined) {
+    q = studentTQuantile(1 - (1 - confidence) / 2, df);
+    if (criticalValues.size > 1000) criticalValues.clear();
+    criticalValues.set(key, q);
+  }
+  return q;
+}
+
+function estimateOf(estimate: number, variance: number, units: number, df: number, nullValue: number, confidence: number, method: string): Estimate {
+  if (!(confidence > 0 && confidence < 1)) invalid(`confidence must be in (0, 1), got ${confidence}`);
+  const standardError = variance >= 0 ? Math.sqrt(variance) : NaN;
+  if (!(df >= 1) || !Number.isFinite(estimate) || !Number.isFinite(standardError)) {
+    return { estimate, standardError: NaN, interval: [NaN, NaN], confidence, tStat: NaN, nullValue, pValueAbove: NaN, pValueTwoSided: NaN, units, degreesOfFreedom: df, method };
+  }
+  const q = criticalValue(confidence, df);
+  if (standardError === 0) {
+    // No variation at all: the estimate is exact (e.g. a model identical to its baseline).
+    const above = estimate > nullValue ? 0 : 1;
+    return { estimate, standardError, interval: [estimate, estimate], confidence, tStat: estimate === nullValue ? 0 : Math.sign(estimate - nullValue) * Infinity, nullValue, pValueAbove: above, pValueTwoSided: estimate === nullValue ? 1 : 0, units, degreesOfFreedom: df, method };
+  }
+  const tStat = (estimate - nullValue) / standardError;
+  return {
+    estimate,
+    standardError,
+    interval: [estimate - q * standardError, estimate + q * standardError],
+    confidence,
+    tStat,
+    nullValue,
+    pValueAbove: 1 - studentTCdf(tStat, df),
+    pValueTwoSided: Math.min(1, 2 * (1 - studentTCdf(Math.abs(tStat), df))),
+    units,
+    degreesOfFreedom: df,
+    method,
+  };
+}
+
+/**
+ * Cluster of each row: distinct days in ascending order, cut into blocks of `blockDays`
+ * consecutive days. A last block shorter than half a block joins the one before, so no cluster is
+ * a stub.
+ */
+export function dayBlockClusters(dayIndex: Int32Array, blockDays: number): { cluster: Int32Array; clusters: number } {
+  if (!Number.isInteger(blockDays) || blockDays < 1) invalid(`blockDays must be an integer >= 1, got ${blockDays}`);
+  const days = [...new Set(dayIndex)].sort((a, b) => a - b);
+  let clusters = Math.ceil(days.length / blockDays);
+  const last = days.length - (clusters - 1) * blockDays;
+  if (clusters > 1 && last < blockDays / 2) clusters--;
+  const rank = new Map(days.map((d, i) => [d, Math.min(Math.floor(i / blockDays), clusters - 1)]));
+  return { cluster: Int32Array.from(dayIndex, (d) => rank.get(d) as number), clusters };
+}
+
+function checkClusters(rows: number, cluster: Int32Array): number {
+  if (cluster.length !== rows) invalid(`There are ${cluster.length} cluster ids for ${rows} rows`);
+  let max = -1;
+  for (const c of cluster) {
+    if (!Number.isInteger(c) || c < 0) invalid(`cluster ids must be integers >= 0, got ${c}`);
+    if (c > max) max = c;
+  }
+  return max + 1;
+}
+
+export interface ClusterOptions {
+  confidence?: number;
+  nullValue?: number;
+}
+
+/**
+ * One clustering, or two (e.g. day blocks and symbols). Two-way clustering (Cameron, Gelbach &
+ * Miller 2011; Petersen 2009 for firms × time) adds the variance from each clustering and subtracts
+ * that of their intersection, so both rows of one week and rows of one stock may move together; the
+ * degrees of freedom are those of the smaller clustering. A negative sum (possible in small samples)
+ * falls back to the larger one-way variance.
+ */
+export type Clusters = Int32Array | readonly [Int32Array, Int32Array];
+
+function clusterings(rows: number, clusters: Clusters): Array<{ cluster: Int32Array; ids: number }> {
+  const list = clusters instanceof Int32Array ? [clusters] : [...clusters];
+  return list.map((cluster) => ({ cluster, ids: checkClusters(rows, cluster) }));
+}
+
+function intersection(a: { cluster: Int32Array; ids: number }, b: { cluster: Int32Array; ids: number }): { cluster: Int32Array; ids: number } {
+  const compact = new Map<number, number>();
+  const cluster = Int32Array.from(a.cluster, (x, i) => {
+    const key = x * b.ids + b.cluster[i];
+    let id = compact.get(key);
+    if (id === undefined) compact.set(key, (id = compact.size));
+    return id;
+  });
+  return { cluster, ids: compact.size };
+}
+
+/** Variance from one or two clusterings, given a one-way estimator; with its cluster count (the smaller one). */
+function combined(rows: number, clusters: Clusters, oneWay: (cluster: Int32Array, ids: number) => { variance: number; clusters: number }): { variance: number; clusters: number } {
+  const ways = clusterings(rows, clusters);
+  if (ways.length === 1) return oneWay(ways[0].cluster, ways[0].ids);
+  const [a, b] = ways.map((w) => oneWay(w.cluster, w.ids));
+  const both = intersection(ways[0], ways[1]);
+  const ab = oneWay(both.cluster, both.ids);
+  const g = Math.min(a.clusters, b.clusters);
+  const variance = a.variance + b.variance - ab.variance;
+  return { variance: variance > 0 ? variance : Math.max(a.variance, b.variance), clusters: g };
+}
+
+/**
+ * Mean of per-row values with a cluster-robust (CR1) standard error:
+ * Var = G/(G−1) · Σ_g (Σ_{i∈g} (x_i − x̄))² / N². Empty cluster ids are not counted.
+ */
+export function clusteredMean(values: Float64Array, clusters: Clusters, options: ClusterOptions = {}): Estimate {
+  const n = values.length;
+  if (n === 0) invalid('There are no rows to average');
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= n;
+  const { variance, clusters: g } = combined(n, clusters, (cluster, ids) => {
+    const sums = new Float64Array(ids);
+    const used = new Uint8Array(ids);
+    for (let i = 0; i < n; i++) {
+      sums[cluster[i]] += values[i] - mean;
+      used[cluster[i]] = 1;
+    }
+    const k = used.reduce((a, b) => a + b, 0);
+    let ss = 0;
+    for (const s of sums) ss += s * s;
+    return { variance: k > 1 ? ((k / (k - 1)) * ss) / (n * n) : NaN, clusters: k };
+  });
+  return estimateOf(mean, variance, g, g - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `cluster-robust mean over ${g} clusters`);
+}
+
+/**
+ * Placement values of a binary classifier's scores: for a positive row the share of negatives it
+ * outranks, for a negative row the share of positives that outrank it (ties count half). Their mean
+ * over positives (or negatives) is the AUC.
+ */
+function placementsOf(score: Float64Array, positive: (r: number) => boolean): { auc: number; placement: Float64Array; positives: number; negatives: number } {
+  const n = score.length;
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => score[a] - score[b]);
+  let positives = 0;
+  for (let r = 0; r < n; r++) if (positive(r)) positives++;
+  const negatives = n - positives;
+  const placement = new Float64Array(n);
+  if (positives === 0 || negatives === 0) return { auc: NaN, placement: placement.fill(NaN), positives, negatives };
+  let negBelow = 0;
+  let posBelow = 0;
+  let pairs = 0;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    let pos = 0;
+    let neg = 0;
+    for (; j < n && score[order[j]] === score[order[i]]; j++) {
+      if (positive(order[j])) pos++;
+      else neg++;
+    }
+    const posAbove = positives - posBelow - pos;
+    for (let k = i; k < j; k++) {
+      const r = order[k];
+      placement[r] = positive(r) ? (negBelow + neg / 2) / negatives : (posAbove + pos / 2) / positives;
+    }
+    pairs += pos * (negBelow + neg / 2);
+    negBelow += neg;
+    posBelow += pos;
+    i = j;
+  }
+  return { auc: pairs / (positives * negatives), placement, positives, negatives };
+}
+
+/** Obuchowski's clustered variance of an AUC-like statistic from per-row placement values. */
+function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
+  return combined(placement.length, clusters, (cluster, ids) => oneWayAucVariance(placement, positive, cluster, ids, auc, m, nNeg));
+}
+
+function oneWayAucVariance(placement: Float64Array, positive: (r: number) => boolean, cluster: Int32Array, ids: number, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
+  const v10 = new Float64Array(ids);
+  const v01 = new Float64Array(ids);
+  const mk = new Float64Array(ids);
+  const nk = new Float64Array(ids);
+  const used = new Uint8Array(ids);
+  for (let r = 0; r < placement.length; r++) {
+    const c = cluster[r];
+    used[c] = 1;
+    if (positive(r)) {
+      v10[c] += placement[r];
+      mk[c]++;
+    } else {
+      v01[c] += placement[r];
+      nk[c]++;
+    }
+  }
+  const k = used.reduce((a, b) => a + b, 0);
+  if (k < 2) return { variance: NaN, clusters: k };
+  let s10 = 0;
+  let s01 = 0;
+  let s11 = 0;
+  for (let c = 0; c < ids; c++) {
+    if (!used[c]) continue;
+    const a = v10[c] - mk[c] * auc;
+    const b = v01[c] - nk[c] * auc;
+    s10 += a * a;
+    s01 += b * b;
+    s11 += a * b;
+  }
+  const f = k / (k - 1);
+  s10 *= f / m;
+  s01 *= f / nNeg;
+  s11 *= f;
+  return { variance: s10 / m + s01 / nNeg + (2 * s11) / (m * nNeg), clusters: k };
+}
+
+/** ROC AUC of `score` for labels (1 = positive) with a clustered standard error; H0 is AUC = 0.5. */
+export function clusteredAuc(score: Float64Array, labels: Int32Array, cluster: Clusters, options: ClusterOptions = {}): Estimate {
+  if (score.length !== labels.length) invalid(`There are ${score.length} scores for ${labels.length} labels`);
+  const positive = (r: number) => labels[r] === 1;
+  const p = placementsOf(score, positive);
+  const { variance, clusters } = Number.isNaN(p.auc) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(p.placement, positive, cluster, p.auc, p.positives, p.negatives);
+  return estimateOf(p.auc, variance, clusters, clusters - 1, options.nullValue ?? 0.5, options.confidence ?? 0.95, `AUC with clustered variance over ${clusters} clusters (Obuchowski)`);
+}
+
+/** AUC(a) − AUC(b) on the same rows (paired), with a clustered standard error; H0 is no difference. */
+export function clusteredAucDifference(scoreA: Float64Array, scoreB: Float64Array, labels: Int32Array, cluster: Clusters, options: ClusterOptions = {}): Estimate {
+  if (scoreA.length !== labels.length || scoreB.length !== labels.length) invalid(`scores (${scoreA.length}, ${scoreB.length}) and labels (${labels.length}) must have one value per row`);
+  const positive = (r: number) => labels[r] === 1;
+  const a = placementsOf(scoreA, positive);
+  const b = placementsOf(scoreB, positive);
+  const difference = a.auc - b.auc;
+  const placement = Float64Array.from(a.placement, (v, r) => v - b.placement[r]);
+  const { variance, clusters } = Number.isNaN(difference) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(placement, positive, cluster, difference, a.positives, a.negatives);
+  return estimateOf(difference, variance, clusters, clusters - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `paired AUC difference with clustered variance over ${clusters} clusters (Obuchowski)`);
+}
+
+/** Lags of the Newey–West estimator by the usual rule of thumb, floor(4·(n/100)^(2/9)). */
+export function neweyWestDefaultLags(n: number): number {
+  return Math.max(0, Math.floor(4 * (n / 100) ** (2 / 9)));
+}
+
+/**
+ * Mean of a per-period series with a Newey–West (Bartlett kernel) standard error, for series that
+ * are autocorrelated: daily ICs of overlapping h-day returns, daily returns of positions held h days.
+ * `lags` defaults to the rule of thumb; pass at least h − 1 for h-period overlaps. NaNs are skipped.
+ */
+export function neweyWestMean(series: Float64Array, options: ClusterOptions & { lags?: number } = {}): Estimate {
+  const x = series.filter((v) => !Number.isNaN(v));
+  const n = x.length;
+  const lags = Math.min(Math.max(0, Math.floor(options.lags ?? neweyWestDefaultLags(n))), Math.max(0, n - 1));
+  let mean = 0;
+  for (const v of x) mean += v;
+  mean /= n;
+  const e = Float64Array.from(x, (v) => v - mean);
+  const gamma = (j: number) => {
+    let s = 0;
+    for (let t = j; t < n; t++) s += e[t] * e[t - j];
+    return s / n;
+  };
+  let longRun = gamma(0);
+  for (let j = 1; j <= lags; j++) longRun += 2 * (1 - j / (lags + 1)) * gamma(j);
+  const variance = n > 1 ? Math.max(0, longRun) / n : NaN;
+  return estimateOf(n > 0 ? mean : NaN, variance, n, n - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `Newey–West mean over ${n} periods, ${lags} lags`);
+}

@@ -1,0 +1,165 @@
+import { rng } from '../../../lib/random';
+import { studentTCdf, studentTQuantile } from '../../../lib/stats/distributions';
+import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, neweyWestMean } from '../../../lib/stats/dependent-inference';
+import { normalInverseCdf } from '../../../lib/stats/normal';
+
+/** Standard normal draws from the seeded generator (Box–Muller). */
+function normals(random: () => number) {
+  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+describe("Student's t", () => {
+  it('matches reference values (scipy.stats.t)', () => {
+    expect(studentTCdf(2, 10)).toBeCloseTo(0.9633062, 6);
+    expect(studentTCdf(-1.5, 3)).toBeCloseTo(0.1152919, 6);
+    expect(studentTQuantile(0.975, 10)).toBeCloseTo(2.2281389, 6);
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.7062047, 4);
+    expect(studentTQuantile(0.05, 24)).toBeCloseTo(-1.7108821, 6);
+    expect(studentTQuantile(0.975, 1e6)).toBeCloseTo(normalInverseCdf(0.975), 4);
+  });
+});
+
+describe('day-block clusters', () => {
+  it('cuts distinct days into consecutive blocks and folds a stub into the last full block', () => {
+    const days = Int32Array.from([0, 0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const { cluster, clusters } = dayBlockClusters(days, 5);
+    expect(clusters).toBe(2); // days 0..4, then 5..10 (the one-day stub joins)
+    expect(Array.from(cluster)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+  });
+});
+
+describe('inference with correlated rows', () => {
+  // Rows of one day share a common shock, as the symbols of one trading day share the market's move.
+  function clusteredSample(random: () => number, clusters: number, perCluster: number, shared: number) {
+    const z = normals(random);
+    const values = new Float64Array(clusters * perCluster);
+    const cluster = new Int32Array(values.length);
+    for (let g = 0, i = 0; g < clusters; g++) {
+      const common = z() * shared;
+      for (let k = 0; k < perCluster; k++, i++) {
+        values[i] = common + z();
+        cluster[i] = g;
+      }
+    }
+    return { values, cluster };
+  }
+
+  it('keeps the 5% false-positive rate where the independent-rows test rejects most of the time', () => {
+    const random = rng(11);
+    let clusteredRejects = 0;
+    let naiveRejects = 0;
+    const runs = 200;
+    for (let run = 0; run < runs; run++) {
+      const { values, cluster } = clusteredSample(random, 40, 50, 1);
+      if (clusteredMean(values, cluster).pValueTwoSided < 0.05) clusteredRejects++;
+      // Every row its own cluster: the textbook standard error.
+      if (clusteredMean(values, Int32Array.from(values, (_, i) => i)).pValueTwoSided < 0.05) naiveRejects++;
+    }
+    expect(clusteredRejects / runs).toBeGreaterThan(0.02);
+    expect(clusteredRejects / runs).toBeLessThan(0.09);
+    expect(naiveRejects / runs).toBeGreaterThan(0.5);
+  });
+
+  it('clusters by stock as well as by week when a few stocks each drift their own way (two-way)', () => {
+    const random = rng(31);
+    const z = normals(random);
+    let twoWay = 0;
+    let byWeek = 0;
+    const runs = 200;
+    for (let run = 0; run < runs; run++) {
+      // 8 stocks × 60 weekly blocks × 5 days: each stock has its own persistent effect, each week a shared one.
+      const stock = Float64Array.from({ length: 8 }, () => z());
+      const week = Float64Array.from({ length: 60 }, () => z());
+      const n = 8 * 60 * 5;
+      const values = new Float64Array(n);
+      const weeks = new Int32Array(n);
+      const stocks = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        stocks[i] = i % 8;
+        weeks[i] = Math.floor(i / 40);
+        values[i] = stock[stocks[i]] + week[weeks[i]] + z();
+      }
+      if (clusteredMean(values, [weeks, stocks]).pValueTwoSided < 0.05) twoWay++;
+      if (clusteredMean(values, weeks).pValueTwoSided < 0.05) byWeek++;
+    }
+    expect(twoWay / runs).toBeLessThan(0.1);
+    expect(byWeek / runs).toBeGreaterThan(0.3);
+  });
+
+  it('matches the textbook standard error when rows are independent', () => {
+    const z = normals(rng(3));
+    const values = Float64Array.from({ length: 2000 }, () => 1 + z());
+    const e = clusteredMean(values, Int32Array.from(values, (_, i) => i));
+    expect(e.estimate).toBeCloseTo(1, 1);
+    expect(e.standardError).toBeCloseTo(1 / Math.sqrt(2000), 2);
+    expect(e.pValueAbove).toBeLessThan(1e-10);
+  });
+
+  it('gives an AUC interval that covers the truth about 95% of the time with clustered rows', () => {
+    const random = rng(5);
+    const z = normals(random);
+    let covered = 0;
+    let naiveCovered = 0;
+    const runs = 200;
+    for (let run = 0; run < runs; run++) {
+      // 60 clusters of 40 rows: label and score share a cluster effect, no real signal inside days.
+      const n = 60 * 40;
+      const score = new Float64Array(n);
+      const labels = new Int32Array(n);
+      const cluster = new Int32Array(n);
+      for (let g = 0, i = 0; g < 60; g++) {
+        const common = z();
+        const up = random() < 0.5 ? 1 : 0;
+        for (let k = 0; k < 40; k++, i++) {
+          cluster[i] = g;
+          labels[i] = random() < 0.8 ? up : 1 - up;
+          score[i] = common + z();
+        }
+      }
+      const e = clusteredAuc(score, labels, cluster);
+      if (e.interval[0] <= 0.5 && 0.5 <= e.interval[1]) covered++;
+      const naive = clusteredAuc(score, labels, Int32Array.from(labels, (_, i) => i));
+      if (naive.interval[0] <= 0.5 && 0.5 <= naive.interval[1]) naiveCovered++;
+    }
+    expect(covered / runs).toBeGreaterThan(0.9);
+    expect(covered / runs).toBeLessThan(0.99);
+    expect(naiveCovered / runs).toBeLessThan(0.6);
+  });
+
+  it('computes the AUC and finds a real difference between two scores', () => {
+    const random = rng(9);
+    const z = normals(random);
+    const n = 4000;
+    const labels = Int32Array.from({ length: n }, () => (random() < 0.5 ? 1 : 0));
+    const strong = Float64Array.from(labels, (y) => y + z());
+    const weak = Float64Array.from(labels, (y) => 0.2 * y + z());
+    const cluster = Int32Array.from({ length: n }, (_, i) => Math.floor(i / 20));
+    const a = clusteredAuc(strong, labels, cluster);
+    expect(a.estimate).toBeGreaterThan(0.7);
+    expect(a.pValueAbove).toBeLessThan(1e-6);
+    const d = clusteredAucDifference(strong, weak, labels, cluster);
+    expect(d.estimate).toBeCloseTo(a.estimate - clusteredAuc(weak, labels, cluster).estimate, 12);
+    expect(d.interval[0]).toBeGreaterThan(0);
+    // The same score against itself: no difference, no evidence.
+    const same = clusteredAucDifference(strong, strong, labels, cluster);
+    expect(same.estimate).toBe(0);
+    expect(same.pValueAbove).toBe(1);
+  });
+
+  it('widens the standard error of an autocorrelated series (Newey–West)', () => {
+    const z = normals(rng(21));
+    let covered = 0;
+    const runs = 300;
+    for (let run = 0; run < runs; run++) {
+      // Overlapping 5-day sums of white noise: what daily ICs of 5-day returns look like.
+      const e = Float64Array.from({ length: 505 }, () => z());
+      const series = Float64Array.from({ length: 500 }, (_, t) => e[t] + e[t + 1] + e[t + 2] + e[t + 3] + e[t + 4]);
+      const nw = neweyWestMean(series, { lags: 8 });
+      if (nw.interval[0] <= 0 && 0 <= nw.interval[1]) covered++;
+    }
+    expect(covered / runs).toBeGreaterThan(0.88);
+    const e = Float64Array.from({ length: 505 }, () => z());
+    const series = Float64Array.from({ length: 500 }, (_, t) => e[t] + e[t + 1] + e[t + 2] + e[t + 3] + e[t + 4]);
+    expect(neweyWestMean(series, { lags: 8 }).standardError).toBeGreaterThan(1.8 * neweyWestMean(series, { lags: 0 }).standardError);
+  });
+});
