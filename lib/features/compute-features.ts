@@ -118,32 +118,49 @@ export interface ComputeOptions {
    * of every per-symbol spec, in spec order. Symbols absent here are computed on this thread.
    */
   symbolColumns?: ReadonlyMap<string, Float64Array[]>;
+  /**
+   * Frames only for these symbols; the others still count in the market-wide columns but cost no
+   * per-symbol work. Only for sets without cross-sectional normalisation, where one symbol's row
+   * never depends on another's.
+   */
+  rowsFor?: ReadonlySet<string>;
+}
+
+/** Whether some column is ranked or z-scored across symbols (a symbol's row then depends on the others' rows). */
+export function normalisesAcrossSymbols(set: FeatureSet): boolean {
+  return set.features.some((f) => !isMarketFeature(f) && !isNewsFeature(f) && f.normalize !== 'none');
 }
 
 export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
   const columns = featureColumns(set);
   const minBars = requiredBars(set);
   const skipped: FeatureComputation['skipped'] = [];
-  const kept = universe.filter((s) => {
-    if (s.dates.length >= minBars) return true;
-    skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${s.dates.length} bars; feature set ${set.version} needs at least ${minBars}` });
-    return false;
+  // Point in time: nothing may depend on how many bars a symbol has after a date. So every symbol
+  // counts in the market-wide columns (each from its own look-back on), and a symbol gets rows from
+  // its minBars-th bar on; one with fewer bars in all gets none and is reported.
+  if (options.rowsFor && normalisesAcrossSymbols(set)) throw new Error(`feature set ${set.version} normalises across symbols: rows of some symbols cannot be computed without the others'`);
+  const kept: number[] = [];
+  universe.forEach((s, k) => {
+    if (s.dates.length >= minBars) {
+      if (!options.rowsFor || options.rowsFor.has(s.symbol)) kept.push(k);
+    } else skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${s.dates.length} bars; feature set ${set.version} needs at least ${minBars}` });
   });
 
   // Union of dates, so market features line up across symbols with different histories.
   const seen = new Set<string>();
-  for (const s of kept) for (const d of s.dates) seen.add(d);
+  for (const s of universe) for (const d of s.dates) seen.add(d);
   const allDates = [...seen].sort();
   const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
-  const rowsOf = kept.map((s) => {
+  const rowsOf = universe.map((s) => {
     const at = new Int32Array(s.dates.length);
     for (let i = 0; i < at.length; i++) at[i] = dateIndex.get(s.dates[i]) as number;
     return at;
   });
 
-  const market = computeMarketColumns(set, kept, rowsOf, allDates, options);
+  const market = computeMarketColumns(set, universe, rowsOf, allDates, options);
   const newsBySymbol = groupBy(options.news ?? [], (h) => h.symbol);
-  const frames: FeatureFrame[] = kept.map((s, k) => {
+  const frames: FeatureFrame[] = kept.map((k) => {
+    const s = universe[k];
     const at = rowsOf[k];
     const series: Float64Array[] = [];
     const given = options.symbolColumns?.get(s.symbol);
@@ -167,7 +184,7 @@ export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet
       } else series.push(...computeSymbolFeature(spec, s));
     }
     const warm = firstCompleteRow(series);
-    const first = Math.max(warm, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
+    const first = Math.max(warm, minBars - 1, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
     return { symbol: s.symbol, dates: s.dates.slice(first), columns: series.map((column) => column.subarray(first)) };
   });
 

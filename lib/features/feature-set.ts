@@ -6,7 +6,7 @@ import { z } from 'zod';
  * the fully-defaulted definition together with FEATURE_CODE_VERSION, so a changed parameter or a
  * changed implementation can never be mistaken for an old set.
  */
-export const FEATURE_CODE_VERSION = 1; // bump whenever any feature's computation changes
+export const FEATURE_CODE_VERSION = 2; // bump whenever any feature's computation changes
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');

@@ -11,7 +11,8 @@ import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
-import { computeFeatures, frameRow, type SymbolBars } from './compute-features';
+import { computeFeatures, frameRow, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { sharedPool, type TaskPool } from '../threads/task-pool';
 import { computeSymbolFeature } from './symbol-features';
@@ -66,11 +67,42 @@ export function toSymbolBars(symbol: string, bars: ReadonlyArray<{ date: string;
   return s;
 }
 
-export async function materializeFeatures(store: Database, set: FeatureSet, options: MaterializeOptions = {}): Promise<MaterializeReport> {
-  const started = Date.now();
-  const vixSpec = set.features.find((f) => f.kind === 'volatility_index');
-  const vixSymbol = vixSpec && 'symbol' in vixSpec ? vixSpec.symbol : undefined;
+/**
+ * What a feature computation reads from the store, as of a date: one bar series per symbol (the
+ * volatility index apart), the VIX-like series when the set declares one, and the scored headlines
+ * when it has news features. Shared by the materialiser and by audits that recompute its rows.
+ */
+export interface FeatureInputs {
+  universe: SymbolBars[];
+  volatilityIndex?: SymbolBars;
+  news?: Headline[];
+}
+
+/** Loads the inputs of a feature set from the store: `symbols` (default every stored symbol) with everything dated <= `to`. */
+export async function loadFeatureInputs(store: Database, set: FeatureSet, options: { symbols?: readonly string[]; to?: string } = {}): Promise<FeatureInputs> {
+  const vixSymbol = volatilityIndexSymbol(set);
   const series = await readBarSeries(store, { symbols: options.symbols && vixSymbol ? [...options.symbols, vixSymbol] : options.symbols, to: options.to });
+  const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
+  return featureInputsOf(set, series, news);
+}
+
+/**
+ * The inputs loadFeatureInputs would load with `to`, cut from inputs loaded up to a later date
+ * (bars as views, nothing read again): what an audit of many dates needs.
+ */
+export function featureInputsUpTo(set: FeatureSet, inputs: FeatureInputs, to: string): FeatureInputs {
+  // The universe keeps its order: market columns sum over symbols in it.
+  const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])].map((s) => barsUpTo(s, to)).filter((s) => s.dates.length > 0);
+  return featureInputsOf(set, series, inputs.news?.filter((h) => h.effectiveDate <= to));
+}
+
+function volatilityIndexSymbol(set: FeatureSet): string | undefined {
+  const vixSpec = set.features.find((f) => f.kind === 'volatility_index');
+  return vixSpec && 'symbol' in vixSpec ? vixSpec.symbol : undefined;
+}
+
+function featureInputsOf(set: FeatureSet, series: SymbolBars[], news: Headline[] | undefined): FeatureInputs {
+  const vixSymbol = volatilityIndexSymbol(set);
   let volatilityIndex: SymbolBars | undefined;
   if (vixSymbol) {
     volatilityIndex = series.find((s) => s.symbol === vixSymbol);
@@ -78,18 +110,37 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   }
   const universe = series.filter((s) => s.symbol !== vixSymbol);
   if (universe.length === 0) throw new BadInputError('No bars in the store for the requested symbols; run an import first', 'NO_BARS');
+  return { universe, volatilityIndex, news };
+}
 
+function barsUpTo(s: SymbolBars, to: string): SymbolBars {
+  let n = s.dates.length;
+  while (n > 0 && s.dates[n - 1] > to) n--;
+  if (n === s.dates.length) return s;
+  return { symbol: s.symbol, dates: s.dates.slice(0, n), open: s.open.subarray(0, n), high: s.high.subarray(0, n), low: s.low.subarray(0, n), close: s.close.subarray(0, n), volume: s.volume.subarray(0, n) };
+}
+
+/** Computes a feature set from loaded inputs, per-symbol columns on `threads` threads (1: all here). */
+export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, options: Pick<ComputeOptions, 'fromDate' | 'rowsFor'> & { threads?: number } = {}): Promise<FeatureComputation> {
+  const { universe, volatilityIndex, news } = inputs;
+  const { fromDate, rowsFor } = options;
+  let symbolColumns: Map<string, Float64Array[]> | undefined;
+  const framed = rowsFor ? universe.filter((s) => rowsFor.has(s.symbol)) : universe;
+  if ((options.threads ?? 1) > 1 && framed.length > 1) {
+    const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
+    const columns = await symbolColumnsInThreads(specs, framed, options.threads as number);
+    symbolColumns = new Map(framed.map((s, i) => [s.symbol, columns[i]]));
+  }
+  return computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns, rowsFor });
+}
+
+export async function materializeFeatures(store: Database, set: FeatureSet, options: MaterializeOptions = {}): Promise<MaterializeReport> {
+  const started = Date.now();
+  const inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to: options.to });
   const last = await lastFeatureDates(store, set.version);
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
-  const fromDate = universe.every((s) => last.has(s.symbol)) ? universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
-  const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
-  let symbolColumns: Map<string, Float64Array[]> | undefined;
-  if ((options.threads ?? 1) > 1 && universe.length > 1) {
-    const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
-    const columns = await symbolColumnsInThreads(specs, universe, options.threads as number);
-    symbolColumns = new Map(universe.map((s, i) => [s.symbol, columns[i]]));
-  }
-  const computed = computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns });
+  const fromDate = inputs.universe.every((s) => last.has(s.symbol)) ? inputs.universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
+  const computed = await computeFromInputs(set, inputs, { fromDate, threads: options.threads });
   await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;
