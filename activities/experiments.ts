@@ -3,9 +3,9 @@ import { decodeArtifact } from '../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
-import { experimentSchema, type Experiment } from '../lib/experiments/experiment';
+import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
-import { aliasVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
@@ -14,13 +14,17 @@ import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
-import { evaluatePredictions, type EvaluationReport } from '../lib/training/evaluation-report';
-import type { ShuffledLabelResult } from '../lib/training/leakage-guards';
+import { evaluatePredictions, inferenceBlockDays, type EvaluationReport } from '../lib/training/evaluation-report';
+import type { GuardVerdict } from '../lib/training/guards';
+import { singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
+import { auditPointInTime, type PointInTimeAudit } from '../lib/training/point-in-time-audit';
+import { naiveBaselinesOf } from '../lib/validation/baselines';
 import type { TaskPool } from '../lib/threads/task-pool';
 import type { TrialRequest } from '../lib/training/trial';
-import { readPredictions } from '../lib/training/walk-forward';
+import { evaluationRowsOf, readPredictions } from '../lib/training/walk-forward';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
+import type { TrainingUniverse } from './training';
 
 export interface ResolvedExperiment {
   experiment: Experiment;
@@ -57,6 +61,22 @@ export interface RegisterInput {
   /** The training run, for lineage and to make a retried registration find its first attempt. */
   workflowId: string;
   runId: string;
+  /** The symbols the experiment trained on and where that list came from. */
+  universe?: TrainingUniverse;
+}
+
+export interface DatasetGuardInput {
+  datasetId: string;
+  experiment: Experiment;
+  /** The snapshot whose symbols the features were materialised over (the audit recomputes over them). */
+  snapshotId?: string;
+}
+
+export interface DatasetGuards {
+  verdicts: GuardVerdict[];
+  pointInTime?: PointInTimeAudit;
+  /** The ten features most predictive on their own, the ceiling they are held to, and the baseline behind it. */
+  singleFeatureScan?: { ceiling: number; strongestBaseline: { name: string; auc: number }; features: Array<{ feature: string; auc: number; lower: number }> };
 }
 
 export interface ChampionRecipe {
@@ -70,6 +90,8 @@ export interface RegisterResult {
   version: ModelVersion;
   decision: PromotionDecision;
   champion?: number;
+  /** True when an identical earlier version was found and nothing new was registered. */
+  identicalToEarlier?: boolean;
 }
 
 export function experimentActivities({ store, artifactDir, trainingPool }: { store: Database; artifactDir: string; trainingPool: TaskPool }) {
@@ -125,7 +147,8 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
           const variance = scores.length > 1 ? scores.reduce((s, v) => s + (v - mean) ** 2, 0) / (scores.length - 1) : 0;
           const report = evaluatePredictions(ds, predictions, series, {
             backtest: input.experiment.backtest,
-            plausibleDirectionAccuracy: input.experiment.guards.plausibleDirectionAccuracy,
+            plausibility: plausibilityFor(input.experiment),
+            degenerate: input.experiment.guards.degenerateScores,
             trials: scores.length,
             trialSharpeVariance: variance,
             seed: input.experiment.seed,
@@ -135,6 +158,40 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
             ? await trainingPool.run(0, 'shuffledLabelControl', { artifactDir, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
             : undefined;
           return { report, shuffledLabel };
+        });
+      });
+    },
+
+    /**
+     * The guards that judge the dataset rather than a model: the point-in-time audit (sampled rows
+     * recomputed from bars up to their date) and the single-feature scan over the evaluation period.
+     */
+    async guardTrainingDataset(input: DatasetGuardInput): Promise<DatasetGuards> {
+      return withFailureMapping(async () => {
+        return whileHeartbeating(async () => {
+          const ds = readDataset(artifactDir, input.datasetId);
+          const { guards } = input.experiment;
+          const verdicts: GuardVerdict[] = [];
+          let pointInTime: PointInTimeAudit | undefined;
+          if (guards.pointInTime.rows > 0) {
+            const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
+            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed, symbols: snapshot?.symbols });
+            verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
+          }
+          let scan: DatasetGuards['singleFeatureScan'];
+          if (guards.singleFeatureScan) {
+            const rows = evaluationRowsOf(ds, input.experiment.walkForward.evaluationDays);
+            const series = await readBarSeries(store, { symbols: ds.symbols });
+            const labels = Int32Array.from(rows, (r) => ds.labels[r]);
+            const rival = naiveBaselinesOf(ds, rows, series)
+              .filter((b) => !b.hindsight)
+              .map((b) => ({ name: b.name, auc: singleValueAuc(b.score, labels) }))
+              .reduce((best, b) => (b.auc > best.auc ? b : best), { name: 'chance', auc: 0.5 });
+            const result = singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
+            scan = { ceiling: result.ceiling, strongestBaseline: rival, features: result.features.slice(0, 10) };
+            verdicts.push(result.verdict);
+          }
+          return { verdicts, pointInTime, singleFeatureScan: scan };
         });
       });
     },
@@ -162,7 +219,13 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
         const artifact = readArtifact(artifactDir, input.artifactSha256);
         const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
         if (input.snapshotId && !snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
-        const version = await registerModel(store, artifactDir, {
+        const lineage = { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment, ...(input.universe ? { universe: input.universe } : {}) };
+        // The same result as an earlier version (an identical re-run): keep that one, register nothing.
+        // (A retry of this very registration finds its own version by key in registerModel instead.)
+        const registrationKey = `${input.workflowId}/${input.runId}/${input.algorithm}`;
+        const found = await findIdenticalVersion(store, { name: input.experiment.name, artifactSha256: input.artifactSha256, params: input.params, seed: input.experiment.seed, featureSetVersion: input.featureSetVersion, label: input.experiment.label, datasetId: input.datasetId, experiment: input.experiment });
+        const identical = found && found.registrationKey !== registrationKey ? found : undefined;
+        const version = identical ?? await registerModel(store, artifactDir, {
           name: input.experiment.name,
           artifact,
           algorithm: input.algorithm,
@@ -175,18 +238,21 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
           codeVersion: codeVersion(),
           workflowId: input.workflowId,
           runId: input.runId,
-          registrationKey: `${input.workflowId}/${input.runId}/${input.algorithm}`,
+          registrationKey,
           metrics: input.metrics,
-          lineage: { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment },
+          lineage,
         });
-        await storeReferenceProfile(version, input, artifact);
+        if (!identical) await storeReferenceProfile(version, input, artifact);
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
-        const decision = champion === version.version ? { promote: false, reason: 'already the champion' } : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
+        const decision =
+          champion === version.version
+            ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
+            : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
         if (decision.promote) {
           await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
         }
-        return { version, decision, champion };
+        return { version, decision, champion, identicalToEarlier: identical !== undefined };
       });
     },
   };

@@ -48,8 +48,8 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */
 export function createTrainingActivities(deps: ActivityDeps) {
-  const { evaluateAlgorithm } = experimentActivities(deps);
-  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm };
+  const { evaluateAlgorithm, guardTrainingDataset } = experimentActivities(deps);
+  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm, guardTrainingDataset };
 }
 
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;

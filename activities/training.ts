@@ -1,6 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { labelSpecSchema, type LabelSpecInput } from '../lib/labels/labels';
 import type { Database } from '../lib/store/database';
+import { BadInputError } from '../lib/errors';
+import { storedSymbols } from '../lib/store/bars';
+import { getSnapshot } from '../lib/store/snapshots';
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/training/dataset';
 import type { FinalModelRequest } from '../lib/training/final-model';
@@ -15,7 +18,20 @@ export interface PrepareDatasetInput {
   /** First and last decision day (inclusive); labels may look past `to`. */
   from?: string;
   to?: string;
+  /** The experiment's declared universe; without it, exactly the symbols of `snapshotId`. */
   symbols?: string[];
+  /** The snapshot the run imported: its symbols are the universe unless the experiment declares one. */
+  snapshotId?: string;
+}
+
+/** What the experiment trains on, recorded in every version's lineage. */
+export interface TrainingUniverse {
+  source: 'declared' | 'snapshot';
+  snapshotId?: string;
+  /** Symbols asked for (declared, or the snapshot's). */
+  requested: string[];
+  /** Symbols with labelled feature rows in the dataset. */
+  trained: string[];
 }
 
 export interface PreparedDataset {
@@ -29,6 +45,7 @@ export interface PreparedDataset {
   decisionDays: number;
   horizon: number;
   upShare: number;
+  universe: TrainingUniverse;
 }
 
 export interface RunTrialInput {
@@ -61,6 +78,23 @@ export interface FinalModelInput {
   request: FinalModelRequest;
 }
 
+/**
+ * The universe of an experiment: its declared symbols (each must have bars), else the symbols of the
+ * snapshot the run imported; never everything that happens to be in the store.
+ */
+async function resolveUniverse(store: Database, input: PrepareDatasetInput): Promise<Omit<TrainingUniverse, 'trained'>> {
+  if (input.symbols && input.symbols.length > 0) {
+    const stored = new Set(await storedSymbols(store, input.symbols));
+    const missing = input.symbols.filter((s) => !stored.has(s));
+    if (missing.length > 0) throw new BadInputError(`the experiment's universe names ${missing.length} symbol(s) with no bars in the store: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}; import them or remove them from universe.symbols`, 'INVALID_INPUT');
+    return { source: 'declared', snapshotId: input.snapshotId, requested: [...input.symbols].sort() };
+  }
+  if (!input.snapshotId) throw new BadInputError('the experiment has no universe: declare universe.symbols or import a snapshot in the same run', 'INVALID_INPUT');
+  const snapshot = await getSnapshot(store, input.snapshotId);
+  if (!snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
+  return { source: 'snapshot', snapshotId: snapshot.id, requested: [...snapshot.symbols].sort() };
+}
+
 export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
   let nextThread = 0;
   return {
@@ -78,7 +112,8 @@ export function trainingActivities({ store, artifactDir, trainingPool }: Trainin
     async prepareTrainingDataset(input: PrepareDatasetInput): Promise<PreparedDataset> {
       return withFailureMapping(async () => {
         const label = labelSpecSchema.parse(input.label);
-        const ds = await buildTrainingDataset(store, { featureSetVersion: input.featureSetVersion, label, from: input.from, to: input.to, symbols: input.symbols });
+        const universe = await resolveUniverse(store, input);
+        const ds = await buildTrainingDataset(store, { featureSetVersion: input.featureSetVersion, label, from: input.from, to: input.to, symbols: universe.requested });
         const { id } = writeDataset(artifactDir, ds);
         const decisionDays = new Set(ds.start).size;
         return {
@@ -91,6 +126,7 @@ export function trainingActivities({ store, artifactDir, trainingPool }: Trainin
           decisionDays,
           horizon: labelHorizon(label),
           upShare: ds.labels.reduce((a, b) => a + b, 0) / ds.rows,
+          universe: { ...universe, trained: ds.symbols },
         };
       });
     },

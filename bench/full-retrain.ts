@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { readExperimentFile } from '../client/commands/run-pipeline';
+import { describeCandidates, readExperimentFile } from '../client/commands/run-pipeline';
 import { connectClient } from '../client/temporal-client';
 import { loadConfig } from '../lib/config';
 import { TASK_QUEUES } from '../lib/task-queues';
@@ -122,13 +122,13 @@ async function main(): Promise<void> {
     }
     console.log('activity            count   busy s (summed over parallel executions)');
     for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)}`);
+    for (const c of result.candidates ?? []) console.log(`${c.algorithm.padEnd(20)} search ${c.training.seconds.search.toFixed(1)} s (${c.training.trials.length} trials), walk-forward ${c.training.seconds.walkForward.toFixed(1)} s, final ${c.training.seconds.final.toFixed(1)} s`);
+    // The same verdict lines the CLI prints: baselines, day-aware inference, guards, promotion.
+    console.log(describeCandidates(result));
     for (const c of result.candidates ?? []) {
       const r = c.evaluation.report;
-      console.log(
-        `${c.algorithm.padEnd(20)} search ${c.training.seconds.search.toFixed(1)} s (${c.training.trials.length} trials), walk-forward ${c.training.seconds.walkForward.toFixed(1)} s, final ${c.training.seconds.final.toFixed(1)} s | CV AUC ${c.training.best.score.toFixed(4)} | OOS ${r.period.from}..${r.period.to} acc ${r.classification.accuracy.toFixed(4)} vs baseline ${r.baseline.accuracy.toFixed(4)} (p ${r.baseline.pValue.toExponential(1)}), AUC ${r.classification.rocAuc.toFixed(4)}, IC ${r.informationCoefficient.mean.toFixed(4)}, Sharpe ${Number(r.backtest.strategy.sharpe).toFixed(2)} vs buy-and-hold ${Number(r.backtest.buyAndHold.sharpe).toFixed(2)}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}`,
-      );
+      console.log(`${c.algorithm} baselines: ${r.baselines.map((b) => `${b.name}${b.hindsight ? ' (hindsight)' : ''} acc ${b.accuracy.toFixed(4)} auc ${b.auc.toFixed(4)}`).join('; ')}; score ties: ${(r.backtest.scoreTies.constantShare * 100).toFixed(1)}% constant days, ${(r.backtest.scoreTies.tiedCutShare * 100).toFixed(1)}% tied top-k cuts`);
     }
-    console.log(result.promoted ? `promoted ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) → ${result.promoted.alias}` : 'nothing promoted');
     await client.connection.close();
   } finally {
     for (const w of workers) w.kill('SIGTERM');

@@ -1,7 +1,9 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
-import type { AlgorithmEvaluation, RegisterResult } from '../activities/experiments';
+import type { AlgorithmEvaluation, DatasetGuards, RegisterResult } from '../activities/experiments';
 import type { PreparedDataset } from '../activities/training';
+import { candidateScoresOf } from '../lib/registry/promotion';
+import type { GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
 import { deploymentWorkflow } from './deployment';
 import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
@@ -31,6 +33,8 @@ export interface TrainingPipelineInput {
 
 export interface CandidateResult {
   algorithm: string;
+  /** The run's best algorithm by the promotion metric (the only one that may move an alias). */
+  bestOfRun?: boolean;
   training: TrainAlgorithmResult;
   evaluation: AlgorithmEvaluation;
   registration: RegisterResult;
@@ -45,6 +49,8 @@ export interface TrainingPipelineResult {
   /** Present when the run trained an experiment. */
   experiment?: Experiment;
   dataset?: PreparedDataset;
+  /** Verdicts of the guards that judge the dataset (point-in-time audit, single-feature scan). */
+  datasetGuards?: DatasetGuards;
   candidates?: CandidateResult[];
   /** The registered version the run promoted, if any. */
   promoted?: { algorithm: string; version: number; alias: string; reason: string };
@@ -71,6 +77,19 @@ export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus')
 const NON_RETRYABLE = ['INVALID_SPLIT', 'FEATURE_INPUT_MISSING', 'NO_BARS', 'BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
 const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
 
+const describeDataset = (d: PreparedDataset) => `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols (${d.universe?.source ?? 'store'} universe), ${d.firstDay}..${d.lastDay}`;
+
+/** One critical alert naming every tripped guard of a run, with its evidence. */
+function guardAlert(model: string, tripped: readonly GuardVerdict[], workflowId: string) {
+  return {
+    rule: 'leakage_guard',
+    severity: 'critical' as const,
+    subject: `model ${model}`,
+    message: `run ${workflowId}: ${tripped.map((g) => `${g.guard}: ${g.message}`).join('; ')}`.slice(0, 10_000),
+    evidence: { workflowId, guards: tripped },
+  };
+}
+
 /**
  * ingest → quality gate → features, and with an experiment: training dataset → one child workflow
  * per algorithm (search, walk-forward, final model) → validation and leakage guards → registration
@@ -93,12 +112,12 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
     retry,
   });
-  const { runQualityGate, resolveExperiment, registerAndPromote, championRecipe } = proxyActivities<PipelineActivities>({
+  const { runQualityGate, resolveExperiment, registerAndPromote, championRecipe, raiseAlert } = proxyActivities<PipelineActivities>({
     taskQueue: TASK_QUEUES.pipeline,
     startToCloseTimeout: '2m',
     retry,
   });
-  const { prepareTrainingDataset, evaluateAlgorithm, walkForward } = proxyActivities<TrainingActivities>({
+  const { prepareTrainingDataset, evaluateAlgorithm, walkForward, guardTrainingDataset } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: '120m',
     heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
@@ -149,9 +168,20 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   };
   const dataset = await runStage(
     'dataset',
-    () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols }),
-    (d) => `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols, ${d.firstDay}..${d.lastDay}`,
+    () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols, snapshotId: ingest.snapshotId }),
+    describeDataset,
   );
+  // Guards on the data itself (point-in-time audit, single-feature scan) before any model is fit.
+  const datasetGuards = patched('dataset-guards') ? await runStage('dataset', () => guardTrainingDataset({ datasetId: dataset.datasetId, experiment, snapshotId: ingest.snapshotId }), (g) => `${describeDataset(dataset)}; guards: ${g.verdicts.map((v) => `${v.guard} ${v.tripped ? 'TRIPPED' : 'passed'}`).join(', ')}`) : undefined;
+  const trippedOnData = datasetGuards?.verdicts.filter((v) => v.tripped) ?? [];
+  if (trippedOnData.length > 0) {
+    await raiseAlert(guardAlert(experiment.name, trippedOnData, workflowInfo().workflowId));
+    const audit = trippedOnData.find((v) => v.guard === 'point_in_time_audit');
+    if ((audit && experiment.guards.pointInTime.onMismatch === 'fail') || experiment.guards.onTrip === 'fail') {
+      stage('dataset').status = 'failed';
+      throw ApplicationFailure.nonRetryable(`dataset guards tripped: ${trippedOnData.map((v) => `${v.guard}: ${v.message}`).join('; ')}`, 'LEAKAGE_DETECTED');
+    }
+  }
   const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
   const { workflowId, runId } = workflowInfo();
   status.trainingWorkflows = Object.fromEntries(experiment.algorithms.map((a) => [a.algorithm, `${workflowId}/${a.algorithm}`]));
@@ -202,26 +232,26 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
         ),
       );
       const leaking = results.map((r, i) => [trained[i].algorithm, r.shuffledLabel] as const).filter(([, g]) => g && !g.passed);
-      if (leaking.length > 0) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED');
+      if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED');
       return results;
     },
-    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (baseline ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${e.report.leakageAlarm ? ' LEAKAGE ALARM' : ''}`).join('; '),
+    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (${e.report.baseline.name ?? 'baseline'} ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${e.report.leakageAlarm ? ' GUARD TRIPPED' : ''}`).join('; '),
   );
 
   // The run's candidate is its best algorithm by the promotion metric; every algorithm is registered.
-  const scoresOf = (e: AlgorithmEvaluation) => ({
-    auc: e.report.classification.rocAuc,
-    accuracyLift: e.report.baseline.accuracyLift,
-    sharpe: e.report.backtest.strategy.sharpe,
-    leakageAlarm: e.report.leakageAlarm,
-    shuffledLabelPassed: e.shuffledLabel?.passed ?? true,
-  });
+  const scoresOf = (e: AlgorithmEvaluation) => candidateScoresOf(e.report, { datasetGuards: datasetGuards?.verdicts, shuffledLabel: e.shuffledLabel });
   const metric = (e: AlgorithmEvaluation) => {
     const s = scoresOf(e);
     const v = experiment.promotion.metric === 'auc' ? s.auc : experiment.promotion.metric === 'accuracy_lift' ? s.accuracyLift : s.sharpe;
-    return s.leakageAlarm || !Number.isFinite(v) ? -Infinity : v;
+    return (s.trippedGuards?.length ?? 0) > 0 || s.leakageAlarm || !Number.isFinite(v) ? -Infinity : v;
   };
   const bestIndex = evaluations.reduce((best, e, i) => (metric(e) > metric(evaluations[best]) ? i : best), 0);
+  // Guards that tripped on a model (plausibility, degenerate scores, shuffled labels) raise one critical alert.
+  const trippedOnModels = evaluations.flatMap((e, i) => (scoresOf(e).trippedGuards ?? []).filter((g) => !trippedOnData.includes(g)).map((g) => ({ ...g, message: `${trained[i].algorithm}: ${g.message}` })));
+  if (trippedOnModels.length > 0 && patched('guards-veto')) {
+    await raiseAlert(guardAlert(experiment.name, trippedOnModels, workflowId));
+    if (experiment.guards.onTrip === 'fail') throw ApplicationFailure.nonRetryable(`guards tripped: ${trippedOnModels.map((g) => `${g.guard}: ${g.message}`).join('; ')}`, 'LEAKAGE_DETECTED');
+  }
   const candidates = await runStage(
     'registration',
     async () => {
@@ -248,12 +278,13 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           featureSetVersion: features.version,
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
           lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds },
-          scores: i === bestIndex ? scoresOf(e) : { ...scoresOf(e), leakageAlarm: scoresOf(e).leakageAlarm ?? 'not the best algorithm of its run' },
+          scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm },
           championScores,
           workflowId,
           runId,
+          universe: dataset.universe,
         });
-        out.push({ algorithm: t.algorithm, training: t, evaluation: e, registration });
+        out.push({ algorithm: t.algorithm, bestOfRun: i === bestIndex, training: t, evaluation: e, registration });
       }
       return out;
     },
@@ -282,6 +313,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     features,
     experiment,
     dataset,
+    datasetGuards,
     candidates,
     promoted: winner ? { algorithm: winner.algorithm, version: winner.registration.version.version, alias: winner.registration.champion === undefined ? 'champion' : 'challenger', reason: winner.registration.decision.reason } : undefined,
   };

@@ -10,16 +10,30 @@ import { runningDeployments } from './deployments';
 
 /** The numbers a trader compares first, from a version's stored metrics. */
 function headline(v: ModelVersion): Record<string, string> {
-  const m = v.metrics as { cv?: { auc?: number }; outOfSample?: { period?: { from: string; to: string }; classification?: { accuracy: number; rocAuc: number }; baseline?: { accuracy: number; pValue: number }; informationCoefficient?: { mean: number }; backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number } } } };
+  const m = v.metrics as {
+    cv?: { auc?: number };
+    outOfSample?: {
+      period?: { from: string; to: string };
+      classification?: { accuracy: number; rocAuc: number };
+      baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
+      auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number } };
+      informationCoefficient?: { mean: number; tStat?: number };
+      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number } };
+      guards?: Array<{ guard: string; tripped: boolean }>;
+    };
+  };
   const o = m.outOfSample;
   const f = (x: number | undefined, d = 4) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
   return {
     'cv auc': f(m.cv?.auc),
     'oos period': o?.period ? `${o.period.from}..${o.period.to}` : '-',
     'oos accuracy': f(o?.classification?.accuracy),
-    'baseline accuracy': f(o?.baseline?.accuracy),
-    'p-value vs baseline': o?.baseline ? o.baseline.pValue.toExponential(2) : '-',
+    'baseline accuracy': `${f(o?.baseline?.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
+    // Versions evaluated before day-aware inference only have the naive (independent rows) p-value.
+    'p-value vs baseline': o?.baseline ? `${o.baseline.pValue.toPrecision(2)}${o.baseline.naivePValue === undefined ? ' (naive: assumes independent rows)' : ' (one-sided, day-block clustered)'}` : '-',
     'oos auc': f(o?.classification?.rocAuc),
+    'auc vs baseline': o?.auc ? `${o.auc.difference.value >= 0 ? '+' : ''}${f(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${o.auc.difference.pValue.toPrecision(2)})` : '-',
+    'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
     'information coefficient': f(o?.informationCoefficient?.mean),
     'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
     'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),

@@ -97,21 +97,34 @@ export function runPipelineCommand(): Command {
     });
 }
 
-/** One line per trained algorithm: CV score, out-of-sample metrics beside the baseline, backtest, registration. */
+/** Per trained algorithm: CV score, out-of-sample metrics beside the strongest naive baseline with day-aware inference, backtest, guards, registration. */
 export function describeCandidates(result: TrainingPipelineResult): string {
   // Metrics that are undefined (NaN) arrive as null after the JSON round trip.
   const f = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
+  const p = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? (x < 0.001 ? x.toExponential(1) : x.toPrecision(2)) : '-');
+  const signed = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '-');
+  const interval = (i: readonly (number | null)[] | undefined, digits = 4) => (i ? `[${f(i[0], digits)}, ${f(i[1], digits)}]` : '-');
   const lines = (result.candidates ?? []).map((c) => {
     const r = c.evaluation.report;
     const bt = r.backtest.strategy;
+    const auc = r.auc ? ` vs ${r.auc.versus} ${f(r.auc.baselineAuc)} (${signed(r.auc.difference.value)}, 95% ${interval(r.auc.difference.interval)}, p ${p(r.auc.difference.pValue)})` : '';
+    const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
+    const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: acc ${f(r.classification.accuracy)} vs baseline ${f(r.baseline.accuracy)} (p ${typeof r.baseline.pValue === 'number' ? r.baseline.pValue.toExponential(1) : '-'}), AUC ${f(r.classification.rocAuc)}, IC ${f(r.informationCoefficient.mean)}` +
-      ` | backtest Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.decision.promote ? ' PROMOTED' : ''}${r.leakageAlarm ? ' LEAKAGE ALARM' : ''}\n`
+      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)})` +
+      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n`
     );
   });
-  const promoted = result.promoted ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n` : `  nothing promoted: ${(result.candidates ?? []).map((c) => c.registration.decision.reason).find((r) => r.startsWith('not promoted')) ?? 'see the candidates'}\n`;
+  const inference = result.candidates?.[0]?.evaluation.report.inference;
+  const method = inference ? `  intervals and p-values: ${inference.method}; p is one-sided (model better)\n` : '';
+  const guards = (result.datasetGuards?.verdicts ?? []).map((g) => `  guard ${g.guard}: ${g.tripped ? 'TRIPPED: ' : ''}${g.message}\n`).join('');
+  const best = (result.candidates ?? []).find((c) => c.bestOfRun) ?? result.candidates?.[result.candidates.length - 1];
+  const promoted = result.promoted
+    ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n`
+    : `  nothing promoted: ${best ? `${best.algorithm} (the run's best) ${best.registration.decision.reason.replace(/^not promoted: /, 'was not promoted: ')}` : 'no candidate'}\n`;
   const deployment = result.deploymentWorkflowId ? `  deployment ${result.deploymentWorkflowId}: follow it with "mlp deployments show ${result.deploymentWorkflowId}"\n` : '';
-  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols\n${lines.join('')}${promoted}${deployment}`;
+  const universe = result.dataset?.universe ? ` (${result.dataset.universe.source === 'declared' ? 'declared universe' : `universe of snapshot ${result.dataset.universe.snapshotId}`})` : '';
+  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}\n${guards}${lines.join('')}${method}${promoted}${deployment}`;
 }
 
 /** Task queues of the pipeline that no worker is polling right now. */

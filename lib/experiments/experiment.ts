@@ -12,6 +12,7 @@ import { featureSetSchema } from '../features/feature-set';
 import { importRequestSchema } from '../ingest/import-request';
 import { labelSpecSchema } from '../labels/labels';
 import { searchSpaceSchema } from '../tuning/search-space';
+import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
 
 const isoDate = z.string().refine(isIsoDate, 'expected a date as YYYY-MM-DD');
 const ALGORITHM_NAMES = ['logistic_regression', 'random_forest', 'gradient_boosting', 'svm', 'mlp', 'conv1d'] as const;
@@ -29,6 +30,37 @@ export const algorithmSearchSchema = z.object({
   rows: z.object({ trial: z.number().int().min(100).optional(), walkForward: z.number().int().min(100).optional(), final: z.number().int().min(100).optional() }).default({}),
 });
 
+const plausibilitySchema = z.object({ maxAuc: z.number().gt(0.5).max(1), maxAucAboveBaseline: z.number().gt(0).max(0.5), maxAccuracy: z.number().gt(0.5).max(1) }).partial();
+
+/** Leakage and sanity guards; see lib/training/leakage-guards.ts for what each one catches. */
+export const guardsSchema = z
+  .object({
+    /** Recompute sampled feature rows from bars up to their date: catches look-ahead in any feature. */
+    pointInTime: z
+      .object({
+        rows: z.number().int().min(0).max(100_000).default(200),
+        dates: z.number().int().min(1).max(100).default(6),
+        /** A mismatch means the training data is wrong: the run fails by default. */
+        onMismatch: z.enum(['fail', 'veto']).default('fail'),
+      })
+      .default({ rows: 200, dates: 6, onMismatch: 'fail' }),
+    /** Each feature alone against the label: one that is implausibly predictive is a suspected leak. */
+    singleFeatureScan: z.boolean().default(true),
+    /** Refit the winner on permuted labels: it must score at chance (catches labels reaching features or evaluation). */
+    shuffledLabel: z.boolean().default(true),
+    /** AUC above 0.5 + this on shuffled labels counts as leakage. */
+    shuffledLabelTolerance: z.number().positive().max(0.5).default(0.03),
+    /** Plausibility bounds per label kind, merged over DEFAULT_PLAUSIBILITY. */
+    plausibility: z.object({ direction: plausibilitySchema.optional(), triple_barrier: plausibilitySchema.optional(), volatility_regime: plausibilitySchema.optional() }).default({}),
+    /** Older name of plausibility.direction.maxAccuracy, still accepted. */
+    plausibleDirectionAccuracy: z.number().gt(0.5).max(1).optional(),
+    /** Scores that cannot rank stocks (constant across symbols, top-k decided by ties). */
+    degenerateScores: z.object({ maxConstantDays: z.number().min(0).max(1).default(0.05), maxTiedCutDays: z.number().min(0).max(1).default(0.2) }).default({ maxConstantDays: 0.05, maxTiedCutDays: 0.2 }),
+    /** What a tripped guard does (besides a critical alert): veto promotion, or fail the run. */
+    onTrip: z.enum(['veto', 'fail']).default('veto'),
+  })
+  .default({ pointInTime: { rows: 200, dates: 6, onMismatch: 'fail' }, singleFeatureScan: true, shuffledLabel: true, shuffledLabelTolerance: 0.03, plausibility: {}, degenerateScores: { maxConstantDays: 0.05, maxTiedCutDays: 0.2 }, onTrip: 'veto' });
+
 export const experimentSchema = z
   .object({
     /** Registry model name the winner is registered under. */
@@ -37,7 +69,11 @@ export const experimentSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
     /** What to ingest first; omitted: train on what the store already holds. */
     import: importRequestSchema.optional(),
-    universe: z.object({ symbols: z.array(z.string().min(1)).optional() }).default({}),
+    /**
+     * The symbols trained on: these, or (when omitted) exactly the symbols of the snapshot the run
+     * imported; never whatever else happens to be in the store. Recorded in every version's lineage.
+     */
+    universe: z.object({ symbols: z.array(z.string().min(1)).min(1).optional() }).default({}),
     dates: z
       .object({
         /** First decision day used. */
@@ -84,30 +120,26 @@ export const experimentSchema = z
     /** The final model trains on every row up to the cut-off unless a cap is given (here or per algorithm). */
     final: z.object({ maxTrainRows: z.number().int().min(100).optional() }).default({}),
     backtest: backtestOptionsSchema.default(backtestOptionsSchema.parse({})),
-    guards: z
-      .object({
-        /** Refit the winner on permuted labels: it must score at chance, else the run fails as leaking. */
-        shuffledLabel: z.boolean().default(true),
-        /** AUC above 0.5 + this on shuffled labels counts as leakage. */
-        shuffledLabelTolerance: z.number().positive().max(0.5).default(0.03),
-        /** Out-of-sample direction accuracy above this is a leakage alarm, not a success. */
-        plausibleDirectionAccuracy: z.number().gt(0.5).max(1).default(0.65),
-      })
-      .default({ shuffledLabel: true, shuffledLabelTolerance: 0.03, plausibleDirectionAccuracy: 0.65 }),
+    guards: guardsSchema,
     promotion: z
       .object({
-        /** What decides: walk-forward ROC AUC, accuracy lift over the majority class, or backtest Sharpe. */
+        /** What decides: walk-forward ROC AUC, accuracy lift over the strongest naive baseline, or backtest Sharpe. */
         metric: z.enum(['auc', 'accuracy_lift', 'sharpe']).default('auc'),
         /** The challenger must beat the champion by this much on the same period. */
         margin: z.number().min(0).default(0.005),
         /** Absolute floors a challenger must pass. */
         minAuc: z.number().min(0).max(1).default(0.5),
+        /**
+         * Evidence required to beat the strongest naive baseline on the promotion metric: the one-sided
+         * p-value of the day-aware test must be below this (1 turns the requirement off).
+         */
+        alpha: z.number().gt(0).max(1).default(0.05),
         /** What happens to a new challenger: start a deployment, wait for a person, or nothing. */
         deploy: z.enum(['auto', 'manual', 'off']).default('manual'),
         /** How that deployment runs (canary steps, analysis timing, thresholds, A/B): lib/deployment/plan.ts. */
         deployment: deploymentOptionsSchema.optional(),
       })
-      .default({ metric: 'auc', margin: 0.005, minAuc: 0.5, deploy: 'manual' }),
+      .default({ metric: 'auc', margin: 0.005, minAuc: 0.5, alpha: 0.05, deploy: 'manual' }),
   })
   .superRefine((e, ctx) => {
     if (e.dates.from && e.dates.cutoff && e.dates.from >= e.dates.cutoff) ctx.addIssue({ code: 'custom', path: ['dates'], message: `from (${e.dates.from}) must be before cutoff (${e.dates.cutoff})` });
@@ -119,3 +151,11 @@ export const experimentSchema = z
 export type Experiment = z.output<typeof experimentSchema>;
 export type ExperimentInput = z.input<typeof experimentSchema>;
 export type AlgorithmSearch = z.output<typeof algorithmSearchSchema>;
+export type GuardsConfig = Experiment['guards'];
+
+/** The plausibility bound for the experiment's label kind: defaults, then the experiment's overrides. */
+export function plausibilityFor(experiment: Pick<Experiment, 'guards' | 'label'>): PlausibilityBound {
+  const kind = experiment.label.kind;
+  const legacy = kind === 'direction' && experiment.guards.plausibleDirectionAccuracy !== undefined ? { maxAccuracy: experiment.guards.plausibleDirectionAccuracy } : {};
+  return { ...DEFAULT_PLAUSIBILITY[kind], ...legacy, ...(experiment.guards.plausibility[kind] ?? {}) };
+}

@@ -81,17 +81,44 @@ export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries
     }
     case 'volatility_regime': {
       const r = logReturns(close);
-      const past = nanArray(n); // realised h-bar volatility ending at s
-      for (let s = h; s < n; s++) past[s] = std(r, s - h + 1, s);
+      const { median } = trailingVolatility(r, h, spec.trailing);
       for (let t = h + spec.trailing - 1; t + h < n; t++) {
-        const window = Array.from(past.subarray(t - spec.trailing + 1, t + 1)).sort((a, b) => a - b);
-        const m = window.length;
-        const median = m % 2 === 1 ? window[(m - 1) / 2] : (window[m / 2 - 1] + window[m / 2]) / 2;
-        value[t] = std(r, t + 1, t + h) > median ? 1 : 0;
+        value[t] = std(r, t + 1, t + h) > median[t] ? 1 : 0;
         end[t] = t + h;
       }
       break;
     }
   }
   return { value, end };
+}
+
+/** Realised h-bar volatility ending at each bar, and the median of the last `trailing` of them (both known at that bar). */
+function trailingVolatility(r: Float64Array, h: number, trailing: number): { past: Float64Array; median: Float64Array } {
+  const n = r.length;
+  const past = nanArray(n);
+  for (let s = h; s < n; s++) past[s] = std(r, s - h + 1, s);
+  const median = nanArray(n);
+  for (let t = h + trailing - 1; t < n; t++) {
+    const window = Array.from(past.subarray(t - trailing + 1, t + 1)).sort((a, b) => a - b);
+    const m = window.length;
+    median[t] = m % 2 === 1 ? window[(m - 1) / 2] : (window[m / 2 - 1] + window[m / 2]) / 2;
+  }
+  return { past, median };
+}
+
+/**
+ * The volatility regime as known at bar t (the persistence forecast): the same comparison as the
+ * label, made with the h-bar window that ends at t instead of the one that starts after it.
+ * `score` is log(past volatility / trailing median), a ranking score for AUC; NaN before warm-up.
+ */
+export function volatilityRegimeKnownAt(spec: Extract<LabelSpec, { kind: 'volatility_regime' }>, close: Float64Array): { value: Float64Array; score: Float64Array } {
+  const { past, median } = trailingVolatility(logReturns(close), spec.horizon, spec.trailing);
+  const value = nanArray(close.length);
+  const score = nanArray(close.length);
+  for (let t = 0; t < close.length; t++) {
+    if (Number.isNaN(median[t]) || Number.isNaN(past[t])) continue;
+    value[t] = past[t] > median[t] ? 1 : 0;
+    score[t] = Math.log(past[t] / median[t]);
+  }
+  return { value, score };
 }

@@ -121,6 +121,40 @@ export async function registerModel(store: Database, artifactDir: string, input:
   }
 }
 
+/** What makes two registrations the same result: same model bytes from the same data, recipe and experiment. */
+export interface RegistrationIdentity {
+  name: string;
+  artifactSha256: string;
+  params: Record<string, unknown>;
+  seed: number;
+  featureSetVersion: string;
+  label: Record<string, unknown>;
+  datasetId: string;
+  experiment: unknown;
+}
+
+/** Keys sorted at every level, so two equal configs compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+}
+
+/**
+ * An earlier version that is the same result as this one (same artifact sha256, dataset, parameters,
+ * seed, label, feature set and experiment): re-running an identical pipeline must not register it again.
+ */
+export async function findIdenticalVersion(store: Database, id: RegistrationIdentity): Promise<ModelVersion | undefined> {
+  const rows = await store.db.selectFrom('model_versions').selectAll().where('name', '=', id.name).where('artifact_sha256', '=', id.artifactSha256).orderBy('version').execute();
+  return rows.map(toVersion).find(
+    (v) =>
+      canonicalJson(v.params) === canonicalJson(id.params) &&
+      v.seed === id.seed &&
+      v.featureSetVersion === id.featureSetVersion &&
+      canonicalJson(v.label) === canonicalJson(id.label) &&
+      v.lineage.datasetId === id.datasetId &&
+      canonicalJson(v.lineage.experiment) === canonicalJson(id.experiment),
+  );
+}
+
 export async function getModelVersion(store: Database, name: string, version: number): Promise<ModelVersion> {
   const row = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!row) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);

@@ -1,18 +1,46 @@
 /**
- * The promotion policy: a newly trained model becomes `challenger` only if it beats the current
- * champion on the same out-of-sample period by the configured margin and passes the absolute
- * floors. The decision and its reason are recorded with the alias move.
+ * The promotion policy. A newly trained model becomes `challenger` (or `champion` when there is
+ * none) only if, in this order: no guard tripped; it is the best algorithm of its run; it passes
+ * the absolute floor; it beats the strongest naive baseline on the promotion metric with day-aware
+ * evidence (one-sided p below `alpha`); and it beats the current champion, re-run on the same
+ * out-of-sample period, by the margin. The decision names the first rule that failed, with numbers.
  */
+import type { GuardVerdict } from '../training/guards';
+
+export type PromotionMetric = 'auc' | 'accuracy_lift' | 'sharpe';
+
 export interface PromotionPolicy {
-  metric: 'auc' | 'accuracy_lift' | 'sharpe';
+  metric: PromotionMetric;
   margin: number;
   minAuc: number;
+  /** Evidence level against the strongest naive baseline; 1 turns the requirement off. */
+  alpha?: number;
+}
+
+/** The model against the strongest naive baseline on one metric, from inference that respects correlated rows. */
+export interface MetricEvidence {
+  versus: string;
+  /** Model minus baseline. */
+  difference: number;
+  /** Lower end of the two-sided 95% interval of the difference. */
+  lower: number;
+  /** One-sided p-value of "the model is better". */
+  pValue: number;
 }
 
 export interface CandidateScores {
   auc: number;
   accuracyLift: number;
   sharpe: number;
+  /** Per promotion metric, the evidence that the model beats the strongest naive baseline. */
+  evidence?: Partial<Record<PromotionMetric, MetricEvidence>>;
+  /** Guards that tripped for this model or its dataset: any one vetoes promotion. */
+  trippedGuards?: GuardVerdict[];
+  /** False for a run's other algorithms: only the run's best may move an alias. */
+  bestOfRun?: boolean;
+  /** The run's best algorithm, named in the others' reason. */
+  bestAlgorithm?: string;
+  /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
   shuffledLabelPassed: boolean;
 }
@@ -22,16 +50,63 @@ export interface PromotionDecision {
   reason: string;
 }
 
-const metricOf = (s: CandidateScores, metric: PromotionPolicy['metric']) => (metric === 'auc' ? s.auc : metric === 'accuracy_lift' ? s.accuracyLift : s.sharpe);
+const metricOf = (s: CandidateScores, metric: PromotionMetric) => (metric === 'auc' ? s.auc : metric === 'accuracy_lift' ? s.accuracyLift : s.sharpe);
+
+const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
 export function promotionDecision(candidate: CandidateScores, champion: CandidateScores | undefined, policy: PromotionPolicy): PromotionDecision {
-  if (candidate.leakageAlarm) return { promote: false, reason: `not promoted: ${candidate.leakageAlarm}` };
-  if (!candidate.shuffledLabelPassed) return { promote: false, reason: 'not promoted: the shuffled-label control failed' };
-  if (!(candidate.auc >= policy.minAuc)) return { promote: false, reason: `not promoted: out-of-sample AUC ${candidate.auc.toFixed(4)} is below the floor ${policy.minAuc}` };
+  const no = (reason: string): PromotionDecision => ({ promote: false, reason: `not promoted: ${reason}` });
+  const tripped = candidate.trippedGuards ?? [];
+  if (tripped.length > 0) return no(tripped.map((g) => `guard ${g.guard} tripped: ${g.message}`).join('; '));
+  if (candidate.leakageAlarm) return no(candidate.leakageAlarm);
+  if (!candidate.shuffledLabelPassed) return no('the shuffled-label control failed');
+  if (candidate.bestOfRun === false) return no(`not the best algorithm of its run${candidate.bestAlgorithm ? ` (${candidate.bestAlgorithm} is)` : ''}`);
+  if (!(candidate.auc >= policy.minAuc)) return no(`out-of-sample AUC ${fmt(candidate.auc)} is below the floor ${policy.minAuc}`);
   const score = metricOf(candidate, policy.metric);
-  if (!Number.isFinite(score)) return { promote: false, reason: `not promoted: ${policy.metric} is not defined for this model` };
-  if (!champion) return { promote: true, reason: `no champion yet; ${policy.metric} ${score.toFixed(4)} passes the floors` };
+  if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
+  const alpha = policy.alpha ?? 0.05;
+  let evidenceText = '';
+  if (alpha < 1) {
+    const e = candidate.evidence?.[policy.metric];
+    if (!e) return no(`there is no day-aware evidence for ${policy.metric} against a naive baseline`);
+    const what = `${policy.metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${e.versus} (95% interval from ${fmt(e.lower)}, one-sided p ${e.pValue.toPrecision(2)}, clustered by days and symbols)`;
+    if (!(e.pValue < alpha)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${alpha}`);
+    evidenceText = `; beats ${e.versus}: ${what}`;
+  }
+  if (!champion) return { promote: true, reason: `no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}` };
   const best = metricOf(champion, policy.metric);
-  if (score >= best + policy.margin) return { promote: true, reason: `${policy.metric} ${score.toFixed(4)} beats the champion's ${best.toFixed(4)} on the same period by at least ${policy.margin}` };
-  return { promote: false, reason: `not promoted: ${policy.metric} ${score.toFixed(4)} does not beat the champion's ${best.toFixed(4)} by ${policy.margin}` };
+  if (score >= best + policy.margin) return { promote: true, reason: `${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} on the same period by at least ${policy.margin}${evidenceText}` };
+  return no(`${policy.metric} ${fmt(score)} does not beat the champion's ${fmt(best)} by ${policy.margin}`);
+}
+
+/** What promotion reads from an evaluation report (the headline numbers and their day-aware evidence). */
+export interface EvaluatedModel {
+  classification: { rocAuc: number };
+  baseline: { name: string; accuracyLift: number; liftInterval: [number, number]; pValue: number };
+  auc?: { versus: string; difference: { value: number; interval: [number, number]; pValue: number } };
+  backtest: { strategy: Record<string, number>; excessReturn?: { value: number; interval: [number, number]; pValue: number } };
+  guards?: GuardVerdict[];
+  leakageAlarm?: string;
+}
+
+/** The scores of one evaluated model, with every tripped guard (its own and its dataset's). */
+export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards?: readonly GuardVerdict[]; shuffledLabel?: { passed: boolean; message: string } } = {}): CandidateScores {
+  const tripped = [...(extra.datasetGuards ?? []), ...(report.guards ?? [])].filter((g) => g.tripped);
+  if (extra.shuffledLabel && !extra.shuffledLabel.passed) tripped.push({ guard: 'shuffled_label', tripped: true, message: extra.shuffledLabel.message });
+  const evidence: CandidateScores['evidence'] = {
+    accuracy_lift: { versus: report.baseline.name, difference: report.baseline.accuracyLift, lower: report.baseline.liftInterval[0], pValue: report.baseline.pValue },
+  };
+  if (report.auc) evidence.auc = { versus: report.auc.versus, difference: report.auc.difference.value, lower: report.auc.difference.interval[0], pValue: report.auc.difference.pValue };
+  const excess = report.backtest.excessReturn;
+  if (excess) evidence.sharpe = { versus: 'buy-and-hold (daily net return difference)', difference: excess.value, lower: excess.interval[0], pValue: excess.pValue };
+  return {
+    auc: report.classification.rocAuc,
+    accuracyLift: report.baseline.accuracyLift,
+    sharpe: report.backtest.strategy.sharpe,
+    evidence,
+    trippedGuards: tripped,
+    // Reports from before the guards list carried the alarm alone.
+    leakageAlarm: report.guards ? undefined : report.leakageAlarm,
+    shuffledLabelPassed: extra.shuffledLabel?.passed ?? true,
+  };
 }

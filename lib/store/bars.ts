@@ -63,6 +63,13 @@ export async function readBars(store: Database, query: BarQuery = {}): Promise<B
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
 
+/** The symbols (of `among`, when given) that have at least one bar, ascending. */
+export async function storedSymbols(store: Database, among?: readonly string[]): Promise<string[]> {
+  let q = store.db.selectFrom('bars').select('symbol').distinct();
+  if (among && among.length > 0) q = q.where('symbol', 'in', [...among]);
+  return (await q.orderBy('symbol').execute()).map((r) => r.symbol);
+}
+
 export async function countBars(store: Database, query: BarQuery = {}): Promise<number> {
   const row = await filtered(store, query)
     .select((eb) => eb.fn.countAll<number>().as('n'))

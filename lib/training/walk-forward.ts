@@ -4,6 +4,7 @@
  * out of sample. The predictions are filed by content id for validation and the backtest.
  */
 import { algorithmByName } from '../../models/algorithms';
+import { BadInputError } from '../errors';
 import { walkForwardWindows } from '../validation/splits';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import type { TrainingDataset } from './dataset';
@@ -35,10 +36,24 @@ export interface WalkForwardPredictions {
   windows: Array<{ testStartDay: number; testEndDay: number; trainRows: number; testRows: number }>;
 }
 
+/** The first day of the evaluation period: the last `evaluationDays` decision days of the dataset. */
+export function firstEvaluationDay(ds: TrainingDataset, evaluationDays: number): number {
+  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
+  if (evaluationDays >= decisionDays.length) throw new BadInputError(`evaluationDays (${evaluationDays}) must be shorter than the dataset's ${decisionDays.length} decision days`, 'INVALID_SPLIT');
+  return decisionDays[decisionDays.length - evaluationDays];
+}
+
+/** Dataset rows of the evaluation period, ascending. */
+export function evaluationRowsOf(ds: TrainingDataset, evaluationDays: number): Int32Array {
+  const first = firstEvaluationDay(ds, evaluationDays);
+  const out: number[] = [];
+  for (let r = 0; r < ds.rows; r++) if (ds.start[r] >= first) out.push(r);
+  return Int32Array.from(out);
+}
+
 export async function walkForwardPredict(ds: TrainingDataset, datasetId: string, request: WalkForwardRequest, onWindow?: (done: number, total: number) => void, signal?: AbortSignal): Promise<WalkForwardPredictions> {
   const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
-  if (request.evaluationDays >= decisionDays.length) throw new Error(`evaluationDays (${request.evaluationDays}) must be shorter than the dataset's ${decisionDays.length} decision days`);
-  const firstTestDay = decisionDays[decisionDays.length - request.evaluationDays];
+  const firstTestDay = firstEvaluationDay(ds, request.evaluationDays);
   const trainDays = request.mode === 'rolling' ? request.trainDays : firstTestDay - decisionDays[0];
   const windows = walkForwardWindows({ start: ds.start, end: ds.end }, { mode: request.mode, trainDays, testDays: request.testDays, embargoDays: request.embargoDays, firstTestDay });
   const algorithm = algorithmByName(request.algorithm);

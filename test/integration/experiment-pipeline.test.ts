@@ -1,4 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { listAlerts } from '../../lib/alerts/alert-store';
+import { computeLabels, labelSpecSchema } from '../../lib/labels/labels';
+import { readBarSeries } from '../../lib/store/bars';
+import { getFeatureSetColumns, readFeatureRows, writeFeatureRows } from '../../lib/store/features';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { aliasHistory, listModelVersions, loadRegisteredModel } from '../../lib/registry/model-registry';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
@@ -22,7 +28,7 @@ describe('an experiment through the real Temporal server', () => {
     await env?.teardown();
   });
 
-  it('searches, walks forward, validates, registers every algorithm and promotes the best as champion', async () => {
+  it('searches, walks forward, validates, registers every algorithm and promotes the best only with evidence against its naive baselines', async () => {
     const data = tempDir('mlp-exp-');
     await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
     const artifactDir = tempDir('mlp-exp-artifacts-');
@@ -40,42 +46,141 @@ describe('an experiment through the real Temporal server', () => {
     expect(status.stages.map((s) => `${s.name}:${s.status}`)).toEqual(['ingest', 'quality-gate', 'features', 'dataset', 'training', 'validation', 'registration'].map((n) => `${n}:completed`));
     expect(progress).toMatchObject({ phase: 'done', trialsDone: 4, budget: 4, running: 0 });
     expect(result.dataset?.symbols).toBe(5);
+    expect(result.dataset?.universe).toMatchObject({ source: 'snapshot', snapshotId: result.snapshotId, trained: ['SYN01', 'SYN02', 'SYN03', 'SYN04', 'SYN05'] });
+    expect(result.datasetGuards?.verdicts.map((v) => [v.guard, v.tripped])).toEqual([['point_in_time_audit', false], ['single_feature_scan', false]]);
     const candidates = result.candidates ?? [];
     expect(candidates.map((c) => c.algorithm).sort()).toEqual(['gradient_boosting', 'logistic_regression']);
     for (const c of candidates) {
       expect(c.training.trials).toHaveLength(4);
       expect(c.training.best.folds).toHaveLength(3);
       expect(c.evaluation.report.period.days).toBe(120);
-      expect(c.evaluation.shuffledLabel?.passed).toBe(true);
+      expect(c.evaluation.shuffledLabel?.message).toMatch(/at chance/);
       // Synthetic prices are a random walk: nothing to predict out of sample.
       expect(Math.abs(c.evaluation.report.classification.rocAuc - 0.5)).toBeLessThan(0.1);
+      expect(c.evaluation.report.baselines.map((b) => b.name)).toEqual(['pre_period_majority', 'always_up', 'momentum_sign', 'evaluation_majority']);
+      expect(c.evaluation.report.guards.map((g) => [g.guard, g.tripped])).toEqual([['plausibility_bound', false], ['degenerate_scores', false]]);
     }
+    // Exactly one candidate is the run's best; the others say so in their own words.
+    expect(candidates.filter((c) => c.bestOfRun)).toHaveLength(1);
+    for (const c of candidates.filter((x) => !x.bestOfRun)) expect(c.registration.decision.reason).toMatch(/not the best algorithm of its run/);
     const versions = await listModelVersions(db.store, 'direction-5d');
     expect(versions.map((v) => v.version)).toEqual([1, 2]);
     expect(versions.every((v) => v.snapshotId === result.snapshotId && v.runId && v.codeVersion)).toBe(true);
-    // Whether the best passes the floor (AUC ≥ 0.5) on noise is chance; if it does it is champion.
-    const history = await aliasHistory(db.store, 'direction-5d');
-    if (result.promoted) {
-      expect(history).toEqual([expect.objectContaining({ alias: 'champion', toVersion: result.promoted.version })]);
-      const { model } = await loadRegisteredModel(db.store, artifactDir, 'direction-5d', result.promoted.version);
-      expect(model.algorithm).toBe(result.promoted.algorithm);
-    } else expect(history).toEqual([]);
+    expect(versions.every((v) => JSON.stringify((v.lineage.universe as { trained: string[] }).trained) === JSON.stringify(['SYN01', 'SYN02', 'SYN03', 'SYN04', 'SYN05']))).toBe(true);
+    // The synthetic market plants trend segments (a stock drifts one way for 40–250 days), which trend
+    // features find: the best model shows day- and stock-clustered evidence against every naive baseline.
+    const best = candidates.find((c) => c.bestOfRun);
+    expect(result.promoted).toMatchObject({ algorithm: best?.algorithm, alias: 'champion', reason: expect.stringMatching(/^no champion yet; auc 0\.\d+ passes the floors; beats \w+: auc \+0\.\d+ over \w+ \(95% interval from 0\.\d+, one-sided p 0\.0\d+/) });
+    expect(best?.evaluation.report.auc.difference.pValue).toBeLessThan(0.05);
+    expect(await aliasHistory(db.store, 'direction-5d')).toEqual([expect.objectContaining({ alias: 'champion', toVersion: result.promoted?.version })]);
+    const { model } = await loadRegisteredModel(db.store, artifactDir, 'direction-5d', result.promoted?.version as number);
+    expect(model.algorithm).toBe(result.promoted?.algorithm);
   });
 
   it('judges a new run against the champion re-run on the same out-of-sample period', async () => {
     const data = tempDir('mlp-exp2-');
     await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
     const artifactDir = tempDir('mlp-exp2-artifacts-');
-    // Floors at zero: the first run always becomes champion, whatever noise gives.
-    const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005 } };
+    // Floors at zero and no evidence required: the first run always becomes champion, whatever noise gives.
+    const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005, alpha: 1 } };
     const run = (id: string) => env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment }] });
     const [first, second] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => [await run(`rerun-1-${Date.now()}`), await run(`rerun-2-${Date.now()}`)]);
     expect(first.promoted?.alias).toBe('champion');
-    // Same data, same seed: the second run's best is the champion's recipe, so it scores the same and is not promoted.
+    // Same data, same seed: the same models. They are recognised and not registered again.
     expect(second.promoted).toBeUndefined();
+    expect(second.candidates?.every((c) => c.registration.identicalToEarlier)).toBe(true);
     const best = second.candidates?.find((c) => c.algorithm === first.promoted?.algorithm);
-    expect(best?.registration.decision.reason).toMatch(/does not beat the champion's/);
-    expect((await listModelVersions(db.store, 'rerun')).map((v) => v.version)).toEqual([1, 2, 3, 4]);
+    expect(best?.registration.version.version).toBe(first.promoted?.version);
+    expect(best?.registration.decision.reason).toMatch(/identical to v\d+, already the champion; nothing new registered/);
+    expect((await listModelVersions(db.store, 'rerun')).map((v) => v.version)).toEqual([1, 2]);
     expect((await aliasHistory(db.store, 'rerun')).map((h) => [h.alias, h.toVersion])).toEqual([['champion', first.promoted?.version]]);
   });
+
+  it('trains on the universe of the snapshot it imported, not on everything in the store', async () => {
+    // The store already holds SYN01..SYN05 from the runs above; this run imports five other symbols.
+    const data = tempDir('mlp-exp3-');
+    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 99 });
+    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
+      fs.writeFileSync(path.join(data, file.replace('SYN', 'ALT')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'ALT'));
+      fs.rmSync(path.join(data, file));
+    }
+    const artifactDir = tempDir('mlp-exp3-artifacts-');
+    const experiment = { ...smallExperiment(data, 'universe'), algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false } };
+    const result = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, () =>
+      env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `universe-${Date.now()}`, args: [{ experiment }] }),
+    );
+    expect(result.dataset?.universe).toMatchObject({ source: 'snapshot', trained: ['ALT01', 'ALT02', 'ALT03', 'ALT04', 'ALT05'] });
+    const [version] = await listModelVersions(db.store, 'universe');
+    expect((version.lineage.universe as { requested: string[] }).requested).toEqual(['ALT01', 'ALT02', 'ALT03', 'ALT04', 'ALT05']);
+  });
+
+  it('fails a run whose stored features see the future, raises a critical alert and registers nothing', async () => {
+    const data = tempDir('mlp-exp4-');
+    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 5 });
+    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
+      fs.writeFileSync(path.join(data, file.replace('SYN', 'LEAK')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'LEAK'));
+      fs.rmSync(path.join(data, file));
+    }
+    const artifactDir = tempDir('mlp-exp4-artifacts-');
+    const experiment = { ...smallExperiment(data, 'leaky'), algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false } };
+    await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
+      // The features step first, then a careless change: ret_5 becomes the return over the next 5 bars.
+      const features = await env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `leak-features-${Date.now()}`, args: [{ import: experiment.import }] });
+      await plantColumn(db, features.features?.version as string, 'ret_5', (close, t) => close[t + 5] / close[t] - 1);
+      const handle = await env.client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `leak-${Date.now()}`, args: [{ experiment }] });
+      await expect(handle.result()).rejects.toThrow();
+      const status = await handle.query(pipelineStatusQuery);
+      expect(status.stages.find((s) => s.name === 'dataset')).toMatchObject({ status: 'failed' });
+    });
+    expect(await listModelVersions(db.store, 'leaky')).toEqual([]);
+    const alerts = await listAlerts(db.store, { rule: 'leakage_guard' });
+    expect(alerts.find((a) => a.subject === 'model leaky')).toMatchObject({ severity: 'critical', message: expect.stringMatching(/point_in_time_audit: .*ret_5/) });
+  });
+
+  it('registers but never promotes a volatility-regime model fed the label, when guards only veto', async () => {
+    const data = tempDir('mlp-exp5-');
+    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 8 });
+    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
+      fs.writeFileSync(path.join(data, file.replace('SYN', 'VOL')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'VOL'));
+      fs.rmSync(path.join(data, file));
+    }
+    const artifactDir = tempDir('mlp-exp5-artifacts-');
+    const label = { kind: 'volatility_regime' as const, horizon: 20, trailing: 252 };
+    const experiment = { ...smallExperiment(data, 'vol-leaky'), label, algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false, pointInTime: { onMismatch: 'veto' as const } }, promotion: { alpha: 1, minAuc: 0 } };
+    const result = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
+      const features = await env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `vol-features-${Date.now()}`, args: [{ import: experiment.import }] });
+      // The label copied into a feature column (a careless target-derived feature).
+      await plantColumn(db, features.features?.version as string, 'rsi_14', (close, t) => computeLabels(labelSpecSchema.parse(label), close).value[t]);
+      return env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `vol-leak-${Date.now()}`, args: [{ experiment }] });
+    });
+    expect(result.datasetGuards?.verdicts.filter((v) => v.tripped).map((v) => v.guard)).toEqual(['point_in_time_audit', 'single_feature_scan']);
+    const [candidate] = result.candidates ?? [];
+    expect(candidate.evaluation.report.classification.rocAuc).toBeGreaterThan(0.95);
+    expect(candidate.evaluation.report.guards.find((g) => g.guard === 'plausibility_bound')?.tripped).toBe(true);
+    expect(result.promoted).toBeUndefined();
+    expect(candidate.registration.decision.reason).toMatch(/^not promoted: guard point_in_time_audit tripped: .*rsi_14.*guard single_feature_scan tripped: suspected leak: rsi_14 alone scores AUC 1\.0000/);
+    expect(await aliasHistory(db.store, 'vol-leaky')).toEqual([]);
+    const alerts = await listAlerts(db.store, { rule: 'leakage_guard', subject: 'model vol-leaky' });
+    expect(alerts.length).toBeGreaterThanOrEqual(1);
+    expect(alerts.every((a) => a.severity === 'critical')).toBe(true);
+  });
 });
+
+/** Overwrites one stored feature column with a value computed from the symbol's closes at bar t (NaN drops the row), as a look-ahead bug would. */
+async function plantColumn(db: TestDatabase, version: string, column: string, value: (close: Float64Array, t: number) => number): Promise<void> {
+  const columns = (await getFeatureSetColumns(db.store, version)) as string[];
+  const c = columns.indexOf(column);
+  const rows = await readFeatureRows(db.store, version, {});
+  const series = new Map((await readBarSeries(db.store, { symbols: [...new Set(rows.map((r) => r.symbol))] })).map((s) => [s.symbol, s]));
+  const planted = rows.flatMap((r) => {
+    const s = series.get(r.symbol);
+    const t = s?.dates.indexOf(r.date) ?? -1;
+    const v = s && t >= 0 ? value(s.close, t) : NaN;
+    if (!Number.isFinite(v)) return [];
+    const values = r.values.slice();
+    values[c] = v;
+    return [{ ...r, values }];
+  });
+  await db.store.db.deleteFrom('feature_rows').where('version', '=', version).where('symbol', 'in', [...series.keys()]).execute();
+  await writeFeatureRows(db.store, version, planted);
+}

@@ -1,19 +1,59 @@
-import { promotionDecision } from '../../lib/registry/promotion';
+import { candidateScoresOf, promotionDecision, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
 
-const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5 };
-const scores = (auc: number, extra: object = {}) => ({ auc, accuracyLift: 0.01, sharpe: 0.5, shuffledLabelPassed: true, ...extra });
+const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
+const beats: MetricEvidence = { versus: 'momentum_sign', difference: 0.02, lower: 0.008, pValue: 0.001 };
+const scores = (auc: number, extra: Partial<CandidateScores> = {}): CandidateScores => ({ auc, accuracyLift: 0.01, sharpe: 0.5, shuffledLabelPassed: true, evidence: { auc: beats, accuracy_lift: beats, sharpe: beats }, ...extra });
 
 describe('promotion policy', () => {
-  it('promotes the first model that passes the floors, then only a margin winner', () => {
-    expect(promotionDecision(scores(0.52), undefined, policy).promote).toBe(true);
+  it('promotes the first model that passes the floors and beats its baseline, then only a margin winner', () => {
+    expect(promotionDecision(scores(0.52), undefined, policy)).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; auc 0\.5200 passes the floors; beats momentum_sign: auc \+0\.0200 over momentum_sign/) });
     expect(promotionDecision(scores(0.49), undefined, policy)).toEqual({ promote: false, reason: 'not promoted: out-of-sample AUC 0.4900 is below the floor 0.5' });
-    expect(promotionDecision(scores(0.524), scores(0.52), policy).promote).toBe(false);
+    expect(promotionDecision(scores(0.524), scores(0.52), policy)).toEqual({ promote: false, reason: "not promoted: auc 0.5240 does not beat the champion's 0.5200 by 0.005" });
     expect(promotionDecision(scores(0.526), scores(0.52), policy).promote).toBe(true);
     expect(promotionDecision(scores(0.6), scores(0.52), { ...policy, metric: 'sharpe' }).promote).toBe(false);
   });
 
-  it('never promotes a model flagged for leakage', () => {
+  it('does not promote a model that is no better than its strongest naive baseline, even as the first champion', () => {
+    // AUC 0.506 with accuracy equal to the baseline (p = 1): once promoted and deployed as "passing the floors".
+    const weak = scores(0.506, { evidence: { auc: { versus: 'pre_period_majority', difference: 0.006, lower: -0.011, pValue: 0.24 }, accuracy_lift: { versus: 'always_up', difference: 0, lower: -0.02, pValue: 1 } } });
+    const auc = promotionDecision(weak, undefined, policy);
+    expect(auc.promote).toBe(false);
+    expect(auc.reason).toMatch(/^not promoted: no evidence it beats the strongest naive baseline: auc \+0\.0060 over pre_period_majority .*p 0\.24.*below 0\.05/);
+    expect(promotionDecision(weak, undefined, { ...policy, metric: 'accuracy_lift' }).reason).toMatch(/accuracy_lift \+0\.0000 over always_up/);
+    // Without evidence at all (an older report) nothing is promoted either.
+    expect(promotionDecision(scores(0.6, { evidence: undefined }), undefined, policy).reason).toMatch(/no day-aware evidence/);
+    // alpha 1 turns the requirement off (tests, deliberate overrides).
+    expect(promotionDecision(weak, undefined, { ...policy, alpha: 1 }).promote).toBe(true);
+  });
+
+  it('never promotes a model that tripped a guard, and names the guard and its evidence', () => {
+    const leaking = scores(0.99, { trippedGuards: [{ guard: 'single_feature_scan', tripped: true, message: 'suspected leak: f3 alone scores AUC 1.0000' }] });
+    expect(promotionDecision(leaking, undefined, policy)).toEqual({ promote: false, reason: 'not promoted: guard single_feature_scan tripped: suspected leak: f3 alone scores AUC 1.0000' });
     expect(promotionDecision(scores(0.9, { leakageAlarm: 'too good' }), undefined, policy).reason).toBe('not promoted: too good');
     expect(promotionDecision(scores(0.6, { shuffledLabelPassed: false }), undefined, policy).promote).toBe(false);
+  });
+
+  it('says a model was not the best of its run in its own words, not as a leakage alarm', () => {
+    const other = scores(0.55, { bestOfRun: false, bestAlgorithm: 'gradient_boosting' });
+    expect(promotionDecision(other, undefined, policy)).toEqual({ promote: false, reason: 'not promoted: not the best algorithm of its run (gradient_boosting is)' });
+    expect(other.leakageAlarm).toBeUndefined();
+  });
+
+  it('reads the evidence and every tripped guard from an evaluation report', () => {
+    const report = {
+      classification: { rocAuc: 0.55 },
+      baseline: { name: 'always_up', accuracyLift: 0.01, liftInterval: [-0.01, 0.03] as [number, number], pValue: 0.2 },
+      auc: { versus: 'momentum_sign', difference: { value: 0.04, interval: [0.02, 0.06] as [number, number], pValue: 0.0004 } },
+      backtest: { strategy: { sharpe: 1.1 }, excessReturn: { value: 0.0002, interval: [-0.0001, 0.0005] as [number, number], pValue: 0.1 } },
+      guards: [{ guard: 'plausibility_bound' as const, tripped: false, message: 'fine' }, { guard: 'degenerate_scores' as const, tripped: true, message: 'constant' }],
+    };
+    const s = candidateScoresOf(report, { datasetGuards: [{ guard: 'point_in_time_audit', tripped: true, message: 'ret_1 differs' }], shuffledLabel: { passed: true, message: 'at chance' } });
+    expect(s.evidence).toEqual({
+      auc: { versus: 'momentum_sign', difference: 0.04, lower: 0.02, pValue: 0.0004 },
+      accuracy_lift: { versus: 'always_up', difference: 0.01, lower: -0.01, pValue: 0.2 },
+      sharpe: { versus: 'buy-and-hold (daily net return difference)', difference: 0.0002, lower: -0.0001, pValue: 0.1 },
+    });
+    expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
+    expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
   });
 });

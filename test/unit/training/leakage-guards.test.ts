@@ -6,15 +6,30 @@ import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 const request: TrialRequest = { algorithm: 'logistic_regression', params: {}, folds: 4, embargoDays: 5, maxTrainRows: 10_000, maxTestRows: 10_000, seed: 3, threads: 1 };
 
 describe('shuffled-label control', () => {
-  it('permutes labels within each symbol, keeping each symbol class balance', () => {
+  it('permutes labels across all rows (class balance kept), reproducibly', () => {
     const ds = syntheticTrainingDataset({ symbols: 3, days: 100 });
-    const shuffled = permutedLabels(ds.labels, ds.symbol, 1);
+    const shuffled = permutedLabels(ds.labels, 1);
     expect(shuffled).not.toEqual(ds.labels);
-    for (let s = 0; s < 3; s++) {
-      const ones = (labels: Int32Array) => labels.filter((_, r) => ds.symbol[r] === s).reduce((a, b) => a + b, 0);
-      expect(ones(shuffled)).toBe(ones(ds.labels));
+    const ones = (labels: Int32Array) => labels.reduce((a, b) => a + b, 0);
+    expect(ones(shuffled)).toBe(ones(ds.labels));
+    expect(permutedLabels(ds.labels, 1)).toEqual(shuffled);
+    expect(permutedLabels(ds.labels, 2)).not.toEqual(shuffled);
+  });
+
+  it('is not fooled by symbols with different up-rates that the features identify', async () => {
+    // Symbol s is up with probability 0.3 + 0.4·s/3 and feature f1 names the symbol: no leak, and
+    // a within-symbol permutation would keep those rates for the model to find.
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 300, signal: 0 });
+    const p = ds.columns.length;
+    const rates = [0.3, 0.43, 0.57, 0.7];
+    let state = 17;
+    const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let r = 0; r < ds.rows; r++) {
+      ds.labels[r] = next() < rates[ds.symbol[r]] ? 1 : 0;
+      ds.values[r * p + 1] = ds.symbol[r];
     }
-    expect(permutedLabels(ds.labels, ds.symbol, 1)).toEqual(shuffled);
+    const result = await shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), request, 0.03);
+    expect(result.passed).toBe(true);
   });
 
   it('passes an honest pipeline, even with a strong real signal', async () => {

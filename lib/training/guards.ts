@@ -1,0 +1,61 @@
+/**
+ * What a guard reports, and the plausibility bound per label kind that the model's scores and each
+ * single feature are held to. Kept free of model code so configs and the CLI can read it cheaply;
+ * the guards themselves live in leakage-guards.ts, point-in-time-audit.ts and evaluation-report.ts.
+ */
+import type { LabelSpec } from '../labels/labels';
+
+export type GuardName = 'point_in_time_audit' | 'single_feature_scan' | 'plausibility_bound' | 'shuffled_label' | 'degenerate_scores';
+
+/** One guard's verdict: a tripped guard vetoes promotion (or fails the run, as the experiment says). */
+export interface GuardVerdict {
+  guard: GuardName;
+  tripped: boolean;
+  message: string;
+}
+
+/**
+ * What is credible out of sample for one label kind: the AUC may exceed neither `maxAuc` nor the
+ * strongest naive baseline's AUC by more than `maxAucAboveBaseline`, and accuracy may not exceed
+ * `maxAccuracy`.
+ */
+export interface PlausibilityBound {
+  maxAuc: number;
+  maxAucAboveBaseline: number;
+  maxAccuracy: number;
+}
+
+/**
+ * Defaults per label kind. Direction: published out-of-sample daily and weekly hit rates on large
+ * US stocks are 51–54% (Krauss, Do & Huck 2017; Fischer & Krauss 2018), monthly R² under 1% (Gu,
+ * Kelly & Xiu 2020), so an AUC above 0.60 or a hit rate above 65% means a leak far more often than
+ * skill. Triple barrier labels are a path-dependent sign of the same returns: bounds a little wider.
+ * Volatility regime: volatility clusters (Corsi 2009's HAR model explains much of tomorrow's
+ * volatility from today's), so persistence alone scores an AUC near 0.75; a model may add to that,
+ * but not 0.12 of AUC, and nothing real reaches 0.95.
+ */
+export const DEFAULT_PLAUSIBILITY: Readonly<Record<LabelSpec['kind'], PlausibilityBound>> = {
+  direction: { maxAuc: 0.6, maxAucAboveBaseline: 0.08, maxAccuracy: 0.65 },
+  triple_barrier: { maxAuc: 0.62, maxAucAboveBaseline: 0.1, maxAccuracy: 0.66 },
+  volatility_regime: { maxAuc: 0.95, maxAucAboveBaseline: 0.12, maxAccuracy: 0.9 },
+};
+
+/** The AUC above which a score is implausible, given the strongest naive baseline's AUC. */
+export function aucCeiling(bound: PlausibilityBound, baselineAuc: number): number {
+  return Math.min(bound.maxAuc, (Number.isFinite(baselineAuc) ? Math.max(0.5, baselineAuc) : 0.5) + bound.maxAucAboveBaseline);
+}
+
+/**
+ * The model's out-of-sample AUC and accuracy against the bound. Judged on the lower ends of their
+ * day-aware 95% intervals, so that a short evaluation period (few independent days) cannot trip the
+ * guard by luck, while a real leak (AUC near 1 on thousands of rows) always does.
+ */
+export function plausibilityBound(kind: LabelSpec['kind'], bound: PlausibilityBound, scores: { auc: number; aucLower: number; accuracy: number; accuracyLower: number; baselineAuc: number; baselineName: string }): GuardVerdict {
+  const ceiling = aucCeiling(bound, scores.baselineAuc);
+  const problems: string[] = [];
+  if (scores.aucLower > ceiling) problems.push(`out-of-sample AUC ${scores.auc.toFixed(4)} (95% lower bound ${scores.aucLower.toFixed(4)}) is above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${scores.baselineName}'s ${scores.baselineAuc.toFixed(4)})`);
+  if (scores.accuracyLower > bound.maxAccuracy) problems.push(`out-of-sample accuracy ${(scores.accuracy * 100).toFixed(1)}% (95% lower bound ${(scores.accuracyLower * 100).toFixed(1)}%) is above the bound of ${(bound.maxAccuracy * 100).toFixed(0)}% for ${kind} labels`);
+  return problems.length > 0
+    ? { guard: 'plausibility_bound', tripped: true, message: `${problems.join('; ')}: too good to be true, look for a feature that sees the future` }
+    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}, judged on 95% lower bounds)` };
+}

@@ -1,0 +1,161 @@
+import { computeLabels, volatilityRegimeKnownAt, type LabelSpec } from '../../../lib/labels/labels';
+import type { BarSeries } from '../../../lib/market-data/bar';
+import { rng } from '../../../lib/random';
+import type { TrainingDataset } from '../../../lib/training/dataset';
+import { evaluatePredictions } from '../../../lib/training/evaluation-report';
+import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
+import type { WalkForwardPredictions } from '../../../lib/training/walk-forward';
+import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../../../lib/validation/baselines';
+
+/**
+ * Prices whose volatility switches between calm and turbulent regimes that last for weeks (as real
+ * volatility does), and whose drift changes sign with the market, so naive rules have something to find.
+ */
+function regimeMarket(symbols: number, days: number, seed: number): BarSeries[] {
+  const random = rng(seed);
+  const z = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const dates = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2010, 0, 4) + d * 86_400_000).toISOString().slice(0, 10));
+  let turbulent = false;
+  const market = Float64Array.from({ length: days }, () => {
+    if (random() < 0.02) turbulent = !turbulent;
+    return turbulent ? 0.03 : 0.008;
+  });
+  return Array.from({ length: symbols }, (_, s) => {
+    const close = new Float64Array(days);
+    let p = 50 + s;
+    for (let d = 0; d < days; d++) close[d] = p *= Math.exp(market[d] * z());
+    return { symbol: `S${String(s).padStart(2, '0')}`, dates, open: close.slice(), high: close.map((c) => c * 1.01), low: close.map((c) => c * 0.99), close, volume: new Float64Array(days).fill(1e6) };
+  });
+}
+
+/** The dataset the pipeline would build from these bars (one noise feature), for a label kind. */
+function datasetOf(series: BarSeries[], label: LabelSpec): TrainingDataset {
+  const random = rng(3);
+  const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number }> = [];
+  const labels = series.map((s) => computeLabels(label, s.close));
+  for (let d = 0; d < series[0].dates.length; d++) {
+    series.forEach((s, k) => {
+      const y = labels[k].value[d];
+      if (Number.isNaN(y)) return;
+      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1 });
+    });
+  }
+  return {
+    featureSetVersion: 'fs-test',
+    label,
+    columns: ['noise'],
+    days: series[0].dates,
+    symbols: series.map((s) => s.symbol),
+    rows: rows.length,
+    values: Float64Array.from(rows, () => random()),
+    labels: Int32Array.from(rows, (r) => r.y),
+    start: Int32Array.from(rows, (r) => r.d),
+    end: Int32Array.from(rows, (r) => r.end),
+    symbol: Int32Array.from(rows, (r) => r.s),
+    forwardReturn: Float64Array.from(rows, (r) => r.fwd),
+  };
+}
+
+/** Predictions for the last `days` decision days: P(class 1) from a function of the row. */
+function predictionsOf(ds: TrainingDataset, days: number, p1: (r: number) => number): WalkForwardPredictions {
+  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
+  const first = decisionDays[decisionDays.length - days];
+  const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
+  const proba = new Float64Array(rows.length * 2);
+  rows.forEach((r, i) => {
+    proba[i * 2 + 1] = p1(r);
+    proba[i * 2] = 1 - p1(r);
+  });
+  return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
+}
+
+const options = (kind: LabelSpec['kind']) => ({ backtest: { costBps: 0, slippageBps: 0, topK: 5 }, plausibility: DEFAULT_PLAUSIBILITY[kind], trials: 1, trialSharpeVariance: 0, seed: 1 });
+
+describe('naive baselines', () => {
+  const series = regimeMarket(20, 900, 7);
+  const regime: LabelSpec = { kind: 'volatility_regime', horizon: 20, trailing: 252 };
+
+  it('knows the volatility regime at t from bars up to t only', () => {
+    const close = series[0].close;
+    const now = volatilityRegimeKnownAt(regime, close);
+    const altered = close.slice();
+    for (let t = 600; t < altered.length; t++) altered[t] *= 1 + 0.2 * Math.sin(t);
+    const after = volatilityRegimeKnownAt(regime, altered);
+    for (let t = 0; t < 600; t++) {
+      expect(Number.isNaN(after.value[t]) ? NaN : after.value[t]).toEqual(Number.isNaN(now.value[t]) ? NaN : now.value[t]);
+    }
+    // It is the label's own comparison, made 20 bars earlier: persistence.
+    const label = computeLabels(regime, close);
+    let agree = 0;
+    let n = 0;
+    for (let t = 300; t < 850; t++) {
+      if (Number.isNaN(label.value[t]) || Number.isNaN(now.value[t])) continue;
+      n++;
+      if (label.value[t] === now.value[t]) agree++;
+    }
+    expect(agree / n).toBeGreaterThan(0.7);
+  });
+
+  it('judges a volatility-regime model against persistence, not against a stale majority class', () => {
+    const ds = datasetOf(series, regime);
+    // A model that predicts the pre-period's rates: near-constant scores with a little noise.
+    const random = rng(4);
+    const predictions = predictionsOf(ds, 250, () => 0.45 + 0.1 * random());
+    const report = evaluatePredictions(ds, predictions, series, options('volatility_regime'));
+    const names = report.baselines.map((b) => b.name);
+    expect(names).toEqual(['pre_period_majority', 'persistence', 'evaluation_majority']);
+    const persistence = report.baselines.find((b) => b.name === 'persistence');
+    expect(report.baselines.find((b) => b.name === 'evaluation_majority')?.hindsight).toBe(true);
+    expect(persistence?.accuracy).toBeGreaterThan(0.6);
+    expect(persistence?.auc).toBeGreaterThan(0.6);
+    // The lift is measured against the strongest fair baseline, persistence, and is negative.
+    expect(report.baseline.name).toBe('persistence');
+    expect(report.baseline.accuracyLift).toBeCloseTo(report.classification.accuracy - (persistence?.accuracy ?? NaN), 10);
+    expect(report.baseline.accuracyLift).toBeLessThan(-0.08);
+    expect(report.baseline.pValue).toBeGreaterThan(0.95);
+    expect(report.auc.versus).toBe('persistence');
+    expect(report.auc.difference.pValue).toBeGreaterThan(0.95);
+  });
+
+  it('offers always-up and the past-return sign for direction labels, the sign chosen before the evaluation period', () => {
+    const direction: LabelSpec = { kind: 'direction', horizon: 5, deadZone: 0 };
+    const ds = datasetOf(series, direction);
+    const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
+    const first = decisionDays[decisionDays.length - 200];
+    const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
+    const baselines = naiveBaselinesOf(ds, rows, series);
+    expect(baselines.map((b) => b.name)).toEqual(['pre_period_majority', 'always_up', 'momentum_sign', 'evaluation_majority']);
+    const labels = Int32Array.from(rows, (r) => ds.labels[r]);
+    const strongest = strongestBaseline(baselines, labels);
+    expect(strongest.hindsight).toBe(false);
+    for (const b of baselines.filter((x) => !x.hindsight)) expect(baselineAccuracyOf(strongest.predicted, labels)).toBeGreaterThanOrEqual(baselineAccuracyOf(b.predicted, labels));
+  });
+});
+
+describe('inference that respects correlated rows', () => {
+  it('does not call a model that is worse than its baseline significant, where the independent-rows test would', () => {
+    // Every symbol follows the market on each day (one shared label), so rows of a day are one observation.
+    const random = rng(12);
+    const series = regimeMarket(30, 700, 2);
+    const ds = datasetOf(series, { kind: 'direction', horizon: 5, deadZone: 0 });
+    const byDay = new Map<number, number>();
+    for (let r = 0; r < ds.rows; r++) {
+      if (!byDay.has(ds.start[r])) byDay.set(ds.start[r], random() < 0.58 ? 1 : 0);
+      ds.labels[r] = byDay.get(ds.start[r]) as number;
+    }
+    // The model guesses each day's market direction at random: no skill at all, wrong on whole days at a time.
+    const guess = new Map<number, number>();
+    const predictions = predictionsOf(ds, 400, (r) => {
+      if (!guess.has(ds.start[r])) guess.set(ds.start[r], random() < 0.5 ? 0.9 : 0.1);
+      return guess.get(ds.start[r]) as number;
+    });
+    const report = evaluatePredictions(ds, predictions, series, options('direction'));
+    expect(report.baseline.accuracyLift).toBeLessThan(0);
+    // McNemar on 12,000 rows treated as independent is (wrongly) certain the model is worse...
+    expect(report.baseline.naivePValue).toBeGreaterThan(0.999);
+    // ...and a model only slightly worse still gets a day-aware interval that reaches zero or beyond.
+    expect(report.baseline.liftInterval[1] - report.baseline.liftInterval[0]).toBeGreaterThan(0.05);
+    expect(report.baseline.pValue).toBeGreaterThan(0.5);
+    expect(report.inference.clusters).toBe(30); // the smaller of 80 five-day blocks and 30 symbols
+  });
+});
