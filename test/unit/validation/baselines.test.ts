@@ -4,6 +4,7 @@ import { rng } from '../../../lib/random';
 import type { TrainingDataset } from '../../../lib/training/dataset';
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
+import { candidateScoresOf, promotionDecision } from '../../../lib/registry/promotion';
 import type { WalkForwardPredictions } from '../../../lib/training/walk-forward';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../../../lib/validation/baselines';
 
@@ -157,5 +158,36 @@ describe('inference that respects correlated rows', () => {
     expect(report.baseline.liftInterval[1] - report.baseline.liftInterval[0]).toBeGreaterThan(0.05);
     expect(report.baseline.pValue).toBeGreaterThan(0.5);
     expect(report.inference.clusters).toBe(30); // the smaller of 80 five-day blocks and 30 symbols
+  });
+});
+
+describe('verdicts a trading team can trust', () => {
+  const series = regimeMarket(30, 700, 4);
+  const direction: LabelSpec = { kind: 'direction', horizon: 5, deadZone: 0 };
+  const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
+
+  it('does not promote a model that predicts exactly what a naive baseline predicts', () => {
+    const ds = datasetOf(series, direction);
+    // Always up, with a little noise in the score so it is not constant: the always-up rule itself.
+    const random = rng(8);
+    const report = evaluatePredictions(ds, predictionsOf(ds, 300, () => 0.6 + 0.01 * random()), series, options('direction'));
+    expect(report.classification.accuracy).toBeCloseTo(report.baselines.find((b) => b.name === 'always_up')?.accuracy ?? NaN, 10);
+    expect(report.baseline.pValue).toBeGreaterThan(0.4);
+    const decision = promotionDecision(candidateScoresOf(report), undefined, policy);
+    expect(decision.promote).toBe(false);
+    expect(decision.reason).toMatch(/^not promoted: no evidence it beats the strongest naive baseline/);
+  });
+
+  it('flags scores that are the same for every symbol on most days, and vetoes them', () => {
+    const ds = datasetOf(series, direction);
+    // One score per day for all symbols (a model timing the market): top-k is then decided by draws.
+    const random = rng(9);
+    const byDay = new Map<number, number>();
+    const report = evaluatePredictions(ds, predictionsOf(ds, 300, (r) => byDay.get(ds.start[r]) ?? byDay.set(ds.start[r], 0.3 + 0.4 * random()).get(ds.start[r]) as number), series, options('direction'));
+    expect(report.backtest.scoreTies.constantShare).toBe(1);
+    const guard = report.guards.find((g) => g.guard === 'degenerate_scores');
+    expect(guard).toMatchObject({ tripped: true, message: expect.stringMatching(/every symbol got the same score on \d+ of \d+ days \(100\.0%/) });
+    const decision = promotionDecision(candidateScoresOf(report), undefined, { ...policy, alpha: 1 });
+    expect(decision).toMatchObject({ promote: false, reason: expect.stringMatching(/^not promoted: guard degenerate_scores tripped/) });
   });
 });
