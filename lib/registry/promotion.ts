@@ -2,7 +2,7 @@
  * The promotion policy. A newly trained model becomes `challenger` (or `champion` when there is
  * none) only if, in this order: no guard tripped; it is the best algorithm of its run; it passes
  * the absolute floor; it beats the strongest naive baseline on the promotion metric with day-aware
- * evidence (one-sided p below `alpha`); and it beats the current champion, re-run on the same
+ * evidence (one-sided p below `alpha`, divided by the number of algorithms it was picked from); and it beats the current champion, re-run on the same
  * out-of-sample period, by the margin. The decision names the first rule that failed, with numbers.
  */
 import type { GuardVerdict } from '../training/guards';
@@ -40,6 +40,11 @@ export interface CandidateScores {
   bestOfRun?: boolean;
   /** The run's best algorithm, named in the others' reason. */
   bestAlgorithm?: string;
+  /**
+   * How many algorithms the run picked its best from. Picking the best of k and then testing it at
+   * alpha overstates the evidence, so the test is made at alpha / k (Bonferroni).
+   */
+  candidatesCompared?: number;
   /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
   shuffledLabelPassed: boolean;
@@ -69,9 +74,12 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   if (alpha < 1) {
     const e = candidate.evidence?.[policy.metric];
     if (!e) return no(`there is no day-aware evidence for ${policy.metric} against a naive baseline`);
+    const k = Math.max(1, candidate.candidatesCompared ?? 1);
+    const level = alpha / k;
+    const levelText = k > 1 ? `${fmt(level)} (${alpha} / ${k}: the best of ${k} algorithms was picked)` : String(alpha);
     const what = `${policy.metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${e.versus} (95% interval from ${fmt(e.lower)}, one-sided p ${e.pValue.toPrecision(2)}, clustered by days and symbols)`;
-    if (!(e.pValue < alpha)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${alpha}`);
-    evidenceText = `; beats ${e.versus}: ${what}`;
+    if (!(e.pValue < level)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${levelText}`);
+    evidenceText = `; beats ${e.versus}: ${what}, below ${levelText}`;
   }
   if (!champion) return { promote: true, reason: `no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}` };
   const best = metricOf(champion, policy.metric);

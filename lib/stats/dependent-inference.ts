@@ -126,7 +126,20 @@ function clusterings(rows: number, clusters: Clusters): Array<{ cluster: Int32Ar
   return list.map((cluster) => ({ cluster, ids: checkClusters(rows, cluster) }));
 }
 
+// The same two clusterings are combined for many statistics of one report (every feature, every baseline).
+const intersections = new WeakMap<Int32Array, WeakMap<Int32Array, { cluster: Int32Array; ids: number }>>();
+
 function intersection(a: { cluster: Int32Array; ids: number }, b: { cluster: Int32Array; ids: number }): { cluster: Int32Array; ids: number } {
+  const known = intersections.get(a.cluster)?.get(b.cluster);
+  if (known) return known;
+  const result = intersectionOf(a, b);
+  const inner = intersections.get(a.cluster) ?? new WeakMap<Int32Array, { cluster: Int32Array; ids: number }>();
+  inner.set(b.cluster, result);
+  intersections.set(a.cluster, inner);
+  return result;
+}
+
+function intersectionOf(a: { cluster: Int32Array; ids: number }, b: { cluster: Int32Array; ids: number }): { cluster: Int32Array; ids: number } {
   const compact = new Map<number, number>();
   const cluster = Int32Array.from(a.cluster, (x, i) => {
     const key = x * b.ids + b.cluster[i];

@@ -107,11 +107,16 @@ export interface SingleFeatureScan {
  */
 export function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol'>, blockDays: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): SingleFeatureScan {
   const p = columns.length;
+  // Clusterings of all evaluation rows, shared by every feature without missing values.
+  const all = [dayBlockClusters(Int32Array.from(rows, (r) => ds.start[r]), blockDays).cluster, Int32Array.from(rows, (r) => ds.symbol[r])] as const;
+  const labelsOf = (subset: Int32Array) => Int32Array.from(subset, (r) => ds.labels[r]);
+  const allLabels = labelsOf(rows);
   const features = columns.map((feature, c) => {
     const defined = rows.filter((r) => !Number.isNaN(values[r * p + c]));
     if (defined.length === 0) return { feature, auc: NaN, lower: NaN };
-    const { cluster } = dayBlockClusters(Int32Array.from(defined, (r) => ds.start[r]), blockDays);
-    const e = clusteredAuc(Float64Array.from(defined, (r) => values[r * p + c]), Int32Array.from(defined, (r) => ds.labels[r]), [cluster, Int32Array.from(defined, (r) => ds.symbol[r])]);
+    const complete = defined.length === rows.length;
+    const clusters = complete ? all : ([dayBlockClusters(Int32Array.from(defined, (r) => ds.start[r]), blockDays).cluster, Int32Array.from(defined, (r) => ds.symbol[r])] as const);
+    const e = clusteredAuc(Float64Array.from(defined, (r) => values[r * p + c]), complete ? allLabels : labelsOf(defined), clusters);
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };
   });

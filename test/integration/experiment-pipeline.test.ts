@@ -98,12 +98,7 @@ describe('an experiment through the real Temporal server', () => {
 
   it('trains on the universe of the snapshot it imported, not on everything in the store', async () => {
     // The store already holds SYN01..SYN05 from the runs above; this run imports five other symbols.
-    const data = tempDir('mlp-exp3-');
-    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 99 });
-    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
-      fs.writeFileSync(path.join(data, file.replace('SYN', 'ALT')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'ALT'));
-      fs.rmSync(path.join(data, file));
-    }
+    const data = await renamedMarket('mlp-exp3-', 'ALT', 99);
     const artifactDir = tempDir('mlp-exp3-artifacts-');
     const experiment = { ...smallExperiment(data, 'universe'), algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false } };
     const result = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, () =>
@@ -115,12 +110,7 @@ describe('an experiment through the real Temporal server', () => {
   });
 
   it('fails a run whose stored features see the future, raises a critical alert and registers nothing', async () => {
-    const data = tempDir('mlp-exp4-');
-    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 5 });
-    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
-      fs.writeFileSync(path.join(data, file.replace('SYN', 'LEAK')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'LEAK'));
-      fs.rmSync(path.join(data, file));
-    }
+    const data = await renamedMarket('mlp-exp4-', 'LEAK', 5);
     const artifactDir = tempDir('mlp-exp4-artifacts-');
     const experiment = { ...smallExperiment(data, 'leaky'), algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false } };
     await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
@@ -138,12 +128,7 @@ describe('an experiment through the real Temporal server', () => {
   });
 
   it('registers but never promotes a volatility-regime model fed the label, when guards only veto', async () => {
-    const data = tempDir('mlp-exp5-');
-    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed: 8 });
-    for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
-      fs.writeFileSync(path.join(data, file.replace('SYN', 'VOL')), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', 'VOL'));
-      fs.rmSync(path.join(data, file));
-    }
+    const data = await renamedMarket('mlp-exp5-', 'VOL', 8);
     const artifactDir = tempDir('mlp-exp5-artifacts-');
     const label = { kind: 'volatility_regime' as const, horizon: 20, trailing: 252 };
     const experiment = { ...smallExperiment(data, 'vol-leaky'), label, algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false, pointInTime: { onMismatch: 'veto' as const } }, promotion: { alpha: 1, minAuc: 0 } };
@@ -165,6 +150,17 @@ describe('an experiment through the real Temporal server', () => {
     expect(alerts.every((a) => a.severity === 'critical')).toBe(true);
   });
 });
+
+/** Five synthetic symbols named PREFIX01..05 instead of SYN01..05, so a run imports symbols the store does not hold yet. */
+async function renamedMarket(dirPrefix: string, prefix: string, seed: number): Promise<string> {
+  const data = tempDir(dirPrefix);
+  await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false, seed });
+  for (const file of fs.readdirSync(data).filter((f) => f.endsWith('.csv'))) {
+    fs.writeFileSync(path.join(data, file.replace('SYN', prefix)), fs.readFileSync(path.join(data, file), 'utf8').replaceAll('SYN', prefix));
+    fs.rmSync(path.join(data, file));
+  }
+  return data;
+}
 
 /** Overwrites one stored feature column with a value computed from the symbol's closes at bar t (NaN drops the row), as a look-ahead bug would. */
 async function plantColumn(db: TestDatabase, version: string, column: string, value: (close: Float64Array, t: number) => number): Promise<void> {

@@ -22,6 +22,10 @@ describe('promotion policy', () => {
     expect(promotionDecision(weak, undefined, { ...policy, metric: 'accuracy_lift' }).reason).toMatch(/accuracy_lift \+0\.0000 over always_up/);
     // Without evidence at all (an older report) nothing is promoted either.
     expect(promotionDecision(scores(0.6, { evidence: undefined }), undefined, policy).reason).toMatch(/no day-aware evidence/);
+    // The best of four algorithms is tested at 0.05 / 4: p 0.03 is not enough then, but is for a single one.
+    const picked = scores(0.54, { evidence: { auc: { versus: 'momentum_sign', difference: 0.025, lower: -0.002, pValue: 0.03 } } });
+    expect(promotionDecision({ ...picked, candidatesCompared: 4 }, undefined, policy).reason).toMatch(/p 0\.030, clustered by days and symbols\), p must be below 0\.0125 \(0\.05 \/ 4: the best of 4 algorithms was picked\)$/);
+    expect(promotionDecision({ ...picked, candidatesCompared: 1 }, undefined, policy).promote).toBe(true);
     // alpha 1 turns the requirement off (tests, deliberate overrides).
     expect(promotionDecision(weak, undefined, { ...policy, alpha: 1 }).promote).toBe(true);
   });
