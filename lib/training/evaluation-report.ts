@@ -94,7 +94,7 @@ export interface EvaluationReport {
   };
   /** Guards judged on the predictions: plausibility bound, degenerate scores. */
   guards: GuardVerdict[];
-  /** The first tripped guard's message (kept for older readers of the report). */
+  /** The tripped leakage guard's message (kept for older readers of the report). */
   leakageAlarm?: string;
 }
 
@@ -201,8 +201,9 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
     },
     guards,
   };
-  const tripped = guards.find((g) => g.tripped);
-  if (tripped) out.leakageAlarm = tripped.message;
+  // Degenerate scores are a defect of the model, not a leak: they are in `guards` only.
+  const leak = guards.find((g) => g.tripped && g.guard !== 'degenerate_scores');
+  if (leak) out.leakageAlarm = leak.message;
   return out;
 }
 
