@@ -42,11 +42,11 @@ export function encodeJob(job: CrossSectionJob): { wire: WireJob; transfer: Arra
   const universe = job.universe.map(toWire);
   const volatilityIndex = job.volatilityIndex ? toWire(job.volatilityIndex) : undefined;
   const transfer = [...universe, ...(volatilityIndex ? [volatilityIndex] : [])].flatMap((w) => [w.days, w.open, w.high, w.low, w.close, w.volume].map((a) => a.buffer as ArrayBuffer));
-  return { wire: { set: job.set, fromDate: job.fromDate, wanted: job.wanted, universe, volatilityIndex }, transfer: [...new Set(transfer)] };
+  return { wire: { set: job.set, fromDate: job.fromDate, wanted: job.wanted, universe, rowsFrom: job.rowsFrom, volatilityIndex }, transfer: [...new Set(transfer)] };
 }
 
 export function decodeJob(wire: WireJob): CrossSectionJob {
-  return { set: wire.set, fromDate: wire.fromDate, wanted: wire.wanted, universe: wire.universe.map(fromWire), volatilityIndex: wire.volatilityIndex ? fromWire(wire.volatilityIndex) : undefined };
+  return { set: wire.set, fromDate: wire.fromDate, wanted: wire.wanted, universe: wire.universe.map(fromWire), rowsFrom: wire.rowsFrom, volatilityIndex: wire.volatilityIndex ? fromWire(wire.volatilityIndex) : undefined };
 }
 
 export function encodeRows(rows: readonly CrossSectionRow[]): WireRows {

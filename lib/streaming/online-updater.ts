@@ -7,7 +7,7 @@
  *   every symbol whose bars changed, in the batch that changed them. Recursive indicators (EMA,
  *   Wilder smoothing) read the whole window; the others only their look-back, so they are computed
  *   on the window's tail (two groups: look-backs up to 100 bars, and longer ones), which cuts the
- *   cost per bar by about three without changing a value;
+ *   cost per bar by about three without changing a value beyond rounding (see below);
  * - market and cross-sectional (rank/z-score) columns need every symbol's bars on the date: the
  *   date's cross-section, recomputed from all windows at once (tens of ms for 500 symbols).
  *
@@ -19,20 +19,28 @@
  * So a late or missing symbol never holds the others back for long, and the values converge to
  * those of a computation over the complete day.
  *
+ * As offline (computeFeatures), every symbol's bars count in the market columns, however young it
+ * is, and a symbol has a vector, and a place in the cross-sectional ranks, from its minBars-th bar on.
+ *
  * Differences from the offline store (materializeFeatures):
  * - recursive indicators (EMA, Wilder smoothing) start from the window's first bar instead of the
  *   symbol's first bar; with 750 bars the difference is below 1e-10 relative on the S&P 500 data;
- * - the rank of a symbol on a date is taken among symbols with enough history and a bar on that
- *   date, without the offline rule that drops a young symbol's rows before its slowest indicator
- *   is defined (which only matters for symbols with about one year of history).
+ * - running sums (SMA and the like) start at the window's tail, so they round differently: about
+ *   1e-16 relative, which a difference such as close/sma - 1 keeps in absolute terms (2e-16 vs 0);
+ * - a symbol's history is what its window holds: a full window counts as older than minBars bars on
+ *   each of its dates;
+ * - offline, a row also waits until every column has had a defined value; online a vector past the
+ *   minBars-th bar is published with whatever is undefined (only data with e.g. constant prices
+ *   keep a column undefined beyond its look-back).
  */
 import type { Cache } from '../cache/cache';
 import { previousNyseTradingDay } from '../calendar/nyse';
-import { computeFeatures, featureColumns, frameRow, requiredBars, warmupBars, type SymbolBars } from '../features/compute-features';
+import { computeFeatures, featureColumns, frameRow, requiredBars, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
+import type { Bar } from '../market-data/bar';
 import type { Headline } from '../news/headlines';
 import { indexOfDate, type BarWindows } from './bar-windows';
 
@@ -58,8 +66,12 @@ const SHORT_LOOKBACK_BARS = 100;
 /** Bars beyond the look-back given to a tail computation, so rounding never meets an edge. */
 const TAIL_SLACK_BARS = 10;
 
+function normalisation(spec: FeatureSpec): 'none' | 'rank' | 'zscore' {
+  return isMarketFeature(spec) || !('normalize' in spec) ? 'none' : spec.normalize;
+}
+
 function isCrossSectional(spec: FeatureSpec): boolean {
-  return isMarketFeature(spec) || ('normalize' in spec && spec.normalize !== 'none');
+  return isMarketFeature(spec) || normalisation(spec) !== 'none';
 }
 
 /** A group of per-symbol features computed together on the newest `tail` bars of each window. */
@@ -102,8 +114,14 @@ export interface CrossSectionJob {
   fromDate: string;
   /** Each symbol's row is wanted on its newest bar when that bar is dated one of these. */
   wanted: string[];
-  /** Every member's newest bars, from the look-back before fromDate on. */
+  /** Every symbol's newest bars (young ones too), from the look-back before fromDate on, in the store's order (by symbol). */
   universe: SymbolBars[];
+  /**
+   * For each symbol of the universe, the date of its minBars-th bar in the whole feature set: from
+   * then on it has a row and a place in the ranks. '' when its history is older than its window,
+   * null when it has fewer bars (it then counts in the market columns only).
+   */
+  rowsFrom: Array<string | null>;
   volatilityIndex?: SymbolBars;
 }
 
@@ -113,18 +131,68 @@ export interface CrossSectionRow {
   values: Float64Array;
 }
 
-/** The market and cross-sectional columns of each symbol on its newest bar, when that bar is dated a wanted date. */
+/**
+ * The market and cross-sectional columns of each symbol on its newest bar, when that bar is dated a
+ * wanted date and the symbol has a row on it.
+ *
+ * The cross-section's own features may need fewer bars than the whole set, so computeFeatures
+ * would rank symbols that have no row offline yet. Values are therefore computed unnormalised, and ranks
+ * and z-scores taken here, as computeFeatures takes them, among the symbols past their rowsFrom.
+ */
 export function computeCrossSection(job: CrossSectionJob): CrossSectionRow[] {
-  const wanted = new Set(job.wanted);
-  const newest = new Map(job.universe.map((s) => [s.symbol, s.dates[s.dates.length - 1]]));
+  const rowsFrom = new Map(job.universe.map((s, k) => [s.symbol, job.rowsFrom[k]]));
+  const raw: FeatureSet = { ...job.set, features: job.set.features.map((f) => (normalisation(f) === 'none' ? f : ({ ...f, normalize: 'none' } as FeatureSpec))) };
+  const { frames } = computeFeatures(job.universe, raw, { fromDate: job.fromDate, volatilityIndex: job.volatilityIndex });
+
+  // The rows of each wanted date that count in its ranks, in universe order (the order of offline sums).
+  const cells = new Map<string, Array<{ frame: FeatureFrame; row: number }>>(job.wanted.map((d) => [d, []]));
+  for (const frame of frames) {
+    const from = rowsFrom.get(frame.symbol);
+    if (from === null || from === undefined) continue;
+    frame.dates.forEach((d, row) => {
+      if (d >= from) cells.get(d)?.push({ frame, row });
+    });
+  }
+  let c = 0;
+  for (const spec of job.set.features) {
+    const width = featureColumns({ ...job.set, features: [spec] }).length;
+    const mode = normalisation(spec);
+    if (mode !== 'none') for (let k = c; k < c + width; k++) for (const cell of cells.values()) normaliseCell(cell, k, mode);
+    c += width;
+  }
+
   const rows: CrossSectionRow[] = [];
-  for (const frame of computeFeatures(job.universe, job.set, { fromDate: job.fromDate, volatilityIndex: job.volatilityIndex }).frames) {
-    const date = newest.get(frame.symbol);
-    if (date === undefined || !wanted.has(date)) continue;
-    const r = frame.dates.lastIndexOf(date);
-    if (r >= 0) rows.push({ symbol: frame.symbol, date, values: frameRow(frame, r) });
+  for (const cell of cells.values()) {
+    for (const { frame, row } of cell) {
+      // Only the symbol's newest bar: older rows of a symbol are in the cell for the ranks alone.
+      if (row === frame.dates.length - 1) rows.push({ symbol: frame.symbol, date: frame.dates[row], values: frameRow(frame, row) });
+    }
   }
   return rows;
+}
+
+/** Rank (0..1, ties averaged) or z-score of column `c` over the finite values of one date, in place: computeFeatures' normalisation. */
+function normaliseCell(cell: ReadonlyArray<{ frame: FeatureFrame; row: number }>, c: number, mode: 'rank' | 'zscore'): void {
+  const xs: Array<{ column: Float64Array; row: number; value: number }> = [];
+  for (const { frame, row } of cell) {
+    const value = frame.columns[c][row];
+    if (Number.isFinite(value)) xs.push({ column: frame.columns[c], row, value });
+  }
+  if (xs.length === 0) return;
+  if (mode === 'zscore') {
+    const mean = xs.reduce((a, x) => a + x.value, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((a, x) => a + (x.value - mean) ** 2, 0) / xs.length);
+    for (const x of xs) x.column[x.row] = sd > 0 ? (x.value - mean) / sd : 0;
+    return;
+  }
+  xs.sort((a, b) => a.value - b.value);
+  for (let i = 0; i < xs.length; ) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1].value === xs[i].value) j++;
+    const rank = xs.length > 1 ? (i + j) / 2 / (xs.length - 1) : 0.5;
+    for (let t = i; t <= j; t++) xs[t].column[xs[t].row] = rank;
+    i = j + 1;
+  }
 }
 
 /** Bars before a date each symbol contributes to its cross-section: the longest look-back plus slack. */
@@ -171,7 +239,9 @@ export class OnlineFeatureUpdater {
       }
     }
     this.minBars = requiredBars(set);
-    this.crossLookback = this.cross ? requiredBars(this.cross) + CROSS_SLACK_BARS : 0;
+    // A ranked recursive indicator depends on every bar before, like the symbol's own ones: it gets the whole window.
+    const rankedRecursive = crossFeatures.some((f) => normalisation(f) !== 'none' && !LOOKBACK_KINDS.has(f.kind));
+    this.crossLookback = !this.cross ? 0 : rankedRecursive ? Number.POSITIVE_INFINITY : requiredBars(this.cross) + CROSS_SLACK_BARS;
     const vix = set.features.find((f) => f.kind === 'volatility_index');
     this.vixSymbol = vix && 'symbol' in vix ? vix.symbol : undefined;
     if (windows.size < this.minBars) throw new Error(`feature set ${set.version} needs ${this.minBars} bars per symbol, but the stream keeps ${windows.size}; raise the window`);
@@ -185,9 +255,16 @@ export class OnlineFeatureUpdater {
     this.news = headlines;
   }
 
-  /** Whether a symbol's bars enter this set's vectors (the volatility index only feeds market columns). */
+  /** Whether a symbol has a vector: from its minBars-th bar on (the volatility index only feeds market columns). */
   private isMember(symbol: string): boolean {
     return symbol !== this.vixSymbol && this.windows.bars(symbol).length >= this.minBars;
+  }
+
+  /** The date from which a symbol has a vector and a rank (see CrossSectionJob.rowsFrom). */
+  private rowsFrom(bars: readonly Bar[]): string | null {
+    // A full window may have been cut: its symbol is taken to be older than minBars bars throughout.
+    if (bars.length >= this.windows.size) return '';
+    return bars.length >= this.minBars ? bars[this.minBars - 1].date : null;
   }
 
   /**
@@ -205,7 +282,12 @@ export class OnlineFeatureUpdater {
         continue;
       }
       if (this.isMember(s)) members.push(s);
-      else this.states.delete(s);
+      else {
+        this.states.delete(s);
+        // Too young for a vector of its own, but its bar counts in the market columns of its date.
+        const d = this.windows.newestDate(s);
+        if (d) this.markDirty(d, now);
+      }
     }
     if (members.length === 0) return { ready: [], waiting: [] };
     const series = new Map(members.map((m) => [m, toSymbolBars(m, this.windows.bars(m))]));
@@ -325,15 +407,19 @@ export class OnlineFeatureUpdater {
     if (missingOwn.length > 0) this.updateSymbols(missingOwn, now);
     for (const d of dates) this.dirty.delete(d);
     const fromDate = dates.reduce((m, d) => (d < m ? d : m));
+    // Every symbol counts in the market columns, young ones too, as offline; in the store's order
+    // (readBarSeries sorts by symbol) so that sums over symbols round as they do offline.
     const universe: SymbolBars[] = [];
-    for (const s of this.windows.symbols()) {
-      if (!this.isMember(s)) continue;
+    const rowsFrom: Array<string | null> = [];
+    for (const s of this.windows.symbols().sort()) {
       const bars = this.windows.bars(s);
+      if (s === this.vixSymbol || bars.length === 0) continue;
       universe.push(toSymbolBars(s, bars.slice(Math.max(0, indexOfDate(bars, fromDate).index - this.crossLookback))));
+      rowsFrom.push(this.rowsFrom(bars));
     }
-    if (universe.length === 0) return undefined;
+    if (!rowsFrom.some((from) => from !== null)) return undefined;
     const volatilityIndex = this.vixSymbol ? toSymbolBars(this.vixSymbol, this.windows.bars(this.vixSymbol)) : undefined;
-    return { set: this.cross, fromDate, wanted: [...wanted], universe, volatilityIndex };
+    return { set: this.cross, fromDate, wanted: [...wanted], universe, rowsFrom, volatilityIndex };
   }
 
   /** Takes a computed cross-section in; returns the symbols whose current vector it changed. */

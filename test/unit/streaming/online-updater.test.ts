@@ -1,5 +1,5 @@
-import { computeFeatures, featureColumns, frameRow } from '../../../lib/features/compute-features';
-import { DEFAULT_FEATURE_SET, defineFeatureSet, isMarketFeature } from '../../../lib/features/feature-set';
+import { computeFeatures, featureColumns, frameRow, type SymbolBars } from '../../../lib/features/compute-features';
+import { DEFAULT_FEATURE_SET, defineFeatureSet, isMarketFeature, type FeatureSet } from '../../../lib/features/feature-set';
 import { toSymbolBars } from '../../../lib/features/materialize';
 import { MemoryCache } from '../../../lib/cache/memory-cache';
 import { readOnlineFeatures } from '../../../lib/features/online-features';
@@ -9,6 +9,7 @@ import { generateSyntheticMarket } from '../../../lib/market-data/synthetic';
 import { BarWindows } from '../../../lib/streaming/bar-windows';
 import { CrossSectionThread } from '../../../lib/streaming/cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater } from '../../../lib/streaming/online-updater';
+import { syntheticUniverse } from '../../helpers/universe';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
 const COLUMNS = featureColumns(SET);
@@ -121,5 +122,103 @@ describe('online feature updater', () => {
 
   it('refuses a window shorter than the feature set needs', () => {
     expect(() => new OnlineFeatureUpdater(SET, new BarWindows(100), 0)).toThrow(/needs 254 bars per symbol, but the stream keeps 100/);
+  });
+});
+
+/** A symbol listed on `from` (its bars before are cut away), renamed. */
+function listedOn(s: SymbolBars, from: string, symbol: string): SymbolBars {
+  const i = s.dates.findIndex((d) => d >= from);
+  return { symbol, dates: s.dates.slice(i), open: s.open.slice(i), high: s.high.slice(i), low: s.low.slice(i), close: s.close.slice(i), volume: s.volume.slice(i) };
+}
+
+function barsOf(s: SymbolBars): Bar[] {
+  return s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }));
+}
+
+/**
+ * NaN equals NaN; otherwise exact, or (unless `exact`) within 1e-12 relative to max(1, |expected|):
+ * look-back indicators computed on a window's tail round their running sums differently, and a
+ * difference such as close/sma - 1 leaves that rounding (~1e-16) on values near zero (2e-16 vs 0).
+ */
+function sameValue(actual: number, expected: number, exact: boolean): boolean {
+  if (Number.isNaN(expected) || Number.isNaN(actual)) return Number.isNaN(expected) && Number.isNaN(actual);
+  return actual === expected || (!exact && Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)));
+}
+
+describe('online vectors with young listings, streamed day by day', () => {
+  // Histories shorter than the 750-bar window, so recursive indicators start on the same bar online and offline.
+  const base = syntheticUniverse(5, '2016-01-04', '2018-04-30', 11);
+  const other = syntheticUniverse(2, '2016-01-04', '2018-04-30', 12);
+  const days = base[0].dates;
+  const streamFrom = days[days.length - 90];
+  // YOUNG reaches its 254th bar half-way through the streamed days; RECENT never has 254 bars.
+  const young = listedOn(other[0], days[days.length - 45 - 253], 'YOUNG');
+  const recent = listedOn(other[1], days[days.length - 60], 'RECENT');
+  // In the store's order (by symbol), as materializeFeatures reads it.
+  const universe = [...base, young, recent].sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
+
+  /**
+   * Streams the bars from `streamFrom` on one day at a time, RECENT's last (after the others' cross-
+   * section), and compares every vector with the offline row of its date.
+   */
+  function streamAndCompare(set: FeatureSet): { compared: number; vectors: Map<string, Map<string, number[]>> } {
+    const columns = featureColumns(set);
+    // Market and cross-sectional columns are computed from the same bars in the same order as offline: bit for bit.
+    const crossColumns = new Set(set.features.flatMap((f) => (isMarketFeature(f) || ('normalize' in f && f.normalize !== 'none') ? featureColumns({ ...set, features: [f] }) : [])));
+    const offline = computeFeatures(universe, set);
+    const rows = new Map<string, Map<string, Float64Array>>();
+    for (const f of offline.frames) rows.set(f.symbol, new Map(f.dates.map((d, r) => [d, frameRow(f, r)] as const)));
+    const all = universe.flatMap(barsOf);
+    const windows = new BarWindows(750);
+    windows.commit(all.filter((b) => b.date < streamFrom));
+    const updater = new OnlineFeatureUpdater(set, windows, 60_000);
+    updater.refreshCrossSection(updater.datesLackingCrossSection(), 0);
+    const vectors = new Map<string, Map<string, number[]>>();
+    let compared = 0;
+    let now = 1000;
+    for (const day of days.filter((d) => d >= streamFrom)) {
+      const today = all.filter((b) => b.date === day);
+      for (const part of [today.filter((b) => b.symbol !== 'RECENT'), today.filter((b) => b.symbol === 'RECENT')]) {
+        windows.commit(part);
+        updater.updateSymbols(part.map((b) => b.symbol), (now += 10));
+        updater.refreshCrossSection(updater.dueDates((now += 10), true), now);
+      }
+      const expectedSymbols = universe.filter((s) => rows.get(s.symbol)?.has(day)).map((s) => s.symbol);
+      const onlineSymbols = universe.filter((s) => updater.vector(s.symbol)?.asOf === day).map((s) => s.symbol);
+      expect({ day, symbols: onlineSymbols }).toEqual({ day, symbols: expectedSymbols });
+      for (const symbol of expectedSymbols) {
+        const expected = rows.get(symbol)?.get(day) as Float64Array;
+        const actual = updater.vector(symbol)?.values ?? [];
+        expected.forEach((v, c) => {
+          if (!sameValue(actual[c], v, crossColumns.has(columns[c]))) throw new Error(`${symbol} ${day} ${columns[c]}: ${actual[c]} online, ${v} offline`);
+        });
+        const bySymbol = vectors.get(symbol) ?? new Map<string, number[]>();
+        bySymbol.set(day, [...actual]);
+        vectors.set(symbol, bySymbol);
+        compared++;
+      }
+    }
+    return { compared, vectors };
+  }
+
+  it('gives every vector exactly the offline row, with the young symbols counted in the market columns', () => {
+    const { compared, vectors } = streamAndCompare(SET);
+    expect(compared).toBeGreaterThan(90 * 5);
+    // YOUNG has vectors from its 254th bar on, like its offline rows.
+    expect([...(vectors.get('YOUNG')?.keys() ?? [])][0]).toBe(young.dates[253]);
+    expect(vectors.has('RECENT')).toBe(false);
+    // RECENT, with fewer bars than the set needs, still moves the market columns on its dates.
+    const without = computeFeatures([...base, young], SET);
+    const frame = without.frames[0];
+    const col = COLUMNS.indexOf('mkt_advance_decline');
+    const traded = recent.dates.filter((d) => d >= streamFrom);
+    const moved = traded.filter((d) => vectors.get(frame.symbol)?.get(d)?.[col] !== frame.columns[col][frame.dates.indexOf(d)]);
+    expect(moved.length).toBeGreaterThan(traded.length / 2);
+  });
+
+  it('ranks among the symbols with a row on the date when the cross-sectional columns need fewer bars than the set, and computes recursive ranked indicators from the whole window', () => {
+    const set = defineFeatureSet({ name: 'short-cross', features: [{ kind: 'sma_ratio', window: 200 }, { kind: 'rsi', window: 14, normalize: 'rank' }, { kind: 'return', horizon: 5, normalize: 'zscore' }, { kind: 'breadth', window: 20 }, { kind: 'advance_decline' }] });
+    const { compared } = streamAndCompare(set);
+    expect(compared).toBeGreaterThan(90 * 5);
   });
 });
