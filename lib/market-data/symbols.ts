@@ -1,0 +1,61 @@
+/**
+ * The one symbol rule. Every place a symbol enters the system (import requests, CLI flags, API
+ * requests, experiment universes, feature-set parameters, symbols read from files) checks it here.
+ *
+ * A symbol is an optional `$` or `^` prefix (index and synthetic series, e.g. `$VIX`, `^GSPC`),
+ * then an ASCII upper-case letter or digit, then letters, digits or `.` `-` `=` `_`
+ * (`BRK.B`, `BF-B`, `ES=F`), at most 32 characters in all (bars.symbol is varchar(32)).
+ * Whitespace, path separators, quotes, control characters and non-ASCII never match.
+ *
+ * Case: the store is case-sensitive and holds upper-case symbols only, because every reader
+ * (CSV, Stooq, live bars) upper-cases what it reads. The canonical form checked by `isSymbol` is
+ * therefore upper case and `aapl` is not a symbol. At input boundaries (`symbolSchema`,
+ * `parseSymbol`) surrounding whitespace is trimmed and lower case is upper-cased first, exactly as
+ * the readers do, so `aapl` typed by a user selects the stored `AAPL` rather than nothing.
+ */
+import { z } from 'zod';
+
+export const MAX_SYMBOL_LENGTH = 32;
+
+/** The canonical (stored) form. The length limit is MAX_SYMBOL_LENGTH, checked separately. */
+export const SYMBOL_PATTERN = /^[$^]?[A-Z0-9][A-Z0-9.=_-]*$/;
+
+/**
+ * What a boundary accepts before upper-casing. Spelled out in both cases (not with the `i` flag)
+ * so the JSON Schema pattern generated from `symbolSchema` means the same.
+ */
+export const SYMBOL_INPUT_PATTERN = /^[$^]?[A-Za-z0-9][A-Za-z0-9.=_-]*$/;
+
+export const SYMBOL_RULE = `1-${MAX_SYMBOL_LENGTH} letters, digits or . - = _, optionally after $ or ^`;
+export const SYMBOL_MESSAGE = `expected a symbol such as AAPL, BRK.B, BF-B, $VIX or ^GSPC (${SYMBOL_RULE})`;
+
+/** True for a symbol in its canonical stored form (upper case, no surrounding whitespace). */
+export function isSymbol(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(value);
+}
+
+/** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form. */
+export const symbolSchema = z
+  .string()
+  .trim()
+  .max(MAX_SYMBOL_LENGTH, SYMBOL_MESSAGE)
+  .regex(SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE)
+  .toUpperCase();
+
+/** Parses one user-supplied symbol to its stored form; throws naming the offending text. */
+export function parseSymbol(text: string): string {
+  const r = symbolSchema.safeParse(text);
+  if (!r.success) throw new Error(`${JSON.stringify(text)}: ${SYMBOL_MESSAGE}`);
+  return r.data;
+}
+
+/** A comma-separated list (a CLI flag such as `--symbols '$VIX,AAPL'`), empty items ignored. */
+export function parseSymbolList(text: string): string[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const bad = items.filter((s) => !symbolSchema.safeParse(s).success);
+  if (bad.length > 0) throw new Error(`${bad.map((s) => JSON.stringify(s)).join(', ')}: ${SYMBOL_MESSAGE}`);
+  return [...new Set(items.map(parseSymbol))];
+}
