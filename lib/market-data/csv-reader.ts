@@ -19,7 +19,7 @@ export interface CsvReadOptions {
   mapping?: ColumnMapping;
   /** Symbol when the file has no symbol column (default: the file name without extension). */
   symbol?: string;
-  /** Scale OHLC by Adj Close / Close (Yahoo exports) so splits and dividends do not look like moves. */
+  /** Scale OHLC by Adj Close / Close and volume by its inverse (Yahoo exports) so splits and dividends do not look like moves. */
   adjust?: boolean;
 }
 
@@ -194,7 +194,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       high: v.high.value * factor,
       low: v.low.value * factor,
       close: v.close.value * factor,
-      volume: v.volume.value,
+      // Shares scale inversely with the price factor (a 2:1 split doubles past volume), so volume stays continuous.
+      volume: factor > 0 ? v.volume.value / factor : v.volume.value,
       source,
       line,
       raw,

@@ -177,14 +177,14 @@ describe('readBarCsv: Yahoo format (Date,Open,High,Low,Close,Adj Close,Volume)',
     ]);
   });
 
-  it('with adjust: true scales OHLC by Adj Close / Close and leaves volume alone', () => {
+  it('with adjust: true scales OHLC by Adj Close / Close and volume by its inverse', () => {
     const result = readBarCsv(text, { source: '/downloads/AAPL.csv', adjust: true });
     expect(result.bars).toHaveLength(2);
     const [first, second] = result.bars;
     // factor 50 / 100 = 0.5
-    expect(first).toMatchObject({ date: '2019-01-07', open: 50, high: 55, low: 45, close: 50, volume: 1000 });
+    expect(first).toMatchObject({ date: '2019-01-07', open: 50, high: 55, low: 45, close: 50, volume: 2000 });
     // factor 30 / 40 = 0.75
-    expect(second).toMatchObject({ date: '2019-01-03', open: 30, high: 33, low: 27, close: 30, volume: 3000 });
+    expect(second).toMatchObject({ date: '2019-01-03', open: 30, high: 33, low: 27, close: 30, volume: 4000 });
   });
 
   it('with adjust: true rejects a row whose Adj Close is missing or not a number', () => {
