@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
-import { importBars, type ImportProgress, type ImportSummary } from '../lib/ingest/import-bars';
+import { stageImport, type ImportProgress, type ImportSummary } from '../lib/ingest/import-bars';
 import { importRequestSchema, type ImportRequestInput } from '../lib/ingest/import-request';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
@@ -10,22 +10,25 @@ export interface IngestDeps {
   cache: Cache;
 }
 
-/** Thin adapter: validates input, heartbeats progress and resumes from the last committed chunk. */
+/**
+ * Thin adapter: validates input and stages the import, heartbeating after every file read and every
+ * chunk staged (the chunk index is the heartbeat detail). A retried attempt resumes at the first
+ * chunk not staged; the attempt it replaced can no longer write (see lib/store/staging.ts).
+ */
 export function ingestActivities({ store, cache }: IngestDeps) {
   return {
     async ingestBars(input: ImportRequestInput): Promise<ImportSummary> {
       return withFailureMapping(async () => {
         const ctx = Context.current();
         const request = importRequestSchema.parse(input);
-        const previous = ctx.info.heartbeatDetails as ImportProgress | undefined;
-        if (previous) ctx.log.info('resuming ingest from last heartbeat', { barsWritten: previous.barsWritten, attempt: ctx.info.attempt });
-        const summary = await importBars(store, request, {
+        const previous = ctx.info.heartbeatDetails as Partial<ImportProgress> | undefined;
+        if (previous) ctx.log.info('retrying ingest', { lastPhase: previous.phase, lastChunk: previous.chunk, attempt: ctx.info.attempt });
+        const summary = await stageImport(store, request, {
           cache,
           signal: ctx.cancellationSignal,
-          resumeFromBars: previous?.barsWritten ?? 0,
           onProgress: (progress) => ctx.heartbeat(progress),
         });
-        ctx.log.info('ingest finished', { snapshotId: summary.snapshotId, rowsAccepted: summary.rowsAccepted, rowsRejected: summary.rowsRejected });
+        ctx.log.info('ingest staged', { snapshotId: summary.snapshotId, rowsAccepted: summary.rowsAccepted, rowsRejected: summary.rowsRejected, chunksStaged: summary.chunksStaged, chunksResumed: summary.chunksResumed });
         return summary;
       });
     },

@@ -9,10 +9,12 @@ import { ProviderError, type HistoricalBarProvider } from '../market-data/provid
 import { StooqProvider } from '../market-data/providers/stooq';
 import { checkQuality, type QualityReport } from '../quality/report';
 import type { QualityIssue } from '../quality/rules-catalog';
-import { upsertBars } from '../store/bars';
+import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
-import { saveSnapshot } from '../store/snapshots';
+import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
+import { beginStaging, finishStaging, stageChunk } from '../store/staging';
+import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
 
 /** Small result of an import: ids and counts only, so it can travel in a Temporal payload. */
@@ -31,22 +33,30 @@ export interface ImportSummary {
   badRowShare: number;
   byRule: QualityReport['byRule'];
   durationMs: number;
+  /** `staged` after staging; `published` or `rejected` once judged (importBars judges, the activity does not). */
+  status: SnapshotStatus;
+  /** Chunks staged by this call and chunks an earlier attempt had staged (0 when the snapshot was complete). */
+  chunksStaged: number;
+  chunksResumed: number;
 }
 
 export interface ImportProgress {
-  phase: 'reading' | 'checking' | 'writing' | 'recording';
+  phase: 'reading' | 'checking' | 'staging' | 'recording';
+  /** Chunks finished so far (files while reading, staged chunks while staging) and how many there are. */
+  chunk: number;
+  chunks: number;
   barsWritten: number;
   barsTotal: number;
 }
 
 export interface ImportHooks {
   cache?: Cache;
-  /** Called after each committed chunk; the activity heartbeats with it. */
+  /** Called after each file read and each chunk staged; the activity heartbeats with it. */
   onProgress?: (progress: ImportProgress) => void;
-  /** Bars already committed by an earlier attempt (from its last heartbeat): skipped, not rewritten. */
-  resumeFromBars?: number;
+  /** Awaited before each chunk is written (tests use it to interleave attempts). */
+  beforeStage?: (chunk: number) => Promise<void> | void;
   signal?: AbortSignal;
-  /** Bars per transaction; smaller commits more often and resumes closer to a crash. */
+  /** Bars per staged chunk (a symbol is never split); smaller resumes closer to a crash. */
   chunkSize?: number;
   provider?: HistoricalBarProvider;
 }
@@ -130,25 +140,117 @@ function inScope(request: ImportRequest): (symbol: string | null, date: string |
     (date === null || ((!request.from || date >= request.from) && (!request.to || date <= request.to)));
 }
 
+/** Lets timers and heartbeats run between CPU-bound pieces of an import. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Chunk {
+  candidates: CandidateBar[];
+  issues: QualityIssue[];
+  rowsRead: number;
+}
+
 /**
- * Imports daily bars: read every source, run the quality rules, upsert accepted bars, store every
- * finding in quarantine and record a dataset snapshot. Safe to run again on the same data.
+ * Splits the rows into chunks of whole symbols (every rule but the totals works per symbol, so a
+ * chunk's checks equal the whole import's for its symbols), in symbol order, so the same content
+ * always gives the same chunks and a retried attempt can skip the ones already staged.
  */
-export async function importBars(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
+function planChunks(candidates: readonly CandidateBar[], issues: readonly QualityIssue[], chunkSize: number): Chunk[] {
+  const bySymbol = new Map<string, Chunk>();
+  const entry = (symbol: string): Chunk => {
+    let e = bySymbol.get(symbol);
+    if (!e) bySymbol.set(symbol, (e = { candidates: [], issues: [], rowsRead: 0 }));
+    return e;
+  };
+  const orphans: QualityIssue[] = [];
+  for (const c of candidates) entry(c.symbol).candidates.push(c);
+  for (const i of issues) {
+    if (i.symbol === null) orphans.push(i);
+    else entry(i.symbol).issues.push(i);
+  }
+  const chunks: Chunk[] = [{ candidates: [], issues: orphans, rowsRead: 0 }];
+  for (const symbol of [...bySymbol.keys()].sort()) {
+    const e = bySymbol.get(symbol) as Chunk;
+    let last = chunks[chunks.length - 1];
+    if (last.candidates.length > 0 && last.candidates.length + e.candidates.length > chunkSize) chunks.push((last = { candidates: [], issues: [], rowsRead: 0 }));
+    for (const c of e.candidates) last.candidates.push(c);
+    for (const i of e.issues) last.issues.push(i);
+  }
+  for (const c of chunks) c.rowsRead = c.candidates.length + c.issues.filter(rejectsRow).length;
+  return chunks;
+}
+
+const rejectsRow = (i: QualityIssue): boolean => i.severity === 'reject' && i.rule !== 'empty_input' && i.rule !== 'bad_header';
+
+/** The report of the whole import from its chunks' reports (chunks never share a symbol). */
+function mergeReports(reports: readonly QualityReport[], rowsRead: number, policy: QualityReport['policy']): QualityReport {
+  const merged: QualityReport = { policy, rowsRead, rowsAccepted: 0, rowsRejected: 0, flags: 0, badRowShare: 0, byRule: {}, bySymbol: {} };
+  for (const r of reports) {
+    merged.rowsAccepted += r.rowsAccepted;
+    merged.rowsRejected += r.rowsRejected;
+    merged.flags += r.flags;
+    for (const [rule, n] of Object.entries(r.byRule) as Array<[keyof QualityReport['byRule'], number]>) merged.byRule[rule] = (merged.byRule[rule] ?? 0) + n;
+    Object.assign(merged.bySymbol, r.bySymbol);
+  }
+  merged.byRule = Object.fromEntries(Object.entries(merged.byRule).sort(([a], [b]) => (a < b ? -1 : 1)));
+  merged.bySymbol = Object.fromEntries(Object.entries(merged.bySymbol).sort(([a], [b]) => (a < b ? -1 : 1)));
+  merged.badRowShare = rowsRead === 0 ? 0 : merged.rowsRejected / rowsRead;
+  return merged;
+}
+
+interface StoredSource {
+  sources?: number;
+  rowsOutOfScope?: number;
+}
+
+function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: number, chunksResumed: number): ImportSummary {
+  const source = (snapshot.source ?? {}) as StoredSource;
+  const r = snapshot.qualityReport;
+  return {
+    snapshotId: snapshot.id,
+    contentHash: snapshot.contentHash,
+    sources: source.sources ?? 0,
+    symbols: snapshot.symbols.length,
+    firstDate: snapshot.firstDate,
+    lastDate: snapshot.lastDate,
+    rowsRead: snapshot.rowsRead,
+    rowsAccepted: snapshot.rowCount,
+    rowsRejected: snapshot.rejectedCount,
+    rowsOutOfScope: source.rowsOutOfScope ?? 0,
+    flags: snapshot.flaggedCount,
+    badRowShare: r.badRowShare ?? 0,
+    byRule: r.byRule ?? {},
+    durationMs: Date.now() - started,
+    status: snapshot.status,
+    chunksStaged,
+    chunksResumed,
+  };
+}
+
+/**
+ * Stages an import as a snapshot: reads every source, runs the quality rules per chunk of symbols,
+ * stores every finding in quarantine and stages the accepted bars of each chunk in its own fenced
+ * transaction. The published `bars` are not touched; the gate publishes or rejects the snapshot.
+ * A retried attempt resumes at the first chunk not staged, and an attempt that a newer one took
+ * over fails at its next write without writing. Importing staged or finished content again
+ * changes nothing.
+ */
+export async function stageImport(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
   const started = Date.now();
-  const report = (phase: ImportProgress['phase'], barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, barsWritten, barsTotal });
+  const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
   const sources = request.source.kind === 'csv' ? await readCsvSources(path.resolve(request.source.path)) : await fetchProviderSources(request, hooks);
   const contentHash = contentHashOf(sources);
   const snapshotId = snapshotIdOf(contentHash, request);
+  const existing = await getSnapshot(store, snapshotId);
+  if (existing && existing.status !== 'staging') return summaryOf(existing, started, 0, 0);
 
-  report('checking');
   const keep = inScope(request);
   const candidates: CandidateBar[] = [];
   const readIssues: QualityIssue[] = [];
   let rowsRead = 0;
   let rowsOutOfScope = 0;
-  for (const s of sources) {
+  for (const [index, s] of sources.entries()) {
+    hooks.signal?.throwIfAborted();
     const format = request.source.kind === 'csv' ? request.source.format : (hooks.provider?.format ?? 'stooq');
     const mapping = request.source.kind === 'csv' ? request.source.mapping : undefined;
     const adjust = request.source.kind === 'csv' && request.source.adjust;
@@ -164,54 +266,69 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
     }
     rowsRead += read.rowsRead;
     rowsOutOfScope += outOfScopeIssues;
+    report('reading', index + 1, sources.length);
+    await yieldToEventLoop();
   }
-  const checked = checkQuality(candidates, readIssues, rowsRead - rowsOutOfScope, request.quality);
+  // Before anything is written: a symbol too wide for the store can never be imported.
+  assertSymbolsFit(candidates);
 
-  const total = checked.accepted.length;
-  const chunkSize = hooks.chunkSize ?? 5000;
-  let written = Math.min(hooks.resumeFromBars ?? 0, total);
-  written -= written % chunkSize; // restart at a chunk boundary: chunks commit whole or not at all
-  report('writing', written, total);
-  while (written < total) {
+  const source = { ...request.source, sources: sources.length, symbols: request.symbols ?? null, from: request.from ?? null, to: request.to ?? null };
+  const staging = await beginStaging(store, { id: snapshotId, contentHash, source });
+  if (staging.status !== 'staging') return summaryOf((await getSnapshot(store, snapshotId)) as DatasetSnapshot, started, 0, 0);
+
+  report('checking');
+  const chunks = planChunks(candidates, readIssues, hooks.chunkSize ?? 20_000);
+  const reports: QualityReport[] = [];
+  let staged = 0;
+  let chunksStaged = 0;
+  let chunksResumed = 0;
+  const total = candidates.length;
+  for (const [k, chunk] of chunks.entries()) {
     hooks.signal?.throwIfAborted();
-    const chunk = checked.accepted.slice(written, written + chunkSize);
-    await upsertBars(store, chunk);
-    written += chunk.length;
-    report('writing', written, total);
+    const done = staging.doneChunks.get(k);
+    if (done) {
+      reports.push(done);
+      staged += done.rowsAccepted;
+      chunksResumed++;
+      continue;
+    }
+    const checked = checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality);
+    // Findings are keyed by content, so an attempt that writes them again changes nothing.
+    await saveQuarantine(store, snapshotId, checked.issues);
+    await hooks.beforeStage?.(k);
+    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report);
+    reports.push(checked.report);
+    staged += checked.accepted.length;
+    chunksStaged++;
+    report('staging', k + 1, chunks.length, staged, total);
+    await yieldToEventLoop();
   }
 
-  report('recording', written, total);
-  await saveQuarantine(store, snapshotId, checked.issues);
-  const symbols = Object.keys(checked.report.bySymbol).filter((s) => checked.report.bySymbol[s].rowsAccepted > 0).sort();
-  const firstDate = symbols.map((s) => checked.report.bySymbol[s].firstDate as string).sort()[0] ?? null;
-  const lastDate = symbols.map((s) => checked.report.bySymbol[s].lastDate as string).sort().at(-1) ?? null;
-  await saveSnapshot(store, {
-    id: snapshotId,
-    contentHash,
-    source: { ...request.source, sources: sources.length, symbols: request.symbols ?? null, from: request.from ?? null, to: request.to ?? null },
+  report('recording', chunks.length, chunks.length, staged, total);
+  const merged = mergeReports(reports, rowsRead - rowsOutOfScope, request.quality);
+  const symbols = Object.keys(merged.bySymbol).filter((s) => merged.bySymbol[s].rowsAccepted > 0).sort();
+  const firstDate = symbols.map((s) => merged.bySymbol[s].firstDate as string).sort()[0] ?? null;
+  const lastDate = symbols.map((s) => merged.bySymbol[s].lastDate as string).sort().at(-1) ?? null;
+  await finishStaging(store, snapshotId, staging.token, {
+    source: { ...source, rowsOutOfScope },
     symbols,
     firstDate,
     lastDate,
-    rowsRead: checked.report.rowsRead,
-    rowCount: total,
-    rejectedCount: checked.report.rowsRejected,
-    flaggedCount: checked.report.flags,
-    qualityReport: checked.report,
+    rowsRead: merged.rowsRead,
+    rowCount: merged.rowsAccepted,
+    rejectedCount: merged.rowsRejected,
+    flaggedCount: merged.flags,
+    qualityReport: merged,
   });
-  return {
-    snapshotId,
-    contentHash,
-    sources: sources.length,
-    symbols: symbols.length,
-    firstDate,
-    lastDate,
-    rowsRead: checked.report.rowsRead,
-    rowsAccepted: total,
-    rowsRejected: checked.report.rowsRejected,
-    rowsOutOfScope,
-    flags: checked.report.flags,
-    badRowShare: checked.report.badRowShare,
-    byRule: checked.report.byRule,
-    durationMs: Date.now() - started,
-  };
+  return summaryOf((await getSnapshot(store, snapshotId)) as DatasetSnapshot, started, chunksStaged, chunksResumed);
+}
+
+/**
+ * Imports daily bars in one call: stages the snapshot, judges it with the quality gate and
+ * publishes it when it passes. A rejected import leaves the published bars as they were.
+ */
+export async function importBars(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
+  const summary = await stageImport(store, request, hooks);
+  const judged = await judgeSnapshot(store, summary.snapshotId);
+  return { ...summary, status: judged.status, durationMs: summary.durationMs + judged.durationMs };
 }

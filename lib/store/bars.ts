@@ -1,6 +1,23 @@
 import { sql } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
+import { BadInputError } from '../errors';
 import type { Database } from './database';
+
+/** Width of every symbol column (varchar(32)). */
+export const MAX_SYMBOL_LENGTH = 32;
+
+/**
+ * Refuses, before anything is written, a symbol wider than the column: MySQL would fail the write
+ * with "Data too long", which retrying cannot fix.
+ */
+export function assertSymbolsFit(bars: Iterable<{ symbol: string }>): void {
+  for (const { symbol } of bars) {
+    // UTF-16 length bounds the character count from above, so only long strings need counting.
+    if (symbol.length > MAX_SYMBOL_LENGTH && [...symbol].length > MAX_SYMBOL_LENGTH) {
+      throw new BadInputError(`Symbol "${symbol}" has ${[...symbol].length} characters, more than the limit of ${MAX_SYMBOL_LENGTH}`, 'SYMBOL_TOO_LONG');
+    }
+  }
+}
 
 // 7 parameters per row; 1,000 rows stays well under SQLite's and MySQL's placeholder limits.
 const ROWS_PER_STATEMENT = 1000;
@@ -10,6 +27,7 @@ const ROWS_PER_STATEMENT = 1000;
  * data twice leaves the table exactly as after the first import, and a corrected file wins.
  */
 export async function upsertBars(store: Database, bars: readonly Bar[]): Promise<void> {
+  assertSymbolsFit(bars);
   await store.db.transaction().execute(async (tx) => {
     for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
       const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);

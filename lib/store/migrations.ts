@@ -3,6 +3,9 @@ import { MysqlAdapter, sql, type Kysely, type Migration, type MigrationProvider 
 /** JSON documents that can pass 64 KB (MySQL's TEXT): up to 16 MB there; SQLite's TEXT has no such limit. */
 const LARGE_TEXT = sql`mediumtext`;
 
+/** Tables with a `symbol` column before 0007, and whether it is nullable. */
+const SYMBOL_COLUMNS = [['bars', false], ['quarantine', true], ['feature_rows', false], ['news_headlines', true], ['prediction_log', false], ['prediction_outcomes', false]] as const;
+
 /**
  * Versioned schema migrations, applied in name order at start-up by every process.
  * Written once with portable types so MySQL and SQLite get the same schema; never edit a
@@ -301,6 +304,62 @@ const migrations: Record<string, Migration> = {
       for (const table of ['monitoring_reports', 'prediction_outcomes', 'model_reference_profiles', 'alert_deliveries']) await db.schema.dropTable(table).execute();
     },
   },
+  '0007_staged_imports': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      // Symbols compare byte for byte: under MySQL's default collation `aapl` overwrote `AAPL` and
+      // `ÄPPL` was the same key as `APPL`. SQLite already compares text as bytes.
+      const symbolType = mysql ? sql`varchar(32) character set utf8mb4 collate utf8mb4_bin` : 'varchar(32)';
+      if (mysql) {
+        for (const [table, nullable] of SYMBOL_COLUMNS) {
+          await sql`alter table ${sql.table(table)} modify symbol varchar(32) character set utf8mb4 collate utf8mb4_bin ${sql.raw(nullable ? 'null' : 'not null')}`.execute(db);
+        }
+      }
+      for (const [column, type] of [['attempt_token', 'varchar(64)'], ['published_at', 'varchar(32)'], ['bars_added', 'integer'], ['bars_revised', 'integer']] as const) {
+        await db.schema.alterTable('dataset_snapshots').addColumn(column, type).execute();
+      }
+      await db.schema
+        .createTable('bars_staging')
+        .addColumn('snapshot_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('symbol', symbolType, (c) => c.notNull())
+        .addColumn('date', 'varchar(10)', (c) => c.notNull())
+        .addColumn('open', 'double precision', (c) => c.notNull())
+        .addColumn('high', 'double precision', (c) => c.notNull())
+        .addColumn('low', 'double precision', (c) => c.notNull())
+        .addColumn('close', 'double precision', (c) => c.notNull())
+        .addColumn('volume', 'double precision', (c) => c.notNull())
+        // The key also refuses a bar staged twice for one snapshot.
+        .addPrimaryKeyConstraint('bars_staging_pk', ['snapshot_id', 'symbol', 'date'])
+        .execute();
+      await db.schema
+        .createTable('staged_chunks')
+        .addColumn('snapshot_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('chunk', 'integer', (c) => c.notNull())
+        .addColumn('rows', 'integer', (c) => c.notNull())
+        .addColumn('report', LARGE_TEXT, (c) => c.notNull())
+        .addColumn('attempt_token', 'varchar(64)', (c) => c.notNull())
+        .addColumn('staged_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('staged_chunks_pk', ['snapshot_id', 'chunk'])
+        .execute();
+      let revisions = db.schema
+        .createTable('bar_revisions')
+        .addColumn('snapshot_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('symbol', symbolType, (c) => c.notNull())
+        .addColumn('date', 'varchar(10)', (c) => c.notNull());
+      for (const side of ['old', 'new']) {
+        for (const field of ['open', 'high', 'low', 'close', 'volume']) revisions = revisions.addColumn(`${side}_${field}`, 'double precision', (c) => c.notNull());
+      }
+      await revisions.addColumn('published_at', 'varchar(32)', (c) => c.notNull()).addPrimaryKeyConstraint('bar_revisions_pk', ['snapshot_id', 'symbol', 'date']).execute();
+      await db.schema.createIndex('bar_revisions_published_idx').on('bar_revisions').columns(['published_at']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['bar_revisions', 'staged_chunks', 'bars_staging']) await db.schema.dropTable(table).execute();
+      for (const column of ['attempt_token', 'published_at', 'bars_added', 'bars_revised']) await db.schema.alterTable('dataset_snapshots').dropColumn(column).execute();
+      if (db.getExecutor().adapter instanceof MysqlAdapter) {
+        for (const [table, nullable] of SYMBOL_COLUMNS) await sql`alter table ${sql.table(table)} modify symbol varchar(32) ${sql.raw(nullable ? 'null' : 'not null')}`.execute(db);
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -308,5 +367,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'bars_staging', 'staged_chunks', 'bar_revisions'] as const;
 

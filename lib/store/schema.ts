@@ -22,9 +22,51 @@ export interface DatasetSnapshotsTable {
   rejected_count: number;
   flagged_count: number;
   quality_report: string; // JSON QualityReport
-  status: 'ingested' | 'passed' | 'failed';
+  /**
+   * staging → staged → passed → published, or rejected (with status_reason). `ingested` and
+   * `failed` are what imports before staged publishing recorded.
+   */
+  status: 'staging' | 'staged' | 'passed' | 'published' | 'rejected' | 'ingested' | 'failed';
   status_reason: string | null;
   created_at: string; // ISO timestamp of the first import of this content
+  /** Random token of the import attempt that may write this snapshot's staging rows (the fence). */
+  attempt_token: string | null;
+  published_at: string | null;
+  bars_added: number | null;
+  bars_revised: number | null;
+}
+
+/** Accepted bars of a snapshot waiting for the gate; deleted once it is published or rejected. */
+export interface BarsStagingTable extends BarsTable {
+  snapshot_id: string;
+}
+
+/** One row per staged chunk of an import: what lets a retried attempt resume where the last stopped. */
+export interface StagedChunksTable {
+  snapshot_id: string;
+  chunk: number;
+  rows: number;
+  report: string; // JSON QualityReport of the chunk
+  attempt_token: string;
+  staged_at: string;
+}
+
+/** The values a publish replaced: one row per bar whose OHLCV changed. */
+export interface BarRevisionsTable {
+  snapshot_id: string;
+  symbol: string;
+  date: string;
+  old_open: number;
+  old_high: number;
+  old_low: number;
+  old_close: number;
+  old_volume: number;
+  new_open: number;
+  new_high: number;
+  new_low: number;
+  new_close: number;
+  new_volume: number;
+  published_at: string;
 }
 
 export interface QuarantineTable {
@@ -213,6 +255,9 @@ export interface DatabaseSchema {
   feature_sets: FeatureSetsTable;
   feature_rows: FeatureRowsTable;
   bars: BarsTable;
+  bars_staging: BarsStagingTable;
+  staged_chunks: StagedChunksTable;
+  bar_revisions: BarRevisionsTable;
   dataset_snapshots: DatasetSnapshotsTable;
   quarantine: QuarantineTable;
 }

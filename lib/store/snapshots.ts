@@ -20,10 +20,14 @@ export interface DatasetSnapshot {
   status: SnapshotStatus;
   statusReason: string | null;
   createdAt: string;
+  /** When the snapshot's bars went into the published store, and how many it added and changed. */
+  publishedAt: string | null;
+  barsAdded: number | null;
+  barsRevised: number | null;
 }
 
 /** Records a snapshot once; the same content imported again keeps the first record untouched. */
-export async function saveSnapshot(store: Database, s: Omit<DatasetSnapshot, 'status' | 'statusReason' | 'createdAt'>): Promise<void> {
+export async function saveSnapshot(store: Database, s: Omit<DatasetSnapshot, 'status' | 'statusReason' | 'createdAt' | 'publishedAt' | 'barsAdded' | 'barsRevised'>): Promise<void> {
   await store.db
     .insertInto('dataset_snapshots')
     .ignore()
@@ -43,6 +47,10 @@ export async function saveSnapshot(store: Database, s: Omit<DatasetSnapshot, 'st
       status: 'ingested',
       status_reason: null,
       created_at: new Date().toISOString(),
+      attempt_token: null,
+      published_at: null,
+      bars_added: null,
+      bars_revised: null,
     })
     .execute();
 }
@@ -67,6 +75,9 @@ function fromRow(r: DatasetSnapshotsTable): DatasetSnapshot {
     status: r.status,
     statusReason: r.status_reason,
     createdAt: r.created_at,
+    publishedAt: r.published_at,
+    barsAdded: r.bars_added === null ? null : Number(r.bars_added),
+    barsRevised: r.bars_revised === null ? null : Number(r.bars_revised),
   };
 }
 

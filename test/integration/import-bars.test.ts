@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { importBars } from '../../lib/ingest/import-bars';
+import { importBars, stageImport } from '../../lib/ingest/import-bars';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { countBars, readBars } from '../../lib/store/bars';
 import { countQuarantineByRule } from '../../lib/store/quarantine';
 import { getSnapshot } from '../../lib/store/snapshots';
+import { countStagedBars } from '../../lib/store/staging';
 import { DRIVERS, hasSharedData, SHARED_SP500_DIR, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
 
@@ -104,18 +105,17 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     expect(bars[0].volume).toBe(20694100);
   });
 
-  it('resumes from the bars an earlier attempt committed without writing them twice', async () => {
+  it('resumes at the first chunk an earlier attempt had not staged, without staging any twice', async () => {
     const dir = tempDir('mlp-synth-');
     await writeSyntheticMarket(dir, { symbols: 3, plantErrors: false });
+    const req = request({ source: { kind: 'csv', path: dir } });
+    await expect(stageImport(t.store, req, { chunkSize: 1000, beforeStage: (k) => { if (k === 1) throw new Error('killed'); } })).rejects.toThrow('killed');
     const progress: number[] = [];
-    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir } }), {
-      chunkSize: 1000,
-      resumeFromBars: 2500,
-      onProgress: (p) => p.phase === 'writing' && progress.push(p.barsWritten),
-    });
-    expect(progress[0]).toBe(2000); // back to the last whole chunk
+    const summary = await stageImport(t.store, req, { chunkSize: 1000, onProgress: (p) => p.phase === 'staging' && progress.push(p.barsWritten) });
+    expect(summary.chunksResumed).toBe(1);
     expect(progress.at(-1)).toBe(summary.rowsAccepted);
-    expect(await countBars(t.store)).toBe(summary.rowsAccepted - 2000);
+    expect(await countStagedBars(t.store, summary.snapshotId)).toBe(summary.rowsAccepted);
+    expect(await countBars(t.store)).toBe(0); // published only by the gate
   });
 
   it('fails clearly for a missing path and an empty folder', async () => {

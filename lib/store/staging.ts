@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Transaction } from 'kysely';
+import type { Bar } from '../market-data/bar';
+import type { QualityReport } from '../quality/report';
+import type { Database } from './database';
+import type { DatabaseSchema } from './schema';
+import type { SnapshotStatus } from './snapshots';
+
+/**
+ * The life of an import: its accepted bars are staged per snapshot, the gate judges the snapshot,
+ * and only a passed snapshot is published into `bars`, in one transaction, with the replaced values
+ * kept in `bar_revisions`. A rejected snapshot leaves `bars` untouched and its staging rows go.
+ */
+
+/** The attempt no longer holds the snapshot: a newer attempt took it over, or it was finished. */
+export class SupersededAttemptError extends Error {
+  override name = 'SupersededAttemptError';
+}
+
+// 8 parameters per row: 1,000 rows stay under SQLite's and MySQL's placeholder limits.
+const ROWS_PER_STATEMENT = 1000;
+
+export interface StagingStart {
+  /** The fence: only writes that carry this token are accepted for the snapshot. */
+  token: string;
+  status: SnapshotStatus;
+  /** Chunks an earlier attempt staged, with their reports: skipped, never staged again. */
+  doneChunks: Map<number, QualityReport>;
+}
+
+export interface SnapshotOrigin {
+  id: string;
+  contentHash: string;
+  source: unknown;
+}
+
+/**
+ * Opens (or takes over) the staging of a snapshot for this attempt. A snapshot that already finished
+ * staging is returned as it is, with no token to write with.
+ */
+export async function beginStaging(store: Database, origin: SnapshotOrigin): Promise<StagingStart> {
+  const token = randomUUID();
+  await store.db
+    .insertInto('dataset_snapshots')
+    .ignore()
+    .values({
+      id: origin.id,
+      content_hash: origin.contentHash,
+      source: JSON.stringify(origin.source),
+      symbols: '[]',
+      symbol_count: 0,
+      first_date: null,
+      last_date: null,
+      rows_read: 0,
+      row_count: 0,
+      rejected_count: 0,
+      flagged_count: 0,
+      quality_report: '{}',
+      status: 'staging',
+      status_reason: null,
+      created_at: new Date().toISOString(),
+      attempt_token: token,
+      published_at: null,
+      bars_added: null,
+      bars_revised: null,
+    })
+    .execute();
+  // Taking the token is what stops an earlier attempt still running: its next write finds another.
+  await store.db.updateTable('dataset_snapshots').set({ attempt_token: token }).where('id', '=', origin.id).where('status', '=', 'staging').execute();
+  const row = await store.db.selectFrom('dataset_snapshots').select(['status', 'attempt_token']).where('id', '=', origin.id).executeTakeFirstOrThrow();
+  const doneChunks = new Map<number, QualityReport>();
+  if (row.status === 'staging') {
+    const chunks = await store.db.selectFrom('staged_chunks').select(['chunk', 'report']).where('snapshot_id', '=', origin.id).execute();
+    for (const c of chunks) doneChunks.set(Number(c.chunk), JSON.parse(c.report) as QualityReport);
+  }
+  return { token, status: row.status, doneChunks };
+}
+
+/** Runs `work` in one transaction that first checks, under a row lock, that `token` still holds the snapshot. */
+async function fenced<T>(store: Database, snapshotId: string, token: string, work: (tx: Transaction<DatabaseSchema>) => Promise<T>): Promise<T> {
+  return store.db.transaction().execute(async (tx) => {
+    let q = tx.selectFrom('dataset_snapshots').select(['status', 'attempt_token']).where('id', '=', snapshotId);
+    // SQLite's BEGIN IMMEDIATE already holds the write lock; MySQL needs the row lock.
+    if (store.driver === 'mysql') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
+    if (!row || row.status !== 'staging' || row.attempt_token !== token) {
+      throw new SupersededAttemptError(`import attempt for snapshot ${snapshotId} was superseded (snapshot is ${row?.status ?? 'gone'}); this attempt writes nothing more`);
+    }
+    return work(tx);
+  });
+}
+
+/** Stages one chunk's bars and records the chunk as done, all or nothing, if the attempt still holds the snapshot. */
+export async function stageChunk(store: Database, snapshotId: string, token: string, chunk: number, bars: readonly Bar[], report: QualityReport): Promise<void> {
+  await fenced(store, snapshotId, token, async (tx) => {
+    for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
+      const rows = bars.slice(i, i + ROWS_PER_STATEMENT).map((b) => ({ snapshot_id: snapshotId, symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }));
+      await tx.insertInto('bars_staging').values(rows).execute();
+    }
+    await tx
+      .insertInto('staged_chunks')
+      .values({ snapshot_id: snapshotId, chunk, rows: bars.length, report: JSON.stringify(report), attempt_token: token, staged_at: new Date().toISOString() })
+      .execute();
+  });
+}
+
+export interface StagedRecord {
+  source: unknown;
+  symbols: string[];
+  firstDate: string | null;
+  lastDate: string | null;
+  rowsRead: number;
+  rowCount: number;
+  rejectedCount: number;
+  flaggedCount: number;
+  qualityReport: QualityReport;
+}
+
+/** Records the whole snapshot's report and marks it staged (ready for the gate). */
+export async function finishStaging(store: Database, snapshotId: string, token: string, r: StagedRecord): Promise<void> {
+  await fenced(store, snapshotId, token, async (tx) => {
+    await tx
+      .updateTable('dataset_snapshots')
+      .set({
+        source: JSON.stringify(r.source),
+        symbols: JSON.stringify(r.symbols),
+        symbol_count: r.symbols.length,
+        first_date: r.firstDate,
+        last_date: r.lastDate,
+        rows_read: r.rowsRead,
+        row_count: r.rowCount,
+        rejected_count: r.rejectedCount,
+        flagged_count: r.flaggedCount,
+        quality_report: JSON.stringify(r.qualityReport),
+        status: 'staged',
+        attempt_token: null,
+      })
+      .where('id', '=', snapshotId)
+      .execute();
+  });
+}
+
+export async function countStagedBars(store: Database, snapshotId?: string): Promise<number> {
+  let q = store.db.selectFrom('bars_staging').select((eb) => eb.fn.countAll<number>().as('n'));
+  if (snapshotId) q = q.where('snapshot_id', '=', snapshotId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+async function lockSnapshot(store: Database, tx: Transaction<DatabaseSchema>, id: string) {
+  let q = tx.selectFrom('dataset_snapshots').select(['status', 'bars_added', 'bars_revised']).where('id', '=', id);
+  if (store.driver === 'mysql') q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+async function dropStaging(tx: Transaction<DatabaseSchema>, id: string): Promise<void> {
+  await tx.deleteFrom('bars_staging').where('snapshot_id', '=', id).execute();
+  await tx.deleteFrom('staged_chunks').where('snapshot_id', '=', id).execute();
+}
+
+export interface PublishResult {
+  added: number;
+  revised: number;
+  /** The snapshot was published before: this call changed nothing. */
+  alreadyPublished: boolean;
+}
+
+const FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+
+/**
+ * Publishes a passed snapshot into `bars` in one transaction: the old values of every bar it
+ * changes go to `bar_revisions` first, then changed bars are updated and new ones inserted.
+ * Publishing a published snapshot again changes nothing.
+ */
+export async function publishSnapshot(store: Database, id: string): Promise<PublishResult> {
+  return store.db.transaction().execute(async (tx) => {
+    const row = await lockSnapshot(store, tx, id);
+    if (!row) throw new Error(`No snapshot ${id} to publish`);
+    if (row.status === 'published') return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), alreadyPublished: true };
+    if (row.status !== 'passed') throw new Error(`Snapshot ${id} is ${row.status}; only a snapshot that passed the quality gate is published`);
+    const now = new Date().toISOString();
+    const differs = sql.join(
+      FIELDS.map((f) => sql`b.${sql.ref(f)} <> s.${sql.ref(f)}`),
+      sql` or `,
+    );
+    const oldCols = sql.join(FIELDS.map((f) => sql`b.${sql.ref(f)}`));
+    const newCols = sql.join(FIELDS.map((f) => sql`s.${sql.ref(f)}`));
+    const revisionCols = sql.join([...FIELDS.map((f) => sql.ref(`old_${f}`)), ...FIELDS.map((f) => sql.ref(`new_${f}`))]);
+    const revised = await sql`
+      insert into bar_revisions (snapshot_id, symbol, date, ${revisionCols}, published_at)
+      select s.snapshot_id, s.symbol, s.date, ${oldCols}, ${newCols}, ${now}
+      from bars_staging s join bars b on b.symbol = s.symbol and b.date = s.date
+      where s.snapshot_id = ${id} and (${differs})`.execute(tx);
+    const revisedCount = Number(revised.numAffectedRows ?? 0n);
+    if (revisedCount > 0) {
+      if (store.driver === 'mysql') {
+        await sql`
+          update bars b join bar_revisions r on r.symbol = b.symbol and r.date = b.date and r.snapshot_id = ${id}
+          set ${sql.join(FIELDS.map((f) => sql`b.${sql.ref(f)} = r.${sql.ref(`new_${f}`)}`))}`.execute(tx);
+      } else {
+        await sql`
+          update bars set ${sql.join(FIELDS.map((f) => sql`${sql.ref(f)} = r.${sql.ref(`new_${f}`)}`))}
+          from bar_revisions r where r.snapshot_id = ${id} and r.symbol = bars.symbol and r.date = bars.date`.execute(tx);
+      }
+    }
+    const inserted = await sql`
+      insert into bars (symbol, date, open, high, low, close, volume)
+      select s.symbol, s.date, s.open, s.high, s.low, s.close, s.volume from bars_staging s
+      where s.snapshot_id = ${id} and not exists (select 1 from bars b where b.symbol = s.symbol and b.date = s.date)`.execute(tx);
+    const added = Number(inserted.numAffectedRows ?? 0n);
+    await tx
+      .updateTable('dataset_snapshots')
+      .set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null })
+      .where('id', '=', id)
+      .execute();
+    await dropStaging(tx, id);
+    return { added, revised: revisedCount, alreadyPublished: false };
+  });
+}
+
+/** Marks a snapshot rejected with its reason and deletes its staging rows; `bars` is not touched. */
+export async function rejectSnapshot(store: Database, id: string, reason: string): Promise<void> {
+  await store.db.transaction().execute(async (tx) => {
+    const row = await lockSnapshot(store, tx, id);
+    if (!row) throw new Error(`No snapshot ${id} to reject`);
+    if (row.status === 'published') throw new Error(`Snapshot ${id} is already published; it cannot be rejected`);
+    await tx.updateTable('dataset_snapshots').set({ status: 'rejected', status_reason: reason, attempt_token: null }).where('id', '=', id).execute();
+    await dropStaging(tx, id);
+  });
+}
+
+export interface BarRevision {
+  snapshotId: string;
+  symbol: string;
+  date: string;
+  old: Omit<Bar, 'symbol' | 'date'>;
+  new: Omit<Bar, 'symbol' | 'date'>;
+  publishedAt: string;
+}
+
+/** Revisions a publish made, by symbol then date. */
+export async function listRevisions(store: Database, snapshotId: string, limit = 20): Promise<BarRevision[]> {
+  const rows = await store.db.selectFrom('bar_revisions').selectAll().where('snapshot_id', '=', snapshotId).orderBy('symbol').orderBy('date').limit(limit).execute();
+  return rows.map((r) => ({
+    snapshotId: r.snapshot_id,
+    symbol: r.symbol,
+    date: r.date,
+    old: { open: Number(r.old_open), high: Number(r.old_high), low: Number(r.old_low), close: Number(r.old_close), volume: Number(r.old_volume) },
+    new: { open: Number(r.new_open), high: Number(r.new_high), low: Number(r.new_low), close: Number(r.new_close), volume: Number(r.new_volume) },
+    publishedAt: r.published_at,
+  }));
+}
+
+export type RevisionScope = { snapshotId: string } | { since: string };
+
+/**
+ * The earliest revised date per symbol, for one publish (`snapshotId`) or for every publish at or
+ * after `since` (ISO timestamp): features from that date on were computed from replaced values.
+ */
+export async function revisedSince(store: Database, scope: RevisionScope): Promise<Map<string, string>> {
+  let q = store.db.selectFrom('bar_revisions').select(['symbol', (eb) => eb.fn.min<string>('date').as('first')]);
+  q = 'snapshotId' in scope ? q.where('snapshot_id', '=', scope.snapshotId) : q.where('published_at', '>=', scope.since);
+  const rows = await q.groupBy('symbol').orderBy('symbol').execute();
+  return new Map(rows.map((r) => [r.symbol, r.first]));
+}
