@@ -8,6 +8,7 @@ import type { BarSeries } from '../market-data/bar';
 import { lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
+import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 
 export type SymbolBars = BarSeries;
 
@@ -131,10 +132,21 @@ export function normalisesAcrossSymbols(set: FeatureSet): boolean {
   return set.features.some((f) => !isMarketFeature(f) && !isNewsFeature(f) && f.normalize !== 'none');
 }
 
-export function computeFeatures(universe: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
+/** Whether a symbol gets rows and counts in the market columns and ranks of `set` (equities unless the set says otherwise). */
+export function universeMemberOf(set: Pick<FeatureSet, 'universe' | 'instruments'>): (symbol: string) => boolean {
+  return universeMember(set.universe, set.instruments);
+}
+
+export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
   const columns = featureColumns(set);
   const minBars = requiredBars(set);
   const skipped: FeatureComputation['skipped'] = [];
+  // Indices and other non-equities are no stocks: no rows, and no weight in breadth, dispersion or ranks.
+  const member = universeMemberOf(set);
+  const universe = given.filter((s) => member(s.symbol));
+  for (const s of given) {
+    if (!member(s.symbol)) skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${instrumentKind(s.symbol, set.instruments)} series; feature set ${set.version} computes rows for ${set.universe.join(', ')} only` });
+  }
   // Point in time: nothing may depend on how many bars a symbol has after a date. So every symbol
   // counts in the market-wide columns (each from its own look-back on), and a symbol gets rows from
   // its minBars-th bar on; one with fewer bars in all gets none and is reported.
@@ -311,7 +323,8 @@ function computeMarketColumns(
           }
         });
         const dispersion = nanArray(n);
-        for (let d = 0; d < n; d++) if (count[d] > 1) dispersion[d] = Math.sqrt(Math.max(0, sq[d] / count[d] - (sum[d] / count[d]) ** 2));
+        // One symbol's returns have zero spread (population std), not an undefined one.
+        for (let d = 0; d < n; d++) if (count[d] > 0) dispersion[d] = Math.sqrt(Math.max(0, sq[d] / count[d] - (sum[d] / count[d]) ** 2));
         out.set(spec, [dispersion]);
         break;
       }
@@ -326,7 +339,7 @@ function computeMarketColumns(
       }
       case 'volatility_index': {
         const vix = options.volatilityIndex;
-        if (!vix) throw new Error(`feature set ${set.version} declares volatility_index ${spec.symbol}, but no such series was given`);
+        if (!vix) throw new Error(`feature set ${set.version} declares volatility_index ${volatilityIndexLookedFor(spec.symbol)}, but no such series was given`);
         // As-of join: the last VIX close dated <= each date.
         const level = nanArray(n);
         let j = -1;

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_UNIVERSE_KINDS, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
+import { symbolSchema } from '../market-data/symbols';
 
 /**
  * A feature set is data: a list of declared features with their parameters. Its version hashes
  * the fully-defaulted definition together with FEATURE_CODE_VERSION, so a changed parameter or a
  * changed implementation can never be mistaken for an old set.
  */
-export const FEATURE_CODE_VERSION = 2; // bump whenever any feature's computation changes
+// bump whenever any feature's computation changes
+// 3: equities-only universes and market columns; finite values for zero-volume and flat series.
+export const FEATURE_CODE_VERSION = 3;
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
@@ -56,7 +60,8 @@ const marketFeature = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('new_highs_lows'), window: window(252) }),
   z.object({ kind: z.literal('dispersion') }),
   z.object({ kind: z.literal('market_volatility'), window: window(20) }),
-  z.object({ kind: z.literal('volatility_index'), symbol: z.string().min(1).default('VIX'), changeWindow: window(5) }),
+  /** Without `symbol`, the first of VIX, $VIX, ^VIX in the store (lib/market-data/instruments.ts). */
+  z.object({ kind: z.literal('volatility_index'), symbol: symbolSchema.optional(), changeWindow: window(5) }),
 ]);
 
 /** Per-symbol features from outside the bars: scored news headlines (symbol and market-wide). */
@@ -72,6 +77,13 @@ export const featureSetSchema = z.object({
   name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
   description: z.string().optional(),
   features: z.array(featureSpecSchema).min(1, 'a feature set needs at least one feature'),
+  /**
+   * Instrument kinds that get rows and count in market columns and ranks (default: equities only).
+   * Other series stay available as market inputs (volatility_index).
+   */
+  universe: z.array(instrumentKindSchema).min(1).default([...DEFAULT_UNIVERSE_KINDS]),
+  /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
+  instruments: instrumentMapSchema.default({}),
 });
 export type FeatureSetDefinition = z.infer<typeof featureSetSchema>;
 export type FeatureSetInput = z.input<typeof featureSetSchema>;
@@ -101,7 +113,7 @@ export interface FeatureSet extends FeatureSetDefinition {
 export function defineFeatureSet(input: FeatureSetInput): FeatureSet {
   const definition = featureSetSchema.parse(input);
   const digest = createHash('sha256')
-    .update(canonicalJson({ features: definition.features, codeVersion: FEATURE_CODE_VERSION }))
+    .update(canonicalJson({ features: definition.features, codeVersion: FEATURE_CODE_VERSION, universe: [...definition.universe].sort(), instruments: definition.instruments }))
     .digest('hex');
   return { ...definition, version: `fs-${definition.name}-${digest.slice(0, 12)}` };
 }
@@ -144,6 +156,6 @@ export const DEFAULT_FEATURE_SET: FeatureSetInput = {
     { kind: 'new_highs_lows', window: 252 },
     { kind: 'dispersion' },
     { kind: 'market_volatility', window: 20 },
-    // { kind: 'volatility_index', symbol: 'VIX' } joins when a VIX-like series is in the store.
+    // { kind: 'volatility_index' } joins when a VIX-like series (VIX, $VIX or ^VIX) is in the store.
   ],
 };

@@ -11,7 +11,8 @@ import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
-import { computeFeatures, frameRow, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { computeFeatures, frameRow, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { sharedPool, type TaskPool } from '../threads/task-pool';
@@ -80,8 +81,10 @@ export interface FeatureInputs {
 
 /** Loads the inputs of a feature set from the store: `symbols` (default every stored symbol) with everything dated <= `to`. */
 export async function loadFeatureInputs(store: Database, set: FeatureSet, options: { symbols?: readonly string[]; to?: string } = {}): Promise<FeatureInputs> {
-  const vixSymbol = volatilityIndexSymbol(set);
-  const series = await readBarSeries(store, { symbols: options.symbols && vixSymbol ? [...options.symbols, vixSymbol] : options.symbols, to: options.to });
+  const vixSpec = volatilityIndexSpec(set);
+  const vixCandidates = vixSpec ? volatilityIndexCandidates(vixSpec.symbol) : [];
+  const symbols = options.symbols ? [...new Set([...options.symbols, ...vixCandidates])] : undefined;
+  const series = await readBarSeries(store, { symbols, to: options.to });
   const news = set.features.some((f) => f.kind === 'news_sentiment') ? await readHeadlines(store, options.to) : undefined;
   return featureInputsOf(set, series, news);
 }
@@ -93,21 +96,28 @@ export async function loadFeatureInputs(store: Database, set: FeatureSet, option
 export function featureInputsUpTo(set: FeatureSet, inputs: FeatureInputs, to: string): FeatureInputs {
   // The universe keeps its order: market columns sum over symbols in it.
   const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])].map((s) => barsUpTo(s, to)).filter((s) => s.dates.length > 0);
-  return featureInputsOf(set, series, inputs.news?.filter((h) => h.effectiveDate <= to));
+  // The series resolved at load time, so an early cut never switches to another candidate.
+  return featureInputsOf(set, series, inputs.news?.filter((h) => h.effectiveDate <= to), inputs.volatilityIndex?.symbol);
 }
 
-function volatilityIndexSymbol(set: FeatureSet): string | undefined {
-  const vixSpec = set.features.find((f) => f.kind === 'volatility_index');
-  return vixSpec && 'symbol' in vixSpec ? vixSpec.symbol : undefined;
+function volatilityIndexSpec(set: FeatureSet): Extract<FeatureSet['features'][number], { kind: 'volatility_index' }> | undefined {
+  return set.features.find((f): f is Extract<FeatureSet['features'][number], { kind: 'volatility_index' }> => f.kind === 'volatility_index');
 }
 
-function featureInputsOf(set: FeatureSet, series: SymbolBars[], news: Headline[] | undefined): FeatureInputs {
-  const vixSymbol = volatilityIndexSymbol(set);
-  let volatilityIndex: SymbolBars | undefined;
-  if (vixSymbol) {
-    volatilityIndex = series.find((s) => s.symbol === vixSymbol);
-    if (!volatilityIndex) throw new BadInputError(`Feature set ${set.version} uses the volatility index ${vixSymbol}, which is not in the bar store; import it or remove the feature`, 'FEATURE_INPUT_MISSING');
-  }
+/** The stored symbol a set's volatility_index feature reads (the first candidate present), if it declares one. */
+export function volatilityIndexSymbolOf(set: FeatureSet, available: (symbol: string) => boolean): string | undefined {
+  const spec = volatilityIndexSpec(set);
+  if (!spec) return undefined;
+  const found = findVolatilityIndex(available, spec.symbol);
+  if (found === undefined) throw new BadInputError(`Feature set ${set.version} uses a volatility index, but the bar store holds none: looked for ${volatilityIndexLookedFor(spec.symbol)}; import one or remove the feature`, 'FEATURE_INPUT_MISSING');
+  return found;
+}
+
+function featureInputsOf(set: FeatureSet, series: SymbolBars[], news: Headline[] | undefined, resolvedVix?: string): FeatureInputs {
+  const have = new Set(series.map((s) => s.symbol));
+  const vixSymbol = volatilityIndexSymbolOf(set, (s) => have.has(s) && (resolvedVix === undefined || s === resolvedVix));
+  const volatilityIndex = vixSymbol === undefined ? undefined : series.find((s) => s.symbol === vixSymbol);
+  // Non-equities stay in the universe given to computeFeatures, which keeps them out of rows and market columns.
   const universe = series.filter((s) => s.symbol !== vixSymbol);
   if (universe.length === 0) throw new BadInputError('No bars in the store for the requested symbols; run an import first', 'NO_BARS');
   return { universe, volatilityIndex, news };
@@ -125,7 +135,8 @@ export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, 
   const { universe, volatilityIndex, news } = inputs;
   const { fromDate, rowsFor } = options;
   let symbolColumns: Map<string, Float64Array[]> | undefined;
-  const framed = rowsFor ? universe.filter((s) => rowsFor.has(s.symbol)) : universe;
+  const member = universeMemberOf(set);
+  const framed = universe.filter((s) => member(s.symbol) && (!rowsFor || rowsFor.has(s.symbol)));
   if ((options.threads ?? 1) > 1 && framed.length > 1) {
     const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
     const columns = await symbolColumnsInThreads(specs, framed, options.threads as number);

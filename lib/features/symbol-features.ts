@@ -17,7 +17,7 @@ import {
   type Ohlcv,
 } from './indicators/indicators';
 import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
-import { ema, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, rollingSum, sma } from './indicators/rolling';
+import { ema, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -86,13 +86,31 @@ function divide(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
+/**
+ * Window sums added up afresh for each window, NaN before it fills. A running sum keeps a residue
+ * once large values leave the window (−1.1e-8 where 0 was due made a zero-volume VWAP −∞), so
+ * tests such as "no volume traded" are only exact this way.
+ */
+function windowSums(x: Float64Array, window: number): Float64Array {
+  const out = nanArray(x.length);
+  for (let i = window - 1; i < x.length; i++) {
+    let t = 0;
+    for (let j = i - window + 1; j <= i; j++) t += x[j];
+    out[i] = t;
+  }
+  return out;
+}
+
 /** Change of a cumulative line over `window` bars, scaled by the volume traded in that window. */
 function trend(line: Float64Array, volume: Float64Array, window: number): Float64Array {
-  const traded = rollingSum(volume, window);
+  const traded = windowSums(volume, window);
   const out = nanArray(line.length);
   for (let i = window; i < line.length; i++) out[i] = traded[i] > 0 ? (line[i] - line[i - window]) / traded[i] : 0;
   return out;
 }
+
+/** Vol floor (annualised) for log ratios of vols: far below any traded stock's, and finite. */
+const VOL_FLOOR = 1e-4;
 
 /** Annualised like realizedVolatility: √(mean of a per-bar variance over `window` bars) × √252. */
 function annualisedRootMean(perBarVariance: Float64Array, window: number): Float64Array {
@@ -190,11 +208,11 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
     case 'vol_persistence': {
       const vol = realizedVolatility(c, spec.window);
       const median = rollingMedian(vol, spec.trailing);
-      // Undefined (not ±∞) when either vol is zero: a series that did not move has no regime.
-      return [Float64Array.from(vol, (v, i) => (v > 0 && median[i] > 0 ? Math.log(v / median[i]) : NaN))];
+      // Vols floored, so a series that did not move gives a finite value (0 when neither moved), not ±∞.
+      return [Float64Array.from(vol, (v, i) => (Number.isNaN(v) || Number.isNaN(median[i]) ? NaN : Math.log(Math.max(v, VOL_FLOOR) / Math.max(median[i], VOL_FLOOR))))];
     }
     case 'vol_of_vol': {
-      const logVol = Float64Array.from(realizedVolatility(c, spec.window), (v) => (v > 0 ? Math.log(v) : NaN));
+      const logVol = Float64Array.from(realizedVolatility(c, spec.window), (v) => (Number.isNaN(v) ? NaN : Math.log(Math.max(v, VOL_FLOOR))));
       return [rollingStd(logVol, spec.lookback, 1)];
     }
     case 'candlestick': {
@@ -209,8 +227,11 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
       return [ratioMinusOne(c, rollingMax(b.high, spec.window)), ratioMinusOne(c, rollingMin(b.low, spec.window))];
     case 'volume_breakout':
       return [volumeConfirmedBreakout(b, spec.window, spec.volumeRatio)];
-    case 'relative_volume':
-      return [divide(b.volume, sma(b.volume, spec.window))];
+    case 'relative_volume': {
+      const traded = windowSums(b.volume, spec.window);
+      // No volume in the window (an index): today's volume is its average, 1, not 0/0.
+      return [Float64Array.from(traded, (t, i) => (Number.isNaN(t) ? NaN : t > 0 ? (b.volume[i] * spec.window) / t : 1))];
+    }
     case 'volume_zscore': {
       const mean = sma(b.volume, spec.window);
       const sd = rollingStd(b.volume, spec.window, 1);
@@ -230,12 +251,19 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
         r[i] = Math.log(c[i] / c[i - 1]);
         dv[i] = Math.log((b.volume[i] + 1) / (b.volume[i - 1] + 1));
       }
-      return [rollingCorrelation(r, dv, spec.window)];
+      const corr = rollingCorrelation(r, dv, spec.window);
+      // A flat price or volume window has no co-movement: 0 rather than undefined once the window is full.
+      for (let i = spec.window; i < corr.length; i++) if (Number.isNaN(corr[i])) corr[i] = 0;
+      return [corr];
     }
     case 'vwap_distance': {
-      const pv = new Float64Array(c.length);
-      for (let i = 0; i < c.length; i++) pv[i] = ((b.high[i] + b.low[i] + c[i]) / 3) * b.volume[i];
-      const vwap = divide(rollingSum(pv, spec.window), rollingSum(b.volume, spec.window));
+      const tp = Float64Array.from(c, (close, i) => (b.high[i] + b.low[i] + close) / 3);
+      const pv = Float64Array.from(tp, (p, i) => p * b.volume[i]);
+      const value = windowSums(pv, spec.window);
+      const traded = windowSums(b.volume, spec.window);
+      const plain = windowSums(tp, spec.window);
+      // Without volume in the window every bar weighs the same: the mean typical price.
+      const vwap = Float64Array.from(traded, (t, i) => (t > 0 ? value[i] / t : plain[i] / spec.window));
       return [ratioMinusOne(c, vwap)];
     }
   }

@@ -108,9 +108,14 @@ describe('volatility feature kinds against reference formulas', () => {
     }, w + k - 1);
   });
 
-  it('prices that never move give no regime and a flat term structure, not infinities', () => {
+  it('prices that never move give an unchanged regime and a flat term structure, not infinities', () => {
     const flat = bars(OHLC.map(() => [50, 50, 50, 50]));
-    expect([...computeSymbolFeature(spec({ kind: 'vol_persistence', window: 3, trailing: 4 }), flat)[0]].every(Number.isNaN)).toBe(true);
+    const persistence = computeSymbolFeature(spec({ kind: 'vol_persistence', window: 3, trailing: 4 }), flat)[0];
+    // Warm-up (3 bars of vol, then 4 of them for the median), then ln(floor / floor) = 0.
+    expect([...persistence.subarray(0, 6)].every(Number.isNaN)).toBe(true);
+    expect([...persistence.subarray(6)].every((v) => v === 0)).toBe(true);
+    const vov = computeSymbolFeature(spec({ kind: 'vol_of_vol', window: 3, lookback: 4 }), flat)[0];
+    expect([...vov.subarray(6)].every((v) => v === 0)).toBe(true);
     expect(computeSymbolFeature(spec({ kind: 'vol_term_structure', short: 3, long: 6 }), flat)[0][10]).toBe(1);
     expect(computeSymbolFeature(spec({ kind: 'parkinson_vol', window: 3 }), flat)[0][10]).toBe(0);
   });

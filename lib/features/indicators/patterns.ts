@@ -99,6 +99,7 @@ export function volumeConfirmedBreakout(b: Ohlcv, window: number, ratio: number)
   const breakout = donchianBreakout(b, window);
   const avgVolume = sma(b.volume, window);
   const out = nanArray(b.close.length);
-  for (let i = window; i < out.length; i++) out[i] = breakout[i] !== 0 && b.volume[i] >= ratio * avgVolume[i - 1] ? breakout[i] : 0;
+  // Zero volume confirms nothing (0 >= ratio × 0 would, and a running mean can end a hair below 0).
+  for (let i = window; i < out.length; i++) out[i] = breakout[i] !== 0 && b.volume[i] > 0 && b.volume[i] >= ratio * avgVolume[i - 1] ? breakout[i] : 0;
   return out;
 }

@@ -1,0 +1,72 @@
+/**
+ * What kind of instrument a series is. Only equities are stocks: indices, volatility indices and
+ * other non-equity series must not enter a training universe or the cross-sectional and market
+ * columns (breadth, advance/decline, dispersion, ranks), where a zero-volume index such as `$VIX`
+ * would count as one more stock. They stay usable as market inputs (the volatility_index feature).
+ *
+ * The convention, applied to the stored (upper-case) symbol, first match wins:
+ * 1. an explicit mapping (`instruments: { "SPY": "etf" }` in an import request or a feature set);
+ * 2. a VIX-family name, with or without a `$`/`^` prefix (`VIX`, `$VIX`, `^VIX`, `VXN`, `VIX3M`, …)
+ *    → `volatility_index`;
+ * 3. a `$` or `^` prefix (`$SPX`, `$DJI`, `^GSPC`) → `index`;
+ * 4. a Yahoo-style `=F` / `=X` suffix → `future` / `fx`;
+ * 5. anything else → `equity`. ETFs and synthetic series look like equities: map them explicitly.
+ */
+import { z } from 'zod';
+import { isSymbol } from './symbols';
+
+export const INSTRUMENT_KINDS = ['equity', 'etf', 'index', 'volatility_index', 'synthetic', 'future', 'fx'] as const;
+export const instrumentKindSchema = z.enum(INSTRUMENT_KINDS);
+export type InstrumentKind = z.infer<typeof instrumentKindSchema>;
+
+/** Explicit kinds per stored symbol; they override the naming convention. */
+export const instrumentMapSchema = z
+  .record(z.string(), instrumentKindSchema)
+  .superRefine((map, ctx) => {
+    for (const key of Object.keys(map)) {
+      if (!isSymbol(key)) ctx.addIssue({ code: 'custom', path: [key], message: `${JSON.stringify(key)} is not a stored symbol (upper case, e.g. "SPY", "$VIX")` });
+    }
+  });
+export type InstrumentMap = Readonly<Record<string, InstrumentKind>>;
+
+/** CBOE volatility indices as vendors name them without their prefix. */
+const VOLATILITY_INDEX_NAMES = new Set(['VIX', 'VIX1D', 'VIX9D', 'VIX3M', 'VIX6M', 'VIX1Y', 'VXV', 'VXMT', 'VXN', 'VXD', 'RVX', 'VXO', 'VVIX', 'VXEEM', 'OVX', 'GVZ']);
+
+export function instrumentKind(symbol: string, overrides?: InstrumentMap): InstrumentKind {
+  const explicit = overrides?.[symbol];
+  if (explicit !== undefined) return explicit;
+  const prefixed = symbol.startsWith('$') || symbol.startsWith('^');
+  const bare = prefixed ? symbol.slice(1) : symbol;
+  if (VOLATILITY_INDEX_NAMES.has(bare)) return 'volatility_index';
+  if (prefixed) return 'index';
+  if (symbol.endsWith('=F')) return 'future';
+  if (symbol.endsWith('=X')) return 'fx';
+  return 'equity';
+}
+
+/** Stocks only, unless `kinds` says otherwise: the rule for universes and cross-sections. */
+export const DEFAULT_UNIVERSE_KINDS: readonly InstrumentKind[] = ['equity'];
+
+/** A predicate for "belongs in the universe" under `kinds` and explicit `overrides`. */
+export function universeMember(kinds: readonly InstrumentKind[] = DEFAULT_UNIVERSE_KINDS, overrides?: InstrumentMap): (symbol: string) => boolean {
+  const allowed = new Set(kinds);
+  return (symbol) => allowed.has(instrumentKind(symbol, overrides));
+}
+
+/** The symbols a volatility_index feature looks for, in order: the named one, else VIX, $VIX, ^VIX. */
+export const DEFAULT_VOLATILITY_INDEX_SYMBOLS: readonly string[] = ['VIX', '$VIX', '^VIX'];
+
+export function volatilityIndexCandidates(symbol?: string): readonly string[] {
+  return symbol !== undefined ? [symbol] : DEFAULT_VOLATILITY_INDEX_SYMBOLS;
+}
+
+/** The first candidate present, or undefined. */
+export function findVolatilityIndex(available: (symbol: string) => boolean, symbol?: string): string | undefined {
+  return volatilityIndexCandidates(symbol).find(available);
+}
+
+/** Names what was looked for, for an error when no candidate is present. */
+export function volatilityIndexLookedFor(symbol?: string): string {
+  const candidates = volatilityIndexCandidates(symbol);
+  return candidates.length === 1 ? candidates[0] : `any of ${candidates.join(', ')} (in that order; name another with "symbol")`;
+}
