@@ -8,7 +8,7 @@ function problems(input: unknown): string[] {
   return result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
-const DEFAULT_POLICY = { maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 252 };
+const DEFAULT_POLICY = { maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 254 };
 
 describe('importRequestSchema', () => {
   describe('defaults', () => {

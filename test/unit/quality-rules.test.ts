@@ -43,7 +43,7 @@ describe('rules catalog', () => {
 
 describe('policy defaults', () => {
   it('fills every threshold', () => {
-    expect(DEFAULTS).toEqual({ maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 252 });
+    expect(DEFAULTS).toEqual({ maxBadRowShare: 0.02, extremeMoveLimit: 0.35, staleCloseDays: 5, minHistoryBars: 254 });
   });
 
   it('rejects out-of-range thresholds', () => {
@@ -240,7 +240,7 @@ describe('seriesIssues', () => {
     it('flags fewer bars than minHistoryBars with the counts', () => {
       const s = series([10, 11, 12]);
       expect(seriesIssues(s, DEFAULTS)).toEqual([
-        { rule: 'short_series', severity: 'flag', symbol: 'AAPL', date: '2019-01-02', source: SRC, line: null, raw: null, message: '3 bars, the feature look-back needs 252' },
+        { rule: 'short_series', severity: 'flag', symbol: 'AAPL', date: '2019-01-02', source: SRC, line: null, raw: null, message: '3 bars, the feature look-back needs 254' },
       ]);
     });
 
