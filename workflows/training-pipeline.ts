@@ -11,7 +11,7 @@ import type { ImportSummary } from '../lib/ingest/import-bars';
 import type { ComputeFeaturesResult } from '../activities/features';
 import type { FeatureSetInput } from '../lib/features/feature-set';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
-import type { GateVerdict } from '../lib/quality/report';
+import type { QualityGateResult } from '../activities/quality-gate';
 import { TASK_QUEUES } from '../lib/task-queues';
 
 export interface TrainingPipelineInput {
@@ -43,7 +43,8 @@ export interface CandidateResult {
 export interface TrainingPipelineResult {
   snapshotId: string;
   ingest: ImportSummary;
-  gate: GateVerdict;
+  /** The verdict and, when it passed, what publishing the snapshot added and revised. */
+  gate: QualityGateResult;
   /** Absent only in runs recorded before the features step. */
   features?: ComputeFeaturesResult;
   /** Present when the run trained an experiment. */
@@ -148,7 +149,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT');
   const ingest = await runStage('ingest', () => ingestBars(importRequest), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
   status.snapshotId = ingest.snapshotId;
-  const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), () => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)`);
+  const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), (g) => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)${g.published ? `; published: ${g.published.added} bars added, ${g.published.revised} revised` : ''}`);
   // Runs recorded before the features step existed replay without it (versioned change).
   if (!patched('features-step')) return { snapshotId: ingest.snapshotId, ingest, gate };
   const featureSet = resolved?.experiment.featureSet ?? input.featureSet;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { withStore } from '../with-store';
 import { listQuarantine } from '../../lib/store/quarantine';
 import { getSnapshot, listSnapshots } from '../../lib/store/snapshots';
+import { listRevisions } from '../../lib/store/staging';
 
 export function snapshotsCommand(): Command {
   const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');
@@ -17,7 +18,7 @@ export function snapshotsCommand(): Command {
       withStore(async (store) => {
         const limit = z.coerce.number().int().min(1).max(1000).parse(opts.limit);
         for (const s of await listSnapshots(store, limit)) {
-          console.log(`${s.id}  ${s.status.padEnd(8)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
+          console.log(`${s.id}  ${s.status.padEnd(9)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
         }
       }),
     );
@@ -28,7 +29,15 @@ export function snapshotsCommand(): Command {
       withStore(async (store) => {
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
-        console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol).length} symbols` } }, null, 2));
+        console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }, null, 2));
+        if (s.status === 'published') {
+          console.log(`published ${s.publishedAt}: ${s.barsAdded ?? 0} bars added, ${s.barsRevised ?? 0} revised`);
+          for (const r of await listRevisions(store, id, 10)) {
+            const fields = (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => r.old[f] !== r.new[f]).map((f) => `${f} ${r.old[f]} → ${r.new[f]}`);
+            console.log(`  ${r.symbol.padEnd(8)} ${r.date}  ${fields.join(', ')}`);
+          }
+          if ((s.barsRevised ?? 0) > 10) console.log(`  … ${(s.barsRevised ?? 0) - 10} more revisions`);
+        }
       }),
     );
   return cmd;

@@ -7,7 +7,8 @@ import { Worker } from '@temporalio/worker';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
-import { countBars } from '../../lib/store/bars';
+import { countBars, upsertBars } from '../../lib/store/bars';
+import { dumpStore } from '../helpers/store-dump';
 import { getSnapshot } from '../../lib/store/snapshots';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { pipelineStatusQuery, trainingPipeline } from '../../workflows';
@@ -56,13 +57,14 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       expect(result.features?.rowsWritten).toBeGreaterThan(6 * 900);
       expect(result.features?.onlineUpdated).toBe(6);
       expect(await countBars(mysql.store)).toBe(result.ingest.rowsAccepted);
-      expect((await getSnapshot(mysql.store, result.snapshotId))?.status).toBe('passed');
+      expect((await getSnapshot(mysql.store, result.snapshotId))?.status).toBe('published');
+      expect(result.gate.published).toMatchObject({ added: result.ingest.rowsAccepted, revised: 0 });
     } finally {
       await cache.close();
     }
   });
 
-  it('stops at the quality gate with the reason, without retrying, and marks the snapshot failed', async () => {
+  it('stops at the quality gate with the reason, without retrying, rejects the snapshot and leaves the bars as they were', async () => {
     const dir = tempDir('mlp-wf-bad-');
     const rows = ['date,open,high,low,close,volume,Name'];
     let day = new Date(Date.UTC(2017, 0, 3));
@@ -73,6 +75,9 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     }
     fs.writeFileSync(path.join(dir, 'BAD.csv'), rows.join('\n'));
     const store = sqlite.store;
+    // Bars of the symbol published earlier: the rejected import must not touch them.
+    await upsertBars(store, [{ symbol: 'BAD', date: '2017-01-03', open: 1, high: 1, low: 1, close: 1, volume: 1 }]);
+    const barsBefore = (await dumpStore(store)).bars;
     await withWorkers(env, { store, cache: new MemoryCache() }, async () => {
       const handle = await env.client.workflow.start(trainingPipeline, {
         taskQueue: TASK_QUEUES.pipeline,
@@ -91,7 +96,8 @@ describe('trainingPipeline on a real Temporal dev server', () => {
       const history = await handle.fetchHistory();
       const gateAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes?.attempt);
       expect(gateAttempts).toEqual([1, 1]); // ingest once, gate once: a failed gate is not retried
-      expect((await getSnapshot(store, status.snapshotId as string))?.status).toBe('failed');
+      expect((await getSnapshot(store, status.snapshotId as string))?.status).toBe('rejected');
+      expect((await dumpStore(store)).bars).toEqual(barsBefore);
       finished.push(handle.workflowId);
     });
   });

@@ -3,6 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { countBars } from '../../lib/store/bars';
+import { countStagedBars } from '../../lib/store/staging';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { trainingPipeline } from '../../workflows';
 import { createMysqlTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
@@ -20,7 +21,7 @@ describe('a worker killed in the middle of ingest', () => {
     await env?.teardown();
   });
 
-  it('is retried on another worker after the heartbeat timeout, resumes, and stores every bar once', async () => {
+  it('is retried on another worker after the heartbeat timeout, resumes at the first unstaged chunk, and publishes every bar once', async () => {
     const port = await freePort();
     env = await startTemporal({ port });
     db = await createMysqlTestDatabase();
@@ -40,16 +41,17 @@ describe('a worker killed in the middle of ingest', () => {
       args: [{ import: { source: { kind: 'csv', path: dir } }, timeouts: { ingestHeartbeatSeconds: 4 } }],
     });
 
-    // Kill the worker process (no graceful shutdown) as soon as the first chunks are committed.
+    // Kill the worker process (no graceful shutdown) as soon as the first chunks are staged.
     let atKill = 0;
     for (let i = 0; i < 3000 && atKill === 0; i++) {
-      atKill = await countBars(db.store);
+      atKill = await countStagedBars(db.store);
       if (atKill === 0) await new Promise((r) => setTimeout(r, 20));
     }
     await killWorker(child);
     const total = 60 * 2769;
     expect(atKill).toBeGreaterThan(0);
     expect(atKill).toBeLessThan(total); // really mid-activity
+    expect(await countBars(db.store)).toBe(0); // nothing published before the gate
 
     // A fresh worker picks the retry up once the heartbeat times out.
     const result = await withWorkers(env, { store: db.store, cache: new MemoryCache() }, () => handle.result());
@@ -61,5 +63,6 @@ describe('a worker killed in the middle of ingest', () => {
     expect(dump.bars).toHaveLength(total);
     expect(new Set(dump.bars.map((b) => `${(b as { symbol: string }).symbol}/${(b as { date: string }).date}`)).size).toBe(total);
     expect(dump.snapshots).toHaveLength(1);
+    expect(dump.snapshots[0]).toMatchObject({ status: 'published', bars_added: total, bars_revised: 0 });
   });
 });
