@@ -3,15 +3,11 @@
  * the OpenAPI document (z.toJSONSchema) and the typed client (response validation).
  */
 import { z } from 'zod';
+import { symbolSchema } from '../lib/market-data/symbols';
 
-/** Spelled out in both cases (not with the `i` flag) so the JSON Schema pattern means the same. */
-export const SYMBOL_PATTERN = /^[A-Za-z0-9.^-]{1,32}$/;
+// The one symbol rule (lib/market-data/symbols.ts): $ and ^ series such as $VIX are symbols too.
+export { SYMBOL_INPUT_PATTERN as SYMBOL_PATTERN, symbolSchema } from '../lib/market-data/symbols';
 export const MAX_SYMBOLS_PER_REQUEST = 500;
-
-export const symbolSchema = z
-  .string()
-  .regex(SYMBOL_PATTERN, 'must be 1 to 32 letters, digits or . ^ - (e.g. "AAPL", "BRK.B", "^GSPC")')
-  .toUpperCase();
 
 /** The registry's model-name rule (lib/registry/model-registry.ts). */
 export const modelNameSchema = z

@@ -7,6 +7,7 @@ import { loadConfig } from '../../lib/config';
 import { featureColumns } from '../../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../../lib/features/feature-set';
 import { readOnlineFeatures } from '../../lib/features/online-features';
+import { parseSymbol } from '../../lib/market-data/symbols';
 import { withStore } from '../with-store';
 
 /** Reads and validates a feature-set file (JSON); errors say which file and which field. */
@@ -57,8 +58,9 @@ export function featuresCommand(): Command {
       const cache = openCache(config.redisUrl);
       try {
         const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
-        const v = await readOnlineFeatures(cache, version, symbol.toUpperCase());
-        if (!v) throw new Error(`No online features for ${symbol.toUpperCase()} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
+        const stored = parseSymbol(symbol);
+        const v = await readOnlineFeatures(cache, version, stored);
+        if (!v) throw new Error(`No online features for ${stored} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
         console.log(JSON.stringify({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }, null, 2));
       } finally {
         await cache.close();

@@ -7,7 +7,9 @@ import { temporal } from '@temporalio/proto';
 import { loadConfig, type AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
 import { experimentSchema, type ExperimentInput } from '../../lib/experiments/experiment';
-import type { FeatureSetInput } from '../../lib/features/feature-set';
+import { requiredBars } from '../../lib/features/compute-features';
+import { defineFeatureSet, type FeatureSetInput } from '../../lib/features/feature-set';
+import { parseSymbolList } from '../../lib/market-data/symbols';
 import { readFeatureSetFile } from './features';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -35,7 +37,15 @@ const flagsSchema = z
   .refine((f) => !(f.source !== undefined && f.stooq !== undefined), { message: 'give only one of --source <path> or --stooq <symbols>' })
   .refine((f) => f.source !== undefined || f.stooq !== undefined || f.experiment !== undefined, { message: 'give --source <path>, --stooq <symbols> or an --experiment file with an import' });
 
-const list = (s: string | undefined): string[] | undefined => s?.split(',').map((x) => x.trim()).filter(Boolean);
+/** A comma-separated symbol flag under the one symbol rule ($VIX and ^GSPC included); errors name the flag. */
+function symbolList(flag: string, s: string | undefined): string[] | undefined {
+  if (s === undefined) return undefined;
+  try {
+    return parseSymbolList(s);
+  } catch (error) {
+    throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 /** Turns CLI flags into a validated import request; errors name the flag. */
 export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow: boolean } {
@@ -45,16 +55,18 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
     if (!experiment?.import) throw new Error(`${f.experiment}: the experiment has no "import"; give --source <path> or --stooq <symbols>`);
     return { experiment, workflowId: f.workflowId, follow: f.follow };
   }
+  const featureSet = f.featureSet ? readFeatureSetFile(f.featureSet) : undefined;
   const request: ImportRequestInput = {
     // The worker may run in another directory: send an absolute path.
-    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: list(f.stooq) ?? [], baseUrl: f.stooqUrl },
-    symbols: list(f.symbols),
+    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
+    symbols: symbolList('--symbols', f.symbols),
     from: f.from,
     to: f.to,
-    quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory },
+    // A declared feature set's own look-back is the history it needs (the default set's is the policy default).
+    quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory ?? (featureSet ? requiredBars(defineFeatureSet(featureSet)) : undefined) },
   };
   importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
-  return { request, featureSet: f.featureSet ? readFeatureSetFile(f.featureSet) : undefined, experiment, workflowId: f.workflowId, follow: f.follow };
+  return { request, featureSet, experiment, workflowId: f.workflowId, follow: f.follow };
 }
 
 /** Reads and validates an experiment file (JSON) before any run starts; a relative CSV path is taken from the file's folder. */

@@ -1,14 +1,11 @@
 import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
 import { columnMappingSchema, csvFormatSchema } from '../market-data/csv-formats';
+import { instrumentMapSchema } from '../market-data/instruments';
+import { symbolSchema as symbol } from '../market-data/symbols';
 import { qualityPolicySchema } from '../quality/policy';
 
 const isoDate = z.string().refine(isIsoDate, { message: 'expected a date as YYYY-MM-DD' });
-const symbol = z
-  .string()
-  .trim()
-  .regex(/^[A-Za-z0-9.^=-]{1,32}$/, 'expected a ticker such as AAPL or BRK.B')
-  .transform((s) => s.toUpperCase());
 
 export const csvSourceSchema = z.object({
   kind: z.literal('csv'),
@@ -18,6 +15,8 @@ export const csvSourceSchema = z.object({
   mapping: columnMappingSchema.optional(),
   /** Scale OHLC by Adj Close / Close where the file has it (Yahoo). */
   adjust: z.boolean().default(false),
+  /** Read symbolic links (to files that may lie outside `path`); refused unless set. */
+  followLinks: z.boolean().default(false),
 });
 
 export const stooqSourceSchema = z.object({
@@ -32,11 +31,19 @@ export const importRequestSchema = z
     source: z.discriminatedUnion('kind', [csvSourceSchema, stooqSourceSchema]),
     /** Keep only these symbols (default: all in the source). */
     symbols: z.array(symbol).optional(),
+    /**
+     * Instrument kinds that override the naming convention of lib/market-data/instruments.ts
+     * (e.g. { "SPY": "etf", "$XYZ": "equity" }). Recorded with the snapshot's source, so the
+     * training universe of a run on this snapshot applies them.
+     */
+    instruments: instrumentMapSchema.optional(),
     from: isoDate.optional(),
     to: isoDate.optional(),
     quality: qualityPolicySchema.default(qualityPolicySchema.parse({})),
   })
-  .refine((r) => !r.from || !r.to || r.from <= r.to, { message: '"from" must not be after "to"', path: ['from'] });
+  .refine((r) => !r.from || !r.to || r.from <= r.to, { message: '"from" must not be after "to"', path: ['from'] })
+  // The snapshot stores the request's source as given: the mapping travels with it.
+  .transform((r) => (r.instruments ? { ...r, source: { ...r.source, instruments: r.instruments } } : r));
 
 export type ImportRequest = z.infer<typeof importRequestSchema>;
 export type ImportRequestInput = z.input<typeof importRequestSchema>;

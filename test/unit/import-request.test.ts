@@ -1,5 +1,6 @@
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { qualityPolicySchema } from '../../lib/quality/policy';
+import { SYMBOL_MESSAGE } from '../../lib/market-data/symbols';
 
 /** The issues of a failed parse as "path: message" strings. */
 function problems(input: unknown): string[] {
@@ -49,9 +50,21 @@ describe('importRequestSchema', () => {
       expect(problems({ source: { kind: 'stooq', symbols: [] } })).toEqual(['source.symbols: name at least one symbol to download']);
     });
 
-    it.each(['', 'A B', 'AAPL;DROP', 'X'.repeat(33)])('rejects the symbol %j', (bad) => {
-      expect(problems({ source: { kind: 'stooq', symbols: ['AAPL', bad] } })).toEqual(['source.symbols.1: expected a ticker such as AAPL or BRK.B']);
-      expect(problems({ source: { kind: 'csv', path: 'x.csv' }, symbols: [bad] })).toEqual(['symbols.0: expected a ticker such as AAPL or BRK.B']);
+    it.each(['', 'A B', 'AAPL;DROP', 'X'.repeat(33), 'a/b', '"AAPL"'])('rejects the symbol %j', (bad) => {
+      expect(problems({ source: { kind: 'stooq', symbols: ['AAPL', bad] } })).toEqual([`source.symbols.1: ${SYMBOL_MESSAGE}`]);
+      expect(problems({ source: { kind: 'csv', path: 'x.csv' }, symbols: [bad] })).toEqual([`symbols.0: ${SYMBOL_MESSAGE}`]);
+    });
+
+    it('accepts $ and ^ series, as the importer stores them', () => {
+      expect(importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv' }, symbols: ['$VIX', 'AAPL', '^gspc'] }).symbols).toEqual(['$VIX', 'AAPL', '^GSPC']);
+    });
+
+    it('takes an instruments mapping and records it with the source', () => {
+      const parsed = importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv' }, instruments: { SPY: 'etf', $XYZ: 'equity' } });
+      expect(parsed.instruments).toEqual({ SPY: 'etf', $XYZ: 'equity' });
+      expect(parsed.source).toMatchObject({ instruments: { SPY: 'etf', $XYZ: 'equity' } });
+      expect(problems({ source: { kind: 'csv', path: 'x.csv' }, instruments: { SPY: 'fund' } }).map((p) => p.split(':')[0])).toEqual(['instruments.SPY']);
+      expect(problems({ source: { kind: 'csv', path: 'x.csv' }, instruments: { spy: 'etf' } }).map((p) => p.split(':')[0])).toEqual(['instruments.spy']);
     });
 
     it('accepts an optional stooq base URL and rejects a bad one', () => {
