@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import type { CandidateBar } from '../market-data/csv-reader';
-import { readBarCsv } from '../market-data/csv-reader';
+import { readCsvFiles } from '../market-data/csv-files';
+import { readPriceTable } from '../market-data/csv-reader';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
 import { checkQuality, type QualityReport } from '../quality/report';
@@ -68,23 +68,6 @@ interface SourceText {
 }
 
 const PROVIDER_CACHE_TTL_SECONDS = 6 * 3600;
-
-async function readCsvSources(target: string): Promise<SourceText[]> {
-  let stat;
-  try {
-    stat = await fs.stat(target);
-  } catch {
-    throw new BadInputError(`No file or folder at ${target}; pass the path of a CSV file or of a folder of CSV files`, 'SOURCE_NOT_FOUND');
-  }
-  const files = stat.isDirectory()
-    ? (await fs.readdir(target))
-        .filter((f) => /\.(csv|txt)$/i.test(f))
-        .sort()
-        .map((f) => path.join(target, f))
-    : [target];
-  if (files.length === 0) throw new BadInputError(`The folder ${target} holds no .csv or .txt files`, 'SOURCE_EMPTY');
-  return Promise.all(files.map(async (file) => ({ source: file, text: await fs.readFile(file, 'utf8') })));
-}
 
 async function fetchProviderSources(request: ImportRequest, hooks: ImportHooks): Promise<SourceText[]> {
   if (request.source.kind !== 'stooq') return [];
@@ -238,7 +221,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const started = Date.now();
   const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
-  const sources = request.source.kind === 'csv' ? await readCsvSources(path.resolve(request.source.path)) : await fetchProviderSources(request, hooks);
+  const sources = request.source.kind === 'csv' ? await readCsvFiles(path.resolve(request.source.path), { followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
   const contentHash = contentHashOf(sources);
   const snapshotId = snapshotIdOf(contentHash, request);
   const existing = await getSnapshot(store, snapshotId);
@@ -254,7 +237,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const format = request.source.kind === 'csv' ? request.source.format : (hooks.provider?.format ?? 'stooq');
     const mapping = request.source.kind === 'csv' ? request.source.mapping : undefined;
     const adjust = request.source.kind === 'csv' && request.source.adjust;
-    const read = readBarCsv(s.text, { source: s.source, format, mapping, adjust, symbol: s.symbol });
+    const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, symbol: s.symbol });
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) candidates.push(bar);
       else rowsOutOfScope++;

@@ -48,6 +48,33 @@ export function resolveColumns(
   return missing.length > 0 ? { ok: false, missing } : { ok: true, index };
 }
 
+/** The known format the header comes closest to (fewest missing columns) and what it lacks. */
+export function closestFormat(header: readonly string[]): { format: KnownFormat; missing: string[] } {
+  let best: { format: KnownFormat; missing: string[] } | undefined;
+  for (const format of ['sp500', 'yahoo', 'stooq'] as const) {
+    const r = resolveColumns(header, KNOWN_FORMATS[format]);
+    const missing = r.ok ? [] : r.missing;
+    if (!best || missing.length < best.missing.length) best = { format, missing };
+  }
+  return best as { format: KnownFormat; missing: string[] };
+}
+
+const SEPARATOR_NAMES: ReadonlyArray<readonly [string, string]> = [
+  [';', "';' (semicolon)"],
+  ['\t', 'tabs'],
+  ['|', "'|' (pipe)"],
+];
+
+/**
+ * The separator a header line uses when it is not a comma: a line that holds no comma but splits
+ * into several names on `;`, tab or `|` is a table exported with another separator.
+ */
+export function foreignSeparator(line: string): string | undefined {
+  if (line.includes(',')) return undefined;
+  const found = SEPARATOR_NAMES.map(([sep, name]) => ({ name, n: line.split(sep).length - 1 })).sort((a, b) => b.n - a.n)[0];
+  return found.n >= 2 ? found.name : undefined;
+}
+
 /** The most specific known format whose columns the header holds. */
 export function detectFormat(header: readonly string[]): KnownFormat | undefined {
   const order: KnownFormat[] = ['sp500', 'yahoo', 'stooq'];

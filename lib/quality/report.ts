@@ -2,8 +2,8 @@ import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
-import { orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
-import { QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
+import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { FILE_LEVEL_RULES, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
   rowsAccepted: number;
@@ -32,6 +32,11 @@ export interface QualityCheckResult {
   report: QualityReport;
 }
 
+export interface QualityCheckOptions {
+  /** The import's clock; bars dated after its New York date are rejected (default: the real clock). */
+  now?: () => Date;
+}
+
 /**
  * Runs every rule over the rows read from all sources of one import. `readIssues` are the
  * field-level rejections the CSV reader already made; they count toward the bad-row share.
@@ -41,11 +46,13 @@ export function checkQuality(
   readIssues: readonly QualityIssue[],
   rowsRead: number,
   policy: QualityPolicy,
+  options: QualityCheckOptions = {},
 ): QualityCheckResult {
+  const today = newYorkDate((options.now ?? (() => new Date()))());
   const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
   const rowValid: CandidateBar[] = [];
   for (const bar of candidates) {
-    const problem = rowIssue(bar);
+    const problem = rowIssue(bar, today);
     if (problem) issues.push(problem);
     else rowValid.push(bar);
   }
@@ -78,7 +85,7 @@ function summarise(accepted: readonly Bar[], issues: readonly QualityIssue[], ro
   for (const i of issues) {
     byRule[i.rule] = (byRule[i.rule] ?? 0) + 1;
     // File-level rejections (empty file, bad header) reject no row of their own.
-    const rejectsRow = i.severity === 'reject' && i.rule !== 'empty_input' && i.rule !== 'bad_header';
+    const rejectsRow = i.severity === 'reject' && !FILE_LEVEL_RULES.has(i.rule);
     if (rejectsRow) rowsRejected++;
     if (i.severity === 'flag') flags++;
     if (i.symbol !== null) {
@@ -106,15 +113,15 @@ export interface GateVerdict {
 /** The gate: a run fails when nothing usable was read or too many rows were rejected. */
 export function evaluateQualityGate(report: QualityReport): GateVerdict {
   const reasons: string[] = [];
-  if (report.rowsAccepted === 0) reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected)`);
+  // Only rules that reject rows explain a rejection; flags (gaps, moves, …) reject nothing.
+  const top = Object.entries(report.byRule)
+    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag')
+    .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
+    .slice(0, 3)
+    .map(([rule, n]) => `${rule}: ${n}`)
+    .join(', ');
+  if (report.rowsAccepted === 0) reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected${top ? `; most frequent: ${top}` : ''})`);
   if (report.badRowShare > report.policy.maxBadRowShare) {
-    // Only rules that reject rows explain the share; flags (gaps, moves, …) reject nothing.
-    const top = Object.entries(report.byRule)
-      .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag')
-      .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
-      .slice(0, 3)
-      .map(([rule, n]) => `${rule}: ${n}`)
-      .join(', ');
     reasons.push(
       `${(report.badRowShare * 100).toFixed(2)}% of rows rejected (${report.rowsRejected} of ${report.rowsRead}), above the limit of ${(report.policy.maxBadRowShare * 100).toFixed(2)}%; most frequent: ${top}`,
     );

@@ -3,13 +3,19 @@
  * store (it goes to quarantine); `flag` stores the row and records the finding as evidence.
  */
 export const QUALITY_RULES = {
-  empty_input: { severity: 'reject', meaning: 'file is empty or holds only a header' },
-  bad_header: { severity: 'reject', meaning: 'header lacks a required column' },
+  empty_input: { severity: 'reject', meaning: 'file is empty, holds only blank lines or only a header' },
+  bad_header: { severity: 'reject', meaning: 'header lacks a required column, uses another separator or is no header at all' },
+  bad_encoding: { severity: 'reject', meaning: 'file is not UTF-8 text (binary, UTF-16 without a byte-order mark, Latin-1)' },
   column_count: { severity: 'reject', meaning: 'row has a different number of fields than the header' },
+  line_too_long: { severity: 'reject', meaning: 'row longer than the reader accepts (no daily bar needs that many characters)' },
+  field_too_long: { severity: 'reject', meaning: 'one field longer than the reader accepts' },
+  bad_quoting: { severity: 'reject', meaning: 'a quoted field is never closed' },
+  invalid_symbol: { severity: 'reject', meaning: 'symbol does not match the symbol rule (lib/market-data/symbols.ts)' },
   missing_field: { severity: 'reject', meaning: 'a required field is empty, null or NaN' },
   non_numeric: { severity: 'reject', meaning: 'a numeric field holds text' },
   implausible_value: { severity: 'reject', meaning: 'a number beyond any real price or volume' },
   invalid_date: { severity: 'reject', meaning: 'date is not a real YYYY-MM-DD (or M/D/YYYY) date' },
+  future_date: { severity: 'reject', meaning: "bar dated after the import's clock (New York date)" },
   non_trading_day: { severity: 'reject', meaning: 'bar dated on a weekend or NYSE holiday' },
   missing_symbol: { severity: 'reject', meaning: 'no symbol column value and none from the file name' },
   non_positive_price: { severity: 'reject', meaning: 'open, high, low or close <= 0' },
@@ -24,6 +30,9 @@ export const QUALITY_RULES = {
 } as const satisfies Record<string, { severity: 'reject' | 'flag'; meaning: string }>;
 
 export type QualityRuleId = keyof typeof QUALITY_RULES;
+
+/** Rules about a whole file: its finding rejects the file, not a counted row. */
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -5,9 +5,23 @@ import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
 
-/** Row-level rules: the first one a row breaks rejects it (one issue per rejected row). */
-export function rowIssue(bar: CandidateBar): QualityIssue | undefined {
+/**
+ * The exchange's calendar date at `now` (bars are dated in New York), as YYYY-MM-DD: a bar dated
+ * after it cannot have traded yet.
+ */
+export function newYorkDate(now: Date): string {
+  return NEW_YORK_DATE.format(now);
+}
+// en-CA formats dates as YYYY-MM-DD.
+const NEW_YORK_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/**
+ * Row-level rules: the first one a row breaks rejects it (one issue per rejected row). With
+ * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`.
+ */
+export function rowIssue(bar: CandidateBar, today?: string): QualityIssue | undefined {
   const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
+  if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the date of the import` });
   if (!isNyseTradingDay(bar.date)) return issue('non_trading_day', { ...at, message: `${bar.date} is not an NYSE trading day` });
   const prices = { open: bar.open, high: bar.high, low: bar.low, close: bar.close };
   const nonPositive = Object.entries(prices).find(([, v]) => v <= 0);

@@ -1,31 +1,54 @@
 import { createHash } from 'node:crypto';
+import { excerpt } from '../quality/excerpt';
 import type { QualityIssue, QualityRuleId } from '../quality/rules-catalog';
 import type { Database } from './database';
 
 const ROWS_PER_STATEMENT = 500;
 
-function issueKey(snapshotId: string, i: QualityIssue): string {
+/**
+ * What one finding may put in the store. The raw row is evidence, not data: a bounded, escaped
+ * excerpt is enough to find the line in its file, and an unbounded one can exceed the server's
+ * packet limit or carry terminal escapes to whoever lists the quarantine.
+ */
+export const QUARANTINE_RAW_CHARS = 200;
+export const QUARANTINE_MESSAGE_CHARS = 1000;
+const SOURCE_CHARS = 512; // quarantine.source is varchar(512)
+const SYMBOL_CHARS = 32; // quarantine.symbol is varchar(32)
+const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+function issueKey(snapshotId: string, row: { source: string; line: number | null; rule: string; symbol: string | null; date: string | null; message: string }): string {
   return createHash('sha1')
-    .update([snapshotId, i.source, i.line ?? '', i.rule, i.symbol ?? '', i.date ?? '', i.message].join('\u0000'))
+    .update([snapshotId, row.source, row.line ?? '', row.rule, row.symbol ?? '', row.date ?? '', row.message].join('\u0000'))
     .digest('hex');
+}
+
+/** The end of a long path names the file, so that is the part kept. */
+function boundedSource(source: string): string {
+  const escaped = source.length > 4 * SOURCE_CHARS ? excerpt(source.slice(-SOURCE_CHARS), SOURCE_CHARS) : excerpt(source, 4 * SOURCE_CHARS);
+  return escaped.length > SOURCE_CHARS ? `…${escaped.slice(-(SOURCE_CHARS - 1))}` : escaped;
+}
+
+/** A finding as it is stored: every text bounded and escaped, symbol and date only when well-formed. */
+export function quarantineRow(snapshotId: string, q: QualityIssue) {
+  const row = {
+    snapshot_id: snapshotId,
+    rule: q.rule,
+    severity: q.severity,
+    symbol: q.symbol !== null && q.symbol.length <= SYMBOL_CHARS && excerpt(q.symbol, SYMBOL_CHARS) === q.symbol ? q.symbol : null,
+    date: q.date !== null && DATE_PATTERN.test(q.date) ? q.date : null,
+    source: boundedSource(q.source),
+    line: q.line,
+    message: excerpt(q.message, QUARANTINE_MESSAGE_CHARS),
+    raw: q.raw === null ? null : excerpt(q.raw, QUARANTINE_RAW_CHARS),
+  };
+  return { issue_key: issueKey(snapshotId, row), ...row };
 }
 
 /** Stores every finding of an import; storing the same findings again changes nothing. */
 export async function saveQuarantine(store: Database, snapshotId: string, issues: readonly QualityIssue[]): Promise<void> {
   await store.db.transaction().execute(async (tx) => {
     for (let i = 0; i < issues.length; i += ROWS_PER_STATEMENT) {
-      const rows = issues.slice(i, i + ROWS_PER_STATEMENT).map((q) => ({
-        issue_key: issueKey(snapshotId, q),
-        snapshot_id: snapshotId,
-        rule: q.rule,
-        severity: q.severity,
-        symbol: q.symbol,
-        date: q.date,
-        source: q.source.length > 512 ? `…${q.source.slice(-511)}` : q.source,
-        line: q.line,
-        message: q.message,
-        raw: q.raw === null ? null : q.raw.slice(0, 2000),
-      }));
+      const rows = issues.slice(i, i + ROWS_PER_STATEMENT).map((q) => quarantineRow(snapshotId, q));
       await tx.insertInto('quarantine').ignore().values(rows).execute();
     }
   });

@@ -17,7 +17,7 @@ const request = (input: ImportRequestInput) => importRequestSchema.parse(input);
 async function realFolder(): Promise<{ dir: string; real: boolean }> {
   const dir = tempDir('mlp-real-');
   if (hasSharedData) {
-    for (const f of fs.readdirSync(SHARED_SP500_DIR).sort().slice(0, 40)) fs.symlinkSync(path.join(SHARED_SP500_DIR, f), path.join(dir, f));
+    for (const f of fs.readdirSync(SHARED_SP500_DIR).sort().slice(0, 40)) fs.copyFileSync(path.join(SHARED_SP500_DIR, f), path.join(dir, f));
     return { dir, real: true };
   }
   await writeSyntheticMarket(dir, { symbols: 12, plantErrors: false });

@@ -236,7 +236,7 @@ describe('point-in-time audit on real data', () => {
   const run = hasSharedData ? it : it.skip;
   run(`passes on 40 symbols of the S&P 500 with the default feature set${hasSharedData ? '' : ` (skipped: ${SHARED_SP500_DIR} is absent)`}`, async () => {
     const dir = tempDir('mlp-pit-real-');
-    for (const f of fs.readdirSync(SHARED_SP500_DIR).sort().slice(0, 40)) fs.symlinkSync(path.join(SHARED_SP500_DIR, f), path.join(dir, f));
+    for (const f of fs.readdirSync(SHARED_SP500_DIR).sort().slice(0, 40)) fs.copyFileSync(path.join(SHARED_SP500_DIR, f), path.join(dir, f));
     const t = await createSqliteTestDatabase();
     try {
       await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));

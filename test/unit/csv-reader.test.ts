@@ -121,11 +121,18 @@ describe('readBarCsv: sp500 format (date,open,high,low,close,volume,Name)', () =
     expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([['missing_symbol', 2, null]]);
   });
 
-  it('keeps a quoted Name with a comma as one field', () => {
-    const result = readBarCsv('date,open,high,low,close,volume,Name\n2013-02-08,"1.5",2,1,2,10,"brk, b"\n', { source: SRC });
+  it('keeps a quoted field with a comma as one field', () => {
+    const result = readBarCsv('date,open,high,low,close,volume,Name,Note\n2013-02-08,"1.5",2,1,2,10,"brk.b","split, 2:1"\n', { source: SRC });
     expect(result.issues).toEqual([]);
     expect(result.bars).toHaveLength(1);
-    expect(result.bars[0]).toMatchObject({ symbol: 'BRK, B', open: 1.5, high: 2, low: 1, close: 2, volume: 10 });
+    expect(result.bars[0]).toMatchObject({ symbol: 'BRK.B', open: 1.5, high: 2, low: 1, close: 2, volume: 10 });
+  });
+
+  it('rejects a row whose Name is no valid symbol, naming it, with no symbol on the finding', () => {
+    const result = readBarCsv('date,open,high,low,close,volume,Name\n2013-02-08,1,2,1,2,10,"brk, b"\n', { source: SRC });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([['invalid_symbol', 2, null]]);
+    expect(result.issues[0].message).toMatch(/^symbol "brk, b" is not valid: expected a symbol such as AAPL/);
   });
 });
 
@@ -298,16 +305,17 @@ describe('readBarCsv: malformed input', () => {
   const opts = { source: '/x/aapl.us.csv' };
 
   it.each([
-    ['an empty string', ''],
-    ['only blank lines', '\n  \n\r\n'],
-    ['only a BOM', '\uFEFF'],
-  ])('reports empty_input for %s', (_name, text) => {
+    ['an empty string', '', 'file is empty'],
+    ['only blank lines', '\n  \n\r\n', 'file holds only blank lines'],
+    ['only a BOM', '\uFEFF', 'file is empty'],
+  ])('reports empty_input for %s', (_name, text, message) => {
     const result = readBarCsv(text, opts);
     expect(result).toEqual({
       format: 'unknown',
       rowsRead: 0,
       bars: [],
-      issues: [{ rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message: 'file is empty', raw: null }],
+      issues: [{ rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message, raw: null }],
+      unreadable: message,
     });
   });
 
@@ -318,8 +326,9 @@ describe('readBarCsv: malformed input', () => {
       expect(result.rowsRead).toBe(0);
       expect(result.bars).toEqual([]);
       expect(result.issues).toEqual([
-        { rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message: 'file holds only a header', raw: null },
+        { rule: 'empty_input', severity: 'reject', symbol: null, date: null, source: '/x/aapl.us.csv', line: null, message: 'file holds a header but no data rows', raw: null },
       ]);
+      expect(result.unreadable).toBe('file holds a header but no data rows');
     }
   });
 

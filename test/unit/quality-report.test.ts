@@ -180,16 +180,16 @@ describe('evaluateQualityGate', () => {
     ]);
   });
 
-  it('fails when no row was accepted, even with nothing rejected', () => {
+  it('fails when no row was accepted, even with nothing rejected, naming the findings', () => {
     expect(evaluateQualityGate(report({ rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, badRowShare: 0, byRule: { empty_input: 2 } }))).toEqual({
       passed: false,
-      reasons: ['no usable rows (0 read, 0 rejected)'],
+      reasons: ['no usable rows (0 read, 0 rejected; most frequent: empty_input: 2)'],
     });
   });
 
   it('gives both reasons when every row was rejected', () => {
     expect(evaluateQualityGate(report({ rowsRead: 5, rowsAccepted: 0, rowsRejected: 5, badRowShare: 1, byRule: { invalid_date: 5 } })).reasons).toEqual([
-      'no usable rows (5 read, 5 rejected)',
+      'no usable rows (5 read, 5 rejected; most frequent: invalid_date: 5)',
       '100.00% of rows rejected (5 of 5), above the limit of 2.00%; most frequent: invalid_date: 5',
     ]);
   });
