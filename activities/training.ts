@@ -4,6 +4,8 @@ import type { Database } from '../lib/store/database';
 import { BadInputError } from '../lib/errors';
 import { storedSymbols } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
+import { featureSetSchema } from '../lib/features/feature-set';
+import { DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMapSchema, type InstrumentKind, type InstrumentMap } from '../lib/market-data/instruments';
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/training/dataset';
 import type { FinalModelRequest } from '../lib/training/final-model';
@@ -78,12 +80,32 @@ export interface FinalModelInput {
   request: FinalModelRequest;
 }
 
+/** The instrument kinds a feature-set version computes rows for, and its explicit kinds (defaults when the version is not stored). */
+async function universeRule(store: Database, featureSetVersion: string): Promise<{ kinds: readonly InstrumentKind[]; instruments: InstrumentMap }> {
+  const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', featureSetVersion).executeTakeFirst();
+  if (!row) return { kinds: DEFAULT_UNIVERSE_KINDS, instruments: {} };
+  const set = featureSetSchema.parse(JSON.parse(row.definition));
+  return { kinds: set.universe, instruments: set.instruments };
+}
+
+/** Kinds the snapshot's import request declared (recorded with its source). */
+function snapshotInstruments(source: unknown): InstrumentMap {
+  const parsed = instrumentMapSchema.safeParse((source as { instruments?: unknown } | null)?.instruments ?? {});
+  return parsed.success ? parsed.data : {};
+}
+
 /**
  * The universe of an experiment: its declared symbols (each must have bars), else the symbols of the
- * snapshot the run imported; never everything that happens to be in the store.
+ * snapshot the run imported; never everything that happens to be in the store. Only the instrument
+ * kinds the feature set trains on (equities by default): indices such as $SPX or $VIX are market
+ * inputs, not stocks.
  */
-async function resolveUniverse(store: Database, input: PrepareDatasetInput): Promise<Omit<TrainingUniverse, 'trained'>> {
+export async function resolveUniverse(store: Database, input: PrepareDatasetInput): Promise<Omit<TrainingUniverse, 'trained'>> {
+  const rule = await universeRule(store, input.featureSetVersion);
+  const allowed = new Set(rule.kinds);
   if (input.symbols && input.symbols.length > 0) {
+    const outside = input.symbols.filter((s) => !allowed.has(instrumentKind(s, rule.instruments)));
+    if (outside.length > 0) throw new BadInputError(`the experiment's universe names ${outside.length} series that are not ${rule.kinds.join(' or ')}: ${outside.slice(0, 10).map((s) => `${s} (${instrumentKind(s, rule.instruments)})`).join(', ')}${outside.length > 10 ? ', …' : ''}; remove them from universe.symbols or map their kind in the feature set's "instruments"`, 'INVALID_INPUT');
     const stored = new Set(await storedSymbols(store, input.symbols));
     const missing = input.symbols.filter((s) => !stored.has(s));
     if (missing.length > 0) throw new BadInputError(`the experiment's universe names ${missing.length} symbol(s) with no bars in the store: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}; import them or remove them from universe.symbols`, 'INVALID_INPUT');
@@ -92,7 +114,8 @@ async function resolveUniverse(store: Database, input: PrepareDatasetInput): Pro
   if (!input.snapshotId) throw new BadInputError('the experiment has no universe: declare universe.symbols or import a snapshot in the same run', 'INVALID_INPUT');
   const snapshot = await getSnapshot(store, input.snapshotId);
   if (!snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
-  return { source: 'snapshot', snapshotId: snapshot.id, requested: [...snapshot.symbols].sort() };
+  const instruments = { ...snapshotInstruments(snapshot.source), ...rule.instruments };
+  return { source: 'snapshot', snapshotId: snapshot.id, requested: snapshot.symbols.filter((s) => allowed.has(instrumentKind(s, instruments))).sort() };
 }
 
 export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
