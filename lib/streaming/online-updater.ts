@@ -35,12 +35,13 @@
  */
 import type { Cache } from '../cache/cache';
 import { previousNyseTradingDay } from '../calendar/nyse';
-import { computeFeatures, featureColumns, frameRow, requiredBars, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
+import { computeFeatures, featureColumns, frameRow, requiredBars, universeMemberOf, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
 import type { Bar } from '../market-data/bar';
+import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { indexOfDate, type BarWindows } from './bar-windows';
 
@@ -206,7 +207,10 @@ export class OnlineFeatureUpdater {
   private readonly layout: Array<{ group: number; index: number }> = [];
   private readonly minBars: number;
   private readonly crossLookback: number;
-  private readonly vixSymbol: string | undefined;
+  /** The volatility_index feature, if the set declares one: its series is found among the windows (VIX, $VIX, ^VIX). */
+  private readonly vixSpec: { symbol?: string } | undefined;
+  /** Equities unless the set says otherwise, as offline: only they get vectors and count in the cross-section. */
+  private readonly member: (symbol: string) => boolean;
   private readonly states = new Map<string, SymbolState>();
   /** Dates whose cross-section is out of date, with when they first were. */
   private readonly dirty = new Map<string, number>();
@@ -243,7 +247,8 @@ export class OnlineFeatureUpdater {
     const rankedRecursive = crossFeatures.some((f) => normalisation(f) !== 'none' && !LOOKBACK_KINDS.has(f.kind));
     this.crossLookback = !this.cross ? 0 : rankedRecursive ? Number.POSITIVE_INFINITY : requiredBars(this.cross) + CROSS_SLACK_BARS;
     const vix = set.features.find((f) => f.kind === 'volatility_index');
-    this.vixSymbol = vix && 'symbol' in vix ? vix.symbol : undefined;
+    this.vixSpec = vix && 'changeWindow' in vix ? { symbol: vix.symbol } : undefined;
+    this.member = universeMemberOf(set);
     if (windows.size < this.minBars) throw new Error(`feature set ${set.version} needs ${this.minBars} bars per symbol, but the stream keeps ${windows.size}; raise the window`);
   }
 
@@ -255,9 +260,14 @@ export class OnlineFeatureUpdater {
     this.news = headlines;
   }
 
-  /** Whether a symbol has a vector: from its minBars-th bar on (the volatility index only feeds market columns). */
+  /** The stored volatility-index series the set reads: the first candidate with bars in the windows. */
+  private get vixSymbol(): string | undefined {
+    return this.vixSpec ? findVolatilityIndex((s) => this.windows.bars(s).length > 0, this.vixSpec.symbol) : undefined;
+  }
+
+  /** Whether a symbol has a vector: a universe member from its minBars-th bar on (the volatility index only feeds market columns). */
   private isMember(symbol: string): boolean {
-    return symbol !== this.vixSymbol && this.windows.bars(symbol).length >= this.minBars;
+    return symbol !== this.vixSymbol && this.member(symbol) && this.windows.bars(symbol).length >= this.minBars;
   }
 
   /** The date from which a symbol has a vector and a rank (see CrossSectionJob.rowsFrom). */
@@ -274,8 +284,9 @@ export class OnlineFeatureUpdater {
    */
   updateSymbols(symbols: Iterable<string>, now: number): { ready: string[]; waiting: string[] } {
     const members: string[] = [];
+    const vixSymbol = this.vixSymbol;
     for (const s of new Set(symbols)) {
-      if (s === this.vixSymbol) {
+      if (s === vixSymbol) {
         // A new volatility-index bar changes every symbol's market columns on its date.
         const d = this.windows.newestDate(s);
         if (d) this.markDirty(d, now);
@@ -411,14 +422,15 @@ export class OnlineFeatureUpdater {
     // (readBarSeries sorts by symbol) so that sums over symbols round as they do offline.
     const universe: SymbolBars[] = [];
     const rowsFrom: Array<string | null> = [];
+    const vixSymbol = this.vixSymbol;
     for (const s of this.windows.symbols().sort()) {
       const bars = this.windows.bars(s);
-      if (s === this.vixSymbol || bars.length === 0) continue;
+      if (s === vixSymbol || !this.member(s) || bars.length === 0) continue;
       universe.push(toSymbolBars(s, bars.slice(Math.max(0, indexOfDate(bars, fromDate).index - this.crossLookback))));
       rowsFrom.push(this.rowsFrom(bars));
     }
     if (!rowsFrom.some((from) => from !== null)) return undefined;
-    const volatilityIndex = this.vixSymbol ? toSymbolBars(this.vixSymbol, this.windows.bars(this.vixSymbol)) : undefined;
+    const volatilityIndex = vixSymbol ? toSymbolBars(vixSymbol, this.windows.bars(vixSymbol)) : undefined;
     return { set: this.cross, fromDate, wanted: [...wanted], universe, rowsFrom, volatilityIndex };
   }
 
