@@ -15,7 +15,7 @@ describe('importRequestSchema', () => {
   describe('defaults', () => {
     it('fills format, adjust and the quality policy for a csv source', () => {
       expect(importRequestSchema.parse({ source: { kind: 'csv', path: 'data/prices.csv' } })).toEqual({
-        source: { kind: 'csv', path: 'data/prices.csv', format: 'auto', adjust: false },
+        source: { kind: 'csv', path: 'data/prices.csv', format: 'auto', adjust: false, followLinks: false },
         quality: DEFAULT_POLICY,
       });
     });
@@ -32,7 +32,7 @@ describe('importRequestSchema', () => {
     it('keeps explicit csv options', () => {
       const mapping = { date: 'Day', open: 'O', high: 'H', low: 'L', close: 'C', volume: 'V' };
       const parsed = importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, mapping } });
-      expect(parsed.source).toEqual({ kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, mapping });
+      expect(parsed.source).toEqual({ kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, followLinks: false, mapping });
     });
   });
 
