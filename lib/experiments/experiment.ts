@@ -12,6 +12,7 @@ import { featureSetSchema } from '../features/feature-set';
 import { importRequestSchema } from '../ingest/import-request';
 import { labelSpecSchema } from '../labels/labels';
 import { searchSpaceSchema } from '../tuning/search-space';
+import { symbolSchema } from '../market-data/symbols';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
 
 const isoDate = z.string().refine(isIsoDate, 'expected a date as YYYY-MM-DD');
@@ -73,7 +74,7 @@ export const experimentSchema = z
      * The symbols trained on: these, or (when omitted) exactly the symbols of the snapshot the run
      * imported; never whatever else happens to be in the store. Recorded in every version's lineage.
      */
-    universe: z.object({ symbols: z.array(z.string().min(1)).min(1).optional() }).default({}),
+    universe: z.object({ symbols: z.array(symbolSchema).min(1).optional() }).default({}),
     dates: z
       .object({
         /** First decision day used. */

@@ -4,6 +4,7 @@
  * numbers are written with String(n), which round-trips every double exactly.
  */
 import { z } from 'zod';
+import { isSymbol, symbolSchema } from '../market-data/symbols';
 import { isIsoDate } from '../calendar/dates';
 import type { Bar } from '../market-data/bar';
 import type { QualityRuleId } from '../quality/rules-catalog';
@@ -13,18 +14,12 @@ export const LIVE_BAR_FORMAT_VERSION = '1';
 // Same limits as the CSV reader (lib/market-data/csv-reader.ts): beyond them a field is corrupt.
 export const MAX_PRICE = 1e7;
 export const MAX_VOLUME = 1e14;
-/** Tickers as exchanges and vendors write them (BRK.B, BF-B, ^VIX); bars.symbol is varchar(32). */
-const SYMBOL = /^[A-Z0-9^][A-Z0-9.^=_-]{0,31}$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 const price = z.number().finite().max(MAX_PRICE, `beyond ${MAX_PRICE.toExponential()}`).min(-MAX_PRICE, `beyond -${MAX_PRICE.toExponential()}`);
 
 export const liveBarSchema = z.object({
-  symbol: z
-    .string()
-    .trim()
-    .toUpperCase()
-    .regex(SYMBOL, 'expected a ticker of 1-32 letters, digits or . ^ = _ -, such as AAPL or BRK.B'),
+  symbol: symbolSchema,
   /** The trading day the bar belongs to (NYSE calendar; other days are quarantined by the consumer). */
   date: z.string().refine(isIsoDate, 'expected a real date as YYYY-MM-DD'),
   open: price,
@@ -65,7 +60,7 @@ const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
  */
 export function decodeLiveBar(fields: Readonly<Record<string, string>>): DecodedLiveBar {
   const rawSymbol = (fields.symbol ?? '').trim().toUpperCase();
-  const symbol = SYMBOL.test(rawSymbol) ? rawSymbol : null;
+  const symbol = isSymbol(rawSymbol) ? rawSymbol : null;
   const rawDate = (fields.date ?? '').trim();
   const date = isIsoDate(rawDate) ? rawDate : null;
   const fail = (rule: QualityRuleId, message: string): DecodedLiveBar => ({ ok: false, rule, message, symbol, date });
