@@ -1,5 +1,16 @@
 import { detectFormat, KNOWN_FORMATS, normaliseHeader, resolveColumns } from '../../lib/market-data/csv-formats';
-import { parseDate, readBarCsv, splitCsvLine, type CsvReadResult } from '../../lib/market-data/csv-reader';
+import { BadInputError } from '../../lib/errors';
+import {
+  MAX_FIELD_CHARS,
+  MAX_LINE_CHARS,
+  parseDate,
+  readBarCsv,
+  readPriceTable,
+  splitCsvLine,
+  UnreadableSourceError,
+  type CsvReadOptions,
+  type CsvReadResult,
+} from '../../lib/market-data/csv-reader';
 import type { QualityIssue } from '../../lib/quality/rules-catalog';
 
 const SRC = '/data/input.csv';
@@ -488,5 +499,138 @@ describe('readBarCsv: malformed input', () => {
     ]);
     expect(result.issues.every((i) => i.severity === 'reject')).toBe(true);
     expect(result.rowsRead).toBe(result.bars.length + result.issues.length);
+  });
+});
+
+describe('readBarCsv: RFC 4180 quoting', () => {
+  const HEADER = 'Date,Open,High,Low,Close,Volume,Note';
+  const opts = { source: '/x/aapl.us.csv' };
+
+  it('keeps a quoted field with an embedded line break as one row, numbered by its first line', () => {
+    const text = `${HEADER}\n2019-01-02,1,2,1,2,10,"split\n2:1, ""adjusted"""\n2019-01-03,1,2,1,2,20,\n`;
+    const result = readBarCsv(text, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.rowsRead).toBe(2);
+    expect(result.bars.map((b) => [b.date, b.line, b.raw])).toEqual([
+      ['2019-01-02', 2, '2019-01-02,1,2,1,2,10,"split\n2:1, ""adjusted"""'],
+      ['2019-01-03', 4, '2019-01-03,1,2,1,2,20,'],
+    ]);
+  });
+
+  it('reads a quoted header and quoted CRLF rows', () => {
+    const result = readBarCsv('"Date","Open","High","Low","Close","Volume"\r\n"2019-01-02","1","2","1","2","10"\r\n', opts);
+    expect(result.format).toBe('stooq');
+    expect(result.issues).toEqual([]);
+    expect(result.bars[0]).toMatchObject({ date: '2019-01-02', volume: 10 });
+  });
+
+  it('treats a quote inside an unquoted field as an ordinary character', () => {
+    const result = readBarCsv(`${HEADER}\n2019-01-02,1,2,1,2,10,5" screen\n2019-01-03,1,2,1,2,20,\n`, opts);
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toHaveLength(2);
+  });
+
+  it('rejects only the line of a quote that is never closed and reads on', () => {
+    const text = `${HEADER}\n2019-01-02,1,2,1,2,10,\n2019-01-03,"1,2,1,2,20,\n2019-01-04,1,2,1,2,30,\n`;
+    const result = readBarCsv(text, opts);
+    expect(result.bars.map((b) => b.line)).toEqual([2, 4]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([['bad_quoting', 3, 'a quoted field opened on this line is not closed before the end of the file']]);
+  });
+});
+
+describe('readBarCsv: length limits', () => {
+  const HEADER = 'Date,Open,High,Low,Close,Volume';
+  const opts = { source: '/x/aapl.us.csv' };
+
+  it('rejects an over-long line as line_too_long with a short raw and reads the rows after it', () => {
+    const text = `${HEADER}\n${'9'.repeat(MAX_LINE_CHARS + 1)}\n2019-01-02,1,2,1,2,10\n`;
+    const result = readBarCsv(text, opts);
+    expect(result.bars.map((b) => b.line)).toEqual([3]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([['line_too_long', 2, 'line is 10,001 characters long, the limit is 10,000']]);
+    expect((result.issues[0].raw ?? '').length).toBeLessThanOrEqual(1000);
+  });
+
+  it('rejects a field over the field limit as field_too_long, quoted or not', () => {
+    const big = 'n'.repeat(MAX_FIELD_CHARS + 1);
+    const result = readBarCsv(`${HEADER},Note\n2019-01-02,1,2,1,2,10,${big}\n2019-01-03,1,2,1,2,10,"${big}"\n2019-01-04,1,2,1,2,10,ok\n`, opts);
+    expect(result.bars.map((b) => b.line)).toEqual([4]);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
+      ['field_too_long', 2, 'field 7 is 1,001 characters long, the limit is 1,000'],
+      ['field_too_long', 3, 'field 7 is 1,001 characters long, the limit is 1,000'],
+    ]);
+  });
+
+  it('bounds field text quoted in messages', () => {
+    const result = readBarCsv(`${HEADER}\n2019-01-02,${'z'.repeat(900)},2,1,2,10\n`, opts);
+    expect(result.issues[0].rule).toBe('non_numeric');
+    expect(result.issues[0].message.length).toBeLessThan(80);
+  });
+
+  it('calls a header line beyond the limit no header', () => {
+    const result = readBarCsv('h'.repeat(MAX_LINE_CHARS + 5), opts);
+    expect(result.issues.map((i) => i.rule)).toEqual(['bad_header']);
+    expect(result.unreadable).toBe('the first line (line 1) cannot be a header: line is 10,005 characters long, the limit is 10,000');
+  });
+});
+
+describe('readPriceTable: unreadable text fails with the cause', () => {
+  const opts = { source: '/x/aapl.us.csv' };
+  const reason = (text: string, options: Partial<CsvReadOptions> = {}): string => {
+    try {
+      readPriceTable(text, { ...opts, ...options });
+    } catch (error) {
+      expect(error).toBeInstanceOf(UnreadableSourceError);
+      expect(error).toBeInstanceOf(BadInputError);
+      expect((error as BadInputError).code).toBe('UNREADABLE_SOURCE');
+      return (error as Error).message;
+    }
+    throw new Error('readPriceTable did not throw');
+  };
+
+  it.each([
+    ['an empty file', '', 'file is empty'],
+    ['only line breaks', '\n\n\r\n', 'file holds only blank lines'],
+    ['a header only', 'Date,Open,High,Low,Close,Volume\n', 'file holds a header but no data rows'],
+    ['binary', 'PK\u0003\u0004\u0000\u0000junk', 'it holds binary data (a NUL byte on line 1), not CSV text'],
+    ['UTF-16 read as UTF-8', '\uFFFD\uFFFDD\u0000a\u0000t\u0000e\u0000', 'it is UTF-16 text (it starts with a UTF-16 byte-order mark read as UTF-8); save it as UTF-8'],
+    ['Latin-1 read as UTF-8', 'Date,Open,High,Low,Close,Volume,Soci\uFFFDt\uFFFD\n2019-01-02,1,2,1,2,10,x\n', 'it is not valid UTF-8 (an undecodable byte on line 1); Latin-1 or Windows-1252 text must be saved as UTF-8 first'],
+    ['semicolons', 'Date;Open;High;Low;Close;Volume\n2019-01-02;1;2;1;2;10\n', `header "Date;Open;High;Low;Close;Volume" is separated by ';' (semicolon), not commas; export the file with ',' as the separator`],
+    ['tabs', 'Date\tOpen\tHigh\tLow\tClose\tVolume\n', 'header "Date\\tOpen\\tHigh\\tLow\\tClose\\tVolume" is separated by tabs, not commas'],
+    ['a missing column', 'Date,Open,High,Low,Close\n2019-01-02,1,2,1,2\n', 'header "Date,Open,High,Low,Close" matches no known format: closest is stooq (Date,Open,High,Low,Close,Volume), which needs volume (column "Volume")'],
+    ['no header at all', '2019-01-02,1,2,1,2,10\n', 'header "2019-01-02,1,2,1,2,10" matches no known format (sp500, yahoo, stooq); pass a column mapping'],
+  ])('%s', (_name, text, cause) => {
+    const message = reason(text);
+    expect(message.startsWith('Cannot read /x/aapl.us.csv as a price table: ')).toBe(true);
+    expect(message).toContain(cause);
+  });
+
+  it('names a file whose name gives no valid symbol', () => {
+    expect(reason('Date,Open,High,Low,Close,Volume\n2019-01-02,1,2,1,2,10\n', { source: '/x/rm -rf.csv' })).toContain(
+      'it has no symbol column and its symbol "RM -RF" (from the file name) is not valid: expected a symbol such as AAPL',
+    );
+    expect(reason('Date,Open,High,Low,Close,Volume\n2019-01-02,1,2,1,2,10\n', { source: '/x/.csv' })).toContain('gives no symbol');
+  });
+
+  it('returns readable text as readBarCsv does', () => {
+    const text = 'Date,Open,High,Low,Close,Volume\n2019-01-02,1,2,1,2,10\n2019-01-03,x,2,1,2,10\n';
+    expect(readPriceTable(text, opts)).toEqual(readBarCsv(text, opts));
+  });
+});
+
+describe('readBarCsv: symbols read from files', () => {
+  const HEADER = 'date,open,high,low,close,volume,Name';
+  it.each(['🚀MOON', "X'); DROP TABLE bars;--", '../../ETC/PASSWD', 'A'.repeat(40), 'AA PL', 'AAPL\u001b[31m'])('rejects %j as invalid_symbol with no symbol on the finding', (name) => {
+    const result = readBarCsv(`${HEADER}\n2019-01-02,1,2,1,2,10,"${name}"\n`, { source: SRC });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.symbol])).toEqual([['invalid_symbol', null]]);
+  });
+
+  it.each([
+    ['$vix', '$VIX'],
+    ['^GSPC', '^GSPC'],
+    ['brk.b', 'BRK.B'],
+    [' AAPL ', 'AAPL'],
+  ])('accepts %j as %s', (name, symbol) => {
+    expect(readBarCsv(`${HEADER}\n2019-01-02,1,2,1,2,10,${name}\n`, { source: SRC }).bars.map((b) => b.symbol)).toEqual([symbol]);
   });
 });

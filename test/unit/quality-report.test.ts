@@ -14,6 +14,28 @@ function readIssue(rule: 'non_numeric' | 'empty_input' | 'bad_header' | 'missing
   return issue(rule, { symbol, date: null, source, line, message: `${rule} here`, raw: line === null ? null : 'raw' });
 }
 
+describe('checkQuality: the import clock', () => {
+  it('rejects bars dated after the injected clock as future_date and counts them against the gate', () => {
+    const policy = { ...DEFAULTS, minHistoryBars: 1 };
+    const rows = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-03', 10), bar('AAPL', '/a.csv', 4, '2099-01-02', 10)];
+    const at = (iso: string) => checkQuality(rows, [], 3, policy, { now: () => new Date(iso) });
+    const early = at('2019-01-02T20:00:00Z');
+    expect(early.accepted.map((b) => b.date)).toEqual(['2019-01-02']);
+    expect(early.issues.map((i) => [i.rule, i.date])).toEqual([
+      ['future_date', '2019-01-03'],
+      ['future_date', '2099-01-02'],
+    ]);
+    expect(early.report.byRule).toEqual({ future_date: 2 });
+    expect(evaluateQualityGate(early.report).passed).toBe(false);
+    expect(at('2020-06-01T12:00:00Z').accepted.map((b) => b.date)).toEqual(['2019-01-02', '2019-01-03']);
+  });
+
+  it('uses the real clock by default', () => {
+    const { issues } = checkQuality([bar('AAPL', '/a.csv', 2, '2099-01-02', 10)], [], 1, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(issues.map((i) => i.rule)).toEqual(['future_date']);
+  });
+});
+
 describe('checkQuality', () => {
   // MSFT first in the input (and descending in its file) to show accepted bars get sorted.
   const msft = [

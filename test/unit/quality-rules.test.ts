@@ -1,7 +1,7 @@
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { CandidateBar } from '../../lib/market-data/csv-reader';
 import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
-import { orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
+import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
 import { issue, QUALITY_RULES, type QualityRuleId } from '../../lib/quality/rules-catalog';
 
 const SRC = '/x/aapl.us.csv';
@@ -51,6 +51,31 @@ describe('policy defaults', () => {
     expect(qualityPolicySchema.safeParse({ staleCloseDays: 1 }).success).toBe(false);
     expect(qualityPolicySchema.safeParse({ extremeMoveLimit: 0 }).success).toBe(false);
     expect(qualityPolicySchema.safeParse({ minHistoryBars: 2.5 }).success).toBe(false);
+  });
+});
+
+describe('future_date', () => {
+  it('rejects a bar dated after the New York date of the clock, before any other rule', () => {
+    expect(rowIssue(bar('2019-01-03'), '2019-01-02')).toEqual({
+      rule: 'future_date',
+      severity: 'reject',
+      symbol: 'AAPL',
+      date: '2019-01-03',
+      source: SRC,
+      line: 2,
+      message: '2019-01-03 is after 2019-01-02, the date of the import',
+      raw: '2019-01-03,10,11,9,10,1000',
+    });
+    expect(rowIssue(bar('2099-01-03', { open: -1 }), '2019-01-02')?.rule).toBe('future_date');
+    expect(rowIssue(bar('2019-01-02'), '2019-01-02')).toBeUndefined();
+    // Without a clock the rule does not apply (live bars are checked by the stream's own clock).
+    expect(rowIssue(bar('2099-01-02'))).toBeUndefined();
+  });
+
+  it('takes the date in New York, not UTC', () => {
+    // 02:00 UTC on 3 January is still 2 January in New York.
+    expect(newYorkDate(new Date('2019-01-03T02:00:00Z'))).toBe('2019-01-02');
+    expect(newYorkDate(new Date('2019-01-03T05:00:00Z'))).toBe('2019-01-03');
   });
 });
 
