@@ -13,7 +13,10 @@ export interface ComputeFeaturesInput {
   featureSet?: FeatureSetInput;
 }
 
-export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'> {
+export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped' | 'rowsRecomputed' | 'recomputedFrom'> {
+  /** Stored rows recomputed because bars under them were revised or back-filled (absent in results recorded before it was reported). */
+  rowsRecomputed?: number;
+  recomputedFrom?: string | null;
   snapshotId: string;
   /** Symbols without enough history, with the reason (capped list; the count is exact). */
   skipped: MaterializeReport['skipped'];
@@ -23,8 +26,9 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
 export function featureActivities({ store, cache, featureThreads }: { store: Database; cache: Cache; featureThreads?: number }) {
   return {
     /**
-     * Materialises the feature set for the snapshot's symbols up to its last date. Finished
-     * symbols are durable, so a retried attempt writes only what is missing.
+     * Materialises the feature set for the snapshot's symbols up to its last date, recomputing
+     * stored rows that revised or back-filled bars made stale. Finished symbols are durable, so a
+     * retried attempt writes only what is missing (and recomputes again what was not yet marked done).
      */
     async computeFeatures(input: ComputeFeaturesInput): Promise<ComputeFeaturesResult> {
       return withFailureMapping(async () => {
@@ -43,7 +47,7 @@ export function featureActivities({ store, cache, featureThreads }: { store: Dat
           signal: ctx.cancellationSignal,
           onProgress: (p) => ctx.heartbeat(p),
         });
-        ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, skipped: report.skipped.length });
+        ctx.log.info('features materialised', { version: report.version, rowsWritten: report.rowsWritten, rowsRecomputed: report.rowsRecomputed, recomputedFrom: report.recomputedFrom, skipped: report.skipped.length });
         return { ...report, snapshotId: snapshot.id, skipped: report.skipped.slice(0, 50), skippedCount: report.skipped.length };
       });
     },

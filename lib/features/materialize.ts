@@ -1,7 +1,7 @@
 /**
  * Materialises a feature set into the offline store (rows per symbol and date) and the newest
  * vector per symbol into the online store. Incremental: only dates after the last stored one are
- * written. Values are always computed from each symbol's full stored history, because recursive
+ * written, plus the stored rows that revised or back-filled bars made stale (see Refresh). Values are always computed from each symbol's full stored history, because recursive
  * indicators (EMA, Wilder's RSI/ATR/ADX) depend on all of it: that is what makes an incremental
  * run give exactly the values of a full recomputation.
  */
@@ -10,14 +10,14 @@ import { BadInputError } from '../errors';
 import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
-import { lastFeatureDates, saveFeatureSet, writeFeatureRows, type FeatureRow } from '../store/features';
-import { computeFeatures, frameRow, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { absorbBarRevisions, featureRowDates, lastFeatureDates, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
+import { computeFeatures, frameRow, normalisesAcrossSymbols, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { sharedPool, type TaskPool } from '../threads/task-pool';
 import { computeSymbolFeature } from './symbol-features';
-import { publishOnlineFeatures, type OnlineFeatureVector } from './online-features';
+import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
 
 export interface MaterializeOptions {
   /** Symbols to compute (default: every symbol in the bar store). */
@@ -47,7 +47,12 @@ export interface MaterializeReport {
   version: string;
   columns: number;
   symbols: number;
+  /** New rows (dates after each symbol's last stored one). */
   rowsWritten: number;
+  /** Stored rows recomputed and replaced because bars under them were revised or back-filled. */
+  rowsRecomputed: number;
+  /** Earliest date recomputed (null when nothing was). */
+  recomputedFrom: string | null;
   onlineUpdated: number;
   lastDate: string | null;
   skipped: Array<{ symbol: string; bars: number; reason: string }>;
@@ -145,37 +150,195 @@ export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, 
   return computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns, rowsFor });
 }
 
+/** Number of dates in a sorted list that are <= `date`. */
+function countUpTo(sorted: readonly string[], date: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= date) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Where a back-filled (or removed) bar sits: the first date on which the series and the stored rows
+ * disagree within the rows' span, else (the change lies in the warm-up or before the first bar)
+ * the series' first date, which recomputes all of it.
+ */
+function firstDisagreement(dates: readonly string[], rowDates: readonly string[], through: string): string {
+  if (rowDates.length === 0) return dates[0];
+  let i = 0;
+  while (i < dates.length && dates[i] < rowDates[0]) i++;
+  for (let j = 0; j < rowDates.length && rowDates[j] <= through; i++, j++) {
+    if (i >= dates.length || dates[i] > through) return rowDates[j];
+    if (dates[i] !== rowDates[j]) return dates[i] < rowDates[j] ? dates[i] : rowDates[j];
+  }
+  return dates[0];
+}
+
+/**
+ * Keeping stored rows equal to a full recomputation when bars change under them:
+ * - a publish that revises bars logs them in bar_revisions; each run first absorbs the revisions of
+ *   snapshots this version has not seen (absorbBarRevisions: a stale mark per series, from its
+ *   earliest revised date, and the snapshot marked once);
+ * - a bar added inside a history (a back-fill) is logged nowhere, so feature_progress records per
+ *   (version, series) how many bars the series had up to the date its rows reflect. Bars are only
+ *   ever added or updated, so a back-fill raises that count: checking it costs one binary search
+ *   over dates already loaded, and only a changed series reads its row dates to find where.
+ * Rows from such a date on are recomputed (EMA and Wilder smoothing carry a change to every later
+ * date, so not just a look-back) and replace the stored ones. When the set has market or
+ * cross-sectional columns, a series' change reaches every symbol's rows from that date on.
+ */
+interface Refresh {
+  /** Per symbol with stored rows: recompute and replace its rows dated >= this. */
+  from: Map<string, string>;
+  /** Earliest such date (null when nothing is stale). */
+  earliest: string | null;
+}
+
+/** Whether a series' change can reach other symbols' rows (market columns, ranks or z-scores). */
+function crossesSymbols(set: FeatureSet): boolean {
+  return set.features.some(isMarketFeature) || normalisesAcrossSymbols(set);
+}
+
+async function staleFrom(store: Database, set: FeatureSet, inputs: FeatureInputs, last: ReadonlyMap<string, string>, progress: ReadonlyMap<string, FeatureProgress>): Promise<Map<string, string>> {
+  const member = universeMemberOf(set);
+  const crosses = crossesSymbols(set);
+  const changed = new Map<string, string>();
+  const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])];
+  for (const s of series) {
+    // Other series (indices the set does not count) feed no row.
+    if (s !== inputs.volatilityIndex && !member(s.symbol)) continue;
+    if (s.dates.length === 0) continue;
+    const end = s.dates[s.dates.length - 1];
+    const p = progress.get(s.symbol);
+    let from: string | undefined = p?.staleFrom ?? undefined;
+    if (p && p.through !== null && p.bars !== null && p.through <= end && countUpTo(s.dates, p.through) !== p.bars) {
+      const at = firstDisagreement(s.dates, last.has(s.symbol) ? await featureRowDates(store, set.version, s.symbol) : [], p.through);
+      if (from === undefined || at < from) from = at;
+    }
+    // A series new to the version counts in the market columns of dates other symbols have rows for.
+    if (!p && !last.has(s.symbol) && crosses) from = s.dates[0];
+    if (from !== undefined && from <= end) changed.set(s.symbol, from);
+  }
+  return changed;
+}
+
+function refreshOf(set: FeatureSet, changed: ReadonlyMap<string, string>, last: ReadonlyMap<string, string>): Refresh {
+  const from = new Map<string, string>();
+  if (crossesSymbols(set)) {
+    const earliest = [...changed.values()].sort()[0];
+    if (earliest !== undefined) for (const [symbol, after] of last) if (earliest <= after) from.set(symbol, earliest);
+  } else {
+    for (const [symbol, date] of changed) if (last.has(symbol) && date <= (last.get(symbol) as string)) from.set(symbol, date);
+  }
+  return { from, earliest: [...from.values()].sort()[0] ?? null };
+}
+
 export async function materializeFeatures(store: Database, set: FeatureSet, options: MaterializeOptions = {}): Promise<MaterializeReport> {
   const started = Date.now();
-  const inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to: options.to });
+  // Before the bars are read: a publish after this is absorbed by the next run.
+  await absorbBarRevisions(store, set.version);
+  const progress = await readFeatureProgress(store, set.version);
   const last = await lastFeatureDates(store, set.version);
+  let inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to: options.to });
+  let changed = await staleFrom(store, set, inputs, last, progress);
+  if (changed.size > 0 && options.symbols && crossesSymbols(set)) {
+    // Every symbol with rows gets its rows recomputed, so the market they are computed over is all of them.
+    const symbols = [...new Set([...options.symbols, ...last.keys(), ...progress.keys()])];
+    if (symbols.length > options.symbols.length) {
+      inputs = await loadFeatureInputs(store, set, { symbols, to: options.to });
+      changed = await staleFrom(store, set, inputs, last, progress);
+    }
+  }
+  const refresh = refreshOf(set, changed, last);
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
-  const fromDate = inputs.universe.every((s) => last.has(s.symbol)) ? inputs.universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
+  let fromDate = inputs.universe.every((s) => last.has(s.symbol)) ? inputs.universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
+  if (fromDate !== undefined && refresh.earliest !== null && refresh.earliest < fromDate) fromDate = refresh.earliest;
   const computed = await computeFromInputs(set, inputs, { fromDate, threads: options.threads });
   await saveFeatureSet(store, set, computed.columns);
   const width = computed.columns.length;
   let rowsWritten = 0;
+  let rowsRecomputed = 0;
   const online: OnlineFeatureVector[] = [];
-  let batch: FeatureRow[] = [];
+  const republish: OnlineFeatureVector[] = [];
+  let added: FeatureRow[] = [];
+  let replaced: FeatureRow[] = [];
+  let cleared: ClearedRange[] = [];
   for (const [i, frame] of computed.frames.entries()) {
     options.signal?.throwIfAborted();
     const after = last.get(frame.symbol) ?? '';
-    for (let r = 0; r < frame.dates.length; r++) {
-      if (frame.dates[r] <= after) continue;
-      batch.push({ symbol: frame.symbol, date: frame.dates[r], values: frameRow(frame, r) });
+    const from = refresh.from.get(frame.symbol);
+    let r = 0;
+    for (; r < frame.dates.length && frame.dates[r] <= after; r++) {
+      if (from !== undefined && frame.dates[r] >= from) break;
+    }
+    // Stored rows the recomputation no longer has (its first row moved later) go.
+    if (from !== undefined && r < frame.dates.length && frame.dates[r] > from) cleared.push({ symbol: frame.symbol, from, to: frame.dates[r] });
+    for (; r < frame.dates.length; r++) {
+      const row = { symbol: frame.symbol, date: frame.dates[r], values: frameRow(frame, r) };
+      if (frame.dates[r] > after) added.push(row);
+      else replaced.push(row);
     }
     const lastRow = frame.dates.length - 1;
     if (lastRow >= 0) {
-      online.push({ version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frameRow(frame, lastRow)) });
+      const vector = { version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frameRow(frame, lastRow)) };
+      // A recomputed newest row replaces the vector of the same date; otherwise only newer vectors go out.
+      if (from !== undefined && frame.dates[lastRow] <= after) republish.push(vector);
+      else online.push(vector);
     }
-    if (batch.length >= 20_000 || i === computed.frames.length - 1) {
-      await writeFeatureRows(store, set.version, batch);
-      rowsWritten += batch.length;
-      batch = [];
+    if (added.length + replaced.length >= 20_000 || i === computed.frames.length - 1) {
+      await writeFeatureBatch(store, set.version, { added, replaced, cleared });
+      rowsWritten += added.length;
+      rowsRecomputed += replaced.length;
+      added = [];
+      replaced = [];
+      cleared = [];
     }
     options.onProgress?.({ symbolsDone: i + 1, symbolsTotal: computed.frames.length, rowsWritten });
   }
-  const onlineUpdated = options.cache ? await publishOnlineFeatures(options.cache, online) : 0;
-  const lastDate = online.reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
-  return { version: set.version, columns: width, symbols: computed.frames.length, rowsWritten, onlineUpdated, lastDate, skipped: computed.skipped, durationMs: Date.now() - started };
+  await recordProgress(store, set, inputs, last, progress, changed);
+  const onlineUpdated = options.cache ? (await publishOnlineFeatures(options.cache, online)) + (republish.length > 0 ? await replaceOnlineFeatures(options.cache, republish) : 0) : 0;
+  const lastDate = [...online, ...republish].reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
+  return {
+    version: set.version,
+    columns: width,
+    symbols: computed.frames.length,
+    rowsWritten,
+    rowsRecomputed,
+    recomputedFrom: refresh.earliest,
+    onlineUpdated,
+    lastDate,
+    skipped: computed.skipped,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * After the rows are written: each loaded series' bar count up to its last date, and its stale
+ * mark cleared, where the run covered all of that series' stored rows. A run up to an earlier date
+ * (`to`) leaves both as they were, so rows after it are checked and recomputed by a later run; with
+ * market or cross-sectional columns that holds unless every series was covered.
+ */
+async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureInputs, last: ReadonlyMap<string, string>, progress: ReadonlyMap<string, FeatureProgress>, changed: ReadonlyMap<string, string>): Promise<void> {
+  const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])].filter((s) => s.dates.length > 0);
+  const covers = (s: SymbolBars) => {
+    const end = s.dates[s.dates.length - 1];
+    return end >= (last.get(s.symbol) ?? '') && end >= (progress.get(s.symbol)?.through ?? '');
+  };
+  const covered = crossesSymbols(set) ? (series.every(covers) ? series : []) : series.filter(covers);
+  const consumed = covered.flatMap((s) => {
+    const p = progress.get(s.symbol);
+    return p?.staleFrom ? [{ symbol: s.symbol, staleFrom: p.staleFrom, updatedAt: p.updatedAt }] : [];
+  });
+  // Progress rows are written for every covered series that changed or whose count moved on.
+  const entries = covered
+    .filter((s) => {
+      const p = progress.get(s.symbol);
+      return !p || changed.has(s.symbol) || p.through !== s.dates[s.dates.length - 1] || p.bars !== s.dates.length;
+    })
+    .map((s) => ({ symbol: s.symbol, through: s.dates[s.dates.length - 1], bars: s.dates.length }));
+  await saveFeatureProgress(store, set.version, entries, consumed);
 }

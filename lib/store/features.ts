@@ -1,5 +1,7 @@
+import { sql, type Transaction } from 'kysely';
 import type { FeatureSet } from '../features/feature-set';
 import type { Database } from './database';
+import type { DatabaseSchema } from './schema';
 
 const ROWS_PER_STATEMENT = 1000;
 
@@ -52,11 +54,141 @@ export async function lastFeatureDates(store: Database, version: string): Promis
 /** Appends rows; a row already stored for (version, symbol, date) is kept as it was. */
 export async function writeFeatureRows(store: Database, version: string, rows: readonly FeatureRow[]): Promise<void> {
   if (rows.length === 0) return;
+  await store.db.transaction().execute((tx) => insertRows(tx, version, rows));
+}
+
+async function insertRows(tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({ version, symbol: r.symbol, date: r.date, vals: packValues(r.values) }));
+    await tx.insertInto('feature_rows').ignore().values(chunk).execute();
+  }
+}
+
+async function replaceRows(store: Database, tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({ version, symbol: r.symbol, date: r.date, vals: packValues(r.values) }));
+    const insert = tx.insertInto('feature_rows').values(chunk);
+    if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ vals: sql`values(vals)` }).execute();
+    else await insert.onConflict((oc) => oc.columns(['version', 'symbol', 'date']).doUpdateSet((eb) => ({ vals: eb.ref('excluded.vals') }))).execute();
+  }
+}
+
+/** Stored rows of a symbol dated in [from, to): rows a recomputation no longer produces. */
+export interface ClearedRange {
+  symbol: string;
+  from: string;
+  /** Exclusive; absent: everything from `from` on. */
+  to?: string;
+}
+
+/**
+ * One write batch in one transaction: `added` rows are appended (a stored row is kept), `replaced`
+ * rows overwrite the stored ones (recomputed after a revision), `cleared` ranges are deleted. So
+ * a reader never sees a half-replaced batch, and a crash leaves the batch undone, to be redone.
+ */
+export async function writeFeatureBatch(store: Database, version: string, batch: { added: readonly FeatureRow[]; replaced: readonly FeatureRow[]; cleared?: readonly ClearedRange[] }): Promise<void> {
+  const cleared = batch.cleared ?? [];
+  if (batch.added.length === 0 && batch.replaced.length === 0 && cleared.length === 0) return;
   await store.db.transaction().execute(async (tx) => {
-    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({ version, symbol: r.symbol, date: r.date, vals: packValues(r.values) }));
-      await tx.insertInto('feature_rows').ignore().values(chunk).execute();
+    for (const c of cleared) {
+      let q = tx.deleteFrom('feature_rows').where('version', '=', version).where('symbol', '=', c.symbol).where('date', '>=', c.from);
+      if (c.to !== undefined) q = q.where('date', '<', c.to);
+      await q.execute();
     }
+    await replaceRows(store, tx, version, batch.replaced);
+    await insertRows(tx, version, batch.added);
+  });
+}
+
+/** Stored row dates of one symbol, ascending. */
+export async function featureRowDates(store: Database, version: string, symbol: string): Promise<string[]> {
+  const rows = await store.db.selectFrom('feature_rows').select('date').where('version', '=', version).where('symbol', '=', symbol).orderBy('date').execute();
+  return rows.map((r) => r.date);
+}
+
+/** What a version's stored rows were computed from, per input series (see feature_progress). */
+export interface FeatureProgress {
+  through: string | null;
+  bars: number | null;
+  staleFrom: string | null;
+  updatedAt: string;
+}
+
+export async function readFeatureProgress(store: Database, version: string): Promise<Map<string, FeatureProgress>> {
+  const rows = await store.db.selectFrom('feature_progress').selectAll().where('version', '=', version).execute();
+  return new Map(rows.map((r) => [r.symbol, { through: r.through, bars: r.bars === null ? null : Number(r.bars), staleFrom: r.stale_from, updatedAt: r.updated_at }]));
+}
+
+/**
+ * Records, after a run, the bars each series had up to the date its rows now reflect. A stale mark
+ * is cleared only when it is still the one the run read (`consumed`): a revision absorbed by a
+ * concurrent run in the meantime stays marked.
+ */
+export async function saveFeatureProgress(
+  store: Database,
+  version: string,
+  entries: ReadonlyArray<{ symbol: string; through: string; bars: number }>,
+  consumed: ReadonlyArray<{ symbol: string; staleFrom: string; updatedAt: string }>,
+): Promise<void> {
+  if (entries.length === 0 && consumed.length === 0) return;
+  const now = new Date().toISOString();
+  await store.db.transaction().execute(async (tx) => {
+    for (const c of consumed) {
+      await tx.updateTable('feature_progress').set({ stale_from: null }).where('version', '=', version).where('symbol', '=', c.symbol).where('stale_from', '=', c.staleFrom).where('updated_at', '=', c.updatedAt).execute();
+    }
+    // 6 parameters per row.
+    for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT) {
+      const chunk = entries.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({ version, symbol: e.symbol, through: e.through, bars: e.bars, stale_from: null, updated_at: now }));
+      const insert = tx.insertInto('feature_progress').values(chunk);
+      if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ through: sql`values(through)`, bars: sql`values(bars)`, updated_at: sql`values(updated_at)` }).execute();
+      else await insert.onConflict((oc) => oc.columns(['version', 'symbol']).doUpdateSet((eb) => ({ through: eb.ref('excluded.through'), bars: eb.ref('excluded.bars'), updated_at: eb.ref('excluded.updated_at') }))).execute();
+    }
+  });
+}
+
+/**
+ * Absorbs the bar revisions of every published snapshot this version has not absorbed yet: each
+ * revised series that this version has rows or progress for gets its stale mark moved back to the
+ * earliest revised date, and the snapshot is marked, all in one transaction, so each revision is
+ * absorbed once; the stale marks then stay until a run recomputes those rows. Returns how many
+ * snapshots were absorbed. Only published snapshots with revisions are looked at (a handful of
+ * rows), and only their revisions are read.
+ */
+export async function absorbBarRevisions(store: Database, version: string): Promise<number> {
+  return store.db.transaction().execute(async (tx) => {
+    const pending = await tx
+      .selectFrom('dataset_snapshots')
+      .select('id')
+      .where('status', '=', 'published')
+      .where('bars_revised', '>', 0)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('feature_revision_marks as m').select('m.snapshot_id').where('m.version', '=', version).whereRef('m.snapshot_id', '=', 'dataset_snapshots.id'))))
+      .execute();
+    if (pending.length === 0) return 0;
+    const ids = pending.map((p) => p.id);
+    const earliest = await tx
+      .selectFrom('bar_revisions')
+      .select(['symbol', (eb) => eb.fn.min<string>('date').as('first')])
+      .where('snapshot_id', 'in', ids)
+      .groupBy('symbol')
+      .execute();
+    const now = new Date().toISOString();
+    if (earliest.length > 0) {
+      const symbols = earliest.map((e) => e.symbol);
+      const progress = new Map((await tx.selectFrom('feature_progress').select(['symbol', 'stale_from']).where('version', '=', version).where('symbol', 'in', symbols).execute()).map((r) => [r.symbol, r.stale_from]));
+      // Rows stored before progress was kept have no progress row: they are stale all the same.
+      const withRows = new Set((await tx.selectFrom('feature_rows').select('symbol').distinct().where('version', '=', version).where('symbol', 'in', symbols).execute()).map((r) => r.symbol));
+      for (const { symbol, first } of earliest) {
+        if (progress.has(symbol)) {
+          const stale = progress.get(symbol);
+          if (stale !== null && stale !== undefined && stale <= first) continue;
+          await tx.updateTable('feature_progress').set({ stale_from: first, updated_at: now }).where('version', '=', version).where('symbol', '=', symbol).execute();
+        } else if (withRows.has(symbol)) {
+          await tx.insertInto('feature_progress').values({ version, symbol, through: null, bars: null, stale_from: first, updated_at: now }).execute();
+        }
+      }
+    }
+    await tx.insertInto('feature_revision_marks').ignore().values(ids.map((id) => ({ version, snapshot_id: id, applied_at: now }))).execute();
+    return ids.length;
   });
 }
 

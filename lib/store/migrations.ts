@@ -360,6 +360,36 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0008_feature_revisions': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      const symbolType = mysql ? sql`varchar(32) character set utf8mb4 collate utf8mb4_bin` : 'varchar(32)';
+      // What a feature-set version's stored rows were computed from, per input series: how many bars
+      // it had up to `through` (a back-fill raises the count) and from which date its rows are known
+      // stale (a revision absorbed but not yet recomputed).
+      await db.schema
+        .createTable('feature_progress')
+        .addColumn('version', 'varchar(64)', (c) => c.notNull())
+        .addColumn('symbol', symbolType, (c) => c.notNull())
+        .addColumn('through', 'varchar(10)')
+        .addColumn('bars', 'integer')
+        .addColumn('stale_from', 'varchar(10)')
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('feature_progress_pk', ['version', 'symbol'])
+        .execute();
+      // The published snapshots whose bar revisions a version has absorbed: each revision once.
+      await db.schema
+        .createTable('feature_revision_marks')
+        .addColumn('version', 'varchar(64)', (c) => c.notNull())
+        .addColumn('snapshot_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('applied_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('feature_revision_marks_pk', ['version', 'snapshot_id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['feature_revision_marks', 'feature_progress']) await db.schema.dropTable(table).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -367,5 +397,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'bars_staging', 'staged_chunks', 'bar_revisions'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'bars_staging', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks'] as const;
 

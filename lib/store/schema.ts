@@ -97,6 +97,26 @@ export interface FeatureRowsTable {
   vals: Uint8Array; // float64 little-endian, one per column
 }
 
+/** Per (feature-set version, input series): what its stored rows were computed from. */
+export interface FeatureProgressTable {
+  version: string;
+  symbol: string;
+  /** Bars up to this date were accounted for (null: rows stored before progress was kept). */
+  through: string | null;
+  /** How many bars the series had up to `through`. */
+  bars: number | null;
+  /** Stored rows from this date on are stale (a revision not yet recomputed); null when none. */
+  stale_from: string | null;
+  updated_at: string;
+}
+
+/** A published snapshot whose bar revisions a feature-set version has absorbed. */
+export interface FeatureRevisionMarksTable {
+  version: string;
+  snapshot_id: string;
+  applied_at: string;
+}
+
 export interface NewsHeadlinesTable {
   id: string; // sha1 of (published, symbol, headline): re-imports are idempotent
   published: string;
@@ -254,6 +274,8 @@ export interface DatabaseSchema {
   news_headlines: NewsHeadlinesTable;
   feature_sets: FeatureSetsTable;
   feature_rows: FeatureRowsTable;
+  feature_progress: FeatureProgressTable;
+  feature_revision_marks: FeatureRevisionMarksTable;
   bars: BarsTable;
   bars_staging: BarsStagingTable;
   staged_chunks: StagedChunksTable;
