@@ -49,7 +49,7 @@ export interface MaterializeReport {
   symbols: number;
   /** New rows (dates after each symbol's last stored one). */
   rowsWritten: number;
-  /** Stored rows recomputed and replaced because bars under them were revised or back-filled. */
+  /** Rows recomputed because bars under them were revised or back-filled (replacing the stored ones; a back-filled day's row is new). */
   rowsRecomputed: number;
   /** Earliest date recomputed (null when nothing was). */
   recomputedFrom: string | null;
