@@ -62,9 +62,7 @@ export async function readCsvFiles(target: string, options: CsvFileReadOptions =
     files = entries.map((e) => path.join(target, e.name));
   } else files = [target];
   if (files.length === 0) throw new BadInputError(`The folder ${excerpt(target, 300)} holds no .csv or .txt files`, 'SOURCE_EMPTY');
-  const out: CsvFileText[] = [];
-  for (const file of files) out.push({ source: file, text: decodeOrThrow(file, await readRegularFile(file, followLinks)) });
-  return out;
+  return Promise.all(files.map(async (file) => ({ source: file, text: decodeOrThrow(file, await readRegularFile(file, followLinks)) })));
 }
 
 async function readRegularFile(file: string, followLinks: boolean): Promise<Buffer> {
