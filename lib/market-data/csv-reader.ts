@@ -437,7 +437,7 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
 export function readPriceTable(text: string, options: CsvReadOptions): CsvReadResult {
   const read = readBarCsv(text, options);
   if (read.unreadable !== undefined) {
-    const rule = read.issues.length === 1 && read.rowsRead === 0 ? read.issues[0].rule : 'invalid_symbol';
+    const rule = read.rowsRead === 0 ? read.issues[0].rule : (read.issues.find((i) => i.rule === 'missing_symbol' || i.rule === 'invalid_symbol')?.rule ?? 'invalid_symbol');
     throw new UnreadableSourceError(options.source, read.unreadable, rule);
   }
   return read;
