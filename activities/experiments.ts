@@ -68,7 +68,7 @@ export interface RegisterInput {
 export interface DatasetGuardInput {
   datasetId: string;
   experiment: Experiment;
-  /** The snapshot whose symbols the features were materialised over (the audit recomputes over them). */
+  /** The run's snapshot (for the record; features and the audit cover every stored symbol). */
   snapshotId?: string;
 }
 
@@ -174,8 +174,8 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
           const verdicts: GuardVerdict[] = [];
           let pointInTime: PointInTimeAudit | undefined;
           if (guards.pointInTime.rows > 0) {
-            const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
-            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed, symbols: snapshot?.symbols });
+            // Over every stored symbol, as the features step materialises them.
+            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed });
             verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
           }
           let scan: DatasetGuards['singleFeatureScan'];

@@ -26,7 +26,7 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
 export function featureActivities({ store, cache, featureThreads }: { store: Database; cache: Cache; featureThreads?: number }) {
   return {
     /**
-     * Materialises the feature set for the snapshot's symbols up to its last date, recomputing
+     * Materialises the feature set for every stored symbol up to the snapshot's last date, recomputing
      * stored rows that revised or back-filled bars made stale. Finished symbols are durable, so a
      * retried attempt writes only what is missing (and recomputes again what was not yet marked done).
      */
@@ -39,8 +39,10 @@ export function featureActivities({ store, cache, featureThreads }: { store: Dat
         if (previous?.symbolsDone) ctx.log.info('resuming features: earlier attempt finished symbols, which are not rewritten', { symbolsDone: previous.symbolsDone, attempt: ctx.info.attempt });
         const snapshot = await getSnapshot(store, input.snapshotId);
         if (!snapshot) throw new BadInputError(`Snapshot ${input.snapshotId} does not exist; run the ingest step first`, 'SNAPSHOT_NOT_FOUND');
+        // Every stored symbol, not only the snapshot's: a row's market-wide and cross-sectional
+        // columns must not depend on which import happened to trigger the run (the point-in-time
+        // audit recomputes them over the whole store too). The training universe is chosen later.
         const report = await materializeFeatures(store, set, {
-          symbols: snapshot.symbols,
           to: snapshot.lastDate ?? undefined,
           cache,
           threads: featureThreads,

@@ -233,7 +233,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const unknown = await api.inject({ method: 'GET', url: '/v2/nothing?x=1', headers: asPredict });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toEqual({ error: 'not_found', message: 'no route GET /v2/nothing; the routes are listed in /openapi.json' });
-    const badParam = await api.inject({ method: 'GET', url: '/v1/predictions/%20bad', headers: asPredict });
+    const badParam = await api.inject({ method: 'GET', url: '/v1/predictions/B%20AD', headers: asPredict });
     expect([badParam.statusCode, badParam.json().error]).toEqual([400, 'invalid_request']);
     expect(badParam.json().message).toContain('params.symbol');
   });
