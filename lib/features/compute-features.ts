@@ -5,7 +5,7 @@
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type MarketFeatureSpec, type NewsFeatureSpec } from './feature-set';
 import type { BarSeries } from '../market-data/bar';
-import { lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
@@ -218,23 +218,12 @@ function newsColumns(spec: NewsFeatureSpec, s: SymbolBars, own: readonly Headlin
       sum[i] += h.score;
       count[i]++;
     }
-    return { sum: rollingTotal(sum, spec.window), count: rollingTotal(count, spec.window) };
+    return { sum: exactWindowSums(sum, spec.window), count: exactWindowSums(count, spec.window) };
   };
   const mine = perBar(own);
   const market = perBar(marketWide);
   const mean = (x: { sum: Float64Array; count: Float64Array }) => Float64Array.from(x.sum, (v, i) => (Number.isNaN(v) ? NaN : x.count[i] > 0 ? v / x.count[i] : 0));
   return [mean(mine), mine.count, mean(market)];
-}
-
-/** Exact window totals (sums of few small numbers), NaN before the window fills. */
-function rollingTotal(x: Float64Array, window: number): Float64Array {
-  const out = nanArray(x.length);
-  for (let i = window - 1; i < x.length; i++) {
-    let t = 0;
-    for (let j = i - window + 1; j <= i; j++) t += x[j];
-    out[i] = t;
-  }
-  return out;
 }
 
 function lowerBound(sorted: readonly string[], value: string): number {

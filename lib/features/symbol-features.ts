@@ -17,7 +17,7 @@ import {
   type Ohlcv,
 } from './indicators/indicators';
 import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
-import { ema, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -86,24 +86,9 @@ function divide(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
-/**
- * Window sums added up afresh for each window, NaN before it fills. A running sum keeps a residue
- * once large values leave the window (−1.1e-8 where 0 was due made a zero-volume VWAP −∞), so
- * tests such as "no volume traded" are only exact this way.
- */
-function windowSums(x: Float64Array, window: number): Float64Array {
-  const out = nanArray(x.length);
-  for (let i = window - 1; i < x.length; i++) {
-    let t = 0;
-    for (let j = i - window + 1; j <= i; j++) t += x[j];
-    out[i] = t;
-  }
-  return out;
-}
-
 /** Change of a cumulative line over `window` bars, scaled by the volume traded in that window. */
 function trend(line: Float64Array, volume: Float64Array, window: number): Float64Array {
-  const traded = windowSums(volume, window);
+  const traded = exactWindowSums(volume, window);
   const out = nanArray(line.length);
   for (let i = window; i < line.length; i++) out[i] = traded[i] > 0 ? (line[i] - line[i - window]) / traded[i] : 0;
   return out;
@@ -228,7 +213,7 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
     case 'volume_breakout':
       return [volumeConfirmedBreakout(b, spec.window, spec.volumeRatio)];
     case 'relative_volume': {
-      const traded = windowSums(b.volume, spec.window);
+      const traded = exactWindowSums(b.volume, spec.window);
       // No volume in the window (an index): today's volume is its average, 1, not 0/0.
       return [Float64Array.from(traded, (t, i) => (Number.isNaN(t) ? NaN : t > 0 ? (b.volume[i] * spec.window) / t : 1))];
     }
@@ -259,9 +244,9 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
     case 'vwap_distance': {
       const tp = Float64Array.from(c, (close, i) => (b.high[i] + b.low[i] + close) / 3);
       const pv = Float64Array.from(tp, (p, i) => p * b.volume[i]);
-      const value = windowSums(pv, spec.window);
-      const traded = windowSums(b.volume, spec.window);
-      const plain = windowSums(tp, spec.window);
+      const value = exactWindowSums(pv, spec.window);
+      const traded = exactWindowSums(b.volume, spec.window);
+      const plain = exactWindowSums(tp, spec.window);
       // Without volume in the window every bar weighs the same: the mean typical price.
       const vwap = Float64Array.from(traded, (t, i) => (t > 0 ? value[i] / t : plain[i] / spec.window));
       return [ratioMinusOne(c, vwap)];

@@ -4,7 +4,7 @@ import type { Bar } from '../market-data/bar';
 import type { QualityReport } from '../quality/report';
 import type { Database } from './database';
 import type { DatabaseSchema } from './schema';
-import type { SnapshotStatus } from './snapshots';
+import type { DatasetSnapshot, SnapshotStatus } from './snapshots';
 
 /**
  * The life of an import: its accepted bars are staged per snapshot, the gate judges the snapshot,
@@ -104,17 +104,8 @@ export async function stageChunk(store: Database, snapshotId: string, token: str
   });
 }
 
-export interface StagedRecord {
-  source: unknown;
-  symbols: string[];
-  firstDate: string | null;
-  lastDate: string | null;
-  rowsRead: number;
-  rowCount: number;
-  rejectedCount: number;
-  flaggedCount: number;
-  qualityReport: QualityReport;
-}
+/** What staging records on the snapshot once every chunk is staged. */
+export type StagedRecord = Pick<DatasetSnapshot, 'source' | 'symbols' | 'firstDate' | 'lastDate' | 'rowsRead' | 'rowCount' | 'rejectedCount' | 'flaggedCount' | 'qualityReport'>;
 
 /** Records the whole snapshot's report and marks it staged (ready for the gate). */
 export async function finishStaging(store: Database, snapshotId: string, token: string, r: StagedRecord): Promise<void> {

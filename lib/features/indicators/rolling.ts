@@ -78,6 +78,21 @@ export function rollingSum(x: Float64Array, window: number): Float64Array {
   return out;
 }
 
+/**
+ * Window sums added up afresh for each window (O(n·window)), NaN before it fills. A running sum
+ * keeps a residue once large values leave the window (−1.1e-8 where 0 was due made a zero-volume
+ * VWAP −∞), so tests such as "no volume traded" are only exact this way.
+ */
+export function exactWindowSums(x: Float64Array, window: number): Float64Array {
+  const out = nanArray(x.length);
+  for (let i = window - 1; i < x.length; i++) {
+    let t = 0;
+    for (let j = i - window + 1; j <= i; j++) t += x[j];
+    out[i] = t;
+  }
+  return out;
+}
+
 /** Rolling max/min in O(n) with a monotonic deque. */
 export function rollingMax(x: Float64Array, window: number): Float64Array {
   return rollingExtreme(x, window, (a, b) => a >= b);
