@@ -19,6 +19,7 @@ import type { AbReport } from '../lib/deployment/ab-report';
 import type { CanaryAnalysis } from '../lib/deployment/canary-analysis';
 import type { DeploymentPlan, DeploymentRequest } from '../lib/deployment/plan';
 import { TASK_QUEUES } from '../lib/task-queues';
+import { DEPLOYMENT_RETRY } from './retry-policies';
 
 export type DeploymentStatus =
   | 'starting'
@@ -75,7 +76,7 @@ export const abortSignal = defineSignal<[reason?: string]>('abort');
 const { beginDeployment, setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: ['BAD_INPUT', 'RegistryError'] },
+  retry: DEPLOYMENT_RETRY,
 });
 
 export async function deploymentWorkflow(request: DeploymentRequest): Promise<DeploymentState> {

@@ -16,6 +16,7 @@ import type { AlertActivities } from '../activities/alerts';
 import type { MonitoringActivities, MonitoringReportSummary, RetrainingResult } from '../activities/monitoring';
 import type { MonitoringRulesInput } from '../lib/monitoring/monitoring-rules';
 import { TASK_QUEUES } from '../lib/task-queues';
+import { ACTIVITY_RETRY } from './retry-policies';
 
 export interface MonitoringWorkflowInput {
   /** Registry model names (default: every model with serving routes). */
@@ -55,7 +56,7 @@ export interface MonitoringSummary {
 
 export const DEFAULT_MONITORING_WINDOW_DAYS = 10;
 
-const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: ['BAD_INPUT', 'INVALID_INPUT', 'RegistryError'] };
+const retry = ACTIVITY_RETRY;
 const { listMonitoringTargets, computeMonitoringReport, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
 const { raiseAlert } = proxyActivities<AlertActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '1m', retry });
 

@@ -7,6 +7,7 @@ import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import type { SearchSpace } from '../lib/tuning/search-space';
 import { suggestParams, type SearchMethod } from '../lib/tuning/suggest';
 import { TASK_QUEUES } from '../lib/task-queues';
+import { TRIAL_RETRY } from './retry-policies';
 
 export interface TrainAlgorithmInput {
   datasetId: string;
@@ -46,8 +47,6 @@ export interface SearchProgress {
 
 export const searchProgressQuery = defineQuery<SearchProgress>('searchProgress');
 
-const NON_RETRYABLE = ['BAD_INPUT', 'INVALID_INPUT', 'INVALID_SPLIT'];
-
 /**
  * One algorithm of an experiment, as its own workflow so it can be watched and retried alone:
  * hyperparameter search (each trial an activity on ml-training), then walk-forward predictions
@@ -57,7 +56,7 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
   const progress: SearchProgress = { algorithm: input.algorithm, phase: 'search', trialsDone: 0, trialsFailed: 0, budget: input.trials, running: 0 };
   setHandler(searchProgressQuery, () => progress);
   const heartbeatTimeout = `${input.timeouts?.heartbeatSeconds ?? 60}s`;
-  const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
+  const retry = TRIAL_RETRY;
   const { runTrial, walkForward, fitFinalModel } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: `${input.timeouts?.trialMinutes ?? 120}m`,

@@ -13,6 +13,7 @@ import type { FeatureSetInput } from '../lib/features/feature-set';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import type { QualityGateResult } from '../activities/quality-gate';
 import { TASK_QUEUES } from '../lib/task-queues';
+import { ACTIVITY_RETRY } from './retry-policies';
 
 export interface TrainingPipelineInput {
   /** What to ingest and the quality policy that judges it (default: the experiment's `import`). */
@@ -74,9 +75,7 @@ export interface PipelineStatus {
 
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
 
-// Errors that retrying cannot fix; every other failure (database down, network) is retried.
-const NON_RETRYABLE = ['INVALID_SPLIT', 'FEATURE_INPUT_MISSING', 'NO_BARS', 'BAD_INPUT', 'INVALID_INPUT', 'SOURCE_NOT_FOUND', 'SOURCE_EMPTY', 'PROVIDER_REJECTED', 'QUALITY_GATE_FAILED', 'SNAPSHOT_NOT_FOUND'];
-const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
+const retry = ACTIVITY_RETRY;
 
 const describeDataset = (d: PreparedDataset) => `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols (${d.universe?.source ?? 'store'} universe), ${d.firstDay}..${d.lastDay}`;
 
