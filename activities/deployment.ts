@@ -10,7 +10,8 @@ import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/p
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { dataSubject } from '../lib/monitoring/monitoring-rules';
-import { aliasVersion, getModelVersion, moveAlias } from '../lib/registry/model-registry';
+import { aliasVersion, getModelVersion, moveAlias, verifyRegisteredVersion } from '../lib/registry/model-registry';
+import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
@@ -23,7 +24,23 @@ export interface BeginDeploymentInput {
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
 export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
 
-export function deploymentActivities({ store, cache }: { store: Database; cache: Cache }) {
+/**
+ * Every version a traffic move would route to must pass the same artifact verification the API's
+ * loader applies; otherwise the move would point aliases and routes at a model no process can serve.
+ * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
+ */
+async function verifyVersions(store: Database, artifactDir: string, model: string, versions: Iterable<number>, why: string): Promise<void> {
+  for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
+    try {
+      await verifyRegisteredVersion(store, artifactDir, model, version);
+    } catch (error) {
+      if (error instanceof ArtifactVerificationError) throw new BadInputError(`${why}: ${error.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
+      throw error;
+    }
+  }
+}
+
+export function deploymentActivities({ store, cache, artifactDir }: { store: Database; cache: Cache; artifactDir: string }) {
   return {
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
@@ -35,8 +52,10 @@ export function deploymentActivities({ store, cache }: { store: Database; cache:
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
         const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
-        if (existing) return { plan, championVersion: existing.champion_version === null ? null : Number(existing.champion_version) };
-        const championVersion = (await aliasVersion(store, plan.model, 'champion')) ?? null;
+        const championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
+        // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
+        await verifyVersions(store, artifactDir, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        if (existing) return { plan, championVersion };
         await store.db
           .insertInto('deployments')
           .values({ id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null })
@@ -50,7 +69,10 @@ export function deploymentActivities({ store, cache }: { store: Database; cache:
 
     /** Writes a traffic split; every API process picks it up within seconds. */
     async setTrafficSplit(input: WriteServingRoutesInput): Promise<number> {
-      return withFailureMapping(async () => (await writeServingRoutes(store, cache, input)).generation);
+      return withFailureMapping(async () => {
+        await verifyVersions(store, artifactDir, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
+        return (await writeServingRoutes(store, cache, input)).generation;
+      });
     },
 
     /** Canary (or shadow) vs reference on every logged request since the deployment began. */
@@ -68,6 +90,7 @@ export function deploymentActivities({ store, cache }: { store: Database; cache:
     /** The challenger takes all traffic and the champion alias; canary / challenger aliases are cleared. */
     async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void> {
       return withFailureMapping(async () => {
+        await verifyVersions(store, artifactDir, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
         await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason });
         await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
         for (const alias of ['canary', 'challenger'] as const) {

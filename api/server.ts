@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Cache } from '../lib/cache/cache';
 import type { ApiScope, ApiToken } from '../lib/config';
 import { RegistryError } from '../lib/registry/model-registry';
+import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
@@ -44,7 +45,14 @@ declare module 'fastify' {
 export interface ApiServerDeps {
   store: Database;
   cache: Cache;
-  servingModels: ServingModelsView & { ready(): boolean; stats(): ServingModelsStats };
+  servingModels: ServingModelsView & {
+    ready(): boolean;
+    /** Why not ready: one sentence per model whose routed versions are not the loaded ones. */
+    unreadyModels(): string[];
+    stats(): ServingModelsStats;
+    /** Artifact verification of versions a route change would serve (throws ArtifactVerificationError). */
+    verifyVersions(model: string, versions: Iterable<number>): Promise<void>;
+  };
   predictionLog: { append(entries: readonly PredictionLogEntry[]): void; stats(): PredictionLogStats };
   tokens: readonly ApiToken[];
   /** Whether ServingModels.start() has finished (before that, ready() is vacuously true). Default: yes. */
@@ -90,6 +98,8 @@ async function probe(work: () => Promise<unknown>, ms: number): Promise<string |
 
 /** Domain errors of the admin routes → HTTP. */
 function adminError(error: unknown): unknown {
+  if (error instanceof ArtifactVerificationError) return new ApiError(422, 'artifact_invalid', `${error.message}; the routes are unchanged (restore the artifact or register a new version)`);
+  if (error instanceof RollbackError && error.cause instanceof ArtifactVerificationError) return adminError(error.cause);
   if (error instanceof ServingRoutesConflictError) return new ApiError(409, 'conflict', error.message);
   if (error instanceof ServingRoutesError) return new ApiError(400, 'invalid_routes', error.message);
   if (error instanceof RollbackError || error instanceof RegistryError) return new ApiError(400, 'rollback_refused', error.message);
@@ -206,6 +216,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const { model } = parseInput(modelParamsSchema, request.params, 'params');
     const body = parseInput(writeRoutesRequestSchema, request.body, 'body');
     try {
+      // Same check the loader applies: never route to a version no API process would load.
+      await deps.servingModels.verifyVersions(model, [...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])]);
       const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });
       return { routes: routesView(routes) };
     } catch (error) {
@@ -217,7 +229,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const { model } = parseInput(modelParamsSchema, request.params, 'params');
     const body = parseInput(rollbackRequestSchema, request.body, 'body');
     try {
-      const result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: callerName(request), reason: body.reason });
+      const result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: callerName(request), reason: body.reason, verify: (m, v) => deps.servingModels.verifyVersions(m, [v]) });
       return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes) };
     } catch (error) {
       throw adminError(error);
@@ -235,7 +247,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     let modelsProblem: string | undefined;
     if (!servingStarted()) modelsProblem = 'loading the served models';
     else if (served.length === 0) modelsProblem = 'no model has serving routes yet';
-    else if (!deps.servingModels.ready()) modelsProblem = `not every served model is loaded: ${JSON.stringify(deps.servingModels.stats().pending)} pending`;
+    else if (!deps.servingModels.ready()) modelsProblem = `routed versions are not the loaded ones: ${deps.servingModels.unreadyModels().join('; ')}`;
     const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
     const checks = { models: check(modelsProblem), store: check(storeProblem), cache: check(cacheProblem) };
     const ready = Object.values(checks).every((c) => c.ok);

@@ -6,12 +6,18 @@
 import { decodeArtifact } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
+import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
 import type { ModelVersionsTable } from '../store/schema';
-import { putArtifact, readArtifact } from './artifact-store';
+import { putArtifact } from './artifact-store';
+import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
-export class RegistryError extends Error {
+/** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
+export class RegistryError extends BadInputError {
   override name = 'RegistryError';
+  constructor(message: string) {
+    super(message, 'REGISTRY_REJECTED');
+  }
 }
 
 export const MODEL_ALIASES = ['champion', 'challenger', 'canary', 'shadow'] as const;
@@ -225,7 +231,12 @@ export async function aliasHistory(store: Database, name: string): Promise<Alias
 /** Loads a registered model: artifact checked against its sha256, header, feature order and algorithm. */
 export async function loadRegisteredModel(store: Database, artifactDir: string, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
   const v = await getModelVersion(store, name, version);
-  const bytes = readArtifact(artifactDir, v.artifactSha256);
-  const { state } = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: v.featureSetVersion });
+  const { state } = await verifyModelArtifact(store, artifactDir, v);
   return { version: v, model: algorithmByName(state.algorithm).restore(state) };
+}
+
+/** A registered version whose artifact passes verification (lib/registry/verify-artifact.ts), else the error saying why not. */
+export async function verifyRegisteredVersion(store: Database, artifactDir: string, name: string, version: number): Promise<{ version: ModelVersion } & VerifiedArtifact> {
+  const v = await getModelVersion(store, name, version);
+  return { version: v, ...(await verifyModelArtifact(store, artifactDir, v)) };
 }

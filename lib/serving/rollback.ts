@@ -17,6 +17,8 @@ export interface RollbackInput {
   toVersion?: number;
   movedBy: string;
   reason: string;
+  /** Checks the target can be served (artifact verification) before anything moves; throws why not. */
+  verify?: (model: string, version: number) => Promise<void>;
 }
 
 export interface RollbackResult {
@@ -56,6 +58,7 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
   }
   try {
     await getModelVersion(store, input.model, target);
+    await input.verify?.(input.model, target);
   } catch (error) {
     throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });
   }

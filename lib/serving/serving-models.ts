@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
-import { loadRegisteredModel, type ModelVersion } from '../registry/model-registry';
+import { loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 
@@ -50,6 +50,11 @@ export interface ServingModelsDeps {
   log?: ServingLog;
 }
 
+/** "v3 (champion), v4 (canary), v5 (shadow)". */
+function describeVersions(routes: ServingRoutes): string {
+  return [...routes.routes.map((r) => `v${r.version} (${r.variant})`), ...(routes.shadow ? [`v${routes.shadow.version} (shadow)`] : [])].join(', ');
+}
+
 const announcementSchema = z.object({ model: z.string(), generation: z.number().int() });
 
 export class ServingModels {
@@ -60,6 +65,8 @@ export class ServingModels {
   private readonly loaders = new Map<string, Promise<void>>();
   private readonly counters = { swaps: 0, verificationFailures: 0, readFailures: 0 };
   private lastError: ServingModelsStats['lastError'];
+  /** Per model, why its newest routes could not be loaded (cleared when a snapshot is swapped in). */
+  private readonly loadFailures = new Map<string, { generation: number; message: string }>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -99,9 +106,34 @@ export class ServingModels {
     return [...new Set([...this.desired.keys(), ...this.snapshots.keys()])].sort();
   }
 
-  /** True once every model with routes has a snapshot. */
+  /** True when every model serves the versions its newest routes name (see unreadyModels). */
   ready(): boolean {
-    return [...this.desired.keys()].every((model) => this.snapshots.has(model));
+    return this.unreadyModels().length === 0;
+  }
+
+  /**
+   * One sentence per model whose routed versions are not the loaded ones: not loaded at all, or an
+   * older generation still serving because the new one is loading or failed to load (with why).
+   */
+  unreadyModels(): string[] {
+    const problems: string[] = [];
+    for (const [model, routes] of this.desired) {
+      const current = this.snapshots.get(model);
+      if (current && current.routes.generation >= routes.generation) continue;
+      const routed = describeVersions(routes);
+      const failed = this.loadFailures.get(model);
+      const failure = failed ? `; loading generation ${failed.generation} failed: ${failed.message}` : '';
+      problems.push(current ? `${model}: routes generation ${routes.generation} name ${routed} but generation ${current.routes.generation} (${describeVersions(current.routes)}) is what is loaded${failure}` : `${model}: routes generation ${routes.generation} name ${routed}, none loaded yet${failure}`);
+    }
+    return problems.sort();
+  }
+
+  /**
+   * Checks that `versions` of `model` pass the artifact verification this loader applies (a route
+   * change is refused with the reason, rather than routing traffic to a model no process can load).
+   */
+  async verifyVersions(model: string, versions: Iterable<number>): Promise<void> {
+    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifactDir, model, version);
   }
 
   stats(): ServingModelsStats {
@@ -152,6 +184,7 @@ export class ServingModels {
       // Its routes were removed: stop serving it.
       this.desired.delete(model);
       this.snapshots.delete(model);
+      this.loadFailures.delete(model);
       this.log('serving.model_dropped', { model });
     }
     await Promise.all(all.map((routes) => this.offer(routes)));
@@ -210,10 +243,12 @@ export class ServingModels {
         const latest = this.snapshots.get(model)?.routes.generation ?? 0;
         if (this.closed || !this.desired.has(model) || target.generation <= latest) return;
         this.snapshots.set(model, { routes: target, models, loadedAt: new Date().toISOString() });
+        this.loadFailures.delete(model);
         this.counters.swaps++;
         this.log('serving.swap', { model, generation: target.generation, from: current?.routes.generation ?? null, versions: [...models.keys()] });
       } catch (error) {
         this.counters.verificationFailures++;
+        this.loadFailures.set(model, { generation: target.generation, message: error instanceof Error ? error.message : String(error) });
         this.fail('serving.load_failed', model, error, { generation: target.generation, keeping: current?.routes.generation ?? null });
         // Try again at once only if a newer split arrived meanwhile; otherwise wait for the next poll.
         if ((this.desired.get(model)?.generation ?? 0) > target.generation) continue;
