@@ -4,7 +4,7 @@ import { BadInputError } from '../lib/errors';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../lib/features/feature-set';
 import { materializeFeatures, type MaterializeReport } from '../lib/features/materialize';
 import type { Database } from '../lib/store/database';
-import { getSnapshot } from '../lib/store/snapshots';
+import { declaredInstruments, getSnapshot } from '../lib/store/snapshots';
 import { withFailureMapping } from './failures';
 
 export interface ComputeFeaturesInput {
@@ -33,12 +33,17 @@ export function featureActivities({ store, cache, featureThreads }: { store: Dat
     async computeFeatures(input: ComputeFeaturesInput): Promise<ComputeFeaturesResult> {
       return withFailureMapping(async () => {
         const ctx = Context.current();
-        const set = defineFeatureSet(input.featureSet ?? DEFAULT_FEATURE_SET);
         const previous = ctx.info.heartbeatDetails as { symbolsDone?: number } | undefined;
         // Rows an earlier attempt committed are durable; materialisation starts after each symbol's last one.
         if (previous?.symbolsDone) ctx.log.info('resuming features: earlier attempt finished symbols, which are not rewritten', { symbolsDone: previous.symbolsDone, attempt: ctx.info.attempt });
         const snapshot = await getSnapshot(store, input.snapshotId);
         if (!snapshot) throw new BadInputError(`Snapshot ${input.snapshotId} does not exist; run the ingest step first`, 'SNAPSHOT_NOT_FOUND');
+        // Kinds the imports declared join the set's definition (the set's own mapping wins), so they
+        // decide which series get rows and count in market columns, and a changed declaration is a
+        // new feature-set version rather than a silent change under an old one.
+        const requested = input.featureSet ?? DEFAULT_FEATURE_SET;
+        const declared = await declaredInstruments(store);
+        const set = defineFeatureSet(Object.keys(declared).length === 0 ? requested : { ...requested, instruments: { ...declared, ...(requested.instruments ?? {}) } });
         // Every stored symbol, not only the snapshot's: a row's market-wide and cross-sectional
         // columns must not depend on which import happened to trigger the run (the point-in-time
         // audit recomputes them over the whole store too). The training universe is chosen later.

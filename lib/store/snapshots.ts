@@ -1,3 +1,4 @@
+import { instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
 import type { QualityReport } from '../quality/report';
 import type { Database } from './database';
 import type { DatasetSnapshotsTable } from './schema';
@@ -89,4 +90,28 @@ export async function getSnapshot(store: Database, id: string): Promise<DatasetS
 export async function listSnapshots(store: Database, limit = 20): Promise<DatasetSnapshot[]> {
   const rows = await store.db.selectFrom('dataset_snapshots').selectAll().orderBy('created_at', 'desc').limit(limit).execute();
   return rows.map(fromRow);
+}
+
+/**
+ * Instrument kinds declared by the import requests of published snapshots (`instruments` in the
+ * request, recorded with the snapshot's source), oldest first so a later declaration wins. Kinds are
+ * a property of the series, so features over the whole store use every declaration, not only the
+ * one of the import that triggered the run.
+ */
+export async function declaredInstruments(store: Database): Promise<InstrumentMap> {
+  const rows = await store.db
+    .selectFrom('dataset_snapshots')
+    .select(['source'])
+    .where('status', '=', 'published')
+    .where('source', 'like', '%"instruments"%')
+    .orderBy('published_at')
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const merged: Record<string, InstrumentMap[string]> = {};
+  for (const row of rows) {
+    const parsed = instrumentMapSchema.safeParse((JSON.parse(row.source) as { instruments?: unknown } | null)?.instruments);
+    if (parsed.success) Object.assign(merged, parsed.data);
+  }
+  return merged;
 }

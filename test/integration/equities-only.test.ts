@@ -2,6 +2,8 @@
  * Indices are no stocks (issue 13, problems 4 and 5): $SPX and $VIX stay out of the training
  * universe and of the market and cross-sectional columns, and the default volatility_index finds $VIX.
  */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { featureActivities, type ComputeFeaturesResult } from '../../activities/features';
 import { resolveUniverse } from '../../activities/training';
 import { computeFeatures, featureColumns, type SymbolBars } from '../../lib/features/compute-features';
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
@@ -9,8 +11,9 @@ import { computeFromInputs, loadFeatureInputs } from '../../lib/features/materia
 import { instrumentKind } from '../../lib/market-data/instruments';
 import { upsertBars } from '../../lib/store/bars';
 import { saveFeatureSet } from '../../lib/store/features';
-import { saveSnapshot } from '../../lib/store/snapshots';
+import { saveSnapshot, setSnapshotStatus } from '../../lib/store/snapshots';
 import type { QualityReport } from '../../lib/quality/report';
+import { MemoryCache } from '../../lib/cache/memory-cache';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
 import { syntheticUniverse } from '../helpers/universe';
 
@@ -83,6 +86,28 @@ describe('with a store', () => {
     const level = computed.columns.indexOf('vix_level');
     const f = computed.frames[0];
     expect(f.columns[level][f.dates.length - 1]).toBe(vix.close[vix.dates.indexOf(f.dates[f.dates.length - 1])]);
+  });
+
+  it('kinds declared by an import request decide which series get feature rows and count in market columns', async () => {
+    const etf = equities[3].symbol;
+    const { computeFeatures: materialise } = featureActivities({ store: t.store, cache: new MemoryCache() });
+    const env = new MockActivityEnvironment();
+    const before: ComputeFeaturesResult = await env.run(materialise, { snapshotId: 'snap-mixed' });
+    await saveSnapshot(t.store, {
+      id: 'snap-declared', contentHash: 'y', source: { kind: 'csv', path: 'y', instruments: { [etf]: 'etf' } }, symbols: [etf], firstDate: '2016-01-04', lastDate: '2017-12-29',
+      rowsRead: 0, rowCount: 0, rejectedCount: 0, flaggedCount: 0, qualityReport: {} as QualityReport,
+    });
+    // Only a published snapshot's declaration counts: a rejected import must change nothing.
+    const unpublished: ComputeFeaturesResult = await env.run(materialise, { snapshotId: 'snap-declared' });
+    expect(unpublished.version).toBe(before.version);
+    await setSnapshotStatus(t.store, 'snap-declared', 'published', null);
+    const after: ComputeFeaturesResult = await env.run(materialise, { snapshotId: 'snap-declared' });
+    expect(after.version).not.toBe(before.version);
+    const symbolsOf = async (version: string) => (await t.store.db.selectFrom('feature_rows').select('symbol').distinct().where('version', '=', version).execute()).map((r) => r.symbol).sort();
+    expect(await symbolsOf(before.version)).toEqual(equities.map((s) => s.symbol).sort());
+    expect(await symbolsOf(after.version)).toEqual(equities.slice(0, 3).map((s) => s.symbol).sort());
+    const universe = await resolveUniverse(t.store, { featureSetVersion: after.version, label: { kind: 'direction', horizon: 5 }, snapshotId: 'snap-mixed' });
+    expect(universe.requested).toEqual(equities.slice(0, 3).map((s) => s.symbol).sort());
   });
 
   it('names what it looked for when no volatility index is stored', async () => {
