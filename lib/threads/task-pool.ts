@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { BadInputError } from '../errors';
 import type { TaskRequest, TaskResponse } from './task-thread';
 import type { TaskName, ThreadTasks } from './tasks';
 
@@ -36,7 +37,8 @@ export class TaskPool {
         w.off('message', onMessage);
         w.off('error', onError);
         w.unref();
-        if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
+        if (response.badInput) reject(new BadInputError(`${task}: ${response.badInput.message}`, response.badInput.code));
+        else if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
         else resolve(response.result as Awaited<ReturnType<ThreadTasks[T]>>);
       };
       const onError = (error: Error) => {

@@ -1,6 +1,7 @@
 /** Worker-thread side of TaskPool: runs a named task and transfers its typed arrays back. */
 import { parentPort } from 'node:worker_threads';
 import { threadTasks, type TaskName } from './tasks';
+import { badInputOf, type ErrorCode } from '../errors';
 
 export interface TaskRequest {
   id: number;
@@ -11,6 +12,8 @@ export interface TaskResponse {
   id: number;
   result?: unknown;
   error?: string;
+  /** Set when the error means bad input, so the pool raises it as a BadInputError again (non-retryable). */
+  badInput?: { code: ErrorCode; message: string };
 }
 
 /** Every ArrayBuffer reachable in a result, so it is moved rather than copied. */
@@ -22,7 +25,7 @@ function buffersOf(value: unknown, out: Set<ArrayBuffer>): Set<ArrayBuffer> {
 }
 
 parentPort?.on('message', (request: TaskRequest) => {
-  const fail = (error: unknown) => parentPort?.postMessage({ id: request.id, error: (error as Error).stack ?? String(error) } satisfies TaskResponse);
+  const fail = (error: unknown) => parentPort?.postMessage({ id: request.id, error: (error as Error).stack ?? String(error), badInput: badInputOf(error) } satisfies TaskResponse);
   try {
     const run = threadTasks[request.task] as (input: unknown) => unknown;
     // Tasks may be asynchronous (model fits are); the answer goes back when they settle.
