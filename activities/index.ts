@@ -10,7 +10,7 @@ import { featureActivities } from './features';
 import { ingestActivities } from './ingest';
 import { monitoringActivities } from './monitoring';
 import { qualityGateActivities } from './quality-gate';
-import { trainingActivities } from './training';
+import { searchActivities, trainingActivities } from './training';
 
 export interface ActivityDeps {
   store: Database;
@@ -36,6 +36,8 @@ export function createPipelineActivities(deps: ActivityDeps) {
   const { resolveExperiment, registerAndPromote, championRecipe } = experimentActivities(deps);
   return {
     ...qualityGateActivities(deps),
+    // Local activities of trainAlgorithm: they run on the worker that runs the workflows.
+    ...searchActivities(),
     resolveExperiment,
     registerAndPromote,
     championRecipe,

@@ -11,6 +11,8 @@ import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/trainin
 import type { FinalModelRequest } from '../lib/training/final-model';
 import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
+import type { Params } from '../lib/tuning/search-space';
+import { suggestTrials, type SuggestionRequest } from '../lib/tuning/suggest';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
 
@@ -116,6 +118,19 @@ export async function resolveUniverse(store: Database, input: PrepareDatasetInpu
   if (!snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
   const instruments = { ...snapshotInstruments(snapshot.source), ...rule.instruments };
   return { source: 'snapshot', snapshotId: snapshot.id, requested: snapshot.symbols.filter((s) => allowed.has(instrumentKind(s, instruments))).sort() };
+}
+
+/**
+ * The search's own steps: pure computation, light enough to run as local activities of trainAlgorithm
+ * on the workflow worker, but kept out of the workflow task (a TPE step over many trials takes seconds).
+ */
+export function searchActivities() {
+  return {
+    /** The params of one batch of trials (TPE or random), from the trials completed before it. */
+    async suggestTrials(input: SuggestionRequest): Promise<Params[]> {
+      return withFailureMapping(() => Promise.resolve(suggestTrials(input)));
+    },
+  };
 }
 
 export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {

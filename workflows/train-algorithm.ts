@@ -1,13 +1,15 @@
-import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { TrainingActivities } from '../activities';
+import { ApplicationFailure, defineQuery, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { TrialOutcome } from '../activities/training';
 import type { FinalModelRequest } from '../lib/training/final-model';
 import type { TrialRequest } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import type { SearchSpace } from '../lib/tuning/search-space';
-import { suggestParams, type SearchMethod } from '../lib/tuning/suggest';
+import { scoreForRequest, suggestParams, type SearchMethod } from '../lib/tuning/suggest';
+import type { Params } from '../lib/tuning/search-space';
+import type { ErrorCode } from '../lib/errors';
 import { TASK_QUEUES } from '../lib/task-queues';
-import { TRIAL_RETRY } from './retry-policies';
+import { SUGGESTION_RETRY, TRIAL_RETRY } from './retry-policies';
 
 export interface TrainAlgorithmInput {
   datasetId: string;
@@ -50,7 +52,9 @@ export const searchProgressQuery = defineQuery<SearchProgress>('searchProgress')
 /**
  * One algorithm of an experiment, as its own workflow so it can be watched and retried alone:
  * hyperparameter search (each trial an activity on ml-training), then walk-forward predictions
- * and the final model with the best parameters.
+ * and the final model with the best parameters. Suggestions come from a local activity: the workflow
+ * only records them and the trials' results, so a long TPE step never holds up a workflow task.
+ * When every trial fails, the run fails with ALL_TRIALS_FAILED (final, not retried).
  */
 export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainAlgorithmResult> {
   const progress: SearchProgress = { algorithm: input.algorithm, phase: 'search', trialsDone: 0, trialsFailed: 0, budget: input.trials, running: 0 };
@@ -63,17 +67,26 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
     heartbeatTimeout,
     retry,
   });
-
+  const { suggestTrials } = proxyLocalActivities<PipelineActivities>({ startToCloseTimeout: '2m', retry: SUGGESTION_RETRY });
   const started = Date.now(); // workflow time: deterministic on replay
   const outcomes: TrainAlgorithmResult['trials'] = [];
   const full = new Map<number, TrialOutcome>();
   const history: Array<{ index: number; params: Record<string, unknown>; score: number }> = [];
+  // Runs recorded before suggestions moved to an activity computed them here; they replay that way.
+  const suggestInActivity = patched('search-in-activity');
+  const suggestBatch = async (trials: number[]): Promise<Params[]> =>
+    suggestInActivity
+      ? suggestTrials({ method: input.method, space: input.space, seed: input.seed, trials, history: history.map((h) => ({ ...h, score: scoreForRequest(h.score) })), budget: input.trials })
+      : trials.map((trial) => suggestParams(input.method, input.space, history, input.seed, trial, { budget: input.trials }));
   let index = 0;
   while (index < input.trials && Date.now() - started < input.maxMinutes * 60_000) {
+    const trials: number[] = [];
+    for (let k = 0; k < input.parallelism && index < input.trials; k++, index++) trials.push(index);
+    // Every trial of a batch is suggested from the same (earlier) history, so timing cannot change them.
+    const suggested = await suggestBatch(trials);
     const batch: Array<Promise<void>> = [];
-    for (let k = 0; k < input.parallelism && index < input.trials; k++, index++) {
-      const trial = index;
-      const params = suggestParams(input.method, input.space, history, input.seed, trial, { budget: input.trials });
+    for (const [k, trial] of trials.entries()) {
+      const params = suggested[k];
       progress.running++;
       batch.push(
         runTrial({ datasetId: input.datasetId, trial, request: { ...input.trial, algorithm: input.algorithm, params, seed: input.seed + trial } }).then(
@@ -100,7 +113,14 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
   }
   outcomes.sort((a, b) => a.trial - b.trial);
   const scored = outcomes.filter((o) => Number.isFinite(o.score));
-  if (scored.length === 0) throw new Error(`every trial of ${input.algorithm} failed; first error: ${outcomes[0]?.error ?? 'no trial ran'}`);
+  // A failure of the run itself (not of its workflow task, which would be retried for ever).
+  if (scored.length === 0) {
+    const first = outcomes[0];
+    throw ApplicationFailure.nonRetryable(
+      first ? `all ${outcomes.length} trials of ${input.algorithm} failed; first error (trial ${first.trial}): ${first.error ?? 'no finite score'}` : `no trial of ${input.algorithm} ran within maxMinutes (${input.maxMinutes})`,
+      'ALL_TRIALS_FAILED' satisfies ErrorCode,
+    );
+  }
   // Highest score; on a tie the earliest trial, so the choice does not depend on completion order.
   const bestTrial = scored.reduce((a, b) => (b.score > a.score ? b : a));
   const searchSeconds = (Date.now() - started) / 1000;
