@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { isSecretName, redactDeep, redactUrl } from './redact';
 
 /**
  * The one typed configuration of every process (worker, CLI, scripts), read from environment variables.
@@ -110,7 +111,7 @@ const envSchema = z.object({
   STREAM_METRICS_ADDRESS: hostPort.default('127.0.0.1:9466'),
 });
 
-/** Variables whose values are secrets: their values are never echoed in error messages. */
+/** Variables whose values are secrets beyond those named like one (lib/redact.ts): never echoed. */
 const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL']);
 
 export class ConfigError extends Error {
@@ -129,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      const shown = SECRET_VARIABLES.has(name) ? '(secret, not shown)' : JSON.stringify(env[name] ?? '');
+      const shown = SECRET_VARIABLES.has(name) || isSecretName(name) ? '(secret, not shown)' : JSON.stringify(redactUrl(env[name] ?? ''));
       return `  ${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration; fix these environment variables:\n${lines.join('\n')}`);
@@ -154,6 +155,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamGroup: e.STREAM_GROUP,
     streamMetricsAddress: e.STREAM_METRICS_ADDRESS,
   };
+}
+
+/** The configuration as `cli config` and start-up lines may print it: credentials redacted (lib/redact.ts). */
+export function printableConfig(config: AppConfig): Record<string, unknown> {
+  return redactDeep(config) as Record<string, unknown>;
 }
 
 /** Documented defaults, printed by `cli config` and mirrored in the README's table. */

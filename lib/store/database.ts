@@ -3,6 +3,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import { createPool } from 'mysql2';
+import { redactUrl } from '../redact';
 import { migrationProvider } from './migrations';
 import type { DatabaseSchema } from './schema';
 
@@ -50,9 +51,8 @@ function sqliteFile(url: string): string {
   return file === ':memory:' ? file : path.resolve(file);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
+/** Store URLs are printed redacted (lib/redact.ts, the one redaction helper). */
+const redact = redactUrl;
 
 /** Opens the store named by `url` (mysql://… or sqlite:<file>) and applies pending migrations. */
 export async function openDatabase(url: string): Promise<Database> {
