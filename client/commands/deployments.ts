@@ -1,6 +1,6 @@
 /** `deploy` and `deployments …`: start, watch and steer deployment workflows. */
 import { readFileSync } from 'node:fs';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
@@ -10,7 +10,7 @@ import { parseDeploymentRequest, type DeploymentRequest } from '../../lib/deploy
 import { describeValidationError } from '../../lib/errors';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { abortSignal, approveSignal, deploymentStateQuery, deploymentWorkflow, pauseSignal, resumeSignal, type DeploymentState } from '../../workflows';
+import { abortUpdate, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { withStore } from '../with-store';
 
@@ -71,10 +71,12 @@ export async function runningDeployments(store: Database, model: string): Promis
 /** One line per analysis and decision: what a person reads to understand a rollout. */
 export function describeDeployment(s: DeploymentState): string {
   const lines = [
-    `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}`,
+    `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}${s.run > 1 ? ` (run ${s.run})` : ''}`,
     `  challenger traffic ${(s.challengerWeight * 100).toFixed(0)}%${s.mode === 'canary' && s.step >= 0 ? `, step ${s.step + 1}/${s.steps.length} of [${s.steps.join(', ')}]%` : ''}, failed analyses ${s.failures}${s.analysisCount > s.analyses.length ? ` (newest ${s.analyses.length} of ${s.analysisCount} analyses shown)` : ''}`,
   ];
   for (const a of s.analyses) lines.push(`  ${a.at} ${a.phase} @${(a.weight * 100).toFixed(0)}%: ${a.verdict} — ${a.reasons.join('; ')}`);
+  for (const b of s.blockers ?? []) lines.push(`  held by ${b}`);
+  if (s.decisionCount > s.decisions.length) lines.push(`  (newest ${s.decisions.length} of ${s.decisionCount} decisions shown)`);
   for (const d of s.decisions) lines.push(`  ${d.at} ${d.message}`);
   return lines.join('\n');
 }
@@ -100,7 +102,7 @@ export function deployCommand(): Command {
     .option('--step-deadline-seconds <n>', 'an inconclusive step pauses for a person after this long (default 3 days)')
     .option('--failure-limit <n>', 'failed analyses that trigger the automatic rollback (default 1)')
     .option('--shadow-seconds <n>', 'a shadow phase first: the challenger predicts on every request without serving')
-    .option('--require-approval', 'wait for `deployments approve` before any traffic moves')
+    .option('--require-approval', 'wait for `deployments approve-start` before any traffic moves')
     .option('--ab-weight <w>', 'A/B mode: challenger traffic share (default 0.5)')
     .option('--plan <file>', 'a JSON deployment plan (see lib/deployment/plan.ts); flags override it')
     .option('--workflow-id <id>', 'workflow id (default deploy-<model>-v<version>-<time>)')
@@ -146,8 +148,32 @@ async function deploymentState(client: Client, store: Database, id: string): Pro
   }
 }
 
+/** A step as a person reads it ("2" of "step 2/4", or "shadow") → state.step. */
+export function stepIndexOf(step: string): number {
+  if (step === 'shadow') return -1;
+  const parsed = z.coerce.number().int().min(1).safeParse(step);
+  if (!parsed.success) throw new Error(`step must be a step number as shown ("2" for step 2/4) or "shadow", got "${step}"`);
+  return parsed.data - 1;
+}
+
+function variantOf(variant: string): 'A' | 'B' {
+  if (variant !== 'A' && variant !== 'B') throw new Error(`variant must be A (keep the champion) or B (promote the challenger), got "${variant}"`);
+  return variant;
+}
+
+/** Runs an update; a rejection (wrong state, stale step) becomes an error naming the reason. */
+export async function sendUpdate<T>(name: string, id: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new Error(`no running deployment "${id}": list them with "mlp deployments list"`, { cause: error });
+    if (error instanceof WorkflowUpdateFailedError) throw new Error(`${name} rejected by ${id}: ${error.cause?.message ?? error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export function deploymentsCommand(): Command {
-  const cmd = new Command('deployments').description('deployment workflows: list, show, approve, pause, resume, abort');
+  const cmd = new Command('deployments').description('deployment workflows: list, show, approve-start, approve-step, override, promote, pause, resume, abort');
   cmd
     .command('list [model]')
     .description('deployments, newest first')
@@ -171,19 +197,22 @@ export function deploymentsCommand(): Command {
       ),
     );
   const by = `cli (${process.env.USER ?? 'unknown user'})`;
-  for (const [name, description, send] of [
-    ['approve', 'let a deployment waiting for approval (or paused as inconclusive) go on; in A/B mode: promote B', (c: Client, id: string) => c.workflow.getHandle(id).signal(approveSignal, by)],
-    ['pause', 'hold the current traffic split until resumed', (c: Client, id: string) => c.workflow.getHandle(id).signal(pauseSignal, by)],
-    ['resume', 'continue a paused deployment', (c: Client, id: string) => c.workflow.getHandle(id).signal(resumeSignal, by)],
-  ] as const) {
+  const steer = (name: string, description: string, send: (c: Client, id: string, ...args: string[]) => Promise<DeploymentState>, args = '') =>
     cmd
-      .command(`${name} <id>`)
+      .command(`${name} <id>${args}`)
       .description(description)
-      .action((id: string) => withClient(async (client) => {
-        await send(client, id);
-        console.log(`${name} sent to ${id}`);
-      }));
-  }
+      .action((id: string, ...rest: unknown[]) =>
+        withClient(async (client) => {
+          const state = await sendUpdate(name, id, () => send(client, id, ...rest.filter((r): r is string => typeof r === 'string')));
+          console.log(`${name} applied to ${id}\n${describeDeployment(state)}`);
+        }),
+      );
+  steer('approve-start', 'let a deployment that waits for approval start moving traffic', (c, id) => c.workflow.getHandle(id).executeUpdate(approveStartUpdate, { args: [{ by }] }));
+  steer('approve-step', 'accept the current step (as shown: "step 2/4", or "shadow") without waiting for its analyses, e.g. when paused as inconclusive', (c, id, step) => c.workflow.getHandle(id).executeUpdate(approveStepUpdate, { args: [{ by, step: stepIndexOf(step) }] }), ' <step>');
+  steer('override', 'let traffic move despite an open data alert (its id as shown in "traffic held: … (alert <id>)")', (c, id, alertId) => c.workflow.getHandle(id).executeUpdate(overrideBlockUpdate, { args: [{ by, alertId }] }), ' <alert-id>');
+  steer('promote', 'end an A/B test by hand: B promotes the challenger, A keeps the champion', (c, id, variant) => c.workflow.getHandle(id).executeUpdate(promoteUpdate, { args: [{ by, variant: variantOf(variant) }] }), ' <variant>');
+  steer('pause', 'hold the current traffic split until resumed', (c, id) => c.workflow.getHandle(id).executeUpdate(pauseUpdate, { args: [{ by }] }));
+  steer('resume', 'continue a paused deployment', (c, id) => c.workflow.getHandle(id).executeUpdate(resumeUpdate, { args: [{ by }] }));
   cmd
     .command('ab-report <model>')
     .description('matured hit rates of served variants side by side, with Holm-corrected tests against the control (any number of variants)')
@@ -204,8 +233,8 @@ export function deploymentsCommand(): Command {
     .requiredOption('--reason <text>', 'why (kept in the decision log)')
     .action((id: string, opts: { reason: string }) =>
       withClient(async (client) => {
-        await client.workflow.getHandle(id).signal(abortSignal, `${opts.reason} (${by})`);
-        console.log(`abort sent to ${id}`);
+        const state = await sendUpdate('abort', id, () => client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason: opts.reason }] }));
+        console.log(`abort applied to ${id}\n${describeDeployment(state)}`);
       }),
     );
   return cmd;

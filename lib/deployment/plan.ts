@@ -8,6 +8,11 @@ import { canaryThresholdsSchema } from './canary-analysis';
 
 // Temporal timers resolve to about a second, so shorter waits would only pretend to be shorter.
 const seconds = (d: number) => z.number().min(1).max(30 * 86_400).default(d);
+/**
+ * Time between analyses. Sub-second values exist for tests that drive thousands of analysis loops
+ * (continue-as-new); in production each analysis reads the prediction log, so keep it at minutes.
+ */
+const analysisSeconds = (d: number) => z.number().min(0.05).max(30 * 86_400).default(d);
 
 export const deploymentRequestSchema = z.strictObject({
   model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a registered model name'),
@@ -15,7 +20,7 @@ export const deploymentRequestSchema = z.strictObject({
   mode: z.enum(['canary', 'ab']).default('canary'),
   /** Person or system that asked, for the decision log and the alias history. */
   startedBy: z.string().min(1).max(255).default('cli'),
-  /** Wait for an `approve` signal before any traffic moves (promotion.deploy = "manual"). */
+  /** Wait for an `approveStart` update before any traffic moves (promotion.deploy = "manual"). */
   requireApproval: z.boolean().default(false),
   /** Challenger predicts on every request without serving, before any traffic moves (0 = no shadow phase). */
   shadowSeconds: z.number().min(0).max(30 * 86_400).default(0),
@@ -24,7 +29,7 @@ export const deploymentRequestSchema = z.strictObject({
       /** Traffic share of the challenger at each step, in percent, rising, ending at 100. */
       steps: z.array(z.number().gt(0).max(100)).min(1).default([5, 25, 50, 100]),
       /** Time between analyses. */
-      analysisSeconds: seconds(300),
+      analysisSeconds: analysisSeconds(300),
       /** Analyses that must pass at each step before the next (the first may come after analysisSeconds). */
       passesPerStep: z.number().int().min(1).max(100).default(1),
       /** A step still inconclusive this long after it began pauses the rollout for a person. */
@@ -38,7 +43,7 @@ export const deploymentRequestSchema = z.strictObject({
     .strictObject({
       /** Traffic share of the challenger (B); the champion (A) gets the rest. */
       challengerWeight: z.number().gt(0).lt(1).default(0.5),
-      analysisSeconds: seconds(3600),
+      analysisSeconds: analysisSeconds(3600),
       alpha: z.number().gt(0).lt(0.5).default(0.05),
       minSamplesPerVariant: z.number().int().min(1).default(100),
       maxSamplesPerVariant: z.number().int().min(1).optional(),
@@ -46,6 +51,12 @@ export const deploymentRequestSchema = z.strictObject({
       deadlineSeconds: seconds(14 * 86_400),
     })
     .prefault({}),
+  /**
+   * History events one workflow run may reach before it continues as new (same workflow id, state
+   * carried). Temporal warns at 10,240 events and terminates at 51,200; a rollout that waits for
+   * days would otherwise reach them. Low values are for tests.
+   */
+  continueAsNewAfterEvents: z.number().int().min(100).max(20_000).default(5_000),
 });
 
 /** The parts of a request an experiment may set for the deployments its runs start. */

@@ -1,0 +1,319 @@
+/**
+ * The phases of a deployment (approval → shadow → canary steps, or an A/B test) as a resumable
+ * state machine: `position` says where it is, so any wait can end this run with continue-as-new and
+ * the next run picks up at the same place with the same counts, deadlines and person decisions.
+ *
+ * A run continues as new (a) when its history reaches plan.continueAsNewAfterEvents or Temporal
+ * suggests it, at the next wait, and (b) at a step boundary once past half that budget, so a step
+ * starts with room. Never while an update handler is still running: those are settled first.
+ */
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { AlertActivities } from '../../activities/alerts';
+import type { DeploymentActivities } from '../../activities/deployment';
+import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { DEPLOYMENT_RETRY } from '../retry-policies';
+import type { Controls } from './controls';
+import { alertIdOf, baseStatus, logDecision, recordAnalysis, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
+
+const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers } = proxyActivities<DeploymentActivities & AlertActivities>({
+  taskQueue: TASK_QUEUES.pipeline,
+  startToCloseTimeout: '2m',
+  retry: DEPLOYMENT_RETRY,
+});
+
+type StepPosition = Extract<Position, { phase: 'shadow' | 'canary' }>;
+type AbPosition = Extract<Position, { phase: 'ab' }>;
+type WaitResult = 'aborted' | 'decision' | 'elapsed';
+
+export interface RolloutInput {
+  request: DeploymentRequest;
+  state: DeploymentState & { plan: DeploymentPlan };
+  controls: Controls;
+  position: Position;
+  deploymentStart: string;
+}
+
+export class Rollout {
+  private readonly state: DeploymentState & { plan: DeploymentPlan };
+  private readonly plan: DeploymentPlan;
+  private readonly controls: Controls;
+  private position: Position;
+  private readonly by: string;
+
+  constructor(private readonly input: RolloutInput) {
+    this.state = input.state;
+    this.plan = input.state.plan;
+    this.controls = input.controls;
+    this.position = input.position;
+    this.by = `deployment ${input.state.deploymentId}`;
+  }
+
+  private get champion(): number {
+    return this.state.championVersion as number;
+  }
+  private get abortReason(): string | undefined {
+    return this.controls.flags.abortReason;
+  }
+  private log(message: string): void {
+    logDecision(this.state, message);
+  }
+
+  /** Runs from `position` to a final state (or continues as new on the way). */
+  async run(): Promise<DeploymentState> {
+    for (;;) {
+      const p = this.position;
+      const done = p.phase === 'approval' ? await this.approval() : p.phase === 'ab' ? await this.abTest(p) : await this.step(p);
+      if (done) return done;
+    }
+  }
+
+  /** Champion absent (first model) or already the challenger: no comparison possible, one route. */
+  async promoteAtOnce(): Promise<DeploymentState> {
+    const first = this.state.championVersion === null;
+    await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' });
+    this.state.challengerWeight = 1;
+    return this.finish('promoted', first ? `v${this.plan.challengerVersion} is the first champion (no canary: nothing to compare against)` : `v${this.plan.challengerVersion} is already the champion`);
+  }
+
+  private async approval(): Promise<DeploymentState | undefined> {
+    if (this.plan.requireApproval) {
+      this.state.status = 'awaiting-approval';
+      for (;;) {
+        await this.continueAsNewIfDue();
+        if (this.abortReason !== undefined) return this.finish('kept-champion', `not deployed: ${this.abortReason}`);
+        const d = this.controls.take('start');
+        if (d) {
+          this.log(`start approved by ${d.by}`);
+          break;
+        }
+        await condition(() => this.controls.decisionWaiting || this.canContinueNow());
+      }
+    }
+    const now = Date.now();
+    this.position =
+      this.plan.mode === 'ab'
+        ? { phase: 'ab', splitSet: false, deadline: 0 }
+        : this.plan.shadowSeconds > 0
+          ? { phase: 'shadow', step: -1, stage: 'gate', passes: 0, stepStartedAt: now, held: false }
+          : { phase: 'canary', step: 0, stage: 'gate', passes: 0, stepStartedAt: now, held: false };
+    return undefined;
+  }
+
+  /** The shadow phase or one canary step: gate, traffic split, analyses until passed. */
+  private async step(p: StepPosition): Promise<DeploymentState | undefined> {
+    const shadow = p.phase === 'shadow';
+    const steps = this.plan.canary.steps;
+    const weight = shadow ? 0 : steps[p.step] / 100;
+    const challenger = this.plan.challengerVersion;
+    if (p.stage === 'gate') {
+      if (!shadow && (await this.waitWhileBlocked())) return this.rollBack(`aborted while blocked by data alerts: ${this.abortReason}`, false);
+      this.state.status = shadow ? 'shadow' : 'canary';
+      this.state.step = p.step;
+      await setTrafficSplit(
+        shadow
+          ? { model: this.plan.model, mode: 'single', routes: [{ variant: 'champion', version: this.champion, weight: 1 }], shadow: { version: challenger }, updatedBy: this.by, reason: `shadow phase for v${challenger}` }
+          : {
+              model: this.plan.model,
+              mode: 'canary',
+              routes: [{ variant: 'canary', version: challenger, weight }, { variant: 'champion', version: this.champion, weight: 1 - weight }],
+              reference: 'champion',
+              updatedBy: this.by,
+              reason: `canary step ${p.step + 1}/${steps.length}: ${steps[p.step]}%`,
+            },
+      );
+      this.state.challengerWeight = weight;
+      if (!shadow) this.log(`step ${p.step + 1}: challenger at ${steps[p.step]}%`);
+      Object.assign(p, { stage: 'analysing', passes: 0, stepStartedAt: Date.now() });
+    }
+    const result = await this.analyseUntilPassed(p, weight);
+    if (result === 'aborted') return this.rollBack(shadow ? `aborted during the shadow phase: ${this.abortReason}` : `aborted: ${this.abortReason}`, false);
+    if (!result) {
+      const failures = this.state.failures;
+      return this.rollBack(shadow ? 'the shadow phase failed its analysis' : `${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${this.state.analyses[this.state.analyses.length - 1].reasons.join('; ')}`, true);
+    }
+    const next = shadow ? 0 : p.step + 1;
+    if (next >= steps.length) {
+      await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` });
+      this.state.challengerWeight = 1;
+      return this.finish('promoted', `v${challenger} promoted to champion after ${steps.length} canary steps`);
+    }
+    this.position = { phase: 'canary', step: next, stage: 'gate', passes: 0, stepStartedAt: Date.now(), held: false };
+    // A step boundary is the cheapest place to start afresh: nothing is half-way.
+    await this.continueAsNewIfDue(workflowInfo().historyLength >= this.plan.continueAsNewAfterEvents / 2);
+    return undefined;
+  }
+
+  /** Analyses until the phase passes (true) or must roll back (false); holds for a person when inconclusive too long. */
+  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted'> {
+    const shadow = p.phase === 'shadow';
+    const needed = shadow ? 1 : this.plan.canary.passesPerStep;
+    const label = shadow ? 'the shadow phase' : `step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`;
+    while (p.passes < needed) {
+      if (p.held) {
+        await this.hold('paused-inconclusive');
+        if (this.abortReason !== undefined) return 'aborted';
+        const d = this.controls.take('step');
+        if (d) {
+          this.controls.flags.paused = false;
+          this.log(`inconclusive ${label} accepted by ${d.by}`);
+          return true;
+        }
+        if (this.controls.flags.paused) continue; // a stale decision was rejected: still held
+        Object.assign(p, { held: false, stepStartedAt: Date.now() }); // resumed: a fresh deadline for the same step
+      }
+      const waited = await this.waitAndHold(shadow ? this.plan.shadowSeconds : this.plan.canary.analysisSeconds);
+      if (waited === 'aborted') return 'aborted';
+      if (waited === 'decision') {
+        const d = this.controls.take('step');
+        if (d) {
+          this.log(`${label} accepted by ${d.by}`);
+          return true;
+        }
+        continue;
+      }
+      const analysis = await analyseCanary({ model: this.plan.model, canary: shadow ? 'shadow' : 'canary', reference: 'champion', since: this.input.deploymentStart, thresholds: this.plan.canary.thresholds });
+      recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
+      if (analysis.verdict === 'pass') {
+        p.passes++;
+      } else if (analysis.verdict === 'fail') {
+        this.state.failures++;
+        if (this.state.failures >= this.plan.canary.failureLimit) return false;
+      } else if (Date.now() - p.stepStartedAt >= this.plan.canary.stepDeadlineSeconds * 1000) {
+        p.held = true;
+        this.controls.flags.paused = true;
+        this.state.status = 'paused-inconclusive';
+        this.log(`${p.phase} at ${Math.round(weight * 100)}% inconclusive after ${this.plan.canary.stepDeadlineSeconds} s (${analysis.reasons.join('; ')}): waiting for approve-step, resume or abort`);
+        await raiseAlert({ rule: 'deployment_inconclusive', severity: 'warning', subject: `model ${this.plan.model}`, message: `deployment ${this.state.deploymentId} paused: ${analysis.reasons.join('; ')}`, evidence: { deploymentId: this.state.deploymentId, analysis } });
+      }
+    }
+    return true;
+  }
+
+  /** Holds traffic while open data alerts (not overridden) block this model. True when aborted. */
+  private async waitWhileBlocked(): Promise<boolean> {
+    for (;;) {
+      const blockers = (await deploymentBlockers({ model: this.plan.model })).filter((b) => !this.controls.flags.overridden.includes(alertIdOf(b) ?? ''));
+      this.state.blockers = blockers;
+      if (blockers.length === 0) return false;
+      if (this.state.status !== 'blocked') this.log(`traffic held: ${blockers.join('; ')}`);
+      this.state.status = 'blocked';
+      const waited = await this.waitAndHold(this.plan.canary.analysisSeconds);
+      if (waited === 'aborted') return true;
+      const d = waited === 'decision' ? this.controls.take('override') : undefined;
+      if (d) {
+        this.controls.flags.overridden.push(d.alertId);
+        this.log(`data alert ${d.alertId} overridden by ${d.by}`);
+      }
+    }
+  }
+
+  private async abTest(p: AbPosition): Promise<DeploymentState> {
+    const { champion, plan } = this;
+    const challenger = plan.challengerVersion;
+    const weight = plan.ab.challengerWeight;
+    this.state.status = 'ab-test';
+    if (!p.splitSet) {
+      await setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}` });
+      Object.assign(p, { splitSet: true, deadline: Date.now() + plan.ab.deadlineSeconds * 1000 });
+    }
+    this.state.challengerWeight = weight;
+    for (;;) {
+      const waited = await this.waitAndHold(Math.min(plan.ab.analysisSeconds, Math.max(0.1, (p.deadline - Date.now()) / 1000)));
+      if (waited === 'aborted') return this.keepChampion(`A/B test ended: ${this.abortReason}`);
+      if (waited === 'decision') {
+        const d = this.controls.take('promote');
+        if (d?.variant === 'B') return this.promote(`A/B test ended by ${d.by}: B promoted`, `v${challenger} (B) promoted by ${d.by}`);
+        if (d?.variant === 'A') return this.keepChampion(`A/B test ended by ${d.by}: A kept`);
+        continue;
+      }
+      const report = await analyseAbTest({ model: plan.model, since: this.input.deploymentStart, variants: ['A', 'B'], alpha: plan.ab.alpha, minSamplesPerVariant: plan.ab.minSamplesPerVariant, maxSamplesPerVariant: plan.ab.maxSamplesPerVariant });
+      recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
+      if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
+      if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
+      if (Date.now() >= p.deadline) return this.keepChampion('A/B test deadline reached without a decision');
+    }
+  }
+
+  /**
+   * Waits `seconds` unless an abort or a person's decision comes first; holds while paused.
+   * Continue-as-new happens here, between analyses, when the history is due for it.
+   */
+  private async waitAndHold(seconds: number): Promise<WaitResult> {
+    const until = Date.now() + seconds * 1000;
+    for (;;) {
+      await this.continueAsNewIfDue();
+      if (this.abortReason !== undefined) return 'aborted';
+      if (this.controls.decisionWaiting) return 'decision';
+      if (this.controls.flags.paused) {
+        await this.hold('paused');
+        continue;
+      }
+      const left = until - Date.now();
+      if (left <= 0) return 'elapsed';
+      if (!(await condition(() => this.controls.decisionWaiting || this.controls.flags.paused || this.canContinueNow(), left))) return 'elapsed';
+    }
+  }
+
+  /** Shows `status` until resumed, aborted or a decision arrives (continuing as new while it lasts, if due). */
+  private async hold(status: DeploymentStatus): Promise<void> {
+    this.state.status = status;
+    while (this.controls.flags.paused && !this.controls.decisionWaiting) {
+      await condition(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());
+      await this.continueAsNewIfDue();
+    }
+    this.state.status = baseStatus(this.position);
+  }
+
+  private due(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.plan.continueAsNewAfterEvents;
+  }
+  /** Due, and nothing in flight that this run must answer first. */
+  private canContinueNow(): boolean {
+    return this.due() && allHandlersFinished() && !this.controls.decisionWaiting;
+  }
+
+  private async continueAsNewIfDue(boundary = false): Promise<void> {
+    if (!(boundary || this.due()) || this.controls.decisionWaiting || !allHandlersFinished()) return;
+    await condition(allHandlersFinished);
+    const { state } = this;
+    this.log(`run ${state.run} continues as new after ${workflowInfo().historyLength} history events`);
+    state.run++;
+    const carry: DeploymentCarry = { state, position: this.position, controls: this.controls.flags, deploymentStart: this.input.deploymentStart };
+    await continueAsNew<(request: DeploymentRequest, carried?: DeploymentCarry) => Promise<DeploymentState>>(this.input.request, carry);
+  }
+
+  private async promote(reason: string, message: string): Promise<DeploymentState> {
+    await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason });
+    this.state.challengerWeight = 1;
+    return this.finish('promoted', message);
+  }
+
+  private async keepChampion(reason: string): Promise<DeploymentState> {
+    await rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason });
+    this.state.challengerWeight = 0;
+    return this.finish('kept-champion', `champion v${this.champion} kept: ${reason}`);
+  }
+
+  private async rollBack(reason: string, alert: boolean): Promise<DeploymentState> {
+    const { state, plan } = this;
+    await rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason });
+    state.challengerWeight = 0;
+    if (alert) {
+      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${plan.model}`, message: `v${plan.challengerVersion} rolled back: ${reason}`, evidence: { deploymentId: state.deploymentId, analyses: state.analyses.slice(-3) } });
+    }
+    return this.finish('rolled-back', `rolled back to v${this.champion}: ${reason}`);
+  }
+
+  /** Final status, outcome stored; returns once every update handler has answered. */
+  private async finish(status: DeploymentStatus, message: string): Promise<DeploymentState> {
+    this.state.status = status;
+    this.state.blockers = [];
+    this.controls.settle();
+    this.log(message);
+    await finishDeployment({ deploymentId: this.state.deploymentId, status, outcome: this.state });
+    await condition(allHandlersFinished);
+    return this.state;
+  }
+}

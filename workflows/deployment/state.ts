@@ -1,0 +1,141 @@
+/**
+ * What deploymentWorkflow knows, and the compact part of it that one run hands to the next when it
+ * continues as new. Pure data and bookkeeping: no I/O, no SDK calls.
+ */
+import type { AbReport } from '../../lib/deployment/ab-report';
+import type { CanaryAnalysis } from '../../lib/deployment/canary-analysis';
+import type { DeploymentPlan } from '../../lib/deployment/plan';
+
+export type DeploymentStatus =
+  | 'starting'
+  | 'awaiting-approval'
+  | 'shadow'
+  | 'canary'
+  | 'ab-test'
+  | 'paused'
+  | 'paused-inconclusive'
+  | 'blocked'
+  | 'promoted'
+  | 'rolled-back'
+  | 'kept-champion';
+
+export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion'];
+export const isFinal = (status: DeploymentStatus) => FINAL_STATUSES.includes(status);
+
+export interface AnalysisRecord {
+  at: string;
+  phase: 'shadow' | 'canary' | 'ab-test';
+  /** Challenger traffic share when the analysis ran. */
+  weight: number;
+  verdict: string;
+  reasons: string[];
+  canary?: CanaryAnalysis;
+  ab?: AbReport;
+}
+
+export interface DeploymentState {
+  deploymentId: string;
+  model: string;
+  mode: 'canary' | 'ab';
+  championVersion: number | null;
+  challengerVersion: number;
+  status: DeploymentStatus;
+  /** Index into plan.canary.steps; -1 before the first step (and during the shadow phase). */
+  step: number;
+  steps: number[];
+  /** Current traffic share of the challenger (0..1). */
+  challengerWeight: number;
+  failures: number;
+  /** The newest analyses (at most MAX_ANALYSES_KEPT); analysisCount counts them all. */
+  analyses: AnalysisRecord[];
+  analysisCount: number;
+  /** The newest decisions (at most MAX_DECISIONS_KEPT); decisionCount counts them all. */
+  decisions: Array<{ at: string; message: string }>;
+  decisionCount: number;
+  /** Open data alerts holding traffic (status 'blocked'), as `rule (alert <id>): message`. */
+  blockers: string[];
+  /** Workflow run of this deployment, 1 for the first; it continues as new with the same id. */
+  run: number;
+  plan?: DeploymentPlan;
+}
+
+/** Bounds both the query answer and the input carried to the next run. */
+export const MAX_ANALYSES_KEPT = 100;
+export const MAX_DECISIONS_KEPT = 100;
+
+/** Where the rollout is, precisely enough to pick it up again in a new run. */
+export type Position =
+  | { phase: 'approval' }
+  | { phase: 'ab'; splitSet: boolean; deadline: number }
+  | { phase: 'shadow' | 'canary'; step: number; stage: 'gate' | 'analysing'; passes: number; stepStartedAt: number; held: boolean };
+
+/** Person-controlled flags that outlive a run. */
+export interface ControlFlags {
+  paused: boolean;
+  abortReason?: string;
+  /** Alert ids a person overrode: they no longer hold traffic for this deployment. */
+  overridden: string[];
+}
+
+/** The input of a continued run: everything else is in the plan (state.plan). */
+export interface DeploymentCarry {
+  state: DeploymentState;
+  position: Position;
+  controls: ControlFlags;
+  /** ISO time the deployment began: analyses read requests logged since then, across runs. */
+  deploymentStart: string;
+}
+
+export function initialState(deploymentId: string, request: { model: string; mode?: 'canary' | 'ab'; challengerVersion: number }): DeploymentState {
+  return {
+    deploymentId,
+    model: request.model,
+    mode: request.mode ?? 'canary',
+    championVersion: null,
+    challengerVersion: request.challengerVersion,
+    status: 'starting',
+    step: -1,
+    steps: [],
+    challengerWeight: 0,
+    failures: 0,
+    analyses: [],
+    analysisCount: 0,
+    decisions: [],
+    decisionCount: 0,
+    blockers: [],
+    run: 1,
+  };
+}
+
+const keepNewest = <T>(list: T[], max: number) => {
+  if (list.length > max) list.splice(0, list.length - max);
+};
+
+export function logDecision(state: DeploymentState, message: string): void {
+  state.decisions.push({ at: new Date().toISOString(), message });
+  state.decisionCount++;
+  keepNewest(state.decisions, MAX_DECISIONS_KEPT);
+}
+
+export function recordAnalysis(state: DeploymentState, analysis: AnalysisRecord): void {
+  state.analyses.push(analysis);
+  state.analysisCount++;
+  keepNewest(state.analyses, MAX_ANALYSES_KEPT);
+}
+
+/** The status a deployment shows at `position` when nobody holds it. */
+export function baseStatus(position: Position): DeploymentStatus {
+  switch (position.phase) {
+    case 'approval':
+      return 'awaiting-approval';
+    case 'ab':
+      return 'ab-test';
+    case 'shadow':
+      return 'shadow';
+    case 'canary':
+      return position.stage === 'gate' ? 'blocked' : 'canary';
+  }
+}
+
+/** Alert id in a blocker line written by the deploymentBlockers activity. */
+export const alertIdOf = (blocker: string): string | undefined => /\(alert ([^)\s]+)\)/.exec(blocker)?.[1];
