@@ -24,6 +24,7 @@ const flagsSchema = z
     stooqUrl: z.string().optional(),
     format: z.string().default('auto'),
     adjust: z.boolean().default(false),
+    followLinks: z.boolean().default(false),
     symbols: z.string().optional(),
     from: z.string().optional(),
     to: z.string().optional(),
@@ -58,7 +59,7 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
   const featureSet = f.featureSet ? readFeatureSetFile(f.featureSet) : undefined;
   const request: ImportRequestInput = {
     // The worker may run in another directory: send an absolute path.
-    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
+    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust, followLinks: f.followLinks } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
     symbols: symbolList('--symbols', f.symbols),
     from: f.from,
     to: f.to,
@@ -93,6 +94,7 @@ export function runPipelineCommand(): Command {
     .option('--stooq-url <url>', 'Stooq base URL (default https://stooq.com)')
     .addOption(new Option('--format <format>', 'CSV format').choices(['auto', 'sp500', 'yahoo', 'stooq']).default('auto'))
     .option('--adjust', 'scale OHLC by Adj Close / Close (Yahoo files)')
+    .option('--follow-links', 'read symbolic links in the source (refused by default: they may lead outside it)')
     .option('--symbols <list>', 'only these comma-separated symbols')
     .option('--from <date>', 'first date to keep (YYYY-MM-DD)')
     .option('--to <date>', 'last date to keep (YYYY-MM-DD)')

@@ -59,6 +59,8 @@ export interface ImportHooks {
   /** Bars per staged chunk (a symbol is never split); smaller resumes closer to a crash. */
   chunkSize?: number;
   provider?: HistoricalBarProvider;
+  /** The import's clock: bars dated after its New York date are rejected as `future_date` (default: the real clock). */
+  now?: () => Date;
 }
 
 interface SourceText {
@@ -219,6 +221,8 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
  */
 export async function stageImport(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
   const started = Date.now();
+  // One clock reading for the whole import, so every chunk judges `future_date` against the same day.
+  const importClock = (hooks.now ?? (() => new Date()))();
   const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
   const sources = request.source.kind === 'csv' ? await readCsvFiles(path.resolve(request.source.path), { followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
@@ -275,7 +279,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       chunksResumed++;
       continue;
     }
-    const checked = checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality);
+    const checked = checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => importClock });
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
     await saveQuarantine(store, snapshotId, checked.issues);
     await hooks.beforeStage?.(k);

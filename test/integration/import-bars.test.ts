@@ -119,6 +119,21 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     expect(await countBars(t.store)).toBe(0); // published only by the gate
   });
 
+  it("rejects bars dated after the import's clock as future_date, judging every chunk against the same day", async () => {
+    const dir = tempDir('mlp-synth-');
+    await writeSyntheticMarket(dir, { symbols: 2, plantErrors: false });
+    const req = request({ source: { kind: 'csv', path: dir }, quality: { maxBadRowShare: 1 } });
+    // 2017-06-30 20:00 UTC is 16:00 in New York: bars up to that Friday are in the past.
+    const summary = await importBars(t.store, req, { now: () => new Date('2017-06-30T20:00:00Z'), chunkSize: 200 });
+    const stored = await readBars(t.store, {});
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.every((b) => b.date <= '2017-06-30')).toBe(true);
+    expect(stored.some((b) => b.date === '2017-06-30')).toBe(true);
+    const later = fs.readdirSync(dir).filter((f) => f.endsWith('.csv')).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(1)).filter((line) => line.slice(0, 10) > '2017-06-30').length;
+    expect(later).toBeGreaterThan(0);
+    expect(summary.byRule.future_date).toBe(later);
+  });
+
   it('fails clearly for a missing path and an empty folder', async () => {
     await expect(importBars(t.store, request({ source: { kind: 'csv', path: '/nonexistent/x' } }))).rejects.toThrow(/No file or folder at \/nonexistent\/x/);
     await expect(importBars(t.store, request({ source: { kind: 'csv', path: tempDir('mlp-empty-') } }))).rejects.toThrow(/holds no \.csv/);

@@ -12,4 +12,9 @@ describe('CLI symbol flags', () => {
     expect(requestFromFlags({ stooq: '^spx, aapl' }).request?.source).toMatchObject({ kind: 'stooq', symbols: ['^SPX', 'AAPL'] });
     expect(() => requestFromFlags({ source: 'data.csv', symbols: 'AAPL,../etc' })).toThrow(/^--symbols: "\.\.\/etc": expected a symbol/);
   });
+
+  it('--follow-links is the only way to read symbolic links; without it they are refused', () => {
+    expect(requestFromFlags({ source: 'data' }).request?.source).toMatchObject({ kind: 'csv', followLinks: false });
+    expect(requestFromFlags({ source: 'data', followLinks: true }).request?.source).toMatchObject({ kind: 'csv', followLinks: true });
+  });
 });
