@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   LEAKAGE_DETECTED: 'a leakage guard tripped and the experiment says to fail',
   ALL_TRIALS_FAILED: 'every trial of an algorithm\'s hyperparameter search failed',
   PIPELINE_STEP_FAILED: 'a pipeline step failed for good without a more specific code',
+  DECISION_NOT_APPLIED: 'a deployment decision (approve, pause, resume, abort) was refused or overtaken and not applied',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -12,6 +12,7 @@ import type { ComputeFeaturesResult } from '../activities/features';
 import type { FeatureSetInput } from '../lib/features/feature-set';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import type { QualityGateResult } from '../activities/quality-gate';
+import type { ErrorCode } from '../lib/errors';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { ACTIVITY_RETRY } from './retry-policies';
 
@@ -137,7 +138,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       const cause = (error instanceof ActivityFailure || error instanceof ChildWorkflowFailure) && error.cause instanceof ApplicationFailure ? error.cause : error instanceof ApplicationFailure ? error : undefined;
       s.detail = cause?.message ?? (error as Error).message;
       // Surface the activity's own reason as the workflow's failure, not "activity task failed".
-      if (cause?.nonRetryable) throw ApplicationFailure.nonRetryable(`${name} failed: ${cause.message}`, cause.type ?? 'PIPELINE_STEP_FAILED');
+      if (cause?.nonRetryable) throw ApplicationFailure.nonRetryable(`${name} failed: ${cause.message}`, cause.type ?? ('PIPELINE_STEP_FAILED' satisfies ErrorCode));
       throw error;
     }
   }
@@ -145,7 +146,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   // A bad experiment fails before any work is done.
   const resolved = input.experiment ? await resolveExperiment(input.experiment) : undefined;
   const importRequest = input.import ?? resolved?.experiment.import;
-  if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT');
+  if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT' satisfies ErrorCode);
   const ingest = await runStage('ingest', () => ingestBars(importRequest), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
   status.snapshotId = ingest.snapshotId;
   const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), (g) => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)${g.published ? `; published: ${g.published.added} bars added, ${g.published.revised} revised` : ''}`);
@@ -179,7 +180,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     const audit = trippedOnData.find((v) => v.guard === 'point_in_time_audit');
     if ((audit && experiment.guards.pointInTime.onMismatch === 'fail') || experiment.guards.onTrip === 'fail') {
       stage('dataset').status = 'failed';
-      throw ApplicationFailure.nonRetryable(`dataset guards tripped: ${trippedOnData.map((v) => `${v.guard}: ${v.message}`).join('; ')}`, 'LEAKAGE_DETECTED');
+      throw ApplicationFailure.nonRetryable(`dataset guards tripped: ${trippedOnData.map((v) => `${v.guard}: ${v.message}`).join('; ')}`, 'LEAKAGE_DETECTED' satisfies ErrorCode);
     }
   }
   const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
@@ -232,7 +233,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
         ),
       );
       const leaking = results.map((r, i) => [trained[i].algorithm, r.shuffledLabel] as const).filter(([, g]) => g && !g.passed);
-      if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED');
+      if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED' satisfies ErrorCode);
       return results;
     },
     (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (${e.report.baseline.name ?? 'baseline'} ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${(e.report.guards ?? []).some((g) => g.tripped) ? ` GUARD TRIPPED: ${e.report.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ')}` : ''}`).join('; '),
@@ -250,7 +251,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const trippedOnModels = evaluations.flatMap((e, i) => (scoresOf(e).trippedGuards ?? []).filter((g) => !trippedOnData.includes(g)).map((g) => ({ ...g, message: `${trained[i].algorithm}: ${g.message}` })));
   if (trippedOnModels.length > 0 && patched('guards-veto')) {
     await raiseAlert(guardAlert(experiment.name, trippedOnModels, workflowId));
-    if (experiment.guards.onTrip === 'fail') throw ApplicationFailure.nonRetryable(`guards tripped: ${trippedOnModels.map((g) => `${g.guard}: ${g.message}`).join('; ')}`, 'LEAKAGE_DETECTED');
+    if (experiment.guards.onTrip === 'fail') throw ApplicationFailure.nonRetryable(`guards tripped: ${trippedOnModels.map((g) => `${g.guard}: ${g.message}`).join('; ')}`, 'LEAKAGE_DETECTED' satisfies ErrorCode);
   }
   const candidates = await runStage(
     'registration',

@@ -4,6 +4,7 @@
  * (a TPE step over a long history is too slow for a workflow task).
  */
 import { z } from 'zod';
+import { BadInputError, describeValidationError } from '../errors';
 import { suggestRandom } from './random-search';
 import { searchSpaceSchema, type Params, type SearchSpace } from './search-space';
 import { suggestTpe, type CompletedTrial, type TpeOptions } from './tpe';
@@ -52,6 +53,8 @@ export const scoreForRequest = (score: number): number | null => (Number.isFinit
 
 /** Params for each trial of the batch, in the order asked (what suggestParams gives for each). */
 export function suggestTrials(input: SuggestionRequest): Params[] {
-  const request = suggestionRequestSchema.parse(input);
+  const parsed = suggestionRequestSchema.safeParse(input);
+  if (!parsed.success) throw new BadInputError(`invalid suggestion request: ${describeValidationError(parsed.error)}`, 'INVALID_INPUT');
+  const request = parsed.data;
   return request.trials.map((trial) => suggestParams(request.method, request.space, request.history, request.seed, trial, { budget: request.budget }));
 }
