@@ -3,9 +3,8 @@
  * registry aliases and the deployment analyses (lib/deployment). All idempotent, so retries are safe.
  */
 import type { Cache } from '../lib/cache/cache';
-import { abReport, type AbReport } from '../lib/deployment/ab-report';
-import { analyseCanary as analyseCanaryRows, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
-import { readPredictionsWithOutcomes } from '../lib/deployment/outcomes';
+import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
+import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
@@ -77,13 +76,12 @@ export function deploymentActivities({ store, cache, artifactDir }: { store: Dat
 
     /** Canary (or shadow) vs reference on every logged request since the deployment began. */
     async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput }): Promise<CanaryAnalysis> {
-      return withFailureMapping(async () => analyseCanaryRows(await readPredictionsWithOutcomes(store, input.model, input.since), { canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
+      return withFailureMapping(async () => analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
     },
 
     async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number }): Promise<AbReport> {
       return withFailureMapping(async () => {
-        const { model, since, ...options } = input;
-        return abReport(await readPredictionsWithOutcomes(store, model, since), options);
+        return abReportInStore(store, input);
       });
     },
 

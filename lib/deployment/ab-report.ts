@@ -27,6 +27,10 @@ import { BadInputError, describeValidationError } from '../errors';
 import { binaryAucOf, brierScoreOf } from '../stats/binary-scores';
 import { holmAdjusted, twoProportionZTest } from '../stats/proportions';
 import { wilsonInterval, type Interval } from '../validation/metrics';
+import { sql } from 'kysely';
+import type { Database } from '../store/database';
+import { aucFromHistograms } from './binned-shift';
+import { LABEL, PROBABILITY_BUCKETS, labelState, succeeded, withLabelledWindow } from './log-aggregates';
 import type { PredictionWithOutcome } from './outcomes';
 
 export const abReportOptionsSchema = z
@@ -123,11 +127,114 @@ function variantStatsOf(variant: string, rows: readonly PredictionWithOutcome[])
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-export function abReport(rows: readonly PredictionWithOutcome[], options: AbReportOptionsInput): AbReport {
+function parseOptions(options: AbReportOptionsInput): AbReportOptions {
   const parsed = abReportOptionsSchema.safeParse(options);
   if (!parsed.success) throw new BadInputError(`invalid A/B report options: ${describeValidationError(parsed.error)}`);
-  const { variants: names, alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max } = parsed.data;
-  const variants = names.map((v) => variantStatsOf(v, rows));
+  return parsed.data;
+}
+
+/** The report on logged predictions (with outcomes) held in memory, row by row. */
+export function abReport(rows: readonly PredictionWithOutcome[], options: AbReportOptionsInput): AbReport {
+  const parsed = parseOptions(options);
+  return decideAb(
+    parsed.variants.map((v) => variantStatsOf(v, rows)),
+    parsed,
+  );
+}
+
+export interface AbStoreQuery extends AbReportOptionsInput {
+  model: string;
+  /** Inclusive lower bound on created_at, normally when the test began. */
+  since: string;
+  /** Exclusive upper bound on created_at; none: everything logged so far. */
+  until?: string;
+}
+
+/**
+ * The report on the prediction log in the store, aggregated by the database (see
+ * log-aggregates.ts); what it fetches is bounded by variants × label keys and probability buckets,
+ * not by the number of predictions. Counts, hits, mean probability, positive rate and Brier score
+ * equal abReport's on the same rows (sums up to rounding), so the decision is the same; only the
+ * AUC, which the decision does not use, is that of the scores rounded to 1/16384 (binned-shift.ts).
+ */
+export async function abReportInStore(store: Database, query: AbStoreQuery): Promise<AbReport> {
+  const { model, since, until, ...options } = query;
+  const parsed = parseOptions(options);
+  const names = parsed.variants;
+  const stats = await withLabelledWindow(store, { model, since, until }, { variants: names, servedOnly: true }, async (w) => {
+    const where = sql`${w.where('p')} and p.served = 1 and p.variant in (${sql.join(names)})`;
+    const groups = await w.rows(
+      sql<{ variant: string; failed: number; state: number | null; hit: number; n: number; sp: number | null; spp: number | null }>`select p.variant, case when ${succeeded('p')} then 0 else 1 end as failed, l.state,
+          case when ${w.predictedClass('p')} = l.state then 1 else 0 end as hit, count(*) as n, sum(p.probability) as sp, sum(p.probability * p.probability) as spp
+        from prediction_log p ${w.labelJoin('l', 'p')} where ${where} group by p.variant, failed, l.state, hit`,
+    );
+    const histogram = await w.rows(
+      sql<{ variant: string; state: number; bucket: number; n: number }>`select p.variant, l.state, ${w.bucket('p.probability')} as bucket, count(*) as n
+        from prediction_log p ${w.labelJoin('l', 'p')} where ${where} and ${succeeded('p')} and l.state in (0, 1) group by p.variant, l.state, bucket`,
+    );
+    return names.map((variant) => variantStatsOfGroups(variant, groups.filter((g) => g.variant === variant), histogram.filter((h) => h.variant === variant)));
+  });
+  return decideAb(stats, parsed);
+}
+
+function variantStatsOfGroups(
+  variant: string,
+  groups: ReadonlyArray<{ failed: number; state: number | null; hit: number; n: number; sp: number | null; spp: number | null }>,
+  histogram: ReadonlyArray<{ state: number; bucket: number; n: number }>,
+): AbVariantStats {
+  let served = 0;
+  let errors = 0;
+  let unmatured = 0;
+  let noLabel = 0;
+  let n = 0;
+  let hits = 0;
+  let positives = 0;
+  let sumP = 0;
+  let squaredError = 0;
+  for (const g of groups) {
+    const count = Number(g.n);
+    served += count;
+    if (Number(g.failed) === 1) {
+      errors += count;
+      continue;
+    }
+    const state = labelState(g.state);
+    if (state === LABEL.unmatured) unmatured += count;
+    else if (state === LABEL.noLabel) noLabel += count;
+    else {
+      const sp = Number(g.sp);
+      n += count;
+      if (Number(g.hit) === 1) hits += count;
+      if (state === 1) positives += count;
+      sumP += sp;
+      // Σ (p − y)² = Σ p² − 2y Σ p + y·count, y the group's outcome.
+      squaredError += Number(g.spp) - 2 * state * sp + state * count;
+    }
+  }
+  const positive = new Float64Array(PROBABILITY_BUCKETS);
+  const negative = new Float64Array(PROBABILITY_BUCKETS);
+  for (const h of histogram) (Number(h.state) === 1 ? positive : negative)[Number(h.bucket)] += Number(h.n);
+  const auc = aucFromHistograms(positive, negative);
+  return {
+    variant,
+    served,
+    errors,
+    unmatured,
+    noLabel,
+    matured: n,
+    hits,
+    hitRate: n > 0 ? hits / n : null,
+    hitRateInterval: n > 0 ? wilsonInterval(hits, n, 0.95) : null,
+    meanProbability: n > 0 ? sumP / n : null,
+    positiveRate: n > 0 ? positives / n : null,
+    brier: n > 0 ? squaredError / n : null,
+    auc: Number.isNaN(auc) ? null : auc,
+  };
+}
+
+/** Tests and the stopping rule on per-variant stats from either source. */
+function decideAb(variants: AbVariantStats[], options: AbReportOptions): AbReport {
+  const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max } = options;
   const [control, ...challengers] = variants;
 
   const tests = control.matured > 0 ? challengers.filter((v) => v.matured > 0).map((v) => ({ v, t: twoProportionZTest(v.hits, v.matured, control.hits, control.matured) })) : [];

@@ -30,6 +30,10 @@ import { BadInputError, describeValidationError } from '../errors';
 import { kolmogorovSmirnovTwoSample, populationStabilityIndex } from '../stats/distribution-shift';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { mcNemarTest } from '../validation/metrics';
+import { sql } from 'kysely';
+import type { Database } from '../store/database';
+import { ksFromHistograms, psiFromHistograms } from './binned-shift';
+import { LABEL, LATENCY_BUCKET_BITS, PROBABILITY_BUCKETS, labelState, requestRowId, succeeded, withLabelledWindow, type LabelledWindow } from './log-aggregates';
 import type { PredictionWithOutcome } from './outcomes';
 
 export const canaryThresholdsSchema = z.object({
@@ -146,12 +150,36 @@ function parseThresholds(input: CanaryThresholdsInput | undefined): CanaryThresh
   return parsed.data;
 }
 
-export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
-  const { canary, reference } = options;
-  if (canary === reference) throw new BadInputError(`the canary and the reference must be different variants, both are "${canary}"`);
-  const thresholds = parseThresholds(options.thresholds);
-  const { alpha } = thresholds;
+/** Counts over the requests both variants answered without error. */
+export interface PairCounts {
+  /** Requests where both predicted. */
+  requests: number;
+  pairs: number;
+  unmatured: number;
+  noLabel: number;
+  canaryHits: number;
+  referenceHits: number;
+  /** Only the canary right. */
+  b: number;
+  /** Only the reference right. */
+  c: number;
+}
 
+/** Everything the verdict is computed from; from rows (analyseCanary) or from store aggregates (analyseCanaryInStore). */
+export interface CanaryEvidence {
+  /** Every variant in the window, sorted by name. */
+  variants: VariantServingStats[];
+  pairCounts: PairCounts;
+  shift: ScoreShift;
+}
+
+function checkOptions(options: CanaryAnalysisOptions): CanaryThresholds {
+  if (options.canary === options.reference) throw new BadInputError(`the canary and the reference must be different variants, both are "${options.canary}"`);
+  return parseThresholds(options.thresholds);
+}
+
+/** The evidence of rows held in memory, row by row. */
+export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
     const list = byVariant.get(r.variant);
@@ -159,44 +187,220 @@ export function analyseCanary(rows: readonly PredictionWithOutcome[], options: C
     else byVariant.set(r.variant, [r]);
   }
   const variants = [...byVariant.keys()].sort().map((v) => servingStatsOf(v, byVariant.get(v) as PredictionWithOutcome[]));
-  const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, []);
 
   // Pairs: the canary's and the reference's predictions on the same request.
   const referenceOf = new Map<string, PredictionWithOutcome>();
   for (const r of byVariant.get(reference) ?? []) referenceOf.set(r.requestId, r);
   const canaryScores: number[] = [];
   const referenceScores: number[] = [];
-  let pairs = 0;
-  let unmatured = 0;
-  let noLabel = 0;
-  let canaryHits = 0;
-  let referenceHits = 0;
-  let b = 0;
-  let c = 0;
+  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
   for (const x of byVariant.get(canary) ?? []) {
     const y = referenceOf.get(x.requestId);
     if (!y || isError(x) || isError(y)) continue;
     canaryScores.push(x.probability as number);
     referenceScores.push(y.probability as number);
     if (!x.matured || !y.matured) {
-      unmatured++;
+      counts.unmatured++;
       continue;
     }
     if (x.outcome === null || y.outcome === null) {
-      noLabel++;
+      counts.noLabel++;
       continue;
     }
-    pairs++;
+    counts.pairs++;
     const canaryRight = predictedClassOf(x) === x.outcome;
     const referenceRight = predictedClassOf(y) === y.outcome;
-    if (canaryRight) canaryHits++;
-    if (referenceRight) referenceHits++;
-    if (canaryRight && !referenceRight) b++;
-    if (referenceRight && !canaryRight) c++;
+    if (canaryRight) counts.canaryHits++;
+    if (referenceRight) counts.referenceHits++;
+    if (canaryRight && !referenceRight) counts.b++;
+    if (referenceRight && !canaryRight) counts.c++;
   }
+  counts.requests = canaryScores.length;
+  const ks = kolmogorovSmirnovTwoSample(canaryScores, referenceScores);
+  const hasScores = canaryScores.length > 0;
+  const shift: ScoreShift = {
+    pairs: canaryScores.length,
+    psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
+    ksStatistic: hasScores ? ks.statistic : null,
+    ksPValue: hasScores ? ks.pValue : null,
+  };
+  return { variants, pairCounts: counts, shift };
+}
+
+/** Judges the canary on the logged predictions (with outcomes) held in memory. */
+export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
+  const thresholds = checkOptions(options);
+  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference), options, thresholds);
+}
+
+export interface CanaryStoreQuery extends CanaryAnalysisOptions {
+  model: string;
+  /** Inclusive lower bound on created_at, normally when the deployment began. */
+  since: string;
+  /** Exclusive upper bound on created_at; none: everything logged so far. */
+  until?: string;
+}
+
+/**
+ * Judges the canary on the prediction log in the store, aggregated by the database (see
+ * log-aggregates.ts): what it fetches is bounded by variants × latency buckets, probability buckets
+ * and label keys, not by the number of predictions. Counts, hit rates, the McNemar test and the
+ * latency percentiles equal analyseCanary's on the same rows; PSI and KS are those of the scores
+ * rounded to 1/16384 (binned-shift.ts says how far that can move them).
+ */
+export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery): Promise<CanaryAnalysis> {
+  const thresholds = checkOptions(query);
+  const { canary, reference } = query;
+  const evidence = await withLabelledWindow(store, { model: query.model, since: query.since, until: query.until }, { variants: [canary, reference] }, async (w) => {
+    const variants = await servingStatsInStore(w);
+    const { pairCounts, shift } = await pairedEvidenceInStore(w, canary, reference);
+    return { variants, pairCounts, shift };
+  });
+  return judgeCanary(evidence, query, thresholds);
+}
+
+/** Per-variant counts and exact nearest-rank latency percentiles, in two grouped scans. */
+async function servingStatsInStore(w: LabelledWindow): Promise<VariantServingStats[]> {
+  const shift = sql.lit(LATENCY_BUCKET_BITS);
+  const coarse = await w.rows(
+    sql<{ variant: string; served: number; failed: number; bucket: number; n: number }>`select p.variant, p.served, case when ${succeeded('p')} then 0 else 1 end as failed, p.latency_us >> ${shift} as bucket, count(*) as n
+      from prediction_log p where ${w.where('p')} group by p.variant, p.served, failed, bucket`,
+  );
+  interface Acc {
+    predictions: number;
+    served: number;
+    errors: number;
+    buckets: Map<number, number>;
+  }
+  const acc = new Map<string, Acc>();
+  for (const r of coarse) {
+    let a = acc.get(r.variant);
+    if (!a) acc.set(r.variant, (a = { predictions: 0, served: 0, errors: 0, buckets: new Map() }));
+    const n = Number(r.n);
+    a.predictions += n;
+    if (Number(r.served) === 1) a.served += n;
+    if (Number(r.failed) === 1) a.errors += n;
+    const bucket = Number(r.bucket);
+    a.buckets.set(bucket, (a.buckets.get(bucket) ?? 0) + n);
+  }
+  // The bucket (and the rank inside it) holding each percentile's nearest-rank element.
+  const QUANTILES = [0.5, 0.99] as const;
+  const targets: Array<{ variant: string; bucket: number; rankInBucket: number }> = [];
+  for (const [variant, a] of acc) {
+    const sorted = [...a.buckets.entries()].sort((x, y) => x[0] - y[0]);
+    for (const q of QUANTILES) {
+      const index = Math.max(0, Math.ceil(q * a.predictions) - 1); // as nearestRankQuantileOfSorted
+      let below = 0;
+      for (const [bucket, n] of sorted) {
+        if (index < below + n) {
+          targets.push({ variant, bucket, rankInBucket: index - below });
+          break;
+        }
+        below += n;
+      }
+    }
+  }
+  const exact = new Map<string, Array<[number, number]>>();
+  if (targets.length > 0) {
+    const conditions = [...new Map(targets.map((t) => [`${t.variant}\u0000${t.bucket}`, t])).values()].map(
+      (t) => sql`(p.variant = ${t.variant} and p.latency_us >= ${t.bucket * 2 ** LATENCY_BUCKET_BITS} and p.latency_us < ${(t.bucket + 1) * 2 ** LATENCY_BUCKET_BITS})`,
+    );
+    const fine = await w.rows(
+      sql<{ variant: string; latency_us: number; n: number }>`select p.variant, p.latency_us, count(*) as n from prediction_log p where ${w.where('p')} and (${sql.join(conditions, sql` or `)}) group by p.variant, p.latency_us`,
+    );
+    for (const r of fine) {
+      const key = `${r.variant}\u0000${Number(r.latency_us) >> LATENCY_BUCKET_BITS}`;
+      const list = exact.get(key) ?? [];
+      list.push([Number(r.latency_us), Number(r.n)]);
+      exact.set(key, list);
+    }
+  }
+  const percentile = (variant: string, q: number): number => {
+    const a = acc.get(variant) as Acc;
+    const t = targets.filter((x) => x.variant === variant)[QUANTILES.indexOf(q as (typeof QUANTILES)[number])];
+    const values = (exact.get(`${variant}\u0000${t.bucket}`) ?? []).sort((x, y) => x[0] - y[0]);
+    let below = 0;
+    for (const [latencyUs, n] of values) {
+      if (t.rankInBucket < below + n) return latencyUs / 1000;
+      below += n;
+    }
+    throw new Error(`latency of variant ${variant} changed between two reads of one snapshot (${a.predictions} predictions)`);
+  };
+  return [...acc.keys()].sort().map((variant) => {
+    const a = acc.get(variant) as Acc;
+    return {
+      variant,
+      predictions: a.predictions,
+      served: a.served,
+      errors: a.errors,
+      errorRate: a.errors / a.predictions,
+      p50LatencyMs: percentile(variant, 0.5),
+      p99LatencyMs: percentile(variant, 0.99),
+    };
+  });
+}
+
+/** Paired hit counts and the score shift over requests both variants answered, from one join of the log with itself. */
+async function pairedEvidenceInStore(w: LabelledWindow, canary: string, reference: string): Promise<{ pairCounts: PairCounts; shift: ScoreShift }> {
+  // The reference row of a canary row is found by its primary key, so the join is one lookup per canary row.
+  const paired = sql`prediction_log c join prediction_log r on r.id = ${requestRowId(w.driver, 'c', reference)}`;
+  const pairedWhere = sql`${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}`;
+  const outcomes = await w.rows(
+    sql<{ cs: number | null; rs: number | null; cr: number; rr: number; n: number }>`select lc.state as cs, lr.state as rs,
+        case when ${w.predictedClass('c')} = lc.state then 1 else 0 end as cr, case when ${w.predictedClass('r')} = lr.state then 1 else 0 end as rr, count(*) as n
+      from ${paired} ${w.labelJoin('lc', 'c')} ${w.labelJoin('lr', 'r')}
+      where ${pairedWhere} group by lc.state, lr.state, cr, rr`,
+  );
+  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
+  for (const row of outcomes) {
+    const n = Number(row.n);
+    const cs = labelState(row.cs);
+    const rs = labelState(row.rs);
+    counts.requests += n;
+    if (cs === LABEL.unmatured || rs === LABEL.unmatured) counts.unmatured += n;
+    else if (cs === LABEL.noLabel || rs === LABEL.noLabel) counts.noLabel += n;
+    else {
+      const canaryRight = Number(row.cr) === 1;
+      const referenceRight = Number(row.rr) === 1;
+      counts.pairs += n;
+      if (canaryRight) counts.canaryHits += n;
+      if (referenceRight) counts.referenceHits += n;
+      if (canaryRight && !referenceRight) counts.b += n;
+      if (referenceRight && !canaryRight) counts.c += n;
+    }
+  }
+  // Both sides' histograms in one scan of the join: each pair is counted once per side.
+  const histogram = await w.rows(
+    sql<{ side: number; bucket: number; n: number }>`select s.side, case when s.side = 0 then ${w.bucket('c.probability')} else ${w.bucket('r.probability')} end as bucket, count(*) as n
+      from ${paired} cross join (select 0 as side union all select 1) s
+      where ${pairedWhere} group by s.side, bucket`,
+  );
+  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
+  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
+  for (const row of histogram) (Number(row.side) === 0 ? canaryHist : referenceHist)[Number(row.bucket)] += Number(row.n);
+  const hasScores = counts.requests > 0;
+  const ks = ksFromHistograms(canaryHist, referenceHist);
+  return {
+    pairCounts: counts,
+    shift: {
+      pairs: counts.requests,
+      psi: hasScores ? psiFromHistograms(referenceHist, canaryHist) : null,
+      ksStatistic: hasScores ? ks.statistic : null,
+      ksPValue: hasScores ? ks.pValue : null,
+    },
+  };
+}
+
+/** The verdict on evidence from either source. */
+function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, thresholds: CanaryThresholds): CanaryAnalysis {
+  const { canary, reference } = options;
+  const { alpha } = thresholds;
+  const { variants, shift } = evidence;
+  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c } = evidence.pairCounts;
+  const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, []);
   const mcNemar = mcNemarTest(b, c);
   const paired: PairedComparison = {
-    requests: canaryScores.length,
+    requests: evidence.pairCounts.requests,
     pairs,
     unmatured,
     noLabel,
@@ -207,14 +411,6 @@ export function analyseCanary(rows: readonly PredictionWithOutcome[], options: C
     referenceOnlyCorrect: c,
     pValue: mcNemar.pValue,
     pValueCanaryWorse: mcNemarTest(c, b).pValueFirstBetter,
-  };
-  const ks = kolmogorovSmirnovTwoSample(canaryScores, referenceScores);
-  const hasScores = canaryScores.length > 0;
-  const shift: ScoreShift = {
-    pairs: canaryScores.length,
-    psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
-    ksStatistic: hasScores ? ks.statistic : null,
-    ksPValue: hasScores ? ks.pValue : null,
   };
 
   const failures: string[] = [];

@@ -116,17 +116,33 @@ async function dateBarsBefore(store: Database, symbol: string, date: string, loo
   return row?.date;
 }
 
+/** What a prediction's outcome depends on: its model version's label spec, its symbol and its feature date. */
+export interface OutcomeKey {
+  version: number;
+  symbol: string;
+  asOf: string;
+}
+
+export interface KeyOutcome {
+  /** The label; null when not matured or when the label is undefined (dead zone, missing bar). */
+  outcome: 0 | 1 | null;
+  matured: boolean;
+  /** Matured without a label because no bar is dated asOf although later bars are stored. */
+  missingBar: boolean;
+}
+
 /**
- * Attaches the outcome of every row. Reads per symbol only the bars from the earliest asOf (less
- * the lookback its label specs need) to the latest stored bar. `labelFor` gives the label spec of a
- * model version (see labelSpecsOf).
+ * The outcome of each key, in order. Reads per symbol only the bars from the earliest asOf (less
+ * the lookback its label specs need) to the latest stored bar. Every prediction with the same key
+ * has the same outcome, which is what lets the deployment analyses label (version, symbol, asOf)
+ * groups instead of rows.
  */
-export async function attachOutcomes(store: Database, rows: readonly LoggedPrediction[], labelFor: (version: number) => LabelSpec): Promise<OutcomeJoin> {
+export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[], labelFor: (version: number) => LabelSpec): Promise<KeyOutcome[]> {
   const specOfVersion = new Map<number, LabelSpec>();
-  for (const r of rows) if (!specOfVersion.has(r.version)) specOfVersion.set(r.version, labelFor(r.version));
+  for (const r of keys) if (!specOfVersion.has(r.version)) specOfVersion.set(r.version, labelFor(r.version));
 
   const bySymbol = new Map<string, { firstAsOf: string; lookback: number }>();
-  for (const r of rows) {
+  for (const r of keys) {
     const lookback = lookbackOf(specOfVersion.get(r.version) as LabelSpec);
     const s = bySymbol.get(r.symbol);
     if (!s) bySymbol.set(r.symbol, { firstAsOf: r.asOf, lookback });
@@ -150,39 +166,44 @@ export async function attachOutcomes(store: Database, rows: readonly LoggedPredi
     barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), close: series?.close ?? new Float64Array(0), labels: new Map() });
   }
 
-  let unmatured = 0;
-  let noLabel = 0;
-  let missingBar = 0;
-  const out: PredictionWithOutcome[] = rows.map((r) => {
+  const unmatured: KeyOutcome = { outcome: null, matured: false, missingBar: false };
+  return keys.map((r) => {
     const spec = specOfVersion.get(r.version) as LabelSpec;
     const bars = barsOf.get(r.symbol) as SymbolBars;
     const t = bars.indexOf.get(r.asOf);
     const last = bars.dates.length > 0 ? bars.dates[bars.dates.length - 1] : undefined;
     if (t === undefined) {
       // No bar dated asOf: it may still arrive while no later bar is stored; after that it never will.
-      if (last === undefined || last <= r.asOf) {
-        unmatured++;
-        return { ...r, outcome: null, matured: false };
-      }
-      noLabel++;
-      missingBar++;
-      return { ...r, outcome: null, matured: true };
+      if (last === undefined || last <= r.asOf) return unmatured;
+      return { outcome: null, matured: true, missingBar: true };
     }
-    if (t + spec.horizon >= bars.dates.length) {
-      unmatured++;
-      return { ...r, outcome: null, matured: false };
-    }
+    if (t + spec.horizon >= bars.dates.length) return unmatured;
     let labels = bars.labels.get(spec);
     if (!labels) {
       labels = computeLabels(spec, bars.close);
       bars.labels.set(spec, labels);
     }
     const value = labels.value[t];
-    if (Number.isNaN(value)) {
-      noLabel++;
-      return { ...r, outcome: null, matured: true };
-    }
-    return { ...r, outcome: value === 1 ? 1 : 0, matured: true };
+    if (Number.isNaN(value)) return { outcome: null, matured: true, missingBar: false };
+    return { outcome: value === 1 ? 1 : 0, matured: true, missingBar: false };
+  });
+}
+
+/**
+ * Attaches the outcome of every row (see outcomesOfKeys). `labelFor` gives the label spec of a
+ * model version (see labelSpecsOf).
+ */
+export async function attachOutcomes(store: Database, rows: readonly LoggedPrediction[], labelFor: (version: number) => LabelSpec): Promise<OutcomeJoin> {
+  const outcomes = await outcomesOfKeys(store, rows, labelFor);
+  let unmatured = 0;
+  let noLabel = 0;
+  let missingBar = 0;
+  const out: PredictionWithOutcome[] = rows.map((r, i) => {
+    const o = outcomes[i];
+    if (!o.matured) unmatured++;
+    else if (o.outcome === null) noLabel++;
+    if (o.missingBar) missingBar++;
+    return { ...r, outcome: o.outcome, matured: o.matured };
   });
   return { rows: out, unmatured, noLabel, missingBar };
 }

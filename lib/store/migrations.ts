@@ -390,6 +390,16 @@ const migrations: Record<string, Migration> = {
       for (const table of ['feature_revision_marks', 'feature_progress']) await db.schema.dropTable(table).execute();
     },
   },
+  '0009_prediction_log_variant_idx': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The deployment analyses aggregate one variant's rows of a model's window (the canary side of
+      // the paired join, the served rows of an A/B test): this reads those rows only.
+      await db.schema.createIndex('prediction_log_variant_time_idx').on('prediction_log').columns(['model', 'variant', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('prediction_log_variant_time_idx').on('prediction_log').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
