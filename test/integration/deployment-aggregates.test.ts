@@ -145,13 +145,13 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
       champion: await register(t.store, dir, { kind: 'direction', horizon: 2, deadZone: 0.002 }, 'k-champion'),
       canary: await register(t.store, dir, { kind: 'direction', horizon: 3, deadZone: 0 }, 'k-canary'),
     };
+    await insertRows(t.store, logRows(3000, versions, 1, 0.05));
   });
   afterAll(async () => {
     await t?.drop();
   });
 
   it('gives the row-by-row canary analysis: counts, hit rates and latency percentiles equal, PSI and KS those of the rounded scores', async () => {
-    await insertRows(t.store, logRows(3000, versions, 1, 0.05));
     const rows = await readPredictionsWithOutcomes(t.store, MODEL, SINCE);
     const options = { canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 50, maxP99LatencyMs: 30 } };
     const expected = analyseCanary(rows, options);
