@@ -1,11 +1,10 @@
 /**
  * Predictions for a request: pick the served model, read each symbol's online feature vector(s),
  * predict from the snapshot read once at the start, log every prediction (queued, never awaited).
- * The only thing awaited is the cache read of the features.
+ * The only thing awaited is the read of the features (cache, or the offline store when it fails).
  */
 import { randomUUID } from 'node:crypto';
-import type { Cache } from '../lib/cache/cache';
-import { readOnlineFeatures, type OnlineFeatureVector } from '../lib/features/online-features';
+import type { OnlineFeatureVector } from '../lib/features/online-features';
 import { predictForRequest, type RequestFeatures } from '../lib/serving/predict';
 import { predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
 import { routeFor } from '../lib/serving/routing';
@@ -22,7 +21,8 @@ export interface ServingModelsView {
 
 export interface PredictionDeps {
   servingModels: ServingModelsView;
-  cache: Cache;
+  /** Online vectors, falling back to the offline store when the cache fails (lib/features/online-features.ts). */
+  features: { read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> };
   predictionLog: { append(entries: readonly PredictionLogEntry[]): void };
   metrics: ApiMetrics;
 }
@@ -84,7 +84,7 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   if (routed === undefined) return { symbol, reason: 'model_failed', error: `${model}: the routed version is not loaded in this snapshot` };
   let vectors: Array<OnlineFeatureVector | undefined>;
   try {
-    vectors = await Promise.all([routed, ...others].map((fs) => readOnlineFeatures(deps.cache, fs, symbol)));
+    vectors = await Promise.all([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
   } catch (error) {
     return { symbol, reason: 'features_unavailable', error: `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}` };
   }

@@ -5,6 +5,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
 import type { Cache } from '../lib/cache/cache';
+import { OnlineFeatureStore } from '../lib/features/online-features';
+import { featureSetVersionsOf } from '../lib/serving/predict';
 import type { ApiScope, ApiToken } from '../lib/config';
 import { RegistryError } from '../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
@@ -96,6 +98,16 @@ async function probe(work: () => Promise<unknown>, ms: number): Promise<string |
   }
 }
 
+/** Feature sets the loaded models read: what the online store must hold. */
+function servedFeatureSets(servingModels: ServingModelsView): string[] {
+  const versions = new Set<string>();
+  for (const model of servingModels.models()) {
+    const snapshot = servingModels.snapshot(model);
+    if (snapshot) for (const version of featureSetVersionsOf(snapshot)) versions.add(version);
+  }
+  return [...versions];
+}
+
 /** Domain errors of the admin routes → HTTP. */
 function adminError(error: unknown): unknown {
   if (error instanceof ArtifactVerificationError) return new ApiError(422, 'artifact_invalid', `${error.message}; the routes are unchanged (restore the artifact or register a new version)`);
@@ -179,7 +191,15 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     sendError(request, reply, new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; the routes are listed in /openapi.json`)),
   );
 
-  const predictionDeps = { servingModels: deps.servingModels, cache: deps.cache, predictionLog: deps.predictionLog, metrics };
+  // Feature reads survive a Redis outage (offline store), and the cache is re-warmed when Redis is back.
+  const features = new OnlineFeatureStore({
+    cache: deps.cache,
+    store: deps.store,
+    rewarmVersions: () => servedFeatureSets(deps.servingModels),
+    log: (event, detail) => app.log.warn({ event, ...detail }, event),
+  });
+  app.addHook('onClose', async () => features.close());
+  const predictionDeps = { servingModels: deps.servingModels, features, predictionLog: deps.predictionLog, metrics };
 
   app.post('/v1/predictions', { config: { scope: 'predict' } }, async (request): Promise<PredictionsResponse> => {
     const body = parseInput(predictionsRequestSchema, request.body, 'body');
@@ -249,7 +269,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     else if (served.length === 0) modelsProblem = 'no model has serving routes yet';
     else if (!deps.servingModels.ready()) modelsProblem = `routed versions are not the loaded ones: ${deps.servingModels.unreadyModels().join('; ')}`;
     const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
-    const checks = { models: check(modelsProblem), store: check(storeProblem), cache: check(cacheProblem) };
+    // A cache outage degrades but does not stop serving (features come from the offline store): still ready.
+    const cacheCheck = cacheProblem === undefined ? { ok: true } : { ok: true, detail: `degraded: the cache is unreachable (${cacheProblem}); features are read from the offline store` };
+    const checks = { models: check(modelsProblem), store: check(storeProblem), cache: cacheCheck };
     const ready = Object.values(checks).every((c) => c.ok);
     reply.code(ready ? 200 : 503);
     return { ready, checks };

@@ -11,5 +11,10 @@ export interface Cache {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener(false)` when the cache becomes unreachable and `listener(true)` when it is back
+   * (its contents may be gone: a restarted Redis without persistence is empty). Returns a remover.
+   */
+  onAvailability(listener: (available: boolean) => void): () => void;
   close(): Promise<void>;
 }

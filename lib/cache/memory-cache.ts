@@ -41,6 +41,11 @@ export class MemoryCache implements Cache {
     });
   }
 
+  /** Always reachable: the listener is never called. */
+  onAvailability(): () => void {
+    return () => undefined;
+  }
+
   close(): Promise<void> {
     this.bus.removeAllListeners();
     this.entries.clear();
