@@ -1,0 +1,154 @@
+/**
+ * A tampered artifact never takes traffic: with one byte of a version's artifact flipped,
+ * deploymentWorkflow (real Temporal dev server) fails naming the cause before the champion alias or
+ * the serving routes move; the admin API refuses to route or roll back to it; and /readyz is 503
+ * while routes name a version the process cannot load.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer } from '../../api/server';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import type { ApiToken } from '../../lib/config';
+import { artifactPath } from '../../lib/registry/artifact-store';
+import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { readServingRoutes, singleRoute, writeServingRoutes, type ServingRoutes } from '../../lib/serving/serving-routes';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { deploymentWorkflow } from '../../workflows';
+import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+
+const TOKEN: ApiToken = { name: 'test', token: 'tampered-test-token-0123456789', scopes: ['predict', 'admin'] };
+const auth = { authorization: `Bearer ${TOKEN.token}` };
+
+/** Every message and failure type along an error's cause chain (Temporal nests activity failures). */
+function failureChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error as { message?: string; type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) parts.push(`${e.type ?? ''} ${e.message ?? ''}`);
+  return parts.join(' | ');
+}
+
+describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let artifactDir: string;
+  let serving: ServingModels;
+  let log: PredictionLogWriter;
+  let app: FastifyInstance;
+  let market: OracleMarket;
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-tamper-${crypto.randomBytes(3).toString('hex')}:`);
+    artifactDir = tempDir('mlp-tamper-artifacts-');
+    market = await setUpOracleMarket(t.store, cache);
+    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
+    await serving.start();
+    log = new PredictionLogWriter(t.store, { flushMs: 50 });
+    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [TOKEN] });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await log?.close();
+    await serving?.close();
+    await cache?.close();
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  /** Flips one byte in the middle of the version's artifact file (artifacts are content-addressed: every test uses its own seeds). */
+  async function tamper(model: string, version: number): Promise<void> {
+    const file = artifactPath(artifactDir, (await getModelVersion(t.store, model, version)).artifactSha256);
+    const bytes = fs.readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+  }
+
+  async function served(model: string, version: number): Promise<ServingRoutes> {
+    await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'set-up' });
+    for (let i = 0; i < 200 && serving.snapshot(model)?.routes.routes[0].version !== version; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(serving.snapshot(model)?.routes.routes[0].version).toBe(version);
+    return (await readServingRoutes(t.store, model))!;
+  }
+
+  const deploy = (model: string, challengerVersion: number) =>
+    env.client.workflow.execute(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `tamper-${model}-${Date.now()}`, args: [{ model, challengerVersion, canary: { steps: [50, 100], analysisSeconds: 1, thresholds: { minMaturedPairs: 20 } } }] });
+
+  it('fails a deployment of a tampered first champion before the alias or the routes move (the issue\'s case)', async () => {
+    const model = 'tamper-first';
+    const v1 = await registerOracleModel(t.store, artifactDir, { name: model, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    const v2 = await registerOracleModel(t.store, artifactDir, { name: model, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
+    const before = await served(model, v2); // v2 serves but is no champion: v1 would be "the first champion"
+    await tamper(model, v1);
+    const failure = await withWorkers(env, { store: t.store, cache, artifactDir }, () => deploy(model, v1).then(() => undefined, (error: unknown) => error));
+    expect(failure).toBeDefined();
+    expect(failureChain(failure)).toMatch(/ARTIFACT_INVALID/);
+    expect(failureChain(failure)).toMatch(new RegExp(`${model} v${v1} artifact failed verification: .*does not match its sha256`));
+    expect(await aliasVersion(t.store, model, 'champion')).toBeUndefined();
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+  });
+
+  it('fails a canary of a tampered challenger before anything moves, keeping the champion', async () => {
+    const model = 'tamper-canary';
+    const champion = await registerOracleModel(t.store, artifactDir, { name: model, seed: 11, flip: false, featureSetVersion: market.featureSetVersion });
+    const challenger = await registerOracleModel(t.store, artifactDir, { name: model, seed: 12, flip: false, featureSetVersion: market.featureSetVersion });
+    await moveAlias(t.store, { name: model, alias: 'champion', version: champion, movedBy: 'test', reason: 'first' });
+    const before = await served(model, champion);
+    await tamper(model, challenger);
+    const failure = await withWorkers(env, { store: t.store, cache, artifactDir }, () => deploy(model, challenger).then(() => undefined, (error: unknown) => error));
+    expect(failureChain(failure)).toMatch(new RegExp(`ARTIFACT_INVALID.*cannot deploy ${model} v${challenger}`));
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(champion);
+    expect(await aliasVersion(t.store, model, 'canary')).toBeUndefined();
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+  });
+
+  it('refuses admin route changes and rollbacks to a tampered version with a 422 naming the cause', async () => {
+    const model = 'tamper-admin';
+    const good = await registerOracleModel(t.store, artifactDir, { name: model, seed: 21, flip: false, featureSetVersion: market.featureSetVersion });
+    const bad = await registerOracleModel(t.store, artifactDir, { name: model, seed: 22, flip: false, featureSetVersion: market.featureSetVersion });
+    await moveAlias(t.store, { name: model, alias: 'champion', version: good, movedBy: 'test', reason: 'first' });
+    const before = await served(model, good);
+    await tamper(model, bad);
+
+    const put = await app.inject({ method: 'PUT', url: `/v1/admin/routes/${model}`, headers: auth, payload: { mode: 'canary', routes: [{ variant: 'canary', version: bad, weight: 0.1 }, { variant: 'champion', version: good, weight: 0.9 }], reason: 'canary by hand' } });
+    expect(put.statusCode).toBe(422);
+    expect(put.json()).toEqual({ error: 'artifact_invalid', message: expect.stringMatching(new RegExp(`${model} v${bad} artifact failed verification: .*sha256.*routes are unchanged`)) });
+
+    const rollback = await app.inject({ method: 'POST', url: `/v1/admin/rollback/${model}`, headers: auth, payload: { toVersion: bad, reason: 'back' } });
+    expect(rollback.statusCode).toBe(422);
+    expect(rollback.json().error).toBe('artifact_invalid');
+
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(good);
+  });
+
+  it('answers 503 on /readyz, naming the model and versions, while routes name a version that cannot be loaded', async () => {
+    const model = 'tamper-ready';
+    const good = await registerOracleModel(t.store, artifactDir, { name: model, seed: 31, flip: false, featureSetVersion: market.featureSetVersion });
+    const bad = await registerOracleModel(t.store, artifactDir, { name: model, seed: 32, flip: false, featureSetVersion: market.featureSetVersion });
+    await served(model, good);
+    // Tidy up the other tests' models so only this one decides readiness.
+    for (const other of ['tamper-first', 'tamper-canary', 'tamper-admin']) await t.store.db.deleteFrom('serving_routes').where('model', '=', other).execute();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+
+    await tamper(model, bad);
+    // Written past every check (as a stale process or a hand edit of the table would): the loader must refuse it.
+    await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(bad), updatedBy: 'test', reason: 'bypass' });
+    let ready = await app.inject({ method: 'GET', url: '/readyz' });
+    for (let i = 0; i < 100 && !/failed/.test(ready.body); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ready = await app.inject({ method: 'GET', url: '/readyz' });
+    }
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().checks.models).toEqual({ ok: false, detail: expect.stringMatching(new RegExp(`${model}: routes generation \\d+ name v${bad} \\(champion\\) but generation \\d+ \\(v${good} \\(champion\\)\\) is what is loaded; loading generation \\d+ failed: .*sha256`)) });
+    // The old snapshot keeps serving meanwhile.
+    expect(serving.snapshot(model)?.routes.routes[0].version).toBe(good);
+  });
+});
