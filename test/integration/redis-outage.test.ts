@@ -1,0 +1,155 @@
+/**
+ * Predictions through a Redis outage, with a private redis-server this test kills and restarts
+ * (never the shared one): while Redis is down predictions answer at once from the offline store's
+ * newest vectors, the outage is logged once (not once per reconnect attempt), and when Redis comes
+ * back empty the online store is re-warmed from the offline store without a pipeline run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { buildApiServer } from '../../api/server';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import type { ApiToken } from '../../lib/config';
+import { publishOnlineFeatures, readOnlineFeatures } from '../../lib/features/online-features';
+import { writeFeatureRows } from '../../lib/store/features';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { ORACLE_COLUMNS, registerOracleModel } from '../helpers/oracle-models';
+import { freePort } from '../helpers/worker-process';
+
+const TOKEN: ApiToken = { name: 'test', token: 'redis-outage-token-0123456789', scopes: ['predict'] };
+const auth = { authorization: `Bearer ${TOKEN.token}` };
+const MODEL = 'outage-model';
+const FEATURE_SET = `fs-outage-${crypto.randomBytes(4).toString('hex')}`;
+const SYMBOLS = ['AAA', 'BBB', 'CCC'];
+/** Offline rows end on OFFLINE_LAST; the live path had published a newer vector (LIVE) to Redis only. */
+const OFFLINE_LAST = '2024-03-08';
+const LIVE = '2024-03-11';
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A throw-away redis-server: no persistence, so a restart comes back empty as in the issue. */
+function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  return eventually(`redis-server on ${port}`, async () => {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG' ? child : undefined;
+    } finally {
+      probe.disconnect();
+    }
+  });
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('predictions through a Redis outage (private redis-server, SQLite store)', () => {
+  let port: number;
+  let redis: ChildProcess;
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let serving: ServingModels;
+  let log: PredictionLogWriter;
+  let app: FastifyInstance;
+  const cacheLog: string[] = [];
+
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(`redis://127.0.0.1:${port}/0`, 'mlp:', { log: (event) => cacheLog.push(event) });
+    const artifactDir = tempDir('mlp-outage-artifacts-');
+    // The offline store: a feature set over the oracle columns, two dates per symbol.
+    await t.store.db.insertInto('feature_sets').values({ version: FEATURE_SET, name: 'outage', definition: '{}', columns: JSON.stringify(ORACLE_COLUMNS), created_at: new Date().toISOString() }).execute();
+    await writeFeatureRows(t.store, FEATURE_SET, SYMBOLS.flatMap((symbol) => [
+      { symbol, date: '2024-03-07', values: Float64Array.from([-1, 0]) },
+      { symbol, date: OFFLINE_LAST, values: Float64Array.from([1, 0]) },
+    ]));
+    await publishOnlineFeatures(cache, SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: LIVE, columns: ORACLE_COLUMNS, values: [1, 0] })));
+    const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: FEATURE_SET });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
+    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
+    await serving.start();
+    log = new PredictionLogWriter(t.store, { flushMs: 50 });
+    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [TOKEN] });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await log?.close();
+    await serving?.close();
+    await cache?.close();
+    await t?.drop();
+    if (redis) await stopRedis(redis);
+  });
+
+  const predict = async (symbol: string) => {
+    const t0 = performance.now();
+    const response = await app.inject({ method: 'GET', url: `/v1/predictions/${symbol}?model=${MODEL}`, headers: auth });
+    return { status: response.statusCode, body: response.json(), ms: performance.now() - t0 };
+  };
+
+  it('serves the online vector while Redis is up', async () => {
+    const up = await predict('AAA');
+    expect(up.status).toBe(200);
+    expect(up.body.predictions[0]).toMatchObject({ symbol: 'AAA', asOf: LIVE, featureSetVersion: FEATURE_SET });
+  });
+
+  it('falls back to the offline store at once while Redis is down, and logs the outage once', async () => {
+    await stopRedis(redis);
+    await eventually('the cache to notice', async () => (cache.available ? undefined : true));
+    for (const symbol of SYMBOLS) {
+      const down = await predict(symbol);
+      expect(down.status).toBe(200);
+      expect(down.body.predictions[0]).toMatchObject({ symbol, asOf: OFFLINE_LAST, featureSetVersion: FEATURE_SET });
+      // Loose bound (a busy CI machine): the point is "no waiting on reconnects", which took seconds before.
+      expect(down.ms).toBeLessThan(1000);
+    }
+    // A symbol neither store has is still a clear 404, not a 503 or a hang.
+    const unknown = await predict('ZZZ');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toBe('no_features');
+
+    // Several reconnect attempts fail meanwhile; the outage is one log line, not one per attempt.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(cacheLog.filter((e) => e === 'cache.redis_down')).toHaveLength(1);
+
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks.cache).toEqual({ ok: true, detail: expect.stringMatching(/^degraded: the cache is unreachable .*offline store$/) });
+  });
+
+  it('re-warms the online store from the offline store when Redis comes back empty', async () => {
+    redis = await startRedis(port);
+    await eventually('the cache to reconnect', async () => (cache.available ? true : undefined));
+    const warmed = await eventually('the online vectors to be re-warmed', async () => {
+      const all = await Promise.all(SYMBOLS.map((s) => readOnlineFeatures(cache, FEATURE_SET, s)));
+      return all.every((v) => v !== undefined) ? all : undefined;
+    });
+    expect(warmed.map((v) => v?.asOf)).toEqual(SYMBOLS.map(() => OFFLINE_LAST));
+    expect(warmed[0]?.columns).toEqual(ORACLE_COLUMNS);
+    expect(cacheLog.filter((e) => e === 'cache.redis_up')).toHaveLength(1);
+    const back = await predict('BBB');
+    expect(back.status).toBe(200);
+    expect(back.body.predictions[0]).toMatchObject({ symbol: 'BBB', asOf: OFFLINE_LAST });
+  });
+});
