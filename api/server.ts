@@ -237,7 +237,11 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const body = parseInput(writeRoutesRequestSchema, request.body, 'body');
     try {
       // Same check the loader applies: never route to a version no API process would load.
-      await deps.servingModels.verifyVersions(model, [...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])]);
+      for (const version of new Set([...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])])) {
+        await deps.servingModels.verifyVersions(model, [version]).catch((error: unknown) => {
+          throw error instanceof RegistryError ? new ServingRoutesError(`cannot route traffic to ${model} v${version}: ${error.message}`) : error;
+        });
+      }
       const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });
       return { routes: routesView(routes) };
     } catch (error) {
