@@ -4,8 +4,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../lib/config';
-import { abReport, formatAbReport } from '../../lib/deployment/ab-report';
-import { readPredictionsWithOutcomes } from '../../lib/deployment/outcomes';
+import { abReportInStore, formatAbReport } from '../../lib/deployment/ab-report';
 import { parseDeploymentRequest, type DeploymentRequest } from '../../lib/deployment/plan';
 import { describeValidationError } from '../../lib/errors';
 import type { Database } from '../../lib/store/database';
@@ -223,8 +222,7 @@ export function deploymentsCommand(): Command {
     .action((model: string, opts: { variants: string; since?: string; alpha: string; minSamples: string }) =>
       withStore(async (store) => {
         const since = opts.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
-        const rows = await readPredictionsWithOutcomes(store, model, since);
-        console.log(formatAbReport(abReport(rows, { variants: opts.variants.split(',').map((v) => v.trim()), alpha: Number(opts.alpha), minSamplesPerVariant: Number(opts.minSamples) })));
+        console.log(formatAbReport(await abReportInStore(store, { model, since, variants: opts.variants.split(',').map((v) => v.trim()), alpha: Number(opts.alpha), minSamplesPerVariant: Number(opts.minSamples) })));
       }),
     );
   cmd
