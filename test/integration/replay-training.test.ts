@@ -7,6 +7,9 @@
  * Re-record the committed histories (after a deliberate, patched change to these workflows):
  *   RECORD_HISTORIES=1 npx jest test/integration/replay-training.test.ts
  * Recordings are named after RECORDING_TAG; bump it for a new shape so older recordings stay and keep replaying.
+ * train-algorithm-in-workflow-search-passed.json was recorded by the code before suggestions moved to
+ * the activity (commit 36473f0, same tiny experiment); it cannot be re-recorded and keeps the
+ * patched('search-in-activity') path for runs started before that change under test.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -131,6 +134,7 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
     expect(paramsOf(runs[2])).not.toEqual(paramsOf(runs[0]));
   });
 
+  // The old code never ended this run: its workflow task failed and was retried for ever.
   it('ends an experiment whose every trial fails with ALL_TRIALS_FAILED, in the child and the pipeline, without retrying', async () => {
     const id = pipelineRecording('all-trials-failed');
     // Passes the experiment's validation (a search space may fix any value) but fails inside every trial.
@@ -165,7 +169,7 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
     expect(events(parentHistory).some((e) => e.childWorkflowExecutionFailedEventAttributes)).toBe(true);
     recorded[id.replace(/\.json$/, '')] = id;
     recorded[`train-algorithm-${RECORDING_TAG}-all-trials-failed`] = `${id}/logistic_regression`;
-  });
+  }, 240_000);
 
   it('replays these runs and the committed recordings of every path without non-determinism', async () => {
     expect(Object.keys(recorded)).toHaveLength(4);
@@ -178,8 +182,10 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
       .readdirSync(HISTORY_DIR)
       .filter((f) => f.endsWith('.json') && PREFIXES.some((p) => f.startsWith(p)))
       .map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORY_DIR, f), 'utf8'))) }));
-    // Both workflow types, each passed and all-trials-failed.
+    // Both workflow types, each passed and all-trials-failed, and a search recorded before the activity.
     for (const name of Object.keys(recorded)) expect(committed.map((c) => c.workflowId)).toContain(`${name}.json`);
+    const beforeActivity = committed.find((c) => c.workflowId === 'train-algorithm-in-workflow-search-passed.json');
+    expect(beforeActivity && localActivities(beforeActivity.history)).toEqual([]);
     const results = Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'replay-training' }, [...fresh.map(({ workflowId, history }) => ({ workflowId, history })), ...committed]);
     let replayed = 0;
     for await (const r of results) {
