@@ -33,7 +33,7 @@ import { mcNemarTest } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { ksFromHistograms, psiFromHistograms } from './binned-shift';
-import { LABEL, LATENCY_BUCKET_BITS, PROBABILITY_BUCKETS, labelState, requestRowId, succeeded, withLabelledWindow, type LabelledWindow } from './log-aggregates';
+import { LABEL, LATENCY_BUCKET_BITS, PROBABILITY_BUCKETS, requestRowId, succeeded, withLabelledWindow, type LabelledWindow } from './log-aggregates';
 import type { PredictionWithOutcome } from './outcomes';
 
 export const canaryThresholdsSchema = z.object({
@@ -342,26 +342,44 @@ async function servingStatsInStore(w: LabelledWindow): Promise<VariantServingSta
 
 /** Paired hit counts and the score shift over requests both variants answered, from one join of the log with itself. */
 async function pairedEvidenceInStore(w: LabelledWindow, canary: string, reference: string): Promise<{ pairCounts: PairCounts; shift: ScoreShift }> {
-  // The reference row of a canary row is found by its primary key, so the join is one lookup per canary row.
-  const paired = sql`prediction_log c join prediction_log r on r.id = ${requestRowId(w.driver, 'c', reference)}`;
-  const pairedWhere = sql`${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}`;
-  const outcomes = await w.rows(
-    sql<{ cs: number | null; rs: number | null; cr: number; rr: number; n: number }>`select lc.state as cs, lr.state as rs,
-        case when ${w.predictedClass('c')} = lc.state then 1 else 0 end as cr, case when ${w.predictedClass('r')} = lr.state then 1 else 0 end as rr, count(*) as n
-      from ${paired} ${w.labelJoin('lc', 'c')} ${w.labelJoin('lr', 'r')}
-      where ${pairedWhere} group by lc.state, lr.state, cr, rr`,
+  // One pass over the canary's rows: the reference row of each is found by its primary key, its
+  // labels in the temporary table; a 3-row table then counts each pair three times, once in the
+  // canary's score histogram (side 0), once in the reference's (side 1) and once by outcome (side 2).
+  // The join order is forced so the database never scans the log once per side.
+  const mysql = w.driver === 'mysql';
+  const then = sql.raw(mysql ? 'straight_join' : 'cross join');
+  const canaryIndex = sql.raw(mysql ? 'force index (prediction_log_variant_time_idx)' : 'indexed by prediction_log_variant_time_idx');
+  const cs = sql`coalesce(lc.state, ${LABEL.unmatured})`;
+  const rs = sql`coalesce(lr.state, ${LABEL.unmatured})`;
+  const outcomeCode = sql`${cs} * 16 + ${rs} * 4 + case when ${w.predictedClass('c')} = lc.state then 2 else 0 end + case when ${w.predictedClass('r')} = lr.state then 1 else 0 end`;
+  const rows = await w.rows(
+    sql<{ side: number; k: number; n: number }>`select s.side, case when s.side = 0 then ${w.bucket('c.probability')} when s.side = 1 then ${w.bucket('r.probability')} else ${outcomeCode} end as k, count(*) as n
+      from prediction_log c ${canaryIndex}
+      ${then} prediction_log r on r.id = ${requestRowId(w.driver, 'c', reference)}
+      ${w.labelJoin('lc', 'c')} ${w.labelJoin('lr', 'r')}
+      ${then} (select 0 as side union all select 1 union all select 2) s
+      where ${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}
+      group by s.side, k`,
   );
   const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
-  for (const row of outcomes) {
+  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
+  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
+  for (const row of rows) {
     const n = Number(row.n);
-    const cs = labelState(row.cs);
-    const rs = labelState(row.rs);
+    const k = Number(row.k);
+    const side = Number(row.side);
+    if (side !== 2) {
+      (side === 0 ? canaryHist : referenceHist)[k] += n;
+      continue;
+    }
+    const canaryState = k >> 4;
+    const referenceState = (k >> 2) & 3;
     counts.requests += n;
-    if (cs === LABEL.unmatured || rs === LABEL.unmatured) counts.unmatured += n;
-    else if (cs === LABEL.noLabel || rs === LABEL.noLabel) counts.noLabel += n;
+    if (canaryState === LABEL.unmatured || referenceState === LABEL.unmatured) counts.unmatured += n;
+    else if (canaryState === LABEL.noLabel || referenceState === LABEL.noLabel) counts.noLabel += n;
     else {
-      const canaryRight = Number(row.cr) === 1;
-      const referenceRight = Number(row.rr) === 1;
+      const canaryRight = (k & 2) !== 0;
+      const referenceRight = (k & 1) !== 0;
       counts.pairs += n;
       if (canaryRight) counts.canaryHits += n;
       if (referenceRight) counts.referenceHits += n;
@@ -369,15 +387,6 @@ async function pairedEvidenceInStore(w: LabelledWindow, canary: string, referenc
       if (referenceRight && !canaryRight) counts.c += n;
     }
   }
-  // Both sides' histograms in one scan of the join: each pair is counted once per side.
-  const histogram = await w.rows(
-    sql<{ side: number; bucket: number; n: number }>`select s.side, case when s.side = 0 then ${w.bucket('c.probability')} else ${w.bucket('r.probability')} end as bucket, count(*) as n
-      from ${paired} cross join (select 0 as side union all select 1) s
-      where ${pairedWhere} group by s.side, bucket`,
-  );
-  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
-  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
-  for (const row of histogram) (Number(row.side) === 0 ? canaryHist : referenceHist)[Number(row.bucket)] += Number(row.n);
   const hasScores = counts.requests > 0;
   const ks = ksFromHistograms(canaryHist, referenceHist);
   return {
