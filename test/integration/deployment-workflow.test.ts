@@ -20,7 +20,8 @@ import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { abortSignal, approveSignal, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
@@ -192,23 +193,42 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     });
   });
 
-  it('pauses an inconclusive canary for a person, and obeys approve and abort signals', async () => {
+  it('pauses an inconclusive canary for a person; typed updates approve exactly what they name and answer with the new state', async () => {
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       // Requests for today's features: their outcomes cannot mature, so every step stays inconclusive.
       const m = await newModel('deploy-wait', false, true);
       const load = traffic('deploy-wait');
-      const handle = await start(`deploy-wait-${Date.now()}`, { model: 'deploy-wait', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [20, 100], analysisSeconds: 1, stepDeadlineSeconds: 1 } });
+      const id = `deploy-wait-${Date.now()}`;
+      const handle = await start(id, { model: 'deploy-wait', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [20, 100], analysisSeconds: 1, stepDeadlineSeconds: 1 } });
       await waitForStatus(handle, 'awaiting-approval');
       expect((await readServingRoutes(t.store, 'deploy-wait'))?.routes).toEqual(singleRoute(m.champion)); // nothing moved yet
-      await handle.signal(approveSignal, 'test');
+      // Wrong-state calls are rejected with the reason, and change nothing.
+      await expect(handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/no step to approve: the deployment is awaiting-approval/) } });
+      await expect(handle.executeUpdate(promoteUpdate, { args: [{ variant: 'B', by: 'test' }] })).rejects.toThrow(WorkflowUpdateFailedError);
+      await expect(handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/not paused/) } });
+      // The old ambiguous signal no longer approves anything: it is logged as ignored.
+      await handle.signal(approveSignal, 'old cli');
+      await new Promise((r) => setTimeout(r, 500));
+      const still = await handle.query(deploymentStateQuery);
+      expect(still.status).toBe('awaiting-approval');
+      expect(still.decisions.map((d) => d.message).join('\n')).toMatch(/approve signal from old cli ignored/);
+      const started = await handle.executeUpdate(approveStartUpdate, { args: [{ by: 'test' }] });
+      expect(started.status).not.toBe('awaiting-approval');
+      expect(started.decisions.map((d) => d.message)).toContain('start approved by test');
+      await expect(handle.executeUpdate(approveStartUpdate, { args: [{ by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/nothing to approve/) } });
       const paused = await waitForStatus(handle, 'paused-inconclusive');
       expect(paused.step).toBe(0);
       expect(paused.challengerWeight).toBe(0.2);
       expect(paused.analyses.every((a) => a.verdict === 'inconclusive')).toBe(true);
-      await handle.signal(approveSignal, 'test'); // accept step 1 by hand; step 2 pauses again
+      // Approving a step that is not the current one is refused, naming both.
+      await expect(handle.executeUpdate(approveStepUpdate, { args: [{ step: 1, by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/step 2\/2 \(100%\) is not the current step: the deployment is at step 1\/2 \(20%\)/) } });
+      const accepted = await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] }); // step 2 pauses again
+      expect(accepted.decisions.map((d) => d.message)).toContain('inconclusive step 1 (20%) accepted by test');
       const again = await waitForStatus(handle, 'paused-inconclusive');
       expect(again.step).toBe(1);
-      await handle.signal(abortSignal, 'test abort');
+      const aborted = await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test abort', by: 'test' }] });
+      expect(aborted.status).toBe('rolled-back'); // the update answers once the rollback is done
+      await expect(handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] })).rejects.toThrow(); // the workflow has ended
       const state = await handle.result();
       await load.stop();
       expect(load.stats.failed).toBe(0);
@@ -219,6 +239,60 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect((await readServingRoutes(t.store, 'deploy-wait'))?.routes).toEqual(singleRoute(m.champion));
       const warnings = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_inconclusive').execute();
       expect(warnings.length).toBe(1); // the second pause came within the alert's cool-down
+    });
+  });
+
+  it('overrides data alerts one by one by id, pauses and resumes, and a person ends an A/B test with promote', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('deploy-override', false, true);
+      const stale = await raiseAlert(t.store, { rule: 'data_stale', severity: 'critical', subject: dataSubject('deploy-override'), message: 'no bars for 3 trading days', evidence: {} });
+      const quality = await raiseAlert(t.store, { rule: 'data_quality', severity: 'critical', subject: dataSubject('deploy-override'), message: 'too many rows quarantined', evidence: {} });
+      const handle = await start(`deploy-override-${Date.now()}`, { model: 'deploy-override', challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1 } });
+      const blocked = await waitForStatus(handle, 'blocked');
+      expect(blocked.blockers).toHaveLength(2);
+      await expect(handle.executeUpdate(overrideBlockUpdate, { args: [{ alertId: 'no-such-alert', by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/alert no-such-alert does not hold this deployment/) } });
+      await expect(handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/blocked \(override the data alerts first\)/) } });
+      const one = await handle.executeUpdate(overrideBlockUpdate, { args: [{ alertId: stale.id, by: 'test' }] });
+      expect(one.decisions.map((d) => d.message)).toContain(`data alert ${stale.id} overridden by test`);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await handle.query(deploymentStateQuery)).status).toBe('blocked'); // the other alert still holds it
+      await handle.executeUpdate(overrideBlockUpdate, { args: [{ alertId: quality.id, by: 'test' }] });
+      const canary = await waitForStatus(handle, 'canary');
+      expect(canary.step).toBe(0);
+      const paused = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      expect(paused.status).toBe('paused');
+      await expect(handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/already paused/) } });
+      await expect(handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/resume it first/) } });
+      const resumed = await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+      expect(resumed.status).toBe('canary');
+      await handle.signal(abortSignal, 'done with this one'); // the legacy signal still works for one release
+      expect((await handle.result()).status).toBe('rolled-back');
+
+      const ab = await newModel('deploy-ab-hand', false, true);
+      const abHandle = await start(`deploy-ab-hand-${Date.now()}`, { model: 'deploy-ab-hand', challengerVersion: ab.challenger, mode: 'ab', ab: { analysisSeconds: 1 } });
+      await waitForStatus(abHandle, 'ab-test');
+      await expect(abHandle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/an A\/B test has no steps: use promote/) } });
+      const promoted = await abHandle.executeUpdate(promoteUpdate, { args: [{ variant: 'B', by: 'test' }] });
+      expect(promoted.status).toBe('promoted');
+      expect(await aliasVersion(t.store, 'deploy-ab-hand', 'champion')).toBe(ab.challenger);
+    });
+  });
+
+  it('the CLI sends updates and prints a rejection with its reason, exiting non-zero', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('deploy-cli-steer', false, true);
+      const id = `deploy-cli-steer-${Date.now()}`;
+      const handle = await start(id, { model: 'deploy-cli-steer', challengerVersion: m.challenger, requireApproval: true, canary: { steps: [100], analysisSeconds: 1 } });
+      await waitForStatus(handle, 'awaiting-approval');
+      const root = path.resolve(__dirname, '../..');
+      const cli = (...args: string[]) => run(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'client/cli.ts'), 'deployments', ...args], { env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: t.url } });
+      await expect(cli('approve-step', id, '1')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/approve-step rejected by .*: no step to approve: the deployment is awaiting-approval/) });
+      const { stdout } = await cli('approve-start', id);
+      expect(stdout).toMatch(/approve-start applied to/);
+      expect(stdout).toMatch(/start approved by cli/);
+      const abort = await cli('abort', id, '--reason', 'cli test');
+      expect(abort.stdout).toMatch(/rolled-back/);
+      expect((await handle.result()).status).toBe('rolled-back');
     });
   });
 

@@ -57,6 +57,11 @@ export class Controls {
   readonly flags: ControlFlags;
   /** The approval-like intent waiting for the main loop, with its outcome once taken or rejected. */
   pending?: Decision & { outcome?: 'applied' | string };
+  /**
+   * True while the main loop waits for time or a person (not for an activity): the state is then
+   * what the decision led to, so a decision's update answers with it.
+   */
+  idle = false;
   /** +1 on every pause and resume, so a handler can tell its own change from a later one. */
   private pauseEpoch = 0;
 
@@ -151,7 +156,7 @@ export class Controls {
       const mine = { ...decision } as Decision & { outcome?: string };
       this.pending = mine;
       logDecision(state, `${describe(state, decision)} requested by ${decision.by}`);
-      await condition(() => mine.outcome !== undefined);
+      await condition(() => mine.outcome !== undefined && (mine.outcome !== 'applied' || this.idle || isFinal(state.status)));
       if (mine.outcome !== 'applied') throw ApplicationFailure.nonRetryable(`not applied: ${mine.outcome}`, 'DECISION_NOT_APPLIED');
       return state;
     };

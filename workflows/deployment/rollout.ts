@@ -87,7 +87,7 @@ export class Rollout {
           this.log(`start approved by ${d.by}`);
           break;
         }
-        await condition(() => this.controls.decisionWaiting || this.canContinueNow());
+        await this.waitFor(() => this.controls.decisionWaiting || this.canContinueNow());
       }
     }
     const now = Date.now();
@@ -251,7 +251,7 @@ export class Rollout {
       }
       const left = until - Date.now();
       if (left <= 0) return 'elapsed';
-      if (!(await condition(() => this.controls.decisionWaiting || this.controls.flags.paused || this.canContinueNow(), left))) return 'elapsed';
+      if (!(await this.waitFor(() => this.controls.decisionWaiting || this.controls.flags.paused || this.canContinueNow(), left))) return 'elapsed';
     }
   }
 
@@ -259,10 +259,20 @@ export class Rollout {
   private async hold(status: DeploymentStatus): Promise<void> {
     this.state.status = status;
     while (this.controls.flags.paused && !this.controls.decisionWaiting) {
-      await condition(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());
+      await this.waitFor(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());
       await this.continueAsNewIfDue();
     }
     this.state.status = baseStatus(this.position);
+  }
+
+  /** A wait for time or a person (see Controls.idle). */
+  private async waitFor(fn: () => boolean, ms?: number): Promise<boolean> {
+    this.controls.idle = true;
+    try {
+      return ms === undefined ? (await condition(fn), true) : await condition(fn, ms);
+    } finally {
+      this.controls.idle = false;
+    }
   }
 
   private due(): boolean {
