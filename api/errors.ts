@@ -3,7 +3,11 @@
  * can branch on and a sentence a person can act on.
  */
 import type { ZodError } from 'zod';
+import { excerpt } from '../lib/quality/excerpt';
 import type { ErrorResponse } from './schemas';
+
+/** Longest error message sent (characters). */
+export const MAX_MESSAGE = 1000;
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -16,8 +20,9 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** The wire form; the message is bounded (it may quote input, e.g. a zod issue per bad field). */
   body(): ErrorResponse {
-    return { error: this.code, message: this.message };
+    return { error: this.code, message: this.message.length > MAX_MESSAGE ? excerpt(this.message, MAX_MESSAGE) : this.message };
   }
 }
 

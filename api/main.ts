@@ -5,7 +5,7 @@
  * flush the prediction log, close.
  */
 import { openCache } from '../lib/cache/open-cache';
-import { loadConfig, type AppConfig } from '../lib/config';
+import { loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels } from '../lib/serving/serving-models';
 import { openDatabase } from '../lib/store/database';
@@ -39,7 +39,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const servingModels = new ServingModels({ store, cache, artifactDir: config.artifactDir, log });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, servingStarted: () => servingStarted, logger: { level: 'warn' } });
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' } });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;

@@ -2,12 +2,15 @@
  * The prediction API as a Fastify instance (no listening here: api/main.ts listens, tests inject).
  * Routes, authentication by scope, one JSON error shape, metrics per route.
  */
+import type { Socket } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
 import type { Cache } from '../lib/cache/cache';
 import { OnlineFeatureStore } from '../lib/features/online-features';
 import { featureSetVersionsOf } from '../lib/serving/predict';
-import type { ApiScope, ApiToken } from '../lib/config';
+import { DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
+import { excerpt } from '../lib/quality/excerpt';
 import { RegistryError } from '../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
@@ -38,6 +41,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The token scope a route requires; routes without one are public. */
     scope?: ApiScope;
+    /** Prediction routes: limited per token and per client address (ApiRateLimits). */
+    predictionLimits?: boolean;
   }
   interface FastifyRequest {
     caller: ApiToken | null;
@@ -64,6 +69,33 @@ export interface ApiServerDeps {
   logger?: FastifyServerOptions['logger'];
   /** Longest a readiness probe waits for the store or the cache (ms, default 1000). */
   readinessTimeoutMs?: number;
+  /** Per-minute limits (0: none); default DEFAULT_API_RATE_LIMITS. */
+  rateLimits?: Partial<ApiRateLimits>;
+}
+
+/** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
+const MAX_ECHO = 100;
+/** Longest path parameter (symbols and model names are far shorter). */
+const MAX_PARAM_LENGTH = 100;
+const RATE_WINDOW_MS = 60_000;
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (oversized headers or URL, a
+ * timeout, malformed HTTP): answered in the API's one error shape, then the connection closes.
+ */
+function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, body] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', new ApiError(431, 'headers_too_large', 'the request headers (or the URL) exceed the server\'s limit; send shorter headers and URL').body()]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', new ApiError(408, 'request_timeout', 'the request was not received in time; retry').body()]
+        : [400, 'Bad Request', new ApiError(400, 'bad_request', 'the request is not valid HTTP').body()];
+  const json = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
 }
 
 /** Routes' `updatedBy` names the token, never the token itself. */
@@ -141,13 +173,26 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const readinessTimeoutMs = deps.readinessTimeoutMs ?? 1000;
   const openApi = buildOpenApiDocument();
 
+  const limits = { ...DEFAULT_API_RATE_LIMITS, ...deps.rateLimits };
   const app = Fastify({
+    maxParamLength: MAX_PARAM_LENGTH,
     logger: deps.logger ?? false,
     // One log line per request would cost more than the prediction; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     // Request ids are ours to mint per symbol; Fastify's per-request id is only for its own logs.
     requestIdHeader: false,
+    clientErrorHandler,
+    // Router errors (a path parameter over maxParamLength: 414, an undecodable URL: 400) in our shape, never echoing the URL.
+    frameworkErrors: (error, _request, reply) => {
+      const e = error as { code?: string; statusCode?: number };
+      const failure =
+        e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError(414, 'uri_too_long', `a path segment of the URL is longer than ${MAX_PARAM_LENGTH} characters; no route takes one that long`)
+          : new ApiError(e.statusCode === undefined || e.statusCode < 400 || e.statusCode > 499 ? 400 : e.statusCode, 'bad_url', 'the URL is not valid (a path segment cannot be decoded)');
+      metrics.httpErrors.inc({ route: 'unmatched', code: failure.code });
+      void (reply as FastifyReply).code(failure.statusCode).send(failure.body());
+    },
   });
   app.decorateRequest('caller', null);
 
@@ -159,9 +204,44 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   const routeLabel = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
 
+  // Rate limits (@fastify/rate-limit's counters, in process): failed authentications per address,
+  // predictions per token and per address. Over a limit: 429 with Retry-After, in the one error shape.
+  void app.register(rateLimit, { global: false });
+  type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+  let limiter: { authFailures?: Limiter; perToken?: Limiter; perAddress?: Limiter } = {};
+  app.after(() => {
+    const make = (max: number, keyGenerator: (request: FastifyRequest) => string) => (max > 0 ? app.createRateLimit({ max, timeWindow: RATE_WINDOW_MS, keyGenerator }) : undefined);
+    limiter = {
+      authFailures: make(limits.authFailuresPerAddress, (request) => `auth:${request.ip}`),
+      perToken: make(limits.predictionsPerToken, (request) => `token:${request.caller?.name ?? ''}`),
+      perAddress: make(limits.predictionsPerAddress, (request) => `address:${request.ip}`),
+    };
+  });
+  /** Counts the request (unless `count` is false) and refuses it with a 429 when over the limit. */
+  const enforce = async (limit: Limiter | undefined, request: FastifyRequest, what: string, count = true) => {
+    if (!limit) return;
+    const state = await limit(request, { increment: count });
+    if (state.isAllowed) return;
+    if (count ? !state.isExceeded : state.remaining > 0) return;
+    const retryAfter = Math.max(1, state.ttlInSeconds);
+    throw new ApiError(429, 'rate_limited', `too many ${what} (limit ${state.max} per ${state.timeWindow / 1000} s); retry after ${retryAfter} s`, { 'retry-after': String(retryAfter) });
+  };
+
   app.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config.scope;
-    if (scope) request.caller = verifier.authorize(request.headers.authorization, scope);
+    const { scope, predictionLimits } = request.routeOptions.config;
+    if (!scope) return;
+    // An address that keeps failing authentication is refused before its token is even looked at.
+    await enforce(limiter.authFailures, request, 'failed authentications from this address', false);
+    try {
+      request.caller = verifier.authorize(request.headers.authorization, scope);
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 401) await enforce(limiter.authFailures, request, 'failed authentications from this address');
+      throw error;
+    }
+    if (predictionLimits) {
+      await enforce(limiter.perToken, request, `prediction requests for token "${request.caller.name}"`);
+      await enforce(limiter.perAddress, request, 'prediction requests from this address');
+    }
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -181,14 +261,14 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       // Fastify's own client errors; a bad body is a 400 whatever Fastify would say (415, …) except a too-large one.
       const status = e.statusCode === 413 ? 413 : 400;
-      return sendError(request, reply, new ApiError(status, frameworkErrorCode(e), e.message ?? 'bad request'));
+      return sendError(request, reply, new ApiError(status, frameworkErrorCode(e), excerpt(e.message ?? 'bad request', 300)));
     }
     request.log.error({ err: error, route: routeLabel(request) }, 'request failed');
-    return sendError(request, reply, new ApiError(500, 'internal_error', `the server failed on this request (${e.message ?? 'unknown error'}); it is logged, retry or report it`));
+    return sendError(request, reply, new ApiError(500, 'internal_error', `the server failed on this request (${excerpt(e.message ?? 'unknown error', 300)}); it is logged, retry or report it`));
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; the routes are listed in /openapi.json`)),
+    sendError(request, reply, new ApiError(404, 'not_found', `no route ${excerpt(request.method, 16)} ${excerpt(request.url.split('?')[0], MAX_ECHO)}; the routes are listed in /openapi.json`)),
   );
 
   // Feature reads survive a Redis outage (offline store), and the cache is re-warmed when Redis is back.
@@ -201,13 +281,13 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   app.addHook('onClose', async () => features.close());
   const predictionDeps = { servingModels: deps.servingModels, features, predictionLog: deps.predictionLog, metrics };
 
-  app.post('/v1/predictions', { config: { scope: 'predict' } }, async (request): Promise<PredictionsResponse> => {
+  app.post('/v1/predictions', { config: { scope: 'predict', predictionLimits: true } }, async (request): Promise<PredictionsResponse> => {
     const body = parseInput(predictionsRequestSchema, request.body, 'body');
     const outcome = await predictSymbols(predictionDeps, body);
     return { predictions: outcome.predictions, errors: outcome.errors.map(({ symbol, error }) => ({ symbol, error })) };
   });
 
-  app.get('/v1/predictions/:symbol', { config: { scope: 'predict' } }, async (request): Promise<PredictionsResponse> => {
+  app.get('/v1/predictions/:symbol', { config: { scope: 'predict', predictionLimits: true } }, async (request): Promise<PredictionsResponse> => {
     const { symbol } = parseInput(symbolParamsSchema, request.params, 'params');
     const query = parseInput(predictionQuerySchema, request.query, 'query');
     const outcome = await predictSymbols(predictionDeps, { model: query.model, symbols: [symbol], key: query.key });

@@ -325,7 +325,7 @@ async function main(): Promise<void> {
     if (options.inProcess) {
       const servingModels = new ServingModels({ store, cache, artifactDir });
       const predictionLog = new PredictionLogWriter(store);
-      const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: loadConfig({ API_TOKENS: `bench:${TOKEN}=predict` }).apiTokens });
+      const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: loadConfig({ API_TOKENS: `bench:${TOKEN}=predict` }).apiTokens, rateLimits: { predictionsPerToken: 0, predictionsPerAddress: 0 } });
       await servingModels.start();
       await app.listen({ host: '127.0.0.1', port });
       closeInProcess = async () => {
@@ -337,7 +337,7 @@ async function main(): Promise<void> {
       logFile = path.join(dir, 'api.log');
       const out = fs.openSync(logFile, 'a');
       child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../api/main.ts')], {
-        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: options.redis, ARTIFACT_DIR: artifactDir, API_ADDRESS: `127.0.0.1:${port}`, API_TOKENS: `bench:${TOKEN}=predict` },
+        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: options.redis, ARTIFACT_DIR: artifactDir, API_ADDRESS: `127.0.0.1:${port}`, API_TOKENS: `bench:${TOKEN}=predict`, API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0', API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS: '0' },
         stdio: ['ignore', out, out],
       });
     }

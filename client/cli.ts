@@ -1,7 +1,7 @@
 /** The project's command line: start and follow runs, inspect snapshots and quarantine. */
 import { Command } from 'commander';
 import { ZodError } from 'zod';
-import { CONFIG_VARIABLES, loadConfig, printableConfig } from '../lib/config';
+import { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES, loadApiRateLimits, loadConfig, printableConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
 import { alertsCommand } from './commands/alerts';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
@@ -40,8 +40,8 @@ program
   .command('config')
   .description('effective configuration and the environment variables behind it')
   .action(() => {
-    console.log(JSON.stringify(printableConfig(loadConfig()), null, 2));
-    for (const v of CONFIG_VARIABLES) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
+    console.log(JSON.stringify({ ...printableConfig(loadConfig()), apiRateLimits: loadApiRateLimits() }, null, 2));
+    for (const v of [...CONFIG_VARIABLES, ...API_RATE_LIMIT_VARIABLES]) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
   });
 
 program.parseAsync().catch((error: unknown) => {

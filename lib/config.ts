@@ -32,6 +32,18 @@ export interface AppConfig {
   streamMetricsAddress: string;
 }
 
+/** Requests per minute (0: no limit); over a limit the API answers 429 with Retry-After. */
+export interface ApiRateLimits {
+  /** Failed authentications (401) per client address; further requests from it are refused. */
+  authFailuresPerAddress: number;
+  /** Prediction requests per token. */
+  predictionsPerToken: number;
+  /** Prediction requests per client address. */
+  predictionsPerAddress: number;
+}
+
+export const DEFAULT_API_RATE_LIMITS: ApiRateLimits = { authFailuresPerAddress: 30, predictionsPerToken: 60_000, predictionsPerAddress: 120_000 };
+
 export const API_SCOPES = ['predict', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
@@ -104,6 +116,7 @@ const envSchema = z.object({
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
+
   APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
   STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
@@ -161,6 +174,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 export function printableConfig(config: AppConfig): Record<string, unknown> {
   return redactDeep(config) as Record<string, unknown>;
 }
+
+const perMinute = z.coerce.number().int().min(0, 'expected a whole number of requests per minute, 0 for no limit');
+const apiRateLimitsSchema = z.object({
+  API_RATE_LIMIT_AUTH_FAILURES: perMinute.default(DEFAULT_API_RATE_LIMITS.authFailuresPerAddress),
+  API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: perMinute.default(DEFAULT_API_RATE_LIMITS.predictionsPerToken),
+  API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS: perMinute.default(DEFAULT_API_RATE_LIMITS.predictionsPerAddress),
+});
+
+/** The prediction API's rate limits (only the API process reads them). */
+export function loadApiRateLimits(env: NodeJS.ProcessEnv = process.env): ApiRateLimits {
+  const parsed = apiRateLimitsSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration; fix these environment variables:\n${parsed.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])] ?? '')}: ${i.message}`).join('\n')}`);
+  }
+  const e = parsed.data;
+  return { authFailuresPerAddress: e.API_RATE_LIMIT_AUTH_FAILURES, predictionsPerToken: e.API_RATE_LIMIT_PREDICTIONS_PER_TOKEN, predictionsPerAddress: e.API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS };
+}
+
+/** The API's rate-limit variables, printed by `cli config` after CONFIG_VARIABLES. */
+export const API_RATE_LIMIT_VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
+  { name: 'API_RATE_LIMIT_AUTH_FAILURES', default: String(DEFAULT_API_RATE_LIMITS.authFailuresPerAddress), meaning: 'failed authentications per client address per minute, then 429 (0: no limit)' },
+  { name: 'API_RATE_LIMIT_PREDICTIONS_PER_TOKEN', default: String(DEFAULT_API_RATE_LIMITS.predictionsPerToken), meaning: 'prediction requests per token per minute (0: no limit)' },
+  { name: 'API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS', default: String(DEFAULT_API_RATE_LIMITS.predictionsPerAddress), meaning: 'prediction requests per client address per minute (0: no limit)' },
+];
 
 /** Documented defaults, printed by `cli config` and mirrored in the README's table. */
 export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: string }> = [

@@ -1,0 +1,144 @@
+/**
+ * The prediction API's edge: rate limits (failed authentications per address, predictions per
+ * token and per address: 429 with Retry-After) and one bounded JSON error shape for every error,
+ * including the ones Node's HTTP parser and Fastify's router raise (414, 431, 404), over a real socket.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer } from '../../api/server';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import type { ApiRateLimits, ApiToken } from '../../lib/config';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+
+const ALICE: ApiToken = { name: 'alice', token: 'alice-token-0123456789abcdef', scopes: ['predict'] };
+const BOB: ApiToken = { name: 'bob', token: 'bob-token-0123456789abcdef00', scopes: ['predict'] };
+const MODEL = 'edge-model';
+const bearer = (token: ApiToken | string) => ({ authorization: `Bearer ${typeof token === 'string' ? token : token.token}` });
+
+/** Every error body is exactly { error, message }, with a bounded message. */
+function expectErrorShape(body: unknown, error: string): void {
+  expect(Object.keys(body as object).sort()).toEqual(['error', 'message']);
+  expect(body).toMatchObject({ error, message: expect.any(String) });
+  expect((body as { message: string }).message.length).toBeLessThanOrEqual(1000);
+}
+
+/** A raw HTTP request (fetch refuses some of the malformed requests these tests need). */
+function raw(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('prediction API edge: rate limits and one error shape', () => {
+  let t: TestDatabase;
+  let cache: MemoryCache;
+  let serving: ServingModels;
+  let log: PredictionLogWriter;
+  let market: OracleMarket;
+  const apps: FastifyInstance[] = [];
+
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    cache = new MemoryCache();
+    const artifactDir = tempDir('mlp-edge-artifacts-');
+    market = await setUpOracleMarket(t.store, cache, 3);
+    const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
+    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
+    await serving.start();
+    log = new PredictionLogWriter(t.store, { flushMs: 50 });
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await log?.close();
+    await serving?.close();
+    await cache?.close();
+    await t?.drop();
+  });
+
+  const server = (rateLimits: Partial<ApiRateLimits> = {}) => {
+    const app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [ALICE, BOB], rateLimits });
+    apps.push(app);
+    return app;
+  };
+  const predict = (app: FastifyInstance, token: ApiToken | string, remoteAddress = '10.0.0.1') =>
+    app.inject({ method: 'GET', url: `/v1/predictions/${market.symbols[0]}?model=${MODEL}`, headers: bearer(token), remoteAddress });
+
+  it('answers 429 with Retry-After to an address that keeps failing authentication, and only to it', async () => {
+    const app = server({ authFailuresPerAddress: 5 });
+    for (let i = 0; i < 5; i++) expect((await predict(app, `wrong-token-${i}-0123456789`)).statusCode).toBe(401);
+    const limited = await predict(app, 'wrong-token-x-0123456789');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expectErrorShape(limited.json(), 'rate_limited');
+    expect(limited.json().message).toMatch(/too many failed authentications from this address \(limit 5 per 60 s\); retry after \d+ s/);
+    // The address is locked out for the window, even with a good token; other addresses are not.
+    expect((await predict(app, ALICE)).statusCode).toBe(429);
+    expect((await predict(app, ALICE, '10.0.0.2')).statusCode).toBe(200);
+  });
+
+  it('limits predictions per token', async () => {
+    const app = server({ predictionsPerToken: 3, predictionsPerAddress: 0 });
+    for (let i = 0; i < 3; i++) expect((await predict(app, ALICE)).statusCode).toBe(200);
+    const limited = await predict(app, ALICE, '10.0.0.9');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.json().message).toMatch(/too many prediction requests for token "alice"/);
+    expect((await predict(app, BOB)).statusCode).toBe(200);
+  });
+
+  it('limits predictions per address across tokens', async () => {
+    const app = server({ predictionsPerToken: 0, predictionsPerAddress: 3 });
+    expect((await predict(app, ALICE)).statusCode).toBe(200);
+    expect((await predict(app, BOB)).statusCode).toBe(200);
+    expect((await predict(app, ALICE)).statusCode).toBe(200);
+    const limited = await predict(app, BOB);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().message).toMatch(/too many prediction requests from this address/);
+    expect((await predict(app, BOB, '10.0.0.3')).statusCode).toBe(200);
+  });
+
+  it('answers 414, 431, 404 and bad-JSON 400 in the one error shape without echoing the input', async () => {
+    const app = server();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    const long = 'A'.repeat(8000);
+
+    const tooLong = await raw(port, `/v1/predictions/${long}`, bearer(ALICE));
+    expect(tooLong.status).toBe(414);
+    expectErrorShape(JSON.parse(tooLong.body), 'uri_too_long');
+    expect(tooLong.body).not.toContain('AAAAAAAAAAAAAAAAAAAA');
+
+    const bigHeaders = await raw(port, '/v1/models', { ...bearer(ALICE), 'x-padding': 'p'.repeat(20_000) });
+    expect(bigHeaders.status).toBe(431);
+    expect(bigHeaders.headers['content-type']).toMatch(/^application\/json/);
+    expectErrorShape(JSON.parse(bigHeaders.body), 'headers_too_large');
+
+    const missing = await raw(port, `/nowhere/${long}`);
+    expect(missing.status).toBe(404);
+    expectErrorShape(JSON.parse(missing.body), 'not_found');
+    expect(missing.body.length).toBeLessThan(400);
+
+    const badJson = await app.inject({ method: 'POST', url: '/v1/predictions', headers: { ...bearer(ALICE), 'content-type': 'application/json' }, payload: `{"symbols": ["${long}` });
+    expect(badJson.statusCode).toBe(400);
+    expectErrorShape(badJson.json(), 'invalid_json');
+    expect(badJson.body).not.toContain('AAAAAAAAAAAAAAAAAAAA');
+
+    // A request whose validation errors would quote a lot of input is bounded too.
+    const manyBad = await app.inject({ method: 'POST', url: '/v1/predictions', headers: bearer(ALICE), payload: { symbols: Array.from({ length: 400 }, (_, i) => `bad symbol ${i} !!`) } });
+    expect(manyBad.statusCode).toBe(400);
+    expectErrorShape(manyBad.json(), 'invalid_request');
+  });
+});
