@@ -13,7 +13,7 @@ import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { beginStaging, finishStaging, stageChunk } from '../store/staging';
+import { beginStaging, finishStaging, stageChunk, sweepAbandonedStaging } from '../store/staging';
 import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
 
@@ -260,6 +260,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   assertSymbolsFit(candidates);
 
   const source = { ...request.source, sources: sources.length, symbols: request.symbols ?? null, from: request.from ?? null, to: request.to ?? null };
+  // Imports given up long ago free their staging rows here, so no separate janitor is needed.
+  await sweepAbandonedStaging(store, { now: importClock, except: snapshotId });
   const staging = await beginStaging(store, { id: snapshotId, contentHash, source });
   if (staging.status !== 'staging') return summaryOf((await getSnapshot(store, snapshotId)) as DatasetSnapshot, started, 0, 0);
 

@@ -76,6 +76,39 @@ export async function beginStaging(store: Database, origin: SnapshotOrigin): Pro
   return { token, status: row.status, doneChunks };
 }
 
+/** How long a snapshot may sit in `staging` with no chunk staged before its staging rows are swept. */
+export const ABANDONED_STAGING_MS = 24 * 3600 * 1000;
+
+/**
+ * Frees the staging rows of imports that were given up (every attempt failed, the worker was
+ * retired): snapshots still `staging` that neither started nor staged a chunk within `olderThanMs`.
+ * Staged rows were never published, so nothing readers see changes; the snapshot keeps its record,
+ * with the reason, and the same content imported again starts afresh. The token is cleared, so an
+ * attempt that is somehow still running writes nothing more. Returns the ids swept.
+ */
+export async function sweepAbandonedStaging(store: Database, options: { olderThanMs?: number; now?: Date; except?: string } = {}): Promise<string[]> {
+  const cutoff = new Date((options.now ?? new Date()).getTime() - (options.olderThanMs ?? ABANDONED_STAGING_MS)).toISOString();
+  let q = store.db
+    .selectFrom('dataset_snapshots as s')
+    .select('s.id')
+    .where('s.status', '=', 'staging')
+    .where('s.created_at', '<', cutoff)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('staged_chunks as c').select('c.chunk').whereRef('c.snapshot_id', '=', 's.id').where('c.staged_at', '>=', cutoff))));
+  if (options.except) q = q.where('s.id', '<>', options.except);
+  const swept: string[] = [];
+  for (const { id } of await q.execute()) {
+    const done = await store.db.transaction().execute(async (tx) => {
+      const row = await lockSnapshot(store, tx, id);
+      if (row?.status !== 'staging') return false;
+      await dropStaging(tx, id);
+      await tx.updateTable('dataset_snapshots').set({ attempt_token: null, status_reason: `abandoned: no chunk staged since ${cutoff}; staging rows removed, importing the same content again starts afresh` }).where('id', '=', id).execute();
+      return true;
+    });
+    if (done) swept.push(id);
+  }
+  return swept;
+}
+
 /** Runs `work` in one transaction that first checks, under a row lock, that `token` still holds the snapshot. */
 async function fenced<T>(store: Database, snapshotId: string, token: string, work: (tx: Transaction<DatabaseSchema>) => Promise<T>): Promise<T> {
   return store.db.transaction().execute(async (tx) => {

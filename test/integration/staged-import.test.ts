@@ -183,6 +183,41 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     expect(await countStagedBars(t.store, resumed.snapshotId)).toBe(resumed.rowsAccepted);
   });
 
+  it('sweeps the staging rows of an import given up a day ago; the same content imported again starts afresh and publishes', async () => {
+    const dir = tempDir('mlp-abandoned-');
+    await writeSyntheticMarket(dir, { symbols: 3, plantErrors: false });
+    const req = request({ source: { kind: 'csv', path: dir } });
+    await expect(stageImport(t.store, req, { chunkSize: 1000, beforeStage: (k) => { if (k === 1) throw new Error('worker retired'); } })).rejects.toThrow('worker retired');
+    const [abandoned] = await t.store.db.selectFrom('dataset_snapshots').select(['id', 'status']).execute();
+    expect(abandoned.status).toBe('staging');
+    expect(await countStagedBars(t.store, abandoned.id)).toBeGreaterThan(0);
+    const other = tempDir('mlp-other-');
+    await writeSyntheticMarket(other, { symbols: 2, seed: 7, plantErrors: false });
+    // Staged rows carry real timestamps; judge them from two days after they were written.
+    const later = () => new Date(Date.now() + 2 * 24 * 3600 * 1000);
+    await importBars(t.store, request({ source: { kind: 'csv', path: other } }), { now: later });
+    expect(await countStagedBars(t.store, abandoned.id)).toBe(0);
+    expect(await t.store.db.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', abandoned.id).execute()).toEqual([]);
+    const record = await getSnapshot(t.store, abandoned.id);
+    expect(record?.statusReason).toMatch(/^abandoned: no chunk staged since/);
+    const again = await importBars(t.store, req, { chunkSize: 1000 });
+    expect(again.snapshotId).toBe(abandoned.id);
+    expect([again.status, again.chunksResumed]).toEqual(['published', 0]);
+    expect(await countStagedBars(t.store)).toBe(0);
+  });
+
+  it('does not sweep an import that staged a chunk recently', async () => {
+    const dir = tempDir('mlp-recent-');
+    await writeSyntheticMarket(dir, { symbols: 3, plantErrors: false });
+    const req = request({ source: { kind: 'csv', path: dir } });
+    await expect(stageImport(t.store, req, { chunkSize: 1000, beforeStage: (k) => { if (k === 1) throw new Error('worker died'); } })).rejects.toThrow('worker died');
+    const other = tempDir('mlp-other-');
+    await writeSyntheticMarket(other, { symbols: 2, seed: 7, plantErrors: false });
+    await importBars(t.store, request({ source: { kind: 'csv', path: other } }));
+    const resumed = await stageImport(t.store, req, { chunkSize: 1000 });
+    expect(resumed.chunksResumed).toBe(1);
+  });
+
   it('keeps symbols that differ only in case or accents apart (issue 13, problem 9)', async () => {
     const bar = (symbol: string, close: number) => ({ symbol, date: '2017-01-03', open: close, high: close, low: close, close, volume: 1 });
     await upsertBars(t.store, [bar('AAPL', 1), bar('APPL', 2)]);
