@@ -433,7 +433,31 @@ const migrations: Record<string, Migration> = {
       else await db.schema.createIndex('bars_staging_pk').on('bars_staging').columns(['snapshot_id', 'symbol', 'date']).unique().execute();
     },
   },
+  '0011_large_documents': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // JSON documents that grow with the universe: an 800-symbol import's quality report passes
+      // MySQL's 64 KB TEXT and failed the import ("Data too long for column 'quality_report'").
+      // MEDIUMTEXT holds 16 MB; SQLite's TEXT has no such limit, so nothing changes there.
+      if (!(db.getExecutor().adapter instanceof MysqlAdapter)) return;
+      for (const [table, columns] of LARGE_DOCUMENT_COLUMNS) {
+        await sql`alter table ${sql.table(table)} ${sql.join(columns.map(([column, nullable]) => sql`modify ${sql.ref(column)} mediumtext ${sql.raw(nullable ? 'null' : 'not null')}`))}`.execute(db);
+      }
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      if (!(db.getExecutor().adapter instanceof MysqlAdapter)) return;
+      for (const [table, columns] of LARGE_DOCUMENT_COLUMNS) {
+        await sql`alter table ${sql.table(table)} ${sql.join(columns.map(([column, nullable]) => sql`modify ${sql.ref(column)} text ${sql.raw(nullable ? 'null' : 'not null')}`))}`.execute(db);
+      }
+    },
+  },
 };
+
+/** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */
+const LARGE_DOCUMENT_COLUMNS: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, boolean]>]> = [
+  ['dataset_snapshots', [['source', false], ['symbols', false], ['quality_report', false]]],
+  ['feature_sets', [['definition', false], ['columns', false]]],
+  ['model_versions', [['params', false], ['metrics', false], ['lineage', false]]],
+];
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),

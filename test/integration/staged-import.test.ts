@@ -206,6 +206,21 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     expect(await countStagedBars(t.store)).toBe(0);
   });
 
+  it('records the report of an import with 1,200 symbols (over 64 KB of JSON) and publishes it', async () => {
+    const dir = tempDir('mlp-wide-');
+    const days = nyseTradingDaysBetween('2017-01-03', '2017-01-31');
+    for (let k = 0; k < 1200; k++) {
+      const symbol = `W${String(k).padStart(4, '0')}`;
+      fs.writeFileSync(path.join(dir, `${symbol.toLowerCase()}.us.csv`), `Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `${d},${10 + i},${11 + i},${9 + i},${10.5 + i},1000`).join('\n')}\n`);
+    }
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
+    expect(summary.status).toBe('published');
+    const snapshot = await getSnapshot(t.store, summary.snapshotId);
+    expect(JSON.stringify(snapshot?.qualityReport).length).toBeGreaterThan(65_535);
+    expect(Object.keys(snapshot?.qualityReport.bySymbol ?? {})).toHaveLength(1200);
+    expect(snapshot?.symbols).toHaveLength(1200);
+  });
+
   it('does not sweep an import that staged a chunk recently', async () => {
     const dir = tempDir('mlp-recent-');
     await writeSyntheticMarket(dir, { symbols: 3, plantErrors: false });
