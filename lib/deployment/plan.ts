@@ -12,7 +12,7 @@ const seconds = (d: number) => z.number().min(1).max(30 * 86_400).default(d);
  * Time between analyses. Sub-second values exist for tests that drive thousands of analysis loops
  * (continue-as-new); in production each analysis reads the prediction log, so keep it at minutes.
  */
-const analysisSeconds = (d: number) => z.number().min(0.05).max(30 * 86_400).default(d);
+const analysisSeconds = (d: number) => z.number().min(0.01).max(30 * 86_400).default(d);
 
 export const deploymentRequestSchema = z.strictObject({
   model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a registered model name'),

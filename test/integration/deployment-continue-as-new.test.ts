@@ -1,7 +1,7 @@
 /**
  * A rollout that waits for a long time: > 2,000 analysis loops of one inconclusive canary step (no
  * traffic, so nothing matures), through the real Temporal dev server and a real worker with real
- * activities. The 50 ms interval and the low continue-as-new threshold come from the request; in
+ * activities. The 10 ms interval and the low continue-as-new threshold come from the request; in
  * production the defaults (300 s, 5,000 events) make the same shape take a week.
  *
  * Checks: every run's history stays under a fixed bound; the deploymentState query, through a handle
@@ -20,12 +20,12 @@ import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { historiesOfAllRuns } from '../helpers/workflow-histories';
 
-const LOOPS = 2_000;
+const LOOPS = Number(process.env.CAN_LOOPS ?? 2_000);
 const THRESHOLD = 1_000;
 /** One loop (~11 events), the continue-as-new itself and a few update/signal events arriving meanwhile. */
 const BOUND = THRESHOLD + 60;
 
-jest.setTimeout(10 * 60_000);
+jest.setTimeout(25 * 60_000); // ~3 min on a quiet 2-core machine; far longer when it is shared
 
 describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)', () => {
   let env: TestWorkflowEnvironment;
@@ -55,7 +55,7 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
       const handle = await env.client.workflow.start(deploymentWorkflow, {
         taskQueue: TASK_QUEUES.pipeline,
         workflowId,
-        args: [{ model, challengerVersion: challenger, canary: { steps: [50, 100], analysisSeconds: 0.05 }, continueAsNewAfterEvents: THRESHOLD }],
+        args: [{ model, challengerVersion: challenger, canary: { steps: [50, 100], analysisSeconds: 0.01 }, continueAsNewAfterEvents: THRESHOLD }],
       });
       const follow = env.client.workflow.getHandle(workflowId); // no run id: follows the newest run
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,8 +89,9 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
           await follow.signal(resumeSignal, `signal-${signals}`);
           await waitFor(`resume signal ${signals} acted on`, (s) => s.status === 'canary');
         }
-        await sleep(400);
+        await sleep(1500);
         const now = await follow.query(deploymentStateQuery);
+        if (process.env.DEBUG_CAN) process.stderr.write(`probe ${probes}: run ${now.run} analyses ${now.analysisCount} status ${now.status} t=${Date.now()}\n`);
         // The query answers from whichever run is current, with counts that carry on across runs.
         expect(now.analysisCount).toBeGreaterThanOrEqual(last.analysisCount);
         expect(now.run).toBeGreaterThanOrEqual(last.run);

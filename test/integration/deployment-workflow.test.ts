@@ -26,6 +26,7 @@ import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
 
 const run = promisify(execFile);
 const TOKEN: ApiToken = { name: 'test', token: 'deployment-test-token-0123456789', scopes: ['predict', 'admin'] };
@@ -101,6 +102,8 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     return { champion, challenger };
   }
 
+  /** Keeps the history for the replay tests when RECORD_HISTORIES=1 (test/integration/replay-deployment.test.ts). */
+  const record = (scenario: string, workflowId: string) => recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-${scenario}`, workflowId);
   const start = (id: string, request: DeploymentRequest) => env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
   const fast = { analysisSeconds: 1, thresholds: { minMaturedPairs: 20 } };
 
@@ -117,7 +120,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const good = await newModel('deploy-good', false);
       const load = traffic('deploy-good');
-      const state = await (await start(`deploy-good-${Date.now()}`, { model: 'deploy-good', challengerVersion: good.challenger, canary: { steps: [50, 100], ...fast } })).result();
+      const goodHandle = await start(`deploy-good-${Date.now()}`, { model: 'deploy-good', challengerVersion: good.challenger, canary: { steps: [50, 100], ...fast } });
+      const state = await goodHandle.result();
+      await record('canary-promoted', goodHandle.workflowId);
       await load.stop();
       expect(state.status).toBe('promoted');
       expect(state.analyses.map((a) => a.verdict)).toEqual(['pass', 'pass']);
@@ -131,7 +136,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       const badLoad = traffic('deploy-bad');
       // Score shift alone would also stop it; switched off here so that the matured outcomes decide.
       const outcomesOnly = { ...fast, thresholds: { ...fast.thresholds, maxPsi: 100 } };
-      const rolled = await (await start(`deploy-bad-${Date.now()}`, { model: 'deploy-bad', challengerVersion: bad.challenger, canary: { steps: [50, 100], ...outcomesOnly } })).result();
+      const badHandle = await start(`deploy-bad-${Date.now()}`, { model: 'deploy-bad', challengerVersion: bad.challenger, canary: { steps: [50, 100], ...outcomesOnly } });
+      const rolled = await badHandle.result();
+      await record('canary-rolled-back', badHandle.workflowId);
       await badLoad.stop();
       expect(rolled.status).toBe('rolled-back');
       expect(rolled.analyses[rolled.analyses.length - 1].verdict).toBe('fail');
@@ -153,7 +160,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const m = await newModel('deploy-shadow', false);
       const load = traffic('deploy-shadow');
-      const state = await (await start(`deploy-shadow-${Date.now()}`, { model: 'deploy-shadow', challengerVersion: m.challenger, shadowSeconds: 1, canary: { steps: [100], ...fast } })).result();
+      const shadowHandle = await start(`deploy-shadow-${Date.now()}`, { model: 'deploy-shadow', challengerVersion: m.challenger, shadowSeconds: 1, canary: { steps: [100], ...fast } });
+      const state = await shadowHandle.result();
+      await record('shadow-promoted', shadowHandle.workflowId);
       await load.stop();
       expect(state.status).toBe('promoted');
       expect(state.analyses[0]).toMatchObject({ phase: 'shadow', weight: 0, verdict: 'pass' });
@@ -163,7 +172,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
 
       const ab = await newModel('deploy-ab', true);
       const abLoad = traffic('deploy-ab');
-      const abState = await (await start(`deploy-ab-${Date.now()}`, { model: 'deploy-ab', challengerVersion: ab.challenger, mode: 'ab', ab: { analysisSeconds: 1, minSamplesPerVariant: 20 } })).result();
+      const abHandle = await start(`deploy-ab-${Date.now()}`, { model: 'deploy-ab', challengerVersion: ab.challenger, mode: 'ab', ab: { analysisSeconds: 1, minSamplesPerVariant: 20 } });
+      const abState = await abHandle.result();
+      await record('ab-kept-champion', abHandle.workflowId);
       await abLoad.stop();
       expect(abState.status).toBe('kept-champion');
       const last = abState.analyses.at(-1)?.ab;
@@ -190,6 +201,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       const state = await handle.result();
       await load.stop();
       expect(state.status).toBe('promoted');
+      await record('blocked-promoted', handle.workflowId);
     });
   });
 
@@ -230,6 +242,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect(aborted.status).toBe('rolled-back'); // the update answers once the rollback is done
       await expect(handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] })).rejects.toThrow(); // the workflow has ended
       const state = await handle.result();
+      await record('inconclusive-aborted', handle.workflowId);
       await load.stop();
       expect(load.stats.failed).toBe(0);
       expect(state.analyses.at(-1)?.canary?.paired.unmatured).toBeGreaterThan(0);
@@ -275,6 +288,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       const promoted = await abHandle.executeUpdate(promoteUpdate, { args: [{ variant: 'B', by: 'test' }] });
       expect(promoted.status).toBe('promoted');
       expect(await aliasVersion(t.store, 'deploy-ab-hand', 'champion')).toBe(ab.challenger);
+      await record('ab-promoted-by-hand', abHandle.workflowId);
     });
   });
 
