@@ -28,14 +28,14 @@ const options = z
     data: z.string().default(path.resolve(__dirname, '../../shared/data/sp500-2013-2018')),
     db: z.array(z.string()).default([`sqlite:${path.join(os.tmpdir(), `bench-ingest-${process.pid}.sqlite`)}`, 'mysql://root@127.0.0.1:3306/bench_ingest']),
     load: z.boolean().default(true),
-    rounds: z.coerce.number().int().min(1).max(10).default(2),
+    rounds: z.coerce.number().int().min(0).max(10).default(2),
   })
   .parse(
     new Command()
       .option('--data <dir>', 'folder of CSV files')
       .option('--db <url...>', 'DATABASE_URL(s) to measure')
       .option('--no-load', 'skip the import under CPU load')
-      .option('--rounds <n>', 'alternating reference / staged rounds per store (best of each is compared)', '2')
+      .option('--rounds <n>', 'alternating reference / staged rounds per store, best of each compared (0 skips the comparison)', '2')
       .parse()
       .opts(),
   );
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     }
     const driver = url.startsWith('mysql://') ? 'mysql' : 'sqlite';
     const slower = best / reference - 1;
-    console.log(
+    if (options.rounds > 0) console.log(
       `${driver.padEnd(6)} ${rows} rows: staged + published ${Math.round(rows / best)} rows/s (${best.toFixed(2)} s) vs reference unstaged write ${Math.round(rows / reference)} rows/s (${reference.toFixed(2)} s): ${(slower * 100).toFixed(1)}% slower (target <= 25%: ${slower <= 0.25 ? 'met' : 'MISSED'}; best of ${options.rounds} alternating rounds)`,
     );
     const store = await freshStore(url);
