@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { parseHeadlinesCsv } from '../../lib/news/headlines';
+import { parseSymbol } from '../../lib/market-data/symbols';
 import { saveHeadlines } from '../../lib/store/news';
 import { z } from 'zod';
 import { withStore } from '../with-store';
@@ -53,7 +54,7 @@ export function quarantineCommand(): Command {
     .action((opts: { snapshot?: string; rule?: string; symbol?: string; limit: string }) =>
       withStore(async (store) => {
         const limit = z.coerce.number().int().min(1).max(10000).parse(opts.limit);
-        for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol?.toUpperCase(), limit })) {
+        for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol === undefined ? undefined : parseSymbol(opts.symbol), limit })) {
           console.log(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
         }
       }),

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
 import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
 import { splitCsvLine } from '../market-data/csv-reader';
+import { SYMBOL_MESSAGE, symbolSchema } from '../market-data/symbols';
 
 /** AFINN is a general lexicon: "shares" is positive there, "beats" and "plunge" are unknown. */
 const FINANCE_OVERLAY: Record<string, number> = {
@@ -66,7 +67,8 @@ const rowSchema = z.object({
     .string()
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (exchange time)')
     .optional(),
-  symbol: z.string().regex(/^[A-Za-z0-9.^=-]{0,32}$/, 'expected a ticker or empty for market-wide news'),
+  // The one symbol rule ($VIX, ^GSPC, BRK.B), or empty for market-wide news.
+  symbol: z.string().refine((s) => s === '' || symbolSchema.safeParse(s).success, `${SYMBOL_MESSAGE}, or empty for market-wide news`),
   headline: z.string().min(1, 'headline is empty'),
 });
 

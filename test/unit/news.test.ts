@@ -29,6 +29,10 @@ describe('headline scoring and timing', () => {
     expect(a.errors[0].message).toMatch(/date: expected YYYY-MM-DD/);
     expect(parseHeadlinesCsv(csv, 'news.csv').headlines.map((h) => h.id)).toEqual(a.headlines.map((h) => h.id));
     expect(parseHeadlinesCsv('when,what\n', 'x.csv').errors[0].message).toMatch(/header must hold date, symbol and headline/);
+    // The one symbol rule: index and volatility series as the importer stores them, nothing else.
+    const symbols = parseHeadlinesCsv('date,time,symbol,headline\n2017-03-01,09:45,$VIX,Volatility spikes\n2017-03-01,09:45,^gspc,Index record\n2017-03-01,09:45,../etc,bad\n', 'x.csv');
+    expect(symbols.headlines.map((h) => h.symbol)).toEqual(['$VIX', '^GSPC']);
+    expect(symbols.errors.map((e) => e.line)).toEqual([4]);
   });
 });
 
