@@ -56,7 +56,7 @@ export const deploymentRequestSchema = z.strictObject({
    * carried). Temporal warns at 10,240 events and terminates at 51,200; a rollout that waits for
    * days would otherwise reach them. Low values are for tests.
    */
-  continueAsNewAfterEvents: z.number().int().min(100).max(20_000).default(5_000),
+  continueAsNewAfterEvents: z.number().int().min(100).max(10_000).default(5_000),
 });
 
 /** The parts of a request an experiment may set for the deployments its runs start. */
