@@ -1,0 +1,30 @@
+/** The plan fields that bound a long rollout, and the CLI's reading of a step as a person sees it. */
+import { stepIndexOf } from '../../../client/commands/deployments';
+import { parseDeploymentRequest } from '../../../lib/deployment/plan';
+
+const base = { model: 'direction-5d', challengerVersion: 2 };
+
+describe('deployment plan: history bounds', () => {
+  it('continues as new after 5,000 events unless told otherwise, and refuses thresholds Temporal would warn about', () => {
+    expect(parseDeploymentRequest(base).continueAsNewAfterEvents).toBe(5_000);
+    expect(parseDeploymentRequest({ ...base, continueAsNewAfterEvents: 300 }).continueAsNewAfterEvents).toBe(300);
+    expect(() => parseDeploymentRequest({ ...base, continueAsNewAfterEvents: 20_000 })).toThrow(/continueAsNewAfterEvents/);
+    expect(() => parseDeploymentRequest({ ...base, continueAsNewAfterEvents: 10 })).toThrow(/continueAsNewAfterEvents/);
+    expect(() => parseDeploymentRequest({ ...base, continueAsNewAfterEvents: 1000.5 })).toThrow(/continueAsNewAfterEvents/);
+  });
+
+  it('accepts sub-second analysis intervals down to 10 ms, not below', () => {
+    expect(parseDeploymentRequest({ ...base, canary: { analysisSeconds: 0.01 } }).canary.analysisSeconds).toBe(0.01);
+    expect(() => parseDeploymentRequest({ ...base, canary: { analysisSeconds: 0.001 } })).toThrow(/canary\.analysisSeconds/);
+  });
+});
+
+describe('deployments approve-step <step>', () => {
+  it('reads the step as shown ("2" of step 2/4, or "shadow") and names what it expects otherwise', () => {
+    expect(stepIndexOf('1')).toBe(0);
+    expect(stepIndexOf('2')).toBe(1);
+    expect(stepIndexOf('shadow')).toBe(-1);
+    expect(() => stepIndexOf('0')).toThrow(/step must be a step number as shown/);
+    expect(() => stepIndexOf('two')).toThrow(/got "two"/);
+  });
+});
