@@ -348,7 +348,10 @@ async function pairedEvidenceInStore(w: LabelledWindow, canary: string, referenc
   // The join order is forced so the database never scans the log once per side.
   const mysql = w.driver === 'mysql';
   const then = sql.raw(mysql ? 'straight_join' : 'cross join');
-  const canaryIndex = sql.raw(mysql ? 'force index (prediction_log_variant_time_idx)' : 'indexed by prediction_log_variant_time_idx');
+  // SQLite stores rows in insertion (≈ time) order, so the variant index reads them nearly in
+  // sequence. InnoDB clusters them by id, where a request's canary and reference rows sit side by
+  // side: there the index would turn a sequential scan into random reads, so its optimizer chooses.
+  const canaryIndex = sql.raw(mysql ? '' : 'indexed by prediction_log_variant_time_idx');
   const cs = sql`coalesce(lc.state, ${LABEL.unmatured})`;
   const rs = sql`coalesce(lr.state, ${LABEL.unmatured})`;
   const outcomeCode = sql`${cs} * 16 + ${rs} * 4 + case when ${w.predictedClass('c')} = lc.state then 2 else 0 end + case when ${w.predictedClass('r')} = lr.state then 1 else 0 end`;
