@@ -5,6 +5,7 @@ import type { GateVerdict } from '../lib/quality/report';
 import type { Database } from '../lib/store/database';
 import type { PublishResult } from '../lib/store/staging';
 import { withFailureMapping } from './failures';
+import { whileHeartbeating } from './heartbeat';
 
 export interface QualityGateInput {
   snapshotId: string;
@@ -16,12 +17,13 @@ export function qualityGateActivities({ store }: { store: Database }) {
   return {
     /**
      * Judges a staged snapshot and publishes it when it passes (one transaction; a retry finds it
-     * published and changes nothing). A failure rejects the snapshot, leaves the published bars as
+     * published and changes nothing), heartbeating while it runs. A failure rejects the snapshot, leaves the published bars as
      * they were, and is non-retryable with the reason.
      */
     async runQualityGate({ snapshotId }: QualityGateInput): Promise<QualityGateResult> {
       return withFailureMapping(async () => {
-        const { verdict, published } = await judgeSnapshot(store, snapshotId);
+        // Publishing millions of bars is one long transaction: heartbeats say the worker is alive.
+        const { verdict, published } = await whileHeartbeating(() => judgeSnapshot(store, snapshotId), () => ({ snapshotId, phase: 'judge-and-publish' }));
         Context.current().log.info('quality gate', { snapshotId, passed: verdict.passed, reasons: verdict.reasons, published });
         if (!verdict.passed) {
           throw new BadInputError(`Quality gate failed for snapshot ${snapshotId}: ${verdict.reasons.join('; ')}`, 'QUALITY_GATE_FAILED');

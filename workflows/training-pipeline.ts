@@ -113,7 +113,15 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
     retry,
   });
-  const { runQualityGate, resolveExperiment, registerAndPromote, championRecipe, raiseAlert } = proxyActivities<PipelineActivities>({
+  // Publishing copies every staged bar in one transaction: as long as the import may take, kept
+  // alive by heartbeats (a retry finds the snapshot published and changes nothing).
+  const { runQualityGate } = proxyActivities<PipelineActivities>({
+    taskQueue: TASK_QUEUES.pipeline,
+    startToCloseTimeout: `${input.timeouts?.ingestMinutes ?? 60}m`,
+    heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
+    retry,
+  });
+  const { resolveExperiment, registerAndPromote, championRecipe, raiseAlert } = proxyActivities<PipelineActivities>({
     taskQueue: TASK_QUEUES.pipeline,
     startToCloseTimeout: '2m',
     retry,
