@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
 import type { Database } from './database';
+import type { DatabaseSchema } from './schema';
 
 /** Width of every symbol column (varchar(32)). */
 export const MAX_SYMBOL_LENGTH = 32;
@@ -28,35 +29,38 @@ const ROWS_PER_STATEMENT = 1000;
  */
 export async function upsertBars(store: Database, bars: readonly Bar[]): Promise<void> {
   assertSymbolsFit(bars);
-  await store.db.transaction().execute(async (tx) => {
-    for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
-      const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
-      const insert = tx.insertInto('bars').values(chunk.map((b) => ({ ...b })));
-      if (store.driver === 'mysql') {
-        await insert
-          .onDuplicateKeyUpdate({
-            open: sql`values(open)`,
-            high: sql`values(high)`,
-            low: sql`values(low)`,
-            close: sql`values(close)`,
-            volume: sql`values(volume)`,
-          })
-          .execute();
-      } else {
-        await insert
-          .onConflict((oc) =>
-            oc.columns(['symbol', 'date']).doUpdateSet((eb) => ({
-              open: eb.ref('excluded.open'),
-              high: eb.ref('excluded.high'),
-              low: eb.ref('excluded.low'),
-              close: eb.ref('excluded.close'),
-              volume: eb.ref('excluded.volume'),
-            })),
-          )
-          .execute();
-      }
+  await store.db.transaction().execute((tx) => upsertBarsIn(tx, store.driver, bars));
+}
+
+/** `upsertBars` inside a transaction the caller holds (publishing a snapshot). */
+export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], bars: readonly Bar[]): Promise<void> {
+  for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
+    const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
+    const insert = tx.insertInto('bars').values(chunk.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })));
+    if (driver === 'mysql') {
+      await insert
+        .onDuplicateKeyUpdate({
+          open: sql`values(open)`,
+          high: sql`values(high)`,
+          low: sql`values(low)`,
+          close: sql`values(close)`,
+          volume: sql`values(volume)`,
+        })
+        .execute();
+    } else {
+      await insert
+        .onConflict((oc) =>
+          oc.columns(['symbol', 'date']).doUpdateSet((eb) => ({
+            open: eb.ref('excluded.open'),
+            high: eb.ref('excluded.high'),
+            low: eb.ref('excluded.low'),
+            close: eb.ref('excluded.close'),
+            volume: eb.ref('excluded.volume'),
+          })),
+        )
+        .execute();
     }
-  });
+  }
 }
 
 export interface BarQuery {

@@ -37,10 +37,6 @@ export interface DatasetSnapshotsTable {
 }
 
 /** Accepted bars of a snapshot waiting for the gate; deleted once it is published or rejected. */
-export interface BarsStagingTable extends BarsTable {
-  snapshot_id: string;
-}
-
 /** One row per staged chunk of an import: what lets a retried attempt resume where the last stopped. */
 export interface StagedChunksTable {
   snapshot_id: string;
@@ -49,6 +45,7 @@ export interface StagedChunksTable {
   report: string; // JSON QualityReport of the chunk
   attempt_token: string;
   staged_at: string;
+  bars: string; // the chunk's accepted bars, columnar JSON (lib/store/staging.ts)
 }
 
 /** The values a publish replaced: one row per bar whose OHLCV changed. */
@@ -277,7 +274,6 @@ export interface DatabaseSchema {
   feature_progress: FeatureProgressTable;
   feature_revision_marks: FeatureRevisionMarksTable;
   bars: BarsTable;
-  bars_staging: BarsStagingTable;
   staged_chunks: StagedChunksTable;
   bar_revisions: BarRevisionsTable;
   dataset_snapshots: DatasetSnapshotsTable;

@@ -287,3 +287,32 @@ describe('MySQL symbol columns', () => {
     }
   });
 });
+
+describe.each(DRIVERS)('an import staged before chunks held their bars, on %s', (_driver, create) => {
+  let t: TestDatabase;
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('is carried over by the migration and publishes the same bars', async () => {
+    t = await create();
+    const migrator = new Migrator({ db: t.store.db, provider: migrationProvider });
+    expect((await migrator.migrateTo('0011_large_documents')).error).toBeUndefined();
+    const id = 'ds-legacy';
+    await sql`insert into dataset_snapshots (id, content_hash, source, symbols, symbol_count, first_date, last_date, rows_read, row_count, rejected_count, flagged_count, quality_report, status, status_reason, created_at, attempt_token, published_at, bars_added, bars_revised)
+      values (${id}, 'h', '{}', '["AAPL","MSFT"]', 2, '2017-01-03', '2017-01-04', 3, 3, 0, 0, '{}', 'passed', null, '2017-01-05T00:00:00.000Z', null, null, null, null)`.execute(t.store.db);
+    for (const chunk of [0, 1]) await sql`insert into staged_chunks (snapshot_id, chunk, ${sql.ref('rows')}, report, attempt_token, staged_at) values (${id}, ${chunk}, ${chunk === 0 ? 2 : 1}, '{}', 'tok', '2017-01-05T00:00:00.000Z')`.execute(t.store.db);
+    await sql`insert into bars_staging (snapshot_id, symbol, date, open, high, low, close, volume) values
+      (${id}, 'AAPL', '2017-01-03', 1.5, 2.25, 1, 2, 100), (${id}, 'AAPL', '2017-01-04', 2, 3, 1.75, 2.5, 200), (${id}, 'MSFT', '2017-01-03', 60.125, 61, 60, 60.5, 300)`.execute(t.store.db);
+    expect((await migrator.migrateToLatest()).error).toBeUndefined();
+    expect(await countStagedBars(t.store, id)).toBe(3);
+    const published = await publishSnapshot(t.store, id);
+    expect(published).toEqual({ added: 3, revised: 0, alreadyPublished: false });
+    expect(await readBars(t.store)).toEqual([
+      { symbol: 'AAPL', date: '2017-01-03', open: 1.5, high: 2.25, low: 1, close: 2, volume: 100 },
+      { symbol: 'AAPL', date: '2017-01-04', open: 2, high: 3, low: 1.75, close: 2.5, volume: 200 },
+      { symbol: 'MSFT', date: '2017-01-03', open: 60.125, high: 61, low: 60, close: 60.5, volume: 300 },
+    ]);
+    expect(await countStagedBars(t.store)).toBe(0);
+  });
+});
