@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { parseHeadlinesCsv } from '../../lib/news/headlines';
+import { describeInstrumentKinds, instrumentMapSchema } from '../../lib/market-data/instruments';
 import { parseSymbol } from '../../lib/market-data/symbols';
 import { saveHeadlines } from '../../lib/store/news';
 import { z } from 'zod';
@@ -31,6 +32,8 @@ export function snapshotsCommand(): Command {
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
         console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }, null, 2));
+        const declared = instrumentMapSchema.safeParse((s.source as { instruments?: unknown } | null)?.instruments ?? {});
+        console.log(`instrument kinds: ${describeInstrumentKinds(s.symbols, declared.success ? declared.data : {}) || 'none'}`);
         if (s.status === 'published') {
           console.log(`published ${s.publishedAt}: ${s.barsAdded ?? 0} bars added, ${s.barsRevised ?? 0} revised`);
           for (const r of await listRevisions(store, id, 10)) {

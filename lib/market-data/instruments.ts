@@ -45,6 +45,25 @@ export function instrumentKind(symbol: string, overrides?: InstrumentMap): Instr
 }
 
 /** Stocks only, unless `kinds` says otherwise: the rule for universes and cross-sections. */
+/**
+ * One line naming how many series of each kind a snapshot holds, listing the non-equities:
+ * "1 equity; 2 index ($DJI, $SPX); 1 volatility_index ($VIX)".
+ */
+export function describeInstrumentKinds(symbols: readonly string[], overrides?: InstrumentMap, listAtMost = 10): string {
+  const byKind = new Map<InstrumentKind, string[]>();
+  for (const symbol of [...symbols].sort()) {
+    const kind = instrumentKind(symbol, overrides);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), symbol]);
+  }
+  return INSTRUMENT_KINDS.filter((k) => byKind.has(k))
+    .map((k) => {
+      const list = byKind.get(k) ?? [];
+      if (k === 'equity') return `${list.length} ${k}`;
+      return `${list.length} ${k} (${list.slice(0, listAtMost).join(', ')}${list.length > listAtMost ? ', …' : ''})`;
+    })
+    .join('; ');
+}
+
 export const DEFAULT_UNIVERSE_KINDS: readonly InstrumentKind[] = ['equity'];
 
 /** A predicate for "belongs in the universe" under `kinds` and explicit `overrides`. */

@@ -8,7 +8,7 @@ import { resolveUniverse } from '../../activities/training';
 import { computeFeatures, featureColumns, type SymbolBars } from '../../lib/features/compute-features';
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
 import { computeFromInputs, loadFeatureInputs } from '../../lib/features/materialize';
-import { instrumentKind } from '../../lib/market-data/instruments';
+import { describeInstrumentKinds, instrumentKind } from '../../lib/market-data/instruments';
 import { upsertBars } from '../../lib/store/bars';
 import { saveFeatureSet } from '../../lib/store/features';
 import { saveSnapshot, setSnapshotStatus } from '../../lib/store/snapshots';
@@ -31,6 +31,8 @@ describe('instrument kinds', () => {
   it('follow the documented convention, explicit kinds first', () => {
     expect(['AAPL', 'BRK.B', 'BF-B', '$SPX', '^GSPC', '$DJI', '$VIX', '^VIX', 'VIX', 'ES=F'].map((s) => instrumentKind(s))).toEqual(['equity', 'equity', 'equity', 'index', 'index', 'index', 'volatility_index', 'volatility_index', 'volatility_index', 'future']);
     expect(instrumentKind('SPY', { SPY: 'etf' })).toBe('etf');
+    // What `snapshots show` prints for a snapshot's series.
+    expect(describeInstrumentKinds(['AAPL', '$VIX', '$SPX', 'SPY', '$DJI', 'BRK.B'], { SPY: 'etf' })).toBe('2 equity; 1 etf (SPY); 2 index ($DJI, $SPX); 1 volatility_index ($VIX)');
   });
 });
 
