@@ -10,7 +10,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
-import { buildApiServer } from '../../api/server';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { ackAlert, raiseAlert } from '../../lib/alerts/alert-store';
@@ -23,6 +22,7 @@ import { TASK_QUEUES } from '../../lib/task-queues';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
@@ -39,6 +39,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   let serving: ServingModels;
   let log: PredictionLogWriter;
   let app: FastifyInstance;
+  let api: ApiStack;
   let market: OracleMarket;
 
   beforeAll(async () => {
@@ -47,15 +48,11 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
     artifactDir = tempDir('mlp-deploy-artifacts-');
     market = await setUpOracleMarket(t.store, cache);
-    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
-    await serving.start();
-    log = new PredictionLogWriter(t.store, { flushMs: 50 });
-    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [TOKEN] });
+    api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    ({ serving, log, app } = api);
   });
   afterAll(async () => {
-    await app?.close();
-    await log?.close();
-    await serving?.close();
+    await api?.close();
     await cache?.close();
     await t?.drop();
     await env?.teardown();

@@ -9,14 +9,12 @@ import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApiServer } from '../../api/server';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { publishOnlineFeatures, readOnlineFeatures } from '../../lib/features/online-features';
 import { writeFeatureRows } from '../../lib/store/features';
-import { PredictionLogWriter } from '../../lib/serving/prediction-log';
-import { ServingModels } from '../../lib/serving/serving-models';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, registerOracleModel } from '../helpers/oracle-models';
 import { freePort } from '../helpers/worker-process';
@@ -68,9 +66,8 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
   let redis: ChildProcess;
   let t: TestDatabase;
   let cache: RedisCache;
-  let serving: ServingModels;
-  let log: PredictionLogWriter;
   let app: FastifyInstance;
+  let api: ApiStack;
   const cacheLog: string[] = [];
 
   beforeAll(async () => {
@@ -88,15 +85,11 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     await publishOnlineFeatures(cache, SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: LIVE, columns: ORACLE_COLUMNS, values: [1, 0] })));
     const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: FEATURE_SET });
     await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
-    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
-    await serving.start();
-    log = new PredictionLogWriter(t.store, { flushMs: 50 });
-    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [TOKEN] });
+    api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    ({ app } = api);
   });
   afterAll(async () => {
-    await app?.close();
-    await log?.close();
-    await serving?.close();
+    await api?.close();
     await cache?.close();
     await t?.drop();
     if (redis) await stopRedis(redis);

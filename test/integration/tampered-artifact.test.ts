@@ -8,16 +8,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
-import { buildApiServer } from '../../api/server';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { artifactPath } from '../../lib/registry/artifact-store';
 import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
-import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes, type ServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { deploymentWorkflow } from '../../workflows';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
@@ -38,8 +37,8 @@ describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => 
   let cache: RedisCache;
   let artifactDir: string;
   let serving: ServingModels;
-  let log: PredictionLogWriter;
   let app: FastifyInstance;
+  let api: ApiStack;
   let market: OracleMarket;
 
   beforeAll(async () => {
@@ -48,15 +47,11 @@ describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => 
     cache = new RedisCache(TEST_REDIS_URL, `mlp-test-tamper-${crypto.randomBytes(3).toString('hex')}:`);
     artifactDir = tempDir('mlp-tamper-artifacts-');
     market = await setUpOracleMarket(t.store, cache);
-    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
-    await serving.start();
-    log = new PredictionLogWriter(t.store, { flushMs: 50 });
-    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [TOKEN] });
+    api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    ({ serving, app } = api);
   });
   afterAll(async () => {
-    await app?.close();
-    await log?.close();
-    await serving?.close();
+    await api?.close();
     await cache?.close();
     await t?.drop();
     await env?.teardown();

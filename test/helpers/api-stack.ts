@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer } from '../../api/server';
+import type { Cache } from '../../lib/cache/cache';
+import type { ApiToken } from '../../lib/config';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { ServingModels } from '../../lib/serving/serving-models';
+import type { Database } from '../../lib/store/database';
+
+export interface ApiStack {
+  serving: ServingModels;
+  log: PredictionLogWriter;
+  app: FastifyInstance;
+  /** Closes the app, flushes the log and stops the serving models, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * An API process inside the test: serving models polling the store every 200 ms, a prediction log
+ * flushed every 50 ms (tests read it soon after), and the Fastify app on them.
+ */
+export async function startApiStack(deps: { store: Database; cache: Cache; artifactDir: string; tokens: ApiToken[] }): Promise<ApiStack> {
+  const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifactDir: deps.artifactDir, pollMs: 200 });
+  await serving.start();
+  const log = new PredictionLogWriter(deps.store, { flushMs: 50 });
+  const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens });
+  return {
+    serving,
+    log,
+    app,
+    async close() {
+      await app.close();
+      await log.close();
+      await serving.close();
+    },
+  };
+}
