@@ -53,7 +53,9 @@ export function describeInstrumentKinds(symbols: readonly string[], overrides?: 
   const byKind = new Map<InstrumentKind, string[]>();
   for (const symbol of [...symbols].sort()) {
     const kind = instrumentKind(symbol, overrides);
-    byKind.set(kind, [...(byKind.get(kind) ?? []), symbol]);
+    const list = byKind.get(kind);
+    if (list) list.push(symbol);
+    else byKind.set(kind, [symbol]);
   }
   return INSTRUMENT_KINDS.filter((k) => byKind.has(k))
     .map((k) => {
