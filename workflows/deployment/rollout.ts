@@ -260,7 +260,9 @@ export class Rollout {
     this.state.status = status;
     while (this.controls.flags.paused && !this.controls.decisionWaiting) {
       await this.waitFor(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());
-      await this.continueAsNewIfDue();
+      // Only while still held: a run continued right after a resume would carry the held status
+      // into the next run, which shows it until something else changes it.
+      if (this.controls.flags.paused && !this.controls.decisionWaiting) await this.continueAsNewIfDue();
     }
     this.state.status = baseStatus(this.position);
   }
