@@ -1,0 +1,46 @@
+/** The `mlp` command tree, built without parsing anything (the CLI entry point and the docs check both use it). */
+import { Command } from 'commander';
+import { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES, loadApiRateLimits, loadConfig, printableConfig } from '../lib/config';
+import { alertsCommand } from './commands/alerts';
+import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
+import { deployCommand, deploymentsCommand } from './commands/deployments';
+import { featuresCommand } from './commands/features';
+import { modelsCommand } from './commands/models';
+import { runPipelineCommand } from './commands/run-pipeline';
+import { runsCommand } from './commands/runs';
+import { schedulesCommand } from './commands/schedules';
+import { connectClient, webUiLink } from './temporal-client';
+
+export function buildProgram(): Command {
+  const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
+
+  program.addCommand(runPipelineCommand());
+  program
+    .command('status <workflowId>')
+    .description('state of a run and its Web UI link')
+    .action(async (workflowId: string) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      const d = await client.workflow.getHandle(workflowId).describe();
+      console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
+      await client.connection.close();
+    });
+  program.addCommand(runsCommand());
+  program.addCommand(modelsCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(deploymentsCommand());
+  program.addCommand(snapshotsCommand());
+  program.addCommand(quarantineCommand());
+  program.addCommand(featuresCommand());
+  program.addCommand(newsCommand());
+  program.addCommand(schedulesCommand());
+  program.addCommand(alertsCommand());
+  program
+    .command('config')
+    .description('effective configuration and the environment variables behind it')
+    .action(() => {
+      console.log(JSON.stringify({ ...printableConfig(loadConfig()), apiRateLimits: loadApiRateLimits() }, null, 2));
+      for (const v of [...CONFIG_VARIABLES, ...API_RATE_LIMIT_VARIABLES]) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
+    });
+  return program;
+}
