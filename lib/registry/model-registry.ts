@@ -240,3 +240,23 @@ export async function verifyRegisteredVersion(store: Database, artifactDir: stri
   const v = await getModelVersion(store, name, version);
   return { version: v, ...(await verifyModelArtifact(store, artifactDir, v)) };
 }
+
+/** What a run report adds to a version's lineage: the report file, and what the report read from the run. */
+export interface VersionReportRecord {
+  report: { path: string; sha256: string; bytes: number; generatedAt: string };
+  /** The registration's promotion decision (not stored elsewhere when nothing moved). */
+  promotion?: { promote: boolean; reason: string };
+  /** Verdicts of the guards that judged the run's dataset. */
+  datasetGuards?: Array<{ guard: string; tripped: boolean; message: string }>;
+}
+
+/**
+ * Records a version's run report in its lineage (the model and its metrics stay as registered;
+ * only these keys are set, so writing the report again replaces them).
+ */
+export async function recordVersionReport(store: Database, name: string, version: number, record: VersionReportRecord): Promise<ModelVersion> {
+  const v = await getModelVersion(store, name, version);
+  const lineage = { ...v.lineage, ...record };
+  await store.db.updateTable('model_versions').set({ lineage: JSON.stringify(lineage) }).where('name', '=', name).where('version', '=', version).execute();
+  return { ...v, lineage };
+}

@@ -1,0 +1,523 @@
+/**
+ * The numbers of a run report, assembled from what a registered version stores (params, metrics,
+ * lineage) and, when its files are still under ARTIFACT_DIR, from the walk-forward predictions
+ * recomputed against the dataset and bars (equity, monthly figures, IC by day, ROC, calibration,
+ * importance). Pure: no store, no files, no Temporal; lib/reports/version-report.ts does the I/O.
+ *
+ * Every section is either recorded or says why not ("not recorded for this version"), so versions
+ * registered before a piece of data was stored still get a report.
+ */
+import { z } from 'zod';
+import { backtestOf } from '../backtest/backtest';
+import { backtestOptionsSchema, type BacktestOptionsInput } from '../backtest/input';
+import type { BarSeries } from '../market-data/bar';
+import { rng } from '../random';
+import type { AliasHistoryEntry, ModelVersion } from '../registry/model-registry';
+import type { PromotionDecision } from '../registry/promotion';
+import { binaryAucOf } from '../stats/binary-scores';
+import type { TrainingDataset } from '../training/dataset';
+import { backtestInputOf } from '../training/evaluation-report';
+import type { GuardVerdict } from '../training/guards';
+import { datasetRows, evenlySpaced } from '../training/trial';
+import type { WalkForwardPredictions } from '../training/walk-forward';
+import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
+import { classificationReportOf, informationCoefficient, predictedClassesOf } from '../validation/metrics';
+import type { TrainedModel } from '../../models/model';
+
+export const NOT_RECORDED = 'not recorded for this version';
+
+export type Section<T> = { recorded: true; data: T } | { recorded: false; reason: string };
+
+const recorded = <T>(data: T): Section<T> => ({ recorded: true, data });
+const missing = <T>(reason: string): Section<T> => ({ recorded: false, reason });
+
+export interface HeadlineRow {
+  metric: string;
+  model: number;
+  /** The strongest naive baseline (or buy-and-hold for strategy figures) on the same rows or days. */
+  baseline: number;
+  baselineName: string;
+  note?: string;
+}
+
+export interface EquitySection {
+  dates: string[];
+  strategy: number[];
+  buyAndHold: number[];
+  /** equity / running peak − 1 (≤ 0). */
+  strategyDrawdown: number[];
+  buyAndHoldDrawdown: number[];
+  sharpe: { strategy: number; buyAndHold: number };
+  maxDrawdown: { strategy: number; buyAndHold: number };
+  totalReturn: { strategy: number; buyAndHold: number };
+}
+
+export interface MonthlyReturn {
+  month: string;
+  strategy: number;
+  buyAndHold: number;
+}
+
+export interface IcSection {
+  dates: string[];
+  ic: number[];
+  rolling: number[];
+  window: number;
+  mean: number;
+  baseline: { name: string; mean: number };
+}
+
+export interface MonthlyAccuracy {
+  month: string;
+  rows: number;
+  accuracy: number;
+  baselineAccuracy: number;
+  auc: number;
+  baselineAuc: number;
+}
+
+export interface CurvePoint {
+  x: number;
+  y: number;
+}
+
+export interface RocSection {
+  model: { auc: number; points: CurvePoint[] };
+  baseline: { name: string; auc: number; points: CurvePoint[] };
+}
+
+export interface CalibrationBin {
+  from: number;
+  to: number;
+  count: number;
+  meanPredicted: number;
+  observed: number;
+}
+
+export interface ImportanceSection {
+  method: 'gain' | 'permutation';
+  note: string;
+  features: Array<{ name: string; value: number }>;
+}
+
+export interface TrialPoint {
+  trial: number;
+  score: number;
+  bestSoFar: number;
+  seconds: number;
+  error?: string;
+}
+
+export interface GuardRow {
+  guard: string;
+  tripped: boolean;
+  message: string;
+  /** Which step judged it: the dataset, the predictions, or the shuffled-label refit. */
+  source: string;
+}
+
+export interface PromotionSection {
+  promote: boolean;
+  reason: string;
+  source: string;
+  aliases: string[];
+  history: AliasHistoryEntry[];
+}
+
+export interface RunReport {
+  title: string;
+  generatedAt: string;
+  model: { name: string; version: number; algorithm: string; aliases: string[]; createdAt: string; featureSetVersion: string; label: Record<string, unknown>; params: Record<string, unknown>; period?: { from: string; to: string; days: number; rows: number } };
+  headline: Section<HeadlineRow[]>;
+  equity: Section<EquitySection>;
+  monthlyReturns: Section<MonthlyReturn[]>;
+  ic: Section<IcSection>;
+  monthlyAccuracy: Section<{ baselineName: string; aucBaselineName: string; months: MonthlyAccuracy[] }>;
+  roc: Section<RocSection>;
+  calibration: Section<{ brier: number; bins: CalibrationBin[] }>;
+  confusion: Section<{ classes: string[]; counts: number[] }>;
+  importance: Section<ImportanceSection>;
+  trials: Section<{ metric: string; points: TrialPoint[] }>;
+  guards: Section<GuardRow[]>;
+  lineage: Section<Array<[string, string]>>;
+  promotion: Section<PromotionSection>;
+}
+
+/** What a report is built from; everything but the version is optional. */
+export interface ReportInputs {
+  version: ModelVersion;
+  /** Aliases pointing at the version now. */
+  aliases?: string[];
+  aliasHistory?: AliasHistoryEntry[];
+  /** The registration's promotion decision (the run passes it; later reports read it from the lineage). */
+  decision?: PromotionDecision;
+  /** Verdicts of the guards that judged the dataset (point-in-time audit, single-feature scan). */
+  datasetGuards?: GuardVerdict[];
+  /** The walk-forward predictions with their dataset and bars; absent (with the reason) when the files are gone. */
+  evaluation?: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] };
+  evaluationMissing?: string;
+  /** The registered model, for feature importance. */
+  model?: TrainedModel;
+  modelMissing?: string;
+  now?: Date;
+}
+
+// What the report reads from the stored JSON: checked, since rows of older versions may lack any of it.
+const guardSchema = z.object({ guard: z.string(), tripped: z.boolean(), message: z.string() });
+const storedReportSchema = z.object({
+  period: z.object({ from: z.string(), to: z.string(), days: z.number(), rows: z.number() }).optional(),
+  classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable(), confusion: z.array(z.number().nullable()).optional() }),
+  baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
+  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
+  informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
+  backtest: z.object({ strategy: z.record(z.string(), z.number().nullable()), buyAndHold: z.record(z.string(), z.number().nullable()) }).optional(),
+  guards: z.array(guardSchema).optional(),
+});
+const storedMetricsSchema = z.object({
+  outOfSample: storedReportSchema.optional(),
+  shuffledLabel: z.object({ passed: z.boolean(), message: z.string() }).optional(),
+  scores: z.object({ trippedGuards: z.array(guardSchema).optional() }).optional(),
+  cv: z.object({ auc: z.number().nullable() }).optional(),
+});
+/** NaN (a failed trial in memory) reads like the null it becomes in stored JSON. */
+const nanAsNull = z.preprocess((v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), z.number().nullable());
+const trialSchema = z.object({ trial: z.number(), score: nanAsNull, seconds: nanAsNull.optional(), error: z.string().optional() });
+const decisionSchema = z.object({ promote: z.boolean(), reason: z.string() });
+const experimentSchema = z.object({ name: z.string().optional(), seed: z.number().optional(), backtest: z.unknown().optional(), search: z.object({ method: z.string().optional() }).optional(), walkForward: z.record(z.string(), z.unknown()).optional() });
+
+const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN);
+
+/** equity[i] / max(equity[0..i]) − 1: how far below its running peak the curve is (0 at a new high). */
+export function drawdownSeriesOf(equity: ArrayLike<number>): number[] {
+  let peak = -Infinity;
+  return Array.from(equity, (e) => {
+    peak = Math.max(peak, e);
+    return e / peak - 1;
+  });
+}
+
+/**
+ * Compounded returns per calendar month; period i runs from dates[i] to dates[i + 1] and belongs to
+ * the month it ends in (so `dates` has one more entry than `returns`).
+ */
+export function monthlyReturnsOf(dates: readonly string[], strategy: ArrayLike<number>, benchmark: ArrayLike<number>): MonthlyReturn[] {
+  const out: MonthlyReturn[] = [];
+  for (let i = 0; i < strategy.length; i++) {
+    const month = dates[i + 1].slice(0, 7);
+    let last = out[out.length - 1];
+    if (!last || last.month !== month) out.push((last = { month, strategy: 1, buyAndHold: 1 }));
+    last.strategy *= 1 + strategy[i];
+    last.buyAndHold *= 1 + benchmark[i];
+  }
+  return out.map((m) => ({ month: m.month, strategy: m.strategy - 1, buyAndHold: m.buyAndHold - 1 }));
+}
+
+/** Trailing mean over `window` values (fewer at the start). */
+export function rollingMeanOf(values: readonly number[], window: number): number[] {
+  let sum = 0;
+  return values.map((v, i) => {
+    sum += v;
+    if (i >= window) sum -= values[i - window];
+    return sum / Math.min(i + 1, window);
+  });
+}
+
+/** ROC points (false-positive rate, true-positive rate) over distinct thresholds, at most `max`. */
+export function rocCurveOf(score: ArrayLike<number>, positive: ArrayLike<boolean>, max = 200): CurvePoint[] {
+  const order = Array.from({ length: score.length }, (_, i) => i).filter((i) => Number.isFinite(score[i])).sort((a, b) => score[b] - score[a]);
+  const p = order.filter((i) => positive[i]).length;
+  const n = order.length - p;
+  if (p === 0 || n === 0) return [];
+  const points: CurvePoint[] = [{ x: 0, y: 0 }];
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < order.length; k++) {
+    if (positive[order[k]]) tp++;
+    else fp++;
+    if (k + 1 < order.length && score[order[k + 1]] === score[order[k]]) continue;
+    points.push({ x: fp / n, y: tp / p });
+  }
+  if (points.length <= max) return points;
+  const step = (points.length - 1) / (max - 1);
+  return Array.from({ length: max }, (_, i) => points[Math.round(i * step)]);
+}
+
+/** Reliability of P(class) in `bins` equal-width bins: mean predicted vs observed frequency. */
+export function calibrationOf(probability: ArrayLike<number>, positive: ArrayLike<boolean>, bins = 10): CalibrationBin[] {
+  const acc = Array.from({ length: bins }, (_, b) => ({ from: b / bins, to: (b + 1) / bins, count: 0, sumP: 0, hits: 0 }));
+  for (let i = 0; i < probability.length; i++) {
+    const p = probability[i];
+    if (!Number.isFinite(p)) continue;
+    const b = acc[Math.min(bins - 1, Math.max(0, Math.floor(p * bins)))];
+    b.count++;
+    b.sumP += p;
+    if (positive[i]) b.hits++;
+  }
+  return acc.filter((b) => b.count > 0).map((b) => ({ from: b.from, to: b.to, count: b.count, meanPredicted: b.sumP / b.count, observed: b.hits / b.count }));
+}
+
+/** Best score so far per trial (failed trials keep the previous best). */
+export function trialPointsOf(trials: ReadonlyArray<z.infer<typeof trialSchema>>): TrialPoint[] {
+  let best = -Infinity;
+  return [...trials]
+    .sort((a, b) => a.trial - b.trial)
+    .map((t) => {
+      const score = num(t.score);
+      if (Number.isFinite(score) && score > best) best = score;
+      return { trial: t.trial, score, bestSoFar: Number.isFinite(best) ? best : NaN, seconds: num(t.seconds), ...(t.error ? { error: t.error } : {}) };
+    });
+}
+
+interface Evaluated {
+  labels: Int32Array;
+  classes: number;
+  score: Float64Array;
+  predicted: Int32Array;
+  proba: Float64Array;
+  months: string[];
+  dayIndex: Int32Array;
+}
+
+function evaluatedOf(ds: TrainingDataset, predictions: WalkForwardPredictions): Evaluated {
+  const { rows, proba, classes } = predictions;
+  return {
+    labels: Int32Array.from(rows, (r) => ds.labels[r]),
+    classes,
+    score: Float64Array.from(rows, (_, i) => proba[i * classes + classes - 1]),
+    predicted: predictedClassesOf(proba, classes),
+    proba,
+    months: Array.from(rows, (r) => ds.days[ds.start[r]].slice(0, 7)),
+    dayIndex: Int32Array.from(rows, (r) => ds.start[r]),
+  };
+}
+
+/** Permutation importance: the drop in AUC (binary) or accuracy when one column is shuffled, on at most `maxRows` rows. */
+export function permutationImportanceOf(model: TrainedModel, ds: TrainingDataset, rows: Int32Array, options: { seed: number; maxRows?: number }): Array<{ name: string; value: number }> {
+  const sample = evenlySpaced(rows, options.maxRows ?? 4000);
+  const { x, y } = datasetRows(ds, sample);
+  const classes = model.classes;
+  const metric = (proba: Float64Array) => {
+    if (classes === 2) return binaryAucOf(Float64Array.from(y, (_, i) => proba[i * 2 + 1]), y);
+    return classificationReportOf(proba, y, classes).accuracy;
+  };
+  const base = metric(model.predictProba(x));
+  const p = ds.columns.length;
+  return ds.columns.map((name, j) => {
+    const next = rng(options.seed + j);
+    const values = Float64Array.from(x.values);
+    // Fisher–Yates over column j only.
+    for (let i = x.rows - 1; i > 0; i--) {
+      const k = Math.floor(next() * (i + 1));
+      const t = values[i * p + j];
+      values[i * p + j] = values[k * p + j];
+      values[k * p + j] = t;
+    }
+    return { name, value: base - metric(model.predictProba({ ...x, values })) };
+  });
+}
+
+/** Tree ensembles report split gain; other models' own importances (coefficients) are not comparable, so they get permutation importance. */
+const TREE_ALGORITHMS = new Set(['random_forest', 'gradient_boosting']);
+function treeGains(model: TrainedModel): ReadonlyMap<string, number> | undefined {
+  return TREE_ALGORITHMS.has(model.algorithm) ? model.featureImportances?.() : undefined;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return '-';
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+export function assembleRunReport(inputs: ReportInputs): RunReport {
+  const v = inputs.version;
+  const metricsParsed = storedMetricsSchema.safeParse(v.metrics);
+  const metrics = metricsParsed.success ? metricsParsed.data : {};
+  const stored = metrics.outOfSample;
+  const experimentParsed = experimentSchema.safeParse(v.lineage.experiment ?? {});
+  const experiment = experimentParsed.success ? experimentParsed.data : {};
+  const backtestOptions = backtestOptionsSchema.safeParse(experiment.backtest ?? {});
+  const aliases = inputs.aliases ?? [];
+
+  const report: RunReport = {
+    title: `${v.name} v${v.version} (${v.algorithm})`,
+    generatedAt: (inputs.now ?? new Date()).toISOString(),
+    model: { name: v.name, version: v.version, algorithm: v.algorithm, aliases, createdAt: v.createdAt, featureSetVersion: v.featureSetVersion, label: v.label, params: v.params, period: stored?.period },
+    headline: missing(NOT_RECORDED),
+    equity: missing(NOT_RECORDED),
+    monthlyReturns: missing(NOT_RECORDED),
+    ic: missing(NOT_RECORDED),
+    monthlyAccuracy: missing(NOT_RECORDED),
+    roc: missing(NOT_RECORDED),
+    calibration: missing(NOT_RECORDED),
+    confusion: missing(NOT_RECORDED),
+    importance: missing(NOT_RECORDED),
+    trials: missing(NOT_RECORDED),
+    guards: missing(NOT_RECORDED),
+    lineage: missing(NOT_RECORDED),
+    promotion: missing(NOT_RECORDED),
+  };
+  const noEvaluation = `${NOT_RECORDED}: ${inputs.evaluationMissing ?? 'no out-of-sample predictions stored'}`;
+
+  // Headline: the figures the promotion was decided on, each beside its strongest naive baseline.
+  if (stored) {
+    const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: num(stored.baseline.accuracy), baselineName: stored.baseline.name }];
+    rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(stored.auc ? {} : { note: 'baseline AUC not recorded; chance is 0.5' }) });
+    if (stored.backtest) {
+      for (const [key, label] of [['sharpe', 'Sharpe ratio (net)'], ['annualReturn', 'annual return (net)'], ['maxDrawdown', 'max drawdown']] as const) {
+        if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)' });
+      }
+    }
+    report.headline = recorded(rows);
+    if (stored.classification.confusion && stored.classification.confusion.length > 0) {
+      const counts = stored.classification.confusion.map(num);
+      const k = Math.round(Math.sqrt(counts.length));
+      report.confusion = recorded({ classes: Array.from({ length: k }, (_, i) => String(i)), counts });
+    }
+  }
+
+  if (inputs.evaluation) {
+    const { dataset: ds, predictions, series } = inputs.evaluation;
+    const e = evaluatedOf(ds, predictions);
+    const binary = e.classes === 2;
+    const lastClass = Array.from(e.labels, (y) => y === e.classes - 1);
+    const baselines = naiveBaselinesOf(ds, predictions.rows, series);
+    const strongest = strongestBaseline(baselines, e.labels);
+    const fair = baselines.filter((b) => !b.hindsight).map((b) => ({ b, auc: binaryAucOf(b.score, lastClass.map((t) => (t ? 1 : 0))) }));
+    const aucRival = fair.reduce((best, x) => (x.auc > best.auc || !Number.isFinite(best.auc) ? x : best));
+
+    // Equity and drawdown: the same backtest the evaluation ran (experiment options, version seed).
+    const bt = backtestOf(backtestInputOf(ds, predictions, series), backtestOptions.success ? backtestOptions.data : ({} as BacktestOptionsInput), { seed: v.seed });
+    const strategy = Array.from(bt.strategy.equity);
+    const buyAndHold = Array.from(bt.benchmark.equity);
+    const sd = drawdownSeriesOf(strategy);
+    const bd = drawdownSeriesOf(buyAndHold);
+    report.equity = recorded({
+      dates: bt.equityDates,
+      strategy,
+      buyAndHold,
+      strategyDrawdown: sd,
+      buyAndHoldDrawdown: bd,
+      sharpe: { strategy: bt.strategy.metrics.sharpe, buyAndHold: bt.benchmark.metrics.sharpe },
+      maxDrawdown: { strategy: -Math.min(0, ...sd), buyAndHold: -Math.min(0, ...bd) },
+      totalReturn: { strategy: strategy[strategy.length - 1] - 1, buyAndHold: buyAndHold[buyAndHold.length - 1] - 1 },
+    });
+    report.monthlyReturns = recorded(monthlyReturnsOf(bt.equityDates, bt.strategy.netReturns, bt.benchmark.netReturns));
+
+    // IC by day with its rolling mean, beside the strongest baseline's mean IC.
+    const forward = Float64Array.from(predictions.rows, (r) => ds.forwardReturn[r]);
+    const ic = informationCoefficient(e.score, forward, e.dayIndex);
+    const baselineIc = informationCoefficient(aucRival.b.score, forward, e.dayIndex);
+    const icValues = Array.from(ic.perDay);
+    const window = 21;
+    report.ic = ic.count > 0 ? recorded({ dates: Array.from(ic.days, (d) => ds.days[d]), ic: icValues, rolling: rollingMeanOf(icValues, window), window, mean: ic.mean, baseline: { name: aucRival.b.name, mean: baselineIc.mean } }) : missing('no day had three or more scored symbols: the IC needs a cross-section');
+
+    // Accuracy and AUC by month beside the strongest naive baselines (by accuracy, by AUC).
+    const byMonth = new Map<string, number[]>();
+    e.months.forEach((m, i) => (byMonth.get(m) ?? byMonth.set(m, []).get(m)!).push(i));
+    const months: MonthlyAccuracy[] = [...byMonth.entries()].map(([month, idx]) => {
+      const labels = Int32Array.from(idx, (i) => e.labels[i]);
+      const positive = idx.map((i) => (lastClass[i] ? 1 : 0));
+      return {
+        month,
+        rows: idx.length,
+        accuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => e.predicted[i]), labels),
+        baselineAccuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => strongest.predicted[i]), labels),
+        auc: binaryAucOf(idx.map((i) => e.score[i]), positive),
+        baselineAuc: binaryAucOf(idx.map((i) => aucRival.b.score[i]), positive),
+      };
+    });
+    report.monthlyAccuracy = recorded({ baselineName: strongest.name, aucBaselineName: aucRival.b.name, months });
+
+    report.roc = recorded({
+      model: { auc: binaryAucOf(e.score, lastClass.map((t) => (t ? 1 : 0))), points: rocCurveOf(e.score, lastClass) },
+      baseline: { name: aucRival.b.name, auc: aucRival.auc, points: rocCurveOf(aucRival.b.score, lastClass) },
+    });
+    const cls = classificationReportOf(e.proba, e.labels, e.classes);
+    report.calibration = recorded({ brier: cls.brier, bins: calibrationOf(e.score, lastClass) });
+    report.confusion = recorded({ classes: Array.from({ length: e.classes }, (_, i) => String(i)), counts: Array.from(cls.confusion) });
+    if (!stored) {
+      // No stored evaluation (an older row): the headline from the recomputation.
+      report.headline = recorded([
+        { metric: 'accuracy (out of sample)', model: cls.accuracy, baseline: baselineAccuracyOf(strongest.predicted, e.labels), baselineName: strongest.name, note: 'recomputed from the stored predictions' },
+        { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
+        { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
+      ]);
+      report.model.period = { from: ds.days[e.dayIndex[0]], to: ds.days[e.dayIndex[e.dayIndex.length - 1]], days: new Set(e.dayIndex).size, rows: e.labels.length };
+    }
+    if (report.headline.recorded && ic.count > 0) report.headline.data.push({ metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: aucRival.b.name });
+
+    if (inputs.model) {
+      const gains = treeGains(inputs.model);
+      const features = gains
+        ? [...gains.entries()].map(([name, value]) => ({ name, value }))
+        : permutationImportanceOf(inputs.model, ds, predictions.rows, { seed: v.seed });
+      features.sort((a, b) => b.value - a.value);
+      report.importance = recorded({
+        method: gains ? 'gain' : 'permutation',
+        note: gains
+          ? 'share of the total split gain (loss or impurity decrease) of the registered model'
+          : `drop in ${binary ? 'ROC AUC' : 'accuracy'} of the registered model when one feature is shuffled, on up to 4000 rows of the evaluation period (the registered model was trained on them: in-sample for it)`,
+        features: features.slice(0, 25),
+      });
+    } else report.importance = missing(`${NOT_RECORDED}: ${inputs.modelMissing ?? 'the model artifact is not available'}`);
+  } else {
+    for (const key of ['equity', 'monthlyReturns', 'ic', 'monthlyAccuracy', 'roc', 'calibration'] as const) report[key] = missing(noEvaluation);
+    if (!report.confusion.recorded) report.confusion = missing(noEvaluation);
+    const gains = inputs.model ? treeGains(inputs.model) : undefined;
+    if (gains) {
+      const features = [...gains.entries()].map(([name, value]) => ({ name, value })).sort((a, b) => b.value - a.value);
+      report.importance = recorded({ method: 'gain', note: 'share of the total split gain (impurity decrease) of the registered model', features: features.slice(0, 25) });
+    } else report.importance = missing(`${NOT_RECORDED}: permutation importance needs the evaluation rows (${inputs.evaluationMissing ?? 'no out-of-sample predictions stored'})`);
+  }
+
+  const trials = z.array(trialSchema).safeParse(v.lineage.trials);
+  if (trials.success && trials.data.length > 0) report.trials = recorded({ metric: 'cross-validated ROC AUC (mean over purged folds; −log loss for multi-class)', points: trialPointsOf(trials.data) });
+
+  // Guards: on the dataset (from the run or the lineage), on the predictions, and the shuffled-label refit.
+  const guards: GuardRow[] = [];
+  const seen = new Set<string>();
+  const add = (g: { guard: string; tripped: boolean; message: string }, source: string) => {
+    const key = `${g.guard}\u0000${g.message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    guards.push({ guard: g.guard, tripped: g.tripped, message: g.message, source });
+  };
+  const datasetGuards = inputs.datasetGuards ?? (z.array(guardSchema).safeParse(v.lineage.datasetGuards).data ?? undefined);
+  for (const g of datasetGuards ?? []) add(g, 'dataset');
+  for (const g of stored?.guards ?? []) add(g, 'predictions');
+  if (metrics.shuffledLabel) add({ guard: 'shuffled_label', tripped: !metrics.shuffledLabel.passed, message: metrics.shuffledLabel.message }, 'refit on shuffled labels');
+  for (const g of metrics.scores?.trippedGuards ?? []) add(g, 'promotion scores');
+  if (guards.length > 0) report.guards = recorded(guards);
+  if (!datasetGuards && guards.length > 0) guards.push({ guard: 'dataset guards', tripped: false, message: `${NOT_RECORDED} (only tripped ones are kept in the promotion scores)`, source: 'dataset' });
+
+  const walkForward = v.lineage.walkForward as Record<string, unknown> | undefined;
+  const universe = v.lineage.universe as { source?: string; snapshotId?: string; trained?: unknown[]; requested?: unknown[] } | undefined;
+  const lineage: Array<[string, string]> = [
+    ['model artifact', `sha256 ${v.artifactSha256} (${v.artifactBytes} bytes)`],
+    ['snapshot', v.snapshotId ? `${v.snapshotId}${v.snapshotHash ? ` (content ${v.snapshotHash})` : ''}` : '-'],
+    ['training dataset', describe(v.lineage.datasetId)],
+    ['walk-forward predictions', walkForward ? `${describe(walkForward.predictionsId)} (${describe(walkForward.rows)} rows, ${describe(walkForward.windows)} windows)` : '-'],
+    ['feature set', v.featureSetVersion],
+    ['label', describe(v.label)],
+    ['universe', universe ? `${universe.source ?? '?'}${universe.snapshotId ? ` of ${universe.snapshotId}` : ''}: ${universe.trained?.length ?? '?'} symbols trained of ${universe.requested?.length ?? '?'} requested` : '-'],
+    ['experiment', experiment.name ? `${experiment.name} (seed ${experiment.seed ?? v.seed}, search ${experiment.search?.method ?? '?'})` : '-'],
+    ['walk-forward settings', describe(experiment.walkForward)],
+    ['parameters', describe(v.params)],
+    ['final model training rows', describe(v.lineage.finalTrainRows)],
+    ['timings (s)', describe(v.lineage.timings)],
+    ['code version', v.codeVersion],
+    ['training run', v.workflowId ? `${v.workflowId} / ${v.runId ?? '-'}` : '-'],
+    ['registered', v.createdAt],
+  ];
+  report.lineage = recorded(lineage);
+
+  const decision = inputs.decision ?? decisionSchema.safeParse(v.lineage.promotion).data;
+  const history = (inputs.aliasHistory ?? []).filter((h) => h.toVersion === v.version || h.fromVersion === v.version);
+  if (decision) report.promotion = recorded({ ...decision, source: inputs.decision ? 'the registration of this run' : 'recorded with the version', aliases, history });
+  else if (history.length > 0) {
+    const moved = history.filter((h) => h.toVersion === v.version);
+    const last = moved[moved.length - 1];
+    report.promotion = recorded({ promote: last !== undefined, reason: last ? `${last.alias}: ${last.reason}` : 'no alias ever pointed at this version', source: `${NOT_RECORDED}; from the alias history`, aliases, history });
+  } else report.promotion = missing(`${NOT_RECORDED} (no decision stored and no alias ever pointed at it)`);
+  return report;
+}

@@ -1,0 +1,111 @@
+import { REPORT_SECTIONS, renderRunReportHtml } from '../../../lib/reports/html';
+import { assembleRunReport, drawdownSeriesOf, monthlyReturnsOf, NOT_RECORDED, rocCurveOf, rollingMeanOf, trialPointsOf } from '../../../lib/reports/report-data';
+import { escapeHtml } from '../../../lib/reports/svg';
+import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../../helpers/report-fixture';
+
+const close = (actual: readonly number[], expected: readonly number[]) => {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i], 10));
+};
+
+describe('run report data', () => {
+  it('equity and drawdown of strategy and buy-and-hold equal a hand computation on a tiny series', async () => {
+    const ds = fixtureDataset();
+    const report = assembleRunReport({ version: fixtureVersion(), evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() }, model: await fixtureModel(ds), now: new Date('2024-02-07T00:00:00Z') });
+    if (!report.equity.recorded) throw new Error(report.equity.reason);
+    const e = report.equity.data;
+    // Periods run open to open from 01-30 to 02-05. AAA returns +10%, −10%, 0, +10%; BBB and CCC are flat.
+    // Strategy: 1/3 in AAA when its score (at the previous close) is above 0.5: periods 0, 2, 3 (not 1).
+    // Buy-and-hold: 1/3 in each, every period. No costs (the experiment sets them to 0).
+    expect(e.dates).toEqual(['2024-01-30', '2024-01-31', '2024-02-01', '2024-02-02', '2024-02-05']);
+    const third = 0.1 / 3;
+    close(e.strategy, [1, 1 + third, 1 + third, 1 + third, (1 + third) ** 2]);
+    close(e.buyAndHold, [1, 1 + third, (1 + third) * (1 - third), (1 + third) * (1 - third), (1 + third) ** 2 * (1 - third)]);
+    close(e.strategyDrawdown, [0, 0, 0, 0, 0]);
+    close(e.buyAndHoldDrawdown, [0, 0, -third, -third, (1 + third) * (1 - third) - 1]);
+    expect(e.maxDrawdown.strategy).toBeCloseTo(0, 12);
+    expect(e.maxDrawdown.buyAndHold).toBeCloseTo(third, 12);
+    expect(e.totalReturn.strategy).toBeCloseTo((1 + third) ** 2 - 1, 12);
+
+    // Period 0 ends on 01-31 (January); the other three in February.
+    if (!report.monthlyReturns.recorded) throw new Error('monthly returns missing');
+    expect(report.monthlyReturns.data.map((m) => m.month)).toEqual(['2024-01', '2024-02']);
+    close(report.monthlyReturns.data.map((m) => m.strategy), [third, third]);
+    close(report.monthlyReturns.data.map((m) => m.buyAndHold), [third, (1 - third) * (1 + third) - 1]);
+  });
+
+  it('fills every section from a registered version with its predictions, and shows each figure beside a baseline', async () => {
+    const ds = fixtureDataset();
+    const report = assembleRunReport({
+      version: fixtureVersion(),
+      aliases: ['challenger'],
+      decision: { promote: true, reason: 'auc 0.80 beats the champion by 0.05' },
+      datasetGuards: [{ guard: 'point_in_time_audit', tripped: false, message: '30 rows recomputed, all equal' }],
+      evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() },
+      model: await fixtureModel(ds),
+    });
+    for (const key of ['headline', 'equity', 'monthlyReturns', 'ic', 'monthlyAccuracy', 'roc', 'calibration', 'confusion', 'importance', 'trials', 'guards', 'lineage', 'promotion'] as const) {
+      expect([key, report[key].recorded]).toEqual([key, true]);
+    }
+    if (!report.headline.recorded || !report.trials.recorded || !report.importance.recorded || !report.guards.recorded || !report.monthlyAccuracy.recorded || !report.ic.recorded) throw new Error('unreachable');
+    const rows = Object.fromEntries(report.headline.data.map((r) => [r.metric, r]));
+    expect(rows['accuracy (out of sample)']).toMatchObject({ model: 0.75, baseline: 0.42, baselineName: 'always_up' });
+    expect(rows['Sharpe ratio (net)']).toMatchObject({ model: 2.1, baseline: 0.4, baselineName: 'buy-and-hold (equal weight)' });
+    expect(rows['mean daily IC (Spearman)'].baselineName).toBeTruthy();
+    // Accuracy per month beside the strongest naive baseline: January has days 2..4 (9 rows), February day 5.
+    expect(report.monthlyAccuracy.data.months.map((m) => [m.month, m.rows])).toEqual([['2024-01', 9], ['2024-02', 3]]);
+    const jan = report.monthlyAccuracy.data.months[0];
+    // The model predicts up for AAA on days 2 and 4 only; labels of days 2..4: AAA 1,1,1 BBB 0,1,0 CCC 0,0,1.
+    expect(jan.accuracy).toBeCloseTo(6 / 9, 12);
+    expect(report.ic.data.dates).toHaveLength(4);
+    expect(report.ic.data.rolling[1]).toBeCloseTo((report.ic.data.ic[0] + report.ic.data.ic[1]) / 2, 12);
+    // Logistic regression has no split gain: permutation importance over both features.
+    expect(report.importance.data.method).toBe('permutation');
+    expect(report.importance.data.features.map((f) => f.name).sort()).toEqual(['momentum_5', 'volume_ratio']);
+    // Failed trials keep the best so far.
+    expect(report.trials.data.points.map((p) => p.bestSoFar)).toEqual([0.55, 0.61, 0.61, 0.61]);
+    expect(report.trials.data.points[2].error).toBe('did not converge');
+    expect(report.guards.data.map((g) => `${g.source}:${g.guard}`)).toEqual(['dataset:point_in_time_audit', 'predictions:plausibility_bound', 'predictions:degenerate_scores', 'refit on shuffled labels:shuffled_label']);
+    expect(report.promotion).toMatchObject({ recorded: true, data: { promote: true, reason: 'auc 0.80 beats the champion by 0.05', aliases: ['challenger'] } });
+
+    const html = renderRunReportHtml(report);
+    for (const [id] of REPORT_SECTIONS) {
+      const section = new RegExp(`<section class="report-section" id="${id}" data-section="${id}" data-recorded="true">`);
+      expect([id, section.test(html)]).toEqual([id, true]);
+    }
+    // Charts are inline SVG; nothing is fetched when the file is opened.
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(10);
+    expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\/|<script|<link /);
+  });
+
+  it('says "not recorded for this version" for what an older version lacks, without failing', () => {
+    const old = fixtureVersion({ metrics: {}, lineage: {} });
+    const report = assembleRunReport({ version: old, evaluationMissing: 'the version names no training dataset or walk-forward predictions' });
+    for (const key of ['headline', 'equity', 'monthlyReturns', 'ic', 'monthlyAccuracy', 'roc', 'calibration', 'confusion', 'importance', 'trials', 'guards', 'promotion'] as const) {
+      const s = report[key];
+      expect([key, s.recorded ? 'recorded' : s.reason.startsWith(NOT_RECORDED)]).toEqual([key, true]);
+    }
+    expect(report.lineage.recorded).toBe(true);
+    const html = renderRunReportHtml(report);
+    expect((html.match(/not recorded for this version/g) ?? []).length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('escapes stored text in the HTML', () => {
+    const report = assembleRunReport({ version: fixtureVersion({ name: 'x', algorithm: '<script>alert(1)</script>' }), decision: { promote: false, reason: '<img src=x onerror=alert(1)>' } });
+    const html = renderRunReportHtml(report);
+    expect(html).not.toContain('<script>alert(1)');
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain(escapeHtml('<img src=x onerror=alert(1)>'));
+  });
+
+  it('helpers: drawdown, monthly compounding, rolling mean, ROC end points', () => {
+    close(drawdownSeriesOf([1, 1.2, 0.9, 1.5, 1.2]), [0, 0, 0.9 / 1.2 - 1, 0, 1.2 / 1.5 - 1]);
+    expect(monthlyReturnsOf(['2024-01-30', '2024-01-31', '2024-02-01', '2024-02-02'], [0.1, 0.1, -0.5], [0, 0, 0]).map((m) => [m.month, Number(m.strategy.toFixed(10))])).toEqual([['2024-01', 0.1], ['2024-02', Number((1.1 * 0.5 - 1).toFixed(10))]]);
+    close(rollingMeanOf([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5]);
+    const roc = rocCurveOf([0.9, 0.8, 0.3, 0.1], [true, false, true, false]);
+    expect(roc[0]).toEqual({ x: 0, y: 0 });
+    expect(roc[roc.length - 1]).toEqual({ x: 1, y: 1 });
+    expect(roc).toContainEqual({ x: 0, y: 0.5 });
+    expect(trialPointsOf([{ trial: 1, score: 0.4 }, { trial: 0, score: 0.5 }]).map((p) => p.bestSoFar)).toEqual([0.5, 0.5]);
+  });
+});
