@@ -1,12 +1,12 @@
 /** The project's command line: start and follow runs, inspect snapshots and quarantine. */
-import { ZodError } from 'zod';
 import { describeValidationError } from '../lib/errors';
+import { lazy } from './lazy';
 import { buildProgram } from './program';
 
 buildProgram()
   .parseAsync()
   .catch((error: unknown) => {
-    const message = error instanceof ZodError ? `Invalid option: ${describeValidationError(error)}` : error instanceof Error ? error.message : String(error);
+    const message = error instanceof lazy.zod().ZodError ? `Invalid option: ${describeValidationError(error)}` : error instanceof Error ? error.message : String(error);
     console.error(message);
     process.exit(1);
   });

@@ -1,54 +1,74 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { pipelineStatusQuery, searchProgressQuery, type PipelineStatus, type SearchProgress } from '../workflows';
+import { describeHeartbeat, progressSink, type HeartbeatDetail, type ProgressItem, type ProgressSink } from './progress';
 
-function describeStatus(status: PipelineStatus): string {
-  return status.stages.map((s) => `${s.name}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`).join(' | ');
+/** "search 7/20 best 0.5312 (2 running)" for one training child. */
+function describeTraining(p: SearchProgress): string {
+  const done = p.trialsDone + p.trialsFailed;
+  return `${p.phase} ${done}/${p.budget}${p.bestScore !== undefined ? ` best ${p.bestScore.toFixed(4)}` : ''}${p.running ? ` (${p.running} running)` : ''}${p.trialsFailed ? ` ${p.trialsFailed} failed` : ''}`;
+}
+
+/** A pending activity as the server describes it (the fields progress reads). */
+export interface PendingActivity {
+  activityType?: { name?: string | null } | null;
+  attempt?: number | null;
+  heartbeatDetails?: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null;
+}
+
+function heartbeatOf(a: PendingActivity): HeartbeatDetail | undefined {
+  const data = a.heartbeatDetails?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+    return parsed && typeof parsed === 'object' ? (parsed as HeartbeatDetail) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What is worth showing of a run: its stages, its running activities with their heartbeats, its training children. */
+export function progressItems(status: PipelineStatus, pending: readonly PendingActivity[], training: readonly SearchProgress[]): ProgressItem[] {
+  const items: ProgressItem[] = status.stages
+    .filter((s) => s.status !== 'pending')
+    .map((s) => ({ key: s.name, text: `${s.status}${s.detail ? ` (${s.detail})` : ''}`, active: s.status === 'running' && pending.length === 0 && training.length === 0 }));
+  for (const a of pending) {
+    const beat = describeHeartbeat(heartbeatOf(a));
+    const attempt = (a.attempt ?? 1) > 1 ? `attempt ${a.attempt}` : '';
+    items.push({ key: a.activityType?.name ?? 'activity', text: [attempt, beat.text].filter(Boolean).join(' ') || 'running', fraction: beat.fraction, active: true });
+  }
+  for (const p of training) {
+    if (p.phase === 'done') continue;
+    items.push({ key: `training ${p.algorithm}`, text: describeTraining(p), fraction: (p.trialsDone + p.trialsFailed) / Math.max(1, p.budget), active: true });
+  }
+  return items;
 }
 
 /**
- * Prints stage changes and activity heartbeats (e.g. bars written) until the run ends; returns the
- * result or throws the workflow's failure with its reason.
+ * Shows stage changes, activity heartbeats (e.g. bars written) and training progress on stderr until
+ * the run ends (a live line on a terminal, a line per change otherwise); returns the result or throws
+ * the workflow's failure with its reason.
  */
-/** "random_forest search 7/20 ▓▓▓▓░░░░░░ best 0.5312 (2 running)" per training child. */
-function describeTraining(progress: readonly SearchProgress[]): string {
-  return progress
-    .map((p) => {
-      const filled = Math.round((10 * (p.trialsDone + p.trialsFailed)) / Math.max(1, p.budget));
-      const bar = '▓'.repeat(filled) + '░'.repeat(10 - filled);
-      return `${p.algorithm} ${p.phase} ${p.trialsDone + p.trialsFailed}/${p.budget} ${bar}${p.bestScore !== undefined ? ` best ${p.bestScore.toFixed(4)}` : ''}${p.running ? ` (${p.running} running)` : ''}${p.trialsFailed ? ` ${p.trialsFailed} failed` : ''}`;
-    })
-    .join('; ');
-}
-
-export async function followRun<T>(handle: WorkflowHandle, print: (line: string) => void, pollMs = 1000): Promise<T> {
-  let last = '';
+export async function followRun<T>(handle: WorkflowHandle, sink: ProgressSink = progressSink(), pollMs = 1000): Promise<T> {
   const result = handle.result() as Promise<T>;
   let done = false;
   void result.then(
     () => (done = true),
     () => (done = true),
   );
-  while (!done) {
-    try {
-      const [status, description] = await Promise.all([handle.query(pipelineStatusQuery), handle.describe()]);
-      const pending = description.raw.pendingActivities ?? [];
-      const beats = pending
-        .map((a) => {
-          const payload = a.heartbeatDetails?.payloads?.[0]?.data;
-          const detail = payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { phase?: string; barsWritten?: number; barsTotal?: number }) : undefined;
-          const attempt = (a.attempt ?? 1) > 1 ? ` attempt ${a.attempt}` : '';
-          return detail?.phase ? `${a.activityType?.name}${attempt}: ${detail.phase} ${detail.barsWritten ?? 0}/${detail.barsTotal ?? 0}` : `${a.activityType?.name}${attempt}`;
-        })
-        .join(', ');
-      const children = Object.values(status.trainingWorkflows ?? {});
-      const training = (await Promise.all(children.map((id) => handle.client.getHandle(id).query(searchProgressQuery).catch(() => undefined)))).filter((p): p is SearchProgress => p !== undefined);
-      const line = describeStatus(status) + (beats ? `  [${beats}]` : '') + (training.length > 0 ? `\n    training: ${describeTraining(training)}` : '');
-      if (line !== last) print(line);
-      last = line;
-    } catch {
-      // The first query can race the first workflow task; the next poll will answer.
+  try {
+    while (!done) {
+      try {
+        const [status, description] = await Promise.all([handle.query(pipelineStatusQuery), handle.describe()]);
+        const children = Object.values(status.trainingWorkflows ?? {});
+        const training = (await Promise.all(children.map((id) => handle.client.getHandle(id).query(searchProgressQuery).catch(() => undefined)))).filter((p): p is SearchProgress => p !== undefined);
+        sink.update(progressItems(status, description.raw.pendingActivities ?? [], training));
+      } catch {
+        // The first query can race the first workflow task; the next poll will answer.
+      }
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, pollMs))]);
     }
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, pollMs))]);
+  } finally {
+    sink.finish();
   }
   try {
     return await result;

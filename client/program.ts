@@ -1,6 +1,5 @@
 /** The `mlp` command tree, built without parsing anything (the CLI entry point and the docs check both use it). */
 import { Command } from 'commander';
-import { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES, loadApiRateLimits, loadConfig, printableConfig } from '../lib/config';
 import { alertsCommand } from './commands/alerts';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { deployCommand, deploymentsCommand } from './commands/deployments';
@@ -10,6 +9,13 @@ import { runPipelineCommand } from './commands/run-pipeline';
 import { runsCommand } from './commands/runs';
 import { schedulesCommand } from './commands/schedules';
 import { connectClient, webUiLink } from './temporal-client';
+import { lazy } from './lazy';
+
+/*
+ * Parsing and --help load only commander and the command definitions: every module that is slow to
+ * load (the Temporal SDK, store drivers, tfjs, …) is imported inside the action that needs it.
+ * test/unit/cli-executable.test.ts checks this on the built dist/cli.js.
+ */
 
 export function buildProgram(): Command {
   const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
@@ -19,6 +25,7 @@ export function buildProgram(): Command {
     .command('status <workflowId>')
     .description('state of a run and its Web UI link')
     .action(async (workflowId: string) => {
+      const { loadConfig } = lazy.config();
       const config = loadConfig();
       const client = await connectClient(config);
       const d = await client.workflow.getHandle(workflowId).describe();
@@ -38,8 +45,11 @@ export function buildProgram(): Command {
   program
     .command('config')
     .description('effective configuration and the environment variables behind it')
-    .action(() => {
+    .option('--json', 'only the effective configuration, as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES, loadApiRateLimits, loadConfig, printableConfig } = lazy.config();
       console.log(JSON.stringify({ ...printableConfig(loadConfig()), apiRateLimits: loadApiRateLimits() }, null, 2));
+      if (opts.json) return;
       for (const v of [...CONFIG_VARIABLES, ...API_RATE_LIMIT_VARIABLES]) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
     });
   return program;

@@ -1,7 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { AppConfig } from '../lib/config';
+import { lazy } from './lazy';
 
+/** Connects to Temporal; the SDK is loaded here, on first use, so that parsing and --help stay fast. */
 export async function connectClient(config: AppConfig): Promise<Client> {
+  const { Client, Connection } = lazy.temporalClient();
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: 5000 });

@@ -1,11 +1,11 @@
 /** `alerts …`: list, show and acknowledge alerts; see deliveries that have not gone out yet. */
 import { Command, Option } from 'commander';
-import { z } from 'zod';
-import { ackAlert, getAlert, listAlerts } from '../../lib/alerts/alert-store';
+import type { z } from 'zod';
 import type { Alert } from '../../lib/alerts/alert';
-import { listDeliveries, type AlertDelivery } from '../../lib/alerts/outbox';
+import type { AlertDelivery } from '../../lib/alerts/outbox';
 import { describeValidationError } from '../../lib/errors';
 import { withStore } from '../with-store';
+import { lazy } from '../lazy';
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
   const parsed = schema.safeParse(raw);
@@ -13,7 +13,7 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
   return parsed.data;
 }
 
-const limit = (max: number) => z.coerce.number({ message: '--limit must be a number' }).int().min(1).max(max);
+const limit = (max: number) => lazy.zod().z.coerce.number({ message: '--limit must be a number' }).int().min(1).max(max);
 
 export function alertLine(a: Alert): string {
   return `${a.createdAt}  ${a.severity.padEnd(8)} ${a.status === 'acked' ? `acked by ${a.ackedBy}` : 'OPEN'}  ${a.rule.padEnd(24)} ${a.subject}: ${a.message}  [${a.id}]`;
@@ -36,6 +36,8 @@ export function alertsCommand(): Command {
     .option('--json', 'as JSON (with evidence)')
     .action((opts: Record<string, unknown>) =>
       withStore(async (store) => {
+        const { listAlerts } = lazy.alertStore();
+        const { z } = lazy.zod();
         const f = parse(z.object({ status: z.enum(['open', 'acked']).optional(), rule: z.string().min(1).optional(), subject: z.string().min(1).optional(), limit: limit(10_000), json: z.boolean().optional() }), opts, 'list');
         const alerts = await listAlerts(store, f);
         if (f.json) return console.log(JSON.stringify(alerts, null, 2));
@@ -48,6 +50,8 @@ export function alertsCommand(): Command {
     .description('one alert with its evidence and deliveries')
     .action((id: string) =>
       withStore(async (store) => {
+        const { getAlert } = lazy.alertStore();
+        const { listDeliveries } = lazy.alertOutbox();
         const alert = await getAlert(store, id);
         if (!alert) throw new Error(`no alert "${id}": list them with "mlp alerts list"`);
         console.log(alertLine(alert));
@@ -61,7 +65,9 @@ export function alertsCommand(): Command {
     .option('--by <name>', 'who (default: your user name)')
     .action((id: string, opts: { by?: string }) =>
       withStore(async (store) => {
+        const { z } = lazy.zod();
         const by = parse(z.string().trim().min(1).max(255), opts.by ?? `${process.env.USER ?? 'unknown user'} (cli)`, 'ack');
+        const { ackAlert } = lazy.alertStore();
         const { alert, changed } = await ackAlert(store, id, by);
         console.log(changed ? `acknowledged ${id} (${alert.rule}, ${alert.subject}) as ${by}` : `${id} was already acknowledged by ${alert.ackedBy} at ${alert.ackedAt}`);
       }),
@@ -73,6 +79,8 @@ export function alertsCommand(): Command {
     .option('--limit <n>', 'how many', '100')
     .action((opts: Record<string, unknown>) =>
       withStore(async (store) => {
+        const { listDeliveries } = lazy.alertOutbox();
+        const { z } = lazy.zod();
         const f = parse(z.object({ status: z.enum(['pending', 'failing', 'delivered', 'all']), limit: limit(10_000) }), opts, 'deliveries');
         const deliveries = await listDeliveries(store, f);
         for (const d of deliveries) console.log(deliveryLine(d));

@@ -1,14 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { parseHeadlinesCsv } from '../../lib/news/headlines';
-import { describeInstrumentKinds, instrumentMapSchema } from '../../lib/market-data/instruments';
-import { parseSymbol } from '../../lib/market-data/symbols';
-import { saveHeadlines } from '../../lib/store/news';
-import { z } from 'zod';
 import { withStore } from '../with-store';
-import { listQuarantine } from '../../lib/store/quarantine';
-import { getSnapshot, listSnapshots } from '../../lib/store/snapshots';
-import { listRevisions } from '../../lib/store/staging';
+import { lazy } from '../lazy';
 
 export function snapshotsCommand(): Command {
   const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');
@@ -16,10 +9,15 @@ export function snapshotsCommand(): Command {
     .command('list')
     .description('most recent snapshots first')
     .option('--limit <n>', 'how many', '20')
-    .action((opts: { limit: string }) =>
+    .option('--json', 'as JSON')
+    .action((opts: { limit: string; json?: boolean }) =>
       withStore(async (store) => {
-        const limit = z.coerce.number().int().min(1).max(1000).parse(opts.limit);
-        for (const s of await listSnapshots(store, limit)) {
+        const { listSnapshots } = lazy.snapshots();
+        const limit = lazy.zod().z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+        const snapshots = await listSnapshots(store, limit);
+        if (opts.json) return console.log(JSON.stringify(snapshots, null, 2));
+        if (snapshots.length === 0) console.log('no snapshots yet: a run records one per import ("mlp run --source <path>")');
+        for (const s of snapshots) {
           console.log(`${s.id}  ${s.status.padEnd(9)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
         }
       }),
@@ -29,6 +27,9 @@ export function snapshotsCommand(): Command {
     .description('one snapshot with its quality report')
     .action((id: string) =>
       withStore(async (store) => {
+        const { getSnapshot } = lazy.snapshots();
+        const { listRevisions } = lazy.staging();
+        const { describeInstrumentKinds, instrumentMapSchema } = lazy.instruments();
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
         console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }, null, 2));
@@ -56,7 +57,9 @@ export function quarantineCommand(): Command {
     .option('--limit <n>', 'how many', '50')
     .action((opts: { snapshot?: string; rule?: string; symbol?: string; limit: string }) =>
       withStore(async (store) => {
-        const limit = z.coerce.number().int().min(1).max(10000).parse(opts.limit);
+        const { listQuarantine } = lazy.quarantine();
+        const { parseSymbol } = lazy.symbols();
+        const limit = lazy.zod().z.coerce.number().int().min(1).max(10000).parse(opts.limit);
         for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol === undefined ? undefined : parseSymbol(opts.symbol), limit })) {
           console.log(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
         }
@@ -71,6 +74,8 @@ export function newsCommand(): Command {
     .description('score and store headlines from a CSV: date,time,symbol,headline (time HH:MM optional; empty symbol = market-wide)')
     .action((file: string) =>
       withStore(async (store) => {
+        const { parseHeadlinesCsv } = lazy.headlines();
+        const { saveHeadlines } = lazy.newsStore();
         const { headlines, errors } = parseHeadlinesCsv(fs.readFileSync(file, 'utf8'), file);
         for (const e of errors) console.error(`${file}:${e.line}: ${e.message}`);
         await saveHeadlines(store, headlines);

@@ -1,20 +1,20 @@
 /** `deploy` and `deployments …`: start, watch and steer deployment workflows. */
 import { readFileSync } from 'node:fs';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
-import { z } from 'zod';
-import { loadConfig } from '../../lib/config';
-import { abReportInStore, formatAbReport } from '../../lib/deployment/ab-report';
-import { parseDeploymentRequest, type DeploymentRequest } from '../../lib/deployment/plan';
+import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { describeValidationError } from '../../lib/errors';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { abortUpdate, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
+import type { DeploymentState } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { withStore } from '../with-store';
+import { lazy } from '../lazy';
 
-const number = (name: string) => z.coerce.number({ message: `--${name} must be a number` });
-const deployFlagsSchema = z.strictObject({
+const deployFlagsSchema = () => {
+  const { z } = lazy.zod();
+  const number = (name: string) => z.coerce.number({ message: `--${name} must be a number` });
+  return z.strictObject({
   mode: z.enum(['canary', 'ab']).optional(),
   steps: z
     .string()
@@ -32,10 +32,11 @@ const deployFlagsSchema = z.strictObject({
   follow: z.boolean().optional(),
   workflowId: z.string().min(1).optional(),
 });
+};
 
 /** The deployment request from CLI flags (a --plan JSON file first, flags on top), validated. */
 export function deploymentRequestFromFlags(model: string, version: string, raw: unknown): DeploymentRequest {
-  const parsed = deployFlagsSchema.safeParse(raw);
+  const parsed = deployFlagsSchema().safeParse(raw);
   if (!parsed.success) throw new Error(`deploy: ${describeValidationError(parsed.error)}`);
   const f = parsed.data;
   const base = f.plan ? (JSON.parse(readFileSync(f.plan, 'utf8')) as Record<string, unknown>) : {};
@@ -58,7 +59,7 @@ export function deploymentRequestFromFlags(model: string, version: string, raw: 
     canary,
     ab,
   };
-  parseDeploymentRequest(request); // fail here, with the field named, rather than in the workflow
+  lazy.deploymentPlan().parseDeploymentRequest(request); // fail here, with the field named, rather than in the workflow
   return request as DeploymentRequest;
 }
 
@@ -81,7 +82,7 @@ export function describeDeployment(s: DeploymentState): string {
 }
 
 async function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient(loadConfig());
+  const client = await connectClient(lazy.config().loadConfig());
   try {
     return await run(client);
   } finally {
@@ -110,7 +111,8 @@ export function deployCommand(): Command {
       const request = deploymentRequestFromFlags(model, version, opts);
       const running = await withStore((store) => runningDeployments(store, model));
       if (running.length > 0) throw new Error(`a deployment of ${model} is already running (${running.join(', ')}): abort it first with "mlp deployments abort <id>"`);
-      const config = loadConfig();
+      const config = lazy.config().loadConfig();
+      const { deploymentStateQuery, deploymentWorkflow } = lazy.workflows();
       await withClient(async (client) => {
         const id = (opts.workflowId as string | undefined) ?? `deploy-${model}-v${version}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
@@ -136,21 +138,26 @@ export function deployCommand(): Command {
     });
 }
 
-async function deploymentState(client: Client, store: Database, id: string): Promise<DeploymentState> {
+/** A deployment's state: the stored outcome once it has ended (no Temporal needed), else a query of the running workflow. */
+async function deploymentState(store: Database, id: string): Promise<DeploymentState> {
   const row = await store.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
   if (row?.outcome) return JSON.parse(row.outcome) as DeploymentState;
-  try {
-    return await client.workflow.getHandle(id).query(deploymentStateQuery);
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
-    throw error;
-  }
+  const { WorkflowNotFoundError } = lazy.temporalClient();
+  const { deploymentStateQuery } = lazy.workflows();
+  return withClient(async (client) => {
+    try {
+      return await client.workflow.getHandle(id).query(deploymentStateQuery);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
+      throw error;
+    }
+  });
 }
 
 /** A step as a person reads it ("2" of "step 2/4", or "shadow") → state.step. */
 export function stepIndexOf(step: string): number {
   if (step === 'shadow') return -1;
-  const parsed = z.coerce.number().int().min(1).safeParse(step);
+  const parsed = lazy.zod().z.coerce.number().int().min(1).safeParse(step);
   if (!parsed.success) throw new Error(`step must be a step number as shown ("2" for step 2/4) or "shadow", got "${step}"`);
   return parsed.data - 1;
 }
@@ -162,6 +169,7 @@ function variantOf(variant: string): 'A' | 'B' {
 
 /** Runs an update; a rejection (wrong state, stale step) becomes an error naming the reason. */
 export async function sendUpdate<T>(name: string, id: string, send: () => Promise<T>): Promise<T> {
+  const { WorkflowNotFoundError, WorkflowUpdateFailedError } = lazy.temporalClient();
   try {
     return await send();
   } catch (error) {
@@ -188,30 +196,30 @@ export function deploymentsCommand(): Command {
     .description('the full state: step, weights, every analysis and decision')
     .option('--json', 'as JSON')
     .action((id: string, opts: { json?: boolean }) =>
-      withStore((store) =>
-        withClient(async (client) => {
-          const s = await deploymentState(client, store, id);
-          console.log(opts.json ? JSON.stringify(s, null, 2) : describeDeployment(s));
-        }),
-      ),
+      withStore(async (store) => {
+        const s = await deploymentState(store, id);
+        console.log(opts.json ? JSON.stringify(s, null, 2) : describeDeployment(s));
+      }),
     );
   const by = `cli (${process.env.USER ?? 'unknown user'})`;
-  const steer = (name: string, description: string, send: (c: Client, id: string, ...args: string[]) => Promise<DeploymentState>, args = '') =>
+  type Workflows = ReturnType<typeof lazy.workflows>;
+  const steer = (name: string, description: string, send: (c: Client, w: Workflows, id: string, ...args: string[]) => Promise<DeploymentState>, args = '') =>
     cmd
       .command(`${name} <id>${args}`)
       .description(description)
       .action((id: string, ...rest: unknown[]) =>
         withClient(async (client) => {
-          const state = await sendUpdate(name, id, () => send(client, id, ...rest.filter((r): r is string => typeof r === 'string')));
+          const workflows = lazy.workflows();
+          const state = await sendUpdate(name, id, () => send(client, workflows, id, ...rest.filter((r): r is string => typeof r === 'string')));
           console.log(`${name} applied to ${id}\n${describeDeployment(state)}`);
         }),
       );
-  steer('approve-start', 'let a deployment that waits for approval start moving traffic', (c, id) => c.workflow.getHandle(id).executeUpdate(approveStartUpdate, { args: [{ by }] }));
-  steer('approve-step', 'accept the current step (as shown: "step 2/4", or "shadow") without waiting for its analyses, e.g. when paused as inconclusive', (c, id, step) => c.workflow.getHandle(id).executeUpdate(approveStepUpdate, { args: [{ by, step: stepIndexOf(step) }] }), ' <step>');
-  steer('override', 'let traffic move despite an open data alert (its id as shown in "traffic held: … (alert <id>)")', (c, id, alertId) => c.workflow.getHandle(id).executeUpdate(overrideBlockUpdate, { args: [{ by, alertId }] }), ' <alert-id>');
-  steer('promote', 'end an A/B test by hand: B promotes the challenger, A keeps the champion', (c, id, variant) => c.workflow.getHandle(id).executeUpdate(promoteUpdate, { args: [{ by, variant: variantOf(variant) }] }), ' <variant>');
-  steer('pause', 'hold the current traffic split until resumed', (c, id) => c.workflow.getHandle(id).executeUpdate(pauseUpdate, { args: [{ by }] }));
-  steer('resume', 'continue a paused deployment', (c, id) => c.workflow.getHandle(id).executeUpdate(resumeUpdate, { args: [{ by }] }));
+  steer('approve-start', 'let a deployment that waits for approval start moving traffic', (c, w, id) => c.workflow.getHandle(id).executeUpdate(w.approveStartUpdate, { args: [{ by }] }));
+  steer('approve-step', 'accept the current step (as shown: "step 2/4", or "shadow") without waiting for its analyses, e.g. when paused as inconclusive', (c, w, id, step) => c.workflow.getHandle(id).executeUpdate(w.approveStepUpdate, { args: [{ by, step: stepIndexOf(step) }] }), ' <step>');
+  steer('override', 'let traffic move despite an open data alert (its id as shown in "traffic held: … (alert <id>)")', (c, w, id, alertId) => c.workflow.getHandle(id).executeUpdate(w.overrideBlockUpdate, { args: [{ by, alertId }] }), ' <alert-id>');
+  steer('promote', 'end an A/B test by hand: B promotes the challenger, A keeps the champion', (c, w, id, variant) => c.workflow.getHandle(id).executeUpdate(w.promoteUpdate, { args: [{ by, variant: variantOf(variant) }] }), ' <variant>');
+  steer('pause', 'hold the current traffic split until resumed', (c, w, id) => c.workflow.getHandle(id).executeUpdate(w.pauseUpdate, { args: [{ by }] }));
+  steer('resume', 'continue a paused deployment', (c, w, id) => c.workflow.getHandle(id).executeUpdate(w.resumeUpdate, { args: [{ by }] }));
   cmd
     .command('ab-report <model>')
     .description('matured hit rates of served variants side by side, with Holm-corrected tests against the control (any number of variants)')
@@ -221,6 +229,7 @@ export function deploymentsCommand(): Command {
     .option('--min-samples <n>', 'matured predictions each variant needs before any decision', '100')
     .action((model: string, opts: { variants: string; since?: string; alpha: string; minSamples: string }) =>
       withStore(async (store) => {
+        const { abReportInStore, formatAbReport } = lazy.abReport();
         const since = opts.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
         console.log(formatAbReport(await abReportInStore(store, { model, since, variants: opts.variants.split(',').map((v) => v.trim()), alpha: Number(opts.alpha), minSamplesPerVariant: Number(opts.minSamples) })));
       }),
@@ -231,6 +240,7 @@ export function deploymentsCommand(): Command {
     .requiredOption('--reason <text>', 'why (kept in the decision log)')
     .action((id: string, opts: { reason: string }) =>
       withClient(async (client) => {
+        const { abortUpdate } = lazy.workflows();
         const state = await sendUpdate('abort', id, () => client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason: opts.reason }] }));
         console.log(`abort applied to ${id}\n${describeDeployment(state)}`);
       }),

@@ -1,14 +1,9 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { ZodError } from 'zod';
 import { describeValidationError } from '../../lib/errors';
-import { openCache } from '../../lib/cache/open-cache';
-import { loadConfig } from '../../lib/config';
-import { featureColumns } from '../../lib/features/compute-features';
-import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../../lib/features/feature-set';
-import { readOnlineFeatures } from '../../lib/features/online-features';
-import { parseSymbol } from '../../lib/market-data/symbols';
+import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { withStore } from '../with-store';
+import { lazy } from '../lazy';
 
 /** Reads and validates a feature-set file (JSON); errors say which file and which field. */
 export function readFeatureSetFile(file: string): FeatureSetInput {
@@ -19,9 +14,9 @@ export function readFeatureSetFile(file: string): FeatureSetInput {
     throw new Error(`Cannot read feature set ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    defineFeatureSet(parsed as FeatureSetInput);
+    lazy.featureSet().defineFeatureSet(parsed as FeatureSetInput);
   } catch (error) {
-    const why = error instanceof ZodError ? describeValidationError(error) : (error as Error).message;
+    const why = error instanceof lazy.zod().ZodError ? describeValidationError(error) : (error as Error).message;
     throw new Error(`Feature set ${file} is invalid: ${why}`, { cause: error });
   }
   return parsed as FeatureSetInput;
@@ -32,7 +27,9 @@ export function featuresCommand(): Command {
   cmd
     .command('show [file]')
     .description('a feature set (default: the shipped one) with its version and columns')
-    .action((file?: string) => {
+    .action(async (file?: string) => {
+      const { featureColumns } = lazy.computeFeatures();
+      const { defineFeatureSet, DEFAULT_FEATURE_SET } = lazy.featureSet();
       const set = defineFeatureSet(file ? readFeatureSetFile(file) : DEFAULT_FEATURE_SET);
       const columns = featureColumns(set);
       console.log(JSON.stringify({ version: set.version, columns: columns.length, names: columns, definition: set }, null, 2));
@@ -54,6 +51,11 @@ export function featuresCommand(): Command {
     .description('the online feature vector of a symbol (needs REDIS_URL to see what workers published)')
     .option('--version <version>', 'feature-set version (default: the shipped set)')
     .action(async (symbol: string, opts: { version?: string }) => {
+      const { loadConfig } = lazy.config();
+      const { openCache } = lazy.cache();
+      const { readOnlineFeatures } = lazy.onlineFeatures();
+      const { parseSymbol } = lazy.symbols();
+      const { defineFeatureSet, DEFAULT_FEATURE_SET } = lazy.featureSet();
       const config = loadConfig();
       const cache = openCache(config.redisUrl);
       try {

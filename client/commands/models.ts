@@ -1,12 +1,48 @@
 import { Command } from 'commander';
-import { aliasHistory, getModelVersion, listModelVersions, MODEL_ALIASES, resolveVersion, type ModelVersion } from '../../lib/registry/model-registry';
-import { loadConfig } from '../../lib/config';
-import { openCache } from '../../lib/cache/open-cache';
-import { rollbackModel } from '../../lib/serving/rollback';
-import { abortSignal } from '../../workflows';
-import { connectClient } from '../temporal-client';
+import type { ModelVersion } from '../../lib/registry/model-registry';
+import type { Database } from '../../lib/store/database';
 import { withStore } from '../with-store';
-import { runningDeployments } from './deployments';
+import { runningDeployments, sendUpdate } from './deployments';
+import { lazy } from '../lazy';
+import { connectClient } from '../temporal-client';
+
+/** The registry's aliases (lib/registry/model-registry.ts MODEL_ALIASES), here so that --help loads no registry code. */
+const ALIASES_FOR_HELP = 'champion, challenger, canary, shadow';
+
+/** Every alias of the named models: model → version → aliases pointing at it. */
+export async function aliasesByVersion(store: Database, name?: string): Promise<Map<string, Map<number, string[]>>> {
+  let q = store.db.selectFrom('model_aliases').select(['name', 'alias', 'version']).orderBy('alias');
+  if (name) q = q.where('name', '=', name);
+  const byModel = new Map<string, Map<number, string[]>>();
+  for (const row of await q.execute()) {
+    const versions = byModel.get(row.name) ?? new Map<number, string[]>();
+    const version = Number(row.version);
+    versions.set(version, [...(versions.get(version) ?? []), row.alias]);
+    byModel.set(row.name, versions);
+  }
+  return byModel;
+}
+
+/**
+ * A version reference ("3", "v3" or an alias) of a model → the version, with errors that tell an unknown
+ * model ("no such model") from a model without that alias.
+ */
+export async function resolveModelRef(store: Database, name: string, ref: string): Promise<{ version: number; alias?: string }> {
+  const { resolveVersion, RegistryError } = lazy.registry();
+  const known = await store.db.selectFrom('model_versions').select('version').where('name', '=', name).limit(1).executeTakeFirst();
+  if (!known) {
+    const names = (await store.db.selectFrom('model_versions').select('name').distinct().orderBy('name').execute()).map((r) => r.name);
+    throw new RegistryError(`no such model "${name}"; ${names.length ? `registered models: ${names.join(', ')}` : 'no model is registered yet'} (see "mlp models list")`);
+  }
+  const isAlias = !/^v?\d+$/.test(ref);
+  try {
+    return { version: await resolveVersion(store, name, ref), ...(isAlias ? { alias: ref } : {}) };
+  } catch (error) {
+    if (!isAlias || !(error instanceof RegistryError) || !/ has no /.test(error.message)) throw error;
+    const set = [...((await aliasesByVersion(store, name)).get(name) ?? new Map<number, string[]>()).entries()].flatMap(([v, aliases]) => aliases.map((a) => `${a} → v${v}`));
+    throw new RegistryError(`model ${name} has no ${ref} (${set.length ? `its aliases: ${set.join(', ')}` : 'no alias is set'})`);
+  }
+}
 
 /** The numbers a trader compares first, from a version's stored metrics. */
 function headline(v: ModelVersion): Record<string, string> {
@@ -63,20 +99,33 @@ export function modelsCommand(): Command {
     .description('registered versions with their headline metrics')
     .action((name: string | undefined) =>
       withStore(async (store) => {
-        for (const v of await listModelVersions(store, name)) {
+        const { listModelVersions } = lazy.registry();
+        const versions = await listModelVersions(store, name);
+        const aliases = await aliasesByVersion(store, name);
+        const width = Math.max(0, ...versions.map((v) => (aliases.get(v.name)?.get(v.version) ?? []).join(',').length + 3));
+        for (const v of versions) {
           const h = headline(v);
-          console.log(`${v.name} v${v.version}  ${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
+          const marks = aliases.get(v.name)?.get(v.version) ?? [];
+          console.log(`${v.name} v${v.version} ${(marks.length ? `[${marks.join(',')}]` : '').padEnd(width)} ${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
         }
+        if (versions.length === 0) console.log(name ? `no such model "${name}"` : 'no model is registered yet');
       }),
     );
   cmd
     .command('show <name> <version>')
-    .description(`one version (a number or an alias: ${MODEL_ALIASES.join(', ')}) with metrics and lineage`)
+    .description(`one version (a number or an alias: ${ALIASES_FOR_HELP}) with metrics and lineage`)
     .option('--json', 'everything stored, as JSON')
     .action((name: string, ref: string, opts: { json?: boolean }) =>
       withStore(async (store) => {
-        const v = await getModelVersion(store, name, await resolveVersion(store, name, ref));
-        if (opts.json) return console.log(JSON.stringify(v, null, 2));
+        const { getModelVersion } = lazy.registry();
+        const { version, alias } = await resolveModelRef(store, name, ref);
+        const v = await getModelVersion(store, name, version);
+        if (opts.json) {
+          if (alias) console.error(`${name} ${alias} is v${version}`);
+          return console.log(JSON.stringify(v, null, 2));
+        }
+        const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
+        console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);
         for (const [k, value] of Object.entries({ ...lineage(v), ...headline(v) })) console.log(`${k.padEnd(24)} ${value}`);
       }),
     );
@@ -85,7 +134,8 @@ export function modelsCommand(): Command {
     .description('two versions side by side: parameters, metrics, lineage')
     .action((name: string, a: string, b: string) =>
       withStore(async (store) => {
-        const [va, vb] = await Promise.all([a, b].map(async (ref) => getModelVersion(store, name, await resolveVersion(store, name, ref))));
+        const { getModelVersion } = lazy.registry();
+        const [va, vb] = await Promise.all([a, b].map(async (ref) => getModelVersion(store, name, (await resolveModelRef(store, name, ref)).version)));
         const left = { ...lineage(va), ...headline(va) };
         const right = { ...lineage(vb), ...headline(vb) };
         console.log(`${''.padEnd(24)} ${`v${va.version}`.padEnd(40)} v${vb.version}`);
@@ -101,6 +151,7 @@ export function modelsCommand(): Command {
     .description('every alias move: from, to, who, why, when')
     .action((name: string) =>
       withStore(async (store) => {
+        const { aliasHistory } = lazy.registry();
         for (const h of await aliasHistory(store, name)) console.log(`${h.movedAt}  ${h.alias.padEnd(10)} v${h.fromVersion ?? '-'} → v${h.toVersion ?? '-'}  by ${h.movedBy}: ${h.reason}`);
       }),
     );
@@ -113,6 +164,9 @@ export function modelsCommand(): Command {
       withStore(async (store) => {
         const toVersion = opts.toVersion === undefined ? undefined : Number(opts.toVersion);
         if (toVersion !== undefined && !(Number.isInteger(toVersion) && toVersion > 0)) throw new Error(`--to-version must be a version number, got "${opts.toVersion}"`);
+        const { loadConfig } = lazy.config();
+        const { openCache } = lazy.cache();
+        const { rollbackModel } = lazy.rollback();
         const config = loadConfig();
         const cache = openCache(config.redisUrl);
         const by = `cli (${process.env.USER ?? 'unknown user'})`;
@@ -122,14 +176,20 @@ export function modelsCommand(): Command {
         } finally {
           await cache.close();
         }
-        // A running deployment would move traffic again at its next step: stop it.
+        // A running deployment would move traffic again at its next step: stop it (the abort update answers with its state, or why it refuses).
         const running = await runningDeployments(store, name);
         if (running.length === 0) return;
+        const { abortUpdate } = lazy.workflows();
         const client = await connectClient(config);
         try {
           for (const id of running) {
-            await client.workflow.getHandle(id).signal(abortSignal, `manual rollback by ${by}: ${opts.reason}`);
-            console.log(`  aborted running deployment ${id}`);
+            try {
+              const state = await sendUpdate('abort', id, () => client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason: `manual rollback: ${opts.reason}` }] }));
+              console.log(`  abort accepted by running deployment ${id}: now ${state.status}${state.decisions.length ? ` (${state.decisions[state.decisions.length - 1].message})` : ''}`);
+            } catch (error) {
+              console.error(`  ${(error as Error).message}; it may move traffic again: check it with "mlp deployments show ${id}"`);
+              process.exitCode = 1;
+            }
           }
         } finally {
           await client.connection.close();

@@ -1,23 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { loadConfig, type AppConfig } from '../../lib/config';
+import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
-import { experimentSchema, type ExperimentInput } from '../../lib/experiments/experiment';
-import { requiredBars } from '../../lib/features/compute-features';
-import { defineFeatureSet, type FeatureSetInput } from '../../lib/features/feature-set';
-import { parseSymbolList } from '../../lib/market-data/symbols';
+import type { ExperimentInput } from '../../lib/experiments/experiment';
+import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
-import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
+import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { trainingPipeline, type TrainingPipelineResult } from '../../workflows';
-import { followRun } from '../follow-run';
+import type { TrainingPipelineResult } from '../../workflows';
+import type { ProgressSink } from '../progress';
 import { connectClient, webUiLink } from '../temporal-client';
+import { lazy } from '../lazy';
 
-const flagsSchema = z
+const flagsSchema = () => {
+  const { z } = lazy.zod();
+  return z
   .object({
     source: z.string().optional(),
     stooq: z.string().optional(),
@@ -37,12 +36,13 @@ const flagsSchema = z
   })
   .refine((f) => !(f.source !== undefined && f.stooq !== undefined), { message: 'give only one of --source <path> or --stooq <symbols>' })
   .refine((f) => f.source !== undefined || f.stooq !== undefined || f.experiment !== undefined, { message: 'give --source <path>, --stooq <symbols> or an --experiment file with an import' });
+};
 
 /** A comma-separated symbol flag under the one symbol rule ($VIX and ^GSPC included); errors name the flag. */
 function symbolList(flag: string, s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
   try {
-    return parseSymbolList(s);
+    return lazy.symbols().parseSymbolList(s);
   } catch (error) {
     throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
   }
@@ -50,7 +50,7 @@ function symbolList(flag: string, s: string | undefined): string[] | undefined {
 
 /** Turns CLI flags into a validated import request; errors name the flag. */
 export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow: boolean } {
-  const f = flagsSchema.parse(raw);
+  const f = flagsSchema().parse(raw);
   const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
   if (f.source === undefined && f.stooq === undefined) {
     if (!experiment?.import) throw new Error(`${f.experiment}: the experiment has no "import"; give --source <path> or --stooq <symbols>`);
@@ -64,10 +64,34 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
     from: f.from,
     to: f.to,
     // A declared feature set's own look-back is the history it needs (the default set's is the policy default).
-    quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory ?? (featureSet ? requiredBars(defineFeatureSet(featureSet)) : undefined) },
+    quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory ?? (featureSet ? lazy.computeFeatures().requiredBars(lazy.featureSet().defineFeatureSet(featureSet)) : undefined) },
   };
-  importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
+  lazy.importRequest().importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
   return { request, featureSet, experiment, workflowId: f.workflowId, follow: f.follow };
+}
+
+/**
+ * What can be checked on this machine before a run starts: the CSV source exists and is readable
+ * (a file, or a folder that can be listed). The worker reads the same absolute path, so a typo
+ * would otherwise only fail in the run's first activity.
+ */
+export function checkLocalSource(request: ImportRequestInput | undefined, experiment?: ExperimentInput): void {
+  const source = request?.source ?? experiment?.import?.source;
+  if (source?.kind !== 'csv') return;
+  const flag = request?.source ? '--source' : 'the experiment\'s import.source.path';
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(source.path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`${flag}: ${source.path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; no run was started`, { cause: error });
+  }
+  if (!stat.isFile() && !stat.isDirectory()) throw new Error(`${flag}: ${source.path} is neither a CSV file nor a folder; no run was started`);
+  try {
+    fs.accessSync(source.path, stat.isDirectory() ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
+  } catch (error) {
+    throw new Error(`${flag}: ${source.path} is not readable by ${process.env.USER ?? 'this user'}; no run was started`, { cause: error });
+  }
 }
 
 /** Reads and validates an experiment file (JSON) before any run starts; a relative CSV path is taken from the file's folder. */
@@ -78,7 +102,7 @@ export function readExperimentFile(file: string): ExperimentInput {
   } catch (error) {
     throw new Error(`cannot read experiment ${file}: ${(error as Error).message}`, { cause: error });
   }
-  const parsed = experimentSchema.safeParse(raw);
+  const parsed = lazy.experiment().experimentSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
   const input = raw as ExperimentInput;
   const source = input.import?.source;
@@ -105,8 +129,9 @@ export function runPipelineCommand(): Command {
     .option('--workflow-id <id>', 'workflow id (default: pipeline-<timestamp>)')
     .option('--no-follow', 'print the run id and return at once')
     .action(async (opts: Record<string, unknown>) => {
-      const config = loadConfig();
+      const config = lazy.config().loadConfig();
       const { request, featureSet, experiment, workflowId, follow } = requestFromFlags(opts);
+      checkLocalSource(request, experiment);
       await startPipelineRun(config, request, { featureSet, experiment, workflowId, follow, print: (line) => console.log(line) });
     });
 }
@@ -143,6 +168,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
 
 /** Task queues of the pipeline that no worker is polling right now. */
 async function queuesWithoutWorkers(client: Client): Promise<string[]> {
+  const { temporal } = lazy.temporalProto();
   const queues = [
     { name: TASK_QUEUES.pipeline, type: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
     { name: TASK_QUEUES.training, type: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
@@ -155,13 +181,15 @@ async function queuesWithoutWorkers(client: Client): Promise<string[]> {
   return idle;
 }
 
-/** Starts a run, prints its Web UI link and (when following) its progress and result. */
+/** Starts a run, prints its Web UI link and (when following) its result; progress goes to `options.progress` (default: stderr). */
 export async function startPipelineRun(
   config: AppConfig,
   request: ImportRequestInput | undefined,
-  options: { featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow?: boolean; print: (line: string) => void },
+  options: { featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow?: boolean; print: (line: string) => void; progress?: ProgressSink },
 ): Promise<TrainingPipelineResult | undefined> {
   const { print } = options;
+  const { trainingPipeline } = lazy.workflows();
+  const { followRun } = lazy.followRun();
   const client = await connectClient(config);
   try {
     const id = options.workflowId ?? `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -171,7 +199,7 @@ export async function startPipelineRun(
     const missing = await queuesWithoutWorkers(client);
     if (missing.length > 0) print(`  warning: no worker polls ${missing.join(', ')}; the run waits until one starts (npm run worker)`);
     if (options.follow === false) return undefined;
-    const result = await followRun<TrainingPipelineResult>(handle, (line) => print(`  ${line}`));
+    const result = await followRun<TrainingPipelineResult>(handle, options.progress);
     const s = result.ingest;
     print(
       `done: snapshot ${result.snapshotId}\n  ${s.sources} sources, ${s.symbols} symbols, ${s.firstDate}..${s.lastDate}\n` +

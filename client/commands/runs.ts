@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { z } from 'zod';
-import { loadConfig } from '../../lib/config';
 import type { TrainingPipelineResult } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
+import { lazy } from '../lazy';
 import { describeCandidates } from './run-pipeline';
 
 export function runsCommand(): Command {
@@ -12,8 +11,8 @@ export function runsCommand(): Command {
     .description('most recent trainingPipeline runs first')
     .option('--limit <n>', 'how many', '20')
     .action(async (opts: { limit: string }) => {
-      const limit = z.coerce.number().int().min(1).max(1000).parse(opts.limit);
-      const config = loadConfig();
+      const limit = lazy.zod().z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+      const config = lazy.config().loadConfig();
       const client = await connectClient(config);
       try {
         let n = 0;
@@ -30,13 +29,19 @@ export function runsCommand(): Command {
     .description('a run: status, the experiment it ran, candidates and what was registered')
     .option('--json', 'the whole result as JSON')
     .action(async (workflowId: string, opts: { json?: boolean }) => {
-      const config = loadConfig();
+      const config = lazy.config().loadConfig();
       const client = await connectClient(config);
       try {
         const handle = client.workflow.getHandle(workflowId);
         const d = await handle.describe();
-        console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
-        if (d.status.name !== 'COMPLETED') return;
+        const summary = `${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`;
+        // With --json, stdout carries only JSON: the summary goes to stderr.
+        if (opts.json) console.error(summary);
+        else console.log(summary);
+        if (d.status.name !== 'COMPLETED') {
+          if (opts.json) console.log(JSON.stringify({ workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime ?? null, webUi: webUiLink(config, workflowId, d.runId) }, null, 2));
+          return;
+        }
         const result = (await handle.result()) as TrainingPipelineResult;
         if (opts.json) return console.log(JSON.stringify(result, null, 2));
         console.log(`  snapshot ${result.snapshotId}; features ${result.features?.version ?? '-'}`);

@@ -2,28 +2,20 @@
 import path from 'node:path';
 import type { Client, ScheduleDescription, ScheduleOverlapPolicy, Range } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import { z } from 'zod';
-import { loadConfig, type AppConfig } from '../../lib/config';
+import type { z } from 'zod';
+import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
-import {
-  createSchedule,
-  monitorSchedule,
-  retrainSchedule,
-  schedulePolicySchema,
-  scheduledTimesBetween,
-  scheduleKindOf,
-  scheduleLink,
-  scheduleTimingSchema,
-  updateSchedule,
-  withSchedule,
-  type MonitoringScheduleArgs,
-  type ScheduleKind,
-} from '../schedules';
+import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
+import { repoRoot } from '../repo-root';
 import { connectClient, webUiLink } from '../temporal-client';
 import { readExperimentFile } from './run-pipeline';
+import { lazy } from '../lazy';
 
-export const DEFAULT_EXPERIMENT_FILE = path.resolve(__dirname, '..', '..', 'experiments', 'demo.json');
+/** The schedule helpers (they load the Temporal SDK): imported by the actions, not at start. */
+type Schedules = ReturnType<typeof lazy.schedules>;
+
+export const DEFAULT_EXPERIMENT_FILE = path.join(repoRoot(), 'experiments', 'demo.json');
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 /** Zod issues named by their flag (--catchup-window), not their field (catchupWindow). */
@@ -36,7 +28,10 @@ function parseFlags<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-const definitionFlags = z.object({
+/** The flag schemas are built on first use: zod loads then, not at start. */
+const definitionFlags = () => {
+  const { z } = lazy.zod();
+  return z.object({
   experiment: z.string().min(1).optional(),
   source: z.string().min(1).optional(),
   cron: z.string().optional(),
@@ -52,33 +47,40 @@ const definitionFlags = z.object({
   retrainOnDrift: z.boolean().optional(),
   note: z.string().max(500).optional(),
 });
+};
 
-const createFlags = definitionFlags.extend({
+const createFlags = () => {
+  const { z } = lazy.zod();
+  return definitionFlags().extend({
   which: z.enum(['retrain', 'monitor', 'all']).default('all'),
   id: z.string().regex(/^[\w.-]{1,200}$/, 'expected letters, digits, "-", "_" or "."').optional(),
   paused: z.boolean().default(false),
 });
+};
 
-const overlapSchema = z
-  .enum(['skip', 'buffer_one', 'buffer_all', 'allow_all'])
-  .transform((o) => o.toUpperCase() as ScheduleOverlapPolicy)
-  .optional();
+const overlapSchema = () =>
+  lazy
+    .zod()
+    .z.enum(['skip', 'buffer_one', 'buffer_all', 'allow_all'])
+    .transform((o) => o.toUpperCase() as ScheduleOverlapPolicy)
+    .optional();
 
 /** The pieces of a definition the flags give, validated (timing, policies, data, monitoring input). */
-function definitionFromFlags(f: z.infer<typeof definitionFlags>, command: string) {
-  const timing = parseFlags(scheduleTimingSchema, { cron: f.cron, interval: f.interval, timezone: f.timezone }, command);
-  const policy = parseFlags(schedulePolicySchema, { catchupWindow: f.catchupWindow, pauseOnFailure: f.pauseOnFailure }, command);
+function definitionFromFlags(sch: Schedules, f: z.infer<ReturnType<typeof definitionFlags>>, command: string) {
+  const timing = parseFlags(sch.scheduleTimingSchema, { cron: f.cron, interval: f.interval, timezone: f.timezone }, command);
+  const policy = parseFlags(sch.schedulePolicySchema, { catchupWindow: f.catchupWindow, pauseOnFailure: f.pauseOnFailure }, command);
   // The worker may run in another directory: send an absolute path.
   const importRequest: ImportRequestInput | undefined = f.source ? { source: { kind: 'csv', path: path.resolve(f.source) } } : undefined;
   const monitoring: MonitoringScheduleArgs | undefined = f.models || f.retrainOnDrift !== undefined ? { ...(f.models ? { models: f.models } : {}), ...(f.retrainOnDrift !== undefined ? { retrainOnDrift: f.retrainOnDrift } : {}) } : undefined;
   return { timing, policy, importRequest, monitoring };
 }
 
-async function withClient<T>(run: (client: Client, config: AppConfig) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+async function withClient<T>(run: (client: Client, config: AppConfig, sch: Schedules) => Promise<T>): Promise<T> {
+  const config = lazy.config().loadConfig();
   const client = await connectClient(config);
+  const sch = lazy.schedules();
   try {
-    return await run(client, config);
+    return await run(client, config, sch);
   } finally {
     await client.connection.close();
   }
@@ -144,6 +146,7 @@ function inputLines(kind: ScheduleKind | undefined, args: readonly unknown[] | u
 
 /** What `schedules describe` prints: definition, state, next runs and recent actions with their outcome. */
 export async function describeScheduleText(client: Client, config: AppConfig, id: string, nextRuns = 5): Promise<string> {
+  const { withSchedule, scheduleKindOf, scheduleLink } = lazy.schedules();
   const d = await withSchedule(client, id, (h) => h.describe());
   const kind = scheduleKindOf(d);
   const lines = [
@@ -172,8 +175,9 @@ export async function describeScheduleText(client: Client, config: AppConfig, id
 }
 
 /** A date (YYYY-MM-DD: the whole day, UTC) or an ISO instant. */
-const instant = (end: boolean) =>
-  z.string().transform((s, ctx) => {
+const instant = (end: boolean) => {
+  const { z } = lazy.zod();
+  return z.string().transform((s, ctx) => {
     const value = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T${end ? '23:59:59.999' : '00:00:00.000'}Z` : s;
     const date = new Date(value);
     if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
@@ -182,6 +186,7 @@ const instant = (end: boolean) =>
     }
     return date;
   });
+};
 
 export function schedulesCommand(): Command {
   const cmd = new Command('schedules').description('Temporal Schedules: retraining after the close, monitoring hourly (create, describe, pause, trigger, backfill, …)');
@@ -194,17 +199,17 @@ export function schedulesCommand(): Command {
       .option('--id <scheduleId>', 'schedule id (default retrain-<experiment name> / monitoring); only with one --which')
       .option('--paused', 'create it paused'),
   ).action((opts: Record<string, unknown>) =>
-    withClient(async (client, config) => {
-      const f = parseFlags(createFlags, opts, 'create');
+    withClient(async (client, config, sch) => {
+      const f = parseFlags(createFlags(), opts, 'create');
       if (f.which === 'all' && (f.id || f.cron || f.interval)) throw new Error('schedules create: --id, --cron and --interval apply to one schedule: add --which retrain or --which monitor');
-      const { timing, policy, importRequest, monitoring } = definitionFromFlags(f, 'create');
+      const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'create');
       const common = { scheduleId: f.id, timing, ...policy, paused: f.paused, note: f.note };
       const definitions = [];
-      if (f.which !== 'monitor') definitions.push(retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
-      if (f.which !== 'retrain') definitions.push(monitorSchedule({ ...common, monitoring }));
+      if (f.which !== 'monitor') definitions.push(sch.retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
+      if (f.which !== 'retrain') definitions.push(sch.monitorSchedule({ ...common, monitoring }));
       for (const definition of definitions) {
-        await createSchedule(client, definition);
-        console.log(`created ${definition.scheduleId}${f.paused ? ' (paused)' : ''}\n  Web UI: ${scheduleLink(config, definition.scheduleId)}`);
+        await sch.createSchedule(client, definition);
+        console.log(`created ${definition.scheduleId}${f.paused ? ' (paused)' : ''}\n  Web UI: ${sch.scheduleLink(config, definition.scheduleId)}`);
       }
       for (const definition of definitions) console.log(await describeScheduleText(client, config, definition.scheduleId));
     }),
@@ -216,10 +221,10 @@ export function schedulesCommand(): Command {
     .option('--no-pause-on-failure', 'do not pause when a run fails')
     .option('--no-retrain-on-drift', 'monitor: alerts only, no retraining runs')
     .action((id: string, opts: Record<string, unknown>) =>
-    withClient(async (client, config) => {
-      const f = parseFlags(definitionFlags.extend({ defaultSpec: z.boolean().optional() }), opts, 'update');
-      const { timing, policy, importRequest, monitoring } = definitionFromFlags(f, 'update');
-      const kind = await updateSchedule(client, id, {
+    withClient(async (client, config, sch) => {
+      const f = parseFlags(definitionFlags().extend({ defaultSpec: lazy.zod().z.boolean().optional() }), opts, 'update');
+      const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'update');
+      const kind = await sch.updateSchedule(client, id, {
         timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,
         defaultSpec: f.defaultSpec,
         ...policy,
@@ -240,10 +245,10 @@ export function schedulesCommand(): Command {
     .option('--next <n>', 'how many next runs and recent actions', '5')
     .option('--json', 'the description as JSON')
     .action((id: string, opts: { next: string; json?: boolean }) =>
-      withClient(async (client, config) => {
-        const next = parseFlags(z.object({ next: z.coerce.number().int().min(1).max(10) }), { next: opts.next }, 'describe').next;
+      withClient(async (client, config, sch) => {
+        const next = parseFlags(lazy.zod().z.object({ next: lazy.zod().z.coerce.number().int().min(1).max(10) }), { next: opts.next }, 'describe').next;
         if (opts.json) {
-          const d = await withSchedule(client, id, (h) => h.describe());
+          const d = await sch.withSchedule(client, id, (h) => h.describe());
           // `raw` is the server's protobuf response, not meant for reading.
           console.log(JSON.stringify(d, (key, value: unknown) => (key === 'raw' ? undefined : value), 2));
           return;
@@ -256,7 +261,7 @@ export function schedulesCommand(): Command {
     .command('list')
     .description('every schedule of the namespace')
     .action(() =>
-      withClient(async (client, config) => {
+      withClient(async (client, config, sch) => {
         let n = 0;
         for await (const s of client.schedule.list()) {
           n++;
@@ -266,7 +271,7 @@ export function schedulesCommand(): Command {
             `${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${s.state.note})` : ''}`,
           );
         }
-        console.log(n === 0 ? 'no schedules: create them with "mlp schedules create"' : `Web UI: ${scheduleLink(config)}`);
+        console.log(n === 0 ? 'no schedules: create them with "mlp schedules create"' : `Web UI: ${sch.scheduleLink(config)}`);
       }),
     );
 
@@ -276,8 +281,8 @@ export function schedulesCommand(): Command {
     .description('stop starting runs until resumed (runs already going are not touched)')
     .option('--note <text>', 'why (shown in the Web UI and describe)')
     .action((id: string, opts: { note?: string }) =>
-      withClient(async (client) => {
-        await withSchedule(client, id, (h) => h.pause(opts.note ? `${opts.note} (${by})` : `paused by ${by}`));
+      withClient(async (client, _config, sch) => {
+        await sch.withSchedule(client, id, (h) => h.pause(opts.note ? `${opts.note} (${by})` : `paused by ${by}`));
         console.log(`paused ${id}`);
       }),
     );
@@ -286,9 +291,9 @@ export function schedulesCommand(): Command {
     .description('start runs again at the next scheduled time (missed ones are not replayed: use backfill)')
     .option('--note <text>', 'why')
     .action((id: string, opts: { note?: string }) =>
-      withClient(async (client) => {
-        await withSchedule(client, id, (h) => h.unpause(opts.note ? `${opts.note} (${by})` : `resumed by ${by}`));
-        const d = await withSchedule(client, id, (h) => h.describe());
+      withClient(async (client, _config, sch) => {
+        await sch.withSchedule(client, id, (h) => h.unpause(opts.note ? `${opts.note} (${by})` : `resumed by ${by}`));
+        const d = await sch.withSchedule(client, id, (h) => h.describe());
         console.log(`resumed ${id}; next run ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}`);
       }),
     );
@@ -298,15 +303,15 @@ export function schedulesCommand(): Command {
     .description('start one run now (also when paused)')
     .addOption(new Option('--overlap <policy>', 'if a run is still going (default: the schedule\'s own policy, SKIP)').choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
     .action((id: string, opts: { overlap?: string }) =>
-      withClient(async (client, config) => {
-        const overlap = parseFlags(z.object({ overlap: overlapSchema }), opts, 'trigger').overlap;
-        const before = await withSchedule(client, id, (h) => h.describe());
+      withClient(async (client, config, sch) => {
+        const overlap = parseFlags(lazy.zod().z.object({ overlap: overlapSchema() }), opts, 'trigger').overlap;
+        const before = await sch.withSchedule(client, id, (h) => h.describe());
         const policy = overlap ?? before.policies.overlap;
-        await withSchedule(client, id, (h) => h.trigger(policy));
+        await sch.withSchedule(client, id, (h) => h.trigger(policy));
         // The action is taken asynchronously by the server: look for it briefly to print its run.
         const seen = new Set(before.info.recentActions.map((a) => a.action.workflow.workflowId));
         for (let i = 0; i < 20; i++) {
-          const fresh = (await withSchedule(client, id, (h) => h.describe())).info.recentActions.find((a) => !seen.has(a.action.workflow.workflowId));
+          const fresh = (await sch.withSchedule(client, id, (h) => h.describe())).info.recentActions.find((a) => !seen.has(a.action.workflow.workflowId));
           if (fresh) {
             console.log(`triggered ${id}: started ${fresh.action.workflow.workflowId}\n  Web UI: ${webUiLink(config, fresh.action.workflow.workflowId, fresh.action.workflow.firstExecutionRunId)}`);
             return;
@@ -324,16 +329,16 @@ export function schedulesCommand(): Command {
     .requiredOption('--to <time>', 'end: YYYY-MM-DD (UTC day, inclusive) or an ISO time')
     .addOption(new Option('--overlap <policy>', "what to do with actions that overlap (default: the schedule's policy; SKIP starts one run for the range)").choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
     .action((id: string, opts: Record<string, unknown>) =>
-      withClient(async (client) => {
+      withClient(async (client, _config, sch) => {
         const f = parseFlags(
-          z.object({ from: instant(false), to: instant(true), overlap: overlapSchema }).refine((x) => x.from < x.to, { message: 'must be before --to', path: ['from'] }),
+          lazy.zod().z.object({ from: instant(false), to: instant(true), overlap: overlapSchema() }).refine((x) => x.from < x.to, { message: 'must be before --to', path: ['from'] }),
           opts,
           'backfill',
         );
-        const d = await withSchedule(client, id, (h) => h.describe());
+        const d = await sch.withSchedule(client, id, (h) => h.describe());
         const overlap = f.overlap ?? d.policies.overlap;
-        const times = await scheduledTimesBetween(client, id, f.from, f.to);
-        await withSchedule(client, id, (h) => h.backfill({ start: f.from, end: f.to, overlap }));
+        const times = await sch.scheduledTimesBetween(client, id, f.from, f.to);
+        await sch.withSchedule(client, id, (h) => h.backfill({ start: f.from, end: f.to, overlap }));
         console.log(`backfill of ${id} from ${f.from.toISOString()} to ${f.to.toISOString()}: ${times.length} scheduled time(s) in range${times.length ? ` (${times.map((t) => t.toISOString()).join(', ')})` : ''}, overlap ${overlap}`);
         if (overlap === 'SKIP' && times.length > 1) console.log('  with SKIP the first starts now and the others are dropped while it runs: one catch-up run (use --overlap buffer_all for one run per missed time)');
         console.log(`  follow with "mlp schedules describe ${id}"`);
@@ -344,8 +349,8 @@ export function schedulesCommand(): Command {
     .command('delete <scheduleId>')
     .description('remove a schedule (runs it started keep running)')
     .action((id: string) =>
-      withClient(async (client) => {
-        await withSchedule(client, id, (h) => h.delete());
+      withClient(async (client, _config, sch) => {
+        await sch.withSchedule(client, id, (h) => h.delete());
         console.log(`deleted ${id}; runs it started are not affected`);
       }),
     );

@@ -1,0 +1,85 @@
+/**
+ * npm run build: bundles the `mlp` command line (client/cli.ts) into dist/cli.js, ahead of time, so
+ * starting it compiles nothing. Node packages stay external (required from node_modules at run time);
+ * the project's own code is bundled, with a source map.
+ *
+ *   tsx scripts/build.ts            build dist/cli.js
+ *   tsx scripts/build.ts --if-stale build only when dist/cli.js is missing or older than its sources
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { build, type Metafile } from 'esbuild';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+export const CLI_ENTRY = path.join(REPO_ROOT, 'client', 'cli.ts');
+export const CLI_OUTFILE = path.join(REPO_ROOT, 'dist', 'cli.js');
+/** The inputs of the last build (esbuild's metafile), to tell whether the bundle is stale. */
+const METAFILE = path.join(REPO_ROOT, 'dist', 'cli.meta.json');
+/** Files that change the bundle without being part of it. */
+const BUILD_INPUTS = [__filename, path.join(REPO_ROOT, 'package-lock.json'), path.join(REPO_ROOT, 'tsconfig.json')];
+
+function mtimeMs(file: string): number | undefined {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why dist/cli.js must be rebuilt (missing, or an input newer than it), or undefined when it is up to date. */
+export function cliStaleReason(): string | undefined {
+  const built = mtimeMs(CLI_OUTFILE);
+  if (built === undefined) return `${path.relative(REPO_ROOT, CLI_OUTFILE)} is missing`;
+  let inputs: string[];
+  try {
+    inputs = Object.keys((JSON.parse(fs.readFileSync(METAFILE, 'utf8')) as Metafile).inputs).map((f) => path.resolve(REPO_ROOT, f));
+  } catch {
+    return `${path.relative(REPO_ROOT, METAFILE)} is missing or unreadable`;
+  }
+  for (const file of [...inputs, ...BUILD_INPUTS]) {
+    const changed = mtimeMs(file);
+    if (changed === undefined) return `${path.relative(REPO_ROOT, file)} is gone`;
+    if (changed > built) return `${path.relative(REPO_ROOT, file)} changed`;
+  }
+  return undefined;
+}
+
+/** Bundles client/cli.ts into dist/cli.js (CommonJS, node 20, node packages external, source map) and makes it executable. */
+export async function buildCli(): Promise<{ outfile: string; bytes: number; ms: number }> {
+  const started = Date.now();
+  const result = await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [CLI_ENTRY],
+    outfile: CLI_OUTFILE,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    packages: 'external',
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  fs.writeFileSync(METAFILE, JSON.stringify(result.metafile));
+  fs.chmodSync(CLI_OUTFILE, 0o755);
+  return { outfile: CLI_OUTFILE, bytes: fs.statSync(CLI_OUTFILE).size, ms: Date.now() - started };
+}
+
+/** Builds when stale (or always); returns what it did, for the log. */
+export async function buildCliIfStale(force = false): Promise<string> {
+  const reason = force ? 'requested' : cliStaleReason();
+  if (reason === undefined) return `${path.relative(REPO_ROOT, CLI_OUTFILE)} is up to date`;
+  const { bytes, ms } = await buildCli();
+  return `built ${path.relative(REPO_ROOT, CLI_OUTFILE)} (${Math.round(bytes / 1024)} KiB) in ${ms} ms (${reason})`;
+}
+
+if (require.main === module) {
+  buildCliIfStale(!process.argv.includes('--if-stale')).then(
+    (line) => console.error(line),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
+}
