@@ -7,8 +7,43 @@ import path from 'node:path';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const MODULE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
 const REPO_ROOT = path.resolve(__dirname, '..');
-/** Where the project builds or downloads its own copy (git-ignored). */
+/** Where clones built or downloaded their own copy before the per-user cache (still looked at, never written). */
 export const LOCAL_TOOLS_BIN = path.join(REPO_ROOT, '.tools', 'bin');
+
+/**
+ * The per-user folder every clone shares for the tools it builds or downloads once per machine:
+ * MLP_TOOLS_DIR when set, else ${XDG_CACHE_HOME:-~/.cache}/temporal-ml-pipeline/bin (a relative
+ * XDG_CACHE_HOME is ignored, as the XDG spec asks).
+ */
+export function toolsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MLP_TOOLS_DIR) return path.resolve(env.MLP_TOOLS_DIR);
+  const xdg = env.XDG_CACHE_HOME;
+  const cache = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), '.cache');
+  return path.join(cache, 'temporal-ml-pipeline', 'bin');
+}
+
+/** The cached Temporal CLI of the pinned version: <tools cache>/temporal-<version>. */
+export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(toolsCacheDir(env), `temporal-${TEMPORAL_CLI_VERSION}`);
+}
+
+/**
+ * Puts a freshly built or downloaded binary at `target` atomically: `produce` writes into a private
+ * temporary folder next to it, then one rename publishes it. Two clones installing at once each
+ * rename a complete file; neither can see (or leave) a half-written one.
+ */
+function installAtomically(target: string, produce: (tmpDir: string) => string | undefined): string | undefined {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmpDir = fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.tmp-`));
+  try {
+    const built = produce(tmpDir);
+    if (!built || !isExecutable(built)) return undefined;
+    fs.renameSync(built, target);
+    return target;
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
 
 function isExecutable(file: string): boolean {
   try {
@@ -19,8 +54,8 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
   }
   return undefined;
@@ -37,14 +72,17 @@ function goBinDir(): string | undefined {
   }
 }
 
-/** Finds an existing `temporal` binary: TEMPORAL_CLI_PATH, then PATH, then the project's and Go's bin folders. */
+/**
+ * Finds an existing `temporal` binary: TEMPORAL_CLI_PATH, then PATH, then the per-user cache
+ * (toolsCacheDir), then a clone's old .tools/bin, then Go's bin folders.
+ */
 export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file; unset it or point it at the temporal binary`);
     return explicit;
   }
-  const candidates = [onPath('temporal'), path.join(LOCAL_TOOLS_BIN, 'temporal'), path.join(os.homedir(), 'go', 'bin', 'temporal')];
+  const candidates = [onPath('temporal', env), cachedTemporalCliPath(env), path.join(LOCAL_TOOLS_BIN, 'temporal'), path.join(env.HOME || os.homedir(), 'go', 'bin', 'temporal')];
   const goBin = goBinDir();
   if (goBin) candidates.push(path.join(goBin, 'temporal'));
   return candidates.find((c): c is string => c !== undefined && isExecutable(c));
@@ -62,16 +100,15 @@ function buildWithGo(log: (line: string) => void): string | undefined {
     log(go ? 'Go is older than 1.25; cannot build the Temporal CLI' : 'Go is not installed; cannot build the Temporal CLI');
     return undefined;
   }
-  fs.mkdirSync(LOCAL_TOOLS_BIN, { recursive: true });
-  log(`building the Temporal CLI: go install ${MODULE} (a few minutes on a fresh machine)`);
+  const target = cachedTemporalCliPath();
+  log(`building the Temporal CLI into ${target}: go install ${MODULE} (a few minutes on a fresh machine, once per user)`);
   const started = Date.now();
-  const result = spawnSync(go, ['install', MODULE], { env: { ...process.env, GOBIN: LOCAL_TOOLS_BIN }, stdio: ['ignore', 'inherit', 'inherit'] });
-  const binary = path.join(LOCAL_TOOLS_BIN, 'temporal');
-  if (result.status !== 0 || !isExecutable(binary)) {
-    log(`go install failed (exit ${result.status ?? result.signal})`);
-    return undefined;
-  }
-  log(`built ${binary} in ${Math.round((Date.now() - started) / 1000)} s`);
+  const binary = installAtomically(target, (tmpDir) => {
+    const result = spawnSync(go, ['install', MODULE], { env: { ...process.env, GOBIN: tmpDir }, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (result.status !== 0) log(`go install failed (exit ${result.status ?? result.signal})`);
+    return result.status === 0 ? path.join(tmpDir, 'temporal') : undefined;
+  });
+  if (binary) log(`built ${binary} in ${Math.round((Date.now() - started) / 1000)} s`);
   return binary;
 }
 
@@ -83,12 +120,13 @@ async function downloadRelease(log: (line: string) => void): Promise<string | un
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    fs.mkdirSync(LOCAL_TOOLS_BIN, { recursive: true });
-    const archive = path.join(LOCAL_TOOLS_BIN, 'temporal.tar.gz');
-    fs.writeFileSync(archive, Buffer.from(await response.arrayBuffer()));
-    execFileSync('tar', ['-xzf', archive, '-C', LOCAL_TOOLS_BIN, 'temporal']);
-    fs.rmSync(archive);
-    return path.join(LOCAL_TOOLS_BIN, 'temporal');
+    const bytes = Buffer.from(await response.arrayBuffer());
+    return installAtomically(cachedTemporalCliPath(), (tmpDir) => {
+      const archive = path.join(tmpDir, 'temporal.tar.gz');
+      fs.writeFileSync(archive, bytes);
+      execFileSync('tar', ['-xzf', archive, '-C', tmpDir, 'temporal']);
+      return path.join(tmpDir, 'temporal');
+    });
   } catch (error) {
     log(`download failed: ${(error as Error).message}`);
     return undefined;

@@ -1,18 +1,21 @@
 /**
  * tsx scripts/temporal-server.ts install|start|stop
- *   install: find the temporal CLI, else build it with Go, else download it (prints its path)
+ *   install: find the temporal CLI (TEMPORAL_CLI_PATH, PATH, the per-user cache, ~/go/bin), else build it
+ *            with Go, else download it, into the per-user cache that every clone shares:
+ *            $MLP_TOOLS_DIR or ${XDG_CACHE_HOME:-~/.cache}/temporal-ml-pipeline/bin/temporal-<version>
+ *            (prints its path)
  *   start:   start the dev server under DATA_DIR unless one answers at TEMPORAL_ADDRESS
  *   stop:    stop a dev server this project started
  */
 import { Command } from 'commander';
 import { loadConfig } from '../lib/config';
 import { ensureDevServer, stopDevServer } from '../platform/dev-server';
-import { ensureTemporalCli } from '../platform/temporal-cli';
+import { cachedTemporalCliPath, ensureTemporalCli } from '../platform/temporal-cli';
 
 const program = new Command('temporal-server').description('the Temporal dev server this project runs on');
 program
   .command('install')
-  .description('find, build or download the temporal CLI and print its path')
+  .description(`find, build or download the temporal CLI and print its path (built once per user into ${cachedTemporalCliPath()})`)
   .action(async () => console.log(await ensureTemporalCli((l) => console.error(l))));
 program
   .command('start')
