@@ -7,9 +7,7 @@
 #   ./run.sh [csv-folder-or-file] [--active-schedules | --no-schedules]   (or DEMO_SCHEDULES=paused|active|off)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ ! -x "$ROOT/node_modules/.bin/tsx" ]; then
-  echo "installing npm dependencies (npm ci)…"
-  (cd "$ROOT" && npm ci --no-audit --no-fund)
-fi
+# npm dependencies, the mlp command (dist/cli.js) and the Temporal CLI, each only when missing or stale.
+"$ROOT/scripts/install.sh"
 export PATH="$PATH:/usr/local/go/bin"
 exec "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/demo.ts" "$@"
