@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../client/program';
+import { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES } from '../lib/config';
 
 const REPO = path.resolve(__dirname, '..');
 
@@ -184,6 +185,22 @@ describe('commands named in the README and docs/', () => {
     expect(problems.map(format)).toEqual([]);
     // The scan itself works: the docs are full of mlp commands.
     expect(invocations).toBeGreaterThan(50);
+  });
+
+  it('the command reference lists every command, and the configuration page every variable', () => {
+    const reference = fs.readFileSync(path.join(REPO, 'docs', 'cli.md'), 'utf8');
+    const missing: string[] = [];
+    const visit = (cmd: Command) => {
+      for (const sub of cmd.commands) {
+        const full = commandPath(sub);
+        if (!reference.includes(`${full} `) && !reference.includes(`${full}\n`)) missing.push(`docs/cli.md does not show \`${full}\``);
+        visit(sub);
+      }
+    };
+    visit(program);
+    const configuration = fs.readFileSync(path.join(REPO, 'docs', 'configuration.md'), 'utf8');
+    for (const v of [...CONFIG_VARIABLES, ...API_RATE_LIMIT_VARIABLES]) if (!configuration.includes(`\`${v.name}\``)) missing.push(`docs/configuration.md does not list ${v.name}`);
+    expect(missing).toEqual([]);
   });
 
   it('fails on a made-up option, naming the file, the line and the option', () => {
