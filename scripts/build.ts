@@ -58,11 +58,19 @@ export async function buildCli(): Promise<{ outfile: string; bytes: number; ms: 
     packages: 'external',
     sourcemap: true,
     metafile: true,
+    write: false,
     logLevel: 'warning',
     banner: { js: '#!/usr/bin/env node' },
   });
-  fs.writeFileSync(METAFILE, JSON.stringify(result.metafile));
-  fs.chmodSync(CLI_OUTFILE, 0o755);
+  // Each file is written beside its final name and renamed into place: a build running while `mlp`
+  // starts (or while another build runs) never leaves a half-written bundle.
+  fs.mkdirSync(path.dirname(CLI_OUTFILE), { recursive: true });
+  const files = [...result.outputFiles.map((f) => ({ path: f.path, contents: f.contents as Uint8Array | string })), { path: METAFILE, contents: JSON.stringify(result.metafile) }];
+  for (const file of files) {
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, file.contents, { mode: file.path === CLI_OUTFILE ? 0o755 : 0o644 });
+    fs.renameSync(tmp, file.path);
+  }
   return { outfile: CLI_OUTFILE, bytes: fs.statSync(CLI_OUTFILE).size, ms: Date.now() - started };
 }
 

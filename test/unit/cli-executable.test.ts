@@ -1,0 +1,173 @@
+/**
+ * The built `mlp` executable (dist/cli.js, rebuilt here when stale): --help lists every command without
+ * loading the slow modules, --json output is JSON and nothing else, and the registry and run commands
+ * that need no Temporal server answer as a newcomer expects. Runs the bundle as a child process.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildProgram } from '../../client/program';
+import { qualityPolicySchema } from '../../lib/quality/policy';
+import { MODEL_ALIASES, moveAlias } from '../../lib/registry/model-registry';
+import { saveSnapshot } from '../../lib/store/snapshots';
+import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel } from '../helpers/oracle-models';
+
+const run = promisify(execFile);
+
+interface CliOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let tmp: string;
+let db: TestDatabase;
+let env: NodeJS.ProcessEnv;
+
+/** Runs `node dist/cli.js …args`; never throws on a non-zero exit (the code is returned). */
+async function mlp(args: string[], extraNodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliOutput> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...extraNodeArgs, CLI_OUTFILE, ...args], { env: { ...env, ...extraEnv }, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+beforeAll(async () => {
+  await buildCliIfStale();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-cli-'));
+  db = await createSqliteTestDatabase();
+  // Nothing listens on port 1: a command that tried to reach Temporal would fail saying so.
+  env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: tmp, ARTIFACT_DIR: path.join(tmp, 'artifacts'), TEMPORAL_ADDRESS: '127.0.0.1:1', REDIS_URL: '' };
+  const artifactDir = path.join(tmp, 'artifacts');
+  const registered = [];
+  for (const seed of [1, 2, 3]) registered.push(await registerOracleModel(db.store, artifactDir, { name: 'cli-demo', seed, flip: false, featureSetVersion: 'fs-cli-test' }));
+  await moveAlias(db.store, { name: 'cli-demo', alias: 'champion', version: registered[1], movedBy: 'test', reason: 'test' });
+  await moveAlias(db.store, { name: 'cli-demo', alias: 'challenger', version: registered[2], movedBy: 'test', reason: 'test' });
+  await saveSnapshot(db.store, {
+    id: 'snap-cli-test',
+    contentHash: 'c'.repeat(64),
+    source: { kind: 'csv', path: '/data' },
+    symbols: ['AAPL', 'MSFT'],
+    firstDate: '2020-01-02',
+    lastDate: '2020-12-31',
+    rowsRead: 504,
+    rowCount: 500,
+    rejectedCount: 4,
+    flaggedCount: 0,
+    qualityReport: { policy: qualityPolicySchema.parse({}), rowsRead: 504, rowsAccepted: 500, rowsRejected: 4, flags: 0, badRowShare: 4 / 504, byRule: {}, bySymbol: {} },
+  });
+});
+
+afterAll(async () => {
+  await db.drop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('mlp --help', () => {
+  test('lists every command of the program', async () => {
+    const out = await mlp(['--help']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^Usage: mlp /);
+    const names = buildProgram().commands.map((c) => c.name());
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) expect(out.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+  });
+
+  test('loads none of the slow modules (Temporal SDK, store drivers, tfjs, redis, libsvm)', async () => {
+    const list = path.join(tmp, 'loaded.json');
+    const preload = path.join(tmp, 'record-modules.js');
+    fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`);
+    for (const args of [['--help'], ['models', 'show', '--help'], ['run', '--help'], ['schedules', 'create', '--help']]) {
+      const out = await mlp(args, ['--require', preload]);
+      expect(out.code).toBe(0);
+      const loaded = JSON.parse(fs.readFileSync(list, 'utf8')) as string[];
+      expect(loaded.some((m) => m.includes(`${path.sep}commander${path.sep}`))).toBe(true);
+      const slow = loaded.filter((m) => /node_modules\/(@temporalio|kysely|mysql2|better-sqlite3|@tensorflow|ioredis|libsvm-js|fastify|protobufjs)\//.test(m));
+      expect({ args, slow }).toEqual({ args, slow: [] });
+    }
+  });
+
+  test('the alias list in "models show" help is the registry\'s', async () => {
+    const out = await mlp(['models', 'show', '--help']);
+    expect(out.stdout.replace(/\s+/g, ' ')).toContain(`an alias: ${MODEL_ALIASES.join(', ')})`);
+  });
+});
+
+describe('--json prints JSON and nothing else on stdout', () => {
+  test('config --json', async () => {
+    const out = await mlp(['config', '--json']);
+    expect(out.code).toBe(0);
+    const config = JSON.parse(out.stdout) as Record<string, unknown>;
+    expect(config).toMatchObject({ temporalAddress: '127.0.0.1:1' });
+  });
+
+  test('snapshots list --json', async () => {
+    const out = await mlp(['snapshots', 'list', '--json']);
+    expect(out.code).toBe(0);
+    const snapshots = JSON.parse(out.stdout) as Array<{ id: string; rowCount: number }>;
+    expect(snapshots).toEqual([expect.objectContaining({ id: 'snap-cli-test', rowCount: 500 })]);
+  });
+
+  test('models show <name> champion --json: the version on stdout, which alias resolved to it on stderr', async () => {
+    const out = await mlp(['models', 'show', 'cli-demo', 'champion', '--json']);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ name: 'cli-demo', version: 2 });
+    expect(out.stderr).toContain('cli-demo champion is v2');
+  });
+
+  test('alerts list --json', async () => {
+    const out = await mlp(['alerts', 'list', '--json']);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual([]);
+  });
+});
+
+describe('models', () => {
+  test('show <name> champion says which version the alias resolved to', async () => {
+    const out = await mlp(['models', 'show', 'cli-demo', 'champion']);
+    expect(out.code).toBe(0);
+    expect(out.stdout.split('\n')[0]).toBe('cli-demo v2 (champion → v2)  aliases: champion');
+    expect(out.stdout).toMatch(/^algorithm +logistic_regression$/m);
+  });
+
+  test('an unknown model is "no such model"; a known model without the alias says which aliases it has', async () => {
+    const unknown = await mlp(['models', 'show', 'nosuchmodel', 'champion']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no such model "nosuchmodel"; registered models: cli-demo');
+    const noAlias = await mlp(['models', 'show', 'cli-demo', 'canary']);
+    expect(noAlias.code).toBe(1);
+    expect(noAlias.stderr).toContain('model cli-demo has no canary (its aliases: challenger → v3, champion → v2)');
+  });
+
+  test('list marks the champion and the challenger', async () => {
+    const out = await mlp(['models', 'list', 'cli-demo']);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^cli-demo v1 +logistic_regression/);
+    expect(lines[1]).toMatch(/^cli-demo v2 \[champion\] +logistic_regression/);
+    expect(lines[2]).toMatch(/^cli-demo v3 \[challenger\] +logistic_regression/);
+  });
+});
+
+describe('run', () => {
+  test('--source that does not exist fails before any workflow starts (Temporal is never contacted)', async () => {
+    const out = await mlp(['run', '--source', path.join(tmp, 'nope')]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`--source: ${path.join(tmp, 'nope')} does not exist; no run was started`);
+    expect(out.stderr).not.toMatch(/Temporal/);
+  });
+
+  test('--source that is neither a file nor a folder fails the same way', async () => {
+    const out = await mlp(['run', '--source', '/dev/null']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('--source: /dev/null is neither a CSV file nor a folder; no run was started');
+  });
+});

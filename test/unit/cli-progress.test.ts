@@ -1,0 +1,89 @@
+/** Run progress as the CLI shows it: heartbeats, change lines for logs, the live line for terminals. */
+import { PassThrough } from 'node:stream';
+import { progressItems } from '../../client/follow-run';
+import { changedLines, describeHeartbeat, liveLine, progressSink, type ProgressItem } from '../../client/progress';
+import type { PipelineStatus } from '../../workflows';
+
+const payload = (detail: unknown) => ({ payloads: [{ data: Buffer.from(JSON.stringify(detail)) }] });
+
+describe('describeHeartbeat', () => {
+  test('shows counts only once there is something to count', () => {
+    expect(describeHeartbeat({ phase: 'reading', chunk: 0, chunks: 0, barsWritten: 0, barsTotal: 0 })).toEqual({ text: 'reading', fraction: undefined });
+    expect(describeHeartbeat({ phase: 'reading', chunk: 3, chunks: 12, barsWritten: 0, barsTotal: 0 })).toEqual({ text: 'reading 3/12 files', fraction: 0.25 });
+    expect(describeHeartbeat({ phase: 'staging', chunk: 1, chunks: 4, barsWritten: 500, barsTotal: 1000 })).toEqual({ text: 'staging 1/4 chunks, 500/1000 bars', fraction: 0.5 });
+    expect(describeHeartbeat({ symbolsDone: 9, symbolsTotal: 10, rowsWritten: 2520 })).toEqual({ text: '9/10 symbols, 2520 rows', fraction: 0.9 });
+    expect(describeHeartbeat(undefined)).toEqual({ text: '' });
+  });
+});
+
+describe('progressItems', () => {
+  const status: PipelineStatus = {
+    stages: [
+      { name: 'ingest', status: 'completed', detail: 'snapshot s1' },
+      { name: 'features', status: 'running' },
+      { name: 'training', status: 'pending' },
+    ],
+  } as PipelineStatus;
+
+  test('stages that started, running activities with their heartbeat, training children', () => {
+    const items = progressItems(status, [{ activityType: { name: 'materializeFeatures' }, attempt: 2, heartbeatDetails: payload({ symbolsDone: 5, symbolsTotal: 20, rowsWritten: 0 }) }], [
+      { algorithm: 'random_forest', phase: 'search', trialsDone: 6, trialsFailed: 1, budget: 20, running: 2, bestScore: 0.53121 },
+    ]);
+    expect(items).toEqual([
+      { key: 'ingest', text: 'completed (snapshot s1)', active: false },
+      { key: 'features', text: 'running', active: false },
+      { key: 'materializeFeatures', text: 'attempt 2 5/20 symbols', fraction: 0.25, active: true },
+      { key: 'training random_forest', text: 'search 7/20 best 0.5312 (2 running) 1 failed', fraction: 7 / 20, active: true },
+    ]);
+  });
+
+  test('an activity that has not reported yet shows no empty counts', () => {
+    const items = progressItems(status, [{ activityType: { name: 'ingestBars' }, heartbeatDetails: payload({ phase: 'reading', chunk: 0, chunks: 0, barsWritten: 0, barsTotal: 0 }) }], []);
+    expect(items[2]).toEqual({ key: 'ingestBars', text: 'reading', fraction: undefined, active: true });
+    expect(JSON.stringify(items)).not.toContain('0/0');
+  });
+});
+
+describe('output', () => {
+  const a: ProgressItem[] = [
+    { key: 'ingest', text: 'running', active: true },
+    { key: 'ingestBars', text: 'reading 1/4 files', fraction: 0.25, active: true },
+  ];
+  const b: ProgressItem[] = [
+    { key: 'ingest', text: 'running', active: true },
+    { key: 'ingestBars', text: 'reading 2/4 files', fraction: 0.5, active: true },
+  ];
+
+  test('a log gets one short line per change, nothing for what stayed the same', () => {
+    expect(changedLines([], a)).toEqual(['ingest: running', 'ingestBars: reading 1/4 files']);
+    expect(changedLines(a, b)).toEqual(['ingestBars: reading 2/4 files']);
+    expect(changedLines(b, b)).toEqual([]);
+  });
+
+  test('the live line shows finished stages as ticks and running work with a bar, cut to the terminal width', () => {
+    const items: ProgressItem[] = [{ key: 'ingest', text: 'completed (snapshot s1)', active: false }, ...b.slice(1)];
+    expect(liveLine(items, 200)).toBe('ingest ✓ | ▓▓▓▓▓░░░░░ ingestBars reading 2/4 files');
+    const cut = liveLine(items, 30);
+    expect(cut).toHaveLength(29);
+    expect(cut.endsWith('…')).toBe(true);
+  });
+
+  test('a pipe gets change lines; a terminal gets the line redrawn in place and a newline at the end', () => {
+    const pipe = Object.assign(new PassThrough(), { isTTY: false });
+    const sink = progressSink(pipe);
+    sink.update(a);
+    sink.update(a);
+    sink.update(b);
+    sink.finish();
+    expect(pipe.read()?.toString()).toBe('  ingest: running\n  ingestBars: reading 1/4 files\n  ingestBars: reading 2/4 files\n');
+
+    const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+    const live = progressSink(tty);
+    live.update(a);
+    live.update(a);
+    live.update(b);
+    live.finish();
+    const written = tty.read()?.toString() ?? '';
+    expect(written.split('\r\x1b[2K')).toEqual(['', '  ingest running | ▓▓▓░░░░░░░ ingestBars reading 1/4 files', '  ingest running | ▓▓▓▓▓░░░░░ ingestBars reading 2/4 files\n']);
+  });
+});
