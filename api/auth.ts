@@ -1,6 +1,7 @@
 /**
  * Bearer-token authentication for the prediction API: tokens and their scopes come from API_TOKENS
  * (lib/config.ts). A missing or unknown token is a 401, a known token without the scope a 403.
+ * Scopes: predict (prediction routes), admin (route changes, rollbacks), read (the dashboard).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiScope, ApiToken } from '../lib/config';
@@ -9,6 +10,14 @@ import { ApiError } from './errors';
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="prediction-api"' };
+
+/**
+ * Whether a token grants a scope. `read` (the dashboard at /ui and read-only GET views) is also
+ * granted by `admin`; `predict` and `admin` only by themselves.
+ */
+export function hasScope(token: ApiToken, scope: ApiScope): boolean {
+  return token.scopes.includes(scope) || (scope === 'read' && token.scopes.includes('admin'));
+}
 
 export class TokenVerifier {
   private readonly known: ReadonlyArray<{ digest: Buffer; token: ApiToken }>;
@@ -39,7 +48,7 @@ export class TokenVerifier {
     }
     const token = this.identify(authorization);
     if (!token) throw new ApiError(401, 'unauthorized', 'invalid token: the Authorization header must be "Bearer <token>" with a token listed in API_TOKENS', CHALLENGE);
-    if (!token.scopes.includes(scope)) {
+    if (!hasScope(token, scope)) {
       throw new ApiError(403, 'forbidden', `token "${token.name}" lacks the "${scope}" scope (it has ${token.scopes.join(', ')}); use a token with ${scope} in API_TOKENS`);
     }
     return token;

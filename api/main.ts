@@ -39,7 +39,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const servingModels = new ServingModels({ store, cache, artifactDir: config.artifactDir, log });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' } });
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifactDir: config.artifactDir, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' } });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;

@@ -19,6 +19,7 @@ import type { ServingModelsStats } from '../lib/serving/serving-models';
 import { ServingRoutesConflictError, ServingRoutesError, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { TokenVerifier } from './auth';
+import { registerDashboard } from './dashboard';
 import { ApiError, parseInput } from './errors';
 import { ApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -71,6 +72,8 @@ export interface ApiServerDeps {
   readinessTimeoutMs?: number;
   /** Per-minute limits (0: none); default DEFAULT_API_RATE_LIMITS. */
   rateLimits?: Partial<ApiRateLimits>;
+  /** ARTIFACT_DIR, where the dashboard (/ui) reads run reports. */
+  artifactDir?: string;
 }
 
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
@@ -367,6 +370,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   });
 
   app.get('/openapi.json', async () => openApi);
+
+  registerDashboard(app, { store: deps.store, artifactDir: deps.artifactDir, verifier });
 
   return app;
 }

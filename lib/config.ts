@@ -44,7 +44,7 @@ export interface ApiRateLimits {
 
 export const DEFAULT_API_RATE_LIMITS: ApiRateLimits = { authFailuresPerAddress: 30, predictionsPerToken: 60_000, predictionsPerAddress: 120_000 };
 
-export const API_SCOPES = ['predict', 'admin'] as const;
+export const API_SCOPES = ['predict', 'admin', 'read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export interface ApiToken {
@@ -75,7 +75,7 @@ export const apiTokensSchema = z.string().transform((raw, ctx): ApiToken[] => {
     if (token.length < API_TOKEN_MIN_LENGTH) ctx.addIssue({ code: 'custom', message: `${where}: token is shorter than ${API_TOKEN_MIN_LENGTH} characters; use a random one, e.g. \`openssl rand -hex 24\`` });
     const scopes = scopeList.split('+').map((s) => s.trim()).filter((s) => s !== '');
     const unknown = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
-    if (scopes.length === 0) ctx.addIssue({ code: 'custom', message: `${where}: no scope after "="; give ${API_SCOPES.join(', ')} or both joined by "+"` });
+    if (scopes.length === 0) ctx.addIssue({ code: 'custom', message: `${where}: no scope after "="; give ${API_SCOPES.join(', ')} or several joined by "+"` });
     else if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `${where}: unknown scope ${unknown.map((u) => JSON.stringify(u)).join(', ')}; known scopes: ${API_SCOPES.join(', ')}` });
     if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${where}: the same token is listed twice` });
     const entryName = name ?? `token-${i + 1}`;

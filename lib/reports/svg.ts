@@ -183,7 +183,7 @@ export function barChart(options: BarChartOptions): string {
 export function horizontalBars(options: { title: string; labels: string[]; values: ArrayLike<number>; width?: number; valueLabel?: (v: number) => string }): string {
   const width = options.width ?? 720;
   const rowH = 18;
-  const height = MARGIN.top + options.labels.length * rowH + 16;
+  const height = Math.max(120, MARGIN.top + options.labels.length * rowH + 16);
   const labelW = 220;
   const finite = Array.from(options.values).filter(Number.isFinite);
   const max = Math.max(1e-12, ...finite.map(Math.abs));

@@ -1,0 +1,276 @@
+/**
+ * The read-only dashboard at /ui, served by the API process: models and versions (champion and
+ * challenger marked) with their run reports, deployments with their step timeline and analyses,
+ * open alerts, and the latest monitoring report per model with drift per feature.
+ *
+ * Login: a form takes an API token; a token with the `read` scope (or `admin`) is kept in an
+ * HttpOnly, SameSite=Strict cookie scoped to /ui and checked again on every request. Pages are
+ * server-rendered HTML with every value escaped, no scripts, and a Content-Security-Policy that
+ * allows nothing but inline styles and forms posting back here.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { listAlerts } from '../lib/alerts/alert-store';
+import type { ApiToken } from '../lib/config';
+import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
+import { readReportFile, recordedReportOf } from '../lib/reports/version-report';
+import { escapeHtml as e } from '../lib/reports/svg';
+import type { Database } from '../lib/store/database';
+import { hasScope, type TokenVerifier } from './auth';
+
+export const DASHBOARD_COOKIE = 'mlp_ui_token';
+
+export interface DashboardDeps {
+  store: Database;
+  /** Where run reports are filed; without it, report pages say the reports are not available here. */
+  artifactDir?: string;
+  verifier: TokenVerifier;
+}
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const CSS = `body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222;background:#f6f7f9}
+nav{background:#1f2937;padding:10px 24px}nav a{color:#e5e7eb;margin-right:18px;text-decoration:none;font-weight:600}nav a:hover{color:#fff}
+main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}h1{font-size:22px}h2{font-size:17px;margin:18px 0 8px}
+table{border-collapse:collapse;font-size:13px;background:#fff;margin:6px 0}th,td{border:1px solid #e5e7eb;padding:4px 10px;text-align:left;vertical-align:top}th{background:#f3f4f6}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e8eef7;margin-right:4px}.badge.champion{background:#2ca02c;color:#fff}.badge.challenger{background:#ff7f0e;color:#fff}
+.card{background:#fff;border:1px solid #e2e4e8;border-radius:6px;padding:12px 16px;margin:12px 0}.note{color:#666;font-size:12px}
+.error{color:#a94442;background:#f2dede;padding:8px 12px;border-radius:4px}.critical{color:#a94442;font-weight:600}.warning{color:#8a6d3b;font-weight:600}
+ol.timeline{list-style:none;padding:0;display:flex;gap:6px;flex-wrap:wrap}ol.timeline li{padding:6px 12px;border-radius:4px;background:#e5e7eb}ol.timeline li.done{background:#2ca02c;color:#fff}ol.timeline li.current{background:#ff7f0e;color:#fff}
+.drifted{color:#a94442;font-weight:600}form.login{background:#fff;padding:18px;border:1px solid #ddd;border-radius:6px;max-width:420px}input[type=password]{width:100%;padding:6px;margin:6px 0 12px}`;
+
+function page(title: string, body: string, options: { nav?: boolean } = {}): string {
+  const nav = options.nav === false ? '' : '<nav><a href="/ui/models">Models</a><a href="/ui/deployments">Deployments</a><a href="/ui/alerts">Alerts</a><a href="/ui/monitoring">Monitoring</a><a href="/ui/logout">Log out</a></nav>';
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${e(title)} · mlp dashboard</title><style>${CSS}</style></head><body>${nav}<main><h1>${e(title)}</h1>${body}</main></body></html>`;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  return `<table><thead><tr>${headers.map((h) => `<th>${e(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+const f = (x: unknown, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
+const pct = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+// What the pages read from stored JSON: checked at this boundary; anything else is ignored.
+const headlineSchema = z.object({
+  outOfSample: z
+    .object({
+      classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable() }),
+      baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
+      auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
+      backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional() }) }).optional(),
+    })
+    .optional(),
+});
+const planSchema = z.object({ mode: z.string().optional(), canary: z.object({ steps: z.array(z.number()) }).optional(), ab: z.object({ challengerWeight: z.number() }).optional() });
+const analysisSchema = z.object({ at: z.string(), phase: z.string(), weight: z.number(), verdict: z.string(), reasons: z.array(z.string()) });
+const deploymentStateSchema = z.object({
+  status: z.string().optional(),
+  step: z.number().optional(),
+  steps: z.array(z.number()).optional(),
+  challengerWeight: z.number().optional(),
+  analyses: z.array(analysisSchema).default([]),
+  decisions: z.array(z.object({ at: z.string(), message: z.string() })).default([]),
+});
+const featureDriftSchema = z.object({ name: z.string(), psi: z.number().nullable(), pValue: z.number().nullable().optional(), qValue: z.number().nullable().optional(), drifted: z.boolean(), referenceMean: z.number().nullable().optional(), liveMean: z.number().nullable().optional() });
+const monitoringSchema = z.object({
+  model: z.string(),
+  version: z.number(),
+  createdAt: z.string(),
+  champion: z.boolean().optional(),
+  drift: z.object({ status: z.string(), reason: z.string(), drifted: z.array(z.string()).default([]), maxPsi: z.number().nullable().optional(), features: z.array(featureDriftSchema).default([]), window: z.object({ from: z.string().nullable(), to: z.string().nullable(), days: z.number(), rows: z.number() }).optional() }),
+  predictionDrift: z.object({ status: z.string(), reason: z.string(), psi: z.number().nullable().optional() }).optional(),
+  freshness: z.object({ status: z.string().optional(), reason: z.string().optional() }).passthrough().optional(),
+});
+
+const versionParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: z.coerce.number().int().positive() });
+const loginBody = z.object({ token: z.string().max(512).default('') });
+
+function aliasBadges(aliases: string[]): string {
+  return aliases.map((a) => `<span class="badge ${e(a)}" data-alias="${e(a)}">${e(a)}</span>`).join('');
+}
+
+export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
+  const { store, verifier } = deps;
+
+  const send = (reply: FastifyReply, status: number, html: string) => reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send(html);
+
+  const loginForm = (message?: string) =>
+    page(
+      'Sign in',
+      `${message ? `<p class="error" id="login-error">${e(message)}</p>` : ''}<form class="login" method="post" action="/ui/login"><label for="token">API token (with the <code>read</code> scope)</label><input type="password" id="token" name="token" autocomplete="off" required><button type="submit" id="login-submit">Sign in</button><p class="note">The token is kept in a cookie for this dashboard only and checked on every page.</p></form>`,
+      { nav: false },
+    );
+
+  /** The caller of a dashboard page: cookie (or Authorization header) with the read scope; otherwise the answer is sent. */
+  const caller = (request: FastifyRequest, reply: FastifyReply): ApiToken | undefined => {
+    const fromCookie = cookieValue(request.headers.cookie, DASHBOARD_COOKIE);
+    const authorization = fromCookie ? `Bearer ${fromCookie}` : request.headers.authorization;
+    if (!authorization) {
+      void reply.redirect('/ui/login', 303);
+      return undefined;
+    }
+    const token = verifier.identify(authorization);
+    if (!token) {
+      void send(reply.header('set-cookie', `${DASHBOARD_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`), 401, loginForm('That token is not known to this API (API_TOKENS); sign in again.'));
+      return undefined;
+    }
+    if (!hasScope(token, 'read')) {
+      void send(reply, 403, page('Not allowed', `<p class="error" id="forbidden">Token "${e(token.name)}" lacks the read scope (it has ${e(token.scopes.join(', '))}); use a token with read in API_TOKENS.</p><p><a href="/ui/logout">Sign in with another token</a></p>`, { nav: false }));
+      return undefined;
+    }
+    return token;
+  };
+
+  void app.register(async (ui) => {
+    // The login form posts urlencoded data; the API elsewhere takes JSON only.
+    ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+
+    ui.get('/ui/login', async (_request, reply) => send(reply, 200, loginForm()));
+
+    ui.post('/ui/login', async (request, reply) => {
+      const parsed = loginBody.safeParse(request.body ?? {});
+      const token = parsed.success && parsed.data.token !== '' ? verifier.identify(`Bearer ${parsed.data.token}`) : undefined;
+      if (!token) return send(reply, 401, loginForm('Unknown token: give a token listed in API_TOKENS.'));
+      if (!hasScope(token, 'read')) return send(reply, 403, loginForm(`Token "${token.name}" lacks the read scope (it has ${token.scopes.join(', ')}); the dashboard needs read (or admin).`));
+      return reply.header('set-cookie', `${DASHBOARD_COOKIE}=${encodeURIComponent(parsed.success ? parsed.data.token : '')}; Path=/ui; HttpOnly; SameSite=Strict`).redirect('/ui/models', 303);
+    });
+
+    ui.get('/ui/logout', async (_request, reply) => reply.header('set-cookie', `${DASHBOARD_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/ui/login', 303));
+
+    ui.get('/ui', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      return reply.redirect('/ui/models', 303);
+    });
+
+    ui.get('/ui/models', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      const versions = await listModelVersions(store);
+      const aliases = await store.db.selectFrom('model_aliases').select(['name', 'alias', 'version']).execute();
+      const aliasesOf = (v: ModelVersion) => aliases.filter((a) => a.name === v.name && Number(a.version) === v.version).map((a) => a.alias).sort();
+      const byModel = new Map<string, ModelVersion[]>();
+      for (const v of versions) (byModel.get(v.name) ?? byModel.set(v.name, []).get(v.name)!).push(v);
+      const cards = [...byModel.entries()].map(([name, list]) => {
+        const rows = [...list].reverse().map((v) => {
+          const h = headlineSchema.safeParse(v.metrics).data?.outOfSample;
+          const report = recordedReportOf(v);
+          return [
+            `<span class="version">v${v.version}</span>`,
+            aliasBadges(aliasesOf(v)),
+            e(v.algorithm),
+            h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
+            h ? `${f(h.classification.accuracy)} <span class="note">vs ${e(h.baseline.name)} ${f(h.baseline.accuracy)}</span>` : '-',
+            h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
+            e(v.createdAt),
+            report ? `<a class="report-link" href="/ui/models/${encodeURIComponent(v.name)}/versions/${v.version}/report">report</a>` : '<span class="note">no report recorded</span>',
+          ];
+        });
+        return `<div class="card model" data-model="${e(name)}"><h2>${e(name)}</h2>${table(['version', 'aliases', 'algorithm', 'OOS AUC', 'OOS accuracy', 'Sharpe (net)', 'registered', 'run report'], rows)}</div>`;
+      });
+      return send(reply, 200, page('Models and versions', cards.length > 0 ? cards.join('') : '<p>No model is registered yet.</p>'));
+    });
+
+    ui.get('/ui/models/:name/versions/:version/report', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      const params = versionParams.safeParse(request.params);
+      if (!params.success) return send(reply, 400, page('Bad request', '<p class="error">Expected /ui/models/&lt;model&gt;/versions/&lt;number&gt;/report.</p>'));
+      const { name, version } = params.data;
+      const v = (await listModelVersions(store, name)).find((x) => x.version === version);
+      if (!v) return send(reply, 404, page('Not found', `<p class="error">Model ${e(name)} has no version ${version}.</p>`));
+      const recorded = recordedReportOf(v);
+      const html = recorded && deps.artifactDir ? readReportFile(deps.artifactDir, recorded.sha256) : undefined;
+      if (html === undefined) {
+        const why = !recorded ? 'No run report is recorded for this version' : !deps.artifactDir ? 'This API process has no ARTIFACT_DIR' : `The report file ${recorded.sha256}.html is missing from ARTIFACT_DIR`;
+        return send(reply, 404, page(`${name} v${version}`, `<p class="error">${e(why)}; build it with <code>mlp report ${e(name)}@${version}</code>.</p>`));
+      }
+      return send(reply, 200, html);
+    });
+
+    ui.get('/ui/deployments', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      const rows = await store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc').limit(50).execute();
+      const cards = rows.map((d) => {
+        const plan = planSchema.safeParse(parseJson(d.plan)).data;
+        const state = deploymentStateSchema.safeParse(parseJson(d.outcome)).data;
+        const steps = state?.steps ?? plan?.canary?.steps ?? [];
+        const reached = state?.step ?? -1;
+        const final = ['promoted', 'rolled-back', 'kept-champion'].includes(d.status);
+        const timeline =
+          d.mode === 'canary' && steps.length > 0
+            ? `<ol class="timeline">${steps.map((s, i) => `<li class="step ${i < reached || (i === reached && d.status === 'promoted') ? 'done' : i === reached ? 'current' : ''}" data-step="${i + 1}">step ${i + 1}: ${e(s)}%</li>`).join('')}</ol>`
+            : `<p>A/B test, challenger weight ${pct(plan?.ab?.challengerWeight)}</p>`;
+        const analyses = state?.analyses ?? [];
+        const decisions = state?.decisions ?? [];
+        return (
+          `<div class="card deployment" data-deployment="${e(d.id)}"><h2>${e(d.id)}</h2>` +
+          `<p>${e(d.model)} v${e(d.challenger_version)} vs champion ${d.champion_version === null ? '-' : `v${e(d.champion_version)}`} (${e(d.mode)}): <strong class="status">${e(d.status)}</strong>; started ${e(d.started_at)} by ${e(d.started_by)}${d.ended_at ? `, ended ${e(d.ended_at)}` : ''}${state?.challengerWeight !== undefined ? `; challenger traffic ${pct(state.challengerWeight)}` : ''}</p>` +
+          timeline +
+          (analyses.length > 0 ? `<h3>Analyses</h3>${table(['at', 'phase', 'traffic', 'verdict', 'reasons'], analyses.map((a) => [e(a.at), e(a.phase), pct(a.weight), `<span class="verdict">${e(a.verdict)}</span>`, e(a.reasons.join('; '))]))}` : `<p class="note">${final ? 'No analysis recorded.' : 'Analyses of a running deployment are in its workflow (mlp deployments show); they are stored here when it ends.'}</p>`) +
+          (decisions.length > 0 ? `<h3>Decisions</h3>${table(['at', 'decision'], decisions.map((x) => [e(x.at), e(x.message)]))}` : '') +
+          '</div>'
+        );
+      });
+      return send(reply, 200, page('Deployments', cards.length > 0 ? cards.join('') : '<p>No deployment has started yet.</p>'));
+    });
+
+    ui.get('/ui/alerts', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      const alerts = await listAlerts(store, { status: 'open', limit: 200 });
+      const body =
+        alerts.length > 0
+          ? table(['raised', 'severity', 'rule', 'subject', 'message'], alerts.map((a) => [e(a.createdAt), `<span class="${e(a.severity)}">${e(a.severity)}</span>`, e(a.rule), e(a.subject), `<span class="alert-message">${e(a.message)}</span>`]))
+          : '<p>No open alert.</p>';
+      return send(reply, 200, page('Open alerts', body));
+    });
+
+    ui.get('/ui/monitoring', async (request, reply) => {
+      if (!caller(request, reply)) return reply;
+      const rows = await store.db.selectFrom('monitoring_reports').selectAll().orderBy('created_at', 'desc').limit(500).execute();
+      // The latest report per model (the first seen, newest first).
+      const latest = new Map<string, (typeof rows)[number]>();
+      for (const r of rows) if (!latest.has(r.model)) latest.set(r.model, r);
+      const cards = [...latest.values()].map((r) => {
+        const parsed = monitoringSchema.safeParse(parseJson(r.report));
+        if (!parsed.success) return `<div class="card"><h2>${e(r.model)}</h2><p class="error">Report ${e(r.id)} could not be read.</p></div>`;
+        const m = parsed.data;
+        const drift = m.drift;
+        return (
+          `<div class="card monitoring" data-model="${e(m.model)}"><h2>${e(m.model)} v${m.version}${m.champion ? ' <span class="badge champion">champion</span>' : ''}</h2>` +
+          `<p>Report of ${e(m.createdAt)}. Feature drift: <strong>${e(drift.status)}</strong> — ${e(drift.reason)}${drift.window ? ` (live window ${e(drift.window.from ?? '-')} .. ${e(drift.window.to ?? '-')}, ${drift.window.rows} rows)` : ''}.</p>` +
+          (m.predictionDrift ? `<p>Prediction drift: <strong>${e(m.predictionDrift.status)}</strong> — ${e(m.predictionDrift.reason)}</p>` : '') +
+          (m.freshness?.status ? `<p>Data freshness: <strong>${e(m.freshness.status)}</strong>${m.freshness.reason ? ` — ${e(m.freshness.reason)}` : ''}</p>` : '') +
+          (drift.features.length > 0
+            ? table(['feature', 'PSI', 'p', 'q (BH)', 'reference mean', 'live mean', 'drifted'], drift.features.map((x) => [`<span class="feature">${e(x.name)}</span>`, f(x.psi), f(x.pValue), f(x.qValue), f(x.referenceMean), f(x.liveMean), x.drifted ? '<span class="drifted">drifted</span>' : 'no']))
+            : '<p class="note">No per-feature detail in this report.</p>') +
+          '</div>'
+        );
+      });
+      return send(reply, 200, page('Monitoring: latest report per model', cards.length > 0 ? cards.join('') : '<p>No monitoring report yet.</p>'));
+    });
+  });
+}
