@@ -9,6 +9,7 @@ import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registe
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
+import { generateVersionReport, type StoredReport } from '../lib/reports/version-report';
 import { registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
@@ -63,6 +64,14 @@ export interface RegisterInput {
   runId: string;
   /** The symbols the experiment trained on and where that list came from. */
   universe?: TrainingUniverse;
+}
+
+export interface RunReportInput {
+  name: string;
+  version: number;
+  /** The registration's promotion decision and the run's dataset guard verdicts: the report shows them and the lineage keeps them. */
+  decision: PromotionDecision;
+  datasetGuards?: GuardVerdict[];
 }
 
 export interface DatasetGuardInput {
@@ -158,6 +167,19 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
             ? await trainingPool.run(0, 'shuffledLabelControl', { artifactDir, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
             : undefined;
           return { report, shuffledLabel };
+        });
+      });
+    },
+
+    /**
+     * The run report of a registered version (lib/reports): one HTML file filed under ARTIFACT_DIR
+     * by its sha256, its path recorded in the version's lineage. Re-running it writes the same sections again.
+     */
+    async writeRunReport(input: RunReportInput): Promise<StoredReport> {
+      return withFailureMapping(async () => {
+        return whileHeartbeating(async () => {
+          const generated = await generateVersionReport(store, artifactDir, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true });
+          return { path: generated.path, sha256: generated.sha256, bytes: generated.bytes };
         });
       });
     },

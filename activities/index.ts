@@ -50,8 +50,8 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */
 export function createTrainingActivities(deps: ActivityDeps) {
-  const { evaluateAlgorithm, guardTrainingDataset } = experimentActivities(deps);
-  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm, guardTrainingDataset };
+  const { evaluateAlgorithm, guardTrainingDataset, writeRunReport } = experimentActivities(deps);
+  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm, guardTrainingDataset, writeRunReport };
 }
 
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;

@@ -6,6 +6,7 @@ import { deployCommand, deploymentsCommand } from './commands/deployments';
 import { featuresCommand } from './commands/features';
 import { modelsCommand } from './commands/models';
 import { runPipelineCommand } from './commands/run-pipeline';
+import { reportCommand } from './commands/report';
 import { runsCommand } from './commands/runs';
 import { schedulesCommand } from './commands/schedules';
 import { connectClient, webUiLink } from './temporal-client';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
       await client.connection.close();
     });
   program.addCommand(runsCommand());
+  program.addCommand(reportCommand());
   program.addCommand(modelsCommand());
   program.addCommand(deployCommand());
   program.addCommand(deploymentsCommand());

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { AlgorithmEvaluation, DatasetGuards, RegisterResult } from '../activities/experiments';
+import type { StoredReport } from '../lib/reports/version-report';
 import type { PreparedDataset } from '../activities/training';
 import { candidateScoresOf } from '../lib/registry/promotion';
 import type { GuardVerdict } from '../lib/training/guards';
@@ -40,6 +41,8 @@ export interface CandidateResult {
   training: TrainAlgorithmResult;
   evaluation: AlgorithmEvaluation;
   registration: RegisterResult;
+  /** The version's run report under ARTIFACT_DIR, or why it could not be written (absent in runs recorded before reports). */
+  report?: StoredReport | { error: string };
 }
 
 export interface TrainingPipelineResult {
@@ -313,6 +316,23 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       parentClosePolicy: ParentClosePolicy.ABANDON,
       args: [{ ...experiment.promotion.deployment, model: experiment.name, challengerVersion: version, startedBy: `pipeline ${workflowId}`, requireApproval: experiment.promotion.deploy === 'manual' }],
     });
+  }
+  // Every registered version gets its run report (runs recorded before reports replay without them).
+  // A report that cannot be written is noted on the candidate: the model is registered either way.
+  if (patched('run-report')) {
+    const { writeRunReport } = proxyActivities<TrainingActivities>({
+      taskQueue: TASK_QUEUES.training,
+      startToCloseTimeout: '30m',
+      heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
+      retry,
+    });
+    await Promise.all(
+      candidates.map(async (c) => {
+        c.report = await writeRunReport({ name: experiment.name, version: c.registration.version.version, decision: c.registration.decision, datasetGuards: datasetGuards?.verdicts }).catch((error: Error) => ({
+          error: error instanceof ActivityFailure && error.cause ? error.cause.message : error.message,
+        }));
+      }),
+    );
   }
   return {
     deploymentWorkflowId,
