@@ -11,6 +11,7 @@ import { runsCommand } from './commands/runs';
 import { schedulesCommand } from './commands/schedules';
 import { connectClient, webUiLink } from './temporal-client';
 import { lazy } from './lazy';
+import { packageVersion } from './repo-root';
 
 /*
  * Parsing and --help load only commander and the command definitions: every module that is slow to
@@ -19,7 +20,7 @@ import { lazy } from './lazy';
  */
 
 export function buildProgram(): Command {
-  const program = new Command('mlp').description('Temporal ML training pipeline for market data').showHelpAfterError();
+  const program = new Command('mlp').description('Temporal ML training pipeline for market data').version(packageVersion()).showHelpAfterError();
 
   program.addCommand(runPipelineCommand());
   program

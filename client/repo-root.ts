@@ -11,3 +11,12 @@ export function repoRoot(from: string = __dirname): string {
     if (path.dirname(dir) === dir) return path.resolve(from, '..');
   }
 }
+
+/** The version in the repository's package.json (for `mlp --version`). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

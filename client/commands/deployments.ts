@@ -10,6 +10,7 @@ import type { DeploymentState } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
+import { progressSink } from '../progress';
 
 const deployFlagsSchema = () => {
   const { z } = lazy.zod();
@@ -118,22 +119,26 @@ export function deployCommand(): Command {
         const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
         console.log(`started ${id}\n  Web UI: ${webUiLink(config, id, handle.firstExecutionRunId)}`);
         if (opts.follow === false) return;
-        let last = '';
+        // Progress on stderr (a live line on a terminal, a line per change otherwise); the outcome on stdout.
+        const progress = progressSink();
         const timer = setInterval(() => {
           handle
             .query(deploymentStateQuery)
             .then((s) => {
-              const line = `${s.status} @${(s.challengerWeight * 100).toFixed(0)}%${s.analyses.length ? `: ${s.analyses[s.analyses.length - 1].verdict}` : ''}`;
-              if (line !== last) console.log(`  ${line}`);
-              last = line;
+              const verdict = s.analyses.length ? `: ${s.analyses[s.analyses.length - 1].verdict}` : '';
+              const step = s.mode === 'canary' && s.step >= 0 ? ` step ${s.step + 1}/${s.steps.length}` : '';
+              progress.update([{ key: id, text: `${s.status} @${(s.challengerWeight * 100).toFixed(0)}%${step}${verdict}`, fraction: s.challengerWeight, active: true }]);
             })
             .catch(() => undefined);
         }, 1000);
+        let outcome: DeploymentState;
         try {
-          console.log(describeDeployment(await handle.result()));
+          outcome = await handle.result();
         } finally {
           clearInterval(timer);
+          progress.finish();
         }
+        console.log(describeDeployment(outcome));
       });
     });
 }

@@ -1,0 +1,102 @@
+/**
+ * `mlp models rollback` stops a running deployment with the typed `abort` update and prints its answer;
+ * when a deployment cannot take the update, the reason is printed and the exit code is non-zero.
+ * Real Temporal dev server, workers, SQLite and Redis; the CLI is the built dist/cli.js.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { deploymentStateQuery, deploymentWorkflow } from '../../workflows';
+import { createSqliteTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+
+const run = promisify(execFile);
+
+describe('mlp models rollback with a running deployment (real Temporal server, SQLite, Redis)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let artifactDir: string;
+
+  beforeAll(async () => {
+    await buildCliIfStale();
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(TEST_REDIS_URL);
+    artifactDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-rollback-artifacts-'));
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await t?.drop();
+    await env?.teardown();
+    fs.rmSync(artifactDir, { recursive: true, force: true });
+  });
+
+  const mlp = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir };
+    try {
+      return { code: 0, ...(await run(process.execPath, [CLI_OUTFILE, ...args], { env: childEnv })) };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+
+  it('aborts the running deployment through the abort update and prints its answer', async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const name = `rollback-abort-${Date.now()}`;
+    const versions = [];
+    for (const seed of [1, 2, 3]) versions.push(await registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion }));
+    const [v1, v2, v3] = versions;
+    for (const v of [v1, v2]) {
+      await moveAlias(t.store, { name, alias: 'champion', version: v, movedBy: 'test', reason: `champion v${v}` });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v), updatedBy: 'test', reason: `champion v${v}` });
+    }
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const id = `deploy-${name}`;
+      const handle = await env.client.workflow.start(deploymentWorkflow, {
+        taskQueue: TASK_QUEUES.pipeline,
+        workflowId: id,
+        args: [{ model: name, challengerVersion: v3, startedBy: 'test', requireApproval: true, canary: { steps: [100], analysisSeconds: 1 } }],
+      });
+      for (let i = 0; i < 300 && (await handle.query(deploymentStateQuery)).status !== 'awaiting-approval'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await handle.query(deploymentStateQuery)).status).toBe('awaiting-approval');
+
+      const out = await mlp('models', 'rollback', name, '--reason', 'bad fills');
+      expect(out).toMatchObject({ code: 0, stderr: '' });
+      expect(out.stdout).toContain(`${name}: v${v2} → v${v1} on 100% of traffic`);
+      expect(out.stdout).toMatch(new RegExp(`abort accepted by running deployment ${id}: now [\\w-]+`));
+      const final = await handle.result();
+      expect(final.decisions.map((d) => d.message).join('\n')).toMatch(/abort requested: manual rollback: bad fills/);
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+    });
+  });
+
+  it('prints why a deployment did not take the abort and exits non-zero', async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const name = `rollback-gone-${Date.now()}`;
+    const v1 = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    const v2 = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
+    for (const v of [v1, v2]) await moveAlias(t.store, { name, alias: 'champion', version: v, movedBy: 'test', reason: `champion v${v}` });
+    // The store says running, but no such workflow exists (e.g. it was terminated by hand).
+    const id = `deploy-${name}-gone`;
+    await t.store.db
+      .insertInto('deployments')
+      .values({ id, model: name, mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null })
+      .execute();
+    const out = await mlp('models', 'rollback', name, '--reason', 'gone');
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain(`${name}: v${v2} → v${v1} on 100% of traffic`);
+    expect(out.stderr).toContain(`no running deployment "${id}"`);
+    expect(out.stderr).toContain(`check it with "mlp deployments show ${id}"`);
+  });
+});
