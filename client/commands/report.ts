@@ -1,12 +1,13 @@
 /** `report`: the HTML run report of a training run's versions, or of one model version. */
+import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { z } from 'zod';
 import type { Database } from '../../lib/store/database';
+import { lazy } from '../lazy';
+import { withStore } from '../with-store';
 
-const optionsSchema = z.strictObject({
-  out: z.string().min(1, '--out needs a file name').optional(),
-  regenerate: z.boolean().optional(),
-});
+/** lib/reports (models, stats, the registry) loads when the command runs, like the modules in ../lazy.ts. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const reports = () => require('../../lib/reports/version-report') as typeof import('../../lib/reports/version-report');
 
 /** `file.html` for the only report; `file-<model>-v<n>.html` for each of several. */
 function outFileFor(out: string, name: string, version: number, several: boolean): string {
@@ -22,16 +23,16 @@ export function reportCommand(): Command {
     .option('--out <file>', 'also write the report here (several versions: one file each, named after the model and version)')
     .option('--regenerate', 'build the report again from the stored artifacts even when one is recorded')
     .action(async (target: string, raw: unknown) => {
-      const opts = optionsSchema.parse(raw);
-      // Heavy modules (store drivers, models, reports) load only when the command runs.
-      const [{ writeFileSync }, { loadConfig }, { parseReportTarget, reportsForTarget }, { withStore }] = await Promise.all([import('node:fs'), import('../../lib/config'), import('../../lib/reports/version-report'), import('../with-store')]);
+      const { z } = lazy.zod();
+      const opts = z.strictObject({ out: z.string().min(1, '--out needs a file name').optional(), regenerate: z.boolean().optional() }).parse(raw);
+      const { parseReportTarget, reportsForTarget } = reports();
       const parsed = parseReportTarget(target);
-      const { artifactDir } = loadConfig();
-      const reports = await withStore((store: Database) => reportsForTarget(store, artifactDir, parsed, { regenerate: opts.regenerate }));
-      for (const r of reports) {
+      const { artifactDir } = lazy.config().loadConfig();
+      const found = await withStore((store: Database) => reportsForTarget(store, artifactDir, parsed, { regenerate: opts.regenerate }));
+      for (const r of found) {
         console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${r.generated ? ', generated now and recorded in the registry' : ''})`);
         if (opts.out) {
-          const file = outFileFor(opts.out, r.name, r.version, reports.length > 1);
+          const file = outFileFor(opts.out, r.name, r.version, found.length > 1);
           writeFileSync(file, r.html);
           console.log(`  written to ${file}`);
         }
