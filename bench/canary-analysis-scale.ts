@@ -1,14 +1,19 @@
 /**
  * Canary and A/B analyses over a large prediction log (`npm run bench:canary`), on MariaDB and
- * SQLite: --rows predictions (default 10 million: a champion and a canary prediction per request)
- * are generated into a dedicated database (MySQL `bench_canary`, or a temporary SQLite file, both
- * dropped at the end), then each analysis runs in its own child process so its time and peak memory
- * (VmHWM) are its own:
- *   - the store-aggregated canary analysis and A/B report over all rows;
- *   - the same, and the old row-by-row path (readPredictionsWithOutcomes + analyseCanary / abReport),
- *     over the newest --old-rows rows (default 1 million), to show how the old path grows.
- *   tsx bench/canary-analysis-scale.ts [--rows 10000000] [--old-rows 1000000] [--drivers sqlite,mysql]
- *     [--mysql mysql://root@127.0.0.1:3306]
+ * SQLite. A rollout's log is generated into a dedicated database (MySQL `bench_canary`, or a
+ * temporary SQLite file, both dropped at the end) in stages, a champion and a canary prediction per
+ * request, each row stamped logged_at when it is generated (this machine's clock is the database's);
+ * the analyses fold everything logged before they start (settle lag 0). After each stage the canary analysis and the A/B
+ * report run, each in its own child process so its time and peak memory (VmHWM) are its own:
+ *   1. the first --early-rows rows (default 1 million): the first analysis folds them all;
+ *   2. --new-rows more (default 100,000, one analysis interval's traffic): a routine analysis early on;
+ *   3. up to --rows (default 10 million): the analysis folds everything logged since stage 2;
+ *   4. --new-rows more: the same routine analysis, ten times later in the rollout. Its time and
+ *      memory against stage 2's show whether an analysis grows with the rollout's age.
+ * For reference, the row-by-row path (readPredictionsWithOutcomes + analyseCanary / abReport) runs
+ * over the newest --old-rows rows (default 1 million; 0 skips it).
+ *   tsx bench/canary-analysis-scale.ts [--rows 10000000] [--early-rows 1000000] [--new-rows 100000]
+ *     [--old-rows 1000000] [--drivers sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,12 +48,14 @@ const childSchema = z.object({ url: z.string(), path: z.enum(['store', 'rows']),
 
 const cli = new Command()
   .option('--rows <n>', 'predictions to log', '10000000')
-  .option('--old-rows <n>', 'newest predictions the row-by-row path is measured on', '1000000')
+  .option('--early-rows <n>', 'predictions logged before the first analysis', '1000000')
+  .option('--new-rows <n>', 'predictions logged between two routine analyses', '100000')
+  .option('--old-rows <n>', 'newest predictions the row-by-row path is measured on (0: skip it)', '1000000')
   .option('--drivers <list>', 'sqlite,mysql', 'sqlite,mysql')
   .option('--mysql <url>', 'MariaDB/MySQL server (a database bench_canary is created and dropped)', 'mysql://root@127.0.0.1:3306')
   .option('--child <json>', 'internal: run one analysis and print its time and peak memory')
   .parse();
-const raw = cli.opts<{ rows: string; oldRows: string; drivers: string; mysql: string; child?: string }>();
+const raw = cli.opts<{ rows: string; earlyRows: string; newRows: string; oldRows: string; drivers: string; mysql: string; child?: string }>();
 
 /** Business days before the first request: the bars, the last few the feature dates of the requests. */
 const DATES = (() => {
@@ -69,10 +76,10 @@ async function runChild(spec: z.infer<typeof childSchema>): Promise<void> {
   let summary: string;
   if (spec.path === 'store') {
     if (spec.kind === 'canary') {
-      const a = await analyseCanaryInStore(store, { model: MODEL, since: spec.since, ...options });
+      const a = await analyseCanaryInStore(store, { model: MODEL, since: spec.since, ...options }, { settleLagUs: 0 });
       summary = `${a.verdict}, ${a.paired.requests} paired requests, ${a.paired.pairs} matured pairs`;
     } else {
-      const r = await abReportInStore(store, { model: MODEL, since: spec.since, ...abOptions });
+      const r = await abReportInStore(store, { model: MODEL, since: spec.since, ...abOptions }, { settleLagUs: 0 });
       summary = `${r.decision}, matured ${r.variants.map((v) => v.matured).join(' / ')}`;
     }
   } else {
@@ -139,48 +146,58 @@ async function storeBars(store: Database): Promise<void> {
   }
 }
 
-type Row = [string, string, string, number, string, number, string, string, string, number | null, number | null, number, string | null, string];
+/** The two versions' scores of a symbol and feature day (the canary's close to the champion's). */
+function scoreOf(symbol: string, asOf: string): { champion: number; canary: number } {
+  let h = 17;
+  for (const ch of `${symbol}/${asOf}`) h = (h * 31 + ch.charCodeAt(0)) % 2_147_483_647;
+  const next = rng(h);
+  const champion = next();
+  return { champion, canary: Math.min(1, Math.max(0, champion + 0.1 * (next() - 0.5))) };
+}
+
+type Row = [string, string, string, number, string, number, string, string, string, number | null, number | null, number, string | null, string, number];
 
 /** The rows of requests [from, to): a champion and a canary prediction each, one of them served. */
-function* requestRows(from: number, to: number, versions: { champion: number; canary: number }): Generator<Row> {
+function* requestRows(from: number, to: number, versions: { champion: number; canary: number }, loggedAt: number): Generator<Row> {
   const next = rng(1 + from);
   for (let i = from; i < to; i++) {
     const requestId = `r${i}`;
     const symbol = SYMBOLS[Math.floor(next() * SYMBOLS.length)];
     const asOf = AS_OF[Math.floor(next() * AS_OF.length)];
     const createdAt = new Date(START + i * STEP_MS).toISOString();
-    const base = next();
+    // A deployed model scores a symbol's feature day once: every request for it gets that score.
+    const key = scoreOf(symbol, asOf);
     const canaryServed = next() < 0.5;
     for (const [variant, version, served] of [['champion', versions.champion, !canaryServed], ['canary', versions.canary, canaryServed]] as const) {
       const failed = next() < 0.005;
-      const p = variant === 'canary' ? Math.min(1, Math.max(0, base + 0.1 * (next() - 0.5))) : base;
-      yield [`${requestId}:${variant}`, requestId, MODEL, version, variant, served ? 1 : 0, symbol, `k${i % 10_000}`, asOf, failed ? null : p, failed ? null : p >= 0.5 ? 1 : 0, Math.floor(800 + 30_000 * next() ** 6), failed ? 'model failed' : null, createdAt];
+      const p = variant === 'canary' ? key.canary : key.champion;
+      yield [`${requestId}:${variant}`, requestId, MODEL, version, variant, served ? 1 : 0, symbol, `k${i % 10_000}`, asOf, failed ? null : p, failed ? null : p >= 0.5 ? 1 : 0, Math.floor(800 + 30_000 * next() ** 6), failed ? 'model failed' : null, createdAt, loggedAt];
     }
   }
 }
 
-const COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at'];
+const COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at', 'logged_at'];
 const REQUESTS_PER_CHUNK = 250_000;
 
-async function generate(store: Database, url: string, requests: number, versions: { champion: number; canary: number }): Promise<void> {
+async function generate(store: Database, url: string, first: number, requests: number, versions: { champion: number; canary: number }): Promise<void> {
   if (store.sqlite) {
     const db = store.sqlite;
     const insert = db.prepare(`insert into prediction_log (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`);
     const chunk = db.transaction((from: number, to: number) => {
-      for (const row of requestRows(from, to, versions)) insert.run(row);
+      for (const row of requestRows(from, to, versions, Date.now() * 1000)) insert.run(row);
     });
-    for (let from = 0; from < requests; from += REQUESTS_PER_CHUNK) chunk(from, Math.min(requests, from + REQUESTS_PER_CHUNK));
+    for (let from = first; from < requests; from += REQUESTS_PER_CHUNK) chunk(from, Math.min(requests, from + REQUESTS_PER_CHUNK));
     return;
   }
   // LOAD DATA LOCAL from a generated stream: no file on disk, no per-row statement.
   const conn = await createConnection({ uri: url, infileStreamFactory: () => Readable.from([]) });
   try {
-    for (let from = 0; from < requests; from += REQUESTS_PER_CHUNK) {
+    for (let from = first; from < requests; from += REQUESTS_PER_CHUNK) {
       const to = Math.min(requests, from + REQUESTS_PER_CHUNK);
       // mysql2 wants Buffers; about 1 MB each.
       const lines = function* (): Generator<Buffer> {
         let text = '';
-        for (const row of requestRows(from, to, versions)) {
+        for (const row of requestRows(from, to, versions, Date.now() * 1000)) {
           text += `${row.map((v) => (v === null ? '\\N' : String(v))).join('\t')}\n`;
           if (text.length > 1 << 20) {
             yield Buffer.from(text);
@@ -196,7 +213,14 @@ async function generate(store: Database, url: string, requests: number, versions
   }
 }
 
-async function benchDriver(driver: 'sqlite' | 'mysql', rows: number, oldRows: number): Promise<void> {
+interface Sizes {
+  rows: number;
+  earlyRows: number;
+  newRows: number;
+  oldRows: number;
+}
+
+async function benchDriver(driver: 'sqlite' | 'mysql', sizes: Sizes): Promise<void> {
   const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-canary-artifacts-'));
   let url: string;
   let cleanup: () => Promise<void>;
@@ -216,32 +240,48 @@ async function benchDriver(driver: 'sqlite' | 'mysql', rows: number, oldRows: nu
       await c.end();
     };
   }
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const store = await openDatabase(url);
   try {
-    const store = await openDatabase(url);
     const versions = await registerVersions(store, artifacts);
     await storeBars(store);
-    const requests = Math.floor(rows / 2);
-    const t0 = performance.now();
-    await generate(store, url, requests, versions);
-    const generation = (performance.now() - t0) / 1000;
-    await store.close();
-    console.log(`\n${driver}: generated ${(2 * requests).toLocaleString('en-US')} prediction-log rows in ${generation.toFixed(1)} s (${Math.round((2 * requests) / generation).toLocaleString('en-US')} rows/s)`);
-
     const all = new Date(START).toISOString();
-    const newest = new Date(START + (requests - Math.floor(oldRows / 2)) * STEP_MS).toISOString();
-    const runs: Array<[string, z.infer<typeof childSchema>]> = [
-      [`canary, aggregated, ${(2 * requests).toLocaleString('en-US')} rows`, { url, path: 'store', kind: 'canary', since: all }],
-      [`A/B,    aggregated, ${(2 * requests).toLocaleString('en-US')} rows`, { url, path: 'store', kind: 'ab', since: all }],
-      [`canary, aggregated, newest ${oldRows.toLocaleString('en-US')}`, { url, path: 'store', kind: 'canary', since: newest }],
-      [`A/B,    aggregated, newest ${oldRows.toLocaleString('en-US')}`, { url, path: 'store', kind: 'ab', since: newest }],
-      [`canary, row by row, newest ${oldRows.toLocaleString('en-US')}`, { url, path: 'rows', kind: 'canary', since: newest }],
-      [`A/B,    row by row, newest ${oldRows.toLocaleString('en-US')}`, { url, path: 'rows', kind: 'ab', since: newest }],
-    ];
-    for (const [name, spec] of runs) {
-      const r = await measure(spec);
-      console.log(`  ${name.padEnd(40)} ${r.seconds.toFixed(1).padStart(7)} s  peak ${r.peakMiB.toFixed(0).padStart(5)} MiB  (${r.summary})`);
+    let logged = 0;
+    const grow = async (to: number): Promise<void> => {
+      const t0 = performance.now();
+      await generate(store, url, logged, to, versions);
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(`  logged ${fmt(2 * (to - logged))} more rows in ${seconds.toFixed(1)} s: ${fmt(2 * to)} in all`);
+      logged = to;
+    };
+    const analyse = async (name: string, since: string, path: 'store' | 'rows' = 'store'): Promise<Record<'canary' | 'ab', number>> => {
+      const seconds = { canary: 0, ab: 0 };
+      for (const kind of ['canary', 'ab'] as const) {
+        const r = await measure({ url, path, kind, since });
+        seconds[kind] = r.seconds;
+        console.log(`  ${`${kind === 'canary' ? 'canary' : 'A/B   '}, ${name}`.padEnd(58)} ${r.seconds.toFixed(2).padStart(8)} s  peak ${r.peakMiB.toFixed(0).padStart(5)} MiB  (${r.summary})`);
+      }
+      return seconds;
+    };
+    const half = (n: number) => Math.floor(n / 2);
+    console.log(`\n${driver}:`);
+    await grow(half(sizes.earlyRows));
+    await analyse(`first analysis, folds ${fmt(2 * logged)} rows`, all);
+    await grow(logged + half(sizes.newRows));
+    const early = await analyse(`routine analysis at ${fmt(2 * logged)} rows`, all);
+    const folded = logged;
+    await grow(half(sizes.rows));
+    await analyse(`catch-up analysis, folds ${fmt(2 * (logged - folded))} rows`, all);
+    await grow(logged + half(sizes.newRows));
+    const late = await analyse(`routine analysis at ${fmt(2 * logged)} rows`, all);
+    if (sizes.oldRows > 0) {
+      const newest = new Date(START + (logged - half(sizes.oldRows)) * STEP_MS).toISOString();
+      await analyse(`row by row, newest ${fmt(sizes.oldRows)} rows`, newest, 'rows');
     }
+    const ratio = (k: 'canary' | 'ab') => (late[k] / early[k]).toFixed(2);
+    console.log(`  ${driver}: routine analysis late / early in the rollout (${fmt(2 * logged)} vs ${fmt(2 * (folded))} rows logged): canary ${ratio('canary')}×, A/B ${ratio('ab')}×`);
   } finally {
+    await store.close();
     await cleanup();
     fs.rmSync(artifacts, { recursive: true, force: true });
   }
@@ -250,10 +290,12 @@ async function benchDriver(driver: 'sqlite' | 'mysql', rows: number, oldRows: nu
 async function main(): Promise<void> {
   if (raw.child !== undefined) return runChild(childSchema.parse(JSON.parse(raw.child)));
   const rows = z.coerce.number().int().min(1000).parse(raw.rows);
-  const oldRows = z.coerce.number().int().min(2).max(rows).parse(raw.oldRows);
+  const earlyRows = z.coerce.number().int().min(2).max(rows).parse(raw.earlyRows);
+  const newRows = z.coerce.number().int().min(2).parse(raw.newRows);
+  const oldRows = z.coerce.number().int().min(0).max(rows).parse(raw.oldRows);
   const drivers = z.array(z.enum(['sqlite', 'mysql'])).min(1).parse(raw.drivers.split(',').map((d) => d.trim()));
-  console.log(`canary / A/B analysis scale: ${rows.toLocaleString('en-US')} predictions, row-by-row path on the newest ${oldRows.toLocaleString('en-US')}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
-  for (const driver of drivers) await benchDriver(driver, rows, oldRows);
+  console.log(`canary / A/B analysis scale: a rollout logging ${rows.toLocaleString('en-US')} predictions; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  for (const driver of drivers) await benchDriver(driver, { rows, earlyRows, newRows, oldRows });
 }
 
 main().catch((error: unknown) => {

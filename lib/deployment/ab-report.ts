@@ -30,8 +30,8 @@ import { wilsonInterval, type Interval } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { aucFromHistograms } from './binned-shift';
-import { LABEL, PROBABILITY_BUCKETS, labelState, succeeded, withLabelledWindow } from './log-aggregates';
-import type { PredictionWithOutcome } from './outcomes';
+import { LABEL, PROBABILITY_BUCKETS, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import type { OutcomeKey, PredictionWithOutcome } from './outcomes';
 
 export const abReportOptionsSchema = z
   .object({
@@ -151,37 +151,59 @@ export interface AbStoreQuery extends AbReportOptionsInput {
 }
 
 /**
- * The report on the prediction log in the store, aggregated by the database (see
- * log-aggregates.ts); what it fetches is bounded by variants × label keys and probability buckets,
- * not by the number of predictions. Counts, hits, mean probability, positive rate and Brier score
- * equal abReport's on the same rows (sums up to rounding), so the decision is the same; only the
- * AUC, which the decision does not use, is that of the scores rounded to 1/16384 (binned-shift.ts).
+ * The report on the prediction log in the store, from running totals kept by the database (see
+ * log-aggregates.ts): an analysis reads the rows logged since the previous one and cells bounded by
+ * variants × label keys and probability buckets, however long the test has run. Counts, hits, mean
+ * probability, positive rate and Brier score equal abReport's on the same rows (sums up to
+ * rounding), so the decision is the same; only the AUC, which the decision does not use, is that of
+ * the scores rounded to 1/16384 (binned-shift.ts).
  */
-export async function abReportInStore(store: Database, query: AbStoreQuery): Promise<AbReport> {
+export async function abReportInStore(store: Database, query: AbStoreQuery, tallies: TallyOptions = {}): Promise<AbReport> {
   const { model, since, until, ...options } = query;
   const parsed = parseOptions(options);
   const names = parsed.variants;
-  const stats = await withLabelledWindow(store, { model, since, until }, { variants: names, servedOnly: true }, async (w) => {
-    const where = sql`${w.where('p')} and p.served = 1 and p.variant in (${sql.join(names)})`;
-    const groups = await w.rows(
-      sql<{ variant: string; failed: number; state: number | null; hit: number; n: number; sp: number | null; spp: number | null }>`select p.variant, case when ${succeeded('p')} then 0 else 1 end as failed, l.state,
-          case when ${w.predictedClass('p')} = l.state then 1 else 0 end as hit, count(*) as n, sum(p.probability) as sp, sum(p.probability * p.probability) as spp
-        from prediction_log p ${w.labelJoin('l', 'p')} where ${where} group by p.variant, failed, l.state, hit`,
-    );
-    const histogram = await w.rows(
-      sql<{ variant: string; state: number; bucket: number; n: number }>`select p.variant, l.state, ${w.bucket('p.probability')} as bucket, count(*) as n
-        from prediction_log p ${w.labelJoin('l', 'p')} where ${where} and ${succeeded('p')} and l.state in (0, 1) group by p.variant, l.state, bucket`,
-    );
-    return names.map((variant) => variantStatsOfGroups(variant, groups.filter((g) => g.variant === variant), histogram.filter((h) => h.variant === variant)));
-  });
-  return decideAb(stats, parsed);
+  const cells = await streamCells(store, { model, since, until }, abStream(names), tallies);
+  const keys: OutcomeKey[] = [];
+  for (const [key] of cells) {
+    const [, , version, symbol, asOf] = parseCellKey(key);
+    keys.push({ version: Number(version), symbol: String(symbol), asOf: String(asOf) });
+  }
+  const labels = await labelStates(store, model, keys);
+  return decideAb(
+    names.map((variant) => variantStatsOfCells(variant, cells, labels)),
+    parsed,
+  );
 }
 
-function variantStatsOfGroups(
-  variant: string,
-  groups: ReadonlyArray<{ failed: number; state: number | null; hit: number; n: number; sp: number | null; spp: number | null }>,
-  histogram: ReadonlyArray<{ state: number; bucket: number; n: number }>,
-): AbVariantStats {
+/**
+ * The cells of an A/B test, over the served rows of its variants: counts and Σp, Σp² by (variant,
+ * version, symbol, asOf, failed, predicted class), and the score histogram by (variant, version,
+ * symbol, asOf, bucket) of the successful ones.
+ */
+function abStream(variants: readonly string[]): StreamSpec {
+  return {
+    definition: { kind: 'ab', variants },
+    async aggregate(w, range) {
+      const where = sql`${w.where('p')} and p.served = 1 and p.variant in (${sql.join(variants)}) and ${w.logged('p', range)}`;
+      const groups = await w.rows(
+        sql<{ variant: string; version: number; symbol: string; as_of: string; failed: number; pc: number; n: number; sp: number | null; spp: number | null }>`select p.variant, p.version, p.symbol, p.as_of,
+            case when ${succeeded('p')} then 0 else 1 end as failed, case when ${succeeded('p')} then ${w.predictedClass('p')} else -1 end as pc,
+            count(*) as n, sum(p.probability) as sp, sum(p.probability * p.probability) as spp
+          from prediction_log p where ${where} group by p.variant, p.version, p.symbol, p.as_of, failed, pc`,
+      );
+      const histogram = await w.rows(
+        sql<{ variant: string; version: number; symbol: string; as_of: string; bucket: number; n: number }>`select p.variant, p.version, p.symbol, p.as_of, ${w.bucket('p.probability')} as bucket, count(*) as n
+          from prediction_log p where ${where} and ${succeeded('p')} group by p.variant, p.version, p.symbol, p.as_of, bucket`,
+      );
+      return [
+        ...groups.map((g): Cell => ({ key: ['a', g.variant, Number(g.version), g.symbol, g.as_of, Number(g.failed), Number(g.pc)], n: Number(g.n), s1: Number(g.sp ?? 0), s2: Number(g.spp ?? 0) })),
+        ...histogram.map((h): Cell => ({ key: ['b', h.variant, Number(h.version), h.symbol, h.as_of, Number(h.bucket)], n: Number(h.n), s1: 0, s2: 0 })),
+      ];
+    },
+  };
+}
+
+function variantStatsOfCells(variant: string, cells: Cells, labels: Map<string, number>): AbVariantStats {
   let served = 0;
   let errors = 0;
   let unmatured = 0;
@@ -191,29 +213,34 @@ function variantStatsOfGroups(
   let positives = 0;
   let sumP = 0;
   let squaredError = 0;
-  for (const g of groups) {
-    const count = Number(g.n);
+  const positive = new Float64Array(PROBABILITY_BUCKETS);
+  const negative = new Float64Array(PROBABILITY_BUCKETS);
+  for (const [key, sums] of cells) {
+    const [kind, v, version, symbol, asOf, a, b] = parseCellKey(key);
+    if (v !== variant || sums.n === 0) continue;
+    const count = sums.n;
+    const state = labels.get(labelKey(Number(version), String(symbol), String(asOf))) ?? LABEL.unmatured;
+    if (kind === 'b') {
+      if (state === 0 || state === 1) (state === 1 ? positive : negative)[Number(a)] += count;
+      continue;
+    }
     served += count;
-    if (Number(g.failed) === 1) {
+    if (Number(a) === 1) {
       errors += count;
       continue;
     }
-    const state = labelState(g.state);
     if (state === LABEL.unmatured) unmatured += count;
     else if (state === LABEL.noLabel) noLabel += count;
     else {
-      const sp = Number(g.sp);
+      const sp = sums.s1;
       n += count;
-      if (Number(g.hit) === 1) hits += count;
+      if (Number(b) === state) hits += count;
       if (state === 1) positives += count;
       sumP += sp;
-      // Σ (p − y)² = Σ p² − 2y Σ p + y·count, y the group's outcome.
-      squaredError += Number(g.spp) - 2 * state * sp + state * count;
+      // Σ (p − y)² = Σ p² − 2y Σ p + y·count, y the cell's outcome.
+      squaredError += sums.s2 - 2 * state * sp + state * count;
     }
   }
-  const positive = new Float64Array(PROBABILITY_BUCKETS);
-  const negative = new Float64Array(PROBABILITY_BUCKETS);
-  for (const h of histogram) (Number(h.state) === 1 ? positive : negative)[Number(h.bucket)] += Number(h.n);
   const auc = aucFromHistograms(positive, negative);
   return {
     variant,

@@ -33,8 +33,8 @@ import { mcNemarTest } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { ksFromHistograms, psiFromHistograms } from './binned-shift';
-import { LABEL, LATENCY_BUCKET_BITS, PROBABILITY_BUCKETS, requestRowId, succeeded, withLabelledWindow, type LabelledWindow } from './log-aggregates';
-import type { PredictionWithOutcome } from './outcomes';
+import { LABEL, PROBABILITY_BUCKETS, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import type { OutcomeKey, PredictionWithOutcome } from './outcomes';
 
 export const canaryThresholdsSchema = z.object({
   /** Share of the canary's predictions that failed. */
@@ -242,91 +242,130 @@ export interface CanaryStoreQuery extends CanaryAnalysisOptions {
 }
 
 /**
- * Judges the canary on the prediction log in the store, aggregated by the database (see
- * log-aggregates.ts): what it fetches is bounded by variants × latency buckets, probability buckets
- * and label keys, not by the number of predictions. Counts, hit rates, the McNemar test and the
- * latency percentiles equal analyseCanary's on the same rows; PSI and KS are those of the scores
- * rounded to 1/16384 (binned-shift.ts says how far that can move them).
+ * Judges the canary on the prediction log in the store, from running totals kept by the database
+ * (see log-aggregates.ts): an analysis reads the rows logged since the previous one and cells
+ * bounded by variants × latencies, probability buckets and label keys, however long the rollout has
+ * run. Counts, hit rates, the McNemar test and the latency percentiles equal analyseCanary's on the
+ * same rows; PSI and KS are those of the scores rounded to 1/16384 (binned-shift.ts says how far
+ * that can move them).
  */
-export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery): Promise<CanaryAnalysis> {
+export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery, tallies: TallyOptions = {}): Promise<CanaryAnalysis> {
   const thresholds = checkOptions(query);
   const { canary, reference } = query;
-  const evidence = await withLabelledWindow(store, { model: query.model, since: query.since, until: query.until }, { variants: [canary, reference] }, async (w) => {
-    const variants = await servingStatsInStore(w);
-    const { pairCounts, shift } = await pairedEvidenceInStore(w, canary, reference);
-    return { variants, pairCounts, shift };
-  });
-  return judgeCanary(evidence, query, thresholds);
+  const cells = await streamCells(store, { model: query.model, since: query.since, until: query.until }, canaryStream(canary, reference), tallies);
+  const keys: OutcomeKey[] = [];
+  for (const [key] of cells) {
+    const [kind, cv, rv, symbol, asOf] = parseCellKey(key);
+    if (kind !== 'k') continue;
+    keys.push({ version: Number(cv), symbol: String(symbol), asOf: String(asOf) }, { version: Number(rv), symbol: String(symbol), asOf: String(asOf) });
+  }
+  const labels = await labelStates(store, query.model, keys);
+  return judgeCanary(canaryEvidenceOfCells(cells, labels), query, thresholds);
 }
 
-/** Per-variant counts and exact nearest-rank latency percentiles, in two grouped scans. */
-async function servingStatsInStore(w: LabelledWindow): Promise<VariantServingStats[]> {
-  const shift = sql.lit(LATENCY_BUCKET_BITS);
-  const coarse = await w.rows(
-    sql<{ variant: string; served: number; failed: number; bucket: number; n: number }>`select p.variant, p.served, case when ${succeeded('p')} then 0 else 1 end as failed, p.latency_us >> ${shift} as bucket, count(*) as n
-      from prediction_log p where ${w.where('p')} group by p.variant, p.served, failed, bucket`,
-  );
+/**
+ * The cells of a canary comparison: per variant, counts by (served, failed, latency in µs); per
+ * request both variants answered, the two score histograms and counts by (canary version, reference
+ * version, symbol, asOf, canary class, reference class).
+ */
+function canaryStream(canary: string, reference: string): StreamSpec {
+  return {
+    definition: { kind: 'canary', canary, reference },
+    async aggregate(w, range) {
+      const cells: Cell[] = [];
+      const serving = await w.rows(
+        sql<{ variant: string; served: number; failed: number; latency_us: number; n: number }>`select p.variant, p.served, case when ${succeeded('p')} then 0 else 1 end as failed, p.latency_us, count(*) as n
+          from prediction_log p where ${w.where('p')} and ${w.logged('p', range)} group by p.variant, p.served, failed, p.latency_us`,
+      );
+      for (const r of serving) cells.push({ key: ['v', r.variant, Number(r.served), Number(r.failed), Number(r.latency_us)], n: Number(r.n), s1: 0, s2: 0 });
+      // A pair belongs to the range of the later of its two rows: driven once from the canary's rows
+      // logged in the range (the reference's logged before its end) and once from the reference's
+      // rows logged in the range (the canary's logged before its start), so no pair counts twice.
+      const passes = [
+        { drive: 'c', other: 'r', driveVariant: canary, otherVariant: reference, otherLogged: range.to === undefined ? sql`1 = 1` : w.loggedBefore('r', range.to) },
+        { drive: 'r', other: 'c', driveVariant: reference, otherVariant: canary, otherLogged: w.loggedBefore('c', range.from) },
+      ];
+      for (const pass of passes) {
+        const then = sql.raw(w.driver === 'mysql' ? 'straight_join' : 'cross join');
+        const rows = await w.rows(
+          sql<{ side: number; bucket: number | null; cv: number | null; rv: number | null; k_symbol: string | null; k_as_of: string | null; pcc: number | null; pcr: number | null; n: number }>`select s.side,
+              case when s.side = 0 then ${w.bucket('c.probability')} when s.side = 1 then ${w.bucket('r.probability')} end as bucket,
+              case when s.side = 2 then c.version end as cv, case when s.side = 2 then r.version end as rv,
+              case when s.side = 2 then c.symbol end as k_symbol, case when s.side = 2 then c.as_of end as k_as_of,
+              case when s.side = 2 then ${w.predictedClass('c')} end as pcc, case when s.side = 2 then ${w.predictedClass('r')} end as pcr, count(*) as n
+            from prediction_log ${sql.raw(pass.drive)}
+            ${then} prediction_log ${sql.raw(pass.other)} on ${sql.ref(`${pass.other}.id`)} = ${requestRowId(w.driver, pass.drive, pass.otherVariant)}
+            ${then} (select 0 as side union all select 1 union all select 2) s
+            where ${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}
+              and ${sql.ref(`${pass.drive}.variant`)} = ${pass.driveVariant} and ${w.logged(pass.drive, range)} and ${pass.otherLogged}
+            group by s.side, bucket, cv, rv, k_symbol, k_as_of, pcc, pcr`,
+        );
+        for (const r of rows) {
+          const side = Number(r.side);
+          const n = Number(r.n);
+          if (side !== 2) cells.push({ key: ['h', side, Number(r.bucket)], n, s1: 0, s2: 0 });
+          else cells.push({ key: ['k', Number(r.cv), Number(r.rv), String(r.k_symbol), String(r.k_as_of), Number(r.pcc), Number(r.pcr)], n, s1: 0, s2: 0 });
+        }
+      }
+      return cells;
+    },
+  };
+}
+
+/** Per-variant counts, exact nearest-rank latency percentiles, pair counts under the current labels and the score shift. */
+function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): CanaryEvidence {
   interface Acc {
     predictions: number;
     served: number;
     errors: number;
-    buckets: Map<number, number>;
+    latency: Map<number, number>;
   }
   const acc = new Map<string, Acc>();
-  for (const r of coarse) {
-    let a = acc.get(r.variant);
-    if (!a) acc.set(r.variant, (a = { predictions: 0, served: 0, errors: 0, buckets: new Map() }));
-    const n = Number(r.n);
-    a.predictions += n;
-    if (Number(r.served) === 1) a.served += n;
-    if (Number(r.failed) === 1) a.errors += n;
-    const bucket = Number(r.bucket);
-    a.buckets.set(bucket, (a.buckets.get(bucket) ?? 0) + n);
-  }
-  // The bucket (and the rank inside it) holding each percentile's nearest-rank element.
-  const QUANTILES = [0.5, 0.99] as const;
-  const targets: Array<{ variant: string; bucket: number; rankInBucket: number }> = [];
-  for (const [variant, a] of acc) {
-    const sorted = [...a.buckets.entries()].sort((x, y) => x[0] - y[0]);
-    for (const q of QUANTILES) {
-      const index = Math.max(0, Math.ceil(q * a.predictions) - 1); // as nearestRankQuantileOfSorted
-      let below = 0;
-      for (const [bucket, n] of sorted) {
-        if (index < below + n) {
-          targets.push({ variant, bucket, rankInBucket: index - below });
-          break;
-        }
-        below += n;
+  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
+  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
+  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
+  for (const [key, { n }] of cells) {
+    if (n === 0) continue;
+    const k = parseCellKey(key);
+    if (k[0] === 'v') {
+      const [, variant, served, failed, latencyUs] = k as [string, string, number, number, number];
+      let a = acc.get(variant);
+      if (!a) acc.set(variant, (a = { predictions: 0, served: 0, errors: 0, latency: new Map() }));
+      a.predictions += n;
+      if (served === 1) a.served += n;
+      if (failed === 1) a.errors += n;
+      a.latency.set(latencyUs, (a.latency.get(latencyUs) ?? 0) + n);
+    } else if (k[0] === 'h') {
+      (k[1] === 0 ? canaryHist : referenceHist)[k[2] as number] += n;
+    } else {
+      const [, cv, rv, symbol, asOf, pcc, pcr] = k as [string, number, number, string, string, number, number];
+      const canaryState = labels.get(labelKey(cv, symbol, asOf)) ?? LABEL.unmatured;
+      const referenceState = labels.get(labelKey(rv, symbol, asOf)) ?? LABEL.unmatured;
+      counts.requests += n;
+      if (canaryState === LABEL.unmatured || referenceState === LABEL.unmatured) counts.unmatured += n;
+      else if (canaryState === LABEL.noLabel || referenceState === LABEL.noLabel) counts.noLabel += n;
+      else {
+        const canaryRight = pcc === canaryState;
+        const referenceRight = pcr === referenceState;
+        counts.pairs += n;
+        if (canaryRight) counts.canaryHits += n;
+        if (referenceRight) counts.referenceHits += n;
+        if (canaryRight && !referenceRight) counts.b += n;
+        if (referenceRight && !canaryRight) counts.c += n;
       }
     }
   }
-  const exact = new Map<string, Array<[number, number]>>();
-  if (targets.length > 0) {
-    const conditions = [...new Map(targets.map((t) => [`${t.variant}\u0000${t.bucket}`, t])).values()].map(
-      (t) => sql`(p.variant = ${t.variant} and p.latency_us >= ${t.bucket * 2 ** LATENCY_BUCKET_BITS} and p.latency_us < ${(t.bucket + 1) * 2 ** LATENCY_BUCKET_BITS})`,
-    );
-    const fine = await w.rows(
-      sql<{ variant: string; latency_us: number; n: number }>`select p.variant, p.latency_us, count(*) as n from prediction_log p where ${w.where('p')} and (${sql.join(conditions, sql` or `)}) group by p.variant, p.latency_us`,
-    );
-    for (const r of fine) {
-      const key = `${r.variant}\u0000${Number(r.latency_us) >> LATENCY_BUCKET_BITS}`;
-      const list = exact.get(key) ?? [];
-      list.push([Number(r.latency_us), Number(r.n)]);
-      exact.set(key, list);
-    }
-  }
-  const percentile = (variant: string, q: number): number => {
-    const a = acc.get(variant) as Acc;
-    const t = targets.filter((x) => x.variant === variant)[QUANTILES.indexOf(q as (typeof QUANTILES)[number])];
-    const values = (exact.get(`${variant}\u0000${t.bucket}`) ?? []).sort((x, y) => x[0] - y[0]);
+  // Nearest-rank percentile of a latency histogram, as nearestRankQuantileOfSorted on the rows.
+  const percentile = (latency: Map<number, number>, total: number, q: number): number => {
+    const index = Math.max(0, Math.ceil(q * total) - 1);
     let below = 0;
-    for (const [latencyUs, n] of values) {
-      if (t.rankInBucket < below + n) return latencyUs / 1000;
+    for (const [latencyUs, n] of [...latency.entries()].sort((x, y) => x[0] - y[0])) {
+      if (index < below + n) return latencyUs / 1000;
       below += n;
     }
-    throw new Error(`latency of variant ${variant} changed between two reads of one snapshot (${a.predictions} predictions)`);
+    throw new Error(`latency histogram holds fewer than ${total} predictions`);
   };
-  return [...acc.keys()].sort().map((variant) => {
+  const variants = [...acc.keys()].sort().map((variant): VariantServingStats => {
     const a = acc.get(variant) as Acc;
     return {
       variant,
@@ -334,65 +373,14 @@ async function servingStatsInStore(w: LabelledWindow): Promise<VariantServingSta
       served: a.served,
       errors: a.errors,
       errorRate: a.errors / a.predictions,
-      p50LatencyMs: percentile(variant, 0.5),
-      p99LatencyMs: percentile(variant, 0.99),
+      p50LatencyMs: percentile(a.latency, a.predictions, 0.5),
+      p99LatencyMs: percentile(a.latency, a.predictions, 0.99),
     };
   });
-}
-
-/** Paired hit counts and the score shift over requests both variants answered, from one join of the log with itself. */
-async function pairedEvidenceInStore(w: LabelledWindow, canary: string, reference: string): Promise<{ pairCounts: PairCounts; shift: ScoreShift }> {
-  // One pass over the canary's rows: the reference row of each is found by its primary key, its
-  // labels in the temporary table; a 3-row table then counts each pair three times, once in the
-  // canary's score histogram (side 0), once in the reference's (side 1) and once by outcome (side 2).
-  // The join order is forced so the database never scans the log once per side.
-  const mysql = w.driver === 'mysql';
-  const then = sql.raw(mysql ? 'straight_join' : 'cross join');
-  // SQLite stores rows in insertion (≈ time) order, so the variant index reads them nearly in
-  // sequence. InnoDB clusters them by id, where a request's canary and reference rows sit side by
-  // side: there the index would turn a sequential scan into random reads, so its optimizer chooses.
-  const canaryIndex = sql.raw(mysql ? '' : 'indexed by prediction_log_variant_time_idx');
-  const cs = sql`coalesce(lc.state, ${LABEL.unmatured})`;
-  const rs = sql`coalesce(lr.state, ${LABEL.unmatured})`;
-  const outcomeCode = sql`${cs} * 16 + ${rs} * 4 + case when ${w.predictedClass('c')} = lc.state then 2 else 0 end + case when ${w.predictedClass('r')} = lr.state then 1 else 0 end`;
-  const rows = await w.rows(
-    sql<{ side: number; k: number; n: number }>`select s.side, case when s.side = 0 then ${w.bucket('c.probability')} when s.side = 1 then ${w.bucket('r.probability')} else ${outcomeCode} end as k, count(*) as n
-      from prediction_log c ${canaryIndex}
-      ${then} prediction_log r on r.id = ${requestRowId(w.driver, 'c', reference)}
-      ${w.labelJoin('lc', 'c')} ${w.labelJoin('lr', 'r')}
-      ${then} (select 0 as side union all select 1 union all select 2) s
-      where ${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}
-      group by s.side, k`,
-  );
-  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
-  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
-  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
-  for (const row of rows) {
-    const n = Number(row.n);
-    const k = Number(row.k);
-    const side = Number(row.side);
-    if (side !== 2) {
-      (side === 0 ? canaryHist : referenceHist)[k] += n;
-      continue;
-    }
-    const canaryState = k >> 4;
-    const referenceState = (k >> 2) & 3;
-    counts.requests += n;
-    if (canaryState === LABEL.unmatured || referenceState === LABEL.unmatured) counts.unmatured += n;
-    else if (canaryState === LABEL.noLabel || referenceState === LABEL.noLabel) counts.noLabel += n;
-    else {
-      const canaryRight = (k & 2) !== 0;
-      const referenceRight = (k & 1) !== 0;
-      counts.pairs += n;
-      if (canaryRight) counts.canaryHits += n;
-      if (referenceRight) counts.referenceHits += n;
-      if (canaryRight && !referenceRight) counts.b += n;
-      if (referenceRight && !canaryRight) counts.c += n;
-    }
-  }
   const hasScores = counts.requests > 0;
   const ks = ksFromHistograms(canaryHist, referenceHist);
   return {
+    variants,
     pairCounts: counts,
     shift: {
       pairs: counts.requests,

@@ -1,145 +1,244 @@
 /**
- * Prediction-log aggregates for the deployment analyses, computed by the database so that what an
- * analysis fetches and holds does not grow with the number of logged predictions.
+ * Running totals of the prediction log for the deployment analyses, so that an analysis costs what
+ * was logged since the previous one, not what was logged since the rollout began.
  *
- * Outcomes are the one thing SQL cannot compute (they are a model version's label spec applied to
- * the stored closes). But every prediction with the same (version, symbol, asOf) has the same
- * outcome, and there are few such keys (versions × symbols × feature dates) however many requests
- * there are. So an analysis, on one connection and one read snapshot:
- *   1. reads the distinct keys of its window,
- *   2. labels them in process (outcomesOfKeys, the code attachOutcomes uses for rows),
- *   3. writes the labels to a temporary table, and
- *   4. joins it in the GROUP BY queries that count hits, pairs and errors per variant.
+ * Outcomes are the one thing SQL cannot compute (a model version's label spec applied to the stored
+ * closes), and they change while a rollout runs (unmatured → matured). But every prediction with the
+ * same (version, symbol, asOf) has the same outcome, and there are few such keys (versions × symbols
+ * × feature days) however many requests there are. So an analysis keeps, per analysis stream (one
+ * canary comparison or A/B test over one window), *cells*: counts and sums grouped by the label key
+ * and the few other values the statistics need (variant, predicted class, probability bucket,
+ * latency). Labels are applied to the cells at every analysis, so a key that matured since the last
+ * one counts at once, exactly as if every row had been read again.
+ *
+ * Folding. Each row carries `logged_at`, the database's clock when the row was written (µs since the
+ * epoch, set by the log writer's INSERT). An analysis first folds the rows logged between the
+ * stream's watermark and (now − SETTLE_LAG) into the stored cells and moves the watermark, in one
+ * transaction that only succeeds if no other analysis moved it first; then, in one read snapshot, it
+ * reads the stored cells and aggregates the rows at or after the watermark (and rows without
+ * `logged_at`, written before migration 0013 by something other than the log writer). The lag
+ * covers inserts that were evaluated but not yet committed when the fold ran: a row committed more
+ * than SETTLE_LAG after its INSERT began would be missed by the totals.
  *
  * Counts, hits, error rates, latency percentiles, mean probability and the Brier score are exact
  * (sums of doubles may differ from a row-by-row sum in the last bits). Statistics that need every
  * score (PSI, KS, AUC) use a fixed histogram of PROBABILITY_BUCKETS equal-width buckets of [0, 1];
  * see binned-shift.ts for what that can move.
  */
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { BadInputError, describeValidationError } from '../errors';
 import type { Database } from '../store/database';
+import { dbClockMicros } from '../store/db-clock';
 import type { DatabaseSchema } from '../store/schema';
 import { labelSpecsOf, outcomesOfKeys, predictionLogQuerySchema, type OutcomeKey, type PredictionLogQuery } from './outcomes';
 
 /** Buckets of the probability histograms: 2^14, each 1/16384 ≈ 6·10⁻⁵ wide. */
 export const PROBABILITY_BUCKETS = 16384;
-/** Latency is first counted in 2^10 µs (≈ 1 ms) buckets, then exactly inside the buckets a percentile falls in. */
-const LATENCY_BUCKET_BITS = 10;
-const LABELS_TABLE = 'tmp_prediction_labels';
-const LABEL_ROWS_PER_INSERT = 500;
+/** Rows logged this recently are aggregated at every analysis, never folded (see the header). */
+export const SETTLE_LAG_US = 120_000_000;
+/** Rows are logged at most this long after their request (created_at) for the first fold of a window to see them. */
+const LOGGING_DELAY_BOUND_US = 86_400_000_000;
+/** Streams not analysed for this long are dropped with their cells. */
+const STREAM_RETENTION_US = 30 * 86_400_000_000;
+const CELLS_PER_INSERT = 500;
 
 /**
- * Label state of a key in the temporary table: its outcome (0 or 1), matured without a label, or
- * not matured yet. A row whose key is missing (cannot happen inside the snapshot) counts as unmatured.
+ * Label state of a key: its outcome (0 or 1), matured without a label, or not matured yet.
  */
 export const LABEL = { noLabel: 2, unmatured: 3 } as const;
 
 type Db = Kysely<DatabaseSchema>;
 
-export interface LabelledWindow {
-  db: Db;
+/** The rows of a window that one aggregation covers, by when they were logged. */
+export interface LoggedRange {
+  /** Inclusive lower bound on logged_at. */
+  from: number;
+  /** Exclusive upper bound on logged_at; none: no bound, and rows without logged_at count too. */
+  to?: number;
+}
+
+/** SQL helpers over the window of one analysis stream. */
+export interface LogWindow {
   driver: Database['driver'];
   model: string;
   /** `alias.model = … AND alias.created_at >= … [AND alias.created_at < …]` */
   where(alias: string): RawBuilder<unknown>;
+  /** `alias.logged_at` inside the range (rows without logged_at belong to an open range). */
+  logged(alias: string, range: LoggedRange): RawBuilder<unknown>;
+  /** `alias.logged_at` before `bound` (a row without logged_at is never before anything). */
+  loggedBefore(alias: string, bound: number): RawBuilder<unknown>;
   /** Histogram bucket (0 … PROBABILITY_BUCKETS − 1) of a probability column. */
   bucket(column: string): RawBuilder<number>;
   /** The class a prediction stood for: its logged class, else its probability at ½ (as the row-by-row code). */
   predictedClass(alias: string): RawBuilder<number>;
-  /** Label state of a row, joined from the temporary table under `alias`. */
-  labelJoin(alias: string, rowAlias: string): RawBuilder<unknown>;
-  /** Runs a query and returns its rows. */
+  /** Runs a query on the analysis' connection and returns its rows. */
   rows<R>(query: RawBuilder<R>): Promise<R[]>;
 }
 
-export interface KeyFilter {
-  /** Only rows of these variants have their keys labelled. */
-  variants: readonly string[];
-  /** Only served rows (A/B reports). */
-  servedOnly?: boolean;
+/** Sums of one cell: a row count and two optional sums (e.g. Σp and Σp²). */
+export interface CellSums {
+  n: number;
+  s1: number;
+  s2: number;
+}
+
+/** A cell as an aggregation returns it: its dimensions (first the cell kind) and its sums. */
+export interface Cell extends CellSums {
+  key: ReadonlyArray<string | number>;
+}
+
+/** What one kind of analysis aggregates: its identity and its GROUP BY queries over a range of rows. */
+export interface StreamSpec {
+  /** Everything that changes what the cells mean (kind, variants, thresholds that filter rows…). */
+  definition: Record<string, unknown>;
+  aggregate(w: LogWindow, range: LoggedRange): Promise<Cell[]>;
+}
+
+export interface TallyOptions {
+  /** Rows logged this recently are not folded (default SETTLE_LAG_US); only a benchmark that logs rows itself sets it. */
+  settleLagUs?: number;
+}
+
+/** Cells of a stream, by their JSON key. */
+export type Cells = Map<string, CellSums>;
+
+export const cellKey = (key: ReadonlyArray<string | number>): string => JSON.stringify(key);
+export const parseCellKey = (key: string): Array<string | number> => JSON.parse(key) as Array<string | number>;
+
+function addCells(into: Cells, cells: readonly Cell[]): void {
+  for (const c of cells) {
+    const k = cellKey(c.key);
+    const sums = into.get(k);
+    if (sums) {
+      sums.n += c.n;
+      sums.s1 += c.s1;
+      sums.s2 += c.s2;
+    } else into.set(k, { n: c.n, s1: c.s1, s2: c.s2 });
+  }
+}
+
+function logWindow(db: Db, driver: Database['driver'], model: string, since: string | undefined, until: string | undefined): LogWindow {
+  const mysql = driver === 'mysql';
+  return {
+    driver,
+    model,
+    where: (alias) => {
+      const parts = [sql`${sql.ref(`${alias}.model`)} = ${model}`];
+      if (since !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} >= ${since}`);
+      if (until !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} < ${until}`);
+      return sql.join(parts, sql` and `);
+    },
+    logged: (alias, range) => {
+      const column = sql.ref(`${alias}.logged_at`);
+      return range.to === undefined ? sql`(${column} >= ${range.from} or ${column} is null)` : sql`${column} >= ${range.from} and ${column} < ${range.to}`;
+    },
+    loggedBefore: (alias, bound) => sql`${sql.ref(`${alias}.logged_at`)} < ${bound}`,
+    bucket: (column) => {
+      const ref = sql.ref(column);
+      const scaled = mysql ? sql`floor(${ref} * ${sql.lit(PROBABILITY_BUCKETS)})` : sql`cast(${ref} * ${sql.lit(PROBABILITY_BUCKETS)} as integer)`;
+      return sql<number>`case when ${ref} >= 1 then ${sql.lit(PROBABILITY_BUCKETS - 1)} when ${ref} <= 0 then 0 else ${scaled} end`;
+    },
+    predictedClass: (alias) => sql<number>`coalesce(${sql.ref(`${alias}.predicted_class`)}, case when ${sql.ref(`${alias}.probability`)} >= 0.5 then 1 else 0 end)`,
+    rows: async <R>(q: RawBuilder<R>) => (await q.execute(db)).rows,
+  };
 }
 
 /**
- * Runs `analyse` over a model's log window with the labels of the keys selected by `keys` in a
- * temporary table, on one connection inside one read transaction (so every query sees the same
- * rows, even while API processes keep logging).
+ * The cells of a stream over the window of `query`: the stored running totals, first brought up to
+ * (now − SETTLE_LAG), plus the rows logged since. See the header for why this equals an aggregation
+ * of every row of the window.
  */
-export async function withLabelledWindow<T>(store: Database, query: PredictionLogQuery, keys: KeyFilter, analyse: (w: LabelledWindow) => Promise<T>): Promise<T> {
+export async function streamCells(store: Database, query: PredictionLogQuery, spec: StreamSpec, options: TallyOptions = {}): Promise<Cells> {
   const parsed = predictionLogQuerySchema.safeParse(query);
   if (!parsed.success) throw new BadInputError(`invalid prediction log query: ${describeValidationError(parsed.error)}`);
   const { model, since, until } = parsed.data;
+  const id = createHash('sha256')
+    .update(JSON.stringify({ model, since: since ?? null, until: until ?? null, ...spec.definition }))
+    .digest('hex');
+  await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US);
+
   const mysql = store.driver === 'mysql';
   return store.db.connection().execute(async (db) => {
     // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
     await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
     try {
-      const window: LabelledWindow = {
-        db,
-        driver: store.driver,
-        model,
-        where: (alias) => {
-          const parts = [sql`${sql.ref(`${alias}.model`)} = ${model}`];
-          if (since !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} >= ${since}`);
-          if (until !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} < ${until}`);
-          return sql.join(parts, sql` and `);
-        },
-        bucket: (column) => {
-          const ref = sql.ref(column);
-          const scaled = mysql ? sql`floor(${ref} * ${sql.lit(PROBABILITY_BUCKETS)})` : sql`cast(${ref} * ${sql.lit(PROBABILITY_BUCKETS)} as integer)`;
-          return sql<number>`case when ${ref} >= 1 then ${sql.lit(PROBABILITY_BUCKETS - 1)} when ${ref} <= 0 then 0 else ${scaled} end`;
-        },
-        predictedClass: (alias) => sql<number>`coalesce(${sql.ref(`${alias}.predicted_class`)}, case when ${sql.ref(`${alias}.probability`)} >= 0.5 then 1 else 0 end)`,
-        labelJoin: (alias, rowAlias) =>
-          sql`left join ${sql.table(LABELS_TABLE)} ${sql.raw(alias)} on ${sql.ref(`${alias}.version`)} = ${sql.ref(`${rowAlias}.version`)} and ${sql.ref(`${alias}.symbol`)} = ${sql.ref(`${rowAlias}.symbol`)} and ${sql.ref(`${alias}.as_of`)} = ${sql.ref(`${rowAlias}.as_of`)}`,
-        rows: async <R>(q: RawBuilder<R>) => (await q.execute(db)).rows,
-      };
-      await writeLabels(store, window, keys);
-      try {
-        return await analyse(window);
-      } finally {
-        await sql`drop ${sql.raw(mysql ? 'temporary table' : 'table')} if exists ${sql.table(LABELS_TABLE)}`.execute(db);
+      const stream = await db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
+      const cells: Cells = new Map();
+      for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) {
+        cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
       }
+      addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until), { from: Number(stream.folded_until) }));
+      return cells;
     } finally {
-      // Nothing was written to the store; ending the snapshot is all commit does here.
+      // Nothing was written; ending the snapshot is all commit does here.
       await sql.raw('commit').execute(db);
     }
   });
 }
 
-/** Labels the window's distinct (version, symbol, asOf) keys into the temporary table. */
-async function writeLabels(store: Database, w: LabelledWindow, filter: KeyFilter): Promise<void> {
-  if (filter.variants.length === 0) throw new BadInputError('an analysis needs at least one variant');
-  const mysql = store.driver === 'mysql';
-  const keys = await w.rows(
-    sql<{ version: number; symbol: string; as_of: string }>`select distinct p.version, p.symbol, p.as_of from prediction_log p where ${w.where('p')} and p.variant in (${sql.join(filter.variants)})${
-      filter.servedOnly ? sql` and p.served = 1` : sql``
-    }`,
-  );
-  const outcomeKeys: OutcomeKey[] = keys.map((k) => ({ version: Number(k.version), symbol: k.symbol, asOf: k.as_of }));
-  // The table's store is the pinned connection: on SQLite a second connection would wait for this one.
-  const pinned: Database = { ...store, db: w.db };
-  const labelFor = await labelSpecsOf(pinned, w.model, new Set(outcomeKeys.map((k) => k.version)));
-  const outcomes = await outcomesOfKeys(pinned, outcomeKeys, labelFor);
-
-  // Symbols compare byte for byte in prediction_log (migration 0007); the join must too.
-  const symbolType = mysql ? sql.raw('varchar(32) character set utf8mb4 collate utf8mb4_bin') : sql.raw('varchar(32)');
-  await sql`drop ${sql.raw(mysql ? 'temporary table' : 'table')} if exists ${sql.table(LABELS_TABLE)}`.execute(w.db);
-  await sql`create temporary table ${sql.table(LABELS_TABLE)} (version integer not null, symbol ${symbolType} not null, as_of varchar(10) not null, state integer not null, primary key (version, symbol, as_of))`.execute(w.db);
-  for (let i = 0; i < outcomeKeys.length; i += LABEL_ROWS_PER_INSERT) {
-    const values = outcomeKeys.slice(i, i + LABEL_ROWS_PER_INSERT).map((k, j) => {
-      const o = outcomes[i + j];
-      const state = !o.matured ? LABEL.unmatured : o.outcome === null ? LABEL.noLabel : o.outcome;
-      return sql`(${k.version}, ${k.symbol}, ${k.asOf}, ${state})`;
-    });
-    await sql`insert into ${sql.table(LABELS_TABLE)} (version, symbol, as_of, state) values ${sql.join(values)}`.execute(w.db);
+/** Adds the settled rows logged since the stream's watermark to its stored cells (no-op when another analysis just did). */
+async function fold(store: Database, id: string, w: LogWindow, since: string | undefined, spec: StreamSpec, settleLagUs: number): Promise<void> {
+  const now = Number((await sql<{ now: number }>`select ${dbClockMicros(store.driver)} as ${sql.ref('now')}`.execute(store.db)).rows[0].now);
+  const nowText = new Date(now / 1000).toISOString();
+  let stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirst();
+  if (!stream) {
+    // A new stream starts before its window's first possible row.
+    const start = since === undefined ? 0 : Math.max(0, Date.parse(since.length === 10 ? `${since}T00:00:00Z` : since) * 1000 - LOGGING_DELAY_BOUND_US);
+    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, updated_at: nowText });
+    if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('analysis_streams.id') })).execute();
+    else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
+    stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
   }
+  const from = Number(stream.folded_until);
+  const to = now - settleLagUs;
+  if (to <= from) return;
+  const cells = await spec.aggregate(w, { from, to });
+  await store.db.transaction().execute(async (tx) => {
+    // Only the analysis that moves the watermark adds its cells: a concurrent one folded the same rows.
+    const moved = await tx.updateTable('analysis_streams').set({ folded_until: to, updated_at: nowText }).where('id', '=', id).where('folded_until', '=', from).executeTakeFirst();
+    if (Number(moved.numUpdatedRows) !== 1) return;
+    for (let i = 0; i < cells.length; i += CELLS_PER_INSERT) {
+      const values = cells.slice(i, i + CELLS_PER_INSERT).map((c) => ({ stream: id, cell: cellKey(c.key), n: c.n, s1: c.s1, s2: c.s2 }));
+      const insert = tx.insertInto('analysis_cells').values(values);
+      if (store.driver === 'mysql') {
+        await insert
+          .onDuplicateKeyUpdate({ n: sql`n + values(n)`, s1: sql`s1 + values(s1)`, s2: sql`s2 + values(s2)` })
+          .execute();
+      } else {
+        await insert
+          .onConflict((oc) => oc.columns(['stream', 'cell']).doUpdateSet({ n: sql`analysis_cells.n + excluded.n`, s1: sql`analysis_cells.s1 + excluded.s1`, s2: sql`analysis_cells.s2 + excluded.s2` }))
+          .execute();
+      }
+    }
+    // Streams of rollouts long over: their cells are never read again.
+    const stale = new Date((now - STREAM_RETENTION_US) / 1000).toISOString();
+    const old = await tx.selectFrom('analysis_streams').select('id').where('updated_at', '<', stale).limit(100).execute();
+    if (old.length > 0) {
+      const ids = old.map((s) => s.id);
+      await tx.deleteFrom('analysis_cells').where('stream', 'in', ids).execute();
+      await tx.deleteFrom('analysis_streams').where('id', 'in', ids).execute();
+    }
+  });
 }
 
-/** A label state read back from SQL: a missing label (null) is unmatured. */
-export function labelState(value: unknown): number {
-  return value === null || value === undefined ? LABEL.unmatured : Number(value);
+/** The label state of each key (version, symbol, asOf) in `keys`, by `labelKey`. */
+export async function labelStates(store: Database, model: string, keys: Iterable<OutcomeKey>): Promise<Map<string, number>> {
+  const unique = new Map<string, OutcomeKey>();
+  for (const k of keys) unique.set(labelKey(k.version, k.symbol, k.asOf), k);
+  const list = [...unique.values()];
+  const states = new Map<string, number>();
+  if (list.length === 0) return states;
+  const labelFor = await labelSpecsOf(store, model, new Set(list.map((k) => k.version)));
+  const outcomes = await outcomesOfKeys(store, list, labelFor);
+  list.forEach((k, i) => {
+    const o = outcomes[i];
+    states.set(labelKey(k.version, k.symbol, k.asOf), !o.matured ? LABEL.unmatured : o.outcome === null ? LABEL.noLabel : o.outcome);
+  });
+  return states;
 }
+
+export const labelKey = (version: number, symbol: string, asOf: string): string => `${version}\u0000${symbol}\u0000${asOf}`;
 
 /** `alias.error is null and alias.probability is not null`: a prediction that did not fail. */
 export function succeeded(alias: string): RawBuilder<unknown> {
@@ -151,5 +250,3 @@ export function requestRowId(driver: Database['driver'], alias: string, variant:
   const requestId = sql.ref(`${alias}.request_id`);
   return driver === 'mysql' ? sql<string>`concat(${requestId}, ':', ${variant})` : sql<string>`${requestId} || ':' || ${variant}`;
 }
-
-export { LATENCY_BUCKET_BITS };

@@ -5,6 +5,7 @@
  * (duplicate ids are ignored). Beyond maxQueued the oldest rows are dropped, and counted.
  */
 import type { Database } from '../store/database';
+import { dbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
 
@@ -229,7 +230,9 @@ export class PredictionLogWriter {
   }
 
   private async insert(rows: PredictionLogTable[]): Promise<void> {
-    const insert = this.store.db.insertInto('prediction_log').values(rows);
+    // logged_at by the database's clock: the deployment analyses fold rows by it (log-aggregates.ts).
+    const loggedAt = dbClockMicros(this.store.driver);
+    const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt })));
     // A retried batch may have committed the first time: its ids are already there, which is fine.
     if (this.store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('prediction_log.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();

@@ -492,6 +492,51 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('staged_chunks').dropColumn('bars').execute();
     },
   },
+  '0013_prediction_log_running_totals': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The deployment analyses keep running totals per analysis stream and fold in only the rows
+      // logged since their last fold (lib/deployment/log-aggregates.ts): rows need the time they
+      // were written, by the database's clock, and an index to find them by it.
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      await db.schema.alterTable('prediction_log').addColumn('logged_at', 'bigint').execute();
+      // Rows logged before this migration: their request time is the best estimate.
+      if (mysql) await sql`update prediction_log set logged_at = timestampdiff(microsecond, '1970-01-01 00:00:00', str_to_date(left(created_at, 23), '%Y-%m-%dT%H:%i:%s.%f'))`.execute(db);
+      else await sql`update prediction_log set logged_at = cast(round((julianday(created_at) - 2440587.5) * 86400000) as integer) * 1000`.execute(db);
+      await db.schema.createIndex('prediction_log_logged_idx').on('prediction_log').columns(['model', 'logged_at']).execute();
+      // Replaces (model, variant, created_at): the analyses now find a variant's rows by when they were logged.
+      await db.schema.createIndex('prediction_log_variant_logged_idx').on('prediction_log').columns(['model', 'variant', 'logged_at']).execute();
+      if (mysql) await db.schema.dropIndex('prediction_log_variant_time_idx').on('prediction_log').execute();
+      else await db.schema.dropIndex('prediction_log_variant_time_idx').execute();
+      await db.schema
+        .createTable('analysis_streams')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('definition', LARGE_TEXT, (c) => c.notNull())
+        .addColumn('folded_until', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('analysis_streams_updated_idx').on('analysis_streams').columns(['updated_at']).execute();
+      // Cells name symbols; they must compare byte for byte as prediction_log's do (migration 0007).
+      await db.schema
+        .createTable('analysis_cells')
+        .addColumn('stream', 'varchar(64)', (c) => c.notNull())
+        .addColumn('cell', mysql ? sql`varchar(255) character set utf8mb4 collate utf8mb4_bin` : 'varchar(255)', (c) => c.notNull())
+        .addColumn('n', 'bigint', (c) => c.notNull())
+        .addColumn('s1', 'double precision', (c) => c.notNull())
+        .addColumn('s2', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('analysis_cells_pk', ['stream', 'cell'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const table of ['analysis_cells', 'analysis_streams']) await db.schema.dropTable(table).execute();
+      await db.schema.createIndex('prediction_log_variant_time_idx').on('prediction_log').columns(['model', 'variant', 'created_at']).execute();
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      for (const index of ['prediction_log_variant_logged_idx', 'prediction_log_logged_idx']) {
+        if (mysql) await db.schema.dropIndex(index).on('prediction_log').execute();
+        else await db.schema.dropIndex(index).execute();
+      }
+      await db.schema.alterTable('prediction_log').dropColumn('logged_at').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */
@@ -506,5 +551,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells'] as const;
 

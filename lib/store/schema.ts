@@ -190,6 +190,27 @@ export interface PredictionLogTable {
   latency_us: number;
   error: string | null;
   created_at: string;
+  /** The database's clock when the row was written, µs since the epoch (see lib/deployment/log-aggregates.ts); null on rows inserted without it. */
+  logged_at?: number | null;
+}
+
+/** An analysis stream's running totals (lib/deployment/log-aggregates.ts): what they cover. */
+export interface AnalysisStreamsTable {
+  /** sha256 of the stream's definition. */
+  id: string;
+  definition: string;
+  /** Rows logged before this (µs, database clock) are in the stream's cells. */
+  folded_until: number;
+  updated_at: string;
+}
+
+export interface AnalysisCellsTable {
+  stream: string;
+  /** JSON array of the cell's dimensions. */
+  cell: string;
+  n: number;
+  s1: number;
+  s2: number;
 }
 
 export interface DeploymentsTable {
@@ -263,6 +284,8 @@ export interface DatabaseSchema {
   serving_routes: ServingRoutesTable;
   serving_route_history: ServingRouteHistoryTable;
   prediction_log: PredictionLogTable;
+  analysis_streams: AnalysisStreamsTable;
+  analysis_cells: AnalysisCellsTable;
   deployments: DeploymentsTable;
   alerts: AlertsTable;
   model_versions: ModelVersionsTable;

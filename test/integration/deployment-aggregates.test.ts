@@ -2,18 +2,20 @@
  * The canary and A/B analyses aggregate the prediction log in the database: they give the row-by-row
  * results on the same rows, and what they fetch does not grow with the number of predictions.
  */
+import { Migrator, sql } from 'kysely';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { deploymentActivities } from '../../activities/deployment';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { abReport, abReportInStore } from '../../lib/deployment/ab-report';
 import { bucketMidpoint, bucketOf } from '../../lib/deployment/binned-shift';
 import { analyseCanary, analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
-import { PROBABILITY_BUCKETS } from '../../lib/deployment/log-aggregates';
-import { readPredictionsWithOutcomes, type PredictionWithOutcome } from '../../lib/deployment/outcomes';
+import { PROBABILITY_BUCKETS, SETTLE_LAG_US } from '../../lib/deployment/log-aggregates';
+import { attachOutcomes, labelSpecsOf, readPredictionLog, readPredictionsWithOutcomes, type LoggedPrediction, type PredictionWithOutcome } from '../../lib/deployment/outcomes';
 import { rng } from '../../lib/random';
 import { registerModel } from '../../lib/registry/model-registry';
 import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
+import { migrationProvider } from '../../lib/store/migrations';
 import type { PredictionLogTable } from '../../lib/store/schema';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
@@ -79,6 +81,13 @@ async function storeBars(store: Database): Promise<void> {
   }
 }
 
+/** A seed per (symbol, asOf). */
+function keySeed(symbol: string, asOf: string): number {
+  let h = 7;
+  for (const ch of `${symbol}/${asOf}`) h = (h * 31 + ch.charCodeAt(0)) % 1_000_003;
+  return h;
+}
+
 /**
  * `requests` requests; each logs a champion and a canary prediction (one of them served), some a
  * shadow one. Feature dates run to a few days past the last bar (unmatured) and include a weekend
@@ -86,7 +95,7 @@ async function storeBars(store: Database): Promise<void> {
  */
 function logRows(requests: number, versions: { champion: number; canary: number }, seed: number, canaryBias: number, options: { model?: string; discrete?: boolean } = {}): PredictionLogTable[] {
   const next = rng(seed);
-  // Discrete: 41 probabilities and 12 latencies, so the groups an analysis fetches stop growing early.
+  // Discrete: 41 probabilities, one per version and key, and 12 latencies, so the groups an analysis fetches stop growing early.
   const score = (p: number) => (options.discrete ? Math.round(p * 40) / 40 : p);
   const asOfs = [...DATES.slice(-30), '2024-01-13', '2024-03-01', '2024-03-04'];
   const rows: PredictionLogTable[] = [];
@@ -96,7 +105,8 @@ function logRows(requests: number, versions: { champion: number; canary: number 
     const asOf = asOfs[Math.floor(next() * asOfs.length)];
     // Some requests fall before the window and must not count.
     const createdAt = new Date(Date.parse(SINCE) + (i - requests / 10) * 1000).toISOString();
-    const base = next();
+    // Discrete: a deployed model scores a symbol and feature day once, so each version has one score per key.
+    const base = options.discrete ? rng(keySeed(symbol, asOf))() : next();
     const canaryServed = next() < 0.3;
     const row = (variant: string, version: number, probability: number, served: boolean): PredictionLogTable => {
       const failed = next() < 0.02;
@@ -119,7 +129,8 @@ function logRows(requests: number, versions: { champion: number; canary: number 
       };
     };
     rows.push(row('champion', versions.champion, base, !canaryServed));
-    rows.push(row('canary', versions.canary, Math.min(1, Math.max(0, base + canaryBias + 0.1 * (next() - 0.5))), canaryServed));
+    const noise = options.discrete ? rng(keySeed(symbol, asOf) + 1)() : next();
+    rows.push(row('canary', versions.canary, Math.min(1, Math.max(0, base + canaryBias + 0.1 * (noise - 0.5))), canaryServed));
     if (next() < 0.2) rows.push(row('shadow', versions.champion, next(), false));
   }
   return rows;
@@ -238,9 +249,88 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     expect(after.ab).toBeLessThan(rowsAfter / 10);
   });
 
+  it('keeps running totals: an analysis reads only rows logged since the previous one, and labels that matured since count at once', async () => {
+    const model = 'agg-folded';
+    const dir = tempDir('mlp-artifacts-');
+    const folded = { champion: await registerAs(t.store, dir, model, 'k-f1'), canary: await registerAs(t.store, dir, model, 'k-f2', { kind: 'direction', horizon: 3, deadZone: 0 }) };
+    const canaryOptions = { canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 50, maxP99LatencyMs: 30 } };
+    const abOptions = { variants: ['champion', 'canary'], minSamplesPerVariant: 10 };
+    const expected = async (rows: LoggedPrediction[]) => {
+      const labelFor = await labelSpecsOf(t.store, model, new Set(rows.map((r) => r.version)));
+      const labelled = (await attachOutcomes(t.store, rows, labelFor)).rows;
+      // Scores that need every probability are those of the rounded ones; the rest are exact.
+      return { canary: analyseCanary(rounded(labelled), canaryOptions), ab: abReport(labelled, abOptions), abRounded: abReport(rounded(labelled), abOptions) };
+    };
+    const actual = async () => ({
+      canary: await analyseCanaryInStore(t.store, { model, since: SINCE, ...canaryOptions }),
+      ab: await abReportInStore(t.store, { model, since: SINCE, ...abOptions }),
+    });
+    const same = (a: Awaited<ReturnType<typeof actual>>, e: Awaited<ReturnType<typeof expected>>) => {
+      expect(a.canary.variants).toEqual(e.canary.variants);
+      expect(a.canary.paired).toEqual(e.canary.paired);
+      expect(a.canary.shift.psi).toBeCloseTo(e.canary.shift.psi as number, 10);
+      expect(a.canary.shift.ksStatistic).toBeCloseTo(e.canary.shift.ksStatistic as number, 10);
+      expect(a.ab.decision).toBe(e.ab.decision);
+      for (const [i, v] of a.ab.variants.entries()) {
+        const { meanProbability, brier, auc, ...counts } = v;
+        const w = e.ab.variants[i];
+        expect({ ...w, meanProbability, brier, auc }).toEqual({ ...counts, meanProbability, brier, auc });
+        if (w.meanProbability !== null) {
+          expect(meanProbability).toBeCloseTo(w.meanProbability, 8);
+          expect(brier).toBeCloseTo(w.brier as number, 8);
+          expect(auc).toBeCloseTo(e.abRounded.variants[i].auc as number, 8);
+        }
+      }
+    };
+
+    // Logged an hour ago: settled, so the first analysis folds them into the totals.
+    const hourAgo = (Date.now() - 3_600_000) * 1000;
+    expect(3_600_000_000).toBeGreaterThan(SETTLE_LAG_US);
+    await insertRows(t.store, logRows(1500, folded, 5, -0.05, { model }).map((r) => ({ ...r, logged_at: hourAgo })));
+    const old = await readPredictionLog(t.store, { model, since: SINCE });
+    // Two analyses at once fold the same rows once.
+    const [first] = await Promise.all([actual(), actual()]);
+    same(first, await expected(old));
+    same(await actual(), await expected(old));
+    expect(first.canary.paired.unmatured).toBeGreaterThan(50);
+
+    // The folded rows are gone (as after a retention purge): the totals still hold them, so the
+    // analysis does not read them again. On the old code every analysis re-read the whole window.
+    await t.store.db.deleteFrom('prediction_log').where('model', '=', model).execute();
+    same(await actual(), await expected(old));
+
+    // New rows (logged now: not folded yet) and bars that mature the keys that were waiting.
+    const fresh = logRows(800, folded, 6, -0.05, { model }).map((r) => ({ ...r, id: `n-${r.id}`, request_id: `n-${r.request_id}` }));
+    await insertRows(t.store, fresh);
+    const late = ['2024-03-01', '2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07', '2024-03-08'];
+    for (const symbol of SYMBOLS) await upsertBars(t.store, late.map((date, i) => ({ symbol, date, open: 100 + i, high: 100 + i, low: 100 + i, close: 100 + (i % 2 === 0 ? i : -i), volume: 1000 })));
+    const all = [...old, ...(await readPredictionLog(t.store, { model, since: SINCE }))];
+    const now = await expected(all);
+    expect(now.canary.paired.unmatured).toBeLessThan(first.canary.paired.unmatured);
+    same(await actual(), now);
+  });
+
   it('names the cause of bad input', async () => {
     await expect(analyseCanaryInStore(t.store, { model: MODEL, since: 'yesterday', canary: 'canary', reference: 'champion' })).rejects.toThrow(/invalid prediction log query: since/);
     await expect(analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, canary: 'x', reference: 'x' })).rejects.toThrow(/different variants/);
     await expect(abReportInStore(t.store, { model: MODEL, since: SINCE, variants: ['champion'] })).rejects.toThrow(/invalid A\/B report options: variants/);
+  });
+});
+
+describe.each(DRIVERS)('prediction-log rows written before running totals, on %s', (_driver, create) => {
+  let t: TestDatabase;
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('get their request time as logged_at from the migration, so the analyses fold them', async () => {
+    t = await create();
+    const migrator = new Migrator({ db: t.store.db, provider: migrationProvider });
+    expect((await migrator.migrateTo('0012_staged_chunk_bars')).error).toBeUndefined();
+    await sql`insert into prediction_log (id, request_id, model, version, variant, served, symbol, routing_key, as_of, probability, predicted_class, latency_us, error, created_at)
+      values ('r1:champion', 'r1', 'm', 1, 'champion', 1, 'AAA', 'k', '2024-01-02', 0.6, 1, 900, null, '2024-03-01T12:34:56.789Z')`.execute(t.store.db);
+    expect((await migrator.migrateToLatest()).error).toBeUndefined();
+    const row = await t.store.db.selectFrom('prediction_log').select('logged_at').where('id', '=', 'r1:champion').executeTakeFirstOrThrow();
+    expect(Number(row.logged_at)).toBe(Date.parse('2024-03-01T12:34:56.789Z') * 1000);
   });
 });
