@@ -31,10 +31,18 @@ export function progressItems(status: PipelineStatus, pending: readonly PendingA
   const items: ProgressItem[] = status.stages
     .filter((s) => s.status !== 'pending')
     .map((s) => ({ key: s.name, text: `${s.status}${s.detail ? ` (${s.detail})` : ''}`, active: s.status === 'running' && pending.length === 0 && training.length === 0 }));
-  for (const a of pending) {
-    const beat = describeHeartbeat(heartbeatOf(a));
-    const attempt = (a.attempt ?? 1) > 1 ? `attempt ${a.attempt}` : '';
-    items.push({ key: a.activityType?.name ?? 'activity', text: [attempt, beat.text].filter(Boolean).join(' ') || 'running', fraction: beat.fraction, active: true });
+  // Several running activities of one type (e.g. one evaluation per algorithm) are one item: "3 running".
+  const byType = new Map<string, PendingActivity[]>();
+  for (const a of pending) byType.set(a.activityType?.name ?? 'activity', [...(byType.get(a.activityType?.name ?? 'activity') ?? []), a]);
+  for (const [name, group] of byType) {
+    const retried = group.filter((a) => (a.attempt ?? 1) > 1).map((a) => a.attempt ?? 1);
+    const attempt = retried.length ? `attempt ${Math.max(...retried)}` : '';
+    if (group.length > 1) {
+      items.push({ key: name, text: [`${group.length} running`, attempt].filter(Boolean).join(', '), active: true });
+      continue;
+    }
+    const beat = describeHeartbeat(heartbeatOf(group[0]));
+    items.push({ key: name, text: [attempt, beat.text].filter(Boolean).join(' ') || 'running', fraction: beat.fraction, active: true });
   }
   for (const p of training) {
     if (p.phase === 'done') continue;

@@ -86,7 +86,7 @@ export function progressSink(stream: NodeJS.WritableStream & { isTTY?: boolean; 
   if (stream.isTTY) {
     return {
       update(items) {
-        const line = liveLine(items, (stream.columns ?? 100) - indent.length);
+        const line = liveLine(items, (stream.columns || 100) - indent.length);
         if (line === shown) return;
         stream.write(`\r\x1b[2K${indent}${line}`);
         shown = line;

@@ -193,7 +193,9 @@ export function deploymentsCommand(): Command {
       withStore(async (store) => {
         let q = store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc');
         if (model) q = q.where('model', '=', model);
-        for (const d of await q.execute()) console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`);
+        const rows = await q.execute();
+        if (rows.length === 0) console.log(model ? `no deployments of ${model}` : 'no deployments yet: start one with "mlp deploy <model> <version>"');
+        for (const d of rows) console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`);
       }),
     );
   cmd

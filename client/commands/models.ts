@@ -102,11 +102,14 @@ export function modelsCommand(): Command {
         const { listModelVersions } = lazy.registry();
         const versions = await listModelVersions(store, name);
         const aliases = await aliasesByVersion(store, name);
-        const width = Math.max(0, ...versions.map((v) => (aliases.get(v.name)?.get(v.version) ?? []).join(',').length + 3));
+        const label = (v: ModelVersion) => {
+          const marks = aliases.get(v.name)?.get(v.version) ?? [];
+          return marks.length ? `[${marks.join(',')}]` : '';
+        };
+        const width = Math.max(0, ...versions.map((v) => label(v).length));
         for (const v of versions) {
           const h = headline(v);
-          const marks = aliases.get(v.name)?.get(v.version) ?? [];
-          console.log(`${v.name} v${v.version} ${(marks.length ? `[${marks.join(',')}]` : '').padEnd(width)} ${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
+          console.log(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
         }
         if (versions.length === 0) console.log(name ? `no such model "${name}"` : 'no model is registered yet');
       }),

@@ -37,6 +37,12 @@ describe('progressItems', () => {
     ]);
   });
 
+  test('several running activities of one type are one item', () => {
+    const evaluate = { activityType: { name: 'evaluateAlgorithm' } };
+    const items = progressItems(status, [evaluate, { ...evaluate, attempt: 3 }, evaluate], []);
+    expect(items.slice(2)).toEqual([{ key: 'evaluateAlgorithm', text: '3 running, attempt 3', active: true }]);
+  });
+
   test('an activity that has not reported yet shows no empty counts', () => {
     const items = progressItems(status, [{ activityType: { name: 'ingestBars' }, heartbeatDetails: payload({ phase: 'reading', chunk: 0, chunks: 0, barsWritten: 0, barsTotal: 0 }) }], []);
     expect(items[2]).toEqual({ key: 'ingestBars', text: 'reading', fraction: undefined, active: true });
