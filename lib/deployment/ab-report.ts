@@ -189,11 +189,11 @@ function abStream(variants: readonly string[]): StreamSpec {
         sql<{ variant: string; version: number; symbol: string; as_of: string; failed: number; pc: number; n: number; sp: number | null; spp: number | null }>`select p.variant, p.version, p.symbol, p.as_of,
             case when ${succeeded('p')} then 0 else 1 end as failed, case when ${succeeded('p')} then ${w.predictedClass('p')} else -1 end as pc,
             count(*) as n, sum(p.probability) as sp, sum(p.probability * p.probability) as spp
-          from prediction_log p where ${where} group by p.variant, p.version, p.symbol, p.as_of, failed, pc`,
+          from ${w.from('p', 'variant')} where ${where} group by p.variant, p.version, p.symbol, p.as_of, failed, pc`,
       );
       const histogram = await w.rows(
         sql<{ variant: string; version: number; symbol: string; as_of: string; bucket: number; n: number }>`select p.variant, p.version, p.symbol, p.as_of, ${w.bucket('p.probability')} as bucket, count(*) as n
-          from prediction_log p where ${where} and ${succeeded('p')} group by p.variant, p.version, p.symbol, p.as_of, bucket`,
+          from ${w.from('p', 'variant')} where ${where} and ${succeeded('p')} group by p.variant, p.version, p.symbol, p.as_of, bucket`,
       );
       return [
         ...groups.map((g): Cell => ({ key: ['a', g.variant, Number(g.version), g.symbol, g.as_of, Number(g.failed), Number(g.pc)], n: Number(g.n), s1: Number(g.sp ?? 0), s2: Number(g.spp ?? 0) })),

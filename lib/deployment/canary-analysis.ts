@@ -275,7 +275,7 @@ function canaryStream(canary: string, reference: string): StreamSpec {
       const cells: Cell[] = [];
       const serving = await w.rows(
         sql<{ variant: string; served: number; failed: number; latency_us: number; n: number }>`select p.variant, p.served, case when ${succeeded('p')} then 0 else 1 end as failed, p.latency_us, count(*) as n
-          from prediction_log p where ${w.where('p')} and ${w.logged('p', range)} group by p.variant, p.served, failed, p.latency_us`,
+          from ${w.from('p', 'logged')} where ${w.where('p')} and ${w.logged('p', range)} group by p.variant, p.served, failed, p.latency_us`,
       );
       for (const r of serving) cells.push({ key: ['v', r.variant, Number(r.served), Number(r.failed), Number(r.latency_us)], n: Number(r.n), s1: 0, s2: 0 });
       // A pair belongs to the range of the later of its two rows: driven once from the canary's rows
@@ -293,7 +293,7 @@ function canaryStream(canary: string, reference: string): StreamSpec {
               case when s.side = 2 then c.version end as cv, case when s.side = 2 then r.version end as rv,
               case when s.side = 2 then c.symbol end as k_symbol, case when s.side = 2 then c.as_of end as k_as_of,
               case when s.side = 2 then ${w.predictedClass('c')} end as pcc, case when s.side = 2 then ${w.predictedClass('r')} end as pcr, count(*) as n
-            from prediction_log ${sql.raw(pass.drive)}
+            from ${w.from(pass.drive, 'variant')}
             ${then} prediction_log ${sql.raw(pass.other)} on ${sql.ref(`${pass.other}.id`)} = ${requestRowId(w.driver, pass.drive, pass.otherVariant)}
             ${then} (select 0 as side union all select 1 union all select 2) s
             where ${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}

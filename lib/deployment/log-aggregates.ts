@@ -15,8 +15,7 @@
  * epoch, set by the log writer's INSERT). An analysis first folds the rows logged between the
  * stream's watermark and (now − SETTLE_LAG) into the stored cells and moves the watermark, in one
  * transaction that only succeeds if no other analysis moved it first; then, in one read snapshot, it
- * reads the stored cells and aggregates the rows at or after the watermark (and rows without
- * `logged_at`, written before migration 0013 by something other than the log writer). The lag
+ * reads the stored cells and aggregates the rows at or after the watermark. The lag
  * covers inserts that were evaluated but not yet committed when the fold ran: a row committed more
  * than SETTLE_LAG after its INSERT began would be missed by the totals.
  *
@@ -54,7 +53,7 @@ type Db = Kysely<DatabaseSchema>;
 export interface LoggedRange {
   /** Inclusive lower bound on logged_at. */
   from: number;
-  /** Exclusive upper bound on logged_at; none: no bound, and rows without logged_at count too. */
+  /** Exclusive upper bound on logged_at; none: no bound. */
   to?: number;
 }
 
@@ -64,9 +63,15 @@ export interface LogWindow {
   model: string;
   /** `alias.model = … AND alias.created_at >= … [AND alias.created_at < …]` */
   where(alias: string): RawBuilder<unknown>;
-  /** `alias.logged_at` inside the range (rows without logged_at belong to an open range). */
+  /**
+   * `prediction_log alias`, read through the index on (model, logged_at) or (model, variant,
+   * logged_at). SQLite is told: without statistics it may pick the created_at index, which would
+   * read the whole window again at every analysis. MySQL's optimizer sizes the ranges itself.
+   */
+  from(alias: string, index: 'logged' | 'variant'): RawBuilder<unknown>;
+  /** `alias.logged_at` inside the range. */
   logged(alias: string, range: LoggedRange): RawBuilder<unknown>;
-  /** `alias.logged_at` before `bound` (a row without logged_at is never before anything). */
+  /** `alias.logged_at` before `bound`. */
   loggedBefore(alias: string, bound: number): RawBuilder<unknown>;
   /** Histogram bucket (0 … PROBABILITY_BUCKETS − 1) of a probability column. */
   bucket(column: string): RawBuilder<number>;
@@ -129,9 +134,11 @@ function logWindow(db: Db, driver: Database['driver'], model: string, since: str
       if (until !== undefined) parts.push(sql`${sql.ref(`${alias}.created_at`)} < ${until}`);
       return sql.join(parts, sql` and `);
     },
+    from: (alias, index) =>
+      sql`prediction_log ${sql.raw(alias)}${mysql ? sql`` : sql.raw(` indexed by ${index === 'logged' ? 'prediction_log_logged_idx' : 'prediction_log_variant_logged_idx'}`)}`,
     logged: (alias, range) => {
       const column = sql.ref(`${alias}.logged_at`);
-      return range.to === undefined ? sql`(${column} >= ${range.from} or ${column} is null)` : sql`${column} >= ${range.from} and ${column} < ${range.to}`;
+      return range.to === undefined ? sql`${column} >= ${range.from}` : sql`${column} >= ${range.from} and ${column} < ${range.to}`;
     },
     loggedBefore: (alias, bound) => sql`${sql.ref(`${alias}.logged_at`)} < ${bound}`,
     bucket: (column) => {

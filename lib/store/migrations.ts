@@ -3,6 +3,10 @@ import { MysqlAdapter, sql, type Kysely, type Migration, type MigrationProvider 
 /** JSON documents that can pass 64 KB (MySQL's TEXT): up to 16 MB there; SQLite's TEXT has no such limit. */
 const LARGE_TEXT = sql`mediumtext`;
 
+/** Now in µs since the epoch by the database's clock (as lib/store/db-clock.ts; a migration keeps its own copy). */
+const MYSQL_NOW_MICROS = sql.raw(`timestampdiff(microsecond, '1970-01-01 00:00:00', utc_timestamp(6))`);
+const SQLITE_NOW_MICROS = sql.raw(`cast(round((julianday('now') - 2440587.5) * 86400000) as integer) * 1000`);
+
 /** Tables with a `symbol` column before 0007, and whether it is nullable. */
 const SYMBOL_COLUMNS = [['bars', false], ['quarantine', true], ['feature_rows', false], ['news_headlines', true], ['prediction_log', false], ['prediction_outcomes', false]] as const;
 
@@ -502,6 +506,13 @@ const migrations: Record<string, Migration> = {
       // Rows logged before this migration: their request time is the best estimate.
       if (mysql) await sql`update prediction_log set logged_at = timestampdiff(microsecond, '1970-01-01 00:00:00', str_to_date(left(created_at, 23), '%Y-%m-%dT%H:%i:%s.%f'))`.execute(db);
       else await sql`update prediction_log set logged_at = cast(round((julianday(created_at) - 2440587.5) * 86400000) as integer) * 1000`.execute(db);
+      // Every row gets it, whoever inserts it (the log writer sets it itself): MySQL through an
+      // expression default, SQLite (which cannot add a column with one) through a trigger.
+      if (mysql) await sql`alter table prediction_log modify logged_at bigint null default (${MYSQL_NOW_MICROS})`.execute(db);
+      else {
+        await sql`create trigger prediction_log_logged_at after insert on prediction_log when new.logged_at is null
+          begin update prediction_log set logged_at = ${SQLITE_NOW_MICROS} where rowid = new.rowid; end`.execute(db);
+      }
       await db.schema.createIndex('prediction_log_logged_idx').on('prediction_log').columns(['model', 'logged_at']).execute();
       // Replaces (model, variant, created_at): the analyses now find a variant's rows by when they were logged.
       await db.schema.createIndex('prediction_log_variant_logged_idx').on('prediction_log').columns(['model', 'variant', 'logged_at']).execute();
@@ -530,6 +541,7 @@ const migrations: Record<string, Migration> = {
       for (const table of ['analysis_cells', 'analysis_streams']) await db.schema.dropTable(table).execute();
       await db.schema.createIndex('prediction_log_variant_time_idx').on('prediction_log').columns(['model', 'variant', 'created_at']).execute();
       const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      if (!mysql) await sql`drop trigger if exists prediction_log_logged_at`.execute(db);
       for (const index of ['prediction_log_variant_logged_idx', 'prediction_log_logged_idx']) {
         if (mysql) await db.schema.dropIndex(index).on('prediction_log').execute();
         else await db.schema.dropIndex(index).execute();

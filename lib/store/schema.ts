@@ -190,8 +190,8 @@ export interface PredictionLogTable {
   latency_us: number;
   error: string | null;
   created_at: string;
-  /** The database's clock when the row was written, µs since the epoch (see lib/deployment/log-aggregates.ts); null on rows inserted without it. */
-  logged_at?: number | null;
+  /** The database's clock when the row was written, µs since the epoch (see lib/deployment/log-aggregates.ts); set by the database when an insert leaves it out. */
+  logged_at?: number;
 }
 
 /** An analysis stream's running totals (lib/deployment/log-aggregates.ts): what they cover. */

@@ -323,7 +323,7 @@ describe.each(DRIVERS)('prediction-log rows written before running totals, on %s
     await t?.drop();
   });
 
-  it('get their request time as logged_at from the migration, so the analyses fold them', async () => {
+  it('get their request time as logged_at from the migration, so the analyses fold them; later rows get the database clock', async () => {
     t = await create();
     const migrator = new Migrator({ db: t.store.db, provider: migrationProvider });
     expect((await migrator.migrateTo('0012_staged_chunk_bars')).error).toBeUndefined();
@@ -332,5 +332,10 @@ describe.each(DRIVERS)('prediction-log rows written before running totals, on %s
     expect((await migrator.migrateToLatest()).error).toBeUndefined();
     const row = await t.store.db.selectFrom('prediction_log').select('logged_at').where('id', '=', 'r1:champion').executeTakeFirstOrThrow();
     expect(Number(row.logged_at)).toBe(Date.parse('2024-03-01T12:34:56.789Z') * 1000);
+    // A row inserted without it gets the database's clock (MySQL: the column default; SQLite: a trigger).
+    await sql`insert into prediction_log (id, request_id, model, version, variant, served, symbol, routing_key, as_of, probability, predicted_class, latency_us, error, created_at)
+      values ('r2:champion', 'r2', 'm', 1, 'champion', 1, 'AAA', 'k', '2024-01-02', 0.6, 1, 900, null, '2024-03-01T12:34:56.789Z')`.execute(t.store.db);
+    const stamped = await t.store.db.selectFrom('prediction_log').select('logged_at').where('id', '=', 'r2:champion').executeTakeFirstOrThrow();
+    expect(Math.abs(Number(stamped.logged_at) / 1000 - Date.now())).toBeLessThan(60_000);
   });
 });
