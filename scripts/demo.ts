@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   let schedules: string[] = [];
   if (args.schedules !== 'off') {
     schedules = await ensureSchedules(config, experiment, importRequest, args.schedules, args.explicit);
-    console.log(`schedules (Temporal Schedules; ${args.schedules === 'active' ? 'active' : 'paused until you run "npm run cli -- schedules resume <id>"'}):\n${schedules.join('\n')}`);
+    console.log(`schedules (Temporal Schedules; ${args.schedules === 'active' ? 'active' : 'paused until you run "npx mlp schedules resume <id>"'}):\n${schedules.join('\n')}`);
   }
   await startPipelineRun(config, importRequest, { experiment, print: (l) => console.log(l) });
   console.log(`
@@ -124,17 +124,17 @@ The stack keeps running:
   worker metrics     http://${config.metricsAddress}/metrics (Temporal), http://${config.appMetricsAddress}/metrics (alerts, monitoring)
   state              ${config.dataDir} (SQLite ${config.databaseUrl}, temporal.db, *.log)
 Next:
-  npm run cli -- models list
-  npm run cli -- models show demo-direction-5d champion
-  npm run cli -- models history demo-direction-5d
-  npm run cli -- runs list
-  npm run cli -- schedules describe retrain-${experiment.name}     # next runs, recent actions
-  npm run cli -- schedules resume retrain-${experiment.name}       # retrain every weekday at 16:30 New York time
-  npm run cli -- alerts list
-  npm run cli -- run --source <folder> --experiment experiments/demo.json
-  npm run cli -- snapshots list
-  npm run cli -- quarantine --limit 20
-  npm run cli -- run --source <folder-or-file>
+  npx mlp models list
+  npx mlp models show demo-direction-5d champion
+  npx mlp models history demo-direction-5d
+  npx mlp runs list
+  npx mlp schedules describe retrain-${experiment.name}     # next runs, recent actions
+  npx mlp schedules resume retrain-${experiment.name}       # retrain every weekday at 16:30 New York time
+  npx mlp alerts list
+  npx mlp run --source <folder> --experiment experiments/demo.json
+  npx mlp snapshots list
+  npx mlp quarantine --limit 20
+  npx mlp run --source <folder-or-file>
   npm run temporal:server -- stop      # and: kill $(cat ${path.join(config.dataDir, 'worker.pid')})`);
 }
 

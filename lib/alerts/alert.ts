@@ -17,7 +17,7 @@ export type AlertStatus = 'open' | 'acked';
 export const DEFAULT_COOLDOWN_SECONDS: Readonly<Record<AlertSeverity, number>> = { critical: 4 * 3600, warning: 12 * 3600, info: 24 * 3600 };
 
 export const alertInputSchema = z.object({
-  /** Machine name of the rule, e.g. data_drift (see the runbook in docs/operations.md). */
+  /** Machine name of the rule, e.g. data_drift (see the runbook in docs/alerts-and-runbook.md). */
   rule: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'rule must be snake_case, at most 64 characters, e.g. data_drift'),
   severity: z.enum(ALERT_SEVERITIES),
   /** What it is about, e.g. "model demo-direction-5d"; with the rule it is the cool-down key. */
