@@ -1,7 +1,9 @@
 /**
  * npm run build: bundles the `mlp` command line (client/cli.ts) into dist/cli.js, ahead of time, so
- * starting it compiles nothing. Node packages stay external (required from node_modules at run time);
- * the project's own code is bundled, with a source map.
+ * starting it compiles nothing, and scripts/temporal-server.ts into dist/temporal-server.js (the
+ * install step runs it on every ./run.sh). Node packages stay external (required from node_modules at
+ * run time); the project's own code is bundled, with source maps (NODE_OPTIONS=--enable-source-maps
+ * maps stack traces back to the TypeScript).
  *
  *   tsx scripts/build.ts            build dist/cli.js
  *   tsx scripts/build.ts --if-stale build only when dist/cli.js is missing or older than its sources
@@ -13,6 +15,7 @@ import { build, type Metafile } from 'esbuild';
 const REPO_ROOT = path.resolve(__dirname, '..');
 export const CLI_ENTRY = path.join(REPO_ROOT, 'client', 'cli.ts');
 export const CLI_OUTFILE = path.join(REPO_ROOT, 'dist', 'cli.js');
+const ENTRY_POINTS = { cli: CLI_ENTRY, 'temporal-server': path.join(REPO_ROOT, 'scripts', 'temporal-server.ts') };
 /** The inputs of the last build (esbuild's metafile), to tell whether the bundle is stale. */
 const METAFILE = path.join(REPO_ROOT, 'dist', 'cli.meta.json');
 /** Files that change the bundle without being part of it. */
@@ -26,10 +29,12 @@ function mtimeMs(file: string): number | undefined {
   }
 }
 
-/** Why dist/cli.js must be rebuilt (missing, or an input newer than it), or undefined when it is up to date. */
+/** Why dist must be rebuilt (a bundle missing, or an input newer than it), or undefined when it is up to date. */
 export function cliStaleReason(): string | undefined {
-  const built = mtimeMs(CLI_OUTFILE);
-  if (built === undefined) return `${path.relative(REPO_ROOT, CLI_OUTFILE)} is missing`;
+  const outputs = Object.keys(ENTRY_POINTS).map((name) => path.join(REPO_ROOT, 'dist', `${name}.js`));
+  const missing = outputs.find((f) => mtimeMs(f) === undefined);
+  if (missing) return `${path.relative(REPO_ROOT, missing)} is missing`;
+  const built = Math.min(...outputs.map((f) => mtimeMs(f) as number));
   let inputs: string[];
   try {
     inputs = Object.keys((JSON.parse(fs.readFileSync(METAFILE, 'utf8')) as Metafile).inputs).map((f) => path.resolve(REPO_ROOT, f));
@@ -44,13 +49,13 @@ export function cliStaleReason(): string | undefined {
   return undefined;
 }
 
-/** Bundles client/cli.ts into dist/cli.js (CommonJS, node 20, node packages external, source map) and makes it executable. */
+/** Bundles the entry points into dist/ (CommonJS, node 20, node packages external, source maps) and makes them executable. */
 export async function buildCli(): Promise<{ outfile: string; bytes: number; ms: number }> {
   const started = Date.now();
   const result = await build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: [CLI_ENTRY],
-    outfile: CLI_OUTFILE,
+    entryPoints: ENTRY_POINTS,
+    outdir: path.join(REPO_ROOT, 'dist'),
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -68,7 +73,7 @@ export async function buildCli(): Promise<{ outfile: string; bytes: number; ms: 
   const files = [...result.outputFiles.map((f) => ({ path: f.path, contents: f.contents as Uint8Array | string })), { path: METAFILE, contents: JSON.stringify(result.metafile) }];
   for (const file of files) {
     const tmp = `${file.path}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, file.contents, { mode: file.path === CLI_OUTFILE ? 0o755 : 0o644 });
+    fs.writeFileSync(tmp, file.contents, { mode: file.path.endsWith('.js') ? 0o755 : 0o644 });
     fs.renameSync(tmp, file.path);
   }
   return { outfile: CLI_OUTFILE, bytes: fs.statSync(CLI_OUTFILE).size, ms: Date.now() - started };

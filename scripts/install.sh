@@ -28,10 +28,10 @@ elif [ ! -f "$marker" ]; then
   echo "$lock_hash" > "$marker" # carried over from .ci-lock-hash
 fi
 
-# dist/cli.js is stale when any source it may bundle, the build script or the lock file is newer.
-if [ ! -f dist/cli.js ] || [ -n "$(find client lib workflows platform models scripts/build.ts package-lock.json tsconfig.json -newer dist/cli.js -print -quit 2>/dev/null)" ]; then
+# dist is stale when any source it may bundle, the build script or the lock file is newer.
+if [ ! -f dist/cli.js ] || [ ! -f dist/temporal-server.js ] || [ -n "$(find client lib workflows platform models scripts/build.ts scripts/temporal-server.ts package-lock.json tsconfig.json -newer dist/cli.js -print -quit 2>/dev/null)" ]; then
   echo "install: building the mlp command (npm run build)" >&2
   npm run --silent build >&2
 fi
 
-node_modules/.bin/tsx scripts/temporal-server.ts install >/dev/null
+node dist/temporal-server.js install >/dev/null
