@@ -137,6 +137,13 @@ export function runPipelineCommand(): Command {
 }
 
 /** Per trained algorithm: CV score, out-of-sample metrics beside the strongest naive baseline with day-aware inference, backtest, guards, registration. */
+/** Where a candidate's run report is (or why it is missing), and the command that opens it. */
+function reportLine(report: NonNullable<TrainingPipelineResult['candidates']>[number]['report'], ref: string): string {
+  if (report === undefined) return '';
+  if ('error' in report) return `    report: not written (${report.error}); try "mlp report ${ref} --regenerate"\n`;
+  return `    report: ${report.path} (mlp report ${ref} --out report.html)\n`;
+}
+
 export function describeCandidates(result: TrainingPipelineResult): string {
   // Metrics that are undefined (NaN) arrive as null after the JSON round trip.
   const f = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -151,7 +158,8 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
       `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)})` +
-      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n`
+      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
+      reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );
   });
   const inference = result.candidates?.[0]?.evaluation.report.inference;

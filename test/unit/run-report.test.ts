@@ -2,8 +2,9 @@ import { describeCandidates } from '../../client/commands/run-pipeline';
 import type { TrainingPipelineResult } from '../../workflows/training-pipeline';
 
 /** The parts of a run result the report reads (a real run returns far more). */
-function candidate(algorithm: string, bestOfRun: boolean, reason: string) {
+function candidate(algorithm: string, bestOfRun: boolean, reason: string, report?: { path: string; sha256: string; bytes: number } | { error: string }) {
   return {
+    report,
     algorithm,
     bestOfRun,
     training: { best: { score: 0.53 } },
@@ -19,7 +20,7 @@ function candidate(algorithm: string, bestOfRun: boolean, reason: string) {
         guards: [],
       },
     },
-    registration: { version: { version: bestOfRun ? 8 : 7 }, decision: { promote: false, reason } },
+    registration: { version: { name: 'sp500-direction-5d', version: bestOfRun ? 8 : 7 }, decision: { promote: false, reason } },
   };
 }
 
@@ -28,8 +29,8 @@ describe('run report', () => {
     const result = {
       dataset: { datasetId: 'td-1', rows: 1000, symbols: 10 },
       candidates: [
-        candidate('random_forest', false, 'not promoted: not the best algorithm of its run (gradient_boosting is)'),
-        candidate('gradient_boosting', true, "not promoted: auc 0.5339 does not beat the champion's 0.5745 by 0.005"),
+        candidate('random_forest', false, 'not promoted: not the best algorithm of its run (gradient_boosting is)', { error: 'disk full' }),
+        candidate('gradient_boosting', true, "not promoted: auc 0.5339 does not beat the champion's 0.5745 by 0.005", { path: '/data/artifacts/reports/ab/abcd.html', sha256: 'abcd', bytes: 100 }),
       ],
     } as unknown as TrainingPipelineResult;
     const text = describeCandidates(result);
@@ -38,5 +39,8 @@ describe('run report', () => {
     expect(text).toContain('lift -0.0176 over always_up 0.5593 (95% [-0.0500, 0.0140], p 0.86; naive p 1.0 if rows were independent)');
     expect(text).toContain('AUC 0.5339 vs momentum_sign 0.5100 (+0.0239');
     expect(text).toContain('intervals and p-values: two-way clustered by blocks of 5 trading days and by symbol');
+    // Each candidate points at its run report, or says why it has none.
+    expect(text).toContain('report: /data/artifacts/reports/ab/abcd.html (mlp report sp500-direction-5d@8 --out report.html)');
+    expect(text).toContain('report: not written (disk full); try "mlp report sp500-direction-5d@7 --regenerate"');
   });
 });
