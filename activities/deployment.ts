@@ -3,8 +3,10 @@
  * registry aliases and the deployment analyses (lib/deployment). All idempotent, so retries are safe.
  */
 import type { Cache } from '../lib/cache/cache';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
+import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
@@ -28,10 +30,10 @@ export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
  * loader applies; otherwise the move would point aliases and routes at a model no process can serve.
  * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
  */
-async function verifyVersions(store: Database, artifactDir: string, model: string, versions: Iterable<number>, why: string): Promise<void> {
+async function verifyVersions(store: Database, artifacts: ArtifactStore, model: string, versions: Iterable<number>, why: string): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
     try {
-      await verifyRegisteredVersion(store, artifactDir, model, version);
+      await verifyRegisteredVersion(store, artifacts, model, version);
     } catch (error) {
       if (error instanceof ArtifactVerificationError) throw new BadInputError(`${why}: ${error.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
       throw error;
@@ -39,7 +41,7 @@ async function verifyVersions(store: Database, artifactDir: string, model: strin
   }
 }
 
-export function deploymentActivities({ store, cache, artifactDir }: { store: Database; cache: Cache; artifactDir: string }) {
+export function deploymentActivities({ store, cache, artifacts }: { store: Database; cache: Cache; artifacts: ArtifactStore }) {
   return {
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
@@ -53,7 +55,7 @@ export function deploymentActivities({ store, cache, artifactDir }: { store: Dat
         const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
         const championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
-        await verifyVersions(store, artifactDir, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        await verifyVersions(store, artifacts, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         if (existing) return { plan, championVersion };
         await store.db
           .insertInto('deployments')
@@ -69,26 +71,34 @@ export function deploymentActivities({ store, cache, artifactDir }: { store: Dat
     /** Writes a traffic split; every API process picks it up within seconds. */
     async setTrafficSplit(input: WriteServingRoutesInput): Promise<number> {
       return withFailureMapping(async () => {
-        await verifyVersions(store, artifactDir, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
+        await verifyVersions(store, artifacts, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
         return (await writeServingRoutes(store, cache, input)).generation;
       });
     },
 
     /** Canary (or shadow) vs reference on every logged request since the deployment began. */
-    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput }): Promise<CanaryAnalysis> {
-      return withFailureMapping(async () => analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, thresholds: input.thresholds }));
+    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput; log?: AnalysisLogEntry }): Promise<CanaryAnalysis> {
+      return withFailureMapping(async () => {
+        const analysis = await analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, thresholds: input.thresholds });
+        // Workflows started before the log existed pass no entry.
+        if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: analysis.verdict, reasons: analysis.reasons, detail: analysis });
+        return analysis;
+      });
     },
 
-    async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number }): Promise<AbReport> {
+    async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number; log?: AnalysisLogEntry }): Promise<AbReport> {
       return withFailureMapping(async () => {
-        return abReportInStore(store, input);
+        const { log, ...query } = input;
+        const report = await abReportInStore(store, query);
+        if (log) await logDeploymentAnalysis(store, log, { verdict: report.decision, reasons: report.reasons, detail: report });
+        return report;
       });
     },
 
     /** The challenger takes all traffic and the champion alias; canary / challenger aliases are cleared. */
     async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void> {
       return withFailureMapping(async () => {
-        await verifyVersions(store, artifactDir, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
+        await verifyVersions(store, artifacts, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
         await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason });
         await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
         for (const alias of ['canary', 'challenger'] as const) {

@@ -7,6 +7,7 @@ import { experimentSchema, plausibilityFor, type Experiment } from '../lib/exper
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, type StoredReport } from '../lib/reports/version-report';
@@ -103,7 +104,7 @@ export interface RegisterResult {
   identicalToEarlier?: boolean;
 }
 
-export function experimentActivities({ store, artifactDir, trainingPool }: { store: Database; artifactDir: string; trainingPool: TaskPool }) {
+export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
   /**
    * Stores the version's training reference (feature and score distributions) for drift monitoring,
    * once. A profile that cannot be built is logged and skipped: monitoring then reports drift as
@@ -114,7 +115,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
     const walkForward = input.lineage.walkForward as { predictionsId?: unknown } | undefined;
     let profile;
     try {
-      profile = registrationProfileOf(artifactDir, {
+      profile = await registrationProfileOf(artifacts, {
         model: version.name,
         version: version.version,
         featureSetVersion: version.featureSetVersion,
@@ -147,8 +148,8 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
     async evaluateAlgorithm(input: EvaluateInput): Promise<AlgorithmEvaluation> {
       return withFailureMapping(async () => {
         return whileHeartbeating(async () => {
-          const ds = readDataset(artifactDir, input.datasetId);
-          const predictions = readPredictions(artifactDir, input.predictionsId);
+          const ds = await readDataset(artifacts, input.datasetId);
+          const predictions = await readPredictions(artifacts, input.predictionsId);
           const series = await readBarSeries(store, { symbols: ds.symbols });
           // Trial scores are CV AUCs; their spread stands in for the spread of Sharpe ratios across trials.
           const scores = input.trialScores.filter(Number.isFinite);
@@ -164,7 +165,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
           });
           // The control refits the model: on a training thread, like every fit.
           const shuffledLabel = input.shuffledLabel
-            ? await trainingPool.run(0, 'shuffledLabelControl', { artifactDir, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
+            ? await trainingPool.run(0, 'shuffledLabelControl', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
             : undefined;
           return { report, shuffledLabel };
         });
@@ -178,7 +179,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
     async writeRunReport(input: RunReportInput): Promise<StoredReport> {
       return withFailureMapping(async () => {
         return whileHeartbeating(async () => {
-          const generated = await generateVersionReport(store, artifactDir, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true });
+          const generated = await generateVersionReport(store, artifacts, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true });
           return { path: generated.path, sha256: generated.sha256, bytes: generated.bytes };
         });
       });
@@ -191,7 +192,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
     async guardTrainingDataset(input: DatasetGuardInput): Promise<DatasetGuards> {
       return withFailureMapping(async () => {
         return whileHeartbeating(async () => {
-          const ds = readDataset(artifactDir, input.datasetId);
+          const ds = await readDataset(artifacts, input.datasetId);
           const { guards } = input.experiment;
           const verdicts: GuardVerdict[] = [];
           let pointInTime: PointInTimeAudit | undefined;
@@ -238,7 +239,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
      */
     async registerAndPromote(input: RegisterInput): Promise<RegisterResult> {
       return withFailureMapping(async () => {
-        const artifact = readArtifact(artifactDir, input.artifactSha256);
+        const artifact = await readArtifact(artifacts, input.artifactSha256);
         const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
         if (input.snapshotId && !snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
         const lineage = { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment, ...(input.universe ? { universe: input.universe } : {}) };
@@ -247,7 +248,7 @@ export function experimentActivities({ store, artifactDir, trainingPool }: { sto
         const registrationKey = `${input.workflowId}/${input.runId}/${input.algorithm}`;
         const found = await findIdenticalVersion(store, { name: input.experiment.name, artifactSha256: input.artifactSha256, params: input.params, seed: input.experiment.seed, featureSetVersion: input.featureSetVersion, label: input.experiment.label, datasetId: input.datasetId, experiment: input.experiment });
         const identical = found && found.registrationKey !== registrationKey ? found : undefined;
-        const version = identical ?? await registerModel(store, artifactDir, {
+        const version = identical ?? await registerModel(store, artifacts, {
           name: input.experiment.name,
           artifact,
           algorithm: input.algorithm,

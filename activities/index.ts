@@ -1,5 +1,6 @@
 import type { AlertChannelConfig } from '../lib/alerts/channels';
 import type { Cache } from '../lib/cache/cache';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import type { Database } from '../lib/store/database';
 import type { TaskPool } from '../lib/threads/task-pool';
@@ -15,8 +16,8 @@ import { searchActivities, trainingActivities } from './training';
 export interface ActivityDeps {
   store: Database;
   cache: Cache;
-  /** Where model artifacts, training datasets and predictions are filed (shared by every worker). */
-  artifactDir: string;
+  /** Where model artifacts, training datasets, predictions and reports are filed (lib/artifacts): one store every worker reaches. */
+  artifacts: ArtifactStore;
   /** Threads that run trial folds and fits, so the activity thread stays free to heartbeat. */
   trainingPool: TaskPool;
   /** Threads for per-symbol feature computation (default 1: this thread only). */

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { labelSpecSchema, type LabelSpecInput } from '../lib/labels/labels';
 import type { Database } from '../lib/store/database';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { BadInputError } from '../lib/errors';
 import { storedSymbols } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
@@ -67,7 +68,8 @@ export interface TrialOutcome extends TrialResult {
 
 export interface TrainingActivityDeps {
   store: Database;
-  artifactDir: string;
+  /** Where datasets, predictions and artifacts are filed (lib/artifacts): every worker reaches the same store. */
+  artifacts: ArtifactStore;
   /** Threads that run folds and fits, so this thread stays free for heartbeats and polling. */
   trainingPool: TaskPool;
 }
@@ -133,17 +135,17 @@ export function searchActivities() {
   };
 }
 
-export function trainingActivities({ store, artifactDir, trainingPool }: TrainingActivityDeps) {
+export function trainingActivities({ store, artifacts, trainingPool }: TrainingActivityDeps) {
   let nextThread = 0;
   return {
     /** Out-of-sample predictions over the evaluation period, retraining every block. */
     async walkForward(input: WalkForwardInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'walkForward', { artifactDir, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
     async fitFinalModel(input: FinalModelInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'finalModel', { artifactDir, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Builds the training matrix from the feature store and labels and files it by content id. */
@@ -152,7 +154,7 @@ export function trainingActivities({ store, artifactDir, trainingPool }: Trainin
         const label = labelSpecSchema.parse(input.label);
         const universe = await resolveUniverse(store, input);
         const ds = await buildTrainingDataset(store, { featureSetVersion: input.featureSetVersion, label, from: input.from, to: input.to, symbols: universe.requested });
-        const { id } = writeDataset(artifactDir, ds);
+        const { id } = await writeDataset(artifacts, ds);
         const decisionDays = new Set(ds.start).size;
         return {
           datasetId: id,
@@ -185,7 +187,7 @@ export function trainingActivities({ store, artifactDir, trainingPool }: Trainin
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
             ctx.cancellationSignal.throwIfAborted(); // no new fold once cancelled
-            done.push(await trainingPool.run(thread, 'trialFold', { artifactDir, datasetId: input.datasetId, request: input.request, fold }));
+            done.push(await trainingPool.run(thread, 'trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
             ctx.heartbeat({ folds: done });
           }
         }, () => ({ folds: done }));

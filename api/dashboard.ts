@@ -11,19 +11,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { listAlerts } from '../lib/alerts/alert-store';
+import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
 import type { ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
 import { readReportFile, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
 import type { Database } from '../lib/store/database';
 import { hasScope, type TokenVerifier } from './auth';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 
 export const DASHBOARD_COOKIE = 'mlp_ui_token';
 
 export interface DashboardDeps {
   store: Database;
   /** Where run reports are filed; without it, report pages say the reports are not available here. */
-  artifactDir?: string;
+  artifacts?: ArtifactStore;
   verifier: TokenVerifier;
 }
 
@@ -203,9 +205,9 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       const v = (await listModelVersions(store, name)).find((x) => x.version === version);
       if (!v) return send(reply, 404, page('Not found', `<p class="error">Model ${e(name)} has no version ${version}.</p>`));
       const recorded = recordedReportOf(v);
-      const html = recorded && deps.artifactDir ? readReportFile(deps.artifactDir, recorded.sha256) : undefined;
+      const html = recorded && deps.artifacts ? await readReportFile(deps.artifacts, recorded.sha256) : undefined;
       if (html === undefined) {
-        const why = !recorded ? 'No run report is recorded for this version' : !deps.artifactDir ? 'This API process has no ARTIFACT_DIR' : `The report file ${recorded.sha256}.html is missing from ARTIFACT_DIR`;
+        const why = !recorded ? 'No run report is recorded for this version' : !deps.artifacts ? 'This API process has no artifact store' : `The report file ${recorded.sha256}.html is missing from ${deps.artifacts.description}`;
         return send(reply, 404, page(`${name} v${version}`, `<p class="error">${e(why)}; build it with <code>mlp report ${e(name)}@${version}</code>.</p>`));
       }
       return send(reply, 200, html);
@@ -214,27 +216,32 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     ui.get('/ui/deployments', async (request, reply) => {
       if (!caller(request, reply)) return reply;
       const rows = await store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc').limit(50).execute();
-      const cards = rows.map((d) => {
+      const cards = [];
+      for (const d of rows) {
         const plan = planSchema.safeParse(parseJson(d.plan)).data;
         const state = deploymentStateSchema.safeParse(parseJson(d.outcome)).data;
         const steps = state?.steps ?? plan?.canary?.steps ?? [];
-        const reached = state?.step ?? -1;
         const final = ['promoted', 'rolled-back', 'kept-champion'].includes(d.status);
+        // A running deployment has no final state yet: its analyses come from the analysis log, and
+        // its step is the one whose traffic share the newest canary analysis ran at.
+        const logged = state ? [] : (await recentDeploymentAnalyses(store, d.id, 100)).map((a) => ({ at: a.analysedAt, phase: a.phase, weight: a.weight, verdict: a.verdict, reasons: a.reasons }));
+        const newestCanary = [...logged].reverse().find((a) => a.phase === 'canary');
+        const reached = state?.step ?? (newestCanary ? steps.findIndex((s) => Math.abs(s / 100 - newestCanary.weight) < 1e-9) : -1);
         const timeline =
           d.mode === 'canary' && steps.length > 0
             ? `<ol class="timeline">${steps.map((s, i) => `<li class="step ${i < reached || (i === reached && d.status === 'promoted') ? 'done' : i === reached ? 'current' : ''}" data-step="${i + 1}">step ${i + 1}: ${e(s)}%</li>`).join('')}</ol>`
             : `<p>A/B test, challenger weight ${pct(plan?.ab?.challengerWeight)}</p>`;
-        const analyses = state?.analyses ?? [];
+        const analyses = state?.analyses ?? logged;
         const decisions = state?.decisions ?? [];
-        return (
+        cards.push(
           `<div class="card deployment" data-deployment="${e(d.id)}"><h2>${e(d.id)}</h2>` +
           `<p>${e(d.model)} v${e(d.challenger_version)} vs champion ${d.champion_version === null ? '-' : `v${e(d.champion_version)}`} (${e(d.mode)}): <strong class="status">${e(d.status)}</strong>; started ${e(d.started_at)} by ${e(d.started_by)}${d.ended_at ? `, ended ${e(d.ended_at)}` : ''}${state?.challengerWeight !== undefined ? `; challenger traffic ${pct(state.challengerWeight)}` : ''}</p>` +
           timeline +
-          (analyses.length > 0 ? `<h3>Analyses</h3>${table(['at', 'phase', 'traffic', 'verdict', 'reasons'], analyses.map((a) => [e(a.at), e(a.phase), pct(a.weight), `<span class="verdict">${e(a.verdict)}</span>`, e(a.reasons.join('; '))]))}` : `<p class="note">${final ? 'No analysis recorded.' : 'Analyses of a running deployment are in its workflow (mlp deployments show); they are stored here when it ends.'}</p>`) +
-          (decisions.length > 0 ? `<h3>Decisions</h3>${table(['at', 'decision'], decisions.map((x) => [e(x.at), e(x.message)]))}` : '') +
-          '</div>'
+          (analyses.length > 0 ? `<h3>Analyses</h3>${table(['at', 'phase', 'traffic', 'verdict', 'reasons'], analyses.map((a) => [e(a.at), e(a.phase), pct(a.weight), `<span class="verdict">${e(a.verdict)}</span>`, e(a.reasons.join('; '))]))}` : `<p class="note">${final ? 'No analysis recorded.' : 'No analysis has run yet.'}</p>`) +
+          (decisions.length > 0 ? `<h3>Decisions</h3>${table(['at', 'decision'], decisions.map((x) => [e(x.at), e(x.message)]))}` : final ? '' : '<p class="note">Decisions (approvals, pauses) of a running deployment are in its workflow: mlp deployments show.</p>') +
+          '</div>',
         );
-      });
+      }
       return send(reply, 200, page('Deployments', cards.length > 0 ? cards.join('') : '<p>No deployment has started yet.</p>'));
     });
 

@@ -10,6 +10,7 @@ import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels } from '../lib/serving/serving-models';
 import { openDatabase } from '../lib/store/database';
 import { buildApiServer } from './server';
+import { openArtifactStore } from '../lib/artifacts/artifact-store';
 
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -36,10 +37,11 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const store = await openDatabase(config.databaseUrl);
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
-  const servingModels = new ServingModels({ store, cache, artifactDir: config.artifactDir, log });
+  const artifacts = openArtifactStore(config.artifacts);
+  const servingModels = new ServingModels({ store, cache, artifacts, log });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifactDir: config.artifactDir, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' } });
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' } });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;
@@ -70,7 +72,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     await closeAll();
     throw new Error(`cannot listen on API_ADDRESS=${config.apiAddress}: ${(error as Error).message}`, { cause: error });
   }
-  print(`prediction API listening on ${url} (store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; ${config.apiTokens.length} token(s))`);
+  print(`prediction API listening on ${url} (store ${store.description}; cache ${cache.kind}; artifacts ${artifacts.description}; ${config.apiTokens.length} token(s))`);
 
   const started = servingModels.start().then(() => {
     servingStarted = true;

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { sql } from 'kysely';
 import type { Cache } from '../lib/cache/cache';
 import { OnlineFeatureStore } from '../lib/features/online-features';
@@ -72,8 +73,8 @@ export interface ApiServerDeps {
   readinessTimeoutMs?: number;
   /** Per-minute limits (0: none); default DEFAULT_API_RATE_LIMITS. */
   rateLimits?: Partial<ApiRateLimits>;
-  /** ARTIFACT_DIR, where the dashboard (/ui) reads run reports. */
-  artifactDir?: string;
+  /** The artifact store (ARTIFACT_DIR or ARTIFACT_URL), where the dashboard (/ui) reads run reports. */
+  artifacts?: ArtifactStore;
 }
 
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
@@ -371,7 +372,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.get('/openapi.json', async () => openApi);
 
-  registerDashboard(app, { store: deps.store, artifactDir: deps.artifactDir, verifier });
+  registerDashboard(app, { store: deps.store, artifacts: deps.artifacts, verifier });
 
   return app;
 }

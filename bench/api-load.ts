@@ -37,6 +37,7 @@ import { encodeArtifact } from '../models/artifact';
 import { logisticRegression } from '../models/baselines/logistic-regression';
 import type { FeatureMatrix, TrainedModel } from '../models/model';
 import { randomForest } from '../models/trees/random-forest';
+import { localArtifactStore } from '../lib/artifacts/artifact-store';
 
 const options = z
   .object({
@@ -116,8 +117,8 @@ async function setUpModels(store: Database, cache: Cache, artifactDir: string): 
   const champion = await logisticRegression.fit({ features: x, labels: y, classes: 2, seed: 1 }, {});
   const forestParams = { nEstimators: 100, maxDepth: 10 };
   const challenger = await randomForest.fit({ features: x, labels: y, classes: 2, seed: 1 }, forestParams);
-  await registerModel(store, artifactDir, registration(champion, 'logistic_regression', {}));
-  await registerModel(store, artifactDir, registration(challenger, 'random_forest', forestParams));
+  await registerModel(store, localArtifactStore(artifactDir), registration(champion, 'logistic_regression', {}));
+  await registerModel(store, localArtifactStore(artifactDir), registration(challenger, 'random_forest', forestParams));
   await moveAlias(store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'bench', reason: 'bench set-up' });
   await writeServingRoutes(store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'bench', reason: 'bench set-up' });
   const next = rng(11);
@@ -323,7 +324,7 @@ async function main(): Promise<void> {
     const baseUrl = `http://127.0.0.1:${port}`;
     let logFile: string | undefined;
     if (options.inProcess) {
-      const servingModels = new ServingModels({ store, cache, artifactDir });
+      const servingModels = new ServingModels({ store, cache, artifacts: localArtifactStore(artifactDir) });
       const predictionLog = new PredictionLogWriter(store);
       const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: loadConfig({ API_TOKENS: `bench:${TOKEN}=predict` }).apiTokens, rateLimits: { predictionsPerToken: 0, predictionsPerAddress: 0 } });
       await servingModels.start();

@@ -36,6 +36,7 @@ import { logisticRegression } from '../models/baselines/logistic-regression';
 import { separable } from '../test/helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../test/helpers/registration';
 import { peakRssMiB } from './peak-memory';
+import { localArtifactStore } from '../lib/artifacts/artifact-store';
 
 const MODEL = 'bench-canary';
 const SYMBOLS = Array.from({ length: 500 }, (_, i) => `S${String(i).padStart(3, '0')}`);
@@ -117,7 +118,7 @@ async function registerVersions(store: Database, dir: string): Promise<{ champio
     const label = { kind: 'direction', horizon, deadZone: 0.001 };
     const d = separable(100, 3, 1);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-    const v = await registerModel(store, dir, {
+    const v = await registerModel(store, localArtifactStore(dir), {
       name: MODEL,
       artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-bench-000000000000', label }),
       algorithm: 'logistic_regression',

@@ -31,6 +31,7 @@ import { registerOracleModel, setUpOracleMarket } from '../test/helpers/oracle-m
 import { freePort } from '../test/helpers/worker-process';
 import { createPipelineWorkers } from '../workers/pipeline-workers';
 import { deploymentWorkflow } from '../workflows';
+import { localArtifactStore } from '../lib/artifacts/artifact-store';
 
 const options = z
   .object({
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
     const urls = started.map((s) => s.url);
 
     const workers = await createPipelineWorkers({
-      connection: env.nativeConnection, namespace: 'default', trainingConcurrency: 1, store, cache, artifactDir, trainingPool, shutdownGraceTime: '2s',
+      connection: env.nativeConnection, namespace: 'default', trainingConcurrency: 1, store, cache, artifacts: localArtifactStore(artifactDir), trainingPool, shutdownGraceTime: '2s',
       workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { info: () => undefined, warn: () => undefined, error: console.error, debug: () => undefined, trace: () => undefined, log: () => undefined } }),
     });
     let running = true;

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { isSecretName, redactDeep, redactUrl } from './redact';
+import { parseS3Url, type ArtifactLocation } from './artifacts/location';
 
 /**
  * The one typed configuration of every process (worker, CLI, scripts), read from environment variables.
@@ -14,7 +15,10 @@ export interface AppConfig {
   dataDir: string;
   databaseUrl: string;
   redisUrl: string | undefined;
+  /** ARTIFACT_DIR: the local artifact directory (the store when ARTIFACT_URL is unset). */
   artifactDir: string;
+  /** Where artifacts are stored: ARTIFACT_DIR, or the object store ARTIFACT_URL names (lib/artifacts). */
+  artifacts: ArtifactLocation;
   metricsAddress: string;
   trainingConcurrency: number;
   /** Where the prediction API listens (host:port). */
@@ -112,6 +116,22 @@ const envSchema = z.object({
     .regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db]')
     .optional(),
   ARTIFACT_DIR: z.string().min(1).optional(),
+  ARTIFACT_URL: z
+    .string()
+    .refine((v) => {
+      try {
+        parseS3Url(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected s3://bucket[/prefix] (bucket: 3-63 lower-case letters, digits, dots, hyphens)')
+    .optional(),
+  S3_ENDPOINT: z.url({ message: 'expected the object store URL such as http://127.0.0.1:7070' }).optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
+  ARTIFACT_CACHE_DIR: z.string().min(1).optional(),
+  ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
   METRICS_ADDRESS: hostPort.default('127.0.0.1:9464'),
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
@@ -150,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR);
+  const artifactDir = path.resolve(e.ARTIFACT_DIR ?? path.join(dataDir, 'artifacts'));
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
@@ -157,7 +178,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'pipeline.sqlite')}`,
     redisUrl: e.REDIS_URL,
-    artifactDir: path.resolve(e.ARTIFACT_DIR ?? path.join(dataDir, 'artifacts')),
+    artifactDir,
+    artifacts: e.ARTIFACT_URL
+      ? {
+          kind: 's3',
+          ...parseS3Url(e.ARTIFACT_URL),
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
+          // S3-compatible servers are addressed by path (http://host:port/bucket/key); AWS by virtual host
+          forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+          cacheDir: path.resolve(e.ARTIFACT_CACHE_DIR ?? path.join(dataDir, 'artifact-cache')),
+          cacheMaxBytes: (e.ARTIFACT_CACHE_MAX_MB ?? 2048) * 1024 * 1024,
+        }
+      : { kind: 'local', dir: artifactDir },
     metricsAddress: e.METRICS_ADDRESS,
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
     apiAddress: e.API_ADDRESS,
@@ -207,7 +240,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'DATA_DIR', default: '<repo>/.data', meaning: 'local state: SQLite file, Temporal dev db, logs' },
   { name: 'DATABASE_URL', default: 'sqlite:$DATA_DIR/pipeline.sqlite', meaning: 'mysql://user:pass@host:3306/db or sqlite:<file>' },
   { name: 'REDIS_URL', default: '(unset: in-process cache)', meaning: 'redis://host:6379 for cache and pub/sub' },
-  { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts, datasets, predictions (shared by all workers)' },
+  { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts, datasets, predictions, reports when ARTIFACT_URL is unset (one machine, or a shared directory)' },
+  { name: 'ARTIFACT_URL', default: '(unset: ARTIFACT_DIR)', meaning: 's3://bucket[/prefix]: keep artifacts in S3-compatible object storage (several machines)' },
+  { name: 'S3_ENDPOINT', default: '(unset: AWS S3)', meaning: 'URL of an S3-compatible server (MinIO, Ceph, R2, SeaweedFS, versitygw)' },
+  { name: 'S3_REGION', default: '$AWS_REGION or us-east-1', meaning: 'region of the bucket; credentials come from the AWS SDK chain (AWS_ACCESS_KEY_ID…)' },
+  { name: 'S3_FORCE_PATH_STYLE', default: 'true when S3_ENDPOINT is set', meaning: 'address objects as endpoint/bucket/key rather than bucket.endpoint/key' },
+  { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
+  { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },

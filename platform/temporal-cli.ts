@@ -32,7 +32,7 @@ export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): str
  * temporary folder next to it, then one rename publishes it. Two clones installing at once each
  * rename a complete file; neither can see (or leave) a half-written one.
  */
-function installAtomically(target: string, produce: (tmpDir: string) => string | undefined): string | undefined {
+export function installAtomically(target: string, produce: (tmpDir: string) => string | undefined): string | undefined {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmpDir = fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.tmp-`));
   try {
@@ -45,7 +45,7 @@ function installAtomically(target: string, produce: (tmpDir: string) => string |
   }
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();
@@ -54,7 +54,7 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
   }

@@ -17,6 +17,7 @@ import { TaskPool } from '../lib/threads/task-pool';
 import { loadModelRuntimes } from '../models/algorithms';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { createPipelineWorkers, runPipelineWorkers } from './pipeline-workers';
+import { openArtifactStore } from '../lib/artifacts/artifact-store';
 
 const ALERT_DELIVERY_INTERVAL_MS = 5000;
 
@@ -56,14 +57,14 @@ async function main(): Promise<void> {
       namespace: config.temporalNamespace,
       store,
       cache,
-      artifactDir: config.artifactDir,
+      artifacts: openArtifactStore(config.artifacts),
       trainingPool,
       featureThreads: config.trainingConcurrency,
       trainingConcurrency: config.trainingConcurrency,
     });
     console.log(
       `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
-        `store ${store.description}; cache ${cache.kind}; artifacts ${config.artifactDir}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
+        `store ${store.description}; cache ${cache.kind}; artifacts ${openArtifactStore(config.artifacts).description}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
         `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}`,
     );
     await runPipelineWorkers(workers);

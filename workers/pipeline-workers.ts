@@ -15,7 +15,7 @@ export interface PipelineWorkersOptions extends ActivityDeps {
 /** The two workers of one process: orchestration + light activities, and CPU-bound activities. */
 export async function createPipelineWorkers(options: PipelineWorkersOptions): Promise<{ pipeline: Worker; training: Worker }> {
   const { connection, namespace } = options;
-  const deps: ActivityDeps = { store: options.store, cache: options.cache, artifactDir: options.artifactDir, trainingPool: options.trainingPool, featureThreads: options.featureThreads };
+  const deps: ActivityDeps = { store: options.store, cache: options.cache, artifacts: options.artifacts, trainingPool: options.trainingPool, featureThreads: options.featureThreads };
   const shutdownGraceTime = options.shutdownGraceTime ?? '20s';
   const workflows = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
   const pipeline = await Worker.create({

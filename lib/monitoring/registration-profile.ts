@@ -6,6 +6,7 @@
  * the final model scores its own training rows.
  */
 import type { TrainedModel } from '../../models/model';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import { readDataset, type TrainingDataset } from '../training/dataset';
 import { readPredictions } from '../training/walk-forward';
 import { buildReferenceProfile, scoreProfileOf, type ReferenceProfile } from './reference-profile';
@@ -29,8 +30,8 @@ const MAX_SCORED_ROWS = 50_000;
 // Every algorithm of a run is registered from the same dataset: its feature profile is built once.
 let cached: { key: string; profile: ReferenceProfile } | undefined;
 
-function scoresFromPredictions(ds: TrainingDataset, artifactDir: string, datasetId: string, predictionsId: string): { values: Float64Array; day: Int32Array } | undefined {
-  const p = readPredictions(artifactDir, predictionsId);
+async function scoresFromPredictions(ds: TrainingDataset, artifacts: ArtifactStore, datasetId: string, predictionsId: string): Promise<{ values: Float64Array; day: Int32Array } | undefined> {
+  const p = await readPredictions(artifacts, predictionsId);
   if (p.datasetId !== datasetId || p.classes < 2 || p.rows.length === 0) return undefined;
   return { values: Float64Array.from(p.rows, (_, i) => p.proba[i * p.classes + 1]), day: Int32Array.from(p.rows, (r) => ds.start[r]) };
 }
@@ -45,8 +46,8 @@ function scoresFromModel(ds: TrainingDataset, model: TrainedModel): { values: Fl
   return { values: Float64Array.from(rows, (_, j) => proba[j * model.classes + 1]), day: Int32Array.from(rows, (r) => ds.start[r]) };
 }
 
-export function registrationProfileOf(artifactDir: string, input: RegistrationProfileInput): ReferenceProfile {
-  const ds = readDataset(artifactDir, input.datasetId);
+export async function registrationProfileOf(artifacts: ArtifactStore, input: RegistrationProfileInput): Promise<ReferenceProfile> {
+  const ds = await readDataset(artifacts, input.datasetId);
   const key = `${input.datasetId}/${input.bins ?? 10}`;
   if (cached?.key !== key) {
     cached = {
@@ -62,7 +63,7 @@ export function registrationProfileOf(artifactDir: string, input: RegistrationPr
       }),
     };
   }
-  const fromPredictions = input.predictionsId ? scoresFromPredictions(ds, artifactDir, input.datasetId, input.predictionsId) : undefined;
+  const fromPredictions = input.predictionsId ? await scoresFromPredictions(ds, artifacts, input.datasetId, input.predictionsId) : undefined;
   const scores = fromPredictions ?? (input.trainedModel ? scoresFromModel(ds, input.trainedModel()) : undefined);
   return {
     ...cached.profile,

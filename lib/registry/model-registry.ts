@@ -1,6 +1,6 @@
 /**
  * The model registry: immutable, numbered versions per model name (metadata in the relational
- * store, artifact bytes content-addressed on disk) and aliases such as `champion` and
+ * store, artifact bytes content-addressed in the artifact store) and aliases such as `champion` and
  * `challenger` whose every move is appended to a history.
  */
 import { decodeArtifact } from '../../models/artifact';
@@ -9,6 +9,7 @@ import type { TrainedModel } from '../../models/model';
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
 import type { ModelVersionsTable } from '../store/schema';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
@@ -80,14 +81,14 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  * Registers a new version (artifact verified and stored first). Idempotent on the registration
  * key: a retried registration returns the version the first attempt made.
  */
-export async function registerModel(store: Database, artifactDir: string, input: RegisterModelInput): Promise<ModelVersion> {
+export async function registerModel(store: Database, artifacts: ArtifactStore, input: RegisterModelInput): Promise<ModelVersion> {
   if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
   const existing = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
   if (existing) return toVersion(existing);
   const { header } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
   if (header.algorithm !== input.algorithm) throw new RegistryError(`artifact holds a ${header.algorithm} model, not ${input.algorithm}`);
   if (header.featureSetVersion !== input.featureSetVersion) throw new RegistryError(`artifact was built on feature set ${header.featureSetVersion}, not ${input.featureSetVersion}`);
-  const { sha256 } = putArtifact(artifactDir, input.artifact);
+  const { sha256 } = await putArtifact(artifacts, input.artifact);
   for (let attempt = 0; ; attempt++) {
     const last = await store.db.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('name', '=', input.name).executeTakeFirst();
     const version = input.version ?? Number(last?.v ?? 0) + 1;
@@ -229,16 +230,16 @@ export async function aliasHistory(store: Database, name: string): Promise<Alias
 }
 
 /** Loads a registered model: artifact checked against its sha256, header, feature order and algorithm. */
-export async function loadRegisteredModel(store: Database, artifactDir: string, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
+export async function loadRegisteredModel(store: Database, artifacts: ArtifactStore, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
   const v = await getModelVersion(store, name, version);
-  const { state } = await verifyModelArtifact(store, artifactDir, v);
+  const { state } = await verifyModelArtifact(store, artifacts, v);
   return { version: v, model: algorithmByName(state.algorithm).restore(state) };
 }
 
 /** A registered version whose artifact passes verification (lib/registry/verify-artifact.ts), else the error saying why not. */
-export async function verifyRegisteredVersion(store: Database, artifactDir: string, name: string, version: number): Promise<{ version: ModelVersion } & VerifiedArtifact> {
+export async function verifyRegisteredVersion(store: Database, artifacts: ArtifactStore, name: string, version: number): Promise<{ version: ModelVersion } & VerifiedArtifact> {
   const v = await getModelVersion(store, name, version);
-  return { version: v, ...(await verifyModelArtifact(store, artifactDir, v)) };
+  return { version: v, ...(await verifyModelArtifact(store, artifacts, v)) };
 }
 
 /** What a run report adds to a version's lineage: the report file, and what the report read from the run. */

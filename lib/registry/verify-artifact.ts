@@ -9,6 +9,7 @@
 import { ALGORITHM_VERSIONS } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact, type ArtifactHeader } from '../../models/artifact';
 import type { ModelState } from '../../models/model';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
@@ -37,14 +38,14 @@ async function featureSetColumns(store: Database, featureSetVersion: string): Pr
   return row ? (JSON.parse(row.columns) as string[]) : undefined;
 }
 
-/** Verifies `v`'s artifact under `artifactDir`; throws ArtifactVerificationError saying what is wrong. */
-export async function verifyModelArtifact(store: Database, artifactDir: string, v: ModelVersion): Promise<VerifiedArtifact> {
+/** Verifies `v`'s artifact in the artifact store; throws ArtifactVerificationError saying what is wrong. */
+export async function verifyModelArtifact(store: Database, artifacts: ArtifactStore, v: ModelVersion): Promise<VerifiedArtifact> {
   const fail = (cause: string): never => {
     throw new ArtifactVerificationError(v.name, v.version, cause);
   };
   let bytes: Buffer;
   try {
-    bytes = readArtifact(artifactDir, v.artifactSha256); // sha256 of the file against the registry's
+    bytes = await readArtifact(artifacts, v.artifactSha256); // sha256 of the file against the registry's
   } catch (error) {
     return fail((error as Error).message);
   }

@@ -1,14 +1,12 @@
 /**
  * Run reports of registered versions: reads what the report needs (registry row, aliases, the
  * dataset, walk-forward predictions and bars, the model artifact), renders the HTML and files it
- * under ARTIFACT_DIR like every other artifact (content-addressed by sha256), and records its path
+ * in the artifact store like every other artifact (content-addressed by sha256), and records where
  * in the version's lineage. Missing files make the matching sections say so instead of failing.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { sha256 } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, resolveVersion, type ModelVersion } from '../registry/model-registry';
 import type { PromotionDecision } from '../registry/promotion';
@@ -21,37 +19,33 @@ import { renderRunReportHtml } from './html';
 import { assembleRunReport, type ReportInputs, type RunReport } from './report-data';
 
 export interface StoredReport {
+  /** Where the report is: a file path (ARTIFACT_DIR) or an s3:// URL (ARTIFACT_URL). */
   path: string;
   sha256: string;
   bytes: number;
 }
 
-/** <dir>/reports/<sha[0..2]>/<sha>.html */
-export function reportPath(dir: string, sha: string): string {
+/** reports/<sha[0..2]>/<sha>.html */
+export function reportKey(sha: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha)) throw new BadInputError(`"${sha}" is not a sha256 (64 hex characters)`);
-  return path.join(dir, 'reports', sha.slice(0, 2), `${sha}.html`);
+  return `reports/${sha.slice(0, 2)}/${sha}.html`;
 }
 
-/** Files the HTML under its sha256 (temporary file + rename; the same bytes again are a no-op). */
-export function writeReportFile(dir: string, html: string): StoredReport {
+/** Files the HTML under its sha256 (written once; the same bytes again are a no-op). */
+export async function writeReportFile(artifacts: ArtifactStore, html: string): Promise<StoredReport> {
   const bytes = Buffer.from(html, 'utf8');
   const sha = sha256(bytes);
-  const file = reportPath(dir, sha);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
-    fs.renameSync(tmp, file);
-  }
-  return { path: file, sha256: sha, bytes: bytes.byteLength };
+  const key = reportKey(sha);
+  await artifacts.putIfAbsent(key, bytes);
+  return { path: artifacts.urlOf(key), sha256: sha, bytes: bytes.byteLength };
 }
 
 /** A stored report's HTML, checked against the sha256 it is filed under; undefined when the file is gone. */
-export function readReportFile(dir: string, sha: string): string | undefined {
-  const file = reportPath(dir, sha);
-  if (!fs.existsSync(file)) return undefined;
-  const bytes = fs.readFileSync(file);
-  if (sha256(bytes) !== sha) throw new BadInputError(`report ${file} does not match its sha256: the file was modified; regenerate it with "mlp report"`);
+export async function readReportFile(artifacts: ArtifactStore, sha: string): Promise<string | undefined> {
+  const key = reportKey(sha);
+  const bytes = await artifacts.get(key, (b) => sha256(b) === sha);
+  if (!bytes) return undefined;
+  if (sha256(bytes) !== sha) throw new BadInputError(`report ${artifacts.urlOf(key)} does not match its sha256: the file was modified; regenerate it with "mlp report"`);
   return bytes.toString('utf8');
 }
 
@@ -67,8 +61,8 @@ async function aliasesOf(store: Database, name: string, version: number): Promis
   return rows.map((r) => r.alias);
 }
 
-/** Everything the report of one version reads, from the store and ARTIFACT_DIR. */
-export async function loadReportInputs(store: Database, artifactDir: string, name: string, version: number, extra: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] } = {}): Promise<ReportInputs> {
+/** Everything the report of one version reads, from the store and the artifact store. */
+export async function loadReportInputs(store: Database, artifacts: ArtifactStore, name: string, version: number, extra: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] } = {}): Promise<ReportInputs> {
   const v = await getModelVersion(store, name, version);
   const inputs: ReportInputs = { version: v, aliases: await aliasesOf(store, name, version), aliasHistory: await aliasHistory(store, name), ...extra };
   const datasetId = v.lineage.datasetId;
@@ -76,17 +70,17 @@ export async function loadReportInputs(store: Database, artifactDir: string, nam
   if (typeof datasetId !== 'string' || typeof predictionsId !== 'string') inputs.evaluationMissing = 'the version names no training dataset or walk-forward predictions';
   else {
     try {
-      const dataset = readDataset(artifactDir, datasetId);
-      const predictions = readPredictions(artifactDir, predictionsId);
+      const dataset = await readDataset(artifacts, datasetId);
+      const predictions = await readPredictions(artifacts, predictionsId);
       const series = await readBarSeries(store, { symbols: dataset.symbols });
       inputs.evaluation = { dataset, predictions, series };
     } catch (error) {
-      inputs.evaluationMissing = `dataset ${datasetId} or predictions ${predictionsId} could not be read from ${artifactDir} (${(error as Error).message})`;
+      inputs.evaluationMissing = `dataset ${datasetId} or predictions ${predictionsId} could not be read from ${artifacts.description} (${(error as Error).message})`;
     }
   }
   let model: TrainedModel | undefined;
   try {
-    model = (await loadRegisteredModel(store, artifactDir, name, version)).model;
+    model = (await loadRegisteredModel(store, artifacts, name, version)).model;
   } catch (error) {
     inputs.modelMissing = `the model artifact could not be loaded (${(error as Error).message})`;
   }
@@ -105,13 +99,13 @@ export interface GeneratedReport extends StoredReport {
  */
 export async function generateVersionReport(
   store: Database,
-  artifactDir: string,
+  artifacts: ArtifactStore,
   request: { name: string; version: number; decision?: PromotionDecision; datasetGuards?: GuardVerdict[]; record?: boolean; now?: Date },
 ): Promise<GeneratedReport> {
-  const inputs = await loadReportInputs(store, artifactDir, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards });
+  const inputs = await loadReportInputs(store, artifacts, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards });
   const report = assembleRunReport({ ...inputs, now: request.now });
   const html = renderRunReportHtml(report);
-  const stored = writeReportFile(artifactDir, html);
+  const stored = await writeReportFile(artifacts, html);
   if (request.record) {
     await recordVersionReport(store, request.name, request.version, {
       report: { ...stored, generatedAt: report.generatedAt },
@@ -144,7 +138,7 @@ export interface VersionReport extends StoredReport {
  * The reports of a target: the recorded one of each version when its file is intact, otherwise
  * generated now (and recorded, so the dashboard and later calls find it).
  */
-export async function reportsForTarget(store: Database, artifactDir: string, target: ReportTarget, options: { regenerate?: boolean } = {}): Promise<VersionReport[]> {
+export async function reportsForTarget(store: Database, artifacts: ArtifactStore, target: ReportTarget, options: { regenerate?: boolean } = {}): Promise<VersionReport[]> {
   let versions: Array<{ name: string; version: number }>;
   if (target.kind === 'version') versions = [{ name: target.name, version: await resolveVersion(store, target.name, target.ref) }];
   else {
@@ -158,15 +152,15 @@ export async function reportsForTarget(store: Database, artifactDir: string, tar
     const recordedReport = options.regenerate ? undefined : recordedReportOf(v);
     let html: string | undefined;
     try {
-      html = recordedReport ? readReportFile(artifactDir, recordedReport.sha256) : undefined;
+      html = recordedReport ? await readReportFile(artifacts, recordedReport.sha256) : undefined;
     } catch {
       html = undefined; // a modified file is regenerated
     }
     if (recordedReport && html !== undefined) {
-      out.push({ name, version, ...recordedReport, path: reportPath(artifactDir, recordedReport.sha256), generated: false, html });
+      out.push({ name, version, ...recordedReport, path: artifacts.urlOf(reportKey(recordedReport.sha256)), generated: false, html });
       continue;
     }
-    const g = await generateVersionReport(store, artifactDir, { name, version, record: true });
+    const g = await generateVersionReport(store, artifacts, { name, version, record: true });
     out.push({ name, version, path: g.path, sha256: g.sha256, bytes: g.bytes, generated: true, html: g.html });
   }
   return out;

@@ -12,6 +12,7 @@ import type { Cache } from '../cache/cache';
 import { loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 
 export interface LoadedModel {
   version: ModelVersion;
@@ -44,7 +45,8 @@ export type ServingLog = (event: string, detail: Record<string, unknown>) => voi
 export interface ServingModelsDeps {
   store: Database;
   cache: Cache;
-  artifactDir: string;
+  /** Where the model artifacts are (lib/artifacts): the directory or the object store the workers write to. */
+  artifacts: ArtifactStore;
   /** How often the routes are re-read in case an announcement was missed (ms, default 2000). */
   pollMs?: number;
   log?: ServingLog;
@@ -133,7 +135,7 @@ export class ServingModels {
    * change is refused with the reason, rather than routing traffic to a model no process can load).
    */
   async verifyVersions(model: string, versions: Iterable<number>): Promise<void> {
-    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifactDir, model, version);
+    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version);
   }
 
   stats(): ServingModelsStats {
@@ -270,7 +272,7 @@ export class ServingModels {
       }
       let loaded: LoadedModel;
       try {
-        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifactDir, routes.model, version);
+        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version);
       } catch (error) {
         throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
       }

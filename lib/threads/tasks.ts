@@ -16,6 +16,10 @@ import { shuffledLabelControl } from '../training/leakage-guards';
 import { evaluateFold, type TrialRequest } from '../training/trial';
 import { walkForwardPredict, writePredictions, type WalkForwardRequest } from '../training/walk-forward';
 import { putArtifact } from '../registry/artifact-store';
+import { openArtifactStore, type ArtifactLocation } from '../artifacts/artifact-store';
+
+/** The artifact store of the activity that sent the task (one client per location and thread). */
+const storeAt = (location: ArtifactLocation) => openArtifactStore(location);
 
 export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
@@ -27,21 +31,23 @@ export const threadTasks = {
   /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */
-  trialFold: (input: { artifactDir: string; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(readDataset(input.artifactDir, input.datasetId), input.request, input.fold),
+  trialFold: async (input: { artifacts: ArtifactLocation; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(await readDataset(storeAt(input.artifacts), input.datasetId), input.request, input.fold),
   /** The shuffled-label control of a trained algorithm on a stored dataset. */
-  shuffledLabelControl: (input: { artifactDir: string; datasetId: string; request: TrialRequest; tolerance: number }) => {
-    const ds = readDataset(input.artifactDir, input.datasetId);
+  shuffledLabelControl: async (input: { artifacts: ArtifactLocation; datasetId: string; request: TrialRequest; tolerance: number }) => {
+    const ds = await readDataset(storeAt(input.artifacts), input.datasetId);
     return shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), input.request, input.tolerance);
   },
   /** Walk-forward out-of-sample predictions, filed under the artifact folder; returns their id. */
-  walkForward: async (input: { artifactDir: string; datasetId: string; request: WalkForwardRequest }) => {
-    const predictions = await walkForwardPredict(readDataset(input.artifactDir, input.datasetId), input.datasetId, input.request);
-    return { predictionsId: writePredictions(input.artifactDir, predictions), windows: predictions.windows, rows: predictions.rows.length };
+  walkForward: async (input: { artifacts: ArtifactLocation; datasetId: string; request: WalkForwardRequest }) => {
+    const store = storeAt(input.artifacts);
+    const predictions = await walkForwardPredict(await readDataset(store, input.datasetId), input.datasetId, input.request);
+    return { predictionsId: await writePredictions(store, predictions), windows: predictions.windows, rows: predictions.rows.length };
   },
   /** The final model on all rows up to the cut-off, stored content-addressed; returns its sha256. */
-  finalModel: async (input: { artifactDir: string; datasetId: string; request: FinalModelRequest }) => {
-    const { artifact, trainRows } = await fitFinalModel(readDataset(input.artifactDir, input.datasetId), input.request);
-    return { artifactSha256: putArtifact(input.artifactDir, artifact).sha256, artifactBytes: artifact.length, trainRows };
+  finalModel: async (input: { artifacts: ArtifactLocation; datasetId: string; request: FinalModelRequest }) => {
+    const store = storeAt(input.artifacts);
+    const { artifact, trainRows } = await fitFinalModel(await readDataset(store, input.datasetId), input.request);
+    return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows };
   },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),

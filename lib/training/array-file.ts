@@ -6,11 +6,11 @@
  *   · the arrays' bytes, little-endian, in header order
  *
  * The id is a prefix plus the first 128 bits of the file's sha256, so the same content always has
- * the same id and a modified file is caught when read.
+ * the same id and a modified file is caught when read. The files live in the artifact store
+ * (lib/artifacts) under <folder>/<id>.mlpd, so workers on other machines read them by id.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import { BadInputError } from '../errors';
 
 const MAGIC = Buffer.from('MLPD', 'ascii');
@@ -52,29 +52,25 @@ function idOf(prefix: string, bytes: Buffer): string {
   return `${prefix}-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}`;
 }
 
-export function arrayFilePath(dir: string, folder: string, prefix: string, id: string): string {
+/** The key of an array file in the artifact store: <folder>/<id>.mlpd. */
+export function arrayFileKey(folder: string, prefix: string, id: string): string {
   if (!new RegExp(`^${prefix}-[0-9a-f]{32}$`).test(id)) throw new BadInputError(`"${id}" is not a ${folder} id`);
-  return path.join(dir, folder, `${id}.mlpd`);
+  return `${folder}/${id}.mlpd`;
 }
 
-/** Writes the file once under <dir>/<folder>/<id>.mlpd (temporary file + rename) and returns the id. */
-export function writeArrayFile(dir: string, folder: string, prefix: string, bytes: Buffer): { id: string; path: string } {
+/** Writes the file once under <folder>/<id>.mlpd and returns the id and where it is. */
+export async function writeArrayFile(store: ArtifactStore, folder: string, prefix: string, bytes: Buffer): Promise<{ id: string; url: string }> {
   const id = idOf(prefix, bytes);
-  const file = arrayFilePath(dir, folder, prefix, id);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  }
-  return { id, path: file };
+  const key = arrayFileKey(folder, prefix, id);
+  await store.putIfAbsent(key, bytes);
+  return { id, url: store.urlOf(key) };
 }
 
 /** The file's bytes, checked against the id they are filed under. */
-export function readArrayFile(dir: string, folder: string, prefix: string, id: string): Buffer {
-  const file = arrayFilePath(dir, folder, prefix, id);
-  if (!fs.existsSync(file)) throw new BadInputError(`${id} is not in ${path.dirname(file)}; is ARTIFACT_DIR shared by every worker?`);
-  const bytes = fs.readFileSync(file);
-  if (idOf(prefix, bytes) !== id) throw new BadInputError(`${file} does not match its id: modified or corrupted; rebuild it`);
+export async function readArrayFile(store: ArtifactStore, folder: string, prefix: string, id: string): Promise<Buffer> {
+  const key = arrayFileKey(folder, prefix, id);
+  const bytes = await store.get(key, (b) => idOf(prefix, b) === id);
+  if (!bytes) throw new BadInputError(`${id} is not in ${store.description}/${folder}; do all workers use the same ARTIFACT_URL (or a shared ARTIFACT_DIR)?`);
+  if (idOf(prefix, bytes) !== id) throw new BadInputError(`${store.urlOf(key)} does not match its id: modified or corrupted; rebuild it`);
   return bytes;
 }

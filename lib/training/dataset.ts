@@ -5,13 +5,13 @@
  * (forward return, symbol and day). Written once as a binary file named by its content hash, so
  * trials on any worker read it by id and large data never travels through Temporal.
  */
-import fs from 'node:fs';
 import { computeLabels, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
 import { getFeatureSetColumns, readFeatureRows } from '../store/features';
 import { BadInputError } from '../errors';
-import { arrayFilePath, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
+import type { ArtifactStore } from '../artifacts/artifact-store';
+import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 
 export interface TrainingDataset {
   featureSetVersion: string;
@@ -119,25 +119,22 @@ const FOLDER = 'datasets';
 const PREFIX = 'td';
 type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn'>;
 
-/** Writes the dataset under <dir>/datasets/<id>.mlpd (once) and returns its id. */
-export function writeDataset(dir: string, ds: TrainingDataset): { id: string; path: string } {
+/** Writes the dataset under datasets/<id>.mlpd in the artifact store (once) and returns its id. */
+export function writeDataset(store: ArtifactStore, ds: TrainingDataset): Promise<{ id: string; url: string }> {
   const { values, labels, start, end, symbol, forwardReturn, ...meta } = ds;
-  return writeArrayFile(dir, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn }));
-}
-
-export function datasetPath(dir: string, id: string): string {
-  return arrayFilePath(dir, FOLDER, PREFIX, id);
+  return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn }));
 }
 
 let cached: { key: string; dataset: TrainingDataset } | undefined;
 
-/** Reads a dataset by id, verifying its content hash; the last one read stays in memory for the next trial. */
-export function readDataset(dir: string, id: string): TrainingDataset {
-  const file = datasetPath(dir, id);
-  const stat = fs.existsSync(file) ? fs.statSync(file) : undefined;
-  const key = `${file}:${stat?.size}:${stat?.mtimeMs}`;
-  if (stat && cached?.key === key) return cached.dataset;
-  const { meta, arrays } = decodeArrayFile<DatasetMeta>(readArrayFile(dir, FOLDER, PREFIX, id), `training dataset ${id}`);
+/**
+ * Reads a dataset by id, verifying its content hash; the last one read stays in memory for the
+ * next trial until the stored object changes (a local file edited in place is read and refused).
+ */
+export async function readDataset(store: ArtifactStore, id: string): Promise<TrainingDataset> {
+  const key = `${store.description}:${id}:${store.revision(arrayFileKey(FOLDER, PREFIX, id))}`;
+  if (cached?.key === key) return cached.dataset;
+  const { meta, arrays } = decodeArrayFile<DatasetMeta>(await readArrayFile(store, FOLDER, PREFIX, id), `training dataset ${id}`);
   const get = <T extends StoredArray>(name: string) => arrays.get(name) as T;
   const dataset: TrainingDataset = {
     ...meta,

@@ -6,6 +6,7 @@
 import { algorithmByName } from '../../models/algorithms';
 import { BadInputError } from '../errors';
 import { walkForwardWindows } from '../validation/splits';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
@@ -79,12 +80,12 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
 const FOLDER = 'predictions';
 const PREFIX = 'wf';
 
-export function writePredictions(dir: string, p: WalkForwardPredictions): string {
+export async function writePredictions(store: ArtifactStore, p: WalkForwardPredictions): Promise<string> {
   const { rows, proba, ...meta } = p;
-  return writeArrayFile(dir, FOLDER, PREFIX, encodeArrayFile(meta, { rows, proba })).id;
+  return (await writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { rows, proba }))).id;
 }
 
-export function readPredictions(dir: string, id: string): WalkForwardPredictions {
-  const { meta, arrays } = decodeArrayFile<Omit<WalkForwardPredictions, 'rows' | 'proba'>>(readArrayFile(dir, FOLDER, PREFIX, id), `predictions ${id}`);
+export async function readPredictions(store: ArtifactStore, id: string): Promise<WalkForwardPredictions> {
+  const { meta, arrays } = decodeArrayFile<Omit<WalkForwardPredictions, 'rows' | 'proba'>>(await readArrayFile(store, FOLDER, PREFIX, id), `predictions ${id}`);
   return { ...meta, rows: arrays.get('rows') as Int32Array, proba: arrays.get('proba') as Float64Array };
 }

@@ -5,6 +5,7 @@ import type { ApiToken } from '../../lib/config';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
 import type { Database } from '../../lib/store/database';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 export interface ApiStack {
   serving: ServingModels;
@@ -19,7 +20,7 @@ export interface ApiStack {
  * flushed every 50 ms (tests read it soon after), and the Fastify app on them.
  */
 export async function startApiStack(deps: { store: Database; cache: Cache; artifactDir: string; tokens: ApiToken[] }): Promise<ApiStack> {
-  const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifactDir: deps.artifactDir, pollMs: 200 });
+  const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifacts: localArtifactStore(deps.artifactDir), pollMs: 200 });
   await serving.start();
   const log = new PredictionLogWriter(deps.store, { flushMs: 50 });
   const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens });

@@ -16,6 +16,7 @@ import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { UNTRACKED_REGISTRATION } from './registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 export const ORACLE_COLUMNS = ['oracle', 'noise'];
 export const ORACLE_HORIZON = 5;
@@ -67,7 +68,7 @@ export async function registerOracleModel(
   const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: input.seed }, {});
   const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
   const { featureSetVersion } = input;
-  const v = await registerModel(store, artifactDir, {
+  const v = await registerModel(store, localArtifactStore(artifactDir), {
     name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,
     ...UNTRACKED_REGISTRATION, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: input.metrics ?? {}, lineage: input.lineage ?? {},
   });

@@ -8,6 +8,7 @@ import type { Database } from '../../lib/store/database';
 import { TaskPool } from '../../lib/threads/task-pool';
 import { findTemporalCli } from '../../platform/temporal-cli';
 import { createPipelineWorkers } from '../../workers/pipeline-workers';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 /**
  * A real Temporal dev server from the project's own binary (never a download: these machines have
@@ -44,9 +45,10 @@ export async function withWorkers<T>(
     trainingConcurrency: 2,
     workflowBundle: await workflowBundle(),
     shutdownGraceTime: '2s',
-    artifactDir: deps.artifactDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-artifacts-')),
     trainingPool,
-    ...deps,
+    store: deps.store,
+    cache: deps.cache,
+    artifacts: localArtifactStore(deps.artifactDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-artifacts-'))),
   });
   try {
     return await workers.pipeline.runUntil(workers.training.runUntil(fn));

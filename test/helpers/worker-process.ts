@@ -14,16 +14,28 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The real worker process (workers/main.ts), configured only through its environment. */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+/**
+ * The real worker process (workers/main.ts), configured only through its environment. `options.prefix`
+ * runs it through another command that execs it (e.g. `ip netns exec <ns>`: another host), so the
+ * child's pid stays the worker's; `entry` starts another program (api/main.ts) the same way.
+ */
+export async function startWorkerProcess(env: NodeJS.ProcessEnv, options: { prefix?: string[]; entry?: string; ready?: string; output?: (chunk: string) => void; startTimeoutMs?: number } = {}): Promise<ChildProcess> {
   // node itself (not the tsx wrapper, which would leave its child running when killed)
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'workers', 'main.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['--import', 'tsx', path.join(REPO, options.entry ?? path.join('workers', 'main.ts'))];
+  const [command, ...rest] = options.prefix ? [...options.prefix, process.execPath, ...args] : [process.execPath, ...args];
+  const child = spawn(command, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+  const ready = options.ready ?? 'worker ready';
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
+    const limit = options.startTimeoutMs ?? 60_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never left running behind a failed start
+      reject(new Error(`${path.basename(args[2])} did not start within ${limit / 1000} s:\n${output}`));
+    }, limit);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (output.includes('worker ready')) {
+      options.output?.(chunk.toString());
+      if (output.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }

@@ -14,6 +14,7 @@ import { ServingModels } from '../../lib/serving/serving-models';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const ALICE: ApiToken = { name: 'alice', token: 'alice-token-0123456789abcdef', scopes: ['predict'] };
 const BOB: ApiToken = { name: 'bob', token: 'bob-token-0123456789abcdef00', scopes: ['predict'] };
@@ -56,7 +57,7 @@ describe('prediction API edge: rate limits and one error shape', () => {
     market = await setUpOracleMarket(t.store, cache, 3);
     const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
     await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
-    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
+    serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 200 });
     await serving.start();
     log = new PredictionLogWriter(t.store, { flushMs: 50 });
   });

@@ -30,6 +30,7 @@ import { ServingModels } from '../../lib/serving/serving-models';
 import type { FastifyInstance } from 'fastify';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve(__dirname, '../../test-results');
@@ -41,13 +42,14 @@ jest.setTimeout(120_000);
 
 async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
   const ds = fixtureDataset();
-  const datasetId = writeDataset(artifactDir, ds).id;
-  const predictionsId = writePredictions(artifactDir, { ...fixturePredictions(), datasetId });
+  const artifacts = localArtifactStore(artifactDir);
+  const datasetId = (await writeDataset(artifacts, ds)).id;
+  const predictionsId = await writePredictions(artifacts, { ...fixturePredictions(), datasetId });
   await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
   const model = await fixtureModel(ds);
   const template = fixtureVersion();
   const register = (version: number, metrics: Record<string, unknown>, lineage: Record<string, unknown>) =>
-    registerModel(t.store, artifactDir, {
+    registerModel(t.store, artifacts, {
       name: MODEL,
       version,
       artifact: encodeArtifact(model.state(), { featureSetVersion: template.featureSetVersion, label: template.label }),
@@ -70,8 +72,8 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
   await register(2, template.metrics, { ...template.lineage, datasetId, walkForward: { predictionsId, rows: 12, windows: 1 } });
   await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'test', reason: 'first model' });
   await moveAlias(t.store, { name: MODEL, alias: 'challenger', version: 2, movedBy: 'workflow pipeline-ui-2', reason: 'auc 0.80 beats the champion by 0.05' });
-  await generateVersionReport(t.store, artifactDir, { name: MODEL, version: 1, record: true });
-  await generateVersionReport(t.store, artifactDir, {
+  await generateVersionReport(t.store, artifacts, { name: MODEL, version: 1, record: true });
+  await generateVersionReport(t.store, artifacts, {
     name: MODEL,
     version: 2,
     record: true,
@@ -150,10 +152,10 @@ describe('dashboard in a browser', () => {
     await seed(t, artifactDir);
     // The API process as api/main.ts builds it (test/helpers/api-stack.ts, plus ARTIFACT_DIR for the reports).
     const cache = new MemoryCache();
-    serving = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 200 });
+    serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 200 });
     await serving.start();
     log = new PredictionLogWriter(t.store, { flushMs: 50 });
-    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: apiTokensSchema.parse(`ui:${READ_TOKEN}=read,svc:${PREDICT_TOKEN}=predict`), artifactDir });
+    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: apiTokensSchema.parse(`ui:${READ_TOKEN}=read,svc:${PREDICT_TOKEN}=predict`), artifacts: localArtifactStore(artifactDir) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });

@@ -22,6 +22,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'agg-direction';
 const SINCE = '2024-03-01T00:00:00.000Z';
@@ -54,7 +55,7 @@ async function register(store: Database, dir: string, label: Record<string, unkn
 async function registerAs(store: Database, dir: string, name: string, key: string, label: Record<string, unknown> = { kind: 'direction', horizon: 2, deadZone: 0 }): Promise<number> {
   const d = separable(100, 3, 1);
   const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-  const v = await registerModel(store, dir, {
+  const v = await registerModel(store, localArtifactStore(dir), {
     name,
     artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
     algorithm: 'logistic_regression',
@@ -220,7 +221,7 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     const model = 'agg-bounded';
     const counter = new RowCounter();
     const counted: Database = { ...t.store, db: t.store.db.withPlugin(counter) };
-    const activities = deploymentActivities({ store: counted, cache: new MemoryCache(), artifactDir: tempDir('mlp-artifacts-') });
+    const activities = deploymentActivities({ store: counted, cache: new MemoryCache(), artifacts: localArtifactStore(tempDir('mlp-artifacts-')) });
     const dir = tempDir('mlp-artifacts-');
     const bounded = { champion: await registerAs(t.store, dir, model, 'k-b1'), canary: await registerAs(t.store, dir, model, 'k-b2') };
     const fetched = async (): Promise<{ canary: number; ab: number }> => {

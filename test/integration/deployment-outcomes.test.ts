@@ -8,6 +8,7 @@ import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'direction-2d';
 // Version 1: up or down 2 bars ahead, ±1% dead zone. Version 2: triple barrier, ±1σ, 4 bars, σ over 3 returns.
@@ -29,7 +30,7 @@ async function storeBars(store: Database, symbol: string, dates: string[], close
 async function register(store: Database, dir: string, label: Record<string, unknown>, key: string): Promise<number> {
   const d = separable(100, 3, 1);
   const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-  const v = await registerModel(store, dir, {
+  const v = await registerModel(store, localArtifactStore(dir), {
     name: MODEL,
     artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
     algorithm: 'logistic_regression',

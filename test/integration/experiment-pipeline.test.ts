@@ -15,6 +15,7 @@ import { searchProgressQuery } from '../../workflows/train-algorithm';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { smallExperiment } from '../helpers/experiments';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 describe('an experiment through the real Temporal server', () => {
   let env: TestWorkflowEnvironment;
@@ -73,7 +74,7 @@ describe('an experiment through the real Temporal server', () => {
     expect(result.promoted).toMatchObject({ algorithm: best?.algorithm, alias: 'champion', reason: expect.stringMatching(/^no champion yet; auc 0\.\d+ passes the floors; beats \w+: auc \+0\.\d+ over \w+ \(95% interval from 0\.\d+, one-sided p 0\.0\d+/) });
     expect(best?.evaluation.report.auc.difference.pValue).toBeLessThan(0.05);
     expect(await aliasHistory(db.store, 'direction-5d')).toEqual([expect.objectContaining({ alias: 'champion', toVersion: result.promoted?.version })]);
-    const { model } = await loadRegisteredModel(db.store, artifactDir, 'direction-5d', result.promoted?.version as number);
+    const { model } = await loadRegisteredModel(db.store, localArtifactStore(artifactDir), 'direction-5d', result.promoted?.version as number);
     expect(model.algorithm).toBe(result.promoted?.algorithm);
   });
 

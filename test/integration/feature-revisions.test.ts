@@ -15,6 +15,7 @@ import { getSnapshot } from '../../lib/store/snapshots';
 import { buildTrainingDataset, writeDataset } from '../../lib/training/dataset';
 import { auditPointInTime } from '../../lib/training/point-in-time-audit';
 import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 /**
  * Issue 13, point 2: a publish that revises or back-fills bars must leave the offline rows, the
@@ -74,7 +75,7 @@ async function freshReference(dir: string, featureSet: FeatureSet): Promise<{ t:
   await importBars(t.store, request({ source: { kind: 'csv', path: dir } }));
   await materializeFeatures(t.store, featureSet);
   const rows = await storedRows(t.store, featureSet);
-  const datasetId = writeDataset(tempDir('mlp-rev-ds-'), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label })).id;
+  const datasetId = (await writeDataset(localArtifactStore(tempDir('mlp-rev-ds-')), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label }))).id;
   return { t, rows, datasetId };
 }
 
@@ -113,7 +114,7 @@ describe.each(DRIVERS)('feature rows after revised bars (%s)', (_driver, createD
     expect(first.rowsRecomputed).toBe(0);
     const before = await storedRows(t.store, set);
     const dsDir = tempDir('mlp-rev-ds-');
-    const beforeId = writeDataset(dsDir, await buildTrainingDataset(t.store, { featureSetVersion: set.version, label })).id;
+    const beforeId = (await writeDataset(localArtifactStore(dsDir), await buildTrainingDataset(t.store, { featureSetVersion: set.version, label }))).id;
 
     // The corrected file of the one symbol, imported alone, as a re-import would bring it.
     const summary = await importBars(t.store, request({ source: { kind: 'csv', path: corrected }, symbols: [REVISED] }));
@@ -136,7 +137,7 @@ describe.each(DRIVERS)('feature rows after revised bars (%s)', (_driver, createD
     await expectOnlineEqualsNewestRows(t.store, cache, set);
 
     const after = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
-    const afterId = writeDataset(dsDir, after).id;
+    const afterId = (await writeDataset(localArtifactStore(dsDir), after)).id;
     expect(afterId).not.toBe(beforeId);
     expect(afterId).toBe(reference.datasetId);
     const audit = await auditPointInTime(t.store, after, { seed: 1 });
@@ -168,7 +169,7 @@ describe('feature rows after back-filled and revised bars (SQLite)', () => {
     await importBars(t.store, request({ source: { kind: 'csv', path: gappy } }));
     await materializeFeatures(t.store, featureSet, { cache });
     const before = await storedRows(t.store, featureSet);
-    const beforeId = writeDataset(tempDir('mlp-rev-ds-'), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label })).id;
+    const beforeId = (await writeDataset(localArtifactStore(tempDir('mlp-rev-ds-')), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label }))).id;
 
     const summary = await importBars(t.store, request({ source: { kind: 'csv', path: original }, symbols: [BACKFILLED] }));
     expect(await getSnapshot(t.store, summary.snapshotId)).toMatchObject({ barsAdded: 1, barsRevised: 0 });
@@ -179,7 +180,7 @@ describe('feature rows after back-filled and revised bars (SQLite)', () => {
     expect(report).toMatchObject({ rowsWritten: 0, rowsRecomputed: recomputed + 1, recomputedFrom: BACKFILLED_DATE });
     expect(await storedRows(t.store, featureSet)).toEqual(reference.rows);
     await expectOnlineEqualsNewestRows(t.store, cache, featureSet);
-    const afterId = writeDataset(tempDir('mlp-rev-ds-'), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label })).id;
+    const afterId = (await writeDataset(localArtifactStore(tempDir('mlp-rev-ds-')), await buildTrainingDataset(t.store, { featureSetVersion: featureSet.version, label }))).id;
     expect(afterId).not.toBe(beforeId);
     expect(afterId).toBe(reference.datasetId);
     expect(await materializeFeatures(t.store, featureSet, { cache })).toMatchObject({ rowsWritten: 0, rowsRecomputed: 0 });

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { encodeArtifact, ArtifactError } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { artifactPath } from '../../lib/registry/artifact-store';
+import { artifactKey } from '../../lib/registry/artifact-store';
 import { aliasHistory, aliasVersion, listModelVersions, loadRegisteredModel, moveAlias, registerModel, RegistryError, resolveVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 async function input(seed: number, key: string): Promise<RegisterModelInput> {
   const d = separable(300, 5, seed);
@@ -41,34 +43,34 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
   });
 
   it('numbers versions, is idempotent on the registration key and refuses to overwrite a version', async () => {
-    const a = await registerModel(t.store, dir, await input(1, 'run-1/logistic'));
-    const again = await registerModel(t.store, dir, await input(1, 'run-1/logistic'));
-    const b = await registerModel(t.store, dir, await input(2, 'run-2/logistic'));
+    const a = await registerModel(t.store, localArtifactStore(dir), await input(1, 'run-1/logistic'));
+    const again = await registerModel(t.store, localArtifactStore(dir), await input(1, 'run-1/logistic'));
+    const b = await registerModel(t.store, localArtifactStore(dir), await input(2, 'run-2/logistic'));
     expect([a.version, again.version, b.version]).toEqual([1, 1, 2]);
     expect(await listModelVersions(t.store, 'direction-5d')).toHaveLength(2);
-    await expect(registerModel(t.store, dir, { ...(await input(3, 'run-3/logistic')), version: 2 })).rejects.toThrow(/already exists; versions are immutable/);
+    await expect(registerModel(t.store, localArtifactStore(dir), { ...(await input(3, 'run-3/logistic')), version: 2 })).rejects.toThrow(/already exists; versions are immutable/);
     expect((await listModelVersions(t.store)).map((v) => v.artifactSha256)).toEqual([a.artifactSha256, b.artifactSha256]);
   });
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
     const reg = await input(1, 'k');
-    const v = await registerModel(t.store, dir, reg);
-    const { model } = await loadRegisteredModel(t.store, dir, 'direction-5d', v.version);
+    const v = await registerModel(t.store, localArtifactStore(dir), reg);
+    const { model } = await loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version);
     const d = separable(50, 5, 9);
     const train = separable(300, 5, 1);
     const original = await logisticRegression.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, {});
     expect(Array.from(model.predictProba(d.x))).toEqual(Array.from(original.predictProba(d.x)));
-    const file = artifactPath(dir, v.artifactSha256);
+    const file = path.join(dir, artifactKey(v.artifactSha256));
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 40] ^= 1;
     fs.writeFileSync(file, bytes);
-    await expect(loadRegisteredModel(t.store, dir, 'direction-5d', v.version)).rejects.toThrow(ArtifactError);
-    await expect(loadRegisteredModel(t.store, dir, 'direction-5d', v.version)).rejects.toThrow(/modified or corrupted/);
+    await expect(loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version)).rejects.toThrow(ArtifactError);
+    await expect(loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version)).rejects.toThrow(/modified or corrupted/);
   });
 
   it('moves aliases with an append-only history and resolves them', async () => {
-    const v1 = await registerModel(t.store, dir, await input(1, 'a'));
-    const v2 = await registerModel(t.store, dir, await input(2, 'b'));
+    const v1 = await registerModel(t.store, localArtifactStore(dir), await input(1, 'a'));
+    const v2 = await registerModel(t.store, localArtifactStore(dir), await input(2, 'b'));
     await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v1.version, movedBy: 'test', reason: 'first model' });
     await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v1.version, movedBy: 'test', reason: 'no-op' });
     await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: v2.version, movedBy: 'workflow wf-2', reason: 'promoted' });

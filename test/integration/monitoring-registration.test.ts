@@ -15,6 +15,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 describe('reference profile at registration', () => {
   let t: TestDatabase;
@@ -31,15 +32,16 @@ describe('reference profile at registration', () => {
   it('is stored by registerAndPromote from the training dataset and the walk-forward scores, once', async () => {
     const artifactDir = tempDir('mlp-monitoring-registration-');
     const ds = syntheticTrainingDataset({ symbols: 10, days: 260, seed: 2 });
-    const { id: datasetId } = writeDataset(artifactDir, ds);
+    const artifacts = localArtifactStore(artifactDir);
+    const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await logisticRegression.fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
-    const { sha256 } = putArtifact(artifactDir, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
     const rows = Int32Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= 150);
     const x = new Float64Array(rows.length * ds.columns.length);
     rows.forEach((r, i) => x.set(ds.values.subarray(r * ds.columns.length, (r + 1) * ds.columns.length), i * ds.columns.length));
-    const predictionsId = writePredictions(artifactDir, { datasetId, algorithm: 'logistic_regression', classes: 2, rows, proba: model.predictProba({ values: x, rows: rows.length, featureNames: ds.columns }), windows: [] });
+    const predictionsId = await writePredictions(artifacts, { datasetId, algorithm: 'logistic_regression', classes: 2, rows, proba: model.predictProba({ values: x, rows: rows.length, featureNames: ds.columns }), windows: [] });
 
-    const { registerAndPromote } = experimentActivities({ store: t.store, artifactDir, trainingPool: pool });
+    const { registerAndPromote } = experimentActivities({ store: t.store, artifacts, trainingPool: pool });
     const experiment = experimentSchema.parse({ name: 'registered-profile', label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }] });
     const input = {
       experiment,

@@ -23,6 +23,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 /**
  * A served model with everything monitoring reads: bars (synthetic, to 2017-06-30), a model over
@@ -36,7 +37,7 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
   await saveFeatureSet(store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
   const next = rng(3);
   const version = await registerOracleModel(store, artifactDir, { name, seed: 3, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 }, backtest: { strategy: { maxDrawdown: 0.1, meanReturn: 0.001 } } } } });
-  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, version);
+  const { model: loaded } = await loadRegisteredModel(store, localArtifactStore(artifactDir), name, version);
   const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
 
   // Reference: the first 60 sessions of the market, its real 5-day directions (so rows of a day move together, as live).
@@ -95,16 +96,16 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
 
   it('stores the reference profile of a registration once, from its training dataset and walk-forward predictions', async () => {
     const ds = syntheticTrainingDataset({ symbols: 20, days: 300, seed: 4 });
-    const { id: datasetId } = writeDataset(artifactDir, ds);
+    const { id: datasetId } = await writeDataset(localArtifactStore(artifactDir), ds);
     const predicted = Int32Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= 200);
     const proba = new Float64Array(predicted.length * 2);
     predicted.forEach((_, i) => {
       proba[i * 2 + 1] = 0.3 + 0.4 * ((i * 7919) % 100) / 100;
       proba[i * 2] = 1 - proba[i * 2 + 1];
     });
-    const predictionsId = writePredictions(artifactDir, { datasetId, algorithm: 'logistic_regression', classes: 2, rows: predicted, proba, windows: [] });
+    const predictionsId = await writePredictions(localArtifactStore(artifactDir), { datasetId, algorithm: 'logistic_regression', classes: 2, rows: predicted, proba, windows: [] });
 
-    const profile = registrationProfileOf(artifactDir, { model: 'profiled', version: 1, featureSetVersion: ds.featureSetVersion, datasetId, predictionsId });
+    const profile = await registrationProfileOf(localArtifactStore(artifactDir), { model: 'profiled', version: 1, featureSetVersion: ds.featureSetVersion, datasetId, predictionsId });
     expect(profile.scoreSource).toBe('walk-forward');
     expect(profile.period).toEqual({ from: ds.days[0], to: ds.days[ds.start[ds.rows - 1]], days: new Set(ds.start).size, rows: ds.rows });
     expect(profile.features.map((f) => f.name)).toEqual(ds.columns);
@@ -120,7 +121,7 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
 
     // Without walk-forward predictions the registered model scores its training rows.
     const model = await logisticRegression.fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
-    const fallback = registrationProfileOf(artifactDir, { model: 'profiled', version: 2, featureSetVersion: ds.featureSetVersion, datasetId, trainedModel: () => model });
+    const fallback = await registrationProfileOf(localArtifactStore(artifactDir), { model: 'profiled', version: 2, featureSetVersion: ds.featureSetVersion, datasetId, trainedModel: () => model });
     expect(fallback.scoreSource).toBe('final-model');
     expect(fallback.score?.count).toBe(ds.rows);
     expect(fallback.features).toEqual(profile.features);

@@ -26,6 +26,7 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { smallExperiment } from '../helpers/experiments';
 import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 /** A wrong-every-time model over the oracle columns, served as champion, with a reference profile, drifted live features and matured predictions. */
 async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDir: string, market: OracleMarket, name: string): Promise<number> {
@@ -34,7 +35,7 @@ async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDi
   const experiment = experimentSchema.parse({ ...smallExperiment(tempDir('mlp-monitoring-nodata-') + '/missing', name), dates: { cutoff: '2017-03-31' } });
   const next = rng(9);
   const version = await registerOracleModel(store, artifactDir, { name, seed: 9, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 } } }, lineage: { experiment } });
-  const { model: loaded } = await loadRegisteredModel(store, artifactDir, name, version);
+  const { model: loaded } = await loadRegisteredModel(store, localArtifactStore(artifactDir), name, version);
   const scoreOf = (oracle: number, noise: number) => loaded.predictProba({ values: Float64Array.of(oracle, noise), rows: 1, featureNames: ORACLE_COLUMNS })[1];
 
   const series = await readBarSeries(store, { symbols: market.symbols });
@@ -189,7 +190,7 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
     // A version whose label spec this code cannot read: its report fails (not retryable), the other one is made.
     const model = await logisticRegression.fit({ features: { values: Float64Array.of(1, 0, -1, 0), rows: 2, featureNames: ORACLE_COLUMNS }, labels: Int32Array.of(1, 0), classes: 2, seed: 1 }, {});
     const label = { kind: 'no-such-label', horizon: 5 };
-    const broken = await registerModel(t.store, artifactDir, {
+    const broken = await registerModel(t.store, localArtifactStore(artifactDir), {
       name: 'mon-broken', artifact: encodeArtifact(model.state(), { featureSetVersion: market.featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: market.featureSetVersion, label,
       snapshotId: null, snapshotHash: null, codeVersion: 'test', workflowId: null, runId: null, registrationKey: `mon-broken/${crypto.randomUUID()}`, metrics: {}, lineage: {},
     });

@@ -21,6 +21,7 @@ import { randomForest } from '../../models/trees/random-forest';
 import { createSqliteTestDatabase, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'direction-5d';
 const FEATURE_SET = 'fs-test-000000000000';
@@ -113,13 +114,13 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const d = separable(400, 5, 3);
     v1 = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
     v2 = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nEstimators: 15, maxDepth: 6 });
-    await registerModel(t.store, artifactDir, await registration(v1, 'logistic_regression', 'v1'));
-    await registerModel(t.store, artifactDir, await registration(v2, 'random_forest', 'v2'));
+    await registerModel(t.store, localArtifactStore(artifactDir), await registration(v1, 'logistic_regression', 'v1'));
+    await registerModel(t.store, localArtifactStore(artifactDir), await registration(v2, 'random_forest', 'v2'));
     await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'test', reason: 'first' });
     await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'first' });
     await publishOnlineFeatures(cache, features);
 
-    servingModels = new ServingModels({ store: t.store, cache, artifactDir, pollMs: 500 });
+    servingModels = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 500 });
     predictionLog = new PredictionLogWriter(t.store, { flushMs: 50 });
     app = buildApiServer({ store: t.store, cache, servingModels, predictionLog, tokens: TOKENS, servingStarted: () => started });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -325,7 +326,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const other = 'other-model';
     const d = separable(100, 5, 8);
     const m = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {});
-    await registerModel(t.store, artifactDir, { ...(await registration(m, 'logistic_regression', 'other-1')), name: other });
+    await registerModel(t.store, localArtifactStore(artifactDir), { ...(await registration(m, 'logistic_regression', 'other-1')), name: other });
     const routes = await writeServingRoutes(t.store, cache, { model: other, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'second model' });
     await eventually('the second model to load', async () => (servingModels.snapshot(other)?.routes.generation === routes.generation ? true : undefined));
     const res = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'] } });

@@ -5,27 +5,30 @@
  */
 import fs from 'node:fs';
 import { getModelVersion, moveAlias, registerModel } from '../../lib/registry/model-registry';
-import { parseReportTarget, recordedReportOf, reportPath, reportsForTarget } from '../../lib/reports/version-report';
+import { parseReportTarget, recordedReportOf, reportKey, reportsForTarget } from '../../lib/reports/version-report';
 import { upsertBars } from '../../lib/store/bars';
 import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 
 describe('run reports in the store', () => {
   let t: TestDatabase;
   let dir: string;
+  let artifacts: ArtifactStore;
 
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     dir = tempDir('mlp-report-artifacts-');
+    artifacts = localArtifactStore(dir);
     const ds = fixtureDataset();
-    const datasetId = writeDataset(dir, ds).id;
-    const predictionsId = writePredictions(dir, { ...fixturePredictions(), datasetId });
+    const datasetId = (await writeDataset(artifacts, ds)).id;
+    const predictionsId = await writePredictions(artifacts, { ...fixturePredictions(), datasetId });
     await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
     const v = fixtureVersion();
-    await registerModel(t.store, dir, {
+    await registerModel(t.store, artifacts, {
       name: v.name,
       artifact: encodeArtifact((await fixtureModel(ds)).state(), { featureSetVersion: v.featureSetVersion, label: v.label }),
       algorithm: v.algorithm,
@@ -51,26 +54,26 @@ describe('run reports in the store', () => {
   });
 
   it('generates, records and then reuses the report of a run; rebuilds it when its file is gone', async () => {
-    const [first] = await reportsForTarget(t.store, dir, parseReportTarget('pipeline-store-test'));
+    const [first] = await reportsForTarget(t.store, artifacts, parseReportTarget('pipeline-store-test'));
     expect(first).toMatchObject({ name: 'demo-direction', version: 1, generated: true });
-    expect(first.path).toBe(reportPath(dir, first.sha256));
+    expect(first.path).toBe(artifacts.urlOf(reportKey(first.sha256)));
     expect(fs.readFileSync(first.path, 'utf8')).toBe(first.html);
     expect(first.html).toContain('data-section="equity" data-recorded="true"');
     expect(first.html).toContain('<span class="badge champion">champion</span>');
     expect(recordedReportOf(await getModelVersion(t.store, 'demo-direction', 1))).toEqual({ path: first.path, sha256: first.sha256, bytes: first.bytes });
 
-    const [again] = await reportsForTarget(t.store, dir, parseReportTarget('demo-direction@champion'));
+    const [again] = await reportsForTarget(t.store, artifacts, parseReportTarget('demo-direction@champion'));
     expect(again).toMatchObject({ sha256: first.sha256, generated: false });
 
     fs.rmSync(first.path);
-    const [rebuilt] = await reportsForTarget(t.store, dir, parseReportTarget('demo-direction@1'));
+    const [rebuilt] = await reportsForTarget(t.store, artifacts, parseReportTarget('demo-direction@1'));
     expect(rebuilt.generated).toBe(true);
     expect(fs.existsSync(rebuilt.path)).toBe(true);
   });
 
   it('names what it cannot find', async () => {
-    await expect(reportsForTarget(t.store, dir, parseReportTarget('no-such-run'))).rejects.toThrow('run no-such-run registered no model version');
-    await expect(reportsForTarget(t.store, dir, parseReportTarget('demo-direction@challenger'))).rejects.toThrow('has no challenger');
+    await expect(reportsForTarget(t.store, artifacts, parseReportTarget('no-such-run'))).rejects.toThrow('run no-such-run registered no model version');
+    await expect(reportsForTarget(t.store, artifacts, parseReportTarget('demo-direction@challenger'))).rejects.toThrow('has no challenger');
     expect(() => parseReportTarget('demo@')).toThrow('neither model@version');
   });
 });

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { RedisCache } from '../../lib/cache/redis-cache';
-import { artifactPath } from '../../lib/registry/artifact-store';
+import { artifactKey } from '../../lib/registry/artifact-store';
 import { registerModel, type ModelVersion } from '../../lib/registry/model-registry';
 import { predictForRequest } from '../../lib/serving/predict';
 import { ServingModels } from '../../lib/serving/serving-models';
@@ -13,6 +14,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const FS = 'fs-test-000000000000';
 const MODEL = 'direction-5d';
@@ -26,7 +28,7 @@ async function registerVersions(store: Database, dir: string, name: string, coun
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
     const label = { kind: 'direction', horizon: 5 };
     versions.push(
-      await registerModel(store, dir, {
+      await registerModel(store, localArtifactStore(dir), {
         name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,
         ...UNTRACKED_REGISTRATION, registrationKey: `${name}/${seed}`,
       }),
@@ -74,7 +76,7 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
   });
 
   const startServing = async (pollMs: number) => {
-    serving = new ServingModels({ store: t.store, cache, artifactDir: dir, pollMs, log: (event, detail) => events.push([event, detail]) });
+    serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(dir), pollMs, log: (event, detail) => events.push([event, detail]) });
     await serving.start();
     return serving;
   };
@@ -113,7 +115,7 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
 
   it('never lets a tampered artifact take traffic: the old snapshot stays, failures are counted and retried by the poll', async () => {
     const s = await startServing(50);
-    const file = artifactPath(dir, versions[1].artifactSha256);
+    const file = path.join(dir, artifactKey(versions[1].artifactSha256));
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 40] ^= 1;
     fs.writeFileSync(file, bytes);
@@ -154,7 +156,7 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
 
   it('is not ready while a model with routes has no loadable snapshot, and serves a new model once it loads', async () => {
     const other = await registerVersions(t.store, dir, 'vol-20d', 1, 100); // artifacts are content-addressed: not v1's bytes
-    const file = artifactPath(dir, other[0].artifactSha256);
+    const file = path.join(dir, artifactKey(other[0].artifactSha256));
     const good = fs.readFileSync(file);
     const bad = Buffer.from(good);
     bad[bad.length - 40] ^= 1;

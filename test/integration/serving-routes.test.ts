@@ -17,6 +17,7 @@ import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const FS = 'fs-test-000000000000';
 
@@ -26,7 +27,7 @@ async function registerVersions(store: Database, dir: string, name: string, coun
     const d = separable(200, 5, seed);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
     const label = { kind: 'direction', horizon: 5 };
-    await registerModel(store, dir, {
+    await registerModel(store, localArtifactStore(dir), {
       name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,
       ...UNTRACKED_REGISTRATION, registrationKey: `${name}/${seed}`,
     });

@@ -18,6 +18,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
 const CUT = '2018-11-01';
@@ -178,7 +179,7 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
     const label = { kind: 'direction', horizon: 1, deadZone: 0 };
     const d = separable(60, 3, 1);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-    const version = await registerModel(t.store, tempDir('mlp-stream-artifacts-'), {
+    const version = await registerModel(t.store, localArtifactStore(tempDir('mlp-stream-artifacts-')), {
       name: 'direction-1d',
       artifact: encodeArtifact(model.state(), { featureSetVersion: SET.version, label }),
       algorithm: 'logistic_regression',

@@ -6,11 +6,12 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
-import { artifactPath } from '../../lib/registry/artifact-store';
+import { artifactKey } from '../../lib/registry/artifact-store';
 import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes, type ServingRoutes } from '../../lib/serving/serving-routes';
@@ -59,7 +60,7 @@ describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => 
 
   /** Flips one byte in the middle of the version's artifact file (artifacts are content-addressed: every test uses its own seeds). */
   async function tamper(model: string, version: number): Promise<void> {
-    const file = artifactPath(artifactDir, (await getModelVersion(t.store, model, version)).artifactSha256);
+    const file = path.join(artifactDir, artifactKey((await getModelVersion(t.store, model, version)).artifactSha256));
     const bytes = fs.readFileSync(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     fs.writeFileSync(file, bytes);

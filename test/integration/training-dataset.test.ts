@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/feature-set';
 import { materializeFeatures } from '../../lib/features/materialize';
 import { importBars } from '../../lib/ingest/import-bars';
@@ -7,8 +8,9 @@ import { labelSpecSchema, computeLabels } from '../../lib/labels/labels';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBarSeries } from '../../lib/store/bars';
 import { readFeatureRows } from '../../lib/store/features';
-import { buildTrainingDataset, datasetPath, readDataset, writeDataset } from '../../lib/training/dataset';
+import { buildTrainingDataset, readDataset, writeDataset } from '../../lib/training/dataset';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const set = defineFeatureSet(DEFAULT_FEATURE_SET);
 const label = labelSpecSchema.parse({ kind: 'direction', horizon: 5 });
@@ -59,18 +61,20 @@ describe('training dataset from the store', () => {
   it('writes a dataset once under its content id and reads it back verified', async () => {
     const ds = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
     const dir = tempDir('mlp-artifacts-');
-    const a = writeDataset(dir, ds);
-    const b = writeDataset(dir, ds);
+    const artifacts = localArtifactStore(dir);
+    const a = await writeDataset(artifacts, ds);
+    const b = await writeDataset(artifacts, ds);
     expect(b.id).toBe(a.id);
-    const back = readDataset(dir, a.id);
+    const back = await readDataset(artifacts, a.id);
     expect(back.rows).toBe(ds.rows);
     expect(back.values).toEqual(ds.values);
     expect(back.end).toEqual(ds.end);
     expect(back.label).toEqual(label);
-    const bytes = fs.readFileSync(datasetPath(dir, a.id));
+    const file = path.join(dir, 'datasets', `${a.id}.mlpd`);
+    const bytes = fs.readFileSync(file);
     bytes[bytes.length - 1] ^= 1;
-    fs.writeFileSync(datasetPath(dir, a.id), bytes);
-    expect(() => readDataset(dir, a.id)).toThrow(/does not match its id/);
-    expect(() => readDataset(dir, 'td-00000000000000000000000000000000')).toThrow(/is not in/);
+    fs.writeFileSync(file, bytes);
+    await expect(readDataset(artifacts, a.id)).rejects.toThrow(/does not match its id/);
+    await expect(readDataset(artifacts, 'td-00000000000000000000000000000000')).rejects.toThrow(/is not in/);
   });
 });

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       databaseUrl: `sqlite:${path.join(dataDir, 'pipeline.sqlite')}`,
       redisUrl: undefined,
       artifactDir: path.join(dataDir, 'artifacts'),
+      artifacts: { kind: 'local', dir: path.join(dataDir, 'artifacts') },
       metricsAddress: '127.0.0.1:9464',
       trainingConcurrency: Math.max(1, os.availableParallelism()),
       apiAddress: '127.0.0.1:8080',
@@ -50,6 +51,22 @@ describe('loadConfig', () => {
     expect(config.artifactDir).toBe(path.join(process.cwd(), 'out', 'models'));
   });
 
+  it('selects the object store with ARTIFACT_URL, path-style when S3_ENDPOINT is set, and refuses a bad URL naming the variable', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/ml', ARTIFACT_URL: 's3://ml-artifacts/team/a/', S3_ENDPOINT: 'http://10.0.0.1:7070', ARTIFACT_CACHE_MAX_MB: '64' }).artifacts).toEqual({
+      kind: 's3',
+      bucket: 'ml-artifacts',
+      prefix: 'team/a',
+      endpoint: 'http://10.0.0.1:7070',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      cacheDir: '/srv/ml/artifact-cache',
+      cacheMaxBytes: 64 * 1024 * 1024,
+    });
+    expect(loadConfig({ ARTIFACT_URL: 's3://bucket', S3_REGION: 'eu-west-1' }).artifacts).toMatchObject({ bucket: 'bucket', prefix: '', endpoint: undefined, region: 'eu-west-1', forcePathStyle: false });
+    expect(() => loadConfig({ ARTIFACT_URL: '/mnt/artifacts' })).toThrow(/ARTIFACT_URL="\/mnt\/artifacts": expected s3:\/\/bucket\[\/prefix\]/);
+    expect(() => loadConfig({ ARTIFACT_URL: 's3://b', S3_ENDPOINT: 'not a url' })).toThrow(/S3_ENDPOINT=/);
+  });
+
   it('takes explicit values as given', () => {
     expect(
       loadConfig({
@@ -72,6 +89,7 @@ describe('loadConfig', () => {
       databaseUrl: 'mysql://u:p@db:3306/bars',
       redisUrl: 'rediss://cache:6380/2',
       artifactDir: '/mnt/artifacts',
+      artifacts: { kind: 'local', dir: '/mnt/artifacts' },
       metricsAddress: '0.0.0.0:9100',
       trainingConcurrency: 3,
       apiAddress: '127.0.0.1:8080',
@@ -149,6 +167,12 @@ describe('loadConfig', () => {
       'DATABASE_URL',
       'REDIS_URL',
       'ARTIFACT_DIR',
+      'ARTIFACT_URL',
+      'S3_ENDPOINT',
+      'S3_REGION',
+      'S3_FORCE_PATH_STYLE',
+      'ARTIFACT_CACHE_DIR',
+      'ARTIFACT_CACHE_MAX_MB',
       'METRICS_ADDRESS',
       'TRAINING_CONCURRENCY',
       'API_ADDRESS',

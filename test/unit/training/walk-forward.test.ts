@@ -2,6 +2,7 @@ import { tempDir } from '../../helpers/databases';
 import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 import { readPredictions, walkForwardPredict, writePredictions, type WalkForwardRequest } from '../../../lib/training/walk-forward';
 import { crossValidate } from '../../../lib/training/trial';
+import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
 
 const request: WalkForwardRequest = { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 100, testDays: 20, trainDays: 100, embargoDays: 0, maxTrainRows: 10_000, seed: 1, threads: 1 };
 
@@ -27,8 +28,8 @@ describe('walk-forward predictions', () => {
     // Rolling: decision days in [testStart - 60, testStart - 6] (labels must end before the test).
     expect(out.windows.every((w) => w.trainRows === 55 * 4)).toBe(true);
     const dir = tempDir('mlp-predictions-');
-    const id = writePredictions(dir, out);
-    expect(readPredictions(dir, id)).toEqual(out);
+    const id = await writePredictions(localArtifactStore(dir), out);
+    expect(await readPredictions(localArtifactStore(dir), id)).toEqual(out);
   });
 
   it('cross-validation finds the signal and not a noise feature set', async () => {
