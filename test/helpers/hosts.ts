@@ -139,10 +139,13 @@ export async function startRedis(host: string, port: number, dir: string): Promi
   return s;
 }
 
-/** The Temporal dev server (headless, its own SQLite file) listening on host:port. */
+/**
+ * The Temporal dev server (headless, its own SQLite file) on port `port` of every address of host A
+ * (the dev server's own services dial its frontend on 127.0.0.1, so it cannot bind `host` alone).
+ */
 export async function startTemporalDevServer(host: string, port: number, dir: string): Promise<Service> {
   const cli = await ensureTemporalCli(() => undefined);
-  const s = service('temporal', cli, ['server', 'start-dev', '--headless', '--ip', host, '--port', String(port), '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error'], `${host}:${port}`, dir);
+  const s = service('temporal', cli, ['server', 'start-dev', '--headless', '--ip', '0.0.0.0', '--port', String(port), '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error'], `${host}:${port}`, dir);
   await waitFor('temporal', s.process, s.address, path.join(dir, 'temporal.log'));
   return s;
 }
