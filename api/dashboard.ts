@@ -216,7 +216,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     ui.get('/ui/deployments', async (request, reply) => {
       if (!caller(request, reply)) return reply;
       const rows = await store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc').limit(50).execute();
-      const cards = [];
+      const cards: string[] = [];
       for (const d of rows) {
         const plan = planSchema.safeParse(parseJson(d.plan)).data;
         const state = deploymentStateSchema.safeParse(parseJson(d.outcome)).data;

@@ -549,6 +549,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('prediction_log').dropColumn('logged_at').execute();
     },
   },
+  '0014_deployment_analyses': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Every analysis of a running deployment, written by the analysis activity, so the dashboard
+      // and the CLI can show a rollout's timeline before it ends (deployments.outcome is written at
+      // the end). Keyed by the workflow's analysis count: a retried activity rewrites its own row.
+      await db.schema
+        .createTable('deployment_analyses')
+        .addColumn('deployment_id', 'varchar(128)', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('phase', 'varchar(16)', (c) => c.notNull())
+        .addColumn('weight', 'double precision', (c) => c.notNull())
+        .addColumn('verdict', 'varchar(32)', (c) => c.notNull())
+        .addColumn('reasons', 'text', (c) => c.notNull())
+        .addColumn('detail', LARGE_TEXT, (c) => c.notNull())
+        .addColumn('analysed_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_analyses_pk', ['deployment_id', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('deployment_analyses').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */
@@ -563,5 +585,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells', 'deployment_analyses'] as const;
 

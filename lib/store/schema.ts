@@ -213,6 +213,22 @@ export interface AnalysisCellsTable {
   s2: number;
 }
 
+/** One analysis of a deployment, written as it runs (lib/deployment/analysis-log.ts). */
+export interface DeploymentAnalysesTable {
+  deployment_id: string;
+  /** The deployment's analysis count when it ran (1, 2, …), across continue-as-new runs. */
+  seq: number;
+  phase: string;
+  /** Challenger traffic share. */
+  weight: number;
+  verdict: string;
+  /** JSON array of strings. */
+  reasons: string;
+  /** JSON of the canary analysis or A/B report. */
+  detail: string;
+  analysed_at: string;
+}
+
 export interface DeploymentsTable {
   id: string;
   model: string;
@@ -287,6 +303,7 @@ export interface DatabaseSchema {
   analysis_streams: AnalysisStreamsTable;
   analysis_cells: AnalysisCellsTable;
   deployments: DeploymentsTable;
+  deployment_analyses: DeploymentAnalysesTable;
   alerts: AlertsTable;
   model_versions: ModelVersionsTable;
   model_aliases: ModelAliasesTable;

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { logDeploymentAnalysis } from '../../lib/deployment/analysis-log';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { raiseAlert } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
@@ -102,6 +103,15 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
       ended_at: '2024-02-07T10:12:00.000Z',
     })
     .execute();
+
+  // A rollout still running: no final state, its analyses only in the analysis log.
+  const runningId = `deploy-${MODEL}-v3`;
+  await t.store.db
+    .insertInto('deployments')
+    .values({ id: runningId, model: MODEL, mode: 'canary', champion_version: 1, challenger_version: 2, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: 'a person', started_at: '2024-02-08T09:00:00.000Z', ended_at: null })
+    .execute();
+  await logDeploymentAnalysis(t.store, { deploymentId: runningId, seq: 1, phase: 'canary', weight: 0.05 }, { verdict: 'pass', reasons: ['canary error rate 0.0% is within 1.0%'], detail: {} }, new Date('2024-02-08T09:05:00.000Z'));
+  await logDeploymentAnalysis(t.store, { deploymentId: runningId, seq: 2, phase: 'canary', weight: 0.25 }, { verdict: 'inconclusive', reasons: ['only 12 matured pairs (need 30); 140 paired requests await their outcome'], detail: {} }, new Date('2024-02-08T09:10:00.000Z'));
 
   await raiseAlert(t.store, { rule: 'data_drift', severity: 'warning', subject: `model ${MODEL} v1`, message: 'feature momentum_5 drifted: PSI 0.31 (q 0.002)', evidence: { features: ['momentum_5'] } });
 
@@ -248,6 +258,13 @@ describe('dashboard in a browser', () => {
     expect(await deployment.locator('.verdict').allTextContents()).toEqual(['pass', 'inconclusive']);
     expect(await deployment.textContent()).toContain('hit rate 51.0% vs 52.5% on 180 matured pairs');
     expect(await deployment.textContent()).toContain('kept the champion: step 2 inconclusive past its deadline');
+    // The running one, from its analysis log: the step its newest analysis ran at is current.
+    const running = page.locator(`.deployment[data-deployment="deploy-${MODEL}-v3"]`);
+    expect(await running.locator('.status').textContent()).toBe('running');
+    expect(await running.locator('ol.timeline li.done').allTextContents()).toEqual(['step 1: 5%']);
+    expect(await running.locator('ol.timeline li.current').allTextContents()).toEqual(['step 2: 25%']);
+    expect(await running.locator('.verdict').allTextContents()).toEqual(['pass', 'inconclusive']);
+    expect(await running.textContent()).toContain('only 12 matured pairs (need 30)');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-deployments.png'), fullPage: true });
 
     await page.click('nav >> text=Alerts');

@@ -4,6 +4,7 @@
  * vectors dated in the past, so their outcomes have matured in the bar store: the champion and a
  * good challenger predict the realised 5-day direction, a bad challenger predicts its opposite.
  */
+import { recentDeploymentAnalyses } from '../../lib/deployment/analysis-log';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -124,6 +125,12 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect(state.status).toBe('promoted');
       expect(state.analyses.map((a) => a.verdict)).toEqual(['pass', 'pass']);
       expect(state.analyses[0].canary?.paired.pairs).toBeGreaterThanOrEqual(20);
+      // Each analysis was also logged as it ran (the dashboard reads a running rollout from this log).
+      const logged = await recentDeploymentAnalyses(t.store, state.deploymentId);
+      expect(logged.map((a) => [a.seq, a.phase, a.weight, a.verdict])).toEqual([
+        [1, 'canary', 0.5, 'pass'],
+        [2, 'canary', 1, 'pass'],
+      ]);
       expect(await aliasVersion(t.store, 'deploy-good', 'champion')).toBe(good.challenger);
       expect((await readServingRoutes(t.store, 'deploy-good'))?.routes).toEqual(singleRoute(good.challenger));
       expect(load.stats.errors).toEqual([]);
@@ -177,6 +184,9 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       const last = abState.analyses.at(-1)?.ab;
       expect(last?.decision).toBe('stop-winner');
       expect(last?.winner).toBe('A');
+      const abLogged = await recentDeploymentAnalyses(t.store, abState.deploymentId);
+      expect(abLogged).toHaveLength(abState.analysisCount);
+      expect(abLogged.at(-1)).toMatchObject({ seq: abState.analysisCount, phase: 'ab-test', verdict: 'stop-winner' });
       expect(abLoad.stats.versions.get(ab.challenger)).toBeGreaterThan(0); // B really served
       expect(abLoad.stats.failed).toBe(0);
       expect((await readServingRoutes(t.store, 'deploy-ab'))?.routes).toEqual(singleRoute(ab.champion));

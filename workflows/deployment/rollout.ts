@@ -172,7 +172,14 @@ export class Rollout {
         }
         continue;
       }
-      const analysis = await analyseCanary({ model: this.plan.model, canary: shadow ? 'shadow' : 'canary', reference: 'champion', since: this.input.deploymentStart, thresholds: this.plan.canary.thresholds });
+      const analysis = await analyseCanary({
+        model: this.plan.model,
+        canary: shadow ? 'shadow' : 'canary',
+        reference: 'champion',
+        since: this.input.deploymentStart,
+        thresholds: this.plan.canary.thresholds,
+        log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
+      });
       recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
       if (analysis.verdict === 'pass') {
         p.passes++;
@@ -227,7 +234,15 @@ export class Rollout {
         if (d?.variant === 'A') return this.keepChampion(`A/B test ended by ${d.by}: A kept`);
         continue;
       }
-      const report = await analyseAbTest({ model: plan.model, since: this.input.deploymentStart, variants: ['A', 'B'], alpha: plan.ab.alpha, minSamplesPerVariant: plan.ab.minSamplesPerVariant, maxSamplesPerVariant: plan.ab.maxSamplesPerVariant });
+      const report = await analyseAbTest({
+        model: plan.model,
+        since: this.input.deploymentStart,
+        variants: ['A', 'B'],
+        alpha: plan.ab.alpha,
+        minSamplesPerVariant: plan.ab.minSamplesPerVariant,
+        maxSamplesPerVariant: plan.ab.maxSamplesPerVariant,
+        log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
+      });
       recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
       if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
       if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
