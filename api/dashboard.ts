@@ -18,6 +18,7 @@ import { readReportFile, recordedReportOf } from '../lib/reports/version-report'
 import { escapeHtml as e } from '../lib/reports/svg';
 import type { Database } from '../lib/store/database';
 import { hasScope, type TokenVerifier } from './auth';
+import { ApiError } from './errors';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 
 export const DASHBOARD_COOKIE = 'mlp_ui_token';
@@ -27,6 +28,12 @@ export interface DashboardDeps {
   /** Where run reports are filed; without it, report pages say the reports are not available here. */
   artifacts?: ArtifactStore;
   verifier: TokenVerifier;
+  /**
+   * The API's limit on failed authentications per address, shared with the dashboard so that a
+   * token cannot be guessed through the login form or the cookie either: `check` refuses an address
+   * already over it, `failed` counts one more failure; both throw a 429 ApiError when over.
+   */
+  authFailures?: { check(request: FastifyRequest): Promise<void>; failed(request: FastifyRequest): Promise<void> };
 }
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -128,7 +135,22 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     );
 
   /** The caller of a dashboard page: cookie (or Authorization header) with the read scope; otherwise the answer is sent. */
-  const caller = (request: FastifyRequest, reply: FastifyReply): ApiToken | undefined => {
+  /** Runs `fn`; a 429 from the failed-authentication limit is answered as a page with its Retry-After. */
+  const limited = async (reply: FastifyReply, fn: () => Promise<void>): Promise<boolean> => {
+    try {
+      await fn();
+      return true;
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.statusCode !== 429) throw error;
+      void send(reply.headers(error.headers), 429, page('Too many attempts', `<p class="error" id="rate-limited">${e(error.message)}</p>`, { nav: false }));
+      return false;
+    }
+  };
+  const checkAddress = (request: FastifyRequest, reply: FastifyReply) => limited(reply, async () => deps.authFailures?.check(request));
+  const countFailure = (request: FastifyRequest, reply: FastifyReply) => limited(reply, async () => deps.authFailures?.failed(request));
+
+  const caller = async (request: FastifyRequest, reply: FastifyReply): Promise<ApiToken | undefined> => {
+    if (!(await checkAddress(request, reply))) return undefined;
     const fromCookie = cookieValue(request.headers.cookie, DASHBOARD_COOKIE);
     const authorization = fromCookie ? `Bearer ${fromCookie}` : request.headers.authorization;
     if (!authorization) {
@@ -137,6 +159,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     }
     const token = verifier.identify(authorization);
     if (!token) {
+      if (!(await countFailure(request, reply))) return undefined;
       void send(reply.header('set-cookie', `${DASHBOARD_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`), 401, loginForm('That token is not known to this API (API_TOKENS); sign in again.'));
       return undefined;
     }
@@ -156,9 +179,13 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     ui.get('/ui/login', async (_request, reply) => send(reply, 200, loginForm()));
 
     ui.post('/ui/login', async (request, reply) => {
+      if (!(await checkAddress(request, reply))) return reply;
       const parsed = loginBody.safeParse(request.body ?? {});
       const token = parsed.success && parsed.data.token !== '' ? verifier.identify(`Bearer ${parsed.data.token}`) : undefined;
-      if (!token) return send(reply, 401, loginForm('Unknown token: give a token listed in API_TOKENS.'));
+      if (!token) {
+        if (!(await countFailure(request, reply))) return reply;
+        return send(reply, 401, loginForm('Unknown token: give a token listed in API_TOKENS.'));
+      }
       if (!hasScope(token, 'read')) return send(reply, 403, loginForm(`Token "${token.name}" lacks the read scope (it has ${token.scopes.join(', ')}); the dashboard needs read (or admin).`));
       return reply.header('set-cookie', `${DASHBOARD_COOKIE}=${encodeURIComponent(parsed.success ? parsed.data.token : '')}; Path=/ui; HttpOnly; SameSite=Strict`).redirect('/ui/models', 303);
     });
@@ -166,12 +193,12 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     ui.get('/ui/logout', async (_request, reply) => reply.header('set-cookie', `${DASHBOARD_COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/ui/login', 303));
 
     ui.get('/ui', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       return reply.redirect('/ui/models', 303);
     });
 
     ui.get('/ui/models', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       const versions = await listModelVersions(store);
       const aliases = await store.db.selectFrom('model_aliases').select(['name', 'alias', 'version']).execute();
       const aliasesOf = (v: ModelVersion) => aliases.filter((a) => a.name === v.name && Number(a.version) === v.version).map((a) => a.alias).sort();
@@ -198,7 +225,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     });
 
     ui.get('/ui/models/:name/versions/:version/report', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       const params = versionParams.safeParse(request.params);
       if (!params.success) return send(reply, 400, page('Bad request', '<p class="error">Expected /ui/models/&lt;model&gt;/versions/&lt;number&gt;/report.</p>'));
       const { name, version } = params.data;
@@ -214,7 +241,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     });
 
     ui.get('/ui/deployments', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       const rows = await store.db.selectFrom('deployments').selectAll().orderBy('started_at', 'desc').limit(50).execute();
       const cards: string[] = [];
       for (const d of rows) {
@@ -246,7 +273,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     });
 
     ui.get('/ui/alerts', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       const alerts = await listAlerts(store, { status: 'open', limit: 200 });
       const body =
         alerts.length > 0
@@ -256,7 +283,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     });
 
     ui.get('/ui/monitoring', async (request, reply) => {
-      if (!caller(request, reply)) return reply;
+      if (!(await caller(request, reply))) return reply;
       const rows = await store.db.selectFrom('monitoring_reports').selectAll().orderBy('created_at', 'desc').limit(500).execute();
       // The latest report per model (the first seen, newest first).
       const latest = new Map<string, (typeof rows)[number]>();

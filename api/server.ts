@@ -372,7 +372,15 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.get('/openapi.json', async () => openApi);
 
-  registerDashboard(app, { store: deps.store, artifacts: deps.artifacts, verifier });
+  registerDashboard(app, {
+    store: deps.store,
+    artifacts: deps.artifacts,
+    verifier,
+    authFailures: {
+      check: (request) => enforce(limiter.authFailures, request, 'failed authentications from this address', false),
+      failed: (request) => enforce(limiter.authFailures, request, 'failed authentications from this address'),
+    },
+  });
 
   return app;
 }

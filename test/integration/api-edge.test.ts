@@ -3,6 +3,7 @@
  * token and per address: 429 with Retry-After) and one bounded JSON error shape for every error,
  * including the ones Node's HTTP parser and Fastify's router raise (414, 431, 404), over a real socket.
  */
+import { DASHBOARD_COOKIE } from '../../api/dashboard';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -88,6 +89,24 @@ describe('prediction API edge: rate limits and one error shape', () => {
     // The address is locked out for the window, even with a good token; other addresses are not.
     expect((await predict(app, ALICE)).statusCode).toBe(429);
     expect((await predict(app, ALICE, '10.0.0.2')).statusCode).toBe(200);
+  });
+
+  it('counts failed dashboard sign-ins and unknown dashboard cookies against the same per-address limit', async () => {
+    const app = server({ authFailuresPerAddress: 4 });
+    const login = (token: string, remoteAddress = '10.0.1.1') =>
+      app.inject({ method: 'POST', url: '/ui/login', payload: `token=${encodeURIComponent(token)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress });
+    const page = (cookieToken: string, remoteAddress = '10.0.1.1') => app.inject({ method: 'GET', url: '/ui/models', headers: { cookie: `${DASHBOARD_COOKIE}=${encodeURIComponent(cookieToken)}` }, remoteAddress });
+    for (let i = 0; i < 2; i++) expect((await login(`guess-${i}-0123456789`)).statusCode).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await page(`guess-cookie-${i}-0123456789`)).statusCode).toBe(401);
+    // Over the limit: a 429 page with Retry-After, for another guess and for a valid token alike.
+    const limited = await login('guess-x-0123456789');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.body).toMatch(/too many failed authentications from this address \(limit 4 per 60 s\)/);
+    expect((await login(ALICE.token)).statusCode).toBe(429);
+    expect((await predict(app, ALICE, '10.0.1.1')).statusCode).toBe(429);
+    // Another address is not affected.
+    expect((await login(ALICE.token, '10.0.1.2')).statusCode).not.toBe(429);
   });
 
   it('limits predictions per token', async () => {
