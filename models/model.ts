@@ -46,12 +46,28 @@ export interface TrainedModel {
   state(): ModelState;
 }
 
+/** How much a warm start adds to the model it continues (each algorithm reads its own field). */
+export interface WarmStartOptions {
+  /** Gradient boosting: boosting rounds added to the ensemble (early stopping may keep fewer; 0 keeps it as it is). */
+  extraRounds: number;
+  /** Random forest: share of the trees replaced by trees grown on the new rows (the oldest go first). */
+  refreshShare: number;
+  /** Neural networks: epochs of continued training from the model's weights (early stopping may end them sooner). */
+  epochs: number;
+}
+
 export interface Algorithm<Params> {
   readonly name: string;
   readonly version: number;
   fit(input: FitInput, params: Params): Promise<TrainedModel>;
   /** Rebuilds a model from a verified state (see models/artifact.ts). */
   restore(state: ModelState): TrainedModel;
+  /**
+   * Continues training `from` (a model of this algorithm, restored from its artifact) on the rows
+   * of `input` with `params` for what is added; absent when the algorithm cannot warm-start (it
+   * then trains from scratch). `from` is never modified.
+   */
+  continueFit?(from: TrainedModel, input: FitInput, params: Params, warm: WarmStartOptions): Promise<TrainedModel>;
 }
 
 /** Refuses a matrix whose columns are not the ones the model was trained on, in the same order. */

@@ -7,10 +7,10 @@
  * (models/neural/tensorflow.ts) to have been done once in the process.
  */
 import { z } from 'zod';
-import type { FitInput, ModelState } from '../model';
+import type { FitInput, ModelState, TrainedModel, WarmStartOptions } from '../model';
 import { fitStandardiser } from '../standardiser';
 import type { Architecture } from './network';
-import { fitNeural, leadingRows, parseParams, restoreNeural, trainingParamsShape, type NeuralAlgorithm } from './neural-model';
+import { fitNeural, leadingRows, NeuralModel, parseParams, restoreNeural, trainingParamsShape, type NeuralAlgorithm } from './neural-model';
 import { loadedTensorFlow } from './tensorflow';
 
 export const mlpParamsSchema = z.object({
@@ -45,6 +45,17 @@ export const mlp: NeuralAlgorithm<MlpParams> = {
       architecture: architecture(params, input.features.featureNames.length, input.classes),
       standardiser: (x, trainRows) => fitStandardiser(leadingRows(x, trainRows)),
     });
+  },
+  /**
+   * Continues training from `from`'s weights (and its standardiser) for at most `warm.epochs`
+   * epochs of `params`' optimiser settings; the hidden layers must be the model's.
+   */
+  async continueFit(from: TrainedModel, input: FitInput, raw: MlpParams, warm: WarmStartOptions) {
+    if (!(from instanceof NeuralModel) || from.algorithm !== NAME) throw new Error(`${NAME}.continueFit: cannot continue a ${from.algorithm} model`);
+    if (!Number.isInteger(warm.epochs) || warm.epochs < 1) throw new Error(`${NAME}.continueFit: epochs must be an integer ≥ 1, not ${warm.epochs}`);
+    const params = parseParams(mlpParamsSchema, { ...(raw as Record<string, unknown>), epochs: warm.epochs }, `${NAME}.continueFit`);
+    const spec = { algorithm: NAME, version: VERSION, params, architecture: architecture(params, input.features.featureNames.length, input.classes), standardiser: () => from.s };
+    return fitNeural(input, spec, from);
   },
   restore(state: ModelState) {
     const tf = loadedTensorFlow(`${NAME}.restore`);

@@ -311,8 +311,13 @@ export async function trainNetwork(
   options: TrainingOptions,
   seed: number,
   signal?: AbortSignal,
+  /** Weights to start from instead of the seeded initialisation (a warm start); copied, never modified. */
+  initial?: readonly Float32Array[],
 ): Promise<{ weights: Float32Array[]; summary: TrainingSummary }> {
   const shapes = weightShapes(a);
+  if (initial && (initial.length !== shapes.length || initial.some((w, i) => w.length !== weightCount(shapes[i])))) {
+    throw new Error(`trainNetwork: the initial weights do not fit the architecture (${initial.map((w) => w.length).join(',')} vs ${shapes.map(weightCount).join(',')})`);
+  }
   const { trainRows, validationRows } = data;
   const trainWeights = normalisedWeights(data.weights, 0, trainRows);
   const validationWeights = normalisedWeights(data.weights, trainRows, trainRows + validationRows);
@@ -323,7 +328,7 @@ export async function trainNetwork(
   const widths = dropoutWidths(a);
   const batchSize = Math.min(options.batchSize, trainRows);
 
-  const weights = initialWeights(shapes, seed);
+  const weights = initial ? initial.map((w) => w.slice()) : initialWeights(shapes, seed);
   const adam = new Adam(weights, shapes.map((s) => s.cols > 0), options.learningRate, options.l2); // biases are not penalised
   const upload = (): TF.Tensor[] => shapes.map((s, i) => tensorOf(tf, s, weights[i]));
 

@@ -125,9 +125,11 @@ export class NeuralModel implements TrainedModel {
     private readonly params: Record<string, unknown>,
     /** How training went (epochs run, best epoch, validation loss, backend). */
     readonly training: TrainingSummary,
-    private readonly architecture: Architecture,
-    private readonly s: Standardiser,
-    private readonly weights: readonly Float32Array[],
+    readonly architecture: Architecture,
+    /** Fitted on the training rows; a warm start keeps it, since the weights expect its scale. */
+    readonly s: Standardiser,
+    /** In weightShapes(architecture) order; never modified. */
+    readonly weights: readonly Float32Array[],
     private readonly tf: TensorFlow,
   ) {}
 
@@ -167,16 +169,27 @@ export interface NeuralSpec {
   standardiser(x: FeatureMatrix, trainRows: number): Standardiser;
 }
 
-export async function fitNeural(input: FitInput, spec: NeuralSpec): Promise<NeuralModel> {
-  const what = `${spec.algorithm}.fit`;
+/**
+ * Fits the network on the input. With `from` (a warm start) training starts from that model's
+ * weights and keeps its standardiser, which must then have the same architecture; Adam's moments
+ * start afresh.
+ */
+export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: NeuralModel): Promise<NeuralModel> {
+  const what = `${spec.algorithm}.${from ? 'continueFit' : 'fit'}`;
   checkInput(input, what);
+  if (from) {
+    assertSameFeatures(from.featureNames, input.features.featureNames, what);
+    if (from.algorithm !== spec.algorithm || JSON.stringify(from.architecture) !== JSON.stringify(spec.architecture)) {
+      throw new Error(`${what}: the model's network (${from.algorithm} ${JSON.stringify(from.architecture)}) is not the one of these parameters (${JSON.stringify(spec.architecture)}); its weights cannot be continued`);
+    }
+  }
   const tf = await loadTensorFlow();
   const backend = tensorFlowInfo()?.backend ?? 'cpu';
   const x = input.features;
   const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
-  const s = spec.standardiser(x, trainRows);
+  const s = from ? from.s : spec.standardiser(x, trainRows);
   const data = { x: standardise(x, s, new Float32Array(x.values.length)), labels: input.labels, weights: input.weights, trainRows, validationRows };
-  const { weights, summary } = await trainNetwork(tf, backend, spec.architecture, data, spec.params, input.seed, input.signal);
+  const { weights, summary } = await trainNetwork(tf, backend, spec.architecture, data, spec.params, input.seed, input.signal, from?.weights);
   return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights, tf);
 }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { rng } from '../../lib/random';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
-import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
+import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
 import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
@@ -50,17 +50,18 @@ function toProbabilities(raw: Float64Array, offset: number, outputs: number, out
   for (let k = 0; k < outputs; k++) out[outOffset + k] /= sum;
 }
 
-class GradientBoostingModel implements TrainedModel {
+export class GradientBoostingModel implements TrainedModel {
   readonly algorithm = 'gradient_boosting';
   private readonly outputs: number;
   constructor(
     readonly featureNames: readonly string[],
     readonly classes: number,
     private readonly params: Record<string, unknown>,
-    private readonly base: Float64Array,
+    /** Initial raw score(s): the class prior's log-odds (a warm start keeps its champion's). */
+    readonly base: Float64Array,
     /** Round-major: trees[round * outputs + k]. */
-    private readonly trees: Tree[],
-    private readonly gain: Float64Array,
+    readonly trees: readonly Tree[],
+    readonly gain: Float64Array,
   ) {
     this.outputs = classes === 2 ? 1 : classes;
   }
@@ -88,8 +89,22 @@ class GradientBoostingModel implements TrainedModel {
     return new Map(this.featureNames.map((name, j) => [name, this.gain[j] / total]));
   }
 
+  /** Raw scores (rows × outputs) of row-major rows [from, to) of `x`: base plus every tree. */
+  rawScores(x: FeatureMatrix, from: number, to: number): Float64Array {
+    const p = this.featureNames.length;
+    const K = this.outputs;
+    const raw = new Float64Array((to - from) * K);
+    for (let r = from; r < to; r++) {
+      const row = x.values.subarray(r * p, (r + 1) * p);
+      const o = (r - from) * K;
+      raw.set(this.base, o);
+      for (let t = 0; t < this.trees.length; t++) raw[o + (t % K)] += this.trees[t].value[leafOf(this.trees[t], row)];
+    }
+    return raw;
+  }
+
   state(): ModelState {
-    const [sizes, ...arrays] = treeArrays(this.trees);
+    const [sizes, ...arrays] = treeArrays([...this.trees]);
     return {
       algorithm: this.algorithm,
       algorithmVersion: gradientBoosting.version,
@@ -131,131 +146,161 @@ function featureRanges(stride: number, threads: number): Array<[number, number]>
   return Array.from({ length: parts }, (_, t) => [Math.round((t * words) / parts) * 4, Math.round(((t + 1) * words) / parts) * 4]);
 }
 
+/**
+ * Boosts `rounds` rounds on the input's rows. From scratch the ensemble starts at the class prior;
+ * with `start` (a warm start, as LightGBM's init_model) it starts from that model's raw scores on
+ * these rows, keeps its base score and trees, and appends the new ones after them.
+ */
+async function boost(input: FitInput, params: z.output<typeof gradientBoostingParamsSchema>, rounds: number, start?: GradientBoostingModel): Promise<GradientBoostingModel> {
+  const x = input.features;
+  const p = x.featureNames.length;
+  const K = input.classes === 2 ? 1 : input.classes;
+  const validRows = params.validationFraction > 0 ? Math.floor(x.rows * params.validationFraction) : 0;
+  const n = x.rows - validRows;
+  if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
+  const stride = Math.ceil(p / 4) * 4;
+  const ranges = featureRanges(stride, input.threads ?? 1);
+  const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+  // Binning is shared out by feature range too: each thread writes its columns of the same arrays.
+  const bins = shared.bytes(n * stride);
+  const columns = shared.bytes(n * p);
+  const values = pool ? new Float64Array(new SharedArrayBuffer(n * p * 8)) : x.values;
+  if (pool) values.set(x.values.subarray(0, n * p));
+  const clip = (to: number) => Math.min(to, p);
+  const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
+  const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
+  const edges = [...localEdges, ...(await Promise.all(remoteEdges)).flat()];
+  const data: HistogramData = {
+    rows: n,
+    stride,
+    bins,
+    binCounts: Int32Array.from(edges, (e) => e.length + 1),
+    order: shared.ints(n),
+    packed: shared.floats(n),
+    quantisation: shared.floats(3),
+  };
+  const quantiser = gradientQuantiser(n);
+  const grad = new Float64Array(n);
+  const hess = new Float64Array(n);
+  const validBins = binRows(slice(x, n, x.rows), edges, stride);
+  const labels = input.labels;
+  const weight = input.weights;
+
+  // Start from the (weighted) class prior, or from the model being continued.
+  let base: Float64Array;
+  let trainRaw: Float64Array;
+  let validRaw: Float64Array;
+  if (start) {
+    base = start.base;
+    trainRaw = start.rawScores(x, 0, n);
+    validRaw = start.rawScores(x, n, x.rows);
+  } else {
+    const prior = new Float64Array(input.classes);
+    for (let r = 0; r < n; r++) prior[labels[r]] += weight?.[r] ?? 1;
+    const total = prior.reduce((a, b) => a + b, 0);
+    const clamp = (q: number) => Math.min(Math.max(q / total, 1e-6), 1 - 1e-6);
+    base = K === 1 ? Float64Array.of(Math.log(clamp(prior[1]) / (1 - clamp(prior[1])))) : Float64Array.from(prior, (c) => Math.log(clamp(c)));
+    trainRaw = new Float64Array(n * K);
+    validRaw = new Float64Array(validRows * K);
+    for (let r = 0; r < n; r++) trainRaw.set(base, r * K);
+    for (let r = 0; r < validRows; r++) validRaw.set(base, r * K);
+  }
+
+  const allowed = shared.bytes(stride).fill(1, 0, p);
+  const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
+  const maxNodes = 2 ** Math.min(params.maxDepth, 20);
+  const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, maxNodes));
+  const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
+  const remotes = served.map((range) => new RemoteHistogramRange(range));
+  const ctx: GradientTreeContext = {
+    data,
+    columns,
+    edges,
+    local: new HistogramRange(data, ranges[0][0], ranges[0][1], allowed, splitParams),
+    remotes,
+    params: { maxDepth: params.maxDepth, minChildWeight: params.minChildWeight, lambda: params.lambda, learningRate: params.learningRate },
+    scratch: new Int32Array(n),
+  };
+
+  const random = rng(input.seed);
+  const proba = new Float64Array(n * input.classes);
+  const inSample = new Uint8Array(n);
+  const trees: Tree[] = [];
+  const gains: Float64Array[] = [];
+  const earlyStopping = validRows > 0;
+  // A continued ensemble competes with itself: new rounds are kept only while they beat it.
+  let bestLoss = start && earlyStopping ? logLoss(validRaw, K, labels, n, input.classes) : Infinity;
+  let bestRounds = 0;
+  let roundsRun = 0;
+  try {
+    for (const remote of remotes) remote.waitUntilServing(60_000);
+    for (let round = 0; round < rounds; round++) {
+      input.signal?.throwIfAborted();
+      for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
+      // Rows drawn once per round (all outputs share them), kept ascending.
+      let count = 0;
+      for (let r = 0; r < n; r++) {
+        inSample[r] = params.subsample >= 1 || random() < params.subsample ? 1 : 0;
+        if (inSample[r]) count++;
+      }
+      for (let k = 0; k < K; k++) {
+        const cls = K === 1 ? 1 : k;
+        for (let r = 0, o = 0; r < n; r++) {
+          const q = proba[r * input.classes + cls];
+          const w = weight?.[r] ?? 1;
+          grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
+          hess[r] = w * Math.max(q * (1 - q), 1e-16);
+          if (inSample[r]) data.order[o++] = r;
+        }
+        quantiser(grad, hess, data.order.subarray(0, count), data.packed, data.quantisation, random);
+        if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
+        const grown = growGradientTree(ctx, count);
+        trees.push(grown.tree);
+        gains.push(grown.gain);
+        const { leaves } = grown;
+        for (let l = 0; l < leaves.length; l += 3) {
+          const v = grown.tree.value[leaves[l]];
+          for (let i = leaves[l + 1]; i < leaves[l + 2]; i++) trainRaw[data.order[i] * K + k] += v;
+        }
+        if (count < n) for (let r = 0; r < n; r++) if (!inSample[r]) trainRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, data.bins, r * stride)];
+        for (let r = 0; r < validRows; r++) validRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, validBins, r * stride)];
+      }
+      roundsRun = round + 1;
+      if (!earlyStopping) continue;
+      const loss = logLoss(validRaw, K, labels, n, input.classes);
+      if (loss < bestLoss) {
+        bestLoss = loss;
+        bestRounds = roundsRun;
+      } else if (roundsRun - bestRounds >= params.earlyStoppingRounds) break;
+    }
+  } finally {
+    for (const remote of remotes) remote.stop();
+    await Promise.all(serving);
+  }
+  const kept = earlyStopping ? bestRounds : roundsRun;
+  const gain = start ? Float64Array.from(start.gain) : new Float64Array(p);
+  for (const g of gains.slice(0, kept * K)) for (let j = 0; j < p; j++) gain[j] += g[j];
+  const summary = { ...params, roundsRun, bestRounds: kept, validationLogLoss: earlyStopping && Number.isFinite(bestLoss) ? bestLoss : null };
+  if (!start) return new GradientBoostingModel(x.featureNames, input.classes, summary, base, trees.slice(0, kept * K), gain);
+  // nRounds stays the recipe's (what a cold fit of these params runs); the ensemble's size is the payload's.
+  const continued = { ...summary, warmStart: { championTrees: start.trees.length, roundsAdded: kept } };
+  return new GradientBoostingModel(x.featureNames, input.classes, continued, base, [...start.trees, ...trees.slice(0, kept * K)], gain);
+}
+
 export const gradientBoosting: Algorithm<GradientBoostingParams> = {
   name: 'gradient_boosting',
   version: 1,
   async fit(input: FitInput, raw: GradientBoostingParams) {
     const params = gradientBoostingParamsSchema.parse(raw);
-    const x = input.features;
-    const p = x.featureNames.length;
-    const K = input.classes === 2 ? 1 : input.classes;
-    const validRows = params.validationFraction > 0 ? Math.floor(x.rows * params.validationFraction) : 0;
-    const n = x.rows - validRows;
-    if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
-    const stride = Math.ceil(p / 4) * 4;
-    const ranges = featureRanges(stride, input.threads ?? 1);
-    const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
-    // Binning is shared out by feature range too: each thread writes its columns of the same arrays.
-    const bins = shared.bytes(n * stride);
-    const columns = shared.bytes(n * p);
-    const values = pool ? new Float64Array(new SharedArrayBuffer(n * p * 8)) : x.values;
-    if (pool) values.set(x.values.subarray(0, n * p));
-    const clip = (to: number) => Math.min(to, p);
-    const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
-    const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
-    const edges = [...localEdges, ...(await Promise.all(remoteEdges)).flat()];
-    const data: HistogramData = {
-      rows: n,
-      stride,
-      bins,
-      binCounts: Int32Array.from(edges, (e) => e.length + 1),
-      order: shared.ints(n),
-      packed: shared.floats(n),
-      quantisation: shared.floats(3),
-    };
-    const quantiser = gradientQuantiser(n);
-    const grad = new Float64Array(n);
-    const hess = new Float64Array(n);
-    const validBins = binRows(slice(x, n, x.rows), edges, stride);
-    const labels = input.labels;
-    const weight = input.weights;
-
-    // Start from the (weighted) class prior.
-    const prior = new Float64Array(input.classes);
-    for (let r = 0; r < n; r++) prior[labels[r]] += weight?.[r] ?? 1;
-    const total = prior.reduce((a, b) => a + b, 0);
-    const clamp = (q: number) => Math.min(Math.max(q / total, 1e-6), 1 - 1e-6);
-    const base = K === 1 ? Float64Array.of(Math.log(clamp(prior[1]) / (1 - clamp(prior[1])))) : Float64Array.from(prior, (c) => Math.log(clamp(c)));
-
-    const trainRaw = new Float64Array(n * K);
-    const validRaw = new Float64Array(validRows * K);
-    for (let r = 0; r < n; r++) trainRaw.set(base, r * K);
-    for (let r = 0; r < validRows; r++) validRaw.set(base, r * K);
-
-    const allowed = shared.bytes(stride).fill(1, 0, p);
-    const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
-    const maxNodes = 2 ** Math.min(params.maxDepth, 20);
-    const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, maxNodes));
-    const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
-    const remotes = served.map((range) => new RemoteHistogramRange(range));
-    const ctx: GradientTreeContext = {
-      data,
-      columns,
-      edges,
-      local: new HistogramRange(data, ranges[0][0], ranges[0][1], allowed, splitParams),
-      remotes,
-      params: { maxDepth: params.maxDepth, minChildWeight: params.minChildWeight, lambda: params.lambda, learningRate: params.learningRate },
-      scratch: new Int32Array(n),
-    };
-
-    const random = rng(input.seed);
-    const proba = new Float64Array(n * input.classes);
-    const inSample = new Uint8Array(n);
-    const trees: Tree[] = [];
-    const gains: Float64Array[] = [];
-    let bestLoss = Infinity;
-    let bestRounds = 0;
-    let roundsRun = 0;
-    const earlyStopping = validRows > 0;
-    try {
-      for (const remote of remotes) remote.waitUntilServing(60_000);
-      for (let round = 0; round < params.nRounds; round++) {
-        input.signal?.throwIfAborted();
-        for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
-        // Rows drawn once per round (all outputs share them), kept ascending.
-        let count = 0;
-        for (let r = 0; r < n; r++) {
-          inSample[r] = params.subsample >= 1 || random() < params.subsample ? 1 : 0;
-          if (inSample[r]) count++;
-        }
-        for (let k = 0; k < K; k++) {
-          const cls = K === 1 ? 1 : k;
-          for (let r = 0, o = 0; r < n; r++) {
-            const q = proba[r * input.classes + cls];
-            const w = weight?.[r] ?? 1;
-            grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
-            hess[r] = w * Math.max(q * (1 - q), 1e-16);
-            if (inSample[r]) data.order[o++] = r;
-          }
-          quantiser(grad, hess, data.order.subarray(0, count), data.packed, data.quantisation, random);
-          if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
-          const grown = growGradientTree(ctx, count);
-          trees.push(grown.tree);
-          gains.push(grown.gain);
-          const { leaves } = grown;
-          for (let l = 0; l < leaves.length; l += 3) {
-            const v = grown.tree.value[leaves[l]];
-            for (let i = leaves[l + 1]; i < leaves[l + 2]; i++) trainRaw[data.order[i] * K + k] += v;
-          }
-          if (count < n) for (let r = 0; r < n; r++) if (!inSample[r]) trainRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, data.bins, r * stride)];
-          for (let r = 0; r < validRows; r++) validRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, validBins, r * stride)];
-        }
-        roundsRun = round + 1;
-        if (!earlyStopping) continue;
-        const loss = logLoss(validRaw, K, labels, n, input.classes);
-        if (loss < bestLoss) {
-          bestLoss = loss;
-          bestRounds = roundsRun;
-        } else if (roundsRun - bestRounds >= params.earlyStoppingRounds) break;
-      }
-    } finally {
-      for (const remote of remotes) remote.stop();
-      await Promise.all(serving);
-    }
-    const kept = earlyStopping ? bestRounds : roundsRun;
-    const gain = new Float64Array(p);
-    for (const g of gains.slice(0, kept * K)) for (let j = 0; j < p; j++) gain[j] += g[j];
-    return new GradientBoostingModel(x.featureNames, input.classes, { ...params, roundsRun, bestRounds: kept, validationLogLoss: earlyStopping ? bestLoss : null }, base, trees.slice(0, kept * K), gain);
+    return boost(input, params, params.nRounds);
+  },
+  /** Adds up to `extraRounds` rounds to `from`'s ensemble, fitted to these rows (its trees and base score stay). */
+  async continueFit(from: TrainedModel, input: FitInput, raw: GradientBoostingParams, warm: WarmStartOptions) {
+    if (!(from instanceof GradientBoostingModel)) throw new Error(`gradient_boosting.continueFit: cannot continue a ${from.algorithm} model`);
+    assertSameFeatures(from.featureNames, input.features.featureNames, 'gradient_boosting.continueFit');
+    if (from.classes !== input.classes) throw new Error(`gradient_boosting.continueFit: the model has ${from.classes} classes, the rows ${input.classes}`);
+    if (!Number.isInteger(warm.extraRounds) || warm.extraRounds < 0) throw new Error(`gradient_boosting.continueFit: extraRounds must be an integer ≥ 0, not ${warm.extraRounds}`);
+    return boost(input, gradientBoostingParamsSchema.parse(raw), warm.extraRounds, from);
   },
   restore(state: ModelState) {
     const p = state.featureNames.length;

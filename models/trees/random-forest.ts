@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { rng } from '../../lib/random';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
-import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
+import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binMatrix } from './binning';
 import { growTree, leafOf, type Tree } from './classification-tree';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
@@ -31,14 +31,15 @@ function featuresPerSplit(setting: number | 'sqrt' | 'log2', p: number): number 
   return Math.max(1, Math.min(p, setting <= 1 ? Math.round(setting * p) : Math.floor(setting)));
 }
 
-class RandomForestModel implements TrainedModel {
+export class RandomForestModel implements TrainedModel {
   readonly algorithm = 'random_forest';
   constructor(
     readonly featureNames: readonly string[],
     readonly classes: number,
     private readonly params: Record<string, unknown>,
-    private readonly trees: Tree[],
-    private readonly importance: Float64Array,
+    /** Oldest first: a warm start replaces trees from the front and appends the new ones. */
+    readonly trees: readonly Tree[],
+    readonly importance: Float64Array,
   ) {}
 
   predictProba(features: FeatureMatrix): Float64Array {
@@ -63,7 +64,7 @@ class RandomForestModel implements TrainedModel {
   }
 
   state(): ModelState {
-    const [sizes, ...arrays] = treeArrays(this.trees);
+    const [sizes, ...arrays] = treeArrays([...this.trees]);
     return {
       algorithm: this.algorithm,
       algorithmVersion: randomForest.version,
@@ -134,30 +135,61 @@ function oobAccuracy(votes: Float64Array, labels: Int32Array, classes: number): 
   return counted === 0 ? NaN : hits / counted;
 }
 
+type ParsedParams = z.output<typeof randomForestParamsSchema>;
+
+/** Grows trees [0, count) on the input's rows (on the shared pool when threads > 1): trees, summed importance, out-of-bag accuracy. */
+async function growForest(input: FitInput, params: ParsedParams, count: number): Promise<{ trees: Tree[]; importance: Float64Array; oobScore?: number }> {
+  const pool = sharedPool(input.threads ?? 1);
+  const batches = pool ? Math.min(input.threads as number, count) : 1;
+  // Contiguous tree ranges per thread; tree t's randomness depends on t only, so the forest is
+  // identical for any number of threads.
+  const bounds = Array.from({ length: batches + 1 }, (_, b) => Math.round((b * count) / batches));
+  const { signal, ...fit } = input;
+  const remote = bounds.slice(1, -1).map((from, i) => (pool as TaskPool).run(i, 'forestTrees', { fit, params, from, to: bounds[i + 2] }));
+  const local = buildTrees({ ...fit, signal }, params, 0, bounds[1]);
+  const parts = [local, ...(await Promise.all(remote))];
+  // Summed tree by tree in tree order, so rounding does not depend on the batching either.
+  const importance = new Float64Array(input.features.featureNames.length);
+  for (const tree of parts.flatMap((part) => part.importances)) for (let j = 0; j < importance.length; j++) importance[j] += tree[j];
+  let oobScore: number | undefined;
+  if (params.bootstrap) {
+    const votes = parts[0].oobVotes;
+    for (const part of parts.slice(1)) for (let i = 0; i < votes.length; i++) votes[i] += part.oobVotes[i];
+    oobScore = oobAccuracy(votes, input.labels, input.classes);
+  }
+  return { trees: parts.flatMap((part) => part.trees), importance, oobScore };
+}
+
 export const randomForest: Algorithm<RandomForestParams> = {
   name: 'random_forest',
   version: 1,
   async fit(input: FitInput, raw: RandomForestParams) {
     const params = randomForestParamsSchema.parse(raw);
-    const pool = sharedPool(input.threads ?? 1);
-    const batches = pool ? Math.min(input.threads as number, params.nEstimators) : 1;
-    // Contiguous tree ranges per thread; tree t's randomness depends on t only, so the forest is
-    // identical for any number of threads.
-    const bounds = Array.from({ length: batches + 1 }, (_, b) => Math.round((b * params.nEstimators) / batches));
-    const { signal, ...fit } = input;
-    const remote = bounds.slice(1, -1).map((from, i) => (pool as TaskPool).run(i, 'forestTrees', { fit, params, from, to: bounds[i + 2] }));
-    const local = buildTrees({ ...fit, signal }, params, 0, bounds[1]);
-    const parts = [local, ...(await Promise.all(remote))];
-    // Summed tree by tree in tree order, so rounding does not depend on the batching either.
-    const importance = new Float64Array(input.features.featureNames.length);
-    for (const tree of parts.flatMap((part) => part.importances)) for (let j = 0; j < importance.length; j++) importance[j] += tree[j];
+    const { trees, importance, oobScore } = await growForest(input, params, params.nEstimators);
     const summary: Record<string, unknown> = { ...params };
-    if (params.bootstrap) {
-      const votes = parts[0].oobVotes;
-      for (const part of parts.slice(1)) for (let i = 0; i < votes.length; i++) votes[i] += part.oobVotes[i];
-      summary.oobScore = oobAccuracy(votes, input.labels, input.classes);
-    }
-    return new RandomForestModel(input.features.featureNames, input.classes, summary, parts.flatMap((part) => part.trees), importance);
+    if (oobScore !== undefined) summary.oobScore = oobScore;
+    return new RandomForestModel(input.features.featureNames, input.classes, summary, trees, importance);
+  },
+  /**
+   * Replaces round(refreshShare × trees) of `from`'s trees, the oldest first, by as many trees grown
+   * on these rows with `params`; the other trees are kept as they are, so the forest's size stays.
+   * Only summed importances are stored, so the removed trees' share is taken as proportional to
+   * their number. oobScore is that of the new trees on these rows.
+   */
+  async continueFit(from: TrainedModel, input: FitInput, raw: RandomForestParams, warm: WarmStartOptions) {
+    if (!(from instanceof RandomForestModel)) throw new Error(`random_forest.continueFit: cannot continue a ${from.algorithm} model`);
+    assertSameFeatures(from.featureNames, input.features.featureNames, 'random_forest.continueFit');
+    if (from.classes !== input.classes) throw new Error(`random_forest.continueFit: the model has ${from.classes} classes, the rows ${input.classes}`);
+    if (!(warm.refreshShare >= 0 && warm.refreshShare <= 1)) throw new Error(`random_forest.continueFit: refreshShare must be in [0, 1], not ${warm.refreshShare}`);
+    const params = randomForestParamsSchema.parse(raw);
+    const total = from.trees.length;
+    const replaced = Math.round(warm.refreshShare * total);
+    const grown = replaced > 0 ? await growForest(input, params, replaced) : { trees: [], importance: new Float64Array(from.featureNames.length), oobScore: undefined };
+    const keep = (total - replaced) / total;
+    const importance = Float64Array.from(from.importance, (v, j) => v * keep + grown.importance[j]);
+    const summary: Record<string, unknown> = { ...params, nEstimators: total, warmStart: { championTrees: total, treesReplaced: replaced } };
+    if (grown.oobScore !== undefined) summary.oobScore = grown.oobScore;
+    return new RandomForestModel(from.featureNames, from.classes, summary, [...from.trees.slice(replaced), ...grown.trees], importance);
   },
   restore(state: ModelState) {
     const p = state.featureNames.length;
