@@ -14,6 +14,7 @@ import { labelSpecSchema } from '../labels/labels';
 import { searchSpaceSchema } from '../tuning/search-space';
 import { symbolSchema } from '../market-data/symbols';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
+import { warmStartSchema } from '../training/warm-start';
 
 const isoDate = z.string().refine(isIsoDate, 'expected a date as YYYY-MM-DD');
 const ALGORITHM_NAMES = ['logistic_regression', 'random_forest', 'gradient_boosting', 'svm', 'mlp', 'conv1d'] as const;
@@ -118,6 +119,12 @@ export const experimentSchema = z
         maxTrainRows: z.number().int().min(100).default(100_000),
       })
       .default({ mode: 'expanding', evaluationDays: 504, retrainDays: 63, trainDays: 756, maxTrainRows: 100_000 }),
+    /**
+     * Start from the champion instead of from scratch (lib/training/warm-start.ts): the champion's
+     * algorithm continues it, the search is skipped or narrowed around its parameters; without a
+     * compatible champion the run retrains in full and says why.
+     */
+    warmStart: warmStartSchema.optional(),
     /** The final model trains on every row up to the cut-off unless a cap is given (here or per algorithm). */
     final: z.object({ maxTrainRows: z.number().int().min(100).optional() }).default({}),
     backtest: backtestOptionsSchema.default(backtestOptionsSchema.parse({})),

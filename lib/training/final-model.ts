@@ -1,13 +1,16 @@
 /**
  * The model that gets registered: the chosen algorithm and parameters trained on every labelled
  * row up to the cut-off (evenly thinned to `maxTrainRows` only when one is given, for algorithms
- * that cannot take them all, e.g. a kernel SVM), encoded as a verified artifact.
+ * that cannot take them all, e.g. a kernel SVM), encoded as a verified artifact. A warm start
+ * instead continues the champion on the rows since its last training day (at least the last
+ * `recentDays` days; see lib/training/warm-start.ts).
  */
-import { encodeArtifact } from '../../models/artifact';
-import { algorithmByName } from '../../models/algorithms';
+import { decodeArtifact, encodeArtifact, sha256 } from '../../models/artifact';
+import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
+import { continuedRows, sameLabel, type WarmStartSettings, type WarmStartSource } from './warm-start';
 
 export interface FinalModelRequest {
   algorithm: string;
@@ -16,12 +19,51 @@ export interface FinalModelRequest {
   threads: number;
   /** Undefined: every row. */
   maxTrainRows?: number;
+  /** Continue this champion instead of fitting from scratch. */
+  warmStart?: WarmStartSettings & { from: WarmStartSource };
 }
 
-export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequest, signal?: AbortSignal): Promise<{ model: TrainedModel; artifact: Buffer; trainRows: number }> {
+export interface FinalModel {
+  model: TrainedModel;
+  artifact: Buffer;
+  trainRows: number;
+  /** Present for a warm start: the first decision day of the rows the champion was continued on. */
+  continuedFrom?: string;
+}
+
+/** Reads an artifact's bytes by sha256 (the artifact store). */
+export type ArtifactLoader = (sha256: string) => Uint8Array | Promise<Uint8Array>;
+
+/** The champion of a warm start, checked against this dataset (features, feature set, label, algorithm, sha256). */
+export async function loadChampion(ds: TrainingDataset, algorithm: string, from: WarmStartSource, load: ArtifactLoader): Promise<TrainedModel> {
+  const bytes = await load(from.artifactSha256);
+  if (sha256(bytes) !== from.artifactSha256) throw new Error(`warm start: the artifact of ${from.model} v${from.version} does not match its sha256`);
+  const { header, state } = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS, featureNames: ds.columns, featureSetVersion: ds.featureSetVersion });
+  if (state.algorithm !== algorithm) throw new Error(`warm start: ${from.model} v${from.version} is a ${state.algorithm} model, not ${algorithm}`);
+  if (!sameLabel(header.label, ds.label)) throw new Error(`warm start: ${from.model} v${from.version} predicts ${JSON.stringify(header.label)}, this dataset ${JSON.stringify(ds.label)}`);
+  await loadModelRuntimes();
+  return algorithmByName(algorithm).restore(state);
+}
+
+export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequest, signal?: AbortSignal, loadArtifact?: ArtifactLoader): Promise<FinalModel> {
   const all = Int32Array.from({ length: ds.rows }, (_, r) => r);
+  const algorithm = algorithmByName(request.algorithm);
+  const warm = request.warmStart;
+  if (warm) {
+    if (!algorithm.continueFit) throw new Error(`warm start: ${request.algorithm} cannot warm-start`);
+    if (!loadArtifact) throw new Error('warm start: no artifact store to read the champion from');
+    const champion = await loadChampion(ds, request.algorithm, warm.from, loadArtifact);
+    // Dataset days are ISO dates in order: the champion's last day is the last one not after it.
+    let through = -1;
+    while (through + 1 < ds.days.length && ds.days[through + 1] <= warm.from.trainedThrough) through++;
+    const rows = continuedRows(all, ds.start, through, warm.recentDays);
+    const train = datasetRows(ds, request.maxTrainRows === undefined ? rows : evenlySpaced(rows, request.maxTrainRows));
+    const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params, warm);
+    const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
+    return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]] };
+  }
   const train = datasetRows(ds, request.maxTrainRows === undefined ? all : evenlySpaced(all, request.maxTrainRows));
-  const model = await algorithmByName(request.algorithm).fit({ features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
+  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
   const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
   return { model, artifact, trainRows: train.y.length };
 }

@@ -10,6 +10,8 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
+import { continuedRows, type WarmStartSettings } from './warm-start';
+import type { TrainedModel } from '../../models/model';
 
 export interface WalkForwardRequest {
   algorithm: string;
@@ -25,6 +27,12 @@ export interface WalkForwardRequest {
   maxTrainRows: number;
   seed: number;
   threads: number;
+  /**
+   * Simulates warm-started retrains (lib/training/warm-start.ts): the first window is fitted from
+   * scratch, every later one continues the previous window's model on its newer training rows.
+   * Ignored by algorithms without a warm start.
+   */
+  warmStart?: WarmStartSettings;
 }
 
 export interface WalkForwardPredictions {
@@ -34,7 +42,7 @@ export interface WalkForwardPredictions {
   /** Dataset rows predicted (ascending), and their class probabilities (rows × classes). */
   rows: Int32Array;
   proba: Float64Array;
-  windows: Array<{ testStartDay: number; testEndDay: number; trainRows: number; testRows: number }>;
+  windows: Array<{ testStartDay: number; testEndDay: number; trainRows: number; testRows: number; continued?: boolean }>;
 }
 
 /** The first day of the evaluation period: the last `evaluationDays` decision days of the dataset. */
@@ -63,15 +71,34 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
   const proba = new Float64Array(rows.length * classes);
   let o = 0;
   const summary: WalkForwardPredictions['windows'] = [];
+  const warm = request.warmStart && algorithm.continueFit ? request.warmStart : undefined;
+  // The warm chain: the previous window's model, the last decision day it was fitted on, and the
+  // last day any label it has seen looks at (every model of the chain included).
+  let previous: { model: TrainedModel; trainedThrough: number; seenThrough: number } | undefined;
   for (const [i, w] of windows.entries()) {
     signal?.throwIfAborted();
-    const train = datasetRows(ds, evenlySpaced(w.train, request.maxTrainRows));
+    const continuing = warm && previous ? { warm, from: previous } : undefined;
+    const chosen = evenlySpaced(continuing ? continuedRows(w.train, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : w.train, request.maxTrainRows);
+    const train = datasetRows(ds, chosen);
     const test = datasetRows(ds, w.test);
-    const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal }, request.params);
+    const fit = { features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal };
+    const model = continuing ? await (algorithm.continueFit as NonNullable<typeof algorithm.continueFit>)(continuing.from.model, fit, request.params, continuing.warm) : await algorithm.fit(fit, request.params);
+    if (warm) {
+      let trainedThrough = previous?.trainedThrough ?? -1;
+      let seenThrough = previous?.seenThrough ?? -1;
+      for (const r of chosen) {
+        trainedThrough = Math.max(trainedThrough, ds.start[r]);
+        seenThrough = Math.max(seenThrough, ds.end[r]);
+      }
+      // Never expected (training rows are purged of labels reaching the block); checked because a
+      // chain carries what earlier models saw into later windows.
+      if (seenThrough >= w.testStartDay) throw new Error(`warm walk-forward: the model predicting days ${w.testStartDay}..${w.testEndDay} has seen labels up to day ${seenThrough}`);
+      previous = { model, trainedThrough, seenThrough };
+    }
     rows.set(w.test, o);
     proba.set(model.predictProba(test.x), o * classes);
     o += w.test.length;
-    summary.push({ testStartDay: w.testStartDay, testEndDay: w.testEndDay, trainRows: train.y.length, testRows: w.test.length });
+    summary.push({ testStartDay: w.testStartDay, testEndDay: w.testEndDay, trainRows: train.y.length, testRows: w.test.length, ...(continuing ? { continued: true } : {}) });
     onWindow?.(i + 1, windows.length);
   }
   return { datasetId, algorithm: request.algorithm, classes, rows, proba, windows: summary };
