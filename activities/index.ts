@@ -12,6 +12,8 @@ import { ingestActivities } from './ingest';
 import { monitoringActivities } from './monitoring';
 import { qualityGateActivities } from './quality-gate';
 import { searchActivities, trainingActivities } from './training';
+import { warmStartActivities } from './warm-start';
+import { readArtifact } from '../lib/registry/artifact-store';
 
 export interface ActivityDeps {
   store: Database;
@@ -42,6 +44,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     resolveExperiment,
     registerAndPromote,
     championRecipe,
+    ...warmStartActivities({ store: deps.store, readArtifact: (sha) => readArtifact(deps.artifacts, sha) }),
     ...deploymentActivities(deps),
     // After the deployment activities: their raiseAlert is replaced by the one with cool-down and delivery.
     ...alertActivities({ store: deps.store, config: alertConfigOf(deps) }),

@@ -4,6 +4,7 @@ import type { TrialOutcome } from '../activities/training';
 import type { FinalModelRequest } from '../lib/training/final-model';
 import type { TrialRequest } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
+import type { WarmStartSettings, WarmStartSource } from '../lib/training/warm-start';
 import type { SearchSpace } from '../lib/tuning/search-space';
 import { scoreForRequest, suggestParams, type SearchMethod } from '../lib/tuning/suggest';
 import type { Params } from '../lib/tuning/search-space';
@@ -23,7 +24,13 @@ export interface TrainAlgorithmInput {
   seed: number;
   trial: Omit<TrialRequest, 'algorithm' | 'params' | 'seed'>;
   walkForward: Omit<WalkForwardRequest, 'algorithm' | 'params' | 'seed'>;
-  final: Omit<FinalModelRequest, 'algorithm' | 'params' | 'seed'>;
+  final: Omit<FinalModelRequest, 'algorithm' | 'params' | 'seed' | 'warmStart'>;
+  /**
+   * Start from the champion (lib/training/warm-start.ts): the walk-forward validates the warm
+   * procedure as a chain, the final model continues the champion. The search space and trial count
+   * the caller gives are already the skipped or narrowed ones.
+   */
+  warmStart?: { settings: WarmStartSettings; from: WarmStartSource };
   timeouts?: { trialMinutes?: number; heartbeatSeconds?: number };
 }
 
@@ -32,7 +39,8 @@ export interface TrainAlgorithmResult {
   best: TrialOutcome;
   trials: Array<Pick<TrialOutcome, 'trial' | 'params' | 'score' | 'seconds'> & { error?: string }>;
   walkForward: { predictionsId: string; rows: number; windows: number };
-  final: { artifactSha256: string; artifactBytes: number; trainRows: number };
+  /** continuedFrom: first decision day of the rows a warm start continued the champion on. */
+  final: { artifactSha256: string; artifactBytes: number; trainRows: number; continuedFrom?: string };
   seconds: { search: number; walkForward: number; final: number };
 }
 
@@ -127,12 +135,12 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
 
   progress.phase = 'walk-forward';
   let t = Date.now();
-  const wf = await walkForward({ datasetId: input.datasetId, request: { ...input.walkForward, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed } });
+  const wf = await walkForward({ datasetId: input.datasetId, request: { ...input.walkForward, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: input.warmStart.settings } : {}) } });
   const walkForwardSeconds = (Date.now() - t) / 1000;
 
   progress.phase = 'final-model';
   t = Date.now();
-  const final = await fitFinalModel({ datasetId: input.datasetId, request: { ...input.final, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed } });
+  const final = await fitFinalModel({ datasetId: input.datasetId, request: { ...input.final, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: { ...input.warmStart.settings, from: input.warmStart.from } } : {}) } });
   progress.phase = 'done';
   return {
     algorithm: input.algorithm,

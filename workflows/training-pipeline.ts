@@ -6,6 +6,7 @@ import type { PreparedDataset } from '../activities/training';
 import { candidateScoresOf } from '../lib/registry/promotion';
 import type { GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
+import { championSpace, narrowSearchSpace, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
 import { deploymentWorkflow } from './deployment';
 import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
 import type { ImportSummary } from '../lib/ingest/import-bars';
@@ -58,6 +59,8 @@ export interface TrainingPipelineResult {
   /** Verdicts of the guards that judge the dataset (point-in-time audit, single-feature scan). */
   datasetGuards?: DatasetGuards;
   candidates?: CandidateResult[];
+  /** With the experiment's warmStart: per algorithm, whether it continued the champion, or why not. */
+  warmStarts?: WarmStartDecision[];
   /** The registered version the run promoted, if any. */
   promoted?: { algorithm: string; version: number; alias: string; reason: string };
   /** The deployment workflow the run started for it (promotion.deploy "auto" or "manual"). */
@@ -124,7 +127,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     heartbeatTimeout: `${input.timeouts?.ingestHeartbeatSeconds ?? 60}s`,
     retry,
   });
-  const { resolveExperiment, registerAndPromote, championRecipe, raiseAlert } = proxyActivities<PipelineActivities>({
+  const { resolveExperiment, registerAndPromote, championRecipe, raiseAlert, resolveWarmStart } = proxyActivities<PipelineActivities>({
     taskQueue: TASK_QUEUES.pipeline,
     startToCloseTimeout: '2m',
     retry,
@@ -196,6 +199,38 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   }
   const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
   const { workflowId, runId } = workflowInfo();
+  // Warm starts (lib/training/warm-start.ts); runs recorded before them replay without (and without
+  // trainedThrough in their lineage).
+  const warmStartStep = patched('warm-start');
+  const warmConfig = experiment.warmStart;
+  const warmStarts =
+    warmStartStep && warmConfig
+      ? await runStage(
+          'training',
+          () => resolveWarmStart({ name: experiment.name, algorithms: experiment.algorithms.map((a) => a.algorithm), config: warmConfig, featureSetVersion: features.version, label: experiment.label, lastDay: dataset.lastDay }),
+          (d) => `warm start: ${d.map((w) => (w.warm ? `${w.algorithm} from ${w.from.model} v${w.from.version} (search ${w.search})` : `${w.algorithm}: ${w.reason}`)).join('; ')}`,
+        )
+      : undefined;
+  const warmOf = (algorithm: string) => {
+    const d = warmStarts?.find((w) => w.algorithm === algorithm);
+    return d?.warm && warmConfig ? { decision: d, config: warmConfig } : undefined;
+  };
+  const searchOf = (a: Experiment['algorithms'][number]) => {
+    const warm = warmOf(a.algorithm);
+    if (!warm) return { space: a.space, trials: a.trials ?? experiment.search.trials };
+    if (warm.config.search === 'skip') return { space: championSpace(a.space, warm.decision.championParams), trials: 1 };
+    return { space: narrowSearchSpace(a.space, warm.decision.championParams, warm.config.narrowShare), trials: warm.config.trials ?? a.trials ?? experiment.search.trials };
+  };
+  const warmInputOf = (algorithm: string) => {
+    const warm = warmOf(algorithm);
+    return warm ? { warmStart: { settings: warmStartSettingsOf(warm.config), from: warm.decision.from } } : {};
+  };
+  // The lineage says which version a warm candidate continued (and how), or why it could not.
+  const warmLineage = (algorithm: string, continuedFrom?: string) => {
+    const d = warmStarts?.find((w) => w.algorithm === algorithm);
+    if (!d) return {};
+    return d.warm ? { warmStartedFrom: { model: d.from.model, version: d.from.version, search: d.search, trainedThrough: d.from.trainedThrough, continuedFrom, settings: warmInputOf(algorithm).warmStart?.settings } } : { warmStartSkipped: d.reason };
+  };
   status.trainingWorkflows = Object.fromEntries(experiment.algorithms.map((a) => [a.algorithm, `${workflowId}/${a.algorithm}`]));
   const trained = await runStage(
     'training',
@@ -209,22 +244,22 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
               {
                 datasetId: dataset.datasetId,
                 algorithm: a.algorithm,
-                space: a.space,
+                ...searchOf(a),
                 method: experiment.search.method,
-                trials: a.trials ?? experiment.search.trials,
                 parallelism: experiment.search.parallelism,
                 maxMinutes: experiment.search.maxMinutes,
                 seed: experiment.seed,
                 trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
                 walkForward: walkForwardFor(a.algorithm),
                 final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, threads: 2 },
+                ...warmInputOf(a.algorithm),
                 timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
               },
             ],
           }),
         ),
       ),
-    (r) => r.map((t) => `${t.algorithm} CV AUC ${t.best.score.toFixed(4)} (${t.trials.length} trials)`).join('; '),
+    (r) => r.map((t) => `${t.algorithm} CV AUC ${t.best.score.toFixed(4)} (${t.trials.length} trials)${warmOf(t.algorithm) ? `, warm-started from v${warmOf(t.algorithm)?.decision.from.version}` : ''}`).join('; '),
   );
 
   const evaluations = await runStage(
@@ -289,7 +324,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           snapshotId: ingest.snapshotId,
           featureSetVersion: features.version,
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
-          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds },
+          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(warmStartStep ? { trainedThrough: dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
           scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length },
           championScores,
           workflowId,
@@ -344,6 +379,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     dataset,
     datasetGuards,
     candidates,
+    ...(warmStarts ? { warmStarts } : {}),
     promoted: winner ? { algorithm: winner.algorithm, version: winner.registration.version.version, alias: winner.registration.champion === undefined ? 'champion' : 'challenger', reason: winner.registration.decision.reason } : undefined,
   };
 }

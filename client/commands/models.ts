@@ -88,6 +88,7 @@ function lineage(v: ModelVersion): Record<string, string> {
     code: v.codeVersion,
     run: `${v.workflowId ?? '-'} / ${v.runId ?? '-'}`,
     artifact: `sha256 ${v.artifactSha256} (${v.artifactBytes} bytes)`,
+    ...(v.lineage.warmStartedFrom ? { 'warm-started from': JSON.stringify(v.lineage.warmStartedFrom) } : v.lineage.warmStartSkipped ? { 'warm start': String(v.lineage.warmStartSkipped) } : {}),
     created: v.createdAt,
   };
 }

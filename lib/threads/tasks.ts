@@ -15,7 +15,7 @@ import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
 import { shuffledLabelControl } from '../training/leakage-guards';
 import { evaluateFold, type TrialRequest } from '../training/trial';
 import { walkForwardPredict, writePredictions, type WalkForwardRequest } from '../training/walk-forward';
-import { putArtifact } from '../registry/artifact-store';
+import { putArtifact, readArtifact } from '../registry/artifact-store';
 import { openArtifactStore, type ArtifactLocation } from '../artifacts/artifact-store';
 
 /** The artifact store of the activity that sent the task (one client per location and thread). */
@@ -46,8 +46,8 @@ export const threadTasks = {
   /** The final model on all rows up to the cut-off, stored content-addressed; returns its sha256. */
   finalModel: async (input: { artifacts: ArtifactLocation; datasetId: string; request: FinalModelRequest }) => {
     const store = storeAt(input.artifacts);
-    const { artifact, trainRows } = await fitFinalModel(await readDataset(store, input.datasetId), input.request);
-    return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows };
+    const { artifact, trainRows, continuedFrom } = await fitFinalModel(await readDataset(store, input.datasetId), input.request, undefined, (sha) => readArtifact(store, sha));
+    return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows, ...(continuedFrom ? { continuedFrom } : {}) };
   },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),

@@ -58,7 +58,8 @@ export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequ
     while (through + 1 < ds.days.length && ds.days[through + 1] <= warm.from.trainedThrough) through++;
     const rows = continuedRows(all, ds.start, through, warm.recentDays);
     const train = datasetRows(ds, request.maxTrainRows === undefined ? rows : evenlySpaced(rows, request.maxTrainRows));
-    const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params, warm);
+    // A seed of its own per day continued from, so a forest's new trees do not repeat the champion's draws.
+    const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed + through + 1, threads: request.threads, signal }, request.params, warm);
     const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
     return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]] };
   }
