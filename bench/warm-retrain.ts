@@ -185,12 +185,13 @@ async function main(): Promise<void> {
 
   const fullReport = evaluate(ds, full, series);
   const warmReport = evaluate(ds, warm, series);
+  // IC is the mean daily Spearman correlation; days whose scores are the same for every symbol have none (NaN when every day is such a day).
   const row = (name: string, r: Retrain, e: EvaluationReport) =>
-    `${name.padEnd(6)} ${r.seconds.search.toFixed(1).padStart(8)} ${r.seconds.walkForward.toFixed(1).padStart(8)} ${r.seconds.final.toFixed(1).padStart(8)} ${r.seconds.total.toFixed(1).padStart(8)}   ${e.classification.rocAuc.toFixed(4)}  ${e.informationCoefficient.mean.toFixed(4).padStart(7)}  ${String(r.final.trainRows).padStart(7)}`;
+    `${name.padEnd(6)} ${r.seconds.search.toFixed(1).padStart(8)} ${r.seconds.walkForward.toFixed(1).padStart(8)} ${r.seconds.final.toFixed(1).padStart(8)} ${r.seconds.total.toFixed(1).padStart(8)}   ${e.classification.rocAuc.toFixed(4)}  ${e.informationCoefficient.mean.toFixed(4).padStart(7)}  ${String(e.informationCoefficient.days).padStart(7)}  ${(e.backtest.scoreTies.constantShare * 100).toFixed(1).padStart(9)}%  ${String(r.final.trainRows).padStart(7)}`;
   const b = fullReport.baseline;
   const strongest = fullReport.baselines.find((x) => x.name === b.name);
   console.log(`\ntoday (${ds.days[lastDay]} appended, ${ds.rows - yesterdayRows} new rows): seconds and out-of-sample scores over the last ${opts.evaluationDays} days`);
-  console.log('         search  walk-fwd    final    total   OOS AUC       IC  fit rows');
+  console.log('         search  walk-fwd    final    total   OOS AUC       IC  IC days  constant days  fit rows');
   console.log(row('full', full, fullReport));
   console.log(row('warm', warm, warmReport));
   console.log(`naive baseline (${b.name}): accuracy ${b.accuracy.toFixed(4)}, AUC ${strongest ? strongest.auc.toFixed(4) : 'n/a'}; models' accuracy full ${fullReport.classification.accuracy.toFixed(4)}, warm ${warmReport.classification.accuracy.toFixed(4)}`);
