@@ -6,11 +6,11 @@
  * validation data (dataset, walk-forward predictions and bars filed like a training run files them).
  * Screenshots go to test-results/.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { launchChromium, SCREENSHOTS } from '../helpers/browser';
 import { logDeploymentAnalysis } from '../../lib/deployment/analysis-log';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { raiseAlert } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { apiTokensSchema } from '../../lib/config';
@@ -33,8 +33,6 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = path.resolve(__dirname, '../../test-results');
 const READ_TOKEN = 'dashboard-read-token-0001';
 const PREDICT_TOKEN = 'dashboard-predict-token-01';
 const MODEL = 'demo-direction';
@@ -155,8 +153,7 @@ describe('dashboard in a browser', () => {
   let base: string;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run installs it) to run the dashboard browser test`);
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium();
     t = await createSqliteTestDatabase();
     const artifactDir = tempDir('mlp-ui-artifacts-');
     await seed(t, artifactDir);
@@ -168,7 +165,6 @@ describe('dashboard in a browser', () => {
     app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: apiTokensSchema.parse(`ui:${READ_TOKEN}=read,svc:${PREDICT_TOKEN}=predict`), artifacts: localArtifactStore(artifactDir) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
   });
 
   afterAll(async () => {

@@ -16,6 +16,9 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { smallExperiment } from '../helpers/experiments';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { REPORT_SECTIONS } from '../../lib/reports/html';
+import { readReportFile, recordedReportOf } from '../../lib/reports/version-report';
+import { launchChromium, SCREENSHOTS } from '../helpers/browser';
 
 describe('an experiment through the real Temporal server', () => {
   let env: TestWorkflowEnvironment;
@@ -76,6 +79,25 @@ describe('an experiment through the real Temporal server', () => {
     expect(await aliasHistory(db.store, 'direction-5d')).toEqual([expect.objectContaining({ alias: 'champion', toVersion: result.promoted?.version })]);
     const { model } = await loadRegisteredModel(db.store, localArtifactStore(artifactDir), 'direction-5d', result.promoted?.version as number);
     expect(model.algorithm).toBe(result.promoted?.algorithm);
+
+    // The run wrote a report per registered version, recorded in its lineage; the promoted one's has
+    // every section with data and is screenshotted in a real browser.
+    for (const c of candidates) expect(c.report).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const promoted = versions.find((v) => v.version === result.promoted?.version);
+    const recorded = promoted ? recordedReportOf(promoted) : undefined;
+    const html = recorded ? await readReportFile(localArtifactStore(artifactDir), recorded.sha256) : undefined;
+    expect(html).toBeDefined();
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.setContent(html as string);
+      for (const [id] of REPORT_SECTIONS) expect([id, await page.locator(`section#${id}`).getAttribute('data-recorded')]).toEqual([id, 'true']);
+      expect(await page.locator('section#promotion').textContent()).toContain('no champion yet');
+      expect(await page.locator('section#equity polyline[data-series="buy-and-hold"]').count()).toBeGreaterThan(0);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'report-of-a-run.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('judges a new run against the champion re-run on the same out-of-sample period', async () => {
