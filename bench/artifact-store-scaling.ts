@@ -46,6 +46,16 @@ async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildPr
   return child;
 }
 
+/** SIGTERM, then SIGKILL after 15 s; resolves when the process has exited. */
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 function experiment(market: string, name: string, trials: number, parallelism: number): ExperimentInput {
   return {
     name,
@@ -92,11 +102,12 @@ async function main(): Promise<void> {
           const result = await client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId, args: [{ experiment: experiment(market, `scaling-${store}-${workers}`, opts.trials, workers) }] });
           const wall = (Date.now() - t0) / 1000;
           const searchSeconds = (result.candidates ?? []).reduce((s, c) => s + c.training.seconds.search, 0);
-          rows.push({ store, workers, trials: opts.trials, searchSeconds, wall });
-          console.log(`${store.padEnd(5)} ${workers} worker(s): ${opts.trials} trials in ${searchSeconds.toFixed(1)} s of search = ${((opts.trials / searchSeconds) * 60).toFixed(1)} trials/min; whole run ${wall.toFixed(1)} s`);
+          // Trials that completed (a failed trial is not throughput), from the workflow's own record.
+          const trials = (result.candidates ?? []).reduce((s, c) => s + c.training.trials.filter((t) => !t.error).length, 0);
+          rows.push({ store, workers, trials, searchSeconds, wall });
+          console.log(`${store.padEnd(5)} ${workers} worker(s): ${trials} trials in ${searchSeconds.toFixed(1)} s of search = ${((trials / searchSeconds) * 60).toFixed(1)} trials/min; whole run ${wall.toFixed(1)} s`);
         } finally {
-          for (const p of procs) p.kill('SIGTERM');
-          await new Promise((r) => setTimeout(r, 1000));
+          await Promise.all(procs.map(stopWorker)); // before the next run's workers take the same metrics ports
         }
       }
     }
@@ -105,14 +116,34 @@ async function main(): Promise<void> {
     await s3?.stop();
     stopDevServer(config, () => undefined);
   }
-  console.log(`\n${os.availableParallelism()} cores; random_forest, ${opts.trials} trials, parallelism = workers, one training slot per worker`);
+  fs.rmSync(root, { recursive: true, force: true });
+  const rate = (r: (typeof rows)[number]) => (r.trials / r.searchSeconds) * 60;
+  console.log(`\n${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end; random_forest, ${opts.trials} trials, parallelism = workers, one training slot per worker`);
   console.log('workers  store  trials/min  search s  run s  object store share of run time');
   for (const r of rows) {
     const local = rows.find((x) => x.store === 'local' && x.workers === r.workers);
     const share = r.store === 's3' && local ? `${(((r.wall - local.wall) / r.wall) * 100).toFixed(1)}%` : '';
-    console.log(`${String(r.workers).padStart(7)}  ${r.store.padEnd(5)}  ${((r.trials / r.searchSeconds) * 60).toFixed(1).padStart(10)}  ${r.searchSeconds.toFixed(1).padStart(8)}  ${r.wall.toFixed(1).padStart(5)}  ${share}`);
+    console.log(`${String(r.workers).padStart(7)}  ${r.store.padEnd(5)}  ${rate(r).toFixed(1).padStart(10)}  ${r.searchSeconds.toFixed(1).padStart(8)}  ${r.wall.toFixed(1).padStart(5)}  ${share}`);
   }
-  fs.rmSync(root, { recursive: true, force: true });
+  // The ratio line, last: how trials/min scales from the fewest to the most workers per store, and
+  // object store / local trials/min at each worker count.
+  const fewest = Math.min(...opts.workers);
+  const most = Math.max(...opts.workers);
+  const at = (store: string, workers: number) => rows.find((r) => r.store === store && r.workers === workers);
+  const parts: string[] = [];
+  if (most > fewest) {
+    const scaling = opts.stores.flatMap((store) => {
+      const [a, b] = [at(store, fewest), at(store, most)];
+      return a && b ? [`${store} ${(rate(b) / rate(a)).toFixed(2)}×`] : [];
+    });
+    parts.push(`trials/min ${fewest} → ${most} workers: ${scaling.join(', ')}`);
+  }
+  const vsLocal = opts.workers.flatMap((w) => {
+    const [l, o] = [at('local', w), at('s3', w)];
+    return l && o ? [`${w}: ${(rate(o) / rate(l)).toFixed(2)}×`] : [];
+  });
+  if (vsLocal.length) parts.push(`object store / local trials/min by workers: ${vsLocal.join(', ')}`);
+  console.log(`ratio: ${parts.join('; ') || 'one store and one worker count: nothing to compare'}`);
 }
 
 main().catch((error: unknown) => {
