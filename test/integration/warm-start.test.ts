@@ -4,7 +4,13 @@
  * parameters, walk-forward as a chain, final model = its trees plus new ones), registers the result
  * with warmStartedFrom in its lineage after the same validation and promotion, and trains the
  * algorithm that cannot warm-start from scratch, saying why. Both runs replay deterministically.
+ *
+ * Re-record the committed histories of these runs (replayed by replay-training.test.ts too) with
+ *   RECORD_HISTORIES=1 npx jest test/integration/warm-start.test.ts
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { LocalArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
@@ -53,7 +59,8 @@ describe('warm-started experiment runs', () => {
 
   it('continues the champion, records it in the lineage, retrains the others in full, and replays', async () => {
     const run = (id: string, e: ExperimentInput) => env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment: e }] });
-    const ids = [`warm-first-${Date.now()}`, `warm-second-${Date.now()}`];
+    // Named as their recordings: a pipeline's replay is given the file name as its workflow id.
+    const ids = ['training-pipeline-experiment-warm-start-first.json', 'training-pipeline-experiment-warm-start-second.json'];
     const [first, second] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async (): Promise<[TrainingPipelineResult, TrainingPipelineResult]> => {
       // Even asking for a warm start, a model without a champion trains from scratch.
       const a = await run(ids[0], experiment(data, { dates: { cutoff: '2018-02-28' }, warmStart: {} }));
@@ -96,6 +103,11 @@ describe('warm-started experiment runs', () => {
     expect([...after.base]).toEqual([...before.base]);
 
     const histories = await Promise.all([...ids, `${ids[1]}/gradient_boosting`].map(async (workflowId) => ({ workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() })));
+    if (process.env.RECORD_HISTORIES === '1') {
+      const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+      const names = [...ids, 'train-algorithm-warm-start-passed.json'];
+      histories.forEach((h, i) => fs.writeFileSync(path.join(dir, names[i]), historyToJSON(h.history)));
+    }
     let replayed = 0;
     for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'replay-warm-start' }, histories)) {
       expect({ workflowId: r.workflowId, error: r.error }).toEqual({ workflowId: r.workflowId, error: undefined });
