@@ -20,6 +20,10 @@ import { REPORT_SECTIONS } from '../../lib/reports/html';
 import { readReportFile, recordedReportOf } from '../../lib/reports/version-report';
 import { launchChromium, SCREENSHOTS } from '../helpers/browser';
 
+// Whole pipeline runs (import to run report) take 1–2 minutes on a quiet 2-core machine and over 3
+// when it is shared; the limit only guards against a hang.
+jest.setTimeout(420_000);
+
 describe('an experiment through the real Temporal server', () => {
   let env: TestWorkflowEnvironment;
   let db: TestDatabase;
