@@ -8,5 +8,8 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 180_000,
+  // After a test times out, a Temporal worker it started can keep polling its stopped dev server and
+  // hold the process open forever; every result is reported before this exit.
+  forceExit: true,
   verbose: false,
 };
