@@ -20,10 +20,12 @@ export interface ApiStack {
  * flushed every 50 ms (tests read it soon after), and the Fastify app on them.
  */
 export async function startApiStack(deps: { store: Database; cache: Cache; artifactDir: string; tokens: ApiToken[] }): Promise<ApiStack> {
-  const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifacts: localArtifactStore(deps.artifactDir), pollMs: 200 });
+  const artifacts = localArtifactStore(deps.artifactDir);
+  const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifacts, pollMs: 200 });
   await serving.start();
   const log = new PredictionLogWriter(deps.store, { flushMs: 50 });
-  const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens });
+  // As api/main.ts: the same artifact store also serves the dashboard's run reports.
+  const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens, artifacts });
   return {
     serving,
     log,

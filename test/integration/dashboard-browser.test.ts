@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { launchChromium, SCREENSHOTS } from '../helpers/browser';
 import { logDeploymentAnalysis } from '../../lib/deployment/analysis-log';
 import type { Browser, Page } from 'playwright-core';
@@ -25,10 +26,6 @@ import { upsertBars } from '../../lib/store/bars';
 import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
-import { buildApiServer } from '../../api/server';
-import { PredictionLogWriter } from '../../lib/serving/prediction-log';
-import { ServingModels } from '../../lib/serving/serving-models';
-import type { FastifyInstance } from 'fastify';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
@@ -146,9 +143,7 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
 
 describe('dashboard in a browser', () => {
   let t: TestDatabase;
-  let serving: ServingModels;
-  let log: PredictionLogWriter;
-  let app: FastifyInstance;
+  let stack: ApiStack;
   let browser: Browser;
   let base: string;
 
@@ -157,21 +152,15 @@ describe('dashboard in a browser', () => {
     t = await createSqliteTestDatabase();
     const artifactDir = tempDir('mlp-ui-artifacts-');
     await seed(t, artifactDir);
-    // The API process as api/main.ts builds it (test/helpers/api-stack.ts, plus ARTIFACT_DIR for the reports).
-    const cache = new MemoryCache();
-    serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 200 });
-    await serving.start();
-    log = new PredictionLogWriter(t.store, { flushMs: 50 });
-    app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: apiTokensSchema.parse(`ui:${READ_TOKEN}=read,svc:${PREDICT_TOKEN}=predict`), artifacts: localArtifactStore(artifactDir) });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    // The API process as api/main.ts builds it, reports read from the same artifact store.
+    stack = await startApiStack({ store: t.store, cache: new MemoryCache(), artifactDir, tokens: apiTokensSchema.parse(`ui:${READ_TOKEN}=read,svc:${PREDICT_TOKEN}=predict`) });
+    await stack.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await log?.close();
-    await serving?.close();
+    await stack?.close();
     await t?.drop();
   });
 
