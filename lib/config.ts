@@ -36,6 +36,18 @@ export interface AppConfig {
   streamMetricsAddress: string;
 }
 
+/**
+ * How to reach the S3-compatible object store (S3_ENDPOINT, S3_REGION, S3_FORCE_PATH_STYLE):
+ * shared by the artifact store (ARTIFACT_URL) and s3:// import sources, which may name other
+ * buckets. Credentials are not here: the AWS SDK's standard chain finds them (AWS_ACCESS_KEY_ID…).
+ */
+export interface ObjectStoreSettings {
+  /** S3_ENDPOINT: an S3-compatible server (undefined: AWS S3 itself). */
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+}
+
 /** Requests per minute (0: no limit); over a limit the API answers 429 with Retry-After. */
 export interface ApiRateLimits {
   /** Failed authentications (401) per client address; further requests from it are refused. */
@@ -158,8 +170,8 @@ function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = envSchema.safeParse(withoutEmpty(env));
+function parseEnvironment<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  const parsed = schema.safeParse(withoutEmpty(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
@@ -168,7 +180,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     });
     throw new ConfigError(`Invalid configuration; fix these environment variables:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+const objectStoreEnvSchema = envSchema.pick({ S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true });
+
+function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>, env: NodeJS.ProcessEnv): ObjectStoreSettings {
+  return {
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
+    // S3-compatible servers are addressed by path (http://host:port/bucket/key); AWS by virtual host
+    forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+  };
+}
+
+/**
+ * The object-store settings alone, for a reader that needs only them (an s3:// CSV source must be
+ * readable on a worker whose artifacts stay in a local ARTIFACT_DIR).
+ */
+export function loadObjectStoreSettings(env: NodeJS.ProcessEnv = process.env): ObjectStoreSettings {
+  return objectStoreSettingsOf(parseEnvironment(objectStoreEnvSchema, env), env);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const e = parseEnvironment(envSchema, env);
   const dataDir = path.resolve(e.DATA_DIR);
   const artifactDir = path.resolve(e.ARTIFACT_DIR ?? path.join(dataDir, 'artifacts'));
   return {
@@ -183,10 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? {
           kind: 's3',
           ...parseS3Url(e.ARTIFACT_URL),
-          endpoint: e.S3_ENDPOINT,
-          region: e.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
-          // S3-compatible servers are addressed by path (http://host:port/bucket/key); AWS by virtual host
-          forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+          ...objectStoreSettingsOf(e, env),
           cacheDir: path.resolve(e.ARTIFACT_CACHE_DIR ?? path.join(dataDir, 'artifact-cache')),
           cacheMaxBytes: (e.ARTIFACT_CACHE_MAX_MB ?? 2048) * 1024 * 1024,
         }
@@ -242,7 +274,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'REDIS_URL', default: '(unset: in-process cache)', meaning: 'redis://host:6379 for cache and pub/sub' },
   { name: 'ARTIFACT_DIR', default: '$DATA_DIR/artifacts', meaning: 'model artifacts, datasets, predictions, reports when ARTIFACT_URL is unset (one machine, or a shared directory)' },
   { name: 'ARTIFACT_URL', default: '(unset: ARTIFACT_DIR)', meaning: 's3://bucket[/prefix]: keep artifacts in S3-compatible object storage (several machines)' },
-  { name: 'S3_ENDPOINT', default: '(unset: AWS S3)', meaning: 'URL of an S3-compatible server (MinIO, Ceph, R2, SeaweedFS, versitygw)' },
+  { name: 'S3_ENDPOINT', default: '(unset: AWS S3)', meaning: 'URL of an S3-compatible server (MinIO, Ceph, R2, SeaweedFS, versitygw), for ARTIFACT_URL and s3:// CSV sources' },
   { name: 'S3_REGION', default: '$AWS_REGION or us-east-1', meaning: 'region of the bucket; credentials come from the AWS SDK chain (AWS_ACCESS_KEY_ID…)' },
   { name: 'S3_FORCE_PATH_STYLE', default: 'true when S3_ENDPOINT is set', meaning: 'address objects as endpoint/bucket/key rather than bucket.endpoint/key' },
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },

@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ARTIFACT_KEY as KEY, type ArtifactLocation } from './location';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, isNotFound } from './s3-client';
 
 export type { ArtifactLocation } from './location';
 
@@ -212,11 +213,6 @@ export class ReadThroughCache {
   }
 }
 
-function isNotFound(error: unknown): boolean {
-  if (!(error instanceof S3ServiceException)) return false;
-  return error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404;
-}
-
 /** S3-compatible object storage with a read-through cache on this machine's disk. */
 export class S3ArtifactStore implements ArtifactStore {
   readonly description: string;
@@ -225,7 +221,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   constructor(readonly location: Extract<ArtifactLocation, { kind: 's3' }>) {
     this.description = `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ''}${location.endpoint ? ` at ${location.endpoint}` : ''}`;
-    this.client = new S3Client({ region: location.region, endpoint: location.endpoint, forcePathStyle: location.forcePathStyle, maxAttempts: 4 });
+    this.client = createS3Client(location);
     this.cache = new ReadThroughCache(location.cacheDir, location.cacheMaxBytes);
   }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import type { CandidateBar } from '../market-data/csv-reader';
-import { readCsvFiles } from '../market-data/csv-files';
+import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { readPriceTable } from '../market-data/csv-reader';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
@@ -61,6 +61,8 @@ export interface ImportHooks {
   provider?: HistoricalBarProvider;
   /** The import's clock: bars dated after its New York date are rejected as `future_date` (default: the real clock). */
   now?: () => Date;
+  /** The object store of s3:// sources and the file size bound (default: the S3_* settings of the environment, MAX_CSV_FILE_BYTES). */
+  csvFiles?: Pick<CsvFileReadOptions, 'objectStore' | 'maxFileBytes'>;
 }
 
 interface SourceText {
@@ -225,7 +227,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const importClock = (hooks.now ?? (() => new Date()))();
   const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
-  const sources = request.source.kind === 'csv' ? await readCsvFiles(path.resolve(request.source.path), { followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
+  const sources = request.source.kind === 'csv' ? await readCsvFiles(resolveCsvSource(request.source.path), { ...hooks.csvFiles, followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
   const contentHash = contentHashOf(sources);
   const snapshotId = snapshotIdOf(contentHash, request);
   const existing = await getSnapshot(store, snapshotId);

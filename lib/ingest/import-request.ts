@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
+import { csvSourcePathProblem, isS3Url } from '../market-data/csv-files';
 import { columnMappingSchema, csvFormatSchema } from '../market-data/csv-formats';
 import { instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema as symbol } from '../market-data/symbols';
@@ -7,17 +8,29 @@ import { qualityPolicySchema } from '../quality/policy';
 
 const isoDate = z.string().refine(isIsoDate, { message: 'expected a date as YYYY-MM-DD' });
 
-export const csvSourceSchema = z.object({
-  kind: z.literal('csv'),
-  /** A .csv file or a folder of them (not recursive). */
-  path: z.string().min(1),
-  format: csvFormatSchema.default('auto'),
-  mapping: columnMappingSchema.optional(),
-  /** Scale OHLC by Adj Close / Close where the file has it (Yahoo). */
-  adjust: z.boolean().default(false),
-  /** Read symbolic links (to files that may lie outside `path`); refused unless set. */
-  followLinks: z.boolean().default(false),
-});
+export const csvSourceSchema = z
+  .object({
+    kind: z.literal('csv'),
+    /**
+     * A .csv file or a folder of them (not recursive), on the worker; or the same in an S3-compatible
+     * object store, s3://bucket/key.csv or s3://bucket/prefix, so workers need no local copy.
+     */
+    path: z
+      .string()
+      .min(1)
+      .superRefine((p, ctx) => {
+        const problem = csvSourcePathProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    format: csvFormatSchema.default('auto'),
+    mapping: columnMappingSchema.optional(),
+    /** Scale OHLC by Adj Close / Close where the file has it (Yahoo). */
+    adjust: z.boolean().default(false),
+    /** Read symbolic links (to files that may lie outside `path`); refused unless set. Local paths only. */
+    followLinks: z.boolean().default(false),
+  })
+  // Refused rather than ignored: the request was written for a local folder, so its path may be wrong too.
+  .refine((s) => !(s.followLinks && isS3Url(s.path)), { message: 'an s3:// source has no symbolic links to follow; remove followLinks', path: ['followLinks'] });
 
 export const stooqSourceSchema = z.object({
   kind: z.literal('stooq'),

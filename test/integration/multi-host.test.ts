@@ -2,7 +2,9 @@
  * Several machines, no shared directory: host A runs the Temporal dev server, MariaDB, Redis and the
  * S3-compatible object store (versitygw); hosts B and C — network namespaces with their own
  * addresses, made by the test — each run a worker process (one training slot) with its own empty
- * DATA_DIR and ARTIFACT_URL pointing at A's object store. A full experiment (two algorithms, trials
+ * DATA_DIR and ARTIFACT_URL pointing at A's object store. The experiment's input CSVs are in the
+ * object store too (import.source.path is an s3:// URL; the local copy is deleted before any
+ * worker starts), so the workers read nothing from this machine's disk. A full experiment (two algorithms, trials
  * fanned out) runs with trials completed on both B and C (the activity events' worker identities),
  * B's worker is killed mid-search and the run still completes on C, and an API process on C loads
  * the registered model from the object store and serves predictions.
@@ -69,10 +71,13 @@ describe('workers on separate hosts sharing only Temporal, MariaDB, Redis and th
     const databaseUrl = `mysql://root@${a}:${dbPort}/pipeline`;
     store = await openDatabase(databaseUrl);
 
-    // The experiment's input: CSV files it names (like a data source URL), read by whichever worker ingests.
+    // The experiment's input: CSV files uploaded to the object store, read by whichever worker ingests.
+    // The local copy goes before any worker starts: a worker reading a local path would fail.
     const market = stateDir('mlp-host-market-');
     dirs.push(market);
     await writeSyntheticMarket(market, { symbols: 10, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
+    const marketUrl = await s3.putFolder(market, 'inputs/market');
+    fs.rmSync(market, { recursive: true, force: true });
 
     const shared = { TEMPORAL_ADDRESS: `${a}:${temporalPort}`, DATABASE_URL: databaseUrl, REDIS_URL: `redis://${a}:${redisPort}/0`, ...s3.env(), TRAINING_CONCURRENCY: '1' };
     const hostEnv = async (prefix: string) => {
@@ -91,7 +96,7 @@ describe('workers on separate hosts sharing only Temporal, MariaDB, Redis and th
     connection = await Connection.connect({ address: `${a}:${temporalPort}` });
     const client = new Client({ connection });
     const experiment = {
-      ...smallExperiment(market, 'multi-host'),
+      ...smallExperiment(marketUrl, 'multi-host'),
       search: { method: 'tpe' as const, trials: 6, parallelism: 2, maxTrainRows: 3000, maxTestRows: 2000 },
     };
     const handle = await client.workflow.start(trainingPipeline, {
@@ -140,6 +145,11 @@ describe('workers on separate hosts sharing only Temporal, MariaDB, Redis and th
     const registered = await listModelVersions(store, 'multi-host');
     expect(registered.length).toBeGreaterThanOrEqual(1);
     const promoted = result.promoted?.version ?? registered[registered.length - 1].version;
+
+    // The snapshot was imported from the object store, each file under its s3:// URL.
+    const snapshots = await store.db.selectFrom('dataset_snapshots').select('source').execute();
+    expect(snapshots.map((s) => (JSON.parse(s.source) as { path?: string }).path)).toEqual([marketUrl]);
+    expect(fs.existsSync(market)).toBe(false);
 
     // Nothing was written to a local artifact directory on B or C: every artifact is in the bucket.
     for (const dir of [onB.dataDir, onC.dataDir]) expect(fs.existsSync(path.join(dir, 'artifacts'))).toBe(false);

@@ -1,0 +1,57 @@
+/**
+ * The project's one S3 client set-up, and how to read the errors it throws. The artifact store
+ * (ARTIFACT_URL) and s3:// CSV import sources reach the same S3-compatible server with the same
+ * settings (lib/config.ts ObjectStoreSettings) and the SDK's standard credential chain.
+ */
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { ObjectStoreSettings } from '../config';
+
+/** A client for the store; the caller destroys it when done. */
+export function createS3Client(settings: ObjectStoreSettings): S3Client {
+  // maxAttempts: the SDK retries a dropped connection or a 5xx a few times before the caller sees it
+  return new S3Client({ region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle, maxAttempts: 4 });
+}
+
+/** The server, for messages: S3_ENDPOINT, or AWS S3 and its region. */
+export function endpointOf(settings: ObjectStoreSettings): string {
+  return settings.endpoint ?? `AWS S3 (${settings.region})`;
+}
+
+/** Any 404: the object (or, for HEAD, which has no body to say which, possibly its bucket) is absent. */
+export function isNotFound(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  return error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404;
+}
+
+/**
+ * What a failed request means for the caller:
+ *   no_bucket  the bucket does not exist
+ *   not_found  the object does not exist
+ *   denied     the credentials are wrong or lack the permission
+ *   refused    the server refuses the request for another reason that retrying cannot fix
+ *   transient  network (refused, reset, timed out), a 5xx or throttling: worth retrying later
+ */
+export type S3FailureKind = 'no_bucket' | 'not_found' | 'denied' | 'refused' | 'transient';
+
+const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AccountProblem', 'AllAccessDisabled']);
+const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestLimitExceeded', 'TooManyRequestsException', 'ServiceUnavailable', 'InternalError']);
+
+export function s3FailureKind(error: unknown): S3FailureKind {
+  // Not an answer from the server at all: connection refused, DNS, TLS, timeout.
+  if (!(error instanceof S3ServiceException)) return 'transient';
+  const status = error.$metadata.httpStatusCode;
+  if (THROTTLED.has(error.name) || status === undefined || status >= 500 || status === 408 || status === 429) return 'transient';
+  if (error.name === 'NoSuchBucket') return 'no_bucket';
+  if (isNotFound(error)) return 'not_found';
+  if (DENIED.has(error.name) || status === 401 || status === 403) return 'denied';
+  return 'refused';
+}
+
+/** "Name: message" of a failed request, for messages. */
+export function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+  // An answer without a body (any HEAD) has no code or message: the status is all there is.
+  if (error.name === 'Unknown' || error.message === 'UnknownError') return `HTTP ${status ?? '?'}`;
+  return `${error.name}${status ? ` (HTTP ${status})` : ''}: ${error.message.replace(/\.$/, '')}`;
+}
