@@ -7,6 +7,7 @@ import { describeValidationError } from '../../lib/errors';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
+import { isS3Url, resolveCsvSource } from '../../lib/market-data/csv-files';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import type { TrainingPipelineResult } from '../../workflows';
@@ -58,8 +59,8 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
   }
   const featureSet = f.featureSet ? readFeatureSetFile(f.featureSet) : undefined;
   const request: ImportRequestInput = {
-    // The worker may run in another directory: send an absolute path.
-    source: f.source !== undefined ? { kind: 'csv', path: path.resolve(f.source), format: f.format as 'auto', adjust: f.adjust, followLinks: f.followLinks } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
+    // The worker may run in another directory: send an absolute path (an s3:// URL as given).
+    source: f.source !== undefined ? { kind: 'csv', path: resolveCsvSource(f.source), format: f.format as 'auto', adjust: f.adjust, followLinks: f.followLinks } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
     symbols: symbolList('--symbols', f.symbols),
     from: f.from,
     to: f.to,
@@ -77,7 +78,8 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
  */
 export function checkLocalSource(request: ImportRequestInput | undefined, experiment?: ExperimentInput): void {
   const source = request?.source ?? experiment?.import?.source;
-  if (source?.kind !== 'csv') return;
+  // An object-store source is read by the worker with its own credentials; this machine may have none.
+  if (source?.kind !== 'csv' || isS3Url(source.path)) return;
   const flag = request?.source ? '--source' : 'the experiment\'s import.source.path';
   let stat: fs.Stats;
   try {
@@ -106,7 +108,7 @@ export function readExperimentFile(file: string): ExperimentInput {
   if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
   const input = raw as ExperimentInput;
   const source = input.import?.source;
-  if (source?.kind === 'csv' && !path.isAbsolute(source.path)) return { ...input, import: { ...input.import, source: { ...source, path: path.resolve(path.dirname(file), source.path) } } } as ExperimentInput;
+  if (source?.kind === 'csv' && !isS3Url(source.path) && !path.isAbsolute(source.path)) return { ...input, import: { ...input.import, source: { ...source, path: path.resolve(path.dirname(file), source.path) } } } as ExperimentInput;
   return input;
 }
 

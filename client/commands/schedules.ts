@@ -10,6 +10,7 @@ import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
 import { repoRoot } from '../repo-root';
 import { connectClient, webUiLink } from '../temporal-client';
 import { readExperimentFile } from './run-pipeline';
+import { resolveCsvSource } from '../../lib/market-data/csv-files';
 import { lazy } from '../lazy';
 
 /** The schedule helpers (they load the Temporal SDK): imported by the actions, not at start. */
@@ -69,8 +70,8 @@ const overlapSchema = () =>
 function definitionFromFlags(sch: Schedules, f: z.infer<ReturnType<typeof definitionFlags>>, command: string) {
   const timing = parseFlags(sch.scheduleTimingSchema, { cron: f.cron, interval: f.interval, timezone: f.timezone }, command);
   const policy = parseFlags(sch.schedulePolicySchema, { catchupWindow: f.catchupWindow, pauseOnFailure: f.pauseOnFailure }, command);
-  // The worker may run in another directory: send an absolute path.
-  const importRequest: ImportRequestInput | undefined = f.source ? { source: { kind: 'csv', path: path.resolve(f.source) } } : undefined;
+  // The worker may run in another directory: send an absolute path (an s3:// URL as given).
+  const importRequest: ImportRequestInput | undefined = f.source ? { source: { kind: 'csv', path: resolveCsvSource(f.source) } } : undefined;
   const monitoring: MonitoringScheduleArgs | undefined = f.models || f.retrainOnDrift !== undefined ? { ...(f.models ? { models: f.models } : {}), ...(f.retrainOnDrift !== undefined ? { retrainOnDrift: f.retrainOnDrift } : {}) } : undefined;
   return { timing, policy, importRequest, monitoring };
 }

@@ -1,4 +1,7 @@
-import { requestFromFlags } from '../../client/commands/run-pipeline';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkLocalSource, readExperimentFile, requestFromFlags } from '../../client/commands/run-pipeline';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 
 describe('CLI symbol flags', () => {
@@ -16,5 +19,19 @@ describe('CLI symbol flags', () => {
   it('--follow-links is the only way to read symbolic links; without it they are refused', () => {
     expect(requestFromFlags({ source: 'data' }).request?.source).toMatchObject({ kind: 'csv', followLinks: false });
     expect(requestFromFlags({ source: 'data', followLinks: true }).request?.source).toMatchObject({ kind: 'csv', followLinks: true });
+  });
+
+  it('an s3:// source passes through as given: not resolved against this folder, not checked on this disk', () => {
+    expect(requestFromFlags({ source: 's3://prices/daily' }).request?.source).toMatchObject({ kind: 'csv', path: 's3://prices/daily' });
+    expect(() => checkLocalSource(requestFromFlags({ source: 's3://prices/daily' }).request)).not.toThrow();
+    expect(() => checkLocalSource(requestFromFlags({ source: 'no-such-folder-here' }).request)).toThrow(/does not exist; no run was started/);
+    expect(() => requestFromFlags({ source: 's3://' })).toThrow(/bucket/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-exp-'));
+    const file = path.join(dir, 'e.json');
+    const experiment = JSON.parse(fs.readFileSync(path.join(__dirname, '../../experiments/demo.json'), 'utf8')) as { import?: unknown };
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 's3://prices/daily/' } } }));
+    expect(readExperimentFile(file).import?.source).toMatchObject({ path: 's3://prices/daily/' });
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 'data' } } }));
+    expect(readExperimentFile(file).import?.source).toMatchObject({ path: path.join(dir, 'data') });
   });
 });
