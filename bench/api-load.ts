@@ -8,8 +8,15 @@
  *   (b) rising rates → the highest one sustained with p99 under the target and no errors;
  *   (c) traffic-split changes under load → failed requests (must be 0) and how long each change
  *       took to show in /v1/models.
+ * Per phase it also prints what the API child did meanwhile (bench/api-diagnostics.ts, loaded into
+ * the child): CPU, event-loop utilisation and delay, GC pauses; and the CPU the load generator here
+ * used. --profile <dir> writes a CPU profile of each phase (<dir>/a-1000.cpuprofile, …) and the
+ * child's whole-run profile (node --cpu-prof --cpu-prof-dir=<dir>); summarise them with
+ * bench/cpuprofile-top.ts. --trivial loads a constant-answer node:http server instead of the API:
+ * what the load generator can offer on this machine.
  *   tsx bench/api-load.ts [--redis redis://127.0.0.1:6379/15] [--in-process] [--rate 1000] [--duration 10]
  *                         [--steps 2000,4000,6000,8000,10000,12000,16000] [--changes 20] [--symbols 50] [--p99-target-ms 20]
+ *                         [--phases a,b,c] [--profile <dir>] [--no-diagnostics] [--trivial] [--node-flags "<flags>"] [--feature-cache-ms n]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +45,7 @@ import { logisticRegression } from '../models/baselines/logistic-regression';
 import type { FeatureMatrix, TrainedModel } from '../models/model';
 import { randomForest } from '../models/trees/random-forest';
 import { localArtifactStore } from '../lib/artifacts/artifact-store';
+import type { DiagnosticsStart, DiagnosticsStop, PhaseDiagnostics } from './api-diagnostics';
 
 const options = z
   .object({
@@ -55,6 +63,19 @@ const options = z
     symbols: z.coerce.number().int().min(1).max(500).default(50),
     connections: z.coerce.number().int().min(1).default(100),
     p99TargetMs: z.coerce.number().positive().default(20),
+    phases: z
+      .string()
+      .default('a,b,c')
+      .transform((s) => new Set(s.split(',').map((p) => p.trim())))
+      .refine((set) => [...set].every((p) => ['a', 'b', 'c'].includes(p)), '--phases lists some of a, b, c'),
+    profile: z.string().optional(),
+    diagnostics: z.boolean().default(true),
+    trivial: z.boolean().default(false),
+    featureCacheMs: z.coerce.number().int().min(0).optional(),
+    nodeFlags: z
+      .string()
+      .default('')
+      .transform((s) => s.split(/\s+/).filter((f) => f !== '')),
   })
   .parse(
     new Command()
@@ -68,6 +89,12 @@ const options = z
       .option('--symbols <n>', 'symbols with online features')
       .option('--connections <n>', 'autocannon connections')
       .option('--p99-target-ms <ms>', 'p99 a rate must stay under to count as sustained')
+      .option('--phases <list>', 'which runs: a (fixed rate), b (rising rates), c (split changes); comma-separated')
+      .option('--profile <dir>', 'CPU profiles of the API child into <dir>: one per phase, and its whole run (--cpu-prof)')
+      .option('--no-diagnostics', 'no event-loop / GC / CPU report from the API child')
+      .option('--feature-cache-ms <ms>', 'API_FEATURE_CACHE_MS of the API child (0: every prediction reads Redis; default: the API\'s)')
+      .option('--node-flags <flags>', 'extra node/V8 flags for the API child, space-separated (e.g. "--max-semi-space-size=64")')
+      .option('--trivial', 'load a constant-answer node:http server instead of the API (the load generator\'s own limit)')
       .parse()
       .opts(),
   );
@@ -151,6 +178,7 @@ async function waitUntilReady(baseUrl: string, child: ChildProcess | undefined, 
 }
 
 interface LoadResult {
+  phase: string;
   target: number;
   achieved: number;
   requests: number;
@@ -159,6 +187,45 @@ interface LoadResult {
   max: number;
   failed: number;
   failures: string;
+  /** CPU this process (the load generator) used, ms per second of the run. */
+  generatorCpuMsPerS: number;
+  /** What the API child did meanwhile (absent in-process or with --no-diagnostics). */
+  api?: PhaseDiagnostics;
+}
+
+/** The API child, when its diagnostics are on (bench/api-diagnostics.ts answers over IPC). */
+let diagnosed: ChildProcess | undefined;
+
+/** The next IPC message of `type` from the API child. */
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type?: string; error?: string }) => {
+      if (message.type !== type && message.type !== 'diag:error') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (message.type === 'diag:error') reject(new Error(`API diagnostics failed: ${message.error}`));
+      else resolve(message as T);
+    };
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error(`no ${type} from the API child within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', onMessage);
+  });
+}
+
+async function startDiagnostics(phase: string): Promise<void> {
+  if (!diagnosed) return;
+  const started = nextMessage(diagnosed, 'diag:started');
+  diagnosed.send({ type: 'diag:start', phase, ...(options.profile ? { profileDir: path.resolve(options.profile) } : {}) } satisfies DiagnosticsStart);
+  await started;
+}
+
+async function stopDiagnostics(phase: string): Promise<PhaseDiagnostics | undefined> {
+  if (!diagnosed) return undefined;
+  const report = nextMessage<PhaseDiagnostics>(diagnosed, 'diag:report');
+  diagnosed.send({ type: 'diag:stop', phase } satisfies DiagnosticsStop);
+  return report;
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -177,8 +244,13 @@ const SLOTS = 25;
 /** Integer shares of `total` over `parts` (the first ones get the remainder). */
 const shares = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 
-/** Offers `rate` req/s for `seconds`, one symbol per GET; `during` runs alongside and ends the run when given. */
-async function load(baseUrl: string, rate: number, seconds: number, during?: () => Promise<void>): Promise<LoadResult> {
+/**
+ * Offers `rate` req/s for `seconds`, one symbol per GET; `during` runs alongside and ends the run
+ * when given. `phase` names the run in the API child's diagnostics (none: not measured there).
+ */
+async function load(baseUrl: string, rate: number, seconds: number, phase?: string, during?: () => Promise<void>): Promise<LoadResult> {
+  if (phase) await startDiagnostics(phase);
+  const cpuBefore = process.cpuUsage();
   const times: number[] = [];
   const arrivals: number[] = [];
   const statuses = new Map<number, number>();
@@ -224,6 +296,9 @@ async function load(baseUrl: string, rate: number, seconds: number, during?: () 
     }
   }
   const results = await Promise.all(runs);
+  const ended = performance.now();
+  const generatorCpu = process.cpuUsage(cpuBefore);
+  const api = phase ? await stopDiagnostics(phase) : undefined;
   const sorted = Float64Array.from(times).sort();
   const non2xx = [...statuses].filter(([s]) => s < 200 || s >= 300);
   const errors = results.reduce((s, r) => s + r.errors, 0);
@@ -233,6 +308,7 @@ async function load(baseUrl: string, rate: number, seconds: number, during?: () 
   const windowStart = started + 1000;
   const inWindow = arrivals.filter((t) => t >= windowStart && t < stopped).length;
   return {
+    phase: phase ?? 'warm-up',
     target: rate,
     achieved: (inWindow * 1000) / Math.max(1, stopped - windowStart),
     requests: times.length,
@@ -241,6 +317,8 @@ async function load(baseUrl: string, rate: number, seconds: number, during?: () 
     max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
     failed: non2xx.reduce((s, [, n]) => s + n, 0) + errors,
     failures: failures || 'none',
+    generatorCpuMsPerS: (generatorCpu.user + generatorCpu.system) / 1000 / ((ended - started) / 1000),
+    ...(api ? { api } : {}),
   };
 }
 
@@ -251,6 +329,32 @@ function printLoadTable(title: string, rows: LoadResult[]): void {
   console.log('  target/s  achieved/s  requests   p50 ms   p99 ms   max ms  failed');
   for (const r of rows) {
     console.log(`  ${String(r.target).padStart(8)}  ${r.achieved.toFixed(0).padStart(10)}  ${String(r.requests).padStart(8)} ${ms(r.p50)} ${ms(r.p99)} ${ms(r.max)}  ${r.failed}${r.failed > 0 ? ` (${r.failures})` : ''}`);
+  }
+  printDiagnostics(rows);
+}
+
+/** Per run: the API child's CPU, event loop and GC, and the load generator's CPU. */
+function printDiagnostics(rows: LoadResult[]): void {
+  if (!rows.some((r) => r.api)) {
+    for (const r of rows) console.log(`  ${String(r.target).padStart(8)}: load generator (this process) CPU ${r.generatorCpuMsPerS.toFixed(0)} ms/s`);
+    return;
+  }
+  console.log('  target/s  API CPU ms/s  µs/req  loop busy  loop delay p50/p99/max ms  GC n  GC ms/s  GC p99/max ms  generator CPU ms/s');
+  for (const r of rows) {
+    const a = r.api;
+    if (!a) continue;
+    // monitorEventLoopDelay runs a 1 ms timer: what it reports beyond that 1 ms is the delay.
+    const late = (v: number) => Math.max(0, v - 1).toFixed(2);
+    const delay = `${late(a.loopDelay.p50)}/${late(a.loopDelay.p99)}/${late(a.loopDelay.max)}`;
+    const perReq = r.requests > 0 ? (a.cpuMs * 1000) / r.requests : NaN;
+    console.log(
+      `  ${String(r.target).padStart(8)}  ${(a.cpuMs / a.seconds).toFixed(0).padStart(11)}  ${perReq.toFixed(0).padStart(6)}  ${`${(100 * a.eventLoopUtilization).toFixed(0)}%`.padStart(9)}  ${delay.padStart(25)}  ${String(a.gc.count).padStart(4)}  ${(a.gc.totalMs / a.seconds).toFixed(1).padStart(7)}  ${`${a.gc.p99Ms.toFixed(2)}/${a.gc.maxMs.toFixed(2)}`.padStart(13)}  ${r.generatorCpuMsPerS.toFixed(0).padStart(18)}`,
+    );
+  }
+  for (const r of rows) {
+    if (!r.api) continue;
+    const kinds = Object.entries(r.api.gc.byKind).map(([kind, k]) => `${kind} ${k.count}× ${k.totalMs.toFixed(0)} ms (max ${k.maxMs.toFixed(1)})`);
+    console.log(`  ${String(r.target).padStart(8)}: GC ${kinds.join(', ') || 'none'}; RSS ${r.api.rssMiB.toFixed(0)} MiB${r.api.profile ? `; CPU profile ${r.api.profile}` : ''}`);
   }
 }
 
@@ -316,9 +420,13 @@ async function main(): Promise<void> {
     if (!options.inProcess) await cache.get('bench:probe').catch((error: unknown) => {
       throw new Error(`Redis at ${options.redis} is not reachable (${(error as Error).message}); start it, pass --redis, or use --in-process`);
     });
-    const tSetup = performance.now();
-    await setUpModels(store, cache, artifactDir);
-    console.log(`set-up: model ${MODEL} v1 logistic_regression (champion) + v2 random_forest (100 trees), ${SYMBOLS.length} symbols × ${FEATURES.length} features in ${((performance.now() - tSetup) / 1000).toFixed(1)} s`);
+    if (options.trivial) {
+      console.log('--trivial: a constant-answer node:http server (bench/trivial-server.ts) instead of the API; runs (a) and (b) only');
+    } else {
+      const tSetup = performance.now();
+      await setUpModels(store, cache, artifactDir);
+      console.log(`set-up: model ${MODEL} v1 logistic_regression (champion) + v2 random_forest (100 trees), ${SYMBOLS.length} symbols × ${FEATURES.length} features in ${((performance.now() - tSetup) / 1000).toFixed(1)} s`);
+    }
 
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
@@ -337,50 +445,69 @@ async function main(): Promise<void> {
     } else {
       logFile = path.join(dir, 'api.log');
       const out = fs.openSync(logFile, 'a');
-      child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../api/main.ts')], {
-        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: options.redis, ARTIFACT_DIR: artifactDir, API_ADDRESS: `127.0.0.1:${port}`, API_TOKENS: `bench:${TOKEN}=predict`, API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0', API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS: '0' },
-        stdio: ['ignore', out, out],
+      const nodeArgs = [
+        '--import',
+        'tsx',
+        ...(options.diagnostics ? ['--import', path.resolve(__dirname, 'api-diagnostics.ts')] : []),
+        ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.profile)}`] : []),
+        ...options.nodeFlags,
+        path.resolve(__dirname, options.trivial ? 'trivial-server.ts' : '../api/main.ts'),
+      ];
+      child = spawn(process.execPath, nodeArgs, {
+        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: options.redis, ARTIFACT_DIR: artifactDir, API_ADDRESS: `127.0.0.1:${port}`, API_TOKENS: `bench:${TOKEN}=predict`, API_RATE_LIMIT_PREDICTIONS_PER_TOKEN: '0', API_RATE_LIMIT_PREDICTIONS_PER_ADDRESS: '0', ...(options.featureCacheMs !== undefined ? { API_FEATURE_CACHE_MS: String(options.featureCacheMs) } : {}) },
+        stdio: ['ignore', out, out, 'ipc'],
       });
+      if (options.diagnostics) diagnosed = child;
     }
     await waitUntilReady(baseUrl, child, logFile);
     console.log(`API ${options.inProcess ? 'in this process (memory cache)' : `child pid ${child?.pid} (Redis ${options.redis})`} at ${baseUrl}; ${os.availableParallelism()} cores`);
 
     await load(baseUrl, Math.min(500, options.rate), 3); // warm-up: JIT, connections, model caches
 
-    const fixed = await load(baseUrl, options.rate, options.duration);
-    printLoadTable(`(a) fixed ${options.rate} req/s for ${options.duration} s, one symbol per GET /v1/predictions/:symbol`, [fixed]);
-
-    const steps: LoadResult[] = [];
-    let sustained: LoadResult | undefined;
-    for (const rate of options.steps) {
-      const r = await load(baseUrl, rate, options.stepDuration);
-      steps.push(r);
-      const ok = r.failed === 0 && r.achieved >= 0.95 * rate && r.p99 < options.p99TargetMs;
-      if (!ok) break;
-      sustained = r;
-      await sleep(1000);
+    if (options.phases.has('a')) {
+      const fixed = await load(baseUrl, options.rate, options.duration, `a-${options.rate}`);
+      printLoadTable(`(a) fixed ${options.rate} req/s for ${options.duration} s, one symbol per GET /v1/predictions/:symbol`, [fixed]);
     }
-    printLoadTable(`(b) rising rates, ${options.stepDuration} s each (stops at the first rate missed: <95% achieved, p99 ≥ ${options.p99TargetMs} ms or any failure)`, steps);
-    console.log(sustained ? `  highest sustained: ${sustained.target} req/s (p99 ${sustained.p99.toFixed(2)} ms)` : `  no rate in ${options.steps.join(', ')} was sustained`);
 
-    let changes: SplitChange[] = [];
-    const underChanges = await load(baseUrl, options.rate, 0, async () => {
-      await sleep(1000);
-      changes = await splitChanges(store, cache, baseUrl);
-      await sleep(500);
-    });
-    console.log(`\n(c) ${changes.length} traffic-split changes (canary v2 ↔ champion v1, alternating weights) under ${options.rate} req/s`);
-    console.log('     #  canary weight  generation  write ms  visible in /v1/models after ms');
-    for (const c of changes) console.log(`  ${String(c.n).padStart(4)}  ${c.canaryWeight.toFixed(1).padStart(13)}  ${String(c.generation).padStart(10)}  ${c.writeMs.toFixed(1).padStart(8)}  ${c.visibleMs.toFixed(1).padStart(10)}`);
-    const visible = changes.map((c) => c.visibleMs).sort((a, b) => a - b);
-    console.log(`  visible after: median ${visible[Math.floor(visible.length / 2)].toFixed(1)} ms, max ${visible[visible.length - 1].toFixed(1)} ms`);
-    printLoadTable('  load during the changes', [underChanges]);
-    console.log(`  failed requests during the changes: ${underChanges.failed}${underChanges.failed === 0 ? ' (ok)' : ` — FAILED: ${underChanges.failures}`}`);
+    if (options.phases.has('b')) {
+      const steps: LoadResult[] = [];
+      let sustained: LoadResult | undefined;
+      for (const rate of options.steps) {
+        const r = await load(baseUrl, rate, options.stepDuration, `b-${rate}`);
+        steps.push(r);
+        const ok = r.failed === 0 && r.achieved >= 0.95 * rate && r.p99 < options.p99TargetMs;
+        if (!ok) break;
+        sustained = r;
+        await sleep(1000);
+      }
+      printLoadTable(`(b) rising rates, ${options.stepDuration} s each (stops at the first rate missed: <95% achieved, p99 ≥ ${options.p99TargetMs} ms or any failure)`, steps);
+      console.log(sustained ? `  highest sustained: ${sustained.target} req/s (p99 ${sustained.p99.toFixed(2)} ms)` : `  no rate in ${options.steps.join(', ')} was sustained`);
+    }
+    if (!options.trivial && options.phases.has('c')) {
+      let changes: SplitChange[] = [];
+      const underChanges = await load(baseUrl, options.rate, 0, `c-${options.rate}`, async () => {
+        await sleep(1000);
+        changes = await splitChanges(store, cache, baseUrl);
+        await sleep(500);
+      });
+      console.log(`\n(c) ${changes.length} traffic-split changes (canary v2 ↔ champion v1, alternating weights) under ${options.rate} req/s`);
+      console.log('     #  canary weight  generation  write ms  visible in /v1/models after ms');
+      for (const c of changes) console.log(`  ${String(c.n).padStart(4)}  ${c.canaryWeight.toFixed(1).padStart(13)}  ${String(c.generation).padStart(10)}  ${c.writeMs.toFixed(1).padStart(8)}  ${c.visibleMs.toFixed(1).padStart(10)}`);
+      const visible = changes.map((c) => c.visibleMs).sort((a, b) => a - b);
+      console.log(`  visible after: median ${visible[Math.floor(visible.length / 2)].toFixed(1)} ms, max ${visible[visible.length - 1].toFixed(1)} ms`);
+      printLoadTable('  load during the changes', [underChanges]);
+      console.log(`  failed requests during the changes: ${underChanges.failed}${underChanges.failed === 0 ? ' (ok)' : ` — FAILED: ${underChanges.failures}`}`);
+      if (underChanges.failed > 0) process.exitCode = 1;
+    }
 
-    await sleep(600); // let the last prediction-log batch flush
-    const [written, dropped] = await Promise.all([promMetric(baseUrl, 'api_prediction_log_written_total'), promMetric(baseUrl, 'api_prediction_log_dropped_total')]);
-    console.log(`\nprediction log (API metrics): ${written} rows written, ${dropped} dropped`);
-    if (underChanges.failed > 0) process.exitCode = 1;
+    if (!options.trivial) {
+      await sleep(600); // let the last prediction-log batch flush
+      const [written, dropped, hits, misses] = await Promise.all(
+        ['api_prediction_log_written_total', 'api_prediction_log_dropped_total', 'api_feature_cache_hits_total', 'api_feature_cache_misses_total'].map((name) => promMetric(baseUrl, name)),
+      );
+      console.log(`\nprediction log (API metrics): ${written} rows written, ${dropped} dropped`);
+      if (Number.isFinite(hits)) console.log(`online vectors (API metrics): ${hits} read from the in-process cache, ${misses} from Redis`);
+    }
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
