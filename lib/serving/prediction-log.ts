@@ -3,11 +3,21 @@
  * queue; rows are written every flushMs or every batchRows, and on close. A failed flush keeps its
  * rows queued and is retried with backoff; a retried batch that had in fact committed does not fail
  * (duplicate ids are ignored). Beyond maxQueued the oldest rows are dropped, and counted.
+ *
+ * On a SQLite file the batches are written by a worker thread with its own connection
+ * (prediction-log-thread.ts): better-sqlite3 is synchronous, and a batch of a few hundred rows
+ * (plus the WAL checkpoint a commit sometimes runs) written on the event loop held up every request
+ * arriving meanwhile — it was the API's p99 (docs/benchmarks.md, "Prediction API"). Batches still
+ * go one at a time, in order, and a row counts as written once its transaction has committed.
+ * MySQL (asynchronous already) and in-memory SQLite stores are written from the calling thread.
  */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
+import type { LogThreadData, LogThreadReply, LogThreadRequest } from './prediction-log-thread';
 
 /** One prediction_log row, camelCase. */
 export interface PredictionLogEntry {
@@ -39,6 +49,8 @@ export interface PredictionLogOptions {
   maxQueued?: number;
   /** Longest wait between retries of a failing flush (ms, default 30 000). */
   maxBackoffMs?: number;
+  /** On a SQLite file, write from a worker thread (default true); false: from the calling thread. */
+  thread?: boolean;
   log?: (event: string, detail: Record<string, unknown>) => void;
 }
 
@@ -119,6 +131,65 @@ function toRow(e: PredictionLogEntry): PredictionLogTable {
   };
 }
 
+const THREAD_SCRIPT = path.join(__dirname, 'prediction-log-thread');
+
+/**
+ * The thread that writes a SQLite file's batches (started on the first batch, never keeping the
+ * process alive when idle). A thread that dies fails its batch, which the writer retries on a new one.
+ */
+class SqliteLogThread {
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+
+  constructor(private readonly file: string) {}
+
+  insert(rows: PredictionLogTable[]): Promise<void> {
+    return this.request({ id: this.nextId++, rows });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    await this.request({ id: this.nextId++, close: true }).catch(() => undefined);
+    this.worker = undefined;
+    await worker.terminate();
+  }
+
+  private request(request: LogThreadRequest): Promise<void> {
+    const worker = this.start();
+    return new Promise((resolve, reject) => {
+      this.pending.set(request.id, { resolve, reject });
+      worker.ref(); // busy: keep the process alive until the batch is written
+      worker.postMessage(request);
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    // The project runs from TypeScript sources through tsx; the thread loads them the same way (as lib/threads does).
+    const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true, workerData: { file: this.file } satisfies LogThreadData });
+    worker.on('message', (reply: LogThreadReply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (reply.error !== undefined) waiter.reject(new Error(reply.error));
+      else waiter.resolve();
+      if (this.pending.size === 0) worker.unref();
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', (error) => fail(new Error(`the prediction-log thread failed: ${error.message}`)));
+    worker.on('exit', (code) => fail(new Error(`the prediction-log thread exited with code ${code}`)));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
 export class PredictionLogWriter {
   private queue: PredictionLogTable[] = [];
   private inFlight = 0;
@@ -134,6 +205,7 @@ export class PredictionLogWriter {
   private readonly batchRows: number;
   private readonly maxQueued: number;
   private readonly maxBackoffMs: number;
+  private readonly thread: SqliteLogThread | undefined;
 
   constructor(
     private readonly store: Database,
@@ -146,6 +218,8 @@ export class PredictionLogWriter {
     for (const [name, value] of Object.entries({ flushMs: this.flushMs, batchRows: this.batchRows, maxQueued: this.maxQueued, maxBackoffMs: this.maxBackoffMs })) {
       if (!(Number.isFinite(value) && value > 0)) throw new Error(`PredictionLogWriter: ${name} must be a positive number, got ${value}`);
     }
+    const sqlite = store.sqlite;
+    if (options.thread !== false && store.driver === 'sqlite' && sqlite && !sqlite.memory) this.thread = new SqliteLogThread(sqlite.name);
   }
 
   /** Queues rows for writing; never waits for the store. Rows that cannot be stored are counted as rejected. */
@@ -181,19 +255,23 @@ export class PredictionLogWriter {
   async close(): Promise<void> {
     this.closed = true;
     this.clearTimer();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.flush();
-        return;
-      } catch (error) {
-        if (attempt >= CLOSE_ATTEMPTS) {
-          const lost = this.queue.length;
-          this.counters.dropped += lost;
-          this.queue = [];
-          throw new Error(`prediction log: ${lost} rows could not be written before close (${(error as Error).message})`, { cause: error });
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.flush();
+          return;
+        } catch (error) {
+          if (attempt >= CLOSE_ATTEMPTS) {
+            const lost = this.queue.length;
+            this.counters.dropped += lost;
+            this.queue = [];
+            throw new Error(`prediction log: ${lost} rows could not be written before close (${(error as Error).message})`, { cause: error });
+          }
+          await new Promise((resolve) => setTimeout(resolve, this.backoffMs()));
         }
-        await new Promise((resolve) => setTimeout(resolve, this.backoffMs()));
       }
+    } finally {
+      await this.thread?.close();
     }
   }
 
@@ -230,6 +308,7 @@ export class PredictionLogWriter {
   }
 
   private async insert(rows: PredictionLogTable[]): Promise<void> {
+    if (this.thread) return this.thread.insert(rows);
     // logged_at by the database's clock: the deployment analyses fold rows by it (log-aggregates.ts).
     const loggedAt = dbClockMicros(this.store.driver);
     const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt })));

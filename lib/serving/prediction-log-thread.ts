@@ -1,0 +1,63 @@
+/**
+ * Worker-thread side of the SQLite prediction-log sink (prediction-log.ts): its own connection to
+ * the store's file, one immediate transaction per batch. better-sqlite3 is synchronous, so a batch
+ * written on the API's event loop (and the WAL checkpoints a commit sometimes runs) would hold up
+ * every request arriving meanwhile; here it only holds up this thread.
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+
+import type { PredictionLogTable } from '../store/schema';
+
+/** The columns the writer sets (logged_at is set here, by the database's clock). */
+const COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at'] as const satisfies ReadonlyArray<keyof PredictionLogTable>;
+
+export interface LogThreadData {
+  file: string;
+}
+export type LogThreadRequest = { id: number; rows: PredictionLogTable[] } | { id: number; close: true };
+export interface LogThreadReply {
+  id: number;
+  error?: string;
+}
+
+/** Now by the database's clock in µs (lib/store/db-clock.ts, SQLite): one value per batch, as one multi-row INSERT had. */
+const NOW_MICROS = `select cast(round((julianday('now') - 2440587.5) * 86400000) as integer) * 1000 as now`;
+
+function serve(file: string): void {
+  const db = new BetterSqlite3(file);
+  // Same settings as lib/store/database.ts: WAL, durable across process crashes, wait for the write lock.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  let statements: { now: BetterSqlite3.Statement; insert: BetterSqlite3.Statement } | undefined;
+  const write = db.transaction((rows: PredictionLogTable[]) => {
+    // Prepared again after a failure: the table may have been away (and back) meanwhile.
+    statements ??= {
+      now: db.prepare(NOW_MICROS).pluck(),
+      // A retried batch may have committed the first time: its ids are already there, which is fine.
+      insert: db.prepare(`insert into prediction_log (${COLUMNS.join(', ')}, logged_at) values (${COLUMNS.map((c) => `@${c}`).join(', ')}, @logged_at) on conflict (id) do nothing`),
+    };
+    const loggedAt = statements.now.get() as number;
+    for (const row of rows) {
+      row.logged_at = loggedAt;
+      statements.insert.run(row);
+    }
+  });
+  parentPort!.on('message', (request: LogThreadRequest) => {
+    if ('close' in request) {
+      db.close();
+      parentPort!.postMessage({ id: request.id } satisfies LogThreadReply);
+      return;
+    }
+    try {
+      write.immediate(request.rows);
+      parentPort!.postMessage({ id: request.id } satisfies LogThreadReply);
+    } catch (error) {
+      statements = undefined;
+      parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies LogThreadReply);
+    }
+  });
+}
+
+if (parentPort && (workerData as LogThreadData | undefined)?.file) serve((workerData as LogThreadData).file);
