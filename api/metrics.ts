@@ -4,6 +4,7 @@
  * verification failures, prediction-log queue) are read from its stats() at scrape time.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FeatureReadCacheStats } from '../lib/serving/feature-read-cache';
 import type { PredictionLogStats } from '../lib/serving/prediction-log';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
 
@@ -13,6 +14,8 @@ export const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001,
 export interface MetricSources {
   serving: () => ServingModelsStats;
   predictionLog: () => PredictionLogStats;
+  /** The in-process cache of online vectors (absent when there is none). */
+  featureCache?: () => FeatureReadCacheStats;
 }
 
 /** Sets a counter to a total kept elsewhere (prom-client counters only go up by inc). */
@@ -104,6 +107,33 @@ export class ApiMetrics {
         setTotal(this, sources.predictionLog().written);
       },
     });
+    if (sources.featureCache) {
+      const featureCache = sources.featureCache;
+      new Counter({
+        name: 'api_feature_cache_hits_total',
+        help: 'Online feature vectors read from the in-process cache (no Redis round trip)',
+        registers,
+        collect() {
+          setTotal(this, featureCache().hits);
+        },
+      });
+      new Counter({
+        name: 'api_feature_cache_misses_total',
+        help: 'Online feature vector reads that went to Redis while the in-process cache was active',
+        registers,
+        collect() {
+          setTotal(this, featureCache().misses);
+        },
+      });
+      new Counter({
+        name: 'api_feature_cache_invalidations_total',
+        help: 'Times the in-process cache of online vectors was emptied (features:updated announcements, cache availability changes)',
+        registers,
+        collect() {
+          setTotal(this, featureCache().invalidations);
+        },
+      });
+    }
     new Counter({
       name: 'api_prediction_log_failed_flushes_total',
       help: 'Prediction-log flushes that failed (retried)',

@@ -9,6 +9,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { sql } from 'kysely';
 import type { Cache } from '../lib/cache/cache';
 import { OnlineFeatureStore } from '../lib/features/online-features';
+import { FeatureReadCache } from '../lib/serving/feature-read-cache';
 import { featureSetVersionsOf } from '../lib/serving/predict';
 import { DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
@@ -75,6 +76,12 @@ export interface ApiServerDeps {
   rateLimits?: Partial<ApiRateLimits>;
   /** The artifact store (ARTIFACT_DIR or ARTIFACT_URL), where the dashboard (/ui) reads run reports. */
   artifacts?: ArtifactStore;
+  /**
+   * With a Redis cache: online vectors read are kept in process, emptied by every
+   * `features:updated` announcement and re-read after at most this many ms (lib/serving/feature-read-cache.ts).
+   * 0: every prediction reads Redis. Default 1000.
+   */
+  featureCacheMaxAgeMs?: number;
 }
 
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
@@ -171,7 +178,11 @@ function frameworkErrorCode(error: { code?: string; statusCode?: number }): stri
 }
 
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
-  const metrics = deps.metrics ?? new ApiMetrics({ serving: () => deps.servingModels.stats(), predictionLog: () => deps.predictionLog.stats() });
+  const featureMaxAgeMs = deps.featureCacheMaxAgeMs ?? 1000;
+  const featureCache = deps.cache.kind === 'redis' && featureMaxAgeMs > 0 ? new FeatureReadCache(deps.cache, { maxAgeMs: featureMaxAgeMs }) : undefined;
+  const metrics =
+    deps.metrics ??
+    new ApiMetrics({ serving: () => deps.servingModels.stats(), predictionLog: () => deps.predictionLog.stats(), ...(featureCache ? { featureCache: () => featureCache.stats() } : {}) });
   const verifier = new TokenVerifier(deps.tokens);
   const servingStarted = deps.servingStarted ?? (() => true);
   const readinessTimeoutMs = deps.readinessTimeoutMs ?? 1000;
@@ -277,13 +288,18 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   // Feature reads survive a Redis outage (offline store), and the cache is re-warmed when Redis is back.
   const features = new OnlineFeatureStore({
-    cache: deps.cache,
+    cache: featureCache ?? deps.cache,
     store: deps.store,
     rewarmVersions: () => servedFeatureSets(deps.servingModels),
     log: (event, detail) => app.log.warn({ event, ...detail }, event),
   });
-  app.addHook('onClose', async () => features.close());
-  const predictionDeps = { servingModels: deps.servingModels, features, predictionLog: deps.predictionLog, metrics };
+  app.addHook('onClose', async () => {
+    features.close();
+    await featureCache?.close();
+  });
+  // Until the subscription is confirmed every read goes to Redis; a failure only leaves it so.
+  featureCache?.start().catch((error: unknown) => app.log.warn({ event: 'features.read_cache_unavailable', error: (error as Error).message }, 'features.read_cache_unavailable'));
+  const predictionDeps = { servingModels: deps.servingModels, features: featureCache ? featureCache.reader(features) : features, predictionLog: deps.predictionLog, metrics };
 
   app.post('/v1/predictions', { config: { scope: 'predict', predictionLimits: true } }, async (request): Promise<PredictionsResponse> => {
     const body = parseInput(predictionsRequestSchema, request.body, 'body');
