@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { answers } from '../../platform/object-store';
 import { ensureTemporalCli } from '../../platform/temporal-cli';
+import { TEST_SERVER_ARGS } from './temporal-server-args';
 
 export interface Host {
   name: string;
@@ -145,7 +146,7 @@ export async function startRedis(host: string, port: number, dir: string): Promi
  */
 export async function startTemporalDevServer(host: string, port: number, dir: string): Promise<Service> {
   const cli = await ensureTemporalCli(() => undefined);
-  const s = service('temporal', cli, ['server', 'start-dev', '--headless', '--ip', '0.0.0.0', '--port', String(port), '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error'], `${host}:${port}`, dir);
+  const s = service('temporal', cli, ['server', 'start-dev', '--headless', '--ip', '0.0.0.0', '--port', String(port), '--db-filename', path.join(dir, 'temporal.db'), ...TEST_SERVER_ARGS], `${host}:${port}`, dir);
   await waitFor('temporal', s.process, s.address, path.join(dir, 'temporal.log'));
   return s;
 }

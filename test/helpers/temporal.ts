@@ -9,6 +9,7 @@ import { TaskPool } from '../../lib/threads/task-pool';
 import { findTemporalCli } from '../../platform/temporal-cli';
 import { createPipelineWorkers } from '../../workers/pipeline-workers';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { TEST_SERVER_ARGS } from './temporal-server-args';
 
 /**
  * A real Temporal dev server from the project's own binary (never a download: these machines have
@@ -21,7 +22,7 @@ export async function startTemporal(options: { port?: number } = {}): Promise<Te
   const cli = findTemporalCli();
   if (!cli) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', port: options.port, extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', port: options.port, extraArgs: TEST_SERVER_ARGS },
   });
 }
 

@@ -9,12 +9,14 @@
  * signals sent while runs continue as new are all answered or acted on; the step approvals at the
  * end land on the right step.
  */
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { moveAlias } from '../../lib/registry/model-registry';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { approveStepUpdate, deploymentStateQuery, deploymentWorkflow, pauseSignal, pauseUpdate, resumeSignal, resumeUpdate, type DeploymentState } from '../../workflows';
+import { abortUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, pauseSignal, pauseUpdate, resumeSignal, resumeUpdate, type DeploymentCarry, type DeploymentState } from '../../workflows';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
@@ -124,6 +126,67 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
       expect(rejected).toBe(0);
       const signalled = runs.flatMap((r) => r.history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
       expect(signalled).toBe(signals * 2);
+    });
+  });
+  // A run continued while paused, whose first workflow task carries a resume (update-with-start
+  // delivers it exactly there; in production it happens when the resume is sent as the run turns
+  // over). Before the fix the resume never answered, and its open handler blocked every later
+  // continue-as-new: the history grew without bound.
+  it('answers a resume that arrives with the first task of a run continued while paused', async () => {
+    const cache = new MemoryCache();
+    const artifactDir = tempDir('mlp-can-resume-');
+    const market = await setUpOracleMarket(t.store, cache, 2);
+    const model = 'deploy-resume';
+    const champion = await registerOracleModel(t.store, artifactDir, { name: model, seed: 1, flip: false, featureSetVersion: market.latestFeatureSetVersion });
+    const challenger = await registerOracleModel(t.store, artifactDir, { name: model, seed: 2, flip: false, featureSetVersion: market.latestFeatureSetVersion });
+    await moveAlias(t.store, { name: model, alias: 'champion', version: champion, movedBy: 'test', reason: 'first model' });
+    await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(champion), updatedBy: 'test', reason: 'first model' });
+
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const workflowId = `deploy-paused-${Date.now()}`;
+      await env.client.workflow.start(deploymentWorkflow, {
+        taskQueue: TASK_QUEUES.pipeline,
+        workflowId,
+        args: [{ model, challengerVersion: challenger, canary: { steps: [50, 100], analysisSeconds: 0.01 }, continueAsNewAfterEvents: 100 }],
+      });
+      const follow = env.client.workflow.getHandle(workflowId);
+      for (let i = 0; (await follow.query(deploymentStateQuery)).status !== 'canary'; i++) {
+        if (i > 600) throw new Error('never reached the canary step');
+        await sleep(50);
+      }
+      const paused = await follow.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      // Ignored pause signals add events until the paused run is due and continues as new.
+      for (let i = 0; ; i++) {
+        const s = await follow.query(deploymentStateQuery);
+        if (s.run > paused.run && s.status === 'paused') break;
+        if (i > 100) throw new Error(`the paused run never continued as new (run ${s.run}, ${s.status})`);
+        await follow.signal(pauseSignal, `filler-${i}`);
+        await sleep(100);
+      }
+      const started = (await follow.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+      const [request, carry] = (started?.input?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload)) as [Parameters<typeof deploymentWorkflow>[0], DeploymentCarry];
+      expect(carry.state.status).toBe('paused');
+      expect(carry.controls.paused).toBe(true);
+      await follow.executeUpdate(abortUpdate, { args: [{ reason: 'replaced by the carried run under test', by: 'test' }] });
+
+      // The same carried input as a new run, with the resume in its first task.
+      const start = new WithStartWorkflowOperation(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `${workflowId}-carried`, workflowIdConflictPolicy: 'FAIL', args: [request, carry] });
+      const answer = await Promise.race([
+        env.client.workflow.executeUpdateWithStart(resumeUpdate, { args: [{ by: 'test' }], startWorkflowOperation: start }),
+        sleep(30_000).then(() => 'no answer in 30 s' as const),
+      ]);
+      expect(answer).not.toBe('no answer in 30 s');
+      const resumed = answer as DeploymentState;
+      expect(resumed.status).toBe('canary');
+      expect(resumed.decisions.map((d) => d.message)).toContain('resumed by test');
+      // And the run goes on continuing as new.
+      const carried = await start.workflowHandle();
+      for (let i = 0; (await carried.query(deploymentStateQuery)).run < carry.state.run + 2; i++) {
+        if (i > 600) throw new Error('the resumed run never continued as new');
+        await sleep(50);
+      }
+      await carried.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'test' }] });
     });
   });
 });

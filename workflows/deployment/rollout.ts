@@ -7,7 +7,7 @@
  * suggests it, at the next wait, and (b) at a step boundary once past half that budget, so a step
  * starts with room. Never while an update handler is still running: those are settled first.
  */
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
@@ -264,6 +264,11 @@ export class Rollout {
         await this.hold('paused');
         continue;
       }
+      // A run continued while paused shows 'paused'; a resume delivered with its first task acts
+      // before this loop can hold, so hold() never restores the status, and the resume update
+      // (which answers once the status changes) would never finish, blocking every later
+      // continue-as-new. Only that case reaches here with 'paused', so other histories replay as before.
+      if (this.state.status === 'paused' && patched('resume-on-carried-run')) this.state.status = baseStatus(this.position);
       const left = until - Date.now();
       if (left <= 0) return 'elapsed';
       if (!(await this.waitFor(() => this.controls.decisionWaiting || this.controls.flags.paused || this.canContinueNow(), left))) return 'elapsed';
