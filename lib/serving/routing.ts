@@ -14,11 +14,20 @@ export interface Route {
 export const CHAMPION_VARIANT = 'champion';
 
 const utf8 = new TextEncoder();
+/** Reused for every key (routing runs on each request): grown when a key needs more. */
+let scratch = new Uint8Array(256);
+
+/** The UTF-8 bytes of `text` in the scratch buffer; returns how many. */
+function encodeToScratch(text: string): number {
+  // At most 3 bytes per UTF-16 unit.
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  return utf8.encodeInto(text, scratch).written;
+}
 
 /** MurmurHash3 x86 32-bit of the UTF-8 bytes of `text`. */
 export function murmur3(text: string, seed = 0): number {
-  const bytes = utf8.encode(text);
-  const n = bytes.length;
+  const n = encodeToScratch(text);
+  const bytes = scratch;
   const blocks = n & ~3;
   let h = seed >>> 0;
   for (let i = 0; i < blocks; i += 4) {
@@ -60,15 +69,17 @@ export function canonicalOrder(routes: readonly Route[]): Route[] {
 
 /** The route serving `key`: deterministic for a given split and salt. */
 export function routeFor(split: { readonly routes: readonly Route[]; readonly salt: string }, key: string): Route {
-  const ordered = canonicalOrder(split.routes);
   const bucket = routingBucket(split.salt, key);
   let upper = 0;
   let last: Route | undefined;
-  for (const route of ordered) {
-    if (route.weight <= 0) continue;
-    upper += route.weight;
-    last = route;
-    if (bucket < upper) return route;
+  // canonicalOrder without building it (this runs on every request): other variants, then the champion.
+  for (const championPass of [false, true]) {
+    for (const route of split.routes) {
+      if ((route.variant === CHAMPION_VARIANT) !== championPass || route.weight <= 0) continue;
+      upper += route.weight;
+      last = route;
+      if (bucket < upper) return route;
+    }
   }
   // Only reachable when the weights sum to a hair under 1 (rounding): the last served route takes the rest.
   if (!last) throw new Error('routeFor: no route has a positive weight; a valid split has at least one');
