@@ -371,7 +371,7 @@ async function wrkLoad(baseUrl: string, script: string, connections: number, sec
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-    child.once('error', reject);
+    child.once('error', (error) => reject(new Error(`wrk could not start (${error.message}); install it (Debian: apt-get install wrk) or leave --wrk out`)));
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}: ${text.slice(-500)}`))));
   });
   const api = await stopDiagnostics(phase);

@@ -15,7 +15,8 @@ const COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 's
 export interface LogThreadData {
   file: string;
 }
-export type LogThreadRequest = { id: number; rows: PredictionLogTable[] } | { id: number; close: true };
+/** rows: each row's JSON text (prediction-log.ts queues them so). */
+export type LogThreadRequest = { id: number; rows: string[] } | { id: number; close: true };
 export interface LogThreadReply {
   id: number;
   error?: string;
@@ -31,7 +32,7 @@ function serve(file: string): void {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   let statements: { now: BetterSqlite3.Statement; insert: BetterSqlite3.Statement } | undefined;
-  const write = db.transaction((rows: PredictionLogTable[]) => {
+  const write = db.transaction((rows: string[]) => {
     // Prepared again after a failure: the table may have been away (and back) meanwhile.
     statements ??= {
       now: db.prepare(NOW_MICROS).pluck(),
@@ -39,7 +40,8 @@ function serve(file: string): void {
       insert: db.prepare(`insert into prediction_log (${COLUMNS.join(', ')}, logged_at) values (${COLUMNS.map((c) => `@${c}`).join(', ')}, @logged_at) on conflict (id) do nothing`),
     };
     const loggedAt = statements.now.get() as number;
-    for (const row of rows) {
+    for (const text of rows) {
+      const row = JSON.parse(text) as PredictionLogTable;
       row.logged_at = loggedAt;
       statements.insert.run(row);
     }

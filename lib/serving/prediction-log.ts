@@ -8,7 +8,9 @@
  * (prediction-log-thread.ts): better-sqlite3 is synchronous, and a batch of a few hundred rows
  * (plus the WAL checkpoint a commit sometimes runs) written on the event loop held up every request
  * arriving meanwhile — it was the API's p99 (docs/benchmarks.md, "Prediction API"). Batches still
- * go one at a time, in order, and a row counts as written once its transaction has committed.
+ * go one at a time, in order, and a row counts as written once its transaction has committed. Each
+ * row is queued as its JSON text, made when it is appended: handing a batch of strings to the thread
+ * is a copy of a few kilobytes, where a batch of row objects took the event loop milliseconds to clone.
  * MySQL (asynchronous already) and in-memory SQLite stores are written from the calling thread.
  */
 import path from 'node:path';
@@ -144,7 +146,7 @@ class SqliteLogThread {
 
   constructor(private readonly file: string) {}
 
-  insert(rows: PredictionLogTable[]): Promise<void> {
+  insert(rows: string[]): Promise<void> {
     return this.request({ id: this.nextId++, rows });
   }
 
@@ -191,7 +193,8 @@ class SqliteLogThread {
 }
 
 export class PredictionLogWriter {
-  private queue: PredictionLogTable[] = [];
+  /** Row objects, or on the thread path their JSON text. */
+  private queue: Array<PredictionLogTable | string> = [];
   private inFlight = 0;
   private readonly counters = { written: 0, dropped: 0, rejected: 0, failedFlushes: 0 };
   private lastError: string | undefined;
@@ -236,7 +239,7 @@ export class PredictionLogWriter {
         this.lastError = 'prediction log rows appended after close were dropped';
         continue;
       }
-      this.queue.push(toRow(entry));
+      this.queue.push(this.thread ? JSON.stringify(toRow(entry)) : toRow(entry));
     }
     this.enforceBound();
     if (this.queue.length === 0) return;
@@ -307,8 +310,9 @@ export class PredictionLogWriter {
     }
   }
 
-  private async insert(rows: PredictionLogTable[]): Promise<void> {
-    if (this.thread) return this.thread.insert(rows);
+  private async insert(queued: Array<PredictionLogTable | string>): Promise<void> {
+    if (this.thread) return this.thread.insert(queued as string[]);
+    const rows = queued as PredictionLogTable[];
     // logged_at by the database's clock: the deployment analyses fold rows by it (log-aggregates.ts).
     const loggedAt = dbClockMicros(this.store.driver);
     const insert = this.store.db.insertInto('prediction_log').values(rows.map((r) => ({ ...r, logged_at: loggedAt })));
