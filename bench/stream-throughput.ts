@@ -8,12 +8,20 @@
  * outage or a replay); the last --latency-seconds × --rate bars are then sent by the replay script
  * (a separate process) at --rate bars/s while the consumer runs.
  *
- *   npm run bench:stream -- [--db sqlite:/tmp/s.sqlite] [--db mysql://root@127.0.0.1:3306/bench_stream] [--rate 500] [--latency-seconds 30]
+ *   npm run bench:stream -- [--db sqlite:/tmp/s.sqlite] [--db mysql://root@127.0.0.1:3306/bench_stream] [--rate 500] [--latency-seconds 30] [--profile <dir>]
+ *
+ * --profile <dir> runs the backlog phase under the V8 CPU profiler (node:inspector) and writes
+ * <dir>/<store>-backlog.cpuprofile (open it in Chrome DevTools or speedscope, or summarise it with
+ * bench/cpuprofile-top.ts); the top self-time functions are printed too. The cross-section thread
+ * is not in it (a thread of its own). With or without it, the consumer's time per step (Redis
+ * read, decoding, store write, features, publishing, ack, …) is printed after each phase.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -27,6 +35,8 @@ import { BarStreamConsumer } from '../lib/streaming/consumer';
 import { BarStreamProducer } from '../lib/streaming/producer';
 import { pendingCount } from '../lib/streaming/redis-streams';
 import { loadCsvBarsForReplay } from '../lib/streaming/replay';
+import type { StreamConsumerStats } from '../lib/streaming/stream-metrics';
+import { selfTimes } from './cpuprofile-top';
 
 const SHARED = path.resolve(__dirname, '../../shared/data/sp500-2013-2018');
 const options = z
@@ -39,6 +49,7 @@ const options = z
     latencySeconds: z.coerce.number().positive().default(30),
     batchSize: z.coerce.number().int().positive().default(5000),
     windowBars: z.coerce.number().int().positive().default(750),
+    profile: z.string().optional(),
   })
   .parse(
     new Command()
@@ -50,6 +61,7 @@ const options = z
       .option('--latency-seconds <n>', 'length of the latency run')
       .option('--batch-size <n>', 'consumer batch size')
       .option('--window-bars <n>', 'bars per symbol kept for the features')
+      .option('--profile <dir>', 'write a CPU profile of each backlog phase to this folder')
       .parse()
       .opts(),
   );
@@ -91,6 +103,56 @@ interface Row {
   batches: number;
   latencies?: number[];
   note: string;
+}
+
+/** Where the consumer's time went, per step: ms and share of the phase. */
+function stepSplit(stats: StreamConsumerStats, seconds: number): string {
+  const total = seconds * 1000;
+  const steps = Object.entries(stats.stepMs).sort((a, b) => b[1] - a[1]);
+  const counted = steps.reduce((a, [, ms]) => a + ms, 0);
+  return `${steps.map(([step, ms]) => `${step} ${ms.toFixed(0)} ms (${((100 * ms) / total).toFixed(0)}%)`).join(', ')}; other ${(total - counted).toFixed(0)} ms`;
+}
+
+/** Runs `work` under the CPU profiler when --profile is given; writes the profile and prints its top entries. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (!options.profile) return work();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    fs.mkdirSync(options.profile, { recursive: true });
+    const file = path.join(options.profile, `${name}.cpuprofile`);
+    fs.writeFileSync(file, JSON.stringify(profile));
+    const times = selfTimes(profile as unknown as Parameters<typeof selfTimes>[0]);
+    const busy = times.totalMs - times.idleMs;
+    console.log(`  profile ${file}: ${(times.totalMs / 1000).toFixed(1)} s sampled, ${((100 * busy) / times.totalMs).toFixed(0)}% busy; top self time:`);
+    for (const f of times.functions.slice(0, 15)) console.log(`    ${f.ms.toFixed(0).padStart(6)} ms ${((100 * f.ms) / times.totalMs).toFixed(1).padStart(5)}%  ${f.label}`);
+  }
+  return result;
+}
+
+/** GC pauses and event-loop delay while `work` runs: what, besides the consumer's own steps, can hold a bar up. */
+async function observed<T>(work: () => Promise<T>): Promise<{ result: T; note: string }> {
+  const pauses: number[] = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  try {
+    const result = await work();
+    return { result, note: `GC ${pauses.length} pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest ${Math.max(0, ...pauses).toFixed(0)} ms; event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms` };
+  } finally {
+    delay.disable();
+    gc.disconnect();
+  }
 }
 
 async function drainBacklog(consumer: BarStreamConsumer, redis: Redis, key: string): Promise<void> {
@@ -171,10 +233,13 @@ async function measure(url: string, dir: string, redis: Redis): Promise<Row[]> {
     await consumer.start();
     const startSeconds = (performance.now() - s0) / 1000;
     const b0 = performance.now();
-    await drainBacklog(consumer, redis, key);
+    const load0 = os.loadavg()[0];
+    const active = consumer;
+    await profiled(`${store.driver}-backlog`, () => drainBacklog(active, redis, key));
     const backlogSeconds = (performance.now() - b0) / 1000;
     const s = consumer.stats;
-    rows.push({ store: store.driver, phase: 'backlog, full speed', bars: s.barsStored, seconds: backlogSeconds, batches: s.batches, note: `start (load windows, publish vectors) ${startSeconds.toFixed(1)} s; ${s.vectorsPublished} vectors, ${s.crossSectionRefreshes} cross-sections` });
+    console.log(`  backlog time per step: ${stepSplit(s, backlogSeconds)}`);
+    rows.push({ store: store.driver, phase: 'backlog, full speed', bars: s.barsStored, seconds: backlogSeconds, batches: s.batches, note: `start (load windows, publish vectors) ${startSeconds.toFixed(1)} s; ${s.vectorsPublished} vectors, ${s.crossSectionRefreshes} cross-sections; load average ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}` });
     await consumer.close();
     consumer = undefined;
     (globalThis as { gc?: () => void }).gc?.();
@@ -192,12 +257,15 @@ async function measure(url: string, dir: string, redis: Redis): Promise<Row[]> {
     const replay = runReplay({ REDIS_URL: options.redis, STREAM_KEY: `${key}:steady` }, ['--csv', dir, '--from', plan.latencyDate, '--bars-per-second', String(options.rate), '--max-backlog', '0']).then(() => {
       replayDone = true;
     });
-    while (!replayDone) await steady.pollOnce();
-    await replay;
-    await drainBacklog(steady, redis, `${key}:steady`);
+    const { note: pauses } = await observed(async () => {
+      while (!replayDone) await steady.pollOnce();
+      await replay;
+      await drainBacklog(steady, redis, `${key}:steady`);
+    });
     const seconds = (performance.now() - l0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ss = steady.stats;
+    console.log(`  steady time per step: ${stepSplit(ss, seconds)}`);
     rows.push({
       store: store.driver,
       phase: `steady ${options.rate} bars/s`,
@@ -205,7 +273,7 @@ async function measure(url: string, dir: string, redis: Redis): Promise<Row[]> {
       seconds,
       batches: ss.batches,
       latencies,
-      note: `${(ss.barsStored / Math.max(1, ss.batches)).toFixed(1)} bars per batch; ${ss.crossSectionRefreshes} cross-sections; consumer CPU ${Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100)}% of a core; load average ${os.loadavg()[0].toFixed(1)}`,
+      note: `${(ss.barsStored / Math.max(1, ss.batches)).toFixed(1)} bars per batch; ${ss.crossSectionRefreshes} cross-sections; consumer CPU ${Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100)}% of a core; ${pauses}; load average ${os.loadavg()[0].toFixed(1)}`,
     });
     await steady.close();
   } finally {

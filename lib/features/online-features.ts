@@ -41,11 +41,63 @@ export async function readOnlineFeatures(cache: Cache, version: string, symbol: 
  * Reads and writes go out concurrently (one Redis round trip each way, not one per symbol).
  */
 export async function replaceOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
-  const current = await Promise.all(vectors.map((v) => readOnlineFeatures(cache, v.version, v.symbol)));
-  const fresh = vectors.filter((v, i) => current[i] === undefined || (current[i] as OnlineFeatureVector).asOf <= v.asOf);
-  await Promise.all(fresh.map((v) => cache.set(key(v.version, v.symbol), JSON.stringify({ ...v, values: v.values.map((x) => (Number.isFinite(x) ? x : null)) }))));
-  if (fresh.length > 0) await cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: fresh[0].version, symbols: fresh.length }));
+  const current = await Promise.all(vectors.map((v) => cache.get(key(v.version, v.symbol))));
+  const fresh = vectors.filter((v, i) => {
+    const stored = current[i];
+    if (stored === undefined) return true;
+    const asOf = storedAsOf(stored);
+    return asOf === undefined || asOf <= v.asOf;
+  });
+  if (fresh.length === 0) return 0;
+  // The announcement goes out with the writes, on the same connection after them: whoever reads on hearing it finds them.
+  await Promise.all([
+    ...fresh.map((v) => cache.set(key(v.version, v.symbol), vectorJson(v))),
+    cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: fresh[0].version, symbols: fresh.length })),
+  ]);
   return fresh.length;
+}
+
+const AS_OF = '"asOf":"';
+
+/**
+ * The as-of date of a stored vector without parsing its 61 values: the text after its "asOf" key
+ * (a key, since a quote inside a JSON string is escaped). Undefined for something unreadable, which
+ * the new vector then replaces, as before.
+ */
+function storedAsOf(json: string): string | undefined {
+  const at = json.indexOf(AS_OF);
+  if (at >= 0) {
+    const end = json.indexOf('"', at + AS_OF.length);
+    const asOf = json.slice(at + AS_OF.length, end);
+    if (end > at && /^\d{4}-\d{2}-\d{2}$/.test(asOf)) return asOf;
+  }
+  try {
+    return (JSON.parse(json) as { asOf?: string }).asOf;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Column lists as JSON, per list (a feature set's vectors all share its array). */
+const columnsJson = new WeakMap<readonly string[], string>();
+
+/** JSON.stringify of the vector with NaN as null, the same text, written out directly (the column list once per set). */
+function vectorJson(v: OnlineFeatureVector): string {
+  const keys = Object.keys(v);
+  if (keys.length !== 5 || keys[0] !== 'version' || keys[1] !== 'symbol' || keys[2] !== 'asOf' || keys[3] !== 'columns' || keys[4] !== 'values') {
+    return JSON.stringify({ ...v, values: v.values.map((x) => (Number.isFinite(x) ? x : null)) });
+  }
+  let columns = columnsJson.get(v.columns);
+  if (columns === undefined) {
+    columns = JSON.stringify(v.columns);
+    columnsJson.set(v.columns, columns);
+  }
+  let values = '';
+  for (let i = 0; i < v.values.length; i++) {
+    const x = v.values[i];
+    values += (i === 0 ? '' : ',') + (Number.isFinite(x) ? String(x) : 'null');
+  }
+  return `{"version":${JSON.stringify(v.version)},"symbol":${JSON.stringify(v.symbol)},"asOf":${JSON.stringify(v.asOf)},"columns":${columns},"values":[${values}]}`;
 }
 
 export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) => void;

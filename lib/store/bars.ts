@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
 import type { Database } from './database';
@@ -29,7 +29,68 @@ const ROWS_PER_STATEMENT = 1000;
  */
 export async function upsertBars(store: Database, bars: readonly Bar[]): Promise<void> {
   assertSymbolsFit(bars);
+  // SQLite: one prepared statement, reused, run per row in one synchronous transaction (no SQL text
+  // of thousands of placeholders built and parsed per call). Only when no transaction is open on the
+  // connection (one begun through Kysely and awaiting would otherwise absorb these rows).
+  if (store.sqlite && !store.sqlite.inTransaction) {
+    upsertSqlite(store.sqlite, bars);
+    return;
+  }
+  if (store.driver === 'mysql') {
+    // The statement Kysely would build, as text: no query tree of thousands of nodes to build and compile.
+    await store.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
+        const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
+        const parameters: Array<string | number> = new Array<string | number>(chunk.length * 7);
+        chunk.forEach((b, k) => {
+          parameters[k * 7] = b.symbol;
+          parameters[k * 7 + 1] = b.date;
+          parameters[k * 7 + 2] = b.open;
+          parameters[k * 7 + 3] = b.high;
+          parameters[k * 7 + 4] = b.low;
+          parameters[k * 7 + 5] = b.close;
+          parameters[k * 7 + 6] = b.volume;
+        });
+        await tx.executeQuery(CompiledQuery.raw(mysqlUpsertSql(chunk.length), parameters));
+      }
+    });
+    return;
+  }
   await store.db.transaction().execute((tx) => upsertBarsIn(tx, store.driver, bars));
+}
+
+const mysqlUpserts = new Map<number, string>();
+function mysqlUpsertSql(rows: number): string {
+  let text = mysqlUpserts.get(rows);
+  if (text === undefined) {
+    text =
+      'insert into `bars` (`symbol`, `date`, `open`, `high`, `low`, `close`, `volume`) values ' +
+      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ') +
+      ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+    if (mysqlUpserts.size > 100) mysqlUpserts.clear();
+    mysqlUpserts.set(rows, text);
+  }
+  return text;
+}
+
+type SqliteHandle = NonNullable<Database['sqlite']>;
+const sqliteUpserts = new WeakMap<SqliteHandle, (bars: readonly Bar[]) => void>();
+
+function upsertSqlite(sqlite: SqliteHandle, bars: readonly Bar[]): void {
+  let upsert = sqliteUpserts.get(sqlite);
+  if (!upsert) {
+    const statement = sqlite.prepare(
+      'insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume") values (?, ?, ?, ?, ?, ?, ?) ' +
+        'on conflict ("symbol", "date") do update set "open" = "excluded"."open", "high" = "excluded"."high", "low" = "excluded"."low", "close" = "excluded"."close", "volume" = "excluded"."volume"',
+    );
+    // BEGIN IMMEDIATE, as the store's other transactions (ImmediateSqliteDriver): the write lock first.
+    const transaction = sqlite.transaction((rows: readonly Bar[]) => {
+      for (const b of rows) statement.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume);
+    });
+    upsert = (rows) => transaction.immediate(rows);
+    sqliteUpserts.set(sqlite, upsert);
+  }
+  upsert(bars);
 }
 
 /** `upsertBars` inside a transaction the caller holds (publishing a snapshot). */

@@ -108,6 +108,13 @@ export class BarStreamConsumer {
     this.log = deps.log ?? ((line) => console.log(line));
   }
 
+  /** Adds the time since `from` to the step's total (stats.stepMs); returns now. */
+  private timed(step: string, from: number): number {
+    const now = performance.now();
+    this.stats.stepMs[step] = (this.stats.stepMs[step] ?? 0) + (now - from);
+    return now;
+  }
+
   /** Prometheus metrics of this consumer (created on first use, with Node process metrics). */
   get metrics(): StreamMetrics {
     this.prometheus ??= new StreamMetrics(() => this.stats);
@@ -181,7 +188,11 @@ export class BarStreamConsumer {
       handled += await this.claimIdle();
     }
     const { key, group, consumer, batchSize } = this.options;
-    const read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: handled > 0 ? 0 : this.blockMsNow(), id: '>' });
+    const blockMs = handled > 0 ? 0 : this.blockMsNow();
+    const t0 = performance.now();
+    const read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs, id: '>' });
+    // An empty read waited for entries: waiting, not work.
+    if (read.entries.length > 0) this.timed('read', t0);
     if (read.entries.length > 0) {
       this.stats.entriesRead += read.entries.length;
       await this.handleNew(read.entries);
@@ -210,12 +221,16 @@ export class BarStreamConsumer {
   }
 
   private async dueWork(now: number, idle: boolean, force = false): Promise<void> {
+    let t = performance.now();
     // A batch's own write already compared revisions; idle turns look for other consumers' writes.
     if (idle || force) {
       const changed = await this.revisions.check();
       if (changed.length > 0) await this.absorbForeignWrites(changed, now);
     }
+    this.timed('due:revisions', t);
+    // Waiting for the thread is no work of this one.
     if (force) await Promise.all([...this.inFlight.values()].map((f) => f.promise));
+    t = performance.now();
     this.takeInCrossSections(now);
     for (const updater of this.updaters) {
       if (this.inFlight.has(updater)) continue;
@@ -237,13 +252,16 @@ export class BarStreamConsumer {
         this.inFlight.set(updater, flight);
       } else this.queueRepublish(updater, updater.applyCrossSection(computeCrossSection(job)));
     }
+    t = this.timed('due:cross-section', t);
     await this.republishChunk(force ? Number.POSITIVE_INFINITY : REPUBLISH_CHUNK);
+    t = this.timed('due:republish', t);
     await this.recordOutcomes(now, force);
     await this.refreshNews(now, false);
     if (now - this.lastPendingAt >= this.options.pendingSampleMs || force) {
       this.lastPendingAt = now;
       this.stats.pending = await pendingCount(this.deps.redis, this.options.key, this.options.group);
     }
+    this.timed('due:other', t);
   }
 
   /** Applies the cross-sections the thread has finished; a failed one makes its dates due again. */
@@ -394,6 +412,7 @@ export class BarStreamConsumer {
     const { key, group, quality: policy } = this.options;
     const checked = checkLiveBatch(entries, key);
     const bars = checked.accepted.map((a) => a.bar);
+    let t = this.timed('decode', started);
     await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
     const classified = await this.windows.classify(this.deps.store, bars);
 
@@ -425,16 +444,20 @@ export class BarStreamConsumer {
     // failed write (which finds the bars stored and changes nothing) has not lost them.
     const flags: QualityIssue[] = [];
     for (const [symbol, changed] of changedBySymbol) flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
+    t = this.timed('classify', t);
     const issues = [...checked.rejected, ...flags];
     if (issues.length > 0) await saveQuarantine(this.deps.store, this.snapshotId, issues);
+    t = this.timed('flags', t);
 
     await this.deps.hooks?.beforeWrite?.(entries);
     if (toWrite.length > 0) await upsertBars(this.deps.store, toWrite);
+    t = this.timed('write', t);
     // Memory follows the store only once the write is committed.
     const changedSymbols = this.windows.commit(toWrite);
     const written = [...new Set(toWrite.map((b) => b.symbol))];
     const foreign = await this.revisions.afterWrite(written);
     if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
+    t = this.timed('revisions', t);
 
     await this.deps.hooks?.beforePublish?.(entries);
     const recompute = new Set([...[...changedSymbols].filter((s) => changedBySymbol.has(s)), ...foreign]);
@@ -451,7 +474,9 @@ export class BarStreamConsumer {
         this.stats.crossSectionRefreshes++;
         toPublish = [...ready, ...waiting];
       }
+      t = this.timed('features', t);
       this.stats.vectorsPublished += await updater.publish(this.deps.cache, toPublish);
+      t = this.timed('publish', t);
       // Just written with the newest cross-section: no need to write them again.
       for (const s of toPublish) this.republish.get(updater)?.delete(s);
       for (const s of toPublish) published.add(s);
@@ -465,7 +490,9 @@ export class BarStreamConsumer {
     if (this.options.outcomeIntervalMs === 0) await this.recordOutcomes(publishedAt, true);
 
     await this.deps.hooks?.beforeAck?.(entries);
+    t = performance.now();
     await ackEntries(this.deps.redis, key, group, entries.map((e) => e.id));
+    this.timed('ack', t);
 
     this.stats.batches++;
     this.stats.barsStored += toWrite.length;

@@ -29,24 +29,50 @@ export interface WireRows {
   width: number;
 }
 
-function toWire(s: SymbolBars): WireSeries {
-  return { symbol: s.symbol, days: Int32Array.from(s.dates, toEpochDay), open: s.open, high: s.high, low: s.low, close: s.close, volume: s.volume };
+/** A job names the same few hundred dates thousands of times: each is converted once per job. */
+function memo<K, V>(convert: (key: K) => V): (key: K) => V {
+  const known = new Map<K, V>();
+  return (key) => {
+    let value = known.get(key);
+    if (value === undefined) {
+      value = convert(key);
+      known.set(key, value);
+    }
+    return value;
+  };
 }
 
-function fromWire(w: WireSeries): SymbolBars {
-  return { symbol: w.symbol, dates: Array.from(w.days, fromEpochDay), open: w.open, high: w.high, low: w.low, close: w.close, volume: w.volume };
+/** The series' epoch days, as views of one array for all of them (one allocation, one buffer to move). */
+function toWire(series: readonly SymbolBars[]): WireSeries[] {
+  const day = memo(toEpochDay);
+  const days = new Int32Array(series.reduce((n, s) => n + s.dates.length, 0));
+  let at = 0;
+  return series.map((s) => {
+    const start = at;
+    for (const d of s.dates) days[at++] = day(d);
+    return { symbol: s.symbol, days: days.subarray(start, at), open: s.open, high: s.high, low: s.low, close: s.close, volume: s.volume };
+  });
+}
+
+function fromWire(series: readonly WireSeries[]): SymbolBars[] {
+  const date = memo(fromEpochDay);
+  return series.map((w) => {
+    const dates = new Array<string>(w.days.length);
+    for (let i = 0; i < dates.length; i++) dates[i] = date(w.days[i]);
+    return { symbol: w.symbol, dates, open: w.open, high: w.high, low: w.low, close: w.close, volume: w.volume };
+  });
 }
 
 /** The job and the buffers to transfer with it (the job's arrays are the updater's copies, free to move). */
 export function encodeJob(job: CrossSectionJob): { wire: WireJob; transfer: ArrayBuffer[] } {
-  const universe = job.universe.map(toWire);
-  const volatilityIndex = job.volatilityIndex ? toWire(job.volatilityIndex) : undefined;
+  const universe = toWire(job.universe);
+  const volatilityIndex = job.volatilityIndex ? toWire([job.volatilityIndex])[0] : undefined;
   const transfer = [...universe, ...(volatilityIndex ? [volatilityIndex] : [])].flatMap((w) => [w.days, w.open, w.high, w.low, w.close, w.volume].map((a) => a.buffer as ArrayBuffer));
   return { wire: { set: job.set, fromDate: job.fromDate, wanted: job.wanted, universe, rowsFrom: job.rowsFrom, volatilityIndex }, transfer: [...new Set(transfer)] };
 }
 
 export function decodeJob(wire: WireJob): CrossSectionJob {
-  return { set: wire.set, fromDate: wire.fromDate, wanted: wire.wanted, universe: wire.universe.map(fromWire), rowsFrom: wire.rowsFrom, volatilityIndex: wire.volatilityIndex ? fromWire(wire.volatilityIndex) : undefined };
+  return { set: wire.set, fromDate: wire.fromDate, wanted: wire.wanted, universe: fromWire(wire.universe), rowsFrom: wire.rowsFrom, volatilityIndex: wire.volatilityIndex ? fromWire([wire.volatilityIndex])[0] : undefined };
 }
 
 export function encodeRows(rows: readonly CrossSectionRow[]): WireRows {
@@ -57,5 +83,6 @@ export function encodeRows(rows: readonly CrossSectionRow[]): WireRows {
 }
 
 export function decodeRows(wire: WireRows): CrossSectionRow[] {
-  return wire.symbols.map((symbol, i) => ({ symbol, date: wire.dates[i], values: wire.values.slice(i * wire.width, (i + 1) * wire.width) }));
+  // Views of the one transferred buffer, which nothing else holds: no copy per row.
+  return wire.symbols.map((symbol, i) => ({ symbol, date: wire.dates[i], values: wire.values.subarray(i * wire.width, (i + 1) * wire.width) }));
 }

@@ -33,10 +33,15 @@ export const liveBarSchema = z.object({
   eventTime: z.iso.datetime({ offset: true }).optional(),
 });
 export type LiveBar = z.infer<typeof liveBarSchema>;
+const eventTimeSchema = z.iso.datetime({ offset: true });
 export type LiveBarInput = z.input<typeof liveBarSchema>;
 
 export function barOf(live: LiveBar): Bar {
   return { symbol: live.symbol, date: live.date, open: live.open, high: live.high, low: live.low, close: live.close, volume: live.volume };
+}
+
+function withinPrice(x: number): boolean {
+  return Number.isFinite(x) && x <= MAX_PRICE && x >= -MAX_PRICE;
 }
 
 /** Flat field/value list for XADD. */
@@ -75,6 +80,26 @@ export function decodeLiveBar(fields: Readonly<Record<string, string>>): Decoded
     if (MISSING.has(text.toLowerCase())) return fail('missing_field', `${name} is empty or null`);
     if (!NUMBER.test(text)) return fail('non_numeric', `${name} "${text.slice(0, 40)}" is not a number`);
     numbers[name] = Number(text);
+  }
+  // What liveBarSchema checks, without it for a valid message (the symbol and date are already in
+  // their canonical form, which the schema keeps as is); anything else goes through it for its message.
+  const { open, high, low, close, volume } = numbers as Record<(typeof NUMERIC_FIELDS)[number], number>;
+  const source = fields.source;
+  const eventTime = fields.event_time;
+  if (
+    withinPrice(open) &&
+    withinPrice(high) &&
+    withinPrice(low) &&
+    withinPrice(close) &&
+    Number.isFinite(volume) &&
+    volume <= MAX_VOLUME &&
+    volume >= -MAX_VOLUME &&
+    typeof source === 'string' &&
+    source.length >= 1 &&
+    source.length <= 200 &&
+    (eventTime === undefined || eventTimeSchema.safeParse(eventTime).success)
+  ) {
+    return { ok: true, bar: { symbol, date, open, high, low, close, volume, source, eventTime } };
   }
   const parsed = liveBarSchema.safeParse({ symbol, date, ...numbers, source: fields.source, eventTime: fields.event_time });
   if (parsed.success) return { ok: true, bar: parsed.data };

@@ -37,6 +37,7 @@ import type { Cache } from '../cache/cache';
 import { previousNyseTradingDay } from '../calendar/nyse';
 import { computeFeatures, featureColumns, frameRow, requiredBars, universeMemberOf, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
+import type { Ohlcv } from '../features/indicators/indicators';
 import { computeSymbolFeature } from '../features/symbol-features';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
@@ -44,10 +45,11 @@ import type { Bar } from '../market-data/bar';
 import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { indexOfDate, type BarWindows } from './bar-windows';
+import { allFinite, lastValues } from './online-indicators';
 
 interface SymbolState {
   /** Per-symbol columns on the symbol's newest bar, one array per per-symbol group. */
-  own?: { asOf: string; groups: Float64Array[] };
+  own?: { asOf: string; groups: ArrayLike<number>[] };
   /** Cross-sectional columns of the newest cross-section that included the symbol. */
   cross?: { date: string; values: Float64Array };
 }
@@ -97,16 +99,35 @@ function tailOf(bars: SymbolBars, tail: number): SymbolBars {
   return { symbol: bars.symbol, dates: bars.dates.slice(from), open: bars.open.subarray(from), high: bars.high.subarray(from), low: bars.low.subarray(from), close: bars.close.subarray(from), volume: bars.volume.subarray(from) };
 }
 
+/** A window's bars as typed arrays, reused from symbol to symbol (see OnlineFeatureUpdater.fill). */
+interface Scratch extends Ohlcv {
+  /** Bars filled in. */
+  n: number;
+  /** Every value is finite (the condition of the fast paths). */
+  finite: boolean;
+}
+
+function scratchOf(size: number): Scratch {
+  return { open: new Float64Array(size), high: new Float64Array(size), low: new Float64Array(size), close: new Float64Array(size), volume: new Float64Array(size), n: 0, finite: true };
+}
+
 /**
- * The last row of a group of indicator features: computeSymbolFeature, as computeFeatures runs it,
- * on the newest `tail` bars. (computeFeatures adds nothing to per-symbol columns but framing, which
+ * The last row of a group of indicator features: what computeSymbolFeature, as computeFeatures runs
+ * it, gives on the newest `tail` bars. Computed by online-indicators.ts (the same operations on the
+ * last index only, identical results, no series built) where it has the kind, else by
+ * computeSymbolFeature itself. (computeFeatures adds nothing to per-symbol columns but framing, which
  * costs more than the indicators themselves for one bar of one symbol.)
  */
-function lastRowOf(group: SymbolGroup, bars: SymbolBars): Float64Array {
-  const view = tailOf(bars, group.tail);
+function lastRowOf(group: SymbolGroup, symbol: string, bars: readonly Bar[], s: Scratch): number[] {
+  const from = Math.max(0, s.n - group.tail);
   const row: number[] = [];
-  for (const spec of group.set.features) for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, view)) row.push(column[column.length - 1]);
-  return Float64Array.from(row);
+  let view: SymbolBars | undefined;
+  for (const spec of group.set.features) {
+    if (s.finite && lastValues(spec as SymbolFeatureSpec, s, from, s.n, row)) continue;
+    view ??= tailOf(toSymbolBars(symbol, bars), group.tail);
+    for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, view)) row.push(column[column.length - 1]);
+  }
+  return row;
 }
 
 /** A cross-section computation, detached from the updater so that it can run on another thread. */
@@ -215,6 +236,7 @@ export class OnlineFeatureUpdater {
   /** Dates whose cross-section is out of date, with when they first were. */
   private readonly dirty = new Map<string, number>();
   private news: readonly Headline[] | undefined;
+  private scratch: Scratch;
 
   constructor(
     readonly set: FeatureSet,
@@ -249,6 +271,7 @@ export class OnlineFeatureUpdater {
     const vix = set.features.find((f) => f.kind === 'volatility_index');
     this.vixSpec = vix && 'changeWindow' in vix ? { symbol: vix.symbol } : undefined;
     this.member = universeMemberOf(set);
+    this.scratch = scratchOf(windows.size);
     if (windows.size < this.minBars) throw new Error(`feature set ${set.version} needs ${this.minBars} bars per symbol, but the stream keeps ${windows.size}; raise the window`);
   }
 
@@ -301,16 +324,25 @@ export class OnlineFeatureUpdater {
       }
     }
     if (members.length === 0) return { ready: [], waiting: [] };
-    const series = new Map(members.map((m) => [m, toSymbolBars(m, this.windows.bars(m))]));
-    const viaFrames = this.groups.map((g) => (g.direct ? undefined : this.lastRows(g.set, [...series.values()], g.tail)));
+    // News goes through computeFeatures (it needs the headlines), for all the members at once.
+    const viaFrames = this.groups.map((g) =>
+      g.direct
+        ? undefined
+        : this.lastRows(
+            g.set,
+            members.map((m) => toSymbolBars(m, this.windows.bars(m))),
+            g.tail,
+          ),
+    );
     const ready: string[] = [];
     const waiting: string[] = [];
     for (const symbol of members) {
-      const bars = series.get(symbol) as SymbolBars;
-      const asOf = bars.dates[bars.dates.length - 1];
-      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, bars) } : viaFrames[i]?.get(symbol)));
+      const bars = this.windows.bars(symbol);
+      const asOf = bars[bars.length - 1].date;
+      this.fill(bars);
+      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, symbol, bars, this.scratch) } : viaFrames[i]?.get(symbol)));
       if (groups.some((g) => g?.date !== asOf)) continue; // no complete row (a history of undefined values)
-      const state: SymbolState = { ...this.states.get(symbol), own: { asOf, groups: groups.map((g) => (g as { values: Float64Array }).values) } };
+      const state: SymbolState = { ...this.states.get(symbol), own: { asOf, groups: groups.map((g) => (g as { values: ArrayLike<number> }).values) } };
       this.states.set(symbol, state);
       if (this.cross) {
         this.markDirty(asOf, now);
@@ -322,6 +354,23 @@ export class OnlineFeatureUpdater {
       ready.push(symbol);
     }
     return { ready, waiting };
+  }
+
+  /** A window's bars into the scratch arrays (grown when a window is longer than expected). */
+  private fill(bars: readonly Bar[]): void {
+    const n = bars.length;
+    if (this.scratch.open.length < n) this.scratch = scratchOf(n);
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const b = bars[i];
+      s.open[i] = b.open;
+      s.high[i] = b.high;
+      s.low[i] = b.low;
+      s.close[i] = b.close;
+      s.volume[i] = b.volume;
+    }
+    s.n = n;
+    s.finite = allFinite(s, 0, n);
   }
 
   /** Each symbol's last feature row of `part` computed by computeFeatures on its newest `tail` bars. */
@@ -420,16 +469,40 @@ export class OnlineFeatureUpdater {
     const fromDate = dates.reduce((m, d) => (d < m ? d : m));
     // Every symbol counts in the market columns, young ones too, as offline; in the store's order
     // (readBarSeries sorts by symbol) so that sums over symbols round as they do offline.
-    const universe: SymbolBars[] = [];
+    // The copies share one buffer per field (views per symbol): a handful of allocations, and buffers
+    // that move to the thread whole.
     const rowsFrom: Array<string | null> = [];
     const vixSymbol = this.vixSymbol;
+    const parts: Array<{ symbol: string; bars: readonly Bar[]; first: number }> = [];
+    let total = 0;
     for (const s of this.windows.symbols().sort()) {
       const bars = this.windows.bars(s);
       if (s === vixSymbol || !this.member(s) || bars.length === 0) continue;
-      universe.push(toSymbolBars(s, bars.slice(Math.max(0, indexOfDate(bars, fromDate).index - this.crossLookback))));
+      const first = Math.max(0, indexOfDate(bars, fromDate).index - this.crossLookback);
+      parts.push({ symbol: s, bars, first });
+      total += bars.length - first;
       rowsFrom.push(this.rowsFrom(bars));
     }
     if (!rowsFrom.some((from) => from !== null)) return undefined;
+    const columns = { open: new Float64Array(total), high: new Float64Array(total), low: new Float64Array(total), close: new Float64Array(total), volume: new Float64Array(total) };
+    const universe: SymbolBars[] = [];
+    let at = 0;
+    for (const { symbol, bars, first } of parts) {
+      const n = bars.length - first;
+      const dates = new Array<string>(n);
+      for (let i = 0; i < n; i++) {
+        const b = bars[first + i];
+        dates[i] = b.date;
+        columns.open[at + i] = b.open;
+        columns.high[at + i] = b.high;
+        columns.low[at + i] = b.low;
+        columns.close[at + i] = b.close;
+        columns.volume[at + i] = b.volume;
+      }
+      const end = at + n;
+      universe.push({ symbol, dates, open: columns.open.subarray(at, end), high: columns.high.subarray(at, end), low: columns.low.subarray(at, end), close: columns.close.subarray(at, end), volume: columns.volume.subarray(at, end) });
+      at = end;
+    }
     const volatilityIndex = vixSymbol ? toSymbolBars(vixSymbol, this.windows.bars(vixSymbol)) : undefined;
     return { set: this.cross, fromDate, wanted: [...wanted], universe, rowsFrom, volatilityIndex };
   }

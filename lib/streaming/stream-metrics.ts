@@ -31,6 +31,16 @@ export interface StreamConsumerStats {
   outcomesRecorded: number;
   /** Entries read but not acknowledged by the group (all consumers), as last sampled. */
   pending: number;
+  /**
+   * Wall-clock milliseconds spent per step of the loop, summed (where the time of a batch goes):
+   * read (XREADGROUP round trip and reply parsing), decode (field parsing and row rules), classify
+   * (windows against the new bars), flags (series rules, quarantine), write (the store
+   * transaction), revisions (Redis counters), features (per-symbol columns), publish (online
+   * vectors to Redis), ack (XACK), and the loop's time-based work: due:revisions (other consumers'
+   * writes), due:cross-section (jobs prepared for the thread, results taken in), due:republish
+   * (vectors rewritten after a cross-section), due:other (outcomes, news, pending count).
+   */
+  stepMs: Record<string, number>;
 }
 
 export function emptyStreamStats(): StreamConsumerStats {
@@ -51,6 +61,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     crossSectionRefreshes: 0,
     outcomesRecorded: 0,
     pending: 0,
+    stepMs: {},
   };
 }
 

@@ -10,6 +10,7 @@
  * - series rules (extreme_move, calendar_gap, stale_close) look at the symbol's stored bars before
  *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
  */
+import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
@@ -23,8 +24,58 @@ export interface AcceptedLiveBar {
   bar: Bar;
   entryId: string;
   /** Where quarantine and flags point: "<stream>#<entry id> (<producer source>)". */
-  source: string;
-  raw: string;
+  readonly source: string;
+  readonly raw: string;
+}
+
+/** An accepted bar whose source and raw text are made only when asked for (a flag or quarantine needs them; most bars never do). */
+class Accepted implements AcceptedLiveBar {
+  constructor(
+    readonly bar: Bar,
+    private readonly entry: StreamEntry,
+    private readonly streamKey: string,
+  ) {}
+
+  get entryId(): string {
+    return this.entry.id;
+  }
+
+  get source(): string {
+    return entrySource(this.streamKey, this.entry.id, this.entry.fields.source);
+  }
+
+  get raw(): string {
+    return rawOf(this.entry);
+  }
+}
+
+function rawOf(entry: StreamEntry): string {
+  return JSON.stringify(entry.fields).slice(0, RAW_LIMIT);
+}
+
+/** isNyseTradingDay per date, remembered (a batch has few dates, each checked for every bar). */
+const tradingDays = new Map<string, boolean>();
+function tradingDay(date: string): boolean {
+  let known = tradingDays.get(date);
+  if (known === undefined) {
+    if (tradingDays.size >= 100_000) tradingDays.clear();
+    known = isNyseTradingDay(date);
+    tradingDays.set(date, known);
+  }
+  return known;
+}
+
+/** True when rowIssue (without a date of import) finds nothing: its conditions, negated, so NaN behaves as there. */
+function passesRowRules(bar: Bar): boolean {
+  return (
+    tradingDay(bar.date) &&
+    !(bar.open <= 0) &&
+    !(bar.high <= 0) &&
+    !(bar.low <= 0) &&
+    !(bar.close <= 0) &&
+    !(bar.high < Math.max(bar.open, bar.close) || bar.low > Math.min(bar.open, bar.close) || bar.high < bar.low) &&
+    !(bar.volume < 0)
+  );
 }
 
 export interface BatchQuality {
@@ -55,23 +106,23 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
   let duplicatesInBatch = 0;
   let supersededInBatch = 0;
   for (const entry of entries) {
-    const raw = JSON.stringify(entry.fields).slice(0, RAW_LIMIT);
-    const source = entrySource(streamKey, entry.id, entry.fields.source);
     const decoded = decodeLiveBar(entry.fields);
     if (!decoded.ok) {
-      rejected.push(issue(decoded.rule, { symbol: decoded.symbol, date: decoded.date, source, line: null, message: decoded.message, raw }));
+      rejected.push(issue(decoded.rule, { symbol: decoded.symbol, date: decoded.date, source: entrySource(streamKey, entry.id, entry.fields.source), line: null, message: decoded.message, raw: rawOf(entry) }));
       continue;
     }
     const bar = barOf(decoded.bar);
-    const candidate: CandidateBar = { ...bar, source, line: 0, raw };
-    const problem = rowIssue(candidate);
-    if (problem) {
-      rejected.push({ ...problem, line: null });
-      continue;
+    if (!passesRowRules(bar)) {
+      const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, entry.fields.source), line: 0, raw: rawOf(entry) };
+      const problem = rowIssue(candidate);
+      if (problem) {
+        rejected.push({ ...problem, line: null });
+        continue;
+      }
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
-    const accepted: AcceptedLiveBar = { bar, entryId: entry.id, source, raw };
+    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey);
     if (earlier) {
       if (sameValues(earlier.bar, bar)) duplicatesInBatch++;
       else supersededInBatch++;
@@ -91,12 +142,19 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
   const flags: QualityIssue[] = [];
   const pairPolicy: QualityPolicy = { ...policy, minHistoryBars: 1, staleCloseDays: Number.MAX_SAFE_INTEGER };
   const runPolicy: QualityPolicy = { ...policy, minHistoryBars: 1, extremeMoveLimit: Number.POSITIVE_INFINITY };
-  for (let i = 0; i < series.length; i++) {
-    const at = changed.get(series[i].date);
-    if (!at) continue;
+  // The changed bars' places in the series (ascending by date), found by search rather than a scan of the window.
+  const places: number[] = [];
+  for (const date of changed.keys()) {
+    const i = indexOfDateIn(series, date);
+    if (i >= 0) places.push(i);
+  }
+  places.sort((a, b) => a - b);
+  for (const i of places) {
+    const at = changed.get(series[i].date) as { source: string; raw: string };
     const candidate = (b: Bar): CandidateBar => ({ ...b, source: at.source, line: 0, raw: at.raw });
     const withoutLine = (q: QualityIssue): QualityIssue => ({ ...q, line: null, raw: q.raw === null ? null : at.raw });
-    if (i > 0) {
+    // The pair rules can only fire on a move beyond the limit or a trading day between the two bars.
+    if (i > 0 && (Math.abs(series[i].close / series[i - 1].close - 1) > pairPolicy.extremeMoveLimit || nextTradingDay(series[i - 1].date) < series[i].date)) {
       for (const q of seriesIssues([candidate(series[i - 1]), candidate(series[i])], pairPolicy)) {
         if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q));
       }
@@ -108,4 +166,28 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
   }
   return flags;
+}
+
+/** Index of the bar dated `date` in bars ascending by date, -1 when absent. */
+function indexOfDateIn(bars: readonly Bar[], date: string): number {
+  let lo = 0;
+  let hi = bars.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bars[mid].date < date) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < bars.length && bars[lo].date === date ? lo : -1;
+}
+
+/** nextNyseTradingDay per date, remembered. */
+const nextTradingDays = new Map<string, string>();
+function nextTradingDay(date: string): string {
+  let next = nextTradingDays.get(date);
+  if (next === undefined) {
+    if (nextTradingDays.size >= 100_000) nextTradingDays.clear();
+    next = nextNyseTradingDay(date);
+    nextTradingDays.set(date, next);
+  }
+  return next;
 }
