@@ -10,9 +10,10 @@
  *
  *   npm run bench:stream -- [--db sqlite:/tmp/s.sqlite] [--db mysql://root@127.0.0.1:3306/bench_stream] [--rate 500] [--latency-seconds 30] [--profile <dir>]
  *
- * --profile <dir> runs the backlog phase under the V8 CPU profiler (node:inspector) and writes
- * <dir>/<store>-backlog.cpuprofile (open it in Chrome DevTools or speedscope, or summarise it with
- * bench/cpuprofile-top.ts); the top self-time functions are printed too. The cross-section thread
+ * --profile <dir> runs the backlog phase under the V8 CPU profiler and the sampling heap profiler
+ * (node:inspector) and writes <dir>/<store>-backlog.cpuprofile and .heapprofile (open them in Chrome
+ * DevTools or speedscope, or summarise them with bench/cpuprofile-top.ts); the top self-time
+ * functions are printed too. The cross-section thread
  * is not in it (a thread of its own). With or without it, the consumer's time per step (Redis
  * read, decoding, store write, features, publishing, ack, …) is printed after each phase.
  */
@@ -21,7 +22,7 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -32,6 +33,7 @@ import { writeSyntheticMarket } from '../lib/market-data/synthetic';
 import { upsertBars } from '../lib/store/bars';
 import { openDatabase, type Database } from '../lib/store/database';
 import { BarStreamConsumer } from '../lib/streaming/consumer';
+import { DEFAULT_BATCH_SIZE } from '../lib/streaming/consumer-options';
 import { BarStreamProducer } from '../lib/streaming/producer';
 import { pendingCount } from '../lib/streaming/redis-streams';
 import { loadCsvBarsForReplay } from '../lib/streaming/replay';
@@ -47,7 +49,7 @@ const options = z
     streamFrom: z.string().default('2017-01-03'),
     rate: z.coerce.number().positive().default(500),
     latencySeconds: z.coerce.number().positive().default(30),
-    batchSize: z.coerce.number().int().positive().default(5000),
+    batchSize: z.coerce.number().int().positive().default(DEFAULT_BATCH_SIZE),
     windowBars: z.coerce.number().int().positive().default(750),
     profile: z.string().optional(),
   })
@@ -59,7 +61,7 @@ const options = z
       .option('--stream-from <date>', 'bars from this date on go through the stream')
       .option('--rate <n>', 'bars/s of the latency run')
       .option('--latency-seconds <n>', 'length of the latency run')
-      .option('--batch-size <n>', 'consumer batch size')
+      .option('--batch-size <n>', `consumer batch size (default ${DEFAULT_BATCH_SIZE}, the consumer's)`)
       .option('--window-bars <n>', 'bars per symbol kept for the features')
       .option('--profile <dir>', 'write a CPU profile of each backlog phase to this folder')
       .parse()
@@ -110,7 +112,7 @@ function stepSplit(stats: StreamConsumerStats, seconds: number): string {
   const total = seconds * 1000;
   const steps = Object.entries(stats.stepMs).sort((a, b) => b[1] - a[1]);
   const counted = steps.reduce((a, [, ms]) => a + ms, 0);
-  return `${steps.map(([step, ms]) => `${step} ${ms.toFixed(0)} ms (${((100 * ms) / total).toFixed(0)}%)`).join(', ')}; other ${(total - counted).toFixed(0)} ms`;
+  return `${steps.map(([step, ms]) => `${step} ${ms.toFixed(0)} ms (${((100 * ms) / total).toFixed(0)}%, longest ${(stats.stepMaxMs[step] ?? 0).toFixed(0)})`).join(', ')}; other ${(total - counted).toFixed(0)} ms`;
 }
 
 /** Runs `work` under the CPU profiler when --profile is given; writes the profile and prints its top entries. */
@@ -119,16 +121,20 @@ async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
+  await session.post('HeapProfiler.enable');
   await session.post('Profiler.start');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   let result: T;
   try {
     result = await work();
   } finally {
     const { profile } = await session.post('Profiler.stop');
+    const { profile: heap } = await session.post('HeapProfiler.stopSampling');
     session.disconnect();
     fs.mkdirSync(options.profile, { recursive: true });
     const file = path.join(options.profile, `${name}.cpuprofile`);
     fs.writeFileSync(file, JSON.stringify(profile));
+    fs.writeFileSync(path.join(options.profile, `${name}.heapprofile`), JSON.stringify(heap));
     const times = selfTimes(profile as unknown as Parameters<typeof selfTimes>[0]);
     const busy = times.totalMs - times.idleMs;
     console.log(`  profile ${file}: ${(times.totalMs / 1000).toFixed(1)} s sampled, ${((100 * busy) / times.totalMs).toFixed(0)}% busy; top self time:`);
@@ -140,15 +146,19 @@ async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
 /** GC pauses and event-loop delay while `work` runs: what, besides the consumer's own steps, can hold a bar up. */
 async function observed<T>(work: () => Promise<T>): Promise<{ result: T; note: string }> {
   const pauses: number[] = [];
+  let major = 0;
   const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) pauses.push(e.duration);
+    for (const e of list.getEntries()) {
+      pauses.push(e.duration);
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+    }
   });
   gc.observe({ entryTypes: ['gc'] });
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   try {
     const result = await work();
-    return { result, note: `GC ${pauses.length} pauses, ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest ${Math.max(0, ...pauses).toFixed(0)} ms; event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms` };
+    return { result, note: `GC ${pauses.length} pauses (${major} major), ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest ${Math.max(0, ...pauses).toFixed(0)} ms; event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms` };
   } finally {
     delay.disable();
     gc.disconnect();
@@ -233,13 +243,15 @@ async function measure(url: string, dir: string, redis: Redis): Promise<Row[]> {
     await consumer.start();
     const startSeconds = (performance.now() - s0) / 1000;
     const b0 = performance.now();
+    const backlogCpu0 = process.cpuUsage();
     const load0 = os.loadavg()[0];
     const active = consumer;
     await profiled(`${store.driver}-backlog`, () => drainBacklog(active, redis, key));
     const backlogSeconds = (performance.now() - b0) / 1000;
+    const backlogCpu = process.cpuUsage(backlogCpu0);
     const s = consumer.stats;
     console.log(`  backlog time per step: ${stepSplit(s, backlogSeconds)}`);
-    rows.push({ store: store.driver, phase: 'backlog, full speed', bars: s.barsStored, seconds: backlogSeconds, batches: s.batches, note: `start (load windows, publish vectors) ${startSeconds.toFixed(1)} s; ${s.vectorsPublished} vectors, ${s.crossSectionRefreshes} cross-sections; load average ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}` });
+    rows.push({ store: store.driver, phase: 'backlog, full speed', bars: s.barsStored, seconds: backlogSeconds, batches: s.batches, note: `start (load windows, publish vectors) ${startSeconds.toFixed(1)} s; ${s.vectorsPublished} vectors, ${s.crossSectionRefreshes} cross-sections; process CPU ${((backlogCpu.user + backlogCpu.system) / 1e6).toFixed(1)} s (${((backlogCpu.user + backlogCpu.system) / Math.max(1, s.barsStored)).toFixed(0)} µs per bar, all threads); load average ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}` });
     await consumer.close();
     consumer = undefined;
     (globalThis as { gc?: () => void }).gc?.();

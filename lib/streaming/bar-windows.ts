@@ -168,6 +168,7 @@ export class BarWindows {
    */
   commit(bars: readonly Bar[]): Set<string> {
     const changed = new Set<string>();
+    const long = new Set<SymbolWindow>();
     for (const bar of bars) {
       let w = this.windows.get(bar.symbol);
       if (!w) {
@@ -175,8 +176,9 @@ export class BarWindows {
         this.windows.set(bar.symbol, w);
       }
       this.stored.add(bar.symbol);
-      if (applyBar(w, bar, this.size, this.count)) changed.add(bar.symbol);
+      if (applyBar(w, bar, this.size, this.count, long)) changed.add(bar.symbol);
     }
+    for (const w of long) cut(w, this.size, this.count);
     return changed;
   }
 
@@ -184,7 +186,9 @@ export class BarWindows {
   preview(symbol: string, bars: readonly Bar[]): Bar[] {
     const current = this.windows.get(symbol);
     const w: SymbolWindow = { bars: [...(current?.bars ?? [])], mayHaveOlder: current?.mayHaveOlder ?? false };
-    for (const bar of bars) applyBar(w, bar, this.size);
+    const long = new Set<SymbolWindow>();
+    for (const bar of bars) applyBar(w, bar, this.size, undefined, long);
+    if (long.size > 0) cut(w, this.size);
     return w.bars;
   }
 }
@@ -192,13 +196,26 @@ export class BarWindows {
 /**
  * Puts a bar into a window (appended, inserted or replacing its date) and cuts the window to
  * `size`; `count` hears of every date that enters (+1) or leaves (-1) the window.
+ *
+ * With `long`, a window that grew past `size` by appending is added to it instead of being cut, so
+ * that a run of appends is cut once (cut()) rather than shifting the window once per bar. The
+ * result is the same: an append never depends on what the cut removes, and before anything else is
+ * applied to the window it is cut.
  */
-function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string, delta: number) => void = () => {}): boolean {
+function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string, delta: number) => void = () => {}, long?: Set<SymbolWindow>): boolean {
   const last = w.bars.at(-1);
   if (last === undefined || last.date < bar.date) {
     w.bars.push(bar);
     count(bar.date, 1);
+    if (long && w.bars.length > size) {
+      long.add(w);
+      return true;
+    }
   } else {
+    if (long?.has(w)) {
+      cut(w, size, count);
+      long.delete(w);
+    }
     const { index, found } = indexOfDate(w.bars, bar.date);
     if (found) w.bars[index] = bar;
     else if (index === 0 && w.mayHaveOlder) return false;
@@ -207,9 +224,13 @@ function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string,
       count(bar.date, 1);
     }
   }
-  if (w.bars.length > size) {
-    for (const cut of w.bars.splice(0, w.bars.length - size)) count(cut.date, -1);
-    w.mayHaveOlder = true;
-  }
+  cut(w, size, count);
   return true;
+}
+
+/** Cuts a window to its newest `size` bars. */
+function cut(w: SymbolWindow, size: number, count: (date: string, delta: number) => void = () => {}): void {
+  if (w.bars.length <= size) return;
+  for (const old of w.bars.splice(0, w.bars.length - size)) count(old.date, -1);
+  w.mayHaveOlder = true;
 }

@@ -83,6 +83,10 @@ export class BarStreamConsumer {
   private readonly inFlight = new Map<OnlineFeatureUpdater, { dates: string[]; promise: Promise<void>; rows?: CrossSectionRow[]; error?: Error }>();
   private lastOutcomesAt = 0;
   private lastClaimAt = Number.NEGATIVE_INFINITY;
+  /** The next batch, asked for while the current one is processed (in a backlog only). */
+  private prefetched: Promise<{ entries: StreamEntry[] }> | undefined;
+  /** The last batch was full and stored: entries are probably waiting. */
+  private backlogged = false;
   private lastPendingAt = Number.NEGATIVE_INFINITY;
   private lastNewsAt = Number.NEGATIVE_INFINITY;
   private started = false;
@@ -112,6 +116,7 @@ export class BarStreamConsumer {
   private timed(step: string, from: number): number {
     const now = performance.now();
     this.stats.stepMs[step] = (this.stats.stepMs[step] ?? 0) + (now - from);
+    if (now - from > (this.stats.stepMaxMs[step] ?? 0)) this.stats.stepMaxMs[step] = now - from;
     return now;
   }
 
@@ -127,6 +132,7 @@ export class BarStreamConsumer {
     const { key, group } = this.options;
     if (await ensureConsumerGroup(this.deps.redis, key, group, this.options.startId)) this.log(`created consumer group ${group} on ${key} from ${this.options.startId}`);
     await this.revisions.init();
+    this.thread?.warm(); // its start-up overlaps the loading of the windows
     await this.windows.loadAll(this.deps.store);
     await this.refreshNews(Date.now(), true);
     // Every symbol's vector as of its newest stored bar, so the first live bars find their
@@ -171,6 +177,8 @@ export class BarStreamConsumer {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
+    // A batch read ahead is processed too, rather than left pending until another consumer claims it.
+    if (this.prefetched) await this.pollOnce().catch((error: unknown) => this.log(`stream consumer: the batch read ahead failed: ${(error as Error).message}`));
     await this.flush().catch((error: unknown) => this.log(`stream consumer: final flush failed: ${(error as Error).message}`));
   }
 
@@ -188,16 +196,29 @@ export class BarStreamConsumer {
       handled += await this.claimIdle();
     }
     const { key, group, consumer, batchSize } = this.options;
-    const blockMs = handled > 0 ? 0 : this.blockMsNow();
     const t0 = performance.now();
-    const read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs, id: '>' });
+    let read: { entries: StreamEntry[] };
+    if (this.prefetched) {
+      const next = this.prefetched;
+      this.prefetched = undefined;
+      read = await next;
+    } else read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: handled > 0 ? 0 : this.blockMsNow(), id: '>' });
     // An empty read waited for entries: waiting, not work.
     if (read.entries.length > 0) this.timed('read', t0);
     if (read.entries.length > 0) {
+      // Working through a backlog (this batch and the one before full, that one stored): the next
+      // batch is asked for now, so that Redis prepares and sends it while this one is processed.
+      // It is delivered to this consumer like any batch it works on (pending until acknowledged).
+      if (read.entries.length >= batchSize && this.backlogged && !this.stopping) {
+        const next = readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: 0, id: '>' });
+        next.catch(() => undefined); // awaited by the next poll, which sees the error
+        this.prefetched = next;
+      }
       this.stats.entriesRead += read.entries.length;
-      await this.handleNew(read.entries);
+      const ok = await this.handleNew(read.entries);
+      this.backlogged = ok && read.entries.length >= batchSize;
       handled += read.entries.length;
-    }
+    } else this.backlogged = false;
     await this.dueWork(Date.now(), read.entries.length === 0 && handled === 0);
     return handled;
   }
@@ -326,12 +347,14 @@ export class BarStreamConsumer {
   }
 
   /** New entries: a failed batch stays pending and comes back through claimIdle. */
-  private async handleNew(entries: StreamEntry[]): Promise<void> {
+  private async handleNew(entries: StreamEntry[]): Promise<boolean> {
     try {
       await this.processBatch(entries, false);
+      return true;
     } catch (error) {
       this.stats.batchFailures++;
       this.log(`stream consumer: batch of ${entries.length} entries (${entries[0].id}..${entries[entries.length - 1].id}) failed, left pending for a retry in ${this.options.claimIdleMs} ms: ${(error as Error).message}`);
+      return false;
     }
   }
 
@@ -436,7 +459,8 @@ export class BarStreamConsumer {
       if (c.inWindow) {
         const changed = changedBySymbol.get(c.bar.symbol) ?? { bars: [], at: new Map<string, { source: string; raw: string }>() };
         changed.bars.push(c.bar);
-        changed.at.set(c.bar.date, { source: checked.accepted[i].source, raw: checked.accepted[i].raw });
+        // The accepted bar itself: its source and raw text are made only if a flag needs them.
+        changed.at.set(c.bar.date, checked.accepted[i]);
         changedBySymbol.set(c.bar.symbol, changed);
       }
     });
@@ -467,19 +491,38 @@ export class BarStreamConsumer {
     for (const updater of this.updaters) {
       for (const [symbol, date] of lateFrom) updater.markLate(symbol, date, now);
       const { ready, waiting } = updater.updateSymbols(recompute, now);
-      let toPublish = ready;
-      if (waiting.length > 0) {
-        // Symbols never part of a cross-section yet (all of them at start): compute every such date's now.
-        this.queueRepublish(updater, updater.refreshCrossSection(updater.datesLackingCrossSection(), now));
-        this.stats.crossSectionRefreshes++;
-        toPublish = [...ready, ...waiting];
-      }
       t = this.timed('features', t);
-      this.stats.vectorsPublished += await updater.publish(this.deps.cache, toPublish);
+      const publish = async (symbols: readonly string[]): Promise<void> => {
+        this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols);
+        // Just written with the newest cross-section: no need to write them again.
+        for (const s of symbols) this.republish.get(updater)?.delete(s);
+        for (const s of symbols) published.add(s);
+      };
+      if (waiting.length === 0) {
+        await publish(ready);
+        t = this.timed('publish', t);
+        continue;
+      }
+      // Symbols never part of a cross-section yet (all of them at start, later new listings): every
+      // such date's cross-section is computed now, on the thread while the others' vectors are written.
+      this.stats.crossSectionRefreshes++;
+      const dates = updater.datesLackingCrossSection();
+      const job = this.thread ? updater.prepareCrossSection(dates, now) : undefined;
+      const rows = job && this.thread?.compute(job);
+      rows?.catch(() => undefined); // awaited below
+      t = this.timed('features:first cross-section', t);
+      await publish(ready);
       t = this.timed('publish', t);
-      // Just written with the newest cross-section: no need to write them again.
-      for (const s of toPublish) this.republish.get(updater)?.delete(s);
-      for (const s of toPublish) published.add(s);
+      let changed: string[];
+      try {
+        changed = rows ? updater.applyCrossSection(await rows) : updater.refreshCrossSection(dates, now);
+      } catch {
+        changed = updater.refreshCrossSection(dates, now); // the thread failed: here then
+      }
+      this.queueRepublish(updater, changed);
+      t = this.timed('features:first cross-section', t);
+      await publish(waiting);
+      t = this.timed('publish', t);
     }
     const publishedAt = Date.now();
     const latencies: number[] = [];

@@ -41,6 +41,11 @@ export class CrossSectionThread {
     return worker;
   }
 
+  /** Starts the thread now (loading its code takes a while), so that the first computation does not wait for it. */
+  warm(): void {
+    this.start();
+  }
+
   compute(job: CrossSectionJob): Promise<CrossSectionRow[]> {
     const worker = this.start();
     const id = this.nextId++;

@@ -64,21 +64,26 @@ const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
  * message is quarantined exactly like a bad CSV row.
  */
 export function decodeLiveBar(fields: Readonly<Record<string, string>>): DecodedLiveBar {
-  const rawSymbol = (fields.symbol ?? '').trim().toUpperCase();
+  // A symbol already in its stored form (the usual case) needs no trimming or upper-casing.
+  const given = fields.symbol ?? '';
+  const canonical: boolean = isSymbol(given);
+  const rawSymbol = canonical ? given : given.trim().toUpperCase();
   const symbol = isSymbol(rawSymbol) ? rawSymbol : null;
   const rawDate = (fields.date ?? '').trim();
-  const date = isIsoDate(rawDate) ? rawDate : null;
-  const fail = (rule: QualityRuleId, message: string): DecodedLiveBar => ({ ok: false, rule, message, symbol, date });
+  const date = isDate(rawDate) ? rawDate : null;
 
-  if (fields.v !== undefined && fields.v !== LIVE_BAR_FORMAT_VERSION) return fail('bad_header', `message format version ${fields.v}; this consumer reads version ${LIVE_BAR_FORMAT_VERSION}`);
-  if (rawSymbol === '') return fail('missing_symbol', 'no symbol field');
-  if (symbol === null) return fail('missing_symbol', `symbol "${rawSymbol.slice(0, 40)}" is not a ticker (1-32 letters, digits or . ^ = _ -)`);
-  if (date === null) return fail('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`);
+  if (fields.v !== undefined && fields.v !== LIVE_BAR_FORMAT_VERSION) return failure('bad_header', `message format version ${fields.v}; this consumer reads version ${LIVE_BAR_FORMAT_VERSION}`, symbol, date);
+  if (rawSymbol === '') return failure('missing_symbol', 'no symbol field', symbol, date);
+  if (symbol === null) return failure('missing_symbol', `symbol "${rawSymbol.slice(0, 40)}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
+  if (date === null) return failure('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`, symbol, date);
   const numbers: Partial<Record<(typeof NUMERIC_FIELDS)[number], number>> = {};
   for (const name of NUMERIC_FIELDS) {
     const text = (fields[name] ?? '').trim();
-    if (MISSING.has(text.toLowerCase())) return fail('missing_field', `${name} is empty or null`);
-    if (!NUMBER.test(text)) return fail('non_numeric', `${name} "${text.slice(0, 40)}" is not a number`);
+    // A number is never one of the MISSING spellings, so those are looked for only when it is not one.
+    if (!NUMBER.test(text)) {
+      if (MISSING.has(text.toLowerCase())) return failure('missing_field', `${name} is empty or null`, symbol, date);
+      return failure('non_numeric', `${name} "${text.slice(0, 40)}" is not a number`, symbol, date);
+    }
     numbers[name] = Number(text);
   }
   // What liveBarSchema checks, without it for a valid message (the symbol and date are already in
@@ -105,8 +110,24 @@ export function decodeLiveBar(fields: Readonly<Record<string, string>>): Decoded
   if (parsed.success) return { ok: true, bar: parsed.data };
   const first = parsed.error.issues[0];
   const field = String(first.path[0] ?? '');
-  if ((NUMERIC_FIELDS as readonly string[]).includes(field)) return fail('implausible_value', `${field} ${numbers[field as (typeof NUMERIC_FIELDS)[number]]} is ${first.message}`);
-  return fail('missing_field', `${field || 'message'}: ${first.message}`);
+  if ((NUMERIC_FIELDS as readonly string[]).includes(field)) return failure('implausible_value', `${field} ${numbers[field as (typeof NUMERIC_FIELDS)[number]]} is ${first.message}`, symbol, date);
+  return failure('missing_field', `${field || 'message'}: ${first.message}`, symbol, date);
+}
+
+function failure(rule: QualityRuleId, message: string, symbol: string | null, date: string | null): DecodedLiveBar {
+  return { ok: false, rule, message, symbol, date };
+}
+
+/** isIsoDate per text, remembered (a batch holds a few dates, each in hundreds of entries). */
+const dates = new Map<string, boolean>();
+function isDate(text: string): boolean {
+  let known = dates.get(text);
+  if (known === undefined) {
+    if (dates.size >= 10_000) dates.clear();
+    known = isIsoDate(text);
+    dates.set(text, known);
+  }
+  return known;
 }
 
 /** Milliseconds since the epoch at which Redis appended the entry (the first part of its id). */

@@ -35,12 +35,15 @@ export interface StreamConsumerStats {
    * Wall-clock milliseconds spent per step of the loop, summed (where the time of a batch goes):
    * read (XREADGROUP round trip and reply parsing), decode (field parsing and row rules), classify
    * (windows against the new bars), flags (series rules, quarantine), write (the store
-   * transaction), revisions (Redis counters), features (per-symbol columns), publish (online
+   * transaction), revisions (Redis counters), features (per-symbol columns; features:first
+   * cross-section, the cross-section computed here for symbols that never had one), publish (online
    * vectors to Redis), ack (XACK), and the loop's time-based work: due:revisions (other consumers'
    * writes), due:cross-section (jobs prepared for the thread, results taken in), due:republish
    * (vectors rewritten after a cross-section), due:other (outcomes, news, pending count).
    */
   stepMs: Record<string, number>;
+  /** The longest single occurrence of each step (what a bar arriving meanwhile may have waited for). */
+  stepMaxMs: Record<string, number>;
 }
 
 export function emptyStreamStats(): StreamConsumerStats {
@@ -62,6 +65,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     outcomesRecorded: 0,
     pending: 0,
     stepMs: {},
+    stepMaxMs: {},
   };
 }
 

@@ -148,24 +148,34 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     const i = indexOfDateIn(series, date);
     if (i >= 0) places.push(i);
   }
-  places.sort((a, b) => a - b);
+  places.sort(ascending);
   for (const i of places) {
     const at = changed.get(series[i].date) as { source: string; raw: string };
-    const candidate = (b: Bar): CandidateBar => ({ ...b, source: at.source, line: 0, raw: at.raw });
-    const withoutLine = (q: QualityIssue): QualityIssue => ({ ...q, line: null, raw: q.raw === null ? null : at.raw });
     // The pair rules can only fire on a move beyond the limit or a trading day between the two bars.
     if (i > 0 && (Math.abs(series[i].close / series[i - 1].close - 1) > pairPolicy.extremeMoveLimit || nextTradingDay(series[i - 1].date) < series[i].date)) {
-      for (const q of seriesIssues([candidate(series[i - 1]), candidate(series[i])], pairPolicy)) {
-        if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q));
+      for (const q of seriesIssues([candidateOf(series[i - 1], at), candidateOf(series[i], at)], pairPolicy)) {
+        if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
       }
     }
     let start = i;
     while (start > 0 && series[start - 1].close === series[i].close) start--;
     if (i - start + 1 === policy.staleCloseDays) {
-      for (const q of seriesIssues(series.slice(start, i + 1).map(candidate), runPolicy)) if (q.rule === 'stale_close') flags.push(withoutLine(q));
+      for (const q of seriesIssues(series.slice(start, i + 1).map((b) => candidateOf(b, at)), runPolicy)) if (q.rule === 'stale_close') flags.push(withoutLine(q, at));
     }
   }
   return flags;
+}
+
+function ascending(a: number, b: number): number {
+  return a - b;
+}
+
+function candidateOf(b: Bar, at: { source: string; raw: string }): CandidateBar {
+  return { ...b, source: at.source, line: 0, raw: at.raw };
+}
+
+function withoutLine(q: QualityIssue, at: { raw: string }): QualityIssue {
+  return { ...q, line: null, raw: q.raw === null ? null : at.raw };
 }
 
 /** Index of the bar dated `date` in bars ascending by date, -1 when absent. */
