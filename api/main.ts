@@ -15,19 +15,6 @@ import { openArtifactStore } from '../lib/artifacts/artifact-store';
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
-/**
- * API_FEATURE_CACHE_MS: with Redis, online vectors read are kept in process, emptied by every
- * `features:updated` announcement and re-read after at most this many ms
- * (lib/serving/feature-read-cache.ts); 0: every prediction reads Redis. Default 1000.
- */
-export function featureCacheMaxAgeMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.API_FEATURE_CACHE_MS?.trim();
-  if (raw === undefined || raw === '') return 1000;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 0) throw new Error(`API_FEATURE_CACHE_MS must be a whole number of milliseconds (0: no in-process cache of online vectors), got ${JSON.stringify(raw)}`);
-  return ms;
-}
-
 export interface ApiProcess {
   /** e.g. http://127.0.0.1:8080 */
   url: string;
@@ -47,7 +34,6 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   if (config.apiTokens.length === 0) {
     throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
   }
-  const featureCacheMs = featureCacheMaxAgeMs();
   const store = await openDatabase(config.databaseUrl);
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
@@ -55,7 +41,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const servingModels = new ServingModels({ store, cache, artifacts, log });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: featureCacheMs });
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;
@@ -86,6 +72,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     await closeAll();
     throw new Error(`cannot listen on API_ADDRESS=${config.apiAddress}: ${(error as Error).message}`, { cause: error });
   }
+  const featureCacheMs = config.apiFeatureCacheMs;
   const vectors = cache.kind !== 'redis' ? '' : featureCacheMs > 0 ? `; online vectors kept in process up to ${featureCacheMs} ms` : '; online vectors read from Redis per prediction';
   print(`prediction API listening on ${url} (store ${store.description}; cache ${cache.kind}${vectors}; artifacts ${artifacts.description}; ${config.apiTokens.length} token(s))`);
 

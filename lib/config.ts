@@ -25,6 +25,12 @@ export interface AppConfig {
   apiAddress: string;
   /** Bearer tokens the prediction API accepts, with their scopes. */
   apiTokens: ApiToken[];
+  /**
+   * API_FEATURE_CACHE_MS: with Redis, online vectors read by the API are kept in process, emptied by
+   * every `features:updated` announcement and re-read after at most this many ms
+   * (lib/serving/feature-read-cache.ts); 0: every prediction reads Redis.
+   */
+  apiFeatureCacheMs: number;
   /** Prometheus endpoint of the worker's own metrics (monitoring results, alerts); Temporal's are on metricsAddress. */
   appMetricsAddress: string;
   /** Slack-compatible webhook that alerts are delivered to (besides the log). */
@@ -114,6 +120,8 @@ const hostPort = z
   .string()
   .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
 
+const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
+
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -148,6 +156,7 @@ const envSchema = z.object({
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
+  API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(1000),
 
   APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
@@ -227,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
     apiAddress: e.API_ADDRESS,
     apiTokens: e.API_TOKENS,
+    apiFeatureCacheMs: e.API_FEATURE_CACHE_MS,
     appMetricsAddress: e.APP_METRICS_ADDRESS,
     alertWebhookUrl: e.ALERT_WEBHOOK_URL,
     streamKey: e.STREAM_KEY,
@@ -283,6 +293,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
   { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
+  { name: 'API_FEATURE_CACHE_MS', default: '1000', meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
   { name: 'APP_METRICS_ADDRESS', default: '127.0.0.1:9465', meaning: "worker's own Prometheus endpoint: monitoring results, alerts" },
   { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'Slack-compatible webhook for alerts (a secret: never printed)' },
   { name: 'STREAM_KEY', default: 'bars:live', meaning: 'Redis Stream of live bars' },

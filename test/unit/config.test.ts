@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       trainingConcurrency: Math.max(1, os.availableParallelism()),
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
+      apiFeatureCacheMs: 1000,
       appMetricsAddress: '127.0.0.1:9465',
       alertWebhookUrl: undefined,
       streamKey: 'bars:live',
@@ -94,6 +95,7 @@ describe('loadConfig', () => {
       trainingConcurrency: 3,
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
+      apiFeatureCacheMs: 1000,
       appMetricsAddress: '127.0.0.1:9465',
       alertWebhookUrl: undefined,
       streamKey: 'bars:live',
@@ -158,6 +160,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads API_FEATURE_CACHE_MS: 1000 by default, 0 turns the cache off, a bad value fails naming the variable', () => {
+    expect(loadConfig({}).apiFeatureCacheMs).toBe(1000);
+    expect(loadConfig({ API_FEATURE_CACHE_MS: '' }).apiFeatureCacheMs).toBe(1000);
+    expect(loadConfig({ API_FEATURE_CACHE_MS: '250' }).apiFeatureCacheMs).toBe(250);
+    expect(loadConfig({ API_FEATURE_CACHE_MS: '0' }).apiFeatureCacheMs).toBe(0);
+    for (const bad of ['-1', '1.5', 'soon']) {
+      const err = configError({ API_FEATURE_CACHE_MS: bad });
+      expect(err.message.split('\n').slice(1)).toEqual([`  API_FEATURE_CACHE_MS=${JSON.stringify(bad)}: expected a whole number of milliseconds, 0 for no in-process cache of online vectors`]);
+    }
+  });
+
   it('documents every variable the schema reads', () => {
     expect(CONFIG_VARIABLES.map((v) => v.name)).toEqual([
       'TEMPORAL_ADDRESS',
@@ -177,6 +190,7 @@ describe('loadConfig', () => {
       'TRAINING_CONCURRENCY',
       'API_ADDRESS',
       'API_TOKENS',
+      'API_FEATURE_CACHE_MS',
       'APP_METRICS_ADDRESS',
       'ALERT_WEBHOOK_URL',
       'STREAM_KEY',
