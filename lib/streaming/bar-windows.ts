@@ -4,7 +4,7 @@
  * without a query per bar. Filled from the store at start and on demand, then kept in step with
  * every batch the consumer writes (and reloaded when another consumer wrote, see BarRevisions).
  */
-import { addDays } from '../calendar/dates';
+import { addDays, toEpochDay } from '../calendar/dates';
 import type { Bar } from '../market-data/bar';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
@@ -25,6 +25,108 @@ interface SymbolWindow {
   bars: Bar[];
   /** Older bars may exist in the store (the window was cut), so an older date needs a lookup. */
   mayHaveOlder: boolean;
+  /** The same bars as columns (made on first use, kept in step with appends and cuts, dropped on any other change). */
+  columns?: WindowColumns;
+}
+
+/**
+ * A window's bars as contiguous columns, the bars at [start, end): what the feature code reads,
+ * copied with TypedArray.set and views instead of visiting hundreds of thousands of bar objects
+ * spread over the heap (the cross-section job of 380 windows took 10-25 ms that way). Appends write
+ * at the end and cuts move `start`; the columns are compacted when the end reaches their capacity.
+ */
+export class WindowColumns {
+  dates: string[] = [];
+  days: Int32Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  start = 0;
+  end = 0;
+  private capacity: number;
+
+  constructor(bars: readonly Bar[], capacity: number) {
+    this.capacity = capacity;
+    this.days = new Int32Array(capacity);
+    this.open = new Float64Array(capacity);
+    this.high = new Float64Array(capacity);
+    this.low = new Float64Array(capacity);
+    this.close = new Float64Array(capacity);
+    this.volume = new Float64Array(capacity);
+    for (const b of bars) this.push(b);
+  }
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  push(bar: Bar): void {
+    if (this.end === this.capacity) this.compact();
+    const k = this.end++;
+    this.dates[k] = bar.date;
+    this.days[k] = epochDay(bar.date);
+    this.open[k] = bar.open;
+    this.high[k] = bar.high;
+    this.low[k] = bar.low;
+    this.close[k] = bar.close;
+    this.volume[k] = bar.volume;
+  }
+
+  /** The bar at window index i was replaced by one of the same date. */
+  replace(i: number, bar: Bar): void {
+    const k = this.start + i;
+    this.open[k] = bar.open;
+    this.high[k] = bar.high;
+    this.low[k] = bar.low;
+    this.close[k] = bar.close;
+    this.volume[k] = bar.volume;
+  }
+
+  /** The window's first n bars were cut. */
+  cut(n: number): void {
+    this.start += n;
+  }
+
+  private compact(): void {
+    const { start, end } = this;
+    for (const a of [this.days, this.open, this.high, this.low, this.close, this.volume]) a.copyWithin(0, start, end);
+    this.dates.copyWithin(0, start, end);
+    this.dates.length = end - start;
+    this.end = end - start;
+    this.start = 0;
+    // A window longer than its columns' room (never cut, or cut late) gets more room.
+    if (this.end === this.capacity) this.grow();
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const larger = <T extends Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(capacity);
+      b.set(a);
+      return b;
+    };
+    this.days = larger(this.days);
+    this.open = larger(this.open);
+    this.high = larger(this.high);
+    this.low = larger(this.low);
+    this.close = larger(this.close);
+    this.volume = larger(this.volume);
+    this.capacity = capacity;
+  }
+}
+
+/** toEpochDay per date, remembered (windows share their dates). */
+const epochDays = new Map<string, number>();
+function epochDay(date: string): number {
+  let day = epochDays.get(date);
+  if (day === undefined) {
+    if (epochDays.size >= 100_000) epochDays.clear();
+    day = toEpochDay(date);
+    epochDays.set(date, day);
+  }
+  return day;
 }
 
 const LOAD_CONCURRENCY = 8;
@@ -118,6 +220,15 @@ export class BarWindows {
     return this.windows.get(symbol)?.bars ?? [];
   }
 
+  /** The symbol's window as columns (the same bars; read only, valid until the window next changes). */
+  columns(symbol: string): WindowColumns | undefined {
+    const w = this.windows.get(symbol);
+    if (!w) return undefined;
+    // Room for a window's size plus a quarter of appends before a compaction.
+    w.columns ??= new WindowColumns(w.bars, Math.max(w.bars.length, this.size) + Math.ceil(this.size / 4));
+    return w.columns;
+  }
+
   newestDate(symbol: string): string | undefined {
     return this.windows.get(symbol)?.bars.at(-1)?.date;
   }
@@ -206,6 +317,7 @@ function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string,
   const last = w.bars.at(-1);
   if (last === undefined || last.date < bar.date) {
     w.bars.push(bar);
+    w.columns?.push(bar);
     count(bar.date, 1);
     if (long && w.bars.length > size) {
       long.add(w);
@@ -217,10 +329,13 @@ function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string,
       long.delete(w);
     }
     const { index, found } = indexOfDate(w.bars, bar.date);
-    if (found) w.bars[index] = bar;
-    else if (index === 0 && w.mayHaveOlder) return false;
+    if (found) {
+      w.bars[index] = bar;
+      w.columns?.replace(index, bar);
+    } else if (index === 0 && w.mayHaveOlder) return false;
     else {
       w.bars.splice(index, 0, bar);
+      w.columns = undefined; // made again on next use
       count(bar.date, 1);
     }
   }
@@ -231,6 +346,8 @@ function applyBar(w: SymbolWindow, bar: Bar, size: number, count: (date: string,
 /** Cuts a window to its newest `size` bars. */
 function cut(w: SymbolWindow, size: number, count: (date: string, delta: number) => void = () => {}): void {
   if (w.bars.length <= size) return;
-  for (const old of w.bars.splice(0, w.bars.length - size)) count(old.date, -1);
+  const n = w.bars.length - size;
+  for (const old of w.bars.splice(0, n)) count(old.date, -1);
+  w.columns?.cut(n);
   w.mayHaveOlder = true;
 }

@@ -30,7 +30,7 @@ import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from 
 import { OutcomeRecorder } from './outcome-recorder';
 import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
-import { checkLiveBatch, seriesFlags } from './stream-quality';
+import { checkLiveBatch, seriesFlags, type BatchQuality } from './stream-quality';
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
 const REPUBLISH_CHUNK = 64;
@@ -55,6 +55,10 @@ export interface StreamConsumerDeps {
     /** Milliseconds from each updated entry's stream time to its online vector being written. */
     onLatency?: (latenciesMs: readonly number[]) => void;
   };
+}
+
+function byKey(a: Bar, b: Bar): number {
+  return a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.date < b.date ? -1 : a.date > b.date ? 1 : 0;
 }
 
 /** Quarantine rows of the live path share one snapshot id per stream (snapshot_id is varchar(64)). */
@@ -84,7 +88,7 @@ export class BarStreamConsumer {
   private lastOutcomesAt = 0;
   private lastClaimAt = Number.NEGATIVE_INFINITY;
   /** The next batch, asked for while the current one is processed (in a backlog only). */
-  private prefetched: Promise<{ entries: StreamEntry[] }> | undefined;
+  private prefetched: Promise<{ entries: StreamEntry[]; checked?: BatchQuality }> | undefined;
   /** The last batch was full and stored: entries are probably waiting. */
   private backlogged = false;
   private lastPendingAt = Number.NEGATIVE_INFINITY;
@@ -197,7 +201,7 @@ export class BarStreamConsumer {
     }
     const { key, group, consumer, batchSize } = this.options;
     const t0 = performance.now();
-    let read: { entries: StreamEntry[] };
+    let read: { entries: StreamEntry[]; checked?: BatchQuality };
     if (this.prefetched) {
       const next = this.prefetched;
       this.prefetched = undefined;
@@ -210,12 +214,18 @@ export class BarStreamConsumer {
       // batch is asked for now, so that Redis prepares and sends it while this one is processed.
       // It is delivered to this consumer like any batch it works on (pending until acknowledged).
       if (read.entries.length >= batchSize && this.backlogged && !this.stopping) {
-        const next = readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: 0, id: '>' });
+        // Decoded as soon as it arrives: while this batch waits for its write, on MariaDB.
+        const next = readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: 0, id: '>' }).then(({ entries }) => {
+          const t = performance.now();
+          const checked = entries.length > 0 ? checkLiveBatch(entries, key) : undefined;
+          this.timed('decode', t);
+          return { entries, checked };
+        });
         next.catch(() => undefined); // awaited by the next poll, which sees the error
         this.prefetched = next;
       }
       this.stats.entriesRead += read.entries.length;
-      const ok = await this.handleNew(read.entries);
+      const ok = await this.handleNew(read.entries, read.checked);
       this.backlogged = ok && read.entries.length >= batchSize;
       handled += read.entries.length;
     } else this.backlogged = false;
@@ -347,9 +357,9 @@ export class BarStreamConsumer {
   }
 
   /** New entries: a failed batch stays pending and comes back through claimIdle. */
-  private async handleNew(entries: StreamEntry[]): Promise<boolean> {
+  private async handleNew(entries: StreamEntry[], checked?: BatchQuality): Promise<boolean> {
     try {
-      await this.processBatch(entries, false);
+      await this.processBatch(entries, false, checked);
       return true;
     } catch (error) {
       this.stats.batchFailures++;
@@ -430,10 +440,10 @@ export class BarStreamConsumer {
    * attempt that died before acknowledging, so their symbols' features are recomputed even when the
    * bars turn out to be stored already.
    */
-  private async processBatch(entries: readonly StreamEntry[], redelivered: boolean): Promise<void> {
+  private async processBatch(entries: readonly StreamEntry[], redelivered: boolean, decoded?: BatchQuality): Promise<void> {
     const started = performance.now();
     const { key, group, quality: policy } = this.options;
-    const checked = checkLiveBatch(entries, key);
+    const checked = decoded ?? checkLiveBatch(entries, key);
     const bars = checked.accepted.map((a) => a.bar);
     let t = this.timed('decode', started);
     await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
@@ -474,7 +484,8 @@ export class BarStreamConsumer {
     t = this.timed('flags', t);
 
     await this.deps.hooks?.beforeWrite?.(entries);
-    if (toWrite.length > 0) await upsertBars(this.deps.store, toWrite);
+    // In key order (one bar per symbol and date here): consecutive rows land on the same index pages.
+    if (toWrite.length > 0) await upsertBars(this.deps.store, [...toWrite].sort(byKey));
     t = this.timed('write', t);
     // Memory follows the store only once the write is committed.
     const changedSymbols = this.windows.commit(toWrite);

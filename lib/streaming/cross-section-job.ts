@@ -16,7 +16,7 @@ interface WireSeries {
   volume: Float64Array;
 }
 
-export interface WireJob extends Omit<CrossSectionJob, 'universe' | 'volatilityIndex'> {
+export interface WireJob extends Omit<CrossSectionJob, 'universe' | 'universeDays' | 'volatilityIndex'> {
   universe: WireSeries[];
   volatilityIndex?: WireSeries;
 }
@@ -42,8 +42,9 @@ function memo<K, V>(convert: (key: K) => V): (key: K) => V {
   };
 }
 
-/** The series' epoch days, as views of one array for all of them (one allocation, one buffer to move). */
-function toWire(series: readonly SymbolBars[]): WireSeries[] {
+/** The series' epoch days, as views of one array for all of them (one allocation, one buffer to move); `days` when the job has them already. */
+function toWire(series: readonly SymbolBars[], given?: readonly Int32Array[]): WireSeries[] {
+  if (given) return series.map((s, k) => ({ symbol: s.symbol, days: given[k], open: s.open, high: s.high, low: s.low, close: s.close, volume: s.volume }));
   const day = memo(toEpochDay);
   const days = new Int32Array(series.reduce((n, s) => n + s.dates.length, 0));
   let at = 0;
@@ -65,7 +66,7 @@ function fromWire(series: readonly WireSeries[]): SymbolBars[] {
 
 /** The job and the buffers to transfer with it (the job's arrays are the updater's copies, free to move). */
 export function encodeJob(job: CrossSectionJob): { wire: WireJob; transfer: ArrayBuffer[] } {
-  const universe = toWire(job.universe);
+  const universe = toWire(job.universe, job.universeDays);
   const volatilityIndex = job.volatilityIndex ? toWire([job.volatilityIndex])[0] : undefined;
   const transfer = [...universe, ...(volatilityIndex ? [volatilityIndex] : [])].flatMap((w) => [w.days, w.open, w.high, w.low, w.close, w.volume].map((a) => a.buffer as ArrayBuffer));
   return { wire: { set: job.set, fromDate: job.fromDate, wanted: job.wanted, universe, rowsFrom: job.rowsFrom, volatilityIndex }, transfer: [...new Set(transfer)] };

@@ -37,14 +37,13 @@ import type { Cache } from '../cache/cache';
 import { previousNyseTradingDay } from '../calendar/nyse';
 import { computeFeatures, featureColumns, frameRow, requiredBars, universeMemberOf, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
-import type { Ohlcv } from '../features/indicators/indicators';
 import { computeSymbolFeature } from '../features/symbol-features';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
 import type { Bar } from '../market-data/bar';
 import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
-import { indexOfDate, type BarWindows } from './bar-windows';
+import { indexOfDate, type BarWindows, type WindowColumns } from './bar-windows';
 import { allFinite, lastValues } from './online-indicators';
 
 interface SymbolState {
@@ -99,17 +98,6 @@ function tailOf(bars: SymbolBars, tail: number): SymbolBars {
   return { symbol: bars.symbol, dates: bars.dates.slice(from), open: bars.open.subarray(from), high: bars.high.subarray(from), low: bars.low.subarray(from), close: bars.close.subarray(from), volume: bars.volume.subarray(from) };
 }
 
-/** A window's bars as typed arrays, reused from symbol to symbol (see OnlineFeatureUpdater.fill). */
-interface Scratch extends Ohlcv {
-  /** Bars filled in. */
-  n: number;
-  /** Every value is finite (the condition of the fast paths). */
-  finite: boolean;
-}
-
-function scratchOf(size: number): Scratch {
-  return { open: new Float64Array(size), high: new Float64Array(size), low: new Float64Array(size), close: new Float64Array(size), volume: new Float64Array(size), n: 0, finite: true };
-}
 
 /**
  * The last row of a group of indicator features: what computeSymbolFeature, as computeFeatures runs
@@ -118,12 +106,12 @@ function scratchOf(size: number): Scratch {
  * computeSymbolFeature itself. (computeFeatures adds nothing to per-symbol columns but framing, which
  * costs more than the indicators themselves for one bar of one symbol.)
  */
-function lastRowOf(group: SymbolGroup, symbol: string, bars: readonly Bar[], s: Scratch): number[] {
-  const from = Math.max(0, s.n - group.tail);
+function lastRowOf(group: SymbolGroup, symbol: string, bars: readonly Bar[], columns: WindowColumns, finite: boolean): number[] {
+  const from = Math.max(columns.start, columns.end - group.tail);
   const row: number[] = [];
   let view: SymbolBars | undefined;
   for (const spec of group.set.features) {
-    if (s.finite && lastValues(spec as SymbolFeatureSpec, s, from, s.n, row)) continue;
+    if (finite && lastValues(spec as SymbolFeatureSpec, columns, from, columns.end, row)) continue;
     view ??= tailOf(toSymbolBars(symbol, bars), group.tail);
     for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, view)) row.push(column[column.length - 1]);
   }
@@ -138,6 +126,8 @@ export interface CrossSectionJob {
   wanted: string[];
   /** Every symbol's newest bars (young ones too), from the look-back before fromDate on, in the store's order (by symbol). */
   universe: SymbolBars[];
+  /** The universe's dates as epoch days, when at hand (what crosses to the thread; else computed from the dates). */
+  universeDays?: Int32Array[];
   /**
    * For each symbol of the universe, the date of its minBars-th bar in the whole feature set: from
    * then on it has a row and a place in the ranks. '' when its history is older than its window,
@@ -236,7 +226,6 @@ export class OnlineFeatureUpdater {
   /** Dates whose cross-section is out of date, with when they first were. */
   private readonly dirty = new Map<string, number>();
   private news: readonly Headline[] | undefined;
-  private scratch: Scratch;
 
   constructor(
     readonly set: FeatureSet,
@@ -271,7 +260,6 @@ export class OnlineFeatureUpdater {
     const vix = set.features.find((f) => f.kind === 'volatility_index');
     this.vixSpec = vix && 'changeWindow' in vix ? { symbol: vix.symbol } : undefined;
     this.member = universeMemberOf(set);
-    this.scratch = scratchOf(windows.size);
     if (windows.size < this.minBars) throw new Error(`feature set ${set.version} needs ${this.minBars} bars per symbol, but the stream keeps ${windows.size}; raise the window`);
   }
 
@@ -339,8 +327,9 @@ export class OnlineFeatureUpdater {
     for (const symbol of members) {
       const bars = this.windows.bars(symbol);
       const asOf = bars[bars.length - 1].date;
-      this.fill(bars);
-      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, symbol, bars, this.scratch) } : viaFrames[i]?.get(symbol)));
+      const columns = this.windows.columns(symbol) as WindowColumns;
+      const finite = allFinite(columns, columns.start, columns.end);
+      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, symbol, bars, columns, finite) } : viaFrames[i]?.get(symbol)));
       if (groups.some((g) => g?.date !== asOf)) continue; // no complete row (a history of undefined values)
       const state: SymbolState = { ...this.states.get(symbol), own: { asOf, groups: groups.map((g) => (g as { values: ArrayLike<number> }).values) } };
       this.states.set(symbol, state);
@@ -354,23 +343,6 @@ export class OnlineFeatureUpdater {
       ready.push(symbol);
     }
     return { ready, waiting };
-  }
-
-  /** A window's bars into the scratch arrays (grown when a window is longer than expected). */
-  private fill(bars: readonly Bar[]): void {
-    const n = bars.length;
-    if (this.scratch.open.length < n) this.scratch = scratchOf(n);
-    const s = this.scratch;
-    for (let i = 0; i < n; i++) {
-      const b = bars[i];
-      s.open[i] = b.open;
-      s.high[i] = b.high;
-      s.low[i] = b.low;
-      s.close[i] = b.close;
-      s.volume[i] = b.volume;
-    }
-    s.n = n;
-    s.finite = allFinite(s, 0, n);
   }
 
   /** Each symbol's last feature row of `part` computed by computeFeatures on its newest `tail` bars. */
@@ -473,38 +445,41 @@ export class OnlineFeatureUpdater {
     // that move to the thread whole.
     const rowsFrom: Array<string | null> = [];
     const vixSymbol = this.vixSymbol;
-    const parts: Array<{ symbol: string; bars: readonly Bar[]; first: number }> = [];
+    const parts: Array<{ symbol: string; columns: WindowColumns; first: number }> = [];
     let total = 0;
     for (const s of this.windows.symbols().sort()) {
       const bars = this.windows.bars(s);
       if (s === vixSymbol || !this.member(s) || bars.length === 0) continue;
       const first = Math.max(0, indexOfDate(bars, fromDate).index - this.crossLookback);
-      parts.push({ symbol: s, bars, first });
+      parts.push({ symbol: s, columns: this.windows.columns(s) as WindowColumns, first });
       total += bars.length - first;
       rowsFrom.push(this.rowsFrom(bars));
     }
     if (!rowsFrom.some((from) => from !== null)) return undefined;
-    const columns = { open: new Float64Array(total), high: new Float64Array(total), low: new Float64Array(total), close: new Float64Array(total), volume: new Float64Array(total) };
+    const days = new Int32Array(total);
+    const open = new Float64Array(total);
+    const high = new Float64Array(total);
+    const low = new Float64Array(total);
+    const close = new Float64Array(total);
+    const volume = new Float64Array(total);
     const universe: SymbolBars[] = [];
+    const universeDays: Int32Array[] = [];
     let at = 0;
-    for (const { symbol, bars, first } of parts) {
-      const n = bars.length - first;
-      const dates = new Array<string>(n);
-      for (let i = 0; i < n; i++) {
-        const b = bars[first + i];
-        dates[i] = b.date;
-        columns.open[at + i] = b.open;
-        columns.high[at + i] = b.high;
-        columns.low[at + i] = b.low;
-        columns.close[at + i] = b.close;
-        columns.volume[at + i] = b.volume;
-      }
-      const end = at + n;
-      universe.push({ symbol, dates, open: columns.open.subarray(at, end), high: columns.high.subarray(at, end), low: columns.low.subarray(at, end), close: columns.close.subarray(at, end), volume: columns.volume.subarray(at, end) });
+    for (const { symbol, columns: c, first } of parts) {
+      const from = c.start + first;
+      const end = at + c.end - from;
+      days.set(c.days.subarray(from, c.end), at);
+      open.set(c.open.subarray(from, c.end), at);
+      high.set(c.high.subarray(from, c.end), at);
+      low.set(c.low.subarray(from, c.end), at);
+      close.set(c.close.subarray(from, c.end), at);
+      volume.set(c.volume.subarray(from, c.end), at);
+      universe.push({ symbol, dates: c.dates.slice(from, c.end), open: open.subarray(at, end), high: high.subarray(at, end), low: low.subarray(at, end), close: close.subarray(at, end), volume: volume.subarray(at, end) });
+      universeDays.push(days.subarray(at, end));
       at = end;
     }
     const volatilityIndex = vixSymbol ? toSymbolBars(vixSymbol, this.windows.bars(vixSymbol)) : undefined;
-    return { set: this.cross, fromDate, wanted: [...wanted], universe, rowsFrom, volatilityIndex };
+    return { set: this.cross, fromDate, wanted: [...wanted], universe, universeDays, rowsFrom, volatilityIndex };
   }
 
   /** Takes a computed cross-section in; returns the symbols whose current vector it changed. */
