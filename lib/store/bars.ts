@@ -41,6 +41,11 @@ export async function upsertBars(store: Database, bars: readonly Bar[]): Promise
     await store.db.transaction().execute(async (tx) => {
       for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
         const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
+        const literal = mysqlLiteralUpsert(chunk);
+        if (literal !== undefined) {
+          await tx.executeQuery(CompiledQuery.raw(literal));
+          continue;
+        }
         const parameters: Array<string | number> = new Array<string | number>(chunk.length * 7);
         chunk.forEach((b, k) => {
           parameters[k * 7] = b.symbol;
@@ -59,6 +64,28 @@ export async function upsertBars(store: Database, bars: readonly Bar[]): Promise
   await store.db.transaction().execute((tx) => upsertBarsIn(tx, store.driver, bars));
 }
 
+/** Texts that need no escaping in a quoted MySQL string: nothing but letters, digits and . $ ^ = _ - (symbols, ISO dates). */
+const PLAIN_TEXT = /^[A-Za-z0-9.$^=_-]*$/;
+
+/**
+ * The upsert with its values written in (what mysql2 would make of the placeholders: a number as
+ * String(n), a string quoted), when every symbol and date is plain text and every number finite;
+ * else undefined and the placeholders are filled by mysql2. Formatting 7,000 placeholders a
+ * statement was a tenth of the consumer's time on MariaDB.
+ */
+function mysqlLiteralUpsert(rows: readonly Bar[]): string | undefined {
+  const values = new Array<string>(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const b = rows[k];
+    if (!PLAIN_TEXT.test(b.symbol) || !PLAIN_TEXT.test(b.date)) return undefined;
+    if (!Number.isFinite(b.open) || !Number.isFinite(b.high) || !Number.isFinite(b.low) || !Number.isFinite(b.close) || !Number.isFinite(b.volume)) return undefined;
+    values[k] = `('${b.symbol}', '${b.date}', ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`;
+  }
+  return `insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`;
+}
+
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+
 const mysqlUpserts = new Map<number, string>();
 function mysqlUpsertSql(rows: number): string {
   let text = mysqlUpserts.get(rows);
@@ -66,7 +93,7 @@ function mysqlUpsertSql(rows: number): string {
     text =
       'insert into `bars` (`symbol`, `date`, `open`, `high`, `low`, `close`, `volume`) values ' +
       new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ') +
-      ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+      MYSQL_ON_DUPLICATE;
     if (mysqlUpserts.size > 100) mysqlUpserts.clear();
     mysqlUpserts.set(rows, text);
   }
