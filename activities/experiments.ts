@@ -165,7 +165,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           });
           // The control refits the model: on a training thread, like every fit.
           const shuffledLabel = input.shuffledLabel
-            ? await trainingPool.run(0, 'shuffledLabelControl', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
+            ? await trainingPool.runOnLeastBusy('shuffledLabelControl', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
             : undefined;
           return { report, shuffledLabel };
         });

@@ -136,16 +136,15 @@ export function searchActivities() {
 }
 
 export function trainingActivities({ store, artifacts, trainingPool }: TrainingActivityDeps) {
-  let nextThread = 0;
   return {
     /** Out-of-sample predictions over the evaluation period, retraining every block. */
     async walkForward(input: WalkForwardInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnLeastBusy('walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
     async fitFinalModel(input: FinalModelInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.run(nextThread++, 'finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnLeastBusy('finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Builds the training matrix from the feature store and labels and files it by content id. */
@@ -181,13 +180,12 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
         const t = Date.now();
         const done = [...((ctx.info.heartbeatDetails as { folds?: FoldResult[] } | undefined)?.folds ?? [])];
         if (done.length > 0) ctx.log.info('resuming trial from its checkpoint', { trial: input.trial, foldsDone: done.length, attempt: ctx.info.attempt });
-        const thread = nextThread++;
-        // Folds run on a training thread; finished ones are the heartbeat details (the checkpoint).
+        // Each fold runs on the least busy training thread; finished ones are the heartbeat details (the checkpoint).
         await whileHeartbeating(async () => {
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
             ctx.cancellationSignal.throwIfAborted(); // no new fold once cancelled
-            done.push(await trainingPool.run(thread, 'trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
+            done.push(await trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
             ctx.heartbeat({ folds: done });
           }
         }, () => ({ folds: done }));

@@ -11,7 +11,7 @@ import type { Cache } from '../lib/cache/cache';
 import { OnlineFeatureStore } from '../lib/features/online-features';
 import { FeatureReadCache } from '../lib/serving/feature-read-cache';
 import { featureSetVersionsOf } from '../lib/serving/predict';
-import { DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
+import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { RegistryError } from '../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
@@ -79,7 +79,7 @@ export interface ApiServerDeps {
   /**
    * With a Redis cache: online vectors read are kept in process, emptied by every
    * `features:updated` announcement and re-read after at most this many ms (lib/serving/feature-read-cache.ts).
-   * 0: every prediction reads Redis. Default 1000.
+   * 0: every prediction reads Redis. Default DEFAULT_API_FEATURE_CACHE_MS (lib/config.ts), as API_FEATURE_CACHE_MS.
    */
   featureCacheMaxAgeMs?: number;
 }
@@ -178,7 +178,7 @@ function frameworkErrorCode(error: { code?: string; statusCode?: number }): stri
 }
 
 export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
-  const featureMaxAgeMs = deps.featureCacheMaxAgeMs ?? 1000;
+  const featureMaxAgeMs = deps.featureCacheMaxAgeMs ?? DEFAULT_API_FEATURE_CACHE_MS;
   const featureCache = deps.cache.kind === 'redis' && featureMaxAgeMs > 0 ? new FeatureReadCache(deps.cache, { maxAgeMs: featureMaxAgeMs }) : undefined;
   const metrics =
     deps.metrics ??

@@ -45,6 +45,8 @@ interface Interval {
   start: number;
   end: number;
   type: string;
+  /** The child workflow's algorithm, or 'pipeline' for the parent's own activities. */
+  owner: string;
 }
 
 async function main(): Promise<void> {
@@ -83,13 +85,13 @@ async function main(): Promise<void> {
       const started = new Map<string, number>();
       for (const e of events) {
         const at = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
-        const id = String(e.eventId);
-        if (e.activityTaskScheduledEventAttributes) types.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+        const eventId = String(e.eventId);
+        if (e.activityTaskScheduledEventAttributes) types.set(eventId, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
         if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
         const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
         if (done) {
           const scheduled = String(done.scheduledEventId);
-          intervals.push({ start: started.get(scheduled) ?? at, end: at, type: types.get(scheduled) ?? '?' });
+          intervals.push({ start: started.get(scheduled) ?? at, end: at, type: types.get(scheduled) ?? '?', owner: id === workflowId ? 'pipeline' : id.slice(workflowId.length + 1) });
         }
       }
     }
@@ -121,6 +123,10 @@ async function main(): Promise<void> {
     }
     console.log('activity            count   busy s (summed over parallel executions)');
     for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)}`);
+    // Busy time per algorithm and activity: where the CPU went, which is what a shorter run must cut.
+    const byOwner = new Map<string, number>();
+    for (const i of intervals) byOwner.set(`${i.owner} ${i.type}`, (byOwner.get(`${i.owner} ${i.type}`) ?? 0) + (i.end - i.start) / 1000);
+    console.log('busy s by workflow and activity: ' + [...byOwner].sort((a, b) => b[1] - a[1]).map(([k, s]) => `${k} ${s.toFixed(1)}`).join('; '));
     for (const c of result.candidates ?? []) console.log(`${c.algorithm.padEnd(20)} search ${c.training.seconds.search.toFixed(1)} s (${c.training.trials.length} trials), walk-forward ${c.training.seconds.walkForward.toFixed(1)} s, final ${c.training.seconds.final.toFixed(1)} s`);
     // The same verdict lines the CLI prints: baselines, day-aware inference, guards, promotion.
     console.log(describeCandidates(result));

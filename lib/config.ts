@@ -121,6 +121,8 @@ const hostPort = z
   .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
 
 const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
+/** How long the API keeps an online vector in process by default (API_FEATURE_CACHE_MS). */
+export const DEFAULT_API_FEATURE_CACHE_MS = 1000;
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
@@ -156,7 +158,7 @@ const envSchema = z.object({
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
-  API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(1000),
+  API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(DEFAULT_API_FEATURE_CACHE_MS),
 
   APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
@@ -293,7 +295,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
   { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
-  { name: 'API_FEATURE_CACHE_MS', default: '1000', meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
+  { name: 'API_FEATURE_CACHE_MS', default: String(DEFAULT_API_FEATURE_CACHE_MS), meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
   { name: 'APP_METRICS_ADDRESS', default: '127.0.0.1:9465', meaning: "worker's own Prometheus endpoint: monitoring results, alerts" },
   { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'Slack-compatible webhook for alerts (a secret: never printed)' },
   { name: 'STREAM_KEY', default: 'bars:live', meaning: 'Redis Stream of live bars' },

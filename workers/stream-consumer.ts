@@ -2,7 +2,7 @@
  * The live-bar consumer process: reads STREAM_KEY in consumer group STREAM_GROUP, stores bars,
  * keeps the online features current and records matured outcomes; Prometheus metrics on
  * STREAM_METRICS_ADDRESS. SIGINT/SIGTERM finish and acknowledge the current batch, then exit.
- *   npm run stream:consume -- [--consumer name] [--batch-size 5000] [--feature-set fs-…|file.json …]
+ *   npm run stream:consume -- [--consumer name] [--batch-size 20000] [--feature-set fs-…|file.json …]
  */
 import os from 'node:os';
 import { Command } from 'commander';

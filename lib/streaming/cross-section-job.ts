@@ -4,16 +4,12 @@
  */
 import { fromEpochDay, toEpochDay } from '../calendar/dates';
 import type { SymbolBars } from '../features/compute-features';
+import type { BarSeries } from '../market-data/bar';
 import type { CrossSectionJob, CrossSectionRow } from './online-updater';
 
-interface WireSeries {
-  symbol: string;
+/** A bar series with its dates as epoch days. */
+interface WireSeries extends Omit<BarSeries, 'dates'> {
   days: Int32Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
 }
 
 export interface WireJob extends Omit<CrossSectionJob, 'universe' | 'universeDays' | 'volatilityIndex'> {

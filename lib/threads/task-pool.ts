@@ -13,9 +13,13 @@ const THREAD_SCRIPT = path.join(__dirname, 'task-thread');
 
 export class TaskPool {
   private readonly workers: Worker[] = [];
+  /** Tasks posted to each thread and not yet answered. */
+  private readonly inFlight: number[];
   private nextId = 0;
 
-  constructor(readonly size: number) {}
+  constructor(readonly size: number) {
+    this.inFlight = new Array<number>(size).fill(0);
+  }
 
   private worker(i: number): Worker {
     if (!this.workers[i]) {
@@ -27,15 +31,34 @@ export class TaskPool {
     return this.workers[i];
   }
 
+  /**
+   * The thread with the fewest unanswered tasks (the lowest index on a tie). Independent jobs such as
+   * activities go there: picking threads in turn would queue a job behind a long one on a busy
+   * thread while another thread sits idle, since jobs finish out of order.
+   */
+  leastBusy(): number {
+    let best = 0;
+    for (let i = 1; i < this.size; i++) if (this.inFlight[i] < this.inFlight[best]) best = i;
+    return best;
+  }
+
+  /** Runs `task` on the least busy thread (see leastBusy). */
+  runOnLeastBusy<T extends TaskName>(task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
+    return this.run(this.leastBusy(), task, input);
+  }
+
   /** Runs `task` on thread `i % size`. */
   run<T extends TaskName>(i: number, task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
-    const w = this.worker(i % this.size);
+    const index = i % this.size;
+    const w = this.worker(index);
     const request: TaskRequest = { id: this.nextId++, task, input };
+    this.inFlight[index]++;
     return new Promise((resolve, reject) => {
       const onMessage = (response: TaskResponse) => {
         if (response.id !== request.id) return;
         w.off('message', onMessage);
         w.off('error', onError);
+        this.inFlight[index]--;
         w.unref();
         if (response.badInput) reject(new BadInputError(`${task}: ${response.badInput.message}`, response.badInput.code));
         else if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
@@ -43,6 +66,7 @@ export class TaskPool {
       };
       const onError = (error: Error) => {
         w.off('message', onMessage);
+        this.inFlight[index]--;
         reject(error);
       };
       w.ref(); // busy: keep the process alive until the answer arrives
