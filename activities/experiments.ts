@@ -179,7 +179,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
     async writeRunReport(input: RunReportInput): Promise<StoredReport> {
       return withFailureMapping(async () => {
         return whileHeartbeating(async () => {
-          const generated = await generateVersionReport(store, artifacts, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true });
+          const generated = await generateVersionReport(store, artifacts, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true }, trainingPool);
           return { path: generated.path, sha256: generated.sha256, bytes: generated.bytes };
         });
       });

@@ -22,7 +22,7 @@ import { datasetRows, evenlySpaced } from '../training/trial';
 import type { WalkForwardPredictions } from '../training/walk-forward';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
 import { classificationReportOf, informationCoefficient, predictedClassesOf } from '../validation/metrics';
-import type { TrainedModel } from '../../models/model';
+import type { FeatureMatrix, TrainedModel } from '../../models/model';
 
 export const NOT_RECORDED = 'not recorded for this version';
 
@@ -158,6 +158,11 @@ export interface ReportInputs {
   evaluationMissing?: string;
   /** The registered model, for feature importance. */
   model?: TrainedModel;
+  /**
+   * Its permutation importance when the caller computed it already (lib/reports/version-report.ts
+   * does, on training threads): the same values permutationImportanceOf would give.
+   */
+  permutationImportance?: Array<{ name: string; value: number }>;
   modelMissing?: string;
   now?: Date;
 }
@@ -291,20 +296,29 @@ function evaluatedOf(ds: TrainingDataset, predictions: WalkForwardPredictions): 
   };
 }
 
-/** Permutation importance: the drop in AUC (binary) or accuracy when one column is shuffled, on at most `maxRows` rows. */
-export function permutationImportanceOf(model: TrainedModel, ds: TrainingDataset, rows: Int32Array, options: { seed: number; maxRows?: number }): Array<{ name: string; value: number }> {
-  const sample = evenlySpaced(rows, options.maxRows ?? 4000);
-  const { x, y } = datasetRows(ds, sample);
+/** The rows permutation importance is measured on: at most `maxRows` of `rows`, evenly spaced. */
+export function permutationRowsOf(ds: TrainingDataset, rows: Int32Array, maxRows = 4000): { x: FeatureMatrix; y: Int32Array } {
+  return datasetRows(ds, evenlySpaced(rows, maxRows));
+}
+
+/**
+ * Permutation importance of columns [from, to): the drop in AUC (binary) or accuracy when column j
+ * alone is shuffled (its own seeded Fisher–Yates, seed + j), so any split of the columns into
+ * ranges gives the same values as one pass over all of them.
+ */
+export function permutationImportanceOfColumns(model: TrainedModel, x: FeatureMatrix, y: Int32Array, seed: number, from: number, to: number): Float64Array {
   const classes = model.classes;
   const metric = (proba: Float64Array) => {
     if (classes === 2) return binaryAucOf(Float64Array.from(y, (_, i) => proba[i * 2 + 1]), y);
     return classificationReportOf(proba, y, classes).accuracy;
   };
   const base = metric(model.predictProba(x));
-  const p = ds.columns.length;
-  return ds.columns.map((name, j) => {
-    const next = rng(options.seed + j);
-    const values = Float64Array.from(x.values);
+  const p = x.featureNames.length;
+  const out = new Float64Array(to - from);
+  const values = new Float64Array(x.values.length);
+  for (let j = from; j < to; j++) {
+    const next = rng(seed + j);
+    values.set(x.values.subarray(0, values.length));
     // Fisher–Yates over column j only.
     for (let i = x.rows - 1; i > 0; i--) {
       const k = Math.floor(next() * (i + 1));
@@ -312,8 +326,21 @@ export function permutationImportanceOf(model: TrainedModel, ds: TrainingDataset
       values[i * p + j] = values[k * p + j];
       values[k * p + j] = t;
     }
-    return { name, value: base - metric(model.predictProba({ ...x, values })) };
-  });
+    out[j - from] = base - metric(model.predictProba({ ...x, values }));
+  }
+  return out;
+}
+
+/** Permutation importance: the drop in AUC (binary) or accuracy when one column is shuffled, on at most `maxRows` rows. */
+export function permutationImportanceOf(model: TrainedModel, ds: TrainingDataset, rows: Int32Array, options: { seed: number; maxRows?: number }): Array<{ name: string; value: number }> {
+  const { x, y } = permutationRowsOf(ds, rows, options.maxRows);
+  const values = permutationImportanceOfColumns(model, x, y, options.seed, 0, ds.columns.length);
+  return ds.columns.map((name, j) => ({ name, value: values[j] }));
+}
+
+/** Whether a model's report needs permutation importance (expensive: one prediction of 4000 rows per feature) rather than split gains. */
+export function usesPermutationImportance(model: TrainedModel): boolean {
+  return treeGains(model) === undefined;
 }
 
 /** Tree ensembles report split gain; other models' own importances (coefficients) are not comparable, so they get permutation importance. */
@@ -450,7 +477,7 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
       const gains = treeGains(inputs.model);
       const features = gains
         ? [...gains.entries()].map(([name, value]) => ({ name, value }))
-        : permutationImportanceOf(inputs.model, ds, predictions.rows, { seed: v.seed });
+        : (inputs.permutationImportance ?? permutationImportanceOf(inputs.model, ds, predictions.rows, { seed: v.seed }));
       features.sort((a, b) => b.value - a.value);
       report.importance = recorded({
         method: gains ? 'gain' : 'permutation',

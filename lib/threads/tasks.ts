@@ -5,7 +5,9 @@
 import type { BarSeries } from '../market-data/bar';
 import type { SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
-import type { FitInput } from '../../models/model';
+import type { FeatureMatrix, FitInput, ModelState } from '../../models/model';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { permutationImportanceOfColumns } from '../reports/report-data';
 import { binFeatureRange } from '../../models/trees/binning';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { runSvmJob, type SvmJob } from '../../models/svm/probability';
@@ -24,7 +26,6 @@ const storeAt = (location: ArtifactLocation) => openArtifactStore(location);
 export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, for each series. */
   symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[] }) => input.universe.map((s) => input.specs.flatMap((spec) => computeSymbolFeature(spec, s))),
-  /** Trees [from, to) of a random forest. */
   /** Bin edges and codes of one feature range, written into shared arrays (gradient boosting). */
   binFeatures: (input: { values: Float64Array; rows: number; p: number; from: number; to: number; maxBins: number; stride: number; rowMajor: Uint8Array; columnMajor: Uint8Array }) =>
     binFeatureRange(input.values, input.rows, input.p, input.from, input.to, input.maxBins, input.stride, input.rowMajor, input.columnMajor),
@@ -49,8 +50,15 @@ export const threadTasks = {
     const { artifact, trainRows, continuedFrom } = await fitFinalModel(await readDataset(store, input.datasetId), input.request, undefined, (sha) => readArtifact(store, sha));
     return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows, ...(continuedFrom ? { continuedFrom } : {}) };
   },
+  /** Permutation importance of columns [from, to) of a model given by its (verified) state: a run report's share of work. */
+  permutationImportance: async (input: { state: ModelState; x: FeatureMatrix; y: Int32Array; seed: number; from: number; to: number }) => {
+    await loadModelRuntimes();
+    const model = algorithmByName(input.state.algorithm).restore(input.state);
+    return permutationImportanceOfColumns(model, input.x, input.y, input.seed, input.from, input.to);
+  },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),
+  /** Trees [from, to) of a random forest. */
   forestTrees: (input: { fit: Omit<FitInput, 'signal'>; params: RandomForestParams; from: number; to: number }) => buildTrees(input.fit, input.params, input.from, input.to),
 };
 
