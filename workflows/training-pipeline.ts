@@ -232,11 +232,26 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     return d.warm ? { warmStartedFrom: { model: d.from.model, version: d.from.version, search: d.search, trainedThrough: d.from.trainedThrough, continuedFrom, settings: warmInputOf(algorithm).warmStart?.settings } } : { warmStartSkipped: d.reason };
   };
   status.trainingWorkflows = Object.fromEntries(experiment.algorithms.map((a) => [a.algorithm, `${workflowId}/${a.algorithm}`]));
+  const evaluate = (t: TrainAlgorithmResult, i: number) =>
+    evaluateAlgorithm({
+      datasetId: dataset.datasetId,
+      predictionsId: t.walkForward.predictionsId,
+      experiment,
+      trialScores: t.trials.map((o) => o.score),
+      shuffledLabel: experiment.guards.shuffledLabel
+        ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
+        : undefined,
+    });
+  // Each algorithm is evaluated as soon as it is trained, while the others still train: the slots
+  // they leave idle at the end of the search would otherwise wait for the slowest algorithm. Runs
+  // recorded before evaluated all of them after the last one was trained, and replay that way.
+  const evaluateAsTrained = patched('evaluate-as-trained');
+  const evaluating: Array<Promise<AlgorithmEvaluation>> = [];
   const trained = await runStage(
     'training',
     () =>
       Promise.all(
-        experiment.algorithms.map((a) =>
+        experiment.algorithms.map((a, i) =>
           executeChild(trainAlgorithm, {
             workflowId: `${workflowId}/${a.algorithm}`,
             taskQueue: TASK_QUEUES.pipeline,
@@ -256,6 +271,13 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
                 timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
               },
             ],
+          }).then((t) => {
+            if (evaluateAsTrained) {
+              const evaluation = evaluate(t, i);
+              evaluation.catch(() => undefined); // rejected early: the validation stage below reports it
+              evaluating[i] = evaluation;
+            }
+            return t;
           }),
         ),
       ),
@@ -265,19 +287,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const evaluations = await runStage(
     'validation',
     async () => {
-      const results = await Promise.all(
-        trained.map((t, i) =>
-          evaluateAlgorithm({
-            datasetId: dataset.datasetId,
-            predictionsId: t.walkForward.predictionsId,
-            experiment,
-            trialScores: t.trials.map((o) => o.score),
-            shuffledLabel: experiment.guards.shuffledLabel
-              ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
-              : undefined,
-          }),
-        ),
-      );
+      const results = await Promise.all(evaluateAsTrained ? evaluating : trained.map(evaluate));
       const leaking = results.map((r, i) => [trained[i].algorithm, r.shuffledLabel] as const).filter(([, g]) => g && !g.passed);
       if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED' satisfies ErrorCode);
       return results;
