@@ -13,6 +13,7 @@
  */
 import { decisionValues, headerValues, kernelExpansion } from './decision-function';
 import { loadSvmRuntime, trainCsvc, type CsvcOptions } from './libsvm-wasm';
+import { binaryModelText, formatG, solveBinaryCsvc } from './smo-solver';
 
 export const PROBABILITY_FOLDS = 5;
 
@@ -33,8 +34,34 @@ export interface SvmJobResult {
   decisions?: Float64Array;
 }
 
-/** Runs one job in this thread's libsvm runtime (also the body of the `svmJob` thread task). */
+/** Do the labels hold exactly two classes? */
+function twoClasses(labels: Int32Array): boolean {
+  let other: number | undefined;
+  for (const y of labels) {
+    if (y === labels[0]) continue;
+    if (other === undefined) other = y;
+    else if (y !== other) return false;
+  }
+  return other !== undefined;
+}
+
+/**
+ * Runs one job (also the body of the `svmJob` thread task): two classes in our SMO solver
+ * (smo-solver.ts, libsvm's algorithm on dense rows), more in this thread's libsvm runtime.
+ */
 export async function runSvmJob(job: SvmJob): Promise<SvmJobResult> {
+  if (twoClasses(job.labels)) {
+    const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options);
+    if (!job.heldOut) return { text: binaryModelText(model, job.rows, job.p, job.options) };
+    // the fold's decision function as the text would give it: rho rounded as %g writes it
+    const { p, options } = job;
+    const sv = new Float64Array(model.supportRows.length * p);
+    model.supportRows.forEach((r, k) => sv.set(job.rows.subarray(r * p, r * p + p), k * p));
+    const coef = Float64Array.from(model.coef, (c) => Number(formatG(c, 16)));
+    const values = decisionValues(kernelExpansion(sv, p, coef, Number(formatG(model.rho)), options.kernel, options.gamma), job.heldOut);
+    if (model.labels[0] !== job.positive) for (let i = 0; i < values.length; i++) values[i] = -values[i];
+    return { decisions: values };
+  }
   const instance = await loadSvmRuntime();
   const { text, supportRows } = trainCsvc(instance, job.rows, job.p, job.labels, job.options);
   if (!job.heldOut) return { text };
