@@ -186,17 +186,27 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols, snapshotId: ingest.snapshotId }),
     describeDataset,
   );
-  // Guards on the data itself (point-in-time audit, single-feature scan) before any model is fit.
-  const datasetGuards = patched('dataset-guards') ? await runStage('dataset', () => guardTrainingDataset({ datasetId: dataset.datasetId, experiment, snapshotId: ingest.snapshotId }), (g) => `${describeDataset(dataset)}; guards: ${g.verdicts.map((v) => `${v.guard} ${v.tripped ? 'TRIPPED' : 'passed'}`).join(', ')}`) : undefined;
-  const trippedOnData = datasetGuards?.verdicts.filter((v) => v.tripped) ?? [];
-  if (trippedOnData.length > 0) {
+  // Guards on the data itself (point-in-time audit, single-feature scan). They run beside the
+  // training (a trip that fails the run still stops it as soon as they answer) and each algorithm
+  // is evaluated as soon as it is trained: on 2 cores these steps used to wait for each other with a
+  // core idle. Runs recorded before ran the guards first and evaluated after the slowest algorithm.
+  const guardsStep = patched('dataset-guards');
+  const overlap = guardsStep && patched('overlap-with-training');
+  let datasetGuards: DatasetGuards | undefined;
+  let trippedOnData: GuardVerdict[] = [];
+  const guardData = async () => {
+    datasetGuards = await runStage('dataset', () => guardTrainingDataset({ datasetId: dataset.datasetId, experiment, snapshotId: ingest.snapshotId }), (g) => `${describeDataset(dataset)}; guards: ${g.verdicts.map((v) => `${v.guard} ${v.tripped ? 'TRIPPED' : 'passed'}`).join(', ')}`);
+    trippedOnData = datasetGuards.verdicts.filter((v) => v.tripped);
+    if (trippedOnData.length === 0) return;
     await raiseAlert(guardAlert(experiment.name, trippedOnData, workflowInfo().workflowId));
     const audit = trippedOnData.find((v) => v.guard === 'point_in_time_audit');
     if ((audit && experiment.guards.pointInTime.onMismatch === 'fail') || experiment.guards.onTrip === 'fail') {
       stage('dataset').status = 'failed';
       throw ApplicationFailure.nonRetryable(`dataset guards tripped: ${trippedOnData.map((v) => `${v.guard}: ${v.message}`).join('; ')}`, 'LEAKAGE_DETECTED' satisfies ErrorCode);
     }
-  }
+  };
+  const guarded = overlap ? guardData() : guardsStep ? await guardData() : undefined;
+  guarded?.catch(() => undefined); // a trip is reported where it is awaited, beside the training
   const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
   const { workflowId, runId } = workflowInfo();
   // Warm starts (lib/training/warm-start.ts); runs recorded before them replay without (and without
@@ -242,12 +252,8 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
         ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
         : undefined,
     });
-  // Each algorithm is evaluated as soon as it is trained, while the others still train: the slots
-  // they leave idle at the end of the search would otherwise wait for the slowest algorithm. Runs
-  // recorded before evaluated all of them after the last one was trained, and replay that way.
-  const evaluateAsTrained = patched('evaluate-as-trained');
   const evaluating: Array<Promise<AlgorithmEvaluation>> = [];
-  const trained = await runStage(
+  const training = runStage(
     'training',
     () =>
       Promise.all(
@@ -272,7 +278,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
               },
             ],
           }).then((t) => {
-            if (evaluateAsTrained) {
+            if (overlap) {
               const evaluation = evaluate(t, i);
               evaluation.catch(() => undefined); // rejected early: the validation stage below reports it
               evaluating[i] = evaluation;
@@ -283,11 +289,14 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       ),
     (r) => r.map((t) => `${t.algorithm} CV AUC ${t.best.score.toFixed(4)} (${t.trials.length} trials)${warmOf(t.algorithm) ? `, warm-started from v${warmOf(t.algorithm)?.decision.from.version}` : ''}`).join('; '),
   );
+  // Whichever fails first fails the run; both are done before validation reads the guards.
+  if (guarded) await Promise.all([training, guarded]);
+  const trained = await training;
 
   const evaluations = await runStage(
     'validation',
     async () => {
-      const results = await Promise.all(evaluateAsTrained ? evaluating : trained.map(evaluate));
+      const results = await Promise.all(overlap ? evaluating : trained.map(evaluate));
       const leaking = results.map((r, i) => [trained[i].algorithm, r.shuffledLabel] as const).filter(([, g]) => g && !g.passed);
       if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED' satisfies ErrorCode);
       return results;
