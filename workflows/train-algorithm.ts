@@ -133,14 +133,36 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
   const bestTrial = scored.reduce((a, b) => (b.score > a.score ? b : a));
   const searchSeconds = (Date.now() - started) / 1000;
 
-  progress.phase = 'walk-forward';
-  let t = Date.now();
-  const wf = await walkForward({ datasetId: input.datasetId, request: { ...input.walkForward, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: input.warmStart.settings } : {}) } });
-  const walkForwardSeconds = (Date.now() - t) / 1000;
-
-  progress.phase = 'final-model';
-  t = Date.now();
-  const final = await fitFinalModel({ datasetId: input.datasetId, request: { ...input.final, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: { ...input.warmStart.settings, from: input.warmStart.from } } : {}) } });
+  const runWalkForward = () => walkForward({ datasetId: input.datasetId, request: { ...input.walkForward, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: input.warmStart.settings } : {}) } });
+  const runFinal = () => fitFinalModel({ datasetId: input.datasetId, request: { ...input.final, algorithm: input.algorithm, params: bestTrial.params, seed: input.seed, ...(input.warmStart ? { warmStart: { ...input.warmStart.settings, from: input.warmStart.from } } : {}) } });
+  const t = Date.now();
+  const seconds = { search: searchSeconds, walkForward: 0, final: 0 };
+  let wf: Awaited<ReturnType<typeof runWalkForward>>;
+  let final: Awaited<ReturnType<typeof runFinal>>;
+  // Both use the best parameters only, so they run side by side: the last algorithm to finish its
+  // search otherwise left a core idle for the length of its walk-forward. Runs recorded before
+  // fitted the final model after the walk-forward, and replay that way.
+  if (patched('final-beside-walk-forward')) {
+    progress.phase = 'walk-forward';
+    [wf, final] = await Promise.all([
+      runWalkForward().then((r) => {
+        seconds.walkForward = (Date.now() - t) / 1000;
+        progress.phase = 'final-model';
+        return r;
+      }),
+      runFinal().then((r) => {
+        seconds.final = (Date.now() - t) / 1000;
+        return r;
+      }),
+    ]);
+  } else {
+    progress.phase = 'walk-forward';
+    wf = await runWalkForward();
+    seconds.walkForward = (Date.now() - t) / 1000;
+    progress.phase = 'final-model';
+    final = await runFinal();
+    seconds.final = (Date.now() - t) / 1000 - seconds.walkForward;
+  }
   progress.phase = 'done';
   return {
     algorithm: input.algorithm,
@@ -148,6 +170,6 @@ export async function trainAlgorithm(input: TrainAlgorithmInput): Promise<TrainA
     trials: outcomes,
     walkForward: { predictionsId: wf.predictionsId, rows: wf.rows, windows: wf.windows.length },
     final,
-    seconds: { search: searchSeconds, walkForward: walkForwardSeconds, final: (Date.now() - t) / 1000 },
+    seconds,
   };
 }
