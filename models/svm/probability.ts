@@ -13,7 +13,7 @@
  */
 import { decisionValues, headerValues, kernelExpansion } from './decision-function';
 import { loadSvmRuntime, trainCsvc, type CsvcOptions } from './libsvm-wasm';
-import { binaryModelText, formatG, solveBinaryCsvc } from './smo-solver';
+import { binaryModelText, formatG, KernelMatrix, solveBinaryCsvc } from './smo-solver';
 
 export const PROBABILITY_FOLDS = 5;
 
@@ -27,6 +27,8 @@ export interface SvmJob {
   /** A fold's held-out rows; their decision values are returned, positive for label `positive`. */
   heldOut?: Float64Array;
   positive?: number;
+  /** Index of each training row in the matrix the plan was made from (for a shared kernel matrix). */
+  sourceRows: Int32Array;
 }
 
 export interface SvmJobResult {
@@ -46,12 +48,26 @@ function twoClasses(labels: Int32Array): boolean {
 }
 
 /**
+ * The kernel matrix of all the plan's rows, when its jobs are two-class trainings that can share it
+ * (it fits in their cache, as their own full matrices would): computed once instead of six times.
+ * `undefined` otherwise. Sharing changes no bit of any result (smo-solver.ts).
+ */
+export function sharedKernelFor(jobs: readonly SvmJob[]): KernelMatrix | undefined {
+  const final = jobs[0];
+  if (!final || final.heldOut || jobs.length < 2 || !twoClasses(final.labels)) return undefined;
+  const n = final.labels.length;
+  if (KernelMatrix.bytes(n) > final.options.cacheSizeMb * 1024 * 1024) return undefined;
+  return new KernelMatrix(final.rows, final.p, n, final.options);
+}
+
+/**
  * Runs one job (also the body of the `svmJob` thread task): two classes in our SMO solver
  * (smo-solver.ts, libsvm's algorithm on dense rows), more in this thread's libsvm runtime.
+ * `shared`: sharedKernelFor(the plan's jobs), in the thread that made it.
  */
-export async function runSvmJob(job: SvmJob): Promise<SvmJobResult> {
+export async function runSvmJob(job: SvmJob, shared?: KernelMatrix): Promise<SvmJobResult> {
   if (twoClasses(job.labels)) {
-    const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options);
+    const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options, shared && { matrix: shared, rows: job.sourceRows });
     if (!job.heldOut) return { text: binaryModelText(model, job.rows, job.p, job.options) };
     // the fold's decision function as the text would give it: rho rounded as %g writes it
     const { p, options } = job;
@@ -181,7 +197,7 @@ function gather(z: Float64Array, p: number, indices: ArrayLike<number>): Float64
 export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, options: CsvcOptions, random: () => number): { jobs: SvmJob[]; finish(results: readonly SvmJobResult[]): string } {
   const order: number[] = [];
   for (const y of labels) if (!order.includes(y)) order.push(y);
-  const jobs: SvmJob[] = [{ rows: z, p, labels, options }];
+  const jobs: SvmJob[] = [{ rows: z, p, labels, options, sourceRows: Int32Array.from(labels.keys()) }];
   interface Fold {
     job?: number;
     heldOut: Int32Array;
@@ -214,7 +230,7 @@ export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, opti
           continue;
         }
         folds.push({ heldOut, job: jobs.length });
-        jobs.push({ rows: gather(z, p, train), p, labels: train.map((r) => labels[r]), options, heldOut: gather(z, p, heldOut), positive });
+        jobs.push({ rows: gather(z, p, train), p, labels: train.map((r) => labels[r]), options, heldOut: gather(z, p, heldOut), positive, sourceRows: train });
       }
       pairs.push({ positive, rows, folds });
     }

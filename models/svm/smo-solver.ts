@@ -241,23 +241,64 @@ class Kernel {
 
 const never = () => false;
 
+/**
+ * float32 K(x_a, x_b) of every pair of rows of a matrix (and K(x_a, x_a) in float64), for trainings
+ * on subsets of those rows: Probability SVMs train on all rows and on five subsets of them (the
+ * Platt folds), and a kernel value depends on its two rows only, so one matrix serves the six
+ * trainings with the very bits each would compute (Q_ij = y_i y_j K_ij: the sign is exact in float32).
+ */
+export class KernelMatrix {
+  readonly values: Float32Array;
+  readonly diagonal: Float64Array;
+
+  constructor(rows: Float64Array, p: number, readonly n: number, options: Pick<SmoOptions, 'kernel' | 'gamma'>) {
+    const kernel = new Kernel(rows, p, n, new Int8Array(n).fill(1), options.kernel === 'rbf', options.gamma);
+    this.diagonal = Float64Array.from({ length: n }, (_, k) => kernel.value(k, k));
+    this.values = symmetricMatrix(kernel, n);
+  }
+
+  /** Bytes the matrix takes for n rows. */
+  static bytes(n: number): number {
+    return 4 * n * n;
+  }
+}
+
+/** The l × l matrix of kernel.fill, lower triangle computed, upper mirrored (symmetric bit for bit). */
+function symmetricMatrix(kernel: Kernel, l: number): Float32Array {
+  const q = new Float32Array(l * l);
+  for (let i = 0; i < l; i++) kernel.fill(i, 0, i + 1, q.subarray(i * l, i * l + i + 1), never);
+  const B = 64; // mirror in tiles
+  for (let bi = 0; bi < l; bi += B) {
+    for (let bj = 0; bj <= bi; bj += B) {
+      for (let i = bi; i < Math.min(bi + B, l); i++) {
+        for (let j = bj; j < Math.min(bj + B, i); j++) q[j * l + i] = q[i * l + j];
+      }
+    }
+  }
+  return q;
+}
+
 /** The whole l × l matrix, computed up front (when the cache could hold it all, libsvm never evicts). */
 class FullQ implements QColumns {
   private readonly q: Float32Array;
   private readonly columns: Float32Array[];
 
-  constructor(private readonly kernel: Kernel, private readonly l: number) {
-    this.q = new Float32Array(l * l);
-    this.columns = Array.from({ length: l }, (_, i) => this.q.subarray(i * l, i * l + l));
-    for (let i = 0; i < l; i++) kernel.fill(i, 0, i + 1, this.columns[i], never); // lower triangle
-    const B = 64; // mirror in tiles: Q is symmetric bit for bit
-    for (let bi = 0; bi < l; bi += B) {
-      for (let bj = 0; bj <= bi; bj += B) {
-        for (let i = bi; i < Math.min(bi + B, l); i++) {
-          for (let j = bj; j < Math.min(bj + B, i); j++) this.q[j * l + i] = this.q[i * l + j];
-        }
+  /** From the kernel, or gathered from a shared matrix (`at`: each position's row in it). */
+  constructor(private readonly kernel: Kernel, private readonly l: number, shared?: { matrix: KernelMatrix; at: Int32Array }) {
+    if (shared) {
+      const { matrix, at } = shared;
+      const { values, n } = matrix;
+      const y = kernel.y;
+      this.q = new Float32Array(l * l);
+      for (let i = 0; i < l; i++) {
+        const base = at[i] * n;
+        const yi = y[i];
+        for (let j = 0; j < l; j++) this.q[i * l + j] = yi * y[j] * values[base + at[j]];
       }
+    } else {
+      this.q = symmetricMatrix(kernel, l);
     }
+    this.columns = Array.from({ length: l }, (_, i) => this.q.subarray(i * l, i * l + l));
   }
 
   get(i: number): Float32Array {
@@ -307,11 +348,19 @@ class CachedQ implements QColumns {
   }
 }
 
+/** A kernel matrix over a superset of the training rows: `rows[r]` is training row r's index in it. */
+export interface SharedKernel {
+  matrix: KernelMatrix;
+  rows: Int32Array;
+}
+
 /**
  * Trains a two-class C-SVC on row-major `rows` (l × p) with labels holding exactly two distinct
- * values. Deterministic: no randomness anywhere.
+ * values. Deterministic: no randomness anywhere. With `shared` (same kernel and gamma), kernel
+ * values come from that matrix, bit for bit what they would be computed here, when the whole
+ * matrix of this training fits the cache.
  */
-export function solveBinaryCsvc(rows: Float64Array, p: number, labels: ArrayLike<number>, options: SmoOptions): BinarySvm {
+export function solveBinaryCsvc(rows: Float64Array, p: number, labels: ArrayLike<number>, options: SmoOptions, shared?: SharedKernel): BinarySvm {
   const l = labels.length;
   if (rows.length !== l * p) throw new Error(`smo: ${rows.length} values for ${l} rows of ${p} features`);
   const first = labels[0];
@@ -333,7 +382,8 @@ export function solveBinaryCsvc(rows: Float64Array, p: number, labels: ArrayLike
   const y = new Int8Array(l);
   for (let k = 0; k < l; k++) y[k] = k < positives ? 1 : -1;
 
-  const solver = new Solver(x, p, y, options);
+  if (shared && (shared.rows.length !== l || shared.matrix.n <= 0)) throw new Error('smo: the shared kernel matrix does not match the rows');
+  const solver = new Solver(x, p, y, options, shared && { matrix: shared.matrix, at: Int32Array.from(perm, (r) => shared.rows[r]) });
   const iterations = solver.solve();
   const rho = solver.rho();
 
@@ -373,7 +423,7 @@ class Solver {
   private outI = -1;
   private outJ = -1;
 
-  constructor(x: Float64Array, p: number, y: Int8Array, options: SmoOptions) {
+  constructor(x: Float64Array, p: number, y: Int8Array, options: SmoOptions, shared?: { matrix: KernelMatrix; at: Int32Array }) {
     const l = y.length;
     this.l = l;
     this.y = y;
@@ -382,9 +432,10 @@ class Solver {
     this.shrinking = options.shrinking;
     const kernel = new Kernel(x, p, l, y, options.kernel === 'rbf', options.gamma);
     this.QD = new Float64Array(l);
-    for (let k = 0; k < l; k++) this.QD[k] = kernel.value(k, k);
     const cache = new ColumnCache(l, options.cacheSizeMb * 1024 * 1024);
-    this.Q = cache.capacity() >= l * l ? new FullQ(kernel, l) : new CachedQ(kernel, cache);
+    const full = cache.capacity() >= l * l;
+    for (let k = 0; k < l; k++) this.QD[k] = shared && full ? shared.matrix.diagonal[shared.at[k]] : kernel.value(k, k);
+    this.Q = full ? new FullQ(kernel, l, shared) : new CachedQ(kernel, cache);
     this.alpha = new Float64Array(l);
     this.status = new Uint8Array(l); // all at the lower bound
     this.G = new Float64Array(l).fill(-1); // G = Qα + p with α = 0, p = −e

@@ -34,7 +34,7 @@ import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, 
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
 import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
 import { binaryModelFromText, headerValues, plattProbability, type BinaryModelText } from './decision-function';
-import { planSvmJobs, runSvmJob, type SvmJob, type SvmJobResult } from './probability';
+import { planSvmJobs, runSvmJob, sharedKernelFor, type SvmJob, type SvmJobResult } from './probability';
 import { SimdDots } from './simd-dots';
 
 export { loadSvmRuntime } from './libsvm-wasm';
@@ -262,10 +262,12 @@ async function runJobs(jobs: readonly SvmJob[], threads: number, signal: AbortSi
   const results: Array<Promise<SvmJobResult>> = new Array(jobs.length);
   for (const j of byCost) if (lane[j] > 0) results[j] = (pool as TaskPool).run(lane[j] - 1, 'svmJob', jobs[j]);
   try {
-    for (const j of byCost) {
-      if (lane[j] !== 0) continue;
+    // One kernel matrix for this thread's trainings when it runs several of them (other threads compute theirs: same bits).
+    const local = byCost.filter((j) => lane[j] === 0);
+    const shared = local.length > 1 ? sharedKernelFor(jobs) : undefined;
+    for (const j of local) {
       signal?.throwIfAborted();
-      results[j] = Promise.resolve(await runSvmJob(jobs[j]));
+      results[j] = Promise.resolve(await runSvmJob(jobs[j], shared));
     }
   } catch (error) {
     for (const r of results) r?.catch(() => undefined); // the fit fails with this error, not with theirs

@@ -2,7 +2,7 @@ import { rng } from '../../../lib/random';
 import { binaryModelFromText, decisionValues, headerValues, kernelExpansion, plattProbability } from '../../../models/svm/decision-function';
 import { freeLibsvmModel, loadLibsvmModel, loadSvmRuntime, trainCsvc, type LibsvmInstance } from '../../../models/svm/libsvm-wasm';
 import { withProbabilities } from '../../../models/svm/probability';
-import { binaryModelText, formatG, solveBinaryCsvc, type SmoOptions } from '../../../models/svm/smo-solver';
+import { binaryModelText, formatG, KernelMatrix, solveBinaryCsvc, type SmoOptions } from '../../../models/svm/smo-solver';
 import { separable } from '../../helpers/datasets';
 
 interface Problem {
@@ -206,6 +206,23 @@ describe('two-class SMO solver (libsvm 3.22 Solver on dense rows)', () => {
         wasm._free(estimates);
         freeLibsvmModel(owner, loaded);
       }
+    }
+  });
+
+  it('gives the same bits from a kernel matrix shared with a superset of the rows', () => {
+    const all = market(900, 20, 41);
+    for (const o of [options('rbf', 3, 0.05), options('linear', 0.3, 0)]) {
+      const matrix = new KernelMatrix(all.x, 20, 900, o);
+      const subset = Int32Array.from({ length: 900 }, (_, r) => r).filter((r) => r % 5 !== 2);
+      const x = new Float64Array(subset.length * 20);
+      subset.forEach((r, k) => x.set(all.x.subarray(r * 20, r * 20 + 20), k * 20));
+      const y = subset.map((r) => all.y[r]);
+      const alone = solveBinaryCsvc(x, 20, y, o);
+      const shared = solveBinaryCsvc(x, 20, y, o, { matrix, rows: subset });
+      expect(shared.rho).toBe(alone.rho);
+      expect(shared.iterations).toBe(alone.iterations);
+      expect(Array.from(shared.coef)).toEqual(Array.from(alone.coef));
+      expect(Array.from(shared.supportRows)).toEqual(Array.from(alone.supportRows));
     }
   });
 
