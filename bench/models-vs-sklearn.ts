@@ -5,7 +5,7 @@
  * test on the latest). Every fit runs in its own process, ours and the reference's, so the peak
  * RSS printed is that algorithm's (data included; Node and Python baselines differ by ~50 MiB).
  *   tsx bench/models-vs-sklearn.ts [--data ../shared/data/sp500-2013-2018] [--python /usr/bin/python3]
- *                                  [--rows 20000,200000] [--only random_forest,gradient_boosting]
+ *                                  [--rows 20000,200000] [--only random_forest,gradient_boosting] [--threads 2]
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -45,8 +45,10 @@ const opts = z
     fit: z.string().optional(), // child mode: folder of matrices
     algorithm: z.string().optional(),
     params: z.string().optional(),
+    /** Threads our fits may use (the references: see bench/reference/models_sklearn.py). */
+    threads: z.coerce.number().int().min(1).max(64).default(2),
   })
-  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').option('--only <names>').option('--fit <dir>').option('--algorithm <name>').option('--params <json>').parse().opts());
+  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').option('--only <names>').option('--fit <dir>').option('--algorithm <name>').option('--params <json>').option('--threads <n>').parse().opts());
 
 interface Row {
   date: string;
@@ -119,7 +121,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
   await sharedPool(2)?.warmUp();
   const algorithm = algorithmByName(name);
   let t = process.hrtime.bigint();
-  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1, threads: 2 }, params);
+  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1, threads: opts.threads }, params);
   const fit = seconds(t);
   t = process.hrtime.bigint();
   const proba = model.predictProba(test.x);
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
           console.log(`${c.name.padEnd(19)} | skipped above ${c.maxRows} rows: ${c.note ?? ''}`);
           continue;
         }
-        const ours = runJson(process.execPath, ['--import', 'tsx', __filename, '--fit', dir, '--algorithm', c.name, '--params', JSON.stringify(c.params)], `${c.name} (ours)`);
+        const ours = runJson(process.execPath, ['--import', 'tsx', __filename, '--fit', dir, '--algorithm', c.name, '--params', JSON.stringify(c.params), '--threads', String(opts.threads)], `${c.name} (ours)`);
         const ref = runJson(opts.python, [path.join(__dirname, 'reference', 'models_sklearn.py'), dir, String(train.length), String(test.length), String(columns.length), c.name], `${c.name} reference (python3-sklearn / python3-xgboost installed for ${opts.python}?)`);
         console.log(
           [

@@ -61,12 +61,23 @@ export function sharedKernelFor(jobs: readonly SvmJob[]): KernelMatrix | undefin
 }
 
 /**
- * Runs one job (also the body of the `svmJob` thread task): two classes in our SMO solver
- * (smo-solver.ts, libsvm's algorithm on dense rows), more in this thread's libsvm runtime.
+ * Whether a job trains in our solver: two classes, and the whole Q matrix fits the kernel cache.
+ * Where it does not, the solver recomputes evicted columns in JavaScript, and at 20,000 rows one
+ * training ran over 9 minutes on one thread where libsvm's sparse wasm took 274 s for all six: so
+ * larger problems stay in libsvm (the same support vectors either way).
+ */
+function ownSolverFits(job: SvmJob): boolean {
+  return twoClasses(job.labels) && KernelMatrix.bytes(job.labels.length) <= job.options.cacheSizeMb * 1024 * 1024;
+}
+
+/**
+ * Runs one job (also the body of the `svmJob` thread task): two classes whose Q matrix fits the
+ * cache in our SMO solver (smo-solver.ts, libsvm's algorithm on dense rows), others in this
+ * thread's libsvm runtime.
  * `shared`: sharedKernelFor(the plan's jobs), in the thread that made it.
  */
 export async function runSvmJob(job: SvmJob, shared?: KernelMatrix): Promise<SvmJobResult> {
-  if (twoClasses(job.labels)) {
+  if (ownSolverFits(job)) {
     const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options, shared && { matrix: shared, rows: job.sourceRows });
     if (!job.heldOut) return { text: binaryModelText(model, job.rows, job.p, job.options) };
     // the fold's decision function as the text would give it: rho rounded as %g writes it
