@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileFunction } from 'node:vm';
 import loadSVM from 'libsvm-js/src/loadSVM';
+import type { SmoOptions } from './smo-solver';
 
 type LibsvmClass = ReturnType<typeof loadSVM>;
 
@@ -92,14 +93,8 @@ export function loadedSvmRuntime(): LibsvmInstance {
   return runtime;
 }
 
-export interface CsvcOptions {
-  kernel: 'rbf' | 'linear';
-  gamma: number;
-  C: number;
-  tolerance: number;
-  cacheSizeMb: number;
-  shrinking: boolean;
-}
+/** A C-SVC training's options: libsvm takes the same ones as our solver. */
+export type CsvcOptions = SmoOptions;
 
 /**
  * Trains a C-SVC on row-major `rows` (rows × p) and returns libsvm's model text (svm_save_model
