@@ -9,6 +9,18 @@ export interface Bar {
   volume: number;
 }
 
+/** Position of `date` in bars ascending by date: where it is, or where it would go. */
+export function indexOfDate(bars: readonly Bar[], date: string): { index: number; found: boolean } {
+  let lo = 0;
+  let hi = bars.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bars[mid].date < date) lo = mid + 1;
+    else hi = mid;
+  }
+  return { index: lo, found: lo < bars.length && bars[lo].date === date };
+}
+
 /** One symbol's bars as columns (typed arrays), the form every computation reads. */
 export interface BarSeries {
   symbol: string;

@@ -318,7 +318,7 @@ export function permutationImportanceOfColumns(model: TrainedModel, x: FeatureMa
   const values = new Float64Array(x.values.length);
   for (let j = from; j < to; j++) {
     const next = rng(seed + j);
-    values.set(x.values.subarray(0, values.length));
+    values.set(x.values);
     // Fisher–Yates over column j only.
     for (let i = x.rows - 1; i > 0; i--) {
       const k = Math.floor(next() * (i + 1));

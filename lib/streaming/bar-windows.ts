@@ -5,7 +5,8 @@
  * every batch the consumer writes (and reloaded when another consumer wrote, see BarRevisions).
  */
 import { addDays, toEpochDay } from '../calendar/dates';
-import type { Bar } from '../market-data/bar';
+import { indexOfDate, type Bar } from '../market-data/bar';
+import { memoize } from '../memo';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 
@@ -118,30 +119,10 @@ export class WindowColumns {
 }
 
 /** toEpochDay per date, remembered (windows share their dates). */
-const epochDays = new Map<string, number>();
-function epochDay(date: string): number {
-  let day = epochDays.get(date);
-  if (day === undefined) {
-    if (epochDays.size >= 100_000) epochDays.clear();
-    day = toEpochDay(date);
-    epochDays.set(date, day);
-  }
-  return day;
-}
+const epochDay = memoize(toEpochDay, 100_000);
 
 const LOAD_CONCURRENCY = 8;
 
-/** Position of `date` in bars ascending by date: where it is, or where it would go. */
-export function indexOfDate(bars: readonly Bar[], date: string): { index: number; found: boolean } {
-  let lo = 0;
-  let hi = bars.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (bars[mid].date < date) lo = mid + 1;
-    else hi = mid;
-  }
-  return { index: lo, found: lo < bars.length && bars[lo].date === date };
-}
 
 function sameValues(a: Bar, b: Bar): boolean {
   return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;

@@ -5,6 +5,7 @@
 import { fromEpochDay, toEpochDay } from '../calendar/dates';
 import type { SymbolBars } from '../features/compute-features';
 import type { BarSeries } from '../market-data/bar';
+import { memoize } from '../memo';
 import type { CrossSectionJob, CrossSectionRow } from './online-updater';
 
 /** A bar series with its dates as epoch days. */
@@ -25,23 +26,10 @@ export interface WireRows {
   width: number;
 }
 
-/** A job names the same few hundred dates thousands of times: each is converted once per job. */
-function memo<K, V>(convert: (key: K) => V): (key: K) => V {
-  const known = new Map<K, V>();
-  return (key) => {
-    let value = known.get(key);
-    if (value === undefined) {
-      value = convert(key);
-      known.set(key, value);
-    }
-    return value;
-  };
-}
-
 /** The series' epoch days, as views of one array for all of them (one allocation, one buffer to move); `days` when the job has them already. */
 function toWire(series: readonly SymbolBars[], given?: readonly Int32Array[]): WireSeries[] {
   if (given) return series.map((s, k) => ({ symbol: s.symbol, days: given[k], open: s.open, high: s.high, low: s.low, close: s.close, volume: s.volume }));
-  const day = memo(toEpochDay);
+  const day = memoize(toEpochDay); // a job names the same few hundred dates thousands of times
   const days = new Int32Array(series.reduce((n, s) => n + s.dates.length, 0));
   let at = 0;
   return series.map((s) => {
@@ -52,7 +40,7 @@ function toWire(series: readonly SymbolBars[], given?: readonly Int32Array[]): W
 }
 
 function fromWire(series: readonly WireSeries[]): SymbolBars[] {
-  const date = memo(fromEpochDay);
+  const date = memoize(fromEpochDay);
   return series.map((w) => {
     const dates = new Array<string>(w.days.length);
     for (let i = 0; i < dates.length; i++) dates[i] = date(w.days[i]);

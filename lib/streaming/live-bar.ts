@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { isSymbol, symbolSchema } from '../market-data/symbols';
 import { isIsoDate } from '../calendar/dates';
 import type { Bar } from '../market-data/bar';
+import { memoize } from '../memo';
 import type { QualityRuleId } from '../quality/rules-catalog';
 
 export const LIVE_BAR_FORMAT_VERSION = '1';
@@ -119,16 +120,7 @@ function failure(rule: QualityRuleId, message: string, symbol: string | null, da
 }
 
 /** isIsoDate per text, remembered (a batch holds a few dates, each in hundreds of entries). */
-const dates = new Map<string, boolean>();
-function isDate(text: string): boolean {
-  let known = dates.get(text);
-  if (known === undefined) {
-    if (dates.size >= 10_000) dates.clear();
-    known = isIsoDate(text);
-    dates.set(text, known);
-  }
-  return known;
-}
+const isDate = memoize(isIsoDate, 10_000);
 
 /** Milliseconds since the epoch at which Redis appended the entry (the first part of its id). */
 export function entryTimeMs(id: string): number {

@@ -43,7 +43,8 @@ import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/onl
 import type { Bar } from '../market-data/bar';
 import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
-import { indexOfDate, type BarWindows, type WindowColumns } from './bar-windows';
+import { indexOfDate } from '../market-data/bar';
+import type { BarWindows, WindowColumns } from './bar-windows';
 import { allFinite, lastValues } from './online-indicators';
 
 interface SymbolState {

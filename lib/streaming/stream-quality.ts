@@ -11,7 +11,8 @@
  *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
  */
 import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
-import type { Bar } from '../market-data/bar';
+import { indexOfDate, type Bar } from '../market-data/bar';
+import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { rowIssue, seriesIssues } from '../quality/rules';
@@ -54,16 +55,7 @@ function rawOf(entry: StreamEntry): string {
 }
 
 /** isNyseTradingDay per date, remembered (a batch has few dates, each checked for every bar). */
-const tradingDays = new Map<string, boolean>();
-function tradingDay(date: string): boolean {
-  let known = tradingDays.get(date);
-  if (known === undefined) {
-    if (tradingDays.size >= 100_000) tradingDays.clear();
-    known = isNyseTradingDay(date);
-    tradingDays.set(date, known);
-  }
-  return known;
-}
+const tradingDay = memoize(isNyseTradingDay, 100_000);
 
 /** True when rowIssue (without a date of import) finds nothing: its conditions, negated, so NaN behaves as there. */
 function passesRowRules(bar: Bar): boolean {
@@ -145,8 +137,8 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
   // The changed bars' places in the series (ascending by date), found by search rather than a scan of the window.
   const places: number[] = [];
   for (const date of changed.keys()) {
-    const i = indexOfDateIn(series, date);
-    if (i >= 0) places.push(i);
+    const { index, found } = indexOfDate(series, date);
+    if (found) places.push(index);
   }
   places.sort(ascending);
   for (const i of places) {
@@ -178,26 +170,5 @@ function withoutLine(q: QualityIssue, at: { raw: string }): QualityIssue {
   return { ...q, line: null, raw: q.raw === null ? null : at.raw };
 }
 
-/** Index of the bar dated `date` in bars ascending by date, -1 when absent. */
-function indexOfDateIn(bars: readonly Bar[], date: string): number {
-  let lo = 0;
-  let hi = bars.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (bars[mid].date < date) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < bars.length && bars[lo].date === date ? lo : -1;
-}
-
 /** nextNyseTradingDay per date, remembered. */
-const nextTradingDays = new Map<string, string>();
-function nextTradingDay(date: string): string {
-  let next = nextTradingDays.get(date);
-  if (next === undefined) {
-    if (nextTradingDays.size >= 100_000) nextTradingDays.clear();
-    next = nextNyseTradingDay(date);
-    nextTradingDays.set(date, next);
-  }
-  return next;
-}
+const nextTradingDay = memoize(nextNyseTradingDay, 100_000);
