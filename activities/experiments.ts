@@ -210,7 +210,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
               .filter((b) => !b.hindsight)
               .map((b) => ({ name: b.name, auc: singleValueAuc(b.score, labels) }))
               .reduce((best, b) => (b.auc > best.auc ? b : best), { name: 'chance', auc: 0.5 });
-            const result = singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
+            const result = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
             scan = { ceiling: result.ceiling, strongestBaseline: rival, features: result.features.slice(0, 10) };
             verdicts.push(result.verdict);
           }

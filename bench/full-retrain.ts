@@ -127,6 +127,14 @@ async function main(): Promise<void> {
     const byOwner = new Map<string, number>();
     for (const i of intervals) byOwner.set(`${i.owner} ${i.type}`, (byOwner.get(`${i.owner} ${i.type}`) ?? 0) + (i.end - i.start) / 1000);
     console.log('busy s by workflow and activity: ' + [...byOwner].sort((a, b) => b[1] - a[1]).map(([k, s]) => `${k} ${s.toFixed(1)}`).join('; '));
+    // When each step ran (seconds from the run's start): the steps after the last trial are the tail a shorter run must also cut.
+    const spans = new Map<string, { from: number; to: number; n: number }>();
+    for (const i of intervals) {
+      const key = `${i.owner} ${i.type}`;
+      const s = spans.get(key) ?? { from: Infinity, to: -Infinity, n: 0 };
+      spans.set(key, { from: Math.min(s.from, i.start), to: Math.max(s.to, i.end), n: s.n + 1 });
+    }
+    console.log('timeline (s from start): ' + [...spans].sort((a, b) => a[1].from - b[1].from).map(([k, s]) => `${k}${s.n > 1 ? ` ×${s.n}` : ''} ${((s.from - t0) / 1000).toFixed(1)}–${((s.to - t0) / 1000).toFixed(1)}`).join('; '));
     for (const c of result.candidates ?? []) console.log(`${c.algorithm.padEnd(20)} search ${c.training.seconds.search.toFixed(1)} s (${c.training.trials.length} trials), walk-forward ${c.training.seconds.walkForward.toFixed(1)} s, final ${c.training.seconds.final.toFixed(1)} s`);
     // The same verdict lines the CLI prints: baselines, day-aware inference, guards, promotion.
     console.log(describeCandidates(result));

@@ -43,6 +43,13 @@ export interface TrainedModel {
   predictProba(features: FeatureMatrix): Float64Array;
   /** Importance per feature name, where the algorithm has one. */
   featureImportances?(): ReadonlyMap<string, number>;
+  /**
+   * predictProba of `features` with one column replaced, once per swap (permutation importance):
+   * given by models that can reuse each row's work across swaps (an RBF SVM keeps each row's
+   * squared distances to its support vectors). Equal to predictProba on the swapped matrix within
+   * rounding.
+   */
+  predictProbaColumnSwaps?(features: FeatureMatrix, swaps: ReadonlyArray<{ column: number; values: Float64Array }>): Float64Array[];
   state(): ModelState;
 }
 

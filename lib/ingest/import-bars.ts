@@ -16,6 +16,7 @@ import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store
 import { beginStaging, finishStaging, stageChunk, sweepAbandonedStaging } from '../store/staging';
 import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
+import { yieldToEventLoop } from '../event-loop';
 
 /** Small result of an import: ids and counts only, so it can travel in a Temporal payload. */
 export interface ImportSummary {
@@ -128,7 +129,6 @@ function inScope(request: ImportRequest): (symbol: string | null, date: string |
 }
 
 /** Lets timers and heartbeats run between CPU-bound pieces of an import. */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 interface Chunk {
   candidates: CandidateBar[];

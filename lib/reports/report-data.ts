@@ -302,11 +302,11 @@ export function permutationRowsOf(ds: TrainingDataset, rows: Int32Array, maxRows
 }
 
 /**
- * Permutation importance of columns [from, to): the drop in AUC (binary) or accuracy when column j
- * alone is shuffled (its own seeded Fisher–Yates, seed + j), so any split of the columns into
- * ranges gives the same values as one pass over all of them.
+ * Permutation importance of the given columns (in that order): the drop in AUC (binary) or accuracy
+ * when column j alone is shuffled (its own seeded Fisher–Yates, seed + j), so any split of the
+ * columns gives the same values as one pass over all of them.
  */
-export function permutationImportanceOfColumns(model: TrainedModel, x: FeatureMatrix, y: Int32Array, seed: number, from: number, to: number): Float64Array {
+export function permutationImportanceOfColumns(model: TrainedModel, x: FeatureMatrix, y: Int32Array, seed: number, columns: readonly number[]): Float64Array {
   const classes = model.classes;
   const metric = (proba: Float64Array) => {
     if (classes === 2) return binaryAucOf(Float64Array.from(y, (_, i) => proba[i * 2 + 1]), y);
@@ -314,27 +314,38 @@ export function permutationImportanceOfColumns(model: TrainedModel, x: FeatureMa
   };
   const base = metric(model.predictProba(x));
   const p = x.featureNames.length;
-  const out = new Float64Array(to - from);
-  const values = new Float64Array(x.values.length);
-  for (let j = from; j < to; j++) {
+  const out = new Float64Array(columns.length);
+  /** Column j of x after its own seeded Fisher–Yates. */
+  const shuffled = (j: number) => {
     const next = rng(seed + j);
-    values.set(x.values);
-    // Fisher–Yates over column j only.
+    const column = Float64Array.from({ length: x.rows }, (_, i) => x.values[i * p + j]);
     for (let i = x.rows - 1; i > 0; i--) {
       const k = Math.floor(next() * (i + 1));
-      const t = values[i * p + j];
-      values[i * p + j] = values[k * p + j];
-      values[k * p + j] = t;
+      const t = column[i];
+      column[i] = column[k];
+      column[k] = t;
     }
-    out[j - from] = base - metric(model.predictProba({ ...x, values }));
+    return column;
+  };
+  if (model.predictProbaColumnSwaps) {
+    // All columns in one call: the model reuses each row's work across them.
+    model.predictProbaColumnSwaps(x, columns.map((j) => ({ column: j, values: shuffled(j) }))).forEach((proba, c) => (out[c] = base - metric(proba)));
+    return out;
   }
+  const values = new Float64Array(x.values.length);
+  columns.forEach((j, c) => {
+    values.set(x.values);
+    const column = shuffled(j);
+    for (let i = 0; i < x.rows; i++) values[i * p + j] = column[i];
+    out[c] = base - metric(model.predictProba({ ...x, values }));
+  });
   return out;
 }
 
 /** Permutation importance: the drop in AUC (binary) or accuracy when one column is shuffled, on at most `maxRows` rows. */
 export function permutationImportanceOf(model: TrainedModel, ds: TrainingDataset, rows: Int32Array, options: { seed: number; maxRows?: number }): Array<{ name: string; value: number }> {
   const { x, y } = permutationRowsOf(ds, rows, options.maxRows);
-  const values = permutationImportanceOfColumns(model, x, y, options.seed, 0, ds.columns.length);
+  const values = permutationImportanceOfColumns(model, x, y, options.seed, ds.columns.map((_, j) => j));
   return ds.columns.map((name, j) => ({ name, value: values[j] }));
 }
 

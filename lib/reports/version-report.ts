@@ -108,10 +108,12 @@ export async function pooledPermutationImportance(pool: TaskPool, model: Trained
   const state = model.state();
   const p = ds.columns.length;
   const parts = Math.min(pool.size, p);
-  const ranges = Array.from({ length: parts }, (_, k) => [Math.floor((k * p) / parts), Math.floor(((k + 1) * p) / parts)] as const);
-  const values = await Promise.all(ranges.map(([from, to]) => pool.runOnLeastBusy('permutationImportance', { state, x, y, seed, from, to })));
+  // Every parts-th column to each thread: neighbouring columns cost alike (the candle patterns, which
+  // few rows change, sit together), so contiguous ranges left one thread with most of the work.
+  const shares = Array.from({ length: parts }, (_, k) => ds.columns.map((_, j) => j).filter((j) => j % parts === k));
+  const values = await Promise.all(shares.map((columns) => pool.runOnLeastBusy('permutationImportance', { state, x, y, seed, columns })));
   const all = new Float64Array(p);
-  ranges.forEach(([from], k) => all.set(values[k], from));
+  shares.forEach((columns, k) => columns.forEach((j, c) => (all[j] = values[k][c])));
   return ds.columns.map((name, j) => ({ name, value: all[j] }));
 }
 

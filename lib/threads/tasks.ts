@@ -51,10 +51,10 @@ export const threadTasks = {
     return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows, ...(continuedFrom ? { continuedFrom } : {}) };
   },
   /** Permutation importance of columns [from, to) of a model given by its (verified) state: a run report's share of work. */
-  permutationImportance: async (input: { state: ModelState; x: FeatureMatrix; y: Int32Array; seed: number; from: number; to: number }) => {
+  permutationImportance: async (input: { state: ModelState; x: FeatureMatrix; y: Int32Array; seed: number; columns: number[] }) => {
     await loadModelRuntimes();
     const model = algorithmByName(input.state.algorithm).restore(input.state);
-    return permutationImportanceOfColumns(model, input.x, input.y, input.seed, input.from, input.to);
+    return permutationImportanceOfColumns(model, input.x, input.y, input.seed, input.columns);
   },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),

@@ -19,6 +19,7 @@ import { averageRanksOf } from '../validation/metrics';
 import { clusteredAuc, dayBlockClusters } from '../stats/dependent-inference';
 import type { TrainingDataset } from './dataset';
 import { crossValidate, type TrialRequest } from './trial';
+import { yieldToEventLoop } from '../event-loop';
 
 /**
  * Labels permuted across all rows, seeded. Across symbols, not within each: a within-symbol
@@ -105,13 +106,13 @@ export interface SingleFeatureScan {
  * its day-block clustered interval is above the ceiling, so a noise feature on a short period (a few
  * dozen independent weeks) is not; a leak on any real period is far above it.
  */
-export function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol'>, blockDays: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): SingleFeatureScan {
+export async function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol'>, blockDays: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): Promise<SingleFeatureScan> {
   const p = columns.length;
   // Clusterings of all evaluation rows, shared by every feature without missing values.
   const all = [dayBlockClusters(Int32Array.from(rows, (r) => ds.start[r]), blockDays).cluster, Int32Array.from(rows, (r) => ds.symbol[r])] as const;
   const labelsOf = (subset: Int32Array) => Int32Array.from(subset, (r) => ds.labels[r]);
   const allLabels = labelsOf(rows);
-  const features = columns.map((feature, c) => {
+  function scanFeature(feature: string, c: number): { feature: string; auc: number; lower: number } {
     const defined = rows.filter((r) => !Number.isNaN(values[r * p + c]));
     if (defined.length === 0) return { feature, auc: NaN, lower: NaN };
     const complete = defined.length === rows.length;
@@ -119,7 +120,13 @@ export function singleFeatureScan(columns: readonly string[], values: Float64Arr
     const e = clusteredAuc(Float64Array.from(defined, (r) => values[r * p + c]), complete ? allLabels : labelsOf(defined), clusters);
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };
-  });
+  }
+  const features: Array<{ feature: string; auc: number; lower: number }> = [];
+  for (let c = 0; c < p; c++) {
+    // A feature at a time (~0.1 s each on the full universe): the worker's other activities start meanwhile.
+    if (c > 0) await yieldToEventLoop();
+    features.push(scanFeature(columns[c], c));
+  }
   features.sort((a, b) => (Number.isNaN(a.auc) ? 1 : Number.isNaN(b.auc) ? -1 : b.auc - a.auc));
   const ceiling = aucCeiling(bound, baseline.auc);
   const suspects = features.filter((f) => f.lower > ceiling);

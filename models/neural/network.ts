@@ -31,6 +31,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { rng } from '../../lib/random';
 import type { NeuralBackend, TensorFlow } from './tensorflow';
+import { yieldToEventLoop } from '../../lib/event-loop';
 
 export interface ConvFront {
   window: number;
@@ -294,7 +295,6 @@ class Adam {
   }
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Trains with Adam on shuffled minibatches of the training rows; after each epoch measures the

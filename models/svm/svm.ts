@@ -156,6 +156,93 @@ class SvmModel implements TrainedModel {
     return out;
   }
 
+  /**
+   * Two classes: per block of rows, each row's squared distance to every support vector (or, for
+   * the linear kernel, its dot product) is computed once; a swap of column j changes it by
+   * (a − b)(a + b − 2·sv_kj) (linear: (a − b)·sv_kj), so a swapped row costs m kernel values instead
+   * of m dot products of p features, and a row whose value the swap leaves unchanged costs nothing.
+   */
+  predictProbaColumnSwaps(features: FeatureMatrix, swaps: ReadonlyArray<{ column: number; values: Float64Array }>): Float64Array[] {
+    assertSameFeatures(this.featureNames, features.featureNames, 'svm.predictProbaColumnSwaps');
+    const p = this.featureNames.length;
+    const K = this.classes;
+    const rows = features.rows;
+    for (const { column, values } of swaps) {
+      if (!Number.isInteger(column) || column < 0 || column >= p || values.length !== rows) throw new Error(`svm.predictProbaColumnSwaps: column ${column} with ${values.length} values does not fit ${rows} rows × ${p} features`);
+    }
+    if (!this.binary) {
+      return swaps.map(({ column, values }) => {
+        const swapped = Float64Array.from(features.values);
+        for (let r = 0; r < rows; r++) swapped[r * p + column] = values[r];
+        return this.predictProba({ ...features, values: swapped });
+      });
+    }
+    const { model, dots, norms } = this.binary;
+    const { coef, gamma, labels, probA, probB, sv } = model;
+    const rbf = model.kernel === 'rbf';
+    const m = coef.length;
+    const z = standardise(features, this.s, new Float64Array(rows * p));
+    // The swapped columns, standardised as predictProba would, and the support vectors' values in them.
+    const swapped = swaps.map(({ column, values }) => Float64Array.from(values, (v) => (Number.isFinite(v) ? (v - this.s.mean[column]) / this.s.scale[column] : 0)));
+    const svColumn = swaps.map(({ column }) => Float64Array.from({ length: m }, (_, k) => sv[k * p + column]));
+    const out = swaps.map(() => new Float64Array(rows * K));
+    const write = (target: Float64Array, r: number, decision: number) => {
+      const first = plattProbability(decision - model.rho, probA, probB);
+      target[r * K + labels[0]] = first;
+      target[r * K + labels[1]] = 1 - first;
+    };
+    const BLOCK = 64;
+    const base = new Float64Array(BLOCK * m); // rbf: squared distances; linear: dot products
+    const baseDecision = new Float64Array(BLOCK);
+    for (let from = 0; from < rows; from += BLOCK) {
+      const to = Math.min(rows, from + BLOCK);
+      for (let r = from; r < to; r++) {
+        const x = z.subarray(r * p, r * p + p);
+        const d = dots.dots(x);
+        const at = (r - from) * m;
+        let sum = 0;
+        if (rbf) {
+          let xNorm = 0;
+          for (let j = 0; j < p; j++) xNorm += x[j] * x[j];
+          for (let k = 0; k < m; k++) {
+            const dist = xNorm + norms[k] - 2 * d[k];
+            base[at + k] = dist;
+            sum += coef[k] * Math.exp(-gamma * Math.max(0, dist));
+          }
+        } else {
+          for (let k = 0; k < m; k++) {
+            base[at + k] = d[k];
+            sum += coef[k] * d[k];
+          }
+        }
+        baseDecision[r - from] = sum;
+      }
+      swaps.forEach(({ column }, s) => {
+        const values = swapped[s];
+        const svj = svColumn[s];
+        for (let r = from; r < to; r++) {
+          const a = values[r];
+          const b = z[r * p + column];
+          if (a === b) {
+            write(out[s], r, baseDecision[r - from]);
+            continue;
+          }
+          const delta = a - b;
+          const at = (r - from) * m;
+          let sum = 0;
+          if (rbf) {
+            const sigma = a + b;
+            for (let k = 0; k < m; k++) sum += coef[k] * Math.exp(-gamma * Math.max(0, base[at + k] + delta * (sigma - 2 * svj[k])));
+          } else {
+            for (let k = 0; k < m; k++) sum += coef[k] * (base[at + k] + delta * svj[k]);
+          }
+          write(out[s], r, sum);
+        }
+      });
+    }
+    return out;
+  }
+
   /** Releases the model's wasm memory now rather than at garbage collection; it cannot predict afterwards. */
   free(): void {
     if (!this.loaded) return;

@@ -70,7 +70,7 @@ describe('leakage guards on planted leaks, every label kind', () => {
       .filter((b) => !b.hindsight)
       .map((b) => ({ name: b.name, auc: singleValueAuc(b.score, labels) }))
       .reduce((best, b) => (b.auc > best.auc ? b : best), { name: 'chance', auc: 0.5 });
-    const scan = singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, DEFAULT_PLAUSIBILITY[ds.label.kind], rival);
+    const scan = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, DEFAULT_PLAUSIBILITY[ds.label.kind], rival);
     return [{ guard: 'point_in_time_audit', tripped: !audit.passed, message: audit.message }, scan.verdict];
   }
 

@@ -150,6 +150,34 @@ describe('svm', () => {
     }
   });
 
+  it('predicts with a column swapped as predictProba does on the swapped matrix (rbf, linear, three classes), NaN included', async () => {
+    const d = separable(400, 5, 21);
+    const three = threeClasses(240, 6);
+    for (const [data, classes, kernel] of [[d, 2, 'rbf'], [d, 2, 'linear'], [three, 3, 'rbf']] as const) {
+      const model = await svm.fit({ features: data.x, labels: data.y, classes, seed: 2 }, { kernel });
+      const p = data.x.featureNames.length;
+      const next = rng(9);
+      // Column 0 shuffled, column 1 with one value per row changed and a missing one, the last column unchanged (the base prediction).
+      const swaps = [0, 1, p - 1].map((column, s) => {
+        const values = Float64Array.from({ length: data.x.rows }, (_, r) => data.x.values[r * p + column]);
+        if (s === 0) for (let i = values.length - 1; i > 0; i--) { const k = Math.floor(next() * (i + 1)); [values[i], values[k]] = [values[k], values[i]]; }
+        if (s === 1) { values[3] += 0.5; values[7] = NaN; }
+        return { column, values };
+      });
+      const swapped = model.predictProbaColumnSwaps?.(data.x, swaps) ?? [];
+      expect(swapped).toHaveLength(3);
+      swaps.forEach(({ column, values }, s) => {
+        const x = Float64Array.from(data.x.values);
+        values.forEach((v, r) => (x[r * p + column] = v));
+        const direct = model.predictProba({ ...data.x, values: x });
+        let maxDiff = 0;
+        direct.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - swapped[s][i]))));
+        expect(maxDiff).toBeLessThan(1e-12);
+      });
+      expect(() => model.predictProbaColumnSwaps?.(data.x, [{ column: p, values: new Float64Array(data.x.rows) }])).toThrow(/does not fit/);
+    }
+  });
+
   it('cannot restore a model of more than two classes before the wasm runtime is loaded, and says what to do', async () => {
     const d = threeClasses(200, 5);
     const { state } = decodeArtifact(bytes(await svm.fit({ features: d.x, labels: d.y, classes: 3, seed: 1 }, {})));
