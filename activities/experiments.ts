@@ -18,7 +18,7 @@ import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
 import { evaluatePredictions, inferenceBlockDays, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
-import { singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
+import { shuffledLabelVerdict, singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
 import { auditPointInTime, type PointInTimeAudit } from '../lib/training/point-in-time-audit';
 import { naiveBaselinesOf } from '../lib/validation/baselines';
 import type { TaskPool } from '../lib/threads/task-pool';
@@ -105,6 +105,11 @@ export interface RegisterResult {
 }
 
 export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
+  /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
+  const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> => {
+    const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
+    return shuffledLabelVerdict(request, folds, tolerance);
+  };
   /**
    * Stores the version's training reference (feature and score distributions) for drift monitoring,
    * once. A profile that cannot be built is logged and skipped: monitoring then reports drift as
@@ -151,6 +156,9 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           const ds = await readDataset(artifacts, input.datasetId);
           const predictions = await readPredictions(artifacts, input.predictionsId);
           const series = await readBarSeries(store, { symbols: ds.symbols });
+          // The control refits the model, a fold per training thread like every fit, while the report is computed here.
+          const control = input.shuffledLabel && shuffledLabelOnThreads(input.datasetId, input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance);
+          control?.catch(() => undefined); // awaited below
           // Trial scores are CV AUCs; their spread stands in for the spread of Sharpe ratios across trials.
           const scores = input.trialScores.filter(Number.isFinite);
           const mean = scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
@@ -163,11 +171,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
             trialSharpeVariance: variance,
             seed: input.experiment.seed,
           });
-          // The control refits the model: on a training thread, like every fit.
-          const shuffledLabel = input.shuffledLabel
-            ? await trainingPool.runOnLeastBusy('shuffledLabelControl', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.shuffledLabel.request, tolerance: input.experiment.guards.shuffledLabelTolerance })
-            : undefined;
-          return { report, shuffledLabel };
+          return { report, shuffledLabel: control ? await control : undefined };
         });
       });
     },

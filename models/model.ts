@@ -41,6 +41,8 @@ export interface TrainedModel {
   readonly classes: number;
   /** Row-major probabilities: rows × classes. */
   predictProba(features: FeatureMatrix): Float64Array;
+  /** Each row's prediction depends on that row alone, bit for bit: rows may be predicted in parts, on several threads. */
+  readonly rowwise?: boolean;
   /** Importance per feature name, where the algorithm has one. */
   featureImportances?(): ReadonlyMap<string, number>;
   /**

@@ -14,7 +14,7 @@ import { runSvmJob, type SvmJob } from '../../models/svm/probability';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
 import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
-import { shuffledLabelControl } from '../training/leakage-guards';
+import { shuffledLabelsOf } from '../training/leakage-guards';
 import { evaluateFold, type TrialRequest } from '../training/trial';
 import { walkForwardPredict, writePredictions, type WalkForwardRequest } from '../training/walk-forward';
 import { putArtifact, readArtifact } from '../registry/artifact-store';
@@ -31,12 +31,13 @@ export const threadTasks = {
     binFeatureRange(input.values, input.rows, input.p, input.from, input.to, input.maxBins, input.stride, input.rowMajor, input.columnMajor),
   /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
-  /** One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread). */
-  trialFold: async (input: { artifacts: ArtifactLocation; datasetId: string; request: TrialRequest; fold: number }) => evaluateFold(await readDataset(storeAt(input.artifacts), input.datasetId), input.request, input.fold),
-  /** The shuffled-label control of a trained algorithm on a stored dataset. */
-  shuffledLabelControl: async (input: { artifacts: ArtifactLocation; datasetId: string; request: TrialRequest; tolerance: number }) => {
+  /**
+   * One cross-validation fold of a hyperparameter trial (the dataset file is read once per thread);
+   * with `shuffledLabels`, a fold of the shuffled-label control.
+   */
+  trialFold: async (input: { artifacts: ArtifactLocation; datasetId: string; request: TrialRequest; fold: number; shuffledLabels?: boolean }) => {
     const ds = await readDataset(storeAt(input.artifacts), input.datasetId);
-    return shuffledLabelControl(ds, (labels) => ({ ...ds, labels }), input.request, input.tolerance);
+    return evaluateFold(input.shuffledLabels ? { ...ds, labels: shuffledLabelsOf(ds, input.request) } : ds, input.request, input.fold);
   },
   /** Walk-forward out-of-sample predictions, filed under the artifact folder; returns their id. */
   walkForward: async (input: { artifacts: ArtifactLocation; datasetId: string; request: WalkForwardRequest }) => {
@@ -55,6 +56,11 @@ export const threadTasks = {
     await loadModelRuntimes();
     const model = algorithmByName(input.state.algorithm).restore(input.state);
     return permutationImportanceOfColumns(model, input.x, input.y, input.seed, input.columns);
+  },
+  /** predictProba of a model given by its (verified) state: a share of the rows of a long prediction. */
+  predictProba: async (input: { state: ModelState; x: FeatureMatrix }) => {
+    await loadModelRuntimes();
+    return algorithmByName(input.state.algorithm).restore(input.state).predictProba(input.x);
   },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),

@@ -18,7 +18,7 @@ import { aucCeiling, type GuardVerdict, type PlausibilityBound } from './guards'
 import { averageRanksOf } from '../validation/metrics';
 import { clusteredAuc, dayBlockClusters } from '../stats/dependent-inference';
 import type { TrainingDataset } from './dataset';
-import { crossValidate, type TrialRequest } from './trial';
+import { crossValidate, trialResultOf, type FoldResult, type TrialRequest } from './trial';
 import { yieldToEventLoop } from '../event-loop';
 
 /**
@@ -59,8 +59,18 @@ function nullAucStandardError(folds: ReadonlyArray<{ testRows: number }>): numbe
 }
 
 export async function shuffledLabelControl(ds: TrainingDataset, assemble: (labels: Int32Array) => TrainingDataset, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> {
-  const shuffled = assemble(permutedLabels(ds.labels, request.seed + 7919));
-  const { score, folds } = await crossValidate(shuffled, request);
+  const { folds } = await crossValidate(assemble(shuffledLabelsOf(ds, request)), request);
+  return shuffledLabelVerdict(request, folds, tolerance);
+}
+
+/** The labels the shuffled-label control trains and scores on: the dataset's, permuted with a seed of the request. */
+export function shuffledLabelsOf(ds: Pick<TrainingDataset, 'labels'>, request: Pick<TrialRequest, 'seed'>): Int32Array {
+  return permutedLabels(ds.labels, request.seed + 7919);
+}
+
+/** The control's verdict from its cross-validation folds (however they were run). */
+export function shuffledLabelVerdict(request: Pick<TrialRequest, 'algorithm'>, foldResults: readonly FoldResult[], tolerance: number): ShuffledLabelResult {
+  const { score, folds } = trialResultOf(foldResults);
   // On a small dataset chance itself wanders further than a fixed tolerance.
   const band = Math.max(tolerance, 3 * nullAucStandardError(folds));
   const passed = Math.abs(score - 0.5) <= band;

@@ -11,7 +11,8 @@ import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from 
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
 import { continuedRows, type WarmStartSettings } from './warm-start';
-import type { TrainedModel } from '../../models/model';
+import type { FeatureMatrix, TrainedModel } from '../../models/model';
+import { sharedPool } from '../threads/task-pool';
 
 export interface WalkForwardRequest {
   algorithm: string;
@@ -96,12 +97,35 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
       previous = { model, trainedThrough, seenThrough };
     }
     rows.set(w.test, o);
-    proba.set(model.predictProba(test.x), o * classes);
+    proba.set(await predictProbaInParts(model, test.x, request.threads), o * classes);
     o += w.test.length;
     summary.push({ testStartDay: w.testStartDay, testEndDay: w.testEndDay, trainRows: train.y.length, testRows: w.test.length, ...(continuing ? { continued: true } : {}) });
     onWindow?.(i + 1, windows.length);
   }
   return { datasetId, algorithm: request.algorithm, classes, rows, proba, windows: summary };
+}
+
+/**
+ * predictProba of many rows, shared out over `threads` threads when the model predicts row by row
+ * (the same bits as one call): an SVM's out-of-sample block of ~47,000 rows against thousands of
+ * support vectors took ~2.7 s on one thread, two thirds of its walk-forward.
+ */
+async function predictProbaInParts(model: TrainedModel, x: FeatureMatrix, threads: number): Promise<Float64Array> {
+  const pool = model.rowwise && x.rows >= 2000 ? sharedPool(threads) : undefined;
+  if (!pool) return model.predictProba(x);
+  const parts = pool.size + 1;
+  const p = x.featureNames.length;
+  const cut = (k: number) => Math.floor((k * x.rows) / parts);
+  const span = (k: number) => [cut(k) * p, cut(k + 1) * p] as const;
+  const part = (k: number, values: Float64Array): FeatureMatrix => ({ ...x, rows: cut(k + 1) - cut(k), values });
+  const state = model.state();
+  // The threads get copies of their rows (a view would send its whole buffer).
+  const others = Array.from({ length: parts - 1 }, (_, i) => pool.run(i, 'predictProba', { state, x: part(i + 1, x.values.slice(...span(i + 1))) }));
+  others.forEach((o) => o.catch(() => undefined)); // awaited below
+  const out = new Float64Array(x.rows * model.classes);
+  out.set(model.predictProba(part(0, x.values.subarray(...span(0)))));
+  (await Promise.all(others)).forEach((proba, i) => out.set(proba, cut(i + 1) * model.classes));
+  return out;
 }
 
 const FOLDER = 'predictions';

@@ -74,6 +74,7 @@ function parseParams(raw: unknown): ParsedParams {
  */
 class SvmModel implements TrainedModel {
   readonly algorithm = 'svm';
+  readonly rowwise = true;
   /** Linear kernel only: mean over the one-vs-one classifiers of |w| on the standardised features. */
   readonly featureImportances?: () => ReadonlyMap<string, number>;
   /** Two classes: evaluated here, support vectors in SIMD wasm memory (6× faster per row than libsvm-js). */

@@ -3,6 +3,8 @@ import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 import { readPredictions, walkForwardPredict, writePredictions, type WalkForwardRequest } from '../../../lib/training/walk-forward';
 import { crossValidate } from '../../../lib/training/trial';
 import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
+import { TaskPool } from '../../../lib/threads/task-pool';
+import { loadModelRuntimes } from '../../../models/algorithms';
 
 const request: WalkForwardRequest = { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 100, testDays: 20, trainDays: 100, embargoDays: 0, maxTrainRows: 10_000, seed: 1, threads: 1 };
 
@@ -20,6 +22,21 @@ describe('walk-forward predictions', () => {
     let hits = 0;
     for (let i = 0; i < out.rows.length; i++) if ((out.proba[i * 2 + 1] > 0.5 ? 1 : 0) === ds.labels[out.rows[i]]) hits++;
     expect(hits / out.rows.length).toBeGreaterThan(0.6); // f0 carries the label
+  });
+
+  it('predicts a long block of an SVM in parts on two threads, bit for bit as on one', async () => {
+    await loadModelRuntimes();
+    const ds = syntheticTrainingDataset({ symbols: 100, days: 120, horizon: 5 });
+    const svmRequest: WalkForwardRequest = { ...request, algorithm: 'svm', evaluationDays: 40, testDays: 20, maxTrainRows: 300 };
+    const run = jest.spyOn(TaskPool.prototype, 'run');
+    const one = await walkForwardPredict(ds, 'td-test', svmRequest);
+    expect(run.mock.calls.filter(([, task]) => task === 'predictProba')).toHaveLength(0);
+    const two = await walkForwardPredict(ds, 'td-test', { ...svmRequest, threads: 2 });
+    // Two blocks of 2,000 rows, each half on the other thread.
+    expect(run.mock.calls.filter(([, task]) => task === 'predictProba')).toHaveLength(2);
+    run.mockRestore();
+    expect(two.rows).toEqual(one.rows);
+    expect(Buffer.from(two.proba.buffer).equals(Buffer.from(one.proba.buffer))).toBe(true);
   });
 
   it('rolling windows train on the last trainDays only, and predictions round-trip through their file', async () => {
