@@ -10,7 +10,7 @@ import { promotionDecision, type CandidateScores, type PromotionDecision } from 
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
-import { generateVersionReport, type StoredReport } from '../lib/reports/version-report';
+import { generateVersionReport, precomputePermutationImportance, type StoredReport } from '../lib/reports/version-report';
 import { registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
@@ -40,11 +40,15 @@ export interface EvaluateInput {
   /** Scores of every trial of this algorithm, for the deflated Sharpe ratio's trial count and variance. */
   trialScores: number[];
   shuffledLabel?: { request: TrialRequest };
+  /** The final model and the seed it is registered with: its report's permutation importance is computed now, beside the other algorithms' training. */
+  model?: { artifactSha256: string; seed: number };
 }
 
 export interface AlgorithmEvaluation {
   report: EvaluationReport;
   shuffledLabel?: ShuffledLabelResult;
+  /** The precomputed permutation importance (lib/reports/version-report.ts), for the version's lineage. */
+  permutationImportance?: { sha256: string };
 }
 
 export interface RegisterInput {
@@ -159,6 +163,13 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           // The control refits the model, a fold per training thread like every fit, while the report is computed here.
           const control = input.shuffledLabel && shuffledLabelOnThreads(input.datasetId, input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance);
           control?.catch(() => undefined); // awaited below
+          // Not needed by the evaluation: a failure leaves the report to compute it.
+          const importance = input.model
+            ? precomputePermutationImportance(artifacts, trainingPool, { modelSha256: input.model.artifactSha256, datasetId: input.datasetId, predictionsId: input.predictionsId, seed: input.model.seed }).catch((error: Error) => {
+                log.warn('permutation importance not precomputed; the run report will compute it', { error: error.message });
+                return undefined;
+              })
+            : undefined;
           // Trial scores are CV AUCs; their spread stands in for the spread of Sharpe ratios across trials.
           const scores = input.trialScores.filter(Number.isFinite);
           const mean = scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
@@ -171,7 +182,9 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
             trialSharpeVariance: variance,
             seed: input.experiment.seed,
           });
-          return { report, shuffledLabel: control ? await control : undefined };
+          const shuffledLabel = control ? await control : undefined;
+          const permutationImportance = await importance;
+          return { report, shuffledLabel, ...(permutationImportance ? { permutationImportance } : {}) };
         });
       });
     },

@@ -4,9 +4,11 @@
  * in the artifact store like every other artifact (content-addressed by sha256), and records where
  * in the version's lineage. Missing files make the matching sections say so instead of failing.
  */
-import { sha256 } from '../../models/artifact';
+import { decodeArtifact, sha256 } from '../../models/artifact';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import { readArtifact } from '../registry/artifact-store';
 import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, resolveVersion, type ModelVersion } from '../registry/model-registry';
 import type { PromotionDecision } from '../registry/promotion';
@@ -94,8 +96,69 @@ export async function loadReportInputs(
     inputs.modelMissing = `the model artifact could not be loaded (${(error as Error).message})`;
   }
   if (model) inputs.model = model;
-  if (model && pool && inputs.evaluation && usesPermutationImportance(model)) inputs.permutationImportance = await pooledPermutationImportance(pool, model, inputs.evaluation.dataset, inputs.evaluation.predictions.rows, v.seed);
+  if (model && inputs.evaluation && usesPermutationImportance(model)) {
+    const about = { modelSha256: v.artifactSha256, datasetId: datasetId as string, predictionsId: predictionsId as string, seed: v.seed };
+    inputs.permutationImportance = (await recordedImportance(artifacts, v.lineage.permutationImportance, about)) ?? (pool ? await pooledPermutationImportance(pool, model, inputs.evaluation.dataset, inputs.evaluation.predictions.rows, v.seed) : undefined);
+  }
   return inputs;
+}
+
+/** What a precomputed permutation importance was computed from: the model, the evaluation rows and the seed. */
+export interface ImportanceInputs {
+  modelSha256: string;
+  datasetId: string;
+  predictionsId: string;
+  seed: number;
+}
+
+interface ImportanceFile extends ImportanceInputs {
+  kind: 'permutation-importance';
+  values: Array<{ name: string; value: number }>;
+}
+
+/**
+ * The report's permutation importance, computed as soon as the model and its walk-forward
+ * predictions exist (evaluateAlgorithm does, beside the other algorithms' training) instead of at
+ * the end of the run, and filed as a content-addressed artifact; the version's lineage names it
+ * (`permutationImportance.sha256`) and the report reads it from there. undefined when the model uses
+ * split gains instead.
+ */
+export async function precomputePermutationImportance(artifacts: ArtifactStore, pool: TaskPool, about: ImportanceInputs): Promise<{ sha256: string } | undefined> {
+  await loadModelRuntimes();
+  const { state } = decodeArtifact(await readArtifact(artifacts, about.modelSha256));
+  const model = algorithmByName(state.algorithm).restore(state);
+  if (!usesPermutationImportance(model)) return undefined;
+  const dataset = await readDataset(artifacts, about.datasetId);
+  const predictions = await readPredictions(artifacts, about.predictionsId);
+  const values = await pooledPermutationImportance(pool, model, dataset, predictions.rows, about.seed);
+  const file: ImportanceFile = { kind: 'permutation-importance', ...about, values };
+  const bytes = Buffer.from(JSON.stringify(file), 'utf8');
+  const sha = sha256(bytes);
+  await artifacts.putIfAbsent(importanceKey(sha), bytes);
+  return { sha256: sha };
+}
+
+/** reports/<sha[0..2]>/<sha>.json, beside the reports that read it. */
+function importanceKey(sha: string): string {
+  return reportKey(sha).replace(/\.html$/, '.json');
+}
+
+/**
+ * The importance named in a lineage, when its file is intact (its sha256) and was computed from
+ * exactly this model, these rows and this seed; otherwise undefined and the report computes it.
+ */
+async function recordedImportance(artifacts: ArtifactStore, recorded: unknown, about: ImportanceInputs): Promise<Array<{ name: string; value: number }> | undefined> {
+  const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
+  if (typeof sha !== 'string') return undefined;
+  try {
+    const bytes = await artifacts.get(importanceKey(sha), (b) => sha256(b) === sha);
+    if (!bytes || sha256(bytes) !== sha) return undefined;
+    const file = JSON.parse(bytes.toString('utf8')) as ImportanceFile;
+    const same = file.kind === 'permutation-importance' && file.modelSha256 === about.modelSha256 && file.datasetId === about.datasetId && file.predictionsId === about.predictionsId && file.seed === about.seed;
+    return same ? file.values : undefined;
+  } catch {
+    return undefined; // missing or modified: computed again
+  }
 }
 
 /**

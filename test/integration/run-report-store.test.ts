@@ -3,9 +3,13 @@
  * dataset, predictions and bars, filed by sha256, recorded in the lineage, found again by run id or
  * model@alias, and rebuilt when the file is gone.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { getModelVersion, moveAlias, registerModel } from '../../lib/registry/model-registry';
-import { parseReportTarget, recordedReportOf, reportKey, reportsForTarget } from '../../lib/reports/version-report';
+import { loadReportInputs, parseReportTarget, precomputePermutationImportance, recordedReportOf, reportKey, reportsForTarget } from '../../lib/reports/version-report';
+import { TaskPool } from '../../lib/threads/task-pool';
+import { permutationImportanceOf } from '../../lib/reports/report-data';
 import { upsertBars } from '../../lib/store/bars';
 import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
@@ -69,6 +73,42 @@ describe('run reports in the store', () => {
     const [rebuilt] = await reportsForTarget(t.store, artifacts, parseReportTarget('demo-direction@1'));
     expect(rebuilt.generated).toBe(true);
     expect(fs.existsSync(rebuilt.path)).toBe(true);
+  });
+
+  it("reads the permutation importance precomputed beside the training when the lineage names it, and computes it when the file is another model's or was modified", async () => {
+    const v1 = await getModelVersion(t.store, 'demo-direction', 1);
+    const about = { modelSha256: v1.artifactSha256, datasetId: v1.lineage.datasetId as string, predictionsId: (v1.lineage.walkForward as { predictionsId: string }).predictionsId, seed: v1.seed };
+    const pool = new TaskPool(1);
+    const precomputed = await precomputePermutationImportance(artifacts, pool, about);
+    await pool.close();
+    if (!precomputed) throw new Error('logistic regression reports permutation importance');
+    // Without a recorded file and without threads, loadReportInputs leaves it to the report (undefined).
+    const plain = await loadReportInputs(t.store, artifacts, 'demo-direction', 1);
+    expect(plain.permutationImportance).toBeUndefined();
+    if (!plain.model || !plain.evaluation) throw new Error('fixture version without model or evaluation');
+    const computed = permutationImportanceOf(plain.model, plain.evaluation.dataset, plain.evaluation.predictions.rows, { seed: v1.seed });
+    // Files of our own making with other values, so that which one the report used shows.
+    const file = (patch: object) => {
+      const bytes = Buffer.from(JSON.stringify({ kind: 'permutation-importance', ...about, values: [{ name: 'momentum_5', value: 0.123 }, { name: 'volume_ratio', value: 0.456 }], ...patch }));
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      fs.mkdirSync(path.join(dir, 'reports', sha.slice(0, 2)), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'reports', sha.slice(0, 2), `${sha}.json`), bytes);
+      return sha;
+    };
+    const ours = file({});
+    const otherModel = file({ modelSha256: 'f'.repeat(64) });
+    const modified = file({ seed: v1.seed + 1 });
+    fs.appendFileSync(path.join(dir, 'reports', modified.slice(0, 2), `${modified}.json`), ' ');
+    const withImportance = async (sha: string) => {
+      await t.store.db.updateTable('model_versions').set({ lineage: JSON.stringify({ ...v1.lineage, permutationImportance: { sha256: sha } }) }).where('name', '=', 'demo-direction').where('version', '=', 1).execute();
+      return (await loadReportInputs(t.store, artifacts, 'demo-direction', 1)).permutationImportance;
+    };
+    expect(await withImportance(precomputed.sha256)).toEqual(computed);
+    expect(await withImportance(ours)).toEqual([{ name: 'momentum_5', value: 0.123 }, { name: 'volume_ratio', value: 0.456 }]);
+    expect(await withImportance(otherModel)).toBeUndefined();
+    expect(await withImportance(modified)).toBeUndefined();
+    expect(await withImportance('0'.repeat(64))).toBeUndefined();
+    await t.store.db.updateTable('model_versions').set({ lineage: JSON.stringify(v1.lineage) }).where('name', '=', 'demo-direction').where('version', '=', 1).execute();
   });
 
   it('names what it cannot find', async () => {
