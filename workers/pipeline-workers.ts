@@ -31,7 +31,10 @@ export async function createPipelineWorkers(options: PipelineWorkersOptions): Pr
     namespace,
     taskQueue: TASK_QUEUES.training,
     activities: createTrainingActivities(deps),
-    maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
+    // One slot more than training threads: dataset guards, evaluations and reports do much of their
+    // work on this thread, and while one of them held a slot a training thread sat idle beside it.
+    // Thread work of more activities than threads waits on the threads (no core is oversubscribed).
+    maxConcurrentActivityTaskExecutions: options.trainingConcurrency + 1,
     // Progress (bars written, trials done) reaches the CLI and Web UI every few seconds rather than
     // at 80% of the heartbeat timeout; the extra load on the server is negligible.
     maxHeartbeatThrottleInterval: '3s',
