@@ -2,7 +2,7 @@
  * npm run bench:scaling [-- --workers 1,2,4 --trials 8 --stores local,s3]
  *
  * Trials per minute of one experiment's hyperparameter search with 1, 2 and 4 worker processes (one
- * training slot each), with artifacts in the local directory (ARTIFACT_DIR) and in the
+ * training thread each), with artifacts in the local directory (ARTIFACT_DIR) and in the
  * S3-compatible object store (ARTIFACT_URL, versitygw on loopback, each worker with its own empty
  * read-through cache), on a private Temporal dev server and SQLite store. The object store's share
  * of run time is (object-store wall time - local wall time) / object-store wall time at each

@@ -23,7 +23,7 @@ const opts = z
     workers: z.coerce.number().int().min(1).max(8).default(1),
     experiment: z.string().default(path.resolve(__dirname, '../experiments/sp500-direction.json')),
     trials: z.coerce.number().int().min(1).optional(),
-    /** Training slots per worker (default: the cores shared out between the workers). */
+    /** Training threads per worker, TRAINING_CONCURRENCY (default: the cores shared out between the workers); each runs one activity more at once. */
     slots: z.coerce.number().int().min(1).max(64).optional(),
     port: z.coerce.number().int().default(17233),
   })
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       s.seconds += (i.end - i.start) / 1000;
       byType.set(i.type, s);
     }
-    console.log(`\nfull retrain, ${opts.workers} worker process(es) × ${env.TRAINING_CONCURRENCY} training slots, ${os.availableParallelism()} cores`);
+    console.log(`\nfull retrain, ${opts.workers} worker process(es) × ${env.TRAINING_CONCURRENCY} training threads, ${os.availableParallelism()} cores`);
     console.log(`dataset ${result.dataset?.rows} rows × ${result.dataset?.columns} features, ${result.dataset?.symbols} symbols, ${result.dataset?.firstDay}..${result.dataset?.lastDay}`);
     const trials = intervals.filter((i) => i.type === 'runTrial');
     if (trials.length > 0) {

@@ -292,7 +292,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
   { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
-  { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'parallel CPU-heavy activities per worker' },
+  { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'training threads per worker; it runs one CPU-heavy activity more than that at once' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
   { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
   { name: 'API_FEATURE_CACHE_MS', default: String(DEFAULT_API_FEATURE_CACHE_MS), meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
