@@ -142,12 +142,27 @@ async function main(): Promise<void> {
       const r = c.evaluation.report;
       console.log(`${c.algorithm} baselines: ${r.baselines.map((b) => `${b.name}${b.hindsight ? ' (hindsight)' : ''} acc ${b.accuracy.toFixed(4)} auc ${b.auc.toFixed(4)}`).join('; ')}; score ties: ${(r.backtest.scoreTies.constantShare * 100).toFixed(1)}% constant days, ${(r.backtest.scoreTies.tiedCutShare * 100).toFixed(1)}% tied top-k cuts`);
     }
+    // CPU the worker processes used (all their threads), from /proc: the work done, which the wall
+    // time and the activities' busy time (an activity waiting for a thread counts as busy) do not show.
+    const cpu = workers.map(cpuSecondsOf).reduce<number | undefined>((a, b) => (a === undefined || b === undefined ? undefined : a + b), 0);
+    if (cpu !== undefined) console.log(`worker CPU ${cpu.toFixed(1)} s (user + system, all threads) in ${wall.toFixed(1)} s on ${os.availableParallelism()} cores: ${((100 * cpu) / (wall * os.availableParallelism())).toFixed(0)}% of the cores`);
     // The ratio line last: wall time against the 3-minute target.
     console.log(`wall time ${wall.toFixed(1)} s; no activity running for ${(wall - busy / 1000).toFixed(1)} s (${(((wall - busy / 1000) / wall) * 100).toFixed(2)}% orchestration overhead); ${(wall / 180).toFixed(2)}× the 3-minute target`);
     await client.connection.close();
   } finally {
     for (const w of workers) w.kill('SIGTERM');
     stopDevServer(config, () => undefined);
+  }
+}
+
+/** User + system CPU seconds of a child process so far (Linux /proc; undefined elsewhere). */
+function cpuSecondsOf(child: ChildProcess): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return undefined;
   }
 }
 
