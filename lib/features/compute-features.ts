@@ -351,42 +351,90 @@ function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) =
   return out;
 }
 
-/** Rank (0..1, ties averaged) or z-score across symbols on the same date, for columns that ask for it. */
+/**
+ * Rank (0..1, ties averaged) or z-score across symbols on the same date, for columns that ask for it.
+ * Each column's finite values are grouped by date in flat typed arrays (one object per value had
+ * made the ranks a quarter of the universe's feature time, most of it garbage collection); a value's
+ * rank comes from its tie block in the date's sorted values, found by binary search.
+ */
 function normaliseCrossSection(set: FeatureSet, frames: FeatureFrame[], allDates: readonly string[]): void {
+  const n = allDates.length;
   const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
   const rowsOf = frames.map((f) => Int32Array.from(f.dates, (d) => dateIndex.get(d) as number));
   let col = 0;
   for (const spec of set.features) {
     const names = columnsOf(spec);
     const mode = isMarketFeature(spec) || isNewsFeature(spec) ? 'none' : spec.normalize;
-    if (mode !== 'none') {
-      for (let c = col; c < col + names.length; c++) {
-        const byDate: Array<Array<{ frame: number; row: number; value: number }>> = Array.from({ length: allDates.length }, () => []);
-        frames.forEach((f, k) => {
-          for (let r = 0; r < f.dates.length; r++) {
-            const v = f.columns[c][r];
-            if (Number.isFinite(v)) byDate[rowsOf[k][r]].push({ frame: k, row: r, value: v });
-          }
-        });
-        for (const cell of byDate) {
-          if (cell.length === 0) continue;
-          if (mode === 'zscore') {
-            const mean = cell.reduce((a, x) => a + x.value, 0) / cell.length;
-            const sd = Math.sqrt(cell.reduce((a, x) => a + (x.value - mean) ** 2, 0) / cell.length);
-            for (const x of cell) frames[x.frame].columns[c][x.row] = sd > 0 ? (x.value - mean) / sd : 0;
-          } else {
-            cell.sort((a, b) => a.value - b.value);
-            for (let i = 0; i < cell.length; ) {
-              let j = i;
-              while (j + 1 < cell.length && cell[j + 1].value === cell[i].value) j++;
-              const rank = cell.length > 1 ? (i + j) / 2 / (cell.length - 1) : 0.5;
-              for (let t = i; t <= j; t++) frames[cell[t].frame].columns[c][cell[t].row] = rank;
-              i = j + 1;
-            }
-          }
-        }
-      }
-    }
+    if (mode !== 'none') for (let c = col; c < col + names.length; c++) normaliseColumn(frames, rowsOf, n, c, mode);
     col += names.length;
   }
+}
+
+function normaliseColumn(frames: FeatureFrame[], rowsOf: readonly Int32Array[], n: number, c: number, mode: 'rank' | 'zscore'): void {
+  // Values of date d at [start[d], start[d + 1]), frames in order (as the cross-section is read).
+  const start = new Int32Array(n + 1);
+  frames.forEach((f, k) => {
+    const column = f.columns[c];
+    for (let r = 0; r < column.length; r++) if (Number.isFinite(column[r])) start[rowsOf[k][r] + 1]++;
+  });
+  for (let d = 0; d < n; d++) start[d + 1] += start[d];
+  const values = new Float64Array(start[n]);
+  const frameOf = new Int32Array(start[n]);
+  const rowOf = new Int32Array(start[n]);
+  const next = start.slice(0, n);
+  frames.forEach((f, k) => {
+    const column = f.columns[c];
+    for (let r = 0; r < column.length; r++) {
+      if (!Number.isFinite(column[r])) continue;
+      const at = next[rowsOf[k][r]]++;
+      values[at] = column[r];
+      frameOf[at] = k;
+      rowOf[at] = r;
+    }
+  });
+  for (let d = 0; d < n; d++) {
+    const from = start[d];
+    const to = start[d + 1];
+    const count = to - from;
+    if (count === 0) continue;
+    if (mode === 'zscore') {
+      let sum = 0;
+      for (let t = from; t < to; t++) sum += values[t];
+      const mean = sum / count;
+      let squares = 0;
+      for (let t = from; t < to; t++) squares += (values[t] - mean) ** 2;
+      const sd = Math.sqrt(squares / count);
+      for (let t = from; t < to; t++) frames[frameOf[t]].columns[c][rowOf[t]] = sd > 0 ? (values[t] - mean) / sd : 0;
+      continue;
+    }
+    const sorted = values.slice(from, to).sort();
+    for (let t = from; t < to; t++) {
+      // The tie block [i, j] of the value in the sorted date; -0 and 0 compare equal here, as ties.
+      const i = firstAtLeast(sorted, values[t]);
+      const j = firstAbove(sorted, values[t]) - 1;
+      frames[frameOf[t]].columns[c][rowOf[t]] = count > 1 ? (i + j) / 2 / (count - 1) : 0.5;
+    }
+  }
+}
+
+function firstAtLeast(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function firstAbove(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

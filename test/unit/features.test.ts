@@ -89,6 +89,25 @@ describe('computeFeatures', () => {
     expect(ranks.map((x) => Math.round(x * 10) / 10)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
   });
 
+  it('averages the ranks of ties across symbols and z-scores per date as by hand', () => {
+    // AAA and BBB have the same bars, so the same returns: a tie on every date.
+    const twins = [universe[0], { ...universe[0], symbol: 'BBB' }, universe[1]];
+    const mini = defineFeatureSet({ name: 'ties', features: [{ kind: 'return', horizon: 20, normalize: 'rank' }, { kind: 'return', horizon: 5, normalize: 'zscore' }, { kind: 'return', horizon: 5 }] });
+    const out = computeFeatures(twins, mini);
+    const raw = computeFeatures(twins, defineFeatureSet({ name: 'raw', features: [{ kind: 'return', horizon: 20 }] }));
+    const [a, b, c] = out.frames;
+    for (const r of [0, 50, 100]) {
+      expect(a.columns[0][r]).toBe(b.columns[0][r]);
+      // Two tied values and one other: ranks {0, 0.75, 0.75} or {0.25, 0.25, 1}.
+      expect(c.columns[0][r]).toBe(raw.frames[2].columns[0][r] < raw.frames[0].columns[0][r] ? 0 : 1);
+      expect(a.columns[0][r]).toBe(c.columns[0][r] === 0 ? 0.75 : 0.25);
+      const x = out.frames.map((f) => f.columns[2][r]);
+      const mean = (x[0] + x[1] + x[2]) / 3;
+      const sd = Math.sqrt(((x[0] - mean) ** 2 + (x[1] - mean) ** 2 + (x[2] - mean) ** 2) / 3);
+      out.frames.forEach((f, k) => expect(f.columns[1][r]).toBe((x[k] - mean) / sd));
+    }
+  });
+
   it('computes market breadth as the share of symbols above their 50-day average on that date', () => {
     const out = computeFeatures(universe, set);
     const col = out.columns.indexOf('mkt_breadth_50');
