@@ -5,7 +5,7 @@
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type MarketFeatureSpec, type NewsFeatureSpec } from './feature-set';
 import type { BarSeries } from '../market-data/bar';
-import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
@@ -222,7 +222,7 @@ function newsColumns(spec: NewsFeatureSpec, s: SymbolBars, own: readonly Headlin
   };
   const mine = perBar(own);
   const market = perBar(marketWide);
-  const mean = (x: { sum: Float64Array; count: Float64Array }) => Float64Array.from(x.sum, (v, i) => (Number.isNaN(v) ? NaN : x.count[i] > 0 ? v / x.count[i] : 0));
+  const mean = (x: { sum: Float64Array; count: Float64Array }) => seriesOf(x.sum.length, (i) => (Number.isNaN(x.sum[i]) ? NaN : x.count[i] > 0 ? x.sum[i] / x.count[i] : 0));
   return [mean(mine), mine.count, mean(market)];
 }
 
@@ -320,7 +320,7 @@ function computeMarketColumns(
       case 'market_volatility': {
         const returnsOf = new Map(universe.map((s, k) => [s, dailyReturns[k]] as const));
         const mean = share((s) => returnsOf.get(s) as Float64Array);
-        const logRet = Float64Array.from(mean, (m) => Math.log(1 + m));
+        const logRet = seriesOf(mean.length, (i) => Math.log(1 + mean[i]));
         const vol = rollingStd(logRet, spec.window, 1);
         for (let i = 0; i < n; i++) vol[i] = i < spec.window ? NaN : vol[i] * Math.sqrt(252);
         out.set(spec, [vol]);
@@ -337,7 +337,7 @@ function computeMarketColumns(
           if (j >= 0) level[i] = vix.close[j];
         }
         const prev = lag(level, spec.changeWindow);
-        out.set(spec, [level, Float64Array.from(level, (v, i) => v / prev[i] - 1)]);
+        out.set(spec, [level, seriesOf(level.length, (i) => level[i] / prev[i] - 1)]);
         break;
       }
     }

@@ -17,7 +17,7 @@ import {
   type Ohlcv,
 } from './indicators/indicators';
 import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
-import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, sma } from './indicators/rolling';
+import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -101,7 +101,7 @@ const VOL_FLOOR = 1e-4;
 function annualisedRootMean(perBarVariance: Float64Array, window: number): Float64Array {
   const mean = sma(perBarVariance, window);
   // max(0, ·): a running sum can end a hair below zero, and a Garman–Klass term is negative only on inconsistent OHLC
-  return Float64Array.from(mean, (m) => (Number.isNaN(m) ? NaN : Math.sqrt(Math.max(0, m)) * Math.sqrt(252)));
+  return seriesOf(mean.length, (i) => (Number.isNaN(mean[i]) ? NaN : Math.sqrt(Math.max(0, mean[i])) * Math.sqrt(252)));
 }
 
 /** Median of the last `window` values (mean of the middle two when even, as the volatility_regime label takes it); NaN while any is NaN. */
@@ -172,11 +172,11 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
       return [realizedVolatility(c, spec.window)];
     case 'parkinson_vol': {
       const k = 1 / (4 * Math.log(2));
-      return [annualisedRootMean(Float64Array.from(c, (_, i) => k * Math.log(b.high[i] / b.low[i]) ** 2), spec.window)];
+      return [annualisedRootMean(seriesOf(c.length, (i) => k * Math.log(b.high[i] / b.low[i]) ** 2), spec.window)];
     }
     case 'garman_klass_vol': {
       const k = 2 * Math.log(2) - 1;
-      return [annualisedRootMean(Float64Array.from(c, (_, i) => 0.5 * Math.log(b.high[i] / b.low[i]) ** 2 - k * Math.log(c[i] / b.open[i]) ** 2), spec.window)];
+      return [annualisedRootMean(seriesOf(c.length, (i) => 0.5 * Math.log(b.high[i] / b.low[i]) ** 2 - k * Math.log(c[i] / b.open[i]) ** 2), spec.window)];
     }
     case 'downside_vol': {
       // Root mean square of the negative log returns (positive ones count as 0): no mean is removed.
@@ -188,16 +188,17 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
       const short = realizedVolatility(c, spec.short);
       const long = realizedVolatility(c, spec.long);
       // Prices that did not move at all in the long window have no term structure to speak of: 1.
-      return [Float64Array.from(long, (l, i) => (l > 0 ? short[i] / l : short[i] === 0 ? 1 : NaN))];
+      return [seriesOf(long.length, (i) => (long[i] > 0 ? short[i] / long[i] : short[i] === 0 ? 1 : NaN))];
     }
     case 'vol_persistence': {
       const vol = realizedVolatility(c, spec.window);
       const median = rollingMedian(vol, spec.trailing);
       // Vols floored, so a series that did not move gives a finite value (0 when neither moved), not ±∞.
-      return [Float64Array.from(vol, (v, i) => (Number.isNaN(v) || Number.isNaN(median[i]) ? NaN : Math.log(Math.max(v, VOL_FLOOR) / Math.max(median[i], VOL_FLOOR))))];
+      return [seriesOf(vol.length, (i) => (Number.isNaN(vol[i]) || Number.isNaN(median[i]) ? NaN : Math.log(Math.max(vol[i], VOL_FLOOR) / Math.max(median[i], VOL_FLOOR))))];
     }
     case 'vol_of_vol': {
-      const logVol = Float64Array.from(realizedVolatility(c, spec.window), (v) => (Number.isNaN(v) ? NaN : Math.log(Math.max(v, VOL_FLOOR))));
+      const vol = realizedVolatility(c, spec.window);
+      const logVol = seriesOf(vol.length, (i) => (Number.isNaN(vol[i]) ? NaN : Math.log(Math.max(vol[i], VOL_FLOOR))));
       return [rollingStd(logVol, spec.lookback, 1)];
     }
     case 'candlestick': {
@@ -215,7 +216,7 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
     case 'relative_volume': {
       const traded = exactWindowSums(b.volume, spec.window);
       // No volume in the window (an index): today's volume is its average, 1, not 0/0.
-      return [Float64Array.from(traded, (t, i) => (Number.isNaN(t) ? NaN : t > 0 ? (b.volume[i] * spec.window) / t : 1))];
+      return [seriesOf(traded.length, (i) => (Number.isNaN(traded[i]) ? NaN : traded[i] > 0 ? (b.volume[i] * spec.window) / traded[i] : 1))];
     }
     case 'volume_zscore': {
       const mean = sma(b.volume, spec.window);
@@ -242,13 +243,13 @@ export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64
       return [corr];
     }
     case 'vwap_distance': {
-      const tp = Float64Array.from(c, (close, i) => (b.high[i] + b.low[i] + close) / 3);
-      const pv = Float64Array.from(tp, (p, i) => p * b.volume[i]);
+      const tp = seriesOf(c.length, (i) => (b.high[i] + b.low[i] + c[i]) / 3);
+      const pv = seriesOf(tp.length, (i) => tp[i] * b.volume[i]);
       const value = exactWindowSums(pv, spec.window);
       const traded = exactWindowSums(b.volume, spec.window);
       const plain = exactWindowSums(tp, spec.window);
       // Without volume in the window every bar weighs the same: the mean typical price.
-      const vwap = Float64Array.from(traded, (t, i) => (t > 0 ? value[i] / t : plain[i] / spec.window));
+      const vwap = seriesOf(traded.length, (i) => (traded[i] > 0 ? value[i] / traded[i] : plain[i] / spec.window));
       return [ratioMinusOne(c, vwap)];
     }
   }
