@@ -162,15 +162,21 @@ export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, o
   const seen = new Set<string>();
   for (const s of universe) for (const d of s.dates) seen.add(d);
   const allDates = [...seen].sort();
-  const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
+  // Each bar's index in allDates: both lists are sorted, so a walk along both (no string hashing).
   const rowsOf = universe.map((s) => {
     const at = new Int32Array(s.dates.length);
-    for (let i = 0; i < at.length; i++) at[i] = dateIndex.get(s.dates[i]) as number;
+    for (let i = 0, d = 0; i < at.length; i++, d++) {
+      while (d < allDates.length && allDates[d] !== s.dates[i]) d++;
+      if (d === allDates.length) throw new Error(`${s.symbol}: bar dates are not strictly ascending at ${s.dates[i]}`);
+      at[i] = d;
+    }
     return at;
   });
 
   const market = computeMarketColumns(set, universe, rowsOf, allDates, options);
   const newsBySymbol = groupBy(options.news ?? [], (h) => h.symbol);
+  /** Each frame row's index in allDates. */
+  const frameRows: Int32Array[] = [];
   const frames: FeatureFrame[] = kept.map((k) => {
     const s = universe[k];
     const at = rowsOf[k];
@@ -197,10 +203,11 @@ export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, o
     }
     const warm = firstCompleteRow(series);
     const first = Math.max(warm, minBars - 1, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
+    frameRows.push(at.subarray(first));
     return { symbol: s.symbol, dates: s.dates.slice(first), columns: series.map((column) => column.subarray(first)) };
   });
 
-  normaliseCrossSection(set, frames, allDates);
+  normaliseCrossSection(set, frames, frameRows, allDates.length);
   return { columns, frames, skipped };
 }
 
@@ -357,10 +364,7 @@ function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) =
  * made the ranks a quarter of the universe's feature time, most of it garbage collection); a value's
  * rank comes from its tie block in the date's sorted values, found by binary search.
  */
-function normaliseCrossSection(set: FeatureSet, frames: FeatureFrame[], allDates: readonly string[]): void {
-  const n = allDates.length;
-  const dateIndex = new Map(allDates.map((d, i) => [d, i] as const));
-  const rowsOf = frames.map((f) => Int32Array.from(f.dates, (d) => dateIndex.get(d) as number));
+function normaliseCrossSection(set: FeatureSet, frames: FeatureFrame[], rowsOf: readonly Int32Array[], n: number): void {
   let col = 0;
   for (const spec of set.features) {
     const names = columnsOf(spec);

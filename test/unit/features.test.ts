@@ -108,6 +108,13 @@ describe('computeFeatures', () => {
     }
   });
 
+  it('refuses a series whose dates are not strictly ascending, naming it', () => {
+    const s = universe[0];
+    const swapped = [...s.dates];
+    [swapped[10], swapped[11]] = [swapped[11], swapped[10]];
+    expect(() => computeFeatures([universe[1], { ...s, dates: swapped }], set)).toThrow(`${s.symbol}: bar dates are not strictly ascending at ${swapped[11]}`);
+  });
+
   it('computes market breadth as the share of symbols above their 50-day average on that date', () => {
     const out = computeFeatures(universe, set);
     const col = out.columns.indexOf('mkt_breadth_50');
