@@ -6,6 +6,7 @@
  * earlier years can miss ad-hoc closures, and future ad-hoc closures must be added to ONE_OFF_CLOSURES.
  */
 import { addDays, formatIsoDate, fromEpochDay, isIsoDate, parseIsoDate, toEpochDay, weekdayOf } from './dates';
+import { lowerBound, upperBound } from '../sorted';
 
 /** Unscheduled closures (events, national days of mourning) that no rule predicts. */
 const ONE_OFF_CLOSURES: ReadonlyArray<readonly [date: string, name: string]> = [
@@ -140,30 +141,6 @@ function tradingDaysOfYear(year: number): readonly string[] {
     tradingDayCache.set(year, days);
   }
   return days;
-}
-
-/** First index whose value is >= target (ISO strings with 4-digit years sort lexicographically). */
-function lowerBound(sorted: readonly string[], target: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index whose value is > target. */
-function upperBound(sorted: readonly string[], target: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function yearSlices(from: string, to: string, visit: (days: readonly string[], start: number, end: number) => void): void {

@@ -9,6 +9,7 @@ import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, ser
 import { groupBy } from '../group-by';
 import { computeSymbolFeature, symbolFeatureColumns } from './symbol-features';
 import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
+import { lowerBound, upperBound } from '../sorted';
 
 export type SymbolBars = BarSeries;
 
@@ -233,17 +234,6 @@ function newsColumns(spec: NewsFeatureSpec, s: SymbolBars, own: readonly Headlin
   return [mean(mine), mine.count, mean(market)];
 }
 
-function lowerBound(sorted: readonly string[], value: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** End of the warm-up: the longest leading run of undefined values over all columns. */
 function firstCompleteRow(columns: readonly Float64Array[]): number {
   let first = 0;
@@ -414,31 +404,10 @@ function normaliseColumn(frames: FeatureFrame[], rowsOf: readonly Int32Array[], 
     const sorted = values.slice(from, to).sort();
     for (let t = from; t < to; t++) {
       // The tie block [i, j] of the value in the sorted date; -0 and 0 compare equal here, as ties.
-      const i = firstAtLeast(sorted, values[t]);
-      const j = firstAbove(sorted, values[t]) - 1;
+      const i = lowerBound(sorted, values[t]);
+      const j = upperBound(sorted, values[t]) - 1;
       frames[frameOf[t]].columns[c][rowOf[t]] = count > 1 ? (i + j) / 2 / (count - 1) : 0.5;
     }
   }
 }
 
-function firstAtLeast(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function firstAbove(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -18,6 +18,7 @@ import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feat
 import { sharedPool, type TaskPool } from '../threads/task-pool';
 import { computeSymbolFeature } from './symbol-features';
 import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
+import { upperBound } from '../sorted';
 
 export interface MaterializeOptions {
   /** Symbols to compute (default: every symbol in the bar store). */
@@ -150,18 +151,6 @@ export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, 
   return computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns, rowsFor });
 }
 
-/** Number of dates in a sorted list that are <= `date`. */
-function countUpTo(sorted: readonly string[], date: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= date) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * Where a back-filled (or removed) bar sits: the first date on which the series and the stored rows
  * disagree within the rows' span, else (the change lies in the warm-up or before the first bar)
@@ -215,7 +204,7 @@ async function staleFrom(store: Database, set: FeatureSet, inputs: FeatureInputs
     const end = s.dates[s.dates.length - 1];
     const p = progress.get(s.symbol);
     let from: string | undefined = p?.staleFrom ?? undefined;
-    if (p && p.through !== null && p.bars !== null && p.through <= end && countUpTo(s.dates, p.through) !== p.bars) {
+    if (p && p.through !== null && p.bars !== null && p.through <= end && upperBound(s.dates, p.through) !== p.bars) {
       const at = firstDisagreement(s.dates, last.has(s.symbol) ? await featureRowDates(store, set.version, s.symbol) : [], p.through);
       if (from === undefined || at < from) from = at;
     }

@@ -18,6 +18,7 @@ import {
 } from './indicators/indicators';
 import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
 import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
+import { lowerBound } from '../sorted';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -109,16 +110,7 @@ function rollingMedian(x: Float64Array, window: number): Float64Array {
   const out = nanArray(x.length);
   const sorted: number[] = []; // the window's defined values, ascending
   let undefinedCount = 0;
-  const position = (v: number): number => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sorted[mid] < v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const position = (v: number): number => lowerBound(sorted, v);
   for (let i = 0; i < x.length; i++) {
     if (Number.isNaN(x[i])) undefinedCount++;
     else sorted.splice(position(x[i]), 0, x[i]);

@@ -4,6 +4,7 @@
  * (significance). Both treat the samples as independent.
  */
 import { interpolatedQuantileOfSorted, sortedAscending } from './quantiles';
+import { lowerBound } from '../sorted';
 
 export interface PsiResult {
   /** Σ (c − r) · ln(c / r) over the bins; 0 for identical binned shares. */
@@ -23,14 +24,7 @@ export interface PsiOptions {
 
 /** Index of the bin of x: the number of edges strictly below it (edges ascending). */
 export function binOf(edges: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (edges[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(edges, x);
 }
 
 /**
