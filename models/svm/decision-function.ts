@@ -30,21 +30,40 @@ export function kernelExpansion(sv: Float64Array, p: number, coef: Float64Array,
   return { p, kernel, gamma, sv, norms, coef, rho };
 }
 
+/**
+ * Σ coef_k · K(sv_k, x) for one row x (length p), from its dot products with the support vectors
+ * (SimdDots.dots). With `kept`, each ‖x − sv_k‖² (rbf, before clamping at 0) or x·sv_k (linear) is
+ * also written at kept[at + k]: what a later change of one coordinate can start from.
+ */
+export function kernelSum(e: KernelExpansion, x: Float64Array, dots: Float64Array, kept?: Float64Array, at = 0): number {
+  const { norms, coef, gamma } = e;
+  const m = coef.length;
+  let sum = 0;
+  if (e.kernel === 'rbf') {
+    let xNorm = 0;
+    for (let j = 0; j < x.length; j++) xNorm += x[j] * x[j];
+    for (let k = 0; k < m; k++) {
+      const distance = xNorm + norms[k] - 2 * dots[k];
+      if (kept) kept[at + k] = distance;
+      sum += coef[k] * Math.exp(-gamma * Math.max(0, distance));
+    }
+  } else {
+    for (let k = 0; k < m; k++) {
+      if (kept) kept[at + k] = dots[k];
+      sum += coef[k] * dots[k];
+    }
+  }
+  return sum;
+}
+
 /** f(x) for each row of a row-major matrix; positive means the model's first label. Dot products in SIMD wasm (simd-dots.ts). */
 export function decisionValues(e: KernelExpansion, rows: Float64Array): Float64Array {
-  const { p, sv, norms, coef, gamma } = e;
-  const m = coef.length;
-  const rbf = e.kernel === 'rbf';
+  const { p } = e;
   const out = new Float64Array(rows.length / p);
-  const simd = new SimdDots(sv, m, p);
+  const simd = new SimdDots(e.sv, e.coef.length, p);
   for (let r = 0; r < out.length; r++) {
     const x = rows.subarray(r * p, r * p + p);
-    const dots = simd.dots(x);
-    let xNorm = 0;
-    for (let j = 0; j < p; j++) xNorm += x[j] * x[j];
-    let sum = 0;
-    for (let k = 0; k < m; k++) sum += coef[k] * (rbf ? Math.exp(-gamma * Math.max(0, xNorm + norms[k] - 2 * dots[k])) : dots[k]);
-    out[r] = sum - e.rho;
+    out[r] = kernelSum(e, x, simd.dots(x)) - e.rho;
   }
   return out;
 }

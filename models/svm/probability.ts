@@ -54,10 +54,8 @@ function twoClasses(labels: Int32Array): boolean {
  */
 export function sharedKernelFor(jobs: readonly SvmJob[]): KernelMatrix | undefined {
   const final = jobs[0];
-  if (!final || final.heldOut || jobs.length < 2 || !twoClasses(final.labels)) return undefined;
-  const n = final.labels.length;
-  if (KernelMatrix.bytes(n) > final.options.cacheSizeMb * 1024 * 1024) return undefined;
-  return new KernelMatrix(final.rows, final.p, n, final.options);
+  if (!final || final.heldOut || jobs.length < 2 || !ownSolverFits(final)) return undefined;
+  return new KernelMatrix(final.rows, final.p, final.labels.length, final.options);
 }
 
 /**
@@ -80,39 +78,29 @@ export async function runSvmJob(job: SvmJob, shared?: KernelMatrix): Promise<Svm
   if (ownSolverFits(job)) {
     const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options, shared && { matrix: shared, rows: job.sourceRows });
     if (!job.heldOut) return { text: binaryModelText(model, job.rows, job.p, job.options) };
-    // the fold's decision function as the text would give it: rho rounded as %g writes it
-    const { p, options } = job;
-    const sv = new Float64Array(model.supportRows.length * p);
-    model.supportRows.forEach((r, k) => sv.set(job.rows.subarray(r * p, r * p + p), k * p));
+    // the fold's decision function as the text would give it: coefficients and rho as %g writes them
     const coef = Float64Array.from(model.coef, (c) => Number(formatG(c, 16)));
-    const values = decisionValues(kernelExpansion(sv, p, coef, Number(formatG(model.rho)), options.kernel, options.gamma), job.heldOut);
-    if (model.labels[0] !== job.positive) for (let i = 0; i < values.length; i++) values[i] = -values[i];
-    return { decisions: values };
+    return { decisions: heldOutDecisions(job, job.heldOut, { supportRows: model.supportRows, coef, rho: Number(formatG(model.rho)), first: model.labels[0] }) };
   }
   const instance = await loadSvmRuntime();
   const { text, supportRows } = trainCsvc(instance, job.rows, job.p, job.labels, job.options);
   if (!job.heldOut) return { text };
-  return { decisions: heldOutDecisions(text, supportRows, job, job.heldOut) };
+  const lines = text.slice(text.indexOf('\nSV\n') + 4).split('\n');
+  const coef = Float64Array.from(supportRows, (_, k) => Number(lines[k].slice(0, lines[k].indexOf(' '))));
+  return { decisions: heldOutDecisions(job, job.heldOut, { supportRows, coef, rho: headerValues(text, 'rho')[0], first: headerValues(text, 'label')[0] }) };
 }
 
 /**
- * The fold model's decision values on its held-out rows, signed so that positive means
- * `job.positive`. Support vectors are the exact training rows (the text rounds them to 8 digits).
+ * A fold model's decision values on its held-out rows, signed so that positive means
+ * `job.positive` (`first`: the model's first label). Support vectors are the exact training rows
+ * (a model text rounds them to 8 digits).
  */
-function heldOutDecisions(text: string, supportRows: Int32Array, job: SvmJob, heldOut: Float64Array): Float64Array {
+function heldOutDecisions(job: SvmJob, heldOut: Float64Array, fold: { supportRows: Int32Array; coef: Float64Array; rho: number; first: number }): Float64Array {
   const { p, options } = job;
-  const [rho] = headerValues(text, 'rho');
-  const [first] = headerValues(text, 'label');
-  const lines = text.slice(text.indexOf('\nSV\n') + 4).split('\n');
-  const m = supportRows.length;
-  const coef = new Float64Array(m);
-  const sv = new Float64Array(m * p);
-  for (let k = 0; k < m; k++) {
-    coef[k] = Number(lines[k].slice(0, lines[k].indexOf(' ')));
-    sv.set(job.rows.subarray(supportRows[k] * p, supportRows[k] * p + p), k * p);
-  }
-  const values = decisionValues(kernelExpansion(sv, p, coef, rho, options.kernel, options.gamma), heldOut);
-  if (first !== job.positive) for (let i = 0; i < values.length; i++) values[i] = -values[i];
+  const sv = new Float64Array(fold.supportRows.length * p);
+  fold.supportRows.forEach((r, k) => sv.set(job.rows.subarray(r * p, r * p + p), k * p));
+  const values = decisionValues(kernelExpansion(sv, p, fold.coef, fold.rho, options.kernel, options.gamma), heldOut);
+  if (fold.first !== job.positive) for (let i = 0; i < values.length; i++) values[i] = -values[i];
   return values;
 }
 

@@ -36,7 +36,7 @@ import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
 import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
-import { binaryModelFromText, headerValues, plattProbability, type BinaryModelText } from './decision-function';
+import { binaryModelFromText, headerValues, kernelExpansion, kernelSum, plattProbability, type BinaryModelText, type KernelExpansion } from './decision-function';
 import { planSvmJobs, runSvmJob, sharedKernelFor, type SvmJob, type SvmJobResult } from './probability';
 import { SimdDots } from './simd-dots';
 
@@ -78,7 +78,7 @@ class SvmModel implements TrainedModel {
   /** Linear kernel only: mean over the one-vs-one classifiers of |w| on the standardised features. */
   readonly featureImportances?: () => ReadonlyMap<string, number>;
   /** Two classes: evaluated here, support vectors in SIMD wasm memory (6× faster per row than libsvm-js). */
-  private readonly binary: { model: BinaryModelText; dots: SimdDots; norms: Float64Array } | undefined;
+  private readonly binary: { model: BinaryModelText; expansion: KernelExpansion; dots: SimdDots } | undefined;
   /** More classes: libsvm's own prediction with pairwise coupling. */
   private loaded: LoadedLibsvmModel | undefined;
 
@@ -99,9 +99,7 @@ class SvmModel implements TrainedModel {
         throw new Error(`svm: the stored model's labels [${model.labels.join(', ')}] are not distinct classes of 0..${classes - 1}`);
       }
       const m = model.coef.length;
-      const norms = new Float64Array(m);
-      for (let k = 0; k < m; k++) for (let j = k * p; j < k * p + p; j++) norms[k] += model.sv[j] * model.sv[j];
-      this.binary = { model, dots: new SimdDots(model.sv, m, p), norms };
+      this.binary = { model, expansion: kernelExpansion(model.sv, p, model.coef, model.rho, model.kernel, model.gamma), dots: new SimdDots(model.sv, m, p) };
     } else {
       this.loaded = loadLibsvmModel(this, instance().wasm, modelText, classes);
     }
@@ -122,19 +120,10 @@ class SvmModel implements TrainedModel {
     const z = standardise(features, this.s, new Float64Array(features.rows * p));
     const out = new Float64Array(features.rows * K); // a class libsvm never saw keeps probability 0
     if (this.binary) {
-      const { model, dots, norms } = this.binary;
-      const { coef, gamma, labels, probA, probB } = model;
-      const rbf = model.kernel === 'rbf';
+      const { expansion, dots } = this.binary;
       for (let r = 0; r < features.rows; r++) {
         const x = z.subarray(r * p, r * p + p);
-        const d = dots.dots(x);
-        let xNorm = 0;
-        for (let j = 0; j < p; j++) xNorm += x[j] * x[j];
-        let sum = 0;
-        for (let k = 0; k < coef.length; k++) sum += coef[k] * (rbf ? Math.exp(-gamma * Math.max(0, xNorm + norms[k] - 2 * d[k])) : d[k]);
-        const first = plattProbability(sum - model.rho, probA, probB);
-        out[r * K + labels[0]] = first;
-        out[r * K + labels[1]] = 1 - first;
+        this.writeBinary(out, r, kernelSum(expansion, x, dots.dots(x)));
       }
       return out;
     }
@@ -178,8 +167,8 @@ class SvmModel implements TrainedModel {
         return this.predictProba({ ...features, values: swapped });
       });
     }
-    const { model, dots, norms } = this.binary;
-    const { coef, gamma, labels, probA, probB, sv } = model;
+    const { model, expansion, dots } = this.binary;
+    const { coef, gamma, sv } = model;
     const rbf = model.kernel === 'rbf';
     const m = coef.length;
     const z = standardise(features, this.s, new Float64Array(rows * p));
@@ -187,11 +176,6 @@ class SvmModel implements TrainedModel {
     const swapped = swaps.map(({ column, values }) => Float64Array.from(values, (v) => (Number.isFinite(v) ? (v - this.s.mean[column]) / this.s.scale[column] : 0)));
     const svColumn = swaps.map(({ column }) => Float64Array.from({ length: m }, (_, k) => sv[k * p + column]));
     const out = swaps.map(() => new Float64Array(rows * K));
-    const write = (target: Float64Array, r: number, decision: number) => {
-      const first = plattProbability(decision - model.rho, probA, probB);
-      target[r * K + labels[0]] = first;
-      target[r * K + labels[1]] = 1 - first;
-    };
     const BLOCK = 64;
     const base = new Float64Array(BLOCK * m); // rbf: squared distances; linear: dot products
     const baseDecision = new Float64Array(BLOCK);
@@ -199,24 +183,7 @@ class SvmModel implements TrainedModel {
       const to = Math.min(rows, from + BLOCK);
       for (let r = from; r < to; r++) {
         const x = z.subarray(r * p, r * p + p);
-        const d = dots.dots(x);
-        const at = (r - from) * m;
-        let sum = 0;
-        if (rbf) {
-          let xNorm = 0;
-          for (let j = 0; j < p; j++) xNorm += x[j] * x[j];
-          for (let k = 0; k < m; k++) {
-            const dist = xNorm + norms[k] - 2 * d[k];
-            base[at + k] = dist;
-            sum += coef[k] * Math.exp(-gamma * Math.max(0, dist));
-          }
-        } else {
-          for (let k = 0; k < m; k++) {
-            base[at + k] = d[k];
-            sum += coef[k] * d[k];
-          }
-        }
-        baseDecision[r - from] = sum;
+        baseDecision[r - from] = kernelSum(expansion, x, dots.dots(x), base, (r - from) * m);
       }
       swaps.forEach(({ column }, s) => {
         const values = swapped[s];
@@ -225,7 +192,7 @@ class SvmModel implements TrainedModel {
           const a = values[r];
           const b = z[r * p + column];
           if (a === b) {
-            write(out[s], r, baseDecision[r - from]);
+            this.writeBinary(out[s], r, baseDecision[r - from]);
             continue;
           }
           const delta = a - b;
@@ -237,11 +204,19 @@ class SvmModel implements TrainedModel {
           } else {
             for (let k = 0; k < m; k++) sum += coef[k] * (base[at + k] + delta * svj[k]);
           }
-          write(out[s], r, sum);
+          this.writeBinary(out[s], r, sum);
         }
       });
     }
     return out;
+  }
+
+  /** Row r of a two-class model's probabilities from its decision sum (before rho): Platt's sigmoid, in libsvm's label order. */
+  private writeBinary(out: Float64Array, r: number, sum: number): void {
+    const { model } = this.binary as NonNullable<SvmModel['binary']>;
+    const first = plattProbability(sum - model.rho, model.probA, model.probB);
+    out[r * this.classes + model.labels[0]] = first;
+    out[r * this.classes + model.labels[1]] = 1 - first;
   }
 
   /** Releases the model's wasm memory now rather than at garbage collection; it cannot predict afterwards. */
