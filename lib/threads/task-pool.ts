@@ -59,7 +59,9 @@ export class TaskPool {
         w.off('message', onMessage);
         w.off('error', onError);
         this.inFlight[index]--;
-        w.unref();
+        // Idle only when every task posted to it has answered: a thread let go with a task still
+        // running let a process with nothing else to wait for exit before the answer came.
+        if (this.inFlight[index] === 0) w.unref();
         if (response.badInput) reject(new BadInputError(`${task}: ${response.badInput.message}`, response.badInput.code));
         else if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
         else resolve(response.result as Awaited<ReturnType<ThreadTasks[T]>>);

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
 import { TaskPool } from '../../../lib/threads/task-pool';
 import type { TrialRequest } from '../../../lib/training/trial';
@@ -30,5 +33,27 @@ describe('TaskPool.leastBusy', () => {
     expect(pool.leastBusy()).toBe(1);
     await expect(failed).rejects.toThrow(/not-a-dataset/);
     expect(pool.leastBusy()).toBe(0);
+  });
+});
+
+describe('TaskPool and the process', () => {
+  it('keeps the process alive until the last task posted to a thread has answered, not only the first', () => {
+    // A quick task, then a slow one on the same thread; nothing else keeps the process alive.
+    const script = path.join(tempDir('mlp-pool-alive-'), 'two-tasks.ts');
+    fs.writeFileSync(
+      script,
+      `import { TaskPool } from ${JSON.stringify(path.resolve(__dirname, '../../../lib/threads/task-pool'))};
+const pool = new TaskPool(1);
+const n = 400_000;
+const close = Float64Array.from({ length: n }, (_, i) => 1 + (i % 7));
+const series = { symbol: 'AAA', dates: Array.from({ length: n }, (_, i) => String(i).padStart(10, '0')), open: close, high: close, low: close, close, volume: new Float64Array(n).fill(1) };
+const quick = pool.run(0, 'symbolColumns', { specs: [], universe: [] });
+const slow = pool.run(0, 'symbolColumns', { specs: [{ kind: 'rsi', window: 14, normalize: 'none' }, { kind: 'realized_vol', window: 60, normalize: 'none' }] as never, universe: [series] });
+void Promise.all([quick, slow]).then(() => console.log('both answered'));
+`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: path.resolve(__dirname, '../../..'), timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('both answered');
   });
 });
