@@ -54,28 +54,19 @@ function twoClasses(labels: Int32Array): boolean {
  */
 export function sharedKernelFor(jobs: readonly SvmJob[]): KernelMatrix | undefined {
   const final = jobs[0];
-  if (!final || final.heldOut || jobs.length < 2 || !ownSolverFits(final)) return undefined;
+  if (!final || final.heldOut || jobs.length < 2 || !twoClasses(final.labels)) return undefined;
+  if (KernelMatrix.bytes(final.labels.length) > final.options.cacheSizeMb * 1024 * 1024) return undefined;
   return new KernelMatrix(final.rows, final.p, final.labels.length, final.options);
 }
 
 /**
- * Whether a job trains in our solver: two classes, and the whole Q matrix fits the kernel cache.
- * Where it does not, the solver recomputes evicted columns in JavaScript, and at 20,000 rows one
- * training ran over 9 minutes on one thread where libsvm's sparse wasm took 274 s for all six: so
- * larger problems stay in libsvm (the same support vectors either way).
- */
-function ownSolverFits(job: SvmJob): boolean {
-  return twoClasses(job.labels) && KernelMatrix.bytes(job.labels.length) <= job.options.cacheSizeMb * 1024 * 1024;
-}
-
-/**
- * Runs one job (also the body of the `svmJob` thread task): two classes whose Q matrix fits the
- * cache in our SMO solver (smo-solver.ts, libsvm's algorithm on dense rows), others in this
- * thread's libsvm runtime.
+ * Runs one job (also the body of the `svmJob` thread task): two classes in our SMO solver
+ * (smo-solver.ts, libsvm's algorithm on dense rows, with libsvm's kernel cache where the Q matrix
+ * does not fit it), more classes in this thread's libsvm runtime.
  * `shared`: sharedKernelFor(the plan's jobs), in the thread that made it.
  */
 export async function runSvmJob(job: SvmJob, shared?: KernelMatrix): Promise<SvmJobResult> {
-  if (ownSolverFits(job)) {
+  if (twoClasses(job.labels)) {
     const model = solveBinaryCsvc(job.rows, job.p, job.labels, job.options, shared && { matrix: shared, rows: job.sourceRows });
     if (!job.heldOut) return { text: binaryModelText(model, job.rows, job.p, job.options) };
     // the fold's decision function as the text would give it: coefficients and rho as %g writes them

@@ -16,16 +16,18 @@
  *     max(10^7, 100·l) iterations; libsvm's shrinking (every min(l, 1000) iterations, with the
  *     gradient reconstructed before the final check); rho as calculate_rho;
  *   - kernel values: RBF exp(−γ(‖xi‖² + ‖xj‖² − 2 xi·xj)), linear xi·xj, dot products summed in
- *     feature order; Q columns stored as float32 (libsvm's Qfloat) in an LRU cache of cacheSizeMb,
+ *     feature order (in SIMD wasm, two rows at a time, one per lane: simd-dots.ts); Q columns stored as float32 (libsvm's Qfloat) in an LRU cache of cacheSizeMb,
  *     with libsvm's accounting, and QD (the diagonal) in float64.
  * So the arithmetic is the same operation for operation, and on the problems in the unit tests the
- * support vectors are identical and rho agrees to ~1e-12. One liberty: a column computed after its
- * symmetric partner takes the partner's cached values (Q is symmetric bit for bit), halving the
- * kernel work when the whole matrix fits in the cache.
+ * support vectors are identical and rho agrees to ~1e-12. One liberty: when the whole matrix fits
+ * in the cache it is computed up front, its lower triangle only, and mirrored (Q is symmetric bit
+ * for bit).
  *
  * `binaryModelText` writes svm_save_model's format byte for byte (C's %g, %.8g and %.16g included),
  * so decision-function.ts and libsvm's own svm_load_model read it as they read libsvm's.
  */
+
+import { PairedRows } from './simd-dots';
 
 export interface SmoOptions {
   kernel: 'rbf' | 'linear';
@@ -121,11 +123,6 @@ class ColumnCache {
     return this.size;
   }
 
-  /** A cached column as it is (no LRU update): its first len[index] entries are valid. */
-  column(index: number): Float32Array | undefined {
-    return this.data[index];
-  }
-
   swap(i: number, j: number): void {
     if (i === j) return;
     if (this.len[i]) this.remove(i);
@@ -169,6 +166,8 @@ class Kernel {
   readonly square: Float64Array;
   /** Offset of each position's row in `x`. */
   readonly rowAt: Int32Array;
+  /** The rows in position order, for fill (made at its first call). */
+  private paired: PairedRows | undefined;
 
   constructor(readonly x: Float64Array, readonly p: number, readonly l: number, readonly y: Int8Array, readonly rbf: boolean, readonly gamma: number) {
     this.rowAt = Int32Array.from({ length: l }, (_, k) => k * p);
@@ -192,44 +191,21 @@ class Kernel {
     return this.rbf ? Math.exp(-this.gamma * (this.square[i] + this.square[j] - 2 * d)) : d;
   }
 
-  /** Q_ij for j in [from, to) into out[j], four j at a time (each sum still in feature order). */
-  fill(i: number, from: number, to: number, out: Float32Array, skip: (j: number) => boolean): void {
-    const { x, p, rowAt, square, y, rbf, gamma } = this;
-    const a = rowAt[i];
+  /** Q_ij for j in [from, to) into out[j]; dot products in SIMD wasm (simd-dots.ts), the same bits as dot(). */
+  fill(i: number, from: number, to: number, out: Float32Array): void {
+    const { square, y, rbf, gamma } = this;
+    this.paired ??= new PairedRows(this.x, this.l, this.p, this.rowAt);
+    const { values, base } = this.paired.dots(i, from, to);
     const si = square[i];
     const yi = y[i];
-    let j = from;
-    for (; j + 3 < to; j += 4) {
-      const b0 = rowAt[j];
-      const b1 = rowAt[j + 1];
-      const b2 = rowAt[j + 2];
-      const b3 = rowAt[j + 3];
-      let d0 = 0;
-      let d1 = 0;
-      let d2 = 0;
-      let d3 = 0;
-      for (let k = 0; k < p; k++) {
-        const v = x[a + k];
-        d0 += v * x[b0 + k];
-        d1 += v * x[b1 + k];
-        d2 += v * x[b2 + k];
-        d3 += v * x[b3 + k];
-      }
-      if (rbf) {
-        d0 = Math.exp(-gamma * (si + square[j] - 2 * d0));
-        d1 = Math.exp(-gamma * (si + square[j + 1] - 2 * d1));
-        d2 = Math.exp(-gamma * (si + square[j + 2] - 2 * d2));
-        d3 = Math.exp(-gamma * (si + square[j + 3] - 2 * d3));
-      }
-      if (!skip(j)) out[j] = yi * y[j] * d0;
-      if (!skip(j + 1)) out[j + 1] = yi * y[j + 1] * d1;
-      if (!skip(j + 2)) out[j + 2] = yi * y[j + 2] * d2;
-      if (!skip(j + 3)) out[j + 3] = yi * y[j + 3] * d3;
+    for (let j = from; j < to; j++) {
+      const d = values[j - base];
+      out[j] = yi * y[j] * (rbf ? Math.exp(-gamma * (si + square[j] - 2 * d)) : d);
     }
-    for (; j < to; j++) if (!skip(j)) out[j] = yi * y[j] * this.value(i, j);
   }
 
   swap(i: number, j: number): void {
+    this.paired?.swap(i, j);
     let t = this.rowAt[i];
     this.rowAt[i] = this.rowAt[j];
     this.rowAt[j] = t;
@@ -238,8 +214,6 @@ class Kernel {
     this.square[j] = t;
   }
 }
-
-const never = () => false;
 
 /**
  * float32 K(x_a, x_b) of every pair of rows of a matrix (and K(x_a, x_a) in float64), for trainings
@@ -266,7 +240,7 @@ export class KernelMatrix {
 /** The l × l matrix of kernel.fill, lower triangle computed, upper mirrored (symmetric bit for bit). */
 function symmetricMatrix(kernel: Kernel, l: number): Float32Array {
   const q = new Float32Array(l * l);
-  for (let i = 0; i < l; i++) kernel.fill(i, 0, i + 1, q.subarray(i * l, i * l + i + 1), never);
+  for (let i = 0; i < l; i++) kernel.fill(i, 0, i + 1, q.subarray(i * l, i * l + i + 1));
   const B = 64; // mirror in tiles
   for (let bi = 0; bi < l; bi += B) {
     for (let bj = 0; bj <= bi; bj += B) {
@@ -330,15 +304,9 @@ class CachedQ implements QColumns {
 
   get(i: number, len: number): Float32Array {
     const { column, start } = this.cache.get(i, len);
-    if (start >= len) return column;
-    const lengths = this.cache.len;
-    // a column j already holding entry i gives Q_ji = Q_ij (symmetric bit for bit)
-    const partner = (j: number) => {
-      if (j === i || lengths[j] <= i) return false;
-      column[j] = (this.cache.column(j) as Float32Array)[i];
-      return true;
-    };
-    this.kernel.fill(i, start, len, column, partner);
+    // Every entry is computed, even where a cached column j already holds Q_ji (the same bits):
+    // reading those scattered columns cost more than the SIMD dot product it saved.
+    if (start < len) this.kernel.fill(i, start, len, column);
     return column;
   }
 

@@ -2,6 +2,7 @@ import { rng } from '../../../lib/random';
 import { binaryModelFromText, decisionValues, headerValues, kernelExpansion, plattProbability } from '../../../models/svm/decision-function';
 import { freeLibsvmModel, loadLibsvmModel, loadSvmRuntime, trainCsvc, type LibsvmInstance } from '../../../models/svm/libsvm-wasm';
 import { withProbabilities } from '../../../models/svm/probability';
+import { PairedRows } from '../../../models/svm/simd-dots';
 import { binaryModelText, formatG, KernelMatrix, solveBinaryCsvc, type SmoOptions } from '../../../models/svm/smo-solver';
 import { separable } from '../../helpers/datasets';
 
@@ -147,6 +148,8 @@ describe('two-class SMO solver (libsvm 3.22 Solver on dense rows)', () => {
       [20, options('rbf', 20, 0.02)],
       [61, options('linear', 0.05, 0)],
       [20, options('linear', 1, 0)],
+      // 1 MB holds ~80 of the 1,500 columns: libsvm's LRU evicts and recomputes, and so do we
+      [61, { ...options('rbf', 1, Number((1 / 61).toPrecision(6))), cacheSizeMb: 1 }],
     ];
     for (const [p, o] of cases) {
       const train = market(1500, p, 11);
@@ -205,6 +208,34 @@ describe('two-class SMO solver (libsvm 3.22 Solver on dense rows)', () => {
         wasm._free(row);
         wasm._free(estimates);
         freeLibsvmModel(owner, loaded);
+      }
+    }
+  });
+
+  it('computes paired-row dot products in SIMD with the bits of the scalar feature-order sum, after swaps too', () => {
+    for (const [l, p] of [[37, 61], [8, 3], [1, 5], [203, 20]] as const) {
+      const next = rng(l * 100 + p);
+      const x = Float64Array.from({ length: l * p }, () => (next() - 0.5) * 10 ** Math.floor(next() * 6 - 3));
+      const order = Int32Array.from({ length: l }, (_, r) => r);
+      const paired = new PairedRows(x, l, p);
+      const scalar = (a: number, b: number) => {
+        let sum = 0;
+        for (let f = 0; f < p; f++) sum += x[order[a] * p + f] * x[order[b] * p + f];
+        return sum;
+      };
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < l; i += 3) {
+          const from = Math.floor(next() * l);
+          const to = from + Math.ceil(next() * (l - from));
+          const { values, base } = paired.dots(i, from, to);
+          for (let j = from; j < to; j++) expect(values[j - base]).toBe(scalar(i, j));
+        }
+        for (let k = 0; k < l; k += 2) {
+          const a = Math.floor(next() * l);
+          const b = Math.floor(next() * l);
+          paired.swap(a, b);
+          [order[a], order[b]] = [order[b], order[a]];
+        }
       }
     }
   });
