@@ -1,11 +1,12 @@
 /**
  * A binary SVM's decision function f(x) = Σ coef_k · K(sv_k, x) − rho on a dense support-vector
- * matrix (dot products in SIMD wasm, the rest in JavaScript): the decision values of the
+ * matrix (dot products and exp in SIMD wasm, the rest in JavaScript): the decision values of the
  * cross-validation folds that Platt scaling is fitted on (probability.ts), and the reading of a
  * two-class model text that svm.ts predicts from.
  */
 
 import { SimdDots } from './simd-dots';
+import { simdExp } from './simd-exp';
 
 export interface KernelExpansion {
   p: number;
@@ -42,17 +43,30 @@ export function kernelSum(e: KernelExpansion, x: Float64Array, dots: Float64Arra
   if (e.kernel === 'rbf') {
     let xNorm = 0;
     for (let j = 0; j < x.length; j++) xNorm += x[j] * x[j];
+    const args = simdExp().input(m);
     for (let k = 0; k < m; k++) {
       const distance = xNorm + norms[k] - 2 * dots[k];
       if (kept) kept[at + k] = distance;
-      sum += coef[k] * Math.exp(-gamma * Math.max(0, distance));
+      args[k] = -gamma * Math.max(0, distance);
     }
+    sum = expWeightedSum(coef, m);
   } else {
     for (let k = 0; k < m; k++) {
       if (kept) kept[at + k] = dots[k];
       sum += coef[k] * dots[k];
     }
   }
+  return sum;
+}
+
+/**
+ * Σ coef_k · exp(a_k) for the m arguments just written to simdExp().input(m), summed in k order:
+ * the bits of the same sum over Math.exp (simd-exp.ts).
+ */
+export function expWeightedSum(coef: Float64Array, m: number): number {
+  const values = simdExp().run(m);
+  let sum = 0;
+  for (let k = 0; k < m; k++) sum += coef[k] * values[k];
   return sum;
 }
 

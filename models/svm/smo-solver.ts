@@ -28,6 +28,7 @@
  */
 
 import { PairedRows } from './simd-dots';
+import { simdExp } from './simd-exp';
 
 export interface SmoOptions {
   kernel: 'rbf' | 'linear';
@@ -191,17 +192,22 @@ class Kernel {
     return this.rbf ? Math.exp(-this.gamma * (this.square[i] + this.square[j] - 2 * d)) : d;
   }
 
-  /** Q_ij for j in [from, to) into out[j]; dot products in SIMD wasm (simd-dots.ts), the same bits as dot(). */
+  /** Q_ij for j in [from, to) into out[j]; dot products and exp in SIMD wasm (simd-dots.ts, simd-exp.ts), the same bits as value(). */
   fill(i: number, from: number, to: number, out: Float32Array): void {
     const { square, y, rbf, gamma } = this;
     this.paired ??= new PairedRows(this.x, this.l, this.p, this.rowAt);
     const { values, base } = this.paired.dots(i, from, to);
     const si = square[i];
     const yi = y[i];
-    for (let j = from; j < to; j++) {
-      const d = values[j - base];
-      out[j] = yi * y[j] * (rbf ? Math.exp(-gamma * (si + square[j] - 2 * d)) : d);
+    if (!rbf) {
+      for (let j = from; j < to; j++) out[j] = yi * y[j] * values[j - base];
+      return;
     }
+    const exp = simdExp();
+    const args = exp.input(to - from);
+    for (let j = from; j < to; j++) args[j - from] = -gamma * (si + square[j] - 2 * values[j - base]);
+    const kernel = exp.run(to - from); // Math.exp's bits (simd-exp.ts)
+    for (let j = from; j < to; j++) out[j] = yi * y[j] * kernel[j - from];
   }
 
   swap(i: number, j: number): void {

@@ -36,7 +36,8 @@ import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
 import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
-import { binaryModelFromText, headerValues, kernelExpansion, kernelSum, plattProbability, type BinaryModelText, type KernelExpansion } from './decision-function';
+import { binaryModelFromText, expWeightedSum, headerValues, kernelExpansion, kernelSum, plattProbability, type BinaryModelText, type KernelExpansion } from './decision-function';
+import { simdExp } from './simd-exp';
 import { planSvmJobs, runSvmJob, sharedKernelFor, type SvmJob, type SvmJobResult } from './probability';
 import { SimdDots } from './simd-dots';
 
@@ -200,7 +201,9 @@ class SvmModel implements TrainedModel {
           let sum = 0;
           if (rbf) {
             const sigma = a + b;
-            for (let k = 0; k < m; k++) sum += coef[k] * Math.exp(-gamma * Math.max(0, base[at + k] + delta * (sigma - 2 * svj[k])));
+            const args = simdExp().input(m);
+            for (let k = 0; k < m; k++) args[k] = -gamma * Math.max(0, base[at + k] + delta * (sigma - 2 * svj[k]));
+            sum = expWeightedSum(coef, m);
           } else {
             for (let k = 0; k < m; k++) sum += coef[k] * (base[at + k] + delta * svj[k]);
           }
