@@ -58,6 +58,8 @@ const TAU = 1e-12;
 const LOWER = 0;
 const UPPER = 1;
 const FREE = 2;
+/** Arrays of dropped columns a cache keeps for reuse. */
+const SPARE_COLUMNS = 8;
 
 /**
  * libsvm's kernel cache: columns of Q (float32) by solver position, least recently used first out,
@@ -96,11 +98,41 @@ class ColumnCache {
   private drop(h: number): void {
     this.remove(h);
     this.size += this.len[h];
+    this.recycle(this.data[h]);
     this.data[h] = undefined;
     this.len[h] = 0;
   }
 
-  /** Column `index` with at least `len` entries; entries from the returned `start` on must be filled. */
+  /**
+   * Arrays of dropped columns wait here for the next columns, where libsvm reallocs: allocating a
+   * new array for each column computed made a 20,000-row training allocate gigabytes, which the
+   * garbage collector then had to find. A few suffice, since a drop comes right before the column
+   * that needs the room.
+   */
+  private readonly spare: Float32Array[] = [];
+
+  private recycle(array: Float32Array | undefined): void {
+    if (!array) return;
+    if (this.spare.length >= SPARE_COLUMNS) this.spare.shift();
+    this.spare.push(array);
+  }
+
+  /** An array for `len` entries: a spare one at most 25% longer (so memory stays near libsvm's count), or a new one. */
+  private arrayFor(len: number): Float32Array {
+    for (let k = this.spare.length - 1; k >= 0; k--) {
+      const array = this.spare[k];
+      if (array.length >= len && array.length <= len * 1.25) {
+        this.spare.splice(k, 1);
+        return array;
+      }
+    }
+    return new Float32Array(len);
+  }
+
+  /**
+   * Column `index` with at least `len` entries; entries from the returned `start` on must be
+   * filled. The array may be longer than `len` (a reused one): entries past `len` mean nothing.
+   */
   get(index: number, len: number): { column: Float32Array; start: number } {
     const had = this.len[index];
     if (had) this.remove(index);
@@ -108,9 +140,12 @@ class ColumnCache {
     let column = this.data[index];
     if (more > 0) {
       while (this.size < more) this.drop(this.next[this.l]);
-      const grown = new Float32Array(len);
-      if (column && had) grown.set(column.subarray(0, had));
-      column = grown;
+      if (!column || column.length < len) {
+        const grown = this.arrayFor(len);
+        if (column && had) grown.set(column.subarray(0, had));
+        this.recycle(column);
+        column = grown;
+      }
       this.data[index] = column;
       this.size -= more;
       this.len[index] = len;
