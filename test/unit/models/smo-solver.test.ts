@@ -3,7 +3,7 @@ import { binaryModelFromText, decisionValues, headerValues, kernelExpansion, pla
 import { freeLibsvmModel, loadLibsvmModel, loadSvmRuntime, trainCsvc, type LibsvmInstance } from '../../../models/svm/libsvm-wasm';
 import { withProbabilities } from '../../../models/svm/probability';
 import { PairedRows } from '../../../models/svm/simd-dots';
-import { binaryModelText, formatG, KernelMatrix, solveBinaryCsvc, type SmoOptions } from '../../../models/svm/smo-solver';
+import { binaryModelText, ColumnCache, formatG, KernelMatrix, solveBinaryCsvc, type SmoOptions } from '../../../models/svm/smo-solver';
 import { separable } from '../../helpers/datasets';
 
 interface Problem {
@@ -235,6 +235,36 @@ describe('two-class SMO solver (libsvm 3.22 Solver on dense rows)', () => {
           const b = Math.floor(next() * l);
           paired.swap(a, b);
           [order[a], order[b]] = [order[b], order[a]];
+        }
+      }
+    }
+  });
+
+  it('keeps every cached column true to the rows at its positions through swaps, growth and evictions', () => {
+    // Q_ij stands in as a value unique to the pair of rows now at positions i and j.
+    const l = 60;
+    const value = (a: number, b: number) => a * 1000 + b;
+    for (const seed of [1, 2, 3]) {
+      const next = rng(seed);
+      const cache = new ColumnCache(l, 4 * (3 * l + (l * 16) / 4)); // room for about three full columns
+      const rowAt = Int32Array.from({ length: l }, (_, k) => k);
+      let active = l;
+      for (let step = 0; step < 3000; step++) {
+        const roll = next();
+        if (roll < 0.25 && active > 2) {
+          // shrinking: swap a position with the last active one, as doShrinking does
+          const i = Math.floor(next() * (active - 1));
+          active--;
+          cache.swap(i, active);
+          [rowAt[i], rowAt[active]] = [rowAt[active], rowAt[i]];
+        } else if (roll < 0.28) {
+          active = l; // unshrink
+        } else {
+          const i = Math.floor(next() * active);
+          const len = next() < 0.2 ? l : active;
+          const { column, start } = cache.get(i, len);
+          for (let k = start; k < len; k++) column[k] = value(rowAt[i], rowAt[k]);
+          for (let k = 0; k < len; k++) if (column[k] !== value(rowAt[i], rowAt[k])) throw new Error(`step ${step}: column ${i} entry ${k} is stale`);
         }
       }
     }
