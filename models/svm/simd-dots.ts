@@ -13,15 +13,9 @@
  * multiple of eight rows.
  */
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number) => [0x20, i];
-const set = (i: number) => [0x21, i];
-const i32 = (n: number) => [0x41, ...(n < 64 ? [n] : [(n & 0x7f) | 0x80, n >> 7])]; // 0..8191 (signed LEB128)
-const simd = (op: number) => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) | 0x80, op >> 7])];
+import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, V128, WasmModule, zeroV128, type WasmMemory } from './wasm-assembly';
+
 const v128Load = [...simd(0x00), 0x03, 0x00]; // align 2^3, offset 0
-const f64x2Mul = simd(0xf2);
-const f64x2Add = simd(0xf0);
 const extractLane = (lane: number) => [...simd(0x21), lane];
 
 // params: 0 sv, 1 x, 2 out, 3 m (support vectors), 4 q (padded row length, a multiple of 8)
@@ -33,7 +27,6 @@ const ACC0 = 8;
 const ACC1 = 9;
 const ACC2 = 10;
 const ACC3 = 11;
-const zeroV128 = [...simd(0x0c), ...new Array<number>(16).fill(0)];
 /** acc += v128.load(svp + offset) * v128.load(x + j*8 + offset) */
 const accumulate = (acc: number, offset: number) => [
   ...get(acc),
@@ -133,40 +126,12 @@ const pairDotsBody = [
 ];
 const pairDotsLocals = [0x02, 0x07, I32, 0x05, V128];
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-const name = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
-const functionCode = (code: number[]) => [...leb(code.length), ...code];
-
-const MODULE_BYTES = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [0x01, 0x60, 0x05, I32, I32, I32, I32, I32, 0x00]), // type: (i32 × 5) → ()
-  ...section(3, [0x02, 0x00, 0x00]), // two functions of type 0
-  ...section(5, [0x01, 0x00, 0x01]), // one memory, min 1 page
-  ...section(7, [0x03, ...name('dots'), 0x00, 0x00, ...name('pairDots'), 0x00, 0x01, ...name('memory'), 0x02, 0x00]),
-  ...section(10, [0x02, ...functionCode([...dotsLocals, ...dotsBody]), ...functionCode([...pairDotsLocals, ...pairDotsBody])]),
-]);
-
-// The project compiles without the DOM library, which is where TypeScript declares WebAssembly.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-};
-
-let compiled: object | undefined;
+const MODULE = new WasmModule(
+  moduleBytes({ params: 5, results: [] }, [
+    { name: 'dots', locals: dotsLocals, body: dotsBody },
+    { name: 'pairDots', locals: pairDotsLocals, body: pairDotsBody },
+  ]),
+);
 
 /** Support vectors held in wasm memory; `dots(x)` returns x·sv_k for every k. */
 export class SimdDots {
@@ -181,9 +146,8 @@ export class SimdDots {
     readonly m: number,
     readonly p: number,
   ) {
-    compiled ??= new WebAssembly.Module(MODULE_BYTES);
-    const instance = new WebAssembly.Instance(compiled);
-    this.memory = instance.exports.memory as WasmMemory;
+    const instance = MODULE.instance();
+    this.memory = instance.memory;
     this.run = instance.exports.dots as SimdDots['run'];
     this.q = Math.ceil(p / 8) * 8;
     this.xAt = m * this.q * 8;
@@ -226,9 +190,8 @@ export class PairedRows {
     offsets?: ArrayLike<number>,
   ) {
     if (rows.length < l * p) throw new Error(`PairedRows: ${rows.length} values for ${l} rows of ${p} features`);
-    compiled ??= new WebAssembly.Module(MODULE_BYTES);
-    const instance = new WebAssembly.Instance(compiled);
-    this.memory = instance.exports.memory as WasmMemory;
+    const instance = MODULE.instance();
+    this.memory = instance.memory;
     this.run = instance.exports.pairDots as PairedRows['run'];
     const padded = Math.ceil(l / 8) * 8;
     this.xiAt = padded * p;

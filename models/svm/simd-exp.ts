@@ -12,18 +12,13 @@
  * spent outside its dot products (training columns, predictions, permutation importance).
  */
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number) => [0x20, i];
-const set = (i: number) => [0x21, i];
-const tee = (i: number) => [0x22, i];
-const i32 = (n: number) => [0x41, ...(n < 64 ? [n] : [(n & 0x7f) | 0x80, n >> 7])]; // 0..8191 (signed LEB128)
-const simd = (op: number) => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) | 0x80, op >> 7])];
+import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from './wasm-assembly';
+
 const v128Load = [...simd(0x00), 0x04, 0x00]; // align 2^4, offset 0
 const v128Store = [...simd(0x0b), 0x04, 0x00];
-const add = simd(0xf0);
+const add = f64x2Add;
 const sub = simd(0xf1);
-const mul = simd(0xf2);
+const mul = f64x2Mul;
 const div = simd(0xf3);
 const abs = simd(0xec);
 const trunc = simd(0x7a);
@@ -114,40 +109,7 @@ const body = [
 ];
 const locals = [0x02, 0x01, I32, 0x0a, V128];
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-const name = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
-const code = [...locals, ...body];
-
-const MODULE_BYTES = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [0x01, 0x60, 0x03, I32, I32, I32, 0x01, I32]), // type: (i32 × 3) → i32
-  ...section(3, [0x01, 0x00]), // one function of type 0
-  ...section(5, [0x01, 0x00, 0x01]), // one memory, min 1 page
-  ...section(7, [0x02, ...name('exps'), 0x00, 0x00, ...name('memory'), 0x02, 0x00]),
-  ...section(10, [0x01, ...leb(code.length), ...code]),
-]);
-
-// The project compiles without the DOM library, which is where TypeScript declares WebAssembly.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-};
-
-let compiled: object | undefined;
+const MODULE = new WasmModule(moduleBytes({ params: 3, results: [I32] }, [{ name: 'exps', locals, body }]));
 
 /**
  * An input and an output area in wasm memory: write arguments into `input(n)`, call `run(n)`, read
@@ -159,9 +121,8 @@ export class SimdExp {
   private capacity = 0;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(MODULE_BYTES);
-    const instance = new WebAssembly.Instance(compiled);
-    this.memory = instance.exports.memory as WasmMemory;
+    const instance = MODULE.instance();
+    this.memory = instance.memory;
     this.exps = instance.exports.exps as SimdExp['exps'];
   }
 
