@@ -109,6 +109,17 @@ interface Result {
   auc: number;
   peak_rss_mib: number;
   backend?: string;
+  /** SVM: support vectors per class, classes in ascending order. */
+  support_vectors?: number[];
+}
+
+/** Support vectors per class (ascending class order) of a model text's final model: its "label" and "nr_sv" lines. */
+function supportVectorsOf(state: { payload: Uint8Array; featureNames: readonly string[] }): number[] {
+  const text = new TextDecoder().decode(state.payload.subarray(16 * state.featureNames.length));
+  const line = (key: string) => (new RegExp(`^${key} (.*)$`, 'm').exec(text)?.[1] ?? '').trim().split(' ').map(Number);
+  const labels = line('label');
+  const counts = line('nr_sv');
+  return labels.map((_, k) => counts[labels.indexOf(k)]);
 }
 
 /** Child mode: fit one algorithm on the matrices in `dir`, print one JSON line. */
@@ -139,6 +150,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
     auc: report.rocAuc,
     peak_rss_mib: peakRssMiB(),
     backend: runtimes.tensorflowBackend,
+    support_vectors: name === 'svm' ? supportVectorsOf(model.state()) : undefined,
   };
   console.log(JSON.stringify(result));
   process.exit(0); // pool threads and wasm runtimes need not wind down
@@ -192,6 +204,11 @@ async function main(): Promise<void> {
             `${Math.round(ours.peak_rss_mib)} / ${Math.round(ref.peak_rss_mib)}${ours.backend ? ` (tfjs ${ours.backend})` : ''}${c.note ? `  ${c.note}` : ''}`,
           ].join(' | '),
         );
+        if (ours.support_vectors && ref.support_vectors) {
+          const differ = ours.support_vectors.reduce((a, v, k) => a + Math.abs(v - (ref.support_vectors as number[])[k]), 0);
+          const total = ref.support_vectors.reduce((a, v) => a + v, 0);
+          console.log(`${''.padEnd(19)}   support vectors per class: ours ${ours.support_vectors.join(' / ')}, reference ${ref.support_vectors.join(' / ')} (differ by ${differ}, ${fmt((100 * differ) / total, 3)}% of ${total})`);
+        }
       }
     } finally {
       fs.rmSync(dir, { recursive: true });

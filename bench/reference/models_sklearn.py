@@ -64,6 +64,9 @@ out = {
     "accuracy": float(accuracy_score(y_test, proba.argmax(axis=1))),
     "auc": float(roc_auc_score(y_test, proba[:, 1])),
 }
+if name == "svm":
+    # support vectors per class (classes in ascending order), to set beside ours
+    out["support_vectors"] = [int(v) for v in model[-1].n_support_]
 # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork + exec.
 with open("/proc/self/status") as status:
     out["peak_rss_mib"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
