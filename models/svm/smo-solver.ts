@@ -16,8 +16,9 @@
  *     max(10^7, 100·l) iterations; libsvm's shrinking (every min(l, 1000) iterations, with the
  *     gradient reconstructed before the final check); rho as calculate_rho;
  *   - kernel values: RBF exp(−γ(‖xi‖² + ‖xj‖² − 2 xi·xj)), linear xi·xj, dot products summed in
- *     feature order (in SIMD wasm, two rows at a time, one per lane: simd-dots.ts); Q columns stored as float32 (libsvm's Qfloat) in an LRU cache of cacheSizeMb,
- *     with libsvm's accounting, and QD (the diagonal) in float64.
+ *     feature order (in SIMD wasm, two rows at a time, one per lane: simd-dots.ts; exp with
+ *     Math.exp's bits: simd-exp.ts); Q columns stored as float32 (libsvm's Qfloat) in an LRU cache
+ *     of cacheSizeMb, with libsvm's accounting, and QD (the diagonal) in float64.
  * So the arithmetic is the same operation for operation, and on the problems in the unit tests the
  * support vectors are identical and rho agrees to ~1e-12. One liberty: when the whole matrix fits
  * in the cache it is computed up front, its lower triangle only, and mirrored (Q is symmetric bit
