@@ -19,6 +19,7 @@ import { toSymbolBars } from '../lib/features/materialize';
 import { computeLabels, labelSpecSchema } from '../lib/labels/labels';
 import { readBarCsv } from '../lib/market-data/csv-reader';
 import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
+import { headerValues } from '../models/svm/decision-function';
 import { classificationReportOf } from '../lib/validation/metrics';
 import type { FeatureMatrix } from '../models/model';
 import { peakRssMiB } from './peak-memory';
@@ -113,12 +114,11 @@ interface Result {
   support_vectors?: number[];
 }
 
-/** Support vectors per class (ascending class order) of a model text's final model: its "label" and "nr_sv" lines. */
+/** Support vectors per class (ascending class order) of an SVM's model text: its "label" and "nr_sv" lines. */
 function supportVectorsOf(state: { payload: Uint8Array; featureNames: readonly string[] }): number[] {
-  const text = new TextDecoder().decode(state.payload.subarray(16 * state.featureNames.length));
-  const line = (key: string) => (new RegExp(`^${key} (.*)$`, 'm').exec(text)?.[1] ?? '').trim().split(' ').map(Number);
-  const labels = line('label');
-  const counts = line('nr_sv');
+  const text = new TextDecoder().decode(state.payload.subarray(16 * state.featureNames.length)); // after the standardiser
+  const labels = headerValues(text, 'label');
+  const counts = headerValues(text, 'nr_sv');
   return labels.map((_, k) => counts[labels.indexOf(k)]);
 }
 

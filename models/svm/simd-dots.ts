@@ -177,7 +177,7 @@ export class SimdDots {
 export class PairedRows {
   private readonly memory: WasmMemory;
   private readonly run: (xi: number, rows: number, out: number, groups: number, p: number) => void;
-  private heap: Float64Array;
+  private readonly heap: Float64Array;
   /** float64 offsets of the areas in wasm memory */
   private readonly xiAt: number;
   private readonly outAt: number;
