@@ -13,7 +13,7 @@
  * multiple of eight rows.
  */
 
-import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, V128, WasmModule, zeroV128, type WasmMemory } from './wasm-assembly';
+import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, V128, WasmModule, zeroV128, type WasmMemory } from '../wasm-assembly';
 
 const v128Load = [...simd(0x00), 0x03, 0x00]; // align 2^3, offset 0
 const extractLane = (lane: number) => [...simd(0x21), lane];

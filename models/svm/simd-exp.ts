@@ -12,7 +12,7 @@
  * spent outside its dot products (training columns, predictions, permutation importance).
  */
 
-import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from './wasm-assembly';
+import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from '../wasm-assembly';
 
 const v128Load = [...simd(0x00), 0x04, 0x00]; // align 2^4, offset 0
 const v128Store = [...simd(0x0b), 0x04, 0x00];

@@ -4,6 +4,7 @@
  * threads work on the others over shared memory, so a histogram is never copied between threads
  * and every feature's histogram is summed in the same order whatever the thread count.
  */
+import { HistogramMemory } from './histogram-kernel';
 
 /** Bins per feature slot; rows are stored with `stride` bytes (features padded to 4). */
 export const BIN_SLOTS = 256;
@@ -64,11 +65,10 @@ export interface RangeSplit {
 }
 
 export class HistogramRange {
-  private readonly words: Uint32Array;
-  private readonly pool: Float64Array[] = [];
-  private previous = new Map<number, Float64Array>();
-  private current = new Map<number, Float64Array>();
-  private readonly size: number;
+  private readonly memory: HistogramMemory;
+  /** Histogram slot of each node of the last level, and of the level being built. */
+  private previous = new Map<number, number>();
+  private current = new Map<number, number>();
   /** Features [from, to) of the range, whole 4-byte words: from and to are multiples of 4 (to may exceed p). */
   constructor(
     private readonly data: HistogramData,
@@ -78,59 +78,40 @@ export class HistogramRange {
     private readonly allowed: Uint8Array,
     private readonly params: SplitParams,
   ) {
-    this.words = new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4);
-    this.size = (to - from) * BIN_SLOTS;
+    this.memory = new HistogramMemory(data.rows, (to - from) >> 2);
+    this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2);
   }
 
   /** Builds or derives the histograms of a level's nodes and returns each node's best split. */
   level(nodes: readonly LevelNode[]): RangeSplit[] {
+    const memory = this.memory;
+    // A new tree (its root) comes with new gradients.
+    if (nodes.some((n) => n.parent < 0)) memory.loadPacked(this.data.packed);
     for (const n of nodes) {
       if (n.sibling >= 0) continue;
-      const hist = this.pool.pop() ?? new Float64Array(this.size);
-      hist.fill(0);
-      this.build(n.start, n.end, hist);
-      this.current.set(n.node, hist);
+      const slot = memory.allocate();
+      memory.add(this.data.order, n.start, n.end, slot);
+      this.current.set(n.node, slot);
     }
     for (const n of nodes) {
       if (n.sibling < 0) continue;
-      const parent = this.previous.get(n.parent) as Float64Array;
-      const sibling = this.current.get(n.sibling) as Float64Array;
-      for (let i = 0; i < this.size; i++) parent[i] -= sibling[i];
+      const slot = this.previous.get(n.parent) as number;
+      const parent = memory.view(slot);
+      const sibling = memory.view(this.current.get(n.sibling) as number);
+      for (let i = 0; i < parent.length; i++) parent[i] -= sibling[i];
       this.previous.delete(n.parent);
-      this.current.set(n.node, parent);
+      this.current.set(n.node, slot);
     }
-    for (const hist of this.previous.values()) this.pool.push(hist);
+    for (const slot of this.previous.values()) memory.release(slot);
     this.previous = this.current;
     this.current = new Map();
-    return nodes.map((n) => this.bestSplit(this.previous.get(n.node) as Float64Array, n.g, n.h));
+    return nodes.map((n) => this.bestSplit(memory.view(this.previous.get(n.node) as number), n.g, n.h));
   }
 
   /** Between trees: every histogram goes back to the pool. */
   reset(): void {
-    for (const hist of this.previous.values()) this.pool.push(hist);
+    for (const slot of this.previous.values()) this.memory.release(slot);
     this.previous.clear();
-  }
-
-  private build(start: number, end: number, hist: Float64Array): void {
-    const { order, packed } = this.data;
-    const words = this.words;
-    const rowWords = this.data.stride >> 2;
-    const w0 = this.from >> 2;
-    const w1 = this.to >> 2;
-    for (let i = start; i < end; i++) {
-      const r = order[i];
-      const p = packed[r];
-      const o = r * rowWords;
-      // Four features per 32-bit word; each feature's slot is 256 bins.
-      for (let w = w0; w < w1; w++) {
-        const word = words[o + w];
-        const base = (w - w0) << 10;
-        hist[base | (word & 255)] += p;
-        hist[(base + 256) | ((word >>> 8) & 255)] += p;
-        hist[(base + 512) | ((word >>> 16) & 255)] += p;
-        hist[(base + 768) | (word >>> 24)] += p;
-      }
-    }
   }
 
   /** Best split from quantised sums; gains use them scaled back to gradient units. */

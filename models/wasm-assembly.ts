@@ -1,16 +1,18 @@
 /**
- * What the SVM's hand-assembled WebAssembly modules (simd-dots.ts, simd-exp.ts) are written with:
- * instruction encodings, the module's sections, and loading it. Each module's bytes are spelled
- * out in its own file with the instruction each stands for; none is fetched or generated elsewhere.
+ * What the hand-assembled WebAssembly modules (svm/simd-dots.ts, svm/simd-exp.ts,
+ * trees/histogram-kernel.ts) are written with: instruction encodings, the module's sections, and
+ * loading it. Each module's bytes are spelled out in its own file with the instruction each stands
+ * for; none is fetched or generated elsewhere.
  */
 
 export const I32 = 0x7f;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 export const get = (i: number) => [0x20, i];
 export const set = (i: number) => [0x21, i];
 export const tee = (i: number) => [0x22, i];
-/** i32.const for 0..8191 (signed LEB128). */
-export const i32 = (n: number) => [0x41, ...(n < 64 ? [n] : [(n & 0x7f) | 0x80, n >> 7])];
+/** i32.const (its immediate is signed LEB128). */
+export const i32 = (n: number) => [0x41, ...sleb(n)];
 /** A SIMD instruction (prefix 0xfd, then the opcode as LEB128). */
 export const simd = (op: number) => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) | 0x80, op >> 7])];
 export const f64x2Add = simd(0xf0);
@@ -26,6 +28,18 @@ export function leb(n: number): number[] {
     out.push(byte);
   } while (n !== 0);
   return out;
+}
+
+/** Signed LEB128 of a 32-bit integer. */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
 }
 
 const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];

@@ -1,0 +1,55 @@
+import { rng } from '../../../lib/random';
+import { HistogramMemory } from '../../../models/trees/histogram-kernel';
+
+describe('gradient histograms in wasm', () => {
+  const next = rng(5);
+  const rows = 1003;
+  const rowWords = 5; // a row of 20 bin bytes; the memory takes words 1..3 of it
+  const bins = new Uint8Array(rows * rowWords * 4).map(() => Math.floor(next() * 256));
+  const words = new Uint32Array(bins.buffer);
+  // Packed gradients as the quantiser makes them: exact integers g·2^26 + h.
+  const packed = Float64Array.from({ length: rows }, () => Math.floor(next() * 255 - 127) * 2 ** 26 + Math.floor(next() * 256));
+
+  /** The histogram the JavaScript loop builds: feature f of the range, bin b at f·256 + b. */
+  const reference = (order: Int32Array, start: number, end: number, w0: number, nw: number) => {
+    const hist = new Float64Array(nw * 4 * 256);
+    for (let i = start; i < end; i++) {
+      const r = order[i];
+      for (let f = 0; f < nw * 4; f++) hist[f * 256 + bins[r * rowWords * 4 + w0 * 4 + f]] += packed[r];
+    }
+    return hist;
+  };
+
+  it('sums every row of a node into its bins as the JavaScript loop does, bit for bit, for any row count', () => {
+    const memory = new HistogramMemory(rows, 3);
+    memory.loadBins(words, rowWords, 1);
+    memory.loadPacked(packed);
+    const order = Int32Array.from({ length: rows }, (_, r) => r).filter(() => next() < 0.7);
+    for (const [start, end] of [[0, order.length], [3, 10], [5, 6], [7, 7], [1, 400]]) {
+      const slot = memory.allocate();
+      memory.add(order, start, end, slot);
+      expect(Array.from(memory.view(slot))).toEqual(Array.from(reference(order, start, end, 1, 3)));
+      memory.release(slot);
+    }
+  });
+
+  it('keeps every slot’s histogram through the memory growing, and hands out zeroed slots', () => {
+    const memory = new HistogramMemory(rows, 2);
+    memory.loadBins(words, rowWords, 0);
+    memory.loadPacked(packed);
+    const order = Int32Array.from({ length: rows }, (_, r) => r);
+    const built: Array<[number, number, number]> = [];
+    for (let k = 0; k < 40; k++) {
+      const slot = memory.allocate(); // 40 slots: more than the first reservation
+      const start = Math.floor(next() * 500);
+      const end = start + Math.floor(next() * 500);
+      memory.add(order, start, end, slot);
+      built.push([slot, start, end]);
+    }
+    for (const [slot, start, end] of built) expect(Array.from(memory.view(slot))).toEqual(Array.from(reference(order, start, end, 0, 2)));
+    memory.release(built[7][0]);
+    const again = memory.allocate();
+    expect(again).toBe(built[7][0]);
+    expect(memory.view(again).every((v) => v === 0)).toBe(true);
+  });
+});
