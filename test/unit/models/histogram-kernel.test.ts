@@ -1,4 +1,5 @@
 import { rng } from '../../../lib/random';
+import { partitionRows } from '../../../models/trees/gradient-histograms';
 import { HistogramMemory } from '../../../models/trees/histogram-kernel';
 
 describe('gradient histograms in wasm', () => {
@@ -51,5 +52,25 @@ describe('gradient histograms in wasm', () => {
     const again = memory.allocate();
     expect(again).toBe(built[7][0]);
     expect(memory.view(again).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('partitionRows', () => {
+  it('keeps left rows first and right rows after, each in their order, and counts the left ones', () => {
+    const next = rng(9);
+    const rows = 2000;
+    const columns = new Uint8Array(3 * rows).map(() => Math.floor(next() * 256));
+    const order = Int32Array.from({ length: rows }, (_, r) => r).filter(() => next() < 0.8);
+    for (const [start, end, feature, bin] of [[0, order.length, 1, 127], [10, 900, 2, 0], [5, 5, 0, 10], [0, order.length, 0, 255], [100, 1300, 2, 200]]) {
+      const before = order.slice();
+      const segment = Array.from(before.subarray(start, end));
+      const left = segment.filter((r) => columns[feature * rows + r] <= bin);
+      const right = segment.filter((r) => columns[feature * rows + r] > bin);
+      const nl = partitionRows(order, columns, rows, start, end, feature, bin, new Int32Array(rows));
+      expect(nl).toBe(left.length);
+      expect(Array.from(order.subarray(start, end))).toEqual([...left, ...right]);
+      expect(Array.from(order.subarray(0, start))).toEqual(Array.from(before.subarray(0, start)));
+      expect(Array.from(order.subarray(end))).toEqual(Array.from(before.subarray(end)));
+    }
   });
 });
