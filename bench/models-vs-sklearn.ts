@@ -23,6 +23,7 @@ import { headerValues } from '../models/svm/decision-function';
 import { classificationReportOf } from '../lib/validation/metrics';
 import type { FeatureMatrix } from '../models/model';
 import { peakRssMiB } from './peak-memory';
+import { sharedFloat64 } from '../lib/threads/shared-memory';
 import { sharedPool } from '../lib/threads/task-pool';
 
 /** What is compared, with the same settings on both sides (see bench/reference/models_sklearn.py). */
@@ -93,8 +94,19 @@ function writeMatrices(dir: string, name: 'train' | 'test', rows: readonly Row[]
 }
 
 function readMatrices(dir: string, name: 'train' | 'test', columns: string[]): { x: FeatureMatrix; y: Int32Array } {
-  const buf = fs.readFileSync(path.join(dir, `x_${name}.f64`));
-  const values = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  // Into shared memory, as the pipeline's datasetRows puts training rows.
+  const file = path.join(dir, `x_${name}.f64`);
+  const values = sharedFloat64(fs.statSync(file).size / 8);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; at < values.byteLength; ) {
+      const read = fs.readSync(fd, new Uint8Array(values.buffer, at, Math.min(values.byteLength - at, 2 ** 30)));
+      if (read === 0) throw new Error(`${file} ended after ${at} of ${values.byteLength} bytes`);
+      at += read;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
   const ybuf = fs.readFileSync(path.join(dir, `y_${name}.i32`));
   const y = new Int32Array(ybuf.buffer.slice(ybuf.byteOffset, ybuf.byteOffset + ybuf.byteLength));
   return { x: { values, rows: y.length, featureNames: columns }, y };

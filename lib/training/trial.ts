@@ -4,6 +4,7 @@
  * not recomputed, so a trial interrupted on one worker resumes on another.
  */
 import { algorithmByName } from '../../models/algorithms';
+import { sharedFloat64 } from '../threads/shared-memory';
 import type { FeatureMatrix } from '../../models/model';
 import { classificationReportOf } from '../validation/metrics';
 import { purgedKFold, type PurgedFold } from '../validation/splits';
@@ -49,7 +50,8 @@ export function evenlySpaced(indices: Int32Array, limit: number): Int32Array {
 /** The rows `indices` of the dataset as a model input. */
 export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: FeatureMatrix; y: Int32Array } {
   const p = ds.columns.length;
-  const values = new Float64Array(indices.length * p);
+  // In shared memory, so a model's pool threads read the rows without a copy.
+  const values = sharedFloat64(indices.length * p);
   const y = new Int32Array(indices.length);
   indices.forEach((r, i) => {
     values.set(ds.values.subarray(r * p, (r + 1) * p), i * p);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { rng } from '../../lib/random';
+import { isShared, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
@@ -133,11 +134,6 @@ function logLoss(raw: Float64Array, outputs: number, labels: Int32Array, from: n
   return loss / rows;
 }
 
-const shared = {
-  bytes: (n: number) => new Uint8Array(new SharedArrayBuffer(n)),
-  ints: (n: number) => new Int32Array(new SharedArrayBuffer(n * 4)),
-  floats: (n: number) => new Float64Array(new SharedArrayBuffer(n * 8)),
-};
 
 /** Feature ranges per thread, on 4-feature word boundaries, covering [0, stride). */
 function featureRanges(stride: number, threads: number): Array<[number, number]> {
@@ -162,10 +158,12 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const ranges = featureRanges(stride, input.threads ?? 1);
   const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
   // Binning is shared out by feature range too: each thread writes its columns of the same arrays.
-  const bins = shared.bytes(n * stride);
-  const columns = shared.bytes(n * p);
-  const values = pool ? new Float64Array(new SharedArrayBuffer(n * p * 8)) : x.values;
-  if (pool) values.set(x.values.subarray(0, n * p));
+  const bins = sharedBytes(n * stride);
+  const columns = sharedBytes(n * p);
+  // Pool threads bin their features from the rows in place when they are in shared memory (as
+  // datasetRows makes them); only other matrices are copied there.
+  const values = !pool || isShared(x.values) ? x.values : sharedFloat64(n * p);
+  if (values !== x.values) values.set(x.values.subarray(0, n * p));
   const clip = (to: number) => Math.min(to, p);
   const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
   const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
@@ -175,9 +173,9 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     stride,
     bins,
     binCounts: Int32Array.from(edges, (e) => e.length + 1),
-    order: shared.ints(n),
-    packed: shared.floats(n),
-    quantisation: shared.floats(3),
+    order: sharedInt32(n),
+    packed: sharedFloat64(n),
+    quantisation: sharedFloat64(3),
   };
   const quantiser = gradientQuantiser(n);
   const grad = new Float64Array(n);
@@ -206,7 +204,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     for (let r = 0; r < validRows; r++) validRaw.set(base, r * K);
   }
 
-  const allowed = shared.bytes(stride).fill(1, 0, p);
+  const allowed = sharedBytes(stride).fill(1, 0, p);
   const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
   const maxNodes = 2 ** Math.min(params.maxDepth, 20);
   const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, maxNodes));
@@ -223,7 +221,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   };
 
   const random = rng(input.seed);
-  const proba = new Float64Array(n * input.classes);
+  const proba = new Float64Array(K > 1 ? n * input.classes : 0);
   const inSample = new Uint8Array(n);
   const trees: Tree[] = [];
   const gains: Float64Array[] = [];
@@ -236,7 +234,8 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     for (const remote of remotes) remote.waitUntilServing(60_000);
     for (let round = 0; round < rounds; round++) {
       input.signal?.throwIfAborted();
-      for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
+      // Two classes: each row's sigmoid is taken in the gradient loop below, with no array between.
+      if (K > 1) for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
       // Rows drawn once per round (all outputs share them), kept ascending.
       let count = 0;
       for (let r = 0; r < n; r++) {
@@ -246,7 +245,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
       for (let k = 0; k < K; k++) {
         const cls = K === 1 ? 1 : k;
         for (let r = 0, o = 0; r < n; r++) {
-          const q = proba[r * input.classes + cls];
+          const q = K === 1 ? 1 / (1 + Math.exp(-trainRaw[r])) : proba[r * input.classes + cls];
           const w = weight?.[r] ?? 1;
           grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
           hess[r] = w * Math.max(q * (1 - q), 1e-16);

@@ -4,6 +4,7 @@
  * threads work on the others over shared memory, so a histogram is never copied between threads
  * and every feature's histogram is summed in the same order whatever the thread count.
  */
+import { sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
 import { HistogramMemory } from './histogram-kernel';
 
 /** Bins per feature slot; rows are stored with `stride` bytes (features padded to 4). */
@@ -189,7 +190,6 @@ export interface SharedRange {
 
 /** Shared memory for a remote range that can take levels of up to `maxNodes` nodes. */
 export function sharedRange(data: HistogramData, columns: Uint8Array, from: number, to: number, allowed: Uint8Array, params: SplitParams, maxNodes: number): SharedRange {
-  const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number) => new Type(new SharedArrayBuffer(n * Type.BYTES_PER_ELEMENT));
   return {
     data,
     columns,
@@ -197,11 +197,11 @@ export function sharedRange(data: HistogramData, columns: Uint8Array, from: numb
     to,
     allowed,
     params,
-    control: shared(Int32Array, 8),
-    nodeInts: shared(Int32Array, maxNodes * NODE_INTS),
-    nodeFloats: shared(Float64Array, maxNodes * 2),
-    splits: shared(Float64Array, maxNodes * SPLIT_FLOATS),
-    error: shared(Uint8Array, 2048),
+    control: sharedInt32(8),
+    nodeInts: sharedInt32(maxNodes * NODE_INTS),
+    nodeFloats: sharedFloat64(maxNodes * 2),
+    splits: sharedFloat64(maxNodes * SPLIT_FLOATS),
+    error: sharedBytes(2048),
   };
 }
 

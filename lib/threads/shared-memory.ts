@@ -1,0 +1,11 @@
+/**
+ * Typed arrays in shared memory. Pool threads read them in place: a matrix built here reaches a
+ * training's threads without being copied (a first copy of a 200k × 61 matrix costs ~0.3 s on a
+ * 2-core VM, most of it the kernel mapping fresh pages).
+ */
+export const sharedBytes = (n: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(n));
+export const sharedInt32 = (n: number): Int32Array => new Int32Array(new SharedArrayBuffer(n * 4));
+export const sharedFloat64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+
+/** Whether other threads can see this array's memory. */
+export const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
