@@ -1,5 +1,5 @@
 /**
- * What the hand-assembled WebAssembly modules (svm/simd-dots.ts, svm/simd-exp.ts,
+ * What the hand-assembled WebAssembly modules (svm/simd-dots.ts, simd-exp.ts,
  * trees/histogram-kernel.ts) are written with: instruction encodings, the module's sections, and
  * loading it. Each module's bytes are spelled out in its own file with the instruction each stands
  * for; none is fetched or generated elsewhere.

@@ -6,7 +6,7 @@
  */
 
 import { SimdDots } from './simd-dots';
-import { simdExp } from './simd-exp';
+import { simdExp } from '../simd-exp';
 
 export interface KernelExpansion {
   p: number;

@@ -29,7 +29,7 @@
  */
 
 import { PairedRows } from './simd-dots';
-import { simdExp } from './simd-exp';
+import { simdExp } from '../simd-exp';
 
 export interface SmoOptions {
   kernel: 'rbf' | 'linear';

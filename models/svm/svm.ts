@@ -37,7 +37,7 @@ import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, 
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
 import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
 import { binaryModelFromText, expWeightedSum, headerValues, kernelExpansion, kernelSum, plattProbability, type BinaryModelText, type KernelExpansion } from './decision-function';
-import { simdExp } from './simd-exp';
+import { simdExp } from '../simd-exp';
 import { planSvmJobs, runSvmJob, sharedKernelFor, type SvmJob, type SvmJobResult } from './probability';
 import { SimdDots } from './simd-dots';
 

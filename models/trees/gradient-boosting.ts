@@ -9,6 +9,7 @@ import { rng } from '../../lib/random';
 import { isShared, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
+import { simdExp } from '../simd-exp';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
@@ -244,8 +245,10 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
       }
       for (let k = 0; k < K; k++) {
         const cls = K === 1 ? 1 : k;
+        // Two classes: the sigmoid's exp for every row at once, with Math.exp's bits.
+        const e = K === 1 ? negatedExp(trainRaw, n) : proba;
         for (let r = 0, o = 0; r < n; r++) {
-          const q = K === 1 ? 1 / (1 + Math.exp(-trainRaw[r])) : proba[r * input.classes + cls];
+          const q = K === 1 ? 1 / (1 + e[r]) : proba[r * input.classes + cls];
           const w = weight?.[r] ?? 1;
           grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
           hess[r] = w * Math.max(q * (1 - q), 1e-16);
@@ -352,6 +355,14 @@ function gradientQuantiser(n: number): (grad: Float64Array, hess: Float64Array, 
     quantisation[1] = 1 / gScale;
     quantisation[2] = 1 / hScale;
   };
+}
+
+/** exp(−v) of the first n values, from this thread's SIMD exp (a view valid until its next use). */
+function negatedExp(v: Float64Array, n: number): Float64Array {
+  const exp = simdExp();
+  const input = exp.input(n);
+  for (let r = 0; r < n; r++) input[r] = -v[r];
+  return exp.run(n);
 }
 
 /** Marks a random share of the p features as allowed for the next tree (partial Fisher–Yates). */

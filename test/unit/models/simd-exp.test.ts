@@ -1,7 +1,7 @@
 import { rng } from '../../../lib/random';
 import { kernelExpansion, kernelSum } from '../../../models/svm/decision-function';
 import { SimdDots } from '../../../models/svm/simd-dots';
-import { SimdExp } from '../../../models/svm/simd-exp';
+import { SimdExp } from '../../../models/simd-exp';
 
 describe('exp in SIMD wasm', () => {
   const exp = new SimdExp();

@@ -9,10 +9,11 @@
  * Math.E for it), are reported back and left to Math.exp.
  *
  * Why: an RBF kernel value is one exp, and at 8–13 ns a call Math.exp was most of the time the SVM
- * spent outside its dot products (training columns, predictions, permutation importance).
+ * spent outside its dot products (training columns, predictions, permutation importance); and
+ * boosting takes one sigmoid per row and round (20 M in a 200k-row, 100-round fit).
  */
 
-import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from '../wasm-assembly';
+import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from './wasm-assembly';
 
 const v128Load = [...simd(0x00), 0x04, 0x00]; // align 2^4, offset 0
 const v128Store = [...simd(0x0b), 0x04, 0x00];
