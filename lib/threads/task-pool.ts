@@ -17,8 +17,17 @@ export class TaskPool {
   private readonly inFlight: number[];
   private nextId = 0;
 
-  constructor(readonly size: number) {
-    this.inFlight = new Array<number>(size).fill(0);
+  constructor(private threads: number) {
+    this.inFlight = new Array<number>(threads).fill(0);
+  }
+
+  get size(): number {
+    return this.threads;
+  }
+
+  /** Takes up to `size` threads (never fewer than now); the new ones start on first use. */
+  grow(size: number): void {
+    while (this.threads < size) this.inFlight[this.threads++] = 0;
   }
 
   private worker(i: number): Worker {
@@ -90,9 +99,15 @@ export class TaskPool {
 }
 
 let shared: TaskPool | undefined;
-/** The process-wide pool; `threads` counts the calling thread, so the pool holds threads - 1. */
+/**
+ * The process-wide pool; `threads` counts the calling thread, so the pool holds at least
+ * threads - 1. It grows when a caller asks for more than an earlier one did: a job that keeps one
+ * task running on each of its threads (boosting's histogram ranges) would otherwise wait forever
+ * for a second task queued behind the first on the same thread.
+ */
 export function sharedPool(threads: number): TaskPool | undefined {
   if (threads <= 1) return undefined;
   shared ??= new TaskPool(threads - 1);
+  shared.grow(threads - 1);
   return shared;
 }
