@@ -5,15 +5,15 @@
  * in time order, so the slice is the most recent data, never a random sample of it).
  */
 import { z } from 'zod';
-import { rng } from '../../lib/random';
+import { Mulberry32 } from '../../lib/random';
 import { isShared, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
-import { simdExp } from '../simd-exp';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
 import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
+import { addLeafValue, quantisationScales, quantisationWidths, quantiseRows, rowGradients, toProbabilities, type RowState } from './gradient-rows';
 import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
@@ -36,21 +36,6 @@ export const gradientBoostingParamsSchema = z.object({
   earlyStoppingRounds: z.number().int().min(1).default(10),
 });
 export type GradientBoostingParams = z.input<typeof gradientBoostingParamsSchema>;
-
-/** Raw scores → probabilities: sigmoid for one output, softmax for several. */
-function toProbabilities(raw: Float64Array, offset: number, outputs: number, out: Float64Array, outOffset: number): void {
-  if (outputs === 1) {
-    const p1 = 1 / (1 + Math.exp(-raw[offset]));
-    out[outOffset] = 1 - p1;
-    out[outOffset + 1] = p1;
-    return;
-  }
-  let max = -Infinity;
-  for (let k = 0; k < outputs; k++) max = Math.max(max, raw[offset + k]);
-  let sum = 0;
-  for (let k = 0; k < outputs; k++) sum += out[outOffset + k] = Math.exp(raw[offset + k] - max);
-  for (let k = 0; k < outputs; k++) out[outOffset + k] /= sum;
-}
 
 export class GradientBoostingModel implements TrainedModel {
   readonly algorithm = 'gradient_boosting';
@@ -178,9 +163,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     packed: sharedFloat64(n),
     quantisation: sharedFloat64(3),
   };
-  const quantiser = gradientQuantiser(n);
-  const grad = new Float64Array(n);
-  const hess = new Float64Array(n);
+  const widths = quantisationWidths(n);
   const validBins = binRows(slice(x, n, x.rows), edges, stride);
   const labels = input.labels;
   const weight = input.weights;
@@ -208,7 +191,29 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const allowed = sharedBytes(stride).fill(1, 0, p);
   const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
   const maxNodes = 2 ** Math.min(params.maxDepth, 20);
-  const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, maxNodes));
+  // Per-row state in shared memory: each round's per-row steps are split between the threads.
+  const toShared = <T extends Float64Array | Int32Array>(a: T): T => {
+    if (!pool || isShared(a)) return a;
+    const copy = (a instanceof Float64Array ? sharedFloat64(a.length) : sharedInt32(a.length)) as T;
+    copy.set(a);
+    return copy;
+  };
+  const rowState: RowState = {
+    K,
+    classes: input.classes,
+    raw: toShared(trainRaw),
+    proba: sharedFloat64(K > 1 ? n * input.classes : 0),
+    labels: toShared(labels.subarray(0, n)),
+    weights: weight && toShared(weight.subarray(0, n)),
+    inSample: sharedBytes(n),
+    grad: sharedFloat64(n),
+    hess: sharedFloat64(n),
+    order: data.order,
+    packed: data.packed,
+    ...widths,
+  };
+  trainRaw = rowState.raw;
+  const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, rowState, maxNodes));
   const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
   const remotes = served.map((range) => new RemoteHistogramRange(range));
   const ctx: GradientTreeContext = {
@@ -221,9 +226,6 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     scratch: new Int32Array(n),
   };
 
-  const random = rng(input.seed);
-  const proba = new Float64Array(K > 1 ? n * input.classes : 0);
-  const inSample = new Uint8Array(n);
   const trees: Tree[] = [];
   const gains: Float64Array[] = [];
   const earlyStopping = validRows > 0;
@@ -233,10 +235,14 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   let roundsRun = 0;
   try {
     for (const remote of remotes) remote.waitUntilServing(60_000);
+    const stream = new Mulberry32(input.seed);
+    const random = stream.next;
+    const { inSample } = rowState;
+    // Rows [0, n) and order positions [0, count) are split evenly: this thread takes the first share.
+    const parts = 1 + remotes.length;
+    const shares = (total: number) => Array.from({ length: parts + 1 }, (_, t) => Math.floor((t * total) / parts));
     for (let round = 0; round < rounds; round++) {
       input.signal?.throwIfAborted();
-      // Two classes: each row's sigmoid is taken in the gradient loop below, with no array between.
-      if (K > 1) for (let r = 0; r < n; r++) toProbabilities(trainRaw, r * K, K, proba, r * input.classes);
       // Rows drawn once per round (all outputs share them), kept ascending.
       let count = 0;
       for (let r = 0; r < n; r++) {
@@ -244,26 +250,42 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
         if (inSample[r]) count++;
       }
       for (let k = 0; k < K; k++) {
-        const cls = K === 1 ? 1 : k;
-        // Two classes: the sigmoid's exp for every row at once, with Math.exp's bits.
-        const e = K === 1 ? negatedExp(trainRaw, n) : proba;
-        for (let r = 0, o = 0; r < n; r++) {
-          const q = K === 1 ? 1 / (1 + e[r]) : proba[r * input.classes + cls];
-          const w = weight?.[r] ?? 1;
-          grad[r] = w * (q - (labels[r] === cls ? 1 : 0));
-          hess[r] = w * Math.max(q * (1 - q), 1e-16);
-          if (inSample[r]) data.order[o++] = r;
+        const rowShares = shares(n);
+        const allSampled = count === n;
+        remotes.forEach((remote, t) => remote.startGradients(k, rowShares[t + 1], rowShares[t + 2], allSampled));
+        let [gAbs, hTop] = rowGradients(rowState, k, 0, rowShares[1], allSampled);
+        for (const remote of remotes) {
+          const [g, h] = remote.finishGradients();
+          gAbs = Math.max(gAbs, g);
+          hTop = Math.max(hTop, h);
         }
-        quantiser(grad, hess, data.order.subarray(0, count), data.packed, data.quantisation, random);
+        if (!allSampled) for (let r = 0, o = 0; r < n; r++) if (inSample[r]) data.order[o++] = r;
+        // One draw per sampled row, numbered by its position, so each thread computes its own.
+        const drawState = stream.take(count);
+        const [gScale, hScale] = quantisationScales(rowState, gAbs, hTop);
+        const positions = shares(count);
+        remotes.forEach((remote, t) => remote.startQuantise(positions[t + 1], positions[t + 2], gScale, hScale, drawState));
+        quantiseRows(rowState, 0, positions[1], gScale, hScale, drawState);
+        for (const remote of remotes) remote.finish();
+        data.quantisation.set([rowState.shift, 1 / gScale, 1 / hScale]);
         if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
         const grown = growGradientTree(ctx, count);
         trees.push(grown.tree);
         gains.push(grown.gain);
+        // Each share of positions gets the pieces of the leaves' segments that fall in it.
         const { leaves } = grown;
-        for (let l = 0; l < leaves.length; l += 3) {
-          const v = grown.tree.value[leaves[l]];
-          for (let i = leaves[l + 1]; i < leaves[l + 2]; i++) trainRaw[data.order[i] * K + k] += v;
-        }
+        const pieces = (from: number, to: number) => {
+          const out: Array<[number, number, number, number]> = [];
+          for (let l = 0; l < leaves.length; l += 3) {
+            const start = Math.max(leaves[l + 1], from);
+            const end = Math.min(leaves[l + 2], to);
+            if (start < end) out.push([start, end, k, grown.tree.value[leaves[l]]]);
+          }
+          return out;
+        };
+        remotes.forEach((remote, t) => remote.startLeaves(pieces(positions[t + 1], positions[t + 2])));
+        for (const [start, end, , value] of pieces(0, positions[1])) addLeafValue(rowState, k, value, start, end);
+        for (const remote of remotes) remote.finish();
         if (count < n) for (let r = 0; r < n; r++) if (!inSample[r]) trainRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, data.bins, r * stride)];
         for (let r = 0; r < validRows; r++) validRaw[r * K + k] += grown.tree.value[binnedLeafOf(grown.tree, grown.binThreshold, validBins, r * stride)];
       }
@@ -316,54 +338,6 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
     return new GradientBoostingModel(state.featureNames, state.classes, params, base, treesFrom([sizesAgain, ...arrays], 1), gain);
   },
 };
-
-/**
- * Stochastic rounding of gradients and hessians to integers packed as g·2^S + h (see
- * gradient-histograms.ts). The bit widths follow the row count so that every sum stays an exact
- * integer below 2^53: 8 bits up to ~250,000 rows, fewer above, refused beyond 8 million rows.
- */
-function gradientQuantiser(n: number): (grad: Float64Array, hess: Float64Array, rows: Int32Array, packed: Float64Array, quantisation: Float64Array, random: () => number) => void {
-  const bits = Math.min(8, Math.floor((52 - 2 * Math.log2(Math.max(n, 2))) / 2));
-  if (bits < 3) throw new Error(`gradient_boosting: ${n} rows exceed what quantised histograms can sum exactly (8 million); subsample the rows`);
-  const hMax = 2 ** bits - 1;
-  const gMax = 2 ** (bits - 1) - 1;
-  const shift = 2 ** Math.ceil(Math.log2(n * hMax + 1));
-  return (grad, hess, rows, packed, quantisation, random) => {
-    let gAbs = 0;
-    let hTop = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const g = grad[r];
-      if (g > gAbs) gAbs = g;
-      else if (-g > gAbs) gAbs = -g;
-      if (hess[r] > hTop) hTop = hess[r];
-    }
-    const gScale = gAbs > 0 ? gMax / gAbs : 1;
-    const hScale = hTop > 0 ? hMax / hTop : 1;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      // Unbiased: each rounds up with probability equal to its fraction (one draw serves both).
-      const u = random();
-      let gq = Math.floor(grad[r] * gScale + u);
-      if (gq > gMax) gq = gMax;
-      else if (gq < -gMax) gq = -gMax;
-      let hq = Math.floor(hess[r] * hScale + u);
-      if (hq > hMax) hq = hMax;
-      packed[r] = gq * shift + hq;
-    }
-    quantisation[0] = shift;
-    quantisation[1] = 1 / gScale;
-    quantisation[2] = 1 / hScale;
-  };
-}
-
-/** exp(−v) of the first n values, from this thread's SIMD exp (a view valid until its next use). */
-function negatedExp(v: Float64Array, n: number): Float64Array {
-  const exp = simdExp();
-  const input = exp.input(n);
-  for (let r = 0; r < n; r++) input[r] = -v[r];
-  return exp.run(n);
-}
 
 /** Marks a random share of the p features as allowed for the next tree (partial Fisher–Yates). */
 function sampleFeatures(allowed: Uint8Array, p: number, share: number, random: () => number): void {

@@ -5,6 +5,7 @@
  * and every feature's histogram is summed in the same order whatever the thread count.
  */
 import { sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
+import { addLeafValue, quantiseRows, rowGradients, type RowState } from './gradient-rows';
 import { HistogramMemory } from './histogram-kernel';
 
 /** Bins per feature slot; rows are stored with `stride` bytes (features padded to 4). */
@@ -155,14 +156,19 @@ export class HistogramRange {
 }
 
 /**
- * A range served by a pool thread. Commands and results travel through shared memory and the two
- * threads hand over with Atomics (microseconds), not messages: a tree needs one hand-over per level.
+ * A range served by a pool thread, which also takes its share of each round's per-row steps
+ * (gradient-rows.ts) and of each level's partitions. Commands and results travel through shared
+ * memory and the two threads hand over with Atomics (microseconds), not messages: a tree needs
+ * one hand-over per level.
  */
 const enum Op {
   Level = 1,
   Reset = 2,
   Stop = 3,
   Partition = 4,
+  Gradients = 5,
+  Quantise = 6,
+  Leaves = 7,
 }
 const REQUEST = 0;
 const DONE = 1;
@@ -181,6 +187,8 @@ export interface SharedRange {
   to: number;
   allowed: Uint8Array;
   params: SplitParams;
+  /** The round's per-row state: the thread also takes its share of each round's per-row steps. */
+  rowState: RowState;
   control: Int32Array;
   nodeInts: Int32Array;
   nodeFloats: Float64Array;
@@ -189,9 +197,10 @@ export interface SharedRange {
 }
 
 /** Shared memory for a remote range that can take levels of up to `maxNodes` nodes. */
-export function sharedRange(data: HistogramData, columns: Uint8Array, from: number, to: number, allowed: Uint8Array, params: SplitParams, maxNodes: number): SharedRange {
+export function sharedRange(data: HistogramData, columns: Uint8Array, from: number, to: number, allowed: Uint8Array, params: SplitParams, rowState: RowState, maxNodes: number): SharedRange {
   return {
     data,
+    rowState,
     columns,
     from,
     to,
@@ -220,7 +229,17 @@ export function serveHistogramRange(shared: SharedRange): void {
     try {
       if (op === Op.Stop) return;
       if (op === Op.Reset) range.reset();
-      else if (op === Op.Partition) {
+      else if (op === Op.Gradients) {
+        const [k, from, to, allSampled] = shared.nodeInts;
+        shared.splits.set(rowGradients(shared.rowState, k, from, to, allSampled === 1));
+      } else if (op === Op.Quantise) quantiseRows(shared.rowState, shared.nodeInts[0], shared.nodeInts[1], shared.nodeFloats[0], shared.nodeFloats[1], shared.nodeFloats[2]);
+      else if (op === Op.Leaves) {
+        const count = Atomics.load(control, COUNT);
+        for (let i = 0; i < count; i++) {
+          const a = shared.nodeInts.subarray(i * NODE_INTS);
+          addLeafValue(shared.rowState, a[2], shared.nodeFloats[i], a[0], a[1]);
+        }
+      } else if (op === Op.Partition) {
         const count = Atomics.load(control, COUNT);
         for (let i = 0; i < count; i++) {
           const a = shared.nodeInts.subarray(i * NODE_INTS);
@@ -290,6 +309,38 @@ export class RemoteHistogramRange {
   finishPartition(count: number): number[] {
     this.await();
     return Array.from({ length: count }, (_, i) => this.shared.splits[i * SPLIT_FLOATS]);
+  }
+
+  /** Gradients of output k for rows [from, to) (see rowGradients); finishGradients gives their largest |g| and h. */
+  startGradients(k: number, from: number, to: number, allSampled: boolean): void {
+    this.shared.nodeInts.set([k, from, to, allSampled ? 1 : 0]);
+    this.send(Op.Gradients);
+  }
+
+  finishGradients(): [number, number] {
+    this.await();
+    return [this.shared.splits[0], this.shared.splits[1]];
+  }
+
+  /** Quantises the sampled rows at order positions [from, to); then finish(). */
+  startQuantise(from: number, to: number, gScale: number, hScale: number, drawState: number): void {
+    this.shared.nodeInts.set([from, to]);
+    this.shared.nodeFloats.set([gScale, hScale, drawState]);
+    this.send(Op.Quantise);
+  }
+
+  /** Adds leaf values to the rows at order positions: (start, end, k, value) each; then finish(). */
+  startLeaves(pieces: ReadonlyArray<readonly [number, number, number, number]>): void {
+    pieces.forEach(([start, end, k, value], i) => {
+      this.shared.nodeInts.set([start, end, k], i * NODE_INTS);
+      this.shared.nodeFloats[i] = value;
+    });
+    Atomics.store(this.shared.control, COUNT, pieces.length);
+    this.send(Op.Leaves);
+  }
+
+  finish(): void {
+    this.await();
   }
 
   stop(): void {
