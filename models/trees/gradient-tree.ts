@@ -41,8 +41,7 @@ export interface GrownGradientTree {
 
 /** Grows a tree on the rows data.order[0..count), with this tree's gradients set (ctx.grad/hess, data.packed). */
 export function growGradientTree(ctx: GradientTreeContext, count: number): GrownGradientTree {
-  const { data, params, columns, scratch } = ctx;
-  const n = data.rows;
+  const { data, params } = ctx;
   const feature: number[] = [];
   const threshold: number[] = [];
   const binThreshold: number[] = [];
@@ -86,23 +85,7 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
       for (const r of remote) if (r[i].gain > split.gain) split = r[i];
       return split;
     });
-    // Partitions are shared out between this thread and the pool threads (fewest rows first);
-    // each node's result is the same whichever thread does it.
-    const splitting = level.map((_, i) => i).filter((i) => splits[i].feature >= 0);
-    const workers = 1 + ctx.remotes.length;
-    const load = new Array<number>(workers).fill(0);
-    const assigned: number[][] = Array.from({ length: workers }, () => []);
-    for (const i of splitting) {
-      const t = load.indexOf(Math.min(...load));
-      assigned[t].push(i);
-      load[t] += level[i].end - level[i].start;
-    }
-    const task = (i: number) => [level[i].start, level[i].end, splits[i].feature, splits[i].bin] as const;
-    ctx.remotes.forEach((range, t) => range.startPartition(assigned[t + 1].map(task)));
-    const leftCount = new Map<number, number>();
-    for (const i of assigned[0]) leftCount.set(i, partitionRows(data.order, columns, n, ...task(i), scratch));
-    ctx.remotes.forEach((range, t) => range.finishPartition(assigned[t + 1].length).forEach((nl, k) => leftCount.set(assigned[t + 1][k], nl)));
-
+    const leftCount = partitionLevel(ctx, level, splits);
     level.forEach((node, i) => {
       const split = splits[i];
       if (split.feature < 0) {
@@ -138,6 +121,66 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
     gain,
     leaves,
   };
+}
+
+/**
+ * Partitions the rows of every node of a level that splits, shared out between this thread and
+ * the pool threads (fewest rows first). A node with more than a thread's fair share of the level's
+ * rows (the root, always) is cut into one chunk per thread, and the chunks' left and right parts
+ * are joined after: the same order as one pass over the node, whichever thread does what.
+ * Returns each splitting node's count of left rows.
+ */
+function partitionLevel(ctx: GradientTreeContext, level: readonly LevelNode[], splits: readonly RangeSplit[]): Map<number, number> {
+  const { data, columns, scratch } = ctx;
+  const order = data.order;
+  const splitting = level.map((_, i) => i).filter((i) => splits[i].feature >= 0);
+  const workers = 1 + ctx.remotes.length;
+  const fair = splitting.reduce((a, i) => a + level[i].end - level[i].start, 0) / workers;
+  const load = new Array<number>(workers).fill(0);
+  const pieces: Array<Array<{ node: number; start: number; end: number }>> = Array.from({ length: workers }, () => []);
+  for (const i of splitting) {
+    const { start, end } = level[i];
+    if (workers > 1 && end - start > fair) {
+      for (let t = 0; t < workers; t++) {
+        const piece = { node: i, start: start + Math.floor((t * (end - start)) / workers), end: start + Math.floor(((t + 1) * (end - start)) / workers) };
+        pieces[t].push(piece);
+        load[t] += piece.end - piece.start;
+      }
+      continue;
+    }
+    const t = load.indexOf(Math.min(...load));
+    pieces[t].push({ node: i, start, end });
+    load[t] += end - start;
+  }
+  const task = (pc: { node: number; start: number; end: number }) => [pc.start, pc.end, splits[pc.node].feature, splits[pc.node].bin] as const;
+  ctx.remotes.forEach((range, t) => range.startPartition(pieces[t + 1].map(task)));
+  const done = new Map<number, Array<[number, number]>>(); // node → (chunk start, its left count)
+  const record = (pc: { node: number; start: number }, nl: number) => {
+    const chunks = done.get(pc.node);
+    if (chunks) chunks.push([pc.start, nl]);
+    else done.set(pc.node, [[pc.start, nl]]);
+  };
+  for (const pc of pieces[0]) record(pc, partitionRows(order, columns, data.rows, ...task(pc), scratch));
+  ctx.remotes.forEach((range, t) => range.finishPartition(pieces[t + 1].length).forEach((nl, k) => record(pieces[t + 1][k], nl)));
+  const leftCount = new Map<number, number>();
+  for (const [i, chunks] of done) {
+    chunks.sort((a, b) => a[0] - b[0]);
+    const start = level[i].start;
+    let nl = 0;
+    // [start, cs) holds the chunks so far, left rows then right ones; move this chunk's left rows
+    // in front of their right ones.
+    for (const [cs, cnl] of chunks) {
+      if (cnl > 0 && cs > start + nl) {
+        const right = cs - (start + nl);
+        scratch.set(order.subarray(start + nl, cs));
+        order.copyWithin(start + nl, cs, cs + cnl);
+        order.set(scratch.subarray(0, right), start + nl + cnl);
+      }
+      nl += cnl;
+    }
+    leftCount.set(i, nl);
+  }
+  return leftCount;
 }
 
 /** Leaf index of a binned row (row-major bins, `stride` bytes per row). */
