@@ -45,20 +45,33 @@ export function sleb(n: number): number[] {
 const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
 const name = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
 
+export interface Signature {
+  /** Count of i32 parameters. */
+  params: number;
+  results: number[];
+}
+
 /**
- * A module of functions that all have one type (`params` i32s, returning `results`), one memory
- * (exported as "memory"), and each function exported under its name.
+ * A module of functions with i32 parameters (each of `signature`'s type unless it names its own),
+ * one memory (exported as "memory"), and each function exported under its name.
  */
-export function moduleBytes(signature: { params: number; results: number[] }, functions: ReadonlyArray<{ name: string; locals: number[]; body: number[] }>): Uint8Array {
+export function moduleBytes(signature: Signature, functions: ReadonlyArray<{ name: string; locals: number[]; body: number[]; signature?: Signature }>): Uint8Array {
   const count = functions.length;
+  const typeOf = (t: Signature) => [0x60, t.params, ...new Array<number>(t.params).fill(I32), t.results.length, ...t.results];
+  const types: string[] = [];
+  const typeIndex = functions.map((f) => {
+    const key = JSON.stringify(typeOf(f.signature ?? signature));
+    if (!types.includes(key)) types.push(key);
+    return types.indexOf(key);
+  });
   const code = (f: { locals: number[]; body: number[] }) => {
     const bytes = [...f.locals, ...f.body];
     return [...leb(bytes.length), ...bytes];
   };
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, signature.params, ...new Array<number>(signature.params).fill(I32), signature.results.length, ...signature.results]),
-    ...section(3, [count, ...new Array<number>(count).fill(0x00)]),
+    ...section(1, [types.length, ...types.flatMap((t) => JSON.parse(t) as number[])]),
+    ...section(3, [count, ...typeIndex]),
     ...section(5, [0x01, 0x00, 0x01]), // one memory, min 1 page
     ...section(7, [count + 1, ...functions.flatMap((f, k) => [...name(f.name), 0x00, k]), ...name('memory'), 0x02, 0x00]),
     ...section(10, [count, ...functions.flatMap(code)]),

@@ -218,9 +218,8 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const remotes = served.map((range) => new RemoteHistogramRange(range));
   const ctx: GradientTreeContext = {
     data,
-    columns,
     edges,
-    local: new HistogramRange(data, ranges[0][0], ranges[0][1], allowed, splitParams),
+    local: new HistogramRange(data, ranges[0][0], ranges[0][1], allowed, splitParams, columns),
     remotes,
     params: { maxDepth: params.maxDepth, minChildWeight: params.minChildWeight, lambda: params.lambda, learningRate: params.learningRate },
     scratch: new Int32Array(n),

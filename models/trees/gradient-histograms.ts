@@ -79,9 +79,17 @@ export class HistogramRange {
     /** 1 for the features the current tree may split on (column subsampling); may live in shared memory. */
     private readonly allowed: Uint8Array,
     private readonly params: SplitParams,
+    /** Column-major bins of every feature (columns[j * rows + r]), for partitions. */
+    columns: Uint8Array,
   ) {
-    this.memory = new HistogramMemory(data.rows, (to - from) >> 2);
+    this.memory = new HistogramMemory(data.rows, (to - from) >> 2, columns.length / data.rows);
     this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2);
+    this.memory.loadColumns(columns);
+  }
+
+  /** Partitions the tree's rows order[start..end) on feature <= bin; returns the left count (see HistogramMemory.partition). */
+  partition(start: number, end: number, feature: number, bin: number): number {
+    return this.memory.partition(this.data.order, start, end, feature, bin);
   }
 
   /** Builds or derives the histograms of a level's nodes and returns each node's best split. */
@@ -123,6 +131,7 @@ export class HistogramRange {
     const g = gq * gUnit;
     const h = hq * hUnit;
     const parentScore = (g * g) / (h + lambda);
+    const perShift = 1 / shift; // exact, as shift is a power of two: a multiply instead of a divide
     const best: RangeSplit = { gain: minGain, feature: -1, bin: -1, gl: 0, hl: 0 };
     const last = Math.min(this.to, this.data.binCounts.length);
     for (let j = this.from; j < last; j++) {
@@ -132,7 +141,7 @@ export class HistogramRange {
       let cumulative = 0;
       for (let b = 0; b < nb - 1; b++) {
         cumulative += hist[base + b];
-        const glq = Math.floor(cumulative / shift);
+        const glq = Math.floor(cumulative * perShift);
         const hlq = cumulative - glq * shift;
         const hl = hlq * hUnit;
         if (hl < minChildWeight) continue;
@@ -217,8 +226,7 @@ export function sharedRange(data: HistogramData, columns: Uint8Array, from: numb
 /** The pool thread's side: serves levels until told to stop. */
 export function serveHistogramRange(shared: SharedRange): void {
   const { control } = shared;
-  const range = new HistogramRange(shared.data, shared.from, shared.to, shared.allowed, shared.params);
-  const scratch = new Int32Array(shared.data.rows);
+  const range = new HistogramRange(shared.data, shared.from, shared.to, shared.allowed, shared.params, shared.columns);
   let seen = 0;
   Atomics.store(control, READY, 1);
   Atomics.notify(control, READY);
@@ -243,7 +251,7 @@ export function serveHistogramRange(shared: SharedRange): void {
         const count = Atomics.load(control, COUNT);
         for (let i = 0; i < count; i++) {
           const a = shared.nodeInts.subarray(i * NODE_INTS);
-          shared.splits[i * SPLIT_FLOATS] = partitionRows(shared.data.order, shared.columns, shared.data.rows, a[0], a[1], a[2], a[3], scratch);
+          shared.splits[i * SPLIT_FLOATS] = range.partition(a[0], a[1], a[2], a[3]);
         }
       } else {
         const count = Atomics.load(control, COUNT);
@@ -365,26 +373,4 @@ export class RemoteHistogramRange {
     const failed = Atomics.load(control, FAILED);
     if (failed > 0) throw new Error(`histogram thread failed: ${Buffer.from(this.shared.error.subarray(0, failed)).toString()}`);
   }
-}
-
-/**
- * Stable partition of order[start..end) on feature <= bin: left rows stay in front, right rows
- * follow, both still ascending (so column reads stay sequential). Returns the left count.
- */
-export function partitionRows(order: Int32Array, columns: Uint8Array, rows: number, start: number, end: number, feature: number, bin: number, scratch: Int32Array): number {
-  let nl = 0;
-  let nr = 0;
-  const column = feature * rows;
-  // Without a branch: the row goes to both places and one count moves on. A split sends rows
-  // either way unpredictably, and mispredicted branches took most of this loop's time.
-  for (let k = start; k < end; k++) {
-    const r = order[k];
-    const right = (bin - columns[column + r]) >>> 31;
-    order[start + nl] = r;
-    scratch[nr] = r;
-    nl += 1 - right;
-    nr += right;
-  }
-  order.set(scratch.subarray(0, nr), start + nl);
-  return nl;
 }

@@ -5,7 +5,7 @@
  * features are split into ranges worked on by different threads (see gradient-histograms.ts).
  */
 import type { Tree } from './classification-tree';
-import { partitionRows, unpack, type HistogramData, type HistogramRange, type LevelNode, type RangeSplit, type RemoteHistogramRange } from './gradient-histograms';
+import { unpack, type HistogramData, type HistogramRange, type LevelNode, type RangeSplit, type RemoteHistogramRange } from './gradient-histograms';
 
 export interface GradientTreeParams {
   maxDepth: number;
@@ -19,8 +19,6 @@ export interface GradientTreeParams {
 
 export interface GradientTreeContext {
   data: HistogramData;
-  /** Column-major bins (columns[j * rows + r]) for partitioning rows, which stay ascending in a node. */
-  columns: Uint8Array;
   edges: readonly Float64Array[];
   /** The calling thread's range (the first features) and the pool threads' ranges, in feature order. */
   local: HistogramRange;
@@ -131,7 +129,7 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
  * Returns each splitting node's count of left rows.
  */
 function partitionLevel(ctx: GradientTreeContext, level: readonly LevelNode[], splits: readonly RangeSplit[]): Map<number, number> {
-  const { data, columns, scratch } = ctx;
+  const { data, scratch } = ctx;
   const order = data.order;
   const splitting = level.map((_, i) => i).filter((i) => splits[i].feature >= 0);
   const workers = 1 + ctx.remotes.length;
@@ -160,7 +158,7 @@ function partitionLevel(ctx: GradientTreeContext, level: readonly LevelNode[], s
     if (chunks) chunks.push([pc.start, nl]);
     else done.set(pc.node, [[pc.start, nl]]);
   };
-  for (const pc of pieces[0]) record(pc, partitionRows(order, columns, data.rows, ...task(pc), scratch));
+  for (const pc of pieces[0]) record(pc, ctx.local.partition(...task(pc)));
   ctx.remotes.forEach((range, t) => range.finishPartition(pieces[t + 1].length).forEach((nl, k) => record(pieces[t + 1][k], nl)));
   const leftCount = new Map<number, number>();
   for (const [i, chunks] of done) {

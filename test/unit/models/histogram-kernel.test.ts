@@ -1,5 +1,4 @@
 import { rng } from '../../../lib/random';
-import { partitionRows } from '../../../models/trees/gradient-histograms';
 import { HistogramMemory } from '../../../models/trees/histogram-kernel';
 
 describe('gradient histograms in wasm', () => {
@@ -22,7 +21,7 @@ describe('gradient histograms in wasm', () => {
   };
 
   it('sums every row of a node into its bins as the JavaScript loop does, bit for bit, for any row count', () => {
-    const memory = new HistogramMemory(rows, 3);
+    const memory = new HistogramMemory(rows, 3, 1);
     memory.loadBins(words, rowWords, 1);
     memory.loadPacked(packed);
     const order = Int32Array.from({ length: rows }, (_, r) => r).filter(() => next() < 0.7);
@@ -35,7 +34,7 @@ describe('gradient histograms in wasm', () => {
   });
 
   it('keeps every slot’s histogram through the memory growing, and hands out zeroed slots', () => {
-    const memory = new HistogramMemory(rows, 2);
+    const memory = new HistogramMemory(rows, 2, 1);
     memory.loadBins(words, rowWords, 0);
     memory.loadPacked(packed);
     const order = Int32Array.from({ length: rows }, (_, r) => r);
@@ -55,18 +54,20 @@ describe('gradient histograms in wasm', () => {
   });
 });
 
-describe('partitionRows', () => {
+describe('partitions in wasm', () => {
   it('keeps left rows first and right rows after, each in their order, and counts the left ones', () => {
     const next = rng(9);
     const rows = 2000;
     const columns = new Uint8Array(3 * rows).map(() => Math.floor(next() * 256));
+    const memory = new HistogramMemory(rows, 1, 3);
+    memory.loadColumns(columns);
     const order = Int32Array.from({ length: rows }, (_, r) => r).filter(() => next() < 0.8);
-    for (const [start, end, feature, bin] of [[0, order.length, 1, 127], [10, 900, 2, 0], [5, 5, 0, 10], [0, order.length, 0, 255], [100, 1300, 2, 200]]) {
+    for (const [start, end, feature, bin] of [[0, order.length, 1, 127], [10, 900, 2, 0], [5, 5, 0, 10], [0, order.length, 0, 255], [100, 1300, 2, 200], [7, 8, 1, 255]]) {
       const before = order.slice();
       const segment = Array.from(before.subarray(start, end));
       const left = segment.filter((r) => columns[feature * rows + r] <= bin);
       const right = segment.filter((r) => columns[feature * rows + r] > bin);
-      const nl = partitionRows(order, columns, rows, start, end, feature, bin, new Int32Array(rows));
+      const nl = memory.partition(order, start, end, feature, bin);
       expect(nl).toBe(left.length);
       expect(Array.from(order.subarray(start, end))).toEqual([...left, ...right]);
       expect(Array.from(order.subarray(0, start))).toEqual(Array.from(before.subarray(0, start)));
