@@ -83,7 +83,7 @@ export class HistogramRange {
     columns: Uint8Array,
   ) {
     this.memory = new HistogramMemory(data.rows, (to - from) >> 2, columns.length / data.rows);
-    this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2);
+    this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2, Math.max(0, Math.min(to, data.binCounts.length) - from));
     this.memory.loadColumns(columns);
   }
 

@@ -190,11 +190,16 @@ export class HistogramMemory {
     return nl;
   }
 
-  /** Copies words [w0, w0 + words) of every row of row-major bins (rowWords 32-bit words per row). */
-  loadBins(source: Uint32Array, rowWords: number, w0: number): void {
+  /** Copies words [w0, w0 + words) of every row of row-major bins (rowWords 32-bit words per row), of which the first `features` bytes of a row are features. */
+  loadBins(source: Uint32Array, rowWords: number, w0: number, features = this.rowBytes): void {
     const target = new Uint32Array(this.memory.buffer, 0, this.rows * this.words);
     const words = this.words;
     for (let r = 0, o = w0, t = 0; r < this.rows; r++, o += rowWords) for (let w = 0; w < words; w++) target[t++] = source[o + w];
+    // Padding bytes past the last feature are never split on, but the loop adds them anyway: give
+    // them the row's low byte, not 0, so their adds spread over bins instead of forming one chain
+    // of dependent adds to a single bin (which made the range with padding the slower one).
+    const bytes = new Uint8Array(this.memory.buffer, 0, this.rows * this.rowBytes);
+    for (let f = features; f < this.rowBytes; f++) for (let r = 0; r < this.rows; r++) bytes[r * this.rowBytes + f] = r & 255;
   }
 
   /** The tree's packed gradients, one per row (rows out of its sample are never read). */

@@ -33,6 +33,19 @@ describe('gradient histograms in wasm', () => {
     }
   });
 
+  it('gives padding bytes past the last feature other bins, leaving the features’ histograms as they were', () => {
+    const memory = new HistogramMemory(rows, 3, 1);
+    memory.loadBins(words, rowWords, 1, 10); // 10 features in 12 bytes
+    memory.loadPacked(packed);
+    const order = Int32Array.from({ length: rows }, (_, r) => r);
+    const slot = memory.allocate();
+    memory.add(order, 0, rows, slot);
+    const hist = memory.view(slot);
+    expect(Array.from(hist.subarray(0, 10 * 256))).toEqual(Array.from(reference(order, 0, rows, 1, 3).subarray(0, 10 * 256)));
+    // The padding's adds go to many bins, not one (one bin would be a chain of dependent adds).
+    expect(hist.subarray(10 * 256, 11 * 256).filter((v) => v !== 0).length).toBeGreaterThan(200);
+  });
+
   it('keeps every slot’s histogram through the memory growing, and hands out zeroed slots', () => {
     const memory = new HistogramMemory(rows, 2, 1);
     memory.loadBins(words, rowWords, 0);
