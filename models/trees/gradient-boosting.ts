@@ -120,7 +120,6 @@ function logLoss(raw: Float64Array, outputs: number, labels: Int32Array, from: n
   return loss / rows;
 }
 
-
 /** Feature ranges per thread, on 4-feature word boundaries, covering [0, stride). */
 function featureRanges(stride: number, threads: number): Array<[number, number]> {
   const words = stride / 4;
