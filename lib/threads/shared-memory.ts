@@ -9,3 +9,11 @@ export const sharedFloat64 = (n: number): Float64Array => new Float64Array(new S
 
 /** Whether other threads can see this array's memory. */
 export const isShared = (a: ArrayBufferView): boolean => a.buffer instanceof SharedArrayBuffer;
+
+/** The array itself when other threads can already see it, else a copy in shared memory. */
+export function inSharedMemory<T extends Float64Array | Int32Array>(a: T): T {
+  if (isShared(a)) return a;
+  const copy = (a instanceof Float64Array ? sharedFloat64(a.length) : sharedInt32(a.length)) as T;
+  copy.set(a);
+  return copy;
+}

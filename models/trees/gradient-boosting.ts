@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { Mulberry32 } from '../../lib/random';
-import { isShared, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
+import { inSharedMemory, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
@@ -14,7 +14,7 @@ import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
 import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
 import { addLeafValue, quantisationScales, quantisationWidths, quantiseRows, rowGradients, toProbabilities, type RowState } from './gradient-rows';
-import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
+import { binnedLeafOf, evenShares, growGradientTree, type GradientTreeContext } from './gradient-tree';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const gradientBoostingParamsSchema = z.object({
@@ -147,8 +147,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const columns = sharedBytes(n * p);
   // Pool threads bin their features from the rows in place when they are in shared memory (as
   // datasetRows makes them); only other matrices are copied there.
-  const values = !pool || isShared(x.values) ? x.values : sharedFloat64(n * p);
-  if (values !== x.values) values.set(x.values.subarray(0, n * p));
+  const values = pool ? inSharedMemory(x.values.subarray(0, n * p)) : x.values;
   const clip = (to: number) => Math.min(to, p);
   const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
   const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
@@ -191,12 +190,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const splitParams = { minChildWeight: params.minChildWeight, lambda: params.lambda, minGain: params.minGain };
   const maxNodes = 2 ** Math.min(params.maxDepth, 20);
   // Per-row state in shared memory: each round's per-row steps are split between the threads.
-  const toShared = <T extends Float64Array | Int32Array>(a: T): T => {
-    if (!pool || isShared(a)) return a;
-    const copy = (a instanceof Float64Array ? sharedFloat64(a.length) : sharedInt32(a.length)) as T;
-    copy.set(a);
-    return copy;
-  };
+  const toShared = <T extends Float64Array | Int32Array>(a: T): T => (pool ? inSharedMemory(a) : a);
   const rowState: RowState = {
     K,
     classes: input.classes,
@@ -238,7 +232,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     const { inSample } = rowState;
     // Rows [0, n) and order positions [0, count) are split evenly: this thread takes the first share.
     const parts = 1 + remotes.length;
-    const shares = (total: number) => Array.from({ length: parts + 1 }, (_, t) => Math.floor((t * total) / parts));
+    const shares = (total: number) => evenShares(0, total, parts);
     for (let round = 0; round < rounds; round++) {
       input.signal?.throwIfAborted();
       // Rows drawn once per round (all outputs share them), kept ascending.

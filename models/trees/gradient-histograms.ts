@@ -167,8 +167,8 @@ export class HistogramRange {
 /**
  * A range served by a pool thread, which also takes its share of each round's per-row steps
  * (gradient-rows.ts) and of each level's partitions. Commands and results travel through shared
- * memory and the two threads hand over with Atomics (microseconds), not messages: a tree needs
- * one hand-over per level.
+ * memory and the two threads hand over with Atomics (microseconds), not messages: a few
+ * hand-overs per level and per round, none of them copying rows.
  */
 const enum Op {
   Level = 1,

@@ -121,6 +121,11 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
   };
 }
 
+/** Bounds of `parts` even shares of [start, end): share t is [bounds[t], bounds[t + 1]). */
+export function evenShares(start: number, end: number, parts: number): number[] {
+  return Array.from({ length: parts + 1 }, (_, t) => start + Math.floor((t * (end - start)) / parts));
+}
+
 /**
  * Partitions the rows of every node of a level that splits, shared out between this thread and
  * the pool threads (fewest rows first). A node with more than a thread's fair share of the level's
@@ -139,10 +144,10 @@ function partitionLevel(ctx: GradientTreeContext, level: readonly LevelNode[], s
   for (const i of splitting) {
     const { start, end } = level[i];
     if (workers > 1 && end - start > fair) {
+      const bounds = evenShares(start, end, workers);
       for (let t = 0; t < workers; t++) {
-        const piece = { node: i, start: start + Math.floor((t * (end - start)) / workers), end: start + Math.floor(((t + 1) * (end - start)) / workers) };
-        pieces[t].push(piece);
-        load[t] += piece.end - piece.start;
+        pieces[t].push({ node: i, start: bounds[t], end: bounds[t + 1] });
+        load[t] += bounds[t + 1] - bounds[t];
       }
       continue;
     }

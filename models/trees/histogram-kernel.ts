@@ -151,6 +151,7 @@ export class HistogramMemory {
   private readonly free: number[] = [];
   private heap!: Float64Array;
   private order!: Int32Array;
+  private scratch!: Int32Array;
 
   constructor(
     private readonly rows: number,
@@ -186,7 +187,7 @@ export class HistogramMemory {
     this.order.set(order.subarray(start, end));
     const nl = this.partitionRun(this.orderAt, count, this.columnsAt + feature * this.rows, bin, this.scratchAt);
     order.set(this.order.subarray(0, nl), start);
-    order.set(new Int32Array(this.memory.buffer, this.scratchAt, count - nl), start + nl);
+    order.set(this.scratch.subarray(0, count - nl), start + nl);
     return nl;
   }
 
@@ -241,5 +242,6 @@ export class HistogramMemory {
     }
     this.heap = new Float64Array(this.memory.buffer);
     this.order = new Int32Array(this.memory.buffer, this.orderAt, this.rows);
+    this.scratch = new Int32Array(this.memory.buffer, this.scratchAt, this.rows);
   }
 }
