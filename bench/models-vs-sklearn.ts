@@ -161,7 +161,8 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
     accuracy: report.accuracy,
     auc: report.rocAuc,
     peak_rss_mib: peakRssMiB(),
-    backend: runtimes.tensorflowBackend,
+    // Neural models: what computed the training, and which TF.js backend predicts.
+    backend: 'backend' in model.state().params ? `trained by ${String(model.state().params.backend)}, predicts with tfjs ${runtimes.tensorflowBackend}` : undefined,
     support_vectors: name === 'svm' ? supportVectorsOf(model.state()) : undefined,
   };
   console.log(JSON.stringify(result));
@@ -213,7 +214,7 @@ async function main(): Promise<void> {
             fmt(ref.accuracy, 4).padStart(7),
             fmt(ours.auc, 4).padStart(8),
             fmt(ref.auc, 4).padStart(7),
-            `${Math.round(ours.peak_rss_mib)} / ${Math.round(ref.peak_rss_mib)}${ours.backend ? ` (tfjs ${ours.backend})` : ''}${c.note ? `  ${c.note}` : ''}`,
+            `${Math.round(ours.peak_rss_mib)} / ${Math.round(ref.peak_rss_mib)}${ours.backend ? ` (${ours.backend})` : ''}${c.note ? `  ${c.note}` : ''}`,
           ].join(' | '),
         );
         if (ours.support_vectors && ref.support_vectors) {

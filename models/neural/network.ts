@@ -12,26 +12,26 @@
  * Dropout (inverted, rate `dropout`) is applied to every hidden representation before the next
  * dense layer, in training only. The convolution is computed as an unfolded matrix product
  * (im2col): the window's columns are oldest first, so the patch at step t is the contiguous
- * column range [t·channels, (t + kernelSize)·channels). This uses only MatMul/Slice/Concat, whose
- * gradients every backend has (tfjs-backend-wasm has no Conv2DBackpropFilter kernel, so tf.conv1d
- * cannot be trained on it).
+ * column range [t·channels, (t + kernelSize)·channels).
  *
  * Weights, in this order, each row-major float32 (see weightShapes):
  *   conv kernel [kernelSize·channels, filters] (= TF's [kernelSize, channels, filters]), conv bias
  *   [filters]; then per dense layer kernel [in, out], bias [out]; the output layer last.
  *
- * Training: the weights live in JavaScript as float32 arrays; each minibatch step uploads them,
- * TF.js computes the loss gradients (tf.grads), and Adam updates them in JavaScript (see Adam).
+ * Training: the weights live in JavaScript as float32 arrays; each minibatch's gradients are
+ * computed by network-kernel.ts (WebAssembly SIMD) in BATCH_PARTS parts summed in order, and Adam
+ * updates the weights in JavaScript. Predictions go through TF.js (predictNetwork).
  *
  * Determinism: initial weights (Glorot uniform, zero biases), minibatch order and dropout masks
- * are drawn from mulberry32 streams derived from the seed, nothing from TF.js's own random state.
- * On a given backend the same data, parameters and seed give the same weights bit for bit; other
- * backends may differ in the last bits (different kernels, same arithmetic).
+ * are drawn from mulberry32 streams derived from the seed, nothing from TF.js's own random state,
+ * and the kernel's sums run in a fixed order: the same data, parameters and seed give the same
+ * weights bit for bit, whatever the thread count.
  */
 import type * as TF from '@tensorflow/tfjs';
 import { rng } from '../../lib/random';
 import type { NeuralBackend, TensorFlow } from './tensorflow';
 import { yieldToEventLoop } from '../../lib/event-loop';
+import { NetworkKernel } from './network-kernel';
 
 export interface ConvFront {
   window: number;
@@ -73,7 +73,7 @@ export function weightShapes(a: Architecture): WeightShape[] {
 export const weightCount = (s: WeightShape): number => s.rows * Math.max(1, s.cols);
 
 /** Widths of the hidden representations that dropout applies to, in forward order. */
-function dropoutWidths(a: Architecture): number[] {
+export function dropoutWidths(a: Architecture): number[] {
   const widths = a.conv ? [(a.conv.window - a.conv.kernelSize + 1) * a.conv.filters] : [];
   return [...widths, ...a.hidden];
 }
@@ -98,64 +98,18 @@ function tensorOf(tf: TensorFlow, s: WeightShape, values: Float32Array): TF.Tens
   return s.cols === 0 ? tf.tensor1d(values, 'float32') : tf.tensor2d(values, [s.rows, s.cols], 'float32');
 }
 
-type CustomGradient = Parameters<TensorFlow['customGrad']>[0];
 type Dense = (x: TF.Tensor2D, w: TF.Tensor2D, b: TF.Tensor1D, relu: boolean) => TF.Tensor2D;
 
 /** Inference: bias and ReLU fused into the product where the backend can. */
 const inferenceDense = (tf: TensorFlow): Dense => (x, w, b, relu) => tf.fused.matMul({ a: x, b: w, bias: b, activation: relu ? 'relu' : 'linear' }) as TF.Tensor2D;
 
-/**
- * Training: relu(x·w + b) with its gradient written out. TF.js's own MatMul gradient multiplies by
- * transposed operands (transposeA/transposeB), which the wasm backend runs ~4× slower than an
- * explicit Transpose followed by a plain product. `inputIsData` skips the gradient of x (the
- * first layer's input is the data, a constant).
- */
-function trainingDense(tf: TensorFlow, inputIsData: boolean): Dense {
-  return (x, w, b, relu) => {
-    const value = (wi: TF.Tensor2D, bi: TF.Tensor1D, xi: TF.Tensor2D): TF.Tensor2D => {
-      const z = tf.add<TF.Tensor2D>(tf.matMul(xi, wi), bi);
-      return relu ? tf.relu(z) : z;
-    };
-    const dz = (dy: TF.Tensor2D, out: TF.Tensor2D): TF.Tensor2D => (relu ? tf.mul(dy, tf.step(out)) : dy);
-    const grads = (d: TF.Tensor2D, xi: TF.Tensor2D) => [tf.matMul(tf.transpose(xi), d), tf.sum(d, 0)];
-    if (inputIsData) {
-      const op = tf.customGrad(((wi: TF.Tensor2D, bi: TF.Tensor1D, save: TF.GradSaveFunc) => {
-        const out = value(wi, bi, x);
-        save([out, x]); // x may be an intermediate (the unfolded windows), disposed after the forward pass
-        return { value: out, gradFunc: (dy: TF.Tensor2D, saved: TF.Tensor[]) => grads(dz(dy, saved[0] as TF.Tensor2D), saved[1] as TF.Tensor2D) };
-      }) as unknown as CustomGradient);
-      return op(w, b) as TF.Tensor2D;
-    }
-    const op = tf.customGrad(((wi: TF.Tensor2D, bi: TF.Tensor1D, xi: TF.Tensor2D, save: TF.GradSaveFunc) => {
-      const out = value(wi, bi, xi);
-      save([wi, xi, out]);
-      return {
-        value: out,
-        gradFunc: (dy: TF.Tensor2D, saved: TF.Tensor[]) => {
-          const d = dz(dy, saved[2] as TF.Tensor2D);
-          return [...grads(d, saved[1] as TF.Tensor2D), tf.matMul(d, tf.transpose(saved[0] as TF.Tensor2D))];
-        },
-      };
-    }) as unknown as CustomGradient);
-    return op(w, b, x) as TF.Tensor2D;
-  };
-}
-
-/**
- * Logits for a [rows, inputs] batch. With `training` the layers carry gradients for the trainable
- * weights and `training.masks` (inverted dropout, one per hidden representation) are applied.
- */
-export function forward(tf: TensorFlow, a: Architecture, w: readonly TF.Tensor[], x: TF.Tensor2D, training?: { masks?: readonly TF.Tensor2D[] }): TF.Tensor2D {
+/** Logits for a [rows, inputs] batch of standardised rows (inference: no dropout). */
+export function forward(tf: TensorFlow, a: Architecture, w: readonly TF.Tensor[], x: TF.Tensor2D): TF.Tensor2D {
   const rows = x.shape[0];
   let h: TF.Tensor2D = x;
   let wi = 0;
-  let mi = 0;
-  const masks = training?.masks;
-  const dropout = (t: TF.Tensor2D): TF.Tensor2D => (masks ? tf.mul(t, masks[mi++]) : t);
-  const first = training ? trainingDense(tf, true) : inferenceDense(tf);
-  const next = training ? trainingDense(tf, false) : first;
-  const dense = (layer: Dense, input: TF.Tensor2D, relu: boolean): TF.Tensor2D => layer(input, w[wi++] as TF.Tensor2D, w[wi++] as TF.Tensor1D, relu);
-  let layer = first;
+  const dense = inferenceDense(tf);
+  const layer = (input: TF.Tensor2D, relu: boolean): TF.Tensor2D => dense(input, w[wi++] as TF.Tensor2D, w[wi++] as TF.Tensor1D, relu);
   if (a.conv) {
     const { window, channels, kernelSize, filters } = a.conv;
     const steps = window - kernelSize + 1;
@@ -163,14 +117,10 @@ export function forward(tf: TensorFlow, a: Architecture, w: readonly TF.Tensor[]
     for (let t = 0; t < steps; t++) patches.push(tf.slice(x, [0, t * channels], [rows, kernelSize * channels]));
     // [rows, steps·kernelSize·channels] → one patch per (row, step) → [rows·steps, filters]
     const unfolded = tf.reshape<TF.Rank.R2>(steps === 1 ? patches[0] : tf.concat(patches, 1), [rows * steps, kernelSize * channels]);
-    h = dropout(tf.reshape<TF.Rank.R2>(dense(layer, unfolded, true), [rows, steps * filters]));
-    layer = next;
+    h = tf.reshape<TF.Rank.R2>(layer(unfolded, true), [rows, steps * filters]);
   }
-  for (let i = 0; i < a.hidden.length; i++) {
-    h = dropout(dense(layer, h, true));
-    layer = next;
-  }
-  return dense(layer, h, false);
+  for (let i = 0; i < a.hidden.length; i++) h = layer(h, true);
+  return layer(h, false);
 }
 
 /** Softmax probabilities for standardised rows (float32, row-major), computed in chunks. */
@@ -220,11 +170,16 @@ export interface TrainingSummary {
   bestEpoch: number;
   /** Weighted mean cross-entropy on the validation rows at bestEpoch, null without validation. */
   validationLoss: number | null;
-  backend: NeuralBackend;
+  /**
+   * What computed the training: 'kernel' (network-kernel.ts, every model trained since it came);
+   * a TF.js backend for models trained before.
+   */
+  backend: TrainingBackend;
 }
+export type TrainingBackend = 'kernel' | NeuralBackend;
 
 /** Weights scaled to mean 1 over [from, to), so a loss is a weighted mean whatever the weights' unit. */
-function normalisedWeights(weights: Float64Array | undefined, from: number, to: number): Float32Array {
+export function normalisedWeights(weights: Float64Array | undefined, from: number, to: number): Float32Array {
   const out = new Float32Array(to - from).fill(1);
   if (!weights) return out;
   let sum = 0;
@@ -234,33 +189,43 @@ function normalisedWeights(weights: Float64Array | undefined, from: number, to: 
   return out;
 }
 
-/** The rows `rows` (indices into data) as batch arrays: inputs, one-hot labels, normalised weights. */
-function gatherRows(data: TrainingData, a: Architecture, rows: ArrayLike<number>, rowWeights: Float32Array, weightOffset: number) {
-  const n = rows.length;
-  const p = a.inputs;
-  const x = new Float32Array(n * p);
-  const y = new Float32Array(n * a.classes);
-  const w = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = rows[i];
-    for (let j = 0, from = r * p, to = i * p; j < p; j++) x[to + j] = data.x[from + j];
-    y[i * a.classes + data.labels[r]] = 1;
-    w[i] = rowWeights[r - weightOffset];
+/**
+ * Softmax cross-entropy of logits (rows × stride) for batch rows [from, to) of `order`: returns
+ * Σ w · (−log softmax[label]) over them and, given `gradient` (same layout), writes the gradient
+ * with respect to the logits of a loss that is the weighted mean over n rows: (softmax − one-hot)·w/n.
+ */
+function softmaxCrossEntropy(
+  out: { logits: Float32Array; stride: number },
+  classes: number,
+  labels: Int32Array,
+  rows: { order: ArrayLike<number>; from: number; to: number; weights: Float32Array; weightOffset: number },
+  gradient?: { values: Float32Array; n: number },
+): number {
+  const { logits, stride } = out;
+  const { order, from, to, weights, weightOffset } = rows;
+  gradient?.values.fill(0);
+  let loss = 0;
+  for (let i = 0; i < to - from; i++) {
+    const r = order[from + i];
+    const at = i * stride;
+    let top = -Infinity;
+    for (let c = 0; c < classes; c++) top = Math.max(top, logits[at + c]);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[at + c] - top);
+    const w = weights[r - weightOffset];
+    const label = labels[r];
+    loss += w * (Math.log(sum) - (logits[at + label] - top));
+    if (gradient) {
+      const scale = w / gradient.n;
+      for (let c = 0; c < classes; c++) gradient.values[at + c] = (Math.exp(logits[at + c] - top) / sum - (c === label ? 1 : 0)) * scale;
+    }
   }
-  return { x, y, w, n };
-}
-
-/** Weighted mean cross-entropy of softmax(logits) against one-hot labels, as a scalar tensor. */
-function crossEntropy(tf: TensorFlow, logits: TF.Tensor2D, y: TF.Tensor2D, w: TF.Tensor1D): TF.Scalar {
-  const perRow = tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1));
-  return tf.div(tf.sum(tf.mul(perRow, w)), w.shape[0]);
+  return loss;
 }
 
 /**
- * Adam (Kingma & Ba; β1 0.9, β2 0.999, ε 1e-8) on the float32 weights, in plain JavaScript: the
- * update is a few flops per weight, where TF.js's optimiser dispatches a dozen kernels per weight
- * array per step, which dominates the step time on wasm for networks of this size. The L2 term's
- * gradient (2·l2·w, kernels only) is added here too.
+ * Adam (Kingma & Ba; β1 0.9, β2 0.999, ε 1e-8) on the float32 weights. The L2 term's gradient
+ * (2·l2·w, kernels only) is added here too.
  */
 class Adam {
   private readonly m: Float64Array[];
@@ -295,17 +260,56 @@ class Adam {
   }
 }
 
+/**
+ * A minibatch's gradient is summed over this many parts of it, always, in part order: the parts
+ * are what threads share out, so the sum (and the model) does not depend on the thread count.
+ */
+export const BATCH_PARTS = 4;
+
+/** Batch rows [from, to) of part `k` of a batch of n rows starting at `start`. */
+export function batchPart(start: number, n: number, k: number): { from: number; to: number } {
+  const size = Math.ceil(n / BATCH_PARTS);
+  return { from: start + Math.min(n, k * size), to: start + Math.min(n, (k + 1) * size) };
+}
+
+export interface Minibatch {
+  /** Batch rows are order[start..start + n), indices into the training data. */
+  order: Int32Array;
+  start: number;
+  n: number;
+  /** Per training row, mean 1 (normalisedWeights). */
+  weights: Float32Array;
+  /** Dropout multipliers per hidden representation, n × width each, or none. */
+  masks?: readonly Float32Array[];
+}
+
+/**
+ * Gradients of the minibatch's weighted mean cross-entropy with respect to every weight (the
+ * weights the kernel holds), summed over the batch's parts in order into `out` (weightShapes order).
+ */
+export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch, out: Float32Array[]): void {
+  const { order, start, n, masks } = batch;
+  const widths = dropoutWidths(kernel.architecture);
+  for (const g of out) g.fill(0);
+  for (let k = 0; k < BATCH_PARTS; k++) {
+    const { from, to } = batchPart(start, n, k);
+    if (from === to) continue;
+    kernel.loadRows(data.x, order, from, to);
+    masks?.forEach((m, i) => kernel.setMask(i, m.subarray((from - start) * widths[i], (to - start) * widths[i]), widths[i]));
+    const logits = kernel.forward(masks !== undefined);
+    softmaxCrossEntropy(logits, kernel.architecture.classes, data.labels, { order, from, to, weights: batch.weights, weightOffset: 0 }, { values: kernel.logitGradient(), n });
+    kernel.backward(masks !== undefined);
+    kernel.addGradients(out);
+  }
+}
 
 /**
  * Trains with Adam on shuffled minibatches of the training rows; after each epoch measures the
  * validation loss and stops after `patience` epochs without an improvement of `minDelta`, keeping
  * the best epoch's weights. Without validation rows it runs all epochs and keeps the last weights.
- * The weights live in JavaScript (float32); each step uploads them, lets TF.js compute the
- * gradients of the minibatch loss, and applies Adam.
+ * The weights live in JavaScript (float32); the kernel computes each part's gradients.
  */
 export async function trainNetwork(
-  tf: TensorFlow,
-  backend: NeuralBackend,
   a: Architecture,
   data: TrainingData,
   options: TrainingOptions,
@@ -327,23 +331,19 @@ export async function trainNetwork(
   const keep = 1 - options.dropout;
   const widths = dropoutWidths(a);
   const batchSize = Math.min(options.batchSize, trainRows);
+  const kernel = new NetworkKernel(a, Math.max(Math.ceil(batchSize / BATCH_PARTS), 512));
 
   const weights = initial ? initial.map((w) => w.slice()) : initialWeights(shapes, seed);
   const adam = new Adam(weights, shapes.map((s) => s.cols > 0), options.learningRate, options.l2); // biases are not penalised
-  const upload = (): TF.Tensor[] => shapes.map((s, i) => tensorOf(tf, s, weights[i]));
 
+  const validationOrder = Int32Array.from({ length: validationRows }, (_, i) => trainRows + i);
   const validationLoss = (): number => {
+    kernel.setWeights(weights);
     let total = 0;
-    const chunk = 8192;
-    for (let start = 0; start < validationRows; start += chunk) {
-      const rows = Int32Array.from({ length: Math.min(chunk, validationRows - start) }, (_, i) => trainRows + start + i);
-      const batch = gatherRows(data, a, rows, validationWeights, trainRows);
-      const sum = tf.tidy(() => {
-        const logits = forward(tf, a, upload(), tf.tensor2d(batch.x, [batch.n, a.inputs]));
-        return tf.mul(crossEntropy(tf, logits, tf.tensor2d(batch.y, [batch.n, a.classes]), tf.tensor1d(batch.w)), batch.n);
-      });
-      total += sum.dataSync()[0];
-      sum.dispose();
+    for (let from = 0; from < validationRows; from += kernel.capacity) {
+      const to = Math.min(from + kernel.capacity, validationRows);
+      kernel.loadRows(data.x, validationOrder, from, to);
+      total += softmaxCrossEntropy(kernel.forward(false), a.classes, data.labels, { order: validationOrder, from, to, weights: validationWeights, weightOffset: trainRows });
     }
     return total / validationRows;
   };
@@ -353,7 +353,7 @@ export async function trainNetwork(
   let bestWeights: Float32Array[] | undefined;
   let sinceBest = 0;
   let epoch = 0;
-  const gradients: Float32Array[] = [];
+  const gradients = shapes.map((s) => new Float32Array(weightCount(s)));
   while (epoch < options.epochs) {
     epoch++;
     for (let i = trainRows - 1; i > 0; i--) {
@@ -364,22 +364,17 @@ export async function trainNetwork(
     }
     for (let start = 0; start < trainRows; start += batchSize) {
       signal?.throwIfAborted();
-      const batch = gatherRows(data, a, order.subarray(start, Math.min(start + batchSize, trainRows)), trainWeights, 0);
+      const n = Math.min(batchSize, trainRows - start);
+      // Drawn for the whole batch, representation by representation, row by row.
       const masks = options.dropout > 0
         ? widths.map((width) => {
-            const m = new Float32Array(batch.n * width);
+            const m = new Float32Array(n * width);
             for (let i = 0; i < m.length; i++) m[i] = drop() < keep ? 1 / keep : 0;
             return m;
           })
         : undefined;
-      tf.tidy(() => {
-        const x = tf.tensor2d(batch.x, [batch.n, a.inputs]);
-        const y = tf.tensor2d(batch.y, [batch.n, a.classes]);
-        const w = tf.tensor1d(batch.w);
-        const m = masks?.map((values, i) => tf.tensor2d(values, [batch.n, widths[i]]));
-        const grads = tf.grads((...params: TF.Tensor[]) => crossEntropy(tf, forward(tf, a, params, x, { masks: m }), y, w))(upload());
-        grads.forEach((g, i) => (gradients[i] = (g.dataSync() as Float32Array).slice()));
-      });
+      kernel.setWeights(weights);
+      minibatchGradients(kernel, data, { order, start, n, weights: trainWeights, masks }, gradients);
       adam.step(gradients);
     }
     if (validationRows > 0) {
@@ -399,5 +394,5 @@ export async function trainNetwork(
   if (!kept || kept.some((w) => w.some((v) => !Number.isFinite(v)))) {
     throw new Error('training diverged (non-finite loss or weights); lower learningRate or standardise the inputs');
   }
-  return { weights: kept, summary: { epochsRun: epoch, bestEpoch: validationRows > 0 ? bestEpoch : epoch, validationLoss: validationRows > 0 ? best : null, backend } };
+  return { weights: kept, summary: { epochsRun: epoch, bestEpoch: validationRows > 0 ? bestEpoch : epoch, validationLoss: validationRows > 0 ? best : null, backend: 'kernel' } };
 }

@@ -14,7 +14,7 @@ import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { standardise, type Standardiser } from '../standardiser';
 import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
-import { loadTensorFlow, tensorFlowInfo, type TensorFlow } from './tensorflow';
+import { loadTensorFlow, type TensorFlow } from './tensorflow';
 
 /** Training parameters of both neural algorithms. */
 export const trainingParamsShape = {
@@ -53,7 +53,7 @@ const summarySchema = z.object({
   epochsRun: z.number().int().min(1),
   bestEpoch: z.number().int().min(1),
   validationLoss: z.number().nullable(),
-  backend: z.enum(['node', 'wasm', 'cpu']),
+  backend: z.enum(['kernel', 'node', 'wasm', 'cpu']),
 });
 
 /** Training results, stored after the parameters in the state's params. */
@@ -183,13 +183,12 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
       throw new Error(`${what}: the model's network (${from.algorithm} ${JSON.stringify(from.architecture)}) is not the one of these parameters (${JSON.stringify(spec.architecture)}); its weights cannot be continued`);
     }
   }
-  const tf = await loadTensorFlow();
-  const backend = tensorFlowInfo()?.backend ?? 'cpu';
+  const tf = await loadTensorFlow(); // for predictions
   const x = input.features;
   const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
   const s = from ? from.s : spec.standardiser(x, trainRows);
   const data = { x: standardise(x, s, new Float32Array(x.values.length)), labels: input.labels, weights: input.weights, trainRows, validationRows };
-  const { weights, summary } = await trainNetwork(tf, backend, spec.architecture, data, spec.params, input.seed, input.signal, from?.weights);
+  const { weights, summary } = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights);
   return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights, tf);
 }
 
