@@ -100,6 +100,51 @@ const gemmBody = [
   0x0b,
 ];
 
+// adam — params: 0 w (float32), 1 g (float32 gradients), 2 m, 3 v (float64 moments), 4 count (even),
+// 5 constants (float64: decay, learning rate, 1 − β1^t, 1 − β2^t). Two weights at a time in float64,
+// the operations of network.ts's former JavaScript Adam in its order, so the same bits:
+//   g' = g + decay·w;  m = 0.9·m + 0.1·g';  v = 0.999·v + (0.001·g')·g'
+//   w = float32(w − (rate · (m / c1)) / (sqrt(v / c2) + 1e-8))
+// locals: 6 i (pairs left); v128: 7 w, 8 g', 9 m, 10 v
+const load64Zero = (offset: number) => [...simd(0x5d), 0x03, ...leb(offset)];
+const load64Splat = (offset: number) => [...simd(0x0a), 0x03, ...leb(offset)];
+const store64Lane0 = [...simd(0x5b), 0x03, 0x00, 0x00];
+const promote = simd(0x5f); // f64x2.promote_low_f32x4
+const demote = simd(0x5e); // f32x4.demote_f64x2_zero
+const f64Add = simd(0xf0);
+const f64Sub = simd(0xf1);
+const f64Mul = simd(0xf2);
+const f64Div = simd(0xf3);
+const f64Sqrt = simd(0xef);
+/** v128.const with the same float64 in both lanes. */
+function both(value: number): number[] {
+  const bytes = [...new Uint8Array(new Float64Array([value]).buffer)];
+  return [...simd(0x0c), ...bytes, ...bytes];
+}
+const [AW, AG, AM, AV, ACOUNT, ACONST, AI, WV, GV, MV, VV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const adamBody = [
+  ...get(ACOUNT), ...i32(1), 0x76, ...set(AI), // pairs = count >>> 1
+  0x02, 0x40, 0x03, 0x40,
+  ...get(AI), EQZ, 0x0d, 0x01,
+  ...get(AW), ...load64Zero(0), ...promote, ...set(WV),
+  ...get(AG), ...load64Zero(0), ...promote, ...get(ACONST), ...load64Splat(0), ...get(WV), ...f64Mul, ...f64Add, ...set(GV),
+  ...get(AM), ...both(0.9), ...get(AM), ...v128Load(0), ...f64Mul, ...both(0.1), ...get(GV), ...f64Mul, ...f64Add, ...tee(MV), ...v128Store(0),
+  ...get(AV), ...both(0.999), ...get(AV), ...v128Load(0), ...f64Mul, ...both(0.001), ...get(GV), ...f64Mul, ...get(GV), ...f64Mul, ...f64Add, ...tee(VV), ...v128Store(0),
+  ...get(AW),
+  ...get(WV),
+  ...get(ACONST), ...load64Splat(8), ...get(MV), ...get(ACONST), ...load64Splat(16), ...f64Div, ...f64Mul,
+  ...get(VV), ...get(ACONST), ...load64Splat(24), ...f64Div, ...f64Sqrt, ...both(1e-8), ...f64Add,
+  ...f64Div, ...f64Sub, ...demote,
+  ...store64Lane0,
+  ...get(AW), ...i32(8), ADD, ...set(AW),
+  ...get(AG), ...i32(8), ADD, ...set(AG),
+  ...get(AM), ...i32(16), ADD, ...set(AM),
+  ...get(AV), ...i32(16), ADD, ...set(AV),
+  ...get(AI), ...i32(1), SUB, ...set(AI),
+  0x0c, 0x00, 0x0b, 0x0b,
+  0x0b,
+];
+
 // Elementwise over `bytes` (a multiple of 16) — params: 0 p, 1 q, 2 bytes; local 3 i.
 const elementwise = (value: number[]) => [
   ...i32(0), ...set(3),
@@ -119,11 +164,14 @@ const MODULE = new WasmModule(
     { name: 'relu', locals: [0x01, 1, I32], body: elementwise([...pAt, ...zeroV128, ...max]) },
     { name: 'scale', locals: [0x01, 1, I32], body: elementwise([...pAt, ...qAt, ...mul]) },
     { name: 'reluGradient', locals: [0x01, 1, I32], body: elementwise([...pAt, ...qAt, ...zeroV128, ...gt, ...and]) },
+    { name: 'add', locals: [0x01, 1, I32], body: elementwise([...pAt, ...qAt, ...add]) },
+    { name: 'adam', locals: [0x02, 1, I32, 4, V128], body: adamBody, signature: { params: 6, results: [] } },
   ]),
 );
 
 type Gemm = (a: number, sar: number, sat: number, b: number, ldb: number, c: number, ldc: number, rows: number, colBytes: number, depth: number, accumulate: number) => void;
 type Elementwise = (p: number, q: number, bytes: number) => void;
+type AdamStep = (w: number, g: number, m: number, v: number, count: number, constants: number) => void;
 
 const pad8 = (n: number) => Math.ceil(n / 8) * 8;
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -153,7 +201,18 @@ interface Layer {
   d: number;
   /** Dropout multipliers of h (hidden layers). */
   mask: number;
+  /** The gradients summed over the blocks since clearGradients(). */
+  sumW: number;
+  sumB: number;
+  /** Adam's moments of w and b, float64. */
+  mW: number;
+  vW: number;
+  mB: number;
+  vB: number;
 }
+
+/** Byte offset of Adam's float64 constants (decay, rate, c1, c2); bytes 0..3 hold the constant 1. */
+const CONSTANTS = 16;
 
 /**
  * One thread's network memory: padded weights, their gradients, and the activations of a block of
@@ -166,11 +225,15 @@ export class NetworkKernel {
   private readonly relu: Elementwise;
   private readonly scale: Elementwise;
   private readonly reluGradient: Elementwise;
+  private readonly add: Elementwise;
+  private readonly adam: AdamStep;
   private readonly layers: Layer[];
   /** The first layer's input: rows (× positions for a convolution) of inP values. */
   private readonly input: number;
   private readonly ones: number;
-  private f32: Float32Array;
+  private readonly f32: Float32Array;
+  private readonly f64: Float64Array;
+  private optimiser = { learningRate: 0.001, l2: 0, t: 0 };
   /** Rows in the block since the last loadRows (padded to 4 in the buffers). */
   private rows = 0;
 
@@ -194,6 +257,7 @@ export class NetworkKernel {
         inputs, outputs, inP, outP, perRow, rowOf,
         w: take(inP * outP), b: take(outP), wt: take(outP * inP), gw: take(inP * outP), gb: take(4 * outP),
         h: take(rowsCap * perRow * outP), d: take(rowsCap * perRow * outP), mask: take(rowsCap * perRow * outP),
+        sumW: take(inP * outP), sumB: take(outP), mW: take(2 * inP * outP), vW: take(2 * inP * outP), mB: take(2 * outP), vB: take(2 * outP),
       };
     };
     let width = a.inputs;
@@ -227,28 +291,94 @@ export class NetworkKernel {
     this.relu = exports.relu as Elementwise;
     this.scale = exports.scale as Elementwise;
     this.reluGradient = exports.reluGradient as Elementwise;
+    this.add = exports.add as Elementwise;
+    this.adam = exports.adam as AdamStep;
     this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
     this.f32[this.ones / 4] = 1;
   }
 
-  /** Copies the weights (weightShapes order, unpadded) into the padded layout, and Wᵀ beside W. */
+  /** Copies the weights (weightShapes order, unpadded) into the padded layout. */
   setWeights(weights: readonly Float32Array[]): void {
     const f = this.f32;
     this.layers.forEach((l, k) => {
       const w = weights[2 * k];
-      const bias = weights[2 * k + 1];
-      const wAt = l.w / 4;
-      const wtAt = l.wt / 4;
-      for (let i = 0; i < l.inputs; i++) {
-        const row = l.rowOf(i);
-        for (let o = 0; o < l.outputs; o++) {
-          const v = w[i * l.outputs + o];
-          f[wAt + row * l.outP + o] = v;
-          f[wtAt + o * l.inP + row] = v;
-        }
-      }
-      f.set(bias, l.b / 4);
+      for (let i = 0; i < l.inputs; i++) f.set(w.subarray(i * l.outputs, (i + 1) * l.outputs), l.w / 4 + l.rowOf(i) * l.outP);
+      f.set(weights[2 * k + 1], l.b / 4);
     });
+    this.transpose();
+  }
+
+  /** The weights, unpadded, in weightShapes order (copies). */
+  weights(): Float32Array[] {
+    return this.unpad((l) => l.w, (l) => l.b);
+  }
+
+  /** The gradients summed since clearGradients(), unpadded, in weightShapes order (copies). */
+  gradients(): Float32Array[] {
+    return this.unpad((l) => l.sumW, (l) => l.sumB);
+  }
+
+  private unpad(w: (l: Layer) => number, b: (l: Layer) => number): Float32Array[] {
+    const f = this.f32;
+    return this.layers.flatMap((l) => {
+      const out = new Float32Array(l.inputs * l.outputs);
+      for (let i = 0; i < l.inputs; i++) {
+        const at = w(l) / 4 + l.rowOf(i) * l.outP;
+        out.set(f.subarray(at, at + l.outputs), i * l.outputs);
+      }
+      return [out, f.slice(b(l) / 4, b(l) / 4 + l.outputs)];
+    });
+  }
+
+  /** Wᵀ beside W, for the gradients of the layers' inputs. */
+  private transpose(): void {
+    const f = this.f32;
+    for (let k = 1; k < this.layers.length; k++) {
+      const l = this.layers[k];
+      const w = l.w / 4;
+      const wt = l.wt / 4;
+      for (let i = 0; i < l.inP; i++) for (let o = 0; o < l.outP; o++) f[wt + o * l.inP + i] = f[w + i * l.outP + o];
+    }
+  }
+
+  /** Starts Adam afresh (zero moments) with this step size and L2 penalty on the kernels. */
+  startAdam(learningRate: number, l2: number): void {
+    this.optimiser = { learningRate, l2, t: 0 };
+    for (const l of this.layers) {
+      this.f64.fill(0, l.mW / 8, l.mW / 8 + l.inP * l.outP);
+      this.f64.fill(0, l.vW / 8, l.vW / 8 + l.inP * l.outP);
+      this.f64.fill(0, l.mB / 8, l.mB / 8 + l.outP);
+      this.f64.fill(0, l.vB / 8, l.vB / 8 + l.outP);
+    }
+  }
+
+  /**
+   * One Adam step (Kingma & Ba; β1 0.9, β2 0.999, ε 1e-8) on the summed gradients, with the L2
+   * term's gradient 2·l2·w added for the kernels (biases are not penalised).
+   */
+  adamStep(): void {
+    const o = this.optimiser;
+    o.t++;
+    const c = CONSTANTS / 8;
+    this.f64[c + 1] = o.learningRate;
+    this.f64[c + 2] = 1 - 0.9 ** o.t;
+    this.f64[c + 3] = 1 - 0.999 ** o.t;
+    for (const l of this.layers) {
+      this.f64[c] = 2 * o.l2;
+      this.adam(l.w, l.sumW, l.mW, l.vW, l.inP * l.outP, CONSTANTS);
+      this.f64[c] = 0;
+      this.adam(l.b, l.sumB, l.mB, l.vB, l.outP, CONSTANTS);
+    }
+    this.transpose();
+  }
+
+  /** Zeroes the gradient sums that backward() adds to. */
+  clearGradients(): void {
+    for (const l of this.layers) {
+      this.f32.fill(0, l.sumW / 4, l.sumW / 4 + l.inP * l.outP);
+      this.f32.fill(0, l.sumB / 4, l.sumB / 4 + l.outP);
+    }
   }
 
   /**
@@ -269,8 +399,7 @@ export class NetworkKernel {
     if (!conv) {
       for (let i = 0; i < n; i++) {
         const src = rows[from + i] * p;
-        const dst = base + i * inP;
-        for (let j = 0; j < p; j++) f[dst + j] = x[src + j];
+        f.set(x.subarray(src, src + p), base + i * inP);
       }
     } else {
       const patch = conv.kernelSize * conv.channels;
@@ -327,7 +456,10 @@ export class NetworkKernel {
     return new Float32Array(this.memory.buffer, last.d, pad4(this.rows) * last.outP);
   }
 
-  /** Gradients of every weight from the logits' gradient, through the layers of the last forward(). */
+  /**
+   * Gradients of every weight from the logits' gradient, through the layers of the last forward(),
+   * added to the sums (block after block, in the order they come).
+   */
   backward(masked: boolean): void {
     const rowsP = pad4(this.rows);
     for (let k = this.layers.length - 1; k >= 0; k--) {
@@ -336,6 +468,8 @@ export class NetworkKernel {
       const input = k > 0 ? this.layers[k - 1].h : this.input;
       this.gemm(input, 4, l.inP * 4, l.d, l.outP * 4, l.gw, l.outP * 4, l.inP, l.outP * 4, rows, 0);
       this.gemm(this.ones, 0, 0, l.d, l.outP * 4, l.gb, l.outP * 4, 4, l.outP * 4, rows, 0);
+      this.add(l.sumW, l.gw, l.inP * l.outP * 4);
+      this.add(l.sumB, l.gb, l.outP * 4);
       if (k > 0) {
         const prev = this.layers[k - 1];
         const bytes = rows * l.inP * 4;
@@ -344,21 +478,5 @@ export class NetworkKernel {
         this.reluGradient(prev.d, prev.h, bytes);
       }
     }
-  }
-
-  /** Adds the gradients of the last backward() into `sums` (weightShapes order, unpadded). */
-  addGradients(sums: Float32Array[]): void {
-    const f = this.f32;
-    this.layers.forEach((l, k) => {
-      const gw = sums[2 * k];
-      const gb = sums[2 * k + 1];
-      const at = l.gw / 4;
-      for (let i = 0; i < l.inputs; i++) {
-        const row = at + l.rowOf(i) * l.outP;
-        for (let o = 0; o < l.outputs; o++) gw[i * l.outputs + o] += f[row + o];
-      }
-      const b = l.gb / 4;
-      for (let o = 0; o < l.outputs; o++) gb[o] += f[b + o];
-    });
   }
 }

@@ -18,9 +18,9 @@
  *   conv kernel [kernelSize·channels, filters] (= TF's [kernelSize, channels, filters]), conv bias
  *   [filters]; then per dense layer kernel [in, out], bias [out]; the output layer last.
  *
- * Training: the weights live in JavaScript as float32 arrays; each minibatch's gradients are
- * computed by network-kernel.ts (WebAssembly SIMD) in BATCH_PARTS parts summed in order, and Adam
- * updates the weights in JavaScript. Predictions go through TF.js (predictNetwork).
+ * Training: network-kernel.ts (WebAssembly SIMD) holds the float32 weights, computes each
+ * minibatch's gradients in BATCH_PARTS parts summed in order, and takes Adam's steps. Predictions
+ * go through TF.js (predictNetwork).
  *
  * Determinism: initial weights (Glorot uniform, zero biases), minibatch order and dropout masks
  * are drawn from mulberry32 streams derived from the seed, nothing from TF.js's own random state,
@@ -224,43 +224,6 @@ function softmaxCrossEntropy(
 }
 
 /**
- * Adam (Kingma & Ba; β1 0.9, β2 0.999, ε 1e-8) on the float32 weights. The L2 term's gradient
- * (2·l2·w, kernels only) is added here too.
- */
-class Adam {
-  private readonly m: Float64Array[];
-  private readonly v: Float64Array[];
-  private t = 0;
-  constructor(
-    private readonly weights: Float32Array[],
-    private readonly penalised: readonly boolean[],
-    private readonly learningRate: number,
-    private readonly l2: number,
-  ) {
-    this.m = weights.map((w) => new Float64Array(w.length));
-    this.v = weights.map((w) => new Float64Array(w.length));
-  }
-
-  step(gradients: readonly Float32Array[]): void {
-    this.t++;
-    const c1 = 1 - 0.9 ** this.t;
-    const c2 = 1 - 0.999 ** this.t;
-    this.weights.forEach((w, k) => {
-      const g = gradients[k];
-      const m = this.m[k];
-      const v = this.v[k];
-      const decay = this.penalised[k] ? 2 * this.l2 : 0;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i] + decay * w[i];
-        m[i] = 0.9 * m[i] + 0.1 * gi;
-        v[i] = 0.999 * v[i] + 0.001 * gi * gi;
-        w[i] -= (this.learningRate * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
-      }
-    });
-  }
-}
-
-/**
  * A minibatch's gradient is summed over this many parts of it, always, in part order: the parts
  * are what threads share out, so the sum (and the model) does not depend on the thread count.
  */
@@ -284,13 +247,13 @@ export interface Minibatch {
 }
 
 /**
- * Gradients of the minibatch's weighted mean cross-entropy with respect to every weight (the
- * weights the kernel holds), summed over the batch's parts in order into `out` (weightShapes order).
+ * Gradients of the minibatch's weighted mean cross-entropy with respect to every weight the kernel
+ * holds, summed over the batch's parts in order into the kernel's gradient sums.
  */
-export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch, out: Float32Array[]): void {
+export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch): void {
   const { order, start, n, masks } = batch;
   const widths = dropoutWidths(kernel.architecture);
-  for (const g of out) g.fill(0);
+  kernel.clearGradients();
   for (let k = 0; k < BATCH_PARTS; k++) {
     const { from, to } = batchPart(start, n, k);
     if (from === to) continue;
@@ -299,7 +262,6 @@ export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, ba
     const logits = kernel.forward(masks !== undefined);
     softmaxCrossEntropy(logits, kernel.architecture.classes, data.labels, { order, from, to, weights: batch.weights, weightOffset: 0 }, { values: kernel.logitGradient(), n });
     kernel.backward(masks !== undefined);
-    kernel.addGradients(out);
   }
 }
 
@@ -307,7 +269,7 @@ export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, ba
  * Trains with Adam on shuffled minibatches of the training rows; after each epoch measures the
  * validation loss and stops after `patience` epochs without an improvement of `minDelta`, keeping
  * the best epoch's weights. Without validation rows it runs all epochs and keeps the last weights.
- * The weights live in JavaScript (float32); the kernel computes each part's gradients.
+ * The kernel holds the weights between steps.
  */
 export async function trainNetwork(
   a: Architecture,
@@ -333,12 +295,11 @@ export async function trainNetwork(
   const batchSize = Math.min(options.batchSize, trainRows);
   const kernel = new NetworkKernel(a, Math.max(Math.ceil(batchSize / BATCH_PARTS), 512));
 
-  const weights = initial ? initial.map((w) => w.slice()) : initialWeights(shapes, seed);
-  const adam = new Adam(weights, shapes.map((s) => s.cols > 0), options.learningRate, options.l2); // biases are not penalised
+  kernel.setWeights(initial ?? initialWeights(shapes, seed));
+  kernel.startAdam(options.learningRate, options.l2);
 
   const validationOrder = Int32Array.from({ length: validationRows }, (_, i) => trainRows + i);
   const validationLoss = (): number => {
-    kernel.setWeights(weights);
     let total = 0;
     for (let from = 0; from < validationRows; from += kernel.capacity) {
       const to = Math.min(from + kernel.capacity, validationRows);
@@ -353,7 +314,6 @@ export async function trainNetwork(
   let bestWeights: Float32Array[] | undefined;
   let sinceBest = 0;
   let epoch = 0;
-  const gradients = shapes.map((s) => new Float32Array(weightCount(s)));
   while (epoch < options.epochs) {
     epoch++;
     for (let i = trainRows - 1; i > 0; i--) {
@@ -373,16 +333,15 @@ export async function trainNetwork(
             return m;
           })
         : undefined;
-      kernel.setWeights(weights);
-      minibatchGradients(kernel, data, { order, start, n, weights: trainWeights, masks }, gradients);
-      adam.step(gradients);
+      minibatchGradients(kernel, data, { order, start, n, weights: trainWeights, masks });
+      kernel.adamStep();
     }
     if (validationRows > 0) {
       const loss = validationLoss();
       if (loss < best - options.minDelta) {
         best = loss;
         bestEpoch = epoch;
-        bestWeights = weights.map((w) => w.slice());
+        bestWeights = kernel.weights();
         sinceBest = 0;
       } else if (++sinceBest >= options.patience) {
         break;
@@ -390,7 +349,7 @@ export async function trainNetwork(
     }
     await yieldToEventLoop(); // lets heartbeats and cancellation through between epochs
   }
-  const kept = validationRows > 0 ? bestWeights : weights;
+  const kept = validationRows > 0 ? bestWeights : kernel.weights();
   if (!kept || kept.some((w) => w.some((v) => !Number.isFinite(v)))) {
     throw new Error('training diverged (non-finite loss or weights); lower learningRate or standardise the inputs');
   }

@@ -95,10 +95,30 @@ function oracle(c: Case, p: ReturnType<typeof randomProblem>): { gradients: Floa
 }
 
 function kernelGradients(c: Case, p: ReturnType<typeof randomProblem>, kernel = new NetworkKernel(c.a, 64)): Float32Array[] {
-  const out = weightShapes(c.a).map((s) => new Float32Array(weightCount(s)));
   kernel.setWeights(p.w);
-  minibatchGradients(kernel, p.data, { order: p.order, start: 0, n: c.rows, weights: p.rowWeights, masks: p.masks }, out);
-  return out;
+  minibatchGradients(kernel, p.data, { order: p.order, start: 0, n: c.rows, weights: p.rowWeights, masks: p.masks });
+  return kernel.gradients();
+}
+
+/** Adam as network.ts once did it in JavaScript (float64 moments, float32 weights): the kernel's must give its bits. */
+function referenceAdam(weights: Float32Array[], penalised: boolean[], learningRate: number, l2: number) {
+  const m = weights.map((w) => new Float64Array(w.length));
+  const v = weights.map((w) => new Float64Array(w.length));
+  let t = 0;
+  return (gradients: Float32Array[]) => {
+    t++;
+    const c1 = 1 - 0.9 ** t;
+    const c2 = 1 - 0.999 ** t;
+    weights.forEach((w, k) => {
+      const decay = penalised[k] ? 2 * l2 : 0;
+      for (let i = 0; i < w.length; i++) {
+        const gi = gradients[k][i] + decay * w[i];
+        m[k][i] = 0.9 * m[k][i] + 0.1 * gi;
+        v[k][i] = 0.999 * v[k][i] + 0.001 * gi * gi;
+        w[i] -= (learningRate * (m[k][i] / c1)) / (Math.sqrt(v[k][i] / c2) + 1e-8);
+      }
+    });
+  };
 }
 
 /** Largest |ours − oracle| relative to the array's largest oracle magnitude. */
@@ -143,6 +163,23 @@ describe('network kernel', () => {
     kernelGradients({ ...c, rows: 40 }, other, kernel);
     const reused = kernelGradients(c, p, kernel);
     reused.forEach((g, i) => expect(Buffer.from(g.buffer).equals(Buffer.from(fresh[i].buffer))).toBe(true));
+  });
+
+  it.each([cases[1], cases[3]])('takes Adam steps bit for bit as the JavaScript reference: $name', (c) => {
+    const p = randomProblem(c, 8);
+    const kernel = new NetworkKernel(c.a, 64);
+    kernel.setWeights(p.w);
+    kernel.startAdam(0.01, 0.05);
+    const expected = p.w.map((w) => w.slice());
+    const step = referenceAdam(expected, weightShapes(c.a).map((s) => s.cols > 0), 0.01, 0.05);
+    for (let t = 0; t < 5; t++) {
+      minibatchGradients(kernel, p.data, { order: p.order, start: 0, n: c.rows, weights: p.rowWeights, masks: p.masks });
+      step(kernel.gradients());
+      kernel.adamStep();
+      kernel.weights().forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from(expected[i].buffer))).toBe(true));
+    }
+    // The weights moved.
+    expect(expected.some((w, i) => w.some((v, j) => v !== p.w[i][j]))).toBe(true);
   });
 
   it('refuses a block larger than its capacity', () => {
