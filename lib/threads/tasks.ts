@@ -11,6 +11,7 @@ import { permutationImportanceOfColumns } from '../reports/report-data';
 import { binFeatureRange } from '../../models/trees/binning';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
 import { runSvmJob, type SvmJob } from '../../models/svm/probability';
+import { serveNetworkParts, type NetworkPartsJob } from '../../models/neural/network-threads';
 import { buildTrees, type RandomForestParams } from '../../models/trees/random-forest';
 import { readDataset } from '../training/dataset';
 import { fitFinalModel, type FinalModelRequest } from '../training/final-model';
@@ -29,6 +30,8 @@ export const threadTasks = {
   /** Bin edges and codes of one feature range, written into shared arrays (gradient boosting). */
   binFeatures: (input: { values: Float64Array; rows: number; p: number; from: number; to: number; maxBins: number; stride: number; rowMajor: Uint8Array; columnMajor: Uint8Array }) =>
     binFeatureRange(input.values, input.rows, input.p, input.from, input.to, input.maxBins, input.stride, input.rowMajor, input.columnMajor),
+  /** Serves a range of the parts of a neural network's minibatches until told to stop. */
+  networkParts: (input: NetworkPartsJob) => serveNetworkParts(input),
   /** Serves one feature range of a gradient-boosted model's histograms until told to stop. */
   gradientHistograms: (input: SharedRange) => serveHistogramRange(input),
   /**

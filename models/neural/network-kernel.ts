@@ -228,6 +228,8 @@ export class NetworkKernel {
   private readonly add: Elementwise;
   private readonly adam: AdamStep;
   private readonly layers: Layer[];
+  /** Byte offsets and sizes of the weights, the gradient sums, and where other threads' sums land. */
+  private readonly blocks: { weights: number; sums: number; incoming: number; weightBytes: number; sumBytes: number };
   /** The first layer's input: rows (× positions for a convolution) of inP values. */
   private readonly input: number;
   private readonly ones: number;
@@ -243,7 +245,6 @@ export class NetworkKernel {
     readonly capacity: number,
   ) {
     const a = architecture;
-    this.layers = [];
     let offset = 64; // bytes 0..3: the constant 1
     const take = (floats: number) => {
       const at = offset;
@@ -251,34 +252,42 @@ export class NetworkKernel {
       return at;
     };
     const rowsCap = pad4(capacity);
-    const layer = (inputs: number, inP: number, outputs: number, perRow: number, rowOf: (i: number) => number): Layer => {
-      const outP = pad8(outputs);
-      return {
-        inputs, outputs, inP, outP, perRow, rowOf,
-        w: take(inP * outP), b: take(outP), wt: take(outP * inP), gw: take(inP * outP), gb: take(4 * outP),
-        h: take(rowsCap * perRow * outP), d: take(rowsCap * perRow * outP), mask: take(rowsCap * perRow * outP),
-        sumW: take(inP * outP), sumB: take(outP), mW: take(2 * inP * outP), vW: take(2 * inP * outP), mB: take(2 * outP), vB: take(2 * outP),
-      };
-    };
+    // Shapes first, then memory: each layer's weights and gradient sums in one block each, so
+    // threads exchange them with one copy (exportWeights, addGradients).
+    type Shape = Pick<Layer, 'inputs' | 'outputs' | 'inP' | 'outP' | 'perRow' | 'rowOf'>;
+    const shapes: Shape[] = [];
     let width = a.inputs;
     let widthP = pad8(a.inputs);
     let rowOf = (i: number) => i;
     if (a.conv) {
       const c = a.conv;
-      const steps = c.window - c.kernelSize + 1;
-      const conv = layer(c.kernelSize * c.channels, pad8(c.kernelSize * c.channels), c.filters, steps, (i) => i);
-      this.layers.push(conv);
-      width = steps * c.filters;
-      widthP = steps * conv.outP;
-      rowOf = (i) => Math.floor(i / c.filters) * conv.outP + (i % c.filters);
+      const outP = pad8(c.filters);
+      shapes.push({ inputs: c.kernelSize * c.channels, outputs: c.filters, inP: pad8(c.kernelSize * c.channels), outP, perRow: c.window - c.kernelSize + 1, rowOf });
+      width = shapes[0].perRow * c.filters;
+      widthP = shapes[0].perRow * outP;
+      rowOf = (i) => Math.floor(i / c.filters) * outP + (i % c.filters);
     }
     for (const units of [...a.hidden, a.classes]) {
-      const l = layer(width, widthP, units, 1, rowOf);
-      this.layers.push(l);
+      shapes.push({ inputs: width, outputs: units, inP: widthP, outP: pad8(units), perRow: 1, rowOf });
       width = units;
-      widthP = l.outP;
+      widthP = pad8(units);
       rowOf = (i) => i;
     }
+    const block = (sizes: (s: Shape) => number[]) => {
+      const start = offset;
+      const at = shapes.map((s) => sizes(s).map(take));
+      return { start, bytes: offset - start, at };
+    };
+    const weights = block((s) => [s.inP * s.outP, s.outP]);
+    const sums = block((s) => [s.inP * s.outP, s.outP]);
+    this.blocks = { weights: weights.start, sums: sums.start, incoming: take(sums.bytes / 4), weightBytes: weights.bytes, sumBytes: sums.bytes };
+    this.layers = shapes.map((s, k) => ({
+      ...s,
+      w: weights.at[k][0], b: weights.at[k][1], sumW: sums.at[k][0], sumB: sums.at[k][1],
+      wt: take(s.outP * s.inP), gw: take(s.inP * s.outP), gb: take(4 * s.outP),
+      h: take(rowsCap * s.perRow * s.outP), d: take(rowsCap * s.perRow * s.outP), mask: take(rowsCap * s.perRow * s.outP),
+      mW: take(2 * s.inP * s.outP), vW: take(2 * s.inP * s.outP), mB: take(2 * s.outP), vB: take(2 * s.outP),
+    }));
     const first = this.layers[0];
     this.input = take(rowsCap * first.perRow * first.inP);
     this.ones = 0;
@@ -331,6 +340,36 @@ export class NetworkKernel {
     });
   }
 
+  /** Floats of the padded weights (exportWeights) and of the padded gradient sums (exportGradients). */
+  get weightFloats(): number {
+    return this.blocks.weightBytes / 4;
+  }
+
+  get gradientFloats(): number {
+    return this.blocks.sumBytes / 4;
+  }
+
+  /** The padded weights, for another thread's kernel of the same architecture (importWeights). */
+  exportWeights(into: Float32Array): void {
+    into.set(this.f32.subarray(this.blocks.weights / 4, (this.blocks.weights + this.blocks.weightBytes) / 4));
+  }
+
+  importWeights(from: Float32Array): void {
+    this.f32.set(from.subarray(0, this.weightFloats), this.blocks.weights / 4);
+    this.transpose();
+  }
+
+  /** The padded gradient sums, for another thread's kernel (addGradients). */
+  exportGradients(into: Float32Array): void {
+    into.set(this.f32.subarray(this.blocks.sums / 4, (this.blocks.sums + this.blocks.sumBytes) / 4));
+  }
+
+  /** Adds another kernel's exported gradient sums to these. */
+  addGradients(from: Float32Array): void {
+    this.f32.set(from.subarray(0, this.gradientFloats), this.blocks.incoming / 4);
+    this.add(this.blocks.sums, this.blocks.incoming, this.blocks.sumBytes);
+  }
+
   /** Wᵀ beside W, for the gradients of the layers' inputs. */
   private transpose(): void {
     const f = this.f32;
@@ -375,10 +414,7 @@ export class NetworkKernel {
 
   /** Zeroes the gradient sums that backward() adds to. */
   clearGradients(): void {
-    for (const l of this.layers) {
-      this.f32.fill(0, l.sumW / 4, l.sumW / 4 + l.inP * l.outP);
-      this.f32.fill(0, l.sumB / 4, l.sumB / 4 + l.outP);
-    }
+    this.f32.fill(0, this.blocks.sums / 4, (this.blocks.sums + this.blocks.sumBytes) / 4);
   }
 
   /**

@@ -32,6 +32,9 @@ import { rng } from '../../lib/random';
 import type { NeuralBackend, TensorFlow } from './tensorflow';
 import { yieldToEventLoop } from '../../lib/event-loop';
 import { NetworkKernel } from './network-kernel';
+import { networkPartsJob, RemoteParts } from './network-threads';
+import { inSharedMemory, sharedBytes, sharedFloat32, sharedInt32 } from '../../lib/threads/shared-memory';
+import { sharedPool } from '../../lib/threads/task-pool';
 
 export interface ConvFront {
   window: number;
@@ -179,8 +182,8 @@ export interface TrainingSummary {
 export type TrainingBackend = 'kernel' | NeuralBackend;
 
 /** Weights scaled to mean 1 over [from, to), so a loss is a weighted mean whatever the weights' unit. */
-export function normalisedWeights(weights: Float64Array | undefined, from: number, to: number): Float32Array {
-  const out = new Float32Array(to - from).fill(1);
+export function normalisedWeights(weights: Float64Array | undefined, from: number, to: number, shared = false): Float32Array {
+  const out = (shared ? sharedFloat32(to - from) : new Float32Array(to - from)).fill(1);
   if (!weights) return out;
   let sum = 0;
   for (let i = from; i < to; i++) sum += weights[i];
@@ -246,23 +249,39 @@ export interface Minibatch {
   masks?: readonly Float32Array[];
 }
 
+/** Adds part k's gradients (see batchPart) to the kernel's sums. */
+export function partGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch, k: number): void {
+  const { order, start, n, masks } = batch;
+  const { from, to } = batchPart(start, n, k);
+  if (from === to) return;
+  const widths = dropoutWidths(kernel.architecture);
+  kernel.loadRows(data.x, order, from, to);
+  masks?.forEach((m, i) => kernel.setMask(i, m.subarray((from - start) * widths[i], (to - start) * widths[i]), widths[i]));
+  const logits = kernel.forward(masks !== undefined);
+  softmaxCrossEntropy(logits, kernel.architecture.classes, data.labels, { order, from, to, weights: batch.weights, weightOffset: 0 }, { values: kernel.logitGradient(), n });
+  kernel.backward(masks !== undefined);
+}
+
 /**
  * Gradients of the minibatch's weighted mean cross-entropy with respect to every weight the kernel
- * holds, summed over the batch's parts in order into the kernel's gradient sums.
+ * holds, summed over the batch's parts in order into the kernel's gradient sums; parts from
+ * `firstRemote` on are computed by the remotes (network-threads.ts), each for its range of parts.
  */
-export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch): void {
-  const { order, start, n, masks } = batch;
-  const widths = dropoutWidths(kernel.architecture);
-  kernel.clearGradients();
-  for (let k = 0; k < BATCH_PARTS; k++) {
-    const { from, to } = batchPart(start, n, k);
-    if (from === to) continue;
-    kernel.loadRows(data.x, order, from, to);
-    masks?.forEach((m, i) => kernel.setMask(i, m.subarray((from - start) * widths[i], (to - start) * widths[i]), widths[i]));
-    const logits = kernel.forward(masks !== undefined);
-    softmaxCrossEntropy(logits, kernel.architecture.classes, data.labels, { order, from, to, weights: batch.weights, weightOffset: 0 }, { values: kernel.logitGradient(), n });
-    kernel.backward(masks !== undefined);
+export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch, remotes: readonly RemoteParts[] = []): void {
+  if (remotes.length > 0) {
+    kernel.exportWeights(remotes[0].job.weights); // one array, read by every remote
+    for (const r of remotes) r.start(batch.start, batch.n);
   }
+  kernel.clearGradients();
+  const own = remotes.length > 0 ? remotes[0].first : BATCH_PARTS;
+  for (let k = 0; k < own; k++) partGradients(kernel, data, batch, k);
+  for (const r of remotes) r.addTo(kernel);
+}
+
+/** Parts [first, last) per pool thread: the training thread keeps the first share. */
+function partRanges(threads: number): Array<[number, number]> {
+  const t = Math.max(1, Math.min(threads, BATCH_PARTS));
+  return Array.from({ length: t }, (_, i) => [Math.floor((i * BATCH_PARTS) / t), Math.floor(((i + 1) * BATCH_PARTS) / t)]);
 }
 
 /**
@@ -279,15 +298,21 @@ export async function trainNetwork(
   signal?: AbortSignal,
   /** Weights to start from instead of the seeded initialisation (a warm start); copied, never modified. */
   initial?: readonly Float32Array[],
+  /** Threads to share each batch's parts (this one included); the weights do not depend on it. */
+  threads = 1,
 ): Promise<{ weights: Float32Array[]; summary: TrainingSummary }> {
   const shapes = weightShapes(a);
   if (initial && (initial.length !== shapes.length || initial.some((w, i) => w.length !== weightCount(shapes[i])))) {
     throw new Error(`trainNetwork: the initial weights do not fit the architecture (${initial.map((w) => w.length).join(',')} vs ${shapes.map(weightCount).join(',')})`);
   }
   const { trainRows, validationRows } = data;
-  const trainWeights = normalisedWeights(data.weights, 0, trainRows);
+  // Batches of fewer than 64 rows are not worth a hand-over per step.
+  const ranges = partRanges(Math.min(threads, options.batchSize >= 64 ? threads : 1));
+  const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+  const trainWeights = normalisedWeights(data.weights, 0, trainRows, pool !== undefined);
   const validationWeights = normalisedWeights(data.weights, trainRows, trainRows + validationRows);
-  const order = Int32Array.from({ length: trainRows }, (_, i) => i);
+  const order = pool ? sharedInt32(trainRows) : new Int32Array(trainRows);
+  for (let i = 0; i < trainRows; i++) order[i] = i;
   const shuffle = stream(seed, 2);
   const drop = stream(seed, 3);
   const keep = 1 - options.dropout;
@@ -295,6 +320,7 @@ export async function trainNetwork(
   const batchSize = Math.min(options.batchSize, trainRows);
   const kernel = new NetworkKernel(a, Math.max(Math.ceil(batchSize / BATCH_PARTS), 512));
 
+  const masks = options.dropout > 0 ? widths.map((width) => (pool ? sharedFloat32(batchSize * width) : new Float32Array(batchSize * width))) : [];
   kernel.setWeights(initial ?? initialWeights(shapes, seed));
   kernel.startAdam(options.learningRate, options.l2);
 
@@ -309,49 +335,58 @@ export async function trainNetwork(
     return total / validationRows;
   };
 
-  let best = Infinity;
-  let bestEpoch = 0;
-  let bestWeights: Float32Array[] | undefined;
-  let sinceBest = 0;
-  let epoch = 0;
-  while (epoch < options.epochs) {
-    epoch++;
-    for (let i = trainRows - 1; i > 0; i--) {
-      const j = Math.floor(shuffle() * (i + 1));
-      const t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
-    for (let start = 0; start < trainRows; start += batchSize) {
-      signal?.throwIfAborted();
-      const n = Math.min(batchSize, trainRows - start);
-      // Drawn for the whole batch, representation by representation, row by row.
-      const masks = options.dropout > 0
-        ? widths.map((width) => {
-            const m = new Float32Array(n * width);
-            for (let i = 0; i < m.length; i++) m[i] = drop() < keep ? 1 / keep : 0;
-            return m;
-          })
-        : undefined;
-      minibatchGradients(kernel, data, { order, start, n, weights: trainWeights, masks });
-      kernel.adamStep();
-    }
-    if (validationRows > 0) {
-      const loss = validationLoss();
-      if (loss < best - options.minDelta) {
-        best = loss;
-        bestEpoch = epoch;
-        bestWeights = kernel.weights();
-        sinceBest = 0;
-      } else if (++sinceBest >= options.patience) {
-        break;
+  let remotes: RemoteParts[] = [];
+  let serving: Array<Promise<void>> = [];
+  if (pool) {
+    const x = inSharedMemory(data.x);
+    data = { ...data, x, labels: inSharedMemory(data.labels) };
+    const job = networkPartsJob(kernel, data, trainWeights, order, masks, BATCH_PARTS);
+    remotes = ranges.slice(1).map(([first, last]) => new RemoteParts({ ...job, control: sharedInt32(16), error: sharedBytes(2048) }, first, last));
+    serving = remotes.map((r, i) => pool.run(i, 'networkParts', r.job));
+  }
+  try {
+    for (const r of remotes) r.waitUntilServing(60_000);
+    let best = Infinity;
+    let bestEpoch = 0;
+    let bestWeights: Float32Array[] | undefined;
+    let sinceBest = 0;
+    let epoch = 0;
+    while (epoch < options.epochs) {
+      epoch++;
+      for (let i = trainRows - 1; i > 0; i--) {
+        const j = Math.floor(shuffle() * (i + 1));
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
       }
+      for (let start = 0; start < trainRows; start += batchSize) {
+        signal?.throwIfAborted();
+        const n = Math.min(batchSize, trainRows - start);
+        // Drawn for the whole batch, representation by representation, row by row.
+        for (const [i, m] of masks.entries()) for (let j = 0; j < n * widths[i]; j++) m[j] = drop() < keep ? 1 / keep : 0;
+        minibatchGradients(kernel, data, { order, start, n, weights: trainWeights, masks: masks.length > 0 ? masks : undefined }, remotes);
+        kernel.adamStep();
+      }
+      if (validationRows > 0) {
+        const loss = validationLoss();
+        if (loss < best - options.minDelta) {
+          best = loss;
+          bestEpoch = epoch;
+          bestWeights = kernel.weights();
+          sinceBest = 0;
+        } else if (++sinceBest >= options.patience) {
+          break;
+        }
+      }
+      await yieldToEventLoop(); // lets heartbeats and cancellation through between epochs
     }
-    await yieldToEventLoop(); // lets heartbeats and cancellation through between epochs
+    const kept = validationRows > 0 ? bestWeights : kernel.weights();
+    if (!kept || kept.some((w) => w.some((v) => !Number.isFinite(v)))) {
+      throw new Error('training diverged (non-finite loss or weights); lower learningRate or standardise the inputs');
+    }
+    return { weights: kept, summary: { epochsRun: epoch, bestEpoch: validationRows > 0 ? bestEpoch : epoch, validationLoss: validationRows > 0 ? best : null, backend: 'kernel' } };
+  } finally {
+    for (const r of remotes) r.stop();
+    await Promise.all(serving);
   }
-  const kept = validationRows > 0 ? bestWeights : kernel.weights();
-  if (!kept || kept.some((w) => w.some((v) => !Number.isFinite(v)))) {
-    throw new Error('training diverged (non-finite loss or weights); lower learningRate or standardise the inputs');
-  }
-  return { weights: kept, summary: { epochsRun: epoch, bestEpoch: validationRows > 0 ? bestEpoch : epoch, validationLoss: validationRows > 0 ? best : null, backend: 'kernel' } };
 }

@@ -15,6 +15,7 @@ import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, 
 import { standardise, type Standardiser } from '../standardiser';
 import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
 import { loadTensorFlow, type TensorFlow } from './tensorflow';
+import { sharedFloat32 } from '../../lib/threads/shared-memory';
 
 /** Training parameters of both neural algorithms. */
 export const trainingParamsShape = {
@@ -187,8 +188,11 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
   const x = input.features;
   const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
   const s = from ? from.s : spec.standardiser(x, trainRows);
-  const data = { x: standardise(x, s, new Float32Array(x.values.length)), labels: input.labels, weights: input.weights, trainRows, validationRows };
-  const { weights, summary } = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights);
+  const threads = input.threads ?? 1;
+  // In shared memory when pool threads take parts of each batch (network-threads.ts).
+  const rows = threads > 1 ? sharedFloat32(x.values.length) : new Float32Array(x.values.length);
+  const data = { x: standardise(x, s, rows), labels: input.labels, weights: input.weights, trainRows, validationRows };
+  const { weights, summary } = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights, threads);
   return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights, tf);
 }
 

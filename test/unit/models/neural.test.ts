@@ -164,6 +164,14 @@ describe.each([
     expect(b.equals(a)).toBe(false);
   });
 
+  it('are byte-identical on 1, 2, 3 and 4 threads (batch parts summed in one order), with dropout, weights and early stopping', async () => {
+    const weights = Float64Array.from({ length: d.x.rows }, (_, i) => 0.5 + (i % 7) / 4);
+    const bytes = async (threads: number) =>
+      encodeArtifact((await algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5, weights, threads }, { ...params, epochs: 6, dropout: 0.2, batchSize: 90, validationFraction: 0.2, patience: 2 })).state(), context);
+    const one = await bytes(1);
+    for (const threads of [2, 3, 4]) expect((await bytes(threads)).equals(one)).toBe(true);
+  });
+
   it('round-trip to identical predictions and identical bytes', async () => {
     const model = await fit(7);
     const bytes = encodeArtifact(model.state(), context);
