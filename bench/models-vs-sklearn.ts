@@ -139,7 +139,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
   const columns = JSON.parse(fs.readFileSync(path.join(dir, 'columns.json'), 'utf8')) as string[];
   const train = readMatrices(dir, 'train', columns);
   const test = readMatrices(dir, 'test', columns);
-  const runtimes = await loadModelRuntimes();
+  await loadModelRuntimes();
   // Threads start once per process in a worker; a fresh benchmark process would otherwise pay it inside the first fit.
   await sharedPool(2)?.warmUp();
   const algorithm = algorithmByName(name);
@@ -162,7 +162,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
     auc: report.rocAuc,
     peak_rss_mib: peakRssMiB(),
     // Neural models: what computed the training, and which TF.js backend predicts.
-    backend: 'backend' in model.state().params ? `trained by ${String(model.state().params.backend)}, predicts with tfjs ${runtimes.tensorflowBackend}` : undefined,
+    backend: 'backend' in model.state().params ? `trained by ${String(model.state().params.backend)}` : undefined,
     support_vectors: name === 'svm' ? supportVectorsOf(model.state()) : undefined,
   };
   console.log(JSON.stringify(result));

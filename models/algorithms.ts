@@ -5,7 +5,7 @@
 import type { Algorithm } from './model';
 import { logisticRegression } from './baselines/logistic-regression';
 import { majority } from './baselines/majority';
-import { loadTensorFlow, mlp, sequenceModel, tensorFlowInfo } from './neural';
+import { mlp, sequenceModel } from './neural';
 import { loadSvmRuntime, svm } from './svm/svm';
 import { gradientBoosting } from './trees/gradient-boosting';
 import { randomForest } from './trees/random-forest';
@@ -24,10 +24,9 @@ export function algorithmByName(name: string): Algorithm<Record<string, unknown>
 }
 
 /**
- * Loads the asynchronous runtimes (wasm) some algorithms need before a model can be restored;
- * call once at start-up. Says which TensorFlow.js backend is in use, when there is one.
+ * Loads the asynchronous runtime (libsvm's wasm) the SVM needs before a model can be restored;
+ * call once at start-up.
  */
-export async function loadModelRuntimes(): Promise<{ tensorflowBackend?: string }> {
-  await Promise.all([loadTensorFlow(), loadSvmRuntime()]);
-  return { tensorflowBackend: tensorFlowInfo()?.backend };
+export async function loadModelRuntimes(): Promise<void> {
+  await loadSvmRuntime();
 }

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const cache = openCache(config.redisUrl);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const trainingPool = new TaskPool(config.trainingConcurrency);
-  const { tensorflowBackend } = await loadModelRuntimes();
+  await loadModelRuntimes();
   enableProcessMetrics();
   registerAlertStoreGauges(store, (error) => console.error(`alert metrics: cannot read the store: ${(error as Error).message}`));
   // A second worker on the same host (fan-out, restarts) finds the port taken: it runs without its own endpoint.
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     });
     console.log(
       `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
-        `store ${store.description}; cache ${cache.kind}; artifacts ${openArtifactStore(config.artifacts).description}; TensorFlow.js backend ${tensorflowBackend}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
+        `store ${store.description}; cache ${cache.kind}; artifacts ${openArtifactStore(config.artifacts).description}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
         `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}`,
     );
     await runPipelineWorkers(workers);

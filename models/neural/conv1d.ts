@@ -10,20 +10,17 @@
  * rows are read as [rows, k, q]. Each base feature is standardised with one mean and scale shared
  * by its k lags (fitted over all of them), so values stay comparable along the window.
  *
- * Why a convolution and not an LSTM: on the wasm backend (single-threaded in Node) the cost is
- * dominated by per-op dispatch, and an LSTM unrolls k sequential steps of ~15 small ops each,
- * forward and backward, where the convolution is a handful of ops for the whole window (one
- * matrix product over all positions). Measured on wasm, batch 200, k = 10, q = 6: a 16-unit LSTM
- * (tf.layers) took ~26 ms per training step, this convolution with a 32-unit dense layer ~4 ms.
- * (tf.conv1d itself cannot be trained on wasm — no Conv2DBackpropFilter kernel — hence the
- * unfolded product in network.ts.)
+ * Why a convolution and not an LSTM: a convolution is one matrix product over all positions of the
+ * window, forward and backward (network-kernel.ts unfolds the patches), where an LSTM unrolls k
+ * sequential steps of small products. When TF.js trained these models on its wasm backend, a
+ * 16-unit LSTM took ~26 ms a training step (batch 200, k = 10, q = 6) and this convolution with a
+ * 32-unit dense layer ~4 ms.
  */
 import { z } from 'zod';
 import type { FeatureMatrix, FitInput, ModelState } from '../model';
 import { fitStandardiser, type Standardiser } from '../standardiser';
 import type { Architecture } from './network';
 import { fitNeural, parseParams, restoreNeural, trainingParamsShape, type NeuralAlgorithm } from './neural-model';
-import { loadedTensorFlow } from './tensorflow';
 
 export const sequenceParamsSchema = z.object({
   /** Days per window k: the matrix has k blocks of q base features, oldest first. Required. */
@@ -92,8 +89,7 @@ export const sequenceModel: NeuralAlgorithm<SequenceParams> = {
   },
   restore(state: ModelState) {
     const what = `${NAME}.restore`;
-    const tf = loadedTensorFlow(what);
     const params = resolve(state.params, what);
-    return restoreNeural(state, { algorithm: NAME, version: VERSION, params, architecture: architecture(params, state.featureNames.length, state.classes, what) }, tf);
+    return restoreNeural(state, { algorithm: NAME, version: VERSION, params, architecture: architecture(params, state.featureNames.length, state.classes, what) });
   },
 };

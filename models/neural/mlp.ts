@@ -2,16 +2,12 @@
  * Multi-layer perceptron: standardised features → dense ReLU layers (`hiddenLayers`, dropout
  * after each) → softmax over the classes. Adam on seeded minibatches, early stopping on the
  * last `validationFraction` of the rows (see network.ts for the training loop and weight order).
- *
- * fit() loads TensorFlow.js itself; restore() is synchronous and needs `await loadTensorFlow()`
- * (models/neural/tensorflow.ts) to have been done once in the process.
  */
 import { z } from 'zod';
 import type { FitInput, ModelState, TrainedModel, WarmStartOptions } from '../model';
 import { fitStandardiser } from '../standardiser';
 import type { Architecture } from './network';
 import { fitNeural, leadingRows, NeuralModel, parseParams, restoreNeural, trainingParamsShape, type NeuralAlgorithm } from './neural-model';
-import { loadedTensorFlow } from './tensorflow';
 
 export const mlpParamsSchema = z.object({
   /** Units of each hidden layer, input side first; [] is a (multinomial) logistic regression. */
@@ -58,8 +54,7 @@ export const mlp: NeuralAlgorithm<MlpParams> = {
     return fitNeural(input, spec, from);
   },
   restore(state: ModelState) {
-    const tf = loadedTensorFlow(`${NAME}.restore`);
     const params = parseParams(mlpParamsSchema, state.params, `${NAME}.restore`);
-    return restoreNeural(state, { algorithm: NAME, version: VERSION, params, architecture: architecture(params, state.featureNames.length, state.classes) }, tf);
+    return restoreNeural(state, { algorithm: NAME, version: VERSION, params, architecture: architecture(params, state.featureNames.length, state.classes) });
   },
 };

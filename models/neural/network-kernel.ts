@@ -17,9 +17,10 @@
  * split among threads (see network.ts). Three elementwise loops finish it: ReLU, a product
  * (dropout masks) and the ReLU's gradient.
  *
- * Why not TF.js: a training step of a 64-32 network on batches of 200 rows is ~20 kernels each
- * way, and on the wasm backend their dispatch cost more than their arithmetic (~1 ms a step);
- * this does the step in ~0.3 ms. TF.js stays the reference the tests compare these gradients with.
+ * Why not TF.js, which did this before: a training step of a 64-32 network on batches of 200 rows
+ * is ~20 kernels each way, and on its wasm backend (single-threaded in Node) their dispatch cost
+ * more than their arithmetic, ~0.9 ms a step; this takes ~0.3 ms on one thread, and shares a
+ * batch's parts among threads (network-threads.ts). TF.js is the tests' oracle for it now.
  *
  * Padding: every layer's width is padded to a multiple of 8 with zero weights, so padded units
  * stay 0 and their gradients are dropped; rows to a multiple of 4 with zero rows (zero loss
@@ -418,10 +419,11 @@ export class NetworkKernel {
   }
 
   /**
-   * Loads batch rows `rows[from..to)` of `x` (row-major, architecture.inputs values per row):
-   * as they are, or unfolded into one patch per window position for a convolution.
+   * Loads rows `rows[from..to)` of `x` (row-major, architecture.inputs values per row), or rows
+   * from..to-1 without `rows`: as they are, or unfolded into one patch per window position for a
+   * convolution.
    */
-  loadRows(x: Float32Array, rows: ArrayLike<number>, from: number, to: number): void {
+  loadRows(x: Float32Array, rows: ArrayLike<number> | undefined, from: number, to: number): void {
     const n = to - from;
     if (n < 1 || n > this.capacity) throw new Error(`network kernel: a block holds 1..${this.capacity} rows, not ${n}`);
     this.rows = n;
@@ -434,13 +436,13 @@ export class NetworkKernel {
     const rowsP = pad4(n);
     if (!conv) {
       for (let i = 0; i < n; i++) {
-        const src = rows[from + i] * p;
+        const src = (rows ? rows[from + i] : from + i) * p;
         f.set(x.subarray(src, src + p), base + i * inP);
       }
     } else {
       const patch = conv.kernelSize * conv.channels;
       for (let i = 0; i < n; i++) {
-        const src = rows[from + i] * p;
+        const src = (rows ? rows[from + i] : from + i) * p;
         for (let t = 0; t < first.perRow; t++) {
           const dst = base + (i * first.perRow + t) * inP;
           const at = src + t * conv.channels;

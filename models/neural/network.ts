@@ -18,18 +18,16 @@
  *   conv kernel [kernelSize·channels, filters] (= TF's [kernelSize, channels, filters]), conv bias
  *   [filters]; then per dense layer kernel [in, out], bias [out]; the output layer last.
  *
- * Training: network-kernel.ts (WebAssembly SIMD) holds the float32 weights, computes each
- * minibatch's gradients in BATCH_PARTS parts summed in order, and takes Adam's steps. Predictions
- * go through TF.js (predictNetwork).
+ * Arithmetic: network-kernel.ts (WebAssembly SIMD) does all of it, training and predictions alike:
+ * it holds the float32 weights, computes each minibatch's gradients in BATCH_PARTS parts summed in
+ * order, and takes Adam's steps. (TF.js, which did it before, is the tests' oracle now.)
  *
  * Determinism: initial weights (Glorot uniform, zero biases), minibatch order and dropout masks
- * are drawn from mulberry32 streams derived from the seed, nothing from TF.js's own random state,
- * and the kernel's sums run in a fixed order: the same data, parameters and seed give the same
- * weights bit for bit, whatever the thread count.
+ * are drawn from mulberry32 streams derived from the seed, and the kernel's sums run in a fixed
+ * order: the same data, parameters and seed give the same weights bit for bit, whatever the thread
+ * count; a row's prediction depends on that row alone.
  */
-import type * as TF from '@tensorflow/tfjs';
 import { rng } from '../../lib/random';
-import type { NeuralBackend, TensorFlow } from './tensorflow';
 import { yieldToEventLoop } from '../../lib/event-loop';
 import { NetworkKernel } from './network-kernel';
 import { networkPartsJob, RemoteParts } from './network-threads';
@@ -97,51 +95,22 @@ function initialWeights(shapes: readonly WeightShape[], seed: number): Float32Ar
   });
 }
 
-function tensorOf(tf: TensorFlow, s: WeightShape, values: Float32Array): TF.Tensor {
-  return s.cols === 0 ? tf.tensor1d(values, 'float32') : tf.tensor2d(values, [s.rows, s.cols], 'float32');
-}
-
-type Dense = (x: TF.Tensor2D, w: TF.Tensor2D, b: TF.Tensor1D, relu: boolean) => TF.Tensor2D;
-
-/** Inference: bias and ReLU fused into the product where the backend can. */
-const inferenceDense = (tf: TensorFlow): Dense => (x, w, b, relu) => tf.fused.matMul({ a: x, b: w, bias: b, activation: relu ? 'relu' : 'linear' }) as TF.Tensor2D;
-
-/** Logits for a [rows, inputs] batch of standardised rows (inference: no dropout). */
-export function forward(tf: TensorFlow, a: Architecture, w: readonly TF.Tensor[], x: TF.Tensor2D): TF.Tensor2D {
-  const rows = x.shape[0];
-  let h: TF.Tensor2D = x;
-  let wi = 0;
-  const dense = inferenceDense(tf);
-  const layer = (input: TF.Tensor2D, relu: boolean): TF.Tensor2D => dense(input, w[wi++] as TF.Tensor2D, w[wi++] as TF.Tensor1D, relu);
-  if (a.conv) {
-    const { window, channels, kernelSize, filters } = a.conv;
-    const steps = window - kernelSize + 1;
-    const patches: TF.Tensor2D[] = [];
-    for (let t = 0; t < steps; t++) patches.push(tf.slice(x, [0, t * channels], [rows, kernelSize * channels]));
-    // [rows, steps·kernelSize·channels] → one patch per (row, step) → [rows·steps, filters]
-    const unfolded = tf.reshape<TF.Rank.R2>(steps === 1 ? patches[0] : tf.concat(patches, 1), [rows * steps, kernelSize * channels]);
-    h = tf.reshape<TF.Rank.R2>(layer(unfolded, true), [rows, steps * filters]);
-  }
-  for (let i = 0; i < a.hidden.length; i++) h = layer(h, true);
-  return layer(h, false);
-}
-
-/** Softmax probabilities for standardised rows (float32, row-major), computed in chunks. */
-export function predictNetwork(tf: TensorFlow, a: Architecture, weights: readonly Float32Array[], x: Float32Array, rows: number): Float64Array {
-  const shapes = weightShapes(a);
-  const out = new Float64Array(rows * a.classes);
-  const chunk = 8192;
-  for (let start = 0; start < rows; start += chunk) {
-    const n = Math.min(chunk, rows - start);
-    const proba = tf.tidy(() => {
-      const w = shapes.map((s, i) => tensorOf(tf, s, weights[i]));
-      const input = tf.tensor2d(x.subarray(start * a.inputs, (start + n) * a.inputs), [n, a.inputs], 'float32');
-      return tf.softmax(forward(tf, a, w, input));
-    });
-    try {
-      out.set(proba.dataSync(), start * a.classes);
-    } finally {
-      proba.dispose();
+/** Softmax probabilities (float64) of standardised rows (float32, row-major), block by block through the kernel. */
+export function predictNetwork(kernel: NetworkKernel, x: Float32Array, rows: number): Float64Array {
+  const classes = kernel.architecture.classes;
+  const out = new Float64Array(rows * classes);
+  for (let from = 0; from < rows; from += kernel.capacity) {
+    const to = Math.min(from + kernel.capacity, rows);
+    kernel.loadRows(x, undefined, from, to);
+    const { logits, stride } = kernel.forward(false);
+    for (let i = 0; i < to - from; i++) {
+      const at = i * stride;
+      const o = (from + i) * classes;
+      let top = -Infinity;
+      for (let c = 0; c < classes; c++) top = Math.max(top, logits[at + c]);
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += out[o + c] = Math.exp(logits[at + c] - top);
+      for (let c = 0; c < classes; c++) out[o + c] /= sum;
     }
   }
   return out;
@@ -175,11 +144,11 @@ export interface TrainingSummary {
   validationLoss: number | null;
   /**
    * What computed the training: 'kernel' (network-kernel.ts, every model trained since it came);
-   * a TF.js backend for models trained before.
+   * for models trained before, the TF.js backend that did.
    */
   backend: TrainingBackend;
 }
-export type TrainingBackend = 'kernel' | NeuralBackend;
+export type TrainingBackend = 'kernel' | 'node' | 'wasm' | 'cpu';
 
 /** Weights scaled to mean 1 over [from, to), so a loss is a weighted mean whatever the weights' unit. */
 export function normalisedWeights(weights: Float64Array | undefined, from: number, to: number, shared = false): Float32Array {

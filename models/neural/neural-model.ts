@@ -14,7 +14,7 @@ import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { standardise, type Standardiser } from '../standardiser';
 import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
-import { loadTensorFlow, type TensorFlow } from './tensorflow';
+import { NetworkKernel } from './network-kernel';
 import { sharedFloat32 } from '../../lib/threads/shared-memory';
 
 /** Training parameters of both neural algorithms. */
@@ -117,6 +117,11 @@ function unpackPayload(payload: Uint8Array, p: number, a: Architecture): { s: St
 }
 
 export class NeuralModel implements TrainedModel {
+  /** Each row's probabilities come from that row alone (see network-kernel.ts). */
+  readonly rowwise = true;
+  /** Made on the first prediction, holding the weights. */
+  private kernel: NetworkKernel | undefined;
+
   constructor(
     readonly algorithm: string,
     private readonly algorithmVersion: number,
@@ -131,7 +136,6 @@ export class NeuralModel implements TrainedModel {
     readonly s: Standardiser,
     /** In weightShapes(architecture) order; never modified. */
     readonly weights: readonly Float32Array[],
-    private readonly tf: TensorFlow,
   ) {}
 
   predictProba(features: FeatureMatrix): Float64Array {
@@ -139,7 +143,11 @@ export class NeuralModel implements TrainedModel {
     const p = this.featureNames.length;
     if (features.values.length !== features.rows * p) throw new Error(`${this.algorithm}.predictProba: the matrix holds ${features.values.length} values, not ${features.rows} × ${p}`);
     const x = standardise(features, this.s, new Float32Array(features.rows * p));
-    return predictNetwork(this.tf, this.architecture, this.weights, x, features.rows);
+    if (!this.kernel) {
+      this.kernel = new NetworkKernel(this.architecture, 256);
+      this.kernel.setWeights(this.weights);
+    }
+    return predictNetwork(this.kernel, x, features.rows);
   }
 
   state(): ModelState {
@@ -184,7 +192,6 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
       throw new Error(`${what}: the model's network (${from.algorithm} ${JSON.stringify(from.architecture)}) is not the one of these parameters (${JSON.stringify(spec.architecture)}); its weights cannot be continued`);
     }
   }
-  const tf = await loadTensorFlow(); // for predictions
   const x = input.features;
   const { trainRows, validationRows } = splitRows(x.rows, spec.params.validationFraction, what);
   const s = from ? from.s : spec.standardiser(x, trainRows);
@@ -193,13 +200,13 @@ export async function fitNeural(input: FitInput, spec: NeuralSpec, from?: Neural
   const rows = threads > 1 ? sharedFloat32(x.values.length) : new Float32Array(x.values.length);
   const data = { x: standardise(x, s, rows), labels: input.labels, weights: input.weights, trainRows, validationRows };
   const { weights, summary } = await trainNetwork(spec.architecture, data, spec.params, input.seed, input.signal, from?.weights, threads);
-  return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights, tf);
+  return new NeuralModel(spec.algorithm, spec.version, x.featureNames, input.classes, spec.params, summary, spec.architecture, s, weights);
 }
 
-export function restoreNeural(state: ModelState, spec: Omit<NeuralSpec, 'standardiser'>, tf: TensorFlow): NeuralModel {
+export function restoreNeural(state: ModelState, spec: Omit<NeuralSpec, 'standardiser'>): NeuralModel {
   const what = `${spec.algorithm}.restore`;
   if (state.algorithm !== spec.algorithm) throw new ArtifactError(`${what}: the state is of algorithm "${state.algorithm}"`);
   if (state.algorithmVersion !== spec.version) throw new ArtifactError(`${what}: payload version ${state.algorithmVersion} is not the one this build reads (${spec.version})`);
   const { s, weights } = unpackPayload(state.payload, state.featureNames.length, spec.architecture);
-  return new NeuralModel(spec.algorithm, spec.version, state.featureNames, state.classes, spec.params, parseSummary(state.params, spec.algorithm), spec.architecture, s, weights, tf);
+  return new NeuralModel(spec.algorithm, spec.version, state.featureNames, state.classes, spec.params, parseSummary(state.params, spec.algorithm), spec.architecture, s, weights);
 }

@@ -6,13 +6,28 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { rng } from '../../../lib/random';
-import { loadTensorFlow, type TensorFlow } from '../../../models/neural';
+import { loadTensorFlow, requestedBackend, tensorFlowInfo, type TensorFlow } from '../../helpers/tensorflow';
 import { dropoutWidths, minibatchGradients, normalisedWeights, weightCount, weightShapes, type Architecture, type TrainingData } from '../../../models/neural/network';
 import { NetworkKernel } from '../../../models/neural/network-kernel';
 
 let tf: TensorFlow;
 beforeAll(async () => {
   tf = await loadTensorFlow();
+  const info = tensorFlowInfo();
+  console.log(`oracle: the TensorFlow.js "${info?.backend}" backend${info?.skipped.length ? ` (skipped: ${info.skipped.join('; ')})` : ''}`);
+});
+
+describe('the TensorFlow.js oracle', () => {
+  it('reports the active backend', () => {
+    expect(['node', 'wasm', 'cpu']).toContain(tensorFlowInfo()?.backend);
+    expect(tf.getBackend()).toBe(tensorFlowInfo()?.backend === 'node' ? 'tensorflow' : tensorFlowInfo()?.backend);
+  });
+
+  it('validates TFJS_BACKEND', () => {
+    expect(requestedBackend({ TFJS_BACKEND: 'WASM' })).toBe('wasm');
+    expect(requestedBackend({})).toBeUndefined();
+    expect(() => requestedBackend({ TFJS_BACKEND: 'gpu' })).toThrow(/TFJS_BACKEND="gpu" is not one of node, wasm, cpu/);
+  });
 });
 
 interface Case {
@@ -89,7 +104,7 @@ function oracle(c: Case, p: ReturnType<typeof randomProblem>): { gradients: Floa
     const y = tf.tensor2d(ys, [n, a.classes]);
     const w = tf.tensor1d(ws);
     const loss = (...ps: TF.Tensor[]) => tf.div(tf.sum(tf.mul(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logitsOf(ps, true))), 1)), w)), n) as TF.Scalar;
-    const gradients = tf.grads(loss)(params).map((g) => g.dataSync() as Float32Array);
+    const gradients = tf.grads(loss)(params).map((g: TF.Tensor) => g.dataSync() as Float32Array);
     return { gradients, logits: logitsOf(params, false).dataSync() as Float32Array };
   });
 }

@@ -5,7 +5,7 @@
 import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName } from '../../../models/algorithms';
 import type { FeatureMatrix, TrainedModel } from '../../../models/model';
-import { loadTensorFlow, mlp, NeuralModel } from '../../../models/neural';
+import { mlp, NeuralModel } from '../../../models/neural';
 import { gradientBoosting, GradientBoostingModel } from '../../../models/trees/gradient-boosting';
 import { randomForest, RandomForestModel } from '../../../models/trees/random-forest';
 import { accuracy, separable } from '../../helpers/datasets';
@@ -83,10 +83,6 @@ describe('random forest warm start', () => {
 
 describe('mlp warm start', () => {
   const params = { hiddenLayers: [16], epochs: 5, batchSize: 100, dropout: 0, validationFraction: 0, learningRate: 0.01 };
-
-  beforeAll(async () => {
-    await loadTensorFlow();
-  });
 
   it("starts from the champion's weights and standardiser, not from a fresh initialisation", async () => {
     const champion = roundTrip(await mlp.fit(input(old, 1), params)) as NeuralModel;

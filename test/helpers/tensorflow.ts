@@ -1,18 +1,14 @@
 /**
- * The one place that loads TensorFlow.js and picks its backend, in this order:
+ * TensorFlow.js for the tests: the oracle the network kernel's gradients and logits are compared
+ * with (test/unit/models/network-kernel.test.ts). The models themselves no longer use it (see
+ * models/neural/network-kernel.ts). Backends, tried in this order:
  *
- *   1. 'node'  @tensorflow/tfjs-node (native libtensorflow), an optional dependency: used when it
- *              is installed and loads;
- *   2. 'wasm'  @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD, single-threaded in
- *              Node), its .wasm files taken from the package's dist folder;
- *   3. 'cpu'   @tensorflow/tfjs's plain JavaScript kernels, the last resort.
+ *   1. 'node'  @tensorflow/tfjs-node (native libtensorflow), when it is installed and loads;
+ *   2. 'wasm'  @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm, its .wasm files taken from the
+ *              package's dist folder;
+ *   3. 'cpu'   @tensorflow/tfjs's plain JavaScript kernels.
  *
  * TFJS_BACKEND=node|wasm|cpu forces one: it must then load, nothing else is tried.
- *
- * Loading is asynchronous (the wasm module is compiled), but Algorithm.restore is synchronous, so:
- * fit() awaits loadTensorFlow() itself; code that restores neural models awaits loadTensorFlow()
- * once beforehand (e.g. at worker start), and restore throws a clear error when it has not.
- * Results are deterministic per backend; different backends may differ in the last float bits.
  */
 import * as path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
@@ -94,10 +90,4 @@ export function loadTensorFlow(): Promise<TensorFlow> {
 /** The active backend, or undefined before loadTensorFlow() has resolved. */
 export function tensorFlowInfo(): TensorFlowInfo | undefined {
   return loaded && { backend: loaded.info.backend, skipped: [...loaded.info.skipped] };
-}
-
-/** The loaded namespace, synchronously; throws when loadTensorFlow() has not been awaited yet. */
-export function loadedTensorFlow(what: string): TensorFlow {
-  if (!loaded) throw new Error(`${what}: TensorFlow.js is not loaded; await loadTensorFlow() from models/neural once before restoring neural models`);
-  return loaded.tf;
 }
