@@ -31,7 +31,7 @@ import { rng } from '../../lib/random';
 import { yieldToEventLoop } from '../../lib/event-loop';
 import { NetworkKernel } from './network-kernel';
 import { networkPartsJob, RemoteParts } from './network-threads';
-import { inSharedMemory, sharedBytes, sharedFloat32, sharedInt32 } from '../../lib/threads/shared-memory';
+import { inSharedMemory, sharedFloat32, sharedInt32 } from '../../lib/threads/shared-memory';
 import { sharedPool } from '../../lib/threads/task-pool';
 
 export interface ConvFront {
@@ -310,7 +310,7 @@ export async function trainNetwork(
     const x = inSharedMemory(data.x);
     data = { ...data, x, labels: inSharedMemory(data.labels) };
     const job = networkPartsJob(kernel, data, trainWeights, order, masks, BATCH_PARTS);
-    remotes = ranges.slice(1).map(([first, last]) => new RemoteParts({ ...job, control: sharedInt32(16), error: sharedBytes(2048) }, first, last));
+    remotes = ranges.slice(1).map(([first, last]) => new RemoteParts(job, first, last));
     serving = remotes.map((r, i) => pool.run(i, 'networkParts', r.job));
   }
   try {

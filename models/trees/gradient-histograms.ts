@@ -4,7 +4,8 @@
  * threads work on the others over shared memory, so a histogram is never copied between threads
  * and every feature's histogram is summed in the same order whatever the thread count.
  */
-import { sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
+import { sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
+import { channelArgs, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
 import { addLeafValue, quantiseRows, rowGradients, type RowState } from './gradient-rows';
 import { HistogramMemory } from './histogram-kernel';
 
@@ -173,18 +174,11 @@ export class HistogramRange {
 const enum Op {
   Level = 1,
   Reset = 2,
-  Stop = 3,
   Partition = 4,
   Gradients = 5,
   Quantise = 6,
   Leaves = 7,
 }
-const REQUEST = 0;
-const DONE = 1;
-const COUNT = 2;
-const OP = 3;
-const FAILED = 4;
-const READY = 5;
 const NODE_INTS = 5;
 const SPLIT_FLOATS = 5;
 
@@ -198,11 +192,11 @@ export interface SharedRange {
   params: SplitParams;
   /** The round's per-row state: the thread also takes its share of each round's per-row steps. */
   rowState: RowState;
-  control: Int32Array;
+  /** The requests; its one argument is the count of nodes or pieces. */
+  channel: ServedChannel;
   nodeInts: Int32Array;
   nodeFloats: Float64Array;
   splits: Float64Array;
-  error: Uint8Array;
 }
 
 /** Shared memory for a remote range that can take levels of up to `maxNodes` nodes. */
@@ -215,72 +209,54 @@ export function sharedRange(data: HistogramData, columns: Uint8Array, from: numb
     to,
     allowed,
     params,
-    control: sharedInt32(8),
+    channel: servedChannel(1),
     nodeInts: sharedInt32(maxNodes * NODE_INTS),
     nodeFloats: sharedFloat64(maxNodes * 2),
     splits: sharedFloat64(maxNodes * SPLIT_FLOATS),
-    error: sharedBytes(2048),
   };
 }
 
 /** The pool thread's side: serves levels until told to stop. */
 export function serveHistogramRange(shared: SharedRange): void {
-  const { control } = shared;
   const range = new HistogramRange(shared.data, shared.from, shared.to, shared.allowed, shared.params, shared.columns);
-  let seen = 0;
-  Atomics.store(control, READY, 1);
-  Atomics.notify(control, READY);
-  for (;;) {
-    Atomics.wait(control, REQUEST, seen);
-    seen = Atomics.load(control, REQUEST);
-    const op = Atomics.load(control, OP) as Op;
-    try {
-      if (op === Op.Stop) return;
-      if (op === Op.Reset) range.reset();
-      else if (op === Op.Gradients) {
-        const [k, from, to, allSampled] = shared.nodeInts;
-        shared.splits.set(rowGradients(shared.rowState, k, from, to, allSampled === 1));
-      } else if (op === Op.Quantise) quantiseRows(shared.rowState, shared.nodeInts[0], shared.nodeInts[1], shared.nodeFloats[0], shared.nodeFloats[1], shared.nodeFloats[2]);
-      else if (op === Op.Leaves) {
-        const count = Atomics.load(control, COUNT);
-        for (let i = 0; i < count; i++) {
-          const a = shared.nodeInts.subarray(i * NODE_INTS);
-          addLeafValue(shared.rowState, a[2], shared.nodeFloats[i], a[0], a[1]);
-        }
-      } else if (op === Op.Partition) {
-        const count = Atomics.load(control, COUNT);
-        for (let i = 0; i < count; i++) {
-          const a = shared.nodeInts.subarray(i * NODE_INTS);
-          shared.splits[i * SPLIT_FLOATS] = range.partition(a[0], a[1], a[2], a[3]);
-        }
-      } else {
-        const count = Atomics.load(control, COUNT);
-        const nodes: LevelNode[] = [];
-        for (let i = 0; i < count; i++) {
-          const a = shared.nodeInts.subarray(i * NODE_INTS);
-          nodes.push({ node: a[0], start: a[1], end: a[2], sibling: a[3], parent: a[4], g: shared.nodeFloats[2 * i], h: shared.nodeFloats[2 * i + 1] });
-        }
-        range.level(nodes).forEach((s, i) => shared.splits.set([s.gain, s.feature, s.bin, s.gl, s.hl], i * SPLIT_FLOATS));
+  const args = channelArgs(shared.channel);
+  serveRequests(shared.channel, (op) => {
+    if (op === Op.Reset) range.reset();
+    else if (op === Op.Gradients) {
+      const [k, from, to, allSampled] = shared.nodeInts;
+      shared.splits.set(rowGradients(shared.rowState, k, from, to, allSampled === 1));
+    } else if (op === Op.Quantise) quantiseRows(shared.rowState, shared.nodeInts[0], shared.nodeInts[1], shared.nodeFloats[0], shared.nodeFloats[1], shared.nodeFloats[2]);
+    else if (op === Op.Leaves) {
+      for (let i = 0; i < args[0]; i++) {
+        const a = shared.nodeInts.subarray(i * NODE_INTS);
+        addLeafValue(shared.rowState, a[2], shared.nodeFloats[i], a[0], a[1]);
       }
-    } catch (error) {
-      const text = Buffer.from(String(error instanceof Error ? (error.stack ?? error.message) : error)).subarray(0, shared.error.length - 1);
-      shared.error.set(text);
-      Atomics.store(control, FAILED, text.length);
-    } finally {
-      Atomics.store(control, DONE, seen);
-      Atomics.notify(control, DONE);
+    } else if (op === Op.Partition) {
+      for (let i = 0; i < args[0]; i++) {
+        const a = shared.nodeInts.subarray(i * NODE_INTS);
+        shared.splits[i * SPLIT_FLOATS] = range.partition(a[0], a[1], a[2], a[3]);
+      }
+    } else {
+      const nodes: LevelNode[] = [];
+      for (let i = 0; i < args[0]; i++) {
+        const a = shared.nodeInts.subarray(i * NODE_INTS);
+        nodes.push({ node: a[0], start: a[1], end: a[2], sibling: a[3], parent: a[4], g: shared.nodeFloats[2 * i], h: shared.nodeFloats[2 * i + 1] });
+      }
+      range.level(nodes).forEach((s, i) => shared.splits.set([s.gain, s.feature, s.bin, s.gl, s.hl], i * SPLIT_FLOATS));
     }
-  }
+  });
 }
 
 /** The grower's handle on a served range; `level` is split in two so both threads work at once. */
 export class RemoteHistogramRange {
-  private seq = 0;
-  constructor(private readonly shared: SharedRange) {}
+  private readonly thread: ServedThread;
+  constructor(private readonly shared: SharedRange) {
+    this.thread = new ServedThread(shared.channel, 'histogram range');
+  }
 
   /** Blocks until the pool thread runs the serving task (it may be finishing other work first). */
   waitUntilServing(timeoutMs: number): void {
-    if (Atomics.wait(this.shared.control, READY, 0, timeoutMs) === 'timed-out') throw new Error(`no pool thread took the histogram range within ${timeoutMs} ms`);
+    this.thread.waitUntilServing(timeoutMs);
   }
 
   startLevel(nodes: readonly LevelNode[]): void {
@@ -289,12 +265,12 @@ export class RemoteHistogramRange {
       this.shared.nodeFloats[2 * i] = n.g;
       this.shared.nodeFloats[2 * i + 1] = n.h;
     });
-    Atomics.store(this.shared.control, COUNT, nodes.length);
-    this.send(Op.Level);
+    this.thread.args[0] = nodes.length;
+    this.thread.send(Op.Level);
   }
 
   finishLevel(count: number): RangeSplit[] {
-    this.await();
+    this.thread.finish();
     return Array.from({ length: count }, (_, i) => {
       const s = this.shared.splits.subarray(i * SPLIT_FLOATS);
       return { gain: s[0], feature: s[1], bin: s[2], gl: s[3], hl: s[4] };
@@ -302,31 +278,31 @@ export class RemoteHistogramRange {
   }
 
   reset(): void {
-    this.send(Op.Reset);
-    this.await();
+    this.thread.send(Op.Reset);
+    this.thread.finish();
   }
 
   /** Partitions these nodes' rows on the pool thread: (start, end, feature, bin) each. */
   startPartition(nodes: ReadonlyArray<readonly [number, number, number, number]>): void {
     nodes.forEach((n, i) => this.shared.nodeInts.set(n, i * NODE_INTS));
-    Atomics.store(this.shared.control, COUNT, nodes.length);
-    this.send(Op.Partition);
+    this.thread.args[0] = nodes.length;
+    this.thread.send(Op.Partition);
   }
 
   /** Rows sent left, per node of the last startPartition. */
   finishPartition(count: number): number[] {
-    this.await();
+    this.thread.finish();
     return Array.from({ length: count }, (_, i) => this.shared.splits[i * SPLIT_FLOATS]);
   }
 
   /** Gradients of output k for rows [from, to) (see rowGradients); finishGradients gives their largest |g| and h. */
   startGradients(k: number, from: number, to: number, allSampled: boolean): void {
     this.shared.nodeInts.set([k, from, to, allSampled ? 1 : 0]);
-    this.send(Op.Gradients);
+    this.thread.send(Op.Gradients);
   }
 
   finishGradients(): [number, number] {
-    this.await();
+    this.thread.finish();
     return [this.shared.splits[0], this.shared.splits[1]];
   }
 
@@ -334,7 +310,7 @@ export class RemoteHistogramRange {
   startQuantise(from: number, to: number, gScale: number, hScale: number, drawState: number): void {
     this.shared.nodeInts.set([from, to]);
     this.shared.nodeFloats.set([gScale, hScale, drawState]);
-    this.send(Op.Quantise);
+    this.thread.send(Op.Quantise);
   }
 
   /** Adds leaf values to the rows at order positions: (start, end, k, value) each; then finish(). */
@@ -343,34 +319,15 @@ export class RemoteHistogramRange {
       this.shared.nodeInts.set([start, end, k], i * NODE_INTS);
       this.shared.nodeFloats[i] = value;
     });
-    Atomics.store(this.shared.control, COUNT, pieces.length);
-    this.send(Op.Leaves);
+    this.thread.args[0] = pieces.length;
+    this.thread.send(Op.Leaves);
   }
 
   finish(): void {
-    this.await();
+    this.thread.finish();
   }
 
   stop(): void {
-    this.send(Op.Stop);
-  }
-
-  private send(op: Op): void {
-    const { control } = this.shared;
-    Atomics.store(control, OP, op);
-    Atomics.store(control, REQUEST, ++this.seq);
-    Atomics.notify(control, REQUEST);
-  }
-
-  private await(): void {
-    const { control } = this.shared;
-    for (;;) {
-      const done = Atomics.load(control, DONE);
-      if (done === this.seq) break;
-      // A stalled thread would hang training forever: give up after a generous minute.
-      if (Atomics.wait(control, DONE, done, 60_000) === 'timed-out') throw new Error('histogram thread did not answer within 60 s');
-    }
-    const failed = Atomics.load(control, FAILED);
-    if (failed > 0) throw new Error(`histogram thread failed: ${Buffer.from(this.shared.error.subarray(0, failed)).toString()}`);
+    this.thread.stop();
   }
 }
