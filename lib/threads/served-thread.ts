@@ -17,6 +17,11 @@ const ARGS = 5;
 /** The operation that ends serveRequests. */
 export const STOP = 0;
 
+// Atomics.waitAsync is in Node 16+ (V8), but not in TypeScript's ES2022 library.
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<'ok' | 'timed-out'> | 'not-equal' | 'timed-out' };
+}
+
 /** What both sides share; structured-cloneable, so it travels in a pool task's input. */
 export interface ServedChannel {
   control: Int32Array;
@@ -79,9 +84,13 @@ export class ServedThread {
     this.args = channelArgs(channel);
   }
 
-  /** Blocks until the pool thread runs the serving task (it may be finishing other work first). */
-  waitUntilServing(timeoutMs: number): void {
-    if (Atomics.wait(this.channel.control, READY, 0, timeoutMs) === 'timed-out') throw new Error(`no pool thread took the ${this.what} within ${timeoutMs} ms`);
+  /**
+   * Resolves when the pool thread runs the serving task (a thread's first task waits for it to
+   * start). Awaited, not blocked on: the calling thread's event loop (heartbeats) goes on meanwhile.
+   */
+  async untilServing(timeoutMs: number): Promise<void> {
+    const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.channel.control, READY, 0, timeoutMs);
+    if ((wait.async ? await wait.value : wait.value) === 'timed-out') throw new Error(`no pool thread took the ${this.what} within ${timeoutMs} ms`);
   }
 
   /** Starts operation `op` on the operands written so far; finish() waits for it. */

@@ -51,6 +51,11 @@ export class TaskPool {
     return best;
   }
 
+  /** Of threads 0..count-1, those with no task in flight. */
+  idleThreads(count: number): number[] {
+    return Array.from({ length: Math.min(count, this.size) }, (_, i) => i).filter((i) => this.inFlight[i] === 0);
+  }
+
   /** Runs `task` on the least busy thread (see leastBusy). */
   runOnLeastBusy<T extends TaskName>(task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
     return this.run(this.leastBusy(), task, input);
@@ -110,4 +115,17 @@ export function sharedPool(threads: number): TaskPool | undefined {
   shared ??= new TaskPool(threads - 1);
   shared.grow(threads - 1);
   return shared;
+}
+
+/**
+ * Pool threads for a job that keeps a task on each of them for its whole length (a served thread,
+ * lib/threads/served-thread.ts): of the `threads - 1` the job may use besides its own, those with
+ * nothing in flight now. A busy one is left out rather than waited for, since its task may be long
+ * (a permutation importance while the final model trains on the worker's main thread), and such
+ * jobs give the same result on any number of threads.
+ */
+export function idlePoolThreads(threads: number): { pool: TaskPool; indices: number[] } | undefined {
+  const pool = sharedPool(threads);
+  const indices = pool?.idleThreads(threads - 1) ?? [];
+  return pool && indices.length > 0 ? { pool, indices } : undefined;
 }

@@ -91,8 +91,8 @@ export class RemoteParts {
     this.thread = new ServedThread(this.job.channel, "network's batch parts", SPIN_MS);
   }
 
-  waitUntilServing(timeoutMs: number): void {
-    this.thread.waitUntilServing(timeoutMs);
+  untilServing(timeoutMs: number): Promise<void> {
+    return this.thread.untilServing(timeoutMs);
   }
 
   /** Starts this thread's parts of the batch order[start..start + n), with the weights in job.weights. */

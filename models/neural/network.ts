@@ -32,7 +32,7 @@ import { yieldToEventLoop } from '../../lib/event-loop';
 import { NetworkKernel } from './network-kernel';
 import { networkPartsJob, RemoteParts } from './network-threads';
 import { inSharedMemory, sharedFloat32, sharedInt32 } from '../../lib/threads/shared-memory';
-import { sharedPool } from '../../lib/threads/task-pool';
+import { idlePoolThreads } from '../../lib/threads/task-pool';
 
 export interface ConvFront {
   window: number;
@@ -276,8 +276,9 @@ export async function trainNetwork(
   }
   const { trainRows, validationRows } = data;
   // Batches of fewer than 64 rows are not worth a hand-over per step.
-  const ranges = partRanges(Math.min(threads, options.batchSize >= 64 ? threads : 1));
-  const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+  const helpers = options.batchSize >= 64 ? idlePoolThreads(Math.min(threads, BATCH_PARTS)) : undefined;
+  const ranges = partRanges(1 + (helpers?.indices.length ?? 0));
+  const pool = helpers?.pool;
   const trainWeights = normalisedWeights(data.weights, 0, trainRows, pool !== undefined);
   const validationWeights = normalisedWeights(data.weights, trainRows, trainRows + validationRows);
   const order = pool ? sharedInt32(trainRows) : new Int32Array(trainRows);
@@ -311,10 +312,11 @@ export async function trainNetwork(
     data = { ...data, x, labels: inSharedMemory(data.labels) };
     const job = networkPartsJob(kernel, data, trainWeights, order, masks, BATCH_PARTS);
     remotes = ranges.slice(1).map(([first, last]) => new RemoteParts(job, first, last));
-    serving = remotes.map((r, i) => pool.run(i, 'networkParts', r.job));
+    const indices = helpers?.indices ?? [];
+    serving = remotes.map((r, i) => pool.run(indices[i], 'networkParts', r.job));
   }
   try {
-    for (const r of remotes) r.waitUntilServing(60_000);
+    for (const r of remotes) await r.untilServing(60_000);
     let best = Infinity;
     let bestEpoch = 0;
     let bestWeights: Float32Array[] | undefined;

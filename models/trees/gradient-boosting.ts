@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { Mulberry32 } from '../../lib/random';
 import { inSharedMemory, sharedBytes, sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
-import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
+import { idlePoolThreads, type TaskPool } from '../../lib/threads/task-pool';
 import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binFeatureRange, binRows } from './binning';
@@ -140,8 +140,10 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   const n = x.rows - validRows;
   if (n < 2) throw new Error(`gradient_boosting: ${n} training rows left after the validation slice; give more rows or lower validationFraction`);
   const stride = Math.ceil(p / 4) * 4;
-  const ranges = featureRanges(stride, input.threads ?? 1);
-  const pool = ranges.length > 1 ? sharedPool(ranges.length) : undefined;
+  const helpers = idlePoolThreads(input.threads ?? 1);
+  const ranges = featureRanges(stride, 1 + (helpers?.indices.length ?? 0));
+  const pool = ranges.length > 1 ? helpers?.pool : undefined;
+  const thread = (i: number) => (helpers as NonNullable<typeof helpers>).indices[i];
   // Binning is shared out by feature range too: each thread writes its columns of the same arrays.
   const bins = sharedBytes(n * stride);
   const columns = sharedBytes(n * p);
@@ -149,7 +151,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   // datasetRows makes them); only other matrices are copied there.
   const values = pool ? inSharedMemory(x.values.subarray(0, n * p)) : x.values;
   const clip = (to: number) => Math.min(to, p);
-  const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(i, 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
+  const remoteEdges = ranges.slice(1).map(([from, to], i) => (pool as TaskPool).run(thread(i), 'binFeatures', { values, rows: n, p, from: clip(from), to: clip(to), maxBins: params.maxBins, stride, rowMajor: bins, columnMajor: columns }));
   const localEdges = binFeatureRange(values, n, p, 0, clip(ranges[0][1]), params.maxBins, stride, bins, columns);
   const edges = [...localEdges, ...(await Promise.all(remoteEdges)).flat()];
   const data: HistogramData = {
@@ -207,7 +209,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   };
   trainRaw = rowState.raw;
   const served = ranges.slice(1).map(([from, to]) => sharedRange(data, columns, from, to, allowed, splitParams, rowState, maxNodes));
-  const serving = served.map((range, i) => (pool as TaskPool).run(i, 'gradientHistograms', range));
+  const serving = served.map((range, i) => (pool as TaskPool).run(thread(i), 'gradientHistograms', range));
   const remotes = served.map((range) => new RemoteHistogramRange(range));
   const ctx: GradientTreeContext = {
     data,
@@ -226,7 +228,7 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
   let bestRounds = 0;
   let roundsRun = 0;
   try {
-    for (const remote of remotes) remote.waitUntilServing(60_000);
+    for (const remote of remotes) await remote.untilServing(60_000);
     const stream = new Mulberry32(input.seed);
     const random = stream.next;
     const { inSample } = rowState;

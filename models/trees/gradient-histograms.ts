@@ -254,9 +254,9 @@ export class RemoteHistogramRange {
     this.thread = new ServedThread(shared.channel, 'histogram range');
   }
 
-  /** Blocks until the pool thread runs the serving task (it may be finishing other work first). */
-  waitUntilServing(timeoutMs: number): void {
-    this.thread.waitUntilServing(timeoutMs);
+  /** Resolves when the pool thread runs the serving task. */
+  untilServing(timeoutMs: number): Promise<void> {
+    return this.thread.untilServing(timeoutMs);
   }
 
   startLevel(nodes: readonly LevelNode[]): void {

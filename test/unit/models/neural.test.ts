@@ -4,6 +4,10 @@ import { rng } from '../../../lib/random';
 import { decodeArtifact, encodeArtifact } from '../../../models/artifact';
 import type { FeatureMatrix, ModelState } from '../../../models/model';
 import { mlp, mlpParamsSchema, sequenceModel, type NeuralAlgorithm } from '../../../models/neural';
+import { NetworkKernel } from '../../../models/neural/network-kernel';
+import { networkPartsJob, RemoteParts } from '../../../models/neural/network-threads';
+import { sharedFloat32, sharedInt32 } from '../../../lib/threads/shared-memory';
+import { sharedPool, type TaskPool } from '../../../lib/threads/task-pool';
 import { accuracy, noise, separable, type Dataset } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
@@ -160,6 +164,25 @@ describe.each([
       encodeArtifact((await algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5, weights, threads }, { ...params, epochs: 6, dropout: 0.2, batchSize: 90, validationFraction: 0.2, patience: 2 })).state(), context);
     const one = await bytes(1);
     for (const threads of [2, 3, 4]) expect((await bytes(threads)).equals(one)).toBe(true);
+  });
+
+  it('train without waiting for a pool thread that is busy (fewer threads, the same bytes)', async () => {
+    const bytes = async (threads: number) => encodeArtifact((await algorithm.fit({ features: d.x, labels: d.y, classes: 2, seed: 5, threads }, { ...params, epochs: 3, batchSize: 90 })).state(), context);
+    const alone = await bytes(1);
+    // Occupy the pool's first thread with a served job that runs until it is told to stop.
+    const pool = sharedPool(2) as TaskPool;
+    const kernel = new NetworkKernel({ inputs: 1, conv: null, hidden: [], classes: 2 }, 4);
+    const one = sharedFloat32(4);
+    const blocker = new RemoteParts(networkPartsJob(kernel, { x: one, labels: sharedInt32(4), trainRows: 4, validationRows: 0 }, one, sharedInt32(4), [], 4), 0, 0);
+    const blocked = pool.run(0, 'networkParts', blocker.job);
+    await blocker.untilServing(60_000);
+    try {
+      expect(pool.idleThreads(1)).toEqual([]);
+      expect((await bytes(2)).equals(alone)).toBe(true);
+    } finally {
+      blocker.stop();
+      await blocked;
+    }
   });
 
   it('round-trip to identical predictions and identical bytes', async () => {
