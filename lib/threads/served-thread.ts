@@ -93,6 +93,11 @@ export class ServedThread {
     if ((wait.async ? await wait.value : wait.value) === 'timed-out') throw new Error(`no pool thread took the ${this.what} within ${timeoutMs} ms`);
   }
 
+  /** Whether the pool thread has started serving (it may still be starting, or finishing other work). */
+  get serving(): boolean {
+    return Atomics.load(this.channel.control, READY) === 1;
+  }
+
   /** Starts operation `op` on the operands written so far; finish() waits for it. */
   send(op: number): void {
     const { control } = this.channel;

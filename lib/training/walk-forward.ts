@@ -12,7 +12,7 @@ import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
 import { continuedRows, type WarmStartSettings } from './warm-start';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
-import { sharedPool } from '../threads/task-pool';
+import { idlePoolThreads } from '../threads/task-pool';
 
 export interface WalkForwardRequest {
   algorithm: string;
@@ -111,16 +111,19 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
  * support vectors took ~2.7 s on one thread, two thirds of its walk-forward.
  */
 async function predictProbaInParts(model: TrainedModel, x: FeatureMatrix, threads: number): Promise<Float64Array> {
-  const pool = model.rowwise && x.rows >= 2000 ? sharedPool(threads) : undefined;
-  if (!pool) return model.predictProba(x);
-  const parts = pool.size + 1;
+  // Only threads with nothing in flight: a part queued behind another job's long task (a search's
+  // fold, a served fit) waited for it, where predicting it here takes a fraction of a second.
+  const helpers = model.rowwise && x.rows >= 2000 ? idlePoolThreads(threads) : undefined;
+  if (!helpers) return model.predictProba(x);
+  const { pool, indices } = helpers;
+  const parts = indices.length + 1;
   const p = x.featureNames.length;
   const cut = (k: number) => Math.floor((k * x.rows) / parts);
   const span = (k: number) => [cut(k) * p, cut(k + 1) * p] as const;
   const part = (k: number, values: Float64Array): FeatureMatrix => ({ ...x, rows: cut(k + 1) - cut(k), values });
   const state = model.state();
   // The threads get copies of their rows (a view would send its whole buffer).
-  const others = Array.from({ length: parts - 1 }, (_, i) => pool.run(i, 'predictProba', { state, x: part(i + 1, x.values.slice(...span(i + 1))) }));
+  const others = Array.from({ length: parts - 1 }, (_, i) => pool.run(indices[i], 'predictProba', { state, x: part(i + 1, x.values.slice(...span(i + 1))) }));
   others.forEach((o) => o.catch(() => undefined)); // awaited below
   const out = new Float64Array(x.rows * model.classes);
   out.set(model.predictProba(part(0, x.values.subarray(...span(0)))));

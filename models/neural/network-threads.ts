@@ -95,17 +95,27 @@ export class RemoteParts {
     return this.thread.untilServing(timeoutMs);
   }
 
-  /** Starts this thread's parts of the batch order[start..start + n), with the weights in job.weights. */
-  start(start: number, n: number): void {
+  /**
+   * Starts this thread's parts of the batch order[start..start + n), with the weights in
+   * job.weights, when the thread is serving; returns false, and does nothing, while it is not yet
+   * (a new thread takes seconds to start under load; its parts are then computed by the caller).
+   */
+  start(start: number, n: number): boolean {
+    if (!this.thread.serving) return false;
     this.thread.args.set([start, n, this.first, this.last]);
     this.thread.send(STEP);
+    return true;
   }
 
-  /** Waits for the step's parts and adds their gradients to the kernel's sums, in part order. */
+  /** Waits for the started step's parts and adds their gradients to the kernel's sums, in part order. */
   addTo(kernel: NetworkKernel): void {
     this.thread.finish();
     const size = kernel.gradientFloats;
     for (let k = this.first; k < this.last; k++) kernel.addGradients(this.job.gradients.subarray(k * size, (k + 1) * size));
+  }
+
+  get serving(): boolean {
+    return this.thread.serving;
   }
 
   stop(): void {

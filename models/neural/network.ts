@@ -233,18 +233,20 @@ export function partGradients(kernel: NetworkKernel, data: TrainingData, batch: 
 
 /**
  * Gradients of the minibatch's weighted mean cross-entropy with respect to every weight the kernel
- * holds, summed over the batch's parts in order into the kernel's gradient sums; parts from
- * `firstRemote` on are computed by the remotes (network-threads.ts), each for its range of parts.
+ * holds, summed over the batch's parts in order into the kernel's gradient sums. Remotes
+ * (network-threads.ts) compute their ranges of parts when they are serving; the parts of one that
+ * is not (yet) are computed here, in their place in the order.
  */
 export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, batch: Minibatch, remotes: readonly RemoteParts[] = []): void {
-  if (remotes.length > 0) {
-    kernel.exportWeights(remotes[0].job.weights); // one array, read by every remote
-    for (const r of remotes) r.start(batch.start, batch.n);
-  }
+  if (remotes.length > 0) kernel.exportWeights(remotes[0].job.weights); // one array, read by every remote
+  const started = remotes.map((r) => r.start(batch.start, batch.n));
   kernel.clearGradients();
   const own = remotes.length > 0 ? remotes[0].first : BATCH_PARTS;
   for (let k = 0; k < own; k++) partGradients(kernel, data, batch, k);
-  for (const r of remotes) r.addTo(kernel);
+  remotes.forEach((r, i) => {
+    if (started[i]) r.addTo(kernel);
+    else for (let k = r.first; k < r.last; k++) partGradients(kernel, data, batch, k);
+  });
 }
 
 /** Parts [first, last) per pool thread: the training thread keeps the first share. */
@@ -316,7 +318,6 @@ export async function trainNetwork(
     serving = remotes.map((r, i) => pool.run(indices[i], 'networkParts', r.job));
   }
   try {
-    for (const r of remotes) await r.untilServing(60_000);
     let best = Infinity;
     let bestEpoch = 0;
     let bestWeights: Float32Array[] | undefined;
@@ -358,6 +359,8 @@ export async function trainNetwork(
     return { weights: kept, summary: { epochsRun: epoch, bestEpoch: validationRows > 0 ? bestEpoch : epoch, validationLoss: validationRows > 0 ? best : null, backend: 'kernel' } };
   } finally {
     for (const r of remotes) r.stop();
-    await Promise.all(serving);
+    // A thread that never started serving takes the stop when it starts; it is not waited for.
+    for (const s of serving) s.catch(() => undefined);
+    await Promise.all(serving.filter((_, i) => remotes[i].serving));
   }
 }
