@@ -15,8 +15,9 @@ import { computeFeatures, frameRow, normalisesAcrossSymbols, universeMemberOf, t
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
-import { sharedPool, type TaskPool } from '../threads/task-pool';
-import { computeSymbolFeature } from './symbol-features';
+import { idlePoolThreads } from '../threads/task-pool';
+import { sharedInt32 } from '../threads/shared-memory';
+import { claimSymbolColumns } from './symbol-features';
 import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
 import { upperBound } from '../sorted';
 
@@ -32,16 +33,23 @@ export interface MaterializeOptions {
   threads?: number;
 }
 
-/** Splits the universe over the calling thread and the shared pool; same order as `universe`. */
+/**
+ * Per-symbol columns of every series, same order as `universe`: the calling thread and the idle
+ * pool threads claim symbols a few at a time (claimSymbolColumns), so a slower thread takes fewer.
+ * A fixed half each left this thread idle ~0.3 s of a ~1 s computation of the S&P 500 universe,
+ * waiting for the pool thread's half.
+ */
 async function symbolColumnsInThreads(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], threads: number): Promise<Float64Array[][]> {
-  const pool = sharedPool(threads);
-  const parts = pool ? Math.min(threads, universe.length) : 1;
-  const size = Math.ceil(universe.length / parts);
-  const slices = Array.from({ length: parts }, (_, p) => universe.slice(p * size, (p + 1) * size));
+  const helpers = idlePoolThreads(threads);
+  const next = sharedInt32(1);
+  const chunk = 4;
   // Dates stay here: per-symbol features read only prices and volumes, and cloning strings is slow.
-  const remote = slices.slice(1).map((slice, i) => (pool as TaskPool).run(i, 'symbolColumns', { specs, universe: slice.map((s) => ({ ...s, dates: [] })) }));
-  const local = slices[0].map((s) => specs.flatMap((spec) => computeSymbolFeature(spec, s)));
-  return [local, ...(await Promise.all(remote))].flat();
+  const bars = helpers ? universe.map((s) => ({ ...s, dates: [] })) : [];
+  const remote = helpers ? helpers.indices.map((i) => helpers.pool.run(i, 'symbolColumns', { specs, universe: bars, next, chunk })) : [];
+  remote.forEach((r) => r.catch(() => undefined)); // awaited below
+  const out: Float64Array[][] = new Array<Float64Array[]>(universe.length);
+  for (const part of [claimSymbolColumns(specs, universe, next, chunk), ...(await Promise.all(remote))]) part.symbols.forEach((k, i) => (out[k] = part.columns[i]));
+  return out;
 }
 
 export interface MaterializeReport {

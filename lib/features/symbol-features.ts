@@ -124,6 +124,24 @@ function rollingMedian(x: Float64Array, window: number): Float64Array {
   return out;
 }
 
+/**
+ * Every spec's columns of the symbols this thread claims, `chunk` symbols at a time from a counter
+ * shared with the other threads doing the same (Atomics.add on next[0]): a thread that is slower
+ * (a pool thread also receives its input and sends its results) or started later takes fewer.
+ * Each symbol's columns depend on its own bars alone, so who computes which does not change them.
+ */
+export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], next: Int32Array, chunk: number): { symbols: Int32Array; columns: Float64Array[][] } {
+  const symbols: number[] = [];
+  const columns: Float64Array[][] = [];
+  for (let from = Atomics.add(next, 0, chunk); from < universe.length; from = Atomics.add(next, 0, chunk)) {
+    for (let k = from; k < Math.min(from + chunk, universe.length); k++) {
+      symbols.push(k);
+      columns.push(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k])));
+    }
+  }
+  return { symbols: Int32Array.from(symbols), columns };
+}
+
 /** Values of the spec's columns (same order as symbolFeatureColumns), before any normalisation. */
 export function computeSymbolFeature(spec: SymbolFeatureSpec, b: Ohlcv): Float64Array[] {
   const c = b.close;

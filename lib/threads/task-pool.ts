@@ -94,7 +94,7 @@ export class TaskPool {
 
   /** Starts every thread and waits until each answers (a long-running worker pays this once, at start). */
   async warmUp(): Promise<void> {
-    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [] })));
+    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1 })));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { computeFeatures, featureColumns, requiredBars } from '../../lib/features/compute-features';
 import { DEFAULT_FEATURE_SET, defineFeatureSet, FEATURE_CODE_VERSION, type FeatureSetInput } from '../../lib/features/feature-set';
 import { toSymbolBars } from '../../lib/features/materialize';
+import { claimSymbolColumns, computeSymbolFeature } from '../../lib/features/symbol-features';
 import { perturbAfter, syntheticUniverse } from '../helpers/universe';
 
 describe('feature-set versions', () => {
@@ -138,5 +139,21 @@ describe('computeFeatures', () => {
     expect(out.columns).toEqual(['vix_level', 'vix_change_5']);
     const row = out.frames[0].dates.indexOf(vix.dates[300]);
     expect(out.frames[0].columns[0][row]).toBe(vix.close[300]);
+  });
+});
+
+describe('per-symbol columns claimed by several threads', () => {
+  const universe = syntheticUniverse(10, '2017-01-03', '2017-03-31', 3);
+  const specs = [{ kind: 'return' as const, horizon: 1, normalize: 'none' as const }, { kind: 'rsi' as const, window: 5, normalize: 'none' as const }];
+
+  it('hands each symbol to exactly one claimer, a chunk at a time, with the columns computed alone', () => {
+    const next = new Int32Array(1);
+    next[0] = 6; // another thread has claimed symbols 0-5 already
+    const late = claimSymbolColumns(specs, universe, next, 3);
+    expect([...late.symbols]).toEqual([6, 7, 8, 9]);
+    expect(claimSymbolColumns(specs, universe, next, 3).symbols).toHaveLength(0); // nothing left
+    const alone = claimSymbolColumns(specs, universe, new Int32Array(1), 3);
+    expect([...alone.symbols]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    late.symbols.forEach((k, i) => expect(late.columns[i]).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k]))));
   });
 });
