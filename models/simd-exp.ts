@@ -13,10 +13,8 @@
  * boosting takes one sigmoid per row and round (20 M in a 200k-row, 100-round fit).
  */
 
-import { f64x2Add, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, WasmModule, type WasmMemory } from './wasm-assembly';
+import { f64x2Add, f64x2Const, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, v128Load, v128Store, WasmModule, type WasmMemory } from './wasm-assembly';
 
-const v128Load = [...simd(0x00), 0x04, 0x00]; // align 2^4, offset 0
-const v128Store = [...simd(0x0b), 0x04, 0x00];
 const add = f64x2Add;
 const sub = simd(0xf1);
 const mul = f64x2Mul;
@@ -33,11 +31,7 @@ const or = simd(0x50);
 const bitselect = simd(0x52); // (a, b, mask): a where the mask is set, else b
 const anyTrue = simd(0x53);
 const i64x2Shl = simd(0xcb);
-/** v128.const with the same float64 in both lanes. */
-function both(value: number): number[] {
-  const bytes = new Uint8Array(new Float64Array([value]).buffer);
-  return [...simd(0x0c), ...bytes, ...bytes];
-}
+const both = f64x2Const;
 /** A float64 from its bits, as fdlibm writes its constants. */
 const fromBits = (hi: number, lo: number) => new Float64Array(new Uint32Array([lo, hi]).buffer)[0];
 
@@ -73,7 +67,7 @@ const body = [
   0x02, 0x40, // block
   0x03, 0x40, //   loop over pairs of values
   ...get(0), ...get(END), 0x4f, 0x0d, 0x01, // if in >= end: break
-  ...get(0), ...v128Load, ...set(X),
+  ...get(0), ...v128Load(), ...set(X),
   // k = |x| ≥ ½ln2 ? trunc(x/ln2 ± ½) : 0, ± the sign of x (fdlibm's halF[xsb])
   ...get(X), ...both(INV_LN2), ...mul,
   ...both(-0.5), ...both(0.5), ...get(X), ...both(0), ...lt, ...bitselect, ...add,
@@ -99,7 +93,7 @@ const body = [
   // |x| < 2^-28: 1 + x; x below the underflow threshold: 0
   ...both(1), ...get(X), ...add, ...get(Y), ...get(X), ...abs, ...both(TINY), ...lt, ...bitselect, ...set(Y),
   ...both(0), ...get(Y), ...get(X), ...both(U_THRESHOLD), ...lt, ...bitselect, ...set(Y),
-  ...get(1), ...get(Y), ...v128Store,
+  ...get(1), ...get(Y), ...v128Store(),
   ...get(SPECIAL), ...get(X), ...both(LARGEST), ...gt, ...get(X), ...get(X), ...ne, ...or, ...get(X), ...both(1), ...eq, ...or, ...or, ...set(SPECIAL),
   ...get(0), ...i32(16), 0x6a, ...set(0),
   ...get(1), ...i32(16), 0x6a, ...set(1),

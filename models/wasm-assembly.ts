@@ -1,7 +1,7 @@
 /**
  * What the hand-assembled WebAssembly modules (svm/simd-dots.ts, simd-exp.ts,
- * trees/histogram-kernel.ts) are written with: instruction encodings, the module's sections, and
- * loading it. Each module's bytes are spelled out in its own file with the instruction each stands
+ * trees/histogram-kernel.ts, neural/network-kernel.ts) are written with: instruction encodings,
+ * the module's sections, and loading it. Each module's bytes are spelled out in its own file with the instruction each stands
  * for; none is fetched or generated elsewhere.
  */
 
@@ -18,6 +18,14 @@ export const simd = (op: number) => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) |
 export const f64x2Add = simd(0xf0);
 export const f64x2Mul = simd(0xf2);
 export const zeroV128 = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+/** v128.load / v128.store at address + offset (alignment hint 2^4). */
+export const v128Load = (offset = 0) => [...simd(0x00), 0x04, ...leb(offset)];
+export const v128Store = (offset = 0) => [...simd(0x0b), 0x04, ...leb(offset)];
+/** v128.const with the same float64 in both lanes. */
+export function f64x2Const(value: number): number[] {
+  const bytes = [...new Uint8Array(new Float64Array([value]).buffer)];
+  return [...simd(0x0c), ...bytes, ...bytes];
+}
 
 export function leb(n: number): number[] {
   const out: number[] = [];

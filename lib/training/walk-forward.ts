@@ -13,6 +13,7 @@ import { classesOf, datasetRows, evenlySpaced } from './trial';
 import { continuedRows, type WarmStartSettings } from './warm-start';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
 import { idlePoolThreads } from '../threads/task-pool';
+import { evenShares } from '../threads/shares';
 
 export interface WalkForwardRequest {
   algorithm: string;
@@ -118,7 +119,8 @@ async function predictProbaInParts(model: TrainedModel, x: FeatureMatrix, thread
   const { pool, indices } = helpers;
   const parts = indices.length + 1;
   const p = x.featureNames.length;
-  const cut = (k: number) => Math.floor((k * x.rows) / parts);
+  const bounds = evenShares(0, x.rows, parts);
+  const cut = (k: number) => bounds[k];
   const span = (k: number) => [cut(k) * p, cut(k + 1) * p] as const;
   const part = (k: number, values: Float64Array): FeatureMatrix => ({ ...x, rows: cut(k + 1) - cut(k), values });
   const state = model.state();

@@ -27,11 +27,9 @@
  * gradient). After a convolution the flattened width is laid out position by position, each
  * position's filters padded, and the next layer's weights take the same row layout.
  */
-import { get, I32, i32, leb, moduleBytes, set, simd, tee, V128, WasmModule, zeroV128, type WasmMemory } from '../wasm-assembly';
+import { f64x2Add, f64x2Const, f64x2Mul, get, I32, i32, leb, moduleBytes, set, simd, tee, V128, v128Load, v128Store, WasmModule, zeroV128, type WasmMemory } from '../wasm-assembly';
 import type { Architecture } from './network';
 
-const v128Load = (offset: number) => [...simd(0x00), 0x04, ...leb(offset)];
-const v128Store = (offset: number) => [...simd(0x0b), 0x04, ...leb(offset)];
 const splat = [...simd(0x09), 0x02, 0x00]; // v128.load32_splat
 const add = simd(0xe4); // f32x4.add
 const mul = simd(0xe6); // f32x4.mul
@@ -112,16 +110,12 @@ const load64Splat = (offset: number) => [...simd(0x0a), 0x03, ...leb(offset)];
 const store64Lane0 = [...simd(0x5b), 0x03, 0x00, 0x00];
 const promote = simd(0x5f); // f64x2.promote_low_f32x4
 const demote = simd(0x5e); // f32x4.demote_f64x2_zero
-const f64Add = simd(0xf0);
+const f64Add = f64x2Add;
 const f64Sub = simd(0xf1);
-const f64Mul = simd(0xf2);
+const f64Mul = f64x2Mul;
 const f64Div = simd(0xf3);
 const f64Sqrt = simd(0xef);
-/** v128.const with the same float64 in both lanes. */
-function both(value: number): number[] {
-  const bytes = [...new Uint8Array(new Float64Array([value]).buffer)];
-  return [...simd(0x0c), ...bytes, ...bytes];
-}
+const both = f64x2Const;
 const [AW, AG, AM, AV, ACOUNT, ACONST, AI, WV, GV, MV, VV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const adamBody = [
   ...get(ACOUNT), ...i32(1), 0x76, ...set(AI), // pairs = count >>> 1

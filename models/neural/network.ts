@@ -33,6 +33,7 @@ import { NetworkKernel } from './network-kernel';
 import { networkPartsJob, RemoteParts } from './network-threads';
 import { inSharedMemory, sharedFloat32, sharedInt32 } from '../../lib/threads/shared-memory';
 import { idlePoolThreads } from '../../lib/threads/task-pool';
+import { evenShares } from '../../lib/threads/shares';
 
 export interface ConvFront {
   window: number;
@@ -95,6 +96,20 @@ function initialWeights(shapes: readonly WeightShape[], seed: number): Float32Ar
   });
 }
 
+/** The largest of a row's logits. */
+function rowMax(logits: Float32Array, at: number, classes: number): number {
+  let top = -Infinity;
+  for (let c = 0; c < classes; c++) top = Math.max(top, logits[at + c]);
+  return top;
+}
+
+/** exp(logit − top) of a row's logits into out[outAt…], and their sum: a softmax's numerators and denominator. */
+function shiftedExps(logits: Float32Array, at: number, classes: number, top: number, out: Float64Array, outAt: number): number {
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += out[outAt + c] = Math.exp(logits[at + c] - top);
+  return sum;
+}
+
 /** Softmax probabilities (float64) of standardised rows (float32, row-major), block by block through the kernel. */
 export function predictNetwork(kernel: NetworkKernel, x: Float32Array, rows: number): Float64Array {
   const classes = kernel.architecture.classes;
@@ -104,12 +119,8 @@ export function predictNetwork(kernel: NetworkKernel, x: Float32Array, rows: num
     kernel.loadRows(x, undefined, from, to);
     const { logits, stride } = kernel.forward(false);
     for (let i = 0; i < to - from; i++) {
-      const at = i * stride;
       const o = (from + i) * classes;
-      let top = -Infinity;
-      for (let c = 0; c < classes; c++) top = Math.max(top, logits[at + c]);
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += out[o + c] = Math.exp(logits[at + c] - top);
+      const sum = shiftedExps(logits, i * stride, classes, rowMax(logits, i * stride, classes), out, o);
       for (let c = 0; c < classes; c++) out[o + c] /= sum;
     }
   }
@@ -176,20 +187,19 @@ function softmaxCrossEntropy(
   const { logits, stride } = out;
   const { order, from, to, weights, weightOffset } = rows;
   gradient?.values.fill(0);
+  const exps = new Float64Array(classes);
   let loss = 0;
   for (let i = 0; i < to - from; i++) {
     const r = order[from + i];
     const at = i * stride;
-    let top = -Infinity;
-    for (let c = 0; c < classes; c++) top = Math.max(top, logits[at + c]);
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[at + c] - top);
+    const top = rowMax(logits, at, classes);
+    const sum = shiftedExps(logits, at, classes, top, exps, 0);
     const w = weights[r - weightOffset];
     const label = labels[r];
     loss += w * (Math.log(sum) - (logits[at + label] - top));
     if (gradient) {
       const scale = w / gradient.n;
-      for (let c = 0; c < classes; c++) gradient.values[at + c] = (Math.exp(logits[at + c] - top) / sum - (c === label ? 1 : 0)) * scale;
+      for (let c = 0; c < classes; c++) gradient.values[at + c] = (exps[c] / sum - (c === label ? 1 : 0)) * scale;
     }
   }
   return loss;
@@ -251,8 +261,8 @@ export function minibatchGradients(kernel: NetworkKernel, data: TrainingData, ba
 
 /** Parts [first, last) per pool thread: the training thread keeps the first share. */
 function partRanges(threads: number): Array<[number, number]> {
-  const t = Math.max(1, Math.min(threads, BATCH_PARTS));
-  return Array.from({ length: t }, (_, i) => [Math.floor((i * BATCH_PARTS) / t), Math.floor(((i + 1) * BATCH_PARTS) / t)]);
+  const bounds = evenShares(0, BATCH_PARTS, Math.max(1, Math.min(threads, BATCH_PARTS)));
+  return bounds.slice(1).map((to, i) => [bounds[i], to]);
 }
 
 /**

@@ -14,7 +14,8 @@ import { binFeatureRange, binRows } from './binning';
 import { leafOf, type Tree } from './classification-tree';
 import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData } from './gradient-histograms';
 import { addLeafValue, quantisationScales, quantisationWidths, quantiseRows, rowGradients, toProbabilities, type RowState } from './gradient-rows';
-import { binnedLeafOf, evenShares, growGradientTree, type GradientTreeContext } from './gradient-tree';
+import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
+import { evenShares } from '../../lib/threads/shares';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const gradientBoostingParamsSchema = z.object({

@@ -4,6 +4,7 @@
  * the smaller children only and derives their siblings by subtraction from the parent; the
  * features are split into ranges worked on by different threads (see gradient-histograms.ts).
  */
+import { evenShares } from '../../lib/threads/shares';
 import type { Tree } from './classification-tree';
 import { unpack, type HistogramData, type HistogramRange, type LevelNode, type RangeSplit, type RemoteHistogramRange } from './gradient-histograms';
 
@@ -119,11 +120,6 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
     gain,
     leaves,
   };
-}
-
-/** Bounds of `parts` even shares of [start, end): share t is [bounds[t], bounds[t + 1]). */
-export function evenShares(start: number, end: number, parts: number): number[] {
-  return Array.from({ length: parts + 1 }, (_, t) => start + Math.floor((t * (end - start)) / parts));
 }
 
 /**
