@@ -11,7 +11,7 @@ import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { absorbBarRevisions, featureRowDates, lastFeatureDates, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
-import { computeFeatures, frameRow, normalisesAcrossSymbols, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { computeFeatures, frameRow, normalisesAcrossSymbols, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
@@ -152,7 +152,7 @@ export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, 
   const member = universeMemberOf(set);
   const framed = universe.filter((s) => member(s.symbol) && (!rowsFor || rowsFor.has(s.symbol)));
   if ((options.threads ?? 1) > 1 && framed.length > 1) {
-    const specs = set.features.filter((f): f is SymbolFeatureSpec => !isMarketFeature(f) && f.kind !== 'news_sentiment');
+    const specs = symbolFeatureSpecs(set);
     const columns = await symbolColumnsInThreads(specs, framed, options.threads as number);
     symbolColumns = new Map(framed.map((s, i) => [s.symbol, columns[i]]));
   }

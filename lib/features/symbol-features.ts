@@ -19,6 +19,7 @@ import {
 import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreakout } from './indicators/patterns';
 import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { lowerBound } from '../sorted';
+import { inScratch } from './indicators/scratch';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -136,10 +137,31 @@ export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe
   for (let from = Atomics.add(next, 0, chunk); from < universe.length; from = Atomics.add(next, 0, chunk)) {
     for (let k = from; k < Math.min(from + chunk, universe.length); k++) {
       symbols.push(k);
-      columns.push(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k])));
+      columns.push(symbolColumns(specs, universe[k]));
     }
   }
   return { symbols: Int32Array.from(symbols), columns };
+}
+
+/**
+ * Every spec's columns for one symbol, in spec order, as views of one block: one allocation and,
+ * from a pool thread, one buffer to transfer. Intermediate series live in scratch memory.
+ */
+export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv): Float64Array[] {
+  const n = b.close.length;
+  const count = specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
+  const block = new Float64Array(count * n);
+  let c = 0;
+  for (const spec of specs) {
+    inScratch(() => {
+      for (const column of computeSymbolFeature(spec, b)) {
+        if (column.length !== n || c === count) throw new Error(`internal: ${spec.kind} gave a column of ${column.length} values for ${n} bars, or more columns than it declares`);
+        block.set(column, n * c++);
+      }
+    });
+  }
+  if (c !== count) throw new Error(`internal: ${c} feature columns computed where ${count} are declared`);
+  return Array.from({ length: count }, (_, k) => block.subarray(k * n, (k + 1) * n));
 }
 
 /** Values of the spec's columns (same order as symbolFeatureColumns), before any normalisation. */

@@ -38,6 +38,7 @@ import { previousNyseTradingDay } from '../calendar/nyse';
 import { computeFeatures, featureColumns, frameRow, requiredBars, universeMemberOf, warmupBars, type FeatureFrame, type SymbolBars } from '../features/compute-features';
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
+import { inScratch } from '../features/indicators/scratch';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
 import type { Bar } from '../market-data/bar';
@@ -113,8 +114,10 @@ function lastRowOf(group: SymbolGroup, symbol: string, bars: readonly Bar[], col
   let view: SymbolBars | undefined;
   for (const spec of group.set.features) {
     if (finite && lastValues(spec as SymbolFeatureSpec, columns, from, columns.end, row)) continue;
-    view ??= tailOf(toSymbolBars(symbol, bars), group.tail);
-    for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, view)) row.push(column[column.length - 1]);
+    const tail = (view ??= tailOf(toSymbolBars(symbol, bars), group.tail));
+    inScratch(() => {
+      for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, tail)) row.push(column[column.length - 1]);
+    });
   }
   return row;
 }

@@ -4,6 +4,7 @@
  * with technicalindicators and with hand-checked series. NaN where history is too short.
  */
 import { ema, lag, nanArray, rollingMax, rollingMin, rollingStd, sma, wilder } from './rolling';
+import { newSeries, zeroSeries } from './scratch';
 
 export interface Ohlcv {
   open: Float64Array;
@@ -134,7 +135,7 @@ export function williamsR(b: Pick<Ohlcv, 'high' | 'low' | 'close'>, window = 14)
 /** Commodity channel index: (TP - SMA(TP)) / (0.015 × mean absolute deviation). */
 export function cci(b: Pick<Ohlcv, 'high' | 'low' | 'close'>, window = 20): Float64Array {
   const n = b.close.length;
-  const tp = new Float64Array(n);
+  const tp = newSeries(n);
   for (let i = 0; i < n; i++) tp[i] = (b.high[i] + b.low[i] + b.close[i]) / 3;
   const out = nanArray(n);
   for (let i = window - 1; i < n; i++) {
@@ -189,7 +190,7 @@ export function mfi(b: Ohlcv, window = 14): Float64Array {
 
 /** On-balance volume, starting at 0 on the first bar. */
 export function obv(b: Pick<Ohlcv, 'close' | 'volume'>): Float64Array {
-  const out = new Float64Array(b.close.length);
+  const out = zeroSeries(b.close.length);
   for (let i = 1; i < out.length; i++) {
     const d = b.close[i] - b.close[i - 1];
     out[i] = out[i - 1] + (d > 0 ? b.volume[i] : d < 0 ? -b.volume[i] : 0);
@@ -199,7 +200,7 @@ export function obv(b: Pick<Ohlcv, 'close' | 'volume'>): Float64Array {
 
 /** Accumulation/distribution line (Chaikin): cumulative money-flow multiplier × volume. */
 export function accumulationDistribution(b: Ohlcv): Float64Array {
-  const out = new Float64Array(b.close.length);
+  const out = newSeries(b.close.length);
   let acc = 0;
   for (let i = 0; i < out.length; i++) {
     const range = b.high[i] - b.low[i];

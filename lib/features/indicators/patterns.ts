@@ -5,6 +5,7 @@
  */
 import type { Ohlcv } from './indicators';
 import { nanArray, rollingMax, rollingMin, sma } from './rolling';
+import { newSeries, zeroSeries } from './scratch';
 
 export const CANDLE_PATTERNS = [
   'doji',
@@ -32,13 +33,13 @@ const TREND_BARS = 5;
 
 export function candlePatterns(b: Pick<Ohlcv, 'open' | 'high' | 'low' | 'close'>): Record<CandlePattern, Float64Array> {
   const n = b.close.length;
-  const out = Object.fromEntries(CANDLE_PATTERNS.map((p) => [p, new Float64Array(n)])) as Record<CandlePattern, Float64Array>;
+  const out = Object.fromEntries(CANDLE_PATTERNS.map((p) => [p, zeroSeries(n)])) as Record<CandlePattern, Float64Array>;
   const { open: o, high: h, low: l, close: c } = b;
   // Per-bar candle geometry once, as arrays: the pattern tests below only compare numbers.
-  const bodyOf = new Float64Array(n);
-  const rangeOf = new Float64Array(n);
-  const upperOf = new Float64Array(n);
-  const lowerOf = new Float64Array(n);
+  const bodyOf = newSeries(n);
+  const rangeOf = newSeries(n);
+  const upperOf = newSeries(n);
+  const lowerOf = newSeries(n);
   for (let i = 0; i < n; i++) {
     bodyOf[i] = Math.abs(c[i] - o[i]);
     rangeOf[i] = h[i] - l[i];
