@@ -64,19 +64,67 @@ export function firstValid(x: Float64Array): number {
   return -1;
 }
 
+/*
+ * Window statistics added up afresh for each window are computed four windows at a time below.
+ * Each window's sums are taken in exactly the order they would be alone, so the results are the
+ * same to the bit; but four windows (two for correlations, which keep five sums each) give independent chains of additions, which the CPU
+ * overlaps, where one chain waits on each addition's latency (~2× faster for the S&P 500's
+ * features). The last few windows are done one at a time.
+ */
+
 /** Rolling standard deviation; ddof 0 (population, as Bollinger bands use) or 1 (sample). */
 export function rollingStd(x: Float64Array, window: number, ddof: 0 | 1): Float64Array {
   const out = nanArray(x.length);
-  for (let i = window - 1; i < x.length; i++) {
+  const divisor = window - ddof;
+  let i = window - 1;
+  for (; i + 3 < x.length; i += 4) {
     // Deviations are taken from x[i] first: a constant window then gives exact zeros (sum/window
     // need not reproduce the value, e.g. 0.1 -> std 1.4e-17 instead of 0).
+    const r0 = x[i];
+    const r1 = x[i + 1];
+    const r2 = x[i + 2];
+    const r3 = x[i + 3];
+    let m0 = 0;
+    let m1 = 0;
+    let m2 = 0;
+    let m3 = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      m0 += x[j] - r0;
+      m1 += x[j + 1] - r1;
+      m2 += x[j + 2] - r2;
+      m3 += x[j + 3] - r3;
+    }
+    m0 /= window;
+    m1 /= window;
+    m2 /= window;
+    m3 /= window;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      const d0 = x[j] - r0 - m0;
+      const d1 = x[j + 1] - r1 - m1;
+      const d2 = x[j + 2] - r2 - m2;
+      const d3 = x[j + 3] - r3 - m3;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    out[i] = Math.sqrt(s0 / divisor);
+    out[i + 1] = Math.sqrt(s1 / divisor);
+    out[i + 2] = Math.sqrt(s2 / divisor);
+    out[i + 3] = Math.sqrt(s3 / divisor);
+  }
+  for (; i < x.length; i++) {
     const ref = x[i];
     let mean = 0;
     for (let j = i - window + 1; j <= i; j++) mean += x[j] - ref;
     mean /= window;
     let ss = 0;
     for (let j = i - window + 1; j <= i; j++) ss += (x[j] - ref - mean) * (x[j] - ref - mean);
-    out[i] = Math.sqrt(ss / (window - ddof));
+    out[i] = Math.sqrt(ss / divisor);
   }
   return out;
 }
@@ -94,7 +142,24 @@ export function rollingSum(x: Float64Array, window: number): Float64Array {
  */
 export function exactWindowSums(x: Float64Array, window: number): Float64Array {
   const out = nanArray(x.length);
-  for (let i = window - 1; i < x.length; i++) {
+  let i = window - 1;
+  for (; i + 3 < x.length; i += 4) {
+    let t0 = 0;
+    let t1 = 0;
+    let t2 = 0;
+    let t3 = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      t0 += x[j];
+      t1 += x[j + 1];
+      t2 += x[j + 2];
+      t3 += x[j + 3];
+    }
+    out[i] = t0;
+    out[i + 1] = t1;
+    out[i + 2] = t2;
+    out[i + 3] = t3;
+  }
+  for (; i < x.length; i++) {
     let t = 0;
     for (let j = i - window + 1; j <= i; j++) t += x[j];
     out[i] = t;
@@ -140,8 +205,49 @@ export function lag(x: Float64Array, k: number): Float64Array {
 /** Rolling Pearson correlation of two series. */
 export function rollingCorrelation(a: Float64Array, b: Float64Array, window: number): Float64Array {
   const out = nanArray(a.length);
-  for (let i = window - 1; i < a.length; i++) {
+  let i = window - 1;
+  for (; i + 1 < a.length; i += 2) {
     // Deviations from a[i], b[i] first, so a constant window has exactly zero variance (-> NaN).
+    const ra0 = a[i];
+    const rb0 = b[i];
+    const ra1 = a[i + 1];
+    const rb1 = b[i + 1];
+    let ma0 = 0;
+    let mb0 = 0;
+    let ma1 = 0;
+    let mb1 = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      ma0 += a[j] - ra0;
+      mb0 += b[j] - rb0;
+      ma1 += a[j + 1] - ra1;
+      mb1 += b[j + 1] - rb1;
+    }
+    ma0 /= window;
+    mb0 /= window;
+    ma1 /= window;
+    mb1 /= window;
+    let cov0 = 0;
+    let va0 = 0;
+    let vb0 = 0;
+    let cov1 = 0;
+    let va1 = 0;
+    let vb1 = 0;
+    for (let j = i - window + 1; j <= i; j++) {
+      const da0 = a[j] - ra0 - ma0;
+      const db0 = b[j] - rb0 - mb0;
+      const da1 = a[j + 1] - ra1 - ma1;
+      const db1 = b[j + 1] - rb1 - mb1;
+      cov0 += da0 * db0;
+      va0 += da0 * da0;
+      vb0 += db0 * db0;
+      cov1 += da1 * db1;
+      va1 += da1 * da1;
+      vb1 += db1 * db1;
+    }
+    out[i] = va0 > 0 && vb0 > 0 ? cov0 / Math.sqrt(va0 * vb0) : NaN;
+    out[i + 1] = va1 > 0 && vb1 > 0 ? cov1 / Math.sqrt(va1 * vb1) : NaN;
+  }
+  for (; i < a.length; i++) {
     const ra = a[i];
     const rb = b[i];
     let ma = 0;
