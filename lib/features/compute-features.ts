@@ -323,18 +323,30 @@ function computeMarketColumns(
   for (const spec of specs) {
     switch (spec.kind) {
       case 'breadth':
-        out.set(spec, [share((s) => mapSeries(s.close, sma(s.close, spec.window), (c, m) => (Number.isNaN(m) ? NaN : c > m ? 1 : 0)))]);
+        out.set(spec, [share((s) => {
+          const c = s.close;
+          const m = sma(c, spec.window);
+          const above = newSeries(c.length);
+          for (let i = 0; i < c.length; i++) above[i] = Number.isNaN(m[i]) ? NaN : c[i] > m[i] ? 1 : 0;
+          return above;
+        })]);
         break;
       case 'advance_decline':
-        out.set(spec, [share((s) => mapSeries(s.close, lag(s.close, 1), (c, p) => (Number.isNaN(p) ? NaN : Math.sign(c - p))))]);
+        out.set(spec, [share((s) => {
+          const c = s.close;
+          const sign = nanArray(c.length);
+          for (let i = 1; i < c.length; i++) sign[i] = Math.sign(c[i] - c[i - 1]);
+          return sign;
+        })]);
         break;
       case 'new_highs_lows':
         out.set(spec, [share((s) => {
-          const hi = rollingMax(s.close, spec.window);
-          const lo = rollingMin(s.close, spec.window);
-          const out = mapSeries(s.close, hi, (c, h) => (Number.isNaN(h) ? NaN : c >= h ? 1 : 0));
-          for (let i = 0; i < out.length; i++) if (out[i] === 0 && s.close[i] <= lo[i]) out[i] = -1;
-          return out;
+          const c = s.close;
+          const hi = rollingMax(c, spec.window);
+          const lo = rollingMin(c, spec.window);
+          const extreme = newSeries(c.length);
+          for (let i = 0; i < c.length; i++) extreme[i] = Number.isNaN(hi[i]) ? NaN : c[i] >= hi[i] ? 1 : c[i] <= lo[i] ? -1 : 0;
+          return extreme;
         })]);
         break;
       case 'dispersion': {
@@ -380,12 +392,6 @@ function computeMarketColumns(
       }
     }
   }
-  return out;
-}
-
-function mapSeries(a: Float64Array, b: Float64Array, f: (x: number, y: number) => number): Float64Array {
-  const out = newSeries(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = f(a[i], b[i]);
   return out;
 }
 
