@@ -145,7 +145,27 @@ export function universeMemberOf(set: Pick<FeatureSet, 'universe' | 'instruments
 }
 
 export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
-  const columns = featureColumns(set);
+  return frameFeatures(planFeatures(given, set, options), set, options);
+}
+
+/**
+ * The cross-section's frame before any per-symbol column: which series get rows, the union of
+ * dates, each bar's place in it and the market-wide columns. A threaded computation builds it while
+ * pool threads compute per-symbol columns (it needs none of them).
+ */
+export interface FeaturePlan {
+  /** Universe members, in the order given. */
+  universe: SymbolBars[];
+  /** Indices into `universe` of the series that get rows. */
+  kept: number[];
+  skipped: FeatureComputation['skipped'];
+  allDates: string[];
+  /** Each bar's index in allDates, per series of `universe`. */
+  rowsOf: Int32Array[];
+  market: Map<MarketFeatureSpec, Float64Array[]>;
+}
+
+export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, options: Omit<ComputeOptions, 'symbolColumns'> = {}): FeaturePlan {
   const minBars = requiredBars(set);
   const skipped: FeatureComputation['skipped'] = [];
   // Indices and other non-equities are no stocks: no rows, and no weight in breadth, dispersion or ranks.
@@ -179,6 +199,13 @@ export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, o
   });
 
   const market = computeMarketColumns(set, universe, rowsOf, allDates, options);
+  return { universe, kept, skipped, allDates, rowsOf, market };
+}
+
+/** Frames of the plan's series from their per-symbol columns (given, or computed here), then cross-sectional normalisation. */
+export function frameFeatures(plan: FeaturePlan, set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
+  const { universe, kept, skipped, allDates, rowsOf, market } = plan;
+  const minBars = requiredBars(set);
   const newsBySymbol = groupBy(options.news ?? [], (h) => h.symbol);
   /** Each frame row's index in allDates. */
   const frameRows: Int32Array[] = [];
@@ -214,7 +241,7 @@ export function computeFeatures(given: readonly SymbolBars[], set: FeatureSet, o
   });
 
   normaliseCrossSection(set, frames, frameRows, allDates.length);
-  return { columns, frames, skipped };
+  return { columns: featureColumns(set), frames, skipped };
 }
 
 /**

@@ -11,7 +11,7 @@ import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { absorbBarRevisions, featureRowDates, lastFeatureDates, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
-import { computeFeatures, frameRow, normalisesAcrossSymbols, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { computeFeatures, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
@@ -37,9 +37,10 @@ export interface MaterializeOptions {
  * Per-symbol columns of every series, same order as `universe`: the calling thread and the idle
  * pool threads claim symbols a few at a time (claimSymbolColumns), so a slower thread takes fewer.
  * A fixed half each left this thread idle ~0.3 s of a ~1 s computation of the S&P 500 universe,
- * waiting for the pool thread's half.
+ * waiting for the pool thread's half. `meanwhile` runs here first, once the pool threads have
+ * their tasks, so that work needing no per-symbol column overlaps theirs.
  */
-async function symbolColumnsInThreads(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], threads: number): Promise<Float64Array[][]> {
+async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], threads: number, meanwhile: () => T): Promise<{ columns: Float64Array[][]; meanwhile: T }> {
   const helpers = idlePoolThreads(threads);
   const next = sharedInt32(1);
   const chunk = 4;
@@ -47,9 +48,16 @@ async function symbolColumnsInThreads(specs: SymbolFeatureSpec[], universe: read
   const bars = helpers ? universe.map((s) => ({ ...s, dates: [] })) : [];
   const remote = helpers ? helpers.indices.map((i) => helpers.pool.run(i, 'symbolColumns', { specs, universe: bars, next, chunk })) : [];
   remote.forEach((r) => r.catch(() => undefined)); // awaited below
+  let done: T;
+  try {
+    done = meanwhile();
+  } catch (error) {
+    Atomics.store(next, 0, universe.length); // the pool threads claim nothing more
+    throw error;
+  }
   const out: Float64Array[][] = new Array<Float64Array[]>(universe.length);
   for (const part of [claimSymbolColumns(specs, universe, next, chunk), ...(await Promise.all(remote))]) part.symbols.forEach((k, i) => (out[k] = part.columns[i]));
-  return out;
+  return { columns: out, meanwhile: done };
 }
 
 export interface MaterializeReport {
@@ -148,15 +156,13 @@ function barsUpTo(s: SymbolBars, to: string): SymbolBars {
 export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, options: Pick<ComputeOptions, 'fromDate' | 'rowsFor'> & { threads?: number } = {}): Promise<FeatureComputation> {
   const { universe, volatilityIndex, news } = inputs;
   const { fromDate, rowsFor } = options;
-  let symbolColumns: Map<string, Float64Array[]> | undefined;
+  const compute: ComputeOptions = { volatilityIndex, fromDate, news, rowsFor };
   const member = universeMemberOf(set);
   const framed = universe.filter((s) => member(s.symbol) && (!rowsFor || rowsFor.has(s.symbol)));
-  if ((options.threads ?? 1) > 1 && framed.length > 1) {
-    const specs = symbolFeatureSpecs(set);
-    const columns = await symbolColumnsInThreads(specs, framed, options.threads as number);
-    symbolColumns = new Map(framed.map((s, i) => [s.symbol, columns[i]]));
-  }
-  return computeFeatures(universe, set, { volatilityIndex, fromDate, news, symbolColumns, rowsFor });
+  if ((options.threads ?? 1) <= 1 || framed.length <= 1) return computeFeatures(universe, set, compute);
+  // The dates and market columns are worked out here while the pool threads start on the symbols.
+  const { columns, meanwhile: plan } = await symbolColumnsInThreads(symbolFeatureSpecs(set), framed, options.threads as number, () => planFeatures(universe, set, compute));
+  return frameFeatures(plan, set, { ...compute, symbolColumns: new Map(framed.map((s, i) => [s.symbol, columns[i]])) });
 }
 
 /**

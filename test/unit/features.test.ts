@@ -1,6 +1,7 @@
 import { computeFeatures, featureColumns, requiredBars } from '../../lib/features/compute-features';
 import { DEFAULT_FEATURE_SET, defineFeatureSet, FEATURE_CODE_VERSION, type FeatureSetInput } from '../../lib/features/feature-set';
-import { toSymbolBars } from '../../lib/features/materialize';
+import { computeFromInputs, toSymbolBars } from '../../lib/features/materialize';
+import { sharedPool } from '../../lib/threads/task-pool';
 import { claimSymbolColumns, computeSymbolFeature } from '../../lib/features/symbol-features';
 import { perturbAfter, syntheticUniverse } from '../helpers/universe';
 
@@ -155,5 +156,25 @@ describe('per-symbol columns claimed by several threads', () => {
     const alone = claimSymbolColumns(specs, universe, new Int32Array(1), 3);
     expect([...alone.symbols]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     late.symbols.forEach((k, i) => expect(late.columns[i]).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k]))));
+  });
+});
+
+describe('features computed with pool threads (computeFromInputs)', () => {
+  const universe = syntheticUniverse(8, '2016-01-04', '2017-12-29', 9);
+  const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+  afterAll(() => sharedPool(2)?.close());
+
+  it('gives the values of one thread, and refuses bad dates (found while the pool works) with the pool left usable', async () => {
+    const alone = computeFeatures(universe, set);
+    const swapped = [...universe[3].dates];
+    [swapped[40], swapped[41]] = [swapped[41], swapped[40]];
+    const bad = universe.map((s, k) => (k === 3 ? { ...s, dates: swapped } : s));
+    await expect(computeFromInputs(set, { universe: bad }, { threads: 2 })).rejects.toThrow(`${universe[3].symbol}: bar dates are not strictly ascending at ${swapped[41]}`);
+    const threaded = await computeFromInputs(set, { universe }, { threads: 2 });
+    expect(threaded.columns).toEqual(alone.columns);
+    threaded.frames.forEach((f, k) => {
+      expect(f.dates).toEqual(alone.frames[k].dates);
+      f.columns.forEach((c, j) => expect(Array.from(c)).toEqual(Array.from(alone.frames[k].columns[j])));
+    });
   });
 });
