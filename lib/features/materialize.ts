@@ -16,8 +16,8 @@ import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFo
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { idlePoolThreads } from '../threads/task-pool';
-import { sharedInt32 } from '../threads/shared-memory';
-import { claimSymbolColumns } from './symbol-features';
+import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
+import { blockColumns, claimSymbolColumns, columnBlocks } from './symbol-features';
 import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
 import { upperBound } from '../sorted';
 
@@ -46,7 +46,8 @@ async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: r
   const chunk = 4;
   // Dates stay here: per-symbol features read only prices and volumes, and cloning strings is slow.
   const bars = helpers ? universe.map((s) => ({ ...s, dates: [] })) : [];
-  const remote = helpers ? helpers.indices.map((i) => helpers.pool.run(i, 'symbolColumns', { specs, universe: bars, next, chunk })) : [];
+  const blocks = columnBlocks(specs, universe, helpers ? sharedFloat64 : (n) => new Float64Array(n));
+  const remote = helpers ? helpers.indices.map((i) => helpers.pool.run(i, 'symbolColumns', { specs, universe: bars, next, chunk, blocks })) : [];
   remote.forEach((r) => r.catch(() => undefined)); // awaited below
   let done: T;
   try {
@@ -55,9 +56,9 @@ async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: r
     Atomics.store(next, 0, universe.length); // the pool threads claim nothing more
     throw error;
   }
-  const out: Float64Array[][] = new Array<Float64Array[]>(universe.length);
-  for (const part of [claimSymbolColumns(specs, universe, next, chunk), ...(await Promise.all(remote))]) part.symbols.forEach((k, i) => (out[k] = part.columns[i]));
-  return { columns: out, meanwhile: done };
+  claimSymbolColumns(specs, universe, next, chunk, blocks);
+  await Promise.all(remote);
+  return { columns: universe.map((_, k) => blockColumns(specs, blocks, k)), meanwhile: done };
 }
 
 export interface MaterializeReport {

@@ -126,31 +126,60 @@ function rollingMedian(x: Float64Array, window: number): Float64Array {
 }
 
 /**
- * Every spec's columns of the symbols this thread claims, `chunk` symbols at a time from a counter
- * shared with the other threads doing the same (Atomics.add on next[0]): a thread that is slower
- * (a pool thread also receives its input and sends its results) or started later takes fewer.
- * Each symbol's columns depend on its own bars alone, so who computes which does not change them.
+ * Where several symbols' columns go, in one allocation: symbol k's columns, each as long as its
+ * series, follow one another from values[offsets[k]]. In shared memory the threads that compute
+ * them write them in place, and nothing is transferred (one block per symbol, transferred back from
+ * a pool thread, had the receiving thread's garbage collector run about once per 60 MB).
  */
-export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], next: Int32Array, chunk: number): { symbols: Int32Array; columns: Float64Array[][] } {
-  const symbols: number[] = [];
-  const columns: Float64Array[][] = [];
-  for (let from = Atomics.add(next, 0, chunk); from < universe.length; from = Atomics.add(next, 0, chunk)) {
-    for (let k = from; k < Math.min(from + chunk, universe.length); k++) {
-      symbols.push(k);
-      columns.push(symbolColumns(specs, universe[k]));
-    }
-  }
-  return { symbols: Int32Array.from(symbols), columns };
+export interface ColumnBlocks {
+  values: Float64Array;
+  offsets: Float64Array;
+}
+
+export function columnBlocks(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], allocate: (n: number) => Float64Array): ColumnBlocks {
+  const count = columnCount(specs);
+  const offsets = new Float64Array(universe.length + 1);
+  universe.forEach((b, k) => (offsets[k + 1] = offsets[k] + count * b.close.length));
+  return { values: allocate(offsets[universe.length]), offsets };
+}
+
+/** Symbol k's columns in `blocks`, as views. */
+export function blockColumns(specs: readonly SymbolFeatureSpec[], blocks: ColumnBlocks, k: number): Float64Array[] {
+  const count = columnCount(specs);
+  const n = (blocks.offsets[k + 1] - blocks.offsets[k]) / count;
+  return Array.from({ length: count }, (_, c) => blocks.values.subarray(blocks.offsets[k] + c * n, blocks.offsets[k] + (c + 1) * n));
 }
 
 /**
- * Every spec's columns for one symbol, in spec order, as views of one block: one allocation and,
- * from a pool thread, one buffer to transfer. Intermediate series live in scratch memory.
+ * Computes every spec's columns of the symbols this thread claims into their blocks, `chunk`
+ * symbols at a time from a counter shared with the other threads doing the same (Atomics.add on
+ * next[0]): a thread that is slower or started later takes fewer. Each symbol's columns depend on
+ * its own bars alone, so who computes which does not change them. Returns the symbols claimed.
  */
-export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv): Float64Array[] {
+export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], next: Int32Array, chunk: number, blocks: ColumnBlocks): Int32Array {
+  const symbols: number[] = [];
+  for (let from = Atomics.add(next, 0, chunk); from < universe.length; from = Atomics.add(next, 0, chunk)) {
+    for (let k = from; k < Math.min(from + chunk, universe.length); k++) {
+      symbols.push(k);
+      symbolColumns(specs, universe[k], blocks.values.subarray(blocks.offsets[k], blocks.offsets[k + 1]));
+    }
+  }
+  return Int32Array.from(symbols);
+}
+
+function columnCount(specs: readonly SymbolFeatureSpec[]): number {
+  return specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
+}
+
+/**
+ * Every spec's columns for one symbol, in spec order, as views of one block (`into`, or one
+ * allocation). Intermediate series live in scratch memory.
+ */
+export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, into?: Float64Array): Float64Array[] {
   const n = b.close.length;
-  const count = specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
-  const block = new Float64Array(count * n);
+  const count = columnCount(specs);
+  const block = into ?? new Float64Array(count * n);
+  if (block.length !== count * n) throw new Error(`internal: a block of ${block.length} values for ${count} columns of ${n} bars`);
   let c = 0;
   for (const spec of specs) {
     inScratch(() => {

@@ -4,7 +4,8 @@
  */
 import type { BarSeries } from '../market-data/bar';
 import type { SymbolFeatureSpec } from '../features/feature-set';
-import { claimSymbolColumns } from '../features/symbol-features';
+import { claimSymbolColumns, type ColumnBlocks } from '../features/symbol-features';
+import { isShared } from './shared-memory';
 import type { FeatureMatrix, FitInput, ModelState } from '../../models/model';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { permutationImportanceOfColumns } from '../reports/report-data';
@@ -25,8 +26,12 @@ import { openArtifactStore, type ArtifactLocation } from '../artifacts/artifact-
 const storeAt = (location: ArtifactLocation) => openArtifactStore(location);
 
 export const threadTasks = {
-  /** Per-symbol feature columns, every spec in order, of the series this thread claims (claimSymbolColumns). */
-  symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[]; next: Int32Array; chunk: number }) => claimSymbolColumns(input.specs, input.universe, input.next, input.chunk),
+  /** Per-symbol feature columns, every spec in order, of the series this thread claims, into shared blocks (claimSymbolColumns). */
+  symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[]; next: Int32Array; chunk: number; blocks: ColumnBlocks }) => {
+    // Columns written into a copy would never reach the caller.
+    if (input.blocks.values.length > 0 && !isShared(input.blocks.values)) throw new Error('symbolColumns needs its column blocks in shared memory');
+    return claimSymbolColumns(input.specs, input.universe, input.next, input.chunk, input.blocks);
+  },
   /** Bin edges and codes of one feature range, written into shared arrays (gradient boosting). */
   binFeatures: (input: { values: Float64Array; rows: number; p: number; from: number; to: number; maxBins: number; stride: number; rowMajor: Uint8Array; columnMajor: Uint8Array }) =>
     binFeatureRange(input.values, input.rows, input.p, input.from, input.to, input.maxBins, input.stride, input.rowMajor, input.columnMajor),

@@ -2,7 +2,7 @@ import { computeFeatures, featureColumns, requiredBars } from '../../lib/feature
 import { DEFAULT_FEATURE_SET, defineFeatureSet, FEATURE_CODE_VERSION, type FeatureSetInput } from '../../lib/features/feature-set';
 import { computeFromInputs, toSymbolBars } from '../../lib/features/materialize';
 import { sharedPool } from '../../lib/threads/task-pool';
-import { claimSymbolColumns, computeSymbolFeature } from '../../lib/features/symbol-features';
+import { blockColumns, claimSymbolColumns, columnBlocks, computeSymbolFeature } from '../../lib/features/symbol-features';
 import { perturbAfter, syntheticUniverse } from '../helpers/universe';
 
 describe('feature-set versions', () => {
@@ -148,14 +148,16 @@ describe('per-symbol columns claimed by several threads', () => {
   const specs = [{ kind: 'return' as const, horizon: 1, normalize: 'none' as const }, { kind: 'rsi' as const, window: 5, normalize: 'none' as const }];
 
   it('hands each symbol to exactly one claimer, a chunk at a time, with the columns computed alone', () => {
+    const blocks = columnBlocks(specs, universe, (n) => new Float64Array(n).fill(-1));
     const next = new Int32Array(1);
     next[0] = 6; // another thread has claimed symbols 0-5 already
-    const late = claimSymbolColumns(specs, universe, next, 3);
-    expect([...late.symbols]).toEqual([6, 7, 8, 9]);
-    expect(claimSymbolColumns(specs, universe, next, 3).symbols).toHaveLength(0); // nothing left
-    const alone = claimSymbolColumns(specs, universe, new Int32Array(1), 3);
-    expect([...alone.symbols]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    late.symbols.forEach((k, i) => expect(late.columns[i]).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k]))));
+    expect([...claimSymbolColumns(specs, universe, next, 3, blocks)]).toEqual([6, 7, 8, 9]);
+    expect(claimSymbolColumns(specs, universe, next, 3, blocks)).toHaveLength(0); // nothing left
+    expect(blocks.values.subarray(0, blocks.offsets[6]).every((v) => v === -1)).toBe(true); // symbols 0-5 not written
+    for (const k of [6, 7, 8, 9]) expect(blockColumns(specs, blocks, k)).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k])));
+    const alone = columnBlocks(specs, universe, (n) => new Float64Array(n));
+    expect([...claimSymbolColumns(specs, universe, new Int32Array(1), 3, alone)]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    universe.forEach((s, k) => expect(blockColumns(specs, alone, k)).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, s))));
   });
 });
 
@@ -176,5 +178,16 @@ describe('features computed with pool threads (computeFromInputs)', () => {
       expect(f.dates).toEqual(alone.frames[k].dates);
       f.columns.forEach((c, j) => expect(Array.from(c)).toEqual(Array.from(alone.frames[k].columns[j])));
     });
+  });
+});
+
+describe('the symbolColumns thread task', () => {
+  afterAll(() => sharedPool(2)?.close());
+
+  it('refuses column blocks a thread would fill in a copy', async () => {
+    const [s] = syntheticUniverse(1, '2017-01-03', '2017-03-31', 4);
+    const specs = [{ kind: 'return' as const, horizon: 1, normalize: 'none' as const }];
+    const pool = sharedPool(2);
+    await expect(pool?.run(0, 'symbolColumns', { specs, universe: [s], next: new Int32Array(new SharedArrayBuffer(4)), chunk: 1, blocks: columnBlocks(specs, [s], (n) => new Float64Array(n)) })).rejects.toThrow('symbolColumns needs its column blocks in shared memory');
   });
 });
