@@ -46,7 +46,8 @@ async function computePhase(db: string): Promise<void> {
   const rows = out.frames.reduce((n, f) => n + f.dates.length, 0);
   const peak = peakMiB();
   // Then as materialisation computes it: per-symbol columns shared out over the pool's threads,
-  // started beforehand as a worker starts them (TaskPool.warmUp), and the same values.
+  // started beforehand (TaskPool.warmUp: as in a worker after its first threaded job; their code not
+  // yet optimised by the JIT), and the same values.
   await sharedPool(opts.threads)?.warmUp();
   t = process.hrtime.bigint();
   const threaded = await computeFromInputs(set, { universe }, { threads: opts.threads });

@@ -122,7 +122,7 @@ export interface ComputeOptions {
   /** Scored headlines for news_sentiment features (effective dates already point-in-time). */
   news?: readonly Headline[];
   /**
-   * Per-symbol columns already computed elsewhere (FeatureThreadPool), keyed by symbol: the columns
+   * Per-symbol columns already computed elsewhere (pool threads, materialize.ts), keyed by symbol: the columns
    * of every per-symbol spec, in spec order. Symbols absent here are computed on this thread.
    */
   symbolColumns?: ReadonlyMap<string, Float64Array[]>;
