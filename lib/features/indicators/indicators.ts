@@ -3,7 +3,7 @@
  * Lane, Lambert, Williams; seeds as TA-Lib and technicalindicators use them). Tests compare them
  * with technicalindicators and with hand-checked series. NaN where history is too short.
  */
-import { ema, lag, nanArray, rollingMax, rollingMin, rollingStd, sma, wilder } from './rolling';
+import { ema, lag, nanArray, rollingMax, rollingMin, rollingStd, sma, wilder, windowDeviations } from './rolling';
 import { newSeries, zeroSeries } from './scratch';
 
 export interface Ohlcv {
@@ -137,57 +137,13 @@ export function cci(b: Pick<Ohlcv, 'high' | 'low' | 'close'>, window = 20): Floa
   const n = b.close.length;
   const tp = newSeries(n);
   for (let i = 0; i < n; i++) tp[i] = (b.high[i] + b.low[i] + b.close[i]) / 3;
-  const out = nanArray(n);
   // Mean of the deviations from tp[i] (= SMA - tp[i]): a flat window gives exact zeros, so the
   // dev > 0 guard works (a running-sum SMA of 0.1s is not exactly 0.1: CCI was ±66.7, not 0).
-  // Four windows at a time, each summed in its own order (see rolling.ts: same bits, overlapped).
-  let i = window - 1;
-  for (; i + 3 < n; i += 4) {
-    const r0 = tp[i];
-    const r1 = tp[i + 1];
-    const r2 = tp[i + 2];
-    const r3 = tp[i + 3];
-    let m0 = 0;
-    let m1 = 0;
-    let m2 = 0;
-    let m3 = 0;
-    for (let j = i - window + 1; j <= i; j++) {
-      m0 += tp[j] - r0;
-      m1 += tp[j + 1] - r1;
-      m2 += tp[j + 2] - r2;
-      m3 += tp[j + 3] - r3;
-    }
-    m0 /= window;
-    m1 /= window;
-    m2 /= window;
-    m3 /= window;
-    let d0 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    for (let j = i - window + 1; j <= i; j++) {
-      d0 += Math.abs(tp[j] - r0 - m0);
-      d1 += Math.abs(tp[j + 1] - r1 - m1);
-      d2 += Math.abs(tp[j + 2] - r2 - m2);
-      d3 += Math.abs(tp[j + 3] - r3 - m3);
-    }
-    d0 /= window;
-    d1 /= window;
-    d2 /= window;
-    d3 /= window;
-    out[i] = d0 > 0 ? -m0 / (0.015 * d0) : 0;
-    out[i + 1] = d1 > 0 ? -m1 / (0.015 * d1) : 0;
-    out[i + 2] = d2 > 0 ? -m2 / (0.015 * d2) : 0;
-    out[i + 3] = d3 > 0 ? -m3 / (0.015 * d3) : 0;
-  }
-  for (; i < n; i++) {
-    let m = 0;
-    for (let j = i - window + 1; j <= i; j++) m += tp[j] - tp[i];
-    m /= window;
-    let dev = 0;
-    for (let j = i - window + 1; j <= i; j++) dev += Math.abs(tp[j] - tp[i] - m);
-    dev /= window;
-    out[i] = dev > 0 ? -m / (0.015 * dev) : 0;
+  const { mean, spread } = windowDeviations(tp, window, 'absolute');
+  const out = nanArray(n);
+  for (let i = window - 1; i < n; i++) {
+    const dev = spread[i] / window;
+    out[i] = dev > 0 ? -mean[i] / (0.015 * dev) : 0;
   }
   return out;
 }
