@@ -84,7 +84,8 @@ export class HistogramRange {
     columns: Uint8Array,
   ) {
     this.memory = new HistogramMemory(data.rows, (to - from) >> 2, columns.length / data.rows);
-    this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2, Math.max(0, Math.min(to, data.binCounts.length) - from));
+    const features = Math.max(0, Math.min(to, data.binCounts.length) - from);
+    this.memory.loadBins(new Uint32Array(data.bins.buffer, data.bins.byteOffset, data.bins.byteLength / 4), data.stride >> 2, from >> 2, features, data.binCounts.subarray(from, from + features));
     this.memory.loadColumns(columns);
   }
 

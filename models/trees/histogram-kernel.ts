@@ -22,6 +22,16 @@ const LT_U = 0x49;
 const F64_ADD = 0xa0;
 /** Bytes of one feature's histogram: 256 bins of one float64. */
 const FEATURE_BYTES = 256 * 8;
+/**
+ * Copies of each bin for features with few bins (see buildCopies): row k of a group of four adds to
+ * copy k. A 0/1 pattern flag sends nearly every row to one bin, and each add then waited for the
+ * previous row's store to that bin: such a word of four features took twice as long as one of
+ * continuous features. With a copy per row the four chains are independent; the copies are summed
+ * after. Many-bin features keep one copy: four would quadruple their histograms' cache footprint.
+ */
+const COPIES = 4;
+/** A word of features gets copies when none of its features has more bins than this. */
+const FEW_BINS = 16;
 
 // build — params: 0 order (row numbers), 1 count, 2 packed (per row), 3 bins (rowBytes per row),
 // 4 rowBytes, 5 words (features / 4), 6 hist (words · 4 feature histograms).
@@ -40,31 +50,34 @@ const loadRow = (k: number) => [
   ...get(PACKED), ...get(R), ...i32(3), SHL, ADD, ...f64Load(0), ...set(P[k]),
   ...get(BINS), ...get(R), ...get(ROW_BYTES), MUL, ADD, ...set(S[k]),
 ];
-/** Byte b of word k, times 8: (word >> 8b) & 255, shifted to a float64 offset in one step. */
-const binOffset = (k: number, b: number) =>
-  b === 0 ? [...get(WORD[k]), ...i32(3), SHL, ...i32(2040), AND] : [...get(WORD[k]), ...i32(8 * b - 3), SHR_U, ...i32(2040), AND];
-/** hist[feature b of the word][bin] += p_k */
-const addByte = (k: number, b: number) => [
-  ...get(H), ...binOffset(k, b), ADD, ...tee(A),
-  ...get(A), ...f64Load(b * FEATURE_BYTES), ...get(P[k]), F64_ADD,
-  ...f64Store(b * FEATURE_BYTES),
+/** Byte b of word k, times 8 · copies: (word >> 8b) & 255, shifted to the bin's offset in one step. */
+const binOffset = (k: number, b: number, copies: number) => {
+  const shift = 3 + Math.log2(copies);
+  const mask = 255 << shift;
+  return b === 0 ? [...get(WORD[k]), ...i32(shift), SHL, ...i32(mask), AND] : [...get(WORD[k]), ...i32(8 * b - shift), SHR_U, ...i32(mask), AND];
+};
+/** hist[feature b of the word][bin][copy k mod copies] += p_k */
+const addByte = (k: number, b: number, copies: number) => [
+  ...get(H), ...binOffset(k, b, copies), ADD, ...tee(A),
+  ...get(A), ...f64Load(b * copies * FEATURE_BYTES + 8 * (k % copies)), ...get(P[k]), F64_ADD,
+  ...f64Store(b * copies * FEATURE_BYTES + 8 * (k % copies)),
 ];
 /** One pass over the range's words for rows 0..rows-1 of the group. */
-const wordLoop = (rows: number) => {
+const wordLoop = (rows: number, copies: number) => {
   const ks = Array.from({ length: rows }, (_, k) => k);
   return [
     ...get(HIST), ...set(H),
     ...get(WORDS), ...set(W),
     0x03, 0x40, // loop over words
     ...ks.flatMap((k) => [...get(S[k]), ...i32Load(0), ...set(WORD[k])]),
-    ...ks.flatMap((k) => [0, 1, 2, 3].flatMap((b) => addByte(k, b))),
+    ...ks.flatMap((k) => [0, 1, 2, 3].flatMap((b) => addByte(k, b, copies))),
     ...ks.flatMap((k) => [...get(S[k]), ...i32(4), ADD, ...set(S[k])]),
-    ...get(H), ...i32(4 * FEATURE_BYTES), ADD, ...set(H), // h += 4 features
+    ...get(H), ...i32(4 * copies * FEATURE_BYTES), ADD, ...set(H), // h += 4 features
     ...get(W), ...i32(1), SUB, ...tee(W), 0x0d, 0x00, // continue while --w
     0x0b, // end loop
   ];
 };
-const body = [
+const buildBody = (copies: number) => [
   ...get(ORDER), ...set(I),
   ...get(ORDER), ...get(COUNT), ...i32(2), SHL, ADD, ...set(END),
   // end4 = order + 4·(count − count mod 4)
@@ -73,7 +86,7 @@ const body = [
   0x03, 0x40, //   loop over groups of four rows
   ...get(I), ...get(END4), LT_U, 0x45, 0x0d, 0x01, // if !(i < end4): break
   ...loadRow(0), ...loadRow(1), ...loadRow(2), ...loadRow(3),
-  ...wordLoop(4),
+  ...wordLoop(4, copies),
   ...get(I), ...i32(16), ADD, ...set(I),
   0x0c, 0x00, // continue
   0x0b, 0x0b, // end loop, end block
@@ -81,7 +94,7 @@ const body = [
   0x03, 0x40, //   loop over the last rows, one at a time
   ...get(I), ...get(END), LT_U, 0x45, 0x0d, 0x01, // if !(i < end): break
   ...loadRow(0),
-  ...wordLoop(1),
+  ...wordLoop(1, copies),
   ...get(I), ...i32(4), ADD, ...set(I),
   0x0c, 0x00, // continue
   0x0b, 0x0b, // end loop, end block
@@ -121,7 +134,8 @@ const partitionBody = [
 
 const MODULE = new WasmModule(
   moduleBytes({ params: 7, results: [] }, [
-    { name: 'build', locals, body },
+    { name: 'build', locals, body: buildBody(1) },
+    { name: 'buildCopies', locals, body: buildBody(COPIES) },
     { name: 'partition', locals: [0x01, 6, I32], body: partitionBody, signature: { params: 5, results: [I32] } },
   ]),
 );
@@ -138,6 +152,10 @@ const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 export class HistogramMemory {
   private readonly memory: WasmMemory;
   private readonly build: (order: number, count: number, packed: number, bins: number, rowBytes: number, words: number, hist: number) => void;
+  private readonly buildCopies: HistogramMemory['build'];
+  private readonly copiesAt: number;
+  /** Words [from, to) built together; bins 256: one copy per bin, else copies of the first `bins` bins. */
+  private runs: Array<{ from: number; to: number; bins: number }>;
   private readonly partitionRun: (order: number, count: number, column: number, bin: number, scratch: number) => number;
   private readonly columnsAt: number;
   private readonly scratchAt: number;
@@ -162,6 +180,7 @@ export class HistogramMemory {
     const { memory, exports } = MODULE.instance();
     this.memory = memory;
     this.build = exports.build as HistogramMemory['build'];
+    this.buildCopies = exports.buildCopies as HistogramMemory['build'];
     this.partitionRun = exports.partition as HistogramMemory['partitionRun'];
     this.rowBytes = 4 * words;
     this.size = words * 4 * 256;
@@ -169,7 +188,9 @@ export class HistogramMemory {
     this.packedAt = this.columnsAt + align(rows * features);
     this.orderAt = this.packedAt + align(rows * 8);
     this.scratchAt = this.orderAt + align(rows * 4);
-    this.slotsAt = this.scratchAt + align(rows * 4);
+    this.copiesAt = this.scratchAt + align(rows * 4);
+    this.slotsAt = this.copiesAt + align(COPIES * this.size * 8);
+    this.runs = [{ from: 0, to: words, bins: 256 }];
     this.reserve(this.slotsAt + 8 * this.size * 8);
   }
 
@@ -191,8 +212,26 @@ export class HistogramMemory {
     return nl;
   }
 
-  /** Copies words [w0, w0 + words) of every row of row-major bins (rowWords 32-bit words per row), of which the first `features` bytes of a row are features. */
-  loadBins(source: Uint32Array, rowWords: number, w0: number, features = this.rowBytes): void {
+  /**
+   * Copies words [w0, w0 + words) of every row of row-major bins (rowWords 32-bit words per row), of
+   * which the first `features` bytes of a row are features; binCounts[f] bounds feature f's bins
+   * (all 256 when not given).
+   */
+  loadBins(source: Uint32Array, rowWords: number, w0: number, features = this.rowBytes, binCounts?: ArrayLike<number>): void {
+    // Runs of words built alike: with one copy per bin, or with copies up to the most bins any of their features uses.
+    const wordBins = Array.from({ length: this.words }, (_, w) => {
+      let most = 0;
+      for (let f = 4 * w; f < 4 * w + 4; f++) most = Math.max(most, f < features && binCounts ? binCounts[f] : 256);
+      return most <= FEW_BINS ? most : 256;
+    });
+    this.runs = [];
+    for (let w = 0; w < this.words; w++) {
+      const last = this.runs.at(-1);
+      if (last && (last.bins === 256) === (wordBins[w] === 256)) {
+        last.to = w + 1;
+        last.bins = Math.max(last.bins, wordBins[w]);
+      } else this.runs.push({ from: w, to: w + 1, bins: wordBins[w] });
+    }
     const target = new Uint32Array(this.memory.buffer, 0, this.rows * this.words);
     const words = this.words;
     for (let r = 0, o = w0, t = 0; r < this.rows; r++, o += rowWords) for (let w = 0; w < words; w++) target[t++] = source[o + w];
@@ -231,7 +270,25 @@ export class HistogramMemory {
   /** Adds rows order[start..end) into a slot's histogram. */
   add(order: Int32Array, start: number, end: number, slot: number): void {
     this.order.set(order.subarray(start, end));
-    this.build(this.orderAt, end - start, this.packedAt, 0, this.rowBytes, this.words, this.slotsAt + slot * this.size * 8);
+    const count = end - start;
+    const at = this.slotsAt + slot * this.size * 8;
+    for (const run of this.runs) {
+      if (run.bins === 256) {
+        this.build(this.orderAt, count, this.packedAt, 4 * run.from, this.rowBytes, run.to - run.from, at + run.from * 4 * FEATURE_BYTES);
+        continue;
+      }
+      // Only the bins the run's features use are written: only those are cleared and summed.
+      const copies = this.heap;
+      const base = this.copiesAt / 8;
+      for (let f = 0; f < 4 * (run.to - run.from); f++) copies.fill(0, base + f * 256 * COPIES, base + (f * 256 + run.bins) * COPIES);
+      this.buildCopies(this.orderAt, count, this.packedAt, 4 * run.from, this.rowBytes, run.to - run.from, this.copiesAt);
+      // Exact integer sums (HistogramData): the copies add up to the one-copy histogram, bit for bit.
+      const hist = this.view(slot);
+      for (let f = 0; f < 4 * (run.to - run.from); f++) {
+        const h = (4 * run.from + f) * 256;
+        for (let b = 0, o = base + f * 256 * COPIES; b < run.bins; b++, o += COPIES) hist[h + b] += copies[o] + copies[o + 1] + copies[o + 2] + copies[o + 3];
+      }
+    }
   }
 
   private reserve(bytes: number): void {

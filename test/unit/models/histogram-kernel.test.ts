@@ -33,6 +33,28 @@ describe('gradient histograms in wasm', () => {
     }
   });
 
+  it('builds features with few bins through per-row copies of each bin, to the same histogram bit for bit', () => {
+    // Words 1..3 of each row: a run of few-bin features (codes < 3 and < 16), then many-bin ones, then few again.
+    const few = new Uint8Array(bins);
+    const counts = [3, 2, 3, 16, 256, 256, 256, 256, 2, 2, 2, 2];
+    for (let r = 0; r < rows; r++) counts.forEach((c, f) => (few[r * rowWords * 4 + 4 + f] = c === 256 ? bins[r * rowWords * 4 + 4 + f] : Math.floor(next() * c)));
+    const memory = new HistogramMemory(rows, 3, 1);
+    memory.loadBins(new Uint32Array(few.buffer), rowWords, 1, 12, counts.map((c) => Math.min(c, 255)));
+    memory.loadPacked(packed);
+    const order = Int32Array.from({ length: rows }, (_, r) => r).filter(() => next() < 0.8);
+    const want = (start: number, end: number) => {
+      const hist = new Float64Array(3 * 4 * 256);
+      for (let i = start; i < end; i++) for (let f = 0; f < 12; f++) hist[f * 256 + few[order[i] * rowWords * 4 + 4 + f]] += packed[order[i]];
+      return hist;
+    };
+    for (const [start, end] of [[0, order.length], [3, 10], [5, 6], [7, 7], [1, 400]]) {
+      const slot = memory.allocate();
+      memory.add(order, start, end, slot);
+      expect(Array.from(memory.view(slot))).toEqual(Array.from(want(start, end)));
+      memory.release(slot);
+    }
+  });
+
   it('gives padding bytes past the last feature other bins, leaving the features’ histograms as they were', () => {
     const memory = new HistogramMemory(rows, 3, 1);
     memory.loadBins(words, rowWords, 1, 10); // 10 features in 12 bytes
