@@ -8,7 +8,7 @@ import type { BarSeries } from '../market-data/bar';
 import { inScratch, newSeries } from './indicators/scratch';
 import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
-import { columnBlocks, symbolColumns, symbolFeatureColumns } from './symbol-features';
+import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns } from './symbol-features';
 import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { lowerBound, sortWithIndex } from '../sorted';
 
@@ -212,11 +212,16 @@ export function frameFeatures(plan: FeaturePlan, set: FeatureSet, options: Compu
   const symbolSpecs = symbolFeatureSpecs(set);
   // Columns computed here go to one allocation (a garbage collection ran about once per 60 MB of separate blocks).
   const blocks = options.symbolColumns ? undefined : columnBlocks(symbolSpecs, kept.map((k) => universe[k]), (n) => new Float64Array(n));
+  const computedHere = (s: SymbolBars, f: number): Float64Array[] => {
+    if (!blocks) return symbolColumns(symbolSpecs, s); // one the given columns lack
+    fillSymbolColumns(symbolSpecs, s, blocks, f);
+    return blockColumns(blocks, f);
+  };
   const frames: FeatureFrame[] = kept.map((k, f) => {
     const s = universe[k];
     const at = rowsOf[k];
     const series: Float64Array[] = [];
-    const own = options.symbolColumns?.get(s.symbol) ?? symbolColumns(symbolSpecs, s, blocks && blocks.values.subarray(blocks.offsets[f], blocks.offsets[f + 1]));
+    const own = options.symbolColumns?.get(s.symbol) ?? computedHere(s, f);
     let next = 0;
     for (const spec of set.features) {
       if (isNewsFeature(spec)) {

@@ -58,7 +58,7 @@ async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: r
   }
   claimSymbolColumns(specs, universe, next, chunk, blocks);
   await Promise.all(remote);
-  return { columns: universe.map((_, k) => blockColumns(specs, blocks, k)), meanwhile: done };
+  return { columns: universe.map((_, k) => blockColumns(blocks, k)), meanwhile: done };
 }
 
 export interface MaterializeReport {

@@ -134,20 +134,22 @@ function rollingMedian(x: Float64Array, window: number): Float64Array {
 export interface ColumnBlocks {
   values: Float64Array;
   offsets: Float64Array;
+  /** Columns per symbol. */
+  count: number;
 }
 
 export function columnBlocks(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], allocate: (n: number) => Float64Array): ColumnBlocks {
-  const count = columnCount(specs);
+  const count = specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
   const offsets = new Float64Array(universe.length + 1);
   universe.forEach((b, k) => (offsets[k + 1] = offsets[k] + count * b.close.length));
-  return { values: allocate(offsets[universe.length]), offsets };
+  return { values: allocate(offsets[universe.length]), offsets, count };
 }
 
 /** Symbol k's columns in `blocks`, as views. */
-export function blockColumns(specs: readonly SymbolFeatureSpec[], blocks: ColumnBlocks, k: number): Float64Array[] {
-  const count = columnCount(specs);
-  const n = (blocks.offsets[k + 1] - blocks.offsets[k]) / count;
-  return Array.from({ length: count }, (_, c) => blocks.values.subarray(blocks.offsets[k] + c * n, blocks.offsets[k] + (c + 1) * n));
+export function blockColumns(blocks: ColumnBlocks, k: number): Float64Array[] {
+  const { count, offsets, values } = blocks;
+  const n = (offsets[k + 1] - offsets[k]) / count;
+  return Array.from({ length: count }, (_, c) => values.subarray(offsets[k] + c * n, offsets[k] + (c + 1) * n));
 }
 
 /**
@@ -161,36 +163,34 @@ export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe
   for (let from = Atomics.add(next, 0, chunk); from < universe.length; from = Atomics.add(next, 0, chunk)) {
     for (let k = from; k < Math.min(from + chunk, universe.length); k++) {
       symbols.push(k);
-      symbolColumns(specs, universe[k], blocks.values.subarray(blocks.offsets[k], blocks.offsets[k + 1]));
+      fillSymbolColumns(specs, universe[k], blocks, k);
     }
   }
   return Int32Array.from(symbols);
 }
 
-function columnCount(specs: readonly SymbolFeatureSpec[]): number {
-  return specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
-}
-
-/**
- * Every spec's columns for one symbol, in spec order, as views of one block (`into`, or one
- * allocation). Intermediate series live in scratch memory.
- */
-export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, into?: Float64Array): Float64Array[] {
+/** Every spec's columns of series `b` into its block k, in spec order. Intermediate series live in scratch memory. */
+export function fillSymbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, blocks: ColumnBlocks, k: number): void {
   const n = b.close.length;
-  const count = columnCount(specs);
-  const block = into ?? new Float64Array(count * n);
-  if (block.length !== count * n) throw new Error(`internal: a block of ${block.length} values for ${count} columns of ${n} bars`);
+  const { count, offsets, values } = blocks;
+  if (offsets[k + 1] - offsets[k] !== count * n) throw new Error(`internal: block ${k} holds ${offsets[k + 1] - offsets[k]} values for ${count} columns of ${n} bars`);
   let c = 0;
   for (const spec of specs) {
     inScratch(() => {
       for (const column of computeSymbolFeature(spec, b)) {
         if (column.length !== n || c === count) throw new Error(`internal: ${spec.kind} gave a column of ${column.length} values for ${n} bars, or more columns than it declares`);
-        block.set(column, n * c++);
+        values.set(column, offsets[k] + n * c++);
       }
     });
   }
   if (c !== count) throw new Error(`internal: ${c} feature columns computed where ${count} are declared`);
-  return Array.from({ length: count }, (_, k) => block.subarray(k * n, (k + 1) * n));
+}
+
+/** Every spec's columns for one series, in spec order, as views of one allocation. */
+export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv): Float64Array[] {
+  const blocks = columnBlocks(specs, [b], (n) => new Float64Array(n));
+  fillSymbolColumns(specs, b, blocks, 0);
+  return blockColumns(blocks, 0);
 }
 
 /** Values of the spec's columns (same order as symbolFeatureColumns), before any normalisation. */

@@ -94,7 +94,7 @@ export class TaskPool {
 
   /** Starts every thread and waits until each answers (a long-running worker pays this once, at start). */
   async warmUp(): Promise<void> {
-    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1) } })));
+    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } })));
   }
 
   async close(): Promise<void> {
