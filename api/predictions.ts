@@ -3,10 +3,9 @@
  * predict from the snapshot read once at the start, log every prediction (queued, never awaited).
  * The only thing awaited is the read of the features (cache, or the offline store when it fails).
  */
-import { randomUUID } from 'node:crypto';
 import type { OnlineFeatureVector } from '../lib/features/online-features';
 import { predictForRequest, type RequestFeatures } from '../lib/serving/predict';
-import { predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
+import { newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
 import { routeFor } from '../lib/serving/routing';
 import type { ServingSnapshot } from '../lib/serving/serving-models';
 import { ApiError } from './errors';
@@ -94,7 +93,7 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   const features: RequestFeatures = present.length === 1 ? vector : new Map(present.map((v) => [v.version, v]));
 
   const result = predictForRequest(snapshot, features, routingKey);
-  deps.predictionLog.append(predictionLogEntries({ requestId: randomUUID().replace(/-/g, ''), model, symbol, routingKey, asOf: vector.asOf, createdAt }, result));
+  deps.predictionLog.append(predictionLogEntries({ requestId: newRequestId(), model, symbol, routingKey, asOf: vector.asOf, createdAt }, result));
   for (const p of [result.served, ...result.unserved]) {
     deps.metrics.predictions.inc({ model, variant: p.variant, version: String(p.version), served: p === result.served ? 'true' : 'false' });
   }

@@ -9,17 +9,19 @@
  * (plus the WAL checkpoint a commit sometimes runs) written on the event loop held up every request
  * arriving meanwhile — it was the API's p99 (docs/benchmarks.md, "Prediction API"). Batches still
  * go one at a time, in order, and a row counts as written once its transaction has committed. Each
- * row is queued as its JSON text, made when it is appended: handing a batch of strings to the thread
- * is a copy of a few kilobytes, where a batch of row objects took the event loop milliseconds to clone.
+ * row is queued as the JSON text of its values, made when it is appended, and a batch goes to the
+ * thread as one string: a batch of row objects took the event loop milliseconds to clone, an array
+ * of 500 strings ~1 ms, one string a copy.
  * MySQL (asynchronous already) and in-memory SQLite stores are written from the calling thread.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
-import type { LogThreadData, LogThreadReply, LogThreadRequest } from './prediction-log-thread';
+import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-thread';
 
 /** One prediction_log row, camelCase. */
 export interface PredictionLogEntry {
@@ -77,6 +79,15 @@ const INSERT_CHUNK_ROWS = 500;
 const CLOSE_ATTEMPTS = 3;
 const MAX_INT32 = 2147483647;
 
+/**
+ * A new request id: a UUIDv7 without dashes (32 hex digits), so ids grow with time. prediction_log's
+ * primary key (MariaDB's clustered index, SQLite's id index) then takes each new row at its end
+ * instead of at a random page: 24 against 41 µs a row on the SQLite log thread at 300,000 rows.
+ */
+export function newRequestId(): string {
+  return uuidv7().replace(/-/g, '');
+}
+
 /** The log rows of one request: its served prediction and every unserved one. */
 export function predictionLogEntries(
   request: { requestId: string; model: string; symbol: string; routingKey: string; asOf: string; createdAt: string },
@@ -133,6 +144,11 @@ function toRow(e: PredictionLogEntry): PredictionLogTable {
   };
 }
 
+/** A row as the log thread takes it: its values in LOG_THREAD_COLUMNS' order, as JSON text (one small string per queued row). */
+function rowText(row: PredictionLogTable): string {
+  return JSON.stringify(LOG_THREAD_COLUMNS.map((column) => row[column]));
+}
+
 const THREAD_SCRIPT = path.join(__dirname, 'prediction-log-thread');
 
 /**
@@ -146,8 +162,9 @@ class SqliteLogThread {
 
   constructor(private readonly file: string) {}
 
+  /** rows: each row's values as JSON text (rowText); the batch crosses to the thread as one string. */
   insert(rows: string[]): Promise<void> {
-    return this.request({ id: this.nextId++, rows });
+    return this.request({ id: this.nextId++, rows: `[${rows.join(',')}]` });
   }
 
   async close(): Promise<void> {
@@ -193,7 +210,7 @@ class SqliteLogThread {
 }
 
 export class PredictionLogWriter {
-  /** Row objects, or on the thread path their JSON text. */
+  /** Row objects, or on the thread path their values' JSON text (rowText). */
   private queue: Array<PredictionLogTable | string> = [];
   private inFlight = 0;
   private readonly counters = { written: 0, dropped: 0, rejected: 0, failedFlushes: 0 };
@@ -239,7 +256,7 @@ export class PredictionLogWriter {
         this.lastError = 'prediction log rows appended after close were dropped';
         continue;
       }
-      this.queue.push(this.thread ? JSON.stringify(toRow(entry)) : toRow(entry));
+      this.queue.push(this.thread ? rowText(toRow(entry)) : toRow(entry));
     }
     this.enforceBound();
     if (this.queue.length === 0) return;

@@ -17,6 +17,14 @@ function entry(i: number, over: Partial<PredictionLogEntry> = {}): PredictionLog
 
 interface StoredRow {
   id: string;
+  request_id: string;
+  model: string;
+  version: number;
+  variant: string;
+  symbol: string;
+  routing_key: string;
+  as_of: string;
+  created_at: string;
   served: number;
   probability: number | null;
   predicted_class: number | null;
@@ -29,7 +37,7 @@ interface StoredRow {
 function storedRows(t: TestDatabase): StoredRow[] {
   const db = new BetterSqlite3(t.url.slice('sqlite:'.length), { readonly: true });
   try {
-    return db.prepare('select id, served, probability, predicted_class, latency_us, error, logged_at from prediction_log order by rowid').all() as StoredRow[];
+    return db.prepare('select * from prediction_log order by rowid').all() as StoredRow[];
   } finally {
     db.close();
   }
@@ -73,9 +81,11 @@ describe('prediction log writer on a SQLite file (worker thread)', () => {
     expect(stamps[729] / 1000).toBeLessThanOrEqual(after + 1000);
   });
 
-  it('stores the same rows as the calling-thread writer (nulls, booleans, rounded latency)', async () => {
+  it('stores the same rows as the calling-thread writer, every column in its place (nulls, booleans, rounded latency)', async () => {
     const variety = [
       entry(1),
+      // a value in every column that no other column has, so columns bound out of place would show
+      entry(4, { model: 'm-4', version: 7, variant: 'canary', id: 'req-4:canary', symbol: 'MSFT', routingKey: 'key-4', asOf: '2026-01-05', probability: 0.25, predictedClass: 0, latencyUs: 3, error: 'e-4', createdAt: '2026-01-05T15:00:00.000Z' }),
       entry(2, { served: false, variant: 'shadow', id: 'req-x:shadow', probability: null, predictedClass: null, error: 'model failed: "quoted" \u00e9', latencyUs: 12.6 }),
       entry(3, { latencyUs: 1e12, probability: 0 }),
     ];
@@ -92,8 +102,12 @@ describe('prediction log writer on a SQLite file (worker thread)', () => {
       const fromCallingThread = storedRows(other);
       const withoutStamp = (rows: StoredRow[]) => rows.map(({ logged_at: _, ...rest }) => rest);
       expect(withoutStamp(threaded)).toEqual(withoutStamp(fromCallingThread));
-      expect(threaded[1]).toMatchObject({ served: 0, probability: null, predicted_class: null, latency_us: 13, error: 'model failed: "quoted" \u00e9' });
-      expect(threaded[2].latency_us).toBe(2147483647);
+      expect(threaded[1]).toMatchObject({
+        id: 'req-4:canary', request_id: entry(4).requestId, model: 'm-4', version: 7, variant: 'canary', served: 1, symbol: 'MSFT', routing_key: 'key-4',
+        as_of: '2026-01-05', probability: 0.25, predicted_class: 0, latency_us: 3, error: 'e-4', created_at: '2026-01-05T15:00:00.000Z',
+      });
+      expect(threaded[2]).toMatchObject({ served: 0, probability: null, predicted_class: null, latency_us: 13, error: 'model failed: "quoted" \u00e9' });
+      expect(threaded[3].latency_us).toBe(2147483647);
     } finally {
       await other.drop();
     }
