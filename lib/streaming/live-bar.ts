@@ -1,7 +1,11 @@
 /**
- * The live bar message: one daily OHLCV bar as it travels through the Redis Stream. On the wire an
- * entry is flat string fields (v, symbol, date, open, high, low, close, volume, source[, event_time]);
- * numbers are written with String(n), which round-trips every double exactly.
+ * The live bar message: one daily OHLCV bar as it travels through the Redis Stream. Two wire forms
+ * are read; numbers are written with String(n), which round-trips every double exactly:
+ * - version 1: flat string fields (v, symbol, date, open, high, low, close, volume, source[, event_time]);
+ * - version 2 (what encodeLiveBar writes): fields v = "2" and bar = a JSON array of the same values
+ *   as strings, in that order. Redis replies with 4 strings per entry instead of 18–20, and turning
+ *   each of those into a JavaScript string (and collecting them) was most of a consumer's read time.
+ * Both forms go through the same rules, value for value.
  */
 import { z } from 'zod';
 import { isSymbol, symbolSchema } from '../market-data/symbols';
@@ -10,7 +14,10 @@ import type { Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { QualityRuleId } from '../quality/rules-catalog';
 
-export const LIVE_BAR_FORMAT_VERSION = '1';
+/** The version encodeLiveBar writes; decodeLiveBar reads 1 and 2. */
+export const LIVE_BAR_FORMAT_VERSION = '2';
+/** Version 2's packed values, in order (event_time only when the producer gives one). */
+const PACKED_FIELDS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'source', 'event_time'] as const;
 
 // Same limits as the CSV reader (lib/market-data/csv-reader.ts): beyond them a field is corrupt.
 export const MAX_PRICE = 1e7;
@@ -45,11 +52,39 @@ function withinPrice(x: number): boolean {
   return Number.isFinite(x) && x <= MAX_PRICE && x >= -MAX_PRICE;
 }
 
-/** Flat field/value list for XADD. */
+/** Field/value list for XADD, in version 2's form. */
 export function encodeLiveBar(bar: LiveBar): string[] {
-  const fields = ['v', LIVE_BAR_FORMAT_VERSION, 'symbol', bar.symbol, 'date', bar.date, 'open', String(bar.open), 'high', String(bar.high), 'low', String(bar.low), 'close', String(bar.close), 'volume', String(bar.volume), 'source', bar.source];
-  if (bar.eventTime !== undefined) fields.push('event_time', bar.eventTime);
-  return fields;
+  const values = [bar.symbol, bar.date, String(bar.open), String(bar.high), String(bar.low), String(bar.close), String(bar.volume), bar.source];
+  if (bar.eventTime !== undefined) values.push(bar.eventTime);
+  return ['v', LIVE_BAR_FORMAT_VERSION, 'bar', JSON.stringify(values)];
+}
+
+/**
+ * A message's fields in version 1's flat form: a version 2 message unpacked, any other as it is;
+ * or, for a version 2 message whose bar field cannot be read, why.
+ */
+function flatFields(message: Readonly<Record<string, string>>): Readonly<Record<string, string>> | string {
+  if (message.v !== '2') return message;
+  const packed = message.bar;
+  if (packed === undefined) return 'format version 2 message without its "bar" field';
+  let values: unknown;
+  try {
+    values = JSON.parse(packed);
+  } catch {
+    values = undefined;
+  }
+  if (!Array.isArray(values) || values.length < PACKED_FIELDS.length - 1 || values.length > PACKED_FIELDS.length || !values.every((v) => typeof v === 'string')) {
+    return `format version 2 message: "bar" must be a JSON array of ${PACKED_FIELDS.length - 1} or ${PACKED_FIELDS.length} strings (${PACKED_FIELDS.join(', ')}), got ${JSON.stringify(packed.slice(0, 80))}`;
+  }
+  const flat: Record<string, string> = {};
+  for (let i = 0; i < values.length; i++) flat[PACKED_FIELDS[i]] = values[i] as string;
+  return flat;
+}
+
+/** The producer's source field of a message in either form (undefined when absent or unreadable). */
+export function liveBarSource(message: Readonly<Record<string, string>>): string | undefined {
+  const fields = flatFields(message);
+  return typeof fields === 'string' ? undefined : fields.source;
 }
 
 export type DecodedLiveBar =
@@ -64,7 +99,9 @@ const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
  * (missing_symbol, invalid_date, missing_field, non_numeric, implausible_value), so that a bad
  * message is quarantined exactly like a bad CSV row.
  */
-export function decodeLiveBar(fields: Readonly<Record<string, string>>): DecodedLiveBar {
+export function decodeLiveBar(message: Readonly<Record<string, string>>): DecodedLiveBar {
+  const fields = flatFields(message);
+  if (typeof fields === 'string') return failure('bad_header', fields, null, null);
   // A symbol already in its stored form (the usual case) needs no trimming or upper-casing.
   const given = fields.symbol ?? '';
   const canonical: boolean = isSymbol(given);
@@ -73,7 +110,7 @@ export function decodeLiveBar(fields: Readonly<Record<string, string>>): Decoded
   const rawDate = (fields.date ?? '').trim();
   const date = isDate(rawDate) ? rawDate : null;
 
-  if (fields.v !== undefined && fields.v !== LIVE_BAR_FORMAT_VERSION) return failure('bad_header', `message format version ${fields.v}; this consumer reads version ${LIVE_BAR_FORMAT_VERSION}`, symbol, date);
+  if (fields.v !== undefined && fields.v !== '1') return failure('bad_header', `message format version ${fields.v}; this consumer reads versions 1 and 2`, symbol, date);
   if (rawSymbol === '') return failure('missing_symbol', 'no symbol field', symbol, date);
   if (symbol === null) return failure('missing_symbol', `symbol "${rawSymbol.slice(0, 40)}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
   if (date === null) return failure('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`, symbol, date);

@@ -17,7 +17,7 @@ import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { rowIssue, seriesIssues } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { barOf, decodeLiveBar } from './live-bar';
+import { barOf, decodeLiveBar, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
 /** A bar that passed the row rules, with the entry it came from. */
@@ -42,7 +42,7 @@ class Accepted implements AcceptedLiveBar {
   }
 
   get source(): string {
-    return entrySource(this.streamKey, this.entry.id, this.entry.fields.source);
+    return entrySource(this.streamKey, this.entry.id, liveBarSource(this.entry.fields));
   }
 
   get raw(): string {
@@ -100,12 +100,12 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
   for (const entry of entries) {
     const decoded = decodeLiveBar(entry.fields);
     if (!decoded.ok) {
-      rejected.push(issue(decoded.rule, { symbol: decoded.symbol, date: decoded.date, source: entrySource(streamKey, entry.id, entry.fields.source), line: null, message: decoded.message, raw: rawOf(entry) }));
+      rejected.push(issue(decoded.rule, { symbol: decoded.symbol, date: decoded.date, source: entrySource(streamKey, entry.id, liveBarSource(entry.fields)), line: null, message: decoded.message, raw: rawOf(entry) }));
       continue;
     }
     const bar = barOf(decoded.bar);
     if (!passesRowRules(bar)) {
-      const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, entry.fields.source), line: 0, raw: rawOf(entry) };
+      const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
       const problem = rowIssue(candidate);
       if (problem) {
         rejected.push({ ...problem, line: null });

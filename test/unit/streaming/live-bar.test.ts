@@ -1,8 +1,9 @@
-import { decodeLiveBar, encodeLiveBar, entryTimeMs, liveBarSchema, type LiveBar } from '../../../lib/streaming/live-bar';
+import { decodeLiveBar, encodeLiveBar, entryTimeMs, liveBarSchema, liveBarSource, type LiveBar } from '../../../lib/streaming/live-bar';
 import { BarStreamProducer } from '../../../lib/streaming/producer';
 
 const BAR: LiveBar = { symbol: 'BRK.B', date: '2024-05-01', open: 0.1 + 0.2, high: 412.5, low: 1e-7, close: 401.123456789012, volume: 123456789, source: 'test' };
 
+/** What encodeLiveBar writes, as the field record a stream entry holds. */
 function fields(bar: LiveBar): Record<string, string> {
   const flat = encodeLiveBar(bar);
   const out: Record<string, string> = {};
@@ -10,16 +11,52 @@ function fields(bar: LiveBar): Record<string, string> {
   return out;
 }
 
+/** The same bar in version 1's flat form, written out here (independently of the encoder). */
+function v1(bar: LiveBar): Record<string, string> {
+  const out: Record<string, string> = { v: '1', symbol: bar.symbol, date: bar.date, open: String(bar.open), high: String(bar.high), low: String(bar.low), close: String(bar.close), volume: String(bar.volume), source: bar.source };
+  if (bar.eventTime !== undefined) out.event_time = bar.eventTime;
+  return out;
+}
+
+/** A version 1 record packed into version 2's form (values in its order). */
+function v2(flat: Record<string, string>): Record<string, string> {
+  const values = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'source'].map((k) => flat[k] ?? '');
+  if (flat.event_time !== undefined) values.push(flat.event_time);
+  return { v: '2', bar: JSON.stringify(values) };
+}
+
 describe('live bar message', () => {
   it('round-trips every double exactly through the string fields', () => {
     expect(decodeLiveBar(fields(BAR))).toEqual({ ok: true, bar: BAR });
     const withTime = { ...BAR, eventTime: '2024-05-01T20:00:00.000Z' };
     expect(decodeLiveBar(fields(withTime))).toEqual({ ok: true, bar: withTime });
-    expect(fields(BAR)).toMatchObject({ v: '1', symbol: 'BRK.B', open: '0.30000000000000004' });
+    expect(fields(BAR)).toEqual({ v: '2', bar: '["BRK.B","2024-05-01","0.30000000000000004","412.5","1e-7","401.123456789012","123456789","test"]' });
+    expect(fields(withTime)).toEqual(v2(v1(withTime)));
+  });
+
+  it('reads version 1 messages (flat fields), and messages without a version, as before', () => {
+    const withTime = { ...BAR, eventTime: '2024-05-01T20:00:00.000Z' };
+    expect(decodeLiveBar(v1(BAR))).toEqual({ ok: true, bar: BAR });
+    expect(decodeLiveBar(v1(withTime))).toEqual({ ok: true, bar: withTime });
+    const { v: _, ...unversioned } = v1(BAR);
+    expect(decodeLiveBar(unversioned)).toEqual({ ok: true, bar: BAR });
+    expect([liveBarSource(v1(BAR)), liveBarSource(fields(BAR)), liveBarSource({ v: '2', bar: 'not json' })]).toEqual(['test', 'test', undefined]);
+  });
+
+  it.each([
+    [{ v: '2' }, /without its "bar" field/],
+    [{ v: '2', bar: 'not json' }, /must be a JSON array of 8 or 9 strings/],
+    [{ v: '2', bar: '{"symbol":"AAPL"}' }, /must be a JSON array/],
+    [{ v: '2', bar: '["BRK.B","2024-05-01","1","1","1","1","1"]' }, /must be a JSON array of 8 or 9 strings.*got/],
+    [{ v: '2', bar: '["BRK.B","2024-05-01","1","1","1","1","1","s","2024-05-01T20:00:00Z","extra"]' }, /8 or 9 strings/],
+    [{ v: '2', bar: '["BRK.B","2024-05-01",1,"1","1","1","1","s"]' }, /8 or 9 strings/],
+  ])('refuses a version 2 message whose values cannot be read as bad_header: %j', (message, text) => {
+    expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'bad_header', message: expect.stringMatching(text), symbol: null, date: null });
   });
 
   it('normalises the symbol to upper case', () => {
-    expect(decodeLiveBar({ ...fields(BAR), symbol: ' aapl ' })).toMatchObject({ ok: true, bar: { symbol: 'AAPL' } });
+    expect(decodeLiveBar({ ...v1(BAR), symbol: ' aapl ' })).toMatchObject({ ok: true, bar: { symbol: 'AAPL' } });
+    expect(decodeLiveBar(v2({ ...v1(BAR), symbol: ' aapl ' }))).toMatchObject({ ok: true, bar: { symbol: 'AAPL' } });
   });
 
   it.each([
@@ -33,18 +70,24 @@ describe('live bar message', () => {
     [{ open: '1e9' }, 'implausible_value', /open 1000000000 is beyond 1e\+7/],
     [{ source: '' }, 'missing_field', /source/],
     [{ event_time: 'yesterday' }, 'missing_field', /eventTime/],
-    [{ v: '2' }, 'bad_header', /format version 2/],
-  ])('names the ingestion rule a bad message breaks: %j', (change, rule, message) => {
-    const decoded = decodeLiveBar({ ...fields(BAR), ...change });
-    expect(decoded.ok).toBe(false);
-    if (decoded.ok) return;
-    expect(decoded.rule).toBe(rule);
-    expect(decoded.message).toMatch(message);
+  ])('names the ingestion rule a bad message breaks, in either version: %j', (change, rule, message) => {
+    for (const message_ of [{ ...v1(BAR), ...change }, v2({ ...v1(BAR), ...change })]) {
+      const decoded = decodeLiveBar(message_);
+      expect(decoded.ok).toBe(false);
+      if (decoded.ok) return;
+      expect(decoded.rule).toBe(rule);
+      expect(decoded.message).toMatch(message);
+    }
+  });
+
+  it('refuses a message of an unknown version as bad_header', () => {
+    expect(decodeLiveBar({ ...v1(BAR), v: '3' })).toMatchObject({ ok: false, rule: 'bad_header', message: expect.stringMatching(/format version 3; this consumer reads versions 1 and 2/) });
   });
 
   it('keeps symbol and date on a rejection when they are readable, for the quarantine row', () => {
-    expect(decodeLiveBar({ ...fields(BAR), close: 'x' })).toMatchObject({ ok: false, symbol: 'BRK.B', date: '2024-05-01' });
-    expect(decodeLiveBar({ ...fields(BAR), symbol: '' })).toMatchObject({ ok: false, symbol: null, date: '2024-05-01' });
+    expect(decodeLiveBar({ ...v1(BAR), close: 'x' })).toMatchObject({ ok: false, symbol: 'BRK.B', date: '2024-05-01' });
+    expect(decodeLiveBar(v2({ ...v1(BAR), close: 'x' }))).toMatchObject({ ok: false, symbol: 'BRK.B', date: '2024-05-01' });
+    expect(decodeLiveBar({ ...v1(BAR), symbol: '' })).toMatchObject({ ok: false, symbol: null, date: '2024-05-01' });
   });
 
   it('leaves quality rules (trading day, OHLC consistency, signs) to the consumer', () => {

@@ -26,8 +26,27 @@ describe('quality rules on a batch of stream entries', () => {
       ['negative_volume', 'DDD', null],
     ]);
     expect(checked.rejected[0].source).toBe(`bars:live#${entries[0].id} (test)`);
-    expect(JSON.parse(checked.rejected[1].raw as string)).toMatchObject({ symbol: 'BBB', high: '8' });
+    // raw is the message as it came (version 2: its values packed in "bar")
+    const raw = JSON.parse(checked.rejected[1].raw as string) as Record<string, string>;
+    expect(raw.v).toBe('2');
+    expect(JSON.parse(raw.bar)).toEqual(['BBB', '2024-05-01', '10', '8', '9', '10.5', '1000', 'test']);
     expect(checked.accepted.map((a) => [a.bar.symbol, a.entryId])).toEqual([['EEE', entries[4].id]]);
+  });
+
+  it('reads version 1 (flat fields) and version 2 (packed) entries in one batch alike, with the producer as the source', () => {
+    const packed = entry({ symbol: 'AAA', date: '2024-05-01', source: 'feed-a' });
+    const flat: StreamEntry = { id: `1700000000000-${seq++}`, fields: { v: '1', symbol: 'BBB', date: '2024-05-01', open: '10', high: '11', low: '9', close: '10.5', volume: '1000', source: 'feed-b' } };
+    const badFlat: StreamEntry = { id: `1700000000000-${seq++}`, fields: { ...flat.fields, symbol: 'CCC', date: '2024-05-04' } };
+    const badPacked: StreamEntry = { id: `1700000000000-${seq++}`, fields: { v: '2', bar: '["DDD"]' } };
+    const checked = checkLiveBatch([packed, flat, badFlat, badPacked], 'k');
+    expect(checked.accepted.map((a) => [a.bar.symbol, a.bar.close, a.bar.volume, a.source])).toEqual([
+      ['AAA', 10.5, 1000, `k#${packed.id} (feed-a)`],
+      ['BBB', 10.5, 1000, `k#${flat.id} (feed-b)`],
+    ]);
+    expect(checked.rejected.map((q) => [q.rule, q.symbol, q.source])).toEqual([
+      ['non_trading_day', 'CCC', `k#${badFlat.id} (feed-b)`],
+      ['bad_header', null, `k#${badPacked.id}`],
+    ]);
   });
 
   it('keeps one bar per symbol and date: repeats are duplicates, a later different message wins', () => {
