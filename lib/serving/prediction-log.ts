@@ -113,9 +113,11 @@ export function predictionLogEntries(
 }
 
 /** Why an entry cannot be stored, or undefined when it can. */
+const LIMITS = Object.entries(PREDICTION_LOG_LIMITS) as Array<[keyof typeof PREDICTION_LOG_LIMITS, number]>;
+
 function entryProblem(e: PredictionLogEntry): string | undefined {
-  for (const [field, max] of Object.entries(PREDICTION_LOG_LIMITS)) {
-    const value = e[field as keyof typeof PREDICTION_LOG_LIMITS];
+  for (const [field, max] of LIMITS) {
+    const value = e[field];
     if (typeof value !== 'string' || value.length === 0 || value.length > max) return `${field} must be a non-empty string of at most ${max} characters`;
   }
   if (!Number.isInteger(e.version)) return 'version must be an integer';
