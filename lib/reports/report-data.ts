@@ -12,6 +12,7 @@ import { backtestOf } from '../backtest/backtest';
 import { backtestOptionsSchema, type BacktestOptionsInput } from '../backtest/input';
 import type { BarSeries } from '../market-data/bar';
 import { rng } from '../random';
+import { sortWithIndex } from '../sorted';
 import type { AliasHistoryEntry, ModelVersion } from '../registry/model-registry';
 import type { PromotionDecision } from '../registry/promotion';
 import { binaryAucOf } from '../stats/binary-scores';
@@ -229,22 +230,47 @@ export function rollingMeanOf(values: readonly number[], window: number): number
 
 /** ROC points (false-positive rate, true-positive rate) over distinct thresholds, at most `max`. */
 export function rocCurveOf(score: ArrayLike<number>, positive: ArrayLike<boolean>, max = 200): CurvePoint[] {
-  const order = Array.from({ length: score.length }, (_, i) => i).filter((i) => Number.isFinite(score[i])).sort((a, b) => score[b] - score[a]);
-  const p = order.filter((i) => positive[i]).length;
+  if (!Number.isInteger(max) || max < 2) throw new RangeError(`an ROC curve needs at least its two ends: max must be an integer ≥ 2, got ${max}`);
+  // Finite scores, highest first (an argsort of their negatives): a point is taken only where the
+  // score changes, so the order within ties does not matter.
+  let finite = 0;
+  for (let i = 0; i < score.length; i++) if (Number.isFinite(score[i])) finite++;
+  const order = new Int32Array(finite);
+  const keys = new Float64Array(finite);
+  for (let i = 0, k = 0; i < score.length; i++) {
+    if (!Number.isFinite(score[i])) continue;
+    order[k] = i;
+    keys[k++] = -score[i];
+  }
+  sortWithIndex(keys, order, 0, finite);
+  let p = 0;
+  for (let k = 0; k < finite; k++) if (positive[order[k]]) p++;
   const n = order.length - p;
   if (p === 0 || n === 0) return [];
-  const points: CurvePoint[] = [{ x: 0, y: 0 }];
+  // The origin, then a point where each run of equal scores ends; beyond max points, max of them
+  // evenly picked. Counted first, so that only the points kept are made.
+  let runs = 0;
+  for (let k = 0; k < finite; k++) if (k + 1 === finite || keys[k + 1] !== keys[k]) runs++;
+  const total = runs + 1;
+  const step = total <= max ? 1 : (total - 1) / (max - 1);
+  const points: CurvePoint[] = [];
+  let next = 0; // index (among all points) of the next point kept
+  let at = 0;
+  const point = (x: number, y: number) => {
+    if (at++ !== next) return;
+    points.push({ x, y });
+    next = Math.round(points.length * step);
+  };
+  point(0, 0);
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < order.length; k++) {
+  for (let k = 0; k < finite; k++) {
     if (positive[order[k]]) tp++;
     else fp++;
-    if (k + 1 < order.length && score[order[k + 1]] === score[order[k]]) continue;
-    points.push({ x: fp / n, y: tp / p });
+    if (k + 1 < finite && keys[k + 1] === keys[k]) continue;
+    point(fp / n, tp / p);
   }
-  if (points.length <= max) return points;
-  const step = (points.length - 1) / (max - 1);
-  return Array.from({ length: max }, (_, i) => points[Math.round(i * step)]);
+  return points;
 }
 
 /** Reliability of P(class) in `bins` equal-width bins: mean predicted vs observed frequency. */

@@ -98,6 +98,39 @@ describe('run report data', () => {
     expect(html).toContain(escapeHtml('<img src=x onerror=alert(1)>'));
   });
 
+  it('draws the ROC curve as a comparison sort of the scores would: ties, infinities and NaN left out, thinned to max points', () => {
+    const bySort = (score: number[], positive: boolean[], max = 200) => {
+      const order = Array.from({ length: score.length }, (_, i) => i).filter((i) => Number.isFinite(score[i])).sort((a, b) => score[b] - score[a]);
+      const p = order.filter((i) => positive[i]).length;
+      const n = order.length - p;
+      if (p === 0 || n === 0) return [];
+      const points = [{ x: 0, y: 0 }];
+      let tp = 0;
+      let fp = 0;
+      for (let k = 0; k < order.length; k++) {
+        if (positive[order[k]]) tp++;
+        else fp++;
+        if (k + 1 < order.length && score[order[k + 1]] === score[order[k]]) continue;
+        points.push({ x: fp / n, y: tp / p });
+      }
+      if (points.length <= max) return points;
+      const step = (points.length - 1) / (max - 1);
+      return Array.from({ length: max }, (_, i) => points[Math.round(i * step)]);
+    };
+    let seed = 7;
+    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (const n of [0, 1, 2, 5, 17, 40, 300, 5000]) {
+      for (const tied of [false, true]) {
+        const score = Array.from({ length: n }, (_, i) => (i % 11 === 3 ? [NaN, Infinity, -Infinity][i % 3] : tied ? Math.round(next() * 5) / 5 : next()));
+        if (n > 4) score[1] = -0;
+        if (n > 4) score[2] = 0;
+        const positive = Array.from({ length: n }, () => next() < 0.4);
+        expect(rocCurveOf(score, positive)).toEqual(bySort(score, positive));
+        expect(rocCurveOf(score, positive, 10)).toEqual(bySort(score, positive, 10));
+      }
+    }
+  });
+
   it('helpers: drawdown, monthly compounding, rolling mean, ROC end points', () => {
     close(drawdownSeriesOf([1, 1.2, 0.9, 1.5, 1.2]), [0, 0, 0.9 / 1.2 - 1, 0, 1.2 / 1.5 - 1]);
     expect(monthlyReturnsOf(['2024-01-30', '2024-01-31', '2024-02-01', '2024-02-02'], [0.1, 0.1, -0.5], [0, 0, 0]).map((m) => [m.month, Number(m.strategy.toFixed(10))])).toEqual([['2024-01', 0.1], ['2024-02', Number((1.1 * 0.5 - 1).toFixed(10))]]);

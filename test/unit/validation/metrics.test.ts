@@ -142,6 +142,51 @@ describe('ranks and information coefficient', () => {
     expect(spearmanCorrelationOf(x, y)).toBeCloseTo(7.25 / 9.5, 12);
   });
 
+  it('gives every value its average rank by definition: ties, -0 and 0, infinities, short and long inputs', () => {
+    // rank = 1 + (values below) + (other values equal) / 2, counted pair by pair
+    const byDefinition = (x: Float64Array) =>
+      Array.from(x, (v) => {
+        let below = 0;
+        let equal = 0;
+        for (const w of x) {
+          if (w < v) below++;
+          else if (w === v) equal++;
+        }
+        return below + (equal + 1) / 2;
+      });
+    const next = rng(17);
+    const kinds: Array<(i: number) => number> = [
+      () => next(),
+      () => Math.floor(next() * 4), // many ties
+      () => [0, -0, 1, -1][Math.floor(next() * 4)],
+      () => [Infinity, -Infinity, 0.5, Infinity][Math.floor(next() * 4)],
+      (i) => i % 7, // runs
+      (i) => -i, // descending
+    ];
+    for (const kind of kinds) {
+      for (const n of [0, 1, 2, 3, 16, 17, 18, 33, 70, 1500]) {
+        const x = Float64Array.from({ length: n }, (_, i) => kind(i));
+        expect(list(averageRanksOf(x))).toEqual(byDefinition(x));
+      }
+    }
+  });
+
+  it('ranks input with NaN as the comparator sort always did', () => {
+    const comparatorRanks = (x: Float64Array) => {
+      const order = Int32Array.from({ length: x.length }, (_, i) => i).sort((a, b) => x[a] - x[b]);
+      const ranks = new Float64Array(x.length);
+      for (let i = 0; i < x.length; ) {
+        let j = i;
+        while (j + 1 < x.length && x[order[j + 1]] === x[order[i]]) j++;
+        for (let t = i; t <= j; t++) ranks[order[t]] = (i + j) / 2 + 1;
+        i = j + 1;
+      }
+      return list(ranks);
+    };
+    const x = Float64Array.from([3, NaN, 1, 2, NaN, 2, 0.5]);
+    expect(list(averageRanksOf(x))).toEqual(comparatorRanks(x));
+  });
+
   it('scores each day across symbols and skips thin or constant days', () => {
     const rows = [
       // day 10: the tied example above → 7.25/9.5
