@@ -7,25 +7,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 
-import type { PredictionLogTable } from '../store/schema';
-
-/** The columns the writer sets, in the order of a queued row's values (logged_at is set here, by the database's clock). */
-export const LOG_THREAD_COLUMNS = ['id', 'request_id', 'model', 'version', 'variant', 'served', 'symbol', 'routing_key', 'as_of', 'probability', 'predicted_class', 'latency_us', 'error', 'created_at'] as const satisfies ReadonlyArray<keyof PredictionLogTable>;
-
-export interface LogThreadData {
-  file: string;
-}
-/**
- * rows: the batch as one JSON text, an array of rows, each an array of LOG_THREAD_COLUMNS' values
- * (prediction-log.ts queues them so). One string is cloned to the thread as one copy; an array of
- * 500 strings took ~1 ms of the event loop to clone, and named parameters bind slower than positions.
- */
-export type LogThreadRequest = { id: number; rows: string } | { id: number; close: true };
-type LogThreadRow = Array<PredictionLogTable[(typeof LOG_THREAD_COLUMNS)[number]]>;
-export interface LogThreadReply {
-  id: number;
-  error?: string;
-}
+import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest, type LogThreadRow } from './prediction-log-wire';
 
 /** Now by the database's clock in µs (lib/store/db-clock.ts, SQLite): one value per batch, as one multi-row INSERT had. */
 const NOW_MICROS = `select cast(round((julianday('now') - 2440587.5) * 86400000) as integer) * 1000 as now`;

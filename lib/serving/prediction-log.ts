@@ -21,7 +21,7 @@ import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
-import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-thread';
+import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-wire';
 
 /** One prediction_log row, camelCase. */
 export interface PredictionLogEntry {
