@@ -112,9 +112,9 @@ export function predictionLogEntries(
   return [row(predictions.served, true), ...predictions.unserved.map((p) => row(p, false))];
 }
 
-/** Why an entry cannot be stored, or undefined when it can. */
 const LIMITS = Object.entries(PREDICTION_LOG_LIMITS) as Array<[keyof typeof PREDICTION_LOG_LIMITS, number]>;
 
+/** Why an entry cannot be stored, or undefined when it can. */
 function entryProblem(e: PredictionLogEntry): string | undefined {
   for (const [field, max] of LIMITS) {
     const value = e[field];

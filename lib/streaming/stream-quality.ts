@@ -35,6 +35,8 @@ class Accepted implements AcceptedLiveBar {
     readonly bar: Bar,
     private readonly entry: StreamEntry,
     private readonly streamKey: string,
+    /** The producer's source field, as decoded. */
+    private readonly producerSource: string,
   ) {}
 
   get entryId(): string {
@@ -42,7 +44,7 @@ class Accepted implements AcceptedLiveBar {
   }
 
   get source(): string {
-    return entrySource(this.streamKey, this.entry.id, liveBarSource(this.entry.fields));
+    return entrySource(this.streamKey, this.entry.id, this.producerSource);
   }
 
   get raw(): string {
@@ -114,7 +116,7 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
-    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey);
+    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source);
     if (earlier) {
       if (sameValues(earlier.bar, bar)) duplicatesInBatch++;
       else supersededInBatch++;
