@@ -10,7 +10,8 @@ import { promotionDecision, type CandidateScores, type PromotionDecision } from 
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
-import { generateVersionReport, precomputePermutationImportance, type StoredReport } from '../lib/reports/version-report';
+import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
+import { reportBacktestOptionsOf } from '../lib/reports/report-data';
 import { registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
@@ -40,7 +41,7 @@ export interface EvaluateInput {
   /** Scores of every trial of this algorithm, for the deflated Sharpe ratio's trial count and variance. */
   trialScores: number[];
   shuffledLabel?: { request: TrialRequest };
-  /** The final model and the seed it is registered with: its report's permutation importance is computed now, beside the other algorithms' training. */
+  /** The final model and the seed it is registered with: its report's permutation importance and prediction sections are computed now, beside the other algorithms' training. */
   model?: { artifactSha256: string; seed: number };
 }
 
@@ -49,6 +50,8 @@ export interface AlgorithmEvaluation {
   shuffledLabel?: ShuffledLabelResult;
   /** The precomputed permutation importance (lib/reports/version-report.ts), for the version's lineage. */
   permutationImportance?: { sha256: string };
+  /** The run report's precomputed prediction sections (lib/reports/version-report.ts), for the version's lineage. */
+  reportSections?: { sha256: string };
 }
 
 export interface RegisterInput {
@@ -182,9 +185,17 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
             trialSharpeVariance: variance,
             seed: input.experiment.seed,
           });
+          // The run report's sections from the same predictions and bars, while the threads still work
+          // on the control and the importance: the reports at the run's end then only read them.
+          const reportSections = input.model
+            ? await precomputeReportSections(artifacts, { dataset: ds, predictions, series }, { datasetId: input.datasetId, predictionsId: input.predictionsId, seed: input.model.seed, backtest: reportBacktestOptionsOf(input.experiment) }).catch((error: Error) => {
+                log.warn('report sections not precomputed; the run report will compute them', { error: error.message });
+                return undefined;
+              })
+            : undefined;
           const shuffledLabel = control ? await control : undefined;
           const permutationImportance = await importance;
-          return { report, shuffledLabel, ...(permutationImportance ? { permutationImportance } : {}) };
+          return { report, shuffledLabel, ...(permutationImportance ? { permutationImportance } : {}), ...(reportSections ? { reportSections } : {}) };
         });
       });
     },

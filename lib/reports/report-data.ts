@@ -154,8 +154,13 @@ export interface ReportInputs {
   decision?: PromotionDecision;
   /** Verdicts of the guards that judged the dataset (point-in-time audit, single-feature scan). */
   datasetGuards?: GuardVerdict[];
-  /** The walk-forward predictions with their dataset and bars; absent (with the reason) when the files are gone. */
-  evaluation?: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] };
+  /**
+   * The walk-forward predictions with their dataset and bars; absent (with the reason) when the files
+   * are gone. The bars are needed only when the prediction sections are not given.
+   */
+  evaluation?: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series?: readonly BarSeries[] };
+  /** The prediction sections when they were computed already (the run's evaluation step files them). */
+  sections?: PredictionSections;
   evaluationMissing?: string;
   /** The registered model, for feature importance. */
   model?: TrainedModel;
@@ -392,6 +397,109 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The sections a report computes from the walk-forward predictions, the dataset and the bars (all but
+ * importance, which needs the model). The evaluation step computes them beside the other algorithms'
+ * training and files them (lib/reports/version-report.ts), so that the run's reports at its end only
+ * read them; a report without them computes them here, with the same values.
+ */
+export interface PredictionSections {
+  equity: Section<EquitySection>;
+  monthlyReturns: Section<MonthlyReturn[]>;
+  ic: Section<IcSection>;
+  monthlyAccuracy: Section<{ baselineName: string; aucBaselineName: string; months: MonthlyAccuracy[] }>;
+  roc: Section<RocSection>;
+  calibration: Section<{ brier: number; bins: CalibrationBin[] }>;
+  confusion: Section<{ classes: string[]; counts: number[] }>;
+  /** The headline recomputed from the predictions, for versions registered without a stored evaluation. */
+  recomputedHeadline: HeadlineRow[];
+  /** The mean daily IC beside the AUC rival's, when some day had a cross-section. */
+  icHeadline?: HeadlineRow;
+  period: { from: string; to: string; days: number; rows: number };
+  /** Classes of the predictions (2: binary). */
+  classes: number;
+}
+
+/** The backtest options a report runs with: the experiment's (as registered), or the defaults when they do not parse. */
+export function reportBacktestOptionsOf(experiment: unknown): BacktestOptionsInput {
+  const parsed = experimentSchema.safeParse(experiment ?? {});
+  const options = backtestOptionsSchema.safeParse((parsed.success ? parsed.data : {}).backtest ?? {});
+  return options.success ? options.data : ({} as BacktestOptionsInput);
+}
+
+export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] }, options: { backtest: BacktestOptionsInput; seed: number }): PredictionSections {
+  const { dataset: ds, predictions, series } = evaluation;
+  const e = evaluatedOf(ds, predictions);
+  const binary = e.classes === 2;
+  const lastClass = Array.from(e.labels, (y) => y === e.classes - 1);
+  const baselines = naiveBaselinesOf(ds, predictions.rows, series);
+  const strongest = strongestBaseline(baselines, e.labels);
+  const fair = baselines.filter((b) => !b.hindsight).map((b) => ({ b, auc: binaryAucOf(b.score, lastClass.map((t) => (t ? 1 : 0))) }));
+  const aucRival = fair.reduce((best, x) => (x.auc > best.auc || !Number.isFinite(best.auc) ? x : best));
+
+  // Equity and drawdown: the same backtest the evaluation ran (experiment options, version seed).
+  const bt = backtestOf(backtestInputOf(ds, predictions, series), options.backtest, { seed: options.seed });
+  const strategy = Array.from(bt.strategy.equity);
+  const buyAndHold = Array.from(bt.benchmark.equity);
+  const sd = drawdownSeriesOf(strategy);
+  const bd = drawdownSeriesOf(buyAndHold);
+  const equity = recorded({
+    dates: bt.equityDates,
+    strategy,
+    buyAndHold,
+    strategyDrawdown: sd,
+    buyAndHoldDrawdown: bd,
+    sharpe: { strategy: bt.strategy.metrics.sharpe, buyAndHold: bt.benchmark.metrics.sharpe },
+    maxDrawdown: { strategy: -Math.min(0, ...sd), buyAndHold: -Math.min(0, ...bd) },
+    totalReturn: { strategy: strategy[strategy.length - 1] - 1, buyAndHold: buyAndHold[buyAndHold.length - 1] - 1 },
+  });
+
+  // IC by day with its rolling mean, beside the strongest baseline's mean IC.
+  const forward = Float64Array.from(predictions.rows, (r) => ds.forwardReturn[r]);
+  const ic = informationCoefficient(e.score, forward, e.dayIndex);
+  const baselineIc = informationCoefficient(aucRival.b.score, forward, e.dayIndex);
+  const icValues = Array.from(ic.perDay);
+  const window = 21;
+
+  // Accuracy and AUC by month beside the strongest naive baselines (by accuracy, by AUC).
+  const byMonth = new Map<string, number[]>();
+  e.months.forEach((m, i) => (byMonth.get(m) ?? byMonth.set(m, []).get(m)!).push(i));
+  const months: MonthlyAccuracy[] = [...byMonth.entries()].map(([month, idx]) => {
+    const labels = Int32Array.from(idx, (i) => e.labels[i]);
+    const positive = idx.map((i) => (lastClass[i] ? 1 : 0));
+    return {
+      month,
+      rows: idx.length,
+      accuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => e.predicted[i]), labels),
+      baselineAccuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => strongest.predicted[i]), labels),
+      auc: binaryAucOf(idx.map((i) => e.score[i]), positive),
+      baselineAuc: binaryAucOf(idx.map((i) => aucRival.b.score[i]), positive),
+    };
+  });
+
+  const cls = classificationReportOf(e.proba, e.labels, e.classes);
+  return {
+    equity,
+    monthlyReturns: recorded(monthlyReturnsOf(bt.equityDates, bt.strategy.netReturns, bt.benchmark.netReturns)),
+    ic: ic.count > 0 ? recorded({ dates: Array.from(ic.days, (d) => ds.days[d]), ic: icValues, rolling: rollingMeanOf(icValues, window), window, mean: ic.mean, baseline: { name: aucRival.b.name, mean: baselineIc.mean } }) : missing('no day had three or more scored symbols: the IC needs a cross-section'),
+    monthlyAccuracy: recorded({ baselineName: strongest.name, aucBaselineName: aucRival.b.name, months }),
+    roc: recorded({
+      model: { auc: binaryAucOf(e.score, lastClass.map((t) => (t ? 1 : 0))), points: rocCurveOf(e.score, lastClass) },
+      baseline: { name: aucRival.b.name, auc: aucRival.auc, points: rocCurveOf(aucRival.b.score, lastClass) },
+    }),
+    calibration: recorded({ brier: cls.brier, bins: calibrationOf(e.score, lastClass) }),
+    confusion: recorded({ classes: Array.from({ length: e.classes }, (_, i) => String(i)), counts: Array.from(cls.confusion) }),
+    recomputedHeadline: [
+      { metric: 'accuracy (out of sample)', model: cls.accuracy, baseline: baselineAccuracyOf(strongest.predicted, e.labels), baselineName: strongest.name, note: 'recomputed from the stored predictions' },
+      { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
+      { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
+    ],
+    ...(ic.count > 0 ? { icHeadline: { metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: aucRival.b.name } } : {}),
+    period: { from: ds.days[e.dayIndex[0]], to: ds.days[e.dayIndex[e.dayIndex.length - 1]], days: new Set(e.dayIndex).size, rows: e.labels.length },
+    classes: e.classes,
+  };
+}
+
 export function assembleRunReport(inputs: ReportInputs): RunReport {
   const v = inputs.version;
   const metricsParsed = storedMetricsSchema.safeParse(v.metrics);
@@ -399,7 +507,6 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   const stored = metrics.outOfSample;
   const experimentParsed = experimentSchema.safeParse(v.lineage.experiment ?? {});
   const experiment = experimentParsed.success ? experimentParsed.data : {};
-  const backtestOptions = backtestOptionsSchema.safeParse(experiment.backtest ?? {});
   const aliases = inputs.aliases ?? [];
 
   const report: RunReport = {
@@ -439,90 +546,38 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
     }
   }
 
-  if (inputs.evaluation) {
-    const { dataset: ds, predictions, series } = inputs.evaluation;
-    const e = evaluatedOf(ds, predictions);
-    const binary = e.classes === 2;
-    const lastClass = Array.from(e.labels, (y) => y === e.classes - 1);
-    const baselines = naiveBaselinesOf(ds, predictions.rows, series);
-    const strongest = strongestBaseline(baselines, e.labels);
-    const fair = baselines.filter((b) => !b.hindsight).map((b) => ({ b, auc: binaryAucOf(b.score, lastClass.map((t) => (t ? 1 : 0))) }));
-    const aucRival = fair.reduce((best, x) => (x.auc > best.auc || !Number.isFinite(best.auc) ? x : best));
-
-    // Equity and drawdown: the same backtest the evaluation ran (experiment options, version seed).
-    const bt = backtestOf(backtestInputOf(ds, predictions, series), backtestOptions.success ? backtestOptions.data : ({} as BacktestOptionsInput), { seed: v.seed });
-    const strategy = Array.from(bt.strategy.equity);
-    const buyAndHold = Array.from(bt.benchmark.equity);
-    const sd = drawdownSeriesOf(strategy);
-    const bd = drawdownSeriesOf(buyAndHold);
-    report.equity = recorded({
-      dates: bt.equityDates,
-      strategy,
-      buyAndHold,
-      strategyDrawdown: sd,
-      buyAndHoldDrawdown: bd,
-      sharpe: { strategy: bt.strategy.metrics.sharpe, buyAndHold: bt.benchmark.metrics.sharpe },
-      maxDrawdown: { strategy: -Math.min(0, ...sd), buyAndHold: -Math.min(0, ...bd) },
-      totalReturn: { strategy: strategy[strategy.length - 1] - 1, buyAndHold: buyAndHold[buyAndHold.length - 1] - 1 },
-    });
-    report.monthlyReturns = recorded(monthlyReturnsOf(bt.equityDates, bt.strategy.netReturns, bt.benchmark.netReturns));
-
-    // IC by day with its rolling mean, beside the strongest baseline's mean IC.
-    const forward = Float64Array.from(predictions.rows, (r) => ds.forwardReturn[r]);
-    const ic = informationCoefficient(e.score, forward, e.dayIndex);
-    const baselineIc = informationCoefficient(aucRival.b.score, forward, e.dayIndex);
-    const icValues = Array.from(ic.perDay);
-    const window = 21;
-    report.ic = ic.count > 0 ? recorded({ dates: Array.from(ic.days, (d) => ds.days[d]), ic: icValues, rolling: rollingMeanOf(icValues, window), window, mean: ic.mean, baseline: { name: aucRival.b.name, mean: baselineIc.mean } }) : missing('no day had three or more scored symbols: the IC needs a cross-section');
-
-    // Accuracy and AUC by month beside the strongest naive baselines (by accuracy, by AUC).
-    const byMonth = new Map<string, number[]>();
-    e.months.forEach((m, i) => (byMonth.get(m) ?? byMonth.set(m, []).get(m)!).push(i));
-    const months: MonthlyAccuracy[] = [...byMonth.entries()].map(([month, idx]) => {
-      const labels = Int32Array.from(idx, (i) => e.labels[i]);
-      const positive = idx.map((i) => (lastClass[i] ? 1 : 0));
-      return {
-        month,
-        rows: idx.length,
-        accuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => e.predicted[i]), labels),
-        baselineAccuracy: baselineAccuracyOf(Int32Array.from(idx, (i) => strongest.predicted[i]), labels),
-        auc: binaryAucOf(idx.map((i) => e.score[i]), positive),
-        baselineAuc: binaryAucOf(idx.map((i) => aucRival.b.score[i]), positive),
-      };
-    });
-    report.monthlyAccuracy = recorded({ baselineName: strongest.name, aucBaselineName: aucRival.b.name, months });
-
-    report.roc = recorded({
-      model: { auc: binaryAucOf(e.score, lastClass.map((t) => (t ? 1 : 0))), points: rocCurveOf(e.score, lastClass) },
-      baseline: { name: aucRival.b.name, auc: aucRival.auc, points: rocCurveOf(aucRival.b.score, lastClass) },
-    });
-    const cls = classificationReportOf(e.proba, e.labels, e.classes);
-    report.calibration = recorded({ brier: cls.brier, bins: calibrationOf(e.score, lastClass) });
-    report.confusion = recorded({ classes: Array.from({ length: e.classes }, (_, i) => String(i)), counts: Array.from(cls.confusion) });
+  const sections = inputs.sections ?? (inputs.evaluation?.series ? predictionSectionsOf({ ...inputs.evaluation, series: inputs.evaluation.series }, { backtest: reportBacktestOptionsOf(v.lineage.experiment), seed: v.seed }) : undefined);
+  if (sections) {
+    report.equity = sections.equity;
+    report.monthlyReturns = sections.monthlyReturns;
+    report.ic = sections.ic;
+    report.monthlyAccuracy = sections.monthlyAccuracy;
+    report.roc = sections.roc;
+    report.calibration = sections.calibration;
+    report.confusion = sections.confusion;
     if (!stored) {
       // No stored evaluation (an older row): the headline from the recomputation.
-      report.headline = recorded([
-        { metric: 'accuracy (out of sample)', model: cls.accuracy, baseline: baselineAccuracyOf(strongest.predicted, e.labels), baselineName: strongest.name, note: 'recomputed from the stored predictions' },
-        { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
-        { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
-      ]);
-      report.model.period = { from: ds.days[e.dayIndex[0]], to: ds.days[e.dayIndex[e.dayIndex.length - 1]], days: new Set(e.dayIndex).size, rows: e.labels.length };
+      report.headline = recorded(sections.recomputedHeadline);
+      report.model.period = sections.period;
     }
-    if (report.headline.recorded && ic.count > 0) report.headline.data.push({ metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: aucRival.b.name });
+    if (report.headline.recorded && sections.icHeadline) report.headline.data.push(sections.icHeadline);
 
     if (inputs.model) {
       const gains = treeGains(inputs.model);
+      const binary = sections.classes === 2;
       const features = gains
         ? [...gains.entries()].map(([name, value]) => ({ name, value }))
-        : (inputs.permutationImportance ?? permutationImportanceOf(inputs.model, ds, predictions.rows, { seed: v.seed }));
-      features.sort((a, b) => b.value - a.value);
-      report.importance = recorded({
-        method: gains ? 'gain' : 'permutation',
-        note: gains
-          ? 'share of the total split gain (loss or impurity decrease) of the registered model'
-          : `drop in ${binary ? 'ROC AUC' : 'accuracy'} of the registered model when one feature is shuffled, on up to 4000 rows of the evaluation period (the registered model was trained on them: in-sample for it)`,
-        features: features.slice(0, 25),
-      });
+        : (inputs.permutationImportance ?? (inputs.evaluation ? permutationImportanceOf(inputs.model, inputs.evaluation.dataset, inputs.evaluation.predictions.rows, { seed: v.seed }) : undefined));
+      if (features) {
+        features.sort((a, b) => b.value - a.value);
+        report.importance = recorded({
+          method: gains ? 'gain' : 'permutation',
+          note: gains
+            ? 'share of the total split gain (loss or impurity decrease) of the registered model'
+            : `drop in ${binary ? 'ROC AUC' : 'accuracy'} of the registered model when one feature is shuffled, on up to 4000 rows of the evaluation period (the registered model was trained on them: in-sample for it)`,
+          features: features.slice(0, 25),
+        });
+      } else report.importance = missing(`${NOT_RECORDED}: permutation importance needs the evaluation rows (${inputs.evaluationMissing ?? 'the dataset and predictions were not read'})`);
     } else report.importance = missing(`${NOT_RECORDED}: ${inputs.modelMissing ?? 'the model artifact is not available'}`);
   } else {
     for (const key of ['equity', 'monthlyReturns', 'ic', 'monthlyAccuracy', 'roc', 'calibration'] as const) report[key] = missing(noEvaluation);

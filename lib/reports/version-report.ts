@@ -8,6 +8,7 @@ import { decodeArtifact, sha256 } from '../../models/artifact';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import { parseExact, stringifyExact } from '../artifacts/exact-json';
 import { readArtifact } from '../registry/artifact-store';
 import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, resolveVersion, type ModelVersion } from '../registry/model-registry';
@@ -18,7 +19,10 @@ import { readDataset } from '../training/dataset';
 import type { GuardVerdict } from '../training/guards';
 import { readPredictions } from '../training/walk-forward';
 import { renderRunReportHtml } from './html';
-import { assembleRunReport, permutationRowsOf, usesPermutationImportance, type ReportInputs, type RunReport } from './report-data';
+import { assembleRunReport, permutationRowsOf, predictionSectionsOf, reportBacktestOptionsOf, usesPermutationImportance, type PredictionSections, type ReportInputs, type RunReport } from './report-data';
+import type { BacktestOptionsInput } from '../backtest/input';
+import type { BarSeries } from '../market-data/bar';
+import type { WalkForwardPredictions } from '../training/walk-forward';
 import type { TaskPool } from '../threads/task-pool';
 import type { TrainingDataset } from '../training/dataset';
 
@@ -83,8 +87,10 @@ export async function loadReportInputs(
     try {
       const dataset = await readDataset(artifacts, datasetId);
       const predictions = await readPredictions(artifacts, predictionsId);
-      const series = await readBarSeries(store, { symbols: dataset.symbols });
-      inputs.evaluation = { dataset, predictions, series };
+      const sections = await recordedSections(artifacts, v.lineage.reportSections, { datasetId, predictionsId, seed: v.seed, backtest: reportBacktestOptionsOf(v.lineage.experiment) });
+      if (sections) inputs.sections = sections;
+      // The bars only when the sections have to be computed: reading a universe's takes ~0.6 s.
+      inputs.evaluation = { dataset, predictions, ...(sections ? {} : { series: await readBarSeries(store, { symbols: dataset.symbols }) }) };
     } catch (error) {
       inputs.evaluationMissing = `dataset ${datasetId} or predictions ${predictionsId} could not be read from ${artifacts.description} (${(error as Error).message})`;
     }
@@ -101,6 +107,66 @@ export async function loadReportInputs(
     inputs.permutationImportance = (await recordedImportance(artifacts, v.lineage.permutationImportance, about)) ?? (pool ? await pooledPermutationImportance(pool, model, inputs.evaluation.dataset, inputs.evaluation.predictions.rows, v.seed) : undefined);
   }
   return inputs;
+}
+
+/** What precomputed prediction sections were computed from: the dataset, the predictions, the backtest's seed and options. */
+export interface SectionsInputs {
+  datasetId: string;
+  predictionsId: string;
+  seed: number;
+  backtest: BacktestOptionsInput;
+}
+
+interface SectionsFile extends SectionsInputs {
+  kind: 'prediction-sections';
+  format: number;
+  sections: PredictionSections;
+}
+
+/** Raised when the sections' layout changes: files of another format are computed again. */
+const SECTIONS_FORMAT = 1;
+
+/**
+ * The report's prediction sections (equity, monthly figures, IC, ROC, calibration, confusion),
+ * computed as soon as the walk-forward predictions are evaluated (evaluateAlgorithm does, while the
+ * training threads run the shuffled-label control) instead of by every report at the end of the
+ * run, and filed as a content-addressed artifact that the version's lineage names
+ * (`reportSections.sha256`).
+ */
+export async function precomputeReportSections(artifacts: ArtifactStore, evaluation: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] }, about: SectionsInputs): Promise<{ sha256: string }> {
+  const sections = predictionSectionsOf(evaluation, { backtest: about.backtest, seed: about.seed });
+  const file: SectionsFile = { kind: 'prediction-sections', format: SECTIONS_FORMAT, ...about, sections };
+  const bytes = Buffer.from(stringifyExact(file), 'utf8');
+  const sha = sha256(bytes);
+  await artifacts.putIfAbsent(reportDataKey(sha), bytes);
+  return { sha256: sha };
+}
+
+/**
+ * The sections named in a lineage, when the file is intact (its sha256), of this format and computed
+ * from exactly these predictions, dataset, seed and backtest options; otherwise undefined and the
+ * report computes them.
+ */
+async function recordedSections(artifacts: ArtifactStore, recorded: unknown, about: SectionsInputs): Promise<PredictionSections | undefined> {
+  const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
+  if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) return undefined;
+  try {
+    const bytes = await artifacts.get(reportDataKey(sha), (b) => sha256(b) === sha);
+    if (!bytes || sha256(bytes) !== sha) return undefined;
+    const file = parseExact(bytes.toString('utf8')) as SectionsFile;
+    const same =
+      file.kind === 'prediction-sections' &&
+      file.format === SECTIONS_FORMAT &&
+      file.datasetId === about.datasetId &&
+      file.predictionsId === about.predictionsId &&
+      file.seed === about.seed &&
+      JSON.stringify(file.backtest) === JSON.stringify(about.backtest) &&
+      typeof file.sections === 'object' &&
+      file.sections !== null;
+    return same ? file.sections : undefined;
+  } catch {
+    return undefined; // missing or modified: computed again
+  }
 }
 
 /** What a precomputed permutation importance was computed from: the model, the evaluation rows and the seed. */
@@ -134,12 +200,12 @@ export async function precomputePermutationImportance(artifacts: ArtifactStore, 
   const file: ImportanceFile = { kind: 'permutation-importance', ...about, values };
   const bytes = Buffer.from(JSON.stringify(file), 'utf8');
   const sha = sha256(bytes);
-  await artifacts.putIfAbsent(importanceKey(sha), bytes);
+  await artifacts.putIfAbsent(reportDataKey(sha), bytes);
   return { sha256: sha };
 }
 
-/** reports/<sha[0..2]>/<sha>.json, beside the reports that read it. */
-function importanceKey(sha: string): string {
+/** reports/<sha[0..2]>/<sha>.json, beside the reports that read it (permutation importance, prediction sections). */
+function reportDataKey(sha: string): string {
   return reportKey(sha).replace(/\.html$/, '.json');
 }
 
@@ -151,7 +217,7 @@ async function recordedImportance(artifacts: ArtifactStore, recorded: unknown, a
   const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
   if (typeof sha !== 'string') return undefined;
   try {
-    const bytes = await artifacts.get(importanceKey(sha), (b) => sha256(b) === sha);
+    const bytes = await artifacts.get(reportDataKey(sha), (b) => sha256(b) === sha);
     if (!bytes || sha256(bytes) !== sha) return undefined;
     const file = JSON.parse(bytes.toString('utf8')) as ImportanceFile;
     const same = file.kind === 'permutation-importance' && file.modelSha256 === about.modelSha256 && file.datasetId === about.datasetId && file.predictionsId === about.predictionsId && file.seed === about.seed;

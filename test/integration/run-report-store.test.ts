@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { getModelVersion, moveAlias, registerModel } from '../../lib/registry/model-registry';
-import { loadReportInputs, parseReportTarget, precomputePermutationImportance, recordedReportOf, reportKey, reportsForTarget } from '../../lib/reports/version-report';
+import { loadReportInputs, parseReportTarget, precomputePermutationImportance, precomputeReportSections, recordedReportOf, reportKey, reportsForTarget } from '../../lib/reports/version-report';
+import { renderRunReportHtml } from '../../lib/reports/html';
 import { TaskPool } from '../../lib/threads/task-pool';
-import { permutationImportanceOf } from '../../lib/reports/report-data';
-import { upsertBars } from '../../lib/store/bars';
-import { writeDataset } from '../../lib/training/dataset';
-import { writePredictions } from '../../lib/training/walk-forward';
+import { assembleRunReport, permutationImportanceOf, reportBacktestOptionsOf } from '../../lib/reports/report-data';
+import { readBarSeries, upsertBars } from '../../lib/store/bars';
+import { readDataset, writeDataset } from '../../lib/training/dataset';
+import { readPredictions, writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
@@ -109,6 +110,62 @@ describe('run reports in the store', () => {
     expect(await withImportance(modified)).toBeUndefined();
     expect(await withImportance('0'.repeat(64))).toBeUndefined();
     await t.store.db.updateTable('model_versions').set({ lineage: JSON.stringify(v1.lineage) }).where('name', '=', 'demo-direction').where('version', '=', 1).execute();
+  });
+
+  it('reads the prediction sections computed at evaluation when the lineage names them (the same report to the byte, no bars read), and computes them when the file is of other predictions, seed or backtest, or was modified', async () => {
+    const v1 = await getModelVersion(t.store, 'demo-direction', 1);
+    const datasetId = v1.lineage.datasetId as string;
+    const predictionsId = (v1.lineage.walkForward as { predictionsId: string }).predictionsId;
+    const about = { datasetId, predictionsId, seed: v1.seed, backtest: reportBacktestOptionsOf(v1.lineage.experiment) };
+    const dataset = await readDataset(artifacts, datasetId);
+    const evaluation = { dataset, predictions: await readPredictions(artifacts, predictionsId), series: await readBarSeries(t.store, { symbols: dataset.symbols }) };
+    const withSections = async (sha?: string) => {
+      await t.store.db.updateTable('model_versions').set({ lineage: JSON.stringify({ ...v1.lineage, ...(sha ? { reportSections: { sha256: sha } } : {}) }) }).where('name', '=', 'demo-direction').where('version', '=', 1).execute();
+      return loadReportInputs(t.store, artifacts, 'demo-direction', 1);
+    };
+    const now = new Date('2024-02-07T00:00:00Z');
+    const computed = await withSections();
+    expect(computed.sections).toBeUndefined();
+    expect(computed.evaluation?.series).toHaveLength(3);
+
+    const precomputed = await precomputeReportSections(artifacts, evaluation, about);
+    const read = await withSections(precomputed.sha256);
+    expect(read.sections).toBeDefined();
+    expect(read.evaluation?.series).toBeUndefined();
+    const fromFile = assembleRunReport({ ...read, now });
+    const recomputed = assembleRunReport({ ...computed, now });
+    expect(fromFile).toEqual(recomputed);
+    expect(renderRunReportHtml(fromFile)).toBe(renderRunReportHtml(recomputed));
+    // Without the model (importance then says why) the sections still come from the file.
+    expect(assembleRunReport({ ...read, model: undefined, now }).equity).toEqual(recomputed.equity);
+
+    for (const other of [{ predictionsId: 'wf-another' }, { datasetId: 'td-another' }, { seed: v1.seed + 1 }, { backtest: { ...about.backtest, costBps: 7 } }]) {
+      const sha = (await precomputeReportSections(artifacts, evaluation, { ...about, ...other })).sha256;
+      expect([other, (await withSections(sha)).sections]).toEqual([other, undefined]);
+    }
+    const file = path.join(dir, 'reports', precomputed.sha256.slice(0, 2), `${precomputed.sha256}.json`);
+    const text = fs.readFileSync(file, 'utf8');
+    // NaN, ±Infinity and −0 come back as they went in.
+    const parsed = JSON.parse(text) as { sections: { equity: { data: { sharpe: Record<string, unknown>; maxDrawdown: Record<string, unknown>; totalReturn: Record<string, unknown> } } } };
+    parsed.sections.equity.data.sharpe = { strategy: { $number: 'NaN' }, buyAndHold: { $number: '-Infinity' } };
+    parsed.sections.equity.data.maxDrawdown = { strategy: { $number: '-0' }, buyAndHold: { $number: 'Infinity' } };
+    parsed.sections.equity.data.totalReturn = { strategy: { $number: 'nope' }, buyAndHold: 0 };
+    const crafted = Buffer.from(JSON.stringify(parsed));
+    const craftedSha = createHash('sha256').update(crafted).digest('hex');
+    fs.mkdirSync(path.join(dir, 'reports', craftedSha.slice(0, 2)), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'reports', craftedSha.slice(0, 2), `${craftedSha}.json`), crafted);
+    const equity = (await withSections(craftedSha)).sections?.equity;
+    if (!equity?.recorded) throw new Error('crafted sections not read');
+    expect(equity.data.sharpe).toEqual({ strategy: NaN, buyAndHold: -Infinity });
+    expect(Object.is(equity.data.maxDrawdown.strategy, -0)).toBe(true);
+    expect(equity.data.maxDrawdown.buyAndHold).toBe(Infinity);
+    expect(equity.data.totalReturn.strategy).toEqual({ $number: 'nope' });
+
+    fs.appendFileSync(file, ' ');
+    expect((await withSections(precomputed.sha256)).sections).toBeUndefined();
+    expect((await withSections('0'.repeat(64))).sections).toBeUndefined();
+    expect((await withSections('../../etc')).sections).toBeUndefined();
+    await withSections();
   });
 
   it('names what it cannot find', async () => {
