@@ -12,7 +12,7 @@ import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
 import { reportBacktestOptionsOf } from '../lib/reports/report-data';
-import { registrationProfileOf } from '../lib/monitoring/registration-profile';
+import { precomputeDatasetProfile, registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
@@ -72,6 +72,8 @@ export interface RegisterInput {
   runId: string;
   /** The symbols the experiment trained on and where that list came from. */
   universe?: TrainingUniverse;
+  /** The dataset's feature profile built beside the training (profileTrainingDataset), for the version's drift reference. */
+  datasetProfile?: { sha256: string };
 }
 
 export interface RunReportInput {
@@ -133,6 +135,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
         featureSetVersion: version.featureSetVersion,
         datasetId: input.datasetId,
         predictionsId: typeof walkForward?.predictionsId === 'string' ? walkForward.predictionsId : undefined,
+        ...(input.datasetProfile ? { datasetProfile: input.datasetProfile } : {}),
         trainedModel: () => {
           const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: version.featureSetVersion });
           return algorithmByName(state.algorithm).restore(state);
@@ -211,6 +214,15 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           return { path: generated.path, sha256: generated.sha256, bytes: generated.bytes };
         });
       });
+    },
+
+    /**
+     * The training dataset's feature profile for drift monitoring (lib/monitoring/registration-profile.ts),
+     * built beside the training and filed as an artifact: every version registered at the run's end
+     * shares it and only adds its own scores.
+     */
+    async profileTrainingDataset(input: { datasetId: string }): Promise<{ sha256: string }> {
+      return withFailureMapping(async () => whileHeartbeating(() => precomputeDatasetProfile(artifacts, input.datasetId)));
     },
 
     /**

@@ -54,8 +54,8 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
 /** Activities of the CPU-bound `ml-training` queue (concurrency bounded by cores). */
 export function createTrainingActivities(deps: ActivityDeps) {
-  const { evaluateAlgorithm, guardTrainingDataset, writeRunReport } = experimentActivities(deps);
-  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm, guardTrainingDataset, writeRunReport };
+  const { evaluateAlgorithm, guardTrainingDataset, profileTrainingDataset, writeRunReport } = experimentActivities(deps);
+  return { ...ingestActivities(deps), ...featureActivities(deps), ...trainingActivities(deps), evaluateAlgorithm, guardTrainingDataset, profileTrainingDataset, writeRunReport };
 }
 
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;

@@ -132,7 +132,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     startToCloseTimeout: '2m',
     retry,
   });
-  const { prepareTrainingDataset, evaluateAlgorithm, walkForward, guardTrainingDataset } = proxyActivities<TrainingActivities>({
+  const { prepareTrainingDataset, evaluateAlgorithm, walkForward, guardTrainingDataset, profileTrainingDataset } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: '120m',
     heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
@@ -207,6 +207,14 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   };
   const guarded = overlap ? guardData() : guardsStep ? await guardData() : undefined;
   guarded?.catch(() => undefined); // a trip is reported where it is awaited, beside the training
+  // The dataset's drift reference, built beside the training so that registration at the run's end
+  // only adds each version's scores (without it, registration builds it). After the guards: while the
+  // first trials are being started, the worker's main thread is theirs. Runs recorded before it replay without.
+  const profiled = patched('dataset-profile')
+    ? (guarded ?? Promise.resolve())
+        .then(() => profileTrainingDataset({ datasetId: dataset.datasetId }))
+        .catch(() => undefined)
+    : undefined;
   const embargoDays = experiment.cv.embargoDays ?? Math.max(dataset.horizon, Math.ceil(0.01 * dataset.decisionDays));
   const { workflowId, runId } = workflowInfo();
   // Warm starts (lib/training/warm-start.ts); runs recorded before them replay without (and without
@@ -347,6 +355,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
           scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length },
           championScores,
+          ...(profiled ? { datasetProfile: await profiled } : {}),
           workflowId,
           runId,
           universe: dataset.universe,

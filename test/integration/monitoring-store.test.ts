@@ -4,6 +4,8 @@
  * and the prediction log, and rules turned into alerts whose cool-down is lib/alerts'.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { raiseAlert } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import type { FeatureSet } from '../../lib/features/feature-set';
@@ -11,7 +13,8 @@ import { computeModelReport, saveMonitoringReport } from '../../lib/monitoring/m
 import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { hasReferenceProfile, MAX_PROFILE_BYTES, readReferenceProfile, saveReferenceProfile, serialiseProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
-import { registrationProfileOf } from '../../lib/monitoring/registration-profile';
+import { precomputeDatasetProfile, registrationProfileOf } from '../../lib/monitoring/registration-profile';
+import { parseExact, stringifyExact } from '../../lib/artifacts/exact-json';
 import { rng } from '../../lib/random';
 import { loadRegisteredModel } from '../../lib/registry/model-registry';
 import { readBarSeries } from '../../lib/store/bars';
@@ -125,6 +128,35 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     expect(fallback.scoreSource).toBe('final-model');
     expect(fallback.score?.count).toBe(ds.rows);
     expect(fallback.features).toEqual(profile.features);
+
+    // The dataset's profile built beside the training: registration reads it (the same profile to the
+    // byte) when the file is intact and of this dataset, bins and format, and builds it otherwise.
+    const artifacts = localArtifactStore(artifactDir);
+    const { sha256: sha } = await precomputeDatasetProfile(artifacts, datasetId);
+    const at = '2030-01-01T00:00:00.000Z';
+    const request = { model: 'profiled', version: 1, featureSetVersion: ds.featureSetVersion, datasetId, predictionsId };
+    const fromFile = await registrationProfileOf(artifacts, { ...request, datasetProfile: { sha256: sha } });
+    expect(serialiseProfile({ ...fromFile, createdAt: at })).toBe(serialiseProfile({ ...profile, createdAt: at }));
+    expect({ ...fromFile, createdAt: at }).toEqual({ ...profile, createdAt: at });
+    const file = path.join(artifactDir, 'reference-profiles', sha.slice(0, 2), `${sha}.json`);
+    const craft = (patch: (f: { datasetId: string; bins: number; format: number; profile: { features: Array<{ name: string }> } }) => void) => {
+      const f = parseExact(fs.readFileSync(file, 'utf8')) as Parameters<typeof patch>[0];
+      f.profile.features[0].name = 'crafted';
+      patch(f);
+      const bytes = Buffer.from(stringifyExact(f));
+      const craftedSha = crypto.createHash('sha256').update(bytes).digest('hex');
+      fs.mkdirSync(path.join(artifactDir, 'reference-profiles', craftedSha.slice(0, 2)), { recursive: true });
+      fs.writeFileSync(path.join(artifactDir, 'reference-profiles', craftedSha.slice(0, 2), `${craftedSha}.json`), bytes);
+      return craftedSha;
+    };
+    const firstFeature = async (sha256: string) => (await registrationProfileOf(artifacts, { ...request, datasetProfile: { sha256 } })).features[0].name;
+    expect(await firstFeature(craft(() => undefined))).toBe('crafted');
+    expect(await firstFeature(craft((f) => (f.datasetId = 'td-another')))).toBe(ds.columns[0]);
+    expect(await firstFeature(craft((f) => (f.bins = 12)))).toBe(ds.columns[0]);
+    expect(await firstFeature(craft((f) => (f.format = 99)))).toBe(ds.columns[0]);
+    expect(await firstFeature('0'.repeat(64))).toBe(ds.columns[0]);
+    fs.appendFileSync(file, ' ');
+    expect(await firstFeature(sha)).toBe(ds.columns[0]);
   });
 
   it('computes a report from the store: feature drift, degraded live performance, stale bars; stored once', async () => {

@@ -28,7 +28,7 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
 
 const HISTORY_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
-const RECORDING_TAG = 'overlap-with-training';
+const RECORDING_TAG = 'dataset-profile';
 const PREFIXES = ['train-algorithm-', 'training-pipeline-experiment-'];
 /**
  * A pipeline run's workflow id is the name of its recording: replay is given the file name as the
