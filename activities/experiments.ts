@@ -113,7 +113,7 @@ export interface RegisterResult {
   identicalToEarlier?: boolean;
 }
 
-export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
+export function experimentActivities({ store, artifacts, trainingPool, featureThreads }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; featureThreads?: number }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> => {
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
@@ -237,8 +237,9 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           const verdicts: GuardVerdict[] = [];
           let pointInTime: PointInTimeAudit | undefined;
           if (guards.pointInTime.rows > 0) {
-            // Over every stored symbol, as the features step materialises them.
-            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed });
+            // Over every stored symbol, as the features step materialises them; on the training threads
+            // that are idle (before the first trials start, both are), the same values as on one.
+            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed, threads: featureThreads });
             verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
           }
           let scan: DatasetGuards['singleFeatureScan'];

@@ -14,6 +14,7 @@ import { packValues, readFeatureRows, unpackValues } from '../../lib/store/featu
 import { saveHeadlines } from '../../lib/store/news';
 import { buildTrainingDataset, type TrainingDataset } from '../../lib/training/dataset';
 import { auditPointInTime, sameFeatureValue } from '../../lib/training/point-in-time-audit';
+import { sharedPool } from '../../lib/threads/task-pool';
 import { createSqliteTestDatabase, hasSharedData, SHARED_SP500_DIR, tempDir, type TestDatabase } from '../helpers/databases';
 
 const set = defineFeatureSet(DEFAULT_FEATURE_SET);
@@ -67,6 +68,7 @@ describe('point-in-time audit', () => {
   });
   afterAll(async () => {
     await t?.drop();
+    await sharedPool(2)?.close();
   });
 
   it('passes on features materialised from clean data, with dates spread over the span and one among the newest', async () => {
@@ -127,6 +129,9 @@ describe('point-in-time audit', () => {
       expect(audit.message).toContain(`feature ret_5 on ${e.symbol} ${e.date} is `);
       expect(audit.message).toContain(`when recomputed from bars up to ${e.date}`);
       expect(audit.message).toMatch(/look-ahead/);
+      // On pool threads (the pipeline's guard uses the idle training threads): the same verdict, rows and example.
+      const threaded = await auditPointInTime(t.store, leakedDs, { seed: 1, threads: 2 });
+      expect({ ...threaded, seconds: 0 }).toEqual({ ...audit, seconds: 0 });
     } finally {
       await write(original);
     }
