@@ -5,7 +5,10 @@
  * test on the latest). Every fit runs in its own process, ours and the reference's, so the peak
  * RSS printed is that algorithm's (data included; Node and Python baselines differ by ~50 MiB).
  *   tsx bench/models-vs-sklearn.ts [--data ../shared/data/sp500-2013-2018] [--python /usr/bin/python3]
- *                                  [--rows 20000,200000] [--only random_forest,gradient_boosting] [--threads 2]
+ *                                  [--rows 20000,200000] [--only random_forest,gradient_boosting] [--threads 2] [--repeat 1]
+ * --repeat n fits each side n times, alternating which goes first (ours, ref, then ref, ours, …), and
+ * prints medians with the per-pair fit-time ratios: this machine's speed moves by 10–30% within
+ * minutes, more than a single pair can tell apart.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,8 +52,14 @@ const opts = z
     params: z.string().optional(),
     /** Threads our fits may use (the references: see bench/reference/models_sklearn.py). */
     threads: z.coerce.number().int().min(1).max(64).default(2),
+    repeat: z.coerce.number().int().min(1).max(50).default(1),
   })
-  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').option('--only <names>').option('--fit <dir>').option('--algorithm <name>').option('--params <json>').option('--threads <n>').parse().opts());
+  .parse(new Command().option('--data <dir>').option('--python <bin>').option('--rows <list>').option('--only <names>').option('--fit <dir>').option('--algorithm <name>').option('--params <json>').option('--threads <n>').option('--repeat <n>').parse().opts());
+
+const median = (values: readonly number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 interface Row {
   date: string;
@@ -199,14 +208,28 @@ async function main(): Promise<void> {
           console.log(`${c.name.padEnd(19)} | skipped above ${c.maxRows} rows: ${c.note ?? ''}`);
           continue;
         }
-        const ours = runJson(process.execPath, ['--import', 'tsx', __filename, '--fit', dir, '--algorithm', c.name, '--params', JSON.stringify(c.params), '--threads', String(opts.threads)], `${c.name} (ours)`);
-        const ref = runJson(opts.python, [path.join(__dirname, 'reference', 'models_sklearn.py'), dir, String(train.length), String(test.length), String(columns.length), c.name], `${c.name} reference (python3-sklearn / python3-xgboost installed for ${opts.python}?)`);
+        const runOurs = () => runJson(process.execPath, ['--import', 'tsx', __filename, '--fit', dir, '--algorithm', c.name, '--params', JSON.stringify(c.params), '--threads', String(opts.threads)], `${c.name} (ours)`);
+        const runRef = () => runJson(opts.python, [path.join(__dirname, 'reference', 'models_sklearn.py'), dir, String(train.length), String(test.length), String(columns.length), c.name], `${c.name} reference (python3-sklearn / python3-xgboost installed for ${opts.python}?)`);
+        const pairs: Array<{ ours: Result; ref: Result }> = [];
+        for (let r = 0; r < opts.repeat; r++) {
+          if (r % 2 === 0) {
+            const ours = runOurs();
+            pairs.push({ ours, ref: runRef() });
+          } else {
+            const ref = runRef();
+            pairs.push({ ours: runOurs(), ref });
+          }
+        }
+        // Medians of each figure (one pair: the figures themselves); scores are the same every time.
+        const ours: Result = { ...pairs[0].ours, fit_seconds: median(pairs.map((p) => p.ours.fit_seconds)), predict_seconds: median(pairs.map((p) => p.ours.predict_seconds)), one_row_ms: median(pairs.map((p) => p.ours.one_row_ms)), peak_rss_mib: Math.max(...pairs.map((p) => p.ours.peak_rss_mib)) };
+        const ref: Result = { ...pairs[0].ref, fit_seconds: median(pairs.map((p) => p.ref.fit_seconds)), predict_seconds: median(pairs.map((p) => p.ref.predict_seconds)), one_row_ms: median(pairs.map((p) => p.ref.one_row_ms)), peak_rss_mib: Math.max(...pairs.map((p) => p.ref.peak_rss_mib)) };
+        const ratios = pairs.map((p) => p.ours.fit_seconds / p.ref.fit_seconds);
         console.log(
           [
             c.name.padEnd(19),
             `${fmt(ours.fit_seconds).padStart(7)} s`,
             `${fmt(ref.fit_seconds).padStart(7)} s`,
-            fmt(ours.fit_seconds / ref.fit_seconds).padStart(5),
+            fmt(median(ratios)).padStart(5),
             `${fmt(ours.predict_seconds, 3).padStart(7)} / ${fmt(ref.predict_seconds, 3).padStart(7)} s  `,
             `${fmt(ours.one_row_ms, 3).padStart(7)} ms`,
             `${fmt(ref.one_row_ms, 3).padStart(6)} ms`,
@@ -217,6 +240,9 @@ async function main(): Promise<void> {
             `${Math.round(ours.peak_rss_mib)} / ${Math.round(ref.peak_rss_mib)}${ours.backend ? ` (${ours.backend})` : ''}${c.note ? `  ${c.note}` : ''}`,
           ].join(' | '),
         );
+        if (pairs.length > 1) {
+          console.log(`${''.padEnd(19)}   ${pairs.length} alternating pairs: fit ours ${pairs.map((p) => fmt(p.ours.fit_seconds)).join(', ')} s; reference ${pairs.map((p) => fmt(p.ref.fit_seconds)).join(', ')} s; ratio per pair ${ratios.map((r) => fmt(r)).join(', ')} (median ${fmt(median(ratios))}, ${ratios.filter((r) => r <= 1).length} of ${ratios.length} ≤ 1.00)`);
+        }
         if (ours.support_vectors && ref.support_vectors) {
           const differ = ours.support_vectors.reduce((a, v, k) => a + Math.abs(v - (ref.support_vectors as number[])[k]), 0);
           const total = ref.support_vectors.reduce((a, v) => a + v, 0);
