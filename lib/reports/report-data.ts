@@ -403,22 +403,15 @@ function describe(value: unknown): string {
  * training and files them (lib/reports/version-report.ts), so that the run's reports at its end only
  * read them; a report without them computes them here, with the same values.
  */
-export interface PredictionSections {
-  equity: Section<EquitySection>;
-  monthlyReturns: Section<MonthlyReturn[]>;
-  ic: Section<IcSection>;
-  monthlyAccuracy: Section<{ baselineName: string; aucBaselineName: string; months: MonthlyAccuracy[] }>;
-  roc: Section<RocSection>;
-  calibration: Section<{ brier: number; bins: CalibrationBin[] }>;
-  confusion: Section<{ classes: string[]; counts: number[] }>;
+export type PredictionSections = Pick<RunReport, 'equity' | 'monthlyReturns' | 'ic' | 'monthlyAccuracy' | 'roc' | 'calibration' | 'confusion'> & {
   /** The headline recomputed from the predictions, for versions registered without a stored evaluation. */
   recomputedHeadline: HeadlineRow[];
   /** The mean daily IC beside the AUC rival's, when some day had a cross-section. */
   icHeadline?: HeadlineRow;
-  period: { from: string; to: string; days: number; rows: number };
+  period: NonNullable<RunReport['model']['period']>;
   /** Classes of the predictions (2: binary). */
   classes: number;
-}
+};
 
 /** The backtest options a report runs with: the experiment's (as registered), or the defaults when they do not parse. */
 export function reportBacktestOptionsOf(experiment: unknown): BacktestOptionsInput {
