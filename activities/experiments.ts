@@ -25,6 +25,7 @@ import { naiveBaselinesOf } from '../lib/validation/baselines';
 import type { TaskPool } from '../lib/threads/task-pool';
 import type { TrialRequest } from '../lib/training/trial';
 import { evaluationRowsOf, readPredictions } from '../lib/training/walk-forward';
+import { yieldToEventLoop } from '../lib/event-loop';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
 import type { TrainingUniverse } from './training';
@@ -189,7 +190,9 @@ export function experimentActivities({ store, artifacts, trainingPool, featureTh
             seed: input.experiment.seed,
           });
           // The run report's sections from the same predictions and bars, while the threads still work
-          // on the control and the importance: the reports at the run's end then only read them.
+          // on the control and the importance: the reports at the run's end then only read them. The
+          // worker's other tasks (trial dispatch, heartbeats) get the event loop in between.
+          await yieldToEventLoop();
           const reportSections = input.model
             ? await precomputeReportSections(artifacts, { dataset: ds, predictions, series }, { datasetId: input.datasetId, predictionsId: input.predictionsId, seed: input.model.seed, backtest: reportBacktestOptionsOf(input.experiment) }).catch((error: Error) => {
                 log.warn('report sections not precomputed; the run report will compute them', { error: error.message });

@@ -16,6 +16,9 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [...ERROR_CODE_LIST, 'BadInpu
 /** Pipeline, monitoring and alert steps: up to 8 attempts over ~4 minutes. */
 export const ACTIVITY_RETRY: RetryPolicy = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 
+/** A step that only saves later work (whoever needs its result computes it without it): one retry, so nothing waits long on it. */
+export const SHORTCUT_RETRY: RetryPolicy = { ...ACTIVITY_RETRY, maximumAttempts: 2 };
+
 /** Training trials: fewer attempts, since one attempt can take an hour. */
 export const TRIAL_RETRY: RetryPolicy = { ...ACTIVITY_RETRY, maximumAttempts: 5 };
 

@@ -16,7 +16,7 @@ import type { ImportRequestInput } from '../lib/ingest/import-request';
 import type { QualityGateResult } from '../activities/quality-gate';
 import type { ErrorCode } from '../lib/errors';
 import { TASK_QUEUES } from '../lib/task-queues';
-import { ACTIVITY_RETRY } from './retry-policies';
+import { ACTIVITY_RETRY, SHORTCUT_RETRY } from './retry-policies';
 
 export interface TrainingPipelineInput {
   /** What to ingest and the quality policy that judges it (default: the experiment's `import`). */
@@ -132,11 +132,19 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     startToCloseTimeout: '2m',
     retry,
   });
-  const { prepareTrainingDataset, evaluateAlgorithm, walkForward, guardTrainingDataset, profileTrainingDataset } = proxyActivities<TrainingActivities>({
+  const { prepareTrainingDataset, evaluateAlgorithm, walkForward, guardTrainingDataset } = proxyActivities<TrainingActivities>({
     taskQueue: TASK_QUEUES.training,
     startToCloseTimeout: '120m',
     heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
     retry,
+  });
+
+  // Registration waits for it, and builds the profile itself without it: bounded, whatever the queue.
+  const { profileTrainingDataset } = proxyActivities<TrainingActivities>({
+    taskQueue: TASK_QUEUES.training,
+    scheduleToCloseTimeout: '20m',
+    heartbeatTimeout: `${input.timeouts?.trainingHeartbeatSeconds ?? 60}s`,
+    retry: SHORTCUT_RETRY,
   });
 
   async function runStage<T>(name: StageName, run: () => Promise<T>, describe: (r: T) => string): Promise<T> {

@@ -10,6 +10,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { parseExact, stringifyExact } from '../artifacts/exact-json';
 import { sha256 } from '../../models/artifact';
 import { BadInputError } from '../errors';
+import { codeVersion } from '../code-version';
 import { readDataset, type TrainingDataset } from '../training/dataset';
 import { readPredictions } from '../training/walk-forward';
 import { buildReferenceProfile, scoreProfileOf, type ReferenceProfile } from './reference-profile';
@@ -55,6 +56,8 @@ function scoresFromModel(ds: TrainingDataset, model: TrainedModel): { values: Fl
 interface DatasetProfileFile {
   kind: 'dataset-profile';
   format: number;
+  /** The code that built it (lib/code-version.ts): other code builds it again. */
+  codeVersion: string;
   datasetId: string;
   bins: number;
   profile: ReferenceProfile;
@@ -88,21 +91,21 @@ export async function precomputeDatasetProfile(artifacts: ArtifactStore, dataset
     if (error instanceof RangeError) throw new BadInputError(`no reference profile for training dataset ${datasetId}: ${error.message}`);
     throw error;
   }
-  const file: DatasetProfileFile = { kind: 'dataset-profile', format: DATASET_PROFILE_FORMAT, datasetId, bins, profile };
+  const file: DatasetProfileFile = { kind: 'dataset-profile', format: DATASET_PROFILE_FORMAT, codeVersion: codeVersion(), datasetId, bins, profile };
   const bytes = Buffer.from(stringifyExact(file), 'utf8');
   const sha = sha256(bytes);
   await artifacts.putIfAbsent(datasetProfileKey(sha), bytes);
   return { sha256: sha };
 }
 
-/** The precomputed profile when its file is intact (sha256), of this format, dataset and bins; otherwise undefined and it is built. */
+/** The precomputed profile when its file is intact (sha256), of this format, code, dataset and bins; otherwise undefined and it is built. */
 async function recordedDatasetProfile(artifacts: ArtifactStore, sha: string, datasetId: string, bins: number): Promise<ReferenceProfile | undefined> {
   if (!/^[0-9a-f]{64}$/.test(sha)) return undefined;
   try {
     const bytes = await artifacts.get(datasetProfileKey(sha), (b) => sha256(b) === sha);
     if (!bytes || sha256(bytes) !== sha) return undefined;
     const file = parseExact(bytes.toString('utf8')) as DatasetProfileFile;
-    const same = file.kind === 'dataset-profile' && file.format === DATASET_PROFILE_FORMAT && file.datasetId === datasetId && file.bins === bins && typeof file.profile === 'object' && file.profile !== null && Array.isArray(file.profile.features);
+    const same = file.kind === 'dataset-profile' && file.format === DATASET_PROFILE_FORMAT && file.codeVersion === codeVersion() && file.datasetId === datasetId && file.bins === bins && typeof file.profile === 'object' && file.profile !== null && Array.isArray(file.profile.features);
     return same ? file.profile : undefined;
   } catch {
     return undefined; // missing or modified: built again

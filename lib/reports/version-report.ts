@@ -9,6 +9,7 @@ import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { parseExact, stringifyExact } from '../artifacts/exact-json';
+import { codeVersion } from '../code-version';
 import { readArtifact } from '../registry/artifact-store';
 import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, resolveVersion, type ModelVersion } from '../registry/model-registry';
@@ -77,6 +78,8 @@ export async function loadReportInputs(
   version: number,
   extra: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] } = {},
   pool?: TaskPool,
+  /** Compute the prediction sections from the bars as stored now, even when the lineage names a file of them. */
+  options: { recompute?: boolean } = {},
 ): Promise<ReportInputs> {
   const v = await getModelVersion(store, name, version);
   const inputs: ReportInputs = { version: v, aliases: await aliasesOf(store, name, version), aliasHistory: await aliasHistory(store, name), ...extra };
@@ -87,7 +90,7 @@ export async function loadReportInputs(
     try {
       const dataset = await readDataset(artifacts, datasetId);
       const predictions = await readPredictions(artifacts, predictionsId);
-      const sections = await recordedSections(artifacts, v.lineage.reportSections, { datasetId, predictionsId, seed: v.seed, backtest: reportBacktestOptionsOf(v.lineage.experiment) });
+      const sections = options.recompute ? undefined : await recordedSections(artifacts, v.lineage.reportSections, { datasetId, predictionsId, seed: v.seed, backtest: reportBacktestOptionsOf(v.lineage.experiment) });
       if (sections) inputs.sections = sections;
       // The bars only when the sections have to be computed: reading a universe's takes ~0.6 s.
       inputs.evaluation = { dataset, predictions, ...(sections ? {} : { series: await readBarSeries(store, { symbols: dataset.symbols }) }) };
@@ -120,6 +123,8 @@ export interface SectionsInputs {
 interface SectionsFile extends SectionsInputs {
   kind: 'prediction-sections';
   format: number;
+  /** The code that computed them (lib/code-version.ts): other code computes them again. */
+  codeVersion: string;
   sections: PredictionSections;
 }
 
@@ -135,7 +140,7 @@ const SECTIONS_FORMAT = 1;
  */
 export async function precomputeReportSections(artifacts: ArtifactStore, evaluation: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] }, about: SectionsInputs): Promise<{ sha256: string }> {
   const sections = predictionSectionsOf(evaluation, { backtest: about.backtest, seed: about.seed });
-  const file: SectionsFile = { kind: 'prediction-sections', format: SECTIONS_FORMAT, ...about, sections };
+  const file: SectionsFile = { kind: 'prediction-sections', format: SECTIONS_FORMAT, codeVersion: codeVersion(), ...about, sections };
   const bytes = Buffer.from(stringifyExact(file), 'utf8');
   const sha = sha256(bytes);
   await artifacts.putIfAbsent(reportDataKey(sha), bytes);
@@ -143,9 +148,9 @@ export async function precomputeReportSections(artifacts: ArtifactStore, evaluat
 }
 
 /**
- * The sections named in a lineage, when the file is intact (its sha256), of this format and computed
- * from exactly these predictions, dataset, seed and backtest options; otherwise undefined and the
- * report computes them.
+ * The sections named in a lineage, when the file is intact (its sha256), of this format, computed by
+ * this code from exactly these predictions, dataset, seed and backtest options; otherwise undefined
+ * and the report computes them.
  */
 async function recordedSections(artifacts: ArtifactStore, recorded: unknown, about: SectionsInputs): Promise<PredictionSections | undefined> {
   const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
@@ -157,6 +162,7 @@ async function recordedSections(artifacts: ArtifactStore, recorded: unknown, abo
     const same =
       file.kind === 'prediction-sections' &&
       file.format === SECTIONS_FORMAT &&
+      file.codeVersion === codeVersion() &&
       file.datasetId === about.datasetId &&
       file.predictionsId === about.predictionsId &&
       file.seed === about.seed &&
@@ -258,11 +264,12 @@ export interface GeneratedReport extends StoredReport {
 export async function generateVersionReport(
   store: Database,
   artifacts: ArtifactStore,
-  request: { name: string; version: number; decision?: PromotionDecision; datasetGuards?: GuardVerdict[]; record?: boolean; now?: Date },
+  /** `recompute`: the prediction sections from the bars and code of now, not from the file the evaluation made. */
+  request: { name: string; version: number; decision?: PromotionDecision; datasetGuards?: GuardVerdict[]; record?: boolean; recompute?: boolean; now?: Date },
   /** Training threads for the report's heavy part (permutation importance); without them it runs on this thread. */
   pool?: TaskPool,
 ): Promise<GeneratedReport> {
-  const inputs = await loadReportInputs(store, artifacts, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards }, pool);
+  const inputs = await loadReportInputs(store, artifacts, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards }, pool, { recompute: request.recompute });
   const report = assembleRunReport({ ...inputs, now: request.now });
   const html = renderRunReportHtml(report);
   const stored = await writeReportFile(artifacts, html);
@@ -320,7 +327,8 @@ export async function reportsForTarget(store: Database, artifacts: ArtifactStore
       out.push({ name, version, ...recordedReport, path: artifacts.urlOf(reportKey(recordedReport.sha256)), generated: false, html });
       continue;
     }
-    const g = await generateVersionReport(store, artifacts, { name, version, record: true });
+    // Asked to regenerate: everything from the store as it is now, as before the sections were filed.
+    const g = await generateVersionReport(store, artifacts, { name, version, record: true, recompute: options.regenerate });
     out.push({ name, version, path: g.path, sha256: g.sha256, bytes: g.bytes, generated: true, html: g.html });
   }
   return out;

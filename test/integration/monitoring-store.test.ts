@@ -139,7 +139,7 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     expect(serialiseProfile({ ...fromFile, createdAt: at })).toBe(serialiseProfile({ ...profile, createdAt: at }));
     expect({ ...fromFile, createdAt: at }).toEqual({ ...profile, createdAt: at });
     const file = path.join(artifactDir, 'reference-profiles', sha.slice(0, 2), `${sha}.json`);
-    const craft = (patch: (f: { datasetId: string; bins: number; format: number; profile: { features: Array<{ name: string }> } }) => void) => {
+    const craft = (patch: (f: { datasetId: string; bins: number; format: number; codeVersion: string; profile: { features: Array<{ name: string }> } }) => void) => {
       const f = parseExact(fs.readFileSync(file, 'utf8')) as Parameters<typeof patch>[0];
       f.profile.features[0].name = 'crafted';
       patch(f);
@@ -154,6 +154,7 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     expect(await firstFeature(craft((f) => (f.datasetId = 'td-another')))).toBe(ds.columns[0]);
     expect(await firstFeature(craft((f) => (f.bins = 12)))).toBe(ds.columns[0]);
     expect(await firstFeature(craft((f) => (f.format = 99)))).toBe(ds.columns[0]);
+    expect(await firstFeature(craft((f) => (f.codeVersion = 'other code')))).toBe(ds.columns[0]);
     expect(await firstFeature('0'.repeat(64))).toBe(ds.columns[0]);
     fs.appendFileSync(file, ' ');
     expect(await firstFeature(sha)).toBe(ds.columns[0]);

@@ -145,15 +145,25 @@ describe('run reports in the store', () => {
     }
     const file = path.join(dir, 'reports', precomputed.sha256.slice(0, 2), `${precomputed.sha256}.json`);
     const text = fs.readFileSync(file, 'utf8');
+    const writeFile = (bytes: Buffer) => {
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      fs.mkdirSync(path.join(dir, 'reports', sha.slice(0, 2)), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'reports', sha.slice(0, 2), `${sha}.json`), bytes);
+      return sha;
+    };
+    // Another code version's file is not used; nor is any file when the report is asked to recompute.
+    const otherCode = writeFile(Buffer.from(text.replace(/"codeVersion":"[^"]*"/, '"codeVersion":"other code"')));
+    expect((await withSections(otherCode)).sections).toBeUndefined();
+    expect((await withSections(precomputed.sha256)).sections).toBeDefined();
+    const recompute = await loadReportInputs(t.store, artifacts, 'demo-direction', 1, {}, undefined, { recompute: true });
+    expect(recompute.sections).toBeUndefined();
+    expect(recompute.evaluation?.series).toHaveLength(3);
     // NaN, ±Infinity and −0 come back as they went in.
     const parsed = JSON.parse(text) as { sections: { equity: { data: { sharpe: Record<string, unknown>; maxDrawdown: Record<string, unknown>; totalReturn: Record<string, unknown> } } } };
     parsed.sections.equity.data.sharpe = { strategy: { $number: 'NaN' }, buyAndHold: { $number: '-Infinity' } };
     parsed.sections.equity.data.maxDrawdown = { strategy: { $number: '-0' }, buyAndHold: { $number: 'Infinity' } };
     parsed.sections.equity.data.totalReturn = { strategy: { $number: 'nope' }, buyAndHold: 0 };
-    const crafted = Buffer.from(JSON.stringify(parsed));
-    const craftedSha = createHash('sha256').update(crafted).digest('hex');
-    fs.mkdirSync(path.join(dir, 'reports', craftedSha.slice(0, 2)), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'reports', craftedSha.slice(0, 2), `${craftedSha}.json`), crafted);
+    const craftedSha = writeFile(Buffer.from(JSON.stringify(parsed)));
     const equity = (await withSections(craftedSha)).sections?.equity;
     if (!equity?.recorded) throw new Error('crafted sections not read');
     expect(equity.data.sharpe).toEqual({ strategy: NaN, buyAndHold: -Infinity });
