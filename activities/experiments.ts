@@ -114,7 +114,7 @@ export interface RegisterResult {
   identicalToEarlier?: boolean;
 }
 
-export function experimentActivities({ store, artifacts, trainingPool, featureThreads }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; featureThreads?: number }) {
+export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> => {
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
@@ -240,9 +240,9 @@ export function experimentActivities({ store, artifacts, trainingPool, featureTh
           const verdicts: GuardVerdict[] = [];
           let pointInTime: PointInTimeAudit | undefined;
           if (guards.pointInTime.rows > 0) {
-            // Over every stored symbol, as the features step materialises them; on the training threads
-            // that are idle (before the first trials start, both are), the same values as on one.
-            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed, threads: featureThreads });
+            // Over every stored symbol, as the features step materialises them. On this thread only: the
+            // pool's helper threads would compete with the trials the training threads start meanwhile.
+            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed });
             verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
           }
           let scan: DatasetGuards['singleFeatureScan'];

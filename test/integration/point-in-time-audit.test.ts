@@ -129,7 +129,7 @@ describe('point-in-time audit', () => {
       expect(audit.message).toContain(`feature ret_5 on ${e.symbol} ${e.date} is `);
       expect(audit.message).toContain(`when recomputed from bars up to ${e.date}`);
       expect(audit.message).toMatch(/look-ahead/);
-      // On pool threads (the pipeline's guard uses the idle training threads): the same verdict, rows and example.
+      // With pool threads (as materialisation computes features): the same verdict, rows and example.
       const threaded = await auditPointInTime(t.store, leakedDs, { seed: 1, threads: 2 });
       expect({ ...threaded, seconds: 0 }).toEqual({ ...audit, seconds: 0 });
     } finally {
