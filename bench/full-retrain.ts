@@ -47,6 +47,8 @@ interface Interval {
   type: string;
   /** The child workflow's algorithm, or 'pipeline' for the parent's own activities. */
   owner: string;
+  /** When it was scheduled: start − scheduled is how long it waited for a worker to take it. */
+  scheduled: number;
 }
 
 async function main(): Promise<void> {
@@ -83,15 +85,20 @@ async function main(): Promise<void> {
       const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
       const types = new Map<string, string>();
       const started = new Map<string, number>();
+      const scheduledAt = new Map<string, number>();
       for (const e of events) {
         const at = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
         const eventId = String(e.eventId);
-        if (e.activityTaskScheduledEventAttributes) types.set(eventId, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+        if (e.activityTaskScheduledEventAttributes) {
+          types.set(eventId, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+          scheduledAt.set(eventId, at);
+        }
         if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), at);
         const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
         if (done) {
           const scheduled = String(done.scheduledEventId);
-          intervals.push({ start: started.get(scheduled) ?? at, end: at, type: types.get(scheduled) ?? '?', owner: id === workflowId ? 'pipeline' : id.slice(workflowId.length + 1) });
+          const start = started.get(scheduled) ?? at;
+          intervals.push({ start, end: at, type: types.get(scheduled) ?? '?', owner: id === workflowId ? 'pipeline' : id.slice(workflowId.length + 1), scheduled: scheduledAt.get(scheduled) ?? start });
         }
       }
     }
@@ -107,11 +114,12 @@ async function main(): Promise<void> {
         coverEnd = i.end;
       }
     }
-    const byType = new Map<string, { n: number; seconds: number }>();
+    const byType = new Map<string, { n: number; seconds: number; waited: number }>();
     for (const i of intervals) {
-      const s = byType.get(i.type) ?? { n: 0, seconds: 0 };
+      const s = byType.get(i.type) ?? { n: 0, seconds: 0, waited: 0 };
       s.n++;
       s.seconds += (i.end - i.start) / 1000;
+      s.waited += (i.start - i.scheduled) / 1000;
       byType.set(i.type, s);
     }
     console.log(`\nfull retrain, ${opts.workers} worker process(es) × ${env.TRAINING_CONCURRENCY} training threads, ${os.availableParallelism()} cores`);
@@ -121,8 +129,9 @@ async function main(): Promise<void> {
       const span = (Math.max(...trials.map((i) => i.end)) - Math.min(...trials.map((i) => i.start))) / 1000;
       console.log(`trial fan-out: ${trials.length} trials in ${span.toFixed(1)} s (${(trials.length / span).toFixed(2)} trials/s)`);
     }
-    console.log('activity            count   busy s (summed over parallel executions)');
-    for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)}`);
+    // Waiting: from scheduled to taken by a worker (a free slot, and the worker's event loop free to poll).
+    console.log('activity            count   busy s (summed over parallel executions)   waiting to start s (summed)');
+    for (const [type, s] of byType) console.log(`${type.padEnd(22)} ${String(s.n).padStart(4)} ${s.seconds.toFixed(1).padStart(9)} ${s.waited.toFixed(1).padStart(12)}`);
     // Busy time per algorithm and activity: where the CPU went, which is what a shorter run must cut.
     const byOwner = new Map<string, number>();
     for (const i of intervals) byOwner.set(`${i.owner} ${i.type}`, (byOwner.get(`${i.owner} ${i.type}`) ?? 0) + (i.end - i.start) / 1000);
