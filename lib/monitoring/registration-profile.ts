@@ -7,8 +7,7 @@
  */
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
-import { parseExact, stringifyExact } from '../artifacts/exact-json';
-import { sha256 } from '../../models/artifact';
+import { fileDerived, readDerived } from '../artifacts/derived-file';
 import { BadInputError } from '../errors';
 import { codeVersion } from '../code-version';
 import { readDataset, type TrainingDataset } from '../training/dataset';
@@ -92,24 +91,14 @@ export async function precomputeDatasetProfile(artifacts: ArtifactStore, dataset
     throw error;
   }
   const file: DatasetProfileFile = { kind: 'dataset-profile', format: DATASET_PROFILE_FORMAT, codeVersion: codeVersion(), datasetId, bins, profile };
-  const bytes = Buffer.from(stringifyExact(file), 'utf8');
-  const sha = sha256(bytes);
-  await artifacts.putIfAbsent(datasetProfileKey(sha), bytes);
-  return { sha256: sha };
+  return fileDerived(artifacts, datasetProfileKey, file);
 }
 
 /** The precomputed profile when its file is intact (sha256), of this format, code, dataset and bins; otherwise undefined and it is built. */
 async function recordedDatasetProfile(artifacts: ArtifactStore, sha: string, datasetId: string, bins: number): Promise<ReferenceProfile | undefined> {
-  if (!/^[0-9a-f]{64}$/.test(sha)) return undefined;
-  try {
-    const bytes = await artifacts.get(datasetProfileKey(sha), (b) => sha256(b) === sha);
-    if (!bytes || sha256(bytes) !== sha) return undefined;
-    const file = parseExact(bytes.toString('utf8')) as DatasetProfileFile;
-    const same = file.kind === 'dataset-profile' && file.format === DATASET_PROFILE_FORMAT && file.codeVersion === codeVersion() && file.datasetId === datasetId && file.bins === bins && typeof file.profile === 'object' && file.profile !== null && Array.isArray(file.profile.features);
-    return same ? file.profile : undefined;
-  } catch {
-    return undefined; // missing or modified: built again
-  }
+  const file = (await readDerived(artifacts, datasetProfileKey, sha)) as DatasetProfileFile | undefined;
+  const same = file?.kind === 'dataset-profile' && file.format === DATASET_PROFILE_FORMAT && file.codeVersion === codeVersion() && file.datasetId === datasetId && file.bins === bins && typeof file.profile === 'object' && file.profile !== null && Array.isArray(file.profile.features);
+  return same ? file.profile : undefined;
 }
 
 export async function registrationProfileOf(artifacts: ArtifactStore, input: RegistrationProfileInput): Promise<ReferenceProfile> {

@@ -8,7 +8,7 @@ import { decodeArtifact, sha256 } from '../../models/artifact';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
-import { parseExact, stringifyExact } from '../artifacts/exact-json';
+import { fileDerived, readDerived } from '../artifacts/derived-file';
 import { codeVersion } from '../code-version';
 import { readArtifact } from '../registry/artifact-store';
 import { BadInputError } from '../errors';
@@ -141,10 +141,7 @@ const SECTIONS_FORMAT = 1;
 export async function precomputeReportSections(artifacts: ArtifactStore, evaluation: { dataset: TrainingDataset; predictions: WalkForwardPredictions; series: readonly BarSeries[] }, about: SectionsInputs): Promise<{ sha256: string }> {
   const sections = predictionSectionsOf(evaluation, { backtest: about.backtest, seed: about.seed });
   const file: SectionsFile = { kind: 'prediction-sections', format: SECTIONS_FORMAT, codeVersion: codeVersion(), ...about, sections };
-  const bytes = Buffer.from(stringifyExact(file), 'utf8');
-  const sha = sha256(bytes);
-  await artifacts.putIfAbsent(reportDataKey(sha), bytes);
-  return { sha256: sha };
+  return fileDerived(artifacts, reportDataKey, file);
 }
 
 /**
@@ -153,26 +150,18 @@ export async function precomputeReportSections(artifacts: ArtifactStore, evaluat
  * and the report computes them.
  */
 async function recordedSections(artifacts: ArtifactStore, recorded: unknown, about: SectionsInputs): Promise<PredictionSections | undefined> {
-  const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
-  if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) return undefined;
-  try {
-    const bytes = await artifacts.get(reportDataKey(sha), (b) => sha256(b) === sha);
-    if (!bytes || sha256(bytes) !== sha) return undefined;
-    const file = parseExact(bytes.toString('utf8')) as SectionsFile;
-    const same =
-      file.kind === 'prediction-sections' &&
-      file.format === SECTIONS_FORMAT &&
-      file.codeVersion === codeVersion() &&
-      file.datasetId === about.datasetId &&
-      file.predictionsId === about.predictionsId &&
-      file.seed === about.seed &&
-      JSON.stringify(file.backtest) === JSON.stringify(about.backtest) &&
-      typeof file.sections === 'object' &&
-      file.sections !== null;
-    return same ? file.sections : undefined;
-  } catch {
-    return undefined; // missing or modified: computed again
-  }
+  const file = (await readDerived(artifacts, reportDataKey, (recorded as { sha256?: unknown } | undefined)?.sha256)) as SectionsFile | undefined;
+  const same =
+    file?.kind === 'prediction-sections' &&
+    file.format === SECTIONS_FORMAT &&
+    file.codeVersion === codeVersion() &&
+    file.datasetId === about.datasetId &&
+    file.predictionsId === about.predictionsId &&
+    file.seed === about.seed &&
+    JSON.stringify(file.backtest) === JSON.stringify(about.backtest) &&
+    typeof file.sections === 'object' &&
+    file.sections !== null;
+  return same ? file.sections : undefined;
 }
 
 /** What a precomputed permutation importance was computed from: the model, the evaluation rows and the seed. */
@@ -204,10 +193,7 @@ export async function precomputePermutationImportance(artifacts: ArtifactStore, 
   const predictions = await readPredictions(artifacts, about.predictionsId);
   const values = await pooledPermutationImportance(pool, model, dataset, predictions.rows, about.seed);
   const file: ImportanceFile = { kind: 'permutation-importance', ...about, values };
-  const bytes = Buffer.from(JSON.stringify(file), 'utf8');
-  const sha = sha256(bytes);
-  await artifacts.putIfAbsent(reportDataKey(sha), bytes);
-  return { sha256: sha };
+  return fileDerived(artifacts, reportDataKey, file);
 }
 
 /** reports/<sha[0..2]>/<sha>.json, beside the reports that read it (permutation importance, prediction sections). */
@@ -220,17 +206,9 @@ function reportDataKey(sha: string): string {
  * exactly this model, these rows and this seed; otherwise undefined and the report computes it.
  */
 async function recordedImportance(artifacts: ArtifactStore, recorded: unknown, about: ImportanceInputs): Promise<Array<{ name: string; value: number }> | undefined> {
-  const sha = (recorded as { sha256?: unknown } | undefined)?.sha256;
-  if (typeof sha !== 'string') return undefined;
-  try {
-    const bytes = await artifacts.get(reportDataKey(sha), (b) => sha256(b) === sha);
-    if (!bytes || sha256(bytes) !== sha) return undefined;
-    const file = JSON.parse(bytes.toString('utf8')) as ImportanceFile;
-    const same = file.kind === 'permutation-importance' && file.modelSha256 === about.modelSha256 && file.datasetId === about.datasetId && file.predictionsId === about.predictionsId && file.seed === about.seed;
-    return same ? file.values : undefined;
-  } catch {
-    return undefined; // missing or modified: computed again
-  }
+  const file = (await readDerived(artifacts, reportDataKey, (recorded as { sha256?: unknown } | undefined)?.sha256)) as ImportanceFile | undefined;
+  const same = file?.kind === 'permutation-importance' && file.modelSha256 === about.modelSha256 && file.datasetId === about.datasetId && file.predictionsId === about.predictionsId && file.seed === about.seed;
+  return same ? file.values : undefined;
 }
 
 /**
