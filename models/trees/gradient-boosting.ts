@@ -239,10 +239,15 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
     for (let round = 0; round < rounds; round++) {
       input.signal?.throwIfAborted();
       // Rows drawn once per round (all outputs share them), kept ascending.
-      let count = 0;
-      for (let r = 0; r < n; r++) {
-        inSample[r] = params.subsample >= 1 || random() < params.subsample ? 1 : 0;
-        if (inSample[r]) count++;
+      let count = n;
+      if (params.subsample >= 1) {
+        if (round === 0) inSample.fill(1);
+      } else {
+        count = 0;
+        for (let r = 0; r < n; r++) {
+          inSample[r] = random() < params.subsample ? 1 : 0;
+          count += inSample[r];
+        }
       }
       for (let k = 0; k < K; k++) {
         const rowShares = shares(n);
@@ -260,11 +265,11 @@ async function boost(input: FitInput, params: z.output<typeof gradientBoostingPa
         const [gScale, hScale] = quantisationScales(rowState, gAbs, hTop);
         const positions = shares(count);
         remotes.forEach((remote, t) => remote.startQuantise(positions[t + 1], positions[t + 2], gScale, hScale, drawState));
-        quantiseRows(rowState, 0, positions[1], gScale, hScale, drawState);
-        for (const remote of remotes) remote.finish();
+        let packedSum = quantiseRows(rowState, 0, positions[1], gScale, hScale, drawState);
+        for (const remote of remotes) packedSum += remote.finishQuantise();
         data.quantisation.set([rowState.shift, 1 / gScale, 1 / hScale]);
         if (params.colsample < 1) sampleFeatures(allowed, p, params.colsample, random);
-        const grown = growGradientTree(ctx, count);
+        const grown = growGradientTree(ctx, count, packedSum);
         trees.push(grown.tree);
         gains.push(grown.gain);
         // Each share of positions gets the pieces of the leaves' segments that fall in it.

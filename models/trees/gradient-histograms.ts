@@ -226,7 +226,7 @@ export function serveHistogramRange(shared: SharedRange): void {
     else if (op === Op.Gradients) {
       const [k, from, to, allSampled] = shared.nodeInts;
       shared.splits.set(rowGradients(shared.rowState, k, from, to, allSampled === 1));
-    } else if (op === Op.Quantise) quantiseRows(shared.rowState, shared.nodeInts[0], shared.nodeInts[1], shared.nodeFloats[0], shared.nodeFloats[1], shared.nodeFloats[2]);
+    } else if (op === Op.Quantise) shared.splits[0] = quantiseRows(shared.rowState, shared.nodeInts[0], shared.nodeInts[1], shared.nodeFloats[0], shared.nodeFloats[1], shared.nodeFloats[2]);
     else if (op === Op.Leaves) {
       for (let i = 0; i < args[0]; i++) {
         const a = shared.nodeInts.subarray(i * NODE_INTS);
@@ -307,11 +307,16 @@ export class RemoteHistogramRange {
     return [this.shared.splits[0], this.shared.splits[1]];
   }
 
-  /** Quantises the sampled rows at order positions [from, to); then finish(). */
+  /** Quantises the sampled rows at order positions [from, to); finishQuantise gives their packed sum. */
   startQuantise(from: number, to: number, gScale: number, hScale: number, drawState: number): void {
     this.shared.nodeInts.set([from, to]);
     this.shared.nodeFloats.set([gScale, hScale, drawState]);
     this.thread.send(Op.Quantise);
+  }
+
+  finishQuantise(): number {
+    this.thread.finish();
+    return this.shared.splits[0];
   }
 
   /** Adds leaf values to the rows at order positions: (start, end, k, value) each; then finish(). */

@@ -102,9 +102,12 @@ export function quantisationScales(s: RowState, gAbs: number, hTop: number): [nu
  * Stochastic rounding (as LightGBM's quantised training) of the sampled rows at positions
  * [from, to) of the order: each rounds up with probability equal to its fraction, one draw
  * serving both, so the rounding is unbiased. Position i takes draw i of the run at drawState.
+ * Returns the sum of these rows' packed values: an exact integer (see quantisationWidths), so the
+ * threads' sums add up to the root's sum in any order.
  */
-export function quantiseRows(s: RowState, from: number, to: number, gScale: number, hScale: number, drawState: number): void {
+export function quantiseRows(s: RowState, from: number, to: number, gScale: number, hScale: number, drawState: number): number {
   const { order, grad, hess, packed, gMax, hMax, shift } = s;
+  let sum = 0;
   for (let i = from; i < to; i++) {
     const r = order[i];
     const u = drawAt(drawState, i);
@@ -113,8 +116,9 @@ export function quantiseRows(s: RowState, from: number, to: number, gScale: numb
     else if (gq < -gMax) gq = -gMax;
     let hq = Math.floor(hess[r] * hScale + u);
     if (hq > hMax) hq = hMax;
-    packed[r] = gq * shift + hq;
+    sum += packed[r] = gq * shift + hq;
   }
+  return sum;
 }
 
 /** raw[row · K + k] += value for the rows at positions [start, end) of the order. */

@@ -38,8 +38,11 @@ export interface GrownGradientTree {
   leaves: number[];
 }
 
-/** Grows a tree on the rows data.order[0..count), with this tree's gradients set (ctx.grad/hess, data.packed). */
-export function growGradientTree(ctx: GradientTreeContext, count: number): GrownGradientTree {
+/**
+ * Grows a tree on the rows data.order[0..count), with this tree's gradients set (ctx.grad/hess,
+ * data.packed) and `packedSum` the sum of those rows' packed values (quantiseRows gives it).
+ */
+export function growGradientTree(ctx: GradientTreeContext, count: number, packedSum: number): GrownGradientTree {
   const { data, params } = ctx;
   const feature: number[] = [];
   const threshold: number[] = [];
@@ -65,9 +68,7 @@ export function growGradientTree(ctx: GradientTreeContext, count: number): Grown
     leaves.push(node.node, node.start, node.end);
   };
 
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += data.packed[data.order[i]];
-  const [g0, h0] = unpack(sum, data.quantisation[0]);
+  const [g0, h0] = unpack(packedSum, data.quantisation[0]);
   let level: LevelNode[] = [{ node: newNode(), start: 0, end: count, sibling: -1, parent: -1, g: g0, h: h0 }];
   for (let depth = 0; level.length > 0; depth++) {
     if (depth >= params.maxDepth) {

@@ -1,5 +1,5 @@
 import { encodeArtifact, decodeArtifact } from '../../../models/artifact';
-import { binEdges, binMatrix, binOf } from '../../../models/trees/binning';
+import { binEdges, binMatrix, binOf, featureRangeEdges } from '../../../models/trees/binning';
 import { buildTrees, randomForest } from '../../../models/trees/random-forest';
 import { accuracy, noise, separable } from '../../helpers/datasets';
 
@@ -20,6 +20,27 @@ describe('histogram binning', () => {
     const counts = new Array<number>(16).fill(0);
     m.bins.forEach((b) => counts[b]++);
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+  });
+
+  it("gives a range of features the edges of each feature's sampled column, whatever the range's bounds", () => {
+    // 120,000 rows: every third row sampled; 19 features, ranges not aligned with the gather blocks.
+    const rows = 120_000;
+    const p = 19;
+    let state = 7;
+    const values = Float64Array.from({ length: rows * p }, (_, i) => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      const j = i % p;
+      return j % 5 === 0 ? state % 3 : j === 7 && state % 11 === 0 ? NaN : state / 2 ** 31 + j;
+    });
+    const column = (j: number) => Float64Array.from({ length: Math.ceil(rows / 3) }, (_, s) => values[s * 3 * p + j]);
+    for (const [from, to] of [[0, p], [3, 13], [13, 19], [8, 9]]) {
+      const edges = featureRangeEdges(values, rows, p, from, to, 255);
+      expect(edges.map((e) => Array.from(e))).toEqual(Array.from({ length: to - from }, (_, k) => Array.from(binEdges(column(from + k), 255))));
+    }
+  });
+
+  it('refuses scratch shorter than the values (typed arrays would drop the writes past its end)', () => {
+    expect(() => binEdges(Float64Array.from([1, 2, 3]), 255, new Float64Array(2))).toThrow(/scratch/);
   });
 });
 
