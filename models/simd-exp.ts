@@ -13,10 +13,10 @@
  * boosting takes one sigmoid per row and round (20 M in a 200k-row, 100-round fit).
  */
 
-import { f64x2Add, f64x2Const, f64x2Mul, get, I32, i32, moduleBytes, set, simd, tee, V128, v128Load, v128Store, WasmModule, type WasmMemory } from './wasm-assembly';
+import { f64x2Add, f64x2Const, f64x2Mul, f64x2Sub, get, I32, i32, moduleBytes, set, simd, tee, V128, v128Load, v128Store, WasmModule, type WasmMemory } from './wasm-assembly';
 
 const add = f64x2Add;
-const sub = simd(0xf1);
+const sub = f64x2Sub;
 const mul = f64x2Mul;
 const div = simd(0xf3);
 const abs = simd(0xec);

@@ -16,6 +16,7 @@ export const i32 = (n: number) => [0x41, ...sleb(n)];
 /** A SIMD instruction (prefix 0xfd, then the opcode as LEB128). */
 export const simd = (op: number) => [0xfd, ...(op < 0x80 ? [op] : [(op & 0x7f) | 0x80, op >> 7])];
 export const f64x2Add = simd(0xf0);
+export const f64x2Sub = simd(0xf1);
 export const f64x2Mul = simd(0xf2);
 export const zeroV128 = [...simd(0x0c), ...new Array<number>(16).fill(0)];
 /** v128.load / v128.store at address + offset (alignment hint 2^4). */

@@ -108,9 +108,7 @@ export class HistogramRange {
     for (const n of nodes) {
       if (n.sibling < 0) continue;
       const slot = this.previous.get(n.parent) as number;
-      const parent = memory.view(slot);
-      const sibling = memory.view(this.current.get(n.sibling) as number);
-      for (let i = 0; i < parent.length; i++) parent[i] -= sibling[i];
+      memory.subtract(slot, this.current.get(n.sibling) as number);
       this.previous.delete(n.parent);
       this.current.set(n.node, slot);
     }

@@ -7,7 +7,7 @@
  * packed gradients are exact integers (see HistogramData), so the order of additions cannot
  * change a sum: the histograms are the ones the JavaScript loop builds, bit for bit.
  */
-import { F64, get, I32, i32, leb, moduleBytes, set, tee, WasmModule, type WasmMemory } from '../wasm-assembly';
+import { F64, f64x2Sub, get, I32, i32, leb, moduleBytes, set, tee, v128Load, v128Store, WasmModule, type WasmMemory } from '../wasm-assembly';
 
 const i32Load = (offset: number) => [0x28, 0x02, ...leb(offset)];
 const f64Load = (offset: number) => [0x2b, 0x03, ...leb(offset)];
@@ -132,11 +132,29 @@ const partitionBody = [
   0x0b, // end function
 ];
 
+// subtract — params: 0 target, 1 source, 2 bytes (a multiple of 16); target[i] -= source[i] over
+// float64s, two at a time. The sums are exact integers, so the result is the JavaScript loop's.
+// locals: 3 end
+const [S_TARGET, S_SOURCE, S_BYTES, S_END] = [0, 1, 2, 3];
+const subtractBody = [
+  ...get(S_TARGET), ...get(S_BYTES), ADD, ...set(S_END),
+  0x02, 0x40, // block
+  0x03, 0x40, //   loop
+  ...get(S_TARGET), ...get(S_END), GE_U, 0x0d, 0x01, // if target >= end: break
+  ...get(S_TARGET), ...get(S_TARGET), ...v128Load(), ...get(S_SOURCE), ...v128Load(), ...f64x2Sub, ...v128Store(),
+  ...get(S_TARGET), ...i32(16), ADD, ...set(S_TARGET),
+  ...get(S_SOURCE), ...i32(16), ADD, ...set(S_SOURCE),
+  0x0c, 0x00, // continue
+  0x0b, 0x0b, // end loop, end block
+  0x0b, // end function
+];
+
 const MODULE = new WasmModule(
   moduleBytes({ params: 7, results: [] }, [
     { name: 'build', locals, body: buildBody(1) },
     { name: 'buildCopies', locals, body: buildBody(COPIES) },
     { name: 'partition', locals: [0x01, 6, I32], body: partitionBody, signature: { params: 5, results: [I32] } },
+    { name: 'subtract', locals: [0x01, 1, I32], body: subtractBody, signature: { params: 3, results: [] } },
   ]),
 );
 
@@ -157,6 +175,7 @@ export class HistogramMemory {
   /** Words [from, to) built together; bins 256: one copy per bin, else copies of the first `bins` bins. */
   private runs: Array<{ from: number; to: number; bins: number }>;
   private readonly partitionRun: (order: number, count: number, column: number, bin: number, scratch: number) => number;
+  private readonly subtractRun: (target: number, source: number, bytes: number) => void;
   private readonly columnsAt: number;
   private readonly scratchAt: number;
   private readonly rowBytes: number;
@@ -182,6 +201,7 @@ export class HistogramMemory {
     this.build = exports.build as HistogramMemory['build'];
     this.buildCopies = exports.buildCopies as HistogramMemory['build'];
     this.partitionRun = exports.partition as HistogramMemory['partitionRun'];
+    this.subtractRun = exports.subtract as HistogramMemory['subtractRun'];
     this.rowBytes = 4 * words;
     this.size = words * 4 * 256;
     this.columnsAt = align(rows * this.rowBytes);
@@ -260,6 +280,11 @@ export class HistogramMemory {
 
   release(slot: number): void {
     this.free.push(slot);
+  }
+
+  /** Slot `target`'s histogram minus slot `source`'s, in place (a parent's minus a child's gives the sibling's). */
+  subtract(target: number, source: number): void {
+    this.subtractRun(this.slotsAt + target * this.size * 8, this.slotsAt + source * this.size * 8, this.size * 8);
   }
 
   view(slot: number): Float64Array {

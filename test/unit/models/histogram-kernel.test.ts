@@ -87,6 +87,23 @@ describe('gradient histograms in wasm', () => {
     expect(again).toBe(built[7][0]);
     expect(memory.view(again).every((v) => v === 0)).toBe(true);
   });
+
+  it("subtracts a child's histogram from its parent's to the sibling's, bit for bit, touching no other slot", () => {
+    const memory = new HistogramMemory(rows, 3, 1);
+    memory.loadBins(words, rowWords, 1);
+    memory.loadPacked(packed);
+    const order = Int32Array.from({ length: rows }, (_, r) => r);
+    const parent = memory.allocate();
+    const child = memory.allocate();
+    const other = memory.allocate();
+    memory.add(order, 0, rows, parent);
+    memory.add(order, 0, 611, child);
+    memory.add(order, 100, 200, other);
+    memory.subtract(parent, child);
+    expect(Array.from(memory.view(parent))).toEqual(Array.from(reference(order, 611, rows, 1, 3)));
+    expect(Array.from(memory.view(child))).toEqual(Array.from(reference(order, 0, 611, 1, 3)));
+    expect(Array.from(memory.view(other))).toEqual(Array.from(reference(order, 100, 200, 1, 3)));
+  });
 });
 
 describe('partitions in wasm', () => {
