@@ -17,6 +17,15 @@ const ARGS = 5;
 /** The operation that ends serveRequests. */
 export const STOP = 0;
 
+/**
+ * How long both sides spin before sleeping. A wake-up from Atomics.wait took 50-300 µs on the
+ * 2-core VMs measured (the idle vCPU must be woken), as much as a short request's work: a network's
+ * 200k-row fit on 2 threads took 3.37 s sleeping at once and 2.67 s spinning up to 0.2 ms first
+ * (50 µs to 1 ms alike); a 200k-row boosting fit 2.27 against 2.22 s mean in 8 alternating runs
+ * (1 ms: 2.29 s, the spinning then competes with the work).
+ */
+export const HANDOVER_SPIN_MS = 0.2;
+
 // Atomics.waitAsync is in Node 16+ (V8), but not in TypeScript's ES2022 library.
 interface AtomicsWaitAsync {
   waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<'ok' | 'timed-out'> | 'not-equal' | 'timed-out' };

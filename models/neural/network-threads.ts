@@ -7,20 +7,13 @@
  * served thread (lib/threads/served-thread.ts), as the boosting histograms' levels are.
  */
 import { sharedFloat32 } from '../../lib/threads/shared-memory';
-import { channelArgs, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
+import { channelArgs, HANDOVER_SPIN_MS, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
 import type { Architecture } from './network';
 import { partGradients, type Minibatch, type TrainingData } from './network';
 import { NetworkKernel } from './network-kernel';
 
 const STEP = 1;
 const [START, N, FIRST, LAST] = [0, 1, 2, 3];
-/**
- * A part takes ~0.1 ms, and a wake-up from Atomics.wait cost about as much on the 2-core VMs
- * measured: 200k rows on 2 threads took 3.37 s sleeping at once, 2.67 s spinning up to 0.2 ms
- * first (50 µs to 1 ms alike), against 3.04 s on one thread.
- */
-const SPIN_MS = 0.2;
-
 /** What a serving thread reads and writes; every array is in shared memory. */
 export interface NetworkPartsJob {
   architecture: Architecture;
@@ -73,7 +66,8 @@ export function serveNetworkParts(job: NetworkPartsJob): void {
         kernel.exportGradients(job.gradients.subarray(k * size, (k + 1) * size));
       }
     },
-    SPIN_MS,
+    // A part takes ~0.1 ms, about what a wake-up costs: both sides spin first (one thread took 3.04 s).
+    HANDOVER_SPIN_MS,
   );
 }
 
@@ -88,7 +82,7 @@ export class RemoteParts {
     readonly last: number,
   ) {
     this.job = { ...shared, channel: servedChannel(4) };
-    this.thread = new ServedThread(this.job.channel, "network's batch parts", SPIN_MS);
+    this.thread = new ServedThread(this.job.channel, "network's batch parts", HANDOVER_SPIN_MS);
   }
 
   untilServing(timeoutMs: number): Promise<void> {
