@@ -16,6 +16,7 @@ import { connectClient } from '../client/temporal-client';
 import { loadConfig } from '../lib/config';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { ensureDevServer, stopDevServer } from '../platform/dev-server';
+import { withHugePages } from '../platform/process-tuning';
 import { trainingPipeline, type TrainingPipelineResult } from '../workflows';
 
 const opts = z
@@ -33,7 +34,8 @@ const opts = z
 async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
   fs.writeFileSync(log, '');
   const out = fs.openSync(log, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env, stdio: ['ignore', out, out] });
+  // In the environment the product starts its worker in (run.sh, the image).
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env: withHugePages(env), stdio: ['ignore', out, out] });
   while (!fs.readFileSync(log, 'utf8').includes('worker ready')) {
     if (child.exitCode !== null) throw new Error(`worker exited; see ${log}`);
     await new Promise((r) => setTimeout(r, 100));
