@@ -16,7 +16,5 @@ COPY scripts scripts
 COPY models models
 COPY tsconfig.json ./
 USER node
-# Large arrays on transparent huge pages (why, and what it measured: platform/process-tuning.ts).
-ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 # SIGTERM from `docker stop` reaches node directly and drains the workers within stop_grace_period.
 CMD ["node", "--import", "tsx", "workers/main.ts"]

@@ -4,12 +4,13 @@
  *
  * glibc is asked to back the memory it maps for large allocations (typed arrays' stores, numpy's
  * arrays) with transparent huge pages, so first touching fresh memory faults once per 2 MiB
- * instead of once per 4 KiB. A fault cost ~11 µs per 4 KiB page on the 2-core VMs measured:
- * computing the default feature set over the S&P 500 universe faulted 61,000 times (~0.7 s of its
- * 1.5 s) and took 1.07-1.32 s with huge pages against 1.49-1.84 s without; pandas' reference
- * gained as much (2.8-2.9 -> 2.2 s), which is why the benchmarks give it the same environment.
- * Where transparent huge pages are off ("never") or glibc is older than 2.35 the tunable does
- * nothing. An operator's own glibc.malloc.hugetlb setting stands.
+ * instead of once per 4 KiB: a fault cost ~11 µs per 4 KiB page on the 2-core VMs measured, and
+ * computing the default feature set over the universe faulted 61,000 times (measured effect, and
+ * pandas' equal gain, which is why the benchmarks give the references the same environment:
+ * docs/results.md, the feature-set row). Where transparent huge pages are off ("never") or glibc
+ * is older than 2.35 the tunable does nothing. An operator's own glibc.malloc.hugetlb setting
+ * stands. The same value is set, outside TypeScript, by the npm script "worker" (only when
+ * GLIBC_TUNABLES is unset) and by docker-compose.yml's worker.
  */
 const TUNABLE = 'glibc.malloc.hugetlb';
 

@@ -3,8 +3,8 @@
  * many times a second (boosting's histogram levels and row steps, a network's minibatch parts),
  * where a message per request would cost more than the work. The requesting thread writes its
  * operands into shared arrays and `args`, then an operation; the served thread runs it and marks
- * it done, or stores the error's text. Both sides sleep in Atomics.wait, optionally after a short
- * spin; the requester gives up after a minute rather than hang a training forever.
+ * it done, or stores the error's text. Both sides sleep in Atomics.wait after a short spin
+ * (HANDOVER_SPIN_MS); the requester gives up after a minute rather than hang a training forever.
  */
 import { sharedBytes, sharedInt32 } from './shared-memory';
 
@@ -21,8 +21,8 @@ export const STOP = 0;
  * How long both sides spin before sleeping. A wake-up from Atomics.wait took 50-300 µs on the
  * 2-core VMs measured (the idle vCPU must be woken), as much as a short request's work: a network's
  * 200k-row fit on 2 threads took 3.37 s sleeping at once and 2.67 s spinning up to 0.2 ms first
- * (50 µs to 1 ms alike); a 200k-row boosting fit 2.27 against 2.22 s mean in 8 alternating runs
- * (1 ms: 2.29 s, the spinning then competes with the work).
+ * (50 µs to 1 ms alike; one thread took 3.04 s); a 200k-row boosting fit 2.27 against 2.22 s mean
+ * in 8 alternating runs, 7 of them faster (1 ms: 2.29 s).
  */
 export const HANDOVER_SPIN_MS = 0.2;
 
@@ -56,7 +56,7 @@ function spinWhile(control: Int32Array, at: number, value: number, spinMs: numbe
 }
 
 /** The pool thread's side: runs `handle(op)` for each request until the STOP operation. */
-export function serveRequests(channel: ServedChannel, handle: (op: number) => void, spinMs = 0): void {
+export function serveRequests(channel: ServedChannel, handle: (op: number) => void, spinMs = HANDOVER_SPIN_MS): void {
   const { control, error } = channel;
   let seen = 0;
   Atomics.store(control, READY, 1);
@@ -88,7 +88,7 @@ export class ServedThread {
   constructor(
     readonly channel: ServedChannel,
     private readonly what: string,
-    private readonly spinMs = 0,
+    private readonly spinMs = HANDOVER_SPIN_MS,
   ) {
     this.args = channelArgs(channel);
   }

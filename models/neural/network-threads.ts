@@ -7,7 +7,7 @@
  * served thread (lib/threads/served-thread.ts), as the boosting histograms' levels are.
  */
 import { sharedFloat32 } from '../../lib/threads/shared-memory';
-import { channelArgs, HANDOVER_SPIN_MS, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
+import { channelArgs, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
 import type { Architecture } from './network';
 import { partGradients, type Minibatch, type TrainingData } from './network';
 import { NetworkKernel } from './network-kernel';
@@ -55,20 +55,16 @@ export function serveNetworkParts(job: NetworkPartsJob): void {
   const data: TrainingData = { x: job.x, labels: job.labels, trainRows: job.order.length, validationRows: 0 };
   const size = kernel.gradientFloats;
   const args = channelArgs(job.channel);
-  serveRequests(
-    job.channel,
-    () => {
-      kernel.importWeights(job.weights);
-      const batch: Minibatch = { order: job.order, start: args[START], n: args[N], weights: job.rowWeights, masks: job.masks.length > 0 ? job.masks : undefined };
-      for (let k = args[FIRST]; k < args[LAST]; k++) {
-        kernel.clearGradients();
-        partGradients(kernel, data, batch, k);
-        kernel.exportGradients(job.gradients.subarray(k * size, (k + 1) * size));
-      }
-    },
-    // A part takes ~0.1 ms, about what a wake-up costs: both sides spin first (one thread took 3.04 s).
-    HANDOVER_SPIN_MS,
-  );
+  // A part takes ~0.1 ms, about what a wake-up costs: both sides spin first (HANDOVER_SPIN_MS).
+  serveRequests(job.channel, () => {
+    kernel.importWeights(job.weights);
+    const batch: Minibatch = { order: job.order, start: args[START], n: args[N], weights: job.rowWeights, masks: job.masks.length > 0 ? job.masks : undefined };
+    for (let k = args[FIRST]; k < args[LAST]; k++) {
+      kernel.clearGradients();
+      partGradients(kernel, data, batch, k);
+      kernel.exportGradients(job.gradients.subarray(k * size, (k + 1) * size));
+    }
+  });
 }
 
 /** The training thread's handle on one serving thread, which takes parts [first, last) of every batch. */
@@ -82,7 +78,7 @@ export class RemoteParts {
     readonly last: number,
   ) {
     this.job = { ...shared, channel: servedChannel(4) };
-    this.thread = new ServedThread(this.job.channel, "network's batch parts", HANDOVER_SPIN_MS);
+    this.thread = new ServedThread(this.job.channel, "network's batch parts");
   }
 
   untilServing(timeoutMs: number): Promise<void> {

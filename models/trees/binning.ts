@@ -86,7 +86,7 @@ function fastBinOf(b: FastBinner, v: number): number {
 
 /** Rows used to place the quantile edges (evenly spaced); like scikit-learn's subsample. */
 const EDGE_SAMPLE_ROWS = 50_000;
-/** Features gathered per pass over the sampled rows: eight float64s, one 64-byte cache line of a row. */
+/** Features gathered per pass over the sampled rows: eight adjacent float64s of a row (one or two cache lines). */
 const GATHER_BLOCK = 8;
 
 /** Bin edges of every feature, from the training rows. */

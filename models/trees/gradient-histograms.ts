@@ -5,7 +5,7 @@
  * and every feature's histogram is summed in the same order whatever the thread count.
  */
 import { sharedFloat64, sharedInt32 } from '../../lib/threads/shared-memory';
-import { channelArgs, HANDOVER_SPIN_MS, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
+import { channelArgs, serveRequests, servedChannel, ServedThread, type ServedChannel } from '../../lib/threads/served-thread';
 import { addLeafValue, quantiseRows, rowGradients, type RowState } from './gradient-rows';
 import { HistogramMemory } from './histogram-kernel';
 
@@ -243,14 +243,14 @@ export function serveHistogramRange(shared: SharedRange): void {
       }
       range.level(nodes).forEach((s, i) => shared.splits.set([s.gain, s.feature, s.bin, s.gl, s.hl], i * SPLIT_FLOATS));
     }
-  }, HANDOVER_SPIN_MS);
+  });
 }
 
 /** The grower's handle on a served range; `level` is split in two so both threads work at once. */
 export class RemoteHistogramRange {
   private readonly thread: ServedThread;
   constructor(private readonly shared: SharedRange) {
-    this.thread = new ServedThread(shared.channel, 'histogram range', HANDOVER_SPIN_MS);
+    this.thread = new ServedThread(shared.channel, 'histogram range');
   }
 
   /** Resolves when the pool thread runs the serving task. */
