@@ -97,8 +97,8 @@ async function main(): Promise<void> {
   await store.close();
 
   const ours = runChild(['--phase', 'compute', '--db', db, '--threads', String(opts.threads)]);
-  // pandas as it usually runs and in our processes' environment (huge pages made it ~20% faster
-  // here too); the ratios are against the faster of the two.
+  // pandas as it usually runs and in our worker's environment (huge pages speed it up too); the
+  // ratios are against the faster of the two, so they never flatter us.
   const runPandas = (env: NodeJS.ProcessEnv) => {
     const py = spawnSync(opts.python, [path.join(__dirname, 'reference', 'features_pandas.py'), opts.data], { encoding: 'utf8', env });
     if (py.status !== 0) throw new Error(`pandas reference failed (is python3-pandas installed for ${opts.python}?):\n${py.stderr}`);

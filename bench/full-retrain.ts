@@ -34,7 +34,7 @@ const opts = z
 async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
   fs.writeFileSync(log, '');
   const out = fs.openSync(log, 'a');
-  // In the environment the product starts its worker in (run.sh, the image).
+  // In the environment the product starts its worker in (run.sh, npm run worker, docker-compose's worker).
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env: withHugePages(env), stdio: ['ignore', out, out] });
   while (!fs.readFileSync(log, 'utf8').includes('worker ready')) {
     if (child.exitCode !== null) throw new Error(`worker exited; see ${log}`);
