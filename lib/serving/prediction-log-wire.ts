@@ -13,8 +13,8 @@ export interface LogThreadData {
 }
 /**
  * rows: the batch as one JSON text, an array of rows, each an array of LOG_THREAD_COLUMNS' values
- * (prediction-log.ts queues them so). One string is cloned to the thread as one copy; an array of
- * 500 strings took ~1 ms of the event loop to clone, and named parameters bind slower than positions.
+ * (prediction-log.ts queues them so). One string is cloned to the thread as one copy (an array of
+ * 500 strings took ~1 ms of the event loop to clone), and the thread hands it to SQLite as it is.
  */
 export type LogThreadRequest = { id: number; rows: string } | { id: number; close: true };
 export type LogThreadRow = Array<PredictionLogTable[(typeof LOG_THREAD_COLUMNS)[number]]>;

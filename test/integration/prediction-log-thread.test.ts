@@ -88,6 +88,11 @@ describe('prediction log writer on a SQLite file (worker thread)', () => {
       entry(4, { model: 'm-4', version: 7, variant: 'canary', id: 'req-4:canary', symbol: 'MSFT', routingKey: 'key-4', asOf: '2026-01-05', probability: 0.25, predictedClass: 0, latencyUs: 3, error: 'e-4', createdAt: '2026-01-05T15:00:00.000Z' }),
       entry(2, { served: false, variant: 'shadow', id: 'req-x:shadow', probability: null, predictedClass: null, error: 'model failed: "quoted" \u00e9', latencyUs: 12.6 }),
       entry(3, { latencyUs: 1e12, probability: 0 }),
+      // numbers SQLite reads from the batch's JSON text must be the doubles sent, strings their characters
+      entry(5, { probability: 1 / 3, error: 'line 1\nline 2\t\\ back \u2028 \ud83d\ude00 \u0000 end' }),
+      entry(6, { probability: 0.1 + 0.2, version: 2147483647 }),
+      entry(7, { probability: 1, predictedClass: 1 }),
+      entry(8, { probability: 5e-324 }),
     ];
     writer = new PredictionLogWriter(t.store);
     writer.append(variety);
@@ -108,6 +113,13 @@ describe('prediction log writer on a SQLite file (worker thread)', () => {
       });
       expect(threaded[2]).toMatchObject({ served: 0, probability: null, predicted_class: null, latency_us: 13, error: 'model failed: "quoted" \u00e9' });
       expect(threaded[3].latency_us).toBe(2147483647);
+      expect(threaded.slice(4).map((r) => [r.probability, r.error])).toEqual([
+        [1 / 3, 'line 1\nline 2\t\\ back \u2028 \ud83d\ude00 \u0000 end'],
+        [0.1 + 0.2, null],
+        [1, null],
+        [5e-324, null],
+      ]);
+      expect(threaded[5].version).toBe(2147483647);
     } finally {
       await other.drop();
     }
