@@ -33,7 +33,7 @@ export interface DashboardDeps {
    * token cannot be guessed through the login form or the cookie either: `check` refuses an address
    * already over it, `failed` counts one more failure; both throw a 429 ApiError when over.
    */
-  authFailures?: { check(request: FastifyRequest): Promise<void>; failed(request: FastifyRequest): Promise<void> };
+  authFailures?: { check(request: FastifyRequest): Promise<void> | undefined; failed(request: FastifyRequest): Promise<void> };
 }
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -89,6 +89,12 @@ const MAX_ECHO = 100;
 /** Longest path parameter (symbols and model names are far shorter). */
 const MAX_PARAM_LENGTH = 100;
 const RATE_WINDOW_MS = 60_000;
+/**
+ * Addresses remembered as having failed authentication within the window (oldest forgotten first),
+ * well above the rate limiter's own store (5,000 keys): a spray from more addresses than this is
+ * already beyond what the limiter remembers.
+ */
+const MAX_TRACKED_FAILING_ADDRESSES = 100_000;
 
 /**
  * Errors Node's HTTP parser raises before Fastify sees a request (oversized headers or URL, a
@@ -242,15 +248,42 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     throw new ApiError(429, 'rate_limited', `too many ${what} (limit ${state.max} per ${state.timeWindow / 1000} s); retry after ${retryAfter} s`, { 'retry-after': String(retryAfter) });
   };
 
+  // Failed authentications per address. The limiter is asked before a token is looked at only for
+  // an address that failed within the window: for any other its count is 0 (a window starts at its
+  // first failure), so the answer is known without the limiter's asynchronous call on every request.
+  const lastFailureAt = new Map<string, number>();
+  const authFailures = {
+    /** Undefined (nothing to wait for) unless the address failed within the window. */
+    check: (request: FastifyRequest): Promise<void> | undefined => {
+      if (lastFailureAt.size === 0) return undefined;
+      const at = lastFailureAt.get(request.ip);
+      if (at === undefined) return undefined;
+      if (Date.now() - at < RATE_WINDOW_MS) return enforce(limiter.authFailures, request, 'failed authentications from this address', false);
+      lastFailureAt.delete(request.ip);
+      return undefined;
+    },
+    failed: (request: FastifyRequest): Promise<void> => {
+      const now = Date.now();
+      lastFailureAt.delete(request.ip); // re-inserted last: the map stays in order of last failure
+      lastFailureAt.set(request.ip, now);
+      for (const [address, at] of lastFailureAt) {
+        if (now - at < RATE_WINDOW_MS && lastFailureAt.size <= MAX_TRACKED_FAILING_ADDRESSES) break;
+        lastFailureAt.delete(address);
+      }
+      return enforce(limiter.authFailures, request, 'failed authentications from this address');
+    },
+  };
+
   app.addHook('onRequest', async (request) => {
     const { scope, predictionLimits } = request.routeOptions.config;
     if (!scope) return;
     // An address that keeps failing authentication is refused before its token is even looked at.
-    await enforce(limiter.authFailures, request, 'failed authentications from this address', false);
+    const lockedOut = authFailures.check(request);
+    if (lockedOut) await lockedOut;
     try {
-      request.caller = verifier.authorize(request.headers.authorization, scope);
+      request.caller = verifier.authorize(request.headers.authorization, scope, request.raw.socket);
     } catch (error) {
-      if (error instanceof ApiError && error.statusCode === 401) await enforce(limiter.authFailures, request, 'failed authentications from this address');
+      if (error instanceof ApiError && error.statusCode === 401) await authFailures.failed(request);
       throw error;
     }
     if (predictionLimits) {
@@ -392,10 +425,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     store: deps.store,
     artifacts: deps.artifacts,
     verifier,
-    authFailures: {
-      check: (request) => enforce(limiter.authFailures, request, 'failed authentications from this address', false),
-      failed: (request) => enforce(limiter.authFailures, request, 'failed authentications from this address'),
-    },
+    authFailures,
   });
 
   return app;

@@ -91,6 +91,25 @@ describe('prediction API edge: rate limits and one error shape', () => {
     expect((await predict(app, ALICE, '10.0.0.2')).statusCode).toBe(200);
   });
 
+  it('lets a locked-out address in again once the window has passed since its failures', async () => {
+    const app = server({ authFailuresPerAddress: 2 });
+    const start = Date.now();
+    const now = jest.spyOn(Date, 'now').mockReturnValue(start);
+    try {
+      for (let i = 0; i < 2; i++) expect((await predict(app, `wrong-token-${i}-0123456789`, '10.0.2.1')).statusCode).toBe(401);
+      expect((await predict(app, ALICE, '10.0.2.1')).statusCode).toBe(429);
+      now.mockReturnValue(start + 59_000);
+      expect((await predict(app, ALICE, '10.0.2.1')).statusCode).toBe(429);
+      now.mockReturnValue(start + 60_001);
+      expect((await predict(app, ALICE, '10.0.2.1')).statusCode).toBe(200);
+      // A new failure starts a new count: one is not yet a lockout.
+      expect((await predict(app, 'wrong-token-y-0123456789', '10.0.2.1')).statusCode).toBe(401);
+      expect((await predict(app, ALICE, '10.0.2.1')).statusCode).toBe(200);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('counts failed dashboard sign-ins and unknown dashboard cookies against the same per-address limit', async () => {
     const app = server({ authFailuresPerAddress: 4 });
     const login = (token: string, remoteAddress = '10.0.1.1') =>
