@@ -21,8 +21,6 @@ export function hasScope(token: ApiToken, scope: ApiScope): boolean {
 
 export class TokenVerifier {
   private readonly known: ReadonlyArray<{ digest: Buffer; token: ApiToken }>;
-  /** The last header each connection had identified (gone with the connection). */
-  private readonly byConnection = new WeakMap<object, { authorization: string; token: ApiToken }>();
 
   constructor(tokens: readonly ApiToken[]) {
     this.known = tokens.map((token) => ({ digest: digest(token.token), token }));
@@ -43,20 +41,12 @@ export class TokenVerifier {
     return found;
   }
 
-  /**
-   * The caller, when its token has `scope`; otherwise the 401 or 403 to answer with. With a
-   * `connection` (the request's socket), a header this connection already presented and had
-   * identified is not hashed again: a keep-alive client sends the same header every time, and the
-   * digest was the largest part of a request's authentication. Only what this connection itself
-   * sent is compared with, so the plain string comparison tells it nothing it did not know.
-   */
-  authorize(authorization: string | undefined, scope: ApiScope, connection?: object): ApiToken {
+  /** The caller, when its token has `scope`; otherwise the 401 or 403 to answer with. */
+  authorize(authorization: string | undefined, scope: ApiScope): ApiToken {
     if (authorization === undefined || authorization === '') {
       throw new ApiError(401, 'unauthorized', 'missing Authorization header; send "Authorization: Bearer <token>" with a token from API_TOKENS', CHALLENGE);
     }
-    const known = connection ? this.byConnection.get(connection) : undefined;
-    const token = known !== undefined && known.authorization === authorization ? known.token : this.identify(authorization);
-    if (token && connection && known?.authorization !== authorization) this.byConnection.set(connection, { authorization, token });
+    const token = this.identify(authorization);
     if (!token) throw new ApiError(401, 'unauthorized', 'invalid token: the Authorization header must be "Bearer <token>" with a token listed in API_TOKENS', CHALLENGE);
     if (!hasScope(token, scope)) {
       throw new ApiError(403, 'forbidden', `token "${token.name}" lacks the "${scope}" scope (it has ${token.scopes.join(', ')}); use a token with ${scope} in API_TOKENS`);

@@ -250,7 +250,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   // Failed authentications per address. The limiter is asked before a token is looked at only for
   // an address that failed within the window: for any other its count is 0 (a window starts at its
-  // first failure), so the answer is known without the limiter's asynchronous call on every request.
+  // first failure and lasts RATE_WINDOW_MS; with exponentialBackoff it could last longer, so that
+  // option would need this changed), so the answer is known without the limiter's asynchronous
+  // call on every request.
   const lastFailureAt = new Map<string, number>();
   const authFailures = {
     /** Undefined (nothing to wait for) unless the address failed within the window. */
@@ -263,6 +265,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       return undefined;
     },
     failed: (request: FastifyRequest): Promise<void> => {
+      if (!limiter.authFailures) return Promise.resolve();
       const now = Date.now();
       lastFailureAt.delete(request.ip); // re-inserted last: the map stays in order of last failure
       lastFailureAt.set(request.ip, now);
@@ -281,7 +284,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const lockedOut = authFailures.check(request);
     if (lockedOut) await lockedOut;
     try {
-      request.caller = verifier.authorize(request.headers.authorization, scope, request.raw.socket);
+      request.caller = verifier.authorize(request.headers.authorization, scope);
     } catch (error) {
       if (error instanceof ApiError && error.statusCode === 401) await authFailures.failed(request);
       throw error;
