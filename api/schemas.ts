@@ -15,7 +15,13 @@ export const modelNameSchema = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a registered model name: lower-case letters, digits, ".", "_" or "-" (at most 64)');
 
 /** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
-export const routingKeySchema = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+export const routingKeySchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  // A lone surrogate (possible in a JSON body) has no UTF-8 form: the prediction log would store invalid text.
+  // (With the u flag a surrogate pair is one code point, so only a lone surrogate matches.)
+  .refine((key) => !/[\uD800-\uDFFF]/u.test(key), 'must be well-formed Unicode (no lone surrogate)');
 
 export const predictionsRequestSchema = z.strictObject({
   model: modelNameSchema.optional().describe('registry model name; defaults to the only served model'),
