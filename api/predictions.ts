@@ -83,8 +83,7 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   if (routed === undefined) return { symbol, reason: 'model_failed', error: `${model}: the routed version is not loaded in this snapshot` };
   let vectors: Array<OnlineFeatureVector | undefined>;
   try {
-    // One feature set (the usual case): no array of promises to wait on.
-    vectors = others.length === 0 ? [await deps.features.read(routed, symbol)] : await Promise.all([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
+    vectors = await Promise.all([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
   } catch (error) {
     return { symbol, reason: 'features_unavailable', error: `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}` };
   }

@@ -257,7 +257,6 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const authFailures = {
     /** Undefined (nothing to wait for) unless the address failed within the window. */
     check: (request: FastifyRequest): Promise<void> | undefined => {
-      if (lastFailureAt.size === 0) return undefined;
       const at = lastFailureAt.get(request.ip);
       if (at === undefined) return undefined;
       if (Date.now() - at < RATE_WINDOW_MS) return enforce(limiter.authFailures, request, 'failed authentications from this address', false);

@@ -21,7 +21,7 @@ import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { PredictionLogTable } from '../store/schema';
 import type { Prediction, RequestPredictions } from './predict';
-import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest, type LogThreadRow } from './prediction-log-wire';
+import { LOG_THREAD_COLUMNS, type LogThreadData, type LogThreadReply, type LogThreadRequest } from './prediction-log-wire';
 
 /** One prediction_log row, camelCase. */
 export interface PredictionLogEntry {
@@ -87,7 +87,7 @@ const MAX_INT32 = 2147483647;
 export function newRequestId(): string {
   return uuidv7(undefined, REQUEST_ID_BYTES).toString('hex');
 }
-/** newRequestId's 16 bytes, written and read within one call (a buffer per id was a cost of every request). */
+/** newRequestId's 16 bytes, written and read within one call: their hex is the id, with no dashes to strip. */
 const REQUEST_ID_BYTES = Buffer.alloc(16);
 
 /** The log rows of one request: its served prediction and every unserved one. */
@@ -150,9 +150,7 @@ function toRow(e: PredictionLogEntry): PredictionLogTable {
 
 /** A row as the log thread takes it: its values in LOG_THREAD_COLUMNS' order, as JSON text (one small string per queued row). */
 function rowText(row: PredictionLogTable): string {
-  const values: LogThreadRow = [];
-  for (let i = 0; i < LOG_THREAD_COLUMNS.length; i++) values.push(row[LOG_THREAD_COLUMNS[i]]);
-  return JSON.stringify(values);
+  return JSON.stringify(LOG_THREAD_COLUMNS.map((column) => row[column]));
 }
 
 const THREAD_SCRIPT = path.join(__dirname, 'prediction-log-thread');
