@@ -74,15 +74,43 @@ function fastBinner(edges: Float64Array): FastBinner {
   return { edges, low, high, scale, first };
 }
 
-/** Exactly binOf's answer. */
-function fastBinOf(b: FastBinner, v: number): number {
-  const last = b.edges.length - 1;
-  if (last < 1) return binOf(b.edges, v);
-  if (!(v > b.low)) return 0; // also NaN
-  if (v > b.high) return last + 1;
-  const c = Math.floor((v - b.low) * b.scale) + 1;
-  return binOf(b.edges, v, b.first[c - 1], Math.min(b.first[c + 2], last) + 1);
+/**
+ * Bins of one feature (column `j` of a row-major matrix with `p` values a row) for rows [r0, r1),
+ * written to out[at + (r - r0) * step] and, when given, column[cat + (r - r0)]. NaN and values at
+ * or below the first edge get bin 0, values above the last edge (+Infinity too) the last bin, as
+ * prediction routes them (`!(v > threshold)` goes left; binOf, for one value, sends +Infinity to
+ * bin 0). One feature at a time over a block of rows, so the loop keeps one binner's fields in
+ * registers: 23 ns a value on 200,000 × 61 S&P 500 rows, where a call per value, feature after
+ * feature within a row, took 33 ns.
+ */
+function binColumn(b: FastBinner, values: Float64Array, p: number, j: number, r0: number, r1: number, out: Uint8Array, at: number, step: number, column: Uint8Array | undefined, cat: number): void {
+  const { edges, low, high, scale, first } = b;
+  const last = edges.length - 1;
+  for (let r = r0, o = at, c = cat; r < r1; r++, o += step, c++) {
+    const v = values[r * p + j];
+    let bin: number;
+    if (last < 1) bin = last === 0 && v > low ? 1 : 0;
+    else if (!(v > low)) bin = 0;
+    else if (v > high) bin = last + 1;
+    else {
+      const cell = Math.floor((v - low) * scale) + 1;
+      let lo = first[cell - 1];
+      let hi = first[cell + 2];
+      hi = (hi < last ? hi : last) + 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (v <= edges[mid]) hi = mid;
+        else lo = mid + 1;
+      }
+      bin = lo;
+    }
+    out[o] = bin;
+    if (column) column[c] = bin;
+  }
 }
+
+/** Rows binned per pass over the features (256 to 4,096 measured the same). */
+const BIN_BLOCK_ROWS = 1024;
 
 /** Rows used to place the quantile edges (evenly spaced); like scikit-learn's subsample. */
 const EDGE_SAMPLE_ROWS = 50_000;
@@ -122,12 +150,9 @@ export function featureRangeEdges(values: Float64Array, rows: number, p: number,
 export function binFeatureRange(values: Float64Array, rows: number, p: number, from: number, to: number, maxBins: number, stride: number, rowMajor: Uint8Array, columnMajor: Uint8Array): Float64Array[] {
   const edges = featureRangeEdges(values, rows, p, from, to, maxBins);
   const binners = edges.map(fastBinner);
-  for (let r = 0; r < rows; r++) {
-    for (let j = from; j < to; j++) {
-      const b = fastBinOf(binners[j - from], values[r * p + j]);
-      rowMajor[r * stride + j] = b;
-      columnMajor[j * rows + r] = b;
-    }
+  for (let r0 = 0; r0 < rows; r0 += BIN_BLOCK_ROWS) {
+    const r1 = Math.min(rows, r0 + BIN_BLOCK_ROWS);
+    for (let j = from; j < to; j++) binColumn(binners[j - from], values, p, j, r0, r1, rowMajor, r0 * stride + j, stride, columnMajor, j * rows + r0);
   }
   return edges;
 }
@@ -148,6 +173,9 @@ export function binMatrix(x: FeatureMatrix, maxBins = 255): BinnedMatrix {
 export function binRows(x: FeatureMatrix, edges: readonly Float64Array[], stride = edges.length, into: Uint8Array = new Uint8Array(stride * x.rows)): Uint8Array {
   const p = x.featureNames.length;
   const binners = edges.map(fastBinner);
-  for (let r = 0; r < x.rows; r++) for (let j = 0; j < p; j++) into[r * stride + j] = fastBinOf(binners[j], x.values[r * p + j]);
+  for (let r0 = 0; r0 < x.rows; r0 += BIN_BLOCK_ROWS) {
+    const r1 = Math.min(x.rows, r0 + BIN_BLOCK_ROWS);
+    for (let j = 0; j < p; j++) binColumn(binners[j], x.values, p, j, r0, r1, into, r0 * stride + j, stride, undefined, 0);
+  }
   return into;
 }

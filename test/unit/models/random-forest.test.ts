@@ -1,5 +1,5 @@
 import { encodeArtifact, decodeArtifact } from '../../../models/artifact';
-import { binEdges, binMatrix, binOf, featureRangeEdges } from '../../../models/trees/binning';
+import { binEdges, binFeatureRange, binMatrix, binOf, binRows, featureRangeEdges } from '../../../models/trees/binning';
 import { buildTrees, randomForest } from '../../../models/trees/random-forest';
 import { accuracy, noise, separable } from '../../helpers/datasets';
 
@@ -36,6 +36,43 @@ describe('histogram binning', () => {
     for (const [from, to] of [[0, p], [3, 13], [13, 19], [8, 9]]) {
       const edges = featureRangeEdges(values, rows, p, from, to, 255);
       expect(edges.map((e) => Array.from(e))).toEqual(Array.from({ length: to - from }, (_, k) => Array.from(binEdges(column(from + k), 255))));
+    }
+  });
+
+  it('bins every value as prediction routes it: NaN and values at or below the first edge to 0, +Infinity past the last edge', () => {
+    // 2,500 rows (blocks of rows end mid-matrix); features with no edge, one, two, 255 and a heavy tail.
+    const rows = 2_500;
+    let state = 11;
+    const next = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const special = [NaN, Infinity, -Infinity];
+    const columns = [
+      () => 4,
+      () => (next() < 0.5 ? 0 : 1),
+      () => Math.floor(next() * 3),
+      () => next(),
+      () => Math.exp(12 * next()) * (next() < 0.5 ? -1 : 1),
+    ];
+    const p = columns.length;
+    const values = new Float64Array(rows * p);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) values[r * p + j] = r % 97 === 0 ? special[(r / 97 + j) % 3] : columns[j]();
+    const x = { values, rows, featureNames: columns.map((_, j) => `f${j}`) };
+    const edges = featureRangeEdges(values, rows, p, 0, p, 255);
+    expect(edges.map((e) => e.length)).toEqual([0, 1, 2, 254, 254]);
+    // Prediction goes left when !(v > threshold): the bin is the count of edges below the value.
+    const expected = (j: number, v: number) => (Number.isNaN(v) ? 0 : edges[j].filter((e) => v > e).length);
+    const stride = 8;
+    const rowMajor = new Uint8Array(rows * stride);
+    const columnMajor = new Uint8Array(rows * p);
+    binFeatureRange(values, rows, p, 0, 2, 255, stride, rowMajor, columnMajor);
+    binFeatureRange(values, rows, p, 2, p, 255, stride, rowMajor, columnMajor);
+    const again = binRows(x, edges, stride);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < p; j++) {
+        const want = expected(j, values[r * p + j]);
+        if (rowMajor[r * stride + j] !== want || columnMajor[j * rows + r] !== want || again[r * stride + j] !== want) {
+          throw new Error(`row ${r} feature ${j} (${values[r * p + j]}): ${rowMajor[r * stride + j]} / ${columnMajor[j * rows + r]} / ${again[r * stride + j]}, expected ${want}`);
+        }
+      }
     }
   });
 
