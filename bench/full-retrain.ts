@@ -16,7 +16,6 @@ import { connectClient } from '../client/temporal-client';
 import { loadConfig } from '../lib/config';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { ensureDevServer, stopDevServer } from '../platform/dev-server';
-import { withHugePages } from '../platform/process-tuning';
 import { trainingPipeline, type TrainingPipelineResult } from '../workflows';
 
 const opts = z
@@ -34,8 +33,7 @@ const opts = z
 async function startWorker(env: NodeJS.ProcessEnv, log: string): Promise<ChildProcess> {
   fs.writeFileSync(log, '');
   const out = fs.openSync(log, 'a');
-  // In the environment the product starts its worker in (run.sh, npm run worker, docker-compose's worker).
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env: withHugePages(env), stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../workers/main.ts')], { env, stdio: ['ignore', out, out] });
   while (!fs.readFileSync(log, 'utf8').includes('worker ready')) {
     if (child.exitCode !== null) throw new Error(`worker exited; see ${log}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -25,7 +25,6 @@ import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
 import { headerValues } from '../models/svm/decision-function';
 import { classificationReportOf } from '../lib/validation/metrics';
 import type { FeatureMatrix } from '../models/model';
-import { withHugePages } from '../platform/process-tuning';
 import { peakRssMiB } from './peak-memory';
 import { sharedFloat64 } from '../lib/threads/shared-memory';
 import { sharedPool } from '../lib/threads/task-pool';
@@ -180,8 +179,8 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
 }
 
 function runJson(command: string, args: string[], what: string): Result {
-  // Both sides in the environment the product's worker runs in (platform/process-tuning.ts).
-  const r = spawnSync(command, args, { encoding: 'utf8', cwd: path.resolve(__dirname, '..'), maxBuffer: 64 * 1024 * 1024, env: withHugePages(process.env) });
+  // Both sides in this process's environment (GLIBC_TUNABLES included: platform/process-tuning.ts).
+  const r = spawnSync(command, args, { encoding: 'utf8', cwd: path.resolve(__dirname, '..'), maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`${what} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Result;
 }

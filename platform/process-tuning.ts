@@ -1,16 +1,16 @@
 /**
- * The environment of processes that compute over large arrays: the worker (features, training)
- * and the benchmarks' measured children, ours and the references alike.
+ * glibc's huge-page tunable for processes that compute over large arrays (the worker: features,
+ * training). Opt-in: nothing the product starts sets it; an operator sets
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1, and the worker's ready line says whether it was asked.
  *
- * glibc is asked to back the memory it maps for large allocations (typed arrays' stores, numpy's
- * arrays) with transparent huge pages, so first touching fresh memory faults once per 2 MiB
- * instead of once per 4 KiB: a fault cost ~11 µs per 4 KiB page on the 2-core VMs measured, and
- * computing the default feature set over the universe faulted 61,000 times (measured effect, and
- * pandas' equal gain, which is why the benchmarks give the references the same environment:
- * docs/results.md, the feature-set row). Where transparent huge pages are off ("never") or glibc
- * is older than 2.35 the tunable does nothing. An operator's own glibc.malloc.hugetlb setting
- * stands. The same value is set, outside TypeScript, by the npm script "worker" (only when
- * GLIBC_TUNABLES is unset) and by docker-compose.yml's worker.
+ * glibc then backs the memory it maps for large allocations (typed arrays' stores, numpy's arrays)
+ * with transparent huge pages: fewer page faults, but each one zeroes 2 MiB. Which wins depends on
+ * the machine (docs/benchmarks.md#huge-pages): on one 2-core VM (3 December 2026) a 4 KiB fault
+ * cost ~11 µs and the default feature set computed ~25% faster with it; on another (4 December) a
+ * fault cost ~2 µs, freed 2 MiB blocks went back to the host, and the same computation was 20-40%
+ * slower with it, pandas 40-70% slower. A full retrain showed no difference on either, so the
+ * default is glibc's own. Where transparent huge pages are off ("never") or glibc is older than
+ * 2.35 the tunable does nothing.
  */
 const TUNABLE = 'glibc.malloc.hugetlb';
 

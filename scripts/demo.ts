@@ -18,7 +18,6 @@ import type { ImportRequestInput } from '../lib/ingest/import-request';
 import { loadConfig, type AppConfig } from '../lib/config';
 import { writeSyntheticMarket } from '../lib/market-data/synthetic';
 import { ensureDevServer } from '../platform/dev-server';
-import { withHugePages } from '../platform/process-tuning';
 
 const REPO = path.resolve(__dirname, '..');
 
@@ -43,7 +42,6 @@ async function ensureWorker(config: AppConfig): Promise<string> {
     cwd: REPO,
     detached: true,
     stdio: ['ignore', out, out],
-    env: withHugePages(process.env),
   });
   child.unref();
   fs.closeSync(out);

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
         `store ${store.description}; cache ${cache.kind}; artifacts ${openArtifactStore(config.artifacts).description}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
         `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}; ` +
-        `huge pages ${hugePagesAsked() ? 'asked' : 'not asked (start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1; see platform/process-tuning.ts)'}`,
+        `huge pages ${hugePagesAsked() ? 'asked (GLIBC_TUNABLES)' : 'not asked (opt-in: platform/process-tuning.ts)'}`,
     );
     await runPipelineWorkers(workers);
   } finally {
