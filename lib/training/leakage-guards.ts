@@ -123,11 +123,21 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
   const labelsOf = (subset: Int32Array) => Int32Array.from(subset, (r) => ds.labels[r]);
   const allLabels = labelsOf(rows);
   function scanFeature(feature: string, c: number): { feature: string; auc: number; lower: number } {
-    const defined = rows.filter((r) => !Number.isNaN(values[r * p + c]));
-    if (defined.length === 0) return { feature, auc: NaN, lower: NaN };
-    const complete = defined.length === rows.length;
-    const clusters = complete ? all : ([dayBlockClusters(Int32Array.from(defined, (r) => ds.start[r]), blockDays).cluster, Int32Array.from(defined, (r) => ds.symbol[r])] as const);
-    const e = clusteredAuc(Float64Array.from(defined, (r) => values[r * p + c]), complete ? allLabels : labelsOf(defined), clusters);
+    // Loops, not typed-array filter/from with a callback (~100-200 ns a row in V8).
+    const x = new Float64Array(rows.length);
+    const defined = new Int32Array(rows.length);
+    let count = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const v = values[rows[i] * p + c];
+      if (Number.isNaN(v)) continue;
+      x[count] = v;
+      defined[count++] = rows[i];
+    }
+    if (count === 0) return { feature, auc: NaN, lower: NaN };
+    const complete = count === rows.length;
+    const kept = defined.subarray(0, count);
+    const clusters = complete ? all : ([dayBlockClusters(Int32Array.from(kept, (r) => ds.start[r]), blockDays).cluster, Int32Array.from(kept, (r) => ds.symbol[r])] as const);
+    const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters);
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };
   }

@@ -126,6 +126,26 @@ describe('inference with correlated rows', () => {
     expect(naiveCovered / runs).toBeLessThan(0.6);
   });
 
+  it('counts every positive-negative pair, ties (-0 and 0 among them) as half, whatever order the rows come in', () => {
+    const random = rng(17);
+    const n = 3001;
+    // Few distinct values, so most pairs tie; -0 beside 0.
+    const score = Float64Array.from({ length: n }, () => [-0, 0, 1, -2.5, 7][Math.floor(random() * 5)]);
+    const labels = Int32Array.from({ length: n }, () => (random() < 0.4 ? 1 : 0));
+    let pairs = 0;
+    let positives = 0;
+    for (let i = 0; i < n; i++) {
+      if (labels[i] !== 1) continue;
+      positives++;
+      for (let j = 0; j < n; j++) if (labels[j] === 0) pairs += score[i] > score[j] ? 1 : score[i] === score[j] ? 0.5 : 0;
+    }
+    const e = clusteredAuc(score, labels, Int32Array.from({ length: n }, (_, i) => i % 50));
+    expect(e.estimate).toBeCloseTo(pairs / (positives * (n - positives)), 12);
+    const reversed = clusteredAuc(score.slice().reverse(), labels.slice().reverse(), Int32Array.from({ length: n }, (_, i) => (n - 1 - i) % 50));
+    expect(reversed.estimate).toBe(e.estimate);
+    expect(reversed.interval).toEqual(e.interval);
+  });
+
   it('computes the AUC and finds a real difference between two scores', () => {
     const random = rng(9);
     const z = normals(random);
