@@ -51,13 +51,15 @@ describe('histogram binning', () => {
       () => Math.floor(next() * 3),
       () => next(),
       () => Math.exp(12 * next()) * (next() < 0.5 ? -1 : 1),
+      // Piled up at its maximum (a drawdown): the last edge is the top value, the gaps below it tiny.
+      () => (next() < 0.6 ? 0 : -Math.exp(12 * next())),
     ];
     const p = columns.length;
     const values = new Float64Array(rows * p);
     for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) values[r * p + j] = r % 97 === 0 ? special[(r / 97 + j) % 3] : columns[j]();
     const x = { values, rows, featureNames: columns.map((_, j) => `f${j}`) };
     const edges = featureRangeEdges(values, rows, p, 0, p, 255);
-    expect(edges.map((e) => e.length)).toEqual([0, 1, 2, 254, 254]);
+    expect(edges.map((e) => e.length)).toEqual([0, 1, 2, 254, 254, 102]);
     // Prediction goes left when !(v > threshold): the bin is the count of edges below the value.
     const expected = (j: number, v: number) => (Number.isNaN(v) ? 0 : edges[j].filter((e) => v > e).length);
     const stride = 8;
