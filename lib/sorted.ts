@@ -77,3 +77,29 @@ export function sortWithIndex(keys: Float64Array, index: Int32Array, from: numbe
     index[j + 1] = x;
   }
 }
+
+/**
+ * The order of `keys` ascending (an argsort, by sortWithIndex) and the keys in that order. With
+ * `stable`, each run of equal keys is put back in index order, as a stable sort leaves it: sums over
+ * tied rows then add up in the same order as before. Keys must not be NaN (it has no place in an
+ * order); the callers check.
+ */
+export function argsortOf(keys: ArrayLike<number>, options: { stable?: boolean } = {}): { order: Int32Array; sorted: Float64Array } {
+  const n = keys.length;
+  const sorted = Float64Array.from(keys);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  sortWithIndex(sorted, order, 0, n);
+  if (options.stable) {
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && sorted[j] === sorted[i]) j++;
+      if (j - i > 1) {
+        order.subarray(i, j).sort();
+        for (let k = i; k < j; k++) sorted[k] = keys[order[k]]; // -0 and 0 tie: keep each with its index
+      }
+      i = j;
+    }
+  }
+  return { order, sorted };
+}

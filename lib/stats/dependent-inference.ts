@@ -16,7 +16,7 @@
  */
 import { BadInputError } from '../errors';
 import { studentTCdf, studentTQuantile } from './distributions';
-import { sortWithIndex } from '../sorted';
+import { argsortOf } from '../sorted';
 
 export interface Estimate {
   estimate: number;
@@ -195,11 +195,10 @@ export function clusteredMean(values: Float64Array, clusters: Clusters, options:
  */
 function placementsOf(score: Float64Array, positive: (r: number) => boolean): { auc: number; placement: Float64Array; positives: number; negatives: number } {
   const n = score.length;
-  // An argsort by sortWithIndex: a typed-array sort with a comparator took ~4× as long on 182,000 scores.
-  const sorted = Float64Array.from(score);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  sortWithIndex(sorted, order, 0, n);
+  // NaN has no place in an order (and would never end a run of ties below).
+  for (let r = 0; r < n; r++) if (Number.isNaN(score[r])) invalid(`The score of row ${r} is NaN; leave such rows out`);
+  // Not a typed-array sort with a comparator: that took ~4× as long on 182,000 scores.
+  const { order, sorted } = argsortOf(score);
   let positives = 0;
   for (let r = 0; r < n; r++) if (positive(r)) positives++;
   const negatives = n - positives;

@@ -123,7 +123,7 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
   const labelsOf = (subset: Int32Array) => Int32Array.from(subset, (r) => ds.labels[r]);
   const allLabels = labelsOf(rows);
   function scanFeature(feature: string, c: number): { feature: string; auc: number; lower: number } {
-    // Loops, not typed-array filter/from with a callback (~100-200 ns a row in V8).
+    // The feature's values gathered by a loop, not typed-array filter/from with a callback (~100-200 ns a row in V8).
     const x = new Float64Array(rows.length);
     const defined = new Int32Array(rows.length);
     let count = 0;

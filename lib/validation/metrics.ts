@@ -11,7 +11,7 @@
  * estimates of lib/stats/dependent-inference.ts, for an honest interval.
  */
 import { BadInputError } from '../errors';
-import { sortWithIndex } from '../sorted';
+import { argsortOf, sortWithIndex } from '../sorted';
 import { rng } from '../random';
 import { binomialLowerTail, binomialProbability, binomialUpperTail, chiSquare1UpperTail } from '../stats/distributions';
 import { normalInverseCdf } from '../stats/normal';
@@ -199,22 +199,11 @@ export function confusionMatrixOf(labels: Int32Array, predicted: Int32Array, cla
  */
 function aucOf(score: Float64Array, stride: number, offset: number, isPositive: (r: number) => boolean, w: Float64Array): number {
   const rows = w.length;
-  // An argsort by sortWithIndex (a typed-array sort with a comparator took ~4× as long), then each
-  // run of tied scores in row order, as a stable sort leaves it: tied rows' weights add up in the
-  // same order, so the AUC keeps its bits.
-  const keys = new Float64Array(rows);
-  const order = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    keys[r] = score[r * stride + offset];
-    order[r] = r;
-  }
-  sortWithIndex(keys, order, 0, rows);
-  for (let i = 0; i < rows; ) {
-    let j = i + 1;
-    while (j < rows && keys[j] === keys[i]) j++;
-    if (j - i > 1) order.subarray(i, j).sort();
-    i = j;
-  }
+  // Not a typed-array sort with a comparator (~4× as long); stable, so tied rows' weights add up in
+  // the same order as before and the AUC keeps its bits. checkProba has refused NaN.
+  const column = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) column[r] = score[r * stride + offset];
+  const { order, sorted: keys } = argsortOf(column, { stable: true });
   let negativeBelow = 0;
   let pairs = 0;
   let positives = 0;

@@ -1,4 +1,4 @@
-import { lowerBound, sortWithIndex, upperBound } from '../../lib/sorted';
+import { argsortOf, lowerBound, sortWithIndex, upperBound } from '../../lib/sorted';
 import { rng } from '../../lib/random';
 
 /** Reference: positions ordered by key with Array.prototype.sort (comparator), keys read through them. */
@@ -41,5 +41,16 @@ describe('lowerBound / upperBound', () => {
     expect([lowerBound(sorted, 0), upperBound(sorted, 0)]).toEqual([1, 4]);
     expect([lowerBound(sorted, 3), upperBound(sorted, -2)]).toEqual([5, 0]);
     expect(lowerBound(['2020-01-02', '2020-01-03'], '2020-01-03')).toBe(1);
+  });
+});
+
+describe('argsortOf', () => {
+  it('orders ascending, and with stable keeps tied keys (-0 and 0 among them) in index order', () => {
+    const keys = [3, -0, 1, 0, 3, -2, 1, 3];
+    const { order, sorted } = argsortOf(keys, { stable: true });
+    expect(Array.from(order)).toEqual([5, 1, 3, 2, 6, 0, 4, 7]);
+    expect(Array.from(sorted, (v, k) => Object.is(v, keys[order[k]]))).toEqual(keys.map(() => true));
+    const plain = argsortOf(keys);
+    expect(Array.from(plain.order, (i) => keys[i])).toEqual(Array.from(plain.sorted));
   });
 });
