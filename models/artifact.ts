@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ModelState } from './model';
+import { fromLittleEndianFloat64, toLittleEndianFloat64 } from '../lib/float64-bytes';
 
 export const ARTIFACT_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('MLPA', 'ascii');
@@ -124,21 +125,17 @@ export function decodeArtifact(bytes: Uint8Array, expect: ArtifactExpectations =
 
 /** Little-endian float64 packing for payloads, independent of the host's byte order. */
 export function packFloat64(arrays: readonly Float64Array[]): Uint8Array {
-  const total = arrays.reduce((n, a) => n + a.length, 0);
-  const buf = Buffer.alloc(total * 8);
-  let offset = 0;
-  for (const a of arrays) for (let i = 0; i < a.length; i++, offset += 8) buf.writeDoubleLE(a[i], offset);
+  const buf = toLittleEndianFloat64(arrays);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 export function unpackFloat64(payload: Uint8Array, lengths: readonly number[]): Float64Array[] {
-  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const expected = lengths.reduce((n, l) => n + l, 0) * 8;
-  if (buf.length !== expected) throw new ArtifactError(`payload holds ${buf.length} bytes, the model needs ${expected}`);
+  if (payload.byteLength !== expected) throw new ArtifactError(`payload holds ${payload.byteLength} bytes, the model needs ${expected}`);
   let offset = 0;
   return lengths.map((l) => {
-    const a = new Float64Array(l);
-    for (let i = 0; i < l; i++, offset += 8) a[i] = buf.readDoubleLE(offset);
+    const a = fromLittleEndianFloat64(payload, offset, l);
+    offset += l * 8;
     return a;
   });
 }

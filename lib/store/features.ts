@@ -1,4 +1,6 @@
 import { sql, type Transaction } from 'kysely';
+import { BadInputError } from '../errors';
+import { fromLittleEndianFloat64, toLittleEndianFloat64 } from '../float64-bytes';
 import type { FeatureSet } from '../features/feature-set';
 import type { Database } from './database';
 import type { DatabaseSchema } from './schema';
@@ -11,28 +13,15 @@ export interface FeatureRow {
   values: Float64Array;
 }
 
-/** Whether this host stores float64s little-endian, as the blobs are: then packing is a copy. */
-const LITTLE_ENDIAN_HOST = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
-
 /** Packs values as little-endian float64 whatever the host, so both drivers store identical bytes. */
 export function packValues(values: Float64Array): Buffer {
-  // A copy of the bytes on little-endian hosts: writeDoubleLE per value took ~60 ns a value.
-  if (LITTLE_ENDIAN_HOST) return Buffer.from(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  const buf = Buffer.allocUnsafe(values.length * 8);
-  for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i], i * 8);
-  return buf;
+  return toLittleEndianFloat64([values]);
 }
 
-export function unpackValues(bytes: Uint8Array): Float64Array {
-  if (bytes.byteLength % 8 !== 0) throw new Error(`a feature row's values take ${bytes.byteLength} bytes, not a whole number of float64s`);
-  const out = new Float64Array(bytes.byteLength / 8);
-  if (LITTLE_ENDIAN_HOST) {
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
-  }
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
-  return out;
+/** The values of a stored row; `row` names it in the error a damaged blob gets (retrying cannot mend it). */
+export function unpackValues(bytes: Uint8Array, row = 'a feature row'): Float64Array {
+  if (bytes.byteLength % 8 !== 0) throw new BadInputError(`the stored values of ${row} take ${bytes.byteLength} bytes, not a whole number of float64s: the row is damaged; rematerialise its feature set`);
+  return fromLittleEndianFloat64(bytes, 0, bytes.byteLength / 8);
 }
 
 /** Registers a feature-set version once (definitions are immutable under their version). */
@@ -215,5 +204,5 @@ export async function readFeatureRows(store: Database, version: string, query: F
   if (query.from) q = q.where('date', '>=', query.from);
   if (query.to) q = q.where('date', '<=', query.to);
   const rows = await q.orderBy('symbol').orderBy('date').execute();
-  return rows.map((r) => ({ symbol: r.symbol, date: r.date, values: unpackValues(r.vals) }));
+  return rows.map((r) => ({ symbol: r.symbol, date: r.date, values: unpackValues(r.vals, `feature row ${r.symbol} ${r.date} (${version})`) }));
 }

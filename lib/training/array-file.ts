@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { BadInputError } from '../errors';
+import { LITTLE_ENDIAN_HOST } from '../float64-bytes';
 
 const MAGIC = Buffer.from('MLPD', 'ascii');
 const TYPES = { f64: Float64Array, i32: Int32Array } as const;
@@ -23,7 +24,7 @@ function typeOf(a: StoredArray): TypeName {
 }
 
 export function encodeArrayFile(meta: unknown, arrays: Record<string, StoredArray>): Buffer {
-  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported for array files');
+  if (!LITTLE_ENDIAN_HOST) throw new Error('big-endian hosts are not supported for array files');
   const entries = Object.entries(arrays);
   const header = Buffer.from(JSON.stringify({ meta, arrays: entries.map(([name, a]) => [name, typeOf(a), a.length]) }), 'utf8');
   const length = Buffer.alloc(4);

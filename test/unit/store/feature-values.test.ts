@@ -18,7 +18,17 @@ describe("a feature row's packed values", () => {
     expect(unpackValues(packValues(values.subarray(2, 5)))).toEqual(values.subarray(2, 5));
   });
 
+  it('are copies: changing the row after packing, or the bytes after unpacking, changes neither', () => {
+    const row = Float64Array.of(1, 2, 3);
+    const packed = packValues(row);
+    row[0] = 99;
+    expect(unpackValues(packed)[0]).toBe(1);
+    const back = unpackValues(packed);
+    packed.fill(0);
+    expect(Array.from(back)).toEqual([1, 2, 3]);
+  });
+
   it('refuse bytes that are not whole float64s', () => {
-    expect(() => unpackValues(new Uint8Array(12))).toThrow(/12 bytes/);
+    expect(() => unpackValues(new Uint8Array(12), 'feature row AAPL 2017-03-01')).toThrow(/AAPL 2017-03-01 take 12 bytes/);
   });
 });
