@@ -80,8 +80,8 @@ async function incrementalPhase(db: string): Promise<void> {
   await store.close();
 }
 
-/** A phase in a child process, in this process's environment (the worker's default) or another. */
-function runChild(args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+/** A phase in a child process, without huge pages (the worker's default) or with them. */
+function runChild(args: string[], env: NodeJS.ProcessEnv = withHugePages(process.env, false)): Record<string, unknown> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, ...args], { encoding: 'utf8', cwd: path.resolve(__dirname, '..'), env });
   if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
@@ -96,18 +96,18 @@ async function main(): Promise<void> {
   await importBars(store, importRequestSchema.parse({ source: { kind: 'csv', path: opts.data } }));
   await store.close();
 
-  // Both sides as they start here and with huge pages asked (platform/process-tuning.ts: which is
-  // faster depends on the machine). Ours is judged as the worker starts by default; pandas by the
-  // faster of its two runs, so the ratios never flatter us.
+  // Both sides without and with huge pages (platform/process-tuning.ts: which is faster depends on
+  // the machine). Ours is judged as the worker starts by default, without; pandas by the faster of
+  // its two runs, so the ratios never flatter us.
   const computeArgs = ['--phase', 'compute', '--db', db, '--threads', String(opts.threads)];
   const ours = runChild(computeArgs);
-  const oursHuge = runChild(computeArgs, withHugePages(process.env));
+  const oursHuge = runChild(computeArgs, withHugePages(process.env, true));
   const runPandas = (env: NodeJS.ProcessEnv) => {
     const py = spawnSync(opts.python, [path.join(__dirname, 'reference', 'features_pandas.py'), opts.data], { encoding: 'utf8', env });
     if (py.status !== 0) throw new Error(`pandas reference failed (is python3-pandas installed for ${opts.python}?):\n${py.stderr}`);
     return JSON.parse(py.stdout.trim().split('\n').at(-1) as string) as Record<string, number>;
   };
-  const [pandasPlain, pandasHuge] = [runPandas(process.env), runPandas(withHugePages(process.env))];
+  const [pandasPlain, pandasHuge] = [runPandas(withHugePages(process.env, false)), runPandas(withHugePages(process.env, true))];
   const pandas = pandasHuge.compute_seconds <= pandasPlain.compute_seconds ? pandasHuge : pandasPlain;
   const incremental = runChild(['--phase', 'incremental', '--db', db]);
   for (const f of fs.readdirSync(path.dirname(db)).filter((f) => f.startsWith(path.basename(db)))) fs.rmSync(path.join(path.dirname(db), f));

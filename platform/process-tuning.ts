@@ -7,18 +7,17 @@
  * with transparent huge pages: fewer page faults, but each one zeroes 2 MiB. Which wins depends on
  * the machine (docs/benchmarks.md#huge-pages): on one 2-core VM (3 December 2026) a 4 KiB fault
  * cost ~11 µs and the default feature set computed ~25% faster with it; on another (4 December) a
- * fault cost ~2 µs, freed 2 MiB blocks went back to the host, and the same computation was 20-40%
- * slower with it, pandas 40-70% slower. A full retrain showed no difference on either, so the
- * default is glibc's own. Where transparent huge pages are off ("never") or glibc is older than
+ * fault cost ~2 µs, freed 2 MiB blocks went back to the host, and the same computation was 8-60%
+ * slower with it on 2 threads (one thread: within the noise), pandas 40-70% slower. A full retrain
+ * showed no difference on either, so the default is glibc's own. Where transparent huge pages are off ("never") or glibc is older than
  * 2.35 the tunable does nothing.
  */
 const TUNABLE = 'glibc.malloc.hugetlb';
 
-/** `env` with glibc's huge-page tunable added to GLIBC_TUNABLES (kept as it is when it names the tunable already). */
-export function withHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const current = env.GLIBC_TUNABLES;
-  if (current?.split(':').some((t) => t.startsWith(`${TUNABLE}=`))) return env;
-  return { ...env, GLIBC_TUNABLES: current ? `${current}:${TUNABLE}=1` : `${TUNABLE}=1` };
+/** `env` with glibc's huge-page tunable set on or off (any value it had replaced, the other tunables kept): the benchmarks run each side both ways. */
+export function withHugePages(env: NodeJS.ProcessEnv, on: boolean): NodeJS.ProcessEnv {
+  const others = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '' && !t.startsWith(`${TUNABLE}=`));
+  return { ...env, GLIBC_TUNABLES: [...others, `${TUNABLE}=${on ? 1 : 0}`].join(':') };
 }
 
 /** Whether this process was started with huge pages asked for (what the worker reports at start). */
