@@ -15,7 +15,7 @@
 import { rng } from '../random';
 import type { LabelSpec } from '../labels/labels';
 import { aucCeiling, type GuardVerdict, type PlausibilityBound } from './guards';
-import { averageRanksOf } from '../validation/metrics';
+import { binaryAucOf } from '../stats/binary-scores';
 import { clusteredAuc, dayBlockClusters } from '../stats/dependent-inference';
 import type { TrainingDataset } from './dataset';
 import { crossValidate, trialResultOf, type FoldResult, type TrialRequest } from './trial';
@@ -88,18 +88,7 @@ export function shuffledLabelVerdict(request: Pick<TrialRequest, 'algorithm'>, f
 export function singleValueAuc(values: Float64Array, labels: Int32Array): number {
   const keep: number[] = [];
   for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i])) keep.push(i);
-  const x = Float64Array.from(keep, (i) => values[i]);
-  const ranks = averageRanksOf(x);
-  let positives = 0;
-  let rankSum = 0;
-  keep.forEach((i, k) => {
-    if (labels[i] === 1) {
-      positives++;
-      rankSum += ranks[k];
-    }
-  });
-  const negatives = keep.length - positives;
-  return positives === 0 || negatives === 0 ? NaN : (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  return binaryAucOf(Float64Array.from(keep, (i) => values[i]), Int32Array.from(keep, (i) => labels[i]));
 }
 
 export interface SingleFeatureScan {
