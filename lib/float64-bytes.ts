@@ -7,7 +7,8 @@ export const LITTLE_ENDIAN_HOST = new Uint8Array(Float64Array.of(1).buffer)[7] =
 
 /** The arrays' values one after another as little-endian float64 bytes, in a buffer of their own. */
 export function toLittleEndianFloat64(arrays: readonly Float64Array[]): Buffer {
-  const out = Buffer.allocUnsafe(arrays.reduce((n, a) => n + a.byteLength, 0));
+  // Not from Node's shared pool: a payload may be handed to another thread with its ArrayBuffer transferred.
+  const out = Buffer.allocUnsafeSlow(arrays.reduce((n, a) => n + a.byteLength, 0));
   let at = 0;
   for (const a of arrays) {
     if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);

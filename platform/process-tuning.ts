@@ -9,8 +9,8 @@
  * cost ~11 µs and the default feature set computed ~25% faster with it; on another (4 December) a
  * fault cost ~2 µs, freed 2 MiB blocks went back to the host, and the same computation was 8-60%
  * slower with it on 2 threads (one thread: within the noise), pandas 40-70% slower. A full retrain
- * showed no difference on either, so the default is glibc's own. Where transparent huge pages are off ("never") or glibc is older than
- * 2.35 the tunable does nothing.
+ * showed no difference on either, so the default is glibc's own. Where transparent huge pages are
+ * off ("never") or glibc is older than 2.35 the tunable does nothing.
  */
 const TUNABLE = 'glibc.malloc.hugetlb';
 

@@ -21,6 +21,9 @@ describe("a feature row's packed values", () => {
   it('are copies: changing the row after packing, or the bytes after unpacking, changes neither', () => {
     const row = Float64Array.of(1, 2, 3);
     const packed = packValues(row);
+    // Its own ArrayBuffer, not a slice of Node's shared pool: safe to transfer to another thread.
+    expect(packed.byteOffset).toBe(0);
+    expect(packed.buffer.byteLength).toBe(packed.byteLength);
     row[0] = 99;
     expect(unpackValues(packed)[0]).toBe(1);
     const back = unpackValues(packed);
