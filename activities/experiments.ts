@@ -117,7 +117,7 @@ export interface RegisterResult {
 export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> => {
-    const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
+    const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
     return shuffledLabelVerdict(request, folds, tolerance);
   };
   /**

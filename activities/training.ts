@@ -139,12 +139,12 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
   return {
     /** Out-of-sample predictions over the evaluation period, retraining every block. */
     async walkForward(input: WalkForwardInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnLeastBusy('walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnFreeThread('walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
     async fitFinalModel(input: FinalModelInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnLeastBusy('finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnFreeThread('finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
     },
 
     /** Builds the training matrix from the feature store and labels and files it by content id. */
@@ -185,7 +185,7 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
             ctx.cancellationSignal.throwIfAborted(); // no new fold once cancelled
-            done.push(await trainingPool.runOnLeastBusy('trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
+            done.push(await trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
             ctx.heartbeat({ folds: done });
           }
         }, () => ({ folds: done }));

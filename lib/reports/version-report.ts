@@ -224,7 +224,7 @@ export async function pooledPermutationImportance(pool: TaskPool, model: Trained
   // Every parts-th column to each thread: neighbouring columns cost alike (the candle patterns, which
   // few rows change, sit together), so contiguous ranges left one thread with most of the work.
   const shares = Array.from({ length: parts }, (_, k) => ds.columns.map((_, j) => j).filter((j) => j % parts === k));
-  const values = await Promise.all(shares.map((columns) => pool.runOnLeastBusy('permutationImportance', { state, x, y, seed, columns })));
+  const values = await Promise.all(shares.map((columns) => pool.runOnFreeThread('permutationImportance', { state, x, y, seed, columns })));
   const all = new Float64Array(p);
   shares.forEach((columns, k) => columns.forEach((j, c) => (all[j] = values[k][c])));
   return ds.columns.map((name, j) => ({ name, value: all[j] }));

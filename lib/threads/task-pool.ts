@@ -12,10 +12,12 @@ import type { TaskName, ThreadTasks } from './tasks';
 const THREAD_SCRIPT = path.join(__dirname, 'task-thread');
 
 export class TaskPool {
-  private readonly workers: Worker[] = [];
+  private readonly workers: Array<Worker | undefined> = [];
   /** Tasks posted to each thread and not yet answered. */
   private readonly inFlight: number[];
   private nextId = 0;
+  /** runOnFreeThread jobs waiting for a thread, oldest first; each is started on the thread given. */
+  private readonly waiting: Array<(index: number) => void> = [];
 
   constructor(private threads: number) {
     this.inFlight = new Array<number>(threads).fill(0);
@@ -31,24 +33,14 @@ export class TaskPool {
   }
 
   private worker(i: number): Worker {
-    if (!this.workers[i]) {
+    let w = this.workers[i];
+    if (!w) {
       // The project runs from TypeScript sources through tsx; threads load them the same way.
-      const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true });
+      w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_SCRIPT)});`, { eval: true });
       w.unref();
       this.workers[i] = w;
     }
-    return this.workers[i];
-  }
-
-  /**
-   * The thread with the fewest unanswered tasks (the lowest index on a tie). Independent jobs such as
-   * activities go there: picking threads in turn would queue a job behind a long one on a busy
-   * thread while another thread sits idle, since jobs finish out of order.
-   */
-  leastBusy(): number {
-    let best = 0;
-    for (let i = 1; i < this.size; i++) if (this.inFlight[i] < this.inFlight[best]) best = i;
-    return best;
+    return w;
   }
 
   /** Of threads 0..count-1, those with no task in flight. */
@@ -56,9 +48,17 @@ export class TaskPool {
     return Array.from({ length: Math.min(count, this.size) }, (_, i) => i).filter((i) => this.inFlight[i] === 0);
   }
 
-  /** Runs `task` on the least busy thread (see leastBusy). */
-  runOnLeastBusy<T extends TaskName>(task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
-    return this.run(this.leastBusy(), task, input);
+  /**
+   * Runs `task` on a thread with nothing in flight; when every thread is busy it waits its turn,
+   * first come first served. A thread thus runs one such job at a time: a job posted to a busy
+   * thread ran at every await of the one already there (a network's fit yields between epochs), so
+   * a 0.2 s fold beside a seconds-long one took as long as both, and a search of short folds ended
+   * a retrain last. Jobs finish out of order, so a fixed thread per job would also leave one idle.
+   */
+  runOnFreeThread<T extends TaskName>(task: T, input: Parameters<ThreadTasks[T]>[0]): Promise<Awaited<ReturnType<ThreadTasks[T]>>> {
+    const free = this.waiting.length === 0 ? this.idleThreads(this.size)[0] : undefined;
+    if (free !== undefined) return this.run(free, task, input);
+    return new Promise((resolve, reject) => this.waiting.push((index) => this.run(index, task, input).then(resolve, reject)));
   }
 
   /** Runs `task` on thread `i % size`. */
@@ -72,17 +72,16 @@ export class TaskPool {
         if (response.id !== request.id) return;
         w.off('message', onMessage);
         w.off('error', onError);
-        this.inFlight[index]--;
-        // Idle only when every task posted to it has answered: a thread let go with a task still
-        // running let a process with nothing else to wait for exit before the answer came.
-        if (this.inFlight[index] === 0) w.unref();
+        this.settled(index, w);
         if (response.badInput) reject(new BadInputError(`${task}: ${response.badInput.message}`, response.badInput.code));
         else if (response.error !== undefined) reject(new Error(`${task} failed in a worker thread: ${response.error}`));
         else resolve(response.result as Awaited<ReturnType<ThreadTasks[T]>>);
       };
       const onError = (error: Error) => {
         w.off('message', onMessage);
-        this.inFlight[index]--;
+        // The thread has ended (an uncaught error): the next task on this index starts a new one.
+        if (this.workers[index] === w) this.workers[index] = undefined;
+        this.settled(index, w);
         reject(error);
       };
       w.ref(); // busy: keep the process alive until the answer arrives
@@ -92,13 +91,22 @@ export class TaskPool {
     });
   }
 
+  /** A task on thread `index` has answered or failed: the thread is let go, or given the next waiting job, once nothing is in flight. */
+  private settled(index: number, w: Worker): void {
+    if (--this.inFlight[index] > 0) return;
+    // Idle only when every task posted to it has answered: a thread let go with a task still
+    // running let a process with nothing else to wait for exit before the answer came.
+    w.unref();
+    this.waiting.shift()?.(index);
+  }
+
   /** Starts every thread and waits until each answers (a long-running worker pays this once, at start). */
   async warmUp(): Promise<void> {
     await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } })));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w?.terminate()));
     this.workers.length = 0;
   }
 }

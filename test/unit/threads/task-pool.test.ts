@@ -3,36 +3,67 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
 import { TaskPool } from '../../../lib/threads/task-pool';
+import { writeDataset } from '../../../lib/training/dataset';
 import type { TrialRequest } from '../../../lib/training/trial';
 import { tempDir } from '../../helpers/databases';
+import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 
 const idle = { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } };
 const request: TrialRequest = { algorithm: 'logistic_regression', params: {}, folds: 3, embargoDays: 5, maxTrainRows: 500, maxTestRows: 500, seed: 1, threads: 1 };
 
-// Activities finish out of order: handing threads out in turn queued a trial behind a long
-// walk-forward while the other thread sat idle. Jobs go to the thread with the fewest open tasks.
-describe('TaskPool.leastBusy', () => {
-  const pool = new TaskPool(3);
-  afterAll(() => pool.close());
+const missingDataset = () => ({ artifacts: localArtifactStore(tempDir('mlp-pool-')).location, datasetId: 'not-a-dataset', request, fold: 0 });
 
-  it('picks the thread with the fewest unanswered tasks, the lowest index on a tie', async () => {
-    expect(pool.leastBusy()).toBe(0);
-    const a = pool.run(0, 'symbolColumns', idle);
-    const b = pool.run(0, 'symbolColumns', idle);
-    expect(pool.leastBusy()).toBe(1);
-    const c = pool.runOnLeastBusy('symbolColumns', idle);
-    expect(pool.leastBusy()).toBe(2);
-    const d = pool.runOnLeastBusy('symbolColumns', idle);
-    expect(pool.leastBusy()).toBe(1); // 0 has two, 1 and 2 one each
-    await Promise.all([a, b, c, d]);
-    expect(pool.leastBusy()).toBe(0);
+describe('TaskPool.runOnFreeThread', () => {
+  // A job posted to a busy thread used to run at every await of the job already there: a network's
+  // 0.2 s fold, which yields between epochs, took as long as the seconds-long fold beside it.
+  it('runs one job per thread: a job posted while every thread is busy waits for a free one, first come first served', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const dir = tempDir('mlp-pool-');
+      const { id } = await writeDataset(localArtifactStore(dir), syntheticTrainingDataset({ days: 80 }));
+      // A network's fold yields between epochs: a job beside it on the same thread would run there.
+      const mlp = { ...request, algorithm: 'mlp', params: { hiddenLayers: '8', epochs: 10, validationFraction: 0 } };
+      const order: string[] = [];
+      const a = pool.runOnFreeThread('trialFold', { artifacts: localArtifactStore(dir).location, datasetId: id, request: mlp, fold: 0 }).then(() => order.push('a'));
+      const b = pool.runOnFreeThread('symbolColumns', idle).then(() => order.push('b'));
+      const c = pool.runOnFreeThread('symbolColumns', idle).then(() => order.push('c'));
+      expect(pool.idleThreads(1)).toEqual([]);
+      await Promise.all([a, b, c]);
+      expect(order).toEqual(['a', 'b', 'c']);
+      expect(pool.idleThreads(1)).toEqual([0]);
+    } finally {
+      await pool.close();
+    }
   });
 
-  it('counts a failed task as answered', async () => {
-    const failed = pool.run(0, 'trialFold', { artifacts: localArtifactStore(tempDir('mlp-pool-')).location, datasetId: 'not-a-dataset', request, fold: 0 });
-    expect(pool.leastBusy()).toBe(1);
-    await expect(failed).rejects.toThrow(/not-a-dataset/);
-    expect(pool.leastBusy()).toBe(0);
+  it('starts a job on the lowest free thread, and a waiting one on whichever thread frees first', async () => {
+    const pool = new TaskPool(3);
+    try {
+      const busy = pool.run(1, 'trialFold', missingDataset()).catch(() => 'failed');
+      const a = pool.runOnFreeThread('symbolColumns', idle);
+      expect(pool.idleThreads(3)).toEqual([2]);
+      const b = pool.runOnFreeThread('symbolColumns', idle);
+      expect(pool.idleThreads(3)).toEqual([]);
+      const c = pool.runOnFreeThread('symbolColumns', idle); // waits
+      expect(pool.idleThreads(3)).toEqual([]);
+      await Promise.all([busy, a, b, c]);
+      expect(pool.idleThreads(3)).toEqual([0, 1, 2]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('counts a failed job as answered and gives its thread to the next', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const failed = pool.runOnFreeThread('trialFold', missingDataset());
+      const next = pool.runOnFreeThread('symbolColumns', idle);
+      await expect(failed).rejects.toThrow(/not-a-dataset/);
+      await expect(next).resolves.toBeDefined();
+      expect(pool.idleThreads(1)).toEqual([0]);
+    } finally {
+      await pool.close();
+    }
   });
 });
 
