@@ -22,10 +22,23 @@ export function toLittleEndianFloat64(arrays: readonly Float64Array[]): Buffer {
 export function fromLittleEndianFloat64(bytes: Uint8Array, offset: number, count: number): Float64Array {
   if (offset < 0 || offset + count * 8 > bytes.byteLength) throw new RangeError(`${count} float64s at byte ${offset} run past the ${bytes.byteLength} bytes given`);
   const out = new Float64Array(count);
-  if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + count * 8));
-  else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 8);
-    for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
-  }
+  littleEndianFloat64Into(out)(bytes.subarray(offset, offset + count * 8), 0);
   return out;
+}
+
+/**
+ * A writer of little-endian float64 bytes into `target`: each call puts all of `bytes` (whole
+ * float64s) at index `at`. Made once per target, so that many rows go in without a view each.
+ */
+export function littleEndianFloat64Into(target: Float64Array): (bytes: Uint8Array, at: number) => void {
+  const targetBytes = new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
+  return (bytes, at) => {
+    const count = bytes.byteLength / 8;
+    if (!Number.isInteger(count) || at < 0 || at + count > target.length) throw new RangeError(`${bytes.byteLength} bytes at index ${at} are not whole float64s within the ${target.length} places given`);
+    if (LITTLE_ENDIAN_HOST) targetBytes.set(bytes, at * 8);
+    else {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++) target[at + i] = view.getFloat64(i * 8, true);
+    }
+  };
 }

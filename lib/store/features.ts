@@ -199,10 +199,15 @@ export interface FeatureRowQuery {
 
 /** Rows ordered by symbol then date. */
 export async function readFeatureRows(store: Database, version: string, query: FeatureRowQuery = {}): Promise<FeatureRow[]> {
+  const rows = await readFeatureRowBytes(store, version, query);
+  return rows.map((r) => ({ symbol: r.symbol, date: r.date, values: unpackValues(r.vals, `feature row ${r.symbol} ${r.date} (${version})`) }));
+}
+
+/** Rows ordered by symbol then date, their values as stored (packValues' bytes): for a caller that copies them straight into a matrix. */
+export async function readFeatureRowBytes(store: Database, version: string, query: FeatureRowQuery = {}): Promise<Array<{ symbol: string; date: string; vals: Uint8Array }>> {
   let q = store.db.selectFrom('feature_rows').select(['symbol', 'date', 'vals']).where('version', '=', version);
   if (query.symbols && query.symbols.length > 0) q = q.where('symbol', 'in', [...query.symbols]);
   if (query.from) q = q.where('date', '>=', query.from);
   if (query.to) q = q.where('date', '<=', query.to);
-  const rows = await q.orderBy('symbol').orderBy('date').execute();
-  return rows.map((r) => ({ symbol: r.symbol, date: r.date, values: unpackValues(r.vals, `feature row ${r.symbol} ${r.date} (${version})`) }));
+  return q.orderBy('symbol').orderBy('date').execute();
 }

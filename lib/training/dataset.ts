@@ -8,7 +8,9 @@
 import { computeLabels, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
-import { getFeatureSetColumns, readFeatureRows } from '../store/features';
+import { getFeatureSetColumns, readFeatureRowBytes } from '../store/features';
+import { littleEndianFloat64Into } from '../float64-bytes';
+import { argsortOf } from '../sorted';
 import { BadInputError } from '../errors';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
@@ -50,46 +52,36 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const columns = await getFeatureSetColumns(store, request.featureSetVersion);
   if (!columns) throw new BadInputError(`feature set ${request.featureSetVersion} is not in the store; run the features step first`);
   const [featureRows, series] = await Promise.all([
-    readFeatureRows(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
+    // As stored: each row's bytes go straight into the matrix, with no array of its own in between.
+    readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
     readBarSeries(store, { symbols: request.symbols }), // labels look past `to`: they need the later bars
   ]);
-  const bySymbol = new Map(series.map((s) => [s.symbol, s]));
-  const labelsBySymbol = new Map(series.map((s) => [s.symbol, computeLabels(request.label, s.close)]));
-  const dayIndexOfBar = new Map<string, Map<string, number>>();
-  for (const s of series) dayIndexOfBar.set(s.symbol, new Map(s.dates.map((d, i) => [d, i])));
-
-  interface Pending {
-    symbol: string;
-    date: string;
-    endDate: string;
-    values: Float64Array;
-    label: number;
-    forward: number;
-  }
-  const pending: Pending[] = [];
-  for (const row of featureRows) {
-    const s = bySymbol.get(row.symbol);
-    const t = dayIndexOfBar.get(row.symbol)?.get(row.date);
-    if (!s || t === undefined) continue;
-    const labels = labelsBySymbol.get(row.symbol);
-    const value = labels?.value[t];
-    if (labels === undefined || value === undefined || Number.isNaN(value)) continue; // no label yet (or dead zone)
-    const endBar = labels.end[t];
-    const forwardBar = Math.min(t + request.label.horizon, s.close.length - 1);
-    pending.push({ symbol: row.symbol, date: row.date, endDate: s.dates[endBar], values: row.values, label: value, forward: s.close[forwardBar] / s.close[t] - 1 });
-  }
-  if (pending.length === 0) throw new BadInputError(`no labelled feature rows for feature set ${request.featureSetVersion}${request.from || request.to ? ` between ${request.from ?? 'the start'} and ${request.to ?? 'the end'}` : ''}`);
-  pending.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-
   const daySet = new Set<string>();
   for (const s of series) for (const d of s.dates) daySet.add(d);
   const days = [...daySet].sort();
   const dayIndex = new Map(days.map((d, i) => [d, i]));
-  const symbols = [...new Set(pending.map((p) => p.symbol))].sort();
+  const bySymbol = new Map(series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s.close), barOf: new Map(s.dates.map((d, i) => [d, i])) }]));
+
+  // The labelled rows: which stored row, and its bar in its symbol's series.
+  const kept: number[] = [];
+  const barOfKept: number[] = [];
+  featureRows.forEach((row, k) => {
+    const known = bySymbol.get(row.symbol);
+    const t = known?.barOf.get(row.date);
+    if (known === undefined || t === undefined) return;
+    const value = known.labels.value[t];
+    if (value === undefined || Number.isNaN(value)) return; // no label yet (or dead zone)
+    kept.push(k);
+    barOfKept.push(t);
+  });
+  if (kept.length === 0) throw new BadInputError(`no labelled feature rows for feature set ${request.featureSetVersion}${request.from || request.to ? ` between ${request.from ?? 'the start'} and ${request.to ?? 'the end'}` : ''}`);
+  const symbols = [...new Set(kept.map((k) => featureRows[k].symbol))].sort();
   const symbolIndex = new Map(symbols.map((s, i) => [s, i]));
+  // Time order, then symbol: days and symbols are both sorted, so one number per row orders them (a row's key is unique).
+  const { order } = argsortOf(kept.map((k) => (dayIndex.get(featureRows[k].date) as number) * symbols.length + (symbolIndex.get(featureRows[k].symbol) as number)));
+
   const p = columns.length;
-  const rows = pending.length;
-  const values = new Float64Array(rows * p);
+  const rows = kept.length;
   const out: TrainingDataset = {
     featureSetVersion: request.featureSetVersion,
     label: request.label,
@@ -97,20 +89,27 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     days,
     symbols,
     rows,
-    values,
+    values: new Float64Array(rows * p),
     labels: new Int32Array(rows),
     start: new Int32Array(rows),
     end: new Int32Array(rows),
     symbol: new Int32Array(rows),
     forwardReturn: new Float64Array(rows),
   };
-  pending.forEach((row, r) => {
-    values.set(row.values, r * p);
-    out.labels[r] = row.label;
+  const putValues = littleEndianFloat64Into(out.values);
+  order.forEach((o, r) => {
+    const row = featureRows[kept[o]];
+    const t = barOfKept[o];
+    const { series: s, labels } = bySymbol.get(row.symbol) as NonNullable<ReturnType<typeof bySymbol.get>>;
+    if (row.vals.byteLength !== p * 8) {
+      throw new BadInputError(`feature row ${row.symbol} ${row.date} (${request.featureSetVersion}) holds ${row.vals.byteLength} bytes, not the ${p} float64s of the feature set's columns: the row is damaged; rematerialise the feature set`);
+    }
+    putValues(row.vals, r * p);
+    out.labels[r] = labels.value[t];
     out.start[r] = dayIndex.get(row.date) as number;
-    out.end[r] = dayIndex.get(row.endDate) as number;
+    out.end[r] = dayIndex.get(s.dates[labels.end[t]]) as number;
     out.symbol[r] = symbolIndex.get(row.symbol) as number;
-    out.forwardReturn[r] = row.forward;
+    out.forwardReturn[r] = s.close[Math.min(t + request.label.horizon, s.close.length - 1)] / s.close[t] - 1;
   });
   return out;
 }

@@ -42,7 +42,8 @@ describe('training dataset from the store', () => {
       if (s && !Number.isNaN(computeLabels(label, s.close).value[i])) expected++;
     }
     expect(ds.rows).toBe(expected);
-    for (let r = 1; r < ds.rows; r++) expect(ds.start[r]).toBeGreaterThanOrEqual(ds.start[r - 1]);
+    // Time order, then symbol within a day.
+    for (let r = 1; r < ds.rows; r++) expect(ds.start[r] > ds.start[r - 1] || (ds.start[r] === ds.start[r - 1] && ds.symbol[r] > ds.symbol[r - 1])).toBe(true);
     for (let r = 0; r < ds.rows; r++) expect(ds.end[r] - ds.start[r]).toBe(5); // same calendar for every symbol here
     // Spot-check one row against the sources.
     const r = Math.floor(ds.rows / 2);
@@ -76,5 +77,20 @@ describe('training dataset from the store', () => {
     fs.writeFileSync(file, bytes);
     await expect(readDataset(artifacts, a.id)).rejects.toThrow(/does not match its id/);
     await expect(readDataset(artifacts, 'td-00000000000000000000000000000000')).rejects.toThrow(/is not in/);
+  });
+
+  it('refuses a stored row whose values are not one per column, naming it, instead of shifting the rows after it', async () => {
+    const [row] = await t.store.db.selectFrom('feature_rows').select(['symbol', 'date', 'vals']).where('version', '=', set.version).where('date', '=', '2017-06-01').limit(1).execute();
+    const whole = row.vals;
+    try {
+      for (const width of [60, 62]) {
+        const vals = Buffer.alloc(width * 8);
+        Buffer.from(whole).copy(vals, 0, 0, Math.min(whole.byteLength, vals.byteLength));
+        await t.store.db.updateTable('feature_rows').set({ vals }).where('version', '=', set.version).where('symbol', '=', row.symbol).where('date', '=', row.date).execute();
+        await expect(buildTrainingDataset(t.store, { featureSetVersion: set.version, label })).rejects.toThrow(`feature row ${row.symbol} ${row.date} (${set.version}) holds ${width * 8} bytes, not the 61 float64s`);
+      }
+    } finally {
+      await t.store.db.updateTable('feature_rows').set({ vals: whole }).where('version', '=', set.version).where('symbol', '=', row.symbol).where('date', '=', row.date).execute();
+    }
   });
 });
