@@ -40,6 +40,9 @@ function impurity(counts: Float64Array, offset: number, classes: number, total: 
   return criterion === 'gini' ? 1 - s : s;
 }
 
+/** Words of a 256-bit set of occupied bins. */
+const OCCUPIED_WORDS = 8;
+
 /**
  * Grows a tree on rows with integer sample weights (bootstrap counts; 0 = not drawn).
  * `random` drives feature subsampling only, so the same seed gives the same tree.
@@ -72,12 +75,23 @@ export function growTree(data: BinnedMatrix, labels: Int32Array, classes: number
   };
   stack.push({ node: newNode(), rows, depth: 0 });
   const classTotals = new Float64Array(classes);
+  const leftCounts = new Float64Array(classes);
+  const rightCounts = new Float64Array(classes);
+  // A node's rows' classes and weights, gathered once for all of its candidate features.
+  const nodeClass = new Int32Array(n);
+  const nodeWeight = new Float64Array(n);
+  const gini = params.criterion === 'gini';
+  const occupied = new Uint32Array(OCCUPIED_WORDS);
 
   while (stack.length > 0) {
     const { node, rows: nodeRows, depth } = stack.pop() as { node: number; rows: Int32Array; depth: number };
+    const m = nodeRows.length;
     classTotals.fill(0);
     let total = 0;
-    for (const r of nodeRows) {
+    for (let i = 0; i < m; i++) {
+      const r = nodeRows[i];
+      nodeClass[i] = labels[r];
+      nodeWeight[i] = sampleWeight[r];
       classTotals[labels[r]] += sampleWeight[r];
       total += sampleWeight[r];
     }
@@ -95,43 +109,59 @@ export function growTree(data: BinnedMatrix, labels: Int32Array, classes: number
     let bestGain = params.minGain;
     let bestFeature = -1;
     let bestBin = -1;
-    const leftCounts = new Float64Array(classes);
     for (let c = 0; c < params.maxFeatures; c++) {
       const j = order[c];
       const nb = data.edges[j].length + 1;
       if (nb < 2) continue;
-      hist.fill(0, 0, nb * classes);
       const base = j * n;
-      for (const r of nodeRows) hist[data.bins[base + r] * classes + labels[r]] += sampleWeight[r];
+      // hist is all zeros here. The bins the node's rows fall in are marked in `occupied`, and only
+      // those are scanned (and zeroed again): an empty bin adds nothing to the left side, so its gain
+      // is its predecessor's and cannot win (strictly greater wins), and the scan finds what a scan
+      // over every bin finds. In deep trees three scanned bins in four were empty.
+      for (let i = 0; i < m; i++) {
+        const bin = data.bins[base + nodeRows[i]];
+        hist[bin * classes + nodeClass[i]] += nodeWeight[i];
+        occupied[bin >> 5] |= 1 << (bin & 31);
+      }
       leftCounts.fill(0);
       let leftTotal = 0;
-      for (let b = 0; b < nb - 1; b++) {
-        for (let k = 0; k < classes; k++) {
-          leftCounts[k] += hist[b * classes + k];
-          leftTotal += hist[b * classes + k];
-        }
-        const rightTotal = total - leftTotal;
-        if (leftTotal < params.minSamplesLeaf) continue;
-        if (rightTotal < params.minSamplesLeaf) break;
-        let rightImpurity: number;
-        if (params.criterion === 'gini') {
-          let s = 0;
-          for (let k = 0; k < classes; k++) {
-            const q = (classTotals[k] - leftCounts[k]) / rightTotal;
-            s += q * q;
+      let scanning = true;
+      for (let w = 0; w < OCCUPIED_WORDS; w++) {
+        for (let word = occupied[w]; word !== 0; word &= word - 1) {
+          const b = (w << 5) + 31 - Math.clz32(word & -word);
+          const at = b * classes;
+          // The last bin (nb - 1) leaves the right side empty: no split there or after.
+          if (scanning && b < nb - 1) {
+            for (let k = 0; k < classes; k++) {
+              leftCounts[k] += hist[at + k];
+              leftTotal += hist[at + k];
+            }
+            const rightTotal = total - leftTotal;
+            if (rightTotal < params.minSamplesLeaf) scanning = false;
+            else if (leftTotal >= params.minSamplesLeaf) {
+              let rightImpurity: number;
+              if (gini) {
+                let s = 0;
+                for (let k = 0; k < classes; k++) {
+                  const q = (classTotals[k] - leftCounts[k]) / rightTotal;
+                  s += q * q;
+                }
+                rightImpurity = 1 - s;
+              } else {
+                for (let k = 0; k < classes; k++) rightCounts[k] = classTotals[k] - leftCounts[k];
+                rightImpurity = impurity(rightCounts, 0, classes, rightTotal, 'entropy');
+              }
+              const gain = parentImpurity - (leftTotal / total) * impurity(leftCounts, 0, classes, leftTotal, params.criterion) - (rightTotal / total) * rightImpurity;
+              if (gain > bestGain + 1e-12) {
+                bestGain = gain;
+                bestFeature = j;
+                bestBin = b;
+              }
+            }
           }
-          rightImpurity = 1 - s;
-        } else {
-          const rc = new Float64Array(classes);
-          for (let k = 0; k < classes; k++) rc[k] = classTotals[k] - leftCounts[k];
-          rightImpurity = impurity(rc, 0, classes, rightTotal, 'entropy');
+          for (let k = 0; k < classes; k++) hist[at + k] = 0;
         }
-        const gain = parentImpurity - (leftTotal / total) * impurity(leftCounts, 0, classes, leftTotal, params.criterion) - (rightTotal / total) * rightImpurity;
-        if (gain > bestGain + 1e-12) {
-          bestGain = gain;
-          bestFeature = j;
-          bestBin = b;
-        }
+        occupied[w] = 0;
       }
     }
     if (bestFeature < 0) continue;

@@ -1,6 +1,9 @@
 import { encodeArtifact, decodeArtifact } from '../../../models/artifact';
 import { binEdges, binFeatureRange, binMatrix, binOf, binRows, featureRangeEdges } from '../../../models/trees/binning';
 import { buildTrees, randomForest } from '../../../models/trees/random-forest';
+import { growTree, type TreeParams } from '../../../models/trees/classification-tree';
+import type { BinnedMatrix } from '../../../models/trees/binning';
+import { rng } from '../../../lib/random';
 import { accuracy, noise, separable } from '../../helpers/datasets';
 
 const context = { featureSetVersion: 'fs-test-000000000000', label: { kind: 'direction', horizon: 5 } };
@@ -142,5 +145,104 @@ describe('random forest', () => {
     const a = model.predictProba(d.x);
     expect(restored.predictProba(d.x).every((v, i) => Object.is(v, a[i]))).toBe(true);
     expect(encodeArtifact(restored.state(), context).equals(encodeArtifact(model.state(), context))).toBe(true);
+  });
+});
+
+/**
+ * The split search as one plain scan over every bin of a fresh histogram: the oracle for growTree,
+ * which scans only the bins a node's rows occupy.
+ */
+function referenceTree(data: BinnedMatrix, labels: Int32Array, classes: number, weight: Float64Array, params: TreeParams, random: () => number) {
+  const impurityOf = (c: Float64Array, t: number) => {
+    let s = 0;
+    for (let k = 0; k < classes; k++) {
+      const q = c[k] / t;
+      s += params.criterion === 'gini' ? q * q : q > 0 ? -q * Math.log2(q) : 0;
+    }
+    return t <= 0 ? 0 : params.criterion === 'gini' ? 1 - s : s;
+  };
+  const order = Int32Array.from({ length: data.features }, (_, j) => j);
+  const splits: Array<[number, number]> = [];
+  const stack: Array<{ rows: number[]; depth: number }> = [{ rows: [...weight.keys()].filter((r) => weight[r] > 0), depth: 0 }];
+  while (stack.length > 0) {
+    const { rows, depth } = stack.pop() as { rows: number[]; depth: number };
+    const totals = new Float64Array(classes);
+    let total = 0;
+    for (const r of rows) {
+      totals[labels[r]] += weight[r];
+      total += weight[r];
+    }
+    const parent = impurityOf(totals, total);
+    if (depth >= params.maxDepth || total < 2 * params.minSamplesLeaf || parent === 0) continue;
+    for (let i = 0; i < params.maxFeatures; i++) {
+      const j = i + Math.floor(random() * (data.features - i));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    let best = { gain: params.minGain, feature: -1, bin: -1 };
+    for (let c = 0; c < params.maxFeatures; c++) {
+      const j = order[c];
+      const nb = data.edges[j].length + 1;
+      const hist = new Float64Array(256 * classes);
+      for (const r of rows) hist[data.bins[j * data.rows + r] * classes + labels[r]] += weight[r];
+      const left = new Float64Array(classes);
+      let leftTotal = 0;
+      for (let b = 0; b < nb - 1; b++) {
+        for (let k = 0; k < classes; k++) {
+          left[k] += hist[b * classes + k];
+          leftTotal += hist[b * classes + k];
+        }
+        const rightTotal = total - leftTotal;
+        if (leftTotal < params.minSamplesLeaf) continue;
+        if (rightTotal < params.minSamplesLeaf) break;
+        const right = Float64Array.from(totals, (t, k) => t - left[k]);
+        const gain = parent - (leftTotal / total) * impurityOf(left, leftTotal) - (rightTotal / total) * impurityOf(right, rightTotal);
+        if (gain > best.gain + 1e-12) best = { gain, feature: j, bin: b };
+      }
+    }
+    if (best.feature < 0) continue;
+    splits.push([best.feature, best.bin]);
+    const goesLeft = (r: number) => data.bins[best.feature * data.rows + r] <= best.bin;
+    stack.push({ rows: rows.filter((r) => !goesLeft(r)), depth: depth + 1 }, { rows: rows.filter(goesLeft), depth: depth + 1 });
+  }
+  return splits;
+}
+
+describe('classification tree split search', () => {
+  it('finds the splits of a scan over every bin, on features whose rows occupy few of many bins, for both criteria and 2 or 3 classes', () => {
+    const next = rng(7);
+    const rows = 1500;
+    // Many-bin features that small nodes occupy sparsely, few-bin flags, and one feature with a single bin.
+    const binsPer = [255, 200, 40, 3, 2, 255, 1, 120];
+    const data: BinnedMatrix = {
+      rows,
+      features: binsPer.length,
+      bins: new Uint8Array(binsPer.length * rows),
+      edges: binsPer.map((nb) => Float64Array.from({ length: nb - 1 }, (_, b) => b)),
+    };
+    binsPer.forEach((nb, j) => {
+      for (let r = 0; r < rows; r++) data.bins[j * rows + r] = Math.min(nb - 1, Math.floor(next() ** (j % 2 === 0 ? 1 : 3) * nb));
+    });
+    for (const classes of [2, 3]) {
+      const labels = Int32Array.from({ length: rows }, (_, r) => (data.bins[r] + data.bins[3 * rows + r] * 40 + Math.floor(next() * 90)) % classes);
+      const weight = Float64Array.from({ length: rows }, () => Math.floor(next() * 3)); // bootstrap counts, some 0
+      for (const criterion of ['gini', 'entropy'] as const) {
+        for (const minSamplesLeaf of [1, 4]) {
+          const params: TreeParams = { maxDepth: 14, minSamplesLeaf, minGain: 0, maxFeatures: 5, criterion };
+          const grown = growTree(data, labels, classes, weight, params, rng(11));
+          const splits: Array<[number, number]> = [];
+          // The grower's nodes in its depth-first order (the reference's order): left child first.
+          const walk = (node: number) => {
+            if (grown.tree.feature[node] < 0) return;
+            splits.push([grown.tree.feature[node], grown.tree.threshold[node]]);
+            walk(grown.tree.left[node]);
+            walk(grown.tree.right[node]);
+          };
+          walk(0);
+          const expected = referenceTree(data, labels, classes, weight, params, rng(11));
+          expect(splits.length).toBeGreaterThan(50);
+          expect(splits).toEqual(expected);
+        }
+      }
+    }
   });
 });
