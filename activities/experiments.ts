@@ -238,26 +238,36 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           const ds = await readDataset(artifacts, input.datasetId);
           const { guards } = input.experiment;
           const verdicts: GuardVerdict[] = [];
-          let pointInTime: PointInTimeAudit | undefined;
-          if (guards.pointInTime.rows > 0) {
-            // Over every stored symbol, as the features step materialises them. On this thread only: the
-            // pool's helper threads would compete with the trials the training threads start meanwhile.
-            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed });
-            verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
-          }
+          // The guards run on this thread beside the trials, and the trials start through it (each
+          // search's first suggestions, its first activities): work here goes in short steps with the
+          // event loop let through between them, the scan's (~50 ms a feature) before the audit's
+          // (~0.6 s a date). In one long step, the trials started 5-9 s after the dataset was ready.
           let scan: DatasetGuards['singleFeatureScan'];
+          let scanVerdict: GuardVerdict | undefined;
           if (guards.singleFeatureScan) {
             const rows = evaluationRowsOf(ds, input.experiment.walkForward.evaluationDays);
             const series = await readBarSeries(store, { symbols: ds.symbols });
+            await yieldToEventLoop();
             const labels = Int32Array.from(rows, (r) => ds.labels[r]);
-            const rival = naiveBaselinesOf(ds, rows, series)
-              .filter((b) => !b.hindsight)
-              .map((b) => ({ name: b.name, auc: singleValueAuc(b.score, labels) }))
-              .reduce((best, b) => (b.auc > best.auc ? b : best), { name: 'chance', auc: 0.5 });
+            const baselines = naiveBaselinesOf(ds, rows, series).filter((b) => !b.hindsight);
+            let rival = { name: 'chance', auc: 0.5 };
+            for (const b of baselines) {
+              await yieldToEventLoop();
+              const auc = singleValueAuc(b.score, labels);
+              if (auc > rival.auc) rival = { name: b.name, auc };
+            }
             const result = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
             scan = { ceiling: result.ceiling, strongestBaseline: rival, features: result.features.slice(0, 10) };
-            verdicts.push(result.verdict);
+            scanVerdict = result.verdict;
           }
+          let pointInTime: PointInTimeAudit | undefined;
+          if (guards.pointInTime.rows > 0) {
+            // Over every stored symbol, as the features step materialises them. On this thread only: the
+            // pool's helper threads would compete with the trials the training threads run meanwhile.
+            pointInTime = await auditPointInTime(store, ds, { rows: guards.pointInTime.rows, dates: guards.pointInTime.dates, seed: input.experiment.seed });
+            verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
+          }
+          if (scanVerdict) verdicts.push(scanVerdict);
           return { verdicts, pointInTime, singleFeatureScan: scan };
         });
       });
