@@ -180,7 +180,7 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
         const t = Date.now();
         const done = [...((ctx.info.heartbeatDetails as { folds?: FoldResult[] } | undefined)?.folds ?? [])];
         if (done.length > 0) ctx.log.info('resuming trial from its checkpoint', { trial: input.trial, foldsDone: done.length, attempt: ctx.info.attempt });
-        // Each fold runs on the least busy training thread; finished ones are the heartbeat details (the checkpoint).
+        // Each fold runs on the first training thread free; finished ones are the heartbeat details (the checkpoint).
         await whileHeartbeating(async () => {
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
