@@ -116,8 +116,8 @@ export interface RegisterResult {
 
 export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
-  const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> => {
-    const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true })));
+  const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number, cancelled: AbortSignal): Promise<ShuffledLabelResult> => {
+    const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true }, cancelled)));
     return shuffledLabelVerdict(request, folds, tolerance);
   };
   /**
@@ -163,12 +163,12 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
     /** Scores the walk-forward predictions (metrics, baseline, IC, backtest) and runs the shuffled-label control. */
     async evaluateAlgorithm(input: EvaluateInput): Promise<AlgorithmEvaluation> {
       return withFailureMapping(async () => {
-        return whileHeartbeating(async () => {
+        return whileHeartbeating(async (cancelled) => {
           const ds = await readDataset(artifacts, input.datasetId);
           const predictions = await readPredictions(artifacts, input.predictionsId);
           const series = await readBarSeries(store, { symbols: ds.symbols });
           // The control refits the model, a fold per training thread like every fit, while the report is computed here.
-          const control = input.shuffledLabel && shuffledLabelOnThreads(input.datasetId, input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance);
+          const control = input.shuffledLabel && shuffledLabelOnThreads(input.datasetId, input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance, cancelled);
           control?.catch(() => undefined); // awaited below
           // Not needed by the evaluation: a failure leaves the report to compute it.
           const importance = input.model

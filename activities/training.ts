@@ -139,12 +139,12 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
   return {
     /** Out-of-sample predictions over the evaluation period, retraining every block. */
     async walkForward(input: WalkForwardInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnFreeThread('walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating((cancelled) => trainingPool.runOnFreeThread('walkForward', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request }, cancelled)));
     },
 
     /** Trains the model to register on all rows up to the cut-off; its artifact is stored by sha256. */
     async fitFinalModel(input: FinalModelInput) {
-      return withFailureMapping(() => whileHeartbeating(() => trainingPool.runOnFreeThread('finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request })));
+      return withFailureMapping(() => whileHeartbeating((cancelled) => trainingPool.runOnFreeThread('finalModel', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request }, cancelled)));
     },
 
     /** Builds the training matrix from the feature store and labels and files it by content id. */
@@ -181,11 +181,10 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
         const done = [...((ctx.info.heartbeatDetails as { folds?: FoldResult[] } | undefined)?.folds ?? [])];
         if (done.length > 0) ctx.log.info('resuming trial from its checkpoint', { trial: input.trial, foldsDone: done.length, attempt: ctx.info.attempt });
         // Each fold runs on the first training thread free; finished ones are the heartbeat details (the checkpoint).
-        await whileHeartbeating(async () => {
+        await whileHeartbeating(async (cancelled) => {
           for (let fold = 0; fold < input.request.folds; fold++) {
             if (done.some((r) => r.fold === fold)) continue;
-            ctx.cancellationSignal.throwIfAborted(); // no new fold once cancelled
-            done.push(await trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }));
+            done.push(await trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId: input.datasetId, request: input.request, fold }, cancelled)); // no new fold once cancelled
             ctx.heartbeat({ folds: done });
           }
         }, () => ({ folds: done }));

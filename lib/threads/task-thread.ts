@@ -29,7 +29,10 @@ parentPort?.on('message', (request: TaskRequest) => {
   try {
     const run = threadTasks[request.task] as (input: unknown) => unknown;
     // Tasks may be asynchronous (model fits are); the answer goes back when they settle.
-    Promise.resolve(run(request.input)).then((result) => parentPort?.postMessage({ id: request.id, result } satisfies TaskResponse, [...buffersOf(result, new Set())]), fail);
+    // A result that cannot be sent (not cloneable) is answered as a failure, not left unanswered.
+    Promise.resolve(run(request.input))
+      .then((result) => parentPort?.postMessage({ id: request.id, result } satisfies TaskResponse, [...buffersOf(result, new Set())]))
+      .catch(fail);
   } catch (error) {
     fail(error);
   }

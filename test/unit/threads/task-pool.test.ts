@@ -67,6 +67,85 @@ describe('TaskPool.runOnFreeThread', () => {
   });
 });
 
+describe('TaskPool when a task cannot run', () => {
+  /** The pool's thread at `index`, to end it as a thread that exits on its own would (process.exit in a task, an out-of-memory abort). */
+  const threadOf = (pool: TaskPool, index: number) => (pool as unknown as { threadAt: Array<{ worker: { terminate(): Promise<number> } } | undefined> }).threadAt[index];
+
+  it('refuses an input that cannot be sent, naming the task, and keeps the thread free', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const refused = pool.runOnFreeThread('symbolColumns', { ...idle, chunk: (() => 1) as unknown as number });
+      await expect(refused).rejects.toThrow(/symbolColumns: its input could not be sent to a worker thread/);
+      expect(pool.idleThreads(1)).toEqual([0]);
+      await expect(pool.runOnFreeThread('symbolColumns', idle)).resolves.toBeDefined();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails the tasks of a thread that ends, and starts the waiting ones on a new thread', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const running = pool.runOnFreeThread('symbolColumns', idle);
+      const waiting = pool.runOnFreeThread('symbolColumns', idle);
+      await threadOf(pool, 0)?.worker.terminate();
+      await expect(running).rejects.toThrow(/worker thread exited/);
+      await expect(waiting).resolves.toBeDefined();
+      expect(pool.idleThreads(1)).toEqual([0]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('on close, fails the tasks in flight and the waiting ones, and can be used again after', async () => {
+    const pool = new TaskPool(1);
+    const running = pool.runOnFreeThread('symbolColumns', idle).catch((e: unknown) => e);
+    const waiting = pool.runOnFreeThread('symbolColumns', idle).catch((e: unknown) => e);
+    await pool.close();
+    expect(String(await running)).toMatch(/closed before the task answered/);
+    expect(String(await waiting)).toMatch(/closed before the task answered/);
+    expect(pool.idleThreads(1)).toEqual([0]);
+    try {
+      await expect(pool.runOnFreeThread('symbolColumns', idle)).resolves.toBeDefined();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('drops a waiting job whose caller gave up, so it never runs ahead of later jobs', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const order: string[] = [];
+      const first = pool.runOnFreeThread('symbolColumns', idle).then(() => order.push('first'));
+      const giveUp = new AbortController();
+      const dropped = pool.runOnFreeThread('symbolColumns', idle, giveUp.signal).then(() => order.push('dropped'), (e: unknown) => e);
+      const later = pool.runOnFreeThread('symbolColumns', idle).then(() => order.push('later'));
+      giveUp.abort(new Error('activity cancelled'));
+      expect(String(await dropped)).toMatch(/activity cancelled/);
+      await Promise.all([first, later]);
+      expect(order).toEqual(['first', 'later']);
+      await expect(pool.runOnFreeThread('symbolColumns', idle, giveUp.signal)).rejects.toThrow(/activity cancelled/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('starts a waiting job on a thread added by grow', async () => {
+    const pool = new TaskPool(1);
+    try {
+      const first = pool.runOnFreeThread('symbolColumns', idle);
+      const second = pool.runOnFreeThread('symbolColumns', idle);
+      expect(pool.idleThreads(2)).toEqual([]);
+      pool.grow(2);
+      expect(pool.idleThreads(2)).toEqual([]); // the waiting job is on thread 1 now
+      await Promise.all([first, second]);
+      expect(pool.idleThreads(2)).toEqual([0, 1]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('TaskPool and the process', () => {
   it('keeps the process alive until the last task posted to a thread has answered, not only the first', () => {
     // A quick task, then a slow one on the same thread; nothing else keeps the process alive.
