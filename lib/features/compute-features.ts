@@ -8,7 +8,7 @@ import type { BarSeries } from '../market-data/bar';
 import { inScratch, newSeries } from './indicators/scratch';
 import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
-import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns } from './symbol-features';
+import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
 import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { lowerBound, sortWithIndex } from '../sorted';
 
@@ -123,9 +123,9 @@ export interface ComputeOptions {
   news?: readonly Headline[];
   /**
    * Per-symbol columns already computed elsewhere (pool threads, materialize.ts), keyed by symbol: the columns
-   * of every per-symbol spec, in spec order. Symbols absent here are computed on this thread.
+   * of every per-symbol spec, in spec order, from the series' firstKeptRow on. Symbols absent here are computed on this thread.
    */
-  symbolColumns?: ReadonlyMap<string, Float64Array[]>;
+  symbolColumns?: ReadonlyMap<string, SymbolColumns>;
   /**
    * Frames only for these symbols; the others still count in the market-wide columns but cost no
    * per-symbol work. Only for sets without cross-sectional normalisation, where one symbol's row
@@ -202,49 +202,67 @@ export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, opti
   return { universe, kept, skipped, allDates, rowsOf, market };
 }
 
+/**
+ * The first row of a series that can be in its frame: past the set's warm-up and not before
+ * `fromDate`. Per-symbol columns are kept from there on (ColumnBlocks); the frame may start later,
+ * where every column is defined.
+ */
+export function firstKeptRow(set: FeatureSet, s: SymbolBars, fromDate?: string): number {
+  return Math.min(s.dates.length, Math.max(requiredBars(set) - 1, fromDate ? lowerBound(s.dates, fromDate) : 0));
+}
+
 /** Frames of the plan's series from their per-symbol columns (given, or computed here), then cross-sectional normalisation. */
 export function frameFeatures(plan: FeaturePlan, set: FeatureSet, options: ComputeOptions = {}): FeatureComputation {
   const { universe, kept, skipped, allDates, rowsOf, market } = plan;
-  const minBars = requiredBars(set);
   const newsBySymbol = groupBy(options.news ?? [], (h) => h.symbol);
   /** Each frame row's index in allDates. */
   const frameRows: Int32Array[] = [];
   const symbolSpecs = symbolFeatureSpecs(set);
+  const keptFrom = kept.map((k) => firstKeptRow(set, universe[k], options.fromDate));
   // Columns computed here go to one allocation (a garbage collection ran about once per 60 MB of separate blocks).
-  const blocks = options.symbolColumns ? undefined : columnBlocks(symbolSpecs, kept.map((k) => universe[k]), (n) => new Float64Array(n));
-  const computedHere = (s: SymbolBars, f: number): Float64Array[] => {
-    if (!blocks) return symbolColumns(symbolSpecs, s); // one the given columns lack
+  const blocks = options.symbolColumns ? undefined : columnBlocks(symbolSpecs, kept.map((k) => universe[k]), (n) => new Float64Array(n), keptFrom);
+  const computedHere = (s: SymbolBars, f: number): SymbolColumns => {
+    if (!blocks) return symbolColumns(symbolSpecs, s, keptFrom[f]); // one the given columns lack
     fillSymbolColumns(symbolSpecs, s, blocks, f);
     return blockColumns(blocks, f);
   };
   const frames: FeatureFrame[] = kept.map((k, f) => {
     const s = universe[k];
     const at = rowsOf[k];
-    const series: Float64Array[] = [];
     const own = options.symbolColumns?.get(s.symbol) ?? computedHere(s, f);
+    if (own.from !== keptFrom[f]) throw new Error(`internal: ${s.symbol}'s columns start at row ${own.from}, not ${keptFrom[f]}`);
+    // The frame starts where every column is defined: the longest leading run of undefined values,
+    // over whole series (a market column's through the series' dates), and never before own.from.
+    const news = new Map<NewsFeatureSpec, Float64Array[]>();
+    let warm = own.lead;
+    for (const spec of set.features) {
+      if (isNewsFeature(spec)) {
+        const columns = newsColumns(spec, s, newsBySymbol.get(s.symbol) ?? [], newsBySymbol.get(null) ?? []);
+        news.set(spec, columns);
+        for (const column of columns) warm = Math.max(warm, leadingUndefined(column.length, (r) => column[r]));
+      } else if (isMarketFeature(spec)) {
+        for (const m of market.get(spec) as Float64Array[]) warm = Math.max(warm, leadingUndefined(at.length, (r) => m[at[r]]));
+      }
+    }
+    const first = Math.max(warm, own.from);
+    const series: Float64Array[] = [];
     let next = 0;
     for (const spec of set.features) {
       if (isNewsFeature(spec)) {
-        series.push(...newsColumns(spec, s, newsBySymbol.get(s.symbol) ?? [], newsBySymbol.get(null) ?? []));
-        continue;
-      }
-      if (isMarketFeature(spec)) {
+        for (const column of news.get(spec) as Float64Array[]) series.push(column.subarray(first));
+      } else if (isMarketFeature(spec)) {
         for (const m of market.get(spec) as Float64Array[]) {
-          const aligned = new Float64Array(at.length);
-          for (let r = 0; r < at.length; r++) aligned[r] = m[at[r]];
+          const aligned = new Float64Array(at.length - first);
+          for (let r = first; r < at.length; r++) aligned[r - first] = m[at[r]];
           series.push(aligned);
         }
-      }
-      else {
-        const count = symbolFeatureColumns(spec).length;
-        series.push(...own.slice(next, next + count));
-        next += count;
+      } else {
+        for (const column of own.columns.slice(next, next + symbolFeatureColumns(spec).length)) series.push(column.subarray(first - own.from));
+        next += symbolFeatureColumns(spec).length;
       }
     }
-    const warm = firstCompleteRow(series);
-    const first = Math.max(warm, minBars - 1, options.fromDate ? lowerBound(s.dates, options.fromDate) : 0);
     frameRows.push(at.subarray(first));
-    return { symbol: s.symbol, dates: s.dates.slice(first), columns: series.map((column) => column.subarray(first)) };
+    return { symbol: s.symbol, dates: s.dates.slice(first), columns: series };
   });
 
   normaliseCrossSection(set, frames, frameRows, allDates.length);
@@ -306,15 +324,11 @@ function newsColumns(spec: NewsFeatureSpec, s: SymbolBars, own: readonly Headlin
   return [mean(mine), mine.count, mean(market)];
 }
 
-/** End of the warm-up: the longest leading run of undefined values over all columns. */
-function firstCompleteRow(columns: readonly Float64Array[]): number {
-  let first = 0;
-  for (const column of columns) {
-    let r = 0;
-    while (r < column.length && !Number.isFinite(column[r])) r++;
-    first = Math.max(first, r);
-  }
-  return first;
+/** How many values from the start are not finite (of n, value(r) the r-th). */
+function leadingUndefined(n: number, value: (r: number) => number): number {
+  let r = 0;
+  while (r < n && !Number.isFinite(value(r))) r++;
+  return r;
 }
 
 /** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */

@@ -11,13 +11,13 @@ import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { absorbBarRevisions, featureRowDates, lastFeatureDates, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
-import { computeFeatures, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { idlePoolThreads } from '../threads/task-pool';
 import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
-import { blockColumns, claimSymbolColumns, columnBlocks } from './symbol-features';
+import { blockColumns, claimSymbolColumns, columnBlocks, type SymbolColumns } from './symbol-features';
 import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
 import { upperBound } from '../sorted';
 
@@ -40,13 +40,13 @@ export interface MaterializeOptions {
  * waiting for the pool thread's half. `meanwhile` runs here first, once the pool threads have
  * their tasks, so that work needing no per-symbol column overlaps theirs.
  */
-async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], threads: number, meanwhile: () => T): Promise<{ columns: Float64Array[][]; meanwhile: T }> {
+async function symbolColumnsInThreads<T>(specs: SymbolFeatureSpec[], universe: readonly SymbolBars[], from: readonly number[], threads: number, meanwhile: () => T): Promise<{ columns: SymbolColumns[]; meanwhile: T }> {
   const helpers = idlePoolThreads(threads);
   const next = sharedInt32(1);
   const chunk = 4;
   // Dates stay here: per-symbol features read only prices and volumes, and cloning strings is slow.
   const bars = helpers ? universe.map((s) => ({ ...s, dates: [] })) : [];
-  const blocks = columnBlocks(specs, universe, helpers ? sharedFloat64 : (n) => new Float64Array(n));
+  const blocks = columnBlocks(specs, universe, helpers ? sharedFloat64 : (n) => new Float64Array(n), from);
   const remote = helpers ? helpers.indices.map((i) => helpers.pool.run(i, 'symbolColumns', { specs, universe: bars, next, chunk, blocks })) : [];
   remote.forEach((r) => r.catch(() => undefined)); // awaited below
   let done: T;
@@ -162,7 +162,7 @@ export async function computeFromInputs(set: FeatureSet, inputs: FeatureInputs, 
   const framed = universe.filter((s) => member(s.symbol) && (!rowsFor || rowsFor.has(s.symbol)));
   if ((options.threads ?? 1) <= 1 || framed.length <= 1) return computeFeatures(universe, set, compute);
   // The dates and market columns are worked out here while the pool threads start on the symbols.
-  const { columns, meanwhile: plan } = await symbolColumnsInThreads(symbolFeatureSpecs(set), framed, options.threads as number, () => planFeatures(universe, set, compute));
+  const { columns, meanwhile: plan } = await symbolColumnsInThreads(symbolFeatureSpecs(set), framed, framed.map((s) => firstKeptRow(set, s, fromDate)), options.threads as number, () => planFeatures(universe, set, compute));
   return frameFeatures(plan, set, { ...compute, symbolColumns: new Map(framed.map((s, i) => [s.symbol, columns[i]])) });
 }
 

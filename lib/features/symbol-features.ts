@@ -126,30 +126,46 @@ function rollingMedian(x: Float64Array, window: number): Float64Array {
 }
 
 /**
- * Where several symbols' columns go, in one allocation: symbol k's columns, each as long as its
- * series, follow one another from values[offsets[k]]. In shared memory the threads that compute
- * them write them in place, and nothing is transferred (one block per symbol, transferred back from
- * a pool thread, had the receiving thread's garbage collector run about once per 60 MB).
+ * Where several symbols' columns go, in one allocation: symbol k's columns, each holding its
+ * series from row from[k] on, follow one another from values[offsets[k]]. In shared memory the
+ * threads that compute them write them in place, and nothing is transferred (one block per symbol,
+ * transferred back from a pool thread, had the receiving thread's garbage collector run about once
+ * per 60 MB). Rows before from[k] (the warm-up, or rows before an incremental run's first date) are
+ * computed but not kept: fresh memory costs a page fault per 4 KiB the first time it is written,
+ * ~13 µs on some VMs, which made writing the whole S&P 500's blocks half of the features' time.
  */
 export interface ColumnBlocks {
   values: Float64Array;
   offsets: Float64Array;
   /** Columns per symbol. */
   count: number;
+  /** Per symbol, the first row of its series the columns hold. */
+  from: Int32Array;
+  /** Per symbol, the longest leading run of non-finite values among its columns, over the whole series (where its rows may start). */
+  lead: Float64Array;
 }
 
-export function columnBlocks(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], allocate: (n: number) => Float64Array): ColumnBlocks {
+/** One symbol's columns from a block: rows from..end of its series. */
+export interface SymbolColumns {
+  columns: Float64Array[];
+  from: number;
+  lead: number;
+}
+
+/** Blocks for `universe`'s columns, symbol k's kept from row from[k] (default 0: every row). */
+export function columnBlocks(specs: readonly SymbolFeatureSpec[], universe: readonly Ohlcv[], allocate: (n: number) => Float64Array, from?: readonly number[]): ColumnBlocks {
   const count = specs.reduce((total, spec) => total + symbolFeatureColumns(spec).length, 0);
   const offsets = new Float64Array(universe.length + 1);
-  universe.forEach((b, k) => (offsets[k + 1] = offsets[k] + count * b.close.length));
-  return { values: allocate(offsets[universe.length]), offsets, count };
+  const first = Int32Array.from(universe, (b, k) => Math.min(b.close.length, Math.max(0, from?.[k] ?? 0)));
+  universe.forEach((b, k) => (offsets[k + 1] = offsets[k] + count * (b.close.length - first[k])));
+  return { values: allocate(offsets[universe.length]), offsets, count, from: first, lead: allocate(universe.length) };
 }
 
 /** Symbol k's columns in `blocks`, as views. */
-export function blockColumns(blocks: ColumnBlocks, k: number): Float64Array[] {
+export function blockColumns(blocks: ColumnBlocks, k: number): SymbolColumns {
   const { count, offsets, values } = blocks;
   const n = (offsets[k + 1] - offsets[k]) / count;
-  return Array.from({ length: count }, (_, c) => values.subarray(offsets[k] + c * n, offsets[k] + (c + 1) * n));
+  return { columns: Array.from({ length: count }, (_, c) => values.subarray(offsets[k] + c * n, offsets[k] + (c + 1) * n)), from: blocks.from[k], lead: blocks.lead[k] };
 }
 
 /**
@@ -173,22 +189,29 @@ export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe
 export function fillSymbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, blocks: ColumnBlocks, k: number): void {
   const n = b.close.length;
   const { count, offsets, values } = blocks;
-  if (offsets[k + 1] - offsets[k] !== count * n) throw new Error(`internal: block ${k} holds ${offsets[k + 1] - offsets[k]} values for ${count} columns of ${n} bars`);
+  const from = blocks.from[k];
+  const kept = n - from;
+  if (offsets[k + 1] - offsets[k] !== count * kept) throw new Error(`internal: block ${k} holds ${offsets[k + 1] - offsets[k]} values for ${count} columns of ${kept} bars`);
   let c = 0;
+  let lead = 0;
   for (const spec of specs) {
     inScratch(() => {
       for (const column of computeSymbolFeature(spec, b)) {
         if (column.length !== n || c === count) throw new Error(`internal: ${spec.kind} gave a column of ${column.length} values for ${n} bars, or more columns than it declares`);
-        values.set(column, offsets[k] + n * c++);
+        let r = 0;
+        while (r < n && !Number.isFinite(column[r])) r++;
+        if (r > lead) lead = r;
+        values.set(from === 0 ? column : column.subarray(from), offsets[k] + kept * c++);
       }
     });
   }
   if (c !== count) throw new Error(`internal: ${c} feature columns computed where ${count} are declared`);
+  blocks.lead[k] = lead;
 }
 
-/** Every spec's columns for one series, in spec order, as views of one allocation. */
-export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv): Float64Array[] {
-  const blocks = columnBlocks(specs, [b], (n) => new Float64Array(n));
+/** Every spec's columns for one series from row `from` on, as views of one allocation. */
+export function symbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, from = 0): SymbolColumns {
+  const blocks = columnBlocks(specs, [b], (n) => new Float64Array(n), [from]);
   fillSymbolColumns(specs, b, blocks, 0);
   return blockColumns(blocks, 0);
 }

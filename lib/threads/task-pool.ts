@@ -181,7 +181,7 @@ export class TaskPool {
 
   /** Starts every thread and waits until each answers (a long-running worker pays this once, at start). */
   async warmUp(): Promise<void> {
-    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } })));
+    await Promise.all(Array.from({ length: this.size }, (_, i) => this.run(i, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0, from: new Int32Array(0), lead: new Float64Array(0) } })));
   }
 
   /** Ends every thread. Tasks in flight and waiting jobs fail with an error that says so; the pool starts new threads if used again. */

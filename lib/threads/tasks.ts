@@ -29,7 +29,7 @@ export const threadTasks = {
   /** Per-symbol feature columns, every spec in order, of the series this thread claims, into shared blocks (claimSymbolColumns). */
   symbolColumns: (input: { specs: SymbolFeatureSpec[]; universe: BarSeries[]; next: Int32Array; chunk: number; blocks: ColumnBlocks }) => {
     // Columns written into a copy would never reach the caller.
-    if (input.blocks.values.length > 0 && !isShared(input.blocks.values)) throw new Error('symbolColumns needs its column blocks in shared memory');
+    if ((input.blocks.values.length > 0 || input.blocks.lead.length > 0) && !(isShared(input.blocks.values) && isShared(input.blocks.lead))) throw new Error('symbolColumns needs its column blocks in shared memory');
     return claimSymbolColumns(input.specs, input.universe, input.next, input.chunk, input.blocks);
   },
   /** Bin edges and codes of one feature range, written into shared arrays (gradient boosting). */

@@ -154,10 +154,10 @@ describe('per-symbol columns claimed by several threads', () => {
     expect([...claimSymbolColumns(specs, universe, next, 3, blocks)]).toEqual([6, 7, 8, 9]);
     expect(claimSymbolColumns(specs, universe, next, 3, blocks)).toHaveLength(0); // nothing left
     expect(blocks.values.subarray(0, blocks.offsets[6]).every((v) => v === -1)).toBe(true); // symbols 0-5 not written
-    for (const k of [6, 7, 8, 9]) expect(blockColumns(blocks, k)).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k])));
+    for (const k of [6, 7, 8, 9]) expect(blockColumns(blocks, k).columns).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, universe[k])));
     const alone = columnBlocks(specs, universe, (n) => new Float64Array(n));
     expect([...claimSymbolColumns(specs, universe, new Int32Array(1), 3, alone)]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    universe.forEach((s, k) => expect(blockColumns(alone, k)).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, s))));
+    universe.forEach((s, k) => expect(blockColumns(alone, k).columns).toEqual(specs.flatMap((spec) => computeSymbolFeature(spec, s))));
   });
 });
 

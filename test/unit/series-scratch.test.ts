@@ -64,14 +64,28 @@ describe('symbolColumns', () => {
   const [a, b] = syntheticUniverse(2, '2016-01-04', '2017-12-29', 5);
 
   it('gives each spec’s columns as computeSymbolFeature does, in one block that later computations leave alone', () => {
-    const columns = symbolColumns(specs, a);
+    const { columns, from, lead } = symbolColumns(specs, a);
     const want = specs.flatMap((spec) => computeSymbolFeature(spec, a));
     symbolColumns(specs, b); // reuses the scratch memory a's intermediates used
     expect(columns).toHaveLength(want.length);
+    expect(from).toBe(0);
     columns.forEach((column, c) => {
       expect(column.buffer).toBe(columns[0].buffer);
       expect(column.length).toBe(a.close.length);
       expect(Array.from(column)).toEqual(Array.from(want[c]));
     });
+    // The longest leading run of undefined values among the columns.
+    expect(lead).toBe(Math.max(...want.map((column) => column.findIndex((v) => Number.isFinite(v)))));
+  });
+
+  it('keeps each column from row `from` on, and still measures the leading undefined run over the whole series', () => {
+    const whole = symbolColumns(specs, a);
+    const from = 300;
+    const kept = symbolColumns(specs, a, from);
+    expect(kept.from).toBe(from);
+    expect(kept.lead).toBe(whole.lead);
+    expect(kept.columns[0].buffer.byteLength).toBe(whole.columns.length * (a.close.length - from) * 8);
+    kept.columns.forEach((column, c) => expect(Array.from(column)).toEqual(Array.from(whole.columns[c].subarray(from))));
+    expect(symbolColumns(specs, a, a.close.length + 5).columns.every((column) => column.length === 0)).toBe(true);
   });
 });

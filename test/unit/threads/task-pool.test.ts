@@ -8,7 +8,7 @@ import type { TrialRequest } from '../../../lib/training/trial';
 import { tempDir } from '../../helpers/databases';
 import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 
-const idle = { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } };
+const idle = { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0, from: new Int32Array(0), lead: new Float64Array(0) } };
 const request: TrialRequest = { algorithm: 'logistic_regression', params: {}, folds: 3, embargoDays: 5, maxTrainRows: 500, maxTestRows: 500, seed: 1, threads: 1 };
 
 const missingDataset = () => ({ artifacts: localArtifactStore(tempDir('mlp-pool-')).location, datasetId: 'not-a-dataset', request, fold: 0 });
@@ -157,8 +157,8 @@ const pool = new TaskPool(1);
 const n = 400_000;
 const close = Float64Array.from({ length: n }, (_, i) => 1 + (i % 7));
 const series = { symbol: 'AAA', dates: Array.from({ length: n }, (_, i) => String(i).padStart(10, '0')), open: close, high: close, low: close, close, volume: new Float64Array(n).fill(1) };
-const quick = pool.run(0, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0 } });
-const slow = pool.run(0, 'symbolColumns', { specs: [{ kind: 'rsi', window: 14, normalize: 'none' }, { kind: 'realized_vol', window: 60, normalize: 'none' }] as never, universe: [series], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(new SharedArrayBuffer(16 * n)), offsets: Float64Array.of(0, 2 * n), count: 2 } });
+const quick = pool.run(0, 'symbolColumns', { specs: [], universe: [], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(0), offsets: new Float64Array(1), count: 0, from: new Int32Array(0), lead: new Float64Array(0) } });
+const slow = pool.run(0, 'symbolColumns', { specs: [{ kind: 'rsi', window: 14, normalize: 'none' }, { kind: 'realized_vol', window: 60, normalize: 'none' }] as never, universe: [series], next: new Int32Array(1), chunk: 1, blocks: { values: new Float64Array(new SharedArrayBuffer(16 * n)), offsets: Float64Array.of(0, 2 * n), count: 2, from: Int32Array.of(0), lead: new Float64Array(new SharedArrayBuffer(8)) } });
 void Promise.all([quick, slow]).then(() => console.log('both answered'));
 `,
     );
