@@ -17,7 +17,8 @@ export type SymbolBars = BarSeries;
 /**
  * One symbol's feature rows after the warm-up (every column defined on the first row), stored by
  * column: `columns[c][r]` is column c on dates[r]. Columns are views into the computed series, so
- * building a frame copies nothing.
+ * building a frame copies nothing; a market-wide column is one series for every frame, so columns
+ * are read-only once framed.
  */
 export interface FeatureFrame {
   symbol: string;
@@ -251,7 +252,14 @@ export function frameFeatures(plan: FeaturePlan, set: FeatureSet, options: Compu
       if (isNewsFeature(spec)) {
         for (const column of news.get(spec) as Float64Array[]) series.push(column.subarray(first));
       } else if (isMarketFeature(spec)) {
+        // A series without gaps in the union of dates (most) takes a view of the market column,
+        // read-only like every frame column but the normalised ones; one with gaps, a copy.
+        const contiguous = first < at.length && at[at.length - 1] - at[first] === at.length - 1 - first;
         for (const m of market.get(spec) as Float64Array[]) {
+          if (contiguous) {
+            series.push(m.subarray(at[first], at[first] + at.length - first));
+            continue;
+          }
           const aligned = new Float64Array(at.length - first);
           for (let r = first; r < at.length; r++) aligned[r - first] = m[at[r]];
           series.push(aligned);
@@ -480,8 +488,8 @@ function normaliseColumn(frames: FeatureFrame[], rowsOf: readonly Int32Array[], 
       rowOf[at] = r;
     }
   });
-  // Ranks: each date's values sorted along with their positions (an argsort), in one copy.
-  const sorted = mode === 'rank' ? values.slice() : values;
+  // Ranks: each date's values sorted along with their positions (an argsort), in place.
+  const sorted = values;
   const position = new Int32Array(mode === 'rank' ? values.length : 0);
   for (let t = 0; t < position.length; t++) position[t] = t;
   for (let d = 0; d < n; d++) {

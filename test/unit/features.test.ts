@@ -4,6 +4,7 @@ import { computeFromInputs, toSymbolBars } from '../../lib/features/materialize'
 import { sharedPool } from '../../lib/threads/task-pool';
 import { blockColumns, claimSymbolColumns, columnBlocks, computeSymbolFeature } from '../../lib/features/symbol-features';
 import { perturbAfter, syntheticUniverse } from '../helpers/universe';
+import type { SymbolBars } from '../../lib/features/compute-features';
 
 describe('feature-set versions', () => {
   const base: FeatureSetInput = { name: 'mini', features: [{ kind: 'rsi', window: 14 }, { kind: 'sma_ratio', window: 20 }] };
@@ -130,6 +131,30 @@ describe('computeFeatures', () => {
     const row = out.frames[0].dates.indexOf(date);
     expect(row).toBeGreaterThan(0);
     expect(out.frames[0].columns[col][row]).toBeCloseTo(above / universe.length, 12);
+  });
+
+  it('gives every frame with a date the same market values on it, whether its series has gaps in the dates or not', () => {
+    // Symbol 1 lacks 30 dates in the middle: its market columns are copied, the others' are views.
+    const keep = (i: number) => i < 400 || i >= 430;
+    const withGap = (x: SymbolBars): SymbolBars => ({ ...x, dates: x.dates.filter((_, i) => keep(i)), open: x.open.filter((_, i) => keep(i)), high: x.high.filter((_, i) => keep(i)), low: x.low.filter((_, i) => keep(i)), close: x.close.filter((_, i) => keep(i)), volume: x.volume.filter((_, i) => keep(i)) });
+    const gapped = universe.map((s, k) => (k === 1 ? withGap(s) : s));
+    const out = computeFeatures(gapped, set);
+    const market = out.columns.flatMap((name, c) => (name.startsWith('mkt_') ? [c] : []));
+    expect(market.length).toBeGreaterThan(3);
+    const onDate = new Map<string, number[]>();
+    for (const f of out.frames) {
+      f.dates.forEach((d, r) => {
+        const values = market.map((c) => f.columns[c][r]);
+        const seen = onDate.get(d);
+        if (seen) expect(values).toEqual(seen);
+        else onDate.set(d, values);
+      });
+    }
+    expect(out.frames[1].dates.length).toBe(out.frames[0].dates.length - 30);
+    // and the ranked column's normalisation left the market columns alone
+    const ranked = out.columns.findIndex((name) => name.endsWith('_rank'));
+    expect(ranked).toBeGreaterThanOrEqual(0);
+    expect(out.frames.every((f) => f.columns[ranked].every((v) => v >= 0 && v <= 1))).toBe(true);
   });
 
   it('fails clearly when a declared volatility index series is missing', () => {
