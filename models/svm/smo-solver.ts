@@ -773,8 +773,11 @@ export function formatG(value: number, precision = 6): string {
   const e = a.toExponential(P - 1);
   const at = e.indexOf('e');
   let X = Number(e.slice(at + 1));
-  let D = e.slice(0, at).replace('.', '');
-  if (isHalfway(a, P)) {
+  let D = P > 1 ? e[0] + e.slice(2, at) : e.slice(0, at); // the digits without the point
+  // An exact tie needs a·2^(P − X0) to be an integer, X0 the exact decimal exponent (X or X − 1: the
+  // rounding may carry into the next power of ten), so a·2^(P − X + 1) must be one (exact: a power of
+  // two). Few values pass, and only those pay for isHalfway's two more conversions.
+  if (Number.isInteger(a * 2 ** (P - X + 1)) && isHalfway(a, P)) {
     // an exact tie: keep the truncated digits when their last one is even
     const exact = a.toExponential(100);
     const truncated = exact.slice(0, exact.indexOf('e')).replace('.', '').slice(0, P);
@@ -784,7 +787,7 @@ export function formatG(value: number, precision = 6): string {
     }
   }
   if (X < -4 || X >= P) {
-    const rest = D.slice(1).replace(/0+$/, '');
+    const rest = withoutTrailingZeros(D.slice(1));
     const exponent = `${X < 0 ? '-' : '+'}${String(Math.abs(X)).padStart(2, '0')}`;
     return `${sign}${D[0]}${rest ? `.${rest}` : ''}e${exponent}`;
   }
@@ -797,8 +800,14 @@ export function formatG(value: number, precision = 6): string {
     whole = '0';
     fraction = '0'.repeat(-X - 1) + D;
   }
-  fraction = fraction.replace(/0+$/, '');
+  fraction = withoutTrailingZeros(fraction);
   return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+function withoutTrailingZeros(digits: string): string {
+  let end = digits.length;
+  while (end > 0 && digits.charCodeAt(end - 1) === 48) end--;
+  return end === digits.length ? digits : digits.slice(0, end);
 }
 
 /**

@@ -128,6 +128,13 @@ describe('two-class SMO solver (libsvm 3.22 Solver on dense rows)', () => {
     expect(formatG(-1.5, 8)).toBe('-1.5');
     expect(formatG(100, 16)).toBe('100');
     expect(formatG(1e16, 16)).toBe('1e+16');
+    // ties whose rounding carries into the next power of ten (the tie check's exponent is one less)
+    expect(formatG(9.5, 1)).toBe('1e+01');
+    expect(formatG(8.5, 1)).toBe('8');
+    expect(formatG(999999.5, 6)).toBe('1e+06');
+    expect(formatG(999998.5, 6)).toBe('999998');
+    expect(formatG(0.0009765625, 3)).toBe('0.000977'); // 2^-10 = 0.0009765625: not a tie at 3 digits
+    expect(formatG(0.0009765625, 6)).toBe('0.000976562'); // a tie at 6 digits, 2 even: down
   });
 
   it('matches libsvm on a small separable problem with flipped labels, rbf and linear', () => {
