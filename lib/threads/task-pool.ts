@@ -91,25 +91,54 @@ export class TaskPool {
     const free = this.waiting.length === 0 ? this.idleThreads(this.size)[0] : undefined;
     if (free !== undefined) return this.run(free, task, input);
     return new Promise((resolve, reject) => {
-      // A job whose caller gave up (a cancelled activity) leaves the queue: it would otherwise run ahead of the retry's own jobs.
-      const abandon = () => {
-        const at = this.waiting.indexOf(job);
-        if (at >= 0) this.waiting.splice(at, 1);
-        reject(signal?.reason as Error);
-      };
       const job: Waiting = {
         start: (index) => {
-          signal?.removeEventListener('abort', abandon);
+          this.unwatch(signal, job);
           void this.run(index, task, input).then(resolve, reject);
         },
         reject: (error) => {
-          signal?.removeEventListener('abort', abandon);
+          this.unwatch(signal, job);
           reject(error);
         },
       };
-      signal?.addEventListener('abort', abandon, { once: true });
       this.waiting.push(job);
+      this.watch(signal, job);
     });
+  }
+
+  /**
+   * Waiting jobs by their caller's signal, with the one listener each signal gets (a listener per
+   * job made Node warn of a leak past ten, as a shuffled-label control queues up to 20 folds).
+   */
+  private readonly watched = new Map<AbortSignal, { jobs: Set<Waiting>; abandon: () => void }>();
+
+  /** A job whose caller gives up (a cancelled activity) leaves the queue: it would otherwise run ahead of the retry's own jobs. */
+  private watch(signal: AbortSignal | undefined, job: Waiting): void {
+    if (!signal) return;
+    let entry = this.watched.get(signal);
+    if (!entry) {
+      const jobs = new Set<Waiting>();
+      const abandon = () => {
+        this.watched.delete(signal);
+        for (const waiting of jobs) {
+          this.waiting.splice(this.waiting.indexOf(waiting), 1);
+          waiting.reject(signal.reason as Error);
+        }
+      };
+      entry = { jobs, abandon };
+      this.watched.set(signal, entry);
+      signal.addEventListener('abort', abandon, { once: true });
+    }
+    entry.jobs.add(job);
+  }
+
+  private unwatch(signal: AbortSignal | undefined, job: Waiting): void {
+    const entry = signal && this.watched.get(signal);
+    if (!entry) return;
+    entry.jobs.delete(job);
+    if (entry.jobs.size > 0) return;
+    this.watched.delete(signal);
+    signal.removeEventListener('abort', entry.abandon);
   }
 
   /** Runs `task` on thread `i % size`. Never throws: a task that cannot be started or sent is a rejected promise, and its thread stays free. */

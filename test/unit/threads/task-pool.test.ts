@@ -130,6 +130,30 @@ describe('TaskPool when a task cannot run', () => {
     }
   });
 
+  it('drops all the waiting jobs of a caller that gives up, with one listener on its signal however many wait', async () => {
+    const pool = new TaskPool(1);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const giveUp = new AbortController();
+      const first = pool.runOnFreeThread('symbolColumns', idle, giveUp.signal);
+      const queued = Array.from({ length: 15 }, () => pool.runOnFreeThread('symbolColumns', idle, giveUp.signal).catch((e: unknown) => e));
+      giveUp.abort(new Error('activity cancelled'));
+      for (const q of await Promise.all(queued)) expect(String(q)).toMatch(/activity cancelled/);
+      await expect(first).resolves.toBeDefined(); // already running: it finishes
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => /listeners/.test(w))).toEqual([]);
+      // a signal whose jobs all started keeps no listener
+      const later = new AbortController();
+      await Promise.all([pool.runOnFreeThread('symbolColumns', idle, later.signal), pool.runOnFreeThread('symbolColumns', idle, later.signal)]);
+      expect((pool as unknown as { watched: Map<AbortSignal, unknown> }).watched.size).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+      await pool.close();
+    }
+  });
+
   it('starts a waiting job on a thread added by grow', async () => {
     const pool = new TaskPool(1);
     try {
