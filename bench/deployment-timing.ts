@@ -20,7 +20,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { describeDeployment } from '../client/commands/deployments';
 import { RedisCache } from '../lib/cache/redis-cache';
-import { moveAlias } from '../lib/registry/model-registry';
+import { moveAlias, verifyRegisteredVersion } from '../lib/registry/model-registry';
 import { rollbackModel } from '../lib/serving/rollback';
 import { singleRoute, writeServingRoutes } from '../lib/serving/serving-routes';
 import { openDatabase } from '../lib/store/database';
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       const times: number[] = [];
       for (let round = 1; round <= Math.max(5, options.rounds); round++) {
         const t0 = performance.now();
-        const result = await rollbackModel(store, cache, { model: MODEL, movedBy: 'bench', reason: `bench round ${round}` });
+        const result = await rollbackModel(store, cache, { model: MODEL, movedBy: 'bench', reason: `bench round ${round}`, verify: (m, v) => verifyRegisteredVersion(store, localArtifactStore(artifactDir), m, v) });
         await waitServed(urls, result.toVersion);
         times.push(performance.now() - t0);
         console.log(`  v${result.fromVersion} → v${result.toVersion}: visible everywhere after ${times[times.length - 1].toFixed(1)} ms`);

@@ -18,6 +18,7 @@ export const lazy = {
   database: () => require('../lib/store/database') as typeof import('../lib/store/database'),
   registry: () => require('../lib/registry/model-registry') as typeof import('../lib/registry/model-registry'),
   rollback: () => require('../lib/serving/rollback') as typeof import('../lib/serving/rollback'),
+  artifactStores: () => require('../lib/artifacts/artifact-store') as typeof import('../lib/artifacts/artifact-store'),
   cache: () => require('../lib/cache/open-cache') as typeof import('../lib/cache/open-cache'),
   abReport: () => require('../lib/deployment/ab-report') as typeof import('../lib/deployment/ab-report'),
   snapshots: () => require('../lib/store/snapshots') as typeof import('../lib/store/snapshots'),

@@ -175,7 +175,11 @@ export function modelsCommand(): Command {
         const cache = openCache(config.redisUrl);
         const by = `cli (${process.env.USER ?? 'unknown user'})`;
         try {
-          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason });
+          // The target's artifact is verified before anything moves, as the admin API does.
+          const { openArtifactStore } = lazy.artifactStores();
+          const { verifyRegisteredVersion } = lazy.registry();
+          const artifacts = openArtifactStore(config.artifacts);
+          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify: (m, v) => verifyRegisteredVersion(store, artifacts, m, v) });
           console.log(`${name}: v${result.fromVersion ?? '-'} → v${result.toVersion} on 100% of traffic (routes generation ${result.routes.generation})`);
         } finally {
           await cache.close();

@@ -9,7 +9,6 @@ import { withStore } from '../with-store';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const reports = () => require('../../lib/reports/version-report') as typeof import('../../lib/reports/version-report');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const artifactStores = () => require('../../lib/artifacts/artifact-store') as typeof import('../../lib/artifacts/artifact-store');
 
 /** `file.html` for the only report; `file-<model>-v<n>.html` for each of several. */
 function outFileFor(out: string, name: string, version: number, several: boolean): string {
@@ -29,7 +28,7 @@ export function reportCommand(): Command {
       const opts = z.strictObject({ out: z.string().min(1, '--out needs a file name').optional(), regenerate: z.boolean().optional() }).parse(raw);
       const { parseReportTarget, reportsForTarget } = reports();
       const parsed = parseReportTarget(target);
-      const artifacts = artifactStores().openArtifactStore(lazy.config().loadConfig().artifacts);
+      const artifacts = lazy.artifactStores().openArtifactStore(lazy.config().loadConfig().artifacts);
       const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate }));
       for (const r of found) {
         console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${r.generated ? ', generated now and recorded in the registry' : ''})`);

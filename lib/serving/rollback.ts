@@ -17,8 +17,12 @@ export interface RollbackInput {
   toVersion?: number;
   movedBy: string;
   reason: string;
-  /** Checks the target can be served (artifact verification) before anything moves; throws why not. */
-  verify?: (model: string, version: number) => Promise<void>;
+  /**
+   * Checks the target can be served (verifyRegisteredVersion: its artifact's bytes, header and
+   * model) before anything moves; throws why not. Required: a rollback to a version no API
+   * process can load moves the champion and routes while running processes keep the old version.
+   */
+  verify: (model: string, version: number) => Promise<unknown>;
 }
 
 export interface RollbackResult {
@@ -58,7 +62,7 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
   }
   try {
     await getModelVersion(store, input.model, target);
-    await input.verify?.(input.model, target);
+    await input.verify(input.model, target);
   } catch (error) {
     throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });
   }

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RedisCache } from '../../lib/cache/redis-cache';
-import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
-import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
+import { artifactKey } from '../../lib/registry/artifact-store';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
 import { deploymentStateQuery, deploymentWorkflow } from '../../workflows';
@@ -98,5 +99,27 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
     expect(out.stdout).toContain(`${name}: v${v2} → v${v1} on 100% of traffic`);
     expect(out.stderr).toContain(`no running deployment "${id}"`);
     expect(out.stderr).toContain(`check it with "mlp deployments show ${id}"`);
+  });
+
+  it('refuses to roll back to a version whose artifact was modified, and moves nothing', async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const name = `rollback-tampered-${Date.now()}`;
+    const v1 = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    const v2 = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
+    for (const v of [v1, v2]) {
+      await moveAlias(t.store, { name, alias: 'champion', version: v, movedBy: 'test', reason: `champion v${v}` });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v), updatedBy: 'test', reason: `champion v${v}` });
+    }
+    const file = path.join(artifactDir, artifactKey((await getModelVersion(t.store, name, v1)).artifactSha256));
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 40] ^= 1;
+    fs.writeFileSync(file, bytes);
+    const routesBefore = await readServingRoutes(t.store, name);
+    const out = await mlp('models', 'rollback', name, '--reason', 'bad fills');
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(`cannot roll ${name} back to v${v1}`);
+    expect(out.stderr).toMatch(/modified or corrupted|sha256/);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+    expect(await readServingRoutes(t.store, name)).toEqual(routesBefore);
   });
 });

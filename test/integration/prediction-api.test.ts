@@ -297,7 +297,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     })();
     try {
       await eventually('traffic on v2', async () => (versions.has(2) ? true : undefined));
-      const result = await rollbackModel(t.store, cache, { model: MODEL, movedBy: 'test', reason: 'v2 misbehaves' });
+      const result = await rollbackModel(t.store, cache, { model: MODEL, movedBy: 'test', reason: 'v2 misbehaves', verify: (m, v) => servingModels.verifyVersions(m, [v]) });
       expect([result.fromVersion, result.toVersion, result.routes.mode]).toEqual([2, 1, 'single']);
       await eventually('v1 served again', async () => {
         const r = await api.inject({ method: 'GET', url: '/v1/predictions/SYM03', headers: asPredict });
@@ -336,7 +336,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const named = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'], model: other } });
     expect(named.json().predictions[0]).toMatchObject({ model: other, version: 1 });
     // Nothing to roll back to: the error says what to give instead.
-    await expect(rollbackModel(t.store, cache, { model: other, movedBy: 'test', reason: 'x' })).rejects.toThrow(/model other-model has no champion; name the version to roll back to/);
+    await expect(rollbackModel(t.store, cache, { model: other, movedBy: 'test', reason: 'x', verify: (m, v) => servingModels.verifyVersions(m, [v]) })).rejects.toThrow(/model other-model has no champion; name the version to roll back to/);
   });
 
   it('exposes Prometheus metrics and an OpenAPI 3.1 document built from the schemas', async () => {
