@@ -8,7 +8,6 @@ import { withStore } from '../with-store';
 /** lib/reports (models, stats, the registry) loads when the command runs, like the modules in ../lazy.ts. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const reports = () => require('../../lib/reports/version-report') as typeof import('../../lib/reports/version-report');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 
 /** `file.html` for the only report; `file-<model>-v<n>.html` for each of several. */
 function outFileFor(out: string, name: string, version: number, several: boolean): string {
