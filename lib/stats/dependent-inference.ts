@@ -156,6 +156,9 @@ function combined(rows: number, clusters: Clusters, oneWay: (cluster: Int32Array
   const ways = clusterings(rows, clusters);
   if (ways.length === 1) return oneWay(ways[0].cluster, ways[0].ids);
   const [a, b] = ways.map((w) => oneWay(w.cluster, w.ids));
+  // A clustering with one cluster (one symbol) measures nothing: the other alone gives the variance
+  // (its NaN had made every interval NaN, which guards comparing bounds read as "nothing found").
+  if (a.clusters < 2 || b.clusters < 2) return a.clusters < 2 ? b : a;
   const both = intersection(ways[0], ways[1]);
   const ab = oneWay(both.cluster, both.ids);
   const g = Math.min(a.clusters, b.clusters);

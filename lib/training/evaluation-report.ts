@@ -157,7 +157,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const excessReturn = neweyWestMean(excess, { lags: Math.max(holding - 1, neweyWestDefaultLags(excess.length)), confidence });
 
   const guards: GuardVerdict[] = [
-    plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: modelAuc.interval[0], accuracy: report.accuracy, accuracyLower: accuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name }),
+    plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: modelAuc.interval[0], accuracy: report.accuracy, accuracyLower: accuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name, baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels), accuracyBaselineName: strongest.name }),
     degenerateScores(backtest.scoreTies, options.degenerate ?? DEFAULT_DEGENERATE_LIMITS, resolvedBacktest.topK !== undefined),
   ];
 

@@ -46,16 +46,43 @@ export function aucCeiling(bound: PlausibilityBound, baselineAuc: number): numbe
 }
 
 /**
+ * The accuracy above which a hit rate is implausible: `maxAccuracy` is set for balanced classes
+ * (chance 0.5), so with the strongest naive baseline (e.g. the majority class) higher, the same
+ * margin above that baseline; an honest model no better than a 71% majority class is no leak.
+ */
+export function accuracyCeiling(bound: PlausibilityBound, baselineAccuracy: number): number {
+  return Number.isFinite(baselineAccuracy) ? Math.max(bound.maxAccuracy, baselineAccuracy + (bound.maxAccuracy - 0.5)) : bound.maxAccuracy;
+}
+
+/**
+ * The lower end of an interval, or, where none could be computed (too few clusters), the estimate
+ * itself: a bound compared with NaN is never exceeded, which had let a copy of the label through.
+ */
+export function lowerOrEstimate(lower: number, estimate: number, format: (x: number) => string = (x) => x.toFixed(4)): { value: number; what: string } {
+  return Number.isNaN(lower) ? { value: estimate, what: 'no interval: too few independent clusters; judged on the estimate' } : { value: lower, what: `95% lower bound ${format(lower)}` };
+}
+
+/**
  * The model's out-of-sample AUC and accuracy against the bound. Judged on the lower ends of their
  * day-aware 95% intervals, so that a short evaluation period (few independent days) cannot trip the
  * guard by luck, while a real leak (AUC near 1 on thousands of rows) always does.
  */
-export function plausibilityBound(kind: LabelSpec['kind'], bound: PlausibilityBound, scores: { auc: number; aucLower: number; accuracy: number; accuracyLower: number; baselineAuc: number; baselineName: string }): GuardVerdict {
+export function plausibilityBound(
+  kind: LabelSpec['kind'],
+  bound: PlausibilityBound,
+  scores: { auc: number; aucLower: number; accuracy: number; accuracyLower: number; baselineAuc: number; baselineName: string; baselineAccuracy?: number; accuracyBaselineName?: string },
+): GuardVerdict {
   const ceiling = aucCeiling(bound, scores.baselineAuc);
+  const hitCeiling = accuracyCeiling(bound, scores.baselineAccuracy ?? NaN);
+  const auc = lowerOrEstimate(scores.aucLower, scores.auc);
+  const accuracy = lowerOrEstimate(scores.accuracyLower, scores.accuracy, (x) => `${(x * 100).toFixed(1)}%`);
   const problems: string[] = [];
-  if (scores.aucLower > ceiling) problems.push(`out-of-sample AUC ${scores.auc.toFixed(4)} (95% lower bound ${scores.aucLower.toFixed(4)}) is above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${scores.baselineName}'s ${scores.baselineAuc.toFixed(4)})`);
-  if (scores.accuracyLower > bound.maxAccuracy) problems.push(`out-of-sample accuracy ${(scores.accuracy * 100).toFixed(1)}% (95% lower bound ${(scores.accuracyLower * 100).toFixed(1)}%) is above the bound of ${(bound.maxAccuracy * 100).toFixed(0)}% for ${kind} labels`);
+  if (auc.value > ceiling) problems.push(`out-of-sample AUC ${scores.auc.toFixed(4)} (${auc.what}) is above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${scores.baselineName}'s ${scores.baselineAuc.toFixed(4)})`);
+  if (accuracy.value > hitCeiling) {
+    const above = hitCeiling > bound.maxAccuracy ? `, ${(bound.maxAccuracy - 0.5).toFixed(2)} above ${scores.accuracyBaselineName ?? 'the strongest baseline'}'s ${((scores.baselineAccuracy ?? NaN) * 100).toFixed(1)}%` : '';
+    problems.push(`out-of-sample accuracy ${(scores.accuracy * 100).toFixed(1)}% (${accuracy.what}) is above the bound of ${(hitCeiling * 100).toFixed(1)}% for ${kind} labels${above}`);
+  }
   return problems.length > 0
     ? { guard: 'plausibility_bound', tripped: true, message: `${problems.join('; ')}: too good to be true, look for a feature that sees the future` }
-    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}, judged on 95% lower bounds)` };
+    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}${hitCeiling > bound.maxAccuracy ? `, accuracy bound ${(hitCeiling * 100).toFixed(1)}% above ${scores.accuracyBaselineName ?? 'the strongest baseline'}` : ''}, judged on 95% lower bounds)` };
 }

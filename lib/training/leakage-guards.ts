@@ -14,7 +14,7 @@
  */
 import { rng } from '../random';
 import type { LabelSpec } from '../labels/labels';
-import { aucCeiling, type GuardVerdict, type PlausibilityBound } from './guards';
+import { aucCeiling, lowerOrEstimate, type GuardVerdict, type PlausibilityBound } from './guards';
 import { binaryAucOf } from '../stats/binary-scores';
 import { clusteredAuc, dayBlockClusters } from '../stats/dependent-inference';
 import type { TrainingDataset } from './dataset';
@@ -48,12 +48,16 @@ export interface ShuffledLabelResult {
 
 /**
  * Standard error of a mean fold AUC under "no signal" (Hanley & McNeil 1982's null variance,
- * (M + N + 1) / (12·M·N) per fold). Permuted labels are independent of everything, so rows are.
+ * (M + N + 1) / (12·M·N) per fold, M and N the fold's positive and negative test rows: with a rare
+ * class it is several times that of balanced classes, and a band made for those tripped on noise).
+ * Permuted labels are independent of everything, so rows are. Fold results recorded without their
+ * positives count as balanced.
  */
-function nullAucStandardError(folds: ReadonlyArray<{ testRows: number }>): number {
+export function nullAucStandardError(folds: ReadonlyArray<{ testRows: number; testPositives?: number }>): number {
   const variances = folds.map((f) => {
-    const m = Math.max(1, f.testRows / 2);
-    return (2 * m + 1) / (12 * m * m);
+    const m = Math.max(1, f.testPositives ?? f.testRows / 2);
+    const n = Math.max(1, f.testRows - (f.testPositives ?? f.testRows / 2));
+    return (m + n + 1) / (12 * m * n);
   });
   return Math.sqrt(variances.reduce((a, b) => a + b, 0)) / folds.length;
 }
@@ -138,9 +142,10 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
   }
   features.sort((a, b) => (Number.isNaN(a.auc) ? 1 : Number.isNaN(b.auc) ? -1 : b.auc - a.auc));
   const ceiling = aucCeiling(bound, baseline.auc);
-  const suspects = features.filter((f) => f.lower > ceiling);
+  // A feature whose interval could not be computed (too few clusters) is judged on its AUC.
+  const suspects = features.filter((f) => lowerOrEstimate(f.lower, f.auc).value > ceiling);
   const verdict: GuardVerdict = suspects.length > 0
-    ? { guard: 'single_feature_scan', tripped: true, message: `suspected leak: ${suspects.slice(0, 5).map((f) => `${f.feature} alone scores AUC ${f.auc.toFixed(4)} (95% lower bound ${f.lower.toFixed(4)})`).join(', ')}${suspects.length > 5 ? ` and ${suspects.length - 5} more` : ''}, above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (${baseline.name} scores ${baseline.auc.toFixed(4)})` }
+    ? { guard: 'single_feature_scan', tripped: true, message: `suspected leak: ${suspects.slice(0, 5).map((f) => `${f.feature} alone scores AUC ${f.auc.toFixed(4)} (${lowerOrEstimate(f.lower, f.auc).what})`).join(', ')}${suspects.length > 5 ? ` and ${suspects.length - 5} more` : ''}, above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (${baseline.name} scores ${baseline.auc.toFixed(4)})` }
     : { guard: 'single_feature_scan', tripped: false, message: `no single feature is implausibly predictive (best: ${features[0]?.feature ?? '-'} at AUC ${features[0]?.auc.toFixed(4) ?? '-'}, ceiling ${ceiling.toFixed(3)} on 95% lower bounds)` };
   return { verdict, features, ceiling };
 }

@@ -30,6 +30,8 @@ export interface FoldResult {
   accuracy: number;
   trainRows: number;
   testRows: number;
+  /** Test rows of class 1 (two classes): the null spread of a fold's AUC depends on the balance. Absent in results recorded before it was kept. */
+  testPositives?: number;
   seconds: number;
 }
 
@@ -96,6 +98,7 @@ export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f
     accuracy: report.accuracy,
     trainRows: train.y.length,
     testRows: test.y.length,
+    ...(classes === 2 ? { testPositives: test.y.reduce((n, y) => n + (y === 1 ? 1 : 0), 0) } : {}),
     seconds: (Date.now() - t) / 1000,
   };
 }
