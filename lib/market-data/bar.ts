@@ -9,6 +9,31 @@ export interface Bar {
   volume: number;
 }
 
+/**
+ * Magnitudes a stored bar's values stay within; beyond them a value is a corrupt field (or a
+ * corrupt Adj Close scaling it), rejected as `implausible_value` by the CSV reader, the live
+ * decoder and the row rules (lib/quality/rules.ts), so that every path into the store applies them.
+ * - MAX_PRICE: no listed security has ever traded above 1e7.
+ * - MIN_PRICE: the smallest positive price; no listed security quotes below a millionth of a
+ *   currency unit (US quotes below $1 tick at 0.0001). Zero and negative prices are `non_positive_price`.
+ * - MAX_VOLUME: no security has traded 1e14 shares in a day.
+ */
+export const MAX_PRICE = 1e7;
+export const MIN_PRICE = 1e-6;
+export const MAX_VOLUME = 1e14;
+
+/**
+ * Why `value` (a price, or a volume with `volume`) breaks the limits above, or undefined:
+ * "is not a finite number", "is beyond 1e+7", "is below 1e-6".
+ */
+export function limitProblem(value: number, volume = false): string | undefined {
+  if (!Number.isFinite(value)) return 'is not a finite number';
+  const max = volume ? MAX_VOLUME : MAX_PRICE;
+  if (value > max || value < -max) return `is beyond ${max.toExponential()}`;
+  if (!volume && value > 0 && value < MIN_PRICE) return `is below ${MIN_PRICE.toExponential()}`;
+  return undefined;
+}
+
 /** Position of `date` in bars ascending by date: where it is, or where it would go. */
 export function indexOfDate(bars: readonly Bar[], date: string): { index: number; found: boolean } {
   let lo = 0;

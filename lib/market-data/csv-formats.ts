@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excerpt } from '../quality/excerpt';
 
 /** Which header names hold each field. Matching is case-insensitive and ignores spaces/underscores. */
 export const columnMappingSchema = z.object({
@@ -30,22 +31,47 @@ export function normaliseHeader(name: string): string {
   return name.trim().toLowerCase().replace(/[\s_]+/g, '');
 }
 
-/** Column index per field, or a list of the fields the header lacks. */
-export function resolveColumns(
-  header: readonly string[],
-  mapping: ColumnMapping,
-): { ok: true; index: Record<keyof ColumnMapping, number | undefined> } | { ok: false; missing: string[] } {
-  const positions = new Map(header.map((h, i) => [normaliseHeader(h), i] as const));
+export type ResolvedColumns =
+  | { ok: true; index: Record<keyof ColumnMapping, number | undefined> }
+  /**
+   * `missing`: the fields no column matches; `ambiguous` (present only when some are): the fields
+   * two or more columns match (e.g. `Name,name` or `Adj Close,AdjClose`), each with those columns.
+   */
+  | { ok: false; missing: string[]; ambiguous?: string[] };
+
+/**
+ * Column index per field, or the fields the header lacks or matches more than once. Names are
+ * compared normalised (normaliseHeader), so `close` and `Close` are the same name: taking either
+ * would be a guess (a file whose second Name column said MSFT stored IBM prices as MSFT), so a field
+ * with more than one matching column is refused. Repeated names no field uses are harmless.
+ */
+export function resolveColumns(header: readonly string[], mapping: ColumnMapping): ResolvedColumns {
+  const positions = new Map<string, number[]>();
+  header.forEach((h, i) => {
+    const name = normaliseHeader(h);
+    const at = positions.get(name);
+    if (at) at.push(i);
+    else positions.set(name, [i]);
+  });
   const index = {} as Record<keyof ColumnMapping, number | undefined>;
   const missing: string[] = [];
+  const ambiguous: string[] = [];
   for (const field of Object.keys(columnMappingSchema.shape) as Array<keyof ColumnMapping>) {
     const wanted = mapping[field];
     if (wanted === undefined) continue;
     const at = positions.get(normaliseHeader(wanted));
     if (at === undefined) missing.push(`${field} (column "${wanted}")`);
-    index[field] = at;
+    else if (at.length > 1) ambiguous.push(`${field} (columns ${listColumns(header, at)})`);
+    index[field] = at?.[0];
   }
-  return missing.length > 0 ? { ok: false, missing } : { ok: true, index };
+  if (missing.length === 0 && ambiguous.length === 0) return { ok: true, index };
+  return ambiguous.length > 0 ? { ok: false, missing, ambiguous } : { ok: false, missing };
+}
+
+/** `5 "close" and 8 "Close"`, `5 "Close", 7 "CLOSE" and 8 "c lose"`: 1-based positions with the names as written. */
+function listColumns(header: readonly string[], at: readonly number[]): string {
+  const named = at.map((i) => `${i + 1} "${excerpt(header[i], 40)}"`);
+  return `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}`;
 }
 
 /** The known format the header comes closest to (fewest missing columns) and what it lacks. */
@@ -75,8 +101,14 @@ export function foreignSeparator(line: string): string | undefined {
   return found.n >= 2 ? found.name : undefined;
 }
 
-/** The most specific known format whose columns the header holds. */
+/**
+ * The most specific known format whose columns the header holds. A column the format needs that
+ * appears twice still detects it; resolveColumns then refuses the header, naming the columns.
+ */
 export function detectFormat(header: readonly string[]): KnownFormat | undefined {
   const order: KnownFormat[] = ['sp500', 'yahoo', 'stooq'];
-  return order.find((f) => resolveColumns(header, KNOWN_FORMATS[f]).ok);
+  return order.find((f) => {
+    const resolved = resolveColumns(header, KNOWN_FORMATS[f]);
+    return resolved.ok || resolved.missing.length === 0;
+  });
 }

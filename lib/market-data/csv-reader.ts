@@ -3,7 +3,7 @@ import { isIsoDate } from '../calendar/dates';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import { issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
-import type { Bar } from './bar';
+import { limitProblem, MAX_PRICE, MAX_VOLUME, MIN_PRICE, type Bar } from './bar';
 import {
   closestFormat,
   detectFormat,
@@ -11,10 +11,11 @@ import {
   KNOWN_FORMATS,
   resolveColumns,
   type ColumnMapping,
+  type ResolvedColumns,
   type CsvFormatOption,
   type KnownFormat,
 } from './csv-formats';
-import { isSymbol, SYMBOL_MESSAGE } from './symbols';
+import { canonicalSymbol, shownAsSymbol, SYMBOL_MESSAGE } from './symbols';
 
 /** A parsed row that passed field-level checks, with where it came from (rules run on these next). */
 export interface CandidateBar extends Bar {
@@ -58,9 +59,7 @@ export class UnreadableSourceError extends BadInputError {
   }
 }
 
-// Beyond these no listed security has ever traded; larger numbers are corrupt fields.
-const MAX_PRICE = 1e7;
-const MAX_VOLUME = 1e14;
+// Price and volume limits (MAX_PRICE, MIN_PRICE, MAX_VOLUME): lib/market-data/bar.ts.
 const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
 
 /**
@@ -106,9 +105,10 @@ export type RecordProblem = { rule: 'line_too_long' | 'field_too_long' | 'bad_qu
  * already normalised to \n), following RFC 4180: a field that starts with `"` may hold commas,
  * `""` and line breaks; a `"` inside an unquoted field is an ordinary character. `line` is the
  * 1-based physical line the record starts on and `raw` its text. A record longer than
- * MAX_LINE_CHARS, a field longer than MAX_FIELD_CHARS or a quote never closed comes with a
- * `problem` and no fields; an unclosed quote rejects only its own line, reading resumes on the next.
- * `visit` returning false stops the walk.
+ * MAX_LINE_CHARS, a field longer than MAX_FIELD_CHARS, a quote never closed or text after a
+ * closing quote (`"199.31"9`; spaces are allowed) comes with a `problem` and no fields; an unclosed
+ * quote rejects only its own line, reading resumes on the next; text after a closing quote rejects
+ * the whole record, read to its end. `visit` returning false stops the walk.
  */
 export function forEachCsvRecord(text: string, visit: (fields: string[], raw: string, line: number, problem?: RecordProblem) => boolean | void): void {
   const n = text.length;
@@ -151,7 +151,11 @@ export function forEachCsvRecord(text: string, visit: (fields: string[], raw: st
     const raw = text.slice(pos, quoted.end);
     pos = quoted.end + 1;
     line += 1 + quoted.newlines;
-    const problem = raw.length > MAX_FIELD_CHARS ? fieldTooLong(quoted.fields) : undefined;
+    const problem: RecordProblem | undefined = quoted.trailing
+      ? { rule: 'bad_quoting', message: `field ${quoted.trailing.field} has text after its closing quote (${excerpt(quoted.trailing.text, 40)}); quote the whole field` }
+      : raw.length > MAX_FIELD_CHARS
+        ? fieldTooLong(quoted.fields)
+        : undefined;
     if (visit(problem ? [] : quoted.fields, raw, at, problem) === false) return;
   }
 }
@@ -162,7 +166,8 @@ function fieldTooLong(fields: readonly string[]): RecordProblem | undefined {
   return { rule: 'field_too_long', message: `field ${at + 1} is ${count(fields[at].length)} characters long, the limit is ${count(MAX_FIELD_CHARS)}` };
 }
 
-type QuotedRecord = { ok: true; fields: string[]; end: number; newlines: number } | { ok: false; atEnd: boolean };
+/** `trailing`: the first field with text after its closing quote (1-based) and that field as written. */
+type QuotedRecord = { ok: true; fields: string[]; end: number; newlines: number; trailing?: { field: number; text: string } } | { ok: false; atEnd: boolean };
 
 /** One record that holds a `"` somewhere, from `start`; never reads past MAX_LINE_CHARS of it. */
 function parseQuotedRecord(text: string, start: number): QuotedRecord {
@@ -170,6 +175,7 @@ function parseQuotedRecord(text: string, start: number): QuotedRecord {
   const limit = Math.min(n, start + MAX_LINE_CHARS + 1);
   const fields: string[] = [];
   let newlines = 0;
+  let trailing: { field: number; text: string } | undefined;
   let i = start;
   for (;;) {
     let j = i;
@@ -191,10 +197,15 @@ function parseQuotedRecord(text: string, start: number): QuotedRecord {
         }
       }
       for (let nl = text.indexOf('\n', j); nl >= 0 && nl < k; nl = text.indexOf('\n', nl + 1)) newlines++;
-      // Text between a closing quote and the separator is not RFC 4180; it is kept as written.
+      // Spaces after the closing quote are ignored, as before the opening one. Other text between
+      // the closing quote and the separator (`"199.31"9`) is not RFC 4180 and no field can be read
+      // from it with confidence: the record is found to the end and rejected (bad_quoting).
       e = k;
-      while (e < limit && text.charCodeAt(e) !== 44 && text.charCodeAt(e) !== 10) e++;
-      field += text.slice(k, e);
+      while (e < limit && text.charCodeAt(e) === 32) e++;
+      if (e < limit && text.charCodeAt(e) !== 44 && text.charCodeAt(e) !== 10) {
+        while (e < limit && text.charCodeAt(e) !== 44 && text.charCodeAt(e) !== 10) e++;
+        trailing ??= { field: fields.length + 1, text: text.slice(j, e) };
+      }
     } else {
       e = i;
       while (e < limit && text.charCodeAt(e) !== 44 && text.charCodeAt(e) !== 10) e++;
@@ -202,37 +213,69 @@ function parseQuotedRecord(text: string, start: number): QuotedRecord {
     }
     if (e >= limit && limit < n) return { ok: false, atEnd: false };
     fields.push(field);
-    if (e >= n || text.charCodeAt(e) === 10) return { ok: true, fields, end: e, newlines };
+    if (e >= n || text.charCodeAt(e) === 10) return trailing ? { ok: true, fields, end: e, newlines, trailing } : { ok: true, fields, end: e, newlines };
     i = e + 1;
   }
 }
 
-/** Accepts YYYY-MM-DD (optionally with a time part), YYYYMMDD and M/D/YYYY; returns ISO or undefined. */
+/**
+ * Accepts YYYY-MM-DD, YYYYMMDD and M/D/YYYY; returns ISO or undefined. YYYY-MM-DD may carry a time
+ * of day (`2019-01-02 16:00:00`, `2019-01-02T00:00:00Z`: HH:MM[:SS[.fraction]][Z], after T or a
+ * space), as some exports write daily bars; it must be a real time (00:00 to 23:59:59) and is then
+ * ignored: the bar is dated by the calendar date as written, never shifted by the time or zone.
+ */
 export function parseDate(text: string): string | undefined {
   const t = text.trim();
   let iso: string | undefined;
-  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+Z?)?$/.exec(t);
-  if (m) iso = `${m[1]}-${m[2]}-${m[3]}`;
-  else if ((m = /^(\d{4})(\d{2})(\d{2})$/.exec(t))) iso = `${m[1]}-${m[2]}-${m[3]}`;
+  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?Z?)?$/.exec(t);
+  if (m) {
+    if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || (m[6] !== undefined && Number(m[6]) > 59))) return undefined;
+    iso = `${m[1]}-${m[2]}-${m[3]}`;
+  } else if ((m = /^(\d{4})(\d{2})(\d{2})$/.exec(t))) iso = `${m[1]}-${m[2]}-${m[3]}`;
   else if ((m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(t))) iso = `${m[3]}-${m[1].padStart(2, '0')}-${m[2].padStart(2, '0')}`;
   return iso !== undefined && isIsoDate(iso) ? iso : undefined;
 }
 
 type FieldParse = { ok: true; value: number } | { ok: false; rule: 'missing_field' | 'non_numeric' | 'implausible_value'; message: string };
 
-function parseNumber(text: string | undefined, field: string, max: number): FieldParse {
+/** A price field (or with `volume`, a volume field), within the limits of lib/market-data/bar.ts. */
+function parseNumber(text: string | undefined, field: string, volume = false): FieldParse {
   const t = (text ?? '').trim();
   if (MISSING.has(t.toLowerCase())) return { ok: false, rule: 'missing_field', message: `${field} is empty or null` };
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return { ok: false, rule: 'non_numeric', message: `${field} "${excerpt(t, 40)}" is not a number` };
   const value = Number(t);
+  const max = volume ? MAX_VOLUME : MAX_PRICE;
   if (!Number.isFinite(value) || Math.abs(value) > max) {
     return { ok: false, rule: 'implausible_value', message: `${field} ${excerpt(t, 40)} is beyond ${max.toExponential()}` };
+  }
+  // Zero and negative prices are left to the row rule non_positive_price.
+  if (!volume && value > 0 && value < MIN_PRICE) {
+    return { ok: false, rule: 'implausible_value', message: `${field} ${excerpt(t, 40)} is below ${MIN_PRICE.toExponential()}` };
   }
   return { ok: true, value };
 }
 
+const ADJUSTED_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+
+/**
+ * Why a bar scaled by `factor` (Adj Close / Close) breaks the limits, naming the field, its text and
+ * the factor; undefined when every adjusted value is finite and within them. The limits hold for
+ * the values stored, so a factor that makes a valid row's volume infinite or its high 8e13 rejects it.
+ */
+function adjustedProblem(bar: Bar, fields: readonly string[], col: Record<keyof ColumnMapping, number | undefined>, factor: number): string | undefined {
+  for (const field of ADJUSTED_FIELDS) {
+    const problem = limitProblem(bar[field], field === 'volume');
+    if (problem === undefined) continue;
+    const text = excerpt((fields[col[field] as number] ?? '').trim(), 40);
+    const how = field === 'volume' ? '÷' : '×';
+    return `adjusted ${field} ${bar[field]} (${field} ${text} ${how} Adj Close / Close ${factor.toExponential(2)}) ${problem}`;
+  }
+  return undefined;
+}
+
+/** The symbol a file name gives, as written (checked and upper-cased by canonicalSymbol). */
 function symbolFromSource(source: string): string {
-  return path.basename(source).replace(/\.(csv|txt)$/i, '').replace(/[_.](us|daily|d)$/i, '').toUpperCase();
+  return path.basename(source).replace(/\.(csv|txt)$/i, '').replace(/[_.](us|daily|d)$/i, '');
 }
 
 /** 1-based line of character `at`. */
@@ -258,11 +301,16 @@ export function textEncodingProblem(text: string): string | undefined {
 }
 
 /** Why a header that resolved no mapping is unusable, naming the header, separator and columns. */
-function headerProblem(rawHeader: string, header: readonly string[], resolved: ReturnType<typeof resolveColumns> | undefined): string {
+function headerProblem(rawHeader: string, header: readonly string[], resolved: ResolvedColumns | undefined): string {
   const shown = `header "${excerpt(rawHeader, 120)}"`;
   const separator = foreignSeparator(rawHeader);
   if (separator) return `${shown} is separated by ${separator}, not commas; export the file with ',' as the separator`;
-  if (resolved && !resolved.ok) return `${shown} missing ${resolved.missing.join(', ')}`;
+  if (resolved && !resolved.ok) {
+    const missing = resolved.missing.length > 0 ? `missing ${resolved.missing.join(', ')}` : '';
+    if (!resolved.ambiguous) return `${shown} ${missing}`;
+    const ambiguous = `has more than one column for ${resolved.ambiguous.join(', ')}: names are compared ignoring case, spaces and underscores, so which column holds the values is unknown; remove or rename the extra column`;
+    return `${shown} ${missing ? `${missing} and ` : ''}${ambiguous}`;
+  }
   const closest = closestFormat(header);
   if (header.length >= 3 && closest.missing.length <= 2) {
     const columns = Object.values(KNOWN_FORMATS[closest.format]).join(',');
@@ -333,9 +381,12 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       headerWidth = header.length;
       adjust = options.adjust === true && col.adjClose !== undefined;
       if (col.symbol === undefined) {
-        fallbackSymbol = (options.symbol ?? symbolFromSource(source)).trim().toUpperCase();
+        // Checked before upper-casing: a non-ASCII name never becomes an ASCII symbol (ı → I).
+        const given = (options.symbol ?? symbolFromSource(source)).trim();
+        const canonical = canonicalSymbol(given);
+        fallbackSymbol = canonical ?? shownAsSymbol(given);
         if (fallbackSymbol === '') fallbackProblem = `it has no symbol column and its name "${excerpt(path.basename(source), 80)}" gives no symbol; name the file after its symbol (aapl.us.csv)`;
-        else if (!isSymbol(fallbackSymbol)) fallbackProblem = `it has no symbol column and its symbol "${excerpt(fallbackSymbol, 40)}" (from ${options.symbol !== undefined ? 'the request' : 'the file name'}) is not valid: ${SYMBOL_MESSAGE}`;
+        else if (canonical === undefined) fallbackProblem = `it has no symbol column and its symbol "${excerpt(fallbackSymbol, 40)}" (from ${options.symbol !== undefined ? 'the request' : 'the file name'}) is not valid: ${SYMBOL_MESSAGE}`;
       }
       return true;
     }
@@ -349,9 +400,11 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       if (cell !== lastCell) {
         lastCell = cell;
         const trimmed = cell.trim();
-        lastSymbol = trimmed.toUpperCase();
+        // Checked before upper-casing (canonicalSymbol): `ıbm` is no symbol, not IBM.
+        const canonical = trimmed === '' ? undefined : canonicalSymbol(trimmed);
+        lastSymbol = canonical ?? '';
         if (trimmed === '') lastSymbolIssue = { rule: 'missing_symbol', message: 'symbol column is empty' };
-        else if (!isSymbol(lastSymbol)) lastSymbolIssue = { rule: 'invalid_symbol', message: `symbol "${excerpt(trimmed, 40)}" is not valid: ${SYMBOL_MESSAGE}` };
+        else if (canonical === undefined) lastSymbolIssue = { rule: 'invalid_symbol', message: `symbol "${excerpt(trimmed, 40)}" is not valid: ${SYMBOL_MESSAGE}` };
         else lastSymbolIssue = undefined;
       }
       if (lastSymbolIssue) symbolIssue = lastSymbolIssue;
@@ -385,11 +438,11 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       return true;
     }
     const parsed = {
-      open: parseNumber(fields[col.open as number], 'open', MAX_PRICE),
-      high: parseNumber(fields[col.high as number], 'high', MAX_PRICE),
-      low: parseNumber(fields[col.low as number], 'low', MAX_PRICE),
-      close: parseNumber(fields[col.close as number], 'close', MAX_PRICE),
-      volume: parseNumber(fields[col.volume as number], 'volume', MAX_VOLUME),
+      open: parseNumber(fields[col.open as number], 'open'),
+      high: parseNumber(fields[col.high as number], 'high'),
+      low: parseNumber(fields[col.low as number], 'low'),
+      close: parseNumber(fields[col.close as number], 'close'),
+      volume: parseNumber(fields[col.volume as number], 'volume', true),
     };
     const failed = Object.values(parsed).find((p): p is Extract<FieldParse, { ok: false }> => !p.ok);
     if (failed) {
@@ -399,14 +452,14 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     const v = parsed as { [K in keyof typeof parsed]: { ok: true; value: number } };
     let factor = 1;
     if (adjust) {
-      const adj = parseNumber(fields[col.adjClose as number], 'adj close', MAX_PRICE);
+      const adj = parseNumber(fields[col.adjClose as number], 'adj close');
       if (!adj.ok) {
         reject(adj.rule, adj.message, date);
         return true;
       }
       if (v.close.value > 0) factor = adj.value / v.close.value;
     }
-    bars.push({
+    const bar: CandidateBar = {
       symbol: symbol as string,
       date,
       open: v.open.value * factor,
@@ -418,7 +471,15 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       source,
       line,
       raw,
-    });
+    };
+    if (factor !== 1) {
+      const problem = adjustedProblem(bar, fields, col, factor);
+      if (problem !== undefined) {
+        reject('implausible_value', problem, date);
+        return true;
+      }
+    }
+    bars.push(bar);
     return true;
   });
   if (headerFailure) return headerFailure;

@@ -10,8 +10,9 @@
  * Case: the store is case-sensitive and holds upper-case symbols only, because every reader
  * (CSV, Stooq, live bars) upper-cases what it reads. The canonical form checked by `isSymbol` is
  * therefore upper case and `aapl` is not a symbol. At input boundaries (`symbolSchema`,
- * `parseSymbol`) surrounding whitespace is trimmed and lower case is upper-cased first, exactly as
- * the readers do, so `aapl` typed by a user selects the stored `AAPL` rather than nothing.
+ * `parseSymbol`, `canonicalSymbol` for the readers) surrounding whitespace is trimmed, the text is
+ * checked in either case and only then upper-cased, so `aapl` typed by a user selects the stored
+ * `AAPL` rather than nothing, while non-ASCII letters that upper-case to ASCII (`ı`, `ſ`) never match.
  */
 import { z } from 'zod';
 
@@ -32,6 +33,28 @@ export const SYMBOL_MESSAGE = `expected a symbol such as AAPL, BRK.B, BF-B, $VIX
 /** True for a symbol in its canonical stored form (upper case, no surrounding whitespace). */
 export function isSymbol(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(value);
+}
+
+/**
+ * The stored form of a symbol as read (a CSV cell, a file name, a live message): trimmed, checked
+ * against the input pattern and only then upper-cased; undefined when it breaks the rule. Checking
+ * first matters: `toUpperCase` maps some non-ASCII letters to ASCII (`ıbm` → `IBM`, `ſpy` → `SPY`,
+ * `ﬀ` → `FF`), which would turn a name that never matches into someone else's symbol.
+ */
+export function canonicalSymbol(text: string): string | undefined {
+  // Already in its stored form (the usual case): nothing to trim or upper-case.
+  if (text.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(text)) return text;
+  const trimmed = text.trim();
+  if (trimmed.length > MAX_SYMBOL_LENGTH || !SYMBOL_INPUT_PATTERN.test(trimmed)) return undefined;
+  return trimmed.toUpperCase();
+}
+
+/**
+ * Text that is no symbol, for a message: ASCII letters upper-cased as a symbol would be, anything
+ * else as written (so `ıbm` shows as `ıBM`, not as the `IBM` it is not).
+ */
+export function shownAsSymbol(text: string): string {
+  return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
 /** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form. */

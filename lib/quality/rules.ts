@@ -1,6 +1,6 @@
 import { groupBy } from '../group-by';
 import { isNyseTradingDay, missingNyseTradingDays } from '../calendar/nyse';
-import type { Bar } from '../market-data/bar';
+import { limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
@@ -18,10 +18,14 @@ const NEW_YORK_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_
 /**
  * Row-level rules: the first one a row breaks rejects it (one issue per rejected row). With
  * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`.
+ * Values must be finite and within the limits of lib/market-data/bar.ts (`implausible_value`):
+ * the readers check each field as read, this checks the values about to be stored, whatever made them.
  */
 export function rowIssue(bar: CandidateBar, today?: string): QualityIssue | undefined {
   const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
   if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the date of the import` });
+  const implausible = implausibleField(bar);
+  if (implausible) return issue('implausible_value', { ...at, message: implausible });
   if (!isNyseTradingDay(bar.date)) return issue('non_trading_day', { ...at, message: `${bar.date} is not an NYSE trading day` });
   const prices = { open: bar.open, high: bar.high, low: bar.low, close: bar.close };
   const nonPositive = Object.entries(prices).find(([, v]) => v <= 0);
@@ -33,6 +37,17 @@ export function rowIssue(bar: CandidateBar, today?: string): QualityIssue | unde
     });
   }
   if (bar.volume < 0) return issue('negative_volume', { ...at, message: `volume is ${bar.volume}` });
+  return undefined;
+}
+
+const VALUE_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+
+/** The first value of `bar` beyond the limits of lib/market-data/bar.ts, as "<field> <value> <why>", or undefined. */
+export function implausibleField(bar: Bar): string | undefined {
+  for (const field of VALUE_FIELDS) {
+    const problem = limitProblem(bar[field], field === 'volume');
+    if (problem !== undefined) return `${field} ${bar[field]} ${problem}`;
+  }
   return undefined;
 }
 

@@ -8,9 +8,9 @@
  * Both forms go through the same rules, value for value.
  */
 import { z } from 'zod';
-import { isSymbol, symbolSchema } from '../market-data/symbols';
+import { canonicalSymbol, isSymbol, shownAsSymbol, symbolSchema } from '../market-data/symbols';
 import { isIsoDate } from '../calendar/dates';
-import type { Bar } from '../market-data/bar';
+import { MAX_PRICE, MAX_VOLUME, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { QualityRuleId } from '../quality/rules-catalog';
 
@@ -19,9 +19,9 @@ export const LIVE_BAR_FORMAT_VERSION = '2';
 /** Version 2's packed values, in order (event_time only when the producer gives one). */
 const PACKED_FIELDS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'source', 'event_time'] as const;
 
-// Same limits as the CSV reader (lib/market-data/csv-reader.ts): beyond them a field is corrupt.
-export const MAX_PRICE = 1e7;
-export const MAX_VOLUME = 1e14;
+// The CSV reader's limits (lib/market-data/bar.ts): beyond them a field is corrupt. The minimum
+// positive price (MIN_PRICE) is checked with the row rules (checkLiveBatch), as for every bar stored.
+export { MAX_PRICE, MAX_VOLUME };
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 const price = z.number().finite().max(MAX_PRICE, `beyond ${MAX_PRICE.toExponential()}`).min(-MAX_PRICE, `beyond -${MAX_PRICE.toExponential()}`);
@@ -102,17 +102,18 @@ const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
 export function decodeLiveBar(message: Readonly<Record<string, string>>): DecodedLiveBar {
   const fields = flatFields(message);
   if (typeof fields === 'string') return failure('bad_header', fields, null, null);
-  // A symbol already in its stored form (the usual case) needs no trimming or upper-casing.
+  // A symbol already in its stored form (the usual case) needs no trimming or upper-casing; any
+  // other is checked before it is upper-cased (canonicalSymbol), so `ıbm` never becomes IBM.
   const given = fields.symbol ?? '';
   const canonical: boolean = isSymbol(given);
-  const rawSymbol = canonical ? given : given.trim().toUpperCase();
-  const symbol = isSymbol(rawSymbol) ? rawSymbol : null;
+  const rawSymbol = canonical ? given : given.trim();
+  const symbol = canonical ? given : (canonicalSymbol(rawSymbol) ?? null);
   const rawDate = (fields.date ?? '').trim();
   const date = isDate(rawDate) ? rawDate : null;
 
   if (fields.v !== undefined && fields.v !== '1') return failure('bad_header', `message format version ${fields.v}; this consumer reads versions 1 and 2`, symbol, date);
   if (rawSymbol === '') return failure('missing_symbol', 'no symbol field', symbol, date);
-  if (symbol === null) return failure('missing_symbol', `symbol "${rawSymbol.slice(0, 40)}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
+  if (symbol === null) return failure('missing_symbol', `symbol "${shownAsSymbol(rawSymbol.slice(0, 40))}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
   if (date === null) return failure('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`, symbol, date);
   const numbers: Partial<Record<(typeof NUMERIC_FIELDS)[number], number>> = {};
   for (const name of NUMERIC_FIELDS) {

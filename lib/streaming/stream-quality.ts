@@ -1,6 +1,7 @@
 /**
  * The ingestion quality rules applied to a batch of stream entries. Field-level problems (decode)
- * and row rules (lib/quality/rules.ts rowIssue) reject a bar into quarantine, as for a CSV row.
+ * and row rules (lib/quality/rules.ts rowIssue) reject a bar into quarantine, as for a CSV row,
+ * future_date included: a bar dated after the New York date of the clock when the batch is checked.
  *
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
@@ -11,11 +12,11 @@
  *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
  */
 import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
-import { indexOfDate, type Bar } from '../market-data/bar';
+import { indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
-import { rowIssue, seriesIssues } from '../quality/rules';
+import { newYorkDate, rowIssue, seriesIssues } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { barOf, decodeLiveBar, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
@@ -59,9 +60,23 @@ function rawOf(entry: StreamEntry): string {
 /** isNyseTradingDay per date, remembered (a batch has few dates, each checked for every bar). */
 const tradingDay = memoize(isNyseTradingDay, 100_000);
 
-/** True when rowIssue (without a date of import) finds nothing: its conditions, negated, so NaN behaves as there. */
-function passesRowRules(bar: Bar): boolean {
+/** A positive price below the minimum (zero and negatives are non_positive_price). */
+function belowMinimum(price: number): boolean {
+  return price > 0 && price < MIN_PRICE;
+}
+
+/**
+ * True when rowIssue with `today` finds nothing: its conditions, negated, so NaN behaves as there.
+ * Finiteness and the upper limits are decodeLiveBar's, so of the value limits only the minimum
+ * positive price is left to check here.
+ */
+function passesRowRules(bar: Bar, today: string): boolean {
   return (
+    !(bar.date > today) &&
+    !belowMinimum(bar.open) &&
+    !belowMinimum(bar.high) &&
+    !belowMinimum(bar.low) &&
+    !belowMinimum(bar.close) &&
     tradingDay(bar.date) &&
     !(bar.open <= 0) &&
     !(bar.high <= 0) &&
@@ -94,7 +109,16 @@ function sameValues(a: Bar, b: Bar): boolean {
   return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
 }
 
-export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string): BatchQuality {
+export interface LiveBatchOptions {
+  /**
+   * The clock: bars dated after its New York date are rejected as `future_date`, as on an import
+   * (lib/quality/rules.ts rowIssue). Read once per batch; default the real clock.
+   */
+  now?: () => Date;
+}
+
+export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string, options: LiveBatchOptions = {}): BatchQuality {
+  const today = newYorkDate((options.now ?? (() => new Date()))());
   const rejected: QualityIssue[] = [];
   const latest = new Map<string, AcceptedLiveBar>();
   let duplicatesInBatch = 0;
@@ -106,9 +130,9 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
       continue;
     }
     const bar = barOf(decoded.bar);
-    if (!passesRowRules(bar)) {
+    if (!passesRowRules(bar, today)) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
-      const problem = rowIssue(candidate);
+      const problem = rowIssue(candidate, today);
       if (problem) {
         rejected.push({ ...problem, line: null });
         continue;

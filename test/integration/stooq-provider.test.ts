@@ -78,4 +78,29 @@ describe('Stooq provider against recorded responses', () => {
       code: 'PROVIDER_REJECTED',
     });
   });
+
+  it("maps a class suffix to Stooq's dashed ticker and back, keeping BRK.B as BRK.B", async () => {
+    const p = new StooqProvider({ baseUrl: 'https://stooq.example' });
+    expect(p.urlFor('BRK.B', {})).toBe('https://stooq.example/q/d/l/?s=brk-b.us&i=d');
+    expect(p.urlFor('BF.A', { from: '2018-01-02' })).toBe('https://stooq.example/q/d/l/?s=bf-a.us&i=d&d1=20180102');
+    expect(p.urlFor('BF-B', {})).toBe('https://stooq.example/q/d/l/?s=bf-b.us&i=d');
+    // A market suffix (two letters or more) still names the market.
+    expect(p.urlFor('SAP.DE', {})).toBe('https://stooq.example/q/d/l/?s=sap.de&i=d');
+    expect(p.urlFor('BRK.B.US', {})).toBe('https://stooq.example/q/d/l/?s=brk-b.us&i=d');
+
+    const direct = new StooqProvider({ baseUrl: stooq.url });
+    expect((await direct.fetchDaily('BRK.B', {})).symbol).toBe('BRK.B');
+    expect((await direct.fetchDaily('brk.b.us', {})).symbol).toBe('BRK.B');
+    expect((await direct.fetchDaily('AMZN.US', {})).symbol).toBe('AMZN');
+    const summary = await importBars(
+      t.store,
+      importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['brk.b'], baseUrl: stooq.url }, from: '2018-01-02', to: '2018-01-31', quality: { minHistoryBars: 5 } }),
+    );
+    expect(stooq.requests.at(-1)).toBe('/q/d/l/?s=brk-b.us&i=d&d1=20180102&d2=20180131');
+    expect(summary.rowsAccepted).toBe(21);
+    expect(await readBars(t.store, { symbols: ['BRK'] })).toEqual([]);
+    const brk = await readBars(t.store, { symbols: ['BRK.B'] });
+    expect(brk).toHaveLength(21);
+    expect(brk[0]).toEqual({ symbol: 'BRK.B', date: '2018-01-02', open: 195.3333, high: 198.3333, low: 195.085, close: 198.1683, volume: 2694494 });
+  });
 });

@@ -634,3 +634,153 @@ describe('readBarCsv: symbols read from files', () => {
     expect(readBarCsv(`${HEADER}\n2019-01-02,1,2,1,2,10,${name}\n`, { source: SRC }).bars.map((b) => b.symbol)).toEqual([symbol]);
   });
 });
+
+describe('readBarCsv: a header with two columns of the same normalised name', () => {
+  const row = '2019-01-02,1,2,1,2,10';
+
+  it('resolveColumns names every field that matches more than one column', () => {
+    const result = resolveColumns(['date', 'open', 'high', 'low', 'close', 'volume', 'Name', 'name'], KNOWN_FORMATS.sp500);
+    expect(result).toEqual({ ok: false, missing: [], ambiguous: ['symbol (columns 7 "Name" and 8 "name")'] });
+  });
+
+  it.each([
+    ['Name,name', 'date,open,high,low,close,volume,Name,name', `${row},IBM,MSFT`, 'symbol (columns 7 "Name" and 8 "name")'],
+    ['close,Close', 'date,open,high,low,close,volume,Name,Close', `${row},IBM,1.0`, 'close (columns 5 "close" and 8 "Close")'],
+    ['Adj Close,AdjClose', 'Date,Open,High,Low,Close,Adj Close,Volume,AdjClose', '2019-01-02,1,2,1,2,2,10,4', 'adjClose (columns 6 "Adj Close" and 8 "AdjClose")'],
+    ['three spellings', 'Date,Open,High,Low,Close,Volume,CLOSE,c lose', '2019-01-02,1,2,1,2,10,3,4', 'close (columns 5 "Close", 7 "CLOSE" and 8 "c lose")'],
+  ])('refuses %s as a bad header naming the ambiguous columns, reading no rows', (_name, header, data, named) => {
+    const result = readBarCsv(`${header}\n${data}\n`, { source: '/x/ibm.csv' });
+    expect(result.bars).toEqual([]);
+    expect(result.rowsRead).toBe(0);
+    expect(result.unreadable).toBeDefined();
+    expect(brief(result)).toEqual([{ rule: 'bad_header', line: 1, raw: header, source: '/x/ibm.csv' }]);
+    expect(result.issues[0].message).toContain(named);
+    expect(result.issues[0].message).toMatch(/more than one column/);
+    expect(() => readPriceTable(`${header}\n${data}\n`, { source: '/x/ibm.csv' })).toThrow(UnreadableSourceError);
+  });
+
+  it('refuses the ambiguity with an explicit format or mapping too', () => {
+    const text = `date,open,high,low,close,volume,Name,name\n${row},IBM,MSFT\n`;
+    expect(readBarCsv(text, { source: SRC, format: 'sp500' }).issues.map((i) => i.rule)).toEqual(['bad_header']);
+    const mapping = { date: 'date', open: 'open', high: 'high', low: 'low', close: 'close', volume: 'volume', symbol: 'NAME' };
+    expect(readBarCsv(text, { source: SRC, mapping }).issues.map((i) => i.rule)).toEqual(['bad_header']);
+  });
+
+  it('still reads a header whose repeated names are columns no field uses', () => {
+    const result = readBarCsv(`Date,Open,High,Low,Close,Volume,Note,note\n${row},a,b\n`, { source: '/x/ibm.csv' });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => [b.symbol, b.close])).toEqual([['IBM', 2]]);
+  });
+});
+
+describe('readBarCsv: limits on the values stored', () => {
+  const HEADER = 'Date,Open,High,Low,Close,Volume';
+  const YAHOO = 'Date,Open,High,Low,Close,Adj Close,Volume';
+  const opts = { source: '/x/aapl.us.csv' };
+
+  it('rejects a positive price below the minimum as implausible_value; zero and negatives are left to non_positive_price', () => {
+    const text = [HEADER, '2019-01-02,1e-300,1e-300,1e-300,1e-300,100', '2019-01-03,1,2,0.0000009,2,10', '2019-01-04,0.000001,0.000001,0.000001,0.000001,10', '2019-01-07,0,2,1,2,10'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
+      ['implausible_value', 2, 'open 1e-300 is below 1e-6'],
+      ['implausible_value', 3, 'low 0.0000009 is below 1e-6'],
+    ]);
+    // Exactly at the minimum is still plausible; 0 goes on to the row rules.
+    expect(result.bars.map((b) => [b.line, b.open])).toEqual([
+      [4, 0.000001],
+      [5, 0],
+    ]);
+  });
+
+  it('with adjust: true rejects a row whose adjusted values are not finite or beyond the limits, saying why', () => {
+    const text = [
+      YAHOO,
+      '2019-01-02,199.97,202.09,199.68,201.68,201.68,2893254', // line 2: factor 1, kept
+      '2019-01-03,199.97,202.09,199.68,201.68,1e-300,2893254', // line 3: Adj Close below the minimum
+      '2019-01-04,199.97,202.09,199.68,201.68,0.000001,2893254', // line 4: factor 5e-9: open 9.9e-7 below the minimum
+      '2019-01-07,2,2.02,1.99,2,8000000,2893254', // line 5: factor 4e6: high 8.08e6, volume 0.72, within the limits
+      '2019-01-08,0.01,0.02,0.01,0.01,9000000,2893254', // line 6: factor 9e8: high 1.8e7 beyond the price limit
+      '2019-01-09,100,101,99,100,0.0001,90000000000', // line 7: factor 1e-6: volume 9e16 beyond the volume limit
+    ].join('\n');
+    const result = readBarCsv(text, { ...opts, adjust: true });
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([
+      ['implausible_value', 3],
+      ['implausible_value', 4],
+      ['implausible_value', 6],
+      ['implausible_value', 7],
+    ]);
+    expect(result.issues[0].message).toBe('adj close 1e-300 is below 1e-6');
+    expect(result.issues[1].message).toMatch(/^adjusted open [\d.e+-]+ \(open 199\.97 × Adj Close \/ Close [\d.e+-]+\) is below 1e-6$/);
+    expect(result.issues[2].message).toMatch(/^adjusted high [\d.e+-]+ \(high 0\.02 × Adj Close \/ Close 9\.00e\+8\) is beyond 1e\+7$/);
+    expect(result.issues[3].message).toMatch(/^adjusted volume [\d.e+-]+ \(volume 90000000000 ÷ Adj Close \/ Close [\d.e+-]+\) is beyond 1e\+14$/);
+    expect(result.bars.map((b) => b.line)).toEqual([2, 5]);
+    for (const b of result.bars) for (const v of [b.open, b.high, b.low, b.close, b.volume]) expect(Number.isFinite(v)).toBe(true);
+  });
+
+  it('with adjust: true never yields an infinite volume (the probe case: Adj Close 1e-300 on a valid row)', () => {
+    const text = [YAHOO, '2013-02-08,199.97,202.09,199.68,201.68,5e-300,2893254'].join('\n');
+    const result = readBarCsv(text, { ...opts, adjust: true });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => i.rule)).toEqual(['implausible_value']);
+  });
+});
+
+describe('readBarCsv: symbols are checked before upper-casing', () => {
+  it.each(['ıbm', 'ſpy', 'ﬀ', 'aſ'])('rejects the non-ASCII name %j in a symbol column, though it upper-cases to ASCII', (name) => {
+    const result = readBarCsv(`date,open,high,low,close,volume,Name\n2019-01-02,1,2,1,2,10,${name}\n`, { source: SRC });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.symbol, i.message])).toEqual([['invalid_symbol', null, expect.stringContaining(`symbol "${name}" is not valid`)]]);
+  });
+
+  it('refuses a file whose name gives a non-ASCII symbol, and such an explicit symbol', () => {
+    const text = 'Date,Open,High,Low,Close,Volume\n2019-01-02,1,2,1,2,10\n';
+    expect(() => readPriceTable(text, { source: '/x/ıbm.csv' })).toThrow(/its symbol "ıBM" \(from the file name\) is not valid/);
+    expect(() => readPriceTable(text, { source: '/x/ſpy.us.csv' })).toThrow(/its symbol "ſPY" \(from the file name\) is not valid/);
+    expect(() => readPriceTable(text, { source: '/x/a.csv', symbol: 'ſpy' })).toThrow(/its symbol "ſPY" \(from the request\) is not valid/);
+    expect(readBarCsv(text, { source: '/x/ıbm.csv' }).bars).toEqual([]);
+  });
+});
+
+describe('readBarCsv: strict quoting and dates', () => {
+  const HEADER = 'date,open,high,low,close,volume,Name';
+  const opts = { source: SRC };
+
+  it('rejects a quoted field followed by other characters as bad_quoting, and reads on', () => {
+    const text = [HEADER, '2018-02-05,1,2,1,"1.5"9,10,IBM', '2018-02-06,1,2,1,"1.5" ,10,IBM', '2018-02-07,1,2,1,"1.5",10,"IBM"x', '2018-02-08,1,2,1,1.5,10,IBM'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
+      ['bad_quoting', 2, 'field 5 has text after its closing quote ("1.5"9); quote the whole field'],
+      ['bad_quoting', 4, 'field 7 has text after its closing quote ("IBM"x); quote the whole field'],
+    ]);
+    // Spaces after the closing quote, as before it, are tolerated.
+    expect(result.bars.map((b) => [b.line, b.close])).toEqual([
+      [3, 1.5],
+      [5, 1.5],
+    ]);
+  });
+
+  it('rejects a multi-line quoted record with trailing text as one row and resumes after the record', () => {
+    const text = `${HEADER}\n2018-02-05,1,2,1,1.5,10,"IB\nM"x\n2018-02-06,1,2,1,1.5,10,IBM\n`;
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['bad_quoting', 2]]);
+    expect(result.bars.map((b) => b.line)).toEqual([4]);
+    expect(result.rowsRead).toBe(2);
+  });
+
+  it.each(['2018-02-07T99:99:99Z', '2018-02-07T24:00:00', '2018-02-07 12:60', '2018-02-07T12:00:60', '2018-02-07T1', '2018-02-07T::', '2018-02-07T12:00:00.Z', '2018-02-07 '.concat('1:00')])(
+    'rejects the date-time %j, whose time is not a time of day',
+    (text) => {
+      expect(parseDate(text)).toBeUndefined();
+      const result = readBarCsv(`${HEADER}\n${text},1,2,1,1.5,10,IBM\n`, opts);
+      expect(result.issues.map((i) => i.rule)).toEqual(['invalid_date']);
+    },
+  );
+
+  it.each([
+    ['2018-02-07T23:59:59Z', '2018-02-07'],
+    ['2018-02-07T00:00', '2018-02-07'],
+    ['2018-02-07 16:00:00.000', '2018-02-07'],
+  ])('still reads %j, a real time of day, as the calendar date %s', (text, iso) => {
+    expect(parseDate(text)).toBe(iso);
+  });
+});

@@ -141,6 +141,21 @@ describe('rowIssue', () => {
     expect(found).toMatchObject({ rule: 'negative_volume', severity: 'reject', message: 'volume is -5', line: 4, source: SRC });
   });
 
+  it.each([
+    ['an infinite volume', { volume: Number.POSITIVE_INFINITY }, 'volume Infinity is not a finite number'],
+    ['a NaN close', { close: Number.NaN }, 'close NaN is not a finite number'],
+    ['a high beyond the price limit', { high: 8.1e13 }, 'high 81000000000000 is beyond 1e+7'],
+    ['a volume beyond the volume limit', { volume: 3.4e15 }, 'volume 3400000000000000 is beyond 1e+14'],
+    ['positive prices below the minimum', { open: 1e-300, high: 1e-300, low: 1e-300, close: 1e-300 }, 'open 1e-300 is below 1e-6'],
+  ])('rejects %s as implausible_value, whatever produced the bar', (_name, over, message) => {
+    const found = rowIssue(bar('2019-01-02', over));
+    expect(found).toMatchObject({ rule: 'implausible_value', severity: 'reject', message, source: SRC, line: 2 });
+  });
+
+  it('accepts values at the limits', () => {
+    expect(rowIssue(bar('2019-01-02', { open: 1e-6, low: 1e-6, high: 1e7, close: 1e7, volume: 1e14 }))).toBeUndefined();
+  });
+
   it('reports only the first rule broken', () => {
     // Non-positive price and negative volume: the price rule wins.
     expect(rowIssue(bar('2019-01-02', { low: 0, volume: -1 }))?.rule).toBe('non_positive_price');

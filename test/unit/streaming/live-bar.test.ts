@@ -60,6 +60,12 @@ describe('live bar message', () => {
     expect(decodeLiveBar(v2({ ...v1(BAR), symbol: ' aapl ' }))).toMatchObject({ ok: true, bar: { symbol: 'AAPL' } });
   });
 
+  it.each(['ıbm', 'ſpy', ' ıbm ', 'aſ'])('refuses the non-ASCII symbol %j, though it upper-cases to ASCII', (symbol) => {
+    for (const message of [{ ...v1(BAR), symbol }, v2({ ...v1(BAR), symbol })]) {
+      expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'missing_symbol', message: expect.stringMatching(/is not a ticker/), symbol: null, date: '2024-05-01' });
+    }
+  });
+
   it.each([
     [{ symbol: '' }, 'missing_symbol', /no symbol/],
     [{ symbol: 'NOT A TICKER' }, 'missing_symbol', /is not a ticker/],

@@ -71,6 +71,33 @@ describe('quality rules on a batch of stream entries', () => {
   });
 });
 
+describe('future_date and value limits on live bars, as on an import', () => {
+  it("rejects a bar dated after the New York date of the batch's clock", () => {
+    const entries = [entry({ symbol: 'AAA', date: '2024-05-01' }), entry({ symbol: 'BBB', date: '2024-05-02' }), entry({ symbol: 'CCC', date: '2099-06-01' })];
+    // 02:00 UTC on 2 May is still 1 May in New York: the 2 May bar cannot have traded yet.
+    const checked = checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T02:00:00Z') });
+    expect(checked.rejected.map((q) => [q.rule, q.symbol, q.date, q.line, q.message])).toEqual([
+      ['future_date', 'BBB', '2024-05-02', null, '2024-05-02 is after 2024-05-01, the date of the import'],
+      ['future_date', 'CCC', '2099-06-01', null, '2099-06-01 is after 2024-05-01, the date of the import'],
+    ]);
+    expect(checked.accepted.map((a) => a.bar.symbol)).toEqual(['AAA']);
+    // Later that day in New York, the 2 May bar is accepted.
+    expect(checkLiveBatch(entries.slice(0, 2), 'k', { now: () => new Date('2024-05-02T21:00:00Z') }).accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
+  });
+
+  it('uses the real clock by default', () => {
+    const checked = checkLiveBatch([entry({ symbol: 'AAA', date: '2099-06-01' }), entry({ symbol: 'BBB', date: '2024-05-01' })], 'k');
+    expect(checked.rejected.map((q) => [q.rule, q.symbol])).toEqual([['future_date', 'AAA']]);
+    expect(checked.accepted.map((a) => a.bar.symbol)).toEqual(['BBB']);
+  });
+
+  it('rejects positive prices below the minimum as implausible_value', () => {
+    const checked = checkLiveBatch([entry({ symbol: 'AAA', date: '2024-05-01', open: 1e-300, high: 1e-300, low: 1e-300, close: 1e-300 })], 'k');
+    expect(checked.rejected.map((q) => [q.rule, q.message])).toEqual([['implausible_value', 'open 1e-300 is below 1e-6']]);
+    expect(checked.accepted).toEqual([]);
+  });
+});
+
 describe('series flags against the stored bars', () => {
   const at = (date: string) => new Map([[date, { source: `k#${date}`, raw: '{}' }]]);
 
