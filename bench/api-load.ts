@@ -41,6 +41,8 @@ import { loadConfig } from '../lib/config';
 import { publishOnlineFeatures, type OnlineFeatureVector } from '../lib/features/online-features';
 import { rng } from '../lib/random';
 import { moveAlias, registerModel, type RegisterModelInput } from '../lib/registry/model-registry';
+import { saveFeatureSet } from '../lib/store/features';
+import type { FeatureSet } from '../lib/features/feature-set';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels } from '../lib/serving/serving-models';
 import { singleRoute, writeServingRoutes } from '../lib/serving/serving-routes';
@@ -159,6 +161,8 @@ async function setUpModels(store: Database, cache: Cache, artifactDir: string): 
   const champion = await logisticRegression.fit({ features: x, labels: y, classes: 2, seed: 1 }, {});
   const forestParams = { nEstimators: 100, maxDepth: 10 };
   const challenger = await randomForest.fit({ features: x, labels: y, classes: 2, seed: 1 }, forestParams);
+  // Serving verifies a version's feature order against its feature set in the store: the bench's synthetic set is stored as materialisation would store it.
+  await saveFeatureSet(store, { version: FEATURE_SET, name: 'bench-api', features: [], universe: ['equity'], instruments: {} } as unknown as FeatureSet, FEATURES);
   await registerModel(store, localArtifactStore(artifactDir), registration(champion, 'logistic_regression', {}));
   await registerModel(store, localArtifactStore(artifactDir), registration(challenger, 'random_forest', forestParams));
   await moveAlias(store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'bench', reason: 'bench set-up' });

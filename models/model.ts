@@ -69,7 +69,11 @@ export interface Algorithm<Params> {
   readonly name: string;
   readonly version: number;
   fit(input: FitInput, params: Params): Promise<TrainedModel>;
-  /** Rebuilds a model from a verified state (see models/artifact.ts). */
+  /**
+   * Rebuilds a model from a verified state (see models/artifact.ts), refusing with an ArtifactError
+   * naming the parameter any stored parameter that can never be valid (a non-finite weight, a scale
+   * that is not > 0: models/state-checks.ts), so no loader ever serves one.
+   */
   restore(state: ModelState): TrainedModel;
   /**
    * Continues training `from` (a model of this algorithm, restored from its artifact) on the rows

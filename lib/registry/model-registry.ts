@@ -4,7 +4,7 @@
  * `challenger` whose every move is appended to a history.
  */
 import { decodeArtifact } from '../../models/artifact';
-import { ALGORITHM_VERSIONS, algorithmByName } from '../../models/algorithms';
+import { ALGORITHM_VERSIONS, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
@@ -85,9 +85,17 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
   if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
   const existing = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
   if (existing) return toVersion(existing);
-  const { header } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
+  const { header, state } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
   if (header.algorithm !== input.algorithm) throw new RegistryError(`artifact holds a ${header.algorithm} model, not ${input.algorithm}`);
   if (header.featureSetVersion !== input.featureSetVersion) throw new RegistryError(`artifact was built on feature set ${header.featureSetVersion}, not ${input.featureSetVersion}`);
+  // The model must restore, as every loader restores it: a payload of the wrong size or a parameter
+  // that can never be valid (a NaN or infinite weight, a zero scale) is refused here, before it is stored.
+  await loadModelRuntimes();
+  try {
+    restoreModel(state);
+  } catch (error) {
+    throw new RegistryError(`artifact cannot be registered: its model does not restore: ${(error as Error).message}`);
+  }
   const { sha256 } = await putArtifact(artifacts, input.artifact);
   for (let attempt = 0; ; attempt++) {
     const last = await store.db.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('name', '=', input.name).executeTakeFirst();
@@ -229,11 +237,14 @@ export async function aliasHistory(store: Database, name: string): Promise<Alias
   return rows.map((r) => ({ alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), movedBy: r.moved_by, reason: r.reason, movedAt: r.moved_at }));
 }
 
-/** Loads a registered model: artifact checked against its sha256, header, feature order and algorithm. */
+/**
+ * Loads a registered model as the serving loader does: the model verifyModelArtifact restored, after
+ * every check it makes (sha256, header, feature set and order, classes, parameters), so loading and
+ * verifying a version refuse the same versions with the same messages.
+ */
 export async function loadRegisteredModel(store: Database, artifacts: ArtifactStore, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
-  const v = await getModelVersion(store, name, version);
-  const { state } = await verifyModelArtifact(store, artifacts, v);
-  return { version: v, model: algorithmByName(state.algorithm).restore(state) };
+  const { version: v, model } = await verifyRegisteredVersion(store, artifacts, name, version);
+  return { version: v, model };
 }
 
 /** A registered version whose artifact passes verification (lib/registry/verify-artifact.ts), else the error saying why not. */

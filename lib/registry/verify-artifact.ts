@@ -1,18 +1,24 @@
 /**
- * The one check that a registered model version's artifact can be served: the file is present and
- * matches the sha256 and size the registry recorded, its header decodes (magic, checksum, format,
- * algorithm and its payload version, feature set) and agrees with the registry row, and its feature
- * order is the feature set's column order (when the feature set is in the store). The prediction
- * API's loader and the deployment activities both call this, so a version that one would refuse
- * the other never routes to.
+ * The one check that a registered model version's artifact can be served, and the serving loader
+ * itself: the file is present and matches the sha256 and size the registry recorded, its header
+ * decodes (magic, checksum, format, algorithm and its payload version, feature set) and agrees with
+ * the registry row, its feature set is in the store and its feature order is that feature set's
+ * column order, it predicts the two classes serving expects, and the model restores from its state
+ * (payload size and every parameter checked by the algorithm's restore: no NaN or infinite weight,
+ * no zero scale). The prediction API's loader (loadRegisteredModel), the deployment activities and
+ * the admin route and rollback handlers all call this, so a version that one would refuse the other
+ * never routes to, and both refuse it with the same message.
  */
-import { ALGORITHM_VERSIONS } from '../../models/algorithms';
+import { ALGORITHM_VERSIONS, restoreModel } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact, type ArtifactHeader } from '../../models/artifact';
-import type { ModelState } from '../../models/model';
+import type { ModelState, TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
+
+/** Classes of every served model: the API reports the probability of class 1 (up). */
+export const SERVED_CLASSES = 2;
 
 /** A version's artifact failed verification; the message names the version and the cause. */
 export class ArtifactVerificationError extends ArtifactError {
@@ -30,6 +36,8 @@ export class ArtifactVerificationError extends ArtifactError {
 export interface VerifiedArtifact {
   header: ArtifactHeader;
   state: ModelState;
+  /** The model restored from the state: what the serving loader serves. */
+  model: TrainedModel;
 }
 
 /** The stored column order of a feature set, or undefined when the store does not hold it. */
@@ -38,7 +46,7 @@ async function featureSetColumns(store: Database, featureSetVersion: string): Pr
   return row ? (JSON.parse(row.columns) as string[]) : undefined;
 }
 
-/** Verifies `v`'s artifact in the artifact store; throws ArtifactVerificationError saying what is wrong. */
+/** Verifies `v`'s artifact in the artifact store and restores its model; throws ArtifactVerificationError saying what is wrong. */
 export async function verifyModelArtifact(store: Database, artifacts: ArtifactStore, v: ModelVersion): Promise<VerifiedArtifact> {
   const fail = (cause: string): never => {
     throw new ArtifactVerificationError(v.name, v.version, cause);
@@ -50,21 +58,30 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
     return fail((error as Error).message);
   }
   if (bytes.byteLength !== v.artifactBytes) fail(`the file is ${bytes.byteLength} bytes, the registry recorded ${v.artifactBytes}`);
-  let decoded: VerifiedArtifact;
+  let decoded: Omit<VerifiedArtifact, 'model'>;
   try {
     decoded = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: v.featureSetVersion });
   } catch (error) {
     return fail((error as Error).message);
   }
-  const { header } = decoded;
+  const { header, state } = decoded;
   if (header.algorithm !== v.algorithm) fail(`the header says ${header.algorithm}, the registry says ${v.algorithm}`);
-  const columns = await featureSetColumns(store, v.featureSetVersion);
-  if (columns) {
-    const at = header.featureNames.findIndex((name, i) => name !== columns[i]);
-    if (header.featureNames.length !== columns.length || at >= 0) {
-      const i = at >= 0 ? at : Math.min(header.featureNames.length, columns.length);
-      fail(`feature order differs from feature set ${v.featureSetVersion}: ${header.featureNames.length} vs ${columns.length} columns, first difference at column ${i} (${JSON.stringify(header.featureNames[i] ?? null)} vs ${JSON.stringify(columns[i] ?? null)})`);
-    }
+  // Online features are computed for feature sets of the store only (lib/streaming/feature-sets.ts),
+  // and the column order can be checked only against the stored one: a model of an unknown feature
+  // set would fail every prediction.
+  const columns = (await featureSetColumns(store, v.featureSetVersion)) ?? fail(`feature set ${v.featureSetVersion} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
+  const at = header.featureNames.findIndex((name, i) => name !== columns[i]);
+  if (header.featureNames.length !== columns.length || at >= 0) {
+    const i = at >= 0 ? at : Math.min(header.featureNames.length, columns.length);
+    fail(`feature order differs from feature set ${v.featureSetVersion}: ${header.featureNames.length} vs ${columns.length} columns, first difference at column ${i} (${JSON.stringify(header.featureNames[i] ?? null)} vs ${JSON.stringify(columns[i] ?? null)})`);
   }
-  return decoded;
+  // Checked before restoring: serving never restores what it cannot serve.
+  if (state.classes !== SERVED_CLASSES) fail(`the model predicts ${state.classes} classes; serving expects binary (class 1 = up) models`);
+  let model: TrainedModel;
+  try {
+    model = restoreModel(state);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  return { header, state, model };
 }

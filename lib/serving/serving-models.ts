@@ -270,13 +270,13 @@ export class ServingModels {
         models.set(version, reused);
         continue;
       }
+      // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
       let loaded: LoadedModel;
       try {
         loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version);
       } catch (error) {
         throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
       }
-      if (loaded.model.classes !== 2) throw new Error(`${routes.model} v${version} predicts ${loaded.model.classes} classes; serving expects binary (class 1 = up) models`);
       models.set(version, loaded);
     }
     return models;

@@ -7,6 +7,7 @@ import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { lbfgs } from './lbfgs';
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
+import { requireFinite, requireStandardiser } from '../state-checks';
 
 export const logisticParamsSchema = z.object({
   /** Inverse regularisation strength, as scikit-learn's C. */
@@ -148,6 +149,13 @@ export const logisticRegression: Algorithm<LogisticParams> = {
   restore(state: ModelState) {
     const p = state.featureNames.length;
     const [mean, scale, coef] = unpackFloat64(state.payload, [p, p, state.classes * (p + 1)]);
+    const what = 'logistic_regression';
+    requireStandardiser(what, { mean, scale }, state.featureNames);
+    requireFinite(what, coef, (i) => {
+      const k = Math.floor(i / (p + 1));
+      const j = i % (p + 1);
+      return j === p ? `intercept of class ${k}` : `coefficient of feature ${JSON.stringify(state.featureNames[j])} for class ${k}`;
+    });
     return new LogisticModel(state.featureNames, state.classes, logisticParamsSchema.parse(state.params), { mean, scale }, coef);
   },
 };

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { standardise, type Standardiser } from '../standardiser';
+import { requireFinite, requireStandardiser } from '../state-checks';
 import { predictNetwork, trainNetwork, weightCount, weightShapes, type Architecture, type TrainingSummary } from './network';
 import { NetworkKernel } from './network-kernel';
 import { sharedFloat32 } from '../../lib/threads/shared-memory';
@@ -100,17 +101,20 @@ function packPayload(s: Standardiser, weights: readonly Float32Array[]): Uint8Ar
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-function unpackPayload(payload: Uint8Array, p: number, a: Architecture): { s: Standardiser; weights: Float32Array[] } {
-  const lengths = weightShapes(a).map(weightCount);
+function unpackPayload(payload: Uint8Array, featureNames: readonly string[], a: Architecture, algorithm: string): { s: Standardiser; weights: Float32Array[] } {
+  const p = featureNames.length;
+  const shapes = weightShapes(a);
+  const lengths = shapes.map(weightCount);
   const expected = 16 * p + 4 * lengths.reduce((n, l) => n + l, 0);
   if (payload.byteLength !== expected) throw new ArtifactError(`payload holds ${payload.byteLength} bytes; the network of the stored parameters needs ${expected}`);
   const [mean, scale] = unpackFloat64(payload.subarray(0, 16 * p), [p, p]);
+  requireStandardiser(algorithm, { mean, scale }, featureNames);
   const buf = Buffer.from(payload.buffer, payload.byteOffset + 16 * p, payload.byteLength - 16 * p);
   let offset = 0;
-  const weights = lengths.map((l) => {
+  const weights = lengths.map((l, n) => {
     const w = new Float32Array(l);
     for (let i = 0; i < l; i++, offset += 4) w[i] = buf.readFloatLE(offset);
-    if (!w.every(Number.isFinite)) throw new ArtifactError('payload holds a non-finite weight');
+    requireFinite(algorithm, w, (i) => `weight ${shapes[n].name}[${i}]`);
     return w;
   });
   return { s: { mean, scale }, weights };
@@ -207,6 +211,6 @@ export function restoreNeural(state: ModelState, spec: Omit<NeuralSpec, 'standar
   const what = `${spec.algorithm}.restore`;
   if (state.algorithm !== spec.algorithm) throw new ArtifactError(`${what}: the state is of algorithm "${state.algorithm}"`);
   if (state.algorithmVersion !== spec.version) throw new ArtifactError(`${what}: payload version ${state.algorithmVersion} is not the one this build reads (${spec.version})`);
-  const { s, weights } = unpackPayload(state.payload, state.featureNames.length, spec.architecture);
+  const { s, weights } = unpackPayload(state.payload, state.featureNames, spec.architecture, spec.algorithm);
   return new NeuralModel(spec.algorithm, spec.version, state.featureNames, state.classes, spec.params, parseSummary(state.params, spec.algorithm), spec.architecture, s, weights);
 }

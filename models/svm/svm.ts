@@ -32,9 +32,10 @@
 import { z } from 'zod';
 import { rng } from '../../lib/random';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
-import { packFloat64, unpackFloat64 } from '../artifact';
+import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
 import { fitStandardiser, standardise, type Standardiser } from '../standardiser';
+import { requireStandardiser } from '../state-checks';
 import { freeLibsvmModel, loadedSvmRuntime, loadLibsvmModel, loadSvmRuntime, type LibsvmInstance, type LoadedLibsvmModel } from './libsvm-wasm';
 import { binaryModelFromText, expWeightedSum, headerValues, kernelExpansion, kernelSum, plattProbability, type BinaryModelText, type KernelExpansion } from './decision-function';
 import { simdExp } from '../simd-exp';
@@ -275,6 +276,43 @@ function linearImportances(text: string, featureNames: readonly string[]): Reado
   }));
 }
 
+/** Header lines of a model text whose values are numbers the prediction uses. */
+const NUMERIC_HEADER = new Set(['gamma', 'coef0', 'rho', 'probA', 'probB']);
+
+/**
+ * Refuses a model text holding a value that is not a finite number (libsvm reads "nan" and "inf"
+ * and predicts with them), naming it: a header value (gamma, rho, probA, probB) or a support
+ * vector's coefficient or feature value.
+ */
+function checkModelTextNumbers(text: string): void {
+  const fail = (what: string, token: string): never => {
+    throw new ArtifactError(`svm: the model text's ${what} is ${JSON.stringify(token)}; a stored model parameter must be a finite number`);
+  };
+  const lines = text.split('\n');
+  const sv = lines.indexOf('SV');
+  if (sv < 0) throw new ArtifactError('svm: the model text has no "SV" line');
+  for (const line of lines.slice(0, sv)) {
+    const [key, ...values] = line.trim().split(' ');
+    if (!NUMERIC_HEADER.has(key)) continue;
+    values.forEach((v, i) => {
+      if (!Number.isFinite(Number(v)) || v === '') fail(values.length > 1 ? `${key} ${i}` : key, v);
+    });
+  }
+  for (let k = 0; sv + 1 + k < lines.length; k++) {
+    let coefficient = 0;
+    for (const token of lines[sv + 1 + k].split(' ')) {
+      if (token === '') continue;
+      const colon = token.indexOf(':');
+      if (colon < 0) {
+        if (!Number.isFinite(Number(token))) fail(`support vector ${k} coefficient ${coefficient}`, token);
+        coefficient++;
+      } else if (!Number.isFinite(Number(token.slice(colon + 1))) || colon === token.length - 1) {
+        fail(`support vector ${k} value of feature ${token.slice(0, colon)}`, token.slice(colon + 1));
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // the algorithm
 
@@ -370,6 +408,9 @@ export const svm: Algorithm<SvmParams> = {
     const p = state.featureNames.length;
     if (state.payload.length < 16 * p) throw new Error(`svm.restore: payload of ${state.payload.length} bytes cannot hold the ${p}-feature standardiser`);
     const [mean, scale] = unpackFloat64(state.payload.subarray(0, 16 * p), [p, p]);
-    return new SvmModel(state.featureNames, state.classes, parseParams(state.params), { mean, scale }, state.payload.slice(16 * p), loadedSvmRuntime);
+    requireStandardiser('svm', { mean, scale }, state.featureNames);
+    const modelText = state.payload.slice(16 * p);
+    checkModelTextNumbers(new TextDecoder('utf-8', { fatal: true }).decode(modelText));
+    return new SvmModel(state.featureNames, state.classes, parseParams(state.params), { mean, scale }, modelText, loadedSvmRuntime);
   },
 };

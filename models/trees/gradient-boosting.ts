@@ -16,6 +16,7 @@ import { HistogramRange, RemoteHistogramRange, sharedRange, type HistogramData }
 import { addLeafValue, quantisationScales, quantisationWidths, quantiseRows, rowGradients, toProbabilities, type RowState } from './gradient-rows';
 import { binnedLeafOf, growGradientTree, type GradientTreeContext } from './gradient-tree';
 import { evenShares } from '../../lib/threads/shares';
+import { requireCount, requireFinite } from '../state-checks';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const gradientBoostingParamsSchema = z.object({
@@ -329,13 +330,16 @@ export const gradientBoosting: Algorithm<GradientBoostingParams> = {
   restore(state: ModelState) {
     const p = state.featureNames.length;
     const K = state.classes === 2 ? 1 : state.classes;
-    const treesCount = Number(state.params.trees);
+    const what = 'gradient_boosting';
+    const treesCount = requireCount(what, state.params.trees, 'params.trees (the number of trees)', 0); // early stopping may keep none: the base score alone
     const [sizes] = unpackFloat64(state.payload.subarray(0, treesCount * 8), [treesCount]);
-    const [count, ...lengths] = treeArrayLengths(sizes, 1);
+    const [count, ...lengths] = treeArrayLengths(sizes, 1, what);
     const [sizesAgain, base, gain, ...arrays] = unpackFloat64(state.payload, [count, K, p, ...lengths]);
+    requireFinite(what, base, (k) => (K === 1 ? 'base score' : `base score of class ${k}`));
+    requireFinite(what, gain, (j) => `gain of feature ${JSON.stringify(state.featureNames[j])}`);
     const params: Record<string, unknown> = { ...state.params };
     delete params.trees; // derived from the payload, re-added by state()
-    return new GradientBoostingModel(state.featureNames, state.classes, params, base, treesFrom([sizesAgain, ...arrays], 1), gain);
+    return new GradientBoostingModel(state.featureNames, state.classes, params, base, treesFrom([sizesAgain, ...arrays], 1, { algorithm: what, features: p }), gain);
   },
 };
 

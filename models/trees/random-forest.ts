@@ -10,6 +10,7 @@ import { packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel, type WarmStartOptions } from '../model';
 import { binMatrix } from './binning';
 import { growTree, leafOf, type Tree } from './classification-tree';
+import { requireCount, requireFinite } from '../state-checks';
 import { treeArrayLengths, treeArrays, treesFrom } from './tree-payload';
 
 export const randomForestParamsSchema = z.object({
@@ -194,12 +195,14 @@ export const randomForest: Algorithm<RandomForestParams> = {
   restore(state: ModelState) {
     const p = state.featureNames.length;
     const K = state.classes;
-    const treesCount = Number(state.params.trees);
+    const what = 'random_forest';
+    const treesCount = requireCount(what, state.params.trees, 'params.trees (the number of trees)', 1); // predictions average over the trees
     const [sizes] = unpackFloat64(state.payload.subarray(0, treesCount * 8), [treesCount]);
-    const [count, ...lengths] = treeArrayLengths(sizes, K);
+    const [count, ...lengths] = treeArrayLengths(sizes, K, what);
     const [sizesAgain, importance, ...arrays] = unpackFloat64(state.payload, [count, p, ...lengths]);
+    requireFinite(what, importance, (j) => `importance of feature ${JSON.stringify(state.featureNames[j])}`);
     const params: Record<string, unknown> = { ...state.params };
     delete params.trees; // derived from the payload, re-added by state()
-    return new RandomForestModel(state.featureNames, K, params, treesFrom([sizesAgain, ...arrays], K), importance);
+    return new RandomForestModel(state.featureNames, K, params, treesFrom([sizesAgain, ...arrays], K, { algorithm: what, features: p }), importance);
   },
 };

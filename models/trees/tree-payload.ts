@@ -3,6 +3,7 @@
  * tree sizes, then every tree's feature, threshold, left, right and value arrays concatenated in
  * tree order. Shared by the random forest and gradient boosting.
  */
+import { ArtifactError } from '../artifact';
 import type { Tree } from './classification-tree';
 
 /** [sizes, feature, threshold, left, right, value] for packFloat64. */
@@ -17,14 +18,52 @@ export function treeArrays(trees: readonly Tree[]): Float64Array[] {
   return [Float64Array.from(trees, (t) => t.feature.length), cat((t) => t.feature), cat((t) => t.threshold), cat((t) => t.left), cat((t) => t.right), cat((t) => t.value)];
 }
 
-/** Lengths of the tree arrays for unpackFloat64, given the sizes array and values per node. */
-export function treeArrayLengths(sizes: Float64Array, valuesPerNode: number): number[] {
+/** Lengths of the tree arrays for unpackFloat64, given the sizes array and values per node (a size that is no whole number ≥ 1 is refused). */
+export function treeArrayLengths(sizes: Float64Array, valuesPerNode: number, algorithm: string): number[] {
+  sizes.forEach((n, t) => {
+    if (!(Number.isInteger(n) && n >= 1)) throw new ArtifactError(`${algorithm}: tree ${t} has ${n} nodes; a tree has a whole number ≥ 1 of them`);
+  });
   const nodes = sizes.reduce((a, b) => a + b, 0);
   return [sizes.length, nodes, nodes, nodes, nodes, nodes * valuesPerNode];
 }
 
-/** Splits the concatenated arrays back into trees. */
-export function treesFrom([sizes, feature, threshold, left, right, value]: Float64Array[], valuesPerNode: number): Tree[] {
+/**
+ * Refuses tree arrays no training can produce, before they become trees (the integer arrays would
+ * silently turn NaN into 0): a node's feature is -1 (a leaf) or a column 0..features-1; a split's
+ * children are later nodes of the same tree (so every walk ends at a leaf) and its threshold is a
+ * number (±Infinity is a one-sided split, harmless; NaN is never a bin edge, while NaN in a row is
+ * a missing value and goes left); a leaf's values are finite. A leaf's threshold and children and a
+ * split's values are never read and not checked.
+ */
+function checkTrees([sizes, feature, threshold, left, right, value]: Float64Array[], valuesPerNode: number, shape: { algorithm: string; features: number }): void {
+  const fail = (t: number, i: number, what: string): never => {
+    throw new ArtifactError(`${shape.algorithm}: tree ${t} node ${i}: ${what}`);
+  };
+  let o = 0;
+  sizes.forEach((n, t) => {
+    for (let i = 0; i < n; i++) {
+      const f = feature[o + i];
+      if (!(Number.isInteger(f) && f >= -1 && f < shape.features)) fail(t, i, `splits on feature ${f}, which is neither -1 (a leaf) nor a column 0..${shape.features - 1}`);
+      if (f < 0) {
+        for (let k = 0; k < valuesPerNode; k++) {
+          const v = value[(o + i) * valuesPerNode + k];
+          if (!Number.isFinite(v)) fail(t, i, `leaf value${valuesPerNode > 1 ? ` of class ${k}` : ''} is ${v}; a stored model parameter must be a finite number`);
+        }
+        continue;
+      }
+      if (Number.isNaN(threshold[o + i])) fail(t, i, 'split threshold is NaN');
+      for (const [side, c] of [['left', left[o + i]], ['right', right[o + i]]] as const) {
+        if (!(Number.isInteger(c) && c > i && c < n)) fail(t, i, `${side} child ${c} is not a later node of the tree (${i + 1}..${n - 1})`);
+      }
+    }
+    o += n;
+  });
+}
+
+/** Splits the concatenated arrays back into trees, refusing arrays that are not valid trees over `shape.features` columns (see checkTrees). */
+export function treesFrom(arrays: Float64Array[], valuesPerNode: number, shape: { algorithm: string; features: number }): Tree[] {
+  checkTrees(arrays, valuesPerNode, shape);
+  const [sizes, feature, threshold, left, right, value] = arrays;
   const trees: Tree[] = [];
   let o = 0;
   for (const n of sizes) {

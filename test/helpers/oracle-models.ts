@@ -15,7 +15,7 @@ import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { UNTRACKED_REGISTRATION } from './registration';
+import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from './registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 export const ORACLE_COLUMNS = ['oracle', 'noise'];
@@ -29,7 +29,7 @@ export interface OracleMarket {
   latestFeatureSetVersion: string;
 }
 
-/** Stores synthetic bars and publishes both kinds of online vectors. */
+/** Stores synthetic bars, both feature sets' rows (columns ORACLE_COLUMNS) and publishes both kinds of online vectors. */
 export async function setUpOracleMarket(store: Database, cache: Cache, symbols = 12): Promise<OracleMarket> {
   const featureSetVersion = `fs-oracle-${crypto.randomBytes(4).toString('hex')}`;
   const latestFeatureSetVersion = `${featureSetVersion}-latest`;
@@ -46,6 +46,9 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
   }
   await publishOnlineFeatures(cache, matured);
   await publishOnlineFeatures(cache, latest);
+  // As a pipeline materialises its feature set before registering models of it (verification needs the row).
+  await saveTestFeatureSet(store, featureSetVersion, ORACLE_COLUMNS);
+  await saveTestFeatureSet(store, latestFeatureSetVersion, ORACLE_COLUMNS);
   return { symbols: market.files.map((f) => f.symbol), featureSetVersion, latestFeatureSetVersion };
 }
 

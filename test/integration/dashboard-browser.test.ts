@@ -28,6 +28,7 @@ import { writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { saveTestFeatureSet } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const READ_TOKEN = 'dashboard-read-token-0001';
@@ -44,6 +45,7 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
   await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
   const model = await fixtureModel(ds);
   const template = fixtureVersion();
+  await saveTestFeatureSet(t.store, template.featureSetVersion, ds.columns); // the reports load the model, which verifies its feature order against it
   const register = (version: number, metrics: Record<string, unknown>, lineage: Record<string, unknown>) =>
     registerModel(t.store, artifacts, {
       name: MODEL,

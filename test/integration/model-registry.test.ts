@@ -6,6 +6,7 @@ import { artifactKey } from '../../lib/registry/artifact-store';
 import { aliasHistory, aliasVersion, listModelVersions, loadRegisteredModel, moveAlias, registerModel, RegistryError, resolveVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
+import { saveTestFeatureSet } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 async function input(seed: number, key: string): Promise<RegisterModelInput> {
@@ -54,6 +55,7 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
     const reg = await input(1, 'k');
+    await saveTestFeatureSet(t.store, 'fs-test-000000000000', ['f0', 'f1', 'f2', 'f3', 'f4']); // loading verifies the feature order against it
     const v = await registerModel(t.store, localArtifactStore(dir), reg);
     const { model } = await loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version);
     const d = separable(50, 5, 9);

@@ -17,7 +17,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { startTestObjectStore, type TestObjectStore } from '../helpers/object-store';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 import { verifyRegisteredVersion } from '../../lib/registry/model-registry';
 
@@ -27,6 +27,7 @@ const FS = 'fs-test-000000000000';
 async function register(t: TestDatabase, artifacts: ArtifactStore, name: string, seed: number): Promise<{ version: number; sha: string }> {
   const d = separable(200, 5, seed);
   const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+  await saveTestFeatureSet(t.store, FS, d.x.featureNames); // verification (hence loading) needs the feature set in the store
   const v = await registerModel(t.store, artifacts, {
     name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label: LABEL,
     ...UNTRACKED_REGISTRATION, registrationKey: `${name}/${seed}`,

@@ -20,7 +20,7 @@ import type { TrainedModel } from '../../models/model';
 import { randomForest } from '../../models/trees/random-forest';
 import { createSqliteTestDatabase, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'direction-5d';
@@ -114,6 +114,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const d = separable(400, 5, 3);
     v1 = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
     v2 = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nEstimators: 15, maxDepth: 6 });
+    await saveTestFeatureSet(t.store, FEATURE_SET, d.x.featureNames); // verification refuses models of feature sets the store does not hold
     await registerModel(t.store, localArtifactStore(artifactDir), await registration(v1, 'logistic_regression', 'v1'));
     await registerModel(t.store, localArtifactStore(artifactDir), await registration(v2, 'random_forest', 'v2'));
     await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'test', reason: 'first' });

@@ -17,6 +17,7 @@ import { readPredictions, writePredictions } from '../../lib/training/walk-forwa
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { saveTestFeatureSet } from '../helpers/registration';
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 
 describe('run reports in the store', () => {
@@ -33,6 +34,7 @@ describe('run reports in the store', () => {
     const predictionsId = await writePredictions(artifacts, { ...fixturePredictions(), datasetId });
     await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
     const v = fixtureVersion();
+    await saveTestFeatureSet(t.store, v.featureSetVersion, ds.columns); // loading the version verifies its feature order against it
     await registerModel(t.store, artifacts, {
       name: v.name,
       artifact: encodeArtifact((await fixtureModel(ds)).state(), { featureSetVersion: v.featureSetVersion, label: v.label }),

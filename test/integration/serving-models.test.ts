@@ -13,7 +13,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const FS = 'fs-test-000000000000';
@@ -23,6 +23,7 @@ const NEVER = 3_600_000; // a poll interval no test waits for: changes must come
 /** Registers `count` small logistic-regression versions of `name` (v1, v2, …); the seeds make distinct artifacts. */
 async function registerVersions(store: Database, dir: string, name: string, count: number, firstSeed = 1): Promise<ModelVersion[]> {
   const versions: ModelVersion[] = [];
+  await saveTestFeatureSet(store, FS, ['f0', 'f1', 'f2', 'f3', 'f4']); // verification refuses models of feature sets the store does not hold
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const d = separable(200, 5, seed);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
