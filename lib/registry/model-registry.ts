@@ -3,7 +3,7 @@
  * store, artifact bytes content-addressed in the artifact store) and aliases such as `champion` and
  * `challenger` whose every move is appended to a history.
  */
-import { decodeArtifact } from '../../models/artifact';
+import { decodeArtifact, sha256 as sha256Of } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import { BadInputError } from '../errors';
@@ -84,10 +84,16 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export async function registerModel(store: Database, artifacts: ArtifactStore, input: RegisterModelInput): Promise<ModelVersion> {
   if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
   const existing = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
-  if (existing) return toVersion(existing);
+  if (existing) {
+    // A retried registration sends the same model; other bytes under the same key are another model, never silently the first.
+    const sent = sha256Of(input.artifact);
+    if (existing.artifact_sha256 !== sent) throw new RegistryError(`registration key ${input.registrationKey} already registered ${existing.name} v${existing.version} with artifact ${existing.artifact_sha256.slice(0, 12)}…; this artifact is ${sent.slice(0, 12)}…: a retried registration must send the same model`);
+    return toVersion(existing);
+  }
   const { header, state } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
   if (header.algorithm !== input.algorithm) throw new RegistryError(`artifact holds a ${header.algorithm} model, not ${input.algorithm}`);
   if (header.featureSetVersion !== input.featureSetVersion) throw new RegistryError(`artifact was built on feature set ${header.featureSetVersion}, not ${input.featureSetVersion}`);
+  if (canonicalJson(header.label) !== canonicalJson(input.label)) throw new RegistryError(`artifact predicts label ${canonicalJson(header.label)}, the registration says ${canonicalJson(input.label)}`);
   // The model must restore, as every loader restores it: a payload of the wrong size or a parameter
   // that can never be valid (a NaN or infinite weight, a zero scale) is refused here, before it is stored.
   await loadModelRuntimes();
