@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import { decodeArtifact } from '../models/artifact';
-import { ALGORITHM_VERSIONS, algorithmByName } from '../models/algorithms';
+import { ALGORITHM_VERSIONS, restoreModel } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
@@ -139,7 +139,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
         ...(input.datasetProfile ? { datasetProfile: input.datasetProfile } : {}),
         trainedModel: () => {
           const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: version.featureSetVersion });
-          return algorithmByName(state.algorithm).restore(state);
+          return restoreModel(state);
         },
       });
     } catch (error) {

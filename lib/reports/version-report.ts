@@ -5,7 +5,7 @@
  * in the version's lineage. Missing files make the matching sections say so instead of failing.
  */
 import { decodeArtifact, sha256 } from '../../models/artifact';
-import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { fileDerived, readDerived } from '../artifacts/derived-file';
@@ -187,7 +187,7 @@ interface ImportanceFile extends ImportanceInputs {
 export async function precomputePermutationImportance(artifacts: ArtifactStore, pool: TaskPool, about: ImportanceInputs): Promise<{ sha256: string } | undefined> {
   await loadModelRuntimes();
   const { state } = decodeArtifact(await readArtifact(artifacts, about.modelSha256));
-  const model = algorithmByName(state.algorithm).restore(state);
+  const model = restoreModel(state);
   if (!usesPermutationImportance(model)) return undefined;
   const dataset = await readDataset(artifacts, about.datasetId);
   const predictions = await readPredictions(artifacts, about.predictionsId);

@@ -7,7 +7,7 @@ import type { SymbolFeatureSpec } from '../features/feature-set';
 import { claimSymbolColumns, type ColumnBlocks } from '../features/symbol-features';
 import { isShared } from './shared-memory';
 import type { FeatureMatrix, FitInput, ModelState } from '../../models/model';
-import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import { permutationImportanceOfColumns } from '../reports/report-data';
 import { binFeatureRange } from '../../models/trees/binning';
 import { serveHistogramRange, type SharedRange } from '../../models/trees/gradient-histograms';
@@ -62,13 +62,13 @@ export const threadTasks = {
   /** Permutation importance of columns [from, to) of a model given by its (verified) state: a run report's share of work. */
   permutationImportance: async (input: { state: ModelState; x: FeatureMatrix; y: Int32Array; seed: number; columns: number[] }) => {
     await loadModelRuntimes();
-    const model = algorithmByName(input.state.algorithm).restore(input.state);
+    const model = restoreModel(input.state);
     return permutationImportanceOfColumns(model, input.x, input.y, input.seed, input.columns);
   },
   /** predictProba of a model given by its (verified) state: a share of the rows of a long prediction. */
   predictProba: async (input: { state: ModelState; x: FeatureMatrix }) => {
     await loadModelRuntimes();
-    return algorithmByName(input.state.algorithm).restore(input.state).predictProba(input.x);
+    return restoreModel(input.state).predictProba(input.x);
   },
   /** One C-SVC training of a probability SVM (the final model or a cross-validation fold). */
   svmJob: (input: SvmJob) => runSvmJob(input),

@@ -6,7 +6,7 @@
  * `recentDays` days; see lib/training/warm-start.ts).
  */
 import { decodeArtifact, encodeArtifact, sha256 } from '../../models/artifact';
-import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
@@ -42,7 +42,7 @@ export async function loadChampion(ds: TrainingDataset, algorithm: string, from:
   if (state.algorithm !== algorithm) throw new Error(`warm start: ${from.model} v${from.version} is a ${state.algorithm} model, not ${algorithm}`);
   if (!sameLabel(header.label, ds.label)) throw new Error(`warm start: ${from.model} v${from.version} predicts ${JSON.stringify(header.label)}, this dataset ${JSON.stringify(ds.label)}`);
   await loadModelRuntimes();
-  return algorithmByName(algorithm).restore(state);
+  return restoreModel(state);
 }
 
 export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequest, signal?: AbortSignal, loadArtifact?: ArtifactLoader): Promise<FinalModel> {
