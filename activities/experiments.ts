@@ -24,7 +24,8 @@ import { auditPointInTime, type PointInTimeAudit } from '../lib/training/point-i
 import { naiveBaselinesOf } from '../lib/validation/baselines';
 import type { TaskPool } from '../lib/threads/task-pool';
 import type { TrialRequest } from '../lib/training/trial';
-import { evaluationRowsOf, readPredictions } from '../lib/training/walk-forward';
+import { readPredictions } from '../lib/training/walk-forward';
+import { evaluationRowsOf } from '../lib/training/evaluation-period';
 import { yieldToEventLoop } from '../lib/event-loop';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';

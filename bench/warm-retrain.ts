@@ -146,7 +146,7 @@ async function retrain(ds: TrainingDataset, space: SearchSpace, trials: number, 
   const history: Array<{ index: number; params: Params; score: number }> = [];
   for (let i = 0; i < trials; i++) {
     const params = suggestParams('tpe', space, history, SEED, i, { budget: trials });
-    const result = await crossValidate(ds, { algorithm: opts.algorithm, params, folds: FOLDS, embargoDays: HORIZON, ...CV_ROWS, seed: SEED + i, threads: THREADS });
+    const result = await crossValidate(ds, { algorithm: opts.algorithm, params, folds: FOLDS, embargoDays: HORIZON, ...CV_ROWS, seed: SEED + i, threads: THREADS, evaluationDays: opts.evaluationDays });
     history.push({ index: i, params, score: result.score });
   }
   const best = history.reduce((a, b) => (b.score > a.score ? b : a));

@@ -189,6 +189,9 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     const w = experiment.walkForward;
     return { mode: w.mode, evaluationDays: w.evaluationDays, testDays: w.retrainDays, trainDays: w.trainDays, embargoDays: 0, maxTrainRows: rows ?? w.maxTrainRows, threads: 2 };
   };
+  // The search's folds leave out the walk-forward's evaluation period, so no parameter is chosen on
+  // the days that judge it. Runs recorded before cross-validated the whole dataset.
+  const searchScope = patched('search-before-evaluation') ? { evaluationDays: experiment.walkForward.evaluationDays } : {};
   const dataset = await runStage(
     'dataset',
     () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols, snapshotId: ingest.snapshotId }),
@@ -265,7 +268,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       experiment,
       trialScores: t.trials.map((o) => o.score),
       shuffledLabel: experiment.guards.shuffledLabel
-        ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1 } }
+        ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1, ...searchScope } }
         : undefined,
       model: { artifactSha256: t.final.artifactSha256, seed: experiment.seed },
     });
@@ -287,7 +290,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
                 parallelism: experiment.search.parallelism,
                 maxMinutes: experiment.search.maxMinutes,
                 seed: experiment.seed,
-                trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1 },
+                trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1, ...searchScope },
                 walkForward: walkForwardFor(a.algorithm),
                 final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, threads: 2 },
                 ...warmInputOf(a.algorithm),

@@ -4,12 +4,12 @@
  * out of sample. The predictions are filed by content id for validation and the backtest.
  */
 import { algorithmByName } from '../../models/algorithms';
-import { BadInputError } from '../errors';
 import { walkForwardWindows } from '../validation/splits';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import type { TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
+import { firstEvaluationDay } from './evaluation-period';
 import { continuedRows, type WarmStartSettings } from './warm-start';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
 import { idlePoolThreads } from '../threads/task-pool';
@@ -45,21 +45,6 @@ export interface WalkForwardPredictions {
   rows: Int32Array;
   proba: Float64Array;
   windows: Array<{ testStartDay: number; testEndDay: number; trainRows: number; testRows: number; continued?: boolean }>;
-}
-
-/** The first day of the evaluation period: the last `evaluationDays` decision days of the dataset. */
-export function firstEvaluationDay(ds: TrainingDataset, evaluationDays: number): number {
-  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
-  if (evaluationDays >= decisionDays.length) throw new BadInputError(`evaluationDays (${evaluationDays}) must be shorter than the dataset's ${decisionDays.length} decision days`, 'INVALID_SPLIT');
-  return decisionDays[decisionDays.length - evaluationDays];
-}
-
-/** Dataset rows of the evaluation period, ascending. */
-export function evaluationRowsOf(ds: TrainingDataset, evaluationDays: number): Int32Array {
-  const first = firstEvaluationDay(ds, evaluationDays);
-  const out: number[] = [];
-  for (let r = 0; r < ds.rows; r++) if (ds.start[r] >= first) out.push(r);
-  return Int32Array.from(out);
 }
 
 export async function walkForwardPredict(ds: TrainingDataset, datasetId: string, request: WalkForwardRequest, onWindow?: (done: number, total: number) => void, signal?: AbortSignal): Promise<WalkForwardPredictions> {

@@ -13,6 +13,7 @@ import type { LabelSpec } from '../labels/labels';
 import { volatilityRegimeKnownAt } from '../labels/labels';
 import type { BarSeries } from '../market-data/bar';
 import type { TrainingDataset } from '../training/dataset';
+import { prePeriodRows } from '../training/evaluation-period';
 
 export type BaselineName = 'pre_period_majority' | 'always_up' | 'momentum_sign' | 'persistence' | 'evaluation_majority';
 
@@ -78,13 +79,6 @@ function accuracyOf(predicted: Int32Array, labels: Int32Array): number {
   let hits = 0;
   for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) hits++;
   return labels.length > 0 ? hits / labels.length : NaN;
-}
-
-/** Rows whose label window ended before the first evaluation day: what was known when evaluation began. */
-export function prePeriodRows(ds: TrainingDataset, firstEvaluationDay: number): Int32Array {
-  const out: number[] = [];
-  for (let r = 0; r < ds.rows; r++) if (ds.end[r] < firstEvaluationDay) out.push(r);
-  return Int32Array.from(out);
 }
 
 export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {

@@ -16,7 +16,7 @@ import { inferenceBlockDays } from '../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY, type GuardVerdict } from '../../lib/training/guards';
 import { singleFeatureScan, singleValueAuc } from '../../lib/training/leakage-guards';
 import { auditPointInTime } from '../../lib/training/point-in-time-audit';
-import { evaluationRowsOf } from '../../lib/training/walk-forward';
+import { evaluationRowsOf } from '../../lib/training/evaluation-period';
 import { naiveBaselinesOf } from '../../lib/validation/baselines';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 

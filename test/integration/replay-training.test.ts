@@ -28,7 +28,7 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
 
 const HISTORY_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
-const RECORDING_TAG = 'dataset-profile';
+const RECORDING_TAG = 'search-before-evaluation';
 const PREFIXES = ['train-algorithm-', 'training-pipeline-experiment-'];
 /**
  * A pipeline run's workflow id is the name of its recording: replay is given the file name as the
@@ -119,7 +119,7 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
       parallelism: 2,
       maxMinutes: 10,
       seed,
-      trial: { folds: 3, embargoDays: 5, maxTrainRows: 1500, maxTestRows: 1000, threads: 1 },
+      trial: { folds: 3, embargoDays: 5, maxTrainRows: 1500, maxTestRows: 1000, threads: 1, evaluationDays: 60 },
       walkForward: { mode: 'expanding', evaluationDays: 60, testDays: 30, trainDays: 756, embargoDays: 0, maxTrainRows: 2000, threads: 1 },
       final: { maxTrainRows: 2000, threads: 1 },
     });
@@ -127,7 +127,8 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
       Promise.all([3, 3, 4].map((seed, i) => within(env.client.workflow.execute(trainAlgorithm, { taskQueue: TASK_QUEUES.pipeline, workflowId: `train-seed-${seed}-${i}-${Date.now()}`, args: [input(seed)] }), 300, 'trainAlgorithm'))),
     );
     const paramsOf = (r: { trials: Array<{ params: unknown }> }) => r.trials.map((t) => t.params);
-    // The pipeline's child ran with seed 3 on the same dataset (its embargo may differ; params do not depend on it).
+    // The pipeline's child ran with seed 3 on the same dataset and the same search scope (its embargo may differ;
+    // the later batch's params depend on the first batch's scores, which the folds' scope changes).
     expect(paramsOf(runs[0])).toEqual(paramsOf(training as { trials: Array<{ params: unknown }> }));
     expect(paramsOf(runs[1])).toEqual(paramsOf(runs[0]));
     expect(runs[1].trials.map((t) => t.score)).toEqual(runs[0].trials.map((t) => t.score));

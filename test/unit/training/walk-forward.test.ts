@@ -1,7 +1,8 @@
 import { tempDir } from '../../helpers/databases';
 import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 import { readPredictions, walkForwardPredict, writePredictions, type WalkForwardRequest } from '../../../lib/training/walk-forward';
-import { crossValidate } from '../../../lib/training/trial';
+import { crossValidate, searchFoldsOf } from '../../../lib/training/trial';
+import { firstEvaluationDay } from '../../../lib/training/evaluation-period';
 import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
 import { TaskPool } from '../../../lib/threads/task-pool';
 import { loadModelRuntimes } from '../../../models/algorithms';
@@ -55,5 +56,24 @@ describe('walk-forward predictions', () => {
     expect(withSignal.score).toBeGreaterThan(0.7);
     expect(Math.abs(noise.score - 0.5)).toBeLessThan(0.06);
     expect(withSignal.folds.map((f) => f.fold)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("the search's folds leave out the evaluation period, so no parameter is chosen on the days that judge it", async () => {
+    // Noise before the evaluation period, and a feature that carries the label only inside it.
+    const ds = syntheticTrainingDataset({ days: 300, signal: 0 });
+    const first = firstEvaluationDay(ds, 100);
+    for (let r = 0; r < ds.rows; r++) if (ds.start[r] >= first) ds.values[r * ds.columns.length] = ds.labels[r] - 0.5;
+    const search = { algorithm: 'logistic_regression', params: {}, folds: 5, embargoDays: 5, maxTrainRows: 5000, maxTestRows: 5000, seed: 1, threads: 1 };
+    const folds = searchFoldsOf(ds, { ...search, evaluationDays: 100 });
+    const used = folds.flatMap((f) => [...f.train, ...f.test]);
+    expect(used.length).toBeGreaterThan(0);
+    // Every row the folds use had its label known before the evaluation period began.
+    expect(used.every((r) => ds.end[r] < first)).toBe(true);
+    expect(new Set(folds.flatMap((f) => [...f.test])).size).toBe([...ds.end].filter((e) => e < first).length);
+    const scoped = await crossValidate(ds, { ...search, evaluationDays: 100 });
+    const whole = await crossValidate(ds, search);
+    expect(Math.abs(scoped.score - 0.5)).toBeLessThan(0.05);
+    expect(whole.score).toBeGreaterThan(0.6); // the whole dataset's folds see the evaluation period's signal
+    expect(() => searchFoldsOf(ds, { ...search, evaluationDays: 290 })).toThrow(/before the evaluation period/);
   });
 });
