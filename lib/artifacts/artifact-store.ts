@@ -12,6 +12,8 @@
  * and never overwritten, and a cached copy never goes stale. The store moves bytes; the callers
  * (lib/registry/artifact-store.ts, lib/training/array-file.ts, lib/reports/version-report.ts)
  * check them against the hash they are filed under at every load, whichever back-end served them.
+ * The one exception: putOrRepair replaces an object whose bytes no longer pass the caller's hash
+ * check (a damaged disk, a hand edit) with the right bytes, whole, so writing a model again repairs it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -34,6 +36,13 @@ export interface ArtifactStore {
   get(key: string, intact?: (bytes: Buffer) => boolean): Promise<Buffer | undefined>;
   /** Writes the object unless one exists under the key; true when this call wrote it. */
   putIfAbsent(key: string, bytes: Buffer): Promise<boolean>;
+  /**
+   * Writes the object unless the store already holds an intact one. `intact` is the caller's hash
+   * check, applied to the store's own copy (never a cached one); an object that fails it is
+   * replaced whole (local: a temporary file renamed over it; S3: one PUT, which is atomic), so a
+   * reader sees the damaged bytes or the right ones, never a mix. An intact object is not touched.
+   */
+  putOrRepair(key: string, bytes: Buffer, intact: (bytes: Buffer) => boolean): Promise<'written' | 'kept' | 'replaced'>;
   /** Where a key is, for messages and lineage records (a file path or an s3:// URL). */
   urlOf(key: string): string;
   /**
@@ -98,6 +107,14 @@ export class LocalArtifactStore implements ArtifactStore {
     if (fs.existsSync(file)) return Promise.resolve(false);
     writeFileAtomically(file, bytes);
     return Promise.resolve(true);
+  }
+
+  putOrRepair(key: string, bytes: Buffer, intact: (bytes: Buffer) => boolean): Promise<'written' | 'kept' | 'replaced'> {
+    const file = this.urlOf(key);
+    const existing = readIfPresent(file);
+    if (existing && intact(existing)) return Promise.resolve('kept');
+    writeFileAtomically(file, bytes); // the rename replaces a damaged file in one step
+    return Promise.resolve(existing ? 'replaced' : 'written');
   }
 }
 
@@ -287,6 +304,26 @@ export class S3ArtifactStore implements ArtifactStore {
     }
     this.cache.write(key, bytes); // the writer is usually the next reader
     return true;
+  }
+
+  async putOrRepair(key: string, bytes: Buffer, intact: (bytes: Buffer) => boolean): Promise<'written' | 'kept' | 'replaced'> {
+    const existing = await this.fetch(key); // the store's copy: a cached one may be intact while the store's is not
+    if (existing && intact(existing)) return 'kept';
+    if (!existing) {
+      if (await this.putIfAbsent(key, bytes)) return 'written';
+      // Another writer got there first: judge what it wrote.
+      const raced = await this.fetch(key);
+      if (raced && intact(raced)) return 'kept';
+    }
+    try {
+      // A plain PUT replaces the object atomically: readers get the old bytes or the new ones.
+      await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key), Body: bytes, ContentLength: bytes.byteLength }));
+    } catch (error) {
+      throw this.failure('PUT', key, error);
+    }
+    this.cache.drop(key);
+    this.cache.write(key, bytes);
+    return 'replaced';
   }
 
   destroy(): void {

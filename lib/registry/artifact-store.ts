@@ -2,7 +2,7 @@
  * Content-addressed model artifacts: a model's bytes are filed under models/<sha[0..2]>/<sha>.mlpa
  * in the artifact store (lib/artifacts: a local directory or S3-compatible object storage),
  * written once and checked against their sha256 at every read, whichever back-end or cache
- * served them.
+ * served them. Writing a model again repairs its stored copy when that copy no longer matches.
  */
 import { ArtifactError, sha256 } from '../../models/artifact';
 import type { ArtifactStore } from '../artifacts/artifact-store';
@@ -13,13 +13,17 @@ export function artifactKey(sha: string): string {
   return `models/${sha.slice(0, 2)}/${sha}.mlpa`;
 }
 
-/** Stores the bytes under their sha256 and returns it; storing the same bytes again is a no-op. */
-export async function putArtifact(store: ArtifactStore, bytes: Uint8Array): Promise<{ sha256: string; url: string }> {
+/**
+ * Stores the bytes under their sha256 and returns it. An intact stored copy is left alone (storing
+ * the same bytes again writes nothing); a stored copy whose bytes do not hash to its address (a
+ * damaged disk, a hand edit) is replaced by these bytes, atomically, so registering or saving the
+ * model again repairs it. `stored` says which happened.
+ */
+export async function putArtifact(store: ArtifactStore, bytes: Uint8Array): Promise<{ sha256: string; url: string; stored: 'written' | 'kept' | 'replaced' }> {
   const sha = sha256(bytes);
   const key = artifactKey(sha);
-  const wrote = await store.putIfAbsent(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  if (!wrote) await readArtifact(store, sha); // an existing object must be intact, else say so rather than trust it
-  return { sha256: sha, url: store.urlOf(key) };
+  const stored = await store.putOrRepair(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (b) => sha256(b) === sha);
+  return { sha256: sha, url: store.urlOf(key), stored };
 }
 
 /** The artifact's bytes, verified against the sha256 they are filed under. */

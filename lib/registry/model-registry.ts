@@ -11,6 +11,7 @@ import type { Database } from '../store/database';
 import type { ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
+import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
@@ -78,8 +79,9 @@ function toVersion(row: ModelVersionsTable): ModelVersion {
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
- * Registers a new version (artifact verified and stored first). Idempotent on the registration
- * key: a retried registration returns the version the first attempt made.
+ * Registers a new version (artifact verified, checked against what the registration records, and
+ * stored first). Idempotent on the registration key: a retried registration returns the version the
+ * first attempt made, and repairs its stored artifact if that copy was damaged since.
  */
 export async function registerModel(store: Database, artifacts: ArtifactStore, input: RegisterModelInput): Promise<ModelVersion> {
   if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
@@ -88,12 +90,14 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
     // A retried registration sends the same model; other bytes under the same key are another model, never silently the first.
     const sent = sha256Of(input.artifact);
     if (existing.artifact_sha256 !== sent) throw new RegistryError(`registration key ${input.registrationKey} already registered ${existing.name} v${existing.version} with artifact ${existing.artifact_sha256.slice(0, 12)}…; this artifact is ${sent.slice(0, 12)}…: a retried registration must send the same model`);
+    // The same bytes the version was registered with (they hash to its sha256): a stored copy that was damaged since is repaired.
+    await putArtifact(artifacts, input.artifact);
     return toVersion(existing);
   }
   const { header, state } = decodeArtifact(input.artifact, { algorithms: ALGORITHM_VERSIONS });
-  if (header.algorithm !== input.algorithm) throw new RegistryError(`artifact holds a ${header.algorithm} model, not ${input.algorithm}`);
-  if (header.featureSetVersion !== input.featureSetVersion) throw new RegistryError(`artifact was built on feature set ${header.featureSetVersion}, not ${input.featureSetVersion}`);
-  if (canonicalJson(header.label) !== canonicalJson(input.label)) throw new RegistryError(`artifact predicts label ${canonicalJson(header.label)}, the registration says ${canonicalJson(input.label)}`);
+  // The row must describe the model it points at: algorithm, feature set, label and every parameter it states (lib/registry/recorded-fields.ts).
+  const mismatch = recordedFieldMismatch(input, header, 'registration');
+  if (mismatch) throw new RegistryError(`artifact cannot be registered: ${mismatch}`);
   // The model must restore, as every loader restores it: a payload of the wrong size or a parameter
   // that can never be valid (a NaN or infinite weight, a zero scale) is refused here, before it is stored.
   await loadModelRuntimes();
@@ -152,11 +156,6 @@ export interface RegistrationIdentity {
   label: Record<string, unknown>;
   datasetId: string;
   experiment: unknown;
-}
-
-/** Keys sorted at every level, so two equal configs compare equal whatever their key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
 }
 
 /**

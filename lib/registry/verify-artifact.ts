@@ -1,9 +1,10 @@
 /**
  * The one check that a registered model version's artifact can be served, and the serving loader
  * itself: the file is present and matches the sha256 and size the registry recorded, its header
- * decodes (magic, checksum, format, algorithm and its payload version, feature set) and agrees with
- * the registry row, its feature set is in the store and its feature order is that feature set's
- * column order, it predicts the two classes serving expects, and the model restores from its state
+ * decodes (magic, checksum, format, algorithm and its payload version) and agrees with the registry
+ * row on every field both record (algorithm, feature set, label, each parameter the row states:
+ * lib/registry/recorded-fields.ts), its feature set is in the store and its feature order is that
+ * feature set's column order, it predicts the two classes serving expects, and the model restores from its state
  * (payload size and every parameter checked by the algorithm's restore: no NaN or infinite weight,
  * no zero scale). The prediction API's loader (loadRegisteredModel), the deployment activities and
  * the admin route and rollback handlers all call this, so a version that one would refuse the other
@@ -16,6 +17,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
+import { recordedFieldMismatch } from './recorded-fields';
 
 /** Classes of every served model: the API reports the probability of class 1 (up). */
 export const SERVED_CLASSES = 2;
@@ -60,12 +62,14 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   if (bytes.byteLength !== v.artifactBytes) fail(`the file is ${bytes.byteLength} bytes, the registry recorded ${v.artifactBytes}`);
   let decoded: Omit<VerifiedArtifact, 'model'>;
   try {
-    decoded = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: v.featureSetVersion });
+    decoded = decodeArtifact(bytes, { algorithms: ALGORITHM_VERSIONS });
   } catch (error) {
     return fail((error as Error).message);
   }
   const { header, state } = decoded;
-  if (header.algorithm !== v.algorithm) fail(`the header says ${header.algorithm}, the registry says ${v.algorithm}`);
+  // The row must describe the model it points at: algorithm, feature set, label and every parameter it states.
+  const mismatch = recordedFieldMismatch(v, header, 'registry');
+  if (mismatch) fail(mismatch);
   // Online features are computed for feature sets of the store only (lib/streaming/feature-sets.ts),
   // and the column order can be checked only against the stored one: a model of an unknown feature
   // set would fail every prediction.

@@ -54,7 +54,7 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
     // the same key with another model is refused, never answered with the first version
     await expect(registerModel(t.store, localArtifactStore(dir), { ...(await input(3, 'run-1/logistic')) })).rejects.toThrow(/registration key run-1\/logistic already registered direction-5d v1 .*a retried registration must send the same model/);
     // a label the artifact does not predict is refused
-    await expect(registerModel(t.store, localArtifactStore(dir), { ...(await input(4, 'run-4/logistic')), label: { kind: 'direction', horizon: 20 } })).rejects.toThrow(/artifact predicts label .*"horizon":5.*the registration says .*"horizon":20/);
+    await expect(registerModel(t.store, localArtifactStore(dir), { ...(await input(4, 'run-4/logistic')), label: { kind: 'direction', horizon: 20 } })).rejects.toThrow(/label differs: the artifact has .*"horizon":5.*the registration says .*"horizon":20/);
     expect(await listModelVersions(t.store, 'direction-5d')).toHaveLength(2);
   });
 

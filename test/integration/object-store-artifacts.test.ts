@@ -4,11 +4,12 @@
  * a model artifact or dataset tampered in the object store is refused at load exactly as a
  * tampered local file is (same errors, same messages).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ArtifactStore, localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
-import { artifactKey } from '../../lib/registry/artifact-store';
+import { artifactKey, putArtifact } from '../../lib/registry/artifact-store';
 import { loadRegisteredModel, registerModel } from '../../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import { readDataset, writeDataset } from '../../lib/training/dataset';
@@ -141,6 +142,32 @@ describe('artifacts in an S3-compatible object store (versitygw)', () => {
     await expect(loadRegisteredModel(t.store, fresh, 'tamper-s3', s.version)).resolves.toBeDefined();
     writer.destroy();
     fresh.destroy();
+  });
+
+  it('re-registering a model repairs an object damaged in the store (even one this machine caches intact) and leaves an intact one alone', async () => {
+    const writer = new S3ArtifactStore(s3.location());
+    const { version, sha } = await register(t, writer, 's3-repair', 21);
+    const objectFile = path.join(s3.dir, s3.bucket, 'artifacts', artifactKey(sha));
+    expect(fs.existsSync(path.join(writer.location.cacheDir, artifactKey(sha)))).toBe(true); // the writer caches what it wrote
+    await overwriteInStore(`artifacts/${artifactKey(sha)}`, (b) => {
+      b[b.length - 40] ^= 1;
+    });
+    const reader = new S3ArtifactStore(s3.location());
+    await expect(verifyRegisteredVersion(t.store, reader, 's3-repair', version)).rejects.toThrow(/does not match its sha256/);
+
+    // The same registration again (same key, same bytes), from the machine whose cache still holds the intact copy.
+    expect((await register(t, writer, 's3-repair', 21)).version).toBe(version);
+    expect(createHash('sha256').update(fs.readFileSync(objectFile)).digest('hex')).toBe(sha);
+    const another = new S3ArtifactStore(s3.location()); // nothing cached: the store's copy
+    await expect(verifyRegisteredVersion(t.store, another, 's3-repair', version)).resolves.toBeDefined();
+
+    // An intact object is not written again.
+    const before = fs.statSync(objectFile).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await putArtifact(writer, fs.readFileSync(objectFile))).stored).toBe('kept');
+    await register(t, writer, 's3-repair', 21);
+    expect(fs.statSync(objectFile).mtimeMs).toBe(before);
+    for (const s of [writer, reader, another]) s.destroy();
   });
 
   it('refuses a training dataset tampered in the object store, and names a missing one', async () => {
