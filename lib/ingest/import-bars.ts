@@ -13,7 +13,7 @@ import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { beginStaging, finishStaging, stageChunk, sweepAbandonedStaging } from '../store/staging';
+import { beginStaging, finishStaging, stageChunk, storeHoldsBars, sweepAbandonedStaging } from '../store/staging';
 import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
@@ -110,15 +110,49 @@ function contentHashOf(sources: readonly SourceText[]): string {
   return hash.digest('hex');
 }
 
-/** Same content read the same way gives the same snapshot id, which is what makes imports idempotent. */
-function snapshotIdOf(contentHash: string, request: ImportRequest): string {
-  const { source, symbols, from, to, quality } = request;
-  const reading = source.kind === 'csv' ? { kind: source.kind, format: source.format, mapping: source.mapping, adjust: source.adjust } : { kind: source.kind };
+/**
+ * The id of the first snapshot of some content read and judged some way: everything that changes
+ * which bars the content gives or what the snapshot records goes in. The files themselves are in the
+ * content hash (name and bytes; not the folder, so the same files from a folder or a bucket give the
+ * same id); the reading options (CSV format, column mapping, `adjust`; a provider's format), the
+ * scope (`symbols`, `from`, `to`), the quality policy, and the instrument kinds the request declares
+ * (recorded with the snapshot and applied by training universes) are hashed with it. `path`,
+ * `followLinks` and a provider's `baseUrl` only say where the bytes come from. Fields added later
+ * (`instruments`, a provider format other than Stooq's) are hashed only when present, so the ids of
+ * snapshots imported without them stay what they were.
+ */
+function snapshotIdOf(contentHash: string, request: ImportRequest, providerFormat: string): string {
+  const { source, symbols, from, to, quality, instruments } = request;
+  const reading =
+    source.kind === 'csv'
+      ? { kind: source.kind, format: source.format, mapping: source.mapping, adjust: source.adjust }
+      : { kind: source.kind, ...(providerFormat !== 'stooq' ? { format: providerFormat } : {}) };
+  const declared = instruments ? { instruments: Object.entries(instruments).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) } : {};
   const digest = createHash('sha256')
     .update(contentHash)
-    .update(JSON.stringify({ reading, symbols: symbols ? [...symbols].sort() : null, from: from ?? null, to: to ?? null, quality }))
+    .update(JSON.stringify({ reading, symbols: symbols ? [...symbols].sort() : null, from: from ?? null, to: to ?? null, quality, ...declared }))
     .digest('hex');
   return `ds-${digest.slice(0, 24)}`;
+}
+
+/**
+ * The id of generation `generation` of the content whose first snapshot is `firstId`: a new
+ * snapshot of the same content, staged when the store no longer holds the values the latest
+ * generation published (see stageImport). Generation 0 is the first snapshot itself.
+ */
+export function generationIdOf(firstId: string, generation: number): string {
+  if (generation === 0) return firstId;
+  return `ds-${createHash('sha256').update(`${firstId}\u0000generation ${generation}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The newest generation of the content whose first snapshot is `firstId`, if any was recorded. */
+async function latestGeneration(store: Database, firstId: string): Promise<{ snapshot: DatasetSnapshot; generation: number } | undefined> {
+  let latest: { snapshot: DatasetSnapshot; generation: number } | undefined;
+  for (let generation = 0; ; generation++) {
+    const snapshot = await getSnapshot(store, generationIdOf(firstId, generation));
+    if (!snapshot) return latest;
+    latest = { snapshot, generation };
+  }
 }
 
 function inScope(request: ImportRequest): (symbol: string | null, date: string | null) => boolean {
@@ -218,8 +252,25 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
  * stores every finding in quarantine and stages the accepted bars of each chunk in its own fenced
  * transaction. The published `bars` are not touched; the gate publishes or rejects the snapshot.
  * A retried attempt resumes at the first chunk not staged, and an attempt that a newer one took
- * over fails at its next write without writing. Importing staged or finished content again
- * changes nothing.
+ * over fails at its next write without writing.
+ *
+ * Which snapshot an import is (the id rule). The same content read and judged the same way
+ * (snapshotIdOf) is a chain of generations: generation 0 has the content's id, generation n+1 an id
+ * derived from it and n+1 (generationIdOf). An import looks up the newest generation recorded:
+ * - none: generation 0 is staged;
+ * - `staging`: it is resumed (a retried or crashed attempt, or an import given up and swept);
+ * - `staged`, `passed`, `rejected` (or a pre-staging status): it is returned as it is, nothing is
+ *   written; the gate's verdict stands;
+ * - `published`: the content's accepted bars are compared with the published store. While the store
+ *   holds every one of them with exactly these values, the snapshot is returned and nothing is
+ *   written, so importing the same content twice in a row, or a retried attempt whose publish
+ *   happened but whose completion was lost, changes nothing. Once something else changed them (a
+ *   later import revised them, live bars replaced them), the next generation is staged: a new
+ *   snapshot that goes through the gate and, when published, restores the content's values with
+ *   the revisions logged against it, where incremental feature recomputation finds them.
+ * The next generation's id depends only on the content id and the newest generation, never on the
+ * attempt, so every attempt of one import stages (and resumes) the same snapshot, and two imports
+ * racing for it are fenced like attempts.
  */
 export async function stageImport(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
   const started = Date.now();
@@ -228,10 +279,11 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
   const sources = request.source.kind === 'csv' ? await readCsvFiles(resolveCsvSource(request.source.path), { ...hooks.csvFiles, followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
+  const providerFormat = hooks.provider?.format ?? 'stooq';
   const contentHash = contentHashOf(sources);
-  const snapshotId = snapshotIdOf(contentHash, request);
-  const existing = await getSnapshot(store, snapshotId);
-  if (existing && existing.status !== 'staging') return summaryOf(existing, started, 0, 0);
+  const firstId = snapshotIdOf(contentHash, request, providerFormat);
+  const latest = await latestGeneration(store, firstId);
+  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
 
   const keep = inScope(request);
   const candidates: CandidateBar[] = [];
@@ -240,7 +292,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   let rowsOutOfScope = 0;
   for (const [index, s] of sources.entries()) {
     hooks.signal?.throwIfAborted();
-    const format = request.source.kind === 'csv' ? request.source.format : (hooks.provider?.format ?? 'stooq');
+    const format = request.source.kind === 'csv' ? request.source.format : providerFormat;
     const mapping = request.source.kind === 'csv' ? request.source.mapping : undefined;
     const adjust = request.source.kind === 'csv' && request.source.adjust;
     const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, symbol: s.symbol });
@@ -261,14 +313,42 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   // Before anything is written: a symbol too wide for the store can never be imported.
   assertSymbolsFit(candidates);
 
-  const source = { ...request.source, sources: sources.length, symbols: request.symbols ?? null, from: request.from ?? null, to: request.to ?? null };
+  report('checking');
+  const chunks = planChunks(candidates, readIssues, hooks.chunkSize ?? 20_000);
+  const check = (chunk: Chunk) => checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => importClock });
+
+  let generation = latest?.generation ?? 0;
+  if (latest?.snapshot.status === 'published') {
+    // Published before: kept while the store still holds every accepted bar, value for value.
+    let holds = true;
+    for (const [k, chunk] of chunks.entries()) {
+      hooks.signal?.throwIfAborted();
+      if (!(await storeHoldsBars(store, check(chunk).accepted))) {
+        holds = false;
+        break;
+      }
+      report('checking', k + 1, chunks.length);
+      await yieldToEventLoop();
+    }
+    if (holds) return summaryOf(latest.snapshot, started, 0, 0);
+    generation++;
+  }
+  const snapshotId = generationIdOf(firstId, generation);
+
+  const source = {
+    ...request.source,
+    sources: sources.length,
+    symbols: request.symbols ?? null,
+    from: request.from ?? null,
+    to: request.to ?? null,
+    // A later generation names the one whose values it restores.
+    ...(generation > 0 ? { generation, supersedes: generationIdOf(firstId, generation - 1) } : {}),
+  };
   // Imports given up long ago free their staging rows here, so no separate janitor is needed.
   await sweepAbandonedStaging(store, { now: importClock, except: snapshotId });
   const staging = await beginStaging(store, { id: snapshotId, contentHash, source });
   if (staging.status !== 'staging') return summaryOf((await getSnapshot(store, snapshotId)) as DatasetSnapshot, started, 0, 0);
 
-  report('checking');
-  const chunks = planChunks(candidates, readIssues, hooks.chunkSize ?? 20_000);
   const reports: QualityReport[] = [];
   let staged = 0;
   let chunksStaged = 0;
@@ -283,7 +363,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       chunksResumed++;
       continue;
     }
-    const checked = checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => importClock });
+    const checked = check(chunk);
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
     await saveQuarantine(store, snapshotId, checked.issues);
     await hooks.beforeStage?.(k);

@@ -47,7 +47,8 @@ export const importRequestSchema = z
     /**
      * Instrument kinds that override the naming convention of lib/market-data/instruments.ts
      * (e.g. { "SPY": "etf", "$XYZ": "equity" }). Recorded with the snapshot's source, so the
-     * training universe of a run on this snapshot applies them.
+     * training universe of a run on this snapshot applies them, and part of the snapshot id, so a
+     * corrected declaration is a new snapshot (lib/ingest/import-bars.ts, snapshotIdOf).
      */
     instruments: instrumentMapSchema.optional(),
     from: isoDate.optional(),

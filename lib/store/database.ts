@@ -54,6 +54,26 @@ function sqliteFile(url: string): string {
 /** Store URLs are printed redacted (lib/redact.ts, the one redaction helper). */
 const redact = redactUrl;
 
+/** What mysql2 hands a type cast: the column's type and a reader of its text. */
+interface CastField {
+  type: string;
+  string(encoding?: string): string | null;
+}
+
+/**
+ * DOUBLE columns (prices, volumes, scores) read as the very double that was written. MariaDB sends
+ * a double as its shortest round-trip decimal text ("99999999.99999999"), which Number() turns back
+ * into the same double; but mysql2's own text-protocol parser builds any number of up to 17
+ * characters digit by digit (result * 10 + digit, then / 10^decimals), which rounds once the digits
+ * exceed 2^53: about 4% of arbitrary prices came back one unit in the last place off, so a bar
+ * published again with the same values was logged as a revision. Other types keep mysql2's reading.
+ */
+export function exactDoubles(field: CastField, next: () => unknown): unknown {
+  if (field.type !== 'DOUBLE') return next();
+  const text = field.string('latin1');
+  return text === null ? null : Number(text);
+}
+
 /** Opens the store named by `url` (mysql://… or sqlite:<file>) and applies pending migrations. */
 export async function openDatabase(url: string): Promise<Database> {
   let driver: DatabaseDriver;
@@ -79,6 +99,7 @@ export async function openDatabase(url: string): Promise<Database> {
       supportBigNumbers: true,
       bigNumberStrings: false,
       decimalNumbers: true,
+      typeCast: exactDoubles,
     });
     db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
   } else {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Bar } from '../market-data/bar';
 import type { QualityReport } from '../quality/report';
 import type { Database } from './database';
@@ -224,13 +224,15 @@ const REVISIONS_PER_STATEMENT = 500;
 // Symbols per lookup of the bars a chunk may replace.
 const SYMBOLS_PER_LOOKUP = 500;
 
+type BarValues = Omit<Bar, 'symbol' | 'date'>;
+
 /**
- * Publishes one chunk's bars: looks up the stored bars they may replace (their symbols, within the
- * chunk's dates), logs the old and new values of every bar that changes, and upserts the changed and
- * new bars. Bars equal to the stored ones are not written at all.
+ * The stored values of the bars that `bars` may replace: their symbols, within their dates, keyed
+ * by symbol and date.
  */
-async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], now: string): Promise<{ added: number; revised: number }> {
-  if (bars.length === 0) return { added: 0, revised: 0 };
+async function storedValuesFor(db: Kysely<DatabaseSchema>, bars: readonly Bar[]): Promise<Map<string, BarValues>> {
+  const stored = new Map<string, BarValues>();
+  if (bars.length === 0) return stored;
   const symbols = [...new Set(bars.map((b) => b.symbol))];
   let from = bars[0].date;
   let to = bars[0].date;
@@ -238,9 +240,8 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
     if (b.date < from) from = b.date;
     if (b.date > to) to = b.date;
   }
-  const stored = new Map<string, Omit<Bar, 'symbol' | 'date'>>();
   for (let i = 0; i < symbols.length; i += SYMBOLS_PER_LOOKUP) {
-    const rows = await tx
+    const rows = await db
       .selectFrom('bars')
       .select(['symbol', 'date', ...FIELDS])
       .where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_LOOKUP))
@@ -249,6 +250,39 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
       .execute();
     for (const r of rows) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
   }
+  return stored;
+}
+
+/**
+ * Whether a new bar changes a stored one: any value not the same double. Values are stored and read
+ * back bit for bit on both drivers (see `exactDoubles` in database.ts), so re-publishing equal
+ * values is never a revision and a change in the last bit always is.
+ */
+function revises(old: BarValues, b: BarValues): boolean {
+  return FIELDS.some((f) => old[f] !== b[f]);
+}
+
+/**
+ * Whether the published store holds every one of `bars` with exactly these values, i.e. publishing
+ * them would add and revise nothing. The importer asks it before handing back a published snapshot
+ * for content imported again (lib/ingest/import-bars.ts).
+ */
+export async function storeHoldsBars(store: Database, bars: readonly Bar[]): Promise<boolean> {
+  const stored = await storedValuesFor(store.db, bars);
+  return bars.every((b) => {
+    const old = stored.get(`${b.symbol}\u0000${b.date}`);
+    return old !== undefined && !revises(old, b);
+  });
+}
+
+/**
+ * Publishes one chunk's bars: looks up the stored bars they may replace (their symbols, within the
+ * chunk's dates), logs the old and new values of every bar that changes, and upserts the changed and
+ * new bars. Bars equal to the stored ones are not written at all.
+ */
+async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], now: string): Promise<{ added: number; revised: number }> {
+  if (bars.length === 0) return { added: 0, revised: 0 };
+  const stored = await storedValuesFor(tx, bars);
   const writes: Bar[] = [];
   const revisions: BarRevisionsTable[] = [];
   let added = 0;
@@ -257,7 +291,7 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
     if (!old) {
       added++;
       writes.push(b);
-    } else if (FIELDS.some((f) => old[f] !== b[f])) {
+    } else if (revises(old, b)) {
       writes.push(b);
       revisions.push({
         snapshot_id: snapshotId, symbol: b.symbol, date: b.date,
