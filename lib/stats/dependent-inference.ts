@@ -7,7 +7,8 @@
  * Here rows are grouped into clusters of consecutive days, each block at least as long as the label
  * horizon, so rows that move together fall in one cluster and neighbouring clusters overlap little;
  * optionally also by symbol (two-way), because a stock's own drift makes its rows move together too,
- * which matters when the universe is small.
+ * which matters when the universe is small (symbols that are near duplicates of each other, such as
+ * share classes, are one symbol cluster: lib/stats/symbol-clusters.ts).
  * The variance of a mean comes from the cluster sums (the CR1 cluster-robust estimator), that of an
  * AUC from cluster sums of placement values (Obuchowski 1997, "Nonparametric analysis of clustered
  * ROC curve data"), and a per-period series (daily IC, daily returns) gets a Newey–West variance
@@ -111,6 +112,15 @@ function checkClusters(rows: number, cluster: Int32Array): number {
 export interface ClusterOptions {
   confidence?: number;
   nullValue?: number;
+  /**
+   * Clusterings with fewer clusters than this are left out of the variance (default 2, and never
+   * less: one cluster measures nothing). With two clusterings, one left out leaves the other alone
+   * (one-way, its own degrees of freedom); with none left there is no interval (NaN). Reports keep the
+   * default, whose wide Student t interval on few clusters is the conservative side for evidence
+   * of skill; a guard judging a leak passes its own minimum (GUARD_MIN_CLUSTERS in
+   * lib/training/guards.ts), so that 2 symbols (1 degree of freedom, t = 12.7) cannot hide it.
+   */
+  minClusters?: number;
 }
 
 /**
@@ -151,14 +161,21 @@ function intersectionOf(a: { cluster: Int32Array; ids: number }, b: { cluster: I
   return { cluster, ids: compact.size };
 }
 
-/** Variance from one or two clusterings, given a one-way estimator; with its cluster count (the smaller one). */
-function combined(rows: number, clusters: Clusters, oneWay: (cluster: Int32Array, ids: number) => { variance: number; clusters: number }): { variance: number; clusters: number } {
+/**
+ * Variance from one or two clusterings, given a one-way estimator; with its cluster count (the
+ * smaller one). Clusterings with fewer than `minClusters` (at least 2) clusters are left out: a
+ * clustering with one cluster (one symbol) measures nothing, and one with too few for the caller's
+ * purpose must not decide; the other alone gives the variance (a NaN had made every interval NaN,
+ * which guards comparing bounds read as "nothing found"). None left: NaN.
+ */
+function combined(rows: number, clusters: Clusters, minClusters: number, oneWay: (cluster: Int32Array, ids: number) => { variance: number; clusters: number }): { variance: number; clusters: number } {
   const ways = clusterings(rows, clusters);
-  if (ways.length === 1) return oneWay(ways[0].cluster, ways[0].ids);
-  const [a, b] = ways.map((w) => oneWay(w.cluster, w.ids));
-  // A clustering with one cluster (one symbol) measures nothing: the other alone gives the variance
-  // (its NaN had made every interval NaN, which guards comparing bounds read as "nothing found").
-  if (a.clusters < 2 || b.clusters < 2) return a.clusters < 2 ? b : a;
+  const fits = ways.map((w) => oneWay(w.cluster, w.ids));
+  const least = Math.max(2, minClusters);
+  const usable = fits.filter((f) => f.clusters >= least);
+  if (usable.length === 0) return { variance: NaN, clusters: Math.max(...fits.map((f) => f.clusters)) };
+  if (usable.length === 1) return usable[0];
+  const [a, b] = fits;
   const both = intersection(ways[0], ways[1]);
   const ab = oneWay(both.cluster, both.ids);
   const g = Math.min(a.clusters, b.clusters);
@@ -176,7 +193,7 @@ export function clusteredMean(values: Float64Array, clusters: Clusters, options:
   let mean = 0;
   for (const v of values) mean += v;
   mean /= n;
-  const { variance, clusters: g } = combined(n, clusters, (cluster, ids) => {
+  const { variance, clusters: g } = combined(n, clusters, options.minClusters ?? 2, (cluster, ids) => {
     const sums = new Float64Array(ids);
     const used = new Uint8Array(ids);
     for (let i = 0; i < n; i++) {
@@ -232,8 +249,8 @@ function placementsOf(score: Float64Array, positive: (r: number) => boolean): { 
 }
 
 /** Obuchowski's clustered variance of an AUC-like statistic from per-row placement values. */
-function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
-  return combined(placement.length, clusters, (cluster, ids) => oneWayAucVariance(placement, positive, cluster, ids, auc, m, nNeg));
+function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, minClusters: number, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
+  return combined(placement.length, clusters, minClusters, (cluster, ids) => oneWayAucVariance(placement, positive, cluster, ids, auc, m, nNeg));
 }
 
 function oneWayAucVariance(placement: Float64Array, positive: (r: number) => boolean, cluster: Int32Array, ids: number, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
@@ -278,7 +295,7 @@ export function clusteredAuc(score: Float64Array, labels: Int32Array, cluster: C
   if (score.length !== labels.length) invalid(`There are ${score.length} scores for ${labels.length} labels`);
   const positive = (r: number) => labels[r] === 1;
   const p = placementsOf(score, positive);
-  const { variance, clusters } = Number.isNaN(p.auc) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(p.placement, positive, cluster, p.auc, p.positives, p.negatives);
+  const { variance, clusters } = Number.isNaN(p.auc) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(p.placement, positive, cluster, options.minClusters ?? 2, p.auc, p.positives, p.negatives);
   return estimateOf(p.auc, variance, clusters, clusters - 1, options.nullValue ?? 0.5, options.confidence ?? 0.95, `AUC with clustered variance over ${clusters} clusters (Obuchowski)`);
 }
 
@@ -290,7 +307,7 @@ export function clusteredAucDifference(scoreA: Float64Array, scoreB: Float64Arra
   const b = placementsOf(scoreB, positive);
   const difference = a.auc - b.auc;
   const placement = Float64Array.from(a.placement, (v, r) => v - b.placement[r]);
-  const { variance, clusters } = Number.isNaN(difference) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(placement, positive, cluster, difference, a.positives, a.negatives);
+  const { variance, clusters } = Number.isNaN(difference) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(placement, positive, cluster, options.minClusters ?? 2, difference, a.positives, a.negatives);
   return estimateOf(difference, variance, clusters, clusters - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `paired AUC difference with clustered variance over ${clusters} clusters (Obuchowski)`);
 }
 

@@ -14,17 +14,20 @@ import type { BacktestInput, BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio } from '../backtest/sharpe-inference';
 import type { BarSeries } from '../market-data/bar';
 import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, neweyWestDefaultLags, neweyWestMean, type Estimate } from '../stats/dependent-inference';
+import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline, type BaselineName } from '../validation/baselines';
 import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
 import type { TrainingDataset } from './dataset';
-import { plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
+import { GUARD_MIN_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
 import type { WalkForwardPredictions } from './walk-forward';
 
 export interface DegenerateScoreLimits {
-  /** Share of days on which every symbol gets the same score, above which the scores are degenerate. */
+  /** With top-k: share of days on which every symbol gets the same score, above which the scores are degenerate. */
   maxConstantDays: number;
-  /** Share of days on which a tie decides who is in the top k, above which the portfolio is chance. */
+  /** With top-k: share of days on which a tie decides who is in the top k, above which the portfolio is chance. */
   maxTiedCutDays: number;
+  /** Without top-k: share of symbols whose score never changes over the period, above which the scores are degenerate (default maxConstantDays). */
+  maxConstantSymbols?: number;
 }
 
 export const DEFAULT_DEGENERATE_LIMITS: DegenerateScoreLimits = { maxConstantDays: 0.05, maxTiedCutDays: 0.2 };
@@ -62,8 +65,12 @@ export interface BaselineScore {
 export interface EvaluationReport {
   period: { from: string; to: string; days: number; rows: number };
   classification: { accuracy: number; balancedAccuracy: number; precision: number[]; recall: number[]; f1: number[]; macroF1: number; rocAuc: number; logLoss: number; brier: number; mcc: number; confusion: number[] };
-  /** How the intervals and p-values below treat dependent rows; `clusters` is the smaller clustering's count. */
-  inference: { method: string; blockDays: number; clusters: number; confidence: number };
+  /**
+   * How the intervals and p-values below treat dependent rows; `clusters` is the smaller clustering's
+   * count, `symbolClusters` the symbol clusters after near-duplicate symbols (share classes, a symbol
+   * imported twice) were merged, which `mergedSymbols` lists.
+   */
+  inference: { method: string; blockDays: number; clusters: number; confidence: number; symbolClusters?: number; mergedSymbols?: string[][] };
   /** Every naive baseline on the same rows; hindsight ones are context, never a bar to clear. */
   baselines: BaselineScore[];
   /**
@@ -91,6 +98,8 @@ export interface EvaluationReport {
     /** Mean daily net return of the strategy minus buy-and-hold's, Newey–West (one-sided p: strategy better). */
     excessReturn: ReportedEstimate;
     scoreTies: { scoredDays: number; constantDays: number; tiedCutDays: number; constantShare: number; tiedCutShare: number; meanDistinctShare: number };
+    /** How the scores vary over time: symbols with at least 2 scores, and those whose score never changes. */
+    scoreVariation?: ScoreVariation;
   };
   /** Guards judged on the predictions: plausibility bound, degenerate scores. */
   guards: GuardVerdict[];
@@ -117,8 +126,13 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const dayIndex = Int32Array.from(rows, (r) => ds.start[r]);
   const blockDays = inferenceBlockDays(ds);
   const blocks = dayBlockClusters(dayIndex, blockDays);
-  // Two-way: rows of one week move together, and so do rows of one stock (its own drift).
-  const cluster = [blocks.cluster, Int32Array.from(rows, (r) => ds.symbol[r])] as const;
+  // Two-way: rows of one week move together, and so do rows of one stock (its own drift). Symbols
+  // whose returns are near duplicates (GOOG and GOOGL) are one stock, not two independent ones.
+  const symbolOfRow = Int32Array.from(rows, (r) => ds.symbol[r]);
+  const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
+  const cluster = [blocks.cluster, symbolClustersOf(symbolOfRow, groups)] as const;
+  // The guards leave out a clustering with too few clusters to judge a leak on (2 symbols): see GUARD_MIN_CLUSTERS.
+  const guardClusters = blocks.clusters >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, confidence };
 
   const baselines = naiveBaselinesOf(ds, rows, series);
   const baselineScores: BaselineScore[] = baselines.map((b) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate }));
@@ -156,9 +170,12 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const holding = resolvedBacktest.holdingDays ?? 1;
   const excessReturn = neweyWestMean(excess, { lags: Math.max(holding - 1, neweyWestDefaultLags(excess.length)), confidence });
 
+  const guardAuc = guardClusters ? clusteredAuc(score, labels, cluster, guardClusters) : modelAuc;
+  const guardAccuracy = guardClusters ? clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, guardClusters) : accuracy;
+  const scoreVariation = scoreVariationOf(symbolOfRow, score);
   const guards: GuardVerdict[] = [
-    plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: modelAuc.interval[0], accuracy: report.accuracy, accuracyLower: accuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name, baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels), accuracyBaselineName: strongest.name }),
-    degenerateScores(backtest.scoreTies, options.degenerate ?? DEFAULT_DEGENERATE_LIMITS, resolvedBacktest.topK !== undefined),
+    plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: guardAuc.interval[0], accuracy: report.accuracy, accuracyLower: guardAccuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name, baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels), accuracyBaselineName: strongest.name }),
+    degenerateScores(backtest.scoreTies, options.degenerate ?? DEFAULT_DEGENERATE_LIMITS, resolvedBacktest.topK !== undefined, scoreVariation),
   ];
 
   const days = new Set(dayIndex).size;
@@ -177,7 +194,14 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       mcc: report.mcc,
       confusion: Array.from(report.confusion),
     },
-    inference: { method: `two-way clustered by blocks of ${blockDays} trading days and by symbol (cluster-robust; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)`, blockDays, clusters: lift.units, confidence },
+    inference: {
+      method: `two-way clustered by blocks of ${blockDays} trading days and by symbol (cluster-robust; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)${groups.merged.length > 0 ? `; near-duplicate symbols clustered as one: ${describeMergedSymbols(groups, ds.symbols)}` : ''}${guardClusters ? `; the guards leave out a clustering with fewer than ${GUARD_MIN_CLUSTERS} clusters (${blocks.clusters} day blocks, ${groups.groups} symbol clusters)` : ''}`,
+      blockDays,
+      clusters: lift.units,
+      confidence,
+      symbolClusters: groups.groups,
+      mergedSymbols: groups.merged.map((m) => m.map((s) => ds.symbols[s])),
+    },
     baselines: baselineScores,
     baseline: {
       name: strongest.name,
@@ -198,6 +222,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       deflatedSharpe: deflated,
       excessReturn: reported(excessReturn),
       scoreTies: backtest.scoreTies,
+      scoreVariation,
     },
     guards,
   };
@@ -207,14 +232,66 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   return out;
 }
 
-/** Scores that cannot rank stocks: the same for every symbol on many days, or top-k picked by ties. */
-export function degenerateScores(ties: EvaluationReport['backtest']['scoreTies'], limits: DegenerateScoreLimits, topK: boolean): GuardVerdict {
+/** How a model's scores vary over time, per symbol. */
+export interface ScoreVariation {
+  /** Symbols with at least 2 scores. */
+  scoredSymbols: number;
+  /** Of those, symbols whose score is the same on every day. */
+  constantSymbols: number;
+  /** constantSymbols / scoredSymbols; 0 when there are none. */
+  constantSymbolShare: number;
+}
+
+/** Per symbol, whether its (non-NaN) scores ever change over the period. */
+export function scoreVariationOf(symbolOfRow: Int32Array, score: Float64Array): ScoreVariation {
+  const first = new Map<number, number>();
+  const count = new Map<number, number>();
+  const varies = new Set<number>();
+  for (let i = 0; i < symbolOfRow.length; i++) {
+    const v = score[i];
+    if (Number.isNaN(v)) continue;
+    const s = symbolOfRow[i];
+    const f = first.get(s);
+    if (f === undefined) first.set(s, v);
+    else if (f !== v) varies.add(s);
+    count.set(s, (count.get(s) ?? 0) + 1);
+  }
+  let scoredSymbols = 0;
+  let constantSymbols = 0;
+  for (const [s, n] of count) {
+    if (n < 2) continue;
+    scoredSymbols++;
+    if (!varies.has(s)) constantSymbols++;
+  }
+  return { scoredSymbols, constantSymbols, constantSymbolShare: scoredSymbols > 0 ? constantSymbols / scoredSymbols : 0 };
+}
+
+/**
+ * Scores the backtest cannot use, judged by what the backtest does with them. With top-k the
+ * strategy ranks symbols each day: scores equal for every symbol on many days, or a tie at the cut on
+ * many days, leave the portfolio to the seeded draw, not the model. Without top-k it trades each
+ * score's level against the threshold (long/flat or long/short by side), so a score shared by every
+ * symbol on a day (a market-timing model) is a legitimate signal; there the scores are degenerate
+ * only when they do not move in time: a symbol whose score never changes over the period holds one
+ * position throughout, which is buy-and-hold (or nothing), not the model.
+ */
+export function degenerateScores(ties: EvaluationReport['backtest']['scoreTies'], limits: DegenerateScoreLimits, topK: boolean, variation: ScoreVariation): GuardVerdict {
   const problems: string[] = [];
-  if (ties.constantShare > limits.maxConstantDays) problems.push(`every symbol got the same score on ${ties.constantDays} of ${ties.scoredDays} days (${(ties.constantShare * 100).toFixed(1)}%, limit ${(limits.maxConstantDays * 100).toFixed(0)}%)`);
-  if (topK && ties.tiedCutShare > limits.maxTiedCutDays) problems.push(`a tie decided who was in the top k on ${ties.tiedCutDays} of ${ties.scoredDays} days (${(ties.tiedCutShare * 100).toFixed(1)}%, limit ${(limits.maxTiedCutDays * 100).toFixed(0)}%)`);
-  return problems.length > 0
-    ? { guard: 'degenerate_scores', tripped: true, message: `degenerate scores: ${problems.join('; ')}; the backtest then reflects a random draw, not the model` }
-    : { guard: 'degenerate_scores', tripped: false, message: `scores rank symbols: ${(ties.constantShare * 100).toFixed(1)}% constant days, ${(ties.tiedCutShare * 100).toFixed(1)}% of days with a tie at the top-k cut, ${(ties.meanDistinctShare * 100).toFixed(0)}% distinct scores per day` };
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const maxConstantSymbols = limits.maxConstantSymbols ?? limits.maxConstantDays;
+  if (topK) {
+    if (ties.constantShare > limits.maxConstantDays) problems.push(`every symbol got the same score on ${ties.constantDays} of ${ties.scoredDays} days (${pct(ties.constantShare)}, limit ${(limits.maxConstantDays * 100).toFixed(0)}%)`);
+    if (ties.tiedCutShare > limits.maxTiedCutDays) problems.push(`a tie decided who was in the top k on ${ties.tiedCutDays} of ${ties.scoredDays} days (${pct(ties.tiedCutShare)}, limit ${(limits.maxTiedCutDays * 100).toFixed(0)}%)`);
+  } else if (variation.constantSymbolShare > maxConstantSymbols) {
+    problems.push(`the score never changed over the period for ${variation.constantSymbols} of ${variation.scoredSymbols} symbols (${pct(variation.constantSymbolShare)}, limit ${(maxConstantSymbols * 100).toFixed(0)}%), so the strategy holds a fixed position in them`);
+  }
+  if (problems.length > 0) {
+    const consequence = topK ? 'the backtest then reflects a random draw, not the model' : 'the backtest then reflects a fixed allocation, not the model';
+    return { guard: 'degenerate_scores', tripped: true, message: `degenerate scores: ${problems.join('; ')}; ${consequence}` };
+  }
+  return topK
+    ? { guard: 'degenerate_scores', tripped: false, message: `scores rank symbols: ${pct(ties.constantShare)} constant days, ${pct(ties.tiedCutShare)} of days with a tie at the top-k cut, ${(ties.meanDistinctShare * 100).toFixed(0)}% distinct scores per day` }
+    : { guard: 'degenerate_scores', tripped: false, message: `scores move in time: ${variation.constantSymbols} of ${variation.scoredSymbols} symbols have a score that never changes; without top-k each score's level is traded, so the ${pct(ties.constantShare)} of days with one score for every symbol (market timing) are no defect` };
 }
 
 /** Prices of the evaluation period per symbol, with each row's P(up) as the score on its decision day. */

@@ -55,6 +55,23 @@ export function accuracyCeiling(bound: PlausibilityBound, baselineAccuracy: numb
 }
 
 /**
+ * Clusters a clustering needs before a guard relies on its interval (ClusterOptions.minClusters).
+ * A cluster-robust variance from G clusters has about G − 1 degrees of freedom, and the interval
+ * uses Student's t on them: the 97.5% quantile is 12.7 at G = 2, 4.30 at 3, 3.18 at 4, then 2.78 at
+ * 5 and 2.26 at 10 (1.96 normal). Below 5 the interval is 1.6 to 6.5 times as wide as the normal's
+ * and rests on a variance with at most 3 degrees of freedom, so a guard comparing its lower end
+ * with a ceiling could hardly trip: on 2 symbols a look-ahead model scoring AUC 0.68 passed 83% of
+ * seeded runs (test/unit/training/guard-few-symbols.test.ts). Such a clustering is left out of the
+ * guard's interval, as one cluster already was; the other clustering decides alone, and with none
+ * left the guard judges the estimate (lowerOrEstimate). From 5 on the
+ * clustering is kept: a symbol clustering of 8 stocks with drifts of their own still keeps a
+ * two-way test near its size where day blocks alone reject 30% of the time
+ * (test/unit/stats/dependent-inference.test.ts). Reports keep every clustering with 2 or more
+ * clusters: a wide interval is the cautious side for evidence of skill, the wrong one for a leak.
+ */
+export const GUARD_MIN_CLUSTERS = 5;
+
+/**
  * The lower end of an interval, or, where none could be computed (too few clusters), the estimate
  * itself: a bound compared with NaN is never exceeded, which had let a copy of the label through.
  */

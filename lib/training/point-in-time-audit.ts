@@ -21,6 +21,13 @@ export interface PointInTimeAuditOptions {
   rows?: number;
   /** Distinct decision dates sampled (default 6); one of them is in the last 10% of the dataset's dates. */
   dates?: number;
+  /**
+   * Besides that spread sample, every row on the last `newest` decision days of each symbol (default
+   * 3; 0: none): the end of a series is where a feature computed with bars that came later, or a row
+   * left stale by revised bars, shows first. These are the dataset's newest days for every symbol
+   * still listed then; of symbols whose rows end earlier (delisted), at most END_SYMBOLS, drawn by seed.
+   */
+  newest?: number;
   seed: number;
   /** Relative tolerance: |a - b| <= tolerance × max(1, |a|, |b|) (default 1e-9). */
   tolerance?: number;
@@ -45,6 +52,8 @@ export interface PointInTimeAudit {
   passed: boolean;
   rowsChecked: number;
   datesChecked: string[];
+  /** Of datesChecked, those audited as the last decision days of a symbol's rows. */
+  newestDatesChecked?: string[];
   features: number;
   mismatchedFeatures: PointInTimeMismatch[];
   message: string;
@@ -53,6 +62,13 @@ export interface PointInTimeAudit {
 
 const DEFAULT_ROWS = 200;
 const DEFAULT_DATES = 6;
+const DEFAULT_NEWEST = 3;
+/**
+ * Symbols whose rows end before the dataset's newest days whose last days are audited too: each adds
+ * up to `newest` dates to recompute (~0.7 s each on the full universe), so a universe with many
+ * delisted symbols gets a seeded few, not all.
+ */
+const END_SYMBOLS = 2;
 const DEFAULT_TOLERANCE = 1e-9;
 /** The newest dates are where stale or look-ahead rows are most likely: one sampled date is always there. */
 const RECENT_SHARE = 0.1;
@@ -84,11 +100,62 @@ function sampleRange(random: () => number, from: number, to: number, k: number):
 }
 
 /**
+ * Rows at the end of each symbol's series, by decision day: every row on the last `newest` decision
+ * days of each symbol, for symbols listed on the dataset's newest day; of symbols whose rows end
+ * before it, END_SYMBOLS drawn by seed.
+ */
+function newestRows(ds: TrainingDataset, newest: number, seed: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  if (newest <= 0 || ds.rows === 0) return out;
+  // The last `newest` rows of each symbol, by decision day (rows of one symbol have distinct days).
+  const last = new Map<number, number[]>();
+  for (let r = 0; r < ds.rows; r++) {
+    const list = last.get(ds.symbol[r]) ?? [];
+    if (list.length === 0) last.set(ds.symbol[r], list);
+    if (list.length < newest) list.push(r);
+    else {
+      let oldest = 0;
+      for (let i = 1; i < list.length; i++) if (ds.start[list[i]] < ds.start[list[oldest]]) oldest = i;
+      if (ds.start[r] > ds.start[list[oldest]]) list[oldest] = r;
+    }
+  }
+  let newestDay = -1;
+  for (let r = 0; r < ds.rows; r++) newestDay = Math.max(newestDay, ds.start[r]);
+  const ends = [...last.keys()].sort((a, b) => a - b);
+  const current = ends.filter((s) => (last.get(s) as number[]).some((r) => ds.start[r] === newestDay));
+  const listed = new Set(current);
+  const earlier = ends.filter((s) => !listed.has(s));
+  const random = rng(seed ^ 0x5bd1e995);
+  const picked = [...current, ...sampleRange(random, 0, earlier.length, END_SYMBOLS).map((i) => earlier[i])];
+  for (const s of picked) {
+    for (const r of last.get(s) as number[]) {
+      const list = out.get(ds.start[r]);
+      if (list) list.push(r);
+      else out.set(ds.start[r], [r]);
+    }
+  }
+  return out;
+}
+
+/**
  * Decision days to audit (indices into ds.days) with the rows to check on each: one day drawn from
  * each of `dates - 1` equal strata of the first 90% of the dataset's decision days and one from the
- * last 10%, then `rows` rows spread evenly over them.
+ * last 10%, then `rows` rows spread evenly over them; and besides, every row at the end of each
+ * symbol's series (newestRows).
  */
-function sampleRows(ds: TrainingDataset, rows: number, dates: number, seed: number): Array<{ day: number; rows: number[] }> {
+function sampleRows(ds: TrainingDataset, rows: number, dates: number, newest: number, seed: number): Array<{ day: number; rows: number[]; newest: boolean }> {
+  const spread = spreadRows(ds, rows, dates, seed);
+  if (rows <= 0) return spread;
+  const ends = newestRows(ds, newest, seed);
+  const byDay = new Map(spread.map((p) => [p.day, { ...p, newest: false }]));
+  for (const [day, list] of ends) {
+    const known = byDay.get(day);
+    byDay.set(day, { day, rows: [...new Set([...(known?.rows ?? []), ...list])].sort((a, b) => a - b), newest: true });
+  }
+  return [...byDay.values()].sort((a, b) => a.day - b.day);
+}
+
+function spreadRows(ds: TrainingDataset, rows: number, dates: number, seed: number): Array<{ day: number; rows: number[]; newest: boolean }> {
   const rowsOfDay = new Map<number, number[]>();
   for (let r = 0; r < ds.rows; r++) {
     const list = rowsOfDay.get(ds.start[r]);
@@ -116,7 +183,7 @@ function sampleRows(ds: TrainingDataset, rows: number, dates: number, seed: numb
   return chosen.map((p, i) => {
     const candidates = rowsOfDay.get(days[p]) as number[];
     const quota = Math.floor((rows * (i + 1)) / chosen.length) - Math.floor((rows * i) / chosen.length);
-    return { day: days[p], rows: sampleRange(random, 0, candidates.length, quota).map((j) => candidates[j]) };
+    return { day: days[p], rows: sampleRange(random, 0, candidates.length, quota).map((j) => candidates[j]), newest: false };
   });
 }
 
@@ -130,7 +197,7 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
   const started = performance.now();
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const set = await storedFeatureSet(store, ds.featureSetVersion);
-  const plan = sampleRows(ds, options.rows ?? DEFAULT_ROWS, options.dates ?? DEFAULT_DATES, options.seed);
+  const plan = sampleRows(ds, options.rows ?? DEFAULT_ROWS, options.dates ?? DEFAULT_DATES, options.newest ?? DEFAULT_NEWEST, options.seed);
   const p = ds.columns.length;
   const mismatches = new Map<string, PointInTimeMismatch>();
   const missing: Array<{ symbol: string; date: string }> = [];
@@ -175,6 +242,7 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
   }
 
   const datesChecked = plan.map(({ day }) => ds.days[day]);
+  const newestDatesChecked = plan.filter((p) => p.newest).map(({ day }) => ds.days[day]);
   // Dataset column order, so the same leak always reads the same.
   const mismatchedFeatures = ds.columns.flatMap((c) => mismatches.get(c) ?? []);
   const passed = mismatchedFeatures.length === 0;
@@ -183,7 +251,8 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
   if (rowsChecked === 0) {
     message = 'the dataset has no rows; nothing to audit';
   } else if (passed) {
-    message = `${rowsChecked} rows on ${datesChecked.length} dates (${datesChecked[0]} .. ${datesChecked[datesChecked.length - 1]}) recomputed from the data up to each date: all ${p} features equal the dataset's (relative tolerance ${tolerance})`;
+    const ends = newestDatesChecked.length > 0 ? `; ${newestDatesChecked.length} of them the last decision days of the symbols' series` : '';
+    message = `${rowsChecked} rows on ${datesChecked.length} dates (${datesChecked[0]} .. ${datesChecked[datesChecked.length - 1]}${ends}) recomputed from the data up to each date: all ${p} features equal the dataset's (relative tolerance ${tolerance})`;
   } else {
     const named = mismatchedFeatures.slice(0, NAMED_IN_MESSAGE).map(({ feature, rows, example: e }) =>
       `feature ${feature} on ${e.symbol} ${e.date} is ${show(e.stored)} in the dataset but ${show(e.recomputed)} when recomputed from bars up to ${e.date} (${rows} of ${rowsChecked} sampled rows differ)`,
@@ -193,5 +262,5 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
     const code = currentVersion !== set.version ? `; note: ${set.version} was materialised by another feature code version (this code defines it as ${currentVersion}), so changed code may explain the difference` : '';
     message = `${named.join('; ')}${more}${absent}: the feature reads data after its date (look-ahead) or the stored rows are stale (bars revised after materialisation, rows written by other code or another universe)${code}; the run fails as leaking`;
   }
-  return { passed, rowsChecked, datesChecked, features: p, mismatchedFeatures, message, seconds: (performance.now() - started) / 1000 };
+  return { passed, rowsChecked, datesChecked, newestDatesChecked, features: p, mismatchedFeatures, message, seconds: (performance.now() - started) / 1000 };
 }

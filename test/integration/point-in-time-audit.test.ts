@@ -55,6 +55,27 @@ function withColumn(ds: TrainingDataset, name: string, value: (r: number) => num
 
 const named = (audit: { mismatchedFeatures: Array<{ feature: string }> }) => audit.mismatchedFeatures.map((m) => m.feature);
 
+/** Rows on the last `k` decision days of each symbol's rows. */
+function lastDaysOfSeries(ds: TrainingDataset, k: number): Set<number> {
+  const bySymbol = new Map<number, number[]>();
+  for (let r = 0; r < ds.rows; r++) bySymbol.set(ds.symbol[r], [...(bySymbol.get(ds.symbol[r]) ?? []), r]);
+  return new Set([...bySymbol.values()].flatMap((rows) => rows.sort((a, b) => ds.start[a] - ds.start[b]).slice(-k)));
+}
+
+/** The dataset without the rows `drop` selects. */
+function withoutRows(ds: TrainingDataset, drop: (r: number) => boolean): TrainingDataset {
+  const keep = Array.from({ length: ds.rows }, (_, r) => r).filter((r) => !drop(r));
+  const p = ds.columns.length;
+  const values = new Float64Array(keep.length * p);
+  keep.forEach((r, i) => values.set(ds.values.subarray(r * p, (r + 1) * p), i * p));
+  const pick = <T extends Int32Array | Float64Array>(a: T): T => {
+    const out = new (a.constructor as new (n: number) => T)(keep.length);
+    keep.forEach((r, i) => (out[i] = a[r]));
+    return out;
+  };
+  return { ...ds, rows: keep.length, values, labels: pick(ds.labels), start: pick(ds.start), end: pick(ds.end), symbol: pick(ds.symbol), forwardReturn: pick(ds.forwardReturn) };
+}
+
 /** Dataset rows dated on any of `dates` (here fewer than the audit's quota per date: it checks them all). */
 const rowsOn = (ds: TrainingDataset, dates: readonly string[]) => Array.from(ds.start).filter((d) => dates.includes(ds.days[d])).length;
 
@@ -71,19 +92,23 @@ describe('point-in-time audit', () => {
     await sharedPool(2)?.close();
   });
 
-  it('passes on features materialised from clean data, with dates spread over the span and one among the newest', async () => {
+  it('passes on features materialised from clean data, with dates spread over the span and one among the newest, and the last 3 days of every series', async () => {
     const audit = await auditPointInTime(t.store, ds, { seed: 1 });
     expect(audit.mismatchedFeatures).toEqual([]);
     expect(audit.passed).toBe(true);
     expect(audit.rowsChecked).toBe(rowsOn(ds, audit.datesChecked)); // 6 or 7 symbols a date, under the 33 asked for
     expect(audit.rowsChecked).toBeGreaterThan(30);
     expect(audit.features).toBe(61);
-    expect(audit.datesChecked).toHaveLength(6);
     const decisionDays = [...new Set(Array.from(ds.start))].sort((a, b) => a - b).map((d) => ds.days[d]);
+    // Every series ends on the dataset's newest day: its last 3 decision days are audited besides the 6 spread dates.
+    const newest = decisionDays.slice(-3);
+    expect(audit.newestDatesChecked).toEqual(newest);
+    expect(audit.datesChecked).toHaveLength(9);
+    const spread = audit.datesChecked.filter((d) => !newest.includes(d));
     const recent = decisionDays[Math.floor(decisionDays.length * 0.9)];
-    expect(audit.datesChecked.filter((d) => d >= recent)).toHaveLength(1);
+    expect(spread.filter((d) => d >= recent)).toHaveLength(1);
     expect(audit.datesChecked[0] < decisionDays[Math.floor(decisionDays.length * 0.25)]).toBe(true);
-    expect(audit.message).toMatch(/\d+ rows on 6 dates .* all 61 features equal the dataset's/);
+    expect(audit.message).toMatch(/\d+ rows on 9 dates \(.*; 3 of them the last decision days of the symbols' series\) .* all 61 features equal the dataset's/);
     expect(audit.seconds).toBeGreaterThan(0);
     // Seeded: the same seed audits the same dates, another seed others.
     expect((await auditPointInTime(t.store, ds, { seed: 1 })).datesChecked).toEqual(audit.datesChecked);
@@ -95,7 +120,7 @@ describe('point-in-time audit', () => {
     expect(audit.mismatchedFeatures).toEqual([]);
     const young = ds.symbols.indexOf('SYN07');
     const firstYoungDay = ds.start[ds.symbol.findIndex((s) => s === young)];
-    expect(audit.datesChecked.length).toBe(60);
+    expect(audit.datesChecked.length).toBe(63); // and the last 3 of every series
     expect(audit.datesChecked[0] <= ds.days[firstYoungDay]).toBe(true); // dates before and after SYN07's first row
     expect(audit.rowsChecked).toBeGreaterThan(300);
   });
@@ -137,6 +162,40 @@ describe('point-in-time audit', () => {
     }
     expect(unpackValues(packValues(original[0].values))).toEqual(original[0].values);
     expect((await auditPointInTime(t.store, await buildTrainingDataset(t.store, { featureSetVersion: set.version, label }), { seed: 1 })).passed).toBe(true);
+  });
+
+  it('fails, whatever the seed, on a feature wrong only on the last 3 dates of each series', async () => {
+    const p = ds.columns.length;
+    const c = ds.columns.indexOf('rsi_14');
+    const lastDays = lastDaysOfSeries(ds, 3);
+    const wrong = withColumn(ds, 'rsi_14', (r) => ds.values[r * p + c] + (lastDays.has(r) ? 1 : 0));
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const audit = await auditPointInTime(t.store, wrong, { seed });
+      expect(audit.passed).toBe(false);
+      expect(named(audit)).toEqual(['rsi_14']);
+      expect(audit.mismatchedFeatures[0].rows).toBe(lastDays.size);
+    }
+    // Without the newest days (as the audit sampled before), the spread sample misses it.
+    const missed = await Promise.all([1, 2, 3, 4, 5].map(async (seed) => (await auditPointInTime(t.store, wrong, { seed, newest: 0 })).passed));
+    expect(missed.filter(Boolean).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('fails on the end of a series that stops before the others (a delisted symbol)', async () => {
+    // SYN03's rows end in mid-2017; its last 3 rows hold a wrong value.
+    const stops = ds.symbols.indexOf('SYN03');
+    const cut = withoutRows(ds, (r) => ds.symbol[r] === stops && ds.days[ds.start[r]] > '2017-06-15');
+    const p = cut.columns.length;
+    const c = cut.columns.indexOf('sma_ratio_20');
+    const ends = lastDaysOfSeries(cut, 3);
+    const endsOfStopped = [...ends].filter((r) => cut.symbol[r] === stops);
+    expect(endsOfStopped.map((r) => cut.days[cut.start[r]]).every((d) => d <= '2017-06-15' && d > '2017-06-01')).toBe(true);
+    const wrong = withColumn(cut, 'sma_ratio_20', (r) => cut.values[r * p + c] * (endsOfStopped.includes(r) ? 1.5 : 1));
+    for (const seed of [1, 2, 3]) {
+      const audit = await auditPointInTime(t.store, wrong, { seed });
+      expect(named(audit)).toEqual(['sma_ratio_20']);
+      expect(audit.mismatchedFeatures[0]).toMatchObject({ rows: 3, example: { symbol: 'SYN03' } });
+      expect(audit.newestDatesChecked).toEqual(expect.arrayContaining(endsOfStopped.map((r) => cut.days[cut.start[r]])));
+    }
   });
 
   it('fails and names the column that holds the label', async () => {
@@ -250,7 +309,9 @@ describe('point-in-time audit on real data', () => {
       console.log(`point-in-time audit on 40 real symbols: ${audit.rowsChecked} rows on ${audit.datesChecked.join(', ')} in ${audit.seconds.toFixed(2)} s`);
       expect(audit.mismatchedFeatures).toEqual([]);
       expect(audit.passed).toBe(true);
-      expect(audit.rowsChecked).toBe(200);
+      // 200 spread over 6 dates, and all 40 symbols on the last 3 days (a spread date there shares its rows).
+      expect(audit.rowsChecked).toBeGreaterThanOrEqual(200 + 3 * 40 - 40);
+      expect(audit.rowsChecked).toBeLessThanOrEqual(200 + 3 * 40);
       expect(audit.seconds).toBeLessThan(60);
     } finally {
       await t.drop();

@@ -189,3 +189,40 @@ describe('inference with correlated rows', () => {
     expect(neweyWestMean(series, { lags: 8 }).standardError).toBeGreaterThan(1.8 * neweyWestMean(series, { lags: 0 }).standardError);
   });
 });
+
+describe('clusterings with too few clusters (minClusters)', () => {
+  const z = normals(rng(41));
+  const n = 1000;
+  const days = Int32Array.from({ length: n }, (_, i) => Math.floor(i / 2)); // 500 days, 2 symbols a day
+  const blocks = dayBlockClusters(days, 5).cluster; // 100 blocks
+  const symbols = Int32Array.from({ length: n }, (_, i) => i % 2);
+  const values = Float64Array.from({ length: n }, () => 0.1 + z());
+
+  it('by default keep a 2-symbol clustering, whose 1 degree of freedom makes the interval useless', () => {
+    const twoWay = clusteredMean(values, [blocks, symbols]);
+    expect(twoWay.degreesOfFreedom).toBe(1);
+    expect(twoWay.interval[1] - twoWay.interval[0]).toBeGreaterThan(4 * (clusteredMean(values, blocks).interval[1] - clusteredMean(values, blocks).interval[0]));
+  });
+
+  it('leave it out when the caller asks for more clusters: the day blocks alone decide', () => {
+    const byBlocks = clusteredMean(values, blocks);
+    const guarded = clusteredMean(values, [blocks, symbols], { minClusters: 5 });
+    expect(guarded.interval).toEqual(byBlocks.interval);
+    expect(guarded.degreesOfFreedom).toBe(99);
+    const labels = Int32Array.from(values, (v) => (v > 0.1 ? 1 : 0));
+    const score = Float64Array.from(values, (v) => v + z());
+    expect(clusteredAuc(score, labels, [blocks, symbols], { minClusters: 5 }).interval).toEqual(clusteredAuc(score, labels, blocks).interval);
+    // Both clusterings large enough: the same two-way interval as without the option.
+    const stocks = Int32Array.from({ length: n }, (_, i) => i % 8);
+    expect(clusteredMean(values, [blocks, stocks], { minClusters: 5 }).interval).toEqual(clusteredMean(values, [blocks, stocks]).interval);
+  });
+
+  it('give no interval when no clustering has enough clusters (a guard then judges the estimate)', () => {
+    const fewBlocks = Int32Array.from({ length: n }, (_, i) => Math.floor(i / 250)); // 4 blocks
+    const e = clusteredMean(values, [fewBlocks, symbols], { minClusters: 5 });
+    expect(e.interval.every(Number.isNaN)).toBe(true);
+    expect(Number.isFinite(e.estimate)).toBe(true);
+    expect(clusteredMean(values, fewBlocks, { minClusters: 5 }).interval.every(Number.isNaN)).toBe(true);
+    expect(clusteredMean(values, fewBlocks).degreesOfFreedom).toBe(3); // by default: Student t on 3 df
+  });
+});
