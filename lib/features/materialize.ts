@@ -191,6 +191,13 @@ function firstDisagreement(dates: readonly string[], rowDates: readonly string[]
  *   (version, series) how many bars the series had up to the date its rows reflect. Bars are only
  *   ever added or updated, so a back-fill raises that count: checking it costs one binary search
  *   over dates already loaded, and only a changed series reads its row dates to find where.
+ * - when the set has market or cross-sectional columns, a bar added after the date a series was
+ *   last counted through (its progress, else its last row; a series never counted: its first bar)
+ *   still changes the cross-section of its date if some series already has stored rows dated on or
+ *   after it: a late file of one symbol, the day of one symbol that comes after the others', a newly
+ *   listed or back-filled symbol. The first such bar marks the series changed from its date. Bars
+ *   appended after every stored row (the daily case) change nothing stored: one binary search per
+ *   series, nothing proportional to the history.
  * Rows from such a date on are recomputed (EMA and Wilder smoothing carry a change to every later
  * date, so not just a look-back) and replace the stored ones. When the set has market or
  * cross-sectional columns, a series' change reaches every symbol's rows from that date on.
@@ -211,6 +218,9 @@ async function staleFrom(store: Database, set: FeatureSet, inputs: FeatureInputs
   const member = universeMemberOf(set);
   const crosses = crossesSymbols(set);
   const changed = new Map<string, string>();
+  // The newest stored row of any symbol: a new bar dated after it changes no stored row.
+  let newestRow: string | undefined;
+  if (crosses) for (const date of last.values()) if (newestRow === undefined || date > newestRow) newestRow = date;
   const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])];
   for (const s of series) {
     // Other series (indices the set does not count) feed no row.
@@ -223,8 +233,14 @@ async function staleFrom(store: Database, set: FeatureSet, inputs: FeatureInputs
       const at = firstDisagreement(s.dates, last.has(s.symbol) ? await featureRowDates(store, set.version, s.symbol) : [], p.through);
       if (from === undefined || at < from) from = at;
     }
-    // A series new to the version counts in the market columns of dates other symbols have rows for.
-    if (!p && !last.has(s.symbol) && crosses) from = s.dates[0];
+    if (newestRow !== undefined) {
+      // Bars after the date this series was counted through, the first of them dated on or before a
+      // stored row: the cross-section of its date (and every later one) changed under stored rows.
+      // A series new to the version (no progress, no rows) was counted through nothing.
+      const counted = p?.through ?? last.get(s.symbol);
+      const k = counted === undefined ? 0 : upperBound(s.dates, counted);
+      if (k < s.dates.length && s.dates[k] <= newestRow && (from === undefined || s.dates[k] < from)) from = s.dates[k];
+    }
     if (from !== undefined && from <= end) changed.set(s.symbol, from);
   }
   return changed;
