@@ -1,9 +1,12 @@
 /**
- * NYSE full-day closures computed from the exchange's holiday rules, so no network or yearly table is needed.
- * Early closes (half days) are trading days and are not modelled.
+ * The NYSE calendar, computed from the exchange's rules, so no network or yearly table is needed:
+ * full-day closures (nyseHolidays) and each trading day's close time (nyseCloseTime), 16:00 US
+ * Eastern or 13:00 on the scheduled early closes (nyseEarlyCloses).
  *
- * Scope: the rules are those in force since 1998 (MLK Day added). The one-off table starts in 2001, so
- * earlier years can miss ad-hoc closures, and future ad-hoc closures must be added to ONE_OFF_CLOSURES.
+ * Scope: the holiday rules are those in force since 1998 (MLK Day added). The one-off closure table
+ * starts in 2001, so earlier years can miss ad-hoc closures, and future ad-hoc closures must be added
+ * to ONE_OFF_CLOSURES. Early closes follow the rules with the years they started (below), and the
+ * one-off early closes from 1996 on (ONE_OFF_EARLY_CLOSES); earlier ones are not modelled.
  */
 import { addDays, formatIsoDate, fromEpochDay, isIsoDate, parseIsoDate, toEpochDay, weekdayOf } from './dates';
 import { lowerBound, upperBound } from '../sorted';
@@ -21,6 +24,27 @@ const ONE_OFF_CLOSURES: ReadonlyArray<readonly [date: string, name: string]> = [
   ['2018-12-05', 'National Day of Mourning (George H.W. Bush)'],
   ['2025-01-09', 'National Day of Mourning (Jimmy Carter)'],
 ];
+
+/**
+ * Unscheduled early closes (close time, US Eastern) that no rule predicts, from 1996 on. Source:
+ * pandas_market_calendars (holidays/nyse.py and its per-year tests), which follows the NYSE's
+ * history of closings.
+ */
+const ONE_OFF_EARLY_CLOSES: ReadonlyArray<readonly [date: string, close: string, name: string]> = [
+  ['1996-01-08', '14:00', 'Snowstorm'],
+  ['1996-12-24', '13:00', 'Christmas Eve'],
+  ['1997-10-27', '15:30', 'Circuit breaker'],
+  ['1997-12-24', '13:00', 'Christmas Eve'],
+  ['1997-12-26', '13:00', 'Day after Christmas'],
+  ['1998-12-24', '13:00', 'Christmas Eve'],
+  ['2003-12-26', '13:00', 'Day after Christmas'],
+  ['2005-06-01', '15:56', 'Systems communication problem'],
+];
+
+/** The regular close, US Eastern time. */
+export const NYSE_REGULAR_CLOSE = '16:00';
+/** The close of the scheduled early closes (half days), US Eastern time. */
+export const NYSE_EARLY_CLOSE = '13:00';
 
 const MIN_YEAR = 1;
 const MAX_YEAR = 9999;
@@ -71,6 +95,8 @@ function observedSatFriSunMon(iso: string): string {
 }
 
 const MONDAY = 1;
+const TUESDAY = 2;
+const WEDNESDAY = 3;
 const THURSDAY = 4;
 
 function computeHolidays(year: number): Map<string, string> {
@@ -103,7 +129,49 @@ function computeHolidays(year: number): Map<string, string> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+export interface EarlyClose {
+  /** HH:MM, US Eastern. */
+  close: string;
+  name: string;
+}
+
+/**
+ * The NYSE's scheduled 13:00 closes, by the rules the exchange announces each year (its yearly
+ * holiday and early-closings calendar, e.g. the 2025-2027 and 2026-2028 announcements), with the
+ * years the rules started as pandas_market_calendars dates them:
+ * - the day after Thanksgiving (since 1993);
+ * - the day before Independence Day, July 3, when it is a Monday, Tuesday or Thursday (since 1995)
+ *   or a Wednesday (since 2013: 2013-07-03; from 1996 to 2012 a Thursday July 4 had its early close
+ *   on Friday July 5 instead, 2002-07-05). A Saturday July 4 is observed on Friday July 3 (closed),
+ *   a Sunday one on Monday July 5: no early close then (2009, 2015, 2020, 2026; 2004, 2010, 2021,
+ *   2027), nor when July 4 is a Monday;
+ * - Christmas Eve, Monday to Thursday (since 1999; on a Friday it is the observed Christmas).
+ * Only trading days: a rule's date that is a full closure stays closed.
+ */
+function computeEarlyCloses(year: number): Map<string, EarlyClose> {
+  const out = new Map<string, EarlyClose>();
+  const add = (date: string, close: string, name: string): void => {
+    if (isNyseTradingDay(date)) out.set(date, { close, name });
+  };
+  if (year >= 1993) add(addDays(nthWeekday(year, 11, THURSDAY, 4), 1), NYSE_EARLY_CLOSE, 'Day after Thanksgiving');
+  const july3 = formatIsoDate(year, 7, 3);
+  const july3Wd = weekdayOf(july3);
+  if (year >= 1995 && (july3Wd === MONDAY || july3Wd === TUESDAY || july3Wd === THURSDAY)) add(july3, NYSE_EARLY_CLOSE, 'Day before Independence Day');
+  if (july3Wd === WEDNESDAY) {
+    if (year >= 2013) add(july3, NYSE_EARLY_CLOSE, 'Day before Independence Day');
+    else if (year >= 1996) add(formatIsoDate(year, 7, 5), NYSE_EARLY_CLOSE, 'Day after Independence Day');
+  }
+  const christmasEve = formatIsoDate(year, 12, 24);
+  const christmasEveWd = weekdayOf(christmasEve);
+  if (year >= 1999 && christmasEveWd >= MONDAY && christmasEveWd <= THURSDAY) add(christmasEve, NYSE_EARLY_CLOSE, 'Christmas Eve');
+
+  const prefix = `${String(year).padStart(4, '0')}-`;
+  for (const [date, close, name] of ONE_OFF_EARLY_CLOSES) if (date.startsWith(prefix)) add(date, close, name);
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 const holidayCache = new Map<number, ReadonlyMap<string, string>>();
+const earlyCloseCache = new Map<number, ReadonlyMap<string, EarlyClose>>();
 const tradingDayCache = new Map<number, readonly string[]>();
 
 /** Full-day closures falling in `year` (date -> holiday name), ascending. Every observed date lies in `year` itself. */
@@ -121,6 +189,36 @@ export function isNyseTradingDay(iso: string): boolean {
   const wd = weekdayOf(iso);
   if (wd === 0 || wd === 6) return false;
   return !nyseHolidays(parseIsoDate(iso).year).has(iso);
+}
+
+/** Trading days of `year` that close before 16:00 (date -> close time and reason), ascending. */
+export function nyseEarlyCloses(year: number): ReadonlyMap<string, EarlyClose> {
+  assertYear(year);
+  let closes = earlyCloseCache.get(year);
+  if (!closes) {
+    closes = computeEarlyCloses(year);
+    earlyCloseCache.set(year, closes);
+  }
+  return closes;
+}
+
+/** The close of trading day `iso` (HH:MM, US Eastern: 16:00, or earlier on an early close); undefined when the exchange is closed. */
+export function nyseCloseTime(iso: string): string | undefined {
+  if (!isNyseTradingDay(iso)) return undefined;
+  return nyseEarlyCloses(parseIsoDate(iso).year).get(iso)?.close ?? NYSE_REGULAR_CLOSE;
+}
+
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/**
+ * The first trading day whose close comes after `time` (HH:MM, US Eastern) on `date`: `date` itself
+ * when it is a trading day and `time` is before its close, otherwise the next trading day. At the
+ * close itself the day's closing price is being set, so that counts as after it.
+ */
+export function firstNyseCloseAfter(date: string, time: string): string {
+  if (!HH_MM.test(time)) throw new RangeError(`Not a time of day (HH:MM): ${JSON.stringify(time)}`);
+  const close = nyseCloseTime(date);
+  return close !== undefined && time < close ? date : nextNyseTradingDay(date);
 }
 
 /** All trading days of a year, ascending; cached so decade-long ranges are slices, not day-by-day checks. */

@@ -435,11 +435,13 @@ function computeMarketColumns(
       case 'volatility_index': {
         const vix = options.volatilityIndex;
         if (!vix) throw new Error(`feature set ${set.version} declares volatility_index ${volatilityIndexLookedFor(spec.symbol)}, but no such series was given`);
-        // As-of join: the last VIX close dated <= each date.
+        // As-of join on the last VIX close dated strictly before each date (the previous trading
+        // day's): the VIX's daily close is set at 16:15 ET, after the 16:00 equity close at which
+        // day t's decision is taken, so the close dated t is not known then.
         const level = nanArray(n);
         let j = -1;
         for (let i = 0; i < n; i++) {
-          while (j + 1 < vix.dates.length && vix.dates[j + 1] <= allDates[i]) j++;
+          while (j + 1 < vix.dates.length && vix.dates[j + 1] < allDates[i]) j++;
           if (j >= 0) level[i] = vix.close[j];
         }
         const prev = lag(level, spec.changeWindow);

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_UNIVERSE_KINDS, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema } from '../market-data/symbols';
+// A cycle (compute-features imports this file), used only when a set is defined, never at load.
+import { featureColumns } from './compute-features';
 
 /**
  * A feature set is data: a list of declared features with their parameters. Its version hashes
@@ -10,7 +12,7 @@ import { symbolSchema } from '../market-data/symbols';
  */
 // bump whenever any feature's computation changes
 // 3: equities-only universes and market columns; finite values for zero-volume and flat series.
-export const FEATURE_CODE_VERSION = 3;
+export const FEATURE_CODE_VERSION = 4; // 4: volatility_index reads the VIX close of the trading day before (set at 16:15, after the 16:00 decision)
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
@@ -109,9 +111,42 @@ export interface FeatureSet extends FeatureSetDefinition {
   version: string;
 }
 
-/** Validates a definition (defaults filled) and derives its version. */
+/**
+ * Two features giving a column of the same name (e.g. two Bollinger bands differing only in `k`,
+ * which the names leave out so as not to change stored versions): anything that maps columns by
+ * name (the audit, datasets, models) would mix them up. One issue per pair of features, on the later.
+ */
+function duplicateColumnIssues(definition: FeatureSetDefinition): z.core.$ZodIssue[] {
+  const producer = new Map<string, number>();
+  const clashes = new Map<string, { first: number; second: number; columns: string[] }>();
+  definition.features.forEach((spec, j) => {
+    for (const column of featureColumns({ ...definition, features: [spec], version: '' })) {
+      const first = producer.get(column);
+      if (first === undefined) {
+        producer.set(column, j);
+        continue;
+      }
+      const key = `${first} ${j}`;
+      const clash = clashes.get(key) ?? { first, second: j, columns: [] };
+      clash.columns.push(column);
+      clashes.set(key, clash);
+    }
+  });
+  return [...clashes.values()].map(({ first, second, columns }) => ({
+    code: 'custom',
+    path: ['features', second],
+    input: definition.features[second],
+    message:
+      `duplicate column${columns.length > 1 ? 's' : ''} ${columns.join(', ')}: produced by both features.${first} ${canonicalJson(definition.features[first])} and features.${second} ${canonicalJson(definition.features[second])}; ` +
+      "column names must be unique, and they leave out bollinger's k and volume_breakout's volumeRatio: drop one of the two features",
+  }));
+}
+
+/** Validates a definition (defaults filled) and derives its version; refuses one whose column names are not unique. */
 export function defineFeatureSet(input: FeatureSetInput): FeatureSet {
   const definition = featureSetSchema.parse(input);
+  const duplicates = duplicateColumnIssues(definition);
+  if (duplicates.length > 0) throw new z.ZodError(duplicates);
   const digest = createHash('sha256')
     .update(canonicalJson({ features: definition.features, codeVersion: FEATURE_CODE_VERSION, universe: [...definition.universe].sort(), instruments: definition.instruments }))
     .digest('hex');

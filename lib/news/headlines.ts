@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import Sentiment from 'sentiment';
 import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
-import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
+import { firstNyseCloseAfter, nextNyseTradingDay } from '../calendar/nyse';
 import { splitCsvLine } from '../market-data/csv-reader';
 import { SYMBOL_MESSAGE, symbolSchema } from '../market-data/symbols';
 
@@ -73,12 +73,12 @@ const rowSchema = z.object({
 });
 
 /**
- * Without look-ahead: a headline published before the 16:00 close counts on that trading day;
- * after the close, on a non-trading day, or without a time (we cannot know), on the next one.
+ * Without look-ahead: a headline published before that trading day's close (16:00, or 13:00 on the
+ * early closes: nyseCloseTime) counts on that day; at or after the close, on a non-trading day, or
+ * without a time (we cannot know), on the next one. `time` is exchange time (US Eastern).
  */
 export function effectiveTradingDay(date: string, time: string | undefined): string {
-  const beforeClose = time !== undefined && time < '16:00';
-  return isNyseTradingDay(date) && beforeClose ? date : nextNyseTradingDay(date);
+  return time === undefined ? nextNyseTradingDay(date) : firstNyseCloseAfter(date, time);
 }
 
 export interface HeadlineParseResult {

@@ -1,4 +1,5 @@
 import { MysqlAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { firstNyseCloseAfter, nyseEarlyCloses } from '../calendar/nyse';
 
 /** JSON documents that can pass 64 KB (MySQL's TEXT): up to 16 MB there; SQLite's TEXT has no such limit. */
 const LARGE_TEXT = sql`mediumtext`;
@@ -569,6 +570,52 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>): Promise<void> {
       await db.schema.dropTable('deployment_analyses').execute();
+    },
+  },
+  '0015_news_early_closes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A headline's effective date is set at import (lib/news/headlines.ts). Until the calendar knew
+      // the 13:00 early closes, one published before 16:00 on a trading day counted on that day even
+      // when the market had closed at 13:00: those published from the early close to 16:00 move to the
+      // next trading day, and the stored rows of every feature set with news features are marked stale
+      // from the day they left (feature_progress.stale_from; for their symbol, or every symbol for
+      // market-wide news), as lib/store/news.ts marks them (a migration keeps its own copy).
+      const range = await sql<{ lo: string | null; hi: string | null }>`select min(published) as lo, max(published) as hi from news_headlines`.execute(db);
+      const lo = range.rows[0]?.lo;
+      const hi = range.rows[0]?.hi;
+      if (!lo || !hi) return;
+      const days: string[] = [];
+      for (let year = Number(lo.slice(0, 4)); year <= Number(hi.slice(0, 4)); year++) days.push(...nyseEarlyCloses(year).keys());
+      const moved: Array<{ id: string; symbol: string | null; from: string; to: string }> = [];
+      for (let i = 0; i < days.length; i += 200) {
+        const rows = await sql<{ id: string; published: string; effective_date: string; symbol: string | null }>`
+          select id, published, effective_date, symbol from news_headlines where substr(published, 1, 10) in (${sql.join(days.slice(i, i + 200))})`.execute(db);
+        for (const r of rows.rows) {
+          // Without a time a headline already counts from the next trading day.
+          if (!/^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$/.test(r.published)) continue;
+          const to = firstNyseCloseAfter(r.published.slice(0, 10), r.published.slice(11));
+          if (to !== r.effective_date) moved.push({ id: r.id, symbol: r.symbol, from: r.effective_date, to });
+        }
+      }
+      if (moved.length === 0) return;
+      for (const m of moved) await sql`update news_headlines set effective_date = ${m.to} where id = ${m.id}`.execute(db);
+      const definitions = await sql<{ version: string; definition: string }>`select version, definition from feature_sets`.execute(db);
+      const versions = definitions.rows.filter((r) => (JSON.parse(r.definition) as { features?: Array<{ kind?: unknown }> }).features?.some((f) => f.kind === 'news_sentiment')).map((r) => r.version);
+      if (versions.length === 0) return;
+      const earliest = new Map<string | null, string>();
+      for (const m of moved) {
+        const date = m.from < m.to ? m.from : m.to;
+        const known = earliest.get(m.symbol);
+        if (known === undefined || date < known) earliest.set(m.symbol, date);
+      }
+      const now = new Date().toISOString();
+      for (const [symbol, date] of earliest) {
+        await sql`update feature_progress set stale_from = ${date}, updated_at = ${now}
+          where version in (${sql.join(versions)}) and (stale_from is null or stale_from > ${date})${symbol === null ? sql`` : sql` and symbol = ${symbol}`}`.execute(db);
+      }
+    },
+    async down(): Promise<void> {
+      // The corrected effective dates stay: the earlier ones came after the day's close.
     },
   },
 };

@@ -302,9 +302,14 @@ export class OnlineFeatureUpdater {
     const vixSymbol = this.vixSymbol;
     for (const s of new Set(symbols)) {
       if (s === vixSymbol) {
-        // A new volatility-index bar changes every symbol's market columns on its date.
+        // A volatility-index bar dated d feeds the market columns of the dates after d only (its close
+        // is set at 16:15, after d's 16:00 decision: computeFeatures joins the close dated before each
+        // date). Those are out of date when it comes after newer bars of other symbols.
         const d = this.windows.newestDate(s);
-        if (d) this.markDirty(d, now);
+        if (d) for (const other of this.windows.symbols()) {
+          const newest = this.windows.newestDate(other);
+          if (newest !== undefined && newest > d) this.markDirty(newest, now);
+        }
         continue;
       }
       if (this.isMember(s)) members.push(s);

@@ -87,7 +87,8 @@ describe('with a store', () => {
     expect(computed.frames.map((f) => f.symbol)).toEqual(equities.map((s) => s.symbol));
     const level = computed.columns.indexOf('vix_level');
     const f = computed.frames[0];
-    expect(f.columns[level][f.dates.length - 1]).toBe(vix.close[vix.dates.indexOf(f.dates[f.dates.length - 1])]);
+    // The $VIX close of the trading day before (its own day's close is set at 16:15, after the decision).
+    expect(f.columns[level][f.dates.length - 1]).toBe(vix.close[vix.dates.indexOf(f.dates[f.dates.length - 1]) - 1]);
   });
 
   it('kinds declared by an import request decide which series get feature rows and count in market columns', async () => {

@@ -21,7 +21,7 @@ describe('feature-set versions', () => {
     expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 10 }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
     expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 14, normalize: 'rank' }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
     expect(defineFeatureSet({ ...base, features: [{ kind: 'sma_ratio', window: 20 }, { kind: 'rsi', window: 14 }] }).version).not.toBe(v);
-    expect(FEATURE_CODE_VERSION).toBe(3); // bump it (and expect new versions) when any computation changes
+    expect(FEATURE_CODE_VERSION).toBe(4); // bump it (and expect new versions) when any computation changes
   });
 
   it('rejects bad definitions with the path of the problem', () => {
@@ -164,7 +164,29 @@ describe('computeFeatures', () => {
     const out = computeFeatures(universe.slice(1), withVix, { volatilityIndex: vix });
     expect(out.columns).toEqual(['vix_level', 'vix_change_5']);
     const row = out.frames[0].dates.indexOf(vix.dates[300]);
-    expect(out.frames[0].columns[0][row]).toBe(vix.close[300]);
+    // The close of the trading day before: the VIX's own close (16:15) comes after the decision at 16:00.
+    expect(out.frames[0].columns[0][row]).toBe(vix.close[299]);
+  });
+
+  it('joins the VIX close dated strictly before each date, whatever the VIX dates', () => {
+    const withVix = defineFeatureSet({ name: 'vix', features: [{ kind: 'volatility_index', symbol: 'VIX', changeWindow: 1 }] });
+    const equities = universe.slice(1);
+    const days = equities[0].dates;
+    const t = days.indexOf('2018-06-29');
+    // A VIX series with a gap (no bar on t-1) and a bar dated t.
+    const keep = [t - 3, t - 2, t, t + 1];
+    const close = Float64Array.from(keep, (i) => 10 + i);
+    const vix: SymbolBars = { symbol: 'VIX', dates: keep.map((i) => days[i]), open: close, high: close, low: close, close, volume: new Float64Array(keep.length) };
+    const out = computeFeatures(equities, withVix, { volatilityIndex: vix });
+    const f = out.frames[0];
+    const at = (d: string) => f.columns[0][f.dates.indexOf(d)];
+    // No row before both columns are defined: no VIX close before t-3's, no change before t-1's.
+    expect(f.dates[0]).toBe(days[t - 1]);
+    expect(at(days[t - 1])).toBe(10 + t - 2);
+    expect(at(days[t])).toBe(10 + t - 2); // not the close dated t itself
+    expect(at(days[t + 1])).toBe(10 + t);
+    expect(at(days[t + 2])).toBe(10 + t + 1);
+    expect(f.columns[1][f.dates.indexOf(days[t + 1])]).toBeCloseTo((10 + t) / (10 + t - 2) - 1, 12);
   });
 });
 
