@@ -10,7 +10,10 @@ const positive = (d: number) => z.number().positive().default(d);
 const bars = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 export const labelSpecSchema = z.discriminatedUnion('kind', [
-  /** 1 when the close h bars ahead is above today's by more than the dead zone, 0 when below by more, none inside it. */
+  /**
+   * 1 when the close h bars ahead is above today's, 0 otherwise. Moves within the dead zone (|return|
+   * <= deadZone) are not trained on, but are evaluated like every other row (LabelSeries.evaluationOnly).
+   */
   z.object({ kind: z.literal('direction'), horizon: bars(5), deadZone: z.number().min(0).default(0) }),
   /** 1 profit-take first, 0 stop-loss first; at the time limit the sign of the return decides. */
   z.object({ kind: z.literal('triple_barrier'), horizon: bars(10), profitTake: positive(2), stopLoss: positive(2), volWindow: bars(20) }),
@@ -21,10 +24,17 @@ export type LabelSpec = z.infer<typeof labelSpecSchema>;
 export type LabelSpecInput = z.input<typeof labelSpecSchema>;
 
 export interface LabelSeries {
-  /** 0/1, NaN where no label exists (dead zone, not enough future or past). */
+  /** 0/1, NaN where no label exists (not enough future or past). */
   value: Float64Array;
   /** Index of the last bar the label uses; -1 where there is no label. */
   end: Int32Array;
+  /**
+   * 1 where the label is for evaluation only: a direction move inside the dead zone, labelled by its
+   * sign. Models are not trained on such rows, but they are predicted, scored and traded like any
+   * other: which rows fall in the dead zone is known only after the horizon, so leaving them out of
+   * the evaluation would score the model on the days with large moves alone.
+   */
+  evaluationOnly?: Uint8Array;
 }
 
 function logReturns(close: Float64Array): Float64Array {
@@ -49,22 +59,26 @@ export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries
   const end = new Int32Array(n).fill(-1);
   const h = spec.horizon;
   switch (spec.kind) {
-    case 'direction':
+    case 'direction': {
+      // A return of exactly 0 is in every dead zone, the default 0 included: no direction to learn.
+      const evaluationOnly = new Uint8Array(n);
       for (let t = 0; t + h < n; t++) {
         const r = close[t + h] / close[t] - 1;
-        if (r > spec.deadZone) value[t] = 1;
-        else if (r < -spec.deadZone) value[t] = 0;
-        else continue;
+        value[t] = r > 0 ? 1 : 0;
         end[t] = t + h;
+        if (Math.abs(r) <= spec.deadZone) evaluationOnly[t] = 1;
       }
-      break;
+      return { value, end, evaluationOnly };
+    }
     case 'triple_barrier': {
       const r = logReturns(close);
-      for (let t = spec.volWindow; t < n; t++) {
+      // Only bars with the whole horizon ahead are labelled, even where a barrier is hit early:
+      // otherwise which of the last h bars have a label would depend on their future path.
+      for (let t = spec.volWindow; t + h < n; t++) {
         const sigma = std(r, t - spec.volWindow + 1, t); // daily volatility known at t
         const upper = close[t] * Math.exp(spec.profitTake * sigma);
         const lower = close[t] * Math.exp(-spec.stopLoss * sigma);
-        for (let k = 1; k <= h && t + k < n; k++) {
+        for (let k = 1; k <= h; k++) {
           const c = close[t + k];
           if (c >= upper || c <= lower) {
             value[t] = c >= upper ? 1 : 0;
@@ -72,7 +86,7 @@ export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries
             break;
           }
         }
-        if (end[t] < 0 && t + h < n) {
+        if (end[t] < 0) {
           value[t] = close[t + h] > close[t] ? 1 : 0;
           end[t] = t + h;
         }

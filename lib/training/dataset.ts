@@ -33,6 +33,21 @@ export interface TrainingDataset {
   symbol: Int32Array;
   /** Close-to-close return over the label horizon (for the information coefficient). */
   forwardReturn: Float64Array;
+  /**
+   * 1 for rows that are evaluated but never trained on (a direction move inside the dead zone:
+   * LabelSeries.evaluationOnly); absent when there are none. trainingRowsOf leaves them out.
+   */
+  evaluationOnly?: Int32Array;
+}
+
+/**
+ * The rows of `indices` a model may be trained on: all but the evaluation-only ones. Every fit
+ * (trial folds, walk-forward windows, the final model, warm starts) takes its rows through here,
+ * and every evaluation takes all rows.
+ */
+export function trainingRowsOf(ds: Pick<TrainingDataset, 'evaluationOnly'>, indices: Int32Array): Int32Array {
+  const only = ds.evaluationOnly;
+  return only ? indices.filter((r) => only[r] === 0) : indices;
 }
 
 export interface DatasetRequest {
@@ -70,7 +85,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     const t = known?.barOf.get(row.date);
     if (known === undefined || t === undefined) return;
     const value = known.labels.value[t];
-    if (value === undefined || Number.isNaN(value)) return; // no label yet (or dead zone)
+    if (value === undefined || Number.isNaN(value)) return; // no label yet
     kept.push(k);
     barOfKept.push(t);
   });
@@ -96,6 +111,8 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     symbol: new Int32Array(rows),
     forwardReturn: new Float64Array(rows),
   };
+  const evaluationOnly = new Int32Array(rows);
+  let evaluationOnlyRows = 0;
   const putValues = littleEndianFloat64Into(out.values);
   order.forEach((o, r) => {
     const row = featureRows[kept[o]];
@@ -110,18 +127,25 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     out.end[r] = dayIndex.get(s.dates[labels.end[t]]) as number;
     out.symbol[r] = symbolIndex.get(row.symbol) as number;
     out.forwardReturn[r] = s.close[Math.min(t + request.label.horizon, s.close.length - 1)] / s.close[t] - 1;
+    if (labels.evaluationOnly?.[t]) {
+      evaluationOnly[r] = 1;
+      evaluationOnlyRows++;
+    }
   });
+  // Only when some row is: datasets without any keep their content id.
+  if (evaluationOnlyRows > 0) out.evaluationOnly = evaluationOnly;
+  if (evaluationOnlyRows === rows) throw new BadInputError(`every labelled row of feature set ${request.featureSetVersion} is inside the label's dead zone (${JSON.stringify(request.label)}), so there is nothing to train on; use a smaller deadZone`);
   return out;
 }
 
 const FOLDER = 'datasets';
 const PREFIX = 'td';
-type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn'>;
+type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn' | 'evaluationOnly'>;
 
 /** Writes the dataset under datasets/<id>.mlpd in the artifact store (once) and returns its id. */
 export function writeDataset(store: ArtifactStore, ds: TrainingDataset): Promise<{ id: string; url: string }> {
-  const { values, labels, start, end, symbol, forwardReturn, ...meta } = ds;
-  return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn }));
+  const { values, labels, start, end, symbol, forwardReturn, evaluationOnly, ...meta } = ds;
+  return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn, ...(evaluationOnly ? { evaluationOnly } : {}) }));
 }
 
 let cached: { key: string; dataset: TrainingDataset } | undefined;
@@ -143,6 +167,7 @@ export async function readDataset(store: ArtifactStore, id: string): Promise<Tra
     end: get<Int32Array>('end'),
     symbol: get<Int32Array>('symbol'),
     forwardReturn: get<Float64Array>('forwardReturn'),
+    ...(arrays.has('evaluationOnly') ? { evaluationOnly: get<Int32Array>('evaluationOnly') } : {}),
   };
   if (dataset.values.length !== dataset.rows * dataset.columns.length) throw new BadInputError(`training dataset ${id} is inconsistent; rebuild it`);
   cached = { key, dataset };

@@ -8,7 +8,7 @@
 import { decodeArtifact, encodeArtifact, sha256 } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
-import type { TrainingDataset } from './dataset';
+import { trainingRowsOf, type TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
 import { continuedRows, sameLabel, type WarmStartSettings, type WarmStartSource } from './warm-start';
 
@@ -46,7 +46,7 @@ export async function loadChampion(ds: TrainingDataset, algorithm: string, from:
 }
 
 export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequest, signal?: AbortSignal, loadArtifact?: ArtifactLoader): Promise<FinalModel> {
-  const all = Int32Array.from({ length: ds.rows }, (_, r) => r);
+  const all = trainingRowsOf(ds, Int32Array.from({ length: ds.rows }, (_, r) => r));
   const algorithm = algorithmByName(request.algorithm);
   const warm = request.warmStart;
   if (warm) {

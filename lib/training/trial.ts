@@ -9,7 +9,7 @@ import { sharedFloat64 } from '../threads/shared-memory';
 import type { FeatureMatrix } from '../../models/model';
 import { classificationReportOf } from '../validation/metrics';
 import { purgedKFold, type PurgedFold } from '../validation/splits';
-import type { TrainingDataset } from './dataset';
+import { trainingRowsOf, type TrainingDataset } from './dataset';
 import { firstEvaluationDay, prePeriodRows } from './evaluation-period';
 import { BadInputError } from '../errors';
 
@@ -108,7 +108,7 @@ export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f
   const classes = classesOf(ds);
   const fold = searchFoldsOf(ds, request)[f];
   const t = Date.now();
-  const train = datasetRows(ds, evenlySpaced(fold.train, request.maxTrainRows));
+  const train = datasetRows(ds, evenlySpaced(trainingRowsOf(ds, fold.train), request.maxTrainRows));
   const test = datasetRows(ds, evenlySpaced(fold.test, request.maxTestRows));
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
   const report = classificationReportOf(model.predictProba(test.x), test.y, classes);

@@ -7,7 +7,7 @@ import { algorithmByName } from '../../models/algorithms';
 import { walkForwardWindows } from '../validation/splits';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
-import type { TrainingDataset } from './dataset';
+import { trainingRowsOf, type TrainingDataset } from './dataset';
 import { classesOf, datasetRows, evenlySpaced } from './trial';
 import { firstEvaluationDay } from './evaluation-period';
 import { continuedRows, type WarmStartSettings } from './warm-start';
@@ -65,7 +65,8 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
   for (const [i, w] of windows.entries()) {
     signal?.throwIfAborted();
     const continuing = warm && previous ? { warm, from: previous } : undefined;
-    const chosen = evenlySpaced(continuing ? continuedRows(w.train, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : w.train, request.maxTrainRows);
+    const trainable = trainingRowsOf(ds, w.train);
+    const chosen = evenlySpaced(continuing ? continuedRows(trainable, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : trainable, request.maxTrainRows);
     const train = datasetRows(ds, chosen);
     const test = datasetRows(ds, w.test);
     const fit = { features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal };

@@ -122,7 +122,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     expect(await labelSpecOfVersion(t.store, MODEL, direction)).toEqual(labelSpecSchema.parse(DIRECTION));
 
     const predictions: Array<[number, string, string]> = [
-      [direction, 'AAA', '2024-01-02'], // 100.5 / 100 − 1 = +0.5%: inside the dead zone → matured, no label
+      [direction, 'AAA', '2024-01-02'], // 100.5 / 100 − 1 = +0.5%: inside the dead zone, scored by its sign → 1 (live accuracy, as the evaluation, counts every row)
       [direction, 'AAA', '2024-01-03'], // 99 / 102 − 1 = −2.9% → 0
       [direction, 'AAA', '2024-01-05'], // 103 / 99 − 1 = +4.0% → 1
       [direction, 'AAA', '2024-01-11'], // 101 / 104.5 − 1 = −3.3% → 0 (the horizon bar is the last stored)
@@ -144,7 +144,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     const labelFor = await labelSpecsOf(t.store, MODEL, rows.map((r) => r.version));
     const joined = await attachOutcomes(t.store, rows, labelFor);
     expect(outcomeOf(joined.rows)).toEqual([
-      ['AAA', '2024-01-02', true, null],
+      ['AAA', '2024-01-02', true, 1],
       ['AAA', '2024-01-03', true, 0],
       ['AAA', '2024-01-05', true, 1],
       ['AAA', '2024-01-11', true, 0],
@@ -156,7 +156,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
       ['BBB', '2024-01-08', true, 1],
       ['BBB', '2024-01-09', false, null],
     ]);
-    expect({ unmatured: joined.unmatured, noLabel: joined.noLabel, missingBar: joined.missingBar }).toEqual({ unmatured: 4, noLabel: 2, missingBar: 1 });
+    expect({ unmatured: joined.unmatured, noLabel: joined.noLabel, missingBar: joined.missingBar }).toEqual({ unmatured: 4, noLabel: 1, missingBar: 1 });
     expect(joined.rows[1]).toMatchObject({ requestId: 'req-2', version: direction, probability: 0.625 });
 
     // A new bar matures the 2024-01-12 prediction: 104 / 102 − 1 = +2.0% → 1.

@@ -8,7 +8,11 @@ import { labelSpecSchema, computeLabels } from '../../lib/labels/labels';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBarSeries } from '../../lib/store/bars';
 import { readFeatureRows } from '../../lib/store/features';
-import { buildTrainingDataset, readDataset, writeDataset } from '../../lib/training/dataset';
+import { buildTrainingDataset, readDataset, trainingRowsOf, writeDataset } from '../../lib/training/dataset';
+import { crossValidate } from '../../lib/training/trial';
+import { walkForwardPredict } from '../../lib/training/walk-forward';
+import { fitFinalModel } from '../../lib/training/final-model';
+import { evaluationRowsOf } from '../../lib/training/evaluation-period';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
@@ -57,6 +61,35 @@ describe('training dataset from the store', () => {
     expect(Array.from(ds.values.subarray(r * 61, r * 61 + 61))).toEqual(Array.from(featureRow?.values ?? []));
     // Labels look past `to`: the last decision days before it still have labels.
     expect(ds.days[ds.start[ds.rows - 1]]).toBe('2017-11-30');
+  });
+
+  it('keeps moves inside the dead zone as evaluation rows, labelled by their sign, and trains on none of them', async () => {
+    const deadZone = labelSpecSchema.parse({ kind: 'direction', horizon: 5, deadZone: 0.01 });
+    const plain = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
+    const ds = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label: deadZone });
+    // The same rows and labels as without a dead zone: which rows are evaluated cannot depend on the move ahead.
+    expect(ds.rows).toBe(plain.rows);
+    expect(ds.labels).toEqual(plain.labels);
+    const only = ds.evaluationOnly as Int32Array;
+    const inside = [...only.keys()].filter((r) => only[r] === 1);
+    expect(inside.length).toBeGreaterThan(ds.rows * 0.1);
+    expect(inside.every((r) => Math.abs(ds.forwardReturn[r]) <= 0.01)).toBe(true);
+    expect([...only.keys()].filter((r) => only[r] === 0).every((r) => Math.abs(ds.forwardReturn[r]) > 0.01)).toBe(true);
+    const artifacts = localArtifactStore(tempDir('mlp-artifacts-'));
+    expect((await readDataset(artifacts, (await writeDataset(artifacts, ds)).id)).evaluationOnly).toEqual(only);
+
+    const all = Int32Array.from({ length: ds.rows }, (_, r) => r);
+    const trainable = trainingRowsOf(ds, all).length;
+    expect(trainable).toBe(ds.rows - inside.length);
+    const cv = await crossValidate(ds, { algorithm: 'logistic_regression', params: {}, folds: 3, embargoDays: 5, maxTrainRows: 1e6, maxTestRows: 1e6, seed: 1, threads: 1 });
+    const cvPlain = await crossValidate(plain, { algorithm: 'logistic_regression', params: {}, folds: 3, embargoDays: 5, maxTrainRows: 1e6, maxTestRows: 1e6, seed: 1, threads: 1 });
+    expect(cv.folds.map((f) => f.testRows)).toEqual(cvPlain.folds.map((f) => f.testRows)); // scored on every row
+    expect(cv.folds.every((f, i) => f.trainRows < cvPlain.folds[i].trainRows)).toBe(true); // trained without the dead zone
+    const wf = await walkForwardPredict(ds, 'td-dead-zone', { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 60, testDays: 30, trainDays: 0, embargoDays: 0, maxTrainRows: 1e6, seed: 1, threads: 1 });
+    expect(wf.rows).toEqual(evaluationRowsOf(ds, 60)); // every evaluation row predicted, the dead zone's included
+    const wfPlain = await walkForwardPredict(plain, 'td-plain', { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 60, testDays: 30, trainDays: 0, embargoDays: 0, maxTrainRows: 1e6, seed: 1, threads: 1 });
+    expect(wf.windows.every((w, i) => w.trainRows < wfPlain.windows[i].trainRows)).toBe(true);
+    expect((await fitFinalModel(ds, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainable);
   });
 
   it('writes a dataset once under its content id and reads it back verified', async () => {

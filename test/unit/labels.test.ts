@@ -4,12 +4,16 @@ import { syntheticUniverse } from '../helpers/universe';
 const label = (spec: LabelSpecInput, close: number[]) => computeLabels(labelSpecSchema.parse(spec), Float64Array.from(close));
 
 describe('direction label', () => {
-  it('compares the close h bars ahead, leaves the dead zone unlabelled and records the end bar', () => {
-    const { value, end } = label({ kind: 'direction', horizon: 2 }, [10, 11, 12, 11, 10, 13]);
-    expect(Array.from(value)).toEqual([1, NaN, 0, 1, NaN, NaN]);
-    expect(Array.from(end)).toEqual([2, -1, 4, 5, -1, -1]);
+  it('compares the close h bars ahead and records the end bar; moves inside the dead zone are labelled by their sign for evaluation only', () => {
+    const { value, end, evaluationOnly } = label({ kind: 'direction', horizon: 2 }, [10, 11, 12, 11, 10, 13]);
+    expect(Array.from(value)).toEqual([1, 0, 0, 1, NaN, NaN]);
+    expect(Array.from(end)).toEqual([2, 3, 4, 5, -1, -1]);
+    expect(Array.from(evaluationOnly ?? [])).toEqual([0, 1, 0, 0, 0, 0]); // 11 → 11: no direction to learn
     const dz = label({ kind: 'direction', horizon: 2, deadZone: 0.19 }, [10, 11, 12, 11, 10, 13]);
-    expect(Array.from(dz.value)).toEqual([1, NaN, NaN, NaN, NaN, NaN]); // +20% passes, -16.7% and +18.2% fall inside
+    // +20% passes; 0%, -16.7% and +18.2% fall inside: still labelled (and evaluated), not trained on.
+    expect(Array.from(dz.value)).toEqual([1, 0, 0, 1, NaN, NaN]);
+    expect(Array.from(dz.end)).toEqual([2, 3, 4, 5, -1, -1]);
+    expect(Array.from(dz.evaluationOnly ?? [])).toEqual([0, 1, 1, 1, 0, 0]);
   });
 });
 
@@ -36,6 +40,14 @@ describe('triple-barrier label', () => {
     expect(end[3]).toBe(7);
     expect(Number.isNaN(value[4])).toBe(true); // only 3 bars ahead: unlabelled
     expect(Number.isNaN(value[2])).toBe(true); // volatility needs 3 returns
+  });
+
+  it('labels only bars with the whole horizon ahead, even where a barrier is hit early', () => {
+    // Bar 3 has only 3 bars ahead; its profit-take is hit at once, but whether the last bars get a
+    // label must not depend on their future path, or the last h rows would be chosen by it.
+    const { value, end } = label(spec, [...base, 103, 99, 99]);
+    expect(Number.isNaN(value[3])).toBe(true);
+    expect(end[3]).toBe(-1);
   });
 });
 
