@@ -48,11 +48,17 @@ export interface ShuffledLabelResult {
 }
 
 /**
- * Standard error of a mean fold AUC under "no signal" (Hanley & McNeil 1982's null variance,
- * (M + N + 1) / (12·M·N) per fold, M and N the fold's positive and negative test rows: with a rare
- * class it is several times that of balanced classes, and a band made for those tripped on noise).
- * Permuted labels are independent of everything, so rows are. Fold results recorded without their
- * positives count as balanced.
+ * Standard error of a mean fold AUC under "no signal". Each fold's AUC has Hanley & McNeil's (1982)
+ * null variance (M + N + 1) / (12·M·N), M and N the fold's positive and negative test rows (with a
+ * rare class several times that of balanced classes, and a band made for those tripped on noise):
+ * permuted labels are exchangeable, whatever the features. The folds' AUCs are not independent,
+ * though: fold A's model learns from fold B's permuted labels and fold B's from A's, so the chance
+ * agreement between A's labels and B's (through the features) lifts or lowers both. To first order in
+ * the training labels each such cross term enters exactly two folds' AUCs, which at most doubles the
+ * variance of their mean: 2·Σ v_f / k² for k > 1 folds. Measured on the small synthetic experiment
+ * (1,530 rows, 3 folds, logistic regression, 60 permutations): the mean's SD was 1.23× the
+ * independent-folds value, within the doubled variance's 1.41×; with the independent value the 3-SE
+ * band tripped on honest runs. Fold results recorded without their positives count as balanced.
  */
 export function nullAucStandardError(folds: ReadonlyArray<{ testRows: number; testPositives?: number }>): number {
   const variances = folds.map((f) => {
@@ -60,7 +66,8 @@ export function nullAucStandardError(folds: ReadonlyArray<{ testRows: number; te
     const n = Math.max(1, f.testRows - (f.testPositives ?? f.testRows / 2));
     return (m + n + 1) / (12 * m * n);
   });
-  return Math.sqrt(variances.reduce((a, b) => a + b, 0)) / folds.length;
+  const coupling = folds.length > 1 ? 2 : 1;
+  return Math.sqrt(coupling * variances.reduce((a, b) => a + b, 0)) / folds.length;
 }
 
 export async function shuffledLabelControl(ds: TrainingDataset, assemble: (labels: Int32Array) => TrainingDataset, request: TrialRequest, tolerance: number): Promise<ShuffledLabelResult> {

@@ -4,7 +4,9 @@
  */
 import { clusteredAuc, clusteredMean } from '../../../lib/stats/dependent-inference';
 import { accuracyCeiling, DEFAULT_PLAUSIBILITY, plausibilityBound } from '../../../lib/training/guards';
-import { nullAucStandardError } from '../../../lib/training/leakage-guards';
+import { nullAucStandardError, permutedLabels } from '../../../lib/training/leakage-guards';
+import { crossValidate } from '../../../lib/training/trial';
+import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 import { Mulberry32 } from '../../../lib/random';
 
 const rows = 600;
@@ -59,6 +61,25 @@ describe('the shuffled-label control band', () => {
     const rare = nullAucStandardError([{ testRows: 1000, testPositives: 50 }]);
     expect(rare).toBeCloseTo(Math.sqrt(1001 / (12 * 50 * 950)), 15);
     expect(rare / balanced).toBeGreaterThan(2);
+  });
+
+  it("counts the folds' coupling: each fold's model learns from the other folds' permuted labels", async () => {
+    // 150 permutations of a noise dataset through 3-fold CV: the mean fold AUC spreads ~1.3× as
+    // widely as independent folds would, and within the doubled variance the band now uses.
+    const ds = syntheticTrainingDataset({ symbols: 5, days: 320, signal: 0, seed: 3 });
+    const aucs: number[] = [];
+    let se = 0;
+    for (let s = 0; s < 150; s++) {
+      const r = await crossValidate({ ...ds, labels: permutedLabels(ds.labels, s) }, { algorithm: 'logistic_regression', params: {}, folds: 3, embargoDays: 5, maxTrainRows: 1e6, maxTestRows: 1e6, seed: 1, threads: 1 });
+      aucs.push(r.score);
+      se = nullAucStandardError(r.folds);
+    }
+    const mean = aucs.reduce((a, b) => a + b, 0) / aucs.length;
+    const sd = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / (aucs.length - 1));
+    expect(sd).toBeGreaterThan(1.15 * (se / Math.SQRT2)); // independent folds understate it
+    expect(sd).toBeLessThan(se);
+    expect(aucs.filter((a) => Math.abs(a - 0.5) > 3 * se)).toHaveLength(0);
+    expect(nullAucStandardError([{ testRows: 300, testPositives: 150 }, { testRows: 300, testPositives: 150 }])).toBeCloseTo(Math.sqrt((2 * 2 * 301) / (12 * 150 * 150)) / 2, 15);
   });
 
   it('keeps a noise model on 5% positives inside the band far more often than three standard errors allow it out', () => {
