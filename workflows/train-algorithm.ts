@@ -40,7 +40,8 @@ export interface TrainAlgorithmResult {
   trials: Array<Pick<TrialOutcome, 'trial' | 'params' | 'score' | 'seconds'> & { error?: string }>;
   walkForward: { predictionsId: string; rows: number; windows: number };
   /** continuedFrom: first decision day of the rows a warm start continued the champion on. */
-  final: { artifactSha256: string; artifactBytes: number; trainRows: number; continuedFrom?: string };
+  /** trainedThrough: the last decision day the final model learnt from (absent in runs recorded before it was kept). */
+  final: { artifactSha256: string; artifactBytes: number; trainRows: number; continuedFrom?: string; trainedThrough?: string };
   seconds: { search: number; walkForward: number; final: number };
 }
 

@@ -363,7 +363,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           snapshotId: ingest.snapshotId,
           featureSetVersion: features.version,
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
-          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
+          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: t.final.trainedThrough ?? dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
           scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length },
           championScores,
           ...(profiled ? { datasetProfile: await profiled } : {}),

@@ -80,7 +80,10 @@ export const experimentSchema = z
       .object({
         /** First decision day used. */
         from: isoDate.optional(),
-        /** Last decision day used (the cut-off); labels may look past it. */
+        /**
+         * Last decision day used (the cut-off). The evaluation's labels may look past it; the final
+         * model trains only on labels known by it (lib/training/final-model.ts).
+         */
         cutoff: isoDate.optional(),
       })
       .default({}),

@@ -56,8 +56,8 @@ export const threadTasks = {
   /** The final model on all rows up to the cut-off, stored content-addressed; returns its sha256. */
   finalModel: async (input: { artifacts: ArtifactLocation; datasetId: string; request: FinalModelRequest }) => {
     const store = storeAt(input.artifacts);
-    const { artifact, trainRows, continuedFrom } = await fitFinalModel(await readDataset(store, input.datasetId), input.request, undefined, (sha) => readArtifact(store, sha));
-    return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows, ...(continuedFrom ? { continuedFrom } : {}) };
+    const { artifact, trainRows, continuedFrom, trainedThrough } = await fitFinalModel(await readDataset(store, input.datasetId), input.request, undefined, (sha) => readArtifact(store, sha));
+    return { artifactSha256: (await putArtifact(store, artifact)).sha256, artifactBytes: artifact.length, trainRows, trainedThrough, ...(continuedFrom ? { continuedFrom } : {}) };
   },
   /** Permutation importance of columns [from, to) of a model given by its (verified) state: a run report's share of work. */
   permutationImportance: async (input: { state: ModelState; x: FeatureMatrix; y: Int32Array; seed: number; columns: number[] }) => {

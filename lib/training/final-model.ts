@@ -1,6 +1,6 @@
 /**
- * The model that gets registered: the chosen algorithm and parameters trained on every labelled
- * row up to the cut-off (evenly thinned to `maxTrainRows` only when one is given, for algorithms
+ * The model that gets registered: the chosen algorithm and parameters trained on every row whose
+ * label was known at the cut-off (evenly thinned to `maxTrainRows` only when one is given, for algorithms
  * that cannot take them all, e.g. a kernel SVM), encoded as a verified artifact. A warm start
  * instead continues the champion on the rows since its last training day (at least the last
  * `recentDays` days; see lib/training/warm-start.ts).
@@ -29,6 +29,8 @@ export interface FinalModel {
   trainRows: number;
   /** Present for a warm start: the first decision day of the rows the champion was continued on. */
   continuedFrom?: string;
+  /** The last decision day of the rows it learnt from (its lineage's trainedThrough, where a warm start continues). */
+  trainedThrough: string;
 }
 
 /** Reads an artifact's bytes by sha256 (the artifact store). */
@@ -45,8 +47,22 @@ export async function loadChampion(ds: TrainingDataset, algorithm: string, from:
   return restoreModel(state);
 }
 
+/**
+ * The rows whose labels were known at the cut-off's close: the evaluation may score rows whose
+ * labels look past the cut-off (it is out of sample), but a model trained at the cut-off cannot
+ * have learnt from prices after it, or whatever judges it after the cut-off (a replayed canary, a
+ * backtest of the next weeks) would score it on outcomes it was trained on.
+ */
+export function knownAtCutoff(ds: Pick<TrainingDataset, 'rows' | 'start' | 'end'>): Int32Array {
+  let cutoff = -1;
+  for (let r = 0; r < ds.rows; r++) if (ds.start[r] > cutoff) cutoff = ds.start[r];
+  const out: number[] = [];
+  for (let r = 0; r < ds.rows; r++) if (ds.end[r] <= cutoff) out.push(r);
+  return Int32Array.from(out);
+}
+
 export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequest, signal?: AbortSignal, loadArtifact?: ArtifactLoader): Promise<FinalModel> {
-  const all = trainingRowsOf(ds, Int32Array.from({ length: ds.rows }, (_, r) => r));
+  const all = trainingRowsOf(ds, knownAtCutoff(ds));
   const algorithm = algorithmByName(request.algorithm);
   const warm = request.warmStart;
   if (warm) {
@@ -61,10 +77,15 @@ export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequ
     // A seed of its own per day continued from, so a forest's new trees do not repeat the champion's draws.
     const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed + through + 1, threads: request.threads, signal }, request.params, warm);
     const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
-    return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]] };
+    return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]], trainedThrough: lastDayOf(ds, rows) };
   }
   const train = datasetRows(ds, request.maxTrainRows === undefined ? all : evenlySpaced(all, request.maxTrainRows));
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
   const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
-  return { model, artifact, trainRows: train.y.length };
+  return { model, artifact, trainRows: train.y.length, trainedThrough: lastDayOf(ds, all) };
+}
+
+/** The last decision day of `rows` (ascending in time, as every dataset's rows are). */
+function lastDayOf(ds: Pick<TrainingDataset, 'days' | 'start'>, rows: Int32Array): string {
+  return ds.days[ds.start[rows[rows.length - 1]]];
 }

@@ -11,7 +11,7 @@ import { readFeatureRows } from '../../lib/store/features';
 import { buildTrainingDataset, readDataset, trainingRowsOf, writeDataset } from '../../lib/training/dataset';
 import { crossValidate } from '../../lib/training/trial';
 import { walkForwardPredict } from '../../lib/training/walk-forward';
-import { fitFinalModel } from '../../lib/training/final-model';
+import { fitFinalModel, knownAtCutoff } from '../../lib/training/final-model';
 import { evaluationRowsOf } from '../../lib/training/evaluation-period';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
@@ -89,7 +89,14 @@ describe('training dataset from the store', () => {
     expect(wf.rows).toEqual(evaluationRowsOf(ds, 60)); // every evaluation row predicted, the dead zone's included
     const wfPlain = await walkForwardPredict(plain, 'td-plain', { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 60, testDays: 30, trainDays: 0, embargoDays: 0, maxTrainRows: 1e6, seed: 1, threads: 1 });
     expect(wf.windows.every((w, i) => w.trainRows < wfPlain.windows[i].trainRows)).toBe(true);
-    expect((await fitFinalModel(ds, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainable);
+    // The final model: neither the dead zone nor labels that look past the cut-off (the last decision day).
+    const cutoff = Math.max(...ds.start);
+    const known = knownAtCutoff(ds);
+    expect(known.length).toBeLessThan(ds.rows);
+    expect([...known].every((r) => ds.end[r] <= cutoff)).toBe(true);
+    expect([...ds.end.keys()].filter((r) => ds.end[r] <= cutoff)).toHaveLength(known.length);
+    expect((await fitFinalModel(ds, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainingRowsOf(ds, known).length);
+    expect(trainingRowsOf(ds, known).length).toBeLessThan(trainable);
   });
 
   it('writes a dataset once under its content id and reads it back verified', async () => {

@@ -71,11 +71,15 @@ describe('warm-started experiment runs', () => {
     expect(first.warmStarts).toEqual([{ algorithm: 'gradient_boosting', warm: false, reason: 'model warm-it has no champion to start from: trained from scratch' }]);
     expect(first.promoted).toMatchObject({ algorithm: 'gradient_boosting', version: 1, alias: 'champion' });
     const champion = await getModelVersion(db.store, 'warm-it', 1);
-    expect(champion.lineage.trainedThrough).toBe(first.dataset?.lastDay);
+    // The champion learnt only from labels known at the cut-off: 5-day labels end 5 trading days later.
+    const championThrough = first.candidates?.find((c) => c.algorithm === 'gradient_boosting')?.training.final.trainedThrough;
+    expect(championThrough).toBe('2018-02-21');
+    expect(first.dataset?.lastDay).toBe('2018-02-28');
+    expect(champion.lineage.trainedThrough).toBe(championThrough);
     expect(champion.lineage.warmStartedFrom).toBeUndefined();
 
     const [gbDecision, lrDecision] = second.warmStarts ?? [];
-    expect(gbDecision).toMatchObject({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'warm-it', version: 1, trainedThrough: first.dataset?.lastDay } });
+    expect(gbDecision).toMatchObject({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'warm-it', version: 1, trainedThrough: championThrough } });
     expect(lrDecision).toEqual({ algorithm: 'logistic_regression', warm: false, reason: 'logistic_regression cannot warm-start: trained from scratch' });
     const gb = second.candidates?.find((c) => c.algorithm === 'gradient_boosting');
     const lr = second.candidates?.find((c) => c.algorithm === 'logistic_regression');
@@ -88,8 +92,11 @@ describe('warm-started experiment runs', () => {
     expect(gb?.registration.decision.reason).toEqual(expect.any(String));
 
     const warmVersion = await getModelVersion(db.store, 'warm-it', gb?.registration.version.version as number);
-    expect(warmVersion.lineage.warmStartedFrom).toMatchObject({ model: 'warm-it', version: 1, search: 'skip', trainedThrough: first.dataset?.lastDay, continuedFrom: gb?.training.final.continuedFrom });
-    expect(warmVersion.lineage.trainedThrough).toBe(second.dataset?.lastDay);
+    expect(warmVersion.lineage.warmStartedFrom).toMatchObject({ model: 'warm-it', version: 1, search: 'skip', trainedThrough: championThrough, continuedFrom: gb?.training.final.continuedFrom });
+    // Continued from the day after the champion's last, through the last day whose label this run knows.
+    expect(gb?.training.final.continuedFrom).toBe('2018-02-22');
+    expect(warmVersion.lineage.trainedThrough).toBe(gb?.training.final.trainedThrough);
+    expect((gb?.training.final.trainedThrough ?? '') < (second.dataset?.lastDay ?? '')).toBe(true);
     const lrVersion = await getModelVersion(db.store, 'warm-it', lr?.registration.version.version as number);
     expect(lrVersion.lineage.warmStartSkipped).toBe('logistic_regression cannot warm-start: trained from scratch');
 
