@@ -1,5 +1,8 @@
 import { rng } from '../../lib/random';
 import type { TrainingDataset } from '../../lib/training/dataset';
+import { computeLabels, type LabelSpec } from '../../lib/labels/labels';
+import type { BarSeries } from '../../lib/market-data/bar';
+import type { WalkForwardPredictions } from '../../lib/training/walk-forward';
 
 /**
  * An in-memory dataset: `symbols` × `days` rows in time order, horizon-day labels. With `signal`,
@@ -41,4 +44,50 @@ export function syntheticTrainingDataset(options: { symbols?: number; days?: num
     }
   }
   return ds;
+}
+
+/**
+ * The dataset the pipeline would build from these bars (labels as computeLabels gives them, the
+ * dead zone marked evaluation-only) with one feature column, filled in row order by `value`.
+ */
+export function datasetFromBars(series: readonly BarSeries[], label: LabelSpec, column = 'noise', value: (row: number) => number = () => 0): TrainingDataset {
+  const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number; only: number }> = [];
+  const labels = series.map((s) => computeLabels(label, s.close));
+  for (let d = 0; d < series[0].dates.length; d++) {
+    series.forEach((s, k) => {
+      const y = labels[k].value[d];
+      if (Number.isNaN(y)) return;
+      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1, only: labels[k].evaluationOnly?.[d] ?? 0 });
+    });
+  }
+  const evaluationOnly = Int32Array.from(rows, (r) => r.only);
+  return {
+    featureSetVersion: 'fs-test',
+    label,
+    columns: [column],
+    days: series[0].dates,
+    symbols: series.map((s) => s.symbol),
+    rows: rows.length,
+    values: Float64Array.from(rows, (_, r) => value(r)),
+    labels: Int32Array.from(rows, (r) => r.y),
+    start: Int32Array.from(rows, (r) => r.d),
+    end: Int32Array.from(rows, (r) => r.end),
+    symbol: Int32Array.from(rows, (r) => r.s),
+    forwardReturn: Float64Array.from(rows, (r) => r.fwd),
+    ...(evaluationOnly.some((v) => v === 1) ? { evaluationOnly } : {}),
+  };
+}
+
+/** Walk-forward predictions for the last `days` decision days: P(class 1) from a function of the row. */
+export function predictionsForLastDays(ds: TrainingDataset, days: number, p1: (row: number) => number): WalkForwardPredictions {
+  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
+  const first = decisionDays[decisionDays.length - days];
+  const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
+  const proba = new Float64Array(rows.length * 2);
+  rows.forEach((r, i) => {
+    const p = p1(r);
+    proba[i * 2 + 1] = p;
+    proba[i * 2] = 1 - p;
+  });
+  return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
 }

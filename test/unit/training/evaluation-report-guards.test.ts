@@ -3,13 +3,13 @@
  * symbols listed twice (share classes, a symbol imported under two names), and models that time
  * the market with one score per day for a strategy that does not rank symbols.
  */
-import { computeLabels, type LabelSpec } from '../../../lib/labels/labels';
+import type { LabelSpec } from '../../../lib/labels/labels';
 import type { BarSeries } from '../../../lib/market-data/bar';
 import { rng } from '../../../lib/random';
 import type { TrainingDataset } from '../../../lib/training/dataset';
 import { degenerateScores, evaluatePredictions, scoreVariationOf, DEFAULT_DEGENERATE_LIMITS, type EvaluationOptions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
-import type { WalkForwardPredictions } from '../../../lib/training/walk-forward';
+import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
 
 const direction: LabelSpec = { kind: 'direction', horizon: 5, deadZone: 0 };
 
@@ -31,44 +31,9 @@ function marketOf(symbols: number, days: number, seed: number, copies = false): 
   return copies ? [...series, ...series.map((s) => ({ ...s, symbol: `${s.symbol}b` }))] : series;
 }
 
-function datasetOf(series: BarSeries[], label: LabelSpec): TrainingDataset {
-  const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number }> = [];
-  const labels = series.map((s) => computeLabels(label, s.close));
-  for (let d = 0; d < series[0].dates.length; d++) {
-    series.forEach((s, k) => {
-      const y = labels[k].value[d];
-      if (Number.isNaN(y)) return;
-      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1 });
-    });
-  }
-  return {
-    featureSetVersion: 'fs-test',
-    label,
-    columns: ['noise'],
-    days: series[0].dates,
-    symbols: series.map((s) => s.symbol),
-    rows: rows.length,
-    values: new Float64Array(rows.length),
-    labels: Int32Array.from(rows, (r) => r.y),
-    start: Int32Array.from(rows, (r) => r.d),
-    end: Int32Array.from(rows, (r) => r.end),
-    symbol: Int32Array.from(rows, (r) => r.s),
-    forwardReturn: Float64Array.from(rows, (r) => r.fwd),
-  };
-}
+const datasetOf = (series: BarSeries[], label: LabelSpec): TrainingDataset => datasetFromBars(series, label, 'noise');
 
-function predictionsOf(ds: TrainingDataset, days: number, p1: (r: number) => number): WalkForwardPredictions {
-  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
-  const first = decisionDays[decisionDays.length - days];
-  const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
-  const proba = new Float64Array(rows.length * 2);
-  rows.forEach((r, i) => {
-    const p = p1(r);
-    proba[i * 2 + 1] = p;
-    proba[i * 2] = 1 - p;
-  });
-  return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
-}
+const predictionsOf = predictionsForLastDays;
 
 const options = (backtest: EvaluationOptions['backtest']): EvaluationOptions => ({ backtest, plausibility: DEFAULT_PLAUSIBILITY.direction, trials: 1, trialSharpeVariance: 0, seed: 1 });
 const logistic = (x: number) => 1 / (1 + Math.exp(-x));

@@ -2,14 +2,14 @@
  * Guards on a universe of two symbols: a symbol clustering of 2 clusters has 1 degree of freedom
  * (Student t 12.7), whose interval once let a look-ahead model through every guard.
  */
-import { computeLabels, type LabelSpec } from '../../../lib/labels/labels';
+import type { LabelSpec } from '../../../lib/labels/labels';
 import type { BarSeries } from '../../../lib/market-data/bar';
 import { rng } from '../../../lib/random';
 import type { TrainingDataset } from '../../../lib/training/dataset';
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY, plausibilityBound } from '../../../lib/training/guards';
 import { singleFeatureScan } from '../../../lib/training/leakage-guards';
-import type { WalkForwardPredictions } from '../../../lib/training/walk-forward';
+import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
 
 const direction: LabelSpec = { kind: 'direction', horizon: 5, deadZone: 0 };
 
@@ -30,46 +30,9 @@ function marketOf(symbols: number, days: number, seed: number): BarSeries[] {
   });
 }
 
-/** The dataset the pipeline would build: rows of labelled (day, symbol), column `feature` filled by `feature(row)` afterwards. */
-function datasetOf(series: BarSeries[], label: LabelSpec): TrainingDataset {
-  const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number }> = [];
-  const labels = series.map((s) => computeLabels(label, s.close));
-  for (let d = 0; d < series[0].dates.length; d++) {
-    series.forEach((s, k) => {
-      const y = labels[k].value[d];
-      if (Number.isNaN(y)) return;
-      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1 });
-    });
-  }
-  return {
-    featureSetVersion: 'fs-test',
-    label,
-    columns: ['feature'],
-    days: series[0].dates,
-    symbols: series.map((s) => s.symbol),
-    rows: rows.length,
-    values: new Float64Array(rows.length),
-    labels: Int32Array.from(rows, (r) => r.y),
-    start: Int32Array.from(rows, (r) => r.d),
-    end: Int32Array.from(rows, (r) => r.end),
-    symbol: Int32Array.from(rows, (r) => r.s),
-    forwardReturn: Float64Array.from(rows, (r) => r.fwd),
-  };
-}
+const datasetOf = (series: BarSeries[], label: LabelSpec): TrainingDataset => datasetFromBars(series, label, 'feature');
 
-/** Predictions for the last `days` decision days: P(class 1) from a function of the row. */
-function predictionsOf(ds: TrainingDataset, days: number, p1: (r: number) => number): WalkForwardPredictions {
-  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
-  const first = decisionDays[decisionDays.length - days];
-  const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
-  const proba = new Float64Array(rows.length * 2);
-  rows.forEach((r, i) => {
-    const p = p1(r);
-    proba[i * 2 + 1] = p;
-    proba[i * 2] = 1 - p;
-  });
-  return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
-}
+const predictionsOf = predictionsForLastDays;
 
 const options = { backtest: { costBps: 0, slippageBps: 0 }, plausibility: DEFAULT_PLAUSIBILITY.direction, trials: 1, trialSharpeVariance: 0, seed: 1 };
 const logistic = (x: number) => 1 / (1 + Math.exp(-x));

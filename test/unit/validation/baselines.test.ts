@@ -5,7 +5,7 @@ import type { TrainingDataset } from '../../../lib/training/dataset';
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { candidateScoresOf, promotionDecision } from '../../../lib/registry/promotion';
-import type { WalkForwardPredictions } from '../../../lib/training/walk-forward';
+import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../../../lib/validation/baselines';
 
 /**
@@ -29,46 +29,12 @@ function regimeMarket(symbols: number, days: number, seed: number): BarSeries[] 
   });
 }
 
-/** The dataset the pipeline would build from these bars (one noise feature), for a label kind. */
 function datasetOf(series: BarSeries[], label: LabelSpec): TrainingDataset {
   const random = rng(3);
-  const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number }> = [];
-  const labels = series.map((s) => computeLabels(label, s.close));
-  for (let d = 0; d < series[0].dates.length; d++) {
-    series.forEach((s, k) => {
-      const y = labels[k].value[d];
-      if (Number.isNaN(y)) return;
-      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1 });
-    });
-  }
-  return {
-    featureSetVersion: 'fs-test',
-    label,
-    columns: ['noise'],
-    days: series[0].dates,
-    symbols: series.map((s) => s.symbol),
-    rows: rows.length,
-    values: Float64Array.from(rows, () => random()),
-    labels: Int32Array.from(rows, (r) => r.y),
-    start: Int32Array.from(rows, (r) => r.d),
-    end: Int32Array.from(rows, (r) => r.end),
-    symbol: Int32Array.from(rows, (r) => r.s),
-    forwardReturn: Float64Array.from(rows, (r) => r.fwd),
-  };
+  return datasetFromBars(series, label, 'noise', () => random());
 }
 
-/** Predictions for the last `days` decision days: P(class 1) from a function of the row. */
-function predictionsOf(ds: TrainingDataset, days: number, p1: (r: number) => number): WalkForwardPredictions {
-  const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
-  const first = decisionDays[decisionDays.length - days];
-  const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
-  const proba = new Float64Array(rows.length * 2);
-  rows.forEach((r, i) => {
-    proba[i * 2 + 1] = p1(r);
-    proba[i * 2] = 1 - p1(r);
-  });
-  return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
-}
+const predictionsOf = predictionsForLastDays;
 
 const options = (kind: LabelSpec['kind']) => ({ backtest: { costBps: 0, slippageBps: 0, topK: 5 }, plausibility: DEFAULT_PLAUSIBILITY[kind], trials: 1, trialSharpeVariance: 0, seed: 1 });
 
