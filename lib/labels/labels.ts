@@ -64,6 +64,7 @@ export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries
       const evaluationOnly = new Uint8Array(n);
       for (let t = 0; t + h < n; t++) {
         const r = close[t + h] / close[t] - 1;
+        if (!Number.isFinite(r)) continue; // a zero or missing close: no return, no label
         value[t] = r > 0 ? 1 : 0;
         end[t] = t + h;
         if (Math.abs(r) <= spec.deadZone) evaluationOnly[t] = 1;

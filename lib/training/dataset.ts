@@ -21,6 +21,12 @@ export interface TrainingDataset {
   columns: string[];
   /** Trading days present in the data, ascending; rows refer to them by index. */
   days: string[];
+  /**
+   * The last day whose close the dataset may know: the request's `to` (the cut-off), or the last
+   * bar. Labels may look past it (evaluation); the final model learns only labels ending by it.
+   * Absent in datasets written before it was kept: then the last day of `days`.
+   */
+  cutoff?: string;
   symbols: string[];
   rows: number;
   /** rows × columns, row-major. */
@@ -102,6 +108,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     label: request.label,
     columns,
     days,
+    cutoff: request.to && request.to < days[days.length - 1] ? request.to : days[days.length - 1],
     symbols,
     rows,
     values: new Float64Array(rows * p),

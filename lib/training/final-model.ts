@@ -53,9 +53,11 @@ export async function loadChampion(ds: TrainingDataset, algorithm: string, from:
  * have learnt from prices after it, or whatever judges it after the cut-off (a replayed canary, a
  * backtest of the next weeks) would score it on outcomes it was trained on.
  */
-export function knownAtCutoff(ds: Pick<TrainingDataset, 'rows' | 'start' | 'end'>): Int32Array {
-  let cutoff = -1;
-  for (let r = 0; r < ds.rows; r++) if (ds.start[r] > cutoff) cutoff = ds.start[r];
+export function knownAtCutoff(ds: Pick<TrainingDataset, 'rows' | 'start' | 'end' | 'days' | 'cutoff'>): Int32Array {
+  // The last day on or before the cut-off (days ascending); with bars ending there, every row is known.
+  const last = ds.cutoff ?? ds.days[ds.days.length - 1];
+  let cutoff = ds.days.length - 1;
+  while (cutoff >= 0 && ds.days[cutoff] > last) cutoff--;
   const out: number[] = [];
   for (let r = 0; r < ds.rows; r++) if (ds.end[r] <= cutoff) out.push(r);
   return Int32Array.from(out);

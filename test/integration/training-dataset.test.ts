@@ -89,14 +89,18 @@ describe('training dataset from the store', () => {
     expect(wf.rows).toEqual(evaluationRowsOf(ds, 60)); // every evaluation row predicted, the dead zone's included
     const wfPlain = await walkForwardPredict(plain, 'td-plain', { algorithm: 'logistic_regression', params: {}, mode: 'expanding', evaluationDays: 60, testDays: 30, trainDays: 0, embargoDays: 0, maxTrainRows: 1e6, seed: 1, threads: 1 });
     expect(wf.windows.every((w, i) => w.trainRows < wfPlain.windows[i].trainRows)).toBe(true);
-    // The final model: neither the dead zone nor labels that look past the cut-off (the last decision day).
-    const cutoff = Math.max(...ds.start);
-    const known = knownAtCutoff(ds);
-    expect(known.length).toBeLessThan(ds.rows);
-    expect([...known].every((r) => ds.end[r] <= cutoff)).toBe(true);
-    expect([...ds.end.keys()].filter((r) => ds.end[r] <= cutoff)).toHaveLength(known.length);
-    expect((await fitFinalModel(ds, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainingRowsOf(ds, known).length);
-    expect(trainingRowsOf(ds, known).length).toBeLessThan(trainable);
+    // The final model: never the dead zone. With bars ending at the cut-off every label is known...
+    expect(knownAtCutoff(ds)).toHaveLength(ds.rows);
+    expect((await fitFinalModel(ds, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainable);
+    // ...with bars past it, the labels that look past it are evaluated but not learnt.
+    const cut = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label: deadZone, to: '2017-11-30' });
+    expect(cut.cutoff).toBe('2017-11-30');
+    const cutoff = cut.days.indexOf('2017-11-30');
+    const known = knownAtCutoff(cut);
+    expect(known.length).toBeLessThan(cut.rows);
+    expect([...known].every((r) => cut.end[r] <= cutoff)).toBe(true);
+    expect([...cut.end.keys()].filter((r) => cut.end[r] <= cutoff)).toHaveLength(known.length);
+    expect((await fitFinalModel(cut, { algorithm: 'logistic_regression', params: {}, seed: 1, threads: 1 })).trainRows).toBe(trainingRowsOf(cut, known).length);
   });
 
   it('writes a dataset once under its content id and reads it back verified', async () => {

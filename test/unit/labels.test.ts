@@ -14,6 +14,8 @@ describe('direction label', () => {
     expect(Array.from(dz.value)).toEqual([1, 0, 0, 1, NaN, NaN]);
     expect(Array.from(dz.end)).toEqual([2, 3, 4, 5, -1, -1]);
     expect(Array.from(dz.evaluationOnly ?? [])).toEqual([0, 1, 1, 1, 0, 0]);
+    // A zero or missing close has no return: no label, rather than a "down" one.
+    expect(Array.from(label({ kind: 'direction', horizon: 1 }, [10, 0, 11, NaN, 12]).value)).toEqual([0, NaN, NaN, NaN, NaN]);
   });
 });
 

@@ -147,21 +147,19 @@ describe('warm walk-forward and final model', () => {
     const params = { nRounds: 20, maxDepth: 2, validationFraction: 0 };
     const first = await fitFinalModel(older, { algorithm: 'gradient_boosting', params, seed: 1, threads: 1 });
     const sha = sha256(first.artifact);
-    // The champion learnt from the labels known at its cut-off: its rows end 5 days (the horizon) before it.
+    // Bars end at the cut-off here: every label the champion has is known, its last row included.
     const trainedThrough = first.trainedThrough;
-    expect(trainedThrough).toBe(ds.days[older.start[older.rows - 1] - 5]);
+    expect(trainedThrough).toBe(ds.days[older.start[older.rows - 1]]);
     const from = { model: 'm', version: 1, artifactSha256: sha, trainedThrough };
     const load = (s: string) => {
       expect(s).toBe(sha);
       return first.artifact;
     };
     const next = await fitFinalModel(ds, { algorithm: 'gradient_boosting', params, seed: 2, threads: 1, warmStart: { ...warm, recentDays: 1, from } }, undefined, load);
-    // 10 days × 4 symbols (more than recentDays), continued from the day after the champion's last:
-    // the 5 days whose labels the champion could not know yet, and 5 of the 10 new ones (the last 5
-    // look past this cut-off).
+    // 10 new days × 4 symbols (more than recentDays), continued from the day after the champion's last.
     expect(next.trainRows).toBe(40);
-    expect(next.continuedFrom).toBe(ds.days[older.start[older.rows - 1] - 4]);
-    expect(next.trainedThrough).toBe(ds.days[ds.start[ds.rows - 1] - 5]);
+    expect(next.continuedFrom).toBe(ds.days[older.start[older.rows - 1] + 1]);
+    expect(next.trainedThrough).toBe(ds.days[ds.start[ds.rows - 1]]);
     const m = next.model as GradientBoostingModel;
     expect(m.trees).toHaveLength(25);
     expect(m.trees.slice(0, 20)).toEqual((first.model as GradientBoostingModel).trees);
