@@ -160,6 +160,12 @@ export function forEachCsvRecord(text: string, visit: (fields: string[], raw: st
   }
 }
 
+function lineBreaksIn(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 function fieldTooLong(fields: readonly string[]): RecordProblem | undefined {
   const at = fields.findIndex((f) => f.length > MAX_FIELD_CHARS);
   if (at < 0) return undefined;
@@ -414,6 +420,14 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     else symbol = fallbackSymbol;
     const reject = (rule: QualityRuleId, message: string, date: string | null = null): void => {
       issues.push(issue(rule, { symbol, date, source, line, message, raw }));
+      // A rejected record that spans lines (a quoted field holding line breaks) rejects every line
+      // it covers: a stray quote can swallow dozens of rows into one record, and counted as one
+      // row they would be hidden from the gate's bad-row share.
+      const extraLines = lineBreaksIn(raw);
+      for (let k = 1; k <= extraLines; k++) {
+        issues.push(issue('bad_quoting', { symbol, date: null, source, line: line + k, message: `line ${line + k} is inside the record that starts on line ${line} (a quoted field holding line breaks), which is rejected (${rule}): rejected with it`, raw: null }));
+      }
+      rowsRead += extraLines;
     };
     if (problem) {
       reject(problem.rule, problem.message);

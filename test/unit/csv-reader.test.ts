@@ -759,12 +759,27 @@ describe('readBarCsv: strict quoting and dates', () => {
     ]);
   });
 
-  it('rejects a multi-line quoted record with trailing text as one row and resumes after the record', () => {
+  it('rejects a multi-line quoted record with trailing text, every line of it, and resumes after the record', () => {
     const text = `${HEADER}\n2018-02-05,1,2,1,1.5,10,"IB\nM"x\n2018-02-06,1,2,1,1.5,10,IBM\n`;
     const result = readBarCsv(text, opts);
-    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['bad_quoting', 2]]);
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['bad_quoting', 2], ['bad_quoting', 3]]);
     expect(result.bars.map((b) => b.line)).toEqual([4]);
-    expect(result.rowsRead).toBe(2);
+    expect(result.rowsRead).toBe(3);
+  });
+
+  it('counts every line a stray quote swallows as rejected, so the gate sees them', () => {
+    // A stray quote on line 11 runs to the quoted volume of line 61: one record of 51 lines.
+    const rows = Array.from({ length: 100 }, (_, k) => {
+      const date = new Date(Date.UTC(2018, 0, 2 + k)).toISOString().slice(0, 10);
+      if (k === 9) return `${date},"50.46,51.48,50,51,1000,x`;
+      if (k === 59) return `${date},50,51,49,50,"100059",x`;
+      return `${date},50,51,49,50,1000,x`;
+    });
+    const result = readBarCsv(`${HEADER}\n${rows.join('\n')}\n`, opts);
+    expect(result.bars).toHaveLength(49);
+    expect(result.rowsRead).toBe(100);
+    expect(result.issues.filter((i) => i.severity === 'reject')).toHaveLength(51);
+    expect(result.issues.map((i) => i.line).slice(0, 3)).toEqual([11, 12, 13]);
   });
 
   it.each(['2018-02-07T99:99:99Z', '2018-02-07T24:00:00', '2018-02-07 12:60', '2018-02-07T12:00:60', '2018-02-07T1', '2018-02-07T::', '2018-02-07T12:00:00.Z', '2018-02-07 '.concat('1:00')])(
