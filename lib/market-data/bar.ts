@@ -18,6 +18,12 @@ export interface Bar {
  *   currency unit (US quotes below $1 tick at 0.0001). Zero and negative prices are `non_positive_price`.
  * - MAX_VOLUME: no security has traded 1e14 shares in a day.
  */
+/**
+ * The earliest date a bar may have: no exchange's daily data is older (the NYSE was founded in
+ * 1792; Stooq's oldest series start in the 1890s). Older dates are corrupt fields, and the
+ * calendar rules (holidays, gaps) would walk millennia of days for them.
+ */
+export const EARLIEST_BAR_DATE = '1800-01-01';
 export const MAX_PRICE = 1e7;
 export const MIN_PRICE = 1e-6;
 export const MAX_VOLUME = 1e14;

@@ -1,6 +1,6 @@
 import { groupBy } from '../group-by';
 import { isNyseTradingDay, missingNyseTradingDays } from '../calendar/nyse';
-import { limitProblem, type Bar } from '../market-data/bar';
+import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
@@ -24,6 +24,7 @@ const NEW_YORK_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_
 export function rowIssue(bar: CandidateBar, today?: string): QualityIssue | undefined {
   const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
   if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the date of the import` });
+  if (bar.date < EARLIEST_BAR_DATE) return issue('invalid_date', { ...at, message: `${bar.date} is before ${EARLIEST_BAR_DATE}: no exchange's daily data is that old` });
   const implausible = implausibleField(bar);
   if (implausible) return issue('implausible_value', { ...at, message: implausible });
   if (!isNyseTradingDay(bar.date)) return issue('non_trading_day', { ...at, message: `${bar.date} is not an NYSE trading day` });

@@ -12,7 +12,7 @@
  *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
  */
 import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
-import { indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
+import { EARLIEST_BAR_DATE, indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
@@ -73,6 +73,7 @@ function belowMinimum(price: number): boolean {
 function passesRowRules(bar: Bar, today: string): boolean {
   return (
     !(bar.date > today) &&
+    !(bar.date < EARLIEST_BAR_DATE) &&
     !belowMinimum(bar.open) &&
     !belowMinimum(bar.high) &&
     !belowMinimum(bar.low) &&

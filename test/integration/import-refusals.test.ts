@@ -45,6 +45,15 @@ describe('imports the probe broke: refused or rejected before anything is stored
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
   });
 
+  it('rejects a row dated in year 0000 or before 1800 as invalid_date, naming it, instead of failing the import', async () => {
+    const dir = tempDir('mlp-ancient-');
+    fs.writeFileSync(path.join(dir, 'IBM.csv'), ['date,open,high,low,close,volume', '0000-01-04,1,2,0.5,1,10', '0001-01-03,1,2,0.5,1,10', '1799-12-31,1,2,0.5,1,10', ...rows(150)].join('\n'));
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1, maxBadRowShare: 0.1 } }));
+    expect(summary.status).toBe('published');
+    expect(summary.byRule).toMatchObject({ invalid_date: 3 });
+    expect((await readBars(t.store, { symbols: ['IBM'] })).map((b) => b.date)).toEqual(DAYS);
+  });
+
   it('with adjust: true rejects rows whose adjusted values are infinite or beyond the limits, and publishes the rest', async () => {
     const lines = rows(200).map((r) => {
       const [date, open, high, low, close, volume] = r.split(',');
