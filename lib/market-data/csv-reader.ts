@@ -9,6 +9,7 @@ import {
   detectFormat,
   foreignSeparator,
   KNOWN_FORMATS,
+  normaliseHeader,
   resolveColumns,
   type ColumnMapping,
   type ResolvedColumns,
@@ -158,6 +159,27 @@ export function forEachCsvRecord(text: string, visit: (fields: string[], raw: st
         : undefined;
     if (visit(problem ? [] : quoted.fields, raw, at, problem) === false) return;
   }
+}
+
+const SYMBOL_COLUMN_NAMES = new Set(['symbol', 'ticker', 'name']);
+
+/**
+ * A column the chosen format would ignore although it says what the rows are: a Symbol or Ticker
+ * column where the format takes the symbol from the file name (every row would be stored under the
+ * name, whatever the column says), or an Adj Close column with `adjust` asked where the format does
+ * not read it (the prices would be stored unadjusted). Either way the file is refused, naming the
+ * column and the way out.
+ */
+function ignoredColumnProblem(header: readonly string[], col: Extract<ResolvedColumns, { ok: true }>["index"], format: string, adjust: boolean): string | undefined {
+  if (col.symbol === undefined) {
+    const at = header.findIndex((h) => SYMBOL_COLUMN_NAMES.has(normaliseHeader(h)));
+    if (at >= 0) return `column ${at + 1} "${excerpt(header[at], 40)}" names each row's symbol, but the ${format} format takes the symbol from the file name and would ignore it; name the column "Name" (the sp500 format) or give a column mapping with symbol`;
+  }
+  if (adjust && col.adjClose === undefined) {
+    const at = header.findIndex((h) => normaliseHeader(h) === 'adjclose');
+    if (at >= 0) return `adjust was asked and column ${at + 1} "${excerpt(header[at], 40)}" holds adjusted closes, but the ${format} format does not read it, so the prices would be stored unadjusted; give a column mapping with adjClose`;
+  }
+  return undefined;
 }
 
 function lineBreaksIn(text: string): number {
@@ -385,6 +407,11 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       }
       col = resolved.index;
       headerWidth = header.length;
+      const ignored = ignoredColumnProblem(header, col, format, options.adjust === true);
+      if (ignored) {
+        headerFailure = unreadable('bad_header', ignored, line, raw);
+        return false;
+      }
       adjust = options.adjust === true && col.adjClose !== undefined;
       if (col.symbol === undefined) {
         // Checked before upper-casing: a non-ASCII name never becomes an ASCII symbol (ı → I).

@@ -266,10 +266,23 @@ describe('readBarCsv: Stooq format (Date,Open,High,Low,Close,Volume)', () => {
 
   it('honours an explicit format even when the header would detect as another', () => {
     const yahoo = 'Date,Open,High,Low,Close,Adj Close,Volume\n2019-01-02,10,12,9,11,5.5,5\n';
-    const result = readBarCsv(yahoo, { source: '/x/aapl.us.csv', format: 'stooq', adjust: true });
+    const result = readBarCsv(yahoo, { source: '/x/aapl.us.csv', format: 'stooq' });
     expect(result.format).toBe('stooq');
-    // stooq has no Adj Close, so no adjustment even though asked; column counts still match the header.
+    // stooq has no Adj Close; column counts still match the header.
     expect(result.bars[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 11, volume: 5 });
+    // With adjust asked, ignoring the Adj Close column would store unadjusted prices: refused, naming it.
+    const asked = readBarCsv(yahoo, { source: '/x/aapl.us.csv', format: 'stooq', adjust: true });
+    expect(asked.bars).toEqual([]);
+    expect(asked.issues.map((i) => [i.rule, i.message])).toEqual([['bad_header', expect.stringMatching(/adjust was asked and column 6 "Adj Close" holds adjusted closes, but the stooq format does not read it/)]]);
+  });
+
+  it('refuses a Symbol or Ticker column that the format would ignore for the file name, and Adj Close beside Name with adjust', () => {
+    const withTicker = readBarCsv('Date,Open,High,Low,Close,Volume,Symbol\n2019-01-02,10,12,9,11,5,AAPL\n', { source: '/x/msft.csv' });
+    expect(withTicker.bars).toEqual([]);
+    expect(withTicker.issues.map((i) => [i.rule, i.message])).toEqual([['bad_header', expect.stringMatching(/column 7 "Symbol" names each row's symbol, but the stooq format takes the symbol from the file name/)]]);
+    const named = 'Date,Open,High,Low,Close,Adj Close,Volume,Name\n2019-01-02,10,12,9,11,5.5,5,AAPL\n';
+    expect(readBarCsv(named, { source: '/x/all.csv' }).bars).toHaveLength(1); // sp500 format, no adjustment asked
+    expect(readBarCsv(named, { source: '/x/all.csv', adjust: true }).issues.map((i) => i.rule)).toEqual(['bad_header']);
   });
 });
 
