@@ -3,7 +3,7 @@ import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from './policy';
 import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
-import { FILE_LEVEL_RULES, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
+import { FILE_LEVEL_RULES, issue, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
   rowsAccepted: number;
@@ -56,8 +56,18 @@ export function checkQuality(
     if (problem) issues.push(problem);
     else rowValid.push(bar);
   }
-  const { unique, issues: duplicateIssues } = splitDuplicates(rowValid);
+  const { unique: distinct, issues: duplicateIssues } = splitDuplicates(rowValid);
   issues.push(...duplicateIssues);
+  // A row rejected on its own (a broken number, a negative volume) is still a second copy of its
+  // symbol and date, with other values: the copy that passed is not known to be the right one.
+  const rejectedCopies = new Map<string, QualityIssue>();
+  for (const i of issues) if (i.severity === 'reject' && i.symbol !== null && i.date !== null && i.rule !== 'duplicate_date') rejectedCopies.set(`${i.symbol}\u0000${i.date}`, i);
+  const unique: CandidateBar[] = [];
+  for (const bar of distinct) {
+    const other = rejectedCopies.get(`${bar.symbol}\u0000${bar.date}`);
+    if (!other) unique.push(bar);
+    else issues.push(issue('duplicate_date', { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: `another row for ${bar.symbol} ${bar.date}${other.line !== null ? ` (line ${other.line})` : ''} has other values and was rejected (${other.rule}); which copy is right is unknown, so this one is rejected too` }));
+  }
 
   const bySymbol = groupBy(unique, (bar) => bar.symbol);
   const accepted: Bar[] = [];

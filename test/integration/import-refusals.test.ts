@@ -54,6 +54,17 @@ describe('imports the probe broke: refused or rejected before anything is stored
     expect((await readBars(t.store, { symbols: ['IBM'] })).map((b) => b.date)).toEqual(DAYS);
   });
 
+  it('rejects both copies of a date when the other copy was itself rejected (a negative volume, a broken number)', async () => {
+    const dir = tempDir('mlp-dup-broken-');
+    const good = rows(150);
+    const [d1, d2] = [DAYS[10], DAYS[20]];
+    fs.writeFileSync(path.join(dir, 'IBM.csv'), ['date,open,high,low,close,volume', ...good, `${d1},1,2,0.5,1,-3`, `${d2},1,2,0.5,x,10`].join('\n'));
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1, maxBadRowShare: 0.1 } }));
+    expect(summary.status).toBe('published');
+    expect(summary.byRule).toMatchObject({ duplicate_date: 2, negative_volume: 1, non_numeric: 1 });
+    expect((await readBars(t.store, { symbols: ['IBM'] })).map((b) => b.date)).toEqual(DAYS.filter((d) => d !== d1 && d !== d2));
+  });
+
   it('with adjust: true rejects rows whose adjusted values are infinite or beyond the limits, and publishes the rest', async () => {
     const lines = rows(200).map((r) => {
       const [date, open, high, low, close, volume] = r.split(',');
