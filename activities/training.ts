@@ -8,8 +8,8 @@ import { getSnapshot } from '../lib/store/snapshots';
 import { featureSetSchema } from '../lib/features/feature-set';
 import { DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMapSchema, type InstrumentKind, type InstrumentMap } from '../lib/market-data/instruments';
 import { TaskPool } from '../lib/threads/task-pool';
-import { buildTrainingDataset, labelHorizon, writeDataset } from '../lib/training/dataset';
-import type { FinalModelRequest } from '../lib/training/final-model';
+import { buildTrainingDataset, labelHorizon, writeDataset, type TrainingDataset } from '../lib/training/dataset';
+import { knownAtCutoff, type FinalModelRequest } from '../lib/training/final-model';
 import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import type { Params } from '../lib/tuning/search-space';
@@ -39,6 +39,11 @@ export interface TrainingUniverse {
   trained: string[];
 }
 
+function lastKnownDayOf(ds: TrainingDataset): { lastKnownDay?: string } {
+  const known = knownAtCutoff(ds);
+  return known.length > 0 ? { lastKnownDay: ds.days[ds.start[known[known.length - 1]]] } : {};
+}
+
 export interface PreparedDataset {
   datasetId: string;
   rows: number;
@@ -46,6 +51,11 @@ export interface PreparedDataset {
   symbols: number;
   firstDay: string;
   lastDay: string;
+  /**
+   * The last decision day whose label is known at the cut-off: what a final model trained on this
+   * dataset learns through (lib/training/final-model.ts knownAtCutoff). Absent in results recorded before.
+   */
+  lastKnownDay?: string;
   /** Distinct decision days. */
   decisionDays: number;
   horizon: number;
@@ -162,6 +172,7 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
           symbols: ds.symbols.length,
           firstDay: ds.days[ds.start[0]],
           lastDay: ds.days[ds.start[ds.rows - 1]],
+          ...lastKnownDayOf(ds),
           decisionDays,
           horizon: labelHorizon(label),
           upShare: ds.labels.reduce((a, b) => a + b, 0) / ds.rows,

@@ -236,7 +236,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     warmStartStep && warmConfig
       ? await runStage(
           'training',
-          () => resolveWarmStart({ name: experiment.name, algorithms: experiment.algorithms.map((a) => a.algorithm), config: warmConfig, featureSetVersion: features.version, label: experiment.label, lastDay: dataset.lastDay }),
+          () => resolveWarmStart({ name: experiment.name, algorithms: experiment.algorithms.map((a) => a.algorithm), config: warmConfig, featureSetVersion: features.version, label: experiment.label, lastDay: dataset.lastKnownDay ?? dataset.lastDay }),
           (d) => `warm start: ${d.map((w) => (w.warm ? `${w.algorithm} from ${w.from.model} v${w.from.version} (search ${w.search})` : `${w.algorithm}: ${w.reason}`)).join('; ')}`,
         )
       : undefined;

@@ -84,7 +84,7 @@ export interface WarmStartTarget {
   featureSetVersion: string;
   columns: readonly string[];
   label: Record<string, unknown>;
-  /** Last decision day of this run's dataset. */
+  /** Last decision day of this run's dataset whose label is known at its cut-off (what its final model learns through). */
   lastDay: string;
 }
 
@@ -116,7 +116,7 @@ function championProblem(model: string, champion: WarmStartChampion | undefined,
   if (cols.length !== target.columns.length || diff >= 0) return `${who} has other feature columns (${cols.length} vs ${target.columns.length}; first difference at column ${diff < 0 ? Math.min(cols.length, target.columns.length) : diff})`;
   if (!sameLabel(champion.label, target.label)) return `${who} predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(target.label)})`;
   if (!champion.trainedThrough) return `${who} does not record the last day it was trained on (registered before warm starts)`;
-  if (champion.trainedThrough >= target.lastDay) return `${who} was trained through ${champion.trainedThrough}, not before this run's last day ${target.lastDay}: it has seen every row this run could add`;
+  if (champion.trainedThrough >= target.lastDay) return `${who} was trained through ${champion.trainedThrough}, not before the last day whose label this run knows (${target.lastDay}): it has seen every row this run could add`;
   return undefined;
 }
 

@@ -75,6 +75,8 @@ describe('warm-started experiment runs', () => {
     const championThrough = first.candidates?.find((c) => c.algorithm === 'gradient_boosting')?.training.final.trainedThrough;
     expect(championThrough).toBe('2018-02-21');
     expect(first.dataset?.lastDay).toBe('2018-02-28');
+    // What a warm start compares a champion with: a champion trained through it has seen every row.
+    expect(first.dataset?.lastKnownDay).toBe('2018-02-21');
     expect(champion.lineage.trainedThrough).toBe(championThrough);
     expect(champion.lineage.warmStartedFrom).toBeUndefined();
 

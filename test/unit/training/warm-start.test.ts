@@ -62,7 +62,7 @@ describe('which candidates start warm', () => {
     ['other columns', { ...champion, featureNames: ['f0', 'g1'] }, target, /other feature columns \(2 vs 2; first difference at column 1\)/],
     ['another label', { ...champion, label: { kind: 'direction', horizon: 10, deadZone: 0 } }, target, /another label/],
     ['no recorded last day', { ...champion, trainedThrough: undefined }, target, /does not record the last day/],
-    ['a champion that saw this run\'s rows', champion, { ...target, lastDay: '2024-05-01' }, /trained through 2024-05-01, not before this run's last day 2024-05-01/],
+    ['a champion that saw this run\'s rows', champion, { ...target, lastDay: '2024-05-01' }, /trained through 2024-05-01, not before the last day whose label this run knows \(2024-05-01\)/],
   ])('falls back to a full retrain with %s', (_, c, t, reason) => {
     for (const d of decide(c, t)) {
       expect(d.warm).toBe(false);
