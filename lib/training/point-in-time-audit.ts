@@ -26,6 +26,8 @@ export interface PointInTimeAuditOptions {
    * 3; 0: none): the end of a series is where a feature computed with bars that came later, or a row
    * left stale by revised bars, shows first. These are the dataset's newest days for every symbol
    * still listed then; of symbols whose rows end earlier (delisted), at most END_SYMBOLS, drawn by seed.
+   * The dataset's rows need a known label, so they stop a label horizon before the newest stored
+   * feature rows: those last few stored rows, which no training uses, are not audited.
    */
   newest?: number;
   seed: number;
