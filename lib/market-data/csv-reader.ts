@@ -324,7 +324,9 @@ export function textEncodingProblem(text: string): string | undefined {
     return `it holds binary data (a NUL byte on line ${lineOf(text, nul)}), not CSV text`;
   }
   const bad = text.indexOf('\uFFFD');
-  if (bad >= 0) return `it is not valid UTF-8 (an undecodable byte on line ${lineOf(text, bad)}); Latin-1 or Windows-1252 text must be saved as UTF-8 first`;
+  // Files are decoded strictly (csv-files.ts), so a U+FFFD here is in the text itself: the mark a
+  // lossy decoding left, here or before the file was written, where some bytes were not UTF-8.
+  if (bad >= 0) return `it holds the replacement character U+FFFD on line ${lineOf(text, bad)}, left where bytes that were not UTF-8 were decoded (here or before the file was written), so some values may be lost; Latin-1 or Windows-1252 text must be saved as UTF-8 from the original`;
   return undefined;
 }
 

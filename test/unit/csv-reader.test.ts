@@ -606,7 +606,7 @@ describe('readPriceTable: unreadable text fails with the cause', () => {
     ['a header only', 'Date,Open,High,Low,Close,Volume\n', 'file holds a header but no data rows'],
     ['binary', 'PK\u0003\u0004\u0000\u0000junk', 'it holds binary data (a NUL byte on line 1), not CSV text'],
     ['UTF-16 read as UTF-8', '\uFFFD\uFFFDD\u0000a\u0000t\u0000e\u0000', 'it is UTF-16 text (it starts with a UTF-16 byte-order mark read as UTF-8); save it as UTF-8'],
-    ['Latin-1 read as UTF-8', 'Date,Open,High,Low,Close,Volume,Soci\uFFFDt\uFFFD\n2019-01-02,1,2,1,2,10,x\n', 'it is not valid UTF-8 (an undecodable byte on line 1); Latin-1 or Windows-1252 text must be saved as UTF-8 first'],
+    ['Latin-1 read as UTF-8', 'Date,Open,High,Low,Close,Volume,Soci\uFFFDt\uFFFD\n2019-01-02,1,2,1,2,10,x\n', 'it holds the replacement character U+FFFD on line 1, left where bytes that were not UTF-8 were decoded (here or before the file was written), so some values may be lost; Latin-1 or Windows-1252 text must be saved as UTF-8 from the original'],
     ['semicolons', 'Date;Open;High;Low;Close;Volume\n2019-01-02;1;2;1;2;10\n', `header "Date;Open;High;Low;Close;Volume" is separated by ';' (semicolon), not commas; export the file with ',' as the separator`],
     ['tabs', 'Date\tOpen\tHigh\tLow\tClose\tVolume\n', 'header "Date\\tOpen\\tHigh\\tLow\\tClose\\tVolume" is separated by tabs, not commas'],
     ['a missing column', 'Date,Open,High,Low,Close\n2019-01-02,1,2,1,2\n', 'header "Date,Open,High,Low,Close" matches no known format: closest is stooq (Date,Open,High,Low,Close,Volume), which needs volume (column "Volume")'],
