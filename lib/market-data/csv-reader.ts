@@ -477,7 +477,9 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     }
     const date = parseDate(dateText);
     if (date === undefined) {
-      reject('invalid_date', `date "${excerpt(dateText.trim(), 40)}" is not a valid date`);
+      const offset = /[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}:?\d{2}$/.test(dateText.trim());
+      // With an offset the trading day depends on a conversion the file does not say it wants: refused, saying so.
+      reject('invalid_date', offset ? `date "${excerpt(dateText.trim(), 40)}" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date` : `date "${excerpt(dateText.trim(), 40)}" is not a valid date`);
       return true;
     }
     const parsed = {

@@ -276,6 +276,12 @@ describe('readBarCsv: Stooq format (Date,Open,High,Low,Close,Volume)', () => {
     expect(asked.issues.map((i) => [i.rule, i.message])).toEqual([['bad_header', expect.stringMatching(/adjust was asked and column 6 "Adj Close" holds adjusted closes, but the stooq format does not read it/)]]);
   });
 
+  it('says a date with a UTC offset is refused for its offset', () => {
+    const result = readBarCsv('Date,Open,High,Low,Close,Volume\n2017-02-03T23:30:00-05:00,10,12,9,11,5\n2017-02-06,10,12,9,11,5\n', { source: '/x/ibm.csv' });
+    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', expect.stringMatching(/has a UTC offset, which is not read/)]]);
+    expect(result.bars).toHaveLength(1);
+  });
+
   it('refuses a Symbol or Ticker column that the format would ignore for the file name, and Adj Close beside Name with adjust', () => {
     const withTicker = readBarCsv('Date,Open,High,Low,Close,Volume,Symbol\n2019-01-02,10,12,9,11,5,AAPL\n', { source: '/x/msft.csv' });
     expect(withTicker.bars).toEqual([]);
