@@ -10,6 +10,7 @@
  */
 import { addDays, formatIsoDate, fromEpochDay, isIsoDate, parseIsoDate, toEpochDay, weekdayOf } from './dates';
 import { lowerBound, upperBound } from '../sorted';
+import { memoize } from '../memo';
 
 /** Unscheduled closures (events, national days of mourning) that no rule predicts. */
 const ONE_OFF_CLOSURES: ReadonlyArray<readonly [date: string, name: string]> = [
@@ -170,19 +171,13 @@ function computeEarlyCloses(year: number): Map<string, EarlyClose> {
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-const holidayCache = new Map<number, ReadonlyMap<string, string>>();
-const earlyCloseCache = new Map<number, ReadonlyMap<string, EarlyClose>>();
-const tradingDayCache = new Map<number, readonly string[]>();
+const holidaysOf = memoize(computeHolidays);
+const earlyClosesOf = memoize(computeEarlyCloses);
 
 /** Full-day closures falling in `year` (date -> holiday name), ascending. Every observed date lies in `year` itself. */
 export function nyseHolidays(year: number): ReadonlyMap<string, string> {
   assertYear(year);
-  let holidays = holidayCache.get(year);
-  if (!holidays) {
-    holidays = computeHolidays(year);
-    holidayCache.set(year, holidays);
-  }
-  return holidays;
+  return holidaysOf(year);
 }
 
 export function isNyseTradingDay(iso: string): boolean {
@@ -194,12 +189,7 @@ export function isNyseTradingDay(iso: string): boolean {
 /** Trading days of `year` that close before 16:00 (date -> close time and reason), ascending. */
 export function nyseEarlyCloses(year: number): ReadonlyMap<string, EarlyClose> {
   assertYear(year);
-  let closes = earlyCloseCache.get(year);
-  if (!closes) {
-    closes = computeEarlyCloses(year);
-    earlyCloseCache.set(year, closes);
-  }
-  return closes;
+  return earlyClosesOf(year);
 }
 
 /** The close of trading day `iso` (HH:MM, US Eastern: 16:00, or earlier on an early close); undefined when the exchange is closed. */
@@ -221,25 +211,20 @@ export function firstNyseCloseAfter(date: string, time: string): string {
   return close !== undefined && time < close ? date : nextNyseTradingDay(date);
 }
 
-/** All trading days of a year, ascending; cached so decade-long ranges are slices, not day-by-day checks. */
-function tradingDaysOfYear(year: number): readonly string[] {
-  let days = tradingDayCache.get(year);
-  if (!days) {
-    const holidays = nyseHolidays(year);
-    const list: string[] = [];
-    const start = toEpochDay(formatIsoDate(year, 1, 1));
-    const end = toEpochDay(formatIsoDate(year, 12, 31));
-    for (let d = start; d <= end; d++) {
-      const wd = (((d + 4) % 7) + 7) % 7;
-      if (wd === 0 || wd === 6) continue;
-      const iso = fromEpochDay(d);
-      if (!holidays.has(iso)) list.push(iso);
-    }
-    days = list;
-    tradingDayCache.set(year, days);
+/** All trading days of a year, ascending; remembered so decade-long ranges are slices, not day-by-day checks. */
+const tradingDaysOfYear = memoize((year: number): readonly string[] => {
+  const holidays = nyseHolidays(year);
+  const list: string[] = [];
+  const start = toEpochDay(formatIsoDate(year, 1, 1));
+  const end = toEpochDay(formatIsoDate(year, 12, 31));
+  for (let d = start; d <= end; d++) {
+    const wd = (((d + 4) % 7) + 7) % 7;
+    if (wd === 0 || wd === 6) continue;
+    const iso = fromEpochDay(d);
+    if (!holidays.has(iso)) list.push(iso);
   }
-  return days;
-}
+  return list;
+});
 
 function yearSlices(from: string, to: string, visit: (days: readonly string[], start: number, end: number) => void): void {
   const fromYear = parseIsoDate(from).year;
