@@ -5,7 +5,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { BadInputError } from '../lib/errors';
 import { storedSymbols } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
-import { featureSetSchema } from '../lib/features/feature-set';
+import { rebuildStoredFeatureSet } from '../lib/features/stored-feature-set';
 import { DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMapSchema, type InstrumentKind, type InstrumentMap } from '../lib/market-data/instruments';
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset, type TrainingDataset } from '../lib/training/dataset';
@@ -98,7 +98,7 @@ export interface FinalModelInput {
 async function universeRule(store: Database, featureSetVersion: string): Promise<{ kinds: readonly InstrumentKind[]; instruments: InstrumentMap }> {
   const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', featureSetVersion).executeTakeFirst();
   if (!row) return { kinds: DEFAULT_UNIVERSE_KINDS, instruments: {} };
-  const set = featureSetSchema.parse(JSON.parse(row.definition));
+  const { set } = rebuildStoredFeatureSet({ version: featureSetVersion, definition: row.definition });
   return { kinds: set.universe, instruments: set.instruments };
 }
 

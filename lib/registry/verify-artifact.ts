@@ -3,17 +3,22 @@
  * itself: the file is present and matches the sha256 and size the registry recorded, its header
  * decodes (magic, checksum, format, algorithm and its payload version) and agrees with the registry
  * row on every field both record (algorithm, feature set, label, each parameter the row states:
- * lib/registry/recorded-fields.ts), its feature set is in the store and its feature order is that
- * feature set's column order, it predicts the two classes serving expects, and the model restores from its state
- * (payload size and every parameter checked by the algorithm's restore: no NaN or infinite weight,
- * no zero scale). The prediction API's loader (loadRegisteredModel), the deployment activities and
- * the admin route and rollback handlers all call this, so a version that one would refuse the other
- * never routes to, and both refuse it with the same message.
+ * lib/registry/recorded-fields.ts), its feature set is in the store as this build's feature code
+ * would store it (the definition is a valid feature set, this code gives it the row's version and
+ * the row's columns are the ones it yields: lib/features/stored-feature-set.ts, as the stream
+ * consumer checks) and its feature order is that feature set's column order, it predicts the two
+ * classes serving expects, and the model restores from its state (payload size and every
+ * parameter checked by the algorithm's restore: no NaN or infinite weight, no zero scale). The
+ * prediction API's loader (loadRegisteredModel), the deployment activities and the admin route and
+ * rollback handlers all call this, so a version that one would refuse the other never routes to,
+ * and both refuse it with the same message.
  */
 import { ALGORITHM_VERSIONS, restoreModel } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact, type ArtifactHeader } from '../../models/artifact';
 import type { ModelState, TrainedModel } from '../../models/model';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import { BadInputError } from '../errors';
+import { firstColumnDifference, rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
@@ -42,10 +47,19 @@ export interface VerifiedArtifact {
   model: TrainedModel;
 }
 
-/** The stored column order of a feature set, or undefined when the store does not hold it. */
-async function featureSetColumns(store: Database, featureSetVersion: string): Promise<string[] | undefined> {
-  const row = await store.db.selectFrom('feature_sets').select('columns').where('version', '=', featureSetVersion).executeTakeFirst();
-  return row ? (JSON.parse(row.columns) as string[]) : undefined;
+/**
+ * The column order of a stored feature set, after checking its row is one this code would store
+ * (else the reason it is not); undefined when the store does not hold it.
+ */
+async function storedFeatureSetColumns(store: Database, featureSetVersion: string): Promise<{ columns: string[] } | { problem: string } | undefined> {
+  const row = await store.db.selectFrom('feature_sets').select(['definition', 'columns']).where('version', '=', featureSetVersion).executeTakeFirst();
+  if (!row) return undefined;
+  try {
+    return { columns: rebuildStoredFeatureSet({ version: featureSetVersion, definition: row.definition, columns: row.columns }).columns };
+  } catch (error) {
+    if (error instanceof BadInputError) return { problem: error.message };
+    throw error;
+  }
 }
 
 /** Verifies `v`'s artifact in the artifact store and restores its model; throws ArtifactVerificationError saying what is wrong. */
@@ -72,13 +86,13 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   if (mismatch) fail(mismatch);
   // Online features are computed for feature sets of the store only (lib/streaming/feature-sets.ts),
   // and the column order can be checked only against the stored one: a model of an unknown feature
-  // set would fail every prediction.
-  const columns = (await featureSetColumns(store, v.featureSetVersion)) ?? fail(`feature set ${v.featureSetVersion} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
-  const at = header.featureNames.findIndex((name, i) => name !== columns[i]);
-  if (header.featureNames.length !== columns.length || at >= 0) {
-    const i = at >= 0 ? at : Math.min(header.featureNames.length, columns.length);
-    fail(`feature order differs from feature set ${v.featureSetVersion}: ${header.featureNames.length} vs ${columns.length} columns, first difference at column ${i} (${JSON.stringify(header.featureNames[i] ?? null)} vs ${JSON.stringify(columns[i] ?? null)})`);
-  }
+  // set would fail every prediction. A row this code would not store (another feature code version,
+  // an edited definition or column list) is refused as the stream consumer refuses it: its features
+  // would not be computed online, or not as the model learnt them.
+  const stored = (await storedFeatureSetColumns(store, v.featureSetVersion)) ?? fail(`feature set ${v.featureSetVersion} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
+  if ('problem' in stored) return fail(stored.problem);
+  const difference = firstColumnDifference(header.featureNames, stored.columns);
+  if (difference) fail(`feature order differs from feature set ${v.featureSetVersion}: ${difference}`);
   // Checked before restoring: serving never restores what it cannot serve.
   if (state.classes !== SERVED_CLASSES) fail(`the model predicts ${state.classes} classes; serving expects binary (class 1 = up) models`);
   let model: TrainedModel;

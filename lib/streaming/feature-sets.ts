@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import { BadInputError, describeValidationError } from '../errors';
 import { DEFAULT_FEATURE_SET, defineFeatureSet, featureSetSchema, type FeatureSet } from '../features/feature-set';
+import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import { getModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { listServingRoutes } from '../serving/serving-routes';
@@ -18,13 +19,12 @@ async function fromFile(file: string): Promise<FeatureSet> {
   return defineFeatureSet(parsed.data);
 }
 
-/** A version materialised earlier, rebuilt from its stored definition (and refused if this code would version it differently). */
+/** A version materialised earlier, rebuilt from its stored definition (and refused if this code would version it differently: lib/features/stored-feature-set.ts). */
 async function fromStore(store: Database, version: string): Promise<FeatureSet> {
   const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', version).executeTakeFirst();
   if (!row) throw new BadInputError(`feature set ${version} is not in the store; materialise it first (a pipeline run does) or pass a definition file`);
-  const set = defineFeatureSet(JSON.parse(row.definition) as FeatureSet);
-  if (set.version !== version) throw new BadInputError(`feature set ${version} was computed by another version of the feature code (this code calls it ${set.version}); retrain or re-materialise`);
-  return set;
+  // The columns are not checked: online features are computed from the definition, whatever the row lists.
+  return rebuildStoredFeatureSet({ version, definition: row.definition }).set;
 }
 
 /** The feature sets of every model version the serving routes use (routes and shadow). */

@@ -8,7 +8,8 @@
  * leak: permuting the labels also breaks its correlation with them.
  */
 import { BadInputError } from '../errors';
-import { featureSetSchema, defineFeatureSet, type FeatureSet } from '../features/feature-set';
+import { defineFeatureSet, type FeatureSet } from '../features/feature-set';
+import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import { computeFromInputs, featureInputsUpTo, loadFeatureInputs, type FeatureInputs } from '../features/materialize';
 import { frameRow, normalisesAcrossSymbols } from '../features/compute-features';
 import { rng } from '../random';
@@ -87,7 +88,8 @@ export function sameFeatureValue(a: number, b: number, tolerance: number): boole
 async function storedFeatureSet(store: Database, version: string): Promise<FeatureSet> {
   const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', version).executeTakeFirst();
   if (!row) throw new BadInputError(`feature set ${version} is not in the store; the point-in-time audit recomputes features from its definition`);
-  return { ...featureSetSchema.parse(JSON.parse(row.definition)), version };
+  // Recomputed by this code only if this code gives the stored definition the dataset's version.
+  return rebuildStoredFeatureSet({ version, definition: row.definition }).set;
 }
 
 /** k distinct integers from [from, to), seeded, in ascending order. */

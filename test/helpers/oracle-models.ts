@@ -1,8 +1,10 @@
 /**
  * Models and online features whose live outcomes are known: vectors are dated in the past (their
- * 5-day outcome is in the bar store), with an "oracle" column holding that outcome's sign. A model
- * trained on the oracle predicts every matured outcome right; a flipped one predicts every one wrong.
- * Used by the deployment tests and the deployment-timing benchmark.
+ * 5-day outcome is in the bar store), with an "oracle" column (the first) holding that outcome's sign
+ * and a "noise" one. The columns are a real feature set's (oracleFeatureSet: what verification
+ * checks is their names and order), the values are the oracle's. A model trained on the oracle
+ * predicts every matured outcome right; a flipped one predicts every one wrong. Used by the
+ * deployment tests and the deployment-timing benchmark.
  */
 import crypto from 'node:crypto';
 import type { Cache } from '../../lib/cache/cache';
@@ -15,10 +17,18 @@ import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from './registration';
+import { defineTestFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION } from './registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import type { FeatureSetInput } from '../../lib/features/feature-set';
 
-export const ORACLE_COLUMNS = ['oracle', 'noise'];
+/** A real two-column feature set under `name` (which sets its version apart): the oracle's column, then the noise one. */
+export function oracleFeatureSet(name: string): FeatureSetInput {
+  return { name, features: [{ kind: 'return', horizon: 1 }, { kind: 'rsi', window: 14 }] };
+}
+
+/** The oracle feature sets' columns (whatever their name): the oracle's ("ret_1") holds the outcome's sign, the noise one ("rsi_14") noise. */
+export const ORACLE_COLUMNS = defineTestFeatureSet(oracleFeatureSet('oracle')).columns;
+export const [ORACLE_COLUMN, NOISE_COLUMN] = ORACLE_COLUMNS;
 export const ORACLE_HORIZON = 5;
 
 export interface OracleMarket {
@@ -29,10 +39,13 @@ export interface OracleMarket {
   latestFeatureSetVersion: string;
 }
 
-/** Stores synthetic bars, both feature sets' rows (columns ORACLE_COLUMNS) and publishes both kinds of online vectors. */
+/** Stores synthetic bars, both feature sets' rows (real ones, columns ORACLE_COLUMNS) and publishes both kinds of online vectors. */
 export async function setUpOracleMarket(store: Database, cache: Cache, symbols = 12): Promise<OracleMarket> {
-  const featureSetVersion = `fs-oracle-${crypto.randomBytes(4).toString('hex')}`;
-  const latestFeatureSetVersion = `${featureSetVersion}-latest`;
+  // As a pipeline materialises its feature set before registering models of it (verification needs the row).
+  // Named apart per market, so markets never share online vectors.
+  const name = `oracle-${crypto.randomBytes(4).toString('hex')}`;
+  const featureSetVersion = (await saveTestFeatureSet(store, oracleFeatureSet(name))).version;
+  const latestFeatureSetVersion = (await saveTestFeatureSet(store, oracleFeatureSet(`${name}-latest`))).version;
   const market = generateSyntheticMarket({ symbols, from: '2017-01-03', to: '2017-06-30', seed: 7, plantErrors: false });
   const matured: OnlineFeatureVector[] = [];
   const latest: OnlineFeatureVector[] = [];
@@ -46,13 +59,10 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
   }
   await publishOnlineFeatures(cache, matured);
   await publishOnlineFeatures(cache, latest);
-  // As a pipeline materialises its feature set before registering models of it (verification needs the row).
-  await saveTestFeatureSet(store, featureSetVersion, ORACLE_COLUMNS);
-  await saveTestFeatureSet(store, latestFeatureSetVersion, ORACLE_COLUMNS);
   return { symbols: market.files.map((f) => f.symbol), featureSetVersion, latestFeatureSetVersion };
 }
 
-/** Registers a logistic regression over the oracle columns; `flip` makes it predict the opposite. */
+/** Registers a logistic regression over the oracle columns (ORACLE_COLUMNS: `featureSetVersion` should be an oracle feature set's); `flip` makes it predict the opposite. */
 export async function registerOracleModel(
   store: Database,
   artifactDir: string,

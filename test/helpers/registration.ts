@@ -1,6 +1,8 @@
-import type { FeatureSet } from '../../lib/features/feature-set';
+import { defineFeatureSet, type FeatureSetInput } from '../../lib/features/feature-set';
+import { featureColumns } from '../../lib/features/compute-features';
 import type { Database } from '../../lib/store/database';
 import { saveFeatureSet } from '../../lib/store/features';
+import type { FeatureMatrix } from '../../models/model';
 
 /** The registry fields a test model has no real value for: no snapshot, run or metrics. */
 export const UNTRACKED_REGISTRATION = {
@@ -13,13 +15,43 @@ export const UNTRACKED_REGISTRATION = {
   lineage: {},
 } as const;
 
+/** A real feature set as this code defines it: its version and the column order its definition yields. */
+export interface TestFeatureSet {
+  version: string;
+  columns: string[];
+}
+
+/** The version and columns this code gives `definition` (nothing stored). */
+export function defineTestFeatureSet(definition: FeatureSetInput): TestFeatureSet {
+  const set = defineFeatureSet(definition);
+  return { version: set.version, columns: featureColumns(set) };
+}
+
 /**
- * Stores a feature set's row (its version and column order), as materialising it does before a
- * pipeline registers any model of it: artifact verification (hence serving, deployments, route
- * changes and loadRegisteredModel) refuses a model whose feature set the store does not hold. The
- * definition is a stand-in (the default is the one the oracle-market tests store); a row already
- * stored under the version is kept.
+ * Stores a real feature set's row (definition, version and column order), as materialising it does
+ * before a pipeline registers any model of it: artifact verification (hence serving, deployments,
+ * route changes and loadRegisteredModel) refuses a model whose feature set the store does not hold,
+ * or holds a row this code would not store. No feature is computed; a test trains its synthetic
+ * model on the returned column names (values are the test's own) and registers it under the
+ * returned version. A row already stored under the version is kept.
  */
-export async function saveTestFeatureSet(store: Database, version: string, columns: readonly string[], definition: Record<string, unknown> = { name: 'oracle', features: [{ kind: 'return', horizon: 1 }] }): Promise<void> {
-  await saveFeatureSet(store, { ...definition, version } as unknown as FeatureSet, columns);
+export async function saveTestFeatureSet(store: Database, definition: FeatureSetInput): Promise<TestFeatureSet> {
+  const set = defineFeatureSet(definition);
+  const columns = featureColumns(set);
+  await saveFeatureSet(store, set, columns);
+  return { version: set.version, columns };
+}
+
+/**
+ * A feature set of `width` one-column features, returns over 1..width days: columns ret_1 … ret_<width>
+ * (the width of the synthetic matrices of test/helpers/datasets.ts is 5). `name` sets the version apart.
+ */
+export function returnsFeatureSet(name: string, width = 5): FeatureSetInput {
+  return { name, features: Array.from({ length: width }, (_, j) => ({ kind: 'return' as const, horizon: j + 1 })) };
+}
+
+/** The matrix's values under `columns` (a real feature set's names, in its order): synthetic values, real names. */
+export function withColumns(x: FeatureMatrix, columns: readonly string[]): FeatureMatrix {
+  if (columns.length !== x.featureNames.length) throw new Error(`withColumns: ${columns.length} names for ${x.featureNames.length} columns`);
+  return { ...x, featureNames: columns };
 }

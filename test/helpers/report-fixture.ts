@@ -9,6 +9,8 @@ import type { TrainingDataset } from '../../lib/training/dataset';
 import type { WalkForwardPredictions } from '../../lib/training/walk-forward';
 import { algorithmByName } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
+import type { FeatureSetInput } from '../../lib/features/feature-set';
+import { defineTestFeatureSet } from './registration';
 
 export const FIXTURE_DAYS = ['2024-01-25', '2024-01-26', '2024-01-29', '2024-01-30', '2024-01-31', '2024-02-01', '2024-02-02', '2024-02-05'];
 const SYMBOLS = ['AAA', 'BBB', 'CCC'];
@@ -22,12 +24,19 @@ const PRICES: Record<string, number[]> = {
 const SCORES: Record<string, number[]> = { AAA: [0.9, 0.2, 0.9, 0.9], BBB: [0.3, 0.4, 0.35, 0.45], CCC: [0.1, 0.15, 0.2, 0.25] };
 const LABELS: Record<string, number[]> = { AAA: [1, 0, 1, 1, 1, 0], BBB: [0, 1, 0, 1, 0, 0], CCC: [1, 0, 0, 0, 1, 0] };
 
+/** The fixture's feature set: a real one (version and columns are this code's, so verification passes once it is stored); the values are made up. */
+export const FIXTURE_FEATURE_SET: FeatureSetInput = { name: 'report', features: [{ kind: 'roc', window: 5 }, { kind: 'relative_volume', window: 20 }] };
+const FIXTURE_FEATURES = defineTestFeatureSet(FIXTURE_FEATURE_SET);
+/** Its columns: a momentum one ("roc_5"), then a volume one ("relative_volume_20"). */
+export const FIXTURE_COLUMNS = FIXTURE_FEATURES.columns;
+export const [MOMENTUM_COLUMN, VOLUME_COLUMN] = FIXTURE_COLUMNS;
+
 export function fixtureDataset(): TrainingDataset {
   const days = 6;
   const rows = days * SYMBOLS.length;
-  const columns = ['momentum_5', 'volume_ratio'];
+  const columns = [...FIXTURE_COLUMNS];
   const ds: TrainingDataset = {
-    featureSetVersion: 'fs-report-000000000000',
+    featureSetVersion: FIXTURE_FEATURES.version,
     label: { kind: 'direction', horizon: 1, deadZone: 0 },
     columns,
     days: FIXTURE_DAYS,
@@ -89,7 +98,7 @@ export function fixtureVersion(overrides: Partial<ModelVersion> = {}): ModelVers
     algorithm: 'logistic_regression',
     params: { C: 1 },
     seed: 1,
-    featureSetVersion: 'fs-report-000000000000',
+    featureSetVersion: FIXTURE_FEATURES.version,
     label: { kind: 'direction', horizon: 1, deadZone: 0 },
     snapshotId: 'snap-report',
     snapshotHash: 'b'.repeat(16),

@@ -13,14 +13,15 @@ import { encodeArtifact, sha256 } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 
-const FS = 'fs-repair-000000000000';
+const FEATURES = returnsFeatureSet('repair');
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
 const LABEL = { kind: 'direction', horizon: 5 };
 
 async function registration(name: string, seed: number): Promise<RegisterModelInput> {
   const d = separable(200, 5, seed);
-  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+  const model = await logisticRegression.fit({ features: withColumns(d.x, COLUMNS), labels: d.y, classes: 2, seed }, {});
   return {
     ...UNTRACKED_REGISTRATION,
     name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label: LABEL,
@@ -37,7 +38,7 @@ describe('re-writing a model repairs its damaged stored artifact (local director
     t = await createSqliteTestDatabase();
     dir = tempDir('mlp-repair-');
     artifacts = localArtifactStore(dir);
-    await saveTestFeatureSet(t.store, FS, ['f0', 'f1', 'f2', 'f3', 'f4']);
+    await saveTestFeatureSet(t.store, FEATURES);
   });
   afterAll(async () => {
     await t?.drop();

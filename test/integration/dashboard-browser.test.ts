@@ -27,7 +27,7 @@ import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { FIXTURE_FEATURE_SET, fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion, MOMENTUM_COLUMN, VOLUME_COLUMN } from '../helpers/report-fixture';
 import { saveTestFeatureSet } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
@@ -45,7 +45,7 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
   await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
   const model = await fixtureModel(ds);
   const template = fixtureVersion();
-  await saveTestFeatureSet(t.store, template.featureSetVersion, ds.columns); // the reports load the model, which verifies its feature order against it
+  expect((await saveTestFeatureSet(t.store, FIXTURE_FEATURE_SET)).version).toBe(template.featureSetVersion); // the reports load the model, which verifies its feature set and order against it
   const register = (version: number, metrics: Record<string, unknown>, lineage: Record<string, unknown>) =>
     registerModel(t.store, artifacts, {
       name: MODEL,
@@ -110,7 +110,7 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
   await logDeploymentAnalysis(t.store, { deploymentId: runningId, seq: 1, phase: 'canary', weight: 0.05 }, { verdict: 'pass', reasons: ['canary error rate 0.0% is within 1.0%'], detail: {} }, new Date('2024-02-08T09:05:00.000Z'));
   await logDeploymentAnalysis(t.store, { deploymentId: runningId, seq: 2, phase: 'canary', weight: 0.25 }, { verdict: 'inconclusive', reasons: ['only 12 matured pairs (need 30); 140 paired requests await their outcome'], detail: {} }, new Date('2024-02-08T09:10:00.000Z'));
 
-  await raiseAlert(t.store, { rule: 'data_drift', severity: 'warning', subject: `model ${MODEL} v1`, message: 'feature momentum_5 drifted: PSI 0.31 (q 0.002)', evidence: { features: ['momentum_5'] } });
+  await raiseAlert(t.store, { rule: 'data_drift', severity: 'warning', subject: `model ${MODEL} v1`, message: `feature ${MOMENTUM_COLUMN} drifted: PSI 0.31 (q 0.002)`, evidence: { features: [MOMENTUM_COLUMN] } });
 
   const now = new Date('2024-02-08T12:00:00.000Z');
   const report: ModelMonitoringReport = {
@@ -128,11 +128,11 @@ async function seed(t: TestDatabase, artifactDir: string): Promise<void> {
       window: { from: '2024-02-01', to: '2024-02-07', days: 5, rows: 15 },
       q: 0.05,
       minPsi: 0.1,
-      drifted: ['momentum_5'],
+      drifted: [MOMENTUM_COLUMN],
       maxPsi: 0.31,
       features: [
-        { name: 'momentum_5', psi: 0.31, pValue: 0.001, qValue: 0.002, drifted: true, referenceMean: 0.01, liveMean: 0.09, referenceStd: 0.2, liveStd: 0.25, referenceMissingShare: 0, liveMissingShare: 0 },
-        { name: 'volume_ratio', psi: 0.02, pValue: 0.6, qValue: 0.6, drifted: false, referenceMean: 2, liveMean: 2.1, referenceStd: 1.4, liveStd: 1.3, referenceMissingShare: 0, liveMissingShare: 0 },
+        { name: MOMENTUM_COLUMN, psi: 0.31, pValue: 0.001, qValue: 0.002, drifted: true, referenceMean: 0.01, liveMean: 0.09, referenceStd: 0.2, liveStd: 0.25, referenceMissingShare: 0, liveMissingShare: 0 },
+        { name: VOLUME_COLUMN, psi: 0.02, pValue: 0.6, qValue: 0.6, drifted: false, referenceMean: 2, liveMean: 2.1, referenceStd: 1.4, liveStd: 1.3, referenceMissingShare: 0, liveMissingShare: 0 },
       ],
       missingColumns: [],
     },
@@ -182,7 +182,7 @@ describe('dashboard in a browser', () => {
     // A predict-only token given directly (header) is refused too; no token is sent to the login form.
     const forbidden = await fetch(`${base}/ui/alerts`, { headers: { authorization: `Bearer ${PREDICT_TOKEN}` }, redirect: 'manual' });
     expect(forbidden.status).toBe(403);
-    expect(await forbidden.text()).not.toContain('feature momentum_5 drifted');
+    expect(await forbidden.text()).not.toContain(`feature ${MOMENTUM_COLUMN} drifted`);
     const anonymous = await fetch(`${base}/ui/alerts`, { redirect: 'manual' });
     expect([anonymous.status, anonymous.headers.get('location')]).toEqual([303, '/ui/login']);
     // The read token is no prediction token.
@@ -255,13 +255,13 @@ describe('dashboard in a browser', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-deployments.png'), fullPage: true });
 
     await page.click('nav >> text=Alerts');
-    expect(await page.locator('.alert-message').allTextContents()).toEqual(['feature momentum_5 drifted: PSI 0.31 (q 0.002)']);
+    expect(await page.locator('.alert-message').allTextContents()).toEqual([`feature ${MOMENTUM_COLUMN} drifted: PSI 0.31 (q 0.002)`]);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-alerts.png'), fullPage: true });
 
     await page.click('nav >> text=Monitoring');
     const monitoring = page.locator(`.monitoring[data-model="${MODEL}"]`);
     expect(await monitoring.locator('h2').textContent()).toContain('v1');
-    expect(await monitoring.locator('.feature').allTextContents()).toEqual(['momentum_5', 'volume_ratio']);
+    expect(await monitoring.locator('.feature').allTextContents()).toEqual([MOMENTUM_COLUMN, VOLUME_COLUMN]);
     expect(await monitoring.locator('.drifted').allTextContents()).toEqual(['drifted']);
     expect(await monitoring.textContent()).toContain('1 of 2 features drifted');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-monitoring.png'), fullPage: true });

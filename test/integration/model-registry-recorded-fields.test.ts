@@ -15,12 +15,16 @@ import { encodeArtifact } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 
-const FS = 'fs-recorded-000000000000';
-const OTHER_FS = 'fs-recorded-111111111111';
+/** The models' feature set and another of the same columns (real ones; synthetic values under their column names). */
+const FEATURES = returnsFeatureSet('recorded', 4);
+const OTHER_FEATURES = returnsFeatureSet('recorded-other', 4);
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
+const OTHER_FS = defineTestFeatureSet(OTHER_FEATURES).version;
 const LABEL = { kind: 'direction', horizon: 5 };
-const data = separable(160, 4, 3);
+const separated = separable(160, 4, 3);
+const data = { x: withColumns(separated.x, COLUMNS), y: separated.y };
 
 async function fit(algorithm: string, params: Record<string, unknown>): Promise<TrainedModel> {
   return algorithmByName(algorithm).fit({ features: data.x, labels: data.y, classes: 2, seed: 1 }, params);
@@ -34,8 +38,8 @@ describe('the registry row agrees with its artifact on every field both record (
     t = await createSqliteTestDatabase();
     artifacts = localArtifactStore(tempDir('mlp-recorded-'));
     await loadModelRuntimes();
-    await saveTestFeatureSet(t.store, FS, data.x.featureNames);
-    await saveTestFeatureSet(t.store, OTHER_FS, data.x.featureNames);
+    await saveTestFeatureSet(t.store, FEATURES);
+    await saveTestFeatureSet(t.store, OTHER_FEATURES);
   });
   afterAll(async () => {
     await t?.drop();

@@ -6,20 +6,24 @@ import { artifactKey } from '../../lib/registry/artifact-store';
 import { aliasHistory, aliasVersion, listModelVersions, loadRegisteredModel, moveAlias, registerModel, RegistryError, resolveVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { saveTestFeatureSet } from '../helpers/registration';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+
+/** The models' feature set (a real one; synthetic values under its column names). */
+const FEATURES = returnsFeatureSet('registry');
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
 
 async function input(seed: number, key: string): Promise<RegisterModelInput> {
   const d = separable(300, 5, seed);
-  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+  const model = await logisticRegression.fit({ features: withColumns(d.x, COLUMNS), labels: d.y, classes: 2, seed }, {});
   const label = { kind: 'direction', horizon: 5 };
   return {
     name: 'direction-5d',
-    artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
+    artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }),
     algorithm: 'logistic_regression',
     params: { C: 1 },
     seed,
-    featureSetVersion: 'fs-test-000000000000',
+    featureSetVersion: FS,
     label,
     snapshotId: 'ds-1',
     snapshotHash: 'abc',
@@ -60,13 +64,13 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
     const reg = await input(1, 'k');
-    await saveTestFeatureSet(t.store, 'fs-test-000000000000', ['f0', 'f1', 'f2', 'f3', 'f4']); // loading verifies the feature order against it
+    await saveTestFeatureSet(t.store, FEATURES); // loading verifies the feature order against it
     const v = await registerModel(t.store, localArtifactStore(dir), reg);
     const { model } = await loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version);
-    const d = separable(50, 5, 9);
+    const x = withColumns(separable(50, 5, 9).x, COLUMNS);
     const train = separable(300, 5, 1);
-    const original = await logisticRegression.fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, {});
-    expect(Array.from(model.predictProba(d.x))).toEqual(Array.from(original.predictProba(d.x)));
+    const original = await logisticRegression.fit({ features: withColumns(train.x, COLUMNS), labels: train.y, classes: 2, seed: 1 }, {});
+    expect(Array.from(model.predictProba(x))).toEqual(Array.from(original.predictProba(x)));
     const file = path.join(dir, artifactKey(v.artifactSha256));
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 40] ^= 1;

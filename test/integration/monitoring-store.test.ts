@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { raiseAlert } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import type { FeatureSet } from '../../lib/features/feature-set';
 import { computeModelReport, saveMonitoringReport } from '../../lib/monitoring/model-report';
 import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { hasReferenceProfile, MAX_PROFILE_BYTES, readReferenceProfile, saveReferenceProfile, serialiseProfile } from '../../lib/monitoring/profile-store';
@@ -19,25 +18,24 @@ import { rng } from '../../lib/random';
 import { loadRegisteredModel } from '../../lib/registry/model-registry';
 import { readBarSeries } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
-import { saveFeatureSet, writeFeatureRows } from '../../lib/store/features';
+import { writeFeatureRows } from '../../lib/store/features';
 import { writeDataset } from '../../lib/training/dataset';
 import { writePredictions } from '../../lib/training/walk-forward';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
-import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
+import { NOISE_COLUMN, ORACLE_COLUMN, ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 /**
  * A served model with everything monitoring reads: bars (synthetic, to 2017-06-30), a model over
  * the oracle columns that predicts every outcome wrong, its reference profile (the first 60 sessions), live feature
- * rows for the last 12 sessions with the `noise` column shifted, and 40 days of logged predictions
+ * rows for the last 12 sessions with the noise column (NOISE_COLUMN) shifted, and 40 days of logged predictions
  * whose outcomes have matured.
  */
 async function seedMonitoredModel(store: Database, artifactDir: string, name: string): Promise<{ version: number; featureSetVersion: string }> {
   const market = await setUpOracleMarket(store, new MemoryCache(), 12);
   const featureSetVersion = market.featureSetVersion;
-  await saveFeatureSet(store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
   const next = rng(3);
   const version = await registerOracleModel(store, artifactDir, { name, seed: 3, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 }, backtest: { strategy: { maxDrawdown: 0.1, meanReturn: 0.001 } } } } });
   const { model: loaded } = await loadRegisteredModel(store, localArtifactStore(artifactDir), name, version);
@@ -167,9 +165,9 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
 
     expect(report.reference.available).toBe(true);
     expect(report.drift.status).toBe('drift');
-    expect(report.drift.drifted).toEqual(['noise']);
+    expect(report.drift.drifted).toEqual([NOISE_COLUMN]);
     expect(report.drift.window.days).toBe(10);
-    expect(report.drift.features.find((f) => f.name === 'oracle')?.drifted).toBe(false);
+    expect(report.drift.features.find((f) => f.name === ORACLE_COLUMN)?.drifted).toBe(false);
 
     expect(report.performance.status).toBe('degraded');
     expect(report.performance.severity).toBe('critical');
@@ -188,7 +186,7 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     await saveMonitoringReport(t.store, report);
     const rows = await t.store.db.selectFrom('monitoring_reports').selectAll().where('model', '=', 'monitored').execute();
     expect(rows).toHaveLength(1);
-    expect(JSON.parse(rows[0].report)).toMatchObject({ id: report.id, drift: { drifted: ['noise'] } });
+    expect(JSON.parse(rows[0].report)).toMatchObject({ id: report.id, drift: { drifted: [NOISE_COLUMN] } });
 
     // Rules → alerts; the cool-down is lib/alerts': the same finding again is suppressed, with the first alert's id.
     const evaluation = evaluateModelReport(report, rules);
@@ -206,7 +204,7 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     expect(again).toEqual(first.map((a) => ({ id: a.id, suppressed: true })));
     const stored = await t.store.db.selectFrom('alerts').select(['rule', 'evidence']).where('subject', '=', `model monitored v${version}`).execute();
     expect(stored.map((a) => a.rule).sort()).toEqual(['data_drift', 'performance_degraded']);
-    expect(JSON.parse(stored.find((a) => a.rule === 'data_drift')?.evidence as string)).toMatchObject({ reportId: report.id, drifted: [{ name: 'noise', drifted: true }] });
+    expect(JSON.parse(stored.find((a) => a.rule === 'data_drift')?.evidence as string)).toMatchObject({ reportId: report.id, drifted: [{ name: NOISE_COLUMN, drifted: true }] });
     // With no cool-down the same condition is a new alert every time.
     const noCooldown = await raiseAlert(t.store, { ...evaluation.findings[0].alert, cooldownSeconds: 0 });
     expect(noCooldown.suppressed).toBe(false);

@@ -8,7 +8,6 @@ import crypto from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import type { FeatureSet } from '../../lib/features/feature-set';
 import { appRegistry } from '../../lib/metrics/registry';
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
@@ -17,14 +16,14 @@ import { loadRegisteredModel, moveAlias, registerModel } from '../../lib/registr
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { readBarSeries } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
-import { saveFeatureSet, writeFeatureRows } from '../../lib/store/features';
+import { writeFeatureRows } from '../../lib/store/features';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { monitoringWorkflow, type MonitoringSummary, type MonitoringWorkflowInput } from '../../workflows';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { smallExperiment } from '../helpers/experiments';
-import { ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { NOISE_COLUMN, ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
@@ -80,7 +79,6 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
     cache = new MemoryCache();
     artifactDir = tempDir('mlp-monitoring-wf-');
     market = await setUpOracleMarket(t.store, cache, 12);
-    await saveFeatureSet(t.store, { name: 'oracle', features: [{ kind: 'return', horizon: 1 }], version: market.featureSetVersion } as unknown as FeatureSet, ORACLE_COLUMNS);
   });
   afterAll(async () => {
     await t?.drop();
@@ -108,7 +106,7 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
       expect(first.versions).toHaveLength(1);
       const v = first.versions[0];
       expect(v).toMatchObject({ model: 'mon-drift', version, variants: ['champion'], champion: true });
-      expect(v.drift).toMatchObject({ status: 'drift', drifted: ['noise'] });
+      expect(v.drift).toMatchObject({ status: 'drift', drifted: [NOISE_COLUMN] });
       expect(v.performance).toMatchObject({ status: 'degraded', hitRate: 0 });
       expect(v.freshness.status).toBe('stale');
       expect(v.alerts.map((a) => `${a.rule}:${a.severity}:${a.suppressed}`).sort()).toEqual(['data_drift:critical:false', 'data_stale:critical:false', 'performance_degraded:critical:false']);
@@ -118,10 +116,10 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
 
       // The report is stored, the gauges are set, the alerts carry their evidence.
       const stored = await t.store.db.selectFrom('monitoring_reports').selectAll().where('id', '=', v.reportId).executeTakeFirstOrThrow();
-      expect(JSON.parse(stored.report)).toMatchObject({ model: 'mon-drift', version, drift: { drifted: ['noise'] }, performance: { status: 'degraded' } });
+      expect(JSON.parse(stored.report)).toMatchObject({ model: 'mon-drift', version, drift: { drifted: [NOISE_COLUMN] }, performance: { status: 'degraded' } });
       expect(await appRegistry.getSingleMetricAsString('monitoring_hit_rate')).toMatch(/monitoring_hit_rate\{model="mon-drift",variant="champion"\} 0/);
       const alertRow = await t.store.db.selectFrom('alerts').selectAll().where('id', '=', driftAlert?.alertId as string).executeTakeFirstOrThrow();
-      expect(JSON.parse(alertRow.evidence)).toMatchObject({ reportId: v.reportId, drifted: [{ name: 'noise' }] });
+      expect(JSON.parse(alertRow.evidence)).toMatchObject({ reportId: v.reportId, drifted: [{ name: NOISE_COLUMN }] });
 
       // The run is the champion's experiment, cut-off dropped, with the alert in its memo.
       const retrain = env.client.workflow.getHandle('retrain-mon-drift');

@@ -18,19 +18,19 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { startTestObjectStore, type TestObjectStore } from '../helpers/object-store';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 import { verifyRegisteredVersion } from '../../lib/registry/model-registry';
 
 const LABEL = { kind: 'direction', horizon: 5 };
-const FS = 'fs-test-000000000000';
 
 async function register(t: TestDatabase, artifacts: ArtifactStore, name: string, seed: number): Promise<{ version: number; sha: string }> {
+  // Verification (hence loading) needs the feature set in the store; the model is trained on its columns.
+  const { version: featureSetVersion, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('object-store'));
   const d = separable(200, 5, seed);
-  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
-  await saveTestFeatureSet(t.store, FS, d.x.featureNames); // verification (hence loading) needs the feature set in the store
+  const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed }, {});
   const v = await registerModel(t.store, artifacts, {
-    name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label: LABEL,
+    name, artifact: encodeArtifact(model.state(), { featureSetVersion, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion, label: LABEL,
     ...UNTRACKED_REGISTRATION, registrationKey: `${name}/${seed}`,
   });
   return { version: v.version, sha: v.artifactSha256 };

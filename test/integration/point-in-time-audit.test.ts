@@ -204,6 +204,21 @@ describe('point-in-time audit', () => {
     expect(named(audit)).toEqual(['rsi_14']);
   });
 
+  it('refuses to audit against a stored definition this code would version otherwise (edited after materialising)', async () => {
+    const row = await t.store.db.selectFrom('feature_sets').select('definition').where('version', '=', set.version).executeTakeFirstOrThrow();
+    const edited = JSON.parse(row.definition) as { features: Array<{ kind: string; window?: number }> };
+    const rsi = edited.features.find((f) => f.kind === 'rsi');
+    if (!rsi) throw new Error('the default set has an rsi feature');
+    rsi.window = 7; // the column keeps its stored name, rsi_14, in the dataset; recomputing it from this would be another feature
+    await t.store.db.updateTable('feature_sets').set({ definition: JSON.stringify(edited) }).where('version', '=', set.version).execute();
+    try {
+      await expect(auditPointInTime(t.store, ds, { seed: 1 })).rejects.toThrow(`feature set ${set.version} was computed by another version of the feature code, or its stored definition was edited`);
+    } finally {
+      await t.store.db.updateTable('feature_sets').set({ definition: row.definition }).where('version', '=', set.version).execute();
+    }
+    expect((await auditPointInTime(t.store, ds, { seed: 1 })).passed).toBe(true);
+  });
+
   describe('features computed from bars shifted one day forward (each reads bar t+1)', () => {
     let shifted: TestDatabase;
     let shiftedDs: TrainingDataset;

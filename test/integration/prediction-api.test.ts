@@ -20,11 +20,13 @@ import type { TrainedModel } from '../../models/model';
 import { randomForest } from '../../models/trees/random-forest';
 import { createSqliteTestDatabase, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'direction-5d';
-const FEATURE_SET = 'fs-test-000000000000';
+/** The models' feature set (a real one; synthetic values under its column names). */
+const FEATURES = returnsFeatureSet('api');
+const { version: FEATURE_SET, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
 const AS_OF = '2024-06-28';
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SYM${String(i).padStart(2, '0')}`);
 const PREDICT_TOKEN = 'p'.repeat(20);
@@ -50,7 +52,7 @@ async function registration(model: TrainedModel, algorithm: string, key: string)
 
 function vectors(): OnlineFeatureVector[] {
   const next = rng(42);
-  return SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: AS_OF, columns: ['f0', 'f1', 'f2', 'f3', 'f4'], values: Array.from({ length: 5 }, () => next() * 2 - 1) }));
+  return SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: AS_OF, columns: COLUMNS, values: Array.from({ length: COLUMNS.length }, () => next() * 2 - 1) }));
 }
 
 // Fastify's inject() loads an ESM-only dependency jest cannot parse, so the tests talk HTTP to a real listener.
@@ -112,9 +114,10 @@ describe('prediction API (SQLite store, real Redis)', () => {
     cache = new RedisCache(TEST_REDIS_URL, `mlp-test-api-${crypto.randomBytes(3).toString('hex')}:`);
     artifactDir = tempDir('mlp-api-artifacts-');
     const d = separable(400, 5, 3);
-    v1 = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-    v2 = await randomForest.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, { nEstimators: 15, maxDepth: 6 });
-    await saveTestFeatureSet(t.store, FEATURE_SET, d.x.featureNames); // verification refuses models of feature sets the store does not hold
+    const x = withColumns(d.x, COLUMNS);
+    v1 = await logisticRegression.fit({ features: x, labels: d.y, classes: 2, seed: 1 }, {});
+    v2 = await randomForest.fit({ features: x, labels: d.y, classes: 2, seed: 1 }, { nEstimators: 15, maxDepth: 6 });
+    await saveTestFeatureSet(t.store, FEATURES); // verification refuses models of feature sets the store does not hold
     await registerModel(t.store, localArtifactStore(artifactDir), await registration(v1, 'logistic_regression', 'v1'));
     await registerModel(t.store, localArtifactStore(artifactDir), await registration(v2, 'random_forest', 'v2'));
     await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'test', reason: 'first' });
@@ -327,7 +330,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
   it('asks for a model name when several are served', async () => {
     const other = 'other-model';
     const d = separable(100, 5, 8);
-    const m = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {});
+    const m = await logisticRegression.fit({ features: withColumns(d.x, COLUMNS), labels: d.y, classes: 2, seed: 2 }, {});
     await registerModel(t.store, localArtifactStore(artifactDir), { ...(await registration(m, 'logistic_regression', 'other-1')), name: other });
     const routes = await writeServingRoutes(t.store, cache, { model: other, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'second model' });
     await eventually('the second model to load', async () => (servingModels.snapshot(other)?.routes.generation === routes.generation ? true : undefined));

@@ -16,13 +16,16 @@ import { writeFeatureRows } from '../../lib/store/features';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { ORACLE_COLUMNS, registerOracleModel } from '../helpers/oracle-models';
+import { ORACLE_COLUMNS, oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
+import { defineTestFeatureSet, saveTestFeatureSet } from '../helpers/registration';
 import { freePort } from '../helpers/worker-process';
 
 const TOKEN: ApiToken = { name: 'test', token: 'redis-outage-token-0123456789', scopes: ['predict'] };
 const auth = { authorization: `Bearer ${TOKEN.token}` };
 const MODEL = 'outage-model';
-const FEATURE_SET = `fs-outage-${crypto.randomBytes(4).toString('hex')}`;
+/** A real feature set over the oracle columns, named apart per run. */
+const FEATURE_SET_DEFINITION = oracleFeatureSet(`outage-${crypto.randomBytes(4).toString('hex')}`);
+const FEATURE_SET = defineTestFeatureSet(FEATURE_SET_DEFINITION).version;
 const SYMBOLS = ['AAA', 'BBB', 'CCC'];
 /** Offline rows end on OFFLINE_LAST; the live path had published a newer vector (LIVE) to Redis only. */
 const OFFLINE_LAST = '2024-03-08';
@@ -77,7 +80,7 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     cache = new RedisCache(`redis://127.0.0.1:${port}/0`, 'mlp:', { log: (event) => cacheLog.push(event) });
     const artifactDir = tempDir('mlp-outage-artifacts-');
     // The offline store: a feature set over the oracle columns, two dates per symbol.
-    await t.store.db.insertInto('feature_sets').values({ version: FEATURE_SET, name: 'outage', definition: '{}', columns: JSON.stringify(ORACLE_COLUMNS), created_at: new Date().toISOString() }).execute();
+    await saveTestFeatureSet(t.store, FEATURE_SET_DEFINITION);
     await writeFeatureRows(t.store, FEATURE_SET, SYMBOLS.flatMap((symbol) => [
       { symbol, date: '2024-03-07', values: Float64Array.from([-1, 0]) },
       { symbol, date: OFFLINE_LAST, values: Float64Array.from([1, 0]) },

@@ -16,7 +16,7 @@ import { readDataset, writeDataset } from '../../lib/training/dataset';
 import { readPredictions, writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../helpers/report-fixture';
+import { FIXTURE_FEATURE_SET, fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion, MOMENTUM_COLUMN, VOLUME_COLUMN } from '../helpers/report-fixture';
 import { saveTestFeatureSet } from '../helpers/registration';
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 
@@ -34,7 +34,7 @@ describe('run reports in the store', () => {
     const predictionsId = await writePredictions(artifacts, { ...fixturePredictions(), datasetId });
     await upsertBars(t.store, fixtureSeries().flatMap((s) => s.dates.map((date, i) => ({ symbol: s.symbol, date, open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] }))));
     const v = fixtureVersion();
-    await saveTestFeatureSet(t.store, v.featureSetVersion, ds.columns); // loading the version verifies its feature order against it
+    expect((await saveTestFeatureSet(t.store, FIXTURE_FEATURE_SET)).version).toBe(v.featureSetVersion); // loading the version verifies its feature set and order against it
     await registerModel(t.store, artifacts, {
       name: v.name,
       artifact: encodeArtifact((await fixtureModel(ds)).state(), { featureSetVersion: v.featureSetVersion, label: v.label }),
@@ -92,7 +92,7 @@ describe('run reports in the store', () => {
     const computed = permutationImportanceOf(plain.model, plain.evaluation.dataset, plain.evaluation.predictions.rows, { seed: v1.seed });
     // Files of our own making with other values, so that which one the report used shows.
     const file = (patch: object) => {
-      const bytes = Buffer.from(JSON.stringify({ kind: 'permutation-importance', ...about, values: [{ name: 'momentum_5', value: 0.123 }, { name: 'volume_ratio', value: 0.456 }], ...patch }));
+      const bytes = Buffer.from(JSON.stringify({ kind: 'permutation-importance', ...about, values: [{ name: MOMENTUM_COLUMN, value: 0.123 }, { name: VOLUME_COLUMN, value: 0.456 }], ...patch }));
       const sha = createHash('sha256').update(bytes).digest('hex');
       fs.mkdirSync(path.join(dir, 'reports', sha.slice(0, 2)), { recursive: true });
       fs.writeFileSync(path.join(dir, 'reports', sha.slice(0, 2), `${sha}.json`), bytes);
@@ -107,7 +107,7 @@ describe('run reports in the store', () => {
       return (await loadReportInputs(t.store, artifacts, 'demo-direction', 1)).permutationImportance;
     };
     expect(await withImportance(precomputed.sha256)).toEqual(computed);
-    expect(await withImportance(ours)).toEqual([{ name: 'momentum_5', value: 0.123 }, { name: 'volume_ratio', value: 0.456 }]);
+    expect(await withImportance(ours)).toEqual([{ name: MOMENTUM_COLUMN, value: 0.123 }, { name: VOLUME_COLUMN, value: 0.456 }]);
     expect(await withImportance(otherModel)).toBeUndefined();
     expect(await withImportance(modified)).toBeUndefined();
     expect(await withImportance('0'.repeat(64))).toBeUndefined();

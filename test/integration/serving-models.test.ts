@@ -13,20 +13,22 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
-const FS = 'fs-test-000000000000';
+/** The models' feature set (a real one; synthetic values under its column names). */
+const FEATURES = returnsFeatureSet('serving');
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
 const MODEL = 'direction-5d';
 const NEVER = 3_600_000; // a poll interval no test waits for: changes must come by pub/sub
 
 /** Registers `count` small logistic-regression versions of `name` (v1, v2, …); the seeds make distinct artifacts. */
 async function registerVersions(store: Database, dir: string, name: string, count: number, firstSeed = 1): Promise<ModelVersion[]> {
   const versions: ModelVersion[] = [];
-  await saveTestFeatureSet(store, FS, ['f0', 'f1', 'f2', 'f3', 'f4']); // verification refuses models of feature sets the store does not hold
+  await saveTestFeatureSet(store, FEATURES); // verification refuses models of feature sets the store does not hold
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const d = separable(200, 5, seed);
-    const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+    const model = await logisticRegression.fit({ features: withColumns(d.x, COLUMNS), labels: d.y, classes: 2, seed }, {});
     const label = { kind: 'direction', horizon: 5 };
     versions.push(
       await registerModel(store, localArtifactStore(dir), {
@@ -131,7 +133,7 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
     expect(events.some(([e, d]) => e === 'serving.load_failed' && d.generation === 2 && d.keeping === 1)).toBe(true);
     const snapshot = s.snapshot(MODEL)!;
     expect(snapshot.routes.generation).toBe(1);
-    const vector = { version: FS, symbol: 'AAPL', asOf: '2026-01-02', columns: ['f0', 'f1', 'f2', 'f3', 'f4'], values: [0.1, 0.2, 0.3, 0.4, 0.5] };
+    const vector = { version: FS, symbol: 'AAPL', asOf: '2026-01-02', columns: COLUMNS, values: [0.1, 0.2, 0.3, 0.4, 0.5] };
     for (let i = 0; i < 200; i++) expect(predictForRequest(snapshot, vector, `key-${i}`).served.version).toBe(1);
 
     // A rollback to a split that loads is taken at once.

@@ -1,7 +1,8 @@
 /**
  * Artifact verification is the serving loader's own check: every version the loader refuses
  * (payload too short for the model, a non-finite parameter, three classes, a feature set the store
- * does not hold) is refused by verifyRegisteredVersion, the deployment activities and the admin
+ * does not hold, or holds as this code would not store it: definition edited or not a feature set,
+ * columns edited) is refused by verifyRegisteredVersion, the deployment activities and the admin
  * route check with the same message, before any alias or route moves. Registration refuses
  * non-finite parameters, naming them. Artifacts are made with the project's encodeArtifact; a
  * version "registered by an earlier build" is a valid registration whose row is then pointed at
@@ -14,6 +15,8 @@ import { MemoryCache } from '../../lib/cache/memory-cache';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { aliasVersion, listModelVersions, loadRegisteredModel, registerModel, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
+import { defineFeatureSet, type FeatureSetInput } from '../../lib/features/feature-set';
+import { resolveStreamFeatureSets } from '../../lib/streaming/feature-sets';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { encodeArtifact, packFloat64, unpackFloat64 } from '../../models/artifact';
@@ -21,14 +24,18 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import type { ModelState } from '../../models/model';
 import { rng } from '../../lib/random';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { defineTestFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION } from '../helpers/registration';
 
-const COLUMNS = ['oracle', 'noise'];
-const FS = 'fs-verify-000000000000';
+/** The models' feature set: a real one of two columns. */
+const FEATURES: FeatureSetInput = { name: 'verify', features: [{ kind: 'return', horizon: 1 }, { kind: 'rsi', window: 14 }] };
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
+/** The same features under another name: the same columns, another version, not stored. */
+const NOT_STORED_FEATURES: FeatureSetInput = { ...FEATURES, name: 'not-stored' };
+const NOT_STORED = defineTestFeatureSet(NOT_STORED_FEATURES).version;
 const LABEL = { kind: 'direction', horizon: 5, deadZone: 0 };
 
-/** A logistic regression over COLUMNS (`classes` classes); its payload is mean[2], scale[2], coef[classes × 3]. */
-async function fitState(seed: number, classes = 2): Promise<ModelState> {
+/** A logistic regression over `names` (COLUMNS unless told; `classes` classes); its payload is mean[2], scale[2], coef[classes × 3]. */
+async function fitState(seed: number, classes = 2, names: readonly string[] = COLUMNS): Promise<ModelState> {
   const next = rng(seed);
   const rows = 300;
   const values = new Float64Array(rows * 2);
@@ -39,7 +46,7 @@ async function fitState(seed: number, classes = 2): Promise<ModelState> {
     values[r * 2 + 1] = next() - 0.5;
     labels[r] = y;
   }
-  return (await logisticRegression.fit({ features: { values, rows, featureNames: COLUMNS }, labels, classes, seed }, {})).state();
+  return (await logisticRegression.fit({ features: { values, rows, featureNames: names }, labels, classes, seed }, {})).state();
 }
 
 /** The state with its payload's float64s changed by `edit` (the whole payload is float64s). */
@@ -57,7 +64,7 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     artifacts = localArtifactStore(tempDir('mlp-verify-artifacts-'));
-    await saveTestFeatureSet(t.store, FS, COLUMNS);
+    await saveTestFeatureSet(t.store, FEATURES);
     serving = new ServingModels({ store: t.store, cache, artifacts, pollMs: 50 });
     await serving.start();
   });
@@ -126,8 +133,8 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
     const good = await fitState(2);
     await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 9: -Infinity })))).rejects.toThrow(RegistryError);
     await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 9: -Infinity })))).rejects.toThrow('logistic_regression: intercept of class 1 is -Infinity; a stored model parameter must be a finite number');
-    await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 7: NaN })))).rejects.toThrow('coefficient of feature "oracle" for class 1 is NaN');
-    await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 2: 0 })))).rejects.toThrow('standardiser scale of feature "oracle" is 0');
+    await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 7: NaN })))).rejects.toThrow(`coefficient of feature ${JSON.stringify(COLUMNS[0])} for class 1 is NaN`);
+    await expect(register('nonfinite', edited(good, (f) => Object.assign(f, { 2: 0 })))).rejects.toThrow(`standardiser scale of feature ${JSON.stringify(COLUMNS[0])} is 0`);
     await expect(register('nonfinite', edited(good, (f) => f.slice(0, 8)))).rejects.toThrow('payload holds 64 bytes, the model needs 80');
     expect(await listModelVersions(t.store, 'nonfinite')).toEqual([]);
   });
@@ -148,12 +155,76 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
   });
 
   it('refuses a model whose feature set is not in the store, naming the version', async () => {
-    const bad = await register('unknown-fs', await fitState(6), 'fs-not-stored-00000000');
-    await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).rejects.toThrow(/feature set fs-not-stored-00000000 is not in the store/);
-    await saveTestFeatureSet(t.store, 'fs-not-stored-00000000', COLUMNS);
+    const bad = await register('unknown-fs', await fitState(6), NOT_STORED);
+    await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).rejects.toThrow(`feature set ${NOT_STORED} is not in the store`);
+    expect((await saveTestFeatureSet(t.store, NOT_STORED_FEATURES)).version).toBe(NOT_STORED);
     await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).resolves.toBeDefined();
-    await t.store.db.deleteFrom('feature_sets').where('version', '=', 'fs-not-stored-00000000').execute();
+    await t.store.db.deleteFrom('feature_sets').where('version', '=', NOT_STORED).execute();
     // The good version refusedEverywhere registers is of FS, which the store holds.
-    await refusedEverywhere('unknown-fs', bad, 'feature set fs-not-stored-00000000 is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model');
+    await refusedEverywhere('unknown-fs', bad, `feature set ${NOT_STORED} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
+  });
+
+  describe('refuses a model whose stored feature set this code would not store', () => {
+    /**
+     * A model of a feature set of its own (FEATURES under `name`), stored as materialising stores it
+     * and verified before its row is touched; then the row's `edit` (columns of the table).
+     */
+    async function storedThenEdited(name: string, edit: { definition?: string; columns?: string; version?: string }, names?: readonly string[]): Promise<{ bad: ModelVersion; version: string }> {
+      const { version, columns } = await saveTestFeatureSet(t.store, { ...FEATURES, name: `verify-${name}` });
+      expect(columns).toEqual(COLUMNS);
+      const bad = await register(name, await fitState(8, 2, names ?? columns), version);
+      if (!names) await expect(verifyRegisteredVersion(t.store, artifacts, name, bad.version)).resolves.toBeDefined(); // the honest row passes
+      await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
+      return { bad, version };
+    }
+    /** The definition's JSON as saveFeatureSet stores it (defaults filled, no version). */
+    const definitionOf = (input: FeatureSetInput): string => {
+      const { name, description, features, universe, instruments } = defineFeatureSet(input);
+      return JSON.stringify({ name, description, features, universe, instruments });
+    };
+
+    it('its definition edited (this code versions it otherwise), as the stream consumer refuses it', async () => {
+      const edited: FeatureSetInput = { ...FEATURES, name: 'verify-edited-definition', features: [{ kind: 'return', horizon: 1 }, { kind: 'rsi', window: 14, normalize: 'rank' }] };
+      const { bad, version } = await storedThenEdited('edited-definition', { definition: definitionOf(edited) });
+      const reason = `feature set ${version} was computed by another version of the feature code, or its stored definition was edited (this code calls that definition ${defineTestFeatureSet(edited).version}); retrain or re-materialise`;
+      await refusedEverywhere('edited-definition', bad, reason);
+      await expect(resolveStreamFeatureSets(t.store, [version])).rejects.toThrow(reason);
+    });
+
+    it('stored under a version this code does not give its definition (an earlier feature code)', async () => {
+      // The row as an earlier feature code stored it: the same definition under the version that code computed.
+      const { version } = await saveTestFeatureSet(t.store, { ...FEATURES, name: 'verify-earlier-code' });
+      const earlier = `${version.slice(0, -12)}${'0'.repeat(12)}`;
+      await t.store.db.updateTable('feature_sets').set({ version: earlier }).where('version', '=', version).execute();
+      const bad = await register('earlier-code', await fitState(8), earlier);
+      const reason = `feature set ${earlier} was computed by another version of the feature code, or its stored definition was edited (this code calls that definition ${version}); retrain or re-materialise`;
+      await refusedEverywhere('earlier-code', bad, reason);
+      await expect(resolveStreamFeatureSets(t.store, [earlier])).rejects.toThrow(reason);
+    });
+
+    it('its columns edited, even to the model\'s own feature order', async () => {
+      // The model was trained on the edited names: the feature-order check alone would pass it.
+      const renamed = ['oracle', 'noise'];
+      const { bad, version } = await storedThenEdited('edited-columns', { columns: JSON.stringify(renamed) }, renamed);
+      await refusedEverywhere('edited-columns', bad, `feature set ${version}: the stored columns are not the ones its definition yields under this code (2 vs 2 columns, first difference at column 0 ("oracle" vs ${JSON.stringify(COLUMNS[0])})); the row was edited: retrain or re-materialise`);
+    });
+
+    it('its columns reordered', async () => {
+      const { bad, version } = await storedThenEdited('reordered-columns', { columns: JSON.stringify([...COLUMNS].reverse()) });
+      await refusedEverywhere('reordered-columns', bad, `feature set ${version}: the stored columns are not the ones its definition yields under this code (2 vs 2 columns, first difference at column 0 (${JSON.stringify(COLUMNS[1])} vs ${JSON.stringify(COLUMNS[0])})); the row was edited: retrain or re-materialise`);
+    });
+
+    it('its definition not JSON', async () => {
+      const { bad, version } = await storedThenEdited('definition-not-json', { definition: '{"name": "verify-definition-not-json", "features": [' });
+      const verified = (await verifyRegisteredVersion(t.store, artifacts, 'definition-not-json', bad.version).catch((error: unknown) => error)) as ArtifactVerificationError;
+      expect(verified).toBeInstanceOf(ArtifactVerificationError);
+      expect(verified.message).toMatch(new RegExp(`^definition-not-json v${bad.version} artifact failed verification: feature set ${version}: the stored definition is not valid JSON \\(.+\\); the row is damaged: retrain or re-materialise$`));
+      await refusedEverywhere('definition-not-json', bad, verified.reason);
+    });
+
+    it('its definition not a feature set, with the validation error', async () => {
+      const { bad, version } = await storedThenEdited('definition-invalid', { definition: JSON.stringify({ name: 'verify-definition-invalid', features: [{ kind: 'rsi', window: 0 }] }) });
+      await refusedEverywhere('definition-invalid', bad, `feature set ${version}: the stored definition is not a valid feature set for this code (features.0.window: Too small: expected number to be >=1); retrain or re-materialise`);
+    });
   });
 });

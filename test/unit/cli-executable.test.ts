@@ -14,7 +14,8 @@ import { MODEL_ALIASES, moveAlias } from '../../lib/registry/model-registry';
 import { saveSnapshot } from '../../lib/store/snapshots';
 import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
-import { registerOracleModel } from '../helpers/oracle-models';
+import { oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
+import { saveTestFeatureSet } from '../helpers/registration';
 
 const run = promisify(execFile);
 
@@ -47,7 +48,8 @@ beforeAll(async () => {
   env = { ...process.env, DATABASE_URL: db.url, DATA_DIR: tmp, ARTIFACT_DIR: path.join(tmp, 'artifacts'), TEMPORAL_ADDRESS: '127.0.0.1:1', REDIS_URL: '' };
   const artifactDir = path.join(tmp, 'artifacts');
   const registered = [];
-  for (const seed of [1, 2, 3]) registered.push(await registerOracleModel(db.store, artifactDir, { name: 'cli-demo', seed, flip: false, featureSetVersion: 'fs-cli-test' }));
+  const featureSet = await saveTestFeatureSet(db.store, oracleFeatureSet('cli-test'));
+  for (const seed of [1, 2, 3]) registered.push(await registerOracleModel(db.store, artifactDir, { name: 'cli-demo', seed, flip: false, featureSetVersion: featureSet.version }));
   await moveAlias(db.store, { name: 'cli-demo', alias: 'champion', version: registered[1], movedBy: 'test', reason: 'test' });
   await moveAlias(db.store, { name: 'cli-demo', alias: 'challenger', version: registered[2], movedBy: 'test', reason: 'test' });
   await saveSnapshot(db.store, {

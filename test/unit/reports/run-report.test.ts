@@ -1,7 +1,7 @@
 import { REPORT_SECTIONS, renderRunReportHtml } from '../../../lib/reports/html';
 import { assembleRunReport, drawdownSeriesOf, monthlyReturnsOf, NOT_RECORDED, rocCurveOf, rollingMeanOf, trialPointsOf } from '../../../lib/reports/report-data';
 import { escapeHtml } from '../../../lib/reports/svg';
-import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion } from '../../helpers/report-fixture';
+import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion, MOMENTUM_COLUMN, VOLUME_COLUMN } from '../../helpers/report-fixture';
 
 const close = (actual: readonly number[], expected: readonly number[]) => {
   expect(actual).toHaveLength(expected.length);
@@ -61,7 +61,7 @@ describe('run report data', () => {
     expect(report.ic.data.rolling[1]).toBeCloseTo((report.ic.data.ic[0] + report.ic.data.ic[1]) / 2, 12);
     // Logistic regression has no split gain: permutation importance over both features.
     expect(report.importance.data.method).toBe('permutation');
-    expect(report.importance.data.features.map((f) => f.name).sort()).toEqual(['momentum_5', 'volume_ratio']);
+    expect(report.importance.data.features.map((f) => f.name).sort()).toEqual([MOMENTUM_COLUMN, VOLUME_COLUMN].sort());
     // Failed trials keep the best so far.
     expect(report.trials.data.points.map((p) => p.bestSoFar)).toEqual([0.55, 0.61, 0.61, 0.61]);
     expect(report.trials.data.points[2].error).toBe('did not converge');
