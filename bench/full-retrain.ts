@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     const client = await connectClient(config);
     const workflowId = `full-retrain-${Date.now()}`;
     const t0 = Date.now();
-    const result: TrainingPipelineResult = await client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId, args: [{ experiment }] });
+    // The workers' CPU every second: where the cores sat idle, which the activities' spans do not show.
+    const cpuNow = () => workers.map(cpuSecondsOf).reduce<number>((a, b) => a + (b ?? 0), 0);
+    const cpuSamples: number[] = [cpuNow()];
+    const sampler = setInterval(() => cpuSamples.push(cpuNow()), 1000);
+    const result: TrainingPipelineResult = await client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId, args: [{ experiment }] }).finally(() => clearInterval(sampler));
     const wall = (Date.now() - t0) / 1000;
 
     // Activity executions across the run and its children, from the histories.
@@ -155,6 +159,11 @@ async function main(): Promise<void> {
     // time and the activities' busy time (an activity waiting for a thread counts as busy) do not show.
     const cpu = workers.map(cpuSecondsOf).reduce<number | undefined>((a, b) => (a === undefined || b === undefined ? undefined : a + b), 0);
     if (cpu !== undefined) console.log(`worker CPU ${cpu.toFixed(1)} s (user + system, all threads) in ${wall.toFixed(1)} s on ${os.availableParallelism()} cores: ${((100 * cpu) / (wall * os.availableParallelism())).toFixed(0)}% of the cores`);
+    if (cpuSamples.length > 10) {
+      const slices: string[] = [];
+      for (let at = 0; at + 10 < cpuSamples.length; at += 10) slices.push(((cpuSamples[at + 10] - cpuSamples[at]) / 10).toFixed(1));
+      console.log(`cores busy per 10 s (of ${os.availableParallelism()}): ${slices.join(' ')}`);
+    }
     // The ratio line last: wall time against the 3-minute target.
     console.log(`wall time ${wall.toFixed(1)} s; no activity running for ${(wall - busy / 1000).toFixed(1)} s (${(((wall - busy / 1000) / wall) * 100).toFixed(2)}% orchestration overhead); ${(wall / 180).toFixed(2)}× the 3-minute target`);
     await client.connection.close();
