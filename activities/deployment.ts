@@ -16,6 +16,8 @@ import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
+import { loadConfig } from '../lib/config';
+import type { RowSigning } from '../lib/registry/row-signature';
 
 export interface BeginDeploymentInput {
   deploymentId: string;
@@ -30,10 +32,10 @@ export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
  * loader applies; otherwise the move would point aliases and routes at a model no process can serve.
  * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
  */
-async function verifyVersions(store: Database, artifacts: ArtifactStore, model: string, versions: Iterable<number>, why: string): Promise<void> {
+async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
     try {
-      await verifyRegisteredVersion(store, artifacts, model, version);
+      await verifyRegisteredVersion(store, artifacts, model, version, signing);
     } catch (error) {
       if (error instanceof ArtifactVerificationError) throw new BadInputError(`${why}: ${error.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
       throw error;
@@ -41,7 +43,8 @@ async function verifyVersions(store: Database, artifacts: ArtifactStore, model: 
   }
 }
 
-export function deploymentActivities({ store, cache, artifacts }: { store: Database; cache: Cache; artifacts: ArtifactStore }) {
+/** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
+export function deploymentActivities({ store, cache, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; artifacts: ArtifactStore; signing?: RowSigning }) {
   return {
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
@@ -55,7 +58,7 @@ export function deploymentActivities({ store, cache, artifacts }: { store: Datab
         const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
         const championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
-        await verifyVersions(store, artifacts, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         if (existing) return { plan, championVersion };
         await store.db
           .insertInto('deployments')
@@ -71,7 +74,7 @@ export function deploymentActivities({ store, cache, artifacts }: { store: Datab
     /** Writes a traffic split; every API process picks it up within seconds. */
     async setTrafficSplit(input: WriteServingRoutesInput): Promise<number> {
       return withFailureMapping(async () => {
-        await verifyVersions(store, artifacts, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
+        await verifyVersions(store, artifacts, signing, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
         return (await writeServingRoutes(store, cache, input)).generation;
       });
     },
@@ -98,7 +101,7 @@ export function deploymentActivities({ store, cache, artifacts }: { store: Datab
     /** The challenger takes all traffic and the champion alias; canary / challenger aliases are cleared. */
     async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void> {
       return withFailureMapping(async () => {
-        await verifyVersions(store, artifacts, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
+        await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
         await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason });
         await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
         for (const alias of ['canary', 'challenger'] as const) {

@@ -8,6 +8,8 @@ import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-s
 import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
+import { loadConfig } from '../lib/config';
+import type { RowSigning } from '../lib/registry/row-signature';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
@@ -115,7 +117,8 @@ export interface RegisterResult {
   identicalToEarlier?: boolean;
 }
 
-export function experimentActivities({ store, artifacts, trainingPool }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool }) {
+/** `signing`: the registry's signing key (MODEL_SIGNING_KEY), which registration signs rows with; default: from the environment, as the alert channels are. */
+export function experimentActivities({ store, artifacts, trainingPool, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number, cancelled: AbortSignal): Promise<ShuffledLabelResult> => {
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true }, cancelled)));
@@ -319,7 +322,7 @@ export function experimentActivities({ store, artifacts, trainingPool }: { store
           registrationKey,
           metrics: input.metrics,
           lineage,
-        });
+        }, signing);
         if (!identical) await storeReferenceProfile(version, input, artifact);
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).

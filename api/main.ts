@@ -38,7 +38,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
   const artifacts = openArtifactStore(config.artifacts);
-  const servingModels = new ServingModels({ store, cache, artifacts, log });
+  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey } });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
   const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isSecretName, redactDeep, redactUrl } from './redact';
 import { parseS3Url, type ArtifactLocation } from './artifacts/location';
+import { MIN_SIGNING_KEY_LENGTH } from './registry/row-signature';
 
 /**
  * The one typed configuration of every process (worker, CLI, scripts), read from environment variables.
@@ -19,6 +20,12 @@ export interface AppConfig {
   artifactDir: string;
   /** Where artifacts are stored: ARTIFACT_DIR, or the object store ARTIFACT_URL names (lib/artifacts). */
   artifacts: ArtifactLocation;
+  /**
+   * MODEL_SIGNING_KEY: when set, registration signs each registry row and every verification
+   * (serving, deployments, rollback) refuses a row without its valid signature
+   * (lib/registry/row-signature.ts); unset: rows are not bound to their artifacts. A secret.
+   */
+  modelSigningKey: string | undefined;
   metricsAddress: string;
   trainingConcurrency: number;
   /** Where the prediction API listens (host:port). */
@@ -154,6 +161,7 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
   ARTIFACT_CACHE_DIR: z.string().min(1).optional(),
   ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
+  MODEL_SIGNING_KEY: z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``).optional(),
   METRICS_ADDRESS: hostPort.default('127.0.0.1:9464'),
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
@@ -168,7 +176,7 @@ const envSchema = z.object({
 });
 
 /** Variables whose values are secrets beyond those named like one (lib/redact.ts): never echoed. */
-const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL']);
+const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL', 'MODEL_SIGNING_KEY']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -234,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           cacheMaxBytes: (e.ARTIFACT_CACHE_MAX_MB ?? 2048) * 1024 * 1024,
         }
       : { kind: 'local', dir: artifactDir },
+    modelSigningKey: e.MODEL_SIGNING_KEY,
     metricsAddress: e.METRICS_ADDRESS,
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
     apiAddress: e.API_ADDRESS,
@@ -291,6 +300,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'S3_FORCE_PATH_STYLE', default: 'true when S3_ENDPOINT is set', meaning: 'address objects as endpoint/bucket/key rather than bucket.endpoint/key' },
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
   { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
+  { name: 'MODEL_SIGNING_KEY', default: '(unset: registry rows are not signed)', meaning: `secret of ${MIN_SIGNING_KEY_LENGTH}+ characters: registration signs each model version's row, serving refuses a row without its valid signature (a secret: never printed)` },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'training threads per worker; it runs one CPU-heavy activity more than that at once' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },

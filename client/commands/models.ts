@@ -93,6 +93,17 @@ function lineage(v: ModelVersion): Record<string, string> {
   };
 }
 
+/** The row's signature as this deployment's key judges it (MODEL_SIGNING_KEY; lib/registry/row-signature.ts). */
+function signatureState(v: ModelVersion): string {
+  const { loadConfig } = lazy.config();
+  const { rowSignatureProblem, signingKeyId } = lazy.rowSignature();
+  const key = loadConfig().modelSigningKey;
+  if (!v.signature) return key === undefined ? 'none (MODEL_SIGNING_KEY is not set: rows are not bound)' : `none: refused by verification; sign it with \`mlp models sign ${v.name} ${v.version}\` after checking it`;
+  if (key === undefined) return `key id ${v.signature.keyId} (not checked: MODEL_SIGNING_KEY is not set)`;
+  const problem = rowSignatureProblem(key, v);
+  return problem ? `key id ${v.signature.keyId}: DOES NOT MATCH (this deployment's key id ${signingKeyId(key)}): refused by verification` : `key id ${v.signature.keyId}: valid`;
+}
+
 export function modelsCommand(): Command {
   const cmd = new Command('models').description('the model registry: versions, aliases, lineage');
   cmd
@@ -130,7 +141,7 @@ export function modelsCommand(): Command {
         }
         const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
         console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);
-        for (const [k, value] of Object.entries({ ...lineage(v), ...headline(v) })) console.log(`${k.padEnd(24)} ${value}`);
+        for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...headline(v) })) console.log(`${k.padEnd(24)} ${value}`);
       }),
     );
   cmd
@@ -179,7 +190,8 @@ export function modelsCommand(): Command {
           const { openArtifactStore } = lazy.artifactStores();
           const { verifyRegisteredVersion } = lazy.registry();
           const artifacts = openArtifactStore(config.artifacts);
-          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify: (m, v) => verifyRegisteredVersion(store, artifacts, m, v) });
+          const signing = { signingKey: config.modelSigningKey };
+          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify: (m, v) => verifyRegisteredVersion(store, artifacts, m, v, signing) });
           console.log(`${name}: v${result.fromVersion ?? '-'} → v${result.toVersion} on 100% of traffic (routes generation ${result.routes.generation})`);
         } finally {
           await cache.close();
@@ -202,6 +214,22 @@ export function modelsCommand(): Command {
         } finally {
           await client.connection.close();
         }
+      }),
+    );
+  cmd
+    .command('sign <name> <version>')
+    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row with MODEL_SIGNING_KEY: for versions registered before the key was set or under another key')
+    .action((name: string, ref: string) =>
+      withStore(async (store) => {
+        const { loadConfig } = lazy.config();
+        const config = loadConfig();
+        if (config.modelSigningKey === undefined) throw new Error('MODEL_SIGNING_KEY is not set: there is no key to sign with; set it to the key the workers and the prediction API use (docs/configuration.md)');
+        const { version } = await resolveModelRef(store, name, ref);
+        const { openArtifactStore } = lazy.artifactStores();
+        const { signModelVersion } = lazy.registry();
+        const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, { signingKey: config.modelSigningKey });
+        const before = signed.before.state === 'unsigned' ? 'it had no signature' : signed.before.state === 'valid' ? 'its signature was already valid' : `its signature did not match (${signed.before.reason})`;
+        console.log(`${name} v${version}: artifact, header, feature set and model checked; row signed with key id ${signed.signature.keyId} (${before})`);
       }),
     );
   return cmd;

@@ -1,7 +1,9 @@
 /**
  * The model registry: immutable, numbered versions per model name (metadata in the relational
  * store, artifact bytes content-addressed in the artifact store) and aliases such as `champion` and
- * `challenger` whose every move is appended to a history.
+ * `challenger` whose every move is appended to a history. With a signing key (MODEL_SIGNING_KEY,
+ * passed as RowSigning), each version's row is signed at registration and the signature checked by
+ * every verification (lib/registry/row-signature.ts).
  */
 import { decodeArtifact, sha256 as sha256Of } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, loadModelRuntimes, restoreModel } from '../../models/algorithms';
@@ -12,6 +14,7 @@ import type { ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
+import { NO_ROW_SIGNING, rowSignatureProblem, signedRowText, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
@@ -45,9 +48,14 @@ export interface ModelVersion {
   /** Anything else that explains where the model came from (experiment, trials, data range). */
   lineage: Record<string, unknown>;
   createdAt: string;
+  /**
+   * The row's signature (lib/registry/row-signature.ts), when it was registered or signed with a
+   * signing key; absent otherwise. Verification with a key refuses a version without a valid one.
+   */
+  signature?: RowSignature;
 }
 
-export interface RegisterModelInput extends Omit<ModelVersion, 'version' | 'artifactSha256' | 'artifactBytes' | 'createdAt'> {
+export interface RegisterModelInput extends Omit<ModelVersion, 'version' | 'artifactSha256' | 'artifactBytes' | 'createdAt' | 'signature'> {
   artifact: Uint8Array;
   /** Normally omitted (next number); given when importing a known version. */
   version?: number;
@@ -73,6 +81,7 @@ function toVersion(row: ModelVersionsTable): ModelVersion {
     metrics: JSON.parse(row.metrics) as Record<string, unknown>,
     lineage: JSON.parse(row.lineage) as Record<string, unknown>,
     createdAt: row.created_at,
+    ...(row.signature !== null ? { signature: { keyId: row.signature_key_id ?? '(none)', mac: row.signature } } : {}),
   };
 }
 
@@ -81,9 +90,10 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /**
  * Registers a new version (artifact verified, checked against what the registration records, and
  * stored first). Idempotent on the registration key: a retried registration returns the version the
- * first attempt made, and repairs its stored artifact if that copy was damaged since.
+ * first attempt made, and repairs its stored artifact if that copy was damaged since. With a signing
+ * key the new row is stored with its signature (a retried registration leaves the first row as it is).
  */
-export async function registerModel(store: Database, artifacts: ArtifactStore, input: RegisterModelInput): Promise<ModelVersion> {
+export async function registerModel(store: Database, artifacts: ArtifactStore, input: RegisterModelInput, signing: RowSigning = NO_ROW_SIGNING): Promise<ModelVersion> {
   if (!NAME.test(input.name)) throw new RegistryError(`model name "${input.name}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
   const existing = await store.db.selectFrom('model_versions').selectAll().where('registration_key', '=', input.registrationKey).executeTakeFirst();
   if (existing) {
@@ -134,7 +144,15 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
         metrics: JSON.stringify(input.metrics),
         lineage: JSON.stringify(input.lineage),
         created_at: new Date().toISOString(),
+        signature: null,
+        signature_key_id: null,
       };
+      // Signed as it will be read back (JSON fields parsed from their stored text), so verification recomputes the same text.
+      if (signing.signingKey !== undefined) {
+        const signature = signRow(signing.signingKey, toVersion(row));
+        row.signature = signature.mac;
+        row.signature_key_id = signature.keyId;
+      }
       await store.db.insertInto('model_versions').values(row).execute();
       return toVersion(row);
     } catch (error) {
@@ -247,15 +265,48 @@ export async function aliasHistory(store: Database, name: string): Promise<Alias
  * every check it makes (sha256, header, feature set and order, classes, parameters), so loading and
  * verifying a version refuse the same versions with the same messages.
  */
-export async function loadRegisteredModel(store: Database, artifacts: ArtifactStore, name: string, version: number): Promise<{ version: ModelVersion; model: TrainedModel }> {
-  const { version: v, model } = await verifyRegisteredVersion(store, artifacts, name, version);
+export async function loadRegisteredModel(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning = NO_ROW_SIGNING): Promise<{ version: ModelVersion; model: TrainedModel }> {
+  const { version: v, model } = await verifyRegisteredVersion(store, artifacts, name, version, signing);
   return { version: v, model };
 }
 
-/** A registered version whose artifact passes verification (lib/registry/verify-artifact.ts), else the error saying why not. */
-export async function verifyRegisteredVersion(store: Database, artifacts: ArtifactStore, name: string, version: number): Promise<{ version: ModelVersion } & VerifiedArtifact> {
+/**
+ * A registered version whose artifact passes verification (lib/registry/verify-artifact.ts), else
+ * the error saying why not. `signing`: the deployment's MODEL_SIGNING_KEY; with it, a row without
+ * its valid signature is refused first.
+ */
+export async function verifyRegisteredVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning = NO_ROW_SIGNING): Promise<{ version: ModelVersion } & VerifiedArtifact> {
   const v = await getModelVersion(store, name, version);
-  return { version: v, ...(await verifyModelArtifact(store, artifacts, v)) };
+  return { version: v, ...(await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey })) };
+}
+
+export interface SignedVersion {
+  version: ModelVersion;
+  signature: RowSignature;
+  /** What the row carried before: no signature, one that matched (signing again changed nothing), or one that did not (with the reason). */
+  before: { state: 'unsigned' } | { state: 'valid' } | { state: 'invalid'; reason: string };
+}
+
+/**
+ * Signs a version's row with the signing key, after every check verification makes but the
+ * signature's (artifact sha256 and size, header against the row, feature set and order, classes,
+ * restore): for rows registered before the key was set, or after a key rotation. Refused without a
+ * key, or when a check fails (ArtifactVerificationError), or when the row changed while it was checked.
+ * Signing vouches for the row as it is now: whoever runs it should have checked the row first.
+ */
+export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning): Promise<SignedVersion> {
+  const key = signing.signingKey;
+  if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign registry rows');
+  const v = await getModelVersion(store, name, version);
+  const problem = rowSignatureProblem(key, v);
+  const before: SignedVersion['before'] = !v.signature ? { state: 'unsigned' } : problem ? { state: 'invalid', reason: problem } : { state: 'valid' };
+  await verifyModelArtifact(store, artifacts, v, { signingKey: key, skipSignatureCheck: true });
+  const signature = signRow(key, v);
+  // Only the row that was checked is signed: one edited in the meantime is left alone.
+  const now = await getModelVersion(store, name, version);
+  if (signedRowText(now) !== signedRowText(v)) throw new RegistryError(`model ${name} v${version} changed while it was being checked; nothing was signed, run the command again`);
+  await store.db.updateTable('model_versions').set({ signature: signature.mac, signature_key_id: signature.keyId }).where('name', '=', name).where('version', '=', version).execute();
+  return { version: { ...v, signature }, signature, before };
 }
 
 /** What a run report adds to a version's lineage: the report file, and what the report read from the run. */
@@ -269,11 +320,14 @@ export interface VersionReportRecord {
 
 /**
  * Records a version's run report in its lineage (the model and its metrics stay as registered;
- * only these keys are set, so writing the report again replaces them).
+ * only these keys are set, so writing the report again replaces them). They are the lineage keys
+ * the row signature leaves out (row-signature.ts UNSIGNED_LINEAGE_KEYS), so a signed row stays
+ * valid; only those are written (a key added to VersionReportRecord must be added there too).
  */
 export async function recordVersionReport(store: Database, name: string, version: number, record: VersionReportRecord): Promise<ModelVersion> {
   const v = await getModelVersion(store, name, version);
-  const lineage = { ...v.lineage, ...record };
+  const reported = Object.fromEntries(UNSIGNED_LINEAGE_KEYS.filter((key) => Object.hasOwn(record, key)).map((key) => [key, record[key]]));
+  const lineage = { ...v.lineage, ...reported };
   await store.db.updateTable('model_versions').set({ lineage: JSON.stringify(lineage) }).where('name', '=', name).where('version', '=', version).execute();
   return { ...v, lineage };
 }

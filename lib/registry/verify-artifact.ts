@@ -8,7 +8,10 @@
  * the row's columns are the ones it yields: lib/features/stored-feature-set.ts, as the stream
  * consumer checks) and its feature order is that feature set's column order, it predicts the two
  * classes serving expects, and the model restores from its state (payload size and every
- * parameter checked by the algorithm's restore: no NaN or infinite weight, no zero scale). The
+ * parameter checked by the algorithm's restore: no NaN or infinite weight, no zero scale). With a
+ * signing key (MODEL_SIGNING_KEY), the row's signature (lib/registry/row-signature.ts) is checked
+ * first, before anything is read: a row edited since registration never leads to reading the files
+ * it names, however consistently it was edited (artifact, sha256, size and parameters together). The
  * prediction API's loader (loadRegisteredModel), the deployment activities and the admin route and
  * rollback handlers all call this, so a version that one would refuse the other never routes to,
  * and both refuse it with the same message.
@@ -23,6 +26,7 @@ import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
 import { recordedFieldMismatch } from './recorded-fields';
+import { rowSignatureProblem } from './row-signature';
 
 /** Classes of every served model: the API reports the probability of class 1 (up). */
 export const SERVED_CLASSES = 2;
@@ -62,11 +66,26 @@ async function storedFeatureSetColumns(store: Database, featureSetVersion: strin
   }
 }
 
+export interface VerifyArtifactOptions {
+  /**
+   * MODEL_SIGNING_KEY (lib/config.ts): when set, the row must carry this key's signature over its
+   * fields, else it is refused before anything is read; undefined: rows are not bound (no check).
+   */
+  signingKey: string | undefined;
+  /** Every check but the signature's: only to sign a row after checking it (signModelVersion, `mlp models sign`). */
+  skipSignatureCheck?: boolean;
+}
+
 /** Verifies `v`'s artifact in the artifact store and restores its model; throws ArtifactVerificationError saying what is wrong. */
-export async function verifyModelArtifact(store: Database, artifacts: ArtifactStore, v: ModelVersion): Promise<VerifiedArtifact> {
+export async function verifyModelArtifact(store: Database, artifacts: ArtifactStore, v: ModelVersion, options: VerifyArtifactOptions): Promise<VerifiedArtifact> {
   const fail = (cause: string): never => {
     throw new ArtifactVerificationError(v.name, v.version, cause);
   };
+  // First: an edited row must not lead to reading the artifact (or feature set) it names.
+  if (options.signingKey !== undefined && !options.skipSignatureCheck) {
+    const problem = rowSignatureProblem(options.signingKey, v);
+    if (problem) fail(problem);
+  }
   let bytes: Buffer;
   try {
     bytes = await readArtifact(artifacts, v.artifactSha256); // sha256 of the file against the registry's

@@ -10,6 +10,7 @@ import { loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
 import { loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
+import type { RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
@@ -50,6 +51,8 @@ export interface ServingModelsDeps {
   /** How often the routes are re-read in case an announcement was missed (ms, default 2000). */
   pollMs?: number;
   log?: ServingLog;
+  /** The deployment's MODEL_SIGNING_KEY: with it, only versions whose registry row it signed are served (lib/registry/row-signature.ts). */
+  signing?: RowSigning;
 }
 
 /** "v3 (champion), v4 (canary), v5 (shadow)". */
@@ -135,7 +138,7 @@ export class ServingModels {
    * change is refused with the reason, rather than routing traffic to a model no process can load).
    */
   async verifyVersions(model: string, versions: Iterable<number>): Promise<void> {
-    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version);
+    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing);
   }
 
   stats(): ServingModelsStats {
@@ -273,7 +276,7 @@ export class ServingModels {
       // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
       let loaded: LoadedModel;
       try {
-        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version);
+        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version, this.deps.signing);
       } catch (error) {
         throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
       }

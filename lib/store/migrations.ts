@@ -618,6 +618,19 @@ const migrations: Record<string, Migration> = {
       // The corrected effective dates stay: the earlier ones came after the day's close.
     },
   },
+  '0016_model_version_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY set, registration signs each version's row (lib/registry/row-signature.ts)
+      // and verification refuses a row whose signature is missing or does not match. Rows registered
+      // before (or without the key) stay null until `mlp models sign` signs them.
+      await db.schema.alterTable('model_versions').addColumn('signature', 'varchar(64)').execute();
+      await db.schema.alterTable('model_versions').addColumn('signature_key_id', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('model_versions').dropColumn('signature_key_id').execute();
+      await db.schema.alterTable('model_versions').dropColumn('signature').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -142,6 +142,10 @@ export interface ModelVersionsTable {
   metrics: string;
   lineage: string;
   created_at: string;
+  /** HMAC-SHA256 (hex) of the row's registration fields by MODEL_SIGNING_KEY (lib/registry/row-signature.ts); null: registered without the key. */
+  signature: string | null;
+  /** Which key made `signature`: the first 8 hex digits of the key's sha256. */
+  signature_key_id: string | null;
 }
 
 export interface ModelAliasesTable {

@@ -186,6 +186,7 @@ describe('loadConfig', () => {
       'S3_FORCE_PATH_STYLE',
       'ARTIFACT_CACHE_DIR',
       'ARTIFACT_CACHE_MAX_MB',
+      'MODEL_SIGNING_KEY',
       'METRICS_ADDRESS',
       'TRAINING_CONCURRENCY',
       'API_ADDRESS',

@@ -1,0 +1,150 @@
+/**
+ * Binding a registry row to what was registered (MODEL_SIGNING_KEY). With the key set, registration
+ * stores an HMAC-SHA256 by it over a canonical encoding of every field of the row fixed at
+ * registration (name, version, artifact sha256 and size, algorithm, parameters, seed, feature set,
+ * label, snapshot, code version, run, registration key, metrics, lineage, creation time), and
+ * artifact verification (lib/registry/verify-artifact.ts) recomputes it before it reads anything
+ * else: a row edited since (another artifact with a consistent sha256 and size, other parameters,
+ * another feature set…) is refused, however consistent the edit, by anyone without the key.
+ *
+ * Not covered: the lineage keys a run report writes after registration (recordVersionReport:
+ * `report`, `promotion`, `datasetGuards`), which describe the report and not the model; covering
+ * them would break the signature of every version whose report is written. Aliases, routes and
+ * deployments live in other tables and are not covered either.
+ *
+ * The encoding is part of the stored format: changing it (or the covered fields) invalidates every
+ * signature, so it is versioned (ROW_SIGNATURE_SCHEME) and defined here alone.
+ */
+import crypto from 'node:crypto';
+
+/** The shortest MODEL_SIGNING_KEY accepted (lib/config.ts): an HMAC key should be random and long. */
+export const MIN_SIGNING_KEY_LENGTH = 32;
+
+/** Names the encoding below; part of the signed text, so a future encoding can never collide with this one. */
+export const ROW_SIGNATURE_SCHEME = 'mlp-model-row-v1';
+
+/** Lineage keys written after registration by a run report (lib/registry/model-registry.ts recordVersionReport): not signed. */
+export const UNSIGNED_LINEAGE_KEYS = ['report', 'promotion', 'datasetGuards'] as const;
+
+/** The deployment's signing key as the registry takes it (MODEL_SIGNING_KEY); undefined: rows are neither signed nor checked. */
+export interface RowSigning {
+  signingKey: string | undefined;
+}
+
+/** No key: registration signs nothing and verification checks no signature (the behaviour without MODEL_SIGNING_KEY). */
+export const NO_ROW_SIGNING: RowSigning = { signingKey: undefined };
+
+/** A stored signature: which key made it (signingKeyId) and the HMAC-SHA256, hex. */
+export interface RowSignature {
+  keyId: string;
+  mac: string;
+}
+
+/** The fields of a registry row that the signature covers (lib/registry/model-registry.ts ModelVersion has them all). */
+export interface SignedRowFields {
+  name: string;
+  version: number;
+  artifactSha256: string;
+  artifactBytes: number;
+  algorithm: string;
+  params: Record<string, unknown>;
+  seed: number;
+  featureSetVersion: string;
+  label: Record<string, unknown>;
+  snapshotId: string | null;
+  snapshotHash: string | null;
+  codeVersion: string;
+  workflowId: string | null;
+  runId: string | null;
+  registrationKey: string;
+  metrics: Record<string, unknown>;
+  lineage: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** A short public name of a key (the first 8 hex digits of its sha256), stored beside each signature so a rotated key is told apart from an edited row. */
+export function signingKeyId(key: string): string {
+  return crypto.createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 8);
+}
+
+/**
+ * Canonical JSON: object keys sorted (by UTF-16 code unit) at every level and keys whose value is
+ * undefined left out, so two equal values encode alike whatever their key order; arrays keep their
+ * order; numbers in JavaScript's shortest round-trip form (1.0 → 1, 1e21 → 1e+21, -0 → 0), as
+ * JSON.stringify writes them, so a value read back from the stored JSON encodes as it did when
+ * signed. Anything JSON cannot hold (NaN, Infinity, bigint, functions) is refused.
+ */
+export function canonicalEncoding(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalEncoding: ${value} is not a JSON number`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((item: unknown) => (item === undefined ? 'null' : canonicalEncoding(item))).join(',')}]`;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalEncoding(record[k])}`).join(',')}}`;
+    }
+    default:
+      throw new TypeError(`canonicalEncoding: a value of type ${typeof value} is not JSON`);
+  }
+}
+
+/** The row's lineage without the keys a run report writes later. */
+function signedLineage(lineage: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...lineage };
+  for (const key of UNSIGNED_LINEAGE_KEYS) delete out[key];
+  return out;
+}
+
+/** The exact text that is signed: the scheme, then the covered fields as canonical JSON. */
+export function signedRowText(row: SignedRowFields): string {
+  const covered: Record<keyof SignedRowFields, unknown> = {
+    name: row.name,
+    version: row.version,
+    artifactSha256: row.artifactSha256,
+    artifactBytes: row.artifactBytes,
+    algorithm: row.algorithm,
+    params: row.params,
+    seed: row.seed,
+    featureSetVersion: row.featureSetVersion,
+    label: row.label,
+    snapshotId: row.snapshotId,
+    snapshotHash: row.snapshotHash,
+    codeVersion: row.codeVersion,
+    workflowId: row.workflowId,
+    runId: row.runId,
+    registrationKey: row.registrationKey,
+    metrics: row.metrics,
+    lineage: signedLineage(row.lineage),
+    createdAt: row.createdAt,
+  };
+  return `${ROW_SIGNATURE_SCHEME}\n${canonicalEncoding(covered)}`;
+}
+
+function mac(key: string, row: SignedRowFields): string {
+  return crypto.createHmac('sha256', key).update(signedRowText(row), 'utf8').digest('hex');
+}
+
+/** The signature `key` gives the row. */
+export function signRow(key: string, row: SignedRowFields): RowSignature {
+  return { keyId: signingKeyId(key), mac: mac(key, row) };
+}
+
+/**
+ * Why the row's signature does not bind it under `key` (missing, or not this row's under this key),
+ * or undefined when it does. The reason is what artifact verification refuses the version with.
+ */
+export function rowSignatureProblem(key: string, row: SignedRowFields & { signature?: RowSignature }): string | undefined {
+  const { signature } = row;
+  if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version}\` after checking it`;
+  const expected = Buffer.from(mac(key, row), 'hex');
+  const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
+  if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
+  return `the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+}

@@ -1,0 +1,393 @@
+/**
+ * With a signing key (MODEL_SIGNING_KEY), registration signs each registry row and verification
+ * refuses, before it reads anything the row names, a row whose signature is missing or does not
+ * match: every edit below is consistent (another valid model with its sha256 and size, a parameter,
+ * the feature set, the algorithm), so verification without the key serves it, and only the
+ * signature catches it. A run report recorded later leaves the signature valid; `signModelVersion`
+ * (`mlp models sign`) signs a row that passes every other check. Without a key nothing changes.
+ * On SQLite and MariaDB; the CLI (the built dist/cli.js) on SQLite.
+ */
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { deploymentActivities } from '../../activities/deployment';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
+import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
+import type { ModelVersionsTable } from '../../lib/store/schema';
+import { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import type { TrainedModel } from '../../models/model';
+import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+const KEY = 'k'.repeat(8) + crypto.randomBytes(16).toString('hex');
+const OTHER_KEY = 'o'.repeat(8) + crypto.randomBytes(16).toString('hex');
+const SIGNED: RowSigning = { signingKey: KEY };
+const UNSIGNED: RowSigning = { signingKey: undefined };
+
+/** The models' feature set, and another of the same columns (both stored): a row can be moved to it consistently. */
+const FEATURES = returnsFeatureSet('signed', 3);
+const OTHER_FEATURES = returnsFeatureSet('signed-other', 3);
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
+const OTHER_FS = defineTestFeatureSet(OTHER_FEATURES).version;
+const LABEL = { kind: 'direction', horizon: 5 };
+const separated = separable(160, 3, 5);
+const X = withColumns(separated.x, COLUMNS);
+
+async function fit(algorithm: string, seed: number, labels = separated.y): Promise<TrainedModel> {
+  return algorithmByName(algorithm).fit({ features: X, labels, classes: 2, seed }, {});
+}
+
+const artifactOf = (model: TrainedModel, featureSetVersion = FS) => encodeArtifact(model.state(), { featureSetVersion, label: LABEL });
+
+function mismatch(v: ModelVersion, storedKeyId: string, ourKeyId: string): string {
+  return `${v.name} v${v.version} artifact failed verification: the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${storedKeyId}, this deployment's ${ourKeyId})`;
+}
+
+function missing(v: ModelVersion): string {
+  return `${v.name} v${v.version} artifact failed verification: the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${v.name} ${v.version}\` after checking it`;
+}
+
+/** The artifact store, counting reads: an edited row must be refused before any. */
+function counted(store: ArtifactStore): { artifacts: ArtifactStore; reads: string[] } {
+  const reads: string[] = [];
+  const artifacts = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'get') return (key: string, intact?: (bytes: Buffer) => boolean) => (reads.push(key), target.get(key, intact));
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  return { artifacts, reads };
+}
+
+describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_driver, create) => {
+  let t: TestDatabase;
+  let store: ArtifactStore;
+  let artifacts: ArtifactStore;
+  let reads: string[];
+
+  beforeAll(async () => {
+    t = await create();
+    store = localArtifactStore(tempDir('mlp-signature-'));
+    ({ artifacts, reads } = counted(store));
+    await loadModelRuntimes();
+    await saveTestFeatureSet(t.store, FEATURES);
+    await saveTestFeatureSet(t.store, OTHER_FEATURES);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  const register = async (name: string, signing: RowSigning, model?: TrainedModel, row: { params?: Record<string, unknown>; metrics?: Record<string, unknown>; lineage?: Record<string, unknown> } = {}): Promise<ModelVersion> => {
+    const m = model ?? (await fit('logistic_regression', 1));
+    return registerModel(t.store, artifacts, {
+      ...UNTRACKED_REGISTRATION,
+      name,
+      artifact: artifactOf(m),
+      algorithm: m.algorithm,
+      params: row.params ?? {},
+      seed: 1,
+      featureSetVersion: FS,
+      label: LABEL,
+      snapshotId: 'snap-1',
+      snapshotHash: 'a'.repeat(64),
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      metrics: row.metrics ?? { cv: { auc: 0.61 }, outOfSample: { classification: { accuracy: 0.55, rocAuc: 0.6 } } },
+      lineage: row.lineage ?? { datasetId: 'ds-1', trials: [{ params: { C: 0.5 }, score: 0.6 }], experiment: { name, seed: 1 } },
+      registrationKey: `${name}/${crypto.randomUUID()}`,
+    }, signing);
+  };
+
+  const verify = (v: ModelVersion, signingKey: string | undefined) => verifyRegisteredVersion(t.store, artifacts, v.name, v.version, { signingKey });
+
+  async function refusedWith(v: ModelVersion, signingKey: string, message: string): Promise<void> {
+    const before = reads.length;
+    const error = await verify(v, signingKey).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactVerificationError);
+    expect((error as Error).message).toBe(message);
+    expect(reads.slice(before)).toEqual([]); // refused before the artifact it names is read
+  }
+
+  const edit = (v: ModelVersion, set: Partial<ModelVersionsTable>) => t.store.db.updateTable('model_versions').set(set).where('name', '=', v.name).where('version', '=', v.version).execute();
+
+  /** Points the row at `model`'s artifact (put in the store as registration puts it), sha256 and size consistent, plus `set`. */
+  async function pointAt(v: ModelVersion, bytes: Buffer, set: Partial<ModelVersionsTable> = {}): Promise<void> {
+    const { sha256 } = await putArtifact(store, bytes);
+    await edit(v, { artifact_sha256: sha256, artifact_bytes: bytes.byteLength, ...set });
+  }
+
+  it('signs an honest registration, which verifies under the key', async () => {
+    const v = await register('honest', SIGNED);
+    expect(v.signature).toEqual({ keyId: signingKeyId(KEY), mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const row = await t.store.db.selectFrom('model_versions').select(['signature', 'signature_key_id']).where('name', '=', 'honest').executeTakeFirstOrThrow();
+    expect(row).toEqual({ signature: v.signature!.mac, signature_key_id: signingKeyId(KEY) });
+    expect((await getModelVersion(t.store, 'honest', v.version)).signature).toEqual(v.signature);
+    const { model, header } = await verify(v, KEY);
+    expect(header.featureNames).toEqual(COLUMNS);
+    expect(model.predictProba({ values: Float64Array.of(1, 1, 1), rows: 1, featureNames: COLUMNS })).toHaveLength(2);
+  });
+
+  it('refuses a row consistently edited to serve another model, which verification without the key would serve', async () => {
+    // Another valid model, with its sha256 and size: every other check passes.
+    const swapped = await register('swap-artifact', SIGNED);
+    await pointAt(swapped, artifactOf(await fit('logistic_regression', 2, separated.y.map((y) => 1 - y))));
+    await expect(verify(swapped, undefined)).resolves.toBeDefined();
+    await refusedWith(swapped, KEY, mismatch(swapped, signingKeyId(KEY), signingKeyId(KEY)));
+
+    // A parameter the header agrees with (logistic regression's default C).
+    const params = await register('edit-params', SIGNED);
+    await edit(params, { params: JSON.stringify({ C: 1 }) });
+    await expect(verify(params, undefined)).resolves.toBeDefined();
+    await refusedWith(params, KEY, mismatch(params, signingKeyId(KEY), signingKeyId(KEY)));
+
+    // Another stored feature set of the same columns, with an artifact that says so.
+    const featureSet = await register('edit-feature-set', SIGNED);
+    await pointAt(featureSet, artifactOf(await fit('logistic_regression', 1), OTHER_FS), { feature_set_version: OTHER_FS });
+    await expect(verify(featureSet, undefined)).resolves.toBeDefined();
+    await refusedWith(featureSet, KEY, mismatch(featureSet, signingKeyId(KEY), signingKeyId(KEY)));
+
+    // Another algorithm, with an artifact of it.
+    const algorithm = await register('edit-algorithm', SIGNED);
+    await pointAt(algorithm, artifactOf(await fit('majority', 1)), { algorithm: 'majority' });
+    await expect(verify(algorithm, undefined)).resolves.toBeDefined();
+    await refusedWith(algorithm, KEY, mismatch(algorithm, signingKeyId(KEY), signingKeyId(KEY)));
+
+    // Lineage (a warm start's mark would exempt parameters from the comparison) and metrics are covered too.
+    const lineage = await register('edit-lineage', SIGNED);
+    await edit(lineage, { lineage: JSON.stringify({ ...lineage.lineage, warmStartedFrom: { version: 1 } }) });
+    await refusedWith(lineage, KEY, mismatch(lineage, signingKeyId(KEY), signingKeyId(KEY)));
+    const metrics = await register('edit-metrics', SIGNED);
+    await edit(metrics, { metrics: JSON.stringify({ cv: { auc: 0.99 } }) });
+    await refusedWith(metrics, KEY, mismatch(metrics, signingKeyId(KEY), signingKeyId(KEY)));
+
+    // Pointed at a file that does not exist: the signature is what refuses it, and nothing is read.
+    const absent = await register('edit-missing-file', SIGNED);
+    await edit(absent, { artifact_sha256: 'f'.repeat(64) });
+    await refusedWith(absent, KEY, mismatch(absent, signingKeyId(KEY), signingKeyId(KEY)));
+  });
+
+  it('refuses a row whose signature was removed or made by another key, naming both key ids', async () => {
+    const removed = await register('removed', SIGNED);
+    await edit(removed, { signature: null, signature_key_id: null });
+    await refusedWith(removed, KEY, missing(removed));
+    await expect(verify(removed, undefined)).resolves.toBeDefined();
+
+    const signed = await register('other-key', SIGNED);
+    await refusedWith(signed, OTHER_KEY, mismatch(signed, signingKeyId(KEY), signingKeyId(OTHER_KEY)));
+    const byOther = await register('signed-by-other', { signingKey: OTHER_KEY });
+    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
+    // A forged signature with this deployment's key id is refused as well.
+    await edit(byOther, { signature_key_id: signingKeyId(KEY) });
+    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY), signingKeyId(KEY)));
+    await edit(byOther, { signature: 'not hex' });
+    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY), signingKeyId(KEY)));
+  });
+
+  it('the prediction API (ServingModels) verifies and loads with the key: an edited row is refused before it routes', async () => {
+    const honest = await register('api-honest', SIGNED);
+    const edited = await register('api-edited', SIGNED);
+    await edit(edited, { params: JSON.stringify({ C: 1 }) });
+    const serving = new ServingModels({ store: t.store, cache: new MemoryCache(), artifacts, signing: SIGNED });
+    const unsigned = new ServingModels({ store: t.store, cache: new MemoryCache(), artifacts });
+    try {
+      await expect(serving.verifyVersions('api-honest', [honest.version])).resolves.toBeUndefined();
+      await expect(serving.verifyVersions('api-edited', [edited.version])).rejects.toThrow(mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
+      await expect(unsigned.verifyVersions('api-edited', [edited.version])).resolves.toBeUndefined(); // without the key rows are not bound
+    } finally {
+      await Promise.all([serving.close(), unsigned.close()]);
+    }
+  });
+
+  it('keeps the signature valid when a run report is recorded later', async () => {
+    const v = await register('reported', SIGNED);
+    await recordVersionReport(t.store, v.name, v.version, {
+      report: { path: 'reports/x.html', sha256: 'b'.repeat(64), bytes: 1234, generatedAt: '2026-01-02T03:04:05.000Z' },
+      promotion: { promote: true, reason: 'best of its run' },
+      datasetGuards: [{ guard: 'shuffled_label', tripped: false, message: 'ok' }],
+    });
+    const reread = await getModelVersion(t.store, v.name, v.version);
+    expect(reread.lineage).toMatchObject({ datasetId: 'ds-1', report: { bytes: 1234 }, promotion: { promote: true } });
+    await expect(verify(v, KEY)).resolves.toBeDefined();
+    // Written again (another report replaces the first): still valid.
+    await recordVersionReport(t.store, v.name, v.version, { report: { path: 'reports/y.html', sha256: 'c'.repeat(64), bytes: 99, generatedAt: '2026-01-03T00:00:00.000Z' } });
+    await expect(verify(v, KEY)).resolves.toBeDefined();
+  });
+
+  it('signs a row registered without the key after every other check, and refuses to sign one that fails them', async () => {
+    const old = await register('old', UNSIGNED);
+    expect(old.signature).toBeUndefined();
+    await refusedWith(old, KEY, missing(old));
+    const signed = await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED);
+    expect(signed).toMatchObject({ before: { state: 'unsigned' }, signature: { keyId: signingKeyId(KEY) } });
+    await expect(verify(old, KEY)).resolves.toBeDefined();
+    // Signing again changes nothing; a rotated key signs it anew, and the old key no longer verifies it.
+    expect(await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED)).toMatchObject({ before: { state: 'valid' }, signature: signed.signature });
+    expect((await signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY })).before).toEqual({ state: 'invalid', reason: expect.stringContaining(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`) });
+    await expect(verify(old, OTHER_KEY)).resolves.toBeDefined();
+    await refusedWith(old, KEY, mismatch(old, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
+
+    // A row that fails a check is not signed: its file is not the size the row says.
+    const broken = await register('broken', UNSIGNED);
+    await edit(broken, { artifact_bytes: broken.artifactBytes + 1 });
+    const error = await signModelVersion(t.store, artifacts, broken.name, broken.version, SIGNED).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactVerificationError);
+    expect((error as Error).message).toBe(`broken v${broken.version} artifact failed verification: the file is ${broken.artifactBytes} bytes, the registry recorded ${broken.artifactBytes + 1}`);
+    expect((await getModelVersion(t.store, broken.name, broken.version)).signature).toBeUndefined();
+
+    // Without a key there is nothing to sign with.
+    await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow(RegistryError);
+    await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow('no signing key: set MODEL_SIGNING_KEY');
+  });
+
+  it('changes nothing without a key: rows are neither signed nor checked', async () => {
+    const v = await register('no-key', UNSIGNED);
+    expect(v.signature).toBeUndefined();
+    expect(await t.store.db.selectFrom('model_versions').select(['signature', 'signature_key_id']).where('name', '=', 'no-key').executeTakeFirstOrThrow()).toEqual({ signature: null, signature_key_id: null });
+    await expect(verify(v, undefined)).resolves.toBeDefined();
+    await expect(verifyRegisteredVersion(t.store, artifacts, v.name, v.version)).resolves.toBeDefined();
+    // A signed row edited since is served as before: without the key rows are not bound.
+    const signed = await register('no-key-signed', SIGNED);
+    await edit(signed, { params: JSON.stringify({ C: 1 }) });
+    await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).resolves.toBeDefined();
+  });
+
+  it('the deployment activities refuse an unsigned version under the key, before anything moves', async () => {
+    const cache = new MemoryCache();
+    const v = await register('deploy-unsigned', UNSIGNED);
+    const activities = deploymentActivities({ store: t.store, cache, artifacts, signing: SIGNED });
+    const refused = await activities.beginDeployment({ deploymentId: `d-${crypto.randomUUID()}`, request: { model: v.name, challengerVersion: v.version } }).catch((error: unknown) => error as { type?: string; message: string });
+    expect(refused).toMatchObject({ type: 'ARTIFACT_INVALID', message: expect.stringContaining(missing(v)) });
+    expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', v.name).execute()).toEqual([]);
+
+    const ok = await register('deploy-signed', SIGNED);
+    await moveAlias(t.store, { name: ok.name, alias: 'champion', version: ok.version, movedBy: 'test', reason: 'test' });
+    const challenger = await register('deploy-signed', SIGNED, await fit('logistic_regression', 3));
+    await expect(activities.beginDeployment({ deploymentId: `d-${crypto.randomUUID()}`, request: { model: ok.name, challengerVersion: challenger.version } })).resolves.toMatchObject({ championVersion: ok.version });
+  });
+});
+
+describe('registration by the pipeline activity signs the row (SQLite)', () => {
+  let t: TestDatabase;
+  let pool: TaskPool;
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    pool = new TaskPool(1);
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await t?.drop();
+  });
+
+  it('registerAndPromote stores a row signed with the key it is given', async () => {
+    const artifacts = localArtifactStore(tempDir('mlp-signature-activity-'));
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed: 3 });
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const { registerAndPromote } = experimentActivities({ store: t.store, artifacts, trainingPool: pool, signing: SIGNED });
+    const experiment = experimentSchema.parse({ name: 'signed-by-pipeline', label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }] });
+    const result: RegisterResult = await new MockActivityEnvironment().run(registerAndPromote, {
+      experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha256, datasetId, featureSetVersion: ds.featureSetVersion, metrics: {}, lineage: {},
+      scores: { auc: 0.6, accuracyLift: 0.02, sharpe: 1, shuffledLabelPassed: true }, workflowId: 'wf-signed', runId: 'run-1',
+    });
+    const row = await getModelVersion(t.store, 'signed-by-pipeline', result.version.version);
+    expect(row.signature?.keyId).toBe(signingKeyId(KEY));
+    expect(rowSignatureProblem(KEY, row)).toBeUndefined();
+    expect(rowSignatureProblem(OTHER_KEY, row)).toContain(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`);
+  });
+});
+
+describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, SQLite)', () => {
+  const run = promisify(execFile);
+  let t: TestDatabase;
+  let dir: string;
+  let artifacts: ArtifactStore;
+  let env: NodeJS.ProcessEnv;
+
+  async function mlp(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI_OUTFILE, ...args], { env: { ...env, ...extraEnv } });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  beforeAll(async () => {
+    await buildCliIfStale();
+    t = await createSqliteTestDatabase();
+    dir = tempDir('mlp-signature-cli-');
+    artifacts = localArtifactStore(path.join(dir, 'artifacts'));
+    await loadModelRuntimes();
+    await saveTestFeatureSet(t.store, FEATURES);
+    env = { ...process.env, DATABASE_URL: t.url, DATA_DIR: dir, ARTIFACT_DIR: path.join(dir, 'artifacts'), TEMPORAL_ADDRESS: '127.0.0.1:1', REDIS_URL: '', MODEL_SIGNING_KEY: KEY };
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  const registerUnsigned = async (seed: number): Promise<ModelVersion> => {
+    const m = await fit('logistic_regression', seed);
+    return registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, name: 'cli-signed', artifact: artifactOf(m), algorithm: m.algorithm, params: {}, seed, featureSetVersion: FS, label: LABEL, registrationKey: `cli/${crypto.randomUUID()}` });
+  };
+
+  it('signs a checked row, shows its state, and refuses without the key', async () => {
+    const v1 = await registerUnsigned(1);
+    const v2 = await registerUnsigned(2);
+    await moveAlias(t.store, { name: 'cli-signed', alias: 'champion', version: v2.version, movedBy: 'test', reason: 'test' });
+
+    const shown = await mlp(['models', 'show', 'cli-signed', String(v1.version)]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^row signature +none: refused by verification; sign it with `mlp models sign cli-signed 1` after checking it$/m);
+
+    // Rollback verifies the target under the key: an unsigned one is refused and nothing moves.
+    const rollback = await mlp(['models', 'rollback', 'cli-signed', '--to-version', String(v1.version), '--reason', 'test']);
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toContain(missing(v1));
+
+    const withoutKey = await mlp(['models', 'sign', 'cli-signed', String(v1.version)], { MODEL_SIGNING_KEY: '' });
+    expect(withoutKey.code).toBe(1);
+    expect(withoutKey.stderr).toContain('MODEL_SIGNING_KEY is not set: there is no key to sign with');
+    const shortKey = await mlp(['models', 'sign', 'cli-signed', String(v1.version)], { MODEL_SIGNING_KEY: 'short' });
+    expect(shortKey.code).toBe(1);
+    expect(shortKey.stderr).toContain('MODEL_SIGNING_KEY=(secret, not shown): expected at least 32 characters');
+    expect(shortKey.stderr).not.toContain('short');
+
+    const signed = await mlp(['models', 'sign', 'cli-signed', String(v1.version)]);
+    expect(signed.stderr).toBe('');
+    expect(signed.code).toBe(0);
+    expect(signed.stdout.trim()).toBe(`cli-signed v${v1.version}: artifact, header, feature set and model checked; row signed with key id ${signingKeyId(KEY)} (it had no signature)`);
+    await expect(verifyRegisteredVersion(t.store, artifacts, 'cli-signed', v1.version, SIGNED)).resolves.toBeDefined();
+    expect((await mlp(['models', 'show', 'cli-signed', String(v1.version)])).stdout).toMatch(new RegExp(`^row signature +key id ${signingKeyId(KEY)}: valid$`, 'm'));
+    expect((await mlp(['models', 'show', 'cli-signed', String(v1.version)], { MODEL_SIGNING_KEY: OTHER_KEY })).stdout).toMatch(new RegExp(`^row signature +key id ${signingKeyId(KEY)}: DOES NOT MATCH \\(this deployment's key id ${signingKeyId(OTHER_KEY)}\\): refused by verification$`, 'm'));
+
+    // An alias works as the version, as in `models show`.
+    const champion = await mlp(['models', 'sign', 'cli-signed', 'champion']);
+    expect(champion.code).toBe(0);
+    expect(champion.stdout).toContain(`cli-signed v${v2.version}: artifact, header, feature set and model checked`);
+
+    // A row that fails a check is not signed, and the command says why.
+    const v3 = await registerUnsigned(3);
+    await t.store.db.updateTable('model_versions').set({ artifact_bytes: v3.artifactBytes + 1 }).where('name', '=', 'cli-signed').where('version', '=', v3.version).execute();
+    const refused = await mlp(['models', 'sign', 'cli-signed', String(v3.version)]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`cli-signed v${v3.version} artifact failed verification: the file is ${v3.artifactBytes} bytes, the registry recorded ${v3.artifactBytes + 1}`);
+    expect((await getModelVersion(t.store, 'cli-signed', v3.version)).signature).toBeUndefined();
+  });
+});
