@@ -3,6 +3,7 @@ import { decodeArtifact } from '../models/artifact';
 import { ALGORITHM_VERSIONS, restoreModel } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
+import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
@@ -159,6 +160,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
       return withFailureMapping(() => {
         const experiment = experimentSchema.parse(input);
+        refuseUnknownKeys(input, experiment, 'the experiment');
         const featureSetVersion = defineFeatureSet(experiment.featureSet ?? DEFAULT_FEATURE_SET).version;
         return Promise.resolve({ experiment, featureSetVersion });
       });

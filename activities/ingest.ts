@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
 import { stageImport, type ImportProgress, type ImportSummary } from '../lib/ingest/import-bars';
 import { importRequestSchema, type ImportRequestInput } from '../lib/ingest/import-request';
+import { refuseUnknownKeys } from '../lib/unknown-keys';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
 
@@ -21,6 +22,7 @@ export function ingestActivities({ store, cache }: IngestDeps) {
       return withFailureMapping(async () => {
         const ctx = Context.current();
         const request = importRequestSchema.parse(input);
+        refuseUnknownKeys(input, request, 'the import request');
         const previous = ctx.info.heartbeatDetails as Partial<ImportProgress> | undefined;
         if (previous) ctx.log.info('retrying ingest', { lastPhase: previous.phase, lastChunk: previous.chunk, attempt: ctx.info.attempt });
         const summary = await stageImport(store, request, {

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
+import { refuseUnknownKeys } from '../../lib/unknown-keys';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
@@ -106,6 +107,7 @@ export function readExperimentFile(file: string): ExperimentInput {
   }
   const parsed = lazy.experiment().experimentSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`experiment ${file} is invalid: ${describeValidationError(parsed.error)}`);
+  refuseUnknownKeys(raw, parsed.data, `experiment ${file}`); // before a run starts, as the run's first activity would
   const input = raw as ExperimentInput;
   const source = input.import?.source;
   if (source?.kind === 'csv' && !isS3Url(source.path) && !path.isAbsolute(source.path)) return { ...input, import: { ...input.import, source: { ...source, path: path.resolve(path.dirname(file), source.path) } } } as ExperimentInput;

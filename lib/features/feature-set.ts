@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { refuseUnknownKeys } from '../unknown-keys';
 import { DEFAULT_UNIVERSE_KINDS, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema } from '../market-data/symbols';
 // A cycle (compute-features imports this file), used only when a set is defined, never at load.
@@ -145,6 +146,8 @@ function duplicateColumnIssues(definition: FeatureSetDefinition): z.core.$ZodIss
 /** Validates a definition (defaults filled) and derives its version; refuses one whose column names are not unique. */
 export function defineFeatureSet(input: FeatureSetInput): FeatureSet {
   const definition = featureSetSchema.parse(input);
+  // A defined set passed back in keeps its (derived, recomputed) version; any other dropped key is refused.
+  refuseUnknownKeys({ ...input, version: undefined }, { ...definition, version: undefined }, 'the feature set');
   const duplicates = duplicateColumnIssues(definition);
   if (duplicates.length > 0) throw new z.ZodError(duplicates);
   const digest = createHash('sha256')
