@@ -21,11 +21,11 @@ export function droppedKeys(input: unknown, output: unknown, path: ReadonlyArray
 }
 
 /** Throws BadInputError naming every key of `input` that parsing to `output` dropped: "the experiment has unknown settings …: cv.embargo". */
-export function refuseUnknownKeys(input: unknown, output: unknown, what: string): void {
+export function refuseUnknownKeys(input: unknown, output: unknown, what: string, has = 'has'): void {
   const dropped = droppedKeys(input, output);
   if (dropped.length === 0) return;
   throw new BadInputError(
-    `${what} has unknown settings, which would be ignored and their defaults used instead (misspelt, or not settings of this version): ${dropped.map((p) => p.join('.')).join(', ')}`,
+    `${what} ${has} unknown settings, which would be ignored and their defaults used instead (misspelt, or not settings of this version): ${dropped.map((p) => p.join('.')).join(', ')}`,
     'INVALID_INPUT',
   );
 }

@@ -11,6 +11,7 @@
  * alert is open). A drift that is only missing values is a broken feed, never a reason to retrain.
  */
 import { z } from 'zod';
+import { refuseUnknownKeys } from '../unknown-keys';
 import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
 import { BadInputError, describeValidationError } from '../errors';
 import type { ModelMonitoringReport } from './model-report';
@@ -100,6 +101,11 @@ export type MonitoringRulesInput = z.input<typeof monitoringRulesSchema>;
 export function parseMonitoringRules(input: unknown): MonitoringRules {
   const parsed = monitoringRulesSchema.safeParse(input ?? {});
   if (!parsed.success) throw new BadInputError(`invalid monitoring rules: ${describeValidationError(parsed.error)}`, 'INVALID_RULES');
+  try {
+    refuseUnknownKeys(input ?? {}, parsed.data, 'the monitoring rules', 'have');
+  } catch (error) {
+    throw new BadInputError((error as Error).message, 'INVALID_RULES');
+  }
   return parsed.data;
 }
 

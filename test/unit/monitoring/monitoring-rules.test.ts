@@ -37,6 +37,10 @@ describe('monitoring rules', () => {
     expect(parseMonitoringRules({ data_drift: { q: 0.05 } }).data_drift).toMatchObject({ q: 0.05, minPsi: 0.2 });
     expect(() => parseMonitoringRules({ data_drift: { q: 2 } })).toThrow(BadInputError);
     expect(() => parseMonitoringRules({ data_drift: { q: 2 } })).toThrow(/data_drift\.q/);
+    // A misspelt rule or setting would silently keep the default threshold.
+    expect(() => parseMonitoringRules({ data_drift: { qq: 0.05 }, dataDrift: {} })).toThrow('the monitoring rules have unknown settings, which would be ignored and their defaults used instead (misspelt, or not settings of this version): data_drift.qq, dataDrift');
+    expect(() => parseMonitoringRules({ data_drift: { qq: 0.05 } })).toThrow(BadInputError);
+    expect(() => parseMonitoringRules(JSON.parse(JSON.stringify(parseMonitoringRules({ data_drift: { q: 0.05 } }))))).not.toThrow(); // the parsed rules, passed on
   });
 
   it('raises nothing for a healthy report', () => {
