@@ -301,9 +301,13 @@ function adjustedProblem(bar: Bar, fields: readonly string[], col: Record<keyof 
   return undefined;
 }
 
-/** The symbol a file name gives, as written (checked and upper-cased by canonicalSymbol). */
+/**
+ * The symbol a file name gives, as written (checked and upper-cased by canonicalSymbol): without
+ * the extension, an interval suffix after an underscore (`ibm_d`, `msft_daily`) and then Stooq's
+ * market suffix `.us`. A dot before one letter is a share class (`brk.d` is BRK.D, not BRK).
+ */
 function symbolFromSource(source: string): string {
-  return path.basename(source).replace(/\.(csv|txt)$/i, '').replace(/[_.](us|daily|d)$/i, '');
+  return path.basename(source).replace(/\.(csv|txt)$/i, '').replace(/_(d|daily)$/i, '').replace(/[_.]us$/i, '');
 }
 
 /** 1-based line of character `at`. */

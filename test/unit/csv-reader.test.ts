@@ -246,6 +246,9 @@ describe('readBarCsv: Stooq format (Date,Open,High,Low,Close,Volume)', () => {
     ['/x/msft_daily.csv', 'MSFT'],
     ['/x/ibm_d.csv', 'IBM'],
     ['/x/brk.b.us.csv', 'BRK.B'],
+    ['/x/brk.d.csv', 'BRK.D'], // a class-D share, not a daily suffix
+    ['/x/aapl.us_d.csv', 'AAPL'],
+    ['/x/ibm_us.csv', 'IBM'],
     ['C:/data/spy', 'SPY'],
   ])('derives the symbol of %s as %s', (source, symbol) => {
     expect(readBarCsv(text, { source }).bars[0].symbol).toBe(symbol);
