@@ -22,6 +22,7 @@ import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
 import { evaluatePredictions, inferenceBlockDays, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
+import { survivorshipNote } from '../lib/training/survivorship';
 import { shuffledLabelVerdict, singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
 import { auditPointInTime, type PointInTimeAudit } from '../lib/training/point-in-time-audit';
 import { naiveBaselinesOf } from '../lib/validation/baselines';
@@ -274,6 +275,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
             verdicts.push({ guard: 'point_in_time_audit', tripped: !pointInTime.passed, message: pointInTime.message });
           }
           if (scanVerdict) verdicts.push(scanVerdict);
+          const survivorship = survivorshipNote(ds);
+          if (survivorship) verdicts.push(survivorship);
           return { verdicts, pointInTime, singleFeatureScan: scan };
         });
       });

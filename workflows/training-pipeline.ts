@@ -4,7 +4,7 @@ import type { AlgorithmEvaluation, DatasetGuards, RegisterResult } from '../acti
 import type { StoredReport } from '../lib/reports/version-report';
 import type { PreparedDataset } from '../activities/training';
 import { candidateScoresOf } from '../lib/registry/promotion';
-import type { GuardVerdict } from '../lib/training/guards';
+import { verdictWord, type GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
 import { championSpace, narrowSearchSpace, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
 import { deploymentWorkflow } from './deployment';
@@ -206,7 +206,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   let datasetGuards: DatasetGuards | undefined;
   let trippedOnData: GuardVerdict[] = [];
   const guardData = async () => {
-    datasetGuards = await runStage('dataset', () => guardTrainingDataset({ datasetId: dataset.datasetId, experiment, snapshotId: ingest.snapshotId }), (g) => `${describeDataset(dataset)}; guards: ${g.verdicts.map((v) => `${v.guard} ${v.tripped ? 'TRIPPED' : 'passed'}`).join(', ')}`);
+    datasetGuards = await runStage('dataset', () => guardTrainingDataset({ datasetId: dataset.datasetId, experiment, snapshotId: ingest.snapshotId }), (g) => `${describeDataset(dataset)}; guards: ${g.verdicts.map((v) => `${v.guard} ${verdictWord(v)}`).join(', ')}`);
     trippedOnData = datasetGuards.verdicts.filter((v) => v.tripped);
     if (trippedOnData.length === 0) return;
     await raiseAlert(guardAlert(experiment.name, trippedOnData, workflowInfo().workflowId));

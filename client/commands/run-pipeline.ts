@@ -15,6 +15,7 @@ import type { TrainingPipelineResult } from '../../workflows';
 import type { ProgressSink } from '../progress';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
+import { verdictWord } from '../../lib/training/guards';
 
 const flagsSchema = () => {
   const { z } = lazy.zod();
@@ -168,7 +169,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
   });
   const inference = result.candidates?.[0]?.evaluation.report.inference;
   const method = inference ? `  intervals and p-values: ${inference.method}; p is one-sided (model better)\n` : '';
-  const guards = (result.datasetGuards?.verdicts ?? []).map((g) => `  guard ${g.guard}: ${g.tripped ? 'TRIPPED: ' : ''}${g.message}\n`).join('');
+  const guards = (result.datasetGuards?.verdicts ?? []).map((g) => `  guard ${g.guard}: ${verdictWord(g) === 'passed' ? '' : `${verdictWord(g)}: `}${g.message}\n`).join('');
   const best = (result.candidates ?? []).find((c) => c.bestOfRun) ?? result.candidates?.[result.candidates.length - 1];
   const promoted = result.promoted
     ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n`

@@ -5,13 +5,21 @@
  */
 import type { LabelSpec } from '../labels/labels';
 
-export type GuardName = 'point_in_time_audit' | 'single_feature_scan' | 'plausibility_bound' | 'shuffled_label' | 'degenerate_scores';
+export type GuardName = 'point_in_time_audit' | 'single_feature_scan' | 'plausibility_bound' | 'shuffled_label' | 'degenerate_scores' | 'survivorship';
 
-/** One guard's verdict: a tripped guard vetoes promotion (or fails the run, as the experiment says). */
+/** One guard's verdict: a tripped guard vetoes promotion (or fails the run, as the experiment says); `survivorship` is a note and never trips. */
 export interface GuardVerdict {
   guard: GuardName;
   tripped: boolean;
   message: string;
+}
+
+/** Guards that only note something beside the numbers (lib/training/survivorship.ts): they never trip. */
+const NOTE_GUARDS: ReadonlySet<string> = new Set<GuardName>(['survivorship']);
+
+/** How a verdict reads in summaries and reports. */
+export function verdictWord(g: { guard: string; tripped: boolean }): 'TRIPPED' | 'passed' | 'noted' {
+  return g.tripped ? 'TRIPPED' : NOTE_GUARDS.has(g.guard) ? 'noted' : 'passed';
 }
 
 /**
