@@ -13,7 +13,6 @@ import { monitoringActivities } from './monitoring';
 import { qualityGateActivities } from './quality-gate';
 import { searchActivities, trainingActivities } from './training';
 import { warmStartActivities } from './warm-start';
-import { readArtifact } from '../lib/registry/artifact-store';
 
 export interface ActivityDeps {
   store: Database;
@@ -44,7 +43,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     resolveExperiment,
     registerAndPromote,
     championRecipe,
-    ...warmStartActivities({ store: deps.store, readArtifact: (sha) => readArtifact(deps.artifacts, sha) }),
+    ...warmStartActivities({ store: deps.store, artifacts: deps.artifacts }),
     ...deploymentActivities(deps),
     // After the deployment activities: their raiseAlert is replaced by the one with cool-down and delivery.
     ...alertActivities({ store: deps.store, config: alertConfigOf(deps) }),

@@ -1,6 +1,9 @@
-import { decodeArtifact } from '../models/artifact';
 import { algorithmByName } from '../models/algorithms';
-import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
+import { loadConfig } from '../lib/config';
+import { aliasVersion, verifyRegisteredVersion } from '../lib/registry/model-registry';
+import type { RowSigning } from '../lib/registry/row-signature';
+import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { Database } from '../lib/store/database';
 import { getFeatureSetColumns } from '../lib/store/features';
 import { BadInputError } from '../lib/errors';
@@ -21,12 +24,13 @@ export interface ResolveWarmStartInput {
 
 export interface WarmStartActivityDeps {
   store: Database;
-  /** An artifact's verified bytes by sha256 (the artifact store). */
-  readArtifact: (sha256: string) => Uint8Array | Promise<Uint8Array>;
+  artifacts: ArtifactStore;
+  /** The registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the other activities do. */
+  signing?: RowSigning;
 }
 
 /** Which of a run's algorithms start from the champion, and why the others do not (lib/training/warm-start.ts). */
-export function warmStartActivities({ store, readArtifact }: WarmStartActivityDeps) {
+export function warmStartActivities({ store, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: WarmStartActivityDeps) {
   return {
     async resolveWarmStart(input: ResolveWarmStartInput): Promise<WarmStartDecision[]> {
       return withFailureMapping(async () => {
@@ -35,9 +39,17 @@ export function warmStartActivities({ store, readArtifact }: WarmStartActivityDe
         const version = await aliasVersion(store, input.name, 'champion');
         let champion: WarmStartChampion | undefined;
         if (version !== undefined) {
-          const v = await getModelVersion(store, input.name, version);
-          // The columns the champion was fitted on come from its artifact (verified on read).
-          const { header } = decodeArtifact(await readArtifact(v.artifactSha256));
+          // The champion is continued only if serving would accept it (artifact, registry row and its
+          // signature, feature set): a tampered champion must not seed the next version. The columns it
+          // was fitted on come from its verified artifact.
+          let verified: Awaited<ReturnType<typeof verifyRegisteredVersion>>;
+          try {
+            verified = await verifyRegisteredVersion(store, artifacts, input.name, version, signing);
+          } catch (error) {
+            if (error instanceof ArtifactVerificationError) throw new BadInputError(`cannot warm-start from the champion: ${error.message}; restore it, move the champion alias, or run without warmStart`, 'ARTIFACT_INVALID');
+            throw error;
+          }
+          const { version: v, header } = verified;
           const trainedThrough = v.lineage.trainedThrough;
           champion = {
             model: input.name,

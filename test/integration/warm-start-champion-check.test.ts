@@ -1,0 +1,58 @@
+/**
+ * A warm start continues the champion only if serving would accept it: the same verification (the
+ * artifact, the registry row's recorded fields and, with MODEL_SIGNING_KEY, its signature) runs
+ * before the champion seeds the next version, so a tampered champion fails the run by name.
+ */
+import crypto from 'node:crypto';
+import { warmStartActivities } from '../../activities/warm-start';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { moveAlias, registerModel, type ModelVersion } from '../../lib/registry/model-registry';
+import type { RowSigning } from '../../lib/registry/row-signature';
+import { warmStartSchema } from '../../lib/training/warm-start';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+
+const SIGNED: RowSigning = { signingKey: crypto.randomBytes(32).toString('hex') };
+const FEATURES = returnsFeatureSet('warm-check', 3);
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
+const LABEL = { kind: 'direction', horizon: 5 };
+
+describe('warm start from a champion', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-warm-check-'));
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+    await saveTestFeatureSet(t.store, FEATURES);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  async function champion(name: string): Promise<ModelVersion> {
+    const data = separable(160, 3, 5);
+    const model = await algorithmByName('gradient_boosting').fit({ features: withColumns(data.x, COLUMNS), labels: data.y, classes: 2, seed: 1 }, { nRounds: 5, validationFraction: 0 });
+    const v = await registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: model.algorithm, params: { nRounds: 5, validationFraction: 0 }, seed: 1, featureSetVersion: FS, label: LABEL, lineage: { trainedThrough: '2018-01-31' }, registrationKey: `${name}/1` }, SIGNED);
+    await moveAlias(t.store, { name, alias: 'champion', version: v.version, movedBy: 'test', reason: 'test' });
+    return v;
+  }
+
+  const resolve = (name: string) =>
+    warmStartActivities({ store: t.store, artifacts, signing: SIGNED }).resolveWarmStart({ name, algorithms: ['gradient_boosting'], config: warmStartSchema.parse({}), featureSetVersion: FS, label: LABEL, lastDay: '2018-02-28' });
+
+  it('continues an intact, signed champion', async () => {
+    const v = await champion('warm-intact');
+    const [decision] = await resolve('warm-intact');
+    expect(decision).toMatchObject({ algorithm: 'gradient_boosting', warm: true });
+    expect(JSON.stringify(decision)).toContain(v.artifactSha256);
+  });
+
+  it('refuses a champion whose registry row was edited since it was signed, naming why, instead of continuing it', async () => {
+    const v = await champion('warm-edited');
+    await t.store.db.updateTable('model_versions').set({ params: JSON.stringify({ nRounds: 50, validationFraction: 0 }) }).where('name', '=', v.name).where('version', '=', v.version).execute();
+    await expect(resolve('warm-edited')).rejects.toThrow(`cannot warm-start from the champion: ${v.name} v${v.version} artifact failed verification: the registry row's signature does not match it`);
+  });
+});
