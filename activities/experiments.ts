@@ -10,7 +10,7 @@ import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registe
 import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
-import type { RowSigning } from '../lib/registry/row-signature';
+import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
@@ -291,6 +291,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const version = await aliasVersion(store, input.name, 'champion');
         if (version === undefined) return undefined;
         const v = await getModelVersion(store, input.name, version);
+        // The recipe is the yardstick a challenger must beat: an edited row must not soften it.
+        const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, v);
+        if (problem) throw new BadInputError(`cannot re-run the champion ${input.name} v${version} to judge the challengers: ${problem}`, 'ARTIFACT_INVALID');
         if (v.featureSetVersion !== input.featureSetVersion || JSON.stringify(v.label) !== JSON.stringify(input.label)) return undefined;
         return { version, algorithm: v.algorithm, params: v.params, seed: v.seed };
       });
