@@ -3,6 +3,8 @@ import { decodeArtifact } from '../models/artifact';
 import { ALGORITHM_VERSIONS, restoreModel } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
+import { labelSpecSchema } from '../lib/labels/labels';
+import { canonicalJson } from '../lib/registry/recorded-fields';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
@@ -117,6 +119,19 @@ export interface RegisterResult {
   champion?: number;
   /** True when an identical earlier version was found and nothing new was registered. */
   identicalToEarlier?: boolean;
+}
+
+/**
+ * Why the champion's recipe cannot be re-run as this run's yardstick, or undefined when it can: it
+ * predicts another label (compared as parsed, so key order and defaulted fields do not count), or it
+ * was trained on another feature set (its recipe on this run's features is not the model served).
+ */
+function incomparableChampion(champion: Pick<ModelVersion, 'featureSetVersion' | 'label'>, run: { featureSetVersion: string; label: unknown }): string | undefined {
+  const parsed = [champion.label, run.label].map((l) => labelSpecSchema.safeParse(l));
+  const [a, b] = parsed.map((p) => (p.success ? canonicalJson(p.data) : undefined));
+  if (a === undefined || a !== b) return `predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(run.label)})`;
+  if (champion.featureSetVersion !== run.featureSetVersion) return `was trained on another feature set (${champion.featureSetVersion}, this run ${run.featureSetVersion})`;
+  return undefined;
 }
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY), which registration signs rows with; default: from the environment, as the alert channels are. */
@@ -294,7 +309,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // The recipe is the yardstick a challenger must beat: an edited row must not soften it.
         const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, v);
         if (problem) throw new BadInputError(`cannot re-run the champion ${input.name} v${version} to judge the challengers: ${problem}`, 'ARTIFACT_INVALID');
-        if (v.featureSetVersion !== input.featureSetVersion || JSON.stringify(v.label) !== JSON.stringify(input.label)) return undefined;
+        if (incomparableChampion(v, input) !== undefined) return undefined; // registerAndPromote then promotes nothing over it, saying why
         return { version, algorithm: v.algorithm, params: v.params, seed: v.seed };
       });
     },
@@ -334,10 +349,18 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         if (!identical) await storeReferenceProfile(version, input, artifact);
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
+        // A champion of another label or feature set was not re-run (championRecipe): without a
+        // comparison on the same period nothing replaces it automatically.
+        const notCompared =
+          champion !== undefined && champion !== version.version && input.championScores === undefined
+            ? (incomparableChampion(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }) ?? 'became the champion after this run looked for one')
+            : undefined;
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
-            : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
+            : notCompared !== undefined
+              ? { promote: false, reason: `the champion v${champion} ${notCompared}, so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended` }
+              : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
         if (decision.promote) {
           await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
         }

@@ -1,0 +1,80 @@
+/**
+ * A challenger replaces a champion only after beating its recipe re-run on the same period. A
+ * champion that cannot be re-run (another label, another feature set) is not "no champion": nothing
+ * is promoted over it, and the decision says why. A label stored with other key order or without a
+ * field that now has a default is the same label.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { aliasVersion } from '../../lib/registry/model-registry';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+describe('promotion over a champion that cannot be re-run', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-incomparable-'));
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown> } = {}) {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed, horizon });
+    const featureSetVersion = options.featureSetVersion ?? ds.featureSetVersion;
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion, label: options.storedLabel ?? ds.label }));
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0 } });
+    const recipe = await new MockActivityEnvironment().run(activities.championRecipe, { name, featureSetVersion, label: experiment.label });
+    const result = await new MockActivityEnvironment().run(activities.registerAndPromote, {
+      experiment: options.storedLabel ? { ...experiment, label: options.storedLabel as never } : experiment,
+      algorithm: 'logistic_regression',
+      params: {},
+      artifactSha256: sha256,
+      datasetId,
+      featureSetVersion,
+      metrics: {},
+      lineage: {},
+      scores: { auc, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1 },
+      workflowId: `wf-${name}-${seed}`,
+      runId: 'r',
+    });
+    return { recipe, result };
+  }
+
+  it('promotes nothing over a champion of another label, saying so instead of "no champion yet"', async () => {
+    const first = await run('other-label', 5, 1, 0.58);
+    expect(first.result.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet/) });
+    const second = await run('other-label', 10, 2, 0.6);
+    expect(second.recipe).toBeUndefined();
+    expect(second.result.decision.promote).toBe(false);
+    expect(second.result.decision.reason).toBe(
+      `the champion v1 predicts another label ({"kind":"direction","horizon":5,"deadZone":0}, this run {"kind":"direction","horizon":10,"deadZone":0}), so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended`,
+    );
+    expect(await aliasVersion(t.store, 'other-label', 'challenger')).toBeUndefined();
+    expect(await aliasVersion(t.store, 'other-label', 'champion')).toBe(1);
+  });
+
+  it('promotes nothing over a champion of another feature set', async () => {
+    await run('other-features', 5, 3, 0.58, { featureSetVersion: 'fs-older-000000000000' });
+    const second = await run('other-features', 5, 4, 0.6);
+    expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining('was trained on another feature set (fs-older-000000000000, this run ') });
+  });
+
+  it('re-runs a champion whose stored label has other key order and lacks a defaulted field', async () => {
+    await run('same-label', 5, 5, 0.58, { storedLabel: { horizon: 5, kind: 'direction' } });
+    const second = await run('same-label', 5, 6, 0.6);
+    expect(second.recipe).toMatchObject({ version: 1, algorithm: 'logistic_regression' });
+  });
+});
