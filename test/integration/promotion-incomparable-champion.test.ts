@@ -5,7 +5,7 @@
  * field that now has a default is the same label.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { experimentActivities } from '../../activities/experiments';
+import { experimentActivities, type ChampionRecipe, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
@@ -28,7 +28,7 @@ describe('promotion over a champion that cannot be re-run', () => {
     await t?.drop();
   });
 
-  async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown> } = {}) {
+  async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown> } = {}): Promise<{ recipe: ChampionRecipe | undefined; result: RegisterResult }> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
     const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed, horizon });
     const featureSetVersion = options.featureSetVersion ?? ds.featureSetVersion;
@@ -36,8 +36,8 @@ describe('promotion over a champion that cannot be re-run', () => {
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion, label: options.storedLabel ?? ds.label }));
     const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0 } });
-    const recipe = await new MockActivityEnvironment().run(activities.championRecipe, { name, featureSetVersion, label: experiment.label });
-    const result = await new MockActivityEnvironment().run(activities.registerAndPromote, {
+    const recipe: ChampionRecipe | undefined = await new MockActivityEnvironment().run(activities.championRecipe, { name, featureSetVersion, label: experiment.label });
+    const result: RegisterResult = await new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment: options.storedLabel ? { ...experiment, label: options.storedLabel as never } : experiment,
       algorithm: 'logistic_regression',
       params: {},
