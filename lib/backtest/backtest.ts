@@ -276,14 +276,25 @@ function strategyWeightsOf(signals: Int8Array, market: Market, options: Backtest
   return weights;
 }
 
-/** 1/N in every symbol from its first tradable open on. */
+/**
+ * Equal weight in the symbols that can trade: each period the weight not stuck in held symbols
+ * without an open (kept, as the strategy keeps its own) is shared equally by the N_i symbols with
+ * one. Not 1/N of the whole universe: symbols listed later, or without a bar in the period, would
+ * then be cash, and a fully invested top-k strategy would beat buy-and-hold in a rising market by
+ * that cash alone.
+ */
 function benchmarkWeightsOf({ periods, symbols, tradable }: Market): Float64Array {
   const weights = new Float64Array(periods * symbols);
-  for (let s = 0; s < symbols; s++) {
-    let entered = false;
-    for (let i = 0; i < periods; i++) {
-      entered ||= tradable[i * symbols + s] === 1;
-      if (entered) weights[i * symbols + s] = 1 / symbols;
+  for (let i = 0; i < periods; i++) {
+    let open = 0;
+    let stuck = 0;
+    for (let s = 0; s < symbols; s++) {
+      if (tradable[i * symbols + s] === 1) open++;
+      else if (i > 0) stuck += weights[(i - 1) * symbols + s];
+    }
+    for (let s = 0; s < symbols; s++) {
+      const at = i * symbols + s;
+      weights[at] = tradable[at] === 1 ? (1 - stuck) / open : i > 0 ? weights[at - symbols] : 0;
     }
   }
   return weights;

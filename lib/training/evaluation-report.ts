@@ -319,6 +319,21 @@ export function backtestInputOf(ds: TrainingDataset, predictions: WalkForwardPre
     const at = ds.start[r] - firstDay;
     symbols[ds.symbol[r]].score[at] = proba[i * classes + classes - 1];
   });
+  // A series that ends inside the period (a delisting) has no rows for its last days: their labels
+  // would need bars that never came. Scoring them NaN would sell the position days before the end,
+  // knowing it comes; the last score stands instead until the last bar, as a live model would have
+  // had no reason to change its mind.
+  const lastDecision = lastDay - firstDay;
+  for (const { open, close, score } of symbols) {
+    let lastBar = -1;
+    let lastScored = -1;
+    for (let d = 0; d < dates.length; d++) {
+      if (Number.isFinite(open[d]) || Number.isFinite(close[d])) lastBar = d;
+      if (!Number.isNaN(score[d])) lastScored = d;
+    }
+    if (lastScored < 0 || lastBar >= lastDecision) continue;
+    for (let d = lastScored + 1; d <= lastBar; d++) score[d] = score[lastScored];
+  }
   return { dates, symbols };
 }
 

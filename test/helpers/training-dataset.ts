@@ -55,6 +55,8 @@ export function datasetFromBars(series: readonly BarSeries[], label: LabelSpec, 
   const labels = series.map((s) => computeLabels(label, s.close));
   for (let d = 0; d < series[0].dates.length; d++) {
     series.forEach((s, k) => {
+      // Past the end of a shorter series there is no bar and no label (undefined, not NaN).
+      if (d >= s.close.length) return;
       const y = labels[k].value[d];
       if (Number.isNaN(y)) return;
       rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[Math.min(d + label.horizon, s.close.length - 1)] / s.close[d] - 1, only: labels[k].evaluationOnly?.[d] ?? 0 });

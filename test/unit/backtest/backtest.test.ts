@@ -201,8 +201,9 @@ describe('missing bars', () => {
     expectClose(strategy.weights, [0.5, 0, 0.5, 0.5, 0.5, 0.5]);
     expectClose(strategy.grossReturns, [0, 0.5 * 0.21 + 0.5 * 0.1, 0]);
     expect(strategy.metrics.trades).toBe(2);
-    // Here the stuck A position makes the strategy match the benchmark, which enters B at its first open too.
-    expectClose(benchmark.weights, [0.5, 0, 0.5, 0.5, 0.5, 0.5]);
+    // The benchmark is fully invested in what can trade: all in A while B is not listed; A without an
+    // open keeps its weight (nothing left for B); then half each.
+    expectClose(benchmark.weights, [1, 0, 1, 0, 0.5, 0.5]);
   });
 });
 
@@ -263,5 +264,25 @@ describe('scale', () => {
     expect(result.strategy.netReturns.length).toBe(days - 2);
     expect(Math.max(...result.strategy.exposure)).toBeLessThanOrEqual(1 + 1e-9);
     expect(Math.max(...result.strategy.exposure)).toBeGreaterThan(0.9);
+  });
+});
+
+describe('buy-and-hold is invested in what can trade', () => {
+  it('shares its weight among the symbols with an open, so unlisted symbols are not cash a top-k strategy beats it by', () => {
+    const up = (from: number) => f([from, from * 1.01, from * 1.02, from * 1.03, from * 1.04]);
+    const none = f([NaN, NaN, NaN, NaN, NaN]);
+    const input: BacktestInput = {
+      dates: ['2024-03-01', '2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07'],
+      symbols: [
+        { symbol: 'A', open: up(10), close: up(10), score: f([0.9, 0.9, 0.9, 0.9, 0.9]) },
+        { symbol: 'B', open: up(20), close: up(20), score: f([0.8, 0.8, 0.8, 0.8, 0.8]) },
+        { symbol: 'C', open: none, close: none, score: none }, // in the universe, no bar in the period
+        { symbol: 'D', open: none, close: none, score: none },
+      ],
+    };
+    const { strategy, benchmark } = backtestOf(input, { costBps: 0, slippageBps: 0, topK: 2 });
+    expectClose(benchmark.weights, [0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0]); // 1/4 each before: half in cash
+    // Always long in both symbols that trade: the same book as buy-and-hold, so no excess return.
+    expectClose(strategy.grossReturns, [...benchmark.grossReturns]);
   });
 });
