@@ -16,6 +16,7 @@
  * signature, so it is versioned (ROW_SIGNATURE_SCHEME) and defined here alone.
  */
 import crypto from 'node:crypto';
+import type { ModelVersion } from './model-registry';
 
 /** The shortest MODEL_SIGNING_KEY accepted (lib/config.ts): an HMAC key should be random and long. */
 export const MIN_SIGNING_KEY_LENGTH = 32;
@@ -40,27 +41,8 @@ export interface RowSignature {
   mac: string;
 }
 
-/** The fields of a registry row that the signature covers (lib/registry/model-registry.ts ModelVersion has them all). */
-export interface SignedRowFields {
-  name: string;
-  version: number;
-  artifactSha256: string;
-  artifactBytes: number;
-  algorithm: string;
-  params: Record<string, unknown>;
-  seed: number;
-  featureSetVersion: string;
-  label: Record<string, unknown>;
-  snapshotId: string | null;
-  snapshotHash: string | null;
-  codeVersion: string;
-  workflowId: string | null;
-  runId: string | null;
-  registrationKey: string;
-  metrics: Record<string, unknown>;
-  lineage: Record<string, unknown>;
-  createdAt: string;
-}
+/** The fields of a registry row that the signature covers: all of them but the signature (the lineage keys in UNSIGNED_LINEAGE_KEYS left out when encoding). */
+export type SignedRowFields = Omit<ModelVersion, 'signature'>;
 
 /** A short public name of a key (the first 8 hex digits of its sha256), stored beside each signature so a rotated key is told apart from an edited row. */
 export function signingKeyId(key: string): string {
