@@ -123,14 +123,17 @@ export interface RegisterResult {
 
 /**
  * Why the champion's recipe cannot be re-run as this run's yardstick, or undefined when it can: it
- * predicts another label (compared as parsed, so key order and defaulted fields do not count), or it
- * was trained on another feature set (its recipe on this run's features is not the model served).
+ * predicts another label (compared as parsed, so key order and defaulted fields do not count), it
+ * was trained on another feature set (its recipe on this run's features is not the model served),
+ * or, with a signing key, its row's signature does not hold.
  */
-function incomparableChampion(champion: Pick<ModelVersion, 'featureSetVersion' | 'label'>, run: { featureSetVersion: string; label: unknown }): string | undefined {
+function championNotComparable(champion: ModelVersion, run: { featureSetVersion: string; label: unknown }, signing: RowSigning): string | undefined {
   const parsed = [champion.label, run.label].map((l) => labelSpecSchema.safeParse(l));
   const [a, b] = parsed.map((p) => (p.success ? canonicalJson(p.data) : undefined));
   if (a === undefined || a !== b) return `predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(run.label)})`;
   if (champion.featureSetVersion !== run.featureSetVersion) return `was trained on another feature set (${champion.featureSetVersion}, this run ${run.featureSetVersion})`;
+  const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, champion);
+  if (problem) return `cannot be trusted as the yardstick: ${problem}`;
   return undefined;
 }
 
@@ -306,10 +309,10 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const version = await aliasVersion(store, input.name, 'champion');
         if (version === undefined) return undefined;
         const v = await getModelVersion(store, input.name, version);
-        // The recipe is the yardstick a challenger must beat: an edited row must not soften it.
-        const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, v);
-        if (problem) throw new BadInputError(`cannot re-run the champion ${input.name} v${version} to judge the challengers: ${problem}`, 'ARTIFACT_INVALID');
-        if (incomparableChampion(v, input) !== undefined) return undefined; // registerAndPromote then promotes nothing over it, saying why
+        // Without a recipe registerAndPromote promotes nothing over the champion, saying why: it is
+        // of another label or feature set, or (the recipe being the yardstick a challenger must beat,
+        // which an edited row must not soften) its row's signature does not hold.
+        if (championNotComparable(v, input, signing) !== undefined) return undefined;
         return { version, algorithm: v.algorithm, params: v.params, seed: v.seed };
       });
     },
@@ -353,7 +356,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // comparison on the same period nothing replaces it automatically.
         const notCompared =
           champion !== undefined && champion !== version.version && input.championScores === undefined
-            ? (incomparableChampion(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }) ?? 'became the champion after this run looked for one')
+            ? (championNotComparable(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }, signing) ?? 'became the champion after this run looked for one')
             : undefined;
         const decision =
           champion === version.version

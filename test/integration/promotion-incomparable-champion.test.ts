@@ -28,8 +28,8 @@ describe('promotion over a champion that cannot be re-run', () => {
     await t?.drop();
   });
 
-  async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown> } = {}): Promise<{ recipe: ChampionRecipe | undefined; result: RegisterResult }> {
-    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
+  async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown>; signingKey?: string } = {}): Promise<{ recipe: ChampionRecipe | undefined; result: RegisterResult }> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: options.signingKey } });
     const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed, horizon });
     const featureSetVersion = options.featureSetVersion ?? ds.featureSetVersion;
     const { id: datasetId } = await writeDataset(artifacts, ds);
@@ -70,6 +70,15 @@ describe('promotion over a champion that cannot be re-run', () => {
     await run('other-features', 5, 3, 0.58, { featureSetVersion: 'fs-older-000000000000' });
     const second = await run('other-features', 5, 4, 0.6);
     expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining('was trained on another feature set (fs-older-000000000000, this run ') });
+  });
+
+  it('with a signing key, promotes nothing over a champion whose row was edited since it was signed', async () => {
+    const key = 'k'.repeat(40);
+    await run('edited-champion', 5, 7, 0.58, { signingKey: key });
+    await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify({ cv: { auc: 0.1 } }) }).where('name', '=', 'edited-champion').execute();
+    const second = await run('edited-champion', 5, 8, 0.6, { signingKey: key });
+    expect(second.recipe).toBeUndefined();
+    expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining("the champion v1 cannot be trusted as the yardstick: the registry row's signature does not match it") });
   });
 
   it('re-runs a champion whose stored label has other key order and lacks a defaulted field', async () => {
