@@ -1,7 +1,7 @@
 import { algorithmByName } from '../models/algorithms';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
-import { aliasVersion, verifyRegisteredVersion } from '../lib/registry/model-registry';
+import { aliasVersion, getModelVersion, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import type { RowSigning } from '../lib/registry/row-signature';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { Database } from '../lib/store/database';
@@ -37,35 +37,41 @@ export function warmStartActivities({ store, artifacts, signing = { signingKey: 
         const columns = await getFeatureSetColumns(store, input.featureSetVersion);
         if (!columns) throw new BadInputError(`feature set ${input.featureSetVersion} is not in the store`, 'INVALID_INPUT');
         const version = await aliasVersion(store, input.name, 'champion');
-        let champion: WarmStartChampion | undefined;
-        if (version !== undefined) {
-          // The champion is continued only if serving would accept it (artifact, registry row and its
-          // signature, feature set): a tampered champion must not seed the next version. The columns it
-          // was fitted on come from its verified artifact.
-          let verified: Awaited<ReturnType<typeof verifyRegisteredVersion>>;
-          try {
-            verified = await verifyRegisteredVersion(store, artifacts, input.name, version, signing);
-          } catch (error) {
-            if (error instanceof ArtifactVerificationError) throw new BadInputError(`cannot warm-start from the champion: ${error.message}; restore it, move the champion alias, or run without warmStart`, 'ARTIFACT_INVALID');
-            throw error;
-          }
-          const { version: v, header } = verified;
-          const trainedThrough = v.lineage.trainedThrough;
-          champion = {
-            model: input.name,
-            version,
-            algorithm: v.algorithm,
-            params: v.params as Params,
-            featureSetVersion: v.featureSetVersion,
-            featureNames: header.featureNames,
-            label: v.label,
-            artifactSha256: v.artifactSha256,
-            trainedThrough: typeof trainedThrough === 'string' ? trainedThrough : undefined,
-          };
-        }
         const target = { featureSetVersion: input.featureSetVersion, columns, label: input.label, lastDay: input.lastDay };
-        return decideWarmStarts(input.name, input.algorithms, input.config, champion, target, (a) => algorithmByName(a).continueFit !== undefined);
+        const decide = (champion: WarmStartChampion | undefined) => decideWarmStarts(input.name, input.algorithms, input.config, champion, target, (a) => algorithmByName(a).continueFit !== undefined);
+        if (version === undefined) return decide(undefined);
+        // First from the row as stored (the columns its feature set lists): a champion no algorithm
+        // would continue (another feature set, label or algorithm) is not read further.
+        const row = await getModelVersion(store, input.name, version);
+        const tentative = decide(championOf(input.name, row, (await getFeatureSetColumns(store, row.featureSetVersion)) ?? []));
+        if (!tentative.some((d) => d.warm)) return tentative;
+        // One would: it is continued only if serving would accept it (artifact, registry row and its
+        // signature, feature set), so a tampered champion never seeds the next version; the columns it
+        // was fitted on come from its verified artifact.
+        let verified: Awaited<ReturnType<typeof verifyRegisteredVersion>>;
+        try {
+          verified = await verifyRegisteredVersion(store, artifacts, input.name, version, signing);
+        } catch (error) {
+          if (error instanceof ArtifactVerificationError) throw new BadInputError(`cannot warm-start from the champion: ${error.message}; restore it, move the champion alias, or run without warmStart`, 'ARTIFACT_INVALID');
+          throw error;
+        }
+        return decide(championOf(input.name, verified.version, verified.header.featureNames));
       });
     },
+  };
+}
+
+function championOf(model: string, v: ModelVersion, featureNames: readonly string[]): WarmStartChampion {
+  const trainedThrough = v.lineage.trainedThrough;
+  return {
+    model,
+    version: v.version,
+    algorithm: v.algorithm,
+    params: v.params as Params,
+    featureSetVersion: v.featureSetVersion,
+    featureNames,
+    label: v.label,
+    artifactSha256: v.artifactSha256,
+    trainedThrough: typeof trainedThrough === 'string' ? trainedThrough : undefined,
   };
 }

@@ -50,6 +50,13 @@ describe('warm start from a champion', () => {
     expect(JSON.stringify(decision)).toContain(v.artifactSha256);
   });
 
+  it('reads no further a champion no algorithm would continue: another label trains from scratch, even when its row would fail verification', async () => {
+    const v = await champion('warm-other-label');
+    await t.store.db.updateTable('model_versions').set({ params: JSON.stringify({ nRounds: 50, validationFraction: 0 }) }).where('name', '=', v.name).where('version', '=', v.version).execute();
+    const [decision] = await warmStartActivities({ store: t.store, artifacts, signing: SIGNED }).resolveWarmStart({ name: 'warm-other-label', algorithms: ['gradient_boosting'], config: warmStartSchema.parse({}), featureSetVersion: FS, label: { kind: 'direction', horizon: 10 }, lastDay: '2018-02-28' });
+    expect(decision).toMatchObject({ algorithm: 'gradient_boosting', warm: false, reason: expect.stringContaining('trained from scratch') });
+  });
+
   it('refuses a champion whose registry row was edited since it was signed, naming why, instead of continuing it', async () => {
     const v = await champion('warm-edited');
     await t.store.db.updateTable('model_versions').set({ params: JSON.stringify({ nRounds: 50, validationFraction: 0 }) }).where('name', '=', v.name).where('version', '=', v.version).execute();
