@@ -127,6 +127,8 @@ interface Market {
   returns: Float64Array;
   /** 1 where the symbol has an open at the start of period i, so it can trade. */
   tradable: Uint8Array;
+  /** Per symbol, the last period with an open (-1: none): after it the series has ended (a delisting) and a position is gone, not stuck. */
+  lastOpen: Int32Array;
 }
 
 function marketOf(input: BacktestInput): Market {
@@ -136,6 +138,7 @@ function marketOf(input: BacktestInput): Market {
   const returns = new Float64Array(periods * symbols);
   const tradable = new Uint8Array(periods * symbols);
   const mark = new Float64Array(days);
+  const lastOpen = new Int32Array(symbols).fill(-1);
   input.symbols.forEach(({ open, close }, s) => {
     let last = NaN; // last known price, carried over days without an open
     for (let d = 0; d < days; d++) {
@@ -145,9 +148,10 @@ function marketOf(input: BacktestInput): Market {
     for (let i = 0; i < periods; i++) {
       returns[i * symbols + s] = mark[i + 2] / mark[i + 1] - 1;
       tradable[i * symbols + s] = Number.isNaN(open[i + 1]) ? 0 : 1;
+      if (tradable[i * symbols + s] === 1) lastOpen[s] = i;
     }
   });
-  return { periods, symbols, returns, tradable };
+  return { periods, symbols, returns, tradable, lastOpen };
 }
 
 /** A 32-bit hash of a symbol's name under a salt, so a draw follows the symbol wherever it is listed. */
@@ -260,7 +264,7 @@ function signalsOf(input: BacktestInput, days: number, options: BacktestOptions,
  * 1/(2·topK) for long_short), kept at the previous weight where the symbol has no open.
  */
 function strategyWeightsOf(signals: Int8Array, market: Market, options: BacktestOptions): Float64Array {
-  const { periods, symbols, tradable } = market;
+  const { periods, symbols, tradable, lastOpen } = market;
   const { topK, holdingDays: h } = options;
   const unit = topK === undefined ? 1 / symbols : options.strategy === 'long_short' ? 1 / (2 * topK) : 1 / topK;
   const weights = new Float64Array(periods * symbols);
@@ -270,7 +274,7 @@ function strategyWeightsOf(signals: Int8Array, market: Market, options: Backtest
       held[s] += signals[i * symbols + s];
       if (i >= h) held[s] -= signals[(i - h) * symbols + s];
       const at = i * symbols + s;
-      weights[at] = tradable[at] ? (unit * held[s]) / h : i > 0 ? weights[at - symbols] : 0;
+      weights[at] = tradable[at] ? (unit * held[s]) / h : i > 0 && i <= lastOpen[s] ? weights[at - symbols] : 0;
     }
   }
   return weights;
@@ -278,23 +282,24 @@ function strategyWeightsOf(signals: Int8Array, market: Market, options: Backtest
 
 /**
  * Equal weight in the symbols that can trade: each period the weight not stuck in held symbols
- * without an open (kept, as the strategy keeps its own) is shared equally by the N_i symbols with
- * one. Not 1/N of the whole universe: symbols listed later, or without a bar in the period, would
+ * without an open (a halt: kept, as the strategy keeps its own) is shared equally by the N_i symbols
+ * with one; a symbol past its last open (delisted) holds nothing, its weight freed for the others. Not 1/N of the whole universe: symbols listed later, or without a bar in the period, would
  * then be cash, and a fully invested top-k strategy would beat buy-and-hold in a rising market by
  * that cash alone.
  */
-function benchmarkWeightsOf({ periods, symbols, tradable }: Market): Float64Array {
+function benchmarkWeightsOf({ periods, symbols, tradable, lastOpen }: Market): Float64Array {
   const weights = new Float64Array(periods * symbols);
   for (let i = 0; i < periods; i++) {
     let open = 0;
     let stuck = 0;
     for (let s = 0; s < symbols; s++) {
       if (tradable[i * symbols + s] === 1) open++;
-      else if (i > 0) stuck += weights[(i - 1) * symbols + s];
+      else if (i > 0 && i <= lastOpen[s]) stuck += weights[(i - 1) * symbols + s]; // a halt; after the last open the series has ended
     }
+    const share = open > 0 ? Math.max(0, 1 - stuck) / open : 0;
     for (let s = 0; s < symbols; s++) {
       const at = i * symbols + s;
-      weights[at] = tradable[at] === 1 ? (1 - stuck) / open : i > 0 ? weights[at - symbols] : 0;
+      weights[at] = tradable[at] === 1 ? (share < 1e-12 ? 0 : share) : i > 0 && i <= lastOpen[s] ? weights[at - symbols] : 0;
     }
   }
   return weights;

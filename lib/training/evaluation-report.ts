@@ -324,14 +324,17 @@ export function backtestInputOf(ds: TrainingDataset, predictions: WalkForwardPre
   // knowing it comes; the last score stands instead until the last bar, as a live model would have
   // had no reason to change its mind.
   const lastDecision = lastDay - firstDay;
-  for (const { open, close, score } of symbols) {
+  const dataEnd = ds.days[ds.days.length - 1];
+  for (const { symbol, open, close, score } of symbols) {
+    const seriesEnd = bySymbol.get(symbol)?.dates.at(-1);
+    if (seriesEnd === undefined || seriesEnd >= dataEnd) continue; // trades to the end of the data: its last rows lack labels like everyone's
     let lastBar = -1;
     let lastScored = -1;
-    for (let d = 0; d < dates.length; d++) {
+    for (let d = 0; d <= lastDecision; d++) {
       if (Number.isFinite(open[d]) || Number.isFinite(close[d])) lastBar = d;
       if (!Number.isNaN(score[d])) lastScored = d;
     }
-    if (lastScored < 0 || lastBar >= lastDecision) continue;
+    if (lastScored < 0) continue;
     for (let d = lastScored + 1; d <= lastBar; d++) score[d] = score[lastScored];
   }
   return { dates, symbols };

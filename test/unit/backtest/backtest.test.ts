@@ -268,6 +268,20 @@ describe('scale', () => {
 });
 
 describe('buy-and-hold is invested in what can trade', () => {
+  it('frees a delisted symbol\'s weight for the others, and holds nothing in it after its last open', () => {
+    const up = f([10, 10.1, 10.2, 10.3, 10.4, 10.5]);
+    const input: BacktestInput = {
+      dates: ['2024-03-01', '2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07', '2024-03-08'],
+      symbols: [
+        { symbol: 'A', open: up, close: up, score: f([0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) },
+        { symbol: 'B', open: f([10, 10, 10, NaN, NaN, NaN]), close: f([10, 10, 10, NaN, NaN, NaN]), score: f([0.9, 0.9, NaN, NaN, NaN, NaN]) }, // delisted after D2
+      ],
+    };
+    const { strategy, benchmark } = backtestOf(input, { costBps: 0, slippageBps: 0 });
+    expectClose(benchmark.weights, [0.5, 0.5, 0.5, 0.5, 1, 0, 1, 0]);
+    expectClose(strategy.weights, [0.5, 0.5, 0.5, 0.5, 0.5, 0, 0.5, 0]); // B gone after its last open; its half stays cash (1/N of the universe)
+  });
+
   it('shares its weight among the symbols with an open, so unlisted symbols are not cash a top-k strategy beats it by', () => {
     const up = (from: number) => f([from, from * 1.01, from * 1.02, from * 1.03, from * 1.04]);
     const none = f([NaN, NaN, NaN, NaN, NaN]);
