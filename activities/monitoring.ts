@@ -19,6 +19,8 @@ import type { Database } from '../lib/store/database';
 import { TASK_QUEUES } from '../lib/task-queues';
 import type { TrainingPipelineInput } from '../workflows/training-pipeline';
 import { withFailureMapping } from './failures';
+import { loadConfig } from '../lib/config';
+import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 
 export interface ComputeMonitoringReportInput {
   target: MonitoringTarget;
@@ -109,7 +111,8 @@ function temporalClient(): Client | undefined {
   }
 }
 
-export function monitoringActivities({ store, now = () => new Date() }: { store: Database; now?: () => Date }) {
+/** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the other activities do. */
+export function monitoringActivities({ store, now = () => new Date(), signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; now?: () => Date; signing?: RowSigning }) {
   return {
     /** Every served version of the given models (default: all with serving routes): champion, canary, A/B variants. */
     async listMonitoringTargets(input: { models?: string[] }): Promise<MonitoringTarget[]> {
@@ -182,9 +185,12 @@ export function monitoringActivities({ store, now = () => new Date() }: { store:
     async startRetraining(input: StartRetrainingInput): Promise<RetrainingResult> {
       return withFailureMapping(async () => {
         const workflowId = retrainWorkflowId(input.model);
+        const version = await getModelVersion(store, input.model, input.championVersion);
+        // The retrain runs the experiment the row records (its import, guards, deployment policy): an edited row must not drive it.
+        const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, version);
+        if (problem) return { status: 'skipped', workflowId, reason: `${input.model} v${input.championVersion}'s experiment is not retrained from: ${problem}` };
         const client = temporalClient();
         if (!client) return { status: 'skipped', workflowId, reason: 'no Temporal client in this activity context' };
-        const version = await getModelVersion(store, input.model, input.championVersion);
         const parsed = experimentSchema.safeParse(version.lineage.experiment);
         if (!parsed.success) return { status: 'skipped', workflowId, reason: `${input.model} v${input.championVersion} has no experiment in its lineage (registered outside a training run): retrain it by hand` };
         if (!parsed.data.import) return { status: 'skipped', workflowId, reason: `the experiment of ${input.model} v${input.championVersion} has no import: a retrain would have no new data; add one or retrain by hand` };

@@ -1,7 +1,7 @@
 /** Which feature sets the stream consumer keeps online. */
 import fs from 'node:fs/promises';
 import { BadInputError, describeValidationError } from '../errors';
-import { DEFAULT_FEATURE_SET, defineFeatureSet, featureSetSchema, type FeatureSet } from '../features/feature-set';
+import { DEFAULT_FEATURE_SET, defineFeatureSet, featureSetSchema, type FeatureSet, type FeatureSetInput } from '../features/feature-set';
 import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import { getModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
@@ -16,7 +16,11 @@ async function fromFile(file: string): Promise<FeatureSet> {
   }
   const parsed = featureSetSchema.safeParse(json);
   if (!parsed.success) throw new BadInputError(`feature set file ${file} is invalid: ${describeValidationError(parsed.error)}`);
-  return defineFeatureSet(parsed.data);
+  try {
+    return defineFeatureSet(json as FeatureSetInput); // refuses the keys parsing would drop, naming them
+  } catch (error) {
+    throw new BadInputError(`feature set file ${file} is invalid: ${(error as Error).message}`);
+  }
 }
 
 /** A version materialised earlier, rebuilt from its stored definition (and refused if this code would version it differently: lib/features/stored-feature-set.ts). */

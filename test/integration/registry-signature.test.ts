@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { deploymentActivities } from '../../activities/deployment';
+import { monitoringActivities } from '../../activities/monitoring';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
@@ -221,6 +222,13 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     await edit(v, { params: JSON.stringify({ C: 1e-6 }) }); // a champion re-run with a crippled recipe would let any challenger win
     await expect(recipeOf(SIGNED)).resolves.toBeUndefined(); // registerAndPromote then promotes nothing over it (promotion-incomparable-champion.test.ts)
     await expect(recipeOf(UNSIGNED)).resolves.toMatchObject({ params: { C: 1e-6 } }); // without the key rows are not bound
+  });
+
+  it('an automatic retrain does not run the experiment of an edited champion row under the key', async () => {
+    const v = await register('retrain-edited', SIGNED, undefined, { lineage: { experiment: { name: 'retrain-edited', algorithms: [{ algorithm: 'logistic_regression' }] } } });
+    await edit(v, { lineage: JSON.stringify({ experiment: { name: 'retrain-edited', algorithms: [{ algorithm: 'logistic_regression' }], promotion: { deploy: 'auto' } } }) });
+    const result = await new MockActivityEnvironment().run(monitoringActivities({ store: t.store, signing: SIGNED }).startRetraining, { model: 'retrain-edited', championVersion: v.version, alertId: 'a-1', reason: 'test' });
+    expect(result).toMatchObject({ status: 'skipped', reason: expect.stringContaining(`retrain-edited v${v.version}'s experiment is not retrained from: the registry row's signature does not match it`) });
   });
 
   it('keeps the signature valid when a run report is recorded later', async () => {

@@ -7,6 +7,8 @@ import { droppedKeys, refuseUnknownKeys } from '../../lib/unknown-keys';
 import { BadInputError } from '../../lib/errors';
 import { readExperimentFile } from '../../client/commands/run-pipeline';
 import os from 'node:os';
+import { resolveStreamFeatureSets } from '../../lib/streaming/feature-sets';
+import type { Database } from '../../lib/store/database';
 
 const experimentsDir = path.join(__dirname, '../../experiments');
 const checkedExperiment = (raw: unknown) => refuseUnknownKeys(raw, experimentSchema.parse(raw), 'the experiment');
@@ -56,6 +58,12 @@ describe('unknown settings in outside input', () => {
     expect(() => defineFeatureSet({ ...DEFAULT_FEATURE_SET, features: [{ kind: 'rsi', windw: 7 } as never] })).toThrow('the feature set has unknown settings, which would be ignored and their defaults used instead (misspelt, or not settings of this version): features.0.windw');
     expect(() => defineFeatureSet({ ...DEFAULT_FEATURE_SET, universes: ['etf'] } as never)).toThrow('universes');
     expect(() => defineFeatureSet(DEFAULT_FEATURE_SET)).not.toThrow();
+  });
+
+  it('the stream consumer refuses a feature-set file with a misspelt key', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-fs-typo-')), 'set.json');
+    fs.writeFileSync(file, JSON.stringify({ name: 'typo', features: [{ kind: 'rsi', windw: 7 }] }));
+    await expect(resolveStreamFeatureSets({} as Database, [file])).rejects.toThrow(`feature set file ${file} is invalid: the feature set has unknown settings, which would be ignored and their defaults used instead (misspelt, or not settings of this version): features.0.windw`);
   });
 
   it('accepts an import request that parsing has already moved instruments into (the recorded form), and refuses instruments put in the source by hand', () => {
