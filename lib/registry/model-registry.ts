@@ -14,7 +14,7 @@ import type { ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
-import { NO_ROW_SIGNING, rowSignatureProblem, signedRowText, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
+import { NO_ROW_SIGNING, rowSignatureProblem, signedRowText, signingKeyId, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
@@ -294,11 +294,16 @@ export interface SignedVersion {
  * key, or when a check fails (ArtifactVerificationError), or when the row changed while it was checked.
  * Signing vouches for the row as it is now: whoever runs it should have checked the row first.
  */
-export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning): Promise<SignedVersion> {
+export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<SignedVersion> {
   const key = signing.signingKey;
   if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign registry rows');
   const v = await getModelVersion(store, name, version);
   const problem = rowSignatureProblem(key, v);
+  // Signed by this very key and changed since: the consistent edit a signature exists to catch. Only
+  // a person who made the change on purpose re-signs it.
+  if (problem && v.signature?.keyId === signingKeyId(key) && !options.acceptEdit) {
+    throw new RegistryError(`model ${name} v${version}'s row was changed after this key signed it (${problem}); nothing was signed: look at it (mlp models show) and re-sign with --accept-edit only if the change is yours`);
+  }
   const before: SignedVersion['before'] = !v.signature ? { state: 'unsigned' } : problem ? { state: 'invalid', reason: problem } : { state: 'valid' };
   await verifyModelArtifact(store, artifacts, v, { signingKey: key, skipSignatureCheck: true });
   const signature = signRow(key, v);

@@ -267,6 +267,14 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     expect((error as Error).message).toBe(`broken v${broken.version} artifact failed verification: the file is ${broken.artifactBytes} bytes, the registry recorded ${broken.artifactBytes + 1}`);
     expect((await getModelVersion(t.store, broken.name, broken.version)).signature).toBeUndefined();
 
+    // A row this key signed and someone changed since is the edit the signature catches: refused unless the change is accepted.
+    const edited = await register('edited-then-signed', SIGNED);
+    await edit(edited, { metrics: JSON.stringify({ cv: { auc: 0.99 } }) });
+    await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow(`model edited-then-signed v${edited.version}'s row was changed after this key signed it`);
+    await refusedWith(edited, KEY, mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
+    expect((await signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED, { acceptEdit: true })).before.state).toBe('invalid');
+    await expect(verify(edited, KEY)).resolves.toBeDefined();
+
     // Without a key there is nothing to sign with.
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow(RegistryError);
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow('no signing key: set MODEL_SIGNING_KEY');
