@@ -14,7 +14,7 @@ import type { ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
-import { NO_ROW_SIGNING, rowSignatureProblem, signedRowText, signingKeyId, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
+import { NO_ROW_SIGNING, rowSignatureProblem, signingKeyId, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
@@ -297,7 +297,9 @@ export interface SignedVersion {
 export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<SignedVersion> {
   const key = signing.signingKey;
   if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign registry rows');
-  const v = await getModelVersion(store, name, version);
+  const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+  if (!raw) return Promise.reject(new RegistryError(`model ${name} has no version ${version}`));
+  const v = toVersion(raw);
   const problem = rowSignatureProblem(key, v);
   // Signed by this very key and changed since: the consistent edit a signature exists to catch. Only
   // a person who made the change on purpose re-signs it.
@@ -307,10 +309,14 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
   const before: SignedVersion['before'] = !v.signature ? { state: 'unsigned' } : problem ? { state: 'invalid', reason: problem } : { state: 'valid' };
   await verifyModelArtifact(store, artifacts, v, { signingKey: key, skipSignatureCheck: true });
   const signature = signRow(key, v);
-  // Only the row that was checked is signed: one edited in the meantime is left alone.
-  const now = await getModelVersion(store, name, version);
-  if (signedRowText(now) !== signedRowText(v)) throw new RegistryError(`model ${name} v${version} changed while it was being checked; nothing was signed, run the command again`);
-  await store.db.updateTable('model_versions').set({ signature: signature.mac, signature_key_id: signature.keyId }).where('name', '=', name).where('version', '=', version).execute();
+  if (before.state === 'valid') return { version: { ...v, signature }, signature, before };
+  // Only the row that was checked is signed: the update matches every column as it was read, so a
+  // row edited in the meantime (even between a re-read and the write) is left alone.
+  const columns = ['artifact_sha256', 'artifact_bytes', 'algorithm', 'params', 'seed', 'feature_set_version', 'label', 'snapshot_id', 'snapshot_hash', 'code_version', 'workflow_id', 'run_id', 'registration_key', 'metrics', 'lineage', 'created_at', 'signature', 'signature_key_id'] as const;
+  let update = store.db.updateTable('model_versions').set({ signature: signature.mac, signature_key_id: signature.keyId }).where('name', '=', name).where('version', '=', version);
+  for (const column of columns) update = raw[column] === null ? update.where(column, 'is', null) : update.where(column, '=', raw[column] as never);
+  const [result] = await update.execute();
+  if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new RegistryError(`model ${name} v${version} changed while it was being checked; nothing was signed, run the command again`);
   return { version: { ...v, signature }, signature, before };
 }
 

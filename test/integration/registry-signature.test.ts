@@ -275,6 +275,17 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     expect((await signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED, { acceptEdit: true })).before.state).toBe('invalid');
     await expect(verify(edited, KEY)).resolves.toBeDefined();
 
+    // A row edited while it is being checked (here: while its artifact is read) is not signed.
+    const racing = await register('edited-while-checked', UNSIGNED);
+    const editing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'get') return async (k: string, intact?: (bytes: Buffer) => boolean) => (await edit(racing, { params: JSON.stringify({ C: 2 }) }), target.get(k, intact));
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    await expect(signModelVersion(t.store, editing, racing.name, racing.version, SIGNED)).rejects.toThrow(`model edited-while-checked v${racing.version} changed while it was being checked; nothing was signed`);
+    expect((await getModelVersion(t.store, racing.name, racing.version)).signature).toBeUndefined();
+
     // Without a key there is nothing to sign with.
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow(RegistryError);
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow('no signing key: set MODEL_SIGNING_KEY');
