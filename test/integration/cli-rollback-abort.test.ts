@@ -3,24 +3,22 @@
  * when a deployment cannot take the update, the reason is printed and the exit code is non-zero.
  * Real Temporal dev server, workers, SQLite and Redis; the CLI is the built dist/cli.js.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
 import { artifactKey } from '../../lib/registry/artifact-store';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { buildCliIfStale } from '../../scripts/build';
+import { runBuiltCli } from '../helpers/cli';
 import { deploymentStateQuery, deploymentWorkflow } from '../../workflows';
 import { createSqliteTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 
-const run = promisify(execFile);
 
 describe('mlp models rollback with a running deployment (real Temporal server, SQLite, Redis)', () => {
   let env: TestWorkflowEnvironment;
@@ -42,15 +40,7 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
     fs.rmSync(artifactDir, { recursive: true, force: true });
   });
 
-  const mlp = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir };
-    try {
-      return { code: 0, ...(await run(process.execPath, [CLI_OUTFILE, ...args], { env: childEnv })) };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  };
+  const mlp = (...args: string[]) => runBuiltCli(args, { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir });
 
   it('aborts the running deployment through the abort update and prints its answer', async () => {
     const market = await setUpOracleMarket(t.store, cache, 4);

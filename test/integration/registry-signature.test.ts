@@ -7,10 +7,8 @@
  * (`mlp models sign`) signs a row that passes every other check. Without a key nothing changes.
  * On SQLite and MariaDB; the CLI (the built dist/cli.js) on SQLite.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { deploymentActivities } from '../../activities/deployment';
 import { monitoringActivities } from '../../activities/monitoring';
@@ -29,11 +27,12 @@ import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
-import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { buildCliIfStale } from '../../scripts/build';
 import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { runBuiltCli } from '../helpers/cli';
 
 const KEY = 'k'.repeat(8) + crypto.randomBytes(16).toString('hex');
 const OTHER_KEY = 'o'.repeat(8) + crypto.randomBytes(16).toString('hex');
@@ -351,21 +350,12 @@ describe('registration by the pipeline activity signs the row (SQLite)', () => {
 });
 
 describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, SQLite)', () => {
-  const run = promisify(execFile);
   let t: TestDatabase;
   let dir: string;
   let artifacts: ArtifactStore;
   let env: NodeJS.ProcessEnv;
 
-  async function mlp(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI_OUTFILE, ...args], { env: { ...env, ...extraEnv } });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  }
+  const mlp = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runBuiltCli(args, { ...env, ...extraEnv });
 
   beforeAll(async () => {
     await buildCliIfStale();

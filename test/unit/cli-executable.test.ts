@@ -3,42 +3,26 @@
  * loading the slow modules, --json output is JSON and nothing else, and the registry and run commands
  * that need no Temporal server answer as a newcomer expects. Runs the bundle as a child process.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { buildProgram } from '../../client/program';
 import { qualityPolicySchema } from '../../lib/quality/policy';
 import { MODEL_ALIASES, moveAlias } from '../../lib/registry/model-registry';
 import { saveSnapshot } from '../../lib/store/snapshots';
-import { buildCliIfStale, CLI_OUTFILE } from '../../scripts/build';
+import { buildCliIfStale } from '../../scripts/build';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
 import { oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
 import { saveTestFeatureSet } from '../helpers/registration';
+import { runBuiltCli, type CliOutput } from '../helpers/cli';
 
-const run = promisify(execFile);
-
-interface CliOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let tmp: string;
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
 
 /** Runs `node dist/cli.js …args`; never throws on a non-zero exit (the code is returned). */
-async function mlp(args: string[], extraNodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliOutput> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...extraNodeArgs, CLI_OUTFILE, ...args], { env: { ...env, ...extraEnv }, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const mlp = (args: string[], extraNodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliOutput> => runBuiltCli(args, { ...env, ...extraEnv }, extraNodeArgs);
 
 beforeAll(async () => {
   await buildCliIfStale();
