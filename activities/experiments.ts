@@ -22,7 +22,7 @@ import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
-import { evaluatePredictions, inferenceBlockDays, type EvaluationReport } from '../lib/training/evaluation-report';
+import { evaluatePredictions, inferenceLags, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
 import { survivorshipNote } from '../lib/training/survivorship';
 import { shuffledLabelVerdict, singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
@@ -281,7 +281,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               const auc = singleValueAuc(b.score, labels);
               if (auc > rival.auc) rival = { name: b.name, auc };
             }
-            const result = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
+            const result = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceLags(ds), ds.label.kind, plausibilityFor(input.experiment), rival);
             scan = { ceiling: result.ceiling, strongestBaseline: rival, features: result.features.slice(0, 10) };
             scanVerdict = result.verdict;
           }

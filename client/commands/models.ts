@@ -66,7 +66,7 @@ function headline(v: ModelVersion): Record<string, string> {
     'oos accuracy': f(o?.classification?.accuracy),
     'baseline accuracy': `${f(o?.baseline?.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
     // Versions evaluated before day-aware inference only have the naive (independent rows) p-value.
-    'p-value vs baseline': o?.baseline ? `${o.baseline.pValue.toPrecision(2)}${o.baseline.naivePValue === undefined ? ' (naive: assumes independent rows)' : ' (one-sided, day-block clustered)'}` : '-',
+    'p-value vs baseline': o?.baseline ? `${o.baseline.pValue.toPrecision(2)}${o.baseline.naivePValue === undefined ? ' (naive: assumes independent rows)' : ' (one-sided, rows dependent by day and symbol)'}` : '-',
     'oos auc': f(o?.classification?.rocAuc),
     'auc vs baseline': o?.auc ? `${o.auc.difference.value >= 0 ? '+' : ''}${f(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${o.auc.difference.pValue.toPrecision(2)})` : '-',
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',

@@ -56,6 +56,15 @@ export const syntheticMarketOptionsSchema = z
     to: isoDate.default('2020-12-31'),
     seed: z.number().int().default(42),
     plantErrors: z.boolean().default(true),
+    /** Standard deviation of a trend segment's daily drift: 0.0008 is about ±20%/year; tests that need an edge a model can prove plant stronger trends. */
+    trendDrift: z.number().min(0).max(0.01).default(0.0008),
+    /**
+     * How many times its overnight noise (the part of today's open not explained by the day's move)
+     * a stock gives back tomorrow (0: none, the default). The noise shows in the opening gap and in
+     * no close, so a model with the gap feature sees an edge that no close-based naive baseline (the
+     * sign of the past h-day return, either way) does: tests that need a model to prove an edge plant one.
+     */
+    gapReversal: z.number().min(0).max(10).default(0),
   })
   .refine((o) => o.from <= o.to, { message: 'from must not be after to', path: ['to'] });
 
@@ -178,7 +187,7 @@ interface RawBar {
 const MEAN_REVERSION = 0.0004;
 const OVERNIGHT_SHARE = 0.35;
 
-function simulateSymbol(market: MarketPath, rng: Rng): RawBar[] {
+function simulateSymbol(market: MarketPath, rng: Rng, trendDrift: number, gapReversal: number): RawBar[] {
   const beta = rng.uniform(0.6, 1.6);
   const idioVol = rng.uniform(0.006, 0.015);
   const startPrice = Math.exp(rng.uniform(Math.log(20), Math.log(300)));
@@ -189,11 +198,12 @@ function simulateSymbol(market: MarketPath, rng: Rng): RawBar[] {
   let marketLog = 0;
   let segmentLeft = 0;
   let segmentDrift = 0;
+  let lastGapNoise = 0;
   for (let t = 0; t < market.returns.length; t++) {
     if (segmentLeft === 0) {
       // Trend segments: a few months to a year of persistent idiosyncratic drift (about ±20%/year).
       segmentLeft = rng.int(40, 250);
-      segmentDrift = 0.0008 * rng.normal();
+      segmentDrift = trendDrift * rng.normal();
     }
     segmentLeft--;
 
@@ -202,11 +212,13 @@ function simulateSymbol(market: MarketPath, rng: Rng): RawBar[] {
     const sigmaIdio = idioVol * (turbulent ? 1.6 : 1);
     const sigma = Math.sqrt((beta * MARKET.vol[market.regimes[t]]) ** 2 + sigmaIdio ** 2);
     const deviation = logPrice - (Math.log(startPrice) + beta * marketLog);
-    const r = segmentDrift - MEAN_REVERSION * deviation + beta * m + sigmaIdio * rng.normal();
+    const r = segmentDrift - MEAN_REVERSION * deviation - gapReversal * lastGapNoise + beta * m + sigmaIdio * rng.normal();
 
     const prevClose = Math.exp(logPrice);
     // Part of the day's move happens overnight, plus some overnight noise of its own.
-    const gap = OVERNIGHT_SHARE * r + 0.2 * sigma * rng.normal();
+    const gapNoise = 0.2 * sigma * rng.normal();
+    const gap = OVERNIGHT_SHARE * r + gapNoise;
+    lastGapNoise = gapNoise;
     const open = prevClose * Math.exp(gap);
     const close = prevClose * Math.exp(r);
     const high = Math.max(open, close) * Math.exp(0.45 * sigma * Math.abs(rng.normal()));
@@ -466,7 +478,7 @@ export function generateSyntheticMarket(options: SyntheticMarketOptions = {}): S
     const symbol = syntheticSymbol(s, o.symbols);
     const mine = placements.filter((p) => p.symbolIndex === s);
     const splitIndex = mine.find((p) => p.kind === 'unadjusted_split')?.barIndex;
-    const bars = simulateSymbol(market, new Rng(o.seed, `symbol/${s}`)).map((raw, t) => {
+    const bars = simulateSymbol(market, new Rng(o.seed, `symbol/${s}`), o.trendDrift, o.gapReversal).map((raw, t) => {
       const adjusted = splitIndex !== undefined && t >= splitIndex
         ? { open: raw.open / 2, high: raw.high / 2, low: raw.low / 2, close: raw.close / 2, volume: raw.volume * 2 }
         : raw;

@@ -13,7 +13,7 @@ import { backtestOf } from '../backtest/backtest';
 import type { BacktestInput, BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio } from '../backtest/sharpe-inference';
 import type { BarSeries } from '../market-data/bar';
-import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, neweyWestDefaultLags, neweyWestMean, type Estimate } from '../stats/dependent-inference';
+import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLags, neweyWestMean, panelDayUnits, type Estimate, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline, type BaselineName } from '../validation/baselines';
 import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
@@ -70,12 +70,13 @@ export interface EvaluationReport {
    * count, `symbolClusters` the symbol clusters after near-duplicate symbols (share classes, a symbol
    * imported twice) were merged, which `mergedSymbols` lists.
    */
-  inference: { method: string; blockDays: number; clusters: number; confidence: number; symbolClusters?: number; mergedSymbols?: string[][] };
+  /** `lags`: rows of different symbols up to this many trading days apart are dependent; `blockDays`: the comparison bootstrap's block (lags + 1). */
+  inference: { method: string; lags?: number; blockDays: number; clusters: number; confidence: number; symbolClusters?: number; mergedSymbols?: string[][] };
   /** Every naive baseline on the same rows; hindsight ones are context, never a bar to clear. */
   baselines: BaselineScore[];
   /**
    * The model against the strongest non-hindsight baseline by accuracy. `pValue` is one-sided
-   * (model better), day-block clustered; `naivePValue` is McNemar's, which assumes independent rows.
+   * (model better), rows dependent by day and by symbol; `naivePValue` is McNemar's, which assumes independent rows.
    */
   baseline: {
     name: BaselineName;
@@ -111,9 +112,12 @@ function pickNumbers(o: object): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
 }
 
-/** Blocks at least as long as the label horizon, and never under 5 days (a trading week). */
-export function inferenceBlockDays(ds: TrainingDataset): number {
-  return Math.max(ds.label.horizon, 5);
+/**
+ * Rows of different symbols up to this many trading days apart are dependent: their label windows
+ * overlap (horizon − 1 days), and never fewer than a trading week's 4 (the market's move of a week).
+ */
+export function inferenceLags(ds: Pick<TrainingDataset, 'label'>): number {
+  return Math.max(ds.label.horizon, 5) - 1;
 }
 
 export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwardPredictions, series: readonly BarSeries[], options: EvaluationOptions): EvaluationReport {
@@ -124,15 +128,15 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const predicted = predictedClassesOf(proba, classes);
   const score = Float64Array.from(rows, (_, i) => proba[i * classes + classes - 1]);
   const dayIndex = Int32Array.from(rows, (r) => ds.start[r]);
-  const blockDays = inferenceBlockDays(ds);
-  const blocks = dayBlockClusters(dayIndex, blockDays);
+  const lags = inferenceLags(ds);
+  const dayUnits = panelDayUnits(new Set(dayIndex).size, lags);
   // Two-way: rows of one week move together, and so do rows of one stock (its own drift). Symbols
   // whose returns are near duplicates (GOOG and GOOGL) are one stock, not two independent ones.
   const symbolOfRow = Int32Array.from(rows, (r) => ds.symbol[r]);
   const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
-  const cluster = [blocks.cluster, symbolClustersOf(symbolOfRow, groups)] as const;
+  const cluster: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
   // The guards leave out a clustering with too few clusters to judge a leak on (2 symbols): see GUARD_MIN_CLUSTERS.
-  const guardClusters = blocks.clusters >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, confidence };
+  const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, confidence };
 
   const baselines = naiveBaselinesOf(ds, rows, series);
   const baselineScores: BaselineScore[] = baselines.map((b) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate }));
@@ -150,7 +154,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
     if (s && !m) c++;
   });
   const naivePValue = mcNemarTest(b, c).pValueFirstBetter;
-  const bootstrap = blockBootstrapIntervalsOf(labels, predicted, strongest.predicted, { dayIndex, blockDays, seed: options.seed, resamples: 500, confidence });
+  const bootstrap = blockBootstrapIntervalsOf(labels, predicted, strongest.predicted, { dayIndex, blockDays: lags + 1, seed: options.seed, resamples: 500, confidence });
 
   const fairByAuc = baselines.filter((x) => !x.hindsight).map((x) => ({ x, auc: baselineScores.find((s) => s.name === x.name)?.auc ?? NaN }));
   const aucRival = fairByAuc.reduce((best, x) => (x.auc > best.auc ? x : best));
@@ -195,8 +199,9 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       confusion: Array.from(report.confusion),
     },
     inference: {
-      method: `two-way clustered by blocks of ${blockDays} trading days and by symbol (cluster-robust; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)${groups.merged.length > 0 ? `; near-duplicate symbols clustered as one: ${describeMergedSymbols(groups, ds.symbols)}` : ''}${guardClusters ? `; the guards leave out a clustering with fewer than ${GUARD_MIN_CLUSTERS} clusters (${blocks.clusters} day blocks, ${groups.groups} symbol clusters)` : ''}`,
-      blockDays,
+      method: `two-way: rows of one symbol, and rows up to ${lags} trading days apart, are dependent (clustered by symbol, Hansen–Hodrick/Driscoll–Kraay over days; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)${groups.merged.length > 0 ? `; near-duplicate symbols clustered as one: ${describeMergedSymbols(groups, ds.symbols)}` : ''}${guardClusters ? `; the guards leave out a clustering with fewer than ${GUARD_MIN_CLUSTERS} units (${dayUnits} stretches of ${lags + 1} days, ${groups.groups} symbol clusters)` : ''}`,
+      lags,
+      blockDays: lags + 1,
       clusters: lift.units,
       confidence,
       symbolClusters: groups.groups,

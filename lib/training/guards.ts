@@ -73,7 +73,7 @@ export function accuracyCeiling(bound: PlausibilityBound, baselineAccuracy: numb
  * guard's interval, as one cluster already was; the other clustering decides alone, and with none
  * left the guard judges the estimate (lowerOrEstimate). From 5 on the
  * clustering is kept: a symbol clustering of 8 stocks with drifts of their own still keeps a
- * two-way test near its size where day blocks alone reject 30% of the time
+ * two-way test near its size where blocks of days alone reject 30% of the time
  * (test/unit/stats/dependent-inference.test.ts). Reports keep every clustering with 2 or more
  * clusters: a wide interval is the cautious side for evidence of skill, the wrong one for a leak.
  */

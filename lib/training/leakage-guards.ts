@@ -16,7 +16,7 @@ import { rng } from '../random';
 import type { LabelSpec } from '../labels/labels';
 import { aucCeiling, GUARD_MIN_CLUSTERS, lowerOrEstimate, type GuardVerdict, type PlausibilityBound } from './guards';
 import { binaryAucOf } from '../stats/binary-scores';
-import { clusteredAuc, dayBlockClusters } from '../stats/dependent-inference';
+import { clusteredAuc, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
 import type { TrainingDataset } from './dataset';
 import { crossValidate, trialResultOf, type FoldResult, type TrialRequest } from './trial';
@@ -114,18 +114,18 @@ export interface SingleFeatureScan {
  * Each feature alone against the label on the evaluation rows: no model, no fitting, so a feature
  * that separates the classes beyond the plausibility ceiling carries the answer (a label copy, a
  * forward return) and is named as a suspected leak. A feature is suspect only when the lower end of
- * its day-block clustered interval is above the ceiling, so a noise feature on a short period (a few
+ * its interval (dependent by symbol and within `lags` days: lib/stats/dependent-inference.ts) is above the ceiling, so a noise feature on a short period (a few
  * dozen independent weeks) is not; a leak on any real period is far above it. Symbols whose forward
  * returns are near duplicates (share classes, a symbol imported twice) are one symbol cluster, and a
  * clustering with fewer than GUARD_MIN_CLUSTERS clusters (2 symbols) is left out of the interval.
  */
-export async function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol' | 'symbols' | 'forwardReturn'>, blockDays: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): Promise<SingleFeatureScan> {
+export async function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol' | 'symbols' | 'forwardReturn'>, lags: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): Promise<SingleFeatureScan> {
   const p = columns.length;
   const start = Int32Array.from(rows, (r) => ds.start[r]);
   const symbol = Int32Array.from(rows, (r) => ds.symbol[r]);
   const groups = nearDuplicateSymbolGroups(symbol, start, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
   // Clusterings of all evaluation rows, shared by every feature without missing values.
-  const all = [dayBlockClusters(start, blockDays).cluster, symbolClustersOf(symbol, groups)] as const;
+  const all: PanelDependence = { day: start, symbol: symbolClustersOf(symbol, groups), lags };
   const labelsOf = (subset: Int32Array) => Int32Array.from(subset, (r) => ds.labels[r]);
   const allLabels = labelsOf(rows);
   function scanFeature(feature: string, c: number): { feature: string; auc: number; lower: number } {
@@ -142,7 +142,7 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
     if (count === 0) return { feature, auc: NaN, lower: NaN };
     const complete = count === rows.length;
     const kept = defined.subarray(0, count);
-    const clusters = complete ? all : ([dayBlockClusters(Int32Array.from(kept, (r) => ds.start[r]), blockDays).cluster, symbolClustersOf(Int32Array.from(kept, (r) => ds.symbol[r]), groups)] as const);
+    const clusters: PanelDependence = complete ? all : { day: Int32Array.from(kept, (r) => ds.start[r]), symbol: symbolClustersOf(Int32Array.from(kept, (r) => ds.symbol[r]), groups), lags };
     const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters, { minClusters: GUARD_MIN_CLUSTERS });
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };

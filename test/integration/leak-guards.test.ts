@@ -12,7 +12,7 @@ import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { candidateScoresOf, promotionDecision } from '../../lib/registry/promotion';
 import { readBarSeries } from '../../lib/store/bars';
 import { buildTrainingDataset, type TrainingDataset } from '../../lib/training/dataset';
-import { inferenceBlockDays } from '../../lib/training/evaluation-report';
+import { inferenceLags } from '../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY, type GuardVerdict } from '../../lib/training/guards';
 import { singleFeatureScan, singleValueAuc } from '../../lib/training/leakage-guards';
 import { auditPointInTime } from '../../lib/training/point-in-time-audit';
@@ -70,7 +70,7 @@ describe('leakage guards on planted leaks, every label kind', () => {
       .filter((b) => !b.hindsight)
       .map((b) => ({ name: b.name, auc: singleValueAuc(b.score, labels) }))
       .reduce((best, b) => (b.auc > best.auc ? b : best), { name: 'chance', auc: 0.5 });
-    const scan = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceBlockDays(ds), ds.label.kind, DEFAULT_PLAUSIBILITY[ds.label.kind], rival);
+    const scan = await singleFeatureScan(ds.columns, ds.values, rows, ds, inferenceLags(ds), ds.label.kind, DEFAULT_PLAUSIBILITY[ds.label.kind], rival);
     return [{ guard: 'point_in_time_audit', tripped: !audit.passed, message: audit.message }, scan.verdict];
   }
 

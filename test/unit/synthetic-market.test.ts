@@ -167,6 +167,8 @@ describe('generateSyntheticMarket', () => {
       to: '2020-12-31',
       seed: 42,
       plantErrors: true,
+      trendDrift: 0.0008,
+      gapReversal: 0,
     });
   });
 
@@ -310,7 +312,7 @@ describe('writeSyntheticMarket', () => {
     for (const [i, file] of written.files.entries()) expect(await readFile(file, 'utf8')).toBe(market.files[i].csv);
 
     const json: unknown = JSON.parse(await readFile(written.plantedErrors, 'utf8'));
-    expect(json).toEqual({ options: { ...options, plantErrors: true }, planted: market.planted });
+    expect(json).toEqual({ options: { ...options, plantErrors: true, trendDrift: 0.0008, gapReversal: 0 }, planted: market.planted });
     expect(written.planted).toEqual(market.planted);
   });
 });

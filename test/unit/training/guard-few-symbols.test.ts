@@ -64,7 +64,7 @@ describe('guards on two symbols (1 degree of freedom for the symbol clustering)'
       if (judgedOnReportInterval(report)) before++;
       if (seed === 1) {
         expect(report.inference.symbolClusters).toBe(2);
-        expect(report.inference.method).toMatch(/the guards leave out a clustering with fewer than 5 clusters \(\d+ day blocks, 2 symbol clusters\)/);
+        expect(report.inference.method).toMatch(/the guards leave out a clustering with fewer than 5 units \(\d+ stretches of 5 days, 2 symbol clusters\)/);
       }
     }
     return { tripped: tripped / runs, before: before / runs, auc };

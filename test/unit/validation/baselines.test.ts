@@ -81,7 +81,9 @@ describe('naive baselines', () => {
     expect(report.baseline.accuracyLift).toBeLessThan(-0.08);
     expect(report.baseline.pValue).toBeGreaterThan(0.95);
     expect(report.auc.versus).toBe('persistence');
-    expect(report.auc.difference.pValue).toBeGreaterThan(0.95);
+    // 250 days of 20-day labels are 13 independent stretches: −0.16 in AUC is likely worse, not proven worse.
+    expect(report.auc.difference.value).toBeLessThan(-0.1);
+    expect(report.auc.difference.pValue).toBeGreaterThan(0.9);
   });
 
   it('offers always-up and the past-return sign for direction labels, the sign chosen before the evaluation period', () => {
