@@ -11,7 +11,8 @@ import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/p
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { dataSubject } from '../lib/monitoring/monitoring-rules';
-import { aliasVersion, getModelVersion, moveAlias, verifyRegisteredVersion } from '../lib/registry/model-registry';
+import { aliasVersion, getModelVersion, moveAlias, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -29,17 +30,22 @@ export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
 
 /**
  * Every version a traffic move would route to must pass the same artifact verification the API's
- * loader applies; otherwise the move would point aliases and routes at a model no process can serve.
+ * loader applies, and must not be vetoed by its recorded evaluation (a tripped guard); otherwise the
+ * move would point aliases and routes at a model no process may serve.
  * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
  */
 async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
+    let verified: ModelVersion;
     try {
-      await verifyRegisteredVersion(store, artifacts, model, version, signing);
+      verified = (await verifyRegisteredVersion(store, artifacts, model, version, signing)).version;
     } catch (error) {
       if (error instanceof ArtifactVerificationError) throw new BadInputError(`${why}: ${error.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
       throw error;
     }
+    // A version its own evaluation vetoed (a tripped guard) never takes traffic, whoever asks.
+    const veto = servingVeto(verified.metrics);
+    if (veto !== undefined) throw new BadInputError(`${why}: ${new ServingVetoError(model, version, veto).message}`, 'SERVING_VETOED');
   }
 }
 

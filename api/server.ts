@@ -13,7 +13,7 @@ import { FeatureReadCache } from '../lib/serving/feature-read-cache';
 import { featureSetVersionsOf } from '../lib/serving/predict';
 import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
-import { RegistryError } from '../lib/registry/model-registry';
+import { RegistryError, ServingVetoError } from '../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
@@ -160,7 +160,8 @@ function servedFeatureSets(servingModels: ServingModelsView): string[] {
 /** Domain errors of the admin routes → HTTP. */
 function adminError(error: unknown): unknown {
   if (error instanceof ArtifactVerificationError) return new ApiError(422, 'artifact_invalid', `${error.message}; the routes are unchanged (restore the artifact or register a new version)`);
-  if (error instanceof RollbackError && error.cause instanceof ArtifactVerificationError) return adminError(error.cause);
+  if (error instanceof ServingVetoError) return new ApiError(422, 'serving_vetoed', `${error.message}; the routes are unchanged`);
+  if (error instanceof RollbackError && (error.cause instanceof ArtifactVerificationError || error.cause instanceof ServingVetoError)) return adminError(error.cause);
   if (error instanceof ServingRoutesConflictError) return new ApiError(409, 'conflict', error.message);
   if (error instanceof ServingRoutesError) return new ApiError(400, 'invalid_routes', error.message);
   if (error instanceof RollbackError || error instanceof RegistryError) return new ApiError(400, 'rollback_refused', error.message);
@@ -374,7 +375,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       // Same check the loader applies: never route to a version no API process would load.
       for (const version of new Set([...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])])) {
         await deps.servingModels.verifyVersions(model, [version]).catch((error: unknown) => {
-          throw error instanceof RegistryError ? new ServingRoutesError(`cannot route traffic to ${model} v${version}: ${error.message}`) : error;
+          throw error instanceof RegistryError && !(error instanceof ServingVetoError) ? new ServingRoutesError(`cannot route traffic to ${model} v${version}: ${error.message}`) : error;
         });
       }
       const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   SNAPSHOT_NOT_STAGED: 'the snapshot is still being staged: its import has not finished',
   ALERT_NOT_FOUND: 'the alert id is unknown',
   ARTIFACT_INVALID: 'a model artifact fails verification (sha256, header, feature order)',
+  SERVING_VETOED: 'a model version whose recorded evaluation tripped a guard was asked to take traffic',
   REGISTRY_REJECTED: 'the model registry refuses the request (unknown version or alias, immutable version, bad name)',
   LEAKAGE_DETECTED: 'a leakage guard tripped and the experiment says to fail',
   ALL_TRIALS_FAILED: 'every trial of an algorithm\'s hyperparameter search failed',

@@ -16,6 +16,7 @@ import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
 import { NO_ROW_SIGNING, rowSignatureProblem, signingKeyId, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
+import { servingVeto } from './promotion';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
 export class RegistryError extends BadInputError {
@@ -23,6 +24,24 @@ export class RegistryError extends BadInputError {
   constructor(message: string) {
     super(message, 'REGISTRY_REJECTED');
   }
+}
+
+/** A version whose evaluation vetoed it (lib/registry/promotion.ts servingVeto) asked to take traffic. */
+export class ServingVetoError extends RegistryError {
+  override name = 'ServingVetoError';
+  constructor(
+    readonly model: string,
+    readonly version: number,
+    readonly reason: string,
+  ) {
+    super(`${model} v${version} must not be served: its evaluation recorded ${reason}. Train a new version without the cause; nothing was routed to this one`);
+  }
+}
+
+/** Throws ServingVetoError when the version's recorded evaluation vetoes serving it. */
+export function assertServable(version: ModelVersion): void {
+  const veto = servingVeto(version.metrics);
+  if (veto !== undefined) throw new ServingVetoError(version.name, version.version, veto);
 }
 
 export const MODEL_ALIASES = ['champion', 'challenger', 'canary', 'shadow'] as const;

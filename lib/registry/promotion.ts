@@ -118,3 +118,23 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
     shuffledLabelPassed: extra.shuffledLabel?.passed ?? true,
   };
 }
+
+/**
+ * Why a registered version must never take traffic, from what its evaluation recorded in the
+ * registry row (`metrics`), or undefined. A guard that tripped on the model or its dataset (a
+ * suspected leak, implausible skill, degenerate scores) or a failed shuffled-label control vetoes
+ * promotion; the same record keeps a manual deployment, a rollback target, or an alias or route row
+ * edited by hand from serving the version. With MODEL_SIGNING_KEY the record is signed, so the veto
+ * cannot be edited away either.
+ */
+export function servingVeto(metrics: Record<string, unknown>): string | undefined {
+  const scores = metrics.scores as { trippedGuards?: unknown; leakageAlarm?: unknown } | undefined;
+  const report = metrics.outOfSample as { guards?: unknown; leakageAlarm?: unknown } | undefined;
+  const shuffled = metrics.shuffledLabel as { passed?: unknown; message?: unknown } | undefined;
+  const verdicts = [scores?.trippedGuards, report?.guards].flatMap((list) => (Array.isArray(list) ? (list as Array<Partial<GuardVerdict> | null>) : []));
+  const reasons = new Set<string>();
+  for (const g of verdicts) if (g?.tripped === true) reasons.add(`guard ${String(g.guard)} tripped: ${String(g.message)}`);
+  for (const alarm of [scores?.leakageAlarm, report?.leakageAlarm]) if (typeof alarm === 'string' && alarm !== '') reasons.add(alarm);
+  if (shuffled?.passed === false && ![...reasons].some((r) => r.startsWith('guard shuffled_label'))) reasons.add(`the shuffled-label control failed: ${String(shuffled.message)}`);
+  return reasons.size > 0 ? [...reasons].join('; ') : undefined;
+}

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { loadModelRuntimes } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
-import { loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
+import { assertServable, loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import type { RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
@@ -138,7 +138,7 @@ export class ServingModels {
    * change is refused with the reason, rather than routing traffic to a model no process can load).
    */
   async verifyVersions(model: string, versions: Iterable<number>): Promise<void> {
-    for (const version of [...new Set(versions)].sort((a, b) => a - b)) await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing);
+    for (const version of [...new Set(versions)].sort((a, b) => a - b)) assertServable((await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing)).version);
   }
 
   stats(): ServingModelsStats {
@@ -277,6 +277,8 @@ export class ServingModels {
       let loaded: LoadedModel;
       try {
         loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version, this.deps.signing);
+        // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
+        assertServable(loaded.version);
       } catch (error) {
         throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
       }
