@@ -122,6 +122,12 @@ export interface ClusterOptions {
    * lib/training/guards.ts), so that 2 symbols (1 degree of freedom, t = 12.7) cannot hide it.
    */
   minClusters?: number;
+  /**
+   * A panel's symbol clustering with fewer clusters than this is left out (default: minClusters).
+   * Guards pass more than for the days (GUARD_MIN_SYMBOL_CLUSTERS), because the few degrees of
+   * freedom of 5–19 symbols widen a leak's interval as 2 symbols once did.
+   */
+  minSymbolClusters?: number;
 }
 
 /**
@@ -217,9 +223,9 @@ function oneWayVariance(psi: Float64Array, cluster: Int32Array, ids: number): { 
  * NaN had made every interval NaN, which guards comparing bounds read as "nothing found"). None
  * left: NaN.
  */
-function varianceOfSum(psi: Float64Array, clusters: Clusters, minClusters: number): { variance: number; clusters: number } {
-  const least = Math.max(2, minClusters);
-  if (isPanel(clusters)) return panelVariance(psi, clusters, least);
+function varianceOfSum(psi: Float64Array, clusters: Clusters, options: ClusterOptions): { variance: number; clusters: number } {
+  const least = Math.max(2, options.minClusters ?? 2);
+  if (isPanel(clusters)) return panelVariance(psi, clusters, least, Math.max(2, options.minSymbolClusters ?? least));
   const ways = clusterings(psi.length, clusters);
   const fits = ways.map((w) => oneWayVariance(psi, w.cluster, w.ids));
   const usable = fits.filter((f) => f.clusters >= least);
@@ -295,7 +301,7 @@ function laggedProducts(position: Int32Array, sum: Float64Array, count: number, 
  * negative on a short or odd sample; then Bartlett's weights, which cannot. The total
  * is never below the larger part. Each part is scaled by G/(G−1) for its units.
  */
-function panelVariance(psi: Float64Array, panel: PanelDependence, least: number): { variance: number; clusters: number } {
+function panelVariance(psi: Float64Array, panel: PanelDependence, least: number, leastSymbols: number): { variance: number; clusters: number } {
   const index = panelIndexOf(panel, psi.length);
   const { rank, days, lags, dayUnits } = index;
   const daily = new Float64Array(days);
@@ -312,7 +318,7 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number)
   if (!sym) return day.clusters >= least ? day : { variance: NaN, clusters: day.clusters };
   const symbolPart = oneWayVariance(psi, sym.of, sym.ids);
   const dayOk = day.clusters >= least && Number.isFinite(day.variance);
-  const symOk = symbolPart.clusters >= least && Number.isFinite(symbolPart.variance);
+  const symOk = symbolPart.clusters >= leastSymbols && Number.isFinite(symbolPart.variance);
   if (!dayOk && !symOk) return { variance: NaN, clusters: Math.max(day.clusters, symbolPart.clusters) };
   if (!dayOk) return symbolPart;
   if (!symOk) return day;
@@ -354,7 +360,7 @@ export function clusteredMean(values: Float64Array, clusters: Clusters, options:
   for (const v of values) mean += v;
   mean /= n;
   const psi = Float64Array.from(values, (v) => (v - mean) / n);
-  const { variance, clusters: g } = varianceOfSum(psi, clusters, options.minClusters ?? 2);
+  const { variance, clusters: g } = varianceOfSum(psi, clusters, options);
   return estimateOf(mean, variance, g, g - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `cluster-robust mean over ${g} clusters`);
 }
 
@@ -402,9 +408,9 @@ function placementsOf(score: Float64Array, positive: (r: number) => boolean): { 
  * Obuchowski's clustered variance of an AUC-like statistic from per-row placement values: the
  * variance of Σ ψ with ψ = (placement − AUC) / positives for a positive row, / negatives for a negative one.
  */
-function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, minClusters: number, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
+function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, options: ClusterOptions, auc: number, m: number, nNeg: number): { variance: number; clusters: number } {
   const psi = Float64Array.from(placement, (v, r) => (v - auc) / (positive(r) ? m : nNeg));
-  return varianceOfSum(psi, clusters, minClusters);
+  return varianceOfSum(psi, clusters, options);
 }
 
 /** ROC AUC of `score` for labels (1 = positive) with a clustered standard error; H0 is AUC = 0.5. */
@@ -412,7 +418,7 @@ export function clusteredAuc(score: Float64Array, labels: Int32Array, cluster: C
   if (score.length !== labels.length) invalid(`There are ${score.length} scores for ${labels.length} labels`);
   const positive = (r: number) => labels[r] === 1;
   const p = placementsOf(score, positive);
-  const { variance, clusters } = Number.isNaN(p.auc) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(p.placement, positive, cluster, options.minClusters ?? 2, p.auc, p.positives, p.negatives);
+  const { variance, clusters } = Number.isNaN(p.auc) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(p.placement, positive, cluster, options, p.auc, p.positives, p.negatives);
   return estimateOf(p.auc, variance, clusters, clusters - 1, options.nullValue ?? 0.5, options.confidence ?? 0.95, `AUC with clustered variance over ${clusters} clusters (Obuchowski)`);
 }
 
@@ -424,7 +430,7 @@ export function clusteredAucDifference(scoreA: Float64Array, scoreB: Float64Arra
   const b = placementsOf(scoreB, positive);
   const difference = a.auc - b.auc;
   const placement = Float64Array.from(a.placement, (v, r) => v - b.placement[r]);
-  const { variance, clusters } = Number.isNaN(difference) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(placement, positive, cluster, options.minClusters ?? 2, difference, a.positives, a.negatives);
+  const { variance, clusters } = Number.isNaN(difference) ? { variance: NaN, clusters: 0 } : clusteredAucVariance(placement, positive, cluster, options, difference, a.positives, a.negatives);
   return estimateOf(difference, variance, clusters, clusters - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `paired AUC difference with clustered variance over ${clusters} clusters (Obuchowski)`);
 }
 

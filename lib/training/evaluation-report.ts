@@ -18,7 +18,7 @@ import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } fr
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline, type BaselineName } from '../validation/baselines';
 import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
 import type { TrainingDataset } from './dataset';
-import { GUARD_MIN_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
+import { GUARD_MIN_CLUSTERS, GUARD_MIN_SYMBOL_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
 import type { WalkForwardPredictions } from './walk-forward';
 
 export interface DegenerateScoreLimits {
@@ -135,8 +135,8 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const symbolOfRow = Int32Array.from(rows, (r) => ds.symbol[r]);
   const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
   const cluster: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
-  // The guards leave out a clustering with too few clusters to judge a leak on (2 symbols): see GUARD_MIN_CLUSTERS.
-  const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, confidence };
+  // The guards leave out a clustering with too few clusters to judge a leak on (under 20 symbols): see GUARD_MIN_CLUSTERS.
+  const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_SYMBOL_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, confidence };
 
   const baselines = naiveBaselinesOf(ds, rows, series);
   const baselineScores: BaselineScore[] = baselines.map((b) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate }));
@@ -199,7 +199,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       confusion: Array.from(report.confusion),
     },
     inference: {
-      method: `two-way: rows of one symbol, and rows up to ${lags} trading days apart, are dependent (clustered by symbol, Hansen–Hodrick/Driscoll–Kraay over days; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)${groups.merged.length > 0 ? `; near-duplicate symbols clustered as one: ${describeMergedSymbols(groups, ds.symbols)}` : ''}${guardClusters ? `; the guards leave out a clustering with fewer than ${GUARD_MIN_CLUSTERS} units (${dayUnits} stretches of ${lags + 1} days, ${groups.groups} symbol clusters)` : ''}`,
+      method: `two-way: rows of one symbol, and rows up to ${lags} trading days apart, are dependent (clustered by symbol, Hansen–Hodrick/Driscoll–Kraay over days; Obuchowski for AUC; Student t with ${lift.degreesOfFreedom} df)${groups.merged.length > 0 ? `; near-duplicate symbols clustered as one: ${describeMergedSymbols(groups, ds.symbols)}` : ''}${guardClusters ? `; the guards leave out the symbol clustering below ${GUARD_MIN_SYMBOL_CLUSTERS} symbol clusters and the days below ${GUARD_MIN_CLUSTERS} stretches (${groups.groups} symbol clusters, ${dayUnits} stretches of ${lags + 1} days)` : ''}`,
       lags,
       blockDays: lags + 1,
       clusters: lift.units,

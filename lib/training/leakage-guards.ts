@@ -14,7 +14,7 @@
  */
 import { rng } from '../random';
 import type { LabelSpec } from '../labels/labels';
-import { aucCeiling, GUARD_MIN_CLUSTERS, lowerOrEstimate, type GuardVerdict, type PlausibilityBound } from './guards';
+import { aucCeiling, GUARD_MIN_CLUSTERS, GUARD_MIN_SYMBOL_CLUSTERS, lowerOrEstimate, type GuardVerdict, type PlausibilityBound } from './guards';
 import { binaryAucOf } from '../stats/binary-scores';
 import { clusteredAuc, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
@@ -117,7 +117,8 @@ export interface SingleFeatureScan {
  * its interval (dependent by symbol and within `lags` days: lib/stats/dependent-inference.ts) is above the ceiling, so a noise feature on a short period (a few
  * dozen independent weeks) is not; a leak on any real period is far above it. Symbols whose forward
  * returns are near duplicates (share classes, a symbol imported twice) are one symbol cluster, and a
- * clustering with fewer than GUARD_MIN_CLUSTERS clusters (2 symbols) is left out of the interval.
+ * clustering with too few clusters (GUARD_MIN_CLUSTERS for the days, GUARD_MIN_SYMBOL_CLUSTERS for
+ * the symbols) is left out of the interval.
  */
 export async function singleFeatureScan(columns: readonly string[], values: Float64Array, rows: Int32Array, ds: Pick<TrainingDataset, 'labels' | 'start' | 'symbol' | 'symbols' | 'forwardReturn'>, lags: number, kind: LabelSpec['kind'], bound: PlausibilityBound, baseline: { name: string; auc: number }): Promise<SingleFeatureScan> {
   const p = columns.length;
@@ -143,7 +144,7 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
     const complete = count === rows.length;
     const kept = defined.subarray(0, count);
     const clusters: PanelDependence = complete ? all : { day: Int32Array.from(kept, (r) => ds.start[r]), symbol: symbolClustersOf(Int32Array.from(kept, (r) => ds.symbol[r]), groups), lags };
-    const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters, { minClusters: GUARD_MIN_CLUSTERS });
+    const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters, { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS });
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };
   }
