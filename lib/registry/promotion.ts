@@ -26,6 +26,8 @@ export interface MetricEvidence {
   lower: number;
   /** One-sided p-value of "the model is better". */
   pValue: number;
+  /** How the rows' dependence was handled, for the decision's text (default: clustered by days and symbols). */
+  inference?: string;
 }
 
 export interface CandidateScores {
@@ -77,7 +79,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
     const k = Math.max(1, candidate.candidatesCompared ?? 1);
     const level = alpha / k;
     const levelText = k > 1 ? `${fmt(level)} (${alpha} / ${k}: the best of ${k} algorithms was picked)` : String(alpha);
-    const what = `${policy.metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${e.versus} (95% interval from ${fmt(e.lower)}, one-sided p ${e.pValue.toPrecision(2)}, clustered by days and symbols)`;
+    const what = `${policy.metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${e.versus} (95% interval from ${fmt(e.lower)}, one-sided p ${e.pValue.toPrecision(2)}, ${e.inference ?? 'clustered by days and symbols'})`;
     if (!(e.pValue < level)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${levelText}`);
     evidenceText = `; beats ${e.versus}: ${what}, below ${levelText}`;
   }
@@ -92,7 +94,7 @@ export interface EvaluatedModel {
   classification: { rocAuc: number };
   baseline: { name: string; accuracyLift: number; liftInterval: [number, number]; pValue: number };
   auc?: { versus: string; difference: { value: number; interval: [number, number]; pValue: number } };
-  backtest: { strategy: Record<string, number>; excessReturn?: { value: number; interval: [number, number]; pValue: number } };
+  backtest: { strategy: Record<string, number>; excessReturn?: { value: number; interval: [number, number]; pValue: number }; excessReturnBenchmark?: { exposure: number; description: string } };
   guards?: GuardVerdict[];
   leakageAlarm?: string;
 }
@@ -106,7 +108,10 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
   };
   if (report.auc) evidence.auc = { versus: report.auc.versus, difference: report.auc.difference.value, lower: report.auc.difference.interval[0], pValue: report.auc.difference.pValue };
   const excess = report.backtest.excessReturn;
-  if (excess) evidence.sharpe = { versus: 'buy-and-hold (daily net return difference)', difference: excess.value, lower: excess.interval[0], pValue: excess.pValue };
+  if (excess) {
+    const against = report.backtest.excessReturnBenchmark;
+    evidence.sharpe = { versus: against ? `${against.description}, daily net return difference` : 'buy-and-hold (daily net return difference)', difference: excess.value, lower: excess.interval[0], pValue: excess.pValue, inference: 'Newey–West over days' };
+  }
   return {
     auc: report.classification.rocAuc,
     accuracyLift: report.baseline.accuracyLift,

@@ -55,7 +55,7 @@ describe('promotion policy', () => {
     expect(s.evidence).toEqual({
       auc: { versus: 'momentum_sign', difference: 0.04, lower: 0.02, pValue: 0.0004 },
       accuracy_lift: { versus: 'always_up', difference: 0.01, lower: -0.01, pValue: 0.2 },
-      sharpe: { versus: 'buy-and-hold (daily net return difference)', difference: 0.0002, lower: -0.0001, pValue: 0.1 },
+      sharpe: { versus: 'buy-and-hold (daily net return difference)', difference: 0.0002, lower: -0.0001, pValue: 0.1, inference: 'Newey–West over days' },
     });
     expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
     expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
