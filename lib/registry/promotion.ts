@@ -92,7 +92,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
 /** What promotion reads from an evaluation report (the headline numbers and their day-aware evidence). */
 export interface EvaluatedModel {
   classification: { rocAuc: number };
-  baseline: { name: string; accuracyLift: number; liftInterval: [number, number]; pValue: number };
+  baseline: { name: string; accuracyLift: number; liftInterval: [number, number]; pValue: number; noInformation?: { accuracyLift: number; liftInterval: [number, number]; pValue: number } };
   auc?: { versus: string; difference: { value: number; interval: [number, number]; pValue: number } };
   backtest: { strategy: Record<string, number>; excessReturn?: { value: number; interval: [number, number]; pValue: number }; excessReturnBenchmark?: { exposure: number; description: string } };
   guards?: GuardVerdict[];
@@ -106,6 +106,9 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
   const evidence: CandidateScores['evidence'] = {
     accuracy_lift: { versus: report.baseline.name, difference: report.baseline.accuracyLift, lower: report.baseline.liftInterval[0], pValue: report.baseline.pValue },
   };
+  // Accuracy must also beat the evaluation period's majority class (the no-information rate): the weaker evidence counts.
+  const nir = report.baseline.noInformation;
+  if (nir && !(nir.pValue <= report.baseline.pValue)) evidence.accuracy_lift = { versus: "evaluation_majority (the period's own majority class, the no-information rate)", difference: nir.accuracyLift, lower: nir.liftInterval[0], pValue: nir.pValue };
   if (report.auc) evidence.auc = { versus: report.auc.versus, difference: report.auc.difference.value, lower: report.auc.difference.interval[0], pValue: report.auc.difference.pValue };
   const excess = report.backtest.excessReturn;
   if (excess) {

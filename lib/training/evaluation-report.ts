@@ -87,6 +87,8 @@ export interface EvaluationReport {
     liftIntervalBootstrap: [number, number];
     naivePValue: number;
     accuracyInterval: [number, number];
+    /** The lift over the evaluation period's majority class (the no-information rate, hindsight): accuracy evidence must clear it too. */
+    noInformation?: { accuracy: number; accuracyLift: number; liftInterval: [number, number]; pValue: number };
   };
   /** The model's AUC, and its difference to the strongest non-hindsight baseline by AUC (paired, clustered). */
   auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate };
@@ -149,6 +151,13 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const hits = Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (strongest.predicted[i] === y ? 1 : 0));
   const lift = clusteredMean(hits, cluster, { confidence });
   const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, { confidence });
+  // The no-information rate: the evaluation period's own majority class, in hindsight. No model is
+  // ranked against it, but accuracy evidence must clear it too: a model that predicts one class on
+  // every row has that class's share as its accuracy and no skill, and when the pre-period's majority
+  // was the other class no fair baseline predicts it (a constant "down" was promoted on
+  // accuracy_lift in 17 of 40 seeds).
+  const noInformation = baselines.find((x) => x.name === 'evaluation_majority');
+  const noInformationLift = noInformation ? clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (noInformation.predicted[i] === y ? 1 : 0)), cluster, { confidence }) : undefined;
   // For comparison only: McNemar on the paired table (independent rows assumed) and a day-block bootstrap.
   let b = 0;
   let c = 0;
@@ -226,6 +235,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       liftIntervalBootstrap: [bootstrap.difference.lower, bootstrap.difference.upper],
       naivePValue,
       accuracyInterval: accuracy.interval,
+      ...(noInformation && noInformationLift ? { noInformation: { accuracy: baselineAccuracyOf(noInformation.predicted, labels), accuracyLift: noInformationLift.estimate, liftInterval: noInformationLift.interval, pValue: noInformationLift.pValueAbove } } : {}),
     },
     auc: { value: report.rocAuc, interval: modelAuc.interval, versus: aucRival.x.name, baselineAuc: aucRival.auc, difference: reported(aucDifference) },
     informationCoefficient: { mean: ic.mean, std: ic.std, ir: ic.ir, tStat: icNeweyWest.tStat, naiveTStat: ic.tStat, lags: icLags, days: ic.count },

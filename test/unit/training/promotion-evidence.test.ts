@@ -1,7 +1,9 @@
 /**
- * Evidence for `promotion.metric: "sharpe"` compares the strategy with buy-and-hold held at the
- * strategy's own average net exposure. Against full buy-and-hold, a model of noise that is mostly
- * flat "beat" a falling market by holding cash and was promoted in 17 of 40 seeds.
+ * Evidence for promotion that a model without skill cannot fake. On `sharpe`, the strategy is
+ * compared with buy-and-hold held at its own average net exposure: against full buy-and-hold, a
+ * mostly flat model of noise "beat" a falling market by holding cash and was promoted in 17 of 40
+ * seeds. On `accuracy_lift`, the lift must also clear the evaluation period's majority class: a
+ * model predicting "down" on every row beat every fair baseline when the pre-period had risen.
  */
 import type { BarSeries } from '../../../lib/market-data/bar';
 import { rng } from '../../../lib/random';
@@ -58,5 +60,34 @@ describe('evidence on the sharpe metric', () => {
     expect(checked).toBeGreaterThan(5); // seeds past the AUC floor, judged on the evidence
     expect(againstFull).toBeGreaterThan(seeds / 2);
     expect(promoted).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('evidence on the accuracy_lift metric', () => {
+  it('never promotes a model that predicts one class on every row, where no fair baseline predicts that class', () => {
+    const policy = { metric: 'accuracy_lift' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
+    let promoted = 0;
+    let beatFair = 0;
+    let judged = 0;
+    const seeds = 30;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const series = fallingMarket(seed);
+      const ds = datasetFromBars(series, direction);
+      const noise = rng(900 + seed);
+      // P(up) 0.40–0.49: "down" on every row, in an order that means nothing.
+      const report = evaluatePredictions(ds, predictionsForLastDays(ds, 400, () => 0.4 + 0.09 * noise()), series, options);
+      if (report.baseline.pValue < 0.05) beatFair++;
+      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      if (decision.promote) promoted++;
+      if (!/below the floor/.test(decision.reason) && report.baseline.pValue < 0.05) {
+        judged++;
+        expect(decision.reason).toMatch(/no evidence .*over evaluation_majority \(the period's own majority class, the no-information rate\)/);
+      }
+      expect(report.baseline.noInformation?.accuracyLift).toBeCloseTo(0, 10);
+    }
+    console.log(`one class on every row: its lift over the strongest fair baseline significant in ${beatFair} of ${seeds} seeds; promoted on accuracy_lift in ${promoted}`);
+    expect(beatFair).toBeGreaterThan(seeds / 2);
+    expect(judged).toBeGreaterThan(3);
+    expect(promoted).toBe(0);
   });
 });
