@@ -37,7 +37,11 @@ export interface EvaluationOptions {
   /** What is credible for this label kind (see DEFAULT_PLAUSIBILITY). */
   plausibility: PlausibilityBound;
   degenerate?: DegenerateScoreLimits;
-  /** Trials tried for this algorithm and the variance of their Sharpe-like scores, for the deflated Sharpe ratio. */
+  /**
+   * Trials tried for this algorithm, and the variance of their per-period Sharpe ratios where it was
+   * measured (0: not measured), for the deflated Sharpe ratio; never taken below the Sharpe ratio's
+   * sampling variance, 1 / (T − 1).
+   */
   trials: number;
   trialSharpeVariance: number;
   seed: number;
@@ -183,7 +187,10 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const resolvedBacktest = options.backtest;
   const backtest = backtestOf(backtestInputOf(ds, predictions, series), resolvedBacktest, { seed: options.seed });
   const sr = backtest.strategy.metrics;
-  const deflated = deflatedSharpeRatio({ sharpe: sr.sharpePerPeriod, observations: sr.periods, skewness: sr.skewness, kurtosis: sr.kurtosis, trials: Math.max(1, options.trials), trialSharpeVariance: options.trialSharpeVariance });
+  // Trials' Sharpe ratios differ by sampling noise alone at least this much (per period, under no
+  // skill): the floor when the trials' own spread is unknown or smaller.
+  const samplingVariance = sr.periods > 1 ? 1 / (sr.periods - 1) : 0;
+  const deflated = deflatedSharpeRatio({ sharpe: sr.sharpePerPeriod, observations: sr.periods, skewness: sr.skewness, kurtosis: sr.kurtosis, trials: Math.max(1, options.trials), trialSharpeVariance: Math.max(options.trialSharpeVariance, samplingVariance) });
   // Against buy-and-hold held at the strategy's own average net exposure: a strategy without skill
   // earns about its exposure times the market, so full buy-and-hold made any mostly flat strategy
   // look skilled in a falling market (a model of noise was promoted on `sharpe` in 17 of 40 seeds).

@@ -7,6 +7,7 @@
  */
 import type { BarSeries } from '../../../lib/market-data/bar';
 import { rng } from '../../../lib/random';
+import { deflatedSharpeRatio } from '../../../lib/backtest/sharpe-inference';
 import { candidateScoresOf, promotionDecision } from '../../../lib/registry/promotion';
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
@@ -89,5 +90,20 @@ describe('evidence on the accuracy_lift metric', () => {
     expect(beatFair).toBeGreaterThan(seeds / 2);
     expect(judged).toBeGreaterThan(3);
     expect(promoted).toBe(0);
+  });
+});
+
+describe('the deflated Sharpe ratio', () => {
+  it('deflates by at least the Sharpe ratio sampling variance, whatever spread the trials report (CV AUCs spread far less)', () => {
+    const series = fallingMarket(3);
+    const ds = datasetFromBars(series, direction);
+    const noise = rng(77);
+    const predictions = predictionsForLastDays(ds, 400, () => 0.3 + 0.4 * noise());
+    const one = evaluatePredictions(ds, predictions, series, { ...options, trials: 1 });
+    const many = evaluatePredictions(ds, predictions, series, { ...options, trials: 60, trialSharpeVariance: 1.6e-5 });
+    const s = many.backtest.strategy;
+    const floor = deflatedSharpeRatio({ sharpe: s.sharpePerPeriod, observations: s.periods, skewness: s.skewness, kurtosis: s.kurtosis, trials: 60, trialSharpeVariance: 1 / (s.periods - 1) });
+    expect(many.backtest.deflatedSharpe).toBeCloseTo(floor, 12);
+    expect(many.backtest.deflatedSharpe).toBeLessThan(one.backtest.deflatedSharpe);
   });
 });
