@@ -2,7 +2,7 @@ import path from 'node:path';
 import { isIsoDate } from '../calendar/dates';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
-import { issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
+import { FILE_LEVEL_RULES, issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
 import { limitProblem, MAX_PRICE, MAX_VOLUME, MIN_PRICE, type Bar } from './bar';
 import {
   closestFormat,
@@ -44,6 +44,11 @@ export interface CsvReadResult {
   issues: QualityIssue[];
   /** Set when the text cannot be read as a price table at all: why, for a person. */
   unreadable?: string;
+  /**
+   * Present when the file has slash dates: the order they were read in, whether it was assumed
+   * (M/D/YYYY: no row could only be read one way) and the line of a row that showed it otherwise.
+   */
+  slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null };
 }
 
 /**
@@ -163,12 +168,48 @@ export function forEachCsvRecord(text: string, visit: (fields: string[], raw: st
 
 const SYMBOL_COLUMN_NAMES = new Set(['symbol', 'ticker', 'name']);
 
+/** The name every adjusted-close spelling is read as (the Yahoo format's). */
+const ADJ_CLOSE = 'Adj Close';
+/** The spellings of the adjusted-close column the reader knows, for messages. */
+const ADJ_CLOSE_SPELLINGS = 'Adj Close, Adj. Close, Adjusted Close, Adjusted_close, AdjClose';
+
+/**
+ * Whether a header name is an adjusted close, however the vendor spells it: `Adj Close` (Yahoo),
+ * `Adjusted_close` (EODHD), `Adj. Close` (Quandl WIKI), `Adjusted Close`, `adj_close`, `AdjClose`,
+ * `Adj Close**` (Yahoo's web table): case, spaces, underscores, dots, dashes and asterisks ignored.
+ */
+export function isAdjustedCloseName(name: string): boolean {
+  return /^adj(usted)?close$/.test(name.trim().toLowerCase().replace(/[\s_.*-]+/g, ''));
+}
+
+/** A header or mapping name as the formats and mappings are matched against it: any adjusted-close spelling reads as `Adj Close`. */
+function canonicalColumnName(name: string): string {
+  return isAdjustedCloseName(name) ? ADJ_CLOSE : name;
+}
+
+/** `mapping` with its adjusted-close spellings read as `Adj Close`, so it matches the canonical header. */
+function canonicalMapping(mapping: ColumnMapping): ColumnMapping {
+  return Object.fromEntries(Object.entries(mapping).map(([field, name]) => [field, name === undefined ? name : canonicalColumnName(name)])) as ColumnMapping;
+}
+
+/** A message about the canonical header, with every `N "Adj Close"` it names shown as column N is written. */
+function asWritten(message: string, header: readonly string[]): string {
+  return message.replace(/(\d+) "Adj Close"/g, (whole, n: string) => (header[Number(n) - 1] !== undefined ? `${n} "${excerpt(header[Number(n) - 1], 40)}"` : whole));
+}
+
+/** `"Date", "Open", …`: the header's columns as written, at most 20 of them. */
+function listHeader(header: readonly string[]): string {
+  const shown = header.slice(0, 20).map((h) => `"${excerpt(h, 40)}"`).join(', ');
+  return header.length > 20 ? `${shown} and ${header.length - 20} more` : shown;
+}
+
 /**
  * A column the chosen format would ignore although it says what the rows are: a Symbol or Ticker
  * column where the format takes the symbol from the file name (every row would be stored under the
- * name, whatever the column says), or an Adj Close column with `adjust` asked where the format does
- * not read it (the prices would be stored unadjusted). Either way the file is refused, naming the
- * column and the way out.
+ * name, whatever the column says), or an adjusted-close column with `adjust` asked where the format
+ * does not read it (the prices would be stored unadjusted). And `adjust` asked of a file with no
+ * adjusted-close column at all: nothing to adjust by, so the prices would be stored unadjusted as
+ * well. Either way the file is refused, naming the column (or the columns it has) and the way out.
  */
 function ignoredColumnProblem(header: readonly string[], col: Extract<ResolvedColumns, { ok: true }>["index"], format: string, adjust: boolean): string | undefined {
   if (col.symbol === undefined) {
@@ -176,8 +217,9 @@ function ignoredColumnProblem(header: readonly string[], col: Extract<ResolvedCo
     if (at >= 0) return `column ${at + 1} "${excerpt(header[at], 40)}" names each row's symbol, but the ${format} format takes the symbol from the file name and would ignore it; name the column "Name" (the sp500 format) or give a column mapping with symbol`;
   }
   if (adjust && col.adjClose === undefined) {
-    const at = header.findIndex((h) => normaliseHeader(h) === 'adjclose');
+    const at = header.findIndex((h) => isAdjustedCloseName(h));
     if (at >= 0) return `adjust was asked and column ${at + 1} "${excerpt(header[at], 40)}" holds adjusted closes, but the ${format} format does not read it, so the prices would be stored unadjusted; give a column mapping with adjClose`;
+    return `adjust was asked, but the header has no adjusted-close column (${ADJ_CLOSE_SPELLINGS}), so the prices would be stored unadjusted; its columns are ${listHeader(header)}. Import it without adjust, or give a column mapping with adjClose`;
   }
   return undefined;
 }
@@ -246,13 +288,20 @@ function parseQuotedRecord(text: string, start: number): QuotedRecord {
   }
 }
 
+/** Which part of a slash date (`3/4/2017`) is the month: M/D/YYYY (US, the default) or D/M/YYYY (European). */
+export type SlashDateOrder = 'M/D/YYYY' | 'D/M/YYYY';
+
+const SLASH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+
 /**
- * Accepts YYYY-MM-DD, YYYYMMDD and M/D/YYYY; returns ISO or undefined. YYYY-MM-DD may carry a time
- * of day (`2019-01-02 16:00:00`, `2019-01-02T00:00:00Z`: HH:MM[:SS[.fraction]][Z], after T or a
- * space), as some exports write daily bars; it must be a real time (00:00 to 23:59:59) and is then
- * ignored: the bar is dated by the calendar date as written, never shifted by the time or zone.
+ * Accepts YYYY-MM-DD, YYYYMMDD and slash dates (M/D/YYYY, or D/M/YYYY with `order`); returns ISO or
+ * undefined. YYYY-MM-DD may carry a time of day (`2019-01-02 16:00:00`, `2019-01-02T00:00:00Z`:
+ * HH:MM[:SS[.fraction]][Z], after T or a space), as some exports write daily bars; it must be a real
+ * time (00:00 to 23:59:59) and is then ignored: the bar is dated by the calendar date as written,
+ * never shifted by the time or zone. Which order a file's slash dates are in is decided once per
+ * file (readBarCsv), never row by row.
  */
-export function parseDate(text: string): string | undefined {
+export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): string | undefined {
   const t = text.trim();
   let iso: string | undefined;
   let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?Z?)?$/.exec(t);
@@ -260,8 +309,43 @@ export function parseDate(text: string): string | undefined {
     if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || (m[6] !== undefined && Number(m[6]) > 59))) return undefined;
     iso = `${m[1]}-${m[2]}-${m[3]}`;
   } else if ((m = /^(\d{4})(\d{2})(\d{2})$/.exec(t))) iso = `${m[1]}-${m[2]}-${m[3]}`;
-  else if ((m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(t))) iso = `${m[3]}-${m[1].padStart(2, '0')}-${m[2].padStart(2, '0')}`;
+  else if ((m = SLASH_DATE.exec(t))) {
+    const [month, day] = order === 'D/M/YYYY' ? [m[2], m[1]] : [m[1], m[2]];
+    iso = `${m[3]}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
+  }
   return iso !== undefined && isIsoDate(iso) ? iso : undefined;
+}
+
+/** The order a slash date can only be read in (`13/1/2017`: D/M/YYYY), or undefined (valid in both, in neither, or no slash date). */
+export function slashDateEvidence(text: string): SlashDateOrder | undefined {
+  if (!SLASH_DATE.test(text.trim())) return undefined;
+  const mdy = parseDate(text, 'M/D/YYYY') !== undefined;
+  const dmy = parseDate(text, 'D/M/YYYY') !== undefined;
+  return mdy === dmy ? undefined : mdy ? 'M/D/YYYY' : 'D/M/YYYY';
+}
+
+/** A row whose slash date can be read in one order only: where it is, and the date as written. */
+interface DateOrderWitness {
+  line: number;
+  raw: string;
+  date: string;
+}
+
+/**
+ * A file's slash-date order, decided once for the whole file: D/M/YYYY when some row can only be
+ * read so (its first part is above 12), M/D/YYYY otherwise (assumed when no row tells, all parts
+ * being 12 or less). `ambiguous` when the file has rows of both kinds: which part is the day is
+ * then unknown for every row, and the file is refused.
+ */
+type DateOrderVerdict =
+  | { order: SlashDateOrder; assumed: boolean; witness?: DateOrderWitness }
+  | { ambiguous: { dmy: DateOrderWitness; mdy: DateOrderWitness } };
+
+function dateOrderVerdict(dmy: DateOrderWitness | undefined, mdy: DateOrderWitness | undefined): DateOrderVerdict {
+  if (dmy && mdy) return { ambiguous: { dmy, mdy } };
+  if (dmy) return { order: 'D/M/YYYY', assumed: false, witness: dmy };
+  if (mdy) return { order: 'M/D/YYYY', assumed: false, witness: mdy };
+  return { order: 'M/D/YYYY', assumed: true };
 }
 
 type FieldParse = { ok: true; value: number } | { ok: false; rule: 'missing_field' | 'non_numeric' | 'implausible_value'; message: string };
@@ -342,7 +426,8 @@ function headerProblem(rawHeader: string, header: readonly string[], resolved: R
   if (resolved && !resolved.ok) {
     const missing = resolved.missing.length > 0 ? `missing ${resolved.missing.join(', ')}` : '';
     if (!resolved.ambiguous) return `${shown} ${missing}`;
-    const ambiguous = `has more than one column for ${resolved.ambiguous.join(', ')}: names are compared ignoring case, spaces and underscores, so which column holds the values is unknown; remove or rename the extra column`;
+    const adjusted = resolved.ambiguous.some((a) => a.startsWith('adjClose ')) ? `, and every adjusted-close spelling (${ADJ_CLOSE_SPELLINGS}) is one name` : '';
+    const ambiguous = `has more than one column for ${resolved.ambiguous.join(', ')}: names are compared ignoring case, spaces and underscores${adjusted}, so which column holds the values is unknown; remove or rename the extra column`;
     return `${shown} ${missing ? `${missing} and ` : ''}${ambiguous}`;
   }
   const closest = closestFormat(header);
@@ -357,22 +442,65 @@ function headerProblem(rawHeader: string, header: readonly string[], resolved: R
  * Reads daily bars from CSV text. Field-level problems become quality issues with the source line;
  * nothing is dropped silently. Row-, series- and calendar-level rules run later on the candidates.
  * Text that is no price table at all gives one file-level issue and `unreadable` (see readPriceTable).
+ *
+ * Slash dates are read in one order for the whole file, never row by row: D/M/YYYY when some row
+ * can only be read so (`13/1/2017`), M/D/YYYY otherwise (assumed when every part is 12 or less, so
+ * no row tells). A file with rows of both kinds (`13/1/2017` and `1/13/2017`) is refused as
+ * `ambiguous_date_order`, naming one row of each: reading it either way would date rows wrongly.
  */
 export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult {
   const { source } = options;
   let body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let format: CsvReadResult['format'] = 'unknown';
-  const unreadable = (rule: 'empty_input' | 'bad_header' | 'bad_encoding', message: string, line: number | null = null, raw: string | null = null): CsvReadResult => ({
-    format,
+  const unreadable = (rule: 'empty_input' | 'bad_encoding', message: string): CsvReadResult => ({
+    format: 'unknown',
     rowsRead: 0,
     bars: [],
-    issues: [issue(rule, { symbol: null, date: null, source, line, message, raw })],
+    issues: [issue(rule, { symbol: null, date: null, source, line: null, message, raw: null })],
     unreadable: message,
   });
   if (body.trim() === '') return unreadable('empty_input', body.length === 0 ? 'file is empty' : 'file holds only blank lines');
   const encoding = textEncodingProblem(body);
   if (encoding) return unreadable('bad_encoding', encoding);
   if (body.includes('\r')) body = body.replace(/\r\n?/g, '\n');
+  const first = readRecords(body, options, 'M/D/YYYY');
+  const verdict = first.dateOrder;
+  if (verdict === undefined || first.result.unreadable !== undefined) return first.result;
+  if ('ambiguous' in verdict) {
+    const { dmy, mdy } = verdict.ambiguous;
+    const [early, late] = dmy.line < mdy.line ? [dmy, mdy] : [mdy, dmy];
+    const describe = (w: DateOrderWitness): string => `line ${w.line} "${excerpt(w.date, 40)}" can only be ${w === dmy ? 'D/M/YYYY (its first part is above 12)' : 'M/D/YYYY (its second part is above 12)'}`;
+    const message = `its slash dates are in both orders: ${describe(early)} and ${describe(late)}, so which part of the other rows' dates is the day is unknown; export the dates as YYYY-MM-DD`;
+    return {
+      format: first.result.format,
+      rowsRead: first.result.rowsRead,
+      bars: [],
+      issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: early.line, message, raw: early.raw })],
+      unreadable: message,
+    };
+  }
+  // Read again with the order the file showed; only files with D/M/YYYY dates pay for a second pass.
+  const result = verdict.order === 'M/D/YYYY' ? first.result : readRecords(body, options, verdict.order, verdict.witness).result;
+  if (first.slashDates) result.slashDates = { order: verdict.order, assumed: verdict.assumed, line: verdict.witness?.line ?? null };
+  return result;
+}
+
+/**
+ * One pass of readBarCsv over normalised text, reading slash dates in `order`; `dateOrder` is what
+ * the file's slash dates show (undefined when the header could not be read).
+ */
+function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrder, witness?: DateOrderWitness): { result: CsvReadResult; dateOrder?: DateOrderVerdict; slashDates?: boolean } {
+  const { source } = options;
+  let format: CsvReadResult['format'] = 'unknown';
+  const unreadable = (rule: 'empty_input' | 'bad_header', message: string, line: number | null = null, raw: string | null = null): CsvReadResult => ({
+    format,
+    rowsRead: 0,
+    bars: [],
+    issues: [issue(rule, { symbol: null, date: null, source, line, message, raw })],
+    unreadable: message,
+  });
+  let dmyWitness: DateOrderWitness | undefined;
+  let mdyWitness: DateOrderWitness | undefined;
+  let slashDates = false;
 
   let col: Record<keyof ColumnMapping, number | undefined> | undefined;
   let headerWidth = 0;
@@ -394,21 +522,24 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
         return false;
       }
       const header = fields.map((h) => h.trim());
+      // Formats and mappings are matched against the names with every adjusted-close spelling
+      // (Adjusted_close, Adj. Close, …) read as `Adj Close`; messages show the names as written.
+      const names = header.map(canonicalColumnName);
       let mapping: ColumnMapping | undefined;
       if (options.mapping) {
         format = 'mapped';
-        mapping = options.mapping;
+        mapping = canonicalMapping(options.mapping);
       } else if (options.format && options.format !== 'auto') {
         format = options.format;
         mapping = KNOWN_FORMATS[options.format];
       } else {
-        const detected = detectFormat(header);
+        const detected = detectFormat(names);
         format = detected ?? 'unknown';
         mapping = detected ? KNOWN_FORMATS[detected] : undefined;
       }
-      const resolved = mapping ? resolveColumns(header, mapping) : undefined;
+      const resolved = mapping ? resolveColumns(names, mapping) : undefined;
       if (!resolved || !resolved.ok) {
-        headerFailure = unreadable('bad_header', headerProblem(raw, header, resolved), line, raw);
+        headerFailure = unreadable('bad_header', asWritten(headerProblem(raw, names, resolved), header), line, raw);
         return false;
       }
       col = resolved.index;
@@ -470,20 +601,36 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       reject('column_count', `${fields.length} fields, header has ${headerWidth}`);
       return true;
     }
+    const dateText = fields[col.date as number] ?? '';
+    // Every row with its columns in place says what it can of the file's slash-date order.
+    if (order === 'M/D/YYYY' && (dmyWitness === undefined || mdyWitness === undefined) && dateText.includes('/')) {
+      slashDates = true;
+      const evidence = slashDateEvidence(dateText);
+      if (evidence === 'D/M/YYYY') dmyWitness ??= { line, raw, date: dateText.trim() };
+      else if (evidence === 'M/D/YYYY') mdyWitness ??= { line, raw, date: dateText.trim() };
+    }
     if (symbolIssue) {
       reject(symbolIssue.rule, symbolIssue.message);
       return true;
     }
-    const dateText = fields[col.date as number] ?? '';
     if (MISSING.has(dateText.trim().toLowerCase())) {
       reject('missing_field', 'date is empty');
       return true;
     }
-    const date = parseDate(dateText);
+    const date = parseDate(dateText, order);
     if (date === undefined) {
-      const offset = /[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}:?\d{2}$/.test(dateText.trim());
+      const trimmed = dateText.trim();
+      const offset = /[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}:?\d{2}$/.test(trimmed);
       // With an offset the trading day depends on a conversion the file does not say it wants: refused, saying so.
-      reject('invalid_date', offset ? `date "${excerpt(dateText.trim(), 40)}" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date` : `date "${excerpt(dateText.trim(), 40)}" is not a valid date`);
+      if (offset) {
+        reject('invalid_date', `date "${excerpt(trimmed, 40)}" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date`);
+      } else if (SLASH_DATE.test(trimmed)) {
+        // The order is the file's (M/D/YYYY assumed unless a row showed D/M/YYYY): say which, so a misread file is recognised.
+        const how = witness ? `this file's slash dates are read as D/M/YYYY, as line ${witness.line} "${excerpt(witness.date, 40)}" can only be read so` : 'slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so';
+        reject('invalid_date', `date "${excerpt(trimmed, 40)}" is not a valid date (${how}; this one is valid in neither order)`);
+      } else {
+        reject('invalid_date', `date "${excerpt(trimmed, 40)}" is not a valid date`);
+      }
       return true;
     }
     const parsed = {
@@ -531,12 +678,12 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     bars.push(bar);
     return true;
   });
-  if (headerFailure) return headerFailure;
-  if (col === undefined) return unreadable('empty_input', 'file holds only blank lines');
-  if (rowsRead === 0) return unreadable('empty_input', 'file holds a header but no data rows');
+  if (headerFailure) return { result: headerFailure };
+  if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
+  if (rowsRead === 0) return { result: unreadable('empty_input', 'file holds a header but no data rows') };
   const result: CsvReadResult = { format, rowsRead, bars, issues };
   if (fallbackProblem) result.unreadable = fallbackProblem;
-  return result;
+  return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates };
 }
 
 /**
@@ -547,7 +694,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
 export function readPriceTable(text: string, options: CsvReadOptions): CsvReadResult {
   const read = readBarCsv(text, options);
   if (read.unreadable !== undefined) {
-    const rule = read.rowsRead === 0 ? read.issues[0].rule : (read.issues.find((i) => i.rule === 'missing_symbol' || i.rule === 'invalid_symbol')?.rule ?? 'invalid_symbol');
+    const fileLevel = read.issues.find((i) => FILE_LEVEL_RULES.has(i.rule));
+    const rule = fileLevel?.rule ?? read.issues.find((i) => i.rule === 'missing_symbol' || i.rule === 'invalid_symbol')?.rule ?? 'invalid_symbol';
     throw new UnreadableSourceError(options.source, read.unreadable, rule);
   }
   return read;

@@ -1,8 +1,9 @@
 import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
-import type { QualityPolicy } from './policy';
-import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { excerpt } from './excerpt';
+import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, type QualityPolicy } from './policy';
+import { newYorkDate, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
 import { FILE_LEVEL_RULES, issue, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
@@ -11,6 +12,21 @@ export interface SymbolQuality {
   flags: number;
   firstDate: string | null;
   lastDate: string | null;
+  /** Files rejected whole for this symbol's rows (file_bad_row_share); present only when there are some. */
+  rejectedFiles?: RejectedFile[];
+}
+
+/** A file rejected whole: its rows for `symbol` were rejected above the per-file limit. */
+export interface RejectedFile {
+  source: string;
+  symbol: string;
+  rowsRead: number;
+  rowsRejected: number;
+  /** The most frequent rules among those rejections, `rule: n`, most frequent first. */
+  top: string;
+  /** Line and rule of its first rejected row (null when no rejection has a line). */
+  firstLine: number | null;
+  firstRule: QualityRuleId;
 }
 
 /** Per-run quality report: counts per rule and per symbol. Stored with the dataset snapshot. */
@@ -33,7 +49,11 @@ export interface QualityCheckResult {
 }
 
 export interface QualityCheckOptions {
-  /** The import's clock; bars dated after its New York date are rejected (default: the real clock). */
+  /**
+   * The import's clock (default: the real clock). Bars dated after its New York date are
+   * `future_date`; a bar dated on that date is `session_not_closed` until the day's NYSE close
+   * (early closes included) plus SESSION_CLOSE_MARGIN_MINUTES has passed.
+   */
   now?: () => Date;
 }
 
@@ -48,11 +68,13 @@ export function checkQuality(
   policy: QualityPolicy,
   options: QualityCheckOptions = {},
 ): QualityCheckResult {
-  const today = newYorkDate((options.now ?? (() => new Date()))());
+  const clock = (options.now ?? (() => new Date()))();
+  const today = newYorkDate(clock);
+  const session = openSession(clock);
   const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
   const rowValid: CandidateBar[] = [];
   for (const bar of candidates) {
-    const problem = rowIssue(bar, today);
+    const problem = rowIssue(bar, today, session);
     if (problem) issues.push(problem);
     else rowValid.push(bar);
   }
@@ -62,11 +84,23 @@ export function checkQuality(
   // symbol and date, with other values: the copy that passed is not known to be the right one.
   const rejectedCopies = new Map<string, QualityIssue>();
   for (const i of issues) if (i.severity === 'reject' && i.symbol !== null && i.date !== null && i.rule !== 'duplicate_date') rejectedCopies.set(`${i.symbol}\u0000${i.date}`, i);
-  const unique: CandidateBar[] = [];
+  const deduplicated: CandidateBar[] = [];
   for (const bar of distinct) {
     const other = rejectedCopies.get(`${bar.symbol}\u0000${bar.date}`);
-    if (!other) unique.push(bar);
+    if (!other) deduplicated.push(bar);
     else issues.push(issue('duplicate_date', { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: `another row for ${bar.symbol} ${bar.date}${other.line !== null ? ` (line ${other.line})` : ''} has other values and was rejected (${other.rule}); which copy is right is unknown, so this one is rejected too` }));
+  }
+
+  // A file whose rows for a symbol were rejected above the per-file limit is rejected whole.
+  const rejectedFiles = filesOverLimit(candidates, readIssues, issues, fileBadRowShareLimit(policy));
+  const unique: CandidateBar[] = [];
+  for (const bar of deduplicated) {
+    const file = rejectedFiles.get(bar.source);
+    if (!file) unique.push(bar);
+    else issues.push(issue('file_rejected', { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: `this row passed, but its file is rejected whole: ${fileCause(file, fileBadRowShareLimit(policy))}, so none of its rows is trusted` }));
+  }
+  for (const file of rejectedFiles.values()) {
+    issues.push(issue('file_bad_row_share', { symbol: file.symbol, date: null, source: file.source, line: file.firstLine, raw: null, message: `file rejected whole: ${fileCause(file, fileBadRowShareLimit(policy))}; its rows that passed are not trusted either, and the import fails` }));
   }
 
   const bySymbol = groupBy(unique, (bar) => bar.symbol);
@@ -76,7 +110,62 @@ export function checkQuality(
     issues.push(...seriesIssues(series, policy));
     for (const { symbol, date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });
   }
-  return { accepted, issues, report: summarise(accepted, issues, rowsRead, policy) };
+  const report = summarise(accepted, issues, rowsRead, policy);
+  for (const file of rejectedFiles.values()) {
+    const s = (report.bySymbol[file.symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null });
+    (s.rejectedFiles ??= []).push(file);
+  }
+  return { accepted, issues, report };
+}
+
+const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
+
+/** `750 of its 1,259 rows for ZTS were rejected (59.57%), above the per-file limit of 20.00% (invalid_date: 750; first at line 14, invalid_date)`. */
+function fileCause(file: RejectedFile, limit: number): string {
+  const first = file.firstLine !== null ? `; first at line ${file.firstLine}, ${file.firstRule}` : '';
+  return `${file.rowsRejected} of its ${file.rowsRead} rows for ${file.symbol} were rejected (${percent(file.rowsRejected / file.rowsRead)}), above the per-file limit of ${percent(limit)} (${file.top}${first})`;
+}
+
+/**
+ * Files whose rows for one symbol were rejected at more than `limit` of those rows, and at least
+ * MIN_FILE_REJECTED_ROWS of them, by source (the first such symbol of each file). A file's rows for
+ * one symbol are its candidates plus the rows the reader rejected; a symbol's rows never span
+ * chunks, so the verdict does not depend on how an import is chunked. Rows without a symbol count
+ * toward the import's share only.
+ */
+function filesOverLimit(candidates: readonly CandidateBar[], readIssues: readonly QualityIssue[], issues: readonly QualityIssue[], limit: number): Map<string, RejectedFile> {
+  const out = new Map<string, RejectedFile>();
+  if (limit >= 1) return out;
+  type Tally = { source: string; symbol: string; rows: number; rejected: number; byRule: Map<QualityRuleId, number>; first?: QualityIssue };
+  const tallies = new Map<string, Tally>();
+  const tally = (source: string, symbol: string): Tally => {
+    const key = `${source}\u0000${symbol}`;
+    let t = tallies.get(key);
+    if (!t) tallies.set(key, (t = { source, symbol, rows: 0, rejected: 0, byRule: new Map() }));
+    return t;
+  };
+  const rejectsRow = (i: QualityIssue): boolean => i.severity === 'reject' && !FILE_LEVEL_RULES.has(i.rule) && i.symbol !== null;
+  for (const bar of candidates) tally(bar.source, bar.symbol).rows++;
+  for (const i of readIssues) if (rejectsRow(i)) tally(i.source, i.symbol as string).rows++;
+  for (const i of issues) {
+    if (!rejectsRow(i)) continue;
+    const t = tally(i.source, i.symbol as string);
+    t.rejected++;
+    t.byRule.set(i.rule, (t.byRule.get(i.rule) ?? 0) + 1);
+    if (i.line !== null && (t.first === undefined || t.first.line === null || i.line < t.first.line)) t.first = i;
+    else t.first ??= i;
+  }
+  for (const t of tallies.values()) {
+    if (t.rejected < MIN_FILE_REJECTED_ROWS || t.rejected / t.rows <= limit || out.has(t.source)) continue;
+    const top = [...t.byRule]
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+      .slice(0, 3)
+      .map(([rule, n]) => `${rule}: ${n}`)
+      .join(', ');
+    const first = t.first as QualityIssue;
+    out.set(t.source, { source: t.source, symbol: t.symbol, rowsRead: t.rows, rowsRejected: t.rejected, top, firstLine: first.line, firstRule: first.rule });
+  }
+  return out;
 }
 
 function summarise(accepted: readonly Bar[], issues: readonly QualityIssue[], rowsRead: number, policy: QualityPolicy): QualityReport {
@@ -120,12 +209,26 @@ export interface GateVerdict {
   reasons: string[];
 }
 
-/** The gate: a run fails when nothing usable was read or too many rows were rejected. */
+/**
+ * The gate: a run fails when nothing usable was read, too many rows were rejected, or a file was
+ * rejected whole (its rows for a symbol rejected above the per-file limit, file_bad_row_share).
+ */
 export function evaluateQualityGate(report: QualityReport): GateVerdict {
   const reasons: string[] = [];
+  const filesRejected = report.byRule.file_bad_row_share ?? 0;
+  if (filesRejected > 0) {
+    const limit = fileBadRowShareLimit(report.policy);
+    const named = Object.values(report.bySymbol)
+      .flatMap((s) => s.rejectedFiles ?? [])
+      .sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    for (const file of named.slice(0, 5)) reasons.push(`file ${excerpt(file.source, 300)} rejected whole: ${fileCause(file, limit)}`);
+    if (named.length > 5) reasons.push(`${named.length - 5} more files rejected whole (file_bad_row_share in quarantine names them)`);
+    if (named.length === 0) reasons.push(`${filesRejected} file(s) rejected whole: rows for a symbol rejected above the per-file limit of ${percent(limit)} (file_bad_row_share in quarantine names them)`);
+  }
   // Only rules that reject rows explain a rejection; flags (gaps, moves, …) reject nothing.
   const top = Object.entries(report.byRule)
-    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag')
+    // A file rejected whole has its own reason above; its rows that passed say nothing of the cause.
+    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag' && rule !== 'file_bad_row_share' && rule !== 'file_rejected')
     .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
     .slice(0, 3)
     .map(([rule, n]) => `${rule}: ${n}`)

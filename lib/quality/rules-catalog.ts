@@ -6,6 +6,7 @@ export const QUALITY_RULES = {
   empty_input: { severity: 'reject', meaning: 'file is empty, holds only blank lines or only a header' },
   bad_header: { severity: 'reject', meaning: 'header lacks a required column, has two columns for one field (Name,name), uses another separator or is no header at all' },
   bad_encoding: { severity: 'reject', meaning: 'file is not UTF-8 text (binary, UTF-16 without a byte-order mark, Latin-1)' },
+  ambiguous_date_order: { severity: 'reject', meaning: 'slash dates of one file in both orders: a row valid only as D/M/YYYY and another valid only as M/D/YYYY' },
   column_count: { severity: 'reject', meaning: 'row has a different number of fields than the header' },
   line_too_long: { severity: 'reject', meaning: 'row longer than the reader accepts (no daily bar needs that many characters)' },
   field_too_long: { severity: 'reject', meaning: 'one field longer than the reader accepts' },
@@ -14,14 +15,17 @@ export const QUALITY_RULES = {
   missing_field: { severity: 'reject', meaning: 'a required field is empty, null or NaN' },
   non_numeric: { severity: 'reject', meaning: 'a numeric field holds text' },
   implausible_value: { severity: 'reject', meaning: 'a price beyond 1e7 or positive below 1e-6, a volume beyond 1e14, or a value that is not finite, as read or after --adjust' },
-  invalid_date: { severity: 'reject', meaning: 'date is not a real YYYY-MM-DD (or YYYYMMDD, M/D/YYYY) date, or a time after it is not a real time of day' },
+  invalid_date: { severity: 'reject', meaning: "date is not a real YYYY-MM-DD (or YYYYMMDD, or slash) date, or a time after it is not a real time of day; slash dates are M/D/YYYY unless a row of the file is valid only as D/M/YYYY (day above 12 first), then the file's are D/M/YYYY" },
   future_date: { severity: 'reject', meaning: "bar dated after the import's (or the live batch's) clock (New York date)" },
+  session_not_closed: { severity: 'reject', meaning: "bar dated on the import's own New York trading day, read before that day's NYSE close (early closes included) plus a margin: an unfinished bar" },
   non_trading_day: { severity: 'reject', meaning: 'bar dated on a weekend or NYSE holiday' },
   missing_symbol: { severity: 'reject', meaning: 'no symbol column value and none from the file name' },
   non_positive_price: { severity: 'reject', meaning: 'open, high, low or close <= 0' },
   ohlc_inconsistent: { severity: 'reject', meaning: 'high < max(open, close) or low > min(open, close)' },
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
+  file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share): not trusted, not stored' },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
@@ -32,7 +36,7 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file: its finding rejects the file, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -1,8 +1,8 @@
 import { groupBy } from '../group-by';
-import { isNyseTradingDay, missingNyseTradingDays } from '../calendar/nyse';
+import { isNyseTradingDay, missingNyseTradingDays, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
-import type { QualityPolicy } from './policy';
+import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
 
 /**
@@ -14,16 +14,61 @@ export function newYorkDate(now: Date): string {
 }
 // en-CA formats dates as YYYY-MM-DD.
 const NEW_YORK_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' });
+const NEW_YORK_TIME = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** The exchange's time of day at `now`, HH:MM (24-hour, New York). */
+export function newYorkTime(now: Date): string {
+  const parts = NEW_YORK_TIME.formatToParts(now);
+  const part = (type: 'hour' | 'minute'): string => (parts.find((p) => p.type === type)?.value ?? '00').padStart(2, '0');
+  return `${part('hour')}:${part('minute')}`;
+}
+
+const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+const hhmmOf = (minutes: number): string => `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+
+/**
+ * The import's own New York trading day while its bar is not final: `date` (the New York date of
+ * the clock) is a trading day and the clock (`clock`, HH:MM New York) is before its close (`close`:
+ * 16:00, or the early close of lib/calendar/nyse.ts) plus the margin (`finalAt`).
+ */
+export interface OpenSession {
+  date: string;
+  close: string;
+  finalAt: string;
+  clock: string;
+}
+
+/**
+ * The session a bar dated on the clock's New York date would come from, when that bar cannot be
+ * final yet: before the day's NYSE close plus `marginMinutes` (SESSION_CLOSE_MARGIN_MINUTES). Undefined
+ * once that time has passed, or when the day is no trading day (no bar of it is valid anyway).
+ */
+export function openSession(now: Date, marginMinutes = SESSION_CLOSE_MARGIN_MINUTES): OpenSession | undefined {
+  const date = newYorkDate(now);
+  const close = nyseCloseTime(date);
+  if (close === undefined) return undefined;
+  const clock = newYorkTime(now);
+  const finalAt = minutesOf(close) + marginMinutes;
+  return minutesOf(clock) < finalAt ? { date, close, finalAt: hhmmOf(finalAt), clock } : undefined;
+}
 
 /**
  * Row-level rules: the first one a row breaks rejects it (one issue per rejected row). With
- * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`.
+ * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`; with
+ * `session` (openSession of that clock: its trading day has not closed yet), a bar dated on that day
+ * is `session_not_closed`, an unfinished bar.
  * Values must be finite and within the limits of lib/market-data/bar.ts (`implausible_value`):
  * the readers check each field as read, this checks the values about to be stored, whatever made them.
  */
-export function rowIssue(bar: CandidateBar, today?: string): QualityIssue | undefined {
+export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSession): QualityIssue | undefined {
   const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
   if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the date of the import` });
+  if (session !== undefined && bar.date === session.date) {
+    return issue('session_not_closed', {
+      ...at,
+      message: `${bar.date} is the import's own trading day and its session was not over: the import's clock read ${session.clock} New York, before the ${session.close} close plus ${minutesOf(session.finalAt) - minutesOf(session.close)} minutes (${session.finalAt}), so the bar is unfinished`,
+    });
+  }
   if (bar.date < EARLIEST_BAR_DATE) return issue('invalid_date', { ...at, message: `${bar.date} is before ${EARLIEST_BAR_DATE}: no exchange's daily data is that old` });
   const implausible = implausibleField(bar);
   if (implausible) return issue('implausible_value', { ...at, message: implausible });

@@ -123,8 +123,9 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     const dir = tempDir('mlp-synth-');
     await writeSyntheticMarket(dir, { symbols: 2, plantErrors: false });
     const req = request({ source: { kind: 'csv', path: dir }, quality: { maxBadRowShare: 1 } });
-    // 2017-06-30 20:00 UTC is 16:00 in New York: bars up to that Friday are in the past.
-    const summary = await importBars(t.store, req, { now: () => new Date('2017-06-30T20:00:00Z'), chunkSize: 200 });
+    // 2017-06-30 20:15 UTC is 16:15 in New York, past the close and its 15-minute margin: bars up
+    // to that Friday are final (session_not_closed is tested in test/unit/quality-session-close.test.ts).
+    const summary = await importBars(t.store, req, { now: () => new Date('2017-06-30T20:15:00Z'), chunkSize: 200 });
     const stored = await readBars(t.store, {});
     expect(stored.length).toBeGreaterThan(0);
     expect(stored.every((b) => b.date <= '2017-06-30')).toBe(true);

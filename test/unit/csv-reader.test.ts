@@ -217,10 +217,14 @@ describe('readBarCsv: Yahoo format (Date,Open,High,Low,Close,Adj Close,Volume)',
     expect(readBarCsv(csv, { source: SRC, symbol: 'X' }).bars).toHaveLength(2);
   });
 
-  it('ignores adjust when the format has no Adj Close column', () => {
+  it('refuses adjust when the file has no adjusted-close column, naming its columns, instead of storing unadjusted prices', () => {
     const result = readBarCsv('Date,Open,High,Low,Close,Volume\n2019-01-02,10,12,9,11,5\n', { source: '/x/ibm.us.csv', adjust: true });
     expect(result.format).toBe('stooq');
-    expect(result.bars[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 11, volume: 5 });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['bad_header', 1]]);
+    expect(result.unreadable).toMatch(/adjust was asked, but the header has no adjusted-close column .*its columns are "Date", "Open", "High", "Low", "Close", "Volume"/);
+    // Without adjust the same file reads as before.
+    expect(readBarCsv('Date,Open,High,Low,Close,Volume\n2019-01-02,10,12,9,11,5\n', { source: '/x/ibm.us.csv' }).bars[0]).toMatchObject({ open: 10, high: 12, low: 9, close: 11, volume: 5 });
   });
 });
 
@@ -465,7 +469,7 @@ describe('readBarCsv: malformed input', () => {
     expect(result.bars).toEqual([]);
     expect(result.issues.map((i) => ({ rule: i.rule, line: i.line, raw: i.raw, date: i.date, message: i.message }))).toEqual([
       { rule: 'invalid_date', line: 2, raw: '2019-02-30,1,2,1,2,10', date: null, message: 'date "2019-02-30" is not a valid date' },
-      { rule: 'invalid_date', line: 3, raw: '2/29/2019,1,2,1,2,10', date: null, message: 'date "2/29/2019" is not a valid date' },
+      { rule: 'invalid_date', line: 3, raw: '2/29/2019,1,2,1,2,10', date: null, message: 'date "2/29/2019" is not a valid date (slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so; this one is valid in neither order)' },
       { rule: 'invalid_date', line: 4, raw: 'soon,1,2,1,2,10', date: null, message: 'date "soon" is not a valid date' },
       { rule: 'missing_field', line: 5, raw: ',1,2,1,2,10', date: null, message: 'date is empty' },
       { rule: 'missing_field', line: 6, raw: 'null,1,2,1,2,10', date: null, message: 'date is empty' },

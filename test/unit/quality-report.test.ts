@@ -19,7 +19,8 @@ describe('checkQuality: the import clock', () => {
     const policy = { ...DEFAULTS, minHistoryBars: 1 };
     const rows = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-03', 10), bar('AAPL', '/a.csv', 4, '2099-01-02', 10)];
     const at = (iso: string) => checkQuality(rows, [], 3, policy, { now: () => new Date(iso) });
-    const early = at('2019-01-02T20:00:00Z');
+    // 17:00 in New York, after the 16:00 close and its margin: the day's bar is final (session_not_closed is tested below).
+    const early = at('2019-01-02T22:00:00Z');
     expect(early.accepted.map((b) => b.date)).toEqual(['2019-01-02']);
     expect(early.issues.map((i) => [i.rule, i.date])).toEqual([
       ['future_date', '2019-01-03'],

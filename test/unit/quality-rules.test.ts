@@ -31,7 +31,7 @@ describe('rules catalog', () => {
       .map(([id]) => id)
       .sort();
     expect(flags).toEqual(['calendar_gap', 'extreme_move', 'short_series', 'stale_close', 'unsorted_input']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(24);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(28);
   });
 
   it('issue() fills rule and severity from the catalog', () => {

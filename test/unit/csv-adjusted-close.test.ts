@@ -1,0 +1,63 @@
+import { isAdjustedCloseName, readBarCsv, readPriceTable, UnreadableSourceError } from '../../lib/market-data/csv-reader';
+
+const SRC = '/x/aapl.us.csv';
+/** One row: close 100, adjusted close 50 (factor 0.5), volume 1000. */
+const file = (adjName: string): string => `Date,Open,High,Low,Close,${adjName},Volume\n2017-01-03,100,110,90,100,50,1000\n`;
+
+describe('adjust: true with the adjusted-close spellings vendors use', () => {
+  it.each(['Adj Close', 'Adjusted_close', 'Adj. Close', 'Adjusted Close', 'adj_close', 'AdjClose', 'ADJ CLOSE', 'Adj Close**', 'adjusted-close'])('reads %s as the adjusted close', (name) => {
+    const result = readBarCsv(file(name), { source: SRC, adjust: true });
+    expect(result.unreadable).toBeUndefined();
+    expect(result.format).toBe('yahoo');
+    expect(result.bars[0]).toMatchObject({ open: 50, high: 55, low: 45, close: 50, volume: 2000 });
+  });
+
+  it('reads a Quandl WIKI export (Adj. Open … Adj. Volume beside the raw columns)', () => {
+    const text = 'Date,Open,High,Low,Close,Volume,Ex-Dividend,Split Ratio,Adj. Open,Adj. High,Adj. Low,Adj. Close,Adj. Volume\n2017-01-03,100,110,90,100,1000,0,1,50,55,45,50,2000\n';
+    const result = readBarCsv(text, { source: SRC, adjust: true });
+    expect(result.bars[0]).toMatchObject({ open: 50, high: 55, low: 45, close: 50, volume: 2000 });
+    // Without adjust nothing is scaled.
+    expect(readBarCsv(text, { source: SRC }).bars[0]).toMatchObject({ open: 100, close: 100, volume: 1000 });
+  });
+
+  it('reads the spellings with an explicit yahoo format and in an explicit mapping', () => {
+    expect(readBarCsv(file('Adjusted_close'), { source: SRC, format: 'yahoo', adjust: true }).bars[0]).toMatchObject({ close: 50, volume: 2000 });
+    const mapping = { date: 'Date', open: 'Open', high: 'High', low: 'Low', close: 'Close', volume: 'Volume', adjClose: 'Adjusted_close' };
+    expect(readBarCsv(file('Adj. Close'), { source: SRC, mapping, adjust: true }).bars[0]).toMatchObject({ close: 50, volume: 2000 });
+  });
+
+  it('refuses adjust when the file has no adjusted-close column, naming the file and its columns', () => {
+    const text = 'Date,Open,High,Low,Close,Volume\n2017-01-03,100,110,90,100,1000\n';
+    let thrown: unknown;
+    try {
+      readPriceTable(text, { source: '/data/ibm.us.csv', adjust: true });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UnreadableSourceError);
+    expect(thrown).toMatchObject({ rule: 'bad_header', code: 'UNREADABLE_SOURCE' });
+    expect((thrown as Error).message).toBe(
+      'Cannot read /data/ibm.us.csv as a price table: adjust was asked, but the header has no adjusted-close column (Adj Close, Adj. Close, Adjusted Close, Adjusted_close, AdjClose), so the prices would be stored unadjusted; its columns are "Date", "Open", "High", "Low", "Close", "Volume". Import it without adjust, or give a column mapping with adjClose',
+    );
+    // The same with an explicit mapping that has no adjClose.
+    const mapping = { date: 'Date', open: 'Open', high: 'High', low: 'Low', close: 'Close', volume: 'Volume' };
+    expect(readBarCsv(text, { source: SRC, mapping, adjust: true }).unreadable).toMatch(/adjust was asked, but the header has no adjusted-close column/);
+  });
+
+  it('refuses a format that would ignore an adjusted-close column of another spelling', () => {
+    const result = readBarCsv(file('Adj. Close'), { source: SRC, format: 'stooq', adjust: true });
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['bad_header', 1]]);
+    expect(result.unreadable).toMatch(/adjust was asked and column 6 "Adj\. Close" holds adjusted closes, but the stooq format does not read it/);
+  });
+
+  it('refuses two adjusted-close columns of different spellings, naming both as written', () => {
+    const result = readBarCsv('Date,Open,High,Low,Close,Adj Close,Adjusted_close,Volume\n2017-01-03,100,110,90,100,50,50,1000\n', { source: SRC, adjust: true });
+    expect(result.bars).toEqual([]);
+    expect(result.unreadable).toMatch(/has more than one column for adjClose \(columns 6 "Adj Close" and 7 "Adjusted_close"\).*every adjusted-close spelling/);
+  });
+
+  it('knows the spellings, and nothing else', () => {
+    for (const name of ['Adj Close', 'Adjusted_close', 'Adj. Close', 'adjclose', 'Adjusted Close']) expect(isAdjustedCloseName(name)).toBe(true);
+    for (const name of ['Close', 'Adj. Open', 'Adj. Volume', 'Adjustment', 'close adj']) expect(isAdjustedCloseName(name)).toBe(false);
+  });
+});

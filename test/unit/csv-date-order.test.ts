@@ -1,0 +1,111 @@
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import { parseDate, readBarCsv, readPriceTable, slashDateEvidence, UnreadableSourceError } from '../../lib/market-data/csv-reader';
+
+const SRC = '/x/zts.csv';
+const HEADER = 'Date,Open,High,Low,Close,Volume';
+const DAYS = nyseTradingDaysBetween('2017-01-03', '2017-03-31');
+
+/** `2017-01-05` as D/M/YYYY (5/1/2017) or M/D/YYYY (1/5/2017), without zero padding, as spreadsheets write them. */
+const slash = (iso: string, order: 'dmy' | 'mdy'): string => {
+  const [y, m, d] = iso.split('-').map(Number);
+  return order === 'dmy' ? `${d}/${m}/${y}` : `${m}/${d}/${y}`;
+};
+const row = (date: string, i: number): string => `${date},${10 + i},${12 + i},${9 + i},${11 + i},${100 + i}`;
+const csv = (dates: readonly string[]): string => [HEADER, ...dates.map(row)].join('\n') + '\n';
+
+describe('slash dates: one order per file', () => {
+  it('reads a European D/M/YYYY file as D/M/YYYY, days 1-12 included, not swapped row by row', () => {
+    const result = readBarCsv(csv(DAYS.map((d) => slash(d, 'dmy'))), { source: SRC });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => b.date)).toEqual(DAYS);
+    // 2017-01-13 is the first day whose first part is above 12: line 10 shows the order.
+    expect(result.slashDates).toEqual({ order: 'D/M/YYYY', assumed: false, line: 10 });
+  });
+
+  it('decides from any row of the file, also one after the ambiguous rows and one rejected for another cause', () => {
+    // Only the last row has a day above 12, and its price is broken: it still tells the order.
+    const dates = ['3/1/2017', '4/1/2017', '5/1/2017', '13/1/2017'];
+    const text = [HEADER, row(dates[0], 0), row(dates[1], 1), row(dates[2], 2), `${dates[3]},x,12,9,11,100`].join('\n');
+    const result = readBarCsv(text, { source: SRC });
+    expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-01-04', '2017-01-05']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([['non_numeric', 5, '2017-01-13']]);
+  });
+
+  it('reads a US M/D/YYYY file as before', () => {
+    const result = readBarCsv(csv(DAYS.map((d) => slash(d, 'mdy'))), { source: SRC });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => b.date)).toEqual(DAYS);
+    expect(result.slashDates).toEqual({ order: 'M/D/YYYY', assumed: false, line: 10 });
+  });
+
+  it('assumes M/D/YYYY when no row tells (every part 12 or less), and says so', () => {
+    const result = readBarCsv(csv(['1/3/2017', '2/3/2017', '3/3/2017']), { source: SRC });
+    expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-02-03', '2017-03-03']);
+    expect(result.slashDates).toEqual({ order: 'M/D/YYYY', assumed: true, line: null });
+    // ISO files have no slash dates to speak of.
+    expect(readBarCsv(csv(['2017-01-03']), { source: SRC }).slashDates).toBeUndefined();
+  });
+
+  it('refuses a file whose slash dates are in both orders, naming a row of each', () => {
+    const text = csv(['3/1/2017', '13/1/2017', '1/17/2017', '1/18/2017']);
+    const result = readBarCsv(text, { source: SRC });
+    expect(result.bars).toEqual([]);
+    expect(result.rowsRead).toBe(4);
+    expect(result.issues.map((i) => [i.rule, i.line, i.raw])).toEqual([['ambiguous_date_order', 3, row('13/1/2017', 1)]]);
+    expect(result.unreadable).toBe(
+      'its slash dates are in both orders: line 3 "13/1/2017" can only be D/M/YYYY (its first part is above 12) and line 4 "1/17/2017" can only be M/D/YYYY (its second part is above 12), so which part of the other rows\' dates is the day is unknown; export the dates as YYYY-MM-DD',
+    );
+    let thrown: unknown;
+    try {
+      readPriceTable(text, { source: SRC });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UnreadableSourceError);
+    expect(thrown).toMatchObject({ rule: 'ambiguous_date_order', code: 'UNREADABLE_SOURCE' });
+    expect((thrown as Error).message).toMatch(/^Cannot read \/x\/zts\.csv as a price table: its slash dates are in both orders: line 3 "13\/1\/2017" .* line 4 "1\/17\/2017"/);
+  });
+
+  it('rejects a slash date valid in neither order, saying which order the file is read in', () => {
+    const dmy = readBarCsv(csv(['13/1/2017', '31/2/2017']), { source: SRC });
+    expect(dmy.bars.map((b) => b.date)).toEqual(['2017-01-13']);
+    expect(dmy.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
+      ['invalid_date', 3, 'date "31/2/2017" is not a valid date (this file\'s slash dates are read as D/M/YYYY, as line 2 "13/1/2017" can only be read so; this one is valid in neither order)'],
+    ]);
+    const mdy = readBarCsv(csv(['1/3/2017', '13/13/2017']), { source: SRC });
+    expect(mdy.issues.map((i) => [i.rule, i.message])).toEqual([
+      ['invalid_date', 'date "13/13/2017" is not a valid date (slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so; this one is valid in neither order)'],
+    ]);
+  });
+
+  it('works with a symbol column and an explicit mapping, mixed with ISO dates', () => {
+    const mapping = { symbol: 'Ticker', date: 'Day', open: 'O', high: 'H', low: 'L', close: 'C', volume: 'V' };
+    const text = ['Ticker,Day,O,H,L,C,V', 'SPY,2017-01-03,1,2,0.5,1,10', 'SPY,4/1/2017,1,2,0.5,1,10', 'SPY,20/1/2017,1,2,0.5,1,10'].join('\n');
+    expect(readBarCsv(text, { source: SRC, mapping }).bars.map((b) => [b.symbol, b.date])).toEqual([
+      ['SPY', '2017-01-03'],
+      ['SPY', '2017-01-04'],
+      ['SPY', '2017-01-20'],
+    ]);
+  });
+});
+
+describe('parseDate and slashDateEvidence', () => {
+  it.each([
+    ['5/1/2017', 'M/D/YYYY', '2017-05-01'],
+    ['5/1/2017', 'D/M/YYYY', '2017-01-05'],
+    ['05/01/2017', 'D/M/YYYY', '2017-01-05'],
+    ['29/2/2016', 'D/M/YYYY', '2016-02-29'],
+    ['2017-01-05', 'D/M/YYYY', '2017-01-05'],
+  ] as const)('%s read as %s is %s', (text, order, iso) => {
+    expect(parseDate(text, order)).toBe(iso);
+  });
+
+  it('gives the order a slash date can only be read in', () => {
+    expect(slashDateEvidence('13/1/2017')).toBe('D/M/YYYY');
+    expect(slashDateEvidence('1/13/2017')).toBe('M/D/YYYY');
+    expect(slashDateEvidence('1/12/2017')).toBeUndefined();
+    expect(slashDateEvidence('13/13/2017')).toBeUndefined();
+    expect(slashDateEvidence('31/2/2017')).toBeUndefined(); // valid in neither order: tells nothing
+    expect(slashDateEvidence('2017-01-13')).toBeUndefined();
+  });
+});
