@@ -28,7 +28,7 @@ export function snapshotsCommand(): Command {
     .action((id: string) =>
       withStore(async (store) => {
         const { getSnapshot } = lazy.snapshots();
-        const { listRevisions } = lazy.staging();
+        const { listRevisions, describeUnconfirmed, unconfirmedOf } = lazy.staging();
         const { describeInstrumentKinds, instrumentMapSchema } = lazy.instruments();
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
@@ -42,6 +42,9 @@ export function snapshotsCommand(): Command {
             console.log(`  ${r.symbol.padEnd(8)} ${r.date}  ${fields.join(', ')}`);
           }
           if ((s.barsRevised ?? 0) > 10) console.log(`  … ${(s.barsRevised ?? 0) - 10} more revisions`);
+          // Stored bars within the file's dates that it rejected or lacks: kept as stored, reported.
+          const unconfirmed = describeUnconfirmed(unconfirmedOf(s.qualityReport));
+          if (unconfirmed) console.log(unconfirmed);
         }
       }),
     );

@@ -10,6 +10,7 @@ import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
 import { isS3Url, resolveCsvSource } from '../../lib/market-data/csv-files';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
+import type { UnconfirmedStoredBars } from '../../lib/store/staging';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import type { TrainingPipelineResult } from '../../workflows';
 import type { ProgressSink } from '../progress';
@@ -179,6 +180,16 @@ export function describeCandidates(result: TrainingPipelineResult): string {
   return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}\n${guards}${lines.join('')}${method}${promoted}${deployment}`;
 }
 
+/**
+ * `mlp run`'s line for stored bars within the imported file's dates that it rejected or lacks: kept
+ * as stored, reported so the operator sees the store holds values the newer file contradicts or
+ * lacks (lib/store/staging.ts). Empty when there are none.
+ */
+export function unconfirmedLine(u: UnconfirmedStoredBars | undefined): string {
+  const line = u ? lazy.staging().describeUnconfirmed(u) : '';
+  return line ? `  ${line}\n` : '';
+}
+
 /** Task queues of the pipeline that no worker is polling right now. */
 async function queuesWithoutWorkers(client: Client): Promise<string[]> {
   const { temporal } = lazy.temporalProto();
@@ -218,6 +229,7 @@ export async function startPipelineRun(
       `done: snapshot ${result.snapshotId}\n  ${s.sources} sources, ${s.symbols} symbols, ${s.firstDate}..${s.lastDate}\n` +
         `  ${s.rowsRead} rows read, ${s.rowsAccepted} stored, ${s.rowsRejected} quarantined (${(s.badRowShare * 100).toFixed(3)}%), ${s.flags} flags\n` +
         `  per rule: ${JSON.stringify(s.byRule)}\n` +
+        unconfirmedLine(result.gate?.published?.unconfirmed ?? s.unconfirmedStoredBars) +
         (result.features
           ? `  features ${result.features.version}: ${result.features.columns} columns, ${result.features.rowsWritten} new rows for ${result.features.symbols} symbols up to ${result.features.lastDate}, ${result.features.skippedCount} skipped\n`
           : '') +

@@ -7,13 +7,13 @@ import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../mark
 import { readPriceTable } from '../market-data/csv-reader';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
-import { checkQuality, type QualityReport } from '../quality/report';
+import { checkQuality, evaluateQualityGate, type QualityReport } from '../quality/report';
 import type { QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { beginStaging, finishStaging, stageChunk, storeHoldsBars, sweepAbandonedStaging } from '../store/staging';
+import { beginStaging, coverageOf, finishStaging, stageChunk, storeHoldsBars, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
@@ -39,6 +39,12 @@ export interface ImportSummary {
   /** Chunks staged by this call and chunks an earlier attempt had staged (0 when the snapshot was complete). */
   chunksStaged: number;
   chunksResumed: number;
+  /**
+   * Stored bars the snapshot does not confirm (rule `unconfirmed_stored_bar`): within a symbol's
+   * dates in the snapshot, it rejected them or no longer contains them. The publish kept them as
+   * stored; this reports them. Present once the snapshot is published and only when there are any.
+   */
+  unconfirmedStoredBars?: UnconfirmedStoredBars;
 }
 
 export interface ImportProgress {
@@ -244,7 +250,20 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
     status: snapshot.status,
     chunksStaged,
     chunksResumed,
+    ...(unconfirmedOf(r) ? { unconfirmedStoredBars: unconfirmedOf(r) } : {}),
   };
+}
+
+/**
+ * Rules whose verdict depends on the import's clock rather than on the bytes (`future_date`: dated
+ * after the clock's New York date; `session_not_closed`: dated on it, read before its close): a
+ * snapshot rejected with findings of these is judged again, with the clock of the import that
+ * brings the same content again (see stageImport). A new clock-dependent rule belongs here.
+ */
+export const CLOCK_DEPENDENT_RULES: ReadonlySet<string> = new Set(['future_date', 'session_not_closed']);
+
+function dependsOnClock(report: QualityReport): boolean {
+  return Object.entries(report.byRule ?? {}).some(([rule, n]) => CLOCK_DEPENDENT_RULES.has(rule) && (n ?? 0) > 0);
 }
 
 /**
@@ -283,7 +302,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const contentHash = contentHashOf(sources);
   const firstId = snapshotIdOf(contentHash, request, providerFormat);
   const latest = await latestGeneration(store, firstId);
-  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
+  // A verdict that rests on the clock is judged again below; any other verdict stands.
+  const rejudge = latest?.snapshot.status === 'rejected' && dependsOnClock(latest.snapshot.qualityReport);
+  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published' && !rejudge) return summaryOf(latest.snapshot, started, 0, 0);
 
   const keep = inScope(request);
   const candidates: CandidateBar[] = [];
@@ -319,7 +340,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
 
   let generation = latest?.generation ?? 0;
   if (latest?.snapshot.status === 'published') {
-    // Published before: kept while the store still holds every accepted bar, value for value.
+    // Published before: kept while the store still holds every accepted bar, value for value. Stored
+    // bars the snapshot does not confirm were kept by its publish and do not count.
     let holds = true;
     for (const [k, chunk] of chunks.entries()) {
       hooks.signal?.throwIfAborted();
@@ -331,6 +353,19 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       await yieldToEventLoop();
     }
     if (holds) return summaryOf(latest.snapshot, started, 0, 0);
+    generation++;
+  } else if (latest && rejudge) {
+    // Rejected with clock-dependent findings (bars after the clock of that import): judged again
+    // with this import's clock. The same verdict stands, with nothing written; another verdict is
+    // a new generation, staged and judged as any import.
+    const reports: QualityReport[] = [];
+    for (const [k, chunk] of chunks.entries()) {
+      hooks.signal?.throwIfAborted();
+      reports.push(check(chunk).report);
+      report('checking', k + 1, chunks.length);
+      await yieldToEventLoop();
+    }
+    if (!evaluateQualityGate(mergeReports(reports, rowsRead - rowsOutOfScope, request.quality)).passed) return summaryOf(latest.snapshot, started, 0, 0);
     generation++;
   }
   const snapshotId = generationIdOf(firstId, generation);
@@ -367,7 +402,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
     await saveQuarantine(store, snapshotId, checked.issues);
     await hooks.beforeStage?.(k);
-    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report);
+    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, coverageOf(checked.accepted, checked.issues));
     reports.push(checked.report);
     staged += checked.accepted.length;
     chunksStaged++;
@@ -401,5 +436,6 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
 export async function importBars(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
   const summary = await stageImport(store, request, hooks);
   const judged = await judgeSnapshot(store, summary.snapshotId);
-  return { ...summary, status: judged.status, durationMs: summary.durationMs + judged.durationMs };
+  const unconfirmed = judged.published?.unconfirmed ?? summary.unconfirmedStoredBars;
+  return { ...summary, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Bar } from '../market-data/bar';
 import type { QualityReport } from '../quality/report';
+import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from './database';
 import { upsertBarsIn } from './bars';
 import type { BarRevisionsTable, DatabaseSchema } from './schema';
@@ -10,7 +11,10 @@ import type { DatasetSnapshot, SnapshotStatus } from './snapshots';
 /**
  * The life of an import: its accepted bars are staged per snapshot, the gate judges the snapshot,
  * and only a passed snapshot is published into `bars`, in one transaction, with the replaced values
- * kept in `bar_revisions`. A rejected snapshot leaves `bars` untouched and its staging rows go.
+ * kept in `bar_revisions`. A publish never removes or changes a stored bar the snapshot does not
+ * accept: the stored bars, within each symbol's dates in the snapshot, that it rejected or no longer
+ * contains (unconfirmed stored bars) are kept as stored and reported in the snapshot's quality
+ * report. A rejected snapshot leaves `bars` untouched and its staging rows go.
  */
 
 /** The attempt no longer holds the snapshot: a newer attempt took it over, or it was finished. */
@@ -136,9 +140,57 @@ interface StagedBars {
   low: number[];
   close: number[];
   volume: number[];
+  /** The chunk's coverage (see SnapshotCoverage); absent in chunks staged before it was recorded. */
+  covers?: { symbol: string[]; from: string[]; to: string[] };
+  rejected?: { symbol: string[]; date: string[]; rule: string[] };
 }
 
-function encodeStagedBars(bars: readonly Bar[]): string {
+/**
+ * What a snapshot says about the stored bars of its symbols, beyond the bars it accepts. Within a
+ * symbol's range (the first to the last date of its rows in the snapshot: accepted rows, and rows
+ * rejected with a valid symbol and date), the snapshot is the vendor's whole account of that
+ * symbol: a stored bar there that it does not accept (it rejected the row, or has no row for the
+ * date) is not confirmed by it. The publish keeps such a bar as stored (bad input never loses or
+ * changes what is stored; a file that drops a day or garbles a row is more often a glitch than a
+ * correction) and reports it (UnconfirmedStoredBars).
+ */
+export interface SnapshotCoverage {
+  ranges: Map<string, { from: string; to: string }>;
+  /** Rows rejected with a valid symbol and date, keyed by symbol and date: the rule. */
+  rejected: Map<string, string>;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+/**
+ * Rejections that say nothing against the stored bar of their symbol and date: the row was judged
+ * by the import's clock, not by what the vendor wrote (`future_date`, `session_not_closed`: too
+ * early, not wrong; the same rules as CLOCK_DEPENDENT_RULES in lib/ingest/import-bars.ts), or its
+ * symbol or date is not known.
+ */
+const NOT_ABOUT_A_STORED_BAR = new Set<string>(['future_date', 'session_not_closed', 'invalid_symbol', 'missing_symbol', 'invalid_date', 'empty_input', 'bad_header', 'bad_encoding']);
+
+const key = (symbol: string, date: string): string => `${symbol}\u0000${date}`;
+
+/** The coverage of checked rows: the accepted bars and the findings of one chunk (or a whole import). */
+export function coverageOf(accepted: readonly Bar[], issues: ReadonlyArray<Pick<QualityIssue, 'rule' | 'severity' | 'symbol' | 'date'>>): SnapshotCoverage {
+  const ranges = new Map<string, { from: string; to: string }>();
+  const widen = (symbol: string, date: string): void => {
+    const r = ranges.get(symbol);
+    if (!r) ranges.set(symbol, { from: date, to: date });
+    else if (date < r.from) r.from = date;
+    else if (date > r.to) r.to = date;
+  };
+  for (const b of accepted) widen(b.symbol, b.date);
+  const rejected = new Map<string, string>();
+  for (const i of issues) {
+    if (i.severity !== 'reject' || i.symbol === null || i.date === null || NOT_ABOUT_A_STORED_BAR.has(i.rule) || !ISO_DATE.test(i.date)) continue;
+    widen(i.symbol, i.date);
+    if (!rejected.has(key(i.symbol, i.date))) rejected.set(key(i.symbol, i.date), i.rule);
+  }
+  return { ranges, rejected };
+}
+
+function encodeStagedBars(bars: readonly Bar[], coverage: SnapshotCoverage | undefined): string {
   const out: StagedBars = { symbol: [], date: [], open: [], high: [], low: [], close: [], volume: [] };
   for (const b of bars) {
     out.symbol.push(b.symbol);
@@ -149,20 +201,46 @@ function encodeStagedBars(bars: readonly Bar[]): string {
     out.close.push(b.close);
     out.volume.push(b.volume);
   }
+  if (coverage) {
+    const covers: NonNullable<StagedBars['covers']> = { symbol: [], from: [], to: [] };
+    for (const [symbol, r] of coverage.ranges) {
+      covers.symbol.push(symbol);
+      covers.from.push(r.from);
+      covers.to.push(r.to);
+    }
+    const rejected: NonNullable<StagedBars['rejected']> = { symbol: [], date: [], rule: [] };
+    for (const [k, rule] of coverage.rejected) {
+      const [symbol, date] = k.split('\u0000');
+      rejected.symbol.push(symbol);
+      rejected.date.push(date);
+      rejected.rule.push(rule);
+    }
+    out.covers = covers;
+    out.rejected = rejected;
+  }
   return JSON.stringify(out);
 }
 
-function decodeStagedBars(text: string): Bar[] {
+function decodeStagedBars(text: string): { bars: Bar[]; coverage: SnapshotCoverage } {
   const c = JSON.parse(text) as StagedBars;
-  return c.symbol.map((symbol, i) => ({ symbol, date: c.date[i], open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i] }));
+  const bars = c.symbol.map((symbol, i) => ({ symbol, date: c.date[i], open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i] }));
+  // A chunk staged before coverage was recorded covers the range of its accepted bars.
+  if (!c.covers) return { bars, coverage: coverageOf(bars, []) };
+  const ranges = new Map(c.covers.symbol.map((symbol, i) => [symbol, { from: c.covers!.from[i], to: c.covers!.to[i] }] as const));
+  const rejected = new Map((c.rejected?.symbol ?? []).map((symbol, i) => [key(symbol, c.rejected!.date[i]), c.rejected!.rule[i]] as const));
+  return { bars, coverage: { ranges, rejected } };
 }
 
-/** Stages one chunk's bars and records the chunk as done, all or nothing, if the attempt still holds the snapshot. */
-export async function stageChunk(store: Database, snapshotId: string, token: string, chunk: number, bars: readonly Bar[], report: QualityReport): Promise<void> {
+/**
+ * Stages one chunk's bars and records the chunk as done, all or nothing, if the attempt still holds
+ * the snapshot. `coverage` (of the chunk's rows, see coverageOf) says which stored bars the publish
+ * finds unconfirmed; without it, the range of the chunk's bars.
+ */
+export async function stageChunk(store: Database, snapshotId: string, token: string, chunk: number, bars: readonly Bar[], report: QualityReport, coverage?: SnapshotCoverage): Promise<void> {
   await fenced(store, snapshotId, token, async (tx) => {
     await tx
       .insertInto('staged_chunks')
-      .values({ snapshot_id: snapshotId, chunk, rows: bars.length, report: JSON.stringify(report), attempt_token: token, staged_at: new Date().toISOString(), bars: encodeStagedBars(bars) })
+      .values({ snapshot_id: snapshotId, chunk, rows: bars.length, report: JSON.stringify(report), attempt_token: token, staged_at: new Date().toISOString(), bars: encodeStagedBars(bars, coverage) })
       .execute();
   });
 }
@@ -201,7 +279,7 @@ export async function countStagedBars(store: Database, snapshotId?: string): Pro
 }
 
 async function lockSnapshot(store: Database, tx: Transaction<DatabaseSchema>, id: string) {
-  let q = tx.selectFrom('dataset_snapshots').select(['status', 'bars_added', 'bars_revised']).where('id', '=', id);
+  let q = tx.selectFrom('dataset_snapshots').select(['status', 'bars_added', 'bars_revised', 'quality_report']).where('id', '=', id);
   if (store.driver === 'mysql') q = q.forUpdate();
   return q.executeTakeFirst();
 }
@@ -210,9 +288,40 @@ async function dropStaging(tx: Transaction<DatabaseSchema>, id: string): Promise
   await tx.deleteFrom('staged_chunks').where('snapshot_id', '=', id).execute();
 }
 
+/** A stored bar the snapshot does not confirm: `rejected` names the rule that rejected the snapshot's row for it; `absent`: the snapshot has no row for it. */
+export interface UnconfirmedStoredBar {
+  symbol: string;
+  date: string;
+  why: 'rejected' | 'absent';
+  rule?: string;
+  /** The values stored (and kept). */
+  stored: BarValues;
+}
+
+/**
+ * Stored bars that a publish found unconfirmed (rule `unconfirmed_stored_bar`): within a symbol's
+ * dates in the snapshot, the snapshot rejected them or no longer contains them. The publish keeps
+ * every one of them as stored (nothing deleted, nothing in `bar_revisions`) and records this
+ * finding in the snapshot's quality report (`unconfirmedStoredBars`), so an operator sees that the
+ * store holds values the newer file contradicts or lacks. To correct such a bar, import a file whose
+ * row for it is accepted with the new values: a revision, as any other.
+ */
+export interface UnconfirmedStoredBars {
+  rule: 'unconfirmed_stored_bar';
+  /** How many stored bars are unconfirmed (all kept). */
+  count: number;
+  /** Per symbol, how many. */
+  bySymbol: Record<string, number>;
+  /** The first few (up to 10), by chunk, then symbol and date. */
+  examples: UnconfirmedStoredBar[];
+}
+
 export interface PublishResult {
   added: number;
+  /** Bars whose stored values the publish replaced: every row it logged in `bar_revisions`. */
   revised: number;
+  /** Stored bars within the snapshot's dates that it does not confirm, kept as stored; absent when none. */
+  unconfirmed?: UnconfirmedStoredBars;
   /** The snapshot was published before: this call changed nothing. */
   alreadyPublished: boolean;
 }
@@ -223,32 +332,32 @@ const FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
 const REVISIONS_PER_STATEMENT = 500;
 // Symbols per lookup of the bars a chunk may replace.
 const SYMBOLS_PER_LOOKUP = 500;
+const UNCONFIRMED_EXAMPLES = 10;
 
 type BarValues = Omit<Bar, 'symbol' | 'date'>;
 
 /**
- * The stored values of the bars that `bars` may replace: their symbols, within their dates, keyed
- * by symbol and date.
+ * The stored values of the bars within `ranges` (per symbol, its first to its last date), keyed by
+ * symbol and date.
  */
-async function storedValuesFor(db: Kysely<DatabaseSchema>, bars: readonly Bar[]): Promise<Map<string, BarValues>> {
+async function storedValuesIn(db: Kysely<DatabaseSchema>, ranges: ReadonlyMap<string, { from: string; to: string }>): Promise<Map<string, BarValues>> {
   const stored = new Map<string, BarValues>();
-  if (bars.length === 0) return stored;
-  const symbols = [...new Set(bars.map((b) => b.symbol))];
-  let from = bars[0].date;
-  let to = bars[0].date;
-  for (const b of bars) {
-    if (b.date < from) from = b.date;
-    if (b.date > to) to = b.date;
-  }
+  const symbols = [...ranges.keys()];
   for (let i = 0; i < symbols.length; i += SYMBOLS_PER_LOOKUP) {
-    const rows = await db
-      .selectFrom('bars')
-      .select(['symbol', 'date', ...FIELDS])
-      .where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_LOOKUP))
-      .where('date', '>=', from)
-      .where('date', '<=', to)
-      .execute();
-    for (const r of rows) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+    const batch = symbols.slice(i, i + SYMBOLS_PER_LOOKUP);
+    let from = (ranges.get(batch[0]) as { from: string }).from;
+    let to = (ranges.get(batch[0]) as { to: string }).to;
+    for (const s of batch) {
+      const r = ranges.get(s) as { from: string; to: string };
+      if (r.from < from) from = r.from;
+      if (r.to > to) to = r.to;
+    }
+    const rows = await db.selectFrom('bars').select(['symbol', 'date', ...FIELDS]).where('symbol', 'in', batch).where('date', '>=', from).where('date', '<=', to).execute();
+    for (const r of rows) {
+      const range = ranges.get(r.symbol);
+      if (!range || r.date < range.from || r.date > range.to) continue;
+      stored.set(key(r.symbol, r.date), { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+    }
   }
   return stored;
 }
@@ -265,29 +374,41 @@ function revises(old: BarValues, b: BarValues): boolean {
 /**
  * Whether the published store holds every one of `bars` with exactly these values, i.e. publishing
  * them would add and revise nothing. The importer asks it before handing back a published snapshot
- * for content imported again (lib/ingest/import-bars.ts).
+ * for content imported again (lib/ingest/import-bars.ts). Other stored bars within the snapshot's
+ * dates (ones it does not confirm) do not count: a publish keeps them as they are, so the same
+ * bytes imported again are the same snapshot.
  */
 export async function storeHoldsBars(store: Database, bars: readonly Bar[]): Promise<boolean> {
-  const stored = await storedValuesFor(store.db, bars);
+  const stored = await storedValuesIn(store.db, coverageOf(bars, []).ranges);
   return bars.every((b) => {
-    const old = stored.get(`${b.symbol}\u0000${b.date}`);
+    const old = stored.get(key(b.symbol, b.date));
     return old !== undefined && !revises(old, b);
   });
 }
 
+interface ChunkPublish {
+  added: number;
+  revised: number;
+  unconfirmed: UnconfirmedStoredBar[];
+}
+
 /**
- * Publishes one chunk's bars: looks up the stored bars they may replace (their symbols, within the
- * chunk's dates), logs the old and new values of every bar that changes, and upserts the changed and
- * new bars. Bars equal to the stored ones are not written at all.
+ * Publishes one chunk's bars: looks up the stored bars within the chunk's coverage (each symbol's
+ * first to last date in the snapshot), logs the old and new values of every bar that changes, and
+ * upserts the changed and new bars; bars equal to the stored ones are not written at all. Stored
+ * bars in the coverage that the chunk does not accept (rejected or absent rows) are unconfirmed:
+ * they are kept exactly as stored, not logged, and returned to be reported.
  */
-async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], now: string): Promise<{ added: number; revised: number }> {
-  if (bars.length === 0) return { added: 0, revised: 0 };
-  const stored = await storedValuesFor(tx, bars);
+async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], coverage: SnapshotCoverage, now: string): Promise<ChunkPublish> {
+  if (bars.length === 0 && coverage.ranges.size === 0) return { added: 0, revised: 0, unconfirmed: [] };
+  const stored = await storedValuesIn(tx, coverage.ranges);
   const writes: Bar[] = [];
   const revisions: BarRevisionsTable[] = [];
   let added = 0;
   for (const b of bars) {
-    const old = stored.get(`${b.symbol}\u0000${b.date}`);
+    const k = key(b.symbol, b.date);
+    const old = stored.get(k);
+    stored.delete(k);
     if (!old) {
       added++;
       writes.push(b);
@@ -301,43 +422,88 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
       });
     }
   }
+  // What is left of the stored bars in the coverage is what the snapshot does not confirm: kept, reported.
+  const unconfirmed: UnconfirmedStoredBar[] = [];
+  for (const [k, values] of [...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const [symbol, date] = k.split('\u0000');
+    const rule = coverage.rejected.get(k);
+    unconfirmed.push(rule ? { symbol, date, why: 'rejected', rule, stored: values } : { symbol, date, why: 'absent', stored: values });
+  }
   // The old values go to the log before the bars change, in the same transaction.
   for (let i = 0; i < revisions.length; i += REVISIONS_PER_STATEMENT) await tx.insertInto('bar_revisions').values(revisions.slice(i, i + REVISIONS_PER_STATEMENT)).execute();
   await upsertBarsIn(tx, store.driver, writes);
-  return { added, revised: revisions.length };
+  return { added, revised: revisions.length, unconfirmed };
+}
+
+/** The snapshot's report with what its publish found unconfirmed, as stored. */
+type PublishedReport = QualityReport & { unconfirmedStoredBars?: UnconfirmedStoredBars };
+
+/** The unconfirmed stored bars a published snapshot's report records (none recorded: none found). */
+export function unconfirmedOf(report: QualityReport | Record<string, unknown> | null | undefined): UnconfirmedStoredBars | undefined {
+  return (report as PublishedReport | null | undefined)?.unconfirmedStoredBars;
+}
+
+/**
+ * The finding as one line for an operator (`mlp run`, `mlp snapshots show`): how many stored bars
+ * within the file's dates it does not confirm, kept as stored, and the first few with why and the
+ * stored close. Empty when there are none.
+ */
+export function describeUnconfirmed(u: UnconfirmedStoredBars | undefined): string {
+  if (!u || u.count === 0) return '';
+  const examples = u.examples
+    .map((e) => `${e.symbol} ${e.date} (${e.why === 'rejected' ? `row rejected: ${e.rule}` : 'no row in the file'}; stored close ${e.stored.close})`)
+    .join(', ');
+  const more = u.count > u.examples.length ? `, … ${u.count - u.examples.length} more` : '';
+  const symbols = Object.entries(u.bySymbol);
+  const bySymbol = symbols.length > 1 ? ` (by symbol: ${symbols.map(([s, n]) => `${s} ${n}`).join(', ')})` : '';
+  return `${u.rule}: ${u.count} stored bar${u.count === 1 ? '' : 's'} within the file's dates ${u.count === 1 ? 'is' : 'are'} not confirmed by it (kept as stored): ${examples}${more}${bySymbol}`;
 }
 
 /**
  * Publishes a passed snapshot into `bars` in one transaction, chunk by chunk: the old values of
- * every bar it changes go to `bar_revisions` first, then changed and new bars are written.
- * Publishing a published snapshot again changes nothing.
+ * every bar it changes go to `bar_revisions` first, then changed and new bars are written. Stored
+ * bars within a symbol's dates in the snapshot that it rejected or no longer contains are left as
+ * they are and recorded in the snapshot's quality report (`unconfirmedStoredBars`). Publishing a
+ * published snapshot again changes nothing.
  */
 export async function publishSnapshot(store: Database, id: string): Promise<PublishResult> {
   return store.db.transaction().execute(async (tx) => {
     const row = await lockSnapshot(store, tx, id);
     if (!row) throw new Error(`No snapshot ${id} to publish`);
-    if (row.status === 'published') return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), alreadyPublished: true };
+    if (row.status === 'published') {
+      const unconfirmed = unconfirmedOf(JSON.parse(row.quality_report) as QualityReport);
+      return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: true };
+    }
     if (row.status !== 'passed') throw new Error(`Snapshot ${id} is ${row.status}; only a snapshot that passed the quality gate is published`);
     const now = new Date().toISOString();
     let added = 0;
     let revisedCount = 0;
+    let unconfirmedCount = 0;
+    const bySymbol: Record<string, number> = {};
+    const examples: UnconfirmedStoredBar[] = [];
     const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', id).orderBy('chunk').execute();
     // One chunk in memory at a time, all in this one transaction.
     for (const { chunk } of chunks) {
       const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', id).where('chunk', '=', chunk).executeTakeFirstOrThrow();
-      const result = await publishBars(store, tx, id, decodeStagedBars(staged.bars), now);
+      const { bars, coverage } = decodeStagedBars(staged.bars);
+      const result = await publishBars(store, tx, id, bars, coverage, now);
       added += result.added;
       revisedCount += result.revised;
+      unconfirmedCount += result.unconfirmed.length;
+      for (const u of result.unconfirmed) {
+        bySymbol[u.symbol] = (bySymbol[u.symbol] ?? 0) + 1;
+        if (examples.length < UNCONFIRMED_EXAMPLES) examples.push(u);
+      }
     }
-    await tx
-      .updateTable('dataset_snapshots')
-      .set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null })
-      .where('id', '=', id)
-      .execute();
+    const unconfirmed: UnconfirmedStoredBars | undefined = unconfirmedCount > 0 ? { rule: 'unconfirmed_stored_bar', count: unconfirmedCount, bySymbol, examples } : undefined;
+    let update = tx.updateTable('dataset_snapshots').set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null });
+    if (unconfirmed) update = update.set({ quality_report: JSON.stringify({ ...(JSON.parse(row.quality_report) as QualityReport), unconfirmedStoredBars: unconfirmed } satisfies PublishedReport) });
+    await update.where('id', '=', id).execute();
     await dropStaging(tx, id);
-    return { added, revised: revisedCount, alreadyPublished: false };
+    return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
   });
 }
+
 
 /** Marks a snapshot rejected with its reason and deletes its staging rows; `bars` is not touched. */
 export async function rejectSnapshot(store: Database, id: string, reason: string): Promise<void> {

@@ -90,6 +90,8 @@ describe('imports the probe broke: refused or rejected before anything is stored
     expect(await countQuarantineByRule(t.store, summary.snapshotId)).toMatchObject({ implausible_value: 3 });
     // The rejected rows leave their stored bars as they were; nothing else changed either.
     expect(await readBars(t.store, { symbols: ['IBM'] })).toEqual(before);
+    // and are reported as not confirmed by the file (kept as stored).
+    expect(summary.unconfirmedStoredBars?.examples.map((e) => [e.date, e.why, e.rule])).toEqual([10, 20, 30].map((d) => [DAYS[d], 'rejected', 'implausible_value']));
     for (const b of before) {
       for (const v of [b.open, b.high, b.low, b.close]) expect(v > 1e-6 && v <= 1e7).toBe(true);
       expect(Number.isFinite(b.volume) && b.volume <= 1e14).toBe(true);
