@@ -55,3 +55,10 @@ export function withColumns(x: FeatureMatrix, columns: readonly string[]): Featu
   if (columns.length !== x.featureNames.length) throw new Error(`withColumns: ${columns.length} names for ${x.featureNames.length} columns`);
   return { ...x, featureNames: columns };
 }
+
+/** What the training pipeline records for a model whose single-feature scan named a leak. */
+export const LEAKY_METRICS = {
+  outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: false, message: 'within the plausible range' }] },
+  scores: { auc: 0.71, trippedGuards: [{ guard: 'single_feature_scan', tripped: true, message: 'suspected leak: ret_5 alone scores AUC 0.9900' }] },
+  shuffledLabel: { passed: true, message: 'at chance' },
+};

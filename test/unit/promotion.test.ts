@@ -1,4 +1,5 @@
-import { candidateScoresOf, promotionDecision, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
+import { candidateScoresOf, promotionDecision, servingVeto, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
+import { LEAKY_METRICS } from '../helpers/registration';
 
 const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
 const beats: MetricEvidence = { versus: 'momentum_sign', difference: 0.02, lower: 0.008, pValue: 0.001 };
@@ -59,5 +60,19 @@ describe('promotion policy', () => {
     });
     expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
     expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
+  });
+});
+
+describe('servingVeto', () => {
+  it('reads every kind of recorded veto, and none from an honest or an older row', () => {
+    expect(servingVeto(LEAKY_METRICS)).toBe('guard single_feature_scan tripped: suspected leak: ret_5 alone scores AUC 0.9900');
+    expect(servingVeto({ outOfSample: { guards: [{ guard: 'degenerate_scores', tripped: true, message: 'one score for every symbol' }] } })).toBe('guard degenerate_scores tripped: one score for every symbol');
+    expect(servingVeto({ outOfSample: { leakageAlarm: 'AUC 0.97 is implausible' } })).toBe('AUC 0.97 is implausible');
+    expect(servingVeto({ shuffledLabel: { passed: false, message: 'AUC 0.62 on permuted labels' } })).toBe('the shuffled-label control failed: AUC 0.62 on permuted labels');
+    // The same guard recorded twice (in the report and in the scores) is named once.
+    const twice = { outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: true, message: 'AUC 0.8' }] }, scores: { trippedGuards: [{ guard: 'plausibility_bound', tripped: true, message: 'AUC 0.8' }] } };
+    expect(servingVeto(twice)).toBe('guard plausibility_bound tripped: AUC 0.8');
+    expect(servingVeto({})).toBeUndefined();
+    expect(servingVeto({ outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: false, message: 'fine' }] }, scores: { trippedGuards: [] }, shuffledLabel: { passed: true } })).toBeUndefined();
   });
 });

@@ -1,8 +1,10 @@
 /**
- * A tampered artifact never takes traffic: with one byte of a version's artifact flipped,
- * deploymentWorkflow (real Temporal dev server) fails naming the cause before the champion alias or
- * the serving routes move; the admin API refuses to route or roll back to it; and /readyz is 503
- * while routes name a version the process cannot load.
+ * Versions that must never take traffic: a tampered artifact (one byte of it flipped), and a
+ * version whose own evaluation tripped a guard (a suspected leak; lib/registry/promotion.ts
+ * servingVeto). For each, deploymentWorkflow (real Temporal dev server) fails naming the cause
+ * before the champion alias or the serving routes move; the admin API refuses to route or roll back
+ * to it; and the API's loader never loads it when a routes row names it past every check (/readyz
+ * is 503 meanwhile, and the version before keeps serving).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -21,6 +23,7 @@ import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { LEAKY_METRICS } from '../helpers/registration';
 
 const TOKEN: ApiToken = { name: 'test', token: 'tampered-test-token-0123456789', scopes: ['predict', 'admin'] };
 const auth = { authorization: `Bearer ${TOKEN.token}` };
@@ -32,7 +35,7 @@ function failureChain(error: unknown): string {
   return parts.join(' | ');
 }
 
-describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => {
+describe('tampered and vetoed versions (real Temporal server, API, SQLite, Redis)', () => {
   let env: TestWorkflowEnvironment;
   let t: TestDatabase;
   let cache: RedisCache;
@@ -145,6 +148,60 @@ describe('tampered artifacts (real Temporal server, API, SQLite, Redis)', () => 
     expect(ready.statusCode).toBe(503);
     expect(ready.json().checks.models).toEqual({ ok: false, detail: expect.stringMatching(new RegExp(`${model}: routes generation \\d+ name v${bad} \\(champion\\) but generation \\d+ \\(v${good} \\(champion\\)\\) is what is loaded; loading generation \\d+ failed: .*sha256`)) });
     // The old snapshot keeps serving meanwhile.
+    expect(serving.snapshot(model)?.routes.routes[0].version).toBe(good);
+  });
+
+  // A version whose own evaluation tripped a guard (a suspected leak): its recorded metrics veto it.
+  const register = (name: string, seed: number, metrics?: Record<string, unknown>) => registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion, ...(metrics ? { metrics } : {}) });
+
+  it('fails a deployment started by hand before the champion alias, the canary alias or the routes move', async () => {
+    const model = 'veto-deploy';
+    const champion = await register(model, 41);
+    const leaky = await register(model, 42, LEAKY_METRICS);
+    await moveAlias(t.store, { name: model, alias: 'champion', version: champion, movedBy: 'test', reason: 'first' });
+    const before = await served(model, champion);
+    const failure = await withWorkers(env, { store: t.store, cache, artifactDir }, () =>
+      env.client.workflow
+        .execute(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `veto-${Date.now()}`, args: [{ model, challengerVersion: leaky, canary: { steps: [50, 100], analysisSeconds: 1, thresholds: { minMaturedPairs: 20 } } }] })
+        .then(() => undefined, (error: unknown) => error),
+    );
+    expect(failureChain(failure)).toMatch(new RegExp(`SERVING_VETOED.*cannot deploy ${model} v${leaky}: ${model} v${leaky} must not be served: its evaluation recorded guard single_feature_scan tripped: suspected leak: ret_5`));
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(champion);
+    expect(await aliasVersion(t.store, model, 'canary')).toBeUndefined();
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+  });
+
+  it('refuses admin route changes and rollbacks to it with a 422 naming the guard', async () => {
+    const model = 'veto-admin';
+    const good = await register(model, 51);
+    const leaky = await register(model, 52, LEAKY_METRICS);
+    await moveAlias(t.store, { name: model, alias: 'champion', version: good, movedBy: 'test', reason: 'first' });
+    const before = await served(model, good);
+    const put = await app.inject({ method: 'PUT', url: `/v1/admin/routes/${model}`, headers: auth, payload: { mode: 'canary', routes: [{ variant: 'canary', version: leaky, weight: 0.1 }, { variant: 'champion', version: good, weight: 0.9 }], reason: 'canary by hand' } });
+    expect(put.statusCode).toBe(422);
+    expect(put.json()).toEqual({ error: 'serving_vetoed', message: expect.stringMatching(new RegExp(`${model} v${leaky} must not be served: .*single_feature_scan.*the routes are unchanged`)) });
+    const rollback = await app.inject({ method: 'POST', url: `/v1/admin/rollback/${model}`, headers: auth, payload: { toVersion: leaky, reason: 'back' } });
+    expect(rollback.statusCode).toBe(422);
+    expect(rollback.json().error).toBe('serving_vetoed');
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(good);
+  });
+
+  it('never loads it when a routes row names it past every check, and says why on /readyz', async () => {
+    const model = 'veto-ready';
+    const good = await register(model, 61);
+    const leaky = await register(model, 62, LEAKY_METRICS);
+    await served(model, good);
+    for (const other of ['tamper-first', 'tamper-canary', 'tamper-admin', 'tamper-ready', 'veto-deploy', 'veto-admin']) await t.store.db.deleteFrom('serving_routes').where('model', '=', other).execute();
+    await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(leaky), updatedBy: 'test', reason: 'a hand edit' });
+    let ready = await app.inject({ method: 'GET', url: '/readyz' });
+    for (let i = 0; i < 100 && !/failed/.test(ready.body); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ready = await app.inject({ method: 'GET', url: '/readyz' });
+    }
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().checks.models.detail).toMatch(new RegExp(`loading generation \\d+ failed: ${model} v${leaky} cannot be loaded: ${model} v${leaky} must not be served: .*single_feature_scan`));
+    // The version before keeps serving.
     expect(serving.snapshot(model)?.routes.routes[0].version).toBe(good);
   });
 });
