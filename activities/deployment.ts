@@ -34,7 +34,7 @@ export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
  * move would point aliases and routes at a model no process may serve.
  * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
  */
-async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string): Promise<void> {
+async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string, options: { veto?: boolean } = {}): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
     let verified: ModelVersion;
     try {
@@ -44,7 +44,7 @@ async function verifyVersions(store: Database, artifacts: ArtifactStore, signing
       throw error;
     }
     // A version its own evaluation vetoed (a tripped guard) never takes traffic, whoever asks.
-    const veto = servingVeto(verified.metrics);
+    const veto = options.veto === false ? undefined : servingVeto(verified.metrics);
     if (veto !== undefined) throw new BadInputError(`${why}: ${new ServingVetoError(model, version, veto).message}`, 'SERVING_VETOED');
   }
 }
@@ -62,9 +62,16 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
         const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
-        const championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
+        let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
-        await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion, ...(championVersion === null ? [] : [championVersion])], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        if (championVersion !== null && championVersion !== plan.challengerVersion) {
+          await verifyVersions(store, artifacts, signing, plan.model, [championVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { veto: false });
+          // A champion its own evaluation vetoes can neither share traffic nor take it back: the
+          // challenger replaces it outright, as a first champion is served (deploying a clean version
+          // is the remedy the veto names).
+          if (!existing && servingVeto((await getModelVersion(store, plan.model, championVersion)).metrics) !== undefined) championVersion = null;
+        }
         if (existing) return { plan, championVersion };
         await store.db
           .insertInto('deployments')

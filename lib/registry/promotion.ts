@@ -127,12 +127,17 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
   };
 }
 
+/** Guards that judge the model's scores against the backtest's settings, not a leak: they veto promotion, not serving. */
+const NOT_A_LEAK = new Set(['degenerate_scores']);
+
 /**
  * Why a registered version must never take traffic, from what its evaluation recorded in the
  * registry row (`metrics`), or undefined. A guard that tripped on the model or its dataset (a
- * suspected leak, implausible skill, degenerate scores) or a failed shuffled-label control vetoes
- * promotion; the same record keeps a manual deployment, a rollback target, or an alias or route row
- * edited by hand from serving the version. With MODEL_SIGNING_KEY the record is signed, so the veto
+ * suspected leak, implausible skill) or a failed shuffled-label control vetoes promotion; the same
+ * record keeps a manual deployment, a rollback target, or an alias or route row edited by hand
+ * from serving the version. Degenerate scores veto promotion only: they say the backtest's top-k
+ * cuts were ties under that experiment's settings (and older rows judged market-timing models so),
+ * not that the model saw the future. With MODEL_SIGNING_KEY the record is signed, so the veto
  * cannot be edited away either.
  */
 export function servingVeto(metrics: Record<string, unknown>): string | undefined {
@@ -141,7 +146,7 @@ export function servingVeto(metrics: Record<string, unknown>): string | undefine
   const shuffled = metrics.shuffledLabel as { passed?: unknown; message?: unknown } | undefined;
   const verdicts = [scores?.trippedGuards, report?.guards].flatMap((list) => (Array.isArray(list) ? (list as Array<Partial<GuardVerdict> | null>) : []));
   const reasons = new Set<string>();
-  for (const g of verdicts) if (g?.tripped === true) reasons.add(`guard ${String(g.guard)} tripped: ${String(g.message)}`);
+  for (const g of verdicts) if (g?.tripped === true && !NOT_A_LEAK.has(String(g.guard))) reasons.add(`guard ${String(g.guard)} tripped: ${String(g.message)}`);
   for (const alarm of [scores?.leakageAlarm, report?.leakageAlarm]) if (typeof alarm === 'string' && alarm !== '') reasons.add(alarm);
   if (shuffled?.passed === false && ![...reasons].some((r) => r.startsWith('guard shuffled_label'))) reasons.add(`the shuffled-label control failed: ${String(shuffled.message)}`);
   return reasons.size > 0 ? [...reasons].join('; ') : undefined;

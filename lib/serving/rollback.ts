@@ -3,7 +3,7 @@
  * `champion` alias pointing at it. Shared by the admin API and the CLI.
  */
 import type { Cache } from '../cache/cache';
-import { aliasHistory, aliasVersion, getModelVersion, moveAlias } from '../registry/model-registry';
+import { aliasHistory, aliasVersion, assertServable, getModelVersion, moveAlias } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
 
@@ -61,7 +61,8 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
     throw new RollbackError(`${why}; name the version to roll back to (toVersion / --to-version)`);
   }
   try {
-    await getModelVersion(store, input.model, target);
+    // Whatever verify checks, a version its own evaluation vetoed is never rolled back to.
+    assertServable(await getModelVersion(store, input.model, target));
     await input.verify(input.model, target);
   } catch (error) {
     throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });

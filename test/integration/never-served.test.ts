@@ -15,6 +15,7 @@ import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { artifactKey } from '../../lib/registry/artifact-store';
 import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
+import { rollbackModel } from '../../lib/serving/rollback';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes, type ServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -171,6 +172,31 @@ describe('tampered and vetoed versions (real Temporal server, API, SQLite, Redis
     expect(await readServingRoutes(t.store, model)).toEqual(before);
   });
 
+  it('replaces a vetoed champion outright when a clean version is deployed (no canary beside it, no way back to it)', async () => {
+    const model = 'veto-champion';
+    const leaky = await register(model, 71, LEAKY_METRICS);
+    const clean = await register(model, 72);
+    // A leaky champion from before the veto (moved by hand), still named by the alias.
+    await moveAlias(t.store, { name: model, alias: 'champion', version: leaky, movedBy: 'test', reason: 'deployed by hand before the veto' });
+    await withWorkers(env, { store: t.store, cache, artifactDir }, () =>
+      env.client.workflow.execute(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `veto-champion-${Date.now()}`, args: [{ model, challengerVersion: clean, canary: { steps: [50, 100], analysisSeconds: 1, thresholds: { minMaturedPairs: 20 } } }] }),
+    );
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(clean);
+    expect((await readServingRoutes(t.store, model))?.routes.map((r) => [r.version, r.weight])).toEqual([[clean, 1]]);
+    expect((await t.store.db.selectFrom('deployments').select('champion_version').where('model', '=', model).executeTakeFirstOrThrow()).champion_version).toBeNull();
+  });
+
+  it('refuses a rollback to it whatever check the caller passes (the CLI verifies the artifact only)', async () => {
+    const model = 'veto-rollback';
+    const good = await register(model, 81);
+    const leaky = await register(model, 82, LEAKY_METRICS);
+    await moveAlias(t.store, { name: model, alias: 'champion', version: good, movedBy: 'test', reason: 'first' });
+    const before = await served(model, good);
+    await expect(rollbackModel(t.store, cache, { model, toVersion: leaky, movedBy: 'test', reason: 'back', verify: async () => undefined })).rejects.toThrow(new RegExp(`cannot roll ${model} back to v${leaky}: ${model} v${leaky} must not be served: .*single_feature_scan`));
+    expect(await readServingRoutes(t.store, model)).toEqual(before);
+    expect(await aliasVersion(t.store, model, 'champion')).toBe(good);
+  });
+
   it('refuses admin route changes and rollbacks to it with a 422 naming the guard', async () => {
     const model = 'veto-admin';
     const good = await register(model, 51);
@@ -192,7 +218,7 @@ describe('tampered and vetoed versions (real Temporal server, API, SQLite, Redis
     const good = await register(model, 61);
     const leaky = await register(model, 62, LEAKY_METRICS);
     await served(model, good);
-    for (const other of ['tamper-first', 'tamper-canary', 'tamper-admin', 'tamper-ready', 'veto-deploy', 'veto-admin']) await t.store.db.deleteFrom('serving_routes').where('model', '=', other).execute();
+    for (const other of ['tamper-first', 'tamper-canary', 'tamper-admin', 'tamper-ready', 'veto-deploy', 'veto-champion', 'veto-rollback', 'veto-admin']) await t.store.db.deleteFrom('serving_routes').where('model', '=', other).execute();
     await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(leaky), updatedBy: 'test', reason: 'a hand edit' });
     let ready = await app.inject({ method: 'GET', url: '/readyz' });
     for (let i = 0; i < 100 && !/failed/.test(ready.body); i++) {

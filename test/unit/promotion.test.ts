@@ -66,13 +66,17 @@ describe('promotion policy', () => {
 describe('servingVeto', () => {
   it('reads every kind of recorded veto, and none from an honest or an older row', () => {
     expect(servingVeto(LEAKY_METRICS)).toBe('guard single_feature_scan tripped: suspected leak: ret_5 alone scores AUC 0.9900');
-    expect(servingVeto({ outOfSample: { guards: [{ guard: 'degenerate_scores', tripped: true, message: 'one score for every symbol' }] } })).toBe('guard degenerate_scores tripped: one score for every symbol');
+    expect(servingVeto({ outOfSample: { guards: [{ guard: 'point_in_time_audit', tripped: true, message: 'ret_5 differs' }] } })).toBe('guard point_in_time_audit tripped: ret_5 differs');
     expect(servingVeto({ outOfSample: { leakageAlarm: 'AUC 0.97 is implausible' } })).toBe('AUC 0.97 is implausible');
     expect(servingVeto({ shuffledLabel: { passed: false, message: 'AUC 0.62 on permuted labels' } })).toBe('the shuffled-label control failed: AUC 0.62 on permuted labels');
     // The same guard recorded twice (in the report and in the scores) is named once.
     const twice = { outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: true, message: 'AUC 0.8' }] }, scores: { trippedGuards: [{ guard: 'plausibility_bound', tripped: true, message: 'AUC 0.8' }] } };
     expect(servingVeto(twice)).toBe('guard plausibility_bound tripped: AUC 0.8');
     expect(servingVeto({})).toBeUndefined();
+    // Degenerate scores veto promotion, not serving: ties of a top-k backtest are no leak.
+    expect(servingVeto({ outOfSample: { guards: [{ guard: 'degenerate_scores', tripped: true, message: 'ties decided 90% of top-20 cuts' }] }, scores: { trippedGuards: [{ guard: 'degenerate_scores', tripped: true, message: 'ties decided 90% of top-20 cuts' }] } })).toBeUndefined();
+    // A row registered before the scores were recorded: its report alone decides.
+    expect(servingVeto({ outOfSample: { classification: { rocAuc: 0.52 }, guards: [{ guard: 'plausibility_bound', tripped: false, message: 'within range' }] }, cv: { auc: 0.53 } })).toBeUndefined();
     expect(servingVeto({ outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: false, message: 'fine' }] }, scores: { trippedGuards: [] }, shuffledLabel: { passed: true } })).toBeUndefined();
   });
 });
