@@ -155,11 +155,11 @@ export type Clusters = Int32Array | readonly [Int32Array, Int32Array] | PanelDep
  */
 export interface PanelDependence {
   /** Each row's trading day: any index that increases with the date; consecutive distinct values are consecutive trading days. */
-  day: Int32Array;
+  readonly day: Int32Array;
   /** Each row's symbol cluster (near-duplicate symbols share one: lib/stats/symbol-clusters.ts). */
-  symbol?: Int32Array;
+  readonly symbol?: Int32Array;
   /** Rows up to this many trading days apart are dependent: label horizon − 1, or more. */
-  lags: number;
+  readonly lags: number;
 }
 
 function isPanel(clusters: Clusters): clusters is PanelDependence {
@@ -241,6 +241,7 @@ function varianceOfSum(psi: Float64Array, clusters: Clusters, options: ClusterOp
 
 /** What a panel's variance needs of its rows, whatever is being estimated: computed once per panel. */
 interface PanelIndex {
+  day: Int32Array;
   /** Row → rank of its day among the distinct days (0 … days − 1). */
   rank: Int32Array;
   days: number;
@@ -258,15 +259,16 @@ export function panelDayUnits(days: number, lags: number): number {
 }
 
 function panelIndexOf(panel: PanelDependence, rows: number): PanelIndex {
-  const known = panelIndexes.get(panel);
-  if (known && known.rank.length === rows) return known;
   const { day, symbol, lags } = panel;
   if (!Number.isInteger(lags) || lags < 0) invalid(`lags must be an integer >= 0, got ${lags}`);
+  const known = panelIndexes.get(panel);
+  // Only for the same arrays and lags: a panel object changed since would otherwise get a stale index.
+  if (known && known.day === day && known.symbol?.of === symbol && known.lags === lags && known.rank.length === rows) return known;
   if (day.length !== rows) invalid(`There are ${day.length} days for ${rows} rows`);
   const distinct = [...new Set(day)].sort((a, b) => a - b);
   const rankOf = new Map(distinct.map((d, i) => [d, i]));
   const rank = Int32Array.from(day, (d) => rankOf.get(d) as number);
-  const index: PanelIndex = { rank, days: distinct.length, lags, dayUnits: panelDayUnits(distinct.length, lags) };
+  const index: PanelIndex = { day, rank, days: distinct.length, lags, dayUnits: panelDayUnits(distinct.length, lags) };
   if (symbol) {
     const ids = checkClusters(rows, symbol);
     const seen = new Uint8Array(ids);

@@ -339,6 +339,44 @@ describe('a panel with overlapping labels (rows dependent by symbol and within t
     expect(both.standardError).toBeGreaterThanOrEqual(clusteredMean(x, stock).standardError * Math.sqrt(1 - 1e-12));
   });
 
+  it('equals the sum over dependent pairs computed pair by pair, missing rows and duplicate symbols included', () => {
+    const z = normals(rng(8));
+    // 4 symbols × 40 days, a fifth of the rows missing, in shuffled order.
+    const rowsOf: Array<[number, number]> = [];
+    for (let d = 0; d < 40; d++) for (let s = 0; s < 4; s++) if (z() > -0.85) rowsOf.push([d * 3, s]);
+    rowsOf.sort(() => z());
+    const day = Int32Array.from(rowsOf, (r) => r[0]);
+    const symbol = Int32Array.from(rowsOf, (r) => r[1]);
+    const values = Float64Array.from(rowsOf, (r) => z() + 0.3 * Math.sin(r[0] / 9) + 0.2 * r[1]);
+    const n = values.length;
+    const mean = values.reduce((a, b) => a + b, 0) / n;
+    const psi = Array.from(values, (v) => (v - mean) / n);
+    const days = [...new Set(day)].sort((a, b) => a - b);
+    const rank = Array.from(day, (d) => days.indexOf(d));
+    const lags = 3;
+    let near = 0;
+    let same = 0;
+    let both = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const close = Math.abs(rank[i] - rank[j]) <= lags;
+        const one = symbol[i] === symbol[j];
+        if (close) near += psi[i] * psi[j];
+        if (one) same += psi[i] * psi[j];
+        if (close && one) both += psi[i] * psi[j];
+      }
+    }
+    const units = Math.ceil(days.length / (lags + 1));
+    const dayPart = (units / (units - 1)) * near;
+    const symbolPart = (4 / 3) * same;
+    const expected = Math.sqrt(Math.max(dayPart + symbolPart - both, dayPart, symbolPart));
+    const e = clusteredMean(values, { day, symbol, lags });
+    expect(e.standardError).toBeCloseTo(expected, 14);
+    expect(e.degreesOfFreedom).toBe(3);
+    // A new panel over the same arrays: the same answer.
+    expect(clusteredMean(values, { day, symbol, lags }).standardError).toBe(e.standardError);
+  });
+
   it('refuses a negative lag and days that are not one per row', () => {
     const x = Float64Array.from([1, 2, 3, 4]);
     expect(() => clusteredMean(x, { day: Int32Array.from([0, 1, 2, 3]), lags: -1 })).toThrow(/lags must be an integer >= 0, got -1/);
