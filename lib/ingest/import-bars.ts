@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
+import { excerpt } from '../quality/excerpt';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { readPriceTable } from '../market-data/csv-reader';
@@ -168,6 +169,33 @@ function inScope(request: ImportRequest): (symbol: string | null, date: string |
     (date === null || ((!request.from || date >= request.from) && (!request.to || date <= request.to)));
 }
 
+/**
+ * Why an import cannot take `source`'s rows: an earlier file of the import gave rows (in scope,
+ * accepted or not) for one of its symbols. Two files of one symbol (an unadjusted Stooq download
+ * and a split-adjusted Kaggle file, two exports of different dates) would be published as one
+ * spliced series, so the import is refused before anything is written, naming both files and the
+ * symbol. Records `source` as the file of its symbols otherwise.
+ */
+function twoFilesProblem(
+  fileOf: Map<string, string>,
+  source: string,
+  bars: readonly CandidateBar[],
+  issues: readonly QualityIssue[],
+  keep: (symbol: string | null, date: string | null) => boolean,
+): string | undefined {
+  const symbols = new Set<string>();
+  for (const b of bars) if (keep(b.symbol, b.date)) symbols.add(b.symbol);
+  for (const i of issues) if (i.symbol !== null && keep(i.symbol, i.date)) symbols.add(i.symbol);
+  for (const symbol of symbols) {
+    const first = fileOf.get(symbol);
+    if (first !== undefined && first !== source) {
+      return `Cannot import ${excerpt(first, 300)} and ${excerpt(source, 300)} together: both give rows for ${symbol}, and one import takes a symbol's rows from one file (two files' prices, adjusted one way and not the other, would be stored as one spliced series); nothing was imported. Merge them into one file, or import them separately (a later import of a file for ${symbol} revises its stored bars)`;
+    }
+  }
+  for (const symbol of symbols) fileOf.set(symbol, source);
+  return undefined;
+}
+
 /** Lets timers and heartbeats run between CPU-bound pieces of an import. */
 
 interface Chunk {
@@ -311,6 +339,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const readIssues: QualityIssue[] = [];
   let rowsRead = 0;
   let rowsOutOfScope = 0;
+  // The file that gave each symbol its rows: one symbol's rows come from one file (twoFilesProblem).
+  const fileOf = new Map<string, string>();
   for (const [index, s] of sources.entries()) {
     hooks.signal?.throwIfAborted();
     const format = request.source.kind === 'csv' ? request.source.format : providerFormat;
@@ -326,6 +356,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       if (keep(i.symbol, i.date)) readIssues.push(i);
       else outOfScopeIssues++;
     }
+    const twoFiles = twoFilesProblem(fileOf, s.source, read.bars, read.issues, keep);
+    if (twoFiles) throw new BadInputError(twoFiles, 'SOURCE_REFUSED');
     rowsRead += read.rowsRead;
     rowsOutOfScope += outOfScopeIssues;
     report('reading', index + 1, sources.length);
@@ -412,6 +444,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
 
   report('recording', chunks.length, chunks.length, staged, total);
   const merged = mergeReports(reports, rowsRead - rowsOutOfScope, request.quality);
+  // The gate names the rows out of scope when nothing usable is left (evaluateQualityGate).
+  if (rowsOutOfScope > 0) merged.rowsOutOfScope = rowsOutOfScope;
   const symbols = Object.keys(merged.bySymbol).filter((s) => merged.bySymbol[s].rowsAccepted > 0).sort();
   const firstDate = symbols.map((s) => merged.bySymbol[s].firstDate as string).sort()[0] ?? null;
   const lastDate = symbols.map((s) => merged.bySymbol[s].lastDate as string).sort().at(-1) ?? null;

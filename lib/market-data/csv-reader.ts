@@ -16,7 +16,8 @@ import {
   type CsvFormatOption,
   type KnownFormat,
 } from './csv-formats';
-import { canonicalSymbol, shownAsSymbol, SYMBOL_MESSAGE } from './symbols';
+import { stooqTicker } from './stooq-symbols';
+import { canonicalSymbol, MAX_SYMBOL_LENGTH, shownAsSymbol, SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE } from './symbols';
 
 /** A parsed row that passed field-level checks, with where it came from (rules run on these next). */
 export interface CandidateBar extends Bar {
@@ -166,7 +167,76 @@ export function forEachCsvRecord(text: string, visit: (fields: string[], raw: st
   }
 }
 
-const SYMBOL_COLUMN_NAMES = new Set(['symbol', 'ticker', 'name']);
+/**
+ * Header names (as normaliseHeader gives them) of a column that names each row's symbol: Symbol,
+ * Ticker, Name (Kaggle), Code (EODHD), Security, Instrument, RIC (Refinitiv), Sym, Stock. A format
+ * that takes the symbol from the file name refuses a file with one (ignoredColumnProblem).
+ */
+const SYMBOL_COLUMN_NAMES = new Set(['symbol', 'ticker', 'name', 'code', 'security', 'instrument', 'ric', 'sym', 'stock']);
+
+/** Distinct values a watched column may show before it is taken for something other than symbols. */
+const MAX_WATCHED_VALUES = 50;
+
+/** An unmapped column of a file whose symbol comes from its name: its symbol-like values, by first line and rows. */
+interface WatchedColumn {
+  index: number;
+  values: Map<string, { line: number; rows: number }>;
+  /** Rows with a non-empty cell. */
+  filled: number;
+  /** Set once a cell is no symbol (a number, free text) or too many values were seen. */
+  dead: boolean;
+}
+
+/** A cell that could be a symbol: the symbol rule's text with at least one letter (so no number is one). */
+function looksLikeSymbol(cell: string): boolean {
+  return cell.length <= MAX_SYMBOL_LENGTH && SYMBOL_INPUT_PATTERN.test(cell) && /[A-Za-z]/.test(cell);
+}
+
+function watchRow(watch: readonly WatchedColumn[], fields: readonly string[], line: number): void {
+  for (const w of watch) {
+    if (w.dead) continue;
+    const cell = (fields[w.index] ?? '').trim();
+    if (cell === '') continue;
+    if (!looksLikeSymbol(cell)) {
+      w.dead = true;
+      continue;
+    }
+    w.filled++;
+    const key = cell.toUpperCase();
+    const seen = w.values.get(key);
+    if (seen) seen.rows++;
+    else if (w.values.size >= MAX_WATCHED_VALUES) w.dead = true;
+    else w.values.set(key, { line, rows: 1 });
+  }
+}
+
+/**
+ * A column the reader does not map that varies between rows as a symbol column does, in a file
+ * whose symbol is taken from its name: every cell (of nine rows in ten or more) is symbol-like text,
+ * with two to MAX_WATCHED_VALUES distinct values, each on two rows or more and on five rows on
+ * average (runs of a few symbols, as a multi-symbol export has). Its rows would be stored as one
+ * series under the file name's symbol, splicing the stocks together: refused, naming the column,
+ * its values and the way out.
+ */
+function symbolColumnProblem(watch: readonly WatchedColumn[], rows: number, header: readonly string[], symbol: string): { message: string; line: number } | undefined {
+  for (const w of watch) {
+    const n = w.values.size;
+    if (w.dead || n < 2 || w.filled < 0.9 * rows || w.filled < 5 * n) continue;
+    const values = [...w.values];
+    if (values.some(([, v]) => v.rows < 2)) continue;
+    const shown = values
+      .slice(0, 3)
+      .map(([value, v]) => `"${excerpt(value, 40)}" on ${count(v.rows)} rows from line ${v.line}`)
+      .join(', ');
+    const name = excerpt(header[w.index] ?? '', 40);
+    const more = n > 3 ? ` and ${n - 3} more` : '';
+    return {
+      line: values[1][1].line,
+      message: `column ${w.index + 1} "${name}" changes between rows like a symbol column (${shown}${more}), but the symbol is taken from the file name${symbol !== '' ? ` (${excerpt(symbol, 40)})` : ''}, so rows of different securities would be stored as one series; if the column names each row's symbol, give a column mapping with symbol "${name}"; if it does not, remove the column`,
+    };
+  }
+  return undefined;
+}
 
 /** The name every adjusted-close spelling is read as (the Yahoo format's). */
 const ADJ_CLOSE = 'Adj Close';
@@ -214,7 +284,7 @@ function listHeader(header: readonly string[]): string {
 function ignoredColumnProblem(header: readonly string[], col: Extract<ResolvedColumns, { ok: true }>["index"], format: string, adjust: boolean): string | undefined {
   if (col.symbol === undefined) {
     const at = header.findIndex((h) => SYMBOL_COLUMN_NAMES.has(normaliseHeader(h)));
-    if (at >= 0) return `column ${at + 1} "${excerpt(header[at], 40)}" names each row's symbol, but the ${format} format takes the symbol from the file name and would ignore it; name the column "Name" (the sp500 format) or give a column mapping with symbol`;
+    if (at >= 0) return `column ${at + 1} "${excerpt(header[at], 40)}" names each row's symbol, but the ${format} format takes the symbol from the file name and would ignore it; give a column mapping with symbol "${excerpt(header[at], 40)}" (or name the column "Name", the sp500 format), or remove the column if every row is the file's symbol`;
   }
   if (adjust && col.adjClose === undefined) {
     const at = header.findIndex((h) => isAdjustedCloseName(h));
@@ -385,13 +455,45 @@ function adjustedProblem(bar: Bar, fields: readonly string[], col: Record<keyof 
   return undefined;
 }
 
+/** The extension a price file may have (one; `aapl.csv.txt` has two and names no symbol). */
+const FILE_EXTENSION = /\.(csv|txt)$/i;
+/** An interval suffix, after an underscore only (`ibm_d`, `msft_daily`): `brk.d` is the class-D share BRK.D. */
+const FILE_INTERVAL = /_(d|daily)$/i;
 /**
- * The symbol a file name gives, as written (checked and upper-cased by canonicalSymbol): without
- * the extension, an interval suffix after an underscore (`ibm_d`, `msft_daily`) and then Stooq's
- * market suffix `.us`. A dot before one letter is a share class (`brk.d` is BRK.D, not BRK).
+ * What a file name (without extension and interval) must be to name a symbol: a ticker of letters
+ * and digits (after an optional `$` or `^`), optionally a share class (a dot or dash and one letter:
+ * `brk.b`, `bf-b`) or a Yahoo-style suffix (`es=f`), then optionally Stooq's market (a dot or
+ * underscore and two letters: `aapl.us`, `sap_de`). Anything else (`AAPL_2017`, `aapl-copy`,
+ * `aapl.csv` left of `.txt`, `AAPL (1)`) is no symbol: refused, never made one.
  */
-function symbolFromSource(source: string): string {
-  return path.basename(source).replace(/\.(csv|txt)$/i, '').replace(/_(d|daily)$/i, '').replace(/[_.]us$/i, '');
+const FILE_SYMBOL = /^([$^]?[a-z0-9]+(?:[.-][a-z]|=[a-z]{1,2})?)(?:[._]([a-z]{2}))?$/i;
+
+const FILE_NAME_HINT =
+  'a file without a symbol column is named after its symbol (aapl.csv, brk.b.csv, ibm_d.csv, or as Stooq names them, aapl.us.csv, brk-b.us.csv, sap.de.csv); rename the file, or add a symbol column (Symbol) or give a column mapping with symbol';
+
+/**
+ * The symbol a file name gives (stored form), or why it gives none. The name without its extension
+ * (`.csv`, `.txt`) and interval suffix (`_d`, `_daily`) must be a ticker as FILE_SYMBOL says; one
+ * with a market (`brk-b.us`, `sap.de`, `aapl_us`) is Stooq's ticker and is stored as the Stooq
+ * provider stores it (stooqTicker: BRK.B, SAP, AAPL), so a file and a download of one security are
+ * one series. `problem` is `empty` when the name has nothing left, `invalid` when what is left
+ * breaks the symbol rule (shown as `text`), `shape` when it is valid text but not a symbol's shape.
+ */
+export function symbolFromFileName(source: string): { symbol: string } | { problem: 'empty' | 'invalid' | 'shape'; text: string; message: string } {
+  const name = path.basename(source);
+  const stem = name.replace(FILE_EXTENSION, '').replace(FILE_INTERVAL, '');
+  const m = FILE_SYMBOL.exec(stem);
+  if (m) {
+    const symbol = canonicalSymbol(stooqTicker(m[2] === undefined ? m[1] : `${m[1]}.${m[2]}`, 'us').stored);
+    if (symbol !== undefined) return { symbol };
+  }
+  // For messages: the name as a symbol would have been read (extension, interval and `.us` dropped).
+  const text = stem.replace(/[_.]us$/i, '').trim();
+  if (text === '') return { problem: 'empty', text, message: `it has no symbol column and its name "${excerpt(name, 80)}" gives no symbol; name the file after its symbol (aapl.us.csv)` };
+  if (canonicalSymbol(text) === undefined) {
+    return { problem: 'invalid', text, message: `it has no symbol column and its symbol "${excerpt(shownAsSymbol(text), 40)}" (from the file name) is not valid: ${SYMBOL_MESSAGE}; ${FILE_NAME_HINT}` };
+  }
+  return { problem: 'shape', text, message: `it has no symbol column and its name "${excerpt(name, 80)}" does not look like a symbol, so no symbol is made of it: ${FILE_NAME_HINT}` };
 }
 
 /** 1-based line of character `at`. */
@@ -507,6 +609,11 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let headerFailure: CsvReadResult | undefined;
   let fallbackSymbol = '';
   let fallbackProblem: string | undefined;
+  let fallbackRowMessage: string | undefined;
+  /** Unmapped columns of a file whose symbol comes from its name, watched for symbol-like values (symbolColumnProblem). */
+  let watch: WatchedColumn[] = [];
+  let watchedRows = 0;
+  let header: string[] = [];
   let adjust = false;
   const bars: CandidateBar[] = [];
   const issues: QualityIssue[] = [];
@@ -521,7 +628,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         headerFailure = unreadable('bad_header', `the first line (line ${line}) cannot be a header: ${problem.message}`, line, raw);
         return false;
       }
-      const header = fields.map((h) => h.trim());
+      header = fields.map((h) => h.trim());
       // Formats and mappings are matched against the names with every adjusted-close spelling
       // (Adjusted_close, Adj. Close, …) read as `Adj Close`; messages show the names as written.
       const names = header.map(canonicalColumnName);
@@ -551,12 +658,32 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
       adjust = options.adjust === true && col.adjClose !== undefined;
       if (col.symbol === undefined) {
-        // Checked before upper-casing: a non-ASCII name never becomes an ASCII symbol (ı → I).
-        const given = (options.symbol ?? symbolFromSource(source)).trim();
-        const canonical = canonicalSymbol(given);
-        fallbackSymbol = canonical ?? shownAsSymbol(given);
-        if (fallbackSymbol === '') fallbackProblem = `it has no symbol column and its name "${excerpt(path.basename(source), 80)}" gives no symbol; name the file after its symbol (aapl.us.csv)`;
-        else if (canonical === undefined) fallbackProblem = `it has no symbol column and its symbol "${excerpt(fallbackSymbol, 40)}" (from ${options.symbol !== undefined ? 'the request' : 'the file name'}) is not valid: ${SYMBOL_MESSAGE}`;
+        if (options.symbol !== undefined) {
+          // Checked before upper-casing: a non-ASCII name never becomes an ASCII symbol (ı → I).
+          const given = options.symbol.trim();
+          const canonical = canonicalSymbol(given);
+          fallbackSymbol = canonical ?? shownAsSymbol(given);
+          if (fallbackSymbol === '') fallbackProblem = `it has no symbol column and the symbol asked for is empty`;
+          else if (canonical === undefined) {
+            fallbackProblem = `it has no symbol column and its symbol "${excerpt(fallbackSymbol, 40)}" (from the request) is not valid: ${SYMBOL_MESSAGE}`;
+            fallbackRowMessage = `symbol "${excerpt(fallbackSymbol, 40)}" is not valid: ${SYMBOL_MESSAGE}`;
+          }
+        } else {
+          const fromName = symbolFromFileName(source);
+          if ('symbol' in fromName) fallbackSymbol = fromName.symbol;
+          else if (fromName.problem !== 'empty') {
+            fallbackSymbol = shownAsSymbol(fromName.text);
+            fallbackProblem = fromName.message;
+            fallbackRowMessage =
+              fromName.problem === 'invalid'
+                ? `symbol "${excerpt(fallbackSymbol, 40)}" is not valid: ${SYMBOL_MESSAGE}`
+                : `the file name "${excerpt(path.basename(source), 80)}" does not look like a symbol, so the rows have none`;
+          } else fallbackProblem = fromName.message;
+          // Only a symbol taken from the file name is checked against a column that varies like one.
+          watch = Array.from({ length: header.length }, (_, i) => i)
+            .filter((i) => !Object.values(col as object).includes(i))
+            .map((index) => ({ index, values: new Map(), filled: 0, dead: false }));
+        }
       }
       return true;
     }
@@ -580,7 +707,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       if (lastSymbolIssue) symbolIssue = lastSymbolIssue;
       else symbol = lastSymbol;
     } else if (fallbackSymbol === '') symbolIssue = { rule: 'missing_symbol', message: 'no symbol column and no symbol from the file name' };
-    else if (fallbackProblem) symbolIssue = { rule: 'invalid_symbol', message: `symbol "${excerpt(fallbackSymbol, 40)}" is not valid: ${SYMBOL_MESSAGE}` };
+    else if (fallbackProblem) symbolIssue = { rule: 'invalid_symbol', message: fallbackRowMessage ?? fallbackProblem };
     else symbol = fallbackSymbol;
     const reject = (rule: QualityRuleId, message: string, date: string | null = null): void => {
       issues.push(issue(rule, { symbol, date, source, line, message, raw }));
@@ -600,6 +727,10 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     if (fields.length !== headerWidth) {
       reject('column_count', `${fields.length} fields, header has ${headerWidth}`);
       return true;
+    }
+    if (watch.length > 0) {
+      watchedRows++;
+      watchRow(watch, fields, line);
     }
     const dateText = fields[col.date as number] ?? '';
     // Every row with its columns in place says what it can of the file's slash-date order.
@@ -681,6 +812,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   if (headerFailure) return { result: headerFailure };
   if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
   if (rowsRead === 0) return { result: unreadable('empty_input', 'file holds a header but no data rows') };
+  const varying = symbolColumnProblem(watch, watchedRows, header, fallbackProblem ? '' : fallbackSymbol);
+  if (varying) return { result: unreadable('bad_header', varying.message, varying.line) };
   const result: CsvReadResult = { format, rowsRead, bars, issues };
   if (fallbackProblem) result.unreadable = fallbackProblem;
   return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates };

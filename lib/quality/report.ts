@@ -40,6 +40,12 @@ export interface QualityReport {
   badRowShare: number;
   byRule: Partial<Record<QualityRuleId, number>>;
   bySymbol: Record<string, SymbolQuality>;
+  /**
+   * Rows read but outside the request's scope (`symbols`, `from`, `to`): not in `rowsRead`, named
+   * by the gate when nothing usable is left (the rows were there, only not asked for). Set by an
+   * import when there are any.
+   */
+  rowsOutOfScope?: number;
 }
 
 export interface QualityCheckResult {
@@ -233,7 +239,11 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
     .slice(0, 3)
     .map(([rule, n]) => `${rule}: ${n}`)
     .join(', ');
-  if (report.rowsAccepted === 0) reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected${top ? `; most frequent: ${top}` : ''})`);
+  if (report.rowsAccepted === 0) {
+    const outOfScope = report.rowsOutOfScope ?? 0;
+    const scope = outOfScope > 0 ? `, ${outOfScope} more out of the request's scope (symbols, from, to): check the symbols and dates asked for against the files'` : '';
+    reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected${top ? `; most frequent: ${top}` : ''}${scope})`);
+  }
   if (report.badRowShare > report.policy.maxBadRowShare) {
     reasons.push(
       `${(report.badRowShare * 100).toFixed(2)}% of rows rejected (${report.rowsRejected} of ${report.rowsRead}), above the limit of ${(report.policy.maxBadRowShare * 100).toFixed(2)}%; most frequent: ${top}`,

@@ -1,5 +1,6 @@
 import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
 import { ProviderError } from './provider';
+import { stooqTicker } from '../stooq-symbols';
 
 export interface StooqOptions {
   /** Default https://stooq.com; tests point it at a local server with recorded responses. */
@@ -11,25 +12,8 @@ export interface StooqOptions {
 
 const compact = (iso: string): string => iso.replaceAll('-', '');
 
-/** A Stooq market suffix written on the symbol (`SAP.DE`, `7203.JP`): a dot and two letters or more. */
-const MARKET_SUFFIX = /\.[a-z]{2,}$/i;
-/** A share-class suffix (`BRK.B`, `BF.A`): a dot and one letter, which Stooq writes with a dash (`brk-b.us`). */
-const CLASS_SUFFIX = /\.([a-z])$/i;
-
-/**
- * How a symbol is asked for and stored, both ways:
- * - a bare ticker gets the market suffix: AAPL → aapl.us, stored as AAPL;
- * - a share class is written with a dash, as Stooq does: BRK.B → brk-b.us, stored as BRK.B
- *   (the store keeps the symbol rule's spelling, lib/market-data/symbols.ts);
- * - a symbol that names its Stooq market is asked for in that market and stored without it:
- *   SAP.DE → sap.de, stored as SAP; BRK.B.US → brk-b.us, stored as BRK.B.
- */
-export function stooqTicker(symbol: string, marketSuffix: string): { ticker: string; stored: string } {
-  const market = MARKET_SUFFIX.exec(symbol)?.[0];
-  const base = market === undefined ? symbol : symbol.slice(0, -market.length);
-  const ticker = `${base.toLowerCase().replace(CLASS_SUFFIX, '-$1')}${market === undefined ? `.${marketSuffix}` : market.toLowerCase()}`;
-  return { ticker, stored: base.toUpperCase() };
-}
+// The mapping is shared with CSV files named as Stooq names them (brk-b.us.csv): lib/market-data/stooq-symbols.ts.
+export { stooqTicker };
 
 /** Stooq's free CSV download: GET /q/d/l/?s=aapl.us&i=d[&d1=YYYYMMDD&d2=YYYYMMDD]. */
 export class StooqProvider implements HistoricalBarProvider {
