@@ -8,7 +8,7 @@ import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../mark
 import { readPriceTable } from '../market-data/csv-reader';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
-import { checkQuality, evaluateQualityGate, type QualityReport } from '../quality/report';
+import { checkQuality, type QualityReport } from '../quality/report';
 import type { QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
@@ -283,15 +283,18 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
 }
 
 /**
- * Rules whose verdict depends on the import's clock rather than on the bytes (`future_date`: dated
- * after the clock's New York date; `session_not_closed`: dated on it, read before its close): a
- * snapshot rejected with findings of these is judged again, with the clock of the import that
- * brings the same content again (see stageImport). A new clock-dependent rule belongs here.
+ * The clock that judges one content (`future_date`, `session_not_closed`): the one its first import
+ * recorded, whichever import brings the same bytes later. A bar that was unfinished, or dated ahead
+ * of the clock, when those bytes were taken stays so: a later clock must not publish a partial bar
+ * of a download made during the session, and a retry or a resume after midnight judges as the
+ * first attempt did. Snapshots staged before the clock was recorded fall back to when they were created.
  */
-export const CLOCK_DEPENDENT_RULES: ReadonlySet<string> = new Set(['future_date', 'session_not_closed']);
-
-function dependsOnClock(report: QualityReport): boolean {
-  return Object.entries(report.byRule ?? {}).some(([rule, n]) => CLOCK_DEPENDENT_RULES.has(rule) && (n ?? 0) > 0);
+async function judgingClockOf(store: Database, firstId: string, importClock: Date): Promise<Date> {
+  const first = await getSnapshot(store, firstId);
+  if (!first) return importClock;
+  const recorded = (first.source as { judgedAt?: unknown }).judgedAt;
+  const at = new Date(typeof recorded === 'string' ? recorded : first.createdAt);
+  return Number.isNaN(at.getTime()) ? importClock : at;
 }
 
 /**
@@ -330,9 +333,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const contentHash = contentHashOf(sources);
   const firstId = snapshotIdOf(contentHash, request, providerFormat);
   const latest = await latestGeneration(store, firstId);
-  // A verdict that rests on the clock is judged again below; any other verdict stands.
-  const rejudge = latest?.snapshot.status === 'rejected' && dependsOnClock(latest.snapshot.qualityReport);
-  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published' && !rejudge) return summaryOf(latest.snapshot, started, 0, 0);
+  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
+  const judgedAt = await judgingClockOf(store, firstId, importClock);
 
   const keep = inScope(request);
   const candidates: CandidateBar[] = [];
@@ -368,7 +370,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
 
   report('checking');
   const chunks = planChunks(candidates, readIssues, hooks.chunkSize ?? 20_000);
-  const check = (chunk: Chunk) => checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => importClock });
+  const check = (chunk: Chunk) => checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => judgedAt });
 
   let generation = latest?.generation ?? 0;
   if (latest?.snapshot.status === 'published') {
@@ -386,19 +388,6 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     }
     if (holds) return summaryOf(latest.snapshot, started, 0, 0);
     generation++;
-  } else if (latest && rejudge) {
-    // Rejected with clock-dependent findings (bars after the clock of that import): judged again
-    // with this import's clock. The same verdict stands, with nothing written; another verdict is
-    // a new generation, staged and judged as any import.
-    const reports: QualityReport[] = [];
-    for (const [k, chunk] of chunks.entries()) {
-      hooks.signal?.throwIfAborted();
-      reports.push(check(chunk).report);
-      report('checking', k + 1, chunks.length);
-      await yieldToEventLoop();
-    }
-    if (!evaluateQualityGate(mergeReports(reports, rowsRead - rowsOutOfScope, request.quality)).passed) return summaryOf(latest.snapshot, started, 0, 0);
-    generation++;
   }
   const snapshotId = generationIdOf(firstId, generation);
 
@@ -410,6 +399,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     to: request.to ?? null,
     // A later generation names the one whose values it restores.
     ...(generation > 0 ? { generation, supersedes: generationIdOf(firstId, generation - 1) } : {}),
+    judgedAt: judgedAt.toISOString(),
   };
   // Imports given up long ago free their staging rows here, so no separate janitor is needed.
   await sweepAbandonedStaging(store, { now: importClock, except: snapshotId });

@@ -164,7 +164,7 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /**
  * Rejections that say nothing against the stored bar of their symbol and date: the row was judged
  * by the import's clock, not by what the vendor wrote (`future_date`, `session_not_closed`: too
- * early, not wrong; the same rules as CLOCK_DEPENDENT_RULES in lib/ingest/import-bars.ts), or its
+ * early, not wrong: lib/ingest/import-bars.ts judgingClockOf), or its
  * symbol or date is not known.
  */
 const NOT_ABOUT_A_STORED_BAR = new Set<string>(['future_date', 'session_not_closed', 'invalid_symbol', 'missing_symbol', 'invalid_date', 'empty_input', 'bad_header', 'bad_encoding']);

@@ -13,6 +13,7 @@ import { getSnapshot } from '../../lib/store/snapshots';
 import { countStagedBars, listRevisions, publishSnapshot, revisedSince, SupersededAttemptError } from '../../lib/store/staging';
 import { createMysqlTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
+import { listQuarantine } from '../../lib/store/quarantine';
 
 const request = (input: ImportRequestInput) => importRequestSchema.parse(input);
 const DAYS = nyseTradingDaysBetween('2016-01-04', '2017-12-29').slice(0, 300);
@@ -156,7 +157,8 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
       expect(whole.snapshotId).toBe(b.snapshotId);
       expect(interrupted.bars).toEqual(uninterrupted.bars);
       expect(interrupted.quarantine).toEqual(uninterrupted.quarantine);
-      const strip = (rows: unknown[]) => rows.map((r) => ({ ...(r as object), created_at: '', published_at: '' }));
+      // Timestamps of the two runs differ: when created and published, and the clock that judged them.
+      const strip = (rows: unknown[]) => rows.map((r) => ({ ...(r as object), created_at: '', published_at: '', source: (r as { source: string }).source.replace(/"judgedAt":"[^"]*"/, '"judgedAt":""') }));
       expect(strip(interrupted.snapshots)).toEqual(strip(uninterrupted.snapshots));
     } finally {
       await clean.drop();
@@ -181,6 +183,24 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     expect([resumed.chunksResumed, resumed.chunksStaged]).toEqual([2, 2]);
     expect(progress).toEqual([3, 4]);
     expect(await countStagedBars(t.store, resumed.snapshotId)).toBe(resumed.rowsAccepted);
+  });
+
+  it('judges a resumed import with the clock of its first attempt, so a retry after midnight keeps its quarantine true', async () => {
+    const dir = tempDir('mlp-midnight-');
+    writeSeries(dir, 'AAA', 1);
+    writeSeries(dir, 'BBB', 2);
+    const req = request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } });
+    const last = DAYS[DAYS.length - 1];
+    // 15:00 in New York on the last day: its bars are unfinished (session_not_closed).
+    const during = () => new Date(`${last}T20:00:00Z`);
+    await expect(stageImport(t.store, req, { chunkSize: 300, now: during, beforeStage: (k) => { if (k === 1) throw new Error('lease lost'); } })).rejects.toThrow('lease lost');
+    // The retry runs the next morning: the first attempt's clock still judges both chunks.
+    const summary = await importBars(t.store, req, { chunkSize: 300, now: () => new Date(Date.parse(`${last}T20:00:00Z`) + 18 * 3600 * 1000) });
+    expect(summary.status).toBe('published');
+    expect(summary.chunksResumed).toBe(1);
+    expect(summary.byRule).toEqual({ session_not_closed: 2 });
+    expect((await readBars(t.store)).filter((b) => b.date === last)).toEqual([]);
+    expect((await listQuarantine(t.store, { snapshotId: summary.snapshotId })).filter((i) => i.date === last).map((i) => [i.symbol, i.rule])).toEqual([['AAA', 'session_not_closed'], ['BBB', 'session_not_closed']]);
   });
 
   it('sweeps the staging rows of an import given up a day ago; the same content imported again starts afresh and publishes', async () => {

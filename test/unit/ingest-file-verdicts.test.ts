@@ -81,14 +81,20 @@ describe('per-file verdicts of an import (SQLite)', () => {
     expect(snapshot.status_reason).toMatch(/file .*ibm\.us\.csv rejected whole: 30 of its 125 rows for IBM were rejected/);
   });
 
-  it("does not publish the unfinished bar of the import's own day, and publishes it after the close", async () => {
+  it("does not publish the unfinished bar of the import's own day, not even when the same bytes come again after the close", async () => {
     const last = DAYS[DAYS.length - 1]; // 2017-06-30, a Friday
     const dir = folder({ 'aapl.us.csv': rows(40) });
     const during = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }), { now: () => new Date(`${last}T15:05:00Z`) });
     expect(during.status).toBe('published');
     expect(during.byRule).toEqual({ session_not_closed: 1 });
     expect((await readBars(t.store, { symbols: ['AAPL'] })).map((b) => b.date).at(-1)).toBe(DAYS[DAYS.length - 2]);
-    const after = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }), { now: () => new Date(`${last}T20:30:00Z`) });
+    // The same bytes after the close: its last bar is still the one taken during the session.
+    const again = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }), { now: () => new Date(`${last}T20:30:00Z`) });
+    expect(again.snapshotId).toBe(during.snapshotId);
+    expect((await readBars(t.store, { symbols: ['AAPL'] })).map((b) => b.date).at(-1)).toBe(DAYS[DAYS.length - 2]);
+    // A download after the close (its last bar final, so other bytes) publishes that day.
+    const final = folder({ 'aapl.us.csv': rows(40).map((r, i, all) => (i === all.length - 1 ? r.replace(/,(\d+)$/, (_, v: string) => `,${Number(v) + 1}`) : r)) });
+    const after = await importBars(t.store, request({ source: { kind: 'csv', path: final }, quality: { minHistoryBars: 1 } }), { now: () => new Date(`${last}T20:30:00Z`) });
     expect(after.status).toBe('published');
     expect((await readBars(t.store, { symbols: ['AAPL'] })).map((b) => b.date).at(-1)).toBe(last);
   });
