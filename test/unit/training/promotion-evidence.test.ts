@@ -93,6 +93,27 @@ describe('evidence on the accuracy_lift metric', () => {
   });
 });
 
+describe('evidence on the accuracy_lift metric, a model that says "up" now and then', () => {
+  it("is not promoted for predicting the period's majority class on most rows", () => {
+    const policy = { metric: 'accuracy_lift' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
+    let promoted = 0;
+    let varied = 0;
+    const seeds = 20;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const series = fallingMarket(seed);
+      const ds = datasetFromBars(series, direction);
+      const noise = rng(1300 + seed);
+      // "Down" on 90% of rows, "up" on a random tenth: no skill, but not constant.
+      const report = evaluatePredictions(ds, predictionsForLastDays(ds, 400, () => (noise() < 0.9 ? 0.3 + 0.1 * noise() : 0.6 + 0.1 * noise())), series, options);
+      const nir = report.baseline.noInformation;
+      if (nir && Number.isFinite(nir.pValue) && nir.liftInterval[1] > nir.liftInterval[0]) varied++;
+      if (promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
+    }
+    expect(varied).toBe(seeds);
+    expect(promoted).toBe(0);
+  });
+});
+
 describe('the deflated Sharpe ratio', () => {
   it('deflates by at least the Sharpe ratio sampling variance, whatever spread the trials report (CV AUCs spread far less)', () => {
     const series = fallingMarket(3);
