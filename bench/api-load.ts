@@ -42,7 +42,8 @@ import { publishOnlineFeatures, type OnlineFeatureVector } from '../lib/features
 import { rng } from '../lib/random';
 import { moveAlias, registerModel, type RegisterModelInput } from '../lib/registry/model-registry';
 import { saveFeatureSet } from '../lib/store/features';
-import type { FeatureSet } from '../lib/features/feature-set';
+import { defineFeatureSet } from '../lib/features/feature-set';
+import { featureColumns } from '../lib/features/compute-features';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels } from '../lib/serving/serving-models';
 import { singleRoute, writeServingRoutes } from '../lib/serving/serving-routes';
@@ -117,8 +118,11 @@ const TARGET_P99_MS = 1.5;
 const TARGET_RATE = 20_000;
 
 const MODEL = `bench-api-${process.pid}`;
-const FEATURE_SET = `fs-bench-${randomBytes(6).toString('hex')}`;
-const FEATURES = Array.from({ length: 20 }, (_, j) => `f${String(j).padStart(2, '0')}`);
+// A real feature set (returns over 1..20 days): serving refuses a model whose stored feature set this
+// code would not store. Its name sets each run's version apart; the values served are the bench's own.
+const BENCH_SET = defineFeatureSet({ name: `bench-api-${randomBytes(6).toString('hex')}`, features: Array.from({ length: 20 }, (_, j) => ({ kind: 'return' as const, horizon: j + 1 })) });
+const FEATURE_SET = BENCH_SET.version;
+const FEATURES = featureColumns(BENCH_SET);
 const TOKEN = randomBytes(24).toString('hex');
 const SYMBOLS = Array.from({ length: options.symbols }, (_, i) => `BNCH${String(i).padStart(3, '0')}`);
 
@@ -161,8 +165,8 @@ async function setUpModels(store: Database, cache: Cache, artifactDir: string): 
   const champion = await logisticRegression.fit({ features: x, labels: y, classes: 2, seed: 1 }, {});
   const forestParams = { nEstimators: 100, maxDepth: 10 };
   const challenger = await randomForest.fit({ features: x, labels: y, classes: 2, seed: 1 }, forestParams);
-  // Serving verifies a version's feature order against its feature set in the store: the bench's synthetic set is stored as materialisation would store it.
-  await saveFeatureSet(store, { version: FEATURE_SET, name: 'bench-api', features: [], universe: ['equity'], instruments: {} } as unknown as FeatureSet, FEATURES);
+  // Serving verifies a version's feature order against its feature set in the store: stored as materialisation would store it.
+  await saveFeatureSet(store, BENCH_SET, FEATURES);
   await registerModel(store, localArtifactStore(artifactDir), registration(champion, 'logistic_regression', {}));
   await registerModel(store, localArtifactStore(artifactDir), registration(challenger, 'random_forest', forestParams));
   await moveAlias(store, { name: MODEL, alias: 'champion', version: 1, movedBy: 'bench', reason: 'bench set-up' });
