@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { isIsoDate } from '../calendar/dates';
+import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import { FILE_LEVEL_RULES, issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
@@ -49,7 +50,7 @@ export interface CsvReadResult {
    * Present when the file has slash dates: the order they were read in, whether it was assumed
    * (M/D/YYYY: no row could only be read one way) and the line of a row that showed it otherwise.
    */
-  slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null };
+  slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null; byCalendar?: { asMdy: number; asDmy: number } };
 }
 
 /**
@@ -546,8 +547,10 @@ function headerProblem(rawHeader: string, header: readonly string[], resolved: R
  * Text that is no price table at all gives one file-level issue and `unreadable` (see readPriceTable).
  *
  * Slash dates are read in one order for the whole file, never row by row: D/M/YYYY when some row
- * can only be read so (`13/1/2017`), M/D/YYYY otherwise (assumed when every part is 12 or less, so
- * no row tells). A file with rows of both kinds (`13/1/2017` and `1/13/2017`) is refused as
+ * can only be read so (`13/1/2017`), M/D/YYYY when some row can only be read so. When no row tells
+ * (every part is 12 or less), the order whose dates fit the NYSE calendar better (more trading days,
+ * then more rows on the trading day after the row before); as well either way, the file is refused.
+ * A file with rows of both kinds (`13/1/2017` and `1/13/2017`) is refused as
  * `ambiguous_date_order`, naming one row of each: reading it either way would date rows wrongly.
  */
 export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult {
@@ -579,6 +582,37 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: early.line, message, raw: early.raw })],
       unreadable: message,
     };
+  }
+  if (verdict.assumed && first.slashDates) {
+    // No row tells which part is the day (every part is 12 or less): the calendar does. Bars of a
+    // daily file fall on trading days, one after the other; read the wrong way round, they fall on
+    // weekends, holidays and scattered months. The reading with more trading days wins, then the
+    // one with more rows on the trading day after the row before; a tie with dates that differ is refused.
+    const other = readRecords(body, options, 'D/M/YYYY').result;
+    const fit = (r: CsvReadResult): [number, number] => {
+      const dates = r.bars.map((b) => b.date).sort();
+      let trading = 0;
+      let consecutive = 0;
+      dates.forEach((d, i) => {
+        if (isNyseTradingDay(d)) trading++;
+        if (i > 0 && isNyseTradingDay(dates[i - 1]) && nextNyseTradingDay(dates[i - 1]) === d) consecutive++;
+      });
+      return [trading, consecutive];
+    };
+    const [mdyFit, dmyFit] = [fit(first.result), fit(other)];
+    const better = dmyFit[0] - mdyFit[0] || dmyFit[1] - mdyFit[1];
+    const differ = first.result.bars.some((b, i) => other.bars[i]?.date !== b.date) || first.result.bars.length !== other.bars.length;
+    const byCalendar = { asMdy: mdyFit[0], asDmy: dmyFit[0] };
+    if (differ && better > 0) {
+      other.slashDates = { order: 'D/M/YYYY', assumed: false, line: null, byCalendar };
+      return other;
+    }
+    if (differ && better === 0) {
+      const message = `its slash dates have no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well (${mdyFit[0]} rows on trading days, ${mdyFit[1]} on the trading day after the row before); export the dates as YYYY-MM-DD`;
+      return { format: first.result.format, rowsRead: first.result.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: null, message, raw: null })], unreadable: message };
+    }
+    first.result.slashDates = { order: 'M/D/YYYY', assumed: false, line: null, ...(differ ? { byCalendar } : {}) };
+    return first.result;
   }
   // Read again with the order the file showed; only files with D/M/YYYY dates pay for a second pass.
   const result = verdict.order === 'M/D/YYYY' ? first.result : readRecords(body, options, verdict.order, verdict.witness).result;

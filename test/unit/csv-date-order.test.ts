@@ -38,12 +38,30 @@ describe('slash dates: one order per file', () => {
     expect(result.slashDates).toEqual({ order: 'M/D/YYYY', assumed: false, line: 10 });
   });
 
-  it('assumes M/D/YYYY when no row tells (every part 12 or less), and says so', () => {
-    const result = readBarCsv(csv(['1/3/2017', '2/3/2017', '3/3/2017']), { source: SRC });
-    expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-02-03', '2017-03-03']);
-    expect(result.slashDates).toEqual({ order: 'M/D/YYYY', assumed: true, line: null });
-    // ISO files have no slash dates to speak of.
+  it('lets the calendar decide when no row tells (every part 12 or less): a short D/M file is not read as M/D', () => {
+    // 1-10 March 2017 written D/M: read M/D they would be 3 January, 3 February, … (scattered, some on weekends).
+    const march = nyseTradingDaysBetween('2017-03-01', '2017-03-10');
+    const dmy = readBarCsv(csv(march.map((d) => slash(d, 'dmy'))), { source: SRC });
+    expect(dmy.issues).toEqual([]);
+    expect(dmy.bars.map((b) => b.date)).toEqual(march);
+    expect(dmy.slashDates).toMatchObject({ order: 'D/M/YYYY', assumed: false, byCalendar: { asDmy: 8 } });
+    // The same days written M/D: read so.
+    const mdy = readBarCsv(csv(march.map((d) => slash(d, 'mdy'))), { source: SRC });
+    expect(mdy.bars.map((b) => b.date)).toEqual(march);
+    expect(mdy.slashDates).toMatchObject({ order: 'M/D/YYYY', assumed: false, byCalendar: { asMdy: 8 } });
+    // Three rows that are consecutive trading days only as D/M (1-3 March), monthly as M/D.
+    expect(readBarCsv(csv(['1/3/2017', '2/3/2017', '3/3/2017']), { source: SRC }).bars.map((b) => b.date)).toEqual(['2017-03-01', '2017-03-02', '2017-03-03']);
+    // Dates that read the same either way need no decision; ISO files have no slash dates to speak of.
+    expect(readBarCsv(csv(['1/1/2018', '2/2/2018']), { source: SRC }).slashDates).toEqual({ order: 'M/D/YYYY', assumed: false, line: null });
     expect(readBarCsv(csv(['2017-01-03']), { source: SRC }).slashDates).toBeUndefined();
+  });
+
+  it('refuses a file that fits the calendar as well either way, saying so', () => {
+    // 6 March (a Monday) and 3 June (a Saturday), whichever way round.
+    const result = readBarCsv(csv(['3/6/2017', '6/3/2017']), { source: SRC });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => i.rule)).toEqual(['ambiguous_date_order']);
+    expect(result.unreadable).toMatch(/no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well \(1 rows on trading days, 0 on the trading day after the row before\); export the dates as YYYY-MM-DD/);
   });
 
   it('refuses a file whose slash dates are in both orders, naming a row of each', () => {
@@ -72,7 +90,7 @@ describe('slash dates: one order per file', () => {
     expect(dmy.issues.map((i) => [i.rule, i.line, i.message])).toEqual([
       ['invalid_date', 3, 'date "31/2/2017" is not a valid date (this file\'s slash dates are read as D/M/YYYY, as line 2 "13/1/2017" can only be read so; this one is valid in neither order)'],
     ]);
-    const mdy = readBarCsv(csv(['1/3/2017', '13/13/2017']), { source: SRC });
+    const mdy = readBarCsv(csv(['1/17/2017', '13/13/2017']), { source: SRC });
     expect(mdy.issues.map((i) => [i.rule, i.message])).toEqual([
       ['invalid_date', 'date "13/13/2017" is not a valid date (slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so; this one is valid in neither order)'],
     ]);
