@@ -16,7 +16,7 @@ import { EARLIEST_BAR_DATE, indexOfDate, MIN_PRICE, type Bar } from '../market-d
 import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
-import { newYorkDate, rowIssue, seriesIssues } from '../quality/rules';
+import { newYorkDate, openSession, rowIssue, seriesIssues } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { barOf, decodeLiveBar, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
@@ -112,14 +112,20 @@ function sameValues(a: Bar, b: Bar): boolean {
 
 export interface LiveBatchOptions {
   /**
-   * The clock: bars dated after its New York date are rejected as `future_date`, as on an import
+   * The clock: bars dated after its New York date are rejected as `future_date`, and bars of its
+   * trading day before that day's close plus the margin as `session_not_closed`, as on an import
    * (lib/quality/rules.ts rowIssue). Read once per batch; default the real clock.
    */
   now?: () => Date;
 }
 
 export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string, options: LiveBatchOptions = {}): BatchQuality {
-  const today = newYorkDate((options.now ?? (() => new Date()))());
+  const clock = (options.now ?? (() => new Date()))();
+  const today = newYorkDate(clock);
+  // A bar of today's session before its close (plus the margin) is unfinished, as on an import: a
+  // feed polled during the session must not store it, nor mature logged predictions on its close
+  // (an outcome is written once and never rewritten).
+  const session = openSession(clock);
   const rejected: QualityIssue[] = [];
   const latest = new Map<string, AcceptedLiveBar>();
   let duplicatesInBatch = 0;
@@ -131,9 +137,9 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
       continue;
     }
     const bar = barOf(decoded.bar);
-    if (!passesRowRules(bar, today)) {
+    if (!passesRowRules(bar, today) || bar.date === session?.date) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
-      const problem = rowIssue(candidate, today);
+      const problem = rowIssue(candidate, today, session);
       if (problem) {
         rejected.push({ ...problem, line: null });
         continue;

@@ -85,6 +85,21 @@ describe('future_date and value limits on live bars, as on an import', () => {
     expect(checkLiveBatch(entries.slice(0, 2), 'k', { now: () => new Date('2024-05-02T21:00:00Z') }).accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
   });
 
+  it("rejects a bar of the clock's own session before its close plus the margin (session_not_closed), and takes it after", () => {
+    const entries = [entry({ symbol: 'AAA', date: '2024-05-01' }), entry({ symbol: 'BBB', date: '2024-05-02' })];
+    // 11:05 in New York on 2 May: that day's bar is unfinished.
+    const during = checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T15:05:00Z') });
+    expect(during.rejected.map((q) => [q.rule, q.symbol, q.date])).toEqual([['session_not_closed', 'BBB', '2024-05-02']]);
+    expect(during.accepted.map((a) => a.bar.symbol)).toEqual(['AAA']);
+    // 16:10 is before the close plus 15 minutes; 16:20 is after.
+    expect(checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T20:10:00Z') }).rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
+    expect(checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T20:20:00Z') }).accepted.map((a) => a.bar.symbol)).toEqual(['AAA', 'BBB']);
+    // The day after Thanksgiving closes at 13:00: a bar is final from 13:15.
+    const early = [entry({ symbol: 'CCC', date: '2024-11-29' })];
+    expect(checkLiveBatch(early, 'k', { now: () => new Date('2024-11-29T18:10:00Z') }).rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
+    expect(checkLiveBatch(early, 'k', { now: () => new Date('2024-11-29T18:20:00Z') }).accepted).toHaveLength(1);
+  });
+
   it('uses the real clock by default', () => {
     const checked = checkLiveBatch([entry({ symbol: 'AAA', date: '2099-06-01' }), entry({ symbol: 'BBB', date: '2024-05-01' })], 'k');
     expect(checked.rejected.map((q) => [q.rule, q.symbol])).toEqual([['future_date', 'AAA']]);
