@@ -43,6 +43,13 @@ export const qualityPolicySchema = z.object({
    * was given). No default is filled in, so requests without it keep their snapshot ids.
    */
   maxFileBadRowShare: z.number().min(0).max(1).optional(),
+  /**
+   * Minutes after the close before a bar of that day counts as finished (`session_not_closed`
+   * before then). Unset: SESSION_CLOSE_MARGIN_MINUTES (15). A vendor that publishes its final daily
+   * bars later (some do so hours after the bell) needs more. Not filled in, so requests without it
+   * keep their snapshot ids.
+   */
+  sessionCloseMarginMinutes: z.number().int().min(0).max(720).optional(),
 });
 export type QualityPolicy = z.infer<typeof qualityPolicySchema>;
 export type QualityPolicyInput = z.input<typeof qualityPolicySchema>;

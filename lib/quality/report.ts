@@ -2,7 +2,7 @@ import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { excerpt } from './excerpt';
-import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, type QualityPolicy } from './policy';
+import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
 import { newYorkDate, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
 import { FILE_LEVEL_RULES, issue, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
@@ -58,7 +58,8 @@ export interface QualityCheckOptions {
   /**
    * The import's clock (default: the real clock). Bars dated after its New York date are
    * `future_date`; a bar dated on that date is `session_not_closed` until the day's NYSE close
-   * (early closes included) plus SESSION_CLOSE_MARGIN_MINUTES has passed.
+   * (early closes included) plus the policy's sessionCloseMarginMinutes (default
+   * SESSION_CLOSE_MARGIN_MINUTES) has passed.
    */
   now?: () => Date;
 }
@@ -76,7 +77,7 @@ export function checkQuality(
 ): QualityCheckResult {
   const clock = (options.now ?? (() => new Date()))();
   const today = newYorkDate(clock);
-  const session = openSession(clock);
+  const session = openSession(clock, policy.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES);
   const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
   const rowValid: CandidateBar[] = [];
   for (const bar of candidates) {

@@ -30,6 +30,16 @@ describe('session_not_closed: no unfinished bar of the import\'s own day', () =>
     expect(checked.report.byRule).toEqual({ session_not_closed: 1 });
   });
 
+  it("takes the margin from the policy's sessionCloseMarginMinutes, for vendors whose final bars come later", () => {
+    const bars = upTo('2016-05-25');
+    const late = { ...POLICY, sessionCloseMarginMinutes: 120 };
+    const at = (iso: string) => checkQuality(bars, [], bars.length, late, { now: () => new Date(iso) });
+    expect(at('2016-05-25T21:59:00Z').issues.map((i) => i.message)).toEqual([expect.stringContaining('before the 16:00 close plus 120 minutes (18:00)')]); // 17:59
+    expect(at('2016-05-25T22:00:00Z').accepted).toHaveLength(5); // 18:00
+    expect(qualityPolicySchema.parse({}).sessionCloseMarginMinutes).toBeUndefined();
+    expect(() => qualityPolicySchema.parse({ sessionCloseMarginMinutes: -1 })).toThrow();
+  });
+
   it('accepts it once the close plus the margin has passed, and before the open rejects it too', () => {
     const bars = upTo('2016-05-25');
     expect(check(bars, '2016-05-25T20:14:59Z').issues.map((i) => i.rule)).toEqual(['session_not_closed']); // 16:14:59
