@@ -314,3 +314,11 @@ export function missingNyseTradingDays(sortedDates: readonly string[]): MissingT
   if (runFrom !== undefined) gaps.push({ from: runFrom, to: runTo, days: runDays });
   return gaps;
 }
+
+const NEW_YORK = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** The exchange's clock at `now`: the New York calendar date (bars are dated so) and minutes since its midnight. */
+export function newYorkClock(now: Date): { date: string; minutes: number } {
+  const parts = Object.fromEntries(NEW_YORK.formatToParts(now).map((p) => [p.type, p.value]));
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
+}

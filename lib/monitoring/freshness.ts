@@ -4,7 +4,7 @@
  * days, so weekends and holidays are never "stale".
  */
 import { addDays } from '../calendar/dates';
-import { countNyseTradingDaysBetween, isNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
+import { countNyseTradingDaysBetween, isNyseTradingDay, newYorkClock, previousNyseTradingDay } from '../calendar/nyse';
 import type { Database } from '../store/database';
 
 export interface FreshnessOptions {
@@ -15,14 +15,6 @@ export interface FreshnessOptions {
 }
 
 export const DEFAULT_FRESHNESS_OPTIONS: FreshnessOptions = { maxLagDays: 1, graceMinutes: 120 };
-
-const NEW_YORK = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-
-/** New York calendar date and minutes since midnight at `now`. */
-export function newYorkClock(now: Date): { date: string; minutes: number } {
-  const parts = Object.fromEntries(NEW_YORK.formatToParts(now).map((p) => [p.type, p.value]));
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
-}
 
 /** The latest session whose bar should be in the store at `now` (early closes are treated as full days: expected a little late, never early). */
 export function latestExpectedSession(now: Date, graceMinutes = DEFAULT_FRESHNESS_OPTIONS.graceMinutes): string {

@@ -1,5 +1,5 @@
 import { groupBy } from '../group-by';
-import { isNyseTradingDay, missingNyseTradingDays, nyseCloseTime } from '../calendar/nyse';
+import { isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
@@ -10,17 +10,12 @@ import { issue, type QualityIssue } from './rules-catalog';
  * after it cannot have traded yet.
  */
 export function newYorkDate(now: Date): string {
-  return NEW_YORK_DATE.format(now);
+  return newYorkClock(now).date;
 }
-// en-CA formats dates as YYYY-MM-DD.
-const NEW_YORK_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' });
-const NEW_YORK_TIME = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
 /** The exchange's time of day at `now`, HH:MM (24-hour, New York). */
 export function newYorkTime(now: Date): string {
-  const parts = NEW_YORK_TIME.formatToParts(now);
-  const part = (type: 'hour' | 'minute'): string => (parts.find((p) => p.type === type)?.value ?? '00').padStart(2, '0');
-  return `${part('hour')}:${part('minute')}`;
+  return hhmmOf(newYorkClock(now).minutes);
 }
 
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
@@ -44,12 +39,11 @@ export interface OpenSession {
  * once that time has passed, or when the day is no trading day (no bar of it is valid anyway).
  */
 export function openSession(now: Date, marginMinutes = SESSION_CLOSE_MARGIN_MINUTES): OpenSession | undefined {
-  const date = newYorkDate(now);
+  const { date, minutes } = newYorkClock(now);
   const close = nyseCloseTime(date);
   if (close === undefined) return undefined;
-  const clock = newYorkTime(now);
   const finalAt = minutesOf(close) + marginMinutes;
-  return minutesOf(clock) < finalAt ? { date, close, finalAt: hhmmOf(finalAt), clock } : undefined;
+  return minutes < finalAt ? { date, close, finalAt: hhmmOf(finalAt), clock: hhmmOf(minutes) } : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { freshnessOf, latestExpectedSession, newYorkClock, tradingDaysBehind } from '../../../lib/monitoring/freshness';
+import { newYorkClock } from '../../../lib/calendar/nyse';
+import { freshnessOf, latestExpectedSession, tradingDaysBehind } from '../../../lib/monitoring/freshness';
 
 // Instants in UTC; New York is UTC−4 in July (EDT) and UTC−5 in January (EST).
 const at = (iso: string) => new Date(iso);
