@@ -27,6 +27,7 @@ const flagsSchema = () => {
     stooqUrl: z.string().optional(),
     format: z.string().default('auto'),
     adjust: z.boolean().default(false),
+    dateOrder: z.enum(['M/D/YYYY', 'D/M/YYYY']).optional(),
     followLinks: z.boolean().default(false),
     symbols: z.string().optional(),
     from: z.string().optional(),
@@ -63,7 +64,7 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
   const featureSet = f.featureSet ? readFeatureSetFile(f.featureSet) : undefined;
   const request: ImportRequestInput = {
     // The worker may run in another directory: send an absolute path (an s3:// URL as given).
-    source: f.source !== undefined ? { kind: 'csv', path: resolveCsvSource(f.source), format: f.format as 'auto', adjust: f.adjust, followLinks: f.followLinks } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
+    source: f.source !== undefined ? { kind: 'csv', path: resolveCsvSource(f.source), format: f.format as 'auto', adjust: f.adjust, ...(f.dateOrder ? { dateOrder: f.dateOrder } : {}), followLinks: f.followLinks } : { kind: 'stooq', symbols: symbolList('--stooq', f.stooq) ?? [], baseUrl: f.stooqUrl },
     symbols: symbolList('--symbols', f.symbols),
     from: f.from,
     to: f.to,
@@ -124,6 +125,7 @@ export function runPipelineCommand(): Command {
     .option('--stooq-url <url>', 'Stooq base URL (default https://stooq.com)')
     .addOption(new Option('--format <format>', 'CSV format').choices(['auto', 'sp500', 'yahoo', 'stooq']).default('auto'))
     .option('--adjust', 'scale OHLC by Adj Close / Close (Yahoo files)')
+    .addOption(new Option('--date-order <order>', 'order of slash dates (3/4/2017) in every file; default: each file\'s rows, then the NYSE calendar, decide').choices(['M/D/YYYY', 'D/M/YYYY']))
     .option('--follow-links', 'read symbolic links in the source (refused by default: they may lead outside it)')
     .option('--symbols <list>', 'only these comma-separated symbols')
     .option('--from <date>', 'first date to keep (YYYY-MM-DD)')

@@ -121,18 +121,18 @@ function contentHashOf(sources: readonly SourceText[]): string {
  * The id of the first snapshot of some content read and judged some way: everything that changes
  * which bars the content gives or what the snapshot records goes in. The files themselves are in the
  * content hash (name and bytes; not the folder, so the same files from a folder or a bucket give the
- * same id); the reading options (CSV format, column mapping, `adjust`; a provider's format), the
+ * same id); the reading options (CSV format, column mapping, `adjust`, `dateOrder`; a provider's format), the
  * scope (`symbols`, `from`, `to`), the quality policy, and the instrument kinds the request declares
  * (recorded with the snapshot and applied by training universes) are hashed with it. `path`,
  * `followLinks` and a provider's `baseUrl` only say where the bytes come from. Fields added later
- * (`instruments`, a provider format other than Stooq's) are hashed only when present, so the ids of
+ * (`instruments`, a provider format other than Stooq's, `dateOrder`) are hashed only when present, so the ids of
  * snapshots imported without them stay what they were.
  */
 function snapshotIdOf(contentHash: string, request: ImportRequest, providerFormat: string): string {
   const { source, symbols, from, to, quality, instruments } = request;
   const reading =
     source.kind === 'csv'
-      ? { kind: source.kind, format: source.format, mapping: source.mapping, adjust: source.adjust }
+      ? { kind: source.kind, format: source.format, mapping: source.mapping, adjust: source.adjust, ...(source.dateOrder ? { dateOrder: source.dateOrder } : {}) }
       : { kind: source.kind, ...(providerFormat !== 'stooq' ? { format: providerFormat } : {}) };
   const declared = instruments ? { instruments: Object.entries(instruments).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) } : {};
   const digest = createHash('sha256')
@@ -348,7 +348,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const format = request.source.kind === 'csv' ? request.source.format : providerFormat;
     const mapping = request.source.kind === 'csv' ? request.source.mapping : undefined;
     const adjust = request.source.kind === 'csv' && request.source.adjust;
-    const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, symbol: s.symbol });
+    const dateOrder = request.source.kind === 'csv' ? request.source.dateOrder : undefined;
+    const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) candidates.push(bar);
       else rowsOutOfScope++;

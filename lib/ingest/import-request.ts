@@ -26,6 +26,12 @@ export const csvSourceSchema = z
     mapping: columnMappingSchema.optional(),
     /** Scale OHLC by Adj Close / Close where the file has it (Yahoo). */
     adjust: z.boolean().default(false),
+    /**
+     * The order of slash dates (`3/4/2017`) when the exporter knows it: every file is read so, and
+     * one with a row that can only be read the other way is refused. Without it each file's rows
+     * decide, then the NYSE calendar; a file neither decides is refused.
+     */
+    dateOrder: z.enum(['M/D/YYYY', 'D/M/YYYY']).optional(),
     /** Read symbolic links (to files that may lie outside `path`); refused unless set. Local paths only. */
     followLinks: z.boolean().default(false),
   })

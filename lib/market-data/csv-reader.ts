@@ -37,6 +37,11 @@ export interface CsvReadOptions {
   symbol?: string;
   /** Scale OHLC by Adj Close / Close and volume by its inverse (Yahoo exports) so splits and dividends do not look like moves. */
   adjust?: boolean;
+  /**
+   * The order of the file's slash dates, declared by whoever knows the export (a row that can only
+   * be read the other way refuses the file). Without it the rows decide, then the NYSE calendar.
+   */
+  dateOrder?: SlashDateOrder;
 }
 
 export interface CsvReadResult {
@@ -50,7 +55,7 @@ export interface CsvReadResult {
    * Present when the file has slash dates: the order they were read in, whether it was assumed
    * (M/D/YYYY: no row could only be read one way) and the line of a row that showed it otherwise.
    */
-  slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null; byCalendar?: { asMdy: number; asDmy: number } };
+  slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null; byCalendar?: { asMdy: number; asDmy: number }; declared?: true };
 }
 
 /**
@@ -552,6 +557,8 @@ function headerProblem(rawHeader: string, header: readonly string[], resolved: R
  * then more rows on the trading day after the row before); as well either way, the file is refused.
  * A file with rows of both kinds (`13/1/2017` and `1/13/2017`) is refused as
  * `ambiguous_date_order`, naming one row of each: reading it either way would date rows wrongly.
+ * A declared `dateOrder` replaces the rows' and the calendar's say; a row that can only be read
+ * the other way refuses the file the same way.
  */
 export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult {
   const { source } = options;
@@ -570,6 +577,19 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
   const first = readRecords(body, options, 'M/D/YYYY');
   const verdict = first.dateOrder;
   if (verdict === undefined || first.result.unreadable !== undefined) return first.result;
+  const declared = options.dateOrder;
+  if (declared !== undefined && first.slashDates) {
+    // Declared: the rows may only confirm it. One that can only be read the other way means the
+    // declaration (or the file) is wrong, and reading the rest either way would date rows wrongly.
+    const against = 'ambiguous' in verdict ? (declared === 'D/M/YYYY' ? verdict.ambiguous.mdy : verdict.ambiguous.dmy) : !verdict.assumed && verdict.order !== declared ? verdict.witness : undefined;
+    if (against) {
+      const message = `its slash dates were declared ${declared} (dateOrder), but line ${against.line} "${excerpt(against.date, 40)}" can only be ${declared === 'D/M/YYYY' ? 'M/D/YYYY (its second part is above 12)' : 'D/M/YYYY (its first part is above 12)'}; correct the declaration or export the dates as YYYY-MM-DD`;
+      return { format: first.result.format, rowsRead: first.result.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: against.line, message, raw: against.raw })], unreadable: message };
+    }
+    const result = declared === 'M/D/YYYY' ? first.result : readRecords(body, options, declared, `this file's slash dates are read as D/M/YYYY, as declared (dateOrder)`).result;
+    result.slashDates = { order: declared, assumed: false, line: null, declared: true };
+    return result;
+  }
   if ('ambiguous' in verdict) {
     const { dmy, mdy } = verdict.ambiguous;
     const [early, late] = dmy.line < mdy.line ? [dmy, mdy] : [mdy, dmy];
@@ -615,7 +635,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     return first.result;
   }
   // Read again with the order the file showed; only files with D/M/YYYY dates pay for a second pass.
-  const result = verdict.order === 'M/D/YYYY' ? first.result : readRecords(body, options, verdict.order, verdict.witness).result;
+  const shown = verdict.witness && `this file's slash dates are read as D/M/YYYY, as line ${verdict.witness.line} "${excerpt(verdict.witness.date, 40)}" can only be read so`;
+  const result = verdict.order === 'M/D/YYYY' ? first.result : readRecords(body, options, verdict.order, shown).result;
   if (first.slashDates) result.slashDates = { order: verdict.order, assumed: verdict.assumed, line: verdict.witness?.line ?? null };
   return result;
 }
@@ -624,7 +645,7 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
  * One pass of readBarCsv over normalised text, reading slash dates in `order`; `dateOrder` is what
  * the file's slash dates show (undefined when the header could not be read).
  */
-function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrder, witness?: DateOrderWitness): { result: CsvReadResult; dateOrder?: DateOrderVerdict; slashDates?: boolean } {
+function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrder, orderReason?: string): { result: CsvReadResult; dateOrder?: DateOrderVerdict; slashDates?: boolean } {
   const { source } = options;
   let format: CsvReadResult['format'] = 'unknown';
   const unreadable = (rule: 'empty_input' | 'bad_header', message: string, line: number | null = null, raw: string | null = null): CsvReadResult => ({
@@ -791,7 +812,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         reject('invalid_date', `date "${excerpt(trimmed, 40)}" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date`);
       } else if (SLASH_DATE.test(trimmed)) {
         // The order is the file's (M/D/YYYY assumed unless a row showed D/M/YYYY): say which, so a misread file is recognised.
-        const how = witness ? `this file's slash dates are read as D/M/YYYY, as line ${witness.line} "${excerpt(witness.date, 40)}" can only be read so` : 'slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so';
+        const how = orderReason ?? 'slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so';
         reject('invalid_date', `date "${excerpt(trimmed, 40)}" is not a valid date (${how}; this one is valid in neither order)`);
       } else {
         reject('invalid_date', `date "${excerpt(trimmed, 40)}" is not a valid date`);

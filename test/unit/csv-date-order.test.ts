@@ -107,6 +107,41 @@ describe('slash dates: one order per file', () => {
   });
 });
 
+describe('slash dates: a declared order (dateOrder)', () => {
+  it('reads every row in the declared order, also a short file the calendar would read the other way', () => {
+    // 1-3 March written D/M is consecutive trading days; declared M/D it is 3 January, 3 February, 3 March.
+    const text = csv(['1/3/2017', '2/3/2017', '3/3/2017']);
+    const mdy = readBarCsv(text, { source: SRC, dateOrder: 'M/D/YYYY' });
+    expect(mdy.bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-02-03', '2017-03-03']);
+    expect(mdy.slashDates).toEqual({ order: 'M/D/YYYY', assumed: false, line: null, declared: true });
+    const dmy = readBarCsv(text, { source: SRC, dateOrder: 'D/M/YYYY' });
+    expect(dmy.bars.map((b) => b.date)).toEqual(['2017-03-01', '2017-03-02', '2017-03-03']);
+    expect(dmy.slashDates).toEqual({ order: 'D/M/YYYY', assumed: false, line: null, declared: true });
+    // A file the calendar cannot decide is read as declared instead of refused.
+    expect(readBarCsv(csv(['3/6/2017', '6/3/2017']), { source: SRC, dateOrder: 'D/M/YYYY' }).bars.map((b) => b.date)).toEqual(['2017-06-03', '2017-03-06']);
+    // A whole file that confirms it.
+    expect(readBarCsv(csv(DAYS.map((d) => slash(d, 'dmy'))), { source: SRC, dateOrder: 'D/M/YYYY' }).bars.map((b) => b.date)).toEqual(DAYS);
+  });
+
+  it('refuses a file with a row that can only be read the other way, naming it', () => {
+    const text = csv(DAYS.map((d) => slash(d, 'dmy')));
+    const result = readBarCsv(text, { source: SRC, dateOrder: 'M/D/YYYY' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['ambiguous_date_order', 10]]);
+    expect(result.unreadable).toBe('its slash dates were declared M/D/YYYY (dateOrder), but line 10 "13/1/2017" can only be D/M/YYYY (its first part is above 12); correct the declaration or export the dates as YYYY-MM-DD');
+    expect(() => readPriceTable(csv(['3/1/2017', '1/17/2017']), { source: SRC, dateOrder: 'D/M/YYYY' })).toThrow(/declared D\/M\/YYYY \(dateOrder\), but line 3 "1\/17\/2017" can only be M\/D\/YYYY/);
+    // Both orders in one file: the row against the declaration is named.
+    expect(readBarCsv(csv(['13/1/2017', '1/17/2017']), { source: SRC, dateOrder: 'D/M/YYYY' }).unreadable).toMatch(/line 3 "1\/17\/2017"/);
+  });
+
+  it('says the order was declared when a date is valid in neither, and leaves ISO dates alone', () => {
+    const result = readBarCsv(csv(['3/1/2017', '31/2/2017', '2017-01-04']), { source: SRC, dateOrder: 'D/M/YYYY' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03', '2017-01-04']);
+    expect(result.issues.map((i) => i.message)).toEqual(['date "31/2/2017" is not a valid date (this file\'s slash dates are read as D/M/YYYY, as declared (dateOrder); this one is valid in neither order)']);
+    expect(readBarCsv(csv(['2017-01-03']), { source: SRC, dateOrder: 'D/M/YYYY' }).slashDates).toBeUndefined();
+  });
+});
+
 describe('parseDate and slashDateEvidence', () => {
   it.each([
     ['5/1/2017', 'M/D/YYYY', '2017-05-01'],
