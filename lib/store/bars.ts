@@ -1,7 +1,7 @@
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
-import type { Database } from './database';
+import { withSqliteLock, type Database } from './database';
 import type { DatabaseSchema } from './schema';
 
 /** Width of every symbol column (varchar(32)). */
@@ -207,26 +207,29 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
   if (store.sqlite) {
     // Sizes first, then one streaming pass straight into the arrays: no row array, no GC storm.
     const sizes = filtered(store, query).select(['symbol', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('symbol').orderBy('symbol').compile();
-    const counts = store.sqlite.prepare(sizes.sql).raw(true).all(...sizes.parameters) as Array<[string, number]>;
-    let k = -1;
-    let i = 0;
-    let current: BarSeries | undefined;
-    for (const row of store.sqlite.prepare(compiled.sql).raw(true).iterate(...compiled.parameters) as IterableIterator<[string, string, number, number, number, number, number]>) {
-      if (current === undefined || row[0] !== current.symbol) {
-        k++;
-        i = 0;
-        current = series(counts[k][0], counts[k][1]);
-        out.push(current);
+    // Under Kysely's connection lock: on the shared handle, a publish's open transaction would otherwise be read uncommitted.
+    return withSqliteLock(store, (sqlite) => {
+      const counts = sqlite.prepare(sizes.sql).raw(true).all(...sizes.parameters) as Array<[string, number]>;
+      let k = -1;
+      let i = 0;
+      let current: BarSeries | undefined;
+      for (const row of sqlite.prepare(compiled.sql).raw(true).iterate(...compiled.parameters) as IterableIterator<[string, string, number, number, number, number, number]>) {
+        if (current === undefined || row[0] !== current.symbol) {
+          k++;
+          i = 0;
+          current = series(counts[k][0], counts[k][1]);
+          out.push(current);
+        }
+        current.dates[i] = row[1];
+        current.open[i] = row[2];
+        current.high[i] = row[3];
+        current.low[i] = row[4];
+        current.close[i] = row[5];
+        current.volume[i] = row[6];
+        i++;
       }
-      current.dates[i] = row[1];
-      current.open[i] = row[2];
-      current.high[i] = row[3];
-      current.low[i] = row[4];
-      current.close[i] = row[5];
-      current.volume[i] = row[6];
-      i++;
-    }
-    return out;
+      return out;
+    });
   }
   const rows = (await store.db.executeQuery(compiled)).rows;
   for (let start = 0; start < rows.length; ) {

@@ -41,6 +41,18 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `read` on the raw SQLite handle while holding Kysely's lock on that one connection. A
+ * transaction begun through Kysely on the same handle (a publish) holds that lock until it commits
+ * or rolls back; a raw read taken meanwhile would see its uncommitted rows. `read` is synchronous,
+ * so the lock covers all of it.
+ */
+export async function withSqliteLock<T>(store: Database, read: (sqlite: BetterSqlite3.Database) => T): Promise<T> {
+  const sqlite = store.sqlite;
+  if (!sqlite) throw new Error(`withSqliteLock needs a SQLite store, not ${store.driver}`);
+  return store.db.connection().execute(async () => read(sqlite));
+}
+
 export class DatabaseUrlError extends Error {
   override name = 'DatabaseUrlError';
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Bar } from '../market-data/bar';
 import type { QualityReport } from '../quality/report';
 import type { QualityIssue } from '../quality/rules-catalog';
@@ -467,7 +467,7 @@ export function describeUnconfirmed(u: UnconfirmedStoredBars | undefined): strin
  * published snapshot again changes nothing.
  */
 export async function publishSnapshot(store: Database, id: string): Promise<PublishResult> {
-  return store.db.transaction().execute(async (tx) => {
+  return oneAtATime(store, (db) => db.transaction().execute(async (tx) => {
     const row = await lockSnapshot(store, tx, id);
     if (!row) throw new Error(`No snapshot ${id} to publish`);
     if (row.status === 'published') {
@@ -501,6 +501,41 @@ export async function publishSnapshot(store: Database, id: string): Promise<Publ
     await update.where('id', '=', id).execute();
     await dropStaging(tx, id);
     return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
+  }));
+}
+
+/** How long a publish waits for the store's other publishes (MySQL) before it fails, to be retried. */
+const PUBLISH_LOCK_WAIT_SECONDS = 3600;
+
+/**
+ * Runs a publish once the store's other publishes are done. On MySQL a publish reads the stored bars
+ * with a plain consistent read: two at once both logged the value before either as `old` (the
+ * log lost a step) and the one stamped later could lose the write. A named lock per database,
+ * taken before the transaction begins and released after it ends, makes the next publish begin,
+ * and take its read view, only after the previous one committed. It is a session lock, so it is
+ * taken and released on the transaction's own connection. A locked row instead would fail a
+ * publish queued behind a long one after innodb_lock_wait_timeout (50 s). Only publishes take it,
+ * before any row lock, so it closes no deadlock cycle. SQLite needs none: BEGIN IMMEDIATE takes
+ * the write lock first.
+ */
+async function oneAtATime<T>(store: Database, publish: (db: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+  if (store.driver !== 'mysql') return publish(store.db);
+  return store.db.connection().execute(async (conn) => {
+    // Lock names are server-wide: one per database.
+    const name = sql`concat('mlp_publish_', md5(database()))`;
+    const { rows } = await sql<{ got: number | null }>`select get_lock(${name}, ${PUBLISH_LOCK_WAIT_SECONDS}) as got`.execute(conn);
+    if (Number(rows[0]?.got) !== 1) throw new Error(`Another publish held the store for over ${PUBLISH_LOCK_WAIT_SECONDS} s; publish again later`);
+    const release = () => sql`do release_lock(${name})`.execute(conn);
+    let result: T;
+    try {
+      result = await publish(conn);
+    } catch (error) {
+      // The publish's own error is the one to report.
+      await release().catch(() => undefined);
+      throw error;
+    }
+    await release();
+    return result;
   });
 }
 
