@@ -3,13 +3,12 @@
  * symbol and stores what it got) and for CSV files named as Stooq names them (`brk-b.us.csv`,
  * `sap.de.txt`), so a security gets one stored symbol whichever way its bars arrive.
  */
+import { dotShareClass } from './symbols';
 
 /** A Stooq market suffix written on the symbol (`SAP.DE`, `7203.JP`): a dot and two letters or more. */
 export const STOOQ_MARKET_SUFFIX = /\.[a-z]{2,}$/i;
 /** A share-class suffix (`BRK.B`, `BF.A`): a dot and one letter, which Stooq writes with a dash (`brk-b.us`). */
 const CLASS_SUFFIX = /\.([a-z])$/i;
-/** Stooq's spelling of a share class in a ticker that names its market (`brk-b.us`): a dash and one letter. */
-const DASHED_CLASS = /-([a-z])$/i;
 
 /**
  * How a symbol is asked for and stored, both ways:
@@ -18,7 +17,8 @@ const DASHED_CLASS = /-([a-z])$/i;
  *   (the store keeps the symbol rule's spelling, lib/market-data/symbols.ts);
  * - a symbol that names its Stooq market is Stooq's own ticker: asked for in that market and stored
  *   without it, its dashed class read back as a dot: SAP.DE → sap.de, stored as SAP; BRK.B.US and
- *   brk-b.us → brk-b.us, stored as BRK.B. (A bare BF-B, with no market, is stored as written.)
+ *   brk-b.us → brk-b.us, stored as BRK.B. A bare BRK-B fetches the same brk-b.us and is stored as
+ *   BRK.B too: one security, one stored symbol, whichever spelling asked for it.
  * CSV files named after a Stooq ticker (`brk-b.us.csv`) get their symbol from `stored` too
  * (csv-reader.ts, symbolFromFileName).
  */
@@ -26,6 +26,7 @@ export function stooqTicker(symbol: string, marketSuffix: string): { ticker: str
   const market = STOOQ_MARKET_SUFFIX.exec(symbol)?.[0];
   const base = market === undefined ? symbol : symbol.slice(0, -market.length);
   const ticker = `${base.toLowerCase().replace(CLASS_SUFFIX, '-$1')}${market === undefined ? `.${marketSuffix}` : market.toLowerCase()}`;
-  const stored = (market === undefined ? base : base.replace(DASHED_CLASS, '.$1')).toUpperCase();
+  // Stooq's dashed class (and Yahoo's) is stored dotted, as every other reader stores it (symbols.ts).
+  const stored = dotShareClass(base.toUpperCase());
   return { ticker, stored };
 }

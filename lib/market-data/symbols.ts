@@ -13,6 +13,12 @@
  * `parseSymbol`, `canonicalSymbol` for the readers) surrounding whitespace is trimmed, the text is
  * checked in either case and only then upper-cased, so `aapl` typed by a user selects the stored
  * `AAPL` rather than nothing, while non-ASCII letters that upper-case to ASCII (`ı`, `ſ`) never match.
+ *
+ * Share classes: one security, one stored symbol. Vendors spell a one-letter class with a dot
+ * (Kaggle `BRK.B`) or a dash (Yahoo `BRK-B`, Stooq `brk-b.us`); the same boundaries store the dot
+ * form (`dotShareClass`), so a Yahoo file and a Stooq download of Berkshire B are one series, not
+ * two. The dashed form still passes the symbol rule (`isSymbol`): series and instrument declarations
+ * stored under it before stay valid and readable as stored.
  */
 import { z } from 'zod';
 
@@ -30,23 +36,38 @@ export const SYMBOL_INPUT_PATTERN = /^[$^]?[A-Za-z0-9][A-Za-z0-9.=_-]*$/;
 export const SYMBOL_RULE = `1-${MAX_SYMBOL_LENGTH} letters, digits or . - = _, optionally after $ or ^`;
 export const SYMBOL_MESSAGE = `expected a symbol such as AAPL, BRK.B, BF-B, $VIX or ^GSPC (${SYMBOL_RULE})`;
 
-/** True for a symbol in its canonical stored form (upper case, no surrounding whitespace). */
+/** A one-letter share class written with a dash, after a plain ticker (`BRK-B`, `BF-A`; not `$X-Y`, `BAC-PL`). */
+const DASHED_SHARE_CLASS = /^([A-Z0-9]+)-([A-Z])$/;
+
+/**
+ * The stored spelling of a one-letter share class: `BRK-B` → `BRK.B` (upper-case input); anything
+ * else unchanged. The dot is what the Kaggle files, Stooq's stored form and the store already use.
+ */
+export function dotShareClass(symbol: string): string {
+  return symbol.replace(DASHED_SHARE_CLASS, '$1.$2');
+}
+
+/**
+ * True for a symbol the store may hold (upper case, no surrounding whitespace). A dashed share class
+ * (`BF-B`) is still one: new input is stored dotted, but series and declarations stored before keep
+ * their spelling and must stay valid.
+ */
 export function isSymbol(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(value);
 }
 
 /**
  * The stored form of a symbol as read (a CSV cell, a file name, a live message): trimmed, checked
- * against the input pattern and only then upper-cased; undefined when it breaks the rule. Checking
- * first matters: `toUpperCase` maps some non-ASCII letters to ASCII (`ıbm` → `IBM`, `ſpy` → `SPY`,
+ * against the input pattern and only then upper-cased, a dashed share class dotted (`BRK-B` → `BRK.B`);
+ * undefined when it breaks the rule. Checking first matters: `toUpperCase` maps some non-ASCII letters to ASCII (`ıbm` → `IBM`, `ſpy` → `SPY`,
  * `ﬀ` → `FF`), which would turn a name that never matches into someone else's symbol.
  */
 export function canonicalSymbol(text: string): string | undefined {
-  // Already in its stored form (the usual case): nothing to trim or upper-case.
-  if (text.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(text)) return text;
+  // Already upper case and trimmed (the usual case): only a dashed class to dot.
+  if (text.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(text)) return dotShareClass(text);
   const trimmed = text.trim();
   if (trimmed.length > MAX_SYMBOL_LENGTH || !SYMBOL_INPUT_PATTERN.test(trimmed)) return undefined;
-  return trimmed.toUpperCase();
+  return dotShareClass(trimmed.toUpperCase());
 }
 
 /**
@@ -57,13 +78,14 @@ export function shownAsSymbol(text: string): string {
   return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
-/** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form. */
+/** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form (share class dotted: `brk-b` → `BRK.B`). */
 export const symbolSchema = z
   .string()
   .trim()
   .max(MAX_SYMBOL_LENGTH, SYMBOL_MESSAGE)
   .regex(SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE)
-  .toUpperCase();
+  .toUpperCase()
+  .overwrite(dotShareClass);
 
 /** Parses one user-supplied symbol to its stored form; throws naming the offending text. */
 export function parseSymbol(text: string): string {

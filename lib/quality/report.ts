@@ -14,6 +14,16 @@ export interface SymbolQuality {
   lastDate: string | null;
   /** Files rejected whole for this symbol's rows (file_bad_row_share); present only when there are some. */
   rejectedFiles?: RejectedFile[];
+  /** The symbol's series rejected whole by a series rule (next_session_leak); present only then. */
+  rejectedSeries?: RejectedSeries;
+}
+
+/** A symbol's series rejected whole: no bar of it is trusted, and the import fails. */
+export interface RejectedSeries {
+  source: string;
+  rule: QualityRuleId;
+  /** The finding's message. */
+  reason: string;
 }
 
 /** A file rejected whole: its rows for `symbol` were rejected above the per-file limit. */
@@ -112,16 +122,26 @@ export function checkQuality(
 
   const bySymbol = groupBy(unique, (bar) => bar.symbol);
   const accepted: Bar[] = [];
-  for (const [, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const rejectedSeries = new Map<string, RejectedSeries>();
+  for (const [symbol, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     series.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
-    issues.push(...seriesIssues(series, policy));
-    for (const { symbol, date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });
+    const found = seriesIssues(series, policy);
+    issues.push(...found);
+    // Bars carrying the next session's prices: which ones is unknown, so none is trusted (as a file rejected whole).
+    const leak = found.find((i) => i.rule === 'next_session_leak');
+    if (leak) {
+      rejectedSeries.set(symbol, { source: leak.source, rule: leak.rule, reason: leak.message });
+      for (const b of series) issues.push(issue('file_rejected', { symbol, date: b.date, source: b.source, line: b.line, raw: b.raw, message: `this row passed, but its series is rejected whole (next_session_leak): ${leak.message}` }));
+      continue;
+    }
+    for (const { date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });
   }
   const report = summarise(accepted, issues, rowsRead, policy);
   for (const file of rejectedFiles.values()) {
     const s = (report.bySymbol[file.symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null });
     (s.rejectedFiles ??= []).push(file);
   }
+  for (const [symbol, series] of rejectedSeries) (report.bySymbol[symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null }).rejectedSeries = series;
   return { accepted, issues, report };
 }
 
@@ -217,8 +237,9 @@ export interface GateVerdict {
 }
 
 /**
- * The gate: a run fails when nothing usable was read, too many rows were rejected, or a file was
- * rejected whole (its rows for a symbol rejected above the per-file limit, file_bad_row_share).
+ * The gate: a run fails when nothing usable was read, too many rows were rejected, a file was
+ * rejected whole (its rows for a symbol rejected above the per-file limit, file_bad_row_share), or a
+ * symbol's series was (its bars carry the next session's prices, next_session_leak).
  */
 export function evaluateQualityGate(report: QualityReport): GateVerdict {
   const reasons: string[] = [];
@@ -232,10 +253,18 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
     if (named.length > 5) reasons.push(`${named.length - 5} more files rejected whole (file_bad_row_share in quarantine names them)`);
     if (named.length === 0) reasons.push(`${filesRejected} file(s) rejected whole: rows for a symbol rejected above the per-file limit of ${percent(limit)} (file_bad_row_share in quarantine names them)`);
   }
+  if ((report.byRule.next_session_leak ?? 0) > 0) {
+    const named = Object.entries(report.bySymbol)
+      .filter(([, s]) => s.rejectedSeries !== undefined)
+      .map(([symbol, s]) => ({ symbol, ...(s.rejectedSeries as RejectedSeries) }));
+    for (const s of named.slice(0, 5)) reasons.push(`series of ${s.symbol} from ${excerpt(s.source, 300)} rejected whole (${s.rule}): ${s.reason}`);
+    if (named.length > 5) reasons.push(`${named.length - 5} more series rejected whole (next_session_leak in quarantine names them)`);
+    if (named.length === 0) reasons.push(`${report.byRule.next_session_leak} series rejected whole: their bars carry the next session's prices (next_session_leak in quarantine names them)`);
+  }
   // Only rules that reject rows explain a rejection; flags (gaps, moves, …) reject nothing.
   const top = Object.entries(report.byRule)
-    // A file rejected whole has its own reason above; its rows that passed say nothing of the cause.
-    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag' && rule !== 'file_bad_row_share' && rule !== 'file_rejected')
+    // A file or series rejected whole has its own reason above; its rows that passed say nothing of the cause.
+    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag' && rule !== 'file_bad_row_share' && rule !== 'file_rejected' && rule !== 'next_session_leak')
     .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
     .slice(0, 3)
     .map(([rule, n]) => `${rule}: ${n}`)

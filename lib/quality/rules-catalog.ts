@@ -25,18 +25,23 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak): not trusted, not stored' },
+  next_session_leak: {
+    severity: 'reject',
+    meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
+  },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
+  unadjusted_split: { severity: 'flag', meaning: 'overnight move by a split ratio (2:1, 3:2, 4:3, 5:4, 1:2, …) with the volume moving by its inverse, whatever its size: an unadjusted split' },
   stale_close: { severity: 'flag', meaning: 'close unchanged over many consecutive days' },
   short_series: { severity: 'flag', meaning: 'fewer bars than the feature look-back needs' },
 } as const satisfies Record<string, { severity: 'reject' | 'flag'; meaning: string }>;
 
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
-/** Rules about a whole file: its finding rejects the file, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share']);
+/** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

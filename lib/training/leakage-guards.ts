@@ -1,7 +1,9 @@
 /**
  * Guards against models that see the future, each reported by name with its evidence:
  *   - the point-in-time audit (point-in-time-audit.ts) recomputes sampled feature rows from the bars
- *     up to their date only: the one guard that catches look-ahead however it got into a feature;
+ *     up to their date only: it catches look-ahead however it got into the feature computation, but
+ *     not look-ahead inside the stored bars (it recomputes from the same bars; the quality gate's
+ *     next_session_leak is what sees bars carrying the next session's prices);
  *   - the single-feature scan: any single feature that predicts the label implausibly well on its
  *     own (a copy of the label, a forward return) is named as a suspected leak;
  *   - the plausibility bound: an out-of-sample AUC or accuracy beyond what is credible for the label

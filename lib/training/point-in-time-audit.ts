@@ -5,7 +5,10 @@
  * computation, and compared with the dataset's value. A feature that reads bar t+1 or later, however
  * it got there (a code change, an overwritten column, the label or forward return copied in, rows
  * left stale by revised bars), differs and is named. The shuffled-label control cannot see such a
- * leak: permuting the labels also breaks its correlation with them.
+ * leak: permuting the labels also breaks its correlation with them. What the audit cannot see is
+ * look-ahead inside the stored bars (a daily high/low that includes the next session's): it
+ * recomputes from those same bars and agrees with them; that is the quality gate's to catch
+ * (next_session_leak, lib/quality/rules.ts).
  */
 import { BadInputError } from '../errors';
 import { defineFeatureSet, type FeatureSet } from '../features/feature-set';

@@ -24,8 +24,9 @@ describe('symbolFromFileName: the symbol a file name gives, agreeing with the St
     ['/x/brk-b_us_d.csv', 'BRK.B'],
     ['/x/sap.de.csv', 'SAP'],
     ['/x/7203.jp.txt', '7203'],
-    // No market: not Stooq's file name, the class is kept as written (BF-B is a symbol of its own).
-    ['/x/bf-b.csv', 'BF-B'],
+    // No market (Yahoo's spelling): one security, one stored symbol, the class dotted as everywhere.
+    ['/x/bf-b.csv', 'BF.B'],
+    ['/x/BRK-B.csv', 'BRK.B'],
     ['/x/^spx_d.csv', '^SPX'],
     ['/x/es=f.csv', 'ES=F'],
     ['C:/data/spy', 'SPY'],
@@ -42,7 +43,7 @@ describe('symbolFromFileName: the symbol a file name gives, agreeing with the St
 
   it('stores the provider ticker brk-b.us as BRK.B, as the file brk-b.us.csv is', () => {
     expect(stooqTicker('brk-b.us', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
-    expect(stooqTicker('BF-B', 'us')).toEqual({ ticker: 'bf-b.us', stored: 'BF-B' });
+    expect(stooqTicker('BF-B', 'us')).toEqual({ ticker: 'bf-b.us', stored: 'BF.B' });
   });
 
   it.each(['/x/AAPL_2017.csv', '/x/aapl-copy.csv', '/x/aapl.csv.txt', '/x/aapl_daily_2017.csv', '/x/HistoricalData_1700000000000.csv', '/x/aapl.copy.csv', '/x/aapl-v2.csv'])(

@@ -43,7 +43,7 @@ describe('importRequestSchema', () => {
         symbols: ['aapl', 'Brk-B'],
       });
       expect(parsed.source).toEqual({ kind: 'stooq', symbols: ['AAPL', 'MSFT', 'BRK.B', '^SPX'] });
-      expect(parsed.symbols).toEqual(['AAPL', 'BRK-B']);
+      expect(parsed.symbols).toEqual(['AAPL', 'BRK.B']);
     });
 
     it('rejects an empty stooq symbol list with a message', () => {

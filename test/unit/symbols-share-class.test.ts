@@ -1,0 +1,52 @@
+import { readBarCsv, symbolFromFileName } from '../../lib/market-data/csv-reader';
+import { instrumentMapSchema } from '../../lib/market-data/instruments';
+import { stooqTicker } from '../../lib/market-data/stooq-symbols';
+import { canonicalSymbol, dotShareClass, isSymbol, parseSymbol, parseSymbolList, symbolSchema } from '../../lib/market-data/symbols';
+
+// One security, one stored symbol: Yahoo's BRK-B, Stooq's brk-b.us and Kaggle's BRK.B are Berkshire B.
+const STOOQ = 'Date,Open,High,Low,Close,Volume\n2018-01-02,175.85,177.8,175.26,177.7,2432814\n';
+
+describe('a one-letter share class is stored dotted wherever it enters', () => {
+  it.each([
+    ['BRK-B', 'BRK.B'],
+    ['BF-A', 'BF.A'],
+    ['BRK.B', 'BRK.B'],
+    // Not a one-letter class after a plain ticker: kept as written.
+    ['BAC-PL', 'BAC-PL'],
+    ['BTC-USD', 'BTC-USD'],
+    ['ES=F', 'ES=F'],
+    ['$X-Y', '$X-Y'],
+    ['A-B-C', 'A-B-C'],
+  ])('dotShareClass(%j) is %j', (given, stored) => {
+    expect(dotShareClass(given)).toBe(stored);
+  });
+
+  it('at API, CLI and request boundaries (symbolSchema, parseSymbol, parseSymbolList)', () => {
+    expect(symbolSchema.parse(' brk-b ')).toBe('BRK.B');
+    expect(parseSymbol('BF-B')).toBe('BF.B');
+    expect(parseSymbolList('BRK-B,brk.b,AAPL')).toEqual(['BRK.B', 'AAPL']);
+  });
+
+  it('in symbol columns and live messages (canonicalSymbol) and CSV symbol cells', () => {
+    expect(canonicalSymbol('BRK-B')).toBe('BRK.B');
+    expect(canonicalSymbol(' brk-b')).toBe('BRK.B');
+    const read = readBarCsv('date,open,high,low,close,volume,Name\n2018-01-02,1,2,0.5,1.5,100,BRK-B\n2018-01-03,1,2,0.5,1.5,100,BRK.B\n', { source: '/x/prices.csv' });
+    expect(read.bars.map((b) => b.symbol)).toEqual(['BRK.B', 'BRK.B']);
+  });
+
+  it('in file names, with or without a market (BRK-B.csv is brk-b.us.csv is brk.b.csv)', () => {
+    for (const name of ['BRK-B.csv', 'brk-b.csv', 'brk-b.us.csv', 'brk.b.csv', 'BRK-B_d.csv']) expect(symbolFromFileName(`/x/${name}`)).toEqual({ symbol: 'BRK.B' });
+    expect(readBarCsv(STOOQ, { source: '/x/BF-B.csv' }).bars.map((b) => b.symbol)).toEqual(['BF.B']);
+  });
+
+  it('in the Stooq provider: BRK-B fetches brk-b.us, as BRK.B does, and is stored as BRK.B', () => {
+    expect(stooqTicker('BRK-B', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
+    expect(stooqTicker('BRK.B', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
+    expect(readBarCsv(STOOQ, { source: 'https://stooq.example/q/d/l/?s=brk-b.us&i=d', symbol: 'BRK-B' }).bars.map((b) => b.symbol)).toEqual(['BRK.B']);
+  });
+
+  it('keeps a dashed symbol stored before valid: the rule and stored instrument declarations still accept it', () => {
+    expect(isSymbol('BF-B')).toBe(true);
+    expect(instrumentMapSchema.safeParse({ 'BF-B': 'equity', SPY: 'etf' }).success).toBe(true);
+  });
+});
