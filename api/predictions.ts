@@ -4,6 +4,8 @@
  * The only thing awaited is the read of the features (cache, or the offline store when it fails).
  */
 import type { OnlineFeatureVector } from '../lib/features/online-features';
+import { labelSpecSchema, type LabelSpec } from '../lib/labels/labels';
+import type { ModelVersion } from '../lib/registry/model-registry';
 import { predictForRequest, type RequestFeatures } from '../lib/serving/predict';
 import { newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
 import { routeFor } from '../lib/serving/routing';
@@ -16,6 +18,8 @@ import type { PredictionResult } from './schemas';
 export interface ServingModelsView {
   snapshot(model: string): ServingSnapshot | undefined;
   models(): string[];
+  /** Why a model with routes has no snapshot (its routes unreadable, its versions refused), when known. */
+  whyUnavailable?(model: string): string | undefined;
 }
 
 export interface PredictionDeps {
@@ -52,8 +56,24 @@ export function servedSnapshot(servingModels: ServingModelsView, requested: stri
     throw new ApiError(404, 'unknown_model', `model "${model}" is not served here; served: ${served.length > 0 ? served.join(', ') : '(none)'}`);
   }
   const snapshot = servingModels.snapshot(model);
-  if (!snapshot) throw new ApiError(503, 'model_loading', `model "${model}" has serving routes but is not loaded yet (or its versions failed verification); retry shortly`, { 'retry-after': '1' });
+  if (!snapshot) {
+    const why = servingModels.whyUnavailable?.(model);
+    throw new ApiError(503, 'model_loading', `model "${model}" has serving routes but is not loaded yet (or its versions failed verification); retry shortly${why ? `. Why: ${why}` : ''}`, { 'retry-after': '1' });
+  }
   return snapshot;
+}
+
+/** Label specs by registry row, parsed once per loaded row (not per request); null: a label this code cannot read. */
+const labelSpecs = new WeakMap<ModelVersion, LabelSpec | null>();
+
+function labelSpecOfLoaded(version: ModelVersion): LabelSpec | undefined {
+  let spec = labelSpecs.get(version);
+  if (spec === undefined) {
+    const parsed = labelSpecSchema.safeParse(version.label);
+    spec = parsed.success ? parsed.data : null;
+    labelSpecs.set(version, spec);
+  }
+  return spec ?? undefined;
 }
 
 /** Feature set version of each model version in the snapshot. */
@@ -101,7 +121,9 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   if (served.probability === null || served.predictedClass === null) {
     return { symbol, reason: 'model_failed', error: `${model} v${served.version} (${served.variant}) failed on ${symbol} ${vector.asOf}: ${served.error ?? 'no probability'}` };
   }
-  return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, featureSetVersion: vector.version };
+  const answered = snapshot.models.get(served.version);
+  const label = answered ? labelSpecOfLoaded(answered.version) : undefined;
+  return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, featureSetVersion: vector.version, ...(label ? { label } : {}) };
 }
 
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */

@@ -40,6 +40,14 @@ export const predictionQuerySchema = z.strictObject({
   key: routingKeySchema.optional(),
 });
 
+/** A label definition (lib/labels/labels.ts labelSpecSchema, defaults filled): its kind and horizon, then the kind's own parameters. */
+export const labelSummarySchema = z
+  .looseObject({
+    kind: z.string().describe('direction, triple_barrier or volatility_regime'),
+    horizon: z.number().int().describe('bars after asOf at which the outcome is measured'),
+  })
+  .describe("the label of the version that answered: what `probability` is the probability of (versions of one model may differ); other keys are the kind's parameters, e.g. deadZone");
+
 export const predictionSchema = z.object({
   symbol: z.string(),
   model: z.string(),
@@ -50,6 +58,8 @@ export const predictionSchema = z.object({
   class: z.number().int(),
   asOf: z.string(),
   featureSetVersion: z.string(),
+  // Optional so a client of this version still reads an older server's answers.
+  label: labelSummarySchema.optional(),
 });
 export type PredictionResult = z.infer<typeof predictionSchema>;
 
@@ -124,6 +134,9 @@ export const rollbackResponseSchema = z.object({
   fromVersion: z.number().int().nullable(),
   toVersion: z.number().int(),
   routes: servingRoutesViewSchema,
+  deployments: z
+    .array(z.object({ id: z.string(), stopped: z.boolean(), detail: z.string() }))
+    .describe('running deployments of the model, each asked to stop (abort) so that it cannot move the traffic again'),
 });
 export type RollbackResponse = z.infer<typeof rollbackResponseSchema>;
 

@@ -5,9 +5,16 @@
  * reported as such, never guessed, so a canary is not judged on outcomes that do not exist yet.
  */
 import { z } from 'zod';
+import { ALGORITHM_VERSIONS } from '../../models/algorithms';
+import { ArtifactError, decodeArtifact } from '../../models/artifact';
+import type { ArtifactStore } from '../artifacts/artifact-store';
+import { loadConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
 import { computeLabels, labelSpecSchema, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
+import { canonicalJson } from '../registry/recorded-fields';
+import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import type { PredictionLogEntry } from '../serving/prediction-log';
@@ -82,14 +89,56 @@ export function labelSpecOf(version: ModelVersion): LabelSpec {
   return parsed.data;
 }
 
-export async function labelSpecOfVersion(store: Database, model: string, version: number): Promise<LabelSpec> {
-  return labelSpecOf(await getModelVersion(store, model, version));
+/**
+ * What a version's label is checked against before outcomes are computed with it: a label edited in
+ * the registry row after registration would label the predictions of a model trained on another target.
+ */
+export interface LabelVerification {
+  /** MODEL_SIGNING_KEY: with a key, the row's signature (which covers the label) must hold. */
+  signing?: RowSigning;
+  /** Where the artifacts are: given, the label is the artifact header's (sha256-checked), and a row saying otherwise is refused. */
+  artifacts?: ArtifactStore;
 }
 
-/** Looks up the label specs of the given versions once and returns the `labelFor` attachOutcomes wants. */
-export async function labelSpecsOf(store: Database, model: string, versions: Iterable<number>): Promise<(version: number) => LabelSpec> {
+/** The default check: the deployment's signing key from the environment, as the activities take it. */
+function defaultLabelVerification(): LabelVerification {
+  return { signing: { signingKey: loadConfig().modelSigningKey } };
+}
+
+/**
+ * The label spec of a registered version, from its row only once the row is bound to what was
+ * registered (signature with the key; the artifact header when `verify.artifacts` is given).
+ * Refused (BadInputError: a per-version verdict, not a store failure) otherwise.
+ */
+export async function labelSpecOfVersion(store: Database, model: string, version: number, verify: LabelVerification = defaultLabelVerification()): Promise<LabelSpec> {
+  const row = await getModelVersion(store, model, version);
+  const refuse = (problem: string): never => {
+    throw new BadInputError(`${model} v${version}: its predictions are not labelled from this registry row: ${problem}`, 'ARTIFACT_INVALID');
+  };
+  const key = verify.signing?.signingKey;
+  if (key !== undefined) {
+    const problem = rowSignatureProblem(key, row);
+    if (problem) refuse(problem);
+  }
+  if (verify.artifacts) {
+    let header: { label: Record<string, unknown> };
+    try {
+      ({ header } = decodeArtifact(await readArtifact(verify.artifacts, row.artifactSha256), { algorithms: ALGORITHM_VERSIONS }));
+    } catch (error) {
+      // Missing, modified or undecodable: a verdict. Anything else (the object store is down) is thrown as is, to be retried.
+      if (!(error instanceof ArtifactError)) throw error;
+      return refuse(`its artifact cannot be read: ${error.message}`);
+    }
+    if (canonicalJson(header.label) !== canonicalJson(row.label)) refuse(`label differs: the artifact has ${canonicalJson(header.label)}, the registry says ${canonicalJson(row.label)}`);
+    return labelSpecOf({ ...row, label: header.label });
+  }
+  return labelSpecOf(row);
+}
+
+/** Looks up the label specs of the given versions once (each checked as labelSpecOfVersion does) and returns the `labelFor` attachOutcomes wants. */
+export async function labelSpecsOf(store: Database, model: string, versions: Iterable<number>, verify: LabelVerification = defaultLabelVerification()): Promise<(version: number) => LabelSpec> {
   const specs = new Map<number, LabelSpec>();
-  for (const v of new Set(versions)) specs.set(v, await labelSpecOfVersion(store, model, v));
+  for (const v of new Set(versions)) specs.set(v, await labelSpecOfVersion(store, model, v, verify));
   return (version) => {
     const spec = specs.get(version);
     if (!spec) throw new BadInputError(`no label spec loaded for model ${model} version ${version}; pass every version of the rows to labelSpecsOf`);

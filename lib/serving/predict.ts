@@ -20,6 +20,12 @@ export interface Prediction {
   predictedClass: number | null;
   latencyMicros: number;
   error?: string;
+  /**
+   * Date and feature set of the vector this prediction read (variants on different feature sets read
+   * different vectors, possibly of different dates); absent when it failed before finding one.
+   */
+  asOf?: string;
+  featureSetVersion?: string;
 }
 
 export interface RequestPredictions {
@@ -54,6 +60,7 @@ export function predictForRequest(snapshot: ServingSnapshot, features: RequestFe
 
 function predictOne(snapshot: ServingSnapshot, variant: string, version: number, features: RequestFeatures, now: () => number): Prediction {
   const started = now();
+  let vector: OnlineFeatureVector | undefined;
   const result = (probability: number | null, error?: string): Prediction => ({
     variant,
     version,
@@ -61,11 +68,13 @@ function predictOne(snapshot: ServingSnapshot, variant: string, version: number,
     predictedClass: probability === null ? null : probability > 0.5 ? 1 : 0,
     latencyMicros: Math.max(0, Math.round((now() - started) * 1000)),
     ...(error !== undefined ? { error } : {}),
+    ...(vector !== undefined ? { asOf: vector.asOf, featureSetVersion: vector.version } : {}),
   });
   try {
     const loaded = snapshot.models.get(version);
     if (!loaded) throw new Error(`${snapshot.routes.model} v${version} is not loaded in this snapshot`);
-    const p = probabilityOfUp(loaded, vectorFor(loaded, features));
+    vector = vectorFor(loaded, features);
+    const p = probabilityOfUp(loaded, vector);
     return result(p);
   } catch (error) {
     return result(null, error instanceof Error ? error.message : String(error));

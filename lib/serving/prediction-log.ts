@@ -35,7 +35,7 @@ export interface PredictionLogEntry {
   served: boolean;
   symbol: string;
   routingKey: string;
-  /** Date of the feature vector the prediction used (YYYY-MM-DD). */
+  /** Date of the feature vector this prediction used (YYYY-MM-DD): each variant's own, as outcomes are dated by it. */
   asOf: string;
   probability: number | null;
   predictedClass: number | null;
@@ -90,7 +90,11 @@ export function newRequestId(): string {
 /** newRequestId's 16 bytes, written and read within one call: their hex is the id, with no dashes to strip. */
 const REQUEST_ID_BYTES = Buffer.alloc(16);
 
-/** The log rows of one request: its served prediction and every unserved one. */
+/**
+ * The log rows of one request: its served prediction and every unserved one, each dated by the
+ * vector it read (a shadow on another feature set may read another day's); `request.asOf` (the
+ * routed vector's) only for a prediction that failed before reading one.
+ */
 export function predictionLogEntries(
   request: { requestId: string; model: string; symbol: string; routingKey: string; asOf: string; createdAt: string },
   predictions: RequestPredictions,
@@ -104,7 +108,7 @@ export function predictionLogEntries(
     served,
     symbol: request.symbol,
     routingKey: request.routingKey,
-    asOf: request.asOf,
+    asOf: p.asOf ?? request.asOf,
     probability: p.probability,
     predictedClass: p.predictedClass,
     latencyUs: p.latencyMicros,

@@ -4,15 +4,22 @@
  * Changes arrive on `serving:routes` (pub/sub) or by polling; the versions a new split needs are
  * loaded and verified off the request path, then the snapshot is replaced in one assignment. A
  * version that fails to load never takes traffic: the old snapshot stays and the next poll retries.
+ * A routes row this code cannot read stops only its own model. Each poll also re-checks the
+ * registry rows of the loaded versions (one query; a row that changed since it was verified is
+ * checked again), so an edit after loading is refused here as a process starting now refuses it.
  */
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import { loadModelRuntimes } from '../../models/algorithms';
+import type { ArtifactHeader } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
-import { assertServable, loadRegisteredModel, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
-import type { RowSigning } from '../registry/row-signature';
+import { assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
+import { recordedFieldMismatch } from '../registry/recorded-fields';
+import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
+import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
-import { listServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
+import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 
 export interface LoadedModel {
@@ -62,6 +69,29 @@ function describeVersions(routes: ServingRoutes): string {
 
 const announcementSchema = z.object({ model: z.string(), generation: z.number().int() });
 
+/** What a loaded version was verified against: its registry row (as a fingerprint) and its artifact's header. */
+interface VerifiedRow {
+  /** Fingerprint of the row read just before it was verified; undefined when there was none. */
+  fingerprint: string | undefined;
+  header: ArtifactHeader;
+}
+
+const versionKey = (model: string, version: number) => `${model}\u0000${version}`;
+
+/** A hash of every column of a registry row: any edit of the row, its signature included, changes it. */
+function rowFingerprint(row: Record<string, unknown>): string {
+  const text = Object.keys(row)
+    .sort()
+    .map((column) => `${column}=${row[column] === null ? '\u0000' : String(row[column])}`)
+    .join('\u0001');
+  return crypto.createHash('sha256').update(text).digest('base64');
+}
+
+/** The version's row or artifact is refused (edited, unsigned, vetoed, deleted), as opposed to a store that could not be read. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof ArtifactVerificationError || error instanceof RegistryError;
+}
+
 export class ServingModels {
   private readonly snapshots = new Map<string, ServingSnapshot>();
   /** The newest routes read per model: what the loader works towards. */
@@ -72,6 +102,10 @@ export class ServingModels {
   private lastError: ServingModelsStats['lastError'];
   /** Per model, why its newest routes could not be loaded (cleared when a snapshot is swapped in). */
   private readonly loadFailures = new Map<string, { generation: number; message: string }>();
+  /** Models whose routes row cannot be read: not served until it is rewritten (only that model). */
+  private readonly invalidRoutes = new Map<string, { generation: number; message: string }>();
+  /** Per loaded version, the row and header it was verified against (re-checked when the row changes). */
+  private readonly verified = new WeakMap<LoadedModel, VerifiedRow>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -106,9 +140,16 @@ export class ServingModels {
     return this.snapshots.get(model);
   }
 
-  /** Every model that has serving routes, loaded or not, sorted. */
+  /** Every model that has serving routes, loaded or not (or unreadable), sorted. */
   models(): string[] {
-    return [...new Set([...this.desired.keys(), ...this.snapshots.keys()])].sort();
+    return [...new Set([...this.desired.keys(), ...this.snapshots.keys(), ...this.invalidRoutes.keys()])].sort();
+  }
+
+  /** Why a model with routes has no snapshot, when a read or load said so (for the 503 a request gets). */
+  whyUnavailable(model: string): string | undefined {
+    if (this.snapshots.has(model)) return undefined;
+    const invalid = this.invalidRoutes.get(model);
+    return invalid ? `its routes (generation ${invalid.generation}) cannot be read: ${invalid.message}` : this.loadFailures.get(model)?.message;
   }
 
   /** True when every model serves the versions its newest routes name (see unreadyModels). */
@@ -130,6 +171,7 @@ export class ServingModels {
       const failure = failed ? `; loading generation ${failed.generation} failed: ${failed.message}` : '';
       problems.push(current ? `${model}: routes generation ${routes.generation} name ${routed} but generation ${current.routes.generation} (${describeVersions(current.routes)}) is what is loaded${failure}` : `${model}: routes generation ${routes.generation} name ${routed}, none loaded yet${failure}`);
     }
+    for (const [model, invalid] of this.invalidRoutes) problems.push(`${model}: not served, its routes (generation ${invalid.generation}) cannot be read: ${invalid.message}`);
     return problems.sort();
   }
 
@@ -172,27 +214,149 @@ export class ServingModels {
     this.pollTimer.unref();
   }
 
-  /** Reads every model's routes and brings each snapshot up to date. */
+  /** Reads every model's routes, re-checks the loaded versions' registry rows and brings each snapshot up to date. */
   private async refreshAll(): Promise<void> {
-    let all: ServingRoutes[];
+    let all: Awaited<ReturnType<typeof readEveryServingRoutes>>;
     try {
-      all = await listServingRoutes(this.deps.store);
+      all = await readEveryServingRoutes(this.deps.store);
     } catch (error) {
       this.counters.readFailures++;
       this.fail('serving.read_failed', undefined, error);
       throw error;
     }
     if (this.closed) return;
-    const present = new Set(all.map((r) => r.model));
-    for (const model of [...this.desired.keys()]) {
+    const present = new Set([...all.routes.map((r) => r.model), ...all.invalid.map((e) => e.model)]);
+    for (const model of new Set([...this.desired.keys(), ...this.invalidRoutes.keys()])) {
       if (present.has(model)) continue;
       // Its routes were removed: stop serving it.
       this.desired.delete(model);
       this.snapshots.delete(model);
       this.loadFailures.delete(model);
+      this.invalidRoutes.delete(model);
       this.log('serving.model_dropped', { model });
     }
-    await Promise.all(all.map((routes) => this.offer(routes)));
+    for (const invalid of all.invalid) this.disable(invalid);
+    await this.recheckLoadedRows();
+    await Promise.all(all.routes.map((routes) => this.offer(routes)));
+  }
+
+  /**
+   * A model whose routes row cannot be read: stop serving it (its intended split is unknown, and a
+   * process starting now could not serve it either) and say why, until the row is rewritten.
+   */
+  private disable(invalid: InvalidServingRoutesError): void {
+    const { model, generation, message } = invalid;
+    const served = this.snapshots.get(model)?.routes.generation ?? null;
+    this.desired.delete(model);
+    this.snapshots.delete(model);
+    this.loadFailures.delete(model);
+    if (this.invalidRoutes.get(model)?.message === message) return; // reported already; polls find it again
+    this.invalidRoutes.set(model, { generation, message });
+    this.fail('serving.routes_invalid', model, invalid, { generation, stopped: served });
+  }
+
+  /**
+   * Re-checks the loaded versions whose registry row changed since they were verified: one query
+   * per poll (fingerprints of the rows); the row checks, and an artifact read only when the row now
+   * names another artifact, run for changed rows alone.
+   */
+  private async recheckLoadedRows(): Promise<void> {
+    const pairs: Array<[string, number]> = [];
+    for (const [model, snapshot] of this.snapshots) for (const version of snapshot.models.keys()) pairs.push([model, version]);
+    if (pairs.length === 0) return;
+    let fingerprints: Map<string, string>;
+    try {
+      fingerprints = await this.readRowFingerprints(pairs);
+    } catch (error) {
+      this.counters.readFailures++;
+      this.fail('serving.read_failed', undefined, error);
+      return; // keep serving; the next poll checks again
+    }
+    const changed = new Set<string>();
+    for (const [model, snapshot] of this.snapshots) {
+      for (const [version, loaded] of snapshot.models) {
+        const fingerprint = fingerprints.get(versionKey(model, version));
+        if (fingerprint === undefined || fingerprint !== this.verified.get(loaded)?.fingerprint) changed.add(model);
+      }
+    }
+    // Through the model's loader queue, so a check never interleaves with a load.
+    await Promise.all([...changed].map((model) => this.exclusive(model, () => this.recheck(model, fingerprints))));
+  }
+
+  /** Fingerprints (rowFingerprint) of the registry rows of these versions, by versionKey; a deleted row is absent. */
+  private async readRowFingerprints(pairs: ReadonlyArray<[string, number]>): Promise<Map<string, string>> {
+    const rows = await this.deps.store.db
+      .selectFrom('model_versions')
+      .selectAll()
+      .where((eb) => eb.or(pairs.map(([name, version]) => eb.and([eb('name', '=', name), eb('version', '=', version)]))))
+      .execute();
+    return new Map(rows.map((row) => [versionKey(row.name, Number(row.version)), rowFingerprint(row as unknown as Record<string, unknown>)]));
+  }
+
+  /**
+   * Checks again each loaded version of the model whose row changed. All pass: a snapshot with the
+   * same routes and the rows as they are now. One is refused: the snapshot is withdrawn, so the
+   * model serves what a process starting now would (the loader retries the routes on each poll).
+   */
+  private async recheck(model: string, fingerprints: ReadonlyMap<string, string>): Promise<void> {
+    const snapshot = this.snapshots.get(model);
+    if (this.closed || !snapshot) return;
+    const models = new Map(snapshot.models);
+    for (const [version, loaded] of snapshot.models) {
+      const fingerprint = fingerprints.get(versionKey(model, version));
+      const before = this.verified.get(loaded);
+      if (fingerprint !== undefined && fingerprint === before?.fingerprint) continue;
+      try {
+        models.set(version, await this.reverify(model, loaded, before, fingerprint));
+      } catch (error) {
+        if (this.snapshots.get(model) !== snapshot) return;
+        if (!isRefusal(error)) {
+          // The store or artifact store could not be read: no verdict, so keep serving and check on the next poll.
+          this.counters.readFailures++;
+          this.fail('serving.recheck_failed', model, error, { version });
+          return;
+        }
+        this.snapshots.delete(model);
+        this.counters.verificationFailures++;
+        const message = `v${version} was loaded but its registry row changed and no longer verifies, so generation ${snapshot.routes.generation} is not served: ${(error as Error).message}`;
+        this.loadFailures.set(model, { generation: snapshot.routes.generation, message });
+        this.fail('serving.withdrawn', model, error, { generation: snapshot.routes.generation, version });
+        return;
+      }
+    }
+    if (this.closed || this.snapshots.get(model) !== snapshot) return;
+    this.snapshots.set(model, { routes: snapshot.routes, models, loadedAt: new Date().toISOString() });
+    this.log('serving.reverified', { model, generation: snapshot.routes.generation, versions: [...models.keys()] });
+  }
+
+  /**
+   * The checks verification makes on a registry row, against the artifact this process already
+   * verified and holds: the signature (with the key), the fields the header also records, the
+   * serving veto. A row that now names another artifact is loaded and verified in full.
+   */
+  private async reverify(model: string, loaded: LoadedModel, before: VerifiedRow | undefined, fingerprint: string | undefined): Promise<LoadedModel> {
+    const row = await getModelVersion(this.deps.store, model, loaded.version.version); // RegistryError when deleted
+    if (!before || row.artifactSha256 !== loaded.version.artifactSha256 || row.artifactBytes !== loaded.version.artifactBytes) return this.loadVersion(model, row.version);
+    const key = this.deps.signing?.signingKey;
+    const problem = (key !== undefined ? rowSignatureProblem(key, row) : undefined) ?? recordedFieldMismatch(row, before.header, 'registry');
+    if (problem) throw new ArtifactVerificationError(model, row.version, problem);
+    assertServable(row);
+    const next: LoadedModel = { version: row, model: loaded.model };
+    this.verified.set(next, { fingerprint, header: before.header });
+    return next;
+  }
+
+  /** Loads and verifies one version (what a process starting now does), remembering what it was verified against. */
+  private async loadVersion(model: string, version: number): Promise<LoadedModel> {
+    // Read before verifying: a row edited meanwhile differs from it, so the next poll checks again.
+    const fingerprint = (await this.readRowFingerprints([[model, version]])).get(versionKey(model, version));
+    // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
+    const verified = await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing);
+    // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
+    assertServable(verified.version);
+    const loaded: LoadedModel = { version: verified.version, model: verified.model };
+    this.verified.set(loaded, { fingerprint, header: verified.header });
+    return loaded;
   }
 
   private onAnnouncement(message: string): void {
@@ -208,6 +372,7 @@ export class ServingModels {
     readServingRoutes(this.deps.store, model).then(
       (routes) => (routes ? this.offer(routes) : undefined),
       (error: unknown) => {
+        if (error instanceof InvalidServingRoutesError) return this.disable(error);
         this.counters.readFailures++;
         this.fail('serving.read_failed', model, error);
       },
@@ -217,6 +382,7 @@ export class ServingModels {
   /** Takes routes just read; loads them unless the model already serves (or is loading) this generation or a newer one. */
   private offer(routes: ServingRoutes): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.invalidRoutes.delete(routes.model); // readable again
     const known = this.desired.get(routes.model);
     if (!known || routes.generation > known.generation) this.desired.set(routes.model, routes);
     const current = this.snapshots.get(routes.model)?.routes.generation ?? 0;
@@ -226,15 +392,17 @@ export class ServingModels {
 
   /** Starts the model's loader, or waits for the running one (which re-checks what is desired when it ends). */
   private runLoader(model: string): Promise<void> {
+    return this.exclusive(model, () => this.loadDesired(model));
+  }
+
+  /** Runs `task` (which never rejects) when no other task of the model runs: loads and re-checks take turns. */
+  private exclusive(model: string, task: () => Promise<void>): Promise<void> {
     const running = this.loaders.get(model);
-    if (running) {
-      // A newer generation may have arrived after the loader's last check: chain one more pass.
-      const next = running.then(() => this.runLoader(model));
-      return next;
-    }
-    const loader = this.loadDesired(model).finally(() => this.loaders.delete(model));
-    this.loaders.set(model, loader);
-    return loader;
+    // A newer generation may have arrived after the running task's last check: chain one more pass.
+    if (running) return running.then(() => this.exclusive(model, task));
+    const run = task().finally(() => this.loaders.delete(model));
+    this.loaders.set(model, run);
+    return run;
   }
 
   /** Loads the desired routes of a model until it serves them, or an attempt fails (the next poll retries). */
@@ -273,12 +441,9 @@ export class ServingModels {
         models.set(version, reused);
         continue;
       }
-      // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
       let loaded: LoadedModel;
       try {
-        loaded = await loadRegisteredModel(this.deps.store, this.deps.artifacts, routes.model, version, this.deps.signing);
-        // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
-        assertServable(loaded.version);
+        loaded = await this.loadVersion(routes.model, version);
       } catch (error) {
         throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
       }

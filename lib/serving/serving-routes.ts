@@ -24,6 +24,18 @@ export class ServingRoutesError extends Error {
   override name = 'ServingRoutesError';
 }
 
+/** A stored routes row this code cannot read (a hand edit, another build's format): names the model and generation. */
+export class InvalidServingRoutesError extends ServingRoutesError {
+  override name = 'InvalidServingRoutesError';
+  constructor(
+    message: string,
+    readonly model: string,
+    readonly generation: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The routes changed since the caller read them (expectedGeneration differs, or a concurrent write won). */
 export class ServingRoutesConflictError extends ServingRoutesError {
   override name = 'ServingRoutesConflictError';
@@ -112,14 +124,15 @@ interface StoredSplit {
 }
 
 function toRoutes(row: ServingRoutesTable): ServingRoutes {
+  const invalid = (problem: string) => new InvalidServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are ${problem}; rewrite them with writeServingRoutes`, row.model, Number(row.generation));
   let stored: unknown;
   try {
     stored = JSON.parse(row.routes);
   } catch (error) {
-    throw new ServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are not valid JSON (${(error as Error).message}); rewrite them with writeServingRoutes`);
+    throw invalid(`not valid JSON (${(error as Error).message})`);
   }
   const parsed = servingRoutesSchema.safeParse({ ...(stored as object), model: row.model, generation: Number(row.generation), updatedBy: row.updated_by, reason: row.reason, updatedAt: row.updated_at });
-  if (!parsed.success) throw new ServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are invalid: ${z.prettifyError(parsed.error)}; rewrite them with writeServingRoutes`);
+  if (!parsed.success) throw invalid(`invalid: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -131,6 +144,24 @@ export async function readServingRoutes(store: Database, model: string): Promise
 /** Current routes of every model, by model name. */
 export async function listServingRoutes(store: Database): Promise<ServingRoutes[]> {
   return (await store.db.selectFrom('serving_routes').selectAll().orderBy('model').execute()).map(toRoutes);
+}
+
+/**
+ * Current routes of every model, each row read on its own: a row this code cannot read is returned
+ * among `invalid` (with why) instead of failing the whole list, so one bad row stops only its model.
+ */
+export async function readEveryServingRoutes(store: Database): Promise<{ routes: ServingRoutes[]; invalid: InvalidServingRoutesError[] }> {
+  const routes: ServingRoutes[] = [];
+  const invalid: InvalidServingRoutesError[] = [];
+  for (const row of await store.db.selectFrom('serving_routes').selectAll().orderBy('model').execute()) {
+    try {
+      routes.push(toRoutes(row));
+    } catch (error) {
+      if (!(error instanceof InvalidServingRoutesError)) throw error;
+      invalid.push(error);
+    }
+  }
+  return { routes, invalid };
 }
 
 /** Every generation of a model's routes, oldest first. */
@@ -202,8 +233,14 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
   try {
     return await store.db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom('serving_routes').selectAll().where('model', '=', input.model).executeTakeFirst();
-      const current = row ? toRoutes(row) : undefined;
-      const currentGeneration = current?.generation ?? 0;
+      let current: ServingRoutes | undefined;
+      try {
+        current = row ? toRoutes(row) : undefined;
+      } catch (error) {
+        // An unreadable row (a hand edit) is what a new split replaces: refusing would leave no way to fix or roll back the model.
+        if (!(error instanceof InvalidServingRoutesError)) throw error;
+      }
+      const currentGeneration = row ? Number(row.generation) : 0;
       if (input.expectedGeneration !== undefined && input.expectedGeneration !== currentGeneration) {
         throw new ServingRoutesConflictError(
           `serving routes of ${input.model} are at generation ${currentGeneration}, not the expected ${input.expectedGeneration}: someone changed them meanwhile; read them again and retry`,
@@ -221,7 +258,7 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
         reason: input.reason,
         updated_at: new Date().toISOString(),
       };
-      if (current) {
+      if (row) {
         const changes = { generation: values.generation, routes: values.routes, updated_by: values.updated_by, reason: values.reason, updated_at: values.updated_at };
         const updated = await tx.updateTable('serving_routes').set(changes).where('model', '=', input.model).where('generation', '=', currentGeneration).executeTakeFirst();
         if (Number(updated.numUpdatedRows) !== 1) throw new ServingRoutesConflictError(`serving routes of ${input.model} changed during the write; retry`, currentGeneration);
