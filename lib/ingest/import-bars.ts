@@ -8,12 +8,14 @@ import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../mark
 import { readPriceTable } from '../market-data/csv-reader';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
-import { checkQuality, type QualityReport } from '../quality/report';
+import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
+import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
+import { openSession } from '../quality/rules';
 import type { QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
-import { getSnapshot, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
+import { contentClocksOf, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { beginStaging, coverageOf, finishStaging, stageChunk, storeHoldsBars, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot } from './judge';
 import type { ImportRequest } from './import-request';
@@ -77,26 +79,51 @@ interface SourceText {
   source: string;
   text: string;
   symbol?: string;
+  /** A provider body's fetch time (ISO): its bars are judged by it, however late the import reads it. */
+  fetchedAt?: string;
 }
 
 const PROVIDER_CACHE_TTL_SECONDS = 6 * 3600;
 
-async function fetchProviderSources(request: ImportRequest, hooks: ImportHooks): Promise<SourceText[]> {
+/** sha256 of a file's text: what the content clocks are keyed by (the name is not: see stageImport). */
+const textSha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * A cached provider body, if it may be reused at `now`. One cached without its fetch time (before
+ * fetch times were kept) cannot be judged by it, and one fetched while a session was open holds
+ * that session's unfinished bar: once the session has closed, a new download has the final bar,
+ * so both are fetched again. (Reused or not, a body is judged by when it was fetched.)
+ */
+function reusableBody(cached: string, now: Date, marginMinutes: number): SourceText | undefined {
+  const entry = JSON.parse(cached) as SourceText;
+  const fetchedAt = typeof entry.fetchedAt === 'string' ? new Date(entry.fetchedAt) : undefined;
+  if (!fetchedAt || Number.isNaN(fetchedAt.getTime())) return undefined;
+  const fetchedDuring = openSession(fetchedAt, marginMinutes);
+  if (fetchedDuring && openSession(now, marginMinutes)?.date !== fetchedDuring.date) return undefined;
+  return entry;
+}
+
+async function fetchProviderSources(store: Database, request: ImportRequest, hooks: ImportHooks, importClock: Date): Promise<SourceText[]> {
   if (request.source.kind !== 'stooq') return [];
   const provider = hooks.provider ?? new StooqProvider({ baseUrl: request.source.baseUrl });
   const range = { from: request.from, to: request.to };
+  const margin = request.quality.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES;
   const out: SourceText[] = [];
   for (const symbol of request.source.symbols) {
     hooks.signal?.throwIfAborted();
     const key = `provider:${provider.name}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
     const cached = await hooks.cache?.get(key);
-    if (cached !== undefined) {
-      out.push(JSON.parse(cached) as SourceText);
+    const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
+    if (reused) {
+      out.push(reused);
       continue;
     }
     try {
       const response = await provider.fetchDaily(symbol, range, hooks.signal);
-      const entry: SourceText = { source: response.source, text: response.csv, symbol: response.symbol };
+      const entry: SourceText = { source: response.source, text: response.csv, symbol: response.symbol, fetchedAt: importClock.toISOString() };
+      // Recorded now, not when the import gets that far: an import that fails on a later symbol
+      // must not let these bytes be judged by a later clock when they come back.
+      await recordContentClocks(store, [{ sha256: textSha256(entry.text), source: entry.source }], importClock);
       await hooks.cache?.set(key, JSON.stringify(entry), PROVIDER_CACHE_TTL_SECONDS);
       out.push(entry);
     } catch (error) {
@@ -108,10 +135,10 @@ async function fetchProviderSources(request: ImportRequest, hooks: ImportHooks):
 }
 
 /** Hash of the bytes read, independent of where the folder lives. */
-function contentHashOf(sources: readonly SourceText[]): string {
+function contentHashOf(sources: readonly SourceText[], sha256s: readonly string[]): string {
   const hash = createHash('sha256');
   const parts = sources
-    .map((s) => `${path.basename(s.source.split('?')[0])}${s.symbol ?? ''}\u0000${createHash('sha256').update(s.text).digest('hex')}`)
+    .map((s, k) => `${path.basename(s.source.split('?')[0])}${s.symbol ?? ''}\u0000${sha256s[k]}`)
     .sort();
   for (const p of parts) hash.update(p).update('\n');
   return hash.digest('hex');
@@ -170,6 +197,65 @@ function inScope(request: ImportRequest): (symbol: string | null, date: string |
 }
 
 /**
+ * Rows the reader rejected without a readable date (`invalid_date`, a broken record, …) that lie
+ * outside the request's dates, each with its quarantine message saying why it is not counted.
+ * Such a row cannot be placed by its own date, so it is placed by its file's order: when its
+ * symbol's rows with a date are in one order by line (ascending or descending, as every export is),
+ * and the nearest of them before and after it are both before `from` (or both after `to`), so is
+ * it. Any other undated row (first or last of its symbol, between rows on both sides of the scope,
+ * in an unsorted file, or without a symbol) still counts in the import's share as a row in scope:
+ * it may be one, and a file whose new rows all have broken dates must not pass by dropping them.
+ * Counting every undated row instead made a clean slice of a long file fail for errors years away
+ * (3 broken dates in 2014 were 3% of a 100-row slice of 2018), and counting none would hide them.
+ */
+function undatedOutOfScope(bars: readonly CandidateBar[], issues: readonly QualityIssue[], request: ImportRequest): Map<QualityIssue, string> {
+  const out = new Map<QualityIssue, string>();
+  const { from, to } = request;
+  if (!from && !to) return out;
+  const undated = issues.filter((i) => i.date === null && i.symbol !== null && i.line !== null && rejectsRow(i));
+  if (undated.length === 0) return out;
+  const dated = new Map<string, Array<{ line: number; date: string }>>();
+  const add = (symbol: string, line: number, date: string): void => {
+    let rows = dated.get(symbol);
+    if (!rows) dated.set(symbol, (rows = []));
+    rows.push({ line, date });
+  };
+  for (const b of bars) add(b.symbol, b.line, b.date);
+  for (const i of issues) if (i.symbol !== null && i.date !== null && i.line !== null) add(i.symbol, i.line, i.date);
+  const inOrder = new Map<string, Array<{ line: number; date: string }>>();
+  for (const [symbol, rows] of dated) {
+    rows.sort((a, b) => a.line - b.line);
+    let up = false;
+    let down = false;
+    for (let k = 1; k < rows.length; k++) {
+      if (rows[k].date > rows[k - 1].date) up = true;
+      else if (rows[k].date < rows[k - 1].date) down = true;
+    }
+    if (!(up && down)) inOrder.set(symbol, rows);
+  }
+  const side = (date: string): 'before' | 'after' | 'in' => (from && date < from ? 'before' : to && date > to ? 'after' : 'in');
+  for (const i of undated) {
+    const rows = inOrder.get(i.symbol as string);
+    if (!rows) continue;
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rows[mid].line <= (i.line as number)) lo = mid + 1;
+      else hi = mid;
+    }
+    const before = rows[lo - 1];
+    const after = rows[lo];
+    if (!before || !after) continue;
+    const where = side(before.date);
+    if (where === 'in' || side(after.date) !== where) continue;
+    const bound = where === 'before' ? `before "from" ${from}` : `after "to" ${to}`;
+    out.set(i, `${i.message}; not counted in the import's share: the row lies between line ${before.line} (${before.date}) and line ${after.line} (${after.date}), both ${bound}, so it is outside the import's dates`);
+  }
+  return out;
+}
+
+/**
  * Why an import cannot take `source`'s rows: an earlier file of the import gave rows (in scope,
  * accepted or not) for one of its symbols. Two files of one symbol (an unadjusted Stooq download
  * and a split-adjusted Kaggle file, two exports of different dates) would be published as one
@@ -202,6 +288,8 @@ interface Chunk {
   candidates: CandidateBar[];
   issues: QualityIssue[];
   rowsRead: number;
+  /** Undated rows outside the request's dates (undatedOutOfScope): quarantined, never counted. */
+  unscoped: QualityIssue[];
 }
 
 /**
@@ -209,11 +297,11 @@ interface Chunk {
  * chunk's checks equal the whole import's for its symbols), in symbol order, so the same content
  * always gives the same chunks and a retried attempt can skip the ones already staged.
  */
-function planChunks(candidates: readonly CandidateBar[], issues: readonly QualityIssue[], chunkSize: number): Chunk[] {
+function planChunks(candidates: readonly CandidateBar[], issues: readonly QualityIssue[], unscoped: readonly QualityIssue[], chunkSize: number): Chunk[] {
   const bySymbol = new Map<string, Chunk>();
   const entry = (symbol: string): Chunk => {
     let e = bySymbol.get(symbol);
-    if (!e) bySymbol.set(symbol, (e = { candidates: [], issues: [], rowsRead: 0 }));
+    if (!e) bySymbol.set(symbol, (e = { candidates: [], issues: [], rowsRead: 0, unscoped: [] }));
     return e;
   };
   const orphans: QualityIssue[] = [];
@@ -222,13 +310,16 @@ function planChunks(candidates: readonly CandidateBar[], issues: readonly Qualit
     if (i.symbol === null) orphans.push(i);
     else entry(i.symbol).issues.push(i);
   }
-  const chunks: Chunk[] = [{ candidates: [], issues: orphans, rowsRead: 0 }];
+  // Always with a symbol (undatedOutOfScope), so they join their symbol's chunk and add no chunk.
+  for (const i of unscoped) entry(i.symbol as string).unscoped.push(i);
+  const chunks: Chunk[] = [{ candidates: [], issues: orphans, rowsRead: 0, unscoped: [] }];
   for (const symbol of [...bySymbol.keys()].sort()) {
     const e = bySymbol.get(symbol) as Chunk;
     let last = chunks[chunks.length - 1];
-    if (last.candidates.length > 0 && last.candidates.length + e.candidates.length > chunkSize) chunks.push((last = { candidates: [], issues: [], rowsRead: 0 }));
+    if (last.candidates.length > 0 && last.candidates.length + e.candidates.length > chunkSize) chunks.push((last = { candidates: [], issues: [], rowsRead: 0, unscoped: [] }));
     for (const c of e.candidates) last.candidates.push(c);
     for (const i of e.issues) last.issues.push(i);
+    for (const i of e.unscoped) last.unscoped.push(i);
   }
   for (const c of chunks) c.rowsRead = c.candidates.length + c.issues.filter(rejectsRow).length;
   return chunks;
@@ -250,6 +341,34 @@ function mergeReports(reports: readonly QualityReport[], rowsRead: number, polic
   merged.bySymbol = Object.fromEntries(Object.entries(merged.bySymbol).sort(([a], [b]) => (a < b ? -1 : 1)));
   merged.badRowShare = rowsRead === 0 ? 0 : merged.rowsRejected / rowsRead;
   return merged;
+}
+
+/**
+ * Runs the quality rules over one chunk, each file's rows with that file's clock (`clockOf`, by
+ * source). Rules other than the clock's work per symbol or per file, and a symbol's rows come from
+ * one file, so checking the files of each clock apart gives what one check with per-file clocks
+ * would; a chunk whose files share a clock (the usual case) is checked in one call, as before.
+ */
+function checkChunk(chunk: Chunk, policy: ImportRequest['quality'], clockOf: (source: string) => Date): QualityCheckResult {
+  const groups = new Map<number, { clock: Date; candidates: CandidateBar[]; issues: QualityIssue[] }>();
+  const group = (source: string) => {
+    const clock = clockOf(source);
+    let g = groups.get(clock.getTime());
+    if (!g) groups.set(clock.getTime(), (g = { clock, candidates: [], issues: [] }));
+    return g;
+  };
+  for (const c of chunk.candidates) group(c.source).candidates.push(c);
+  for (const i of chunk.issues) group(i.source).issues.push(i);
+  if (groups.size <= 1) {
+    const clock = groups.values().next().value?.clock ?? clockOf('');
+    return checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, policy, { now: () => clock });
+  }
+  const results = [...groups.values()]
+    .sort((a, b) => a.clock.getTime() - b.clock.getTime())
+    .map((g) => checkQuality(g.candidates, g.issues, g.candidates.length + g.issues.filter(rejectsRow).length, policy, { now: () => g.clock }));
+  // Accepted bars in symbol order, as one check gives them (a symbol is in one group, date-sorted).
+  const accepted = results.flatMap((r) => r.accepted).sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  return { accepted, issues: results.flatMap((r) => r.issues), report: mergeReports(results.map((r) => r.report), chunk.rowsRead, policy) };
 }
 
 interface StoredSource {
@@ -283,8 +402,9 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
 }
 
 /**
- * The clock that judges one content (`future_date`, `session_not_closed`): the one its first import
- * recorded, whichever import brings the same bytes later. A bar that was unfinished, or dated ahead
+ * The clock of a snapshot (`judgedAt`): the one the first import of its content recorded, whichever
+ * import brings the same content later. Each file is judged by it or, when its bytes were seen
+ * earlier, by that earlier clock (fileClocksOf). A bar that was unfinished, or dated ahead
  * of the clock, when those bytes were taken stays so: a later clock must not publish a partial bar
  * of a download made during the session, and a retry or a resume after midnight judges as the
  * first attempt did. Snapshots staged before the clock was recorded fall back to when they were created.
@@ -295,6 +415,44 @@ async function judgingClockOf(store: Database, firstId: string, importClock: Dat
   const recorded = (first.source as { judgedAt?: unknown }).judgedAt;
   const at = new Date(typeof recorded === 'string' ? recorded : first.createdAt);
   return Number.isNaN(at.getTime()) ? importClock : at;
+}
+
+/**
+ * The clock of each file of an import, by source: the earliest of the import's clock (`judgedAt`),
+ * the first time the file's bytes were seen by any import or provider fetch (content_clocks, by the
+ * sha256 of its text), and a provider body's fetch time. The snapshot id depends on every file and
+ * on the request, so a clock per snapshot let the same bytes beside another file, or under another
+ * scope or policy, be judged afresh after the close. A snapshot still being staged keeps the clocks
+ * its first attempt recorded (`fileClocks` in its source), so every attempt judges alike.
+ */
+async function fileClocksOf(
+  store: Database,
+  sources: readonly SourceText[],
+  sha256s: readonly string[],
+  judgedAt: Date,
+  resumed: DatasetSnapshot | undefined,
+): Promise<Map<string, Date>> {
+  const out = new Map<string, Date>();
+  if (resumed) {
+    const recorded = (resumed.source as { fileClocks?: unknown }).fileClocks;
+    if (recorded && typeof recorded === 'object') {
+      for (const [source, iso] of Object.entries(recorded as Record<string, unknown>)) {
+        const at = typeof iso === 'string' ? new Date(iso) : undefined;
+        if (at && !Number.isNaN(at.getTime()) && at < judgedAt) out.set(source, at);
+      }
+    }
+    return out;
+  }
+  const seen = await contentClocksOf(store, sha256s);
+  for (const [k, s] of sources.entries()) {
+    let at = judgedAt;
+    const first = seen.get(sha256s[k]);
+    if (first && first < at) at = first;
+    const fetched = s.fetchedAt !== undefined ? new Date(s.fetchedAt) : undefined;
+    if (fetched && !Number.isNaN(fetched.getTime()) && fetched < at) at = fetched;
+    if (at < judgedAt) out.set(s.source, at);
+  }
+  return out;
 }
 
 /**
@@ -328,17 +486,33 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const importClock = (hooks.now ?? (() => new Date()))();
   const report = (phase: ImportProgress['phase'], chunk = 0, chunks = 0, barsWritten = 0, barsTotal = 0): void => hooks.onProgress?.({ phase, chunk, chunks, barsWritten, barsTotal });
   report('reading');
-  const sources = request.source.kind === 'csv' ? await readCsvFiles(resolveCsvSource(request.source.path), { ...hooks.csvFiles, followLinks: request.source.followLinks }) : await fetchProviderSources(request, hooks);
+  const sources: SourceText[] = request.source.kind === 'csv' ? await readCsvFiles(resolveCsvSource(request.source.path), { ...hooks.csvFiles, followLinks: request.source.followLinks }) : await fetchProviderSources(store, request, hooks, importClock);
   const providerFormat = hooks.provider?.format ?? 'stooq';
-  const contentHash = contentHashOf(sources);
+  const sha256s = sources.map((s) => textSha256(s.text));
+  const contentHash = contentHashOf(sources, sha256s);
   const firstId = snapshotIdOf(contentHash, request, providerFormat);
   const latest = await latestGeneration(store, firstId);
-  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
   const judgedAt = await judgingClockOf(store, firstId, importClock);
+  // Each file's bytes existed by this clock, whatever becomes of the import (a file that cannot be
+  // read, a verdict already given). Keyed by the bytes alone: the name gives the symbol, not the
+  // time of the download, so a copy renamed (aapl.csv, aapl.us.csv) is still the 11:00 download.
+  const seenAt = new Map<number, { at: Date; contents: Array<{ sha256: string; source: string }> }>();
+  for (const [k, s] of sources.entries()) {
+    const fetched = s.fetchedAt !== undefined ? new Date(s.fetchedAt) : undefined;
+    const at = fetched && fetched < judgedAt ? fetched : judgedAt;
+    let group = seenAt.get(at.getTime());
+    if (!group) seenAt.set(at.getTime(), (group = { at, contents: [] }));
+    group.contents.push({ sha256: sha256s[k], source: s.source });
+  }
+  for (const { at, contents } of seenAt.values()) await recordContentClocks(store, contents, at);
+  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
+  const earlier = await fileClocksOf(store, sources, sha256s, judgedAt, latest?.snapshot.status === 'staging' ? latest.snapshot : undefined);
+  const clockOf = (source: string): Date => earlier.get(source) ?? judgedAt;
 
   const keep = inScope(request);
   const candidates: CandidateBar[] = [];
   const readIssues: QualityIssue[] = [];
+  const unscoped: QualityIssue[] = [];
   let rowsRead = 0;
   let rowsOutOfScope = 0;
   // The file that gave each symbol its rows: one symbol's rows come from one file (twoFilesProblem).
@@ -355,8 +529,11 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       else rowsOutOfScope++;
     }
     let outOfScopeIssues = 0;
+    const undatedOut = undatedOutOfScope(read.bars, read.issues, request);
     for (const i of read.issues) {
-      if (keep(i.symbol, i.date)) readIssues.push(i);
+      const outside = keep(i.symbol, i.date) ? undatedOut.get(i) : undefined;
+      if (outside !== undefined) unscoped.push({ ...i, message: outside });
+      if (keep(i.symbol, i.date) && outside === undefined) readIssues.push(i);
       else outOfScopeIssues++;
     }
     const twoFiles = twoFilesProblem(fileOf, s.source, read.bars, read.issues, keep);
@@ -370,8 +547,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   assertSymbolsFit(candidates);
 
   report('checking');
-  const chunks = planChunks(candidates, readIssues, hooks.chunkSize ?? 20_000);
-  const check = (chunk: Chunk) => checkQuality(chunk.candidates, chunk.issues, chunk.rowsRead, request.quality, { now: () => judgedAt });
+  const chunks = planChunks(candidates, readIssues, unscoped, hooks.chunkSize ?? 20_000);
+  const check = (chunk: Chunk) => checkChunk(chunk, request.quality, clockOf);
 
   let generation = latest?.generation ?? 0;
   if (latest?.snapshot.status === 'published') {
@@ -401,6 +578,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // A later generation names the one whose values it restores.
     ...(generation > 0 ? { generation, supersedes: generationIdOf(firstId, generation - 1) } : {}),
     judgedAt: judgedAt.toISOString(),
+    // Files judged by an earlier clock (fileClocksOf), by source; absent when every file had judgedAt.
+    ...(earlier.size > 0 ? { fileClocks: Object.fromEntries([...earlier].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([source, at]) => [source, at.toISOString()])) } : {}),
   };
   // Imports given up long ago free their staging rows here, so no separate janitor is needed.
   await sweepAbandonedStaging(store, { now: importClock, except: snapshotId });
@@ -423,7 +602,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     }
     const checked = check(chunk);
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
-    await saveQuarantine(store, snapshotId, checked.issues);
+    await saveQuarantine(store, snapshotId, chunk.unscoped.length > 0 ? [...checked.issues, ...chunk.unscoped] : checked.issues);
     await hooks.beforeStage?.(k);
     await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, coverageOf(checked.accepted, checked.issues));
     reports.push(checked.report);

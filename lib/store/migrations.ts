@@ -631,6 +631,61 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('model_versions').dropColumn('signature').execute();
     },
   },
+  '0017_content_clocks': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // When each file content (sha256 of its text) was first seen: its bars are judged by that clock
+      // wherever the same bytes come back (lib/ingest/import-bars.ts). Nothing to backfill: earlier
+      // snapshots recorded one clock per import, not per file.
+      await db.schema
+        .createTable('content_clocks')
+        .addColumn('content_sha256', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('seen_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('source', 'varchar(512)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('content_clocks').execute();
+    },
+  },
+  '0020_deployment_lock': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One running deployment per model: `running_model` holds the model's name while a deployment
+      // runs and null once it ends; under a unique index (NULLs never collide) a second start's
+      // insert fails, whichever process starts it. `routes_generation` is the serving_routes
+      // generation the deployment last wrote or started from: a newer one by someone else means an
+      // operator took the traffic over. Both null on rows written before.
+      await db.schema.alterTable('deployments').addColumn('running_model', 'varchar(64)').execute();
+      await db.schema.alterTable('deployments').addColumn('routes_generation', 'integer').execute();
+      await db.schema.createIndex('deployments_running_model_idx').on('deployments').column('running_model').unique().execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      if (mysql) await db.schema.dropIndex('deployments_running_model_idx').on('deployments').execute();
+      else await db.schema.dropIndex('deployments_running_model_idx').execute();
+      await db.schema.alterTable('deployments').dropColumn('routes_generation').execute();
+      await db.schema.alterTable('deployments').dropColumn('running_model').execute();
+    },
+  },
+  '0019_live_bar_sources': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The stream entry (id, zero-padded so text order is stream order) that last wrote each live
+      // bar: a redelivered older entry never overwrites a bar a newer entry of the stream wrote
+      // (lib/streaming/live-bar-store.ts). Binary collation: stream keys and symbols are case-sensitive.
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      const text = (n: number) => (mysql ? sql`varchar(${sql.raw(String(n))}) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(${sql.raw(String(n))})`);
+      await db.schema
+        .createTable('live_bar_sources')
+        .addColumn('stream', text(64), (c) => c.notNull())
+        .addColumn('symbol', text(32), (c) => c.notNull())
+        .addColumn('date', 'varchar(10)', (c) => c.notNull())
+        .addColumn('entry', 'varchar(41)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('live_bar_sources_pk', ['stream', 'symbol', 'date'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('live_bar_sources').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

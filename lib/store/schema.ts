@@ -79,6 +79,16 @@ export interface QuarantineTable {
   raw: string | null;
 }
 
+/**
+ * When some file content (its text's sha256) was first seen, by any import or provider fetch: the
+ * clock that judges its bars (future_date, session_not_closed) wherever the same bytes come back.
+ */
+export interface ContentClocksTable {
+  content_sha256: string;
+  seen_at: string; // ISO timestamp; only ever lowered
+  source: string; // the file or URL it was first seen as (evidence)
+}
+
 export interface FeatureSetsTable {
   version: string;
   name: string;
@@ -245,6 +255,10 @@ export interface DeploymentsTable {
   started_by: string;
   started_at: string;
   ended_at: string | null;
+  /** The model's name while the deployment runs, null once it ended (unique: one running deployment per model; 0020). */
+  running_model?: string | null;
+  /** serving_routes generation the deployment last wrote or started from; null on rows from before 0020. */
+  routes_generation?: number | null;
 }
 
 export interface AlertsTable {
@@ -296,7 +310,17 @@ export interface MonitoringReportsTable {
   created_at: string;
 }
 
+/** Per live bar, the stream entry that last wrote it (see migration 0019_live_bar_sources). */
+export interface LiveBarSourcesTable {
+  stream: string;
+  symbol: string;
+  date: string;
+  /** The entry id, both parts zero-padded to 20 digits ("<ms>-<seq>"): text order is stream order. */
+  entry: string;
+}
+
 export interface DatabaseSchema {
+  live_bar_sources: LiveBarSourcesTable;
   alert_deliveries: AlertDeliveriesTable;
   model_reference_profiles: ModelReferenceProfilesTable;
   prediction_outcomes: PredictionOutcomesTable;
@@ -322,5 +346,6 @@ export interface DatabaseSchema {
   bar_revisions: BarRevisionsTable;
   dataset_snapshots: DatasetSnapshotsTable;
   quarantine: QuarantineTable;
+  content_clocks: ContentClocksTable;
 }
 

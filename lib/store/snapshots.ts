@@ -115,3 +115,47 @@ export async function declaredInstruments(store: Database): Promise<InstrumentMa
   }
   return merged;
 }
+
+/** Rows per statement of content clock writes and reads (well under both drivers' parameter limits). */
+const CLOCK_ROWS_PER_STATEMENT = 500;
+const CLOCK_SOURCE_CHARS = 512; // content_clocks.source is varchar(512)
+
+/**
+ * Records that each content (sha256 of a file's text) existed at `seenAt`: a content not seen before
+ * gets `seenAt`, one seen later is lowered to it, one seen earlier keeps its clock. ISO timestamps
+ * compare as text, so the lowering is one conditional update that racing imports cannot undo.
+ */
+export async function recordContentClocks(store: Database, contents: ReadonlyArray<{ sha256: string; source: string }>, seenAt: Date): Promise<void> {
+  const at = seenAt.toISOString();
+  const unique = [...new Map(contents.map((c) => [c.sha256, c.source])).entries()];
+  for (let i = 0; i < unique.length; i += CLOCK_ROWS_PER_STATEMENT) {
+    const batch = unique.slice(i, i + CLOCK_ROWS_PER_STATEMENT);
+    // The end of a long path or URL names the file, so that is the part kept.
+    const rows = batch.map(([sha256, source]) => ({ content_sha256: sha256, seen_at: at, source: source.length > CLOCK_SOURCE_CHARS ? `…${source.slice(-(CLOCK_SOURCE_CHARS - 1))}` : source }));
+    await store.db.insertInto('content_clocks').ignore().values(rows).execute();
+    await store.db
+      .updateTable('content_clocks')
+      .set({ seen_at: at })
+      .where('content_sha256', 'in', batch.map(([sha256]) => sha256))
+      .where('seen_at', '>', at)
+      .execute();
+  }
+}
+
+/** The earliest recorded clock of each content (sha256 of a file's text) that has one. */
+export async function contentClocksOf(store: Database, sha256s: readonly string[]): Promise<Map<string, Date>> {
+  const out = new Map<string, Date>();
+  const unique = [...new Set(sha256s)];
+  for (let i = 0; i < unique.length; i += CLOCK_ROWS_PER_STATEMENT) {
+    const rows = await store.db
+      .selectFrom('content_clocks')
+      .select(['content_sha256', 'seen_at'])
+      .where('content_sha256', 'in', unique.slice(i, i + CLOCK_ROWS_PER_STATEMENT))
+      .execute();
+    for (const r of rows) {
+      const at = new Date(r.seen_at);
+      if (!Number.isNaN(at.getTime())) out.set(r.content_sha256, at);
+    }
+  }
+  return out;
+}
