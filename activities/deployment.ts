@@ -1,7 +1,13 @@
 /**
  * Activities of deploymentWorkflow: thin adapters over the serving routes (lib/serving), the
  * registry aliases and the deployment analyses (lib/deployment). All idempotent, so retries are safe.
+ *
+ * A deployment owns its model's traffic only while nobody else moves it: once the champion alias
+ * moved away from the champion it started against (a manual rollback) or the routes were written by
+ * someone else since its own last write (an admin edit), its traffic moves and analyses answer
+ * `{ superseded }` and move nothing, and its own rollback leaves the traffic as it is.
  */
+import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
@@ -11,10 +17,11 @@ import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/p
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { dataSubject } from '../lib/monitoring/monitoring-rules';
-import { aliasVersion, getModelVersion, moveAlias, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
+import { aliasHistory, aliasVersion, getModelVersion, moveAlias, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
-import { singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
+import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
 import { loadConfig } from '../lib/config';
@@ -27,6 +34,79 @@ export interface BeginDeploymentInput {
 
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
 export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
+
+/** The answer of a traffic move or analysis of a deployment someone else took the traffic from: nothing was moved, and why. */
+export interface Superseded {
+  superseded: string;
+}
+
+type DeploymentRow = Awaited<ReturnType<typeof deploymentRow>>;
+
+function deploymentRow(store: Database, id: string) {
+  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation']).where('id', '=', id).executeTakeFirst();
+}
+
+/** The deployment a routes write names as its writer (`updatedBy: "deployment <id>"`), for workflows that pass no deploymentId. */
+const writerId = (updatedBy: string): string | undefined => /^deployment (.+)$/.exec(updatedBy)?.[1];
+
+/**
+ * Why `d` no longer owns its model's traffic (undefined while it does), and the routes generation
+ * read, which the caller's write then pins: the champion alias moved away from the champion it
+ * started against, or the routes were written by someone else after its own last write. A write by
+ * the deployment itself that was not recorded yet (an activity retried after writing) is its own.
+ */
+async function supersession(store: Database, d: NonNullable<DeploymentRow>): Promise<{ why?: string; generation: number }> {
+  const routes = await readServingRoutes(store, d.model);
+  const generation = routes?.generation ?? 0;
+  if (d.champion_version !== null) {
+    const started = Number(d.champion_version);
+    const champion = await aliasVersion(store, d.model, 'champion');
+    if (champion !== started) {
+      const move = (await aliasHistory(store, d.model)).filter((m) => m.alias === 'champion').at(-1);
+      return { generation, why: `the champion alias of ${d.model} moved from v${started} to ${champion === undefined ? 'no version' : `v${champion}`}${move ? ` (by ${move.movedBy}: ${move.reason})` : ''} after deployment ${d.id} began` };
+    }
+  }
+  const recorded = d.routes_generation === null || d.routes_generation === undefined ? undefined : Number(d.routes_generation);
+  if (recorded !== undefined && generation !== recorded && routes?.updatedBy !== `deployment ${d.id}`) {
+    return {
+      generation,
+      why: routes
+        ? `the serving routes of ${d.model} were changed by ${routes.updatedBy} (generation ${generation}: ${routes.reason}) after deployment ${d.id}'s own change (generation ${recorded})`
+        : `the serving routes of ${d.model} were removed after deployment ${d.id}'s own change (generation ${recorded})`,
+    };
+  }
+  return { generation };
+}
+
+async function recordGeneration(store: Database, deploymentId: string, generation: number): Promise<void> {
+  await store.db.updateTable('deployments').set({ routes_generation: generation }).where('id', '=', deploymentId).execute();
+}
+
+/**
+ * Whether the workflow of a deployment row has closed (failed, terminated, timed out) without
+ * recording its end, asked of Temporal through the activity's client; false when there is no
+ * client to ask (outside a worker), so the row is then taken at its word.
+ */
+async function workflowClosed(deploymentId: string): Promise<boolean> {
+  let client;
+  try {
+    client = Context.current().client;
+  } catch {
+    return false;
+  }
+  try {
+    return (await client.workflow.getHandle(deploymentId).describe()).status.name !== 'RUNNING';
+  } catch (error) {
+    if ((error as Error).name === 'WorkflowNotFoundError') return true;
+    throw error;
+  }
+}
+
+/** A duplicate key (MySQL, SQLite): here, another running deployment of the model holds running_model. */
+function isDuplicateKey(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number } | undefined;
+  return e?.errno === 1062 || e?.code === 'ER_DUP_ENTRY' || (typeof e?.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT'));
+}
 
 /**
  * Every version a traffic move would route to must pass the same artifact verification the API's
@@ -51,6 +131,38 @@ async function verifyVersions(store: Database, artifacts: ArtifactStore, signing
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
 export function deploymentActivities({ store, cache, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; artifacts: ArtifactStore; signing?: RowSigning }) {
+  /**
+   * The other deployment of `model` still running, if any. Rows whose workflow closed without
+   * recording its end (failed, terminated) are marked failed and release the model. Rows from
+   * before the lock (no running_model) count as running too.
+   */
+  async function runningDeployment(model: string, self: string): Promise<NonNullable<DeploymentRow> | undefined> {
+    const rows = await store.db
+      .selectFrom('deployments')
+      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation'])
+      .where('model', '=', model)
+      .where('id', '!=', self)
+      .where((eb) => eb.or([eb('status', '=', 'running'), eb('running_model', '=', model)]))
+      .orderBy('started_at')
+      .execute();
+    for (const r of rows) {
+      if (r.status === 'running' && !(await workflowClosed(r.id))) return r;
+      await store.db
+        .updateTable('deployments')
+        .set({ running_model: null, ...(r.status === 'running' ? { status: 'failed', ended_at: new Date().toISOString() } : {}) })
+        .where('id', '=', r.id)
+        .execute();
+    }
+    return undefined;
+  }
+
+  /** The deployment whose activity this is, with why it no longer owns the traffic (if so) and the generation to pin. */
+  async function ownership(deploymentId: string | undefined): Promise<{ row?: NonNullable<DeploymentRow>; why?: string; generation?: number }> {
+    const row = deploymentId === undefined ? undefined : await deploymentRow(store, deploymentId);
+    if (!row) return {};
+    return { row, ...(await supersession(store, row)) };
+  }
+
   return {
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
@@ -73,10 +185,29 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           if (!existing && servingVeto((await getModelVersion(store, plan.model, championVersion)).metrics) !== undefined) championVersion = null;
         }
         if (existing) return { plan, championVersion };
-        await store.db
-          .insertInto('deployments')
-          .values({ id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null })
-          .execute();
+        // One model name serves one target: the challenger must predict the champion's label.
+        await assertSameLabelAsChampion(store, plan.model, [plan.challengerVersion]).catch((error: unknown) => {
+          throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot deploy ${plan.model} v${plan.challengerVersion}: ${error.message}`) : error;
+        });
+        const row = { id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null, running_model: plan.model, routes_generation: (await readServingRoutes(store, plan.model))?.generation ?? 0 };
+        // The insert takes the model's lock (unique running_model): of two starts at once, one fails here.
+        for (let attempt = 1; ; attempt++) {
+          const running = await runningDeployment(plan.model, input.deploymentId);
+          if (running) {
+            throw new BadInputError(
+              `cannot deploy ${plan.model} v${plan.challengerVersion}: deployment ${running.id} of ${plan.model} (v${running.challenger_version} against v${running.champion_version ?? '-'}, started by ${running.started_by} at ${running.started_at}) is still running, and a model has one deployment at a time: wait for it to end or stop it with "mlp deployments abort ${running.id}"`,
+            );
+          }
+          try {
+            await store.db.insertInto('deployments').values(row).execute();
+            break;
+          } catch (error) {
+            if (!isDuplicateKey(error)) throw error;
+            // A retry whose first attempt inserted the row, or a deployment that started meanwhile (named by the next pass).
+            if (await deploymentRow(store, input.deploymentId)) return { plan, championVersion };
+            if (attempt >= 3) throw error;
+          }
+        }
         if (championVersion !== null && championVersion !== plan.challengerVersion) {
           await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` });
         }
@@ -84,38 +215,72 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
       });
     },
 
-    /** Writes a traffic split; every API process picks it up within seconds. */
-    async setTrafficSplit(input: WriteServingRoutesInput): Promise<number> {
+    /**
+     * Writes a traffic split (every API process picks it up within seconds) and returns its
+     * generation; `{ superseded }` and nothing written when someone else took the traffic over.
+     */
+    async setTrafficSplit(input: WriteServingRoutesInput & { deploymentId?: string }): Promise<number | Superseded> {
       return withFailureMapping(async () => {
-        await verifyVersions(store, artifacts, signing, input.model, [...input.routes.map((r) => r.version), ...(input.shadow ? [input.shadow.version] : [])], `cannot route ${input.model} traffic`);
-        return (await writeServingRoutes(store, cache, input)).generation;
+        const { deploymentId, ...split } = input;
+        const owner = await ownership(deploymentId ?? writerId(split.updatedBy));
+        if (owner.why !== undefined) return { superseded: owner.why };
+        const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
+        await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`);
+        await assertSameLabelAsChampion(store, split.model, versions).catch((error: unknown) => {
+          throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot route ${split.model} traffic: ${error.message}`) : error;
+        });
+        // Pinned to the generation just judged: a write by someone else in between fails this one, and the retry sees it.
+        const routes = await writeServingRoutes(store, cache, { ...split, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation } : {}) });
+        if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
+        return routes.generation;
       });
     },
 
-    /** Canary (or shadow) vs reference on every logged request since the deployment began. */
-    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput; log?: AnalysisLogEntry }): Promise<CanaryAnalysis> {
+    /**
+     * Canary (or shadow) vs reference on every logged request since the deployment began, counting
+     * only the rows of the versions under test; `{ superseded }` when someone else took the traffic over.
+     */
+    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; log?: AnalysisLogEntry }): Promise<CanaryAnalysis | Superseded> {
       return withFailureMapping(async () => {
-        const analysis = await analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, thresholds: input.thresholds });
+        const owner = await ownership(input.log?.deploymentId);
+        if (owner.why !== undefined) return { superseded: owner.why };
+        // Workflows that pass no versions: their deployment's (the challenger as canary or shadow, the champion as reference).
+        const d = owner.row;
+        const canaryVersion = input.canaryVersion ?? (d ? Number(d.challenger_version) : undefined);
+        const referenceVersion = input.referenceVersion ?? (d && d.champion_version !== null ? Number(d.champion_version) : undefined);
+        const analysis = await analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds });
         // Workflows started before the log existed pass no entry.
         if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: analysis.verdict, reasons: analysis.reasons, detail: analysis });
         return analysis;
       });
     },
 
-    async analyseAbTest(input: { model: string; since: string; variants: string[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number; log?: AnalysisLogEntry }): Promise<AbReport> {
+    /** The A/B report over the rows of the versions under test; `{ superseded }` when someone else took the traffic over. */
+    async analyseAbTest(input: { model: string; since: string; variants: string[]; versions?: number[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number; log?: AnalysisLogEntry }): Promise<AbReport | Superseded> {
       return withFailureMapping(async () => {
         const { log, ...query } = input;
-        const report = await abReportInStore(store, query);
+        const owner = await ownership(log?.deploymentId);
+        if (owner.why !== undefined) return { superseded: owner.why };
+        // Workflows that pass no versions: the deployment's champion as A, its challenger as B.
+        const d = owner.row;
+        const versions = query.versions ?? (d && d.champion_version !== null && query.variants.join() === 'A,B' ? [Number(d.champion_version), Number(d.challenger_version)] : undefined);
+        const report = await abReportInStore(store, { ...query, versions });
         if (log) await logDeploymentAnalysis(store, log, { verdict: report.decision, reasons: report.reasons, detail: report });
         return report;
       });
     },
 
-    /** The challenger takes all traffic and the champion alias; canary / challenger aliases are cleared. */
-    async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void> {
+    /**
+     * The challenger takes all traffic and the champion alias; canary / challenger aliases are
+     * cleared. `{ superseded }` and nothing moved when someone else took the traffic over.
+     */
+    async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void | Superseded> {
       return withFailureMapping(async () => {
+        const owner = await ownership(input.deploymentId);
+        if (owner.why !== undefined) return { superseded: owner.why };
         await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
-        await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason });
+        const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
+        if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
         await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
         for (const alias of ['canary', 'challenger'] as const) {
           if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` });
@@ -123,15 +288,23 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
       });
     },
 
-    /** Traffic back to the champion, canary alias cleared (the challenger stays registered). */
-    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void> {
+    /**
+     * Traffic back to the champion (verified first), canary alias cleared (the challenger stays
+     * registered). When someone else took the traffic over (a manual rollback, an admin edit), the
+     * traffic is theirs: it is left as it is, and `trafficLeft` says why.
+     */
+    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string }> {
       return withFailureMapping(async () => {
-        if (input.championVersion !== null) {
-          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason });
+        const owner = await ownership(input.deploymentId);
+        if (owner.why === undefined && input.championVersion !== null) {
+          await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`);
+          const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
+          if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
         }
         if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
           await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason });
         }
+        return owner.why === undefined ? undefined : { trafficLeft: owner.why };
       });
     },
 
@@ -148,7 +321,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
 
     async finishDeployment(input: { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
       return withFailureMapping(async () => {
-        await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString() }).where('id', '=', input.deploymentId).execute();
+        // Releases the model for its next deployment (running_model).
+        await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).execute();
       });
     },
   };

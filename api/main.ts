@@ -41,7 +41,21 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey } });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs });
+  // Temporal is reached only when an admin rollback finds a running deployment to stop (as `mlp models rollback`).
+  let temporal: Promise<import('@temporalio/client').Client> | undefined;
+  const abortDeployment = async (deploymentId: string, input: { by: string; reason: string }): Promise<{ status: string }> => {
+    temporal ??= (async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK is loaded on first use, as the CLI loads it (client/lazy.ts)
+      const { Client, Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
+      return new Client({ connection: await Connection.connect({ address: config.temporalAddress, connectTimeout: 5000 }), namespace: config.temporalNamespace });
+    })();
+    const client = await temporal.catch((error: unknown) => {
+      temporal = undefined;
+      throw new Error(`cannot reach Temporal at ${config.temporalAddress} to abort ${deploymentId}: ${(error as Error).message}`, { cause: error });
+    });
+    return client.workflow.getHandle(deploymentId).executeUpdate<{ status: string }, [{ by: string; reason: string }]>('abort', { args: [input] });
+  };
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, abortDeployment });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;
@@ -50,6 +64,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
       ['serving models', () => servingModels.close()],
       ['prediction log', () => predictionLog.close()],
       ['cache', () => cache.close()],
+      ['temporal connection', async () => (await temporal?.catch(() => undefined))?.connection.close()],
       ['store', () => store.close()],
     ] as const) {
       try {

@@ -13,6 +13,7 @@ import { FeatureReadCache } from '../lib/serving/feature-read-cache';
 import { featureSetVersionsOf } from '../lib/serving/predict';
 import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
+import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
 import { RegistryError, ServingVetoError } from '../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
@@ -82,6 +83,13 @@ export interface ApiServerDeps {
    * 0: every prediction reads Redis. Default DEFAULT_API_FEATURE_CACHE_MS (lib/config.ts), as API_FEATURE_CACHE_MS.
    */
   featureCacheMaxAgeMs?: number;
+  /**
+   * Stops a running deployment with its `abort` update, as `mlp models rollback` does (api/main.ts
+   * connects to Temporal for it). Without it a rollback cannot stop one: the deployment then ends on
+   * its own at its next analysis or traffic move, which see the champion alias moved, without moving
+   * traffic back (activities/deployment.ts).
+   */
+  abortDeployment?: (deploymentId: string, input: { by: string; reason: string }) => Promise<{ status: string }>;
 }
 
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
@@ -159,9 +167,10 @@ function servedFeatureSets(servingModels: ServingModelsView): string[] {
 
 /** Domain errors of the admin routes → HTTP. */
 function adminError(error: unknown): unknown {
+  if (error instanceof LabelMismatchError) return new ApiError(422, 'label_mismatch', `${error.message}; the routes are unchanged`);
   if (error instanceof ArtifactVerificationError) return new ApiError(422, 'artifact_invalid', `${error.message}; the routes are unchanged (restore the artifact or register a new version)`);
   if (error instanceof ServingVetoError) return new ApiError(422, 'serving_vetoed', `${error.message}; the routes are unchanged`);
-  if (error instanceof RollbackError && (error.cause instanceof ArtifactVerificationError || error.cause instanceof ServingVetoError)) return adminError(error.cause);
+  if (error instanceof RollbackError && (error.cause instanceof ArtifactVerificationError || error.cause instanceof ServingVetoError || error.cause instanceof LabelMismatchError)) return adminError(error.cause);
   if (error instanceof ServingRoutesConflictError) return new ApiError(409, 'conflict', error.message);
   if (error instanceof ServingRoutesError) return new ApiError(400, 'invalid_routes', error.message);
   if (error instanceof RollbackError || error instanceof RegistryError) return new ApiError(400, 'rollback_refused', error.message);
@@ -378,6 +387,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
           throw error instanceof RegistryError && !(error instanceof ServingVetoError) ? new ServingRoutesError(`cannot route traffic to ${model} v${version}: ${error.message}`) : error;
         });
       }
+      // One model name serves one target: every routed version must predict the champion's label.
+      await assertSameLabelAsChampion(deps.store, model, [...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])]);
       const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });
       return { routes: routesView(routes) };
     } catch (error) {
@@ -388,12 +399,33 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   app.post('/v1/admin/rollback/:model', { config: { scope: 'admin' } }, async (request): Promise<RollbackResponse> => {
     const { model } = parseInput(modelParamsSchema, request.params, 'params');
     const body = parseInput(rollbackRequestSchema, request.body, 'body');
+    const by = callerName(request);
+    let result;
     try {
-      const result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: callerName(request), reason: body.reason, verify: (m, v) => deps.servingModels.verifyVersions(m, [v]) });
-      return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes) };
+      const verify = async (m: string, v: number) => {
+        await deps.servingModels.verifyVersions(m, [v]);
+        await assertSameLabelAsChampion(deps.store, m, [v]);
+      };
+      result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: by, reason: body.reason, verify });
     } catch (error) {
       throw adminError(error);
     }
+    // A running deployment would move the traffic again at its next step: stop it, as the CLI does.
+    const deployments: RollbackResponse['deployments'] = [];
+    const running = await deps.store.db.selectFrom('deployments').select('id').where('model', '=', model).where('status', '=', 'running').orderBy('started_at').execute();
+    for (const { id } of running) {
+      if (!deps.abortDeployment) {
+        deployments.push({ id, stopped: false, detail: 'this API process has no Temporal connection to abort it: it ends on its own at its next analysis or traffic move, leaving the traffic as rolled back' });
+        continue;
+      }
+      try {
+        const state = await deps.abortDeployment(id, { by, reason: `manual rollback: ${body.reason}` });
+        deployments.push({ id, stopped: true, detail: `abort accepted: now ${state.status}` });
+      } catch (error) {
+        deployments.push({ id, stopped: false, detail: excerpt((error as Error).message, 300) });
+      }
+    }
+    return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes), deployments };
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -17,6 +17,7 @@ export const lazy = {
   config: () => require('../lib/config') as typeof import('../lib/config'),
   database: () => require('../lib/store/database') as typeof import('../lib/store/database'),
   registry: () => require('../lib/registry/model-registry') as typeof import('../lib/registry/model-registry'),
+  labelSpec: () => require('../lib/registry/label-spec') as typeof import('../lib/registry/label-spec'),
   rowSignature: () => require('../lib/registry/row-signature') as typeof import('../lib/registry/row-signature'),
   rollback: () => require('../lib/serving/rollback') as typeof import('../lib/serving/rollback'),
   artifactStores: () => require('../lib/artifacts/artifact-store') as typeof import('../lib/artifacts/artifact-store'),

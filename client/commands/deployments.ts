@@ -110,11 +110,18 @@ export function deployCommand(): Command {
     .option('--no-follow', 'return once started')
     .action(async (model: string, version: string, opts: Record<string, unknown>) => {
       const request = deploymentRequestFromFlags(model, version, opts);
-      const running = await withStore((store) => runningDeployments(store, model));
-      if (running.length > 0) throw new Error(`a deployment of ${model} is already running (${running.join(', ')}): abort it first with "mlp deployments abort <id>"`);
+      const stored = await withStore((store) => runningDeployments(store, model));
       const config = lazy.config().loadConfig();
       const { deploymentStateQuery, deploymentWorkflow } = lazy.workflows();
       await withClient(async (client) => {
+        // Early word only: the deployment's first activity refuses a second one race-free, and
+        // releases rows whose workflow ended without recording it (those are skipped here too).
+        const running: string[] = [];
+        for (const id of stored) {
+          const status = await client.workflow.getHandle(id).describe().then((d) => d.status.name, (error: Error) => (error.name === 'WorkflowNotFoundError' ? 'NOT_FOUND' : 'RUNNING'));
+          if (status === 'RUNNING') running.push(id);
+        }
+        if (running.length > 0) throw new Error(`a deployment of ${model} is already running (${running.join(', ')}): abort it first with "mlp deployments abort <id>"`);
         const id = (opts.workflowId as string | undefined) ?? `deploy-${model}-v${version}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         const handle = await client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
         console.log(`started ${id}\n  Web UI: ${webUiLink(config, id, handle.firstExecutionRunId)}`);

@@ -191,7 +191,13 @@ export function modelsCommand(): Command {
           const { verifyRegisteredVersion } = lazy.registry();
           const artifacts = openArtifactStore(config.artifacts);
           const signing = { signingKey: config.modelSigningKey };
-          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify: (m, v) => verifyRegisteredVersion(store, artifacts, m, v, signing) });
+          const { assertSameLabelAsChampion } = lazy.labelSpec();
+          const verify = async (m: string, v: number) => {
+            await verifyRegisteredVersion(store, artifacts, m, v, signing);
+            // One model name serves one target: as the admin API, never a version of another label.
+            await assertSameLabelAsChampion(store, m, [v]);
+          };
+          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify });
           console.log(`${name}: v${result.fromVersion ?? '-'} → v${result.toVersion} on 100% of traffic (routes generation ${result.routes.generation})`);
         } finally {
           await cache.close();

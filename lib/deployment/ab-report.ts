@@ -40,11 +40,18 @@ export const abReportOptionsSchema = z
       .array(z.string().min(1))
       .min(2)
       .refine((v) => new Set(v).size === v.length, 'variants must be distinct'),
+    /**
+     * The version under test of each variant (same order): rows of a variant served by another
+     * version are left out. Variant names are reused by every A/B test of the model, so without them
+     * another test's rows (or an earlier champion's) would count as this one's.
+     */
+    versions: z.array(z.number().int().positive()).optional(),
     alpha: z.number().gt(0).lt(1).default(0.05),
     minSamplesPerVariant: z.number().int().min(1).default(100),
     maxSamplesPerVariant: z.number().int().min(1).optional(),
   })
-  .refine((o) => o.maxSamplesPerVariant === undefined || o.maxSamplesPerVariant >= o.minSamplesPerVariant, 'maxSamplesPerVariant must be at least minSamplesPerVariant');
+  .refine((o) => o.maxSamplesPerVariant === undefined || o.maxSamplesPerVariant >= o.minSamplesPerVariant, 'maxSamplesPerVariant must be at least minSamplesPerVariant')
+  .refine((o) => o.versions === undefined || o.versions.length === o.variants.length, 'versions must name one version per variant');
 export type AbReportOptions = z.infer<typeof abReportOptionsSchema>;
 export type AbReportOptionsInput = z.input<typeof abReportOptionsSchema>;
 
@@ -99,8 +106,8 @@ export interface AbReport {
 
 const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
 
-function variantStatsOf(variant: string, rows: readonly PredictionWithOutcome[]): AbVariantStats {
-  const served = rows.filter((r) => r.served && r.variant === variant);
+function variantStatsOf(variant: string, version: number | undefined, rows: readonly PredictionWithOutcome[]): AbVariantStats {
+  const served = rows.filter((r) => r.served && r.variant === variant && (version === undefined || r.version === version));
   const ok = served.filter((r) => !isError(r));
   const scored = ok.filter((r) => r.matured && r.outcome !== null);
   const probability = scored.map((r) => r.probability as number);
@@ -137,7 +144,7 @@ function parseOptions(options: AbReportOptionsInput): AbReportOptions {
 export function abReport(rows: readonly PredictionWithOutcome[], options: AbReportOptionsInput): AbReport {
   const parsed = parseOptions(options);
   return decideAb(
-    parsed.variants.map((v) => variantStatsOf(v, rows)),
+    parsed.variants.map((v, i) => variantStatsOf(v, parsed.versions?.[i], rows)),
     parsed,
   );
 }
@@ -162,7 +169,7 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
   const { model, since, until, ...options } = query;
   const parsed = parseOptions(options);
   const names = parsed.variants;
-  const cells = await streamCells(store, { model, since, until }, abStream(names), tallies);
+  const cells = await streamCells(store, { model, since, until }, abStream(names, parsed.versions), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
     const [, , version, symbol, asOf] = parseCellKey(key);
@@ -176,15 +183,17 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
 }
 
 /**
- * The cells of an A/B test, over the served rows of its variants: counts and Σp, Σp² by (variant,
- * version, symbol, asOf, failed, predicted class), and the score histogram by (variant, version,
- * symbol, asOf, bucket) of the successful ones.
+ * The cells of an A/B test, over the served rows of its variants (of their versions, when given):
+ * counts and Σp, Σp² by (variant, version, symbol, asOf, failed, predicted class), and the score
+ * histogram by (variant, version, symbol, asOf, bucket) of the successful ones.
  */
-function abStream(variants: readonly string[]): StreamSpec {
+function abStream(variants: readonly string[], versions?: readonly number[]): StreamSpec {
+  const which = versions === undefined ? sql`p.variant in (${sql.join(variants)})` : sql`(${sql.join(variants.map((v, i) => sql`(p.variant = ${v} and p.version = ${versions[i]})`), sql` or `)})`;
   return {
-    definition: { kind: 'ab', variants },
+    // Streams of reports without versions keep their identity (and their running totals).
+    definition: { kind: 'ab', variants, ...(versions !== undefined ? { versions } : {}) },
     async aggregate(w, range) {
-      const where = sql`${w.where('p')} and p.served = 1 and p.variant in (${sql.join(variants)}) and ${w.logged('p', range)}`;
+      const where = sql`${w.where('p')} and p.served = 1 and ${which} and ${w.logged('p', range)}`;
       const groups = await w.rows(
         sql<{ variant: string; version: number; symbol: string; as_of: string; failed: number; pc: number; n: number; sp: number | null; spp: number | null }>`select p.variant, p.version, p.symbol, p.as_of,
             case when ${succeeded('p')} then 0 else 1 end as failed, case when ${succeeded('p')} then ${w.predictedClass('p')} else -1 end as pc,

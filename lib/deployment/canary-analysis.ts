@@ -116,6 +116,13 @@ export interface CanaryAnalysisOptions {
   canary: string;
   /** Variant it is compared with, normally 'champion'. */
   reference: string;
+  /**
+   * The versions under test: rows of the canary (reference) variant served by another version are
+   * left out. A variant name is reused by every deployment of the model, so without them the rows
+   * of another deployment's canary (or a previous champion's) would be judged as this one's.
+   */
+  canaryVersion?: number;
+  referenceVersion?: number;
   thresholds?: CanaryThresholdsInput;
 }
 
@@ -175,13 +182,25 @@ export interface CanaryEvidence {
 
 function checkOptions(options: CanaryAnalysisOptions): CanaryThresholds {
   if (options.canary === options.reference) throw new BadInputError(`the canary and the reference must be different variants, both are "${options.canary}"`);
+  for (const key of ['canaryVersion', 'referenceVersion'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new BadInputError(`${key} must be a version number, got ${JSON.stringify(v)}`);
+  }
   return parseThresholds(options.thresholds);
 }
 
-/** The evidence of rows held in memory, row by row. */
-export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string): CanaryEvidence {
+/** Whether a row of `variant` by `version` belongs to the comparison (other variants are reported as they are). */
+function underTest(variant: string, version: number, options: Pick<CanaryAnalysisOptions, 'canary' | 'reference' | 'canaryVersion' | 'referenceVersion'>): boolean {
+  if (variant === options.canary) return options.canaryVersion === undefined || version === options.canaryVersion;
+  if (variant === options.reference) return options.referenceVersion === undefined || version === options.referenceVersion;
+  return true;
+}
+
+/** The evidence of rows held in memory, row by row (rows of other versions under the compared variant names left out). */
+export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: { canaryVersion?: number; referenceVersion?: number } = {}): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
+    if (!underTest(r.variant, r.version, { canary, reference, ...versions })) continue;
     const list = byVariant.get(r.variant);
     if (list) list.push(r);
     else byVariant.set(r.variant, [r]);
@@ -230,7 +249,7 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
 export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
   const thresholds = checkOptions(options);
-  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference), options, thresholds);
+  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, options), options, thresholds);
 }
 
 export interface CanaryStoreQuery extends CanaryAnalysisOptions {
@@ -251,8 +270,7 @@ export interface CanaryStoreQuery extends CanaryAnalysisOptions {
  */
 export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery, tallies: TallyOptions = {}): Promise<CanaryAnalysis> {
   const thresholds = checkOptions(query);
-  const { canary, reference } = query;
-  const cells = await streamCells(store, { model: query.model, since: query.since, until: query.until }, canaryStream(canary, reference), tallies);
+  const cells = await streamCells(store, { model: query.model, since: query.since, until: query.until }, canaryStream(query), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
     const [kind, cv, rv, symbol, asOf] = parseCellKey(key);
@@ -266,16 +284,22 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
 /**
  * The cells of a canary comparison: per variant, counts by (served, failed, latency in µs); per
  * request both variants answered, the two score histograms and counts by (canary version, reference
- * version, symbol, asOf, canary class, reference class).
+ * version, symbol, asOf, canary class, reference class). With versions, only rows of those versions
+ * count under the canary and reference names (as underTest).
  */
-function canaryStream(canary: string, reference: string): StreamSpec {
+function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
+  const { canary, reference, canaryVersion, referenceVersion } = options;
+  // Streams of analyses without versions keep their identity (and their running totals).
+  const versions = { ...(canaryVersion !== undefined ? { canaryVersion } : {}), ...(referenceVersion !== undefined ? { referenceVersion } : {}) };
+  const versionOf = (alias: string, version: number | undefined) => (version === undefined ? sql`1 = 1` : sql`${sql.ref(`${alias}.version`)} = ${version}`);
   return {
-    definition: { kind: 'canary', canary, reference },
+    definition: { kind: 'canary', canary, reference, ...versions },
     async aggregate(w, range) {
       const cells: Cell[] = [];
+      const rowUnderTest = sql`(p.variant not in (${canary}, ${reference}) or (p.variant = ${canary} and ${versionOf('p', canaryVersion)}) or (p.variant = ${reference} and ${versionOf('p', referenceVersion)}))`;
       const serving = await w.rows(
         sql<{ variant: string; served: number; failed: number; latency_us: number; n: number }>`select p.variant, p.served, case when ${succeeded('p')} then 0 else 1 end as failed, p.latency_us, count(*) as n
-          from ${w.from('p', 'logged')} where ${w.where('p')} and ${w.logged('p', range)} group by p.variant, p.served, failed, p.latency_us`,
+          from ${w.from('p', 'logged')} where ${w.where('p')} and ${w.logged('p', range)} and ${rowUnderTest} group by p.variant, p.served, failed, p.latency_us`,
       );
       for (const r of serving) cells.push({ key: ['v', r.variant, Number(r.served), Number(r.failed), Number(r.latency_us)], n: Number(r.n), s1: 0, s2: 0 });
       // A pair belongs to the range of the later of its two rows: driven once from the canary's rows
@@ -296,7 +320,7 @@ function canaryStream(canary: string, reference: string): StreamSpec {
             from ${w.from(pass.drive, 'variant')}
             ${then} prediction_log ${sql.raw(pass.other)} on ${sql.ref(`${pass.other}.id`)} = ${requestRowId(w.driver, pass.drive, pass.otherVariant)}
             ${then} (select 0 as side union all select 1 union all select 2) s
-            where ${w.where('c')} and c.variant = ${canary} and ${w.where('r')} and r.variant = ${reference} and ${succeeded('c')} and ${succeeded('r')}
+            where ${w.where('c')} and c.variant = ${canary} and ${versionOf('c', canaryVersion)} and ${w.where('r')} and r.variant = ${reference} and ${versionOf('r', referenceVersion)} and ${succeeded('c')} and ${succeeded('r')}
               and ${sql.ref(`${pass.drive}.variant`)} = ${pass.driveVariant} and ${w.logged(pass.drive, range)} and ${pass.otherLogged}
             group by s.side, bucket, cv, rv, k_symbol, k_as_of, pcc, pcr`,
         );

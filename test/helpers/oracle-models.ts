@@ -66,7 +66,7 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
 export async function registerOracleModel(
   store: Database,
   artifactDir: string,
-  input: { name: string; seed: number; flip: boolean; featureSetVersion: string; metrics?: Record<string, unknown>; lineage?: Record<string, unknown> },
+  input: { name: string; seed: number; flip: boolean; featureSetVersion: string; metrics?: Record<string, unknown>; lineage?: Record<string, unknown>; label?: Record<string, unknown> },
 ): Promise<number> {
   const next = rng(input.seed);
   const rows = 400;
@@ -79,7 +79,7 @@ export async function registerOracleModel(
     labels[r] = up !== input.flip ? 1 : 0;
   }
   const model = await logisticRegression.fit({ features: { values, rows, featureNames: ORACLE_COLUMNS }, labels, classes: 2, seed: input.seed }, {});
-  const label = { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
+  const label = input.label ?? { kind: 'direction', horizon: ORACLE_HORIZON, deadZone: 0 };
   const { featureSetVersion } = input;
   const v = await registerModel(store, localArtifactStore(artifactDir), {
     name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,

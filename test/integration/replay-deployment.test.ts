@@ -50,6 +50,8 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-continue-as-new-run1`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-continue-as-new-run2`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-continue-as-new-run3`,
+  // A deployment that found its traffic taken over (test/integration/deployment-takeover.test.ts).
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-superseded-by-rollback`,
   'monitoring-v1-served-model',
 ];
 

@@ -25,6 +25,16 @@ const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBa
 type StepPosition = Extract<Position, { phase: 'shadow' | 'canary' }>;
 type AbPosition = Extract<Position, { phase: 'ab' }>;
 type WaitResult = 'aborted' | 'decision' | 'elapsed';
+type Superseded = { superseded: string };
+
+/**
+ * Why an activity moved nothing because someone else took the model's traffic over (a manual
+ * rollback, an admin routes edit), else undefined. Results recorded before activities could answer
+ * so (a generation number, no value, an analysis) never carry it, so those histories replay as before.
+ */
+function supersededBy(result: unknown): string | undefined {
+  return typeof result === 'object' && result !== null && typeof (result as Partial<Superseded>).superseded === 'string' ? (result as Superseded).superseded : undefined;
+}
 
 export interface RolloutInput {
   request: DeploymentRequest;
@@ -71,7 +81,9 @@ export class Rollout {
   /** Champion absent (first model) or already the challenger: no comparison possible, one route. */
   async promoteAtOnce(): Promise<DeploymentState> {
     const first = this.state.championVersion === null;
-    await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' });
+    const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' });
+    const taken = supersededBy(promoted);
+    if (taken !== undefined) return this.finish('kept-champion', `v${this.plan.challengerVersion} not deployed, nothing moved: ${taken}`);
     this.state.challengerWeight = 1;
     return this.finish('promoted', first ? `v${this.plan.challengerVersion} is the first champion (no canary: nothing to compare against)` : `v${this.plan.challengerVersion} is already the champion`);
   }
@@ -110,9 +122,10 @@ export class Rollout {
       if (!shadow && (await this.waitWhileBlocked())) return this.rollBack(`aborted while blocked by data alerts: ${this.abortReason}`, false);
       this.state.status = shadow ? 'shadow' : 'canary';
       this.state.step = p.step;
-      await setTrafficSplit(
+      const deploymentId = this.state.deploymentId;
+      const moved = await setTrafficSplit(
         shadow
-          ? { model: this.plan.model, mode: 'single', routes: [{ variant: 'champion', version: this.champion, weight: 1 }], shadow: { version: challenger }, updatedBy: this.by, reason: `shadow phase for v${challenger}` }
+          ? { model: this.plan.model, mode: 'single', routes: [{ variant: 'champion', version: this.champion, weight: 1 }], shadow: { version: challenger }, updatedBy: this.by, reason: `shadow phase for v${challenger}`, deploymentId }
           : {
               model: this.plan.model,
               mode: 'canary',
@@ -120,21 +133,27 @@ export class Rollout {
               reference: 'champion',
               updatedBy: this.by,
               reason: `canary step ${p.step + 1}/${steps.length}: ${steps[p.step]}%`,
+              deploymentId,
             },
       );
+      const taken = supersededBy(moved);
+      if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = weight;
       if (!shadow) this.log(`step ${p.step + 1}: challenger at ${steps[p.step]}%`);
       Object.assign(p, { stage: 'analysing', passes: 0, stepStartedAt: Date.now() });
     }
     const result = await this.analyseUntilPassed(p, weight);
     if (result === 'aborted') return this.rollBack(shadow ? `aborted during the shadow phase: ${this.abortReason}` : `aborted: ${this.abortReason}`, false);
+    if (typeof result === 'object') return this.stopSuperseded(result.superseded);
     if (!result) {
       const failures = this.state.failures;
       return this.rollBack(shadow ? 'the shadow phase failed its analysis' : `${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${this.state.analyses[this.state.analyses.length - 1].reasons.join('; ')}`, true);
     }
     const next = shadow ? 0 : p.step + 1;
     if (next >= steps.length) {
-      await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` });
+      const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` });
+      const taken = supersededBy(promoted);
+      if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = 1;
       return this.finish('promoted', `v${challenger} promoted to champion after ${steps.length} canary steps`);
     }
@@ -145,7 +164,7 @@ export class Rollout {
   }
 
   /** Analyses until the phase passes (true) or must roll back (false); holds for a person when inconclusive too long. */
-  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted'> {
+  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted' | Superseded> {
     const shadow = p.phase === 'shadow';
     const needed = shadow ? 1 : this.plan.canary.passesPerStep;
     const label = shadow ? 'the shadow phase' : `step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`;
@@ -176,10 +195,14 @@ export class Rollout {
         model: this.plan.model,
         canary: shadow ? 'shadow' : 'canary',
         reference: 'champion',
+        // Only this deployment's versions count: the variant names are every deployment's.
+        canaryVersion: this.plan.challengerVersion,
+        referenceVersion: this.champion,
         since: this.input.deploymentStart,
         thresholds: this.plan.canary.thresholds,
         log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
       });
+      if ('superseded' in analysis) return analysis;
       recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
       if (analysis.verdict === 'pass') {
         p.passes++;
@@ -221,7 +244,9 @@ export class Rollout {
     const weight = plan.ab.challengerWeight;
     this.state.status = 'ab-test';
     if (!p.splitSet) {
-      await setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}` });
+      const moved = await setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId });
+      const taken = supersededBy(moved);
+      if (taken !== undefined) return this.stopSuperseded(taken);
       Object.assign(p, { splitSet: true, deadline: Date.now() + plan.ab.deadlineSeconds * 1000 });
     }
     this.state.challengerWeight = weight;
@@ -238,11 +263,13 @@ export class Rollout {
         model: plan.model,
         since: this.input.deploymentStart,
         variants: ['A', 'B'],
+        versions: [champion, challenger],
         alpha: plan.ab.alpha,
         minSamplesPerVariant: plan.ab.minSamplesPerVariant,
         maxSamplesPerVariant: plan.ab.maxSamplesPerVariant,
         log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
       });
+      if ('superseded' in report) return this.stopSuperseded(report.superseded);
       recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
       if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
       if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
@@ -317,25 +344,39 @@ export class Rollout {
   }
 
   private async promote(reason: string, message: string): Promise<DeploymentState> {
-    await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason });
+    const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason });
+    const taken = supersededBy(promoted);
+    if (taken !== undefined) return this.stopSuperseded(taken);
     this.state.challengerWeight = 1;
     return this.finish('promoted', message);
   }
 
+  /**
+   * Someone else took the traffic over (a manual rollback, an admin edit of the routes): the
+   * deployment ends without moving anything back, since its champion may be what was rolled away from.
+   */
+  private stopSuperseded(why: string): Promise<DeploymentState> {
+    this.log(`traffic taken over: ${why}`);
+    return this.plan.mode === 'ab' ? this.keepChampion(`stopped: ${why}`) : this.rollBack(`stopped: ${why}`, false);
+  }
+
   private async keepChampion(reason: string): Promise<DeploymentState> {
-    await rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason });
+    const done = await rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason });
     this.state.challengerWeight = 0;
-    return this.finish('kept-champion', `champion v${this.champion} kept: ${reason}`);
+    const left = done ? done.trafficLeft : undefined;
+    return this.finish('kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
   private async rollBack(reason: string, alert: boolean): Promise<DeploymentState> {
     const { state, plan } = this;
-    await rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason });
+    const done = await rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason });
     state.challengerWeight = 0;
     if (alert) {
       await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${plan.model}`, message: `v${plan.challengerVersion} rolled back: ${reason}`, evidence: { deploymentId: state.deploymentId, analyses: state.analyses.slice(-3) } });
     }
-    return this.finish('rolled-back', `rolled back to v${this.champion}: ${reason}`);
+    // A rollback that found the traffic taken over left it alone (the champion may be what was rolled away from).
+    const left = done ? done.trafficLeft : undefined;
+    return this.finish('rolled-back', left === undefined ? `rolled back to v${this.champion}: ${reason}` : `v${plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
   /** Final status, outcome stored; returns once every update handler has answered. */

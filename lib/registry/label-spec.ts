@@ -1,0 +1,51 @@
+/**
+ * One model name, one prediction target. Clients read a model's "probability" as the probability of
+ * its label (say, the close 5 days ahead is higher), and the deployment analyses compare versions'
+ * hit rates on their own labels: a version of another label (another kind, horizon, dead zone,
+ * barriers…) routed under the same name would answer another question without anyone noticing, and a
+ * canary would be judged on another target. So every traffic move checks the versions it routes
+ * against the champion's label.
+ *
+ * Registration does not refuse another label under an existing name: registering records what a run
+ * trained (its artifact, lineage and report are worth keeping even when the experiment's label was
+ * changed), promotion already refuses to promote over a champion of another label
+ * (activities/experiments.ts), and nothing registered takes traffic without passing the check here.
+ */
+import { labelSpecSchema } from '../labels/labels';
+import type { Database } from '../store/database';
+import { aliasVersion, getModelVersion, RegistryError } from './model-registry';
+import { canonicalJson } from './recorded-fields';
+
+export class LabelMismatchError extends RegistryError {
+  override name = 'LabelMismatchError';
+}
+
+/** The label as a comparable string: parsed (defaults filled, key order ignored) when it is a valid spec, else as stored. */
+export function labelSpecKey(label: unknown): string {
+  const parsed = labelSpecSchema.safeParse(label);
+  return canonicalJson(parsed.success ? parsed.data : label);
+}
+
+/**
+ * Refuses when a version in `versions` predicts another label than the model's champion (or, with no
+ * champion, than the first of them), naming both versions and labels. Unknown versions are left to
+ * the caller's own checks.
+ */
+export async function assertSameLabelAsChampion(store: Database, model: string, versions: Iterable<number>): Promise<void> {
+  const list = [...new Set(versions)];
+  if (list.length === 0) return;
+  const champion = await aliasVersion(store, model, 'champion');
+  const reference = champion ?? list[0];
+  const ref = await getModelVersion(store, model, reference);
+  const refKey = labelSpecKey(ref.label);
+  for (const version of list) {
+    if (version === reference) continue;
+    const v = await getModelVersion(store, model, version);
+    const key = labelSpecKey(v.label);
+    if (key !== refKey) {
+      throw new LabelMismatchError(
+        `${model} v${version} predicts another label (${key}) than ${champion !== undefined ? 'the champion ' : ''}v${reference} (${refKey}): one model name serves one target, so clients and the deployment analyses would compare different targets; register a version of another label under its own model name`,
+      );
+    }
+  }
+}

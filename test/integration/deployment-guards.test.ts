@@ -1,0 +1,200 @@
+/**
+ * What the deployment activities refuse or leave alone, called directly on a real store (both
+ * drivers): a second deployment of a model while one runs (two starts at once: exactly one wins);
+ * analyses that count rows of other versions under the same variant names; traffic moves after
+ * someone else took the traffic over (a manual rollback, an admin edit); a rollback to a champion
+ * whose registry row no longer verifies; and a version of another label under the same model name.
+ */
+import crypto from 'node:crypto';
+import { deploymentActivities } from '../../activities/deployment';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { abReportInStore } from '../../lib/deployment/ab-report';
+import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
+import { aliasVersion, getModelVersion, moveAlias, signModelVersion } from '../../lib/registry/model-registry';
+import { rollbackModel } from '../../lib/serving/rollback';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import type { PredictionLogTable } from '../../lib/store/schema';
+import { startApiStack } from '../helpers/api-stack';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+
+const SINCE = '2024-01-01T00:00:00.000Z';
+const KEY = 'deployment-guards-signing-key-0123456789abcdef';
+
+describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver, create) => {
+  let t: TestDatabase;
+  let market: OracleMarket;
+  const cache = new MemoryCache();
+  const artifactDir = tempDir('mlp-deploy-guards-');
+  const activities = () => deploymentActivities({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), signing: { signingKey: undefined } });
+
+  beforeAll(async () => {
+    t = await create();
+    market = await setUpOracleMarket(t.store, cache, 4);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  /** Versions v1…vN of a fresh model; the champion alias and the routes moved v1 → … → `champion`. */
+  async function model(prefix: string, versions: number, champions: number[], label?: (i: number) => Record<string, unknown> | undefined): Promise<{ name: string; v: number[] }> {
+    const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+    const v: number[] = [];
+    for (let i = 1; i <= versions; i++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed: i, flip: false, featureSetVersion: market.featureSetVersion, ...(label?.(i) ? { label: label(i) } : {}) }));
+    for (const c of champions) {
+      await moveAlias(t.store, { name, alias: 'champion', version: c, movedBy: 'test', reason: `champion v${c}` });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(c), updatedBy: 'test', reason: `champion v${c}` });
+    }
+    return { name, v };
+  }
+  const request = (name: string, challengerVersion: number, extra: Record<string, unknown> = {}) => ({ model: name, challengerVersion, startedBy: 'test', ...extra });
+  const canarySplit = (name: string, id: string, canary: number, champion: number, weight: number) => ({
+    model: name,
+    mode: 'canary' as const,
+    routes: [{ variant: 'canary', version: canary, weight }, { variant: 'champion', version: champion, weight: 1 - weight }],
+    reference: 'champion',
+    updatedBy: `deployment ${id}`,
+    reason: `canary at ${weight}`,
+    deploymentId: id,
+  });
+
+  it('starts one deployment of a model at a time: of two started at once exactly one runs, the other is refused naming it', async () => {
+    const { name, v } = await model('lock', 3, [1]);
+    const a = activities();
+    const results = await Promise.allSettled([a.beginDeployment({ deploymentId: `${name}-a`, request: request(name, v[1]) }), a.beginDeployment({ deploymentId: `${name}-b`, request: request(name, v[2]) })]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const winner = results[0].status === 'fulfilled' ? `${name}-a` : `${name}-b`;
+    const refusal = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+    expect(refusal.message).toMatch(new RegExp(`cannot deploy ${name} v\\d: deployment ${winner} of ${name} \\(v\\d against v1, started by test at .*\\) is still running.*mlp deployments abort ${winner}`));
+    const rows = await t.store.db.selectFrom('deployments').select(['id', 'status']).where('model', '=', name).execute();
+    expect(rows).toEqual([{ id: winner, status: 'running' }]);
+    // A retry of the winner's start is the same deployment, not a second one.
+    await expect(a.beginDeployment({ deploymentId: winner, request: request(name, v[results[0].status === 'fulfilled' ? 1 : 2]) })).resolves.toMatchObject({ championVersion: 1 });
+    // Once it has ended, the model is free again.
+    await a.finishDeployment({ deploymentId: winner, status: 'rolled-back', outcome: {} });
+    await expect(a.beginDeployment({ deploymentId: `${name}-c`, request: request(name, v[2]) })).resolves.toMatchObject({ championVersion: 1 });
+  });
+
+  it('counts only the rows of the versions under test in the canary, shadow and A/B analyses', async () => {
+    const { name, v } = await model('versions', 4, [1, 2]);
+    const [, v2, v3, v4] = v;
+    // Another deployment's canary (v4) and an earlier champion (v1) logged under the same variant names as this deployment's (v3 against v2).
+    const rows: PredictionLogTable[] = [];
+    const log = (request: string, variant: string, version: number, served: boolean) =>
+      rows.push({ id: `${request}:${variant}`, request_id: request, model: name, version, variant, served: served ? 1 : 0, symbol: market.symbols[0], routing_key: request, as_of: '2030-01-02', probability: 0.7, predicted_class: 1, latency_us: 1000, error: null, created_at: '2024-06-01T00:00:00.000Z' });
+    const pairs = (n: number, [p, a, va]: [string, string, number], [q, b, vb]: [string, string, number]) => {
+      for (let i = 0; i < n; i++) {
+        log(`${p}${i}`, a, va, true);
+        log(`${q}${i}`, b, vb, q !== p);
+      }
+    };
+    pairs(12, ['a', 'canary', v4], ['a', 'champion', v2]);
+    pairs(5, ['b', 'canary', v3], ['b', 'champion', v2]);
+    pairs(7, ['c', 'canary', v3], ['c', 'champion', 1]);
+    pairs(9, ['d', 'B', v4], ['e', 'A', 1]);
+    pairs(4, ['f', 'B', v3], ['g', 'A', v2]);
+    await t.store.db.insertInto('prediction_log').values(rows).execute();
+
+    const canary = await analyseCanaryInStore(t.store, { model: name, since: SINCE, canary: 'canary', reference: 'champion', canaryVersion: v3, referenceVersion: v2 });
+    expect(canary.variants.find((x) => x.variant === 'canary')?.predictions).toBe(12);
+    // The champion v2's rows beside v4 are still v2's; v1's are not counted.
+    expect(canary.variants.find((x) => x.variant === 'champion')?.predictions).toBe(17);
+    expect(canary.paired.requests).toBe(5);
+    const ab = await abReportInStore(t.store, { model: name, since: SINCE, variants: ['A', 'B'], versions: [v2, v3], minSamplesPerVariant: 1 });
+    expect(ab.variants.map((x) => [x.variant, x.served])).toEqual([['A', 4], ['B', 4]]);
+
+    // A deployment that passes no versions (started before they were passed) is judged on its own, from its row.
+    const a = activities();
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v3) });
+    const viaActivity = await a.analyseCanary({ model: name, canary: 'canary', reference: 'champion', since: SINCE, thresholds: {}, log: { deploymentId: id, seq: 1, phase: 'canary', weight: 0.1 } });
+    expect(viaActivity).toMatchObject({ paired: { requests: 5 } });
+    const abViaActivity = await a.analyseAbTest({ model: name, since: SINCE, variants: ['A', 'B'], alpha: 0.05, minSamplesPerVariant: 1, log: { deploymentId: id, seq: 2, phase: 'ab-test', weight: 0.5 } });
+    expect('variants' in abViaActivity && abViaActivity.variants.map((x) => x.served)).toEqual([4, 4]);
+  });
+
+  it('moves no traffic once someone else took it over, and its own rollback leaves it as they set it', async () => {
+    const { name, v } = await model('takeover', 3, [1, 2]);
+    const [v1, v2, v3] = v;
+    const a = activities();
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v3) });
+    expect(typeof (await a.setTrafficSplit(canarySplit(name, id, v3, v2, 0.25)))).toBe('number');
+    // A retry of a write this deployment made before recording it is still its own.
+    await t.store.db.updateTable('deployments').set({ routes_generation: 0 }).where('id', '=', id).execute();
+    expect(typeof (await a.setTrafficSplit(canarySplit(name, id, v3, v2, 0.25)))).toBe('number');
+
+    // `mlp models rollback` (and the admin API) to v1 during the canary.
+    await rollbackModel(t.store, cache, { model: name, toVersion: v1, movedBy: 'cli (ops)', reason: 'v2 bad fills', verify: async () => undefined });
+    const rolledBack = await readServingRoutes(t.store, name);
+    const taken = new RegExp(`champion alias of ${name} moved from v${v2} to v${v1} \\(by cli \\(ops\\): rollback to v${v1}: v2 bad fills\\)`);
+    expect(await a.setTrafficSplit(canarySplit(name, id, v3, v2, 0.5))).toEqual({ superseded: expect.stringMatching(taken) });
+    expect(await a.analyseCanary({ model: name, canary: 'canary', reference: 'champion', since: SINCE, thresholds: {}, log: { deploymentId: id, seq: 1, phase: 'canary', weight: 0.5 } })).toEqual({ superseded: expect.stringMatching(taken) });
+    expect(await a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v3, championVersion: v2, movedBy: `deployment ${id}`, reason: 'passed' })).toEqual({ superseded: expect.stringMatching(taken) });
+    expect(await a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v2, challengerVersion: v3, movedBy: `deployment ${id}`, reason: 'aborted: manual rollback' })).toEqual({ trafficLeft: expect.stringMatching(taken) });
+    expect(await readServingRoutes(t.store, name)).toEqual(rolledBack);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+    expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+
+    // An admin edit of the routes (no alias move) takes the traffic over too.
+    const other = await model('takeover-edit', 2, [1]);
+    const id2 = `${other.name}-d`;
+    await a.beginDeployment({ deploymentId: id2, request: request(other.name, other.v[1]) });
+    await a.setTrafficSplit(canarySplit(other.name, id2, other.v[1], other.v[0], 0.25));
+    const edited = await writeServingRoutes(t.store, cache, { model: other.name, mode: 'single', routes: singleRoute(other.v[0]), updatedBy: 'api:ops', reason: 'canary off by hand' });
+    expect(await a.setTrafficSplit(canarySplit(other.name, id2, other.v[1], other.v[0], 1))).toEqual({ superseded: expect.stringMatching(new RegExp(`serving routes of ${other.name} were changed by api:ops \\(generation ${edited.generation}: canary off by hand\\) after deployment ${id2}'s own change`)) });
+    expect(await readServingRoutes(t.store, other.name)).toEqual(edited);
+  });
+
+  it('verifies the champion before its rollback moves any route: a registry row edited since is refused', async () => {
+    const { name, v } = await model('rollback-verify', 2, [1]);
+    const [v1, v2] = v;
+    const artifacts = localArtifactStore(artifactDir);
+    for (const version of v) await signModelVersion(t.store, artifacts, name, version, { signingKey: KEY });
+    const a = deploymentActivities({ store: t.store, cache, artifacts, signing: { signingKey: KEY } });
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v2) });
+    await a.setTrafficSplit(canarySplit(name, id, v2, v1, 0.5));
+    const before = await readServingRoutes(t.store, name);
+    const row = await getModelVersion(t.store, name, v1);
+    await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...row.label, horizon: 1 }) }).where('name', '=', name).where('version', '=', v1).execute();
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'failed analysis' })).rejects.toMatchObject({
+      type: 'ARTIFACT_INVALID',
+      message: expect.stringMatching(new RegExp(`cannot roll ${name} back to v${v1}: .*signature does not match`)),
+    });
+    expect(await readServingRoutes(t.store, name)).toEqual(before);
+  });
+
+  it('refuses to deploy, route or roll back to a version of another label than the champion, naming both; registration keeps it', async () => {
+    const horizon = (i: number) => (i === 2 ? { kind: 'direction', horizon: 1, deadZone: 0 } : undefined);
+    // Registration of v2 (horizon 1) beside v1 (horizon 5) succeeds: see lib/registry/label-spec.ts for why.
+    const { name, v } = await model('label', 3, [1], horizon);
+    const [v1, v2, v3] = v;
+    const mismatch = new RegExp(`${name} v${v2} predicts another label \\(\\{"deadZone":0,"horizon":1,"kind":"direction"\\}\\) than the champion v${v1} \\(\\{"deadZone":0,"horizon":5,"kind":"direction"\\}\\)`);
+    const a = activities();
+    await expect(a.beginDeployment({ deploymentId: `${name}-d`, request: request(name, v2) })).rejects.toMatchObject({ type: 'REGISTRY_REJECTED', message: expect.stringMatching(new RegExp(`cannot deploy ${name} v${v2}: ${mismatch.source}`)) });
+    expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', name).execute()).toEqual([]);
+    expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+    await expect(a.setTrafficSplit({ ...canarySplit(name, 'hand', v2, v1, 0.5), updatedBy: 'test' })).rejects.toMatchObject({ message: expect.stringMatching(mismatch) });
+    // A version of the same label is routed as before.
+    await expect(a.setTrafficSplit({ ...canarySplit(name, 'hand', v3, v1, 0.5), updatedBy: 'test' })).resolves.toEqual(expect.any(Number));
+    await a.setTrafficSplit({ model: name, mode: 'single', routes: singleRoute(v1), updatedBy: 'test', reason: 'back' });
+
+    const token = { name: 'ops', token: 'deployment-guards-token-0123456789', scopes: ['predict', 'admin'] as Array<'predict' | 'admin'> };
+    const api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [token] });
+    try {
+      const auth = { authorization: `Bearer ${token.token}` };
+      const put = await api.app.inject({ method: 'PUT', url: `/v1/admin/routes/${name}`, headers: auth, payload: { mode: 'canary', routes: [{ variant: 'canary', version: v2, weight: 0.5 }, { variant: 'champion', version: v1, weight: 0.5 }], reference: 'champion', reason: 'canary by hand' } });
+      expect(put.statusCode).toBe(422);
+      expect(put.json()).toEqual({ error: 'label_mismatch', message: expect.stringMatching(mismatch) });
+      const rollback = await api.app.inject({ method: 'POST', url: `/v1/admin/rollback/${name}`, headers: auth, payload: { toVersion: v2, reason: 'back' } });
+      expect(rollback.statusCode).toBe(422);
+      expect(rollback.json()).toEqual({ error: 'label_mismatch', message: expect.stringMatching(mismatch) });
+    } finally {
+      await api.close();
+    }
+    expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * Who owns a model's traffic while a deployment runs (real Temporal dev server, workers, SQLite,
+ * Redis, the API in process, the built CLI):
+ * - a second deployment of the model is refused while one runs, naming it; a deployment whose
+ *   workflow ended without recording it (terminated) does not hold the model;
+ * - a manual rollback during a canary (`mlp models rollback`, POST /v1/admin/rollback) is not
+ *   undone: the deployment it stops (or that notices on its own) leaves the traffic and the
+ *   champion alias on the version rolled back to.
+ */
+import crypto from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import type { ApiToken } from '../../lib/config';
+import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { buildCliIfStale } from '../../scripts/build';
+import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
+import type { DeploymentRequest } from '../../lib/deployment/plan';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
+import { runBuiltCli } from '../helpers/cli';
+import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
+
+jest.setTimeout(4 * 60_000);
+
+const TOKEN: ApiToken = { name: 'ops', token: 'takeover-test-token-0123456789', scopes: ['predict', 'admin'] };
+const auth = { authorization: `Bearer ${TOKEN.token}` };
+
+/** Every message along an error's cause chain (Temporal nests activity failures). */
+function failureChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) parts.push(e.message ?? '');
+  return parts.join(' | ');
+}
+
+describe('deployments and the people who take their traffic over (real Temporal server, API, CLI, SQLite, Redis)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let artifactDir: string;
+  let market: OracleMarket;
+
+  beforeAll(async () => {
+    await buildCliIfStale();
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
+    artifactDir = tempDir('mlp-takeover-artifacts-');
+    market = await setUpOracleMarket(t.store, cache, 4);
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  /** v1…vN of a fresh model, champion alias and routes moved through `champions`; `wrong` predict the opposite. */
+  async function model(prefix: string, versions: number, champions: number[], wrong: number[] = []): Promise<{ name: string; v: number[] }> {
+    const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+    const v: number[] = [];
+    for (let i = 1; i <= versions; i++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed: i, flip: wrong.includes(i), featureSetVersion: market.featureSetVersion }));
+    for (const c of champions) {
+      await moveAlias(t.store, { name, alias: 'champion', version: c, movedBy: 'test', reason: `champion v${c}` });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(c), updatedBy: 'test', reason: `champion v${c}` });
+    }
+    return { name, v };
+  }
+  const mlp = (...args: string[]) => runBuiltCli(args, { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir });
+  const start = (id: string, request: DeploymentRequest) => env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
+  async function waitFor(id: string, ok: (s: DeploymentState) => boolean, what: string): Promise<DeploymentState> {
+    for (let i = 0; i < 300; i++) {
+      const s = await env.client.workflow.getHandle(id).query(deploymentStateQuery);
+      if (ok(s)) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${id} never reached ${what}`);
+  }
+  /** The workflow's end within `ms` (its result, or the error it failed with); 'running' if it has not ended. */
+  async function endWithin(id: string, ms: number): Promise<DeploymentState | Error | 'running'> {
+    const timeout = new Promise<'running'>((r) => setTimeout(() => r('running'), ms));
+    return Promise.race([env.client.workflow.getHandle(id).result().catch((e: Error) => e), timeout]);
+  }
+
+  it('refuses a second deployment of a model while one runs, naming it; a terminated one does not hold the model', async () => {
+    const { name, v } = await model('two', 4, [2], [3]);
+    const [, v2, v3, v4] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const first = `first-${name}`;
+      await start(first, { model: name, challengerVersion: v3, startedBy: 'hand', canary: { steps: [10, 100], analysisSeconds: 600 } });
+      await waitFor(first, (s) => s.status === 'canary', 'its canary step');
+      const routes = await readServingRoutes(t.store, name);
+
+      // The pipeline's deployment of another version meanwhile (it starts its own workflow id).
+      const second = `second-${name}`;
+      await start(second, { model: name, challengerVersion: v4, startedBy: 'pipeline', requireApproval: true });
+      const refused = await endWithin(second, 30_000);
+      expect(refused).toBeInstanceOf(Error);
+      expect(failureChain(refused)).toMatch(new RegExp(`cannot deploy ${name} v${v4}: deployment ${first} of ${name} \\(v${v3} against v${v2}, started by hand at [^)]+\\) is still running.*mlp deployments abort ${first}`));
+      expect(await readServingRoutes(t.store, name)).toEqual(routes);
+      expect(await aliasVersion(t.store, name, 'canary')).toBe(v3);
+      expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', name).execute()).toEqual([{ id: first }]);
+
+      // Terminated by hand: its row still says running, but its workflow has ended, so it holds the model no more (`mlp deploy` included).
+      await env.client.workflow.getHandle(first).terminate('test');
+      const third = `third-${name}`;
+      const out = await mlp('deploy', name, String(v4), '--require-approval', '--no-follow', '--workflow-id', third);
+      expect(out).toMatchObject({ code: 0, stderr: '' });
+      await waitFor(third, (s) => s.status === 'awaiting-approval', 'approval');
+      expect((await t.store.db.selectFrom('deployments').select('status').where('id', '=', first).executeTakeFirstOrThrow()).status).toBe('failed');
+      const aborted = await env.client.workflow.getHandle(third).executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'done' }] });
+      expect(aborted.status).toBe('kept-champion');
+    });
+  });
+
+  it('mlp models rollback during a canary: the deployment it aborts leaves the traffic and the alias on the version rolled back to', async () => {
+    const { name, v } = await model('cli-rollback', 3, [1, 2]);
+    const [v1, , v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const id = `deploy-${name}`;
+      const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [25, 100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } });
+      await waitFor(id, (s) => s.status === 'canary', 'its canary step');
+      const out = await mlp('models', 'rollback', name, '--reason', 'v2 bad fills');
+      expect(out).toMatchObject({ code: 0, stderr: '' });
+      expect(out.stdout).toMatch(new RegExp(`abort accepted by running deployment ${id}: now rolled-back`));
+      const final = await handle.result();
+      expect(final.status).toBe('rolled-back');
+      expect(final.decisions.at(-1)?.message).toMatch(new RegExp(`v${v3} withdrawn, traffic left as it is \\(the champion alias of ${name} moved from v2 to v${v1}`));
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+    });
+  });
+
+  it('POST /v1/admin/rollback during a canary stops the deployment as the CLI does', async () => {
+    const { name, v } = await model('api-rollback', 3, [1, 2]);
+    const [v1, , v3] = v;
+    const api: ApiStack = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN], abortDeployment: (id, input) => env.client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [input] }) });
+    try {
+      await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+        const id = `deploy-${name}`;
+        const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [10, 50, 100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } });
+        await waitFor(id, (s) => s.status === 'canary', 'its canary step');
+        const rollback = await api.app.inject({ method: 'POST', url: `/v1/admin/rollback/${name}`, headers: auth, payload: { toVersion: v1, reason: 'v2 bad fills' } });
+        expect(rollback.statusCode).toBe(200);
+        expect(rollback.json()).toMatchObject({ toVersion: v1, routes: { routes: singleRoute(v1) }, deployments: [{ id, stopped: true, detail: 'abort accepted: now rolled-back' }] });
+        expect((await handle.result()).status).toBe('rolled-back');
+        expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+        expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+      });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a deployment the admin rollback could not reach ends on its own at its next analysis, moving nothing back', async () => {
+    const { name, v } = await model('api-unreached', 3, [1, 2]);
+    const [v1, , v3] = v;
+    const api: ApiStack = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    try {
+      await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+        const id = `deploy-${name}`;
+        await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [10, 50, 100], analysisSeconds: 1, thresholds: { minMaturedPairs: 1000 } } });
+        await waitFor(id, (s) => s.status === 'canary', 'its canary step');
+        const rollback = await api.app.inject({ method: 'POST', url: `/v1/admin/rollback/${name}`, headers: auth, payload: { toVersion: v1, reason: 'v2 bad fills' } });
+        expect(rollback.statusCode).toBe(200);
+        expect(rollback.json().deployments).toEqual([{ id, stopped: false, detail: expect.stringMatching(/no Temporal connection/) }]);
+        const final = await endWithin(id, 30_000);
+        if (final === 'running' || final instanceof Error) throw new Error(`the deployment did not end by itself: ${String(final)}`);
+        await recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-superseded-by-rollback`, id);
+        expect(final.status).toBe('rolled-back');
+        expect(final.decisions.map((d) => d.message).join('\n')).toMatch(new RegExp(`traffic taken over: the champion alias of ${name} moved from v2 to v${v1} \\(by api:ops`));
+        expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+        expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+        expect((await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow())).toEqual({ status: 'rolled-back', running_model: null });
+      });
+    } finally {
+      await api.close();
+    }
+  });
+});
