@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const progress = setInterval(() => {
     const s = consumer.stats;
     console.log(
-      `stream consumer: ${s.entriesRead} read (${s.entriesClaimed} claimed), ${s.barsStored} stored, ${s.barsLate} late, ${s.barsDuplicate} duplicate, ` +
+      `stream consumer: ${s.entriesRead} read (${s.entriesClaimed} claimed), ${s.barsStored} stored (${s.barsRevised} revised), ${s.barsLate} late, ${s.barsDuplicate} duplicate, ${s.barsSuperseded} superseded by newer entries, ` +
         `${totalOf(s.quarantinedByRule)} quarantined, ${s.deadLettered} dead-lettered, ${s.vectorsPublished} vectors, ${s.outcomesRecorded} outcomes, ${s.pending} pending`,
     );
   }, flags.logEverySeconds * 1000);

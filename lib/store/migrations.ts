@@ -647,25 +647,6 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('content_clocks').execute();
     },
   },
-  '0020_deployment_lock': {
-    async up(db: Kysely<unknown>): Promise<void> {
-      // One running deployment per model: `running_model` holds the model's name while a deployment
-      // runs and null once it ends; under a unique index (NULLs never collide) a second start's
-      // insert fails, whichever process starts it. `routes_generation` is the serving_routes
-      // generation the deployment last wrote or started from: a newer one by someone else means an
-      // operator took the traffic over. Both null on rows written before.
-      await db.schema.alterTable('deployments').addColumn('running_model', 'varchar(64)').execute();
-      await db.schema.alterTable('deployments').addColumn('routes_generation', 'integer').execute();
-      await db.schema.createIndex('deployments_running_model_idx').on('deployments').column('running_model').unique().execute();
-    },
-    async down(db: Kysely<unknown>): Promise<void> {
-      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
-      if (mysql) await db.schema.dropIndex('deployments_running_model_idx').on('deployments').execute();
-      else await db.schema.dropIndex('deployments_running_model_idx').execute();
-      await db.schema.alterTable('deployments').dropColumn('routes_generation').execute();
-      await db.schema.alterTable('deployments').dropColumn('running_model').execute();
-    },
-  },
   '0019_live_bar_sources': {
     async up(db: Kysely<unknown>): Promise<void> {
       // The stream entry (id, zero-padded so text order is stream order) that last wrote each live
@@ -686,6 +667,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('live_bar_sources').execute();
     },
   },
+  '0020_deployment_lock': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One running deployment per model: `running_model` holds the model's name while a deployment
+      // runs and null once it ends; under a unique index (NULLs never collide) a second start's
+      // insert fails, whichever process starts it. `routes_generation` is the serving_routes
+      // generation the deployment last wrote or started from: a newer one by someone else means an
+      // operator took the traffic over. Both null on rows written before.
+      await db.schema.alterTable('deployments').addColumn('running_model', 'varchar(64)').execute();
+      await db.schema.alterTable('deployments').addColumn('routes_generation', 'integer').execute();
+      await db.schema.createIndex('deployments_running_model_idx').on('deployments').column('running_model').unique().execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
+      if (mysql) await db.schema.dropIndex('deployments_running_model_idx').on('deployments').execute();
+      else await db.schema.dropIndex('deployments_running_model_idx').execute();
+      await db.schema.alterTable('deployments').dropColumn('routes_generation').execute();
+      await db.schema.alterTable('deployments').dropColumn('running_model').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */
@@ -700,5 +700,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells', 'deployment_analyses'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells', 'deployment_analyses', 'content_clocks', 'live_bar_sources'] as const;
 

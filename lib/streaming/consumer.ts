@@ -6,7 +6,8 @@
  * Delivery is at least once: a batch that fails, or whose consumer dies, stays pending and is taken
  * over (XAUTOCLAIM) after `claimIdleMs` by any consumer of the group, this one included. Every step
  * is idempotent (bars keyed by symbol and date, quarantine by finding, outcomes by prediction), so a
- * redelivered entry changes nothing twice. A redelivered batch that fails again is retried one entry
+ * redelivered entry changes nothing twice, and a bar records the entry that wrote it, so a
+ * redelivered entry never overwrites what a newer entry wrote (lib/streaming/live-bar-store.ts). A redelivered batch that fails again is retried one entry
  * at a time, and an entry still failing after `maxDeliveries` deliveries goes to the dead-letter
  * stream, unless the store itself is down (then everything waits).
  */
@@ -17,7 +18,6 @@ import type { Cache } from '../cache/cache';
 import type { FeatureSet } from '../features/feature-set';
 import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
-import { upsertBars } from '../store/bars';
 import type { Database } from '../store/database';
 import { readHeadlines } from '../store/news';
 import { saveQuarantine } from '../store/quarantine';
@@ -25,10 +25,11 @@ import { BarRevisions } from './bar-revisions';
 import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
+import { entryKey, writeLiveBars, type LiveBarWrite } from './live-bar-store';
 import { CrossSectionThread } from './cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
 import { OutcomeRecorder } from './outcome-recorder';
-import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, pendingCount, readGroup, type StreamEntry } from './redis-streams';
+import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { checkLiveBatch, seriesFlags, type BatchQuality } from './stream-quality';
 
@@ -210,6 +211,8 @@ export class BarStreamConsumer {
     // An empty read waited for entries: waiting, not work.
     if (read.entries.length > 0) this.timed('read', t0);
     if (read.entries.length > 0) {
+      // Asked before the read ahead below: Redis answers it before building that (large) reply.
+      const olderPending = this.olderPendingThan(read.entries[0].id);
       // Working through a backlog (this batch and the one before full, that one stored): the next
       // batch is asked for now, so that Redis prepares and sends it while this one is processed.
       // It is delivered to this consumer like any batch it works on (pending until acknowledged).
@@ -225,7 +228,7 @@ export class BarStreamConsumer {
         this.prefetched = next;
       }
       this.stats.entriesRead += read.entries.length;
-      const ok = await this.handleNew(read.entries, read.checked);
+      const ok = await this.handleNew(read.entries, read.checked, olderPending);
       this.backlogged = ok && read.entries.length >= batchSize;
       handled += read.entries.length;
     } else this.backlogged = false;
@@ -357,15 +360,25 @@ export class BarStreamConsumer {
   }
 
   /** New entries: a failed batch stays pending and comes back through claimIdle. */
-  private async handleNew(entries: StreamEntry[], checked?: BatchQuality): Promise<boolean> {
+  private async handleNew(entries: StreamEntry[], checked?: BatchQuality, olderPending?: Promise<boolean>): Promise<boolean> {
     try {
-      await this.processBatch(entries, false, checked);
+      await this.processBatch(entries, false, checked, olderPending);
       return true;
     } catch (error) {
       this.stats.batchFailures++;
       this.log(`stream consumer: batch of ${entries.length} entries (${entries[0].id}..${entries[entries.length - 1].id}) failed, left pending for a retry in ${this.options.claimIdleMs} ms: ${(error as Error).message}`);
       return false;
     }
+  }
+
+  /**
+   * Whether an entry older than `first` is pending in the group (any consumer's), asked once `first`
+   * was delivered: entries are delivered in stream order, so none older can become pending later.
+   */
+  private olderPendingThan(first: string): Promise<boolean> {
+    const answer = oldestPendingId(this.deps.redis, this.options.key, this.options.group).then((id) => id !== undefined && entryKey(id) < entryKey(first));
+    answer.catch(() => undefined); // awaited before the write, which fails the batch
+    return answer;
   }
 
   /** XAUTOCLAIM over the whole pending list: entries idle longer than claimIdleMs, any consumer's. */
@@ -440,32 +453,26 @@ export class BarStreamConsumer {
    * attempt that died before acknowledging, so their symbols' features are recomputed even when the
    * bars turn out to be stored already.
    */
-  private async processBatch(entries: readonly StreamEntry[], redelivered: boolean, decoded?: BatchQuality): Promise<void> {
+  private async processBatch(entries: readonly StreamEntry[], redelivered: boolean, decoded?: BatchQuality, askedOlderPending?: Promise<boolean>): Promise<void> {
     const started = performance.now();
     const { key, group, quality: policy } = this.options;
     const checked = decoded ?? checkLiveBatch(entries, key);
     const bars = checked.accepted.map((a) => a.bar);
     let t = this.timed('decode', started);
+    // Whether an entry older than these may still be written after them (then they record which
+    // entry wrote each bar): a redelivery, or an older entry pending. Answered while the batch is classified.
+    const olderPending = redelivered ? Promise.resolve(true) : (askedOlderPending ?? this.olderPendingThan(entries[0].id));
     await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
     const classified = await this.windows.classify(this.deps.store, bars);
 
     const toWrite: Bar[] = [];
+    /** Every accepted bar with its entry, repeats included: the store records which entry holds each bar. */
+    const writes: LiveBarWrite[] = [];
     const changedBySymbol = new Map<string, { bars: Bar[]; at: Map<string, { source: string; raw: string }> }>();
-    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0 };
-    /** Oldest late in-window bar per symbol: where cross-sections may need recomputing. */
-    const lateFrom = new Map<string, string>();
     classified.forEach((c, i) => {
-      if (c.change === 'duplicate') {
-        counts.duplicate++;
-        return;
-      }
+      writes.push({ bar: c.bar, entryId: checked.accepted[i].entryId, change: c.change });
+      if (c.change === 'duplicate') return;
       toWrite.push(c.bar);
-      if (c.change === 'revised') counts.revised++;
-      if (c.late) {
-        counts.late++;
-        const oldest = lateFrom.get(c.bar.symbol);
-        if (c.inWindow && (oldest === undefined || c.bar.date < oldest)) lateFrom.set(c.bar.symbol, c.bar.date);
-      }
       if (c.inWindow) {
         const changed = changedBySymbol.get(c.bar.symbol) ?? { bars: [], at: new Map<string, { source: string; raw: string }>() };
         changed.bars.push(c.bar);
@@ -485,11 +492,34 @@ export class BarStreamConsumer {
 
     await this.deps.hooks?.beforeWrite?.(entries);
     // In key order (one bar per symbol and date here): consecutive rows land on the same index pages.
-    if (toWrite.length > 0) await upsertBars(this.deps.store, [...toWrite].sort(byKey));
+    writes.sort((a, b) => byKey(a.bar, b.bar));
+    const outcomes = await writeLiveBars(this.deps.store, writes, { stream: this.snapshotId, contiguous: !redelivered, record: await olderPending });
     t = this.timed('write', t);
+    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0 };
+    /** Bars a newer entry of the stream had written: neither stored nor in the windows. */
+    const superseded = new Set<Bar>();
+    outcomes.forEach((outcome, k) => {
+      if (outcome === 'superseded') {
+        counts.superseded++;
+        superseded.add(writes[k].bar);
+      } else if (outcome === 'unchanged') counts.duplicate++;
+      else {
+        counts.stored++;
+        if (outcome === 'revised') counts.revised++;
+      }
+    });
+    const stored = superseded.size === 0 ? toWrite : toWrite.filter((b) => !superseded.has(b));
+    /** Oldest late in-window bar stored per symbol: where cross-sections may need recomputing. */
+    const lateFrom = new Map<string, string>();
+    for (const c of classified) {
+      if (!c.late || c.change === 'duplicate' || superseded.has(c.bar)) continue;
+      counts.late++;
+      const oldest = lateFrom.get(c.bar.symbol);
+      if (c.inWindow && (oldest === undefined || c.bar.date < oldest)) lateFrom.set(c.bar.symbol, c.bar.date);
+    }
     // Memory follows the store only once the write is committed.
-    const changedSymbols = this.windows.commit(toWrite);
-    const written = [...new Set(toWrite.map((b) => b.symbol))];
+    const changedSymbols = this.windows.commit(stored);
+    const written = [...new Set(stored.map((b) => b.symbol))];
     const foreign = await this.revisions.afterWrite(written);
     if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
     t = this.timed('revisions', t);
@@ -549,7 +579,8 @@ export class BarStreamConsumer {
     this.timed('ack', t);
 
     this.stats.batches++;
-    this.stats.barsStored += toWrite.length;
+    this.stats.barsStored += counts.stored;
+    this.stats.barsSuperseded += counts.superseded;
     this.stats.barsDuplicate += counts.duplicate;
     this.stats.barsRevised += counts.revised;
     this.stats.barsLate += counts.late;

@@ -119,6 +119,12 @@ export async function pendingCount(redis: Redis, key: string, group: string): Pr
   return Number(reply[0] ?? 0);
 }
 
+/** The smallest id the group has read and not acknowledged (any consumer's), if any: XPENDING's summary, O(1). */
+export async function oldestPendingId(redis: Redis, key: string, group: string): Promise<string | undefined> {
+  const reply = (await redis.call('XPENDING', [key, group])) as unknown[];
+  return Number(reply[0] ?? 0) > 0 && typeof reply[1] === 'string' ? reply[1] : undefined;
+}
+
 /**
  * Entries of the stream the group has not read yet (XINFO GROUPS lag): `exists` false when the
  * stream or the group does not exist yet; `lag` undefined when Redis cannot tell (deletions inside

@@ -18,6 +18,8 @@ export interface StreamConsumerStats {
   barsDuplicate: number;
   /** Bars that replaced a stored bar with different values (late corrections included). */
   barsRevised: number;
+  /** Bars not written because a newer entry of the stream had written their symbol and date (a redelivered older entry). */
+  barsSuperseded: number;
   /** Bars kept out of the store, by quality rule. */
   quarantinedByRule: Record<string, number>;
   /** Stored bars with a series flag (extreme move, gap, stale close), by rule. */
@@ -55,6 +57,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     barsLate: 0,
     barsDuplicate: 0,
     barsRevised: 0,
+    barsSuperseded: 0,
     quarantinedByRule: {},
     flaggedByRule: {},
     deadLettered: 0,
@@ -117,6 +120,7 @@ export class StreamMetrics {
     total('stream_bars_late_total', "Stored bars dated before their symbol's newest stored bar", (s) => s.barsLate);
     total('stream_bars_duplicate_total', 'Bars already stored with the same values (redeliveries, repeats)', (s) => s.barsDuplicate);
     total('stream_bars_revised_total', 'Bars that replaced a stored bar with different values', (s) => s.barsRevised);
+    total('stream_bars_superseded_total', 'Bars not written because a newer stream entry had written them (redelivered older entries)', (s) => s.barsSuperseded);
     byRule('stream_bars_quarantined_total', 'Bars kept out of the store by a quality rule', (s) => s.quarantinedByRule);
     byRule('stream_bar_flags_total', 'Stored bars flagged by a series rule', (s) => s.flaggedByRule);
     total('stream_entries_dead_lettered_total', 'Entries moved to the dead-letter stream after repeated failures', (s) => s.deadLettered);

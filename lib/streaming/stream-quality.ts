@@ -3,6 +3,10 @@
  * and row rules (lib/quality/rules.ts rowIssue) reject a bar into quarantine, as for a CSV row,
  * future_date included: a bar dated after the New York date of the clock when the batch is checked.
  *
+ * session_not_closed judges a bar by when it was produced, not only by when it is checked: the
+ * earliest of its entry id's time, its event_time and the clock. A bar taken mid-session and read
+ * after the close (a backlog, a restart, a claimed pending batch) is still unfinished.
+ *
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
  *   redelivery (same values: counted as a duplicate) or a correction (different values: the later
@@ -11,14 +15,15 @@
  * - series rules (extreme_move, calendar_gap, stale_close) look at the symbol's stored bars before
  *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
  */
-import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
+import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
+import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { newYorkDate, openSession, rowIssue, seriesIssues } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { barOf, decodeLiveBar, liveBarSource } from './live-bar';
+import { barOf, decodeLiveBar, entryTimeMs, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
 /** A bar that passed the row rules, with the entry it came from. */
@@ -112,20 +117,18 @@ function sameValues(a: Bar, b: Bar): boolean {
 
 export interface LiveBatchOptions {
   /**
-   * The clock: bars dated after its New York date are rejected as `future_date`, and bars of its
-   * trading day before that day's close plus the margin as `session_not_closed`, as on an import
-   * (lib/quality/rules.ts rowIssue). Read once per batch; default the real clock.
+   * The clock: bars dated after its New York date are rejected as `future_date`, as on an import
+   * (lib/quality/rules.ts rowIssue); a bar is `session_not_closed` when the earliest of this clock,
+   * its entry id's time and its event_time is before its day's close plus the margin. Read once
+   * per batch; default the real clock.
    */
   now?: () => Date;
 }
 
 export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string, options: LiveBatchOptions = {}): BatchQuality {
   const clock = (options.now ?? (() => new Date()))();
+  const clockMs = clock.getTime();
   const today = newYorkDate(clock);
-  // A bar of today's session before its close (plus the margin) is unfinished, as on an import: a
-  // feed polled during the session must not store it, nor mature logged predictions on its close
-  // (an outcome is written once and never rewritten).
-  const session = openSession(clock);
   const rejected: QualityIssue[] = [];
   const latest = new Map<string, AcceptedLiveBar>();
   let duplicatesInBatch = 0;
@@ -137,9 +140,22 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
       continue;
     }
     const bar = barOf(decoded.bar);
-    if (!passesRowRules(bar, today) || bar.date === session?.date) {
+    // A bar before its session's close (plus the margin) is unfinished, as on an import: a feed
+    // polled during the session must not store it, nor mature logged predictions on its close (an
+    // outcome is written once and never rewritten). Judged as of when the bar was produced: a bar
+    // read late (backlog, restart, redelivery) is as unfinished as when it was appended.
+    let asOf = clockMs;
+    const appended = entryTimeMs(entry.id);
+    if (appended < asOf) asOf = appended; // NaN (an id not made of a time) never is
+    if (decoded.bar.eventTime !== undefined) {
+      const event = Date.parse(decoded.bar.eventTime);
+      if (event < asOf) asOf = event;
+    }
+    if (!passesRowRules(bar, today) || asOf < finalAt(bar.date)) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
-      const problem = rowIssue(candidate, today, session);
+      // Before the other row rules but after future_date, as in rowIssue.
+      const open = bar.date <= today && bar.date >= EARLIEST_BAR_DATE && tradingDay(bar.date) && asOf < finalAt(bar.date);
+      const problem = open ? unfinished(candidate, asOf, clock, today) : rowIssue(candidate, today);
       if (problem) {
         rejected.push({ ...problem, line: null });
         continue;
@@ -155,6 +171,40 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     latest.set(key, accepted);
   }
   return { accepted: [...latest.values()], rejected, duplicatesInBatch, supersededInBatch };
+}
+
+/**
+ * When a bar of trading day `date` becomes final (its close plus the margin), as epoch ms; -Infinity
+ * for a day without a session (no bar of it passes the row rules anyway). New York is UTC-4 or UTC-5.
+ */
+const finalAt = memoize((date: string): number => {
+  const close = nyseCloseTime(date);
+  if (close === undefined) return Number.NEGATIVE_INFINITY;
+  const minutes = Number(close.slice(0, 2)) * 60 + Number(close.slice(3, 5)) + SESSION_CLOSE_MARGIN_MINUTES;
+  const local = Date.parse(`${date}T00:00:00Z`) + minutes * 60_000;
+  for (const offsetHours of [4, 5]) {
+    const at = local + offsetHours * 3_600_000;
+    const ny = newYorkClock(new Date(at));
+    if (ny.date === date && ny.minutes === minutes) return at;
+  }
+  return local + 5 * 3_600_000;
+}, 100_000);
+
+/** session_not_closed for a bar produced (or checked) at `asOfMs`, before its session was final. */
+function unfinished(candidate: CandidateBar, asOfMs: number, clock: Date, today: string): QualityIssue | undefined {
+  // Checked during the session itself: the import's rule and wording.
+  if (asOfMs === clock.getTime()) return rowIssue(candidate, today, openSession(clock));
+  const at = newYorkClock(new Date(asOfMs));
+  const hhmm = `${String(Math.floor(at.minutes / 60)).padStart(2, '0')}:${String(at.minutes % 60).padStart(2, '0')}`;
+  const close = nyseCloseTime(candidate.date) as string;
+  return issue('session_not_closed', {
+    symbol: candidate.symbol,
+    date: candidate.date,
+    source: candidate.source,
+    line: candidate.line,
+    raw: candidate.raw,
+    message: `${candidate.date}'s session was not over when the bar was produced: its stream entry or event_time says ${at.date} ${hhmm} New York, before the ${close} close plus ${SESSION_CLOSE_MARGIN_MINUTES} minutes, so the bar is unfinished (read later, it is unfinished all the same)`,
+  });
 }
 
 /**

@@ -60,6 +60,15 @@ describe('live bar message', () => {
     expect(decodeLiveBar(v2({ ...v1(BAR), symbol: ' aapl ' }))).toMatchObject({ ok: true, bar: { symbol: 'AAPL' } });
   });
 
+  it('stores a dashed share class dotted, as imports do (one security, one symbol)', () => {
+    for (const symbol of ['BRK-B', 'brk-b', ' BF-B ']) {
+      expect(decodeLiveBar({ ...v1(BAR), symbol })).toMatchObject({ ok: true, bar: { symbol: symbol.trim().toUpperCase().replace('-', '.') } });
+      expect(decodeLiveBar(v2({ ...v1(BAR), symbol }))).toMatchObject({ ok: true, bar: { symbol: symbol.trim().toUpperCase().replace('-', '.') } });
+    }
+    // Not a one-letter class: kept as given.
+    expect(decodeLiveBar({ ...v1(BAR), symbol: 'ES-MINI' })).toMatchObject({ ok: true, bar: { symbol: 'ES-MINI' } });
+  });
+
   it.each(['ıbm', 'ſpy', ' ıbm ', 'aſ'])('refuses the non-ASCII symbol %j, though it upper-cases to ASCII', (symbol) => {
     for (const message of [{ ...v1(BAR), symbol }, v2({ ...v1(BAR), symbol })]) {
       expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'missing_symbol', message: expect.stringMatching(/is not a ticker/), symbol: null, date: '2024-05-01' });

@@ -6,12 +6,15 @@ import { checkLiveBatch, seriesFlags } from '../../../lib/streaming/stream-quali
 
 const POLICY = qualityPolicySchema.parse({});
 let seq = 0;
+const ENTRY_MS = Date.parse('2100-01-01T00:00:00Z');
 function entry(bar: Partial<LiveBar> & { symbol: string; date: string }): StreamEntry {
   const full: LiveBar = { open: 10, high: 11, low: 9, close: 10.5, volume: 1000, source: 'test', ...bar };
   const flat = encodeLiveBar(full);
   const fields: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
-  return { id: `1700000000000-${seq++}`, fields };
+  // Entry ids after every clock used here, so the clock is what the session rule judges by
+  // (stream-quality-produced-at.test.ts covers entries appended before the check).
+  return { id: `${ENTRY_MS}-${seq++}`, fields };
 }
 const bar = (date: string, close: number, symbol = 'AAA'): Bar => ({ symbol, date, open: close, high: close, low: close, close, volume: 100 });
 
@@ -35,9 +38,9 @@ describe('quality rules on a batch of stream entries', () => {
 
   it('reads version 1 (flat fields) and version 2 (packed) entries in one batch alike, with the producer as the source', () => {
     const packed = entry({ symbol: 'AAA', date: '2024-05-01', source: 'feed-a' });
-    const flat: StreamEntry = { id: `1700000000000-${seq++}`, fields: { v: '1', symbol: 'BBB', date: '2024-05-01', open: '10', high: '11', low: '9', close: '10.5', volume: '1000', source: 'feed-b' } };
-    const badFlat: StreamEntry = { id: `1700000000000-${seq++}`, fields: { ...flat.fields, symbol: 'CCC', date: '2024-05-04' } };
-    const badPacked: StreamEntry = { id: `1700000000000-${seq++}`, fields: { v: '2', bar: '["DDD"]' } };
+    const flat: StreamEntry = { id: `${ENTRY_MS}-${seq++}`, fields: { v: '1', symbol: 'BBB', date: '2024-05-01', open: '10', high: '11', low: '9', close: '10.5', volume: '1000', source: 'feed-b' } };
+    const badFlat: StreamEntry = { id: `${ENTRY_MS}-${seq++}`, fields: { ...flat.fields, symbol: 'CCC', date: '2024-05-04' } };
+    const badPacked: StreamEntry = { id: `${ENTRY_MS}-${seq++}`, fields: { v: '2', bar: '["DDD"]' } };
     const checked = checkLiveBatch([packed, flat, badFlat, badPacked], 'k');
     expect(checked.accepted.map((a) => [a.bar.symbol, a.bar.close, a.bar.volume, a.source])).toEqual([
       ['AAA', 10.5, 1000, `k#${packed.id} (feed-a)`],

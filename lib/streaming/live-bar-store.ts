@@ -1,0 +1,354 @@
+/**
+ * How the stream consumer writes a batch of live bars: in one transaction,
+ *
+ * - **stream order**: a bar whose symbol and date a newer entry of the same stream already wrote is
+ *   not written (`superseded`). Delivery is at least once: a batch that failed and is claimed again
+ *   later, or a slow consumer's batch written after another consumer's newer one, must not overwrite
+ *   what the newer entry wrote. Which entry wrote a bar is recorded in `live_bar_sources` (per
+ *   stream, symbol and date), but only by a write that an older entry could still follow: when an
+ *   entry older than the batch is pending in the group (read, not acknowledged), or the batch is
+ *   itself a redelivery (`record`). Entries are delivered in stream order and an older entry can
+ *   only come back while pending, so otherwise nothing could ever be outranked: a backlog or a
+ *   steady feed without failures records nothing and pays one range read per batch. Repeated
+ *   values are recorded too (a newer repeat outranks an older, different message still pending).
+ * - **revisions**: a bar that replaces stored values is logged in `bar_revisions` (old and new
+ *   values, snapshot id `stream:<key>@<entry id>`) and every feature-set version's rows of that
+ *   symbol are marked stale from its date (`feature_progress.stale_from`, as absorbBarRevisions
+ *   does for a publish), so the next materialisation recomputes them. In the same transaction as
+ *   the bars: a crash between the two would leave a redelivery finding the bar stored as is, and
+ *   the revision forgotten. The mark also moves `updated_at`, so a materialisation running
+ *   meanwhile (computed from the old values) does not clear it.
+ *
+ * SQLite: prepared statements in one synchronous BEGIN IMMEDIATE transaction (writers are
+ * serialised), an insert that does nothing for a stored bar, and a lookup only for a bar that was
+ * stored already. MySQL: the check is a locking read (LOCK IN SHARE MODE) of the batch's symbols
+ * and dates, taken before anything is written, so an older batch and a newer one writing the same
+ * bars concurrently are serialised through those rows and gaps; the bars go out as multi-row
+ * statements with their values written in. There, whether a bar was stored before is what the
+ * consumer's window says (it holds the newest bars and is reloaded when another consumer wrote):
+ * only a bar it held with other values is looked up and logged as a revision.
+ */
+import { createHash } from 'node:crypto';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { escape } from 'mysql2';
+import type { Bar } from '../market-data/bar';
+import { assertSymbolsFit, upsertBarsIn } from '../store/bars';
+import type { Database } from '../store/database';
+import type { DatabaseSchema } from '../store/schema';
+import type { BarChange } from './bar-windows';
+
+export interface LiveBarWrite {
+  bar: Bar;
+  /** The stream entry the bar came from. */
+  entryId: string;
+  /** What the consumer's window says; only the store's answer decides what is logged. */
+  change: BarChange;
+}
+
+/** Per bar: inserted, replaced stored values, equal to the stored bar, or held by a newer entry. */
+export type LiveWriteOutcome = 'added' | 'revised' | 'unchanged' | 'superseded';
+
+export interface LiveWriteOptions {
+  /** The stream's id in the store (the consumer's quarantine snapshot id, `stream:<key>`, at most 64 characters). */
+  stream: string;
+  /**
+   * The entries are one read of new entries (XREADGROUP ">"): no other consumer holds an entry
+   * between the first and the last, so only entries after the last can outrank them. False for
+   * claimed (redelivered) entries.
+   */
+  contiguous: boolean;
+  /** Record the entries (an older entry of the stream may still be written after these). */
+  record: boolean;
+}
+
+// 4 values per source row, 7 per bar: 1,000 rows stay under both drivers' placeholder limits.
+const ROWS_PER_STATEMENT = 1000;
+// 14 per revision row.
+const REVISIONS_PER_STATEMENT = 500;
+
+/** An entry id as stored: both parts zero-padded to 20 digits (2^64 has 20), so text order is stream order. */
+export function entryKey(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash).padStart(20, '0')}-${id.slice(dash + 1).padStart(20, '0')}`;
+}
+
+/** The bar_revisions snapshot id of a live revision: the stream and the entry that made it (varchar(64)). */
+export function liveRevisionId(stream: string, entryId: string): string {
+  const id = `${stream}@${entryId}`;
+  return id.length <= 64 ? id : `stream:${createHash('sha1').update(stream).digest('hex').slice(0, 15)}@${entryId}`;
+}
+
+/** Stream ids compared as the two unsigned integers they are (no leading zeros: longer is larger), without making keys. */
+export function compareEntryIds(a: string, b: string): number {
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  if (da !== db) return da - db;
+  const ms = a.slice(0, da) < b.slice(0, db) ? -1 : a.slice(0, da) > b.slice(0, db) ? 1 : 0;
+  if (ms !== 0) return ms;
+  const sa = a.length - da;
+  const sb = b.length - db;
+  return sa !== sb ? sa - sb : a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sameValues(a: Omit<Bar, 'symbol' | 'date'>, b: Bar): boolean {
+  return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
+}
+
+interface Revision {
+  bar: Bar;
+  entryId: string;
+  old: Omit<Bar, 'symbol' | 'date'>;
+}
+
+/** What the check reads: the batch's date range and the entry that a recorded one must pass to outrank it. */
+function checkRange(items: readonly LiveBarWrite[], contiguous: boolean): { lo: string; hi: string; threshold: string; symbols: string[] } {
+  let lo = items[0].bar.date;
+  let hi = lo;
+  // Of a contiguous read only entries after its last can be newer; otherwise any after its first.
+  let threshold = items[0].entryId;
+  const symbols = new Set<string>();
+  for (const { bar, entryId } of items) {
+    if (bar.date < lo) lo = bar.date;
+    if (bar.date > hi) hi = bar.date;
+    symbols.add(bar.symbol);
+    const order = compareEntryIds(entryId, threshold);
+    if (contiguous ? order > 0 : order < 0) threshold = entryId;
+  }
+  return { lo, hi, threshold: entryKey(threshold), symbols: [...symbols] };
+}
+
+/**
+ * Writes `items` (one per symbol and date, best in key order) as described above; returns each
+ * item's outcome, in the same order.
+ */
+export async function writeLiveBars(store: Database, items: readonly LiveBarWrite[], options: LiveWriteOptions): Promise<LiveWriteOutcome[]> {
+  if (items.length === 0) return [];
+  assertSymbolsFit(items.map((i) => i.bar));
+  const now = new Date().toISOString();
+  // As upsertBars: the synchronous path only when no Kysely transaction is open on the connection.
+  if (store.sqlite && !store.sqlite.inTransaction) return writeSqlite(store, store.sqlite, items, options, now);
+  return store.db.transaction().execute((tx) => writeInTransaction(store, tx, items, options, now));
+}
+
+type SqliteHandle = NonNullable<Database['sqlite']>;
+type SqliteWrite = (items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string) => LiveWriteOutcome[];
+const sqliteWrites = new WeakMap<SqliteHandle, SqliteWrite>();
+
+function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string): LiveWriteOutcome[] {
+  let write = sqliteWrites.get(sqlite);
+  if (!write) {
+    const check = sqlite.prepare('select "symbol", "date", "entry" from "live_bar_sources" where "stream" = ? and "date" >= ? and "date" <= ? and "entry" > ?').raw(true);
+    const source = sqlite.prepare(
+      'insert into "live_bar_sources" ("stream", "symbol", "date", "entry") values (?, ?, ?, ?) ' +
+        'on conflict ("stream", "symbol", "date") do update set "entry" = "excluded"."entry" where "excluded"."entry" > "live_bar_sources"."entry"',
+    );
+    const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume") values (?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
+    const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume" from "bars" where "symbol" = ? and "date" = ?');
+    const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ? where "symbol" = ? and "date" = ?');
+    const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string) => {
+      const { lo, hi, threshold } = checkRange(rows, contiguous);
+      const held = new Map<string, string>();
+      for (const [symbol, date, entry] of check.all(stream, lo, hi, threshold) as Array<[string, string, string]>) held.set(`${symbol}\u0000${date}`, entry);
+      const outcomes = new Array<LiveWriteOutcome>(rows.length);
+      const revisions: Revision[] = [];
+      for (let k = 0; k < rows.length; k++) {
+        const { bar: b, entryId, change } = rows[k];
+        if (held.size > 0) {
+          const newer = held.get(`${b.symbol}\u0000${b.date}`);
+          if (newer !== undefined && newer > entryKey(entryId)) {
+            outcomes[k] = 'superseded';
+            continue;
+          }
+        }
+        if (record) source.run(stream, b.symbol, b.date, entryKey(entryId));
+        if (change === 'duplicate') {
+          outcomes[k] = 'unchanged';
+          continue;
+        }
+        // A bar the window did not hold is inserted; the store says whether it was there after all.
+        if (change === 'new' && insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume).changes === 1) {
+          outcomes[k] = 'added';
+          continue;
+        }
+        const old = lookup.get(b.symbol, b.date) as Omit<Bar, 'symbol' | 'date'> | undefined;
+        if (old === undefined) {
+          insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume);
+          outcomes[k] = 'added';
+        } else if (sameValues(old, b)) outcomes[k] = 'unchanged';
+        else {
+          update.run(b.open, b.high, b.low, b.close, b.volume, b.symbol, b.date);
+          revisions.push({ bar: b, entryId, old });
+          outcomes[k] = 'revised';
+        }
+      }
+      // Revisions are rare (corrections): their statements are compiled per batch.
+      for (const q of revisionQueries(store.db, stream, revisions, at)) sqlite.prepare(q.sql).run(...(q.parameters as unknown[]));
+      return outcomes;
+    });
+    // BEGIN IMMEDIATE, as the store's other transactions: the write lock first.
+    write = (rows, opts, at) => transaction.immediate(rows, opts, at);
+    sqliteWrites.set(sqlite, write);
+  }
+  return write(items, options, now);
+}
+
+async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchema>, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string): Promise<LiveWriteOutcome[]> {
+  const { stream, contiguous, record } = options;
+  const mysql = store.driver === 'mysql';
+  // 1. The bars a newer entry holds. On MySQL a locking read, before anything is written: a
+  //    concurrent writer of these bars has either committed (and is seen here) or waits for this
+  //    transaction before it can record its entries.
+  const { lo, hi, threshold, symbols } = checkRange(items, contiguous);
+  const held = new Map<string, string>();
+  for (let i = 0; i < symbols.length; i += ROWS_PER_STATEMENT) {
+    let q = tx
+      .selectFrom('live_bar_sources')
+      .select(['symbol', 'date', 'entry'])
+      .where('stream', '=', stream)
+      .where('symbol', 'in', symbols.slice(i, i + ROWS_PER_STATEMENT))
+      .where('date', '>=', lo)
+      .where('date', '<=', hi)
+      .where('entry', '>', threshold);
+    if (mysql) q = q.modifyEnd(sql`lock in share mode`);
+    for (const r of await q.execute()) held.set(`${r.symbol}\u0000${r.date}`, r.entry);
+  }
+  const outcomes = new Array<LiveWriteOutcome>(items.length);
+  const kept: number[] = [];
+  items.forEach((it, k) => {
+    const newer = held.size > 0 ? held.get(`${it.bar.symbol}\u0000${it.bar.date}`) : undefined;
+    if (newer !== undefined && newer > entryKey(it.entryId)) outcomes[k] = 'superseded';
+    else kept.push(k);
+  });
+  // 2. The entries, before the bars (on MySQL the order that cannot deadlock with a writer that only checks).
+  if (record) {
+    for (let i = 0; i < kept.length; i += ROWS_PER_STATEMENT) {
+      const chunk = kept.slice(i, i + ROWS_PER_STATEMENT);
+      if (mysql) {
+        const streamText = escape(stream);
+        const values = chunk.map((k) => `(${streamText}, ${text(items[k].bar.symbol)}, ${text(items[k].bar.date)}, '${entryKey(items[k].entryId)}')`);
+        await tx.executeQuery(CompiledQuery.raw(`insert into \`live_bar_sources\` (\`stream\`, \`symbol\`, \`date\`, \`entry\`) values ${values.join(', ')} on duplicate key update \`entry\` = greatest(\`entry\`, values(\`entry\`))`));
+      } else {
+        await tx
+          .insertInto('live_bar_sources')
+          .values(chunk.map((k) => ({ stream, symbol: items[k].bar.symbol, date: items[k].bar.date, entry: entryKey(items[k].entryId) })))
+          .onConflict((oc) => oc.columns(['stream', 'symbol', 'date']).doUpdateSet({ entry: sql`max("live_bar_sources"."entry", "excluded"."entry")` }))
+          .execute();
+      }
+    }
+  }
+  // 3. The stored values of bars the window held with other values (corrections: few), to log them.
+  const revisedAt = kept.filter((k) => items[k].change === 'revised');
+  const stored = new Map<string, Omit<Bar, 'symbol' | 'date'>>();
+  for (let i = 0; i < revisedAt.length; i += ROWS_PER_STATEMENT) {
+    const chunk = revisedAt.slice(i, i + ROWS_PER_STATEMENT).map((k) => items[k].bar);
+    const rows = await tx
+      .selectFrom('bars')
+      .select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'])
+      .where('symbol', 'in', [...new Set(chunk.map((b) => b.symbol))])
+      .where('date', 'in', [...new Set(chunk.map((b) => b.date))])
+      .execute();
+    for (const r of rows) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+  }
+  const writes: Bar[] = [];
+  const revisions: Revision[] = [];
+  for (const k of kept) {
+    const { bar: b, entryId, change } = items[k];
+    if (change === 'duplicate') {
+      outcomes[k] = 'unchanged';
+      continue;
+    }
+    const old = change === 'revised' ? stored.get(`${b.symbol}\u0000${b.date}`) : undefined;
+    if (old !== undefined && sameValues(old, b)) {
+      outcomes[k] = 'unchanged';
+      continue;
+    }
+    writes.push(b);
+    if (old !== undefined) revisions.push({ bar: b, entryId, old });
+    outcomes[k] = old !== undefined ? 'revised' : 'added';
+  }
+  // 4. The bars, then the revision log and the stale marks.
+  if (mysql) await upsertMysql(tx, writes);
+  else await upsertBarsIn(tx, store.driver, writes);
+  for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
+  return outcomes;
+}
+
+/** Text that needs no escaping in a quoted MySQL string (symbols, ISO dates), else mysql2's escaping: what its placeholders would make. */
+const PLAIN_TEXT = /^[A-Za-z0-9.$^=_-]*$/;
+function text(s: string): string {
+  return PLAIN_TEXT.test(s) ? `'${s}'` : escape(s);
+}
+
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+
+/** Bars as multi-row upserts with their values written in (formatting thousands of placeholders was a tenth of the consumer's time). */
+async function upsertMysql(tx: Transaction<DatabaseSchema>, bars: readonly Bar[]): Promise<void> {
+  for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
+    const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
+    if (!chunk.every((b) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) {
+      await upsertBarsIn(tx, 'mysql', chunk);
+      continue;
+    }
+    const values = chunk.map((b) => `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`);
+    await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`));
+  }
+}
+
+/**
+ * The revision log rows and the stale marks for `revisions`, compiled (run inside the caller's
+ * transaction, synchronously on SQLite). Every version with a progress row for the symbol gets
+ * stale_from = the earlier of its mark and the revised date, and `updated_at` moved on; a version
+ * with rows of the symbol but no progress row (rows stored before progress was kept) gets one.
+ */
+function revisionQueries(db: Kysely<DatabaseSchema>, stream: string, revisions: readonly Revision[], now: string): CompiledQuery[] {
+  if (revisions.length === 0) return [];
+  const queries: CompiledQuery[] = [];
+  for (let i = 0; i < revisions.length; i += REVISIONS_PER_STATEMENT) {
+    const rows = revisions.slice(i, i + REVISIONS_PER_STATEMENT).map(({ bar: b, entryId, old }) => ({
+      snapshot_id: liveRevisionId(stream, entryId),
+      symbol: b.symbol,
+      date: b.date,
+      old_open: old.open,
+      old_high: old.high,
+      old_low: old.low,
+      old_close: old.close,
+      old_volume: old.volume,
+      new_open: b.open,
+      new_high: b.high,
+      new_low: b.low,
+      new_close: b.close,
+      new_volume: b.volume,
+      published_at: now,
+    }));
+    // An entry revises its bar once: the same entry again finds its own values stored.
+    queries.push(db.insertInto('bar_revisions').ignore().values(rows).compile());
+  }
+  const earliest = new Map<string, string>();
+  for (const { bar } of revisions) {
+    const known = earliest.get(bar.symbol);
+    if (known === undefined || bar.date < known) earliest.set(bar.symbol, bar.date);
+  }
+  for (const [symbol, date] of earliest) {
+    queries.push(
+      db
+        .updateTable('feature_progress')
+        .set({ stale_from: sql<string>`case when stale_from is null or stale_from > ${date} then ${date} else stale_from end`, updated_at: now })
+        .where('symbol', '=', symbol)
+        .compile(),
+    );
+    queries.push(
+      db
+        .insertInto('feature_progress')
+        .columns(['version', 'symbol', 'through', 'bars', 'stale_from', 'updated_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('feature_sets as v')
+            .select(['v.version', sql<string>`${symbol}`.as('symbol'), sql<null>`null`.as('through'), sql<null>`null`.as('bars'), sql<string>`${date}`.as('stale_from'), sql<string>`${now}`.as('updated_at')])
+            .where((w) => w.not(w.exists(w.selectFrom('feature_progress as p').select('p.symbol').whereRef('p.version', '=', 'v.version').where('p.symbol', '=', symbol))))
+            .where((w) => w.exists(w.selectFrom('feature_rows as r').select('r.symbol').whereRef('r.version', '=', 'v.version').where('r.symbol', '=', symbol))),
+        )
+        .compile(),
+    );
+  }
+  return queries;
+}

@@ -1,0 +1,67 @@
+import { encodeLiveBar, type LiveBar } from '../../../lib/streaming/live-bar';
+import type { StreamEntry } from '../../../lib/streaming/redis-streams';
+import { checkLiveBatch } from '../../../lib/streaming/stream-quality';
+
+// 12 June 2024 is a Wednesday (EDT, UTC-4); 29 November 2024 closes at 13:00 (EST, UTC-5).
+const ny = (day: string, hhmm: string, offset = '-04:00') => new Date(`${day}T${hhmm}:00${offset}`);
+let seq = 0;
+function entry(appended: Date, bar: Partial<LiveBar> & { date: string }): StreamEntry {
+  const full: LiveBar = { symbol: 'AAPL', open: 100, high: 100.4, low: 99.8, close: 100.1, volume: 1500, source: 'poll', ...bar };
+  const flat = encodeLiveBar(full);
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return { id: `${appended.getTime()}-${seq++}`, fields };
+}
+const rules = (entries: StreamEntry[], clock: Date) => {
+  const checked = checkLiveBatch(entries, 'bars', { now: () => clock });
+  return { accepted: checked.accepted.length, rejected: checked.rejected.map((q) => q.rule) };
+};
+
+describe('session_not_closed judged by when the bar was produced', () => {
+  const day = '2024-06-12';
+
+  it('rejects a bar appended mid-session however late it is checked (backlog, restart, claimed batch)', () => {
+    const midSession = entry(ny(day, '11:00'), { date: day, eventTime: ny(day, '11:00').toISOString() });
+    for (const clock of [ny(day, '11:05'), ny(day, '16:30'), ny(day, '23:00'), ny('2024-06-13', '10:00'), ny('2024-07-01', '12:00')]) {
+      expect(rules([midSession], clock)).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+    }
+  });
+
+  it('uses the entry id time when there is no event_time, and the event_time when it is earlier than the entry', () => {
+    expect(rules([entry(ny(day, '11:00'), { date: day })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+    // Appended after the close, but taken at 15:59 by the provider: unfinished.
+    expect(rules([entry(ny(day, '18:00'), { date: day, eventTime: ny(day, '15:59').toISOString() })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+    // An event_time later than the entry does not make it final: the earliest counts.
+    expect(rules([entry(ny(day, '16:00'), { date: day, eventTime: ny(day, '17:00').toISOString() })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+  });
+
+  it('accepts a bar produced after its close plus the margin, whenever it is read', () => {
+    const final = entry(ny(day, '16:20'), { date: day, eventTime: ny(day, '16:16').toISOString() });
+    expect(rules([final], ny(day, '16:21'))).toEqual({ accepted: 1, rejected: [] });
+    expect(rules([final], ny('2024-06-20', '09:00'))).toEqual({ accepted: 1, rejected: [] });
+    // Bars of earlier days appended during a later session are final.
+    expect(rules([entry(ny(day, '11:00'), { date: '2024-06-11' })], ny(day, '11:05'))).toEqual({ accepted: 1, rejected: [] });
+  });
+
+  it('rejects a bar appended before its own day had even begun, once its day has come', () => {
+    const early = entry(ny('2024-06-11', '23:00'), { date: day });
+    expect(rules([early], ny(day, '17:00'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+  });
+
+  it('knows early closes: 13:00 plus the margin', () => {
+    const half = '2024-11-29';
+    expect(rules([entry(ny(half, '13:10', '-05:00'), { date: half })], ny(half, '20:00', '-05:00'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+    expect(rules([entry(ny(half, '13:16', '-05:00'), { date: half })], ny(half, '20:00', '-05:00'))).toEqual({ accepted: 1, rejected: [] });
+  });
+
+  it('says when the bar was produced, and keeps the import wording when the clock is the earliest', () => {
+    const late = checkLiveBatch([entry(ny(day, '11:00'), { date: day })], 'bars', { now: () => ny(day, '23:00') });
+    expect(late.rejected[0].message).toMatch(/2024-06-12 11:00 New York, before the 16:00 close plus 15 minutes/);
+    const during = checkLiveBatch([entry(ny(day, '23:00'), { date: day })], 'bars', { now: () => ny(day, '11:05') });
+    expect(during.rejected[0].message).toMatch(/the import's clock read 11:05 New York/);
+  });
+
+  it('leaves future_date to the clock', () => {
+    expect(rules([entry(ny(day, '11:00'), { date: '2024-06-13' })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+  });
+});
