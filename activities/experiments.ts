@@ -46,11 +46,63 @@ export interface EvaluateInput {
   datasetId: string;
   predictionsId: string;
   experiment: Experiment;
-  /** Scores of every trial of this algorithm, for the deflated Sharpe ratio's trial count and variance. */
+  /** Scores of every trial of this algorithm in this run. */
   trialScores: number[];
+  /** The algorithm evaluated, one of `runSearches`. */
+  algorithm?: string;
+  /**
+   * Every search of the run, for the deflated Sharpe ratio's trial count: the run's best is picked
+   * from all of them. A warm-started one names the version whose search its parameters continue.
+   * Absent in runs started before it was passed: then the experiment's trial budgets.
+   */
+  runSearches?: RunSearch[];
+  /** The champion's recipe re-run on this run's data: it was picked from the trials recorded with that version. */
+  rerunOf?: { model: string; version: number };
   shuffledLabel?: { request: TrialRequest };
   /** The final model and the seed it is registered with: its report's permutation importance and prediction sections are computed now, beside the other algorithms' training. */
   model?: { artifactSha256: string; seed: number };
+}
+
+export interface RunSearch {
+  algorithm: string;
+  /** Trials this run's search of the algorithm runs (1 for a warm start that skips the search). */
+  trials: number;
+  warmFrom?: { model: string; version: number; search: 'skip' | 'narrow' };
+}
+
+/** What a version's evaluation recorded of the trials behind it (EvaluationReport `backtest.deflatedSharpeTrials`). */
+export interface RecordedTrials {
+  counted?: number;
+  search?: number;
+}
+
+/**
+ * The trials the deflated Sharpe ratio counts (`counted`): every trial of every algorithm of the run,
+ * since the run's best is picked from all of them: an annual Sharpe ratio of 1.0 over 503 days is
+ * 0.92 likely real at 1 trial (a skipped search), 0.31 at one algorithm's 20, 0.15 at 4 × 20. The experiment's
+ * budgets are known up front; a warm start's parameters stand on the search of the version it
+ * continues, whose recorded trials are carried (a skipped search is not 1 trial), plus a narrowed
+ * search's own. `search`: the trials this algorithm's parameters stand on, recorded for the next warm
+ * start. A champion re-run counts what was recorded with it.
+ */
+export function deflationTrialsOf(input: Pick<EvaluateInput, 'experiment' | 'trialScores' | 'algorithm' | 'runSearches' | 'rerunOf'>, recorded: (version: { model: string; version: number }) => RecordedTrials | undefined): { counted: number; search: number } {
+  const { experiment } = input;
+  const budgetOf = (algorithm: string) => experiment.algorithms.find((a) => a.algorithm === algorithm)?.trials ?? experiment.search.trials;
+  const budget = experiment.algorithms.reduce((sum, a) => sum + budgetOf(a.algorithm), 0);
+  const valid = (x: number | undefined) => (typeof x === 'number' && Number.isFinite(x) && x >= 1 ? x : undefined);
+  if (input.rerunOf) {
+    const r = recorded(input.rerunOf);
+    const counted = valid(r?.counted) ?? budget;
+    return { counted, search: valid(r?.search) ?? counted };
+  }
+  const searches = input.runSearches ?? experiment.algorithms.map((a) => ({ algorithm: a.algorithm, trials: budgetOf(a.algorithm) }) as RunSearch);
+  // A champion registered before trials were recorded: the search it would have run from scratch.
+  const per = searches.map((s) => (s.warmFrom ? (valid(recorded(s.warmFrom)?.search) ?? budgetOf(s.algorithm)) + (s.warmFrom.search === 'narrow' ? s.trials : 0) : s.trials));
+  const own = searches.findIndex((s) => s.algorithm === input.algorithm);
+  return {
+    counted: Math.max(1, per.reduce((a, b) => a + b, 0)),
+    search: Math.max(1, own >= 0 ? per[own] : input.trialScores.filter(Number.isFinite).length),
+  };
 }
 
 export interface AlgorithmEvaluation {
@@ -174,6 +226,23 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     if (!saved.stored && saved.reason !== 'already stored') log.warn(`reference profile of ${version.name} v${version.version} not stored: ${saved.reason}`);
   }
 
+  /** The trials recorded with the versions a run's evaluation carries trials from (warm starts, a champion re-run). */
+  async function recordedTrialsOf(input: EvaluateInput): Promise<(version: { model: string; version: number }) => RecordedTrials | undefined> {
+    const wanted = [...(input.runSearches ?? []).flatMap((s) => (s.warmFrom ? [s.warmFrom] : [])), ...(input.rerunOf ? [input.rerunOf] : [])];
+    const found = new Map<string, RecordedTrials>();
+    for (const w of wanted) {
+      try {
+        const v = await getModelVersion(store, w.model, w.version);
+        const t = (v.metrics.outOfSample as { backtest?: { deflatedSharpeTrials?: RecordedTrials } } | undefined)?.backtest?.deflatedSharpeTrials;
+        if (t) found.set(`${w.model}@${w.version}`, t);
+      } catch (error) {
+        // A report-only figure: without the record, the experiment's budget stands in (deflationTrialsOf).
+        log.warn(`trials of ${w.model} v${w.version} not read: ${(error as Error).message}`);
+      }
+    }
+    return (w) => found.get(`${w.model}@${w.version}`);
+  }
+
   return {
     /** Validates an experiment (defaults filled in) and names its feature-set version; bad configs fail fast. */
     async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
@@ -202,15 +271,16 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
                 return undefined;
               })
             : undefined;
-          // Trial scores are CV AUCs: they count the trials, but their spread is not that of Sharpe
-          // ratios (it made the deflated Sharpe ratio 0.98 where it is 0.54), so the report deflates
-          // by the Sharpe ratio's own sampling variance.
-          const scores = input.trialScores.filter(Number.isFinite);
+          // Trial scores are CV AUCs: their spread is not that of Sharpe ratios (it made the deflated
+          // Sharpe ratio 0.98 where it is 0.54), so the report deflates by the Sharpe ratio's own
+          // sampling variance; the trials counted are those of the whole run (deflationTrialsOf).
+          const trials = deflationTrialsOf(input, await recordedTrialsOf(input));
           const report = evaluatePredictions(ds, predictions, series, {
             backtest: input.experiment.backtest,
             plausibility: plausibilityFor(input.experiment),
             degenerate: input.experiment.guards.degenerateScores,
-            trials: scores.length,
+            trials: trials.counted,
+            searchTrials: trials.search,
             trialSharpeVariance: 0,
             seed: input.experiment.seed,
           });

@@ -260,6 +260,10 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     if (!d) return {};
     return d.warm ? { warmStartedFrom: { model: d.from.model, version: d.from.version, search: d.search, trainedThrough: d.from.trainedThrough, continuedFrom, settings: warmInputOf(algorithm).warmStart?.settings } } : { warmStartSkipped: d.reason };
   };
+  const runSearches = experiment.algorithms.map((a) => {
+    const warm = warmOf(a.algorithm);
+    return { algorithm: a.algorithm, trials: searchOf(a).trials, ...(warm ? { warmFrom: { model: warm.decision.from.model, version: warm.decision.from.version, search: warm.config.search } } : {}) };
+  });
   status.trainingWorkflows = Object.fromEntries(experiment.algorithms.map((a) => [a.algorithm, `${workflowId}/${a.algorithm}`]));
   const evaluate = (t: TrainAlgorithmResult, i: number) =>
     evaluateAlgorithm({
@@ -267,6 +271,10 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       predictionsId: t.walkForward.predictionsId,
       experiment,
       trialScores: t.trials.map((o) => o.score),
+      // The run's best is picked from every algorithm's trials: the deflated Sharpe ratio counts them
+      // all, and a warm start's those of the search it continues. Inputs only: no new command.
+      algorithm: t.algorithm,
+      runSearches,
       shuffledLabel: experiment.guards.shuffledLabel
         ? { request: { algorithm: t.algorithm, params: t.best.params, folds: experiment.cv.folds, embargoDays, maxTrainRows: experiment.algorithms[i].rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, seed: experiment.seed, threads: 1, ...searchScope } }
         : undefined,
@@ -346,7 +354,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       let championScores: ReturnType<typeof scoresOf> | undefined;
       if (recipe) {
         const wf = await walkForward({ datasetId: dataset.datasetId, request: { ...walkForwardFor(recipe.algorithm), algorithm: recipe.algorithm, params: recipe.params, seed: recipe.seed } });
-        championScores = scoresOf(await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [] }));
+        championScores = scoresOf(await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [], rerunOf: { model: experiment.name, version: recipe.version } }));
       }
       const out: CandidateResult[] = [];
       // In order, best last: only the run's best may move an alias.

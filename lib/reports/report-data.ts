@@ -179,7 +179,7 @@ const storedReportSchema = z.object({
   period: z.object({ from: z.string(), to: z.string(), days: z.number(), rows: z.number() }).optional(),
   classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable(), confusion: z.array(z.number().nullable()).optional() }),
   baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
-  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
+  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable() }).optional() }).optional(),
   informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
   backtest: z.object({ strategy: z.record(z.string(), z.number().nullable()), buyAndHold: z.record(z.string(), z.number().nullable()) }).optional(),
   guards: z.array(guardSchema).optional(),
@@ -450,7 +450,11 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   // IC by day with its rolling mean, beside the strongest baseline's mean IC.
   const forward = Float64Array.from(predictions.rows, (r) => ds.forwardReturn[r]);
   const ic = informationCoefficient(e.score, forward, e.dayIndex);
-  const baselineIc = informationCoefficient(aucRival.b.score, forward, e.dayIndex);
+  // Beside the fair baseline with the best mean IC: a market-timing rule (one score for every symbol
+  // on a day, possibly the rival by AUC) ranks no stocks and has no IC.
+  const icRival = fair.map((x) => ({ b: x.b, ic: informationCoefficient(x.b.score, forward, e.dayIndex) })).reduce<{ b: (typeof fair)[number]['b']; ic: ReturnType<typeof informationCoefficient> } | undefined>((best, x) => (x.ic.count > 0 && (!best || x.ic.mean > best.ic.mean) ? x : best), undefined);
+  const baselineIc = icRival?.ic ?? informationCoefficient(aucRival.b.score, forward, e.dayIndex);
+  const icBaselineName = icRival?.b.name ?? aucRival.b.name;
   const icValues = Array.from(ic.perDay);
   const window = 21;
 
@@ -474,7 +478,7 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   return {
     equity,
     monthlyReturns: recorded(monthlyReturnsOf(bt.equityDates, bt.strategy.netReturns, bt.benchmark.netReturns)),
-    ic: ic.count > 0 ? recorded({ dates: Array.from(ic.days, (d) => ds.days[d]), ic: icValues, rolling: rollingMeanOf(icValues, window), window, mean: ic.mean, baseline: { name: aucRival.b.name, mean: baselineIc.mean } }) : missing('no day had three or more scored symbols: the IC needs a cross-section'),
+    ic: ic.count > 0 ? recorded({ dates: Array.from(ic.days, (d) => ds.days[d]), ic: icValues, rolling: rollingMeanOf(icValues, window), window, mean: ic.mean, baseline: { name: icBaselineName, mean: baselineIc.mean } }) : missing('no day had three or more scored symbols: the IC needs a cross-section'),
     monthlyAccuracy: recorded({ baselineName: strongest.name, aucBaselineName: aucRival.b.name, months }),
     roc: recorded({
       model: { auc: binaryAucOf(e.score, lastClass.map((t) => (t ? 1 : 0))), points: rocCurveOf(e.score, lastClass) },
@@ -487,7 +491,7 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
       { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
       { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
     ],
-    ...(ic.count > 0 ? { icHeadline: { metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: aucRival.b.name } } : {}),
+    ...(ic.count > 0 ? { icHeadline: { metric: 'mean daily IC (Spearman)', model: ic.mean, baseline: baselineIc.mean, baselineName: icBaselineName } } : {}),
     period: { from: ds.days[e.dayIndex[0]], to: ds.days[e.dayIndex[e.dayIndex.length - 1]], days: new Set(e.dayIndex).size, rows: e.labels.length },
     classes: e.classes,
   };
@@ -526,6 +530,9 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   if (stored) {
     const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: num(stored.baseline.accuracy), baselineName: stored.baseline.name }];
     rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(stored.auc ? {} : { note: 'baseline AUC not recorded; chance is 0.5' }) });
+    // Beside the pooled AUC, which credits timing the market: the part that ranks the day's stocks.
+    const withinDay = stored.auc?.withinDay;
+    if (withinDay) rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((v) => num(v).toFixed(4)).join(' .. ')}; for information` });
     if (stored.backtest) {
       for (const [key, label] of [['sharpe', 'Sharpe ratio (net)'], ['annualReturn', 'annual return (net)'], ['maxDrawdown', 'max drawdown']] as const) {
         if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)' });

@@ -17,6 +17,7 @@ import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLa
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline, type BaselineName } from '../validation/baselines';
 import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
+import { withinDayAucs } from '../validation/within-day-auc';
 import type { TrainingDataset } from './dataset';
 import { GUARD_MIN_CLUSTERS, GUARD_MIN_SYMBOL_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
 import type { WalkForwardPredictions } from './walk-forward';
@@ -38,11 +39,14 @@ export interface EvaluationOptions {
   plausibility: PlausibilityBound;
   degenerate?: DegenerateScoreLimits;
   /**
-   * Trials tried for this algorithm, and the variance of their per-period Sharpe ratios where it was
-   * measured (0: not measured), for the deflated Sharpe ratio; never taken below the Sharpe ratio's
-   * sampling variance, 1 / (T − 1).
+   * Trials the model was picked from (every algorithm's of the run: activities/experiments.ts
+   * deflationTrialsOf), and the variance of their per-period Sharpe ratios where it was measured (0:
+   * not measured), for the deflated Sharpe ratio; never taken below the Sharpe ratio's sampling
+   * variance, 1 / (T − 1).
    */
   trials: number;
+  /** Trials this algorithm's own parameters stand on (its search, or the one a warm start continued): recorded for the next warm start. */
+  searchTrials?: number;
   trialSharpeVariance: number;
   seed: number;
   confidence?: number;
@@ -64,6 +68,8 @@ export interface BaselineScore {
   hindsight: boolean;
   accuracy: number;
   auc: number;
+  /** Mean of the daily AUCs across symbols (0.5 for a rule that gives every symbol of a day one score). */
+  withinDayAuc?: number;
 }
 
 export interface EvaluationReport {
@@ -94,14 +100,22 @@ export interface EvaluationReport {
     /** The lift over the evaluation period's majority class (the no-information rate, hindsight): accuracy evidence must clear it too. */
     noInformation?: { accuracy: number; accuracyLift: number; liftInterval: [number, number]; pValue: number };
   };
-  /** The model's AUC, and its difference to the strongest non-hindsight baseline by AUC (paired, clustered). */
-  auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate };
+  /**
+   * The model's AUC, and its difference to the strongest non-hindsight baseline by AUC (paired,
+   * clustered). `withinDay` (for information; promotion reads the pooled figures): the mean of the
+   * daily AUCs across symbols, the part of the AUC that ranks stocks rather than timing the market,
+   * against 0.5 and against the non-hindsight baseline with the best within-day AUC (absent in
+   * reports from before it was measured).
+   */
+  auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate; withinDay?: WithinDayReport };
   informationCoefficient: { mean: number; std: number; ir: number; tStat: number; naiveTStat: number; lags: number; days: number };
   backtest: {
     strategy: Record<string, number>;
     buyAndHold: Record<string, number>;
     informationRatio: number;
     deflatedSharpe: number;
+    /** The trials `deflatedSharpe` counted, and those this algorithm's parameters stand on (absent in reports from before they were recorded). */
+    deflatedSharpeTrials?: { counted: number; search?: number };
     /**
      * Mean daily net return of the strategy minus that of buy-and-hold held at the strategy's average
      * net exposure, Newey–West (one-sided p: strategy better).
@@ -117,6 +131,21 @@ export interface EvaluationReport {
   guards: GuardVerdict[];
   /** The tripped leakage guard's message (kept for older readers of the report). */
   leakageAlarm?: string;
+}
+
+export interface WithinDayReport {
+  /** The model's mean daily AUC; `pValue` is one-sided against 0.5. */
+  value: number;
+  interval: [number, number];
+  pValue: number;
+  standardError: number;
+  /** Days with both classes, which the means are over. */
+  days: number;
+  versus: BaselineName;
+  baselineValue: number;
+  baselineInterval: [number, number];
+  /** Model minus that baseline, paired by row. */
+  difference: ReportedEstimate;
 }
 
 function pickNumbers(o: object): Record<string, number> {
@@ -150,7 +179,9 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_SYMBOL_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, confidence };
 
   const baselines = naiveBaselinesOf(ds, rows, series);
-  const baselineScores: BaselineScore[] = baselines.map((b) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate }));
+  // Within-day AUCs of the model and every baseline: the part of each AUC that ranks the day's symbols.
+  const withinDay = classes !== 2 ? undefined : withinDayAucs(score, baselines.map((b) => b.score), labels, cluster, { confidence });
+  const baselineScores: BaselineScore[] = baselines.map((b, k) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate, ...(withinDay ? { withinDayAuc: withinDay.rivalValues[k] } : {}) }));
   const strongest = strongestBaseline(baselines, labels);
   const hits = Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (strongest.predicted[i] === y ? 1 : 0));
   const lift = clusteredMean(hits, cluster, { confidence });
@@ -178,6 +209,14 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const aucRival = fairByAuc.reduce((best, x) => (x.auc > best.auc ? x : best));
   const modelAuc = clusteredAuc(score, labels, cluster, { confidence });
   const aucDifference = clusteredAucDifference(score, aucRival.x.score, labels, cluster, { confidence });
+  let withinDayReport: WithinDayReport | undefined;
+  if (withinDay) {
+    const fair = baselines.map((b, k) => ({ b, k, value: withinDay.rivalValues[k] })).filter((x) => !x.b.hindsight);
+    const rival = fair.reduce((best, x) => (x.value > best.value || !Number.isFinite(best.value) ? x : best));
+    const m = withinDay.model;
+    const r = withinDay.rival(rival.k);
+    withinDayReport = { ...reported(m.estimate), days: m.days, versus: rival.b.name, baselineValue: r.estimate.estimate, baselineInterval: r.estimate.interval, difference: reported(withinDay.differenceTo(rival.k)) };
+  }
 
   const ic = informationCoefficient(score, Float64Array.from(rows, (r) => ds.forwardReturn[r]), dayIndex);
   // Daily ICs of overlapping h-day returns are autocorrelated up to h − 1 days.
@@ -244,13 +283,14 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       accuracyInterval: accuracy.interval,
       ...(noInformation && noInformationLift ? { noInformation: { accuracy: baselineAccuracyOf(noInformation.predicted, labels), accuracyLift: noInformationLift.estimate, liftInterval: noInformationLift.interval, pValue: noInformationLift.pValueAbove } } : {}),
     },
-    auc: { value: report.rocAuc, interval: modelAuc.interval, versus: aucRival.x.name, baselineAuc: aucRival.auc, difference: reported(aucDifference) },
+    auc: { value: report.rocAuc, interval: modelAuc.interval, versus: aucRival.x.name, baselineAuc: aucRival.auc, difference: reported(aucDifference), ...(withinDayReport ? { withinDay: withinDayReport } : {}) },
     informationCoefficient: { mean: ic.mean, std: ic.std, ir: ic.ir, tStat: icNeweyWest.tStat, naiveTStat: ic.tStat, lags: icLags, days: ic.count },
     backtest: {
       strategy: { ...pickNumbers(sr), maxDrawdown: sr.maxDrawdown.depth },
       buyAndHold: { ...pickNumbers(backtest.benchmark.metrics), maxDrawdown: backtest.benchmark.metrics.maxDrawdown.depth },
       informationRatio: backtest.informationRatio,
       deflatedSharpe: deflated,
+      deflatedSharpeTrials: { counted: Math.max(1, options.trials), ...(options.searchTrials !== undefined ? { search: options.searchTrials } : {}) },
       excessReturn: reported(excessReturn),
       excessReturnBenchmark: { exposure: matchedExposure, description: `buy-and-hold at the strategy's average net exposure (${matchedExposure.toFixed(3)})` },
       scoreTies: backtest.scoreTies,

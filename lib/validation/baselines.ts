@@ -4,6 +4,12 @@
  *   - every label: the majority class of the period before evaluation (what a model could know);
  *   - direction and triple barrier: always up, and the sign of the past h-bar return (momentum, or
  *     reversal when reversal was right more often before the evaluation period);
+ *   - direction and triple barrier, timing the market (one score for every symbol on a day, from the
+ *     universe's bars up to that day): the sign of the equal-weighted market's past h-bar return, and
+ *     market breadth (the share of symbols above their 50-day average) against its pre-period median,
+ *     each oriented on the pre-period as momentum_sign is. A pooled AUC rewards timing the market as
+ *     much as ranking stocks: without these, a model of market columns only "beat" momentum_sign
+ *     by +0.026 AUC on S&P 500 data where −breadth alone, fitted to nothing, is within 0.001 of it;
  *   - volatility regime: persistence, the regime known at t (volatility clusters, so this is strong);
  *   - for information only, the evaluation period's own majority class: hindsight, never used to judge.
  * Each baseline has a predicted class per row (for accuracy) and a ranking score (for AUC; constant
@@ -15,7 +21,10 @@ import type { BarSeries } from '../market-data/bar';
 import type { TrainingDataset } from '../training/dataset';
 import { prePeriodRows } from '../training/evaluation-period';
 
-export type BaselineName = 'pre_period_majority' | 'always_up' | 'momentum_sign' | 'persistence' | 'evaluation_majority';
+export type BaselineName = 'pre_period_majority' | 'always_up' | 'momentum_sign' | 'market_momentum_sign' | 'market_breadth' | 'persistence' | 'evaluation_majority';
+
+/** Trading days of the moving average market breadth compares each close with (as the `breadth` feature's default). */
+export const MARKET_BREADTH_WINDOW = 50;
 
 export interface NaiveBaseline {
   name: BaselineName;
@@ -81,6 +90,74 @@ function accuracyOf(predicted: Int32Array, labels: Int32Array): number {
   return labels.length > 0 ? hits / labels.length : NaN;
 }
 
+/**
+ * A market-wide signal per dataset day: the mean over the symbols with a value on that day of a
+ * per-symbol series computed from its own bars up to that day (causal, as a feature known at t).
+ * NaN on days no symbol has a value.
+ */
+function marketSignalByDay(days: readonly string[], series: readonly BarSeries[], perSymbol: (close: Float64Array) => Float64Array): Float64Array {
+  const sum = new Float64Array(days.length);
+  const count = new Float64Array(days.length);
+  for (const s of series) {
+    const x = perSymbol(s.close);
+    // Both date lists ascend: one walk along them, no lookups by string.
+    for (let t = 0, d = 0; t < x.length && d < days.length; t++) {
+      while (d < days.length && days[d] < s.dates[t]) d++;
+      if (d < days.length && days[d] === s.dates[t] && Number.isFinite(x[t])) {
+        sum[d] += x[t];
+        count[d]++;
+      }
+    }
+  }
+  return Float64Array.from(sum, (v, d) => (count[d] > 0 ? v / count[d] : NaN));
+}
+
+/** 1 where the close is above its `window`-bar simple moving average (the bar itself included), 0 below or equal, NaN before. */
+function aboveAverage(window: number) {
+  return (close: Float64Array) => {
+    const out = new Float64Array(close.length).fill(NaN);
+    let sum = 0;
+    for (let t = 0; t < close.length; t++) {
+      sum += close[t];
+      if (t >= window) sum -= close[t - window];
+      if (t >= window - 1) out[t] = close[t] > sum / window ? 1 : 0;
+    }
+    return out;
+  };
+}
+
+/**
+ * A rule "class 1 when the signal is above `center`", or its reverse: the orientation that was right
+ * more often on the pre-period's rows (momentum or reversal), never chosen on the evaluation period.
+ * Unknown or exactly centred signals predict `fallback` and score 0 (the centre).
+ */
+function orientedRule(pre: { signal: Float64Array; labels: Int32Array }, signal: Float64Array, center: number, fallback: number): { sign: 1 | -1; predicted: Int32Array; score: Float64Array } {
+  let agree = 0;
+  let counted = 0;
+  for (let i = 0; i < pre.signal.length; i++) {
+    const v = pre.signal[i];
+    if (Number.isNaN(v) || v === center) continue;
+    counted++;
+    if ((v > center ? 1 : 0) === pre.labels[i]) agree++;
+  }
+  const sign = counted === 0 || agree * 2 >= counted ? 1 : -1;
+  const predicted = new Int32Array(signal.length);
+  const score = new Float64Array(signal.length);
+  for (let i = 0; i < signal.length; i++) {
+    const v = signal[i];
+    predicted[i] = Number.isNaN(v) || v === center ? fallback : sign * (v - center) > 0 ? 1 : 0;
+    score[i] = Number.isNaN(v) ? 0 : sign * (v - center);
+  }
+  return { sign, predicted, score };
+}
+
+function medianOf(values: Float64Array): number {
+  const finite = values.filter((v) => !Number.isNaN(v)).sort();
+  if (finite.length === 0) return NaN;
+  const m = finite.length >> 1;
+  return finite.length % 2 === 1 ? finite[m] : (finite[m - 1] + finite[m]) / 2;
+}
+
 export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array, series: readonly BarSeries[]): NaiveBaseline[] {
   const n = evaluationRows.length;
   const labels = Int32Array.from(evaluationRows, (r) => ds.labels[r]);
@@ -95,21 +172,24 @@ export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array
   const h = label.horizon;
   if (label.kind === 'direction' || label.kind === 'triple_barrier') {
     baselines.push(constant('always_up', 'always up (class 1)', false, 1, n));
-    // Momentum or reversal: the sign that was right more often before the evaluation period.
-    const prePast = signalAtRows(ds, series, pre, pastReturn(h));
-    let agree = 0;
-    let counted = 0;
-    prePast.forEach((v, i) => {
-      if (Number.isNaN(v) || v === 0) return;
-      counted++;
-      if ((v > 0 ? 1 : 0) === preLabels[i]) agree++;
-    });
-    const sign = counted === 0 || agree * 2 >= counted ? 1 : -1;
-    const past = signalAtRows(ds, series, evaluationRows, pastReturn(h));
     const fallback = pre.length > 0 ? majority(preLabels) : 1;
-    const predicted = Int32Array.from(past, (v) => (Number.isNaN(v) || v === 0 ? fallback : sign * v > 0 ? 1 : 0));
-    const score = Float64Array.from(past, (v) => (Number.isNaN(v) ? 0 : sign * v));
-    baselines.push({ name: 'momentum_sign', description: `${sign > 0 ? 'momentum' : 'reversal'}: ${sign > 0 ? 'the sign' : 'the opposite sign'} of the past ${h}-bar return (chosen on the pre-period)`, hindsight: false, predicted, score });
+    // Momentum or reversal: the sign that was right more often before the evaluation period.
+    const momentum = orientedRule({ signal: signalAtRows(ds, series, pre, pastReturn(h)), labels: preLabels }, signalAtRows(ds, series, evaluationRows, pastReturn(h)), 0, fallback);
+    const sign = momentum.sign;
+    baselines.push({ name: 'momentum_sign', description: `${sign > 0 ? 'momentum' : 'reversal'}: ${sign > 0 ? 'the sign' : 'the opposite sign'} of the past ${h}-bar return (chosen on the pre-period)`, hindsight: false, predicted: momentum.predicted, score: momentum.score });
+    // Market timing: one score per day for every symbol, so its pooled AUC is all timing and no ranking.
+    const atRows = (byDay: Float64Array, rows: ArrayLike<number>) => Float64Array.from(rows, (r) => byDay[ds.start[r]]);
+    const marketReturn = marketSignalByDay(ds.days, series, pastReturn(h));
+    const market = orientedRule({ signal: atRows(marketReturn, pre), labels: preLabels }, atRows(marketReturn, evaluationRows), 0, fallback);
+    baselines.push({ name: 'market_momentum_sign', description: `market ${market.sign > 0 ? 'momentum' : 'reversal'}: ${market.sign > 0 ? 'the sign' : 'the opposite sign'} of the equal-weighted market's past ${h}-bar return, the same for every symbol (chosen on the pre-period)`, hindsight: false, predicted: market.predicted, score: market.score });
+    const breadth = marketSignalByDay(ds.days, series, aboveAverage(MARKET_BREADTH_WINDOW));
+    const preBreadth = atRows(breadth, pre);
+    // Breadth rarely sits at 50% (a rising market keeps most stocks above their average): its usual level before the period is the centre.
+    const center = medianOf(preBreadth);
+    if (Number.isFinite(center)) {
+      const rule = orientedRule({ signal: preBreadth, labels: preLabels }, atRows(breadth, evaluationRows), center, fallback);
+      baselines.push({ name: 'market_breadth', description: `market breadth: up when the share of symbols above their ${MARKET_BREADTH_WINDOW}-day average is ${rule.sign > 0 ? 'above' : 'below'} its pre-period median (${(center * 100).toFixed(1)}%), the same for every symbol (chosen on the pre-period)`, hindsight: false, predicted: rule.predicted, score: rule.score });
+    }
   }
   if (label.kind === 'volatility_regime') {
     // One pass per symbol (a rolling median is not cheap) for both the class and the score.

@@ -87,6 +87,10 @@ describe('warm-started experiment runs', () => {
     const lr = second.candidates?.find((c) => c.algorithm === 'logistic_regression');
     // Search skipped: one trial, with the champion's parameters.
     expect(gb?.training.trials.map((t) => t.params)).toEqual([champion.params]);
+    // Its parameters stand on the champion's search of 2 trials, recorded with it, not on the 1 trial
+    // run here; the run's best is picked from those and logistic regression's 2.
+    expect((champion.metrics.outOfSample as { backtest: { deflatedSharpeTrials: unknown } }).backtest.deflatedSharpeTrials).toEqual({ counted: 2, search: 2 });
+    expect(gb?.evaluation.report.backtest.deflatedSharpeTrials).toEqual({ counted: 4, search: 2 });
     expect(gb?.training.final.continuedFrom).toBeDefined();
     // Validated like any candidate: walk-forward out of sample, an evaluation report, a promotion decision.
     expect(gb?.training.walkForward.windows).toBeGreaterThan(1);

@@ -130,12 +130,16 @@ describe('guards on 5 to 10 symbols (4 to 9 degrees of freedom for the symbol cl
     return { tripped: tripped / runs, before: before / runs, auc };
   }
 
-  it.each([5, 6, 10])('trip the plausibility bound on a look-ahead model (AUC about 0.64) in at least 90% of runs on %i symbols, and leave an honest one alone', (symbols) => {
+  it.each([5, 6, 10])('trip the plausibility bound on a look-ahead model (AUC about 0.64) in at least 85% of runs on %i symbols (90% from 6), and leave an honest one alone', (symbols) => {
     const leak = tally(0.15, symbols);
     const honest = tally(0.03, symbols);
     console.log(`${symbols} symbols: look-ahead model (mean AUC ${leak.auc.toFixed(3)}) tripped in ${(leak.tripped * 100).toFixed(0)}% of ${runs} runs (judged on the report's two-way interval: ${(leak.before * 100).toFixed(0)}%); honest model (AUC ${honest.auc.toFixed(3)}) in ${(honest.tripped * 100).toFixed(0)}%`);
     expect(leak.auc).toBeGreaterThan(0.62);
-    expect(leak.tripped).toBeGreaterThanOrEqual(0.9);
+    // The ceiling is the strongest fair baseline's AUC + 0.08 (at most 0.60), and since the market-timing
+    // rules joined the baselines the strongest is the best of three that vary: on 5 symbols of a
+    // market with nothing to time, one scores 0.52 by luck more often, lifting the ceiling to its cap
+    // (94% → 89% of runs tripped; 6 and 10 symbols unchanged).
+    expect(leak.tripped).toBeGreaterThanOrEqual(symbols === 5 ? 0.85 : 0.9);
     expect(leak.tripped).toBeGreaterThanOrEqual(leak.before);
     // On 5 symbols the report's two-way interval (Student t on 4 degrees of freedom) let a fifth through.
     if (symbols === 5) expect(leak.tripped - leak.before).toBeGreaterThanOrEqual(0.1);

@@ -30,11 +30,22 @@ describe('survivorship note', () => {
     expect(verdictWord({ guard: 'point_in_time_audit', tripped: true })).toBe('TRIPPED');
   });
 
-  it('says nothing when a symbol stops before the end (a delisting the data kept), for a short span or a handful of symbols', () => {
-    expect(survivorshipNote(dataset(30, 800, (s) => (s === 7 ? 500 : 799)))).toBeUndefined();
+  it('says nothing when members leave at the rate real indices lose them, for a short span or a handful of symbols', () => {
+    // 4 of 30 over 3.1 years: 4.3% a year, as the S&P 500 replaces 4–5% of its members.
+    expect(survivorshipNote(dataset(30, 800, (s) => (s < 4 ? 200 + 100 * s : 799)))).toBeUndefined();
     expect(survivorshipNote(dataset(30, 400))).toBeUndefined();
     expect(survivorshipNote(dataset(10, 800))).toBeUndefined();
     // A symbol whose rows end a few days early (labels need days ahead, a late print) still counts as there.
     expect(survivorshipNote(dataset(30, 800, (s) => (s === 3 ? 792 : 799)))).toBeDefined();
+  });
+
+  it('still notes a survivor universe when one file stops early: it judges the share that leaves per year', () => {
+    // 100 symbols over 3.1 years, one of whose rows stop 60 days early (a vendor gap, a ticker change):
+    // 0.33% a year left, far below the 4–5% real indices lose. Before, any early end turned the note off.
+    const note = survivorshipNote(dataset(100, 800, (s) => (s === 3 ? 740 : 799)));
+    expect(note).toMatchObject({ guard: 'survivorship', tripped: false });
+    expect(note?.message).toMatch(/^only 1 of 100 symbols left the universe before the end of the data \(2014-01-01 \.\. 2017-01-24, 3\.1 years; S3\): 0\.33% a year, where real indices lose about 4–5%/);
+    // Two of 30 (2.1% a year) is a universe that lost members: no note.
+    expect(survivorshipNote(dataset(30, 800, (s) => (s === 1 || s === 2 ? 600 : 799)))).toBeUndefined();
   });
 });

@@ -93,7 +93,7 @@ describe('naive baselines', () => {
     const first = decisionDays[decisionDays.length - 200];
     const rows = Int32Array.from(Array.from({ length: ds.rows }, (_, r) => r).filter((r) => ds.start[r] >= first));
     const baselines = naiveBaselinesOf(ds, rows, series);
-    expect(baselines.map((b) => b.name)).toEqual(['pre_period_majority', 'always_up', 'momentum_sign', 'evaluation_majority']);
+    expect(baselines.map((b) => b.name)).toEqual(['pre_period_majority', 'always_up', 'momentum_sign', 'market_momentum_sign', 'market_breadth', 'evaluation_majority']);
     const labels = Int32Array.from(rows, (r) => ds.labels[r]);
     const strongest = strongestBaseline(baselines, labels);
     expect(strongest.hindsight).toBe(false);
@@ -157,5 +157,80 @@ describe('verdicts a trading team can trust', () => {
     expect(guard).toMatchObject({ tripped: true, message: expect.stringMatching(/every symbol got the same score on \d+ of \d+ days \(100\.0%/) });
     const decision = promotionDecision(candidateScoresOf(report), undefined, { ...policy, alpha: 1 });
     expect(decision).toMatchObject({ promote: false, reason: expect.stringMatching(/^not promoted: guard degenerate_scores tripped/) });
+  });
+});
+
+/**
+ * 40 stocks on a market whose week gives back part of the week before (reversal at the market level,
+ * as real 5-day index returns partly do), each with its own noise: the market's past move predicts
+ * every stock's next week alike, and says nothing about which stock does better.
+ */
+function reversingMarket(seed: number): BarSeries[] {
+  const random = rng(seed);
+  const z = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const days = 800;
+  const dates = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2012, 0, 2) + d * 86_400_000).toISOString().slice(0, 10));
+  const market = new Float64Array(days);
+  for (let d = 0; d < days; d++) {
+    let past = 0;
+    for (let k = 1; k <= 5 && d >= k; k++) past += market[d - k];
+    market[d] = 0.0003 - (0.8 * past) / 5 + 0.008 * z();
+  }
+  return Array.from({ length: 40 }, (_, s) => {
+    const close = new Float64Array(days);
+    let p = 50;
+    for (let d = 0; d < days; d++) close[d] = p *= Math.exp(market[d] + 0.02 * z());
+    return { symbol: `M${String(s).padStart(2, '0')}`, dates, open: close.slice(), high: close.map((c) => c * 1.01), low: close.map((c) => c * 0.99), close, volume: new Float64Array(days).fill(1e6) };
+  });
+}
+
+describe('market-timing baselines', () => {
+  const direction: LabelSpec = { kind: 'direction', horizon: 5, deadZone: 0 };
+  const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
+
+  it('give every symbol of a day one score, from bars up to that day, oriented on the pre-period', () => {
+    const series = reversingMarket(1);
+    const ds = datasetOf(series, direction);
+    const rows = predictionsOf(ds, 500, () => 0.5).rows;
+    const market = (s: readonly BarSeries[]) => naiveBaselinesOf(ds, rows, s).filter((b) => b.name.startsWith('market_'));
+    const now = market(series);
+    expect(now.map((b) => [b.name, b.hindsight])).toEqual([['market_momentum_sign', false], ['market_breadth', false]]);
+    expect(now[0].description).toMatch(/^market reversal: the opposite sign of the equal-weighted market's past 5-bar return/);
+    for (const b of now) {
+      const byDay = new Map<number, number>();
+      rows.forEach((r, i) => expect(byDay.get(ds.start[r]) ?? byDay.set(ds.start[r], b.score[i]).get(ds.start[r])).toBe(b.score[i]));
+      expect(new Set(byDay.values()).size).toBeGreaterThan(10); // it moves in time (breadth in steps of 1/40)
+    }
+    // Bars after a day change nothing on or before it: prices from the 650th bar on, scrambled.
+    const later = series.map((s) => ({ ...s, close: s.close.map((c, t) => (t >= 650 ? c * (1 + 0.3 * Math.sin(t * (s.symbol.length + t))) : c)) }));
+    const changed = market(later);
+    const cut = ds.days[650];
+    rows.forEach((r, i) => {
+      if (ds.days[ds.start[r]] >= cut) return;
+      for (let k = 0; k < now.length; k++) expect(changed[k].score[i]).toBe(now[k].score[i]);
+    });
+  });
+
+  it('leave no evidence to a model that only times the market, which momentum_sign alone let through', () => {
+    let promoted = 0;
+    let versusMarket = 0;
+    const seeds = 10;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const series = reversingMarket(seed);
+      const ds = datasetOf(series, direction);
+      // The model: the market's past week, reversed, the same for every stock (what a model of market columns learns here).
+      const marketMove = ds.days.map((_, d) => (d < 5 ? 0 : series.reduce((sum, s) => sum + s.close[d] / s.close[d - 5] - 1, 0) / series.length));
+      const report = evaluatePredictions(ds, predictionsOf(ds, 500, (r) => 1 / (1 + Math.exp(20 * marketMove[ds.start[r]]))), series, { ...options('direction'), backtest: { costBps: 0, slippageBps: 0 } });
+      if (report.auc.versus.startsWith('market_')) versusMarket++;
+      if (promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
+      // It ranks no stocks: every daily AUC is 0.5, whatever its pooled AUC.
+      expect(report.auc.withinDay).toMatchObject({ value: 0.5, days: 500 });
+      expect(report.auc.withinDay?.pValue).toBe(1);
+      expect(report.baselines.find((b) => b.name === 'market_momentum_sign')?.withinDayAuc).toBe(0.5);
+      expect(report.classification.rocAuc).toBeGreaterThan(0.5);
+    }
+    console.log(`market-timing model: compared with a market rule in ${versusMarket} of ${seeds} seeds, promoted on auc in ${promoted}`);
+    expect(versusMarket).toBeGreaterThanOrEqual(8);
+    expect(promoted).toBe(0);
   });
 });
