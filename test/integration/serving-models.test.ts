@@ -15,6 +15,7 @@ import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { until } from '../helpers/until';
 
 /** The models' feature set (a real one; synthetic values under its column names). */
 const FEATURES = returnsFeatureSet('serving');
@@ -40,14 +41,6 @@ async function registerVersions(store: Database, dir: string, name: string, coun
   return versions;
 }
 
-/** Waits (bounded) for a condition that an asynchronous swap makes true. */
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`still waiting for ${what}`);
-}
 
 const change = (input: Partial<WriteServingRoutesInput>): WriteServingRoutesInput => ({ model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'test', ...input });
 const canary = (weight: number) => [

@@ -1,6 +1,7 @@
 import { PredictionLogWriter, predictionLogEntries, type PredictionLogEntry } from '../../lib/serving/prediction-log';
 import type { Database } from '../../lib/store/database';
 import { DRIVERS, type TestDatabase } from '../helpers/databases';
+import { until } from '../helpers/until';
 
 function entry(i: number, over: Partial<PredictionLogEntry> = {}): PredictionLogEntry {
   const requestId = `req-${String(i).padStart(6, '0')}`;
@@ -14,13 +15,6 @@ async function loggedIds(store: Database): Promise<string[]> {
   return (await store.db.selectFrom('prediction_log').select('id').orderBy('id').execute()).map((r) => r.id);
 }
 
-async function until(what: string, condition: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`still waiting for ${what}`);
-}
 
 /** Makes every insert fail for real (no such table) until restored. */
 const breakTable = (store: Database) => store.db.schema.alterTable('prediction_log').renameTo('prediction_log_away').execute();

@@ -18,6 +18,7 @@ import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+import { until } from '../helpers/until';
 
 const FEATURES = returnsFeatureSet('serving-rows');
 const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
@@ -44,13 +45,6 @@ async function registerVersions(store: Database, dir: string, name: string, coun
   return versions;
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`still waiting for ${what}`);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const change = (input: Partial<WriteServingRoutesInput>): WriteServingRoutesInput => ({ model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'test', ...input });
