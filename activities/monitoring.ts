@@ -14,7 +14,7 @@ import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, t
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
-import { listServingRoutes } from '../lib/serving/serving-routes';
+import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { TASK_QUEUES } from '../lib/task-queues';
 import type { TrainingPipelineInput } from '../workflows/training-pipeline';
@@ -119,7 +119,9 @@ export function monitoringActivities({ store, now = () => new Date(), signing = 
       return withFailureMapping(async () => {
         const wanted = input.models && input.models.length > 0 ? new Set(input.models) : undefined;
         const targets: MonitoringTarget[] = [];
-        for (const routes of await listServingRoutes(store)) {
+        // A routes row this code cannot read leaves its model unserved (the API disables it and names
+        // it in /readyz): nothing of it to monitor, and the other models are monitored as before.
+        for (const routes of (await readEveryServingRoutes(store)).routes) {
           if (wanted && !wanted.has(routes.model)) continue;
           const champion = await aliasVersion(store, routes.model, 'champion');
           const variantsOf = new Map<number, string[]>();

@@ -5,7 +5,7 @@ import { DEFAULT_FEATURE_SET, defineFeatureSet, featureSetSchema, type FeatureSe
 import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import { getModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
-import { listServingRoutes } from '../serving/serving-routes';
+import { readEveryServingRoutes } from '../serving/serving-routes';
 
 async function fromFile(file: string): Promise<FeatureSet> {
   let json: unknown;
@@ -34,7 +34,8 @@ async function fromStore(store: Database, version: string): Promise<FeatureSet> 
 /** The feature sets of every model version the serving routes use (routes and shadow). */
 async function servedVersions(store: Database): Promise<string[]> {
   const versions = new Set<string>();
-  for (const routes of await listServingRoutes(store)) {
+  // A routes row this code cannot read serves nothing (the API disables its model): the others' sets still count.
+  for (const routes of (await readEveryServingRoutes(store)).routes) {
     const numbers = [...routes.routes.map((r) => r.version), ...(routes.shadow ? [routes.shadow.version] : [])];
     for (const n of new Set(numbers)) versions.add((await getModelVersion(store, routes.model, n)).featureSetVersion);
   }

@@ -19,6 +19,8 @@ import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { until } from '../helpers/until';
+import { monitoringActivities } from '../../activities/monitoring';
+import { resolveStreamFeatureSets } from '../../lib/streaming/feature-sets';
 
 const FEATURES = returnsFeatureSet('serving-rows');
 const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
@@ -124,6 +126,9 @@ describe.each(DRIVERS)('serving models when rows change under them, on %s', (_dr
     expect(problems.join('\n')).toMatch(/vol-20d: not served, its routes \(generation 1\) cannot be read: .*weights sum to 0\.99/);
     expect(problems.join('\n')).toMatch(/typo-model: not served, its routes \(generation 1\) cannot be read/);
     expect(a.stats().readFailures).toBe(0);
+    // Monitoring and the stream's feature sets read past the bad rows too: the served model stays monitored.
+    expect(await monitoringActivities({ store: t.store, signing: { signingKey: undefined } }).listMonitoringTargets({})).toEqual([{ model: MODEL, version: 1, variants: ['champion'], champion: false }]);
+    expect((await resolveStreamFeatureSets(t.store, [])).sets.map((x) => x.version)).toEqual([FS]);
     // A request for it gets a 503 saying why.
     expect(() => servedSnapshot(a, OTHER)).toThrow(expect.objectContaining({ statusCode: 503, message: expect.stringMatching(/Why: its routes \(generation 1\) cannot be read: .*weights sum to 0\.99/) }));
     // Reported once per row, however many polls find it.
