@@ -3,8 +3,7 @@ import { decodeArtifact } from '../models/artifact';
 import { ALGORITHM_VERSIONS, restoreModel } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
-import { labelSpecSchema } from '../lib/labels/labels';
-import { canonicalJson } from '../lib/registry/recorded-fields';
+import { sameLabelSpec } from '../lib/registry/label-spec';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
@@ -180,9 +179,7 @@ export interface RegisterResult {
  * or, with a signing key, its row's signature does not hold.
  */
 function championNotComparable(champion: ModelVersion, run: { featureSetVersion: string; label: unknown }, signing: RowSigning): string | undefined {
-  const parsed = [champion.label, run.label].map((l) => labelSpecSchema.safeParse(l));
-  const [a, b] = parsed.map((p) => (p.success ? canonicalJson(p.data) : undefined));
-  if (a === undefined || a !== b) return `predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(run.label)})`;
+  if (!sameLabelSpec(champion.label, run.label)) return `predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(run.label)})`;
   if (champion.featureSetVersion !== run.featureSetVersion) return `was trained on another feature set (${champion.featureSetVersion}, this run ${run.featureSetVersion})`;
   const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, champion);
   if (problem) return `cannot be trusted as the yardstick: ${problem}`;

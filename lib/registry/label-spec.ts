@@ -26,6 +26,12 @@ export function labelSpecKey(label: unknown): string {
   return canonicalJson(parsed.success ? parsed.data : label);
 }
 
+/** Whether two stored labels are one target: both valid specs, equal once parsed. */
+export function sameLabelSpec(a: unknown, b: unknown): boolean {
+  const [pa, pb] = [labelSpecSchema.safeParse(a), labelSpecSchema.safeParse(b)];
+  return pa.success && pb.success && canonicalJson(pa.data) === canonicalJson(pb.data);
+}
+
 /**
  * Refuses when a version in `versions` predicts another label than the model's champion (or, with no
  * champion, than the first of them), naming both versions and labels. Unknown versions are left to
