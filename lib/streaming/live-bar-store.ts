@@ -24,9 +24,12 @@
  * stored already. MySQL: the check is a locking read (LOCK IN SHARE MODE) of the batch's symbols
  * and dates, taken before anything is written, so an older batch and a newer one writing the same
  * bars concurrently are serialised through those rows and gaps; the bars go out as multi-row
- * statements with their values written in. There, whether a bar was stored before is what the
- * consumer's window says (it holds the newest bars and is reloaded when another consumer wrote):
- * only a bar it held with other values is looked up and logged as a revision.
+ * statements with their values written in. A bar the consumer's window held with other values is
+ * looked up (locked) and logged as a revision. Bars the window did not hold go in first as
+ * `insert ignore`, under a savepoint: when every one was inserted (the steady case) nothing more is
+ * read; when any was stored already (an import published it, or another consumer wrote it after
+ * this one loaded its window), the insert is rolled back to the savepoint and those bars take the
+ * looked-up path, so a replaced bar is always logged, whoever wrote it.
  */
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
@@ -236,18 +239,30 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       }
     }
   }
-  // 3. The stored values of bars the window held with other values (corrections: few), to log them.
-  const revisedAt = kept.filter((k) => items[k].change === 'revised');
+  // 3. Bars the window did not hold. On MySQL inserted at once when none is stored (see above);
+  //    otherwise, and on SQLite through Kysely (rare), looked up with the corrections.
+  const inserted = new Set<number>();
+  const lookUp = kept.filter((k) => items[k].change === 'revised');
+  const fresh = kept.filter((k) => items[k].change === 'new');
+  if (mysql) {
+    for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
+      const chunk = fresh.slice(i, i + ROWS_PER_STATEMENT);
+      if (await insertAllOrNothingMysql(tx, chunk.map((k) => items[k].bar))) for (const k of chunk) inserted.add(k);
+      else lookUp.push(...chunk);
+    }
+  } else lookUp.push(...fresh);
+  // 4. The stored values of the bars that may be stored, to log what they replace (locked on MySQL:
+  //    a writer committing between this read and the upsert would otherwise be replaced unlogged).
   const stored = new Map<string, Omit<Bar, 'symbol' | 'date'>>();
-  for (let i = 0; i < revisedAt.length; i += ROWS_PER_STATEMENT) {
-    const chunk = revisedAt.slice(i, i + ROWS_PER_STATEMENT).map((k) => items[k].bar);
-    const rows = await tx
+  for (let i = 0; i < lookUp.length; i += ROWS_PER_STATEMENT) {
+    const chunk = lookUp.slice(i, i + ROWS_PER_STATEMENT).map((k) => items[k].bar);
+    let q = tx
       .selectFrom('bars')
       .select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'])
       .where('symbol', 'in', [...new Set(chunk.map((b) => b.symbol))])
-      .where('date', 'in', [...new Set(chunk.map((b) => b.date))])
-      .execute();
-    for (const r of rows) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+      .where('date', 'in', [...new Set(chunk.map((b) => b.date))]);
+    if (mysql) q = q.forUpdate();
+    for (const r of await q.execute()) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
   }
   const writes: Bar[] = [];
   const revisions: Revision[] = [];
@@ -257,7 +272,11 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       outcomes[k] = 'unchanged';
       continue;
     }
-    const old = change === 'revised' ? stored.get(`${b.symbol}\u0000${b.date}`) : undefined;
+    if (inserted.has(k)) {
+      outcomes[k] = 'added';
+      continue;
+    }
+    const old = stored.get(`${b.symbol}\u0000${b.date}`);
     if (old !== undefined && sameValues(old, b)) {
       outcomes[k] = 'unchanged';
       continue;
@@ -266,7 +285,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
     if (old !== undefined) revisions.push({ bar: b, entryId, old });
     outcomes[k] = old !== undefined ? 'revised' : 'added';
   }
-  // 4. The bars, then the revision log and the stale marks.
+  // 5. The bars, then the revision log and the stale marks.
   if (mysql) await upsertMysql(tx, writes);
   else await upsertBarsIn(tx, store.driver, writes);
   for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
@@ -292,6 +311,25 @@ async function upsertMysql(tx: Transaction<DatabaseSchema>, bars: readonly Bar[]
     const values = chunk.map((b) => `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`);
     await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`));
   }
+}
+
+/**
+ * Inserts `bars` (none stored, as far as the caller knows) if none of them is stored, in one
+ * statement; true when it did. Otherwise nothing is left written (rolled back to a savepoint).
+ * `insert ignore` would also turn a too-long value into a warning: symbols were checked to fit
+ * (assertSymbolsFit), dates are ISO (10 characters) and the values finite doubles.
+ */
+async function insertAllOrNothingMysql(tx: Transaction<DatabaseSchema>, bars: readonly Bar[]): Promise<boolean> {
+  if (!bars.every((b) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) return false;
+  await tx.executeQuery(CompiledQuery.raw('savepoint live_new_bars'));
+  const values = bars.map((b) => `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`);
+  const result = await tx.executeQuery(CompiledQuery.raw(`insert ignore into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}`));
+  if (Number(result.numAffectedRows ?? -1) === bars.length) {
+    await tx.executeQuery(CompiledQuery.raw('release savepoint live_new_bars'));
+    return true;
+  }
+  await tx.executeQuery(CompiledQuery.raw('rollback to savepoint live_new_bars'));
+  return false;
 }
 
 /**

@@ -13,7 +13,7 @@ const STREAM = 'stream:test';
  */
 const PATHS: Array<[string, () => Promise<TestDatabase>, boolean]> = [...DRIVERS.map(([name, create]): [string, () => Promise<TestDatabase>, boolean] => [name, create, false]), ['sqlite through a Kysely transaction', createSqliteTestDatabase, true]];
 
-describe.each(PATHS)('writeLiveBars on %s', (name, create, viaKysely) => {
+describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
   let t: TestDatabase;
   beforeEach(async () => {
     t = await create();
@@ -73,11 +73,29 @@ describe.each(PATHS)('writeLiveBars on %s', (name, create, viaKysely) => {
     expect(await write(t.store, [{ bar: bar('AAA', '2024-05-01', 13), entryId: '1700000000008-0', change: 'revised' }], { contiguous: false, record: false })).toEqual(['superseded']);
     expect(await write(t.store, [{ bar: bar('AAA', '2024-05-01', 14), entryId: '1700000000011-0', change: 'revised' }], { contiguous: true, record: false })).toEqual(['revised']);
     expect((await readBars(t.store, { symbols: ['AAA'] }))[0].close).toBe(14);
-    // A bar the consumer's window did not hold but the store did (another writer's): the synchronous
-    // SQLite path finds it and logs the revision; the others trust the window (see live-bar-store.ts).
-    const exact = name === 'sqlite';
-    expect(await write(t.store, [{ bar: bar('CCC', '2024-05-01', 31), entryId: '1700000000012-0', change: 'new' }], { contiguous: true, record: false })).toEqual([exact ? 'revised' : 'added']);
+    // A bar the consumer's window did not hold but the store did (an import's, or another consumer's
+    // written after this one loaded its window): found on every path, and its revision logged.
+    expect(await write(t.store, [{ bar: bar('CCC', '2024-05-01', 31), entryId: '1700000000012-0', change: 'new' }], { contiguous: true, record: false })).toEqual(['revised']);
     expect((await readBars(t.store, { symbols: ['CCC'] }))[0].close).toBe(31);
+  });
+
+  it('bars the window did not hold: all new ones are added in one go; when any is stored already, that one is logged as a revision and the rest still added', async () => {
+    await upsertBars(t.store, [bar('BBB', '2024-05-02', 20), bar('DDD', '2024-05-02', 40)]);
+    await t.store.db.insertInto('feature_progress').values({ version: 'v1', symbol: 'BBB', through: '2024-05-02', bars: 1, stale_from: null, updated_at: '2024-05-03T00:00:00.000Z' }).execute();
+    const fresh = (symbol: string, close: number, seq: number): LiveBarWrite => ({ bar: bar(symbol, '2024-05-02', close), entryId: `1700000000100-${seq}`, change: 'new' });
+    expect(await write(t.store, [fresh('AAA', 10, 0), fresh('CCC', 30, 1)], { contiguous: true, record: false })).toEqual(['added', 'added']);
+    // BBB was published by an import after the window was loaded; DDD too, with the same values.
+    expect(await write(t.store, [fresh('AAA', 10, 2), fresh('BBB', 21, 3), fresh('DDD', 40, 4), fresh('EEE', 50, 5)], { contiguous: true, record: false })).toEqual(['unchanged', 'revised', 'unchanged', 'added']);
+    expect((await readBars(t.store)).map((b) => [b.symbol, b.close])).toEqual([
+      ['AAA', 10],
+      ['BBB', 21],
+      ['CCC', 30],
+      ['DDD', 40],
+      ['EEE', 50],
+    ]);
+    const revisions = await t.store.db.selectFrom('bar_revisions').select(['snapshot_id', 'symbol', 'old_close', 'new_close']).execute();
+    expect(revisions.map((r) => [r.snapshot_id, r.symbol, Number(r.old_close), Number(r.new_close)])).toEqual([[`${STREAM}@1700000000100-3`, 'BBB', 20, 21]]);
+    expect((await t.store.db.selectFrom('feature_progress').select('stale_from').where('symbol', '=', 'BBB').executeTakeFirstOrThrow()).stale_from).toBe('2024-05-02');
   });
 
   it('records nothing when asked not to (no older entry pending)', async () => {
