@@ -481,7 +481,7 @@ const FILE_NAME_HINT =
  * The symbol a file name gives (stored form), or why it gives none. The name without its extension
  * (`.csv`, `.txt`) and interval suffix (`_d`, `_daily`) must be a ticker as FILE_SYMBOL says; one
  * with a market (`brk-b.us`, `sap.de`, `aapl_us`) is Stooq's ticker and is stored as the Stooq
- * provider stores it (stooqTicker: BRK.B, SAP, AAPL), so a file and a download of one security are
+ * provider stores it (stooqTicker: BRK.B, SAP.DE, AAPL), so a file and a download of one security are
  * one series. A dashed share class is stored dotted with or without a market (Yahoo's `BRK-B.csv`
  * → BRK.B, as `brk.b.csv` and `brk-b.us.csv`; canonicalSymbol). `problem` is `empty` when the name has nothing left, `invalid` when what is left
  * breaks the symbol rule (shown as `text`), `shape` when it is valid text but not a symbol's shape.

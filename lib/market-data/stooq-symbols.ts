@@ -15,10 +15,12 @@ const CLASS_SUFFIX = /\.([a-z])$/i;
  * - a bare ticker gets the market suffix: AAPL → aapl.us, stored as AAPL;
  * - a share class is written with a dash, as Stooq does: BRK.B → brk-b.us, stored as BRK.B
  *   (the store keeps the symbol rule's spelling, lib/market-data/symbols.ts);
- * - a symbol that names its Stooq market is Stooq's own ticker: asked for in that market and stored
- *   without it, its dashed class read back as a dot: SAP.DE → sap.de, stored as SAP; BRK.B.US and
- *   brk-b.us → brk-b.us, stored as BRK.B. A bare BRK-B fetches the same brk-b.us and is stored as
- *   BRK.B too: one security, one stored symbol, whichever spelling asked for it.
+ * - a symbol that names its Stooq market is Stooq's own ticker, asked for in that market, its dashed
+ *   class read back as a dot. The market bare tickers are asked in (`marketSuffix`, `us` for files)
+ *   is dropped: BRK.B.US and brk-b.us → brk-b.us, stored as BRK.B, and a bare BRK-B fetches the
+ *   same brk-b.us: one security, one stored symbol, whichever spelling asked for it. Any other
+ *   market is kept, because the same letters there are another security: SAP.DE → sap.de, stored
+ *   as SAP.DE, never over a US series SAP (nor aaa.uk over AAA).
  * CSV files named after a Stooq ticker (`brk-b.us.csv`) get their symbol from `stored` too
  * (csv-reader.ts, symbolFromFileName).
  */
@@ -27,6 +29,7 @@ export function stooqTicker(symbol: string, marketSuffix: string): { ticker: str
   const base = market === undefined ? symbol : symbol.slice(0, -market.length);
   const ticker = `${base.toLowerCase().replace(CLASS_SUFFIX, '-$1')}${market === undefined ? `.${marketSuffix}` : market.toLowerCase()}`;
   // Stooq's dashed class (and Yahoo's) is stored dotted, as every other reader stores it (symbols.ts).
-  const stored = dotShareClass(base.toUpperCase());
+  const home = market === undefined || market.toLowerCase() === `.${marketSuffix.toLowerCase()}`;
+  const stored = dotShareClass(base.toUpperCase()) + (home ? '' : market.toUpperCase());
   return { ticker, stored };
 }

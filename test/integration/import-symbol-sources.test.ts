@@ -36,7 +36,7 @@ describe('symbols from file names and symbol columns: one security, one series (
     await t?.drop();
   });
 
-  it("stores Stooq's brk-b.us.csv and sap.de.csv as the provider does (BRK.B, SAP), so a Kaggle BRK.B file continues that series", async () => {
+  it("stores Stooq's brk-b.us.csv and sap.de.csv as the provider does (BRK.B, SAP.DE), so a Kaggle BRK.B file continues that series", async () => {
     const stooq = folder('mlp-stooq-names-', {
       'brk-b.us.csv': [STOOQ_HEADER, ...rows(30, 150)].join('\n'),
       'sap.de.csv': [STOOQ_HEADER, ...rows(30, 90)].join('\n'),
@@ -45,8 +45,22 @@ describe('symbols from file names and symbol columns: one security, one series (
     const kaggle = folder('mlp-kaggle-brk-', { 'BRK.B.csv': [KAGGLE_HEADER, ...rows(30, 150, 30).map((r) => `${r},BRK.B`)].join('\n') });
     expect((await importBars(t.store, request({ source: { kind: 'csv', path: kaggle }, quality: { minHistoryBars: 1 } }))).status).toBe('published');
     const symbols = [...new Set((await readBars(t.store, {})).map((b) => b.symbol))].sort();
-    expect(symbols).toEqual(['BRK.B', 'SAP']);
+    expect(symbols).toEqual(['BRK.B', 'SAP.DE']);
     expect(await readBars(t.store, { symbols: ['BRK.B'] })).toHaveLength(60);
+  });
+
+  it('a Stooq file of another market (aaa.uk.csv, aaa_de_d.csv) is another security: stored beside the US series, which it leaves as it was', async () => {
+    const us = folder('mlp-stooq-us-', { 'aaa.us.csv': [STOOQ_HEADER, ...rows(30, 100)].join('\n') });
+    expect((await importBars(t.store, request({ source: { kind: 'csv', path: us }, quality: { minHistoryBars: 1 } }))).status).toBe('published');
+    const before = await readBars(t.store, { symbols: ['AAA'] });
+    const abroad = folder('mlp-stooq-abroad-', {
+      'aaa.uk.csv': [STOOQ_HEADER, ...rows(30, 1200)].join('\n'),
+      'aaa_de_d.csv': [STOOQ_HEADER, ...rows(30, 80)].join('\n'),
+    });
+    expect((await importBars(t.store, request({ source: { kind: 'csv', path: abroad }, quality: { minHistoryBars: 1 } }))).status).toBe('published');
+    expect(await readBars(t.store, { symbols: ['AAA'] })).toEqual(before);
+    expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+    expect([...new Set((await readBars(t.store, {})).map((b) => b.symbol))].filter((s) => s.startsWith('AAA')).sort()).toEqual(['AAA', 'AAA.DE', 'AAA.UK']);
   });
 
   it('refuses a file named with junk (AAPL_2017.csv) naming it, with nothing stored', async () => {

@@ -26,6 +26,21 @@ function startRecordedStooq(): Promise<{ url: string; requests: string[]; close:
       res.writeHead(503).end('try later');
       return;
     }
+    if (ticker === 'maint.us') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><head><title>Stooq - maintenance</title></head><body>back soon</body></html>');
+      return;
+    }
+    if (ticker === 'empty.us') {
+      res.writeHead(200, { 'content-type': 'text/csv' }).end('');
+      return;
+    }
+    if (ticker === 'cut.us') {
+      // Promises more than it sends, then drops the connection mid-body.
+      res.writeHead(200, { 'content-type': 'text/csv', 'content-length': '10000' });
+      res.write('Date,Open,High,Low,Close,Volume\n2018-01-02,1,2,0.5,1.5,100\n');
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
     const file = path.join(RECORDED, `${ticker}.csv`);
     res.writeHead(200, { 'content-type': 'text/csv' }).end(fs.existsSync(file) ? fs.readFileSync(file) : 'No data');
   });
@@ -77,6 +92,13 @@ describe('Stooq provider against recorded responses', () => {
       name: 'BadInputError',
       code: 'PROVIDER_REJECTED',
     });
+  });
+
+  it('an HTML page or an empty body served with 200, and a body cut mid-way, are retryable outages that name the provider, the symbol and the URL', async () => {
+    const p = new StooqProvider({ baseUrl: stooq.url });
+    await expect(p.fetchDaily('MAINT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an HTML page instead of CSV for MAINT \(http.*s=maint\.us.*\): "Stooq - maintenance"/) });
+    await expect(p.fetchDaily('EMPTY', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an empty body for EMPTY \(http.*s=empty\.us/) });
+    await expect(p.fetchDaily('CUT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq response body for CUT could not be read \(http.*s=cut\.us.*\): /) });
   });
 
   it("maps a class suffix to Stooq's dashed ticker and back, keeping BRK.B as BRK.B", async () => {

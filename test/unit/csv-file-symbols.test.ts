@@ -22,8 +22,10 @@ describe('symbolFromFileName: the symbol a file name gives, agreeing with the St
     ['/x/brk-b.us.csv', 'BRK.B'],
     ['/x/BRK-B.US.CSV', 'BRK.B'],
     ['/x/brk-b_us_d.csv', 'BRK.B'],
-    ['/x/sap.de.csv', 'SAP'],
-    ['/x/7203.jp.txt', '7203'],
+    ['/x/sap.de.csv', 'SAP.DE'],
+    ['/x/sap_de_d.csv', 'SAP.DE'],
+    ['/x/7203.jp.txt', '7203.JP'],
+    ['/x/aaa.uk.csv', 'AAA.UK'],
     // No market (Yahoo's spelling): one security, one stored symbol, the class dotted as everywhere.
     ['/x/bf-b.csv', 'BF.B'],
     ['/x/BRK-B.csv', 'BRK.B'],
@@ -43,6 +45,11 @@ describe('symbolFromFileName: the symbol a file name gives, agreeing with the St
 
   it('stores the provider ticker brk-b.us as BRK.B, as the file brk-b.us.csv is', () => {
     expect(stooqTicker('brk-b.us', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
+    // Only the market bare tickers are asked in is dropped: the same letters elsewhere are another security.
+    expect(stooqTicker('SAP.DE', 'us')).toEqual({ ticker: 'sap.de', stored: 'SAP.DE' });
+    expect(stooqTicker('aaa.uk', 'us')).toEqual({ ticker: 'aaa.uk', stored: 'AAA.UK' });
+    expect(stooqTicker('SAP.DE', 'de')).toEqual({ ticker: 'sap.de', stored: 'SAP' });
+    expect(stooqTicker('AAPL.US', 'de')).toEqual({ ticker: 'aapl.us', stored: 'AAPL.US' });
     expect(stooqTicker('BF-B', 'us')).toEqual({ ticker: 'bf-b.us', stored: 'BF.B' });
   });
 

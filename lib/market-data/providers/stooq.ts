@@ -46,7 +46,13 @@ export class StooqProvider implements HistoricalBarProvider {
     } catch (error) {
       throw new ProviderError(`Stooq request for ${symbol} failed (${url}): ${(error as Error).message}`, true);
     }
-    const body = await response.text();
+    let body: string;
+    try {
+      body = await response.text();
+    } catch (error) {
+      // A connection cut or a stall mid-body: as transient as a failed request.
+      throw new ProviderError(`Stooq response body for ${symbol} could not be read (${url}): ${(error as Error).message}`, true);
+    }
     if (response.status === 404 || response.status === 400) {
       throw new ProviderError(`Stooq answered ${response.status} for ${symbol} (${url}); check the symbol`, false);
     }
@@ -58,6 +64,13 @@ export class StooqProvider implements HistoricalBarProvider {
     if (/exceeded the daily hits limit/i.test(body)) {
       throw new ProviderError(`Stooq daily request limit reached while fetching ${symbol}; retry later`, true);
     }
+    // A maintenance or error page served with 200, or an empty 200: an outage, not a file to judge.
+    const start = body.replace(/^\uFEFF/, '').trimStart();
+    if (/text\/html/i.test(response.headers.get('content-type') ?? '') || /^<(!doctype|html|head|body|\?xml)/i.test(start)) {
+      const title = /<title[^>]*>([^<]{0,120})/i.exec(body)?.[1]?.trim();
+      throw new ProviderError(`Stooq returned an HTML page instead of CSV for ${symbol} (${url})${title ? `: "${title}"` : ''}; retry later`, true);
+    }
+    if (start === '') throw new ProviderError(`Stooq returned an empty body for ${symbol} (${url}); retry later`, true);
     return { symbol: stooqTicker(symbol, this.suffix).stored, source: url, csv: body };
   }
 }
