@@ -26,6 +26,7 @@ import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
 import { entryKey, writeLiveBars, type LiveBarWrite } from './live-bar-store';
+import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -74,6 +75,7 @@ export class BarStreamConsumer {
   readonly deadLetterKey: string;
   private readonly windows: BarWindows;
   private readonly revisions: BarRevisions;
+  private readonly publishes = new PublishWatch();
   private readonly updaters: OnlineFeatureUpdater[];
   private readonly outcomes: OutcomeRecorder;
   private readonly snapshotId: string;
@@ -137,6 +139,7 @@ export class BarStreamConsumer {
     const { key, group } = this.options;
     if (await ensureConsumerGroup(this.deps.redis, key, group, this.options.startId)) this.log(`created consumer group ${group} on ${key} from ${this.options.startId}`);
     await this.revisions.init();
+    await this.publishes.init(this.deps.store);
     this.thread?.warm(); // its start-up overlaps the loading of the windows
     await this.windows.loadAll(this.deps.store);
     await this.refreshNews(Date.now(), true);
@@ -258,7 +261,7 @@ export class BarStreamConsumer {
     let t = performance.now();
     // A batch's own write already compared revisions; idle turns look for other consumers' writes.
     if (idle || force) {
-      const changed = await this.revisions.check();
+      const changed = [...new Set([...(await this.revisions.check()), ...(await this.publishes.poll(this.deps.store))])];
       if (changed.length > 0) await this.absorbForeignWrites(changed, now);
     }
     this.timed('due:revisions', t);
@@ -462,6 +465,10 @@ export class BarStreamConsumer {
     // Whether an entry older than these may still be written after them (then they record which
     // entry wrote each bar): a redelivery, or an older entry pending. Answered while the batch is classified.
     const olderPending = redelivered ? Promise.resolve(true) : (askedOlderPending ?? this.olderPendingThan(entries[0].id));
+    // An import published since: its symbols' windows (and vectors) follow the store before the
+    // batch is judged against them, as when the consumer starts.
+    const imported = await this.publishes.poll(this.deps.store);
+    if (imported.length > 0) await this.absorbForeignWrites(imported, Date.now());
     await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
     const classified = await this.windows.classify(this.deps.store, bars);
 

@@ -1,8 +1,13 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { frameRow } from '../../lib/features/compute-features';
+import { importBars } from '../../lib/ingest/import-bars';
+import { importRequestSchema } from '../../lib/ingest/import-request';
 import { DEFAULT_FEATURE_SET, defineFeatureSet, type FeatureSet } from '../../lib/features/feature-set';
 import { computeFromInputs, loadFeatureInputs, materializeFeatures } from '../../lib/features/materialize';
 import type { Bar } from '../../lib/market-data/bar';
@@ -218,6 +223,39 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(await storedBar(newer)).toEqual(newer);
     for (const s of SYMBOLS.slice(0, 3)) expect(await storedBar(barOf(s, days[0]))).toEqual(barOf(s, days[0]));
     expect(slow.stats).toMatchObject({ barsStored: 3, barsSuperseded: 1 });
+  });
+
+  it('an import published while the consumer runs is absorbed: a repeat of the value it revised is judged against the store (as by a consumer started after it), and bars it filled in are no gap', async () => {
+    const [revisedSymbol, filledSymbol] = SYMBOLS;
+    const filledDays = DATES.slice(-10);
+    await upsertBars(t.store, ALL.filter((b) => !(b.symbol === filledSymbol && filledDays.includes(b.date))));
+    const c = consumer('c1');
+    await c.start();
+    // The import: one bar of revisedSymbol corrected, the last 10 sessions of filledSymbol added.
+    const target = barOf(revisedSymbol, DATES[DATES.length - 5]);
+    const fixed = corrected(target);
+    const csv = (bars: readonly Bar[]) => ['Date,Open,High,Low,Close,Volume', ...bars.map((b) => `${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join('\n');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-live-import-'));
+    fs.writeFileSync(path.join(dir, `${revisedSymbol}.csv`), csv(DATES.slice(-30).map((d) => (d === target.date ? fixed : barOf(revisedSymbol, d)))));
+    fs.writeFileSync(path.join(dir, `${filledSymbol}.csv`), csv(DATES.slice(-30).map((d) => barOf(filledSymbol, d))));
+    const summary = await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(summary.status).toBe('published');
+    expect(await storedBar(target)).toEqual(fixed);
+
+    // The stream repeats the value the import replaced, and goes on with the next session.
+    const next = '2018-07-02';
+    const following = { ...barOf(filledSymbol, DATES[DATES.length - 1]), date: next };
+    const [repeatId] = await producer.publish(live([target, following]));
+    await drain(c);
+    // Not a duplicate of what the consumer loaded at start: a revision of what the import stored.
+    expect(c.stats).toMatchObject({ barsDuplicate: 0, barsRevised: 1 });
+    expect(await storedBar(target)).toEqual(target);
+    const revisions = await listRevisions(t.store, `${streamSnapshotId(key)}@${repeatId}`);
+    expect(revisions.map((r) => [r.symbol, r.date, r.old.close, r.new.close])).toEqual([[target.symbol, target.date, fixed.close, target.close]]);
+    // The sessions the import filled in are in the window: no calendar gap before the next bar.
+    expect(await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), rule: 'calendar_gap' })).toEqual([]);
+    expect(await storedBar(following)).toEqual(following);
   });
 
   it('a bar appended mid-session and read after the close (a backlog) is quarantined as session_not_closed; one appended after the close is stored', async () => {
