@@ -4,10 +4,13 @@
  * models, and shuts down gracefully on SIGTERM/SIGINT: stop accepting, finish in-flight requests,
  * flush the prediction log, close.
  */
+import { raiseAlert } from '../lib/alerts/alert-store';
+import { alertChannelNames } from '../lib/alerts/channels';
 import { openCache } from '../lib/cache/open-cache';
 import { loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
+import { excerpt } from '../lib/quality/excerpt';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
-import { ServingModels } from '../lib/serving/serving-models';
+import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
 import { openDatabase } from '../lib/store/database';
 import { buildApiServer } from './server';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
@@ -24,6 +27,27 @@ export interface ApiProcess {
   stop(): Promise<number>;
 }
 
+/** The start-up line of an API process without MODEL_SIGNING_KEY (the default), saying what serving then cannot refuse. */
+export const UNSIGNED_REGISTRY_WARNING =
+  'warning: MODEL_SIGNING_KEY is not set, so registry rows are unsigned and not checked: this API serves a model_versions row as it stands in the database, and a row edited there ' +
+  '(pointed at another artifact with its sha256, size and recorded fields edited to match) is served as if it had been registered. Set a secret of 32+ characters ' +
+  'shared by the workers, the API and the CLI (and sign the served versions: mlp models sign) to refuse such rows; see docs/serving-and-deployment.md';
+
+/** The alert a withdrawn version raises (rule serving_version_withdrawn; docs/alerts-and-runbook.md): a warning while the champion serves its traffic, critical when the model is not served. */
+export function withdrawalAlert(event: WithdrawalEvent): Parameters<typeof raiseAlert>[1] {
+  const what = `${event.model} v${event.version} (${event.variants.join(', ') || 'not routed'})`;
+  const message = event.servedBy
+    ? `${what} was withdrawn from serving [${event.reason}]: ${event.message}. The model keeps serving: v${event.servedBy.version} (${event.servedBy.variant}) answers its traffic.`
+    : `${event.model} is not served (every request gets 503): its champion ${what} was withdrawn [${event.reason}]: ${event.message}`;
+  return {
+    rule: 'serving_version_withdrawn',
+    severity: event.servedBy ? 'warning' : 'critical',
+    subject: `model ${event.model} v${event.version}`.slice(0, 255),
+    message: excerpt(message, 4000),
+    evidence: { model: event.model, version: event.version, generation: event.generation, variants: event.variants, weight: event.weight, reason: event.reason, servedBy: event.servedBy ?? null, at: event.at },
+  };
+}
+
 function hostAndPort(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
@@ -38,7 +62,12 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
   const artifacts = openArtifactStore(config.artifacts);
-  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey } });
+  const channels = alertChannelNames(config);
+  const onWithdrawn = (event: WithdrawalEvent) => {
+    // Stored with its deliveries (the workers deliver them); the cool-down keeps one alert when every API process withdraws the same version.
+    raiseAlert(store, withdrawalAlert(event), { channels }).catch((error: unknown) => log('serving.alert_failed', { model: event.model, version: event.version, error: (error as Error).message }));
+  };
+  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey }, onWithdrawn });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
   // Temporal is reached only when an admin rollback finds a running deployment to stop (as `mlp models rollback`).
@@ -90,6 +119,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const featureCacheMs = config.apiFeatureCacheMs;
   const vectors = cache.kind !== 'redis' ? '' : featureCacheMs > 0 ? `; online vectors kept in process up to ${featureCacheMs} ms` : '; online vectors read from Redis per prediction';
   print(`prediction API listening on ${url} (store ${store.description}; cache ${cache.kind}${vectors}; artifacts ${artifacts.description}; ${config.apiTokens.length} token(s))`);
+  if (config.modelSigningKey === undefined) print(UNSIGNED_REGISTRY_WARNING);
 
   const started = servingModels.start().then(() => {
     servingStarted = true;

@@ -65,6 +65,26 @@ export class ApiMetrics {
         setTotal(this, sources.serving().readFailures);
       },
     });
+    new Counter({
+      name: 'api_serving_versions_withdrawn_total',
+      help: 'Versions withdrawn from serving because verification refused them (row edited, unsigned, vetoed, deleted, artifact invalid), by model, version and reason; a withdrawn non-champion version leaves its traffic to the champion',
+      labelNames: ['model', 'version', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of sources.serving().withdrawals) if (w.count > 0) this.inc({ model: w.model, version: String(w.version), reason: w.reason }, w.count);
+      },
+    });
+    new Gauge({
+      name: 'api_serving_withdrawn_versions',
+      help: 'Versions each model\'s routes name that are withdrawn now (refused by verification); non-zero: the model is degraded, or not served when its champion is the one withdrawn',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, withdrawn] of Object.entries(sources.serving().withdrawn)) this.set({ model }, withdrawn.length);
+      },
+    });
     new Gauge({
       name: 'api_serving_generation',
       help: 'Serving-routes generation each model serves now',

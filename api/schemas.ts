@@ -99,11 +99,32 @@ export const loadedVersionSchema = z.object({
   createdAt: z.string(),
 });
 
+export const withdrawnVersionSchema = z.object({
+  version: z.number().int(),
+  /** Its variants in the routes as written ("shadow" for the shadow). */
+  variants: z.array(z.string()),
+  /** Share of requests it was routed, now answered by `servedBy`. */
+  weight: z.number(),
+  /** signature, row_mismatch, vetoed, row_missing or artifact_invalid (lib/serving/withdrawal.ts; a string, so clients read future reasons too). */
+  reason: z.string(),
+  message: z.string(),
+  at: z.string(),
+});
+
 export const servedModelSchema = z.object({
   model: z.string(),
+  /** The routes served (without any withdrawn version). */
   routes: servingRoutesViewSchema,
   versions: z.array(loadedVersionSchema),
   loadedAt: z.string(),
+  /** Present when versions the routes name are withdrawn (refused by verification): the routes as written and what answers their traffic. */
+  degraded: z
+    .object({
+      routesAsWritten: servingRoutesViewSchema,
+      servedBy: z.object({ variant: z.string(), version: z.number().int() }),
+      withdrawn: z.array(withdrawnVersionSchema),
+    })
+    .optional(),
 });
 export type ServedModel = z.infer<typeof servedModelSchema>;
 

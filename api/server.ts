@@ -60,6 +60,8 @@ export interface ApiServerDeps {
     ready(): boolean;
     /** Why not ready: one sentence per model whose routed versions are not the loaded ones. */
     unreadyModels(): string[];
+    /** One sentence per model served without versions its routes name (withdrawn: refused by verification); still ready. */
+    degradedModels?(): string[];
     stats(): ServingModelsStats;
     /** Artifact verification of versions a route change would serve (throws ArtifactVerificationError). */
     verifyVersions(model: string, versions: Iterable<number>): Promise<void>;
@@ -372,7 +374,22 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       const versions = [...snapshot.models.values()]
         .map(({ version: v }) => ({ version: v.version, algorithm: v.algorithm, artifactSha256: v.artifactSha256, featureSetVersion: v.featureSetVersion, createdAt: v.createdAt }))
         .sort((a, b) => a.version - b.version);
-      models.push({ model, routes: routesView(snapshot.routes), versions, loadedAt: snapshot.loadedAt });
+      const { degraded } = snapshot;
+      models.push({
+        model,
+        routes: routesView(snapshot.routes),
+        versions,
+        loadedAt: snapshot.loadedAt,
+        ...(degraded
+          ? {
+              degraded: {
+                routesAsWritten: routesView(degraded.written),
+                servedBy: { variant: degraded.anchor.variant, version: degraded.anchor.version },
+                withdrawn: degraded.withdrawn.map((w) => ({ version: w.version, variants: [...w.variants], weight: w.weight, reason: w.reason, message: w.message, at: w.at })),
+              },
+            }
+          : {}),
+      });
     }
     return { models };
   });
@@ -440,10 +457,14 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     if (!servingStarted()) modelsProblem = 'loading the served models';
     else if (served.length === 0) modelsProblem = 'no model has serving routes yet';
     else if (!deps.servingModels.ready()) modelsProblem = `routed versions are not the loaded ones: ${deps.servingModels.unreadyModels().join('; ')}`;
+    // Versions withdrawn beside a served champion degrade the model but do not stop it: still ready (503 would take the champion out of rotation too).
+    const degraded = servingStarted() ? (deps.servingModels.degradedModels?.() ?? []) : [];
+    const degradedDetail = degraded.length > 0 ? `degraded: ${degraded.join('; ')}` : undefined;
     const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
+    const modelsCheck = modelsProblem === undefined ? { ok: true, ...(degradedDetail ? { detail: degradedDetail } : {}) } : { ok: false, detail: degradedDetail ? `${modelsProblem}; ${degradedDetail}` : modelsProblem };
     // A cache outage degrades but does not stop serving (features come from the offline store): still ready.
     const cacheCheck = cacheProblem === undefined ? { ok: true } : { ok: true, detail: `degraded: the cache is unreachable (${cacheProblem}); features are read from the offline store` };
-    const checks = { models: check(modelsProblem), store: check(storeProblem), cache: cacheCheck };
+    const checks = { models: modelsCheck, store: check(storeProblem), cache: cacheCheck };
     const ready = Object.values(checks).every((c) => c.ok);
     reply.code(ready ? 200 : 503);
     return { ready, checks };

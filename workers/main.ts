@@ -69,6 +69,12 @@ async function main(): Promise<void> {
         `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}; ` +
         `huge pages ${hugePagesAsked() ? 'asked (GLIBC_TUNABLES)' : 'not asked (opt-in: platform/process-tuning.ts)'}`,
     );
+    if (config.modelSigningKey === undefined) {
+      console.warn(
+        'warning: MODEL_SIGNING_KEY is not set, so registry rows are unsigned: versions this worker registers carry no signature, and deployments, warm starts and outcome labels ' +
+          'trust a model_versions row as it stands in the database (an edited row is not detected unless it disagrees with its artifact). See docs/serving-and-deployment.md',
+      );
+    }
     await runPipelineWorkers(workers);
   } finally {
     await deliveries.stop();

@@ -1,11 +1,21 @@
 /**
  * One monitoring report: a served model version's feature drift, prediction drift, live
  * performance and data freshness at one moment, stored in monitoring_reports (one row per
- * monitoring run and version) as the evidence behind alerts and dashboards.
+ * monitoring run and version) as the evidence behind alerts and dashboards. The version's label
+ * (which outcomes its predictions are judged on) and backtest metrics come from its registry row
+ * only once that row is verified as serving verifies it: the signature with MODEL_SIGNING_KEY, the
+ * artifact header's label (and every field the header records) given the artifact store.
  */
+import { ALGORITHM_VERSIONS } from '../../models/algorithms';
+import { ArtifactError, decodeArtifact } from '../../models/artifact';
+import type { ArtifactStore } from '../artifacts/artifact-store';
+import { loadConfig } from '../config';
 import { labelSpecOf } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
-import { getModelVersion } from '../registry/model-registry';
+import { readArtifact } from '../registry/artifact-store';
+import { getModelVersion, type ModelVersion } from '../registry/model-registry';
+import { recordedFieldMismatch } from '../registry/recorded-fields';
+import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { detectFeatureDrift, detectPredictionDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
 import { freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
@@ -37,6 +47,23 @@ export interface ModelMonitoringReport {
   predictionDrift: PredictionDriftReport;
   performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number };
   freshness: FreshnessReport;
+  /** How the registry row the label and backtest metrics came from was verified (both false: neither a key nor the artifact store was given); absent in reports stored before it was recorded. */
+  rowVerification?: RowVerificationDone;
+}
+
+/** What the version's registry row is checked against before the report uses its label and metrics. */
+export interface ReportRowVerification {
+  /** MODEL_SIGNING_KEY: with a key, the row's signature (covering label and metrics) must hold. */
+  signing?: RowSigning;
+  /** Where the artifacts are: given, the label is the artifact header's (sha256-checked) and a row disagreeing with the header is refused. */
+  artifacts?: ArtifactStore;
+}
+
+export interface RowVerificationDone {
+  /** The row's signature was checked (and held). */
+  signature: boolean;
+  /** The row was checked against its artifact's header, and the label taken from the header. */
+  artifactHeader: boolean;
 }
 
 export interface ModelReportRequest {
@@ -46,13 +73,46 @@ export interface ModelReportRequest {
   windowDays: number;
   rules: MonitoringRules;
   now: Date;
+  /** Default: the signing key from the environment (MODEL_SIGNING_KEY), as the activities take it; no artifact store. */
+  verify?: ReportRowVerification;
 }
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The version's registry row as the report may use it: refused (BadInputError, ARTIFACT_INVALID:
+ * a per-version verdict) when its signature fails with the key, or when it disagrees with its
+ * artifact's header (algorithm, feature set, label, parameters) given the artifact store, the same
+ * checks the prediction API applies to a loaded row; with the artifact store the label is the
+ * header's. A store that cannot be read is thrown as is (retried).
+ */
+export async function verifiedVersionForReport(store: Database, model: string, version: number, verify: ReportRowVerification): Promise<{ version: ModelVersion; rowVerification: RowVerificationDone }> {
+  const row = await getModelVersion(store, model, version);
+  const refuse = (problem: string): never => {
+    throw new BadInputError(`${model} v${version} is not monitored from this registry row (its label and backtest metrics would judge the live predictions): ${problem}`, 'ARTIFACT_INVALID');
+  };
+  const key = verify.signing?.signingKey;
+  if (key !== undefined) {
+    const problem = rowSignatureProblem(key, row);
+    if (problem) refuse(problem);
+  }
+  if (!verify.artifacts) return { version: row, rowVerification: { signature: key !== undefined, artifactHeader: false } };
+  let header: ReturnType<typeof decodeArtifact>['header'];
+  try {
+    ({ header } = decodeArtifact(await readArtifact(verify.artifacts, row.artifactSha256), { algorithms: ALGORITHM_VERSIONS }));
+  } catch (error) {
+    // Missing, modified or undecodable: a verdict. Anything else (the object store is down) is thrown, to be retried.
+    if (!(error instanceof ArtifactError)) throw error;
+    return refuse(`its artifact cannot be read: ${error.message}`);
+  }
+  const mismatch = recordedFieldMismatch(row, header, 'registry');
+  if (mismatch) refuse(mismatch);
+  return { version: { ...row, label: header.label }, rowVerification: { signature: key !== undefined, artifactHeader: true } };
+}
+
 export async function computeModelReport(store: Database, request: ModelReportRequest): Promise<ModelMonitoringReport> {
   const { target, rules, now, windowDays } = request;
-  const version = await getModelVersion(store, target.model, target.version);
+  const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } });
   const profile = await readReferenceProfile(store, target.model, target.version);
   const driftOptions = rules.data_drift;
   const predictionOptions = rules.prediction_drift;
@@ -109,6 +169,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     predictionDrift,
     performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel },
     freshness,
+    rowVerification,
   };
 }
 

@@ -7,6 +7,13 @@
  * A routes row this code cannot read stops only its own model. Each poll also re-checks the
  * registry rows of the loaded versions (one query; a row that changed since it was verified is
  * checked again), so an edit after loading is refused here as a process starting now refuses it.
+ *
+ * A refused version other than the split's anchor (the champion, the reference variant, an A/B
+ * test's champion arm: lib/serving/withdrawal.ts) does not take the model down: the snapshot is
+ * served without it, its traffic answered (and logged) by the anchor's version, and the model is
+ * reported degraded (degradedModels, stats().withdrawn, the `onWithdrawn` hook) until the version
+ * verifies again (retried when its row changes, and every `withdrawnRetryMs`) or the routes move. A
+ * refused anchor withdraws the whole snapshot: requests get 503 naming the cause.
  */
 import crypto from 'node:crypto';
 import { z } from 'zod';
@@ -14,13 +21,17 @@ import { loadModelRuntimes } from '../../models/algorithms';
 import type { ArtifactHeader } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
-import { assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
+import { aliasVersion, assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
 import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import type { Route } from './routing';
+import { anchorRoute, describeDegradation, routesWithout, variantsOf, withdrawalReasonOf, type ServingDegradation, type WithdrawalReason, type WithdrawnVersion } from './withdrawal';
+
+export type { ServingDegradation, WithdrawalReason, WithdrawnVersion } from './withdrawal';
 
 export interface LoadedModel {
   version: ModelVersion;
@@ -28,10 +39,16 @@ export interface LoadedModel {
 }
 
 export interface ServingSnapshot {
+  /**
+   * The routes served: the generation's routes as written, less any withdrawn version (its weight
+   * moved to the anchor, so routing sends its requests to the anchor's version). Same generation.
+   */
   routes: ServingRoutes;
-  /** Every version the routes name (served routes and shadow), loaded and verified. */
+  /** Every version the served routes name (routes and shadow), loaded and verified. */
   models: ReadonlyMap<number, LoadedModel>;
   loadedAt: string;
+  /** Present when versions the routes as written name are withdrawn (refused by verification): which, why, and the routes as written. */
+  degraded?: ServingDegradation;
 }
 
 export interface ServingModelsStats {
@@ -46,6 +63,21 @@ export interface ServingModelsStats {
   generations: Record<string, number>;
   /** Generation each model should serve but has not loaded yet (absent when up to date). */
   pending: Record<string, number>;
+  /**
+   * Versions withdrawn from serving since start (a loaded version refused on a re-check, or one left
+   * out of a generation loaded without it), by model, version and reason: running totals.
+   */
+  withdrawals: Array<{ model: string; version: number; reason: WithdrawalReason; count: number }>;
+  /** Per model, the versions its routes name that are withdrawn now (its champion when the model is not served at all); absent when none. */
+  withdrawn: Record<string, WithdrawnVersion[]>;
+}
+
+/** What the `onWithdrawn` hook is told: a version just withdrawn, and what serves its traffic now. */
+export interface WithdrawalEvent extends WithdrawnVersion {
+  model: string;
+  generation: number;
+  /** The variant and version answering its requests now; undefined: the model is not served (its anchor was refused). */
+  servedBy: { variant: string; version: number } | undefined;
 }
 
 export type ServingLog = (event: string, detail: Record<string, unknown>) => void;
@@ -60,6 +92,10 @@ export interface ServingModelsDeps {
   log?: ServingLog;
   /** The deployment's MODEL_SIGNING_KEY: with it, only versions whose registry row it signed are served (lib/registry/row-signature.ts). */
   signing?: RowSigning;
+  /** Called (never awaited; a throw is logged) each time a version is withdrawn: the API raises an alert from it. */
+  onWithdrawn?: (event: WithdrawalEvent) => void;
+  /** How often a withdrawn version whose row did not change is verified again (ms, default 30000): a repaired artifact is taken back. */
+  withdrawnRetryMs?: number;
 }
 
 /** "v3 (champion), v4 (canary), v5 (shadow)". */
@@ -87,6 +123,24 @@ function rowFingerprint(row: Record<string, unknown>): string {
   return crypto.createHash('sha256').update(text).digest('base64');
 }
 
+/** When a withdrawn version was refused: the row's fingerprint then (a change is retried at once) and when to retry anyway. */
+interface Refusal {
+  fingerprint: string | undefined;
+  retryAt: number;
+}
+
+/** A generation loaded with no snapshot serving cannot be served: verification refused its anchor (or a version of a split without one). */
+class UnservableGenerationError extends Error {
+  constructor(
+    message: string,
+    readonly version: number,
+    readonly refusal: unknown,
+    readonly fingerprint: string | undefined,
+  ) {
+    super(message, { cause: refusal });
+  }
+}
+
 /** The version's row or artifact is refused (edited, unsigned, vetoed, deleted), as opposed to a store that could not be read. */
 function isRefusal(error: unknown): boolean {
   return error instanceof ArtifactVerificationError || error instanceof RegistryError;
@@ -106,18 +160,27 @@ export class ServingModels {
   private readonly invalidRoutes = new Map<string, { generation: number; message: string }>();
   /** Per loaded version, the row and header it was verified against (re-checked when the row changes). */
   private readonly verified = new WeakMap<LoadedModel, VerifiedRow>();
+  /** Per withdrawn version of a degraded snapshot, the refusal (when to try it again). */
+  private readonly refusals = new WeakMap<WithdrawnVersion, Refusal>();
+  /** Models not served because verification refused their anchor (champion), on a re-check or when loading with nothing serving: the version and why, until a snapshot is served again. */
+  private readonly anchorsWithdrawn = new Map<string, WithdrawnVersion>();
+  /** Withdrawals since start, by model, version and reason (the metric). */
+  private readonly withdrawalCounts = new Map<string, { model: string; version: number; reason: WithdrawalReason; count: number }>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
   private runtimes: Promise<unknown> | undefined;
   private readonly pollMs: number;
+  private readonly withdrawnRetryMs: number;
   private readonly log: ServingLog;
 
   constructor(private readonly deps: ServingModelsDeps) {
     this.pollMs = deps.pollMs ?? 2000;
+    this.withdrawnRetryMs = deps.withdrawnRetryMs ?? 30_000;
     this.log = deps.log ?? (() => undefined);
     if (!(this.pollMs > 0)) throw new Error(`ServingModels: pollMs must be positive, got ${deps.pollMs}`);
+    if (!(this.withdrawnRetryMs >= 0)) throw new Error(`ServingModels: withdrawnRetryMs must be 0 or more, got ${deps.withdrawnRetryMs}`);
   }
 
   /**
@@ -150,6 +213,17 @@ export class ServingModels {
     if (this.snapshots.has(model)) return undefined;
     const invalid = this.invalidRoutes.get(model);
     return invalid ? `its routes (generation ${invalid.generation}) cannot be read: ${invalid.message}` : this.loadFailures.get(model)?.message;
+  }
+
+  /**
+   * One sentence per model served without some of the versions its routes name (withdrawn: refused
+   * by verification), saying which, why, and which version answers their traffic. Such a model is
+   * still ready: it serves its approved version.
+   */
+  degradedModels(): string[] {
+    const problems: string[] = [];
+    for (const [model, snapshot] of this.snapshots) if (snapshot.degraded) problems.push(describeDegradation(model, snapshot.routes.generation, snapshot.degraded));
+    return problems.sort();
   }
 
   /** True when every model serves the versions its newest routes name (see unreadyModels). */
@@ -188,7 +262,11 @@ export class ServingModels {
     const pending: Record<string, number> = {};
     for (const [model, s] of this.snapshots) generations[model] = s.routes.generation;
     for (const [model, routes] of this.desired) if (routes.generation > (generations[model] ?? 0)) pending[model] = routes.generation;
-    return { ...this.counters, ...(this.lastError ? { lastError: { ...this.lastError } } : {}), generations, pending };
+    const withdrawn: Record<string, WithdrawnVersion[]> = {};
+    for (const [model, s] of this.snapshots) if (s.degraded) withdrawn[model] = s.degraded.withdrawn.map((w) => ({ ...w, variants: [...w.variants] }));
+    for (const [model, w] of this.anchorsWithdrawn) if (!this.snapshots.has(model)) withdrawn[model] = [{ ...w, variants: [...w.variants] }];
+    const withdrawals = [...this.withdrawalCounts.values()].map((c) => ({ ...c }));
+    return { ...this.counters, ...(this.lastError ? { lastError: { ...this.lastError } } : {}), generations, pending, withdrawals, withdrawn };
   }
 
   async close(): Promise<void> {
@@ -233,6 +311,7 @@ export class ServingModels {
       this.snapshots.delete(model);
       this.loadFailures.delete(model);
       this.invalidRoutes.delete(model);
+      this.anchorsWithdrawn.delete(model);
       this.log('serving.model_dropped', { model });
     }
     for (const invalid of all.invalid) this.disable(invalid);
@@ -250,6 +329,7 @@ export class ServingModels {
     this.desired.delete(model);
     this.snapshots.delete(model);
     this.loadFailures.delete(model);
+    this.anchorsWithdrawn.delete(model);
     if (this.invalidRoutes.get(model)?.message === message) return; // reported already; polls find it again
     this.invalidRoutes.set(model, { generation, message });
     this.fail('serving.routes_invalid', model, invalid, { generation, stopped: served });
@@ -258,11 +338,15 @@ export class ServingModels {
   /**
    * Re-checks the loaded versions whose registry row changed since they were verified: one query
    * per poll (fingerprints of the rows); the row checks, and an artifact read only when the row now
-   * names another artifact, run for changed rows alone.
+   * names another artifact, run for changed rows alone. Withdrawn versions are tried again when
+   * their row changed or their retry time came.
    */
   private async recheckLoadedRows(): Promise<void> {
     const pairs: Array<[string, number]> = [];
-    for (const [model, snapshot] of this.snapshots) for (const version of snapshot.models.keys()) pairs.push([model, version]);
+    for (const [model, snapshot] of this.snapshots) {
+      for (const version of snapshot.models.keys()) pairs.push([model, version]);
+      for (const w of snapshot.degraded?.withdrawn ?? []) pairs.push([model, w.version]);
+    }
     if (pairs.length === 0) return;
     let fingerprints: Map<string, string>;
     try {
@@ -278,6 +362,7 @@ export class ServingModels {
         const fingerprint = fingerprints.get(versionKey(model, version));
         if (fingerprint === undefined || fingerprint !== this.verified.get(loaded)?.fingerprint) changed.add(model);
       }
+      if (snapshot.degraded?.withdrawn.some((w) => this.retryDue(model, w, fingerprints))) changed.add(model);
     }
     // Through the model's loader queue, so a check never interleaves with a load.
     await Promise.all([...changed].map((model) => this.exclusive(model, () => this.recheck(model, fingerprints))));
@@ -293,15 +378,33 @@ export class ServingModels {
     return new Map(rows.map((row) => [versionKey(row.name, Number(row.version)), rowFingerprint(row as unknown as Record<string, unknown>)]));
   }
 
+  /** A withdrawn version is tried again when its row changed since it was refused, or its retry time came. */
+  private retryDue(model: string, withdrawn: WithdrawnVersion, fingerprints: ReadonlyMap<string, string>): boolean {
+    const refusal = this.refusals.get(withdrawn);
+    return !refusal || refusal.fingerprint !== fingerprints.get(versionKey(model, withdrawn.version)) || Date.now() >= refusal.retryAt;
+  }
+
   /**
-   * Checks again each loaded version of the model whose row changed. All pass: a snapshot with the
-   * same routes and the rows as they are now. One is refused: the snapshot is withdrawn, so the
-   * model serves what a process starting now would (the loader retries the routes on each poll).
+   * Checks again each loaded version of the model whose row changed, and tries again the withdrawn
+   * ones that are due. All pass: a snapshot with the same routes and the rows as they are now (a
+   * withdrawn version that verifies again is served again). A version other than the anchor is
+   * refused: it is withdrawn and the anchor answers its traffic (the model keeps serving, degraded).
+   * The anchor (champion) is refused: the snapshot is withdrawn, so the model serves what a process
+   * starting now would (the loader retries the routes on each poll). No verdict (a store could not
+   * be read): nothing changes, and the next poll checks again.
    */
   private async recheck(model: string, fingerprints: ReadonlyMap<string, string>): Promise<void> {
     const snapshot = this.snapshots.get(model);
     if (this.closed || !snapshot) return;
+    const written = snapshot.degraded?.written ?? snapshot.routes;
+    const generation = written.generation;
     const models = new Map(snapshot.models);
+    const noVerdict = (version: number, error: unknown) => {
+      // The store or artifact store could not be read: no verdict, so keep serving and check on the next poll.
+      this.counters.readFailures++;
+      this.fail('serving.recheck_failed', model, error, { version });
+    };
+    const refused = new Map<number, { error: unknown; fingerprint: string | undefined }>();
     for (const [version, loaded] of snapshot.models) {
       const fingerprint = fingerprints.get(versionKey(model, version));
       const before = this.verified.get(loaded);
@@ -310,23 +413,108 @@ export class ServingModels {
         models.set(version, await this.reverify(model, loaded, before, fingerprint));
       } catch (error) {
         if (this.snapshots.get(model) !== snapshot) return;
-        if (!isRefusal(error)) {
-          // The store or artifact store could not be read: no verdict, so keep serving and check on the next poll.
-          this.counters.readFailures++;
-          this.fail('serving.recheck_failed', model, error, { version });
-          return;
-        }
-        this.snapshots.delete(model);
-        this.counters.verificationFailures++;
-        const message = `v${version} was loaded but its registry row changed and no longer verifies, so generation ${snapshot.routes.generation} is not served: ${(error as Error).message}`;
-        this.loadFailures.set(model, { generation: snapshot.routes.generation, message });
-        this.fail('serving.withdrawn', model, error, { generation: snapshot.routes.generation, version });
-        return;
+        if (!isRefusal(error)) return noVerdict(version, error);
+        models.delete(version);
+        refused.set(version, { error, fingerprint });
+      }
+    }
+    const reinstated = new Set<number>();
+    for (const w of snapshot.degraded?.withdrawn ?? []) {
+      if (!this.retryDue(model, w, fingerprints)) continue;
+      let attempt: Awaited<ReturnType<ServingModels['attemptLoad']>>;
+      try {
+        attempt = await this.attemptLoad(model, w.version);
+      } catch (error) {
+        if (this.snapshots.get(model) !== snapshot) return;
+        return noVerdict(w.version, error);
+      }
+      if (this.snapshots.get(model) !== snapshot) return;
+      if ('loaded' in attempt) {
+        models.set(w.version, attempt.loaded);
+        reinstated.add(w.version);
+      } else if (!isRefusal(attempt.error)) {
+        return noVerdict(w.version, attempt.error);
+      } else {
+        // Still refused: withdrawn as it was (counted once), tried again later.
+        this.refusals.set(w, { fingerprint: attempt.fingerprint, retryAt: Date.now() + this.withdrawnRetryMs });
+      }
+    }
+    let anchor = snapshot.degraded?.anchor;
+    if (refused.size > 0 && !anchor) {
+      try {
+        anchor = await this.anchorOf(written);
+      } catch (error) {
+        if (this.snapshots.get(model) !== snapshot) return;
+        return noVerdict([...refused.keys()][0], error);
       }
     }
     if (this.closed || this.snapshots.get(model) !== snapshot) return;
-    this.snapshots.set(model, { routes: snapshot.routes, models, loadedAt: new Date().toISOString() });
-    this.log('serving.reverified', { model, generation: snapshot.routes.generation, versions: [...models.keys()] });
+    this.counters.verificationFailures += refused.size;
+    const anchorRefusal = anchor ? refused.get(anchor.version) : undefined;
+    if (refused.size > 0 && (!anchor || anchorRefusal)) {
+      // The approved version itself no longer verifies: nothing in the split may take its place.
+      const [version, { error, fingerprint }] = anchor && anchorRefusal ? [anchor.version, anchorRefusal] : [...refused][0];
+      this.snapshots.delete(model);
+      const message = `v${version} was loaded but its registry row changed and no longer verifies, so generation ${generation} is not served: ${(error as Error).message}`;
+      this.loadFailures.set(model, { generation, message });
+      const entry = this.withdrawnEntry(written, version, error, fingerprint);
+      this.anchorsWithdrawn.set(model, entry);
+      this.recordWithdrawal(model, generation, entry, undefined);
+      this.fail('serving.withdrawn', model, error, { generation, version, variants: entry.variants, reason: entry.reason });
+      return;
+    }
+    const withdrawn = [...(snapshot.degraded?.withdrawn ?? []).filter((w) => !reinstated.has(w.version))];
+    const newly = [...refused].map(([version, r]) => this.withdrawnEntry(written, version, r.error, r.fingerprint));
+    withdrawn.push(...newly);
+    withdrawn.sort((a, b) => a.version - b.version);
+    const degraded = withdrawn.length > 0 && anchor ? { written, anchor, withdrawn } : undefined;
+    this.snapshots.set(model, this.snapshotOf(written, models, degraded));
+    for (const w of newly) {
+      this.recordWithdrawal(model, generation, w, anchor);
+      this.fail('serving.version_withdrawn', model, refused.get(w.version)!.error, { generation, version: w.version, variants: w.variants, reason: w.reason, servedBy: anchor ? `v${anchor.version} (${anchor.variant})` : null });
+    }
+    for (const version of reinstated) this.log('serving.reinstated', { model, generation, version });
+    this.log('serving.reverified', { model, generation, versions: [...models.keys()], ...(withdrawn.length > 0 ? { withdrawn: withdrawn.map((w) => w.version) } : {}) });
+  }
+
+  /** The snapshot serving `written` with these models, less the degradation's withdrawn versions. */
+  private snapshotOf(written: ServingRoutes, models: ReadonlyMap<number, LoadedModel>, degraded: ServingDegradation | undefined): ServingSnapshot {
+    const loadedAt = new Date().toISOString();
+    if (!degraded || degraded.withdrawn.length === 0) return { routes: written, models, loadedAt };
+    const routes = routesWithout(written, degraded.anchor, new Set(degraded.withdrawn.map((w) => w.version)));
+    return { routes, models, loadedAt, degraded: { written, anchor: degraded.anchor, withdrawn: degraded.withdrawn } };
+  }
+
+  /** The anchor of a split (lib/serving/withdrawal.ts), reading the champion alias only when the routes alone cannot tell (an A/B test). */
+  private async anchorOf(routes: ServingRoutes): Promise<Route | undefined> {
+    return anchorRoute(routes) ?? anchorRoute(routes, await aliasVersion(this.deps.store, routes.model, 'champion'));
+  }
+
+  /** The record of a withdrawn version, remembering the row it was refused on. */
+  private withdrawnEntry(written: ServingRoutes, version: number, error: unknown, fingerprint: string | undefined): WithdrawnVersion {
+    const entry: WithdrawnVersion = {
+      version,
+      variants: variantsOf(written, version),
+      weight: written.routes.filter((r) => r.version === version).reduce((sum, r) => sum + r.weight, 0),
+      reason: withdrawalReasonOf(error),
+      message: error instanceof Error ? error.message : String(error),
+      at: new Date().toISOString(),
+    };
+    this.refusals.set(entry, { fingerprint, retryAt: Date.now() + this.withdrawnRetryMs });
+    return entry;
+  }
+
+  /** Counts a withdrawal (the metric) and tells the `onWithdrawn` hook. */
+  private recordWithdrawal(model: string, generation: number, withdrawn: WithdrawnVersion, servedBy: Route | undefined): void {
+    const key = `${versionKey(model, withdrawn.version)}\u0000${withdrawn.reason}`;
+    const count = this.withdrawalCounts.get(key) ?? { model, version: withdrawn.version, reason: withdrawn.reason, count: 0 };
+    count.count++;
+    this.withdrawalCounts.set(key, count);
+    try {
+      this.deps.onWithdrawn?.({ ...withdrawn, variants: [...withdrawn.variants], model, generation, servedBy: servedBy ? { variant: servedBy.variant, version: servedBy.version } : undefined });
+    } catch (error) {
+      this.log('serving.on_withdrawn_failed', { model, version: withdrawn.version, error: (error as Error).message });
+    }
   }
 
   /**
@@ -348,15 +536,29 @@ export class ServingModels {
 
   /** Loads and verifies one version (what a process starting now does), remembering what it was verified against. */
   private async loadVersion(model: string, version: number): Promise<LoadedModel> {
+    const attempt = await this.attemptLoad(model, version);
+    if ('error' in attempt) throw attempt.error;
+    return attempt.loaded;
+  }
+
+  /**
+   * loadVersion, with a refusal returned (with the fingerprint of the row it was refused on) rather
+   * than thrown; throws only when the row's fingerprint cannot be read.
+   */
+  private async attemptLoad(model: string, version: number): Promise<{ loaded: LoadedModel } | { error: unknown; fingerprint: string | undefined }> {
     // Read before verifying: a row edited meanwhile differs from it, so the next poll checks again.
     const fingerprint = (await this.readRowFingerprints([[model, version]])).get(versionKey(model, version));
-    // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
-    const verified = await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing);
-    // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
-    assertServable(verified.version);
-    const loaded: LoadedModel = { version: verified.version, model: verified.model };
-    this.verified.set(loaded, { fingerprint, header: verified.header });
-    return loaded;
+    try {
+      // The same function as verifyVersions (and the deployment activities): what it refuses never loads, and the reverse.
+      const verified = await verifyRegisteredVersion(this.deps.store, this.deps.artifacts, model, version, this.deps.signing);
+      // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
+      assertServable(verified.version);
+      const loaded: LoadedModel = { version: verified.version, model: verified.model };
+      this.verified.set(loaded, { fingerprint, header: verified.header });
+      return { loaded };
+    } catch (error) {
+      return { error, fingerprint };
+    }
   }
 
   private onAnnouncement(message: string): void {
@@ -412,15 +614,27 @@ export class ServingModels {
       const current = this.snapshots.get(model);
       if (this.closed || !target || target.generation <= (current?.routes.generation ?? 0)) return;
       try {
-        const models = await this.loadVersions(target, current);
+        const { models, degraded } = await this.loadVersions(target, current);
         const latest = this.snapshots.get(model)?.routes.generation ?? 0;
         if (this.closed || !this.desired.has(model) || target.generation <= latest) return;
-        this.snapshots.set(model, { routes: target, models, loadedAt: new Date().toISOString() });
+        this.snapshots.set(model, this.snapshotOf(target, models, degraded));
         this.loadFailures.delete(model);
+        this.anchorsWithdrawn.delete(model);
         this.counters.swaps++;
-        this.log('serving.swap', { model, generation: target.generation, from: current?.routes.generation ?? null, versions: [...models.keys()] });
+        this.log('serving.swap', { model, generation: target.generation, from: current?.routes.generation ?? null, versions: [...models.keys()], ...(degraded ? { withdrawn: degraded.withdrawn.map((w) => w.version) } : {}) });
+        for (const w of degraded?.withdrawn ?? []) {
+          this.counters.verificationFailures++;
+          this.recordWithdrawal(model, target.generation, w, degraded!.anchor);
+          this.fail('serving.version_withdrawn', model, new Error(w.message), { generation: target.generation, version: w.version, variants: w.variants, reason: w.reason, servedBy: `v${degraded!.anchor.version} (${degraded!.anchor.variant})` });
+        }
       } catch (error) {
         this.counters.verificationFailures++;
+        if (error instanceof UnservableGenerationError && !current && this.anchorsWithdrawn.get(model)?.version !== error.version) {
+          // The model is not served because its approved version is refused: a withdrawal (counted and told once, not per retry).
+          const entry = this.withdrawnEntry(target, error.version, error.refusal, error.fingerprint);
+          this.anchorsWithdrawn.set(model, entry);
+          this.recordWithdrawal(model, target.generation, entry, undefined);
+        }
         this.loadFailures.set(model, { generation: target.generation, message: error instanceof Error ? error.message : String(error) });
         this.fail('serving.load_failed', model, error, { generation: target.generation, keeping: current?.routes.generation ?? null });
         // Try again at once only if a newer split arrived meanwhile; otherwise wait for the next poll.
@@ -430,26 +644,52 @@ export class ServingModels {
     }
   }
 
-  /** Every version the routes need: reused from the current snapshot, or loaded and verified now. */
-  private async loadVersions(routes: ServingRoutes, current: ServingSnapshot | undefined): Promise<Map<number, LoadedModel>> {
+  /**
+   * Every version the routes need: reused from the current snapshot, or loaded and verified now.
+   * Any version failing throws while a snapshot serves (it keeps serving; the poll retries the whole
+   * generation). With none serving (a process starting, or the model withdrawn), a version other
+   * than the anchor that verification refuses is left out instead (degraded: the anchor answers its
+   * traffic), rather than serving nothing; a refused anchor, or a store that cannot be read, throws.
+   */
+  private async loadVersions(routes: ServingRoutes, current: ServingSnapshot | undefined): Promise<{ models: Map<number, LoadedModel>; degraded?: ServingDegradation }> {
     await this.ensureRuntimes();
     const needed = new Set([...routes.routes.map((r) => r.version), ...(routes.shadow ? [routes.shadow.version] : [])]);
     const models = new Map<number, LoadedModel>();
+    const refused = new Map<number, { error: unknown; fingerprint: string | undefined }>();
+    const cannotLoad = (version: number, error: unknown) => new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
     for (const version of [...needed].sort((a, b) => a - b)) {
       const reused = current?.models.get(version);
       if (reused) {
         models.set(version, reused);
         continue;
       }
-      let loaded: LoadedModel;
+      let attempt: Awaited<ReturnType<ServingModels['attemptLoad']>>;
       try {
-        loaded = await this.loadVersion(routes.model, version);
+        attempt = await this.attemptLoad(routes.model, version);
       } catch (error) {
-        throw new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
+        throw cannotLoad(version, error);
       }
-      models.set(version, loaded);
+      if ('loaded' in attempt) {
+        models.set(version, attempt.loaded);
+        continue;
+      }
+      if (current || !isRefusal(attempt.error)) throw cannotLoad(version, attempt.error);
+      refused.set(version, attempt);
     }
-    return models;
+    if (refused.size === 0) return { models };
+    let anchor: Route | undefined;
+    try {
+      anchor = await this.anchorOf(routes);
+    } catch (error) {
+      throw cannotLoad([...refused.keys()][0], error);
+    }
+    const anchorRefusal = anchor ? refused.get(anchor.version) : undefined;
+    if (!anchor || anchorRefusal) {
+      const [version, { error, fingerprint }] = anchor && anchorRefusal ? [anchor.version, anchorRefusal] : [...refused][0];
+      throw new UnservableGenerationError(cannotLoad(version, error).message, version, error, fingerprint);
+    }
+    const withdrawn = [...refused].map(([version, r]) => this.withdrawnEntry(routes, version, r.error, r.fingerprint));
+    return { models, degraded: { written: routes, anchor, withdrawn } };
   }
 
   /** The wasm runtimes some algorithms need to restore; retried on the next load when they fail. */

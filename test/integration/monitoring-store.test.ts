@@ -209,4 +209,21 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     const noCooldown = await raiseAlert(t.store, { ...evaluation.findings[0].alert, cooldownSeconds: 0 });
     expect(noCooldown.suppressed).toBe(false);
   });
+
+  it("judges live predictions by a registry row's label and backtest metrics only once the row verifies: an edited row is refused with the key or the artifact store", async () => {
+    const { version } = await seedMonitoredModel(t.store, artifactDir, 'monitored');
+    const request = { id: `mr-verify-${version}`, target: { model: 'monitored', version, variants: ['champion'], champion: true }, windowDays: 10, rules: parseMonitoringRules({}), now: new Date() };
+    const artifacts = localArtifactStore(artifactDir);
+    const verified = await computeModelReport(t.store, { ...request, verify: { artifacts } });
+    expect(verified.rowVerification).toEqual({ signature: false, artifactHeader: true });
+    expect(verified.performance.hitRate).toBe(0);
+
+    // The label's horizon edited in the row (the artifact says 5): the outcomes would be another target's.
+    const row = await t.store.db.selectFrom('model_versions').select('label').where('name', '=', 'monitored').where('version', '=', version).executeTakeFirstOrThrow();
+    await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...(JSON.parse(row.label) as object), horizon: 1 }) }).where('name', '=', 'monitored').where('version', '=', version).execute();
+    await expect(computeModelReport(t.store, { ...request, verify: { artifacts } })).rejects.toThrow(/monitored v\d+ is not monitored from this registry row .*label differs: the artifact has .*"horizon":5.*the registry says .*"horizon":1/);
+    await expect(computeModelReport(t.store, { ...request, verify: { signing: { signingKey: 'monitoring-report-key-0123456789abcdef' } } })).rejects.toThrow(expect.objectContaining({ code: 'ARTIFACT_INVALID', message: expect.stringMatching(/no signature/) }));
+    // Nothing to check it against (no key, no artifact store): the row as it stands, and the report says it was not verified.
+    expect((await computeModelReport(t.store, { ...request, verify: {} })).rowVerification).toEqual({ signature: false, artifactHeader: false });
+  });
 });

@@ -395,6 +395,8 @@ describe('prediction API (SQLite store, real Redis)', () => {
     }
     await expect(fetch(`${api.url}/healthz`)).rejects.toThrow(); // no longer listening
     expect(lines.some((l) => l.startsWith('prediction API listening on'))).toBe(true);
+    // No MODEL_SIGNING_KEY (the default): one start-up line says the rows are not signed and what that lets through.
+    expect(lines.filter((l) => l.startsWith('warning: MODEL_SIGNING_KEY is not set'))).toEqual([expect.stringMatching(/registry rows are unsigned and not checked: .*edited there .* is served as if it had been registered/)]);
     expect(lines[lines.length - 1]).toMatch(/^stopped; prediction log: \d+ rows written, 0 dropped, 0 rejected$/);
     await expect(startApiProcess(loadConfig({ DATABASE_URL: t.url }), () => undefined)).rejects.toThrow(/API_TOKENS is empty/);
   });

@@ -176,18 +176,24 @@ describe.each(DRIVERS)('serving models when rows change under them, on %s', (_dr
     await until('served again', () => a.ready() && b.ready() && a.snapshot(MODEL)?.routes.generation === 2);
   });
 
-  it('without a signing key refuses a row that no longer matches the loaded artifact, or whose evaluation now vetoes it', async () => {
+  it('without a signing key refuses a row that no longer matches the loaded artifact (a shadow: withdrawn alone), or whose evaluation now vetoes it (the champion: the model)', async () => {
     const [v1, v2] = await registerVersions(t.store, dir, MODEL, 2);
     await writeServingRoutes(t.store, cache, change({ routes: singleRoute(1), shadow: { version: 2 } }));
     const a = await start();
     expect([...a.snapshot(MODEL)!.models.keys()]).toEqual([1, 2]);
 
+    // The shadow's row edited: the shadow alone is withdrawn; the champion keeps serving, and the model says it is degraded.
     await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...v2.label, horizon: 1 }) }).where('name', '=', MODEL).where('version', '=', 2).execute();
-    await until('withdrawn', () => a.snapshot(MODEL) === undefined);
-    expect(a.unreadyModels().join('\n')).toMatch(/label differs: the artifact has .*"horizon":5.*, the registry says .*"horizon":1/);
+    await until('the shadow withdrawn', () => a.snapshot(MODEL)?.degraded !== undefined);
+    expect([...a.snapshot(MODEL)!.models.keys()]).toEqual([1]);
+    expect(a.snapshot(MODEL)!.routes.shadow).toBeUndefined();
+    expect(a.ready()).toBe(true);
+    expect(a.degradedModels().join('\n')).toMatch(/label differs: the artifact has .*"horizon":5.*, the registry says .*"horizon":1/);
+    expect(events.some(([e, d]) => e === 'serving.version_withdrawn' && d.version === 2 && d.servedBy === 'v1 (champion)')).toBe(true);
 
     await t.store.db.updateTable('model_versions').set({ label: JSON.stringify(v2.label) }).where('name', '=', MODEL).where('version', '=', 2).execute();
-    await until('served again', () => a.ready());
+    await until('the shadow served again', () => a.snapshot(MODEL)?.models.has(2) === true && a.snapshot(MODEL)?.degraded === undefined);
+    expect(a.snapshot(MODEL)!.routes.shadow).toEqual({ version: 2 });
 
     const vetoed = { ...v1.metrics, shuffledLabel: { passed: false, message: 'beats chance on shuffled labels' } };
     await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify(vetoed) }).where('name', '=', MODEL).where('version', '=', 1).execute();
