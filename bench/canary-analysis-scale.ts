@@ -223,6 +223,8 @@ interface Sizes {
 
 async function benchDriver(driver: 'sqlite' | 'mysql', sizes: Sizes): Promise<void> {
   const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-canary-artifacts-'));
+  // The deployment's artifact store for the analyses (the children inherit it): outcomes are labelled from the artifact headers in it.
+  process.env.ARTIFACT_DIR = artifacts;
   let url: string;
   let cleanup: () => Promise<void>;
   if (driver === 'sqlite') {

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { Command } from 'commander';
 import { z } from 'zod';
+import { openArtifactStore } from '../lib/artifacts/artifact-store';
 import { openCache } from '../lib/cache/open-cache';
 import { loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
-    { redis, blockingRedis, store, cache, featureSets: sets },
+    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets },
     {
       key: config.streamKey,
       group: config.streamGroup,

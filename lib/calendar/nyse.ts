@@ -262,6 +262,19 @@ export function nextNyseTradingDay(iso: string): string {
   return day;
 }
 
+/**
+ * The `n`-th trading day strictly after `iso` (which need not be a trading day): n = 1 is
+ * nextNyseTradingDay. What a horizon of n sessions from a bar dated `iso` ends on.
+ */
+export function nthNyseTradingDayAfter(iso: string, n: number): string {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a whole number of trading days, at least 1, got ${n}`);
+  // A year has about 252 trading days in 365: 1.5 calendar days a session, plus the longest closures, is enough at once.
+  for (let span = Math.ceil(n * 1.5) + 10; ; span *= 2) {
+    const days = nyseTradingDaysBetween(addDays(iso, 1), addDays(iso, span));
+    if (days.length >= n) return days[n - 1];
+  }
+}
+
 /** The last trading day strictly before `iso`. */
 export function previousNyseTradingDay(iso: string): string {
   let day = addDays(iso, -1);

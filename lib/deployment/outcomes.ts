@@ -1,16 +1,25 @@
 /**
  * Logged predictions joined with what actually happened. The outcome of a prediction is its model
- * version's label spec applied to the symbol's stored closes from the bar dated `asOf`; it is known
- * (matured) once the store holds the bar `horizon` bars after that one. Unmatured predictions are
- * reported as such, never guessed, so a canary is not judged on outcomes that do not exist yet.
+ * version's label spec applied to the symbol's stored closes from the bar dated `asOf`, over the next
+ * `horizon` NYSE sessions (computeLabels). It is known (matured) once the store holds a bar of the
+ * symbol dated on or after the horizon's last session; a session of the horizon without a stored bar
+ * (a quarantined day) leaves it matured without a label (missingBar), never labelled over a longer
+ * window. Unmatured predictions are reported as such, never guessed, so a canary is not judged on
+ * outcomes that do not exist yet.
+ *
+ * The label spec is the version's as registered: from the artifact header (sha256-checked) in the
+ * deployment's artifact store, and the row's signature when MODEL_SIGNING_KEY is set. A version whose
+ * row cannot be bound to what was registered is refused, and its predictions get no outcome.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import { ALGORITHM_VERSIONS } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact } from '../../models/artifact';
-import type { ArtifactStore } from '../artifacts/artifact-store';
-import { loadConfig } from '../config';
+import { openArtifactStore, type ArtifactStore } from '../artifacts/artifact-store';
+import { nthNyseTradingDayAfter } from '../calendar/nyse';
+import { loadConfig, type AppConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
-import { computeLabels, labelSpecSchema, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { computeLabels, labelSpecSchema, sessionHorizons, type LabelSeries, type LabelSpec } from '../labels/labels';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';
@@ -33,9 +42,9 @@ export interface OutcomeJoin {
   rows: PredictionWithOutcome[];
   /** Rows whose horizon bar is not in the store yet. */
   unmatured: number;
-  /** Matured rows without a label: inside a dead zone, too little history for the spec, or no bar dated asOf. */
+  /** Matured rows without a label: too little history for the spec, a zero close, or a missing bar (below). */
   noLabel: number;
-  /** The part of noLabel whose asOf has no bar although later bars are stored (a gap in the data). */
+  /** The part of noLabel with a missing bar: none dated asOf, or none on a session of the horizon, although later bars are stored (a gap in the data). */
   missingBar: number;
 }
 
@@ -91,7 +100,8 @@ export function labelSpecOf(version: ModelVersion): LabelSpec {
 
 /**
  * What a version's label is checked against before outcomes are computed with it: a label edited in
- * the registry row after registration would label the predictions of a model trained on another target.
+ * the registry row after registration would label the predictions of a model trained on another
+ * target. At least one of the two is needed; with neither, every version is refused.
  */
 export interface LabelVerification {
   /** MODEL_SIGNING_KEY: with a key, the row's signature (which covers the label) must hold. */
@@ -100,22 +110,44 @@ export interface LabelVerification {
   artifacts?: ArtifactStore;
 }
 
-/** The default check: the deployment's signing key from the environment, as the activities take it. */
-function defaultLabelVerification(): LabelVerification {
-  return { signing: { signingKey: loadConfig().modelSigningKey } };
+/**
+ * The deployment's check, as the workers and the API build theirs from the environment: the signing
+ * key (MODEL_SIGNING_KEY, may be unset) and the artifact store (ARTIFACT_DIR or ARTIFACT_URL, the
+ * same instance openArtifactStore gives them).
+ */
+export function deploymentLabelVerification(config: Pick<AppConfig, 'modelSigningKey' | 'artifacts'> = loadConfig()): LabelVerification {
+  return { signing: { signingKey: config.modelSigningKey }, artifacts: openArtifactStore(config.artifacts) };
+}
+
+const scopedVerification = new AsyncLocalStorage<LabelVerification>();
+
+/**
+ * Runs `fn` with `verify` as the check of every label spec read inside it without one of its own:
+ * the deployment activities run their analyses (which reach labelSpecsOf through the log
+ * aggregates) with their own artifact store and key, not the environment's.
+ */
+export function withLabelVerification<T>(verify: LabelVerification, fn: () => T): T {
+  return scopedVerification.run(verify, fn);
+}
+
+/** The check labelling uses when given none: withLabelVerification's around the caller, else deploymentLabelVerification(). */
+export function currentLabelVerification(): LabelVerification {
+  return scopedVerification.getStore() ?? deploymentLabelVerification();
 }
 
 /**
  * The label spec of a registered version, from its row only once the row is bound to what was
- * registered (signature with the key; the artifact header when `verify.artifacts` is given).
- * Refused (BadInputError: a per-version verdict, not a store failure) otherwise.
+ * registered: its signature with the key, and the artifact header (the label then comes from the
+ * header) with the artifact store. Refused (BadInputError: a per-version verdict, not a store
+ * failure, naming the cause) otherwise, and when `verify` has neither a key nor a store.
  */
-export async function labelSpecOfVersion(store: Database, model: string, version: number, verify: LabelVerification = defaultLabelVerification()): Promise<LabelSpec> {
+export async function labelSpecOfVersion(store: Database, model: string, version: number, verify: LabelVerification = currentLabelVerification()): Promise<LabelSpec> {
   const row = await getModelVersion(store, model, version);
   const refuse = (problem: string): never => {
     throw new BadInputError(`${model} v${version}: its predictions are not labelled from this registry row: ${problem}`, 'ARTIFACT_INVALID');
   };
   const key = verify.signing?.signingKey;
+  if (key === undefined && !verify.artifacts) refuse('nothing to check the row against (no MODEL_SIGNING_KEY and no artifact store): a label edited in the row would go unnoticed; pass the artifact store');
   if (key !== undefined) {
     const problem = rowSignatureProblem(key, row);
     if (problem) refuse(problem);
@@ -136,7 +168,7 @@ export async function labelSpecOfVersion(store: Database, model: string, version
 }
 
 /** Looks up the label specs of the given versions once (each checked as labelSpecOfVersion does) and returns the `labelFor` attachOutcomes wants. */
-export async function labelSpecsOf(store: Database, model: string, versions: Iterable<number>, verify: LabelVerification = defaultLabelVerification()): Promise<(version: number) => LabelSpec> {
+export async function labelSpecsOf(store: Database, model: string, versions: Iterable<number>, verify: LabelVerification = currentLabelVerification()): Promise<(version: number) => LabelSpec> {
   const specs = new Map<number, LabelSpec>();
   for (const v of new Set(versions)) specs.set(v, await labelSpecOfVersion(store, model, v, verify));
   return (version) => {
@@ -173,10 +205,14 @@ export interface OutcomeKey {
 }
 
 export interface KeyOutcome {
-  /** The label; null when not matured or when the label is undefined (dead zone, missing bar). */
+  /** The label; null when not matured or when the label is undefined (missing bar, too little history). */
   outcome: 0 | 1 | null;
   matured: boolean;
-  /** Matured without a label because no bar is dated asOf although later bars are stored. */
+  /**
+   * Matured without a label because a bar is missing although later ones are stored: none dated
+   * asOf, or none on one of the horizon's sessions (a quarantined day). Backfilling it would give
+   * the label; until then there is none, rather than one measured over more sessions.
+   */
   missingBar: boolean;
 }
 
@@ -206,16 +242,19 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     indexOf: Map<string, number>;
     close: Float64Array;
     labels: Map<LabelSpec, LabelSeries>;
+    /** sessionHorizons(dates).ends by horizon: -1 where a session of the horizon has no bar. */
+    ends: Map<number, Int32Array>;
   }
   const barsOf = new Map<string, SymbolBars>();
   for (const [symbol, need] of bySymbol) {
     const from = await dateBarsBefore(store, symbol, need.firstAsOf, need.lookback);
     const [series] = await readBarSeries(store, { symbols: [symbol], from });
     const dates = series?.dates ?? [];
-    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), close: series?.close ?? new Float64Array(0), labels: new Map() });
+    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), close: series?.close ?? new Float64Array(0), labels: new Map(), ends: new Map() });
   }
 
   const unmatured: KeyOutcome = { outcome: null, matured: false, missingBar: false };
+  const horizonEnds = new Map<string, string>();
   return keys.map((r) => {
     const spec = specOfVersion.get(r.version) as LabelSpec;
     const bars = barsOf.get(r.symbol) as SymbolBars;
@@ -226,14 +265,23 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
       if (last === undefined || last <= r.asOf) return unmatured;
       return { outcome: null, matured: true, missingBar: true };
     }
-    if (t + spec.horizon >= bars.dates.length) return unmatured;
+    // The horizon's last session, by the exchange's calendar (not `horizon` stored bars on).
+    const endKey = `${r.asOf}/${spec.horizon}`;
+    let horizonEnd = horizonEnds.get(endKey);
+    if (horizonEnd === undefined) horizonEnds.set(endKey, (horizonEnd = nthNyseTradingDayAfter(r.asOf, spec.horizon)));
+    if (last === undefined || last < horizonEnd) return unmatured;
     let labels = bars.labels.get(spec);
     if (!labels) {
-      labels = computeLabels(spec, bars.close);
+      labels = computeLabels(spec, bars.close, bars.dates);
       bars.labels.set(spec, labels);
     }
     const value = labels.value[t];
-    if (Number.isNaN(value)) return { outcome: null, matured: true, missingBar: false };
+    if (Number.isNaN(value)) {
+      // The horizon has passed in the stored bars: no label because a session of it has no bar (a gap), or none is defined (history, a zero close).
+      let ends = bars.ends.get(spec.horizon);
+      if (!ends) bars.ends.set(spec.horizon, (ends = sessionHorizons(bars.dates, bars.dates.length, spec.horizon).ends));
+      return { outcome: null, matured: true, missingBar: ends[t] < 0 };
+    }
     return { outcome: value === 1 ? 1 : 0, matured: true, missingBar: false };
   });
 }
@@ -257,9 +305,13 @@ export async function attachOutcomes(store: Database, rows: readonly LoggedPredi
   return { rows: out, unmatured, noLabel, missingBar };
 }
 
-/** A model's logged predictions since `since`, each with its outcome where it has matured. */
-export async function readPredictionsWithOutcomes(store: Database, model: string, since: string): Promise<PredictionWithOutcome[]> {
+/**
+ * A model's logged predictions since `since`, each with its outcome where it has matured. The label
+ * specs are checked by `verify` (default: the deployment's key and artifact store); a refused version
+ * is an error that names it and why.
+ */
+export async function readPredictionsWithOutcomes(store: Database, model: string, since: string, verify: LabelVerification = currentLabelVerification()): Promise<PredictionWithOutcome[]> {
   const rows = await readPredictionLog(store, { model, since });
-  const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)));
+  const labelFor = await labelSpecsOf(store, model, new Set(rows.map((r) => r.version)), verify);
   return (await attachOutcomes(store, rows, labelFor)).rows;
 }

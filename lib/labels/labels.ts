@@ -1,30 +1,44 @@
 /**
- * Declared prediction targets. A label at row t looks forward from bar t; `end[t]` is the index of
- * the last bar it uses, so training can purge samples whose label windows overlap a test fold.
+ * Declared prediction targets. A label at row t looks forward from bar t over the next `horizon`
+ * NYSE sessions (lib/calendar/nyse.ts), not the next `horizon` stored bars: when a session in that
+ * window has no stored bar (a quarantined or not yet imported day, a halt), the row has no label
+ * rather than one measured over a longer window. `end[t]` is the index of the last bar it uses, so
+ * training can purge samples whose label windows overlap a test fold.
  * Scale inputs (volatility) come from bars <= t only.
  */
 import { z } from 'zod';
+import { nyseTradingDaysBetween } from '../calendar/nyse';
 import { nanArray } from '../features/indicators/rolling';
+
+/**
+ * The version of the label computations: datasets record it (TrainingDataset.labelCodeVersion), so
+ * each says which definition made its labels. Bump it when computeLabels gives another value or end
+ * for the same spec and bars.
+ * 2: the horizon counts NYSE sessions, and a session missing from the stored bars inside it leaves
+ *    the row unlabelled (1 counted stored bars, so a missing bar stretched the window by a session);
+ *    volatility windows across a missing session are not used.
+ */
+export const LABEL_CODE_VERSION = 2;
 
 const positive = (d: number) => z.number().positive().default(d);
 const bars = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 export const labelSpecSchema = z.discriminatedUnion('kind', [
   /**
-   * 1 when the close h bars ahead is above today's, 0 otherwise. Moves within the dead zone (|return|
+   * 1 when the close h sessions ahead is above today's, 0 otherwise. Moves within the dead zone (|return|
    * <= deadZone) are not trained on, but are evaluated like every other row (LabelSeries.evaluationOnly).
    */
   z.object({ kind: z.literal('direction'), horizon: bars(5), deadZone: z.number().min(0).default(0) }),
   /** 1 profit-take first, 0 stop-loss first; at the time limit the sign of the return decides. */
   z.object({ kind: z.literal('triple_barrier'), horizon: bars(10), profitTake: positive(2), stopLoss: positive(2), volWindow: bars(20) }),
-  /** 1 when realised volatility over the next h bars is above the median of the trailing h-bar volatilities. */
+  /** 1 when realised volatility over the next h sessions is above the median of the trailing h-session volatilities. */
   z.object({ kind: z.literal('volatility_regime'), horizon: bars(20), trailing: bars(252) }),
 ]);
 export type LabelSpec = z.infer<typeof labelSpecSchema>;
 export type LabelSpecInput = z.input<typeof labelSpecSchema>;
 
 export interface LabelSeries {
-  /** 0/1, NaN where no label exists (not enough future or past). */
+  /** 0/1, NaN where no label exists (not enough future or past, or a session of the horizon missing). */
   value: Float64Array;
   /** Index of the last bar the label uses; -1 where there is no label. */
   end: Int32Array;
@@ -37,69 +51,128 @@ export interface LabelSeries {
   evaluationOnly?: Uint8Array;
 }
 
-function logReturns(close: Float64Array): Float64Array {
+/**
+ * Where each bar's horizon ends: `ends[t]` is the index of the bar `h` sessions after bar t when
+ * every session in between has a stored bar, else -1 (a session missing, or not stored yet).
+ * `gap[i]` is 1 when a session between bars i-1 and i is missing, so the return from one to the
+ * other spans more than one session.
+ * The sessions are the NYSE's trading days (lib/calendar/nyse.ts), and any other day the series has a
+ * bar on: a bar shows the instrument traded that day (the quality checks keep other days out of the
+ * store, so for stored bars the calendar is the NYSE's). An NYSE trading day without a bar (a halt, a
+ * quarantined or missing row) is a missing session.
+ * Without dates the bars are taken as consecutive sessions (a synthetic series): ends[t] = t + h.
+ */
+export function sessionHorizons(dates: readonly string[] | undefined, n: number, h: number): { ends: Int32Array; gap: Uint8Array } {
+  const ends = new Int32Array(n).fill(-1);
+  const gap = new Uint8Array(n);
+  if (dates !== undefined && dates.length !== n) throw new RangeError(`${dates.length} dates for ${n} bars: the label needs one date per bar`);
+  // missing[i]: sessions missing before bar i, from the first bar on.
+  const missing = new Int32Array(n);
+  if (dates !== undefined && n > 0) {
+    const sessions = nyseTradingDaysBetween(dates[0], dates[n - 1]);
+    for (let i = 1, j = 0; i < n; i++) {
+      if (!(dates[i] > dates[i - 1])) throw new RangeError(`bar dates must ascend strictly: ${dates[i - 1]} is followed by ${dates[i]} at index ${i}`);
+      // NYSE sessions strictly between the two bars are missing ones.
+      while (j < sessions.length && sessions[j] <= dates[i - 1]) j++;
+      let skipped = 0;
+      while (j < sessions.length && sessions[j] < dates[i]) {
+        skipped++;
+        j++;
+      }
+      if (skipped > 0) gap[i] = 1;
+      missing[i] = missing[i - 1] + skipped;
+    }
+  }
+  // Bar t + h is h sessions after bar t exactly when no session is missing between them.
+  for (let t = 0; t + h < n; t++) if (missing[t + h] === missing[t]) ends[t] = t + h;
+  return { ends, gap };
+}
+
+/** Log returns between consecutive bars; NaN where a session between them is missing (not a one-session return). */
+function logReturns(close: Float64Array, gap: Uint8Array): Float64Array {
   const r = nanArray(close.length);
-  for (let i = 1; i < close.length; i++) r[i] = Math.log(close[i] / close[i - 1]);
+  for (let i = 1; i < close.length; i++) if (gap[i] === 0) r[i] = Math.log(close[i] / close[i - 1]);
   return r;
 }
 
+/** Sample standard deviation of the finite values of x[from..to]; NaN with fewer than two. */
 function std(x: Float64Array, from: number, to: number): number {
-  const n = to - from + 1;
+  let n = 0;
   let mean = 0;
-  for (let i = from; i <= to; i++) mean += x[i];
+  for (let i = from; i <= to; i++) {
+    if (!Number.isFinite(x[i])) continue;
+    n++;
+    mean += x[i];
+  }
+  if (n < 2) return NaN;
   mean /= n;
   let ss = 0;
-  for (let i = from; i <= to; i++) ss += (x[i] - mean) ** 2;
+  for (let i = from; i <= to; i++) if (Number.isFinite(x[i])) ss += (x[i] - mean) ** 2;
   return Math.sqrt(ss / (n - 1));
 }
 
-export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries {
+/**
+ * The labels of one symbol's bars. `dates` (ascending, one per bar) place the horizon on the NYSE
+ * calendar: a row whose next `horizon` sessions are not all stored gets no label. Every caller with
+ * stored bars passes them; without, consecutive bars are taken as consecutive sessions.
+ */
+export function computeLabels(spec: LabelSpec, close: Float64Array, dates?: readonly string[]): LabelSeries {
   const n = close.length;
   const value = nanArray(n);
   const end = new Int32Array(n).fill(-1);
   const h = spec.horizon;
+  const { ends, gap } = sessionHorizons(dates, n, h);
   switch (spec.kind) {
     case 'direction': {
       // A return of exactly 0 is in every dead zone, the default 0 included: no direction to learn.
       const evaluationOnly = new Uint8Array(n);
-      for (let t = 0; t + h < n; t++) {
-        const r = close[t + h] / close[t] - 1;
+      for (let t = 0; t < n; t++) {
+        const e = ends[t];
+        if (e < 0) continue; // the horizon is not (all) stored: no label
+        const r = close[e] / close[t] - 1;
         if (!Number.isFinite(r)) continue; // a zero or missing close: no return, no label
         value[t] = r > 0 ? 1 : 0;
-        end[t] = t + h;
+        end[t] = e;
         if (Math.abs(r) <= spec.deadZone) evaluationOnly[t] = 1;
       }
       return { value, end, evaluationOnly };
     }
     case 'triple_barrier': {
-      const r = logReturns(close);
+      const r = logReturns(close, gap);
       // Only bars with the whole horizon ahead are labelled, even where a barrier is hit early:
       // otherwise which of the last h bars have a label would depend on their future path.
-      for (let t = spec.volWindow; t + h < n; t++) {
-        const sigma = std(r, t - spec.volWindow + 1, t); // daily volatility known at t
+      for (let t = spec.volWindow; t < n; t++) {
+        const e = ends[t];
+        if (e < 0) continue;
+        const sigma = std(r, t - spec.volWindow + 1, t); // daily volatility known at t (one-session returns only)
+        if (!Number.isFinite(sigma)) continue; // no scale, no barriers
         const upper = close[t] * Math.exp(spec.profitTake * sigma);
         const lower = close[t] * Math.exp(-spec.stopLoss * sigma);
-        for (let k = 1; k <= h; k++) {
-          const c = close[t + k];
+        for (let k = t + 1; k <= e; k++) {
+          const c = close[k];
           if (c >= upper || c <= lower) {
             value[t] = c >= upper ? 1 : 0;
-            end[t] = t + k;
+            end[t] = k;
             break;
           }
         }
         if (end[t] < 0) {
-          value[t] = close[t + h] > close[t] ? 1 : 0;
-          end[t] = t + h;
+          value[t] = close[e] > close[t] ? 1 : 0;
+          end[t] = e;
         }
       }
       break;
     }
     case 'volatility_regime': {
-      const r = logReturns(close);
-      const { median } = trailingVolatility(r, h, spec.trailing);
-      for (let t = h + spec.trailing - 1; t + h < n; t++) {
-        value[t] = std(r, t + 1, t + h) > median[t] ? 1 : 0;
-        end[t] = t + h;
+      const r = logReturns(close, gap);
+      const { median } = trailingVolatility(r, ends, h, spec.trailing);
+      for (let t = h + spec.trailing - 1; t < n; t++) {
+        const e = ends[t];
+        if (e < 0 || Number.isNaN(median[t])) continue;
+        const ahead = std(r, t + 1, e);
+        if (Number.isNaN(ahead)) continue;
+        value[t] = ahead > median[t] ? 1 : 0;
+        end[t] = e;
       }
       break;
     }
@@ -107,15 +180,21 @@ export function computeLabels(spec: LabelSpec, close: Float64Array): LabelSeries
   return { value, end };
 }
 
-/** Realised h-bar volatility ending at each bar, and the median of the last `trailing` of them (both known at that bar). */
-function trailingVolatility(r: Float64Array, h: number, trailing: number): { past: Float64Array; median: Float64Array } {
+/**
+ * Realised volatility over the h sessions ending at each bar (NaN when one of them is missing, as
+ * the label's window would be), and the median of the last `trailing` of them that exist (both known at that bar).
+ */
+function trailingVolatility(r: Float64Array, ends: Int32Array, h: number, trailing: number): { past: Float64Array; median: Float64Array } {
   const n = r.length;
   const past = nanArray(n);
-  for (let s = h; s < n; s++) past[s] = std(r, s - h + 1, s);
+  for (let s = h; s < n; s++) if (ends[s - h] === s) past[s] = std(r, s - h + 1, s);
   const median = nanArray(n);
   for (let t = h + trailing - 1; t < n; t++) {
-    const window = Array.from(past.subarray(t - trailing + 1, t + 1)).sort((a, b) => a - b);
+    const window = Array.from(past.subarray(t - trailing + 1, t + 1))
+      .filter((v) => !Number.isNaN(v))
+      .sort((a, b) => a - b);
     const m = window.length;
+    if (m === 0) continue;
     median[t] = m % 2 === 1 ? window[(m - 1) / 2] : (window[m / 2 - 1] + window[m / 2]) / 2;
   }
   return { past, median };
@@ -123,11 +202,13 @@ function trailingVolatility(r: Float64Array, h: number, trailing: number): { pas
 
 /**
  * The volatility regime as known at bar t (the persistence forecast): the same comparison as the
- * label, made with the h-bar window that ends at t instead of the one that starts after it.
- * `score` is log(past volatility / trailing median), a ranking score for AUC; NaN before warm-up.
+ * label, made with the h-session window that ends at t instead of the one that starts after it.
+ * `score` is log(past volatility / trailing median), a ranking score for AUC; NaN before warm-up
+ * and where a session of the window ending at t is missing. `dates` as computeLabels takes them.
  */
-export function volatilityRegimeKnownAt(spec: Extract<LabelSpec, { kind: 'volatility_regime' }>, close: Float64Array): { value: Float64Array; score: Float64Array } {
-  const { past, median } = trailingVolatility(logReturns(close), spec.horizon, spec.trailing);
+export function volatilityRegimeKnownAt(spec: Extract<LabelSpec, { kind: 'volatility_regime' }>, close: Float64Array, dates?: readonly string[]): { value: Float64Array; score: Float64Array } {
+  const { ends, gap } = sessionHorizons(dates, close.length, spec.horizon);
+  const { past, median } = trailingVolatility(logReturns(close, gap), ends, spec.horizon, spec.trailing);
   const value = nanArray(close.length);
   const score = nanArray(close.length);
   for (let t = 0; t < close.length; t++) {

@@ -2,10 +2,12 @@
  * A served version's live predictions from prediction_log, one per symbol and feature day (the API
  * predicts the same vector for every request; repeats carry no new information), with their
  * matured outcomes (the version's label spec on the stored bars, lib/deployment/outcomes.ts) and
- * forward returns over the label horizon.
+ * forward returns over the label horizon (`horizon` NYSE sessions, as the label: none when a session
+ * of it has no stored bar).
  */
 import { groupBy } from '../group-by';
 import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
+import { sessionHorizons } from '../labels/labels';
 import type { ModelVersion } from '../registry/model-registry';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
@@ -43,7 +45,11 @@ async function groupedPredictions(store: Database, model: string, version: numbe
   return rows.map((r) => ({ symbol: r.symbol, asOf: r.as_of, probability: Number(r.probability), served: Number(r.served) === 1 }));
 }
 
-/** Close-to-close return over `horizon` bars from each (symbol, asOf), where both bars are stored. */
+/**
+ * Close-to-close return over the `horizon` NYSE sessions after each (symbol, asOf), where the bars of
+ * asOf and of every one of those sessions are stored (not `horizon` stored bars on: a missing day
+ * would stretch the return over another session).
+ */
 async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (rows.length === 0) return out;
@@ -52,9 +58,10 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
   const bySymbol = groupBy(rows, (r) => r.symbol);
   for (const s of series) {
     const indexOf = new Map(s.dates.map((d, i) => [d, i]));
+    const { ends } = sessionHorizons(s.dates, s.close.length, horizon);
     for (const r of bySymbol.get(s.symbol) ?? []) {
       const t = indexOf.get(r.asOf);
-      if (t !== undefined && t + horizon < s.close.length) out.set(`${r.symbol} ${r.asOf}`, s.close[t + horizon] / s.close[t] - 1);
+      if (t !== undefined && ends[t] >= 0) out.set(`${r.symbol} ${r.asOf}`, s.close[ends[t]] / s.close[t] - 1);
     }
   }
   return out;

@@ -14,7 +14,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
+import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Cache } from '../cache/cache';
+import { currentLabelVerification } from '../deployment/outcomes';
 import type { FeatureSet } from '../features/feature-set';
 import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
@@ -45,6 +47,12 @@ export interface StreamConsumerDeps {
   store: Database;
   /** The online feature store. */
   cache: Cache;
+  /**
+   * The artifact store of the registered models: outcomes are labelled with the label of each
+   * version's artifact header (sha256-checked), never a registry row's alone. Default: the
+   * deployment's (ARTIFACT_DIR or ARTIFACT_URL).
+   */
+  artifacts?: ArtifactStore;
   featureSets: readonly FeatureSet[];
   log?: (line: string) => void;
   hooks?: {
@@ -111,7 +119,8 @@ export class BarStreamConsumer {
     this.windows = new BarWindows(this.options.windowBars);
     this.revisions = new BarRevisions(deps.redis, this.options.key);
     this.updaters = deps.featureSets.map((set) => new OnlineFeatureUpdater(set, this.windows, this.options.crossSectionIntervalMs));
-    this.outcomes = new OutcomeRecorder(deps.store);
+    const verify = currentLabelVerification();
+    this.outcomes = new OutcomeRecorder(deps.store, deps.artifacts ? { ...verify, artifacts: deps.artifacts } : verify);
     this.snapshotId = streamSnapshotId(this.options.key);
     this.thread = this.options.crossSectionThread ? new CrossSectionThread() : undefined;
     this.ownsBlocking = deps.blockingRedis === undefined;

@@ -3,9 +3,11 @@
  * consumer calls it for the symbols whose bars just changed. Outcomes come from attachOutcomes (the
  * model version's label spec on the stored closes), so they are exactly what the canary analysis
  * and monitoring compute; a prediction's outcome is written once (prediction_id is the key) and
- * never rewritten, even if a later correction of a bar would change the label.
+ * never rewritten, even if a later correction of a bar would change the label. So only a verified
+ * label spec is ever used: the artifact header's from the artifact store (and the row's signature
+ * with MODEL_SIGNING_KEY); a version refused by that check gets no outcome, and is reported with why.
  */
-import { attachOutcomes, labelSpecOfVersion, toLoggedPrediction, type LoggedPrediction } from '../deployment/outcomes';
+import { attachOutcomes, currentLabelVerification, labelSpecOfVersion, toLoggedPrediction, type LabelVerification, type LoggedPrediction } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
 import { groupBy } from '../group-by';
 import type { LabelSpec } from '../labels/labels';
@@ -14,32 +16,48 @@ import type { Database } from '../store/database';
 
 const SYMBOLS_PER_QUERY = 500;
 const ROWS_PER_INSERT = 500;
+/** How long a version's refusal (unknown version, unverified or unreadable label spec) stands before it is checked again. */
+const RECHECK_REFUSED_MS = 10 * 60_000;
 
 export interface OutcomeRecording {
   /** Outcomes written by this call. */
   recorded: number;
   /** Logged predictions of these symbols still waiting for their horizon bar. */
   unmatured: number;
-  /** Models whose predictions could not be labelled (unknown version, unreadable label spec), with why. */
+  /** Versions whose predictions could not be labelled (unknown version, unreadable or unverified label spec), with why. */
   errors: string[];
 }
 
 export class OutcomeRecorder {
   /** Label specs by "model\0version"; an Error when the version cannot be labelled. */
   private readonly specs = new Map<string, LabelSpec | Error>();
+  /** When each refusal was decided: it is asked again after RECHECK_REFUSED_MS. */
+  private readonly refusedAt = new Map<string, number>();
 
-  constructor(private readonly store: Database) {}
+  /**
+   * `verify`: how label specs are checked (lib/deployment/outcomes.ts). Default: the deployment's
+   * signing key and artifact store from the environment (or withLabelVerification's around the
+   * constructor); the stream consumer passes its own store.
+   */
+  constructor(
+    private readonly store: Database,
+    private readonly verify: LabelVerification = currentLabelVerification(),
+  ) {}
 
   private async specOf(model: string, version: number): Promise<LabelSpec | Error> {
     const key = `${model}\u0000${version}`;
     let spec = this.specs.get(key);
+    // A verified spec never changes (its artifact is immutable); a refusal is asked again now and
+    // then, so a restored artifact or a row signed again after checking is labelled without a restart.
+    if (spec instanceof Error && Date.now() - (this.refusedAt.get(key) ?? 0) >= RECHECK_REFUSED_MS) spec = undefined;
     if (spec === undefined) {
-      // Unknown versions and unreadable specs stay so; anything else (the store is down) is retried.
-      spec = await labelSpecOfVersion(this.store, model, version).catch((error: unknown) => {
+      // Unknown versions and refused or unreadable specs are verdicts; anything else (the store is down) is retried at once.
+      spec = await labelSpecOfVersion(this.store, model, version, this.verify).catch((error: unknown) => {
         if (error instanceof RegistryError || error instanceof BadInputError) return error;
         throw error;
       });
       this.specs.set(key, spec);
+      if (spec instanceof Error) this.refusedAt.set(key, Date.now());
     }
     return spec;
   }

@@ -5,7 +5,7 @@
  * (forward return, symbol and day). Written once as a binary file named by its content hash, so
  * trials on any worker read it by id and large data never travels through Temporal.
  */
-import { computeLabels, type LabelSpec } from '../labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, sessionHorizons, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
 import { getFeatureSetColumns, readFeatureRowBytes } from '../store/features';
@@ -18,6 +18,11 @@ import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArr
 export interface TrainingDataset {
   featureSetVersion: string;
   label: LabelSpec;
+  /**
+   * LABEL_CODE_VERSION of the code that computed the labels (lib/labels/labels.ts); absent in
+   * datasets written before it was kept (version 1: the horizon counted stored bars).
+   */
+  labelCodeVersion?: number;
   columns: string[];
   /** Trading days present in the data, ascending; rows refer to them by index. */
   days: string[];
@@ -34,10 +39,10 @@ export interface TrainingDataset {
   labels: Int32Array;
   /** Decision day of each row (index into days). */
   start: Int32Array;
-  /** Last day each label looks at (index into days). */
+  /** Last day each label looks at (index into days): its horizon's last session, or the bar a triple barrier was touched. */
   end: Int32Array;
   symbol: Int32Array;
-  /** Close-to-close return over the label horizon (for the information coefficient). */
+  /** Close-to-close return over the label horizon, `horizon` NYSE sessions (for the information coefficient). */
   forwardReturn: Float64Array;
   /**
    * 1 for rows that are evaluated but never trained on (a direction move inside the dead zone:
@@ -64,7 +69,7 @@ export interface DatasetRequest {
   symbols?: readonly string[];
 }
 
-/** The label horizon in bars, whatever the label kind. */
+/** The label horizon in NYSE sessions, whatever the label kind. */
 export function labelHorizon(label: LabelSpec): number {
   return label.horizon;
 }
@@ -81,7 +86,10 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   for (const s of series) for (const d of s.dates) daySet.add(d);
   const days = [...daySet].sort();
   const dayIndex = new Map(days.map((d, i) => [d, i]));
-  const bySymbol = new Map(series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s.close), barOf: new Map(s.dates.map((d, i) => [d, i])) }]));
+  // Labels over the NYSE sessions of each symbol's stored bars: a row whose horizon lacks a stored session is not labelled (not kept).
+  const bySymbol = new Map(
+    series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s.close, s.dates), horizonEnd: sessionHorizons(s.dates, s.close.length, request.label.horizon).ends, barOf: new Map(s.dates.map((d, i) => [d, i])) }]),
+  );
 
   // The labelled rows: which stored row, and its bar in its symbol's series.
   const kept: number[] = [];
@@ -106,6 +114,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const out: TrainingDataset = {
     featureSetVersion: request.featureSetVersion,
     label: request.label,
+    labelCodeVersion: LABEL_CODE_VERSION,
     columns,
     days,
     cutoff: request.to && request.to < days[days.length - 1] ? request.to : days[days.length - 1],
@@ -124,7 +133,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   order.forEach((o, r) => {
     const row = featureRows[kept[o]];
     const t = barOfKept[o];
-    const { series: s, labels } = bySymbol.get(row.symbol) as NonNullable<ReturnType<typeof bySymbol.get>>;
+    const { series: s, labels, horizonEnd } = bySymbol.get(row.symbol) as NonNullable<ReturnType<typeof bySymbol.get>>;
     if (row.vals.byteLength !== p * 8) {
       throw new BadInputError(`feature row ${row.symbol} ${row.date} (${request.featureSetVersion}) holds ${row.vals.byteLength} bytes, not the ${p} float64s of the feature set's columns: the row is damaged; rematerialise the feature set`);
     }
@@ -133,7 +142,8 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     out.start[r] = dayIndex.get(row.date) as number;
     out.end[r] = dayIndex.get(s.dates[labels.end[t]]) as number;
     out.symbol[r] = symbolIndex.get(row.symbol) as number;
-    out.forwardReturn[r] = s.close[Math.min(t + request.label.horizon, s.close.length - 1)] / s.close[t] - 1;
+    // Every labelled row has its whole horizon stored; NaN otherwise (never: no label, no row).
+    out.forwardReturn[r] = horizonEnd[t] >= 0 ? s.close[horizonEnd[t]] / s.close[t] - 1 : NaN;
     if (labels.evaluationOnly?.[t]) {
       evaluationOnly[r] = 1;
       evaluationOnlyRows++;

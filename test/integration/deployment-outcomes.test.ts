@@ -119,7 +119,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     await storeBars(t.store, 'BBB', BBB_DATES, BBB_CLOSES);
     const direction = await register(t.store, dir, DIRECTION, 'k-direction');
     const barrier = await register(t.store, dir, BARRIER, 'k-barrier');
-    expect(await labelSpecOfVersion(t.store, MODEL, direction)).toEqual(labelSpecSchema.parse(DIRECTION));
+    expect(await labelSpecOfVersion(t.store, MODEL, direction, { artifacts: localArtifactStore(dir) })).toEqual(labelSpecSchema.parse(DIRECTION));
 
     const predictions: Array<[number, string, string]> = [
       [direction, 'AAA', '2024-01-02'], // 100.5 / 100 − 1 = +0.5%: inside the dead zone, scored by its sign → 1 (live accuracy, as the evaluation, counts every row)
@@ -141,7 +141,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     for (const [version, symbol, asOf] of predictions) await logPrediction(t.store, { version, symbol, asOf });
 
     const rows = await readPredictionLog(t.store, { model: MODEL });
-    const labelFor = await labelSpecsOf(t.store, MODEL, rows.map((r) => r.version));
+    const labelFor = await labelSpecsOf(t.store, MODEL, rows.map((r) => r.version), { artifacts: localArtifactStore(dir) });
     const joined = await attachOutcomes(t.store, rows, labelFor);
     expect(outcomeOf(joined.rows)).toEqual([
       ['AAA', '2024-01-02', true, 1],

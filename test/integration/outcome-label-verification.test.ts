@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { labelSpecOfVersion, labelSpecsOf } from '../../lib/deployment/outcomes';
+import { labelSpecOfVersion, labelSpecsOf, readPredictionsWithOutcomes, withLabelVerification } from '../../lib/deployment/outcomes';
 import { BadInputError } from '../../lib/errors';
 import { readOnlineFeatures } from '../../lib/features/online-features';
 import { signModelVersion } from '../../lib/registry/model-registry';
@@ -23,6 +23,7 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
   let cache: MemoryCache;
   let market: OracleMarket;
   const savedKey = process.env.MODEL_SIGNING_KEY;
+  const savedArtifactDir = process.env.ARTIFACT_DIR;
 
   beforeEach(async () => {
     t = await createSqliteTestDatabase();
@@ -37,6 +38,8 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
   afterEach(async () => {
     if (savedKey === undefined) delete process.env.MODEL_SIGNING_KEY;
     else process.env.MODEL_SIGNING_KEY = savedKey;
+    if (savedArtifactDir === undefined) delete process.env.ARTIFACT_DIR;
+    else process.env.ARTIFACT_DIR = savedArtifactDir;
     await cache.close();
     await t.drop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -54,12 +57,13 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
     await expect(labelSpecsOf(t.store, MODEL, [2, 1], { signing })).rejects.toThrow(/v1/);
 
     expect(await labelSpecOfVersion(t.store, MODEL, 2, { signing, artifacts: localArtifactStore(dir) })).toEqual({ kind: 'direction', horizon: 5, deadZone: 0 });
-    // Without a key or artifacts there is nothing to check the row against: it is read as it is.
-    expect(await labelSpecOfVersion(t.store, MODEL, 1, {})).toMatchObject({ horizon: 1 });
+    // Without a key or artifacts there is nothing to check the row against: refused, never read as it is.
+    await expect(labelSpecOfVersion(t.store, MODEL, 1, {})).rejects.toThrow(/labelled-5d v1: .*nothing to check the row against/);
+    await expect(labelSpecOfVersion(t.store, MODEL, 2, {})).rejects.toThrow(BadInputError);
   });
 
-  it("the outcome recorder (the deployment's key from the environment) records no outcome from the edited label, and the other version's", async () => {
-    process.env.MODEL_SIGNING_KEY = KEY;
+  /** One champion prediction of v1 and one of v2 per symbol, on each symbol's latest vector (matured by the market's bars). */
+  async function logPredictions(): Promise<void> {
     let seq = 0;
     for (const symbol of market.symbols) {
       const vector = await readOnlineFeatures(cache, market.featureSetVersion, symbol);
@@ -71,9 +75,69 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
           .execute();
       }
     }
+  }
+
+  it("the outcome recorder (the deployment's key and artifact store from the environment) records no outcome from the edited label, and the other version's", async () => {
+    process.env.MODEL_SIGNING_KEY = KEY;
+    process.env.ARTIFACT_DIR = dir;
+    await logPredictions();
     await editLabel();
     const result = await new OutcomeRecorder(t.store).recordFor(market.symbols);
     expect(result.errors).toEqual([expect.stringMatching(/labelled-5d v1: .*signature does not match/)]);
+    const recorded = await t.store.db.selectFrom('prediction_outcomes').select(['version']).execute();
+    expect(recorded.map((r) => Number(r.version))).toEqual(market.symbols.map(() => 2));
+  });
+
+  it('without a signing key (the default) labels from the artifact header of the deployment\'s store: an edited row is refused everywhere, naming why', async () => {
+    delete process.env.MODEL_SIGNING_KEY;
+    process.env.ARTIFACT_DIR = dir;
+    await logPredictions();
+    await editLabel();
+    const differs = /labelled-5d v1: its predictions are not labelled from this registry row: label differs: the artifact has .*"horizon":5.*the registry says .*"horizon":1/;
+    await expect(labelSpecOfVersion(t.store, MODEL, 1)).rejects.toThrow(differs);
+    await expect(labelSpecsOf(t.store, MODEL, [1, 2])).rejects.toThrow(differs);
+    await expect(readPredictionsWithOutcomes(t.store, MODEL, '2000-01-01')).rejects.toThrow(differs);
+    // The intact version's label is the header's.
+    expect(await labelSpecOfVersion(t.store, MODEL, 2)).toEqual({ kind: 'direction', horizon: 5, deadZone: 0 });
+
+    const recorder = new OutcomeRecorder(t.store);
+    const result = await recorder.recordFor(market.symbols);
+    expect(result.errors).toEqual([expect.stringMatching(differs)]);
+    const recorded = await t.store.db.selectFrom('prediction_outcomes').select(['version']).execute();
+    expect(recorded.map((r) => Number(r.version))).toEqual(market.symbols.map(() => 2));
+
+    // The row is put right: the refusal stands for a while, then the version is checked again and labelled.
+    await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ kind: 'direction', horizon: 5, deadZone: 0 }) }).where('name', '=', MODEL).where('version', '=', 1).execute();
+    expect((await recorder.recordFor(market.symbols)).recorded).toBe(0);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 11 * 60_000);
+    try {
+      const again = await recorder.recordFor(market.symbols);
+      expect(again).toMatchObject({ recorded: market.symbols.length, errors: [] });
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('refuses every version when there is nothing to check the row against, and takes the check of an enclosing withLabelVerification', async () => {
+    delete process.env.MODEL_SIGNING_KEY;
+    process.env.ARTIFACT_DIR = tempDir('mlp-outcome-labels-elsewhere-'); // not where the artifacts are
+    await logPredictions();
+    await editLabel();
+    // The environment's store lacks the artifacts: refused (and named), not read from the row.
+    await expect(labelSpecOfVersion(t.store, MODEL, 2)).rejects.toThrow(/labelled-5d v2: .*its artifact cannot be read/);
+    const none = await new OutcomeRecorder(t.store, {}).recordFor(market.symbols);
+    expect(none.errors).toEqual([expect.stringMatching(/labelled-5d v1: .*nothing to check the row against/), expect.stringMatching(/labelled-5d v2: .*nothing to check the row against/)]);
+    expect(await t.store.db.selectFrom('prediction_outcomes').selectAll().execute()).toEqual([]);
+
+    // Inside a scope with the right store (as the deployment activities run their analyses), the header decides.
+    const artifacts = localArtifactStore(dir);
+    await withLabelVerification({ artifacts }, async () => {
+      await expect(labelSpecsOf(t.store, MODEL, [1])).rejects.toThrow(/label differs/);
+      expect(await labelSpecOfVersion(t.store, MODEL, 2)).toMatchObject({ horizon: 5 });
+      const scoped = await new OutcomeRecorder(t.store).recordFor(market.symbols);
+      expect(scoped.errors).toEqual([expect.stringMatching(/labelled-5d v1: .*label differs/)]);
+    });
     const recorded = await t.store.db.selectFrom('prediction_outcomes').select(['version']).execute();
     expect(recorded.map((r) => Number(r.version))).toEqual(market.symbols.map(() => 2));
   });

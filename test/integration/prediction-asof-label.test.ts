@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { predictionsResponseSchema } from '../../api/schemas';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { attachOutcomes, labelSpecsOf, readPredictionLog } from '../../lib/deployment/outcomes';
 import { readOnlineFeatures } from '../../lib/features/online-features';
@@ -63,7 +64,7 @@ describe('prediction dates and labels (SQLite, in-process cache)', () => {
         ['shadow', shadow, shadowAsOf],
       ]),
     );
-    const joined = await attachOutcomes(t.store, rows, await labelSpecsOf(t.store, MODEL, rows.map((r) => r.version), {}));
+    const joined = await attachOutcomes(t.store, rows, await labelSpecsOf(t.store, MODEL, rows.map((r) => r.version), { artifacts: localArtifactStore(dir) }));
     expect(joined.rows.map((r) => [r.variant, r.matured])).toEqual(expect.arrayContaining([['champion', true], ['shadow', false]]));
   });
 

@@ -55,10 +55,13 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
   let key: string;
   let producer: BarStreamProducer;
   const consumers: BarStreamConsumer[] = [];
+  /** The registered models' artifacts: the consumer labels outcomes with their headers' label specs. */
+  const artifactDir = tempDir('mlp-stream-artifacts-');
+  const logged: string[] = [];
 
   const consumer = (overrides: Record<string, unknown> = {}): BarStreamConsumer => {
     const c = new BarStreamConsumer(
-      { redis, store: t.store, cache, featureSets: [SET], log: () => {} },
+      { redis, store: t.store, cache, artifacts: localArtifactStore(artifactDir), featureSets: [SET], log: (line) => logged.push(line) },
       { key, group: 'ingest', consumer: `c${consumers.length + 1}`, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, ...overrides },
     );
     consumers.push(c);
@@ -179,7 +182,7 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
     const label = { kind: 'direction', horizon: 1, deadZone: 0 };
     const d = separable(60, 3, 1);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
-    const version = await registerModel(t.store, localArtifactStore(tempDir('mlp-stream-artifacts-')), {
+    const version = await registerModel(t.store, localArtifactStore(artifactDir), {
       name: 'direction-1d',
       artifact: encodeArtifact(model.state(), { featureSetVersion: SET.version, label }),
       algorithm: 'logistic_regression',
@@ -198,6 +201,24 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
         .values({ id: `req-${i}:champion`, request_id: `req-${i}`, model: 'direction-1d', version: version.version, variant: 'champion', served: 1, symbol, routing_key: `k${i}`, as_of: asOf, probability: 0.6, predicted_class: 1, latency_us: 900, error: null, created_at: `2018-11-0${i + 1}T21:00:00.000Z` })
         .execute();
     }
+    // A second version whose registry row was edited after registration (horizon 1 → 2; no signing key):
+    // its predictions get no outcome (the artifact header says 1), and the consumer says why.
+    const edited = await registerModel(t.store, localArtifactStore(artifactDir), {
+      name: 'direction-1d',
+      artifact: encodeArtifact((await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {})).state(), { featureSetVersion: SET.version, label }),
+      algorithm: 'logistic_regression',
+      params: {},
+      seed: 2,
+      featureSetVersion: SET.version,
+      label,
+      ...UNTRACKED_REGISTRATION,
+      registrationKey: 'stream-test-edited',
+    });
+    await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...label, horizon: 2 }) }).where('name', '=', 'direction-1d').where('version', '=', edited.version).execute();
+    await t.store.db
+      .insertInto('prediction_log')
+      .values({ id: 'req-e:champion', request_id: 'req-e', model: 'direction-1d', version: edited.version, variant: 'champion', served: 1, symbol, routing_key: 'ke', as_of: lastStored, probability: 0.6, predicted_class: 1, latency_us: 900, error: null, created_at: '2018-11-01T21:00:00.000Z' })
+      .execute();
     const close = (date: string) => (ALL.find((b) => b.symbol === symbol && b.date === date) as Bar).close;
     const outcomes = () => t.store.db.selectFrom('prediction_outcomes').select(['prediction_id', 'as_of', 'outcome', 'version', 'variant', 'symbol']).orderBy('as_of').execute();
 
@@ -215,6 +236,7 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
     const second = { prediction_id: 'req-1:champion', as_of: LIVE_DATES[0], outcome: close(LIVE_DATES[1]) > close(LIVE_DATES[0]) ? 1 : 0, version: version.version, variant: 'champion', symbol };
     expect((await outcomes()).map((o) => ({ ...o, outcome: Number(o.outcome), version: Number(o.version) }))).toEqual([first, second]);
     expect(c.stats.outcomesRecorded).toBe(2);
+    expect(logged.join('\n')).toMatch(new RegExp(`cannot record outcomes of direction-1d v${edited.version}: .*label differs: the artifact has .*"horizon":1.*the registry says .*"horizon":2`));
 
     // A restarted consumer (which re-checks every symbol at start) records nothing twice.
     const again = consumer();

@@ -4,7 +4,7 @@ import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/featur
 import { materializeFeatures } from '../../lib/features/materialize';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
-import { labelSpecSchema, computeLabels } from '../../lib/labels/labels';
+import { labelSpecSchema, computeLabels, LABEL_CODE_VERSION } from '../../lib/labels/labels';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBarSeries } from '../../lib/store/bars';
 import { readFeatureRows } from '../../lib/store/features';
@@ -121,6 +121,32 @@ describe('training dataset from the store', () => {
     fs.writeFileSync(file, bytes);
     await expect(readDataset(artifacts, a.id)).rejects.toThrow(/does not match its id/);
     await expect(readDataset(artifacts, 'td-00000000000000000000000000000000')).rejects.toThrow(/is not in/);
+  });
+
+  it('labels over NYSE sessions: a session missing from one symbol unlabels exactly the rows whose horizon spans it', async () => {
+    const [symbol] = (await readBarSeries(t.store)).map((s) => s.symbol);
+    const gap = '2017-06-05'; // a Monday; 2017-05-29 was Memorial Day
+    const before = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
+    const bar = await t.store.db.selectFrom('bars').selectAll().where('symbol', '=', symbol).where('date', '=', gap).executeTakeFirstOrThrow();
+    await t.store.db.deleteFrom('bars').where('symbol', '=', symbol).where('date', '=', gap).execute();
+    try {
+      const ds = await buildTrainingDataset(t.store, { featureSetVersion: set.version, label });
+      expect(ds.labelCodeVersion).toBe(LABEL_CODE_VERSION);
+      const rowsOf = (d: typeof ds) => new Map([...Array(d.rows).keys()].map((r) => [`${d.symbols[d.symbol[r]]} ${d.days[d.start[r]]}`, r]));
+      const had = rowsOf(before);
+      const has = rowsOf(ds);
+      const lost = [...had.keys()].filter((k) => !has.has(k));
+      // The day's own row (no bar) and the five decision days whose 5 sessions reach it.
+      expect(lost).toEqual(['2017-05-26', '2017-05-30', '2017-05-31', '2017-06-01', '2017-06-02', gap].map((d) => `${symbol} ${d}`));
+      // Every other row keeps its label, its 5-session window and its 5-session forward return.
+      for (const [k, r] of has) {
+        const o = had.get(k) as number;
+        expect([k, ds.labels[r], ds.days[ds.end[r]], ds.forwardReturn[r]]).toEqual([k, before.labels[o], before.days[before.end[o]], before.forwardReturn[o]]);
+        expect(ds.end[r] - ds.start[r]).toBe(5);
+      }
+    } finally {
+      await t.store.db.insertInto('bars').values(bar).execute();
+    }
   });
 
   it('refuses a stored row whose values are not one per column, naming it, instead of shifting the rows after it', async () => {

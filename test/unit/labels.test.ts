@@ -1,4 +1,4 @@
-import { computeLabels, labelSpecSchema, type LabelSpecInput } from '../../lib/labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, labelSpecSchema, sessionHorizons, volatilityRegimeKnownAt, type LabelSpecInput } from '../../lib/labels/labels';
 import { syntheticUniverse } from '../helpers/universe';
 
 const label = (spec: LabelSpecInput, close: number[]) => computeLabels(labelSpecSchema.parse(spec), Float64Array.from(close));
@@ -84,5 +84,69 @@ describe('labels use only bars up to their end, and the future after t', () => {
       checked++;
     }
     expect(checked).toBe(5);
+  });
+});
+
+describe('labels over NYSE sessions', () => {
+  // 2024-03-01 (Fri) + 5 sessions = 2024-03-08 (99 < 100: down); + 6 sessions = 2024-03-11 (up).
+  const sessions = ['2024-02-29', '2024-03-01', '2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07', '2024-03-08', '2024-03-11', '2024-03-12'];
+  const closes = [100, 100, 101, 102, 101, 100, 99, 105, 106];
+  const without = (gap: string) => {
+    const keep = sessions.map((_, i) => i).filter((i) => sessions[i] !== gap);
+    return { dates: keep.map((i) => sessions[i]), close: Float64Array.from(keep, (i) => closes[i]) };
+  };
+  const direction = (horizon: number) => labelSpecSchema.parse({ kind: 'direction', horizon });
+
+  it('leaves a row unlabelled when a session of its horizon has no bar, instead of looking one session further', () => {
+    const { dates, close } = without('2024-03-05');
+    const { value, end } = computeLabels(direction(5), close, dates);
+    const at = (d: string) => dates.indexOf(d);
+    expect(value[at('2024-03-01')]).toBeNaN(); // the stored-bar count would reach 03-11 (105 > 100 → 1)
+    expect(end[at('2024-03-01')]).toBe(-1);
+    expect(value[at('2024-02-29')]).toBeNaN();
+    // After the gap: 03-06 + 2 sessions = 03-08.
+    const two = computeLabels(direction(2), close, dates);
+    expect([two.value[at('2024-03-06')], two.end[at('2024-03-06')]]).toEqual([0, at('2024-03-08')]);
+    expect(two.value[at('2024-03-04')]).toBeNaN(); // 03-04 → 03-06 spans 03-05
+    // Backfilled: the true 5-session label, down, ending on 03-08.
+    const full = computeLabels(direction(5), Float64Array.from(closes), sessions);
+    expect([full.value[1], sessions[full.end[1]]]).toEqual([0, '2024-03-08']);
+  });
+
+  it('counts exchange holidays as no session, and checks the dates it is given', () => {
+    // 2024-03-29 is Good Friday: 03-28 + 1 session = 04-01; 04-02 is missing.
+    const dates = ['2024-03-27', '2024-03-28', '2024-04-01', '2024-04-03'];
+    const { value, end } = computeLabels(direction(1), Float64Array.from([10, 11, 12, 9]), dates);
+    expect(Array.from(value)).toEqual([1, 1, NaN, NaN]);
+    expect(Array.from(end)).toEqual([1, 2, -1, -1]);
+    expect(() => computeLabels(direction(1), Float64Array.from([1, 2]), ['2024-03-28'])).toThrow(/1 dates for 2 bars/);
+    expect(() => computeLabels(direction(1), Float64Array.from([1, 2]), ['2024-03-28', '2024-03-27'])).toThrow(/ascend/);
+    expect(sessionHorizons(dates, 4, 1)).toEqual({ ends: Int32Array.from([1, 2, -1, -1]), gap: Uint8Array.from([0, 0, 0, 1]) });
+  });
+
+  it('needs the whole horizon for triple-barrier and volatility-regime labels, and keeps volatility windows off missing sessions', () => {
+    const series = syntheticUniverse(1, '2016-01-04', '2016-12-30')[0];
+    const gapAt = 150;
+    const dates = series.dates.filter((_, i) => i !== gapAt);
+    const close = Float64Array.from(series.close.filter((_, i) => i !== gapAt));
+    const barrier = labelSpecSchema.parse({ kind: 'triple_barrier', horizon: 10, volWindow: 20 });
+    const regime = { kind: 'volatility_regime', horizon: 5, trailing: 60 } as const;
+    for (const spec of [barrier, regime]) {
+      const { value, end } = computeLabels(spec, close, dates);
+      // Rows gapAt - h … gapAt - 1 (indices in the gapped series) have the missing session in their horizon.
+      for (let t = gapAt - spec.horizon; t < gapAt; t++) expect([t, value[t], end[t]]).toEqual([t, NaN, -1]);
+      expect(Number.isNaN(value[gapAt - spec.horizon - 1])).toBe(false);
+      expect(Number.isNaN(value[gapAt + 1])).toBe(false);
+      for (let t = 0; t < close.length; t++) if (end[t] >= 0) expect(end[t] - t).toBeLessThanOrEqual(spec.horizon);
+    }
+    // The regime known at t (persistence) is unknown while its h-session window spans the missing session.
+    const known = volatilityRegimeKnownAt(regime, close, dates);
+    for (let t = gapAt; t < gapAt + regime.horizon; t++) expect(known.value[t]).toBeNaN();
+    expect(Number.isNaN(known.value[gapAt + regime.horizon])).toBe(false);
+    expect(Number.isNaN(known.value[gapAt - 1])).toBe(false);
+  });
+
+  it('is versioned: LABEL_CODE_VERSION names the definition datasets record', () => {
+    expect(LABEL_CODE_VERSION).toBe(2); // bump it (and say why) when any label computation changes
   });
 });

@@ -5,6 +5,7 @@ import {
   isNyseTradingDay,
   missingNyseTradingDays,
   nextNyseTradingDay,
+  nthNyseTradingDayAfter,
   nyseHolidays,
   nyseTradingDaysBetween,
   previousNyseTradingDay,
@@ -227,5 +228,19 @@ describe('missingNyseTradingDays', () => {
   it('rejects unsorted or malformed input', () => {
     expect(() => missingNyseTradingDays(['2019-01-04', '2019-01-02'])).toThrow(/ascending/);
     expect(() => missingNyseTradingDays(['2019-01-02', '2019-1-4'])).toThrow(RangeError);
+  });
+});
+
+describe('nthNyseTradingDayAfter', () => {
+  it('counts trading days strictly after the date, skipping weekends, holidays and one-off closures', () => {
+    expect(nthNyseTradingDayAfter('2024-03-01', 1)).toBe('2024-03-04');
+    expect(nthNyseTradingDayAfter('2024-03-01', 5)).toBe('2024-03-08');
+    expect(nthNyseTradingDayAfter('2024-03-02', 1)).toBe('2024-03-04'); // from a Saturday
+    expect(nthNyseTradingDayAfter('2024-12-23', 2)).toBe('2024-12-26'); // Christmas
+    expect(nthNyseTradingDayAfter('2001-09-10', 1)).toBe('2001-09-17'); // closed 09-11 … 09-14
+    for (const [from, n] of [['2024-01-02', 252], ['2018-12-03', 20], ['2016-06-30', 1000]] as const) {
+      expect(nthNyseTradingDayAfter(from, n)).toBe(nyseTradingDaysBetween(addDays(from, 1), addDays(from, 4 * n))[n - 1]);
+    }
+    expect(() => nthNyseTradingDayAfter('2024-03-01', 0)).toThrow(RangeError);
   });
 });
