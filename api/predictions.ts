@@ -126,12 +126,23 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, featureSetVersion: vector.version, ...(label ? { label } : {}) };
 }
 
+/**
+ * The routing key of a request that names none: the symbol, so a symbol's requests land on one
+ * variant. In an A/B test, the symbol and the UTC day: by symbol alone the variants would serve
+ * disjoint symbols for the whole test and could not be compared on the same stocks; by symbol and
+ * day every symbol reaches each variant on some days, and the report compares them within symbols
+ * (lib/deployment/ab-report.ts), while a symbol's requests of one day still get one answer.
+ */
+function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, createdAt: string): string {
+  return snapshot.routes.mode === 'ab' ? `${symbol}@${createdAt.slice(0, 10)}` : symbol;
+}
+
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
 export async function predictSymbols(deps: PredictionDeps, request: { model?: string; symbols: readonly string[]; key?: string }): Promise<PredictionOutcome> {
   const snapshot = servedSnapshot(deps.servingModels, request.model);
   const createdAt = new Date().toISOString();
   const symbols = [...new Set(request.symbols)];
-  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? symbol, createdAt)));
+  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, createdAt), createdAt)));
   const outcome: PredictionOutcome = { predictions: [], errors: [] };
   for (const o of outcomes) {
     if ('reason' in o) {

@@ -2,36 +2,71 @@
  * A/B test report: how each variant's served predictions scored on matured outcomes, tests of each
  * challenger against the control (the first variant), and whether to stop.
  *
- * Why this stopping rule. The tests are fixed-horizon tests: their α holds for one look at a sample
- * size chosen in advance. Looking again every day and stopping at the first p < α ("peeking")
- * inflates the false-positive rate well beyond α, more the more looks. The rule therefore makes no
- * decision before every variant has minSamplesPerVariant matured outcomes: early looks, where chance
- * swings are largest, cannot stop the test. That limits the inflation but does not remove it (each
- * later look is another chance); for strict control set minSamplesPerVariant to the sample size of a
- * power calculation, so the first decision is the planned fixed-horizon one. maxSamplesPerVariant
- * ends a test that has found nothing by then ("stop-no-difference") instead of running forever.
+ * The unit is the symbol-day. The API predicts the same vector for every request of a symbol on a
+ * feature date, so each variant's served requests are collapsed to one observation per (version,
+ * symbol, feature date): its hit is the share of its requests that were right, a failed request
+ * (an error, no probability) counting as wrong. Counting requests instead made 7 requests a day
+ * look like 7 observations, and equal models were declared different 40–50% of the time.
+ *
+ * Intention to treat. A failed prediction counts against its arm, in the hit rate as a miss: a
+ * challenger that fails on the requests it finds hard cannot win by leaving them out of its score.
+ * Serving health is judged first, with the canary's guards (maxErrorRate, maxP99LatencyMs, per
+ * request): a challenger above either cannot win, and when every challenger is above one the
+ * control wins at once.
+ *
+ * Comparing like with like. Requests are routed to the variants by a sticky hash, so the variants
+ * may serve different symbols, and symbols differ in how predictable they are. Each challenger is
+ * compared with the control within symbols: per symbol served by both, the difference of their
+ * mean hits, averaged with weights n₁n₂/(n₁ + n₂) (lib/stats/dependent-inference.ts,
+ * stratifiedMeanDifference). Symbols only one of them served say nothing about the difference and
+ * are left out; if the variants share no symbol (routed by symbol with no other key), there is no
+ * comparison, and the report says so. The API routes A/B traffic by symbol and day
+ * (api/predictions.ts), so over a test every symbol reaches both variants.
+ *
+ * Dependence. The symbol-days of one feature date share the market's move, so the difference's
+ * variance is clustered by day: the delete-one-day jackknife, with Student's t on days − 1 degrees
+ * of freedom (the usual sandwich is too small with the 5–9 matured days a two-week test has).
+ * `lags` (label horizon − 1) makes blocks of lags + 1 consecutive days the clusters instead, for
+ * labels whose windows overlap.
+ *
+ * Stopping. The report is read at every analysis of a running test, and testing each look at α
+ * ("peeking") inflates the false-positive rate with every look (daily looks over two weeks: about
+ * 3–4×α). A comparison is significant only beyond the continuous-monitoring O'Brien–Fleming
+ * boundary (lib/stats/sequential.ts), |z| ≥ Φ⁻¹(1 − α/4)/√t at information fraction t, which keeps
+ * the chance of a false decision over all looks, however many and whenever taken, within α (α/2
+ * each way). t is the elapsed share of the test's time, measured on the scale on which outcomes
+ * mature: with the newest matured feature date `lag` behind the newest feature date,
+ * t = (analysedAt − lag − start) / (deadline − lag − start), clamped to [0, 1]. `start`, `deadline`
+ * and `analysedAt` should be passed by the caller (the deployment workflow knows its A/B split time
+ * and deadline); without them start is `since` (or the first request), the deadline start + 14 days
+ * (the plan's default) and analysedAt now (in memory: the last request). `informationFraction`
+ * overrides it all. No decision is made before every variant has minSamplesPerVariant matured
+ * symbol-days; maxSamplesPerVariant ends a test that has found nothing by then ("stop-no-difference").
  *
  * With more than two variants, Holm's correction keeps the family-wise error of the comparisons
  * against the control at α. Challengers are not tested against each other: when several beat the
  * control, the one with the highest observed hit rate is named winner; when none beats it and every
- * challenger is significantly worse, the control wins. When only some are worse and the rest are
- * undecided there is no winner yet, and the test continues (the report lists the worse ones, so an
- * operator can drop them).
- *
- * Only served predictions count (a request's outcome is attributed to the variant that answered it);
- * failed predictions are counted as errors and left out of the scores. Rows are treated as
- * independent, which market days are not (see lib/validation/metrics.ts), so p-values are optimistic.
+ * challenger is significantly worse (or fails a guard), the control wins. When only some are worse
+ * and the rest are undecided there is no winner yet, and the test continues.
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
-import { binaryAucOf, brierScoreOf } from '../stats/binary-scores';
-import { holmAdjusted, twoProportionZTest } from '../stats/proportions';
+import { binaryAucOf } from '../stats/binary-scores';
+import { clusteredMean, dayBlockClusters, stratifiedMeanDifference } from '../stats/dependent-inference';
+import { holmAdjusted } from '../stats/proportions';
+import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
+import { obrienFlemingBoundary, zOfOneSidedPValue } from '../stats/sequential';
 import { wilsonInterval, type Interval } from '../validation/metrics';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
-import { aucFromHistograms } from './binned-shift';
-import { LABEL, PROBABILITY_BUCKETS, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import { canaryThresholdsSchema } from './canary-analysis';
+import { LABEL, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import type { OutcomeKey, PredictionWithOutcome } from './outcomes';
+
+/** The test's length when the caller does not say: the deployment plan's default A/B deadline. */
+export const DEFAULT_AB_DEADLINE_SECONDS = 14 * 86_400;
+
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'expected an ISO date or timestamp such as 2024-05-01 or 2024-05-01T14:30:00Z').refine((s) => !Number.isNaN(Date.parse(s)), 'not a valid date');
 
 export const abReportOptionsSchema = z
   .object({
@@ -46,9 +81,24 @@ export const abReportOptionsSchema = z
      * another test's rows (or an earlier champion's) would count as this one's.
      */
     versions: z.array(z.number().int().positive()).optional(),
+    /** Family-wise level over every look and both directions. */
     alpha: z.number().gt(0).lt(1).default(0.05),
+    /** Matured symbol-days each variant needs before any decision. */
     minSamplesPerVariant: z.number().int().min(1).default(100),
     maxSamplesPerVariant: z.number().int().min(1).optional(),
+    /** Serving guards, as the canary's: a challenger above either cannot win. */
+    maxErrorRate: canaryThresholdsSchema.shape.maxErrorRate,
+    maxP99LatencyMs: canaryThresholdsSchema.shape.maxP99LatencyMs,
+    /** When the test's traffic began (the A/B split); default: the query's since, in memory the first request. */
+    start: isoTime.optional(),
+    /** When the test ends undecided; default: start + 14 days. */
+    deadline: isoTime.optional(),
+    /** The time of this look; default: the query's until or now, in memory the last request. */
+    analysedAt: isoTime.optional(),
+    /** The look's information fraction, overriding the one from the times above. */
+    informationFraction: z.number().min(0).max(1).optional(),
+    /** Days apart within which symbol-days are dependent (label horizon − 1; default 0: the day only). */
+    lags: z.number().int().min(0).default(0),
   })
   .refine((o) => o.maxSamplesPerVariant === undefined || o.maxSamplesPerVariant >= o.minSamplesPerVariant, 'maxSamplesPerVariant must be at least minSamplesPerVariant')
   .refine((o) => o.versions === undefined || o.versions.length === o.variants.length, 'versions must name one version per variant');
@@ -57,18 +107,30 @@ export type AbReportOptionsInput = z.input<typeof abReportOptionsSchema>;
 
 export interface AbVariantStats {
   variant: string;
-  /** Served predictions. */
+  /** Served predictions (requests). */
   served: number;
+  /** Of those, failed (an error or no probability). */
   errors: number;
+  errorRate: number | null;
+  /** Nearest-rank latency percentiles of the served predictions, in ms. */
+  p50LatencyMs: number | null;
+  p99LatencyMs: number | null;
+  /** Distinct symbol-days served (one per version, symbol and feature date): the units below. */
+  symbolDays: number;
+  /** Distinct symbols served. */
+  symbols: number;
+  /** Symbol-days whose outcome has not matured. */
   unmatured: number;
-  /** Matured without a label (dead zone, missing bar). */
+  /** Symbol-days matured without a label (dead zone, missing bar). */
   noLabel: number;
-  /** Served, successful predictions with a matured label: the sample the scores below use. */
+  /** Symbol-days with a matured label, failed ones included: the sample the hit rate uses. */
   matured: number;
+  /** Σ over matured symbol-days of the share of their requests that were right (failed ones wrong). */
   hits: number;
   hitRate: number | null;
-  /** Wilson 95% interval of the hit rate. */
+  /** Wilson 95% interval of the hit rate on the day-clustered effective sample size. */
   hitRateInterval: Interval | null;
+  /** Over matured symbol-days with a prediction (the mean of their probabilities each): */
   meanProbability: number | null;
   /** Share of outcomes that were 1, to read meanProbability against. */
   positiveRate: number | null;
@@ -80,59 +142,84 @@ export interface AbVariantStats {
 export interface AbComparison {
   variant: string;
   control: string;
-  /** Hit rate of the variant − hit rate of the control. */
+  /** Hit rate of the variant − hit rate of the control, within the symbols both served. */
   difference: number;
-  z: number;
+  standardError: number;
+  /** difference / standardError (Student's t with degreesOfFreedom); null when the standard error is 0 (no variation within either variant). */
+  z: number | null;
+  degreesOfFreedom: number;
+  /** Symbols both served (the strata compared) and days the variance rests on. */
+  symbols: number;
+  days: number;
+  /** Two-sided p-value of this look taken alone (fixed-sample). */
   pValue: number;
   /** Holm-adjusted over all comparisons with the control. */
   adjustedPValue: number;
+  /** Significant at this look: the adjusted p-value beyond the sequential boundary. */
   significant: boolean;
 }
 
 export type AbDecision = 'continue' | 'stop-winner' | 'stop-no-difference';
+
+/** Where this look stands in the test: what it takes to be significant now. */
+export interface AbLook {
+  informationFraction: number;
+  /** |z| a comparison must reach at this look (null before any outcome has matured: no crossing possible). */
+  boundaryZ: number | null;
+  /** The two-sided p-value that boundary stands for. */
+  nominalAlpha: number;
+  start: string | null;
+  deadline: string | null;
+  analysedAt: string | null;
+  /** Days between the newest feature date served and the newest matured one. */
+  maturationLagDays: number | null;
+}
 
 export interface AbReport {
   control: string;
   alpha: number;
   minSamplesPerVariant: number;
   maxSamplesPerVariant: number | null;
+  maxErrorRate: number;
+  maxP99LatencyMs: number;
+  look: AbLook;
   variants: AbVariantStats[];
-  /** One per challenger once both it and the control have matured samples. */
+  /** One per challenger once it and the control have matured symbol-days in common symbols on two days or more. */
   comparisons: AbComparison[];
   decision: AbDecision;
   winner?: string;
   reasons: string[];
 }
 
-const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
-
-function variantStatsOf(variant: string, version: number | undefined, rows: readonly PredictionWithOutcome[]): AbVariantStats {
-  const served = rows.filter((r) => r.served && r.variant === variant && (version === undefined || r.version === version));
-  const ok = served.filter((r) => !isError(r));
-  const scored = ok.filter((r) => r.matured && r.outcome !== null);
-  const probability = scored.map((r) => r.probability as number);
-  const outcome = scored.map((r) => r.outcome as number);
-  const hits = scored.filter((r) => (r.predictedClass ?? ((r.probability as number) >= 0.5 ? 1 : 0)) === r.outcome).length;
-  const n = scored.length;
-  const auc = binaryAucOf(probability, outcome);
-  return {
-    variant,
-    served: served.length,
-    errors: served.length - ok.length,
-    unmatured: ok.filter((r) => !r.matured).length,
-    noLabel: ok.filter((r) => r.matured && r.outcome === null).length,
-    matured: n,
-    hits,
-    hitRate: n > 0 ? hits / n : null,
-    hitRateInterval: n > 0 ? wilsonInterval(hits, n, 0.95) : null,
-    meanProbability: n > 0 ? probability.reduce((s, p) => s + p, 0) / n : null,
-    positiveRate: n > 0 ? outcome.reduce((s, y) => s + y, 0) / n : null,
-    brier: n > 0 ? brierScoreOf(probability, outcome) : null,
-    auc: Number.isNaN(auc) ? null : auc,
-  };
+/** One variant's served requests of one (version, symbol, feature date). */
+interface AbUnit {
+  version: number;
+  symbol: string;
+  asOf: string;
+  requests: number;
+  failed: number;
+  /** Successful requests whose class matched the outcome (0 until labelled). */
+  right: number;
+  /** Σ probability of the successful requests. */
+  sumP: number;
+  /** Label state (LABEL) of the unit's key. */
+  state: number;
 }
 
+/** A variant's symbol-days and request latencies (ms, ascending), from rows or cells. */
+interface AbArm {
+  variant: string;
+  units: AbUnit[];
+  latencyMs: Float64Array;
+}
+
+const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const DAY_MS = 86_400_000;
+const labelled = (u: AbUnit) => u.state === 0 || u.state === 1;
+/** The unit's hit: share of its requests that were right, failed ones counting as wrong. */
+const hitOf = (u: AbUnit) => u.right / u.requests;
+const scoreOf = (u: AbUnit) => u.sumP / (u.requests - u.failed);
 
 function parseOptions(options: AbReportOptionsInput): AbReportOptions {
   const parsed = abReportOptionsSchema.safeParse(options);
@@ -140,13 +227,47 @@ function parseOptions(options: AbReportOptionsInput): AbReportOptions {
   return parsed.data;
 }
 
+/** Units in the order of their keys: sums over them then come out the same from rows and from cells, to the last bit. */
+function inKeyOrder(units: Map<string, AbUnit>): AbUnit[] {
+  return [...units.keys()].sort().map((k) => units.get(k) as AbUnit);
+}
+
+/** The arms of rows held in memory: each variant's served rows (of its version) by symbol-day. */
+function armsOfRows(rows: readonly PredictionWithOutcome[], options: AbReportOptions): { arms: AbArm[]; first: string | null; last: string | null } {
+  let first: string | null = null;
+  let last: string | null = null;
+  const arms = options.variants.map((variant, i): AbArm => {
+    const version = options.versions?.[i];
+    const units = new Map<string, AbUnit>();
+    const latency: number[] = [];
+    for (const r of rows) {
+      if (!r.served || r.variant !== variant || (version !== undefined && r.version !== version)) continue;
+      if (first === null || r.createdAt < first) first = r.createdAt;
+      if (last === null || r.createdAt > last) last = r.createdAt;
+      latency.push(r.latencyUs / 1000);
+      const key = `${r.version}\u0000${r.symbol}\u0000${r.asOf}`;
+      let u = units.get(key);
+      const state = !r.matured ? LABEL.unmatured : r.outcome === null ? LABEL.noLabel : r.outcome;
+      if (!u) units.set(key, (u = { version: r.version, symbol: r.symbol, asOf: r.asOf, requests: 0, failed: 0, right: 0, sumP: 0, state }));
+      u.requests++;
+      if (isError(r)) {
+        u.failed++;
+        continue;
+      }
+      u.sumP += r.probability as number;
+      const predicted = r.predictedClass ?? ((r.probability as number) >= 0.5 ? 1 : 0);
+      if (predicted === state) u.right++;
+    }
+    return { variant, units: inKeyOrder(units), latencyMs: sortedAscending(latency) };
+  });
+  return { arms, first, last };
+}
+
 /** The report on logged predictions (with outcomes) held in memory, row by row. */
 export function abReport(rows: readonly PredictionWithOutcome[], options: AbReportOptionsInput): AbReport {
   const parsed = parseOptions(options);
-  return decideAb(
-    parsed.variants.map((v, i) => variantStatsOf(v, parsed.versions?.[i], rows)),
-    parsed,
-  );
+  const { arms, first, last } = armsOfRows(rows, parsed);
+  return decideAb(arms, parsed, { start: parsed.start ?? first, analysedAt: parsed.analysedAt ?? last });
 }
 
 export interface AbStoreQuery extends AbReportOptionsInput {
@@ -160,10 +281,9 @@ export interface AbStoreQuery extends AbReportOptionsInput {
 /**
  * The report on the prediction log in the store, from running totals kept by the database (see
  * log-aggregates.ts): an analysis reads the rows logged since the previous one and cells bounded by
- * variants × label keys and probability buckets, however long the test has run. Counts, hits, mean
- * probability, positive rate and Brier score equal abReport's on the same rows (sums up to
- * rounding), so the decision is the same; only the AUC, which the decision does not use, is that of
- * the scores rounded to 1/16384 (binned-shift.ts).
+ * variants × symbol-days × predicted classes and latencies, however long the test has run. Every
+ * count, score and decision equals abReport's on the same rows with the same start and analysedAt
+ * (means and Brier scores up to the order of their sums).
  */
 export async function abReportInStore(store: Database, query: AbStoreQuery, tallies: TallyOptions = {}): Promise<AbReport> {
   const { model, since, until, ...options } = query;
@@ -172,116 +292,199 @@ export async function abReportInStore(store: Database, query: AbStoreQuery, tall
   const cells = await streamCells(store, { model, since, until }, abStream(names, parsed.versions), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
-    const [, , version, symbol, asOf] = parseCellKey(key);
-    keys.push({ version: Number(version), symbol: String(symbol), asOf: String(asOf) });
+    const [kind, , version, symbol, asOf] = parseCellKey(key);
+    if (kind === 'a') keys.push({ version: Number(version), symbol: String(symbol), asOf: String(asOf) });
   }
   const labels = await labelStates(store, model, keys);
-  return decideAb(
-    names.map((variant) => variantStatsOfCells(variant, cells, labels)),
-    parsed,
-  );
+  const arms = names.map((variant) => armOfCells(variant, cells, labels));
+  return decideAb(arms, parsed, { start: parsed.start ?? since, analysedAt: parsed.analysedAt ?? until ?? new Date().toISOString() });
 }
 
 /**
  * The cells of an A/B test, over the served rows of its variants (of their versions, when given):
- * counts and Σp, Σp² by (variant, version, symbol, asOf, failed, predicted class), and the score
- * histogram by (variant, version, symbol, asOf, bucket) of the successful ones.
+ * counts and Σp by (variant, version, symbol, asOf, failed, predicted class), and counts by
+ * (variant, version, latency).
  */
 function abStream(variants: readonly string[], versions?: readonly number[]): StreamSpec {
   const which = versions === undefined ? sql`p.variant in (${sql.join(variants)})` : sql`(${sql.join(variants.map((v, i) => sql`(p.variant = ${v} and p.version = ${versions[i]})`), sql` or `)})`;
   return {
-    // Streams of reports without versions keep their identity (and their running totals).
-    definition: { kind: 'ab', variants, ...(versions !== undefined ? { versions } : {}) },
+    // Streams of reports without versions keep their identity (and their running totals); `cells`
+    // names the layout, so streams of the earlier layout (score histograms) are not reused.
+    definition: { kind: 'ab', cells: 'symbol-day', variants, ...(versions !== undefined ? { versions } : {}) },
     async aggregate(w, range) {
       const where = sql`${w.where('p')} and p.served = 1 and ${which} and ${w.logged('p', range)}`;
       const groups = await w.rows(
-        sql<{ variant: string; version: number; symbol: string; as_of: string; failed: number; pc: number; n: number; sp: number | null; spp: number | null }>`select p.variant, p.version, p.symbol, p.as_of,
+        sql<{ variant: string; version: number; symbol: string; as_of: string; failed: number; pc: number; n: number; sp: number | null }>`select p.variant, p.version, p.symbol, p.as_of,
             case when ${succeeded('p')} then 0 else 1 end as failed, case when ${succeeded('p')} then ${w.predictedClass('p')} else -1 end as pc,
-            count(*) as n, sum(p.probability) as sp, sum(p.probability * p.probability) as spp
+            count(*) as n, sum(case when ${succeeded('p')} then p.probability else 0 end) as sp
           from ${w.from('p', 'variant')} where ${where} group by p.variant, p.version, p.symbol, p.as_of, failed, pc`,
       );
-      const histogram = await w.rows(
-        sql<{ variant: string; version: number; symbol: string; as_of: string; bucket: number; n: number }>`select p.variant, p.version, p.symbol, p.as_of, ${w.bucket('p.probability')} as bucket, count(*) as n
-          from ${w.from('p', 'variant')} where ${where} and ${succeeded('p')} group by p.variant, p.version, p.symbol, p.as_of, bucket`,
+      const latencies = await w.rows(
+        sql<{ variant: string; version: number; latency_us: number; n: number }>`select p.variant, p.version, p.latency_us, count(*) as n
+          from ${w.from('p', 'variant')} where ${where} group by p.variant, p.version, p.latency_us`,
       );
       return [
-        ...groups.map((g): Cell => ({ key: ['a', g.variant, Number(g.version), g.symbol, g.as_of, Number(g.failed), Number(g.pc)], n: Number(g.n), s1: Number(g.sp ?? 0), s2: Number(g.spp ?? 0) })),
-        ...histogram.map((h): Cell => ({ key: ['b', h.variant, Number(h.version), h.symbol, h.as_of, Number(h.bucket)], n: Number(h.n), s1: 0, s2: 0 })),
+        ...groups.map((g): Cell => ({ key: ['a', g.variant, Number(g.version), g.symbol, g.as_of, Number(g.failed), Number(g.pc)], n: Number(g.n), s1: Number(g.sp ?? 0), s2: 0 })),
+        ...latencies.map((l): Cell => ({ key: ['l', l.variant, Number(l.version), Number(l.latency_us)], n: Number(l.n), s1: 0, s2: 0 })),
       ];
     },
   };
 }
 
-function variantStatsOfCells(variant: string, cells: Cells, labels: Map<string, number>): AbVariantStats {
-  let served = 0;
-  let errors = 0;
-  let unmatured = 0;
-  let noLabel = 0;
-  let n = 0;
-  let hits = 0;
-  let positives = 0;
-  let sumP = 0;
-  let squaredError = 0;
-  const positive = new Float64Array(PROBABILITY_BUCKETS);
-  const negative = new Float64Array(PROBABILITY_BUCKETS);
+function armOfCells(variant: string, cells: Cells, labels: Map<string, number>): AbArm {
+  const units = new Map<string, AbUnit>();
+  const latency = new Map<number, number>();
   for (const [key, sums] of cells) {
-    const [kind, v, version, symbol, asOf, a, b] = parseCellKey(key);
-    if (v !== variant || sums.n === 0) continue;
-    const count = sums.n;
-    const state = labels.get(labelKey(Number(version), String(symbol), String(asOf))) ?? LABEL.unmatured;
-    if (kind === 'b') {
-      if (state === 0 || state === 1) (state === 1 ? positive : negative)[Number(a)] += count;
+    const k = parseCellKey(key);
+    if (k[1] !== variant || sums.n === 0) continue;
+    if (k[0] === 'l') {
+      const ms = Number(k[3]) / 1000;
+      latency.set(ms, (latency.get(ms) ?? 0) + sums.n);
       continue;
     }
-    served += count;
-    if (Number(a) === 1) {
-      errors += count;
+    if (k[0] !== 'a') continue;
+    const [, , version, symbol, asOf, failed, pc] = k as [string, string, number, string, string, number, number];
+    const unitKey = `${version}\u0000${symbol}\u0000${asOf}`;
+    let u = units.get(unitKey);
+    if (!u) units.set(unitKey, (u = { version, symbol, asOf, requests: 0, failed: 0, right: 0, sumP: 0, state: labels.get(labelKey(version, symbol, asOf)) ?? LABEL.unmatured }));
+    u.requests += sums.n;
+    if (failed === 1) {
+      u.failed += sums.n;
       continue;
     }
-    if (state === LABEL.unmatured) unmatured += count;
-    else if (state === LABEL.noLabel) noLabel += count;
-    else {
-      const sp = sums.s1;
-      n += count;
-      if (Number(b) === state) hits += count;
-      if (state === 1) positives += count;
-      sumP += sp;
-      // Σ (p − y)² = Σ p² − 2y Σ p + y·count, y the cell's outcome.
-      squaredError += sums.s2 - 2 * state * sp + state * count;
-    }
+    u.sumP += sums.s1;
+    if (pc === u.state) u.right += sums.n;
   }
-  const auc = aucFromHistograms(positive, negative);
+  const latencyMs = new Float64Array([...latency.values()].reduce((a, b) => a + b, 0));
+  let i = 0;
+  for (const ms of [...latency.keys()].sort((a, b) => a - b)) latencyMs.fill(ms, i, (i += latency.get(ms) as number));
+  return { variant, units: inKeyOrder(units), latencyMs };
+}
+
+/** Day index of each feature date: its rank among the dates given (consecutive dates, consecutive ranks). */
+function dayIndexOf(dates: Iterable<string>): Map<string, number> {
+  return new Map([...new Set(dates)].sort().map((d, i) => [d, i]));
+}
+
+/** Statistics of one arm; the hit-rate interval on its day-clustered effective sample size (as lib/monitoring/live-performance.ts). */
+function statsOf(arm: AbArm): AbVariantStats {
+  const { units } = arm;
+  const served = units.reduce((a, u) => a + u.requests, 0);
+  const errors = units.reduce((a, u) => a + u.failed, 0);
+  const matured = units.filter(labelled);
+  const n = matured.length;
+  const hits = matured.reduce((a, u) => a + hitOf(u), 0);
+  const scored = matured.filter((u) => u.requests > u.failed);
+  const probability = scored.map(scoreOf);
+  const outcome = scored.map((u) => u.state);
+  const m = scored.length;
+  const auc = binaryAucOf(probability, outcome);
+  let interval: Interval | null = null;
+  if (n > 0) {
+    const p = hits / n;
+    const days = dayIndexOf(matured.map((u) => u.asOf));
+    let effective = n;
+    if (p > 0 && p < 1) {
+      const clustered = clusteredMean(Float64Array.from(matured, hitOf), Int32Array.from(matured, (u) => days.get(u.asOf) as number));
+      // One day: nothing to estimate a variance from, and the whole sample is one draw of the market.
+      effective = Number.isFinite(clustered.standardError) && clustered.standardError > 0 ? Math.min(n, (p * (1 - p)) / clustered.standardError ** 2) : clustered.standardError === 0 ? n : Math.min(n, days.size);
+    }
+    interval = wilsonInterval(p * effective, effective, 0.95);
+  }
   return {
-    variant,
+    variant: arm.variant,
     served,
     errors,
-    unmatured,
-    noLabel,
+    errorRate: served > 0 ? errors / served : null,
+    p50LatencyMs: served > 0 ? nearestRankQuantileOfSorted(arm.latencyMs, 0.5) : null,
+    p99LatencyMs: served > 0 ? nearestRankQuantileOfSorted(arm.latencyMs, 0.99) : null,
+    symbolDays: units.length,
+    symbols: new Set(units.map((u) => u.symbol)).size,
+    unmatured: units.filter((u) => u.state === LABEL.unmatured).length,
+    noLabel: units.filter((u) => u.state === LABEL.noLabel).length,
     matured: n,
     hits,
     hitRate: n > 0 ? hits / n : null,
-    hitRateInterval: n > 0 ? wilsonInterval(hits, n, 0.95) : null,
-    meanProbability: n > 0 ? sumP / n : null,
-    positiveRate: n > 0 ? positives / n : null,
-    brier: n > 0 ? squaredError / n : null,
+    hitRateInterval: interval,
+    meanProbability: m > 0 ? probability.reduce((s, x) => s + x, 0) / m : null,
+    positiveRate: m > 0 ? outcome.reduce((s, y) => s + y, 0) / m : null,
+    brier: m > 0 ? probability.reduce((s, x, j) => s + (x - outcome[j]) ** 2, 0) / m : null,
     auc: Number.isNaN(auc) ? null : auc,
   };
 }
 
-/** Tests and the stopping rule on per-variant stats from either source. */
-function decideAb(variants: AbVariantStats[], options: AbReportOptions): AbReport {
-  const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max } = options;
+/** The information fraction of this look (see the header). */
+function lookOf(arms: readonly AbArm[], options: AbReportOptions, times: { start: string | null; analysedAt: string | null }): AbLook {
+  const all = arms.flatMap((a) => a.units);
+  const newest = all.reduce<string | null>((m, u) => (m === null || u.asOf > m ? u.asOf : m), null);
+  const newestMatured = all.filter((u) => u.state !== LABEL.unmatured).reduce<string | null>((m, u) => (m === null || u.asOf > m ? u.asOf : m), null);
+  const lagMs = newest !== null && newestMatured !== null ? Math.max(0, Date.parse(newest) - Date.parse(newestMatured)) : null;
+  const startMs = times.start === null ? NaN : Date.parse(times.start);
+  const deadlineMs = options.deadline !== undefined ? Date.parse(options.deadline) : startMs + DEFAULT_AB_DEADLINE_SECONDS * 1000;
+  const analysedMs = times.analysedAt === null ? NaN : Date.parse(times.analysedAt);
+  let t: number;
+  if (options.informationFraction !== undefined) t = options.informationFraction;
+  else if (lagMs === null || !Number.isFinite(startMs) || !Number.isFinite(analysedMs)) t = 0;
+  else {
+    const span = deadlineMs - startMs - lagMs;
+    t = span <= 0 ? 1 : Math.min(1, Math.max(0, (analysedMs - startMs - lagMs) / span));
+  }
+  // α/2 each way: neither "B is better" nor "B is worse" is declared falsely more than α/2 of the time.
+  const boundary = obrienFlemingBoundary(options.alpha / 2, t);
+  const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
+  return {
+    informationFraction: boundary.informationFraction,
+    boundaryZ: Number.isFinite(boundary.z) ? boundary.z : null,
+    nominalAlpha: 2 * boundary.nominalAlpha,
+    start: iso(startMs),
+    deadline: iso(deadlineMs),
+    analysedAt: iso(analysedMs),
+    maturationLagDays: lagMs === null ? null : lagMs / DAY_MS,
+  };
+}
+
+/** The challenger against the control within the symbols both served, clustered by day; undefined when it cannot be estimated. */
+function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbComparison, 'adjustedPValue' | 'significant'> | undefined {
+  const rows = [...control.units.filter(labelled).map((u) => ({ u, group: 0 })), ...challenger.units.filter(labelled).map((u) => ({ u, group: 1 }))];
+  if (rows.length === 0) return undefined;
+  const symbols = dayIndexOf(rows.map((r) => r.u.symbol));
+  const days = dayIndexOf(rows.map((r) => r.u.asOf));
+  const day = Int32Array.from(rows, (r) => days.get(r.u.asOf) as number);
+  // Labels whose windows overlap make neighbouring days dependent: blocks of lags + 1 days are the clusters then.
+  const clusters = lags === 0 ? day : dayBlockClusters(day, lags + 1).cluster;
+  const e = stratifiedMeanDifference(
+    Float64Array.from(rows, (r) => hitOf(r.u)),
+    Uint8Array.from(rows, (r) => r.group),
+    Int32Array.from(rows, (r) => symbols.get(r.u.symbol) as number),
+    clusters,
+  );
+  if (!Number.isFinite(e.estimate) || Number.isNaN(e.pValueTwoSided)) return undefined;
+  return { variant: challenger.variant, control: control.variant, difference: e.estimate, standardError: e.standardError, z: Number.isFinite(e.tStat) ? e.tStat : null, degreesOfFreedom: e.degreesOfFreedom, symbols: e.strata, days: e.units, pValue: e.pValueTwoSided };
+}
+
+/** Tests, guards and the stopping rule on the arms from either source. */
+function decideAb(arms: AbArm[], options: AbReportOptions, times: { start: string | null; analysedAt: string | null }): AbReport {
+  const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max, maxErrorRate, maxP99LatencyMs } = options;
+  const variants = arms.map(statsOf);
+  const look = lookOf(arms, options, times);
   const [control, ...challengers] = variants;
 
-  const tests = control.matured > 0 ? challengers.filter((v) => v.matured > 0).map((v) => ({ v, t: twoProportionZTest(v.hits, v.matured, control.hits, control.matured) })) : [];
-  const adjusted = holmAdjusted(tests.map(({ t }) => t.pValue));
-  const comparisons: AbComparison[] = tests.map(({ v, t }, i) => ({ variant: v.variant, control: control.variant, difference: t.difference, z: t.z, pValue: t.pValue, adjustedPValue: adjusted[i], significant: adjusted[i] < alpha }));
+  const tested = arms.slice(1).flatMap((arm) => {
+    const c = compare(arms[0], arm, options.lags);
+    return c ? [c] : [];
+  });
+  const adjusted = holmAdjusted(tested.map((c) => c.pValue));
+  // Beyond the boundary: the adjusted two-sided p-value's z against the look's critical z.
+  const comparisons: AbComparison[] = tested.map((c, i) => ({ ...c, adjustedPValue: adjusted[i], significant: look.boundaryZ !== null && zOfOneSidedPValue(adjusted[i] / 2) >= look.boundaryZ }));
 
   const report = (decision: AbDecision, reasons: string[], winner?: string): AbReport => ({
     control: control.variant,
     alpha,
     minSamplesPerVariant: min,
     maxSamplesPerVariant: max ?? null,
+    maxErrorRate,
+    maxP99LatencyMs,
+    look,
     variants,
     comparisons,
     decision,
@@ -289,22 +492,37 @@ function decideAb(variants: AbVariantStats[], options: AbReportOptions): AbRepor
     reasons,
   });
 
-  const short = variants.filter((v) => v.matured < min);
-  if (short.length > 0) return report('continue', [`waiting for ${min} matured outcomes per variant: ${short.map((v) => `${v.variant} has ${v.matured}`).join(', ')}`]);
+  // Serving guards: known at once, like the canary's.
+  const guarded = new Map<string, string>();
+  for (const v of challengers) {
+    const problems: string[] = [];
+    if (v.errorRate !== null && v.errorRate > maxErrorRate) problems.push(`error rate ${pct(v.errorRate)} (${v.errors} of ${v.served} served) is above ${pct(maxErrorRate)}`);
+    if (v.p99LatencyMs !== null && v.p99LatencyMs > maxP99LatencyMs) problems.push(`p99 latency ${v.p99LatencyMs.toFixed(1)} ms is above ${maxP99LatencyMs} ms`);
+    if (problems.length > 0) guarded.set(v.variant, `${v.variant} ${problems.join(' and ')}`);
+  }
+  const guardNote = guarded.size > 0 ? [`failing the serving guards (cannot win): ${[...guarded.values()].join('; ')}`] : [];
+  if (guarded.size === challengers.length) return report('stop-winner', [`every challenger fails the serving guards, the control ${control.variant} is kept: ${[...guarded.values()].join('; ')}`], control.variant);
 
-  const describe = (c: AbComparison) => `${c.variant} ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points vs ${c.control} (Holm p ${c.adjustedPValue.toFixed(4)})`;
-  const better = comparisons.filter((c) => c.significant && c.difference > 0);
+  const boundaryText = look.boundaryZ !== null ? `|z| ≥ ${look.boundaryZ.toFixed(2)} at information fraction ${look.informationFraction.toFixed(2)}` : 'no crossing possible before any outcome has matured';
+  const untested = challengers.filter((v) => !comparisons.some((c) => c.variant === v.variant));
+  const untestedNote = untested.length > 0 ? [`not compared yet: ${untested.map((v) => `${v.variant} shares no symbol with matured symbol-days on two or more days with ${control.variant}`).join('; ')}`] : [];
+  const short = variants.filter((v) => v.matured < min);
+  if (short.length > 0) return report('continue', [`waiting for ${min} matured symbol-days per variant: ${short.map((v) => `${v.variant} has ${v.matured}`).join(', ')}`, ...guardNote, ...untestedNote]);
+
+  const describe = (c: AbComparison) => `${c.variant} ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points vs ${c.control} on ${c.symbols} common symbols over ${c.days} days (z ${c.z === null ? '±∞' : c.z.toFixed(2)}, Holm p ${c.adjustedPValue.toFixed(4)}; boundary ${boundaryText})`;
+  const better = comparisons.filter((c) => c.significant && c.difference > 0 && !guarded.has(c.variant));
   const worse = comparisons.filter((c) => c.significant && c.difference < 0);
   if (better.length > 0) {
     const hitRateOf = (name: string) => variants.find((v) => v.variant === name)?.hitRate ?? 0;
     const best = better.reduce((a, c) => (hitRateOf(c.variant) > hitRateOf(a.variant) ? c : a));
-    return report('stop-winner', [`${best.variant} beats the control ${control.variant}: ${better.map(describe).join('; ')}`], best.variant);
+    return report('stop-winner', [`${best.variant} beats the control ${control.variant}: ${better.map(describe).join('; ')}`, ...guardNote], best.variant);
   }
-  if (worse.length === challengers.length) return report('stop-winner', [`every challenger is worse than the control ${control.variant}: ${worse.map(describe).join('; ')}`], control.variant);
+  const lost = new Set([...worse.map((c) => c.variant), ...guarded.keys()]);
+  if (challengers.every((v) => lost.has(v.variant))) return report('stop-winner', [`every challenger is worse than the control ${control.variant} or fails the serving guards: ${[...worse.map(describe), ...guarded.values()].join('; ')}`], control.variant);
   const reached = max !== undefined && variants.every((v) => v.matured >= max);
   const worseNote = worse.length > 0 ? [`significantly worse than the control: ${worse.map(describe).join('; ')}`] : [];
-  if (reached) return report('stop-no-difference', [`every variant reached ${max} matured outcomes and no challenger beats the control at α ${alpha}`, ...worseNote]);
-  return report('continue', [`no challenger beats the control at α ${alpha} yet${max !== undefined ? `; the test stops at ${max} matured outcomes per variant` : ''}`, ...worseNote]);
+  if (reached) return report('stop-no-difference', [`every variant reached ${max} matured symbol-days and no challenger beats the control (α ${alpha} over all looks)`, ...worseNote, ...guardNote, ...untestedNote]);
+  return report('continue', [`no challenger beats the control yet (α ${alpha} over all looks; boundary ${boundaryText})${max !== undefined ? `; the test stops at ${max} matured symbol-days per variant` : ''}`, ...worseNote, ...guardNote, ...untestedNote]);
 }
 
 function cell(value: number | null, format: (x: number) => string): string {
@@ -313,14 +531,15 @@ function cell(value: number | null, format: (x: number) => string): string {
 
 /** The report as a plain-text table for the CLI. */
 export function formatAbReport(report: AbReport): string {
-  const header = ['variant', 'served', 'errors', 'unmatured', 'matured', 'hits', 'hit rate', '95% CI', 'mean p', 'pos. rate', 'Brier', 'AUC'];
+  const header = ['variant', 'served', 'errors', 'symbol-days', 'unmatured', 'matured', 'hits', 'hit rate', '95% CI', 'mean p', 'pos. rate', 'Brier', 'AUC'];
   const body = report.variants.map((v) => [
     v.variant + (v.variant === report.control ? ' (control)' : ''),
     String(v.served),
     String(v.errors),
+    String(v.symbolDays),
     String(v.unmatured),
     String(v.matured),
-    String(v.hits),
+    Number.isInteger(v.hits) ? String(v.hits) : v.hits.toFixed(1),
     cell(v.hitRate, pct),
     v.hitRateInterval ? `${pct(v.hitRateInterval.lower)}–${pct(v.hitRateInterval.upper)}` : '-',
     cell(v.meanProbability, (x) => x.toFixed(3)),
@@ -330,16 +549,18 @@ export function formatAbReport(report: AbReport): string {
   ]);
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
   const line = (cells: string[]) => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
+  const { look } = report;
   const out = [
-    `A/B report: control ${report.control}, α ${report.alpha}, decision after ${report.minSamplesPerVariant} matured outcomes per variant${report.maxSamplesPerVariant !== null ? `, stop at ${report.maxSamplesPerVariant}` : ''}`,
+    `A/B report: control ${report.control}, α ${report.alpha} over all looks, decision after ${report.minSamplesPerVariant} matured symbol-days per variant${report.maxSamplesPerVariant !== null ? `, stop at ${report.maxSamplesPerVariant}` : ''}`,
+    `look at information fraction ${look.informationFraction.toFixed(2)}${look.deadline !== null ? ` (deadline ${look.deadline})` : ''}: significant beyond |z| ${look.boundaryZ !== null ? look.boundaryZ.toFixed(2) : '∞'}`,
     '',
     line(header),
     ...body.map(line),
   ];
   if (report.comparisons.length > 0) {
-    out.push('', `vs ${report.control} (two-proportion z-test${report.comparisons.length > 1 ? ', Holm-corrected' : ''}):`);
+    out.push('', `vs ${report.control} (within common symbols, day-clustered${report.comparisons.length > 1 ? ', Holm-corrected' : ''}):`);
     for (const c of report.comparisons) {
-      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points, z ${c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
+      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points on ${c.symbols} symbols over ${c.days} days, z ${c.z === null ? '±∞' : c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
     }
   }
   out.push('', `decision: ${report.decision}${report.winner !== undefined ? ` (winner: ${report.winner})` : ''}`, ...report.reasons.map((r) => `  - ${r}`));

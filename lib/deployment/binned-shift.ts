@@ -10,10 +10,11 @@
  *   most the mass within 1/B of an edge (same order as above); PSI is smooth in the shares.
  * - AUC: pairs of a positive and a negative in one bucket count ½ (ties), so it moves by at most
  *   half the share of such pairs.
- * So a canary verdict can differ from the row-by-row one only when its PSI or KS p-value sits within
- * that margin of a threshold.
+ * The canary and A/B analyses no longer need them: they keep one cell per symbol-day with the sum
+ * of its probabilities (log-aggregates.ts), so their scores are exact. Kept for score histograms
+ * that cannot be keyed that finely.
  */
-import { binOf, kolmogorovUpperTail, type KolmogorovSmirnovTest } from '../stats/distribution-shift';
+import { binOf, kolmogorovSmirnovPValue, type KolmogorovSmirnovTest } from '../stats/distribution-shift';
 
 /** Bucket of a score, as the SQL computes it: floor(p·B), with p ≥ 1 in the last bucket and p ≤ 0 in the first. */
 export function bucketOf(p: number, buckets: number): number {
@@ -48,8 +49,7 @@ export function ksFromHistograms(a: ArrayLike<number>, b: ArrayLike<number>): Ko
     j += b[k];
     d = Math.max(d, Math.abs(i / n - j / m));
   }
-  const ne = Math.sqrt((n * m) / (n + m));
-  return { statistic: d, pValue: kolmogorovUpperTail((ne + 0.12 + 0.11 / ne) * d) };
+  return { statistic: d, pValue: kolmogorovSmirnovPValue(n, m, d) };
 }
 
 /** The i-th smallest (0-based) rounded value of a histogram; `cumulative[k]` = count of buckets ≤ k. */

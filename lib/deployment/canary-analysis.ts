@@ -2,50 +2,65 @@
  * Is the canary safe to widen? Judged from the prediction log of one step, over three kinds of
  * evidence:
  *
- * 1. Serving health of the canary (error rate, p99 latency). Known at once, so it fails the canary
- *    whatever the outcomes.
- * 2. Score shift: the canary's and the reference's probabilities on the same requests (PSI on the
- *    reference's deciles for size, two-sample KS for significance). Also known at once.
- * 3. Paired hit rate on requests where both predicted and the outcome has matured. Pairing removes
- *    the request-to-request variance (both models face the same symbol and day), and the exact
- *    McNemar test uses only the discordant requests.
+ * 1. Serving health of the canary (error rate, p99 latency), per request. Known at once, so it
+ *    fails the canary whatever the outcomes.
+ * 2. Score shift: the canary's and the reference's probabilities on the same symbol-days (PSI on
+ *    the reference's deciles for size, two-sample KS for significance). Also known at once.
+ * 3. Paired hit rate on symbol-days where both predicted and the outcome has matured.
+ *
+ * The unit of evidence is the symbol-day, not the request. The API predicts the same vector for
+ * every request of a symbol on a feature date, so a symbol polled 40 times a day is one
+ * observation, not 40 (counting requests let one symbol-day meet minMaturedPairs alone, and two
+ * equal models polled 7 times a day were rolled back 88% of the time at a nominal 5%). So the
+ * requests both variants answered are collapsed to one pair per (canary version, reference
+ * version, symbol, feature date of each), as lib/monitoring/live-predictions.ts keeps one sample per
+ * symbol and day. When a symbol-day's repeats differ (a feature row revised during the day), the
+ * pair takes, per model, the class most of its requests predicted (a tie: the class of their mean
+ * probability, ≥ ½ is up) and the mean probability as its score: a deterministic rule that does not
+ * depend on the order the requests came in.
  *
  * Verdict: `fail` when any threshold below is crossed; otherwise `inconclusive` while fewer than
- * minMaturedPairs pairs have matured; otherwise `pass`.
+ * minMaturedPairs symbol-days have matured, or while they span too few days for the test to be
+ * able to reach alpha (below); otherwise `pass`.
  *
- * The hit-rate rule, precisely: with d = canary hit rate − reference hit rate on the matured pairs
- * and p = P(X ≤ b) for X ~ Binomial(b + c, ½) (b = pairs only the canary got right, c = only the
- * reference), the canary fails when d < −maxHitRateDrop AND p < alpha. The first part ignores drops
- * too small to matter, the second drops that could be chance. Note the test is of "the canary is
- * worse at all", not "worse by more than maxHitRateDrop"; a large but noisy drop passes once the
- * minimum pairs are in, so set minMaturedPairs for the power you want.
+ * The hit-rate rule, precisely: with d = canary hit rate − reference hit rate on the matured pairs,
+ * and, per feature date, D_day = (pairs only the canary got right) − (pairs only the reference got
+ * right) that day, the canary fails when d < −maxHitRateDrop AND p < alpha, p = P(Σ ±|D_day| ≤
+ * Σ D_day) over independent random signs (lib/stats/sign-flip.ts). The symbols of one day share
+ * the market's move, so a day whose discordant pairs all go one way is one piece of evidence, not
+ * many; the sign flip is exact for any dependence within a day, and with at most one discordant
+ * pair a day it is the exact McNemar test. A test at alpha needs ⌊log₂(1/alpha)⌋ + 1 days (5 at
+ * 0.05); with fewer it could never fail the canary, so the verdict stays inconclusive rather than
+ * pass. The test is of "the canary is worse at all", not "worse by more than maxHitRateDrop"; a
+ * large but noisy drop passes once the minimum pairs are in, so set minMaturedPairs for the power
+ * you want. Days are treated as independent of each other, which labels whose windows overlap (a
+ * 5-day label on consecutive days) are not quite: p-values are somewhat optimistic there.
  *
- * The shift rule is built the same way: fail when PSI > maxPsi AND the KS p-value < alpha. KS
- * assumes independent samples; the two scores of one request are positively correlated, which makes
- * it conservative here. Requests and days are not independent either (one market move moves every
- * symbol), so all p-values are somewhat optimistic; the thresholds are guards, not proofs.
+ * The shift rule is built the same way: fail when PSI > maxPsi AND the KS p-value < alpha, both on
+ * one score per model and symbol-day. KS (exact on small samples) assumes independent samples; the
+ * two scores of one symbol-day are positively correlated, and a day's move shifts both models'
+ * scores alike, which makes it conservative here.
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
 import { kolmogorovSmirnovTwoSample, populationStabilityIndex } from '../stats/distribution-shift';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
-import { mcNemarTest } from '../validation/metrics';
+import { signFlipMinClusters, signFlipTest } from '../stats/sign-flip';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
-import { ksFromHistograms, psiFromHistograms } from './binned-shift';
-import { LABEL, PROBABILITY_BUCKETS, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
+import { LABEL, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import type { OutcomeKey, PredictionWithOutcome } from './outcomes';
 
 export const canaryThresholdsSchema = z.object({
   /** Share of the canary's predictions that failed. */
   maxErrorRate: z.number().min(0).max(1).default(0.01),
   maxP99LatencyMs: z.number().positive().default(50),
-  /** Matured, labelled pairs needed before the hit rates are judged. */
+  /** Matured, labelled pairs (symbol-days, however often each was requested) needed before the hit rates are judged. */
   minMaturedPairs: z.number().int().min(1).default(30),
   /** Hit-rate drop (absolute, 0.02 = 2 points) that fails the canary when also significant. */
   maxHitRateDrop: z.number().min(0).max(1).default(0.02),
   maxPsi: z.number().min(0).default(0.25),
-  /** Significance level of the one-sided McNemar and the KS test. */
+  /** Significance level of the one-sided day-clustered sign-flip test and the KS test. */
   alpha: z.number().gt(0).lt(1).default(0.05),
 });
 export type CanaryThresholds = z.infer<typeof canaryThresholdsSchema>;
@@ -68,26 +83,32 @@ export interface VariantServingStats {
 export interface PairedComparison {
   /** Requests where both the canary and the reference returned a prediction. */
   requests: number;
-  /** Of those, pairs with a matured label: the rows the hit rates below are computed on. */
+  /**
+   * Of those, symbol-days (one per symbol and feature date, however often requested) with a matured
+   * label: the pairs the hit rates below are computed on.
+   */
   pairs: number;
+  /** Paired symbol-days whose outcome has not matured yet. */
   unmatured: number;
-  /** Matured without a label (dead zone, missing bar). */
+  /** Paired symbol-days matured without a label (dead zone, missing bar). */
   noLabel: number;
+  /** Distinct feature dates of the matured pairs: the independent units of the test. */
+  days: number;
   canaryHitRate: number | null;
   referenceHitRate: number | null;
   /** canaryHitRate − referenceHitRate. */
   difference: number | null;
-  /** Discordant pairs: only the canary right (b), only the reference right (c). */
+  /** Discordant pairs (symbol-days): only the canary right (b), only the reference right (c). */
   canaryOnlyCorrect: number;
   referenceOnlyCorrect: number;
-  /** Exact two-sided McNemar p-value. */
+  /** Exact two-sided p-value of the day-clustered sign-flip test (the exact McNemar test when no day holds two discordant pairs). */
   pValue: number;
-  /** Exact one-sided p-value of "the canary is worse": P(X ≤ b), X ~ Binomial(b + c, ½). */
+  /** Its one-sided p-value of "the canary is worse": P(Σ ±|D_day| ≤ Σ D_day) over random signs. */
   pValueCanaryWorse: number;
 }
 
 export interface ScoreShift {
-  /** Requests with a probability from both. */
+  /** Symbol-days with a probability from both (one score per model each). */
   pairs: number;
   /** Canary against the reference's deciles; null without pairs. */
   psi: number | null;
@@ -105,7 +126,7 @@ export interface CanaryAnalysis {
   variants: VariantServingStats[];
   paired: PairedComparison;
   shift: ScoreShift;
-  /** Paired requests whose outcome has not matured yet (same as paired.unmatured). */
+  /** Paired symbol-days whose outcome has not matured yet (same as paired.unmatured). */
   unmatured: number;
   verdict: CanaryVerdict;
   reasons: string[];
@@ -157,10 +178,11 @@ function parseThresholds(input: CanaryThresholdsInput | undefined): CanaryThresh
   return parsed.data;
 }
 
-/** Counts over the requests both variants answered without error. */
+/** Counts over the symbol-days both variants answered without error. */
 export interface PairCounts {
   /** Requests where both predicted. */
   requests: number;
+  /** Matured, labelled symbol-days. */
   pairs: number;
   unmatured: number;
   noLabel: number;
@@ -170,6 +192,8 @@ export interface PairCounts {
   b: number;
   /** Only the reference right. */
   c: number;
+  /** Per feature date of the matured pairs (ascending): pairs only the canary got right − pairs only the reference got right. */
+  daySums: number[];
 }
 
 /** Everything the verdict is computed from; from rows (analyseCanary) or from store aggregates (analyseCanaryInStore). */
@@ -178,6 +202,78 @@ export interface CanaryEvidence {
   variants: VariantServingStats[];
   pairCounts: PairCounts;
   shift: ScoreShift;
+}
+
+/** The requests of one symbol-day both variants answered: the unit a pair is. */
+interface PairUnit {
+  /** Feature date of the canary's predictions (the day the pair is clustered by). */
+  day: string;
+  requests: number;
+  /** Requests each model predicted class 1 (up) on. */
+  canaryUp: number;
+  referenceUp: number;
+  /** Σ of each model's probabilities. */
+  canarySum: number;
+  referenceSum: number;
+  /** Label state (LABEL) of each model's key. */
+  canaryState: number;
+  referenceState: number;
+}
+
+/** The class a symbol-day stood for: the majority of its requests' classes; a tie, the class of their mean probability. */
+function unitClass(up: number, requests: number, sum: number): number {
+  if (2 * up !== requests) return 2 * up > requests ? 1 : 0;
+  return sum / requests >= 0.5 ? 1 : 0;
+}
+
+/**
+ * The score of a symbol-day: the mean of its probabilities, to 12 decimals so that the same
+ * probabilities summed in another order (the database's, the rows') give the same score.
+ */
+function unitScore(sum: number, requests: number): number {
+  return Math.round((sum / requests) * 1e12) / 1e12;
+}
+
+const stateOf = (r: PredictionWithOutcome): number => (!r.matured ? LABEL.unmatured : r.outcome === null ? LABEL.noLabel : r.outcome);
+
+/** Pair counts, the day sums of the sign-flip test and the score shift of the symbol-day pairs. */
+function pairEvidenceOf(units: Iterable<PairUnit>): { pairCounts: PairCounts; shift: ScoreShift } {
+  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0, daySums: [] };
+  const canaryScores: number[] = [];
+  const referenceScores: number[] = [];
+  const byDay = new Map<string, number>();
+  for (const u of units) {
+    counts.requests += u.requests;
+    canaryScores.push(unitScore(u.canarySum, u.requests));
+    referenceScores.push(unitScore(u.referenceSum, u.requests));
+    if (u.canaryState === LABEL.unmatured || u.referenceState === LABEL.unmatured) {
+      counts.unmatured++;
+      continue;
+    }
+    if (u.canaryState === LABEL.noLabel || u.referenceState === LABEL.noLabel) {
+      counts.noLabel++;
+      continue;
+    }
+    counts.pairs++;
+    const canaryRight = unitClass(u.canaryUp, u.requests, u.canarySum) === u.canaryState;
+    const referenceRight = unitClass(u.referenceUp, u.requests, u.referenceSum) === u.referenceState;
+    if (canaryRight) counts.canaryHits++;
+    if (referenceRight) counts.referenceHits++;
+    const d = Number(canaryRight) - Number(referenceRight);
+    if (d > 0) counts.b++;
+    if (d < 0) counts.c++;
+    byDay.set(u.day, (byDay.get(u.day) ?? 0) + d);
+  }
+  counts.daySums = [...byDay.keys()].sort().map((day) => byDay.get(day) as number);
+  const hasScores = canaryScores.length > 0;
+  const ks = kolmogorovSmirnovTwoSample(canaryScores, referenceScores);
+  const shift: ScoreShift = {
+    pairs: canaryScores.length,
+    psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
+    ksStatistic: hasScores ? ks.statistic : null,
+    ksPValue: hasScores ? ks.pValue : null,
+  };
+  return { pairCounts: counts, shift };
 }
 
 function checkOptions(options: CanaryAnalysisOptions): CanaryThresholds {
@@ -196,7 +292,7 @@ function underTest(variant: string, version: number, options: Pick<CanaryAnalysi
   return true;
 }
 
-/** The evidence of rows held in memory, row by row (rows of other versions under the compared variant names left out). */
+/** The evidence of rows held in memory (rows of other versions under the compared variant names left out). */
 export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: { canaryVersion?: number; referenceVersion?: number } = {}): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
@@ -207,43 +303,23 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
   }
   const variants = [...byVariant.keys()].sort().map((v) => servingStatsOf(v, byVariant.get(v) as PredictionWithOutcome[]));
 
-  // Pairs: the canary's and the reference's predictions on the same request.
+  // Pairs: the canary's and the reference's predictions on the same request, one per symbol-day.
   const referenceOf = new Map<string, PredictionWithOutcome>();
   for (const r of byVariant.get(reference) ?? []) referenceOf.set(r.requestId, r);
-  const canaryScores: number[] = [];
-  const referenceScores: number[] = [];
-  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
+  const units = new Map<string, PairUnit>();
   for (const x of byVariant.get(canary) ?? []) {
     const y = referenceOf.get(x.requestId);
     if (!y || isError(x) || isError(y)) continue;
-    canaryScores.push(x.probability as number);
-    referenceScores.push(y.probability as number);
-    if (!x.matured || !y.matured) {
-      counts.unmatured++;
-      continue;
-    }
-    if (x.outcome === null || y.outcome === null) {
-      counts.noLabel++;
-      continue;
-    }
-    counts.pairs++;
-    const canaryRight = predictedClassOf(x) === x.outcome;
-    const referenceRight = predictedClassOf(y) === y.outcome;
-    if (canaryRight) counts.canaryHits++;
-    if (referenceRight) counts.referenceHits++;
-    if (canaryRight && !referenceRight) counts.b++;
-    if (referenceRight && !canaryRight) counts.c++;
+    const key = `${x.version}\u0000${y.version}\u0000${x.symbol}\u0000${x.asOf}\u0000${y.asOf}`;
+    let u = units.get(key);
+    if (!u) units.set(key, (u = { day: x.asOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState: stateOf(x), referenceState: stateOf(y) }));
+    u.requests++;
+    u.canaryUp += predictedClassOf(x);
+    u.referenceUp += predictedClassOf(y);
+    u.canarySum += x.probability as number;
+    u.referenceSum += y.probability as number;
   }
-  counts.requests = canaryScores.length;
-  const ks = kolmogorovSmirnovTwoSample(canaryScores, referenceScores);
-  const hasScores = canaryScores.length > 0;
-  const shift: ScoreShift = {
-    pairs: canaryScores.length,
-    psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
-    ksStatistic: hasScores ? ks.statistic : null,
-    ksPValue: hasScores ? ks.pValue : null,
-  };
-  return { variants, pairCounts: counts, shift };
+  return { variants, ...pairEvidenceOf(units.values()) };
 }
 
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
@@ -263,19 +339,19 @@ export interface CanaryStoreQuery extends CanaryAnalysisOptions {
 /**
  * Judges the canary on the prediction log in the store, from running totals kept by the database
  * (see log-aggregates.ts): an analysis reads the rows logged since the previous one and cells
- * bounded by variants × latencies, probability buckets and label keys, however long the rollout has
- * run. Counts, hit rates, the McNemar test and the latency percentiles equal analyseCanary's on the
- * same rows; PSI and KS are those of the scores rounded to 1/16384 (binned-shift.ts says how far
- * that can move them).
+ * bounded by variants × latencies and symbol-days × predicted classes, however long the rollout has
+ * run. Everything equals analyseCanary's on the same rows: the pairs are symbol-days either way,
+ * and their scores are means of the same probabilities (to 12 decimals, so the order of the sums
+ * does not matter).
  */
 export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery, tallies: TallyOptions = {}): Promise<CanaryAnalysis> {
   const thresholds = checkOptions(query);
   const cells = await streamCells(store, { model: query.model, since: query.since, until: query.until }, canaryStream(query), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
-    const [kind, cv, rv, symbol, asOf] = parseCellKey(key);
+    const [kind, cv, rv, symbol, canaryAsOf, referenceAsOf] = parseCellKey(key);
     if (kind !== 'k') continue;
-    keys.push({ version: Number(cv), symbol: String(symbol), asOf: String(asOf) }, { version: Number(rv), symbol: String(symbol), asOf: String(asOf) });
+    keys.push({ version: Number(cv), symbol: String(symbol), asOf: String(canaryAsOf) }, { version: Number(rv), symbol: String(symbol), asOf: String(referenceAsOf) });
   }
   const labels = await labelStates(store, query.model, keys);
   return judgeCanary(canaryEvidenceOfCells(cells, labels), query, thresholds);
@@ -283,9 +359,10 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
 
 /**
  * The cells of a canary comparison: per variant, counts by (served, failed, latency in µs); per
- * request both variants answered, the two score histograms and counts by (canary version, reference
- * version, symbol, asOf, canary class, reference class). With versions, only rows of those versions
- * count under the canary and reference names (as underTest).
+ * request both variants answered, counts and the sums of both probabilities by (canary version,
+ * reference version, symbol, asOf of each, canary class, reference class): a symbol-day's pair is
+ * the sum of its cells. With versions, only rows of those versions count under the canary and
+ * reference names (as underTest).
  */
 function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
   const { canary, reference, canaryVersion, referenceVersion } = options;
@@ -293,7 +370,8 @@ function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
   const versions = { ...(canaryVersion !== undefined ? { canaryVersion } : {}), ...(referenceVersion !== undefined ? { referenceVersion } : {}) };
   const versionOf = (alias: string, version: number | undefined) => (version === undefined ? sql`1 = 1` : sql`${sql.ref(`${alias}.version`)} = ${version}`);
   return {
-    definition: { kind: 'canary', canary, reference, ...versions },
+    // `cells` names the layout: streams of the per-request layout (score histograms) are not reused.
+    definition: { kind: 'canary', cells: 'symbol-day', canary, reference, ...versions },
     async aggregate(w, range) {
       const cells: Cell[] = [];
       const rowUnderTest = sql`(p.variant not in (${canary}, ${reference}) or (p.variant = ${canary} and ${versionOf('p', canaryVersion)}) or (p.variant = ${reference} and ${versionOf('p', referenceVersion)}))`;
@@ -312,31 +390,22 @@ function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
       for (const pass of passes) {
         const then = sql.raw(w.driver === 'mysql' ? 'straight_join' : 'cross join');
         const rows = await w.rows(
-          sql<{ side: number; bucket: number | null; cv: number | null; rv: number | null; k_symbol: string | null; k_as_of: string | null; pcc: number | null; pcr: number | null; n: number }>`select s.side,
-              case when s.side = 0 then ${w.bucket('c.probability')} when s.side = 1 then ${w.bucket('r.probability')} end as bucket,
-              case when s.side = 2 then c.version end as cv, case when s.side = 2 then r.version end as rv,
-              case when s.side = 2 then c.symbol end as k_symbol, case when s.side = 2 then c.as_of end as k_as_of,
-              case when s.side = 2 then ${w.predictedClass('c')} end as pcc, case when s.side = 2 then ${w.predictedClass('r')} end as pcr, count(*) as n
+          sql<{ cv: number; rv: number; symbol: string; c_as_of: string; r_as_of: string; pcc: number; pcr: number; n: number; sc: number; sr: number }>`select c.version as cv, r.version as rv, c.symbol as symbol, c.as_of as c_as_of, r.as_of as r_as_of,
+              ${w.predictedClass('c')} as pcc, ${w.predictedClass('r')} as pcr, count(*) as n, sum(c.probability) as sc, sum(r.probability) as sr
             from ${w.from(pass.drive, 'variant')}
             ${then} prediction_log ${sql.raw(pass.other)} on ${sql.ref(`${pass.other}.id`)} = ${requestRowId(w.driver, pass.drive, pass.otherVariant)}
-            ${then} (select 0 as side union all select 1 union all select 2) s
             where ${w.where('c')} and c.variant = ${canary} and ${versionOf('c', canaryVersion)} and ${w.where('r')} and r.variant = ${reference} and ${versionOf('r', referenceVersion)} and ${succeeded('c')} and ${succeeded('r')}
               and ${sql.ref(`${pass.drive}.variant`)} = ${pass.driveVariant} and ${w.logged(pass.drive, range)} and ${pass.otherLogged}
-            group by s.side, bucket, cv, rv, k_symbol, k_as_of, pcc, pcr`,
+            group by c.version, r.version, c.symbol, c.as_of, r.as_of, pcc, pcr`,
         );
-        for (const r of rows) {
-          const side = Number(r.side);
-          const n = Number(r.n);
-          if (side !== 2) cells.push({ key: ['h', side, Number(r.bucket)], n, s1: 0, s2: 0 });
-          else cells.push({ key: ['k', Number(r.cv), Number(r.rv), String(r.k_symbol), String(r.k_as_of), Number(r.pcc), Number(r.pcr)], n, s1: 0, s2: 0 });
-        }
+        for (const r of rows) cells.push({ key: ['k', Number(r.cv), Number(r.rv), String(r.symbol), String(r.c_as_of), String(r.r_as_of), Number(r.pcc), Number(r.pcr)], n: Number(r.n), s1: Number(r.sc), s2: Number(r.sr) });
       }
       return cells;
     },
   };
 }
 
-/** Per-variant counts, exact nearest-rank latency percentiles, pair counts under the current labels and the score shift. */
+/** Per-variant counts, exact nearest-rank latency percentiles, and the symbol-day pairs under the current labels. */
 function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): CanaryEvidence {
   interface Acc {
     predictions: number;
@@ -345,10 +414,8 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): Canar
     latency: Map<number, number>;
   }
   const acc = new Map<string, Acc>();
-  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0 };
-  const canaryHist = new Float64Array(PROBABILITY_BUCKETS);
-  const referenceHist = new Float64Array(PROBABILITY_BUCKETS);
-  for (const [key, { n }] of cells) {
+  const units = new Map<string, PairUnit>();
+  for (const [key, { n, s1, s2 }] of cells) {
     if (n === 0) continue;
     const k = parseCellKey(key);
     if (k[0] === 'v') {
@@ -359,24 +426,20 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): Canar
       if (served === 1) a.served += n;
       if (failed === 1) a.errors += n;
       a.latency.set(latencyUs, (a.latency.get(latencyUs) ?? 0) + n);
-    } else if (k[0] === 'h') {
-      (k[1] === 0 ? canaryHist : referenceHist)[k[2] as number] += n;
-    } else {
-      const [, cv, rv, symbol, asOf, pcc, pcr] = k as [string, number, number, string, string, number, number];
-      const canaryState = labels.get(labelKey(cv, symbol, asOf)) ?? LABEL.unmatured;
-      const referenceState = labels.get(labelKey(rv, symbol, asOf)) ?? LABEL.unmatured;
-      counts.requests += n;
-      if (canaryState === LABEL.unmatured || referenceState === LABEL.unmatured) counts.unmatured += n;
-      else if (canaryState === LABEL.noLabel || referenceState === LABEL.noLabel) counts.noLabel += n;
-      else {
-        const canaryRight = pcc === canaryState;
-        const referenceRight = pcr === referenceState;
-        counts.pairs += n;
-        if (canaryRight) counts.canaryHits += n;
-        if (referenceRight) counts.referenceHits += n;
-        if (canaryRight && !referenceRight) counts.b += n;
-        if (referenceRight && !canaryRight) counts.c += n;
+    } else if (k[0] === 'k') {
+      const [, cv, rv, symbol, canaryAsOf, referenceAsOf, pcc, pcr] = k as [string, number, number, string, string, string, number, number];
+      const unitKey = `${cv}\u0000${rv}\u0000${symbol}\u0000${canaryAsOf}\u0000${referenceAsOf}`;
+      let u = units.get(unitKey);
+      if (!u) {
+        const canaryState = labels.get(labelKey(cv, symbol, canaryAsOf)) ?? LABEL.unmatured;
+        const referenceState = labels.get(labelKey(rv, symbol, referenceAsOf)) ?? LABEL.unmatured;
+        units.set(unitKey, (u = { day: canaryAsOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState, referenceState }));
       }
+      u.requests += n;
+      if (pcc === 1) u.canaryUp += n;
+      if (pcr === 1) u.referenceUp += n;
+      u.canarySum += s1;
+      u.referenceSum += s2;
     }
   }
   // Nearest-rank percentile of a latency histogram, as nearestRankQuantileOfSorted on the rows.
@@ -401,18 +464,7 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): Canar
       p99LatencyMs: percentile(a.latency, a.predictions, 0.99),
     };
   });
-  const hasScores = counts.requests > 0;
-  const ks = ksFromHistograms(canaryHist, referenceHist);
-  return {
-    variants,
-    pairCounts: counts,
-    shift: {
-      pairs: counts.requests,
-      psi: hasScores ? psiFromHistograms(referenceHist, canaryHist) : null,
-      ksStatistic: hasScores ? ks.statistic : null,
-      ksPValue: hasScores ? ks.pValue : null,
-    },
-  };
+  return { variants, ...pairEvidenceOf(units.values()) };
 }
 
 /** The verdict on evidence from either source. */
@@ -420,21 +472,23 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   const { canary, reference } = options;
   const { alpha } = thresholds;
   const { variants, shift } = evidence;
-  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c } = evidence.pairCounts;
+  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums } = evidence.pairCounts;
   const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, []);
-  const mcNemar = mcNemarTest(b, c);
+  const test = signFlipTest(daySums);
+  const days = daySums.length;
   const paired: PairedComparison = {
     requests: evidence.pairCounts.requests,
     pairs,
     unmatured,
     noLabel,
+    days,
     canaryHitRate: pairs > 0 ? canaryHits / pairs : null,
     referenceHitRate: pairs > 0 ? referenceHits / pairs : null,
     difference: pairs > 0 ? (b - c) / pairs : null,
     canaryOnlyCorrect: b,
     referenceOnlyCorrect: c,
-    pValue: mcNemar.pValue,
-    pValueCanaryWorse: mcNemarTest(c, b).pValueFirstBetter,
+    pValue: test.pValueTwoSided,
+    pValueCanaryWorse: test.pValueBelow,
   };
 
   const failures: string[] = [];
@@ -449,17 +503,24 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   if (p99 > thresholds.maxP99LatencyMs) failures.push(`canary p99 latency ${num(p99, 1)} ms is above ${thresholds.maxP99LatencyMs} ms`);
   else notes.push(`canary p99 latency ${num(p99, 1)} ms is within ${thresholds.maxP99LatencyMs} ms`);
   if (shift.psi !== null && shift.ksPValue !== null) {
-    const text = `score shift on ${shift.pairs} paired requests: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)})`;
+    const text = `score shift on ${shift.pairs} paired symbol-days: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)})`;
     if (shift.psi > thresholds.maxPsi && shift.ksPValue < alpha) failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and is significant at ${alpha}`);
     else notes.push(`${text}: within PSI ${thresholds.maxPsi} or not significant at ${alpha}`);
   } else notes.push(`no requests with predictions from both "${canary}" and "${reference}": score shift and hit rates cannot be compared (is the reference predicting on canary requests?)`);
 
   if (failures.length > 0) return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: failures };
   if (pairs < thresholds.minMaturedPairs) {
-    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`only ${pairs} matured pairs (need ${thresholds.minMaturedPairs}); ${unmatured} paired requests await their outcome`, ...notes] };
+    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`only ${pairs} matured pairs (need ${thresholds.minMaturedPairs}; a pair is a symbol-day, however often it was requested); ${unmatured} paired symbol-days await their outcome`, ...notes] };
+  }
+  const neededDays = signFlipMinClusters(alpha);
+  if (days < neededDays) {
+    return {
+      canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive',
+      reasons: [`the ${pairs} matured pairs span only ${days} feature date${days === 1 ? '' : 's'} (need ${neededDays}): the symbols of one day share its market move, so the hit-rate test counts days, and with fewer it could not show a drop at ${alpha}`, ...notes],
+    };
   }
   const d = paired.difference as number;
-  const hitText = `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} pairs (difference ${(100 * d).toFixed(1)} points, one-sided McNemar p ${num(paired.pValueCanaryWorse, 4)})`;
+  const hitText = `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} symbol-days over ${days} days (difference ${(100 * d).toFixed(1)} points, one-sided day-clustered sign-flip p ${num(paired.pValueCanaryWorse, 4)})`;
   if (d < -thresholds.maxHitRateDrop && paired.pValueCanaryWorse < alpha) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: [`${hitText}: drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points and significant at ${alpha}`] };
   }

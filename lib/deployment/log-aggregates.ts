@@ -7,8 +7,7 @@
  * same (version, symbol, asOf) has the same outcome, and there are few such keys (versions × symbols
  * × feature days) however many requests there are. So an analysis keeps, per analysis stream (one
  * canary comparison or A/B test over one window), *cells*: counts and sums grouped by the label key
- * and the few other values the statistics need (variant, predicted class, probability bucket,
- * latency). Labels are applied to the cells at every analysis, so a key that matured since the last
+ * and the few other values the statistics need (variant, predicted class, latency). Labels are applied to the cells at every analysis, so a key that matured since the last
  * one counts at once, exactly as if every row had been read again.
  *
  * Folding. Each row carries `logged_at`, the database's clock when the row was written (µs since the
@@ -19,10 +18,13 @@
  * covers inserts that were evaluated but not yet committed when the fold ran: a row committed more
  * than SETTLE_LAG after its INSERT began would be missed by the totals.
  *
- * Counts, hits, error rates, latency percentiles, mean probability and the Brier score are exact
- * (sums of doubles may differ from a row-by-row sum in the last bits). Statistics that need every
- * score (PSI, KS, AUC) use a fixed histogram of PROBABILITY_BUCKETS equal-width buckets of [0, 1];
- * see binned-shift.ts for what that can move.
+ * The analyses' unit is the symbol-day (every request of a symbol on a feature date predicts from
+ * the same vector), and their cells are keyed by it, so everything is exact: counts, hits, error
+ * rates, latency percentiles, and the scores of each symbol-day (the mean of its probabilities,
+ * from a count and a sum) that PSI, KS, AUC and the Brier score are computed on (sums of doubles may
+ * differ from a row-by-row sum in the last bits). A stream's `definition` names its cell layout, so
+ * totals kept in an earlier layout (per-request score histograms, binned-shift.ts) are never read
+ * as the current one.
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';

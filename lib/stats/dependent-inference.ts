@@ -366,6 +366,95 @@ export function clusteredMean(values: Float64Array, clusters: Clusters, options:
   return estimateOf(mean, variance, g, g - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `cluster-robust mean over ${g} clusters`);
 }
 
+/** A difference of means within strata, with how much of the data it rests on. */
+export interface StratifiedDifference extends Estimate {
+  /** Strata holding rows of both groups: the only ones compared. */
+  strata: number;
+  /** Rows in those strata. */
+  rows: number;
+}
+
+/** Σ_s w_s·(mean₁ − mean₀) / Σ_s w_s over the strata holding both groups, w_s = n₀n₁/(n₀ + n₁); NaN when none does. */
+function stratifiedEstimate(count0: Float64Array, count1: Float64Array, sum0: Float64Array, sum1: Float64Array): { estimate: number; strata: number; rows: number } {
+  let total = 0;
+  let estimate = 0;
+  let strata = 0;
+  let rows = 0;
+  for (let s = 0; s < count0.length; s++) {
+    const n0 = count0[s];
+    const n1 = count1[s];
+    if (!(n0 > 0 && n1 > 0)) continue;
+    const w = (n0 * n1) / (n0 + n1);
+    total += w;
+    estimate += w * (sum1[s] / n1 - sum0[s] / n0);
+    strata++;
+    rows += n0 + n1;
+  }
+  return { estimate: strata > 0 ? estimate / total : NaN, strata, rows };
+}
+
+/**
+ * Mean of group 1 minus mean of group 0 within strata, averaged over the strata that hold rows of
+ * both groups with weights n₀n₁/(n₀ + n₁) (each stratum's precision for a difference of means, as
+ * Cochran–Mantel–Haenszel weights a difference of proportions); strata holding one group only are
+ * left out, since they say nothing about the difference. Comparing within strata (e.g. symbols)
+ * removes what differs between them (how predictable a stock is) from the comparison, whatever
+ * share of each stratum each group got.
+ *
+ * The variance is the delete-one-cluster jackknife over `cluster` (e.g. days; blocks of days when
+ * labels overlap, see dayBlockClusters): (G − 1)/G · Σ_g (D₍₋g₎ − D)², with Student's t on G − 1
+ * degrees of freedom (CV3 in MacKinnon, Nielsen & Webb 2023, "Cluster-robust inference: a guide to
+ * empirical practice"). With the few clusters a deployment has (an A/B test of two weeks matures
+ * 5–9 days of outcomes) the usual CR1 sandwich is too small: in a simulation of equal models
+ * compared within 100 symbols over 9 days it rejected 3–4% at a one-sided 2.5%, the jackknife
+ * 2.5–2.8%. A stratum of one row per group also leaves no residual to a sandwich around group
+ * means, which the jackknife does not need. NaN when it cannot be estimated: no stratum holds both
+ * groups, fewer than two clusters, or leaving some cluster out leaves none that does.
+ */
+export function stratifiedMeanDifference(values: Float64Array, group: Uint8Array, stratum: Int32Array, cluster: Int32Array, options: { confidence?: number; nullValue?: number } = {}): StratifiedDifference {
+  const n = values.length;
+  if (group.length !== n || stratum.length !== n || cluster.length !== n) invalid(`There are ${n} values, ${group.length} group flags, ${stratum.length} strata and ${cluster.length} clusters; one of each per row`);
+  const strata = checkClusters(n, stratum);
+  const clusters = checkClusters(n, cluster);
+  const count = [new Float64Array(strata), new Float64Array(strata)];
+  const sum = [new Float64Array(strata), new Float64Array(strata)];
+  for (let r = 0; r < n; r++) {
+    const g = group[r] === 1 ? 1 : 0;
+    count[g][stratum[r]]++;
+    sum[g][stratum[r]] += values[r];
+  }
+  const full = stratifiedEstimate(count[0], count[1], sum[0], sum[1]);
+  const confidence = options.confidence ?? 0.95;
+  const nullValue = options.nullValue ?? 0;
+  // The clusters holding rows of strata that are compared: the others cannot move the estimate.
+  const used = new Uint8Array(clusters);
+  for (let r = 0; r < n; r++) if (count[0][stratum[r]] > 0 && count[1][stratum[r]] > 0) used[cluster[r]] = 1;
+  const g = used.reduce((a, b) => a + b, 0);
+  const method = `difference of means within ${full.strata} strata, jackknife over ${g} clusters`;
+  if (Number.isNaN(full.estimate) || g < 2) return { ...estimateOf(full.estimate, NaN, g, g - 1, nullValue, confidence, method), strata: full.strata, rows: full.rows };
+  // Rows by cluster, to take each cluster's out of the stratum sums in turn.
+  const byCluster: number[][] = Array.from({ length: clusters }, () => []);
+  for (let r = 0; r < n; r++) byCluster[cluster[r]].push(r);
+  let squares = 0;
+  for (let k = 0; k < clusters; k++) {
+    if (used[k] === 0) continue;
+    for (const r of byCluster[k]) {
+      const gr = group[r] === 1 ? 1 : 0;
+      count[gr][stratum[r]]--;
+      sum[gr][stratum[r]] -= values[r];
+    }
+    const left = stratifiedEstimate(count[0], count[1], sum[0], sum[1]).estimate;
+    for (const r of byCluster[k]) {
+      const gr = group[r] === 1 ? 1 : 0;
+      count[gr][stratum[r]]++;
+      sum[gr][stratum[r]] += values[r];
+    }
+    squares += (left - full.estimate) ** 2;
+  }
+  const variance = ((g - 1) / g) * squares;
+  return { ...estimateOf(full.estimate, variance, g, g - 1, nullValue, confidence, method), strata: full.strata, rows: full.rows };
+}
+
 /**
  * Placement values of a binary classifier's scores: for a positive row the share of negatives it
  * outranks, for a negative row the share of positives that outrank it (ties count half). Their mean
@@ -449,11 +538,26 @@ export function neweyWestDefaultLags(n: number): number {
 export function neweyWestMean(series: Float64Array, options: ClusterOptions & { lags?: number } = {}): Estimate {
   const x = series.filter((v) => !Number.isNaN(v));
   const n = x.length;
-  const lags = Math.min(Math.max(0, Math.floor(options.lags ?? neweyWestDefaultLags(n))), Math.max(0, n - 1));
+  const lags = neweyWestLagsFor(n, options.lags);
   let mean = 0;
   for (const v of x) mean += v;
   mean /= n;
   const e = Float64Array.from(x, (v) => v - mean);
+  const variance = n > 1 ? bartlettLongRunVariance(e, lags) / n : NaN;
+  return estimateOf(n > 0 ? mean : NaN, variance, n, n - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `Newey–West mean over ${n} periods, ${lags} lags`);
+}
+
+/** The lags asked for (default: the rule of thumb), whole, between 0 and n − 1. */
+function neweyWestLagsFor(n: number, lags: number | undefined): number {
+  return Math.min(Math.max(0, Math.floor(lags ?? neweyWestDefaultLags(n))), Math.max(0, n - 1));
+}
+
+/**
+ * Long-run variance of a centred per-period series with Bartlett weights,
+ * γ₀ + 2 Σ_{j ≤ lags} (1 − j/(lags + 1)) γ_j with γ_j = Σ e_t e_{t−j} / n; never below 0.
+ */
+function bartlettLongRunVariance(e: Float64Array, lags: number): number {
+  const n = e.length;
   const gamma = (j: number) => {
     let s = 0;
     for (let t = j; t < n; t++) s += e[t] * e[t - j];
@@ -461,6 +565,78 @@ export function neweyWestMean(series: Float64Array, options: ClusterOptions & { 
   };
   let longRun = gamma(0);
   for (let j = 1; j <= lags; j++) longRun += 2 * (1 - j / (lags + 1)) * gamma(j);
-  const variance = n > 1 ? Math.max(0, longRun) / n : NaN;
-  return estimateOf(n > 0 ? mean : NaN, variance, n, n - 1, options.nullValue ?? 0, options.confidence ?? 0.95, `Newey–West mean over ${n} periods, ${lags} lags`);
+  return Math.max(0, longRun);
+}
+
+/**
+ * A smooth statistic of a per-period series (or of two aligned series) with a Newey–West standard
+ * error from its influence values: estimate ≈ truth + mean of ψ_t, so Var = long-run variance of ψ / n
+ * (the delta method; Andrews 1991 for the kernel). `influence` must be centred (sum ≈ 0) and hold no NaN.
+ */
+export function neweyWestFromInfluence(estimate: number, influence: Float64Array, options: ClusterOptions & { lags?: number; degreesOfFreedom?: number; method: string }): Estimate {
+  const n = influence.length;
+  const lags = neweyWestLagsFor(n, options.lags);
+  const variance = n > 1 ? bartlettLongRunVariance(influence, lags) / n : NaN;
+  const df = options.degreesOfFreedom ?? n - 1;
+  return estimateOf(estimate, variance, n, df, options.nullValue ?? 0, options.confidence ?? 0.95, `${options.method}, Newey–West over ${n} periods, ${lags} lags`);
+}
+
+/** Jensen's alpha and the beta of one series of per-period returns on another (the market's). */
+export interface MarketRegression {
+  /** Intercept per period: the mean return beyond beta × the market's (one-sided p: above 0). */
+  alpha: Estimate;
+  /** Slope on the market's return (its p-values test beta = 0, of little interest; the interval is what counts). */
+  beta: Estimate;
+  observations: number;
+  lags: number;
+  /** Correlation of the two series. */
+  correlation: number;
+}
+
+/**
+ * Ordinary least squares of y_t = α + β·x_t + e_t over the periods where both are numbers, with
+ * heteroskedasticity- and autocorrelation-consistent (Newey–West, Bartlett) standard errors: the
+ * influence of α is e_t·(1 − x̄·(x_t − x̄)/s²), that of β is e_t·(x_t − x̄)/s² (s² the population
+ * variance of x), whose sums are 0 at the fit. Student t with n − 2 degrees of freedom. Beta is
+ * estimated on the same periods as alpha: the alpha is then what the series earned beyond the market
+ * exposure it actually took, whatever that was (a strategy that holds high-beta stocks in a rising
+ * market earns more than the market and has no alpha).
+ */
+export function neweyWestRegression(y: Float64Array, x: Float64Array, options: ClusterOptions & { lags?: number } = {}): MarketRegression {
+  if (y.length !== x.length) invalid(`There are ${y.length} returns for ${x.length} market returns`);
+  const keep: number[] = [];
+  for (let t = 0; t < y.length; t++) if (Number.isFinite(y[t]) && Number.isFinite(x[t])) keep.push(t);
+  const n = keep.length;
+  let mx = 0;
+  let my = 0;
+  for (const t of keep) {
+    mx += x[t];
+    my += y[t];
+  }
+  mx /= n;
+  my /= n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (const t of keep) {
+    sxx += (x[t] - mx) ** 2;
+    sxy += (x[t] - mx) * (y[t] - my);
+    syy += (y[t] - my) ** 2;
+  }
+  const varX = sxx / n;
+  const beta = sxx > 0 ? sxy / sxx : NaN;
+  const alpha = my - beta * mx;
+  const residual = Float64Array.from(keep, (t) => y[t] - alpha - beta * x[t]);
+  const lags = neweyWestLagsFor(n, options.lags);
+  const common = { ...options, lags, degreesOfFreedom: n - 2 };
+  const ok = n >= 3 && varX > 0;
+  const alphaInfluence = Float64Array.from(keep, (t, i) => (ok ? residual[i] * (1 - (mx * (x[t] - mx)) / varX) : NaN));
+  const betaInfluence = Float64Array.from(keep, (t, i) => (ok ? (residual[i] * (x[t] - mx)) / varX : NaN));
+  return {
+    alpha: neweyWestFromInfluence(ok ? alpha : NaN, alphaInfluence, { ...common, method: 'regression intercept (alpha)' }),
+    beta: neweyWestFromInfluence(ok ? beta : NaN, betaInfluence, { ...common, nullValue: 0, method: 'regression slope (beta)' }),
+    observations: n,
+    lags,
+    correlation: sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN,
+  };
 }

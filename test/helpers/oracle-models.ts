@@ -33,14 +33,19 @@ export const ORACLE_HORIZON = 5;
 
 export interface OracleMarket {
   symbols: string[];
-  /** Vectors dated 30 bars before the end: outcomes matured. */
+  /** Vectors dated 30 bars before the end (or earlier, see spreadDays): outcomes matured. */
   featureSetVersion: string;
   /** Vectors dated on the last bar: no outcome can mature. */
   latestFeatureSetVersion: string;
 }
 
-/** Stores synthetic bars, both feature sets' rows (real ones, columns ORACLE_COLUMNS) and publishes both kinds of online vectors. */
-export async function setUpOracleMarket(store: Database, cache: Cache, symbols = 12): Promise<OracleMarket> {
+/**
+ * Stores synthetic bars, both feature sets' rows (real ones, columns ORACLE_COLUMNS) and publishes
+ * both kinds of online vectors. With `spreadDays` > 1 the matured vector of the i-th symbol is dated
+ * i mod spreadDays bars earlier still, so the symbols' predictions fall on several feature dates (the
+ * deployment analyses count symbol-days and cluster them by day: one date decides nothing).
+ */
+export async function setUpOracleMarket(store: Database, cache: Cache, symbols = 12, options: { spreadDays?: number } = {}): Promise<OracleMarket> {
   // As a pipeline materialises its feature set before registering models of it (verification needs the row).
   // Named apart per market, so markets never share online vectors.
   const name = `oracle-${crypto.randomBytes(4).toString('hex')}`;
@@ -49,10 +54,10 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
   const market = generateSyntheticMarket({ symbols, from: '2017-01-03', to: '2017-06-30', seed: 7, plantErrors: false });
   const matured: OnlineFeatureVector[] = [];
   const latest: OnlineFeatureVector[] = [];
-  for (const f of market.files) {
+  for (const [i, f] of market.files.entries()) {
     const { bars } = readBarCsv(f.csv, { source: f.fileName });
     await upsertBars(store, bars.map(({ symbol, date, open, high, low, close, volume }) => ({ symbol, date, open, high, low, close, volume })));
-    const at = bars.length - 30;
+    const at = bars.length - 30 - (i % Math.max(1, options.spreadDays ?? 1));
     const up = bars[at + ORACLE_HORIZON].close > bars[at].close;
     matured.push({ version: featureSetVersion, symbol: f.symbol, asOf: bars[at].date, columns: ORACLE_COLUMNS, values: [up ? 1 : -1, 0] });
     latest.push({ version: latestFeatureSetVersion, symbol: f.symbol, asOf: bars[bars.length - 1].date, columns: ORACLE_COLUMNS, values: [1, 0] });

@@ -14,6 +14,18 @@ export interface RowSpec {
   error?: boolean;
   /** Overrides the probability derived from the predicted class. */
   probability?: number;
+  /**
+   * The symbol and feature date. Default: a symbol-day of its own per request (25 symbols a day,
+   * from 2024-01-02 on), since the analyses count one observation per symbol-day.
+   */
+  symbol?: string;
+  asOf?: string;
+  createdAt?: string;
+}
+
+/** The default symbol-day of request `i`: symbol S(i mod 25) on day ⌊i / 25⌋ after 2024-01-02. */
+export function symbolDayOf(i: number): { symbol: string; asOf: string } {
+  return { symbol: `S${i % 25}`, asOf: new Date(Date.UTC(2024, 0, 2) + Math.floor(i / 25) * 86_400_000).toISOString().slice(0, 10) };
 }
 
 const jitter = rng(11);
@@ -31,14 +43,14 @@ export function row(spec: RowSpec): PredictionWithOutcome {
     version: spec.variant === 'champion' ? 1 : 2,
     variant: spec.variant,
     served: spec.served ?? true,
-    symbol: 'AAA',
+    symbol: spec.symbol ?? symbolDayOf(spec.request).symbol,
     routingKey: `k${spec.request}`,
-    asOf: '2024-01-02',
+    asOf: spec.asOf ?? symbolDayOf(spec.request).asOf,
     probability,
     predictedClass: spec.error ? null : predicted,
     latencyUs: (spec.latencyMs ?? 5) * 1000,
     error: spec.error ? 'model failed' : null,
-    createdAt: '2024-01-02T15:00:00.000Z',
+    createdAt: spec.createdAt ?? `${spec.asOf ?? symbolDayOf(spec.request).asOf}T15:00:00.000Z`,
     outcome: matured ? outcome : null,
     matured,
   };

@@ -48,7 +48,8 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     t = await createSqliteTestDatabase();
     cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
     artifactDir = tempDir('mlp-deploy-artifacts-');
-    market = await setUpOracleMarket(t.store, cache);
+    // 24 symbols on 24 feature dates: the analyses count one pair per symbol-day and cluster by day.
+    market = await setUpOracleMarket(t.store, cache, 24, { spreadDays: 24 });
     api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
     ({ serving, log, app } = api);
   });

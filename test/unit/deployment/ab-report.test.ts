@@ -1,68 +1,215 @@
 import { abReport, formatAbReport } from '../../../lib/deployment/ab-report';
 import type { PredictionWithOutcome } from '../../../lib/deployment/outcomes';
-import { row, type RowSpec } from '../../helpers/prediction-rows';
+import { rng } from '../../../lib/random';
+import { routeFor } from '../../../lib/serving/routing';
+import { zOfOneSidedPValue } from '../../../lib/stats/sequential';
+import { row, symbolDayOf, type RowSpec } from '../../helpers/prediction-rows';
 
-let nextRequest = 0;
-/** n served predictions of a variant, right on the first `hits` of them. */
-function arm(variant: string, n: number, hits: number, extra: Partial<RowSpec> = {}): PredictionWithOutcome[] {
-  return Array.from({ length: n }, (_, i) => row({ request: nextRequest++, variant, right: i < hits, ...extra }));
+const dayOf = (d: number) => new Date(Date.UTC(2024, 0, 2) + d * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * n served predictions of a variant, each its own symbol-day; `right(k)` says which are right. The
+ * k-th prediction of variant number `slot` (of `slots`) sits on symbolDayOf(slots·k + slot), so the
+ * variants share every symbol and day, each symbol reaching each variant on different days (as the
+ * API routes an A/B test: by symbol and day).
+ */
+function arm(variant: string, n: number, right: (k: number) => boolean, slot: number, slots = 2, extra: Partial<RowSpec> = {}): PredictionWithOutcome[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = slots * k + slot;
+    return row({ request: 10_000 * (slot + 1) + k, variant, right: right(k), ...symbolDayOf(i), ...extra });
+  });
 }
+/** Right on `percent` of every 10 (spread evenly over the days). */
+const rate = (percent: number) => (k: number) => k % 10 < percent / 10;
 
 describe('A/B report', () => {
   it('stops with the right winner when a challenger is clearly better', () => {
-    const rows = [...arm('A', 300, 150), ...arm('B', 300, 210)];
+    const rows = [...arm('A', 300, rate(50), 0), ...arm('B', 300, rate(70), 1)];
     const r = abReport(rows, { variants: ['A', 'B'] });
     expect(r.variants.map((v) => [v.variant, v.matured, v.hits, v.hitRate])).toEqual([
       ['A', 300, 150, 0.5],
       ['B', 300, 210, 0.7],
     ]);
     expect(r.comparisons).toHaveLength(1);
-    expect(r.comparisons[0].difference).toBeCloseTo(0.2, 12);
+    expect(r.comparisons[0]).toMatchObject({ symbols: 25, days: 24 });
+    expect(r.comparisons[0].difference).toBeGreaterThan(0.15);
     expect(r.comparisons[0].adjustedPValue).toBe(r.comparisons[0].pValue); // one comparison: nothing to correct
+    expect(r.look.informationFraction).toBe(1); // 24 days of requests, past the default 14-day deadline
     expect(r.decision).toBe('stop-winner');
     expect(r.winner).toBe('B');
   });
 
   it('names the control when the challenger is clearly worse', () => {
-    const r = abReport([...arm('A', 300, 210), ...arm('B', 300, 150)], { variants: ['A', 'B'] });
+    const r = abReport([...arm('A', 300, rate(70), 0), ...arm('B', 300, rate(50), 1)], { variants: ['A', 'B'] });
     expect(r.decision).toBe('stop-winner');
     expect(r.winner).toBe('A');
   });
 
   it('does not stop identical variants early, and stops without a winner at the maximum', () => {
-    const rows = [...arm('A', 150, 90), ...arm('B', 150, 90)];
+    const rows = [...arm('A', 150, rate(60), 0), ...arm('B', 150, rate(60), 1)];
     const r = abReport(rows, { variants: ['A', 'B'] });
     expect(r.decision).toBe('continue');
     expect(r.winner).toBeUndefined();
-    expect(r.comparisons[0].pValue).toBe(1);
+    expect(r.comparisons[0].significant).toBe(false);
     const capped = abReport(rows, { variants: ['A', 'B'], maxSamplesPerVariant: 150 });
     expect(capped.decision).toBe('stop-no-difference');
     expect(capped.winner).toBeUndefined();
   });
 
   it('makes no decision before every variant has the minimum matured sample, however large the difference', () => {
-    const rows = [...arm('A', 300, 60), ...arm('B', 90, 85), ...arm('B', 200, 200, { matured: false })];
+    const rows = [...arm('A', 300, rate(20), 0), ...arm('B', 90, () => true, 1), ...arm('B', 200, () => true, 1, 2, { matured: false }).map((r) => ({ ...r, requestId: `late-${r.requestId}`, asOf: dayOf(40) }))];
     const r = abReport(rows, { variants: ['A', 'B'] });
-    expect(r.comparisons[0].significant).toBe(true);
     expect(r.decision).toBe('continue');
     expect(r.reasons[0]).toMatch(/B has 90/);
-    expect(r.variants[1]).toMatchObject({ served: 290, matured: 90, unmatured: 200 });
+    expect(r.variants[1]).toMatchObject({ served: 290, matured: 90, unmatured: 25 });
+  });
+
+  it('counts a symbol-day requested many times as one observation', () => {
+    // The same variants and outcomes, each symbol-day requested once or 7 times.
+    const once = [...arm('A', 200, rate(50), 0), ...arm('B', 200, rate(60), 1)];
+    const polled = once.flatMap((r) => Array.from({ length: 7 }, (_, j) => ({ ...r, id: `${r.requestId}-${j}:${r.variant}`, requestId: `${r.requestId}-${j}` })));
+    const a = abReport(once, { variants: ['A', 'B'] });
+    const b = abReport(polled, { variants: ['A', 'B'] });
+    expect(b.variants.map((v) => [v.served, v.symbolDays, v.matured, v.hits])).toEqual([
+      [1400, 200, 200, 100],
+      [1400, 200, 200, 120],
+    ]);
+    expect(b.comparisons).toEqual(a.comparisons);
+    expect(b.decision).toBe(a.decision);
+  });
+
+  it('promotes equal models no more often than alpha over daily looks, however often each symbol is requested', () => {
+    // Routed as the API routes an A/B test (symbol and day), looked at daily as outcomes mature
+    // (5 days), default 14-day deadline. Before: 42–45% of equal B's promoted at 7 requests a day.
+    const split = { routes: [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }], salt: 'm' };
+    let promoted = 0;
+    const seeds = 100;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const next = rng(seed);
+      const rows: PredictionWithOutcome[] = [];
+      for (let d = 0; d < 14; d++) {
+        const market = next() < 0.5 ? 1 : 0;
+        // A day easy or hard for every model alike (the market's move), so symbol-days of a day move together.
+        const ease = next() < 0.5 ? 0.15 : -0.15;
+        for (let s = 0; s < 30; s++) {
+          const route = routeFor(split, `S${s}@${dayOf(d)}`);
+          const outcome = (next() < 0.7 ? market : next() < 0.5 ? 1 : 0) as 0 | 1;
+          const right = next() < 0.55 + ease;
+          for (let k = 0; k < 3; k++) rows.push({ ...row({ request: rows.length, variant: route.variant, right, outcome, symbol: `S${s}`, asOf: dayOf(d) }), version: route.version });
+        }
+        const view = rows.map((r) => (r.asOf <= dayOf(d - 5) ? r : { ...r, matured: false, outcome: null }));
+        const report = abReport(view, { variants: ['A', 'B'], versions: [1, 2], minSamplesPerVariant: 50 });
+        if (report.decision !== 'continue') {
+          if (report.winner === 'B') promoted++;
+          break;
+        }
+      }
+    }
+    expect(promoted / seeds).toBeLessThanOrEqual(0.05);
+  });
+
+  it('counts failed predictions against their arm, and keeps the control when a challenger fails more than maxErrorRate', () => {
+    // B is as good as A where it answers, but fails on a fifth of its requests (the hard ones, which A gets half right).
+    const a = arm('A', 300, rate(60), 0);
+    const b = arm('B', 300, (k) => k % 10 < 6, 1).map((r, k) => (k % 10 === 9 ? { ...r, probability: null, predictedClass: null, error: 'model failed' } : r));
+    const b2 = arm('B', 300, (k) => k % 10 < 7, 1).map((r, k) => (k % 10 >= 8 ? { ...r, probability: null, predictedClass: null, error: 'model failed' } : r));
+    const guardOff = abReport([...a, ...b2], { variants: ['A', 'B'], maxErrorRate: 1 });
+    const bStats = guardOff.variants[1];
+    expect(bStats).toMatchObject({ served: 300, errors: 60, matured: 300, hits: 210 });
+    // Intention to treat: 210 / 300, not 210 / 240 = 87.5% on the answered ones.
+    expect(bStats.hitRate).toBeCloseTo(0.7, 12);
+    const guarded = abReport([...a, ...b], { variants: ['A', 'B'] });
+    expect(guarded.variants[1]).toMatchObject({ errors: 30, errorRate: 0.1 });
+    expect(guarded.decision).toBe('stop-winner');
+    expect(guarded.winner).toBe('A');
+    expect(guarded.reasons[0]).toMatch(/every challenger fails the serving guards.*B error rate 10\.0% \(30 of 300 served\) is above 1\.0%/);
+  });
+
+  it('keeps the control when the challenger is too slow, and a slow challenger cannot win among others', () => {
+    const slow = (rows: PredictionWithOutcome[]) => rows.map((r) => ({ ...r, latencyUs: 80_000 }));
+    const r = abReport([...arm('A', 300, rate(50), 0), ...slow(arm('B', 300, rate(90), 1))], { variants: ['A', 'B'] });
+    expect(r.variants[1].p99LatencyMs).toBe(80);
+    expect(r.decision).toBe('stop-winner');
+    expect(r.winner).toBe('A');
+    expect(r.reasons[0]).toMatch(/B p99 latency 80\.0 ms is above 50 ms/);
+    const three = abReport([...arm('A', 300, rate(50), 0, 3), ...slow(arm('B', 300, rate(90), 1, 3)), ...arm('C', 300, rate(50), 2, 3)], { variants: ['A', 'B', 'C'] });
+    expect(three.comparisons.find((c) => c.variant === 'B')?.significant).toBe(true);
+    expect(three.winner).toBeUndefined();
+    expect(three.decision).toBe('continue');
+  });
+
+  it('compares the variants within symbols: a challenger that serves the easier symbols does not win', () => {
+    // Equal models; easy symbols (S0–S9) right 80% of the time, hard ones 50%, whoever serves them.
+    const rightOn = (symbol: string, k: number) => (Number(symbol.slice(1)) < 10 ? k % 10 < 8 : k % 10 < 5);
+    const onSymbols = (variant: string, symbols: (s: number) => boolean, share: number) => {
+      const rows: PredictionWithOutcome[] = [];
+      for (let d = 0; d < 20; d++) {
+        for (let s = 0; s < 20; s++) {
+          if (!symbols(s) || ((s * 7 + d * 3) % 10) / 10 >= share) continue;
+          const symbol = `S${s}`;
+          rows.push(row({ request: rows.length + (variant === 'A' ? 0 : 100_000), variant, right: rightOn(symbol, d + s), symbol, asOf: dayOf(d) }));
+        }
+      }
+      return rows;
+    };
+    // Routed by symbol alone: disjoint symbols, nothing to compare within.
+    const disjoint = abReport([...onSymbols('A', (s) => s >= 10, 1), ...onSymbols('B', (s) => s < 10, 1)], { variants: ['A', 'B'] });
+    expect(disjoint.variants[1].hitRate as number).toBeGreaterThan((disjoint.variants[0].hitRate as number) + 0.2);
+    expect(disjoint.comparisons).toEqual([]);
+    expect(disjoint.decision).toBe('continue');
+    expect(disjoint.reasons.join(' ')).toMatch(/B shares no symbol/);
+    // Both serve every symbol, but B mostly the easy ones: within symbols there is no difference.
+    const mixed = abReport([...onSymbols('A', (s) => s >= 10, 0.8), ...onSymbols('A', (s) => s < 10, 0.2), ...onSymbols('B', (s) => s < 10, 0.8), ...onSymbols('B', (s) => s >= 10, 0.2)].map((r, i) => ({ ...r, requestId: `m${i}`, id: `m${i}:${r.variant}` })), { variants: ['A', 'B'] });
+    expect(mixed.variants[1].hitRate as number).toBeGreaterThan((mixed.variants[0].hitRate as number) + 0.1);
+    expect(mixed.comparisons[0].symbols).toBe(20);
+    expect(Math.abs(mixed.comparisons[0].difference)).toBeLessThan(0.1);
+    expect(mixed.comparisons[0].significant).toBe(false);
+    expect(mixed.decision).toBe('continue');
+  });
+
+  it('needs stronger evidence at early looks: the O\'Brien–Fleming boundary by the share of the test elapsed', () => {
+    // B right on ~60% of its symbol-days, A on ~50%, at random: z about 2.5–3.
+    const draws = (seed: number, p: number) => {
+      const next = rng(seed);
+      const right = Array.from({ length: 300 }, () => next() < p);
+      return (k: number) => right[k];
+    };
+    const rows = [...arm('A', 300, draws(1, 0.5), 0), ...arm('B', 300, draws(2, 0.6), 1)];
+    const final = abReport(rows, { variants: ['A', 'B'], informationFraction: 1 });
+    const z = final.comparisons[0].z as number;
+    expect(z).toBeGreaterThan(2.3);
+    expect(z).toBeLessThan(4.4);
+    expect(final.look.boundaryZ).toBeCloseTo(2.2414, 3); // Φ⁻¹(1 − 0.05/4)
+    expect(final.decision).toBe('stop-winner');
+    const early = abReport(rows, { variants: ['A', 'B'], informationFraction: 0.25 });
+    expect(early.look.boundaryZ).toBeCloseTo(2 * 2.2414, 3);
+    expect(early.comparisons[0].significant).toBe(false);
+    expect(early.decision).toBe('continue');
+    // From times: the rows' feature dates run 2024-01-02 … 2024-01-25, all matured (no lag).
+    const timed = abReport(rows, { variants: ['A', 'B'], start: '2024-01-02T00:00:00Z', deadline: '2024-03-02T00:00:00Z', analysedAt: '2024-01-17T00:00:00Z' });
+    expect(timed.look.informationFraction).toBeCloseTo(15 / 60, 12);
+    expect(timed.decision).toBe('continue');
+    // Outcomes maturing 5 days behind: the fraction is that of matured time.
+    const lagging = rows.map((r) => (r.asOf > dayOf(18) ? { ...r, matured: false, outcome: null } : r));
+    const lagged = abReport(lagging, { variants: ['A', 'B'], start: '2024-01-02T00:00:00Z', deadline: '2024-01-31T00:00:00Z', analysedAt: '2024-01-26T00:00:00Z', minSamplesPerVariant: 10 });
+    expect(lagged.look.maturationLagDays).toBe(5);
+    expect(lagged.look.informationFraction).toBeCloseTo((24 - 5) / (29 - 5), 12);
+    // Nothing matured: no crossing possible.
+    const none = abReport(rows.map((r) => ({ ...r, matured: false, outcome: null })), { variants: ['A', 'B'], minSamplesPerVariant: 1 });
+    expect(none.look).toMatchObject({ informationFraction: 0, boundaryZ: null });
   });
 
   it('Holm-corrects comparisons of several challengers against the control', () => {
-    // C's raw p-value is just under 0.05; as the smaller of two p-values Holm doubles it
-    const rows = [...arm('A', 400, 200), ...arm('B', 400, 200), ...arm('C', 400, 230)];
-    const r = abReport(rows, { variants: ['A', 'B', 'C'] });
-    const c = r.comparisons.find((x) => x.variant === 'C');
-    expect(c?.pValue).toBeLessThan(0.05);
-    expect(c?.adjustedPValue).toBeCloseTo(Math.min(1, 2 * (c?.pValue ?? 0)), 12);
-    expect(c?.significant).toBe(false);
-    expect(r.decision).toBe('continue');
+    const rows = [...arm('A', 400, rate(50), 0, 3), ...arm('B', 400, rate(50), 1, 3), ...arm('C', 400, rate(60), 2, 3)];
+    const r = abReport(rows, { variants: ['A', 'B', 'C'], informationFraction: 1 });
     const b = r.comparisons.find((x) => x.variant === 'B');
-    expect(b?.adjustedPValue).toBe(1);
+    const c = r.comparisons.find((x) => x.variant === 'C');
+    expect(c?.pValue).toBeLessThan(b?.pValue as number);
+    expect(c?.adjustedPValue).toBeCloseTo(Math.min(1, 2 * (c?.pValue ?? 0)), 12);
+    expect(c?.significant).toBe(zOfOneSidedPValue((c?.adjustedPValue as number) / 2) >= (r.look.boundaryZ as number));
   });
 
-  it('scores probabilities: Wilson interval, mean probability, Brier and AUC', () => {
+  it('scores probabilities: mean probability, Brier and AUC of the answered symbol-days; the hit rate counts the failed one', () => {
     const rows = [
       row({ request: 1, variant: 'A', right: true, outcome: 1, probability: 0.8 }),
       row({ request: 2, variant: 'A', right: true, outcome: 0, probability: 0.1 }),
@@ -74,27 +221,29 @@ describe('A/B report', () => {
     ];
     const r = abReport(rows, { variants: ['A', 'B'], minSamplesPerVariant: 1 });
     const a = r.variants[0];
-    expect(a).toMatchObject({ served: 5, errors: 1, matured: 4, hits: 2, hitRate: 0.5, positiveRate: 0.5 });
+    expect(a).toMatchObject({ served: 5, errors: 1, errorRate: 0.2, symbolDays: 5, matured: 5, hits: 2, hitRate: 0.4, positiveRate: 0.5 });
     expect(a.meanProbability).toBeCloseTo(0.4125, 12);
     expect(a.brier).toBeCloseTo((0.04 + 0.01 + 0.4225 + 0.16) / 4, 12);
     expect(a.auc).toBeCloseTo(0.75, 12);
-    // Wilson 95% for 2 of 4: centre (0.5 + z²/8) / (1 + z²/4) = 0.5, half-width z/(1 + z²/4) · √(1/16 + z²/64)
+    // All on one day: one draw of the market, so the interval is Wilson's on one observation.
     const z = 1.959963984540054;
-    const half = (z / (1 + (z * z) / 4)) * Math.sqrt(1 / 16 + (z * z) / 64);
-    expect(a.hitRateInterval?.lower).toBeCloseTo(0.5 - half, 9);
-    expect(a.hitRateInterval?.upper).toBeCloseTo(0.5 + half, 9);
+    const centre = (0.4 + (z * z) / 2) / (1 + z * z);
+    const half = (z / (1 + z * z)) * Math.sqrt(0.24 + (z * z) / 4);
+    expect(a.hitRateInterval?.lower).toBeCloseTo(Math.max(0, centre - half), 9);
+    expect(a.hitRateInterval?.upper).toBeCloseTo(Math.min(1, centre + half), 9);
     expect(r.variants[1].auc).toBeNull(); // one class only
   });
 
   it('formats a readable table and validates its options', () => {
-    const r = abReport([...arm('A', 300, 150), ...arm('B', 300, 210)], { variants: ['A', 'B'] });
+    const r = abReport([...arm('A', 300, rate(50), 0), ...arm('B', 300, rate(70), 1)], { variants: ['A', 'B'] });
     const text = formatAbReport(r);
     expect(text).toMatch(/^A\/B report: control A/);
     expect(text).toMatch(/A \(control\)\s+300/);
-    expect(text).toMatch(/B: \+20\.0 points/);
+    expect(text).toMatch(/B: \+\d+\.\d points on 25 symbols over 24 days/);
     expect(text).toMatch(/decision: stop-winner \(winner: B\)/);
     expect(() => abReport([], { variants: ['A'] })).toThrow(/invalid A\/B report options: variants/);
     expect(() => abReport([], { variants: ['A', 'A'] })).toThrow(/distinct/);
     expect(() => abReport([], { variants: ['A', 'B'], minSamplesPerVariant: 100, maxSamplesPerVariant: 50 })).toThrow(/at least minSamplesPerVariant/);
+    expect(() => abReport([], { variants: ['A', 'B'], deadline: 'tomorrow' })).toThrow(/deadline/);
   });
 });

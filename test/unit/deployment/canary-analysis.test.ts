@@ -1,29 +1,69 @@
 import { analyseCanary, canaryThresholdsSchema } from '../../../lib/deployment/canary-analysis';
 import { binomialProbability } from '../../../lib/validation/metrics';
 import type { PredictionWithOutcome } from '../../../lib/deployment/outcomes';
-import { row, type RowSpec } from '../../helpers/prediction-rows';
+import { rng } from '../../../lib/random';
+import { row, symbolDayOf, type RowSpec } from '../../helpers/prediction-rows';
 
-/** n requests, each with a served canary prediction and an unserved reference prediction. */
-function pairedRows(n: number, canaryRight: (i: number) => boolean, referenceRight: (i: number) => boolean, extra: Partial<RowSpec> = {}): PredictionWithOutcome[] {
+/**
+ * n requests, each with a served canary prediction and an unserved reference prediction; request i
+ * on its own symbol-day (symbolDayOf: 25 symbols a day) unless `place` says otherwise.
+ */
+function pairedRows(n: number, canaryRight: (i: number) => boolean, referenceRight: (i: number) => boolean, extra: Partial<RowSpec> = {}, place: (i: number) => { symbol: string; asOf: string } = symbolDayOf): PredictionWithOutcome[] {
   const rows: PredictionWithOutcome[] = [];
   for (let i = 0; i < n; i++) {
-    rows.push(row({ request: i, variant: 'canary', right: canaryRight(i), ...extra }));
-    rows.push(row({ request: i, variant: 'champion', served: false, right: referenceRight(i), ...extra, error: false, latencyMs: 5 }));
+    const at = place(i);
+    rows.push(row({ request: i, variant: 'canary', right: canaryRight(i), ...at, ...extra }));
+    rows.push(row({ request: i, variant: 'champion', served: false, right: referenceRight(i), ...at, ...extra, error: false, latencyMs: 5 }));
   }
   return rows;
 }
 
 const options = { canary: 'canary', reference: 'champion' } as const;
+const dayOf = (d: number) => new Date(Date.UTC(2024, 0, 2) + d * 86_400_000).toISOString().slice(0, 10);
+
+/** Standard normal draws from a seeded uniform stream (Box–Muller). */
+function normals(seed: number): () => number {
+  const next = rng(seed);
+  return () => Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next());
+}
+
+/**
+ * Two models of equal skill on `symbols` × `days` symbol-days whose outcomes share a daily market
+ * move; the API polled `repeats` times per symbol-day, each request logged as its own pair (same
+ * vector, so the same predictions and outcome).
+ */
+function equalModels(seed: number, symbols: number, days: number, repeats: number): PredictionWithOutcome[] {
+  const z = normals(seed);
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const rows: PredictionWithOutcome[] = [];
+  let request = 0;
+  for (let d = 0; d < days; d++) {
+    const market = z();
+    for (let s = 0; s < symbols; s++) {
+      const latent = 0.5 * market + Math.sqrt(0.75) * z();
+      const outcome = latent > 0 ? 1 : 0;
+      const shared = 1.6 * z();
+      const [pc, pr] = [sigmoid(0.8 * (latent + shared + 1.2 * z())), sigmoid(0.8 * (latent + shared + 1.2 * z()))];
+      for (let k = 0; k < repeats; k++, request++) {
+        const at = { symbol: `S${s}`, asOf: dayOf(d), outcome: outcome as 0 | 1 };
+        rows.push(row({ request, variant: 'canary', right: (pc > 0.5 ? 1 : 0) === outcome, probability: pc, ...at }));
+        rows.push(row({ request, variant: 'champion', served: false, right: (pr > 0.5 ? 1 : 0) === outcome, probability: pr, ...at }));
+      }
+    }
+  }
+  return rows;
+}
 
 describe('canary analysis', () => {
   it('fails a canary that is much worse on 200 matured pairs', () => {
-    // reference right on 60% of requests, canary on 40%, the canary's hits a subset: b = 0, c = 40
+    // reference right on 60% of requests, canary on 40%, the canary's hits a subset: b = 0, c = 40, five a day over 8 days
     const a = analyseCanary(pairedRows(200, (i) => i % 5 < 2, (i) => i % 5 < 3), options);
-    expect(a.paired).toMatchObject({ pairs: 200, canaryOnlyCorrect: 0, referenceOnlyCorrect: 40, canaryHitRate: 0.4, referenceHitRate: 0.6 });
+    expect(a.paired).toMatchObject({ pairs: 200, days: 8, canaryOnlyCorrect: 0, referenceOnlyCorrect: 40, canaryHitRate: 0.4, referenceHitRate: 0.6 });
     expect(a.paired.difference).toBeCloseTo(-0.2, 12);
-    expect(a.paired.pValueCanaryWorse).toBeCloseTo(0.5 ** 40, 20);
+    // Every one of the 8 days went against the canary: 2^-8 under random signs.
+    expect(a.paired.pValueCanaryWorse).toBeCloseTo(0.5 ** 8, 12);
     expect(a.verdict).toBe('fail');
-    expect(a.reasons.join(' ')).toMatch(/paired hit rate canary 40\.0% vs champion 60\.0% on 200 pairs/);
+    expect(a.reasons.join(' ')).toMatch(/paired hit rate canary 40\.0% vs champion 60\.0% on 200 symbol-days over 8 days/);
   });
 
   it('passes a canary that is as good as the reference', () => {
@@ -35,13 +75,90 @@ describe('canary analysis', () => {
     expect(a.paired.pValue).toBe(1);
   });
 
-  it('is inconclusive on 10 matured pairs, counting the unmatured ones', () => {
-    const rows = [...pairedRows(10, () => false, () => true), ...pairedRows(40, () => true, () => true, { matured: false }).map((r) => ({ ...r, requestId: `late-${r.requestId}` }))];
-    const a = analyseCanary(rows, options);
+  it('is inconclusive on 10 matured pairs, counting the unmatured symbol-days', () => {
+    const late = pairedRows(40, () => true, () => true, { matured: false }, (i) => symbolDayOf(1000 + i)).map((r) => ({ ...r, requestId: `late-${r.requestId}` }));
+    const a = analyseCanary([...pairedRows(10, () => false, () => true), ...late], options);
     expect(a.verdict).toBe('inconclusive');
     expect(a.paired.pairs).toBe(10);
     expect(a.unmatured).toBe(40);
-    expect(a.reasons[0]).toMatch(/only 10 matured pairs \(need 30\); 40 paired requests await their outcome/);
+    expect(a.reasons[0]).toMatch(/only 10 matured pairs \(need 30; a pair is a symbol-day, however often it was requested\); 40 paired symbol-days await their outcome/);
+  });
+
+  it('counts a symbol-day requested many times as one pair: one symbol polled 40 times on one day decides nothing', () => {
+    // The auditor's case: the same symbol and feature date, 40 requests, canary scores far from the reference's.
+    const rows = pairedRows(40, () => false, () => true, { outcome: 1 }, () => ({ symbol: 'AAA', asOf: '2024-01-02' })).map((r) => (r.variant === 'canary' ? { ...r, probability: 0.99, predictedClass: 1 } : { ...r, probability: 0.01, predictedClass: 0 }));
+    const a = analyseCanary(rows, options);
+    expect(a.paired).toMatchObject({ requests: 40, pairs: 1, days: 1 });
+    expect(a.shift.pairs).toBe(1);
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.reasons[0]).toMatch(/only 1 matured pairs/);
+  });
+
+  it('gives the same pairs, p-values and verdict however often each symbol-day was requested', () => {
+    for (const seed of [1, 2, 3]) {
+      const once = analyseCanary(equalModels(seed, 4, 15, 1), options);
+      for (const repeats of [7, 24]) {
+        const polled = analyseCanary(equalModels(seed, 4, 15, repeats), options);
+        expect({ ...polled.paired, requests: 0 }).toEqual({ ...once.paired, requests: 0 });
+        expect(polled.paired.requests).toBe(repeats * once.paired.requests);
+        expect(polled.shift).toEqual(once.shift);
+        expect(polled.verdict).toBe(once.verdict);
+      }
+    }
+  });
+
+  it('rolls back equal models polled 7 times a symbol-day no more often than alpha', () => {
+    // Before, every request was an independent pair and such canaries were rolled back ~88% of the time.
+    let failed = 0;
+    const seeds = 200;
+    for (let seed = 1; seed <= seeds; seed++) if (analyseCanary(equalModels(seed, 2, 15, 7), options).verdict === 'fail') failed++;
+    expect(failed / seeds).toBeLessThan(0.08);
+  });
+
+  it('counts a day of one market move as one piece of evidence: discordant pairs bunched on two days do not fail the canary', () => {
+    // 30 symbols × 10 days; on two days the canary missed 12 symbols the reference got (one market
+    // move read differently), otherwise they agree: 24 discordant pairs, all against the canary.
+    const place = (i: number) => ({ symbol: `S${i % 30}`, asOf: dayOf(Math.floor(i / 30)) });
+    const bunched = (i: number) => Math.floor(i / 30) < 2 && i % 30 < 12;
+    const a = analyseCanary(pairedRows(300, (i) => !bunched(i), () => true, {}, place), options);
+    expect(a.paired).toMatchObject({ pairs: 300, days: 10, canaryOnlyCorrect: 0, referenceOnlyCorrect: 24 });
+    expect(a.paired.difference).toBeCloseTo(-0.08, 12);
+    // Two days against the canary: P = 1/4 under random signs (per request, McNemar said 2^-24).
+    expect(a.paired.pValueCanaryWorse).toBeCloseTo(0.25, 12);
+    expect(a.verdict).toBe('pass');
+    // 24 such misses spread over all 10 days (one to three a day) are significant.
+    const spread = (i: number) => i % 30 === 0 || (Math.floor(i / 30) < 7 && i % 30 >= 28);
+    const b = analyseCanary(pairedRows(300, (i) => !spread(i), () => true, {}, place), options);
+    expect(b.paired.referenceOnlyCorrect).toBe(24);
+    expect(b.paired.pValueCanaryWorse).toBeCloseTo(0.5 ** 10, 12);
+    expect(b.verdict).toBe('fail');
+  });
+
+  it('stays inconclusive while the matured pairs span fewer days than the test needs to reach alpha', () => {
+    // 100 symbols on 4 days, the canary wrong on every one: 2^-4 > 0.05, the test could never fail it.
+    const place = (i: number) => ({ symbol: `S${i % 25}`, asOf: dayOf(Math.floor(i / 25)) });
+    const a = analyseCanary(pairedRows(100, () => false, () => true, {}, place), options);
+    expect(a.paired).toMatchObject({ pairs: 100, days: 4, referenceOnlyCorrect: 100 });
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.reasons[0]).toMatch(/span only 4 feature dates \(need 5\)/);
+    // A fifth day makes it decidable.
+    expect(analyseCanary(pairedRows(125, () => false, () => true, {}, place), options).verdict).toBe('fail');
+  });
+
+  it('takes a deterministic pair from repeats that differ: the majority class, a tie by the mean probability', () => {
+    const at = { symbol: 'AAA', asOf: '2024-01-02', outcome: 1 as const };
+    const request = (i: number, canary: number, reference: number): PredictionWithOutcome[] => [
+      { ...row({ request: i, variant: 'canary', right: canary > 0.5, ...at }), probability: canary, predictedClass: canary > 0.5 ? 1 : 0 },
+      { ...row({ request: i, variant: 'champion', served: false, right: reference > 0.5, ...at }), probability: reference, predictedClass: reference > 0.5 ? 1 : 0 },
+    ];
+    // Paired requests 1 and 2 (request 3 has no reference prediction): canary up, up → up (right);
+    // reference up, down, a tie broken by their mean probability 0.45 → down (wrong).
+    const rows = [...request(1, 0.7, 0.6), ...request(2, 0.6, 0.3), ...request(3, 0.4, 0.45)].slice(0, 5);
+    const a = analyseCanary(rows, options);
+    expect(a.paired).toMatchObject({ requests: 2, pairs: 1, canaryOnlyCorrect: 1, referenceOnlyCorrect: 0 });
+    const reversed = analyseCanary([...rows].reverse(), options);
+    expect(reversed.paired).toEqual(a.paired);
+    expect(reversed.shift).toEqual(a.shift);
   });
 
   it('fails on a 5% error rate even before any outcome has matured', () => {
@@ -73,25 +190,28 @@ describe('canary analysis', () => {
     expect(b.shift.psi as number).toBeGreaterThan(0.25);
     expect(b.shift.ksPValue as number).toBeLessThan(0.05);
     expect(b.verdict).toBe('fail');
-    expect(b.reasons[0]).toMatch(/score shift on 300 paired requests/);
+    expect(b.reasons[0]).toMatch(/score shift on 300 paired symbol-days/);
   });
 
   it('applies the hit-rate rule as documented: drop beyond the threshold AND significant', () => {
-    // b = 1, c = 4 on 30 pairs: a 10-point drop, but P(X <= 1 | 5, ½) = 6/32 is not significant
-    const noisy = analyseCanary(pairedRows(30, (i) => i !== 0 && i > 4, (i) => i !== 0 && i !== 5), options);
+    // 30 pairs over 6 days, 5 a day; b = 1, c = 4 on different days: a 10-point drop, but P(X <= 1 | 5, ½) = 6/32 is not significant
+    const six = (i: number) => ({ symbol: `S${i % 5}`, asOf: dayOf(Math.floor(i / 5)) });
+    const noisy = analyseCanary(pairedRows(30, (i) => i !== 0 && ![5, 10, 15, 20].includes(i), (i) => i !== 0 && i !== 25, {}, six), options);
     expect([noisy.paired.canaryOnlyCorrect, noisy.paired.referenceOnlyCorrect]).toEqual([1, 4]);
     expect(noisy.paired.pValueCanaryWorse).toBeCloseTo(6 / 32, 12);
     expect(noisy.verdict).toBe('pass');
-    // b = 0, c = 15 on 1000 pairs: significant, but a 1.5-point drop is within the 2 allowed
-    const small = analyseCanary(pairedRows(1000, (i) => i >= 15, () => true), options);
+    // b = 0, c = 15 on 1000 pairs (one a day on 15 of 40 days): significant, but a 1.5-point drop is within the 2 allowed
+    const small = analyseCanary(pairedRows(1000, (i) => !(i % 25 === 0 && i < 375), () => true), options);
+    expect(small.paired.referenceOnlyCorrect).toBe(15);
     expect(small.paired.pValueCanaryWorse).toBeLessThan(0.001);
     expect(small.verdict).toBe('pass');
-    expect(analyseCanary(pairedRows(1000, (i) => i >= 15, () => true), { ...options, thresholds: { maxHitRateDrop: 0.01 } }).verdict).toBe('fail');
+    expect(analyseCanary(pairedRows(1000, (i) => !(i % 25 === 0 && i < 375), () => true), { ...options, thresholds: { maxHitRateDrop: 0.01 } }).verdict).toBe('fail');
   });
 
-  it('computes exact McNemar p-values that match hand-computed binomial sums', () => {
-    // b = 2 (canary only), c = 8 (reference only) of 10 discordant: P(X <= 2) = (1 + 10 + 45) / 1024
-    const rows = pairedRows(40, (i) => i < 2 || i >= 10, (i) => i >= 2);
+  it('is the exact McNemar test when no day holds two discordant pairs', () => {
+    // b = 2 (canary only), c = 8 (reference only), each on a day of its own: P(X <= 2) = (1 + 10 + 45) / 1024
+    const daily = (i: number) => ({ symbol: 'AAA', asOf: dayOf(i) });
+    const rows = pairedRows(40, (i) => i < 2 || i >= 10, (i) => i >= 2, {}, daily);
     const a = analyseCanary(rows, options);
     expect([a.paired.canaryOnlyCorrect, a.paired.referenceOnlyCorrect]).toEqual([2, 8]);
     expect(a.paired.pValueCanaryWorse).toBeCloseTo(56 / 1024, 12);
@@ -99,7 +219,7 @@ describe('canary analysis', () => {
     const byBinomial = [0, 1, 2].reduce((s, k) => s + binomialProbability(k, 10, 0.5), 0);
     expect(a.paired.pValueCanaryWorse).toBeCloseTo(byBinomial, 12);
     // b = 5, c = 0: two-sided 2 / 32; the canary is not worse (one-sided p = 1)
-    const better = analyseCanary(pairedRows(40, () => true, (i) => i >= 5), options);
+    const better = analyseCanary(pairedRows(40, () => true, (i) => i >= 5, {}, daily), options);
     expect(better.paired.pValue).toBeCloseTo(1 / 16, 12);
     expect(better.paired.pValueCanaryWorse).toBe(1);
   });

@@ -1,0 +1,78 @@
+/**
+ * How a request without a routing key is assigned a variant: by symbol, except in an A/B test,
+ * where it is by symbol and day, so every symbol reaches both arms over the test and the report
+ * can compare them within symbols (lib/deployment/ab-report.ts).
+ */
+import { predictSymbols, type PredictionDeps } from '../../../api/predictions';
+import type { PredictionLogEntry } from '../../../lib/serving/prediction-log';
+import type { LoadedModel, ServingSnapshot } from '../../../lib/serving/serving-models';
+import type { Route } from '../../../lib/serving/routing';
+
+function snapshotOf(mode: 'ab' | 'canary', routes: Route[]): ServingSnapshot {
+  const loaded = (version: number) =>
+    ({
+      version: { name: 'm', version, featureSetVersion: 'fs', label: { kind: 'direction', horizon: 5, deadZone: 0 } },
+      model: { featureNames: ['x'], predictProba: () => Float64Array.from([0.4, 0.6]) },
+    }) as unknown as LoadedModel;
+  return {
+    routes: { model: 'm', generation: 1, mode, routes, salt: 'salt', ...(mode === 'canary' ? { reference: 'champion' } : {}), updatedBy: 'test', reason: 'test', updatedAt: '2024-01-01T00:00:00Z' },
+    models: new Map(routes.map((r) => [r.version, loaded(r.version)])),
+    loadedAt: '2024-01-01T00:00:00Z',
+  } as ServingSnapshot;
+}
+
+function depsOf(snapshot: ServingSnapshot, logged: PredictionLogEntry[]): PredictionDeps {
+  const counter = { inc: () => undefined };
+  return {
+    servingModels: { snapshot: () => snapshot, models: () => ['m'] },
+    features: { read: async (version: string, symbol: string) => ({ version, symbol, asOf: '2024-01-02', columns: ['x'], values: [1] }) },
+    predictionLog: { append: (entries) => logged.push(...entries) },
+    metrics: { predictions: counter, predictionErrors: counter } as unknown as PredictionDeps['metrics'],
+  };
+}
+
+const SYMBOLS = Array.from({ length: 20 }, (_, i) => `S${i}`);
+
+describe('routing of requests without a key', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('in an A/B test, by symbol and day: a symbol keeps its arm within a day and reaches both arms over the test', async () => {
+    const snapshot = snapshotOf('ab', [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }]);
+    const logged: PredictionLogEntry[] = [];
+    const deps = depsOf(snapshot, logged);
+    const arms = new Map<string, Set<string>>();
+    for (let day = 0; day < 16; day++) {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }).setSystemTime(new Date(Date.UTC(2024, 0, 2 + day, 15)));
+      const date = new Date(Date.UTC(2024, 0, 2 + day)).toISOString().slice(0, 10);
+      for (let repeat = 0; repeat < 3; repeat++) {
+        const before = logged.length;
+        await predictSymbols(deps, { model: 'm', symbols: SYMBOLS });
+        for (const entry of logged.slice(before)) {
+          expect(entry.routingKey).toBe(`${entry.symbol}@${date}`);
+          const seen = arms.get(`${entry.symbol} ${date}`) ?? new Set<string>();
+          arms.set(`${entry.symbol} ${date}`, seen.add(entry.variant));
+        }
+      }
+    }
+    // One arm per symbol and day, however often it is requested …
+    expect([...arms.values()].every((s) => s.size === 1)).toBe(true);
+    // … and each symbol on both arms over 16 days (by symbol alone, every symbol had one arm throughout).
+    const bySymbol = new Map<string, Set<string>>();
+    for (const [key, s] of arms) {
+      const symbol = key.split(' ')[0];
+      bySymbol.set(symbol, new Set([...(bySymbol.get(symbol) ?? []), ...s]));
+    }
+    expect([...bySymbol.values()].filter((s) => s.size === 2).length).toBeGreaterThanOrEqual(19);
+  });
+
+  it('keeps routing by symbol in a canary, and by the client\'s key whenever one is given', async () => {
+    const canary = snapshotOf('canary', [{ variant: 'canary', version: 2, weight: 0.5 }, { variant: 'champion', version: 1, weight: 0.5 }]);
+    const logged: PredictionLogEntry[] = [];
+    await predictSymbols(depsOf(canary, logged), { model: 'm', symbols: SYMBOLS });
+    expect(logged.filter((e) => e.served).map((e) => e.routingKey)).toEqual(SYMBOLS);
+    const ab = snapshotOf('ab', [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }]);
+    const keyed: PredictionLogEntry[] = [];
+    await predictSymbols(depsOf(ab, keyed), { model: 'm', symbols: SYMBOLS, key: 'client-7' });
+    expect(keyed.every((e) => e.routingKey === 'client-7')).toBe(true);
+  });
+});
