@@ -12,13 +12,14 @@ import type { Cache } from '../lib/cache/cache';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
+import { withLabelVerification } from '../lib/deployment/outcomes';
 import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { dataSubject } from '../lib/monitoring/monitoring-rules';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
-import { aliasHistory, aliasVersion, getModelVersion, moveAlias, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
@@ -109,6 +110,24 @@ function isDuplicateKey(error: unknown): boolean {
 }
 
 /**
+ * Why `version` may not take traffic, or undefined when it may: its registry row or artifact no
+ * longer verifies (the API's loader refuses it too), or its recorded evaluation vetoes it (a tripped
+ * guard; unless `veto: false`). Failures to read the store are thrown, so the activity retries.
+ */
+async function servingRefusal(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, version: number, options: { veto?: boolean } = {}): Promise<{ code: 'ARTIFACT_INVALID' | 'SERVING_VETOED'; message: string } | undefined> {
+  let verified: ModelVersion;
+  try {
+    verified = (await verifyRegisteredVersion(store, artifacts, model, version, signing)).version;
+  } catch (error) {
+    if (error instanceof ArtifactVerificationError) return { code: 'ARTIFACT_INVALID', message: error.message };
+    throw error;
+  }
+  // A version its own evaluation vetoed (a tripped guard) never takes traffic, whoever asks.
+  const veto = options.veto === false ? undefined : servingVeto(verified.metrics);
+  return veto === undefined ? undefined : { code: 'SERVING_VETOED', message: new ServingVetoError(model, version, veto).message };
+}
+
+/**
  * Every version a traffic move would route to must pass the same artifact verification the API's
  * loader applies, and must not be vetoed by its recorded evaluation (a tripped guard); otherwise the
  * move would point aliases and routes at a model no process may serve.
@@ -116,18 +135,50 @@ function isDuplicateKey(error: unknown): boolean {
  */
 async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string, options: { veto?: boolean } = {}): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
-    let verified: ModelVersion;
-    try {
-      verified = (await verifyRegisteredVersion(store, artifacts, model, version, signing)).version;
-    } catch (error) {
-      if (error instanceof ArtifactVerificationError) throw new BadInputError(`${why}: ${error.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
-      throw error;
-    }
-    // A version its own evaluation vetoed (a tripped guard) never takes traffic, whoever asks.
-    const veto = options.veto === false ? undefined : servingVeto(verified.metrics);
-    if (veto !== undefined) throw new BadInputError(`${why}: ${new ServingVetoError(model, version, veto).message}`, 'SERVING_VETOED');
+    const refusal = await servingRefusal(store, artifacts, signing, model, version, options);
+    if (refusal?.code === 'ARTIFACT_INVALID') throw new BadInputError(`${why}: ${refusal.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
+    if (refusal) throw new BadInputError(`${why}: ${refusal.message}`, 'SERVING_VETOED');
   }
 }
+
+/** A version under test of a running deployment that may no longer serve, and why. */
+export interface UnverifiedVersion {
+  /** 'challenger': the canary, shadow or B; 'champion': the reference or A, which a rollback would route to. */
+  role: 'challenger' | 'champion';
+  version: number;
+  reason: string;
+}
+
+/** The answer of an analysis that found a version under test no longer servable: nothing was analysed. */
+export interface Unverified {
+  unverified: UnverifiedVersion[];
+}
+
+/**
+ * The versions under test that verifyVersions would refuse now (artifact or registry row no longer
+ * verifying, a serving veto, a deleted row), champion first; [] when all may serve. Rows and
+ * artifacts can change while a rollout runs (the API then withdraws the model), so the analyses and
+ * the workflow's traffic moves ask this before they go on.
+ */
+async function unverifiedVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Array<{ role: UnverifiedVersion['role']; version: number | undefined | null }>): Promise<UnverifiedVersion[]> {
+  const found: UnverifiedVersion[] = [];
+  const order = { champion: 0, challenger: 1 };
+  for (const { role, version } of [...versions].sort((a, b) => order[a.role] - order[b.role])) {
+    if (version === undefined || version === null) continue;
+    let refusal: { message: string } | undefined;
+    try {
+      refusal = await servingRefusal(store, artifacts, signing, model, version);
+    } catch (error) {
+      // A row deleted since: nothing left to verify, nor to serve.
+      if (!(error instanceof RegistryError)) throw error;
+      refusal = error;
+    }
+    if (refusal) found.push({ role, version, reason: refusal.message });
+  }
+  return found;
+}
+
+const unverifiedText = (found: UnverifiedVersion[]) => found.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`);
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
 export function deploymentActivities({ store, cache, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; artifacts: ArtifactStore; signing?: RowSigning }) {
@@ -237,10 +288,15 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
     },
 
     /**
-     * Canary (or shadow) vs reference on every logged request since the deployment began, counting
-     * only the rows of the versions under test; `{ superseded }` when someone else took the traffic over.
+     * Canary (or shadow) vs reference on the requests logged since `since` (a deployment passes the
+     * moment its current step's traffic moved: each step is judged on its own evidence), counting
+     * only the rows of the versions under test. With `cumulativeSince` (the last step), the same
+     * comparison over everything since then is attached as `cumulative`, and its failure fails the
+     * answer too. First the versions under test are verified as the API's loader would: one that no
+     * longer verifies answers `{ unverified }` and nothing is analysed. `{ superseded }` when someone
+     * else took the traffic over.
      */
-    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; log?: AnalysisLogEntry }): Promise<CanaryAnalysis | Superseded> {
+    async analyseCanary(input: { model: string; canary: string; reference: string; since: string; cumulativeSince?: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; log?: AnalysisLogEntry }): Promise<(CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } }) | Superseded | Unverified> {
       return withFailureMapping(async () => {
         const owner = await ownership(input.log?.deploymentId);
         if (owner.why !== undefined) return { superseded: owner.why };
@@ -248,15 +304,52 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const d = owner.row;
         const canaryVersion = input.canaryVersion ?? (d ? Number(d.challenger_version) : undefined);
         const referenceVersion = input.referenceVersion ?? (d && d.champion_version !== null ? Number(d.champion_version) : undefined);
-        const analysis = await analyseCanaryInStore(store, { model: input.model, since: input.since, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds });
+        const unverified = await unverifiedVersions(store, artifacts, signing, input.model, [
+          { role: 'challenger', version: canaryVersion },
+          { role: 'champion', version: referenceVersion },
+        ]);
+        if (unverified.length > 0) {
+          if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
+          return { unverified };
+        }
+        const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds };
+        // Outcomes are labelled with the versions' label specs checked against this worker's artifact store and key.
+        const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: input.since }));
+        let analysis: CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } } = step;
+        if (input.cumulativeSince !== undefined) {
+          const wholeQuery = { ...query, since: input.cumulativeSince };
+          const cumulative = { ...(await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, wholeQuery))), since: input.cumulativeSince };
+          const whole = cumulative.reasons.map((r) => `whole rollout since ${input.cumulativeSince}: ${r}`);
+          analysis =
+            cumulative.verdict === 'fail'
+              ? { ...step, since: input.since, verdict: 'fail', reasons: [...(step.verdict === 'fail' ? step.reasons : []), ...whole], cumulative }
+              : { ...step, since: input.since, cumulative };
+        }
         // Workflows started before the log existed pass no entry.
         if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: analysis.verdict, reasons: analysis.reasons, detail: analysis });
         return analysis;
       });
     },
 
-    /** The A/B report over the rows of the versions under test; `{ superseded }` when someone else took the traffic over. */
-    async analyseAbTest(input: { model: string; since: string; variants: string[]; versions?: number[]; alpha: number; minSamplesPerVariant: number; maxSamplesPerVariant?: number; log?: AnalysisLogEntry }): Promise<AbReport | Superseded> {
+    /**
+     * The A/B report over the rows of the versions under test, once both verify (else `{ unverified }`,
+     * nothing analysed); `{ superseded }` when someone else took the traffic over.
+     */
+    async analyseAbTest(input: {
+      model: string;
+      since: string;
+      variants: string[];
+      versions?: number[];
+      alpha: number;
+      minSamplesPerVariant: number;
+      maxSamplesPerVariant?: number;
+      /** The A/B split and the test's deadline: the time the sequential boundary is spent over (older workflows pass neither). */
+      start?: string;
+      deadline?: string;
+      maxErrorRate?: number;
+      maxP99LatencyMs?: number;
+      log?: AnalysisLogEntry;
+    }): Promise<AbReport | Superseded | Unverified> {
       return withFailureMapping(async () => {
         const { log, ...query } = input;
         const owner = await ownership(log?.deploymentId);
@@ -264,10 +357,31 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         // Workflows that pass no versions: the deployment's champion as A, its challenger as B.
         const d = owner.row;
         const versions = query.versions ?? (d && d.champion_version !== null && query.variants.join() === 'A,B' ? [Number(d.champion_version), Number(d.challenger_version)] : undefined);
-        const report = await abReportInStore(store, { ...query, versions });
+        // The deployment's champion (else the first variant, A) is the one a rollback would route to.
+        const champion = d ? (d.champion_version === null ? undefined : Number(d.champion_version)) : versions?.[0];
+        const unverified = await unverifiedVersions(store, artifacts, signing, query.model, [...new Set(versions ?? [])].map((version) => ({ role: version === champion ? ('champion' as const) : ('challenger' as const), version })));
+        if (unverified.length > 0) {
+          if (log) await logDeploymentAnalysis(store, log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
+          return { unverified };
+        }
+        const report = await withLabelVerification({ signing, artifacts }, () => abReportInStore(store, { ...query, versions }));
         if (log) await logDeploymentAnalysis(store, log, { verdict: report.decision, reasons: report.reasons, detail: report });
         return report;
       });
+    },
+
+    /**
+     * The versions of a running deployment that may no longer serve (see unverifiedVersions), asked
+     * before its traffic moves: [] when all verify. Never throws for a refusal, so the workflow can
+     * roll back (a challenger) or stop and report (a champion) instead of failing.
+     */
+    async verifyDeploymentVersions(input: { model: string; challengerVersion?: number; championVersion?: number | null }): Promise<UnverifiedVersion[]> {
+      return withFailureMapping(() =>
+        unverifiedVersions(store, artifacts, signing, input.model, [
+          { role: 'challenger', version: input.challengerVersion },
+          { role: 'champion', version: input.championVersion },
+        ]),
+      );
     },
 
     /**

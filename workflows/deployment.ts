@@ -3,10 +3,16 @@
  * misbehaves. Separate from training: started by hand (`mlp deploy`) or by trainingPipeline.
  *
  * canary mode: optional approval → optional shadow phase → traffic steps (e.g. 5 → 25 → 50 → 100%),
- * each held until its analyses pass → promotion. A failed analysis (serving errors, latency, worse
+ * each held until its analyses pass → promotion. Each step is judged on its own evidence only: the
+ * requests logged since its traffic moved (at least minMaturedPairs new matured pairs, serving
+ * health at its weight), never on the rows an earlier step passed on; the last step is also judged
+ * on the whole rollout before the promotion. A failed analysis (serving errors, latency, worse
  * matured hit rate than the champion on the same requests, score shift) rolls back automatically
  * after `failureLimit` failures; a step that stays inconclusive (too few matured outcomes) past its
- * deadline pauses for a person, never passes silently.
+ * deadline pauses for a person, never passes silently. The versions under test are verified before
+ * every analysis and traffic move: a challenger that no longer verifies is rolled back at once; a
+ * champion that no longer verifies is never rolled back to: the deployment stops ('stopped',
+ * traffic left as it is) and raises a critical alert.
  * ab mode: champion (A) and challenger (B) side by side at fixed weights with sticky routing until
  * the stopping rule or a person ends it; B is promoted only if it wins.
  *

@@ -4,13 +4,17 @@
  * analyses that count rows of other versions under the same variant names; traffic moves after
  * someone else took the traffic over (a manual rollback, an admin edit); a rollback to a champion
  * whose registry row no longer verifies; and a version of another label under the same model name.
+ * Analyses read one step's window (its own serving health, the whole rollout only when asked) and
+ * answer which version under test no longer verifies instead of analysing it.
  */
 import crypto from 'node:crypto';
 import { deploymentActivities } from '../../activities/deployment';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { abReportInStore } from '../../lib/deployment/ab-report';
+import { recentDeploymentAnalyses } from '../../lib/deployment/analysis-log';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
+import { withLabelVerification } from '../../lib/deployment/outcomes';
 import { aliasVersion, getModelVersion, moveAlias, signModelVersion } from '../../lib/registry/model-registry';
 import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
@@ -96,12 +100,14 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     pairs(4, ['f', 'B', v3], ['g', 'A', v2]);
     await t.store.db.insertInto('prediction_log').values(rows).execute();
 
-    const canary = await analyseCanaryInStore(t.store, { model: name, since: SINCE, canary: 'canary', reference: 'champion', canaryVersion: v3, referenceVersion: v2 });
+    // Labelled with the label specs of the artifacts in this store (the deployment activities run their analyses so).
+    const verify = { artifacts: localArtifactStore(artifactDir) };
+    const canary = await withLabelVerification(verify, () => analyseCanaryInStore(t.store, { model: name, since: SINCE, canary: 'canary', reference: 'champion', canaryVersion: v3, referenceVersion: v2 }));
     expect(canary.variants.find((x) => x.variant === 'canary')?.predictions).toBe(12);
     // The champion v2's rows beside v4 are still v2's; v1's are not counted.
     expect(canary.variants.find((x) => x.variant === 'champion')?.predictions).toBe(17);
     expect(canary.paired.requests).toBe(5);
-    const ab = await abReportInStore(t.store, { model: name, since: SINCE, variants: ['A', 'B'], versions: [v2, v3], minSamplesPerVariant: 1 });
+    const ab = await withLabelVerification(verify, () => abReportInStore(t.store, { model: name, since: SINCE, variants: ['A', 'B'], versions: [v2, v3], minSamplesPerVariant: 1 }));
     expect(ab.variants.map((x) => [x.variant, x.served])).toEqual([['A', 4], ['B', 4]]);
 
     // A deployment that passes no versions (started before they were passed) is judged on its own, from its row.
@@ -164,6 +170,86 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
       message: expect.stringMatching(new RegExp(`cannot roll ${name} back to v${v1}: .*signature does not match`)),
     });
     expect(await readServingRoutes(t.store, name)).toEqual(before);
+  });
+
+  it("judges a step on its own window's rows (a regression at the new weight is not diluted), and the last step on the whole rollout too", async () => {
+    const STEP = '2024-06-02T00:00:00.000Z';
+    const a = activities();
+    const windows = async (prefix: string, before: { n: number; failed: number }, after: { n: number; failed: number }) => {
+      const { name, v } = await model(prefix, 2, [1]);
+      const [v1, v2] = v;
+      const rows: PredictionLogTable[] = [];
+      const add = (at: string, { n, failed }: { n: number; failed: number }) => {
+        for (let i = 0; i < n; i++) {
+          const requestId = `${name}-${at.slice(8, 10)}-${i}`;
+          const bad = i < failed;
+          for (const [variant, version, served] of [['canary', v2, true], ['champion', v1, false]] as const) {
+            rows.push({ id: `${requestId}:${variant}`, request_id: requestId, model: name, version, variant, served: served ? 1 : 0, symbol: market.symbols[i % 4], routing_key: requestId, as_of: '2030-01-02', probability: bad && variant === 'canary' ? null : 0.7, predicted_class: bad && variant === 'canary' ? null : 1, latency_us: 1000, error: bad && variant === 'canary' ? 'model failed' : null, created_at: at });
+          }
+        }
+      };
+      add('2024-06-01T12:00:00.000Z', before);
+      add('2024-06-02T12:00:00.000Z', after);
+      for (let i = 0; i < rows.length; i += 200) await t.store.db.insertInto('prediction_log').values(rows.slice(i, i + 200)).execute();
+      const id = `${name}-d`;
+      await a.beginDeployment({ deploymentId: id, request: request(name, v2) });
+      return { model: name, canary: 'canary', reference: 'champion', since: STEP, thresholds: {}, canaryVersion: v2, referenceVersion: v1 };
+    };
+    const canaryStats = (analysis: object) => ('variants' in analysis ? (analysis.variants as Array<{ variant: string; predictions: number; errors: number }>).find((x) => x.variant === 'canary') : undefined);
+
+    // Failures at the new weight only: judged on the step's rows they fail it; the 2,000 earlier rows would hide them.
+    const regression = await windows('window-regression', { n: 2000, failed: 0 }, { n: 20, failed: 4 });
+    const own = await a.analyseCanary(regression);
+    expect(canaryStats(own)).toMatchObject({ predictions: 20, errors: 4 });
+    expect(own).toMatchObject({ verdict: 'fail', reasons: [expect.stringMatching(/canary error rate 20\.0% \(4 of 20\)/)] });
+    expect(await a.analyseCanary({ ...regression, since: SINCE })).not.toMatchObject({ verdict: 'fail' });
+
+    // The last step: failures earlier in the rollout fail it through the whole-rollout comparison, named as such.
+    const earlier = await windows('window-earlier', { n: 100, failed: 30 }, { n: 20, failed: 0 });
+    const step = await a.analyseCanary(earlier);
+    expect(step).not.toMatchObject({ verdict: 'fail' });
+    expect(step).not.toHaveProperty('cumulative');
+    const last = await a.analyseCanary({ ...earlier, cumulativeSince: SINCE });
+    expect(canaryStats(last)).toMatchObject({ predictions: 20, errors: 0 });
+    expect(last).toMatchObject({ verdict: 'fail', since: STEP, cumulative: { since: SINCE, verdict: 'fail' } });
+    expect(canaryStats((last as { cumulative: object }).cumulative)).toMatchObject({ predictions: 120, errors: 30 });
+    expect('reasons' in last && last.reasons).toEqual([expect.stringMatching(new RegExp(`^whole rollout since ${SINCE}: canary error rate 25\\.0%`))]);
+  });
+
+  it('answers which version under test no longer verifies (the champion first) instead of analysing, in analyses and before traffic moves', async () => {
+    const { name, v } = await model('unverified', 2, [1]);
+    const [v1, v2] = v;
+    const a = activities();
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v2) });
+    await a.setTrafficSplit(canarySplit(name, id, v2, v1, 0.5));
+    const versions = { model: name, challengerVersion: v2, championVersion: v1 };
+    const canary = (seq: number) => a.analyseCanary({ model: name, canary: 'canary', reference: 'champion', since: SINCE, thresholds: {}, canaryVersion: v2, referenceVersion: v1, log: { deploymentId: id, seq, phase: 'canary', weight: 0.5 } });
+    const ab = (seq: number) => a.analyseAbTest({ model: name, since: SINCE, variants: ['A', 'B'], versions: [v1, v2], alpha: 0.05, minSamplesPerVariant: 1, log: { deploymentId: id, seq, phase: 'ab-test', weight: 0.5 } });
+    const edit = async (version: number) => {
+      const row = await getModelVersion(t.store, name, version);
+      await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...row.label, horizon: 1 }) }).where('name', '=', name).where('version', '=', version).execute();
+    };
+    expect(await a.verifyDeploymentVersions(versions)).toEqual([]);
+    expect(await canary(1)).toMatchObject({ verdict: 'inconclusive' });
+
+    await edit(v2);
+    const challenger = { role: 'challenger', version: v2, reason: expect.stringMatching(new RegExp(`${name} v${v2} artifact failed verification: label differs`)) };
+    expect(await canary(2)).toEqual({ unverified: [challenger] });
+    expect(await ab(3)).toEqual({ unverified: [challenger] });
+    expect(await a.verifyDeploymentVersions(versions)).toEqual([challenger]);
+    expect(await a.verifyDeploymentVersions({ model: name, championVersion: v1 })).toEqual([]);
+
+    await edit(v1);
+    const champion = { role: 'champion', version: v1, reason: expect.stringMatching(new RegExp(`${name} v${v1} artifact failed verification: label differs`)) };
+    expect(await canary(4)).toEqual({ unverified: [champion, challenger] });
+    expect(await ab(5)).toEqual({ unverified: [champion, challenger] });
+    expect(await a.verifyDeploymentVersions({ model: name, championVersion: v1 })).toEqual([champion]);
+    const logged = await recentDeploymentAnalyses(t.store, id);
+    expect(logged.map((x) => x.verdict)).toEqual(['inconclusive', 'unverified', 'unverified', 'unverified', 'unverified']);
+    expect(logged[3].reasons).toEqual([expect.stringMatching(new RegExp(`^the champion v${v1} no longer verifies`)), expect.stringMatching(new RegExp(`^the challenger v${v2} no longer verifies`))]);
+    // Nothing was moved by any of it.
+    expect((await readServingRoutes(t.store, name))?.routes.map((r) => [r.variant, r.version])).toEqual([['canary', v2], ['champion', v1]]);
   });
 
   it('refuses to deploy, route or roll back to a version of another label than the champion, naming both; registration keeps it', async () => {

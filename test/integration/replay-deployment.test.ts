@@ -6,7 +6,9 @@
  * Recorded paths: canary promoted / rolled back by a failed analysis / shadow / blocked / inconclusive
  * and aborted / A/B kept champion / A/B promoted by hand (test/integration/deployment-workflow.test.ts),
  * and here: a canary driven by people through every update and legacy signal, every run of a rollout
- * that continued as new, and monitoringWorkflow.
+ * that continued as new, and monitoringWorkflow; steps judged on their own evidence and versions that
+ * stopped verifying (test/integration/deployment-step-evidence.test.ts, with the
+ * `verify-before-moves` patch marker, beside the recordings made before it).
  *
  * Re-record (after an intended, compatible change; add a new tag for a new shape and keep the old files):
  *   RECORD_HISTORIES=1 npx jest test/integration/deployment-workflow.test.ts test/integration/replay-deployment.test.ts
@@ -52,6 +54,12 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-continue-as-new-run3`,
   // A deployment that found its traffic taken over (test/integration/deployment-takeover.test.ts).
   `deployment-${DEPLOYMENT_RECORDING_TAG}-superseded-by-rollback`,
+  // Steps judged on their own window, versions verified before every traffic move (patched('verify-before-moves')):
+  // test/integration/deployment-step-evidence.test.ts.
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-step-evidence-promoted`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-challenger-rolled-back`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-champion-stopped`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-gate-rolled-back`,
   'monitoring-v1-served-model',
 ];
 

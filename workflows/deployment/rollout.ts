@@ -9,14 +9,14 @@
  */
 import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AlertActivities } from '../../activities/alerts';
-import type { DeploymentActivities } from '../../activities/deployment';
+import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
 import { alertIdOf, baseStatus, logDecision, recordAnalysis, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
 
-const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers } = proxyActivities<DeploymentActivities & AlertActivities>({
+const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers, verifyDeploymentVersions } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
   startToCloseTimeout: '2m',
   retry: DEPLOYMENT_RETRY,
@@ -26,6 +26,18 @@ type StepPosition = Extract<Position, { phase: 'shadow' | 'canary' }>;
 type AbPosition = Extract<Position, { phase: 'ab' }>;
 type WaitResult = 'aborted' | 'decision' | 'elapsed';
 type Superseded = { superseded: string };
+type Unverified = { unverified: UnverifiedVersion[] };
+
+/**
+ * Runs that record this marker verify the versions under test before every traffic move (each
+ * step's split, the A/B split, the promotion, the rollback) with verifyDeploymentVersions, and
+ * roll a challenger that no longer verifies back, or stop (status 'stopped', traffic left as it is)
+ * when the champion a rollback would route to no longer verifies. Older histories moved traffic
+ * without that activity (a refusal failed the workflow).
+ */
+const VERIFY_BEFORE_MOVES = 'verify-before-moves';
+
+const unverifiedText = (unverified: UnverifiedVersion[]) => unverified.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`).join('; ');
 
 /**
  * Why an activity moved nothing because someone else took the model's traffic over (a manual
@@ -120,6 +132,8 @@ export class Rollout {
     const challenger = this.plan.challengerVersion;
     if (p.stage === 'gate') {
       if (!shadow && (await this.waitWhileBlocked())) return this.rollBack(`aborted while blocked by data alerts: ${this.abortReason}`, false);
+      const stopped = await this.verifyBeforeMove(shadow ? 'before the shadow phase' : `before step ${p.step + 1} (${steps[p.step]}%)`, true);
+      if (stopped) return stopped;
       this.state.status = shadow ? 'shadow' : 'canary';
       this.state.step = p.step;
       const deploymentId = this.state.deploymentId;
@@ -140,17 +154,20 @@ export class Rollout {
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = weight;
       if (!shadow) this.log(`step ${p.step + 1}: challenger at ${steps[p.step]}%`);
-      Object.assign(p, { stage: 'analysing', passes: 0, stepStartedAt: Date.now() });
+      // The step's evidence starts now: requests logged from here on were served at this weight.
+      Object.assign(p, { stage: 'analysing', passes: 0, stepStartedAt: Date.now(), evidenceSince: Date.now() });
     }
     const result = await this.analyseUntilPassed(p, weight);
     if (result === 'aborted') return this.rollBack(shadow ? `aborted during the shadow phase: ${this.abortReason}` : `aborted: ${this.abortReason}`, false);
-    if (typeof result === 'object') return this.stopSuperseded(result.superseded);
+    if (typeof result === 'object') return 'superseded' in result ? this.stopSuperseded(result.superseded) : this.onUnverified(result.unverified, shadow ? 'the shadow phase' : `step ${p.step + 1} (${steps[p.step]}%)`, true);
     if (!result) {
       const failures = this.state.failures;
       return this.rollBack(shadow ? 'the shadow phase failed its analysis' : `${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${this.state.analyses[this.state.analyses.length - 1].reasons.join('; ')}`, true);
     }
     const next = shadow ? 0 : p.step + 1;
     if (next >= steps.length) {
+      const unservable = await this.verifyBeforeMove('before the promotion', false);
+      if (unservable) return unservable;
       const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` });
       const taken = supersededBy(promoted);
       if (taken !== undefined) return this.stopSuperseded(taken);
@@ -164,7 +181,7 @@ export class Rollout {
   }
 
   /** Analyses until the phase passes (true) or must roll back (false); holds for a person when inconclusive too long. */
-  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted' | Superseded> {
+  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted' | Superseded | Unverified> {
     const shadow = p.phase === 'shadow';
     const needed = shadow ? 1 : this.plan.canary.passesPerStep;
     const label = shadow ? 'the shadow phase' : `step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`;
@@ -191,6 +208,11 @@ export class Rollout {
         }
         continue;
       }
+      // Each step is judged on its own evidence: requests logged since its traffic moved (matured
+      // pairs and serving health at this weight), never on the rows an earlier step passed on. The
+      // last step is also judged on the whole rollout (more pairs, more power) before the promotion.
+      const since = new Date(p.evidenceSince ?? p.stepStartedAt).toISOString();
+      const last = !shadow && p.step === this.plan.canary.steps.length - 1;
       const analysis = await analyseCanary({
         model: this.plan.model,
         canary: shadow ? 'shadow' : 'canary',
@@ -198,12 +220,27 @@ export class Rollout {
         // Only this deployment's versions count: the variant names are every deployment's.
         canaryVersion: this.plan.challengerVersion,
         referenceVersion: this.champion,
-        since: this.input.deploymentStart,
+        since,
+        ...(last ? { cumulativeSince: this.input.deploymentStart } : {}),
         thresholds: this.plan.canary.thresholds,
         log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
       });
       if ('superseded' in analysis) return analysis;
-      recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: analysis.verdict, reasons: analysis.reasons, canary: analysis });
+      if ('unverified' in analysis) {
+        recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: 'unverified', reasons: analysis.unverified.map((u) => unverifiedText([u])), since });
+        return analysis;
+      }
+      const { cumulative, ...own } = analysis;
+      recordAnalysis(this.state, {
+        at: new Date().toISOString(),
+        phase: p.phase,
+        weight,
+        verdict: analysis.verdict,
+        reasons: analysis.reasons,
+        since,
+        canary: own,
+        ...(cumulative ? { cumulative: { since: cumulative.since, verdict: cumulative.verdict, reasons: cumulative.reasons, pairs: cumulative.paired.pairs } } : {}),
+      });
       if (analysis.verdict === 'pass') {
         p.passes++;
       } else if (analysis.verdict === 'fail') {
@@ -244,6 +281,8 @@ export class Rollout {
     const weight = plan.ab.challengerWeight;
     this.state.status = 'ab-test';
     if (!p.splitSet) {
+      const stopped = await this.verifyBeforeMove('before the A/B test', true);
+      if (stopped) return stopped;
       const moved = await setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId });
       const taken = supersededBy(moved);
       if (taken !== undefined) return this.stopSuperseded(taken);
@@ -267,9 +306,18 @@ export class Rollout {
         alpha: plan.ab.alpha,
         minSamplesPerVariant: plan.ab.minSamplesPerVariant,
         maxSamplesPerVariant: plan.ab.maxSamplesPerVariant,
+        // The sequential boundary spends alpha over the test's own time: from the split to its deadline.
+        start: new Date(p.deadline - plan.ab.deadlineSeconds * 1000).toISOString(),
+        deadline: new Date(p.deadline).toISOString(),
+        maxErrorRate: plan.canary.thresholds.maxErrorRate,
+        maxP99LatencyMs: plan.canary.thresholds.maxP99LatencyMs,
         log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
       });
       if ('superseded' in report) return this.stopSuperseded(report.superseded);
+      if ('unverified' in report) {
+        recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: 'unverified', reasons: report.unverified.map((u) => unverifiedText([u])) });
+        return this.onUnverified(report.unverified, 'the A/B test', true);
+      }
       recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
       if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
       if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
@@ -344,6 +392,8 @@ export class Rollout {
   }
 
   private async promote(reason: string, message: string): Promise<DeploymentState> {
+    const unservable = await this.verifyBeforeMove('before the promotion', false);
+    if (unservable) return unservable;
     const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason });
     const taken = supersededBy(promoted);
     if (taken !== undefined) return this.stopSuperseded(taken);
@@ -357,18 +407,77 @@ export class Rollout {
    */
   private stopSuperseded(why: string): Promise<DeploymentState> {
     this.log(`traffic taken over: ${why}`);
-    return this.plan.mode === 'ab' ? this.keepChampion(`stopped: ${why}`) : this.rollBack(`stopped: ${why}`, false);
+    return this.plan.mode === 'ab' ? this.keepChampion(`stopped: ${why}`, { verifyChampion: false }) : this.rollBack(`stopped: ${why}`, false, { verifyChampion: false });
   }
 
-  private async keepChampion(reason: string): Promise<DeploymentState> {
+  /**
+   * (Runs with the VERIFY_BEFORE_MOVES marker.) Verifies the challenger, and the champion when
+   * `champion` (the traffic it keeps), before a traffic move; undefined when they verify, else the
+   * deployment's end: a challenger rolled back, or a stop when the champion no longer verifies.
+   */
+  private async verifyBeforeMove(where: string, champion: boolean): Promise<DeploymentState | undefined> {
+    if (!patched(VERIFY_BEFORE_MOVES)) return undefined;
+    const unverified = await verifyDeploymentVersions({ model: this.plan.model, challengerVersion: this.plan.challengerVersion, ...(champion ? { championVersion: this.champion } : {}) });
+    return unverified.length === 0 ? undefined : this.onUnverified(unverified, where, champion);
+  }
+
+  /**
+   * A version under test no longer verifies (its registry row was edited, its artifact changed or
+   * its evaluation now vetoes it; the API has withdrawn the model): a challenger is rolled back at
+   * once, the reason recorded; a champion is never rolled back to, so the deployment stops and
+   * reports. `championVerified`: the champion was checked with it (and passed, unless listed).
+   */
+  private onUnverified(unverified: UnverifiedVersion[], where: string, championVerified: boolean): Promise<DeploymentState> {
+    const text = unverifiedText(unverified);
+    if (unverified.some((u) => u.role === 'champion')) return this.stopUnservableChampion(unverified, `found ${where}`);
+    const reason = `${where}: ${text}`;
+    return this.plan.mode === 'ab' ? this.keepChampion(reason, { alert: true, verifyChampion: !championVerified }) : this.rollBack(reason, true, { verifyChampion: !championVerified });
+  }
+
+  /**
+   * The champion no longer verifies, so moving the traffic back to it would serve what the API
+   * refuses: nothing is moved (the routes, weights and aliases stay as they are), a critical alert
+   * says so, and the deployment ends 'stopped' for a person to route the traffic by hand.
+   */
+  private async stopUnservableChampion(unverified: UnverifiedVersion[], context: string): Promise<DeploymentState> {
+    const { state, plan } = this;
+    const text = unverifiedText(unverified);
+    const weight = `${Math.round(state.challengerWeight * 100)}%`;
+    const traffic = plan.mode === 'ab' ? `A/B split, v${plan.challengerVersion} (B) at ${weight}` : state.challengerWeight > 0 ? `v${plan.challengerVersion} at ${weight}, v${this.champion} on the rest` : `v${this.champion} serving`;
+    const advice = `route the traffic to a version that verifies (mlp models rollback ${plan.model} --to-version N) or restore v${this.champion}`;
+    await raiseAlert({
+      rule: 'deployment_stopped',
+      severity: 'critical',
+      subject: `model ${plan.model}`,
+      message: `deployment ${state.deploymentId} stopped without rolling back: ${text}; traffic left as it is (${traffic}): ${advice}`,
+      evidence: { deploymentId: state.deploymentId, unverified, context, analyses: state.analyses.slice(-3) },
+    });
+    return this.finish('stopped', `stopped, not rolled back to v${this.champion} (${context}): ${text}; traffic left as it is (${traffic}): ${advice}`);
+  }
+
+  /** The rollback's destination must still verify (VERIFY_BEFORE_MOVES), else the deployment stops instead; undefined when it may go on. */
+  private async championUnservable(reason: string, verifyChampion: boolean): Promise<DeploymentState | undefined> {
+    if (!verifyChampion || this.state.championVersion === null || !patched(VERIFY_BEFORE_MOVES)) return undefined;
+    const unverified = await verifyDeploymentVersions({ model: this.plan.model, championVersion: this.champion });
+    return unverified.length === 0 ? undefined : this.stopUnservableChampion(unverified, `while rolling back: ${reason}`);
+  }
+
+  private async keepChampion(reason: string, options: { alert?: boolean; verifyChampion?: boolean } = {}): Promise<DeploymentState> {
+    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
+    if (stopped) return stopped;
     const done = await rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason });
     this.state.challengerWeight = 0;
+    if (options.alert) {
+      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${this.plan.model}`, message: `v${this.plan.challengerVersion} (B) withdrawn: ${reason}`, evidence: { deploymentId: this.state.deploymentId, analyses: this.state.analyses.slice(-3) } });
+    }
     const left = done ? done.trafficLeft : undefined;
     return this.finish('kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
-  private async rollBack(reason: string, alert: boolean): Promise<DeploymentState> {
+  private async rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean } = {}): Promise<DeploymentState> {
     const { state, plan } = this;
+    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
+    if (stopped) return stopped;
     const done = await rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason });
     state.challengerWeight = 0;
     if (alert) {

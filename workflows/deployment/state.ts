@@ -17,9 +17,11 @@ export type DeploymentStatus =
   | 'blocked'
   | 'promoted'
   | 'rolled-back'
-  | 'kept-champion';
+  | 'kept-champion'
+  /** Ended without rolling back: the champion no longer verifies, so the traffic was left as it was for a person. */
+  | 'stopped';
 
-export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion'];
+export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion', 'stopped'];
 export const isFinal = (status: DeploymentStatus) => FINAL_STATUSES.includes(status);
 
 export interface AnalysisRecord {
@@ -29,7 +31,11 @@ export interface AnalysisRecord {
   weight: number;
   verdict: string;
   reasons: string[];
+  /** ISO time from which the analysis read requests: the start of its step's traffic (absent in analyses recorded before). */
+  since?: string;
   canary?: CanaryAnalysis;
+  /** The last step's whole-rollout comparison (since the deployment began), in short. */
+  cumulative?: { since: string; verdict: string; reasons: string[]; pairs: number };
   ab?: AbReport;
 }
 
@@ -67,7 +73,21 @@ export const MAX_DECISIONS_KEPT = 100;
 export type Position =
   | { phase: 'approval' }
   | { phase: 'ab'; splitSet: boolean; deadline: number }
-  | { phase: 'shadow' | 'canary'; step: number; stage: 'gate' | 'analysing'; passes: number; stepStartedAt: number; held: boolean };
+  | {
+      phase: 'shadow' | 'canary';
+      step: number;
+      stage: 'gate' | 'analysing';
+      passes: number;
+      /** Start of the step's deadline (a resume after an inconclusive pause starts it again). */
+      stepStartedAt: number;
+      held: boolean;
+      /**
+       * When this step's traffic moved (ms since the epoch): its analyses read only requests logged
+       * since, so a step never passes on an earlier step's rows nor its health on lighter load.
+       * Absent in positions carried from runs before it existed: stepStartedAt stands in.
+       */
+      evidenceSince?: number;
+    };
 
 /** Person-controlled flags that outlive a run. */
 export interface ControlFlags {

@@ -1,0 +1,264 @@
+/**
+ * What a canary step is judged on, and what happens when a version under test stops verifying
+ * mid-rollout (real Temporal dev server, workers with the real activities, the prediction API in
+ * process, SQLite). Requests are predicted for online vectors dated in the past, so their outcomes
+ * have matured; each model has its own feature set whose vectors the test moves forward one past
+ * trading day at a time, so a step's requests cover as many symbol-days (the analyses' unit of
+ * evidence) as the test sends: a step's analysis can pass as soon as its own requests are logged.
+ *
+ * - A step is judged only on the requests logged since its own traffic moved: once step 1 has passed,
+ *   step 2 (100%) does not pass on step 1's rows; it waits for its own, and the last step is also
+ *   judged on the whole rollout.
+ * - A challenger whose registry row is edited mid-canary (the API withdraws the model) is rolled back
+ *   by the next analysis, or by the check before the next traffic move; the reason is recorded.
+ * - A champion whose row is edited is never rolled back to: the deployment stops ('stopped'), leaves
+ *   the traffic as it is and raises a critical alert.
+ */
+import crypto from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { FastifyInstance } from 'fastify';
+import { ackAlert, raiseAlert } from '../../lib/alerts/alert-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import type { ApiToken } from '../../lib/config';
+import type { DeploymentRequest } from '../../lib/deployment/plan';
+import { publishOnlineFeatures } from '../../lib/features/online-features';
+import { dataSubject } from '../../lib/monitoring/monitoring-rules';
+import { aliasVersion, getModelVersion, moveAlias } from '../../lib/registry/model-registry';
+import type { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import type { ServingModels } from '../../lib/serving/serving-models';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { readBars } from '../../lib/store/bars';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { approveStepUpdate, deploymentStateQuery, deploymentWorkflow, resumeUpdate, type DeploymentState } from '../../workflows';
+import { startApiStack, type ApiStack } from '../helpers/api-stack';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { ORACLE_COLUMNS, ORACLE_HORIZON, oracleFeatureSet, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { saveTestFeatureSet } from '../helpers/registration';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+import { recordHistory } from '../helpers/workflow-histories';
+
+jest.setTimeout(6 * 60_000);
+
+const TOKEN: ApiToken = { name: 'test', token: 'step-evidence-test-token-0123456789', scopes: ['predict', 'admin'] };
+
+describe('canary steps on their own evidence; versions that stop verifying (real Temporal server, API, SQLite)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  const cache = new MemoryCache();
+  let artifactDir: string;
+  let serving: ServingModels;
+  let log: PredictionLogWriter;
+  let app: FastifyInstance;
+  let api: ApiStack;
+  let market: OracleMarket;
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    artifactDir = tempDir('mlp-step-evidence-artifacts-');
+    market = await setUpOracleMarket(t.store, cache);
+    api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    ({ serving, log, app } = api);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  const predict = (model: string, symbol: string) =>
+    app.inject({ method: 'POST', url: '/v1/predictions', headers: { authorization: `Bearer ${TOKEN.token}` }, payload: { model, symbols: [symbol], key: `client-${crypto.randomUUID()}` } });
+
+  /** Requests (random client keys, so every variant gets some) until stopped. */
+  function traffic(model: string) {
+    let running = true;
+    const loop = (async () => {
+      for (let i = 0; running; i++) {
+        await predict(model, market.symbols[i % market.symbols.length]).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        await log.flush();
+      },
+    };
+  }
+
+  interface TestModel {
+    name: string;
+    champion: number;
+    challenger: number;
+    /** Moves the model's online vectors to the next past trading day (outcome matured), `days` times, sending `perSymbol` requests per symbol on each. */
+    requestDays(days: number, perSymbol: number): Promise<void>;
+  }
+
+  /** A served champion and a challenger of a fresh model and feature set (both predict the realised direction). */
+  async function newModel(prefix: string): Promise<TestModel> {
+    const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+    const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(name))).version;
+    const champion = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion });
+    const challenger = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion });
+    const bars = new Map<string, Array<{ date: string; close: number }>>();
+    for (const b of await readBars(t.store, { symbols: market.symbols })) bars.set(b.symbol, [...(bars.get(b.symbol) ?? []), b]);
+    let day = 0;
+    const publishNextDay = async () => {
+      // 60 bars before the end, forward: every outcome (ORACLE_HORIZON bars on) is in the store.
+      const at = (s: string) => (bars.get(s) as Array<{ date: string; close: number }>).length - 60 + day;
+      await publishOnlineFeatures(
+        cache,
+        market.symbols.map((s) => {
+          const series = bars.get(s) as Array<{ date: string; close: number }>;
+          return { version: featureSetVersion, symbol: s, asOf: series[at(s)].date, columns: ORACLE_COLUMNS, values: [series[at(s) + ORACLE_HORIZON].close > series[at(s)].close ? 1 : -1, 0] };
+        }),
+      );
+      day++;
+    };
+    await publishNextDay();
+    await moveAlias(t.store, { name, alias: 'champion', version: champion, movedBy: 'test', reason: 'first model' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(champion), updatedBy: 'test', reason: 'first model' });
+    for (let i = 0; i < 200 && !serving.snapshot(name); i++) await new Promise((r) => setTimeout(r, 25));
+    return {
+      name,
+      champion,
+      challenger,
+      async requestDays(days, perSymbol) {
+        for (let d = 0; d < days; d++) {
+          await publishNextDay();
+          for (let k = 0; k < perSymbol; k++) for (const s of market.symbols) await predict(name, s);
+        }
+        await log.flush();
+      },
+    };
+  }
+
+  /** Edits a version's registry row the way verification must catch: its label no longer matches its artifact's header. */
+  async function editRow(name: string, version: number): Promise<void> {
+    const row = await getModelVersion(t.store, name, version);
+    await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...row.label, horizon: 1 }) }).where('name', '=', name).where('version', '=', version).execute();
+  }
+
+  const start = (id: string, request: DeploymentRequest) => env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
+
+  async function waitFor(handle: { query: (q: typeof deploymentStateQuery) => Promise<DeploymentState> }, what: string, ok: (s: DeploymentState) => boolean, seconds = 90): Promise<DeploymentState> {
+    let last: DeploymentState | undefined;
+    for (const until = Date.now() + seconds * 1000; Date.now() < until; ) {
+      last = await handle.query(deploymentStateQuery);
+      if (ok(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`deployment never reached: ${what} (status ${last?.status}, step ${last?.step}, decisions: ${last?.decisions.map((d) => d.message).join(' | ')})`);
+  }
+  const FINAL = ['promoted', 'rolled-back', 'kept-champion', 'stopped'];
+
+  it("does not pass a step on an earlier step's rows: step 2 waits for requests served at its own weight, then passes and is promoted", async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('evidence');
+      const handle = await start(`evidence-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 2, stepDeadlineSeconds: 15, thresholds: { minMaturedPairs: 20 } } });
+      await waitFor(handle, 'step 1 at 50%', (s) => s.status === 'canary' && s.step === 0);
+      // Step 1's requests only: 6 past days of every symbol, 4 requests each (about 2 reach the canary).
+      await m.requestDays(6, 4);
+      const paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || FINAL.includes(s.status));
+      expect(paused.status).toBe('paused-inconclusive');
+      expect(paused.challengerWeight).toBe(1);
+      const stepOne = paused.analyses.filter((a) => a.weight === 0.5);
+      const stepTwo = paused.analyses.filter((a) => a.weight === 1);
+      expect(stepOne.at(-1)).toMatchObject({ verdict: 'pass' });
+      expect(stepOne.at(-1)?.canary?.paired.pairs).toBeGreaterThanOrEqual(20);
+      expect(stepTwo.length).toBeGreaterThan(0);
+      for (const a of stepTwo) {
+        expect(a.verdict).toBe('inconclusive');
+        // Read from step 2's own start on, after step 1 passed: none of step 1's rows.
+        expect(Date.parse(a.since as string)).toBeGreaterThanOrEqual(Date.parse(stepOne.at(-1)?.at as string));
+      }
+      expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
+
+      // Requests at 100% now (later days): step 2 passes on its own pairs, and on the whole rollout, before the promotion.
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+      await m.requestDays(6, 2);
+      const state = await handle.result();
+      await recordHistory(env, 'deployment-v2-step-evidence-promoted', handle.workflowId);
+      expect(state.status).toBe('promoted');
+      const last = state.analyses.at(-1);
+      expect(last).toMatchObject({ weight: 1, verdict: 'pass' });
+      expect(last?.canary?.paired.pairs).toBeGreaterThanOrEqual(20);
+      expect(last?.since).toBe(stepTwo[0].since);
+      expect(last?.cumulative?.verdict).toBe('pass');
+      expect(last?.cumulative?.pairs).toBeGreaterThan(last?.canary?.paired.pairs as number);
+      expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.challenger);
+    });
+  });
+
+  it('rolls a challenger whose registry row was edited mid-canary back at the next analysis, naming why', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('unverified-challenger');
+      const load = traffic(m.name);
+      // Never enough pairs: without the verification the step would wait (and then pause) for a person.
+      const handle = await start(`unverified-challenger-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 3600, thresholds: { minMaturedPairs: 1_000_000 } } });
+      await waitFor(handle, 'an analysis at step 1', (s) => s.status === 'canary' && s.analysisCount > 0);
+      await editRow(m.name, m.challenger);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      const state = await handle.result();
+      await load.stop();
+      await recordHistory(env, 'deployment-v2-verify-challenger-rolled-back', handle.workflowId);
+      expect(state.status).toBe('rolled-back');
+      expect(state.analyses.at(-1)).toMatchObject({ verdict: 'unverified', reasons: [expect.stringMatching(new RegExp(`the challenger v${m.challenger} no longer verifies: .*artifact failed verification`))] });
+      expect(state.decisions.at(-1)?.message).toMatch(new RegExp(`rolled back to v${m.champion}: step 1 \\(50%\\): the challenger v${m.challenger} no longer verifies`));
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+      expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
+      expect(await aliasVersion(t.store, m.name, 'canary')).toBeUndefined();
+      const alerts = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_rolled_back').where('subject', '=', `model ${m.name}`).execute();
+      expect(alerts).toHaveLength(1);
+      const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', handle.workflowId).executeTakeFirstOrThrow();
+      expect(row).toEqual({ status: 'rolled-back', running_model: null });
+    });
+  });
+
+  it('never rolls back to a champion whose registry row was edited mid-canary: it stops, leaves the traffic as it is and raises an alert', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('unverified-champion');
+      const load = traffic(m.name);
+      const handle = await start(`unverified-champion-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 3600, thresholds: { minMaturedPairs: 1_000_000 } } });
+      await waitFor(handle, 'an analysis at step 1', (s) => s.status === 'canary' && s.analysisCount > 0);
+      const split = await readServingRoutes(t.store, m.name);
+      await editRow(m.name, m.champion);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      const state = await handle.result();
+      await load.stop();
+      await recordHistory(env, 'deployment-v2-verify-champion-stopped', handle.workflowId);
+      expect(state.status).toBe('stopped');
+      expect(state.challengerWeight).toBe(0.5);
+      expect(state.decisions.at(-1)?.message).toMatch(new RegExp(`stopped, not rolled back to v${m.champion} .*the champion v${m.champion} no longer verifies: .*traffic left as it is \\(v${m.challenger} at 50%`));
+      // Nothing moved: the canary split, the aliases and the routes generation are as they were.
+      expect(await readServingRoutes(t.store, m.name)).toEqual(split);
+      expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
+      expect(await aliasVersion(t.store, m.name, 'canary')).toBe(m.challenger);
+      const alerts = await t.store.db.selectFrom('alerts').selectAll().where('subject', '=', `model ${m.name}`).execute();
+      expect(alerts.map((a) => [a.rule, a.severity])).toEqual([['deployment_stopped', 'critical']]);
+      expect(alerts[0].message).toMatch(new RegExp(`the champion v${m.champion} no longer verifies`));
+      const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', handle.workflowId).executeTakeFirstOrThrow();
+      expect(row).toEqual({ status: 'stopped', running_model: null });
+    });
+  });
+
+  it('verifies before each traffic move: a challenger edited while the next step was held by a data alert is rolled back, not routed to', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('unverified-gate');
+      const handle = await start(`unverified-gate-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 1_000_000 } } });
+      await waitFor(handle, 'step 1 paused', (s) => s.status === 'paused-inconclusive' && s.step === 0);
+      const alert = await raiseAlert(t.store, { rule: 'data_stale', severity: 'critical', subject: dataSubject(m.name), message: 'no bars for 3 trading days', evidence: {} });
+      await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] });
+      await waitFor(handle, 'step 2 held', (s) => s.status === 'blocked');
+      await editRow(m.name, m.challenger);
+      await ackAlert(t.store, alert.id, 'test');
+      const state = await handle.result();
+      await recordHistory(env, 'deployment-v2-verify-gate-rolled-back', handle.workflowId);
+      expect(state.status).toBe('rolled-back');
+      expect(state.decisions.at(-1)?.message).toMatch(new RegExp(`rolled back to v${m.champion}: before step 2 \\(100%\\): the challenger v${m.challenger} no longer verifies`));
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+      expect(await aliasVersion(t.store, m.name, 'canary')).toBeUndefined();
+    });
+  });
+});
