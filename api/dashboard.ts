@@ -14,12 +14,14 @@ import { listAlerts } from '../lib/alerts/alert-store';
 import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
 import type { ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
-import { readReportFile, recordedReportOf } from '../lib/reports/version-report';
+import type { RowSigning } from '../lib/registry/row-signature';
+import { configuredSigning, readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
 import type { Database } from '../lib/store/database';
 import { hasScope, type TokenVerifier } from './auth';
 import { ApiError } from './errors';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
+import { FINAL_STATUSES } from '../workflows/deployment/state';
 
 export const DASHBOARD_COOKIE = 'mlp_ui_token';
 
@@ -28,6 +30,11 @@ export interface DashboardDeps {
   /** Where run reports are filed; without it, report pages say the reports are not available here. */
   artifacts?: ArtifactStore;
   verifier: TokenVerifier;
+  /**
+   * The deployment's MODEL_SIGNING_KEY; default: the configured one (loadConfig). With a key, a run
+   * report is shown only when the version's row and its report record pass their signatures.
+   */
+  signing?: RowSigning;
   /**
    * The API's limit on failed authentications per address, shared with the dashboard so that a
    * token cannot be guessed through the login form or the cookie either: `check` refuses an address
@@ -124,6 +131,8 @@ function aliasBadges(aliases: string[]): string {
 
 export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   const { store, verifier } = deps;
+  let signing = deps.signing;
+  const signingOf = (): RowSigning => (signing ??= configuredSigning());
 
   const send = (reply: FastifyReply, status: number, html: string) => reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send(html);
 
@@ -232,12 +241,16 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       const v = (await listModelVersions(store, name)).find((x) => x.version === version);
       if (!v) return send(reply, 404, page('Not found', `<p class="error">Model ${e(name)} has no version ${version}.</p>`));
       const recorded = recordedReportOf(v);
-      const html = recorded && deps.artifacts ? await readReportFile(deps.artifacts, recorded.sha256) : undefined;
-      if (html === undefined) {
+      // Only this version's report, intact, and (with a signing key) with the row and its report record signed.
+      const read = deps.artifacts ? await readRecordedReport(deps.artifacts, v, signingOf()) : undefined;
+      if (read?.state === 'refused') {
+        return send(reply, 409, page(`${name} v${version}`, `<p class="error" id="report-refused">The run report recorded for this version is not shown: ${e(read.reason)}</p><p>Build it again with <code>mlp report ${e(name)}@${version} --regenerate</code> (a version whose signatures fail gets a report that says so, and it is not recorded).</p>`));
+      }
+      if (read?.state !== 'ok') {
         const why = !recorded ? 'No run report is recorded for this version' : !deps.artifacts ? 'This API process has no artifact store' : `The report file ${recorded.sha256}.html is missing from ${deps.artifacts.description}`;
         return send(reply, 404, page(`${name} v${version}`, `<p class="error">${e(why)}; build it with <code>mlp report ${e(name)}@${version}</code>.</p>`));
       }
-      return send(reply, 200, html);
+      return send(reply, 200, read.html);
     });
 
     ui.get('/ui/deployments', async (request, reply) => {
@@ -248,7 +261,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
         const plan = planSchema.safeParse(parseJson(d.plan)).data;
         const state = deploymentStateSchema.safeParse(parseJson(d.outcome)).data;
         const steps = state?.steps ?? plan?.canary?.steps ?? [];
-        const final = ['promoted', 'rolled-back', 'kept-champion'].includes(d.status);
+        const final = (FINAL_STATUSES as readonly string[]).includes(d.status);
         // A running deployment has no final state yet: its analyses come from the analysis log, and
         // its step is the one whose traffic share the newest canary analysis ran at.
         const logged = state ? [] : (await recentDeploymentAnalyses(store, d.id, 100)).map((a) => ({ at: a.analysedAt, phase: a.phase, weight: a.weight, verdict: a.verdict, reasons: a.reasons }));

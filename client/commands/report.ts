@@ -22,15 +22,34 @@ export function reportCommand(): Command {
     .argument('<target>', 'a training run\'s workflow id, or model@version (version: a number, vN or an alias such as champion)')
     .option('--out <file>', 'also write the report here (several versions: one file each, named after the model and version)')
     .option('--regenerate', 'build the report again from the stored artifacts even when one is recorded')
+    .option('--sign-record', 'sign the report record of model@version as it is now (recorded before records were signed, or under another key) with MODEL_SIGNING_KEY; look at it first')
+    .option('--accept-edit', 'with --sign-record: sign a record this key signed and someone changed since (only if the change is yours)')
     .action(async (target: string, raw: unknown) => {
       const { z } = lazy.zod();
-      const opts = z.strictObject({ out: z.string().min(1, '--out needs a file name').optional(), regenerate: z.boolean().optional() }).parse(raw);
-      const { parseReportTarget, reportsForTarget } = reports();
+      const opts = z.strictObject({ out: z.string().min(1, '--out needs a file name').optional(), regenerate: z.boolean().optional(), signRecord: z.boolean().optional(), acceptEdit: z.boolean().optional() }).parse(raw);
+      const { parseReportTarget, reportsForTarget, signRecordedReport } = reports();
       const parsed = parseReportTarget(target);
-      const artifacts = lazy.artifactStores().openArtifactStore(lazy.config().loadConfig().artifacts);
-      const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate }));
+      const config = lazy.config().loadConfig();
+      const artifacts = lazy.artifactStores().openArtifactStore(config.artifacts);
+      if (opts.acceptEdit && !opts.signRecord) throw new Error('--accept-edit goes with --sign-record');
+      if (opts.signRecord) {
+        if (parsed.kind !== 'version') throw new Error('--sign-record signs one version\'s record: give model@version');
+        if (opts.regenerate || opts.out) throw new Error('--sign-record signs the record as it is: without --regenerate or --out');
+        const { resolveVersion } = lazy.registry();
+        const signed = await withStore(async (store: Database) => signRecordedReport(store, artifacts, parsed.name, await resolveVersion(store, parsed.name, parsed.ref), { signingKey: config.modelSigningKey }, { acceptEdit: opts.acceptEdit === true }));
+        const before = signed.before.state === 'invalid' ? `its signature did not match: ${signed.before.reason}` : signed.before.state;
+        console.log(`${signed.version.name} v${signed.version.version}: report record ${signed.before.state === 'valid' ? 'already signed by this key' : `signed (before: ${before})`}`);
+        return;
+      }
+      // With MODEL_SIGNING_KEY: a row or report record whose signature fails gets a report saying so, not recorded.
+      const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate, signing: { signingKey: config.modelSigningKey } }));
       for (const r of found) {
-        console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${r.generated ? ', generated now and recorded in the registry' : ''})`);
+        const how = !r.generated ? '' : r.recorded ? ', generated now and recorded in the registry' : ', generated now and NOT recorded';
+        console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${how})`);
+        if (r.problem) {
+          console.error(`  ${r.name} v${r.version}: ${r.problem}`);
+          process.exitCode = 1;
+        }
         if (opts.out) {
           const file = outFileFor(opts.out, r.name, r.version, found.length > 1);
           writeFileSync(file, r.html);

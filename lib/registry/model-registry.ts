@@ -14,7 +14,7 @@ import type { ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
-import { NO_ROW_SIGNING, rowSignatureProblem, signingKeyId, signRow, type RowSignature, type RowSigning, UNSIGNED_LINEAGE_KEYS } from './row-signature';
+import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordProblem, rowSignatureProblem, signingKeyId, signReportRecord, signRow, type RowSignature, type RowSigning } from './row-signature';
 import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
@@ -339,6 +339,46 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
   return { version: { ...v, signature }, signature, before };
 }
 
+/**
+ * Signs the report record already in a version's lineage (report, promotion decision, guard
+ * verdicts) with the signing key, as it is now: for records written before records were signed or
+ * without the key, and after a key rotation (`mlp report <model@version> --sign-record`). Refused
+ * without a key, for a row whose own signature fails, when nothing is recorded, when `check` (run on
+ * the row as read: the caller checks the report file) throws, and for a record this same key signed
+ * and someone changed since, unless `acceptEdit`. Like signModelVersion, it vouches for the record
+ * as it is now: whoever runs it should have looked at it first. Only the lineage that was checked is
+ * signed (the update matches it as read).
+ */
+export async function signVersionReportRecord(
+  store: Database,
+  name: string,
+  version: number,
+  signing: RowSigning,
+  options: { acceptEdit?: boolean; check?: (version: ModelVersion) => Promise<void> } = {},
+): Promise<{ version: ModelVersion; before: { state: 'unsigned' } | { state: 'valid' } | { state: 'invalid'; reason: string } }> {
+  const key = signing.signingKey;
+  if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign report records');
+  const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
+  if (!raw) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);
+  const v = toVersion(raw);
+  const rowProblem = rowSignatureProblem(key, v);
+  if (rowProblem) throw new RegistryError(`${name} v${version}'s report record was not signed: ${rowProblem}`);
+  if (!REPORT_RECORD_KEYS.some((k) => Object.hasOwn(v.lineage, k))) throw new RegistryError(`${name} v${version} has no report record to sign; make its report with \`mlp report ${name}@${version}\``);
+  const problem = reportRecordProblem(key, v);
+  if (!problem) return { version: v, before: { state: 'valid' } };
+  const stored = v.lineage[REPORT_RECORD_SIGNATURE_KEY] as { keyId?: unknown } | undefined;
+  if (stored?.keyId === signingKeyId(key) && !options.acceptEdit) {
+    throw new RegistryError(`${name} v${version}'s report record was changed after this key signed it (${problem}); nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if the change is yours`);
+  }
+  await options.check?.(v);
+  const lineage: Record<string, unknown> = { ...v.lineage };
+  delete lineage[REPORT_RECORD_SIGNATURE_KEY];
+  lineage[REPORT_RECORD_SIGNATURE_KEY] = signReportRecord(key, { ...v, lineage });
+  const [result] = await store.db.updateTable('model_versions').set({ lineage: JSON.stringify(lineage) }).where('name', '=', name).where('version', '=', version).where('lineage', '=', raw.lineage).execute();
+  if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new RegistryError(`${name} v${version} changed while its report record was being checked; nothing was signed, run the command again`);
+  return { version: { ...v, lineage }, before: stored ? { state: 'invalid', reason: problem } : { state: 'unsigned' } };
+}
+
 /** What a run report adds to a version's lineage: the report file, and what the report read from the run. */
 export interface VersionReportRecord {
   report: { path: string; sha256: string; bytes: number; generatedAt: string };
@@ -351,13 +391,35 @@ export interface VersionReportRecord {
 /**
  * Records a version's run report in its lineage (the model and its metrics stay as registered;
  * only these keys are set, so writing the report again replaces them). They are the lineage keys
- * the row signature leaves out (row-signature.ts UNSIGNED_LINEAGE_KEYS), so a signed row stays
- * valid; only those are written (a key added to VersionReportRecord must be added there too).
+ * the row signature leaves out (row-signature.ts REPORT_RECORD_KEYS), so a signed row stays valid;
+ * only those are written (a key added to VersionReportRecord must be added there too).
+ *
+ * With a signing key the record gets its own signature (row-signature.ts reportRecordProblem), over
+ * the keys as they are after this write, bound to this version; and nothing is recorded (RegistryError)
+ * for a row whose signature does not hold, or when a key this write keeps (a promotion decision or
+ * guard verdicts not given again) fails its signature: signing it would vouch for an edit. Without a
+ * key the record is written unsigned, except over a signed record (RegistryError: that would remove
+ * its signature; a process without the key is not the key holder).
  */
-export async function recordVersionReport(store: Database, name: string, version: number, record: VersionReportRecord): Promise<ModelVersion> {
+export async function recordVersionReport(store: Database, name: string, version: number, record: VersionReportRecord, signing: RowSigning = NO_ROW_SIGNING): Promise<ModelVersion> {
   const v = await getModelVersion(store, name, version);
-  const reported = Object.fromEntries(UNSIGNED_LINEAGE_KEYS.filter((key) => Object.hasOwn(record, key)).map((key) => [key, record[key]]));
-  const lineage = { ...v.lineage, ...reported };
+  const key = signing.signingKey;
+  if (key !== undefined) {
+    const problem = rowSignatureProblem(key, v);
+    if (problem) throw new RegistryError(`no report was recorded for ${name} v${version}: ${problem}`);
+    const kept = REPORT_RECORD_KEYS.filter((k) => !Object.hasOwn(record, k) && Object.hasOwn(v.lineage, k));
+    const recordProblem = kept.length > 0 ? reportRecordProblem(key, v) : undefined;
+    if (recordProblem) throw new RegistryError(`no report was recorded for ${name} v${version}: it would keep ${kept.join(' and ')}, and ${recordProblem}`);
+  } else {
+    // A process without the key (a CLI without MODEL_SIGNING_KEY) would strip a signed record of its signature.
+    const signed = v.lineage[REPORT_RECORD_SIGNATURE_KEY] as { keyId?: unknown } | undefined;
+    if (signed !== undefined) throw new RegistryError(`no report was recorded for ${name} v${version}: its report record is signed (key id ${String(signed?.keyId)}) and this process has no MODEL_SIGNING_KEY; recording without it would remove the signature: record it where the key is set`);
+  }
+  const reported = Object.fromEntries(REPORT_RECORD_KEYS.filter((k) => Object.hasOwn(record, k)).map((k) => [k, record[k]]));
+  const lineage: Record<string, unknown> = { ...v.lineage, ...reported };
+  delete lineage[REPORT_RECORD_SIGNATURE_KEY];
+  // Signed as it will be read back (the stored JSON parsed), so verification recomputes the same text.
+  if (key !== undefined) lineage[REPORT_RECORD_SIGNATURE_KEY] = signReportRecord(key, { ...v, lineage: JSON.parse(JSON.stringify(lineage)) as Record<string, unknown> });
   await store.db.updateTable('model_versions').set({ lineage: JSON.stringify(lineage) }).where('name', '=', name).where('version', '=', version).execute();
   return { ...v, lineage };
 }

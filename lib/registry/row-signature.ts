@@ -7,10 +7,14 @@
  * else: a row edited since (another artifact with a consistent sha256 and size, other parameters,
  * another feature set…) is refused, however consistent the edit, by anyone without the key.
  *
- * Not covered: the lineage keys a run report writes after registration (recordVersionReport:
- * `report`, `promotion`, `datasetGuards`), which describe the report and not the model; covering
- * them would break the signature of every version whose report is written. Aliases, routes and
- * deployments live in other tables and are not covered either.
+ * Not covered by the row signature: the lineage keys a run report writes after registration
+ * (recordVersionReport: `report`, `promotion`, `datasetGuards`), which describe the report and not
+ * the model; covering them would break the signature of every version whose report is written.
+ * They have their own signature instead (the report record: REPORT_RECORD_SCHEME below), made by the
+ * key holder who records them and stored beside them (`reportSignature`): an HMAC by the same key
+ * over the three keys together with the row's name, version, artifact sha256, registration key and
+ * creation time, so a record cannot be edited, nor moved to another version, without the key.
+ * Aliases, routes and deployments live in other tables and are not covered either.
  *
  * The encoding is part of the stored format: changing it (or the covered fields) invalidates every
  * signature, so it is versioned (ROW_SIGNATURE_SCHEME) and defined here alone.
@@ -24,8 +28,17 @@ export const MIN_SIGNING_KEY_LENGTH = 32;
 /** Names the encoding below; part of the signed text, so a future encoding can never collide with this one. */
 export const ROW_SIGNATURE_SCHEME = 'mlp-model-row-v1';
 
-/** Lineage keys written after registration by a run report (lib/registry/model-registry.ts recordVersionReport): not signed. */
-export const UNSIGNED_LINEAGE_KEYS = ['report', 'promotion', 'datasetGuards'] as const;
+/** Lineage keys written after registration by a run report (lib/registry/model-registry.ts recordVersionReport): covered by the report record's signature, not the row's. */
+export const REPORT_RECORD_KEYS = ['report', 'promotion', 'datasetGuards'] as const;
+
+/** The lineage key holding the report record's signature ({ keyId, mac }). */
+export const REPORT_RECORD_SIGNATURE_KEY = 'reportSignature';
+
+/** Lineage keys the row signature leaves out: the report record and its own signature. */
+export const UNSIGNED_LINEAGE_KEYS = [...REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY] as const;
+
+/** Names the report record's encoding; part of its signed text (and unlike ROW_SIGNATURE_SCHEME, so neither MAC is ever valid as the other). */
+export const REPORT_RECORD_SCHEME = 'mlp-report-record-v1';
 
 /** The deployment's signing key as the registry takes it (MODEL_SIGNING_KEY); undefined: rows are neither signed nor checked. */
 export interface RowSigning {
@@ -129,4 +142,51 @@ export function rowSignatureProblem(key: string, row: SignedRowFields & { signat
   const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
   if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
   return `the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+}
+
+/** The report record's signature stored in a lineage, if it has the shape of one. */
+export function reportRecordSignatureOf(lineage: Record<string, unknown>): RowSignature | undefined {
+  const r = lineage[REPORT_RECORD_SIGNATURE_KEY] as { keyId?: unknown; mac?: unknown } | undefined;
+  return r && typeof r === 'object' && typeof r.keyId === 'string' && typeof r.mac === 'string' ? { keyId: r.keyId, mac: r.mac } : undefined;
+}
+
+/** Whether the lineage holds anything of a report record (one of its keys, or a signature of one). */
+export function hasReportRecord(lineage: Record<string, unknown>): boolean {
+  return UNSIGNED_LINEAGE_KEYS.some((key) => Object.hasOwn(lineage, key));
+}
+
+/**
+ * The exact text a report record's signature covers: the scheme, then, as canonical JSON, the row's
+ * identity (name, version, artifact sha256, registration key, creation time: a record signed for one
+ * version is not valid on another) and the record's keys as the lineage holds them (a key absent is
+ * left out, a null kept: the two differ).
+ */
+export function signedReportRecordText(row: Pick<SignedRowFields, 'name' | 'version' | 'artifactSha256' | 'registrationKey' | 'createdAt' | 'lineage'>): string {
+  const record = Object.fromEntries(REPORT_RECORD_KEYS.filter((key) => Object.hasOwn(row.lineage, key)).map((key) => [key, row.lineage[key]]));
+  const covered = { name: row.name, version: row.version, artifactSha256: row.artifactSha256, registrationKey: row.registrationKey, createdAt: row.createdAt, record };
+  return `${REPORT_RECORD_SCHEME}\n${canonicalEncoding(covered)}`;
+}
+
+function recordMac(key: string, row: Parameters<typeof signedReportRecordText>[0]): string {
+  return crypto.createHmac('sha256', key).update(signedReportRecordText(row), 'utf8').digest('hex');
+}
+
+/** The signature `key` gives the report record the row's lineage holds (REPORT_RECORD_KEYS). */
+export function signReportRecord(key: string, row: Parameters<typeof signedReportRecordText>[0]): RowSignature {
+  return { keyId: signingKeyId(key), mac: recordMac(key, row) };
+}
+
+/**
+ * Why the report record in the row's lineage (its report, promotion decision and dataset guard
+ * verdicts) is not vouched for under `key` (no signature, or not this record's on this version under
+ * this key), or undefined when it is, or when nothing was recorded.
+ */
+export function reportRecordProblem(key: string, row: Parameters<typeof signedReportRecordText>[0]): string | undefined {
+  if (!hasReportRecord(row.lineage)) return undefined;
+  const signature = reportRecordSignatureOf(row.lineage);
+  if (!signature) return `the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} carry no signature: they were recorded without the signing key, or edited and the signature removed`;
+  const expected = Buffer.from(recordMac(key, row), 'hex');
+  const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
+  if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
+  return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they were edited (or moved from another version) after they were recorded, or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
 }

@@ -3,6 +3,14 @@
  * dataset, walk-forward predictions and bars, the model artifact), renders the HTML and files it
  * in the artifact store like every other artifact (content-addressed by sha256), and records where
  * in the version's lineage. Missing files make the matching sections say so instead of failing.
+ *
+ * Integrity: every report names the version it is of (model name, version, artifact sha256) in its
+ * HTML's head and in a sidecar JSON beside it, and a stored report is read only for that version
+ * (readReportFile, readRecordedReport: the dashboard and `mlp report` both). With a signing key
+ * (MODEL_SIGNING_KEY), the row is verified as serving verifies it before anything it names is read,
+ * the report record (report, promotion decision, guard verdicts) is read only when its own
+ * signature holds (lib/registry/row-signature.ts reportRecordProblem), and a report is recorded
+ * only for a row and record that pass: otherwise it is built to show the failure, and not recorded.
  */
 import { decodeArtifact, sha256 } from '../../models/artifact';
 import { loadModelRuntimes, restoreModel } from '../../models/algorithms';
@@ -11,16 +19,18 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { fileDerived, readDerived } from '../artifacts/derived-file';
 import { codeVersion } from '../code-version';
 import { readArtifact } from '../registry/artifact-store';
+import { loadConfig } from '../config';
 import { BadInputError } from '../errors';
-import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, resolveVersion, type ModelVersion } from '../registry/model-registry';
+import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, RegistryError, resolveVersion, signVersionReportRecord, type ModelVersion } from '../registry/model-registry';
+import { REPORT_RECORD_KEYS, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../registry/row-signature';
 import type { PromotionDecision } from '../registry/promotion';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import { readDataset } from '../training/dataset';
 import type { GuardVerdict } from '../training/guards';
 import { readPredictions } from '../training/walk-forward';
-import { renderRunReportHtml } from './html';
-import { assembleRunReport, permutationRowsOf, predictionSectionsOf, reportBacktestOptionsOf, usesPermutationImportance, type PredictionSections, type ReportInputs, type RunReport } from './report-data';
+import { renderRunReportHtml, reportBindingOf, type ReportBinding } from './html';
+import { assembleRunReport, permutationRowsOf, predictionSectionsOf, reportBacktestOptionsOf, usesPermutationImportance, type PredictionSections, type ReportInputs, type ReportIntegrity, type RunReport } from './report-data';
 import type { BacktestOptionsInput } from '../backtest/input';
 import type { BarSeries } from '../market-data/bar';
 import type { WalkForwardPredictions } from '../training/walk-forward';
@@ -40,25 +50,118 @@ export function reportKey(sha: string): string {
   return `reports/${sha.slice(0, 2)}/${sha}.html`;
 }
 
-/** Files the HTML under its sha256 (written once; the same bytes again are a no-op). */
+/** The deployment's signing key (MODEL_SIGNING_KEY), as the reports verify with it when the caller passes none. */
+export function configuredSigning(): RowSigning {
+  return { signingKey: loadConfig().modelSigningKey };
+}
+
+/** A stored report that is not the given version's, or whose file was modified: never shown as that version's. */
+export class ReportRefusedError extends BadInputError {
+  override name = 'ReportRefusedError';
+  constructor(message: string) {
+    super(message, 'ARTIFACT_INVALID'); // a report is an artifact that failed verification
+  }
+}
+
+/** reports/<sha[0..2]>/<sha>.binding.json: the sidecar that names the version a report is of. */
+export function reportBindingKey(sha: string): string {
+  return reportKey(sha).replace(/\.html$/, '.binding.json');
+}
+
+/** The sidecar JSON beside each report: which version's report the HTML of this sha256 is. */
+export interface ReportBindingFile extends ReportBinding {
+  kind: 'run-report-binding';
+  format: 1;
+  report: { sha256: string; bytes: number };
+}
+
+const describeBinding = (b: ReportBinding) => `${b.name} v${b.version} (artifact sha256 ${b.artifactSha256.slice(0, 12)}…)`;
+
+/**
+ * Files the HTML under its sha256 (written once; the same bytes again are a no-op), with its sidecar
+ * JSON naming the version it is of (as the HTML's head does; a report without that is refused).
+ */
 export async function writeReportFile(artifacts: ArtifactStore, html: string): Promise<StoredReport> {
+  const binding = reportBindingOf(html);
+  if (!binding) throw new BadInputError('a run report must name the version it is of (renderRunReportHtml writes it in the head)');
   const bytes = Buffer.from(html, 'utf8');
   const sha = sha256(bytes);
   const key = reportKey(sha);
   await artifacts.putIfAbsent(key, bytes);
+  const sidecar: ReportBindingFile = { kind: 'run-report-binding', format: 1, name: binding.name, version: binding.version, artifactSha256: binding.artifactSha256, report: { sha256: sha, bytes: bytes.byteLength } };
+  await artifacts.putIfAbsent(reportBindingKey(sha), Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`, 'utf8'));
   return { path: artifacts.urlOf(key), sha256: sha, bytes: bytes.byteLength };
 }
 
-/** A stored report's HTML, checked against the sha256 it is filed under; undefined when the file is gone. */
-export async function readReportFile(artifacts: ArtifactStore, sha: string): Promise<string | undefined> {
+/**
+ * A stored report's HTML, only as the report of `of` (a version: its name, number and artifact
+ * sha256): checked against the sha256 it is filed under, then against the version its head names
+ * and its sidecar JSON (when present) names. Undefined when the file is gone; ReportRefusedError
+ * when it was modified, or is another version's (or names none).
+ */
+export async function readReportFile(artifacts: ArtifactStore, sha: string, of: ReportBinding): Promise<string | undefined> {
+  if (!of || typeof of.name !== 'string' || typeof of.version !== 'number' || typeof of.artifactSha256 !== 'string') throw new ReportRefusedError('a stored report is read only as the report of a given version (name, version and artifact sha256)');
   const key = reportKey(sha);
   const bytes = await artifacts.get(key, (b) => sha256(b) === sha);
   if (!bytes) return undefined;
-  if (sha256(bytes) !== sha) throw new BadInputError(`report ${artifacts.urlOf(key)} does not match its sha256: the file was modified; regenerate it with "mlp report"`);
-  return bytes.toString('utf8');
+  if (sha256(bytes) !== sha) throw new ReportRefusedError(`report ${artifacts.urlOf(key)} does not match its sha256: the file was modified; regenerate it with "mlp report"`);
+  const html = bytes.toString('utf8');
+  const binding = reportBindingOf(html);
+  if (!binding) throw new ReportRefusedError(`report ${sha.slice(0, 12)}… names no version it is of (written before reports were bound to their version, or not a run report): it is not shown as ${describeBinding(of)}'s; regenerate it with "mlp report ${of.name}@${of.version} --regenerate"`);
+  if (binding.name !== of.name || binding.version !== of.version || binding.artifactSha256 !== of.artifactSha256) {
+    throw new ReportRefusedError(`report ${sha.slice(0, 12)}… is the report of ${describeBinding(binding)}, not of ${describeBinding(of)}: the registry names another version's report for it; regenerate it with "mlp report ${of.name}@${of.version} --regenerate"`);
+  }
+  const sidecar = await artifacts.get(reportBindingKey(sha)).catch(() => undefined);
+  if (sidecar) {
+    let named: Partial<ReportBindingFile> | undefined;
+    try {
+      named = JSON.parse(sidecar.toString('utf8')) as Partial<ReportBindingFile>;
+    } catch {
+      named = undefined;
+    }
+    if (!named || named.kind !== 'run-report-binding' || named.name !== of.name || named.version !== of.version || named.artifactSha256 !== of.artifactSha256 || named.report?.sha256 !== sha) {
+      throw new ReportRefusedError(`report ${sha.slice(0, 12)}…'s sidecar ${artifacts.urlOf(reportBindingKey(sha))} does not name ${describeBinding(of)} as its version: it was modified; regenerate the report with "mlp report ${of.name}@${of.version} --regenerate"`);
+    }
+  }
+  return html;
 }
 
-/** The report recorded in a version's lineage, if any. */
+/** What reading the report recorded for a version found. */
+export type RecordedReportRead =
+  | { state: 'none' }
+  /** Recorded, and its file is gone (it can be generated again). */
+  | { state: 'missing'; report: StoredReport }
+  /** Recorded, and not to be shown as this version's: why. */
+  | { state: 'refused'; report?: StoredReport; reason: string }
+  | { state: 'ok'; report: StoredReport; html: string };
+
+/**
+ * The report recorded for a version, as `mlp report` and the dashboard show it: with a signing key,
+ * only when the row's signature and the report record's signature hold; and only when the file is
+ * intact and is this version's report (readReportFile).
+ */
+export async function readRecordedReport(artifacts: ArtifactStore, version: ModelVersion, signing: RowSigning = configuredSigning()): Promise<RecordedReportRead> {
+  const recorded = recordedReportOf(version);
+  const key = signing.signingKey;
+  if (key !== undefined) {
+    const rowProblem = rowSignatureProblem(key, version);
+    if (rowProblem) return { state: 'refused', ...(recorded ? { report: recorded } : {}), reason: `the registry row of ${version.name} v${version.version} fails verification: ${rowProblem}` };
+    const recordProblem = reportRecordProblem(key, version);
+    if (recordProblem) return { state: 'refused', ...(recorded ? { report: recorded } : {}), reason: recordProblem };
+  }
+  if (!recorded) return { state: 'none' };
+  let html: string | undefined;
+  try {
+    html = await readReportFile(artifacts, recorded.sha256, version);
+  } catch (error) {
+    if (error instanceof BadInputError) return { state: 'refused', report: recorded, reason: error.message };
+    throw error;
+  }
+  if (html === undefined) return { state: 'missing', report: recorded };
+  return { state: 'ok', report: { ...recorded, path: artifacts.urlOf(reportKey(recorded.sha256)) }, html };
+}
+
+/** The report recorded in a version's lineage, if any (as the lineage says: readRecordedReport checks it). */
 export function recordedReportOf(version: ModelVersion): StoredReport | undefined {
   const r = version.lineage.report as { path?: unknown; sha256?: unknown; bytes?: unknown } | undefined;
   if (!r || typeof r.sha256 !== 'string' || typeof r.path !== 'string') return undefined;
@@ -78,11 +181,22 @@ export async function loadReportInputs(
   version: number,
   extra: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] } = {},
   pool?: TaskPool,
-  /** Compute the prediction sections from the bars as stored now, even when the lineage names a file of them. */
-  options: { recompute?: boolean } = {},
+  /**
+   * `recompute`: the prediction sections from the bars as stored now, even when the lineage names a
+   * file of them. `signing`: the deployment's MODEL_SIGNING_KEY (default: the configured one).
+   */
+  options: { recompute?: boolean; signing?: RowSigning } = {},
 ): Promise<ReportInputs> {
   const v = await getModelVersion(store, name, version);
-  const inputs: ReportInputs = { version: v, aliases: await aliasesOf(store, name, version), aliasHistory: await aliasHistory(store, name), ...extra };
+  const signing = options.signing ?? configuredSigning();
+  const inputs: ReportInputs = { version: v, aliases: await aliasesOf(store, name, version), aliasHistory: await aliasHistory(store, name), ...extra, integrity: integrityOf(v, signing, extra) };
+  const rowProblem = inputs.integrity?.rowProblem;
+  if (rowProblem) {
+    // As serving: a row that fails its signature never leads to reading what it names.
+    inputs.evaluationMissing = `not read: the registry row fails verification (${rowProblem})`;
+    inputs.modelMissing = `the model artifact was not read: the registry row fails verification (${rowProblem})`;
+    return inputs;
+  }
   const datasetId = v.lineage.datasetId;
   const predictionsId = (v.lineage.walkForward as { predictionsId?: unknown } | undefined)?.predictionsId;
   if (typeof datasetId !== 'string' || typeof predictionsId !== 'string') inputs.evaluationMissing = 'the version names no training dataset or walk-forward predictions';
@@ -100,7 +214,7 @@ export async function loadReportInputs(
   }
   let model: TrainedModel | undefined;
   try {
-    model = (await loadRegisteredModel(store, artifacts, name, version)).model;
+    model = (await loadRegisteredModel(store, artifacts, name, version, signing)).model;
   } catch (error) {
     inputs.modelMissing = `the model artifact could not be loaded (${(error as Error).message})`;
   }
@@ -110,6 +224,26 @@ export async function loadReportInputs(
     inputs.permutationImportance = (await recordedImportance(artifacts, v.lineage.permutationImportance, about)) ?? (pool ? await pooledPermutationImportance(pool, model, inputs.evaluation.dataset, inputs.evaluation.predictions.rows, v.seed) : undefined);
   }
   return inputs;
+}
+
+/**
+ * What the signatures say of the row and of the report record the report would read (with a key):
+ * the row must hold; the record only matters when the report reads from it (a promotion decision or
+ * guard verdicts the caller does not give), and those are the keys a recording would keep.
+ */
+function integrityOf(v: ModelVersion, signing: RowSigning, given: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] }): ReportIntegrity {
+  const key = signing.signingKey;
+  if (key === undefined) return {};
+  const rowProblem = rowSignatureProblem(key, v);
+  const readsRecord = keptRecordKeys(v, given).length > 0;
+  const recordProblem = readsRecord ? reportRecordProblem(key, v) : undefined;
+  return { keyId: signingKeyId(key), ...(rowProblem ? { rowProblem } : {}), ...(recordProblem ? { recordProblem } : {}) };
+}
+
+/** The keys of the version's report record that recording a report with these values would keep (and a report reads). */
+function keptRecordKeys(v: ModelVersion, given: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] }): string[] {
+  const replaced = new Set<string>(['report', ...(given.decision ? ['promotion'] : []), ...(given.datasetGuards ? ['datasetGuards'] : [])]);
+  return REPORT_RECORD_KEYS.filter((k) => !replaced.has(k) && Object.hasOwn(v.lineage, k));
 }
 
 /** What precomputed prediction sections were computed from: the dataset, the predictions, the backtest's seed and options. */
@@ -233,32 +367,87 @@ export async function pooledPermutationImportance(pool: TaskPool, model: Trained
 export interface GeneratedReport extends StoredReport {
   report: RunReport;
   html: string;
+  /** Whether the version's lineage now names this report (asked to record it, and its row and record verified). */
+  recorded: boolean;
+  /** Why it was not recorded though asked to (the row or its report record fail their signature). */
+  notRecorded?: string;
+}
+
+export interface ReportRequest {
+  name: string;
+  version: number;
+  decision?: PromotionDecision;
+  datasetGuards?: GuardVerdict[];
+  record?: boolean;
+  /** The prediction sections from the bars and code of now, not from the file the evaluation made. */
+  recompute?: boolean;
+  now?: Date;
+  /** The deployment's MODEL_SIGNING_KEY; default: the configured one (loadConfig). */
+  signing?: RowSigning;
 }
 
 /**
  * Builds, files and (with `record`) registers the run report of one version: the version's lineage
- * then names the report, the promotion decision and the dataset guards it was given.
+ * then names the report, the promotion decision and the dataset guards it was given (signed with the
+ * key when one is configured). With a key, a version whose row or report record fails its signature
+ * is not recorded: `record` then throws ReportRefusedError (the report is filed all the same, showing why).
  */
 export async function generateVersionReport(
   store: Database,
   artifacts: ArtifactStore,
-  /** `recompute`: the prediction sections from the bars and code of now, not from the file the evaluation made. */
-  request: { name: string; version: number; decision?: PromotionDecision; datasetGuards?: GuardVerdict[]; record?: boolean; recompute?: boolean; now?: Date },
+  request: ReportRequest,
   /** Training threads for the report's heavy part (permutation importance); without them it runs on this thread. */
   pool?: TaskPool,
 ): Promise<GeneratedReport> {
-  const inputs = await loadReportInputs(store, artifacts, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards }, pool, { recompute: request.recompute });
+  const generated = await buildAndRecord(store, artifacts, request, pool);
+  if (generated.notRecorded !== undefined) throw new ReportRefusedError(`the run report of ${request.name} v${request.version} was not recorded: ${generated.notRecorded}`);
+  return generated;
+}
+
+async function buildAndRecord(store: Database, artifacts: ArtifactStore, request: ReportRequest, pool?: TaskPool): Promise<GeneratedReport> {
+  const signing = request.signing ?? configuredSigning();
+  const inputs = await loadReportInputs(store, artifacts, request.name, request.version, { decision: request.decision, datasetGuards: request.datasetGuards }, pool, { recompute: request.recompute, signing });
   const report = assembleRunReport({ ...inputs, now: request.now });
   const html = renderRunReportHtml(report);
   const stored = await writeReportFile(artifacts, html);
-  if (request.record) {
-    await recordVersionReport(store, request.name, request.version, {
-      report: { ...stored, generatedAt: report.generatedAt },
-      ...(request.decision ? { promotion: { promote: request.decision.promote, reason: request.decision.reason } } : {}),
-      ...(request.datasetGuards ? { datasetGuards: request.datasetGuards.map((g) => ({ guard: g.guard, tripped: g.tripped, message: g.message })) } : {}),
-    });
+  if (!request.record) return { ...stored, report, html, recorded: false };
+  const refusal = inputs.integrity?.rowProblem ? `the registry row fails verification: ${inputs.integrity.rowProblem}` : inputs.integrity?.recordProblem;
+  if (refusal) return { ...stored, report, html, recorded: false, notRecorded: refusal };
+  try {
+    await recordVersionReport(
+      store,
+      request.name,
+      request.version,
+      {
+        report: { ...stored, generatedAt: report.generatedAt },
+        ...(request.decision ? { promotion: { promote: request.decision.promote, reason: request.decision.reason } } : {}),
+        ...(request.datasetGuards ? { datasetGuards: request.datasetGuards.map((g) => ({ guard: g.guard, tripped: g.tripped, message: g.message })) } : {}),
+      },
+      signing,
+    );
+  } catch (error) {
+    // The row or record changed between reading and recording, and now fails: not recorded.
+    if (error instanceof RegistryError) return { ...stored, report, html, recorded: false, notRecorded: error.message };
+    throw error;
   }
-  return { ...stored, report, html };
+  return { ...stored, report, html, recorded: true };
+}
+
+/**
+ * Signs the report record of a version as it is now (lib/registry/model-registry.ts
+ * signVersionReportRecord): `mlp report model@version --sign-record`, for records written before
+ * they were signed or under another key. The recorded report must be intact and this version's.
+ */
+export async function signRecordedReport(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning, options: { acceptEdit?: boolean } = {}): ReturnType<typeof signVersionReportRecord> {
+  return signVersionReportRecord(store, name, version, signing, {
+    ...options,
+    check: async (v) => {
+      const recorded = recordedReportOf(v);
+      if (!recorded) return;
+      const html = await readReportFile(artifacts, recorded.sha256, v);
+      if (html === undefined) throw new ReportRefusedError(`${name} v${version}'s recorded report ${recorded.sha256.slice(0, 12)}… is not in ${artifacts.description}; nothing was signed: make the report again with \`mlp report ${name}@${version} --regenerate\``);
+    },
+  });
 }
 
 /** A report target: `model@version` (a number, vN or an alias) or a training run's workflow id. */
@@ -274,16 +463,23 @@ export function parseReportTarget(text: string): ReportTarget {
 export interface VersionReport extends StoredReport {
   name: string;
   version: number;
-  /** True when the report was built now (none recorded, its file gone, or asked to). */
+  /** True when the report was built now (none recorded, its file gone or refused, or asked to). */
   generated: boolean;
+  /** True when the registry names this report for the version (the recorded one, or the one generated now and recorded). */
+  recorded: boolean;
+  /** Why the recorded report was not shown, or the generated one not recorded (a signature or binding check failed). */
+  problem?: string;
   html: string;
 }
 
 /**
- * The reports of a target: the recorded one of each version when its file is intact, otherwise
- * generated now (and recorded, so the dashboard and later calls find it).
+ * The reports of a target: the recorded one of each version when it passes readRecordedReport
+ * (intact, this version's, signatures holding under a key), otherwise generated now (and recorded,
+ * so the dashboard and later calls find it, unless the row or its record fail their signatures:
+ * then the report shows why and is not recorded).
  */
-export async function reportsForTarget(store: Database, artifacts: ArtifactStore, target: ReportTarget, options: { regenerate?: boolean } = {}): Promise<VersionReport[]> {
+export async function reportsForTarget(store: Database, artifacts: ArtifactStore, target: ReportTarget, options: { regenerate?: boolean; signing?: RowSigning } = {}): Promise<VersionReport[]> {
+  const signing = options.signing ?? configuredSigning();
   let versions: Array<{ name: string; version: number }>;
   if (target.kind === 'version') versions = [{ name: target.name, version: await resolveVersion(store, target.name, target.ref) }];
   else {
@@ -294,20 +490,16 @@ export async function reportsForTarget(store: Database, artifacts: ArtifactStore
   const out: VersionReport[] = [];
   for (const { name, version } of versions) {
     const v = await getModelVersion(store, name, version);
-    const recordedReport = options.regenerate ? undefined : recordedReportOf(v);
-    let html: string | undefined;
-    try {
-      html = recordedReport ? await readReportFile(artifacts, recordedReport.sha256) : undefined;
-    } catch {
-      html = undefined; // a modified file is regenerated
-    }
-    if (recordedReport && html !== undefined) {
-      out.push({ name, version, ...recordedReport, path: artifacts.urlOf(reportKey(recordedReport.sha256)), generated: false, html });
+    const read = options.regenerate ? undefined : await readRecordedReport(artifacts, v, signing);
+    if (read?.state === 'ok') {
+      out.push({ name, version, ...read.report, generated: false, recorded: true, html: read.html });
       continue;
     }
-    // Asked to regenerate: everything from the store as it is now, as before the sections were filed.
-    const g = await generateVersionReport(store, artifacts, { name, version, record: true, recompute: options.regenerate });
-    out.push({ name, version, path: g.path, sha256: g.sha256, bytes: g.bytes, generated: true, html: g.html });
+    // None recorded, its file gone or refused (a modified file, another version's, a failed signature), or
+    // asked to regenerate: everything from the store as it is now, as before the sections were filed.
+    const g = await buildAndRecord(store, artifacts, { name, version, record: true, recompute: options.regenerate, signing });
+    const problem = [read?.state === 'refused' ? `the recorded report was not shown: ${read.reason}` : undefined, g.notRecorded !== undefined ? `the report generated now was not recorded: ${g.notRecorded}` : undefined].filter((x) => x !== undefined).join('; ');
+    out.push({ name, version, path: g.path, sha256: g.sha256, bytes: g.bytes, generated: true, recorded: g.recorded, ...(problem ? { problem } : {}), html: g.html });
   }
   return out;
 }

@@ -19,7 +19,7 @@ import { ServingModels } from '../../lib/serving/serving-models';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
-import { rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
+import { reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import type { ModelVersionsTable } from '../../lib/store/schema';
 import { TaskPool } from '../../lib/threads/task-pool';
@@ -243,6 +243,16 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     // Written again (another report replaces the first): still valid.
     await recordVersionReport(t.store, v.name, v.version, { report: { path: 'reports/y.html', sha256: 'c'.repeat(64), bytes: 99, generatedAt: '2026-01-03T00:00:00.000Z' } });
     await expect(verify(v, KEY)).resolves.toBeDefined();
+    // Recorded with the key: the record has its own signature (stored as read back, on both drivers), and the row's still holds.
+    expect(reportRecordProblem(KEY, await getModelVersion(t.store, v.name, v.version))).toContain('carry no signature');
+    await recordVersionReport(t.store, v.name, v.version, { report: { path: 'reports/z.html', sha256: 'd'.repeat(64), bytes: 5, generatedAt: '2026-01-04T00:00:00.000Z' }, promotion: { promote: false, reason: 'guard tripped' }, datasetGuards: [{ guard: 'point_in_time_audit', tripped: true, message: 'LEAK' }] }, SIGNED);
+    const signed = await getModelVersion(t.store, v.name, v.version);
+    expect(reportRecordProblem(KEY, signed)).toBeUndefined();
+    await expect(verify(v, KEY)).resolves.toBeDefined();
+    // The verdict rewritten by hand: the row still verifies (the model is as registered), the record does not.
+    await edit(v, { lineage: JSON.stringify({ ...signed.lineage, datasetGuards: [{ guard: 'point_in_time_audit', tripped: false, message: 'ok' }] }) });
+    await expect(verify(v, KEY)).resolves.toBeDefined();
+    expect(reportRecordProblem(KEY, await getModelVersion(t.store, v.name, v.version))).toContain('does not match them');
   });
 
   it('signs a row registered without the key after every other check, and refuses to sign one that fails them', async () => {

@@ -1,4 +1,4 @@
-import { REPORT_SECTIONS, renderRunReportHtml } from '../../../lib/reports/html';
+import { REPORT_SECTIONS, renderRunReportHtml, reportBindingOf } from '../../../lib/reports/html';
 import { assembleRunReport, drawdownSeriesOf, monthlyReturnsOf, NOT_RECORDED, rocCurveOf, rollingMeanOf, trialPointsOf } from '../../../lib/reports/report-data';
 import { escapeHtml } from '../../../lib/reports/svg';
 import { fixtureDataset, fixtureModel, fixturePredictions, fixtureSeries, fixtureVersion, MOMENTUM_COLUMN, VOLUME_COLUMN } from '../../helpers/report-fixture';
@@ -102,6 +102,27 @@ describe('run report data', () => {
     expect(report.lineage.recorded).toBe(true);
     const html = renderRunReportHtml(report);
     expect((html.match(/not recorded for this version/g) ?? []).length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('names the version it is of in its head (read back by reportBindingOf), and says at its top what was checked', () => {
+    const v = fixtureVersion();
+    const render = (integrity?: Parameters<typeof assembleRunReport>[0]['integrity']) => renderRunReportHtml(assembleRunReport({ version: v, decision: { promote: true, reason: 'beat the champion' }, ...(integrity ? { integrity } : {}) }));
+    expect(reportBindingOf(render())).toEqual({ name: v.name, version: v.version, artifactSha256: v.artifactSha256 });
+    expect(render({})).toContain('data-integrity="unsigned"');
+    expect(render({ keyId: 'abcd1234' })).toContain('signature is valid (key id abcd1234)');
+    // Record refused: neither the recorded decision nor the recorded guard verdicts are shown.
+    const refusedRecord = fixtureVersion({ lineage: { ...v.lineage, promotion: { promote: true, reason: 'beat the champion' }, datasetGuards: [{ guard: 'point_in_time_audit', tripped: false, message: 'all equal' }] } });
+    const report = assembleRunReport({ version: refusedRecord, integrity: { keyId: 'abcd1234', recordProblem: 'edited' } });
+    expect(report.integrity.status).toBe('refused');
+    expect(report.promotion).toEqual({ recorded: false, reason: 'not shown: edited' });
+    expect(report.guards.recorded && report.guards.data.find((g) => g.source === 'dataset')).toMatchObject({ tripped: true, message: expect.stringContaining('not shown: edited') });
+    // Row refused: nothing but the lineage it claims.
+    const row = assembleRunReport({ version: v, integrity: { keyId: 'abcd1234', rowProblem: 'signature does not match' } });
+    expect(Object.entries(row).filter(([, s]) => (s as { recorded?: boolean }).recorded === true).map(([k]) => k)).toEqual(['lineage']);
+    // Another version's binding cannot be smuggled in through stored text (escaped), nor stated twice.
+    const smuggled = renderRunReportHtml(assembleRunReport({ version: fixtureVersion({ algorithm: '<meta name="mlp-report-version" content="9">' }) }));
+    expect(reportBindingOf(smuggled)?.version).toBe(v.version);
+    expect(reportBindingOf(smuggled.replace('</head>', '<meta name="mlp-report-version" content="9"></head>'))).toBeUndefined();
   });
 
   it('escapes stored text in the HTML', () => {
