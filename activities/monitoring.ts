@@ -10,6 +10,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { BadInputError } from '../lib/errors';
 import { experimentSchema } from '../lib/experiments/experiment';
 import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
+import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
@@ -19,6 +20,7 @@ import type { Database } from '../lib/store/database';
 import { TASK_QUEUES } from '../lib/task-queues';
 import type { TrainingPipelineInput } from '../workflows/training-pipeline';
 import { withFailureMapping } from './failures';
+import { describeRetrain, retrainWorkflowId, runningRetrainsOf } from './retrain-exclusion';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 
@@ -65,8 +67,12 @@ export interface RetrainingResult {
   reason: string;
 }
 
-/** The workflow id of a model's retraining runs: one id per model, so Temporal itself refuses a second concurrent run. */
-export const retrainWorkflowId = (model: string) => `retrain-${model}`;
+/**
+ * The workflow id of the retrains monitoring starts: one id per model, so Temporal itself refuses a
+ * second concurrent one of these; retrains started otherwise (the schedule, by hand) are found by
+ * what they retrain (activities/retrain-exclusion.ts).
+ */
+export { retrainWorkflowId };
 
 function summaryOf(report: ModelMonitoringReport): MonitoringReportSummary {
   return {
@@ -112,7 +118,11 @@ function temporalClient(): Client | undefined {
 }
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the other activities do. */
-export function monitoringActivities({ store, now = () => new Date(), signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; now?: () => Date; signing?: RowSigning }) {
+/**
+ * `artifacts`: where the registered models are filed; a report then takes each version's label from
+ * its sha256-checked artifact header, not from its registry row alone (the row can be edited).
+ */
+export function monitoringActivities({ store, artifacts, now = () => new Date(), signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts?: ArtifactStore; now?: () => Date; signing?: RowSigning }) {
   return {
     /** Every served version of the given models (default: all with serving routes): champion, canary, A/B variants. */
     async listMonitoringTargets(input: { models?: string[] }): Promise<MonitoringTarget[]> {
@@ -137,7 +147,7 @@ export function monitoringActivities({ store, now = () => new Date(), signing = 
       return withFailureMapping(async () => {
         if (!Number.isInteger(input.windowDays) || input.windowDays < 1 || input.windowDays > 250) throw new BadInputError(`windowDays must be a whole number of trading days in 1..250, got ${input.windowDays}`);
         const rules = parseMonitoringRules(input.rules);
-        const report = await computeModelReport(store, { id: reportIdOf(input.target), target: input.target, windowDays: input.windowDays, rules, now: now() });
+        const report = await computeModelReport(store, { id: reportIdOf(input.target), target: input.target, windowDays: input.windowDays, rules, now: now(), verify: { signing, ...(artifacts ? { artifacts } : {}) } });
         await saveMonitoringReport(store, report);
         recordMonitoringReport({
           model: report.model,
@@ -180,9 +190,12 @@ export function monitoringActivities({ store, now = () => new Date(), signing = 
 
     /**
      * Starts one trainingPipeline run of the champion's experiment (its cut-off dropped, so it trains
-     * on the newest data). The workflow id is per model, started with conflict policy FAIL: while a
-     * retrain of the model runs Temporal refuses another, whoever asks. The alert id in the memo
-     * makes a retried attempt (or a second monitoring run raising the same alert) find its run.
+     * on the newest data), unless a retrain of the model is running, however it was started: the
+     * retraining schedule's run (`retrain-<experiment>-<time>`), one by hand, or an earlier one of
+     * these (then `already-running`, naming it). The workflow id is per model, started with conflict
+     * policy FAIL, and the run itself steps aside at its start when another retrain of the model
+     * started first (activities/retrain-exclusion.ts). The alert id in the memo makes a retried
+     * attempt (or a second monitoring run raising the same alert) find its run.
      */
     async startRetraining(input: StartRetrainingInput): Promise<RetrainingResult> {
       return withFailureMapping(async () => {
@@ -204,6 +217,9 @@ export function monitoringActivities({ store, now = () => new Date(), signing = 
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
         }
+        // A scheduled (or manual) retrain of the model on the same data: this alert is its business too.
+        const [running] = await runningRetrainsOf(client, input.model);
+        if (running) return { status: 'already-running', workflowId: running.workflowId, runId: running.runId, reason: `a retrain of ${input.model} is already running: ${describeRetrain(running)}; no second one for ${input.alertId}` };
         const experiment = { ...parsed.data, dates: { ...parsed.data.dates, cutoff: undefined } };
         const args: [TrainingPipelineInput] = [{ experiment }];
         try {

@@ -4,7 +4,9 @@
  *
  * - retraining: trainingPipeline with an experiment, weekdays 16:30 America/New_York (after the
  *   close), NYSE holidays skipped;
- * - monitoring: monitoringWorkflow hourly at :35 from 9:35 to 16:35 on weekdays, 12:35 on weekends.
+ * - monitoring: monitoringWorkflow hourly at :35 from 9:35 to 16:35 on weekdays, once more on
+ *   weekdays just after the day's bars are due (the close plus the freshness grace: 18:05 with the
+ *   default 120 minutes), and at 12:35 on weekends.
  *
  * Both use overlap SKIP (a run still going when the next is due means the next is dropped, never
  * queued) and a catch-up window of 10 minutes: the server default is one year, so after an outage
@@ -15,6 +17,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, t
 import { msNumberToTs, tsToDate } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { nyseHolidays } from '../lib/calendar/nyse';
+import { DEFAULT_FRESHNESS_OPTIONS } from '../lib/monitoring/freshness';
 import type { ExperimentInput } from '../lib/experiments/experiment';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import { TASK_QUEUES } from '../lib/task-queues';
@@ -39,10 +42,42 @@ export type MonitoringScheduleArgs = MonitoringWorkflowInput;
 /** After the close (16:00) with time for the day's bars to land. */
 export const RETRAIN_CALENDARS: CalendarSpec[] = [{ comment: 'weekdays 16:30, after the US close', dayOfWeek: [{ start: 'MONDAY', end: 'FRIDAY' }], hour: 16, minute: 30 }];
 
-export const MONITOR_CALENDARS: CalendarSpec[] = [
-  { comment: 'weekdays hourly at :35 from 9:35 to 16:35 (market hours and the close)', dayOfWeek: [{ start: 'MONDAY', end: 'FRIDAY' }], hour: { start: 9, end: 16 }, minute: 35 },
-  { comment: 'weekends once a day at 12:35', dayOfWeek: ['SATURDAY', 'SUNDAY'], hour: 12, minute: 35 },
-];
+const WEEKDAY_HOURLY_COMMENT = 'weekdays hourly at :35 from 9:35 to 16:35 (market hours and the close)';
+const LAST_HOURLY_RUN = 16 * 60 + 35;
+const REGULAR_CLOSE = 16 * 60;
+
+/**
+ * The monitoring calendars. Freshness alerts a missing session at the first run after its bar is
+ * due (the close plus `graceMinutes`, lib/monitoring/freshness.ts): when that is after the last
+ * hourly run, one more weekday run 5 minutes after it, so a missing bar is alerted the same evening
+ * and not at the next morning's run (early closes, at 13:00, are due before the 15:35 run). A grace
+ * that runs past midnight needs none: the next day's runs come after it.
+ */
+export function monitorCalendars(graceMinutes: number = DEFAULT_FRESHNESS_OPTIONS.graceMinutes): CalendarSpec[] {
+  const calendars: CalendarSpec[] = [{ comment: WEEKDAY_HOURLY_COMMENT, dayOfWeek: [{ start: 'MONDAY', end: 'FRIDAY' }], hour: { start: 9, end: 16 }, minute: 35 }];
+  const due = REGULAR_CLOSE + graceMinutes;
+  const check = due + 5;
+  if (due > LAST_HOURLY_RUN && check < 24 * 60) {
+    const [hour, minute] = [Math.floor(check / 60), check % 60];
+    const hhmm = `${hour}:${String(minute).padStart(2, '0')}`;
+    calendars.push({ comment: `weekdays at ${hhmm}, after the day's bars are due (close 16:00 + ${graceMinutes} min grace)`, dayOfWeek: [{ start: 'MONDAY', end: 'FRIDAY' }], hour, minute });
+  }
+  calendars.push({ comment: 'weekends once a day at 12:35', dayOfWeek: ['SATURDAY', 'SUNDAY'], hour: 12, minute: 35 });
+  return calendars;
+}
+
+/** The default monitoring calendars (default freshness grace). */
+export const MONITOR_CALENDARS: CalendarSpec[] = monitorCalendars();
+
+/** The freshness grace a monitoring run is given (its rules), or the default. */
+export function monitoringGraceMinutes(args: MonitoringScheduleArgs | undefined): number {
+  return args?.rules?.data_stale?.graceMinutes ?? DEFAULT_FRESHNESS_OPTIONS.graceMinutes;
+}
+
+/** Whether a schedule spec has the default monitoring calendars (of some grace), not a cron or interval override. */
+function hasDefaultMonitorCalendars(spec: ScheduleSpec): boolean {
+  return (spec.calendars ?? []).some((c) => c.comment === WEEKDAY_HOURLY_COMMENT) && !(spec.cronExpressions?.length || spec.intervals?.length);
+}
 
 const MONTHS = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'] as const;
 /** Years of NYSE holidays a retraining schedule skips; `schedules update` renews them. */
@@ -94,10 +129,10 @@ export const schedulePolicySchema = z.object({
 });
 
 /** The spec of a kind of schedule: the default calendars, or a cron/interval override. */
-export function scheduleSpec(kind: ScheduleKind, timing: ScheduleTiming = {}, now: Date = new Date()): ScheduleSpec {
+export function scheduleSpec(kind: ScheduleKind, timing: ScheduleTiming = {}, now: Date = new Date(), monitoring?: MonitoringScheduleArgs): ScheduleSpec {
   // An interval (tests, special set-ups) fires on every tick: no time zone, no holiday skips.
   if (timing.interval) return { intervals: [{ every: timing.interval }] };
-  const times: ScheduleSpec = timing.cron ? { cronExpressions: [timing.cron] } : { calendars: kind === 'retrain' ? RETRAIN_CALENDARS : MONITOR_CALENDARS };
+  const times: ScheduleSpec = timing.cron ? { cronExpressions: [timing.cron] } : { calendars: kind === 'retrain' ? RETRAIN_CALENDARS : monitorCalendars(monitoringGraceMinutes(monitoring)) };
   return { ...times, timezone: timing.timezone ?? SCHEDULE_TIMEZONE, ...(kind === 'retrain' ? { skip: nyseHolidaySkips(now.getUTCFullYear()) } : {}) };
 }
 
@@ -164,7 +199,7 @@ export function monitorSchedule(input: MonitorScheduleInput = {}): ScheduleOptio
   const scheduleId = input.scheduleId ?? MONITOR_SCHEDULE_ID;
   return {
     scheduleId,
-    spec: scheduleSpec('monitor', input.timing, input.now),
+    spec: scheduleSpec('monitor', input.timing, input.now, input.monitoring),
     action: {
       type: 'startWorkflow',
       workflowType: monitoringWorkflow,
@@ -259,11 +294,14 @@ export async function updateSchedule(client: Client, id: string, change: Schedul
       kind = scheduleKindOf(previous);
       if (!kind) throw new Error(`schedule "${id}" starts ${previous.action.workflowType}, not a pipeline schedule: change it in the Web UI or the temporal CLI`);
       let spec: ScheduleSpec = previous.spec;
+      const monitoring = kind === 'monitor' ? { ...((previous.action.args?.[0] ?? {}) as MonitoringScheduleArgs), ...change.monitoring } : undefined;
       if (change.defaultSpec || change.timing?.cron || change.timing?.interval) {
-        spec = scheduleSpec(kind, { ...change.timing, timezone: change.timing?.timezone ?? previous.spec.timezone }, now);
+        spec = scheduleSpec(kind, { ...change.timing, timezone: change.timing?.timezone ?? previous.spec.timezone }, now, monitoring);
       } else if (change.timing?.timezone) {
         spec = { ...previous.spec, timezone: change.timing.timezone };
       }
+      // The default monitoring calendars follow the freshness grace of the runs' rules (a run after the bars are due).
+      if (kind === 'monitor' && hasDefaultMonitorCalendars(spec)) spec = { ...spec, calendars: monitorCalendars(monitoringGraceMinutes(monitoring)) };
       if (kind === 'retrain' && !(spec.intervals && spec.intervals.length > 0)) spec = { ...spec, skip: nyseHolidaySkips(now.getUTCFullYear()) };
       let args: readonly unknown[] = previous.action.args ?? [];
       if (kind === 'retrain' && (change.experiment || change.import)) {
@@ -272,7 +310,7 @@ export async function updateSchedule(client: Client, id: string, change: Schedul
         if (!experiment) throw new Error(`schedule "${id}" has no experiment: give --experiment <file>`);
         args = [retrainInput(experiment, change.import ?? before.import)];
       }
-      if (kind === 'monitor' && change.monitoring) args = [{ ...((args[0] ?? {}) as MonitoringScheduleArgs), ...change.monitoring }];
+      if (kind === 'monitor' && change.monitoring) args = [monitoring];
       return {
         spec,
         action: { ...previous.action, args },

@@ -9,7 +9,9 @@
  * Exactly one retraining run, even when this workflow is retried or two runs overlap: the run's
  * workflow id is per model and started with conflict policy FAIL (Temporal refuses a second one
  * while it runs), and a repeated alert comes back with the first alert's id (cool-down), which the
- * running retrain carries in its memo.
+ * running retrain carries in its memo. Nor beside a retrain of the model started otherwise (the
+ * retraining schedule, by hand): startRetraining finds it and starts none
+ * (activities/retrain-exclusion.ts).
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { AlertActivities } from '../activities/alerts';

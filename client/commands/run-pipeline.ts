@@ -227,6 +227,10 @@ export async function startPipelineRun(
     if (options.follow === false) return undefined;
     const result = await followRun<TrainingPipelineResult>(handle, options.progress);
     const s = result.ingest;
+    if (result.skipped || !s) {
+      print(`skipped: ${result.skipped?.reason ?? 'the run ingested nothing'}\n  Web UI: ${link}`);
+      return result;
+    }
     print(
       `done: snapshot ${result.snapshotId}\n  ${s.sources} sources, ${s.symbols} symbols, ${s.firstDate}..${s.lastDate}\n` +
         `  ${s.rowsRead} rows read, ${s.rowsAccepted} stored, ${s.rowsRejected} quarantined (${(s.badRowShare * 100).toFixed(3)}%), ${s.flags} flags\n` +

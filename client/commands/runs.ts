@@ -44,6 +44,7 @@ export function runsCommand(): Command {
         }
         const result = (await handle.result()) as TrainingPipelineResult;
         if (opts.json) return console.log(JSON.stringify(result, null, 2));
+        if (result.skipped) return console.log(`  ${result.skipped.reason}`);
         console.log(`  snapshot ${result.snapshotId}; features ${result.features?.version ?? '-'}`);
         if (result.experiment) console.log(`  experiment ${result.experiment.name} (seed ${result.experiment.seed}): ${JSON.stringify(result.experiment.algorithms.map((a) => a.algorithm))}`);
         if (result.candidates) process.stdout.write(describeCandidates(result));

@@ -1,26 +1,59 @@
 /**
- * Is the bar store up to date? The newest bar of each symbol against the latest NYSE session that
- * has closed (in New York time, with a grace period for the data to arrive), counted in trading
- * days, so weekends and holidays are never "stale".
+ * Is the bar store up to date? A session's bar is due at that session's NYSE close (16:00 New
+ * York, 13:00 on an early close) plus a grace period for the data to arrive; from that moment on a
+ * symbol without it is stale, so the first monitoring run after it alerts. Lag is counted in
+ * trading days between the newest bar and the latest session whose bar is due, so weekends,
+ * holidays and the hours before a bar is due are never "stale".
  */
-import { addDays } from '../calendar/dates';
-import { countNyseTradingDaysBetween, isNyseTradingDay, newYorkClock, previousNyseTradingDay } from '../calendar/nyse';
+import { addDays, toEpochDay } from '../calendar/dates';
+import { countNyseTradingDaysBetween, isNyseTradingDay, newYorkClock, nyseCloseTime, previousNyseTradingDay } from '../calendar/nyse';
 import type { Database } from '../store/database';
 
 export interface FreshnessOptions {
-  /** Trading days a symbol may lag the latest closed session before it is stale (default 1: yesterday's bar is fine until tonight's arrives). */
+  /**
+   * Sessions whose bar is due that a symbol may miss before it is stale (default 0: the latest
+   * session whose bar is due must be there; its due time already includes the grace period).
+   */
   maxLagDays: number;
-  /** Minutes after the 16:00 close before that session's bar is expected (default 120). */
+  /** Minutes after a session's close (16:00, or the early close) before that session's bar is due (default 120). */
   graceMinutes: number;
 }
 
-export const DEFAULT_FRESHNESS_OPTIONS: FreshnessOptions = { maxLagDays: 1, graceMinutes: 120 };
+export const DEFAULT_FRESHNESS_OPTIONS: FreshnessOptions = { maxLagDays: 0, graceMinutes: 120 };
 
-/** The latest session whose bar should be in the store at `now` (early closes are treated as full days: expected a little late, never early). */
+const MINUTES_PER_DAY = 24 * 60;
+const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/**
+ * When the bar of trading day `session` is due, on the New York wall clock: its date and the
+ * minutes since that date's midnight (the close plus the grace; past 1440 when the grace runs into
+ * the next day). Undefined when the exchange was closed that day.
+ */
+export function sessionBarDue(session: string, graceMinutes = DEFAULT_FRESHNESS_OPTIONS.graceMinutes): { date: string; minutes: number } | undefined {
+  const close = nyseCloseTime(session);
+  return close === undefined ? undefined : { date: session, minutes: minutesOf(close) + graceMinutes };
+}
+
+/** New York wall-clock minutes since the epoch day 0 (comparable across days). */
+const wallMinutes = (clock: { date: string; minutes: number }) => toEpochDay(clock.date) * MINUTES_PER_DAY + clock.minutes;
+
+function dueBy(session: string, nowWall: number, graceMinutes: number): boolean {
+  const due = sessionBarDue(session, graceMinutes);
+  return due !== undefined && nowWall >= wallMinutes(due);
+}
+
+/** Whether the bar of trading day `session` is due at `now` (its close, early closes included, plus the grace). */
+export function isSessionBarDue(session: string, now: Date, graceMinutes = DEFAULT_FRESHNESS_OPTIONS.graceMinutes): boolean {
+  return dueBy(session, wallMinutes(newYorkClock(now)), graceMinutes);
+}
+
+/** The latest session whose bar should be in the store at `now`: the latest trading day whose close (16:00, or the early close) plus `graceMinutes` has passed. */
 export function latestExpectedSession(now: Date, graceMinutes = DEFAULT_FRESHNESS_OPTIONS.graceMinutes): string {
-  const { date, minutes } = newYorkClock(now);
-  if (isNyseTradingDay(date) && minutes >= 16 * 60 + graceMinutes) return date;
-  return previousNyseTradingDay(date);
+  const clock = newYorkClock(now);
+  const nowWall = wallMinutes(clock);
+  let session = isNyseTradingDay(clock.date) ? clock.date : previousNyseTradingDay(clock.date);
+  while (!dueBy(session, nowWall, graceMinutes)) session = previousNyseTradingDay(session);
+  return session;
 }
 
 /** Trading days after `newest` up to and including `expected` (0 when newest is not older). */
@@ -57,10 +90,12 @@ export function freshnessOf(newestBySymbol: ReadonlyMap<string, string | undefin
   const known = lags.filter((l) => l.lagDays !== null) as Array<SymbolLag & { lagDays: number; newest: string }>;
   const maxLagDays = known.length > 0 ? Math.max(...known.map((l) => l.lagDays)) : null;
   const newestBar = known.length > 0 ? known.reduce((m, l) => (l.newest > m ? l.newest : m), known[0].newest) : null;
+  const allowed = options.maxLagDays === 0 ? '' : ` or at most ${options.maxLagDays} trading day(s) less`;
+  const due = `the latest session whose bar is due (its close + ${options.graceMinutes} min)`;
   const reason =
     stale.length === 0
-      ? `all ${lags.length} symbols have the ${expectedSession} session or at most ${options.maxLagDays} trading day(s) less`
-      : `${stale.length} of ${lags.length} symbols are more than ${options.maxLagDays} trading day(s) behind the ${expectedSession} session (worst: ${stale[0].symbol}, ${stale[0].lagDays === null ? 'no bars' : `${stale[0].lagDays} days, newest ${stale[0].newest}`})`;
+      ? `all ${lags.length} symbols have the ${expectedSession} session${allowed}, ${due}`
+      : `${stale.length} of ${lags.length} symbols are ${options.maxLagDays === 0 ? 'behind' : `more than ${options.maxLagDays} trading day(s) behind`} the ${expectedSession} session, ${due} (worst: ${stale[0].symbol}, ${stale[0].lagDays === null ? 'no bars' : `${stale[0].lagDays} days, newest ${stale[0].newest}`})`;
   return { status: stale.length > 0 ? 'stale' : 'fresh', reason, expectedSession, symbols: lags.length, staleSymbols: stale.length, maxLagDays, newestBar, stalest: stale.slice(0, 20) };
 }
 

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
 import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
 import { BadInputError, describeValidationError } from '../errors';
+import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
 import type { PipelineHealth } from './pipeline-health';
 
@@ -76,8 +77,10 @@ export const monitoringRulesSchema = z.object({
   data_stale: z
     .object({
       enabled: z.boolean().default(true),
-      maxLagDays: z.number().int().min(0).default(1),
-      graceMinutes: z.number().int().min(0).max(24 * 60).default(120),
+      /** Due sessions a symbol may miss before it is stale: 0, a session's bar is due at its close + graceMinutes (lib/monitoring/freshness.ts). */
+      maxLagDays: z.number().int().min(0).default(DEFAULT_FRESHNESS_OPTIONS.maxLagDays),
+      /** Minutes after a session's close (16:00, or the early close) before its bar is due; the monitoring schedule runs once after it on weekdays (client/schedules.ts). */
+      graceMinutes: z.number().int().min(0).max(24 * 60).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
       severity: severity.default('warning'),
       criticalLagDays: z.number().int().min(1).default(3),
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),

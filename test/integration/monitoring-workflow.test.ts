@@ -2,17 +2,24 @@
  * monitoringWorkflow through the real Temporal dev server and a real SQLite store: a served model
  * whose live feature rows drifted and whose matured predictions are all wrong, on stale bars. One
  * run stores the report, raises the alerts and starts the retraining run; two more at the same
- * time find that run (cool-down, memo), and a retrain already running blocks another.
+ * time find that run (cool-down, memo), and a retrain already running blocks another. One retrain
+ * of a model at a time across the retraining schedule, the drift path and runs started by hand.
  */
 import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ScheduleDescription, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { retrainSchedule } from '../../client/schedules';
+import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { experimentSchema } from '../../lib/experiments/experiment';
+import { experimentSchema, type ExperimentInput } from '../../lib/experiments/experiment';
 import { appRegistry } from '../../lib/metrics/registry';
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { rng } from '../../lib/random';
-import { loadRegisteredModel, moveAlias, registerModel } from '../../lib/registry/model-registry';
+import { getModelVersion, loadRegisteredModel, moveAlias, registerModel } from '../../lib/registry/model-registry';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { readBarSeries } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
@@ -20,18 +27,23 @@ import { writeFeatureRows } from '../../lib/store/features';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { monitoringWorkflow, type MonitoringSummary, type MonitoringWorkflowInput } from '../../workflows';
+import { monitoringWorkflow, pipelineStatusQuery, trainingPipeline, type MonitoringSummary, type MonitoringWorkflowInput, type TrainingPipelineResult } from '../../workflows';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { smallExperiment } from '../helpers/experiments';
 import { NOISE_COLUMN, ORACLE_COLUMNS, ORACLE_HORIZON, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
-import { startTemporal, withWorkers } from '../helpers/temporal';
+import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
+import { recordHistory } from '../helpers/workflow-histories';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
-/** A wrong-every-time model over the oracle columns, served as champion, with a reference profile, drifted live features and matured predictions. */
-async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDir: string, market: OracleMarket, name: string): Promise<number> {
+/**
+ * A wrong-every-time model over the oracle columns, served as champion, with a reference profile,
+ * drifted live features and matured predictions. Its experiment imports from a folder that does
+ * not exist (a retrain starts, then fails at ingest, quickly), or from `importSource`.
+ */
+async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDir: string, market: OracleMarket, name: string, importSource?: ImportRequestInput['source']): Promise<number> {
   const featureSetVersion = market.featureSetVersion;
-  // Its experiment imports from a folder that does not exist: the retrain starts, then fails at ingest, quickly.
-  const experiment = experimentSchema.parse({ ...smallExperiment(tempDir('mlp-monitoring-nodata-') + '/missing', name), dates: { cutoff: '2017-03-31' } });
+  const base = smallExperiment(tempDir('mlp-monitoring-nodata-') + '/missing', name);
+  const experiment = experimentSchema.parse({ ...base, ...(importSource ? { import: { source: importSource } } : {}), dates: { cutoff: '2017-03-31' } });
   const next = rng(9);
   const version = await registerOracleModel(store, artifactDir, { name, seed: 9, flip: true, featureSetVersion, metrics: { outOfSample: { classification: { accuracy: 0.6, rocAuc: 0.62 } } }, lineage: { experiment } });
   const { model: loaded } = await loadRegisteredModel(store, localArtifactStore(artifactDir), name, version);
@@ -198,5 +210,112 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
       expect(summary.failed).toEqual([{ model: 'mon-broken', version: broken.version, error: expect.stringMatching(/label spec this code cannot read/) }]);
       expect(summary.versions.map((v) => v.model)).toEqual(['mon-bare']);
     });
+  });
+  it('runs one retrain of a model at a time, whoever starts it: schedule, drift alert or by hand', async () => {
+    // A data source that never answers: a retrain that gets past its first activity stays in its ingest step.
+    const hanging = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const baseUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const model = 'mon-excl';
+    const version = await seedDriftingModel(t.store, cache, artifactDir, market, model, { kind: 'stooq', symbols: ['SYN01'], baseUrl });
+    const experiment = (await getModelVersion(t.store, model, version)).lineage.experiment as ExperimentInput;
+    const scheduleId = `retrain-${model}`;
+    const schedule = env.client.schedule.getHandle(scheduleId);
+    await env.client.schedule.create(retrainSchedule({ experiment, paused: true }));
+    const open: WorkflowHandle[] = [];
+    /** Triggers the schedule and returns the handle of the run it started. */
+    const trigger = async (): Promise<WorkflowHandle<typeof trainingPipeline>> => {
+      const before = new Set((await schedule.describe()).info.recentActions.map((a) => a.action.workflow.workflowId));
+      await schedule.trigger();
+      let d: ScheduleDescription | undefined;
+      for (let i = 0; i < 300; i++) {
+        d = await schedule.describe();
+        const action = d.info.recentActions.find((a) => !before.has(a.action.workflow.workflowId));
+        if (action) return env.client.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId) as WorkflowHandle<typeof trainingPipeline>;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`schedule ${scheduleId} started nothing: ${JSON.stringify(d?.info)}`);
+    };
+    /** Waits until the run is in its ingest step (past the exclusion check). */
+    const ingesting = async (handle: WorkflowHandle<typeof trainingPipeline>) => {
+      for (let i = 0; i < 600; i++) {
+        const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
+        if (status?.stages.find((x) => x.name === 'ingest')?.status === 'running') return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${handle.workflowId} never reached its ingest step`);
+    };
+    /** The run's result once it ends, or 'ingesting' as soon as it is past its first activity into the ingest step. */
+    const outcome = async (handle: WorkflowHandle<typeof trainingPipeline>): Promise<TrainingPipelineResult | 'ingesting'> => {
+      for (let i = 0; i < 600; i++) {
+        if ((await handle.describe()).status.name !== 'RUNNING') return handle.result();
+        const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
+        if (status?.stages.find((x) => x.name === 'ingest')?.status === 'running') return 'ingesting';
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${handle.workflowId} neither ended nor reached its ingest step`);
+    };
+    /** Activity types a run scheduled, from its history. */
+    const activitiesOf = async (handle: WorkflowHandle) => ((await handle.fetchHistory()).events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    try {
+      await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+        try {
+          // 1. The scheduled retrain (16:30) is running; the 16:35 monitoring run's drift alert starts no second one.
+          const scheduled = await trigger();
+          open.push(scheduled);
+          expect(scheduled.workflowId).toMatch(new RegExp(`^${scheduleId}-`));
+          await ingesting(scheduled);
+          const during = await monitor(`monitor-excl-1-${Date.now()}`, { models: [model], retrainOnDrift: true });
+          expect(during.versions[0].alerts.some((a) => a.rule === 'data_drift' && !a.suppressed)).toBe(true);
+          expect(during.retraining).toEqual([{ model, status: 'already-running', workflowId: scheduled.workflowId, runId: expect.any(String), reason: expect.stringContaining(`schedule ${scheduleId}`) }]);
+          expect(during.retraining[0].reason).toContain(`a retrain of ${model} is already running: ${scheduled.workflowId}`);
+          expect(await executionsOf(`retrain-${model}`, () => true)).toEqual([]);
+          await scheduled.terminate('test: the scheduled retrain is over');
+
+          // 2. A drift retrain is running; the schedule's next run (and one started by hand) ends skipped, naming it.
+          const noCooldown = { data_drift: { cooldownSeconds: 0 }, performance_degraded: { cooldownSeconds: 0 }, data_stale: { cooldownSeconds: 0 } };
+          const drifted = await monitor(`monitor-excl-2-${Date.now()}`, { models: [model], retrainOnDrift: true, rules: noCooldown });
+          expect(drifted.retraining).toEqual([expect.objectContaining({ model, status: 'started', workflowId: `retrain-${model}` })]);
+          const drift = env.client.workflow.getHandle(`retrain-${model}`, drifted.retraining[0].runId) as WorkflowHandle<typeof trainingPipeline>;
+          open.push(drift);
+          await ingesting(drift);
+
+          const next = await trigger();
+          open.push(next);
+          const ended = await outcome(next);
+          expect(ended).not.toBe('ingesting');
+          const skipped = ended as TrainingPipelineResult;
+          expect(skipped.skipped?.running).toMatchObject({ workflowId: `retrain-${model}`, runId: drifted.retraining[0].runId, startedBy: expect.stringMatching(/^monitoring monitor-excl-2-/) });
+          expect(skipped.skipped?.reason).toMatch(new RegExp(`^skipped: another retrain of ${model} is running, retrain-${model} \\(run `));
+          expect(skipped.ingest).toBeUndefined();
+          expect((await next.describe()).status.name).toBe('COMPLETED');
+          expect(await activitiesOf(next)).toEqual(['resolveExperiment']);
+          expect((await next.query(pipelineStatusQuery)).skipped).toBe(skipped.skipped?.reason);
+
+          const byHand = await env.client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `pipeline-by-hand-${Date.now()}`, args: [{ experiment }] });
+          open.push(byHand);
+          expect(await outcome(byHand)).toMatchObject({ skipped: { running: { workflowId: `retrain-${model}` } } });
+
+          // The drift retrain itself goes on: started first, it is the one that trains.
+          expect((await drift.describe()).status.name).toBe('RUNNING');
+          expect(await activitiesOf(drift)).toEqual(['resolveExperiment', 'ingestBars']);
+
+          // A skipped run replays deterministically (recorded for test/integration/replay-training.test.ts with RECORD_HISTORIES=1).
+          await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await next.fetchHistory(), next.workflowId);
+          await recordHistory(env, 'training-pipeline-experiment-retrain-skipped', next.workflowId);
+
+          // 3. Another model's retrain is not in the way.
+          const other = await env.client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `pipeline-other-${Date.now()}`, args: [{ experiment: { ...experiment, name: 'mon-excl-other' } }] });
+          open.push(other);
+          await ingesting(other);
+        } finally {
+          for (const h of open) await h.terminate('test over').catch(() => undefined);
+          hanging.closeAllConnections();
+        }
+      });
+    } finally {
+      await schedule.delete().catch(() => undefined);
+      hanging.close();
+    }
   });
 });

@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { readExperimentFile } from '../../client/commands/run-pipeline';
 import { createSchedule, monitorSchedule, nyseHolidaySkips, retrainSchedule, scheduledTimesBetween, updateSchedule, upsertSchedule, withSchedule } from '../../client/schedules';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { isNyseTradingDay, nyseHolidays } from '../../lib/calendar/nyse';
+import { isNyseTradingDay, nyseCloseTime, nyseHolidays, nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { startTemporal, withWorkers } from '../helpers/temporal';
@@ -92,7 +92,7 @@ describe('Temporal Schedules (real dev server)', () => {
     expect(week.map((t) => newYork(t).weekday)).toEqual(['Mon', 'Tue', 'Wed', 'Fri']);
   });
 
-  it('creates the monitoring schedule: hourly at :35 in market hours on weekdays, once a day on weekends, in New York time across a DST change', async () => {
+  it('creates the monitoring schedule: hourly at :35 in market hours on weekdays, once after the day\'s bars are due, once a day on weekends, in New York time across a DST change', async () => {
     const definition = monitorSchedule({ paused: true, monitoring: { models: ['m1'], retrainOnDrift: true } });
     await createSchedule(client, definition);
     const d = await client.schedule.getHandle('monitoring').describe();
@@ -102,10 +102,32 @@ describe('Temporal Schedules (real dev server)', () => {
     const local = times.map(newYork);
     const weekdays = local.filter((l) => !['Sat', 'Sun'].includes(l.weekday));
     const weekends = local.filter((l) => ['Sat', 'Sun'].includes(l.weekday));
-    expect(weekdays).toHaveLength(5 * 8);
-    expect(new Set(weekdays.map((l) => l.hour))).toEqual(new Set([9, 10, 11, 12, 13, 14, 15, 16]));
-    expect(weekends.map((l) => [l.weekday, l.hour])).toEqual([['Sat', 12], ['Sun', 12]]);
-    expect(local.every((l) => l.minute === 35)).toBe(true);
+    expect(weekdays).toHaveLength(5 * 9);
+    expect(new Set(weekdays.map((l) => `${l.hour}:${l.minute}`))).toEqual(new Set(['9:35', '10:35', '11:35', '12:35', '13:35', '14:35', '15:35', '16:35', '18:5']));
+    expect(weekends.map((l) => [l.weekday, l.hour, l.minute])).toEqual([['Sat', 12, 35], ['Sun', 12, 35]]);
+  });
+
+  it('runs monitoring on every trading day after that day\'s bars are due (close, early closes included, + the freshness grace), as the server computes the calendar', async () => {
+    const sessions = nyseTradingDaysBetween('2027-01-01', '2027-12-31');
+    for (const grace of [120, 30, 200]) {
+      const id = `monitoring-grace-${grace}`;
+      await createSchedule(client, monitorSchedule({ scheduleId: id, paused: true, monitoring: grace === 120 ? {} : { rules: { data_stale: { graceMinutes: grace } } } }));
+      // Month by month: the server answers at most 1,000 times per request.
+      const times = [];
+      for (let month = 0; month < 12; month++) times.push(...(await scheduledTimesBetween(client, id, new Date(Date.UTC(2027, month, 1, 5)), new Date(Date.UTC(2027, month + 1, 1, 5)))).map(newYork));
+      for (const session of sessions) {
+        const [hh, mm] = (nyseCloseTime(session) as string).split(':').map(Number);
+        const due = hh * 60 + mm + grace;
+        expect([grace, session, times.some((l) => l.date === session && l.hour * 60 + l.minute >= due)]).toEqual([grace, session, true]);
+      }
+      await client.schedule.getHandle(id).delete();
+    }
+    // A grace changed by `schedules update` moves the evening run with it.
+    await createSchedule(client, monitorSchedule({ scheduleId: 'monitoring-regrace', paused: true }));
+    await updateSchedule(client, 'monitoring-regrace', { monitoring: { rules: { data_stale: { graceMinutes: 240 } } } });
+    const after = (await scheduledTimesBetween(client, 'monitoring-regrace', new Date('2027-03-01T05:00:00Z'), new Date('2027-03-02T05:00:00Z'))).map(newYork);
+    expect(after.map((l) => `${l.hour}:${l.minute}`).at(-1)).toBe('20:5');
+    await client.schedule.getHandle('monitoring-regrace').delete();
   });
 
   it('updates in place: what is not given stays, the paused state too; upsert keeps a person\'s pause or resume', async () => {
@@ -121,7 +143,7 @@ describe('Temporal Schedules (real dev server)', () => {
     await updateSchedule(client, id, { defaultSpec: true, catchupWindow: '5m' });
     d = await client.schedule.getHandle(id).describe();
     expect(d.spec.intervals ?? []).toEqual([]);
-    expect(d.spec.calendars).toHaveLength(2);
+    expect(d.spec.calendars).toHaveLength(3);
     expect(d.policies.catchupWindow).toBe(300_000);
 
     await client.schedule.getHandle(id).unpause('resumed by a person');

@@ -50,15 +50,15 @@ describe('trainingPipeline on a real Temporal dev server', () => {
         finished.push(handle.workflowId);
         return r;
       });
-      expect(result.gate.passed).toBe(true);
-      expect(result.ingest.symbols).toBe(6);
+      expect(result.gate?.passed).toBe(true);
+      expect(result.ingest?.symbols).toBe(6);
       expect(result.features?.symbols).toBe(6);
       expect(result.features?.columns).toBeGreaterThan(50);
       expect(result.features?.rowsWritten).toBeGreaterThan(6 * 900);
       expect(result.features?.onlineUpdated).toBe(6);
-      expect(await countBars(mysql.store)).toBe(result.ingest.rowsAccepted);
-      expect((await getSnapshot(mysql.store, result.snapshotId))?.status).toBe('published');
-      expect(result.gate.published).toMatchObject({ added: result.ingest.rowsAccepted, revised: 0 });
+      expect(await countBars(mysql.store)).toBe(result.ingest?.rowsAccepted);
+      expect((await getSnapshot(mysql.store, result.snapshotId as string))?.status).toBe('published');
+      expect(result.gate?.published).toMatchObject({ added: result.ingest?.rowsAccepted, revised: 0 });
     } finally {
       await cache.close();
     }

@@ -58,7 +58,7 @@ describe('a worker killed in the middle of ingest', () => {
     const history = await handle.fetchHistory();
     const ingestStarted = history.events?.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt);
     expect(ingestStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
-    expect(result.ingest.rowsAccepted).toBe(total);
+    expect(result.ingest?.rowsAccepted).toBe(total);
     const dump = await dumpStore(db.store);
     expect(dump.bars).toHaveLength(total);
     expect(new Set(dump.bars.map((b) => `${(b as { symbol: string }).symbol}/${(b as { date: string }).date}`)).size).toBe(total);

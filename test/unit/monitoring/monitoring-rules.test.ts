@@ -33,7 +33,8 @@ describe('monitoring rules', () => {
 
   it('fills every default and refuses bad thresholds with the field named', () => {
     expect(rules.data_drift).toMatchObject({ q: 0.01, minPsi: 0.2, severity: 'warning', cooldownSeconds: 12 * 3600 });
-    expect(rules.data_stale).toMatchObject({ maxLagDays: 1, blockDeployments: true });
+    // A session's bar is due at its close + 120 min (the grace is in the due time): none may be missing after that.
+    expect(rules.data_stale).toMatchObject({ maxLagDays: 0, graceMinutes: 120, blockDeployments: true });
     expect(parseMonitoringRules({ data_drift: { q: 0.05 } }).data_drift).toMatchObject({ q: 0.05, minPsi: 0.2 });
     expect(() => parseMonitoringRules({ data_drift: { q: 2 } })).toThrow(BadInputError);
     expect(() => parseMonitoringRules({ data_drift: { q: 2 } })).toThrow(/data_drift\.q/);
