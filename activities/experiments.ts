@@ -8,7 +8,8 @@ import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
-import { promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
+import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
+import { judgeChallenge } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
@@ -21,7 +22,7 @@ import type { Database } from '../lib/store/database';
 import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
 import { readDataset } from '../lib/training/dataset';
-import { evaluatePredictions, inferenceLags, type EvaluationReport } from '../lib/training/evaluation-report';
+import { championComparisonOf, evaluatePredictions, inferenceLags, type ChampionComparison, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
 import { survivorshipNote } from '../lib/training/survivorship';
 import { shuffledLabelVerdict, singleFeatureScan, singleValueAuc, type ShuffledLabelResult } from '../lib/training/leakage-guards';
@@ -34,11 +35,14 @@ import { evaluationRowsOf } from '../lib/training/evaluation-period';
 import { yieldToEventLoop } from '../lib/event-loop';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
+import { retrainSkipOfThisRun, type RetrainSkip } from './retrain-exclusion';
 import type { TrainingUniverse } from './training';
 
 export interface ResolvedExperiment {
   experiment: Experiment;
   featureSetVersion: string;
+  /** Another retrain of the experiment's model is running (started before this run): the run ends here, skipped (activities/retrain-exclusion.ts). */
+  skip?: RetrainSkip;
 }
 
 export interface EvaluateInput {
@@ -57,6 +61,11 @@ export interface EvaluateInput {
   runSearches?: RunSearch[];
   /** The champion's recipe re-run on this run's data: it was picked from the trials recorded with that version. */
   rerunOf?: { model: string; version: number };
+  /**
+   * With `rerunOf`: the run's algorithms' walk-forward predictions, each compared with the champion's
+   * on the same rows (paired evidence a challenger must show against the champion).
+   */
+  pairedWith?: Array<{ algorithm: string; predictionsId: string }>;
   shuffledLabel?: { request: TrialRequest };
   /** The final model and the seed it is registered with: its report's permutation importance and prediction sections are computed now, beside the other algorithms' training. */
   model?: { artifactSha256: string; seed: number };
@@ -111,6 +120,8 @@ export interface AlgorithmEvaluation {
   permutationImportance?: { sha256: string };
   /** The run report's precomputed prediction sections (lib/reports/version-report.ts), for the version's lineage. */
   reportSections?: { sha256: string };
+  /** For a champion re-run asked for `pairedWith`: each algorithm against the champion on the same rows. */
+  championComparisons?: Array<{ algorithm: string; comparison: ChampionComparison }>;
 }
 
 export interface RegisterInput {
@@ -241,13 +252,19 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
   }
 
   return {
-    /** Validates an experiment (defaults filled in) and names its feature-set version; bad configs fail fast. */
+    /**
+     * Validates an experiment (defaults filled in) and names its feature-set version; bad configs
+     * fail fast. At a retrain's start, also whether another retrain of the same model is running
+     * (scheduled, on drift or by hand) that started first: then `skip` says which, and the run ends.
+     */
     async resolveExperiment(input: unknown): Promise<ResolvedExperiment> {
-      return withFailureMapping(() => {
+      return withFailureMapping(async () => {
         const experiment = experimentSchema.parse(input);
         refuseUnknownKeys(input, experiment, 'the experiment');
         const featureSetVersion = defineFeatureSet(experiment.featureSet ?? DEFAULT_FEATURE_SET).version;
-        return Promise.resolve({ experiment, featureSetVersion });
+        const skip = await retrainSkipOfThisRun(experiment.name);
+        if (skip) log.info(skip.reason);
+        return { experiment, featureSetVersion, ...(skip ? { skip } : {}) };
       });
     },
 
@@ -291,9 +308,15 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
                 return undefined;
               })
             : undefined;
+          const championComparisons: AlgorithmEvaluation['championComparisons'] = [];
+          for (const c of input.rerunOf ? (input.pairedWith ?? []) : []) {
+            await yieldToEventLoop();
+            const challenger = await readPredictions(artifacts, c.predictionsId);
+            championComparisons.push({ algorithm: c.algorithm, comparison: championComparisonOf(ds, challenger, predictions, series, { backtest: input.experiment.backtest, seed: input.experiment.seed }) });
+          }
           const shuffledLabel = control ? await control : undefined;
           const permutationImportance = await importance;
-          return { report, shuffledLabel, ...(permutationImportance ? { permutationImportance } : {}), ...(reportSections ? { reportSections } : {}) };
+          return { report, shuffledLabel, ...(permutationImportance ? { permutationImportance } : {}), ...(reportSections ? { reportSections } : {}), ...(championComparisons.length > 0 ? { championComparisons } : {}) };
         });
       });
     },
@@ -301,11 +324,13 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     /**
      * The run report of a registered version (lib/reports): one HTML file filed under ARTIFACT_DIR
      * by its sha256, its path recorded in the version's lineage. Re-running it writes the same sections again.
+     * With the signing key, the row is verified first and the record (report, decision, guard verdicts)
+     * signed; a row that fails its signature gets no report recorded (ARTIFACT_INVALID, noted on the candidate).
      */
     async writeRunReport(input: RunReportInput): Promise<StoredReport> {
       return withFailureMapping(async () => {
         return whileHeartbeating(async () => {
-          const generated = await generateVersionReport(store, artifacts, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true }, trainingPool);
+          const generated = await generateVersionReport(store, artifacts, { name: input.name, version: input.version, decision: input.decision, datasetGuards: input.datasetGuards, record: true, signing }, trainingPool);
           return { path: generated.path, sha256: generated.sha256, bytes: generated.bytes };
         });
       });
@@ -425,12 +450,42 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           champion !== undefined && champion !== version.version && input.championScores === undefined
             ? (championNotComparable(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }, signing) ?? 'became the champion after this run looked for one')
             : undefined;
+        const policy = input.experiment.promotion;
+        const championScores = champion === undefined ? undefined : input.championScores;
+        // The run's best challenges the champion (or the empty slot): it is numbered after the earlier
+        // challenges of that champion on an overlapping evaluation period and tested at its share of
+        // alpha (lib/registry/challenges.ts). The run's other algorithms are not challenges of their own.
+        const challenge = async (): Promise<PromotionDecision> => {
+          if (input.scores.bestOfRun === false) return promotionDecision(input.scores, championScores, policy);
+          const period = (input.metrics.outOfSample as { period?: { from?: unknown; to?: unknown } } | undefined)?.period;
+          const judged = await judgeChallenge(
+            store,
+            {
+              key: `${input.workflowId}/${input.runId}`,
+              model: input.experiment.name,
+              championVersion: champion ?? null,
+              challengerVersion: version.version,
+              algorithm: input.algorithm,
+              algorithmsTested: Math.max(1, input.scores.candidatesCompared ?? 1),
+              datasetId: input.datasetId,
+              ...(typeof period?.from === 'string' && typeof period.to === 'string' ? { period: { from: period.from, to: period.to } } : {}),
+              metric: policy.metric,
+              pValue: input.scores.evidence?.[policy.metric]?.pValue,
+              championPValue: input.scores.versusChampion?.[policy.metric]?.pValue,
+            },
+            (count) => {
+              const scores = { ...input.scores, challenge: count };
+              return { decision: promotionDecision(scores, championScores, policy), level: challengeLevel(policy.alpha, scores).level };
+            },
+          );
+          return judged.decision;
+        };
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
             : notCompared !== undefined
               ? { promote: false, reason: `the champion v${champion} ${notCompared}, so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended` }
-              : promotionDecision(input.scores, champion === undefined ? undefined : input.championScores, input.experiment.promotion);
+              : await challenge();
         if (decision.promote) {
           await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
         }

@@ -1,9 +1,10 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { AlgorithmEvaluation, DatasetGuards, RegisterResult } from '../activities/experiments';
+import type { RetrainSkip } from '../activities/retrain-exclusion';
 import type { StoredReport } from '../lib/reports/version-report';
 import type { PreparedDataset } from '../activities/training';
-import { candidateScoresOf } from '../lib/registry/promotion';
+import { candidateScoresOf, championEvidenceOf } from '../lib/registry/promotion';
 import { verdictWord, type GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
 import { championSpace, narrowSearchSpace, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
@@ -47,10 +48,13 @@ export interface CandidateResult {
 }
 
 export interface TrainingPipelineResult {
-  snapshotId: string;
-  ingest: ImportSummary;
+  /** A retrain that found another retrain of its model running (started before it) went no further: nothing ingested or trained. */
+  skipped?: RetrainSkip;
+  /** Absent only in a skipped run (as are ingest and gate). */
+  snapshotId?: string;
+  ingest?: ImportSummary;
   /** The verdict and, when it passed, what publishing the snapshot added and revised. */
-  gate: QualityGateResult;
+  gate?: QualityGateResult;
   /** Absent only in runs recorded before the features step. */
   features?: ComputeFeaturesResult;
   /** Present when the run trained an experiment. */
@@ -75,6 +79,8 @@ export interface StageState {
 }
 export interface PipelineStatus {
   stages: StageState[];
+  /** Why the run went no further (another retrain of the model is running). */
+  skipped?: string;
   snapshotId?: string;
   /** Child workflow ids of the per-algorithm training runs (query them for trial progress). */
   trainingWorkflows?: Record<string, string>;
@@ -167,6 +173,13 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
 
   // A bad experiment fails before any work is done.
   const resolved = input.experiment ? await resolveExperiment(input.experiment) : undefined;
+  // One retrain of a model at a time, whoever started it (schedule, drift, by hand): the activity
+  // found another one running that started first. Its answer is in the history, so a replay takes
+  // the same path; runs recorded before the check have no `skip` and go on as they did.
+  if (resolved?.skip) {
+    status.skipped = resolved.skip.reason;
+    return { skipped: resolved.skip, experiment: resolved.experiment };
+  }
   const importRequest = input.import ?? resolved?.experiment.import;
   if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT' satisfies ErrorCode);
   const ingest = await runStage('ingest', () => ingestBars(importRequest), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
@@ -352,9 +365,18 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       // The champion is compared on this run's out-of-sample period: its recipe walks forward on the same data.
       const recipe = await championRecipe({ name: experiment.name, featureSetVersion: features.version, label: experiment.label });
       let championScores: ReturnType<typeof scoresOf> | undefined;
+      let versusChampion: (algorithm: string) => Pick<ReturnType<typeof scoresOf>, 'versusChampion'> = () => ({});
       if (recipe) {
         const wf = await walkForward({ datasetId: dataset.datasetId, request: { ...walkForwardFor(recipe.algorithm), algorithm: recipe.algorithm, params: recipe.params, seed: recipe.seed } });
-        championScores = scoresOf(await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [], rerunOf: { model: experiment.name, version: recipe.version } }));
+        // Each algorithm is also compared with the champion on the same rows (paired): a challenger
+        // must beat it with evidence, not by a point difference. Only the activity's input and
+        // answer change, not the commands: runs recorded before replay as they were.
+        const rerun = await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [], rerunOf: { model: experiment.name, version: recipe.version }, pairedWith: trained.map((t) => ({ algorithm: t.algorithm, predictionsId: t.walkForward.predictionsId })) });
+        championScores = scoresOf(rerun);
+        versusChampion = (algorithm) => {
+          const c = rerun.championComparisons?.find((x) => x.algorithm === algorithm);
+          return c ? { versusChampion: championEvidenceOf({ ...c.comparison, championVersion: recipe.version }) } : {};
+        };
       }
       const out: CandidateResult[] = [];
       // In order, best last: only the run's best may move an alias.
@@ -372,7 +394,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           featureSetVersion: features.version,
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
           lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: t.final.trainedThrough ?? dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
-          scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length },
+          scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length, ...versusChampion(t.algorithm) },
           championScores,
           ...(profiled ? { datasetProfile: await profiled } : {}),
           workflowId,

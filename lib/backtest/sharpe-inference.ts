@@ -4,6 +4,7 @@
  * many trials having been picked. All Sharpe ratios here are per period (not annualised), as the
  * formulas require.
  */
+import { neweyWestFromInfluence, type Estimate } from '../stats/dependent-inference';
 import { normalCdf, normalInverseCdf } from '../stats/normal';
 
 /** Euler–Mascheroni constant, used by the expected maximum of N standard normals. */
@@ -55,7 +56,47 @@ export interface DeflatedSharpeInput extends SharpeSample {
   trialSharpeVariance: number;
 }
 
-/** Deflated Sharpe ratio: the probabilistic Sharpe ratio against the expected maximum Sharpe ratio of N trials. */
-export function deflatedSharpeRatio(input: DeflatedSharpeInput): number {
-  return probabilisticSharpeRatio(input, expectedMaxSharpe(input.trials, input.trialSharpeVariance));
+/**
+ * Deflated Sharpe ratio: the probabilistic Sharpe ratio against the expected maximum Sharpe ratio of
+ * N trials, above `benchmarkSharpe` (per period, default 0): P(true SR > benchmark + what the best of N
+ * skill-less trials reaches by luck). The benchmark's Sharpe ratio is taken as measured (its own
+ * sampling error is not counted; sharpeDifference below counts both).
+ */
+export function deflatedSharpeRatio(input: DeflatedSharpeInput & { benchmarkSharpe?: number }): number {
+  return probabilisticSharpeRatio(input, (input.benchmarkSharpe ?? 0) + expectedMaxSharpe(input.trials, input.trialSharpeVariance));
+}
+
+/**
+ * Influence values of a per-period Sharpe ratio μ/σ (population moments) on each period:
+ * (r − μ)/σ − SR·((r − μ)² − σ²)/(2σ²). Their mean is 0; the Sharpe ratio moves by about their mean
+ * when the sample changes (the delta method).
+ */
+function sharpeInfluence(r: Float64Array): { sharpe: number; influence: Float64Array } {
+  const n = r.length;
+  let mean = 0;
+  for (const v of r) mean += v;
+  mean /= n;
+  let variance = 0;
+  for (const v of r) variance += (v - mean) ** 2;
+  variance /= n;
+  const sd = Math.sqrt(variance);
+  if (!(sd > 0)) return { sharpe: NaN, influence: new Float64Array(n).fill(NaN) };
+  const sharpe = mean / sd;
+  return { sharpe, influence: Float64Array.from(r, (v) => (v - mean) / sd - (sharpe * ((v - mean) ** 2 - variance)) / (2 * variance)) };
+}
+
+/**
+ * The per-period Sharpe ratio of `a` minus that of `b` on the same periods (paired), or minus 0
+ * without `b`, with a Newey–West standard error of the difference of their influence values: the
+ * HAC test of Ledoit & Wolf (2008, "Robust performance hypothesis testing with the Sharpe ratio"),
+ * which for independent normal returns is Jobson–Korkie's with Memmel's (2003) correction. One-sided
+ * p: a is better. Pass excess returns (over the risk-free rate); periods where either is NaN are left out.
+ */
+export function sharpeDifference(a: Float64Array, b: Float64Array | undefined, options: { lags?: number; confidence?: number } = {}): Estimate {
+  if (b && b.length !== a.length) throw new RangeError(`Sharpe ratios compared on the same periods need aligned returns, got ${a.length} and ${b.length}`);
+  const keep = Int32Array.from({ length: a.length }, (_, t) => t).filter((t) => Number.isFinite(a[t]) && (!b || Number.isFinite(b[t])));
+  const sa = sharpeInfluence(Float64Array.from(keep, (t) => a[t]));
+  const sb = b ? sharpeInfluence(Float64Array.from(keep, (t) => b[t])) : { sharpe: 0, influence: new Float64Array(keep.length) };
+  const influence = Float64Array.from(sa.influence, (v, i) => v - sb.influence[i]);
+  return neweyWestFromInfluence(sa.sharpe - sb.sharpe, influence, { ...options, method: b ? 'paired Sharpe ratio difference (delta method)' : 'Sharpe ratio (delta method)' });
 }

@@ -2,8 +2,16 @@
  * The promotion policy. A newly trained model becomes `challenger` (or `champion` when there is
  * none) only if, in this order: no guard tripped; it is the best algorithm of its run; it passes
  * the absolute floor; it beats the strongest naive baseline on the promotion metric with day-aware
- * evidence (one-sided p below `alpha`, divided by the number of algorithms it was picked from); and it beats the current champion, re-run on the same
- * out-of-sample period, by the margin. The decision names the first rule that failed, with numbers.
+ * evidence; and it beats the current champion, re-run on the same out-of-sample period, by the
+ * margin and with a significant paired difference on the same rows. The decision names the first
+ * rule that failed, with numbers.
+ *
+ * The level of both tests (challengeLevel): `alpha` is spent over every challenge of one champion
+ * (or of "no champion yet") on an overlapping evaluation period, the n-th getting alpha / (n(n + 1)),
+ * so however often a model is retrained on the same data (new seeds, new searches) the chance that a
+ * model without skill ever gets through stays below alpha; and each challenge's share is divided by
+ * the number of algorithms its run picked the best from (Bonferroni). Registration counts the
+ * challenges (lib/registry/challenges.ts).
  */
 import type { GuardVerdict } from '../training/guards';
 
@@ -47,6 +55,14 @@ export interface CandidateScores {
    * alpha overstates the evidence, so the test is made at alpha / k (Bonferroni).
    */
   candidatesCompared?: number;
+  /** Which challenge of the champion on this evaluation period this is (registration counts them); absent: the first. */
+  challenge?: ChallengeCount;
+  /**
+   * Per promotion metric, this model minus the champion re-run on the same rows (paired; clustered
+   * by days and symbols, daily returns Newey–West): a challenger must beat the champion with
+   * evidence, not by a point difference on one draw.
+   */
+  versusChampion?: Partial<Record<PromotionMetric, MetricEvidence>>;
   /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
   shuffledLabelPassed: boolean;
@@ -61,6 +77,44 @@ const metricOf = (s: CandidateScores, metric: PromotionMetric) => (metric === 'a
 
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
+/** Which challenge of one champion on one evaluation period a candidate is. */
+export interface ChallengeCount {
+  /** 1 for the first challenge of this champion (or of "no champion yet") on an overlapping evaluation period, 2 for the next, … */
+  number: number;
+  /** The champion challenged; null when there was none. */
+  championVersion: number | null;
+}
+
+/** Share of alpha the n-th challenge spends: 1/(n(n + 1)), which over every n sums to 1. */
+export function challengeShare(n: number): number {
+  const m = Math.max(1, Math.floor(n));
+  return 1 / (m * (m + 1));
+}
+
+/**
+ * The level a candidate's one-sided tests must pass: alpha × challengeShare(n) / k, with n its
+ * challenge number (1 when not counted) and k the algorithms its run picked it from.
+ */
+export function challengeLevel(alpha: number, candidate: Pick<CandidateScores, 'candidatesCompared' | 'challenge'>): { level: number; text: string } {
+  const k = Math.max(1, candidate.candidatesCompared ?? 1);
+  const n = Math.max(1, Math.floor(candidate.challenge?.number ?? 1));
+  const spent = n * (n + 1);
+  const level = alpha / spent / k;
+  const champion = candidate.challenge ? (candidate.challenge.championVersion === null ? 'of "no champion yet"' : `of champion v${candidate.challenge.championVersion}`) : '(no earlier challenge counted)';
+  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period, ${alpha} spent over all of them`];
+  if (k > 1) parts.push(`/ ${k}: the best of ${k} algorithms was picked`);
+  return { level, text: `${level.toPrecision(3)} (${parts.join('; ')})` };
+}
+
+/**
+ * A p-value as a number, NaN when it is not one: evidence crosses Temporal as JSON, where an
+ * undefined p-value (NaN) arrives as null, and `null < level` is true.
+ */
+const pOf = (e: Pick<MetricEvidence, 'pValue'>): number => (typeof e.pValue === 'number' ? e.pValue : NaN);
+const pText = (p: number) => (Number.isFinite(p) ? p.toPrecision(2) : 'undefined');
+
+const describe = (metric: PromotionMetric, e: MetricEvidence, versus = e.versus) => `${metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${versus} (95% interval from ${fmt(e.lower)}, one-sided p ${pText(pOf(e))}, ${e.inference ?? 'clustered by days and symbols'})`;
+
 export function promotionDecision(candidate: CandidateScores, champion: CandidateScores | undefined, policy: PromotionPolicy): PromotionDecision {
   const no = (reason: string): PromotionDecision => ({ promote: false, reason: `not promoted: ${reason}` });
   const tripped = candidate.trippedGuards ?? [];
@@ -72,21 +126,50 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   const score = metricOf(candidate, policy.metric);
   if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
   const alpha = policy.alpha ?? 0.05;
+  const { level, text: levelText } = challengeLevel(alpha, candidate);
   let evidenceText = '';
   if (alpha < 1) {
     const e = candidate.evidence?.[policy.metric];
     if (!e) return no(`there is no day-aware evidence for ${policy.metric} against a naive baseline`);
-    const k = Math.max(1, candidate.candidatesCompared ?? 1);
-    const level = alpha / k;
-    const levelText = k > 1 ? `${fmt(level)} (${alpha} / ${k}: the best of ${k} algorithms was picked)` : String(alpha);
-    const what = `${policy.metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${e.versus} (95% interval from ${fmt(e.lower)}, one-sided p ${e.pValue.toPrecision(2)}, ${e.inference ?? 'clustered by days and symbols'})`;
-    if (!(e.pValue < level)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${levelText}`);
+    const what = describe(policy.metric, e);
+    if (!(pOf(e) < level)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${levelText}`);
     evidenceText = `; beats ${e.versus}: ${what}, below ${levelText}`;
   }
   if (!champion) return { promote: true, reason: `no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}` };
   const best = metricOf(champion, policy.metric);
-  if (score >= best + policy.margin) return { promote: true, reason: `${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} on the same period by at least ${policy.margin}${evidenceText}` };
-  return no(`${policy.metric} ${fmt(score)} does not beat the champion's ${fmt(best)} by ${policy.margin}`);
+  if (!(score >= best + policy.margin)) return no(`${policy.metric} ${fmt(score)} does not beat the champion's ${fmt(best)} by ${policy.margin}`);
+  let pairedText = '';
+  if (alpha < 1) {
+    // A point difference on one draw is no evidence: the champion re-run and the challenger are
+    // compared on the same rows, with the same dependence as every other test.
+    const paired = candidate.versusChampion?.[policy.metric];
+    if (!paired) return no(`${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} by ${policy.margin}, but there is no paired evidence against the champion on the same rows`);
+    const what = describe(policy.metric, paired);
+    if (!(pOf(paired) < level)) return no(`no evidence it beats the champion on the same rows: ${what}, p must be below ${levelText}`);
+    pairedText = `; paired on the same rows: ${what}`;
+  }
+  return { promote: true, reason: `${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} on the same period by at least ${policy.margin}${pairedText}${evidenceText}` };
+}
+
+/** A challenger's paired comparison with the champion re-run on the same rows (lib/training/evaluation-report.ts championComparisonOf). */
+export interface ChampionComparisonInput {
+  championVersion?: number;
+  rows: number;
+  days: number;
+  auc: { value: number; interval: [number, number]; pValue: number };
+  accuracy: { value: number; interval: [number, number]; pValue: number };
+  sharpe: { value: number; interval: [number, number]; pValue: number };
+}
+
+/** The paired evidence against the champion, per promotion metric, from a comparison on the same rows. */
+export function championEvidenceOf(c: ChampionComparisonInput): Partial<Record<PromotionMetric, MetricEvidence>> {
+  const champion = c.championVersion !== undefined ? `champion v${c.championVersion}` : 'the champion';
+  const of = (e: ChampionComparisonInput['auc'], versus: string, inference: string): MetricEvidence => ({ versus, difference: e.value, lower: e.interval[0], pValue: e.pValue, inference });
+  return {
+    auc: of(c.auc, `${champion} re-run, AUC difference on the same ${c.rows} rows`, 'paired, clustered by days and symbols'),
+    accuracy_lift: of(c.accuracy, `${champion} re-run, accuracy difference on the same ${c.rows} rows`, 'paired, clustered by days and symbols'),
+    sharpe: of(c.sharpe, `${champion} re-run, annualised Sharpe difference on the same ${c.days} days`, 'paired by day, Newey–West (Ledoit–Wolf)'),
+  };
 }
 
 /** What promotion reads from an evaluation report (the headline numbers and their day-aware evidence). */
@@ -94,7 +177,13 @@ export interface EvaluatedModel {
   classification: { rocAuc: number };
   baseline: { name: string; accuracyLift: number; liftInterval: [number, number]; pValue: number; noInformation?: { accuracyLift: number; liftInterval: [number, number]; pValue: number } };
   auc?: { versus: string; difference: { value: number; interval: [number, number]; pValue: number } };
-  backtest: { strategy: Record<string, number>; excessReturn?: { value: number; interval: [number, number]; pValue: number }; excessReturnBenchmark?: { exposure: number; description: string } };
+  backtest: {
+    strategy: Record<string, number>;
+    excessReturn?: { value: number; interval: [number, number]; pValue: number };
+    excessReturnBenchmark?: { exposure: number; description: string };
+    marketModel?: { alpha: { value: number; interval: [number, number]; pValue: number }; beta: { value: number } };
+    sharpeDifference?: { versus: 'buy_and_hold' | 'cash'; rivalSharpe: number; difference: { value: number; interval: [number, number]; pValue: number } };
+  };
   guards?: GuardVerdict[];
   leakageAlarm?: string;
 }
@@ -110,11 +199,8 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
   const nir = report.baseline.noInformation;
   if (nir && !(nir.pValue <= report.baseline.pValue)) evidence.accuracy_lift = { versus: "evaluation_majority (the period's own majority class, the no-information rate)", difference: nir.accuracyLift, lower: nir.liftInterval[0], pValue: nir.pValue };
   if (report.auc) evidence.auc = { versus: report.auc.versus, difference: report.auc.difference.value, lower: report.auc.difference.interval[0], pValue: report.auc.difference.pValue };
-  const excess = report.backtest.excessReturn;
-  if (excess) {
-    const against = report.backtest.excessReturnBenchmark;
-    evidence.sharpe = { versus: against ? `${against.description}, daily net return difference` : 'buy-and-hold (daily net return difference)', difference: excess.value, lower: excess.interval[0], pValue: excess.pValue, inference: 'Newey–West over days' };
-  }
+  const sharpe = sharpeEvidenceOf(report.backtest);
+  if (sharpe) evidence.sharpe = sharpe;
   return {
     auc: report.classification.rocAuc,
     accuracyLift: report.baseline.accuracyLift,
@@ -125,6 +211,40 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
     leakageAlarm: report.guards ? undefined : report.leakageAlarm,
     shuffledLabelPassed: extra.shuffledLabel?.passed ?? true,
   };
+}
+
+/**
+ * Evidence on `sharpe`: the strategy must beat every naive way of holding the market, and the weakest
+ * of these comparisons is the evidence (an intersection–union test: each at the level, no
+ * adjustment). Its alpha over buy-and-hold at the beta it took (skill beyond market exposure: long
+ * the highest-beta stocks is net exposure 1 and beat buy-and-hold at exposure 1 on real S&P 500 data,
+ * p 0.035, with no skill and a Sharpe ratio below buy-and-hold's); its Sharpe ratio against the
+ * stronger of buy-and-hold's and cash's (0); and its return against buy-and-hold at the same average
+ * net exposure (a mostly flat model of noise beat full buy-and-hold in a falling market). Reports
+ * from before the regression was measured give no evidence on `sharpe`.
+ */
+function sharpeEvidenceOf(backtest: EvaluatedModel['backtest']): MetricEvidence | undefined {
+  const { marketModel, sharpeDifference, excessReturn, excessReturnBenchmark } = backtest;
+  if (!marketModel || !sharpeDifference) return undefined;
+  const a = marketModel.alpha;
+  const parts: MetricEvidence[] = [
+    {
+      versus: `buy-and-hold at the strategy's beta (${fmt(marketModel.beta.value, 2)}), alpha per day`,
+      difference: a.value,
+      lower: a.interval[0],
+      pValue: a.pValue,
+      inference: 'regression on the market, Newey–West over days',
+    },
+  ];
+  const d = sharpeDifference.difference;
+  const rival = sharpeDifference.versus === 'buy_and_hold' ? `buy-and-hold's Sharpe ratio ${fmt(sharpeDifference.rivalSharpe, 2)}` : "cash's Sharpe ratio 0 (buy-and-hold's was not positive)";
+  parts.push({ versus: `${rival}, annualised Sharpe difference`, difference: d.value, lower: d.interval[0], pValue: d.pValue, inference: 'paired by day, Newey–West (Ledoit–Wolf)' });
+  if (excessReturn && excessReturnBenchmark) parts.push({ versus: `${excessReturnBenchmark.description}, daily net return difference`, difference: excessReturn.value, lower: excessReturn.interval[0], pValue: excessReturn.pValue, inference: 'Newey–West over days' });
+  // Undefined p-values (NaN, or null once through JSON) are no evidence: they rank as the weakest.
+  const weakest = parts.find((x) => Number.isNaN(pOf(x))) ?? parts.reduce((w, x) => (pOf(x) > pOf(w) ? x : w));
+  const sign = (x: number) => (x >= 0 ? '+' : '');
+  const others = parts.filter((x) => x !== weakest).map((x) => `${sign(x.difference)}${fmt(x.difference)} over ${x.versus}, one-sided p ${pText(pOf(x))}`);
+  return { ...weakest, inference: `${weakest.inference}; and ${others.join('; and ')}` };
 }
 
 /** Guards that judge the model's scores against the backtest's settings, not a leak: they veto promotion, not serving. */

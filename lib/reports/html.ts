@@ -40,7 +40,41 @@ th{background:#fafafa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .tripped{color:#a94442;font-weight:600}.passed{color:#3c763d}.noted{color:#8a6d3b}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e8eef7;margin-right:4px}
 .badge.champion{background:#2ca02c;color:#fff}.badge.challenger{background:#ff7f0e;color:#fff}
-.note{color:#666;font-size:12px}svg.chart{max-width:100%;height:auto;display:block;margin:6px 0}`;
+.note{color:#666;font-size:12px}svg.chart{max-width:100%;height:auto;display:block;margin:6px 0}
+.integrity{margin:8px 0 0;padding:6px 10px;border-radius:4px;font-size:13px}.integrity.refused{color:#fff;background:#a94442;font-weight:600}.integrity.verified{color:#3c763d;background:#dff0d8}.integrity.unsigned,.integrity.unchecked{color:#8a6d3b;background:#fcf8e3}`;
+
+/** Which version a report is of, as its HTML's head states it (and its sidecar JSON repeats). */
+export interface ReportBinding {
+  name: string;
+  version: number;
+  artifactSha256: string;
+}
+
+const BINDING_META = { name: 'mlp-report-model', version: 'mlp-report-version', artifactSha256: 'mlp-report-artifact-sha256' } as const;
+
+function unescapeHtml(value: string): string {
+  return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] as string);
+}
+
+/**
+ * The version a report's HTML says it is of (the <meta> tags of its head, written by
+ * renderRunReportHtml), or undefined when it says none (a report written before reports were bound)
+ * or says it more than once.
+ */
+export function reportBindingOf(html: string): ReportBinding | undefined {
+  const end = html.indexOf('</head>');
+  if (end < 0) return undefined;
+  const head = html.slice(0, end);
+  const meta = (name: string): string | undefined => {
+    const found = [...head.matchAll(new RegExp(`<meta name="${name}" content="([^"]*)">`, 'g'))];
+    return found.length === 1 ? unescapeHtml(found[0][1]) : undefined;
+  };
+  const name = meta(BINDING_META.name);
+  const version = meta(BINDING_META.version);
+  const artifactSha256 = meta(BINDING_META.artifactSha256);
+  if (name === undefined || version === undefined || !/^[1-9]\d*$/.test(version) || artifactSha256 === undefined) return undefined;
+  return { name, version: Number(version), artifactSha256 };
+}
 
 function table(headers: string[], rows: string[][], numeric: number[] = []): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
@@ -143,10 +177,12 @@ export function renderRunReportHtml(report: RunReport): string {
       (p.history.length > 0 ? table(['when', 'alias', 'from', 'to', 'by', 'reason'], p.history.map((h) => [escapeHtml(h.movedAt), escapeHtml(h.alias), h.fromVersion === null ? '-' : `v${h.fromVersion}`, h.toVersion === null ? '-' : `v${h.toVersion}`, escapeHtml(h.movedBy), escapeHtml(h.reason)])) : ''),
     ),
   ];
+  const binding = `<meta name="${BINDING_META.name}" content="${escapeHtml(m.name)}"><meta name="${BINDING_META.version}" content="${escapeHtml(m.version)}"><meta name="${BINDING_META.artifactSha256}" content="${escapeHtml(m.artifactSha256)}">`;
+  const integrity = report.integrity.messages.map((text) => `<p class="integrity ${report.integrity.status}" data-integrity="${report.integrity.status}">${escapeHtml(text)}</p>`).join('');
   const period = m.period ? `out of sample ${escapeHtml(m.period.from)} .. ${escapeHtml(m.period.to)} (${m.period.days} days, ${m.period.rows} rows)` : 'out-of-sample period not recorded';
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(`Run report: ${report.title}`)}</title><style>${CSS}</style></head>
-<body><header class="report"><h1>Run report: ${escapeHtml(report.title)} ${aliasBadges}</h1><div class="note">${period}; feature set ${escapeHtml(m.featureSetVersion)}; label ${escapeHtml(JSON.stringify(m.label))}; registered ${escapeHtml(m.createdAt)}; report generated ${escapeHtml(report.generatedAt)}</div></header>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${binding}<title>${escapeHtml(`Run report: ${report.title}`)}</title><style>${CSS}</style></head>
+<body><header class="report"><h1>Run report: ${escapeHtml(report.title)} ${aliasBadges}</h1><div class="note">${period}; feature set ${escapeHtml(m.featureSetVersion)}; label ${escapeHtml(JSON.stringify(m.label))}; registered ${escapeHtml(m.createdAt)}; report generated ${escapeHtml(report.generatedAt)}</div><div id="integrity">${integrity}</div></header>
 <main>${sections.join('\n')}</main></body></html>
 `;
 }

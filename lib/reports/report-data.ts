@@ -125,10 +125,33 @@ export interface PromotionSection {
   history: AliasHistoryEntry[];
 }
 
+/**
+ * What the report could check of the registry row it was built from (lib/reports/version-report.ts
+ * loadReportInputs fills it): whether a signing key is configured, and why the row or the report
+ * record (the promotion decision and guard verdicts recorded after registration) fail their signatures.
+ */
+export interface ReportIntegrity {
+  /** The id of the configured MODEL_SIGNING_KEY (lib/registry/row-signature.ts signingKeyId); undefined: no key, nothing is signed. */
+  keyId?: string;
+  /** Why the registry row fails verification under the key: nothing it names is read or shown, and the report is not recorded. */
+  rowProblem?: string;
+  /** Why the promotion decision and guard verdicts recorded with the version are not vouched for: they are not shown. */
+  recordProblem?: string;
+}
+
+/** The report's verdict on its own inputs, shown at its top. */
+export interface ReportIntegrityVerdict {
+  /** verified: signed and valid; unsigned: no key is configured; refused: a signature fails; unchecked: built without the check. */
+  status: 'verified' | 'unsigned' | 'refused' | 'unchecked';
+  messages: string[];
+}
+
 export interface RunReport {
   title: string;
   generatedAt: string;
-  model: { name: string; version: number; algorithm: string; aliases: string[]; createdAt: string; featureSetVersion: string; label: Record<string, unknown>; params: Record<string, unknown>; period?: { from: string; to: string; days: number; rows: number } };
+  /** The version the report is of (name, version and artifact sha256 are also in the HTML's head, checked whenever a stored report is read). */
+  model: { name: string; version: number; artifactSha256: string; algorithm: string; aliases: string[]; createdAt: string; featureSetVersion: string; label: Record<string, unknown>; params: Record<string, unknown>; period?: { from: string; to: string; days: number; rows: number } };
+  integrity: ReportIntegrityVerdict;
   headline: Section<HeadlineRow[]>;
   equity: Section<EquitySection>;
   monthlyReturns: Section<MonthlyReturn[]>;
@@ -170,6 +193,8 @@ export interface ReportInputs {
    */
   permutationImportance?: Array<{ name: string; value: number }>;
   modelMissing?: string;
+  /** What the signatures say of the row and its report record; absent: not checked (the report says so). */
+  integrity?: ReportIntegrity;
   now?: Date;
 }
 
@@ -181,7 +206,14 @@ const storedReportSchema = z.object({
   baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
   auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable() }).optional() }).optional(),
   informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
-  backtest: z.object({ strategy: z.record(z.string(), z.number().nullable()), buyAndHold: z.record(z.string(), z.number().nullable()) }).optional(),
+  backtest: z
+    .object({
+      strategy: z.record(z.string(), z.number().nullable()),
+      buyAndHold: z.record(z.string(), z.number().nullable()),
+      marketModel: z.object({ alpha: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }), beta: z.object({ value: z.number().nullable() }) }).optional(),
+      sharpeDifference: z.object({ versus: z.string(), difference: z.object({ pValue: z.number().nullable() }) }).optional(),
+    })
+    .optional(),
   guards: z.array(guardSchema).optional(),
 });
 const storedMetricsSchema = z.object({
@@ -509,7 +541,8 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   const report: RunReport = {
     title: `${v.name} v${v.version} (${v.algorithm})`,
     generatedAt: (inputs.now ?? new Date()).toISOString(),
-    model: { name: v.name, version: v.version, algorithm: v.algorithm, aliases, createdAt: v.createdAt, featureSetVersion: v.featureSetVersion, label: v.label, params: v.params, period: stored?.period },
+    model: { name: v.name, version: v.version, artifactSha256: v.artifactSha256, algorithm: v.algorithm, aliases, createdAt: v.createdAt, featureSetVersion: v.featureSetVersion, label: v.label, params: v.params, period: stored?.period },
+    integrity: integrityVerdictOf(v, inputs.integrity),
     headline: missing(NOT_RECORDED),
     equity: missing(NOT_RECORDED),
     monthlyReturns: missing(NOT_RECORDED),
@@ -534,8 +567,16 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
     const withinDay = stored.auc?.withinDay;
     if (withinDay) rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((v) => num(v).toFixed(4)).join(' .. ')}; for information` });
     if (stored.backtest) {
+      const { marketModel, sharpeDifference } = stored.backtest;
+      // The Sharpe ratio's paired test, and the alpha beyond the market exposure (beta) the strategy took: what `sharpe` promotion reads.
+      const sharpeNote = sharpeDifference ? { note: `paired difference to ${sharpeDifference.versus === 'cash' ? "cash's 0 (buy-and-hold's was not positive)" : "buy-and-hold's"}: one-sided p ${num(sharpeDifference.difference.pValue).toPrecision(2)}, Newey–West` } : {};
       for (const [key, label] of [['sharpe', 'Sharpe ratio (net)'], ['annualReturn', 'annual return (net)'], ['maxDrawdown', 'max drawdown']] as const) {
-        if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)' });
+        if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
+      }
+      if (marketModel) {
+        const beta = num(marketModel.beta.value);
+        const bp = (x: number | null) => (num(x) * 1e4).toFixed(2);
+        rows.push({ metric: 'alpha (basis points a day, net, beyond beta × buy-and-hold)', model: num(marketModel.alpha.value) * 1e4, baseline: 0, baselineName: `buy-and-hold at the strategy's beta ${beta.toFixed(2)}`, note: `95% interval ${bp(marketModel.alpha.interval[0])} .. ${bp(marketModel.alpha.interval[1])}, one-sided p ${num(marketModel.alpha.pValue).toPrecision(2)}, Newey–West` });
       }
     }
     report.headline = recorded(rows);
@@ -601,13 +642,16 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
     seen.add(key);
     guards.push({ guard: g.guard, tripped: g.tripped, message: g.message, source });
   };
-  const datasetGuards = inputs.datasetGuards ?? (z.array(guardSchema).safeParse(v.lineage.datasetGuards).data ?? undefined);
+  // The verdicts recorded with the version after registration only when their signature holds (or no key is configured).
+  const recordProblem = inputs.integrity?.recordProblem;
+  const datasetGuards = inputs.datasetGuards ?? (recordProblem ? undefined : (z.array(guardSchema).safeParse(v.lineage.datasetGuards).data ?? undefined));
+  if (!inputs.datasetGuards && recordProblem) add({ guard: 'dataset guards', tripped: true, message: `the verdicts recorded with this version are not shown: ${recordProblem}` }, 'dataset');
   for (const g of datasetGuards ?? []) add(g, 'dataset');
   for (const g of stored?.guards ?? []) add(g, 'predictions');
   if (metrics.shuffledLabel) add({ guard: 'shuffled_label', tripped: !metrics.shuffledLabel.passed, message: metrics.shuffledLabel.message }, 'refit on shuffled labels');
   for (const g of metrics.scores?.trippedGuards ?? []) add(g, 'promotion scores');
   if (guards.length > 0) report.guards = recorded(guards);
-  if (!datasetGuards && guards.length > 0) guards.push({ guard: 'dataset guards', tripped: false, message: `${NOT_RECORDED} (only tripped ones are kept in the promotion scores)`, source: 'dataset' });
+  if (!datasetGuards && !recordProblem && guards.length > 0) guards.push({ guard: 'dataset guards', tripped: false, message: `${NOT_RECORDED} (only tripped ones are kept in the promotion scores)`, source: 'dataset' });
 
   const walkForward = v.lineage.walkForward as Record<string, unknown> | undefined;
   const universe = v.lineage.universe as { source?: string; snapshotId?: string; trained?: unknown[]; requested?: unknown[] } | undefined;
@@ -630,13 +674,36 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   ];
   report.lineage = recorded(lineage);
 
-  const decision = inputs.decision ?? decisionSchema.safeParse(v.lineage.promotion).data;
+  const decision = inputs.decision ?? (recordProblem ? undefined : decisionSchema.safeParse(v.lineage.promotion).data);
   const history = (inputs.aliasHistory ?? []).filter((h) => h.toVersion === v.version || h.fromVersion === v.version);
-  if (decision) report.promotion = recorded({ ...decision, source: inputs.decision ? 'the registration of this run' : 'recorded with the version', aliases, history });
+  if (!decision && recordProblem) report.promotion = missing(`not shown: ${recordProblem}`);
+  else if (decision) report.promotion = recorded({ ...decision, source: inputs.decision ? 'the registration of this run' : 'recorded with the version', aliases, history });
   else if (history.length > 0) {
     const moved = history.filter((h) => h.toVersion === v.version);
     const last = moved[moved.length - 1];
     report.promotion = recorded({ promote: last !== undefined, reason: last ? `${last.alias}: ${last.reason}` : 'no alias ever pointed at this version', source: `${NOT_RECORDED}; from the alias history`, aliases, history });
   } else report.promotion = missing(`${NOT_RECORDED} (no decision stored and no alias ever pointed at it)`);
+
+  // A row that fails verification: only what it claims (its lineage) is shown, under the refusal.
+  const rowProblem = inputs.integrity?.rowProblem;
+  if (rowProblem) {
+    const refused = `not shown: this registry row fails verification (${rowProblem}); serving refuses it, and nothing it names was read`;
+    for (const key of ['headline', 'equity', 'monthlyReturns', 'ic', 'monthlyAccuracy', 'roc', 'calibration', 'confusion', 'importance', 'trials', 'guards', 'promotion'] as const) report[key] = missing(refused);
+    report.model.period = undefined;
+  }
   return report;
+}
+
+/** The integrity verdict the report opens with. */
+function integrityVerdictOf(v: ModelVersion, integrity: ReportIntegrity | undefined): ReportIntegrityVerdict {
+  const of = `${v.name} v${v.version} (model artifact sha256 ${v.artifactSha256})`;
+  if (!integrity) return { status: 'unchecked', messages: [`Built for ${of}; the registry row's signatures were not checked.`] };
+  if (integrity.keyId === undefined) {
+    return { status: 'unsigned', messages: [`Report of ${of}. No MODEL_SIGNING_KEY is configured: the registry row and the promotion decision and guard verdicts recorded with it are not signed, so an edit of the registry cannot be detected here.`] };
+  }
+  const messages: string[] = [];
+  if (integrity.rowProblem) messages.push(`REFUSED: the registry row of ${v.name} v${v.version} fails verification: ${integrity.rowProblem}. Serving refuses this version; this report shows nothing it names and is not recorded.`);
+  else messages.push(`Report of ${of}: the registry row's signature is valid (key id ${integrity.keyId}).`);
+  if (integrity.recordProblem) messages.push(`REFUSED: ${integrity.recordProblem}. The recorded promotion decision and guard verdicts are not shown, and this report is not recorded.`);
+  return { status: integrity.rowProblem || integrity.recordProblem ? 'refused' : 'verified', messages };
 }

@@ -686,6 +686,41 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').dropColumn('running_model').execute();
     },
   },
+  '0022_promotion_challenges': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Every challenge a run's best model made against a champion (or for the empty champion slot):
+      // lib/registry/challenges.ts counts the earlier ones on an overlapping evaluation period, and
+      // the promotion level spends alpha over them (lib/registry/promotion.ts challengeLevel).
+      await db.schema
+        .createTable('promotion_challenges')
+        .addColumn('model', 'varchar(64)', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        // One per training run: a retried registration finds its challenge and its number.
+        .addColumn('challenge_key', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('champion_version', 'integer')
+        .addColumn('challenger_version', 'integer', (c) => c.notNull())
+        .addColumn('algorithm', 'varchar(64)', (c) => c.notNull())
+        .addColumn('algorithms_tested', 'integer', (c) => c.notNull())
+        .addColumn('dataset_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('period_from', 'varchar(10)')
+        .addColumn('period_to', 'varchar(10)')
+        .addColumn('metric', 'varchar(16)', (c) => c.notNull())
+        .addColumn('challenge_number', 'integer', (c) => c.notNull())
+        .addColumn('level', 'double precision', (c) => c.notNull())
+        // One-sided p-values of the evidence against the strongest naive baseline and of the paired
+        // difference to the champion on the same rows (null: not measured).
+        .addColumn('p_value', 'double precision')
+        .addColumn('champion_p_value', 'double precision')
+        .addColumn('promoted', 'integer', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('promotion_challenges_pk', ['model', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('promotion_challenges').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */
@@ -700,5 +735,5 @@ export const migrationProvider: MigrationProvider = {
 };
 
 /** Used by tests to prove both drivers end up with the same columns. */
-export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells', 'deployment_analyses', 'content_clocks', 'live_bar_sources'] as const;
+export const MIGRATED_TABLES = ['bars', 'dataset_snapshots', 'quarantine', 'feature_sets', 'feature_rows', 'news_headlines', 'model_versions', 'model_aliases', 'model_alias_history', 'serving_routes', 'serving_route_history', 'prediction_log', 'deployments', 'alerts', 'alert_deliveries', 'model_reference_profiles', 'prediction_outcomes', 'monitoring_reports', 'staged_chunks', 'bar_revisions', 'feature_progress', 'feature_revision_marks', 'analysis_streams', 'analysis_cells', 'deployment_analyses', 'content_clocks', 'live_bar_sources', 'promotion_challenges'] as const;
 

@@ -319,7 +319,33 @@ export interface LiveBarSourcesTable {
   entry: string;
 }
 
+/** A run's best model against a champion on an evaluation period (see migration 0022_promotion_challenges). */
+export interface PromotionChallengesTable {
+  model: string;
+  /** 1, 2, … per model: the order of the challenges. */
+  seq: number;
+  challenge_key: string;
+  /** null: there was no champion (the challenge for the empty slot). */
+  champion_version: number | null;
+  challenger_version: number;
+  algorithm: string;
+  algorithms_tested: number;
+  dataset_id: string;
+  period_from: string | null;
+  period_to: string | null;
+  metric: string;
+  challenge_number: number;
+  level: number;
+  p_value: number | null;
+  champion_p_value: number | null;
+  /** 1 when the challenger was promoted. */
+  promoted: number;
+  reason: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
+  promotion_challenges: PromotionChallengesTable;
   live_bar_sources: LiveBarSourcesTable;
   alert_deliveries: AlertDeliveriesTable;
   model_reference_profiles: ModelReferenceProfilesTable;

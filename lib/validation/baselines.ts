@@ -62,8 +62,9 @@ function barIndexOfRows(ds: TrainingDataset, series: readonly BarSeries[]): { ba
  * A per-row signal known at the decision day (NaN when unknown), computed once per symbol and read
  * at each row's bar.
  */
-function signalAtRows(ds: TrainingDataset, series: readonly BarSeries[], rows: ArrayLike<number>, compute: (close: Float64Array) => Float64Array): Float64Array {
+function signalAtRows(ds: TrainingDataset, series: readonly BarSeries[], rows: ArrayLike<number>, compute: (close: Float64Array, dates: readonly string[] | undefined) => Float64Array): Float64Array {
   const { bar, closeOf } = barIndexOfRows(ds, series);
+  const datesOf = new Map(series.map((s) => [s.close, s.dates]));
   const cache = new Map<number, Float64Array>();
   const out = new Float64Array(rows.length).fill(NaN);
   for (let i = 0; i < rows.length; i++) {
@@ -72,7 +73,7 @@ function signalAtRows(ds: TrainingDataset, series: readonly BarSeries[], rows: A
     if (!close || bar[r] < 0) continue;
     let signal = cache.get(ds.symbol[r]);
     if (!signal) {
-      signal = compute(close);
+      signal = compute(close, datesOf.get(close));
       cache.set(ds.symbol[r], signal);
     }
     out[i] = signal[bar[r]];
@@ -194,13 +195,14 @@ export function naiveBaselinesOf(ds: TrainingDataset, evaluationRows: Int32Array
   if (label.kind === 'volatility_regime') {
     // One pass per symbol (a rolling median is not cheap) for both the class and the score.
     const regimes = new WeakMap<Float64Array, ReturnType<typeof volatilityRegimeKnownAt>>();
-    const regimeOf = (close: Float64Array) => regimes.get(close) ?? regimes.set(close, volatilityRegimeKnownAt(label, close)).get(close)!;
-    const known = signalAtRows(ds, series, evaluationRows, (close) => regimeOf(close).value);
-    const knownScore = signalAtRows(ds, series, evaluationRows, (close) => regimeOf(close).score);
+    // Over the NYSE sessions of the bars, as the label: a window with a missing session is unknown.
+    const regimeOf = (close: Float64Array, dates: readonly string[] | undefined) => regimes.get(close) ?? regimes.set(close, volatilityRegimeKnownAt(label, close, dates)).get(close)!;
+    const known = signalAtRows(ds, series, evaluationRows, (close, dates) => regimeOf(close, dates).value);
+    const knownScore = signalAtRows(ds, series, evaluationRows, (close, dates) => regimeOf(close, dates).score);
     const fallback = pre.length > 0 ? majority(preLabels) : 0;
     baselines.push({
       name: 'persistence',
-      description: `persistence: the regime known at t (past ${h}-bar volatility against the same trailing median)`,
+      description: `persistence: the regime known at t (past ${h}-session volatility against the same trailing median)`,
       hindsight: false,
       predicted: Int32Array.from(known, (v) => (Number.isNaN(v) ? fallback : v)),
       score: Float64Array.from(knownScore, (v) => (Number.isNaN(v) ? 0 : v)),

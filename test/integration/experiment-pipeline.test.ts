@@ -101,7 +101,7 @@ describe('an experiment through the real Temporal server', () => {
     for (const c of candidates) expect(c.report).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const promoted = versions.find((v) => v.version === result.promoted?.version);
     const recorded = promoted ? recordedReportOf(promoted) : undefined;
-    const html = recorded ? await readReportFile(localArtifactStore(artifactDir), recorded.sha256) : undefined;
+    const html = recorded && promoted ? await readReportFile(localArtifactStore(artifactDir), recorded.sha256, promoted) : undefined; // only as the promoted version's report
     expect(html).toBeDefined();
     const browser = await launchChromium();
     try {

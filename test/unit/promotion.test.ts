@@ -1,4 +1,4 @@
-import { candidateScoresOf, promotionDecision, servingVeto, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
+import { candidateScoresOf, challengeLevel, challengeShare, promotionDecision, servingVeto, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
 import { LEAKY_METRICS } from '../helpers/registration';
 
 const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
@@ -10,7 +10,9 @@ describe('promotion policy', () => {
     expect(promotionDecision(scores(0.52), undefined, policy)).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; auc 0\.5200 passes the floors; beats momentum_sign: auc \+0\.0200 over momentum_sign/) });
     expect(promotionDecision(scores(0.49), undefined, policy)).toEqual({ promote: false, reason: 'not promoted: out-of-sample AUC 0.4900 is below the floor 0.5' });
     expect(promotionDecision(scores(0.524), scores(0.52), policy)).toEqual({ promote: false, reason: "not promoted: auc 0.5240 does not beat the champion's 0.5200 by 0.005" });
-    expect(promotionDecision(scores(0.526), scores(0.52), policy).promote).toBe(true);
+    // Over a champion, the paired difference on the same rows must be significant too.
+    const paired: MetricEvidence = { versus: 'champion v1 re-run, AUC difference on the same 4000 rows', difference: 0.006, lower: 0.001, pValue: 0.004, inference: 'paired, clustered by days and symbols' };
+    expect(promotionDecision(scores(0.526, { versusChampion: { auc: paired } }), scores(0.52), policy)).toMatchObject({ promote: true, reason: expect.stringMatching(/^auc 0\.5260 beats the champion's 0\.5200 on the same period by at least 0\.005; paired on the same rows: auc \+0\.0060 over champion v1 re-run/) });
     expect(promotionDecision(scores(0.6), scores(0.52), { ...policy, metric: 'sharpe' }).promote).toBe(false);
   });
 
@@ -19,16 +21,37 @@ describe('promotion policy', () => {
     const weak = scores(0.506, { evidence: { auc: { versus: 'pre_period_majority', difference: 0.006, lower: -0.011, pValue: 0.24 }, accuracy_lift: { versus: 'always_up', difference: 0, lower: -0.02, pValue: 1 } } });
     const auc = promotionDecision(weak, undefined, policy);
     expect(auc.promote).toBe(false);
-    expect(auc.reason).toMatch(/^not promoted: no evidence it beats the strongest naive baseline: auc \+0\.0060 over pre_period_majority .*p 0\.24.*below 0\.05/);
+    expect(auc.reason).toMatch(/^not promoted: no evidence it beats the strongest naive baseline: auc \+0\.0060 over pre_period_majority .*p 0\.24.*below 0\.0250 \(0\.05 \/ 2: challenge 1/);
     expect(promotionDecision(weak, undefined, { ...policy, metric: 'accuracy_lift' }).reason).toMatch(/accuracy_lift \+0\.0000 over always_up/);
     // Without evidence at all (an older report) nothing is promoted either.
     expect(promotionDecision(scores(0.6, { evidence: undefined }), undefined, policy).reason).toMatch(/no day-aware evidence/);
-    // The best of four algorithms is tested at 0.05 / 4: p 0.03 is not enough then, but is for a single one.
-    const picked = scores(0.54, { evidence: { auc: { versus: 'momentum_sign', difference: 0.025, lower: -0.002, pValue: 0.03 } } });
-    expect(promotionDecision({ ...picked, candidatesCompared: 4 }, undefined, policy).reason).toMatch(/p 0\.030, clustered by days and symbols\), p must be below 0\.0125 \(0\.05 \/ 4: the best of 4 algorithms was picked\)$/);
+    // The best of four algorithms is tested at its challenge's share of 0.05, / 4: p 0.02 is not enough then, but is for a single one.
+    const picked = scores(0.54, { evidence: { auc: { versus: 'momentum_sign', difference: 0.025, lower: -0.002, pValue: 0.02 } } });
+    expect(promotionDecision({ ...picked, candidatesCompared: 4 }, undefined, policy).reason).toMatch(/p 0\.020, clustered by days and symbols\), p must be below 0\.00625 \(0\.05 \/ 2: challenge 1 \(no earlier challenge counted\) on this period, 0\.05 spent over all of them; \/ 4: the best of 4 algorithms was picked\)$/);
     expect(promotionDecision({ ...picked, candidatesCompared: 1 }, undefined, policy).promote).toBe(true);
     // alpha 1 turns the requirement off (tests, deliberate overrides).
     expect(promotionDecision(weak, undefined, { ...policy, alpha: 1 }).promote).toBe(true);
+  });
+
+  it('spends alpha once over every challenge of a champion on a period: the n-th gets alpha / (n(n + 1)), / k', () => {
+    const levels = Array.from({ length: 2000 }, (_, i) => challengeLevel(0.05, { challenge: { number: i + 1, championVersion: 3 }, candidatesCompared: 1 }).level);
+    expect(levels.slice(0, 3)).toEqual([0.025, 0.05 / 6, 0.05 / 12]);
+    expect(levels.every((l, i) => i === 0 || l < levels[i - 1])).toBe(true);
+    expect(levels.reduce((a, b) => a + b, 0)).toBeLessThan(0.05);
+    expect(challengeShare(1) + challengeShare(2) + challengeShare(3)).toBeCloseTo(0.75, 12);
+    expect(challengeLevel(0.05, { challenge: { number: 2, championVersion: null }, candidatesCompared: 4 })).toEqual({ level: 0.05 / 6 / 4, text: '0.00208 (0.05 / 6: challenge 2 of "no champion yet" on this period, 0.05 spent over all of them; / 4: the best of 4 algorithms was picked)' });
+    // The second challenge of the same champion fails where the first passed.
+    const e: MetricEvidence = { versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue: 0.02 };
+    expect(promotionDecision(scores(0.55, { evidence: { auc: e }, challenge: { number: 1, championVersion: null } }), undefined, policy).promote).toBe(true);
+    expect(promotionDecision(scores(0.55, { evidence: { auc: e }, challenge: { number: 2, championVersion: null } }), undefined, policy).promote).toBe(false);
+  });
+
+  it('reads an undefined p-value (NaN, null once through Temporal\'s JSON) as no evidence', () => {
+    const undefinedP = { versus: 'momentum_sign', difference: 0.03, lower: NaN, pValue: null as unknown as number };
+    expect(promotionDecision(scores(0.56, { evidence: { auc: undefinedP } }), undefined, policy)).toEqual({ promote: false, reason: expect.stringMatching(/^not promoted: no evidence it beats the strongest naive baseline: auc \+0\.0300 over momentum_sign \(95% interval from NaN, one-sided p undefined,/) });
+    expect(promotionDecision(scores(0.56, { evidence: { auc: { ...undefinedP, pValue: NaN } } }), undefined, policy).promote).toBe(false);
+    const paired = { versus: 'champion v1 re-run', difference: 0.01, lower: NaN, pValue: null as unknown as number };
+    expect(promotionDecision(scores(0.56, { versusChampion: { auc: paired } }), scores(0.55), policy).reason).toMatch(/^not promoted: no evidence it beats the champion on the same rows/);
   });
 
   it('never promotes a model that tripped a guard, and names the guard and its evidence', () => {
@@ -49,15 +72,30 @@ describe('promotion policy', () => {
       classification: { rocAuc: 0.55 },
       baseline: { name: 'always_up', accuracyLift: 0.01, liftInterval: [-0.01, 0.03] as [number, number], pValue: 0.2 },
       auc: { versus: 'momentum_sign', difference: { value: 0.04, interval: [0.02, 0.06] as [number, number], pValue: 0.0004 } },
-      backtest: { strategy: { sharpe: 1.1 }, excessReturn: { value: 0.0002, interval: [-0.0001, 0.0005] as [number, number], pValue: 0.1 } },
+      backtest: {
+        strategy: { sharpe: 1.1 },
+        excessReturn: { value: 0.0002, interval: [-0.0001, 0.0005] as [number, number], pValue: 0.01 },
+        excessReturnBenchmark: { exposure: 1, description: "buy-and-hold at the strategy's average net exposure (1.000)" },
+        marketModel: { alpha: { value: 0.0001, interval: [-0.0001, 0.0003] as [number, number], pValue: 0.1 }, beta: { value: 1.4 } },
+        sharpeDifference: { versus: 'buy_and_hold' as const, rivalSharpe: 1.3, difference: { value: -0.2, interval: [-0.9, 0.5] as [number, number], pValue: 0.7 } },
+      },
       guards: [{ guard: 'plausibility_bound' as const, tripped: false, message: 'fine' }, { guard: 'degenerate_scores' as const, tripped: true, message: 'constant' }],
     };
     const s = candidateScoresOf(report, { datasetGuards: [{ guard: 'point_in_time_audit', tripped: true, message: 'ret_1 differs' }], shuffledLabel: { passed: true, message: 'at chance' } });
     expect(s.evidence).toEqual({
       auc: { versus: 'momentum_sign', difference: 0.04, lower: 0.02, pValue: 0.0004 },
       accuracy_lift: { versus: 'always_up', difference: 0.01, lower: -0.01, pValue: 0.2 },
-      sharpe: { versus: 'buy-and-hold (daily net return difference)', difference: 0.0002, lower: -0.0001, pValue: 0.1, inference: 'Newey–West over days' },
+      // The weakest of the three comparisons with the market is the evidence, naming the others.
+      sharpe: {
+        versus: "buy-and-hold's Sharpe ratio 1.30, annualised Sharpe difference",
+        difference: -0.2,
+        lower: -0.9,
+        pValue: 0.7,
+        inference: "paired by day, Newey–West (Ledoit–Wolf); and +0.0001 over buy-and-hold at the strategy's beta (1.40), alpha per day, one-sided p 0.10; and +0.0002 over buy-and-hold at the strategy's average net exposure (1.000), daily net return difference, one-sided p 0.010",
+      },
     });
+    // A report from before the market regression: no evidence on sharpe, rather than the exposure-matched return alone.
+    expect(candidateScoresOf({ ...report, backtest: { strategy: { sharpe: 1.1 }, excessReturn: report.backtest.excessReturn } }).evidence?.sharpe).toBeUndefined();
     expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
     expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
   });

@@ -1,0 +1,153 @@
+/**
+ * The record of challenges: every training run whose best model was judged against a champion (or
+ * for the empty champion slot) on an evaluation period. Retraining on the same data with a new seed
+ * or search until one run passes is a search over runs: a test at alpha per run lets a model without
+ * skill through in about alpha × runs of them. So each challenge is recorded, and a new one is
+ * numbered after the earlier challenges of the same champion whose evaluation periods overlap its
+ * own (the same outcomes were looked at), and tested at that number's share of alpha
+ * (lib/registry/promotion.ts challengeLevel). A new champion starts a new count; so does a period
+ * that shares no day with the earlier ones.
+ */
+import type { Database } from '../store/database';
+import type { ChallengeCount, PromotionDecision } from './promotion';
+
+export interface ChallengeIdentity {
+  /** One per training run (workflow id and run id): a retried registration finds its challenge. */
+  key: string;
+  model: string;
+  /** The champion challenged; null when there was none. */
+  championVersion: number | null;
+  challengerVersion: number;
+  algorithm: string;
+  /** The algorithms the run picked its best from. */
+  algorithmsTested: number;
+  datasetId: string;
+  /** The evaluation period's first and last decision days (ISO dates), when known. */
+  period?: { from: string; to: string };
+  metric: string;
+  /** One-sided p-value of the evidence against the strongest naive baseline on the metric. */
+  pValue?: number;
+  /** One-sided p-value of the paired difference to the champion on the same rows. */
+  championPValue?: number;
+}
+
+export interface ChallengeRecord extends ChallengeIdentity {
+  seq: number;
+  /** 1 + the earlier challenges of the same champion on an overlapping period. */
+  number: number;
+  level: number;
+  promoted: boolean;
+  reason: string;
+  createdAt: string;
+}
+
+/**
+ * Whether an earlier challenge looked at the same outcomes against the same champion: the same
+ * champion (or both without one) and evaluation periods that share a day; without a period on
+ * either side, the same dataset.
+ */
+export function sameChallengeFamily(a: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>, b: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>): boolean {
+  if (a.championVersion !== b.championVersion) return false;
+  if (a.period && b.period) return a.period.from <= b.period.to && b.period.from <= a.period.to;
+  return a.datasetId === b.datasetId;
+}
+
+const finiteOrNull = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
+
+type Row = {
+  model: string;
+  seq: number | string;
+  challenge_key: string;
+  champion_version: number | string | null;
+  challenger_version: number | string;
+  algorithm: string;
+  algorithms_tested: number | string;
+  dataset_id: string;
+  period_from: string | null;
+  period_to: string | null;
+  metric: string;
+  challenge_number: number | string;
+  level: number | string;
+  p_value: number | string | null;
+  champion_p_value: number | string | null;
+  promoted: number | string;
+  reason: string;
+  created_at: string;
+};
+
+function recordOf(r: Row): ChallengeRecord {
+  return {
+    key: r.challenge_key,
+    model: r.model,
+    championVersion: r.champion_version === null ? null : Number(r.champion_version),
+    challengerVersion: Number(r.challenger_version),
+    algorithm: r.algorithm,
+    algorithmsTested: Number(r.algorithms_tested),
+    datasetId: r.dataset_id,
+    ...(r.period_from !== null && r.period_to !== null ? { period: { from: r.period_from, to: r.period_to } } : {}),
+    metric: r.metric,
+    ...(r.p_value !== null ? { pValue: Number(r.p_value) } : {}),
+    ...(r.champion_p_value !== null ? { championPValue: Number(r.champion_p_value) } : {}),
+    seq: Number(r.seq),
+    number: Number(r.challenge_number),
+    level: Number(r.level),
+    promoted: Number(r.promoted) === 1,
+    reason: r.reason,
+    createdAt: r.created_at,
+  };
+}
+
+/** Every recorded challenge of a model, oldest first. */
+export async function listChallenges(store: Database, model: string): Promise<ChallengeRecord[]> {
+  const rows = await store.db.selectFrom('promotion_challenges').selectAll().where('model', '=', model).orderBy('seq').execute();
+  return rows.map(recordOf);
+}
+
+/**
+ * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
+ * it, in one transaction. A retry of the same run (same key) keeps the number it was given.
+ */
+export async function judgeChallenge(
+  store: Database,
+  identity: ChallengeIdentity,
+  decide: (count: ChallengeCount) => { decision: PromotionDecision; level: number },
+): Promise<{ record: ChallengeRecord; decision: PromotionDecision; earlier: ChallengeRecord[] }> {
+  return store.db.transaction().execute(async (tx) => {
+    const rows = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '=', identity.model).orderBy('seq').execute()).map(recordOf);
+    const own = rows.find((r) => r.key === identity.key);
+    const earlier = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq) && sameChallengeFamily(r, identity));
+    const number = own?.number ?? earlier.length + 1;
+    const { decision, level } = decide({ number, championVersion: identity.championVersion });
+    const createdAt = own?.createdAt ?? new Date().toISOString();
+    const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
+    const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };
+    if (own) {
+      await tx.updateTable('promotion_challenges').set({ level, promoted: decision.promote ? 1 : 0, reason: decision.reason }).where('challenge_key', '=', identity.key).execute();
+    } else {
+      await tx
+        .insertInto('promotion_challenges')
+        .values({
+          model: identity.model,
+          seq,
+          challenge_key: identity.key,
+          champion_version: identity.championVersion,
+          challenger_version: identity.challengerVersion,
+          algorithm: identity.algorithm,
+          algorithms_tested: identity.algorithmsTested,
+          dataset_id: identity.datasetId,
+          period_from: identity.period?.from ?? null,
+          period_to: identity.period?.to ?? null,
+          metric: identity.metric,
+          challenge_number: number,
+          level,
+          p_value: finiteOrNull(identity.pValue),
+          champion_p_value: finiteOrNull(identity.championPValue),
+          promoted: decision.promote ? 1 : 0,
+          reason: decision.reason,
+          created_at: createdAt,
+        })
+        .execute();
+    }
+    return { record, decision, earlier };
+  });
+}

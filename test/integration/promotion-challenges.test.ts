@@ -1,0 +1,127 @@
+/**
+ * Retraining on the same data until a run passes ("seed shopping") is a search over runs. Every
+ * challenge of a champion (or of the empty champion slot) is recorded with the champion, the
+ * evaluation period and the algorithms tested, and the n-th on an overlapping period is tested at
+ * alpha / (n(n + 1)) (divided by the algorithms its run picked from), so all of them together spend
+ * alpha once. A challenger must also beat the champion re-run on the same rows with a significant
+ * paired difference, not by a point difference on one draw. registerAndPromote, the real activity in
+ * a mock activity context, on SQLite.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { listChallenges, sameChallengeFamily } from '../../lib/registry/challenges';
+import { aliasVersion } from '../../lib/registry/model-registry';
+import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
+
+describe('challenges of one champion on one evaluation period', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-challenges-'));
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
+
+  /** One training run's best model (a new seed each time: a new version) with the given evidence. */
+  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores } = {}): Promise<RegisterResult> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
+    return new MockActivityEnvironment().run(activities.registerAndPromote, {
+      experiment,
+      algorithm: 'logistic_regression',
+      params: {},
+      artifactSha256: sha256,
+      datasetId,
+      featureSetVersion: ds.featureSetVersion,
+      metrics: { outOfSample: { period: { ...(options.period ?? PERIOD), days: 504, rows: 20_000 } } },
+      lineage: {},
+      scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, ...scores },
+      ...(options.championScores ? { championScores: options.championScores } : {}),
+      workflowId: `wf-${name}-${seed}`,
+      runId: options.runId ?? 'r',
+    });
+  }
+
+  it('tests the n-th challenge for the empty champion slot at alpha / (n(n + 1)), and records each', async () => {
+    // p 0.02 passes a single test at 0.05, and the first challenge's 0.025; the second challenge's level is 0.05 / 6.
+    const first = await run('shop', 1, { evidence: { auc: evidence(0.03) } });
+    expect(first.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.0250 \(0\.05 \/ 2: challenge 1 of "no champion yet" on this period, 0\.05 spent over all of them\)$/) });
+    const second = await run('shop', 2, { evidence: { auc: evidence(0.02) } });
+    expect(second.decision).toEqual({ promote: false, reason: expect.stringMatching(/one-sided p 0\.020, .*p must be below 0\.00833 \(0\.05 \/ 6: challenge 2 of "no champion yet" on this period/) });
+    // A run of four algorithms: its best is tested at the third challenge's share, / 4.
+    const third = await run('shop', 3, { evidence: { auc: evidence(0.003) }, candidatesCompared: 4 });
+    expect(third.decision.reason).toMatch(/p must be below 0\.00104 \(0\.05 \/ 12: challenge 3 of "no champion yet" on this period, 0\.05 spent over all of them; \/ 4: the best of 4 algorithms was picked\)$/);
+    expect(await aliasVersion(t.store, 'shop', 'champion')).toBeUndefined();
+    // A retry of the same run keeps its number (and decision); it is not a new challenge.
+    const retried = await run('shop', 3, { evidence: { auc: evidence(0.003) }, candidatesCompared: 4 });
+    expect(retried.decision).toEqual(third.decision);
+    const fourth = await run('shop', 4, { evidence: { auc: evidence(0.0005) } });
+    expect(fourth.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; .*below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet"/) });
+    expect(await aliasVersion(t.store, 'shop', 'champion')).toBe(fourth.version.version);
+    const recorded = await listChallenges(t.store, 'shop');
+    expect(recorded.map((c) => [c.number, c.championVersion, c.algorithmsTested, c.promoted, c.period])).toEqual([
+      [1, null, 1, false, PERIOD],
+      [2, null, 1, false, PERIOD],
+      [3, null, 4, false, PERIOD],
+      [4, null, 1, true, PERIOD],
+    ]);
+    expect(recorded.map((c) => c.level)).toEqual([0.025, 0.05 / 6, 0.05 / 12 / 4, 0.0025]);
+    // Whatever the number of challenges, all of them together never spend more than alpha.
+    expect(recorded.reduce((sum, c) => sum + c.level * c.algorithmsTested, 0)).toBeLessThan(0.05);
+  });
+
+  it('needs a significant paired difference against the champion, and counts the challenges of that champion from 1', async () => {
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const champion = await run('paired', 11, { evidence: { auc: evidence(0.001) } });
+    expect(champion.decision.promote).toBe(true);
+    const paired = (pValue: number): MetricEvidence => ({ versus: `champion v${champion.version.version} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: pValue < 0.05 ? 0.001 : -0.004, pValue, inference: 'paired, clustered by days and symbols' });
+    // 0.01 above the champion (past the 0.005 margin) on one draw, but not significant on the same rows.
+    const point = await run('paired', 12, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired(0.2) } }, { championScores });
+    expect(point.decision).toEqual({ promote: false, reason: expect.stringMatching(/^not promoted: no evidence it beats the champion on the same rows: auc \+0\.0100 over champion v\d+ re-run, .*one-sided p 0\.20, paired, clustered by days and symbols\), p must be below 0\.0250 \(0\.05 \/ 2: challenge 1 of champion v\d+ on this period/) });
+    // Without the paired comparison there is nothing to show it beats the champion.
+    const none = await run('paired', 13, { evidence: { auc: evidence(0.001) } }, { championScores });
+    expect(none.decision.reason).toMatch(/there is no paired evidence against the champion on the same rows/);
+    const significant = await run('paired', 14, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired(0.001) } }, { championScores });
+    expect(significant.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^auc 0\.5600 beats the champion's 0\.5500 on the same period by at least 0\.005; paired on the same rows: .*below 0\.00417 \(0\.05 \/ 12: challenge 3 of champion v\d+/) });
+    expect(await aliasVersion(t.store, 'paired', 'challenger')).toBe(significant.version.version);
+    expect((await listChallenges(t.store, 'paired')).map((c) => [c.number, c.championVersion === null ? 'none' : 'champion'])).toEqual([
+      [1, 'none'],
+      [1, 'champion'],
+      [2, 'champion'],
+      [3, 'champion'],
+    ]);
+  });
+
+  it('starts a new count on an evaluation period that shares no day with the earlier ones', async () => {
+    await run('periods', 21, { evidence: { auc: evidence(0.5) } });
+    const overlapping = await run('periods', 22, { evidence: { auc: evidence(0.5) } }, { period: { from: '2020-06-01', to: '2022-05-31' } });
+    expect(overlapping.decision.reason).toMatch(/challenge 2 of "no champion yet"/);
+    const later = await run('periods', 23, { evidence: { auc: evidence(0.5) } }, { period: { from: '2021-01-04', to: '2022-12-30' } });
+    // Disjoint from the first, overlapping the second.
+    expect(later.decision.reason).toMatch(/challenge 2 of "no champion yet"/);
+    const fresh = await run('periods', 24, { evidence: { auc: evidence(0.5) } }, { period: { from: '2023-01-03', to: '2024-12-31' } });
+    expect(fresh.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
+    expect(sameChallengeFamily({ championVersion: 1, datasetId: 'a', period: PERIOD }, { championVersion: 2, datasetId: 'a', period: PERIOD })).toBe(false);
+    expect(sameChallengeFamily({ championVersion: null, datasetId: 'a' }, { championVersion: null, datasetId: 'a', period: PERIOD })).toBe(true);
+    expect(sameChallengeFamily({ championVersion: null, datasetId: 'a' }, { championVersion: null, datasetId: 'b', period: PERIOD })).toBe(false);
+  });
+});
