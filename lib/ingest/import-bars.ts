@@ -635,11 +635,19 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
 
 /**
  * Imports daily bars in one call: stages the snapshot, judges it with the quality gate and
- * publishes it when it passes. A rejected import leaves the published bars as they were.
+ * publishes it when it passes. A rejected import leaves the published bars as they were. The
+ * summary's counts (rowsAccepted, rowsRejected, flags, byRule, symbols, dates) are the snapshot's
+ * once judged, so they include what the rules run at judging found (volume_vanished, one_bar_glitch
+ * at a file's edges, zero_volume, lagged_duplicate, duplicate_series).
  */
 export async function importBars(store: Database, request: ImportRequest, hooks: ImportHooks = {}): Promise<ImportSummary> {
+  const started = Date.now();
   const summary = await stageImport(store, request, hooks);
   const judged = await judgeSnapshot(store, summary.snapshotId);
-  const unconfirmed = judged.published?.unconfirmed ?? summary.unconfirmedStoredBars;
-  return { ...summary, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
+  // The counts as judged: the rules run when the snapshot is judged (lib/ingest/judge.ts) reject
+  // and flag rows the staging summary has not seen.
+  const snapshot = await getSnapshot(store, summary.snapshotId);
+  const after = snapshot ? summaryOf(snapshot, started, summary.chunksStaged, summary.chunksResumed) : summary;
+  const unconfirmed = judged.published?.unconfirmed ?? after.unconfirmedStoredBars;
+  return { ...after, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
 }

@@ -1,8 +1,16 @@
+import type { Transaction } from 'kysely';
 import { BadInputError } from '../errors';
-import { evaluateQualityGate, type GateVerdict } from '../quality/report';
+import type { Bar } from '../market-data/bar';
+import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
+import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
+import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
+import { issue, type QualityIssue } from '../quality/rules-catalog';
+import { STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 import type { Database } from '../store/database';
-import { getSnapshot, setSnapshotStatus, type SnapshotStatus } from '../store/snapshots';
-import { publishSnapshot, rejectSnapshot, type PublishResult } from '../store/staging';
+import { quarantineRow } from '../store/quarantine';
+import type { DatabaseSchema } from '../store/schema';
+import { declaredInstruments, getSnapshot, setSnapshotStatus, type SnapshotStatus } from '../store/snapshots';
+import { publishSnapshot, readStagedChunk, rejectSnapshot, type PublishResult } from '../store/staging';
 
 export interface Judgement {
   verdict: GateVerdict;
@@ -14,9 +22,10 @@ export interface Judgement {
 }
 
 /**
- * The quality gate over a staged snapshot: a passed snapshot is published (atomically, once), a
- * failed one is rejected with its reasons and its staging rows deleted. Safe to call again: a
- * judged snapshot keeps its verdict.
+ * The quality gate over a staged snapshot: the rules that need more than a file's rows (on the
+ * stored bars, and across series) run first (checkStoredBars), then a passed snapshot is published (atomically, once), a failed one is
+ * rejected with its reasons and its staging rows deleted. Safe to call again: a judged snapshot
+ * keeps its verdict.
  */
 export async function judgeSnapshot(store: Database, snapshotId: string): Promise<Judgement> {
   const started = Date.now();
@@ -28,7 +37,8 @@ export async function judgeSnapshot(store: Database, snapshotId: string): Promis
   }
   // Published or passed (a publish that did not finish) were judged already; `ingested` is a
   // snapshot recorded before staging (its bars are in the store), judged as any other.
-  const verdict = snapshot.status === 'published' || snapshot.status === 'passed' ? { passed: true, reasons: [] } : evaluateQualityGate(snapshot.qualityReport);
+  const report = snapshot.status === 'staged' ? await checkStoredBars(store, snapshotId) : snapshot.qualityReport;
+  const verdict = snapshot.status === 'published' || snapshot.status === 'passed' ? { passed: true, reasons: [] } : evaluateQualityGate(report);
   if (!verdict.passed) {
     await rejectSnapshot(store, snapshotId, verdict.reasons.join('; '));
     return { verdict, status: 'rejected', durationMs: Date.now() - started };
@@ -36,4 +46,165 @@ export async function judgeSnapshot(store: Database, snapshotId: string): Promis
   if (snapshot.status !== 'published' && snapshot.status !== 'passed') await setSnapshotStatus(store, snapshotId, 'passed', null);
   const published = await publishSnapshot(store, snapshotId);
   return { verdict, status: 'published', published, durationMs: Date.now() - started };
+}
+
+const QUARANTINE_ROWS_PER_STATEMENT = 500;
+/** Symbols per lookup of stored series that are not in the snapshot. */
+const SYMBOLS_PER_LOOKUP = 500;
+/**
+ * Calendar days around the snapshot's first and last dates within which stored bars are compared
+ * with its series (lagged_duplicate, duplicate_series): DUPLICATE_MAX_LAG sessions and a weekend and
+ * a holiday more, so a lag at the snapshot's edges still finds its bar.
+ */
+const WINDOW_PAD_DAYS = DUPLICATE_MAX_LAG + 5;
+
+const shiftDate = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+
+type StoredRow = { symbol: string; date: string; open: unknown; high: unknown; low: unknown; close: unknown; volume: unknown };
+const barOf = (r: StoredRow): Bar => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0);
+
+/**
+ * The stored bars the judging rules need for one symbol of the snapshot (its staged bars ascending
+ * by date). `neighbours`, for the rules on the stored bars: the two nearest before its first staged
+ * bar and after its last, within STORED_NEIGHBOUR_DAYS, and those on the dates of its staged bars
+ * with volume 0. `around`, for the rules across series: every stored bar before its first staged bar
+ * and after its last within `window` (the snapshot's dates, padded), and the neighbours. Not the
+ * stored bars its rows replace: reading every one of them (as the publish does) nearly doubled the
+ * time to judge and publish the 382 S&P 500 files over themselves.
+ */
+async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[] }> {
+  const first = staged[0].date;
+  const last = staged[staged.length - 1].date;
+  const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
+  const reach = { from: window && window.from < near.from ? window.from : near.from, to: window && window.to > near.to ? window.to : near.to };
+  const columns = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'] as const;
+  const base = () => tx.selectFrom('bars').select(columns).where('symbol', '=', symbol);
+  const before = (await base().where('date', '<', first).where('date', '>=', reach.from).orderBy('date').execute()).map(barOf);
+  const after = (await base().where('date', '>', last).where('date', '<=', reach.to).orderBy('date').execute()).map(barOf);
+  const neighbours = [...before.filter((b) => b.date >= near.from).slice(-2), ...after.filter((b) => b.date <= near.to).slice(0, 2)];
+  const zero = staged.filter((b) => b.volume === 0).map((b) => b.date);
+  if (zero.length > 0) {
+    const dates = new Set(zero);
+    for (const r of await base().where('date', '>=', zero[0]).where('date', '<=', zero[zero.length - 1]).execute()) if (dates.has(r.date)) neighbours.push(barOf(r));
+  }
+  neighbours.sort(byDate);
+  const inWindow = (b: Bar) => !window || (b.date >= window.from && b.date <= window.to);
+  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)] };
+}
+
+/**
+ * Runs the rules that need more than the snapshot's rows of one symbol, against the store as it is
+ * now, in one transaction that holds the snapshot:
+ * - on the stored bars of the symbol (lib/quality/stored-rules.ts: volume_vanished, one_bar_glitch
+ *   at a file's first and last rows, zero_volume);
+ * - across series (lib/quality/duplicate-series.ts: lagged_duplicate, duplicate_series): each
+ *   series of the snapshot, with its stored bars around it, against every other series of the
+ *   snapshot and every stored series, within the snapshot's dates (padded by WINDOW_PAD_DAYS).
+ * The rows they reject leave the staged chunks (and join their rejected rows, so the publish keeps
+ * the stored bars and reports them unconfirmed; a series rejected whole, lagged_duplicate, fails the
+ * gate), every finding goes to the quarantine, and the snapshot's counts and report include them
+ * (applyStoredBarFindings), so the gate judges them with the rest. Returns the report to judge.
+ * Runs once per snapshot: a report that records `storedBarChecks` is returned as it is.
+ */
+export async function checkStoredBars(store: Database, snapshotId: string): Promise<QualityReport> {
+  const declared = await declaredInstruments(store);
+  return store.db.transaction().execute(async (tx) => {
+    let q = tx.selectFrom('dataset_snapshots').select(['status', 'quality_report', 'source', 'first_date', 'last_date']).where('id', '=', snapshotId);
+    // SQLite's BEGIN IMMEDIATE already holds the write lock; MySQL needs the row lock.
+    if (store.driver === 'mysql') q = q.forUpdate();
+    const row = await q.executeTakeFirstOrThrow();
+    const report = JSON.parse(row.quality_report) as QualityReport;
+    if (row.status !== 'staged' || report.storedBarChecks !== undefined) return report;
+    const source = JSON.parse(row.source) as { path?: unknown; instruments?: unknown; kind?: unknown } | null;
+    const requested = instrumentMapSchema.safeParse(source?.instruments);
+    const instruments: InstrumentMap = { ...declared, ...(requested.success ? requested.data : {}) };
+    const fallbackSource = typeof source?.path === 'string' ? source.path : String(source?.kind ?? snapshotId);
+    const window = row.first_date && row.last_date ? { from: shiftDate(row.first_date, -WINDOW_PAD_DAYS), to: shiftDate(row.last_date, WINDOW_PAD_DAYS) } : undefined;
+    const storedSymbols = new Set((await tx.selectFrom('bars').select('symbol').distinct().execute()).map((r) => r.symbol));
+
+    const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
+    const chunkOf = new Map<string, number>();
+    const series: DuplicateCheckSeries[] = [];
+    const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', snapshotId).orderBy('chunk').execute();
+    for (const { chunk } of chunks) {
+      const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
+      const bySymbol = new Map<string, Bar[]>();
+      for (const b of readStagedChunk(staged.bars).bars) {
+        let list = bySymbol.get(b.symbol);
+        if (!list) bySymbol.set(b.symbol, (list = []));
+        list.push(b);
+      }
+      for (const [symbol, bars] of bySymbol) {
+        bars.sort(byDate);
+        chunkOf.set(symbol, Number(chunk));
+        const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
+        const stored = await storedFor(tx, symbol, bars, window);
+        series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
+        const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
+        if (found.issues.length === 0) continue;
+        findings.set(symbol, { symbol, source: from, staged: bars, issues: found.issues, rejected: new Set(found.rejected.keys()) });
+      }
+    }
+
+    // Stored series of symbols not in the snapshot, within its dates.
+    const others = [...storedSymbols].filter((s) => !chunkOf.has(s)).sort();
+    for (let i = 0; window && i < others.length; i += SYMBOLS_PER_LOOKUP) {
+      const rows = await tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', 'in', others.slice(i, i + SYMBOLS_PER_LOOKUP)).where('date', '>=', window.from).where('date', '<=', window.to).execute();
+      const bySymbol = new Map<string, Bar[]>();
+      for (const r of rows) {
+        let list = bySymbol.get(r.symbol);
+        if (!list) bySymbol.set(r.symbol, (list = []));
+        list.push(barOf(r));
+      }
+      for (const [symbol, bars] of bySymbol) series.push(seriesOfBars(symbol, [], bars.sort(byDate), { storedBefore: true }));
+    }
+    const duplicates = duplicateSeriesIssues(series);
+    const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));
+    const stagedDates = (s: DuplicateCheckSeries) => s.date.filter((_, k) => s.staged?.[k] === 1).map((date) => ({ date }));
+    for (const found of duplicates.issues) {
+      const symbol = found.symbol as string;
+      const entry = findings.get(symbol) ?? { symbol, source: found.source, staged: stagedDates(judged.get(symbol) as DuplicateCheckSeries), issues: [], rejected: new Set<string>() };
+      findings.set(symbol, entry);
+      entry.issues.push(found);
+      if (found.rule !== 'lagged_duplicate') continue;
+      // Which bars are another symbol's is all of them: none is trusted (as next_session_leak at staging).
+      const rejected = new Set(entry.rejected);
+      for (const { date } of entry.staged) {
+        if (rejected.has(date)) continue;
+        rejected.add(date);
+        entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (lagged_duplicate): ${found.message}` }));
+      }
+      entry.rejected = rejected;
+      entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };
+    }
+    const applied = applyStoredBarFindings(report, [...findings.values()]);
+    if (applied.issues.length === 0) return report;
+
+    for (const chunk of new Set([...applied.dropped.keys()].map((s) => chunkOf.get(s) as number))) {
+      const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
+      const { text, rows } = readStagedChunk(staged.bars).without(applied.dropped);
+      await tx.updateTable('staged_chunks').set({ bars: text, rows }).where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).execute();
+    }
+    for (let i = 0; i < applied.issues.length; i += QUARANTINE_ROWS_PER_STATEMENT) {
+      await tx.insertInto('quarantine').ignore().values(applied.issues.slice(i, i + QUARANTINE_ROWS_PER_STATEMENT).map((i) => quarantineRow(snapshotId, i))).execute();
+    }
+    const next = applied.report;
+    const symbols = Object.keys(next.bySymbol).filter((s) => next.bySymbol[s].rowsAccepted > 0).sort();
+    await tx
+      .updateTable('dataset_snapshots')
+      .set({
+        quality_report: JSON.stringify(next),
+        row_count: next.rowsAccepted,
+        rejected_count: next.rowsRejected,
+        flagged_count: next.flags,
+        symbols: JSON.stringify(symbols),
+        symbol_count: symbols.length,
+        first_date: symbols.map((s) => next.bySymbol[s].firstDate as string).sort()[0] ?? null,
+        last_date: symbols.map((s) => next.bySymbol[s].lastDate as string).sort().at(-1) ?? null,
+      })
+      .where('id', '=', snapshotId)
+      .execute();
+    return next;
+  });
 }

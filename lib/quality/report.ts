@@ -3,8 +3,8 @@ import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { excerpt } from './excerpt';
 import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
-import { newYorkDate, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
-import { FILE_LEVEL_RULES, issue, QUALITY_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
+import { newYorkDate, oneBarGlitches, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { FILE_LEVEL_RULES, issue, QUALITY_RULES, SERIES_LEVEL_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
   rowsAccepted: number;
@@ -14,8 +14,10 @@ export interface SymbolQuality {
   lastDate: string | null;
   /** Files rejected whole for this symbol's rows (file_bad_row_share); present only when there are some. */
   rejectedFiles?: RejectedFile[];
-  /** The symbol's series rejected whole by a series rule (next_session_leak); present only then. */
+  /** The symbol's series rejected whole by a series rule (next_session_leak, lagged_duplicate: SERIES_LEVEL_RULES); present only then. */
   rejectedSeries?: RejectedSeries;
+  /** The file its accepted rows came from (the source of findings made when the snapshot is judged). */
+  source?: string;
 }
 
 /** A symbol's series rejected whole: no bar of it is trusted, and the import fails. */
@@ -56,6 +58,12 @@ export interface QualityReport {
    * import when there are any.
    */
   rowsOutOfScope?: number;
+  /**
+   * What the rules run when the snapshot was judged (on the stored bars, lib/quality/stored-rules.ts,
+   * and across series, lib/quality/duplicate-series.ts) found, already counted above
+   * (applyStoredBarFindings); present only when they found something.
+   */
+  storedBarChecks?: { rowsRejected: number; flags: number };
 }
 
 export interface QualityCheckResult {
@@ -108,10 +116,21 @@ export function checkQuality(
     else issues.push(issue('duplicate_date', { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: `another row for ${bar.symbol} ${bar.date}${other.line !== null ? ` (line ${other.line})` : ''} has other values and was rejected (${other.rule}); which copy is right is unknown, so this one is rejected too` }));
   }
 
+  // A row the next bar undoes (one_bar_glitch) is a rejected row: it counts toward its file's share,
+  // and the series rules below see the series without it.
+  const glitched = new Set<string>();
+  for (const rows of groupBy(deduplicated, (b) => b.symbol).values()) {
+    for (const found of oneBarGlitches([...rows].sort(byDate), policy)) {
+      issues.push(found);
+      glitched.add(`${found.symbol}\u0000${found.date}`);
+    }
+  }
+  const unglitched = glitched.size === 0 ? deduplicated : deduplicated.filter((b) => !glitched.has(`${b.symbol}\u0000${b.date}`));
+
   // A file whose rows for a symbol were rejected above the per-file limit is rejected whole.
   const rejectedFiles = filesOverLimit(candidates, readIssues, issues, fileBadRowShareLimit(policy));
   const unique: CandidateBar[] = [];
-  for (const bar of deduplicated) {
+  for (const bar of unglitched) {
     const file = rejectedFiles.get(bar.source);
     if (!file) unique.push(bar);
     else issues.push(issue('file_rejected', { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: `this row passed, but its file is rejected whole: ${fileCause(file, fileBadRowShareLimit(policy))}, so none of its rows is trusted` }));
@@ -123,8 +142,9 @@ export function checkQuality(
   const bySymbol = groupBy(unique, (bar) => bar.symbol);
   const accepted: Bar[] = [];
   const rejectedSeries = new Map<string, RejectedSeries>();
+  const sources = new Map<string, string>();
   for (const [symbol, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    series.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+    series.sort(byDate);
     const found = seriesIssues(series, policy);
     issues.push(...found);
     // Bars carrying the next session's prices: which ones is unknown, so none is trusted (as a file rejected whole).
@@ -135,8 +155,10 @@ export function checkQuality(
       continue;
     }
     for (const { date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });
+    if (series.length > 0) sources.set(symbol, series[0].source);
   }
   const report = summarise(accepted, issues, rowsRead, policy);
+  for (const [symbol, source] of sources) report.bySymbol[symbol].source = source;
   for (const file of rejectedFiles.values()) {
     const s = (report.bySymbol[file.symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null });
     (s.rejectedFiles ??= []).push(file);
@@ -144,6 +166,8 @@ export function checkQuality(
   for (const [symbol, series] of rejectedSeries) (report.bySymbol[symbol] ??= { rowsAccepted: 0, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null }).rejectedSeries = series;
   return { accepted, issues, report };
 }
+
+const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0);
 
 const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
 
@@ -231,6 +255,102 @@ function summarise(accepted: readonly Bar[], issues: readonly QualityIssue[], ro
   };
 }
 
+/** One symbol's findings of the rules on the stored bars (storedBarIssues), with its staged bars. */
+export interface SymbolStoredFindings {
+  symbol: string;
+  source: string;
+  /** The symbol's staged (accepted) bars before the findings. */
+  staged: ReadonlyArray<Pick<Bar, 'date'>>;
+  issues: readonly QualityIssue[];
+  /** Staged dates the findings reject. */
+  rejected: ReadonlySet<string>;
+  /**
+   * The symbol's series rejected whole (lagged_duplicate): `rejected` then holds every staged date,
+   * the findings a file_rejected for each not rejected by another rule, and the gate fails naming it.
+   */
+  rejectedSeries?: RejectedSeries;
+}
+
+export interface AppliedStoredFindings {
+  report: QualityReport;
+  /** Every finding to quarantine: the given ones, and file_rejected / file_bad_row_share when a file is rejected whole. */
+  issues: QualityIssue[];
+  /** Per symbol, the staged dates no longer accepted, each with the rule that took it out. */
+  dropped: Map<string, Map<string, QualityRuleId>>;
+}
+
+/**
+ * The snapshot's report with the findings of the rules run when it is judged (on the stored bars,
+ * across series) counted in, as if the rows had been rejected (or flagged) when they were read: the
+ * counts per rule and per symbol, the bad-row share, a series rejected whole (`rejectedSeries`), and
+ * the per-file limit (a symbol's rows rejected above it, at least
+ * MIN_FILE_REJECTED_ROWS of them, reject its file whole: its other staged rows are file_rejected and
+ * the gate fails, as file_bad_row_share at staging). A symbol's rows in the snapshot are its rows
+ * accepted and rejected when it was staged. Records `storedBarChecks`, so the snapshot is not
+ * checked twice. Returns the report unchanged (and no marker) when nothing was found.
+ */
+export function applyStoredBarFindings(report: QualityReport, findings: readonly SymbolStoredFindings[]): AppliedStoredFindings {
+  const dropped = new Map<string, Map<string, QualityRuleId>>();
+  const issues: QualityIssue[] = [];
+  if (findings.every((f) => f.issues.length === 0)) return { report, issues, dropped };
+  const next: QualityReport = { ...report, byRule: { ...report.byRule }, bySymbol: { ...report.bySymbol } };
+  const limit = fileBadRowShareLimit(report.policy);
+  let rejectedRows = 0;
+  let flagged = 0;
+  const count = (i: QualityIssue): void => {
+    issues.push(i);
+    next.byRule[i.rule] = (next.byRule[i.rule] ?? 0) + 1;
+  };
+  for (const f of findings) {
+    if (f.issues.length === 0) continue;
+    const before = report.bySymbol?.[f.symbol] ?? { rowsAccepted: f.staged.length, rowsRejected: 0, flags: 0, firstDate: null, lastDate: null };
+    const s: SymbolQuality = { ...before };
+    const out = new Map<string, QualityRuleId>();
+    for (const i of f.issues) {
+      count(i);
+      if (i.severity === 'flag') s.flags++;
+      else if (i.date !== null && f.rejected.has(i.date)) out.set(i.date, i.rule);
+    }
+    const rows = before.rowsAccepted + before.rowsRejected;
+    const rejected = before.rowsRejected + out.size;
+    if (f.rejectedSeries) s.rejectedSeries = f.rejectedSeries;
+    // A series rejected whole already fails the import, with its own reason: no file verdict on top.
+    else if (out.size > 0 && !before.rejectedFiles && rejected >= MIN_FILE_REJECTED_ROWS && rows > 0 && rejected / rows > limit) {
+      const byRule = new Map<QualityRuleId, number>();
+      for (const rule of out.values()) byRule.set(rule, (byRule.get(rule) ?? 0) + 1);
+      const top = [...byRule]
+        .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+        .map(([rule, n]) => `${rule}: ${n}`)
+        .join(', ');
+      const firstRule = out.get([...out.keys()].sort()[0]) as QualityRuleId;
+      const file: RejectedFile = { source: f.source, symbol: f.symbol, rowsRead: rows, rowsRejected: rejected, top: before.rowsRejected > 0 ? `${top}; ${before.rowsRejected} rejected when read` : top, firstLine: null, firstRule };
+      s.rejectedFiles = [file];
+      for (const b of f.staged) {
+        if (out.has(b.date)) continue;
+        out.set(b.date, 'file_rejected');
+        count(issue('file_rejected', { symbol: f.symbol, date: b.date, source: f.source, line: null, raw: null, message: `this row passed, but its file is rejected whole: ${fileCause(file, limit)}, so none of its rows is trusted` }));
+      }
+      count(issue('file_bad_row_share', { symbol: f.symbol, date: null, source: f.source, line: null, raw: null, message: `file rejected whole: ${fileCause(file, limit)}; its rows that passed are not trusted either, and the import fails` }));
+    }
+    const kept = f.staged.filter((b) => !out.has(b.date)).map((b) => b.date).sort();
+    s.rowsAccepted = before.rowsAccepted - out.size;
+    s.rowsRejected = before.rowsRejected + out.size;
+    s.firstDate = kept[0] ?? null;
+    s.lastDate = kept.at(-1) ?? null;
+    next.bySymbol[f.symbol] = s;
+    rejectedRows += out.size;
+    flagged += f.issues.filter((i) => i.severity === 'flag').length;
+    if (out.size > 0) dropped.set(f.symbol, out);
+  }
+  next.rowsAccepted = report.rowsAccepted - rejectedRows;
+  next.rowsRejected = report.rowsRejected + rejectedRows;
+  next.flags = report.flags + flagged;
+  next.badRowShare = next.rowsRead === 0 ? 0 : next.rowsRejected / next.rowsRead;
+  next.byRule = Object.fromEntries(Object.entries(next.byRule).sort(([a], [b]) => (a < b ? -1 : 1)));
+  next.storedBarChecks = { rowsRejected: (report.storedBarChecks?.rowsRejected ?? 0) + rejectedRows, flags: (report.storedBarChecks?.flags ?? 0) + flagged };
+  return { report: next, issues, dropped };
+}
+
 export interface GateVerdict {
   passed: boolean;
   reasons: string[];
@@ -239,7 +359,8 @@ export interface GateVerdict {
 /**
  * The gate: a run fails when nothing usable was read, too many rows were rejected, a file was
  * rejected whole (its rows for a symbol rejected above the per-file limit, file_bad_row_share), or a
- * symbol's series was (its bars carry the next session's prices, next_session_leak).
+ * symbol's series was (its bars carry the next session's prices, next_session_leak; they are another
+ * symbol's shifted by sessions, lagged_duplicate).
  */
 export function evaluateQualityGate(report: QualityReport): GateVerdict {
   const reasons: string[] = [];
@@ -253,18 +374,20 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
     if (named.length > 5) reasons.push(`${named.length - 5} more files rejected whole (file_bad_row_share in quarantine names them)`);
     if (named.length === 0) reasons.push(`${filesRejected} file(s) rejected whole: rows for a symbol rejected above the per-file limit of ${percent(limit)} (file_bad_row_share in quarantine names them)`);
   }
-  if ((report.byRule.next_session_leak ?? 0) > 0) {
+  const seriesRejections = [...SERIES_LEVEL_RULES].reduce((n, rule) => n + (report.byRule[rule] ?? 0), 0);
+  if (seriesRejections > 0) {
     const named = Object.entries(report.bySymbol)
       .filter(([, s]) => s.rejectedSeries !== undefined)
       .map(([symbol, s]) => ({ symbol, ...(s.rejectedSeries as RejectedSeries) }));
+    const rules = [...SERIES_LEVEL_RULES].filter((rule) => (report.byRule[rule] ?? 0) > 0).join(', ');
     for (const s of named.slice(0, 5)) reasons.push(`series of ${s.symbol} from ${excerpt(s.source, 300)} rejected whole (${s.rule}): ${s.reason}`);
-    if (named.length > 5) reasons.push(`${named.length - 5} more series rejected whole (next_session_leak in quarantine names them)`);
-    if (named.length === 0) reasons.push(`${report.byRule.next_session_leak} series rejected whole: their bars carry the next session's prices (next_session_leak in quarantine names them)`);
+    if (named.length > 5) reasons.push(`${named.length - 5} more series rejected whole (${rules} in quarantine names them)`);
+    if (named.length === 0) reasons.push(`${seriesRejections} series rejected whole (${rules} in quarantine names them)`);
   }
   // Only rules that reject rows explain a rejection; flags (gaps, moves, …) reject nothing.
   const top = Object.entries(report.byRule)
     // A file or series rejected whole has its own reason above; its rows that passed say nothing of the cause.
-    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag' && rule !== 'file_bad_row_share' && rule !== 'file_rejected' && rule !== 'next_session_leak')
+    .filter(([rule]) => QUALITY_RULES[rule as QualityRuleId]?.severity !== 'flag' && rule !== 'file_bad_row_share' && rule !== 'file_rejected' && !SERIES_LEVEL_RULES.has(rule as QualityRuleId))
     .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
     .slice(0, 3)
     .map(([rule, n]) => `${rule}: ${n}`)
@@ -276,7 +399,8 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
   }
   if (report.badRowShare > report.policy.maxBadRowShare) {
     reasons.push(
-      `${(report.badRowShare * 100).toFixed(2)}% of rows rejected (${report.rowsRejected} of ${report.rowsRead}), above the limit of ${(report.policy.maxBadRowShare * 100).toFixed(2)}%; most frequent: ${top}`,
+      // Rows of files or series rejected whole have their reason above (no "most frequent" to add).
+      `${(report.badRowShare * 100).toFixed(2)}% of rows rejected (${report.rowsRejected} of ${report.rowsRead}), above the limit of ${(report.policy.maxBadRowShare * 100).toFixed(2)}%${top ? `; most frequent: ${top}` : ''}`,
     );
   }
   return { passed: reasons.length === 0, reasons };

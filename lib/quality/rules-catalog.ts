@@ -25,23 +25,47 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
+  },
+  lagged_duplicate: {
+    severity: 'reject',
+    meaning:
+      "a symbol's series is another symbol's (in the snapshot or stored) shifted by 1 to 5 sessions: its bar of session t is the other's bar of t+k (OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.99 or more), e.g. another stock's bars of the next session; judged when the snapshot is judged; the series is rejected whole and the import fails",
+  },
+  one_bar_glitch: {
+    severity: 'reject',
+    meaning:
+      "a row (or two adjacent rows) whose close is beyond the move limit (extremeMoveLimit, at least 25%, on the log scale) from both the bar before and the bar after, which agree within 10%: a glitch the next bar undoes (a misplaced decimal point, a price of 0.000001), not a move; neighbours are the file's rows, or the stored bars around a file's first or last row when the snapshot is judged",
+  },
+  volume_vanished: {
+    severity: 'reject',
+    meaning: 'a row that would revise a stored bar with a positive volume to a volume of 0 (judged against the store when the snapshot is judged): a file without volumes does not erase them; the stored bar is kept',
   },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
   unadjusted_split: { severity: 'flag', meaning: 'overnight move by a split ratio (2:1, 3:2, 4:3, 5:4, 1:2, …) with the volume moving by its inverse, whatever its size: an unadjusted split' },
   stale_close: { severity: 'flag', meaning: 'close unchanged over many consecutive days' },
+  zero_volume: {
+    severity: 'flag',
+    meaning: "an equity's or ETF's rows in the snapshot have volume 0 throughout, or on 5 or more consecutive bars after a positive one (judged when the snapshot is judged, with the declared instrument kinds); indices and other series without volume are not checked",
+  },
+  duplicate_series: {
+    severity: 'flag',
+    meaning: "a symbol's series is the same sessions' bars as another symbol's (in the snapshot or stored): OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.95 or more; share classes and ETFs tracking one index are legitimately this close (judged when the snapshot is judged)",
+  },
   short_series: { severity: 'flag', meaning: 'fewer bars than the feature look-back needs' },
 } as const satisfies Record<string, { severity: 'reject' | 'flag'; meaning: string }>;
 
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate']);
+/** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -231,6 +231,41 @@ function decodeStagedBars(text: string): { bars: Bar[]; coverage: SnapshotCovera
   return { bars, coverage: { ranges, rejected } };
 }
 
+/** A staged chunk as read: its bars and coverage, and the chunk without some of its bars (readStagedChunk). */
+export interface StagedChunk {
+  bars: Bar[];
+  coverage: SnapshotCoverage;
+  /**
+   * The chunk's document without the `dropped` bars (per symbol, date → the rule that rejects it):
+   * they join its rejected rows with their rule, unless a row of that symbol and date is recorded
+   * rejected already, and its coverage still covers them, so the publish keeps their stored bars and
+   * reports them unconfirmed. With the number of bars left (the chunk's `rows`).
+   */
+  without(dropped: ReadonlyMap<string, ReadonlyMap<string, string>>): { text: string; rows: number };
+}
+
+/**
+ * Reads a staged chunk's document (`staged_chunks.bars`): the one place besides staging and
+ * publishing that knows its layout, for lib/ingest/judge.ts, which reads every chunk when it judges
+ * a snapshot and writes back the chunks the judging rules took bars out of.
+ */
+export function readStagedChunk(text: string): StagedChunk {
+  const { bars, coverage } = decodeStagedBars(text);
+  return {
+    bars,
+    coverage,
+    without(dropped) {
+      const kept = bars.filter((b) => !dropped.get(b.symbol)?.has(b.date));
+      const rejected = new Map(coverage.rejected);
+      for (const b of bars) {
+        const rule = dropped.get(b.symbol)?.get(b.date);
+        if (rule !== undefined && !rejected.has(key(b.symbol, b.date))) rejected.set(key(b.symbol, b.date), rule);
+      }
+      return { text: encodeStagedBars(kept, { ranges: coverage.ranges, rejected }), rows: kept.length };
+    },
+  };
+}
+
 /**
  * Stages one chunk's bars and records the chunk as done, all or nothing, if the attempt still holds
  * the snapshot. `coverage` (of the chunk's rows, see coverageOf) says which stored bars the publish

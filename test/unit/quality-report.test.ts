@@ -107,8 +107,8 @@ describe('checkQuality', () => {
         calendar_gap: 1,
       },
       bySymbol: {
-        AAPL: { rowsAccepted: 4, rowsRejected: 3, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-07' },
-        MSFT: { rowsAccepted: 3, rowsRejected: 1, flags: 2, firstDate: '2019-01-02', lastDate: '2019-01-07' },
+        AAPL: { rowsAccepted: 4, rowsRejected: 3, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/a.csv' },
+        MSFT: { rowsAccepted: 3, rowsRejected: 1, flags: 2, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/m.csv' },
       },
     });
   });
@@ -116,7 +116,7 @@ describe('checkQuality', () => {
   it('gives a symbol seen only in rejections an entry with no dates', () => {
     const { report } = checkQuality([bar('AAPL', '/a.csv', 2, '2019-01-02', 10)], [readIssue('missing_field', 'ZZZ', '/z.csv', 2)], 2, { ...DEFAULTS, minHistoryBars: 1 });
     expect(report.bySymbol).toEqual({
-      AAPL: { rowsAccepted: 1, rowsRejected: 0, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-02' },
+      AAPL: { rowsAccepted: 1, rowsRejected: 0, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-02', source: '/a.csv' },
       ZZZ: { rowsAccepted: 0, rowsRejected: 1, flags: 0, firstDate: null, lastDate: null },
     });
     expect(report.rowsRejected).toBe(1);

@@ -58,6 +58,23 @@ describe('near-duplicate symbols', () => {
     expect(cluster.every((c, i) => c === groups.groupOf[symbol[i]])).toBe(true);
   });
 
+  it("merges a symbol whose series is another's a day or two off (its file holds the other's bars of the next session), up to maxLag", () => {
+    const series = sectorMarket(30, 400, 6);
+    // 30: 3's 5-day forward returns of the next day (probe-e's ZDUP); 31: 8's of two days before. On
+    // the same day they correlate only as overlapping 5-day sums do (~0.8 and ~0.6): never merged before.
+    series.push(Float64Array.from(series[3], (_, t) => (t + 1 < 400 ? series[3][t + 1] : NaN)));
+    series.push(Float64Array.from(series[8], (_, t) => (t >= 2 ? series[8][t - 2] : NaN)));
+    const { symbol, day, value } = panel(series);
+    const names = series.map((_, s) => `S${s}`);
+    const groups = nearDuplicateSymbolGroups(symbol, day, value);
+    expect(groups.merged).toEqual([[3, 30], [8, 31]]);
+    expect(groups.groups).toBe(30);
+    expect(describeMergedSymbols(groups, names)).toBe('S3 = S30 (S30 on day t = S3 on day t+1); S8 = S31 (S31 on day t = S8 on day t-2)');
+    expect(nearDuplicateSymbolGroups(symbol, day, value, { maxLag: 1 }).merged).toEqual([[3, 30]]);
+    expect(nearDuplicateSymbolGroups(symbol, day, value, { maxLag: 0 }).merged).toEqual([]);
+    expect(() => nearDuplicateSymbolGroups(symbol, day, value, { maxLag: -1 })).toThrow(/maxLag must be an integer >= 0/);
+  });
+
   it('judges pairs on their common days only, and needs enough of them', () => {
     const series = sectorMarket(6, 600, 2);
     // 6 copies 0 but only from day 450 (150 common days): merged; 7 copies 1 on 40 days only: too few to judge.

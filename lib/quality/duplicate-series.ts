@@ -1,0 +1,357 @@
+import { nyseTradingDaysBetween } from '../calendar/nyse';
+import type { Bar } from '../market-data/bar';
+import { NEAR_DUPLICATE_CORRELATION, scanLaggedPairs } from '../stats/symbol-clusters';
+import { issue, type QualityIssue } from './rules-catalog';
+
+/**
+ * Series that are another symbol's series (snapshot-level rules: every series of the snapshot against
+ * every other series of the snapshot and of the store, lib/ingest/judge.ts).
+ *
+ * A file holding another symbol's bars one session early (ZDUP's bar of day t is SYN01's bar of
+ * t+1: tomorrow's prices under another name) passed every rule: each bar is a valid bar, and the
+ * series is a plausible stock. Stored, it feeds tomorrow's prices of SYN01 into the market columns
+ * (advance/decline, dispersion, breadth) and the market baselines, which then "predict" SYN01; the
+ * point-in-time audit (it recomputes from the same stored bars) and the single-feature scan cannot
+ * see it, and the inference's near-duplicate clustering compared same-day values only.
+ *
+ * - `lagged_duplicate` (reject, the whole series): a series of the snapshot equals another series at
+ *   a lag of 1..DUPLICATE_MAX_LAG sessions either way (its bar of session t is the other's bar of
+ *   t+lag): OHLC equal within rounding (EQUAL_BAR_TOLERANCE) on EQUAL_BAR_SHARE of the common
+ *   sessions or more, or daily close-to-close returns correlating LAGGED_DUPLICATE_CORRELATION or
+ *   more (unless either series' returns are smooth, SMOOTH_AUTOCORRELATION: a ramp or a sine
+ *   correlates with anything smooth at any lag), on MIN_COMMON_SESSIONS common sessions or more (of
+ *   the snapshot's bars). Two stocks are
+ *   never that close a session apart: across the 382 S&P 500 files, 2013-2018, the highest
+ *   correlation of daily returns at lags 1..5 between two symbols is 0.48 (EVHC/PCLN, 292 common
+ *   days, one shared outlier). Which of the two is rejected: the one of this snapshot when the other
+ *   is stored (it is the one added later); of two in the snapshot, the one new to the store, else the
+ *   one ahead (holding the other's later bars). The finding names both symbols and the lag, and the
+ *   gate fails naming them.
+ * - `duplicate_series` (flag): the same at lag 0 (the same session's bars under two symbols), with
+ *   returns correlating NEAR_DUPLICATE_CORRELATION (0.95, the threshold at which inference clusters
+ *   two symbols as one, lib/stats/symbol-clusters.ts) or more. A symbol imported twice is one, but
+ *   share classes of one company and ETFs tracking one index are legitimately this close (in the
+ *   S&P 500 files FOX/FOXA 0.978, NWS/NWSA 0.960, UA/UAA 0.955), so it is evidence only: the bars
+ *   are stored as read.
+ *
+ * Cost: every pair is screened on returns' ranks at every lag (lib/stats/symbol-clusters.ts
+ * scanLaggedPairs: a dot product on a subsample of days), ranks so that a copy with a few garbled
+ * days still stands out; only pairs whose rank correlation reaches CANDIDATE_RANK_CORRELATION are
+ * compared bar by bar.
+ */
+export const DUPLICATE_MAX_LAG = 5;
+export const MIN_COMMON_SESSIONS = 60;
+export const LAGGED_DUPLICATE_CORRELATION = 0.99;
+export const DUPLICATE_SERIES_CORRELATION = NEAR_DUPLICATE_CORRELATION;
+export const EQUAL_BAR_SHARE = 0.95;
+/** Prices are equal within rounding: half a cent, or 0.05% of the price, whichever is larger. */
+export const EQUAL_BAR_TOLERANCE = { absolute: 0.005, relative: 5e-4 };
+/**
+ * Lag-1 autocorrelation of a series' daily returns above which it is smooth (a ramp, a sine: test
+ * fixtures, not prices; in the S&P 500 files the highest is 0.17), so that its returns' correlation
+ * with another series says nothing and only equal bars make it a duplicate.
+ */
+export const SMOOTH_AUTOCORRELATION = 0.5;
+/** Rank correlation of daily returns (over all common days, at a lag) that makes a pair a candidate. */
+const CANDIDATE_RANK_CORRELATION = 0.85;
+
+/** One symbol's bars, ascending by date, as the snapshot would leave them: its staged bars, with stored bars around them. */
+export interface DuplicateCheckSeries {
+  symbol: string;
+  /** YYYY-MM-DD, ascending, one per bar. */
+  date: readonly string[];
+  open: ArrayLike<number>;
+  high: ArrayLike<number>;
+  low: ArrayLike<number>;
+  close: ArrayLike<number>;
+  /** Per bar, 1 when it is the snapshot's, 0 when stored; absent for a stored series (compared with, never judged). */
+  staged?: ArrayLike<number>;
+  /** Whether the store held bars of the symbol before this snapshot (a symbol new to the store is the one added later). */
+  storedBefore: boolean;
+  /** The file of the snapshot's rows (the findings' source). */
+  source?: string;
+}
+
+/** Two symbols whose series are one: `symbol`'s bar of session t is `other`'s bar of session t + lag. */
+export interface DuplicatePair {
+  symbol: string;
+  other: string;
+  lag: number;
+  /** Common sessions compared (`symbol`'s bars of the snapshot with a bar of `other` `lag` sessions on). */
+  sessions: number;
+  /** Share of them with open, high, low and close equal within rounding. */
+  equalShare: number;
+  /** Correlation of daily close-to-close log returns over the common sessions. */
+  correlation: number;
+  /** Whether `other` is in the snapshot too (else it is stored). */
+  otherInSnapshot: boolean;
+}
+
+export interface DuplicateSeriesFindings {
+  /** `lagged_duplicate` (one per rejected series) and `duplicate_series` findings. */
+  issues: QualityIssue[];
+  /** Series rejected whole, by symbol: the lagged_duplicate finding. */
+  rejected: Map<string, QualityIssue>;
+  /** Every pair found (lagged or not), for reports. */
+  pairs: DuplicatePair[];
+}
+
+/**
+ * A series of `staged` bars with `stored` bars of the symbol on other dates (a stored bar on a staged
+ * bar's date is replaced by it), ascending: the columns duplicateSeriesIssues takes.
+ */
+export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: readonly Bar[], options: { storedBefore?: boolean; source?: string } = {}): DuplicateCheckSeries {
+  const ascending = (bars: readonly Bar[]): readonly Bar[] => (bars.every((b, k) => k === 0 || bars[k - 1].date < b.date) ? bars : [...bars].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0)));
+  const a = ascending(staged);
+  const b = ascending(stored);
+  // Typed columns: a snapshot's series are held together while it is judged (the whole S&P 500 folder: 467,000 bars).
+  const size = a.length + b.length;
+  const out = { date: new Array<string>(), open: new Float64Array(size), high: new Float64Array(size), low: new Float64Array(size), close: new Float64Array(size), staged: new Uint8Array(size) };
+  const push = (bar: Bar, isStaged: number): void => {
+    const k = out.date.length;
+    out.date.push(bar.date);
+    out.open[k] = bar.open;
+    out.high[k] = bar.high;
+    out.low[k] = bar.low;
+    out.close[k] = bar.close;
+    out.staged[k] = isStaged;
+  };
+  // Merge the two ascending lists; the staged bar wins a date both have.
+  for (let i = 0, j = 0; i < a.length || j < b.length; ) {
+    if (j >= b.length || (i < a.length && a[i].date <= b[j].date)) {
+      if (j < b.length && b[j].date === a[i].date) j++;
+      push(a[i++], 1);
+    } else push(b[j++], 0);
+  }
+  const n = out.date.length;
+  return {
+    symbol,
+    date: out.date,
+    open: out.open.subarray(0, n),
+    high: out.high.subarray(0, n),
+    low: out.low.subarray(0, n),
+    close: out.close.subarray(0, n),
+    ...(staged.length > 0 ? { staged: out.staged.subarray(0, n) } : {}),
+    storedBefore: options.storedBefore ?? stored.length > 0,
+    ...(options.source !== undefined ? { source: options.source } : {}),
+  };
+}
+
+const equalWithinRounding = (x: number, y: number): boolean => Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
+
+/** Average ranks of a row's finite values, centred (NaN stays NaN): Spearman's correlation is then Pearson's of these. */
+function ranksInPlace(x: Float64Array, o: number, length: number): void {
+  let count = 0;
+  for (let t = 0; t < length; t++) if (!Number.isNaN(x[o + t])) count++;
+  const sorted = new Float64Array(count);
+  for (let t = 0, k = 0; t < length; t++) if (!Number.isNaN(x[o + t])) sorted[k++] = x[o + t];
+  sorted.sort();
+  const centre = (count + 1) / 2;
+  for (let t = 0; t < length; t++) {
+    const v = x[o + t];
+    if (Number.isNaN(v)) continue;
+    // Ties: the average of the ranks from the first value not below v to the last not above it.
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    hi = count;
+    while (end < hi) {
+      const mid = (end + hi) >> 1;
+      if (sorted[mid] <= v) end = mid + 1;
+      else hi = mid;
+    }
+    x[o + t] = (lo + 1 + end) / 2 - centre;
+  }
+}
+
+const sessionWord = (n: number): string => `${n} session${n === 1 ? '' : 's'}`;
+
+/**
+ * The findings of `lagged_duplicate` and `duplicate_series` (above) over the series given: those with
+ * `staged` bars are judged, each against every other series given (staged or stored).
+ */
+export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): DuplicateSeriesFindings {
+  const out: DuplicateSeriesFindings = { issues: [], rejected: new Map(), pairs: [] };
+  const judged = series.map((s) => s.staged !== undefined && Array.prototype.some.call(s.staged, (v: number) => v === 1));
+  if (!judged.some(Boolean) || series.length < 2) return out;
+
+  // Sessions: the NYSE's between the first and last date, and any other date a bar has.
+  let first = '9999-12-31';
+  let last = '0000-01-01';
+  for (const s of series) {
+    if (s.date.length === 0) continue;
+    if (s.date[0] < first) first = s.date[0];
+    if (s.date[s.date.length - 1] > last) last = s.date[s.date.length - 1];
+  }
+  const all = new Set(first <= last ? nyseTradingDaysBetween(first, last) : []);
+  for (const s of series) for (const d of s.date) all.add(d);
+  const sessions = [...all].sort();
+  const sessionOf = new Map(sessions.map((d, i) => [d, i]));
+  const days = sessions.length;
+  const n = series.length;
+
+  // Per series: the bar on each session (−1: none), and daily close-to-close log returns (NaN without both bars).
+  const barAt = new Int32Array(n * days).fill(-1);
+  const returns = new Float64Array(n * days).fill(NaN);
+  for (const [i, s] of series.entries()) {
+    // Dates ascending, sessions ascending: one walk.
+    for (let k = 0, t = s.date.length > 0 ? (sessionOf.get(s.date[0]) as number) : 0; k < s.date.length; k++) {
+      while (sessions[t] < s.date[k]) t++;
+      barAt[i * days + t] = k;
+    }
+    for (let t = 1; t < days; t++) {
+      const k = barAt[i * days + t];
+      const p = barAt[i * days + t - 1];
+      if (k < 0 || p < 0 || !(s.close[k] > 0) || !(s.close[p] > 0)) continue;
+      returns[i * days + t] = Math.log(s.close[k] / s.close[p]);
+    }
+  }
+  // Returns that move smoothly from day to day (a ramp, a sine: no traded price does) correlate at
+  // every lag and with any other smooth series: for those only equal bars count.
+  const smooth = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    let sa = 0;
+    let sb = 0;
+    let saa = 0;
+    let sbb = 0;
+    let sab = 0;
+    for (let t = 1; t < days; t++) {
+      const u = returns[i * days + t - 1];
+      const v = returns[i * days + t];
+      if (!(u === u && v === v)) continue;
+      m++;
+      sa += u;
+      sb += v;
+      saa += u * u;
+      sbb += v * v;
+      sab += u * v;
+    }
+    const va = saa - (sa * sa) / m;
+    const vb = sbb - (sb * sb) / m;
+    // Constant returns (no variance) are as smooth as it gets.
+    smooth[i] = m >= 2 && !(va > 1e-18 && vb > 1e-18 && (sab - (sa * sb) / m) / Math.sqrt(va * vb) <= SMOOTH_AUTOCORRELATION) ? 1 : 0;
+  }
+  const ranks = returns.slice();
+  for (let i = 0; i < n; i++) ranksInPlace(ranks, i * days, days);
+
+  /** `s`'s bars of the snapshot on session t against `o`'s bars of session t + lag. */
+  const compare = (s: number, o: number, lag: number): { sessions: number; equalShare: number; correlation: number } => {
+    const S = series[s];
+    const O = series[o];
+    let bars = 0;
+    let equal = 0;
+    let m = 0;
+    let sa = 0;
+    let sb = 0;
+    let saa = 0;
+    let sbb = 0;
+    let sab = 0;
+    for (let t = Math.max(0, -lag); t < days && t + lag < days; t++) {
+      const k = barAt[s * days + t];
+      const j = barAt[o * days + t + lag];
+      if (k < 0 || j < 0 || S.staged?.[k] !== 1) continue;
+      bars++;
+      if (equalWithinRounding(S.open[k], O.open[j]) && equalWithinRounding(S.high[k], O.high[j]) && equalWithinRounding(S.low[k], O.low[j]) && equalWithinRounding(S.close[k], O.close[j])) equal++;
+      const u = returns[s * days + t];
+      const v = returns[o * days + t + lag];
+      if (!(u === u && v === v)) continue;
+      m++;
+      sa += u;
+      sb += v;
+      saa += u * u;
+      sbb += v * v;
+      sab += u * v;
+    }
+    const cov = sab - (sa * sb) / m;
+    const va = saa - (sa * sa) / m;
+    const vb = sbb - (sb * sb) / m;
+    return { sessions: bars, equalShare: bars > 0 ? equal / bars : 0, correlation: m >= 2 && va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN };
+  };
+  const isDuplicate = (c: { sessions: number; equalShare: number; correlation: number }, s: number, o: number, lag: number): boolean =>
+    c.sessions >= MIN_COMMON_SESSIONS && (c.equalShare >= EQUAL_BAR_SHARE || (!smooth[s] && !smooth[o] && c.correlation >= (lag === 0 ? DUPLICATE_SERIES_CORRELATION : LAGGED_DUPLICATE_CORRELATION)));
+
+  // Per unordered pair, the best lag found (most equal bars, then the highest correlation).
+  const found = new Map<string, DuplicatePair & { s: number; o: number; both: boolean }>();
+  const better = (x: DuplicatePair, y: DuplicatePair | undefined): boolean => !y || x.equalShare > y.equalShare || (x.equalShare === y.equalShare && x.correlation > y.correlation);
+  scanLaggedPairs(
+    ranks,
+    n,
+    days,
+    { minCorrelation: CANDIDATE_RANK_CORRELATION, minCommonDays: MIN_COMMON_SESSIONS, maxLag: DUPLICATE_MAX_LAG, compare: (a, b) => judged[a] || judged[b] },
+    ({ a, b, lag }) => {
+      // Row a's day t goes with row b's day t + lag. Each side of the snapshot is judged on its own bars.
+      const sides: Array<[number, number, number]> = [];
+      if (judged[a]) sides.push([a, b, lag]);
+      if (judged[b]) sides.push([b, a, lag === 0 ? 0 : -lag]);
+      const verified = sides.map(([s, o, l]) => ({ s, o, l, c: compare(s, o, l) })).filter((v) => isDuplicate(v.c, v.s, v.o, v.l));
+      if (verified.length === 0) return;
+      const key = `${Math.min(a, b)}:${Math.max(a, b)}`;
+      const pick = pickRejected(verified, series);
+      const pair = { symbol: series[pick.s].symbol, other: series[pick.o].symbol, lag: pick.l, sessions: pick.c.sessions, equalShare: pick.c.equalShare, correlation: pick.c.correlation, otherInSnapshot: judged[pick.o], s: pick.s, o: pick.o, both: verified.length === 2 };
+      // A pair that is one series at a lag is not "the same day's" series: the lagged finding wins.
+      const previous = found.get(key);
+      if (!previous || (previous.lag === 0 && pair.lag !== 0) || ((previous.lag === 0) === (pair.lag === 0) && better(pair, previous))) found.set(key, pair);
+    },
+  );
+
+  for (const p of [...found.values()].sort((x, y) => (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : x.other < y.other ? -1 : 1))) {
+    const { s, o, both, ...pair } = p;
+    out.pairs.push(pair);
+    const S = series[s];
+    const where = pair.otherInSnapshot ? 'in this import' : 'stored';
+    const evidence = `on ${(pair.equalShare * 100).toFixed(1)}% of ${pair.sessions} common sessions OHLC are equal within rounding, and daily returns correlate ${Number.isNaN(pair.correlation) ? 'n/a' : pair.correlation.toFixed(4)}`;
+    if (pair.lag === 0) {
+      out.issues.push(
+        issue('duplicate_series', {
+          symbol: S.symbol,
+          date: null,
+          source: S.source ?? S.symbol,
+          line: null,
+          raw: null,
+          message: `${S.symbol}'s bars are the same sessions' bars of ${pair.other} (${where}): ${evidence}; share classes of one company or ETFs tracking one index are legitimately this close, a symbol imported twice under two names is not; stored as read, and inference clusters them as one symbol`,
+        }),
+      );
+      continue;
+    }
+    if (out.rejected.has(S.symbol)) continue;
+    const k = Math.abs(pair.lag);
+    const how = pair.lag > 0
+      ? `its bar of each session is ${pair.other}'s bar of ${sessionWord(k)} later (session t holds t+${k}: another symbol's future prices)`
+      : `its bar of each session is ${pair.other}'s bar of ${sessionWord(k)} earlier (session t holds t-${k}: another symbol's stale prices)`;
+    const chosen = !both ? '' : S.storedBefore !== series[o].storedBefore ? `; of the two, ${S.symbol} is the one new to the store` : `; which of the two is the copy the bars cannot tell, so ${S.symbol} is rejected as the one ahead (its bars are ${pair.other}'s future)`;
+    const finding = issue('lagged_duplicate', {
+      symbol: S.symbol,
+      date: null,
+      source: S.source ?? S.symbol,
+      line: null,
+      raw: null,
+      message: `series of ${S.symbol} is ${pair.other}'s (${where}) shifted by ${pair.lag > 0 ? '+' : '-'}${sessionWord(k)}: ${how}; ${evidence}${chosen}. Another symbol's bars filed sessions early or late are no series of their own, and would leak one symbol's future into market columns and baselines; the series is rejected whole and the import fails`,
+    });
+    out.rejected.set(S.symbol, finding);
+    out.issues.push(finding);
+  }
+  return out;
+}
+
+/**
+ * Of a pair found from both sides (both series in the snapshot), the one to name: at a lag, the one
+ * to reject, new to the store (added later), else the one ahead (its bars are the other's later
+ * ones: lag > 0); at lag 0 (a flag), the one whose symbol sorts later. Found from one side only (the
+ * other is stored, or its own bars are too few), that side.
+ */
+function pickRejected<T extends { s: number; o: number; l: number }>(verified: T[], series: readonly DuplicateCheckSeries[]): T {
+  if (verified.length === 1) return verified[0];
+  const [x, y] = verified;
+  // The same sessions' bars (a flag): on the symbol that sorts later.
+  if (x.l === 0) return series[x.s].symbol > series[y.s].symbol ? x : y;
+  const newX = !series[x.s].storedBefore;
+  const newY = !series[y.s].storedBefore;
+  if (newX !== newY) return newX ? x : y;
+  return x.l > 0 ? x : y;
+}

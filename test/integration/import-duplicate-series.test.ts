@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import { importBars } from '../../lib/ingest/import-bars';
+import { importRequestSchema } from '../../lib/ingest/import-request';
+import { rng } from '../../lib/random';
+import { readBars } from '../../lib/store/bars';
+import { listQuarantine } from '../../lib/store/quarantine';
+import { getSnapshot } from '../../lib/store/snapshots';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { dumpStore } from '../helpers/store-dump';
+
+/**
+ * probe-e dup.ts: ZDUP.csv holds SYN01's bar of session t+1 under date t (tomorrow's bars of another
+ * stock). It was published with no finding and leaked SYN01's future into market columns. Judged
+ * against every other series of the import and of the store, it is rejected whole
+ * (lagged_duplicate) and the import fails naming both symbols and the lag; the same sessions' bars
+ * under two symbols are only flagged (duplicate_series).
+ */
+const DAYS = nyseTradingDaysBetween('2016-01-04', '2017-12-29');
+const NOW = () => new Date('2019-01-10T22:00:00Z');
+const HEADER = 'Date,Open,High,Low,Close,Volume';
+const cents = (x: number) => Math.round(x * 100) / 100;
+
+/** Stooq rows (date, OHLC, volume) of a random walk with a common market factor. */
+function walk(seed: number, n = 300): string[][] {
+  const draw = rng(seed);
+  const marketDraw = rng(1000);
+  const gauss = (d: () => number) => Math.sqrt(-2 * Math.log(1 - d())) * Math.cos(2 * Math.PI * d());
+  let close = 30 + 50 * draw();
+  return DAYS.slice(0, n).map((date) => {
+    const open = cents(close * (1 + 0.004 * gauss(draw)));
+    close = cents(open * (1 + 0.012 * gauss(draw) + 0.008 * gauss(marketDraw)));
+    const high = cents(Math.max(open, close) * (1 + 0.005 * Math.abs(gauss(draw))));
+    const low = cents(Math.min(open, close) * (1 - 0.005 * Math.abs(gauss(draw))));
+    return [date, String(open), String(high), String(low), String(close), String(Math.round(1e6 * Math.exp(0.3 * gauss(draw))))];
+  });
+}
+const market = (symbols: number): Record<string, string[][]> => Object.fromEntries(Array.from({ length: symbols }, (_, i) => [`SYN${String(i + 1).padStart(2, '0')}`, walk(i + 1)]));
+/** The probe's ZDUP: each date holds the next row's prices. */
+const tomorrowOf = (rows: string[][]): string[][] => rows.slice(0, -1).map((r, i) => [r[0], ...rows[i + 1].slice(1)]);
+
+function folder(files: Record<string, string[][]>): string {
+  const dir = tempDir('mlp-dup-series-');
+  for (const [symbol, rows] of Object.entries(files)) fs.writeFileSync(path.join(dir, `${symbol.toLowerCase()}.csv`), `${HEADER}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+  return dir;
+}
+const csv = (files: Record<string, string[][]>) => importRequestSchema.parse({ source: { kind: 'csv', path: folder(files) }, quality: { minHistoryBars: 1 } });
+
+describe.each(DRIVERS)('series that are another symbol shifted by sessions, at import on %s', (_driver, create) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await create();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  it("rejects the probe's folder: ZDUP holds SYN01's bars of the next session; nothing is published and the gate names both and the lag", async () => {
+    const files = market(8);
+    const summary = await importBars(t.store, csv({ ...files, ZDUP: tomorrowOf(files.SYN01) }), { now: NOW });
+    expect(summary.status).toBe('rejected');
+    expect(summary.byRule).toMatchObject({ lagged_duplicate: 1, file_rejected: 299 });
+    expect(await readBars(t.store)).toEqual([]);
+    const snapshot = await getSnapshot(t.store, summary.snapshotId);
+    expect(snapshot?.statusReason).toMatch(/^series of ZDUP from \S+zdup\.csv rejected whole \(lagged_duplicate\): series of ZDUP is SYN01's \(in this import\) shifted by \+1 session: its bar of each session is SYN01's bar of 1 session later/);
+    expect(snapshot?.qualityReport.bySymbol.ZDUP).toMatchObject({ rowsAccepted: 0, rowsRejected: 299, rejectedSeries: { rule: 'lagged_duplicate' } });
+    const [finding] = await listQuarantine(t.store, { snapshotId: summary.snapshotId, rule: 'lagged_duplicate' });
+    expect(finding).toMatchObject({ symbol: 'ZDUP', severity: 'reject', source: expect.stringMatching(/zdup\.csv$/) });
+    // The clean folder alone is published without a finding of these rules.
+    const clean = await importBars(t.store, csv(files), { now: NOW });
+    expect([clean.status, clean.byRule.lagged_duplicate, clean.byRule.duplicate_series]).toEqual(['published', undefined, undefined]);
+  });
+
+  it('rejects a shifted copy of a stored series, and one hidden beside a short update of that series; the store stays as it was', async () => {
+    const files = market(6);
+    expect((await importBars(t.store, csv(files), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    // Alone: compared with the stored SYN03.
+    const alone = await importBars(t.store, csv({ ZDUP: tomorrowOf(files.SYN03) }), { now: NOW });
+    expect(alone.status).toBe('rejected');
+    expect((await getSnapshot(t.store, alone.snapshotId))?.statusReason).toMatch(/series of ZDUP is SYN03's \(stored\) shifted by \+1 session/);
+    // With the last 20 rows of SYN03 (revised a little) in the same import: compared with SYN03 as it would be.
+    const update = files.SYN03.slice(-20).map((r) => [r[0], r[1], r[2], r[3], r[4], '123456']);
+    const beside = await importBars(t.store, csv({ SYN03: update, ZLAG: files.SYN03.slice(0, -2).map((r, i) => [files.SYN03[i + 2][0], ...r.slice(1)]) }), { now: NOW });
+    expect(beside.status).toBe('rejected');
+    expect((await getSnapshot(t.store, beside.snapshotId))?.statusReason).toMatch(/series of ZLAG is SYN03's \((stored|in this import)\) shifted by -2 sessions: its bar of each session is SYN03's bar of 2 sessions earlier/);
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+  });
+
+  it('flags, and publishes, the same bars under a second symbol; the import summary counts the flag', async () => {
+    const files = market(5);
+    const summary = await importBars(t.store, csv({ ...files, SYN01B: files.SYN01 }), { now: NOW });
+    expect(summary.status).toBe('published');
+    expect(summary.byRule.duplicate_series).toBe(1);
+    expect(summary.flags).toBe((await getSnapshot(t.store, summary.snapshotId))?.flaggedCount);
+    const [flag] = await listQuarantine(t.store, { snapshotId: summary.snapshotId, rule: 'duplicate_series' });
+    expect(flag).toMatchObject({ symbol: 'SYN01B', severity: 'flag' });
+    expect(flag.message).toMatch(/^SYN01B's bars are the same sessions' bars of SYN01 \(in this import\): on 100\.0% of 300 common sessions/);
+    expect((await readBars(t.store)).filter((b) => b.symbol === 'SYN01B')).toHaveLength(300);
+  });
+});

@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { importBars, stageImport } from '../../lib/ingest/import-bars';
+import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
+import { checkStoredBars, judgeSnapshot } from '../../lib/ingest/judge';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import { readBars } from '../../lib/store/bars';
+import type { Database } from '../../lib/store/database';
+import { listQuarantine } from '../../lib/store/quarantine';
+import { getSnapshot } from '../../lib/store/snapshots';
+import { DRIVERS, hasSharedData, SHARED_SP500_DIR, tempDir, type TestDatabase } from '../helpers/databases';
+import { dumpStore } from '../helpers/store-dump';
+
+/**
+ * Bad input never changes what is stored (probe p7-real-glitch.ts): a re-download with one row
+ * missing its decimal points, or with every volume 0, was published over the good bars with at most
+ * two extreme_move flags. A glitch row is rejected (one_bar_glitch: in the file, or against the
+ * stored bars around a file's first or last row), a row that would take a stored volume to 0 is
+ * rejected (volume_vanished), and the stored bars stay, reported as unconfirmed with the rule.
+ */
+const request = (input: ImportRequestInput) => importRequestSchema.parse(input);
+const DAYS = nyseTradingDaysBetween('2016-01-04', '2017-12-29');
+const NOW = () => new Date('2019-01-10T22:00:00Z');
+const POLICY = { minHistoryBars: 1 };
+const HEADER = 'Date,Open,High,Low,Close,Volume';
+
+/** Stooq rows of `n` days from day `from`, around 150 with two decimals. */
+function rows(n: number, from = 0, level = 150): string[] {
+  return DAYS.slice(from, from + n).map((date, k) => {
+    const i = from + k;
+    const c = level + 3 * Math.sin(i / 5);
+    return `${date},${(c * 0.995).toFixed(2)},${(c * 1.01).toFixed(2)},${(c * 0.985).toFixed(2)},${c.toFixed(2)},${3_000_000 + 1000 * i}`;
+  });
+}
+/** The row with its decimal points lost: 149.63 -> 14963 (OHLC still consistent). */
+const noDecimals = (row: string): string => row.replace(/(\d+)\.(\d\d)(?=,)/g, '$1$2');
+const zeroVolume = (row: string): string => row.replace(/,\d+$/, ',0');
+
+function folder(files: Record<string, string[]>, header = HEADER): string {
+  const dir = tempDir('mlp-stored-rules-');
+  for (const [name, lines] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), `${header}\n${lines.join('\n')}\n`);
+  return dir;
+}
+const csv = (files: Record<string, string[]>, over: Partial<ImportRequestInput> = {}) => request({ source: { kind: 'csv', path: folder(files) }, quality: POLICY, ...over });
+const revisions = (store: Database) => store.db.selectFrom('bar_revisions').selectAll().execute();
+
+describe.each(DRIVERS)('rules on the stored bars at import on %s', (_driver, create) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await create();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  async function baseline(): Promise<Awaited<ReturnType<typeof readBars>>> {
+    const first = await importBars(t.store, csv({ 'ibm.us.csv': rows(120) }), { now: NOW });
+    expect(first.status).toBe('published');
+    return readBars(t.store);
+  }
+
+  it.each([
+    ['one row without its decimal points', (r: string) => noDecimals(r)],
+    ['one row of 0.000001 prices', (r: string) => r.replace(/^([^,]+),[^,]+,[^,]+,[^,]+,[^,]+,/, '$1,0.000001,0.000001,0.000001,0.000001,')],
+  ])('%s in a newer file: rejected (one_bar_glitch), the stored bar kept and reported, nothing revised', async (_label, glitch) => {
+    const stored = await baseline();
+    const lines = rows(120);
+    lines[60] = glitch(lines[60]);
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': lines }), { now: NOW });
+    expect([second.status, second.rowsRejected, second.byRule.one_bar_glitch, second.byRule.extreme_move]).toEqual(['published', 1, 1, undefined]);
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+    expect(second.unconfirmedStoredBars?.examples).toEqual([{ symbol: 'IBM', date: DAYS[60], why: 'rejected', rule: 'one_bar_glitch', stored: expect.objectContaining({ close: stored[60].close }) }]);
+    const [q] = await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'one_bar_glitch' });
+    expect(q).toMatchObject({ symbol: 'IBM', date: DAYS[60], line: 62, raw: lines[60] });
+    expect(q.message).toMatch(/is a one-bar glitch \(a misplaced decimal point, a wrong price\), not a move; rejected/);
+  });
+
+  it("rejects a glitch in a newer file's first row against the stored bar before it (judged with the stored bars)", async () => {
+    const stored = await baseline();
+    const lines = rows(60, 60);
+    lines[0] = noDecimals(lines[0]);
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': lines }), { now: NOW });
+    expect(second.status).toBe('published');
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+    expect(second.unconfirmedStoredBars?.examples).toEqual([{ symbol: 'IBM', date: DAYS[60], why: 'rejected', rule: 'one_bar_glitch', stored: expect.objectContaining({ close: stored[60].close }) }]);
+    const snapshot = await getSnapshot(t.store, second.snapshotId);
+    expect(snapshot).toMatchObject({ rowCount: 59, rejectedCount: 1, barsRevised: 0 });
+    expect(snapshot?.qualityReport.byRule.one_bar_glitch).toBe(1);
+    const [q] = await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'one_bar_glitch' });
+    expect(q).toMatchObject({ symbol: 'IBM', date: DAYS[60], source: expect.stringMatching(/ibm\.us\.csv$/) });
+    expect(q.message).toContain('the bar before as stored and the bar after in the file');
+    // Judging it again changes nothing and counts nothing twice.
+    const before = await dumpStore(t.store);
+    expect((await judgeSnapshot(t.store, second.snapshotId)).status).toBe('published');
+    expect(await dumpStore(t.store)).toEqual(before);
+  });
+
+  it('checks a staged snapshot once: checking it again (a judge retried after a crash) counts and quarantines nothing twice', async () => {
+    await baseline();
+    const lines = rows(60, 60);
+    lines[0] = noDecimals(lines[0]);
+    lines[10] = zeroVolume(lines[10]);
+    const staged = await stageImport(t.store, csv({ 'ibm.us.csv': lines }, { quality: { ...POLICY, maxBadRowShare: 0.05 } }), { now: NOW });
+    expect([staged.status, staged.rowsRejected]).toEqual(['staged', 0]);
+    const first = await checkStoredBars(t.store, staged.snapshotId);
+    expect(first).toMatchObject({ rowsAccepted: 58, rowsRejected: 2, byRule: { one_bar_glitch: 1, volume_vanished: 1 }, storedBarChecks: { rowsRejected: 2, flags: 0 } });
+    const before = await dumpStore(t.store);
+    expect(await checkStoredBars(t.store, staged.snapshotId)).toEqual(first);
+    expect(await dumpStore(t.store)).toEqual(before);
+    const judged = await judgeSnapshot(t.store, staged.snapshotId);
+    expect([judged.status, judged.published?.revised, judged.published?.unconfirmed?.count]).toEqual(['published', 0, 2]);
+  });
+
+  it("importBars' summary counts what judging rejected, as the snapshot does (it was taken at staging before)", async () => {
+    await baseline();
+    const lines = rows(60, 60);
+    lines[0] = noDecimals(lines[0]);
+    lines[10] = zeroVolume(lines[10]);
+    const summary = await importBars(t.store, csv({ 'ibm.us.csv': lines }, { quality: { ...POLICY, maxBadRowShare: 0.05 } }), { now: NOW });
+    expect(summary).toMatchObject({ status: 'published', rowsAccepted: 58, rowsRejected: 2, byRule: { one_bar_glitch: 1, volume_vanished: 1 } });
+    const snapshot = await getSnapshot(t.store, summary.snapshotId);
+    expect([summary.rowsAccepted, summary.rowsRejected, summary.flags, summary.badRowShare, summary.byRule]).toEqual([snapshot?.rowCount, snapshot?.rejectedCount, snapshot?.flaggedCount, snapshot?.qualityReport.badRowShare, snapshot?.qualityReport.byRule]);
+    // Rejected at judging: the summary says why in its counts too.
+    const zero = await importBars(t.store, csv({ 'ibm.us.csv': rows(120).map(zeroVolume) }), { now: NOW });
+    expect(zero).toMatchObject({ status: 'rejected', rowsAccepted: 0, rowsRejected: 120, byRule: { volume_vanished: 120, file_bad_row_share: 1 } });
+  });
+
+  it('a file with every volume 0: every revision rejected (volume_vanished), the import fails naming the file, nothing changes', async () => {
+    await baseline();
+    const before = await dumpStore(t.store);
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': rows(120).map(zeroVolume) }), { now: NOW });
+    expect(second.status).toBe('rejected');
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+    expect(await revisions(t.store)).toEqual([]);
+    const snapshot = await getSnapshot(t.store, second.snapshotId);
+    expect(snapshot?.statusReason).toMatch(/^file \S+ibm\.us\.csv rejected whole: 120 of its 120 rows for IBM were rejected \(100\.00%\), above the per-file limit of 20\.00% \(volume_vanished: 120\)/);
+    expect(snapshot?.qualityReport.byRule).toMatchObject({ volume_vanished: 120, file_bad_row_share: 1 });
+    expect(await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'volume_vanished', limit: 500 })).toHaveLength(120);
+  });
+
+  it('one row with volume 0: that row rejected and its stored bar kept, the rest of the file revised as usual', async () => {
+    const stored = await baseline();
+    const lines = rows(120);
+    lines[30] = zeroVolume(lines[30]);
+    lines[31] = lines[31].replace(/,\d+$/, ',4242');
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': lines }), { now: NOW });
+    expect(second.status).toBe('published');
+    expect(await readBars(t.store)).toEqual(stored.map((b, i) => (i === 31 ? { ...b, volume: 4242 } : b)));
+    expect((await revisions(t.store)).map((r) => [r.date, Number(r.old_volume), Number(r.new_volume)])).toEqual([[DAYS[31], 3_031_000, 4242]]);
+    expect(second.unconfirmedStoredBars?.examples.map((e) => [e.date, e.rule, e.stored.volume])).toEqual([[DAYS[30], 'volume_vanished', 3_030_000]]);
+  });
+
+  it('a new series: a glitch row is quarantined and not stored; zero volume is flagged for an equity, not for a declared index', async () => {
+    const lines = rows(120);
+    lines[60] = noDecimals(lines[60]);
+    const first = await importBars(t.store, csv({ 'ibm.us.csv': lines, 'spx.csv': rows(120).map(zeroVolume), 'xyz.csv': rows(120).map(zeroVolume) }, { instruments: { SPX: 'index' } }), { now: NOW });
+    expect(first.status).toBe('published');
+    const stored = await readBars(t.store);
+    expect(stored.filter((b) => b.symbol === 'IBM').map((b) => b.date)).toEqual(DAYS.slice(0, 120).filter((d) => d !== DAYS[60]));
+    expect(stored.filter((b) => b.symbol === 'SPX')).toHaveLength(120);
+    const snapshot = await getSnapshot(t.store, first.snapshotId);
+    expect(snapshot?.qualityReport.byRule).toMatchObject({ one_bar_glitch: 1, zero_volume: 1 });
+    const flags = await listQuarantine(t.store, { snapshotId: first.snapshotId, rule: 'zero_volume' });
+    expect(flags.map((q) => [q.symbol, q.severity, q.date])).toEqual([['XYZ', 'flag', DAYS[0]]]);
+    expect(flags[0].message).toMatch(/^volume is 0 on all 120 of its rows/);
+    // A series that never had volume is not affected when imported again either.
+    const again = await importBars(t.store, csv({ 'spx.csv': rows(120, 0, 151).map(zeroVolume) }, { instruments: { SPX: 'index' } }), { now: NOW });
+    expect([again.status, again.rowsRejected]).toEqual(['published', 0]);
+    expect(await listQuarantine(t.store, { snapshotId: again.snapshotId })).toEqual([]);
+  });
+});
+
+// The auditor's case on the real IBM file (shared S&P 500 folder, not in the repository).
+(hasSharedData ? describe : describe.skip)('the real IBM file (SQLite)', () => {
+  const text = () => fs.readFileSync(path.join(SHARED_SP500_DIR, 'IBM.csv'), 'utf8').trimEnd().split('\n');
+  const [, create] = DRIVERS[0];
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await create();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+  const write = (lines: string[]) => {
+    const dir = tempDir('mlp-real-ibm-');
+    fs.writeFileSync(path.join(dir, 'IBM.csv'), `${lines.join('\n')}\n`);
+    return request({ source: { kind: 'csv', path: dir } });
+  };
+
+  it('keeps 2016-04-12 when a re-download writes it 14961,15011,14858,14963, and every volume when they are all 0', async () => {
+    const lines = text();
+    expect((await importBars(t.store, write(lines), { now: NOW })).status).toBe('published');
+    const stored = await readBars(t.store);
+    const glitched = lines.map((l) => (l.startsWith('2016-04-12,') ? noDecimals(l) : l));
+    expect(glitched.find((l) => l.startsWith('2016-04-12,'))).toMatch(/^2016-04-12,14961,15011,14858,14963,/);
+    const second = await importBars(t.store, write(glitched), { now: NOW });
+    expect([second.status, second.byRule.one_bar_glitch, second.unconfirmedStoredBars?.examples[0]?.rule]).toEqual(['published', 1, 'one_bar_glitch']);
+    const zero = await importBars(t.store, write(lines.map((l, i) => (i === 0 ? l : l.replace(/,\d+,IBM$/, ',0,IBM')))), { now: NOW });
+    expect(zero.status).toBe('rejected');
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+  });
+});

@@ -1,0 +1,210 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import type { Bar } from '../../lib/market-data/bar';
+import { readPriceTable } from '../../lib/market-data/csv-reader';
+import { duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../../lib/quality/duplicate-series';
+import { FILE_LEVEL_RULES, QUALITY_RULES, SERIES_LEVEL_RULES } from '../../lib/quality/rules-catalog';
+import { rng } from '../../lib/random';
+import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
+
+// A file holding another symbol's bars shifted by sessions (probe-e dup.ts: ZDUP's bar of day t is
+// SYN01's bar of t+1, tomorrow's prices) passed every rule and leaked SYN01's future into market
+// columns. lagged_duplicate rejects such a series; duplicate_series flags the same day's bars under two symbols.
+const DAYS = nyseTradingDaysBetween('2013-01-02', '2018-12-31');
+const cents = (x: number) => Math.round(x * 100) / 100;
+
+/** A random walk in cents with a market factor: `n` bars from day `from`. */
+function walk(symbol: string, seed: number, n = 600, from = 0, market?: Float64Array): Bar[] {
+  const draw = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+  let close = 40 + 40 * draw();
+  return DAYS.slice(from, from + n).map((date, i) => {
+    const open = cents(close * (1 + 0.004 * gauss()));
+    close = cents(open * (1 + 0.012 * gauss() + (market ? market[from + i] : 0)));
+    const high = cents(Math.max(open, close) * (1 + 0.005 * Math.abs(gauss())));
+    const low = cents(Math.min(open, close) * (1 - 0.005 * Math.abs(gauss())));
+    return { symbol, date, open, high, low, close, volume: Math.round(1e6 * Math.exp(0.3 * gauss())) };
+  });
+}
+
+/** `bars` under `symbol`, each moved `lag` sessions later in date (lag −1: the bar of t+1 dated t, tomorrow's bar). */
+function shifted(bars: readonly Bar[], symbol: string, lag: number): Bar[] {
+  const out: Bar[] = [];
+  for (let k = 0; k < bars.length; k++) {
+    const j = k - lag;
+    if (j >= 0 && j < bars.length) out.push({ ...bars[j], symbol, date: bars[k].date });
+  }
+  return out;
+}
+
+const staged = (bars: Bar[], storedBefore = false): DuplicateCheckSeries => seriesOfBars(bars[0].symbol, bars, [], { storedBefore, source: `/x/${bars[0].symbol.toLowerCase()}.csv` });
+const stored = (bars: Bar[]): DuplicateCheckSeries => seriesOfBars(bars[0].symbol, [], bars, { storedBefore: true });
+const market = (() => {
+  const draw = rng(99);
+  return Float64Array.from(DAYS, () => 0.01 * Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw()));
+})();
+const universe = (n: number): Bar[][] => Array.from({ length: n }, (_, i) => walk(`SYN${String(i + 1).padStart(2, '0')}`, i + 1, 600, 0, market));
+
+describe('lagged_duplicate and duplicate_series', () => {
+  it('are in the catalog: a series rejected whole, and a flag', () => {
+    expect(QUALITY_RULES.lagged_duplicate.severity).toBe('reject');
+    expect(FILE_LEVEL_RULES.has('lagged_duplicate')).toBe(true);
+    expect(SERIES_LEVEL_RULES.has('lagged_duplicate')).toBe(true);
+    expect(QUALITY_RULES.duplicate_series.severity).toBe('flag');
+  });
+
+  it('finds nothing among independent stocks of one market', () => {
+    const found = duplicateSeriesIssues(universe(40).map((b) => staged(b)));
+    expect(found.issues).toEqual([]);
+    expect(found.pairs).toEqual([]);
+  });
+
+  it("rejects the probe's ZDUP (SYN01's bars one session early), naming both symbols and the lag", () => {
+    const u = universe(8);
+    const zdup = shifted(u[0], 'ZDUP', -1);
+    const found = duplicateSeriesIssues([...u.map((b) => staged(b)), staged(zdup)]);
+    expect([...found.rejected.keys()]).toEqual(['ZDUP']);
+    expect(found.pairs).toEqual([{ symbol: 'ZDUP', other: 'SYN01', lag: 1, sessions: 599, equalShare: 1, correlation: expect.closeTo(1, 9), otherInSnapshot: true }]);
+    const [finding] = found.issues;
+    expect(finding).toMatchObject({ rule: 'lagged_duplicate', severity: 'reject', symbol: 'ZDUP', date: null, line: null, source: '/x/zdup.csv' });
+    expect(finding.message).toMatch(/^series of ZDUP is SYN01's \(in this import\) shifted by \+1 session: its bar of each session is SYN01's bar of 1 session later \(session t holds t\+1: another symbol's future prices\); on 100\.0% of 599 common sessions OHLC are equal within rounding/);
+  });
+
+  it.each([-5, -3, -2, 2, 3, 5])('rejects a copy shifted by %p sessions', (lag) => {
+    const u = universe(6);
+    const copy = shifted(u[2], 'ZCOPY', lag);
+    const found = duplicateSeriesIssues([...u.map((b) => staged(b, true)), staged(copy)]);
+    expect([...found.rejected.keys()]).toEqual(['ZCOPY']);
+    expect(found.pairs).toMatchObject([{ symbol: 'ZCOPY', other: 'SYN03', lag: -lag }]);
+  });
+
+  it('does not look beyond 5 sessions', () => {
+    const u = universe(4);
+    expect(duplicateSeriesIssues([...u.map((b) => staged(b)), staged(shifted(u[0], 'ZFAR', -6))]).issues).toEqual([]);
+  });
+
+  it('rejects near-identical copies: rounded, scaled, with tiny noise, or with a few garbled days', () => {
+    const u = universe(6);
+    const base = shifted(u[1], 'ZNEAR', -1);
+    const draw = rng(7);
+    const variants: Record<string, Bar[]> = {
+      // Rounded to 10 cents: equal within rounding only loosely, returns still ~1.
+      rounded: base.map((b) => ({ ...b, open: Math.round(b.open * 10) / 10, high: Math.ceil(b.high * 10) / 10, low: Math.floor(b.low * 10) / 10, close: Math.round(b.close * 10) / 10 })),
+      // Split-adjusted the other way (prices × 3): no price is equal, every return is.
+      scaled: base.map((b) => ({ ...b, open: b.open * 3, high: b.high * 3, low: b.low * 3, close: b.close * 3 })),
+      // 0.1% noise on every price.
+      noisy: base.map((b) => {
+        const f = 1 + 0.001 * (draw() - 0.5);
+        return { ...b, open: b.open * f, high: b.high * f, low: b.low * f, close: b.close * f };
+      }),
+      // 3% of days garbled (×1.5): returns correlate poorly, but 97% of bars are equal.
+      garbled: base.map((b, i) => (i % 33 === 5 ? { ...b, open: b.open * 1.5, high: b.high * 1.5, low: b.low * 1.5, close: b.close * 1.5 } : b)),
+    };
+    for (const [name, bars] of Object.entries(variants)) {
+      const found = duplicateSeriesIssues([...u.map((b) => staged(b)), staged(bars)]);
+      expect([name, [...found.rejected.keys()]]).toEqual([name, ['ZNEAR']]);
+    }
+  });
+
+  it('flags, never rejects, the same sessions under two symbols (a second listing, a share class)', () => {
+    const u = universe(6);
+    const draw = rng(11);
+    const twice = u[0].map((b) => ({ ...b, symbol: 'ZTWICE' }));
+    // A share class: its own small moves on top (returns correlate ~0.97).
+    let drift = 1;
+    const share = u[1].map((b) => {
+      drift *= 1 + 0.002 * Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+      return { ...b, symbol: 'ZSHARE', open: cents(b.open * drift), high: cents(b.high * drift * 1.001), low: cents(b.low * drift * 0.999), close: cents(b.close * drift) };
+    });
+    const found = duplicateSeriesIssues([...u.map((b) => staged(b)), staged(twice), staged(share)]);
+    expect(found.rejected.size).toBe(0);
+    expect(found.issues.map((i) => [i.rule, i.severity, i.symbol])).toEqual([['duplicate_series', 'flag', 'ZSHARE'], ['duplicate_series', 'flag', 'ZTWICE']]);
+    expect(found.pairs.map((p) => [p.symbol, p.other, p.lag, p.equalShare > 0.95, p.correlation > 0.95])).toEqual([['ZSHARE', 'SYN02', 0, false, true], ['ZTWICE', 'SYN01', 0, true, true]]);
+    expect(found.issues[1].message).toMatch(/^ZTWICE's bars are the same sessions' bars of SYN01 \(in this import\): on 100\.0% of 600 common sessions OHLC are equal within rounding.*share classes of one company or ETFs tracking one index are legitimately this close/);
+  });
+
+  it('against the store: rejects the series of the snapshot, whichever one is ahead, naming the stored one', () => {
+    const u = universe(5);
+    const zdup = shifted(u[0], 'ZDUP', -1);
+    // ZDUP imported while SYN01 is stored.
+    let found = duplicateSeriesIssues([...u.map((b) => stored(b)), staged(zdup)]);
+    expect([...found.rejected.keys()]).toEqual(['ZDUP']);
+    expect(found.issues[0].message).toMatch(/^series of ZDUP is SYN01's \(stored\) shifted by \+1 session/);
+    // SYN01's file imported while a copy a session behind it is stored: the one added now is rejected.
+    const zlag = shifted(u[0], 'ZLAG', 1);
+    found = duplicateSeriesIssues([stored(zlag), ...u.slice(1).map((b) => stored(b)), staged(u[0], true)]);
+    expect([...found.rejected.keys()]).toEqual(['SYN01']);
+    expect(found.issues[0].message).toMatch(/^series of SYN01 is ZLAG's \(stored\) shifted by \+1 session/);
+    // Stored series are compared with, never judged: two stored copies say nothing about this snapshot.
+    expect(duplicateSeriesIssues([stored(zlag), stored(u[0]), staged(u[1])]).issues).toEqual([]);
+  });
+
+  it('of two series of the snapshot, rejects the one new to the store, else the one ahead', () => {
+    const u = universe(4);
+    const zlag = shifted(u[0], 'ZLAG', 1);
+    // SYN01 was stored before, ZLAG is new: ZLAG goes, although SYN01 is the one ahead.
+    expect([...duplicateSeriesIssues([...u.map((b) => staged(b, true)), staged(zlag)]).rejected.keys()]).toEqual(['ZLAG']);
+    // Both new: which is the copy is unknown; the one ahead (holding the other's later bars) goes.
+    const both = duplicateSeriesIssues([...u.map((b) => staged(b)), staged(zlag)]);
+    expect([...both.rejected.keys()]).toEqual(['SYN01']);
+    expect(both.issues[0].message).toMatch(/which of the two is the copy the bars cannot tell, so SYN01 is rejected as the one ahead \(its bars are ZLAG's future\)/);
+  });
+
+  it("judges a series of the snapshot with its stored bars around it, and only its own bars' sessions", () => {
+    const u = universe(4);
+    const zdup = shifted(u[0], 'ZDUP', -1);
+    // SYN01 stored whole, and a 20-bar update of it in the snapshot beside ZDUP: ZDUP is compared with the series as it would be.
+    const update = u[0].slice(-20);
+    const syn01 = seriesOfBars('SYN01', update, u[0].slice(0, -20), { storedBefore: true, source: '/x/syn01.csv' });
+    const found = duplicateSeriesIssues([syn01, ...u.slice(1).map((b) => staged(b, true)), staged(zdup)]);
+    expect([...found.rejected.keys()]).toEqual(['ZDUP']);
+    // 40 shifted bars are too few to judge.
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(zdup.slice(-40))]).issues).toEqual([]);
+  });
+
+  it('compares series over the dates they share, whatever their lengths', () => {
+    const long = walk('LONG', 3, 900);
+    const late = shifted(long, 'LATE', -2).slice(500);
+    const found = duplicateSeriesIssues([staged(long), staged(walk('OTHER', 4, 300, 200)), staged(late)]);
+    expect(found.pairs).toMatchObject([{ symbol: 'LATE', other: 'LONG', lag: 2, sessions: 398 }]);
+  });
+
+  it('does not take smooth series (ramps, sines: fixtures, not prices) for copies of each other, unless their bars are equal', () => {
+    const smooth = (symbol: string, f: (i: number) => number, n = 200): Bar[] =>
+      DAYS.slice(0, n).map((date, i) => ({ symbol, date, open: f(i), high: f(i) * 1.01, low: f(i) * 0.99, close: f(i), volume: 1000 }));
+    const ramps = [smooth('RAMPA', (i) => 100 + 0.1 * i), smooth('RAMPB', (i) => 50 + 0.05 * i), smooth('RAMPC', (i) => 101 + 0.1 * i)];
+    const sines = [smooth('SINA', (i) => 24 + Math.sin(i / 7)), smooth('SINB', (i) => 2 * (24 + Math.sin(i / 7)))];
+    expect(duplicateSeriesIssues([...ramps, ...sines].map((b) => staged(b))).issues).toEqual([]);
+    // The same sine's bars a session early under another symbol: equal bars, rejected.
+    const copy = shifted(sines[0], 'SINC', -1);
+    expect([...duplicateSeriesIssues([...sines, copy].map((b) => staged(b, b[0].symbol !== 'SINC'))).rejected.keys()]).toEqual(['SINC']);
+  });
+
+  // The 382 real S&P 500 files (not in the repository): nothing rejected; the three share-class pairs
+  // flagged; a shifted copy of any of them rejected.
+  (hasSharedData ? it : it.skip)('rejects no real S&P 500 series and flags only share classes; catches shifted copies of real series', () => {
+    const bySymbol = new Map<string, Bar[]>();
+    for (const f of fs.readdirSync(SHARED_SP500_DIR).filter((n) => n.endsWith('.csv'))) {
+      const source = path.join(SHARED_SP500_DIR, f);
+      for (const b of readPriceTable(fs.readFileSync(source, 'utf8'), { source }).bars) {
+        const list = bySymbol.get(b.symbol) ?? [];
+        list.push(b);
+        bySymbol.set(b.symbol, list);
+      }
+    }
+    const series = [...bySymbol].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, bars]) => bars.sort((a, b) => (a.date < b.date ? -1 : 1)));
+    expect(series.length).toBe(382);
+    const all = series.map((b) => staged(b));
+    const cpu = () => process.cpuUsage().user / 1000;
+    const started = cpu();
+    const found = duplicateSeriesIssues(all);
+    console.log(`duplicate series on the 382 S&P 500 files: ${(cpu() - started).toFixed(0)} ms of CPU; ${found.pairs.map((p) => `${p.symbol}/${p.other} lag ${p.lag} r ${p.correlation.toFixed(3)}`).join(', ')}`);
+    expect(found.rejected.size).toBe(0);
+    expect(found.pairs.map((p) => [p.symbol, p.other, p.lag])).toEqual([['FOXA', 'FOX', 0], ['NWSA', 'NWS', 0], ['UAA', 'UA', 0]]);
+    // Bars of real stocks one or three sessions early under new names: each rejected.
+    const planted = [shifted(series[10], 'ZDUPA', -1), shifted(series[100], 'ZDUPB', -1), shifted(series[200], 'ZDUPC', -3)];
+    const withCopies = duplicateSeriesIssues([...all, ...planted.map((b) => staged(b))]);
+    expect([...withCopies.rejected.keys()].sort()).toEqual(['ZDUPA', 'ZDUPB', 'ZDUPC']);
+  });
+});
