@@ -1,6 +1,6 @@
 import { nyseTradingDaysBetween } from '../calendar/nyse';
 import type { Bar } from '../market-data/bar';
-import { NEAR_DUPLICATE_CORRELATION, scanLaggedPairs } from '../stats/symbol-clusters';
+import { laggedCorrelation, NEAR_DUPLICATE_CORRELATION, scanLaggedPairs } from '../stats/symbol-clusters';
 import { issue, type QualityIssue } from './rules-catalog';
 
 /**
@@ -215,27 +215,9 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   // every lag and with any other smooth series: for those only equal bars count.
   const smooth = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    let m = 0;
-    let sa = 0;
-    let sb = 0;
-    let saa = 0;
-    let sbb = 0;
-    let sab = 0;
-    for (let t = 1; t < days; t++) {
-      const u = returns[i * days + t - 1];
-      const v = returns[i * days + t];
-      if (!(u === u && v === v)) continue;
-      m++;
-      sa += u;
-      sb += v;
-      saa += u * u;
-      sbb += v * v;
-      sab += u * v;
-    }
-    const va = saa - (sa * sa) / m;
-    const vb = sbb - (sb * sb) / m;
-    // Constant returns (no variance) are as smooth as it gets.
-    smooth[i] = m >= 2 && !(va > 1e-18 && vb > 1e-18 && (sab - (sa * sb) / m) / Math.sqrt(va * vb) <= SMOOTH_AUTOCORRELATION) ? 1 : 0;
+    // Constant returns (no variance: r is NaN) are as smooth as it gets.
+    const { r, n: m } = laggedCorrelation(returns, i, i, days, 1, 0, days, 1e-18);
+    smooth[i] = m >= 2 && !(r <= SMOOTH_AUTOCORRELATION) ? 1 : 0;
   }
   const ranks = returns.slice();
   for (let i = 0; i < n; i++) ranksInPlace(ranks, i * days, days);

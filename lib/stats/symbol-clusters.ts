@@ -78,9 +78,10 @@ function invalid(message: string): never {
 /**
  * Pearson correlation of row a of a rows × days matrix with row b shifted by `lag` days (a's day t
  * against b's day t + lag), over days t in [from, to) where both values are finite (a day beyond
- * b's ends counts as missing).
+ * b's ends counts as missing). NaN when either side's sum of squared deviations is at most
+ * `minVariance` (a constant row has none). Row a against itself at lag 1 is its autocorrelation.
  */
-function correlationOn(x: Float64Array, a: number, b: number, days: number, lag: number, from: number, to: number): { r: number; n: number } {
+export function laggedCorrelation(x: Float64Array, a: number, b: number, days: number, lag: number, from: number, to: number, minVariance = 0): { r: number; n: number } {
   let n = 0;
   let sa = 0;
   let sb = 0;
@@ -105,7 +106,7 @@ function correlationOn(x: Float64Array, a: number, b: number, days: number, lag:
   const cov = sab - (sa * sb) / n;
   const va = saa - (sa * sa) / n;
   const vb = sbb - (sb * sb) / n;
-  return { r: va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN, n };
+  return { r: va > minVariance && vb > minVariance ? cov / Math.sqrt(va * vb) : NaN, n };
 }
 
 /** The subsample screen of every row at every lag (screenOf). */
@@ -300,7 +301,7 @@ export function scanLaggedPairs(x: Float64Array, rows: number, days: number, opt
           for (let k = 0, o = l * m; k < m; k++) screened += z[za + k] * z[o + k];
         } else screened = masked(a, b, lag);
         if (screened !== undefined && !(screened >= threshold)) continue;
-        const { r, n } = correlationOn(x, a, b, days, lag, from, to);
+        const { r, n } = laggedCorrelation(x, a, b, days, lag, from, to);
         if (n >= minCommonDays && r >= minCorrelation && onMatch({ a, b, lag, r, common: n }) === true) skip[b] = 1;
       }
     }
