@@ -84,7 +84,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     });
     return client.workflow.getHandle(deploymentId).executeUpdate<{ status: string }, [{ by: string; reason: string }]>('abort', { args: [input] });
   };
-  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, abortDeployment });
+  const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, featureGraceMinutes: config.apiFeatureGraceMinutes, abortDeployment });
 
   const closeAll = async (): Promise<number> => {
     let code = 0;

@@ -31,6 +31,7 @@ export class ApiMetrics {
   readonly httpErrors: Counter<'route' | 'code'>;
   readonly predictions: Counter<'model' | 'variant' | 'version' | 'served'>;
   readonly predictionErrors: Counter<'model' | 'reason'>;
+  readonly stalePredictions: Counter<'model'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -40,6 +41,7 @@ export class ApiMetrics {
     this.httpErrors = new Counter({ name: 'api_http_errors_total', help: 'Error responses by route and error code', labelNames: ['route', 'code'], registers });
     this.predictions = new Counter({ name: 'api_predictions_total', help: 'Predictions made, by model, variant, version and whether they were served', labelNames: ['model', 'variant', 'version', 'served'], registers });
     this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, model_failed)', labelNames: ['model', 'reason'], registers });
+    this.stalePredictions = new Counter({ name: 'api_stale_predictions_total', help: 'Predictions answered from features older than the latest session whose bar is due (stale: true in the answer)', labelNames: ['model'], registers });
 
     new Counter({
       name: 'api_model_swaps_total',

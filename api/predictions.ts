@@ -10,6 +10,7 @@ import { predictForRequest, type RequestFeatures } from '../lib/serving/predict'
 import { newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
 import { routeFor } from '../lib/serving/routing';
 import type { ServingSnapshot } from '../lib/serving/serving-models';
+import { stalenessOf, type ExpectedSessionClock } from '../lib/serving/staleness';
 import { ApiError } from './errors';
 import type { ApiMetrics } from './metrics';
 import type { PredictionResult } from './schemas';
@@ -28,6 +29,8 @@ export interface PredictionDeps {
   features: { read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> };
   predictionLog: { append(entries: readonly PredictionLogEntry[]): void };
   metrics: ApiMetrics;
+  /** The latest session whose bar is due (its close plus the grace): what answers' staleness is counted against. */
+  sessions: ExpectedSessionClock;
 }
 
 export type SymbolFailure = 'no_features' | 'features_unavailable' | 'model_failed';
@@ -97,7 +100,7 @@ function neededFeatureSets(snapshot: ServingSnapshot, key: string): { routed: st
   return { routed, others: [...others] };
 }
 
-async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, symbol: string, routingKey: string, createdAt: string): Promise<PredictionResult | SymbolOutcomeError> {
+async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, symbol: string, routingKey: string, createdAt: string, expectedSession: string): Promise<PredictionResult | SymbolOutcomeError> {
   const model = snapshot.routes.model;
   const { routed, others } = neededFeatureSets(snapshot, routingKey);
   if (routed === undefined) return { symbol, reason: 'model_failed', error: `${model}: the routed version is not loaded in this snapshot` };
@@ -123,7 +126,9 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   }
   const answered = snapshot.models.get(served.version);
   const label = answered ? labelSpecOfLoaded(answered.version) : undefined;
-  return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, featureSetVersion: vector.version, ...(label ? { label } : {}) };
+  const { sessionsBehind, stale } = stalenessOf(vector.asOf, expectedSession);
+  if (stale) deps.metrics.stalePredictions.inc({ model });
+  return { symbol, model, version: served.version, variant: served.variant, probability: served.probability, class: served.predictedClass, asOf: vector.asOf, sessionsBehind, stale, featureSetVersion: vector.version, ...(label ? { label } : {}) };
 }
 
 /**
@@ -140,9 +145,11 @@ function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, createdAt:
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
 export async function predictSymbols(deps: PredictionDeps, request: { model?: string; symbols: readonly string[]; key?: string }): Promise<PredictionOutcome> {
   const snapshot = servedSnapshot(deps.servingModels, request.model);
-  const createdAt = new Date().toISOString();
+  const now = new Date();
+  const createdAt = now.toISOString();
+  const expectedSession = deps.sessions.at(now);
   const symbols = [...new Set(request.symbols)];
-  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, createdAt), createdAt)));
+  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, createdAt), createdAt, expectedSession)));
   const outcome: PredictionOutcome = { predictions: [], errors: [] };
   for (const o of outcomes) {
     if ('reason' in o) {

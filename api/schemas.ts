@@ -57,8 +57,10 @@ export const predictionSchema = z.object({
   probability: z.number(),
   class: z.number().int(),
   asOf: z.string(),
-  featureSetVersion: z.string(),
   // Optional so a client of this version still reads an older server's answers.
+  sessionsBehind: z.number().int().min(0).optional().describe("trading sessions whose bars were due (their close plus the API's grace, API_FEATURE_GRACE_MINUTES) after asOf: 0 when the features are current"),
+  stale: z.boolean().optional().describe('true when sessionsBehind > 0: the prediction was made from features older than the latest session due'),
+  featureSetVersion: z.string(),
   label: labelSummarySchema.optional(),
 });
 export type PredictionResult = z.infer<typeof predictionSchema>;

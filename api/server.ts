@@ -11,6 +11,8 @@ import type { Cache } from '../lib/cache/cache';
 import { OnlineFeatureStore } from '../lib/features/online-features';
 import { FeatureReadCache } from '../lib/serving/feature-read-cache';
 import { featureSetVersionsOf } from '../lib/serving/predict';
+import { ExpectedSessionClock } from '../lib/serving/staleness';
+import { DEFAULT_FRESHNESS_OPTIONS } from '../lib/monitoring/freshness';
 import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
@@ -85,6 +87,8 @@ export interface ApiServerDeps {
    * 0: every prediction reads Redis. Default DEFAULT_API_FEATURE_CACHE_MS (lib/config.ts), as API_FEATURE_CACHE_MS.
    */
   featureCacheMaxAgeMs?: number;
+  /** Minutes after a session's close before answers without it are stale (API_FEATURE_GRACE_MINUTES; default the freshness monitor's). */
+  featureGraceMinutes?: number;
   /**
    * Stops a running deployment with its `abort` update, as `mlp models rollback` does (api/main.ts
    * connects to Temporal for it). Without it a rollback cannot stop one: the deployment then ends on
@@ -346,7 +350,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   });
   // Until the subscription is confirmed every read goes to Redis; a failure only leaves it so.
   featureCache?.start().catch((error: unknown) => app.log.warn({ event: 'features.read_cache_unavailable', error: (error as Error).message }, 'features.read_cache_unavailable'));
-  const predictionDeps = { servingModels: deps.servingModels, features: featureCache ? featureCache.reader(features) : features, predictionLog: deps.predictionLog, metrics };
+  const sessions = new ExpectedSessionClock(deps.featureGraceMinutes ?? DEFAULT_FRESHNESS_OPTIONS.graceMinutes);
+  const predictionDeps = { servingModels: deps.servingModels, features: featureCache ? featureCache.reader(features) : features, predictionLog: deps.predictionLog, metrics, sessions };
 
   app.post('/v1/predictions', { config: { scope: 'predict', predictionLimits: true } }, async (request): Promise<PredictionsResponse> => {
     const body = parseInput(predictionsRequestSchema, request.body, 'body');

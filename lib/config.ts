@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isSecretName, redactDeep, redactUrl } from './redact';
 import { parseS3Url, type ArtifactLocation } from './artifacts/location';
+import { DEFAULT_FRESHNESS_OPTIONS } from './monitoring/freshness';
 import { MIN_SIGNING_KEY_LENGTH } from './registry/row-signature';
 
 /**
@@ -38,6 +39,12 @@ export interface AppConfig {
    * (lib/serving/feature-read-cache.ts); 0: every prediction reads Redis.
    */
   apiFeatureCacheMs: number;
+  /**
+   * API_FEATURE_GRACE_MINUTES: minutes after a session's close before the API counts features
+   * without that session as stale (each answer's sessionsBehind and stale; the freshness monitor's
+   * default grace).
+   */
+  apiFeatureGraceMinutes: number;
   /** Prometheus endpoint of the worker's own metrics (monitoring results, alerts); Temporal's are on metricsAddress. */
   appMetricsAddress: string;
   /** Slack-compatible webhook that alerts are delivered to (besides the log). */
@@ -128,6 +135,7 @@ const hostPort = z
   .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
 
 const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
+const GRACE_MINUTES_EXPECTED = 'expected a whole number of minutes from 0 to 1440 after the close';
 /** How long the API keeps an online vector in process by default (API_FEATURE_CACHE_MS). */
 export const DEFAULT_API_FEATURE_CACHE_MS = 1000;
 
@@ -167,6 +175,7 @@ const envSchema = z.object({
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
   API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(DEFAULT_API_FEATURE_CACHE_MS),
+  API_FEATURE_GRACE_MINUTES: z.coerce.number({ message: GRACE_MINUTES_EXPECTED }).int(GRACE_MINUTES_EXPECTED).min(0, GRACE_MINUTES_EXPECTED).max(24 * 60, GRACE_MINUTES_EXPECTED).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
 
   APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
@@ -248,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiAddress: e.API_ADDRESS,
     apiTokens: e.API_TOKENS,
     apiFeatureCacheMs: e.API_FEATURE_CACHE_MS,
+    apiFeatureGraceMinutes: e.API_FEATURE_GRACE_MINUTES,
     appMetricsAddress: e.APP_METRICS_ADDRESS,
     alertWebhookUrl: e.ALERT_WEBHOOK_URL,
     streamKey: e.STREAM_KEY,
@@ -306,6 +316,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },
   { name: 'API_TOKENS', default: '(none: every /v1 request is refused)', meaning: 'prediction API bearer tokens: [name:]token=predict+admin,token2=predict' },
   { name: 'API_FEATURE_CACHE_MS', default: String(DEFAULT_API_FEATURE_CACHE_MS), meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
+  { name: 'API_FEATURE_GRACE_MINUTES', default: String(DEFAULT_FRESHNESS_OPTIONS.graceMinutes), meaning: "minutes after a session's close (16:00 New York, or the early close) before predictions from features without that session are marked stale: true, with sessionsBehind" },
   { name: 'APP_METRICS_ADDRESS', default: '127.0.0.1:9465', meaning: "worker's own Prometheus endpoint: monitoring results, alerts" },
   { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'Slack-compatible webhook for alerts (a secret: never printed)' },
   { name: 'STREAM_KEY', default: 'bars:live', meaning: 'Redis Stream of live bars' },

@@ -7,6 +7,8 @@ import { PredictionApiClient, PredictionApiError } from '../../client/prediction
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { loadConfig } from '../../lib/config';
 import { publishOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { countNyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import { latestExpectedSession } from '../../lib/monitoring/freshness';
 import { rng } from '../../lib/random';
 import { aliasVersion, moveAlias, registerModel, type RegisterModelInput } from '../../lib/registry/model-registry';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
@@ -164,6 +166,12 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const expected = v1.predictProba({ values: Float64Array.from(features[0].values), rows: 1, featureNames: features[0].columns })[1];
     expect(body.predictions[0].probability).toBeCloseTo(expected, 12);
     expect(body.predictions[0].class).toBe(expected > 0.5 ? 1 : 0);
+    // Features of 28 June 2024 are every session since behind, and the answer says so.
+    const behind = countNyseTradingDaysBetween('2024-06-29', latestExpectedSession(new Date()));
+    expect(body.predictions.map((p) => [p.sessionsBehind, p.stale])).toEqual([
+      [behind, true],
+      [behind, true],
+    ]);
 
     await predictionLog.flush();
     const rows = await t.store.db.selectFrom('prediction_log').selectAll().where('symbol', 'in', ['SYM00', 'SYM01']).orderBy('symbol').execute();
@@ -349,12 +357,14 @@ describe('prediction API (SQLite store, real Redis)', () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/api_predictions_total\{model="direction-5d",variant="champion",version="1",served="true"\} \d+/);
+    expect(metrics).toMatch(/api_stale_predictions_total\{model="direction-5d"\} [1-9]\d*/);
     expect(metrics).toMatch(/api_http_requests_total\{method="POST",route="\/v1\/predictions",status="400"\} \d+/);
     expect(metrics).toContain('le="0.0005"');
     const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/predictions', '/v1/predictions/{symbol}', '/v1/models', '/v1/admin/routes/{model}', '/v1/admin/rollback/{model}']));
     expect(doc.paths['/v1/predictions'].post.requestBody.content['application/json'].schema.properties.symbols).toMatchObject({ type: 'array', maxItems: 500 });
+    expect(JSON.stringify(doc)).toContain('sessionsBehind');
   });
 
   it('works over a real socket with the typed client', async () => {

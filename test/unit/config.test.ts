@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
       apiFeatureCacheMs: 1000,
+      apiFeatureGraceMinutes: 120,
       appMetricsAddress: '127.0.0.1:9465',
       alertWebhookUrl: undefined,
       streamKey: 'bars:live',
@@ -96,6 +97,7 @@ describe('loadConfig', () => {
       apiAddress: '127.0.0.1:8080',
       apiTokens: [],
       apiFeatureCacheMs: 1000,
+      apiFeatureGraceMinutes: 120,
       appMetricsAddress: '127.0.0.1:9465',
       alertWebhookUrl: undefined,
       streamKey: 'bars:live',
@@ -171,6 +173,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the grace after the close before answers are stale, refusing what is not a number of minutes in a day', () => {
+    expect(loadConfig({}).apiFeatureGraceMinutes).toBe(120);
+    expect(loadConfig({ API_FEATURE_GRACE_MINUTES: '0' }).apiFeatureGraceMinutes).toBe(0);
+    for (const bad of ['-1', '1441', '1.5', 'soon']) expect(() => loadConfig({ API_FEATURE_GRACE_MINUTES: bad })).toThrow(/API_FEATURE_GRACE_MINUTES=.*expected a whole number of minutes from 0 to 1440/);
+  });
+
   it('documents every variable the schema reads', () => {
     expect(CONFIG_VARIABLES.map((v) => v.name)).toEqual([
       'TEMPORAL_ADDRESS',
@@ -192,6 +200,7 @@ describe('loadConfig', () => {
       'API_ADDRESS',
       'API_TOKENS',
       'API_FEATURE_CACHE_MS',
+      'API_FEATURE_GRACE_MINUTES',
       'APP_METRICS_ADDRESS',
       'ALERT_WEBHOOK_URL',
       'STREAM_KEY',

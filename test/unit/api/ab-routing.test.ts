@@ -7,6 +7,7 @@ import { predictSymbols, type PredictionDeps } from '../../../api/predictions';
 import type { PredictionLogEntry } from '../../../lib/serving/prediction-log';
 import type { LoadedModel, ServingSnapshot } from '../../../lib/serving/serving-models';
 import type { Route } from '../../../lib/serving/routing';
+import { ExpectedSessionClock } from '../../../lib/serving/staleness';
 
 function snapshotOf(mode: 'ab' | 'canary', routes: Route[]): ServingSnapshot {
   const loaded = (version: number) =>
@@ -27,7 +28,8 @@ function depsOf(snapshot: ServingSnapshot, logged: PredictionLogEntry[]): Predic
     servingModels: { snapshot: () => snapshot, models: () => ['m'] },
     features: { read: async (version: string, symbol: string) => ({ version, symbol, asOf: '2024-01-02', columns: ['x'], values: [1] }) },
     predictionLog: { append: (entries) => logged.push(...entries) },
-    metrics: { predictions: counter, predictionErrors: counter } as unknown as PredictionDeps['metrics'],
+    metrics: { predictions: counter, predictionErrors: counter, stalePredictions: counter } as unknown as PredictionDeps['metrics'],
+    sessions: new ExpectedSessionClock(120),
   };
 }
 
