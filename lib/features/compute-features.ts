@@ -9,7 +9,8 @@ import { inScratch, newSeries } from './indicators/scratch';
 import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
-import { instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
+import { foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
+import { BadInputError } from '../errors';
 import { lowerBound, sortWithIndex } from '../sorted';
 
 export type SymbolBars = BarSeries;
@@ -172,6 +173,7 @@ export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, opti
   // Indices and other non-equities are no stocks: no rows, and no weight in breadth, dispersion or ranks.
   const member = universeMemberOf(set);
   const universe = given.filter((s) => member(s.symbol));
+  oneForeignMarket(set, universe);
   for (const s of given) {
     if (!member(s.symbol)) skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${instrumentKind(s.symbol, set.instruments)} series; feature set ${set.version} computes rows for ${set.universe.join(', ')} only` });
   }
@@ -201,6 +203,26 @@ export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, opti
 
   const market = computeMarketColumns(set, universe, rowsOf, allDates, options);
   return { universe, kept, skipped, allDates, rowsOf, market };
+}
+
+/**
+ * Series of another market (foreign_equity, lib/market-data/instruments.ts) are joined with each
+ * other by date: that is point in time only within one market, whose bars of a day all close at
+ * the same hour. Refuses a universe holding two (SAP.DE and 7203.JP: Frankfurt's close of day t
+ * comes after Tokyo's, so Tokyo's row would see it), naming them.
+ */
+function oneForeignMarket(set: FeatureSet, universe: readonly SymbolBars[]): void {
+  const markets = new Map<string, string>();
+  for (const s of universe) {
+    if (instrumentKind(s.symbol, set.instruments) !== 'foreign_equity') continue;
+    const market = foreignMarketOf(s.symbol) ?? 'US';
+    if (!markets.has(market)) markets.set(market, s.symbol);
+  }
+  if (markets.size <= 1) return;
+  const named = [...markets].map(([market, symbol]) => `${market} (${symbol})`).join(', ');
+  throw new BadInputError(
+    `feature set ${set.version} computes rows for foreign_equity series of ${markets.size} markets, ${named}: their bars of one date close at different hours, so market and rank columns joined by date would hand each the others' later prices; store one market at a time, or map the series of the others to another kind in the feature set's "instruments"`,
+  );
 }
 
 /**

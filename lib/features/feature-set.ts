@@ -13,7 +13,9 @@ import { featureColumns } from './compute-features';
  */
 // bump whenever any feature's computation changes
 // 3: equities-only universes and market columns; finite values for zero-volume and flat series.
-export const FEATURE_CODE_VERSION = 4; // 4: volatility_index reads the VIX close of the trading day before (set at 16:15, after the 16:00 decision)
+// 4: volatility_index reads the VIX close of the trading day before (set at 16:15, after the 16:00 decision).
+// 5: series of another market (SAP.DE, 7203.JP: foreign_equity) are no equities: no rows and no weight in market columns or ranks of a US universe.
+export const FEATURE_CODE_VERSION = 5;
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
@@ -84,7 +86,14 @@ export const featureSetSchema = z.object({
    * Instrument kinds that get rows and count in market columns and ranks (default: equities only).
    * Other series stay available as market inputs (volatility_index).
    */
-  universe: z.array(instrumentKindSchema).min(1).default([...DEFAULT_UNIVERSE_KINDS]),
+  universe: z
+    .array(instrumentKindSchema)
+    .min(1)
+    .default([...DEFAULT_UNIVERSE_KINDS])
+    .refine((kinds) => !kinds.includes('foreign_equity') || kinds.every((k) => k === 'foreign_equity'), {
+      // Joined by date, another market's bars of day t closed hours before the NYSE's: see lib/market-data/instruments.ts.
+      message: 'foreign_equity cannot share a universe with other kinds: series of another market close hours before the NYSE, and joined by date each side would see the other\'s later prices in its market and rank columns; train one market at a time',
+    }),
   /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
   instruments: instrumentMapSchema.default({}),
 });

@@ -1,0 +1,105 @@
+import { computeFeatures, frameRow, type SymbolBars } from '../../lib/features/compute-features';
+import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
+import { computeLabels } from '../../lib/labels/labels';
+import { foreignMarketOf, instrumentKind } from '../../lib/market-data/instruments';
+import { rng } from '../../lib/random';
+import { binaryAucOf } from '../../lib/stats/binary-scores';
+import { syntheticUniverse } from '../helpers/universe';
+
+/**
+ * A series of another market (Stooq stores them with their market: SAP.DE, 7203.JP) closes hours
+ * before the NYSE. Joined by date with US stocks, its row of day t got market columns made of the US
+ * closes of day t, after its own close where its label starts: a look-ahead of hours. Such series are
+ * `foreign_equity`, outside the default universe: no rows and no weight in a US universe's columns.
+ */
+
+/** The equal-weighted daily return of the universe, by date. */
+function marketReturns(universe: readonly SymbolBars[]): Map<string, number> {
+  const sum = new Map<string, number>();
+  const count = new Map<string, number>();
+  for (const s of universe) {
+    for (let i = 1; i < s.dates.length; i++) {
+      sum.set(s.dates[i], (sum.get(s.dates[i]) ?? 0) + s.close[i] / s.close[i - 1] - 1);
+      count.set(s.dates[i], (count.get(s.dates[i]) ?? 0) + 1);
+    }
+  }
+  return new Map([...sum].map(([d, v]) => [d, v / (count.get(d) as number)]));
+}
+
+/** A Japanese-like stock: its session of date t ends before the US session of t, so it moves with the US day before (beta 0.8). */
+function reactsToPreviousUsDay(symbol: string, us: readonly SymbolBars[], seed: number): SymbolBars {
+  const market = marketReturns(us);
+  const dates = [...market.keys()].sort();
+  const random = rng(seed);
+  const close = new Float64Array(dates.length);
+  let c = 100;
+  for (let i = 0; i < dates.length; i++) {
+    c *= 1 + (i > 0 ? 0.8 * (market.get(dates[i - 1]) as number) : 0) + 0.01 * (random() - 0.5);
+    close[i] = c;
+  }
+  const open = close.map((x, i) => (i > 0 ? close[i - 1] : x));
+  return { symbol, dates, open, high: close.map((x, i) => Math.max(x, open[i]) * 1.004), low: close.map((x, i) => Math.min(x, open[i]) * 0.996), close, volume: new Float64Array(dates.length).fill(2e6) };
+}
+
+function sameFrames(a: ReturnType<typeof computeFeatures>, b: ReturnType<typeof computeFeatures>): void {
+  expect(a.frames.map((f) => f.symbol)).toEqual(b.frames.map((f) => f.symbol));
+  a.frames.forEach((f, k) => {
+    const g = b.frames[k];
+    expect(g.dates).toEqual(f.dates);
+    for (let r = 0; r < f.dates.length; r++) {
+      const x = frameRow(f, r);
+      const y = frameRow(g, r);
+      x.forEach((v, c) => {
+        if (!Object.is(v, y[c])) throw new Error(`${f.symbol} ${f.dates[r]} ${a.columns[c]}: ${v} without the foreign series, ${y[c]} with them`);
+      });
+    }
+  });
+}
+
+describe('series of another market', () => {
+  const us = syntheticUniverse(12, '2015-01-02', '2017-12-29', 5);
+  const foreign = [reactsToPreviousUsDay('7203.JP', us, 1), reactsToPreviousUsDay('6758.JP', us, 2), reactsToPreviousUsDay('SAP.DE', us, 3)];
+
+  it('are foreign_equity by their market suffix; US symbols, share classes and explicit kinds are not', () => {
+    expect(['SAP.DE', '7203.JP', 'AAA.UK', 'AAPL', 'BRK.B', 'BF-B', 'AAPL.US', '$DAX.DE', 'ES=F'].map((s) => instrumentKind(s))).toEqual(['foreign_equity', 'foreign_equity', 'foreign_equity', 'equity', 'equity', 'equity', 'equity', 'index', 'future']);
+    expect(['SAP.DE', '7203.JP', 'BRK.B', 'AAPL.US', 'AAPL'].map(foreignMarketOf)).toEqual(['DE', 'JP', undefined, undefined, undefined]);
+    expect(instrumentKind('SAP.DE', { 'SAP.DE': 'equity' })).toBe('equity');
+  });
+
+  it('get no rows and move no column of a US universe (market columns and ranks included)', () => {
+    const set = defineFeatureSet({ ...DEFAULT_FEATURE_SET, features: [...DEFAULT_FEATURE_SET.features, { kind: 'rsi', window: 14, normalize: 'zscore' }] });
+    const alone = computeFeatures(us, set);
+    const mixed = computeFeatures([...us, ...foreign], set);
+    expect(mixed.skipped.filter((s) => s.reason.startsWith('foreign_equity series')).map((s) => s.symbol)).toEqual(['7203.JP', '6758.JP', 'SAP.DE']);
+    sameFrames(alone, mixed);
+  });
+
+  it('would have seen the US day after their own close in the market columns: why they are kept out', () => {
+    // Declared an equity by hand, the old default: the foreign rows' mkt_advance_decline is the US
+    // market of the same date, which the next foreign session follows.
+    const set = defineFeatureSet({ name: 'as-equity', features: [{ kind: 'advance_decline' }], instruments: { '7203.JP': 'equity', '6758.JP': 'equity' } });
+    const out = computeFeatures([...us, ...foreign.slice(0, 2)], set);
+    const scores: number[] = [];
+    const labels: number[] = [];
+    for (const f of out.frames.filter((x) => x.symbol.endsWith('.JP'))) {
+      const s = foreign.find((x) => x.symbol === f.symbol) as SymbolBars;
+      const label = computeLabels({ kind: 'direction', horizon: 1, deadZone: 0 }, s.close, s.dates);
+      f.dates.forEach((date, r) => {
+        const t = s.dates.indexOf(date);
+        if (Number.isNaN(label.value[t])) return;
+        scores.push(f.columns[0][r]);
+        labels.push(label.value[t]);
+      });
+    }
+    expect(labels.length).toBeGreaterThan(800);
+    expect(binaryAucOf(Float64Array.from(scores), Int32Array.from(labels))).toBeGreaterThan(0.6);
+  });
+
+  it('form a universe of their own, one market at a time; never mixed with US kinds', () => {
+    const jp = defineFeatureSet({ name: 'jp', features: [{ kind: 'return', horizon: 1 }, { kind: 'advance_decline' }], universe: ['foreign_equity'] });
+    const out = computeFeatures([...us, ...foreign.slice(0, 2)], jp);
+    expect(out.frames.map((f) => f.symbol)).toEqual(['7203.JP', '6758.JP']);
+    expect(() => computeFeatures([...us, ...foreign], jp)).toThrow(/foreign_equity series of 2 markets, JP \(7203\.JP\), DE \(SAP\.DE\)/);
+    expect(() => defineFeatureSet({ name: 'mixed', features: [{ kind: 'gap' }], universe: ['equity', 'foreign_equity'] })).toThrow(/foreign_equity cannot share a universe with other kinds/);
+  });
+});
