@@ -212,6 +212,7 @@ const storedReportSchema = z.object({
       buyAndHold: z.record(z.string(), z.number().nullable()),
       marketModel: z.object({ alpha: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }), beta: z.object({ value: z.number().nullable() }) }).optional(),
       sharpeDifference: z.object({ versus: z.string(), difference: z.object({ pValue: z.number().nullable() }) }).optional(),
+      versusNaiveStrategy: z.object({ versus: z.string(), rivalSharpe: z.number().nullable(), difference: z.object({ pValue: z.number().nullable() }) }).optional(),
     })
     .optional(),
   guards: z.array(guardSchema).optional(),
@@ -573,6 +574,9 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
       for (const [key, label] of [['sharpe', 'Sharpe ratio (net)'], ['annualReturn', 'annual return (net)'], ['maxDrawdown', 'max drawdown']] as const) {
         if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
       }
+      // The best naive rule traded the same way: the Sharpe ratio `sharpe` promotion must also beat.
+      const naive = stored.backtest.versusNaiveStrategy;
+      if (naive && 'sharpe' in stored.backtest.strategy) rows.push({ metric: 'Sharpe ratio (net) against the naive rules traded the same way', model: num(stored.backtest.strategy.sharpe), baseline: num(naive.rivalSharpe), baselineName: naive.versus, note: `the best naive rule's; paired difference: one-sided p ${num(naive.difference.pValue).toPrecision(2)}, Newey–West` });
       if (marketModel) {
         const beta = num(marketModel.beta.value);
         const bp = (x: number | null) => (num(x) * 1e4).toFixed(2);

@@ -15,7 +15,7 @@ import { deflatedSharpeRatio, sharpeDifference } from '../backtest/sharpe-infere
 import type { BarSeries } from '../market-data/bar';
 import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLags, neweyWestMean, neweyWestRegression, panelDayUnits, type Estimate, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
-import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline, type BaselineName } from '../validation/baselines';
+import { baselineAccuracyOf, baselineVaries, crossSectionalRuleOf, naiveBaselinesOf, strongestBaseline, tradedProbabilitiesOf, type BaselineName, type NaiveBaseline } from '../validation/baselines';
 import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
 import { withinDayAucs } from '../validation/within-day-auc';
 import type { TrainingDataset } from './dataset';
@@ -144,6 +144,19 @@ export interface EvaluationReport {
      * before it was measured.
      */
     sharpeDifference?: { versus: 'buy_and_hold' | 'cash'; rivalSharpe: number; difference: ReportedEstimate; lags: number };
+    /**
+     * Each fair naive rule that ranks or times (momentum or reversal sign, the market rules,
+     * persistence) traded exactly as the model's scores are (the same threshold, top-k, strategy,
+     * costs and tie draws), with its annualised net Sharpe ratio. Absent in reports from before they were traded.
+     */
+    naiveStrategies?: Array<{ name: string; description: string; sharpe: number }>;
+    /**
+     * The strategy's annualised Sharpe ratio minus that of the naive strategy with the highest one
+     * (chosen on the period itself, the cautious side), paired by day, Newey–West delta method: a model
+     * that trades what a naive rule trades has no skill of its own, however well the rule did.
+     * Absent when no naive rule varies, or in reports from before it was measured.
+     */
+    versusNaiveStrategy?: { versus: string; description: string; rivalSharpe: number; difference: ReportedEstimate; lags: number };
     scoreTies: { scoredDays: number; constantDays: number; tiedCutDays: number; constantShare: number; tiedCutShare: number; meanDistinctShare: number };
     /** How the scores vary over time: symbols with at least 2 scores, and those whose score never changes. */
     scoreVariation?: ScoreVariation;
@@ -266,6 +279,11 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const sharpeRival: 'buy_and_hold' | 'cash' = benchmarkSharpe > 0 ? 'buy_and_hold' : 'cash';
   const sharpeVersus = sharpeDifference(market.strategy, sharpeRival === 'buy_and_hold' ? market.benchmark : undefined, { lags: returnLags, confidence });
   const annual = Math.sqrt(backtest.options.periodsPerYear);
+  // The naive rules traded as the model is: a model that learnt a rule anyone could apply (reversal,
+  // market timing) earns that rule's alpha over the market, and beating the market alone promoted it.
+  const naive = naiveStrategiesOf(ds, predictions, series, baselines, dayIndex, backtest, options.seed);
+  const naiveRival = naive.reduce<(typeof naive)[number] | undefined>((best, x) => (Number.isFinite(x.sharpePerPeriod) && (!best || x.sharpePerPeriod > best.sharpePerPeriod) ? x : best), undefined);
+  const versusNaive = naiveRival ? sharpeDifference(market.strategy, naiveRival.returns, { lags: returnLags, confidence }) : undefined;
   // Trials' Sharpe ratios differ by sampling noise alone at least this much (per period, under no
   // skill): the floor when the trials' own spread is unknown or smaller. Deflated above the stronger
   // naive Sharpe ratio: a positive Sharpe ratio in a market that rose more steadily is no skill.
@@ -341,6 +359,8 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
         versus: 'equal-weight buy-and-hold of the universe (daily net returns over the risk-free rate)',
       },
       sharpeDifference: { versus: sharpeRival, rivalSharpe: sharpeRival === 'buy_and_hold' ? benchmarkSharpe * annual : 0, difference: reported(annualised(sharpeVersus, annual)), lags: returnLags },
+      naiveStrategies: naive.map((x) => ({ name: x.rule.name, description: x.rule.description, sharpe: x.sharpePerPeriod * annual })),
+      ...(naiveRival && versusNaive ? { versusNaiveStrategy: { versus: naiveRival.rule.name, description: naiveRival.rule.description, rivalSharpe: naiveRival.sharpePerPeriod * annual, difference: reported(annualised(versusNaive, annual)), lags: returnLags } } : {}),
       scoreTies: backtest.scoreTies,
       scoreVariation,
     },
@@ -412,6 +432,29 @@ function onCommonRows(a: WalkForwardPredictions, b: WalkForwardPredictions): [Wa
     proba: Float64Array.from({ length: idx.length * p.classes }, (_, j) => p.proba[idx[Math.floor(j / p.classes)] * p.classes + (j % p.classes)]),
   });
   return [pick(a, keepA), pick(b, keepA.map((i) => inB.get(a.rows[i]) as number))];
+}
+
+/**
+ * The fair naive rules whose scores vary (constant rules trade as buy-and-hold or cash), each as it
+ * predicts and, for a rule that ranks the day's symbols, relative to the day's median too, traded
+ * by the same backtest as the model (its options, costs and seed) on the same rows: per rule its
+ * daily net returns over the risk-free rate and its per-period Sharpe ratio.
+ */
+function naiveStrategiesOf(ds: TrainingDataset, predictions: WalkForwardPredictions, series: readonly BarSeries[], baselines: readonly NaiveBaseline[], dayOfRow: Int32Array, model: BacktestResult, seed: number): Array<{ rule: { name: string; description: string }; returns: Float64Array; sharpePerPeriod: number }> {
+  if (predictions.classes !== 2) return [];
+  const threshold = model.options.threshold;
+  const fair = baselines.filter((b) => !b.hindsight && baselineVaries(b));
+  const rules: Array<Pick<NaiveBaseline, 'predicted' | 'score'> & { name: string; description: string }> = [...fair, ...fair.flatMap((b) => crossSectionalRuleOf(b, dayOfRow) ?? [])];
+  return rules.map((rule) => {
+      const p = tradedProbabilitiesOf(rule, threshold);
+      const proba = new Float64Array(p.length * 2);
+      p.forEach((v, i) => {
+        proba[i * 2] = 1 - v;
+        proba[i * 2 + 1] = v;
+      });
+      const traded = backtestOf(backtestInputOf(ds, { ...predictions, proba }, series), model.options, { seed });
+      return { rule: { name: rule.name, description: rule.description }, returns: pairedExcessReturns(traded).strategy, sharpePerPeriod: traded.strategy.metrics.sharpePerPeriod };
+    });
 }
 
 /** Daily net returns of the strategy and of buy-and-hold over the risk-free rate the Sharpe ratios use. */

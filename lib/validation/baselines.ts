@@ -220,4 +220,64 @@ export function strongestBaseline(baselines: readonly NaiveBaseline[], labels: I
   return fair.reduce((best, b) => (accuracyOf(b.predicted, labels) > accuracyOf(best.predicted, labels) ? b : best));
 }
 
+/**
+ * Whether a baseline's ranking score takes more than one value over the rows. A constant rule
+ * (always up, a majority class) trades as holding every symbol or none: buy-and-hold and cash, which
+ * every strategy is already measured against.
+ */
+export function baselineVaries(b: Pick<NaiveBaseline, 'score'>): boolean {
+  const s = b.score;
+  for (let i = 1; i < s.length; i++) if (s[i] !== s[0]) return true;
+  return false;
+}
+
+/**
+ * A ranking rule's cross-sectional form: each row's score minus the median score of its day, up
+ * where it is above it. Short-term reversal and momentum are usually traded so (Lehmann 1990,
+ * Jegadeesh 1990): a top-k book of the day's biggest losers holds k stocks every day, where the sign
+ * rule holds only those that fell. Undefined for a rule that gives every row of a day one score (market timing).
+ */
+export function crossSectionalRuleOf(b: Pick<NaiveBaseline, 'name' | 'description' | 'score'>, dayOfRow: Int32Array): { name: string; description: string; predicted: Int32Array; score: Float64Array } | undefined {
+  if (dayOfRow.length !== b.score.length) throw new RangeError(`${dayOfRow.length} days for ${b.score.length} scores`);
+  const byDay = new Map<number, number[]>();
+  dayOfRow.forEach((d, i) => {
+    const list = byDay.get(d);
+    if (list) list.push(i);
+    else byDay.set(d, [i]);
+  });
+  const score = new Float64Array(b.score.length);
+  let varies = false;
+  for (const rows of byDay.values()) {
+    const values = rows.map((i) => b.score[i]).sort((x, y) => x - y);
+    const m = values.length >> 1;
+    const median = values.length % 2 === 1 ? values[m] : (values[m - 1] + values[m]) / 2;
+    for (const i of rows) {
+      score[i] = b.score[i] - median;
+      if (score[i] !== 0) varies = true;
+    }
+  }
+  if (!varies) return undefined;
+  return { name: `${b.name}_cross_sectional`, description: `${b.description}, relative to the day's median`, predicted: Int32Array.from(score, (v) => (v > 0 ? 1 : 0)), score };
+}
+
+/**
+ * A naive rule's decisions as the backtest trades a model's P(up): rows the rule predicts up score
+ * above `threshold` (long), rows it predicts down score below min(threshold, 1 − threshold) (flat, or
+ * short in long_short), and within each side a higher ranking score is a higher probability, so a
+ * top-k cut takes the rule's most confident picks. The scale of the score does not matter (each side
+ * is a monotone map of score / its median magnitude). Unknown signals score 0, the middle of their side.
+ */
+export function tradedProbabilitiesOf(b: Pick<NaiveBaseline, 'predicted' | 'score'>, threshold: number): Float64Array {
+  if (!(threshold >= 0 && threshold < 1)) throw new RangeError(`threshold must be in [0, 1), got ${threshold}`);
+  const magnitudes = Array.from(b.score, Math.abs).filter((v) => v > 0 && Number.isFinite(v)).sort((x, y) => x - y);
+  const scale = magnitudes.length > 0 ? magnitudes[magnitudes.length >> 1] : 1;
+  const low = Math.min(threshold, 1 - threshold);
+  return Float64Array.from(b.predicted, (cls, i) => {
+    const v = Number.isFinite(b.score[i]) ? b.score[i] / scale : 0;
+    // In (0, 1), increasing in the score; kept off 0 and 1 so each side stays strictly inside its band.
+    const u = Math.min(Math.max(1 / (1 + Math.exp(-v)), 1e-9), 1 - 1e-9);
+    return cls === 1 ? threshold + (1 - threshold) * u : low * u;
+  });
+}
+
 export { accuracyOf as baselineAccuracyOf };
