@@ -4,8 +4,8 @@ import type { Bar } from '../market-data/bar';
 import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
-import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -71,9 +71,11 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * with volume 0. `around`, for the rules across series: every stored bar before its first staged bar
  * and after its last within `window` (the snapshot's dates, padded), and the neighbours. Not the
  * stored bars its rows replace: reading every one of them (as the publish does) nearly doubled the
- * time to judge and publish the 382 S&P 500 files over themselves.
+ * time to judge and publish the 382 S&P 500 files over themselves. `edges`, for the price-basis
+ * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
+ * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[] }> {
+async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Bar[] }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
@@ -90,19 +92,30 @@ async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged
   }
   neighbours.sort(byDate);
   const inWindow = (b: Bar) => !window || (b.date >= window.from && b.date <= window.to);
-  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)] };
+  // The stored bars on the first and last few staged dates (twice BASIS_EDGE_SESSIONS at each end,
+  // so a few dates the store lacks still leave enough shared sessions): one lookup by primary key.
+  const reachEdge = 2 * BASIS_EDGE_SESSIONS;
+  const edgeDates = staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date);
+  const edges = (await base().where('date', 'in', edgeDates).orderBy('date').execute()).map(barOf);
+  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges };
+}
+
+/** Every stored bar of `symbol`, ascending by date. */
+async function storedSeries(tx: Transaction<DatabaseSchema>, symbol: string): Promise<Bar[]> {
+  return (await tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', '=', symbol).orderBy('date').execute()).map(barOf);
 }
 
 /**
  * Runs the rules that need more than the snapshot's rows of one symbol, against the store as it is
  * now, in one transaction that holds the snapshot:
  * - on the stored bars of the symbol (lib/quality/stored-rules.ts: volume_vanished, one_bar_glitch
- *   at a file's first and last rows, zero_volume);
+ *   at a file's first and last rows, zero_volume; price_basis_splice and price_basis_change, rows
+ *   revising the stored bars they share by a common factor);
  * - across series (lib/quality/duplicate-series.ts: lagged_duplicate, duplicate_series): each
  *   series of the snapshot, with its stored bars around it, against every other series of the
  *   snapshot and every stored series, within the snapshot's dates (padded by WINDOW_PAD_DAYS).
  * The rows they reject leave the staged chunks (and join their rejected rows, so the publish keeps
- * the stored bars and reports them unconfirmed; a series rejected whole, lagged_duplicate, fails the
+ * the stored bars and reports them unconfirmed; a series rejected whole, lagged_duplicate or price_basis_splice, fails the
  * gate), every finding goes to the quarantine, and the snapshot's counts and report include them
  * (applyStoredBarFindings), so the gate judges them with the rest. Returns the report to judge.
  * Runs once per snapshot: a report that records `storedBarChecks` is returned as it is.
@@ -126,6 +139,8 @@ export async function checkStoredBars(store: Database, snapshotId: string): Prom
     const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
     const chunkOf = new Map<string, number>();
     const series: DuplicateCheckSeries[] = [];
+    // Findings that may reject a symbol's series whole (price_basis_splice), or flag it, beside the duplicate-series ones.
+    const basisIssues: QualityIssue[] = [];
     const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', snapshotId).orderBy('chunk').execute();
     for (const { chunk } of chunks) {
       const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
@@ -142,6 +157,12 @@ export async function checkStoredBars(store: Database, snapshotId: string): Prom
         const stored = await storedFor(tx, symbol, bars, window);
         series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
         const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
+        // The rows to be published against the stored bars they share: another price basis?
+        const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
+        if (basisAtEdges(sharedSessions(kept, stored.edges))) {
+          const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });
+          if (basis) basisIssues.push(basis);
+        }
         if (found.issues.length === 0) continue;
         findings.set(symbol, { symbol, source: from, staged: bars, issues: found.issues, rejected: new Set(found.rejected.keys()) });
       }
@@ -162,18 +183,18 @@ export async function checkStoredBars(store: Database, snapshotId: string): Prom
     const duplicates = duplicateSeriesIssues(series);
     const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));
     const stagedDates = (s: DuplicateCheckSeries) => s.date.filter((_, k) => s.staged?.[k] === 1).map((date) => ({ date }));
-    for (const found of duplicates.issues) {
+    for (const found of [...basisIssues, ...duplicates.issues]) {
       const symbol = found.symbol as string;
       const entry = findings.get(symbol) ?? { symbol, source: found.source, staged: stagedDates(judged.get(symbol) as DuplicateCheckSeries), issues: [], rejected: new Set<string>() };
       findings.set(symbol, entry);
       entry.issues.push(found);
-      if (found.rule !== 'lagged_duplicate') continue;
+      if (!SERIES_LEVEL_RULES.has(found.rule)) continue;
       // Which bars are another symbol's is all of them: none is trusted (as next_session_leak at staging).
       const rejected = new Set(entry.rejected);
       for (const { date } of entry.staged) {
         if (rejected.has(date)) continue;
         rejected.add(date);
-        entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (lagged_duplicate): ${found.message}` }));
+        entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (${found.rule}): ${found.message}` }));
       }
       entry.rejected = rejected;
       entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };

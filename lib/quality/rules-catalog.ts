@@ -25,7 +25,7 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, price_basis_splice): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
@@ -44,6 +44,11 @@ export const QUALITY_RULES = {
     severity: 'reject',
     meaning: 'a row that would revise a stored bar with a positive volume to a volume of 0 (judged against the store when the snapshot is judged): a file without volumes does not erase them; the stored bar is kept',
   },
+  price_basis_splice: {
+    severity: 'reject',
+    meaning:
+      "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails",
+  },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
@@ -57,15 +62,19 @@ export const QUALITY_RULES = {
     severity: 'flag',
     meaning: "a symbol's series is the same sessions' bars as another symbol's (in the snapshot or stored): OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.95 or more; share classes and ETFs tracking one index are legitimately this close (judged when the snapshot is judged)",
   },
+  price_basis_change: {
+    severity: 'flag',
+    meaning: "a symbol's rows revise the stored bars they share by a common factor beyond 10% (another price basis: a split, a reverse split, other units) and no stored bar is left on the old basis beside them (the whole stored history moves to the file's basis); judged when the snapshot is judged",
+  },
   short_series: { severity: 'flag', meaning: 'fewer bars than the feature look-back needs' },
 } as const satisfies Record<string, { severity: 'reject' | 'flag'; meaning: string }>;
 
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'price_basis_splice']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'price_basis_splice']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -119,3 +119,157 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   }
   return { issues, rejected };
 }
+
+/**
+ * Price basis. A file whose prices are on another basis than the stored series (split-adjusted where
+ * the stored bars are not, or the other way round; dividend-adjusted; in cents) revises every stored
+ * bar it shares by about one factor. Each revision is a valid bar, so no row rule sees it; but the
+ * stored bars it does not reach (older history from another file, days it lacks) stay on the old
+ * basis, and the published series holds a jump by that factor that never traded: a split-adjusted
+ * download of the last two years over stored unadjusted history halves every price from its first
+ * day, a -50% "return" at the seam.
+ *
+ * The factor is read at each end of the sessions the file shares with the store (up to
+ * BASIS_EDGE_SESSIONS shared sessions, at least BASIS_MIN_SHARED): the median of the logs of new
+ * close / stored close, when it is beyond BASIS_MIN_SHIFT and BASIS_AGREE_SHARE of those sessions
+ * agree with it within BASIS_AGREE (plus half a cent on either price for rounding). Corrections of a
+ * few bars, and vendors rounding differently, give no common factor.
+ *
+ * - `price_basis_splice` (reject, the whole series; the import fails): such a factor at an end of
+ *   the shared sessions with a stored bar beyond it that the file does not revise (before its first
+ *   shared session, after its last), or a stored bar inside them that the file lacks or rejected
+ *   while the shared sessions around it carry a factor: the store would hold a series spliced from
+ *   two bases. Nothing is published; the stored bars stay as they were.
+ * - `price_basis_change` (flag): no stored bar is left on the old basis beside the revised ones (the
+ *   file holds every stored bar of the symbol: an adjusted history downloaded again after a split),
+ *   so the whole series moves to the file's basis consistently and is published; flagged as evidence
+ *   when the factor is beyond BASIS_FLAG_SHIFT (a split, a reverse split, other units). A smaller one
+ *   (dividends re-adjusted: the whole history moves by a percent or so every quarter) is routine and
+ *   gives no finding; its revisions are logged as any others.
+ */
+export const BASIS_EDGE_SESSIONS = 10;
+export const BASIS_MIN_SHARED = 5;
+/** |log(new close / stored close)| beyond which a common factor is another basis (0.2%). */
+export const BASIS_MIN_SHIFT = 0.002;
+/** How far (log) one shared session may be from the common factor and still agree with it, before rounding. */
+export const BASIS_AGREE = 0.001;
+export const BASIS_AGREE_SHARE = 0.8;
+/** |log factor| beyond which a whole history moved to another basis is flagged (10%: no dividend adjusts by that much). */
+export const BASIS_FLAG_SHIFT = Math.log(1.1);
+
+/** A stored bar and the snapshot's bar of the same session. */
+export interface SharedSession {
+  date: string;
+  stored: number;
+  staged: number;
+}
+
+/** The common factor (new / stored close) of `shared`, with the sessions it was read on; undefined when there is none. */
+export interface BasisFactor {
+  factor: number;
+  from: string;
+  to: string;
+  sessions: number;
+}
+
+export function basisFactor(shared: readonly SharedSession[]): BasisFactor | undefined {
+  if (shared.length < BASIS_MIN_SHARED) return undefined;
+  const logs = shared.map((s) => Math.log(s.staged / s.stored));
+  if (!logs.every(Number.isFinite)) return undefined;
+  const sorted = [...logs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  if (Math.abs(median) <= BASIS_MIN_SHIFT) return undefined;
+  const agree = shared.filter((s, k) => Math.abs(logs[k] - median) <= BASIS_AGREE + 0.005 / s.staged + 0.005 / s.stored).length;
+  if (agree < BASIS_AGREE_SHARE * shared.length) return undefined;
+  return { factor: Math.exp(median), from: shared[0].date, to: shared[shared.length - 1].date, sessions: shared.length };
+}
+
+/** The sessions `staged` shares with `stored` (both ascending by date), ascending. */
+export function sharedSessions(staged: readonly Bar[], stored: readonly Bar[]): SharedSession[] {
+  const storedOn = new Map(stored.map((b) => [b.date, b.close]));
+  const out: SharedSession[] = [];
+  for (const b of staged) {
+    const old = storedOn.get(b.date);
+    if (old !== undefined) out.push({ date: b.date, stored: old, staged: b.close });
+  }
+  return out;
+}
+
+/** Whether either end of the shared sessions carries a common factor: the cheap test before reading every stored bar. */
+export function basisAtEdges(shared: readonly SharedSession[]): boolean {
+  return basisFactor(shared.slice(0, BASIS_EDGE_SESSIONS)) !== undefined || basisFactor(shared.slice(-BASIS_EDGE_SESSIONS)) !== undefined;
+}
+
+const shownFactor = (f: number): string => `×${f.toPrecision(4)}`;
+
+export interface PriceBasisInput {
+  symbol: string;
+  /** The snapshot's bars of the symbol that are to be published (not rejected), ascending by date. */
+  staged: readonly Bar[];
+  /** Every stored bar of the symbol, ascending by date. */
+  stored: readonly Bar[];
+  source: string;
+}
+
+/** The `price_basis_splice` or `price_basis_change` finding of one symbol, or undefined (see above). */
+export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefined {
+  const { symbol, staged, stored, source } = input;
+  const shared = sharedSessions(staged, stored);
+  if (shared.length < BASIS_MIN_SHARED) return undefined;
+  const low = basisFactor(shared.slice(0, BASIS_EDGE_SESSIONS));
+  const high = basisFactor(shared.slice(-BASIS_EDGE_SESSIONS));
+  if (!low && !high) return undefined;
+  const stagedDates = new Set(staged.map((b) => b.date));
+  const first = shared[0].date;
+  const last = shared[shared.length - 1].date;
+  const splices: string[] = [];
+  const left = stored.filter((b) => !stagedDates.has(b.date));
+  const below = left.filter((b) => b.date < first);
+  const above = left.filter((b) => b.date > last);
+  if (low && below.length > 0) {
+    const seam = below[below.length - 1];
+    splices.push(`${below.length} stored bar${below.length === 1 ? '' : 's'} before it (${below[0].date}..${seam.date}) would stay on the old basis, a ${shownFactor(low.factor)} jump between ${seam.date} and ${first} that never traded`);
+  }
+  if (high && above.length > 0) {
+    const seam = above[0];
+    splices.push(`${above.length} stored bar${above.length === 1 ? '' : 's'} after it (${seam.date}..${above[above.length - 1].date}) would stay on the old basis, a ${shownFactor(1 / high.factor)} jump between ${last} and ${seam.date} that never traded`);
+  }
+  // Stored bars inside the shared sessions that the file does not revise (it lacks or rejected the
+  // row): kept as stored, each one on the old basis between revised neighbours.
+  const inside = left.filter((b) => b.date > first && b.date < last);
+  let insideSpliced = 0;
+  let example: { date: string; factor: number } | undefined;
+  for (const b of inside) {
+    let k = 0;
+    while (k < shared.length && shared[k].date < b.date) k++;
+    const around = basisFactor(shared.slice(Math.max(0, k - BASIS_EDGE_SESSIONS / 2), k + BASIS_EDGE_SESSIONS / 2));
+    if (!around) continue;
+    insideSpliced++;
+    example ??= { date: b.date, factor: around.factor };
+  }
+  if (example) {
+    splices.push(`${insideSpliced} stored bar${insideSpliced === 1 ? '' : 's'} within it that the file lacks or rejected (first ${example.date}) would stay on the old basis between bars revised by ${shownFactor(example.factor)}`);
+  }
+  const factors = [low && `${shownFactor(low.factor)} on the first ${low.sessions} shared sessions (${low.from}..${low.to})`, high && `${shownFactor(high.factor)} on the last ${high.sessions} (${high.from}..${high.to})`].filter(Boolean).join(' and ');
+  const what = `the rows of ${symbol} revise the ${shared.length} stored bars they share (${first}..${last}) by a common factor of the close, ${factors}: the file's prices are on another basis than the stored series (adjusted for a split or dividends where the stored bars are not, or the other way round, or in other units)`;
+  if (splices.length > 0) {
+    return issue('price_basis_splice', {
+      symbol,
+      date: null,
+      source,
+      line: null,
+      raw: null,
+      message: `${what}, and ${splices.join('; ')}: the stored series would be spliced from two bases; the series is rejected whole and nothing of it is published. Import the whole history of ${symbol} on one basis (its stored bars span ${stored[0].date}..${stored[stored.length - 1].date}), or a file on the stored basis`,
+    });
+  }
+  if (Math.max(Math.abs(Math.log(low?.factor ?? 1)), Math.abs(Math.log(high?.factor ?? 1))) <= BASIS_FLAG_SHIFT) return undefined;
+  return issue('price_basis_change', {
+    symbol,
+    date: first,
+    source,
+    line: null,
+    raw: null,
+    message: `${what}; published with its revisions logged: ${left.length === 0 ? `the file holds every stored bar of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}), so the whole series moves to its basis` : `the ${left.length} stored bars it does not revise meet the revised ones without a jump (the factor is 1 at that end)`}`,
+  });
+}

@@ -7,7 +7,7 @@ import { qualityPolicySchema } from '../../lib/quality/policy';
 import { applyStoredBarFindings, evaluateQualityGate, type QualityReport } from '../../lib/quality/report';
 import { rowIssue } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
-import { storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
+import { basisFactor, priceBasisIssue, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
 
 // Rules that need the stored bars, run when a snapshot is judged (lib/ingest/judge.ts).
@@ -158,6 +158,42 @@ describe('rules on the stored bars', () => {
       const verdict = evaluateQualityGate(applied.report);
       expect(verdict.passed).toBe(false);
       expect(verdict.reasons[0]).toBe('file /d/IBM.csv rejected whole: 30 of its 100 rows for IBM were rejected (30.00%), above the per-file limit of 20.00% (volume_vanished: 30)');
+    });
+  });
+
+  describe('price basis (price_basis_splice, price_basis_change)', () => {
+    const basis = (staged: Bar[], stored: Bar[]) => priceBasisIssue({ symbol: 'IBM', staged, stored, source: '/d/IBM.csv' });
+
+    it('are a series rejection and a flag', () => {
+      expect([QUALITY_RULES.price_basis_splice.severity, QUALITY_RULES.price_basis_change.severity]).toEqual(['reject', 'flag']);
+    });
+
+    it('rejects rows revising the stored bars they share by one factor while older stored bars stay on the old basis', () => {
+      const found = basis(bars(100, 200, (b) => scaled(b, 0.5)), bars(0, 200));
+      expect(found).toMatchObject({ rule: 'price_basis_splice', severity: 'reject', symbol: 'IBM', date: null, line: null });
+      expect(found?.message).toContain(`100 stored bars before it (${DAYS[0]}..${DAYS[99]}) would stay on the old basis, a ×0.5000 jump between ${DAYS[99]} and ${DAYS[100]} that never traded`);
+    });
+
+    it('flags a file that holds every stored bar (the whole series moves), and finds nothing for equal bars, a few corrections or rounding', () => {
+      expect(basis(bars(0, 200, (b) => scaled(b, 0.5)), bars(0, 150))?.rule).toBe('price_basis_change');
+      // A whole history re-adjusted for dividends (a percent or so) is routine: no finding.
+      expect(basis(bars(0, 200, (b) => scaled(b, 0.99)), bars(0, 150))).toBeUndefined();
+      // Over part of the history it is a splice all the same.
+      expect(basis(bars(100, 200, (b) => scaled(b, 0.99)), bars(0, 150))?.rule).toBe('price_basis_splice');
+      expect(basis(bars(100, 200), bars(0, 200))).toBeUndefined();
+      expect(basis(bars(100, 200, (b, i) => (i === 101 || i === 150 ? scaled(b, 1.2) : b)), bars(0, 200))).toBeUndefined();
+      const rounded = (b: Bar): Bar => ({ ...b, close: Math.round(b.close * 100) / 100 });
+      expect(basis(bars(100, 200, rounded), bars(0, 200))).toBeUndefined();
+      // A few shared sessions say nothing: the one-bar glitch rule judges those.
+      expect(basis(bars(100, 104, (b) => scaled(b, 0.5)), bars(0, 200))).toBeUndefined();
+    });
+
+    it('reads a common factor only when most shared sessions agree on it', () => {
+      const shared = (ratios: number[]) => ratios.map((r, k) => ({ date: DAYS[k], stored: 100, staged: 100 * r }));
+      expect(basisFactor(shared([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]))?.factor).toBeCloseTo(0.5, 10);
+      expect(basisFactor(shared([0.5, 0.5, 0.5, 1, 1, 1]))).toBeUndefined();
+      expect(basisFactor(shared([1.001, 0.999, 1.001, 0.999, 1, 1]))).toBeUndefined();
+      expect(basisFactor(shared([0.97, 0.97, 0.97, 0.97, 0.97, 0.9, 0.97, 0.97, 0.97, 0.97]))?.factor).toBeCloseTo(0.97, 10);
     });
   });
 });
