@@ -32,6 +32,7 @@ export class ApiMetrics {
   readonly predictions: Counter<'model' | 'variant' | 'version' | 'served'>;
   readonly predictionErrors: Counter<'model' | 'reason'>;
   readonly stalePredictions: Counter<'model'>;
+  readonly onlineVectorsRefused: Counter<'reason'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -40,6 +41,12 @@ export class ApiMetrics {
     this.httpDuration = new Histogram({ name: 'api_http_request_duration_seconds', help: 'HTTP request latency (server side)', labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.httpErrors = new Counter({ name: 'api_http_errors_total', help: 'Error responses by route and error code', labelNames: ['route', 'code'], registers });
     this.predictions = new Counter({ name: 'api_predictions_total', help: 'Predictions made, by model, variant, version and whether they were served', labelNames: ['model', 'variant', 'version', 'served'], registers });
+    this.onlineVectorsRefused = new Counter({
+      name: 'api_online_vectors_refused_total',
+      help: 'Online feature vectors read from the cache and refused as not the vector of their key (other_symbol, other_feature_set, future_date, length_mismatch, malformed); the offline store answered instead',
+      labelNames: ['reason'],
+      registers,
+    });
     this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, model_failed)', labelNames: ['model', 'reason'], registers });
     this.stalePredictions = new Counter({ name: 'api_stale_predictions_total', help: 'Predictions answered from features older than the latest session whose bar is due (stale: true in the answer)', labelNames: ['model'], registers });
 

@@ -343,6 +343,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     store: deps.store,
     rewarmVersions: () => servedFeatureSets(deps.servingModels),
     log: (event, detail) => app.log.warn({ event, ...detail }, event),
+    onInvalidVector: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem }),
   });
   app.addHook('onClose', async () => {
     features.close();

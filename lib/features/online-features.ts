@@ -1,4 +1,5 @@
 import type { Cache } from '../cache/cache';
+import { isIsoDate } from '../calendar/dates';
 import type { Database } from '../store/database';
 import { getFeatureSetColumns, unpackValues } from '../store/features';
 
@@ -17,9 +18,9 @@ export const FEATURES_UPDATED_CHANNEL = 'features:updated';
 /** Stores the vectors (only when newer than what is there) and announces the update. */
 export async function publishOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
   let written = 0;
+  const today = utcToday();
   for (const v of vectors) {
-    const current = await readOnlineFeatures(cache, v.version, v.symbol);
-    if (current && current.asOf >= v.asOf) continue;
+    if (keepsOut(await cache.get(key(v.version, v.symbol)), v, today, true)) continue;
     await cache.set(key(v.version, v.symbol), JSON.stringify({ ...v, values: v.values.map((x) => (Number.isFinite(x) ? x : null)) }));
     written++;
   }
@@ -27,11 +28,86 @@ export async function publishOnlineFeatures(cache: Cache, vectors: readonly Onli
   return written;
 }
 
-export async function readOnlineFeatures(cache: Cache, version: string, symbol: string): Promise<OnlineFeatureVector | undefined> {
+/** Why a stored online vector was refused (the metric's label). */
+export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'length_mismatch';
+
+/**
+ * A stored online vector that is not the one its key names, or not a vector at all: another feature
+ * set's or another symbol's vector under this key, an as-of date after today (no bar is dated in the
+ * future: a vector claiming one was written by hand, and it would otherwise stay, since writers only
+ * replace an older vector), values that are not numbers (NaN is stored as null), or a value count
+ * other than the column count. The message names the key and the cause.
+ */
+export class InvalidOnlineVectorError extends Error {
+  override name = 'InvalidOnlineVectorError';
+  constructor(
+    readonly version: string,
+    readonly symbol: string,
+    readonly problem: OnlineVectorProblem,
+    detail: string,
+  ) {
+    super(`the online vector stored for ${symbol} in feature set ${version} is refused: ${detail}`);
+  }
+}
+
+/** Today's date in UTC (never before a US session's date, which is the market's local date). */
+export function utcToday(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/**
+ * The vector a stored JSON text holds, after checking it is the vector of `version` and `symbol`
+ * (the key it was read under), dated no later than `today`, with one number (or null: NaN) per
+ * column; throws InvalidOnlineVectorError otherwise.
+ */
+export function parseStoredVector(raw: string, version: string, symbol: string, today: string = utcToday()): OnlineFeatureVector {
+  const refuse = (problem: OnlineVectorProblem, detail: string): never => {
+    throw new InvalidOnlineVectorError(version, symbol, problem, detail);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return refuse('malformed', 'it is not JSON');
+  }
+  const v = parsed as Partial<Record<keyof OnlineFeatureVector, unknown>> | null;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return refuse('malformed', 'it is not a vector object');
+  if (typeof v.version !== 'string' || typeof v.symbol !== 'string' || typeof v.asOf !== 'string') return refuse('malformed', 'its version, symbol or asOf is missing or not text');
+  if (v.version !== version) return refuse('other_feature_set', `it is a vector of feature set ${v.version}`);
+  if (v.symbol !== symbol) return refuse('other_symbol', `it is the vector of ${v.symbol}`);
+  if (!isIsoDate(v.asOf)) return refuse('malformed', `its as-of date ${JSON.stringify(v.asOf)} is not a date`);
+  if (v.asOf > today) return refuse('future_date', `it is dated ${v.asOf}, after today (${today})`);
+  if (!Array.isArray(v.columns) || !v.columns.every((c) => typeof c === 'string')) return refuse('malformed', 'its columns are not a list of names');
+  if (!Array.isArray(v.values) || !v.values.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return refuse('malformed', 'its values are not all numbers (or null for a missing value)');
+  if (v.values.length !== v.columns.length) return refuse('length_mismatch', `it has ${v.values.length} values for ${v.columns.length} columns`);
+  return { version, symbol, asOf: v.asOf, columns: v.columns as string[], values: (v.values as Array<number | null>).map((x) => (x === null ? NaN : x)) };
+}
+
+/** The stored vector of `symbol` in feature set `version`; throws InvalidOnlineVectorError when what is stored is not that vector (parseStoredVector). */
+export async function readOnlineFeatures(cache: Cache, version: string, symbol: string, today?: string): Promise<OnlineFeatureVector | undefined> {
   const raw = await cache.get(key(version, symbol));
   if (raw === undefined) return undefined;
-  const parsed = JSON.parse(raw) as Omit<OnlineFeatureVector, 'values'> & { values: Array<number | null> };
-  return { ...parsed, values: parsed.values.map((x) => (x === null ? NaN : x)) };
+  return parseStoredVector(raw, version, symbol, today);
+}
+
+/**
+ * Whether the stored text keeps the new vector `v` out: a valid vector of the same key (parseStoredVector)
+ * newer than `v` (or, with `sameDateKeeps`, of the same date). Nothing stored, or something refused as
+ * the key's vector (another symbol's or feature set's, dated after today, damaged), keeps nothing out:
+ * the new vector replaces it, so a vector written by hand with a far date cannot pin itself.
+ */
+function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: string, sameDateKeeps: boolean): boolean {
+  if (stored === undefined) return false;
+  const asOf = storedAsOf(stored);
+  // The common case (a stored vector older than this one) without parsing its values.
+  if (asOf === undefined || (sameDateKeeps ? asOf < v.asOf : asOf <= v.asOf)) return false;
+  try {
+    parseStoredVector(stored, v.version, v.symbol, today);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidOnlineVectorError) return false;
+    throw error;
+  }
 }
 
 /**
@@ -42,12 +118,9 @@ export async function readOnlineFeatures(cache: Cache, version: string, symbol: 
  */
 export async function replaceOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
   const current = await Promise.all(vectors.map((v) => cache.get(key(v.version, v.symbol))));
-  const fresh = vectors.filter((v, i) => {
-    const stored = current[i];
-    if (stored === undefined) return true;
-    const asOf = storedAsOf(stored);
-    return asOf === undefined || asOf <= v.asOf;
-  });
+  const today = utcToday();
+  // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
+  const fresh = vectors.filter((v, i) => !keepsOut(current[i], v, today, false));
   if (fresh.length === 0) return 0;
   // The announcement goes out with the writes, on the same connection after them: whoever reads on hearing it finds them.
   await Promise.all([
@@ -137,7 +210,7 @@ export async function readOfflineLatestAll(store: Database, version: string): Pr
 export class OnlineFeatureStore {
   /** Column order per feature set (immutable under a version), so a fallback read is one query. */
   private readonly columns = new Map<string, readonly string[]>();
-  private readonly counters = { offlineReads: 0, rewarmed: 0, rewarmFailures: 0 };
+  private readonly counters = { offlineReads: 0, rewarmed: 0, rewarmFailures: 0, invalidVectors: 0 };
   private cacheFailing = false;
   private readonly log: FeatureStoreLog;
   private readonly removeListener: () => void;
@@ -150,6 +223,10 @@ export class OnlineFeatureStore {
       /** Feature sets to re-warm when the cache is back (e.g. those the served models read). */
       rewarmVersions: () => readonly string[];
       log?: FeatureStoreLog;
+      /** Told of every stored vector refused as its key's (parseStoredVector), before the offline store answers instead: the API counts them. */
+      onInvalidVector?: (error: InvalidOnlineVectorError) => void;
+      /** The clock that dates "today" for the as-of check (tests). */
+      now?: () => Date;
     },
   ) {
     this.log = deps.log ?? (() => undefined);
@@ -158,20 +235,36 @@ export class OnlineFeatureStore {
     });
   }
 
-  stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number } {
+  stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number; invalidVectors: number } {
     return { ...this.counters };
   }
 
-  /** The newest vector: the cache's, else the offline store's; throws only when neither can be read. */
+  /**
+   * The newest vector: the cache's, else the offline store's; throws only when neither can be read.
+   * A cached vector that is not the key's (another symbol's or feature set's, dated after today,
+   * damaged: parseStoredVector) is never served: it is logged and counted, and the offline store
+   * answers as when the cache holds none.
+   */
   async read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> {
     let cacheError: unknown;
+    let refused: InvalidOnlineVectorError | undefined;
     try {
-      const online = await readOnlineFeatures(this.deps.cache, version, symbol);
+      const raw = await this.deps.cache.get(key(version, symbol));
       if (this.cacheFailing) {
         this.cacheFailing = false;
         this.log('features.online_read_recovered', {});
       }
-      if (online) return online;
+      if (raw !== undefined) {
+        try {
+          return parseStoredVector(raw, version, symbol, utcToday(this.deps.now?.()));
+        } catch (error) {
+          if (!(error instanceof InvalidOnlineVectorError)) throw error;
+          refused = error;
+          this.counters.invalidVectors++;
+          this.log('features.online_vector_refused', { version, symbol, problem: error.problem, error: error.message, fallback: 'offline store' });
+          this.deps.onInvalidVector?.(error);
+        }
+      }
     } catch (error) {
       cacheError = error;
       if (!this.cacheFailing) {
@@ -182,8 +275,11 @@ export class OnlineFeatureStore {
     try {
       const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version));
       if (offline) this.counters.offlineReads++;
+      // Nothing to serve instead of a refused vector: say why, rather than that none was published.
+      if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
       return offline;
     } catch (error) {
+      if (refused && error instanceof Error && error.cause === refused) throw error;
       const why = cacheError ? `the online store failed (${(cacheError as Error).message}) and ` : '';
       throw new Error(`${why}the offline store failed (${(error as Error).message})`, { cause: error });
     }
