@@ -36,3 +36,22 @@ export function requireCount(algorithm: string, value: unknown, what: string, mi
   if (!(Number.isInteger(n) && n >= min)) throw new ArtifactError(`${algorithm}: ${what} is ${JSON.stringify(value ?? null)}; it must be a whole number ≥ ${min}`);
   return n;
 }
+
+/** How far from 1 a stored probability distribution may sum (rounding of the class shares training divides out). */
+export const DISTRIBUTION_SUM_TOLERANCE = 1e-9;
+
+/**
+ * Refuses a stored probability distribution (a forest leaf's class shares, a majority model's
+ * priors) that is not one: each value in [0, 1] and their sum 1. A model averages or returns these
+ * as its probabilities, so a leaf holding [-4, 5] would serve a "probability" of 5. `what` names
+ * the distribution ('leaf value of tree 3 node 7').
+ */
+export function requireDistribution(algorithm: string, values: ArrayLike<number>, offset: number, count: number, what: string): void {
+  let sum = 0;
+  for (let k = 0; k < count; k++) {
+    const v = values[offset + k];
+    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new ArtifactError(`${algorithm}: ${what} of class ${k} is ${v}; a class probability must be a number in [0, 1]`);
+    sum += v;
+  }
+  if (!(Math.abs(sum - 1) <= DISTRIBUTION_SUM_TOLERANCE)) throw new ArtifactError(`${algorithm}: ${what} sums to ${sum} over its ${count} classes; class probabilities sum to 1`);
+}

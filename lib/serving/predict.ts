@@ -100,6 +100,7 @@ function probabilityOfUp(loaded: LoadedModel, vector: OnlineFeatureVector): numb
   const matrix: FeatureMatrix = { values: Float64Array.from(vector.values), rows: 1, featureNames: vector.columns };
   const proba = model.predictProba(matrix);
   const p = proba[1];
-  if (!Number.isFinite(p)) throw new Error(`${loaded.version.name} v${loaded.version.version} returned a non-finite probability (${p}) for ${vector.symbol} ${vector.asOf}`);
+  // Whatever the algorithm, what is served as a probability is one (a model restored from parameters no training gives could return 5).
+  if (!(Number.isFinite(p) && p >= 0 && p <= 1)) throw new Error(`${loaded.version.name} v${loaded.version.version} returned ${Number.isFinite(p) ? 'a probability outside [0, 1]' : 'a non-finite probability'} (${p}) for ${vector.symbol} ${vector.asOf}`);
   return p;
 }

@@ -1,5 +1,5 @@
 import { packFloat64, unpackFloat64 } from '../artifact';
-import { requireFinite } from '../state-checks';
+import { requireDistribution, requireFinite } from '../state-checks';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type ModelState, type TrainedModel } from '../model';
 
 /** Predicts the (weighted) class frequencies of the training labels: the floor every model must beat. */
@@ -40,6 +40,7 @@ export const majority: Algorithm<Record<string, never>> = {
   restore(state) {
     const [prior] = unpackFloat64(state.payload, [state.classes]);
     requireFinite('majority', prior, (k) => `prior of class ${k}`);
+    requireDistribution('majority', prior, 0, prior.length, 'prior');
     return new MajorityModel(state.featureNames, state.classes, prior);
   },
 };

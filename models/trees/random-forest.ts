@@ -203,6 +203,6 @@ export const randomForest: Algorithm<RandomForestParams> = {
     requireFinite(what, importance, (j) => `importance of feature ${JSON.stringify(state.featureNames[j])}`);
     const params: Record<string, unknown> = { ...state.params };
     delete params.trees; // derived from the payload, re-added by state()
-    return new RandomForestModel(state.featureNames, K, params, treesFrom([sizesAgain, ...arrays], K, { algorithm: what, features: p }), importance);
+    return new RandomForestModel(state.featureNames, K, params, treesFrom([sizesAgain, ...arrays], K, { algorithm: what, features: p, distribution: true }), importance);
   },
 };

@@ -4,6 +4,7 @@
  * tree order. Shared by the random forest and gradient boosting.
  */
 import { ArtifactError } from '../artifact';
+import { requireDistribution } from '../state-checks';
 import type { Tree } from './classification-tree';
 
 /** [sizes, feature, threshold, left, right, value] for packFloat64. */
@@ -32,10 +33,11 @@ export function treeArrayLengths(sizes: Float64Array, valuesPerNode: number, alg
  * silently turn NaN into 0): a node's feature is -1 (a leaf) or a column 0..features-1; a split's
  * children are later nodes of the same tree (so every walk ends at a leaf) and its threshold is a
  * number (±Infinity is a one-sided split, harmless; NaN is never a bin edge, while NaN in a row is
- * a missing value and goes left); a leaf's values are finite. A leaf's threshold and children and a
- * split's values are never read and not checked.
+ * a missing value and goes left); a leaf's values are finite, and with `distribution` (a forest's
+ * leaves: the class shares of its training rows, which predictions average) each in [0, 1] and
+ * summing to 1. A leaf's threshold and children and a split's values are never read and not checked.
  */
-function checkTrees([sizes, feature, threshold, left, right, value]: Float64Array[], valuesPerNode: number, shape: { algorithm: string; features: number }): void {
+function checkTrees([sizes, feature, threshold, left, right, value]: Float64Array[], valuesPerNode: number, shape: TreeShape): void {
   const fail = (t: number, i: number, what: string): never => {
     throw new ArtifactError(`${shape.algorithm}: tree ${t} node ${i}: ${what}`);
   };
@@ -49,6 +51,7 @@ function checkTrees([sizes, feature, threshold, left, right, value]: Float64Arra
           const v = value[(o + i) * valuesPerNode + k];
           if (!Number.isFinite(v)) fail(t, i, `leaf value${valuesPerNode > 1 ? ` of class ${k}` : ''} is ${v}; a stored model parameter must be a finite number`);
         }
+        if (shape.distribution) requireDistribution(shape.algorithm, value, (o + i) * valuesPerNode, valuesPerNode, `tree ${t} node ${i}: leaf value`);
         continue;
       }
       if (Number.isNaN(threshold[o + i])) fail(t, i, 'split threshold is NaN');
@@ -60,8 +63,15 @@ function checkTrees([sizes, feature, threshold, left, right, value]: Float64Arra
   });
 }
 
+/** What the stored trees must be: over `features` columns; with `distribution`, leaves holding class probabilities (a forest's). */
+export interface TreeShape {
+  algorithm: string;
+  features: number;
+  distribution?: boolean;
+}
+
 /** Splits the concatenated arrays back into trees, refusing arrays that are not valid trees over `shape.features` columns (see checkTrees). */
-export function treesFrom(arrays: Float64Array[], valuesPerNode: number, shape: { algorithm: string; features: number }): Tree[] {
+export function treesFrom(arrays: Float64Array[], valuesPerNode: number, shape: TreeShape): Tree[] {
   checkTrees(arrays, valuesPerNode, shape);
   const [sizes, feature, threshold, left, right, value] = arrays;
   const trees: Tree[] = [];

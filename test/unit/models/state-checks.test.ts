@@ -64,6 +64,14 @@ describe('logistic regression and majority states', () => {
     expect(restoreViaArtifact(prior).predictProba(d.x)[1]).toBeGreaterThan(0);
     expect(() => restoreViaArtifact(withFloat(prior, 1, NaN))).toThrow('majority: prior of class 1 is NaN');
   });
+
+  it('refuses a majority prior that is not a probability distribution (it is what the model predicts)', async () => {
+    const prior = (await majority.fit(fitInput, {})).state();
+    const shifted = { ...prior, payload: packFloat64([Float64Array.of(-1, 2)]) };
+    expect(() => restoreViaArtifact(shifted)).toThrow('majority: prior of class 0 is -1; a class probability must be a number in [0, 1]');
+    const scaled = { ...prior, payload: packFloat64([Float64Array.of(0.5, 0.9)]) };
+    expect(() => restoreViaArtifact(scaled)).toThrow('majority: prior sums to 1.4 over its 2 classes; class probabilities sum to 1');
+  });
 });
 
 describe('tree ensembles', () => {
@@ -99,6 +107,17 @@ describe('tree ensembles', () => {
   it('refuses a non-finite leaf value, naming the tree, node and class', () => {
     const leaf = firstLeaf();
     expect(() => restoreViaArtifact(withFloat(forest, value(leaf, 1), NaN))).toThrow(`random_forest: tree 0 node ${leaf}: leaf value of class 1 is NaN`);
+  });
+
+  it('refuses a leaf whose class shares are not probabilities summing to 1 (predictions average them: a leaf of [-4, 5] served a probability of 5)', () => {
+    const leaf = firstLeaf();
+    const f = floats(forest.payload);
+    const [s0, s1] = [f[value(leaf, 0)], f[value(leaf, 1)]];
+    expect(s0 + s1).toBeCloseTo(1, 12);
+    const both = (a: number, b: number) => withFloat(withFloat(forest, value(leaf, 0), a), value(leaf, 1), b);
+    expect(() => restoreViaArtifact(both(-4, 5))).toThrow(`random_forest: tree 0 node ${leaf}: leaf value of class 0 is -4; a class probability must be a number in [0, 1]`);
+    expect(() => restoreViaArtifact(both(1, 1))).toThrow(`random_forest: tree 0 node ${leaf}: leaf value sums to 2 over its 2 classes`);
+    expect(restoreViaArtifact(both(s1, s0)).predictProba(d.x).every((q) => q >= 0 && q <= 1)).toBe(true);
   });
 
   it('refuses a NaN split threshold but keeps a one-sided (infinite) one', () => {

@@ -116,4 +116,16 @@ describe('predictForRequest', () => {
     expect(missing.served.error).toMatch(/no feature vector of feature set fs-new/);
     expect(missing.unserved[0].error).toBeUndefined();
   });
+
+  it('refuses to serve a probability outside [0, 1], whatever the model returned', () => {
+    const returning = (q: number): TrainedModel => ({ algorithm: 'odd', featureNames: ['f0', 'f1', 'f2', 'f3', 'f4'], classes: 2, predictProba: () => Float64Array.of(1 - q, q), state: () => { throw new Error('not used'); } });
+    for (const q of [5, -0.25, 1.0000001]) {
+      const s = snapshot({ mode: 'single', routes: [{ variant: 'champion', version: 1, weight: 1 }] }, [[1, returning(q)]]);
+      const { served } = predictForRequest(s, vector(), 'k');
+      expect(served).toMatchObject({ probability: null, predictedClass: null });
+      expect(served.error).toContain(`returned a probability outside [0, 1] (${q})`);
+    }
+    const s = snapshot({ mode: 'single', routes: [{ variant: 'champion', version: 1, weight: 1 }] }, [[1, returning(1)]]);
+    expect(predictForRequest(s, vector(), 'k').served).toMatchObject({ probability: 1, predictedClass: 1 });
+  });
 });
