@@ -107,7 +107,7 @@ export const withdrawnVersionSchema = z.object({
   variants: z.array(z.string()),
   /** Share of requests it was routed, now answered by `servedBy`. */
   weight: z.number(),
-  /** signature, row_mismatch, vetoed, row_missing or artifact_invalid (lib/serving/withdrawal.ts; a string, so clients read future reasons too). */
+  /** signature, row_mismatch, vetoed, label_mismatch, row_missing or artifact_invalid (lib/serving/withdrawal.ts; a string, so clients read future reasons too). */
   reason: z.string(),
   message: z.string(),
   at: z.string(),

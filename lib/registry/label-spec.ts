@@ -32,6 +32,10 @@ export function sameLabelSpec(a: unknown, b: unknown): boolean {
   return pa.success && pb.success && canonicalJson(pa.data) === canonicalJson(pb.data);
 }
 
+function mismatchMessage(model: string, version: number, key: string, reference: number, refKey: string, champion: boolean): string {
+  return `${model} v${version} predicts another label (${key}) than ${champion ? 'the champion ' : ''}v${reference} (${refKey}): one model name serves one target, so clients and the deployment analyses would compare different targets; register a version of another label under its own model name`;
+}
+
 /**
  * Refuses when a version in `versions` predicts another label than the model's champion (or, with no
  * champion, than the first of them), naming both versions and labels. Unknown versions are left to
@@ -49,9 +53,41 @@ export async function assertSameLabelAsChampion(store: Database, model: string, 
     const v = await getModelVersion(store, model, version);
     const key = labelSpecKey(v.label);
     if (key !== refKey) {
-      throw new LabelMismatchError(
-        `${model} v${version} predicts another label (${key}) than ${champion !== undefined ? 'the champion ' : ''}v${reference} (${refKey}): one model name serves one target, so clients and the deployment analyses would compare different targets; register a version of another label under its own model name`,
-      );
+      throw new LabelMismatchError(mismatchMessage(model, version, key, reference, refKey, champion !== undefined));
     }
   }
+}
+
+/**
+ * The versions among `labels` (version → its row's label) that predict another label than the
+ * model's target, each with the error naming both: the target is the champion alias's version's
+ * label (read from the store when that version is not among them), else `fallback`'s. A champion
+ * alias naming a row that is gone counts as no champion. What the serving loader refuses routes
+ * with, so a routes row written by hand cannot put a version of another target under the name.
+ */
+export async function labelMismatches(store: Database, model: string, labels: ReadonlyMap<number, unknown>, fallback: number | undefined): Promise<Map<number, LabelMismatchError>> {
+  const out = new Map<number, LabelMismatchError>();
+  const champion = await aliasVersion(store, model, 'champion');
+  let reference: { version: number; label: unknown; champion: boolean } | undefined;
+  if (champion !== undefined) {
+    if (labels.has(champion)) reference = { version: champion, label: labels.get(champion), champion: true };
+    else {
+      try {
+        reference = { version: champion, label: (await getModelVersion(store, model, champion)).label, champion: true };
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+      }
+    }
+  }
+  if (!reference && fallback !== undefined && labels.has(fallback)) reference = { version: fallback, label: labels.get(fallback), champion: false };
+  if (!reference) return out;
+  const refKey = labelSpecKey(reference.label);
+  for (const [version, label] of labels) {
+    if (version === reference.version) continue;
+    const key = labelSpecKey(label);
+    if (key !== refKey) {
+      out.set(version, new LabelMismatchError(mismatchMessage(model, version, key, reference.version, refKey, reference.champion)));
+    }
+  }
+  return out;
 }

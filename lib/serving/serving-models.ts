@@ -21,6 +21,7 @@ import { loadModelRuntimes } from '../../models/algorithms';
 import type { ArtifactHeader } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
+import { labelMismatches, type LabelMismatchError } from '../registry/label-spec';
 import { aliasVersion, assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
@@ -439,6 +440,24 @@ export class ServingModels {
         this.refusals.set(w, { fingerprint: attempt.fingerprint, retryAt: Date.now() + this.withdrawnRetryMs });
       }
     }
+    // The label rule holds on every check, so a version withdrawn for its label that verifies is not taken back for that alone.
+    let mismatched: Map<number, LabelMismatchError>;
+    try {
+      mismatched = await labelMismatches(this.deps.store, model, new Map([...models].map(([version, loaded]) => [version, loaded.version.label])), (anchorRoute(written) ?? written.routes.find((r) => r.weight > 0))?.version);
+    } catch (error) {
+      if (this.snapshots.get(model) !== snapshot) return;
+      return noVerdict([...models.keys()][0] ?? 0, error);
+    }
+    if (this.snapshots.get(model) !== snapshot) return;
+    for (const [version, error] of mismatched) {
+      models.delete(version);
+      if (reinstated.delete(version)) {
+        const w = snapshot.degraded!.withdrawn.find((x) => x.version === version)!;
+        this.refusals.set(w, { fingerprint: fingerprints.get(versionKey(model, version)), retryAt: Date.now() + this.withdrawnRetryMs });
+      } else {
+        refused.set(version, { error, fingerprint: fingerprints.get(versionKey(model, version)) });
+      }
+    }
     let anchor = snapshot.degraded?.anchor;
     if (refused.size > 0 && !anchor) {
       try {
@@ -675,6 +694,19 @@ export class ServingModels {
       }
       if (current || !isRefusal(attempt.error)) throw cannotLoad(version, attempt.error);
       refused.set(version, attempt);
+    }
+    // One model name, one target: a version of another label than the champion's is refused as a
+    // failing one is (routes written by hand are not checked as the admin route and deployments check them).
+    let mismatched: Map<number, LabelMismatchError>;
+    try {
+      mismatched = await labelMismatches(this.deps.store, routes.model, new Map([...models].map(([version, loaded]) => [version, loaded.version.label])), (anchorRoute(routes) ?? routes.routes.find((r) => r.weight > 0))?.version);
+    } catch (error) {
+      throw cannotLoad([...models.keys()][0] ?? [...refused.keys()][0], error);
+    }
+    for (const [version, error] of [...mismatched].sort(([a], [b]) => a - b)) {
+      if (current) throw cannotLoad(version, error);
+      refused.set(version, { error, fingerprint: this.verified.get(models.get(version)!)?.fingerprint });
+      models.delete(version);
     }
     if (refused.size === 0) return { models };
     let anchor: Route | undefined;

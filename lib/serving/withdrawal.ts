@@ -1,6 +1,7 @@
 /**
  * Serving a traffic split without some of its versions. When a version the routes name is refused
- * by verification (its registry row edited, unsigned, vetoed or deleted, its artifact unreadable),
+ * by verification (its registry row edited, unsigned, vetoed or deleted, its artifact unreadable,
+ * its label another than the model's: lib/registry/label-spec.ts),
  * the prediction API keeps serving the model only if the refused version is not the split's anchor:
  * the champion, or the reference variant, or (an A/B test) the arm the registry's champion alias
  * points at, or the only route that takes traffic. The refused version's traffic goes to the anchor,
@@ -10,12 +11,13 @@
  * Pure: no I/O.
  */
 import { ArtifactVerificationError } from '../registry/verify-artifact';
+import { LabelMismatchError } from '../registry/label-spec';
 import { RegistryError, ServingVetoError } from '../registry/model-registry';
 import { CHAMPION_VARIANT, type Route } from './routing';
 import { SHADOW_VARIANT, type ServingRoutes } from './serving-routes';
 
 /** Why a version was withdrawn, as the metric labels it (bounded: one of these). */
-export const WITHDRAWAL_REASONS = ['signature', 'row_mismatch', 'vetoed', 'row_missing', 'artifact_invalid'] as const;
+export const WITHDRAWAL_REASONS = ['signature', 'row_mismatch', 'vetoed', 'label_mismatch', 'row_missing', 'artifact_invalid'] as const;
 export type WithdrawalReason = (typeof WITHDRAWAL_REASONS)[number];
 
 /** A version the routes name that the snapshot does not serve, and why. */
@@ -97,6 +99,7 @@ export function routesWithout(written: ServingRoutes, anchor: Route, withdrawn: 
 /** The metric's reason for a refusal (the errors verification and the registry throw). */
 export function withdrawalReasonOf(error: unknown): WithdrawalReason {
   if (error instanceof ServingVetoError) return 'vetoed';
+  if (error instanceof LabelMismatchError) return 'label_mismatch';
   if (error instanceof RegistryError) return 'row_missing';
   if (error instanceof ArtifactVerificationError) {
     if (/\bsignature\b/.test(error.reason)) return 'signature';
