@@ -1,4 +1,6 @@
 /** Comparing proportions between independent groups, and Holm's correction for several comparisons. */
+import { clusteredMean, type ClusterOptions, type Clusters } from './dependent-inference';
+import { studentTQuantile } from './distributions';
 import { normalCdf } from './normal';
 
 export interface TwoProportionTest {
@@ -41,4 +43,36 @@ export function holmAdjusted(pValues: readonly number[]): number[] {
     adjusted[i] = running;
   });
   return adjusted;
+}
+
+export interface DependentProportion {
+  estimate: number;
+  lower: number;
+  upper: number;
+  /** Independent-row equivalent of the sample: p(1 − p) / Var(p̂), at most the rows. */
+  effectiveSamples: number;
+  /** Independent units the variance rests on (clusters, or stretches of days), and Student's t degrees of freedom. */
+  units: number;
+  degreesOfFreedom: number;
+}
+
+/**
+ * Interval of a proportion of 0/1 outcomes that are not independent (rows of one day share the
+ * market's move; outcomes whose horizons overlap share most of it): the Wilson interval on the
+ * effective sample size that the dependence-robust variance gives (lib/stats/dependent-inference.ts),
+ * with Student's t critical value on the units that variance rests on instead of the normal's.
+ * Undefined when the variance cannot be estimated (fewer than two units).
+ */
+export function dependentProportionInterval(outcomes: Float64Array, dependence: Clusters, options: ClusterOptions & { confidence: number }): DependentProportion | undefined {
+  const n = outcomes.length;
+  if (n === 0) return undefined;
+  const e = clusteredMean(outcomes, dependence, options);
+  if (!(e.degreesOfFreedom >= 1) || !Number.isFinite(e.standardError)) return undefined;
+  const p = e.estimate;
+  const effective = e.standardError > 0 ? Math.min(n, (p * (1 - p)) / e.standardError ** 2) : n;
+  const z = studentTQuantile(1 - (1 - options.confidence) / 2, e.degreesOfFreedom);
+  const z2n = (z * z) / effective;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / effective + (z * z) / (4 * effective * effective));
+  return { estimate: p, lower: Math.max(0, centre - half), upper: Math.min(1, centre + half), effectiveSamples: effective, units: e.units, degreesOfFreedom: e.degreesOfFreedom };
 }
