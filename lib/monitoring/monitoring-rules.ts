@@ -7,8 +7,9 @@
  *
  * Actions: `retrain` for severe drift or a hit rate significantly below the promise (the workflow
  * starts one retraining run when asked to); `blockDeployments` for data-quality findings (stale
- * bars, features that went missing: a deployment in progress holds its next step while such an
- * alert is open). A drift that is only missing values is a broken feed, never a reason to retrain.
+ * bars, `data_stale`; features that went missing, `data_quality`: both on the model's data subject,
+ * and a deployment in progress holds its next step while such an alert is open). A drift that is
+ * only missing values is a broken feed, never a reason to retrain.
  */
 import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
@@ -154,8 +155,24 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
         cooldownSeconds: rules.data_drift.cooldownSeconds,
       },
       retrain: severe && !brokenFeed,
-      blockDeployments: missing.length > 0,
+      blockDeployments: false,
     });
+    // The broken feed is the data's problem, whichever version reads it: a data-quality alert on the
+    // model's data, the rule and subject deployments are held by (activities/deployment.ts), as stale bars are.
+    if (missing.length > 0) {
+      findings.push({
+        alert: {
+          rule: 'data_quality',
+          severity: rules.data_drift.severeSeverity,
+          subject: dataSubject(report.model),
+          message: `features of ${report.model} arrive without values over ${drift.window.from}..${drift.window.to} (a broken feed?): ${missing.join(', ')}`,
+          evidence: { reportId: report.id, version: report.version, window: drift.window, missing: drifted.filter((f) => missing.includes(f.name)) },
+          cooldownSeconds: rules.data_drift.cooldownSeconds,
+        },
+        retrain: false,
+        blockDeployments: true,
+      });
+    }
   }
   const pd = report.predictionDrift;
   if (rules.prediction_drift.enabled && pd.status === 'drift') {

@@ -1,6 +1,7 @@
 import type { FeatureDrift } from '../../../lib/monitoring/drift';
 import type { ModelMonitoringReport } from '../../../lib/monitoring/model-report';
-import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules } from '../../../lib/monitoring/monitoring-rules';
+import { dataSubject, evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, type RuleEvaluation } from '../../../lib/monitoring/monitoring-rules';
+import { DEPLOYMENT_BLOCKING_RULES } from '../../../activities/deployment';
 import { pipelineHealthOf } from '../../../lib/monitoring/pipeline-health';
 import { BadInputError } from '../../../lib/errors';
 
@@ -67,6 +68,21 @@ describe('monitoring rules', () => {
     const evaluation = evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['rsi_14'], features: [dead] } }), rules);
     expect(evaluation.findings[0].alert).toMatchObject({ rule: 'data_drift', severity: 'critical', message: expect.stringMatching(/values missing for rsi_14/) });
     expect(evaluation.actions).toMatchObject({ retrain: false, blockDeployments: true });
+  });
+
+  it('holds deployments by what a finding says: an alert of a blocking rule on the model\'s data (a broken feed as stale bars)', () => {
+    // What deploymentBlockers looks for (activities/deployment.ts): an open alert of these rules whose subject is the model's data.
+    const blocks = (e: RuleEvaluation) => e.findings.filter((f) => DEPLOYMENT_BLOCKING_RULES.includes(f.alert.rule) && f.alert.subject.startsWith(dataSubject('direction-5d')));
+    const dead = { ...feature('rsi_14', 6, true), liveMissingShare: 0.4 };
+    const brokenFeed = evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['rsi_14', 'ret_5'], features: [dead, feature('ret_5', 0.4, true)] } }), rules);
+    expect(brokenFeed.actions.blockDeployments).toBe(true);
+    expect(blocks(brokenFeed)).toHaveLength(1);
+    expect(blocks(brokenFeed)[0]).toMatchObject({ retrain: false, blockDeployments: true, alert: { rule: 'data_quality', severity: 'critical', message: expect.stringMatching(/rsi_14/) } });
+    // Every finding that says it holds deployments is one that does.
+    const stale = evaluateModelReport(report({ freshness: { ...report().freshness, status: 'stale', staleSymbols: 3, maxLagDays: 2 } }), rules);
+    for (const e of [brokenFeed, stale]) expect(e.findings.filter((f) => f.blockDeployments)).toEqual(blocks(e));
+    // Drift without missing values holds nothing.
+    expect(blocks(evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['a'], features: [feature('a', 3, true)] } }), rules))).toEqual([]);
   });
 
   it('maps performance severity, prediction drift and stale data to alerts and actions', () => {
