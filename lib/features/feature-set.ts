@@ -17,6 +17,9 @@ import { featureColumns } from './compute-features';
 // 5: series of another market (SAP.DE, 7203.JP: foreign_equity) are no equities: no rows and no weight in market columns or ranks of a US universe.
 export const FEATURE_CODE_VERSION = 5;
 
+/** Instrument kinds whose bar of a date closes at another time than the NYSE's 16:00 (foreign markets before it; the VIX at 16:15, futures and currencies after it). */
+const OTHER_CLOSE_KINDS: ReadonlySet<string> = new Set(['foreign_equity', 'volatility_index', 'future', 'fx']);
+
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
 
@@ -90,9 +93,15 @@ export const featureSetSchema = z.object({
     .array(instrumentKindSchema)
     .min(1)
     .default([...DEFAULT_UNIVERSE_KINDS])
-    .refine((kinds) => !kinds.includes('foreign_equity') || kinds.every((k) => k === 'foreign_equity'), {
-      // Joined by date, another market's bars of day t closed hours before the NYSE's: see lib/market-data/instruments.ts.
-      message: 'foreign_equity cannot share a universe with other kinds: series of another market close hours before the NYSE, and joined by date each side would see the other\'s later prices in its market and rank columns; train one market at a time',
+    .superRefine((kinds, ctx) => {
+      // Joined by date, bars of one date must close at one time: another market's closed hours before
+      // the NYSE's (lib/market-data/instruments.ts), the VIX's at 16:15, futures and currencies later still.
+      const other = [...new Set(kinds)].filter((k) => OTHER_CLOSE_KINDS.has(k));
+      if (other.length === 0 || new Set(kinds).size === 1) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${other.join(' and ')} cannot share a universe with other kinds (${[...new Set(kinds)].join(', ')}): their bars of a date close at another time than the NYSE's 16:00, and joined by date one side would see the other's later prices in its market and rank columns; train one market at a time`,
+      });
     }),
   /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
   instruments: instrumentMapSchema.default({}),
