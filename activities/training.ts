@@ -119,7 +119,11 @@ export async function resolveUniverse(store: Database, input: PrepareDatasetInpu
   const allowed = new Set(rule.kinds);
   if (input.symbols && input.symbols.length > 0) {
     const outside = input.symbols.filter((s) => !allowed.has(instrumentKind(s, rule.instruments)));
-    if (outside.length > 0) throw new BadInputError(`the experiment's universe names ${outside.length} series that are not ${rule.kinds.join(' or ')}: ${outside.slice(0, 10).map((s) => `${s} (${instrumentKind(s, rule.instruments)})`).join(', ')}${outside.length > 10 ? ', …' : ''}; remove them from universe.symbols or map their kind in the feature set's "instruments"`, 'INVALID_INPUT');
+    if (outside.length > 0) {
+      // Another market's bars close hours before the NYSE's: mapping them to equity would bring back the look-ahead the kind keeps out.
+      const foreign = outside.some((s) => instrumentKind(s, rule.instruments) === 'foreign_equity') ? '; series of another market (foreign_equity) close before the NYSE and are trained in a universe of their own (the feature set\'s universe ["foreign_equity"]), never mapped to equity beside US stocks' : '';
+      throw new BadInputError(`the experiment's universe names ${outside.length} series that are not ${rule.kinds.join(' or ')}: ${outside.slice(0, 10).map((s) => `${s} (${instrumentKind(s, rule.instruments)})`).join(', ')}${outside.length > 10 ? ', …' : ''}; remove them from universe.symbols or map their kind in the feature set's "instruments"${foreign}`, 'INVALID_INPUT');
+    }
     const stored = new Set(await storedSymbols(store, input.symbols));
     const missing = input.symbols.filter((s) => !stored.has(s));
     if (missing.length > 0) throw new BadInputError(`the experiment's universe names ${missing.length} symbol(s) with no bars in the store: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}; import them or remove them from universe.symbols`, 'INVALID_INPUT');
