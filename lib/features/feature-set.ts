@@ -105,6 +105,13 @@ export const featureSetSchema = z.object({
     }),
   /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
   instruments: instrumentMapSchema.default({}),
+}).superRefine((set, ctx) => {
+  // A headline counts on the day whose NYSE close (16:00 New York) comes after it: another market's
+  // close of that day came hours earlier, so a headline published in between would count on its day.
+  const news = set.features.findIndex((f) => f.kind === 'news_sentiment');
+  if (news >= 0 && set.universe.includes('foreign_equity')) {
+    ctx.addIssue({ code: 'custom', path: ['features', news], message: 'news_sentiment cannot be computed for foreign_equity series: headlines count by the NYSE close (16:00 New York), and another market closes hours before it, so a headline published after its close would count on the same day' });
+  }
 });
 export type FeatureSetDefinition = z.infer<typeof featureSetSchema>;
 export type FeatureSetInput = z.input<typeof featureSetSchema>;

@@ -101,6 +101,8 @@ describe('series of another market', () => {
     expect(out.frames.map((f) => f.symbol)).toEqual(['7203.JP', '6758.JP']);
     expect(() => computeFeatures([...us, ...foreign], jp)).toThrow(/foreign_equity series of 2 markets, JP \(7203\.JP\), DE \(SAP\.DE\)/);
     expect(() => defineFeatureSet({ name: 'mixed', features: [{ kind: 'gap' }], universe: ['equity', 'foreign_equity'] })).toThrow(/foreign_equity cannot share a universe with other kinds/);
+    // Headlines count by the NYSE close, hours after another market's.
+    expect(() => defineFeatureSet({ name: 'jp-news', features: [{ kind: 'news_sentiment' }], universe: ['foreign_equity'] })).toThrow(/news_sentiment cannot be computed for foreign_equity series/);
     // The same for every kind whose close is not the NYSE's 16:00 (the VIX at 16:15, futures, currencies).
     expect(() => defineFeatureSet({ name: 'vix-in', features: [{ kind: 'gap' }], universe: ['equity', 'volatility_index'] })).toThrow(/volatility_index cannot share a universe/);
     expect(() => defineFeatureSet({ name: 'fut-fx', features: [{ kind: 'gap' }], universe: ['future', 'fx'] })).toThrow(/future and fx cannot share a universe/);
