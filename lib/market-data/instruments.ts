@@ -19,9 +19,10 @@
  * a universe of US stocks its row of day t would get market columns (breadth, advance/decline,
  * dispersion, ranks) made of the US closes of day t, information from after its own close, where
  * its label starts: the US afternoon "predicts" the next move of a German stock, the whole US day a
- * Japanese one. A series reacting to the previous US day (as Japanese stocks do) reached AUC 0.65
- * from mkt_advance_decline alone on 1-day labels and 0.56 on 5-day ones, where US stocks score
- * 0.48 (test/unit/foreign-market-series.test.ts). A universe of one other market is declared with
+ * Japanese one. Among the 382 real S&P 500 series, 20 series moving with the previous US day (beta
+ * 0.6, as Japanese stocks do) reached AUC 0.65 from mkt_advance_decline alone on their 1-day labels
+ * and 0.56 on 5-day ones, where US stocks score 0.48 and 0.49; test/unit/foreign-market-series.test.ts
+ * checks the mechanism on a generated market. A universe of one other market is declared with
  * `universe: ["foreign_equity"]`; the NYSE calendar, the 16:00 close of the news features and the
  * VIX join still apply to it.
  */
