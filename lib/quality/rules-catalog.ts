@@ -25,7 +25,7 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, price_basis_splice): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
@@ -34,6 +34,11 @@ export const QUALITY_RULES = {
     severity: 'reject',
     meaning:
       "a symbol's series is another symbol's (in the snapshot or stored) shifted by 1 to 5 sessions: its bar of session t is the other's bar of t+k (OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.99 or more), e.g. another stock's bars of the next session; judged when the snapshot is judged; the series is rejected whole and the import fails",
+  },
+  misdated_series: {
+    severity: 'reject',
+    meaning:
+      "a US equity's or index's daily returns move with the other US equities' mean return of another session (1 to 5 away) rather than of their own: its bars are dated sessions late or early (correlation gap of 5/√sessions or more on 60 or more sessions, at least 0.1 with the other session); judged when the snapshot is judged; the series is rejected whole and the import fails",
   },
   one_bar_glitch: {
     severity: 'reject',
@@ -72,9 +77,9 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'price_basis_splice']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'price_basis_splice']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

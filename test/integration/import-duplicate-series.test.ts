@@ -72,6 +72,19 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect([clean.status, clean.byRule.lagged_duplicate, clean.byRule.duplicate_series]).toEqual(['published', undefined, undefined]);
   });
 
+  it('rejects a stock re-imported with its bars dated one session late (its own bars, no copy to match): misdated_series; the store stays as it was', async () => {
+    const files = market(24);
+    expect((await importBars(t.store, csv(files), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    // SYN05's file again, each row's prices under the next session's date.
+    const late = files.SYN05.slice(0, -1).map((r, i) => [files.SYN05[i + 1][0], ...r.slice(1)]);
+    const summary = await importBars(t.store, csv({ SYN05: late }), { now: NOW });
+    expect(summary.status).toBe('rejected');
+    expect(summary.byRule).toMatchObject({ misdated_series: 1 });
+    expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(/series of SYN05 from \S+syn05\.csv rejected whole \(misdated_series\): series of SYN05 moves with the market of 1 session earlier, not of its own sessions: .*dated 1 session late/);
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+  });
+
   it('rejects a shifted copy of a stored series, and one hidden beside a short update of that series; the store stays as it was', async () => {
     const files = market(6);
     expect((await importBars(t.store, csv(files), { now: NOW })).status).toBe('published');

@@ -206,5 +206,65 @@ describe('lagged_duplicate and duplicate_series', () => {
     const planted = [shifted(series[10], 'ZDUPA', -1), shifted(series[100], 'ZDUPB', -1), shifted(series[200], 'ZDUPC', -3)];
     const withCopies = duplicateSeriesIssues([...all, ...planted.map((b) => staged(b))]);
     expect([...withCopies.rejected.keys()].sort()).toEqual(['ZDUPA', 'ZDUPB', 'ZDUPC']);
+    // Real series filed one session late, or two early, under their own names (no copy to match): misdated.
+    const misdated = new Map([[50, 1], [150, -2], [250, 1]]);
+    const withMisdated = duplicateSeriesIssues(series.map((b, i) => staged(misdated.has(i) ? shifted(b, b[0].symbol, misdated.get(i) as number) : b)));
+    expect([...withMisdated.rejected].map(([symbol, f]) => [symbol, f.rule]).sort()).toEqual([...misdated.keys()].map((i) => [series[i][0].symbol, 'misdated_series']).sort());
+  });
+});
+
+describe('misdated_series', () => {
+  // 40 stocks of one market (stored), and series of this import: each judged against the others' mean return.
+  const u = universe(40);
+  const judge = (...judged: Bar[][]) => duplicateSeriesIssues([...u.map((b) => stored(b)), ...judged.map((b) => staged(b))]);
+
+  it('is in the catalog: a series rejected whole', () => {
+    expect(QUALITY_RULES.misdated_series.severity).toBe('reject');
+    expect(FILE_LEVEL_RULES.has('misdated_series')).toBe(true);
+    expect(SERIES_LEVEL_RULES.has('misdated_series')).toBe(true);
+  });
+
+  it('passes stocks and an index of the market dated as they traded, and series unrelated to it', () => {
+    const index = walk('^MKT', 500, 600, 0, market).map((b) => ({ ...b, volume: 0 }));
+    expect(judge(walk('GOOD', 101, 600, 0, market), walk('ALONE', 102), index).issues).toEqual([]);
+  });
+
+  it.each([
+    [1, 'late', 'earlier'],
+    [3, 'late', 'earlier'],
+    [-1, 'early', 'later'],
+    [-5, 'early', 'later'],
+  ])('rejects a stock whose bars are moved %p sessions (dated %s), naming the lag and both correlations', (lag, dated, when) => {
+    const bars = shifted(walk('ZMIS', 103, 600, 0, market), 'ZMIS', lag);
+    const found = judge(bars);
+    expect([...found.rejected.keys()]).toEqual(['ZMIS']);
+    const [finding] = found.issues;
+    const k = Math.abs(lag);
+    expect(finding).toMatchObject({ rule: 'misdated_series', severity: 'reject', symbol: 'ZMIS', source: '/x/zmis.csv', date: null, line: null });
+    expect(finding.message).toMatch(new RegExp(`^series of ZMIS moves with the market of ${k} sessions? ${when}, not of its own sessions: its daily returns correlate 0\\.\\d+ with .* and -?0\\.\\d+ with the same session's, over \\d+ sessions of this import .*dated ${k} sessions? ${dated}`));
+  });
+
+  it('rejects a misdated index too, and judges only the bars of this import', () => {
+    const index = shifted(walk('^MKT', 500, 600, 0, market), '^MKT', 1);
+    expect([...judge(index).rejected.keys()]).toEqual(['^MKT']);
+    // The same late bars already stored, with 40 correct new ones: only the new ones are judged (too few).
+    const late = shifted(walk('ZOLD', 104, 600, 0, market), 'ZOLD', 1);
+    const correctTail = walk('ZOLD', 105, 40, 560, market);
+    const found = duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZOLD', correctTail, late.slice(0, 559), { storedBefore: true })]);
+    expect(found.issues).toEqual([]);
+  });
+
+  it('does not judge series of other markets, which close before New York (their day follows the US day before)', () => {
+    const foreign = shifted(walk('SAP.DE', 106, 600, 0, market), 'SAP.DE', 1);
+    expect(judge(foreign).issues).toEqual([]);
+  });
+
+  it('needs a market: fewer than 20 other stocks, or a smooth one, tells nothing', () => {
+    const few = universe(15);
+    const bars = shifted(walk('ZMIS', 103, 600, 0, market), 'ZMIS', 1);
+    expect(duplicateSeriesIssues([...few.map((b) => stored(b)), staged(bars)]).issues).toEqual([]);
+    const ramps = Array.from({ length: 25 }, (_, i) => DAYS.slice(0, 300).map((date, t) => ({ symbol: `RAMP${i}`, date, open: 10 + t * 0.1 + i, high: 10.5 + t * 0.1 + i, low: 9.5 + t * 0.1 + i, close: 10 + t * 0.1 + i + Math.sin(t / 9 + i) * 0.3, volume: 1000 })));
+    const sine = DAYS.slice(0, 300).map((date, t) => ({ symbol: 'ZSINE', date, open: 20, high: 21, low: 19, close: 20 + Math.sin(t / 9 + 2.5), volume: 1000 }));
+    expect(duplicateSeriesIssues([...ramps.map((b) => stored(b)), staged(sine)]).issues.filter((f) => f.rule === 'misdated_series')).toEqual([]);
   });
 });
