@@ -137,8 +137,9 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
   }
   const { sha256 } = await putArtifact(artifacts, input.artifact);
   for (let attempt = 0; ; attempt++) {
-    const last = await store.db.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('name', '=', input.name).executeTakeFirst();
-    const version = input.version ?? Number(last?.v ?? 0) + 1;
+    // Never a number anything already names: a deleted row's number given to a new model would make
+    // the routes, aliases and deployments that named the old one serve the new one, undeployed.
+    const version = input.version ?? (await highestVersionNamed(store, input.name)) + 1;
     if (input.version !== undefined) {
       const taken = await getModelVersion(store, input.name, input.version).catch(() => undefined);
       if (taken) throw new RegistryError(`model ${input.name} version ${input.version} already exists; versions are immutable, register a new one`);
@@ -181,6 +182,45 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
       if (attempt >= 4 || input.version !== undefined) throw error;
     }
   }
+}
+
+/**
+ * The highest version number of `name` that anything names: its registry rows, its aliases and their
+ * history, its serving routes and their history (routes and shadow), its deployments and its recorded
+ * challenges; 0 when none. A registry row can be deleted, but what named its number still does, so a
+ * new registration must get a number above all of them.
+ */
+export async function highestVersionNamed(store: Database, name: string): Promise<number> {
+  const { db } = store;
+  const maxOf = async (query: Promise<Array<{ v: unknown }>>): Promise<number> => Math.max(0, ...(await query).map((r) => Number(r.v ?? 0)).filter(Number.isFinite));
+  const numbers = await Promise.all([
+    maxOf(db.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('v')).where('name', '=', name).execute()),
+    maxOf(db.selectFrom('model_aliases').select((eb) => eb.fn.max('version').as('v')).where('name', '=', name).execute()),
+    maxOf(db.selectFrom('model_alias_history').select((eb) => eb.fn.max('from_version').as('v')).where('name', '=', name).execute()),
+    maxOf(db.selectFrom('model_alias_history').select((eb) => eb.fn.max('to_version').as('v')).where('name', '=', name).execute()),
+    maxOf(db.selectFrom('deployments').select((eb) => eb.fn.max('champion_version').as('v')).where('model', '=', name).execute()),
+    maxOf(db.selectFrom('deployments').select((eb) => eb.fn.max('challenger_version').as('v')).where('model', '=', name).execute()),
+    maxOf(db.selectFrom('promotion_challenges').select((eb) => eb.fn.max('champion_version').as('v')).where('model', '=', name).execute()),
+    maxOf(db.selectFrom('promotion_challenges').select((eb) => eb.fn.max('challenger_version').as('v')).where('model', '=', name).execute()),
+  ]);
+  const routes = [
+    ...(await db.selectFrom('serving_routes').select('routes').where('model', '=', name).execute()),
+    ...(await db.selectFrom('serving_route_history').select('routes').where('model', '=', name).execute()),
+  ];
+  for (const { routes: text } of routes) numbers.push(...versionsInRoutes(text));
+  return Math.max(0, ...numbers);
+}
+
+/** The version numbers a stored routes text names (routes and shadow); none when it cannot be read. */
+function versionsInRoutes(text: string): number[] {
+  let split: { routes?: Array<{ version?: unknown }>; shadow?: { version?: unknown } } | null;
+  try {
+    split = JSON.parse(text) as typeof split;
+  } catch {
+    return [];
+  }
+  const found = [...(Array.isArray(split?.routes) ? split.routes.map((r) => r?.version) : []), split?.shadow?.version];
+  return found.filter((v): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0);
 }
 
 /** What makes two registrations the same result: same model bytes from the same data, recipe and experiment. */

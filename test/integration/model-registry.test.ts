@@ -8,6 +8,8 @@ import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 
 /** The models' feature set (a real one; synthetic values under its column names). */
 const FEATURES = returnsFeatureSet('registry');
@@ -60,6 +62,26 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
     // a label the artifact does not predict is refused
     await expect(registerModel(t.store, localArtifactStore(dir), { ...(await input(4, 'run-4/logistic')), label: { kind: 'direction', horizon: 20 } })).rejects.toThrow(/label differs: the artifact has .*"horizon":5.*the registration says .*"horizon":20/);
     expect(await listModelVersions(t.store, 'direction-5d')).toHaveLength(2);
+  });
+
+  it('never gives a new model the number of a deleted version that routes, aliases or deployments still name', async () => {
+    await saveTestFeatureSet(t.store, FEATURES);
+    const artifacts = localArtifactStore(dir);
+    await registerModel(t.store, artifacts, await input(1, 'reuse-1'));
+    const served = await registerModel(t.store, artifacts, await input(2, 'reuse-2'));
+    const cache = new MemoryCache();
+    try {
+      await writeServingRoutes(t.store, cache, { model: 'direction-5d', mode: 'single', routes: singleRoute(served.version), shadow: { version: served.version }, updatedBy: 'test', reason: 'deployed' });
+    } finally {
+      await cache.close();
+    }
+    await t.store.db.deleteFrom('model_versions').where('name', '=', 'direction-5d').where('version', '=', served.version).execute();
+    // The routes still name v2: a new model numbered 2 would be served by them without any deployment.
+    expect((await registerModel(t.store, artifacts, await input(3, 'reuse-3'))).version).toBe(3);
+    // Named only by an alias's history (the alias has moved on since), or by a deployment: also never reused.
+    await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: 3, movedBy: 'test', reason: 'r' });
+    await t.store.db.insertInto('model_alias_history').values({ name: 'direction-5d', seq: 99, alias: 'canary', from_version: 7, to_version: null, moved_by: 'test', reason: 'cleared', moved_at: new Date().toISOString() }).execute();
+    expect((await registerModel(t.store, artifacts, await input(4, 'reuse-4'))).version).toBe(8);
   });
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
