@@ -176,21 +176,23 @@ function vectorJson(v: OnlineFeatureVector): string {
 export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) => void;
 
 /**
- * The newest stored (offline) vector of a symbol: the last feature_rows row of the feature set,
- * with the set's columns. What the features step published to the online store for that date.
+ * The newest stored (offline) vector of a symbol: the last feature_rows row of the feature set dated
+ * no later than `today` (a row dated after it was not computed from bars: the online store refuses
+ * such a vector, and so does this), with the set's columns. What the features step published to the
+ * online store for that date.
  */
-export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[]): Promise<OnlineFeatureVector | undefined> {
+export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday()): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
-  const row = await store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).orderBy('date', 'desc').limit(1).executeTakeFirst();
+  const row = await store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).where('date', '<=', today).orderBy('date', 'desc').limit(1).executeTakeFirst();
   return row ? { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) } : undefined;
 }
 
-/** The newest stored vector of every symbol of a feature set. */
-export async function readOfflineLatestAll(store: Database, version: string): Promise<OnlineFeatureVector[]> {
+/** The newest stored vector of every symbol of a feature set (dated no later than `today`, as readOfflineLatest). */
+export async function readOfflineLatestAll(store: Database, version: string, today: string = utcToday()): Promise<OnlineFeatureVector[]> {
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
-  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).groupBy('symbol').as('newest');
+  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
   const rows = await store.db
     .selectFrom('feature_rows as r')
     .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
@@ -273,7 +275,7 @@ export class OnlineFeatureStore {
       }
     }
     try {
-      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version));
+      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), utcToday(this.deps.now?.()));
       if (offline) this.counters.offlineReads++;
       // Nothing to serve instead of a refused vector: say why, rather than that none was published.
       if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
@@ -291,7 +293,7 @@ export class OnlineFeatureStore {
       let written = 0;
       try {
         for (const version of [...new Set(versions)]) {
-          const vectors = await readOfflineLatestAll(this.deps.store, version);
+          const vectors = await readOfflineLatestAll(this.deps.store, version, utcToday(this.deps.now?.()));
           if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors);
         }
         this.counters.rewarmed += written;

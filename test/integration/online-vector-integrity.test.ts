@@ -79,6 +79,21 @@ describe('online vectors are served only under their own key (SQLite, in-process
     expect(answer.errors[0].error).toContain(`is refused: it is the vector of ${b}`);
   });
 
+  it('the offline store answers with its newest row dated no later than today, never one dated after it', async () => {
+    const version = 'fs-test-offline';
+    await t.store.db.insertInto('feature_sets').values({ version, name: 'offline', definition: '{}', columns: JSON.stringify(ORACLE_COLUMNS), created_at: new Date().toISOString() }).execute();
+    await writeFeatureRows(t.store, version, [
+      { symbol: 'AAA', date: '2020-01-03', values: Float64Array.from([1, 0]) },
+      { symbol: 'AAA', date: '2099-01-02', values: Float64Array.from([-1, 0]) },
+    ]);
+    const store = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [version] });
+    expect(await store.read(version, 'AAA')).toEqual({ version, symbol: 'AAA', asOf: '2020-01-03', columns: ORACLE_COLUMNS, values: [1, 0] });
+    // The re-warm publishes the same row, not the one dated after today.
+    expect(await store.rewarm()).toBe(1);
+    expect((await readOnlineFeatures(cache, version, 'AAA'))?.asOf).toBe('2020-01-03');
+    store.close();
+  });
+
   it('a future-dated vector written by hand does not keep the next real vector out', async () => {
     const version = 'fs-test-vectors';
     const real = (symbol: string, asOf: string): OnlineFeatureVector => ({ version, symbol, asOf, columns: ORACLE_COLUMNS, values: [1, 0] });
