@@ -19,7 +19,7 @@ import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { dataSubject } from '../lib/monitoring/monitoring-rules';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
-import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
@@ -178,6 +178,13 @@ async function unverifiedVersions(store: Database, artifacts: ArtifactStore, sig
   return found;
 }
 
+/** trainedThroughOf the version (undefined without one, or when its row cannot be read: the verification above names that). */
+async function trainedThroughOfVersion(store: Database, model: string, version: number | undefined): Promise<string | undefined> {
+  if (version === undefined) return undefined;
+  const v = await getModelVersion(store, model, version).catch(() => undefined);
+  return v && trainedThroughOf(v);
+}
+
 const unverifiedText = (found: UnverifiedVersion[]) => found.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`);
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
@@ -312,7 +319,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
           return { unverified };
         }
-        const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds };
+        // Symbol-days a version may have trained on are no evidence about it.
+        const trainedThrough = { canary: await trainedThroughOfVersion(store, input.model, canaryVersion), reference: await trainedThroughOfVersion(store, input.model, referenceVersion) };
+        const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds, trainedThrough };
         // Outcomes are labelled with the versions' label specs checked against this worker's artifact store and key.
         const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: input.since }));
         let analysis: CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } } = step;
@@ -364,7 +373,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           if (log) await logDeploymentAnalysis(store, log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
           return { unverified };
         }
-        const report = await withLabelVerification({ signing, artifacts }, () => abReportInStore(store, { ...query, versions }));
+        // Symbol-days a version may have trained on are no evidence about it.
+        const trainedThrough = versions && (await Promise.all(versions.map(async (v) => (await trainedThroughOfVersion(store, query.model, v)) ?? null)));
+        const report = await withLabelVerification({ signing, artifacts }, () => abReportInStore(store, { ...query, versions, ...(trainedThrough?.some((t) => t !== null) ? { trainedThrough } : {}) }));
         if (log) await logDeploymentAnalysis(store, log, { verdict: report.decision, reasons: report.reasons, detail: report });
         return report;
       });

@@ -99,9 +99,16 @@ export const abReportOptionsSchema = z
     informationFraction: z.number().min(0).max(1).optional(),
     /** Days apart within which symbol-days are dependent (label horizon − 1; default 0: the day only). */
     lags: z.number().int().min(0).default(0),
+    /**
+     * The last decision day each variant's version learnt from (same order; null: unknown): its
+     * symbol-days on or before it may be its training rows, whose outcomes it has seen, and are left
+     * out of the report (their requests too), counted as inTraining.
+     */
+    trainedThrough: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable()).optional(),
   })
   .refine((o) => o.maxSamplesPerVariant === undefined || o.maxSamplesPerVariant >= o.minSamplesPerVariant, 'maxSamplesPerVariant must be at least minSamplesPerVariant')
-  .refine((o) => o.versions === undefined || o.versions.length === o.variants.length, 'versions must name one version per variant');
+  .refine((o) => o.versions === undefined || o.versions.length === o.variants.length, 'versions must name one version per variant')
+  .refine((o) => o.trainedThrough === undefined || o.trainedThrough.length === o.variants.length, 'trainedThrough must name one date (or null) per variant');
 export type AbReportOptions = z.infer<typeof abReportOptionsSchema>;
 export type AbReportOptionsInput = z.input<typeof abReportOptionsSchema>;
 
@@ -117,6 +124,8 @@ export interface AbVariantStats {
   p99LatencyMs: number | null;
   /** Distinct symbol-days served (one per version, symbol and feature date): the units below. */
   symbolDays: number;
+  /** Symbol-days on or before the version's trainedThrough, left out of everything here. */
+  inTraining: number;
   /** Distinct symbols served. */
   symbols: number;
   /** Symbol-days whose outcome has not matured. */
@@ -211,6 +220,8 @@ interface AbArm {
   variant: string;
   units: AbUnit[];
   latencyMs: Float64Array;
+  /** Units left out as dated on or before the version's trainedThrough. */
+  inTraining?: number;
 }
 
 const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
@@ -399,6 +410,7 @@ function statsOf(arm: AbArm): AbVariantStats {
     p50LatencyMs: served > 0 ? nearestRankQuantileOfSorted(arm.latencyMs, 0.5) : null,
     p99LatencyMs: served > 0 ? nearestRankQuantileOfSorted(arm.latencyMs, 0.99) : null,
     symbolDays: units.length,
+    inTraining: arm.inTraining ?? 0,
     symbols: new Set(units.map((u) => u.symbol)).size,
     unmatured: units.filter((u) => u.state === LABEL.unmatured).length,
     noLabel: units.filter((u) => u.state === LABEL.noLabel).length,
@@ -463,8 +475,14 @@ function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbCompar
 }
 
 /** Tests, guards and the stopping rule on the arms from either source. */
-function decideAb(arms: AbArm[], options: AbReportOptions, times: { start: string | null; analysedAt: string | null }): AbReport {
+function decideAb(all: AbArm[], options: AbReportOptions, times: { start: string | null; analysedAt: string | null }): AbReport {
   const { alpha, minSamplesPerVariant: min, maxSamplesPerVariant: max, maxErrorRate, maxP99LatencyMs } = options;
+  const arms = all.map((arm, i) => {
+    const through = options.trainedThrough?.[i];
+    if (!through) return arm;
+    const units = arm.units.filter((u) => u.asOf.slice(0, 10) > through);
+    return { ...arm, units, inTraining: arm.units.length - units.length };
+  });
   const variants = arms.map(statsOf);
   const look = lookOf(arms, options, times);
   const [control, ...challengers] = variants;

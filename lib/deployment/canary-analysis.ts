@@ -92,6 +92,8 @@ export interface PairedComparison {
   unmatured: number;
   /** Paired symbol-days matured without a label (dead zone, missing bar). */
   noLabel: number;
+  /** Paired symbol-days on or before a version's trainedThrough (possibly its training rows): left out. */
+  inTraining: number;
   /** Distinct feature dates of the matured pairs: the independent units of the test. */
   days: number;
   canaryHitRate: number | null;
@@ -144,6 +146,13 @@ export interface CanaryAnalysisOptions {
    */
   canaryVersion?: number;
   referenceVersion?: number;
+  /**
+   * The last decision day each version learnt from (its lineage's trainedThrough): a symbol-day on
+   * or before it may be a row the version was trained on, whose outcome it has seen, so it is no
+   * evidence (counted as inTraining, never judged). A replayed old feature vector, or a client asking
+   * for old dates, would otherwise score a model on its own training rows.
+   */
+  trainedThrough?: { canary?: string; reference?: string };
   thresholds?: CanaryThresholdsInput;
 }
 
@@ -194,6 +203,8 @@ export interface PairCounts {
   c: number;
   /** Per feature date of the matured pairs (ascending): pairs only the canary got right − pairs only the reference got right. */
   daySums: number[];
+  /** Symbol-days on or before a version's trainedThrough: possibly its training rows, left out of every count above but requests. */
+  inTraining: number;
 }
 
 /** Everything the verdict is computed from; from rows (analyseCanary) or from store aggregates (analyseCanaryInStore). */
@@ -208,6 +219,8 @@ export interface CanaryEvidence {
 interface PairUnit {
   /** Feature date of the canary's predictions (the day the pair is clustered by). */
   day: string;
+  /** Feature date of the reference's predictions. */
+  referenceDay: string;
   requests: number;
   /** Requests each model predicted class 1 (up) on. */
   canaryUp: number;
@@ -237,13 +250,18 @@ function unitScore(sum: number, requests: number): number {
 const stateOf = (r: PredictionWithOutcome): number => (!r.matured ? LABEL.unmatured : r.outcome === null ? LABEL.noLabel : r.outcome);
 
 /** Pair counts, the day sums of the sign-flip test and the score shift of the symbol-day pairs. */
-function pairEvidenceOf(units: Iterable<PairUnit>): { pairCounts: PairCounts; shift: ScoreShift } {
-  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0, daySums: [] };
+function pairEvidenceOf(units: Iterable<PairUnit>, trainedThrough: CanaryAnalysisOptions['trainedThrough'] = {}): { pairCounts: PairCounts; shift: ScoreShift } {
+  const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0, daySums: [], inTraining: 0 };
   const canaryScores: number[] = [];
   const referenceScores: number[] = [];
   const byDay = new Map<string, number>();
+  const seen = (day: string, through: string | undefined) => through !== undefined && day.slice(0, 10) <= through;
   for (const u of units) {
     counts.requests += u.requests;
+    if (seen(u.day, trainedThrough.canary) || seen(u.referenceDay, trainedThrough.reference)) {
+      counts.inTraining++;
+      continue;
+    }
     canaryScores.push(unitScore(u.canarySum, u.requests));
     referenceScores.push(unitScore(u.referenceSum, u.requests));
     if (u.canaryState === LABEL.unmatured || u.referenceState === LABEL.unmatured) {
@@ -293,7 +311,7 @@ function underTest(variant: string, version: number, options: Pick<CanaryAnalysi
 }
 
 /** The evidence of rows held in memory (rows of other versions under the compared variant names left out). */
-export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: { canaryVersion?: number; referenceVersion?: number } = {}): CanaryEvidence {
+export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: { canaryVersion?: number; referenceVersion?: number; trainedThrough?: CanaryAnalysisOptions['trainedThrough'] } = {}): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
     if (!underTest(r.variant, r.version, { canary, reference, ...versions })) continue;
@@ -312,14 +330,14 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
     if (!y || isError(x) || isError(y)) continue;
     const key = `${x.version}\u0000${y.version}\u0000${x.symbol}\u0000${x.asOf}\u0000${y.asOf}`;
     let u = units.get(key);
-    if (!u) units.set(key, (u = { day: x.asOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState: stateOf(x), referenceState: stateOf(y) }));
+    if (!u) units.set(key, (u = { day: x.asOf, referenceDay: y.asOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState: stateOf(x), referenceState: stateOf(y) }));
     u.requests++;
     u.canaryUp += predictedClassOf(x);
     u.referenceUp += predictedClassOf(y);
     u.canarySum += x.probability as number;
     u.referenceSum += y.probability as number;
   }
-  return { variants, ...pairEvidenceOf(units.values()) };
+  return { variants, ...pairEvidenceOf(units.values(), versions.trainedThrough) };
 }
 
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
@@ -354,7 +372,7 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
     keys.push({ version: Number(cv), symbol: String(symbol), asOf: String(canaryAsOf) }, { version: Number(rv), symbol: String(symbol), asOf: String(referenceAsOf) });
   }
   const labels = await labelStates(store, query.model, keys);
-  return judgeCanary(canaryEvidenceOfCells(cells, labels), query, thresholds);
+  return judgeCanary(canaryEvidenceOfCells(cells, labels, query.trainedThrough), query, thresholds);
 }
 
 /**
@@ -406,7 +424,7 @@ function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
 }
 
 /** Per-variant counts, exact nearest-rank latency percentiles, and the symbol-day pairs under the current labels. */
-function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): CanaryEvidence {
+function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, trainedThrough: CanaryAnalysisOptions['trainedThrough']): CanaryEvidence {
   interface Acc {
     predictions: number;
     served: number;
@@ -433,7 +451,7 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): Canar
       if (!u) {
         const canaryState = labels.get(labelKey(cv, symbol, canaryAsOf)) ?? LABEL.unmatured;
         const referenceState = labels.get(labelKey(rv, symbol, referenceAsOf)) ?? LABEL.unmatured;
-        units.set(unitKey, (u = { day: canaryAsOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState, referenceState }));
+        units.set(unitKey, (u = { day: canaryAsOf, referenceDay: referenceAsOf, requests: 0, canaryUp: 0, referenceUp: 0, canarySum: 0, referenceSum: 0, canaryState, referenceState }));
       }
       u.requests += n;
       if (pcc === 1) u.canaryUp += n;
@@ -464,7 +482,7 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>): Canar
       p99LatencyMs: percentile(a.latency, a.predictions, 0.99),
     };
   });
-  return { variants, ...pairEvidenceOf(units.values()) };
+  return { variants, ...pairEvidenceOf(units.values(), trainedThrough) };
 }
 
 /** The verdict on evidence from either source. */
@@ -472,7 +490,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   const { canary, reference } = options;
   const { alpha } = thresholds;
   const { variants, shift } = evidence;
-  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums } = evidence.pairCounts;
+  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums, inTraining } = evidence.pairCounts;
   const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, []);
   const test = signFlipTest(daySums);
   const days = daySums.length;
@@ -481,6 +499,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
     pairs,
     unmatured,
     noLabel,
+    inTraining,
     days,
     canaryHitRate: pairs > 0 ? canaryHits / pairs : null,
     referenceHitRate: pairs > 0 ? referenceHits / pairs : null,
@@ -493,6 +512,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
 
   const failures: string[] = [];
   const notes: string[] = [];
+  if (inTraining > 0) notes.push(`${inTraining} paired symbol-day${inTraining === 1 ? '' : 's'} dated on or before a version's last training day left out (their outcomes may be rows it learnt from: features replayed or asked for old dates)`);
   if (canaryStats.predictions === 0) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`no predictions of variant "${canary}" in the window: is traffic routed to it?`] };
   }

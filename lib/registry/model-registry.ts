@@ -252,6 +252,16 @@ export async function findIdenticalVersion(store: Database, id: RegistrationIden
   );
 }
 
+/**
+ * The last decision day a version learnt from (its lineage's trainedThrough, recorded by the
+ * training pipeline), or undefined when its lineage does not say (versions registered by hand or
+ * before it was kept). A prediction dated on or before it may be one of its training rows.
+ */
+export function trainedThroughOf(v: ModelVersion): string | undefined {
+  const through = v.lineage.trainedThrough;
+  return typeof through === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(through) ? through : undefined;
+}
+
 export async function getModelVersion(store: Database, name: string, version: number): Promise<ModelVersion> {
   const row = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!row) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);

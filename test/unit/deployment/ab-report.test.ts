@@ -64,6 +64,21 @@ describe('A/B report', () => {
     expect(r.variants[1]).toMatchObject({ served: 290, matured: 90, unmatured: 25 });
   });
 
+  it("leaves out a variant's symbol-days on or before its version's last training day: a challenger scored on rows it learnt from does not win", () => {
+    // B is right on every symbol-day it was trained on (the first 150 of its 300, days 0-11) and as good as A after.
+    const rows = [...arm('A', 300, rate(50), 0), ...arm('B', 300, (k) => k < 150 || rate(50)(k), 1)];
+    expect(abReport(rows, { variants: ['A', 'B'] }).winner).toBe('B');
+    const through = symbolDayOf(2 * 149 + 1).asOf;
+    const r = abReport(rows, { variants: ['A', 'B'], trainedThrough: [null, through] });
+    expect(r.winner).toBeUndefined();
+    expect(r.variants.map((v) => [v.variant, v.inTraining, v.matured])).toEqual([
+      ['A', 0, 300],
+      ['B', r.variants[1].inTraining, 300 - r.variants[1].inTraining],
+    ]);
+    expect(r.variants[1].inTraining).toBeGreaterThanOrEqual(150);
+    expect(() => abReport(rows, { variants: ['A', 'B'], trainedThrough: [null] })).toThrow(/trainedThrough must name one date/);
+  });
+
   it('counts a symbol-day requested many times as one observation', () => {
     // The same variants and outcomes, each symbol-day requested once or 7 times.
     const once = [...arm('A', 200, rate(50), 0), ...arm('B', 200, rate(60), 1)];

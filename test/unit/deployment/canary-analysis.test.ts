@@ -237,4 +237,19 @@ describe('canary analysis', () => {
     expect(() => analyseCanary([], { ...options, thresholds: { maxErrorRate: 2 } })).toThrow(/invalid canary thresholds: maxErrorRate/);
     expect(() => analyseCanary([], { canary: 'x', reference: 'x' })).toThrow(/different variants/);
   });
+
+  it("leaves out symbol-days on or before a version's last training day: a canary perfect on its own training rows is judged on the later ones", () => {
+    // Days 0-7 (2024-01-02..09): the canary always right (rows it learnt from), the champion on 40%.
+    // Days 8-15: the canary right on 40%, the champion on 60% (the canary's hits a subset).
+    const rows = pairedRows(400, (i) => (i < 200 ? true : i % 5 < 2), (i) => (i < 200 ? i % 5 < 2 : i % 5 < 3));
+    const blind = analyseCanary(rows, options);
+    expect(blind.verdict).not.toBe('fail');
+    const a = analyseCanary(rows, { ...options, trainedThrough: { canary: dayOf(7) } });
+    expect([a.verdict, a.paired.pairs, a.paired.inTraining]).toEqual(['fail', 200, 200]);
+    expect(a.reasons.join(' ')).not.toMatch(/left out/); // a failure names only the failure
+    // The same through the reference's date, and nothing left out before the first day.
+    expect(analyseCanary(rows, { ...options, trainedThrough: { reference: dayOf(7) } }).paired.inTraining).toBe(200);
+    const none = analyseCanary(rows, { ...options, trainedThrough: { canary: dayOf(-1), reference: dayOf(-1) } });
+    expect([none.paired.inTraining, none.paired.pairs, none.verdict]).toEqual([0, 400, blind.verdict]);
+  });
 });
