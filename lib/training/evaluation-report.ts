@@ -210,7 +210,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
   const cluster: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
   // The guards leave out a clustering with too few clusters to judge a leak on (under 20 symbols): see GUARD_MIN_CLUSTERS.
-  const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_SYMBOL_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, confidence };
+  const guardClusters = dayUnits >= GUARD_MIN_CLUSTERS && groups.groups >= GUARD_MIN_SYMBOL_CLUSTERS ? undefined : { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, symbolsAloneOverFewDays: true, confidence };
 
   const baselines = naiveBaselinesOf(ds, rows, series);
   // Within-day AUCs of the model and every baseline: the part of each AUC that ranks the day's symbols.

@@ -146,7 +146,7 @@ export async function singleFeatureScan(columns: readonly string[], values: Floa
     const complete = count === rows.length;
     const kept = defined.subarray(0, count);
     const clusters: PanelDependence = complete ? all : { day: Int32Array.from(kept, (r) => ds.start[r]), symbol: symbolClustersOf(Int32Array.from(kept, (r) => ds.symbol[r]), groups), lags };
-    const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters, { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS });
+    const e = clusteredAuc(x.subarray(0, count), complete ? allLabels : labelsOf(kept), clusters, { minClusters: GUARD_MIN_CLUSTERS, minSymbolClusters: GUARD_MIN_SYMBOL_CLUSTERS, symbolsAloneOverFewDays: true });
     // Either direction counts: a feature equal to minus the label is as much a leak.
     return e.estimate >= 0.5 ? { feature, auc: e.estimate, lower: e.interval[0] } : { feature, auc: 1 - e.estimate, lower: 1 - e.interval[1] };
   }
