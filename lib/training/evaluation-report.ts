@@ -583,6 +583,16 @@ export function backtestInputOf(ds: TrainingDataset, predictions: WalkForwardPre
     if (lastScored < 0) continue;
     for (let d = lastScored + 1; d <= lastBar; d++) score[d] = score[lastScored];
   }
+  // So does a day inside a series that has a bar but no row: its label's horizon crosses a session
+  // missing from the bars (a halt, a rejected bar), which is known only when that session comes.
+  // Scored NaN, the position was sold up to h days ahead of the gap, and kept out of the move over it.
+  for (const { open, close, score } of symbols) {
+    let last = NaN;
+    for (let d = 0; d <= lastDecision; d++) {
+      if (!Number.isNaN(score[d])) last = score[d];
+      else if (!Number.isNaN(last) && (Number.isFinite(open[d]) || Number.isFinite(close[d]))) score[d] = last;
+    }
+  }
   return { dates, symbols };
 }
 
