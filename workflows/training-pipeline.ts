@@ -342,7 +342,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED' satisfies ErrorCode);
       return results;
     },
-    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (${e.report.baseline.name ?? 'baseline'} ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${(e.report.guards ?? []).some((g) => g.tripped) ? ` GUARD TRIPPED: ${e.report.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ')}` : ''}`).join('; '),
+    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (${e.report.baseline.name ?? 'baseline'} ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${e.report.auc ? ` (${e.report.auc.versus} ${e.report.auc.baselineAuc.toFixed(4)})` : ''}${(e.report.guards ?? []).some((g) => g.tripped) ? ` GUARD TRIPPED: ${e.report.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ')}` : ''}`).join('; '),
   );
 
   // The run's candidate is its best algorithm by the promotion metric; every algorithm is registered.

@@ -54,7 +54,7 @@ function headline(v: ModelVersion): Record<string, string> {
       baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
       auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number } };
       informationCoefficient?: { mean: number; tStat?: number };
-      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number } };
+      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
       guards?: Array<{ guard: string; tripped: boolean }>;
     };
   };
@@ -73,6 +73,8 @@ function headline(v: ModelVersion): Record<string, string> {
     'information coefficient': f(o?.informationCoefficient?.mean),
     'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
     'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
+    // The best naive rule traded as the model is (versions evaluated before it was traded have none).
+    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${f(o.backtest.versusNaiveStrategy.rivalSharpe, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${typeof o.backtest.versusNaiveStrategy.difference.pValue === 'number' ? o.backtest.versusNaiveStrategy.difference.pValue.toPrecision(2) : '-'})` } : {}),
     'max drawdown': f(o?.backtest?.strategy?.maxDrawdown, 3),
   };
 }

@@ -166,7 +166,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
       `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)})` +
-      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
+      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
       reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );
   });
