@@ -137,6 +137,12 @@ export interface RegisterInput {
   scores: CandidateScores;
   /** The champion's scores on this run's out-of-sample period (its recipe re-run), when there is a comparable champion. */
   championScores?: CandidateScores;
+  /**
+   * The champion version whose recipe was re-run for `championScores` (and for the candidates' paired
+   * evidence). A champion that changed since (a deployment finished while this run trained) was never
+   * compared with: nothing is promoted over it. Absent in runs recorded before it was passed.
+   */
+  championVersion?: number;
   /** The training run, for lineage and to make a retried registration find its first attempt. */
   workflowId: string;
   runId: string;
@@ -446,10 +452,15 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
         // A champion of another label or feature set was not re-run (championRecipe): without a
         // comparison on the same period nothing replaces it automatically.
+        // So is a champion other than the one whose recipe was re-run: the alias moved (a deployment
+        // promoted another version) while this run trained, and its scores and the paired evidence are
+        // of the champion before it.
         const notCompared =
           champion !== undefined && champion !== version.version && input.championScores === undefined
             ? (championNotComparable(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }, signing) ?? 'became the champion after this run looked for one')
-            : undefined;
+            : champion !== undefined && champion !== version.version && input.championScores !== undefined && input.championVersion !== undefined && input.championVersion !== champion
+              ? `became the champion after this run re-ran v${input.championVersion}, the champion then, on its period`
+              : undefined;
         const policy = input.experiment.promotion;
         const championScores = champion === undefined ? undefined : input.championScores;
         // The run's best challenges the champion (or the empty slot): it is numbered after the earlier

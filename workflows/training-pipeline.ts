@@ -365,6 +365,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       // The champion is compared on this run's out-of-sample period: its recipe walks forward on the same data.
       const recipe = await championRecipe({ name: experiment.name, featureSetVersion: features.version, label: experiment.label });
       let championScores: ReturnType<typeof scoresOf> | undefined;
+      let championVersion: number | undefined;
       let versusChampion: (algorithm: string) => Pick<ReturnType<typeof scoresOf>, 'versusChampion'> = () => ({});
       if (recipe) {
         const wf = await walkForward({ datasetId: dataset.datasetId, request: { ...walkForwardFor(recipe.algorithm), algorithm: recipe.algorithm, params: recipe.params, seed: recipe.seed } });
@@ -373,6 +374,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
         // answer change, not the commands: runs recorded before replay as they were.
         const rerun = await evaluateAlgorithm({ datasetId: dataset.datasetId, predictionsId: wf.predictionsId, experiment, trialScores: [], rerunOf: { model: experiment.name, version: recipe.version }, pairedWith: trained.map((t) => ({ algorithm: t.algorithm, predictionsId: t.walkForward.predictionsId })) });
         championScores = scoresOf(rerun);
+        championVersion = recipe.version;
         versusChampion = (algorithm) => {
           const c = rerun.championComparisons?.find((x) => x.algorithm === algorithm);
           return c ? { versusChampion: championEvidenceOf({ ...c.comparison, championVersion: recipe.version }) } : {};
@@ -396,6 +398,8 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: t.final.trainedThrough ?? dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
           scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length, ...versusChampion(t.algorithm) },
           championScores,
+          // Which champion those scores are of: registration promotes nothing over another one. Input only, no new command.
+          ...(championVersion !== undefined ? { championVersion } : {}),
           ...(profiled ? { datasetProfile: await profiled } : {}),
           workflowId,
           runId,

@@ -13,7 +13,7 @@ import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { listChallenges, sameChallengeFamily } from '../../lib/registry/challenges';
-import { aliasVersion } from '../../lib/registry/model-registry';
+import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
@@ -38,7 +38,7 @@ describe('challenges of one champion on one evaluation period', () => {
   const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
 
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
-  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores } = {}): Promise<RegisterResult> {
+  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number } = {}): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
     const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
     const { id: datasetId } = await writeDataset(artifacts, ds);
@@ -56,6 +56,7 @@ describe('challenges of one champion on one evaluation period', () => {
       lineage: {},
       scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, ...scores },
       ...(options.championScores ? { championScores: options.championScores } : {}),
+      ...(options.championVersion !== undefined ? { championVersion: options.championVersion } : {}),
       workflowId: `wf-${name}-${seed}`,
       runId: options.runId ?? 'r',
     });
@@ -109,6 +110,23 @@ describe('challenges of one champion on one evaluation period', () => {
       [2, 'champion'],
       [3, 'champion'],
     ]);
+  });
+
+  it('promotes nothing over a champion that changed after the run re-ran the one before it', async () => {
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const first = await run('moved', 31, { evidence: { auc: evidence(0.001) } });
+    expect(first.decision.promote).toBe(true);
+    const paired: MetricEvidence = { versus: `champion v${first.version.version} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: 0.001, pValue: 0.001, inference: 'paired, clustered by days and symbols' };
+    // The run re-ran v(first); meanwhile a deployment made another version champion.
+    const other = await run('moved', 32, { evidence: { auc: evidence(0.5) } }, { championScores, championVersion: first.version.version });
+    expect(other.decision.promote).toBe(false);
+    await moveAlias(t.store, { name: 'moved', alias: 'champion', version: other.version.version, movedBy: 'deployment test', reason: 'canary passed' });
+    const late = await run('moved', 33, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired } }, { championScores, championVersion: first.version.version });
+    expect(late.decision).toEqual({ promote: false, reason: `the champion v${other.version.version} became the champion after this run re-ran v${first.version.version}, the champion then, on its period, so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended` });
+    expect(await aliasVersion(t.store, 'moved', 'challenger')).toBeUndefined();
+    // Compared with the champion it re-ran, the same evidence promotes.
+    const current = await run('moved', 34, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: { ...paired, versus: `champion v${other.version.version} re-run` } } }, { championScores, championVersion: other.version.version });
+    expect(current.decision.promote).toBe(true);
   });
 
   it('starts a new count on an evaluation period that shares no day with the earlier ones', async () => {
