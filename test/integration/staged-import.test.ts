@@ -58,7 +58,10 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     expect(await barsTable(t)).toEqual(before);
     const snapshot = await getSnapshot(t.store, second.snapshotId);
     expect(snapshot?.status).toBe('rejected');
-    expect(snapshot?.statusReason).toMatch(/10\.00% of rows rejected \(30 of 300\).*ohlc_inconsistent: 30/);
+    // Its 270 good rows revise the stored bars by ×4 with 30 stored bars left on the old basis: the
+    // series is rejected whole as well (price_basis_splice), so all 300 rows count as rejected.
+    expect(snapshot?.statusReason).toMatch(/rejected whole \(price_basis_splice\): the rows of AAPL revise the 270 stored bars they share .* by a common factor of the close, ×4\.000/);
+    expect(snapshot?.statusReason).toMatch(/100\.00% of rows rejected \(300 of 300\).*ohlc_inconsistent: 30/);
     expect(await countStagedBars(t.store)).toBe(0); // nothing of a rejected snapshot is kept but its record
     expect((await getSnapshot(t.store, first.snapshotId))?.status).toBe('published');
     // The gate asked again keeps its verdict and still writes nothing.
