@@ -16,8 +16,8 @@ import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { beginStaging, coverageOf, finishStaging, stageChunk, storeHoldsBars, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
-import { judgeSnapshot } from './judge';
+import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
+import { judgeSnapshot, rejectedByStoredRules } from './judge';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
 
@@ -553,11 +553,17 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   let generation = latest?.generation ?? 0;
   if (latest?.snapshot.status === 'published') {
     // Published before: kept while the store still holds every accepted bar, value for value. Stored
-    // bars the snapshot does not confirm were kept by its publish and do not count.
+    // bars the snapshot does not confirm were kept by its publish and do not count, and neither do
+    // rows the rules on the stored bars reject when judged (a volume of 0 over a stored volume, a
+    // glitch at a file's edge): no publish of this content would write them, so a new generation
+    // would change nothing (and each repeat of the same bytes added a snapshot and its findings).
     let holds = true;
     for (const [k, chunk] of chunks.entries()) {
       hooks.signal?.throwIfAborted();
-      if (!(await storeHoldsBars(store, check(chunk).accepted))) {
+      const accepted = check(chunk).accepted;
+      const missing = await barsNotHeld(store, accepted);
+      const rejected = missing.length === 0 ? undefined : await rejectedByStoredRules(store, accepted, new Set(missing.map((b) => b.symbol)), request.quality);
+      if (rejected && !missing.every((b) => rejected.has(`${b.symbol}\u0000${b.date}`))) {
         holds = false;
         break;
       }

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { BadInputError } from '../errors';
 import type { Bar } from '../market-data/bar';
 import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
@@ -75,7 +75,7 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
  * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Bar[] }> {
+async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Bar[] }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
@@ -101,8 +101,35 @@ async function storedFor(tx: Transaction<DatabaseSchema>, symbol: string, staged
 }
 
 /** Every stored bar of `symbol`, ascending by date. */
-async function storedSeries(tx: Transaction<DatabaseSchema>, symbol: string): Promise<Bar[]> {
+async function storedSeries(tx: Kysely<DatabaseSchema>, symbol: string): Promise<Bar[]> {
   return (await tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', '=', symbol).orderBy('date').execute()).map(barOf);
+}
+
+/**
+ * The bars of `bars` (rows accepted when read, of whole symbols) that the rules on the stored bars
+ * (volume_vanished, one_bar_glitch at a file's edges) would reject if judged now, as `symbol\u0000date`,
+ * for the symbols in `symbols`. An import of content published before asks it of the bars the store
+ * does not hold (lib/ingest/import-bars.ts): a row the judging rejected is kept out of the store
+ * by every publish of that content, so the same bytes imported again change nothing and stage no
+ * new generation.
+ */
+export async function rejectedByStoredRules(store: Database, bars: readonly Bar[], symbols: ReadonlySet<string>, policy: Pick<QualityReport['policy'], 'extremeMoveLimit'>): Promise<Set<string>> {
+  const bySymbol = new Map<string, Bar[]>();
+  for (const b of bars) {
+    if (!symbols.has(b.symbol)) continue;
+    let list = bySymbol.get(b.symbol);
+    if (!list) bySymbol.set(b.symbol, (list = []));
+    list.push(b);
+  }
+  const out = new Set<string>();
+  for (const [symbol, list] of bySymbol) {
+    list.sort(byDate);
+    const stored = await storedFor(store.db, symbol, list, undefined);
+    // The kind only decides the zero_volume flag, which rejects nothing.
+    const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '' }, policy);
+    for (const date of found.rejected.keys()) out.add(`${symbol}\u0000${date}`);
+  }
+  return out;
 }
 
 /**

@@ -414,10 +414,15 @@ function revises(old: BarValues, b: BarValues): boolean {
  * bytes imported again are the same snapshot.
  */
 export async function storeHoldsBars(store: Database, bars: readonly Bar[]): Promise<boolean> {
+  return (await barsNotHeld(store, bars)).length === 0;
+}
+
+/** The bars of `bars` the published store does not hold with exactly these values (absent or other values). */
+export async function barsNotHeld(store: Database, bars: readonly Bar[]): Promise<Bar[]> {
   const stored = await storedValuesIn(store.db, coverageOf(bars, []).ranges);
-  return bars.every((b) => {
+  return bars.filter((b) => {
     const old = stored.get(key(b.symbol, b.date));
-    return old !== undefined && !revises(old, b);
+    return old === undefined || revises(old, b);
   });
 }
 

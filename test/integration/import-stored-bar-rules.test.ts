@@ -97,6 +97,36 @@ describe.each(DRIVERS)('rules on the stored bars at import on %s', (_driver, cre
     expect(await dumpStore(t.store)).toEqual(before);
   });
 
+  it('the same bytes imported again after judging rejected rows of them change nothing: no new snapshot, finding or revision', async () => {
+    await baseline();
+    // A glitch at the file's first row (judged against the stored bar before it) and a volume of 0
+    // over a stored volume (judged against the stored bar): both rejected only when judged. Every
+    // repeat of these bytes used to stage, judge and publish one more generation (a snapshot and
+    // two quarantine rows each time) that changed no bar.
+    const lines = rows(110, 60);
+    lines[0] = noDecimals(lines[0]);
+    lines[20] = zeroVolume(lines[20]);
+    lines[21] = lines[21].replace(/,\d+$/, ',4242');
+    const request = csv({ 'ibm.us.csv': lines });
+    const second = await importBars(t.store, request, { now: NOW });
+    expect([second.status, second.byRule.one_bar_glitch, second.byRule.volume_vanished]).toEqual(['published', 1, 1]);
+    const published = await dumpStore(t.store);
+    const logged = await revisions(t.store);
+    expect(logged.map((r) => r.date)).toEqual([DAYS[81]]);
+    for (let k = 0; k < 2; k++) {
+      const again = await importBars(t.store, request, { now: NOW });
+      expect([again.snapshotId, again.status, again.rowsRejected]).toEqual([second.snapshotId, 'published', 2]);
+      expect(await dumpStore(t.store)).toEqual(published);
+      expect(await revisions(t.store)).toEqual(logged);
+    }
+    // Once the store no longer holds what the content gives (another import took the revised volume
+    // back), the content is staged again as its next generation, which restores it.
+    await importBars(t.store, csv({ 'ibm.us.csv': rows(120) }), { now: NOW });
+    const restored = await importBars(t.store, request, { now: NOW });
+    expect(restored.snapshotId).not.toBe(second.snapshotId);
+    expect((await readBars(t.store, { symbols: ['IBM'], from: DAYS[81], to: DAYS[81] }))[0].volume).toBe(4242);
+  });
+
   it('checks a staged snapshot once: checking it again (a judge retried after a crash) counts and quarantines nothing twice', async () => {
     await baseline();
     const lines = rows(60, 60);
