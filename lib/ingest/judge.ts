@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import type { Bar } from '../market-data/bar';
 import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
@@ -9,8 +9,8 @@ import { basisAtEdges, BASIS_EDGE_SESSIONS, priceBasisIssue, sharedSessions, STO
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
-import { declaredInstruments, getSnapshot, setSnapshotStatus, type SnapshotStatus } from '../store/snapshots';
-import { publishSnapshot, readStagedChunk, rejectSnapshot, type PublishResult } from '../store/staging';
+import { declaredInstruments, getSnapshot, type SnapshotStatus } from '../store/snapshots';
+import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, withPublishLock, type PublishResult } from '../store/staging';
 
 export interface Judgement {
   verdict: GateVerdict;
@@ -35,17 +35,34 @@ export async function judgeSnapshot(store: Database, snapshotId: string): Promis
   if (snapshot.status === 'rejected' || snapshot.status === 'failed') {
     return { verdict: { passed: false, reasons: [snapshot.statusReason ?? 'rejected'] }, status: snapshot.status, durationMs: Date.now() - started };
   }
-  // Published or passed (a publish that did not finish) were judged already; `ingested` is a
-  // snapshot recorded before staging (its bars are in the store), judged as any other.
-  const report = snapshot.status === 'staged' ? await checkStoredBars(store, snapshotId) : snapshot.qualityReport;
-  const verdict = snapshot.status === 'published' || snapshot.status === 'passed' ? { passed: true, reasons: [] } : evaluateQualityGate(report);
-  if (!verdict.passed) {
-    await rejectSnapshot(store, snapshotId, verdict.reasons.join('; '));
-    return { verdict, status: 'rejected', durationMs: Date.now() - started };
+  if (snapshot.status === 'published' || snapshot.status === 'passed') {
+    // Published already (a retry: changes nothing), or passed by a gate before judging and
+    // publishing were one transaction, whose publish did not finish.
+    return { verdict: { passed: true, reasons: [] }, status: 'published', published: await publishSnapshot(store, snapshotId), durationMs: Date.now() - started };
   }
-  if (snapshot.status !== 'published' && snapshot.status !== 'passed') await setSnapshotStatus(store, snapshotId, 'passed', null);
-  const published = await publishSnapshot(store, snapshotId);
-  return { verdict, status: 'published', published, durationMs: Date.now() - started };
+  // Judged against the store as it is and published in one transaction, after the store's other
+  // publishes: a publish landing between the judging and the writing (a file of volumes for the
+  // bars this one has at 0, bars on another basis) would be overwritten by rows judged against the
+  // store without them, and a publish that failed after the verdict was recorded was retried
+  // without judging again. Now a failure rolls the whole step back and a retry judges afresh.
+  // `ingested` is a snapshot recorded before staging (its bars are in the store), judged as any other.
+  const declared = await declaredInstruments(store);
+  const judged = await withPublishLock(store, (db) =>
+    db.transaction().execute(async (tx): Promise<{ verdict: GateVerdict; published?: PublishResult }> => {
+      const current = await tx.selectFrom('dataset_snapshots').select(['status', 'status_reason', 'quality_report']).where('id', '=', snapshotId).executeTakeFirstOrThrow();
+      if (current.status === 'published') return { verdict: { passed: true, reasons: [] }, published: await publishSnapshotIn(store, tx, snapshotId) };
+      if (current.status === 'rejected') return { verdict: { passed: false, reasons: [current.status_reason ?? 'rejected'] } };
+      const report = current.status === 'staged' ? await checkStoredBarsIn(store, tx, snapshotId, declared) : (JSON.parse(current.quality_report) as QualityReport);
+      const verdict = evaluateQualityGate(report);
+      if (!verdict.passed) {
+        await rejectSnapshotIn(store, tx, snapshotId, verdict.reasons.join('; '));
+        return { verdict };
+      }
+      await tx.updateTable('dataset_snapshots').set({ status: 'passed', status_reason: null }).where('id', '=', snapshotId).execute();
+      return { verdict, published: await publishSnapshotIn(store, tx, snapshotId) };
+    }),
+  );
+  return { verdict: judged.verdict, status: judged.published ? 'published' : 'rejected', ...(judged.published ? { published: judged.published } : {}), durationMs: Date.now() - started };
 }
 
 const QUARANTINE_ROWS_PER_STATEMENT = 500;
@@ -149,110 +166,113 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
  */
 export async function checkStoredBars(store: Database, snapshotId: string): Promise<QualityReport> {
   const declared = await declaredInstruments(store);
-  return store.db.transaction().execute(async (tx) => {
-    let q = tx.selectFrom('dataset_snapshots').select(['status', 'quality_report', 'source', 'first_date', 'last_date']).where('id', '=', snapshotId);
-    // SQLite's BEGIN IMMEDIATE already holds the write lock; MySQL needs the row lock.
-    if (store.driver === 'mysql') q = q.forUpdate();
-    const row = await q.executeTakeFirstOrThrow();
-    const report = JSON.parse(row.quality_report) as QualityReport;
-    if (row.status !== 'staged' || report.storedBarChecks !== undefined) return report;
-    const source = JSON.parse(row.source) as { path?: unknown; instruments?: unknown; kind?: unknown } | null;
-    const requested = instrumentMapSchema.safeParse(source?.instruments);
-    const instruments: InstrumentMap = { ...declared, ...(requested.success ? requested.data : {}) };
-    const fallbackSource = typeof source?.path === 'string' ? source.path : String(source?.kind ?? snapshotId);
-    const window = row.first_date && row.last_date ? { from: shiftDate(row.first_date, -WINDOW_PAD_DAYS), to: shiftDate(row.last_date, WINDOW_PAD_DAYS) } : undefined;
-    const storedSymbols = new Set((await tx.selectFrom('bars').select('symbol').distinct().execute()).map((r) => r.symbol));
+  return store.db.transaction().execute((tx) => checkStoredBarsIn(store, tx, snapshotId, declared));
+}
 
-    const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
-    const chunkOf = new Map<string, number>();
-    const series: DuplicateCheckSeries[] = [];
-    // Findings that may reject a symbol's series whole (price_basis_splice), or flag it, beside the duplicate-series ones.
-    const basisIssues: QualityIssue[] = [];
-    const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', snapshotId).orderBy('chunk').execute();
-    for (const { chunk } of chunks) {
-      const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
-      const bySymbol = new Map<string, Bar[]>();
-      for (const b of readStagedChunk(staged.bars).bars) {
-        let list = bySymbol.get(b.symbol);
-        if (!list) bySymbol.set(b.symbol, (list = []));
-        list.push(b);
-      }
-      for (const [symbol, bars] of bySymbol) {
-        bars.sort(byDate);
-        chunkOf.set(symbol, Number(chunk));
-        const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
-        const stored = await storedFor(tx, symbol, bars, window);
-        series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
-        const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
-        // The rows to be published against the stored bars they share: another price basis?
-        const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
-        if (basisAtEdges(sharedSessions(kept, stored.edges))) {
-          const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });
-          if (basis) basisIssues.push(basis);
-        }
-        if (found.issues.length === 0) continue;
-        findings.set(symbol, { symbol, source: from, staged: bars, issues: found.issues, rejected: new Set(found.rejected.keys()) });
-      }
-    }
+/** checkStoredBars inside a transaction the caller holds, with the instrument kinds the store declares. */
+async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, declared: InstrumentMap): Promise<QualityReport> {
+  let q = tx.selectFrom('dataset_snapshots').select(['status', 'quality_report', 'source', 'first_date', 'last_date']).where('id', '=', snapshotId);
+  // SQLite's BEGIN IMMEDIATE already holds the write lock; MySQL needs the row lock.
+  if (store.driver === 'mysql') q = q.forUpdate();
+  const row = await q.executeTakeFirstOrThrow();
+  const report = JSON.parse(row.quality_report) as QualityReport;
+  if (row.status !== 'staged' || report.storedBarChecks !== undefined) return report;
+  const source = JSON.parse(row.source) as { path?: unknown; instruments?: unknown; kind?: unknown } | null;
+  const requested = instrumentMapSchema.safeParse(source?.instruments);
+  const instruments: InstrumentMap = { ...declared, ...(requested.success ? requested.data : {}) };
+  const fallbackSource = typeof source?.path === 'string' ? source.path : String(source?.kind ?? snapshotId);
+  const window = row.first_date && row.last_date ? { from: shiftDate(row.first_date, -WINDOW_PAD_DAYS), to: shiftDate(row.last_date, WINDOW_PAD_DAYS) } : undefined;
+  const storedSymbols = new Set((await tx.selectFrom('bars').select('symbol').distinct().execute()).map((r) => r.symbol));
 
-    // Stored series of symbols not in the snapshot, within its dates.
-    const others = [...storedSymbols].filter((s) => !chunkOf.has(s)).sort();
-    for (let i = 0; window && i < others.length; i += SYMBOLS_PER_LOOKUP) {
-      const rows = await tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', 'in', others.slice(i, i + SYMBOLS_PER_LOOKUP)).where('date', '>=', window.from).where('date', '<=', window.to).execute();
-      const bySymbol = new Map<string, Bar[]>();
-      for (const r of rows) {
-        let list = bySymbol.get(r.symbol);
-        if (!list) bySymbol.set(r.symbol, (list = []));
-        list.push(barOf(r));
-      }
-      for (const [symbol, bars] of bySymbol) series.push(seriesOfBars(symbol, [], bars.sort(byDate), { storedBefore: true }));
+  const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
+  const chunkOf = new Map<string, number>();
+  const series: DuplicateCheckSeries[] = [];
+  // Findings that may reject a symbol's series whole (price_basis_splice), or flag it, beside the duplicate-series ones.
+  const basisIssues: QualityIssue[] = [];
+  const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', snapshotId).orderBy('chunk').execute();
+  for (const { chunk } of chunks) {
+    const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
+    const bySymbol = new Map<string, Bar[]>();
+    for (const b of readStagedChunk(staged.bars).bars) {
+      let list = bySymbol.get(b.symbol);
+      if (!list) bySymbol.set(b.symbol, (list = []));
+      list.push(b);
     }
-    const duplicates = duplicateSeriesIssues(series);
-    const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));
-    const stagedDates = (s: DuplicateCheckSeries) => s.date.filter((_, k) => s.staged?.[k] === 1).map((date) => ({ date }));
-    for (const found of [...basisIssues, ...duplicates.issues]) {
-      const symbol = found.symbol as string;
-      const entry = findings.get(symbol) ?? { symbol, source: found.source, staged: stagedDates(judged.get(symbol) as DuplicateCheckSeries), issues: [], rejected: new Set<string>() };
-      findings.set(symbol, entry);
-      entry.issues.push(found);
-      if (!SERIES_LEVEL_RULES.has(found.rule)) continue;
-      // Which bars are another symbol's is all of them: none is trusted (as next_session_leak at staging).
-      const rejected = new Set(entry.rejected);
-      for (const { date } of entry.staged) {
-        if (rejected.has(date)) continue;
-        rejected.add(date);
-        entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (${found.rule}): ${found.message}` }));
+    for (const [symbol, bars] of bySymbol) {
+      bars.sort(byDate);
+      chunkOf.set(symbol, Number(chunk));
+      const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
+      const stored = await storedFor(tx, symbol, bars, window);
+      series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
+      const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
+      // The rows to be published against the stored bars they share: another price basis?
+      const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
+      if (basisAtEdges(sharedSessions(kept, stored.edges))) {
+        const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });
+        if (basis) basisIssues.push(basis);
       }
-      entry.rejected = rejected;
-      entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };
+      if (found.issues.length === 0) continue;
+      findings.set(symbol, { symbol, source: from, staged: bars, issues: found.issues, rejected: new Set(found.rejected.keys()) });
     }
-    const applied = applyStoredBarFindings(report, [...findings.values()]);
-    if (applied.issues.length === 0) return report;
+  }
 
-    for (const chunk of new Set([...applied.dropped.keys()].map((s) => chunkOf.get(s) as number))) {
-      const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
-      const { text, rows } = readStagedChunk(staged.bars).without(applied.dropped);
-      await tx.updateTable('staged_chunks').set({ bars: text, rows }).where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).execute();
+  // Stored series of symbols not in the snapshot, within its dates.
+  const others = [...storedSymbols].filter((s) => !chunkOf.has(s)).sort();
+  for (let i = 0; window && i < others.length; i += SYMBOLS_PER_LOOKUP) {
+    const rows = await tx.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', 'in', others.slice(i, i + SYMBOLS_PER_LOOKUP)).where('date', '>=', window.from).where('date', '<=', window.to).execute();
+    const bySymbol = new Map<string, Bar[]>();
+    for (const r of rows) {
+      let list = bySymbol.get(r.symbol);
+      if (!list) bySymbol.set(r.symbol, (list = []));
+      list.push(barOf(r));
     }
-    for (let i = 0; i < applied.issues.length; i += QUARANTINE_ROWS_PER_STATEMENT) {
-      await tx.insertInto('quarantine').ignore().values(applied.issues.slice(i, i + QUARANTINE_ROWS_PER_STATEMENT).map((i) => quarantineRow(snapshotId, i))).execute();
+    for (const [symbol, bars] of bySymbol) series.push(seriesOfBars(symbol, [], bars.sort(byDate), { storedBefore: true }));
+  }
+  const duplicates = duplicateSeriesIssues(series);
+  const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));
+  const stagedDates = (s: DuplicateCheckSeries) => s.date.filter((_, k) => s.staged?.[k] === 1).map((date) => ({ date }));
+  for (const found of [...basisIssues, ...duplicates.issues]) {
+    const symbol = found.symbol as string;
+    const entry = findings.get(symbol) ?? { symbol, source: found.source, staged: stagedDates(judged.get(symbol) as DuplicateCheckSeries), issues: [], rejected: new Set<string>() };
+    findings.set(symbol, entry);
+    entry.issues.push(found);
+    if (!SERIES_LEVEL_RULES.has(found.rule)) continue;
+    // Which bars are another symbol's is all of them: none is trusted (as next_session_leak at staging).
+    const rejected = new Set(entry.rejected);
+    for (const { date } of entry.staged) {
+      if (rejected.has(date)) continue;
+      rejected.add(date);
+      entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (${found.rule}): ${found.message}` }));
     }
-    const next = applied.report;
-    const symbols = Object.keys(next.bySymbol).filter((s) => next.bySymbol[s].rowsAccepted > 0).sort();
-    await tx
-      .updateTable('dataset_snapshots')
-      .set({
-        quality_report: JSON.stringify(next),
-        row_count: next.rowsAccepted,
-        rejected_count: next.rowsRejected,
-        flagged_count: next.flags,
-        symbols: JSON.stringify(symbols),
-        symbol_count: symbols.length,
-        first_date: symbols.map((s) => next.bySymbol[s].firstDate as string).sort()[0] ?? null,
-        last_date: symbols.map((s) => next.bySymbol[s].lastDate as string).sort().at(-1) ?? null,
-      })
-      .where('id', '=', snapshotId)
-      .execute();
-    return next;
-  });
+    entry.rejected = rejected;
+    entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };
+  }
+  const applied = applyStoredBarFindings(report, [...findings.values()]);
+  if (applied.issues.length === 0) return report;
+
+  for (const chunk of new Set([...applied.dropped.keys()].map((s) => chunkOf.get(s) as number))) {
+    const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
+    const { text, rows } = readStagedChunk(staged.bars).without(applied.dropped);
+    await tx.updateTable('staged_chunks').set({ bars: text, rows }).where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).execute();
+  }
+  for (let i = 0; i < applied.issues.length; i += QUARANTINE_ROWS_PER_STATEMENT) {
+    await tx.insertInto('quarantine').ignore().values(applied.issues.slice(i, i + QUARANTINE_ROWS_PER_STATEMENT).map((i) => quarantineRow(snapshotId, i))).execute();
+  }
+  const next = applied.report;
+  const symbols = Object.keys(next.bySymbol).filter((s) => next.bySymbol[s].rowsAccepted > 0).sort();
+  await tx
+    .updateTable('dataset_snapshots')
+    .set({
+      quality_report: JSON.stringify(next),
+      row_count: next.rowsAccepted,
+      rejected_count: next.rowsRejected,
+      flagged_count: next.flags,
+      symbols: JSON.stringify(symbols),
+      symbol_count: symbols.length,
+      first_date: symbols.map((s) => next.bySymbol[s].firstDate as string).sort()[0] ?? null,
+      last_date: symbols.map((s) => next.bySymbol[s].lastDate as string).sort().at(-1) ?? null,
+    })
+    .where('id', '=', snapshotId)
+    .execute();
+  return next;
 }

@@ -507,41 +507,48 @@ export function describeUnconfirmed(u: UnconfirmedStoredBars | undefined): strin
  * published snapshot again changes nothing.
  */
 export async function publishSnapshot(store: Database, id: string): Promise<PublishResult> {
-  return oneAtATime(store, (db) => db.transaction().execute(async (tx) => {
-    const row = await lockSnapshot(store, tx, id);
-    if (!row) throw new Error(`No snapshot ${id} to publish`);
-    if (row.status === 'published') {
-      const unconfirmed = unconfirmedOf(JSON.parse(row.quality_report) as QualityReport);
-      return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: true };
+  return oneAtATime(store, (db) => db.transaction().execute((tx) => publishSnapshotIn(store, tx, id)));
+}
+
+/**
+ * publishSnapshot inside a transaction the caller holds, under the publish lock (withPublishLock):
+ * the quality gate judges a snapshot against the stored bars and publishes it in one transaction
+ * (lib/ingest/judge.ts), so no other publish lands between the judging and the writing.
+ */
+export async function publishSnapshotIn(store: Database, tx: Transaction<DatabaseSchema>, id: string): Promise<PublishResult> {
+  const row = await lockSnapshot(store, tx, id);
+  if (!row) throw new Error(`No snapshot ${id} to publish`);
+  if (row.status === 'published') {
+    const unconfirmed = unconfirmedOf(JSON.parse(row.quality_report) as QualityReport);
+    return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: true };
+  }
+  if (row.status !== 'passed') throw new Error(`Snapshot ${id} is ${row.status}; only a snapshot that passed the quality gate is published`);
+  const now = new Date().toISOString();
+  let added = 0;
+  let revisedCount = 0;
+  let unconfirmedCount = 0;
+  const bySymbol: Record<string, number> = {};
+  const examples: UnconfirmedStoredBar[] = [];
+  const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', id).orderBy('chunk').execute();
+  // One chunk in memory at a time, all in this one transaction.
+  for (const { chunk } of chunks) {
+    const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', id).where('chunk', '=', chunk).executeTakeFirstOrThrow();
+    const { bars, coverage } = decodeStagedBars(staged.bars);
+    const result = await publishBars(store, tx, id, bars, coverage, now);
+    added += result.added;
+    revisedCount += result.revised;
+    unconfirmedCount += result.unconfirmed.length;
+    for (const u of result.unconfirmed) {
+      bySymbol[u.symbol] = (bySymbol[u.symbol] ?? 0) + 1;
+      if (examples.length < UNCONFIRMED_EXAMPLES) examples.push(u);
     }
-    if (row.status !== 'passed') throw new Error(`Snapshot ${id} is ${row.status}; only a snapshot that passed the quality gate is published`);
-    const now = new Date().toISOString();
-    let added = 0;
-    let revisedCount = 0;
-    let unconfirmedCount = 0;
-    const bySymbol: Record<string, number> = {};
-    const examples: UnconfirmedStoredBar[] = [];
-    const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', id).orderBy('chunk').execute();
-    // One chunk in memory at a time, all in this one transaction.
-    for (const { chunk } of chunks) {
-      const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', id).where('chunk', '=', chunk).executeTakeFirstOrThrow();
-      const { bars, coverage } = decodeStagedBars(staged.bars);
-      const result = await publishBars(store, tx, id, bars, coverage, now);
-      added += result.added;
-      revisedCount += result.revised;
-      unconfirmedCount += result.unconfirmed.length;
-      for (const u of result.unconfirmed) {
-        bySymbol[u.symbol] = (bySymbol[u.symbol] ?? 0) + 1;
-        if (examples.length < UNCONFIRMED_EXAMPLES) examples.push(u);
-      }
-    }
-    const unconfirmed: UnconfirmedStoredBars | undefined = unconfirmedCount > 0 ? { rule: 'unconfirmed_stored_bar', count: unconfirmedCount, bySymbol, examples } : undefined;
-    let update = tx.updateTable('dataset_snapshots').set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null });
-    if (unconfirmed) update = update.set({ quality_report: JSON.stringify({ ...(JSON.parse(row.quality_report) as QualityReport), unconfirmedStoredBars: unconfirmed } satisfies PublishedReport) });
-    await update.where('id', '=', id).execute();
-    await dropStaging(tx, id);
-    return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
-  }));
+  }
+  const unconfirmed: UnconfirmedStoredBars | undefined = unconfirmedCount > 0 ? { rule: 'unconfirmed_stored_bar', count: unconfirmedCount, bySymbol, examples } : undefined;
+  let update = tx.updateTable('dataset_snapshots').set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null });
+  if (unconfirmed) update = update.set({ quality_report: JSON.stringify({ ...(JSON.parse(row.quality_report) as QualityReport), unconfirmedStoredBars: unconfirmed } satisfies PublishedReport) });
+  await update.where('id', '=', id).execute();
+  await dropStaging(tx, id);
+  return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
 }
 
 /** How long a publish waits for the store's other publishes (MySQL) before it fails, to be retried. */
@@ -580,15 +587,26 @@ async function oneAtATime<T>(store: Database, publish: (db: Kysely<DatabaseSchem
 }
 
 
+/**
+ * Runs `work` once the store's other publishes are done (oneAtATime): for the quality gate, which
+ * judges a snapshot and publishes it in one transaction begun on the `db` given.
+ */
+export function withPublishLock<T>(store: Database, work: (db: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+  return oneAtATime(store, work);
+}
+
 /** Marks a snapshot rejected with its reason and deletes its staging rows; `bars` is not touched. */
 export async function rejectSnapshot(store: Database, id: string, reason: string): Promise<void> {
-  await store.db.transaction().execute(async (tx) => {
-    const row = await lockSnapshot(store, tx, id);
-    if (!row) throw new Error(`No snapshot ${id} to reject`);
-    if (row.status === 'published') throw new Error(`Snapshot ${id} is already published; it cannot be rejected`);
-    await tx.updateTable('dataset_snapshots').set({ status: 'rejected', status_reason: reason, attempt_token: null }).where('id', '=', id).execute();
-    await dropStaging(tx, id);
-  });
+  await store.db.transaction().execute((tx) => rejectSnapshotIn(store, tx, id, reason));
+}
+
+/** rejectSnapshot inside a transaction the caller holds. */
+export async function rejectSnapshotIn(store: Database, tx: Transaction<DatabaseSchema>, id: string, reason: string): Promise<void> {
+  const row = await lockSnapshot(store, tx, id);
+  if (!row) throw new Error(`No snapshot ${id} to reject`);
+  if (row.status === 'published') throw new Error(`Snapshot ${id} is already published; it cannot be rejected`);
+  await tx.updateTable('dataset_snapshots').set({ status: 'rejected', status_reason: reason, attempt_token: null }).where('id', '=', id).execute();
+  await dropStaging(tx, id);
 }
 
 export interface BarRevision {
