@@ -1,4 +1,5 @@
 import type { Bar } from '../market-data/bar';
+import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import type { InstrumentKind } from '../market-data/instruments';
 import type { QualityPolicy } from './policy';
 import { glitchLimit, glitchMessage, glitchRuns } from './rules';
@@ -176,9 +177,7 @@ export function basisFactor(shared: readonly SharedSession[]): BasisFactor | und
   if (shared.length < BASIS_MIN_SHARED) return undefined;
   const logs = shared.map((s) => Math.log(s.staged / s.stored));
   if (!logs.every(Number.isFinite)) return undefined;
-  const sorted = [...logs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const median = interpolatedQuantileOfSorted(sortedAscending(logs), 0.5);
   if (Math.abs(median) <= BASIS_MIN_SHIFT) return undefined;
   const agree = shared.filter((s, k) => Math.abs(logs[k] - median) <= BASIS_AGREE + 0.005 / s.staged + 0.005 / s.stored).length;
   if (agree < BASIS_AGREE_SHARE * shared.length) return undefined;
