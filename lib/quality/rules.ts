@@ -189,6 +189,12 @@ function nearestSplit(ratio: number, tolerance: number, splits = SPLITS): { rati
   return best;
 }
 
+/** The extreme_move message for a close moving from `prevClose` to `close`, or undefined within the limit. */
+export function extremeMoveMessage(prevClose: number, close: number, limit: number): string | undefined {
+  const move = close / prevClose - 1;
+  return Math.abs(move) > limit ? `close ${prevClose} -> ${close} (${(move * 100).toFixed(1)}%)${splitHint(close / prevClose)}` : undefined;
+}
+
 function splitHint(ratio: number): string {
   const near = nearestSplit(ratio, 0.04, HINTED_SPLITS);
   return near === undefined ? '' : `; looks like an unadjusted ${near.label} split`;
@@ -433,15 +439,8 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
     const prev = series[i - 1];
     if (i < series.length) {
       const bar = series[i];
-      const move = bar.close / prev.close - 1;
-      if (Math.abs(move) > policy.extremeMoveLimit) {
-        issues.push(
-          issue('extreme_move', {
-            ...at(bar),
-            message: `close ${prev.close} -> ${bar.close} (${(move * 100).toFixed(1)}%)${splitHint(bar.close / prev.close)}`,
-          }),
-        );
-      }
+      const extreme = extremeMoveMessage(prev.close, bar.close, policy.extremeMoveLimit);
+      if (extreme !== undefined) issues.push(issue('extreme_move', { ...at(bar), message: extreme }));
       const split = splitFinding(series, i);
       if (split !== undefined) issues.push(issue('unadjusted_split', { ...at(bar), message: split }));
       if (bar.close === series[runStart].close) continue;

@@ -2,7 +2,7 @@ import type { Bar } from '../market-data/bar';
 import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import type { InstrumentKind } from '../market-data/instruments';
 import type { QualityPolicy } from './policy';
-import { glitchLimit, glitchMessage, glitchRuns } from './rules';
+import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 
 /**
@@ -24,6 +24,10 @@ import { issue, type QualityIssue } from './rules-catalog';
  *   symbol, with no bar after it in the file or the store, cannot be told from a real move (a -40%
  *   earnings day is the newest row as often as a glitch is): it is published, with its extreme_move
  *   flag when the file has the bar before it (a one-row daily file has none: nothing to compare).
+ * - `extreme_move` (flag) where the file's rows meet stored bars (its edges, a date it lacks inside
+ *   it): the stage-time rule sees only the file's rows, so a file continuing a stored series on
+ *   another basis (halved prices from its first row on) or a one-row daily file with a real jump
+ *   carried no finding at all. The message names the seam and asks to check the price basis.
  * - `zero_volume` (flag): an equity's or ETF's rows in the snapshot (those not rejected) have volume
  *   0 throughout, or on ZERO_VOLUME_RUN or more consecutive rows. Equities trade every session: in
  *   the 382 real S&P 500 files four rows have volume 0, each with its prices missing too (rejected
@@ -95,6 +99,18 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
     const where = `, the bar before ${before.staged ? 'in the file' : 'as stored'} and the bar after ${after.staged ? 'in the file' : 'as stored'}`;
     const message = glitchMessage(before.bar, run.map((s) => s.bar), after.bar, limit, where);
     for (const s of run) if (s.staged) reject(issue('one_bar_glitch', { ...at(s.bar.date), message }));
+  }
+
+  // Where the file's rows meet stored bars (its edges, a date it lacks) the stage-time extreme_move
+  // rule saw only one side: a file continuing a stored series on another basis (halved prices from
+  // its first row) showed no finding at all.
+  for (let i = 1; i < series.length; i++) {
+    const [prev, cur] = [series[i - 1], series[i]];
+    if (prev.staged === cur.staged || rejected.has(prev.bar.date) || rejected.has(cur.bar.date)) continue;
+    const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit);
+    if (extreme === undefined || issues.some((f) => f.rule === 'one_bar_glitch' && (f.date === prev.bar.date || f.date === cur.bar.date))) continue;
+    const seam = `${prev.staged ? 'the file' : 'as stored'} ${prev.bar.date} -> ${cur.staged ? 'the file' : 'as stored'} ${cur.bar.date}`;
+    issues.push(issue('extreme_move', { ...at((cur.staged ? cur : prev).bar.date), message: `${extreme}, where the file meets the stored bars (${seam}): check the file is on the stored series' price basis` }));
   }
 
   if (VOLUME_KINDS.has(kind)) {

@@ -74,14 +74,24 @@ describe('rules on the stored bars', () => {
       expect(found(input(bars(30, 31, (b) => scaled(b, 100)), bars(20, 40)))).toEqual([['one_bar_glitch', DAYS[30]]]);
     });
 
-    it('leaves the newest row alone when nothing comes after it (a real move on the latest day looks the same)', () => {
-      expect(found(input(bars(30, 31, (b) => scaled(b, 100)), bars(20, 30)))).toEqual([]);
+    it('leaves the newest row alone when nothing comes after it (a real move on the latest day looks the same), flagging its move from the stored bar before', () => {
+      expect(found(input(bars(30, 31, (b) => scaled(b, 100)), bars(20, 30)))).toEqual([['extreme_move', DAYS[30]]]);
       expect(found(input(bars(0, 30, (b, i) => (i === 29 ? scaled(b, 100) : b)), bars(0, 30)))).toEqual([]);
     });
 
-    it('leaves a file that revises the whole range alone (a split-adjusted re-download), and stored glitches the file corrects', () => {
-      expect(found(input(bars(10, 50, (b) => scaled(b, 0.5)), bars(0, 60)))).toEqual([]);
+    it('rejects nothing of a file that revises a range on another basis, flagging the moves where it meets the stored bars; and stored glitches the file corrects', () => {
+      const result = storedBarIssues(input(bars(10, 50, (b) => scaled(b, 0.5)), bars(0, 60)), POLICY);
+      expect(result.issues.map((i) => [i.rule, i.severity, i.date])).toEqual([
+        ['extreme_move', 'flag', DAYS[10]],
+        ['extreme_move', 'flag', DAYS[49]],
+      ]);
+      expect(result.issues[0].message).toMatch(/\(-50\.\d%\).*where the file meets the stored bars \(as stored 2016-01-15 -> the file 2016-01-19\): check the file is on the stored series' price basis/);
       expect(found(input(bars(0, 60), bars(0, 60, (b, i) => (i === 30 ? scaled(b, 100) : b))))).toEqual([]);
+    });
+
+    it('flags the move where a file continuing a stored series meets it (another basis from its first row), as the file itself would have', () => {
+      expect(found(input(bars(30, 60, (b) => scaled(b, 0.5)), bars(0, 30)))).toEqual([['extreme_move', DAYS[30]]]);
+      expect(found(input(bars(30, 60), bars(0, 30)))).toEqual([]);
     });
   });
 
@@ -115,7 +125,16 @@ describe('rules on the stored bars', () => {
           const b = Math.min(s.length, a + size);
           const stored = [...s.slice(Math.max(0, a - 2), a), ...s.slice(b, b + 2)];
           const result = storedBarIssues(input(s.slice(a, b), stored, { symbol: s[0].symbol, source: f }), POLICY);
-          for (const i of result.issues) found.add(`${i.rule} ${i.symbol} ${i.date}`);
+          for (const i of result.issues) {
+            if (i.rule !== 'extreme_move') {
+              found.add(`${i.rule} ${i.symbol} ${i.date}`);
+              continue;
+            }
+            // Flagged where the file meets the stored bars: a real move beyond the limit into or out of that bar.
+            const k = s.findIndex((x) => x.date === i.date);
+            const beyond = (x: Bar | undefined, y: Bar | undefined) => x !== undefined && y !== undefined && Math.abs(y.close / x.close - 1) > POLICY.extremeMoveLimit;
+            if (!beyond(s[k - 1], s[k]) && !beyond(s[k], s[k + 1])) found.add(`unexplained extreme_move ${i.symbol} ${i.date}`);
+          }
           judged++;
         }
       }
