@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { listAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { experimentSchema } from '../lib/experiments/experiment';
 import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
-import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
-import { pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
+import { alertedExecutions, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -184,7 +185,10 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
           listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, 50),
         ]);
         const health = pipelineHealthOf({ failed, timedOut, running }, at, options);
-        return { health, ...evaluatePipelineHealth(health, rules) };
+        // The runs earlier alerts of the look-back named: only others are news.
+        const earlier = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
+        const alerted = alertedExecutions(earlier.map((a) => a.evidence));
+        return { health, ...evaluatePipelineHealth(health, rules, alerted) };
       });
     },
 

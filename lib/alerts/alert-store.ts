@@ -73,6 +73,8 @@ export interface ListAlertsFilter {
   status?: AlertStatus;
   rule?: string;
   subject?: string;
+  /** Only alerts created after this ISO time. */
+  since?: string;
   limit?: number;
 }
 
@@ -82,6 +84,7 @@ export async function listAlerts(store: Database, filter: ListAlertsFilter = {})
   if (filter.status) q = q.where('status', '=', filter.status);
   if (filter.rule) q = q.where('rule', '=', filter.rule);
   if (filter.subject) q = q.where('subject', '=', filter.subject);
+  if (filter.since) q = q.where('created_at', '>', filter.since);
   return (await q.execute()).map(alertFromRow);
 }
 

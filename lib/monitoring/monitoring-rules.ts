@@ -17,7 +17,7 @@ import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
 import { BadInputError, describeValidationError } from '../errors';
 import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
-import type { PipelineHealth } from './pipeline-health';
+import { executionKey, executionsOf, type PipelineHealth } from './pipeline-health';
 
 const severity = z.enum(ALERT_SEVERITIES);
 const cooldownSeconds = z.number().int().min(0).max(90 * 86_400);
@@ -211,11 +211,32 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
   return evaluation(findings);
 }
 
-export function evaluatePipelineHealth(health: PipelineHealth, rules: MonitoringRules): RuleEvaluation {
+/**
+ * One pipeline_failed alert for the runs no earlier alert named (`alerted`: alertedExecutions of the
+ * pipeline_failed alerts of the look-back), whatever the cool-down: every failing run shares the
+ * subject `pipeline`, and the cool-down of a retrain that failed at 16:30 had hidden a monitoring run
+ * that failed at 17:50 until the next morning, and then told the retrain's failure a second time. A
+ * run failed or timed out is one event, told once (with nothing new, the finding is kept for the
+ * summary and suppressed by the alert that named it); a run still stuck is a condition, repeated
+ * after the cool-down.
+ */
+export function evaluatePipelineHealth(health: PipelineHealth, rules: MonitoringRules, alerted: ReadonlySet<string> = new Set()): RuleEvaluation {
   if (!rules.pipeline_failed.enabled || health.status !== 'failing') return evaluation([]);
+  const fresh = executionsOf(health).filter((e) => !alerted.has(executionKey(e)));
+  // Nothing new: the alert that named these runs is within the look-back, and suppresses this one
+  // for as long as they are listed (a stuck run again after the rule's cool-down).
+  const cooldownSeconds = fresh.length > 0 ? 0 : health.longRunning.length > 0 ? rules.pipeline_failed.cooldownSeconds : Math.max(rules.pipeline_failed.cooldownSeconds, Math.ceil(rules.pipeline_failed.lookbackHours * 3600));
+  const news = fresh.length > 0 ? `not alerted before: ${fresh.slice(0, 3).map((e) => `${e.type} ${e.workflowId}`).join(', ')}${fresh.length > 3 ? `, … (${fresh.length})` : ''}; ` : '';
   return evaluation([
     {
-      alert: { rule: 'pipeline_failed', severity: rules.pipeline_failed.severity, subject: PIPELINE_SUBJECT, message: health.reason, evidence: health, cooldownSeconds: rules.pipeline_failed.cooldownSeconds },
+      alert: {
+        rule: 'pipeline_failed',
+        severity: rules.pipeline_failed.severity,
+        subject: PIPELINE_SUBJECT,
+        message: `${news}${health.reason}`,
+        evidence: { ...health, newRuns: fresh.map(executionKey) },
+        cooldownSeconds,
+      },
       retrain: false,
       blockDeployments: false,
     },

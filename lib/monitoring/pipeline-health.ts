@@ -53,3 +53,30 @@ export function pipelineHealthOf(executions: { failed: ExecutionSummary[]; timed
     longRunning,
   };
 }
+
+/** The key of one workflow run in alert evidence. */
+export const executionKey = (e: Pick<ExecutionSummary, 'workflowId' | 'runId'>) => `${e.workflowId}/${e.runId}`;
+
+/** Every run a health report names: failed, timed out, running too long. */
+export function executionsOf(health: Pick<PipelineHealth, 'failed' | 'timedOut' | 'longRunning'>): ExecutionSummary[] {
+  return [...health.failed, ...health.timedOut, ...health.longRunning];
+}
+
+const listedRun = (e: unknown): e is { workflowId: string; runId: string } => typeof e === 'object' && e !== null && typeof (e as { workflowId?: unknown }).workflowId === 'string' && typeof (e as { runId?: unknown }).runId === 'string';
+
+/**
+ * The runs earlier pipeline_failed alerts already named (their evidence is the health report they
+ * were raised on): a run failed once is one event, told once, and a run named there is no news.
+ */
+export function alertedExecutions(evidence: readonly unknown[]): Set<string> {
+  const keys = new Set<string>();
+  for (const e of evidence) {
+    if (typeof e !== 'object' || e === null) continue;
+    for (const list of ['failed', 'timedOut', 'longRunning'] as const) {
+      const runs = (e as Record<string, unknown>)[list];
+      if (Array.isArray(runs)) for (const run of runs) if (listedRun(run)) keys.add(executionKey(run));
+    }
+  }
+  return keys;
+}
+

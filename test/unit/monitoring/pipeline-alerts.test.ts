@@ -1,0 +1,59 @@
+/**
+ * pipeline_failed over a day of monitoring runs: every failing run shares the subject `pipeline`, so
+ * the cool-down must not hide a run that failed after the first alert, nor tell a failure again once
+ * it is past; a run stuck for hours is a condition, repeated after the cool-down.
+ */
+import { listAlerts, raiseAlert } from '../../../lib/alerts/alert-store';
+import { evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT } from '../../../lib/monitoring/monitoring-rules';
+import { alertedExecutions, pipelineHealthOf, type ExecutionSummary } from '../../../lib/monitoring/pipeline-health';
+import { createSqliteTestDatabase, type TestDatabase } from '../../helpers/databases';
+
+const rules = parseMonitoringRules({});
+const run = (workflowId: string, type: string, start: string, close: string | null): ExecutionSummary => ({ workflowId, runId: `${workflowId}-run`, type, status: close ? 'Failed' : 'Running', startTime: start, closeTime: close });
+
+describe('pipeline_failed alerts over monitoring runs', () => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await createSqliteTestDatabase();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  /** What a monitoring run does (activities/monitoring.ts checkPipelineHealth, then raiseAlert): returns the alert's message, or undefined when none went out. */
+  async function monitoringRun(at: string, failed: ExecutionSummary[], running: ExecutionSummary[] = []): Promise<string | undefined> {
+    const now = new Date(at);
+    const health = pipelineHealthOf({ failed, timedOut: [], running }, now, rules.pipeline_failed);
+    const since = new Date(now.getTime() - rules.pipeline_failed.lookbackHours * 3_600_000).toISOString();
+    const alerted = alertedExecutions((await listAlerts(t.store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 })).map((a) => a.evidence));
+    const [finding] = evaluatePipelineHealth(health, rules, alerted).findings;
+    if (!finding) return undefined;
+    const raised = await raiseAlert(t.store, finding.alert, { now });
+    return raised.suppressed ? undefined : finding.alert.message;
+  }
+
+  it('tells each failed run once, at the first run after it failed, whatever failed before it', async () => {
+    const retrain = run('retrain-demo-2026-03-02T21:30:00Z', 'trainingPipeline', '2026-03-02T21:30:00Z', '2026-03-02T21:31:00Z');
+    const monitoring = run('monitoring-2026-03-02T22:35:00Z', 'monitoringWorkflow', '2026-03-02T22:35:00Z', '2026-03-02T22:50:00Z');
+    // 16:35 New York: the retrain's failure.
+    expect(await monitoringRun('2026-03-02T21:35:00Z', [retrain])).toMatch(/retrain-demo/);
+    // 18:05: a monitoring run failed at 17:50, another problem: told now, not after the cool-down (the next morning).
+    expect(await monitoringRun('2026-03-02T23:05:00Z', [monitoring, retrain])).toMatch(/not alerted before: monitoringWorkflow monitoring-2026-03-02T22:35:00Z;/);
+    // 9:35 the next day, both still in the 24 h look-back and past the 12 h cool-down: nothing new to tell.
+    expect(await monitoringRun('2026-03-03T14:35:00Z', [monitoring, retrain])).toBeUndefined();
+    expect(await monitoringRun('2026-03-03T20:35:00Z', [monitoring])).toBeUndefined();
+    expect((await listAlerts(t.store, { rule: 'pipeline_failed' })).length).toBe(2);
+  });
+
+  it('repeats a run stuck for hours after the cool-down, and tells a new failure beside it at once', async () => {
+    const stuck = run('retrain-demo-2026-03-02T21:30:00Z', 'trainingPipeline', '2026-03-02T21:30:00Z', null);
+    expect(await monitoringRun('2026-03-03T04:00:00Z', [], [stuck])).toMatch(/running for more than 6 h/);
+    expect(await monitoringRun('2026-03-03T05:00:00Z', [], [stuck])).toBeUndefined();
+    const failed = run('monitoring-2026-03-03T05:35:00Z', 'monitoringWorkflow', '2026-03-03T05:35:00Z', '2026-03-03T05:40:00Z');
+    expect(await monitoringRun('2026-03-03T06:00:00Z', [failed], [stuck])).toMatch(/not alerted before: monitoringWorkflow monitoring-2026-03-03T05:35:00Z;/);
+    expect(await monitoringRun('2026-03-03T07:00:00Z', [failed], [stuck])).toBeUndefined();
+    // The 06:00 alert named the stuck run too: 12 h after it, the run still stuck is told again.
+    expect(await monitoringRun('2026-03-03T17:59:00Z', [failed], [stuck])).toBeUndefined();
+    expect(await monitoringRun('2026-03-03T18:01:00Z', [failed], [stuck])).toMatch(/running for more than 6 h/);
+  });
+});
