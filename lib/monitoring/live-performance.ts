@@ -15,7 +15,7 @@
 import { z } from 'zod';
 import { maxDrawdownOf } from '../backtest/performance';
 import { binaryAucOf } from '../stats/binary-scores';
-import type { PanelDependence } from '../stats/dependent-inference';
+import { clusteredMean, type PanelDependence } from '../stats/dependent-inference';
 import { dependentProportionInterval, type DependentProportion } from '../stats/proportions';
 import { roundSignificant } from './binning';
 
@@ -56,13 +56,19 @@ export interface BacktestPromise {
   /** Positive fraction, 0.2 = −20%. */
   maxDrawdown: number | null;
   meanDailyReturn: number | null;
+  /**
+   * The share of each class the model got right out of sample (recall of down, of up), when its
+   * metrics have them: the accuracy it promised at the live period's own share of ups is
+   * share·up + (1 − share)·down.
+   */
+  recall?: { down: number; up: number };
 }
 
 const finite = z.number().refine(Number.isFinite);
 const promiseSchema = z.object({
   outOfSample: z
     .object({
-      classification: z.object({ accuracy: finite.optional(), rocAuc: finite.optional() }).partial().optional(),
+      classification: z.object({ accuracy: finite.optional(), rocAuc: finite.optional(), recall: z.array(z.number().min(0).max(1)).length(2).optional() }).partial().optional(),
       backtest: z.object({ strategy: z.object({ maxDrawdown: finite.optional(), meanReturn: finite.optional() }).partial().optional() }).partial().optional(),
     })
     .partial()
@@ -78,6 +84,7 @@ export function backtestPromiseOf(metrics: Record<string, unknown>): BacktestPro
     auc: o?.classification?.rocAuc ?? null,
     maxDrawdown: o?.backtest?.strategy?.maxDrawdown ?? null,
     meanDailyReturn: o?.backtest?.strategy?.meanReturn ?? null,
+    ...(o?.classification?.recall ? { recall: { down: o.classification.recall[0], up: o.classification.recall[1] } } : {}),
   };
 }
 
@@ -217,15 +224,35 @@ export const HIT_RATE_MIN_SYMBOL_CLUSTERS = 20;
  */
 export function hitRateIntervalOf(samples: readonly OutcomeSample[], horizon: number, confidence: number): DependentProportion | undefined {
   if (samples.length === 0) return undefined;
+  const hits = Float64Array.from(samples, (s) => (s.predictedClass === s.outcome ? 1 : 0));
+  return dependentProportionInterval(hits, outcomeDependence(samples, horizon), { confidence, minSymbolClusters: HIT_RATE_MIN_SYMBOL_CLUSTERS });
+}
+
+/** How matured outcomes depend on each other (see hitRateIntervalOf). */
+function outcomeDependence(samples: readonly OutcomeSample[], horizon: number): PanelDependence {
   const days = [...new Set(samples.map((s) => s.asOf))].sort();
   const dayOf = new Map(days.map((d, i) => [d, i]));
   const symbols = new Map<string, number>();
   for (const s of samples) if (!symbols.has(s.symbol)) symbols.set(s.symbol, symbols.size);
-  const hits = Float64Array.from(samples, (s) => (s.predictedClass === s.outcome ? 1 : 0));
   const day = Int32Array.from(samples, (s) => dayOf.get(s.asOf) as number);
   const lags = Math.max(0, Math.round(horizon) - 1);
-  const dependence: PanelDependence = symbols.size >= HIT_RATE_MIN_SYMBOL_CLUSTERS ? { day, symbol: Int32Array.from(samples, (s) => symbols.get(s.symbol) as number), lags } : { day, lags };
-  return dependentProportionInterval(hits, dependence, { confidence, minSymbolClusters: HIT_RATE_MIN_SYMBOL_CLUSTERS });
+  return symbols.size >= HIT_RATE_MIN_SYMBOL_CLUSTERS ? { day, symbol: Int32Array.from(samples, (s) => symbols.get(s.symbol) as number), lags } : { day, lags };
+}
+
+/**
+ * The hit rate against what the model promised at the live period's own share of ups: each row's
+ * hit less the recall the model promised for its class, so a period in which the market mostly falls
+ * (fewer ups than in the evaluation) does not read as lost skill for a model that calls up more
+ * often than down, and a model whose recall of either class fell does. Its interval is the same
+ * dependence-robust one (Student's t on the independent stretches of days).
+ */
+export function hitRateShortfallOf(samples: readonly OutcomeSample[], recall: { down: number; up: number }, horizon: number, confidence: number): { expected: number; upShare: number; difference: number; upper: number } | undefined {
+  if (samples.length === 0) return undefined;
+  const difference = Float64Array.from(samples, (s) => (s.predictedClass === s.outcome ? 1 : 0) - (s.outcome === 1 ? recall.up : recall.down));
+  const e = clusteredMean(difference, outcomeDependence(samples, horizon), { confidence, minSymbolClusters: HIT_RATE_MIN_SYMBOL_CLUSTERS });
+  if (!(e.degreesOfFreedom >= 1) || !Number.isFinite(e.standardError)) return undefined;
+  const upShare = samples.reduce((a, s) => a + s.outcome, 0) / samples.length;
+  return { expected: upShare * recall.up + (1 - upShare) * recall.down, upShare, difference: e.estimate, upper: e.interval[1] };
 }
 
 export function livePerformanceOf(samples: readonly OutcomeSample[], promised: BacktestPromise, options: PerformanceOptions = DEFAULT_PERFORMANCE_OPTIONS): LivePerformance {
@@ -268,8 +295,14 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
   const upper = (base.hitRateInterval as { upper: number }).upper;
   // Without a promise the model should at least beat a coin.
   const target = promised.accuracy ?? 0.5;
-  const hitText = `hit rate ${pct(hitRate)} (${Math.round(options.confidence * 100)}% interval up to ${pct(upper)}, ${n} predictions, ${Math.round(base.effectiveSamples as number)} effective over ${units} independent stretches of days) against ${promised.accuracy === null ? 'a coin flip' : `the promised ${pct(target)}`}`;
-  if (upper < target - options.maxHitRateDrop) {
+  const shortfall = promised.recall ? hitRateShortfallOf(samples, promised.recall, options.horizon, options.confidence) : undefined;
+  const against = shortfall
+    ? `the ${pct(shortfall.expected)} its promised recalls (up ${pct((promised.recall as { up: number }).up)}, down ${pct((promised.recall as { down: number }).down)}) give at this period's ${pct(shortfall.upShare)} ups (difference ${(100 * shortfall.difference).toFixed(1)} points, interval up to ${(100 * shortfall.upper).toFixed(1)})`
+    : promised.accuracy === null
+      ? 'a coin flip'
+      : `the promised ${pct(target)}`;
+  const hitText = `hit rate ${pct(hitRate)} (${Math.round(options.confidence * 100)}% interval up to ${pct(upper)}, ${n} predictions, ${Math.round(base.effectiveSamples as number)} effective over ${units} independent stretches of days) against ${against}`;
+  if (shortfall ? shortfall.upper < -options.maxHitRateDrop : upper < target - options.maxHitRateDrop) {
     severity = 'critical';
     reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
   } else reasons.push(`${hitText}: not significantly below`);

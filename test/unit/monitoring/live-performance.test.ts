@@ -168,3 +168,69 @@ describe('live hit rate with overlapping outcomes', () => {
     expect(report.reasons[0]).toMatch(/independent stretch/);
   });
 });
+
+/**
+ * A model of fixed skill in a market with a drift: it calls "up" on about `upCalls` of the rows from
+ * a persistent view of each stock, and is right by construction on `skill` of them. Its recall of
+ * each class is what it is whatever the market does; its accuracy is not.
+ */
+function driftingMarket(seed: number, options: { days: number; symbols: number; drift: number; upCalls: number; skill: number }): OutcomeSample[] {
+  const next = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  const market = Array.from({ length: options.days + 5 }, () => options.drift + 0.01 * gauss());
+  const returns = Array.from({ length: options.symbols }, () => market.map((m) => m + 0.015 * gauss()));
+  const view = Array.from({ length: options.symbols }, () => next());
+  const out: OutcomeSample[] = [];
+  for (let d = 0; d < options.days; d++) {
+    for (let s = 0; s < options.symbols; s++) {
+      if (next() < 0.1) view[s] = next();
+      let forward = 0;
+      for (let k = 1; k <= 5; k++) forward += returns[s][d + k];
+      const outcome = forward > 0 ? 1 : 0;
+      const predictedClass = (next() < options.skill ? outcome : view[s] < options.upCalls ? 1 : 0) as 0 | 1;
+      out.push({ symbol: `S${s}`, asOf: day(d), probability: predictedClass === 1 ? 0.6 : 0.4, predictedClass, outcome, forwardReturn: forward });
+    }
+  }
+  return out;
+}
+
+/** The promise of such a model, measured as the evaluation does, over 400 days of a market without drift. */
+function measuredPromise(options: { upCalls: number; skill: number }) {
+  const rows = driftingMarket(999, { days: 400, symbols: 50, drift: 0, ...options });
+  const ups = rows.filter((r) => r.outcome === 1);
+  const downs = rows.filter((r) => r.outcome === 0);
+  const hits = rows.filter((r) => r.predictedClass === r.outcome).length;
+  return backtestPromiseOf({ outOfSample: { classification: { accuracy: hits / rows.length, recall: [downs.filter((r) => r.predictedClass === 0).length / downs.length, ups.filter((r) => r.predictedClass === 1).length / ups.length] } } });
+}
+
+describe('live hit rate at the period\'s own share of ups', () => {
+  const options = { ...DEFAULT_PERFORMANCE_OPTIONS, maxCalibrationError: 1 };
+
+  it('reads the promised recall of each class', () => {
+    expect(backtestPromiseOf({ outOfSample: { classification: { accuracy: 0.55, recall: [0.4, 0.7] } } }).recall).toEqual({ down: 0.4, up: 0.7 });
+    expect(backtestPromiseOf({ outOfSample: { classification: { accuracy: 0.55, recall: [0.4, 0.7, 0.1] } } }).recall).toBeUndefined();
+  });
+
+  it('does not call a falling market lost skill: a model that mostly calls up, as good as it was, in a bear market', () => {
+    // Its accuracy in a market losing 0.3% a day is far below the 50% it showed without drift, and
+    // so is every model that calls up more often than down; its recall of ups and of downs is not.
+    const promise = measuredPromise({ upCalls: 0.8, skill: 0 });
+    let critical = 0;
+    for (let seed = 1; seed <= 100; seed++) if (livePerformanceOf(driftingMarket(seed, { days: 37, symbols: 50, drift: -0.003, upCalls: 0.8, skill: 0 }), promise, options).severity === 'critical') critical++;
+    // Judged against the promised accuracy: 7 of 100 (nominal 0.5%).
+    expect(critical).toBeLessThanOrEqual(1);
+    const report = livePerformanceOf(driftingMarket(1, { days: 37, symbols: 50, drift: -0.003, upCalls: 0.8, skill: 0 }), promise, options);
+    expect(report.reasons[0]).toMatch(/against the 4\d\.\d% its promised recalls \(up 78\.1%, down 21\.6%\) give at this period's 4\d\.\d% ups/);
+  });
+
+  it('finds a model that lost its skill, in any market, more often than the accuracy did', () => {
+    // Promised 59.4% (right by construction on a fifth of the rows); live, it no longer is (about 52%).
+    const promise = measuredPromise({ upCalls: 0.7, skill: 0.2 });
+    let critical = 0;
+    for (const drift of [0, 0.001, -0.001]) {
+      for (let seed = 1; seed <= 100; seed++) if (livePerformanceOf(driftingMarket(seed, { days: 37, symbols: 50, drift, upCalls: 0.7, skill: 0 }), promise, options).severity === 'critical') critical++;
+    }
+    // Against the promised accuracy: 79 of 300 runs (27, 11 and 41 by drift); by class, 157.
+    expect(critical).toBeGreaterThanOrEqual(130);
+  });
+});
