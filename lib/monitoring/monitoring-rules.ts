@@ -144,7 +144,8 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     const severe = drifted.length >= rules.data_drift.severeFeatures || drifted.some((f) => f.psi >= rules.data_drift.severePsi);
     // Features that drifted by going missing are a broken feed: hold deployments, and do not retrain on it.
     const missing = drifted.filter((f) => f.liveMissingShare - f.referenceMissingShare >= rules.data_drift.missingShareJump).map((f) => f.name);
-    const brokenFeed = missing.length === drifted.length;
+    // Any feature arriving empty is a broken feed: a retrain would learn from it, whatever else drifted beside it.
+    const brokenFeed = missing.length > 0;
     findings.push({
       alert: {
         rule: 'data_drift',

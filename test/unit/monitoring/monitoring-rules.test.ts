@@ -68,6 +68,10 @@ describe('monitoring rules', () => {
     const evaluation = evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['rsi_14'], features: [dead] } }), rules);
     expect(evaluation.findings[0].alert).toMatchObject({ rule: 'data_drift', severity: 'critical', message: expect.stringMatching(/values missing for rsi_14/) });
     expect(evaluation.actions).toMatchObject({ retrain: false, blockDeployments: true });
+    // Beside other drifted features (severe by their number): still a broken feed, no retrain on it.
+    const mixed = evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['rsi_14', 'a', 'b'], features: [dead, feature('a', 0.4, true), feature('b', 0.3, true)] } }), rules);
+    expect(mixed.findings[0].alert.severity).toBe('critical');
+    expect(mixed.actions).toMatchObject({ retrain: false, blockDeployments: true });
   });
 
   it('holds deployments by what a finding says: an alert of a blocking rule on the model\'s data (a broken feed as stale bars)', () => {
