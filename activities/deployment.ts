@@ -15,9 +15,8 @@ import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput }
 import { withLabelVerification } from '../lib/deployment/outcomes';
 import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
-import { openAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
-import { dataSubject } from '../lib/monitoring/monitoring-rules';
+import { DATA_BLOCKING_RULES, dataAlertsHolding } from '../lib/monitoring/data-alerts';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
 import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
@@ -34,7 +33,7 @@ export interface BeginDeploymentInput {
 }
 
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
-export const DEPLOYMENT_BLOCKING_RULES = ['data_stale', 'data_quality'];
+export const DEPLOYMENT_BLOCKING_RULES: readonly string[] = DATA_BLOCKING_RULES;
 
 /** The answer of a traffic move or analysis of a deployment someone else took the traffic from: nothing was moved, and why. */
 export interface Superseded {
@@ -439,8 +438,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
      */
     async deploymentBlockers(input: { model: string }): Promise<string[]> {
       return withFailureMapping(async () => {
-        const open = await openAlerts(store, { rules: DEPLOYMENT_BLOCKING_RULES, subjectPrefix: dataSubject(input.model) });
-        return open.map((a) => `${a.rule} (alert ${a.id}): ${a.message}`);
+        // A stale-bars alert a later monitoring run found over no longer holds (lib/monitoring/data-alerts.ts).
+        const { holding } = await dataAlertsHolding(store, input.model);
+        return holding.map((a) => `${a.rule} (alert ${a.id}): ${a.message}`);
       });
     },
 
