@@ -21,7 +21,7 @@ import type { Database } from '../lib/store/database';
 import { TASK_QUEUES } from '../lib/task-queues';
 import type { TrainingPipelineInput } from '../workflows/training-pipeline';
 import { withFailureMapping } from './failures';
-import { describeRetrain, retrainWorkflowId, runningRetrainsOf } from './retrain-exclusion';
+import { describeRetrain, repeatedRetrain, retrainRuleOf, retrainWorkflowId, runningRetrainsOf } from './retrain-exclusion';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 
@@ -218,6 +218,8 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
           const memo = existing.memo ?? {};
           if (memo.alertId === input.alertId) return { status: 'already-started', workflowId, runId: existing.runId, reason: `already started for alert ${input.alertId} (${existing.status.name.toLowerCase()})` };
           if (existing.status.name === 'RUNNING') return { status: 'already-running', workflowId, runId: existing.runId, reason: `a retrain of ${input.model} is already running (for ${String(memo.alertId ?? 'another request')})` };
+          const repeated = repeatedRetrain({ status: existing.status.name, runId: existing.runId, memo }, { championVersion: input.championVersion, rule: retrainRuleOf(input.reason) });
+          if (repeated) return { status: 'skipped', workflowId, runId: existing.runId, reason: repeated };
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
         }
@@ -233,7 +235,7 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
             args,
             workflowIdConflictPolicy: 'FAIL',
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            memo: { alertId: input.alertId, reason: input.reason, startedBy: Context.current().info.workflowExecution?.workflowId ?? 'monitoring' },
+            memo: { alertId: input.alertId, reason: input.reason, startedBy: Context.current().info.workflowExecution?.workflowId ?? 'monitoring', championVersion: input.championVersion, rule: retrainRuleOf(input.reason) ?? null },
           });
           return { status: 'started', workflowId, runId: handle.firstExecutionRunId, reason: input.reason };
         } catch (error) {

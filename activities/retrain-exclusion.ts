@@ -87,6 +87,22 @@ export function retrainAhead(self: { runId: string; startTime: string }, running
   return [...running].sort(order).find((r) => r.runId !== self.runId && order(r, self) < 0);
 }
 
+/** The monitoring rule a retrain request names (its reason reads `<rule>: <message>`). */
+export const retrainRuleOf = (reason: string): string | undefined => /^([a-z][a-z0-9_]*):/.exec(reason)?.[1];
+
+/**
+ * One retrain per condition: monitoring's previous retrain of the model (the latest run of
+ * `retrain-<model>`) completed for the same rule on the same champion version, which is still the
+ * champion, so the condition outlived a retrain on it; another one on the same condition learns the
+ * same thing (each new alert after the 12 h cool-down had started one, twice a day for as long as
+ * the drift lasted). The reason to start none, or undefined. A failed or terminated one is retried.
+ */
+export function repeatedRetrain(previous: { status: string; runId: string; memo: Record<string, unknown> }, request: { championVersion: number; rule: string | undefined }): string | undefined {
+  if (previous.status !== 'COMPLETED' || request.rule === undefined) return undefined;
+  if (previous.memo.championVersion !== request.championVersion || previous.memo.rule !== request.rule) return undefined;
+  return `a retrain for ${request.rule} of v${request.championVersion} completed (run ${previous.runId}) and v${request.championVersion} is still the champion: the condition outlived it, so no second retrain for it (a new champion, the retraining schedule or a retrain by hand go on as usual)`;
+}
+
 /**
  * For the activity at a retrain's start: another running retrain of `model` that started before
  * this run, as the reason to skip; undefined when there is none, or outside a worker (a mock

@@ -174,6 +174,29 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
     });
   });
 
+  it('starts one retrain per condition: none again once a retrain for it completed and the champion stayed', async () => {
+    const version = await seedDriftingModel(t.store, cache, artifactDir, market, 'mon-again');
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const noCooldown = { data_drift: { cooldownSeconds: 0 }, performance_degraded: { cooldownSeconds: 0 }, data_stale: { cooldownSeconds: 0 }, pipeline_failed: { enabled: false } };
+      // A retrain monitoring started for this drift of this champion, completed (a quick stand-in workflow under its id and memo).
+      const earlier = await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-again', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: 'earlier-alert', reason: 'data_drift: earlier', championVersion: version, rule: 'data_drift' } });
+      await earlier.result();
+      // The drift is still there twelve hours later (a new alert): no second retrain on it.
+      const again = await monitor(`monitor-again-${Date.now()}`, { models: ['mon-again'], retrainOnDrift: true, rules: noCooldown });
+      expect(again.versions[0].alerts.find((a) => a.rule === 'data_drift')?.suppressed).toBe(false);
+      expect(again.retraining).toEqual([expect.objectContaining({ model: 'mon-again', status: 'skipped', workflowId: 'retrain-mon-again', runId: earlier.firstExecutionRunId, reason: expect.stringMatching(/a retrain for data_drift of v\d+ completed .* still the champion/) })]);
+      expect(await executionsOf('retrain-mon-again', (n) => n >= 1)).toHaveLength(1);
+      // One for another champion version's condition (or a failed one) is another matter: it starts.
+      const other = await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-again', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: 'older-alert', reason: 'data_drift: older', championVersion: version - 1, rule: 'data_drift' } });
+      await other.result();
+      const third = await monitor(`monitor-again-3-${Date.now()}`, { models: ['mon-again'], retrainOnDrift: true, rules: noCooldown });
+      expect(third.retraining).toEqual([expect.objectContaining({ status: 'started', workflowId: 'retrain-mon-again' })]);
+      const started = env.client.workflow.getHandle('retrain-mon-again');
+      expect((await started.describe()).memo).toMatchObject({ championVersion: version, rule: 'data_drift' });
+      await started.result().catch(() => undefined);
+    });
+  });
+
   it('never alarms on what it cannot judge: no reference profile, no matured outcomes; no retrain unless asked', async () => {
     const version = await registerOracleModel(t.store, artifactDir, { name: 'mon-bare', seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
     await moveAlias(t.store, { name: 'mon-bare', alias: 'champion', version, movedBy: 'test', reason: 'first model' });

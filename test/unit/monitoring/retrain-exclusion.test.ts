@@ -1,4 +1,4 @@
-import { retrainAhead, type RunningRetrain } from '../../../activities/retrain-exclusion';
+import { repeatedRetrain, retrainAhead, retrainRuleOf, type RunningRetrain } from '../../../activities/retrain-exclusion';
 
 const run = (workflowId: string, runId: string, startTime: string, startedBy = 'by hand'): RunningRetrain => ({ workflowId, runId, startTime, startedBy });
 
@@ -21,3 +21,19 @@ describe('one retrain of a model at a time: which run goes on', () => {
     expect(verdicts).toEqual([undefined, a]);
   });
 });
+
+describe('one monitoring retrain per condition', () => {
+  const done = { status: 'COMPLETED', runId: 'r-1', memo: { alertId: 'a-1', championVersion: 3, rule: 'data_drift' } };
+  it('starts none again for the same rule on the same champion once one completed', () => {
+    expect(retrainRuleOf('data_drift: m v3: 3 of 40 features drifted')).toBe('data_drift');
+    expect(repeatedRetrain(done, { championVersion: 3, rule: 'data_drift' })).toMatch(/a retrain for data_drift of v3 completed \(run r-1\)/);
+  });
+  it('starts one for another rule, another champion, after a failed one, or for runs from before the memo said', () => {
+    expect(repeatedRetrain(done, { championVersion: 3, rule: 'performance_degraded' })).toBeUndefined();
+    expect(repeatedRetrain(done, { championVersion: 4, rule: 'data_drift' })).toBeUndefined();
+    expect(repeatedRetrain({ ...done, status: 'FAILED' }, { championVersion: 3, rule: 'data_drift' })).toBeUndefined();
+    expect(repeatedRetrain({ ...done, memo: { alertId: 'a-0' } }, { championVersion: 3, rule: 'data_drift' })).toBeUndefined();
+    expect(repeatedRetrain(done, { championVersion: 3, rule: retrainRuleOf('no rule here') })).toBeUndefined();
+  });
+});
+
