@@ -90,8 +90,10 @@ describe('deployments and the people who take their traffic over (real Temporal 
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const first = `first-${name}`;
       await start(first, { model: name, challengerVersion: v3, startedBy: 'hand', canary: { steps: [10, 100], analysisSeconds: 600 } });
-      await waitFor(first, (s) => s.status === 'canary', 'its canary step');
+      // The status turns canary before the step's split is written; the weight is set once it is.
+      await waitFor(first, (s) => s.status === 'canary' && s.challengerWeight > 0, 'its canary step');
       const routes = await readServingRoutes(t.store, name);
+      expect(routes?.mode).toBe('canary');
 
       // The pipeline's deployment of another version meanwhile (it starts its own workflow id).
       const second = `second-${name}`;
