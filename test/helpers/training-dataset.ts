@@ -94,3 +94,15 @@ export function predictionsForLastDays(ds: TrainingDataset, days: number, p1: (r
   });
   return { datasetId: 'td-test', algorithm: 'test', classes: 2, rows, proba, windows: [] };
 }
+
+/** The day's scores mapped to P(up) by rank: the highest value of the day (known at its close) gets the highest probability. */
+export function rankedScores(ds: ReturnType<typeof datasetFromBars>, value: (symbol: number, day: number) => number): (row: number) => number {
+  const byDay = new Map<number, number[]>();
+  for (let r = 0; r < ds.rows; r++) byDay.set(ds.start[r], [...(byDay.get(ds.start[r]) ?? []), r]);
+  const p = new Float64Array(ds.rows).fill(0.5);
+  for (const rows of byDay.values()) {
+    const sorted = [...rows].sort((a, b) => value(ds.symbol[a], ds.start[a]) - value(ds.symbol[b], ds.start[b]));
+    sorted.forEach((r, k) => (p[r] = 0.3 + (0.4 * (k + 1)) / (sorted.length + 1)));
+  }
+  return (row) => p[row];
+}

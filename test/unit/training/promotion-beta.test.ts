@@ -12,7 +12,7 @@ import { rng } from '../../../lib/random';
 import { candidateScoresOf, championEvidenceOf, promotionDecision } from '../../../lib/registry/promotion';
 import { championComparisonOf, evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
-import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
+import { datasetFromBars, predictionsForLastDays, rankedScores } from '../../helpers/training-dataset';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
@@ -68,18 +68,6 @@ function risingMarket(seed: number, edge = 0): Market {
     }),
   );
   return { series, trailingBeta, signal };
-}
-
-/** The day's scores mapped to P(up) by rank: the highest value of the day gets the highest probability. */
-function rankedScores(ds: ReturnType<typeof datasetFromBars>, value: (symbol: number, day: number) => number): (row: number) => number {
-  const byDay = new Map<number, number[]>();
-  for (let r = 0; r < ds.rows; r++) byDay.set(ds.start[r], [...(byDay.get(ds.start[r]) ?? []), r]);
-  const p = new Float64Array(ds.rows).fill(0.5);
-  for (const rows of byDay.values()) {
-    const sorted = [...rows].sort((a, b) => value(ds.symbol[a], ds.start[a]) - value(ds.symbol[b], ds.start[b]));
-    sorted.forEach((r, k) => (p[r] = 0.3 + (0.4 * (k + 1)) / (sorted.length + 1)));
-  }
-  return (row) => p[row];
 }
 
 describe('evidence on the sharpe metric, against the market exposure a strategy took', () => {

@@ -13,7 +13,7 @@ import { candidateScoresOf, promotionDecision } from '../../../lib/registry/prom
 import { evaluatePredictions, type EvaluationReport } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { crossSectionalRuleOf, tradedProbabilitiesOf } from '../../../lib/validation/baselines';
-import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
+import { datasetFromBars, predictionsForLastDays, rankedScores } from '../../helpers/training-dataset';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0, minAuc: 0, alpha: 0.05 };
@@ -49,17 +49,6 @@ function revertingMarket(seed: number, reversal: number, edge = 0): { series: Ba
   return { series, signal };
 }
 
-/** P(up) by the day's rank of a value known at the close: the highest value gets the highest probability. */
-function rankedScores(ds: ReturnType<typeof datasetFromBars>, value: (symbol: number, day: number) => number): (row: number) => number {
-  const byDay = new Map<number, number[]>();
-  for (let r = 0; r < ds.rows; r++) byDay.set(ds.start[r], [...(byDay.get(ds.start[r]) ?? []), r]);
-  const p = new Float64Array(ds.rows).fill(0.5);
-  for (const rows of byDay.values()) {
-    const sorted = [...rows].sort((a, b) => value(ds.symbol[a], ds.start[a]) - value(ds.symbol[b], ds.start[b]));
-    sorted.forEach((r, k) => (p[r] = 0.3 + (0.4 * (k + 1)) / (sorted.length + 1)));
-  }
-  return (row) => p[row];
-}
 
 const pastReturn = (series: readonly BarSeries[]) => (s: number, d: number) => (d >= 5 ? series[s].close[d] / series[s].close[d - 5] - 1 : 0);
 
