@@ -244,6 +244,44 @@ function symbolColumnProblem(watch: readonly WatchedColumn[], rows: number, head
   return undefined;
 }
 
+/**
+ * Whether a record is a header rather than a row: three or more of its cells are column names of the
+ * file's header or its mapping (compared as headers are). A row holds dates and numbers; a symbol
+ * cell that happens to be a column name (LOW, OPEN) is one cell.
+ */
+function isHeaderLike(fields: readonly string[], headerNames: ReadonlySet<string>): boolean {
+  let named = 0;
+  for (const f of fields) {
+    const name = normaliseHeader(canonicalColumnName(f));
+    if (name !== '' && headerNames.has(name) && ++named >= 3) return true;
+  }
+  return false;
+}
+
+/**
+ * How a header found among the rows differs from the file's header, for the fields the mapping
+ * reads (`close is column 2 there, column 5 in the header`, `volume is missing`, `8 columns, the
+ * header has 6`), or undefined when it lays them out the same: every field in the same column and
+ * as many columns.
+ */
+function repeatedHeaderLayout(fields: readonly string[], mapping: ColumnMapping, col: Record<keyof ColumnMapping, number | undefined>, width: number): string | undefined {
+  const names = fields.map((f) => canonicalColumnName(f.trim()));
+  const resolved = resolveColumns(names, mapping);
+  const differences: string[] = [];
+  if (!resolved.ok) {
+    if (resolved.missing.length > 0) differences.push(`it lacks ${resolved.missing.join(', ')}`);
+    if (resolved.ambiguous) differences.push(`it has more than one column for ${resolved.ambiguous.join(', ')}`);
+  } else {
+    for (const field of Object.keys(col) as Array<keyof ColumnMapping>) {
+      const here = col[field];
+      const there = resolved.index[field];
+      if (here !== there && here !== undefined && there !== undefined) differences.push(`${field} is column ${there + 1} there, column ${here + 1} in the header`);
+    }
+  }
+  if (differences.length === 0 && fields.length !== width) differences.push(`${fields.length} columns, the header has ${width}`);
+  return differences.length === 0 ? undefined : differences.join('; ');
+}
+
 /** The name every adjusted-close spelling is read as (the Yahoo format's). */
 const ADJ_CLOSE = 'Adj Close';
 /** The spellings of the adjusted-close column the reader knows, for messages. */
@@ -670,6 +708,11 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let watch: WatchedColumn[] = [];
   let watchedRows = 0;
   let header: string[] = [];
+  let headerLine = 0;
+  let headerRaw = '';
+  /** The header's names as formats and mappings match them (normaliseHeader of the canonical names), to tell a header repeated further down. */
+  let headerNames = new Set<string>();
+  let mapping: ColumnMapping | undefined;
   let adjust = false;
   const bars: CandidateBar[] = [];
   const issues: QualityIssue[] = [];
@@ -688,7 +731,6 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       // Formats and mappings are matched against the names with every adjusted-close spelling
       // (Adjusted_close, Adj. Close, …) read as `Adj Close`; messages show the names as written.
       const names = header.map(canonicalColumnName);
-      let mapping: ColumnMapping | undefined;
       if (options.mapping) {
         format = 'mapped';
         mapping = canonicalMapping(options.mapping);
@@ -707,6 +749,10 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
       col = resolved.index;
       headerWidth = header.length;
+      headerLine = line;
+      headerRaw = raw;
+      headerNames = new Set(names.map(normaliseHeader));
+      for (const name of Object.values(mapping as ColumnMapping)) if (name !== undefined) headerNames.add(normaliseHeader(name));
       const ignored = ignoredColumnProblem(header, col, format, options.adjust === true);
       if (ignored) {
         headerFailure = unreadable('bad_header', ignored, line, raw);
@@ -779,6 +825,24 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     if (problem) {
       reject(problem.rule, problem.message);
       return true;
+    }
+    // A header further down (exports concatenated into one file) says how the rows after it are
+    // laid out. The same layout again is one rejected line; another order or other columns refuse
+    // the file: read by the first header, the rows after it would put values in the wrong fields
+    // (a second header with Close before Open stored every later open as the close and the close
+    // as the open, still a consistent bar).
+    // Only a record whose date cell does not start with a digit can be one (every date does), so rows cost one test.
+    const dateCell = fields[col.date as number];
+    const startsWithDigit = dateCell !== undefined && dateCell.length > 0 && dateCell.charCodeAt(0) >= 48 && dateCell.charCodeAt(0) <= 57;
+    if (!startsWithDigit && isHeaderLike(fields, headerNames)) {
+      const layout = repeatedHeaderLayout(fields, mapping as ColumnMapping, col, headerWidth);
+      if (layout === undefined) {
+        // Counted with the file's rows when the file gives their symbol (a symbol column would give this line none).
+        issues.push(issue('repeated_header', { symbol: col.symbol === undefined ? symbol : null, date: null, source, line, message: `line ${line} repeats the header of line ${headerLine} (the same columns in the same order); rejected as a row, the rows after it are read as before`, raw }));
+        return true;
+      }
+      headerFailure = unreadable('bad_header', `line ${line} is a second header "${excerpt(raw, 120)}" that lays the columns out otherwise than the header on line ${headerLine} "${excerpt(headerRaw, 120)}" (${layout}), so the rows after it would be read into the wrong fields; split the file where the second header starts, or export it with one header`, line, raw);
+      return false;
     }
     if (fields.length !== headerWidth) {
       reject('column_count', `${fields.length} fields, header has ${headerWidth}`);

@@ -8,6 +8,7 @@ export const QUALITY_RULES = {
   bad_encoding: { severity: 'reject', meaning: 'file is not UTF-8 text (binary, UTF-16 without a byte-order mark, Latin-1)' },
   ambiguous_date_order: { severity: 'reject', meaning: 'slash dates of one file in both orders: a row valid only as D/M/YYYY and another valid only as M/D/YYYY' },
   column_count: { severity: 'reject', meaning: 'row has a different number of fields than the header' },
+  repeated_header: { severity: 'reject', meaning: "a line among the rows that repeats the header with the same columns in the same order (exports concatenated); a second header laying the columns out otherwise fails the import as bad_header" },
   line_too_long: { severity: 'reject', meaning: 'row longer than the reader accepts (no daily bar needs that many characters)' },
   field_too_long: { severity: 'reject', meaning: 'one field longer than the reader accepts' },
   bad_quoting: { severity: 'reject', meaning: 'a quoted field is never closed, or text follows its closing quote ("199.31"9)' },

@@ -825,3 +825,47 @@ describe('readBarCsv: strict quoting and dates', () => {
     expect(parseDate(text)).toBe(iso);
   });
 });
+
+describe('readBarCsv: a header repeated among the rows (exports concatenated)', () => {
+  const opts = { source: '/x/ibm.us.csv' };
+
+  it('refuses a second header that puts Close where Open was: read by the first header, its rows would swap open and close', () => {
+    const text = ['Date,Open,High,Low,Close,Volume', '2018-02-05,10,11,9,10.5,100', '2018-02-06,10.5,11,9,10.8,100', 'Date,Close,High,Low,Open,Volume', '2018-02-07,10.8,11,9,10.1,100'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.bars).toEqual([]);
+    expect(result.unreadable).toMatch(/^line 4 is a second header "Date,Close,High,Low,Open,Volume" that lays the columns out otherwise than the header on line 1 "Date,Open,High,Low,Close,Volume" \(open is column 5 there, column 2 in the header; close is column 2 there, column 5 in the header\)/);
+    expect(brief(result)).toEqual([{ rule: 'bad_header', line: 4, raw: 'Date,Close,High,Low,Open,Volume', source: '/x/ibm.us.csv' }]);
+    expect(() => readPriceTable(text, opts)).toThrow(/Cannot read \/x\/ibm\.us\.csv as a price table: line 4 is a second header/);
+  });
+
+  it.each([
+    ['a column more at the end', 'Date,Open,High,Low,Close,Volume,Adj Close', /\(7 columns, the header has 6\)/],
+    ['a column more in the middle', 'Date,Open,High,Low,Close,Adj Close,Volume', /\(volume is column 7 there, column 6 in the header\)/],
+    ['a symbol column first (sp500 rows after Stooq ones)', 'Name,date,open,high,low,close,volume', /date is column 2 there, column 1 in the header/],
+    ['a header lacking the volume', 'Date,Open,High,Low,Close', /it lacks volume \(column "Volume"\)/],
+  ])('refuses a second header with %s, naming the line', (_label, second, difference) => {
+    const text = ['Date,Open,High,Low,Close,Volume', '2018-02-05,10,11,9,10.5,100', second, '2018-02-07,10.8,11,9,10.1,10.1,100'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.bars).toEqual([]);
+    expect(result.unreadable).toMatch(/^line 3 is a second header/);
+    expect(result.unreadable).toMatch(difference);
+  });
+
+  it('rejects the same header repeated as one row (repeated_header), with the file symbol, and reads the rows after it by it', () => {
+    const text = ['date,open,high,low,close,volume', '2018-02-05,10,11,9,10.5,100', 'Date , OPEN,High,low,Close,Volume', '2018-02-06,10.5,11,9,10.8,200'].join('\r\n');
+    const result = readBarCsv(text, opts);
+    expect(result.bars.map((b) => [b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume])).toEqual([
+      ['IBM', '2018-02-05', 10, 11, 9, 10.5, 100],
+      ['IBM', '2018-02-06', 10.5, 11, 9, 10.8, 200],
+    ]);
+    expect(result.rowsRead).toBe(3);
+    expect(result.issues).toEqual([expect.objectContaining({ rule: 'repeated_header', severity: 'reject', symbol: 'IBM', line: 3, raw: 'Date , OPEN,High,low,Close,Volume' })]);
+  });
+
+  it('reads a row whose symbol is a column name (LOW, OPEN) as a row', () => {
+    const text = ['date,open,high,low,close,volume,Name', '2018-02-05,10,11,9,10.5,100,LOW', '2018-02-05,10,11,9,10.5,100,OPEN'].join('\n');
+    const result = readBarCsv(text, { source: '/x/all.csv' });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => b.symbol)).toEqual(['LOW', 'OPEN']);
+  });
+});
