@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchAtEdges, MISMATCH_EDGE_SESSIONS, priceBasisIssue, seriesMismatchIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -111,7 +111,7 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   const inWindow = (b: Bar) => !window || (b.date >= window.from && b.date <= window.to);
   // The stored bars on the first and last few staged dates (twice BASIS_EDGE_SESSIONS at each end,
   // so a few dates the store lacks still leave enough shared sessions): one lookup by primary key.
-  const reachEdge = 2 * BASIS_EDGE_SESSIONS;
+  const reachEdge = Math.max(2 * BASIS_EDGE_SESSIONS, MISMATCH_EDGE_SESSIONS);
   const edgeDates = staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date);
   const edges = (await base().where('date', 'in', edgeDates).orderBy('date').execute()).map(barOf);
   return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges };
@@ -154,7 +154,8 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
  * now, in one transaction that holds the snapshot:
  * - on the stored bars of the symbol (lib/quality/stored-rules.ts: volume_vanished, one_bar_glitch
  *   at a file's first and last rows, zero_volume; price_basis_splice and price_basis_change, rows
- *   revising the stored bars they share by a common factor);
+ *   revising the stored bars they share by a common factor; series_mismatch, rows whose closes do
+ *   not keep one ratio to the stored ones: another security's);
  * - across series (lib/quality/duplicate-series.ts: lagged_duplicate, duplicate_series): each
  *   series of the snapshot, with its stored bars around it, against every other series of the
  *   snapshot and every stored series, within the snapshot's dates (padded by WINDOW_PAD_DAYS).
@@ -207,7 +208,11 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
       // The rows to be published against the stored bars they share: another price basis?
       const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
-      if (basisAtEdges(sharedSessions(kept, stored.edges))) {
+      const atEdges = sharedSessions(kept, stored.edges);
+      // Another security's closes (or bars dated on other sessions) do not keep one ratio to the stored ones.
+      const mismatch = mismatchAtEdges(atEdges) ? seriesMismatchIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from }) : undefined;
+      if (mismatch) basisIssues.push(mismatch);
+      else if (basisAtEdges(atEdges)) {
         const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });
         if (basis) basisIssues.push(basis);
       }

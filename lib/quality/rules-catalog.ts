@@ -26,7 +26,7 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
@@ -55,6 +55,11 @@ export const QUALITY_RULES = {
     meaning:
       "a symbol's rows revise the stored bars they share by a common factor (another price basis: split- or dividend-adjusted where the stored bars are not, or the other way round, or other units), and stored bars the file does not revise would stay on the old basis beside them, a jump that never traded (judged when the snapshot is judged); the series is rejected whole and the import fails",
   },
+  series_mismatch: {
+    severity: 'reject',
+    meaning:
+      "a symbol's rows revise its stored bars without moving with them: from one shared session to the next the ratio of the file's close to the stored close changes (beyond 0.2% and rounding) on more than half of 10 or more pairs at either end of the shared sessions, where one security's closes keep one ratio on any price basis but at dividends and splits: another security's prices under the symbol, or bars dated on other sessions (judged when the snapshot is judged); the series is rejected whole and the import fails",
+  },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
@@ -78,9 +83,9 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -288,3 +288,82 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
     message: `${what}; published with its revisions logged: ${left.length === 0 ? `the file holds every stored bar of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}), so the whole series moves to its basis` : `the ${left.length} stored bars it does not revise meet the revised ones without a jump (the factor is 1 at that end)`}`,
   });
 }
+
+/**
+ * Another security's prices. A file's rows of a symbol that revise its stored bars are, if they are
+ * that security's, on one price basis or another: the ratio of the file's close to the stored close
+ * is the same from one shared session to the next (1 when the values agree, the basis factor
+ * otherwise, stepping only at a dividend or split one side adjusts for, or at a corrected bar).
+ * The closes of another security (a file named after the wrong symbol, an export of the wrong
+ * ticker) move otherwise almost every session: the ratio changes by the two stocks' return
+ * difference, about a percent a day. So does the same security's file dated sessions late or early.
+ * Each such pair of shared sessions is a break; no rule before saw it: every revised bar is a valid
+ * bar and there is no common factor, so such a file revised all 1,259 stored bars of IBM with
+ * MSFT's, flagged at most as a duplicate of MSFT when MSFT was stored.
+ *
+ * - `series_mismatch` (reject, the whole series; the import fails): at either end of the sessions
+ *   the file shares with the store (its first or last MISMATCH_EDGE_SESSIONS), at least
+ *   MISMATCH_MIN_PAIRS pairs of consecutive shared sessions and more than MISMATCH_SHARE of them
+ *   breaks: the ratio moves by more than MISMATCH_STEP beyond rounding (half a cent on each of the
+ *   four closes). On real series of one security breaks are ex-dividend days and splits, a few a
+ *   year; between two S&P 500 stocks most sessions are one. The message counts the breaks over all
+ *   shared sessions and shows the first.
+ */
+export const MISMATCH_EDGE_SESSIONS = 2 * BASIS_EDGE_SESSIONS;
+export const MISMATCH_MIN_PAIRS = 10;
+export const MISMATCH_SHARE = 0.5;
+/** |change of log(file close / stored close)| from one shared session to the next beyond which (and rounding) the two do not move together. */
+export const MISMATCH_STEP = 0.002;
+
+/** Pairs of consecutive shared sessions in `shared` and those whose close ratio breaks (above), with the first break. */
+export function ratioBreaks(shared: readonly SharedSession[]): { pairs: number; breaks: number; first?: { before: SharedSession; at: SharedSession } } {
+  let breaks = 0;
+  let first: { before: SharedSession; at: SharedSession } | undefined;
+  let pairs = 0;
+  for (let k = 1; k < shared.length; k++) {
+    const [a, b] = [shared[k - 1], shared[k]];
+    if (!(a.staged > 0 && a.stored > 0 && b.staged > 0 && b.stored > 0)) continue;
+    pairs++;
+    const step = Math.abs(Math.log(b.staged / b.stored) - Math.log(a.staged / a.stored));
+    const rounding = 0.005 / a.staged + 0.005 / a.stored + 0.005 / b.staged + 0.005 / b.stored;
+    if (step <= MISMATCH_STEP + rounding) continue;
+    breaks++;
+    first ??= { before: a, at: b };
+  }
+  return first ? { pairs, breaks, first } : { pairs, breaks };
+}
+
+/** Whether the first or last MISMATCH_EDGE_SESSIONS of `shared` break as another security's do: the cheap test before reading every stored bar. */
+export function mismatchAtEdges(shared: readonly SharedSession[]): boolean {
+  const broken = (s: readonly SharedSession[]) => {
+    const r = ratioBreaks(s);
+    return r.pairs >= MISMATCH_MIN_PAIRS && r.breaks > MISMATCH_SHARE * r.pairs;
+  };
+  return broken(shared.slice(0, MISMATCH_EDGE_SESSIONS)) || broken(shared.slice(-MISMATCH_EDGE_SESSIONS));
+}
+
+/** The `series_mismatch` finding of one symbol (above), or undefined. */
+export function seriesMismatchIssue(input: PriceBasisInput): QualityIssue | undefined {
+  const { symbol, staged, stored, source } = input;
+  const shared = sharedSessions(staged, stored);
+  if (!mismatchAtEdges(shared)) return undefined;
+  const ends = [shared.slice(0, MISMATCH_EDGE_SESSIONS), shared.slice(-MISMATCH_EDGE_SESSIONS)].map(ratioBreaks);
+  const [low, high] = ends;
+  const all = ratioBreaks(shared);
+  const at = all.first as { before: SharedSession; at: SharedSession };
+  const edge = (r: ReturnType<typeof ratioBreaks>, which: string) => `${r.breaks} of the ${r.pairs} pairs of its ${which} ${MISMATCH_EDGE_SESSIONS} shared sessions`;
+  const shown = (s: SharedSession) => `${s.date}: file ${s.staged}, stored ${s.stored}`;
+  return issue('series_mismatch', {
+    symbol,
+    date: null,
+    source,
+    line: null,
+    raw: null,
+    message:
+      `the rows of ${symbol} do not move with the stored bars of ${symbol} they revise: from one shared session to the next, the ratio of the file's close to the stored close changes by more than ${(MISMATCH_STEP * 100).toFixed(1)}% beyond rounding on ${count(all.breaks)} of ${count(all.pairs)} pairs of consecutive shared sessions (${shared[0].date}..${shared[shared.length - 1].date}; ${[edge(low, 'first'), edge(high, 'last')].join(', ')}), first between ${shown(at.before)} and ${shown(at.at)}, ` +
+      `where one security's closes on any price basis keep one ratio but at dividends and splits: the file holds another security's prices (a file named after another symbol) or bars dated on other sessions, not a correction of ${symbol}'s; the series is rejected whole and nothing of it is published. ` +
+      `A correction revises a few bars; if the stored bars of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}) are the wrong security's, they must be removed before a file of ${symbol} can be imported`,
+  });
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');

@@ -216,6 +216,11 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     expect(await countStagedBars(t.store, abandoned.id)).toBeGreaterThan(0);
     const other = tempDir('mlp-other-');
     await writeSyntheticMarket(other, { symbols: 2, seed: 7, plantErrors: false });
+    // Other symbols (OTH01, OTH02): another market's SYN01 stored under SYN01 would refuse this one's (series_mismatch).
+    for (const file of fs.readdirSync(other).filter((f) => f.endsWith('.csv'))) {
+      fs.writeFileSync(path.join(other, file.replace('SYN', 'OTH')), fs.readFileSync(path.join(other, file), 'utf8').replaceAll('SYN', 'OTH'));
+      fs.rmSync(path.join(other, file));
+    }
     // Staged rows carry real timestamps; judge them from two days after they were written.
     const later = () => new Date(Date.now() + 2 * 24 * 3600 * 1000);
     await importBars(t.store, request({ source: { kind: 'csv', path: other } }), { now: later });

@@ -7,7 +7,8 @@ import { qualityPolicySchema } from '../../lib/quality/policy';
 import { applyStoredBarFindings, evaluateQualityGate, type QualityReport } from '../../lib/quality/report';
 import { rowIssue } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
-import { basisFactor, priceBasisIssue, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
+import { rng } from '../../lib/random';
+import { basisFactor, mismatchAtEdges, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
 
 // Rules that need the stored bars, run when a snapshot is judged (lib/ingest/judge.ts).
@@ -213,6 +214,77 @@ describe('rules on the stored bars', () => {
       expect(basisFactor(shared([0.5, 0.5, 0.5, 1, 1, 1]))).toBeUndefined();
       expect(basisFactor(shared([1.001, 0.999, 1.001, 0.999, 1, 1]))).toBeUndefined();
       expect(basisFactor(shared([0.97, 0.97, 0.97, 0.97, 0.97, 0.9, 0.97, 0.97, 0.97, 0.97]))?.factor).toBeCloseTo(0.97, 10);
+    });
+  });
+
+  describe('another security (series_mismatch)', () => {
+    /** A random walk of daily returns (1.5% a day) from `seed`, 4-decimal closes, on DAYS[from..to). */
+    const walk = (seed: number, from: number, to: number, level = 150): Bar[] => {
+      const draw = rng(seed);
+      let close = level;
+      return DAYS.slice(0, to).flatMap((date, i) => {
+        close *= Math.exp(0.015 * (draw() + draw() + draw() - 1.5) * 2);
+        const c = Math.round(close * 1e4) / 1e4;
+        return i < from ? [] : [{ symbol: 'IBM', date, open: c, high: c * 1.01, low: c * 0.99, close: c, volume: 3_500_000 }];
+      });
+    };
+    const mismatch = (staged: Bar[], stored: Bar[]) => seriesMismatchIssue({ symbol: 'IBM', staged, stored, source: '/d/IBM.csv' });
+
+    it('is a series rejection', () => {
+      expect(QUALITY_RULES.series_mismatch.severity).toBe('reject');
+    });
+
+    it("rejects another security's closes over the stored ones, naming the breaks, the first pair and the stored span", () => {
+      const stored = walk(1, 0, 200);
+      const found = mismatch(walk(2, 0, 200), stored);
+      expect(found).toMatchObject({ rule: 'series_mismatch', severity: 'reject', symbol: 'IBM', date: null, line: null, source: '/d/IBM.csv' });
+      expect(found?.message).toMatch(/^the rows of IBM do not move with the stored bars of IBM they revise: .* on \d+ of 199 pairs of consecutive shared sessions/);
+      expect(found?.message).toContain(`if the stored bars of IBM (${DAYS[0]}..${DAYS[199]}) are the wrong security's`);
+      const all = ratioBreaks(sharedSessions(walk(2, 0, 200), stored));
+      expect(all.breaks / all.pairs).toBeGreaterThan(0.6);
+      // Another security over only the newest stored bars, or only its newest rows another security's.
+      expect(mismatch(walk(2, 150, 200), stored)?.rule).toBe('series_mismatch');
+      expect(mismatch([...stored.slice(0, 150), ...walk(2, 150, 200)], stored)?.rule).toBe('series_mismatch');
+      // The same security dated one session late.
+      const late = stored.slice(1).map((b, k) => ({ ...stored[k], date: b.date }));
+      expect(mismatch(late, stored)?.rule).toBe('series_mismatch');
+    });
+
+    it("finds nothing for the security's own closes on any basis, with dividends, corrections, rounding or few shared sessions", () => {
+      const stored = walk(1, 0, 200);
+      expect(mismatch(stored, stored)).toBeUndefined();
+      // Split-adjusted, in cents, dividend-adjusted (a 1% step every quarter).
+      expect(mismatch(stored.map((b) => scaled(b, 0.5)), stored)).toBeUndefined();
+      expect(mismatch(stored.map((b) => scaled(b, 100)), stored)).toBeUndefined();
+      expect(mismatch(stored.map((b, i) => scaled(b, 0.99 ** Math.floor((200 - i) / 63))), stored)).toBeUndefined();
+      // Ten corrected bars, two-decimal closes.
+      expect(mismatch(stored.map((b, i) => (i % 20 === 7 ? scaled(b, 1.05) : b)), stored)).toBeUndefined();
+      expect(mismatch(stored.map((b) => ({ ...b, close: Math.round(b.close * 100) / 100 })), stored)).toBeUndefined();
+      // Ten shared sessions are too few to judge (nine pairs); a file that shares none revises nothing.
+      expect(mismatch(walk(2, 190, 200), stored)).toBeUndefined();
+      expect(mismatchAtEdges(sharedSessions(walk(2, 189, 200), stored))).toBe(true);
+      expect(mismatch(walk(2, 0, 200), [])).toBeUndefined();
+    });
+
+    // The real files (not in the repository): each series over the next symbol's stored bars, and over its own bars one session later, is caught; over its own bars halved, nothing.
+    (hasSharedData ? it : it.skip)('catches every real S&P 500 series stored under the next symbol or one session late, and none of its own bars on another basis', () => {
+      const all = fs
+        .readdirSync(SHARED_SP500_DIR)
+        .filter((n) => n.endsWith('.csv'))
+        .sort()
+        .map((f) => readPriceTable(fs.readFileSync(path.join(SHARED_SP500_DIR, f), 'utf8'), { source: f }).bars.filter((b) => !rowIssue(b)).sort((a, b) => (a.date < b.date ? -1 : 1)));
+      const missed: string[] = [];
+      const wrong: string[] = [];
+      all.forEach((own, k) => {
+        const next = all[(k + 1) % all.length];
+        const under = (bars: Bar[]) => bars.map((b) => ({ ...b, symbol: own[0].symbol }));
+        if (sharedSessions(next, own).length >= 60 && !mismatch(under(next), own)) missed.push(`${next[0].symbol} as ${own[0].symbol}`);
+        const late = own.slice(1).map((b, i) => ({ ...own[i], date: b.date }));
+        if (!mismatch(late, own)) missed.push(`${own[0].symbol} one session late`);
+        if (mismatch(own.map((b) => scaled(b, 0.5)), own)) wrong.push(own[0].symbol);
+      });
+      expect(all.length).toBeGreaterThan(370);
+      expect([missed, wrong]).toEqual([[], []]);
     });
   });
 });
