@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isIsoDate } from '../calendar/dates';
-import { isNyseTradingDay, nextNyseTradingDay } from '../calendar/nyse';
+import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import { FILE_LEVEL_RULES, issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
@@ -428,6 +428,39 @@ export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): str
     iso = `${m[3]}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
   }
   return iso !== undefined && isIsoDate(iso) ? iso : undefined;
+}
+
+const STAMPED = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z?)$/;
+/** The NYSE's regular open, minutes after midnight New York. */
+const NYSE_OPEN_MINUTES = 9 * 60 + 30;
+
+/**
+ * Why a date stamped with a time of day (`2017-01-03 11:30:00`, `2017-01-03T16:30:00Z`) is a bar
+ * taken during its own session, or undefined. The time is New York's (`Z`: UTC, converted); strictly
+ * after the 09:30 open and before that day's close (16:00, or an early close) it is inside the
+ * session, so the bar's close is a mid-session price and its volume part of the day's: unfinished,
+ * whenever the file is imported (`session_not_closed` judges by the import's clock and cannot see a
+ * file first read the next day). A time at the open or the close, after the close, or at midnight
+ * (the usual stamps of daily bars) is the date's label.
+ */
+export function midSessionStamp(text: string, date: string): string | undefined {
+  const m = STAMPED.exec(text.trim());
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0) + Number(`0.${m[4] ?? '0'}`);
+  let day = date;
+  let minutes = seconds / 60;
+  if (m[5] === 'Z') {
+    const clock = newYorkClock(new Date(Date.parse(`${date}T00:00:00Z`) + seconds * 1000));
+    day = clock.date;
+    minutes = clock.minutes + (seconds % 60) / 60;
+  }
+  // Another New York day than the date (a UTC midnight is the evening before): not inside the date's session.
+  const close = day === date ? nyseCloseTime(day) : undefined;
+  if (close === undefined) return undefined;
+  const closeMinutes = Number(close.slice(0, 2)) * 60 + Number(close.slice(3, 5));
+  if (minutes <= NYSE_OPEN_MINUTES || minutes >= closeMinutes) return undefined;
+  const at = `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(Math.floor(minutes % 60)).padStart(2, '0')}`;
+  return `date "${excerpt(text.trim(), 40)}" is stamped ${at} New York time, inside the ${date} session (09:30 to ${close}): the bar was taken before the close, so its close is a mid-session price and its volume part of the day's; export daily bars after the close`;
 }
 
 /** The order a slash date can only be read in (`13/1/2017`: D/M/YYYY), or undefined (valid in both, in neither, or no slash date). */
@@ -882,6 +915,13 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       } else {
         reject('invalid_date', `date "${excerpt(trimmed, 40)}" is not a valid date`);
       }
+      return true;
+    }
+    // A date stamped with a time inside its own session (`2017-01-03 11:30:00`) is a bar taken
+    // before the close: an unfinished bar, whenever the file is imported.
+    const midSession = midSessionStamp(dateText, date);
+    if (midSession !== undefined) {
+      reject('mid_session_time', midSession, date);
       return true;
     }
     const parsed = {

@@ -869,3 +869,39 @@ describe('readBarCsv: a header repeated among the rows (exports concatenated)', 
     expect(result.bars.map((b) => b.symbol)).toEqual(['LOW', 'OPEN']);
   });
 });
+
+describe('readBarCsv: a date stamped with a time inside its session', () => {
+  const HEADER = 'Date,Open,High,Low,Close,Volume';
+
+  it('rejects a bar stamped during its own session (mid_session_time), New York time or Z converted, naming line, time and close', () => {
+    const text = [HEADER, '2017-01-03 16:00:00,10,11,9,10.5,100', '2017-01-04 11:30:00,10,11,9,10.6,40', '2017-07-05T14:00:00Z,10,11,9,10.5,100', '2017-11-24 12:59,10,11,9,10.5,100'].join('\n');
+    const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.symbol, i.date])).toEqual([
+      ['mid_session_time', 3, 'IBM', '2017-01-04'],
+      ['mid_session_time', 4, 'IBM', '2017-07-05'],
+      ['mid_session_time', 5, 'IBM', '2017-11-24'],
+    ]);
+    expect(result.issues[0].message).toBe(
+      `date "2017-01-04 11:30:00" is stamped 11:30 New York time, inside the 2017-01-04 session (09:30 to 16:00): the bar was taken before the close, so its close is a mid-session price and its volume part of the day's; export daily bars after the close`,
+    );
+    expect(result.issues[1].message).toContain('stamped 10:00 New York time, inside the 2017-07-05 session (09:30 to 16:00)');
+    expect(result.issues[2].message).toContain('inside the 2017-11-24 session (09:30 to 13:00)');
+  });
+
+  it.each([
+    ['2017-01-03 16:00:00'],
+    ['2017-01-03 09:30:00'],
+    ['2017-01-03 00:00:00'],
+    ['2017-01-03 17:15'],
+    ['2017-01-03T00:00:00.000Z'],
+    ['2017-01-03T05:00:00Z'],
+    ['2017-01-03T21:00:00Z'],
+    ['2017-11-24 13:00:00'],
+    ['2017-01-03'],
+  ])('reads %j as the bar of its date (a stamp at midnight, the open, the close or after it)', (stamp) => {
+    const result = readBarCsv(`${HEADER}\n${stamp},10,11,9,10.5,100\n`, { source: '/x/ibm.us.csv' });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => b.date)).toEqual([stamp.slice(0, 10)]);
+  });
+});
