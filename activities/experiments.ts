@@ -19,9 +19,8 @@ import { generateVersionReport, precomputePermutationImportance, precomputeRepor
 import { reportBacktestOptionsOf } from '../lib/reports/report-data';
 import { precomputeDatasetProfile, registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
-import { readBarSeries } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
-import { readDataset } from '../lib/training/dataset';
+import { evaluationBarsOf, readDataset } from '../lib/training/dataset';
 import { championComparisonOf, evaluatePredictions, inferenceLags, type ChampionComparison, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
 import { survivorshipNote } from '../lib/training/survivorship';
@@ -280,7 +279,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         return whileHeartbeating(async (cancelled) => {
           const ds = await readDataset(artifacts, input.datasetId);
           const predictions = await readPredictions(artifacts, input.predictionsId);
-          const series = await readBarSeries(store, { symbols: ds.symbols });
+          // The prices the dataset was built from: a bar revised since then is not traded beside labels made without it.
+          const series = await evaluationBarsOf(store, ds);
           // The control refits the model, a fold per training thread like every fit, while the report is computed here.
           const control = input.shuffledLabel && shuffledLabelOnThreads(input.datasetId, input.shuffledLabel.request, input.experiment.guards.shuffledLabelTolerance, cancelled);
           control?.catch(() => undefined); // awaited below
@@ -369,7 +369,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           let scanVerdict: GuardVerdict | undefined;
           if (guards.singleFeatureScan) {
             const rows = evaluationRowsOf(ds, input.experiment.walkForward.evaluationDays);
-            const series = await readBarSeries(store, { symbols: ds.symbols });
+            const series = await evaluationBarsOf(store, ds);
             await yieldToEventLoop();
             const labels = Int32Array.from(rows, (r) => ds.labels[r]);
             const baselines = naiveBaselinesOf(ds, rows, series).filter((b) => !b.hindsight);

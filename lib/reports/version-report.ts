@@ -24,9 +24,8 @@ import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, RegistryError, resolveVersion, signVersionReportRecord, type ModelVersion } from '../registry/model-registry';
 import { REPORT_RECORD_KEYS, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../registry/row-signature';
 import type { PromotionDecision } from '../registry/promotion';
-import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
-import { readDataset } from '../training/dataset';
+import { evaluationBarsOf, readDataset } from '../training/dataset';
 import type { GuardVerdict } from '../training/guards';
 import { readPredictions } from '../training/walk-forward';
 import { renderRunReportHtml, reportBindingOf, type ReportBinding } from './html';
@@ -206,8 +205,9 @@ export async function loadReportInputs(
       const predictions = await readPredictions(artifacts, predictionsId);
       const sections = options.recompute ? undefined : await recordedSections(artifacts, v.lineage.reportSections, { datasetId, predictionsId, seed: v.seed, backtest: reportBacktestOptionsOf(v.lineage.experiment) });
       if (sections) inputs.sections = sections;
-      // The bars only when the sections have to be computed: reading a universe's takes ~0.6 s.
-      inputs.evaluation = { dataset, predictions, ...(sections ? {} : { series: await readBarSeries(store, { symbols: dataset.symbols }) }) };
+      // The bars only when the sections have to be computed (reading a universe's from the store takes
+      // ~0.6 s): the dataset's own, so a report made again after bars were revised shows the evaluation's numbers.
+      inputs.evaluation = { dataset, predictions, ...(sections ? {} : { series: await evaluationBarsOf(store, dataset) }) };
     } catch (error) {
       inputs.evaluationMissing = `dataset ${datasetId} or predictions ${predictionsId} could not be read from ${artifacts.description} (${(error as Error).message})`;
     }

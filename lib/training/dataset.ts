@@ -8,6 +8,7 @@
 import { computeLabels, LABEL_CODE_VERSION, sessionHorizons, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
+import type { BarSeries } from '../market-data/bar';
 import { getFeatureSetColumns, readFeatureRowBytes } from '../store/features';
 import { littleEndianFloat64Into } from '../float64-bytes';
 import { argsortOf } from '../sorted';
@@ -49,6 +50,12 @@ export interface TrainingDataset {
    * LabelSeries.evaluationOnly); absent when there are none. trainingRowsOf leaves them out.
    */
   evaluationOnly?: Int32Array;
+  /**
+   * The opens and closes of every symbol of `symbols` on every day of `days` as the dataset was built
+   * (symbol-major: [s × days.length + d], NaN where the symbol had no bar): what the evaluation trades
+   * and its naive baselines read (datasetBarSeries). Absent in datasets written before they were kept.
+   */
+  bars?: { open: Float64Array; close: Float64Array };
 }
 
 /**
@@ -151,18 +158,32 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   });
   // Only when some row is: datasets without any keep their content id.
   if (evaluationOnlyRows > 0) out.evaluationOnly = evaluationOnly;
+  // The prices the labels and forward returns were computed from, kept with them: the evaluation's
+  // backtest and baselines must read these, not the store as it is when they run (a bar revised or
+  // back-filled after the dataset was built would be traded beside labels and features made without it).
+  const open = new Float64Array(symbols.length * days.length).fill(NaN);
+  const close = new Float64Array(symbols.length * days.length).fill(NaN);
+  symbols.forEach((symbol, k) => {
+    const s = (bySymbol.get(symbol) as NonNullable<ReturnType<typeof bySymbol.get>>).series;
+    s.dates.forEach((d, i) => {
+      const at = k * days.length + (dayIndex.get(d) as number);
+      open[at] = s.open[i];
+      close[at] = s.close[i];
+    });
+  });
+  out.bars = { open, close };
   if (evaluationOnlyRows === rows) throw new BadInputError(`every labelled row of feature set ${request.featureSetVersion} is inside the label's dead zone (${JSON.stringify(request.label)}), so there is nothing to train on; use a smaller deadZone`);
   return out;
 }
 
 const FOLDER = 'datasets';
 const PREFIX = 'td';
-type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn' | 'evaluationOnly'>;
+type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn' | 'evaluationOnly' | 'bars'>;
 
 /** Writes the dataset under datasets/<id>.mlpd in the artifact store (once) and returns its id. */
 export function writeDataset(store: ArtifactStore, ds: TrainingDataset): Promise<{ id: string; url: string }> {
-  const { values, labels, start, end, symbol, forwardReturn, evaluationOnly, ...meta } = ds;
-  return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn, ...(evaluationOnly ? { evaluationOnly } : {}) }));
+  const { values, labels, start, end, symbol, forwardReturn, evaluationOnly, bars, ...meta } = ds;
+  return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn, ...(evaluationOnly ? { evaluationOnly } : {}), ...(bars ? { barOpen: bars.open, barClose: bars.close } : {}) }));
 }
 
 let cached: { key: string; dataset: TrainingDataset } | undefined;
@@ -185,8 +206,38 @@ export async function readDataset(store: ArtifactStore, id: string): Promise<Tra
     symbol: get<Int32Array>('symbol'),
     forwardReturn: get<Float64Array>('forwardReturn'),
     ...(arrays.has('evaluationOnly') ? { evaluationOnly: get<Int32Array>('evaluationOnly') } : {}),
+    ...(arrays.has('barOpen') && arrays.has('barClose') ? { bars: { open: get<Float64Array>('barOpen'), close: get<Float64Array>('barClose') } } : {}),
   };
   if (dataset.values.length !== dataset.rows * dataset.columns.length) throw new BadInputError(`training dataset ${id} is inconsistent; rebuild it`);
+  const cells = dataset.symbols.length * dataset.days.length;
+  if (dataset.bars && (dataset.bars.open.length !== cells || dataset.bars.close.length !== cells)) throw new BadInputError(`training dataset ${id} holds bars for another number of symbols or days than it names; rebuild it`);
   cached = { key, dataset };
   return dataset;
+}
+
+/**
+ * The bars the dataset was built from, one series per symbol of `ds.symbols` (dates, opens and
+ * closes; high, low and volume are not kept and read NaN), or undefined for a dataset written before
+ * they were kept.
+ */
+export function datasetBarSeries(ds: Pick<TrainingDataset, 'symbols' | 'days' | 'bars'>): BarSeries[] | undefined {
+  const bars = ds.bars;
+  if (!bars) return undefined;
+  const n = ds.days.length;
+  return ds.symbols.map((symbol, k) => {
+    const at: number[] = [];
+    for (let d = 0; d < n; d++) if (!Number.isNaN(bars.close[k * n + d])) at.push(d);
+    const none = () => new Float64Array(at.length).fill(NaN);
+    return { symbol, dates: at.map((d) => ds.days[d]), open: Float64Array.from(at, (d) => bars.open[k * n + d]), high: none(), low: none(), close: Float64Array.from(at, (d) => bars.close[k * n + d]), volume: none() };
+  });
+}
+
+/**
+ * The bars an evaluation of this dataset reads (its backtest, naive baselines, report sections): the
+ * dataset's own, so that the verdict is judged on the prices its labels, forward returns and
+ * features were made from, whatever the store holds now; the store's for a dataset written before
+ * they were kept.
+ */
+export async function evaluationBarsOf(store: Database, ds: TrainingDataset): Promise<BarSeries[]> {
+  return datasetBarSeries(ds) ?? readBarSeries(store, { symbols: ds.symbols });
 }
