@@ -9,7 +9,7 @@ import { inScratch, newSeries } from './indicators/scratch';
 import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
-import { foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
+import { foreignKindProblem, foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { BadInputError } from '../errors';
 import { lowerBound, sortWithIndex } from '../sorted';
 
@@ -173,6 +173,12 @@ export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, opti
   // Indices and other non-equities are no stocks: no rows, and no weight in breadth, dispersion or ranks.
   const member = universeMemberOf(set);
   const universe = given.filter((s) => member(s.symbol));
+  // A series of another market counted as a US kind by its name alone ($DAX.DE is an index): the
+  // explicit declarations are refused with the set; this one is refused when it would be joined.
+  for (const s of universe) {
+    const problem = foreignKindProblem(s.symbol, instrumentKind(s.symbol, set.instruments));
+    if (problem) throw new BadInputError(`feature set ${set.version} would count ${s.symbol} in its universe (${set.universe.join(', ')}): ${problem}; or leave its kind out of the set's universe`);
+  }
   oneForeignMarket(set, universe);
   for (const s of given) {
     if (!member(s.symbol)) skipped.push({ symbol: s.symbol, bars: s.dates.length, reason: `${instrumentKind(s.symbol, set.instruments)} series; feature set ${set.version} computes rows for ${set.universe.join(', ')} only` });

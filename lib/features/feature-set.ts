@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
-import { DEFAULT_UNIVERSE_KINDS, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
+import { DEFAULT_UNIVERSE_KINDS, foreignKindProblems, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema } from '../market-data/symbols';
 // A cycle (compute-features imports this file), used only when a set is defined, never at load.
 import { featureColumns } from './compute-features';
@@ -106,6 +106,8 @@ export const featureSetSchema = z.object({
   /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
   instruments: instrumentMapSchema.default({}),
 }).superRefine((set, ctx) => {
+  // A series of another market counted as a US kind by hand: the look-ahead its default kind keeps out.
+  for (const { symbol, message } of foreignKindProblems(set.instruments)) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
   // A headline counts on the day whose NYSE close (16:00 New York) comes after it: another market's
   // close of that day came hours earlier, so a headline published in between would count on its day.
   const news = set.features.findIndex((f) => f.kind === 'news_sentiment');

@@ -97,6 +97,34 @@ export function describeInstrumentKinds(symbols: readonly string[], overrides?: 
 
 export const DEFAULT_UNIVERSE_KINDS: readonly InstrumentKind[] = ['equity'];
 
+/** Kinds whose daily bar closes at the NYSE's 16:00, so they may share a universe with US stocks (lib/features/feature-set.ts). */
+const NYSE_CLOSE_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['equity', 'etf', 'index', 'synthetic']);
+
+/**
+ * Why a series may not be counted as `kind`, or undefined: a symbol that names another market
+ * (`SAP.DE`, `7203.JP`, `$DAX.DE`) closes hours before the NYSE, and as a kind that shares a universe
+ * with US stocks its row of day t would be joined by date with their closes of day t, after its own:
+ * the look-ahead `foreign_equity` keeps out. Declaring it so by hand (a feature set's or an import's
+ * `instruments`) would bring that look-ahead back.
+ */
+export function foreignKindProblem(symbol: string, kind: InstrumentKind): string | undefined {
+  const market = foreignMarketOf(symbol);
+  if (market === undefined || !NYSE_CLOSE_KINDS.has(kind)) return undefined;
+  return (
+    `${symbol} names another market (${market}), whose bars of a date close hours before the NYSE's 16:00: as ${kind} it would be joined by date with US series ` +
+    `and its row of each day would see their later closes in the market and rank columns (AUC 0.65 from advance/decline alone on 1-day labels); ` +
+    `declare it foreign_equity and train it in a universe of its own (universe ["foreign_equity"]), or store a series that closes at the NYSE under its US symbol`
+  );
+}
+
+/** foreignKindProblem of every explicit kind of `map`, by symbol. */
+export function foreignKindProblems(map: InstrumentMap): Array<{ symbol: string; message: string }> {
+  return Object.entries(map).flatMap(([symbol, kind]) => {
+    const message = foreignKindProblem(symbol, kind);
+    return message === undefined ? [] : [{ symbol, message }];
+  });
+}
+
 /** A predicate for "belongs in the universe" under `kinds` and explicit `overrides`. */
 export function universeMember(kinds: readonly InstrumentKind[] = DEFAULT_UNIVERSE_KINDS, overrides?: InstrumentMap): (symbol: string) => boolean {
   const allowed = new Set(kinds);

@@ -2,6 +2,7 @@ import { computeFeatures, frameRow, type SymbolBars } from '../../lib/features/c
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
 import { computeLabels } from '../../lib/labels/labels';
 import { foreignMarketOf, instrumentKind } from '../../lib/market-data/instruments';
+import { importRequestSchema } from '../../lib/ingest/import-request';
 import { rng } from '../../lib/random';
 import { binaryAucOf } from '../../lib/stats/binary-scores';
 import { syntheticUniverse } from '../helpers/universe';
@@ -75,14 +76,16 @@ describe('series of another market', () => {
   });
 
   it('would have seen the US day after their own close in the market columns: why they are kept out', () => {
-    // Declared an equity by hand, the old default: the foreign rows' mkt_advance_decline is the US
-    // market of the same date, which the next foreign session follows.
-    const set = defineFeatureSet({ name: 'as-equity', features: [{ kind: 'advance_decline' }], instruments: { '7203.JP': 'equity', '6758.JP': 'equity' } });
-    const out = computeFeatures([...us, ...foreign.slice(0, 2)], set);
+    // Counted as equities (the old default; here stored without their market, as bare symbols are
+    // taken for US ones): the foreign rows' mkt_advance_decline is the US market of the same date,
+    // which the next foreign session follows.
+    const bare = [reactsToPreviousUsDay('JP7203', us, 1), reactsToPreviousUsDay('JP6758', us, 2)];
+    const set = defineFeatureSet({ name: 'as-equity', features: [{ kind: 'advance_decline' }] });
+    const out = computeFeatures([...us, ...bare], set);
     const scores: number[] = [];
     const labels: number[] = [];
-    for (const f of out.frames.filter((x) => x.symbol.endsWith('.JP'))) {
-      const s = foreign.find((x) => x.symbol === f.symbol) as SymbolBars;
+    for (const f of out.frames.filter((x) => x.symbol.startsWith('JP'))) {
+      const s = bare.find((x) => x.symbol === f.symbol) as SymbolBars;
       const label = computeLabels({ kind: 'direction', horizon: 1, deadZone: 0 }, s.close, s.dates);
       f.dates.forEach((date, r) => {
         const t = s.dates.indexOf(date);
@@ -93,6 +96,22 @@ describe('series of another market', () => {
     }
     expect(labels.length).toBeGreaterThan(800);
     expect(binaryAucOf(Float64Array.from(scores), Int32Array.from(labels))).toBeGreaterThan(0.6);
+  });
+
+  it('cannot be declared a US kind by hand (a feature set or import mapping one to equity, etf, index or synthetic is refused, naming it), nor counted as one by name', () => {
+    for (const kind of ['equity', 'etf', 'index', 'synthetic'] as const) {
+      expect(() => defineFeatureSet({ name: 'as-us', features: [{ kind: 'advance_decline' }], instruments: { 'SPY': 'etf', '7203.JP': kind } })).toThrow(/7203\.JP names another market \(JP\), whose bars of a date close hours before the NYSE's 16:00: as \w+ it would be joined by date with US series/);
+      expect(() => importRequestSchema.parse({ source: { kind: 'csv', path: 'data' }, instruments: { 'SAP.DE': kind } })).toThrow(/SAP\.DE names another market \(DE\)/);
+    }
+    // Its own kind, another kind outside a US universe, US symbols and share classes stay declarable.
+    expect(defineFeatureSet({ name: 'ok', features: [{ kind: 'gap' }], instruments: { '7203.JP': 'foreign_equity', 'SAP.DE': 'future', 'BRK.B': 'equity', 'AAPL.US': 'equity', 'SPY': 'etf' } }).instruments).toMatchObject({ '7203.JP': 'foreign_equity' });
+    expect(importRequestSchema.parse({ source: { kind: 'csv', path: 'data' }, instruments: { 'SAP.DE': 'foreign_equity', 'SPY': 'etf' } }).instruments).toEqual({ 'SAP.DE': 'foreign_equity', 'SPY': 'etf' });
+    // An index of another market is an index by its name: a universe with indices would join it with US closes.
+    const dax = { ...reactsToPreviousUsDay('$DAX.DE', us, 4), volume: new Float64Array(us[0].dates.length) };
+    const withIndices = defineFeatureSet({ name: 'with-indices', features: [{ kind: 'return', horizon: 1 }, { kind: 'advance_decline' }], universe: ['equity', 'index'] });
+    expect(() => computeFeatures([...us, dax], withIndices)).toThrow(/would count \$DAX\.DE in its universe \(equity, index\): \$DAX\.DE names another market \(DE\)/);
+    // The default universe leaves it out, as before.
+    sameFrames(computeFeatures(us, defineFeatureSet(DEFAULT_FEATURE_SET)), computeFeatures([...us, dax], defineFeatureSet(DEFAULT_FEATURE_SET)));
   });
 
   it('form a universe of their own, one market at a time; never mixed with US kinds', () => {
