@@ -191,6 +191,39 @@ export async function absorbBarRevisions(store: Database, version: string): Prom
   });
 }
 
+/**
+ * Per symbol, the earliest date from which this version's stored rows are known to be stale: a
+ * stale mark not yet recomputed (feature_progress.stale_from), or a bar revised by a published
+ * snapshot this version has not absorbed yet (one published after the last features run). Read
+ * only: nothing is marked. A bar back-filled into a history is logged nowhere and is not listed.
+ */
+export async function knownStaleFrom(store: Database, version: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const put = (symbol: string, date: string) => {
+    const known = out.get(symbol);
+    if (known === undefined || date < known) out.set(symbol, date);
+  };
+  const marked = await store.db.selectFrom('feature_progress').select(['symbol', 'stale_from']).where('version', '=', version).where('stale_from', 'is not', null).execute();
+  for (const r of marked) if (r.stale_from !== null) put(r.symbol, r.stale_from);
+  const pending = await store.db
+    .selectFrom('dataset_snapshots')
+    .select('id')
+    .where('status', '=', 'published')
+    .where('bars_revised', '>', 0)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('feature_revision_marks as m').select('m.snapshot_id').where('m.version', '=', version).whereRef('m.snapshot_id', '=', 'dataset_snapshots.id'))))
+    .execute();
+  if (pending.length > 0) {
+    const earliest = await store.db
+      .selectFrom('bar_revisions')
+      .select(['symbol', (eb) => eb.fn.min<string>('date').as('first')])
+      .where('snapshot_id', 'in', pending.map((p) => p.id))
+      .groupBy('symbol')
+      .execute();
+    for (const e of earliest) put(e.symbol, e.first);
+  }
+  return out;
+}
+
 export interface FeatureRowQuery {
   symbols?: readonly string[];
   from?: string;

@@ -11,10 +11,12 @@
  * (next_session_leak, lib/quality/rules.ts).
  */
 import { BadInputError } from '../errors';
-import { defineFeatureSet, type FeatureSet } from '../features/feature-set';
+import { defineFeatureSet, isMarketFeature, type FeatureSet } from '../features/feature-set';
+import { knownStaleFrom } from '../store/features';
 import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
 import { computeFromInputs, featureInputsUpTo, loadFeatureInputs, type FeatureInputs } from '../features/materialize';
-import { frameRow, normalisesAcrossSymbols } from '../features/compute-features';
+import { frameRow, normalisesAcrossSymbols, universeMemberOf } from '../features/compute-features';
+import { volatilityIndexCandidates } from '../market-data/instruments';
 import { rng } from '../random';
 import type { Database } from '../store/database';
 import type { TrainingDataset } from './dataset';
@@ -62,6 +64,12 @@ export interface PointInTimeAudit {
   newestDatesChecked?: string[];
   features: number;
   mismatchedFeatures: PointInTimeMismatch[];
+  /**
+   * Symbols whose stored rows are known to be stale on or before the dataset's last decision day
+   * (bars revised under them since they were computed, not recomputed yet), with the date they are
+   * stale from: whatever the sample shows, the dataset holds rows made from other bars than its labels.
+   */
+  staleRows?: Array<{ symbol: string; from: string }>;
   message: string;
   seconds: number;
 }
@@ -248,15 +256,34 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
     }
   }
 
+  // Rows the store knows to be stale (a publish revised bars after the features step, a live
+  // correction): a sample of a few dates misses a revision between them, and short windows carry it
+  // only a few days; the dataset's rows of those dates were made from other bars than its labels.
+  // Market and cross-sectional columns carry any stored series' revision to every symbol's rows.
+  const lastDay = ds.rows > 0 ? ds.days[ds.start[ds.rows - 1]] : undefined;
+  const crosses = set.features.some(isMarketFeature) || normalisesAcrossSymbols(set);
+  const inDataset = new Set(ds.symbols);
+  // Series that feed other symbols' rows: the universe's members and the volatility index the set joins.
+  const member = universeMemberOf(set);
+  const joined = new Set(set.features.flatMap((f) => (f.kind === 'volatility_index' ? volatilityIndexCandidates(f.symbol) : [])));
+  const feeds = (symbol: string) => inDataset.has(symbol) || (crosses && (member(symbol) || joined.has(symbol)));
+  const staleRows = lastDay === undefined ? [] : [...(await knownStaleFrom(store, ds.featureSetVersion))].filter(([symbol, from]) => from <= lastDay && feeds(symbol)).map(([symbol, from]) => ({ symbol, from })).sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.symbol < b.symbol ? -1 : 1));
+
   const datesChecked = plan.map(({ day }) => ds.days[day]);
   const newestDatesChecked = plan.filter((p) => p.newest).map(({ day }) => ds.days[day]);
   // Dataset column order, so the same leak always reads the same.
   const mismatchedFeatures = ds.columns.flatMap((c) => mismatches.get(c) ?? []);
-  const passed = mismatchedFeatures.length === 0;
+  const passed = mismatchedFeatures.length === 0 && staleRows.length === 0;
   const currentVersion = defineFeatureSet(set).version;
   let message: string;
-  if (rowsChecked === 0) {
+  const staleText =
+    staleRows.length > 0
+      ? `stored feature rows the dataset was built from are stale: ${staleRows.slice(0, NAMED_IN_MESSAGE).map((x) => `${x.symbol} from ${x.from}`).join(', ')}${staleRows.length > NAMED_IN_MESSAGE ? ` and ${staleRows.length - NAMED_IN_MESSAGE} more symbols` : ''} (bars revised after the rows were computed${crosses ? '; the set\'s market or cross-sectional columns carry that to every symbol\'s rows of those dates' : ''}), while its labels come from the revised bars; materialise the features again and rebuild the dataset`
+      : '';
+  if (rowsChecked === 0 && staleRows.length === 0) {
     message = 'the dataset has no rows; nothing to audit';
+  } else if (mismatchedFeatures.length === 0 && staleRows.length > 0) {
+    message = `${rowsChecked} sampled rows equal the recomputation, but ${staleText}; the run fails as leaking`;
   } else if (passed) {
     const ends = newestDatesChecked.length > 0 ? `; ${newestDatesChecked.length} of them the last decision days of the symbols' series` : '';
     message = `${rowsChecked} rows on ${datesChecked.length} dates (${datesChecked[0]} .. ${datesChecked[datesChecked.length - 1]}${ends}) recomputed from the data up to each date: all ${p} features equal the dataset's (relative tolerance ${tolerance})`;
@@ -267,7 +294,7 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
     const more = mismatchedFeatures.length > NAMED_IN_MESSAGE ? `; and ${mismatchedFeatures.length - NAMED_IN_MESSAGE} more features` : '';
     const absent = missing.length > 0 ? `; ${missing.length} sampled rows (e.g. ${missing[0].symbol} ${missing[0].date}) have no features at all when recomputed from the data up to their date, so the stored row needed later data` : '';
     const code = currentVersion !== set.version ? `; note: ${set.version} was materialised by another feature code version (this code defines it as ${currentVersion}), so changed code may explain the difference` : '';
-    message = `${named.join('; ')}${more}${absent}: the feature reads data after its date (look-ahead) or the stored rows are stale (bars revised after materialisation, rows written by other code or another universe)${code}; the run fails as leaking`;
+    message = `${named.join('; ')}${more}${absent}: the feature reads data after its date (look-ahead) or the stored rows are stale (bars revised after materialisation, rows written by other code or another universe)${code}${staleText ? `; ${staleText}` : ''}; the run fails as leaking`;
   }
-  return { passed, rowsChecked, datesChecked, newestDatesChecked, features: p, mismatchedFeatures, message, seconds: (performance.now() - started) / 1000 };
+  return { passed, rowsChecked, datesChecked, newestDatesChecked, features: p, mismatchedFeatures, ...(staleRows.length > 0 ? { staleRows } : {}), message, seconds: (performance.now() - started) / 1000 };
 }
