@@ -225,11 +225,18 @@ export interface PriceBasisInput {
   /** Every stored bar of the symbol, ascending by date. */
   stored: readonly Bar[];
   source: string;
+  /**
+   * Where the bars come from, for the message: an imported file (the default; its series is
+   * rejected whole) or live bars of a stream (lib/streaming/stored-bar-judging.ts: the bars that
+   * would revise stored ones are rejected).
+   */
+  origin?: 'file' | 'stream';
 }
 
 /** The `price_basis_splice` or `price_basis_change` finding of one symbol, or undefined (see above). */
 export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefined {
   const { symbol, staged, stored, source } = input;
+  const live = input.origin === 'stream';
   const shared = sharedSessions(staged, stored);
   if (shared.length < BASIS_MIN_SHARED) return undefined;
   const low = basisFactor(shared.slice(0, BASIS_EDGE_SESSIONS));
@@ -264,10 +271,10 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
     example ??= { date: b.date, factor: around.factor };
   }
   if (example) {
-    splices.push(`${insideSpliced} stored bar${insideSpliced === 1 ? '' : 's'} within it that the file lacks or rejected (first ${example.date}) would stay on the old basis between bars revised by ${shownFactor(example.factor)}`);
+    splices.push(`${insideSpliced} stored bar${insideSpliced === 1 ? '' : 's'} within it that the ${live ? 'bars lack' : 'file lacks or rejected'} (first ${example.date}) would stay on the old basis between bars revised by ${shownFactor(example.factor)}`);
   }
   const factors = [low && `${shownFactor(low.factor)} on the first ${low.sessions} shared sessions (${low.from}..${low.to})`, high && `${shownFactor(high.factor)} on the last ${high.sessions} (${high.from}..${high.to})`].filter(Boolean).join(' and ');
-  const what = `the rows of ${symbol} revise the ${shared.length} stored bars they share (${first}..${last}) by a common factor of the close, ${factors}: the file's prices are on another basis than the stored series (adjusted for a split or dividends where the stored bars are not, or the other way round, or in other units)`;
+  const what = `the ${live ? 'live bars' : 'rows'} of ${symbol} revise the ${shared.length} stored bars they share (${first}..${last}) by a common factor of the close, ${factors}: ${live ? 'their' : "the file's"} prices are on another basis than the stored series (adjusted for a split or dividends where the stored bars are not, or the other way round, or in other units)`;
   if (splices.length > 0) {
     return issue('price_basis_splice', {
       symbol,
@@ -275,7 +282,9 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
       source,
       line: null,
       raw: null,
-      message: `${what}, and ${splices.join('; ')}: the stored series would be spliced from two bases; the series is rejected whole and nothing of it is published. Import the whole history of ${symbol} on one basis (its stored bars span ${stored[0].date}..${stored[stored.length - 1].date}), or a file on the stored basis`,
+      message: live
+        ? `${what}, and ${splices.join('; ')}: the stored series would be spliced from two bases; the live bars up to ${last} are rejected and the stored bars kept. Import the whole history of ${symbol} on one basis (its stored bars span ${stored[0].date}..${stored[stored.length - 1].date}), or send bars on the stored basis`
+        : `${what}, and ${splices.join('; ')}: the stored series would be spliced from two bases; the series is rejected whole and nothing of it is published. Import the whole history of ${symbol} on one basis (its stored bars span ${stored[0].date}..${stored[stored.length - 1].date}), or a file on the stored basis`,
     });
   }
   if (Math.max(Math.abs(Math.log(low?.factor ?? 1)), Math.abs(Math.log(high?.factor ?? 1))) <= BASIS_FLAG_SHIFT) return undefined;
@@ -285,7 +294,7 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
     source,
     line: null,
     raw: null,
-    message: `${what}; published with its revisions logged: ${left.length === 0 ? `the file holds every stored bar of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}), so the whole series moves to its basis` : `the ${left.length} stored bars it does not revise meet the revised ones without a jump (the factor is 1 at that end)`}`,
+    message: `${what}; ${live ? 'stored' : 'published'} with its revisions logged: ${left.length === 0 ? `the ${live ? 'bars hold' : 'file holds'} every stored bar of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}), so the whole series moves to its basis` : `the ${left.length} stored bars it does not revise meet the revised ones without a jump (the factor is 1 at that end)`}`,
   });
 }
 

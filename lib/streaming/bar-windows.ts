@@ -219,6 +219,20 @@ export class BarWindows {
     return this.perDate.get(date) ?? 0;
   }
 
+  /**
+   * The symbol's stored bars dated `from`..`to` (ascending), read from its window; undefined when
+   * the window was cut after `from` and the store may hold older bars in that range.
+   */
+  between(symbol: string, from: string, to: string): Bar[] | undefined {
+    const w = this.windows.get(symbol);
+    if (!w) return undefined;
+    if (w.mayHaveOlder && !(w.bars.length > 0 && w.bars[0].date <= from)) return undefined;
+    const start = indexOfDate(w.bars, from).index;
+    const out: Bar[] = [];
+    for (let i = start; i < w.bars.length && w.bars[i].date <= to; i++) out.push(w.bars[i]);
+    return out;
+  }
+
   /** Whether the symbol has a bar dated `date` in its window. */
   has(symbol: string, date: string): boolean {
     return indexOfDate(this.bars(symbol), date).found;

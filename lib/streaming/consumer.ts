@@ -21,6 +21,7 @@ import type { FeatureSet } from '../features/feature-set';
 import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from '../store/database';
+import { readBars } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import { saveQuarantine } from '../store/quarantine';
 import { BarRevisions } from './bar-revisions';
@@ -34,6 +35,7 @@ import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from 
 import { OutcomeRecorder } from './outcome-recorder';
 import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
+import { judgeLiveAgainstStored } from './stored-bar-judging';
 import { checkLiveBatch, seriesFlags, type BatchQuality } from './stream-quality';
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
@@ -362,6 +364,12 @@ export class BarStreamConsumer {
     for (const e of result.errors) this.log(`stream consumer: cannot record outcomes of ${e}`);
   }
 
+  /** A symbol's stored bars in `range` (every one without it): from its window when it holds them, else from the store. */
+  private async storedBars(symbol: string, range?: { from: string; to: string }): Promise<Bar[]> {
+    if (range) return this.windows.between(symbol, range.from, range.to) ?? (await readBars(this.deps.store, { symbols: [symbol], from: range.from, to: range.to }));
+    return readBars(this.deps.store, { symbols: [symbol] });
+  }
+
   /** Other consumers wrote these symbols: reload their windows and recompute their vectors. */
   private async absorbForeignWrites(symbols: readonly string[], now: number): Promise<void> {
     await this.windows.reload(this.deps.store, symbols);
@@ -480,12 +488,22 @@ export class BarStreamConsumer {
     if (imported.length > 0) await this.absorbForeignWrites(imported, Date.now());
     await this.windows.ensure(this.deps.store, bars.map((b) => b.symbol));
     const classified = await this.windows.classify(this.deps.store, bars);
+    // Corrections and late bars judged against the stored bars around them, as an import's rows
+    // are: the bars these rules reject are neither written nor recorded as the entry holding the bar.
+    const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range) }, policy);
+    const judgedIssues: QualityIssue[] = [];
+    for (const [i, q] of judged.rejected) judgedIssues.push({ ...q, source: checked.accepted[i].source, raw: checked.accepted[i].raw });
+    for (const q of judged.flags) {
+      const at = checked.accepted.find((a) => a.bar.symbol === q.symbol && a.bar.date === q.date);
+      judgedIssues.push(at ? { ...q, source: at.source, raw: at.raw } : { ...q, source: key });
+    }
 
     const toWrite: Bar[] = [];
     /** Every accepted bar with its entry, repeats included: the store records which entry holds each bar. */
     const writes: LiveBarWrite[] = [];
     const changedBySymbol = new Map<string, { bars: Bar[]; at: Map<string, { source: string; raw: string }> }>();
     classified.forEach((c, i) => {
+      if (judged.rejected.has(i)) return;
       writes.push({ bar: c.bar, entryId: checked.accepted[i].entryId, change: c.change });
       if (c.change === 'duplicate') return;
       toWrite.push(c.bar);
@@ -502,7 +520,7 @@ export class BarStreamConsumer {
     const flags: QualityIssue[] = [];
     for (const [symbol, changed] of changedBySymbol) flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
     t = this.timed('classify', t);
-    const issues = [...checked.rejected, ...flags];
+    const issues = [...checked.rejected, ...judgedIssues, ...flags];
     if (issues.length > 0) await saveQuarantine(this.deps.store, this.snapshotId, issues);
     t = this.timed('flags', t);
 
@@ -600,7 +618,10 @@ export class BarStreamConsumer {
     this.stats.barsDuplicate += counts.duplicate;
     this.stats.barsRevised += counts.revised;
     this.stats.barsLate += counts.late;
-    for (const q of checked.rejected) this.stats.quarantinedByRule[q.rule] = (this.stats.quarantinedByRule[q.rule] ?? 0) + 1;
+    for (const q of [...checked.rejected, ...judgedIssues]) {
+      if (q.severity === 'reject') this.stats.quarantinedByRule[q.rule] = (this.stats.quarantinedByRule[q.rule] ?? 0) + 1;
+      else this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
+    }
     for (const q of flags) this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
     this.prometheus?.batchDuration.observe((performance.now() - started) / 1000);
     for (const ms of latencies) this.prometheus?.endToEndLatency.observe(ms / 1000);

@@ -1,0 +1,115 @@
+/**
+ * Live bars judged against the stored bars, as an import's rows are when its snapshot is judged
+ * (lib/quality/stored-rules.ts, lib/ingest/judge.ts). A stream delivers corrections of stored bars
+ * (a provider polled with a look-back sends its last sessions again) and late bars between stored
+ * ones, and these rules are what keeps a bad correction from replacing a good stored bar:
+ *
+ * - `volume_vanished` (reject): a bar with volume 0 where the stored bar of its date has volume;
+ * - `one_bar_glitch` (reject): a bar beyond the move limit from both the bar before and the bar
+ *   after it (stored or of the batch), which agree: a misplaced decimal point, not a move. The
+ *   newest bar has no bar after it and cannot be told from a real move (flagged by seriesFlags);
+ * - `price_basis_splice` (reject): the batch's bars of a symbol revise the stored bars they share
+ *   by a common factor (a provider that adjusted its history for a split or dividend the store does
+ *   not have) while stored bars outside them stay on the old basis. Every bar of the symbol in the
+ *   batch dated up to the last shared session is rejected, so the stored bars stay as they are; a
+ *   new bar after them is stored (and flagged as the move it is, as an unadjusted split would be).
+ *   `price_basis_change` (flag) when no stored bar is left on the old basis.
+ *
+ * Without them a correction ×10 of a stored bar, a correction without its volume, and a provider's
+ * split-adjusted re-send of its last sessions replaced the stored bars, logged as revisions, marked
+ * the stored features stale and moved the online vectors, with at most an extreme_move flag.
+ */
+import { addDays } from '../calendar/dates';
+import type { Bar } from '../market-data/bar';
+import type { QualityPolicy } from '../quality/policy';
+import { issue, type QualityIssue } from '../quality/rules-catalog';
+import { basisAtEdges, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+
+/** One accepted bar of the batch with how it compares with the store. */
+export interface JudgedLiveBar {
+  bar: Bar;
+  /** new: no stored bar for its date; revised: stored with other values; duplicate: stored as is. */
+  change: 'new' | 'revised' | 'duplicate';
+  /** Dated before the symbol's newest stored bar. */
+  late: boolean;
+}
+
+export interface StoredBarReader {
+  /**
+   * The symbol's stored bars dated `from`..`to` (ascending); without a range, every stored bar of
+   * the symbol.
+   */
+  read(symbol: string, range?: { from: string; to: string }): Promise<Bar[]>;
+}
+
+export interface LiveStoredJudgement {
+  /** Index into the bars given → the finding that rejects it. */
+  rejected: Map<number, QualityIssue>;
+  /** Flags to keep beside the stored bars (price_basis_change). */
+  flags: QualityIssue[];
+}
+
+/**
+ * Judges one batch's accepted bars (one per symbol and date) against the stored bars. `stored`
+ * reads them (the consumer answers from its windows where they hold the range, else the store).
+ */
+export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], stored: StoredBarReader, policy: Pick<QualityPolicy, 'extremeMoveLimit'>): Promise<LiveStoredJudgement> {
+  const rejected = new Map<number, QualityIssue>();
+  const flags: QualityIssue[] = [];
+  const bySymbol = new Map<string, number[]>();
+  bars.forEach((b, i) => {
+    const list = bySymbol.get(b.bar.symbol);
+    if (list) list.push(i);
+    else bySymbol.set(b.bar.symbol, [i]);
+  });
+  for (const [symbol, indices] of bySymbol) {
+    const changes = indices.filter((i) => bars[i].change !== 'duplicate');
+    if (changes.length === 0) continue;
+    // The steady case, one new bar after the newest stored one: no stored bar on its date, no bar
+    // after it, too few shared sessions for a price basis. Nothing here can reject it.
+    if (indices.length === 1 && bars[indices[0]].change === 'new' && !bars[indices[0]].late) continue;
+    indices.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
+    changes.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
+    const first = bars[indices[0]].bar.date;
+    const last = bars[indices[indices.length - 1]].bar.date;
+    const around = await stored.read(symbol, { from: addDays(first, -STORED_NEIGHBOUR_DAYS), to: addDays(last, STORED_NEIGHBOUR_DAYS) });
+    const byDate = new Map(indices.map((i) => [bars[i].bar.date, i]));
+
+    // volume_vanished and one_bar_glitch, with the stored bars near the changed ones as neighbours.
+    const staged = changes.map((i) => bars[i].bar);
+    const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '' }, policy);
+    for (const [date, q] of found.rejected) rejected.set(byDate.get(date) as number, q);
+
+    // Price basis: the batch's bars (repeats of stored values included, as a file's unchanged rows
+    // are) against the stored bars of the same sessions.
+    const kept = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
+    const shared = sharedSessions(kept, around);
+    if (!basisAtEdges(shared)) continue;
+    const basis = priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
+    if (!basis) continue;
+    if (basis.rule !== 'price_basis_splice') {
+      flags.push(basis);
+      continue;
+    }
+    const lastShared = shared[shared.length - 1].date;
+    for (const i of changes) {
+      const b = bars[i].bar;
+      if (b.date > lastShared || rejected.has(i)) continue;
+      rejected.set(i, issue('price_basis_splice', { symbol, date: b.date, source: '', line: null, raw: null, message: basis.message }));
+    }
+  }
+  return { rejected, flags };
+}
+
+/** The stored bars within STORED_NEIGHBOUR_DAYS calendar days of a bar of `staged` (both ascending by date). */
+function near(stored: readonly Bar[], staged: readonly Bar[]): Bar[] {
+  const out: Bar[] = [];
+  let k = -1; // the last bar of `staged` dated on or before the stored bar
+  for (const b of stored) {
+    while (k + 1 < staged.length && staged[k + 1].date <= b.date) k++;
+    const before = k >= 0 ? staged[k] : undefined;
+    const after = staged[k + 1];
+    if ((before && b.date <= addDays(before.date, STORED_NEIGHBOUR_DAYS)) || (after && b.date >= addDays(after.date, -STORED_NEIGHBOUR_DAYS))) out.push(b);
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
+import { readOnlineFeatures } from '../../lib/features/online-features';
+import type { Bar } from '../../lib/market-data/bar';
+import { readBarCsv } from '../../lib/market-data/csv-reader';
+import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
+import { readBars, upsertBars } from '../../lib/store/bars';
+import { listQuarantine } from '../../lib/store/quarantine';
+import { BarStreamConsumer, streamSnapshotId } from '../../lib/streaming/consumer';
+import { BarStreamProducer } from '../../lib/streaming/producer';
+import { DRIVERS, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+
+/**
+ * Live bars meeting stored ones are judged as a file's rows are when its snapshot is judged
+ * (lib/quality/stored-rules.ts): a correction that is a one-bar glitch between stored bars, a
+ * volume of 0 over a stored volume, and corrections that move stored bars to another price basis
+ * are rejected, and the stored bars, their revision log and the online vectors stay as they were.
+ */
+/** With market columns, so the consumer publishes every symbol's vector when it starts. */
+const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
+
+const ALL: Bar[] = generateSyntheticMarket({ symbols: 4, from: '2017-01-03', to: '2018-06-29', seed: 23, plantErrors: false }).files.flatMap((f) =>
+  readBarCsv(f.csv, { source: f.fileName }).bars.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })),
+);
+const SYMBOLS = [...new Set(ALL.map((b) => b.symbol))].sort();
+const DATES = [...new Set(ALL.map((b) => b.date))].sort();
+const barOf = (symbol: string, date: string) => ALL.find((b) => b.symbol === symbol && b.date === date) as Bar;
+const live = (bars: readonly Bar[]) => bars.map((b) => ({ ...b, source: 'test' }));
+const scaled = (b: Bar, k: number): Bar => ({ ...b, open: b.open * k, high: b.high * k, low: b.low * k, close: b.close * k, volume: Math.round(b.volume / k) });
+
+describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let redis: Redis;
+  let key: string;
+  let producer: BarStreamProducer;
+  let cache: MemoryCache;
+  const consumers: BarStreamConsumer[] = [];
+  const consumer = (): BarStreamConsumer => {
+    const c = new BarStreamConsumer({ redis, store: t.store, cache, featureSets: [SET], log: () => {} }, { key, group: 'g', consumer: 'c1', blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false });
+    consumers.push(c);
+    return c;
+  };
+  const drain = async (c: BarStreamConsumer): Promise<void> => {
+    while ((await c.pollOnce()) > 0);
+    await c.flush();
+  };
+  const findings = async () => (await listQuarantine(t.store, { snapshotId: streamSnapshotId(key) })).map((q) => [q.rule, q.severity, q.symbol, q.date]).sort();
+  const revisions = async () => t.store.db.selectFrom('bar_revisions').select(['symbol', 'date']).orderBy('symbol').orderBy('date').execute();
+
+  beforeEach(async () => {
+    t = await create();
+    key = `test:live-stored:${crypto.randomBytes(4).toString('hex')}`;
+    redis = new Redis(TEST_REDIS_URL);
+    producer = new BarStreamProducer(redis, { key });
+    cache = new MemoryCache();
+  });
+  afterEach(async () => {
+    for (const c of consumers.splice(0)) await c.close();
+    const keys = await redis.keys(`${key}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    await t?.drop();
+  });
+
+  it('a correction that is a one-bar glitch between stored bars, or a volume of 0 over a stored volume, is rejected and the stored bar kept; a plausible correction still revises', async () => {
+    await upsertBars(t.store, ALL);
+    const c = consumer();
+    await c.start();
+    const vectorBefore = await readOnlineFeatures(cache, SET.version, SYMBOLS[0]);
+    expect(vectorBefore?.asOf).toBe(DATES[DATES.length - 1]);
+    const glitched = barOf(SYMBOLS[0], DATES[DATES.length - 6]);
+    const silent = barOf(SYMBOLS[1], DATES[DATES.length - 4]);
+    const fine = barOf(SYMBOLS[2], DATES[DATES.length - 5]);
+    const fixed = { ...fine, close: fine.low + 0.7 * (fine.high - fine.low) };
+    expect(fixed.close).not.toBe(fine.close);
+    // A misplaced decimal point in a correction and a correction without its volume.
+    await producer.publish(live([scaled(glitched, 10), { ...silent, volume: 0 }]));
+    await drain(c);
+    // The online vectors are still the ones computed from the stored bars.
+    expect(await readOnlineFeatures(cache, SET.version, SYMBOLS[0])).toEqual(vectorBefore);
+    expect(await revisions()).toEqual([]);
+    // A real correction is stored as before.
+    await producer.publish(live([fixed]));
+    await drain(c);
+
+    expect(await findings()).toEqual(
+      [
+        ['one_bar_glitch', 'reject', glitched.symbol, glitched.date],
+        ['volume_vanished', 'reject', silent.symbol, silent.date],
+      ].sort(),
+    );
+    expect(await readBars(t.store, { symbols: [glitched.symbol], from: glitched.date, to: glitched.date })).toEqual([glitched]);
+    expect(await readBars(t.store, { symbols: [silent.symbol], from: silent.date, to: silent.date })).toEqual([silent]);
+    expect(await readBars(t.store, { symbols: [fine.symbol], from: fine.date, to: fine.date })).toEqual([fixed]);
+    expect(await revisions()).toEqual([{ symbol: fine.symbol, date: fine.date }]);
+    expect(c.stats).toMatchObject({ barsRevised: 1, barsStored: 1, quarantinedByRule: { one_bar_glitch: 1, volume_vanished: 1 } });
+  });
+
+  it('a glitch followed by the bar that undoes it, in one batch of new bars, is rejected as in a file', async () => {
+    const symbol = SYMBOLS[3];
+    const [d1, d2] = DATES.slice(-2);
+    await upsertBars(t.store, ALL.filter((b) => b.date < d1));
+    const c = consumer();
+    await producer.publish(live([scaled(barOf(symbol, d1), 0.1), barOf(symbol, d2)]));
+    await drain(c);
+    expect((await findings()).filter((f) => f[1] === 'reject')).toEqual([['one_bar_glitch', 'reject', symbol, d1]]);
+    expect((await readBars(t.store, { symbols: [symbol], from: d1 })).map((b) => b.date)).toEqual([d2]);
+  });
+
+  it('corrections moving the last sessions of a stored series to another price basis are rejected (price_basis_splice); the next new bar is stored and flagged', async () => {
+    const symbol = SYMBOLS[1];
+    const last = DATES[DATES.length - 1];
+    await upsertBars(t.store, ALL.filter((b) => b.date < last));
+    const c = consumer();
+    await c.start();
+    const vectorBefore = await readOnlineFeatures(cache, SET.version, symbol);
+    // A poll after a 2:1 split: the provider's last seven sessions, all on the split-adjusted basis.
+    const resent = DATES.slice(-7).map((d) => scaled(barOf(symbol, d), 0.5));
+    await producer.publish(live(resent));
+    await drain(c);
+
+    const rejected = (await findings()).filter((f) => f[1] === 'reject');
+    expect(rejected).toEqual(DATES.slice(-7, -1).map((d) => ['price_basis_splice', 'reject', symbol, d]));
+    const quarantined = await listQuarantine(t.store, { snapshotId: streamSnapshotId(key) });
+    expect(quarantined.find((q) => q.rule === 'price_basis_splice')?.message).toMatch(/×0\.5000/);
+    // Stored bars untouched, nothing logged as revised; the new bar is stored, its -50% flagged.
+    expect(await readBars(t.store, { symbols: [symbol], from: DATES[DATES.length - 7], to: DATES[DATES.length - 2] })).toEqual(DATES.slice(-7, -1).map((d) => barOf(symbol, d)));
+    expect(await revisions()).toEqual([]);
+    expect(await readBars(t.store, { symbols: [symbol], from: last })).toEqual([resent[6]]);
+    expect(await findings()).toContainEqual(['extreme_move', 'flag', symbol, last]);
+    expect(c.stats.barsRevised).toBe(0);
+    expect((await readOnlineFeatures(cache, SET.version, symbol))?.asOf).toBe(last);
+    expect(vectorBefore?.asOf).toBe(DATES[DATES.length - 2]);
+  });
+});
