@@ -6,6 +6,7 @@
  */
 import { addDays } from '../calendar/dates';
 import { readBarCsv } from '../market-data/csv-reader';
+import { newYorkDate, openSession } from '../quality/rules';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import type { LiveBarInput } from './live-bar';
 import type { BarStreamProducer } from './producer';
@@ -62,7 +63,15 @@ export class PollingBarProvider implements LiveBarProvider {
    * They count as delivered only once onBars resolves, so a failed publish is retried next poll.
    */
   async poll(onBars: (bars: LiveBarInput[]) => Promise<void>, signal?: AbortSignal): Promise<number> {
-    const today = this.now().toISOString().slice(0, 10);
+    const clock = this.now();
+    const today = clock.toISOString().slice(0, 10);
+    // A bar of a session that is not final yet (before its close plus the margin the consumer's
+    // session_not_closed rule allows, or dated after New York's date) would be rejected by the
+    // consumer: it is neither delivered nor remembered, so it is delivered once final even when its
+    // values have not changed since (a poll at 16:05 reads the day's final values; had they been
+    // delivered then and remembered, the day would never have been stored).
+    const newYorkToday = newYorkDate(clock);
+    const unfinished = openSession(clock)?.date;
     const from = addDays(today, -this.lookbackDays);
     const out: LiveBarInput[] = [];
     const seenNow: Array<[Map<string, string>, string, string]> = [];
@@ -84,11 +93,11 @@ export class PollingBarProvider implements LiveBarProvider {
       const seen = this.delivered.get(resolved) ?? new Map<string, string>();
       this.delivered.set(resolved, seen);
       for (const b of read.bars) {
-        if (b.date < from) continue;
+        if (b.date < from || b.date > newYorkToday || b.date === unfinished) continue;
         const fingerprint = `${b.open}|${b.high}|${b.low}|${b.close}|${b.volume}`;
         if (seen.get(b.date) === fingerprint) continue;
         seenNow.push([seen, b.date, fingerprint]);
-        out.push({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: `${this.name}:${source}`.slice(0, 200), eventTime: this.now().toISOString() });
+        out.push({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: `${this.name}:${source}`.slice(0, 200), eventTime: clock.toISOString() });
       }
       for (const date of seen.keys()) if (date < from) seen.delete(date);
     }

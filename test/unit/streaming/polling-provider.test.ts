@@ -1,6 +1,17 @@
 import { ProviderError, type DateRange, type HistoricalBarProvider, type ProviderResponse } from '../../../lib/market-data/providers/provider';
-import type { LiveBarInput } from '../../../lib/streaming/live-bar';
+import { encodeLiveBar, liveBarSchema, type LiveBarInput } from '../../../lib/streaming/live-bar';
 import { PollingBarProvider } from '../../../lib/streaming/live-provider';
+import { checkLiveBatch } from '../../../lib/streaming/stream-quality';
+
+/** Delivered bars as the stream entries a producer appends at `at` (ids made of that time). */
+function entriesAt(bars: readonly LiveBarInput[], at: Date) {
+  return bars.map((b, i) => {
+    const flat = encodeLiveBar(liveBarSchema.parse(b));
+    const fields: Record<string, string> = {};
+    for (let k = 0; k < flat.length; k += 2) fields[flat[k]] = flat[k + 1];
+    return { id: `${at.getTime()}-${i}`, fields };
+  });
+}
 
 /** A provider serving Stooq-format CSV from a table that the test edits between polls. */
 class FakeProvider implements HistoricalBarProvider {
@@ -49,6 +60,27 @@ describe('polling live-bar provider', () => {
     expect(fake.requests.filter((r) => r.symbol === 'GONE')).toHaveLength(1);
     expect(fake.requests.filter((r) => r.symbol === 'FLAKY')).toHaveLength(4);
     expect(errors).toContain('GONE: no such symbol');
+  });
+
+  it("holds a bar back until its session is final (close plus the consumer's margin), so a poll just after the close does not use up the day's final values", async () => {
+    const fake = new FakeProvider();
+    fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120', '2024-05-03,10.9,11.5,10.7,11.2,90'];
+    let clock = new Date('2024-05-03T20:05:00Z'); // Friday 16:05 New York: closed, not yet final
+    const provider = new PollingBarProvider(fake, { symbols: ['AAA'], lookbackDays: 5, now: () => clock });
+    const accepted: string[] = [];
+    const rejected: string[] = [];
+    const toStream = async (bars: LiveBarInput[]) => {
+      const checked = checkLiveBatch(entriesAt(bars, clock), 'k', { now: () => clock });
+      accepted.push(...checked.accepted.map((a) => a.bar.date));
+      rejected.push(...checked.rejected.map((q) => `${q.date} ${q.rule}`));
+    };
+    await provider.poll(toStream);
+    clock = new Date('2024-05-03T20:20:00Z'); // 16:20: final; the provider's values are the same
+    await provider.poll(toStream);
+    expect(rejected).toEqual([]);
+    expect(accepted).toEqual(['2024-05-02', '2024-05-03']);
+    // Once final and delivered it is not delivered again.
+    expect(await provider.poll(toStream)).toBe(0);
   });
 
   it('polls on a timer until stopped', async () => {
