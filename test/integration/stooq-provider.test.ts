@@ -41,6 +41,12 @@ function startRecordedStooq(): Promise<{ url: string; requests: string[]; close:
       setTimeout(() => res.socket?.destroy(), 20);
       return;
     }
+    if (ticker === 'trunc.us') {
+      // No length announced; the connection ends cleanly inside the last row's volume (2694494).
+      res.writeHead(200, { 'content-type': 'text/csv', connection: 'close' });
+      res.end('Date,Open,High,Low,Close,Volume\r\n2018-01-02,1172,1190,1170.51,1189.01,2694494\r\n2018-01-03,1188.3,1205.49,1188.3,1204.2,26');
+      return;
+    }
     const file = path.join(RECORDED, `${ticker}.csv`);
     res.writeHead(200, { 'content-type': 'text/csv' }).end(fs.existsSync(file) ? fs.readFileSync(file) : 'No data');
   });
@@ -99,6 +105,15 @@ describe('Stooq provider against recorded responses', () => {
     await expect(p.fetchDaily('MAINT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an HTML page instead of CSV for MAINT \(http.*s=maint\.us.*\): "Stooq - maintenance"/) });
     await expect(p.fetchDaily('EMPTY', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an empty body for EMPTY \(http.*s=empty\.us/) });
     await expect(p.fetchDaily('CUT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq response body for CUT could not be read \(http.*s=cut\.us.*\): /) });
+  });
+
+  it('a body that ends inside a row (no line break after its last line) is a retryable outage, and an import of it stores nothing', async () => {
+    const p = new StooqProvider({ baseUrl: stooq.url });
+    await expect(p.fetchDaily('TRUNC', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq response for TRUNC \(http.*s=trunc\.us.*\) ends inside a row: its last line "2018-01-03,1188\.3,1205\.49,1188\.3,1204\.2,26" has no line break/) });
+    await expect(importBars(t.store, importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['TRUNC'], baseUrl: stooq.url }, quality: { minHistoryBars: 1 } }))).rejects.toMatchObject({ retryable: true });
+    expect(await readBars(t.store, { symbols: ['TRUNC'] })).toEqual([]);
+    // Complete recorded bodies (CRLF or LF) are read as before.
+    expect((await p.fetchDaily('AMZN', {})).csv.endsWith('\n')).toBe(true);
   });
 
   it("maps a class suffix to Stooq's dashed ticker and back, keeping BRK.B as BRK.B", async () => {

@@ -71,6 +71,14 @@ export class StooqProvider implements HistoricalBarProvider {
       throw new ProviderError(`Stooq returned an HTML page instead of CSV for ${symbol} (${url})${title ? `: "${title}"` : ''}; retry later`, true);
     }
     if (start === '') throw new ProviderError(`Stooq returned an empty body for ${symbol} (${url}); retry later`, true);
+    // Stooq ends every line with a line break. A body without one after its last line was cut off
+    // inside a row (a connection closed early without a length to check it against), and that row
+    // can still read as a valid bar: a volume of 26 where Stooq sent 2694494.
+    const end = body.replace(/[ \t]+$/, '');
+    if (!end.endsWith('\n')) {
+      const lastLine = end.slice(end.lastIndexOf('\n') + 1);
+      throw new ProviderError(`Stooq response for ${symbol} (${url}) ends inside a row: its last line ${JSON.stringify(lastLine.slice(0, 120))} has no line break, so the body was cut off; retry later`, true);
+    }
     return { symbol: stooqTicker(symbol, this.suffix).stored, source: url, csv: body };
   }
 }
