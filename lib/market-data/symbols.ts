@@ -47,6 +47,20 @@ export function dotShareClass(symbol: string): string {
   return symbol.replace(DASHED_SHARE_CLASS, '$1.$2');
 }
 
+/** A US ticker written with Stooq's (and EODHD's) market suffix: `AAPL.US`, `BRK-B.US`. */
+const HOME_MARKET_SUFFIX = /^([A-Z0-9][A-Z0-9.=_-]*)\.US$/;
+
+/**
+ * The stored spelling of an upper-case symbol: the US market suffix dropped (`AAPL.US` → `AAPL`,
+ * as the Stooq provider and file names `aapl.us.csv` store it; the store's symbols are US ones unless
+ * they name another market, lib/market-data/instruments.ts) and a dashed share class dotted
+ * (`BRK-B.US` → `BRK.B`). Kept, `AAPL.US` was a second series of Apple beside `AAPL`, an equity of the
+ * same US universe. Other markets keep theirs (`SAP.DE`).
+ */
+export function storedSymbolOf(symbol: string): string {
+  return dotShareClass(symbol.replace(HOME_MARKET_SUFFIX, '$1'));
+}
+
 /**
  * True for a symbol the store may hold (upper case, no surrounding whitespace). A dashed share class
  * (`BF-B`) is still one: new input is stored dotted, but series and declarations stored before keep
@@ -58,16 +72,17 @@ export function isSymbol(value: unknown): value is string {
 
 /**
  * The stored form of a symbol as read (a CSV cell, a file name, a live message): trimmed, checked
- * against the input pattern and only then upper-cased, a dashed share class dotted (`BRK-B` → `BRK.B`);
+ * against the input pattern and only then upper-cased, the US market suffix dropped and a dashed
+ * share class dotted (`BRK-B` → `BRK.B`, `AAPL.US` → `AAPL`: storedSymbolOf);
  * undefined when it breaks the rule. Checking first matters: `toUpperCase` maps some non-ASCII letters to ASCII (`ıbm` → `IBM`, `ſpy` → `SPY`,
  * `ﬀ` → `FF`), which would turn a name that never matches into someone else's symbol.
  */
 export function canonicalSymbol(text: string): string | undefined {
   // Already upper case and trimmed (the usual case): only a dashed class to dot.
-  if (text.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(text)) return dotShareClass(text);
+  if (text.length <= MAX_SYMBOL_LENGTH && SYMBOL_PATTERN.test(text)) return storedSymbolOf(text);
   const trimmed = text.trim();
   if (trimmed.length > MAX_SYMBOL_LENGTH || !SYMBOL_INPUT_PATTERN.test(trimmed)) return undefined;
-  return dotShareClass(trimmed.toUpperCase());
+  return storedSymbolOf(trimmed.toUpperCase());
 }
 
 /**
@@ -78,14 +93,14 @@ export function shownAsSymbol(text: string): string {
   return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
-/** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form (share class dotted: `brk-b` → `BRK.B`). */
+/** A symbol at an input boundary: trimmed, checked, upper-cased to its stored form (share class dotted: `brk-b` → `BRK.B`; `aapl.us` → `AAPL`). */
 export const symbolSchema = z
   .string()
   .trim()
   .max(MAX_SYMBOL_LENGTH, SYMBOL_MESSAGE)
   .regex(SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE)
   .toUpperCase()
-  .overwrite(dotShareClass);
+  .overwrite(storedSymbolOf);
 
 /** Parses one user-supplied symbol to its stored form; throws naming the offending text. */
 export function parseSymbol(text: string): string {

@@ -8,7 +8,7 @@
  * Both forms go through the same rules, value for value.
  */
 import { z } from 'zod';
-import { canonicalSymbol, dotShareClass, isSymbol, shownAsSymbol, symbolSchema } from '../market-data/symbols';
+import { canonicalSymbol, isSymbol, shownAsSymbol, storedSymbolOf, symbolSchema } from '../market-data/symbols';
 import { isIsoDate } from '../calendar/dates';
 import { MAX_PRICE, MAX_VOLUME, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
@@ -105,8 +105,9 @@ export function decodeLiveBar(message: Readonly<Record<string, string>>): Decode
   // A symbol already in its stored form (the usual case) needs no trimming or upper-casing; any
   // other is checked before it is upper-cased (canonicalSymbol), so `ıbm` never becomes IBM.
   const given = fields.symbol ?? '';
-  // A dashed share class (BRK-B) is valid but stored dotted, as imports store it: not canonical here.
-  const canonical: boolean = isSymbol(given) && (given.indexOf('-') < 0 || dotShareClass(given) === given);
+  // A dashed share class (BRK-B) and the US market suffix (AAPL.US) are valid but stored as imports
+  // store them (BRK.B, AAPL): not canonical here.
+  const canonical: boolean = isSymbol(given) && ((given.indexOf('-') < 0 && !given.endsWith('.US')) || storedSymbolOf(given) === given);
   const rawSymbol = canonical ? given : given.trim();
   const symbol = canonical ? given : (canonicalSymbol(rawSymbol) ?? null);
   const rawDate = (fields.date ?? '').trim();

@@ -45,6 +45,14 @@ describe('a one-letter share class is stored dotted wherever it enters', () => {
     expect(readBarCsv(STOOQ, { source: 'https://stooq.example/q/d/l/?s=brk-b.us&i=d', symbol: 'BRK-B' }).bars.map((b) => b.symbol)).toEqual(['BRK.B']);
   });
 
+  it('drops the US market suffix wherever a symbol enters (AAPL.US is AAPL, as aapl.us.csv and the Stooq provider store it); other markets keep theirs', () => {
+    expect(symbolSchema.parse(' aapl.us ')).toBe('AAPL');
+    expect(parseSymbolList('AAPL.US,AAPL,brk-b.us,SAP.DE')).toEqual(['AAPL', 'BRK.B', 'SAP.DE']);
+    expect(canonicalSymbol('AAPL.US')).toBe('AAPL');
+    const read = readBarCsv('date,open,high,low,close,volume,Name\n2018-01-02,1,2,0.5,1.5,100,AAPL.US\n2018-01-02,1,2,0.5,1.5,100,SAP.DE\n', { source: '/x/prices.csv' });
+    expect(read.bars.map((b) => b.symbol)).toEqual(['AAPL', 'SAP.DE']);
+  });
+
   it('keeps a dashed symbol stored before valid: the rule and stored instrument declarations still accept it', () => {
     expect(isSymbol('BF-B')).toBe(true);
     expect(instrumentMapSchema.safeParse({ 'BF-B': 'equity', SPY: 'etf' }).success).toBe(true);

@@ -69,6 +69,13 @@ describe('live bar message', () => {
     expect(decodeLiveBar({ ...v1(BAR), symbol: 'ES-MINI' })).toMatchObject({ ok: true, bar: { symbol: 'ES-MINI' } });
   });
 
+  it("stores a US ticker given with the market suffix (Stooq's and EODHD's AAPL.US) as the bare ticker, as imports and the Stooq provider do; another market's suffix is kept", () => {
+    for (const [symbol, stored] of [['AAPL.US', 'AAPL'], ['aapl.us', 'AAPL'], [' brk-b.us ', 'BRK.B'], ['BRK.B.US', 'BRK.B'], ['SAP.DE', 'SAP.DE'], ['7203.JP', '7203.JP'], ['US', 'US']]) {
+      expect(decodeLiveBar({ ...v1(BAR), symbol })).toMatchObject({ ok: true, bar: { symbol: stored } });
+      expect(decodeLiveBar(v2({ ...v1(BAR), symbol }))).toMatchObject({ ok: true, bar: { symbol: stored } });
+    }
+  });
+
   it.each(['ıbm', 'ſpy', ' ıbm ', 'aſ'])('refuses the non-ASCII symbol %j, though it upper-cases to ASCII', (symbol) => {
     for (const message of [{ ...v1(BAR), symbol }, v2({ ...v1(BAR), symbol })]) {
       expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'missing_symbol', message: expect.stringMatching(/is not a ticker/), symbol: null, date: '2024-05-01' });
