@@ -90,6 +90,12 @@ export class PollingBarProvider implements LiveBarProvider {
         continue;
       }
       const read = readBarCsv(csv, { source, format: this.source.format, symbol: resolved });
+      // A body that is no price table (a rate-limit or error text served with 200) gives no bars:
+      // said, as a failed request is, rather than passed over as a poll with nothing new.
+      if (read.unreadable !== undefined) {
+        this.options.onError?.(symbol, new ProviderError(`${this.source.name} answered for ${symbol} with a body that is no price table (${source}): ${read.unreadable.slice(0, 300)}; asked again at the next poll`, true));
+        continue;
+      }
       const seen = this.delivered.get(resolved) ?? new Map<string, string>();
       this.delivered.set(resolved, seen);
       for (const b of read.bars) {

@@ -23,6 +23,7 @@ class FakeProvider implements HistoricalBarProvider {
     this.requests.push({ symbol, range });
     if (symbol === 'GONE') throw new ProviderError('no such symbol', false);
     if (symbol === 'FLAKY') throw new ProviderError('try later', true);
+    if (symbol === 'LIMITED') return { symbol, source: `fake://${symbol}`, csv: 'Too many requests: 100 per minute allowed\n' };
     return { symbol, source: `fake://${symbol}`, csv: ['Date,Open,High,Low,Close,Volume', ...(this.rows[symbol] ?? [])].join('\n') };
   }
 }
@@ -81,6 +82,19 @@ describe('polling live-bar provider', () => {
     expect(accepted).toEqual(['2024-05-02', '2024-05-03']);
     // Once final and delivered it is not delivered again.
     expect(await provider.poll(toStream)).toBe(0);
+  });
+
+  it('reports a body that is no price table (a rate-limit text served with 200) and still delivers the other symbols', async () => {
+    const fake = new FakeProvider();
+    fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120'];
+    const errors: string[] = [];
+    const provider = new PollingBarProvider(fake, { symbols: ['LIMITED', 'AAA'], lookbackDays: 5, now, onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+    const got: LiveBarInput[] = [];
+    expect(await provider.poll(async (bars) => void got.push(...bars))).toBe(1);
+    expect(got.map((b) => b.symbol)).toEqual(['AAA']);
+    expect(errors).toEqual([expect.stringMatching(/^LIMITED: fake answered for LIMITED with a body that is no price table \(fake:\/\/LIMITED\): .*asked again at the next poll$/)]);
+    await provider.poll(async (bars) => void got.push(...bars));
+    expect(fake.requests.filter((r) => r.symbol === 'LIMITED')).toHaveLength(2);
   });
 
   it('polls on a timer until stopped', async () => {
