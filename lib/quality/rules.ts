@@ -234,7 +234,7 @@ const movedBy = (ratio: number, to: number): boolean => Math.abs(Math.log(ratio 
  * next bar undoing the move nor the move undoing the previous bar's (a one-bar glitch is an extreme
  * move, not a split). Whatever the move's size: a 3:2 or 4:3 split is under extremeMoveLimit.
  */
-function splitFinding(series: readonly CandidateBar[], i: number): string | undefined {
+export function splitFinding(series: readonly Bar[], i: number): string | undefined {
   const prev = series[i - 1];
   const bar = series[i];
   const byOpen = bar.open / prev.close;

@@ -12,8 +12,9 @@
  *   redelivery (same values: counted as a duplicate) or a correction (different values: the later
  *   one wins, as a corrected file wins on re-import). Rejecting both, as the CSV rule does, would
  *   make the outcome depend on where batch boundaries fall.
- * - series rules (extreme_move, calendar_gap, stale_close) look at the symbol's stored bars before
- *   the new one (seriesFlags); short_series and unsorted_input describe whole files and do not apply.
+ * - series rules (extreme_move, calendar_gap, unadjusted_split, stale_close) look at the symbol's
+ *   stored bars around the new one (seriesFlags); short_series and unsorted_input describe whole
+ *   files and do not apply.
  */
 import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
@@ -21,7 +22,7 @@ import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
-import { newYorkDate, openSession, rowIssue, seriesIssues } from '../quality/rules';
+import { newYorkDate, openSession, rowIssue, seriesIssues, splitFinding } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { barOf, decodeLiveBar, entryTimeMs, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
@@ -231,6 +232,13 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
       for (const q of seriesIssues([candidateOf(series[i - 1], at), candidateOf(series[i], at)], pairPolicy)) {
         if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
       }
+    }
+    // An overnight move by a split ratio with the volume moving by the inverse ratio, whatever its
+    // size (a 3:2 split is -33%, under the extreme-move limit), judged on the window as an import
+    // judges a file's rows: with the bars before and those after it that are stored.
+    if (i > 0) {
+      const split = splitFinding(series, i);
+      if (split !== undefined) flags.push(issue('unadjusted_split', { symbol: series[i].symbol, date: series[i].date, source: at.source, line: null, raw: at.raw, message: split }));
     }
     let start = i;
     while (start > 0 && series[start - 1].close === series[i].close) start--;

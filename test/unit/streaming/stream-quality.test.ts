@@ -139,6 +139,18 @@ describe('series flags against the stored bars', () => {
     expect(seriesFlags(series, at('2024-05-06'), POLICY)).toEqual([]);
   });
 
+  it("flags a 3:2 split arriving unadjusted (-33%, under the extreme-move limit) with the volume moving by the inverse ratio, as an import's unadjusted_split does; an ordinary -33% day on a volume spike is no split", () => {
+    const days = ['2024-04-22', '2024-04-23', '2024-04-24', '2024-04-25', '2024-04-26', '2024-04-29', '2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-06'];
+    const before = days.slice(0, 10).map((d, k) => ({ symbol: 'AAA', date: d, open: 90 + (k % 3), high: 92 + (k % 3), low: 89 + (k % 3), close: 90 + (k % 3), volume: 1000 + 10 * k }));
+    const prevClose = before[9].close;
+    const split = { symbol: 'AAA', date: days[10], open: (prevClose * 2) / 3, high: (prevClose * 2) / 3 + 1, low: (prevClose * 2) / 3 - 1, close: (prevClose * 2) / 3 + 0.5, volume: 1550 };
+    const flags = seriesFlags([...before, split], at(days[10]), POLICY);
+    expect(flags.map((f) => [f.rule, f.severity, f.date, f.source])).toEqual([['unadjusted_split', 'flag', days[10], `k#${days[10]}`]]);
+    expect(flags[0].message).toMatch(/unadjusted 3:2 split/);
+    // The same move on five times the volume: an earnings gap, not a split.
+    expect(seriesFlags([...before, { ...split, volume: 5000 }], at(days[10]), POLICY)).toEqual([]);
+  });
+
   it('says nothing about bars that did not change', () => {
     const series = [bar('2024-04-29', 100), bar('2024-05-03', 200)];
     expect(seriesFlags(series, new Map(), POLICY)).toEqual([]);
