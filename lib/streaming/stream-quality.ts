@@ -210,7 +210,8 @@ function unfinished(candidate: CandidateBar, asOfMs: number, clock: Date, today:
 
 /**
  * Series flags for the bars of one symbol that just changed, against the stored bars around them:
- * extreme_move and calendar_gap between a changed bar and the bar before it, and stale_close once,
+ * extreme_move and calendar_gap between a changed bar and the bar before it, extreme_move between a
+ * changed bar and the stored bar after it, unadjusted_split into a changed bar, and stale_close once,
  * when a run of equal closes ending at a changed bar reaches the policy's length.
  * `series` is the symbol's window ascending by date, changed bars included.
  */
@@ -232,6 +233,12 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
       for (const q of seriesIssues([candidateOf(series[i - 1], at), candidateOf(series[i], at)], pairPolicy)) {
         if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
       }
+    }
+    // The move on to the stored bar after a late or corrected bar (a changed bar after it is judged
+    // as its own): an import flags where a file's rows meet the stored bars on both sides.
+    const next = series[i + 1];
+    if (next !== undefined && !changed.has(next.date) && Math.abs(next.close / series[i].close - 1) > pairPolicy.extremeMoveLimit) {
+      for (const q of seriesIssues([candidateOf(series[i], at), candidateOf(next, at)], pairPolicy)) if (q.rule === 'extreme_move') flags.push(withoutLine(q, at));
     }
     // An overnight move by a split ratio with the volume moving by the inverse ratio, whatever its
     // size (a 3:2 split is -33%, under the extreme-move limit), judged on the window as an import

@@ -151,6 +151,16 @@ describe('series flags against the stored bars', () => {
     expect(seriesFlags([...before, { ...split, volume: 5000 }], at(days[10]), POLICY)).toEqual([]);
   });
 
+  it('flags the move from a late or corrected bar to the stored bar after it, as an import flags a file meeting the stored bars', () => {
+    const series = [bar('2024-04-29', 100), bar('2024-04-30', 120), bar('2024-05-01', 170)];
+    const flags = seriesFlags(series, at('2024-04-30'), POLICY);
+    expect(flags.map((f) => [f.rule, f.date, f.source])).toEqual([['extreme_move', '2024-05-01', 'k#2024-04-30']]);
+    expect(flags[0].message).toMatch(/120 -> 170/);
+    // Both bars changed: the move is flagged once, as the later bar's.
+    const both = new Map([...at('2024-04-30'), ...at('2024-05-01')]);
+    expect(seriesFlags(series, both, POLICY).map((f) => [f.rule, f.date, f.source])).toEqual([['extreme_move', '2024-05-01', 'k#2024-05-01']]);
+  });
+
   it('says nothing about bars that did not change', () => {
     const series = [bar('2024-04-29', 100), bar('2024-05-03', 200)];
     expect(seriesFlags(series, new Map(), POLICY)).toEqual([]);
