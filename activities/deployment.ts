@@ -22,6 +22,7 @@ import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, 
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
+import { agreementHint, championAliasDisagreement } from '../lib/serving/served-champion';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
 import { loadConfig } from '../lib/config';
@@ -231,7 +232,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
         const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
-        let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : ((await aliasVersion(store, plan.model, 'champion')) ?? null);
+        const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
+        let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
         await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         if (championVersion !== null && championVersion !== plan.challengerVersion) {
@@ -242,6 +244,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           if (!existing && servingVeto((await getModelVersion(store, plan.model, championVersion)).metrics) !== undefined) championVersion = null;
         }
         if (existing) return { plan, championVersion };
+        // The champion a deployment compares with, routes to and rolls back to is the alias's: it must
+        // be the one the routes serve, else live traffic moves off that one uncompared.
+        const disagreement = await championAliasDisagreement(store, plan.model, aliasChampion);
+        if (disagreement !== undefined) throw new RegistryError(`cannot deploy ${plan.model} v${plan.challengerVersion}: ${disagreement}; a deployment compares with, routes to and rolls back to the alias's version, so it would move live traffic without comparing it with the served one. Nothing was moved; ${agreementHint(plan.model)}`);
         // One model name serves one target: the challenger must predict the champion's label.
         await assertSameLabelAsChampion(store, plan.model, [plan.challengerVersion]).catch((error: unknown) => {
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot deploy ${plan.model} v${plan.challengerVersion}: ${error.message}`) : error;

@@ -36,6 +36,7 @@ import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
 import { retrainSkipOfThisRun, type RetrainSkip } from './retrain-exclusion';
 import type { TrainingUniverse } from './training';
+import { agreementHint, championAliasDisagreement } from '../lib/serving/served-champion';
 
 export interface ResolvedExperiment {
   experiment: Experiment;
@@ -491,9 +492,14 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           );
           return judged.decision;
         };
+        // The champion judged against (or its absence, which makes the best a first champion) is the
+        // alias's: when the routes serve another version, nothing was compared with the served one.
+        const served = champion === version.version ? undefined : await championAliasDisagreement(store, input.experiment.name, champion);
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
+            : served !== undefined
+              ? { promote: false, reason: `${served}, so this run was not compared with the served version and nothing is promoted; ${agreementHint(input.experiment.name)}` }
             : notCompared !== undefined
               ? { promote: false, reason: `the champion v${champion} ${notCompared}, so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended` }
               : await challenge();

@@ -80,6 +80,38 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     await expect(a.beginDeployment({ deploymentId: `${name}-c`, request: request(name, v[2]) })).resolves.toMatchObject({ championVersion: 1 });
   });
 
+  it('refuses to start while the champion alias is not the version the routes serve (deleted or moved by hand), moving nothing', async () => {
+    const { name, v } = await model('alias-hand', 3, [1]);
+    const [v1, v2, v3] = v;
+    const a = activities();
+    const unchanged = async () => {
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+      expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', name).execute()).toEqual([]);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+    };
+    // The alias deleted: without the check v2 was a "first champion" and took all traffic from v1, uncompared.
+    await t.store.db.deleteFrom('model_aliases').where('name', '=', name).where('alias', '=', 'champion').execute();
+    await expect(a.beginDeployment({ deploymentId: `${name}-none`, request: request(name, v2) })).rejects.toMatchObject({
+      type: 'REGISTRY_REJECTED',
+      message: expect.stringContaining(`cannot deploy ${name} v${v2}: the serving routes of ${name} (generation 1, by test: champion v${v1}) serve v${v1} as the champion, but the champion alias is not set; `),
+    });
+    await unchanged();
+    // Moved to another version: the canary would have moved the champion's traffic from v1 to v3.
+    await t.store.db.insertInto('model_aliases').values({ name, alias: 'champion', version: v3 }).execute();
+    await expect(a.beginDeployment({ deploymentId: `${name}-other`, request: request(name, v2) })).rejects.toMatchObject({ type: 'REGISTRY_REJECTED', message: expect.stringContaining(`serve v${v1} as the champion, but the champion alias names v${v3}`) });
+    await unchanged();
+    // Moved to the challenger itself: it would have taken all traffic as "already the champion".
+    await t.store.db.updateTable('model_aliases').set({ version: v2 }).where('name', '=', name).where('alias', '=', 'champion').execute();
+    await expect(a.beginDeployment({ deploymentId: `${name}-self`, request: request(name, v2) })).rejects.toMatchObject({ type: 'REGISTRY_REJECTED', message: expect.stringContaining(`serve v${v1} as the champion, but the champion alias names v${v2}`) });
+    await unchanged();
+    // Once they agree again (a rollback moves both), the deployment starts against the served champion.
+    await rollbackModel(t.store, cache, { model: name, toVersion: v1, movedBy: 'test', reason: 'agree', verify: async () => undefined });
+    await expect(a.beginDeployment({ deploymentId: `${name}-agreed`, request: request(name, v2) })).resolves.toMatchObject({ championVersion: v1 });
+    // A model that no routes serve yet has no served champion to disagree with: its first version is served at once.
+    const fresh = await model('alias-fresh', 1, []);
+    await expect(a.beginDeployment({ deploymentId: `${fresh.name}-first`, request: request(fresh.name, fresh.v[0]) })).resolves.toMatchObject({ championVersion: null });
+  });
+
   it('counts only the rows of the versions under test in the canary, shadow and A/B analyses', async () => {
     const { name, v } = await model('versions', 4, [1, 2]);
     const [, v2, v3, v4] = v;

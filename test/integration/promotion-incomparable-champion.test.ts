@@ -9,7 +9,9 @@ import { experimentActivities, type ChampionRecipe, type RegisterResult } from '
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
-import { aliasVersion } from '../../lib/registry/model-registry';
+import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
@@ -79,6 +81,33 @@ describe('promotion over a champion that cannot be re-run', () => {
     const second = await run('edited-champion', 5, 8, 0.6, { signingKey: key });
     expect(second.recipe).toBeUndefined();
     expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining("the champion v1 cannot be trusted as the yardstick: the registry row's signature does not match it") });
+  });
+
+  it('promotes nothing while the champion alias is not the version the routes serve (deleted or moved by hand)', async () => {
+    const cache = new MemoryCache();
+    await run('served-champion', 5, 9, 0.58);
+    expect(await aliasVersion(t.store, 'served-champion', 'champion')).toBe(1);
+    await writeServingRoutes(t.store, cache, { model: 'served-champion', mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'v1 serves' });
+    // The alias deleted by hand: without the check v2 became a "first champion" over the v1 traders are served, compared with nothing.
+    await t.store.db.deleteFrom('model_aliases').where('name', '=', 'served-champion').execute();
+    const second = await run('served-champion', 5, 10, 0.6);
+    expect(second.recipe).toBeUndefined();
+    expect(second.result.decision.promote).toBe(false);
+    expect(second.result.decision.reason).toBe(
+      'the serving routes of served-champion (generation 1, by test: v1 serves) serve v1 as the champion, but the champion alias is not set, so this run was not compared with the served version and nothing is promoted; make them agree first: `mlp models rollback served-champion --to-version N --reason "…"` serves N and moves the alias to it',
+    );
+    expect(await aliasVersion(t.store, 'served-champion', 'champion')).toBeUndefined();
+    expect(await aliasVersion(t.store, 'served-champion', 'challenger')).toBeUndefined();
+    // Moved by hand to v2 (never served): v3 is judged against v2's recipe, not against v1.
+    await moveAlias(t.store, { name: 'served-champion', alias: 'champion', version: 2, movedBy: 'test', reason: 'by hand' });
+    const third = await run('served-champion', 5, 11, 0.6);
+    expect(third.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining('serve v1 as the champion, but the champion alias names v2, so this run was not compared with the served version') });
+    expect(await aliasVersion(t.store, 'served-champion', 'challenger')).toBeUndefined();
+    expect((await readServingRoutes(t.store, 'served-champion'))?.routes).toEqual(singleRoute(1));
+    // A routes row that cannot be read serves nothing: registration goes on, judged as before.
+    await t.store.db.updateTable('serving_routes').set({ routes: 'not json' }).where('model', '=', 'served-champion').execute();
+    const fourth = await run('served-champion', 5, 12, 0.6);
+    expect(fourth.result.decision.reason).not.toContain('serving routes');
   });
 
   it('re-runs a champion whose stored label has other key order and lacks a defaulted field', async () => {

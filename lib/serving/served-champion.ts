@@ -1,0 +1,49 @@
+/**
+ * The champion the serving routes serve, against the registry's champion alias. Deployments and
+ * promotion take "the champion" from the alias: a deployment compares its challenger with the
+ * alias's version, routes the champion's share of traffic to it and rolls back to it, and a run
+ * with no alias promotes its best version as a first champion, with nothing to beat but the
+ * baselines. Routes and alias move together (a deployment's promotion, a rollback), but either can
+ * be changed alone (the alias deleted or moved by SQL, a routes split written by the admin route).
+ * When they disagree, the version taking traders' requests is not the one a deployment or a
+ * promotion would judge against: a new version would take all of its traffic as a "first champion",
+ * or the champion's traffic would move to the alias's version, without either being compared with
+ * the model actually served. Callers refuse instead, saying which versions disagree.
+ */
+import type { Database } from '../store/database';
+import { anchorRoute } from './withdrawal';
+import { InvalidServingRoutesError, readServingRoutes } from './serving-routes';
+
+/**
+ * Why the champion alias (`aliasChampion`, undefined when not set) is not the champion the routes
+ * of `model` serve, or undefined when they agree or no routes serve the model. The served champion
+ * is the routes' champion variant, else their reference variant, else their only route with
+ * traffic; a split with none of them (an A/B test's two arms) agrees with an alias naming one of its
+ * versions. A routes row that cannot be read serves nothing, so nothing disagrees with it.
+ */
+export async function championAliasDisagreement(store: Database, model: string, aliasChampion: number | undefined): Promise<string | undefined> {
+  let routes;
+  try {
+    routes = await readServingRoutes(store, model);
+  } catch (error) {
+    // A routes row this code cannot read serves nothing (the API stops the model until it is rewritten).
+    if (error instanceof InvalidServingRoutesError) return undefined;
+    throw error;
+  }
+  if (!routes || routes.routes.every((r) => r.weight <= 0)) return undefined;
+  const alias = aliasChampion === undefined ? 'the champion alias is not set' : `the champion alias names v${aliasChampion}`;
+  const written = `the serving routes of ${model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`;
+  const anchor = anchorRoute(routes);
+  if (anchor) {
+    if (anchor.version === aliasChampion) return undefined;
+    return `${written} serve v${anchor.version} as the champion, but ${alias}`;
+  }
+  if (aliasChampion !== undefined && routes.routes.some((r) => r.version === aliasChampion)) return undefined;
+  const versions = [...new Set(routes.routes.filter((r) => r.weight > 0).map((r) => `v${r.version}`))].join(', ');
+  return `${written} serve ${versions}, none of them the champion, but ${alias}`;
+}
+
+/** What to do about a disagreement: make routes and alias name the same version. */
+export function agreementHint(model: string): string {
+  return `make them agree first: \`mlp models rollback ${model} --to-version N --reason "…"\` serves N and moves the alias to it`;
+}
