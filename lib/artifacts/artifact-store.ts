@@ -32,8 +32,12 @@ export interface ArtifactStore {
    * The object's bytes, or undefined when the store has no such object. `intact` is the caller's
    * hash check: a cached copy that fails it is dropped and fetched again, and a copy that fails it
    * is never cached. The caller still checks what it gets (and refuses it with its own message).
+   * With `fromStore`, the store's own copy, never a cached one: what verification before serving
+   * judges, since every machine without the cached copy reads that one (a cached copy stays intact
+   * when the stored object is damaged or deleted). An intact stored copy refreshes the cache; a
+   * cached copy is kept otherwise (it is the right content).
    */
-  get(key: string, intact?: (bytes: Buffer) => boolean): Promise<Buffer | undefined>;
+  get(key: string, intact?: (bytes: Buffer) => boolean, options?: ReadOptions): Promise<Buffer | undefined>;
   /** Writes the object unless one exists under the key; true when this call wrote it. */
   putIfAbsent(key: string, bytes: Buffer): Promise<boolean>;
   /**
@@ -51,6 +55,12 @@ export interface ArtifactStore {
    * object store, whose objects are written once.
    */
   revision(key: string): string;
+}
+
+/** How get reads an object. */
+export interface ReadOptions {
+  /** The store's own copy, bypassing this machine's read-through cache. */
+  fromStore?: boolean;
 }
 
 function checkKey(key: string): string {
@@ -272,8 +282,8 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
-  async get(key: string, intact?: (bytes: Buffer) => boolean): Promise<Buffer | undefined> {
-    const cached = this.cache.read(key);
+  async get(key: string, intact?: (bytes: Buffer) => boolean, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    const cached = options.fromStore ? undefined : this.cache.read(key);
     if (cached) {
       if (!intact || intact(cached)) return cached;
       this.cache.drop(key); // damaged on this disk: the store's copy decides

@@ -5,7 +5,7 @@
  * served them. Writing a model again repairs its stored copy when that copy no longer matches.
  */
 import { ArtifactError, sha256 } from '../../models/artifact';
-import type { ArtifactStore } from '../artifacts/artifact-store';
+import type { ArtifactStore, ReadOptions } from '../artifacts/artifact-store';
 
 /** The key of the artifact with this sha256 (models/ab/ab….mlpa). */
 export function artifactKey(sha: string): string {
@@ -26,10 +26,13 @@ export async function putArtifact(store: ArtifactStore, bytes: Uint8Array): Prom
   return { sha256: sha, url: store.urlOf(key), stored };
 }
 
-/** The artifact's bytes, verified against the sha256 they are filed under. */
-export async function readArtifact(store: ArtifactStore, sha: string): Promise<Buffer> {
+/**
+ * The artifact's bytes, verified against the sha256 they are filed under. `fromStore`: the store's
+ * own copy, not this machine's cached one (verification before serving: lib/registry/verify-artifact.ts).
+ */
+export async function readArtifact(store: ArtifactStore, sha: string, options: ReadOptions = {}): Promise<Buffer> {
   const key = artifactKey(sha);
-  const bytes = await store.get(key, (b) => sha256(b) === sha);
+  const bytes = await store.get(key, (b) => sha256(b) === sha, options);
   if (!bytes) throw new ArtifactError(`artifact ${sha} is missing from ${store.description}; check ARTIFACT_DIR / ARTIFACT_URL or restore the object`);
   if (sha256(bytes) !== sha) throw new ArtifactError(`artifact ${store.urlOf(key)} does not match its sha256: the file was modified or corrupted; restore it from a backup or retrain`);
   return bytes;

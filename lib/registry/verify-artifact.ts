@@ -88,7 +88,9 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   }
   let bytes: Buffer;
   try {
-    bytes = await readArtifact(artifacts, v.artifactSha256); // sha256 of the file against the registry's
+    // sha256 of the store's own copy against the registry's: a copy this machine caches stays intact
+    // when the stored object is damaged or deleted, which every other machine would then refuse.
+    bytes = await readArtifact(artifacts, v.artifactSha256, { fromStore: true });
   } catch (error) {
     return fail((error as Error).message);
   }

@@ -7,9 +7,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { deploymentActivities } from '../../activities/deployment';
 import { S3ArtifactStore, localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
-import { artifactKey, putArtifact } from '../../lib/registry/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { artifactKey, putArtifact, readArtifact } from '../../lib/registry/artifact-store';
 import { loadRegisteredModel, registerModel } from '../../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import { readDataset, writeDataset } from '../../lib/training/dataset';
@@ -141,6 +143,41 @@ describe('artifacts in an S3-compatible object store (versitygw)', () => {
     });
     await expect(loadRegisteredModel(t.store, fresh, 'tamper-s3', s.version)).resolves.toBeDefined();
     writer.destroy();
+    fresh.destroy();
+  });
+
+  it('refuses a model artifact tampered in the object store on the machine that caches it intact too: verification judges the store\'s copy', async () => {
+    // The worker that registered the model caches what it wrote, and is the one whose deployment
+    // activities verify the versions before every analysis and traffic move.
+    const worker = new S3ArtifactStore(s3.location());
+    const { version, sha } = await register(t, worker, 'tamper-cached', 31);
+    const cached = path.join(worker.location.cacheDir, artifactKey(sha));
+    expect(fs.existsSync(cached)).toBe(true);
+    await expect(verifyRegisteredVersion(t.store, worker, 'tamper-cached', version)).resolves.toBeDefined();
+    await overwriteInStore(`artifacts/${artifactKey(sha)}`, (b) => {
+      b[b.length - 40] ^= 1;
+    });
+    // Every machine without the cached copy (a new API process, another worker) refuses it now, so
+    // the deployment must see it too, whatever its machine caches.
+    const fresh = new S3ArtifactStore(s3.location());
+    await expect(verifyRegisteredVersion(t.store, fresh, 'tamper-cached', version)).rejects.toThrow(/does not match its sha256/);
+    await expect(verifyRegisteredVersion(t.store, worker, 'tamper-cached', version)).rejects.toThrow(
+      new RegExp(`tamper-cached v${version} artifact failed verification: artifact s3://${s3.bucket}/artifacts/${artifactKey(sha)} does not match its sha256`),
+    );
+    await expect(loadRegisteredModel(t.store, worker, 'tamper-cached', version)).rejects.toThrow(/does not match its sha256/);
+    // A canary of it on this worker is rolled back at its next analysis or traffic move, as with a local file.
+    const deployment = deploymentActivities({ store: t.store, cache: new MemoryCache(), artifacts: worker, signing: { signingKey: undefined } });
+    expect(await deployment.verifyDeploymentVersions({ model: 'tamper-cached', challengerVersion: version })).toEqual([{ role: 'challenger', version, reason: expect.stringMatching(/does not match its sha256/) }]);
+    // The machine's intact copy is kept (it is the right content): reading by hash still serves it, and the store is repaired by writing the model again.
+    expect(fs.existsSync(cached)).toBe(true);
+    expect((await readArtifact(worker, sha)).byteLength).toBeGreaterThan(0);
+    expect((await register(t, worker, 'tamper-cached', 31)).version).toBe(version);
+    await expect(verifyRegisteredVersion(t.store, worker, 'tamper-cached', version)).resolves.toBeDefined();
+    await expect(verifyRegisteredVersion(t.store, fresh, 'tamper-cached', version)).resolves.toBeDefined();
+    // A missing object is missing for verification too, not served from the cache.
+    await raw.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `artifacts/${artifactKey(sha)}` }));
+    await expect(verifyRegisteredVersion(t.store, worker, 'tamper-cached', version)).rejects.toThrow(new RegExp(`artifact ${sha} is missing from s3://${s3.bucket}/artifacts`));
+    worker.destroy();
     fresh.destroy();
   });
 
