@@ -13,6 +13,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
 import { withLabelVerification } from '../lib/deployment/outcomes';
+import { pinnedArtifactProblem, type DeploymentArtifacts } from '../lib/deployment/artifact-pins';
 import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { BadInputError } from '../lib/errors';
@@ -44,7 +45,18 @@ export interface Superseded {
 type DeploymentRow = Awaited<ReturnType<typeof deploymentRow>>;
 
 function deploymentRow(store: Database, id: string) {
-  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation']).where('id', '=', id).executeTakeFirst();
+  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256']).where('id', '=', id).executeTakeFirst();
+}
+
+/** The versions of a deployment row and the artifacts they had when it started (lib/deployment/artifact-pins.ts). */
+function artifactsOf(d: NonNullable<DeploymentRow>): DeploymentArtifacts {
+  return {
+    deploymentId: d.id,
+    challengerVersion: Number(d.challenger_version),
+    championVersion: d.champion_version === null ? null : Number(d.champion_version),
+    challengerSha256: d.challenger_sha256 ?? null,
+    championSha256: d.champion_sha256 ?? null,
+  };
 }
 
 /** The deployment a routes write names as its writer (`updatedBy: "deployment <id>"`), for workflows that pass no deploymentId. */
@@ -114,7 +126,7 @@ function isDuplicateKey(error: unknown): boolean {
  * longer verifies (the API's loader refuses it too), or its recorded evaluation vetoes it (a tripped
  * guard; unless `veto: false`). Failures to read the store are thrown, so the activity retries.
  */
-async function servingRefusal(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, version: number, options: { veto?: boolean } = {}): Promise<{ code: 'ARTIFACT_INVALID' | 'SERVING_VETOED'; message: string } | undefined> {
+async function servingRefusal(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, version: number, options: VerifyOptions = {}): Promise<{ code: 'ARTIFACT_INVALID' | 'SERVING_VETOED'; message: string } | undefined> {
   let verified: ModelVersion;
   try {
     verified = (await verifyRegisteredVersion(store, artifacts, model, version, signing)).version;
@@ -122,6 +134,10 @@ async function servingRefusal(store: Database, artifacts: ArtifactStore, signing
     if (error instanceof ArtifactVerificationError) return { code: 'ARTIFACT_INVALID', message: error.message };
     throw error;
   }
+  // A running deployment's versions must still be the models it started with.
+  const moved = options.pins ? pinnedArtifactProblem(options.pins, model, version, verified.artifactSha256) : undefined;
+  if (moved !== undefined) return { code: 'ARTIFACT_INVALID', message: moved };
+  options.verified?.set(version, verified);
   // A version its own evaluation vetoed (a tripped guard) never takes traffic, whoever asks.
   const veto = options.veto === false ? undefined : servingVeto(verified.metrics);
   return veto === undefined ? undefined : { code: 'SERVING_VETOED', message: new ServingVetoError(model, version, veto).message };
@@ -133,12 +149,21 @@ async function servingRefusal(store: Database, artifacts: ArtifactStore, signing
  * move would point aliases and routes at a model no process may serve.
  * A failure is final (retrying cannot repair the file), so the workflow fails before anything moves.
  */
-async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string, options: { veto?: boolean } = {}): Promise<void> {
+async function verifyVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Iterable<number>, why: string, options: VerifyOptions = {}): Promise<void> {
   for (const version of [...new Set(versions)].sort((a, b) => a - b)) {
     const refusal = await servingRefusal(store, artifacts, signing, model, version, options);
     if (refusal?.code === 'ARTIFACT_INVALID') throw new BadInputError(`${why}: ${refusal.message}; nothing was moved (restore the artifact or register a new version)`, 'ARTIFACT_INVALID');
     if (refusal) throw new BadInputError(`${why}: ${refusal.message}`, 'SERVING_VETOED');
   }
+}
+
+interface VerifyOptions {
+  /** false: a recorded veto does not refuse (a champion only kept, not newly routed to). */
+  veto?: boolean;
+  /** The deployment's versions and their artifacts at its start: a row naming another artifact since is refused. */
+  pins?: DeploymentArtifacts;
+  /** Receives each version's row as verified. */
+  verified?: Map<number, ModelVersion>;
 }
 
 /** A version under test of a running deployment that may no longer serve, and why. */
@@ -160,14 +185,14 @@ export interface Unverified {
  * artifacts can change while a rollout runs (the API then withdraws the model), so the analyses and
  * the workflow's traffic moves ask this before they go on.
  */
-async function unverifiedVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Array<{ role: UnverifiedVersion['role']; version: number | undefined | null }>): Promise<UnverifiedVersion[]> {
+async function unverifiedVersions(store: Database, artifacts: ArtifactStore, signing: RowSigning, model: string, versions: Array<{ role: UnverifiedVersion['role']; version: number | undefined | null }>, pins?: DeploymentArtifacts): Promise<UnverifiedVersion[]> {
   const found: UnverifiedVersion[] = [];
   const order = { champion: 0, challenger: 1 };
   for (const { role, version } of [...versions].sort((a, b) => order[a.role] - order[b.role])) {
     if (version === undefined || version === null) continue;
     let refusal: { message: string } | undefined;
     try {
-      refusal = await servingRefusal(store, artifacts, signing, model, version);
+      refusal = await servingRefusal(store, artifacts, signing, model, version, { pins });
     } catch (error) {
       // A row deleted since: nothing left to verify, nor to serve.
       if (!(error instanceof RegistryError)) throw error;
@@ -197,7 +222,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
   async function runningDeployment(model: string, self: string): Promise<NonNullable<DeploymentRow> | undefined> {
     const rows = await store.db
       .selectFrom('deployments')
-      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation'])
+      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256'])
       .where('model', '=', model)
       .where('id', '!=', self)
       .where((eb) => eb.or([eb('status', '=', 'running'), eb('running_model', '=', model)]))
@@ -235,9 +260,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
-        await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`);
+        const verified = new Map<number, ModelVersion>();
+        await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { verified });
         if (championVersion !== null && championVersion !== plan.challengerVersion) {
-          await verifyVersions(store, artifacts, signing, plan.model, [championVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { veto: false });
+          await verifyVersions(store, artifacts, signing, plan.model, [championVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { veto: false, verified });
           // A champion its own evaluation vetoes can neither share traffic nor take it back: the
           // challenger replaces it outright, as a first champion is served (deploying a clean version
           // is the remedy the veto names).
@@ -252,7 +278,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         await assertSameLabelAsChampion(store, plan.model, [plan.challengerVersion]).catch((error: unknown) => {
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot deploy ${plan.model} v${plan.challengerVersion}: ${error.message}`) : error;
         });
-        const row = { id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null, running_model: plan.model, routes_generation: (await readServingRoutes(store, plan.model))?.generation ?? 0 };
+        const row = { id: input.deploymentId, model: plan.model, mode: plan.mode, champion_version: championVersion, challenger_version: plan.challengerVersion, status: 'running', plan: JSON.stringify(plan), outcome: null, started_by: plan.startedBy, started_at: new Date().toISOString(), ended_at: null, running_model: plan.model, routes_generation: (await readServingRoutes(store, plan.model))?.generation ?? 0,
+          // The models judged from here on: a row edited to name another artifact no longer verifies for this deployment.
+          challenger_sha256: verified.get(plan.challengerVersion)?.artifactSha256 ?? null,
+          champion_sha256: championVersion === null ? null : (verified.get(championVersion)?.artifactSha256 ?? null) };
         // The insert takes the model's lock (unique running_model): of two starts at once, one fails here.
         for (let attempt = 1; ; attempt++) {
           const running = await runningDeployment(plan.model, input.deploymentId);
@@ -288,7 +317,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const owner = await ownership(deploymentId ?? writerId(split.updatedBy));
         if (owner.why !== undefined) return { superseded: owner.why };
         const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
-        await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`);
+        await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: owner.row && artifactsOf(owner.row) });
         await assertSameLabelAsChampion(store, split.model, versions).catch((error: unknown) => {
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot route ${split.model} traffic: ${error.message}`) : error;
         });
@@ -316,10 +345,17 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const d = owner.row;
         const canaryVersion = input.canaryVersion ?? (d ? Number(d.challenger_version) : undefined);
         const referenceVersion = input.referenceVersion ?? (d && d.champion_version !== null ? Number(d.champion_version) : undefined);
-        const unverified = await unverifiedVersions(store, artifacts, signing, input.model, [
-          { role: 'challenger', version: canaryVersion },
-          { role: 'champion', version: referenceVersion },
-        ]);
+        const unverified = await unverifiedVersions(
+          store,
+          artifacts,
+          signing,
+          input.model,
+          [
+            { role: 'challenger', version: canaryVersion },
+            { role: 'champion', version: referenceVersion },
+          ],
+          d && artifactsOf(d),
+        );
         if (unverified.length > 0) {
           if (input.log) await logDeploymentAnalysis(store, input.log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
           return { unverified };
@@ -373,7 +409,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const versions = query.versions ?? (d && d.champion_version !== null && query.variants.join() === 'A,B' ? [Number(d.champion_version), Number(d.challenger_version)] : undefined);
         // The deployment's champion (else the first variant, A) is the one a rollback would route to.
         const champion = d ? (d.champion_version === null ? undefined : Number(d.champion_version)) : versions?.[0];
-        const unverified = await unverifiedVersions(store, artifacts, signing, query.model, [...new Set(versions ?? [])].map((version) => ({ role: version === champion ? ('champion' as const) : ('challenger' as const), version })));
+        const unverified = await unverifiedVersions(store, artifacts, signing, query.model, [...new Set(versions ?? [])].map((version) => ({ role: version === champion ? ('champion' as const) : ('challenger' as const), version })), d && artifactsOf(d));
         if (unverified.length > 0) {
           if (log) await logDeploymentAnalysis(store, log, { verdict: 'unverified', reasons: unverifiedText(unverified), detail: { unverified } });
           return { unverified };
@@ -392,12 +428,22 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
      * roll back (a challenger) or stop and report (a champion) instead of failing.
      */
     async verifyDeploymentVersions(input: { model: string; challengerVersion?: number; championVersion?: number | null }): Promise<UnverifiedVersion[]> {
-      return withFailureMapping(() =>
-        unverifiedVersions(store, artifacts, signing, input.model, [
-          { role: 'challenger', version: input.challengerVersion },
-          { role: 'champion', version: input.championVersion },
-        ]),
-      );
+      return withFailureMapping(async () => {
+        // The workflow asks by model: the artifacts its deployment (the model's running one) started with.
+        const running = await store.db.selectFrom('deployments').select('id').where('running_model', '=', input.model).executeTakeFirst();
+        const d = running ? await deploymentRow(store, running.id) : undefined;
+        return unverifiedVersions(
+          store,
+          artifacts,
+          signing,
+          input.model,
+          [
+            { role: 'challenger', version: input.challengerVersion },
+            { role: 'champion', version: input.championVersion },
+          ],
+          d && artifactsOf(d),
+        );
+      });
     },
 
     /**
@@ -408,7 +454,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
       return withFailureMapping(async () => {
         const owner = await ownership(input.deploymentId);
         if (owner.why !== undefined) return { superseded: owner.why };
-        await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`);
+        await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`, { pins: owner.row && artifactsOf(owner.row) });
         const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
         if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
         await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
@@ -427,7 +473,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
       return withFailureMapping(async () => {
         const owner = await ownership(input.deploymentId);
         if (owner.why === undefined && input.championVersion !== null) {
-          await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`);
+          await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: owner.row && artifactsOf(owner.row) });
           const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
           if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
         }

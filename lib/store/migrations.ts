@@ -721,6 +721,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('promotion_challenges').execute();
     },
   },
+  '0025_deployment_artifacts': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The artifact sha256 each version's registry row named when the deployment started: a row
+      // edited to name another artifact during the rollout no longer verifies for it
+      // (lib/deployment/artifact-pins.ts). Null on rows written before, and for a deployment without a champion.
+      await db.schema.alterTable('deployments').addColumn('challenger_sha256', 'varchar(64)').execute();
+      await db.schema.alterTable('deployments').addColumn('champion_sha256', 'varchar(64)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('deployments').dropColumn('champion_sha256').execute();
+      await db.schema.alterTable('deployments').dropColumn('challenger_sha256').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -259,6 +259,9 @@ export interface DeploymentsTable {
   running_model?: string | null;
   /** serving_routes generation the deployment last wrote or started from; null on rows from before 0020. */
   routes_generation?: number | null;
+  /** The artifact sha256 the challenger's / champion's registry row named when the deployment started (0025); null before, or without a champion. */
+  challenger_sha256?: string | null;
+  champion_sha256?: string | null;
 }
 
 export interface AlertsTable {

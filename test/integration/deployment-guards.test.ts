@@ -112,6 +112,40 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     await expect(a.beginDeployment({ deploymentId: `${fresh.name}-first`, request: request(fresh.name, fresh.v[0]) })).resolves.toMatchObject({ championVersion: null });
   });
 
+  it('judges and moves only the artifacts a deployment started with: a row edited to name another valid artifact mid-rollout no longer verifies for it', async () => {
+    const { name, v } = await model('pinned', 4, [1]);
+    const [v1, v2, v3, v4] = v;
+    const a = activities();
+    const id = `${name}-d`;
+    await a.beginDeployment({ deploymentId: id, request: request(name, v2) });
+    await expect(a.setTrafficSplit(canarySplit(name, id, v2, v1, 0.25))).resolves.toEqual(expect.any(Number));
+    const query = { model: name, canary: 'canary', reference: 'champion', since: SINCE, thresholds: {}, canaryVersion: v2, referenceVersion: v1, log: { deploymentId: id, seq: 1, phase: 'canary' as const, weight: 0.25 } };
+    expect(await a.verifyDeploymentVersions({ model: name, challengerVersion: v2, championVersion: v1 })).toEqual([]);
+    // v2's row edited to name v3's artifact (same algorithm, parameters, label and feature set): it
+    // still verifies on its own, as every row does without a signing key, but the canary's evidence
+    // is about the model it started with, not this one.
+    const edit = async (version: number, from: number) => {
+      const source = await getModelVersion(t.store, name, from);
+      await t.store.db.updateTable('model_versions').set({ artifact_sha256: source.artifactSha256, artifact_bytes: source.artifactBytes }).where('name', '=', name).where('version', '=', version).execute();
+    };
+    const original = await getModelVersion(t.store, name, v2);
+    await edit(v2, v3);
+    const swapped = await getModelVersion(t.store, name, v2);
+    const reason = `${name} v${v2}'s registry row names artifact ${swapped.artifactSha256.slice(0, 12)}…, not ${original.artifactSha256.slice(0, 12)}…, the one deployment ${id} started with`;
+    expect(await a.verifyDeploymentVersions({ model: name, challengerVersion: v2, championVersion: v1 })).toEqual([{ role: 'challenger', version: v2, reason: expect.stringContaining(reason) }]);
+    expect(await a.analyseCanary(query)).toEqual({ unverified: [{ role: 'challenger', version: v2, reason: expect.stringContaining(reason) }] });
+    await expect(a.setTrafficSplit(canarySplit(name, id, v2, v1, 0.5))).rejects.toMatchObject({ type: 'ARTIFACT_INVALID', message: expect.stringContaining(reason) });
+    await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: `deployment ${id}`, reason: 'passed' })).rejects.toMatchObject({ type: 'ARTIFACT_INVALID' });
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+    // Back as it was, it verifies again; the champion's row edited the same way: a rollback would route to another model than the one served.
+    await t.store.db.updateTable('model_versions').set({ artifact_sha256: original.artifactSha256, artifact_bytes: original.artifactBytes }).where('name', '=', name).where('version', '=', v2).execute();
+    expect(await a.verifyDeploymentVersions({ model: name, challengerVersion: v2, championVersion: v1 })).toEqual([]);
+    await edit(v1, v4);
+    expect(await a.verifyDeploymentVersions({ model: name, challengerVersion: v2, championVersion: v1 })).toEqual([{ role: 'champion', version: v1, reason: expect.stringContaining(`${name} v${v1}'s registry row names artifact`) }]);
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: `deployment ${id}`, reason: 'failed' })).rejects.toMatchObject({ type: 'ARTIFACT_INVALID' });
+    expect((await readServingRoutes(t.store, name))?.routes.map((r) => [r.variant, r.version, r.weight])).toEqual([['canary', v2, 0.25], ['champion', v1, 0.75]]);
+  });
+
   it('counts only the rows of the versions under test in the canary, shadow and A/B analyses', async () => {
     const { name, v } = await model('versions', 4, [1, 2]);
     const [, v2, v3, v4] = v;
