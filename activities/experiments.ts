@@ -9,7 +9,7 @@ import { experimentSchema, plausibilityFor, type Experiment } from '../lib/exper
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
-import { judgeChallenge } from '../lib/registry/challenges';
+import { appliedPromotion, judgeChallenge } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
@@ -449,6 +449,10 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           lineage,
         }, signing);
         if (!identical) await storeReferenceProfile(version, input, artifact);
+        // A retry of an attempt that promoted this version and moved its alias, then never completed:
+        // the promotion it made, against the champion it challenged (not "already the champion").
+        const applied = identical ? undefined : await appliedPromotion(store, { key: `${input.workflowId}/${input.runId}`, model: input.experiment.name, version: version.version });
+        if (applied) return { version, decision: { promote: true, reason: applied.reason }, champion: applied.championVersion ?? undefined, identicalToEarlier: false };
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
         // A champion of another label or feature set was not re-run (championRecipe): without a

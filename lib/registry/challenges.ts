@@ -151,3 +151,23 @@ export async function judgeChallenge(
     return { record, decision, earlier };
   });
 }
+
+/**
+ * The promotion a run already made with this version, when an earlier attempt of its registration
+ * recorded the challenge as promoted and the alias it moved still shows the version: the champion
+ * alias (a first champion, or a challenger its deployment has since made champion), or the
+ * challenger alias over the champion it challenged. A retry then answers that promotion (recorded
+ * reason, champion challenged) instead of judging again against an alias its own first attempt moved,
+ * which read "already the champion" and left the run without its promotion and deployment.
+ * Undefined when nothing was applied yet (the retry judges and moves as a first attempt would).
+ */
+export async function appliedPromotion(store: Database, identity: { key: string; model: string; version: number }): Promise<ChallengeRecord | undefined> {
+  const row = await store.db.selectFrom('promotion_challenges').selectAll().where('challenge_key', '=', identity.key).where('model', '=', identity.model).executeTakeFirst();
+  if (!row) return undefined;
+  const record = recordOf(row);
+  if (!record.promoted || record.challengerVersion !== identity.version) return undefined;
+  const aliases = await store.db.selectFrom('model_aliases').select(['alias', 'version']).where('name', '=', identity.model).where('alias', 'in', ['champion', 'challenger']).execute();
+  const at = (alias: string) => aliases.find((a) => a.alias === alias)?.version;
+  const shows = Number(at('champion')) === identity.version || (record.championVersion !== null && Number(at('challenger')) === identity.version);
+  return shows ? record : undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * registerAndPromote retried after an attempt that wrote (the version, its challenge, the alias
+ * move) but never completed (the worker died, the answer was lost): the retry answers what the
+ * first attempt did, so the run reports the promotion and starts the deployment it asks for, and
+ * nothing is registered, recorded or moved twice. The real activity in a mock activity context, on SQLite.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterInput, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { listChallenges } from '../../lib/registry/challenges';
+import { aliasHistory, aliasVersion, listModelVersions, moveAlias } from '../../lib/registry/model-registry';
+import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
+
+describe('a retried registration answers what its first attempt did', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-registration-retry-'));
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
+
+  /** One training run's best model: the activity's input (a new seed: a new version). */
+  async function runInput(name: string, seed: number, scores: Partial<CandidateScores>, options: { championScores?: CandidateScores; championVersion?: number } = {}): Promise<RegisterInput> {
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
+    return {
+      experiment,
+      algorithm: 'logistic_regression',
+      params: {},
+      artifactSha256: sha256,
+      datasetId,
+      featureSetVersion: ds.featureSetVersion,
+      metrics: { outOfSample: { period: { ...PERIOD, days: 504, rows: 20_000 } } },
+      lineage: {},
+      scores: { auc: 0.56, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1, ...scores },
+      ...(options.championScores ? { championScores: options.championScores } : {}),
+      ...(options.championVersion !== undefined ? { championVersion: options.championVersion } : {}),
+      workflowId: `wf-${name}-${seed}`,
+      runId: 'r',
+    };
+  }
+  const register = (input: RegisterInput): Promise<RegisterResult> => new MockActivityEnvironment().run(experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool }).registerAndPromote, input);
+
+  it('a first champion: the retry reports the promotion to champion, not "already the champion"', async () => {
+    const input = await runInput('first', 1, { evidence: { auc: evidence(0.001) } });
+    const first = await register(input);
+    expect(first.decision.promote).toBe(true);
+    expect(first.champion).toBeUndefined();
+    // The first attempt's answer was lost: Temporal runs the activity again with the same input.
+    const retried = await register(input);
+    expect(retried.decision).toEqual(first.decision);
+    expect(retried.champion).toBeUndefined();
+    expect(retried.version).toEqual(first.version);
+    expect(await aliasVersion(t.store, 'first', 'champion')).toBe(first.version.version);
+    expect((await listModelVersions(t.store, 'first')).length).toBe(1);
+    expect((await aliasHistory(t.store, 'first')).length).toBe(1);
+    expect((await listChallenges(t.store, 'first')).map((c) => [c.number, c.promoted])).toEqual([[1, true]]);
+  });
+
+  it('a challenger the champion deployment took over before the retry: still the promotion it made, over the champion it challenged', async () => {
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const champion = await register(await runInput('took', 11, { evidence: { auc: evidence(0.001) } }));
+    const v1 = champion.version.version;
+    const paired: MetricEvidence = { versus: `champion v${v1} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: 0.001, pValue: 0.001, inference: 'paired, clustered by days and symbols' };
+    const input = await runInput('took', 12, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired } }, { championScores, championVersion: v1 });
+    const first = await register(input);
+    expect(first.decision.promote).toBe(true);
+    expect(first.champion).toBe(v1);
+    expect(await aliasVersion(t.store, 'took', 'challenger')).toBe(first.version.version);
+    // Its deployment finished (the challenger became champion) before the retry ran.
+    await moveAlias(t.store, { name: 'took', alias: 'champion', version: first.version.version, movedBy: 'deployment deploy-took', reason: 'canary passed' });
+    const retried = await register(input);
+    expect(retried.decision).toEqual(first.decision);
+    expect(retried.champion).toBe(v1);
+    expect((await listChallenges(t.store, 'took')).map((c) => [c.number, c.championVersion, c.promoted])).toEqual([
+      [1, null, true],
+      [1, v1, true],
+    ]);
+  });
+});
