@@ -74,8 +74,11 @@ async function supersession(store: Database, d: NonNullable<DeploymentRow>): Pro
   if (d.champion_version !== null) {
     const started = Number(d.champion_version);
     const champion = await aliasVersion(store, d.model, 'champion');
-    if (champion !== started) {
-      const move = (await aliasHistory(store, d.model)).filter((m) => m.alias === 'champion').at(-1);
+    const move = champion !== started ? (await aliasHistory(store, d.model)).filter((m) => m.alias === 'champion').at(-1) : undefined;
+    // Its own promotion (the challenger made champion by this deployment, the activity retried after
+    // moving the alias) is not a takeover: the retry finishes it instead of rolling back.
+    const ownPromotion = champion === Number(d.challenger_version) && move?.toVersion === champion && move.movedBy === `deployment ${d.id}`;
+    if (champion !== started && !ownPromotion) {
       return { generation, why: `the champion alias of ${d.model} moved from v${started} to ${champion === undefined ? 'no version' : `v${champion}`}${move ? ` (by ${move.movedBy}: ${move.reason})` : ''} after deployment ${d.id} began` };
     }
   }
