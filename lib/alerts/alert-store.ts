@@ -2,7 +2,7 @@
  * Alerts in the relational store: raising with a cool-down (and the outbox rows, in the same
  * transaction), listing, acknowledging, and the open alerts other steps consult.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
 import { alertFromRow, alertInputSchema, DEFAULT_COOLDOWN_SECONDS, serialiseEvidence, severityRank, type Alert, type AlertInput, type AlertStatus } from './alert';
@@ -32,36 +32,52 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
   const now = options.now ?? new Date();
   const cooldownSeconds = alert.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS[alert.severity];
   const channels = [...new Set(['log', ...(options.channels ?? [])])];
-  return store.db.transaction().execute(async (trx) => {
-    if (options.id !== undefined) {
-      const existing = await trx.selectFrom('alerts').select('id').where('id', '=', options.id).executeTakeFirst();
+  // An alert with a key has the key's id, so two raisers of the same event (overlapping monitoring
+  // runs, each with its own activity id) write one alert between them.
+  const stableId = alert.key !== undefined ? keyedAlertId(alert.rule, alert.subject, alert.key) : options.id;
+  const existingAlert = async (db: Pick<Database['db'], 'selectFrom'>) => (stableId === undefined ? undefined : await db.selectFrom('alerts').select('id').where('id', '=', stableId).executeTakeFirst());
+  const raiseOnce = (): Promise<RaiseAlertResult> =>
+    store.db.transaction().execute(async (trx) => {
+      const existing = await existingAlert(trx);
       if (existing) return { id: existing.id, suppressed: false };
-    }
-    if (cooldownSeconds > 0) {
-      let recent = trx
-        .selectFrom('alerts')
-        .select(['id', 'severity'])
-        .where('rule', '=', alert.rule)
-        .where('subject', '=', alert.subject)
-        .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
-        .orderBy('created_at', 'desc');
-      // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
-      if (store.driver === 'mysql') recent = recent.forUpdate();
-      const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
-      if (earlier) return { id: earlier.id, suppressed: true };
-    }
-    const id = options.id ?? randomUUID();
-    const createdAt = now.toISOString();
-    await trx
-      .insertInto('alerts')
-      .values({ id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), status: 'open', created_at: createdAt, acked_by: null, acked_at: null })
-      .execute();
-    await trx
-      .insertInto('alert_deliveries')
-      .values(channels.map((channel) => ({ alert_id: id, channel, status: 'pending', attempts: 0, last_error: null, next_attempt_at: createdAt, delivered_at: null })))
-      .execute();
-    return { id, suppressed: false };
-  });
+      if (cooldownSeconds > 0) {
+        let recent = trx
+          .selectFrom('alerts')
+          .select(['id', 'severity'])
+          .where('rule', '=', alert.rule)
+          .where('subject', '=', alert.subject)
+          .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
+          .orderBy('created_at', 'desc');
+        // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
+        if (store.driver === 'mysql') recent = recent.forUpdate();
+        const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
+        if (earlier) return { id: earlier.id, suppressed: true };
+      }
+      const id = stableId ?? randomUUID();
+      const createdAt = now.toISOString();
+      await trx
+        .insertInto('alerts')
+        .values({ id, rule: alert.rule, severity: alert.severity, subject: alert.subject, message: alert.message, evidence: serialiseEvidence(alert.evidence), status: 'open', created_at: createdAt, acked_by: null, acked_at: null })
+        .execute();
+      await trx
+        .insertInto('alert_deliveries')
+        .values(channels.map((channel) => ({ alert_id: id, channel, status: 'pending', attempts: 0, last_error: null, next_attempt_at: createdAt, delivered_at: null })))
+        .execute();
+      return { id, suppressed: false };
+    });
+  try {
+    return await raiseOnce();
+  } catch (error) {
+    // Another raiser inserted the same keyed alert between this one's look and its insert.
+    const raced = await existingAlert(store.db).catch(() => undefined);
+    if (raced) return { id: raced.id, suppressed: false };
+    throw error;
+  }
+}
+
+/** The id of the alert telling `key` under a rule and subject: the same for every raiser. */
+export function keyedAlertId(rule: string, subject: string, key: string): string {
+  return `alert-key-${createHash('sha256').update(`${rule}\u0000${subject}\u0000${key}`).digest('hex').slice(0, 32)}`;
 }
 
 export async function getAlert(store: Database, id: string): Promise<Alert | undefined> {

@@ -26,6 +26,12 @@ export const alertInputSchema = z.object({
   /** JSON-serialisable facts behind the alert; a string field `link` becomes the alert's link. */
   evidence: z.unknown(),
   cooldownSeconds: z.number().int().min(0).max(90 * 86_400).optional(),
+  /**
+   * For an alert that tells events once (the runs a pipeline_failed alert names): what it tells.
+   * Alerts of the same rule, subject and key are one alert, whichever run or worker raises it first;
+   * the others get its id and write nothing.
+   */
+  key: z.string().min(1).max(100_000).optional(),
 });
 export type AlertInput = z.input<typeof alertInputSchema>;
 

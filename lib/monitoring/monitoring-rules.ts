@@ -237,6 +237,9 @@ export function evaluatePipelineHealth(health: PipelineHealth, rules: Monitoring
         message: `${news}${health.reason}`,
         evidence: { ...health, newRuns: fresh.map(executionKey) },
         cooldownSeconds,
+        // The runs it tells: two monitoring runs at once (the schedule's and one by hand) that both
+        // found them untold raise one alert between them, not one each (the cool-down is 0 here).
+        ...(fresh.length > 0 ? { key: `runs ${fresh.map(executionKey).sort().join(' ')}` } : {}),
       },
       retrain: false,
       blockDeployments: false,

@@ -65,6 +65,17 @@ describe.each(DRIVERS)('alerts on %s', (_driver, create) => {
     expect(await count('alert_deliveries')).toBe(1);
   });
 
+  it('stores one alert for a key raised by several raisers at once, each with its own id and no cool-down', async () => {
+    const told = { rule: 'pipeline_failed', severity: 'critical' as const, subject: 'pipeline', message: '1 failed', evidence: {}, cooldownSeconds: 0, key: 'runs retrain-m1/r1' };
+    const raised = await Promise.all([1, 2, 3, 4].map((i) => raiseAlert(t.store, told, { channels: ['webhook'], now: T0, id: `alert-run-${i}` })));
+    expect(new Set(raised.map((r) => r.id)).size).toBe(1);
+    expect(await count('alerts')).toBe(1);
+    expect(await count('alert_deliveries')).toBe(2);
+    // Another key is another alert.
+    await raiseAlert(t.store, { ...told, key: 'runs retrain-m1/r2' }, { now: T0 });
+    expect(await count('alerts')).toBe(2);
+  });
+
   it('writes nothing when the input is invalid', async () => {
     await expect(raiseAlert(t.store, { ...drift, rule: 'Not A Rule' })).rejects.toThrow(/snake_case/);
     expect(await count('alerts')).toBe(0);

@@ -45,6 +45,34 @@ describe('pipeline_failed alerts over monitoring runs', () => {
     expect((await listAlerts(t.store, { rule: 'pipeline_failed' })).length).toBe(2);
   });
 
+  it('tells a failed run once when two monitoring runs find it at the same time', async () => {
+    const failed = run('retrain-demo-2026-03-02T21:30:00Z', 'trainingPipeline', '2026-03-02T21:30:00Z', '2026-03-02T21:31:00Z');
+    const now = new Date('2026-03-02T21:35:00Z');
+    // The schedule's run and one started by hand both look before either raises: neither sees an alert naming it.
+    const look = async () => {
+      const health = pipelineHealthOf({ failed: [failed], timedOut: [], running: [] }, now, rules.pipeline_failed);
+      const since = new Date(now.getTime() - rules.pipeline_failed.lookbackHours * 3_600_000).toISOString();
+      const alerted = alertedExecutions((await listAlerts(t.store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 })).map((a) => a.evidence));
+      return evaluatePipelineHealth(health, rules, alerted).findings[0];
+    };
+    const [scheduled, byHand] = [await look(), await look()];
+    // Each raises through its own activity (its own stable id per workflow run and activity).
+    const first = await raiseAlert(t.store, scheduled.alert, { now, id: 'alert-monitoring-scheduled-7' });
+    const second = await raiseAlert(t.store, byHand.alert, { now, id: 'alert-monitoring-by-hand-7' });
+    expect(second.id).toBe(first.id);
+    expect((await listAlerts(t.store, { rule: 'pipeline_failed' })).length).toBe(1);
+    expect(Number((await t.store.db.selectFrom('alert_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)).toBe(1);
+    // A retry of either raise gets the same alert.
+    expect((await raiseAlert(t.store, scheduled.alert, { now, id: 'alert-monitoring-scheduled-7' })).id).toBe(first.id);
+    // A run failing later is news: told at once, in an alert of its own.
+    const later = run('monitoring-2026-03-02T22:35:00Z', 'monitoringWorkflow', '2026-03-02T22:35:00Z', '2026-03-02T22:50:00Z');
+    const health = pipelineHealthOf({ failed: [later, failed], timedOut: [], running: [] }, new Date('2026-03-02T23:05:00Z'), rules.pipeline_failed);
+    const alerted = alertedExecutions((await listAlerts(t.store, { rule: 'pipeline_failed' })).map((a) => a.evidence));
+    const [finding] = evaluatePipelineHealth(health, rules, alerted).findings;
+    expect((await raiseAlert(t.store, finding.alert, { now: new Date('2026-03-02T23:05:00Z') })).suppressed).toBe(false);
+    expect((await listAlerts(t.store, { rule: 'pipeline_failed' })).length).toBe(2);
+  });
+
   it('repeats a run stuck for hours after the cool-down, and tells a new failure beside it at once', async () => {
     const stuck = run('retrain-demo-2026-03-02T21:30:00Z', 'trainingPipeline', '2026-03-02T21:30:00Z', null);
     expect(await monitoringRun('2026-03-03T04:00:00Z', [], [stuck])).toMatch(/running for more than 6 h/);
