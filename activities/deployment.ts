@@ -458,9 +458,19 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const owner = await ownership(input.deploymentId);
         if (owner.why !== undefined) return { superseded: owner.why };
         await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`, { pins: owner.row && artifactsOf(owner.row) });
-        const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.challengerVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
+        // Routes and champion alias in one transaction, pinned to the generation judged: a rollback
+        // written meanwhile fails this write (the retry finds the traffic taken over), and one
+        // written after it replaces both.
+        const routes = await writeServingRoutes(store, cache, {
+          model: input.model,
+          mode: 'single',
+          routes: singleRoute(input.challengerVersion),
+          updatedBy: input.movedBy,
+          reason: input.reason,
+          alias: { alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason },
+          ...(owner.row ? { expectedGeneration: owner.generation } : {}),
+        });
         if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
-        await moveAlias(store, { name: input.model, alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason });
         for (const alias of ['canary', 'challenger'] as const) {
           if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` });
         }

@@ -10,7 +10,8 @@ import { ALGORITHM_VERSIONS, loadModelRuntimes, restoreModel } from '../../model
 import type { TrainedModel } from '../../models/model';
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
-import type { ModelVersionsTable } from '../store/schema';
+import type { Transaction } from 'kysely';
+import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
@@ -301,18 +302,25 @@ export interface AliasMove {
 /** Points an alias at a version (or clears it) and appends the move to the history, atomically. */
 export async function moveAlias(store: Database, move: AliasMove): Promise<void> {
   if (move.version !== undefined) await getModelVersion(store, move.name, move.version);
-  await store.db.transaction().execute(async (tx) => {
-    const current = await tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
-    const from = current ? Number(current.version) : null;
-    if (from === (move.version ?? null)) return; // already there: nothing moved, nothing to record
-    await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
-    if (move.version !== undefined) await tx.insertInto('model_aliases').values({ name: move.name, alias: move.alias, version: move.version }).execute();
-    const last = await tx.selectFrom('model_alias_history').select((eb) => eb.fn.max('seq').as('s')).where('name', '=', move.name).executeTakeFirst();
-    await tx
-      .insertInto('model_alias_history')
-      .values({ name: move.name, seq: Number(last?.s ?? 0) + 1, alias: move.alias, from_version: from, to_version: move.version ?? null, moved_by: move.movedBy, reason: move.reason, moved_at: new Date().toISOString() })
-      .execute();
-  });
+  await store.db.transaction().execute((tx) => moveAliasIn(tx, move));
+}
+
+/**
+ * moveAlias inside the caller's transaction (the version's row is the caller's to check): a
+ * promotion or rollback moves the champion alias in the transaction that writes its routes
+ * (lib/serving/serving-routes.ts), so the two never disagree whoever writes between them.
+ */
+export async function moveAliasIn(tx: Transaction<DatabaseSchema>, move: AliasMove): Promise<void> {
+  const current = await tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
+  const from = current ? Number(current.version) : null;
+  if (from === (move.version ?? null)) return; // already there: nothing moved, nothing to record
+  await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
+  if (move.version !== undefined) await tx.insertInto('model_aliases').values({ name: move.name, alias: move.alias, version: move.version }).execute();
+  const last = await tx.selectFrom('model_alias_history').select((eb) => eb.fn.max('seq').as('s')).where('name', '=', move.name).executeTakeFirst();
+  await tx
+    .insertInto('model_alias_history')
+    .values({ name: move.name, seq: Number(last?.s ?? 0) + 1, alias: move.alias, from_version: from, to_version: move.version ?? null, moved_by: move.movedBy, reason: move.reason, moved_at: new Date().toISOString() })
+    .execute();
 }
 
 export interface AliasHistoryEntry {

@@ -3,7 +3,7 @@
  * `champion` alias pointing at it. Shared by the admin API and the CLI.
  */
 import type { Cache } from '../cache/cache';
-import { aliasHistory, aliasVersion, assertServable, getModelVersion, moveAlias } from '../registry/model-registry';
+import { aliasHistory, aliasVersion, assertServable, getModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
 
@@ -68,7 +68,8 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
     throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });
   }
   const reason = `rollback to v${target}: ${input.reason}`;
-  const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason });
-  await moveAlias(store, { name: input.model, alias: 'champion', version: target, movedBy: input.movedBy, reason });
+  // The routes and the champion alias in one transaction: a deployment promoting at the same moment
+  // cannot leave its alias over this rollback's routes (or the reverse).
+  const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason, alias: { alias: 'champion', version: target, movedBy: input.movedBy, reason } });
   return { model: input.model, fromVersion, toVersion: target, routes };
 }

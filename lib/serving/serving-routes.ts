@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache';
-import { getModelVersion } from '../registry/model-registry';
+import { getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
 import { CHAMPION_VARIANT, type Route } from './routing';
@@ -107,6 +107,13 @@ export interface WriteServingRoutesInput extends ServingSplitInput {
   reason: string;
   /** When given, the write is refused unless the current generation is this one (0: no routes yet). */
   expectedGeneration?: number;
+  /**
+   * An alias of the model moved in the same transaction (a promotion or rollback points `champion`
+   * at the version it routes to), also when the routes are already so. Written apart, a rollback
+   * landing between a promotion's routes and its alias left the routes on one version and the
+   * champion alias on another.
+   */
+  alias?: Omit<AliasMove, 'name'>;
 }
 
 /** The all-champion split: every request served by `version`. */
@@ -204,7 +211,7 @@ export async function writeServingRoutes(store: Database, cache: Cache, input: W
   const parsed = servingSplitInputSchema.safeParse({ mode: input.mode, routes: input.routes, shadow: input.shadow, reference: input.reference, salt: input.salt });
   if (!parsed.success) throw new ServingRoutesError(`serving routes for ${input.model} are invalid: ${z.prettifyError(parsed.error)}`);
   if (!input.updatedBy || !input.reason) throw new ServingRoutesError('serving route changes need updatedBy and reason (who and why), for the history');
-  const versions = new Set([...parsed.data.routes.map((r) => r.version), ...(parsed.data.shadow ? [parsed.data.shadow.version] : [])]);
+  const versions = new Set([...parsed.data.routes.map((r) => r.version), ...(parsed.data.shadow ? [parsed.data.shadow.version] : []), ...(input.alias?.version !== undefined ? [input.alias.version] : [])]);
   for (const version of versions) {
     try {
       await getModelVersion(store, input.model, version);
@@ -248,7 +255,12 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
         );
       }
       const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
-      if (current && sameSplit(storedSplit(current, current.salt), next)) return { routes: current, changed: false };
+      const move = input.alias;
+      const alias = move ? () => moveAliasIn(tx, { ...move, name: input.model }) : async () => undefined;
+      if (current && sameSplit(storedSplit(current, current.salt), next)) {
+        await alias();
+        return { routes: current, changed: false };
+      }
 
       const values: ServingRoutesTable = {
         model: input.model,
@@ -266,6 +278,7 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
         await tx.insertInto('serving_routes').values(values).execute();
       }
       await tx.insertInto('serving_route_history').values(values).execute();
+      await alias();
       return { routes: toRoutes(values), changed: true };
     });
   } catch (error) {
