@@ -259,7 +259,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         } catch (error) {
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
-        const existing = await store.db.selectFrom('deployments').select('champion_version').where('id', '=', input.deploymentId).executeTakeFirst();
+        const existing = await store.db.selectFrom('deployments').select(['champion_version', 'status']).where('id', '=', input.deploymentId).executeTakeFirst();
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
@@ -272,7 +272,17 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           // is the remedy the veto names).
           if (!existing && servingVeto((await getModelVersion(store, plan.model, championVersion)).metrics) !== undefined) championVersion = null;
         }
-        if (existing) return { plan, championVersion };
+        // The challenger under test carries the canary alias: also set by a retry whose first attempt
+        // recorded the deployment and ended before moving it (moving it again records nothing).
+        const markCanary = async () => {
+          if (championVersion !== null && championVersion !== plan.challengerVersion) {
+            await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` });
+          }
+        };
+        if (existing) {
+          if (existing.status === 'running') await markCanary();
+          return { plan, championVersion };
+        }
         // The champion a deployment compares with, routes to and rolls back to is the alias's: it must
         // be the one the routes serve, else live traffic moves off that one uncompared.
         const disagreement = await championAliasDisagreement(store, plan.model, aliasChampion);
@@ -299,13 +309,14 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           } catch (error) {
             if (!isDuplicateKey(error)) throw error;
             // A retry whose first attempt inserted the row, or a deployment that started meanwhile (named by the next pass).
-            if (await deploymentRow(store, input.deploymentId)) return { plan, championVersion };
+            if (await deploymentRow(store, input.deploymentId)) {
+              await markCanary();
+              return { plan, championVersion };
+            }
             if (attempt >= 3) throw error;
           }
         }
-        if (championVersion !== null && championVersion !== plan.challengerVersion) {
-          await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` });
-        }
+        await markCanary();
         return { plan, championVersion };
       });
     },

@@ -59,6 +59,23 @@ describe.each(DRIVERS)('retried deployment activities (%s)', (_driver, create) =
     await expect(a.setTrafficSplit({ model: name, mode: 'single', routes: singleRoute(v2), updatedBy: by, reason: 'promoted', deploymentId: id })).resolves.toEqual(expect.any(Number));
   });
 
+  it('a start retried after it recorded the deployment, before its canary alias, still marks the canary (once)', async () => {
+    const { name, v } = await model('begin-retry', 2);
+    const [v1, v2] = v;
+    const id = `deploy-${name}-v${v2}`;
+    const a = activities();
+    const request = { model: name, challengerVersion: v2, startedBy: 'test' };
+    await expect(a.beginDeployment({ deploymentId: id, request })).resolves.toMatchObject({ championVersion: v1 });
+    // What an attempt that ended between its two writes leaves: the deployment row, no canary alias.
+    await t.store.db.deleteFrom('model_aliases').where('name', '=', name).where('alias', '=', 'canary').execute();
+    await t.store.db.deleteFrom('model_alias_history').where('name', '=', name).where('alias', '=', 'canary').execute();
+    await expect(a.beginDeployment({ deploymentId: id, request })).resolves.toMatchObject({ championVersion: v1 });
+    expect(await aliasVersion(t.store, name, 'canary')).toBe(v2);
+    await a.beginDeployment({ deploymentId: id, request });
+    expect((await aliasHistory(t.store, name)).filter((m) => m.alias === 'canary').map((m) => [m.fromVersion, m.toVersion, m.movedBy])).toEqual([[null, v2, `deployment ${id}`]]);
+    expect(await t.store.db.selectFrom('deployments').select(['id', 'status']).where('model', '=', name).execute()).toEqual([{ id, status: 'running' }]);
+  });
+
   it('a champion moved by someone else after the promotion is still a takeover', async () => {
     const { name, v } = await model('promote-then-rollback', 2);
     const [v1, v2] = v;
