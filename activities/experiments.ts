@@ -7,9 +7,9 @@ import { sameLabelSpec } from '../lib/registry/label-spec';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
-import { aliasVersion, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
 import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
-import { appliedPromotion, judgeChallenge } from '../lib/registry/challenges';
+import { appliedPromotion, judgeChallenge, withdrawPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
@@ -508,7 +508,17 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               ? { promote: false, reason: `the champion v${champion} ${notCompared}, so it was not re-run on this run's period and nothing can be shown to beat it; promote by hand (move the alias) if the change is intended` }
               : await challenge();
         if (decision.promote) {
-          await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason });
+          try {
+            // Only over the champion judged against (none for a first champion): another run or a
+            // deployment that moved the champion alias since is never overwritten unjudged.
+            await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason, expected: { alias: 'champion', version: champion ?? null } });
+          } catch (error) {
+            if (!(error instanceof AliasMovedError)) throw error;
+            const now = error.found === null ? 'was cleared' : `became v${error.found}`;
+            const reason = `not promoted: the champion ${now} while this run was judged against ${champion === undefined ? 'no champion' : `v${champion}`}, so nothing shows it beats the one there now; promote by hand (move the alias) if the change is intended`;
+            await withdrawPromotion(store, `${input.workflowId}/${input.runId}`, reason);
+            return { version, decision: { promote: false, reason }, champion, identicalToEarlier: identical !== undefined };
+          }
         }
         return { version, decision, champion, identicalToEarlier: identical !== undefined };
       });

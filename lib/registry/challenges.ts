@@ -171,3 +171,11 @@ export async function appliedPromotion(store: Database, identity: { key: string;
   const shows = Number(at('champion')) === identity.version || (record.championVersion !== null && Number(at('challenger')) === identity.version);
   return shows ? record : undefined;
 }
+
+/**
+ * Records that a run's challenge, judged promoted, promoted nothing after all (the alias it would
+ * have moved had moved meanwhile): the challenge still counts for its family, as not promoted.
+ */
+export async function withdrawPromotion(store: Database, key: string, reason: string): Promise<void> {
+  await store.db.updateTable('promotion_challenges').set({ promoted: 0, reason }).where('challenge_key', '=', key).execute();
+}

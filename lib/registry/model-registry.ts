@@ -297,12 +297,31 @@ export interface AliasMove {
   version: number | undefined;
   movedBy: string;
   reason: string;
+  /**
+   * Moved only while this alias (the moved one by default) points at this version (null: at none),
+   * read under a lock in the move's transaction; otherwise AliasMovedError and nothing moves. A
+   * promotion judged against the champion it read must not land over one that arrived meanwhile.
+   */
+  expected?: { alias?: ModelAlias; version: number | null };
+}
+
+/** A conditional alias move (AliasMove.expected) found the alias elsewhere: nothing was moved. */
+export class AliasMovedError extends RegistryError {
+  override name = 'AliasMovedError';
+  constructor(
+    readonly model: string,
+    readonly alias: ModelAlias,
+    readonly expected: number | null,
+    readonly found: number | null,
+  ) {
+    super(`the ${alias} alias of ${model} is at ${found === null ? 'no version' : `v${found}`}, not ${expected === null ? 'unset' : `v${expected}`} as expected: nothing was moved`);
+  }
 }
 
 /** Points an alias at a version (or clears it) and appends the move to the history, atomically. */
 export async function moveAlias(store: Database, move: AliasMove): Promise<void> {
   if (move.version !== undefined) await getModelVersion(store, move.name, move.version);
-  await store.db.transaction().execute((tx) => moveAliasIn(tx, move));
+  await store.db.transaction().execute((tx) => moveAliasIn(tx, store.driver, move));
 }
 
 /**
@@ -310,9 +329,20 @@ export async function moveAlias(store: Database, move: AliasMove): Promise<void>
  * promotion or rollback moves the champion alias in the transaction that writes its routes
  * (lib/serving/serving-routes.ts), so the two never disagree whoever writes between them.
  */
-export async function moveAliasIn(tx: Transaction<DatabaseSchema>, move: AliasMove): Promise<void> {
-  const current = await tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
-  const from = current ? Number(current.version) : null;
+export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], move: AliasMove): Promise<void> {
+  // A locking read on MySQL: the alias as committed now, held until the move commits (a SQLite write transaction is alone).
+  const at = async (alias: ModelAlias) => {
+    let q = tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', alias);
+    if (driver === 'mysql') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
+    return row ? Number(row.version) : null;
+  };
+  if (move.expected) {
+    const alias = move.expected.alias ?? move.alias;
+    const found = await at(alias);
+    if (found !== move.expected.version) throw new AliasMovedError(move.name, alias, move.expected.version, found);
+  }
+  const from = await at(move.alias);
   if (from === (move.version ?? null)) return; // already there: nothing moved, nothing to record
   await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
   if (move.version !== undefined) await tx.insertInto('model_aliases').values({ name: move.name, alias: move.alias, version: move.version }).execute();

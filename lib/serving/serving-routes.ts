@@ -256,7 +256,7 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       }
       const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
       const move = input.alias;
-      const alias = move ? () => moveAliasIn(tx, { ...move, name: input.model }) : async () => undefined;
+      const alias = move ? () => moveAliasIn(tx, store.driver, { ...move, name: input.model }) : async () => undefined;
       if (current && sameSplit(storedSplit(current, current.salt), next)) {
         await alias();
         return { routes: current, changed: false };

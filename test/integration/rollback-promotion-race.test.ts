@@ -36,9 +36,9 @@ describe('a rollback racing a promotion (mysql)', () => {
     await t?.drop();
   });
 
-  /** Whether a statement of this test's database starting with `prefix` is under way (waiting for a row lock, here). */
-  const running = async (prefix: string) => {
-    const [rows] = await lock.query('select count(*) as n from information_schema.processlist where db = ? and command = ? and id <> connection_id() and info like ?', [new URL(t.url).pathname.slice(1), 'Query', `${prefix}%`]);
+  /** Whether a statement of this test's database matching `pattern` (SQL like) is under way (waiting for a row lock, here). */
+  const running = async (pattern: string) => {
+    const [rows] = await lock.query('select count(*) as n from information_schema.processlist where db = ? and command = ? and id <> connection_id() and info like ?', [new URL(t.url).pathname.slice(1), 'Query', pattern]);
     return Number((rows as Array<{ n: number }>)[0].n) > 0;
   };
 
@@ -61,13 +61,13 @@ describe('a rollback racing a promotion (mysql)', () => {
       (r) => ({ ok: true as const, r }),
       (e: unknown) => ({ ok: false as const, e }),
     );
-    await until('the promotion to wait at the champion alias', () => running('delete from `model_aliases`'));
+    await until('the promotion to wait at the champion alias', async () => (await running('delete from `model_aliases`%')) || (await running('select % from `model_aliases` % for update')));
     // An operator rolls back to v1 meanwhile.
     let rolledBack = false;
     const rollback = rollbackModel(t.store, cache, { model: name, toVersion: v1, movedBy: 'ops', reason: 'by hand', verify: (model, version) => verifyRegisteredVersion(t.store, artifacts, model, version) }).finally(() => {
       rolledBack = true;
     });
-    await until('the rollback to finish or wait for the promotion', async () => rolledBack || (await running('update `serving_routes`')));
+    await until('the rollback to finish or wait for the promotion', async () => rolledBack || (await running('update `serving_routes`%')));
     await lock.query('rollback');
     await Promise.all([promotion, rollback]);
 
