@@ -148,8 +148,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
       return withFailureMapping(async () => {
         if (!Number.isInteger(input.windowDays) || input.windowDays < 1 || input.windowDays > 250) throw new BadInputError(`windowDays must be a whole number of trading days in 1..250, got ${input.windowDays}`);
         const rules = parseMonitoringRules(input.rules);
-        const report = await computeModelReport(store, { id: reportIdOf(input.target), target: input.target, windowDays: input.windowDays, rules, now: now(), verify: { signing, ...(artifacts ? { artifacts } : {}) } });
-        await saveMonitoringReport(store, report);
+        const computed = await computeModelReport(store, { id: reportIdOf(input.target), target: input.target, windowDays: input.windowDays, rules, now: now(), verify: { signing, ...(artifacts ? { artifacts } : {}) } });
+        // A retry judges the report its first attempt stored (the one the alerts' evidence names).
+        const report = await saveMonitoringReport(store, computed);
         recordMonitoringReport({
           model: report.model,
           variant: report.variants[0] ?? 'champion',

@@ -186,7 +186,14 @@ export function serialiseReport(report: ModelMonitoringReport): string {
   return JSON.stringify({ ...report, drift: { ...report.drift, features: [], truncated: report.drift.features.length } });
 }
 
-/** Stores the report once under its id (a retried activity writes nothing new). */
-export async function saveMonitoringReport(store: Database, report: ModelMonitoringReport): Promise<void> {
+/**
+ * Stores the report once under its id and returns the report stored under it: this one, or the one
+ * an earlier attempt of the same run stored (a retried activity writes nothing new, and judges and
+ * reports what was stored, not a second computation at a later time that can read otherwise).
+ */
+export async function saveMonitoringReport(store: Database, report: ModelMonitoringReport): Promise<ModelMonitoringReport> {
   await store.db.insertInto('monitoring_reports').ignore().values({ id: report.id, model: report.model, version: report.version, report: serialiseReport(report), created_at: report.createdAt }).execute();
+  const stored = await store.db.selectFrom('monitoring_reports').select(['report', 'created_at']).where('id', '=', report.id).executeTakeFirst();
+  if (!stored || stored.created_at === report.createdAt) return report;
+  return JSON.parse(stored.report) as ModelMonitoringReport;
 }

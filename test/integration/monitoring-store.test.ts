@@ -6,6 +6,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { monitoringActivities, type ComputedMonitoringReport } from '../../activities/monitoring';
 import { raiseAlert } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { computeModelReport, saveMonitoringReport } from '../../lib/monitoring/model-report';
@@ -208,6 +210,24 @@ describe.each(DRIVERS)('monitoring on %s', (_driver, create) => {
     // With no cool-down the same condition is a new alert every time.
     const noCooldown = await raiseAlert(t.store, { ...evaluation.findings[0].alert, cooldownSeconds: 0 });
     expect(noCooldown.suppressed).toBe(false);
+  });
+
+  it('a retried report activity judges the report its first attempt stored, not a later computation', async () => {
+    const { version } = await seedMonitoredModel(t.store, artifactDir, 'retried');
+    let clock = new Date('2017-06-30T23:00:00Z'); // after the close and grace of the bars' last session: fresh
+    const activities = monitoringActivities({ store: t.store, now: () => clock, signing: { signingKey: undefined } });
+    const env = new MockActivityEnvironment(); // one workflow run and activity: every attempt has the same report id
+    const input = { target: { model: 'retried', version, variants: ['champion'], champion: true }, windowDays: 10 };
+    const attempt = (): Promise<ComputedMonitoringReport> => env.run(activities.computeMonitoringReport, input);
+    const first = await attempt();
+    expect(first.summary.freshness.status).toBe('fresh');
+    // The answer was lost; Temporal retries it a week later (three sessions behind by then).
+    clock = new Date('2017-07-06T23:00:00Z');
+    const retried = await attempt();
+    expect(retried.summary).toEqual(first.summary);
+    expect(retried.findings.map((f) => f.alert.rule).sort()).toEqual(first.findings.map((f) => f.alert.rule).sort());
+    const rows = await t.store.db.selectFrom('monitoring_reports').select(['id', 'report']).where('model', '=', 'retried').execute();
+    expect(rows.map((r) => [r.id, (JSON.parse(r.report) as { freshness: { status: string } }).freshness.status])).toEqual([[first.summary.reportId, 'fresh']]);
   });
 
   it("judges live predictions by a registry row's label and backtest metrics only once the row verifies: an edited row is refused with the key or the artifact store", async () => {
