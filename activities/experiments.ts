@@ -7,7 +7,8 @@ import { sameLabelSpec } from '../lib/registry/label-spec';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
-import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, type ModelVersion } from '../lib/registry/model-registry';
+import { featureOrderProblem } from '../lib/registry/verify-artifact';
 import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
 import { appliedPromotion, judgeChallenge, withdrawPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
@@ -423,6 +424,11 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     async registerAndPromote(input: RegisterInput): Promise<RegisterResult> {
       return withFailureMapping(async () => {
         const artifact = await readArtifact(artifacts, input.artifactSha256);
+        // Checked before anything is registered, judged or moved: a model whose feature names or
+        // their order are not its stored feature set's is never served, so it is neither registered
+        // nor promoted (an earlier version of the same artifact, found below, included).
+        const order = await featureOrderProblem(store, input.featureSetVersion, decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS }).header.featureNames);
+        if (order) throw new RegistryError(`${input.experiment.name} (${input.algorithm}) cannot be registered or promoted: ${order}; nothing was registered or moved`);
         const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
         if (input.snapshotId && !snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
         const lineage = { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment, ...(input.universe ? { universe: input.universe } : {}) };

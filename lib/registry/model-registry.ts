@@ -16,7 +16,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
 import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordProblem, rowSignatureProblem, signingKeyId, signReportRecord, signRow, type RowSignature, type RowSigning } from './row-signature';
-import { verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
+import { featureOrderProblem, verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
 /** The registry refuses the request (unknown version or alias, taken version, bad name): retrying cannot help. */
@@ -128,6 +128,10 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
   // The row must describe the model it points at: algorithm, feature set, label and every parameter it states (lib/registry/recorded-fields.ts).
   const mismatch = recordedFieldMismatch(input, header, 'registration');
   if (mismatch) throw new RegistryError(`artifact cannot be registered: ${mismatch}`);
+  // The model's feature names and their order must be its stored feature set's column order, as
+  // verification (hence serving) requires: else the version is registered, even made champion, and never served.
+  const order = await featureOrderProblem(store, input.featureSetVersion, header.featureNames);
+  if (order) throw new RegistryError(`artifact cannot be registered: ${order}; nothing was stored`);
   // The model must restore, as every loader restores it: a payload of the wrong size or a parameter
   // that can never be valid (a NaN or infinite weight, a zero scale) is refused here, before it is stored.
   await loadModelRuntimes();

@@ -66,6 +66,20 @@ async function storedFeatureSetColumns(store: Database, featureSetVersion: strin
   }
 }
 
+/**
+ * Why a model whose artifact names `featureNames` (in that order) cannot be registered or promoted
+ * under feature set `featureSetVersion`: the names or their order differ from the store's column
+ * order of that feature set. Undefined when they agree, and when the store does not hold the
+ * feature set or holds a row this code would not store: verification refuses those with its own
+ * message (registration does not need the feature set materialised).
+ */
+export async function featureOrderProblem(store: Database, featureSetVersion: string, featureNames: readonly string[]): Promise<string | undefined> {
+  const stored = await storedFeatureSetColumns(store, featureSetVersion);
+  if (stored === undefined || 'problem' in stored) return undefined;
+  const difference = firstColumnDifference(featureNames, stored.columns);
+  return difference ? `feature order differs from feature set ${featureSetVersion}: ${difference}` : undefined;
+}
+
 export interface VerifyArtifactOptions {
   /**
    * MODEL_SIGNING_KEY (lib/config.ts): when set, the row must carry this key's signature over its

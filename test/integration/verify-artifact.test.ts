@@ -172,9 +172,12 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
     async function storedThenEdited(name: string, edit: { definition?: string; columns?: string; version?: string }, names?: readonly string[]): Promise<{ bad: ModelVersion; version: string }> {
       const { version, columns } = await saveTestFeatureSet(t.store, { ...FEATURES, name: `verify-${name}` });
       expect(columns).toEqual(COLUMNS);
+      // A model trained on other names (`names`) is registered after the edit: registration refuses
+      // names that differ from the stored feature set's as long as that row is one this code stores.
+      if (names) await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
       const bad = await register(name, await fitState(8, 2, names ?? columns), version);
       if (!names) await expect(verifyRegisteredVersion(t.store, artifacts, name, bad.version)).resolves.toBeDefined(); // the honest row passes
-      await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
+      if (!names) await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
       return { bad, version };
     }
     /** The definition's JSON as saveFeatureSet stores it (defaults filled, no version). */

@@ -1,0 +1,117 @@
+/**
+ * A model whose feature names, or their order, are not its stored feature set's column order is
+ * never served (verification refuses it: ARTIFACT_INVALID), so registration and the pipeline's
+ * promotion refuse it first, naming the difference, before anything is stored, judged or moved:
+ * no registry row, no artifact under its sha256, no challenge, no alias. A version of such a model
+ * registered by an earlier build (the registration retried under its key) is not promoted either.
+ */
+import crypto from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { artifactKey, putArtifact } from '../../lib/registry/artifact-store';
+import { aliasHistory, aliasVersion, listModelVersions, registerModel, RegistryError } from '../../lib/registry/model-registry';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact, sha256 } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+describe('registration and promotion refuse a model whose feature order is not its stored feature set\'s (SQLite)', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-feature-order-'));
+  let FS: string;
+  let COLUMNS: string[];
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+    ({ version: FS, columns: COLUMNS } = await saveTestFeatureSet(t.store, returnsFeatureSet('feature-order', 3)));
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  /** An artifact of a logistic regression trained with `names` as its feature names, under feature set FS. */
+  async function artifactOf(names: readonly string[], seed: number): Promise<{ bytes: Uint8Array; label: Record<string, unknown>; ds: ReturnType<typeof syntheticTrainingDataset> }> {
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 120, seed, horizon: 5 });
+    const x = withColumns({ values: ds.values, rows: ds.rows, featureNames: ds.columns }, names);
+    const model = await algorithmByName('logistic_regression').fit({ features: x, labels: ds.labels, classes: 2, seed }, {});
+    return { bytes: encodeArtifact(model.state(), { featureSetVersion: FS, label: ds.label }), label: ds.label, ds: { ...ds, columns: [...COLUMNS] } };
+  }
+
+  const stored = async (bytes: Uint8Array): Promise<boolean> => (await artifacts.get(artifactKey(sha256(bytes)))) !== undefined;
+
+  it('registerModel refuses names in another order, and other names, storing nothing', async () => {
+    const reversed = [...COLUMNS].reverse();
+    const { bytes, label } = await artifactOf(reversed, 1);
+    const input = { name: 'order-direct', artifact: bytes, algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: FS, label, ...UNTRACKED_REGISTRATION, registrationKey: `order-direct/${crypto.randomUUID()}` };
+    const refused = await registerModel(t.store, artifacts, input).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RegistryError);
+    expect((refused as Error).message).toBe(
+      `artifact cannot be registered: feature order differs from feature set ${FS}: 3 vs 3 columns, first difference at column 0 (${JSON.stringify(reversed[0])} vs ${JSON.stringify(COLUMNS[0])}); nothing was stored`,
+    );
+    expect(await listModelVersions(t.store, 'order-direct')).toEqual([]);
+    expect(await stored(bytes)).toBe(false);
+
+    const renamed = [...COLUMNS.slice(0, 2), 'volume_z'];
+    const other = await artifactOf(renamed, 2);
+    await expect(registerModel(t.store, artifacts, { ...input, artifact: other.bytes, registrationKey: `order-direct/${crypto.randomUUID()}` })).rejects.toThrow(
+      `feature order differs from feature set ${FS}: 3 vs 3 columns, first difference at column 2 ("volume_z" vs ${JSON.stringify(COLUMNS[2])})`,
+    );
+    expect(await listModelVersions(t.store, 'order-direct')).toEqual([]);
+
+    // The stored order registers.
+    const good = await artifactOf(COLUMNS, 3);
+    await expect(registerModel(t.store, artifacts, { ...input, artifact: good.bytes, registrationKey: `order-direct/${crypto.randomUUID()}` })).resolves.toMatchObject({ version: 1 });
+  });
+
+  /** The pipeline's registerAndPromote of an artifact trained with `names`, for a model without a champion. */
+  async function registerAndPromote(name: string, names: readonly string[], seed: number): Promise<{ result: Promise<RegisterResult>; bytes: Uint8Array }> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
+    const { bytes, label, ds } = await artifactOf(names, seed);
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const { sha256: sha } = await putArtifact(artifacts, bytes); // trained and saved by the run, as train does
+    const experiment = experimentSchema.parse({ name, label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0 } });
+    const result: Promise<RegisterResult> = new MockActivityEnvironment().run(activities.registerAndPromote, {
+      experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha, datasetId, featureSetVersion: FS, metrics: {}, lineage: {},
+      scores: { auc: 0.6, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1 },
+      workflowId: `wf-${name}`, runId: 'r',
+    });
+    return { result, bytes };
+  }
+
+  it('the pipeline neither registers nor makes champion such a model when there is no champion', async () => {
+    const reversed = [...COLUMNS].reverse();
+    const { result } = await registerAndPromote('order-pipeline', reversed, 4);
+    await expect(result).rejects.toThrow(`order-pipeline (logistic_regression) cannot be registered or promoted: feature order differs from feature set ${FS}: 3 vs 3 columns, first difference at column 0 (${JSON.stringify(reversed[0])} vs ${JSON.stringify(COLUMNS[0])}); nothing was registered or moved`);
+    expect(await listModelVersions(t.store, 'order-pipeline')).toEqual([]);
+    expect(await aliasVersion(t.store, 'order-pipeline', 'champion')).toBeUndefined();
+    expect(await aliasHistory(t.store, 'order-pipeline')).toEqual([]);
+    expect(await t.store.db.selectFrom('promotion_challenges').selectAll().where('model', '=', 'order-pipeline').execute()).toEqual([]);
+  });
+
+  it('does not promote a version of such a model an earlier build registered (its registration retried)', async () => {
+    const reversed = [...COLUMNS].reverse();
+    const { bytes, label } = await artifactOf(reversed, 5);
+    // As an earlier build registered it: the row inserted under the run's registration key, unchecked.
+    const good = await artifactOf(COLUMNS, 5);
+    const v = await registerModel(t.store, artifacts, { name: 'order-earlier', artifact: good.bytes, algorithm: 'logistic_regression', params: {}, seed: 5, featureSetVersion: FS, label, ...UNTRACKED_REGISTRATION, registrationKey: 'wf-order-earlier/r/logistic_regression' });
+    const { sha256: sha } = await putArtifact(artifacts, bytes);
+    await t.store.db.updateTable('model_versions').set({ artifact_sha256: sha, artifact_bytes: bytes.byteLength }).where('name', '=', 'order-earlier').where('version', '=', v.version).execute();
+    const { result } = await registerAndPromote('order-earlier', reversed, 5);
+    await expect(result).rejects.toThrow('cannot be registered or promoted: feature order differs');
+    expect(await aliasVersion(t.store, 'order-earlier', 'champion')).toBeUndefined();
+    expect(await aliasHistory(t.store, 'order-earlier')).toEqual([]);
+    expect((await listModelVersions(t.store, 'order-earlier')).map((m) => m.artifactSha256)).toEqual([sha]);
+  });
+
+  it('registers and makes champion the same model in the stored order', async () => {
+    const { result } = await registerAndPromote('order-good', COLUMNS, 6);
+    const registered = await result;
+    expect(registered.decision.promote).toBe(true);
+    expect(await aliasVersion(t.store, 'order-good', 'champion')).toBe(registered.version.version);
+  });
+});
