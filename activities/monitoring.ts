@@ -14,6 +14,7 @@ import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
+import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
 import { alertedExecutions, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
@@ -46,6 +47,12 @@ export interface MonitoringReportSummary {
 
 export interface ComputedMonitoringReport extends RuleEvaluation {
   summary: MonitoringReportSummary;
+}
+
+export interface ServedArtifactsResult extends RuleEvaluation {
+  checks: StoredArtifactCheck[];
+  /** Why nothing was checked, when nothing could be. */
+  unavailable?: string;
 }
 
 export interface PipelineHealthResult extends RuleEvaluation {
@@ -164,6 +171,20 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
           createdAt: report.createdAt,
         });
         return { summary: summaryOf(report), ...evaluateModelReport(report, rules) };
+      });
+    },
+
+    /**
+     * The stored copy of each served version's artifact (one read of the object store's own copy per
+     * version), against its registry row: an artifact_damaged alert per version whose copy is
+     * missing, of another size or sha256, or whose store cannot be read (lib/monitoring/served-artifacts.ts).
+     */
+    async checkServedArtifacts(input: { targets: MonitoringTarget[]; rules?: MonitoringRulesInput }): Promise<ServedArtifactsResult> {
+      return withFailureMapping(async () => {
+        const rules = parseMonitoringRules(input.rules);
+        if (!artifacts) return { checks: [], unavailable: 'no artifact store in this activity context', findings: [], actions: { retrain: false, blockDeployments: false, reasons: [] } };
+        const checks = await checkServedArtifacts(store, artifacts, input.targets);
+        return { checks, ...evaluateServedArtifacts(checks, rules) };
       });
     },
 

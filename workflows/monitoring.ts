@@ -3,8 +3,9 @@
  * models (the champion and any canary or A/B variant in their serving routes) it computes a
  * monitoring report (feature drift, prediction drift, live performance, freshness; stored and
  * exported as gauges), raises the alerts the rules call for (cool-down and delivery in lib/alerts),
- * checks pipeline health, and, when asked to, starts one retraining run per model whose champion has
- * severe drift or a hit rate significantly below its promise.
+ * checks that the stored copy of every served version's artifact is still the registered one
+ * (artifact_damaged), checks pipeline health, and, when asked to, starts one retraining run per
+ * model whose champion has severe drift or a hit rate significantly below its promise.
  *
  * Exactly one retraining run, even when this workflow is retried or two runs overlap: the run's
  * workflow id is per model and started with conflict policy FAIL (Temporal refuses a second one
@@ -13,7 +14,7 @@
  * retraining schedule, by hand): startRetraining finds it and starts none
  * (activities/retrain-exclusion.ts).
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { AlertActivities } from '../activities/alerts';
 import type { MonitoringActivities, MonitoringReportSummary, RetrainingResult } from '../activities/monitoring';
 import type { MonitoringRulesInput } from '../lib/monitoring/monitoring-rules';
@@ -51,6 +52,12 @@ export interface MonitoringSummary {
   alerts: { raised: number; suppressed: number };
   /** Versions whose report could not be computed (after the activity's retries), with the reason. */
   failed: Array<{ model: string; version: number; error: string }>;
+  /**
+   * The stored copy of each served version's artifact against its registry row (absent in runs
+   * started before the check existed): the versions whose copy is not the registered one, with what
+   * is wrong, each alerted as artifact_damaged; `unavailable` when nothing could be checked.
+   */
+  artifacts?: { checked: number; damaged: Array<{ model: string; version: number; sha256: string | null; problem: string; message: string }>; unavailable?: string; alerts: RaisedAlert[] };
   /** Subjects with an alert that holds deployments (stale data). */
   blockDeployments: string[];
   retraining: Array<RetrainingResult & { model: string }>;
@@ -59,7 +66,7 @@ export interface MonitoringSummary {
 export const DEFAULT_MONITORING_WINDOW_DAYS = 10;
 
 const retry = ACTIVITY_RETRY;
-const { listMonitoringTargets, computeMonitoringReport, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
+const { listMonitoringTargets, computeMonitoringReport, checkServedArtifacts, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
 const { raiseAlert } = proxyActivities<AlertActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '1m', retry });
 
 export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): Promise<MonitoringSummary> {
@@ -76,6 +83,14 @@ export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): P
   // Per model: the champion version and the alert that asks for its retrain (the first one).
   const retrainFor = new Map<string, { championVersion: number; alertId: string; reason: string }>();
   const targets = await listMonitoringTargets({ models: input.models });
+  // The stored copies of what the routes serve: a damaged one goes unnoticed by the processes serving
+  // it from memory, and every process started afterwards refuses it. Alerted, nothing withdrawn.
+  if (patched('served-artifact-check')) {
+    const checked = await checkServedArtifacts({ targets, rules: input.rules });
+    const damaged = checked.checks.flatMap((c) => (c.problem ? [{ model: c.model, version: c.version, sha256: c.sha256, problem: c.problem.kind, message: c.problem.message }] : []));
+    summary.artifacts = { checked: checked.checks.length, damaged, ...(checked.unavailable ? { unavailable: checked.unavailable } : {}), alerts: [] };
+    for (const finding of checked.findings) summary.artifacts.alerts.push(await raise(finding));
+  }
   for (const target of targets) {
     let computed;
     try {

@@ -88,6 +88,14 @@ export const monitoringRulesSchema = z.object({
       blockDeployments: z.boolean().default(true),
     })
     .prefault({}),
+  /** The stored copy of a served version's artifact is missing, of another size or sha256, or the store cannot be read (lib/monitoring/served-artifacts.ts). */
+  artifact_damaged: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   pipeline_failed: z
     .object({
       enabled: z.boolean().default(true),
