@@ -61,6 +61,9 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-champion-stopped`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-gate-rolled-back`,
   'monitoring-v1-served-model',
+  // A run with the check of the served versions' stored artifacts (patched('served-artifact-check')):
+  // test/integration/served-artifact-check.test.ts.
+  'monitoring-v2-artifact-damaged',
 ];
 
 jest.setTimeout(5 * 60_000);

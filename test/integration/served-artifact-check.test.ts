@@ -20,6 +20,7 @@ import { monitoringWorkflow, type MonitoringSummary, type MonitoringWorkflowInpu
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { recordHistory, RECORDING } from '../helpers/workflow-histories';
 
 describe('the stored artifacts of served versions are checked by monitoring (SQLite, local store)', () => {
   let env: TestWorkflowEnvironment;
@@ -106,7 +107,10 @@ describe('the stored artifacts of served versions are checked by monitoring (SQL
       bytes[Math.floor(bytes.length / 2)] ^= 0x01;
       fs.writeFileSync(v1.file, bytes);
 
-      const summary = await monitor(`monitor-artifacts-flipped-${Date.now()}`, { models: ['mon-flipped', 'mon-fine'], rules });
+      const flippedId = `monitor-artifacts-flipped-${Date.now()}`;
+      const summary = await monitor(flippedId, { models: ['mon-flipped', 'mon-fine'], rules });
+      // Replayed by test/integration/replay-deployment.test.ts (the run with the check, after patched('served-artifact-check')).
+      if (RECORDING) await recordHistory(env, 'monitoring-v2-artifact-damaged', flippedId);
       expect(summary.artifacts?.checked).toBe(2);
       expect(summary.artifacts?.damaged).toEqual([{ model: 'mon-flipped', version: v1.version, sha256: v1.sha, problem: 'sha256', message: expect.stringContaining(`the registry recorded ${v1.sha}`) }]);
       expect(summary.artifacts?.alerts).toEqual([{ rule: 'artifact_damaged', severity: 'critical', subject: `model mon-flipped v${v1.version}`, alertId: expect.any(String), suppressed: false }]);
