@@ -84,7 +84,8 @@ function mysqlLiteralUpsert(rows: readonly Bar[]): string | undefined {
   return `insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`;
 }
 
-const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+// An import's version of a bar carries no event_time (schema.ts BarsTable): a live bar may revise it.
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = null';
 
 const mysqlUpserts = new Map<number, string>();
 function mysqlUpsertSql(rows: number): string {
@@ -108,7 +109,7 @@ function upsertSqlite(sqlite: SqliteHandle, bars: readonly Bar[]): void {
   if (!upsert) {
     const statement = sqlite.prepare(
       'insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume") values (?, ?, ?, ?, ?, ?, ?) ' +
-        'on conflict ("symbol", "date") do update set "open" = "excluded"."open", "high" = "excluded"."high", "low" = "excluded"."low", "close" = "excluded"."close", "volume" = "excluded"."volume"',
+        'on conflict ("symbol", "date") do update set "open" = "excluded"."open", "high" = "excluded"."high", "low" = "excluded"."low", "close" = "excluded"."close", "volume" = "excluded"."volume", "event_time" = null',
     );
     // BEGIN IMMEDIATE, as the store's other transactions (ImmediateSqliteDriver): the write lock first.
     const transaction = sqlite.transaction((rows: readonly Bar[]) => {
@@ -120,11 +121,14 @@ function upsertSqlite(sqlite: SqliteHandle, bars: readonly Bar[]): void {
   upsert(bars);
 }
 
-/** `upsertBars` inside a transaction the caller holds (publishing a snapshot). */
-export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], bars: readonly Bar[]): Promise<void> {
+/**
+ * `upsertBars` inside a transaction the caller holds (publishing a snapshot). `eventTimes` (live
+ * bars, parallel to `bars`): each version's event_time; without it every written bar has none.
+ */
+export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], bars: readonly Bar[], eventTimes?: ReadonlyArray<string | null>): Promise<void> {
   for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
     const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
-    const insert = tx.insertInto('bars').values(chunk.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })));
+    const insert = tx.insertInto('bars').values(chunk.map((b, k) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, event_time: eventTimes?.[i + k] ?? null })));
     if (driver === 'mysql') {
       await insert
         .onDuplicateKeyUpdate({
@@ -133,6 +137,7 @@ export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Data
           low: sql`values(low)`,
           close: sql`values(close)`,
           volume: sql`values(volume)`,
+          event_time: sql`values(event_time)`,
         })
         .execute();
     } else {
@@ -144,6 +149,7 @@ export async function upsertBarsIn(tx: Transaction<DatabaseSchema>, driver: Data
             low: eb.ref('excluded.low'),
             close: eb.ref('excluded.close'),
             volume: eb.ref('excluded.volume'),
+            event_time: eb.ref('excluded.event_time'),
           })),
         )
         .execute();

@@ -721,6 +721,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('promotion_challenges').execute();
     },
   },
+  '0023_bar_event_times': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // When the stored version of a bar was produced, as its live message's event_time says (UTC,
+      // toISOString form, so text order is time order): a live bar revises a stored bar only when it
+      // is newer by event_time (lib/streaming/live-bar-store.ts), so a replayed older entry cannot
+      // undo a later correction. Null for bars an import wrote (and for live bars without event_time):
+      // any live bar may revise those, in stream order. Nothing to backfill: earlier versions' times
+      // were not kept.
+      await db.schema.alterTable('bars').addColumn('event_time', 'varchar(32)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('bars').dropColumn('event_time').execute();
+    },
+  },
   '0025_deployment_artifacts': {
     async up(db: Kysely<unknown>): Promise<void> {
       // The artifact sha256 each version's registry row named when the deployment started: a row

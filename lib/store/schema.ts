@@ -7,6 +7,11 @@ export interface BarsTable {
   low: number;
   close: number;
   volume: number;
+  /**
+   * When this version of the bar was produced (its live message's event_time, UTC ISO as
+   * toISOString writes it); null when an import wrote it or the message had none (migration 0023).
+   */
+  event_time: string | null;
 }
 
 export interface DatasetSnapshotsTable {

@@ -504,7 +504,7 @@ export class BarStreamConsumer {
     const changedBySymbol = new Map<string, { bars: Bar[]; at: Map<string, { source: string; raw: string }> }>();
     classified.forEach((c, i) => {
       if (judged.rejected.has(i)) return;
-      writes.push({ bar: c.bar, entryId: checked.accepted[i].entryId, change: c.change });
+      writes.push({ bar: c.bar, entryId: checked.accepted[i].entryId, change: c.change, eventTime: checked.accepted[i].eventTime });
       if (c.change === 'duplicate') return;
       toWrite.push(c.bar);
       if (c.inWindow) {
@@ -529,19 +529,26 @@ export class BarStreamConsumer {
     writes.sort((a, b) => byKey(a.bar, b.bar));
     const outcomes = await writeLiveBars(this.deps.store, writes, { stream: this.snapshotId, contiguous: !redelivered, record: await olderPending });
     t = this.timed('write', t);
-    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0 };
-    /** Bars a newer entry of the stream had written: neither stored nor in the windows. */
+    const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0, stale: checked.staleInBatch };
+    /** Bars a newer entry of the stream had written, or older by event_time than the stored version: neither stored nor in the windows. */
     const superseded = new Set<Bar>();
+    const stale: string[] = [];
     outcomes.forEach((outcome, k) => {
       if (outcome === 'superseded') {
         counts.superseded++;
         superseded.add(writes[k].bar);
+      } else if (outcome === 'stale') {
+        counts.stale++;
+        superseded.add(writes[k].bar);
+        stale.push(`${writes[k].bar.symbol} ${writes[k].bar.date} (entry ${writes[k].entryId}, event_time ${writes[k].eventTime ?? '?'})`);
       } else if (outcome === 'unchanged') counts.duplicate++;
       else {
         counts.stored++;
         if (outcome === 'revised') counts.revised++;
       }
     });
+    if (checked.staleInBatch > 0) this.log(`stream consumer: ${checked.staleInBatch} entries of the batch ${entries[0].id}..${entries[entries.length - 1].id} were older by event_time than another entry of theirs in it, and were dropped`);
+    if (stale.length > 0) this.log(`stream consumer: ${stale.length} bars older by event_time than their stored version changed nothing: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
     const stored = superseded.size === 0 ? toWrite : toWrite.filter((b) => !superseded.has(b));
     /** Oldest late in-window bar stored per symbol: where cross-sections may need recomputing. */
     const lateFrom = new Map<string, string>();
@@ -615,6 +622,7 @@ export class BarStreamConsumer {
     this.stats.batches++;
     this.stats.barsStored += counts.stored;
     this.stats.barsSuperseded += counts.superseded;
+    this.stats.barsStale += counts.stale;
     this.stats.barsDuplicate += counts.duplicate;
     this.stats.barsRevised += counts.revised;
     this.stats.barsLate += counts.late;

@@ -11,6 +11,13 @@
  *   only come back while pending, so otherwise nothing could ever be outranked: a backlog or a
  *   steady feed without failures records nothing and pays one range read per batch. Repeated
  *   values are recorded too (a newer repeat outranks an older, different message still pending).
+ * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`,
+ *   null for an import's version or a message without one). A live bar with other values than the
+ *   stored bar revises it only when it is not older by event_time: one produced before the stored
+ *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
+ *   is `stale` and changes nothing (no revision row, no stale mark). Equal times: the later entry
+ *   wins. A bar without event_time, or a stored version without one, revises in stream order. The
+ *   time is read with the stored values a revision looks up anyway: a new bar costs nothing more.
  * - **revisions**: a bar that replaces stored values is logged in `bar_revisions` (old and new
  *   values, snapshot id `stream:<key>@<entry id>`) and every feature-set version's rows of that
  *   symbol are marked stale from its date (`feature_progress.stale_from`, as absorbBarRevisions
@@ -46,10 +53,15 @@ export interface LiveBarWrite {
   entryId: string;
   /** What the consumer's window says; only the store's answer decides what is logged. */
   change: BarChange;
+  /** When the bar was produced (its message's event_time as eventTimeKey, live-bar.ts, makes it), if the message says. */
+  eventTime?: string;
 }
 
-/** Per bar: inserted, replaced stored values, equal to the stored bar, or held by a newer entry. */
-export type LiveWriteOutcome = 'added' | 'revised' | 'unchanged' | 'superseded';
+/**
+ * Per bar: inserted, replaced stored values, equal to the stored bar, held by a newer entry, or
+ * older by event_time than the stored version with other values (`stale`: nothing written).
+ */
+export type LiveWriteOutcome = 'added' | 'revised' | 'unchanged' | 'superseded' | 'stale';
 
 export interface LiveWriteOptions {
   /** The stream's id in the store (the consumer's quarantine snapshot id, `stream:<key>`, at most 64 characters). */
@@ -93,6 +105,16 @@ export function compareEntryIds(a: string, b: string): number {
   return sa !== sb ? sa - sb : a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A live bar produced before the stored version of its bar (both with an event_time): it must not
+ * revise it (a replayed or re-sent older entry after a later correction). A bar without one, or a
+ * stored version without one (an import's), revises in stream order; equal times too (the later
+ * entry wins).
+ */
+function olderThanStored(eventTime: string | undefined, stored: string | null): boolean {
+  return eventTime !== undefined && stored !== null && eventTime < stored;
+}
+
 function sameValues(a: Omit<Bar, 'symbol' | 'date'>, b: Bar): boolean {
   return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
 }
@@ -102,6 +124,9 @@ interface Revision {
   entryId: string;
   old: Omit<Bar, 'symbol' | 'date'>;
 }
+
+/** A stored bar's values and the event_time of its version. */
+type StoredVersion = Omit<Bar, 'symbol' | 'date'> & { event_time: string | null };
 
 /** What the check reads: the batch's date range and the entry that a recorded one must pass to outrank it. */
 function checkRange(items: readonly LiveBarWrite[], contiguous: boolean): { lo: string; hi: string; threshold: string; symbols: string[] } {
@@ -145,9 +170,9 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
       'insert into "live_bar_sources" ("stream", "symbol", "date", "entry") values (?, ?, ?, ?) ' +
         'on conflict ("stream", "symbol", "date") do update set "entry" = "excluded"."entry" where "excluded"."entry" > "live_bar_sources"."entry"',
     );
-    const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume") values (?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
-    const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume" from "bars" where "symbol" = ? and "date" = ?');
-    const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ? where "symbol" = ? and "date" = ?');
+    const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "event_time") values (?, ?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
+    const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume", "event_time" from "bars" where "symbol" = ? and "date" = ?');
+    const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ? where "symbol" = ? and "date" = ?');
     const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string) => {
       const { lo, hi, threshold } = checkRange(rows, contiguous);
       const held = new Map<string, string>();
@@ -155,7 +180,8 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
       const outcomes = new Array<LiveWriteOutcome>(rows.length);
       const revisions: Revision[] = [];
       for (let k = 0; k < rows.length; k++) {
-        const { bar: b, entryId, change } = rows[k];
+        const { bar: b, entryId, change, eventTime } = rows[k];
+        const at = eventTime ?? null;
         if (held.size > 0) {
           const newer = held.get(`${b.symbol}\u0000${b.date}`);
           if (newer !== undefined && newer > entryKey(entryId)) {
@@ -169,17 +195,18 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
           continue;
         }
         // A bar the window did not hold is inserted; the store says whether it was there after all.
-        if (change === 'new' && insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume).changes === 1) {
+        if (change === 'new' && insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at).changes === 1) {
           outcomes[k] = 'added';
           continue;
         }
-        const old = lookup.get(b.symbol, b.date) as Omit<Bar, 'symbol' | 'date'> | undefined;
+        const old = lookup.get(b.symbol, b.date) as StoredVersion | undefined;
         if (old === undefined) {
-          insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume);
+          insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
           outcomes[k] = 'added';
         } else if (sameValues(old, b)) outcomes[k] = 'unchanged';
+        else if (olderThanStored(eventTime, old.event_time)) outcomes[k] = 'stale';
         else {
-          update.run(b.open, b.high, b.low, b.close, b.volume, b.symbol, b.date);
+          update.run(b.open, b.high, b.low, b.close, b.volume, at, b.symbol, b.date);
           revisions.push({ bar: b, entryId, old });
           outcomes[k] = 'revised';
         }
@@ -247,27 +274,27 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   if (mysql) {
     for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
       const chunk = fresh.slice(i, i + ROWS_PER_STATEMENT);
-      if (await insertAllOrNothingMysql(tx, chunk.map((k) => items[k].bar))) for (const k of chunk) inserted.add(k);
+      if (await insertAllOrNothingMysql(tx, chunk.map((k) => items[k]))) for (const k of chunk) inserted.add(k);
       else lookUp.push(...chunk);
     }
   } else lookUp.push(...fresh);
   // 4. The stored values of the bars that may be stored, to log what they replace (locked on MySQL:
   //    a writer committing between this read and the upsert would otherwise be replaced unlogged).
-  const stored = new Map<string, Omit<Bar, 'symbol' | 'date'>>();
+  const stored = new Map<string, StoredVersion>();
   for (let i = 0; i < lookUp.length; i += ROWS_PER_STATEMENT) {
     const chunk = lookUp.slice(i, i + ROWS_PER_STATEMENT).map((k) => items[k].bar);
     let q = tx
       .selectFrom('bars')
-      .select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'])
+      .select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume', 'event_time'])
       .where('symbol', 'in', [...new Set(chunk.map((b) => b.symbol))])
       .where('date', 'in', [...new Set(chunk.map((b) => b.date))]);
     if (mysql) q = q.forUpdate();
-    for (const r of await q.execute()) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+    for (const r of await q.execute()) stored.set(`${r.symbol}\u0000${r.date}`, { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume), event_time: r.event_time });
   }
-  const writes: Bar[] = [];
+  const writes: LiveBarWrite[] = [];
   const revisions: Revision[] = [];
   for (const k of kept) {
-    const { bar: b, entryId, change } = items[k];
+    const { bar: b, entryId, change, eventTime } = items[k];
     if (change === 'duplicate') {
       outcomes[k] = 'unchanged';
       continue;
@@ -281,50 +308,68 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       outcomes[k] = 'unchanged';
       continue;
     }
-    writes.push(b);
+    if (old !== undefined && olderThanStored(eventTime, old.event_time)) {
+      outcomes[k] = 'stale';
+      continue;
+    }
+    writes.push(items[k]);
     if (old !== undefined) revisions.push({ bar: b, entryId, old });
     outcomes[k] = old !== undefined ? 'revised' : 'added';
   }
   // 5. The bars, then the revision log and the stale marks.
   if (mysql) await upsertMysql(tx, writes);
-  else await upsertBarsIn(tx, store.driver, writes);
+  else
+    await upsertBarsIn(
+      tx,
+      store.driver,
+      writes.map((w) => w.bar),
+      writes.map((w) => w.eventTime ?? null),
+    );
   for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
   return outcomes;
 }
 
-/** Text that needs no escaping in a quoted MySQL string (symbols, ISO dates), else mysql2's escaping: what its placeholders would make. */
-const PLAIN_TEXT = /^[A-Za-z0-9.$^=_-]*$/;
+/** Text that needs no escaping in a quoted MySQL string (symbols, ISO dates and times), else mysql2's escaping: what its placeholders would make. */
+const PLAIN_TEXT = /^[A-Za-z0-9.$^=_:-]*$/;
 function text(s: string): string {
   return PLAIN_TEXT.test(s) ? `'${s}'` : escape(s);
 }
 
-const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume)';
+const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = values(event_time)';
+
+/** A bar's row of values as written in a MySQL statement, its event_time (or null) last. */
+function mysqlRow({ bar: b, eventTime }: LiveBarWrite): string {
+  return `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)}, ${eventTime === undefined ? 'null' : text(eventTime)})`;
+}
 
 /** Bars as multi-row upserts with their values written in (formatting thousands of placeholders was a tenth of the consumer's time). */
-async function upsertMysql(tx: Transaction<DatabaseSchema>, bars: readonly Bar[]): Promise<void> {
-  for (let i = 0; i < bars.length; i += ROWS_PER_STATEMENT) {
-    const chunk = bars.slice(i, i + ROWS_PER_STATEMENT);
-    if (!chunk.every((b) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) {
-      await upsertBarsIn(tx, 'mysql', chunk);
+async function upsertMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[]): Promise<void> {
+  for (let i = 0; i < writes.length; i += ROWS_PER_STATEMENT) {
+    const chunk = writes.slice(i, i + ROWS_PER_STATEMENT);
+    if (!chunk.every(({ bar: b }) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) {
+      await upsertBarsIn(
+        tx,
+        'mysql',
+        chunk.map((w) => w.bar),
+        chunk.map((w) => w.eventTime ?? null),
+      );
       continue;
     }
-    const values = chunk.map((b) => `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`);
-    await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`));
+    await tx.executeQuery(CompiledQuery.raw(`insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`, \`event_time\`) values ${chunk.map(mysqlRow).join(', ')}${MYSQL_ON_DUPLICATE}`));
   }
 }
 
 /**
- * Inserts `bars` (none stored, as far as the caller knows) if none of them is stored, in one
+ * Inserts the bars of `writes` (none stored, as far as the caller knows) if none of them is stored, in one
  * statement; true when it did. Otherwise nothing is left written (rolled back to a savepoint).
  * `insert ignore` would also turn a too-long value into a warning: symbols were checked to fit
  * (assertSymbolsFit), dates are ISO (10 characters) and the values finite doubles.
  */
-async function insertAllOrNothingMysql(tx: Transaction<DatabaseSchema>, bars: readonly Bar[]): Promise<boolean> {
-  if (!bars.every((b) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) return false;
+async function insertAllOrNothingMysql(tx: Transaction<DatabaseSchema>, writes: readonly LiveBarWrite[]): Promise<boolean> {
+  if (!writes.every(({ bar: b }) => Number.isFinite(b.open) && Number.isFinite(b.high) && Number.isFinite(b.low) && Number.isFinite(b.close) && Number.isFinite(b.volume))) return false;
   await tx.executeQuery(CompiledQuery.raw('savepoint live_new_bars'));
-  const values = bars.map((b) => `(${text(b.symbol)}, ${text(b.date)}, ${String(b.open)}, ${String(b.high)}, ${String(b.low)}, ${String(b.close)}, ${String(b.volume)})`);
-  const result = await tx.executeQuery(CompiledQuery.raw(`insert ignore into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}`));
-  if (Number(result.numAffectedRows ?? -1) === bars.length) {
+  const result = await tx.executeQuery(CompiledQuery.raw(`insert ignore into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`, \`event_time\`) values ${writes.map(mysqlRow).join(', ')}`));
+  if (Number(result.numAffectedRows ?? -1) === writes.length) {
     await tx.executeQuery(CompiledQuery.raw('release savepoint live_new_bars'));
     return true;
   }

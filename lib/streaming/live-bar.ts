@@ -166,3 +166,11 @@ const isDate = memoize(isIsoDate, 10_000);
 export function entryTimeMs(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
+
+/**
+ * An event_time as stored (bars.event_time) and compared: UTC in toISOString's form, so text order
+ * is time order (to the millisecond; a finer fraction is cut, and such times count as equal).
+ */
+export function eventTimeKey(eventTime: string): string {
+  return new Date(Date.parse(eventTime)).toISOString();
+}

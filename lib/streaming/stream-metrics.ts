@@ -20,6 +20,11 @@ export interface StreamConsumerStats {
   barsRevised: number;
   /** Bars not written because a newer entry of the stream had written their symbol and date (a redelivered older entry). */
   barsSuperseded: number;
+  /**
+   * Bars not written because they are older by event_time than the stored version of their bar, or
+   * than another entry of theirs in the batch, with other values (a replayed segment, a re-sent backlog).
+   */
+  barsStale: number;
   /** Bars kept out of the store, by quality rule. */
   quarantinedByRule: Record<string, number>;
   /** Stored bars with a series flag (extreme move, gap, stale close), by rule. */
@@ -58,6 +63,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     barsDuplicate: 0,
     barsRevised: 0,
     barsSuperseded: 0,
+    barsStale: 0,
     quarantinedByRule: {},
     flaggedByRule: {},
     deadLettered: 0,
@@ -121,6 +127,7 @@ export class StreamMetrics {
     total('stream_bars_duplicate_total', 'Bars already stored with the same values (redeliveries, repeats)', (s) => s.barsDuplicate);
     total('stream_bars_revised_total', 'Bars that replaced a stored bar with different values', (s) => s.barsRevised);
     total('stream_bars_superseded_total', 'Bars not written because a newer stream entry had written them (redelivered older entries)', (s) => s.barsSuperseded);
+    total('stream_bars_stale_total', 'Bars not written because they are older by event_time than the stored version (replayed or re-sent older entries)', (s) => s.barsStale);
     byRule('stream_bars_quarantined_total', 'Bars kept out of the store by a quality rule', (s) => s.quarantinedByRule);
     byRule('stream_bar_flags_total', 'Stored bars flagged by a series rule', (s) => s.flaggedByRule);
     total('stream_entries_dead_lettered_total', 'Entries moved to the dead-letter stream after repeated failures', (s) => s.deadLettered);

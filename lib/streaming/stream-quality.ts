@@ -10,7 +10,8 @@
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
  *   redelivery (same values: counted as a duplicate) or a correction (different values: the later
- *   one wins, as a corrected file wins on re-import). Rejecting both, as the CSV rule does, would
+ *   one wins, as a corrected file wins on re-import), unless both carry an event_time and the later
+ *   one's is older (a re-sent backlog: dropped as stale, as the store does, live-bar-store.ts). Rejecting both, as the CSV rule does, would
  *   make the outcome depend on where batch boundaries fall.
  * - series rules (extreme_move, calendar_gap, unadjusted_split, stale_close) look at the symbol's
  *   stored bars around the new one (seriesFlags); short_series and unsorted_input describe whole
@@ -24,13 +25,15 @@ import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { newYorkDate, openSession, rowIssue, seriesIssues, splitFinding } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { barOf, decodeLiveBar, entryTimeMs, liveBarSource } from './live-bar';
+import { barOf, decodeLiveBar, entryTimeMs, eventTimeKey, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
 /** A bar that passed the row rules, with the entry it came from. */
 export interface AcceptedLiveBar {
   bar: Bar;
   entryId: string;
+  /** When the bar was produced, if its message says (event_time, as eventTimeKey stores it). */
+  readonly eventTime?: string;
   /** Where quarantine and flags point: "<stream>#<entry id> (<producer source>)". */
   readonly source: string;
   readonly raw: string;
@@ -44,6 +47,7 @@ class Accepted implements AcceptedLiveBar {
     private readonly streamKey: string,
     /** The producer's source field, as decoded. */
     private readonly producerSource: string,
+    readonly eventTime: string | undefined,
   ) {}
 
   get entryId(): string {
@@ -103,6 +107,11 @@ export interface BatchQuality {
   duplicatesInBatch: number;
   /** Entries replaced by a later entry with different values for the same symbol and date. */
   supersededInBatch: number;
+  /**
+   * Entries with other values than an entry of the batch for the same symbol and date that is newer
+   * by event_time (both have one): the older one is dropped, whichever comes later in the stream.
+   */
+  staleInBatch: number;
 }
 
 const RAW_LIMIT = 2000;
@@ -134,6 +143,7 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
   const latest = new Map<string, AcceptedLiveBar>();
   let duplicatesInBatch = 0;
   let supersededInBatch = 0;
+  let staleInBatch = 0;
   for (const entry of entries) {
     const decoded = decodeLiveBar(entry.fields);
     if (!decoded.ok) {
@@ -164,14 +174,18 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
-    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source);
+    const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, decoded.bar.eventTime === undefined ? undefined : eventTimeKey(decoded.bar.eventTime));
     if (earlier) {
       if (sameValues(earlier.bar, bar)) duplicatesInBatch++;
-      else supersededInBatch++;
+      else if (accepted.eventTime !== undefined && earlier.eventTime !== undefined && accepted.eventTime < earlier.eventTime) {
+        // Produced before the entry it follows (a re-sent backlog): the newer version stays.
+        staleInBatch++;
+        continue;
+      } else supersededInBatch++;
     }
     latest.set(key, accepted);
   }
-  return { accepted: [...latest.values()], rejected, duplicatesInBatch, supersededInBatch };
+  return { accepted: [...latest.values()], rejected, duplicatesInBatch, supersededInBatch, staleInBatch };
 }
 
 /**

@@ -98,6 +98,49 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
     expect((await t.store.db.selectFrom('feature_progress').select('stale_from').where('symbol', '=', 'BBB').executeTakeFirstOrThrow()).stale_from).toBe('2024-05-02');
   });
 
+  it('a bar older by event_time than the stored version is stale and changes nothing; equal or newer times revise; versions without a time (imports, messages without one) are revised in stream order', async () => {
+    await t.store.db.insertInto('feature_progress').values({ version: 'v1', symbol: 'AAA', through: '2024-05-01', bars: 1, stale_from: null, updated_at: '2024-05-02T00:00:00.000Z' }).execute();
+    const T = (hh: string) => `2024-05-01T${hh}:00:00.000Z`;
+    const live = (close: number, seq: number, change: LiveBarWrite['change'], eventTime?: string): LiveBarWrite => ({ bar: bar('AAA', '2024-05-01', close), entryId: `1700000000200-${seq}`, change, eventTime });
+    const stored = async () => {
+      const row = await t.store.db.selectFrom('bars').select(['close', 'event_time']).where('symbol', '=', 'AAA').executeTakeFirstOrThrow();
+      return [Number(row.close), row.event_time];
+    };
+    const revisions = async () => (await t.store.db.selectFrom('bar_revisions').select(['old_close', 'new_close']).orderBy('snapshot_id').execute()).map((r) => [Number(r.old_close), Number(r.new_close)]);
+    const opts = { contiguous: true, record: false };
+    expect(await write(t.store, [live(10, 0, 'new', T('20'))], opts)).toEqual(['added']);
+    expect(await write(t.store, [live(11, 1, 'revised', T('22'))], opts)).toEqual(['revised']);
+    const progress = await t.store.db.selectFrom('feature_progress').selectAll().execute();
+    // The first message again, appended later: older by event_time (the window held Y, or did not).
+    expect(await write(t.store, [live(10, 2, 'revised', T('20'))], opts)).toEqual(['stale']);
+    expect(await write(t.store, [live(10, 3, 'new', T('21'))], opts)).toEqual(['stale']);
+    expect(await stored()).toEqual([11, T('22')]);
+    expect(await revisions()).toEqual([[10, 11]]);
+    expect(await t.store.db.selectFrom('feature_progress').selectAll().execute()).toEqual(progress);
+    // Equal time, other values: the later entry wins; a newer one revises.
+    expect(await write(t.store, [live(12, 4, 'revised', T('22'))], opts)).toEqual(['revised']);
+    expect(await write(t.store, [live(13, 5, 'revised', T('23'))], opts)).toEqual(['revised']);
+    expect(await stored()).toEqual([13, T('23')]);
+    // A message without event_time revises in stream order, and its version has no time.
+    expect(await write(t.store, [live(14, 6, 'revised')], opts)).toEqual(['revised']);
+    expect(await stored()).toEqual([14, null]);
+    expect(await write(t.store, [live(15, 7, 'revised', T('21'))], opts)).toEqual(['revised']);
+    expect(await stored()).toEqual([15, T('21')]);
+    // An import's version has no time: any live bar may revise it.
+    await upsertBars(t.store, [bar('AAA', '2024-05-01', 16)]);
+    expect(await stored()).toEqual([16, null]);
+    expect(await write(t.store, [live(17, 8, 'revised', T('20'))], opts)).toEqual(['revised']);
+    expect(await stored()).toEqual([17, T('20')]);
+    expect(await revisions()).toEqual([
+      [10, 11],
+      [11, 12],
+      [12, 13],
+      [13, 14],
+      [14, 15],
+      [16, 17],
+    ]);
+  });
+
   it('records nothing when asked not to (no older entry pending)', async () => {
     const out = await write(t.store, [{ bar: bar('AAA', '2024-05-01', 10), entryId: '1700000000001-0', change: 'new' }], { contiguous: true, record: false });
     expect(out).toEqual(['added']);

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { frameRow } from '../../lib/features/compute-features';
+import { readOnlineFeatures } from '../../lib/features/online-features';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { DEFAULT_FEATURE_SET, defineFeatureSet, type FeatureSet } from '../../lib/features/feature-set';
@@ -256,6 +257,55 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     // The sessions the import filled in are in the window: no calendar gap before the next bar.
     expect(await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), rule: 'calendar_gap' })).toEqual([]);
     expect(await storedBar(following)).toEqual(following);
+  });
+
+  it('an older entry by event_time appended after a correction (a replayed segment, a re-sent backlog) changes nothing: no revision, no stale mark, no online vector change', async () => {
+    await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
+    await materializeFeatures(t.store, ownSet);
+    const day = DATES[DATES.length - 1]; // 2018-06-29: the close is 20:00Z
+    const x = barOf(SYMBOLS[0], day);
+    const y = corrected(x, 0.9);
+    expect(y.close).not.toBe(x.close);
+    const sent = (b: Bar, eventTime: string) => ({ ...b, source: 'feed', eventTime });
+    const cache = new MemoryCache();
+    const c = new BarStreamConsumer({ redis, store: t.store, cache, featureSets: [ownSet], log: () => {} }, { key, group: 'g', consumer: 'c1', blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false });
+    consumers.push(c);
+    await producer.publish([sent(x, `${day}T20:20:00Z`)]);
+    await drain(c);
+    await producer.publish([sent(y, `${day}T22:00:00Z`)]);
+    await drain(c);
+    expect(await storedBar(x)).toEqual(y);
+    const vector = await readOnlineFeatures(cache, ownSet.version, x.symbol);
+    const progress = await t.store.db.selectFrom('feature_progress').selectAll().where('symbol', '=', x.symbol).execute();
+    expect(progress.map((p) => p.stale_from)).toEqual([day]);
+
+    // X again, appended after Y (its event_time, in another offset, is still before Y's).
+    await producer.publish([sent(x, `${day}T16:20:00-04:00`)]);
+    await drain(c);
+    expect(await storedBar(x)).toEqual(y);
+    expect((await t.store.db.selectFrom('bar_revisions').select(['old_close', 'new_close']).execute()).map((r) => [Number(r.old_close), Number(r.new_close)])).toEqual([[x.close, y.close]]);
+    expect(await t.store.db.selectFrom('feature_progress').selectAll().where('symbol', '=', x.symbol).execute()).toEqual(progress);
+    expect(await readOnlineFeatures(cache, ownSet.version, x.symbol)).toEqual(vector);
+    expect(c.stats).toMatchObject({ barsStored: 2, barsRevised: 1, barsStale: 1 });
+
+    // In one batch: X, Y, X again (the last one older): Y is what stays.
+    const z = barOf(SYMBOLS[1], day);
+    const zFixed = corrected(z, 0.9);
+    await producer.publish([sent(z, `${day}T20:20:00Z`), sent(zFixed, `${day}T22:00:00Z`), sent(z, `${day}T20:20:00Z`)]);
+    await drain(c);
+    expect(await storedBar(z)).toEqual(zFixed);
+    expect(c.stats.barsStale).toBe(2);
+
+    // Equal event_time, other values: the later entry wins. A newer one revises.
+    const y2 = corrected(x, 0.7);
+    await producer.publish([sent(y2, `${day}T22:00:00Z`)]);
+    await drain(c);
+    expect(await storedBar(x)).toEqual(y2);
+    await producer.publish([sent(x, `${day}T23:00:00Z`)]);
+    await drain(c);
+    expect(await storedBar(x)).toEqual(x);
+    // Revisions: X to Y, Z to its correction within the batch, Y to Y2, Y2 to X.
+    expect(c.stats).toMatchObject({ barsRevised: 4, barsStale: 2 });
   });
 
   it('a bar appended mid-session and read after the close (a backlog) is quarantined as session_not_closed; one appended after the close is stored', async () => {
