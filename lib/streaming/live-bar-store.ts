@@ -16,7 +16,9 @@
  *   stored bar revises it only when it is not older by event_time: one produced before the stored
  *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
  *   is `stale` and changes nothing (no revision row, no stale mark). Equal times: the later entry
- *   wins. A bar without event_time, or a stored version without one, revises in stream order. The
+ *   wins. A bar without event_time, or a stored version without one, revises in stream order.
+ *   Event time outranks stream order too: a bar held by a newer entry is still written when it is
+ *   newer by event_time than the stored version (looked up for such a bar only). The
  *   time is read with the stored values a revision looks up anyway: a new bar costs nothing more.
  * - **revisions**: a bar that replaces stored values is logged in `bar_revisions` (old and new
  *   values, snapshot id `stream:<key>@<entry id>`) and every feature-set version's rows of that
@@ -115,6 +117,15 @@ function olderThanStored(eventTime: string | undefined, stored: string | null): 
   return eventTime !== undefined && stored !== null && eventTime < stored;
 }
 
+/**
+ * A live bar produced after the stored version of its bar (both with an event_time): it revises it
+ * even when a newer stream entry wrote that version (an older entry whose write failed and that
+ * comes back after a replayed, older message was stored). Without either time, stream order decides.
+ */
+function newerThanStored(eventTime: string | undefined, stored: StoredVersion | undefined): boolean {
+  return eventTime !== undefined && stored !== undefined && stored.event_time !== null && eventTime > stored.event_time;
+}
+
 function sameValues(a: Omit<Bar, 'symbol' | 'date'>, b: Bar): boolean {
   return a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
 }
@@ -184,7 +195,8 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
         const at = eventTime ?? null;
         if (held.size > 0) {
           const newer = held.get(`${b.symbol}\u0000${b.date}`);
-          if (newer !== undefined && newer > entryKey(entryId)) {
+          // Held by a newer entry: not written, unless it is newer by event_time than the stored version.
+          if (newer !== undefined && newer > entryKey(entryId) && !newerThanStored(eventTime, eventTime === undefined ? undefined : (lookup.get(b.symbol, b.date) as StoredVersion | undefined))) {
             outcomes[k] = 'superseded';
             continue;
           }
@@ -244,10 +256,13 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   }
   const outcomes = new Array<LiveWriteOutcome>(items.length);
   const kept: number[] = [];
+  /** Held by a newer entry but with an event_time: written only if newer than the stored version's (step 5). */
+  const contested = new Set<number>();
   items.forEach((it, k) => {
     const newer = held.size > 0 ? held.get(`${it.bar.symbol}\u0000${it.bar.date}`) : undefined;
-    if (newer !== undefined && newer > entryKey(it.entryId)) outcomes[k] = 'superseded';
-    else kept.push(k);
+    if (newer === undefined || newer <= entryKey(it.entryId)) kept.push(k);
+    else if (it.eventTime !== undefined && it.change !== 'duplicate') contested.add(k);
+    else outcomes[k] = 'superseded';
   });
   // 2. The entries, before the bars (on MySQL the order that cannot deadlock with a writer that only checks).
   if (record) {
@@ -269,7 +284,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   // 3. Bars the window did not hold. On MySQL inserted at once when none is stored (see above);
   //    otherwise, and on SQLite through Kysely (rare), looked up with the corrections.
   const inserted = new Set<number>();
-  const lookUp = kept.filter((k) => items[k].change === 'revised');
+  const lookUp = [...kept.filter((k) => items[k].change === 'revised'), ...contested];
   const fresh = kept.filter((k) => items[k].change === 'new');
   if (mysql) {
     for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
@@ -293,8 +308,12 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   }
   const writes: LiveBarWrite[] = [];
   const revisions: Revision[] = [];
-  for (const k of kept) {
+  for (const k of [...kept, ...contested]) {
     const { bar: b, entryId, change, eventTime } = items[k];
+    if (contested.has(k) && !newerThanStored(eventTime, stored.get(`${b.symbol}\u0000${b.date}`))) {
+      outcomes[k] = 'superseded';
+      continue;
+    }
     if (change === 'duplicate') {
       outcomes[k] = 'unchanged';
       continue;

@@ -139,6 +139,15 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
       [14, 15],
       [16, 17],
     ]);
+
+    // Held by a newer entry (live_bar_sources): stream order, unless newer by event_time than the
+    // stored version. Y's write failed; X replayed (a newer entry) was stored; Y comes back.
+    const held = (close: number, seq: number, change: LiveBarWrite['change'], eventTime?: string): LiveBarWrite => ({ bar: bar('BBB', '2024-05-01', close), entryId: `1700000000300-${seq}`, change, eventTime });
+    expect(await write(t.store, [held(20, 32, 'new', T('20'))], { contiguous: true, record: true })).toEqual(['added']);
+    expect(await write(t.store, [held(21, 31, 'new', T('22'))], { contiguous: false, record: true })).toEqual(['revised']);
+    expect(await write(t.store, [held(19, 29, 'revised', T('19'))], { contiguous: false, record: true })).toEqual(['superseded']);
+    expect(await write(t.store, [held(23, 28, 'revised')], { contiguous: false, record: true })).toEqual(['superseded']);
+    expect((await readBars(t.store, { symbols: ['BBB'] }))[0].close).toBe(21);
   });
 
   it('records nothing when asked not to (no older entry pending)', async () => {
