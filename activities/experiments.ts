@@ -205,6 +205,12 @@ function championNotComparable(champion: ModelVersion, run: { featureSetVersion:
 }
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY), which registration signs rows with; default: from the environment, as the alert channels are. */
+/** The evaluation period's first and last decision days a registration recorded (metrics.outOfSample.period), when it did. */
+function periodOf(metrics: Record<string, unknown>): { from: string; to: string } | undefined {
+  const period = (metrics.outOfSample as { period?: { from?: unknown; to?: unknown } } | undefined)?.period;
+  return typeof period?.from === 'string' && typeof period.to === 'string' ? { from: period.from, to: period.to } : undefined;
+}
+
 export function experimentActivities({ store, artifacts, trainingPool, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number, cancelled: AbortSignal): Promise<ShuffledLabelResult> => {
@@ -479,7 +485,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // alpha (lib/registry/challenges.ts). The run's other algorithms are not challenges of their own.
         const challenge = async (): Promise<PromotionDecision> => {
           if (input.scores.bestOfRun === false) return promotionDecision(input.scores, championScores, policy);
-          const period = (input.metrics.outOfSample as { period?: { from?: unknown; to?: unknown } } | undefined)?.period;
+          const period = periodOf(input.metrics);
+          // The champion's evidence, as its registration recorded it: a challenger's must be no older.
+          const championPeriod = champion === undefined ? undefined : periodOf((await getModelVersion(store, input.experiment.name, champion)).metrics);
           const judged = await judgeChallenge(
             store,
             {
@@ -490,13 +498,13 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               algorithm: input.algorithm,
               algorithmsTested: Math.max(1, input.scores.candidatesCompared ?? 1),
               datasetId: input.datasetId,
-              ...(typeof period?.from === 'string' && typeof period.to === 'string' ? { period: { from: period.from, to: period.to } } : {}),
+              ...(period ? { period } : {}),
               metric: policy.metric,
               pValue: input.scores.evidence?.[policy.metric]?.pValue,
               championPValue: input.scores.versusChampion?.[policy.metric]?.pValue,
             },
             (count) => {
-              const scores = { ...input.scores, challenge: count };
+              const scores = { ...input.scores, challenge: count, ...(period ? { period } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
               return { decision: promotionDecision(scores, championScores, policy), level: challengeLevel(policy.alpha, scores).level };
             },
           );

@@ -5,8 +5,11 @@
  * skill through in about alpha × runs of them. So each challenge is recorded, and a new one is
  * numbered after the earlier challenges of the same champion whose evaluation periods overlap its
  * own (the same outcomes were looked at), and tested at that number's share of alpha
- * (lib/registry/promotion.ts challengeLevel). A new champion starts a new count; so does a period
- * that shares no day with the earlier ones.
+ * (lib/registry/promotion.ts challengeLevel). A new champion starts a new count; so do new
+ * outcomes: a period that starts after every earlier period of that champion ended and after those
+ * challenges were judged. A period older than one already challenged, between two of them, or whose
+ * days had all happened when the earlier ones were judged (a cut-off moved back over history) is no
+ * new outcome, so re-running over historical periods is counted as the search it is.
  */
 import type { Database } from '../store/database';
 import type { ChallengeCount, PromotionDecision } from './promotion';
@@ -42,14 +45,30 @@ export interface ChallengeRecord extends ChallengeIdentity {
 }
 
 /**
- * Whether an earlier challenge looked at the same outcomes against the same champion: the same
- * champion (or both without one) and evaluation periods that share a day; without a period on
- * either side, the same dataset.
+ * Whether an earlier challenge `a` and a new one `b` test on the same outcomes, so that `b` is counted
+ * after `a`: the same champion (or both without one), and `b`'s evaluation period is no new outcomes
+ * for `a`. New outcomes are days after `a`'s period ended and after `a` was judged (days that had not
+ * happened then): only they start a new count. A period sharing a day with `a`'s, older than it, or
+ * whose days had already happened when `a` was judged (a backdated cut-off re-run today over history)
+ * is the same family. Without a period on either side, the same dataset.
  */
-export function sameChallengeFamily(a: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>, b: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>): boolean {
+export function sameChallengeFamily(
+  a: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'> & { createdAt?: string },
+  b: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>,
+): boolean {
   if (a.championVersion !== b.championVersion) return false;
-  if (a.period && b.period) return a.period.from <= b.period.to && b.period.from <= a.period.to;
+  if (a.period && b.period) {
+    const judged = a.createdAt?.slice(0, 10) ?? '';
+    return !(b.period.from > a.period.to && b.period.from > judged);
+  }
   return a.datasetId === b.datasetId;
+}
+
+/** The newest evaluation period already challenged for a model (any champion): the one ending last. */
+export function newestChallengedPeriod<T extends Pick<ChallengeRecord, 'period' | 'challengerVersion'>>(earlier: readonly T[]): { from: string; to: string; challengerVersion: number } | undefined {
+  let newest: { from: string; to: string; challengerVersion: number } | undefined;
+  for (const r of earlier) if (r.period && (!newest || r.period.to > newest.to)) newest = { ...r.period, challengerVersion: r.challengerVersion };
+  return newest;
 }
 
 const finiteOrNull = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
@@ -115,9 +134,11 @@ export async function judgeChallenge(
   return store.db.transaction().execute(async (tx) => {
     const rows = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '=', identity.model).orderBy('seq').execute()).map(recordOf);
     const own = rows.find((r) => r.key === identity.key);
-    const earlier = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq) && sameChallengeFamily(r, identity));
+    const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
+    const earlier = before.filter((r) => sameChallengeFamily(r, identity));
     const number = own?.number ?? earlier.length + 1;
-    const { decision, level } = decide({ number, championVersion: identity.championVersion });
+    const newest = newestChallengedPeriod(before);
+    const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}) });
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };

@@ -12,6 +12,12 @@
  * model without skill ever gets through stays below alpha; and each challenge's share is divided by
  * the number of algorithms its run picked the best from (Bonferroni). Registration counts the
  * challenges (lib/registry/challenges.ts).
+ *
+ * Evidence no older than what it replaces (evidenceAgeVeto): a challenger whose evaluation period
+ * ends before the champion's recorded evaluation period ended, or before the newest period already
+ * challenged for the model, is registered but not promoted. A run with a backdated cut-off is judged
+ * on an older market than the one the model would trade; picking among historical periods is a
+ * search, and the count of challenges only restarts on outcomes newer than every one looked at.
  */
 import type { GuardVerdict } from '../training/guards';
 
@@ -63,6 +69,10 @@ export interface CandidateScores {
    * evidence, not by a point difference on one draw.
    */
   versusChampion?: Partial<Record<PromotionMetric, MetricEvidence>>;
+  /** The evaluation period's first and last decision days (ISO dates), when known. */
+  period?: { from: string; to: string };
+  /** The champion's evaluation period as its registration recorded it, when known. */
+  championPeriod?: { from: string; to: string; version: number };
   /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
   shuffledLabelPassed: boolean;
@@ -83,6 +93,28 @@ export interface ChallengeCount {
   number: number;
   /** The champion challenged; null when there was none. */
   championVersion: number | null;
+  /** The newest evaluation period already challenged for the model (any champion), when one was recorded. */
+  newestPeriod?: { from: string; to: string; challengerVersion: number };
+}
+
+/**
+ * Why a candidate's evidence is too old to promote it, or undefined: its evaluation period ends
+ * before the champion's recorded one ended, or before the newest period already challenged for the
+ * model ended. Without a period of its own nothing can be said (older reports).
+ */
+export function evidenceAgeVeto(candidate: Pick<CandidateScores, 'period' | 'championPeriod' | 'challenge'>): string | undefined {
+  const own = candidate.period;
+  if (!own) return undefined;
+  const span = (p: { from: string; to: string }) => `${p.from} to ${p.to}`;
+  const champion = candidate.championPeriod;
+  if (champion && own.to < champion.to) {
+    return `its evaluation period ${span(own)} ends before champion v${champion.version}'s (${span(champion)}): evidence older than the champion's cannot replace it; retrain with a cut-off that evaluates through ${champion.to} or later`;
+  }
+  const newest = candidate.challenge?.newestPeriod;
+  if (newest && own.to < newest.to) {
+    return `its evaluation period ${span(own)} ends before the newest period already challenged for this model (${span(newest)}, v${newest.challengerVersion}): a backdated evaluation is a search over historical periods, not new evidence; retrain with a cut-off that evaluates through ${newest.to} or later`;
+  }
+  return undefined;
 }
 
 /** Share of alpha the n-th challenge spends: 1/(n(n + 1)), which over every n sums to 1. */
@@ -122,6 +154,8 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   if (candidate.leakageAlarm) return no(candidate.leakageAlarm);
   if (!candidate.shuffledLabelPassed) return no('the shuffled-label control failed');
   if (candidate.bestOfRun === false) return no(`not the best algorithm of its run${candidate.bestAlgorithm ? ` (${candidate.bestAlgorithm} is)` : ''}`);
+  const stale = evidenceAgeVeto(candidate);
+  if (stale !== undefined) return no(stale);
   if (!(candidate.auc >= policy.minAuc)) return no(`out-of-sample AUC ${fmt(candidate.auc)} is below the floor ${policy.minAuc}`);
   const score = metricOf(candidate, policy.metric);
   if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);

@@ -129,17 +129,63 @@ describe('challenges of one champion on one evaluation period', () => {
     expect(current.decision.promote).toBe(true);
   });
 
-  it('starts a new count on an evaluation period that shares no day with the earlier ones', async () => {
+  it('starts a new count on new outcomes: a period after the earlier ones ended and were judged', async () => {
     await run('periods', 21, { evidence: { auc: evidence(0.5) } });
     const overlapping = await run('periods', 22, { evidence: { auc: evidence(0.5) } }, { period: { from: '2020-06-01', to: '2022-05-31' } });
     expect(overlapping.decision.reason).toMatch(/challenge 2 of "no champion yet"/);
     const later = await run('periods', 23, { evidence: { auc: evidence(0.5) } }, { period: { from: '2021-01-04', to: '2022-12-30' } });
-    // Disjoint from the first, overlapping the second.
-    expect(later.decision.reason).toMatch(/challenge 2 of "no champion yet"/);
+    // Disjoint from the first, overlapping the second; its days had happened when the first was judged (today).
+    expect(later.decision.reason).toMatch(/challenge 3 of "no champion yet"/);
+    // New outcomes: days after every earlier period ended and after those challenges were judged
+    // (here, as if all three had been judged on 2023-01-02).
+    await t.store.db.updateTable('promotion_challenges').set({ created_at: '2023-01-02T18:00:00.000Z' }).where('model', '=', 'periods').execute();
     const fresh = await run('periods', 24, { evidence: { auc: evidence(0.5) } }, { period: { from: '2023-01-03', to: '2024-12-31' } });
     expect(fresh.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
     expect(sameChallengeFamily({ championVersion: 1, datasetId: 'a', period: PERIOD }, { championVersion: 2, datasetId: 'a', period: PERIOD })).toBe(false);
+    // A later period whose days had all happened when the earlier challenge was judged is no new outcome.
+    expect(sameChallengeFamily({ championVersion: null, datasetId: 'a', period: PERIOD, createdAt: '2026-12-05T10:00:00.000Z' }, { championVersion: null, datasetId: 'a', period: { from: '2023-01-03', to: '2024-12-31' } })).toBe(true);
+    expect(sameChallengeFamily({ championVersion: null, datasetId: 'a', period: PERIOD, createdAt: '2021-01-04T10:00:00.000Z' }, { championVersion: null, datasetId: 'a', period: { from: '2023-01-03', to: '2024-12-31' } })).toBe(false);
     expect(sameChallengeFamily({ championVersion: null, datasetId: 'a' }, { championVersion: null, datasetId: 'a', period: PERIOD })).toBe(true);
     expect(sameChallengeFamily({ championVersion: null, datasetId: 'a' }, { championVersion: null, datasetId: 'b', period: PERIOD })).toBe(false);
+  });
+
+  it('does not promote a backdated challenger, and counts historical periods as one search', async () => {
+    // Cut-offs 2015-06-30, 2016-06-30 and 2017-06-30 with 252 evaluation days, after a run on the newest bars.
+    const P15 = { from: '2014-07-01', to: '2015-06-30' };
+    const P16 = { from: '2015-07-01', to: '2016-06-30' };
+    const P17 = { from: '2016-07-01', to: '2017-06-30' };
+    const P18 = { from: '2017-07-03', to: '2018-06-29' };
+    const newest = await run('backdated', 41, { evidence: { auc: evidence(0.5) } }, { period: P18 });
+    expect(newest.decision.promote).toBe(false);
+    // p 0.001 passes a first challenge's 0.025: on a period of its own it would have become champion.
+    const old = await run('backdated', 42, { evidence: { auc: evidence(0.001) } }, { period: P15 });
+    expect(old.decision).toEqual({
+      promote: false,
+      reason: `not promoted: its evaluation period 2014-07-01 to 2015-06-30 ends before the newest period already challenged for this model (2017-07-03 to 2018-06-29, v${newest.version.version}): a backdated evaluation is a search over historical periods, not new evidence; retrain with a cut-off that evaluates through 2018-06-29 or later`,
+    });
+    expect(await aliasVersion(t.store, 'backdated', 'champion')).toBeUndefined();
+    // Still registered, and counted.
+    expect(old.version.version).toBeGreaterThan(newest.version.version);
+    await run('backdated', 43, { evidence: { auc: evidence(0.001) } }, { period: P16 });
+    await run('backdated', 44, { evidence: { auc: evidence(0.001) } }, { period: P17 });
+    // Back on the newest period: the fifth challenge of the empty slot, at 0.05 / 30.
+    const current = await run('backdated', 45, { evidence: { auc: evidence(0.001) } }, { period: P18 });
+    expect(current.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/below 0\.00167 \(0\.05 \/ 30: challenge 5 of "no champion yet"/) });
+    expect((await listChallenges(t.store, 'backdated')).map((c) => [c.number, c.period?.to, c.promoted])).toEqual([
+      [1, P18.to, false],
+      [2, P15.to, false],
+      [3, P16.to, false],
+      [4, P17.to, false],
+      [5, P18.to, true],
+    ]);
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const paired: MetricEvidence = { versus: `champion v${current.version.version} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: 0.001, pValue: 0.0001, inference: 'paired, clustered by days and symbols' };
+    // Against the champion: evidence older than the champion's cannot replace it.
+    const behind = await run('backdated', 46, { evidence: { auc: evidence(0.0001) }, versusChampion: { auc: paired } }, { period: { from: '2017-06-30', to: '2018-06-28' }, championScores, championVersion: current.version.version });
+    expect(behind.decision.reason).toBe(`not promoted: its evaluation period 2017-06-30 to 2018-06-28 ends before champion v${current.version.version}'s (2017-07-03 to 2018-06-29): evidence older than the champion's cannot replace it; retrain with a cut-off that evaluates through 2018-06-29 or later`);
+    // The daily retrain, one day later, challenges it.
+    const tomorrow = await run('backdated', 47, { evidence: { auc: evidence(0.0001) }, versusChampion: { auc: paired } }, { period: { from: '2017-07-05', to: '2018-07-02' }, championScores, championVersion: current.version.version });
+    expect(tomorrow.decision.promote).toBe(true);
+    expect(await aliasVersion(t.store, 'backdated', 'challenger')).toBe(tomorrow.version.version);
   });
 });
