@@ -4,9 +4,14 @@
  * runs from the open of dates[i + 1] to the open of dates[i + 2], its weights come from scores up to
  * dates[i], and there are dates.length − 2 periods.
  *
- * Accounting: weights are fractions of equity, reset to target at every open (drift between opens is
- * not traded, so turnover counts changes of target weights only). Costs = (costBps + slippageBps) / 1e4 ×
- * turnover, charged at the open where the trade happens: net return = gross return − cost.
+ * Accounting: weights are fractions of equity, reset to target at every open. Between opens the
+ * weights drift with their symbols' returns (w × (1 + r) / (1 + the portfolio's net return)), so the
+ * reset is a trade: turnover at an open is Σ |target − drifted weight| over the symbols that can trade
+ * (a held symbol without an open keeps its position, untraded). Costs = (costBps + slippageBps) / 1e4 ×
+ * turnover, charged at the open where the trade happens, plus, on the short side, borrowRate /
+ * periodsPerYear × the short weights held: net return = gross return − costs. The equal-weight
+ * benchmark is charged its entries only, not the resets that keep it a constant mix (a bar the
+ * strategy must clear, not one lowered by its own rebalancing).
  *
  * Missing bars: a symbol without an open cannot trade that day and keeps its previous weight (a stuck
  * position, or still flat). A held position is marked at the last known price (the last close) while the
@@ -39,10 +44,10 @@ export interface PortfolioMetrics extends PerformanceMetrics {
 /** Per-period series of one portfolio, each of length periods unless noted. */
 export interface PortfolioResult {
   grossReturns: Float64Array;
-  /** Gross return minus costs. */
+  /** Gross return minus costs (trading costs and the borrow fee of the short side). */
   netReturns: Float64Array;
   costs: Float64Array;
-  /** Sum of |weight changes| traded at the open that starts the period. */
+  /** Sum of |target − drifted weight| traded at the open that starts the period. */
   turnover: Float64Array;
   /** Gross exposure: sum of |weights| held during the period. */
   exposure: Float64Array;
@@ -105,8 +110,9 @@ export function backtestOf(input: BacktestInput, options: BacktestOptionsInput =
   const performance = { periodsPerYear: resolved.periodsPerYear, riskFreeRate: resolved.riskFreeRate, dates: equityDates };
   // Only scores up to dates[periods − 1] are ever executed; later ones have no next-but-one open.
   const { signals, scoreTies } = signalsOf(input, market.periods, resolved, seed);
-  const strategy = portfolioOf(strategyWeightsOf(signals, market, resolved), market, costRate, performance);
-  const benchmark = portfolioOf(benchmarkWeightsOf(market), market, costRate, performance);
+  const borrowRate = resolved.borrowRate / resolved.periodsPerYear;
+  const strategy = portfolioOf(strategyWeightsOf(signals, market, resolved), market, { costRate, borrowRate, chargeDrift: true }, performance);
+  const benchmark = portfolioOf(benchmarkWeightsOf(market), market, { costRate, borrowRate, chargeDrift: false }, performance);
   return {
     options: resolved,
     symbols: input.symbols.map((s) => s.symbol),
@@ -307,8 +313,8 @@ function benchmarkWeightsOf({ periods, symbols, tradable, lastOpen }: Market): F
 
 function portfolioOf(
   weights: Float64Array,
-  { periods, symbols, returns }: Market,
-  costRate: number,
+  { periods, symbols, returns, tradable }: Market,
+  { costRate, borrowRate, chargeDrift }: { costRate: number; borrowRate: number; chargeDrift: boolean },
   performance: { periodsPerYear: number; riskFreeRate: number; dates: readonly string[] },
 ): PortfolioResult {
   const grossReturns = new Float64Array(periods);
@@ -329,10 +335,17 @@ function portfolioOf(
     let gross = 0;
     let traded = 0;
     let exposed = 0;
+    let shorted = 0;
+    // The previous period's equity growth, by which its drifted weights are divided.
+    const grown = i > 0 ? 1 + netReturns[i - 1] : 1;
     for (let s = 0; s < symbols; s++) {
       const at = i * symbols + s;
       const w = weights[at];
-      traded += Math.abs(w - (i > 0 ? weights[at - symbols] : 0));
+      const before = i > 0 ? weights[at - symbols] : 0;
+      // What the book holds at this open: last period's weight after its move, unless the symbol cannot trade.
+      const drifted = chargeDrift && before !== 0 && tradable[at] === 1 ? (before * (1 + returns[at - symbols])) / grown : before;
+      traded += Math.abs(w - drifted);
+      if (w < 0) shorted -= w;
       const sign = Math.sign(w);
       if (sign !== side[s]) {
         if (side[s] !== 0) close(s);
@@ -347,7 +360,7 @@ function portfolioOf(
     grossReturns[i] = gross;
     turnover[i] = traded;
     exposure[i] = exposed;
-    costs[i] = costRate * traded;
+    costs[i] = costRate * traded + borrowRate * shorted;
     netReturns[i] = gross - costs[i];
   }
   for (let s = 0; s < symbols; s++) if (side[s] !== 0) close(s); // positions still open at the end count as trades

@@ -55,6 +55,12 @@ export const backtestOptionsSchema = z
      * across the cut are admitted by a seeded draw, never by symbol order (see backtestOf).
      */
     topK: z.number().int().min(1).optional(),
+    /**
+     * Annual cost of borrowing the shares sold short (long_short), as a fraction of the short position's
+     * value: charged each period on the short side's gross weight at borrowRate / periodsPerYear. 0.005
+     * (50 bps a year) is about the general-collateral fee of large US stocks; hard-to-borrow names cost more.
+     */
+    borrowRate: z.number().min(0).max(1).default(0.005),
     /** Annual risk-free rate for Sharpe and Sortino. */
     riskFreeRate: z.number().min(-1).max(1).default(0),
     periodsPerYear: z.number().int().min(1).max(366).default(252),

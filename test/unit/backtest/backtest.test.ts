@@ -26,34 +26,65 @@ const expectClose = (actual: Float64Array, expected: number[]) => {
   expected.forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 12));
 };
 
+/**
+ * The book period by period, all symbols tradable: at each open the weights held (last period's
+ * after their move, w·(1 + r) / (1 + net)) are traded to the targets; costs = rate × turnover.
+ */
+function book(weights: number[][], returns: number[][], rate: number): { turnover: number[]; costs: number[]; net: number[] } {
+  const turnover: number[] = [];
+  const costs: number[] = [];
+  const net: number[] = [];
+  weights.forEach((w, i) => {
+    const held = i === 0 ? w.map(() => 0) : weights[i - 1].map((v, s) => (v * (1 + returns[i - 1][s])) / (1 + net[i - 1]));
+    turnover.push(w.reduce((sum, v, s) => sum + Math.abs(v - held[s]), 0));
+    costs.push(rate * turnover[i]);
+    net.push(w.reduce((sum, v, s) => sum + v * returns[i][s], 0) - costs[i]);
+  });
+  return { turnover, costs, net };
+}
+/** twoSymbols' open-to-open returns, period by period: [A, B]. */
+const twoReturns = [
+  [0.1, 0],
+  [-0.1, 0.1],
+  [0, -0.2],
+  [0.1, 0],
+];
+const equityOf = (net: number[]) => net.reduce((e, r) => [...e, e[e.length - 1] * (1 + r)], [1]);
+
 describe('long_flat on two symbols', () => {
   // Signals (score > 0.5): A: D0 long, D1 flat, D2 long, D3 long; B: D0 flat, D1 long, D2 flat (0.5 is not > 0.5), D3 flat.
   // Weights are 1/N = 0.5 per long:      A .5, 0, .5, .5        B 0, .5, 0, 0
   // gross = Σ w·r:                       .5·10% = .05 | .5·10% (B) = .05 | .5·0 = 0 | .5·10% = .05
-  // turnover Σ|Δw|:                       .5 | 1.0 | 1.0 | 0
-  // costs .0025 × turnover:               .00125 | .0025 | .0025 | 0
-  // net:                                  .04875 | .0475 | −.0025 | .05
-  // equity: 1 → 1.04875 → ×1.0475 = 1.098565625 → ×0.9975 = 1.0958192109375 → ×1.05 = 1.150610171484375
+  // turnover Σ|target − drifted weight|: .5 | A .55/1.04875 sold + B .5 bought | B .55/(1 + net1) sold + A .5 | A .5/(1 + net2) − .5
+  // (before the drift was charged: .5 | 1 | 1 | 0); costs .0025 × turnover; net = gross − costs.
   const result = backtestOf(twoSymbols, { strategy: 'long_flat', ...costs25 });
   const { strategy } = result;
+  const t1 = 0.55 / 1.04875 + 0.5;
+  const net1 = 0.05 - 0.0025 * t1;
+  const t2 = 0.55 / (1 + net1) + 0.5;
+  const net2 = -0.0025 * t2;
+  const t3 = 0.5 / (1 + net2) - 0.5;
+  const net3 = 0.05 - 0.0025 * t3;
+  const net = [0.04875, net1, net2, net3];
 
   it('trades the score of date t at the open of t + 1 and earns open-to-open returns', () => {
     expect(result.equityDates).toEqual(twoSymbols.dates.slice(1));
     expectClose(strategy.weights, [0.5, 0, 0, 0.5, 0.5, 0, 0.5, 0]);
     expectClose(strategy.grossReturns, [0.05, 0.05, 0, 0.05]);
-    expectClose(strategy.turnover, [0.5, 1, 1, 0]);
-    expectClose(strategy.costs, [0.00125, 0.0025, 0.0025, 0]);
-    expectClose(strategy.netReturns, [0.04875, 0.0475, -0.0025, 0.05]);
-    expectClose(strategy.equity, [1, 1.04875, 1.098565625, 1.0958192109375, 1.150610171484375]);
+    expectClose(strategy.turnover, [0.5, t1, t2, t3]);
+    expectClose(strategy.costs, [0.5, t1, t2, t3].map((t) => 0.0025 * t));
+    expectClose(strategy.netReturns, net);
+    expectClose(strategy.equity, equityOf(net));
+    expect(book([[0.5, 0], [0, 0.5], [0.5, 0], [0.5, 0]], twoReturns, 0.0025).net.map((x, i) => x - net[i]).every((d) => Math.abs(d) < 1e-15)).toBe(true);
     expectClose(strategy.exposure, [0.5, 0.5, 0.5, 0.5]);
   });
 
   it('summarises activity: turnover, exposure, costs, trades', () => {
     const m = strategy.metrics;
-    expect(m.totalReturn).toBeCloseTo(0.150610171484375, 12);
-    expect(m.annualTurnover).toBeCloseTo((2.5 / 4) * 252, 10); // mean turnover .625 per day
+    expect(m.totalReturn).toBeCloseTo(equityOf(net)[4] - 1, 12);
+    expect(m.annualTurnover).toBeCloseTo(((0.5 + t1 + t2 + t3) / 4) * 252, 10); // mean turnover .639 per day (.625 before the drift was charged)
     expect(m.averageExposure).toBeCloseTo(0.5, 12);
-    expect(m.totalCosts).toBeCloseTo(0.00625, 12);
+    expect(m.totalCosts).toBeCloseTo(0.0025 * (0.5 + t1 + t2 + t3), 12);
     expect(m.hitRate).toBeCloseTo(3 / 4, 12); // −.0025 on D3→D4 is the only losing day
     // Trades: A periods 0 (+10%) and 2–3 (0%, +10% → +10%), B period 1 (+10%): 3 trades, all winners.
     expect(m.trades).toBe(3);
@@ -79,18 +110,19 @@ describe('long_short on two symbols', () => {
   // A: D0 +, D1 −, D2 +, D3 +   → weights .5, −.5, .5, .5
   // B: D0 −, D1 +, D2 0, D3 −   → weights −.5, .5, 0, −.5
   // gross: .5·10% − .5·0 = .05 | −.5·(−10%) + .5·10% = .10 | .5·0 + 0 = 0 | .5·10% − .5·0 = .05
-  // turnover: 1 | |−.5−.5| + |.5+.5| = 2 | 1 + .5 = 1.5 | 0 + .5 = .5
-  // costs (.0025): .0025 | .005 | .00375 | .00125;  net: .0475 | .095 | −.00375 | .04875
-  // equity: 1 → 1.0475 → 1.1470125 → ×.99625 = 1.142711203125 → ×1.04875 = 1.19841837427734375
-  const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', ...costs25 });
+  // turnover from the drifted weights (book above): 1 | 2.0024 | 1.4995 | .4989 (1 | 2 | 1.5 | .5 before the drift was charged);
+  // costs .0025 × turnover, no borrow fee here (tested below).
+  const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', ...costs25, borrowRate: 0 });
+  const ref = book([[0.5, -0.5], [-0.5, 0.5], [0.5, 0], [0.5, -0.5]], twoReturns, 0.0025);
 
   it('goes short below 1 − threshold and charges costs on both legs', () => {
     expectClose(strategy.weights, [0.5, -0.5, -0.5, 0.5, 0.5, 0, 0.5, -0.5]);
     expectClose(strategy.grossReturns, [0.05, 0.1, 0, 0.05]);
-    expectClose(strategy.turnover, [1, 2, 1.5, 0.5]);
-    expectClose(strategy.costs, [0.0025, 0.005, 0.00375, 0.00125]);
-    expectClose(strategy.netReturns, [0.0475, 0.095, -0.00375, 0.04875]);
-    expectClose(strategy.equity, [1, 1.0475, 1.1470125, 1.142711203125, 1.198418374277344]);
+    expectClose(strategy.turnover, ref.turnover);
+    expect(ref.turnover[1]).toBeCloseTo(0.55 / 1.0475 + 0.5 + 0.5 / 1.0475 + 0.5, 12); // A long .5 after +10% to short .5; B short .5 to long .5
+    expectClose(strategy.costs, ref.costs);
+    expectClose(strategy.netReturns, ref.net);
+    expectClose(strategy.equity, equityOf(ref.net));
     expectClose(strategy.exposure, [1, 1, 0.5, 1]);
   });
 
@@ -117,7 +149,9 @@ describe('holding period', () => {
     const { strategy } = backtestOf(twoSymbols, { holdingDays: 2, costBps: 0, slippageBps: 0 });
     expectClose(strategy.weights, [0.25, 0, 0.25, 0.25, 0.25, 0.25, 0.5, 0]);
     expectClose(strategy.grossReturns, [0.025, 0, -0.05, 0.05]);
-    expectClose(strategy.turnover, [0.25, 0.25, 0, 0.5]);
+    expectClose(strategy.turnover, book([[0.25, 0], [0.25, 0.25], [0.25, 0.25], [0.5, 0]], twoReturns, 0).turnover);
+    // The reset after period 1 (A −10%, B +10%, book 0%): A .225 → .25, B .275 → .25.
+    expect(strategy.turnover[2]).toBeCloseTo(0.05, 12);
   });
 });
 
@@ -161,13 +195,14 @@ describe('top-k portfolio', () => {
 
   it('long_short goes long the top k and short the bottom k, 1/(2k) each so gross exposure stays <= 1', () => {
     // k = 1. D0: long A, short D (.2) → +.5·10% − .5·(−20%) = .15.
-    // D1: long C, short D (.3) → .5·30% − .5·10% = .10; turnover A .5 + C .5 = 1.
+    // D1: long C, short D (.3) → .5·30% − .5·10% = .10; turnover from the drifted book (+15%):
+    //     A .55/1.15 sold, C .5 bought, D −.4/1.15 → −.5 = 1.1304 (1 before the drift was charged).
     // D2: long A (.6); short candidates < .5 are C .4 and D .45 → short C → .5·10% − .5·0 = .05;
-    //     turnover A .5 + C |−.5 − .5| = 1 + D .5 = 2.
-    const { strategy } = backtestOf(input, { ...noCosts, strategy: 'long_short', topK: 1 });
+    //     turnover A .5 + C .65/1.1 → −.5 + D −.55/1.1 → 0 = 2.0909 (2 before).
+    const { strategy } = backtestOf(input, { ...noCosts, strategy: 'long_short', topK: 1, borrowRate: 0 });
     expectClose(strategy.weights, [0.5, 0, 0, -0.5, 0, 0, 0.5, -0.5, 0.5, 0, -0.5, 0]);
     expectClose(strategy.grossReturns, [0.15, 0.1, 0.05]);
-    expectClose(strategy.turnover, [1, 1, 2]);
+    expectClose(strategy.turnover, [1, 0.55 / 1.15 + 0.5 + (0.5 - 0.4 / 1.15), 0.5 + 0.65 / 1.1 + 0.5 + 0.55 / 1.1]);
   });
 
   it('breaks score ties by a seeded draw, not by the order of the symbols (more in score-ties.test.ts)', () => {
@@ -208,7 +243,8 @@ describe('missing bars', () => {
 });
 
 describe('buy-and-hold benchmark and information ratio', () => {
-  // Benchmark: 1/2 in A and B from the open of D1, reset to 1/2 each open; entry turnover 1 costs .0025.
+  // Benchmark: 1/2 in A and B from the open of D1, reset to 1/2 each open; entry turnover 1 costs .0025
+  // (the resets are not charged to it: it is the bar the strategy must clear).
   //   gross: .5·10% + .5·0 = .05 | .5·(−10%) + .5·10% = 0 | .5·0 + .5·(−20%) = −.10 | .5·10% + 0 = .05
   //   net:   .0475 | 0 | −.10 | .05;  equity 1, 1.0475, 1.0475, .94275, .9898875
   // Active return of long_flat (net .04875, .0475, −.0025, .05) minus benchmark: .00125, .0475, .0975, 0
@@ -231,14 +267,25 @@ describe('buy-and-hold benchmark and information ratio', () => {
   });
 
   it('measures the strategy against it with the information ratio', () => {
-    expect(result.informationRatio).toBeCloseTo(12.549824, 5);
+    // 12.549824 before the resets were charged; the same formula on the strategy's net returns now.
+    const active = Array.from(result.strategy.netReturns, (r, i) => r - [0.0475, 0, -0.1, 0.05][i]);
+    const mean = active.reduce((a, b) => a + b, 0) / 4;
+    const sd = Math.sqrt(active.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
+    expect(result.informationRatio).toBeCloseTo((mean / sd) * Math.sqrt(252), 10);
+    expect(result.informationRatio).toBeLessThan(12.549824);
   });
 
   it('is exactly the strategy that is always long every symbol', () => {
     const allLong: BacktestInput = { ...twoSymbols, symbols: twoSymbols.symbols.map((s) => ({ ...s, score: f([1, 1, 1, 1, 1, 1]) })) };
     const r = backtestOf(allLong, { threshold: 0, ...costs25 });
-    expect(list(r.strategy.netReturns)).toEqual(list(r.benchmark.netReturns));
-    expect(r.informationRatio).toBeNaN(); // no active return at all
+    expect(list(r.strategy.grossReturns)).toEqual(list(r.benchmark.grossReturns));
+    // The strategy pays for its daily resets to 1/2 each; the benchmark only for its entry.
+    expectClose(r.strategy.netReturns, Array.from(r.benchmark.netReturns, (x, i) => x - r.strategy.costs[i] + r.benchmark.costs[i]));
+    expect(r.strategy.costs[0]).toBe(r.benchmark.costs[0]);
+    expect(r.strategy.metrics.totalCosts).toBeGreaterThan(r.benchmark.metrics.totalCosts);
+    const free = backtestOf(allLong, { threshold: 0, costBps: 0, slippageBps: 0 });
+    expect(list(free.strategy.netReturns)).toEqual(list(free.benchmark.netReturns));
+    expect(free.informationRatio).toBeNaN(); // no active return at all
   });
 });
 
@@ -298,5 +345,38 @@ describe('buy-and-hold is invested in what can trade', () => {
     expectClose(benchmark.weights, [0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0]); // 1/4 each before: half in cash
     // Always long in both symbols that trade: the same book as buy-and-hold, so no excess return.
     expectClose(strategy.grossReturns, [...benchmark.grossReturns]);
+  });
+});
+
+describe('the daily reset to target weights and the short side are paid for', () => {
+  // Both symbols long every day at .5 each. Between opens the weights drift with the returns:
+  //   after period 0 (A +10%, B 0%, portfolio +5%):    A .5·1.1/1.05 = .55/1.05, B .5/1.05 → back to .5/.5: turnover .05/1.05 = 1/21
+  //   after period 1 (A −10%, B +10%, portfolio 0%):   A .45, B .55 → turnover .1
+  //   after period 2 (A 0%, B −20%, portfolio −10%):   A .5/.9, B .4/.9 → turnover .1/.9 = 1/9
+  const alwaysLong: BacktestInput = { ...twoSymbols, symbols: twoSymbols.symbols.map((s) => ({ ...s, score: f([0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) })) };
+
+  it('charges turnover from the drifted weights to the targets at every open', () => {
+    const { strategy, benchmark } = backtestOf(alwaysLong, { costBps: 0, slippageBps: 0 });
+    expectClose(strategy.weights, [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    expectClose(strategy.turnover, [1, 1 / 21, 0.1, 1 / 9]);
+    // Costs follow: at 0.25% per unit, the reset after period 1 costs .00025.
+    const costed = backtestOf(alwaysLong, costs25).strategy;
+    expect(costed.costs[2]).toBeCloseTo(0.0025 * costed.turnover[2], 15);
+    expect(costed.turnover[2]).toBeGreaterThan(0.09);
+    // The equal-weight benchmark holds the same book and is charged its entry only.
+    expectClose(benchmark.turnover, [1, 0, 0, 0]);
+  });
+
+  it('charges a borrow fee on the short side, 50 bps a year unless configured', () => {
+    // long_short weights: period 0 B −.5, period 1 A −.5, period 2 none, period 3 B −.5.
+    const fee = 0.0252; // .0001 a day over 252 periods
+    const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', costBps: 0, slippageBps: 0, borrowRate: fee });
+    expectClose(strategy.costs, [0.00005, 0.00005, 0, 0.00005]);
+    expectClose(strategy.netReturns, Array.from(strategy.grossReturns, (g, i) => g - [0.00005, 0.00005, 0, 0.00005][i]));
+    const byDefault = backtestOf(twoSymbols, { strategy: 'long_short', costBps: 0, slippageBps: 0 });
+    expect(byDefault.options.borrowRate).toBe(0.005);
+    expectClose(byDefault.strategy.costs, [0.5, 0.5, 0, 0.5].map((w) => (w * 0.005) / 252));
+    // long_flat holds no short: no fee.
+    expect(Array.from(backtestOf(twoSymbols, { costBps: 0, slippageBps: 0 }).strategy.costs)).toEqual([0, 0, 0, 0]);
   });
 });

@@ -25,7 +25,7 @@ function failureOf(run: () => unknown): BadInputError {
 
 describe('backtest options', () => {
   it('fills the defaults', () => {
-    expect(resolveBacktestOptions()).toEqual({ strategy: 'long_flat', threshold: 0.5, holdingDays: 1, costBps: 1, slippageBps: 5, riskFreeRate: 0, periodsPerYear: 252 });
+    expect(resolveBacktestOptions()).toEqual({ strategy: 'long_flat', threshold: 0.5, holdingDays: 1, costBps: 1, slippageBps: 5, borrowRate: 0.005, riskFreeRate: 0, periodsPerYear: 252 });
   });
 
   it.each<[string, unknown, string]>([
