@@ -9,7 +9,8 @@
  * outcomes: a period that starts after every earlier period of that champion ended and after those
  * challenges were judged. A period older than one already challenged, between two of them, or whose
  * days had all happened when the earlier ones were judged (a cut-off moved back over history) is no
- * new outcome, so re-running over historical periods is counted as the search it is.
+ * new outcome, so re-running over historical periods is counted as the search it is. Challenges of
+ * the same dataset (the same content hash) under other model names are counted too.
  */
 import type { Database } from '../store/database';
 import type { ChallengeCount, PromotionDecision } from './promotion';
@@ -136,9 +137,14 @@ export async function judgeChallenge(
     const own = rows.find((r) => r.key === identity.key);
     const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
     const earlier = before.filter((r) => sameChallengeFamily(r, identity));
-    const number = own?.number ?? earlier.length + 1;
+    // The same dataset (its id is the content hash of the dataset file) challenged under other
+    // model names: the same outcomes were looked at, so those challenges count too.
+    const elsewhere = own
+      ? []
+      : (await tx.selectFrom('promotion_challenges').selectAll().where('dataset_id', '=', identity.datasetId).where('model', '!=', identity.model).execute()).map(recordOf);
+    const number = own?.number ?? earlier.length + elsewhere.length + 1;
     const newest = newestChallengedPeriod(before);
-    const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}) });
+    const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };

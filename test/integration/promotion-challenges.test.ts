@@ -188,4 +188,15 @@ describe('challenges of one champion on one evaluation period', () => {
     expect(tomorrow.decision.promote).toBe(true);
     expect(await aliasVersion(t.store, 'backdated', 'challenger')).toBe(tomorrow.version.version);
   });
+
+  it('counts the challenges of the same dataset under other model names', async () => {
+    // Seed 51 builds the same dataset under both names: renaming the experiment does not start again at 1.
+    const first = await run('renamed-a', 51, { evidence: { auc: evidence(0.5) } });
+    expect(first.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
+    const renamed = await run('renamed-b', 51, { evidence: { auc: evidence(0.02) } });
+    expect(renamed.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00833 \(0\.05 \/ 6: challenge 2 of "no champion yet" on this period \(1 of the earlier ones on the same dataset under other model names\)/) });
+    // Another dataset under the new name is counted by its own periods only.
+    const other = await run('renamed-c', 52, { evidence: { auc: evidence(0.02) } });
+    expect(other.decision).toMatchObject({ promote: true });
+  });
 });
