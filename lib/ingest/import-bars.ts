@@ -6,6 +6,7 @@ import { excerpt } from '../quality/excerpt';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { readPriceTable } from '../market-data/csv-reader';
+import { assertMarketsKnown } from '../market-data/instruments';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
@@ -15,7 +16,7 @@ import type { QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
-import { contentClocksOf, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
+import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
 import type { ImportRequest } from './import-request';
@@ -545,6 +546,13 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   }
   // Before anything is written: a symbol too wide for the store can never be imported.
   assertSymbolsFit(candidates);
+  // A symbol whose suffix says neither US nor a known market (`XYZ.Q`) is not guessed a US equity:
+  // another market's series in a US universe would see US closes of after its own close.
+  assertMarketsKnown(
+    candidates.map((b) => b.symbol),
+    { ...(await declaredInstruments(store)), ...(request.instruments ?? {}) },
+    'the import request\'s "instruments"',
+  );
 
   report('checking');
   const chunks = planChunks(candidates, readIssues, unscoped, hooks.chunkSize ?? 20_000);

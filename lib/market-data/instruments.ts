@@ -10,8 +10,13 @@
  *    → `volatility_index`;
  * 3. a `$` or `^` prefix (`$SPX`, `$DJI`, `^GSPC`) → `index`;
  * 4. a Yahoo-style `=F` / `=X` suffix → `future` / `fx`;
- * 5. a market suffix of two letters or more other than `.US`, as Stooq's series of other markets are
- *    stored (`SAP.DE`, `7203.JP`, `AAA.UK`: lib/market-data/stooq-symbols.ts) → `foreign_equity`;
+ * 5. a dot and letters at the end (`.B`, `.T`, `.DE`) are read by one table, MARKET_SUFFIXES:
+ *    a US share class (`.A` to `.E`: `BRK.B`, `BF.B`; the dashed `BRK-B` has no dot suffix) or `.US`
+ *    → `equity`; a market suffix as Yahoo (`7203.T`, `VOD.L`, `BMW.DE`, `AIR.PA`, `BHP.AX`, `RY.TO`,
+ *    `0700.HK`, `005930.KS`, `INFY.NS`) or Stooq (`7203.JP`, `AAA.UK`, `SAP.DE`: stooq-symbols.ts)
+ *    write them → `foreign_equity` of that market (`.T` and `.JP` are both JP); any other suffix
+ *    (`.V`, TSX Venture's or a US class's as in `MKC.V`; `.Q`; `.ZZ`) is refused with an error asking
+ *    for the series' kind in `instruments`, never guessed;
  * 6. anything else → `equity`. ETFs and synthetic series look like equities: map them explicitly.
  *
  * Why another market is not an `equity`: its bar of day t closed hours before the NYSE's (Frankfurt
@@ -27,6 +32,7 @@
  * VIX join still apply to it.
  */
 import { z } from 'zod';
+import { BadInputError } from '../errors';
 import { isSymbol } from './symbols';
 
 export const INSTRUMENT_KINDS = ['equity', 'foreign_equity', 'etf', 'index', 'volatility_index', 'synthetic', 'future', 'fx'] as const;
@@ -43,19 +49,61 @@ export const instrumentMapSchema = z
   });
 export type InstrumentMap = Readonly<Record<string, InstrumentKind>>;
 
-/** CBOE volatility indices as vendors name them without their prefix. */
-/** A market suffix written on a stored symbol (`SAP.DE`, `7203.JP`): a dot and two letters or more, as STOOQ_MARKET_SUFFIX. */
-const MARKET_SUFFIX = /\.([A-Z]{2,})$/;
+/** A suffix written on a stored symbol: a dot and letters at its end (`BRK.B`, `7203.T`, `SAP.DE`). */
+const LETTER_SUFFIX = /\.([A-Z]+)$/;
 /** The market whose symbols are stored bare (the suffix Stooq's US series carry is dropped when stored). */
 const HOME_MARKET = 'US';
+/** One-letter US share classes (`BRK.B`, `BF.B`, `BRK.A`, `MOG.A`, `BRK.D`): US equities. */
+export const US_SHARE_CLASSES: ReadonlySet<string> = new Set(['A', 'B', 'C', 'D', 'E']);
+/**
+ * Market suffixes vendors write on symbols of other exchanges, to the market (country) whose
+ * session the bars close in: Yahoo's (`.T` Tokyo, `.L` London, `.DE` Xetra, `.PA` Paris, …) and
+ * Stooq's (`.JP`, `.UK`, `.DE`, `.HK`, `.HU`). `.V` is not here: TSX Venture's suffix is also a
+ * US share class (`MKC.V`), so such a symbol must be declared.
+ */
+export const MARKET_SUFFIXES: Readonly<Record<string, string>> = {
+  T: 'JP', JP: 'JP',
+  L: 'UK', IL: 'UK', UK: 'UK',
+  F: 'DE', DE: 'DE', BE: 'DE', DU: 'DE', HM: 'DE', HA: 'DE', MU: 'DE', SG: 'DE',
+  PA: 'FR', AS: 'NL', BR: 'BE', LS: 'PT', MI: 'IT', MC: 'ES', SW: 'CH', VI: 'AT', IR: 'IE', IC: 'IS',
+  ST: 'SE', OL: 'NO', CO: 'DK', HE: 'FI', WA: 'PL', PR: 'CZ', BD: 'HU', HU: 'HU', AT: 'GR', IS: 'TR',
+  TO: 'CA', CN: 'CA', NE: 'CA',
+  AX: 'AU', NZ: 'NZ', HK: 'HK', SS: 'CN', SZ: 'CN', TW: 'TW', TWO: 'TW', KS: 'KR', KQ: 'KR',
+  SI: 'SG', KL: 'MY', BK: 'TH', JK: 'ID', NS: 'IN', BO: 'IN',
+  SA: 'BR', MX: 'MX', BA: 'AR', SN: 'CL', JO: 'ZA', TA: 'IL', SR: 'SA', QA: 'QA', CA: 'EG',
+};
 
 /**
- * The market of another exchange a stored symbol names (`SAP.DE` → `DE`, `7203.JP` → `JP`), or
- * undefined for a US symbol (bare, a share class `BRK.B`, or `.US`).
+ * Where a stored symbol's suffix says it trades: `home` (bare, a US share class `BRK.B`, `.US`),
+ * `foreign` with its market (`7203.T` → JP, `SAP.DE` → DE), or `unknown` with the suffix
+ * (`XYZ.Q`, `SHOP.V`): no rule may guess those.
+ */
+export function symbolMarket(symbol: string): { home: true } | { foreign: string } | { unknown: string } {
+  if (symbol.startsWith('$') || symbol.startsWith('^') || symbol.includes('=')) return { home: true };
+  const suffix = LETTER_SUFFIX.exec(symbol)?.[1];
+  if (suffix === undefined || suffix === HOME_MARKET || symbol.length === suffix.length + 1) return { home: true };
+  if (suffix.length === 1 && US_SHARE_CLASSES.has(suffix)) return { home: true };
+  const market = MARKET_SUFFIXES[suffix];
+  return market !== undefined ? { foreign: market } : { unknown: suffix };
+}
+
+/**
+ * The market of another exchange a stored symbol names (`SAP.DE` → `DE`, `7203.T` and `7203.JP` →
+ * `JP`), its suffix when unknown (a series declared foreign_equity), or undefined for a US symbol
+ * (bare, a share class `BRK.B`, or `.US`).
  */
 export function foreignMarketOf(symbol: string): string | undefined {
-  const market = MARKET_SUFFIX.exec(symbol)?.[1];
-  return market === undefined || market === HOME_MARKET ? undefined : market;
+  const m = symbolMarket(symbol);
+  return 'foreign' in m ? m.foreign : 'unknown' in m ? m.unknown : undefined;
+}
+
+/** Why symbols with a suffix no rule reads must be declared (the error instrumentKind and imports raise). */
+export function undeclaredSuffixMessage(symbols: readonly string[], where: string): string {
+  const shown = symbols.slice(0, 10).map((s) => `${s} (".${(symbolMarket(s) as { unknown: string }).unknown}")`).join(', ');
+  return (
+    `${symbols.length === 1 ? 'symbol' : `${symbols.length} symbols`} ${shown}${symbols.length > 10 ? ', …' : ''} end${symbols.length === 1 ? 's' : ''} in a suffix that is neither a US share class (.A to .E: BRK.B, BF.B) nor a known market's (7203.T, VOD.L, BMW.DE, 0700.HK, SAP.DE, 7203.JP, …), so whether the series is a US equity or another market's, closing hours before the NYSE, is not guessed; ` +
+    `declare its kind in ${where} (e.g. {"${symbols[0]}": "foreign_equity"} for another market's series, {"${symbols[0]}": "equity"} for a US share class)`
+  );
 }
 
 const VOLATILITY_INDEX_NAMES = new Set(['VIX', 'VIX1D', 'VIX9D', 'VIX3M', 'VIX6M', 'VIX1Y', 'VXV', 'VXMT', 'VXN', 'VXD', 'RVX', 'VXO', 'VVIX', 'VXEEM', 'OVX', 'GVZ']);
@@ -69,8 +117,22 @@ export function instrumentKind(symbol: string, overrides?: InstrumentMap): Instr
   if (prefixed) return 'index';
   if (symbol.endsWith('=F')) return 'future';
   if (symbol.endsWith('=X')) return 'fx';
-  if (foreignMarketOf(symbol) !== undefined) return 'foreign_equity';
+  const market = symbolMarket(symbol);
+  if ('foreign' in market) return 'foreign_equity';
+  if ('unknown' in market) throw new BadInputError(undeclaredSuffixMessage([symbol], '"instruments"'), 'INVALID_INPUT');
   return 'equity';
+}
+
+/** instrumentKind, or undefined for a symbol whose suffix no rule reads and nothing declares. */
+export function knownInstrumentKind(symbol: string, overrides?: InstrumentMap): InstrumentKind | undefined {
+  if (overrides?.[symbol] === undefined && 'unknown' in symbolMarket(symbol)) return undefined;
+  return instrumentKind(symbol, overrides);
+}
+
+/** Throws (naming them) when symbols end in a suffix no rule reads and `overrides` does not declare them. */
+export function assertMarketsKnown(symbols: Iterable<string>, overrides: InstrumentMap | undefined, where: string): void {
+  const unknown = [...new Set(symbols)].filter((s) => knownInstrumentKind(s, overrides) === undefined).sort();
+  if (unknown.length > 0) throw new BadInputError(undeclaredSuffixMessage(unknown, where), 'INVALID_INPUT');
 }
 
 /** Stocks only, unless `kinds` says otherwise: the rule for universes and cross-sections. */
@@ -79,14 +141,14 @@ export function instrumentKind(symbol: string, overrides?: InstrumentMap): Instr
  * "1 equity; 2 index ($DJI, $SPX); 1 volatility_index ($VIX)".
  */
 export function describeInstrumentKinds(symbols: readonly string[], overrides?: InstrumentMap, listAtMost = 10): string {
-  const byKind = new Map<InstrumentKind, string[]>();
+  const byKind = new Map<InstrumentKind | 'undeclared', string[]>();
   for (const symbol of [...symbols].sort()) {
-    const kind = instrumentKind(symbol, overrides);
+    const kind = knownInstrumentKind(symbol, overrides) ?? 'undeclared';
     const list = byKind.get(kind);
     if (list) list.push(symbol);
     else byKind.set(kind, [symbol]);
   }
-  return INSTRUMENT_KINDS.filter((k) => byKind.has(k))
+  return [...INSTRUMENT_KINDS, 'undeclared' as const].filter((k) => byKind.has(k))
     .map((k) => {
       const list = byKind.get(k) ?? [];
       if (k === 'equity') return `${list.length} ${k}`;

@@ -1,6 +1,6 @@
 import { nyseTradingDaysBetween } from '../calendar/nyse';
 import type { Bar } from '../market-data/bar';
-import { instrumentKind } from '../market-data/instruments';
+import { knownInstrumentKind } from '../market-data/instruments';
 import { laggedCorrelation, NEAR_DUPLICATE_CORRELATION, scanLaggedPairs } from '../stats/symbol-clusters';
 import { issue, type QualityIssue } from './rules-catalog';
 
@@ -346,7 +346,7 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
 /** `misdated_series` (above): each judged US equity or index against the other US equities' mean return, at lags −DUPLICATE_MAX_LAG..DUPLICATE_MAX_LAG. */
 function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], smooth: Uint8Array, m: { returns: Float64Array; barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
   const { returns, barAt, days } = m;
-  const kinds = series.map((s) => instrumentKind(s.symbol));
+  const kinds = series.map((s) => knownInstrumentKind(s.symbol));
   const sum = new Float64Array(days);
   const count = new Int32Array(days);
   for (let i = 0; i < series.length; i++) {
