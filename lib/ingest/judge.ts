@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchAtEdges, MISMATCH_EDGE_SESSIONS, priceBasisIssue, seriesMismatchIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seriesMismatchIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -92,7 +92,7 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
  * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Bar[] }> {
+async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: StoredClose[]; span: StoredClose[] }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
@@ -109,12 +109,21 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   }
   neighbours.sort(byDate);
   const inWindow = (b: Bar) => !window || (b.date >= window.from && b.date <= window.to);
-  // The stored bars on the first and last few staged dates (twice BASIS_EDGE_SESSIONS at each end,
-  // so a few dates the store lacks still leave enough shared sessions): one lookup by primary key.
-  const reachEdge = Math.max(2 * BASIS_EDGE_SESSIONS, MISMATCH_EDGE_SESSIONS);
-  const edgeDates = staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date);
-  const edges = (await base().where('date', 'in', edgeDates).orderBy('date').execute()).map(barOf);
-  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges };
+  // The stored closes over the staged dates (series_mismatch reads every shared session), one range
+  // of the primary key; of them, those on the first and last few staged dates (twice
+  // BASIS_EDGE_SESSIONS at each end, so a few dates the store lacks still leave enough shared
+  // sessions) for the cheap test of another price basis.
+  const span = storedBefore ? (await tx.selectFrom('bars').select(['date', 'close']).where('symbol', '=', symbol).where('date', '>=', first).where('date', '<=', last).orderBy('date').execute()).map((r) => ({ date: r.date, close: Number(r.close) })) : [];
+  const reachEdge = 2 * BASIS_EDGE_SESSIONS;
+  const edgeDates = new Set(staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date));
+  const edges = span.filter((b) => edgeDates.has(b.date));
+  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges, span };
+}
+
+/** The first and last date of the stored series of `symbol`. */
+async function storedRangeOf(tx: Kysely<DatabaseSchema>, symbol: string): Promise<{ from: string; to: string }> {
+  const r = await tx.selectFrom('bars').select((eb) => [eb.fn.min('date').as('from'), eb.fn.max('date').as('to')]).where('symbol', '=', symbol).executeTakeFirstOrThrow();
+  return { from: String(r.from), to: String(r.to) };
 }
 
 /** Every stored bar of `symbol`, ascending by date. */
@@ -141,7 +150,7 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
   const out = new Set<string>();
   for (const [symbol, list] of bySymbol) {
     list.sort(byDate);
-    const stored = await storedFor(store.db, symbol, list, undefined);
+    const stored = await storedFor(store.db, symbol, list, undefined, false);
     // The kind only decides the zero_volume flag, which rejects nothing.
     const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '' }, policy);
     for (const date of found.rejected.keys()) out.add(`${symbol}\u0000${date}`);
@@ -203,14 +212,15 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       bars.sort(byDate);
       chunkOf.set(symbol, Number(chunk));
       const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
-      const stored = await storedFor(tx, symbol, bars, window);
+      const stored = await storedFor(tx, symbol, bars, window, storedSymbols.has(symbol));
       series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
       const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
       // The rows to be published against the stored bars they share: another price basis?
       const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
       const atEdges = sharedSessions(kept, stored.edges);
-      // Another security's closes (or bars dated on other sessions) do not keep one ratio to the stored ones.
-      const mismatch = mismatchAtEdges(atEdges) ? seriesMismatchIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from }) : undefined;
+      // Another security's closes (or bars dated on other sessions) do not keep one ratio to the
+      // stored ones, anywhere in the sessions they share (not only at the ends).
+      const mismatch = mismatchedWindow(sharedSessions(kept, stored.span)) ? seriesMismatchIssue({ symbol, staged: kept, stored: stored.span, source: from, storedRange: await storedRangeOf(tx, symbol) }) : undefined;
       if (mismatch) basisIssues.push(mismatch);
       else if (basisAtEdges(atEdges)) {
         const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });

@@ -201,7 +201,10 @@ export function basisFactor(shared: readonly SharedSession[]): BasisFactor | und
 }
 
 /** The sessions `staged` shares with `stored` (both ascending by date), ascending. */
-export function sharedSessions(staged: readonly Bar[], stored: readonly Bar[]): SharedSession[] {
+/** A stored bar's date and close: all the comparisons of closes read. */
+export type StoredClose = Pick<Bar, 'date' | 'close'>;
+
+export function sharedSessions(staged: readonly Bar[], stored: readonly StoredClose[]): SharedSession[] {
   const storedOn = new Map(stored.map((b) => [b.date, b.close]));
   const out: SharedSession[] = [];
   for (const b of staged) {
@@ -310,13 +313,15 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
  * bar and there is no common factor, so such a file revised all 1,259 stored bars of IBM with
  * MSFT's, flagged at most as a duplicate of MSFT when MSFT was stored.
  *
- * - `series_mismatch` (reject, the whole series; the import fails): at either end of the sessions
- *   the file shares with the store (its first or last MISMATCH_EDGE_SESSIONS), at least
+ * - `series_mismatch` (reject, the whole series; the import fails): anywhere in the sessions the
+ *   file shares with the store, some MISMATCH_EDGE_SESSIONS consecutive shared sessions hold at least
  *   MISMATCH_MIN_PAIRS pairs of consecutive shared sessions and more than MISMATCH_SHARE of them
- *   breaks: the ratio moves by more than MISMATCH_STEP beyond rounding (half a cent on each of the
+ *   break: the ratio moves by more than MISMATCH_STEP beyond rounding (half a cent on each of the
  *   four closes). On real series of one security breaks are ex-dividend days and splits, a few a
- *   year; between two S&P 500 stocks most sessions are one. The message counts the breaks over all
- *   shared sessions and shows the first.
+ *   year, and a corrected bar's two; between two S&P 500 stocks most sessions are one. Every window
+ *   is read, not only the two ends: a file matching the store at both ends with another security's
+ *   bars between them revised those bars unseen. The message counts the breaks over all shared
+ *   sessions and names the first window that broke.
  */
 export const MISMATCH_EDGE_SESSIONS = 2 * BASIS_EDGE_SESSIONS;
 export const MISMATCH_MIN_PAIRS = 10;
@@ -331,37 +336,61 @@ export function ratioBreaks(shared: readonly SharedSession[]): { pairs: number; 
   let pairs = 0;
   for (let k = 1; k < shared.length; k++) {
     const [a, b] = [shared[k - 1], shared[k]];
-    if (!(a.staged > 0 && a.stored > 0 && b.staged > 0 && b.stored > 0)) continue;
+    const broken = pairBreak(a, b);
+    if (broken === undefined) continue;
     pairs++;
-    const step = Math.abs(Math.log(b.staged / b.stored) - Math.log(a.staged / a.stored));
-    const rounding = 0.005 / a.staged + 0.005 / a.stored + 0.005 / b.staged + 0.005 / b.stored;
-    if (step <= MISMATCH_STEP + rounding) continue;
+    if (!broken) continue;
     breaks++;
     first ??= { before: a, at: b };
   }
   return first ? { pairs, breaks, first } : { pairs, breaks };
 }
 
-/** Whether the first or last MISMATCH_EDGE_SESSIONS of `shared` break as another security's do: the cheap test before reading every stored bar. */
-export function mismatchAtEdges(shared: readonly SharedSession[]): boolean {
-  const broken = (s: readonly SharedSession[]) => {
-    const r = ratioBreaks(s);
-    return r.pairs >= MISMATCH_MIN_PAIRS && r.breaks > MISMATCH_SHARE * r.pairs;
-  };
-  return broken(shared.slice(0, MISMATCH_EDGE_SESSIONS)) || broken(shared.slice(-MISMATCH_EDGE_SESSIONS));
+/** Whether the close ratio moves from shared session `a` to `b` beyond MISMATCH_STEP and rounding; undefined when a close is not positive (no pair). */
+function pairBreak(a: SharedSession, b: SharedSession): boolean | undefined {
+  if (!(a.staged > 0 && a.stored > 0 && b.staged > 0 && b.stored > 0)) return undefined;
+  const step = Math.abs(Math.log(b.staged / b.stored) - Math.log(a.staged / a.stored));
+  const rounding = 0.005 / a.staged + 0.005 / a.stored + 0.005 / b.staged + 0.005 / b.stored;
+  return step > MISMATCH_STEP + rounding;
 }
 
-/** The `series_mismatch` finding of one symbol (above), or undefined. */
-export function seriesMismatchIssue(input: PriceBasisInput): QualityIssue | undefined {
+/**
+ * The first MISMATCH_EDGE_SESSIONS consecutive sessions of `shared` whose pairs break as another
+ * security's do (at least MISMATCH_MIN_PAIRS pairs, more than MISMATCH_SHARE of them breaks), as the
+ * index of its first session with its counts; undefined when no window does. One pass: each pair's
+ * break is judged once and windows are counted by prefix sums.
+ */
+export function mismatchedWindow(shared: readonly SharedSession[]): { start: number; end: number; pairs: number; breaks: number } | undefined {
+  const n = shared.length;
+  if (n < 2) return undefined;
+  // pairsTo[k] / breaksTo[k]: pairs (k-1, k) counted up to session k.
+  const pairsTo = new Int32Array(n);
+  const breaksTo = new Int32Array(n);
+  for (let k = 1; k < n; k++) {
+    const r = pairBreak(shared[k - 1], shared[k]);
+    pairsTo[k] = pairsTo[k - 1] + (r === undefined ? 0 : 1);
+    breaksTo[k] = breaksTo[k - 1] + (r === true ? 1 : 0);
+  }
+  const width = Math.min(MISMATCH_EDGE_SESSIONS, n);
+  for (let start = 0; start + width <= n; start++) {
+    const end = start + width - 1;
+    const pairs = pairsTo[end] - pairsTo[start];
+    const breaks = breaksTo[end] - breaksTo[start];
+    if (pairs >= MISMATCH_MIN_PAIRS && breaks > MISMATCH_SHARE * pairs) return { start, end, pairs, breaks };
+  }
+  return undefined;
+}
+
+/** The `series_mismatch` finding of one symbol (above), or undefined. `stored` holds at least the stored bars over the file's dates; `storedRange` is the whole stored series' first and last date, for the message. */
+export function seriesMismatchIssue(input: { symbol: string; staged: readonly Bar[]; stored: readonly StoredClose[]; source: string; storedRange?: { from: string; to: string } }): QualityIssue | undefined {
   const { symbol, staged, stored, source } = input;
   const shared = sharedSessions(staged, stored);
-  if (!mismatchAtEdges(shared)) return undefined;
-  const ends = [shared.slice(0, MISMATCH_EDGE_SESSIONS), shared.slice(-MISMATCH_EDGE_SESSIONS)].map(ratioBreaks);
-  const [low, high] = ends;
+  const window = mismatchedWindow(shared);
+  if (window === undefined) return undefined;
   const all = ratioBreaks(shared);
   const at = all.first as { before: SharedSession; at: SharedSession };
-  const edge = (r: ReturnType<typeof ratioBreaks>, which: string) => `${r.breaks} of the ${r.pairs} pairs of its ${which} ${MISMATCH_EDGE_SESSIONS} shared sessions`;
   const shown = (s: SharedSession) => `${s.date}: file ${s.staged}, stored ${s.stored}`;
+  const range = input.storedRange ?? { from: stored[0].date, to: stored[stored.length - 1].date };
   return issue('series_mismatch', {
     symbol,
     date: null,
@@ -369,9 +398,9 @@ export function seriesMismatchIssue(input: PriceBasisInput): QualityIssue | unde
     line: null,
     raw: null,
     message:
-      `the rows of ${symbol} do not move with the stored bars of ${symbol} they revise: from one shared session to the next, the ratio of the file's close to the stored close changes by more than ${(MISMATCH_STEP * 100).toFixed(1)}% beyond rounding on ${count(all.breaks)} of ${count(all.pairs)} pairs of consecutive shared sessions (${shared[0].date}..${shared[shared.length - 1].date}; ${[edge(low, 'first'), edge(high, 'last')].join(', ')}), first between ${shown(at.before)} and ${shown(at.at)}, ` +
+      `the rows of ${symbol} do not move with the stored bars of ${symbol} they revise: from one shared session to the next, the ratio of the file's close to the stored close changes by more than ${(MISMATCH_STEP * 100).toFixed(1)}% beyond rounding on ${count(all.breaks)} of ${count(all.pairs)} pairs of consecutive shared sessions (${shared[0].date}..${shared[shared.length - 1].date}; ${window.breaks} of the ${window.pairs} pairs of the ${window.end - window.start + 1} shared sessions ${shared[window.start].date}..${shared[window.end].date}), first between ${shown(at.before)} and ${shown(at.at)}, ` +
       `where one security's closes on any price basis keep one ratio but at dividends and splits: the file holds another security's prices (a file named after another symbol) or bars dated on other sessions, not a correction of ${symbol}'s; the series is rejected whole and nothing of it is published. ` +
-      `A correction revises a few bars; if the stored bars of ${symbol} (${stored[0].date}..${stored[stored.length - 1].date}) are the wrong security's, they must be removed before a file of ${symbol} can be imported`,
+      `A correction revises a few bars; if the stored bars of ${symbol} (${range.from}..${range.to}) are the wrong security's, they must be removed before a file of ${symbol} can be imported`,
   });
 }
 

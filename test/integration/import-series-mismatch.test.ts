@@ -50,6 +50,7 @@ describe.each(DRIVERS)('a file of another security under a stored symbol on %s',
     ['over the whole stored history', walk(2, 0, 300)],
     ['over its newest 100 stored bars', walk(2, 200, 300)],
     ['its own bars, then another security from day 250', [...walk(1, 0, 250), ...walk(2, 250, 300)]],
+    ['its own bars at both ends, another security for the 100 sessions between', [...walk(1, 0, 100), ...walk(2, 100, 200), ...walk(1, 200, 300)]],
   ])("another security's bars %s: rejected whole (series_mismatch), the import fails naming it, the store is byte-identical", async (_label, lines) => {
     expect((await importBars(t.store, csv({ 'ibm.us.csv': walk(1, 0, 300), 'msft.us.csv': walk(3, 0, 300) }), { now: NOW })).status).toBe('published');
     const before = await dumpStore(t.store);
