@@ -79,8 +79,12 @@ export const MARKET_SUFFIXES: Readonly<Record<string, string>> = {
  * (`XYZ.Q`, `SHOP.V`): no rule may guess those.
  */
 export function symbolMarket(symbol: string): { home: true } | { foreign: string } | { unknown: string } {
-  if (symbol.startsWith('$') || symbol.startsWith('^') || symbol.includes('=')) return { home: true };
+  if (symbol.includes('=')) return { home: true };
+  const prefixed = symbol.startsWith('$') || symbol.startsWith('^');
   const suffix = LETTER_SUFFIX.exec(symbol)?.[1];
+  // An index is named by its prefix ($SPX, ^GSPC); one that also names a known market ($DAX.DE)
+  // closes in that market's session. Any other suffix on an index is left to its prefix.
+  if (prefixed) return suffix !== undefined && MARKET_SUFFIXES[suffix] !== undefined ? { foreign: MARKET_SUFFIXES[suffix] } : { home: true };
   if (suffix === undefined || suffix === HOME_MARKET || symbol.length === suffix.length + 1) return { home: true };
   if (suffix.length === 1 && US_SHARE_CLASSES.has(suffix)) return { home: true };
   const market = MARKET_SUFFIXES[suffix];
@@ -170,8 +174,10 @@ const NYSE_CLOSE_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['
  * `instruments`) would bring that look-ahead back.
  */
 export function foreignKindProblem(symbol: string, kind: InstrumentKind): string | undefined {
-  const market = foreignMarketOf(symbol);
-  if (market === undefined || !NYSE_CLOSE_KINDS.has(kind)) return undefined;
+  // Only a known market's suffix: a suffix no rule reads (XYZ.Q) is the owner's to declare.
+  const where = symbolMarket(symbol);
+  if (!('foreign' in where) || !NYSE_CLOSE_KINDS.has(kind)) return undefined;
+  const market = where.foreign;
   return (
     `${symbol} names another market (${market}), whose bars of a date close hours before the NYSE's 16:00: as ${kind} it would be joined by date with US series ` +
     `and its row of each day would see their later closes in the market and rank columns (AUC 0.65 from advance/decline alone on 1-day labels); ` +
