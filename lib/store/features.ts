@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import { fromLittleEndianFloat64, toLittleEndianFloat64 } from '../float64-bytes';
 import type { FeatureSet } from '../features/feature-set';
@@ -145,6 +145,17 @@ export async function saveFeatureProgress(
   });
 }
 
+/** Published snapshots that revised bars and that feature-set `version` has not absorbed yet. */
+function unabsorbedRevisionSnapshots(db: Kysely<DatabaseSchema>, version: string): Promise<Array<{ id: string }>> {
+  return db
+    .selectFrom('dataset_snapshots')
+    .select('id')
+    .where('status', '=', 'published')
+    .where('bars_revised', '>', 0)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('feature_revision_marks as m').select('m.snapshot_id').where('m.version', '=', version).whereRef('m.snapshot_id', '=', 'dataset_snapshots.id'))))
+    .execute();
+}
+
 /**
  * Absorbs the bar revisions of every published snapshot this version has not absorbed yet: each
  * revised series that this version has rows or progress for gets its stale mark moved back to the
@@ -155,13 +166,7 @@ export async function saveFeatureProgress(
  */
 export async function absorbBarRevisions(store: Database, version: string): Promise<number> {
   return store.db.transaction().execute(async (tx) => {
-    const pending = await tx
-      .selectFrom('dataset_snapshots')
-      .select('id')
-      .where('status', '=', 'published')
-      .where('bars_revised', '>', 0)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('feature_revision_marks as m').select('m.snapshot_id').where('m.version', '=', version).whereRef('m.snapshot_id', '=', 'dataset_snapshots.id'))))
-      .execute();
+    const pending = await unabsorbedRevisionSnapshots(tx, version);
     if (pending.length === 0) return 0;
     const ids = pending.map((p) => p.id);
     const earliest = await tx
@@ -205,13 +210,7 @@ export async function knownStaleFrom(store: Database, version: string): Promise<
   };
   const marked = await store.db.selectFrom('feature_progress').select(['symbol', 'stale_from']).where('version', '=', version).where('stale_from', 'is not', null).execute();
   for (const r of marked) if (r.stale_from !== null) put(r.symbol, r.stale_from);
-  const pending = await store.db
-    .selectFrom('dataset_snapshots')
-    .select('id')
-    .where('status', '=', 'published')
-    .where('bars_revised', '>', 0)
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('feature_revision_marks as m').select('m.snapshot_id').where('m.version', '=', version).whereRef('m.snapshot_id', '=', 'dataset_snapshots.id'))))
-    .execute();
+  const pending = await unabsorbedRevisionSnapshots(store.db, version);
   if (pending.length > 0) {
     const earliest = await store.db
       .selectFrom('bar_revisions')
