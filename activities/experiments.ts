@@ -10,7 +10,7 @@ import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-s
 import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, type ModelVersion } from '../lib/registry/model-registry';
 import { featureOrderProblem } from '../lib/registry/verify-artifact';
 import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
-import { appliedPromotion, judgeChallenge, withdrawPromotion } from '../lib/registry/challenges';
+import { appliedPromotion, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
@@ -534,6 +534,10 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
             return { version, decision: { promote: false, reason }, champion, identicalToEarlier: identical !== undefined };
           }
         }
+        // Not promoted now, but an earlier attempt may have recorded this version's challenge as
+        // promoted and failed before moving the alias (the champion changed before this retry): the
+        // record then says why nothing was promoted, as the answer does.
+        if (!decision.promote) await withdrawUnappliedPromotion(store, { key: `${input.workflowId}/${input.runId}`, model: input.experiment.name, version: version.version }, decision.reason);
         return { version, decision, champion, identicalToEarlier: identical !== undefined };
       });
     },

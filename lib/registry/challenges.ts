@@ -189,14 +189,43 @@ export async function judgeChallenge(
  * Undefined when nothing was applied yet (the retry judges and moves as a first attempt would).
  */
 export async function appliedPromotion(store: Database, identity: { key: string; model: string; version: number }): Promise<ChallengeRecord | undefined> {
+  const record = await promotedRecord(store, identity);
+  if (!record) return undefined;
+  return (await aliasShows(store, identity.model, record)) ? record : undefined;
+}
+
+/** The run's challenge, when it is recorded as promoted with this version. */
+async function promotedRecord(store: Database, identity: { key: string; model: string; version: number }): Promise<ChallengeRecord | undefined> {
   const row = await store.db.selectFrom('promotion_challenges').selectAll().where('challenge_key', '=', identity.key).where('model', '=', identity.model).executeTakeFirst();
   if (!row) return undefined;
   const record = recordOf(row);
-  if (!record.promoted || record.challengerVersion !== identity.version) return undefined;
-  const aliases = await store.db.selectFrom('model_aliases').select(['alias', 'version']).where('name', '=', identity.model).where('alias', 'in', ['champion', 'challenger']).execute();
+  return record.promoted && record.challengerVersion === identity.version ? record : undefined;
+}
+
+/** Whether the alias a promoted challenge moves (champion, or challenger over a champion) shows its version. */
+async function aliasShows(store: Database, model: string, record: ChallengeRecord): Promise<boolean> {
+  const aliases = await store.db.selectFrom('model_aliases').select(['alias', 'version']).where('name', '=', model).where('alias', 'in', ['champion', 'challenger']).execute();
   const at = (alias: string) => aliases.find((a) => a.alias === alias)?.version;
-  const shows = Number(at('champion')) === identity.version || (record.championVersion !== null && Number(at('challenger')) === identity.version);
-  return shows ? record : undefined;
+  return Number(at('champion')) === record.challengerVersion || (record.championVersion !== null && Number(at('challenger')) === record.challengerVersion);
+}
+
+/**
+ * A retry that answers "not promoted" for a version whose challenge an earlier attempt recorded as
+ * promoted without moving its alias (it failed first, and the champion changed before the retry):
+ * the record is marked not promoted with the retry's reason, so it says what happened. A promotion
+ * whose alias does show the version was applied and is left as it is. Returns whether it withdrew.
+ */
+export async function withdrawUnappliedPromotion(store: Database, identity: { key: string; model: string; version: number }, reason: string): Promise<boolean> {
+  const record = await promotedRecord(store, identity);
+  if (!record || (await aliasShows(store, identity.model, record))) return false;
+  await store.db
+    .updateTable('promotion_challenges')
+    .set({ promoted: 0, reason: `not promoted: judged promoted by an earlier attempt that failed before moving the alias; on its retry ${reason}` })
+    .where('challenge_key', '=', identity.key)
+    .where('model', '=', identity.model)
+    .where('challenger_version', '=', identity.version)
+    .execute();
+  return true;
 }
 
 /**

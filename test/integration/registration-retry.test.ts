@@ -9,9 +9,9 @@ import { experimentActivities, type RegisterInput, type RegisterResult } from '.
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
-import { listChallenges } from '../../lib/registry/challenges';
+import { judgeChallenge, listChallenges } from '../../lib/registry/challenges';
 import { aliasHistory, aliasVersion, listModelVersions, moveAlias } from '../../lib/registry/model-registry';
-import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
+import { promotionDecision, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
@@ -94,5 +94,37 @@ describe('a retried registration answers what its first attempt did', () => {
       [1, null, true],
       [1, v1, true],
     ]);
+  });
+  it('judged promoted, failed before the alias move, the champion changed before the retry: the record says not promoted, as the answer does', async () => {
+    const name = 'moved';
+    // Another run's version, the champion.
+    const other = await register(await runInput(name, 21, { evidence: { auc: evidence(0.001) } }));
+    expect(other.decision.promote).toBe(true);
+    const input = await runInput(name, 22, { evidence: { auc: evidence(0.001) } });
+    // The first attempt's writes, one by one. Its version (registered here while the other is champion,
+    // so that nothing is judged or moved yet):
+    const registered = await register(input);
+    expect(registered.decision.promote).toBe(false);
+    expect((await listChallenges(t.store, name)).length).toBe(1);
+    const next = registered.version.version;
+    // its challenge, judged for the empty champion slot it saw and recorded as promoted; then it failed
+    // before moving the alias.
+    await moveAlias(t.store, { name, alias: 'champion', version: undefined, movedBy: 'test', reason: 'the slot empty, as the first attempt saw it' });
+    const judged = await judgeChallenge(
+      t.store,
+      { key: `${input.workflowId}/${input.runId}`, model: name, championVersion: null, challengerVersion: next, algorithm: input.algorithm, algorithmsTested: 1, datasetId: input.datasetId, period: PERIOD, metric: 'auc', pValue: 0.001 },
+      (count) => ({ decision: promotionDecision({ ...input.scores, challenge: count }, undefined, input.experiment.promotion), level: 0.05 }),
+    );
+    expect(judged.decision.promote).toBe(true);
+    // Before the retry, the other version became champion.
+    await moveAlias(t.store, { name, alias: 'champion', version: other.version.version, movedBy: 'workflow other', reason: 'promoted first' });
+    const retried = await register(input);
+    expect(retried.version.version).toBe(next);
+    expect(retried.decision.promote).toBe(false);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(other.version.version);
+    const record = (await listChallenges(t.store, name)).find((c) => c.key === `${input.workflowId}/${input.runId}`);
+    expect(record).toMatchObject({ challengerVersion: next, promoted: false });
+    expect(record?.reason).toContain(retried.decision.reason);
+    expect((await listChallenges(t.store, name)).filter((c) => c.promoted).map((c) => c.challengerVersion)).toEqual([other.version.version]);
   });
 });
