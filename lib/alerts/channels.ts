@@ -28,7 +28,20 @@ export interface WebhookOptions {
   linkFor?: (alert: Alert) => string | undefined;
 }
 
-/** POSTs the Slack JSON; any non-2xx answer, network error or timeout is a failed delivery. */
+/**
+ * The idempotency key of an alert's delivery on a channel: the same on every attempt of that
+ * delivery, different for every other alert or channel. Deliveries are at least once (a receiver
+ * that took a POST but whose answer was lost, or whose success could not be recorded, gets it
+ * again), so a receiver drops a message whose key it has already seen.
+ */
+export function deliveryIdempotencyKey(alertId: string, channel: string): string {
+  return `mlp-alert-${alertId}-${channel}`;
+}
+
+/**
+ * POSTs the Slack JSON with the delivery's idempotency key (the `Idempotency-Key` header and the
+ * body's `idempotency_key`); any non-2xx answer, network error or timeout is a failed delivery.
+ */
 export function webhookChannel(url: string, options: WebhookOptions = {}): AlertChannel {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
@@ -36,10 +49,11 @@ export function webhookChannel(url: string, options: WebhookOptions = {}): Alert
     async send(alert) {
       let response: Response;
       try {
+        const idempotencyKey = deliveryIdempotencyKey(alert.id, 'webhook');
         response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(slackMessage(alert, options.linkFor?.(alert))),
+          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+          body: JSON.stringify({ ...slackMessage(alert, options.linkFor?.(alert)), idempotency_key: idempotencyKey }),
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
