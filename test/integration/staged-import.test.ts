@@ -299,11 +299,11 @@ describe('MySQL symbol columns', () => {
     // Roll the fresh database back to before the conversion, store a bar, then migrate again.
     const migrator = new Migrator({ db: t.store.db, provider: migrationProvider });
     expect((await migrator.migrateTo('0006_operations')).error).toBeUndefined();
-    await sql`insert into bars values ('AAPL', '2017-01-03', 1, 1, 1, 1, 1)`.execute(t.store.db);
-    await expect(sql`insert into bars values ('aapl', '2017-01-03', 2, 2, 2, 2, 2)`.execute(t.store.db)).rejects.toThrow(/Duplicate entry/);
+    await sql`insert into bars (symbol, date, open, high, low, close, volume) values ('AAPL', '2017-01-03', 1, 1, 1, 1, 1)`.execute(t.store.db);
+    await expect(sql`insert into bars (symbol, date, open, high, low, close, volume) values ('aapl', '2017-01-03', 2, 2, 2, 2, 2)`.execute(t.store.db)).rejects.toThrow(/Duplicate entry/);
     const again = await openDatabase(t.url);
     try {
-      await sql`insert into bars values ('aapl', '2017-01-03', 2, 2, 2, 2, 2)`.execute(again.db);
+      await sql`insert into bars (symbol, date, open, high, low, close, volume) values ('aapl', '2017-01-03', 2, 2, 2, 2, 2)`.execute(again.db);
       expect((await readBars(again)).map((b) => b.symbol)).toEqual(['AAPL', 'aapl']);
       const columns = await sql<{ t: string; c: string }>`
         select table_name as t, collation_name as c from information_schema.columns
