@@ -117,8 +117,9 @@ describe('an experiment through the real Temporal server', () => {
   });
 
   it('judges a new run against the champion re-run on the same out-of-sample period', async () => {
-    const data = tempDir('mlp-exp2-');
-    await writeSyntheticMarket(data, { symbols: 5, from: '2016-01-04', to: '2018-03-29', plantErrors: false });
+    // Symbols of its own: the first test's SYN01..SYN05 are stored, and this market's prices under
+    // those names would be another security's, which the quality gate rejects (series_mismatch).
+    const data = await renamedMarket('mlp-exp2-', 'RRN', 42);
     const artifactDir = tempDir('mlp-exp2-artifacts-');
     // Floors at zero and no evidence required: the first run always becomes champion, whatever noise gives.
     const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005, alpha: 1 } };
@@ -136,7 +137,7 @@ describe('an experiment through the real Temporal server', () => {
   });
 
   it('trains on the universe of the snapshot it imported, not on everything in the store', async () => {
-    // The store already holds SYN01..SYN12 from the runs above; this run imports five other symbols.
+    // The store already holds SYN01..SYN12 and RRN01..RRN05 from the runs above; this run imports five other symbols.
     const data = await renamedMarket('mlp-exp3-', 'ALT', 99);
     const artifactDir = tempDir('mlp-exp3-artifacts-');
     const experiment = { ...smallExperiment(data, 'universe'), algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false } };
