@@ -54,6 +54,15 @@ export async function saveQuarantine(store: Database, snapshotId: string, issues
   });
 }
 
+/**
+ * Removes findings stored by saveQuarantine (the same snapshot id and findings): flags saved ahead
+ * of a write for bars the write then did not store (the live path, lib/streaming/consumer.ts).
+ */
+export async function discardQuarantine(store: Database, snapshotId: string, issues: readonly QualityIssue[]): Promise<void> {
+  const keys = [...new Set(issues.map((q) => quarantineRow(snapshotId, q).issue_key))];
+  for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) await store.db.deleteFrom('quarantine').where('issue_key', 'in', keys.slice(i, i + ROWS_PER_STATEMENT)).execute();
+}
+
 export async function countQuarantineByRule(store: Database, snapshotId: string): Promise<Partial<Record<QualityRuleId, number>>> {
   const rows = await store.db
     .selectFrom('quarantine')

@@ -23,7 +23,7 @@ import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from '../store/database';
 import { readBars } from '../store/bars';
 import { readHeadlines } from '../store/news';
-import { saveQuarantine } from '../store/quarantine';
+import { discardQuarantine, saveQuarantine } from '../store/quarantine';
 import { BarRevisions } from './bar-revisions';
 import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
@@ -36,7 +36,7 @@ import { OutcomeRecorder } from './outcome-recorder';
 import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
-import { checkLiveBatch, seriesFlags, type BatchQuality } from './stream-quality';
+import { checkLiveBatch, seriesFlags, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
 const REPUBLISH_CHUNK = 64;
@@ -547,6 +547,25 @@ export class BarStreamConsumer {
         if (outcome === 'revised') counts.revised++;
       }
     });
+    // Flags were saved ahead of the write (a retry finds the bars stored and would not make them
+    // again); those of bars the write did not store (older by event_time, held by a newer entry)
+    // describe nothing stored and go.
+    let keptFlags = flags;
+    let keptJudged = judgedIssues;
+    if (superseded.size > 0) {
+      const unwritten = new Set<string>();
+      const acceptedByEntry = new Map(checked.accepted.map((a) => [a.entryId, a]));
+      writes.forEach((w, k) => {
+        if (outcomes[k] === 'superseded' || outcomes[k] === 'stale') unwritten.add((acceptedByEntry.get(w.entryId) as AcceptedLiveBar).source);
+      });
+      const dropped = (q: QualityIssue): boolean => q.severity === 'flag' && unwritten.has(q.source);
+      const discarded = [...judgedIssues, ...flags].filter(dropped);
+      if (discarded.length > 0) {
+        await discardQuarantine(this.deps.store, this.snapshotId, discarded);
+        keptFlags = flags.filter((q) => !dropped(q));
+        keptJudged = judgedIssues.filter((q) => !dropped(q));
+      }
+    }
     if (checked.staleInBatch > 0) this.log(`stream consumer: ${checked.staleInBatch} entries of the batch ${entries[0].id}..${entries[entries.length - 1].id} were older by event_time than another entry of theirs in it, and were dropped`);
     if (stale.length > 0) this.log(`stream consumer: ${stale.length} bars older by event_time than their stored version changed nothing: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
     const stored = superseded.size === 0 ? toWrite : toWrite.filter((b) => !superseded.has(b));
@@ -626,11 +645,11 @@ export class BarStreamConsumer {
     this.stats.barsDuplicate += counts.duplicate;
     this.stats.barsRevised += counts.revised;
     this.stats.barsLate += counts.late;
-    for (const q of [...checked.rejected, ...judgedIssues]) {
+    for (const q of [...checked.rejected, ...keptJudged]) {
       if (q.severity === 'reject') this.stats.quarantinedByRule[q.rule] = (this.stats.quarantinedByRule[q.rule] ?? 0) + 1;
       else this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
     }
-    for (const q of flags) this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
+    for (const q of keptFlags) this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
     this.prometheus?.batchDuration.observe((performance.now() - started) / 1000);
     for (const ms of latencies) this.prometheus?.endToEndLatency.observe(ms / 1000);
     if (latencies.length > 0) this.deps.hooks?.onLatency?.(latencies);

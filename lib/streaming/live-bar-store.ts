@@ -78,6 +78,16 @@ export interface LiveWriteOptions {
   record: boolean;
 }
 
+/**
+ * A repeat of the stored values moves the stored version's event_time on to its own, when later (or
+ * when the version has none): the provider stated those values again at that time, so a different
+ * message it produced before then is older than what the store holds, and stale (not a revision).
+ * Only the time changes, and only if the stored values are still the repeated ones.
+ * Parameters: time, symbol, date, open, high, low, close, volume, time.
+ */
+const CONFIRM_SQL =
+  'update `bars` set `event_time` = ? where `symbol` = ? and `date` = ? and `open` = ? and `high` = ? and `low` = ? and `close` = ? and `volume` = ? and (`event_time` is null or `event_time` < ?)';
+
 // 4 values per source row, 7 per bar: 1,000 rows stay under both drivers' placeholder limits.
 const ROWS_PER_STATEMENT = 1000;
 // 14 per revision row.
@@ -184,6 +194,7 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
     const insert = sqlite.prepare('insert into "bars" ("symbol", "date", "open", "high", "low", "close", "volume", "event_time") values (?, ?, ?, ?, ?, ?, ?, ?) on conflict ("symbol", "date") do nothing');
     const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume", "event_time" from "bars" where "symbol" = ? and "date" = ?');
     const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ? where "symbol" = ? and "date" = ?');
+    const confirm = sqlite.prepare(CONFIRM_SQL.replaceAll('`', '"'));
     const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string) => {
       const { lo, hi, threshold } = checkRange(rows, contiguous);
       const held = new Map<string, string>();
@@ -203,6 +214,7 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
         }
         if (record) source.run(stream, b.symbol, b.date, entryKey(entryId));
         if (change === 'duplicate') {
+          if (at !== null) confirm.run(at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
           outcomes[k] = 'unchanged';
           continue;
         }
@@ -215,8 +227,10 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
         if (old === undefined) {
           insert.run(b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
           outcomes[k] = 'added';
-        } else if (sameValues(old, b)) outcomes[k] = 'unchanged';
-        else if (olderThanStored(eventTime, old.event_time)) outcomes[k] = 'stale';
+        } else if (sameValues(old, b)) {
+          if (at !== null) confirm.run(at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at);
+          outcomes[k] = 'unchanged';
+        } else if (olderThanStored(eventTime, old.event_time)) outcomes[k] = 'stale';
         else {
           update.run(b.open, b.high, b.low, b.close, b.volume, at, b.symbol, b.date);
           revisions.push({ bar: b, entryId, old });
@@ -308,6 +322,8 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
   }
   const writes: LiveBarWrite[] = [];
   const revisions: Revision[] = [];
+  /** Repeats of the stored values with an event_time: the stored version's time moves on to theirs. */
+  const confirmed: LiveBarWrite[] = [];
   for (const k of [...kept, ...contested]) {
     const { bar: b, entryId, change, eventTime } = items[k];
     if (contested.has(k) && !newerThanStored(eventTime, stored.get(`${b.symbol}\u0000${b.date}`))) {
@@ -315,6 +331,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       continue;
     }
     if (change === 'duplicate') {
+      if (eventTime !== undefined) confirmed.push(items[k]);
       outcomes[k] = 'unchanged';
       continue;
     }
@@ -324,6 +341,7 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
     }
     const old = stored.get(`${b.symbol}\u0000${b.date}`);
     if (old !== undefined && sameValues(old, b)) {
+      if (eventTime !== undefined) confirmed.push(items[k]);
       outcomes[k] = 'unchanged';
       continue;
     }
@@ -345,6 +363,10 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       writes.map((w) => w.eventTime ?? null),
     );
   for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
+  for (const { bar: b, eventTime } of confirmed) {
+    const at = eventTime as string;
+    await tx.executeQuery(CompiledQuery.raw(mysql ? CONFIRM_SQL : CONFIRM_SQL.replaceAll('`', '"'), [at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at]));
+  }
   return outcomes;
 }
 

@@ -176,8 +176,11 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     const earlier = latest.get(key);
     const accepted: AcceptedLiveBar = new Accepted(bar, entry, streamKey, decoded.bar.source, decoded.bar.eventTime === undefined ? undefined : eventTimeKey(decoded.bar.eventTime));
     if (earlier) {
-      if (sameValues(earlier.bar, bar)) duplicatesInBatch++;
-      else if (accepted.eventTime !== undefined && earlier.eventTime !== undefined && accepted.eventTime < earlier.eventTime) {
+      if (sameValues(earlier.bar, bar)) {
+        duplicatesInBatch++;
+        // The repeat that states the values latest is kept: its event_time is the stored version's.
+        if (earlier.eventTime !== undefined && accepted.eventTime !== undefined && accepted.eventTime < earlier.eventTime) continue;
+      } else if (accepted.eventTime !== undefined && earlier.eventTime !== undefined && accepted.eventTime < earlier.eventTime) {
         // Produced before the entry it follows (a re-sent backlog): the newer version stays.
         staleInBatch++;
         continue;

@@ -308,6 +308,42 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(c.stats).toMatchObject({ barsRevised: 4, barsStale: 2 });
   });
 
+  it('an older bar by event_time leaves no flag in quarantine, and a repeat of the stored values with a later time makes a message produced before it stale', async () => {
+    await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
+    const day = DATES[DATES.length - 1]; // 2018-06-29: the close is 20:00Z
+    const sent = (b: Bar, eventTime: string) => ({ ...b, source: 'feed', eventTime });
+    const cache = new MemoryCache();
+    const c = new BarStreamConsumer({ redis, store: t.store, cache, featureSets: [ownSet], log: () => {} }, { key, group: 'g', consumer: 'c1', blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false });
+    consumers.push(c);
+    const x = barOf(SYMBOLS[0], day);
+    await producer.publish([sent(x, `${day}T22:00:00Z`)]);
+    await drain(c);
+    const quarantine = async () => (await listQuarantine(t.store, { snapshotId: streamSnapshotId(key) })).map((q) => [q.rule, q.symbol, q.date]);
+    expect(await quarantine()).toEqual([]);
+    const vector = await readOnlineFeatures(cache, ownSet.version, x.symbol);
+    // A doubled bar produced before the stored one (an old segment replayed): an extreme move, but stale.
+    const doubled = { ...x, open: x.open * 2, high: x.high * 2, low: x.low * 2, close: x.close * 2 };
+    await producer.publish([sent(doubled, `${day}T20:30:00Z`)]);
+    await drain(c);
+    expect(c.stats.barsStale).toBe(1);
+    expect(await storedBar(x)).toEqual(x);
+    expect(await quarantine()).toEqual([]);
+    expect(c.stats.flaggedByRule).toEqual({});
+    expect(await readOnlineFeatures(cache, ownSet.version, x.symbol)).toEqual(vector);
+
+    // X stated again at 23:00 (one batch: the later repeat first), then Y produced at 22:30: stale.
+    const z = barOf(SYMBOLS[1], day);
+    await producer.publish([sent(z, `${day}T20:20:00Z`)]);
+    await drain(c);
+    await producer.publish([sent(z, `${day}T23:00:00Z`), sent(z, `${day}T21:00:00Z`)]);
+    await drain(c);
+    await producer.publish([sent(corrected(z, 0.9), `${day}T22:30:00Z`)]);
+    await drain(c);
+    expect(await storedBar(z)).toEqual(z);
+    expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+    expect(c.stats.barsStale).toBe(2);
+  });
+
   it('a bar appended mid-session and read after the close (a backlog) is quarantined as session_not_closed; one appended after the close is stored', async () => {
     await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
     const day = DATES[DATES.length - 1]; // 2018-06-29, EDT
