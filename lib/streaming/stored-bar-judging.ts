@@ -20,7 +20,9 @@
  * the stored features stale and moved the online vectors, with at most an extreme_move flag.
  */
 import { addDays } from '../calendar/dates';
-import type { Bar } from '../market-data/bar';
+import { countNyseTradingDaysBetween } from '../calendar/nyse';
+import { indexOfDate, type Bar } from '../market-data/bar';
+import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { basisAtEdges, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
@@ -75,6 +77,18 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     const around = await stored.read(symbol, { from: addDays(first, -STORED_NEIGHBOUR_DAYS), to: addDays(last, STORED_NEIGHBOUR_DAYS) });
     const byDate = new Map(indices.map((i) => [bars[i].bar.date, i]));
 
+    // misdated_series: a correction carrying the stored bar of another session of the symbol.
+    const misdated = misdatedRevision(changes.map((i) => bars[i]), around);
+    if (misdated !== undefined) {
+      // The series is rejected whole, as a file's: every changed bar of the symbol in the batch
+      // (a shifted re-send's newest bar has no stored session after it to match, yet is as shifted).
+      for (const i of changes) {
+        const b = bars[i].bar;
+        rejected.set(i, b.date === misdated.date ? misdated : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but the symbol's bars of this batch are rejected whole (misdated_series): ${misdated.message}` }));
+      }
+      continue;
+    }
+
     // volume_vanished and one_bar_glitch, with the stored bars near the changed ones as neighbours.
     const staged = changes.map((i) => bars[i].bar);
     const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '' }, policy);
@@ -99,6 +113,53 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     }
   }
   return { rejected, flags };
+}
+
+/** Open, high, low and close equal within rounding (the file rules' tolerance), on a bar with a range (a flat bar may repeat honestly). */
+function sameSessionPrices(a: Bar, b: Bar): boolean {
+  return a.high > a.low && equalWithinRounding(a.open, b.open) && equalWithinRounding(a.high, b.high) && equalWithinRounding(a.low, b.low) && equalWithinRounding(a.close, b.close);
+}
+
+function equalWithinRounding(x: number, y: number): boolean {
+  return Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
+}
+
+/**
+ * `misdated_series` on the live path: a correction of a stored bar (the store holds the session with
+ * other values) whose prices are the symbol's stored bar of another session up to DUPLICATE_MAX_LAG
+ * away: a feed dating its bars sessions early (the bar of 2018-03-02 sent as 2018-03-01: future
+ * prices under an earlier date) or late. The file rule needs 60 sessions of returns; a stored
+ * session's bar repeated under another date is the same evidence bar by bar. Only corrections are
+ * judged: a new bar equal to a stored one of another session is what the vendor data itself holds
+ * (in the 382 S&P 500 files, 2013-2018, 372 bars repeat the previous session's prices, e.g. many
+ * symbols' 2014-08-01 bar on 2014-08-04), which an import stores too.
+ */
+function misdatedRevision(changes: readonly JudgedLiveBar[], around: readonly Bar[]): QualityIssue | undefined {
+  for (const c of changes) {
+    if (c.change !== 'revised') continue;
+    const b = c.bar;
+    const { index, found } = indexOfDate(around, b.date);
+    if (!found) continue;
+    for (const step of [1, -1]) {
+      for (let k = 1; k <= DUPLICATE_MAX_LAG; k++) {
+        const other = around[index + step * k];
+        if (other === undefined) break;
+        const sessions = step > 0 ? countNyseTradingDaysBetween(b.date, other.date) - 1 : countNyseTradingDaysBetween(other.date, b.date) - 1;
+        if (sessions > DUPLICATE_MAX_LAG) break;
+        if (!sameSessionPrices(b, other) || sameSessionPrices(b, around[index])) continue;
+        const how = step > 0 ? `${sessions} session${sessions === 1 ? '' : 's'} early (future prices under an earlier date)` : `${sessions} session${sessions === 1 ? '' : 's'} late`;
+        return issue('misdated_series', {
+          symbol: b.symbol,
+          date: b.date,
+          source: '',
+          line: null,
+          raw: null,
+          message: `the bar of ${b.symbol} ${b.date} (open ${b.open}, high ${b.high}, low ${b.low}, close ${b.close}) would replace the stored bar of ${b.date} (close ${around[index].close}) with the stored bar of ${other.date} (open ${other.open}, high ${other.high}, low ${other.low}, close ${other.close}), equal within rounding: the feed dates its bars ${how}; rejected, the stored bars kept (fix the feed's dates)`,
+        });
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The stored bars within STORED_NEIGHBOUR_DAYS calendar days of a bar of `staged` (both ascending by date). */

@@ -98,6 +98,39 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect(c.stats).toMatchObject({ barsRevised: 1, barsStored: 1, quarantinedByRule: { one_bar_glitch: 1, volume_vanished: 1 } });
   });
 
+  it('corrections carrying the stored bar of another session (a feed dating its bars a session early or late) are rejected (misdated_series) with the rest of the symbol\'s batch; the store, its revisions and the online vectors stay as they were', async () => {
+    await upsertBars(t.store, ALL);
+    const c = consumer();
+    await c.start();
+    const vectors = await Promise.all(SYMBOLS.map((s) => readOnlineFeatures(cache, SET.version, s)));
+    const n = DATES.length;
+    const moved = (symbol: string, from: string, to: string): Bar => ({ ...barOf(symbol, from), date: to });
+    // SYMBOLS[0]: the bar of each session sent under the session before (the last seven sessions re-sent,
+    // the newest one's values are those of a session the store does not hold yet: the batch is rejected whole).
+    const early = DATES.slice(n - 8, n - 1).map((d, k) => (k < 6 ? moved(SYMBOLS[0], DATES[n - 7 + k], d) : { ...barOf(SYMBOLS[0], d), close: barOf(SYMBOLS[0], d).low + 0.9 * (barOf(SYMBOLS[0], d).high - barOf(SYMBOLS[0], d).low) }));
+    // SYMBOLS[1]: one bar, the 2018-03-02 bar sent as 2018-03-01; SYMBOLS[2]: one bar a session late.
+    const one = moved(SYMBOLS[1], '2018-03-02', '2018-03-01');
+    const late = moved(SYMBOLS[2], DATES[n - 11], DATES[n - 10]);
+    await producer.publish(live([...early, one, late]));
+    await drain(c);
+    const rejected = (await findings()).filter((f) => f[1] === 'reject');
+    expect(rejected).toEqual(
+      [
+        ...DATES.slice(n - 8, n - 2).map((d) => ['misdated_series', 'reject', SYMBOLS[0], d]).slice(0, 1),
+        ...DATES.slice(n - 7, n - 1).map((d) => ['file_rejected', 'reject', SYMBOLS[0], d]),
+        ['misdated_series', 'reject', SYMBOLS[1], '2018-03-01'],
+        ['misdated_series', 'reject', SYMBOLS[2], DATES[n - 10]],
+      ].sort(),
+    );
+    const quarantined = await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), rule: 'misdated_series' });
+    expect(quarantined.find((q) => q.symbol === SYMBOLS[1])?.message).toMatch(/stored bar of 2018-03-02 .*1 session early/);
+    expect(quarantined.find((q) => q.symbol === SYMBOLS[2])?.message).toMatch(/1 session late/);
+    expect(await readBars(t.store, {})).toEqual(ALL.slice().sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.date < b.date ? -1 : 1)));
+    expect(await revisions()).toEqual([]);
+    expect(await Promise.all(SYMBOLS.map((s) => readOnlineFeatures(cache, SET.version, s)))).toEqual(vectors);
+    expect(c.stats).toMatchObject({ barsRevised: 0, barsStored: 0 });
+  });
+
   it('a glitch followed by the bar that undoes it, in one batch of new bars, is rejected as in a file', async () => {
     const symbol = SYMBOLS[3];
     const [d1, d2] = DATES.slice(-2);
