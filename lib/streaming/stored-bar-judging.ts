@@ -55,9 +55,10 @@ export interface LiveStoredJudgement {
  * Judges one batch's accepted bars (one per symbol and date) against the stored bars. `stored`
  * reads them (the consumer answers from its windows where they hold the range, else the store).
  */
-export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], stored: StoredBarReader, policy: Pick<QualityPolicy, 'extremeMoveLimit'>): Promise<LiveStoredJudgement> {
+export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], stored: StoredBarReader, policy: Pick<QualityPolicy, 'extremeMoveLimit'>, otherSymbols?: OtherSymbolsReader): Promise<LiveStoredJudgement> {
   const rejected = new Map<number, QualityIssue>();
   const flags: QualityIssue[] = [];
+  if (otherSymbols) copiedBars(bars, otherSymbols, rejected, flags);
   const bySymbol = new Map<string, number[]>();
   bars.forEach((b, i) => {
     const list = bySymbol.get(b.bar.symbol);
@@ -65,7 +66,7 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     else bySymbol.set(b.bar.symbol, [i]);
   });
   for (const [symbol, indices] of bySymbol) {
-    const changes = indices.filter((i) => bars[i].change !== 'duplicate');
+    const changes = indices.filter((i) => bars[i].change !== 'duplicate' && !rejected.has(i));
     if (changes.length === 0) continue;
     // The steady case, one new bar after the newest stored one: no stored bar on its date, no bar
     // after it, too few shared sessions for a price basis. Nothing here can reject it.
@@ -113,6 +114,86 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     }
   }
   return { rejected, flags };
+}
+
+/** Every symbol's stored bars the reader holds (the consumer's windows), ascending by date. */
+export interface OtherSymbolsReader {
+  symbols(): Iterable<string>;
+  bars(symbol: string): readonly Bar[];
+}
+
+/** Calendar days that hold DUPLICATE_MAX_LAG sessions on either side of a date, holidays included. */
+const LAG_CALENDAR_DAYS = 9;
+
+/** Signed sessions from `a` to `b` (positive when `b` is later). */
+function sessionsApart(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? countNyseTradingDaysBetween(a, b) - 1 : -(countNyseTradingDaysBetween(b, a) - 1);
+}
+
+/**
+ * `lagged_duplicate` and `duplicate_series` on the live path: a changed bar that is another symbol's
+ * bar (stored, or of the batch) of a session up to DUPLICATE_MAX_LAG away, open, high, low, close and
+ * volume all equal: another symbol's bars sent under this one (at a lag: its future or stale prices,
+ * rejected; on the same session: flagged, as the file rule flags a series equal to another's). The
+ * file rules need 60 common sessions; a copy of every value of a traded bar, volume included, is that
+ * evidence bar by bar: among the 466,578 bars of the 382 S&P 500 files, 2013-2018, no two symbols
+ * share such a bar at any lag 0..5. Bars without volume or range (an index, a flat quote) are not judged.
+ * Of two bars of the batch at a lag the one holding the other's later bar is rejected, as in a file.
+ */
+function copiedBars(bars: readonly JudgedLiveBar[], otherSymbols: OtherSymbolsReader, rejected: Map<number, QualityIssue>, flags: QualityIssue[]): void {
+  // The judged bars by close: a few (the steady case) are compared in a loop, more through a map.
+  const judged: number[] = [];
+  let from: string | undefined;
+  let to: string | undefined;
+  bars.forEach(({ bar: b, change }, i) => {
+    if (change === 'duplicate' || !(b.volume > 0) || !(b.high > b.low)) return;
+    judged.push(i);
+    if (from === undefined || b.date < from) from = b.date;
+    if (to === undefined || b.date > to) to = b.date;
+  });
+  if (from === undefined || to === undefined) return;
+  const byClose = judged.length > 8 ? new Map<number, number[]>() : undefined;
+  for (const i of byClose ? judged : []) {
+    const list = (byClose as Map<number, number[]>).get(bars[i].bar.close);
+    if (list) list.push(i);
+    else (byClose as Map<number, number[]>).set(bars[i].bar.close, [i]);
+  }
+  const flagged = new Set<string>();
+  const visit = (o: Bar, inBatch: boolean): void => {
+    const candidates = byClose ? byClose.get(o.close) : judged;
+    if (candidates === undefined) return;
+    for (const i of candidates) {
+      if (bars[i].bar.close !== o.close) continue;
+      const b = bars[i].bar;
+      if (b.symbol === o.symbol || b.open !== o.open || b.high !== o.high || b.low !== o.low || b.volume !== o.volume || rejected.has(i)) continue;
+      const lag = sessionsApart(b.date, o.date);
+      if (Math.abs(lag) > DUPLICATE_MAX_LAG) continue;
+      const where = inBatch ? 'in this batch' : 'stored';
+      const values = `open ${b.open}, high ${b.high}, low ${b.low}, close ${b.close}, volume ${b.volume}`;
+      if (lag === 0) {
+        // Flagged once per pair, on the symbol that sorts later when both are of the batch.
+        const pair = `${b.symbol}\u0000${o.symbol}\u0000${b.date}`;
+        if ((inBatch && b.symbol < o.symbol) || flagged.has(pair)) continue;
+        flagged.add(pair);
+        flags.push(issue('duplicate_series', { symbol: b.symbol, date: b.date, source: '', line: null, raw: null, message: `the bar of ${b.symbol} ${b.date} (${values}) is ${o.symbol}'s bar of the same session (${where}), every value equal: another symbol's bars under this one, or one symbol sent under two names; stored as read` }));
+        continue;
+      }
+      // Both of the batch: the one holding the other's later bar (lag > 0) is the copy.
+      if (inBatch && lag < 0) continue;
+      const k = Math.abs(lag);
+      const how = lag > 0 ? `${k} session${k === 1 ? '' : 's'} later (another symbol's future prices)` : `${k} session${k === 1 ? '' : 's'} earlier (another symbol's stale prices)`;
+      rejected.set(i, issue('lagged_duplicate', { symbol: b.symbol, date: b.date, source: '', line: null, raw: null, message: `the bar of ${b.symbol} ${b.date} (${values}) is ${o.symbol}'s bar of ${o.date} (${where}), ${how}, every value equal: another symbol's bars filed under this one would leak its prices into the market columns; rejected` }));
+    }
+  };
+  const lo = addDays(from, -LAG_CALENDAR_DAYS);
+  const hi = addDays(to, LAG_CALENDAR_DAYS);
+  for (const symbol of otherSymbols.symbols()) {
+    const stored = otherSymbols.bars(symbol);
+    if (stored.length === 0 || stored[stored.length - 1].date < lo || stored[0].date > hi) continue;
+    for (let k = indexOfDate(stored, lo).index; k < stored.length && stored[k].date <= hi; k++) visit(stored[k], false);
+  }
+  for (const { bar: o, change } of bars) if (change !== 'duplicate') visit(o, true);
 }
 
 /** Open, high, low and close equal within rounding (the file rules' tolerance), on a bar with a range (a flat bar may repeat honestly). */

@@ -131,6 +131,42 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect(c.stats).toMatchObject({ barsRevised: 0, barsStored: 0 });
   });
 
+  it("a live bar that is another symbol's bar of a session 1..5 away is rejected (lagged_duplicate); of the same session, flagged (duplicate_series)", async () => {
+    const n = DATES.length;
+    await upsertBars(t.store, ALL.filter((b) => b.date < DATES[n - 1]));
+    const c = consumer();
+    await c.start();
+    const as = (b: Bar, symbol: string, date = b.date): Bar => ({ ...b, symbol, date });
+    // ZDUP: SYMBOLS[0]'s bar of the next session (stored), late bars and a new one; ZSTL: SYMBOLS[1]'s
+    // bar two sessions earlier; ZSAM: SYMBOLS[2]'s bar of its own session; ZNXT: the batch's own
+    // SYMBOLS[3] bar of the next (new) session.
+    await producer.publish(
+      live([
+        as(barOf(SYMBOLS[0], DATES[n - 3]), 'ZDUP', DATES[n - 4]),
+        as(barOf(SYMBOLS[0], DATES[n - 2]), 'ZDUP', DATES[n - 3]),
+        as(barOf(SYMBOLS[1], DATES[n - 4]), 'ZSTL', DATES[n - 2]),
+        as(barOf(SYMBOLS[2], DATES[n - 2]), 'ZSAM'),
+        barOf(SYMBOLS[3], DATES[n - 1]),
+        as(barOf(SYMBOLS[3], DATES[n - 1]), 'ZNXT', DATES[n - 2]),
+      ]),
+    );
+    await drain(c);
+    expect(await findings()).toEqual(
+      [
+        ['lagged_duplicate', 'reject', 'ZDUP', DATES[n - 4]],
+        ['lagged_duplicate', 'reject', 'ZDUP', DATES[n - 3]],
+        ['lagged_duplicate', 'reject', 'ZSTL', DATES[n - 2]],
+        ['lagged_duplicate', 'reject', 'ZNXT', DATES[n - 2]],
+        ['duplicate_series', 'flag', 'ZSAM', DATES[n - 2]],
+      ].sort(),
+    );
+    const quarantined = await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), symbol: 'ZDUP' });
+    expect(quarantined[0].message).toMatch(new RegExp(`${SYMBOLS[0]}'s bar of \\d{4}-\\d{2}-\\d{2} \\(stored\\), 1 session later`));
+    expect((await readBars(t.store, { symbols: ['ZDUP', 'ZSTL', 'ZNXT'] })).length).toBe(0);
+    expect((await readBars(t.store, { symbols: ['ZSAM', SYMBOLS[3]], from: DATES[n - 1] })).map((b) => [b.symbol, b.date])).toEqual([[SYMBOLS[3], DATES[n - 1]]]);
+    expect((await readBars(t.store, { symbols: ['ZSAM'] })).map((b) => b.date)).toEqual([DATES[n - 2]]);
+  });
+
   it('a glitch followed by the bar that undoes it, in one batch of new bars, is rejected as in a file', async () => {
     const symbol = SYMBOLS[3];
     const [d1, d2] = DATES.slice(-2);
