@@ -9,7 +9,9 @@ import { experimentSchema, plausibilityFor, type Experiment } from '../lib/exper
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, type ModelVersion } from '../lib/registry/model-registry';
 import { featureOrderProblem } from '../lib/registry/verify-artifact';
-import { challengeLevel, promotionDecision, type CandidateScores, type PromotionDecision } from '../lib/registry/promotion';
+import { challengeLevel, EVALUATION_GRACE_SESSIONS, promotionDecision, type CandidateScores, type EvaluationLag, type PromotionDecision } from '../lib/registry/promotion';
+import { newestBarDates } from '../lib/monitoring/freshness';
+import { nyseTradingDaysBetween } from '../lib/calendar/nyse';
 import { appliedPromotion, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
@@ -209,6 +211,18 @@ function championNotComparable(champion: ModelVersion, run: { featureSetVersion:
 function periodOf(metrics: Record<string, unknown>): { from: string; to: string } | undefined {
   const period = (metrics.outOfSample as { period?: { from?: unknown; to?: unknown } } | undefined)?.period;
   return typeof period?.from === 'string' && typeof period.to === 'string' ? { from: period.from, to: period.to } : undefined;
+}
+
+/**
+ * How far an evaluation period ends before the newest stored session of the run's universe (its
+ * symbols, or every stored series when the run named none), or undefined when nothing newer is stored.
+ */
+async function evaluationLagOf(store: Database, period: { to: string }, symbols: readonly string[] | undefined, horizon: number): Promise<EvaluationLag | undefined> {
+  const newest = [...(await newestBarDates(store, symbols)).values()].reduce<string | undefined>((m, d) => (m === undefined || d > m ? d : m), undefined);
+  if (newest === undefined || !(newest > period.to)) return undefined;
+  // Sessions after the period's last day, through the newest stored one; a date that is no NYSE session still counts as one.
+  const sessions = nyseTradingDaysBetween(period.to, newest).filter((d) => d > period.to);
+  return { newestSession: newest, sessionsAfter: Math.max(1, sessions.length), allowed: horizon + EVALUATION_GRACE_SESSIONS };
 }
 
 export function experimentActivities({ store, artifacts, trainingPool, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
@@ -488,6 +502,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           const period = periodOf(input.metrics);
           // The champion's evidence, as its registration recorded it: a challenger's must be no older.
           const championPeriod = champion === undefined ? undefined : periodOf((await getModelVersion(store, input.experiment.name, champion)).metrics);
+          // The newest data stored for the universe now: a period ending long before it is old evidence.
+          const universe = input.universe ? [...new Set([...input.universe.requested, ...input.universe.trained])] : undefined;
+          const evaluationLag = period ? await evaluationLagOf(store, period, universe, input.experiment.label.horizon) : undefined;
           const judged = await judgeChallenge(
             store,
             {
@@ -504,7 +521,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               championPValue: input.scores.versusChampion?.[policy.metric]?.pValue,
             },
             (count) => {
-              const scores = { ...input.scores, challenge: count, ...(period ? { period } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
+              const scores = { ...input.scores, challenge: count, ...(period ? { period } : {}), ...(evaluationLag ? { evaluationLag } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
               return { decision: promotionDecision(scores, championScores, policy), level: challengeLevel(policy.alpha, scores).level };
             },
           );

@@ -145,6 +145,11 @@ export const experimentSchema = z
          * p-value of the day-aware test must be below this (1 turns the requirement off).
          */
         alpha: z.number().gt(0).max(1).default(0.05),
+        /**
+         * Promote on an evaluation period that ends more than the label horizon + 5 sessions before the
+         * newest stored data (a backdated cut-off); refused by default (lib/registry/promotion.ts staleEvaluationVeto).
+         */
+        allowBackdatedEvaluation: z.boolean().optional(),
         /** What happens to a new challenger: start a deployment, wait for a person, or nothing. */
         deploy: z.enum(['auto', 'manual', 'off']).default('manual'),
         /** How that deployment runs (canary steps, analysis timing, thresholds, A/B): lib/deployment/plan.ts. */

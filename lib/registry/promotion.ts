@@ -18,6 +18,8 @@
  * challenged for the model, is registered but not promoted. A run with a backdated cut-off is judged
  * on an older market than the one the model would trade; picking among historical periods is a
  * search, and the count of challenges only restarts on outcomes newer than every one looked at.
+ * Nor is one whose period ends more than its label horizon + a grace before the newest stored data
+ * (staleEvaluationVeto), first champion included, unless the experiment allows it explicitly.
  */
 import type { GuardVerdict } from '../training/guards';
 
@@ -29,6 +31,11 @@ export interface PromotionPolicy {
   minAuc: number;
   /** Evidence level against the strongest naive baseline; 1 turns the requirement off. */
   alpha?: number;
+  /**
+   * Promote although the evaluation period ends well before the newest stored data (a backdated
+   * cut-off): an explicit choice, recorded with the experiment and named in the decision.
+   */
+  allowBackdatedEvaluation?: boolean;
 }
 
 /** The model against the strongest naive baseline on one metric, from inference that respects correlated rows. */
@@ -73,6 +80,8 @@ export interface CandidateScores {
   period?: { from: string; to: string };
   /** The champion's evaluation period as its registration recorded it, when known. */
   championPeriod?: { from: string; to: string; version: number };
+  /** How far the evaluation period ends before the newest stored session of the universe (evaluationLag), when known. */
+  evaluationLag?: EvaluationLag;
   /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
   shuffledLabelPassed: boolean;
@@ -119,6 +128,35 @@ export function evidenceAgeVeto(candidate: Pick<CandidateScores, 'period' | 'cha
   return undefined;
 }
 
+/**
+ * Sessions a run's evaluation may end before the newest stored session beyond its label's horizon
+ * (the newest h sessions can have no label yet): a daily retrain that started before the last import.
+ */
+export const EVALUATION_GRACE_SESSIONS = 5;
+
+/** How far an evaluation period ends before the newest stored session of its universe. */
+export interface EvaluationLag {
+  /** The newest session with a stored bar for the universe's symbols when the run registered. */
+  newestSession: string;
+  /** NYSE sessions after the evaluation period's last day, up to and including newestSession. */
+  sessionsAfter: number;
+  /** The label horizon + EVALUATION_GRACE_SESSIONS. */
+  allowed: number;
+}
+
+/**
+ * Why a candidate's evidence is too old to promote it on its own, or undefined: its evaluation
+ * period ends more than the label horizon + a grace before the newest stored data. A champion is
+ * judged on the newest outcomes available; one judged on an old market (a cut-off moved back over
+ * history) with no newer challenge recorded yet would otherwise become a first champion unseen.
+ */
+export function staleEvaluationVeto(candidate: Pick<CandidateScores, 'period' | 'evaluationLag'>): string | undefined {
+  const lag = candidate.evaluationLag;
+  const own = candidate.period;
+  if (!lag || !own || !(lag.sessionsAfter > lag.allowed)) return undefined;
+  return `its evaluation period ${own.from} to ${own.to} ends ${lag.sessionsAfter} sessions before the newest stored session of its universe (${lag.newestSession}), more than the label horizon + ${EVALUATION_GRACE_SESSIONS} (${lag.allowed}): a model is judged on the newest outcomes available; retrain without the cut-off, or set promotion.allowBackdatedEvaluation to promote on this period`;
+}
+
 /** Share of alpha the n-th challenge spends: 1/(n(n + 1)), which over every n sums to 1. */
 export function challengeShare(n: number): number {
   const m = Math.max(1, Math.floor(n));
@@ -159,6 +197,9 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   if (candidate.bestOfRun === false) return no(`not the best algorithm of its run${candidate.bestAlgorithm ? ` (${candidate.bestAlgorithm} is)` : ''}`);
   const stale = evidenceAgeVeto(candidate);
   if (stale !== undefined) return no(stale);
+  const backdated = staleEvaluationVeto(candidate);
+  if (backdated !== undefined && !policy.allowBackdatedEvaluation) return no(backdated);
+  const promote = (reason: string): PromotionDecision => ({ promote: true, reason: backdated === undefined ? reason : `${reason}; backdated evaluation allowed by promotion.allowBackdatedEvaluation (${candidate.evaluationLag?.sessionsAfter} sessions before ${candidate.evaluationLag?.newestSession})` });
   if (!(candidate.auc >= policy.minAuc)) return no(`out-of-sample AUC ${fmt(candidate.auc)} is below the floor ${policy.minAuc}`);
   const score = metricOf(candidate, policy.metric);
   if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
@@ -172,7 +213,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
     if (!(pOf(e) < level)) return no(`no evidence it beats the strongest naive baseline: ${what}, p must be below ${levelText}`);
     evidenceText = `; beats ${e.versus}: ${what}, below ${levelText}`;
   }
-  if (!champion) return { promote: true, reason: `no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}` };
+  if (!champion) return promote(`no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}`);
   const best = metricOf(champion, policy.metric);
   if (!(score >= best + policy.margin)) return no(`${policy.metric} ${fmt(score)} does not beat the champion's ${fmt(best)} by ${policy.margin}`);
   let pairedText = '';
@@ -185,7 +226,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
     if (!(pOf(paired) < level)) return no(`no evidence it beats the champion on the same rows: ${what}, p must be below ${levelText}`);
     pairedText = `; paired on the same rows: ${what}`;
   }
-  return { promote: true, reason: `${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} on the same period by at least ${policy.margin}${pairedText}${evidenceText}` };
+  return promote(`${policy.metric} ${fmt(score)} beats the champion's ${fmt(best)} on the same period by at least ${policy.margin}${pairedText}${evidenceText}`);
 }
 
 /** A challenger's paired comparison with the champion re-run on the same rows (lib/training/evaluation-report.ts championComparisonOf). */

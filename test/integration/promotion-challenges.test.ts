@@ -12,6 +12,8 @@ import { experimentActivities, type RegisterResult } from '../../activities/expe
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
+import { upsertBars } from '../../lib/store/bars';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { listChallenges, sameChallengeFamily } from '../../lib/registry/challenges';
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
@@ -38,13 +40,13 @@ describe('challenges of one champion on one evaluation period', () => {
   const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
 
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
-  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number } = {}): Promise<RegisterResult> {
+  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean } = {}): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
     const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
-    const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
+    const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005, ...(options.allowBackdatedEvaluation ? { allowBackdatedEvaluation: true } : {}) } });
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment,
       algorithm: 'logistic_regression',
@@ -59,6 +61,7 @@ describe('challenges of one champion on one evaluation period', () => {
       ...(options.championVersion !== undefined ? { championVersion: options.championVersion } : {}),
       workflowId: `wf-${name}-${seed}`,
       runId: options.runId ?? 'r',
+      ...(options.universe ? { universe: { source: 'declared' as const, requested: options.universe, trained: options.universe } } : {}),
     });
   }
 
@@ -198,5 +201,28 @@ describe('challenges of one champion on one evaluation period', () => {
     // Another dataset under the new name is counted by its own periods only.
     const other = await run('renamed-c', 52, { evidence: { auc: evidence(0.02) } });
     expect(other.decision).toMatchObject({ promote: true });
+  });
+
+  it('does not make a first champion of a run evaluated long before the newest stored data, unless the experiment allows it', async () => {
+    // The universe's bars run to 2018-06-29; a cut-off of 2017-06-30 evaluates a year before them.
+    const days = nyseTradingDaysBetween('2017-01-03', '2018-06-29');
+    await upsertBars(t.store, days.map((date, i) => ({ symbol: 'OLDCUT', date, open: 100 + i * 0.01, high: 101 + i * 0.01, low: 99 + i * 0.01, close: 100 + i * 0.01, volume: 1000 })));
+    const old = { from: '2016-07-01', to: '2017-06-30' };
+    // p 0.001 passes a first challenge's 0.025: only the age of its evidence stops it.
+    const first = await run('old-first', 61, { evidence: { auc: evidence(0.001) } }, { period: old, universe: ['OLDCUT'] });
+    expect(first.decision).toEqual({
+      promote: false,
+      reason: 'not promoted: its evaluation period 2016-07-01 to 2017-06-30 ends 251 sessions before the newest stored session of its universe (2018-06-29), more than the label horizon + 5 (10): a model is judged on the newest outcomes available; retrain without the cut-off, or set promotion.allowBackdatedEvaluation to promote on this period',
+    });
+    expect(await aliasVersion(t.store, 'old-first', 'champion')).toBeUndefined();
+    expect((await listChallenges(t.store, 'old-first')).map((c) => [c.number, c.promoted])).toEqual([[1, false]]);
+    // Allowed explicitly: promoted, and the decision (recorded with the challenge and the alias move) says so.
+    const allowed = await run('old-allowed', 62, { evidence: { auc: evidence(0.001) } }, { period: old, universe: ['OLDCUT'], allowBackdatedEvaluation: true });
+    expect(allowed.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/; backdated evaluation allowed by promotion\.allowBackdatedEvaluation \(251 sessions before 2018-06-29\)$/) });
+    expect((await listChallenges(t.store, 'old-allowed'))[0].reason).toMatch(/allowBackdatedEvaluation/);
+    // A run on the newest data (the last 5-day labels end on the newest session, one more day of grace) is unaffected.
+    const fresh = await run('fresh-first', 63, { evidence: { auc: evidence(0.001) } }, { period: { from: '2017-06-22', to: '2018-06-21' }, universe: ['OLDCUT'] });
+    expect(fresh.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; /) });
+    expect(fresh.decision.reason).not.toMatch(/backdated/);
   });
 });
