@@ -519,6 +519,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               metric: policy.metric,
               pValue: input.scores.evidence?.[policy.metric]?.pValue,
               championPValue: input.scores.versusChampion?.[policy.metric]?.pValue,
+              ...(universe ? { outcomes: { label: input.experiment.label, symbols: input.universe?.trained.length ? input.universe.trained : universe } } : {}),
             },
             (count) => {
               const scores = { ...input.scores, challenge: count, ...(period ? { period } : {}), ...(evaluationLag ? { evaluationLag } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };

@@ -9,8 +9,10 @@
  * outcomes: a period that starts after every earlier period of that champion ended and after those
  * challenges were judged. A period older than one already challenged, between two of them, or whose
  * days had all happened when the earlier ones were judged (a cut-off moved back over history) is no
- * new outcome, so re-running over historical periods is counted as the search it is. Challenges of
- * the same dataset (the same content hash) under other model names are counted too.
+ * new outcome, so re-running over historical periods is counted as the search it is. Challenges
+ * under other model names are counted too when they looked at the same outcomes: the same dataset,
+ * or no new outcomes for the same label (kind and horizon) on an overlapping universe (sameOutcomes),
+ * however the bytes of their datasets differ (a revised bar, another column order, another cut-off day).
  */
 import type { Database } from '../store/database';
 import type { ChallengeCount, PromotionDecision } from './promotion';
@@ -33,6 +35,16 @@ export interface ChallengeIdentity {
   pValue?: number;
   /** One-sided p-value of the paired difference to the champion on the same rows. */
   championPValue?: number;
+  /**
+   * What was predicted: the label and the symbols evaluated. Not a column of its own: for earlier
+   * challenges it is read from the challenger's registry row (label, lineage.universe).
+   */
+  outcomes?: ChallengeOutcomes;
+}
+
+export interface ChallengeOutcomes {
+  label: unknown;
+  symbols: readonly string[];
 }
 
 export interface ChallengeRecord extends ChallengeIdentity {
@@ -58,11 +70,60 @@ export function sameChallengeFamily(
   b: Pick<ChallengeIdentity, 'championVersion' | 'datasetId' | 'period'>,
 ): boolean {
   if (a.championVersion !== b.championVersion) return false;
-  if (a.period && b.period) {
-    const judged = a.createdAt?.slice(0, 10) ?? '';
-    return !(b.period.from > a.period.to && b.period.from > judged);
-  }
+  if (a.period && b.period) return noNewOutcomes({ ...a.period, createdAt: a.createdAt }, b.period);
   return a.datasetId === b.datasetId;
+}
+
+/** Whether period `b` is no new outcomes after `a` was judged: it does not start after `a` ended and after `a`'s judgement day. */
+function noNewOutcomes(a: { to: string; createdAt?: string }, b: { from: string }): boolean {
+  const judged = a.createdAt?.slice(0, 10) ?? '';
+  return !(b.from > a.to && b.from > judged);
+}
+
+/** A label's target as its outcomes see it: the kind and horizon (a dead zone or barriers relabel the same price moves). */
+function targetOf(label: unknown): string | undefined {
+  const l = label as { kind?: unknown; horizon?: unknown } | null;
+  return typeof l?.kind === 'string' && typeof l.horizon === 'number' ? `${l.kind}/${l.horizon}` : undefined;
+}
+
+/**
+ * Whether two challenges predicted the same outcomes: the same target (label kind and horizon) on
+ * universes of which at least half of the smaller one is shared.
+ */
+export function sameOutcomes(a: ChallengeOutcomes, b: ChallengeOutcomes): boolean {
+  const target = targetOf(a.label);
+  if (target === undefined || target !== targetOf(b.label)) return false;
+  const [small, large] = a.symbols.length <= b.symbols.length ? [a.symbols, new Set(b.symbols)] : [b.symbols, new Set(a.symbols)];
+  if (small.length === 0) return false;
+  const shared = small.filter((s) => large.has(s)).length;
+  return shared * 2 >= small.length;
+}
+
+/**
+ * Whether an earlier challenge `a` under another model name looked at the outcomes a new one `b`
+ * tests on (so `b` is counted after it): the same dataset, or, the bytes aside, a period that is no
+ * new outcomes for `a` (as in sameChallengeFamily) with the same outcomes (sameOutcomes). A revised
+ * bar, another column order or another cut-off day makes another dataset, not independent evidence.
+ */
+export function sameOutcomesElsewhere(
+  a: Pick<ChallengeIdentity, 'datasetId' | 'period' | 'outcomes'> & { createdAt?: string },
+  b: Pick<ChallengeIdentity, 'datasetId' | 'period' | 'outcomes'>,
+): boolean {
+  if (a.datasetId === b.datasetId) return true;
+  if (!a.period || !b.period || !a.outcomes || !b.outcomes) return false;
+  return noNewOutcomes({ ...a.period, createdAt: a.createdAt }, b.period) && sameOutcomes(a.outcomes, b.outcomes);
+}
+
+/** The outcomes of a registered version: its label and the symbols its run trained on (lineage.universe). */
+function outcomesOfRow(row: { label: string; lineage: string }): ChallengeOutcomes | undefined {
+  try {
+    const universe = (JSON.parse(row.lineage) as { universe?: { trained?: unknown; requested?: unknown } }).universe;
+    const symbols = Array.isArray(universe?.trained) && universe.trained.length > 0 ? universe.trained : universe?.requested;
+    if (!Array.isArray(symbols) || !symbols.every((s) => typeof s === 'string')) return undefined;
+    return { label: JSON.parse(row.label) as unknown, symbols: symbols as string[] };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The newest evaluation period already challenged for a model (any champion): the one ending last. */
@@ -137,11 +198,18 @@ export async function judgeChallenge(
     const own = rows.find((r) => r.key === identity.key);
     const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
     const earlier = before.filter((r) => sameChallengeFamily(r, identity));
-    // The same dataset (its id is the content hash of the dataset file) challenged under other
-    // model names: the same outcomes were looked at, so those challenges count too.
-    const elsewhere = own
-      ? []
-      : (await tx.selectFrom('promotion_challenges').selectAll().where('dataset_id', '=', identity.datasetId).where('model', '!=', identity.model).execute()).map(recordOf);
+    // Challenges under other model names that looked at the same outcomes count too: the same
+    // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes.
+    const elsewhere: ChallengeRecord[] = [];
+    if (!own) {
+      const others = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '!=', identity.model).orderBy('seq').execute()).map(recordOf);
+      for (const r of others) {
+        if (r.datasetId !== identity.datasetId && !(r.period && identity.period && identity.outcomes && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, identity.period))) continue;
+        const row = r.datasetId === identity.datasetId ? undefined : await tx.selectFrom('model_versions').select(['label', 'lineage']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
+        const outcomes = row ? outcomesOfRow(row) : undefined;
+        if (sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, identity)) elsewhere.push(r);
+      }
+    }
     const number = own?.number ?? earlier.length + elsewhere.length + 1;
     const newest = newestChallengedPeriod(before);
     const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });

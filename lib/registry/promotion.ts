@@ -102,7 +102,7 @@ export interface ChallengeCount {
   number: number;
   /** The champion challenged; null when there was none. */
   championVersion: number | null;
-  /** Of the earlier challenges counted, how many were of the same dataset under other model names. */
+  /** Of the earlier challenges counted, how many were under other model names on the same outcomes (lib/registry/challenges.ts sameOutcomesElsewhere). */
   underOtherNames?: number;
   /** The newest evaluation period already challenged for the model (any champion), when one was recorded. */
   newestPeriod?: { from: string; to: string; challengerVersion: number };
@@ -174,7 +174,7 @@ export function challengeLevel(alpha: number, candidate: Pick<CandidateScores, '
   const level = alpha / spent / k;
   const champion = candidate.challenge ? (candidate.challenge.championVersion === null ? 'of "no champion yet"' : `of champion v${candidate.challenge.championVersion}`) : '(no earlier challenge counted)';
   const elsewhere = candidate.challenge?.underOtherNames ?? 0;
-  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same dataset under other model names)` : ''}, ${alpha} spent over all of them`];
+  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same outcomes under other model names)` : ''}, ${alpha} spent over all of them`];
   if (k > 1) parts.push(`/ ${k}: the best of ${k} algorithms was picked`);
   return { level, text: `${level.toPrecision(3)} (${parts.join('; ')})` };
 }

@@ -197,7 +197,7 @@ describe('challenges of one champion on one evaluation period', () => {
     const first = await run('renamed-a', 51, { evidence: { auc: evidence(0.5) } });
     expect(first.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
     const renamed = await run('renamed-b', 51, { evidence: { auc: evidence(0.02) } });
-    expect(renamed.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00833 \(0\.05 \/ 6: challenge 2 of "no champion yet" on this period \(1 of the earlier ones on the same dataset under other model names\)/) });
+    expect(renamed.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00833 \(0\.05 \/ 6: challenge 2 of "no champion yet" on this period \(1 of the earlier ones on the same outcomes under other model names\)/) });
     // Another dataset under the new name is counted by its own periods only.
     const other = await run('renamed-c', 52, { evidence: { auc: evidence(0.02) } });
     expect(other.decision).toMatchObject({ promote: true });
@@ -224,5 +224,22 @@ describe('challenges of one champion on one evaluation period', () => {
     const fresh = await run('fresh-first', 63, { evidence: { auc: evidence(0.001) } }, { period: { from: '2017-06-22', to: '2018-06-21' }, universe: ['OLDCUT'] });
     expect(fresh.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; /) });
     expect(fresh.decision.reason).not.toMatch(/backdated/);
+  });
+
+  it('counts the challenges of other model names on the same outcomes, whatever the bytes of their datasets', async () => {
+    const universe = ['S0', 'S1', 'S2', 'S3'];
+    // Seeds 71 and 72 build datasets that differ in every value (as a revised bar or another column
+    // order makes another content hash), of the same label, universe and period.
+    const first = await run('bytes-a', 71, { evidence: { auc: evidence(0.5) } }, { universe });
+    expect(first.decision.reason).toMatch(/challenge 1 of "no champion yet"/);
+    // p 0.02 would pass a first challenge's 0.025: it is the second look at these outcomes.
+    const renamed = await run('bytes-b', 72, { evidence: { auc: evidence(0.02) } }, { universe, period: { from: '2019-01-03', to: '2020-12-31' } });
+    expect(renamed.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00833 \(0\.05 \/ 6: challenge 2 of "no champion yet" on this period \(1 of the earlier ones on the same outcomes under other model names\)/) });
+    // One more symbol is still the same outcomes.
+    const wider = await run('bytes-c', 73, { evidence: { auc: evidence(0.005) } }, { universe: [...universe, 'S4'] });
+    expect(wider.decision.reason).toMatch(/challenge 3 of "no champion yet" on this period \(2 of the earlier ones on the same outcomes under other model names\)/);
+    // Another universe is other outcomes: counted by its own challenges only.
+    const other = await run('bytes-d', 74, { evidence: { auc: evidence(0.02) } }, { universe: ['T0', 'T1', 'T2', 'T3'] });
+    expect(other.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/challenge 1 of "no champion yet"/) });
   });
 });
