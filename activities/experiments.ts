@@ -12,7 +12,7 @@ import { featureOrderProblem } from '../lib/registry/verify-artifact';
 import { challengeLevel, EVALUATION_GRACE_SESSIONS, promotionDecision, type CandidateScores, type EvaluationLag, type PromotionDecision } from '../lib/registry/promotion';
 import { newestBarDates } from '../lib/monitoring/freshness';
 import { nyseTradingDaysBetween } from '../lib/calendar/nyse';
-import { appliedPromotion, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
+import { appliedPromotion, earlierRunTrials, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
@@ -114,6 +114,25 @@ export function deflationTrialsOf(input: Pick<EvaluateInput, 'experiment' | 'tri
     counted: Math.max(1, per.reduce((a, b) => a + b, 0)),
     search: Math.max(1, own >= 0 ? per[own] : input.trialScores.filter(Number.isFinite).length),
   };
+}
+
+/** Trials this run itself ran, every algorithm's (a skipped warm search is its one trial). */
+export function runTrialsOf(input: Pick<EvaluateInput, 'experiment' | 'runSearches'>): number {
+  const { experiment } = input;
+  const searches = input.runSearches ?? experiment.algorithms.map((a) => ({ trials: a.trials ?? experiment.search.trials }));
+  return Math.max(1, searches.reduce((sum, s) => sum + s.trials, 0));
+}
+
+/** The first and last decision days of predicted rows. */
+function periodOfRows(ds: { days: readonly string[]; start: Int32Array }, rows: Int32Array): { from: string; to: string } | undefined {
+  if (rows.length === 0) return undefined;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of rows) {
+    lo = Math.min(lo, ds.start[r]);
+    hi = Math.max(hi, ds.start[r]);
+  }
+  return { from: ds.days[lo], to: ds.days[hi] };
 }
 
 export interface AlgorithmEvaluation {
@@ -317,12 +336,20 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           // Sharpe ratio 0.98 where it is 0.54), so the report deflates by the Sharpe ratio's own
           // sampling variance; the trials counted are those of the whole run (deflationTrialsOf).
           const trials = deflationTrialsOf(input, await recordedTrialsOf(input));
+          // Earlier runs on the same outcomes were trials of the same search (a re-run with another
+          // seed or space is one more look): their trials count too, this run's own once. A warm
+          // start's carried trials are those of an earlier run, so the larger of the two counts.
+          const ran = runTrialsOf(input);
+          const earlier = input.rerunOf ? { runs: 0, trials: 0 } : await earlierRunTrials(store, { model: input.experiment.name, datasetId: input.datasetId, period: periodOfRows(ds, predictions.rows), outcomes: { label: input.experiment.label, symbols: ds.symbols } });
+          const counted = Math.max(trials.counted, ran + earlier.trials);
           const report = evaluatePredictions(ds, predictions, series, {
             backtest: input.experiment.backtest,
             plausibility: plausibilityFor(input.experiment),
             degenerate: input.experiment.guards.degenerateScores,
-            trials: trials.counted,
+            trials: counted,
             searchTrials: trials.search,
+            runTrials: ran,
+            earlierTrials: earlier,
             trialSharpeVariance: 0,
             seed: input.experiment.seed,
           });

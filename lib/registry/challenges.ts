@@ -185,6 +185,45 @@ export async function listChallenges(store: Database, model: string): Promise<Ch
 }
 
 /**
+ * The trials of earlier runs that looked at the outcomes a new run is judged on: every recorded
+ * challenge (one per run) of the model whose period is no new outcomes for it, whatever champion it
+ * challenged, and those under other model names on the same outcomes (sameOutcomesElsewhere). Each
+ * counts the trials its run ran (its best version's `deflatedSharpeTrials.run`; `counted` for
+ * versions recorded before, at least its algorithms). A search spread over runs is one search: a
+ * deflated Sharpe ratio counting only the last run's trials treats the tenth re-run as the first.
+ */
+export async function earlierRunTrials(store: Database, target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>): Promise<{ runs: number; trials: number }> {
+  const rows = (await store.db.selectFrom('promotion_challenges').selectAll().orderBy('seq').execute()).map(recordOf);
+  let runs = 0;
+  let trials = 0;
+  for (const r of rows) {
+    const overlaps = r.period && target.period ? noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period) : false;
+    // The model's own runs as its challenges are counted (any champion); other names' only on the same outcomes.
+    if (!overlaps && r.datasetId !== target.datasetId) continue;
+    const row = await store.db.selectFrom('model_versions').select(['label', 'lineage', 'metrics']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
+    if (r.model !== target.model) {
+      const outcomes = row ? outcomesOfRow(row) : undefined;
+      if (!sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, target)) continue;
+    }
+    runs++;
+    trials += Math.max(r.algorithmsTested, recordedRunTrials(row?.metrics));
+  }
+  return { runs, trials };
+}
+
+/** The trials a registered version's run ran, as its evaluation recorded them (0 when it did not). */
+function recordedRunTrials(metrics: string | undefined): number {
+  if (metrics === undefined) return 0;
+  try {
+    const t = (JSON.parse(metrics) as { outOfSample?: { backtest?: { deflatedSharpeTrials?: { run?: unknown; counted?: unknown } } } }).outOfSample?.backtest?.deflatedSharpeTrials;
+    const n = typeof t?.run === 'number' ? t.run : t?.counted;
+    return typeof n === 'number' && Number.isFinite(n) && n >= 1 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given.
  */

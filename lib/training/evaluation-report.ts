@@ -47,6 +47,10 @@ export interface EvaluationOptions {
   trials: number;
   /** Trials this algorithm's own parameters stand on (its search, or the one a warm start continued): recorded for the next warm start. */
   searchTrials?: number;
+  /** Trials this run itself ran (every algorithm's), recorded so that later runs on the same outcomes count them once. */
+  runTrials?: number;
+  /** Earlier runs on the same outcomes whose trials `trials` includes (lib/registry/challenges.ts earlierRunTrials). */
+  earlierTrials?: { runs: number; trials: number };
   trialSharpeVariance: number;
   seed: number;
   confidence?: number;
@@ -122,7 +126,7 @@ export interface EvaluationReport {
     /** What `deflatedSharpe` is measured against (absent in reports from before it was the benchmark). */
     deflatedSharpeBenchmark?: { versus: 'buy_and_hold' | 'cash'; sharpe: number; description: string };
     /** The trials `deflatedSharpe` counted, and those this algorithm's parameters stand on (absent in reports from before they were recorded). */
-    deflatedSharpeTrials?: { counted: number; search?: number };
+    deflatedSharpeTrials?: { counted: number; search?: number; run?: number; earlier?: { runs: number; trials: number } };
     /**
      * Mean daily net return of the strategy minus that of buy-and-hold held at the strategy's average
      * net exposure, Newey–West (one-sided p: strategy better).
@@ -348,7 +352,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
         sharpe: deflatedAgainst * annual,
         description: sharpeRival === 'buy_and_hold' ? `buy-and-hold's Sharpe ratio (${(deflatedAgainst * annual).toFixed(2)})` : `cash (Sharpe ratio 0; buy-and-hold's was ${Number.isFinite(benchmarkSharpe) ? (benchmarkSharpe * annual).toFixed(2) : 'undefined'})`,
       },
-      deflatedSharpeTrials: { counted: Math.max(1, options.trials), ...(options.searchTrials !== undefined ? { search: options.searchTrials } : {}) },
+      deflatedSharpeTrials: { counted: Math.max(1, options.trials), ...(options.searchTrials !== undefined ? { search: options.searchTrials } : {}), ...(options.runTrials !== undefined ? { run: options.runTrials } : {}), ...(options.earlierTrials && options.earlierTrials.runs > 0 ? { earlier: options.earlierTrials } : {}) },
       excessReturn: reported(excessReturn),
       excessReturnBenchmark: { exposure: matchedExposure, description: `buy-and-hold at the strategy's average net exposure (${matchedExposure.toFixed(3)})` },
       marketModel: {

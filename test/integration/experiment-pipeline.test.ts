@@ -78,7 +78,7 @@ describe('an experiment through the real Temporal server', () => {
       // The planted edge ranks stocks within each day: the within-day AUC is reported beside the pooled one.
       expect(c.evaluation.report.auc.withinDay).toMatchObject({ days: expect.any(Number), versus: expect.any(String) });
       // The run's best is picked from both algorithms' 4 trials: the deflated Sharpe ratio counts all 8.
-      expect(c.evaluation.report.backtest.deflatedSharpeTrials).toEqual({ counted: 8, search: 4 });
+      expect(c.evaluation.report.backtest.deflatedSharpeTrials).toEqual({ counted: 8, search: 4, run: 8 });
       expect(c.evaluation.report.guards.map((g) => [g.guard, g.tripped])).toEqual([['plausibility_bound', false], ['degenerate_scores', false]]);
     }
     // Exactly one candidate is the run's best; the others say so in their own words.

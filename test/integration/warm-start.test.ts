@@ -90,8 +90,10 @@ describe('warm-started experiment runs', () => {
     expect(gb?.training.trials.map((t) => t.params)).toEqual([champion.params]);
     // Its parameters stand on the champion's search of 2 trials, recorded with it, not on the 1 trial
     // run here; the run's best is picked from those and logistic regression's 2.
-    expect((champion.metrics.outOfSample as { backtest: { deflatedSharpeTrials: unknown } }).backtest.deflatedSharpeTrials).toEqual({ counted: 2, search: 2 });
-    expect(gb?.evaluation.report.backtest.deflatedSharpeTrials).toEqual({ counted: 4, search: 2 });
+    expect((champion.metrics.outOfSample as { backtest: { deflatedSharpeTrials: unknown } }).backtest.deflatedSharpeTrials).toEqual({ counted: 2, search: 2, run: 2 });
+    // This run ran 3 (the skipped search's one and logistic regression's 2), after the first run's 2
+    // on the same outcomes, which its carried search is: 5, not 4 + 2.
+    expect(gb?.evaluation.report.backtest.deflatedSharpeTrials).toEqual({ counted: 5, search: 2, run: 3, earlier: { runs: 1, trials: 2 } });
     expect(gb?.training.final.continuedFrom).toBeDefined();
     // Validated like any candidate: walk-forward out of sample, an evaluation report, a promotion decision.
     expect(gb?.training.walkForward.windows).toBeGreaterThan(1);
