@@ -1,5 +1,7 @@
 import { readBarCsv, symbolFromFileName } from '../../lib/market-data/csv-reader';
 import { instrumentMapSchema } from '../../lib/market-data/instruments';
+import { ProviderError } from '../../lib/market-data/providers/provider';
+import { StooqProvider } from '../../lib/market-data/providers/stooq';
 import { stooqTicker } from '../../lib/market-data/stooq-symbols';
 import { canonicalSymbol, dotShareClass, isSymbol, parseSymbol, parseSymbolList, symbolSchema } from '../../lib/market-data/symbols';
 
@@ -43,6 +45,21 @@ describe('a one-letter share class is stored dotted wherever it enters', () => {
     expect(stooqTicker('BRK-B', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
     expect(stooqTicker('BRK.B', 'us')).toEqual({ ticker: 'brk-b.us', stored: 'BRK.B' });
     expect(readBarCsv(STOOQ, { source: 'https://stooq.example/q/d/l/?s=brk-b.us&i=d', symbol: 'BRK-B' }).bars.map((b) => b.symbol)).toEqual(['BRK.B']);
+  });
+
+  it("in the Stooq provider: Yahoo's one-letter market suffix is asked for in Stooq's market, never as a US share class", () => {
+    expect(stooqTicker('VOD.L', 'us')).toEqual({ ticker: 'vod.uk', stored: 'VOD.L' });
+    expect(stooqTicker('7203.T', 'us')).toEqual({ ticker: '7203.jp', stored: '7203.T' });
+    expect(stooqTicker('BT-A.L', 'us')).toEqual({ ticker: 'bt-a.uk', stored: 'BT.A.L' });
+    // A US class stays one, and Stooq's own spellings are unchanged.
+    expect(stooqTicker('BF.B', 'us')).toEqual({ ticker: 'bf-b.us', stored: 'BF.B' });
+    expect(stooqTicker('VOD.UK', 'us')).toEqual({ ticker: 'vod.uk', stored: 'VOD.UK' });
+    const p = new StooqProvider({ baseUrl: 'https://stooq.example' });
+    expect(p.urlFor('VOD.L', {})).toBe('https://stooq.example/q/d/l/?s=vod.uk&i=d');
+    // Frankfurt (.F) is not Stooq's: refused, not fetched as the US ticker bmw-f.us.
+    expect(() => p.urlFor('BMW.F', {})).toThrow(ProviderError);
+    expect(() => p.urlFor('BMW.F', {})).toThrow(/BMW\.F names a market \("\.F", DE\) that Stooq does not carry/);
+    expect(symbolFromFileName('/x/vod.l.csv')).toEqual({ symbol: 'VOD.L' });
   });
 
   it('drops the US market suffix wherever a symbol enters (AAPL.US is AAPL, as aapl.us.csv and the Stooq provider store it); other markets keep theirs', () => {

@@ -1,6 +1,6 @@
 import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
 import { ProviderError } from './provider';
-import { stooqTicker } from '../stooq-symbols';
+import { stooqTicker, stooqTickerProblem } from '../stooq-symbols';
 
 export interface StooqOptions {
   /** Default https://stooq.com; tests point it at a local server with recorded responses. */
@@ -30,6 +30,8 @@ export class StooqProvider implements HistoricalBarProvider {
   }
 
   urlFor(symbol: string, range: DateRange): string {
+    const problem = stooqTickerProblem(symbol);
+    if (problem !== undefined) throw new ProviderError(problem, false);
     const { ticker } = stooqTicker(symbol, this.suffix);
     const params = new URLSearchParams({ s: ticker, i: 'd' });
     if (range.from) params.set('d1', compact(range.from));
