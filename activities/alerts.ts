@@ -10,6 +10,7 @@ import { alertChannelNames, alertChannels, type AlertChannelConfig } from '../li
 import type { AlertInput } from '../lib/alerts/alert';
 import { raiseAlert as storeAlert } from '../lib/alerts/alert-store';
 import { deliverPendingAlerts } from '../lib/alerts/outbox';
+import { pipelineRetelling } from '../lib/monitoring/monitoring-rules';
 import { countDeliveryAttempts, countRaisedAlert } from '../lib/metrics/alert-metrics';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
@@ -35,10 +36,10 @@ export function alertActivities({ store, config }: { store: Database; config: Al
   const channels = () => alertChannels(config, (line) => Context.current().log.warn(line));
   return {
     async raiseAlert(input: AlertInput): Promise<RaiseAlertActivityResult> {
-      const raised = await withFailureMapping(() => storeAlert(store, input, { channels: alertChannelNames(config), id: activityAlertId() }));
+      const raised = await withFailureMapping(() => storeAlert(store, input, { channels: alertChannelNames(config), id: activityAlertId(), retell: pipelineRetelling(input) }));
       countRaisedAlert(input, raised.suppressed);
       if (raised.suppressed) {
-        Context.current().log.info(`alert suppressed by cool-down: ${input.rule} ${input.subject} (earlier alert ${raised.id})`);
+        Context.current().log.info(`alert suppressed (cool-down, or what it tells was told): ${input.rule} ${input.subject} (earlier alert ${raised.id})`);
         return { ...raised, delivered: [], failed: [] };
       }
       try {

@@ -13,6 +13,21 @@ export interface RaiseAlertOptions {
   now?: Date;
   /** A stable id makes raising idempotent: a retried caller gets the alert it already raised. */
   id?: string;
+  /** For an alert that tells events once (see AlertRetelling). */
+  retell?: AlertRetelling;
+}
+
+/**
+ * An alert that tells events once (the runs of pipeline_failed), judged against the alerts of its
+ * rule and subject as they are when it is stored, not when its events were looked up: two raisers
+ * that looked at once (overlapping monitoring runs) and found different new events would otherwise
+ * each tell the events they share.
+ */
+export interface AlertRetelling {
+  /** Earlier alerts of the rule and subject created after this ISO time are the ones that told. */
+  since: string;
+  /** The alert with only what `earlier` did not tell, or the id of one that told all of it. */
+  revise(earlier: readonly Alert[]): { alert: AlertInput } | { toldBy: string };
 }
 
 export interface RaiseAlertResult {
@@ -28,18 +43,30 @@ export interface RaiseAlertResult {
  * (warning → critical) is an escalation and always goes through.
  */
 export async function raiseAlert(store: Database, input: AlertInput, options: RaiseAlertOptions = {}): Promise<RaiseAlertResult> {
-  const alert = alertInputSchema.parse(input);
+  const asked = alertInputSchema.parse(input);
   const now = options.now ?? new Date();
-  const cooldownSeconds = alert.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS[alert.severity];
   const channels = [...new Set(['log', ...(options.channels ?? [])])];
   // An alert with a key has the key's id, so two raisers of the same event (overlapping monitoring
-  // runs, each with its own activity id) write one alert between them.
-  const stableId = alert.key !== undefined ? keyedAlertId(alert.rule, alert.subject, alert.key) : options.id;
+  // runs, each with its own activity id) write one alert between them. A retold alert's key may
+  // shrink in the transaction: the raiser's own id then makes its retry find what it stored.
+  const idOf = (a: typeof asked) => (options.retell && options.id !== undefined ? options.id : a.key !== undefined ? keyedAlertId(a.rule, a.subject, a.key) : options.id);
+  const stableId = idOf(asked);
   const existingAlert = async (db: Pick<Database['db'], 'selectFrom'>) => (stableId === undefined ? undefined : await db.selectFrom('alerts').select('id').where('id', '=', stableId).executeTakeFirst());
   const raiseOnce = (): Promise<RaiseAlertResult> =>
     store.db.transaction().execute(async (trx) => {
       const existing = await existingAlert(trx);
       if (existing) return { id: existing.id, suppressed: false };
+      let alert = asked;
+      if (options.retell) {
+        let told = trx.selectFrom('alerts').selectAll().where('rule', '=', alert.rule).where('subject', '=', alert.subject).where('created_at', '>', options.retell.since).orderBy('created_at', 'desc');
+        // MySQL: read the latest committed alerts and lock their range, so concurrent retellers
+        // serialise (the loser of a deadlock runs again below and sees the winner's alert).
+        if (store.driver === 'mysql') told = told.forUpdate();
+        const revised = options.retell.revise((await told.execute()).map(alertFromRow));
+        if ('toldBy' in revised) return { id: revised.toldBy, suppressed: true };
+        alert = alertInputSchema.parse(revised.alert);
+      }
+      const cooldownSeconds = alert.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS[alert.severity];
       if (cooldownSeconds > 0) {
         let recent = trx
           .selectFrom('alerts')
@@ -53,7 +80,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
         if (earlier) return { id: earlier.id, suppressed: true };
       }
-      const id = stableId ?? randomUUID();
+      const id = idOf(alert) ?? randomUUID();
       const createdAt = now.toISOString();
       await trx
         .insertInto('alerts')
@@ -65,14 +92,23 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
         .execute();
       return { id, suppressed: false };
     });
-  try {
-    return await raiseOnce();
-  } catch (error) {
-    // Another raiser inserted the same keyed alert between this one's look and its insert.
-    const raced = await existingAlert(store.db).catch(() => undefined);
-    if (raced) return { id: raced.id, suppressed: false };
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await raiseOnce();
+    } catch (error) {
+      // Another raiser inserted the same keyed alert between this one's look and its insert.
+      const raced = await existingAlert(store.db).catch(() => undefined);
+      if (raced) return { id: raced.id, suppressed: false };
+      // MySQL chose this transaction as a deadlock victim: the other raiser committed, look again.
+      if (attempt < 5 && isDeadlock(error)) continue;
+      throw error;
+    }
   }
+}
+
+function isDeadlock(error: unknown): boolean {
+  const e = error as { code?: unknown; errno?: unknown } | undefined;
+  return e?.errno === 1213 || e?.code === 'ER_LOCK_DEADLOCK';
 }
 
 /** The id of the alert telling `key` under a rule and subject: the same for every raiser. */

@@ -14,10 +14,11 @@
 import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
 import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
+import type { AlertRetelling } from '../alerts/alert-store';
 import { BadInputError, describeValidationError } from '../errors';
 import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
-import { executionKey, executionsOf, type PipelineHealth } from './pipeline-health';
+import { alertedExecutions, executionKey, executionsOf, type ExecutionSummary, type PipelineHealth } from './pipeline-health';
 
 const severity = z.enum(ALERT_SEVERITIES);
 const cooldownSeconds = z.number().int().min(0).max(90 * 86_400);
@@ -235,22 +236,48 @@ export function evaluatePipelineHealth(health: PipelineHealth, rules: Monitoring
   // Nothing new: the alert that named these runs is within the look-back, and suppresses this one
   // for as long as they are listed (a stuck run again after the rule's cool-down).
   const cooldownSeconds = fresh.length > 0 ? 0 : health.longRunning.length > 0 ? rules.pipeline_failed.cooldownSeconds : Math.max(rules.pipeline_failed.cooldownSeconds, Math.ceil(rules.pipeline_failed.lookbackHours * 3600));
+  return evaluation([{ alert: pipelineFailedAlert(health, fresh, rules.pipeline_failed.severity, cooldownSeconds), retrain: false, blockDeployments: false }]);
+}
+
+function pipelineFailedAlert(health: PipelineHealth, fresh: readonly ExecutionSummary[], severity: AlertInput['severity'], cooldownSeconds: number): AlertInput {
   const news = fresh.length > 0 ? `not alerted before: ${fresh.slice(0, 3).map((e) => `${e.type} ${e.workflowId}`).join(', ')}${fresh.length > 3 ? `, … (${fresh.length})` : ''}; ` : '';
-  return evaluation([
-    {
-      alert: {
-        rule: 'pipeline_failed',
-        severity: rules.pipeline_failed.severity,
-        subject: PIPELINE_SUBJECT,
-        message: `${news}${health.reason}`,
-        evidence: { ...health, newRuns: fresh.map(executionKey) },
-        cooldownSeconds,
-        // The runs it tells: two monitoring runs at once (the schedule's and one by hand) that both
-        // found them untold raise one alert between them, not one each (the cool-down is 0 here).
-        ...(fresh.length > 0 ? { key: `runs ${fresh.map(executionKey).sort().join(' ')}` } : {}),
-      },
-      retrain: false,
-      blockDeployments: false,
+  return {
+    rule: 'pipeline_failed',
+    severity,
+    subject: PIPELINE_SUBJECT,
+    message: `${news}${health.reason}`,
+    evidence: { ...health, newRuns: fresh.map(executionKey) },
+    cooldownSeconds,
+    // The runs it tells: two monitoring runs at once (the schedule's and one by hand) that both
+    // found them untold raise one alert between them, not one each (the cool-down is 0 here).
+    ...(fresh.length > 0 ? { key: `runs ${fresh.map(executionKey).sort().join(' ')}` } : {}),
+  };
+}
+
+/**
+ * For a pipeline_failed alert that tells new runs: its retelling when it is stored (lib/alerts
+ * AlertRetelling). A monitoring run that looked while another, overlapping, had not yet raised its
+ * alert tells only the runs that one did not (its message and `newRuns` say so), or nothing when it
+ * told them all. Undefined for any other alert.
+ */
+export function pipelineRetelling(alert: AlertInput): AlertRetelling | undefined {
+  if (alert.rule !== 'pipeline_failed' || alert.key === undefined) return undefined;
+  const evidence = alert.evidence as (PipelineHealth & { newRuns?: unknown }) | null;
+  if (typeof evidence !== 'object' || evidence === null || typeof evidence.since !== 'string' || !Array.isArray(evidence.newRuns)) return undefined;
+  const { newRuns, ...health } = evidence;
+  const asked = new Set(newRuns.filter((r): r is string => typeof r === 'string'));
+  return {
+    since: health.since,
+    revise(earlier) {
+      const told = alertedExecutions(earlier.map((a) => a.evidence));
+      const untold = [...asked].filter((run) => !told.has(run));
+      if (untold.length === asked.size) return { alert };
+      if (untold.length === 0) {
+        const teller = earlier.find((a) => [...asked].some((run) => alertedExecutions([a.evidence]).has(run)));
+        return { toldBy: teller?.id ?? earlier[0].id };
+      }
+      const fresh = executionsOf(health).filter((e) => untold.includes(executionKey(e)));
+      return { alert: pipelineFailedAlert(health, fresh, alert.severity, alert.cooldownSeconds ?? 0) };
     },
-  ]);
+  };
 }
