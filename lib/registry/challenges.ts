@@ -225,7 +225,8 @@ function recordedRunTrials(metrics: string | undefined): number {
 
 /**
  * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
- * it, in one transaction. A retry of the same run (same key) keeps the number it was given.
+ * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
+ * it judges another champion than its first attempt did: then it is numbered and recorded anew.
  */
 export async function judgeChallenge(
   store: Database,
@@ -238,25 +239,33 @@ export async function judgeChallenge(
     const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
     const earlier = before.filter((r) => sameChallengeFamily(r, identity));
     // Challenges under other model names that looked at the same outcomes count too: the same
-    // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes.
+    // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
+    // (on a retry, the ones recorded before its first attempt).
     const elsewhere: ChallengeRecord[] = [];
-    if (!own) {
-      const others = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '!=', identity.model).orderBy('seq').execute()).map(recordOf);
-      for (const r of others) {
-        if (r.datasetId !== identity.datasetId && !(r.period && identity.period && identity.outcomes && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, identity.period))) continue;
-        const row = r.datasetId === identity.datasetId ? undefined : await tx.selectFrom('model_versions').select(['label', 'lineage']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
-        const outcomes = row ? outcomesOfRow(row) : undefined;
-        if (sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, identity)) elsewhere.push(r);
-      }
+    const others = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '!=', identity.model).orderBy('seq').execute()).map(recordOf);
+    for (const r of others) {
+      if (own && r.createdAt > own.createdAt) continue;
+      if (r.datasetId !== identity.datasetId && !(r.period && identity.period && identity.outcomes && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, identity.period))) continue;
+      const row = r.datasetId === identity.datasetId ? undefined : await tx.selectFrom('model_versions').select(['label', 'lineage']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
+      const outcomes = row ? outcomesOfRow(row) : undefined;
+      if (sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, identity)) elsewhere.push(r);
     }
-    const number = own?.number ?? earlier.length + elsewhere.length + 1;
+    // A retry judging the same champion keeps its number. One judging another champion (the alias
+    // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
+    // family, and recorded against it, as the alias it moves will show.
+    const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
+    const number = own && !rejudged ? own.number : earlier.length + elsewhere.length + 1;
     const newest = newestChallengedPeriod(before);
     const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };
     if (own) {
-      await tx.updateTable('promotion_challenges').set({ level, promoted: decision.promote ? 1 : 0, reason: decision.reason }).where('challenge_key', '=', identity.key).execute();
+      await tx
+        .updateTable('promotion_challenges')
+        .set({ champion_version: identity.championVersion, challenge_number: number, level, promoted: decision.promote ? 1 : 0, reason: decision.reason })
+        .where('challenge_key', '=', identity.key)
+        .execute();
     } else {
       await tx
         .insertInto('promotion_challenges')

@@ -127,4 +127,35 @@ describe('a retried registration answers what its first attempt did', () => {
     expect(record?.reason).toContain(retried.decision.reason);
     expect((await listChallenges(t.store, name)).filter((c) => c.promoted).map((c) => c.challengerVersion)).toEqual([other.version.version]);
   });
+  it('judged against a champion, failed, the champion cleared before the retry: the record names what the retry judged and the alias did', async () => {
+    const name = 'cleared';
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const v1 = (await register(await runInput(name, 31, { evidence: { auc: evidence(0.001) } }))).version.version;
+    const paired: MetricEvidence = { versus: `champion v${v1} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: 0.001, pValue: 0.001, inference: 'paired, clustered by days and symbols' };
+    const input = await runInput(name, 32, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired } }, { championScores, championVersion: v1 });
+    const key = `${input.workflowId}/${input.runId}`;
+    // The first attempt's writes: its version, and its challenge of v1, judged promoted; it died before moving the challenger alias.
+    const next = (await register({ ...input, championScores: undefined, championVersion: undefined })).version.version;
+    const judged = await judgeChallenge(
+      t.store,
+      { key, model: name, championVersion: v1, challengerVersion: next, algorithm: input.algorithm, algorithmsTested: 1, datasetId: input.datasetId, period: PERIOD, metric: 'auc', pValue: 0.001, championPValue: 0.001 },
+      (count) => ({ decision: promotionDecision({ ...input.scores, challenge: count }, championScores, input.experiment.promotion), level: 0.05 / 2 }),
+    );
+    expect(judged.decision.promote).toBe(true);
+    // v1 was taken off the champion slot before the retry: the retry judges for the empty slot and makes its version champion.
+    await moveAlias(t.store, { name, alias: 'champion', version: undefined, movedBy: 'test', reason: 'v1 withdrawn' });
+    const retried = await register(input);
+    expect(retried.decision.promote).toBe(true);
+    expect(retried.champion).toBeUndefined();
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(next);
+    // The record says it challenged the empty slot, numbered after v1's own challenge of that slot on the same period.
+    expect((await listChallenges(t.store, name)).map((c) => [c.challengerVersion, c.championVersion, c.number, c.promoted])).toEqual([
+      [v1, null, 1, true],
+      [next, null, 2, true],
+    ]);
+    // Its answer lost again: the next retry answers the promotion the alias shows, over no champion.
+    const again = await register(input);
+    expect(again.decision).toEqual(retried.decision);
+    expect(again.champion).toBeUndefined();
+  });
 });
