@@ -75,6 +75,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
           .where('subject', '=', alert.subject)
           .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
           .orderBy('created_at', 'desc');
+        if (alert.holds) recent = recent.where('status', '=', 'open');
         // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
         if (store.driver === 'mysql') recent = recent.forUpdate();
         const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));

@@ -32,6 +32,12 @@ export const alertInputSchema = z.object({
    * the others get its id and write nothing.
    */
   key: z.string().min(1).max(100_000).optional(),
+  /**
+   * An open alert of this rule and subject holds work (a deployment's next step), and acknowledging
+   * it releases the hold: an acknowledged one then does not suppress a new occurrence, which must
+   * hold again (within the cool-down it had no row, and nothing held).
+   */
+  holds: z.boolean().optional(),
 });
 export type AlertInput = z.input<typeof alertInputSchema>;
 

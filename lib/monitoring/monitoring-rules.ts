@@ -138,7 +138,9 @@ export const modelSubject = (model: string, version: number) => `model ${model} 
 export const dataSubject = (model: string) => `data for model ${model}`;
 export const PIPELINE_SUBJECT = 'pipeline';
 
-function evaluation(findings: RuleFinding[]): RuleEvaluation {
+function evaluation(found: RuleFinding[]): RuleEvaluation {
+  // An alert that holds deployments is raised again after its acknowledgement released the hold.
+  const findings = found.map((f) => (f.blockDeployments ? { ...f, alert: { ...f.alert, holds: true } } : f));
   const reasons = findings.filter((f) => f.retrain || f.blockDeployments).map((f) => `${f.alert.rule}: ${f.alert.message}`);
   return { findings, actions: { retrain: findings.some((f) => f.retrain), blockDeployments: findings.some((f) => f.blockDeployments), reasons } };
 }

@@ -2,9 +2,10 @@
  * Which open data alerts hold a model's deployments: a stale-bars alert monitoring raised stops
  * holding once a whole later monitoring run found the bars fresh; anything else holds until acked.
  */
-import { raiseAlert } from '../../../lib/alerts/alert-store';
+import { ackAlert, raiseAlert } from '../../../lib/alerts/alert-store';
 import { dataAlertsHolding } from '../../../lib/monitoring/data-alerts';
-import { dataSubject } from '../../../lib/monitoring/monitoring-rules';
+import type { ModelMonitoringReport } from '../../../lib/monitoring/model-report';
+import { dataSubject, evaluateModelReport, parseMonitoringRules } from '../../../lib/monitoring/monitoring-rules';
 import { createSqliteTestDatabase, type TestDatabase } from '../../helpers/databases';
 
 const T0 = new Date('2026-03-02T23:05:00.000Z'); // 18:05 New York
@@ -54,5 +55,28 @@ describe('data alerts that hold deployments', () => {
     await raiseAlert(t.store, { rule: 'data_quality', severity: 'critical', subject: dataSubject('m'), message: 'too many rows quarantined', evidence: { reportId: 'x' } }, { now: T0 });
     await report(5, 1, 60, 'fresh');
     expect(await holding()).toEqual(['data_quality', 'data_stale']);
+  });
+  it('holds again when the bars go stale after the alert was acknowledged, within its cool-down', async () => {
+    const rules = parseMonitoringRules({});
+    // What a monitoring run raises for the model's report (evaluateModelReport, then raiseAlert).
+    const monitoringRun = async (run: number, minutes: number, status: 'fresh' | 'stale') => {
+      await report(run, 1, minutes, status);
+      const freshness = { status, reason: status === 'stale' ? '2 of 10 symbols behind' : '', expectedSession: '2026-03-02', symbols: 10, staleSymbols: status === 'stale' ? 2 : 0, maxLagDays: status === 'stale' ? 1 : 0, newestBar: '2026-03-02', stalest: [] };
+      const evaluated = evaluateModelReport({ id: `${runPrefix(run)}m-v1`, model: 'm', version: 1, variants: ['champion'], champion: true, freshness, drift: { status: 'stable' }, predictionDrift: { status: 'stable' }, performance: { status: 'ok' } } as unknown as ModelMonitoringReport, rules);
+      return Promise.all(evaluated.findings.map((f) => raiseAlert(t.store, f.alert, { now: at(minutes) })));
+    };
+    const [first] = await monitoringRun(1, 0, 'stale');
+    expect(await holding()).toEqual(['data_stale']);
+    // Someone backfilled the bars and acknowledged the alert: the deployment goes on.
+    await monitoringRun(2, 30, 'fresh');
+    await ackAlert(t.store, first.id, 'alice', at(40));
+    expect(await holding()).toEqual([]);
+    // An hour later (within the 4 h cool-down) the feed is behind again: a new alert, and the hold is back.
+    const [again] = await monitoringRun(3, 90, 'stale');
+    expect(again.suppressed).toBe(false);
+    expect(again.id).not.toBe(first.id);
+    expect(await holding()).toEqual(['data_stale']);
+    // While that one is open, the next stale run is suppressed by it as before.
+    expect((await monitoringRun(4, 150, 'stale'))[0]).toEqual({ id: again.id, suppressed: true });
   });
 });
