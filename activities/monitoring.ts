@@ -15,7 +15,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
-import { alertedExecutions, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -202,9 +202,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const since = new Date(at.getTime() - options.lookbackHours * 3_600_000).toISOString();
         const startedBefore = new Date(at.getTime() - options.longRunningHours * 3_600_000).toISOString();
         const [failed, timedOut, running] = await Promise.all([
-          listExecutions(client, `ExecutionStatus = 'Failed' AND CloseTime > '${since}'`, 50),
-          listExecutions(client, `ExecutionStatus = 'TimedOut' AND CloseTime > '${since}'`, 50),
-          listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, 50),
+          listExecutions(client, `ExecutionStatus = 'Failed' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
+          listExecutions(client, `ExecutionStatus = 'TimedOut' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
+          listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, MAX_QUERIED_EXECUTIONS),
         ]);
         const health = pipelineHealthOf({ failed, timedOut, running }, at, options);
         // The runs earlier alerts of the look-back named: only others are news.

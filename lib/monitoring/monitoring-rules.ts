@@ -18,7 +18,7 @@ import type { AlertRetelling } from '../alerts/alert-store';
 import { BadInputError, describeValidationError } from '../errors';
 import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
-import { alertedExecutions, executionKey, executionsOf, type ExecutionSummary, type PipelineHealth } from './pipeline-health';
+import { alertedExecutions, executionKey, executionsOf, MAX_LISTED_EXECUTIONS, type ExecutionSummary, type PipelineHealth } from './pipeline-health';
 
 const severity = z.enum(ALERT_SEVERITIES);
 const cooldownSeconds = z.number().int().min(0).max(90 * 86_400);
@@ -241,18 +241,22 @@ export function evaluatePipelineHealth(health: PipelineHealth, rules: Monitoring
   return evaluation([{ alert: pipelineFailedAlert(health, fresh, rules.pipeline_failed.severity, cooldownSeconds), retrain: false, blockDeployments: false }]);
 }
 
-function pipelineFailedAlert(health: PipelineHealth, fresh: readonly ExecutionSummary[], severity: AlertInput['severity'], cooldownSeconds: number): AlertInput {
-  const news = fresh.length > 0 ? `not alerted before: ${fresh.slice(0, 3).map((e) => `${e.type} ${e.workflowId}`).join(', ')}${fresh.length > 3 ? `, … (${fresh.length})` : ''}; ` : '';
+function pipelineFailedAlert(health: PipelineHealth, fresh: ReadonlyArray<ExecutionSummary | string>, severity: AlertInput['severity'], cooldownSeconds: number): AlertInput {
+  const keyOf = (e: ExecutionSummary | string) => (typeof e === 'string' ? e : executionKey(e));
+  const named = (e: ExecutionSummary | string) => (typeof e === 'string' ? e : `${e.type} ${e.workflowId}`);
+  const news = fresh.length > 0 ? `not alerted before: ${fresh.slice(0, 3).map(named).join(', ')}${fresh.length > 3 ? `, … (${fresh.length})` : ''}; ` : '';
+  const listed = (list: ExecutionSummary[]) => list.slice(0, MAX_LISTED_EXECUTIONS);
   return {
     rule: 'pipeline_failed',
     severity,
     subject: PIPELINE_SUBJECT,
     message: `${news}${health.reason}`,
-    evidence: { ...health, newRuns: fresh.map(executionKey) },
+    // At most MAX_LISTED_EXECUTIONS runs of each kind as evidence; every run it tells in newRuns.
+    evidence: { ...health, failed: listed(health.failed), timedOut: listed(health.timedOut), longRunning: listed(health.longRunning), newRuns: fresh.map(keyOf) },
     cooldownSeconds,
     // The runs it tells: two monitoring runs at once (the schedule's and one by hand) that both
     // found them untold raise one alert between them, not one each (the cool-down is 0 here).
-    ...(fresh.length > 0 ? { key: `runs ${fresh.map(executionKey).sort().join(' ')}` } : {}),
+    ...(fresh.length > 0 ? { key: `runs ${fresh.map(keyOf).sort().join(' ')}` } : {}),
   };
 }
 
@@ -278,7 +282,9 @@ export function pipelineRetelling(alert: AlertInput): AlertRetelling | undefined
         const teller = earlier.find((a) => [...asked].some((run) => alertedExecutions([a.evidence]).has(run)));
         return { toldBy: teller?.id ?? earlier[0].id };
       }
-      const fresh = executionsOf(health).filter((e) => untold.includes(executionKey(e)));
+      // Runs beyond the evidence's lists are named by their key.
+      const listed = new Map(executionsOf(health).map((e) => [executionKey(e), e]));
+      const fresh = untold.map((run) => listed.get(run) ?? run);
       return { alert: pipelineFailedAlert(health, fresh, alert.severity, alert.cooldownSeconds ?? 0) };
     },
   };

@@ -29,21 +29,25 @@ export interface PipelineHealth {
   longRunning: ExecutionSummary[];
 }
 
-/** At most this many executions of each kind are kept as evidence. */
+/** At most this many executions of each kind are kept as evidence (every run told is in its `newRuns`). */
 export const MAX_LISTED_EXECUTIONS = 20;
+/** At most this many executions of each kind are asked of the visibility API: a count that reaches it is a lower bound. */
+export const MAX_QUERIED_EXECUTIONS = 50;
 
 export function pipelineHealthOf(executions: { failed: ExecutionSummary[]; timedOut: ExecutionSummary[]; running: ExecutionSummary[] }, now: Date, options: PipelineHealthOptions): PipelineHealth {
   const since = new Date(now.getTime() - options.lookbackHours * 3_600_000).toISOString();
   const startedBefore = new Date(now.getTime() - options.longRunningHours * 3_600_000).toISOString();
   const recent = (e: ExecutionSummary) => e.closeTime === null || e.closeTime >= since;
-  const failed = executions.failed.filter(recent).slice(0, MAX_LISTED_EXECUTIONS);
-  const timedOut = executions.timedOut.filter(recent).slice(0, MAX_LISTED_EXECUTIONS);
-  const longRunning = executions.running.filter((e) => e.startTime !== null && e.startTime < startedBefore && !options.ignoreLongRunning.includes(e.type)).slice(0, MAX_LISTED_EXECUTIONS);
+  // Every run listed, not only the ones evidence has room for: each is counted, and told once.
+  const failed = executions.failed.filter(recent);
+  const timedOut = executions.timedOut.filter(recent);
+  const longRunning = executions.running.filter((e) => e.startTime !== null && e.startTime < startedBefore && !options.ignoreLongRunning.includes(e.type));
   const problems: string[] = [];
   const ids = (list: ExecutionSummary[]) => list.slice(0, 3).map((e) => `${e.type} ${e.workflowId}`).join(', ');
-  if (failed.length > 0) problems.push(`${failed.length} failed in the last ${options.lookbackHours} h (${ids(failed)})`);
-  if (timedOut.length > 0) problems.push(`${timedOut.length} timed out in the last ${options.lookbackHours} h (${ids(timedOut)})`);
-  if (longRunning.length > 0) problems.push(`${longRunning.length} running for more than ${options.longRunningHours} h (${ids(longRunning)})`);
+  const count = (list: ExecutionSummary[], listed: ExecutionSummary[]) => `${list.length}${listed.length >= MAX_QUERIED_EXECUTIONS ? ' or more' : ''}`;
+  if (failed.length > 0) problems.push(`${count(failed, executions.failed)} failed in the last ${options.lookbackHours} h (${ids(failed)})`);
+  if (timedOut.length > 0) problems.push(`${count(timedOut, executions.timedOut)} timed out in the last ${options.lookbackHours} h (${ids(timedOut)})`);
+  if (longRunning.length > 0) problems.push(`${count(longRunning, executions.running)} running for more than ${options.longRunningHours} h (${ids(longRunning)})`);
   return {
     status: problems.length > 0 ? 'failing' : 'healthy',
     reason: problems.length > 0 ? `workflow runs: ${problems.join('; ')}` : `no failed, timed-out or stuck workflow runs in the last ${options.lookbackHours} h`,
@@ -76,6 +80,9 @@ export function alertedExecutions(evidence: readonly unknown[]): Set<string> {
       const runs = (e as Record<string, unknown>)[list];
       if (Array.isArray(runs)) for (const run of runs) if (listedRun(run)) keys.add(executionKey(run));
     }
+    // The runs it told, listed or not (evidence lists at most MAX_LISTED_EXECUTIONS of each kind).
+    const told = (e as { newRuns?: unknown }).newRuns;
+    if (Array.isArray(told)) for (const key of told) if (typeof key === 'string') keys.add(key);
   }
   return keys;
 }

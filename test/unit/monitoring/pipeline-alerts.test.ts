@@ -84,4 +84,16 @@ describe('pipeline_failed alerts over monitoring runs', () => {
     expect(await monitoringRun('2026-03-03T17:59:00Z', [failed], [stuck])).toBeUndefined();
     expect(await monitoringRun('2026-03-03T18:01:00Z', [failed], [stuck])).toMatch(/running for more than 6 h/);
   });
+  it('counts and tells every failed run when more fail than an alert lists', async () => {
+    // A broken release: 25 retrains failed between 21:00 and 21:25 (newest first, as visibility lists them).
+    const failed = Array.from({ length: 25 }, (_, k) => run(`retrain-m${24 - k}`, 'trainingPipeline', `2026-03-02T21:${String(24 - k).padStart(2, '0')}:00Z`, `2026-03-02T21:${String(24 - k).padStart(2, '0')}:30Z`));
+    expect(await monitoringRun('2026-03-02T21:35:00Z', failed)).toMatch(/25 failed in the last 24 h/);
+    const later = run('retrain-late', 'trainingPipeline', '2026-03-02T22:30:00Z', '2026-03-02T22:31:00Z');
+    expect(await monitoringRun('2026-03-02T22:35:00Z', [later, ...failed])).toMatch(/not alerted before: trainingPipeline retrain-late; workflow runs: 26 failed/);
+    expect(await monitoringRun('2026-03-02T23:35:00Z', [later, ...failed])).toBeUndefined();
+    // Every run told, each once.
+    const told = (await listAlerts(t.store, { rule: 'pipeline_failed', limit: 500 })).flatMap((a) => (a.evidence as { newRuns: string[] }).newRuns);
+    expect(told.length).toBe(26);
+    expect(new Set(told).size).toBe(26);
+  });
 });
