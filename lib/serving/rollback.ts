@@ -46,16 +46,33 @@ export async function previousChampion(store: Database, model: string): Promise<
 }
 
 /**
+ * The champion move that made `current` champion, when it is this rollback's own: a rollback by the
+ * same person for the same reason, and nothing moved the champion since.
+ */
+async function repeatedRollback(store: Database, input: RollbackInput, current: number): Promise<{ fromVersion: number | null } | undefined> {
+  const last = (await aliasHistory(store, input.model)).filter((m) => m.alias === 'champion').at(-1);
+  if (!last || last.toVersion !== current || last.movedBy !== input.movedBy || last.reason !== rollbackReason(current, input.reason)) return undefined;
+  return { fromVersion: last.fromVersion };
+}
+
+const rollbackReason = (target: number, reason: string) => `rollback to v${target}: ${reason}`;
+
+/**
  * Serves `toVersion` (or the previous champion) on 100% of the traffic and makes it the champion.
  * The routes are written before the alias moves: traffic leaves the bad version first, and a retry
  * after a failure in between still finds the same previous champion (the alias has not moved yet).
- * With `toVersion` a repeated rollback is a no-op; without it, a second rollback goes back to the
- * version the first one left (that version is then the previous champion).
+ * With `toVersion` a repeated rollback is a no-op. Without it, the same rollback repeated (same
+ * person and reason, nothing moved since) is one too, answering as the first did; a second rollback
+ * (another reason or person) goes back to the version the first one left (then the previous champion).
  */
 export async function rollbackModel(store: Database, cache: Cache, input: RollbackInput): Promise<RollbackResult> {
   if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
-  const fromVersion = (await aliasVersion(store, input.model, 'champion')) ?? null;
-  const target = input.toVersion ?? (await previousChampion(store, input.model));
+  const current = (await aliasVersion(store, input.model, 'champion')) ?? null;
+  // The same request again (its answer was lost, so the person or client ran it again): the same
+  // rollback, whose answer it gets, not a second one back to the version it rolled back from.
+  const repeated = input.toVersion === undefined && current !== null ? await repeatedRollback(store, input, current) : undefined;
+  const fromVersion = repeated ? repeated.fromVersion : current;
+  const target = repeated ? current ?? undefined : input.toVersion ?? (await previousChampion(store, input.model));
   if (target === undefined) {
     const why = fromVersion === null ? `model ${input.model} has no champion` : `champion v${fromVersion} of ${input.model} has no predecessor in the alias history`;
     throw new RollbackError(`${why}; name the version to roll back to (toVersion / --to-version)`);
@@ -67,7 +84,7 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
   } catch (error) {
     throw new RollbackError(`cannot roll ${input.model} back to v${target}: ${(error as Error).message}`, { cause: error });
   }
-  const reason = `rollback to v${target}: ${input.reason}`;
+  const reason = rollbackReason(target, input.reason);
   // The routes and the champion alias in one transaction: a deployment promoting at the same moment
   // cannot leave its alias over this rollback's routes (or the reverse).
   const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason, alias: { alias: 'champion', version: target, movedBy: input.movedBy, reason } });
