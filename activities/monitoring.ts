@@ -245,6 +245,12 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
         }
+        // Not only the latest run: a retrain for another rule of the same champion after the one for
+        // this condition hid it, and two conditions that outlived their retrains took turns starting one.
+        for await (const e of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Completed'`, pageSize: 100 })) {
+          const repeated = repeatedRetrain({ status: 'COMPLETED', runId: e.runId, memo: e.memo ?? {} }, { championVersion: input.championVersion, rule: retrainRuleOf(input.reason) });
+          if (repeated) return { status: 'skipped', workflowId, runId: e.runId, reason: repeated };
+        }
         // A scheduled (or manual) retrain of the model on the same data: this alert is its business too.
         const [running] = await runningRetrainsOf(client, input.model);
         if (running) return { status: 'already-running', workflowId: running.workflowId, runId: running.runId, reason: `a retrain of ${input.model} is already running: ${describeRetrain(running)}; no second one for ${input.alertId}` };

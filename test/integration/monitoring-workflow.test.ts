@@ -178,22 +178,38 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
     const version = await seedDriftingModel(t.store, cache, artifactDir, market, 'mon-again');
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const noCooldown = { data_drift: { cooldownSeconds: 0 }, performance_degraded: { cooldownSeconds: 0 }, data_stale: { cooldownSeconds: 0 }, pipeline_failed: { enabled: false } };
-      // A retrain monitoring started for this drift of this champion, completed (a quick stand-in workflow under its id and memo).
+      // A retrain for the drift of the champion before this one (a quick stand-in workflow under its id and memo) is another matter: one starts.
+      const older = await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-again', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: 'older-alert', reason: 'data_drift: older', championVersion: version - 1, rule: 'data_drift' } });
+      await older.result();
+      const first = await monitor(`monitor-again-1-${Date.now()}`, { models: ['mon-again'], retrainOnDrift: true, rules: noCooldown });
+      expect(first.retraining).toEqual([expect.objectContaining({ status: 'started', workflowId: 'retrain-mon-again' })]);
+      const started = env.client.workflow.getHandle('retrain-mon-again');
+      expect((await started.describe()).memo).toMatchObject({ championVersion: version, rule: 'data_drift' });
+      await started.result().catch(() => undefined);
+      // A retrain monitoring started for this drift of this champion, completed (a stand-in again).
       const earlier = await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-again', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: 'earlier-alert', reason: 'data_drift: earlier', championVersion: version, rule: 'data_drift' } });
       await earlier.result();
       // The drift is still there twelve hours later (a new alert): no second retrain on it.
       const again = await monitor(`monitor-again-${Date.now()}`, { models: ['mon-again'], retrainOnDrift: true, rules: noCooldown });
       expect(again.versions[0].alerts.find((a) => a.rule === 'data_drift')?.suppressed).toBe(false);
-      expect(again.retraining).toEqual([expect.objectContaining({ model: 'mon-again', status: 'skipped', workflowId: 'retrain-mon-again', runId: earlier.firstExecutionRunId, reason: expect.stringMatching(/a retrain for data_drift of v\d+ completed .* still the champion/) })]);
-      expect(await executionsOf('retrain-mon-again', (n) => n >= 1)).toHaveLength(1);
-      // One for another champion version's condition (or a failed one) is another matter: it starts.
-      const other = await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-again', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: 'older-alert', reason: 'data_drift: older', championVersion: version - 1, rule: 'data_drift' } });
-      await other.result();
-      const third = await monitor(`monitor-again-3-${Date.now()}`, { models: ['mon-again'], retrainOnDrift: true, rules: noCooldown });
-      expect(third.retraining).toEqual([expect.objectContaining({ status: 'started', workflowId: 'retrain-mon-again' })]);
-      const started = env.client.workflow.getHandle('retrain-mon-again');
-      expect((await started.describe()).memo).toMatchObject({ championVersion: version, rule: 'data_drift' });
-      await started.result().catch(() => undefined);
+      expect(again.retraining).toEqual([expect.objectContaining({ model: 'mon-again', status: 'skipped', workflowId: 'retrain-mon-again', reason: expect.stringMatching(/a retrain for data_drift of v\d+ completed .* still the champion/) })]);
+      expect(await executionsOf('retrain-mon-again', (n) => n >= 3)).toHaveLength(3);
+    });
+  });
+
+  it('starts none again for a condition a retrain completed for, even when a retrain for another rule ran after it', async () => {
+    const version = await seedDriftingModel(t.store, cache, artifactDir, market, 'mon-alt');
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const noCooldown = { data_drift: { cooldownSeconds: 0 }, performance_degraded: { cooldownSeconds: 0 }, data_stale: { cooldownSeconds: 0 }, pipeline_failed: { enabled: false } };
+      // Completed retrains of this champion (quick stand-ins under the id and memo monitoring gives them): one for its drift, then one for its hit rate.
+      const standIn = async (rule: string) => (await env.client.workflow.start(monitoringWorkflow, { workflowId: 'retrain-mon-alt', taskQueue: TASK_QUEUES.pipeline, args: [{ models: ['no-such-model'] }], memo: { alertId: `${rule}-alert`, reason: `${rule}: earlier`, championVersion: version, rule } }));
+      const drift = await standIn('data_drift');
+      await drift.result();
+      await (await standIn('performance_degraded')).result();
+      // The drift is still there: the retrain for it completed and the champion stayed, so none again.
+      const again = await monitor(`monitor-alt-${Date.now()}`, { models: ['mon-alt'], retrainOnDrift: true, rules: noCooldown });
+      expect(again.retraining).toEqual([expect.objectContaining({ model: 'mon-alt', status: 'skipped', runId: drift.firstExecutionRunId, reason: expect.stringMatching(/a retrain for data_drift of v\d+ completed/) })]);
+      expect(await executionsOf('retrain-mon-alt', (n) => n >= 2)).toHaveLength(2);
     });
   });
 
