@@ -38,7 +38,7 @@ export const STORED_NEIGHBOUR_DAYS = 14;
 export const ZERO_VOLUME_RUN = 5;
 
 /** Kinds that trade shares every session, so a volume of 0 says the volume is missing. */
-const VOLUME_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['equity', 'foreign_equity', 'etf']);
+export const VOLUME_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['equity', 'foreign_equity', 'etf']);
 
 export interface StoredBarInput {
   symbol: string;

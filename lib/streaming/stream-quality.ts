@@ -25,6 +25,8 @@ import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { newYorkDate, openSession, rowIssue, seriesIssues, splitFinding } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
+import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
+import { knownInstrumentKind } from '../market-data/instruments';
 import { barOf, decodeLiveBar, entryTimeMs, eventTimeKey, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
@@ -264,6 +266,10 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
       const split = splitFinding(series, i);
       if (split !== undefined) flags.push(issue('unadjusted_split', { symbol: series[i].symbol, date: series[i].date, source: at.source, line: null, raw: at.raw, message: split }));
     }
+    if (series[i].volume === 0) {
+      const zero = zeroVolumeRun(series, i);
+      if (zero !== undefined) flags.push(issue('zero_volume', { symbol: series[i].symbol, date: zero.from, source: at.source, line: null, raw: at.raw, message: zero.message }));
+    }
     let start = i;
     while (start > 0 && series[start - 1].close === series[i].close) start--;
     if (i - start + 1 === policy.staleCloseDays) {
@@ -271,6 +277,27 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
   }
   return flags;
+}
+
+/**
+ * `zero_volume` (flag) on the live path, as for a file's rows (lib/quality/stored-rules.ts): an
+ * equity's bar of volume 0 that makes a run of ZERO_VOLUME_RUN or more consecutive bars of volume 0
+ * in the window (once, when the run reaches that length). Symbols of other or unread kinds (indices,
+ * `$VIX`, futures) are not checked: they have no volume.
+ */
+function zeroVolumeRun(series: readonly Bar[], i: number): { from: string; message: string } | undefined {
+  const kind = knownInstrumentKind(series[i].symbol);
+  if (kind === undefined || !VOLUME_KINDS.has(kind)) return undefined;
+  let start = i;
+  while (start > 0 && series[start - 1].volume === 0) start--;
+  let end = i;
+  while (end + 1 < series.length && series[end + 1].volume === 0) end++;
+  // Reached with this bar: the parts on either side of it were each shorter.
+  if (end - start + 1 < ZERO_VOLUME_RUN || i - start >= ZERO_VOLUME_RUN || end - i >= ZERO_VOLUME_RUN) return undefined;
+  const from = series[start].date;
+  const to = series[end].date;
+  const before = start > 0 ? `, after volume ${series[start - 1].volume} on ${series[start - 1].date}` : '';
+  return { from, message: `volume is 0 on ${end - start + 1} consecutive bars (${from}..${to})${before}: ${kind === 'etf' ? 'an ETF' : 'an equity'} trades every session, so the feed's volumes are missing; stored as sent` };
 }
 
 function ascending(a: number, b: number): number {

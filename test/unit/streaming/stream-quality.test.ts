@@ -139,6 +139,20 @@ describe('series flags against the stored bars', () => {
     expect(seriesFlags(series, at('2024-05-06'), POLICY)).toEqual([]);
   });
 
+  it("flags an equity's fifth consecutive bar of volume 0 after a positive one (zero_volume, as on an import), once; not an index's", () => {
+    const days = ['2024-04-26', '2024-04-29', '2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-06'];
+    const series = (symbol: string) => days.map((d, k) => ({ symbol, date: d, open: 100, high: 101 + k, low: 99, close: 100 + k, volume: k === 0 ? 5000 : 0 }));
+    const equity = series('AAA');
+    expect(seriesFlags(equity.slice(0, 5), at('2024-05-02'), POLICY).filter((f) => f.rule === 'zero_volume')).toEqual([]);
+    const reached = seriesFlags(equity.slice(0, 6), at('2024-05-03'), POLICY);
+    expect(reached.map((f) => [f.rule, f.severity, f.date, f.source])).toEqual([['zero_volume', 'flag', '2024-04-29', 'k#2024-05-03']]);
+    expect(reached[0].message).toMatch(/volume is 0 on 5 consecutive bars \(2024-04-29\.\.2024-05-03\), after volume 5000 on 2024-04-26/);
+    expect(seriesFlags(equity, at('2024-05-06'), POLICY).filter((f) => f.rule === 'zero_volume')).toEqual([]);
+    // A late bar joining two shorter runs makes one of 5.
+    expect(seriesFlags(equity.slice(0, 6), at('2024-05-01'), POLICY).filter((f) => f.rule === 'zero_volume').map((f) => f.date)).toEqual(['2024-04-29']);
+    expect(seriesFlags(series('$SPX').slice(0, 6), at('2024-05-03'), POLICY)).toEqual([]);
+  });
+
   it("flags a 3:2 split arriving unadjusted (-33%, under the extreme-move limit) with the volume moving by the inverse ratio, as an import's unadjusted_split does; an ordinary -33% day on a volume spike is no split", () => {
     const days = ['2024-04-22', '2024-04-23', '2024-04-24', '2024-04-25', '2024-04-26', '2024-04-29', '2024-04-30', '2024-05-01', '2024-05-02', '2024-05-03', '2024-05-06'];
     const before = days.slice(0, 10).map((d, k) => ({ symbol: 'AAA', date: d, open: 90 + (k % 3), high: 92 + (k % 3), low: 89 + (k % 3), close: 90 + (k % 3), volume: 1000 + 10 * k }));
