@@ -63,6 +63,17 @@ export async function discardQuarantine(store: Database, snapshotId: string, iss
   for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) await store.db.deleteFrom('quarantine').where('issue_key', 'in', keys.slice(i, i + ROWS_PER_STATEMENT)).execute();
 }
 
+/** Removes a snapshot's findings of these rules, symbols, dates and messages, whatever their source. */
+export async function discardQuarantineFindings(store: Database, snapshotId: string, findings: readonly QualityIssue[]): Promise<void> {
+  for (const q of findings) {
+    const row = quarantineRow(snapshotId, q);
+    let query = store.db.deleteFrom('quarantine').where('snapshot_id', '=', snapshotId).where('rule', '=', row.rule).where('message', '=', row.message);
+    query = row.symbol === null ? query.where('symbol', 'is', null) : query.where('symbol', '=', row.symbol);
+    query = row.date === null ? query.where('date', 'is', null) : query.where('date', '=', row.date);
+    await query.execute();
+  }
+}
+
 export async function countQuarantineByRule(store: Database, snapshotId: string): Promise<Partial<Record<QualityRuleId, number>>> {
   const rows = await store.db
     .selectFrom('quarantine')

@@ -23,7 +23,7 @@ import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from '../store/database';
 import { readBars } from '../store/bars';
 import { readHeadlines } from '../store/news';
-import { discardQuarantine, saveQuarantine } from '../store/quarantine';
+import { discardQuarantine, discardQuarantineFindings, saveQuarantine } from '../store/quarantine';
 import { BarRevisions } from './bar-revisions';
 import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
@@ -36,7 +36,7 @@ import { OutcomeRecorder } from './outcome-recorder';
 import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
-import { checkLiveBatch, seriesFlags, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
+import { checkLiveBatch, filledGaps, seriesFlags, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
 const REPUBLISH_CHUNK = 64;
@@ -518,9 +518,17 @@ export class BarStreamConsumer {
     // Series flags against the windows as they will be; quarantine first, so a retry after a
     // failed write (which finds the bars stored and changes nothing) has not lost them.
     const flags: QualityIssue[] = [];
-    for (const [symbol, changed] of changedBySymbol) flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
+    /** Gaps flagged when a bar after them came first, which late bars of this batch fill. */
+    const filled: QualityIssue[] = [];
+    for (const [symbol, changed] of changedBySymbol) {
+      flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
+      const window = this.windows.bars(symbol);
+      const late = window.length > 0 ? changed.bars.filter((b) => b.date < window[window.length - 1].date) : [];
+      if (late.length > 0) filled.push(...filledGaps(window, late, policy));
+    }
     t = this.timed('classify', t);
     const issues = [...checked.rejected, ...judgedIssues, ...flags];
+    if (filled.length > 0) await discardQuarantineFindings(this.deps.store, this.snapshotId, filled);
     if (issues.length > 0) await saveQuarantine(this.deps.store, this.snapshotId, issues);
     t = this.timed('flags', t);
 

@@ -255,9 +255,11 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
     // The move on to the stored bar after a late or corrected bar (a changed bar after it is judged
     // as its own): an import flags where a file's rows meet the stored bars on both sides.
+    // And the sessions still missing before that bar (a late bar filling part of a gap: the rest of it
+    // is flagged anew, since the flag of the whole gap goes, filledGaps).
     const next = series[i + 1];
-    if (next !== undefined && !changed.has(next.date) && Math.abs(next.close / series[i].close - 1) > pairPolicy.extremeMoveLimit) {
-      for (const q of seriesIssues([candidateOf(series[i], at), candidateOf(next, at)], pairPolicy)) if (q.rule === 'extreme_move') flags.push(withoutLine(q, at));
+    if (next !== undefined && !changed.has(next.date) && (Math.abs(next.close / series[i].close - 1) > pairPolicy.extremeMoveLimit || nextTradingDay(series[i].date) < next.date)) {
+      for (const q of seriesIssues([candidateOf(series[i], at), candidateOf(next, at)], pairPolicy)) if (q.rule === 'extreme_move' || q.rule === 'calendar_gap') flags.push(withoutLine(q, at));
     }
     // An overnight move by a split ratio with the volume moving by the inverse ratio, whatever its
     // size (a 3:2 split is -33%, under the extreme-move limit), judged on the window as an import
@@ -277,6 +279,30 @@ export function seriesFlags(series: readonly Bar[], changed: ReadonlyMap<string,
     }
   }
   return flags;
+}
+
+/**
+ * The calendar_gap findings (rule, symbol, date, message: what seriesFlags made of them) that bars
+ * arriving late fill: a bar of session D stored between the window's bars P and N, where the gap
+ * P..N was flagged when N arrived (delivered out of order). The flag described sessions that are no
+ * longer all missing; seriesFlags flags what is left of the gap on either side of D anew.
+ * `window` is the symbol's window before the bars are applied, `late` the bars, ascending.
+ */
+export function filledGaps(window: readonly Bar[], late: readonly Bar[], policy: QualityPolicy): QualityIssue[] {
+  const out: QualityIssue[] = [];
+  const pairPolicy: QualityPolicy = { ...policy, minHistoryBars: 1, staleCloseDays: Number.MAX_SAFE_INTEGER, extremeMoveLimit: Number.POSITIVE_INFINITY };
+  const seen = new Set<number>();
+  for (const b of late) {
+    const { index, found } = indexOfDate(window, b.date);
+    // P = window[index - 1], N = window[index]: the bar is new between them.
+    if (found || index === 0 || index >= window.length || seen.has(index)) continue;
+    const [p, n] = [window[index - 1], window[index]];
+    if (!(nextTradingDay(p.date) < n.date)) continue;
+    seen.add(index);
+    const at = { source: '', raw: '' };
+    for (const q of seriesIssues([candidateOf(p, at), candidateOf(n, at)], pairPolicy)) if (q.rule === 'calendar_gap') out.push(q);
+  }
+  return out;
 }
 
 /**

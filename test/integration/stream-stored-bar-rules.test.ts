@@ -167,6 +167,25 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect((await readBars(t.store, { symbols: ['ZSAM'] })).map((b) => b.date)).toEqual([DATES[n - 2]]);
   });
 
+  it('bars delivered out of order across sessions leave no calendar_gap flag for sessions that arrived later; what is still missing stays flagged', async () => {
+    const n = DATES.length;
+    const [d1, d2, d3] = DATES.slice(n - 3);
+    const symbol = SYMBOLS[2];
+    await upsertBars(t.store, ALL.filter((b) => b.date < d1));
+    const c = consumer();
+    const gaps = async () => (await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), rule: 'calendar_gap' })).map((q) => [q.symbol, q.date, q.message]);
+    await producer.publish(live([barOf(symbol, d3)]));
+    await drain(c);
+    expect(await gaps()).toEqual([[symbol, d1, `2 trading days missing ${d1}..${d2}`]]);
+    await producer.publish(live([barOf(symbol, d1)]));
+    await drain(c);
+    expect(await gaps()).toEqual([[symbol, d2, `trading day ${d2} missing`]]);
+    await producer.publish(live([barOf(symbol, d2)]));
+    await drain(c);
+    expect(await gaps()).toEqual([]);
+    expect((await readBars(t.store, { symbols: [symbol], from: d1 })).map((b) => b.date)).toEqual([d1, d2, d3]);
+  });
+
   it('a glitch followed by the bar that undoes it, in one batch of new bars, is rejected as in a file', async () => {
     const symbol = SYMBOLS[3];
     const [d1, d2] = DATES.slice(-2);
