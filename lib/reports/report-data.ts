@@ -17,7 +17,7 @@ import type { AliasHistoryEntry, ModelVersion } from '../registry/model-registry
 import type { PromotionDecision } from '../registry/promotion';
 import { binaryAucOf } from '../stats/binary-scores';
 import type { TrainingDataset } from '../training/dataset';
-import { backtestInputOf } from '../training/evaluation-report';
+import { backtestInputOf, tradableForwardReturns } from '../training/evaluation-report';
 import type { GuardVerdict } from '../training/guards';
 import { datasetRows, evenlySpaced } from '../training/trial';
 import type { WalkForwardPredictions } from '../training/walk-forward';
@@ -481,7 +481,7 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   });
 
   // IC by day with its rolling mean, beside the strongest baseline's mean IC.
-  const forward = Float64Array.from(predictions.rows, (r) => ds.forwardReturn[r]);
+  const forward = tradableForwardReturns(ds, predictions.rows, series);
   const ic = informationCoefficient(e.score, forward, e.dayIndex);
   // Beside the fair baseline with the best mean IC: a market-timing rule (one score for every symbol
   // on a day, possibly the rival by AUC) ranks no stocks and has no IC.

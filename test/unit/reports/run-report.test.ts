@@ -57,7 +57,8 @@ describe('run report data', () => {
     const jan = report.monthlyAccuracy.data.months[0];
     // The model predicts up for AAA on days 2 and 4 only; labels of days 2..4: AAA 1,1,1 BBB 0,1,0 CCC 0,0,1.
     expect(jan.accuracy).toBeCloseTo(6 / 9, 12);
-    expect(report.ic.data.dates).toHaveLength(4);
+    // IC from the next open: the last day's label ends on the last bar, with no open after it.
+    expect(report.ic.data.dates).toHaveLength(3);
     expect(report.ic.data.rolling[1]).toBeCloseTo((report.ic.data.ic[0] + report.ic.data.ic[1]) / 2, 12);
     // Logistic regression has no split gain: permutation importance over both features.
     expect(report.importance.data.method).toBe('permutation');
