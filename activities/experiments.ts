@@ -471,9 +471,10 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     async registerAndPromote(input: RegisterInput): Promise<RegisterResult> {
       return withFailureMapping(async () => {
         const artifact = await readArtifact(artifacts, input.artifactSha256);
-        // Checked before anything is registered, judged or moved: a model whose feature names or
-        // their order are not its stored feature set's is never served, so it is neither registered
-        // nor promoted (an earlier version of the same artifact, found below, included).
+        // Checked before anything is registered, judged or moved: a model whose feature set is not
+        // stored, or whose feature names or their order are not its stored feature set's, is never
+        // served, so it is neither registered nor promoted (an earlier version of the same artifact,
+        // found below, included).
         const order = await featureOrderProblem(store, input.featureSetVersion, decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS }).header.featureNames);
         if (order) throw new RegistryError(`${input.experiment.name} (${input.algorithm}) cannot be registered or promoted: ${order}; nothing was registered or moved`);
         const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;

@@ -34,7 +34,7 @@ import { openDatabase, type Database } from '../lib/store/database';
 import { encodeArtifact } from '../models/artifact';
 import { logisticRegression } from '../models/baselines/logistic-regression';
 import { separable } from '../test/helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../test/helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../test/helpers/registration';
 import { peakRssMiB } from './peak-memory';
 import { localArtifactStore } from '../lib/artifacts/artifact-store';
 
@@ -114,17 +114,19 @@ function measure(spec: z.infer<typeof childSchema>): Promise<{ seconds: number; 
 
 async function registerVersions(store: Database, dir: string): Promise<{ champion: number; canary: number }> {
   const versions: number[] = [];
+  // Registration needs the models' feature set in the store (the analyses never read it).
+  const { version: featureSetVersion, columns } = await saveTestFeatureSet(store, returnsFeatureSet('bench-canary', 3));
   for (const [key, horizon] of [['champion', 2], ['canary', 3]] as const) {
     const label = { kind: 'direction', horizon, deadZone: 0.001 };
     const d = separable(100, 3, 1);
-    const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+    const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
     const v = await registerModel(store, localArtifactStore(dir), {
       name: MODEL,
-      artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-bench-000000000000', label }),
+      artifact: encodeArtifact(model.state(), { featureSetVersion, label }),
       algorithm: 'logistic_regression',
       params: {},
       seed: 1,
-      featureSetVersion: 'fs-bench-000000000000',
+      featureSetVersion,
       label,
       ...UNTRACKED_REGISTRATION,
       registrationKey: `bench-${key}`,

@@ -128,8 +128,9 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
   // The row must describe the model it points at: algorithm, feature set, label and every parameter it states (lib/registry/recorded-fields.ts).
   const mismatch = recordedFieldMismatch(input, header, 'registration');
   if (mismatch) throw new RegistryError(`artifact cannot be registered: ${mismatch}`);
-  // The model's feature names and their order must be its stored feature set's column order, as
-  // verification (hence serving) requires: else the version is registered, even made champion, and never served.
+  // Its feature set must be in the store (as this code stores it) and the model's feature names, in
+  // order, its column order, as verification (hence serving) requires: else the version is
+  // registered, even made champion, and never served.
   const order = await featureOrderProblem(store, input.featureSetVersion, header.featureNames);
   if (order) throw new RegistryError(`artifact cannot be registered: ${order}; nothing was stored`);
   // The model must restore, as every loader restores it: a payload of the wrong size or a parameter

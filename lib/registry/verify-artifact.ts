@@ -67,15 +67,17 @@ async function storedFeatureSetColumns(store: Database, featureSetVersion: strin
 }
 
 /**
- * Why a model whose artifact names `featureNames` (in that order) cannot be registered or promoted
- * under feature set `featureSetVersion`: the names or their order differ from the store's column
- * order of that feature set. Undefined when they agree, and when the store does not hold the
- * feature set or holds a row this code would not store: verification refuses those with its own
- * message (registration does not need the feature set materialised).
+ * Why a model whose artifact names `featureNames` (in that order) cannot be served, hence neither
+ * registered nor promoted, under feature set `featureSetVersion`: the store does not hold the
+ * feature set (no online features are computed for it and its column order cannot be checked),
+ * holds a row this code would not store, or the names or their order differ from its column order.
+ * Undefined when they agree. Registration, the pipeline's promotion and verification all ask this,
+ * so what one refuses the others never store, promote or serve, with the same words.
  */
 export async function featureOrderProblem(store: Database, featureSetVersion: string, featureNames: readonly string[]): Promise<string | undefined> {
   const stored = await storedFeatureSetColumns(store, featureSetVersion);
-  if (stored === undefined || 'problem' in stored) return undefined;
+  if (stored === undefined) return `feature set ${featureSetVersion} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`;
+  if ('problem' in stored) return stored.problem;
   const difference = firstColumnDifference(featureNames, stored.columns);
   return difference ? `feature order differs from feature set ${featureSetVersion}: ${difference}` : undefined;
 }
@@ -124,10 +126,8 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   // set would fail every prediction. A row this code would not store (another feature code version,
   // an edited definition or column list) is refused as the stream consumer refuses it: its features
   // would not be computed online, or not as the model learnt them.
-  const stored = (await storedFeatureSetColumns(store, v.featureSetVersion)) ?? fail(`feature set ${v.featureSetVersion} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
-  if ('problem' in stored) return fail(stored.problem);
-  const difference = firstColumnDifference(header.featureNames, stored.columns);
-  if (difference) fail(`feature order differs from feature set ${v.featureSetVersion}: ${difference}`);
+  const featureProblem = await featureOrderProblem(store, v.featureSetVersion, header.featureNames);
+  if (featureProblem) fail(featureProblem);
   // Checked before restoring: serving never restores what it cannot serve.
   if (state.classes !== SERVED_CLASSES) fail(`the model predicts ${state.classes} classes; serving expects binary (class 1 = up) models`);
   let model: TrainedModel;

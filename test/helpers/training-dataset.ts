@@ -7,16 +7,20 @@ import type { WalkForwardPredictions } from '../../lib/training/walk-forward';
 /**
  * An in-memory dataset: `symbols` × `days` rows in time order, horizon-day labels. With `signal`,
  * feature f0 carries the label (through noise); f1, f2 are noise. With `leak`, f3 is the label itself.
+ * With `featureSet` (a stored one of as many columns: test/helpers/registration.ts), the columns
+ * carry its names and the dataset its version, so models trained on it can be registered.
  */
-export function syntheticTrainingDataset(options: { symbols?: number; days?: number; horizon?: number; signal?: number; leak?: boolean; seed?: number } = {}): TrainingDataset {
-  const { symbols = 4, days = 300, horizon = 5, signal = 1, leak = false, seed = 1 } = options;
+export function syntheticTrainingDataset(options: { symbols?: number; days?: number; horizon?: number; signal?: number; leak?: boolean; seed?: number; featureSet?: { version: string; columns: readonly string[] } } = {}): TrainingDataset {
+  const { symbols = 4, days = 300, horizon = 5, signal = 1, leak = false, seed = 1, featureSet } = options;
   const next = rng(seed);
-  const columns = ['f0', 'f1', 'f2', ...(leak ? ['f3'] : [])];
+  const synthetic = ['f0', 'f1', 'f2', ...(leak ? ['f3'] : [])];
+  if (featureSet && featureSet.columns.length !== synthetic.length) throw new Error(`syntheticTrainingDataset: feature set ${featureSet.version} has ${featureSet.columns.length} columns, the dataset ${synthetic.length}`);
+  const columns = featureSet ? [...featureSet.columns] : synthetic;
   const p = columns.length;
   const usable = days - horizon;
   const rows = usable * symbols;
   const ds: TrainingDataset = {
-    featureSetVersion: 'fs-test-000000000000',
+    featureSetVersion: featureSet?.version ?? 'fs-test-000000000000',
     label: { kind: 'direction', horizon, deadZone: 0 },
     columns,
     days: Array.from({ length: days }, (_, d) => `2020-${String(1 + Math.floor(d / 28)).padStart(2, '0')}-${String(1 + (d % 28)).padStart(2, '0')}`),

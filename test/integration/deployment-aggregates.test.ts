@@ -20,7 +20,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'agg-direction';
@@ -52,15 +52,16 @@ async function register(store: Database, dir: string, label: Record<string, unkn
 }
 
 async function registerAs(store: Database, dir: string, name: string, key: string, label: Record<string, unknown> = { kind: 'direction', horizon: 2, deadZone: 0 }): Promise<number> {
+  const { version: FS, columns } = await saveTestFeatureSet(store, returnsFeatureSet('deployment-aggregates', 3));
   const d = separable(100, 3, 1);
-  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+  const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
   const v = await registerModel(store, localArtifactStore(dir), {
     name,
-    artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
+    artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }),
     algorithm: 'logistic_regression',
     params: {},
     seed: 1,
-    featureSetVersion: 'fs-test-000000000000',
+    featureSetVersion: FS,
     label,
     ...UNTRACKED_REGISTRATION,
     registrationKey: key,

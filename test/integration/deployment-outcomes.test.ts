@@ -7,7 +7,7 @@ import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const MODEL = 'direction-2d';
@@ -28,15 +28,16 @@ async function storeBars(store: Database, symbol: string, dates: string[], close
 }
 
 async function register(store: Database, dir: string, label: Record<string, unknown>, key: string): Promise<number> {
+  const { version: FS, columns } = await saveTestFeatureSet(store, returnsFeatureSet('deployment-outcomes', 3));
   const d = separable(100, 3, 1);
-  const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
+  const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
   const v = await registerModel(store, localArtifactStore(dir), {
     name: MODEL,
-    artifact: encodeArtifact(model.state(), { featureSetVersion: 'fs-test-000000000000', label }),
+    artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }),
     algorithm: 'logistic_regression',
     params: {},
     seed: 1,
-    featureSetVersion: 'fs-test-000000000000',
+    featureSetVersion: FS,
     label,
     ...UNTRACKED_REGISTRATION,
     registrationKey: key,

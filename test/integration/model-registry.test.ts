@@ -44,6 +44,7 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
   beforeEach(async () => {
     t = await create();
     dir = tempDir('mlp-artifacts-');
+    await saveTestFeatureSet(t.store, FEATURES); // registration needs the models' feature set in the store
   });
   afterEach(async () => {
     await t?.drop();
@@ -65,7 +66,6 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
   });
 
   it('never gives a new model the number of a deleted version that routes, aliases or deployments still name', async () => {
-    await saveTestFeatureSet(t.store, FEATURES);
     const artifacts = localArtifactStore(dir);
     await registerModel(t.store, artifacts, await input(1, 'reuse-1'));
     const served = await registerModel(t.store, artifacts, await input(2, 'reuse-2'));
@@ -86,7 +86,6 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
     const reg = await input(1, 'k');
-    await saveTestFeatureSet(t.store, FEATURES); // loading verifies the feature order against it
     const v = await registerModel(t.store, localArtifactStore(dir), reg);
     const { model } = await loadRegisteredModel(t.store, localArtifactStore(dir), 'direction-5d', v.version);
     const x = withColumns(separable(50, 5, 9).x, COLUMNS);

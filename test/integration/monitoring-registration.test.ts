@@ -14,15 +14,18 @@ import { writePredictions } from '../../lib/training/walk-forward';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 describe('reference profile at registration', () => {
   let t: TestDatabase;
   let pool: TaskPool;
+  let FEATURE_SET: TestFeatureSet;
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     pool = new TaskPool(1);
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('monitoring-registration', 3));
   });
   afterAll(async () => {
     await pool?.close();
@@ -31,7 +34,7 @@ describe('reference profile at registration', () => {
 
   it('is stored by registerAndPromote from the training dataset and the walk-forward scores, once', async () => {
     const artifactDir = tempDir('mlp-monitoring-registration-');
-    const ds = syntheticTrainingDataset({ symbols: 10, days: 260, seed: 2 });
+    const ds = syntheticTrainingDataset({ symbols: 10, days: 260, seed: 2, featureSet: FEATURE_SET });
     const artifacts = localArtifactStore(artifactDir);
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await logisticRegression.fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});

@@ -22,6 +22,7 @@ import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 
 const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
@@ -29,9 +30,11 @@ const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
 describe('challenges of one champion on one evaluation period', () => {
   let t: TestDatabase;
   const artifacts = localArtifactStore(tempDir('mlp-challenges-'));
+  let FEATURE_SET: TestFeatureSet;
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     await loadModelRuntimes();
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('challenges', 3));
   });
   afterAll(async () => {
     await t?.drop();
@@ -42,7 +45,7 @@ describe('challenges of one champion on one evaluation period', () => {
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
   async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean } = {}): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
-    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed, featureSet: FEATURE_SET });
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));

@@ -17,14 +17,20 @@ import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 
 describe('promotion over a champion that cannot be re-run', () => {
   let t: TestDatabase;
   const artifacts = localArtifactStore(tempDir('mlp-incomparable-'));
+  let FEATURE_SET: TestFeatureSet;
+  /** The same columns under another stored feature set (another version). */
+  let OLDER: TestFeatureSet;
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     await loadModelRuntimes();
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('incomparable', 3));
+    OLDER = await saveTestFeatureSet(t.store, returnsFeatureSet('incomparable-older', 3));
   });
   afterAll(async () => {
     await t?.drop();
@@ -32,7 +38,7 @@ describe('promotion over a champion that cannot be re-run', () => {
 
   async function run(name: string, horizon: number, seed: number, auc: number, options: { featureSetVersion?: string; storedLabel?: Record<string, unknown>; signingKey?: string } = {}): Promise<{ recipe: ChampionRecipe | undefined; result: RegisterResult }> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: options.signingKey } });
-    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed, horizon });
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed, horizon, featureSet: FEATURE_SET });
     const featureSetVersion = options.featureSetVersion ?? ds.featureSetVersion;
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
@@ -69,9 +75,9 @@ describe('promotion over a champion that cannot be re-run', () => {
   });
 
   it('promotes nothing over a champion of another feature set', async () => {
-    await run('other-features', 5, 3, 0.58, { featureSetVersion: 'fs-older-000000000000' });
+    await run('other-features', 5, 3, 0.58, { featureSetVersion: OLDER.version });
     const second = await run('other-features', 5, 4, 0.6);
-    expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining('was trained on another feature set (fs-older-000000000000, this run ') });
+    expect(second.result.decision).toMatchObject({ promote: false, reason: expect.stringContaining(`was trained on another feature set (${OLDER.version}, this run `) });
   });
 
   it('with a signing key, promotes nothing over a champion whose row was edited since it was signed', async () => {

@@ -19,6 +19,7 @@ import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createMysqlTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 import { until } from '../helpers/until';
 
@@ -27,11 +28,13 @@ jest.setTimeout(120_000);
 describe('a promotion racing another (mysql)', () => {
   let t: TestDatabase;
   let lock: Connection;
+  let FEATURE_SET: TestFeatureSet;
   const artifacts = localArtifactStore(tempDir('mlp-promotion-race-'));
   beforeAll(async () => {
     t = await createMysqlTestDatabase();
     lock = await createConnection(t.url);
     await loadModelRuntimes();
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('promotion-race', 3));
   });
   afterAll(async () => {
     await lock?.end();
@@ -43,7 +46,7 @@ describe('a promotion racing another (mysql)', () => {
   /** Registers (and judges) one run's best model; resolves with the activity's answer. */
   async function run(name: string, seed: number): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
-    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed, featureSet: FEATURE_SET });
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));

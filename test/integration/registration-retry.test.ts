@@ -17,6 +17,7 @@ import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { syntheticTrainingDataset } from '../helpers/training-dataset';
 
 const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
@@ -24,9 +25,11 @@ const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
 describe('a retried registration answers what its first attempt did', () => {
   let t: TestDatabase;
   const artifacts = localArtifactStore(tempDir('mlp-registration-retry-'));
+  let FEATURE_SET: TestFeatureSet;
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     await loadModelRuntimes();
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('registration-retry', 3));
   });
   afterAll(async () => {
     await t?.drop();
@@ -36,7 +39,7 @@ describe('a retried registration answers what its first attempt did', () => {
 
   /** One training run's best model: the activity's input (a new seed: a new version). */
   async function runInput(name: string, seed: number, scores: Partial<CandidateScores>, options: { championScores?: CandidateScores; championVersion?: number } = {}): Promise<RegisterInput> {
-    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed });
+    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed, featureSet: FEATURE_SET });
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));

@@ -341,7 +341,8 @@ describe('registration by the pipeline activity signs the row (SQLite)', () => {
 
   it('registerAndPromote stores a row signed with the key it is given', async () => {
     const artifacts = localArtifactStore(tempDir('mlp-signature-activity-'));
-    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed: 3 });
+    const featureSet = await saveTestFeatureSet(t.store, returnsFeatureSet('signature-activity', 3));
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed: 3, featureSet });
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));

@@ -16,16 +16,17 @@ import {
 import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
-const FS = 'fs-test-000000000000';
+const FEATURES = returnsFeatureSet('serving-routes', 5);
 
-/** Registers `count` small logistic-regression versions of `name` (v1, v2, …). */
+/** Registers `count` small logistic-regression versions of `name` (v1, v2, …), of a stored feature set. */
 async function registerVersions(store: Database, dir: string, name: string, count: number): Promise<void> {
+  const { version: FS, columns } = await saveTestFeatureSet(store, FEATURES);
   for (let seed = 1; seed <= count; seed++) {
     const d = separable(200, 5, seed);
-    const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed }, {});
+    const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed }, {});
     const label = { kind: 'direction', horizon: 5 };
     await registerModel(store, localArtifactStore(dir), {
       name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label,

@@ -17,7 +17,7 @@ import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { UNTRACKED_REGISTRATION } from '../helpers/registration';
+import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
@@ -180,15 +180,18 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
   it('records the outcome of a logged prediction once, when the bar that matures it arrives', async () => {
     await upsertBars(t.store, ALL.filter((b) => b.date < CUT));
     const label = { kind: 'direction', horizon: 1, deadZone: 0 };
+    // The models' own feature set, stored as registration requires (the consumer computes SET only).
+    const { version: FS, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('stream-outcomes', 3));
     const d = separable(60, 3, 1);
+    d.x = withColumns(d.x, columns);
     const model = await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 1 }, {});
     const version = await registerModel(t.store, localArtifactStore(artifactDir), {
       name: 'direction-1d',
-      artifact: encodeArtifact(model.state(), { featureSetVersion: SET.version, label }),
+      artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }),
       algorithm: 'logistic_regression',
       params: {},
       seed: 1,
-      featureSetVersion: SET.version,
+      featureSetVersion: FS,
       label,
       ...UNTRACKED_REGISTRATION,
       registrationKey: 'stream-test',
@@ -205,11 +208,11 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
     // its predictions get no outcome (the artifact header says 1), and the consumer says why.
     const edited = await registerModel(t.store, localArtifactStore(artifactDir), {
       name: 'direction-1d',
-      artifact: encodeArtifact((await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {})).state(), { featureSetVersion: SET.version, label }),
+      artifact: encodeArtifact((await logisticRegression.fit({ features: d.x, labels: d.y, classes: 2, seed: 2 }, {})).state(), { featureSetVersion: FS, label }),
       algorithm: 'logistic_regression',
       params: {},
       seed: 2,
-      featureSetVersion: SET.version,
+      featureSetVersion: FS,
       label,
       ...UNTRACKED_REGISTRATION,
       registrationKey: 'stream-test-edited',

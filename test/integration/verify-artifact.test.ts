@@ -80,12 +80,12 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
     });
 
   /** A version as an earlier build registered it, unchecked: a valid registration whose row is pointed at the crafted state's artifact. */
-  async function registeredEarlier(name: string, state: ModelState): Promise<ModelVersion> {
+  async function registeredEarlier(name: string, state: ModelState, featureSetVersion = FS): Promise<ModelVersion> {
     const v = await register(name, await fitState(99));
-    const bytes = encodeArtifact(state, { featureSetVersion: FS, label: LABEL });
+    const bytes = encodeArtifact(state, { featureSetVersion, label: LABEL });
     const { sha256 } = await putArtifact(artifacts, bytes);
-    await t.store.db.updateTable('model_versions').set({ artifact_sha256: sha256, artifact_bytes: bytes.byteLength }).where('name', '=', name).where('version', '=', v.version).execute();
-    return { ...v, artifactSha256: sha256, artifactBytes: bytes.byteLength };
+    await t.store.db.updateTable('model_versions').set({ artifact_sha256: sha256, artifact_bytes: bytes.byteLength, feature_set_version: featureSetVersion }).where('name', '=', name).where('version', '=', v.version).execute();
+    return { ...v, artifactSha256: sha256, artifactBytes: bytes.byteLength, featureSetVersion };
   }
 
   /**
@@ -155,11 +155,13 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
   });
 
   it('refuses a model whose feature set is not in the store, naming the version', async () => {
-    const bad = await register('unknown-fs', await fitState(6), NOT_STORED);
-    await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).rejects.toThrow(`feature set ${NOT_STORED} is not in the store`);
+    // Registration refuses it (test/integration/registration-feature-order.test.ts): registered while stored, then the row deleted.
+    await expect(register('unknown-fs', await fitState(6), NOT_STORED)).rejects.toThrow(`feature set ${NOT_STORED} is not in the store`);
     expect((await saveTestFeatureSet(t.store, NOT_STORED_FEATURES)).version).toBe(NOT_STORED);
+    const bad = await register('unknown-fs', await fitState(6), NOT_STORED);
     await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).resolves.toBeDefined();
     await t.store.db.deleteFrom('feature_sets').where('version', '=', NOT_STORED).execute();
+    await expect(verifyRegisteredVersion(t.store, artifacts, 'unknown-fs', bad.version)).rejects.toThrow(`feature set ${NOT_STORED} is not in the store`);
     // The good version refusedEverywhere registers is of FS, which the store holds.
     await refusedEverywhere('unknown-fs', bad, `feature set ${NOT_STORED} is not in the store, so its column order cannot be checked and no online features are computed for it; materialise the feature set (a pipeline run does) before serving the model`);
   });
@@ -172,12 +174,15 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
     async function storedThenEdited(name: string, edit: { definition?: string; columns?: string; version?: string }, names?: readonly string[]): Promise<{ bad: ModelVersion; version: string }> {
       const { version, columns } = await saveTestFeatureSet(t.store, { ...FEATURES, name: `verify-${name}` });
       expect(columns).toEqual(COLUMNS);
-      // A model trained on other names (`names`) is registered after the edit: registration refuses
-      // names that differ from the stored feature set's as long as that row is one this code stores.
-      if (names) await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
-      const bad = await register(name, await fitState(8, 2, names ?? columns), version);
-      if (!names) await expect(verifyRegisteredVersion(t.store, artifacts, name, bad.version)).resolves.toBeDefined(); // the honest row passes
-      if (!names) await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
+      // A model trained on other names (`names`) is as an earlier build registered it (registration
+      // refuses names that differ from the stored feature set's, and an edited feature set row).
+      if (names) {
+        await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
+        return { bad: await registeredEarlier(name, await fitState(8, 2, names), version), version };
+      }
+      const bad = await register(name, await fitState(8, 2, columns), version);
+      await expect(verifyRegisteredVersion(t.store, artifacts, name, bad.version)).resolves.toBeDefined(); // the honest row passes
+      await t.store.db.updateTable('feature_sets').set(edit).where('version', '=', version).execute();
       return { bad, version };
     }
     /** The definition's JSON as saveFeatureSet stores it (defaults filled, no version). */
@@ -199,7 +204,7 @@ describe('artifact verification is the serving loader\'s check (SQLite, in-memor
       const { version } = await saveTestFeatureSet(t.store, { ...FEATURES, name: 'verify-earlier-code' });
       const earlier = `${version.slice(0, -12)}${'0'.repeat(12)}`;
       await t.store.db.updateTable('feature_sets').set({ version: earlier }).where('version', '=', version).execute();
-      const bad = await register('earlier-code', await fitState(8), earlier);
+      const bad = await registeredEarlier('earlier-code', await fitState(8), earlier);
       const reason = `feature set ${earlier} was computed by another version of the feature code, or its stored definition was edited (this code calls that definition ${version}); retrain or re-materialise`;
       await refusedEverywhere('earlier-code', bad, reason);
       await expect(resolveStreamFeatureSets(t.store, [earlier])).rejects.toThrow(reason);
