@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ModelVersion } from '../../lib/registry/model-registry';
 import type { Database } from '../../lib/store/database';
@@ -222,6 +223,28 @@ export function modelsCommand(): Command {
         } finally {
           await client.connection.close();
         }
+      }),
+    );
+  cmd
+    .command('repair-artifact <name> <version>')
+    .description('write a version\'s damaged or missing stored artifact back from a copy (a backup, a host\'s cache); only the exact bytes it was registered with (its sha256 and size) are accepted, and the version is then verified as serving does')
+    .requiredOption('--file <path>', 'the copy of the artifact (.mlpa)')
+    .action((name: string, ref: string, opts: { file: string }) =>
+      withStore(async (store) => {
+        const { loadConfig } = lazy.config();
+        const config = loadConfig();
+        const { version } = await resolveModelRef(store, name, ref);
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(opts.file);
+        } catch (error) {
+          throw new Error(`--file ${opts.file} cannot be read: ${(error as Error).message}`, { cause: error });
+        }
+        const { openArtifactStore } = lazy.artifactStores();
+        const { repairVersionArtifact } = lazy.registry();
+        const repaired = await repairVersionArtifact(store, openArtifactStore(config.artifacts), name, version, bytes, { signingKey: config.modelSigningKey });
+        const what = repaired.stored === 'kept' ? 'the stored copy was intact; nothing was written' : repaired.stored === 'replaced' ? 'the damaged stored copy was replaced' : 'the missing stored copy was written';
+        console.log(`${name} v${version}: artifact sha256 ${repaired.version.artifactSha256} at ${repaired.url}: ${what}; the version verifies`);
       }),
     );
   cmd

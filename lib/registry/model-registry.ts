@@ -392,6 +392,39 @@ export async function verifyRegisteredVersion(store: Database, artifacts: Artifa
   return { version: v, ...(await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey })) };
 }
 
+/** What repairVersionArtifact did: the store's copy was missing (written), damaged (replaced) or intact (kept, nothing written). */
+export interface RepairedArtifact {
+  version: ModelVersion;
+  stored: 'written' | 'kept' | 'replaced';
+  /** Where the object is (a file path or an s3:// URL). */
+  url: string;
+}
+
+/**
+ * Writes a registered version's artifact back into the artifact store from a copy (a backup, a
+ * host's read-through cache) when the stored object is damaged or missing: the way to repair it
+ * without re-running the registration. Only the exact bytes the version was registered with are
+ * accepted: their sha256 and size must be the row's (else RegistryError naming both, nothing
+ * written), and with a signing key the row's signature must hold first, so an edited row cannot
+ * make other bytes "the registered ones". An intact stored copy is never rewritten (putArtifact).
+ * The version is then verified as serving verifies it (ArtifactVerificationError when something
+ * other than the bytes keeps it from serving, e.g. its feature set; the repaired bytes stay).
+ */
+export async function repairVersionArtifact(store: Database, artifacts: ArtifactStore, name: string, version: number, bytes: Uint8Array, signing: RowSigning = NO_ROW_SIGNING): Promise<RepairedArtifact> {
+  const v = await getModelVersion(store, name, version);
+  if (signing.signingKey !== undefined) {
+    const problem = rowSignatureProblem(signing.signingKey, v);
+    if (problem) throw new RegistryError(`${name} v${version}'s artifact was not repaired: ${problem}; nothing was written`);
+  }
+  const sent = sha256Of(bytes);
+  if (sent !== v.artifactSha256 || bytes.byteLength !== v.artifactBytes) {
+    throw new RegistryError(`${name} v${version}'s artifact was not repaired: the file given has sha256 ${sent} (${bytes.byteLength} bytes), the version was registered with ${v.artifactSha256} (${v.artifactBytes} bytes): it is not that version's model; nothing was written`);
+  }
+  const { stored, url } = await putArtifact(artifacts, bytes);
+  await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey });
+  return { version: v, stored, url };
+}
+
 export interface SignedVersion {
   version: ModelVersion;
   signature: RowSignature;

@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { artifactKey, putArtifact } from '../../lib/registry/artifact-store';
-import { registerModel, verifyRegisteredVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
+import { listModelVersions, registerModel, RegistryError, repairVersionArtifact, verifyRegisteredVersion, type RegisterModelInput } from '../../lib/registry/model-registry';
 import { encodeArtifact, sha256 } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { buildCliIfStale } from '../../scripts/build';
+import { runBuiltCli } from '../helpers/cli';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
@@ -83,5 +85,98 @@ describe('re-writing a model repairs its damaged stored artifact (local director
     fs.writeFileSync(file, Buffer.from('not a model'));
     expect((await putArtifact(artifacts, artifact)).stored).toBe('replaced');
     expect(fs.readFileSync(file).equals(Buffer.from(artifact))).toBe(true);
+  });
+});
+
+/**
+ * `mlp models repair-artifact` (repairVersionArtifact) writes a damaged or missing stored artifact
+ * back from a copy, without re-running the registration: only the exact bytes the version was
+ * registered with (its sha256 and size), and with a signing key only for a row whose signature
+ * holds. Anything else is refused naming both hashes (or the signature), the store left byte-identical.
+ */
+describe('repairing a stored artifact from a copy: mlp models repair-artifact (SQLite, built CLI)', () => {
+  const KEY = 'repair-test-signing-key-0123456789abcdef';
+  let t: TestDatabase;
+  let dir: string;
+  let artifacts: ArtifactStore;
+  let env: NodeJS.ProcessEnv;
+  const mlp = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runBuiltCli(args, { ...env, ...extraEnv });
+
+  beforeAll(async () => {
+    await buildCliIfStale();
+    t = await createSqliteTestDatabase();
+    dir = tempDir('mlp-repair-cli-');
+    artifacts = localArtifactStore(path.join(dir, 'artifacts'));
+    await saveTestFeatureSet(t.store, FEATURES);
+    env = { ...process.env, DATABASE_URL: t.url, DATA_DIR: dir, ARTIFACT_DIR: path.join(dir, 'artifacts'), TEMPORAL_ADDRESS: '127.0.0.1:1', REDIS_URL: '', MODEL_SIGNING_KEY: '' };
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('writes back only the registered bytes: another model, a truncated copy and an edited copy are refused, the store untouched', async () => {
+    const input = await registration('repair-cli', 21);
+    const v = await registerModel(t.store, artifacts, input);
+    const other = await registration('repair-cli', 22); // a valid artifact of another model
+    const file = path.join(dir, 'artifacts', artifactKey(v.artifactSha256));
+    const damaged = Buffer.from(fs.readFileSync(file));
+    damaged[damaged.length - 40] ^= 1;
+    fs.writeFileSync(file, damaged);
+    await expect(verifyRegisteredVersion(t.store, artifacts, v.name, v.version)).rejects.toThrow('does not match its sha256');
+
+    const copies: Array<[string, Uint8Array]> = [
+      ['another model', other.artifact],
+      ['a truncated copy', Buffer.from(input.artifact).subarray(0, input.artifact.byteLength - 1)],
+      ['the damaged copy itself', damaged],
+    ];
+    for (const [, bytes] of copies) {
+      const refused = await repairVersionArtifact(t.store, artifacts, v.name, v.version, bytes).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(RegistryError);
+      expect((refused as Error).message).toBe(
+        `repair-cli v${v.version}'s artifact was not repaired: the file given has sha256 ${sha256(bytes)} (${bytes.byteLength} bytes), the version was registered with ${v.artifactSha256} (${v.artifactBytes} bytes): it is not that version's model; nothing was written`,
+      );
+      expect(fs.readFileSync(file).equals(damaged)).toBe(true);
+    }
+    const copy = path.join(dir, 'other.mlpa');
+    fs.writeFileSync(copy, other.artifact);
+    const cliRefused = await mlp(['models', 'repair-artifact', 'repair-cli', String(v.version), '--file', copy]);
+    expect(cliRefused.code).toBe(1);
+    expect(cliRefused.stderr).toContain(`the file given has sha256 ${sha256(other.artifact)}`);
+    expect(fs.readFileSync(file).equals(damaged)).toBe(true);
+    expect(await listModelVersions(t.store, 'repair-cli')).toEqual([v]);
+
+    // The registered bytes repair it, and the version verifies again.
+    fs.writeFileSync(copy, input.artifact);
+    const repaired = await mlp(['models', 'repair-artifact', 'repair-cli', String(v.version), '--file', copy]);
+    expect(repaired.stderr).toBe('');
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout.trim()).toBe(`repair-cli v${v.version}: artifact sha256 ${v.artifactSha256} at ${file}: the damaged stored copy was replaced; the version verifies`);
+    expect(sha256(fs.readFileSync(file))).toBe(v.artifactSha256);
+    await expect(verifyRegisteredVersion(t.store, artifacts, v.name, v.version)).resolves.toBeDefined();
+
+    // Intact: nothing written. Missing: written back.
+    const before = fs.statSync(file);
+    await expect(repairVersionArtifact(t.store, artifacts, v.name, v.version, input.artifact)).resolves.toMatchObject({ stored: 'kept' });
+    expect(fs.statSync(file).mtimeMs).toBe(before.mtimeMs);
+    fs.rmSync(file);
+    await expect(repairVersionArtifact(t.store, artifacts, v.name, v.version, input.artifact)).resolves.toMatchObject({ stored: 'written' });
+    await expect(verifyRegisteredVersion(t.store, artifacts, v.name, v.version)).resolves.toBeDefined();
+  });
+
+  it('with a signing key, refuses to write the bytes a row edited since registration names', async () => {
+    const signing = { signingKey: KEY };
+    const input = await registration('repair-signed', 31);
+    const v = await registerModel(t.store, artifacts, input, signing);
+    // The row pointed at another model's artifact (sha256 and size edited to match): its bytes are "the registered ones" for the row alone.
+    const other = await registration('repair-signed', 32);
+    await t.store.db.updateTable('model_versions').set({ artifact_sha256: sha256(other.artifact), artifact_bytes: other.artifact.byteLength }).where('name', '=', v.name).where('version', '=', v.version).execute();
+    const refused = await repairVersionArtifact(t.store, artifacts, v.name, v.version, other.artifact, signing).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RegistryError);
+    expect((refused as Error).message).toMatch(new RegExp(`^repair-signed v${v.version}'s artifact was not repaired: the registry row's signature does not match it.*; nothing was written$`));
+    expect(fs.existsSync(path.join(dir, 'artifacts', artifactKey(sha256(other.artifact))))).toBe(false);
+    const cli = await mlp(['models', 'repair-artifact', 'repair-signed', String(v.version), '--file', (fs.writeFileSync(path.join(dir, 'edited.mlpa'), other.artifact), path.join(dir, 'edited.mlpa'))], { MODEL_SIGNING_KEY: KEY });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain('the registry row\'s signature does not match it');
+    expect(fs.existsSync(path.join(dir, 'artifacts', artifactKey(sha256(other.artifact))))).toBe(false);
   });
 });
