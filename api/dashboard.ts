@@ -14,7 +14,7 @@ import { listAlerts } from '../lib/alerts/alert-store';
 import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
 import type { ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
-import type { RowSigning } from '../lib/registry/row-signature';
+import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 import { configuredSigning, readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
 import type { Database } from '../lib/store/database';
@@ -214,16 +214,20 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       const byModel = new Map<string, ModelVersion[]>();
       for (const v of versions) (byModel.get(v.name) ?? byModel.set(v.name, []).get(v.name)!).push(v);
       const cards = [...byModel.entries()].map(([name, list]) => {
+        const key = signingOf().signingKey;
         const rows = [...list].reverse().map((v) => {
-          const h = headlineSchema.safeParse(v.metrics).data?.outOfSample;
+          // With the key, a row whose signature fails may carry edited metrics: its figures are not shown as the version's.
+          const unvouched = key === undefined ? undefined : rowSignatureProblem(key, v);
+          const h = unvouched === undefined ? headlineSchema.safeParse(v.metrics).data?.outOfSample : undefined;
           const report = recordedReportOf(v);
+          const withheld = '<span class="error withheld">withheld</span>';
           return [
             `<span class="version">v${v.version}</span>`,
             aliasBadges(aliasesOf(v)),
             e(v.algorithm),
-            h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
-            h ? `${f(h.classification.accuracy)} <span class="note">vs ${e(h.baseline.name)} ${f(h.baseline.accuracy)}</span>` : '-',
-            h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
+            unvouched !== undefined ? `<span class="error withheld">withheld: ${e(unvouched)}</span>` : h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
+            unvouched !== undefined ? withheld : h ? `${f(h.classification.accuracy)} <span class="note">vs ${e(h.baseline.name)} ${f(h.baseline.accuracy)}</span>` : '-',
+            unvouched !== undefined ? withheld : h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
             e(v.createdAt),
             report ? `<a class="report-link" href="/ui/models/${encodeURIComponent(v.name)}/versions/${v.version}/report">report</a>` : '<span class="note">no report recorded</span>',
           ];

@@ -96,6 +96,23 @@ function lineage(v: ModelVersion): Record<string, string> {
   };
 }
 
+/**
+ * Why the row's figures are not shown as the version's: with MODEL_SIGNING_KEY, its signature is
+ * missing or fails, so its metrics may have been edited since registration (a flattering AUC).
+ * Undefined without the key (rows are not bound) or when the signature holds.
+ */
+function unvouchedFigures(v: ModelVersion): string | undefined {
+  const key = lazy.config().loadConfig().modelSigningKey;
+  return key === undefined ? undefined : lazy.rowSignature().rowSignatureProblem(key, v);
+}
+
+/** headline(v), or every figure withheld (saying why) for a row whose signature does not hold under the key. */
+function figures(v: ModelVersion): Record<string, string> {
+  const problem = unvouchedFigures(v);
+  const h = headline(v);
+  return problem === undefined ? h : Object.fromEntries(Object.keys(h).map((k) => [k, 'withheld: the row\'s signature does not hold (see row signature)']));
+}
+
 /** The row's signature as this deployment's key judges it (MODEL_SIGNING_KEY; lib/registry/row-signature.ts). */
 function signatureState(v: ModelVersion): string {
   const { loadConfig } = lazy.config();
@@ -124,7 +141,9 @@ export function modelsCommand(): Command {
         const width = Math.max(0, ...versions.map((v) => label(v).length));
         for (const v of versions) {
           const h = headline(v);
-          console.log(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}  ${v.createdAt}`);
+          const unvouched = unvouchedFigures(v);
+          const shown = unvouched === undefined ? `oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}` : `figures withheld: ${unvouched}`;
+          console.log(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} ${shown}  ${v.createdAt}`);
         }
         if (versions.length === 0) console.log(name ? `no such model "${name}"` : 'no model is registered yet');
       }),
@@ -144,7 +163,7 @@ export function modelsCommand(): Command {
         }
         const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
         console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);
-        for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...headline(v) })) console.log(`${k.padEnd(24)} ${value}`);
+        for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...figures(v) })) console.log(`${k.padEnd(24)} ${value}`);
       }),
     );
   cmd
@@ -154,8 +173,8 @@ export function modelsCommand(): Command {
       withStore(async (store) => {
         const { getModelVersion } = lazy.registry();
         const [va, vb] = await Promise.all([a, b].map(async (ref) => getModelVersion(store, name, (await resolveModelRef(store, name, ref)).version)));
-        const left = { ...lineage(va), ...headline(va) };
-        const right = { ...lineage(vb), ...headline(vb) };
+        const left = { ...lineage(va), ...figures(va) };
+        const right = { ...lineage(vb), ...figures(vb) };
         console.log(`${''.padEnd(24)} ${`v${va.version}`.padEnd(40)} v${vb.version}`);
         for (const key of Object.keys(left)) {
           const l = left[key];

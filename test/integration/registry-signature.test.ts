@@ -429,4 +429,24 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
     expect(refused.stderr).toContain(`cli-signed v${v3.version} artifact failed verification: the file is ${v3.artifactBytes} bytes, the registry recorded ${v3.artifactBytes + 1}`);
     expect((await getModelVersion(t.store, 'cli-signed', v3.version)).signature).toBeUndefined();
   });
+  it('withholds the figures of a row whose metrics were edited after it was signed (models list, show, diff)', async () => {
+    const m = await fit('logistic_regression', 7);
+    const honest = { outOfSample: { classification: { accuracy: 0.5012, rocAuc: 0.5034 } } };
+    const signed = await registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, metrics: honest, name: 'cli-figures', artifact: artifactOf(m), algorithm: m.algorithm, params: {}, seed: 7, featureSetVersion: FS, label: LABEL, registrationKey: `cli/${crypto.randomUUID()}` }, SIGNED);
+    const other = await registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, metrics: honest, name: 'cli-figures', artifact: artifactOf(await fit('logistic_regression', 8)), algorithm: m.algorithm, params: {}, seed: 8, featureSetVersion: FS, label: LABEL, registrationKey: `cli/${crypto.randomUUID()}` }, SIGNED);
+    expect((await mlp(['models', 'list', 'cli-figures'])).stdout).toContain('auc 0.5034');
+    await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify({ outOfSample: { classification: { accuracy: 0.6512, rocAuc: 0.7134 } } }) }).where('name', '=', 'cli-figures').where('version', '=', signed.version).execute();
+    const problem = rowSignatureProblem(KEY, await getModelVersion(t.store, 'cli-figures', signed.version)) as string;
+    for (const args of [['models', 'list', 'cli-figures'], ['models', 'show', 'cli-figures', String(signed.version)], ['models', 'diff', 'cli-figures', String(signed.version), String(other.version)]]) {
+      const out = await mlp(args);
+      expect(out.code).toBe(0);
+      expect(out.stdout).not.toContain('0.7134');
+      expect(out.stdout).not.toContain('0.6512');
+    }
+    expect((await mlp(['models', 'list', 'cli-figures'])).stdout).toContain(`cli-figures v${signed.version} logistic_regression  figures withheld: ${problem}`);
+    expect((await mlp(['models', 'show', 'cli-figures', String(signed.version)])).stdout).toMatch(/^oos auc +withheld: the row's signature does not hold \(see row signature\)$/m);
+    // The version whose row holds keeps its figures; without the key, rows are not bound and the figures are the row's.
+    expect((await mlp(['models', 'show', 'cli-figures', String(other.version)])).stdout).toMatch(/^oos auc +0\.5034$/m);
+    expect((await mlp(['models', 'list', 'cli-figures'], { MODEL_SIGNING_KEY: '' })).stdout).toContain('auc 0.7134');
+  });
 });

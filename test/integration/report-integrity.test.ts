@@ -17,6 +17,7 @@ import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/arti
 import { getModelVersion, recordVersionReport, registerModel, RegistryError, type ModelVersion } from '../../lib/registry/model-registry';
 import { reportRecordProblem, rowSignatureProblem, type RowSigning } from '../../lib/registry/row-signature';
 import { reportBindingOf } from '../../lib/reports/html';
+import { escapeHtml } from '../../lib/reports/svg';
 import { generateVersionReport, loadReportInputs, readRecordedReport, readReportFile, recordedReportOf, reportBindingKey, reportsForTarget, ReportRefusedError, signRecordedReport } from '../../lib/reports/version-report';
 import type { ModelVersionsTable } from '../../lib/store/schema';
 import type { TaskPool } from '../../lib/threads/task-pool';
@@ -279,6 +280,37 @@ describe('run reports bound to their version and, with a signing key, to signed 
       const page = await get(app, 1);
       expect(page.statusCode).toBe(409);
       expect(page.body).toContain('fails verification');
+    } finally {
+      await app.close();
+      await unsignedApp.close();
+    }
+  });
+  it('with the key, the dashboard\'s model list withholds the figures of a row whose metrics were edited (its signature fails), not shown as the version\'s', async () => {
+    const name = 'dashboard-figures';
+    const honest = { outOfSample: { classification: { accuracy: 0.5012, rocAuc: 0.5034 }, baseline: { name: 'always_up', accuracy: 0.5208 }, auc: { versus: 'momentum_sign', baselineAuc: 0.5101 } } };
+    const v = await registerModel(t.store, artifacts, {
+      ...UNTRACKED_REGISTRATION, name, artifact: await fitted(false), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: FS, label: LABEL,
+      metrics: honest, lineage: {}, registrationKey: `${name}/${crypto.randomUUID()}`,
+    }, SIGNED);
+    const app = Fastify();
+    registerDashboard(app, { store: t.store, artifacts, verifier: new TokenVerifier([{ name: 'reader', token: READ_TOKEN, scopes: ['read'] }]), signing: SIGNED });
+    const unsignedApp = Fastify();
+    registerDashboard(unsignedApp, { store: t.store, artifacts, verifier: new TokenVerifier([{ name: 'reader', token: READ_TOKEN, scopes: ['read'] }]), signing: UNSIGNED });
+    const card = async (server: typeof app) => {
+      const page = await server.inject({ method: 'GET', url: '/ui/models', headers: { cookie: `${DASHBOARD_COOKIE}=${READ_TOKEN}` } });
+      expect(page.statusCode).toBe(200);
+      return page.body.slice(page.body.indexOf(`data-model="${name}"`));
+    };
+    try {
+      expect(await card(app)).toContain('0.5034');
+      // The metrics edited to flatter the model (AUC 0.5034 → 0.7134, accuracy 0.5012 → 0.6512), sizes and all else unchanged.
+      await edit(v, { metrics: JSON.stringify({ outOfSample: { ...honest.outOfSample, classification: { accuracy: 0.6512, rocAuc: 0.7134 } } }) });
+      const shown = await card(app);
+      expect(shown).not.toContain('0.7134');
+      expect(shown).not.toContain('0.6512');
+      expect(shown).toContain(`withheld: ${escapeHtml(rowSignatureProblem(KEY, await reread(v)))}`);
+      // Without the key rows are not bound (documented): the row's figures are all there is.
+      expect(await card(unsignedApp)).toContain('0.7134');
     } finally {
       await app.close();
       await unsignedApp.close();
