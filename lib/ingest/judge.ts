@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seriesMismatchIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -92,7 +92,7 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
  * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: StoredClose[]; span: StoredClose[] }> {
+async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: StoredClose[]; span: Array<StoredClose & Pick<Bar, 'volume'>> }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
@@ -113,7 +113,7 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   // of the primary key; of them, those on the first and last few staged dates (twice
   // BASIS_EDGE_SESSIONS at each end, so a few dates the store lacks still leave enough shared
   // sessions) for the cheap test of another price basis.
-  const span = storedBefore ? (await tx.selectFrom('bars').select(['date', 'close']).where('symbol', '=', symbol).where('date', '>=', first).where('date', '<=', last).orderBy('date').execute()).map((r) => ({ date: r.date, close: Number(r.close) })) : [];
+  const span = storedBefore ? (await tx.selectFrom('bars').select(['date', 'close', 'volume']).where('symbol', '=', symbol).where('date', '>=', first).where('date', '<=', last).orderBy('date').execute()).map((r) => ({ date: r.date, close: Number(r.close), volume: Number(r.volume) })) : [];
   const reachEdge = 2 * BASIS_EDGE_SESSIONS;
   const edgeDates = new Set(staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date));
   const edges = span.filter((b) => edgeDates.has(b.date));
@@ -221,10 +221,19 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       // Another security's closes (or bars dated on other sessions) do not keep one ratio to the
       // stored ones, anywhere in the sessions they share (not only at the ends).
       const mismatch = mismatchedWindow(sharedSessions(kept, stored.span)) ? seriesMismatchIssue({ symbol, staged: kept, stored: stored.span, source: from, storedRange: await storedRangeOf(tx, symbol) }) : undefined;
+      // A file continuing the stored bars in another unit or with another security's bars, without overlapping them.
+      const seam = mismatch ? undefined : seamSpliceIssue({ symbol, staged: kept, stored: stored.neighbours, source: from }, report.policy);
       if (mismatch) basisIssues.push(mismatch);
-      else if (basisAtEdges(atEdges)) {
-        const basis = priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from });
+      else if (seam) basisIssues.push(seam);
+      else {
+        const basis = basisAtEdges(atEdges) ? priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from }) : undefined;
         if (basis) basisIssues.push(basis);
+        // Volumes in other units (thousands, lots) over part of the stored ones: the prices agree, so
+        // no rule above sees it (rows on another price basis move their volumes inversely, as a split does).
+        else if (volumeBasisFactor(kept, stored.span) !== undefined) {
+          const volume = volumeBasisIssue({ symbol, staged: kept, stored: stored.span, storedRange: await storedRangeOf(tx, symbol), source: from });
+          if (volume) basisIssues.push(volume);
+        }
       }
       if (found.issues.length === 0) continue;
       findings.set(symbol, { symbol, source: from, staged: bars, issues: found.issues, rejected: new Set(found.rejected.keys()) });

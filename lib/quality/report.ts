@@ -147,11 +147,12 @@ export function checkQuality(
     series.sort(byDate);
     const found = seriesIssues(series, policy);
     issues.push(...found);
-    // Bars carrying the next session's prices: which ones is unknown, so none is trusted (as a file rejected whole).
-    const leak = found.find((i) => i.rule === 'next_session_leak');
-    if (leak) {
-      rejectedSeries.set(symbol, { source: leak.source, rule: leak.rule, reason: leak.message });
-      for (const b of series) issues.push(issue('file_rejected', { symbol, date: b.date, source: b.source, line: b.line, raw: b.raw, message: `this row passed, but its series is rejected whole (next_session_leak): ${leak.message}` }));
+    // Bars carrying the next session's prices, two securities spliced, weekly bars: which bars are
+    // wrong is unknown, so none is trusted (as a file rejected whole).
+    const whole = found.find((i) => SERIES_LEVEL_RULES.has(i.rule));
+    if (whole) {
+      rejectedSeries.set(symbol, { source: whole.source, rule: whole.rule, reason: whole.message });
+      for (const b of series) issues.push(issue('file_rejected', { symbol, date: b.date, source: b.source, line: b.line, raw: b.raw, message: `this row passed, but its series is rejected whole (${whole.rule}): ${whole.message}` }));
       continue;
     }
     for (const { date, open, high, low, close, volume } of series) accepted.push({ symbol, date, open, high, low, close, volume });

@@ -27,10 +27,24 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, bar_interval, volume_basis_splice): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
+  },
+  series_splice: {
+    severity: 'reject',
+    meaning:
+      "a symbol's close moves beyond the move limit, by no split ratio, keeps the new level over the next 20 bars, and that day's volume is no spike (under 1.5 times the next 20 bars' median): two securities, or two price units (cents after dollars), spliced into one series, in a file or where a file meets the stored bars; the series is rejected whole and the import fails",
+  },
+  volume_basis_splice: {
+    severity: 'reject',
+    meaning:
+      "a symbol's rows revise the stored volumes they share by a common factor of 10 or more (volumes in thousands or lots where the stored ones are in shares, or the other way round), and stored bars the file does not revise would keep the old units (judged when the snapshot is judged); the series is rejected whole and the import fails",
+  },
+  bar_interval: {
+    severity: 'reject',
+    meaning: "a symbol's bars (5 or more) lie a median of 3 or more NYSE sessions apart: weekly or monthly bars, not daily ones; the series is rejected whole and the import fails",
   },
   lagged_duplicate: {
     severity: 'reject',
@@ -84,9 +98,9 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'volume_basis_splice']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'volume_basis_splice']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -1,5 +1,5 @@
 import { groupBy } from '../group-by';
-import { isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
+import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
@@ -400,6 +400,89 @@ export function nextSessionEvidence(series: readonly CandidateBar[]): NextSessio
   return { nextTouches, laterTouches, pValue, excess, leaks: pValue < NEXT_SESSION_MAX_P && excess >= NEXT_SESSION_MIN_EXCESS };
 }
 
+/**
+ * A level break that no trade explains: two securities (or two price units, cents after dollars)
+ * spliced in time inside one series. Measured on the 382 real S&P 500 files: of the 19 days whose
+ * close moved beyond 35%, every one that kept its new level either traded on a volume spike (the
+ * day's volume at least 1.5 times the median of the next SPLICE_AFTER_BARS bars: earnings, news) or
+ * moved by a split ratio (DISCK 2014-08-07, LNT 2016-05-20); where one security's bars are followed
+ * by another's, the first bar after the seam is an ordinary day of the second. So the move into
+ * bar i is a splice when it is beyond the extreme-move limit as a factor either way (×/÷1.35), within 4% of no split ratio, keeps its
+ * level (the median of the SPLICE_AFTER_BARS closes from i is beyond SPLICE_LEVEL_KEPT of the move,
+ * the same way), and the bar's volume is under SPLICE_MAX_VOLUME_SPIKE times the median volume of
+ * the SPLICE_AFTER_BARS bars after it, and the SPLICE_BEFORE_BARS closes before it lie on the old level. Planted at random days into pairs of the real files (one
+ * security's bars up to the day, another's after), 62.6% of 2,755 splices are found, no real series
+ * is; the rest join two securities of similar price, which this cannot tell. Without volumes (an
+ * index) or without SPLICE_AFTER_BARS bars after the move, nothing is said (the extreme_move flag
+ * stays).
+ */
+export const SPLICE_AFTER_BARS = 20;
+export const SPLICE_MAX_VOLUME_SPIKE = 1.5;
+export const SPLICE_LEVEL_KEPT = 0.7;
+/** Bars before the move that must all lie on its far side (in a file; the stored bars before a seam are trusted). */
+export const SPLICE_BEFORE_BARS = 5;
+const SPLICE_SPLIT_TOLERANCE = 0.04;
+/** A move by a split ratio whose traded value (close × median volume) stays within ×/÷ this is a split, not a splice. */
+const SPLICE_SPLIT_VALUE_FACTOR = 3;
+
+const medianOf = (values: readonly number[]): number => {
+  const v = [...values].sort((a, b) => a - b);
+  const n = v.length;
+  return n === 0 ? Number.NaN : n % 2 === 1 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+};
+
+/** Why the move into `series[i]` is a splice of two series (see above), or undefined. */
+export function spliceFinding(series: readonly Bar[], i: number, limit: number, before = SPLICE_BEFORE_BARS): string | undefined {
+  if (i < Math.max(1, before) || i + SPLICE_AFTER_BARS >= series.length) return undefined;
+  const prev = series[i - 1];
+  const bar = series[i];
+  const ratio = bar.close / prev.close;
+  // Beyond the limit as a factor either way (×1.35 or ÷1.35), as one_bar_glitch measures moves.
+  if (!(prev.close > 0) || !(Math.abs(Math.log(ratio)) > Math.log(1 + limit))) return undefined;
+  // The old level must hold before the move too: a file's first row glitched (no bar before it in the
+  // file; one_bar_glitch judges it with the stored bars) moves once into the true level.
+  const move0 = Math.log(ratio);
+  if (series.slice(i - before, i).some((b) => !(b.close > 0) || Math.sign(Math.log(bar.close / b.close)) !== Math.sign(move0) || Math.abs(Math.log(bar.close / b.close)) < SPLICE_LEVEL_KEPT * Math.abs(move0))) return undefined;
+  const after = series.slice(i + 1, i + 1 + SPLICE_AFTER_BARS);
+  const afterVolume = medianOf(after.map((b) => b.volume));
+  // A split moves the share count by the inverse ratio, so the traded value (price × volume) carries
+  // on; another security's traded value is its own.
+  const beforeVolume = medianOf(series.slice(Math.max(0, i - SPLICE_AFTER_BARS), i).map((b) => b.volume));
+  if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
+  if (!(bar.volume > 0) || !(afterVolume > 0) || bar.volume >= SPLICE_MAX_VOLUME_SPIKE * afterVolume) return undefined;
+  const level = medianOf(series.slice(i, i + SPLICE_AFTER_BARS).map((b) => b.close)) / prev.close;
+  const move = Math.log(ratio);
+  if (Math.sign(Math.log(level)) !== Math.sign(move) || Math.abs(Math.log(level)) < SPLICE_LEVEL_KEPT * Math.abs(move)) return undefined;
+  return (
+    `close ${prev.close} (${prev.date}) -> ${bar.close} (${bar.date}), ×${ratio.toPrecision(4)}, and the series stays there (median of the ${SPLICE_AFTER_BARS} closes from ${bar.date}: ${level.toPrecision(4)} times ${prev.close}), ` +
+    `yet that day traded ${bar.volume}, no more than an ordinary day after it (median ${afterVolume}), and no split ratio fits: a move that size trades on a volume spike, so the bars before and after ${bar.date} look like two securities, or two price units (cents and dollars), spliced into one series; ` +
+    `the series is rejected whole and nothing of it is published: import one security's bars on one basis`
+  );
+}
+
+/**
+ * Bars of another interval (weekly, monthly) in the daily store. Each is stored as the bar of its
+ * date and read as one session by every feature: a weekly bar's open, high, low and volume are the
+ * week's, a return between two of them five sessions', and a weekly bar dated on the week's first
+ * session holds that week's later closes. So a series of BAR_INTERVAL_MIN_BARS or more bars whose
+ * consecutive bars lie a median of BAR_INTERVAL_MAX_MEDIAN_SESSIONS NYSE sessions apart or more is
+ * rejected whole. Real daily files are a session apart (median 1 in each of the 382 S&P 500 files);
+ * weekly bars are 5 apart, monthly about 21. An update of a few rows is not judged.
+ */
+export const BAR_INTERVAL_MIN_BARS = 5;
+export const BAR_INTERVAL_MAX_MEDIAN_SESSIONS = 3;
+
+/** Why a symbol's bars (ascending by date) are not daily bars, or undefined. */
+export function barIntervalFinding(series: readonly Bar[]): string | undefined {
+  if (series.length < BAR_INTERVAL_MIN_BARS) return undefined;
+  const gaps: number[] = [];
+  for (let i = 1; i < series.length; i++) gaps.push(countNyseTradingDaysBetween(series[i - 1].date, series[i].date) - 1);
+  const median = medianOf(gaps);
+  if (median < BAR_INTERVAL_MAX_MEDIAN_SESSIONS) return undefined;
+  const what = median >= 15 ? 'monthly' : median >= 4 ? 'weekly' : 'not daily';
+  return `its ${series.length} bars (${series[0].date}..${series[series.length - 1].date}) lie a median of ${median} NYSE sessions apart, not one: bars of another interval (${what}) stored as daily bars would give each a session's place, with the open, high, low and volume of several and returns over several; the series is rejected whole: import daily bars`;
+}
+
 /** Series-level rules on one symbol's accepted bars, ascending by date. */
 export function seriesIssues(series: readonly CandidateBar[], policy: QualityPolicy): QualityIssue[] {
   if (series.length === 0) return [];
@@ -443,6 +526,8 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
       if (extreme !== undefined) issues.push(issue('extreme_move', { ...at(bar), message: extreme }));
       const split = splitFinding(series, i);
       if (split !== undefined) issues.push(issue('unadjusted_split', { ...at(bar), message: split }));
+      const splice = spliceFinding(series, i, policy.extremeMoveLimit);
+      if (splice !== undefined) issues.push(issue('series_splice', { ...at(bar), message: splice }));
       if (bar.close === series[runStart].close) continue;
     }
     const runLength = i - runStart;
@@ -457,6 +542,9 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
     }
     runStart = i;
   }
+
+  const interval = barIntervalFinding(series);
+  if (interval !== undefined) issues.push(issue('bar_interval', { symbol, date: series[0].date, source: series[series.length - 1].source, line: null, raw: null, message: interval }));
 
   const leak = nextSessionEvidence(series);
   if (leak.leaks) {

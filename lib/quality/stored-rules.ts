@@ -2,7 +2,7 @@ import type { Bar } from '../market-data/bar';
 import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import type { InstrumentKind } from '../market-data/instruments';
 import type { QualityPolicy } from './policy';
-import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns } from './rules';
+import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 
 /**
@@ -135,6 +135,90 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
     }
   }
   return { issues, rejected };
+}
+
+/**
+ * `series_splice` (reject, the whole series; the import fails) where the file's rows meet the stored
+ * bars: the stage-time rule (rules.ts spliceFinding) sees the file's rows only, so a file continuing
+ * a stored series without overlapping it, in cents (×100 from its first row) or another security's
+ * bars, was published with an extreme_move flag at the seam. The same test runs on the series as it
+ * would be published (the stored bars given, the file's rows in their place) at each seam, when the
+ * bars after it are the file's. `staged` are the rows to be published (not rejected).
+ */
+export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[]; stored: readonly Bar[]; source: string }, policy: Pick<QualityPolicy, 'extremeMoveLimit'>): QualityIssue | undefined {
+  const { symbol, staged, stored, source } = input;
+  if (staged.length === 0 || stored.length === 0) return undefined;
+  const merged = new Map<string, { bar: Bar; staged: boolean }>();
+  for (const b of stored) merged.set(b.date, { bar: b, staged: false });
+  for (const b of staged) merged.set(b.date, { bar: b, staged: true });
+  const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
+  const bars = series.map((s) => s.bar);
+  for (let i = 1; i < series.length; i++) {
+    if (series[i - 1].staged === series[i].staged) continue;
+    // The stored bars before the seam are trusted (a glitched first row of the file is one_bar_glitch's, judged before this).
+    const found = spliceFinding(bars, i, policy.extremeMoveLimit, series[i - 1].staged ? SPLICE_BEFORE_BARS : 1);
+    if (found === undefined) continue;
+    const seam = `${series[i - 1].staged ? 'the file' : 'as stored'} ${bars[i - 1].date} -> ${series[i].staged ? 'the file' : 'as stored'} ${bars[i].date}`;
+    return issue('series_splice', { symbol, date: bars[i].date, source, line: null, raw: null, message: `where the file meets the stored bars of ${symbol} (${seam}): ${found}` });
+  }
+  return undefined;
+}
+
+/**
+ * `volume_basis_splice` (reject, the whole series; the import fails): the rows revise the stored
+ * volumes they share by a common factor of VOLUME_BASIS_MIN_FACTOR or more either way (volumes in
+ * thousands, or in lots of 100 shares, where the stored ones are in shares, or the other way
+ * round): VOLUME_BASIS_AGREE_SHARE of the shared sessions with volumes within ×/÷VOLUME_BASIS_AGREE
+ * of the median factor. The prices being equal, no price rule saw it, and a file in thousands over
+ * the stored bars from a day on revised each shared volume ÷1000, leaving the older ones in shares:
+ * a ÷1000 volume step that never traded. Vendors counting volume otherwise (primary exchange against
+ * consolidated tape) differ by a few times at most, and not by one factor each day. Only when stored
+ * bars the rows do not revise would stay on the old units (outside the rows' dates, or dates the
+ * rows lack); rows holding every stored bar move the whole series to their units.
+ */
+export const VOLUME_BASIS_MIN_FACTOR = 10;
+export const VOLUME_BASIS_AGREE = 1.5;
+export const VOLUME_BASIS_AGREE_SHARE = 0.8;
+
+/** The common factor of the staged volumes to the stored ones they share, with its evidence, or undefined (see above). */
+export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>): { factor: number; sessions: number; agree: number } | undefined {
+  const storedOn = new Map(stored.map((b) => [b.date, b.volume]));
+  const logs: number[] = [];
+  const slack: number[] = [];
+  for (const b of staged) {
+    const old = storedOn.get(b.date);
+    if (old === undefined || !(old > 0) || !(b.volume > 0)) continue;
+    logs.push(Math.log(b.volume / old));
+    slack.push(0.5 / b.volume + 0.5 / old);
+  }
+  if (logs.length < BASIS_MIN_SHARED) return undefined;
+  const median = interpolatedQuantileOfSorted(sortedAscending(logs), 0.5);
+  if (Math.abs(median) < Math.log(VOLUME_BASIS_MIN_FACTOR)) return undefined;
+  const agree = logs.filter((l, k) => Math.abs(l - median) <= Math.log(VOLUME_BASIS_AGREE) + slack[k]).length;
+  if (agree < VOLUME_BASIS_AGREE_SHARE * logs.length) return undefined;
+  return { factor: Math.exp(median), sessions: logs.length, agree };
+}
+
+export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>; storedRange: { from: string; to: string }; source: string }): QualityIssue | undefined {
+  const { symbol, staged, stored, storedRange, source } = input;
+  const found = volumeBasisFactor(staged, stored);
+  if (found === undefined) return undefined;
+  const { factor, sessions, agree } = found;
+  const stagedDates = new Set(staged.map((b) => b.date));
+  const first = staged[0].date;
+  const last = staged[staged.length - 1].date;
+  const lacking = stored.filter((b) => !stagedDates.has(b.date)).length;
+  const outside = storedRange.from < first || storedRange.to > last;
+  if (!outside && lacking === 0) return undefined;
+  const left = [storedRange.from < first && `before ${first}`, storedRange.to > last && `after ${last}`, lacking > 0 && `on ${lacking} date${lacking === 1 ? '' : 's'} within them the rows lack`].filter(Boolean).join(', ');
+  return issue('volume_basis_splice', {
+    symbol,
+    date: null,
+    source,
+    line: null,
+    raw: null,
+    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${VOLUME_BASIS_AGREE} of it): the file's volumes are in other units (thousands, lots of 100) than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
+  });
 }
 
 /**
