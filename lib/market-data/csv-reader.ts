@@ -971,12 +971,43 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   });
   if (headerFailure) return { result: headerFailure };
   if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
+  const cut = truncatedLastRow(body, bars);
+  if (cut) {
+    bars.pop();
+    issues.push(issue('truncated_row', { symbol: cut.bar.symbol, date: cut.bar.date, source, line: cut.bar.line, raw: cut.bar.raw, message: cut.message }));
+  }
   if (rowsRead === 0) return { result: unreadable('empty_input', 'file holds a header but no data rows') };
   const varying = symbolColumnProblem(watch, watchedRows, header, fallbackProblem ? '' : fallbackSymbol);
   if (varying) return { result: unreadable('bad_header', varying.message, varying.line) };
   const result: CsvReadResult = { format, rowsRead, bars, issues };
   if (fallbackProblem) result.unreadable = fallbackProblem;
   return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates };
+}
+
+/** The text after a row's last comma: its last field as written. */
+const lastFieldOf = (raw: string): string => raw.slice(raw.lastIndexOf(',') + 1).trim();
+
+/**
+ * The file's last row when it looks cut off, with why; undefined otherwise. A file whose text ends
+ * without a line break ends inside its last row when it was cut short (a copy or download stopped
+ * part way), and that row can still read as a valid bar: IBM's last volume 6,534,032 cut to `65`
+ * was stored. Every one of the 382 real S&P 500 files ends with a line break, but files written by
+ * hand may not, so the row is rejected only when its last field is also shorter than that field in
+ * every other row of the file (a volume of 2 digits among 7-digit ones, a symbol `IB` among `IBM`).
+ */
+function truncatedLastRow(body: string, bars: readonly CandidateBar[]): { bar: CandidateBar; message: string } | undefined {
+  if (bars.length < 2 || /[\r\n][ \t]*$/.test(body)) return undefined;
+  const bar = bars[bars.length - 1];
+  const end = body.trimEnd();
+  if (!end.endsWith(bar.raw.trimEnd())) return undefined; // the last record is not this bar (a rejected row)
+  const last = lastFieldOf(bar.raw);
+  let shortest = Infinity;
+  for (let i = 0; i < bars.length - 1; i++) shortest = Math.min(shortest, lastFieldOf(bars[i].raw).length);
+  if (!(last.length < shortest)) return undefined;
+  return {
+    bar,
+    message: `the file ends inside this row, without a line break, and its last field "${excerpt(last, 40)}" is shorter than in any other row (${shortest} characters or more): the file looks cut off part way through it, so the row is rejected; import the complete file (ending with a line break)`,
+  };
 }
 
 /**

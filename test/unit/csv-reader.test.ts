@@ -905,3 +905,26 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     expect(result.bars.map((b) => b.date)).toEqual([stamp.slice(0, 10)]);
   });
 });
+
+describe('readBarCsv: a file cut off inside its last row', () => {
+  const rows = ['Date,Open,High,Low,Close,Volume', '2018-02-05,150.1,151.2,149.5,150.3,6534032', '2018-02-06,150.3,152,149.9,151.8,5971012', '2018-02-07,151.8,153.1,151,152.6,6120441'];
+  const stooq = { source: '/data/ibm.us.csv' };
+
+  it('rejects the last row when the text ends inside it and its last field is shorter than in every other row (truncated_row)', () => {
+    for (const cut of [rows.join('\n').slice(0, -5), rows.join('\r\n').slice(0, -6)]) {
+      const read = readBarCsv(cut, stooq);
+      expect(read.bars.map((b) => b.date)).toEqual(['2018-02-05', '2018-02-06']);
+      expect(brief(read)).toEqual([{ rule: 'truncated_row', line: 4, raw: expect.stringMatching(/^2018-02-07,151\.8,153\.1,151,152\.6,6\d?$/), source: '/data/ibm.us.csv' }]);
+      expect(read.issues[0].message).toMatch(/the file ends inside this row, without a line break, and its last field "6\d?" is shorter than in any other row \(7 characters or more\)/);
+    }
+    // A symbol column cut short (IB of IBM) would have stored a bar under another symbol.
+    const kaggle = 'date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-06,1,2,0.5,1.5,100,IBM\n2018-02-07,1,2,0.5,1.5,100,IB';
+    expect(readBarCsv(kaggle, { source: SRC }).bars.map((b) => b.symbol)).toEqual(['IBM', 'IBM']);
+  });
+
+  it('keeps a complete last row without a line break, and any last row of a file that ends with one', () => {
+    expect(readBarCsv(rows.join('\n'), stooq).bars).toHaveLength(3);
+    expect(readBarCsv(`${rows.join('\n').slice(0, -5)}\n`, stooq).bars).toHaveLength(3);
+    expect(readBarCsv(rows.slice(0, 2).join('\n').slice(0, -5), stooq).bars).toHaveLength(1);
+  });
+});
