@@ -39,14 +39,20 @@ function mismatchMessage(model: string, version: number, key: string, reference:
 /**
  * Refuses when a version in `versions` predicts another label than the model's champion (or, with no
  * champion, than the first of them), naming both versions and labels. Unknown versions are left to
- * the caller's own checks.
+ * the caller's own checks. A champion alias naming a row that is gone counts as no champion (as in
+ * labelMismatches): its label is unknown, and refusing there would block the rollback that repairs it.
  */
 export async function assertSameLabelAsChampion(store: Database, model: string, versions: Iterable<number>): Promise<void> {
   const list = [...new Set(versions)];
   if (list.length === 0) return;
-  const champion = await aliasVersion(store, model, 'champion');
+  const alias = await aliasVersion(store, model, 'champion');
+  const championRow = alias === undefined ? undefined : await getModelVersion(store, model, alias).catch((error: unknown) => {
+    if (error instanceof RegistryError) return undefined;
+    throw error;
+  });
+  const champion = championRow === undefined ? undefined : alias;
   const reference = champion ?? list[0];
-  const ref = await getModelVersion(store, model, reference);
+  const ref = championRow ?? (await getModelVersion(store, model, reference));
   const refKey = labelSpecKey(ref.label);
   for (const version of list) {
     if (version === reference) continue;

@@ -9,10 +9,12 @@
 import fs from 'node:fs';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { moveAlias, registerModel, type ModelVersion } from '../../lib/registry/model-registry';
+import { aliasVersion, moveAlias, registerModel, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { assertSameLabelAsChampion } from '../../lib/registry/label-spec';
+import { rollbackModel } from '../../lib/serving/rollback';
 import { predictForRequest } from '../../lib/serving/predict';
 import { ServingModels } from '../../lib/serving/serving-models';
-import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
@@ -99,5 +101,22 @@ describe('serving refuses routed versions of another label than the champion (SQ
     const serving = await start();
     expect(serving.snapshot(MODEL)).toBeUndefined();
     expect(serving.whyUnavailable(MODEL)).toContain('direction-5d v2 predicts another label');
+  });
+  it('does not block a rollback, as the CLI and the admin API check it, when the champion alias names a row that is gone', async () => {
+    await moveAlias(t.store, { name: MODEL, alias: 'champion', version: 3, movedBy: 'test', reason: 'promoted' });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(3), updatedBy: 'test', reason: 'served' });
+    await t.store.db.deleteFrom('model_versions').where('name', '=', MODEL).where('version', '=', 3).execute();
+    const artifacts = localArtifactStore(dir);
+    const verify = async (m: string, v: number) => {
+      await verifyRegisteredVersion(t.store, artifacts, m, v);
+      await assertSameLabelAsChampion(t.store, m, [v]);
+    };
+    // The served champion's row is gone: rolling back to v1 is the repair (it was refused: "model direction-5d has no version 3").
+    const result = await rollbackModel(t.store, cache, { model: MODEL, toVersion: 1, movedBy: 'cli (test)', reason: 'champion row deleted', verify });
+    expect(result).toMatchObject({ fromVersion: 3, toVersion: 1 });
+    expect((await readServingRoutes(t.store, MODEL))?.routes).toEqual(singleRoute(1));
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(1);
+    // With a champion row present the label rule holds as before.
+    await expect(assertSameLabelAsChampion(t.store, MODEL, [2])).rejects.toThrow('direction-5d v2 predicts another label');
   });
 });
