@@ -266,6 +266,14 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const verified = new Map<number, ModelVersion>();
         await verifyVersions(store, artifacts, signing, plan.model, [plan.challengerVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { verified });
         if (championVersion !== null && championVersion !== plan.challengerVersion) {
+          // A champion alias naming a row that is gone (deleted by hand): nothing to compare with or roll back to; say so, and how to repair it.
+          const gone = existing ? false : await getModelVersion(store, plan.model, championVersion).then(() => false, (error: unknown) => {
+            if (error instanceof RegistryError) return true;
+            throw error;
+          });
+          if (gone) {
+            throw new RegistryError(`cannot deploy ${plan.model} v${plan.challengerVersion}: the champion alias names v${championVersion}, whose registry row is gone, so there is no champion to compare with or roll back to. Nothing was moved; first serve a version that verifies: \`mlp models rollback ${plan.model} --to-version N --reason "…"\` serves N and moves the alias to it`);
+          }
           await verifyVersions(store, artifacts, signing, plan.model, [championVersion], `cannot deploy ${plan.model} v${plan.challengerVersion}`, { veto: false, verified });
           // A champion its own evaluation vetoes can neither share traffic nor take it back: the
           // challenger replaces it outright, as a first champion is served (deploying a clean version

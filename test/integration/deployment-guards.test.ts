@@ -16,6 +16,7 @@ import { recentDeploymentAnalyses } from '../../lib/deployment/analysis-log';
 import { analyseCanaryInStore } from '../../lib/deployment/canary-analysis';
 import { withLabelVerification } from '../../lib/deployment/outcomes';
 import { aliasVersion, getModelVersion, moveAlias, signModelVersion } from '../../lib/registry/model-registry';
+import { assertSameLabelAsChampion } from '../../lib/registry/label-spec';
 import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import type { PredictionLogTable } from '../../lib/store/schema';
@@ -110,6 +111,22 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     // A model that no routes serve yet has no served champion to disagree with: its first version is served at once.
     const fresh = await model('alias-fresh', 1, []);
     await expect(a.beginDeployment({ deploymentId: `${fresh.name}-first`, request: request(fresh.name, fresh.v[0]) })).resolves.toMatchObject({ championVersion: null });
+  });
+
+  it('refuses to start while the champion alias names a registry row that is gone, saying so and how to repair it; the rollback repairs it', async () => {
+    const { name, v } = await model('alias-gone', 3, [1]);
+    const [v1, v2, v3] = v;
+    const a = activities();
+    await t.store.db.deleteFrom('model_versions').where('name', '=', name).where('version', '=', v1).execute();
+    await expect(a.beginDeployment({ deploymentId: `${name}-gone`, request: request(name, v2) })).rejects.toMatchObject({
+      type: 'REGISTRY_REJECTED',
+      message: `cannot deploy ${name} v${v2}: the champion alias names v${v1}, whose registry row is gone, so there is no champion to compare with or roll back to. Nothing was moved; first serve a version that verifies: \`mlp models rollback ${name} --to-version N --reason "…"\` serves N and moves the alias to it`,
+    });
+    expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', name).execute()).toEqual([]);
+    expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+    // The repair it names: a rollback (with the label rule, as the CLI and the admin API check it), then the deployment starts.
+    await rollbackModel(t.store, cache, { model: name, toVersion: v2, movedBy: 'test', reason: 'champion row gone', verify: (m, version) => assertSameLabelAsChampion(t.store, m, [version]) });
+    await expect(a.beginDeployment({ deploymentId: `${name}-after`, request: request(name, v3) })).resolves.toMatchObject({ championVersion: v2 });
   });
 
   it('judges and moves only the artifacts a deployment started with: a row edited to name another valid artifact mid-rollout no longer verifies for it', async () => {
