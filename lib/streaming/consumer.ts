@@ -18,6 +18,8 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Cache } from '../cache/cache';
 import { currentLabelVerification } from '../deployment/outcomes';
 import type { FeatureSet } from '../features/feature-set';
+import { knownInstrumentKind } from '../market-data/instruments';
+import { memoize } from '../memo';
 import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from '../store/database';
@@ -36,7 +38,7 @@ import { OutcomeRecorder } from './outcome-recorder';
 import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
-import { checkLiveBatch, filledGaps, seriesFlags, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
+import { checkLiveBatch, filledGaps, seriesFlags, withoutUnreadKinds, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
 
 /** Vectors rewritten per loop turn after a cross-section refresh (about 3 ms of Redis traffic). */
 const REPUBLISH_CHUNK = 64;
@@ -129,6 +131,9 @@ export class BarStreamConsumer {
     this.blocking = deps.blockingRedis ?? deps.redis.duplicate();
     this.log = deps.log ?? ((line) => console.log(line));
   }
+
+  /** Whether every feature set can tell the symbol's instrument kind (its suffix is read, or the set declares it). */
+  private readonly readableKind = memoize((symbol: string): boolean => this.deps.featureSets.every((set) => knownInstrumentKind(symbol, set.instruments) !== undefined), 100_000);
 
   /** Adds the time since `from` to the step's total (stats.stepMs); returns now. */
   private timed(step: string, from: number): number {
@@ -476,7 +481,7 @@ export class BarStreamConsumer {
   private async processBatch(entries: readonly StreamEntry[], redelivered: boolean, decoded?: BatchQuality, askedOlderPending?: Promise<boolean>): Promise<void> {
     const started = performance.now();
     const { key, group, quality: policy } = this.options;
-    const checked = decoded ?? checkLiveBatch(entries, key);
+    const checked = withoutUnreadKinds(decoded ?? checkLiveBatch(entries, key), this.readableKind);
     const bars = checked.accepted.map((a) => a.bar);
     let t = this.timed('decode', started);
     // Whether an entry older than these may still be written after them (then they record which

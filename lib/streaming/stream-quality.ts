@@ -26,7 +26,7 @@ import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { newYorkDate, openSession, rowIssue, seriesIssues, splitFinding } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
-import { knownInstrumentKind } from '../market-data/instruments';
+import { knownInstrumentKind, undeclaredSuffixMessage } from '../market-data/instruments';
 import { barOf, decodeLiveBar, entryTimeMs, eventTimeKey, liveBarSource } from './live-bar';
 import type { StreamEntry } from './redis-streams';
 
@@ -191,6 +191,24 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     latest.set(key, accepted);
   }
   return { accepted: [...latest.values()], rejected, duplicatesInBatch, supersededInBatch, staleInBatch };
+}
+
+/**
+ * The batch without the bars of symbols whose instrument kind cannot be read (a suffix no rule reads,
+ * `XYZ.ZZ`, that `readable` does not declare): rejected as `invalid_symbol`, as an import refuses
+ * them until declared. Stored, such a bar made every cross-section of the consumer throw (the
+ * universe cannot tell whether the series is a US equity), so no vector was published any more,
+ * and a restarted consumer could not load its windows.
+ */
+export function withoutUnreadKinds(checked: BatchQuality, readable: (symbol: string) => boolean): BatchQuality {
+  if (checked.accepted.every((a) => readable(a.bar.symbol))) return checked;
+  const accepted: AcceptedLiveBar[] = [];
+  const rejected = [...checked.rejected];
+  for (const a of checked.accepted) {
+    if (readable(a.bar.symbol)) accepted.push(a);
+    else rejected.push(issue('invalid_symbol', { symbol: a.bar.symbol, date: a.bar.date, source: a.source, line: null, raw: a.raw, message: `${undeclaredSuffixMessage([a.bar.symbol], 'the consumer\'s feature sets\' "instruments"')}; the bar is not stored` }));
+  }
+  return { ...checked, accepted, rejected };
 }
 
 /**

@@ -186,6 +186,18 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect((await readBars(t.store, { symbols: [symbol], from: d1 })).map((b) => b.date)).toEqual([d1, d2, d3]);
   });
 
+  it('a bar of a symbol whose suffix no rule reads (XYZ.ZZ) is rejected as invalid_symbol, as an import refuses it; the other bars and their vectors go on', async () => {
+    const last = DATES[DATES.length - 1];
+    await upsertBars(t.store, ALL.filter((b) => b.date < last));
+    const c = consumer();
+    await producer.publish(live([...SYMBOLS.map((s) => barOf(s, last)), { ...barOf(SYMBOLS[0], last), symbol: 'XYZ.ZZ' }]));
+    await drain(c);
+    expect(await findings()).toEqual([['invalid_symbol', 'reject', 'XYZ.ZZ', last]]);
+    expect((await listQuarantine(t.store, { snapshotId: streamSnapshotId(key) }))[0].message).toMatch(/suffix .*declare its kind/);
+    expect(await readBars(t.store, { symbols: ['XYZ.ZZ'] })).toEqual([]);
+    for (const s of SYMBOLS) expect((await readOnlineFeatures(cache, SET.version, s))?.asOf).toBe(last);
+  });
+
   it('a glitch followed by the bar that undoes it, in one batch of new bars, is rejected as in a file', async () => {
     const symbol = SYMBOLS[3];
     const [d1, d2] = DATES.slice(-2);
