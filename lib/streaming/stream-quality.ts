@@ -117,6 +117,8 @@ export interface BatchQuality {
 }
 
 const RAW_LIMIT = 2000;
+/** How far a message's event_time may be ahead of its entry's append time (hosts' clocks differ). */
+export const EVENT_TIME_SKEW_MS = 5 * 60_000;
 
 export function entrySource(streamKey: string, entryId: string, producerSource: string | undefined): string {
   const base = `${streamKey}#${entryId}`;
@@ -171,6 +173,17 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
       const problem = open ? unfinished(candidate, asOf, clock, today) : rowIssue(candidate, today);
       if (problem) {
         rejected.push({ ...problem, line: null });
+        continue;
+      }
+    }
+    if (decoded.bar.eventTime !== undefined) {
+      // Produced after it was appended (or read): a producer's clock error. Stored, such a time
+      // would outrank every later correction of the bar (they would all be stale).
+      const event = Date.parse(decoded.bar.eventTime);
+      const latestOk = (Number.isNaN(appended) ? clockMs : Math.min(appended, clockMs)) + EVENT_TIME_SKEW_MS;
+      if (event > latestOk) {
+        const source = entrySource(streamKey, entry.id, decoded.bar.source);
+        rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source, line: null, raw: rawOf(entry), message: `event_time ${decoded.bar.eventTime} is after the entry was ${Number.isNaN(appended) || clockMs < appended ? 'read' : 'appended'} (${new Date(latestOk - EVENT_TIME_SKEW_MS).toISOString()}) by more than ${EVENT_TIME_SKEW_MS / 60_000} minutes: the producer's clock is wrong, and such a time would make every later correction of the bar look older than it` }));
         continue;
       }
     }

@@ -61,6 +61,17 @@ describe('session_not_closed judged by when the bar was produced', () => {
     expect(during.rejected[0].message).toMatch(/the import's clock read 11:05 New York/);
   });
 
+  it('rejects an event_time more than 5 minutes after the entry was appended (a producer clock error that would outrank every later correction) as future_date; within 5 minutes, or across DST offsets, it passes', () => {
+    const appended = ny(day, '16:30');
+    expect(rules([entry(appended, { date: day, eventTime: '2099-01-01T00:00:00Z' })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+    expect(rules([entry(appended, { date: day, eventTime: ny(day, '16:36').toISOString() })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+    expect(rules([entry(appended, { date: day, eventTime: ny(day, '16:34').toISOString() })], ny(day, '23:00'))).toEqual({ accepted: 1, rejected: [] });
+    // The same instant written in New York's offset and in UTC.
+    expect(rules([entry(appended, { date: day, eventTime: `${day}T16:20:00-04:00` }), entry(appended, { symbol: 'MSFT', date: day, eventTime: `${day}T20:20:00Z` })], ny(day, '23:00'))).toEqual({ accepted: 2, rejected: [] });
+    const checked = checkLiveBatch([entry(appended, { date: day, eventTime: '2099-01-01T00:00:00Z' })], 'bars', { now: () => ny(day, '23:00') });
+    expect(checked.rejected[0].message).toMatch(/event_time 2099-01-01T00:00:00Z is after the entry was appended \(2024-06-12T20:30:00.000Z\)/);
+  });
+
   it('leaves future_date to the clock', () => {
     expect(rules([entry(ny(day, '11:00'), { date: '2024-06-13' })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['future_date'] });
   });
