@@ -19,7 +19,8 @@
  * split-adjusted re-send of its last sessions replaced the stored bars, logged as revisions, marked
  * the stored features stale and moved the online vectors, with at most an extreme_move flag.
  */
-import { addDays } from '../calendar/dates';
+import { addDays, toEpochDay } from '../calendar/dates';
+import type { WindowColumns } from './bar-windows';
 import { countNyseTradingDaysBetween } from '../calendar/nyse';
 import { indexOfDate, type Bar } from '../market-data/bar';
 import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
@@ -120,6 +121,8 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
 export interface OtherSymbolsReader {
   symbols(): Iterable<string>;
   bars(symbol: string): readonly Bar[];
+  /** The same bars as columns (index i of bars() is start + i). */
+  columns(symbol: string): Pick<WindowColumns, 'days' | 'close' | 'start' | 'end' | 'length'> | undefined;
 }
 
 /** Calendar days that hold DUPLICATE_MAX_LAG sessions on either side of a date, holidays included. */
@@ -188,10 +191,22 @@ function copiedBars(bars: readonly JudgedLiveBar[], otherSymbols: OtherSymbolsRe
   };
   const lo = addDays(from, -LAG_CALENDAR_DAYS);
   const hi = addDays(to, LAG_CALENDAR_DAYS);
+  // Each window's bars in the range, read from its columns (typed arrays, epoch days): this runs
+  // for every batch, the steady one of one or two bars too, so it reads no bar object it need not.
+  const loDay = toEpochDay(lo);
+  const hiDay = toEpochDay(hi);
+  const few = byClose === undefined ? judged.map((i) => bars[i].bar.close) : undefined;
   for (const symbol of otherSymbols.symbols()) {
-    const stored = otherSymbols.bars(symbol);
-    if (stored.length === 0 || stored[stored.length - 1].date < lo || stored[0].date > hi) continue;
-    for (let k = indexOfDate(stored, lo).index; k < stored.length && stored[k].date <= hi; k++) visit(stored[k], false);
+    const columns = otherSymbols.columns(symbol);
+    if (columns === undefined || columns.length === 0) continue;
+    const { days, close, start, end } = columns;
+    if (days[end - 1] < loDay || days[start] > hiDay) continue;
+    let k = end - 1;
+    while (k > start && days[k] > hiDay) k--;
+    for (; k >= start && days[k] >= loDay; k--) {
+      if (few !== undefined ? !few.includes(close[k]) : !byClose?.has(close[k])) continue;
+      visit(otherSymbols.bars(symbol)[k - start], false);
+    }
   }
   for (const { bar: o, change } of bars) if (change !== 'duplicate') visit(o, true);
 }
