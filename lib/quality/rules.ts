@@ -407,7 +407,7 @@ export function nextSessionEvidence(series: readonly CandidateBar[]): NextSessio
  * day's volume at least 1.5 times the median of the next SPLICE_AFTER_BARS bars: earnings, news) or
  * moved by a split ratio (DISCK 2014-08-07, LNT 2016-05-20); where one security's bars are followed
  * by another's, the first bar after the seam is an ordinary day of the second. So the move into
- * bar i is a splice when it is beyond the extreme-move limit as a factor either way (×/÷1.35), within 4% of no split ratio, keeps its
+ * bar i is a splice when it is beyond the extreme-move limit as a factor either way (×/÷1.35), within 4% of no split ratio (n:1 or 1:n up to 50, 3:2, 4:3, 5:4 and their reverses) with the traded value carrying on, keeps its
  * level (the median of the SPLICE_AFTER_BARS closes from i is beyond SPLICE_LEVEL_KEPT of the move,
  * the same way), and the bar's volume is under SPLICE_MAX_VOLUME_SPIKE times the median volume of
  * the SPLICE_AFTER_BARS bars after it, and the SPLICE_BEFORE_BARS closes before it lie on the old level. Planted at random days into pairs of the real files (one
@@ -422,6 +422,11 @@ export const SPLICE_LEVEL_KEPT = 0.7;
 /** Bars before the move that must all lie on its far side (in a file; the stored bars before a seam are trusted). */
 export const SPLICE_BEFORE_BARS = 5;
 const SPLICE_SPLIT_TOLERANCE = 0.04;
+/** The common ratios, and every n:1 and 1:n up to 50 (reverse splits of 1:8, 1:15 or 1:20 are common among small and leveraged issues). */
+const SPLICE_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
+  ...SPLITS,
+  ...Array.from({ length: 49 }, (_, k) => k + 2).flatMap((n) => [{ ratio: 1 / n, label: `${n}:1` }, { ratio: n, label: `1:${n} reverse` }]),
+];
 /** A move by a split ratio whose traded value (close × median volume) stays within ×/÷ this is a split, not a splice. */
 const SPLICE_SPLIT_VALUE_FACTOR = 3;
 
@@ -448,7 +453,7 @@ export function spliceFinding(series: readonly Bar[], i: number, limit: number, 
   // A split moves the share count by the inverse ratio, so the traded value (price × volume) carries
   // on; another security's traded value is its own.
   const beforeVolume = medianOf(series.slice(Math.max(0, i - SPLICE_AFTER_BARS), i).map((b) => b.volume));
-  if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
+  if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE, SPLICE_SPLITS) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
   if (!(bar.volume > 0) || !(afterVolume > 0) || bar.volume >= SPLICE_MAX_VOLUME_SPIKE * afterVolume) return undefined;
   const level = medianOf(series.slice(i, i + SPLICE_AFTER_BARS).map((b) => b.close)) / prev.close;
   const move = Math.log(ratio);

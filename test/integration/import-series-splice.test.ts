@@ -104,13 +104,15 @@ describe.each(DRIVERS)('series that are not one security’s daily bars on %s', 
     expect([whole.status, whole.byRule.volume_basis_splice]).toEqual(['published', undefined]);
   });
 
-  it('a real move on a volume spike and an unadjusted 2:1 split are published (flags only)', async () => {
+  it('a real move on a volume spike and unadjusted 2:1 and 1:8 reverse splits are published (flags only)', async () => {
     const crash = walk(6, 0, 400, 60, 1_000_000, { at: 200, factor: 0.55, volume: 6 });
     const split = walk(7, 0, 400, 60, 1_000_000, { at: 200, factor: 0.5 }).map((l, i) => (i < 200 ? l : l.replace(/,(\d+)$/, (_m, v: string) => `,${Number(v) * 2}`)));
-    const summary = await importBars(t.store, csv(folder({ 'crsh.csv': crash, 'splt.csv': split })), { now: NOW });
+    // A 1:8 reverse split, unadjusted: prices ×8, volumes ÷8 (the traded value carries on).
+    const reverse = walk(10, 0, 400, 3, 8_000_000, { at: 200, factor: 8 }).map((l, i) => (i < 200 ? l : l.replace(/,(\d+)$/, (_m, v: string) => `,${Math.round(Number(v) / 8)}`)));
+    const summary = await importBars(t.store, csv(folder({ 'crsh.csv': crash, 'splt.csv': split, 'rvrs.csv': reverse })), { now: NOW });
     expect(summary.status).toBe('published');
     expect(summary.byRule.series_splice).toBeUndefined();
-    expect(summary.byRule.extreme_move).toBe(2);
+    expect(summary.byRule.extreme_move).toBe(3);
   });
 
   (hasSharedData ? it : it.skip)('real bars: IBM up to 2015-12-31 then MSFT in one file is refused; both files whole and the halves imported one after the other are published', async () => {
