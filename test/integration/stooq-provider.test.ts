@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { ProviderError } from '../../lib/market-data/providers/provider';
@@ -45,6 +46,13 @@ function startRecordedStooq(): Promise<{ url: string; requests: string[]; close:
       // No length announced; the connection ends cleanly inside the last row's volume (2694494).
       res.writeHead(200, { 'content-type': 'text/csv', connection: 'close' });
       res.end('Date,Open,High,Low,Close,Volume\r\n2018-01-02,1172,1190,1170.51,1189.01,2694494\r\n2018-01-03,1188.3,1205.49,1188.3,1204.2,26');
+      return;
+    }
+    if (ticker === 'wide.us' || ticker === 'gz.us') {
+      // A UTF-16 body (with its byte-order mark), and compressed bytes served without Content-Encoding.
+      const text = 'Date,Open,High,Low,Close,Volume\r\n2018-01-02,1172,1190,1170.51,1189.01,2694494\r\n';
+      const body = ticker === 'wide.us' ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) : zlib.gzipSync(text);
+      res.writeHead(200, { 'content-type': 'text/csv' }).end(body);
       return;
     }
     const file = path.join(RECORDED, `${ticker}.csv`);
@@ -114,6 +122,12 @@ describe('Stooq provider against recorded responses', () => {
     expect(await readBars(t.store, { symbols: ['TRUNC'] })).toEqual([]);
     // Complete recorded bodies (CRLF or LF) are read as before.
     expect((await p.fetchDaily('AMZN', {})).csv.endsWith('\n')).toBe(true);
+  });
+
+  it('decodes a body as a file is decoded: UTF-16 by its byte-order mark is read; compressed bytes are refused, non-retryably, naming the cause', async () => {
+    const p = new StooqProvider({ baseUrl: stooq.url });
+    expect((await p.fetchDaily('WIDE', {})).csv).toBe('Date,Open,High,Low,Close,Volume\r\n2018-01-02,1172,1190,1170.51,1189.01,2694494\r\n');
+    await expect(p.fetchDaily('GZ', {})).rejects.toMatchObject({ retryable: false, message: expect.stringMatching(/Stooq response for GZ \(http.*s=gz\.us.*\) is not CSV text: it holds binary data \(a NUL byte at offset \d+, line 1\)/) });
   });
 
   it("maps a class suffix to Stooq's dashed ticker and back, keeping BRK.B as BRK.B", async () => {

@@ -1,5 +1,6 @@
 import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
 import { ProviderError } from './provider';
+import { decodeCsvBytes } from '../csv-files';
 import { stooqTicker, stooqTickerProblem } from '../stooq-symbols';
 
 export interface StooqOptions {
@@ -48,9 +49,9 @@ export class StooqProvider implements HistoricalBarProvider {
     } catch (error) {
       throw new ProviderError(`Stooq request for ${symbol} failed (${url}): ${(error as Error).message}`, true);
     }
-    let body: string;
+    let bytes: Uint8Array;
     try {
-      body = await response.text();
+      bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
       // A connection cut or a stall mid-body: as transient as a failed request.
       throw new ProviderError(`Stooq response body for ${symbol} could not be read (${url}): ${(error as Error).message}`, true);
@@ -59,6 +60,12 @@ export class StooqProvider implements HistoricalBarProvider {
       throw new ProviderError(`Stooq answered ${response.status} for ${symbol} (${url}); check the symbol`, false);
     }
     if (!response.ok) throw new ProviderError(`Stooq answered ${response.status} for ${symbol} (${url})`, true);
+    // Decoded as a file's bytes are (UTF-16 by its byte-order mark; binary or non-UTF-8 refused): read
+    // as UTF-8 text, a UTF-16 or compressed body was reported as cut off and retried, and invalid
+    // bytes became U+FFFD unseen.
+    const decoded = decodeCsvBytes(bytes);
+    if ('problem' in decoded) throw new ProviderError(`Stooq response for ${symbol} (${url}) is not CSV text: ${decoded.problem}`, false);
+    const body = decoded.text;
     const firstLine = body.split(/\r?\n/, 1)[0]?.trim() ?? '';
     if (/^no data/i.test(firstLine)) {
       throw new ProviderError(`Stooq has no data for ${symbol} in ${range.from ?? 'start'}..${range.to ?? 'today'} (${url}); check the symbol and dates`, false);
