@@ -971,7 +971,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   });
   if (headerFailure) return { result: headerFailure };
   if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
-  const cut = truncatedLastRow(body, bars);
+  const cut = truncatedLastRow(body, bars, col.symbol !== undefined && col.symbol === headerWidth - 1);
   if (cut) {
     bars.pop();
     issues.push(issue('truncated_row', { symbol: cut.bar.symbol, date: cut.bar.date, source, line: cut.bar.line, raw: cut.bar.raw, message: cut.message }));
@@ -993,14 +993,23 @@ const lastFieldOf = (raw: string): string => raw.slice(raw.lastIndexOf(',') + 1)
  * part way), and that row can still read as a valid bar: IBM's last volume 6,534,032 cut to `65`
  * was stored. Every one of the 382 real S&P 500 files ends with a line break, but files written by
  * hand may not, so the row is rejected only when its last field is also shorter than that field in
- * every other row of the file (a volume of 2 digits among 7-digit ones, a symbol `IB` among `IBM`).
+ * every other row of the file (a volume of 2 digits among 7-digit ones) or, when the last column is
+ * the symbol, its symbol is in no other row and starts another row's (`IB` after `IBM`): a short
+ * symbol ending a long file with rows of it elsewhere (`A`, beside `AAPL`) is kept.
  */
-function truncatedLastRow(body: string, bars: readonly CandidateBar[]): { bar: CandidateBar; message: string } | undefined {
+function truncatedLastRow(body: string, bars: readonly CandidateBar[], symbolLast: boolean): { bar: CandidateBar; message: string } | undefined {
   if (bars.length < 2 || /[\r\n][ \t]*$/.test(body)) return undefined;
   const bar = bars[bars.length - 1];
   const end = body.trimEnd();
   if (!end.endsWith(bar.raw.trimEnd())) return undefined; // the last record is not this bar (a rejected row)
   const last = lastFieldOf(bar.raw);
+  if (symbolLast) {
+    // Symbols differ in length (A, AAPL): cut short, the last one is a symbol no other row has and the start of one another row has (IB of IBM).
+    const others = new Set(bars.slice(0, -1).map((b) => b.symbol));
+    const whole = [...others].find((s) => s.length > bar.symbol.length && s.startsWith(bar.symbol));
+    if (others.has(bar.symbol) || whole === undefined) return undefined;
+    return { bar, message: `the file ends inside this row, without a line break, and its symbol "${excerpt(last, 40)}" is in no other row but starts ${whole}'s: the file looks cut off part way through it, so the row is rejected; import the complete file (ending with a line break)` };
+  }
   let shortest = Infinity;
   for (let i = 0; i < bars.length - 1; i++) shortest = Math.min(shortest, lastFieldOf(bars[i].raw).length);
   if (!(last.length < shortest)) return undefined;

@@ -920,11 +920,18 @@ describe('readBarCsv: a file cut off inside its last row', () => {
     // A symbol column cut short (IB of IBM) would have stored a bar under another symbol.
     const kaggle = 'date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-06,1,2,0.5,1.5,100,IBM\n2018-02-07,1,2,0.5,1.5,100,IB';
     expect(readBarCsv(kaggle, { source: SRC }).bars.map((b) => b.symbol)).toEqual(['IBM', 'IBM']);
+    expect(readBarCsv(kaggle, { source: SRC }).issues[0].message).toMatch(/its symbol "IB" is in no other row but starts IBM's/);
   });
 
   it('keeps a complete last row without a line break, and any last row of a file that ends with one', () => {
     expect(readBarCsv(rows.join('\n'), stooq).bars).toHaveLength(3);
     expect(readBarCsv(`${rows.join('\n').slice(0, -5)}\n`, stooq).bars).toHaveLength(3);
     expect(readBarCsv(rows.slice(0, 2).join('\n').slice(0, -5), stooq).bars).toHaveLength(1);
+    // A short symbol ending a long file with rows of it elsewhere is complete (A after AAPL, and A on another row).
+    const long = 'date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,A\n2018-02-05,1,2,0.5,1.5,100,AAPL\n2018-02-06,1,2,0.5,1.5,100,AAPL\n2018-02-06,1,2,0.5,1.5,100,A';
+    expect(readBarCsv(long, { source: SRC }).bars.map((b) => b.symbol)).toEqual(['A', 'AAPL', 'AAPL', 'A']);
+    // A complete symbol shorter than every other one (GE after AAPL and IBM) is no cut-off IBM; IB among GE and IBM is.
+    expect(readBarCsv('date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,AAPL\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-05,1,2,0.5,1.5,100,GE', { source: SRC }).bars).toHaveLength(3);
+    expect(readBarCsv('date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-05,1,2,0.5,1.5,100,GE\n2018-02-06,1,2,0.5,1.5,100,IB', { source: SRC }).bars.map((b) => b.symbol)).toEqual(['IBM', 'GE']);
   });
 });
