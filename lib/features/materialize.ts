@@ -10,7 +10,7 @@ import { BadInputError } from '../errors';
 import { readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
-import { absorbBarRevisions, featureRowDates, lastFeatureDates, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
+import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
 import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
@@ -72,6 +72,10 @@ export interface MaterializeReport {
   /** Earliest date recomputed (null when nothing was). */
   recomputedFrom: string | null;
   onlineUpdated: number;
+  /** Vectors not published because bars under them were marked changed while the run computed (absent when none). */
+  onlineWithheld?: number;
+  /** The series so marked, from the date their bars changed (absent when no vector was withheld). */
+  changedDuringRun?: Array<{ symbol: string; from: string }>;
   lastDate: string | null;
   skipped: Array<{ symbol: string; bars: number; reason: string }>;
   durationMs: number;
@@ -319,8 +323,20 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     }
     options.onProgress?.({ symbolsDone: i + 1, symbolsTotal: computed.frames.length, rowsWritten });
   }
-  await recordProgress(store, set, inputs, last, progress, changed);
-  const onlineUpdated = options.cache ? (await publishOnlineFeatures(options.cache, online)) + (republish.length > 0 ? await replaceOnlineFeatures(options.cache, republish) : 0) : 0;
+  const saved = await recordProgress(store, set, inputs, last, progress, changed);
+  // Bars marked changed while this run computed (a live correction, a publish another run absorbed)
+  // make its vectors from that date on stale: they are withheld, leaving the online store's vector
+  // (the live path's, or the one before) in place; the mark stays, so the next run recomputes them.
+  // Checked again just before publishing, for a mark set after the progress write.
+  const touched = saved.touched;
+  if (options.cache) for (const [symbol, from] of await marksSince(store.db, set.version, progress, saved.own)) if (!touched.has(symbol) || from < (touched.get(symbol) as string)) touched.set(symbol, from);
+  const crosses = crossesSymbols(set);
+  const earliestTouch = [...touched.values()].sort()[0];
+  const withheld = (v: OnlineFeatureVector) => (crosses ? earliestTouch !== undefined && earliestTouch <= v.asOf : (touched.get(v.symbol) ?? '9999') <= v.asOf);
+  const publish = online.filter((v) => !withheld(v));
+  const replace = republish.filter((v) => !withheld(v));
+  const onlineWithheld = online.length + republish.length - publish.length - replace.length;
+  const onlineUpdated = options.cache ? (await publishOnlineFeatures(options.cache, publish)) + (replace.length > 0 ? await replaceOnlineFeatures(options.cache, replace) : 0) : 0;
   const lastDate = [...online, ...republish].reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
   return {
     version: set.version,
@@ -330,6 +346,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     rowsRecomputed,
     recomputedFrom: refresh.earliest,
     onlineUpdated,
+    ...(options.cache && onlineWithheld > 0 ? { onlineWithheld, changedDuringRun: [...touched].map(([symbol, from]) => ({ symbol, from })).sort((a, b) => (a.symbol < b.symbol ? -1 : 1)) } : {}),
     lastDate,
     skipped: computed.skipped,
     durationMs: Date.now() - started,
@@ -342,7 +359,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
  * (`to`) leaves both as they were, so rows after it are checked and recomputed by a later run; with
  * market or cross-sectional columns that holds unless every series was covered.
  */
-async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureInputs, last: ReadonlyMap<string, string>, progress: ReadonlyMap<string, FeatureProgress>, changed: ReadonlyMap<string, string>): Promise<void> {
+async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureInputs, last: ReadonlyMap<string, string>, progress: ReadonlyMap<string, FeatureProgress>, changed: ReadonlyMap<string, string>): Promise<{ touched: Map<string, string>; own: { at: string; symbols: Set<string> } }> {
   const series = [...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])].filter((s) => s.dates.length > 0);
   const covers = (s: SymbolBars) => {
     const end = s.dates[s.dates.length - 1];
@@ -360,5 +377,6 @@ async function recordProgress(store: Database, set: FeatureSet, inputs: FeatureI
       return !p || changed.has(s.symbol) || p.through !== s.dates[s.dates.length - 1] || p.bars !== s.dates.length;
     })
     .map((s) => ({ symbol: s.symbol, through: s.dates[s.dates.length - 1], bars: s.dates.length }));
-  await saveFeatureProgress(store, set.version, entries, consumed);
+  const { touched, at } = await saveFeatureProgress(store, set.version, entries, consumed, progress);
+  return { touched, own: { at, symbols: new Set(entries.map((e) => e.symbol)) } };
 }

@@ -119,19 +119,45 @@ export async function readFeatureProgress(store: Database, version: string): Pro
 }
 
 /**
+ * Series whose stale mark was set or moved after `read` was taken (a live correction, a publish
+ * absorbed by a concurrent run, a late headline): their bars changed under whatever was computed
+ * from that read. Mark moves always move `updated_at`, so a row whose `updated_at` is not the one
+ * read, nor `ownWrite` (what this run's own progress write set), was touched by someone else.
+ */
+export async function marksSince(
+  db: Kysely<DatabaseSchema>,
+  version: string,
+  read: ReadonlyMap<string, FeatureProgress>,
+  ownWrite?: { at: string; symbols: ReadonlySet<string> },
+): Promise<Map<string, string>> {
+  const marked = await db.selectFrom('feature_progress').select(['symbol', 'stale_from', 'updated_at']).where('version', '=', version).where('stale_from', 'is not', null).execute();
+  const touched = new Map<string, string>();
+  for (const r of marked) {
+    if (r.stale_from === null || r.updated_at === read.get(r.symbol)?.updatedAt) continue;
+    if (ownWrite && ownWrite.symbols.has(r.symbol) && r.updated_at === ownWrite.at) continue;
+    touched.set(r.symbol, r.stale_from);
+  }
+  return touched;
+}
+
+/**
  * Records, after a run, the bars each series had up to the date its rows now reflect. A stale mark
  * is cleared only when it is still the one the run read (`consumed`): a revision absorbed by a
- * concurrent run in the meantime stays marked.
+ * concurrent run in the meantime stays marked. Returns the series marked stale since `read` (the
+ * progress the run started from; marksSince), looked at before this write moves `updated_at`, and
+ * when this write happened.
  */
 export async function saveFeatureProgress(
   store: Database,
   version: string,
   entries: ReadonlyArray<{ symbol: string; through: string; bars: number }>,
   consumed: ReadonlyArray<{ symbol: string; staleFrom: string; updatedAt: string }>,
-): Promise<void> {
-  if (entries.length === 0 && consumed.length === 0) return;
+  read: ReadonlyMap<string, FeatureProgress> = new Map(),
+): Promise<{ touched: Map<string, string>; at: string }> {
   const now = new Date().toISOString();
-  await store.db.transaction().execute(async (tx) => {
+  if (entries.length === 0 && consumed.length === 0) return { touched: await marksSince(store.db, version, read), at: now };
+  return store.db.transaction().execute(async (tx) => {
+    const touched = await marksSince(tx, version, read);
     for (const c of consumed) {
       await tx.updateTable('feature_progress').set({ stale_from: null }).where('version', '=', version).where('symbol', '=', c.symbol).where('stale_from', '=', c.staleFrom).where('updated_at', '=', c.updatedAt).execute();
     }
@@ -142,6 +168,7 @@ export async function saveFeatureProgress(
       if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ through: sql`values(through)`, bars: sql`values(bars)`, updated_at: sql`values(updated_at)` }).execute();
       else await insert.onConflict((oc) => oc.columns(['version', 'symbol']).doUpdateSet((eb) => ({ through: eb.ref('excluded.through'), bars: eb.ref('excluded.bars'), updated_at: eb.ref('excluded.updated_at') }))).execute();
     }
+    return { touched, at: now };
   });
 }
 
