@@ -7,7 +7,7 @@
  */
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
-import { readBarSeries } from '../store/bars';
+import { barCountsThrough, readBars, readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
@@ -329,7 +329,14 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   // (the live path's, or the one before) in place; the mark stays, so the next run recomputes them.
   // Checked again just before publishing, for a mark set after the progress write.
   const touched = saved.touched;
-  if (options.cache) for (const [symbol, from] of await marksSince(store.db, set.version, progress, saved.own)) if (!touched.has(symbol) || from < (touched.get(symbol) as string)) touched.set(symbol, from);
+  const touch = (symbol: string, from: string) => {
+    if (!touched.has(symbol) || from < (touched.get(symbol) as string)) touched.set(symbol, from);
+  };
+  if (options.cache) {
+    // A bar added inside a history (a live back-fill) sets no mark: count the bars under each vector date.
+    for (const [symbol, from] of await barsAddedSince(store, inputs, [...online, ...republish], options.symbols !== undefined)) touch(symbol, from);
+    for (const [symbol, from] of await marksSince(store.db, set.version, progress, saved.own)) touch(symbol, from);
+  }
   const crosses = crossesSymbols(set);
   const earliestTouch = [...touched.values()].sort()[0];
   const withheld = (v: OnlineFeatureVector) => (crosses ? earliestTouch !== undefined && earliestTouch <= v.asOf : (touched.get(v.symbol) ?? '9999') <= v.asOf);
@@ -351,6 +358,27 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     skipped: computed.skipped,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Series with bars stored, dated on or before some vector's date, that the run did not load (added
+ * while it computed), each from the first such date: one count per distinct vector date (usually
+ * one), and a read of the dates only of a series whose count moved.
+ */
+async function barsAddedSince(store: Database, inputs: FeatureInputs, vectors: readonly OnlineFeatureVector[], onlyLoaded: boolean): Promise<Map<string, string>> {
+  const added = new Map<string, string>();
+  const loaded = new Map([...inputs.universe, ...(inputs.volatilityIndex ? [inputs.volatilityIndex] : [])].map((s) => [s.symbol, s.dates]));
+  for (const asOf of new Set(vectors.map((v) => v.asOf))) {
+    for (const [symbol, n] of await barCountsThrough(store, asOf)) {
+      const dates = loaded.get(symbol);
+      // A run over some symbols left the others out on purpose; over all, a new one counts too.
+      if ((dates === undefined && onlyLoaded) || n === upperBound(dates ?? [], asOf) || added.has(symbol)) continue;
+      const known = new Set(dates ?? []);
+      const first = (await readBars(store, { symbols: [symbol], to: asOf })).find((b) => !known.has(b.date));
+      if (first) added.set(symbol, first.date);
+    }
+  }
+  return added;
 }
 
 /**

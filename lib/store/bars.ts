@@ -193,6 +193,12 @@ export async function countBars(store: Database, query: BarQuery = {}): Promise<
   return Number(row.n);
 }
 
+/** Per symbol: how many bars are stored dated on or before `to`. */
+export async function barCountsThrough(store: Database, to: string): Promise<Map<string, number>> {
+  const rows = await store.db.selectFrom('bars').select(['symbol', (eb) => eb.fn.countAll<number>().as('n')]).where('date', '<=', to).groupBy('symbol').execute();
+  return new Map(rows.map((r) => [r.symbol, Number(r.n)]));
+}
+
 /**
  * Bars as one typed-array series per symbol (ordered by symbol), for computations over a whole
  * universe. On SQLite it reads raw rows straight into the arrays; 470k bars take a fraction of the

@@ -27,6 +27,18 @@ const OLD_DATE = '2016-06-01';
 
 let original: string;
 let revised: string;
+/** The two files with one late day of SYMBOL missing, which the stream then back-fills. */
+let gappy: string;
+let gappyRevised: string;
+let missingDay: string;
+
+function withoutDay(from: string, day: string): string {
+  const to = tempDir('mlp-live-race-gappy-');
+  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  const file = path.join(to, `${SYMBOL}.csv`);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').filter((line) => !line.startsWith(day)).join('\n'));
+  return to;
+}
 
 beforeAll(async () => {
   original = tempDir('mlp-live-race-original-');
@@ -46,6 +58,10 @@ beforeAll(async () => {
     .join('\n');
   expect(edited).not.toEqual(text);
   fs.writeFileSync(file, edited);
+  const lines = edited.trimEnd().split('\n');
+  missingDay = lines[lines.length - 8].slice(0, 10);
+  gappy = withoutDay(original, missingDay);
+  gappyRevised = withoutDay(revised, missingDay);
 });
 
 /** A correction of the symbol's newest stored bar: the close moved within its range. */
@@ -54,12 +70,12 @@ function correctionOf(newest: Bar): Bar {
 }
 
 /** The vector a full computation over the revised file and the corrected bar gives: what the live path publishes. */
-async function liveVector(set: FeatureSet, corrected: Bar): Promise<OnlineFeatureVector> {
+async function liveVector(set: FeatureSet, corrected?: Bar): Promise<OnlineFeatureVector> {
   const t = await createSqliteTestDatabase();
   try {
     const cache = new MemoryCache();
     await importBars(t.store, request(revised));
-    await upsertBars(t.store, [corrected]);
+    if (corrected) await upsertBars(t.store, [corrected]);
     await materializeFeatures(t.store, set, { cache });
     return (await readOnlineFeatures(cache, set.version, SYMBOL)) as OnlineFeatureVector;
   } finally {
@@ -113,6 +129,40 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
 
     const next = await materializeFeatures(t.store, set, { cache });
     expect(next.onlineWithheld).toBeUndefined();
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+  });
+
+  it.each([
+    ['market columns', marketSet],
+    ['per-symbol columns', ownSet],
+  ])('a day back-filled by the stream while the step runs: the step\'s vector made without it is withheld (%s)', async (_name, set) => {
+    const cache = new MemoryCache();
+    await importBars(t.store, request(gappy));
+    await materializeFeatures(t.store, set, { cache });
+    await importBars(t.store, request(gappyRevised));
+    const live = await liveVector(set);
+    const day = (await readBars(t.store, { symbols: [SYMBOL] })).find((b) => b.date === missingDay);
+    expect(day).toBeUndefined();
+    const reference = await createSqliteTestDatabase();
+    await importBars(reference.store, request(revised));
+    const filled = (await readBars(reference.store, { symbols: [SYMBOL] })).find((b) => b.date === missingDay) as Bar;
+    await reference.drop();
+
+    let racing: Promise<unknown> | undefined;
+    const report = await materializeFeatures(t.store, set, {
+      cache,
+      onProgress: () => {
+        racing ??= (async () => {
+          expect(await writeLiveBars(t.store, [{ bar: filled, entryId: '1700000000000-1', change: 'new' }], { stream: 'stream:race', contiguous: true, record: false })).toEqual(['added']);
+          await replaceOnlineFeatures(cache, [live]);
+        })();
+      },
+    });
+    await racing;
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+    expect(report.changedDuringRun).toContainEqual({ symbol: SYMBOL, from: missingDay });
+
+    await materializeFeatures(t.store, set, { cache });
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
   });
 });
