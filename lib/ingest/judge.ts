@@ -221,13 +221,15 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       // Another security's closes (or bars dated on other sessions) do not keep one ratio to the
       // stored ones, anywhere in the sessions they share (not only at the ends).
       const mismatch = mismatchedWindow(sharedSessions(kept, stored.span)) ? seriesMismatchIssue({ symbol, staged: kept, stored: stored.span, source: from, storedRange: await storedRangeOf(tx, symbol) }) : undefined;
-      // A file continuing the stored bars in another unit or with another security's bars, without overlapping them.
-      const seam = mismatch ? undefined : seamSpliceIssue({ symbol, staged: kept, stored: stored.neighbours, source: from }, report.policy);
       if (mismatch) basisIssues.push(mismatch);
-      else if (seam) basisIssues.push(seam);
       else {
         const basis = basisAtEdges(atEdges) ? priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from }) : undefined;
+        // A file continuing the stored bars in another unit or with another security's bars, without
+        // overlapping them. Rows that revise stored bars by a common factor are the basis rule's (it
+        // names the factor and the bars); their seam with stored bars left on the old basis is the same finding.
+        const seam = basis ? undefined : seamSpliceIssue({ symbol, staged: kept, stored: stored.neighbours, source: from }, report.policy);
         if (basis) basisIssues.push(basis);
+        else if (seam) basisIssues.push(seam);
         // Volumes in other units (thousands, lots) over part of the stored ones: the prices agree, so
         // no rule above sees it (rows on another price basis move their volumes inversely, as a split does).
         else if (volumeBasisFactor(kept, stored.span) !== undefined) {

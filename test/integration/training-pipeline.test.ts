@@ -75,8 +75,10 @@ describe('trainingPipeline on a real Temporal dev server', () => {
     }
     fs.writeFileSync(path.join(dir, 'BAD.csv'), rows.join('\n'));
     const store = sqlite.store;
-    // Bars of the symbol published earlier: the rejected import must not touch them.
-    await upsertBars(store, [{ symbol: 'BAD', date: '2017-01-03', open: 1, high: 1, low: 1, close: 1, volume: 1 }]);
+    // Bars of the symbol published earlier, on the file's price basis (a stored close of 1 under the
+    // file's 10.5 is another security or unit: series_splice, a verdict of its own): the rejected
+    // import must not touch them.
+    await upsertBars(store, [{ symbol: 'BAD', date: '2017-01-03', open: 10, high: 11, low: 9, close: 10.5, volume: 100 }]);
     const barsBefore = (await dumpStore(store)).bars;
     await withWorkers(env, { store, cache: new MemoryCache() }, async () => {
       const handle = await env.client.workflow.start(trainingPipeline, {
