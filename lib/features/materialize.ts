@@ -24,7 +24,7 @@ import { upperBound } from '../sorted';
 export interface MaterializeOptions {
   /** Symbols to compute (default: every symbol in the bar store). */
   symbols?: readonly string[];
-  /** Last date to use (point in time; default: everything stored). */
+  /** Last date to use (default: everything stored); rows already stored after it are still kept up to date (bars up to the newest stored row are read). */
   to?: string;
   cache?: Cache;
   onProgress?: (p: { symbolsDone: number; symbolsTotal: number; rowsWritten: number }) => void;
@@ -213,6 +213,15 @@ interface Refresh {
   earliest: string | null;
 }
 
+/** `to`, or the newest date stored rows or counted bars reach when that is later (undefined: everything). */
+function throughStoredRows(to: string | undefined, last: ReadonlyMap<string, string>, progress: ReadonlyMap<string, FeatureProgress>): string | undefined {
+  if (to === undefined) return undefined;
+  let through = to;
+  for (const date of last.values()) if (date > through) through = date;
+  for (const p of progress.values()) if (p.through !== null && p.through > through) through = p.through;
+  return through;
+}
+
 /** Whether a series' change can reach other symbols' rows (market columns, ranks or z-scores). */
 function crossesSymbols(set: FeatureSet): boolean {
   return set.features.some(isMarketFeature) || normalisesAcrossSymbols(set);
@@ -267,13 +276,18 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   await absorbBarRevisions(store, set.version);
   const progress = await readFeatureProgress(store, set.version);
   const last = await lastFeatureDates(store, set.version);
-  let inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to: options.to });
+  // A run up to an earlier date than rows already stored (the features step runs up to the
+  // import's last date, and a late or back-filled day is older than the others' newest rows) still
+  // reads the bars under every stored row: a change it finds reaches those later rows too (EMA and
+  // market columns carry it), and rows left stale would feed a dataset with nothing marking them.
+  const to = throughStoredRows(options.to, last, progress);
+  let inputs = await loadFeatureInputs(store, set, { symbols: options.symbols, to });
   let changed = await staleFrom(store, set, inputs, last, progress);
   if (changed.size > 0 && options.symbols && crossesSymbols(set)) {
     // Every symbol with rows gets its rows recomputed, so the market they are computed over is all of them.
     const symbols = [...new Set([...options.symbols, ...last.keys(), ...progress.keys()])];
     if (symbols.length > options.symbols.length) {
-      inputs = await loadFeatureInputs(store, set, { symbols, to: options.to });
+      inputs = await loadFeatureInputs(store, set, { symbols, to });
       changed = await staleFrom(store, set, inputs, last, progress);
     }
   }

@@ -116,6 +116,28 @@ describe('stored feature rows after bars that arrive late (SQLite)', () => {
     expect(await storedRows(t.store, crossSet)).toEqual(await fullRecomputation(t.store, crossSet));
   });
 
+  it("a late day older than the newest rows, materialised up to that day (an import's last date), recomputes the others' later rows too", async () => {
+    // The features step runs up to the import's last date; here that is CCC's late day, three days
+    // before the others' newest rows, whose market columns (the 10-day market volatility) carry it.
+    await upsertBars(t.store, SYMBOLS.flatMap((s) => barsOf(s, 0, s === 'CCC' ? D - 4 : D)));
+    await materializeFeatures(t.store, crossSet, { to: DATES[D] });
+    await upsertBars(t.store, barsOf('CCC', D - 3, D - 3));
+    const report = await materializeFeatures(t.store, crossSet, { to: DATES[D - 3] });
+    expect(report).toMatchObject({ rowsWritten: 1, rowsRecomputed: 3 * 4, recomputedFrom: DATES[D - 3] });
+    expect(await storedRows(t.store, crossSet)).toEqual(await fullRecomputation(t.store, crossSet));
+    expect(await materializeFeatures(t.store, crossSet, { to: DATES[D] })).toMatchObject({ rowsWritten: 0, rowsRecomputed: 0 });
+  });
+
+  it("a day back-filled into one symbol's history, materialised up to that day, recomputes that symbol's later rows too", async () => {
+    // BBB's first file lacked one day; per-symbol EMA columns carry it to every later row.
+    await upsertBars(t.store, SYMBOLS.flatMap((s) => barsOf(s, 0, D).filter((b) => !(s === 'BBB' && b.date === DATES[D - 3]))));
+    await materializeFeatures(t.store, ownSet, { to: DATES[D] });
+    await upsertBars(t.store, barsOf('BBB', D - 3, D - 3));
+    const report = await materializeFeatures(t.store, ownSet, { to: DATES[D - 3] });
+    expect(report).toMatchObject({ rowsWritten: 0, rowsRecomputed: 4, recomputedFrom: DATES[D - 3] }); // the new day's row counts as recomputed: it lies inside BBB's rows
+    expect(await storedRows(t.store, ownSet)).toEqual(await fullRecomputation(t.store, ownSet));
+  });
+
   it('a newly listed symbol back-filled over dates that have rows, in two files, recomputes the others from its first bar each time', async () => {
     await upsertBars(t.store, SYMBOLS.flatMap((s) => barsOf(s, 0, D)));
     await materializeFeatures(t.store, crossSet);
