@@ -175,7 +175,8 @@ describe('stored feature rows after bars that arrive late (SQLite)', () => {
     expect(await storedRows(t.store, ownSet)).toEqual(await fullRecomputation(t.store, ownSet));
   });
 
-  it('any order of imports leaves rows equal to a full recomputation after every run (volatility index included)', async () => {
+  // The pipeline's features step runs up to each import's last date, which a late piece puts before stored rows.
+  it.each([['everything stored', false], ["each import's last date", true]])('any order of imports leaves rows equal to a full recomputation after every run up to %s (volatility index included)', async (_, upToImport) => {
     const set = defineFeatureSet({ ...crossSet, name: 'late-bars-vix', features: [...crossSet.features, { kind: 'volatility_index', symbol: '$VIX', changeWindow: 3 }] });
     const r = rng(7);
     // Every series in two to four contiguous pieces, one listed late, imported in a random order.
@@ -195,7 +196,7 @@ describe('stored feature rows after bars that arrive late (SQLite)', () => {
     let recomputed = 0;
     for (const piece of [first.flat(), ...pieces]) {
       await upsertBars(t.store, piece);
-      recomputed += (await materializeFeatures(t.store, set)).rowsRecomputed;
+      recomputed += (await materializeFeatures(t.store, set, upToImport ? { to: piece.reduce((m, b) => (b.date > m ? b.date : m), '') } : {})).rowsRecomputed;
       expect(await storedRows(t.store, set)).toEqual(await fullRecomputation(t.store, set));
     }
     expect(recomputed).toBeGreaterThan(0);
