@@ -20,6 +20,7 @@ import { writePredictions } from '../../lib/training/walk-forward';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
 import { datasetFromBars, predictionsForLastDays } from '../helpers/training-dataset';
 
 const label = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
@@ -40,9 +41,12 @@ function market(): BarSeries[] {
 describe('trials of earlier runs on the same outcomes', () => {
   let t: TestDatabase;
   const artifacts = localArtifactStore(tempDir('mlp-deflation-'));
+  let featureSet: TestFeatureSet;
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     await loadModelRuntimes();
+    // Registration refuses a model of a feature set the store does not hold: one column, stored.
+    featureSet = await saveTestFeatureSet(t.store, returnsFeatureSet('deflation', 1));
   });
   afterAll(async () => {
     await t?.drop();
@@ -51,7 +55,7 @@ describe('trials of earlier runs on the same outcomes', () => {
   it('counts them in the deflated Sharpe ratio, beside the run\'s own', async () => {
     const series = market();
     const n = series[0].dates.length;
-    const ds = { ...datasetFromBars(series, label, 'f0', (r) => r % 7), bars: { open: Float64Array.from({ length: series.length * n }, (_, i) => series[Math.floor(i / n)].open[i % n]), close: Float64Array.from({ length: series.length * n }, (_, i) => series[Math.floor(i / n)].close[i % n]) } };
+    const ds = { ...datasetFromBars(series, label, 'f0', (r) => r % 7), featureSetVersion: featureSet.version, columns: featureSet.columns, bars: { open: Float64Array.from({ length: series.length * n }, (_, i) => series[Math.floor(i / n)].open[i % n]), close: Float64Array.from({ length: series.length * n }, (_, i) => series[Math.floor(i / n)].close[i % n]) } };
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const noise = rng(11);
     // Right on 56% of rows (it reads the label): a positive Sharpe ratio for the deflation to judge.

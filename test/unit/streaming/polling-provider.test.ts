@@ -24,7 +24,8 @@ class FakeProvider implements HistoricalBarProvider {
     if (symbol === 'GONE') throw new ProviderError('no such symbol', false);
     if (symbol === 'FLAKY') throw new ProviderError('try later', true);
     if (symbol === 'LIMITED') return { symbol, source: `fake://${symbol}`, csv: 'Too many requests: 100 per minute allowed\n' };
-    return { symbol, source: `fake://${symbol}`, csv: ['Date,Open,High,Low,Close,Volume', ...(this.rows[symbol] ?? [])].join('\n') };
+    // Ending with a line break, as a provider's whole body does (one without reads as cut off in its last row).
+    return { symbol, source: `fake://${symbol}`, csv: `${['Date,Open,High,Low,Close,Volume', ...(this.rows[symbol] ?? [])].join('\n')}\n` };
   }
 }
 
