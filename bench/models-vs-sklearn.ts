@@ -83,7 +83,7 @@ function dataset(): { columns: string[]; rows: Row[] } {
   const rows: Row[] = [];
   for (const frame of computed.frames) {
     const series = universe.find((s) => s.symbol === frame.symbol) as (typeof universe)[number];
-    const labels = computeLabels(spec, series.close);
+    const labels = computeLabels(spec, series, series.dates);
     const offset = series.dates.indexOf(frame.dates[0]);
     frame.dates.forEach((date, r) => {
       const label = labels.value[offset + r];

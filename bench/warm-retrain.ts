@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { computeFeatures, type SymbolBars } from '../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { toSymbolBars } from '../lib/features/materialize';
-import { computeLabels, labelSpecSchema } from '../lib/labels/labels';
+import { computeLabels, labelSpecSchema, tradableReturn } from '../lib/labels/labels';
 import { readBarCsv } from '../lib/market-data/csv-reader';
 import { generateSyntheticMarket } from '../lib/market-data/synthetic';
 import { sharedPool } from '../lib/threads/task-pool';
@@ -97,13 +97,13 @@ function buildDataset(series: readonly SymbolBars[]): TrainingDataset {
   const rows: Array<{ day: number; symbol: number; values: Float64Array; label: number; end: number; forward: number }> = [];
   for (const frame of computed.frames) {
     const s = series.find((x) => x.symbol === frame.symbol) as SymbolBars;
-    const labels = computeLabels(spec, s.close);
+    const labels = computeLabels(spec, s, s.dates);
     const offset = s.dates.indexOf(frame.dates[0]);
     frame.dates.forEach((date, r) => {
       const t = offset + r;
       const values = Float64Array.from(frame.columns, (c) => c[r]);
       if (Number.isNaN(labels.value[t]) || values.some((v) => !Number.isFinite(v))) return;
-      rows.push({ day: dayIndex.get(date) as number, symbol: symbols.indexOf(frame.symbol), values, label: labels.value[t], end: dayIndex.get(s.dates[labels.end[t]]) as number, forward: s.close[t + HORIZON] / s.close[t] - 1 });
+      rows.push({ day: dayIndex.get(date) as number, symbol: symbols.indexOf(frame.symbol), values, label: labels.value[t], end: dayIndex.get(s.dates[labels.end[t]]) as number, forward: tradableReturn(s, t, labels.end[t]) });
     });
   }
   rows.sort((a, b) => a.day - b.day || a.symbol - b.symbol);

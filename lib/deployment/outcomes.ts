@@ -1,7 +1,8 @@
 /**
  * Logged predictions joined with what actually happened. The outcome of a prediction is its model
- * version's label spec applied to the symbol's stored closes from the bar dated `asOf`, over the next
- * `horizon` NYSE sessions (computeLabels). It is known (matured) once the store holds a bar of the
+ * version's label spec applied to the symbol's stored bars from the bar dated `asOf`, over the next
+ * `horizon` NYSE sessions (computeLabels: from the next session's open, the first price an order on
+ * the prediction can fill at). It is known (matured) once the store holds a bar of the
  * symbol dated on or after the horizon's last session; a session of the horizon without a stored bar
  * (a quarantined day) leaves it matured without a label (missingBar), never labelled over a longer
  * window. Unmatured predictions are reported as such, never guessed, so a canary is not judged on
@@ -19,7 +20,7 @@ import { openArtifactStore, type ArtifactStore } from '../artifacts/artifact-sto
 import { nthNyseTradingDayAfter } from '../calendar/nyse';
 import { loadConfig, type AppConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
-import { computeLabels, labelSpecSchema, sessionHorizons, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { computeLabels, labelSpecSchema, sessionHorizons, type LabelPrices, type LabelSeries, type LabelSpec } from '../labels/labels';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';
@@ -240,7 +241,7 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
   interface SymbolBars {
     dates: string[];
     indexOf: Map<string, number>;
-    close: Float64Array;
+    prices: LabelPrices;
     labels: Map<LabelSpec, LabelSeries>;
     /** sessionHorizons(dates).ends by horizon: -1 where a session of the horizon has no bar. */
     ends: Map<number, Int32Array>;
@@ -250,7 +251,7 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     const from = await dateBarsBefore(store, symbol, need.firstAsOf, need.lookback);
     const [series] = await readBarSeries(store, { symbols: [symbol], from });
     const dates = series?.dates ?? [];
-    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), close: series?.close ?? new Float64Array(0), labels: new Map(), ends: new Map() });
+    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), prices: { open: series?.open ?? new Float64Array(0), close: series?.close ?? new Float64Array(0) }, labels: new Map(), ends: new Map() });
   }
 
   const unmatured: KeyOutcome = { outcome: null, matured: false, missingBar: false };
@@ -272,7 +273,7 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     if (last === undefined || last < horizonEnd) return unmatured;
     let labels = bars.labels.get(spec);
     if (!labels) {
-      labels = computeLabels(spec, bars.close, bars.dates);
+      labels = computeLabels(spec, bars.prices, bars.dates);
       bars.labels.set(spec, labels);
     }
     const value = labels.value[t];

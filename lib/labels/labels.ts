@@ -5,6 +5,12 @@
  * rather than one measured over a longer window. `end[t]` is the index of the last bar it uses, so
  * training can purge samples whose label windows overlap a test fold.
  * Scale inputs (volatility) come from bars <= t only.
+ *
+ * Returns a label is made of are tradable (tradableReturn): bought at the open of the session after
+ * t and sold at the close of the horizon's last session. Row t's features use bar t's close, so an
+ * order placed on them fills at the next open at the earliest; a label from bar t's close credited a
+ * score with the overnight gap into t + 1, which no such order earns (a score of that gap alone,
+ * whose backtest loses, beat every naive baseline on AUC and became champion).
  */
 import { z } from 'zod';
 import { nyseTradingDaysBetween } from '../calendar/nyse';
@@ -17,19 +23,25 @@ import { nanArray } from '../features/indicators/rolling';
  * 2: the horizon counts NYSE sessions, and a session missing from the stored bars inside it leaves
  *    the row unlabelled (1 counted stored bars, so a missing bar stretched the window by a session);
  *    volatility windows across a missing session are not used.
+ * 3: direction and triple-barrier labels enter at the next session's open (tradableReturn), not at
+ *    the close that made the features; volatility-regime labels are unchanged.
  */
-export const LABEL_CODE_VERSION = 2;
+export const LABEL_CODE_VERSION = 3;
 
 const positive = (d: number) => z.number().positive().default(d);
 const bars = (d: number) => z.number().int().min(1).max(1000).default(d);
 
 export const labelSpecSchema = z.discriminatedUnion('kind', [
   /**
-   * 1 when the close h sessions ahead is above today's, 0 otherwise. Moves within the dead zone (|return|
-   * <= deadZone) are not trained on, but are evaluated like every other row (LabelSeries.evaluationOnly).
+   * 1 when the close h sessions ahead is above the next session's open (tradableReturn > 0), 0 otherwise.
+   * Moves within the dead zone (|return| <= deadZone) are not trained on, but are evaluated like every
+   * other row (LabelSeries.evaluationOnly).
    */
   z.object({ kind: z.literal('direction'), horizon: bars(5), deadZone: z.number().min(0).default(0) }),
-  /** 1 profit-take first, 0 stop-loss first; at the time limit the sign of the return decides. */
+  /**
+   * Entered at the next session's open: 1 when a close reaches the profit-take first, 0 the stop-loss
+   * first (both set from the entry price); at the time limit the sign of the tradable return decides.
+   */
   z.object({ kind: z.literal('triple_barrier'), horizon: bars(10), profitTake: positive(2), stopLoss: positive(2), volWindow: bars(20) }),
   /** 1 when realised volatility over the next h sessions is above the median of the trailing h-session volatilities. */
   z.object({ kind: z.literal('volatility_regime'), horizon: bars(20), trailing: bars(252) }),
@@ -88,6 +100,24 @@ export function sessionHorizons(dates: readonly string[] | undefined, n: number,
   return { ends, gap };
 }
 
+/** The prices labels are made of, one per bar. */
+export interface LabelPrices {
+  open: Float64Array;
+  close: Float64Array;
+}
+
+/**
+ * The return of a position taken on row t's signal and held to the close of bar e: bought at the open
+ * of bar t + 1 (the first price an order placed after t's close can fill at), sold at e's close; NaN
+ * where either price is not a positive number. The labels, the dataset's forward return, the
+ * information coefficient and live performance all measure this return.
+ */
+export function tradableReturn(prices: LabelPrices, t: number, e: number): number {
+  const buy = prices.open[t + 1];
+  const sell = prices.close[e];
+  return buy > 0 && sell > 0 && e > t ? sell / buy - 1 : NaN;
+}
+
 /** Log returns between consecutive bars; NaN where a session between them is missing (not a one-session return). */
 function logReturns(close: Float64Array, gap: Uint8Array): Float64Array {
   const r = nanArray(close.length);
@@ -116,8 +146,10 @@ function std(x: Float64Array, from: number, to: number): number {
  * calendar: a row whose next `horizon` sessions are not all stored gets no label. Every caller with
  * stored bars passes them; without, consecutive bars are taken as consecutive sessions.
  */
-export function computeLabels(spec: LabelSpec, close: Float64Array, dates?: readonly string[]): LabelSeries {
+export function computeLabels(spec: LabelSpec, prices: LabelPrices, dates?: readonly string[]): LabelSeries {
+  const { open, close } = prices;
   const n = close.length;
+  if (open.length !== n) throw new RangeError(`${open.length} opens for ${n} closes: the label needs both prices of every bar`);
   const value = nanArray(n);
   const end = new Int32Array(n).fill(-1);
   const h = spec.horizon;
@@ -129,8 +161,8 @@ export function computeLabels(spec: LabelSpec, close: Float64Array, dates?: read
       for (let t = 0; t < n; t++) {
         const e = ends[t];
         if (e < 0) continue; // the horizon is not (all) stored: no label
-        const r = close[e] / close[t] - 1;
-        if (!Number.isFinite(r)) continue; // a zero or missing close: no return, no label
+        const r = tradableReturn(prices, t, e);
+        if (!Number.isFinite(r)) continue; // a zero or missing price: no return, no label
         value[t] = r > 0 ? 1 : 0;
         end[t] = e;
         if (Math.abs(r) <= spec.deadZone) evaluationOnly[t] = 1;
@@ -146,8 +178,10 @@ export function computeLabels(spec: LabelSpec, close: Float64Array, dates?: read
         if (e < 0) continue;
         const sigma = std(r, t - spec.volWindow + 1, t); // daily volatility known at t (one-session returns only)
         if (!Number.isFinite(sigma)) continue; // no scale, no barriers
-        const upper = close[t] * Math.exp(spec.profitTake * sigma);
-        const lower = close[t] * Math.exp(-spec.stopLoss * sigma);
+        const entry = open[t + 1];
+        if (!(entry > 0)) continue; // no price to enter at: no label
+        const upper = entry * Math.exp(spec.profitTake * sigma);
+        const lower = entry * Math.exp(-spec.stopLoss * sigma);
         for (let k = t + 1; k <= e; k++) {
           const c = close[k];
           if (c >= upper || c <= lower) {
@@ -157,7 +191,9 @@ export function computeLabels(spec: LabelSpec, close: Float64Array, dates?: read
           }
         }
         if (end[t] < 0) {
-          value[t] = close[e] > close[t] ? 1 : 0;
+          const ret = tradableReturn(prices, t, e);
+          if (!Number.isFinite(ret)) continue;
+          value[t] = ret > 0 ? 1 : 0;
           end[t] = e;
         }
       }

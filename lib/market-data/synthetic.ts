@@ -60,11 +60,19 @@ export const syntheticMarketOptionsSchema = z
     trendDrift: z.number().min(0).max(0.01).default(0.0008),
     /**
      * How many times its overnight noise (the part of today's open not explained by the day's move)
-     * a stock gives back tomorrow (0: none, the default). The noise shows in the opening gap and in
-     * no close, so a model with the gap feature sees an edge that no close-based naive baseline (the
-     * sign of the past h-day return, either way) does: tests that need a model to prove an edge plant one.
+     * a stock gives back tomorrow between the open and the close (0: none, the default). The noise
+     * shows in the opening gap and in no close, so a model with the gap feature sees an edge that no
+     * close-based naive baseline (the sign of the past h-day return, either way) does, and an order
+     * filled at tomorrow's open earns it: tests that need a model to prove an edge plant one.
      */
     gapReversal: z.number().min(0).max(10).default(0),
+    /**
+     * The share of today's open-to-close move that tomorrow's opening gap gives back (0: none, the
+     * default). It is over before any order placed after today's close can fill, so it is an edge a
+     * label from today's close would credit and no trade earns: tests that a pipeline does not promote
+     * an untradable edge plant one.
+     */
+    overnightReversal: z.number().min(0).max(1).default(0),
   })
   .refine((o) => o.from <= o.to, { message: 'from must not be after to', path: ['to'] });
 
@@ -187,7 +195,7 @@ interface RawBar {
 const MEAN_REVERSION = 0.0004;
 const OVERNIGHT_SHARE = 0.35;
 
-function simulateSymbol(market: MarketPath, rng: Rng, trendDrift: number, gapReversal: number): RawBar[] {
+function simulateSymbol(market: MarketPath, rng: Rng, trendDrift: number, gapReversal: number, overnightReversal: number): RawBar[] {
   const beta = rng.uniform(0.6, 1.6);
   const idioVol = rng.uniform(0.006, 0.015);
   const startPrice = Math.exp(rng.uniform(Math.log(20), Math.log(300)));
@@ -199,6 +207,7 @@ function simulateSymbol(market: MarketPath, rng: Rng, trendDrift: number, gapRev
   let segmentLeft = 0;
   let segmentDrift = 0;
   let lastGapNoise = 0;
+  let lastIntraday = 0;
   for (let t = 0; t < market.returns.length; t++) {
     if (segmentLeft === 0) {
       // Trend segments: a few months to a year of persistent idiosyncratic drift (about ±20%/year).
@@ -212,13 +221,19 @@ function simulateSymbol(market: MarketPath, rng: Rng, trendDrift: number, gapRev
     const sigmaIdio = idioVol * (turbulent ? 1.6 : 1);
     const sigma = Math.sqrt((beta * MARKET.vol[market.regimes[t]]) ** 2 + sigmaIdio ** 2);
     const deviation = logPrice - (Math.log(startPrice) + beta * marketLog);
-    const r = segmentDrift - MEAN_REVERSION * deviation - gapReversal * lastGapNoise + beta * m + sigmaIdio * rng.normal();
+    const move = segmentDrift - MEAN_REVERSION * deviation + beta * m + sigmaIdio * rng.normal();
+    // The planted reversals: yesterday's overnight noise given back after the open (tradable), and a
+    // share of yesterday's open-to-close move given back by the open (not tradable).
+    const afterOpen = -gapReversal * lastGapNoise;
+    const byOpen = -overnightReversal * lastIntraday;
+    const r = move + afterOpen + byOpen;
 
     const prevClose = Math.exp(logPrice);
     // Part of the day's move happens overnight, plus some overnight noise of its own.
     const gapNoise = 0.2 * sigma * rng.normal();
-    const gap = OVERNIGHT_SHARE * r + gapNoise;
+    const gap = OVERNIGHT_SHARE * move + gapNoise + byOpen;
     lastGapNoise = gapNoise;
+    lastIntraday = r - gap;
     const open = prevClose * Math.exp(gap);
     const close = prevClose * Math.exp(r);
     const high = Math.max(open, close) * Math.exp(0.45 * sigma * Math.abs(rng.normal()));
@@ -478,7 +493,7 @@ export function generateSyntheticMarket(options: SyntheticMarketOptions = {}): S
     const symbol = syntheticSymbol(s, o.symbols);
     const mine = placements.filter((p) => p.symbolIndex === s);
     const splitIndex = mine.find((p) => p.kind === 'unadjusted_split')?.barIndex;
-    const bars = simulateSymbol(market, new Rng(o.seed, `symbol/${s}`), o.trendDrift, o.gapReversal).map((raw, t) => {
+    const bars = simulateSymbol(market, new Rng(o.seed, `symbol/${s}`), o.trendDrift, o.gapReversal, o.overnightReversal).map((raw, t) => {
       const adjusted = splitIndex !== undefined && t >= splitIndex
         ? { open: raw.open / 2, high: raw.high / 2, low: raw.low / 2, close: raw.close / 2, volume: raw.volume * 2 }
         : raw;

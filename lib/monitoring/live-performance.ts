@@ -27,7 +27,7 @@ export interface OutcomeSample {
   probability: number;
   predictedClass: 0 | 1;
   outcome: 0 | 1;
-  /** Close-to-close return over the label horizon from asOf; null when a bar is missing. */
+  /** Tradable return over the label horizon from asOf (next open to the horizon's last close); null when a bar is missing. */
   forwardReturn: number | null;
 }
 

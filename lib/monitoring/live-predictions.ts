@@ -7,7 +7,7 @@
  */
 import { groupBy } from '../group-by';
 import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
-import { sessionHorizons } from '../labels/labels';
+import { sessionHorizons, tradableReturn } from '../labels/labels';
 import type { ModelVersion } from '../registry/model-registry';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
@@ -46,8 +46,8 @@ async function groupedPredictions(store: Database, model: string, version: numbe
 }
 
 /**
- * Close-to-close return over the `horizon` NYSE sessions after each (symbol, asOf), where the bars of
- * asOf and of every one of those sessions are stored (not `horizon` stored bars on: a missing day
+ * The tradable return (tradableReturn: next open to the last close) over the `horizon` NYSE sessions
+ * after each (symbol, asOf), where the bars of asOf and of every one of those sessions are stored (not `horizon` stored bars on: a missing day
  * would stretch the return over another session).
  */
 async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<Map<string, number>> {
@@ -61,7 +61,9 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
     const { ends } = sessionHorizons(s.dates, s.close.length, horizon);
     for (const r of bySymbol.get(s.symbol) ?? []) {
       const t = indexOf.get(r.asOf);
-      if (t !== undefined && ends[t] >= 0) out.set(`${r.symbol} ${r.asOf}`, s.close[ends[t]] / s.close[t] - 1);
+      if (t === undefined || ends[t] < 0) continue;
+      const ret = tradableReturn(s, t, ends[t]);
+      if (Number.isFinite(ret)) out.set(`${r.symbol} ${r.asOf}`, ret);
     }
   }
   return out;

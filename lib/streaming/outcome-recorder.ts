@@ -1,7 +1,7 @@
 /**
  * Records the outcome of logged predictions once the bar that matures them is stored: the stream
  * consumer calls it for the symbols whose bars just changed. Outcomes come from attachOutcomes (the
- * model version's label spec on the stored closes), so they are exactly what the canary analysis
+ * model version's label spec on the stored bars), so they are exactly what the canary analysis
  * and monitoring compute; a prediction's outcome is written once (prediction_id is the key) and
  * never rewritten, even if a later correction of a bar would change the label. So only a verified
  * label spec is ever used: the artifact header's from the artifact store (and the row's signature

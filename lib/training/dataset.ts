@@ -5,7 +5,7 @@
  * (forward return, symbol and day). Written once as a binary file named by its content hash, so
  * trials on any worker read it by id and large data never travels through Temporal.
  */
-import { computeLabels, LABEL_CODE_VERSION, sessionHorizons, type LabelSpec } from '../labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, sessionHorizons, tradableReturn, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
 import type { BarSeries } from '../market-data/bar';
@@ -43,7 +43,7 @@ export interface TrainingDataset {
   /** Last day each label looks at (index into days): its horizon's last session, or the bar a triple barrier was touched. */
   end: Int32Array;
   symbol: Int32Array;
-  /** Close-to-close return over the label horizon, `horizon` NYSE sessions (for the information coefficient). */
+  /** The tradable return over the label horizon, `horizon` NYSE sessions: from the next open to the horizon's last close (tradableReturn; close to close before label code version 3). */
   forwardReturn: Float64Array;
   /**
    * 1 for rows that are evaluated but never trained on (a direction move inside the dead zone:
@@ -95,7 +95,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const dayIndex = new Map(days.map((d, i) => [d, i]));
   // Labels over the NYSE sessions of each symbol's stored bars: a row whose horizon lacks a stored session is not labelled (not kept).
   const bySymbol = new Map(
-    series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s.close, s.dates), horizonEnd: sessionHorizons(s.dates, s.close.length, request.label.horizon).ends, barOf: new Map(s.dates.map((d, i) => [d, i])) }]),
+    series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s, s.dates), horizonEnd: sessionHorizons(s.dates, s.close.length, request.label.horizon).ends, barOf: new Map(s.dates.map((d, i) => [d, i])) }]),
   );
 
   // The labelled rows: which stored row, and its bar in its symbol's series.
@@ -150,7 +150,7 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     out.end[r] = dayIndex.get(s.dates[labels.end[t]]) as number;
     out.symbol[r] = symbolIndex.get(row.symbol) as number;
     // Every labelled row has its whole horizon stored; NaN otherwise (never: no label, no row).
-    out.forwardReturn[r] = horizonEnd[t] >= 0 ? s.close[horizonEnd[t]] / s.close[t] - 1 : NaN;
+    out.forwardReturn[r] = horizonEnd[t] >= 0 ? tradableReturn(s, t, horizonEnd[t]) : NaN;
     if (labels.evaluationOnly?.[t]) {
       evaluationOnly[r] = 1;
       evaluationOnlyRows++;

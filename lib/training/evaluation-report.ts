@@ -12,6 +12,7 @@
 import { backtestOf, type BacktestResult } from '../backtest/backtest';
 import type { BacktestInput, BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio, sharpeDifference } from '../backtest/sharpe-inference';
+import { tradableReturn } from '../labels/labels';
 import type { BarSeries } from '../market-data/bar';
 import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLags, neweyWestMean, neweyWestRegression, panelDayUnits, type Estimate, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
@@ -112,7 +113,7 @@ export interface EvaluationReport {
    * reports from before it was measured).
    */
   auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate; withinDay?: WithinDayReport };
-  /** Daily Spearman of the score with the tradable return over the label's window (next open to the open after it ends: tradableForwardReturns); close to close in reports before 5 December 2026. */
+  /** Daily Spearman of the score with the tradable return over the label's window (next open to its last close: tradableForwardReturns); close to close in reports of label code version 2 and earlier, from the next open to the open after the window in those of 5 December 2026 (version 2). */
   informationCoefficient: { mean: number; std: number; ir: number; tStat: number; naiveTStat: number; lags: number; days: number };
   backtest: {
     strategy: Record<string, number>;
@@ -547,24 +548,21 @@ export function degenerateScores(ties: EvaluationReport['backtest']['scoreTies']
 
 /** Prices of the evaluation period per symbol, with each row's P(up) as the score on its decision day. */
 /**
- * The return a trader could earn on each row's signal over its label's window: bought at the open
- * after the decision day (its features use that day's close, and the backtest trades there too),
- * sold at the open after the label's last day; NaN where either open is not stored. The label's own
- * close-to-close return starts at the close that made the features, which no order can fill: an
- * information coefficient on it credited a score with the overnight gap it cannot trade (S&P 500
- * 2013–2018, 5-day horizon, 1-day reversal: mean daily IC 0.0107 close to close, 0.0027 open to open,
- * 0.0435 with the gap alone).
+ * The return a trader could earn on each row's signal over its label's window (tradableReturn): bought
+ * at the open after the decision day (its features use that day's close), sold at the close of the
+ * label's last day, as the label itself (label code version 3); NaN where either price is not stored.
+ * Reports before 5 December 2026 measured the close-to-close return from the close that made the features, which no order can fill, and credited
+ * a score with the overnight gap it cannot trade (S&P 500 2013–2018, 5-day horizon, 1-day reversal:
+ * mean daily IC 0.0107 close to close, 0.0027 from the next open, 0.0435 with the gap alone).
  */
 export function tradableForwardReturns(ds: Pick<TrainingDataset, 'days' | 'symbols' | 'symbol' | 'start' | 'end'>, rows: Int32Array, series: readonly BarSeries[]): Float64Array {
-  const bySymbol = new Map(series.map((s) => [s.symbol, { open: s.open, index: new Map(s.dates.map((d, i) => [d, i])) }]));
+  const bySymbol = new Map(series.map((s) => [s.symbol, { prices: s, index: new Map(s.dates.map((d, i) => [d, i])) }]));
   return Float64Array.from(rows, (r) => {
     const s = bySymbol.get(ds.symbols[ds.symbol[r]]);
     const i = s?.index.get(ds.days[ds.start[r]]);
     const j = ds.end[r] >= 0 ? s?.index.get(ds.days[ds.end[r]]) : undefined;
-    if (s === undefined || i === undefined || j === undefined || j + 1 >= s.open.length) return NaN;
-    const buy = s.open[i + 1];
-    const sell = s.open[j + 1];
-    return buy > 0 && sell > 0 ? sell / buy - 1 : NaN;
+    if (s === undefined || i === undefined || j === undefined) return NaN;
+    return tradableReturn(s.prices, i, j);
   });
 }
 

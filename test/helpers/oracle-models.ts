@@ -58,7 +58,8 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
     const { bars } = readBarCsv(f.csv, { source: f.fileName });
     await upsertBars(store, bars.map(({ symbol, date, open, high, low, close, volume }) => ({ symbol, date, open, high, low, close, volume })));
     const at = bars.length - 30 - (i % Math.max(1, options.spreadDays ?? 1));
-    const up = bars[at + ORACLE_HORIZON].close > bars[at].close;
+    // The label's outcome: bought at the next open, sold at the horizon's last close.
+    const up = bars[at + ORACLE_HORIZON].close > bars[at + 1].open;
     matured.push({ version: featureSetVersion, symbol: f.symbol, asOf: bars[at].date, columns: ORACLE_COLUMNS, values: [up ? 1 : -1, 0] });
     latest.push({ version: latestFeatureSetVersion, symbol: f.symbol, asOf: bars[bars.length - 1].date, columns: ORACLE_COLUMNS, values: [1, 0] });
   }

@@ -14,7 +14,7 @@ import { defineTestFeatureSet } from './registration';
 
 export const FIXTURE_DAYS = ['2024-01-25', '2024-01-26', '2024-01-29', '2024-01-30', '2024-01-31', '2024-02-01', '2024-02-02', '2024-02-05'];
 const SYMBOLS = ['AAA', 'BBB', 'CCC'];
-/** Opens = closes; A moves +10%, −10%, 0, +10% between the opens of days 3..7, B and C are flat. */
+/** Opens; each day closes at the next day's open. A moves +10%, −10%, 0, +10% between the opens of days 3..7, B and C are flat. */
 const PRICES: Record<string, number[]> = {
   AAA: [100, 100, 100, 100, 110, 99, 99, 108.9],
   BBB: [50, 50, 50, 50, 50, 50, 50, 50],
@@ -79,8 +79,12 @@ export function fixturePredictions(): WalkForwardPredictions {
 
 export function fixtureSeries(): BarSeries[] {
   return SYMBOLS.map((symbol) => {
-    const p = Float64Array.from(PRICES[symbol]);
-    return { symbol, dates: FIXTURE_DAYS, open: p, high: p, low: p, close: p, volume: new Float64Array(p.length).fill(1000) };
+    const open = Float64Array.from(PRICES[symbol]);
+    // No overnight gaps: each day closes where the next opens (the last where it opened).
+    const close = open.map((_, d) => open[Math.min(d + 1, open.length - 1)]);
+    const high = open.map((o, d) => Math.max(o, close[d]));
+    const low = open.map((o, d) => Math.min(o, close[d]));
+    return { symbol, dates: FIXTURE_DAYS, open, high, low, close, volume: new Float64Array(open.length).fill(1000) };
   });
 }
 

@@ -1,6 +1,6 @@
 import { rng } from '../../lib/random';
 import type { TrainingDataset } from '../../lib/training/dataset';
-import { computeLabels, sessionHorizons, type LabelSpec } from '../../lib/labels/labels';
+import { computeLabels, sessionHorizons, tradableReturn, type LabelSpec } from '../../lib/labels/labels';
 import type { BarSeries } from '../../lib/market-data/bar';
 import type { WalkForwardPredictions } from '../../lib/training/walk-forward';
 
@@ -56,7 +56,7 @@ export function syntheticTrainingDataset(options: { symbols?: number; days?: num
  */
 export function datasetFromBars(series: readonly BarSeries[], label: LabelSpec, column = 'noise', value: (row: number) => number = () => 0): TrainingDataset {
   const rows: Array<{ d: number; s: number; y: number; end: number; fwd: number; only: number }> = [];
-  const labels = series.map((s) => computeLabels(label, s.close, s.dates));
+  const labels = series.map((s) => computeLabels(label, s, s.dates));
   const horizonEnds = series.map((s) => sessionHorizons(s.dates, s.close.length, label.horizon).ends);
   for (let d = 0; d < series[0].dates.length; d++) {
     series.forEach((s, k) => {
@@ -64,7 +64,7 @@ export function datasetFromBars(series: readonly BarSeries[], label: LabelSpec, 
       if (d >= s.close.length) return;
       const y = labels[k].value[d];
       if (Number.isNaN(y)) return;
-      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: s.close[horizonEnds[k][d]] / s.close[d] - 1, only: labels[k].evaluationOnly?.[d] ?? 0 });
+      rows.push({ d, s: k, y, end: labels[k].end[d], fwd: tradableReturn(s, d, horizonEnds[k][d]), only: labels[k].evaluationOnly?.[d] ?? 0 });
     });
   }
   const evaluationOnly = Int32Array.from(rows, (r) => r.only);

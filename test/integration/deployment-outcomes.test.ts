@@ -20,10 +20,14 @@ const AAA_CLOSES = [100, 102, 100.5, 99, 100.5, 103, 104, 104.5, 102, 101];
 const BBB_DATES = AAA_DATES.slice(0, 9);
 const BBB_CLOSES = [100, 101, 100, 101, 101.5, 103, 99, 99, 99];
 
-async function storeBars(store: Database, symbol: string, dates: string[], closes: number[]): Promise<void> {
+/** Bars without overnight gaps (each opens at the close before, `previousClose` for the first), so outcomes from the next open are the closes' moves. */
+async function storeBars(store: Database, symbol: string, dates: string[], closes: number[], previousClose = closes[0]): Promise<void> {
   await upsertBars(
     store,
-    dates.map((date, i) => ({ symbol, date, open: closes[i], high: closes[i], low: closes[i], close: closes[i], volume: 1000 })),
+    dates.map((date, i) => {
+      const open = i > 0 ? closes[i - 1] : previousClose;
+      return { symbol, date, open, high: Math.max(open, closes[i]), low: Math.min(open, closes[i]), close: closes[i], volume: 1000 };
+    }),
   );
 }
 
@@ -161,7 +165,7 @@ describe.each(DRIVERS)('deployment outcomes on %s', (_driver, create) => {
     expect(joined.rows[1]).toMatchObject({ requestId: 'req-2', version: direction, probability: 0.625 });
 
     // A new bar matures the 2024-01-12 prediction: 104 / 102 − 1 = +2.0% → 1.
-    await storeBars(t.store, 'AAA', ['2024-01-17'], [104]);
+    await storeBars(t.store, 'AAA', ['2024-01-17'], [104], AAA_CLOSES[AAA_CLOSES.length - 1]);
     const later = await attachOutcomes(t.store, rows, labelFor);
     expect(outcomeOf(later.rows).slice(4, 7)).toEqual([
       ['AAA', '2024-01-12', true, 1],

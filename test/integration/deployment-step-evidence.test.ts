@@ -106,12 +106,12 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     let day = 0;
     const publishNextDay = async () => {
       // 60 bars before the end, forward: every outcome (ORACLE_HORIZON bars on) is in the store.
-      const at = (s: string) => (bars.get(s) as Array<{ date: string; close: number }>).length - 60 + day;
+      const at = (s: string) => (bars.get(s) as Array<{ date: string; open: number; close: number }>).length - 60 + day;
       await publishOnlineFeatures(
         cache,
         market.symbols.map((s) => {
-          const series = bars.get(s) as Array<{ date: string; close: number }>;
-          return { version: featureSetVersion, symbol: s, asOf: series[at(s)].date, columns: ORACLE_COLUMNS, values: [series[at(s) + ORACLE_HORIZON].close > series[at(s)].close ? 1 : -1, 0] };
+          const series = bars.get(s) as Array<{ date: string; open: number; close: number }>;
+          return { version: featureSetVersion, symbol: s, asOf: series[at(s)].date, columns: ORACLE_COLUMNS, values: [series[at(s) + ORACLE_HORIZON].close > series[at(s) + 1].open ? 1 : -1, 0] };
         }),
       );
       day++;

@@ -53,7 +53,7 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
   let i = 0;
   for (let d = 0; d < referenceDays.length; d++) {
     for (const s of series) {
-      ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.close[d] ? 1 : -1;
+      ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.open[d + 1] ? 1 : -1;
       ref[i * 2 + 1] = next() - 0.5;
       day[i] = d;
       scores[i] = scoreOf(ref[i * 2], ref[i * 2 + 1]);
@@ -76,7 +76,7 @@ async function seedMonitoredModel(store: Database, artifactDir: string, name: st
   const log = series.flatMap((s) =>
     s.dates.slice(-60, -20).map((asOf, k) => {
       const t = s.dates.length - 60 + k;
-      const oracle = s.close[t + ORACLE_HORIZON] > s.close[t] ? 1 : -1;
+      const oracle = s.close[t + ORACLE_HORIZON] > s.open[t + 1] ? 1 : -1;
       const p = scoreOf(oracle, next() - 0.5);
       const requestId = crypto.randomBytes(8).toString('hex');
       return { id: `${requestId}:champion`, request_id: requestId, model: name, version: version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };

@@ -57,7 +57,7 @@ async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDi
   for (let i = 0; i < n; i++) {
     const d = Math.floor(i / series.length);
     const s = series[i % series.length];
-    ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.close[d] ? 1 : -1;
+    ref[i * 2] = s.close[d + ORACLE_HORIZON] > s.open[d + 1] ? 1 : -1;
     ref[i * 2 + 1] = next() - 0.5;
     day[i] = d;
   }
@@ -67,7 +67,7 @@ async function seedDriftingModel(store: Database, cache: MemoryCache, artifactDi
   const log = series.flatMap((s) =>
     s.dates.slice(-60, -20).map((asOf, k) => {
       const t = s.dates.length - 60 + k;
-      const p = scoreOf(s.close[t + ORACLE_HORIZON] > s.close[t] ? 1 : -1, next() - 0.5);
+      const p = scoreOf(s.close[t + ORACLE_HORIZON] > s.open[t + 1] ? 1 : -1, next() - 0.5);
       const requestId = crypto.randomBytes(8).toString('hex');
       return { id: `${requestId}:champion`, request_id: requestId, model: name, version, variant: 'champion', served: 1, symbol: s.symbol, routing_key: s.symbol, as_of: asOf, probability: p, predicted_class: p > 0.5 ? 1 : 0, latency_us: 100, error: null, created_at: now };
     }),

@@ -22,8 +22,11 @@ async function storeBars(store: Database, dates: readonly string[]): Promise<voi
   await upsertBars(
     store,
     dates.map((date) => {
-      const c = CLOSES[SESSIONS.indexOf(date)];
-      return { symbol: SYMBOL, date, open: c, high: c, low: c, close: c, volume: 1000 };
+      // No overnight gaps: each session opens at the close before it.
+      const i = SESSIONS.indexOf(date);
+      const c = CLOSES[i];
+      const open = CLOSES[Math.max(0, i - 1)];
+      return { symbol: SYMBOL, date, open, high: Math.max(open, c), low: Math.min(open, c), close: c, volume: 1000 };
     }),
   );
 }
@@ -79,7 +82,10 @@ describe.each(DRIVERS)('outcomes over NYSE sessions on %s', (_driver, create) =>
         ['2024-03-28', 11],
         ['2024-04-01', 12],
         ['2024-04-03', 9],
-      ].map(([date, c]) => ({ symbol: SYMBOL, date: date as string, open: c as number, high: c as number, low: c as number, close: c as number, volume: 1 })),
+      ].map(([date, c], i, all) => {
+        const open = all[Math.max(0, i - 1)][1] as number; // each opens at the close before it
+        return { symbol: SYMBOL, date: date as string, open, high: Math.max(open, c as number), low: Math.min(open, c as number), close: c as number, volume: 1 };
+      }),
     );
     const one = spec({ kind: 'direction', horizon: 1 });
     const outcomes = await outcomesOfKeys(t.store, [key('2024-03-28'), key('2024-04-01'), key('2024-04-03')], () => one);

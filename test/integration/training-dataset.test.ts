@@ -43,7 +43,7 @@ describe('training dataset from the store', () => {
     for (const row of features) {
       const s = series.find((x) => x.symbol === row.symbol);
       const i = s?.dates.indexOf(row.date) ?? -1;
-      if (s && !Number.isNaN(computeLabels(label, s.close).value[i])) expected++;
+      if (s && !Number.isNaN(computeLabels(label, s, s.dates).value[i])) expected++;
     }
     expect(ds.rows).toBe(expected);
     // Time order, then symbol within a day.
@@ -55,8 +55,11 @@ describe('training dataset from the store', () => {
     const date = ds.days[ds.start[r]];
     const s = series.find((x) => x.symbol === symbol);
     const i = s?.dates.indexOf(date) ?? -1;
-    expect(ds.labels[r]).toBe(computeLabels(label, (s as NonNullable<typeof s>).close).value[i]);
-    expect(ds.forwardReturn[r]).toBeCloseTo((s as NonNullable<typeof s>).close[i + 5] / (s as NonNullable<typeof s>).close[i] - 1, 12);
+    const bars = s as NonNullable<typeof s>;
+    expect(ds.labels[r]).toBe(computeLabels(label, bars, bars.dates).value[i]);
+    // Bought at the next open, sold at the horizon's last close.
+    expect(ds.forwardReturn[r]).toBeCloseTo(bars.close[i + 5] / bars.open[i + 1] - 1, 12);
+    expect(ds.labels[r]).toBe(bars.close[i + 5] > bars.open[i + 1] ? 1 : 0);
     const featureRow = features.find((f) => f.symbol === symbol && f.date === date);
     expect(Array.from(ds.values.subarray(r * 61, r * 61 + 61))).toEqual(Array.from(featureRow?.values ?? []));
     // Labels look past `to`: the last decision days before it still have labels.

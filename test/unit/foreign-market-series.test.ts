@@ -86,7 +86,7 @@ describe('series of another market', () => {
     const labels: number[] = [];
     for (const f of out.frames.filter((x) => x.symbol.startsWith('JP'))) {
       const s = bare.find((x) => x.symbol === f.symbol) as SymbolBars;
-      const label = computeLabels({ kind: 'direction', horizon: 1, deadZone: 0 }, s.close, s.dates);
+      const label = computeLabels({ kind: 'direction', horizon: 1, deadZone: 0 }, s, s.dates);
       f.dates.forEach((date, r) => {
         const t = s.dates.indexOf(date);
         if (Number.isNaN(label.value[t])) return;

@@ -1,7 +1,9 @@
-import { computeLabels, LABEL_CODE_VERSION, labelSpecSchema, sessionHorizons, volatilityRegimeKnownAt, type LabelSpecInput } from '../../lib/labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, labelSpecSchema, sessionHorizons, tradableReturn, volatilityRegimeKnownAt, type LabelPrices, type LabelSpecInput } from '../../lib/labels/labels';
 import { syntheticUniverse } from '../helpers/universe';
 
-const label = (spec: LabelSpecInput, close: number[]) => computeLabels(labelSpecSchema.parse(spec), Float64Array.from(close));
+/** Bars without overnight gaps: each opens at the previous close, so the next open is this close. */
+const noGap = (close: ArrayLike<number>): LabelPrices => ({ open: Float64Array.from(close, (_, i) => close[Math.max(0, i - 1)]), close: Float64Array.from(close) });
+const label = (spec: LabelSpecInput, close: number[]) => computeLabels(labelSpecSchema.parse(spec), noGap(close));
 
 describe('direction label', () => {
   it('compares the close h bars ahead and records the end bar; moves inside the dead zone are labelled by their sign for evaluation only', () => {
@@ -14,8 +16,43 @@ describe('direction label', () => {
     expect(Array.from(dz.value)).toEqual([1, 0, 0, 1, NaN, NaN]);
     expect(Array.from(dz.end)).toEqual([2, 3, 4, 5, -1, -1]);
     expect(Array.from(dz.evaluationOnly ?? [])).toEqual([0, 1, 1, 1, 0, 0]);
-    // A zero or missing close has no return: no label, rather than a "down" one.
-    expect(Array.from(label({ kind: 'direction', horizon: 1 }, [10, 0, 11, NaN, 12]).value)).toEqual([0, NaN, NaN, NaN, NaN]);
+    // A zero or missing price has no return: no label, rather than a "down" one.
+    expect(Array.from(label({ kind: 'direction', horizon: 1 }, [10, 0, 11, NaN, 12, 13]).value)).toEqual([NaN, NaN, NaN, NaN, 1, NaN]);
+  });
+});
+
+describe('labels are tradable returns: from the next open, never from the close that made the features', () => {
+  // Each row's features use its close; the first price an order on them can fill at is the next open.
+  const prices: LabelPrices = { open: Float64Array.of(100, 90, 91, 92, 93, 94), close: Float64Array.of(100, 92, 93, 95, 96, 97) };
+
+  it('labels direction by the next open to the last close: a gap the close cannot trade is not credited', () => {
+    // Row 0: close 100, opens 90 the next day, closes 95 after 3 sessions: down close to close (-5%),
+    // up for anyone who bought at the open (+5.6%).
+    const { value, end } = computeLabels(labelSpecSchema.parse({ kind: 'direction', horizon: 3 }), prices);
+    expect(value[0]).toBe(1);
+    expect(end[0]).toBe(3);
+    expect(tradableReturn(prices, 0, 3)).toBeCloseTo(95 / 90 - 1, 12);
+    // No open to buy at: no label (a missing price is no down move).
+    const noOpen = { open: Float64Array.of(100, NaN, 91, 92, 93, 94), close: prices.close };
+    expect(computeLabels(labelSpecSchema.parse({ kind: 'direction', horizon: 3 }), noOpen).value[0]).toBeNaN();
+    expect(() => computeLabels(labelSpecSchema.parse({ kind: 'direction', horizon: 1 }), { open: Float64Array.of(1), close: Float64Array.of(1, 2) })).toThrow(/1 opens for 2 closes/);
+  });
+
+  it('sets the triple barriers around the entry at the next open', () => {
+    // Flat closes for the volatility window, then a 5% gap down at the open and a recovery that stays
+    // below yesterday's close: from the close it never rises; from the entry it hits the profit-take.
+    const close = [100, 101, 100, 101, 100, 98.5, 99.5, 99.5];
+    const open = [100, 100, 101, 100, 101, 95, 98.6, 99.5];
+    const spec = labelSpecSchema.parse({ kind: 'triple_barrier', horizon: 3, profitTake: 1, stopLoss: 1, volWindow: 3 });
+    const { value, end } = computeLabels(spec, { open: Float64Array.from(open), close: Float64Array.from(close) });
+    expect([value[4], end[4]]).toEqual([1, 5]); // entry 95, barriers near ±1.15%: 98.5 is above
+  });
+
+  it('leaves the volatility regime as it was (it is no return anyone trades)', () => {
+    const close = syntheticUniverse(1, '2016-01-04', '2016-12-30')[0].close;
+    const spec = labelSpecSchema.parse({ kind: 'volatility_regime', horizon: 5, trailing: 60 });
+    const shifted = computeLabels(spec, { open: close.map((c) => c * 0.9), close });
+    expect(Array.from(shifted.value)).toEqual(Array.from(computeLabels(spec, noGap(close)).value));
   });
 });
 
@@ -99,28 +136,28 @@ describe('labels over NYSE sessions', () => {
 
   it('leaves a row unlabelled when a session of its horizon has no bar, instead of looking one session further', () => {
     const { dates, close } = without('2024-03-05');
-    const { value, end } = computeLabels(direction(5), close, dates);
+    const { value, end } = computeLabels(direction(5), noGap(close), dates);
     const at = (d: string) => dates.indexOf(d);
     expect(value[at('2024-03-01')]).toBeNaN(); // the stored-bar count would reach 03-11 (105 > 100 → 1)
     expect(end[at('2024-03-01')]).toBe(-1);
     expect(value[at('2024-02-29')]).toBeNaN();
     // After the gap: 03-06 + 2 sessions = 03-08.
-    const two = computeLabels(direction(2), close, dates);
+    const two = computeLabels(direction(2), noGap(close), dates);
     expect([two.value[at('2024-03-06')], two.end[at('2024-03-06')]]).toEqual([0, at('2024-03-08')]);
     expect(two.value[at('2024-03-04')]).toBeNaN(); // 03-04 → 03-06 spans 03-05
     // Backfilled: the true 5-session label, down, ending on 03-08.
-    const full = computeLabels(direction(5), Float64Array.from(closes), sessions);
+    const full = computeLabels(direction(5), noGap(closes), sessions);
     expect([full.value[1], sessions[full.end[1]]]).toEqual([0, '2024-03-08']);
   });
 
   it('counts exchange holidays as no session, and checks the dates it is given', () => {
     // 2024-03-29 is Good Friday: 03-28 + 1 session = 04-01; 04-02 is missing.
     const dates = ['2024-03-27', '2024-03-28', '2024-04-01', '2024-04-03'];
-    const { value, end } = computeLabels(direction(1), Float64Array.from([10, 11, 12, 9]), dates);
+    const { value, end } = computeLabels(direction(1), noGap([10, 11, 12, 9]), dates);
     expect(Array.from(value)).toEqual([1, 1, NaN, NaN]);
     expect(Array.from(end)).toEqual([1, 2, -1, -1]);
-    expect(() => computeLabels(direction(1), Float64Array.from([1, 2]), ['2024-03-28'])).toThrow(/1 dates for 2 bars/);
-    expect(() => computeLabels(direction(1), Float64Array.from([1, 2]), ['2024-03-28', '2024-03-27'])).toThrow(/ascend/);
+    expect(() => computeLabels(direction(1), noGap([1, 2]), ['2024-03-28'])).toThrow(/1 dates for 2 bars/);
+    expect(() => computeLabels(direction(1), noGap([1, 2]), ['2024-03-28', '2024-03-27'])).toThrow(/ascend/);
     expect(sessionHorizons(dates, 4, 1)).toEqual({ ends: Int32Array.from([1, 2, -1, -1]), gap: Uint8Array.from([0, 0, 0, 1]) });
   });
 
@@ -129,10 +166,11 @@ describe('labels over NYSE sessions', () => {
     const gapAt = 150;
     const dates = series.dates.filter((_, i) => i !== gapAt);
     const close = Float64Array.from(series.close.filter((_, i) => i !== gapAt));
+    const prices = { open: Float64Array.from(series.open.filter((_, i) => i !== gapAt)), close };
     const barrier = labelSpecSchema.parse({ kind: 'triple_barrier', horizon: 10, volWindow: 20 });
     const regime = { kind: 'volatility_regime', horizon: 5, trailing: 60 } as const;
     for (const spec of [barrier, regime]) {
-      const { value, end } = computeLabels(spec, close, dates);
+      const { value, end } = computeLabels(spec, prices, dates);
       // Rows gapAt - h … gapAt - 1 (indices in the gapped series) have the missing session in their horizon.
       for (let t = gapAt - spec.horizon; t < gapAt; t++) expect([t, value[t], end[t]]).toEqual([t, NaN, -1]);
       expect(Number.isNaN(value[gapAt - spec.horizon - 1])).toBe(false);
@@ -147,6 +185,6 @@ describe('labels over NYSE sessions', () => {
   });
 
   it('is versioned: LABEL_CODE_VERSION names the definition datasets record', () => {
-    expect(LABEL_CODE_VERSION).toBe(2); // bump it (and say why) when any label computation changes
+    expect(LABEL_CODE_VERSION).toBe(3); // bump it (and say why) when any label computation changes
   });
 });

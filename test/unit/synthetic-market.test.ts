@@ -169,6 +169,7 @@ describe('generateSyntheticMarket', () => {
       plantErrors: true,
       trendDrift: 0.0008,
       gapReversal: 0,
+      overnightReversal: 0,
     });
   });
 
@@ -312,7 +313,7 @@ describe('writeSyntheticMarket', () => {
     for (const [i, file] of written.files.entries()) expect(await readFile(file, 'utf8')).toBe(market.files[i].csv);
 
     const json: unknown = JSON.parse(await readFile(written.plantedErrors, 'utf8'));
-    expect(json).toEqual({ options: { ...options, plantErrors: true, trendDrift: 0.0008, gapReversal: 0 }, planted: market.planted });
+    expect(json).toEqual({ options: { ...options, plantErrors: true, trendDrift: 0.0008, gapReversal: 0, overnightReversal: 0 }, planted: market.planted });
     expect(written.planted).toEqual(market.planted);
   });
 });

@@ -81,7 +81,7 @@ describe('a symbol whose bars miss sessions inside the evaluation period (a halt
   const full = datasetFromBars(bars.map(aligned), { kind: 'direction', horizon: HORIZON, deadZone: 0 });
   // As the pipeline labels H on its own bars: the rows whose HORIZON sessions cross the gap have none.
   const kept = Array.from({ length: full.rows }, (_, r) => r).filter((r) => !(full.symbol[r] === 2 && full.start[r] >= GAP - HORIZON && full.start[r] < GAP));
-  const own = computeLabels({ kind: 'direction', horizon: HORIZON, deadZone: 0 }, bars[2].close, bars[2].dates);
+  const own = computeLabels({ kind: 'direction', horizon: HORIZON, deadZone: 0 }, bars[2], bars[2].dates);
   const ds = { ...full, rows: kept.length, values: Float64Array.from(kept, (r) => full.values[r]), labels: Int32Array.from(kept, (r) => full.labels[r]), start: Int32Array.from(kept, (r) => full.start[r]), end: Int32Array.from(kept, (r) => full.end[r]), symbol: Int32Array.from(kept, (r) => full.symbol[r]), forwardReturn: Float64Array.from(kept, (r) => full.forwardReturn[r]) };
   const predictions = predictionsForLastDays(ds, 150, () => 0.6); // always long, no skill
 

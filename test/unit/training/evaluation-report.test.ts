@@ -34,8 +34,8 @@ describe('out-of-sample evaluation report', () => {
     expect(report.baseline.accuracyLift).toBeCloseTo(report.classification.accuracy - report.baseline.accuracy, 12);
     expect(report.baseline.pValue).toBeLessThan(0.05);
     expect(report.baseline.liftInterval[0]).toBeLessThan(report.baseline.accuracyLift);
-    // The last day's label ends on the last bar: no open after it to sell at, so no tradable return.
-    expect(report.informationCoefficient.days).toBe(99);
+    // Every day has a tradable return: bought at the next open, sold at the label's last close.
+    expect(report.informationCoefficient.days).toBe(100);
     expect(report.backtest.strategy.periods).toBeGreaterThan(90);
     expect(Number.isFinite(report.backtest.buyAndHold.totalReturn)).toBe(true);
     expect(report.leakageAlarm).toBeUndefined();

@@ -27,7 +27,8 @@ function marketOf(symbols: number, days: number, seed: number): BarSeries[] {
     const close = new Float64Array(days);
     let p = 40 + 10 * s;
     for (let d = 0; d < days; d++) close[d] = p *= Math.exp(market[d] + 0.01 * z());
-    return { symbol: `S${s}`, dates, open: close.slice(), high: close.map((c) => c * 1.01), low: close.map((c) => c * 0.99), close, volume: new Float64Array(days).fill(1e6) };
+    // No overnight gaps: each day opens at the last close, so labels from the next open span 5 days' moves.
+    return { symbol: `S${s}`, dates, open: close.map((c, d) => (d > 0 ? close[d - 1] : c)), high: close.map((c) => c * 1.01), low: close.map((c) => c * 0.99), close, volume: new Float64Array(days).fill(1e6) };
   });
 }
 

@@ -52,7 +52,7 @@ describe('naive baselines', () => {
       expect(Number.isNaN(after.value[t]) ? NaN : after.value[t]).toEqual(Number.isNaN(now.value[t]) ? NaN : now.value[t]);
     }
     // It is the label's own comparison, made 20 bars earlier: persistence.
-    const label = computeLabels(regime, close);
+    const label = computeLabels(regime, series[0]);
     let agree = 0;
     let n = 0;
     for (let t = 300; t < 850; t++) {
