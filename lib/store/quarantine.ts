@@ -65,13 +65,24 @@ export async function discardQuarantine(store: Database, snapshotId: string, iss
 
 /** Removes a snapshot's findings of these rules, symbols, dates and messages, whatever their source. */
 export async function discardQuarantineFindings(store: Database, snapshotId: string, findings: readonly QualityIssue[]): Promise<void> {
-  for (const q of findings) {
-    const row = quarantineRow(snapshotId, q);
-    let query = store.db.deleteFrom('quarantine').where('snapshot_id', '=', snapshotId).where('rule', '=', row.rule).where('message', '=', row.message);
-    query = row.symbol === null ? query.where('symbol', 'is', null) : query.where('symbol', '=', row.symbol);
-    query = row.date === null ? query.where('date', 'is', null) : query.where('date', '=', row.date);
-    await query.execute();
-  }
+  if (findings.length === 0) return;
+  // Out-of-order live delivery can clear thousands of calendar_gap rows at once, and one DELETE per
+  // finding took 40 s for 11,139 of them on MariaDB (8 s on SQLite). So the snapshot's rows of these
+  // rules and symbols are read through the (snapshot_id, rule) index, matched here, and deleted by key.
+  const what = (r: { rule: string; symbol: string | null; date: string | null; message: string }) => JSON.stringify([r.rule, r.symbol, r.date, r.message]);
+  const rows = findings.map((q) => quarantineRow(snapshotId, q));
+  const wanted = new Set(rows.map(what));
+  const rules = [...new Set(rows.map((r) => r.rule))];
+  const symbols = [...new Set(rows.map((r) => r.symbol))];
+  const named = symbols.filter((x): x is string => x !== null);
+  await store.db.transaction().execute(async (tx) => {
+    const candidates = tx.selectFrom('quarantine').select(['issue_key', 'rule', 'symbol', 'date', 'message']).where('snapshot_id', '=', snapshotId).where('rule', 'in', rules);
+    const found = [];
+    for (let i = 0; i < named.length; i += ROWS_PER_STATEMENT) found.push(...(await candidates.where('symbol', 'in', named.slice(i, i + ROWS_PER_STATEMENT)).execute()));
+    if (named.length < symbols.length) found.push(...(await candidates.where('symbol', 'is', null).execute()));
+    const keys = found.filter((r) => wanted.has(what(r))).map((r) => r.issue_key);
+    for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) await tx.deleteFrom('quarantine').where('issue_key', 'in', keys.slice(i, i + ROWS_PER_STATEMENT)).execute();
+  });
 }
 
 export async function countQuarantineByRule(store: Database, snapshotId: string): Promise<Partial<Record<QualityRuleId, number>>> {

@@ -6,7 +6,7 @@ import { issue } from '../../lib/quality/rules-catalog';
 import { countBars, readBars, upsertBars } from '../../lib/store/bars';
 import { openDatabase, type Database } from '../../lib/store/database';
 import { MIGRATED_TABLES } from '../../lib/store/migrations';
-import { countQuarantineByRule, listQuarantine, saveQuarantine } from '../../lib/store/quarantine';
+import { countQuarantineByRule, discardQuarantineFindings, listQuarantine, saveQuarantine } from '../../lib/store/quarantine';
 import { getSnapshot, saveSnapshot, setSnapshotStatus } from '../../lib/store/snapshots';
 import { createMysqlTestDatabase, createSqliteTestDatabase, DRIVERS, type TestDatabase } from '../helpers/databases';
 
@@ -94,6 +94,25 @@ describe.each(DRIVERS)('%s store', (_driver, create) => {
     expect(await countQuarantineByRule(t.store, 'ds-test')).toEqual({ ohlc_inconsistent: 1, calendar_gap: 1, empty_input: 1 });
     const [row] = await listQuarantine(t.store, { snapshotId: 'ds-test', rule: 'ohlc_inconsistent' });
     expect(row).toEqual(findings[0]);
+  });
+
+  it('discards the named findings, whatever their source, in statements of many rows, and nothing else', async () => {
+    // 1,200 calendar_gap flags (three statements' worth), each stored from two sources, beside rows
+    // that differ from them in one field only; then a finding without symbol or date.
+    const gap = (symbol: string, date: string, source: string, message = '1 trading day missing') => issue('calendar_gap', { symbol, date, source, line: null, message, raw: null });
+    const days = nyseTradingDaysBetween('2013-01-02', '2017-12-29').slice(0, 1200);
+    const named = days.map((d, i) => gap(`S${i % 7}`, d, 'live'));
+    const kept = [...days.slice(0, 50).map((d, i) => gap(`S${i % 7}`, d, 'live', '2 trading days missing')), ...days.slice(0, 50).map((d, i) => gap(`S${(i % 7) + 1}`, d, 'live')), issue('extreme_move', { symbol: 'S0', date: days[0], source: 'live', line: null, message: '1 trading day missing', raw: null })];
+    const undated = issue('empty_input', { symbol: null, date: null, source: 'empty.csv', line: null, message: 'file is empty', raw: null });
+    await saveQuarantine(t.store, 'ds-discard', [...named, ...named.map((q) => ({ ...q, source: 'a.csv' })), ...kept, undated]);
+    await saveQuarantine(t.store, 'ds-other', named.slice(0, 10));
+    await discardQuarantineFindings(t.store, 'ds-discard', named);
+    const left = await listQuarantine(t.store, { snapshotId: 'ds-discard', limit: 10_000 });
+    const key = (q: { rule: string; symbol: string | null; date: string | null; message: string }) => `${q.rule} ${q.symbol} ${q.date} ${q.message}`;
+    expect(left.map(key).sort()).toEqual([...kept, undated].map(key).sort());
+    expect(await countQuarantineByRule(t.store, 'ds-other')).toEqual({ calendar_gap: 10 }); // another snapshot's are not touched
+    await discardQuarantineFindings(t.store, 'ds-discard', [undated]);
+    expect((await listQuarantine(t.store, { snapshotId: 'ds-discard', limit: 10_000 })).map(key).sort()).toEqual(kept.map(key).sort());
   });
 
   it('records a snapshot once and keeps the first record on re-import', async () => {
