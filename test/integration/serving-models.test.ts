@@ -59,7 +59,10 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
   beforeEach(async () => {
     t = await create();
     dir = tempDir('mlp-serving-models-');
-    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
+    // These tests poll NEVER, so an announcement is the only way a change arrives; under a loaded CI
+    // machine a publish once exceeded the default 500 ms command timeout and was dropped (as serving
+    // allows: processes poll). The wider timeout keeps the tests about announcements, not load.
+    cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`, { commandTimeoutMs: 5000 });
     versions = await registerVersions(t.store, dir, MODEL, 3);
     await writeServingRoutes(t.store, cache, change({ reason: 'first' }));
     events = [];
