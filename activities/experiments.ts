@@ -7,7 +7,7 @@ import { sameLabelSpec } from '../lib/registry/label-spec';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
-import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, versionExists, type ModelVersion } from '../lib/registry/model-registry';
 import { featureOrderProblem } from '../lib/registry/verify-artifact';
 import { challengeLevel, EVALUATION_GRACE_SESSIONS, promotionDecision, type CandidateScores, type EvaluationLag, type PromotionDecision } from '../lib/registry/promotion';
 import { newestBarDates } from '../lib/monitoring/freshness';
@@ -454,7 +454,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     async championRecipe(input: { name: string; featureSetVersion: string; label: Record<string, unknown> }): Promise<ChampionRecipe | undefined> {
       return withFailureMapping(async () => {
         const version = await aliasVersion(store, input.name, 'champion');
-        if (version === undefined) return undefined;
+        // No champion, or an alias naming a row deleted by hand (registerAndPromote says so): no recipe to re-run.
+        if (version === undefined || !(await versionExists(store, input.name, version))) return undefined;
         const v = await getModelVersion(store, input.name, version);
         // Without a recipe registerAndPromote promotes nothing over the champion, saying why: it is
         // of another label or feature set, or (the recipe being the yardstick a challenger must beat,
@@ -514,8 +515,12 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // So is a champion other than the one whose recipe was re-run: the alias moved (a deployment
         // promoted another version) while this run trained, and its scores and the paired evidence are
         // of the champion before it.
+        // An alias naming a registry row deleted by hand: nothing to judge against, nor to read its evidence from.
+        const championGone = champion !== undefined && champion !== version.version && !(await versionExists(store, input.experiment.name, champion));
         const notCompared =
-          champion !== undefined && champion !== version.version && input.championScores === undefined
+          championGone
+            ? undefined
+            : champion !== undefined && champion !== version.version && input.championScores === undefined
             ? (championNotComparable(await getModelVersion(store, input.experiment.name, champion), { featureSetVersion: input.featureSetVersion, label: input.experiment.label }, signing) ?? 'became the champion after this run looked for one')
             : champion !== undefined && champion !== version.version && input.championScores !== undefined && input.championVersion !== undefined && input.championVersion !== champion
               ? `became the champion after this run re-ran v${input.championVersion}, the champion then, on its period`
@@ -562,6 +567,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
+            : championGone
+              ? { promote: false, reason: `the champion alias names v${champion}, whose registry row is gone, so this run was not compared with the champion and nothing is promoted; first serve a version that verifies: \`mlp models rollback ${input.experiment.name} --to-version N --reason "…"\` serves N and moves the alias to it` }
             : served !== undefined
               ? { promote: false, reason: `${served}, so this run was not compared with the served version and nothing is promoted; ${agreementHint(input.experiment.name)}` }
             : notCompared !== undefined

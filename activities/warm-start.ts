@@ -1,7 +1,7 @@
 import { algorithmByName } from '../models/algorithms';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
-import { aliasVersion, getModelVersion, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasVersion, getModelVersion, verifyRegisteredVersion, versionExists, type ModelVersion } from '../lib/registry/model-registry';
 import type { RowSigning } from '../lib/registry/row-signature';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { Database } from '../lib/store/database';
@@ -40,6 +40,9 @@ export function warmStartActivities({ store, artifacts, signing = { signingKey: 
         const target = { featureSetVersion: input.featureSetVersion, columns, label: input.label, lastDay: input.lastDay };
         const decide = (champion: WarmStartChampion | undefined) => decideWarmStarts(input.name, input.algorithms, input.config, champion, target, (a) => algorithmByName(a).continueFit !== undefined);
         if (version === undefined) return decide(undefined);
+        if (!(await versionExists(store, input.name, version))) {
+          throw new BadInputError(`cannot warm-start from the champion: the champion alias names v${version}, whose registry row is gone; first serve a version that verifies: \`mlp models rollback ${input.name} --to-version N --reason "…"\` serves N and moves the alias to it, or run without warmStart`, 'INVALID_INPUT');
+        }
         // First from the row as stored (the columns its feature set lists): a champion no algorithm
         // would continue (another feature set, label or algorithm) is not read further.
         const row = await getModelVersion(store, input.name, version);

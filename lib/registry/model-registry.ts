@@ -274,6 +274,11 @@ export async function getModelVersion(store: Database, name: string, version: nu
   return toVersion(row);
 }
 
+/** Whether name has a registry row of this version: an alias can name one deleted by hand. */
+export async function versionExists(store: Database, name: string, version: number): Promise<boolean> {
+  return (await store.db.selectFrom('model_versions').select('version').where('name', '=', name).where('version', '=', version).executeTakeFirst()) !== undefined;
+}
+
 export async function listModelVersions(store: Database, name?: string): Promise<ModelVersion[]> {
   let q = store.db.selectFrom('model_versions').selectAll();
   if (name) q = q.where('name', '=', name);

@@ -116,6 +116,22 @@ describe('promotion over a champion that cannot be re-run', () => {
     expect(fourth.result.decision.reason).not.toContain('serving routes');
   });
 
+  it('registers but promotes nothing while the champion alias names a registry row deleted by hand, naming the alias and the repair', async () => {
+    await run('deleted-champion', 5, 13, 0.58);
+    expect(await aliasVersion(t.store, 'deleted-champion', 'champion')).toBe(1);
+    await t.store.db.deleteFrom('model_versions').where('name', '=', 'deleted-champion').where('version', '=', 1).execute();
+    // Before: the run failed in championRecipe with "model deleted-champion has no version 1".
+    const second = await run('deleted-champion', 5, 14, 0.6);
+    expect(second.recipe).toBeUndefined();
+    expect(second.result.version.version).toBe(2);
+    expect(second.result.decision).toEqual({
+      promote: false,
+      reason: 'the champion alias names v1, whose registry row is gone, so this run was not compared with the champion and nothing is promoted; first serve a version that verifies: `mlp models rollback deleted-champion --to-version N --reason "…"` serves N and moves the alias to it',
+    });
+    expect(await aliasVersion(t.store, 'deleted-champion', 'champion')).toBe(1);
+    expect(await aliasVersion(t.store, 'deleted-champion', 'challenger')).toBeUndefined();
+  });
+
   it('re-runs a champion whose stored label has other key order and lacks a defaulted field', async () => {
     await run('same-label', 5, 5, 0.58, { storedLabel: { horizon: 5, kind: 'direction' } });
     const second = await run('same-label', 5, 6, 0.6);

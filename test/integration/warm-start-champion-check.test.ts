@@ -57,6 +57,13 @@ describe('warm start from a champion', () => {
     expect(decision).toMatchObject({ algorithm: 'gradient_boosting', warm: false, reason: expect.stringContaining('trained from scratch') });
   });
 
+  it('refuses a champion alias naming a registry row deleted by hand, naming the alias and the repair', async () => {
+    const v = await champion('warm-deleted');
+    await t.store.db.deleteFrom('model_versions').where('name', '=', v.name).where('version', '=', v.version).execute();
+    // Before: "model warm-deleted has no version 1".
+    await expect(resolve('warm-deleted')).rejects.toThrow(`cannot warm-start from the champion: the champion alias names v${v.version}, whose registry row is gone; first serve a version that verifies: \`mlp models rollback warm-deleted --to-version N --reason "…"\` serves N and moves the alias to it, or run without warmStart`);
+  });
+
   it('refuses a champion whose registry row was edited since it was signed, naming why, instead of continuing it', async () => {
     const v = await champion('warm-edited');
     await t.store.db.updateTable('model_versions').set({ params: JSON.stringify({ nRounds: 50, validationFraction: 0 }) }).where('name', '=', v.name).where('version', '=', v.version).execute();
