@@ -748,6 +748,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').dropColumn('challenger_sha256').execute();
     },
   },
+  '0026_outcome_label_code': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Which label definition computed a recorded outcome (LABEL_CODE_VERSION): outcomes are never
+      // rewritten, and version 3 moved direction outcomes from the close of the prediction's day to
+      // the next open. Null on rows recorded before, which version 2 or earlier computed.
+      await db.schema.alterTable('prediction_outcomes').addColumn('label_code_version', 'integer').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('prediction_outcomes').dropColumn('label_code_version').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -308,6 +308,8 @@ export interface PredictionOutcomesTable {
   as_of: string;
   outcome: number | null;
   matured_at: string;
+  /** LABEL_CODE_VERSION of the code that computed the outcome; null on rows recorded before migration 0026. */
+  label_code_version: number | null;
 }
 
 export interface MonitoringReportsTable {

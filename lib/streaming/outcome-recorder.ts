@@ -10,7 +10,7 @@
 import { attachOutcomes, currentLabelVerification, labelSpecOfVersion, toLoggedPrediction, type LabelVerification, type LoggedPrediction } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
 import { groupBy } from '../group-by';
-import type { LabelSpec } from '../labels/labels';
+import { LABEL_CODE_VERSION, type LabelSpec } from '../labels/labels';
 import { RegistryError } from '../registry/model-registry';
 import type { Database } from '../store/database';
 
@@ -99,7 +99,7 @@ export class OutcomeRecorder {
       const joined = await attachOutcomes(this.store, usable.map((r) => r.row), (v) => specs.get(v) as LabelSpec);
       result.unmatured += joined.unmatured;
       const values = joined.rows.flatMap((r, i) =>
-        r.matured ? [{ prediction_id: usable[i].id, model: r.model, version: r.version, variant: r.variant, symbol: r.symbol, as_of: r.asOf, outcome: r.outcome, matured_at: maturedAt }] : [],
+        r.matured ? [{ prediction_id: usable[i].id, model: r.model, version: r.version, variant: r.variant, symbol: r.symbol, as_of: r.asOf, outcome: r.outcome, matured_at: maturedAt, label_code_version: LABEL_CODE_VERSION }] : [],
       );
       for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
         const chunk = values.slice(i, i + ROWS_PER_INSERT);

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
+import { LABEL_CODE_VERSION } from '../../lib/labels/labels';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { computeFeatures, frameRow } from '../../lib/features/compute-features';
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
@@ -222,8 +223,10 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
       .insertInto('prediction_log')
       .values({ id: 'req-e:champion', request_id: 'req-e', model: 'direction-1d', version: edited.version, variant: 'champion', served: 1, symbol, routing_key: 'ke', as_of: lastStored, probability: 0.6, predicted_class: 1, latency_us: 900, error: null, created_at: '2018-11-01T21:00:00.000Z' })
       .execute();
-    const close = (date: string) => (ALL.find((b) => b.symbol === symbol && b.date === date) as Bar).close;
-    const outcomes = () => t.store.db.selectFrom('prediction_outcomes').select(['prediction_id', 'as_of', 'outcome', 'version', 'variant', 'symbol']).orderBy('as_of').execute();
+    const bar = (date: string) => ALL.find((b) => b.symbol === symbol && b.date === date) as Bar;
+    // A 1-day direction label: bought at the next session's open, sold at its close.
+    const up = (next: string) => (bar(next).close > bar(next).open ? 1 : 0);
+    const outcomes = () => t.store.db.selectFrom('prediction_outcomes').select(['prediction_id', 'as_of', 'outcome', 'version', 'variant', 'symbol', 'label_code_version']).orderBy('as_of').execute();
 
     const c = consumer();
     await drain(c); // nothing matured yet: the horizon bar of the first prediction is not stored
@@ -231,13 +234,13 @@ describe.each(DRIVERS)('stream consumer on %s with real Redis', (_driver, create
 
     await producer.publish(live(barsOn(LIVE_DATES[0])));
     await drain(c);
-    const first = { prediction_id: 'req-0:champion', as_of: lastStored, outcome: close(LIVE_DATES[0]) > close(lastStored) ? 1 : 0, version: version.version, variant: 'champion', symbol };
-    expect((await outcomes()).map((o) => ({ ...o, outcome: Number(o.outcome), version: Number(o.version) }))).toEqual([first]);
+    const first = { prediction_id: 'req-0:champion', as_of: lastStored, outcome: up(LIVE_DATES[0]), version: version.version, variant: 'champion', symbol, label_code_version: LABEL_CODE_VERSION };
+    expect((await outcomes()).map((o) => ({ ...o, outcome: Number(o.outcome), version: Number(o.version), label_code_version: Number(o.label_code_version) }))).toEqual([first]);
 
     await producer.publish(live([...barsOn(LIVE_DATES[1]), ...barsOn(LIVE_DATES[1])]));
     await drain(c);
-    const second = { prediction_id: 'req-1:champion', as_of: LIVE_DATES[0], outcome: close(LIVE_DATES[1]) > close(LIVE_DATES[0]) ? 1 : 0, version: version.version, variant: 'champion', symbol };
-    expect((await outcomes()).map((o) => ({ ...o, outcome: Number(o.outcome), version: Number(o.version) }))).toEqual([first, second]);
+    const second = { prediction_id: 'req-1:champion', as_of: LIVE_DATES[0], outcome: up(LIVE_DATES[1]), version: version.version, variant: 'champion', symbol, label_code_version: LABEL_CODE_VERSION };
+    expect((await outcomes()).map((o) => ({ ...o, outcome: Number(o.outcome), version: Number(o.version), label_code_version: Number(o.label_code_version) }))).toEqual([first, second]);
     expect(c.stats.outcomesRecorded).toBe(2);
     expect(logged.join('\n')).toMatch(new RegExp(`cannot record outcomes of direction-1d v${edited.version}: .*label differs: the artifact has .*"horizon":1.*the registry says .*"horizon":2`));
 
