@@ -65,6 +65,13 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A new temporary folder holding a copy of every file of `from` (a folder of CSVs a test then edits). */
+export function copyOfDir(from: string, prefix: string): string {
+  const to = tempDir(prefix);
+  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  return to;
+}
+
 /** The real S&P 500 folder shared on these machines, if present. */
 export const SHARED_SP500_DIR = path.resolve(__dirname, '../../../shared/data/sp500-2013-2018');
 export const hasSharedData = fs.existsSync(SHARED_SP500_DIR);

@@ -17,7 +17,7 @@ import { getSnapshot } from '../../lib/store/snapshots';
 import { knownStaleFrom } from '../../lib/store/features';
 import { buildTrainingDataset } from '../../lib/training/dataset';
 import { auditPointInTime } from '../../lib/training/point-in-time-audit';
-import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { copyOfDir, createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 
 // Per-symbol columns of short windows: a revised close changes its symbol's rows of a few days only.
 const shortSet = defineFeatureSet({ name: 'short-windows', features: [{ kind: 'return', horizon: 1 }, { kind: 'sma_ratio', window: 5 }] });
@@ -33,8 +33,7 @@ describe('point-in-time audit of rows the store knows are stale', () => {
   beforeAll(async () => {
     original = tempDir('mlp-stale-original-');
     await writeSyntheticMarket(original, { symbols: 5, from: '2016-01-04', to: '2018-06-29', plantErrors: false });
-    corrected = tempDir('mlp-stale-corrected-');
-    for (const f of fs.readdirSync(original)) fs.copyFileSync(path.join(original, f), path.join(corrected, f));
+    corrected = copyOfDir(original, 'mlp-stale-corrected-');
     const file = path.join(corrected, `${REVISED}.csv`);
     const [header, ...lines] = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
     // One old close moved within its day's range: a correction the gate passes.

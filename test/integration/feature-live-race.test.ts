@@ -10,7 +10,7 @@ import type { Bar } from '../../lib/market-data/bar';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBars, upsertBars } from '../../lib/store/bars';
 import { writeLiveBars } from '../../lib/streaming/live-bar-store';
-import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { copyOfDir, createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 
 /**
  * A live correction stored while the features step runs. The step's vectors were computed from the
@@ -21,6 +21,11 @@ import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '.
  */
 const marketSet = defineFeatureSet(DEFAULT_FEATURE_SET);
 const ownSet = defineFeatureSet({ name: 'own-only', features: [{ kind: 'return', horizon: 1 }, { kind: 'ema_ratio', window: 26 }, { kind: 'rsi', window: 14 }] });
+/** Both kinds of set: market columns make every symbol's rows depend on the changed one's bars, per-symbol ones only its own. */
+const BOTH_SETS = [
+  ['market columns', marketSet],
+  ['per-symbol columns', ownSet],
+] as const;
 const request = (dir: string) => importRequestSchema.parse({ source: { kind: 'csv', path: dir } });
 const SYMBOL = 'SYN02';
 const OLD_DATE = '2016-06-01';
@@ -33,8 +38,7 @@ let gappyRevised: string;
 let missingDay: string;
 
 function withoutDay(from: string, day: string): string {
-  const to = tempDir('mlp-live-race-gappy-');
-  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  const to = copyOfDir(from, 'mlp-live-race-gappy-');
   const file = path.join(to, `${SYMBOL}.csv`);
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').filter((line) => !line.startsWith(day)).join('\n'));
   return to;
@@ -44,8 +48,7 @@ beforeAll(async () => {
   original = tempDir('mlp-live-race-original-');
   await writeSyntheticMarket(original, { symbols: 5, from: '2016-01-04', to: '2017-06-30', plantErrors: false });
   // One old close of one symbol moved within its day's range: a revision the gate passes.
-  revised = tempDir('mlp-live-race-revised-');
-  for (const f of fs.readdirSync(original)) fs.copyFileSync(path.join(original, f), path.join(revised, f));
+  revised = copyOfDir(original, 'mlp-live-race-revised-');
   const file = path.join(revised, `${SYMBOL}.csv`);
   const text = fs.readFileSync(file, 'utf8');
   const edited = text
@@ -92,10 +95,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     await t?.drop();
   });
 
-  it.each([
-    ['market columns', marketSet],
-    ['per-symbol columns', ownSet],
-  ])('leaves the live vector of the corrected bar in place, not the step\'s vector of the old bar (%s)', async (_name, set) => {
+  it.each(BOTH_SETS)('leaves the live vector of the corrected bar in place, not the step\'s vector of the old bar (%s)', async (_name, set) => {
     const cache = new MemoryCache();
     await importBars(t.store, request(original));
     await materializeFeatures(t.store, set, { cache });
@@ -132,10 +132,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
   });
 
-  it.each([
-    ['market columns', marketSet],
-    ['per-symbol columns', ownSet],
-  ])('a day back-filled by the stream while the step runs: the step\'s vector made without it is withheld (%s)', async (_name, set) => {
+  it.each(BOTH_SETS)('a day back-filled by the stream while the step runs: the step\'s vector made without it is withheld (%s)', async (_name, set) => {
     const cache = new MemoryCache();
     await importBars(t.store, request(gappy));
     await materializeFeatures(t.store, set, { cache });

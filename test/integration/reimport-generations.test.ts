@@ -12,7 +12,7 @@ import type { Database } from '../../lib/store/database';
 import { absorbBarRevisions } from '../../lib/store/features';
 import { declaredInstruments, getSnapshot } from '../../lib/store/snapshots';
 import { listRevisions, revisedSince } from '../../lib/store/staging';
-import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { copyOfDir, createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
 
 /**
@@ -222,8 +222,7 @@ describe('a re-import that restores revised bars, seen by incremental features (
   it('recomputes the restored rows equal to features computed on the restored bars from nothing', async () => {
     const set = defineFeatureSet({ name: 'restore-probe', features: [{ kind: 'return', horizon: 1 }, { kind: 'ema_ratio', window: 5 }] });
     const a = writeFolder(['AAPL', 'MSFT']);
-    const b = tempDir('mlp-gen-b-');
-    for (const f of fs.readdirSync(a)) fs.copyFileSync(path.join(a, f), path.join(b, f));
+    const b = copyOfDir(a, 'mlp-gen-b-');
     const file = path.join(b, 'aapl.us.csv');
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     const f = lines[21].split(',');
