@@ -61,6 +61,8 @@ export interface PreparedDataset {
   horizon: number;
   upShare: number;
   universe: TrainingUniverse;
+  /** Unadjusted splits found in the stored bars and the rows left out around them (TrainingDataset.splits); absent when none. */
+  splits?: TrainingDataset['splits'];
 }
 
 export interface RunTrialInput {
@@ -181,6 +183,7 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
           horizon: labelHorizon(label),
           upShare: ds.labels.reduce((a, b) => a + b, 0) / ds.rows,
           universe: { ...universe, trained: ds.symbols },
+          ...(ds.splits ? { splits: ds.splits } : {}),
         };
       });
     },

@@ -90,7 +90,8 @@ export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus')
 
 const retry = ACTIVITY_RETRY;
 
-const describeDataset = (d: PreparedDataset) => `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols (${d.universe?.source ?? 'store'} universe), ${d.firstDay}..${d.lastDay}`;
+const describeDataset = (d: PreparedDataset) =>
+  `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols (${d.universe?.source ?? 'store'} universe), ${d.firstDay}..${d.lastDay}${d.splits ? `; ${d.splits.rows} rows left out around ${d.splits.found.length} unadjusted split(s) in the stored bars` : ''}`;
 
 /** One critical alert naming every tripped guard of a run, with its evidence. */
 function guardAlert(model: string, tripped: readonly GuardVerdict[], workflowId: string) {

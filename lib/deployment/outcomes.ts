@@ -20,7 +20,8 @@ import { openArtifactStore, type ArtifactStore } from '../artifacts/artifact-sto
 import { nthNyseTradingDayAfter } from '../calendar/nyse';
 import { loadConfig, type AppConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
-import { computeLabels, labelSpecSchema, sessionHorizons, type LabelPrices, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { computeLabels, labelReach, labelSpecSchema, readsMove, sessionHorizons, type LabelPrices, type LabelSeries, type LabelSpec } from '../labels/labels';
+import { seriesSplits, SPLIT_BARS_BEFORE } from '../quality/rules';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';
@@ -179,18 +180,6 @@ export async function labelSpecsOf(store: Database, model: string, versions: Ite
   };
 }
 
-/** Bars before t that computeLabels needs to label bar t (volatility windows look back). */
-function lookbackOf(spec: LabelSpec): number {
-  switch (spec.kind) {
-    case 'direction':
-      return 0;
-    case 'triple_barrier':
-      return spec.volWindow;
-    case 'volatility_regime':
-      return spec.horizon + spec.trailing - 1;
-  }
-}
-
 /** The date `lookback` bars before `date` for the symbol, or undefined when the store holds fewer. */
 async function dateBarsBefore(store: Database, symbol: string, date: string, lookback: number): Promise<string | undefined> {
   if (lookback === 0) return date;
@@ -229,7 +218,8 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
 
   const bySymbol = new Map<string, { firstAsOf: string; lookback: number }>();
   for (const r of keys) {
-    const lookback = lookbackOf(specOfVersion.get(r.version) as LabelSpec);
+    // Bars before t its label needs, and before those the ones that tell an unadjusted split there.
+    const lookback = labelReach(specOfVersion.get(r.version) as LabelSpec).back + SPLIT_BARS_BEFORE;
     const s = bySymbol.get(r.symbol);
     if (!s) bySymbol.set(r.symbol, { firstAsOf: r.asOf, lookback });
     else {
@@ -243,6 +233,8 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     indexOf: Map<string, number>;
     prices: LabelPrices;
     labels: Map<LabelSpec, LabelSeries>;
+    /** Bars an unadjusted split moved (seriesSplits): no outcome is measured across one. */
+    moved: number[];
     /** sessionHorizons(dates).ends by horizon: -1 where a session of the horizon has no bar. */
     ends: Map<number, Int32Array>;
   }
@@ -251,10 +243,12 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
     const from = await dateBarsBefore(store, symbol, need.firstAsOf, need.lookback);
     const [series] = await readBarSeries(store, { symbols: [symbol], from });
     const dates = series?.dates ?? [];
-    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), prices: { open: series?.open ?? new Float64Array(0), close: series?.close ?? new Float64Array(0) }, labels: new Map(), ends: new Map() });
+    const moved = series ? seriesSplits(series).map((x) => x.index) : [];
+    barsOf.set(symbol, { dates, indexOf: new Map(dates.map((d, i) => [d, i])), prices: { open: series?.open ?? new Float64Array(0), close: series?.close ?? new Float64Array(0) }, labels: new Map(), ends: new Map(), moved });
   }
 
   const unmatured: KeyOutcome = { outcome: null, matured: false, missingBar: false };
+  const splitOutcome: KeyOutcome = { outcome: null, matured: true, missingBar: false };
   const horizonEnds = new Map<string, string>();
   return keys.map((r) => {
     const spec = specOfVersion.get(r.version) as LabelSpec;
@@ -283,6 +277,8 @@ export async function outcomesOfKeys(store: Database, keys: readonly OutcomeKey[
       if (!ends) bars.ends.set(spec.horizon, (ends = sessionHorizons(bars.dates, bars.dates.length, spec.horizon).ends));
       return { outcome: null, matured: true, missingBar: ends[t] < 0 };
     }
+    // An unadjusted split's move is no holder's return: the label it makes is no outcome.
+    if (bars.moved.length > 0 && readsMove(bars.moved, t, labels.end[t], labelReach(spec))) return splitOutcome;
     return { outcome: value === 1 ? 1 : 0, matured: true, missingBar: false };
   });
 }

@@ -8,6 +8,7 @@
  * it, with the same words.
  */
 import { BadInputError, describeValidationError } from '../errors';
+import type { Database } from '../store/database';
 import { defineFeatureSet, type FeatureSet, type FeatureSetInput } from './feature-set';
 import { featureColumns } from './compute-features';
 
@@ -75,4 +76,14 @@ export function rebuildStoredFeatureSet(row: StoredFeatureSetRow): StoredFeature
     if (difference) throw new BadInputError(`feature set ${version}: the stored columns are not the ones its definition yields under this code (${difference}); the row was edited: ${REMEDY}`);
   }
   return { set, columns };
+}
+
+/**
+ * The feature set the store holds under `version`, rebuilt by this code; `need` says what reads it
+ * ("the point-in-time audit recomputes features from its definition"), for the error when no row is there.
+ */
+export async function readStoredFeatureSet(store: Database, version: string, need: string): Promise<FeatureSet> {
+  const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', version).executeTakeFirst();
+  if (!row) throw new BadInputError(`feature set ${version} is not in the store; ${need}`);
+  return rebuildStoredFeatureSet({ version, definition: row.definition }).set;
 }

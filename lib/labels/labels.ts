@@ -118,6 +118,34 @@ export function tradableReturn(prices: LabelPrices, t: number, e: number): numbe
   return buy > 0 && sell > 0 && e > t ? sell / buy - 1 : NaN;
 }
 
+/**
+ * The price moves row t's label reads, each named by the bar it moves into (bar i: from bar i − 1's
+ * close to bar i's close): the `back` bars up to t for the trailing volatility a triple barrier
+ * scales by or a volatility regime compares with (t − back < i ≤ t; also the bars before t a label
+ * needs stored), and those from bar t + `ahead` to the label's end. Direction and triple-barrier
+ * labels enter at the open of t + 1, after the overnight move into it; a volatility regime measures
+ * that move too.
+ */
+export function labelReach(spec: LabelSpec): { back: number; ahead: 1 | 2 } {
+  switch (spec.kind) {
+    case 'direction':
+      return { back: 0, ahead: 2 };
+    case 'triple_barrier':
+      return { back: spec.volWindow, ahead: 2 };
+    case 'volatility_regime':
+      return { back: spec.horizon + spec.trailing - 1, ahead: 1 };
+  }
+}
+
+/**
+ * Whether row t, whose label ends at bar `end`, reads the move into any bar of `moved`: within `back`
+ * bars up to t (its features' reach, or its label's when longer) or from t + `ahead` to `end`. What
+ * keeps an unadjusted split's move out of training rows and live outcomes alike.
+ */
+export function readsMove(moved: readonly number[], t: number, end: number, reach: { back: number; ahead: number }): boolean {
+  return moved.some((i) => (i > t - reach.back && i <= t) || (i >= t + reach.ahead && i <= end));
+}
+
 /** Log returns between consecutive bars; NaN where a session between them is missing (not a one-session return). */
 function logReturns(close: Float64Array, gap: Uint8Array): Float64Array {
   const r = nanArray(close.length);

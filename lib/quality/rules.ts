@@ -1,6 +1,6 @@
 import { groupBy } from '../group-by';
 import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
-import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
+import { EARLIEST_BAR_DATE, limitProblem, type Bar, type BarSeries } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
@@ -217,6 +217,8 @@ const SPLIT_DAY_VOLUME_FACTOR = 2; // the day's volume within ×/÷ this of (med
 const SPLIT_LEVEL_VOLUME_FACTOR = 1.4; // median volume from the day on, within ×/÷ this of (median before) / ratio
 const SPLIT_VOLUME_BARS = 10; // bars in each volume median
 const SPLIT_MIN_VOLUME_BARS = 5; // fewer bars with volume before the move: no volume evidence, no finding
+/** Bars before a split's bar its finding reads (the volume median's): a read of part of a series that starts this many bars early finds the same splits in it. */
+export const SPLIT_BARS_BEFORE = SPLIT_VOLUME_BARS;
 
 function positiveMedian(values: readonly number[]): number {
   const v = values.filter((x) => x > 0).sort((a, b) => a - b);
@@ -235,6 +237,36 @@ const movedBy = (ratio: number, to: number): boolean => Math.abs(Math.log(ratio 
  * move, not a split). Whatever the move's size: a 3:2 or 4:3 split is under extremeMoveLimit.
  */
 export function splitFinding(series: readonly Bar[], i: number): string | undefined {
+  return splitAt(series, i)?.message;
+}
+
+/** A bar an unadjusted split moved: its index in the series, its date and the split's price multiplier (new / old). */
+export interface SeriesSplit {
+  index: number;
+  date: string;
+  ratio: number;
+}
+
+/**
+ * Every bar of a stored series that an unadjusted split moved, by the unadjusted_split rule: what the
+ * training dataset keeps its rows and prices clear of (lib/training/dataset.ts). Judged on the series
+ * as it is stored now, so a finding a later adjusted import made obsolete does not count, and a split
+ * that arrived in pieces (a file, then live bars) does.
+ */
+export function seriesSplits(series: BarSeries): SeriesSplit[] {
+  const found: SeriesSplit[] = [];
+  let bars: Bar[] | undefined;
+  for (let i = 1; i < series.dates.length; i++) {
+    // Most overnight moves are nowhere near a split ratio: only those build the rows splitAt reads.
+    if (nearestSplit(series.open[i] / series.close[i - 1], SPLIT_OPEN_TOLERANCE) === undefined) continue;
+    bars ??= Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] }));
+    const split = splitAt(bars, i);
+    if (split !== undefined) found.push({ index: i, date: series.dates[i], ratio: split.ratio });
+  }
+  return found;
+}
+
+function splitAt(series: readonly Bar[], i: number): { ratio: number; message: string } | undefined {
   const prev = series[i - 1];
   const bar = series[i];
   const byOpen = bar.open / prev.close;
@@ -252,7 +284,8 @@ export function splitFinding(series: readonly Bar[], i: number): string | undefi
   const beforePrev = series[i - 2];
   if (beforePrev !== undefined && movedBy(prev.close / beforePrev.close, 1 / split.ratio)) return undefined;
   const shown = (x: number) => `×${x.toFixed(3)}`;
-  return `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)`;
+  const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)`;
+  return { ratio: split.ratio, message };
 }
 
 /**

@@ -5,7 +5,7 @@
  * (forward return, symbol and day). Written once as a binary file named by its content hash, so
  * trials on any worker read it by id and large data never travels through Temporal.
  */
-import { computeLabels, LABEL_CODE_VERSION, sessionHorizons, tradableReturn, type LabelSpec } from '../labels/labels';
+import { computeLabels, LABEL_CODE_VERSION, labelReach, readsMove, sessionHorizons, tradableReturn, type LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { readBarSeries } from '../store/bars';
 import type { BarSeries } from '../market-data/bar';
@@ -14,6 +14,9 @@ import { littleEndianFloat64Into } from '../float64-bytes';
 import { argsortOf } from '../sorted';
 import { BadInputError } from '../errors';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import { readStoredFeatureSet } from '../features/stored-feature-set';
+import { requiredBars } from '../features/compute-features';
+import { seriesSplits, type SeriesSplit } from '../quality/rules';
 import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 
 export interface TrainingDataset {
@@ -54,8 +57,16 @@ export interface TrainingDataset {
    * The opens and closes of every symbol of `symbols` on every day of `days` as the dataset was built
    * (symbol-major: [s × days.length + d], NaN where the symbol had no bar): what the evaluation trades
    * and its naive baselines read (datasetBarSeries). Absent in datasets written before they were kept.
+   * Split-adjusted at the unadjusted splits of `splits` (prices before each split times its ratio),
+   * so a position or baseline held across one earns what a holder earned, not the split's ratio.
    */
   bars?: { open: Float64Array; close: Float64Array };
+  /**
+   * Unadjusted splits in the stored bars (the quality gate's unadjusted_split rule, judged on the
+   * bars as stored): no row whose features or label read the move across one is kept (`rows` counts
+   * those left out), and `bars` are adjusted at them. Absent when there are none.
+   */
+  splits?: { found: Array<{ symbol: string; date: string; ratio: number }>; rows: number };
 }
 
 /**
@@ -81,9 +92,16 @@ export function labelHorizon(label: LabelSpec): number {
   return label.horizon;
 }
 
+function splitsOf(s: BarSeries): { splits: SeriesSplit[]; moved: number[] } {
+  const splits = seriesSplits(s);
+  return { splits, moved: splits.map((x) => x.index) };
+}
+
 export async function buildTrainingDataset(store: Database, request: DatasetRequest): Promise<TrainingDataset> {
   const columns = await getFeatureSetColumns(store, request.featureSetVersion);
   if (!columns) throw new BadInputError(`feature set ${request.featureSetVersion} is not in the store; run the features step first`);
+  // How far back a row's features read: an unadjusted split inside that reach makes them wrong.
+  const featureReach = requiredBars(await readStoredFeatureSet(store, request.featureSetVersion, 'run the features step first'));
   const [featureRows, series] = await Promise.all([
     // As stored: each row's bytes go straight into the matrix, with no array of its own in between.
     readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
@@ -95,18 +113,29 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const dayIndex = new Map(days.map((d, i) => [d, i]));
   // Labels over the NYSE sessions of each symbol's stored bars: a row whose horizon lacks a stored session is not labelled (not kept).
   const bySymbol = new Map(
-    series.map((s) => [s.symbol, { series: s, labels: computeLabels(request.label, s, s.dates), horizonEnd: sessionHorizons(s.dates, s.close.length, request.label.horizon).ends, barOf: new Map(s.dates.map((d, i) => [d, i])) }]),
+    series.map((s) => [
+      s.symbol,
+      { series: s, labels: computeLabels(request.label, s, s.dates), horizonEnd: sessionHorizons(s.dates, s.close.length, request.label.horizon).ends, barOf: new Map(s.dates.map((d, i) => [d, i])), ...splitsOf(s) },
+    ]),
   );
+  const labelsRead = labelReach(request.label);
+  const reach = { back: Math.max(featureReach, labelsRead.back), ahead: labelsRead.ahead };
 
   // The labelled rows: which stored row, and its bar in its symbol's series.
   const kept: number[] = [];
   const barOfKept: number[] = [];
+  let nearSplits = 0;
   featureRows.forEach((row, k) => {
     const known = bySymbol.get(row.symbol);
     const t = known?.barOf.get(row.date);
     if (known === undefined || t === undefined) return;
     const value = known.labels.value[t];
     if (value === undefined || Number.isNaN(value)) return; // no label yet
+    // A split's move read as a return would be a fall (or jump) no holder had: no such row is kept.
+    if (known.moved.length > 0 && readsMove(known.moved, t, known.labels.end[t], reach)) {
+      nearSplits++;
+      return;
+    }
     kept.push(k);
     barOfKept.push(t);
   });
@@ -163,15 +192,23 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   // back-filled after the dataset was built would be traded beside labels and features made without it).
   const open = new Float64Array(symbols.length * days.length).fill(NaN);
   const close = new Float64Array(symbols.length * days.length).fill(NaN);
+  const found: NonNullable<TrainingDataset['splits']>['found'] = [];
   symbols.forEach((symbol, k) => {
-    const s = (bySymbol.get(symbol) as NonNullable<ReturnType<typeof bySymbol.get>>).series;
+    const { series: s, splits } = bySymbol.get(symbol) as NonNullable<ReturnType<typeof bySymbol.get>>;
+    // Each price times the ratios of the splits after it, as a vendor's split-adjusted series would be.
+    let factor = splits.reduce((f, split) => f * split.ratio, 1);
+    let next = 0;
     s.dates.forEach((d, i) => {
+      while (next < splits.length && splits[next].index === i) factor /= splits[next++].ratio;
       const at = k * days.length + (dayIndex.get(d) as number);
-      open[at] = s.open[i];
-      close[at] = s.close[i];
+      open[at] = s.open[i] * factor;
+      close[at] = s.close[i] * factor;
     });
+    for (const split of splits) found.push({ symbol, date: split.date, ratio: split.ratio });
   });
   out.bars = { open, close };
+  // Only when there are some: datasets without keep their content id.
+  if (found.length > 0 || nearSplits > 0) out.splits = { found, rows: nearSplits };
   if (evaluationOnlyRows === rows) throw new BadInputError(`every labelled row of feature set ${request.featureSetVersion} is inside the label's dead zone (${JSON.stringify(request.label)}), so there is nothing to train on; use a smaller deadZone`);
   return out;
 }

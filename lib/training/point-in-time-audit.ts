@@ -11,9 +11,9 @@
  * (next_session_leak, lib/quality/rules.ts).
  */
 import { BadInputError } from '../errors';
-import { defineFeatureSet, isMarketFeature, type FeatureSet } from '../features/feature-set';
+import { defineFeatureSet, isMarketFeature } from '../features/feature-set';
 import { knownStaleFrom } from '../store/features';
-import { rebuildStoredFeatureSet } from '../features/stored-feature-set';
+import { readStoredFeatureSet } from '../features/stored-feature-set';
 import { computeFromInputs, featureInputsUpTo, loadFeatureInputs, type FeatureInputs } from '../features/materialize';
 import { frameRow, normalisesAcrossSymbols, universeMemberOf } from '../features/compute-features';
 import { volatilityIndexCandidates } from '../market-data/instruments';
@@ -93,14 +93,6 @@ const NAMED_IN_MESSAGE = 5;
 export function sameFeatureValue(a: number, b: number, tolerance: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   return a === b || Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b));
-}
-
-/** The feature set stored under a version (definitions are immutable under their version). */
-async function storedFeatureSet(store: Database, version: string): Promise<FeatureSet> {
-  const row = await store.db.selectFrom('feature_sets').select('definition').where('version', '=', version).executeTakeFirst();
-  if (!row) throw new BadInputError(`feature set ${version} is not in the store; the point-in-time audit recomputes features from its definition`);
-  // Recomputed by this code only if this code gives the stored definition the dataset's version.
-  return rebuildStoredFeatureSet({ version, definition: row.definition }).set;
 }
 
 /** k distinct integers from [from, to), seeded, in ascending order. */
@@ -211,7 +203,8 @@ const show = (x: number) => (Number.isNaN(x) ? 'undefined (NaN)' : String(Number
 export async function auditPointInTime(store: Database, ds: TrainingDataset, options: PointInTimeAuditOptions): Promise<PointInTimeAudit> {
   const started = performance.now();
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
-  const set = await storedFeatureSet(store, ds.featureSetVersion);
+  // Recomputed by this code only if this code gives the stored definition the dataset's version.
+  const set = await readStoredFeatureSet(store, ds.featureSetVersion, 'the point-in-time audit recomputes features from its definition');
   const plan = sampleRows(ds, options.rows ?? DEFAULT_ROWS, options.dates ?? DEFAULT_DATES, options.newest ?? DEFAULT_NEWEST, options.seed);
   const p = ds.columns.length;
   const mismatches = new Map<string, PointInTimeMismatch>();
