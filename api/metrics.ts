@@ -47,7 +47,7 @@ export class ApiMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, model_failed)', labelNames: ['model', 'reason'], registers });
+    this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, features_withheld, features_unavailable, model_failed)', labelNames: ['model', 'reason'], registers });
     this.stalePredictions = new Counter({ name: 'api_stale_predictions_total', help: 'Predictions answered from features older than the latest session whose bar is due (stale: true in the answer)', labelNames: ['model'], registers });
 
     new Counter({

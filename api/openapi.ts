@@ -70,7 +70,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           summary: 'Predict for one symbol',
           security: predict,
           parameters: [...parameters(symbolParamsSchema, 'path'), ...parameters(predictionQuerySchema, 'query')],
-          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '500': errorResponse('The model failed on this symbol') },
+          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '409': errorResponse('The symbol\'s online features are withheld (they read an unadjusted split); the message says why and until when'), '500': errorResponse('The model failed on this symbol') },
         },
       },
       '/v1/models': {

@@ -366,7 +366,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const outcome = await predictSymbols(predictionDeps, { model: query.model, symbols: [symbol], key: query.key });
     const [failure] = outcome.errors;
     if (failure) {
-      const status = failure.reason === 'no_features' ? 404 : failure.reason === 'features_unavailable' ? 503 : 500;
+      const status = failure.reason === 'no_features' ? 404 : failure.reason === 'features_withheld' ? 409 : failure.reason === 'features_unavailable' ? 503 : 500;
       throw new ApiError(status, failure.reason, failure.error);
     }
     return { predictions: outcome.predictions, errors: [] };

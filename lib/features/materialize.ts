@@ -11,14 +11,15 @@ import { barCountsThrough, readBars, readBarSeries } from '../store/bars';
 import { readHeadlines } from '../store/news';
 import type { Database } from '../store/database';
 import { absorbBarRevisions, featureRowDates, lastFeatureDates, marksSince, readFeatureProgress, saveFeatureProgress, saveFeatureSet, writeFeatureBatch, type ClearedRange, type FeatureProgress, type FeatureRow } from '../store/features';
-import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
+import { computeFeatures, firstKeptRow, frameFeatures, frameRow, normalisesAcrossSymbols, planFeatures, requiredBars, symbolFeatureSpecs, universeMemberOf, type ComputeOptions, type FeatureComputation, type SymbolBars } from './compute-features';
 import { findVolatilityIndex, volatilityIndexCandidates, volatilityIndexLookedFor } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
 import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feature-set';
 import { idlePoolThreads } from '../threads/task-pool';
 import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
 import { blockColumns, claimSymbolColumns, columnBlocks, type SymbolColumns } from './symbol-features';
-import { publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from './online-features';
+import { publishOnlineFeatures, replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from './online-features';
+import { seriesSplits } from '../quality/rules';
 import { upperBound } from '../sorted';
 
 export interface MaterializeOptions {
@@ -302,6 +303,9 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   let rowsRecomputed = 0;
   const online: OnlineFeatureVector[] = [];
   const republish: OnlineFeatureVector[] = [];
+  // A vector whose features read an unadjusted split is published withheld (the API answers why).
+  const seriesOf = new Map(inputs.universe.map((s) => [s.symbol, s]));
+  const lookback = requiredBars(set);
   let added: FeatureRow[] = [];
   let replaced: FeatureRow[] = [];
   let cleared: ClearedRange[] = [];
@@ -322,7 +326,11 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     }
     const lastRow = frame.dates.length - 1;
     if (lastRow >= 0) {
-      const vector = { version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frameRow(frame, lastRow)) };
+      const vector: OnlineFeatureVector = { version: set.version, symbol: frame.symbol, asOf: frame.dates[lastRow], columns: computed.columns, values: Array.from(frameRow(frame, lastRow)) };
+      const series = seriesOf.get(frame.symbol);
+      const known = series && barsUpTo(series, vector.asOf);
+      const withheld = known && splitWithholding(seriesSplits(known), known.dates.length - 1, lookback);
+      if (withheld !== undefined) vector.withheld = withheld;
       // A recomputed newest row replaces the vector of the same date; otherwise only newer vectors go out.
       if (from !== undefined && frame.dates[lastRow] <= after) republish.push(vector);
       else online.push(vector);

@@ -2,6 +2,7 @@ import type { Cache } from '../cache/cache';
 import { isIsoDate } from '../calendar/dates';
 import type { Database } from '../store/database';
 import { getFeatureSetColumns, unpackValues } from '../store/features';
+import type { SeriesSplit } from '../quality/rules';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -10,6 +11,20 @@ export interface OnlineFeatureVector {
   asOf: string;
   columns: string[];
   values: number[]; // NaN is stored as null in JSON
+  /** Why no prediction may be made from these values (splitWithholding); absent when they may be used. */
+  withheld?: string;
+}
+
+/**
+ * Why a symbol's vector on bar `newest` is withheld, or undefined: an unadjusted split (seriesSplits
+ * of the same bars) among the `lookback` bars its features read (requiredBars) has them read the
+ * split's move as a crash or a jump that no holder had. The offline features step and the live
+ * updater both withhold with it, so the API answers the same whichever wrote the vector.
+ */
+export function splitWithholding(splits: readonly SeriesSplit[], newest: number, lookback: number): string | undefined {
+  const split = [...splits].reverse().find((s) => s.index > newest - lookback && s.index <= newest);
+  if (split === undefined) return undefined;
+  return `its features read an unadjusted ${split.label} split on ${split.date} (prices ×${split.ratio.toFixed(3)}, volume ×${(1 / split.ratio).toFixed(3)}) among the ${lookback} bars they look back, so they read its move as a return no holder had; withheld until the split is ${lookback} bars old, or import split-adjusted prices (Adj Close with adjust)`;
 }
 
 const key = (version: string, symbol: string) => `features:latest:${version}:${symbol}`;
@@ -80,7 +95,8 @@ export function parseStoredVector(raw: string, version: string, symbol: string, 
   if (!Array.isArray(v.columns) || !v.columns.every((c) => typeof c === 'string')) return refuse('malformed', 'its columns are not a list of names');
   if (!Array.isArray(v.values) || !v.values.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return refuse('malformed', 'its values are not all numbers (or null for a missing value)');
   if (v.values.length !== v.columns.length) return refuse('length_mismatch', `it has ${v.values.length} values for ${v.columns.length} columns`);
-  return { version, symbol, asOf: v.asOf, columns: v.columns as string[], values: (v.values as Array<number | null>).map((x) => (x === null ? NaN : x)) };
+  if (v.withheld !== undefined && typeof v.withheld !== 'string') return refuse('malformed', 'its withheld reason is not text');
+  return { version, symbol, asOf: v.asOf, columns: v.columns as string[], values: (v.values as Array<number | null>).map((x) => (x === null ? NaN : x)), ...(v.withheld !== undefined ? { withheld: v.withheld } : {}) };
 }
 
 /** The stored vector of `symbol` in feature set `version`; throws InvalidOnlineVectorError when what is stored is not that vector (parseStoredVector). */

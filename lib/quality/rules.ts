@@ -240,11 +240,12 @@ export function splitFinding(series: readonly Bar[], i: number): string | undefi
   return splitAt(series, i)?.message;
 }
 
-/** A bar an unadjusted split moved: its index in the series, its date and the split's price multiplier (new / old). */
+/** A bar an unadjusted split moved: its index in the series, its date, the split's price multiplier (new / old) and how the split is written ("2:1"). */
 export interface SeriesSplit {
   index: number;
   date: string;
   ratio: number;
+  label: string;
 }
 
 /**
@@ -254,19 +255,30 @@ export interface SeriesSplit {
  * that arrived in pieces (a file, then live bars) does.
  */
 export function seriesSplits(series: BarSeries): SeriesSplit[] {
+  // Most overnight moves are nowhere near a split ratio: only a series with one builds the rows splitAt reads.
+  let candidate = false;
+  for (let i = 1; i < series.dates.length && !candidate; i++) candidate = nearestSplit(series.open[i] / series.close[i - 1], SPLIT_OPEN_TOLERANCE) !== undefined;
+  if (!candidate) return [];
+  return splitsIn(Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] })));
+}
+
+/**
+ * seriesSplits of bars ascending by date, looking only at the moves into bars `from` to `to` − 1 and
+ * judging them on the bars before `to` alone (as of bar `to` − 1, as a series ending there would be).
+ */
+export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length): SeriesSplit[] {
   const found: SeriesSplit[] = [];
-  let bars: Bar[] | undefined;
-  for (let i = 1; i < series.dates.length; i++) {
-    // Most overnight moves are nowhere near a split ratio: only those build the rows splitAt reads.
-    if (nearestSplit(series.open[i] / series.close[i - 1], SPLIT_OPEN_TOLERANCE) === undefined) continue;
-    bars ??= Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] }));
-    const split = splitAt(bars, i);
-    if (split !== undefined) found.push({ index: i, date: series.dates[i], ratio: split.ratio });
+  let known: readonly Bar[] | undefined;
+  for (let i = Math.max(1, from); i < to; i++) {
+    if (nearestSplit(bars[i].open / bars[i - 1].close, SPLIT_OPEN_TOLERANCE) === undefined) continue;
+    known ??= to === bars.length ? bars : bars.slice(0, to);
+    const split = splitAt(known, i);
+    if (split !== undefined) found.push({ index: i, date: bars[i].date, ratio: split.ratio, label: split.label });
   }
   return found;
 }
 
-function splitAt(series: readonly Bar[], i: number): { ratio: number; message: string } | undefined {
+function splitAt(series: readonly Bar[], i: number): { ratio: number; label: string; message: string } | undefined {
   const prev = series[i - 1];
   const bar = series[i];
   const byOpen = bar.open / prev.close;
@@ -285,7 +297,7 @@ function splitAt(series: readonly Bar[], i: number): { ratio: number; message: s
   if (beforePrev !== undefined && movedBy(prev.close / beforePrev.close, 1 / split.ratio)) return undefined;
   const shown = (x: number) => `×${x.toFixed(3)}`;
   const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)`;
-  return { ratio: split.ratio, message };
+  return { ratio: split.ratio, label: split.label, message };
 }
 
 /**

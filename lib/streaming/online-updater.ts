@@ -40,7 +40,8 @@ import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureS
 import { computeSymbolFeature } from '../features/symbol-features';
 import { inScratch } from '../features/indicators/scratch';
 import { toSymbolBars } from '../features/materialize';
-import { replaceOnlineFeatures, type OnlineFeatureVector } from '../features/online-features';
+import { replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from '../features/online-features';
+import { splitsIn } from '../quality/rules';
 import type { Bar } from '../market-data/bar';
 import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
@@ -517,7 +518,13 @@ export class OnlineFeatureUpdater {
     const own = state.own.groups;
     const cross = state.cross?.values ?? new Float64Array(0);
     const values = this.layout.map((l) => (l.group < 0 ? cross[l.index] : own[l.group][l.index]));
-    return { version: this.set.version, symbol, asOf: state.own.asOf, columns: this.columns, values };
+    const vector: OnlineFeatureVector = { version: this.set.version, symbol, asOf: state.own.asOf, columns: this.columns, values };
+    // As the offline features step does: features that read an unadjusted split are published withheld.
+    const bars = this.windows.bars(symbol);
+    const newest = indexOfDate(bars, state.own.asOf).index;
+    const withheld = splitWithholding(splitsIn(bars, newest - this.minBars + 1, newest + 1), newest, this.minBars);
+    if (withheld !== undefined) vector.withheld = withheld;
+    return vector;
   }
 
   /** Publishes the vectors of `symbols` to the online store; returns how many were written. */

@@ -196,6 +196,18 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(unknownModel.json().message).toContain(`served: ${MODEL}`);
   });
 
+  it('answers 409 naming the reason for a symbol whose features are withheld, and predicts the others of a batch', async () => {
+    const withheld = 'its features read an unadjusted 2:1 split on 2024-06-03 (prices ×0.500, volume ×2.000) among the 254 bars they look back';
+    await publishOnlineFeatures(cache, [{ ...features[0], symbol: 'SPLT', withheld }]);
+    const one = await api.inject({ method: 'GET', url: `/v1/predictions/SPLT?model=${MODEL}`, headers: asPredict });
+    expect(one.statusCode).toBe(409);
+    expect(one.json()).toEqual({ error: 'features_withheld', message: `the online features of SPLT as of ${AS_OF} (feature set ${FEATURE_SET}) are withheld: ${withheld}` });
+    const batch = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { model: MODEL, symbols: ['SYM01', 'SPLT'] } });
+    expect(batch.statusCode).toBe(200);
+    expect(batch.json().predictions.map((p: { symbol: string }) => p.symbol)).toEqual(['SYM01']);
+    expect(batch.json().errors).toEqual([{ symbol: 'SPLT', error: expect.stringContaining(withheld) }]);
+  });
+
   it('lists the served model with its routes and loaded versions', async () => {
     const res = await api.inject({ method: 'GET', url: '/v1/models', headers: asPredict });
     expect(res.statusCode).toBe(200);
