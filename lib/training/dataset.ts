@@ -195,11 +195,13 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   const found: NonNullable<TrainingDataset['splits']>['found'] = [];
   symbols.forEach((symbol, k) => {
     const { series: s, splits } = bySymbol.get(symbol) as NonNullable<ReturnType<typeof bySymbol.get>>;
-    // Each price times the ratios of the splits after it, as a vendor's split-adjusted series would be.
-    let factor = splits.reduce((f, split) => f * split.ratio, 1);
+    // Each price times the ratios of the splits after it, as a vendor's split-adjusted series would be
+    // (a product of the ratios left, so the bars after the last split are the stored ones exactly).
+    const after = (next: number) => splits.slice(next).reduce((f, split) => f * split.ratio, 1);
     let next = 0;
+    let factor = after(0);
     s.dates.forEach((d, i) => {
-      while (next < splits.length && splits[next].index === i) factor /= splits[next++].ratio;
+      if (next < splits.length && splits[next].index === i) factor = after(++next);
       const at = k * days.length + (dayIndex.get(d) as number);
       open[at] = s.open[i] * factor;
       close[at] = s.close[i] * factor;
