@@ -160,6 +160,8 @@ export function orderIssues(bars: readonly CandidateBar[]): QualityIssue[] {
   return issues;
 }
 
+const SPLIT_OPEN_TOLERANCE = 0.02; // unadjusted_split: the open vs the prior close, relative to the split ratio
+
 /**
  * Common splits as the price multiplier they leave in unadjusted prices (new / old) and how each is
  * written: a 3:2 split turns 90 into 60 (×2/3) and 1,000 shares into 1,500.
@@ -174,6 +176,15 @@ const SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
   { ratio: 4 / 3, label: '3:4 reverse' },
   { ratio: 5 / 4, label: '4:5 reverse' },
 ];
+
+/** The common ratios, and every n:1 and 1:n up to 50 (reverse splits of 1:8, 1:15 or 1:20 are common among small and leveraged issues). */
+const ALL_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
+  ...SPLITS,
+  ...Array.from({ length: 49 }, (_, k) => k + 2).flatMap((n) => [{ ratio: 1 / n, label: `${n}:1` }, { ratio: n, label: `1:${n} reverse` }]),
+];
+/** No split moves the price by less than 5:4 does (×0.8): smaller overnight moves are not looked at further. */
+const SMALLEST_SPLIT_MOVE = Math.log(5 / 4) - 2 * Math.log(1 + SPLIT_OPEN_TOLERANCE);
+const mayBeSplit = (byOpen: number): boolean => Math.abs(Math.log(byOpen)) > SMALLEST_SPLIT_MOVE;
 
 /**
  * The extreme_move hint names only splits that move the price by a third or more: by price alone a
@@ -211,7 +222,6 @@ function splitHint(ratio: number): string {
  * ÷ ratio from a seeded day on) are found 69% of the time for every ratio; the volume windows hold on
  * 72% of ordinary days (tighter ones, ×1.25 and ×1.5, on 46%).
  */
-const SPLIT_OPEN_TOLERANCE = 0.02; // open vs the prior close, relative to the split ratio
 const SPLIT_CLOSE_TOLERANCE = 0.06; // close vs the prior close: the ratio plus the day's own move
 const SPLIT_DAY_VOLUME_FACTOR = 2; // the day's volume within ×/÷ this of (median before) / ratio
 const SPLIT_LEVEL_VOLUME_FACTOR = 1.4; // median volume from the day on, within ×/÷ this of (median before) / ratio
@@ -257,7 +267,7 @@ export interface SeriesSplit {
 export function seriesSplits(series: BarSeries): SeriesSplit[] {
   // Most overnight moves are nowhere near a split ratio: only a series with one builds the rows splitAt reads.
   let candidate = false;
-  for (let i = 1; i < series.dates.length && !candidate; i++) candidate = nearestSplit(series.open[i] / series.close[i - 1], SPLIT_OPEN_TOLERANCE) !== undefined;
+  for (let i = 1; i < series.dates.length && !candidate; i++) candidate = mayBeSplit(series.open[i] / series.close[i - 1]);
   if (!candidate) return [];
   return splitsIn(Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] })));
 }
@@ -270,7 +280,7 @@ export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length): Seri
   const found: SeriesSplit[] = [];
   let known: readonly Bar[] | undefined;
   for (let i = Math.max(1, from); i < to; i++) {
-    if (nearestSplit(bars[i].open / bars[i - 1].close, SPLIT_OPEN_TOLERANCE) === undefined) continue;
+    if (!mayBeSplit(bars[i].open / bars[i - 1].close)) continue;
     known ??= to === bars.length ? bars : bars.slice(0, to);
     const split = splitAt(known, i);
     if (split !== undefined) found.push({ index: i, date: bars[i].date, ratio: split.ratio, label: split.label });
@@ -283,7 +293,7 @@ function splitAt(series: readonly Bar[], i: number): { ratio: number; label: str
   const bar = series[i];
   const byOpen = bar.open / prev.close;
   const byClose = bar.close / prev.close;
-  const split = nearestSplit(byOpen, SPLIT_OPEN_TOLERANCE);
+  const split = nearestSplit(byOpen, SPLIT_OPEN_TOLERANCE, ALL_SPLITS);
   if (split === undefined || Math.abs(byClose / split.ratio - 1) >= SPLIT_CLOSE_TOLERANCE) return undefined;
   const before = series.slice(Math.max(0, i - SPLIT_VOLUME_BARS), i).filter((b) => b.volume > 0);
   if (before.length < SPLIT_MIN_VOLUME_BARS) return undefined;
@@ -467,11 +477,6 @@ export const SPLICE_LEVEL_KEPT = 0.7;
 /** Bars before the move that must all lie on its far side (in a file; the stored bars before a seam are trusted). */
 export const SPLICE_BEFORE_BARS = 5;
 const SPLICE_SPLIT_TOLERANCE = 0.04;
-/** The common ratios, and every n:1 and 1:n up to 50 (reverse splits of 1:8, 1:15 or 1:20 are common among small and leveraged issues). */
-const SPLICE_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
-  ...SPLITS,
-  ...Array.from({ length: 49 }, (_, k) => k + 2).flatMap((n) => [{ ratio: 1 / n, label: `${n}:1` }, { ratio: n, label: `1:${n} reverse` }]),
-];
 /** A move by a split ratio whose traded value (close × median volume) stays within ×/÷ this is a split, not a splice. */
 const SPLICE_SPLIT_VALUE_FACTOR = 3;
 
@@ -498,7 +503,7 @@ export function spliceFinding(series: readonly Bar[], i: number, limit: number, 
   // A split moves the share count by the inverse ratio, so the traded value (price × volume) carries
   // on; another security's traded value is its own.
   const beforeVolume = medianOf(series.slice(Math.max(0, i - SPLICE_AFTER_BARS), i).map((b) => b.volume));
-  if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE, SPLICE_SPLITS) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
+  if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE, ALL_SPLITS) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
   if (!(bar.volume > 0) || !(afterVolume > 0) || bar.volume >= SPLICE_MAX_VOLUME_SPIKE * afterVolume) return undefined;
   const level = medianOf(series.slice(i, i + SPLICE_AFTER_BARS).map((b) => b.close)) / prev.close;
   const move = Math.log(ratio);

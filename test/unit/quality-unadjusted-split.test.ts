@@ -37,6 +37,10 @@ describe('unadjusted_split', () => {
     [1 / 2, '2:1'],
     [3 / 2, '2:3 reverse'],
     [2, '1:2 reverse'],
+    // Reverse splits of small and leveraged issues, as the series_splice rule already took them.
+    [8, '1:8 reverse'],
+    [20, '1:20 reverse'],
+    [1 / 15, '15:1'],
   ])('flags a price move of ×%p with the volume moving by the inverse, whatever its size (%s)', (ratio, label) => {
     const s = split(ratio, 1 / ratio);
     const found = splits(s);
