@@ -23,7 +23,7 @@ import { reportBacktestOptionsOf } from '../lib/reports/report-data';
 import { precomputeDatasetProfile, registrationProfileOf } from '../lib/monitoring/registration-profile';
 import type { Database } from '../lib/store/database';
 import { getSnapshot } from '../lib/store/snapshots';
-import { evaluationBarsOf, readDataset } from '../lib/training/dataset';
+import { evaluationBarsOf, readDataset, splitsNote } from '../lib/training/dataset';
 import { championComparisonOf, evaluatePredictions, inferenceLags, type ChampionComparison, type EvaluationReport } from '../lib/training/evaluation-report';
 import type { GuardVerdict } from '../lib/training/guards';
 import { survivorshipNote } from '../lib/training/survivorship';
@@ -442,6 +442,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           if (scanVerdict) verdicts.push(scanVerdict);
           const survivorship = survivorshipNote(ds);
           if (survivorship) verdicts.push(survivorship);
+          const splits = splitsNote(ds);
+          if (splits) verdicts.push(splits);
           return { verdicts, pointInTime, singleFeatureScan: scan };
         });
       });

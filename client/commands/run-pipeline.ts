@@ -179,11 +179,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     : `  nothing promoted: ${best ? `${best.algorithm} (the run's best) ${best.registration.decision.reason.replace(/^not promoted: /, 'was not promoted: ')}` : 'no candidate'}\n`;
   const deployment = result.deploymentWorkflowId ? `  deployment ${result.deploymentWorkflowId}: follow it with "mlp deployments show ${result.deploymentWorkflowId}"\n` : '';
   const universe = result.dataset?.universe ? ` (${result.dataset.universe.source === 'declared' ? 'declared universe' : `universe of snapshot ${result.dataset.universe.snapshotId}`})` : '';
-  const found = result.dataset?.splits?.found ?? [];
-  const splits = result.dataset?.splits
-    ? `  ${result.dataset.splits.rows} rows left out whose features or labels read an unadjusted split in the stored bars, and the evaluation's prices split-adjusted at it: ${found.slice(0, 5).map((f) => `${f.symbol} ${f.date} (price ×${f.ratio.toFixed(3)})`).join(', ')}${found.length > 5 ? `, and ${found.length - 5} more` : ''}; import split-adjusted prices to keep those rows\n`
-    : '';
-  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}\n${splits}${guards}${lines.join('')}${method}${promoted}${deployment}`;
+  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}\n${guards}${lines.join('')}${method}${promoted}${deployment}`;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { readStoredFeatureSet } from '../features/stored-feature-set';
 import { requiredBars } from '../features/compute-features';
 import { seriesSplits, type SeriesSplit } from '../quality/rules';
+import type { GuardVerdict } from './guards';
 import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 
 export interface TrainingDataset {
@@ -213,6 +214,21 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   if (found.length > 0 || nearSplits > 0) out.splits = { found, rows: nearSplits };
   if (evaluationOnlyRows === rows) throw new BadInputError(`every labelled row of feature set ${request.featureSetVersion} is inside the label's dead zone (${JSON.stringify(request.label)}), so there is nothing to train on; use a smaller deadZone`);
   return out;
+}
+
+/**
+ * The note beside a dataset's numbers when unadjusted splits kept rows out (TrainingDataset.splits):
+ * which splits, how many rows, and the fix; undefined when there were none.
+ */
+export function splitsNote(ds: Pick<TrainingDataset, 'splits'>): GuardVerdict | undefined {
+  if (!ds.splits) return undefined;
+  const { found, rows } = ds.splits;
+  const named = found.slice(0, 5).map((f) => `${f.symbol} ${f.date} (price ×${f.ratio.toFixed(3)})`).join(', ');
+  return {
+    guard: 'unadjusted_splits',
+    tripped: false,
+    message: `${rows} rows left out whose features or labels read the move across an unadjusted split in the stored bars, and the evaluation's prices split-adjusted there: ${named}${found.length > 5 ? `, and ${found.length - 5} more` : ''}; import split-adjusted prices (Adj Close with adjust) to keep those rows`,
+  };
 }
 
 const FOLDER = 'datasets';

@@ -5,17 +5,17 @@
  */
 import type { LabelSpec } from '../labels/labels';
 
-export type GuardName = 'point_in_time_audit' | 'single_feature_scan' | 'plausibility_bound' | 'shuffled_label' | 'degenerate_scores' | 'survivorship';
+export type GuardName = 'point_in_time_audit' | 'single_feature_scan' | 'plausibility_bound' | 'shuffled_label' | 'degenerate_scores' | 'survivorship' | 'unadjusted_splits';
 
-/** One guard's verdict: a tripped guard vetoes promotion (or fails the run, as the experiment says); `survivorship` is a note and never trips. */
+/** One guard's verdict: a tripped guard vetoes promotion (or fails the run, as the experiment says); `survivorship` and `unadjusted_splits` are notes and never trip. */
 export interface GuardVerdict {
   guard: GuardName;
   tripped: boolean;
   message: string;
 }
 
-/** Guards that only note something beside the numbers (lib/training/survivorship.ts): they never trip. */
-const NOTE_GUARDS: ReadonlySet<string> = new Set<GuardName>(['survivorship']);
+/** Guards that only note something beside the numbers (lib/training/survivorship.ts, splitsNote in lib/training/dataset.ts): they never trip. */
+const NOTE_GUARDS: ReadonlySet<string> = new Set<GuardName>(['survivorship', 'unadjusted_splits']);
 
 /** How a verdict reads in summaries and reports. */
 export function verdictWord(g: { guard: string; tripped: boolean }): 'TRIPPED' | 'passed' | 'noted' {

@@ -14,7 +14,7 @@ import { labelSpecSchema, type LabelSpec } from '../../lib/labels/labels';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBarSeries } from '../../lib/store/bars';
 import { listQuarantine } from '../../lib/store/quarantine';
-import { buildTrainingDataset, datasetBarSeries, type TrainingDataset } from '../../lib/training/dataset';
+import { buildTrainingDataset, datasetBarSeries, splitsNote, type TrainingDataset } from '../../lib/training/dataset';
 import { copyOfDir, createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 
 const SPLIT_SYMBOL = 'SYN02';
@@ -74,6 +74,10 @@ describe('training dataset over an unadjusted split', () => {
     const [before, after] = await Promise.all([buildTrainingDataset(plain.store, request), buildTrainingDataset(split.store, request)]);
     expect(before.splits).toBeUndefined();
     expect(after.splits?.found).toEqual([{ symbol: SPLIT_SYMBOL, date: SPLIT_DATE, ratio: 0.5 }]);
+    // Noted beside the numbers (the run summary, the report, the registration), never a veto.
+    expect(splitsNote(before)).toBeUndefined();
+    expect(splitsNote(after)).toEqual({ guard: 'unadjusted_splits', tripped: false, message: expect.stringContaining(`${after.splits?.rows} rows left out`) });
+    expect(splitsNote(after)?.message).toContain(`${SPLIT_SYMBOL} ${SPLIT_DATE} (price ×0.500)`);
 
     // Which rows read the split, worked out from dates: the bar of the split is i; a row at bar t
     // reads the move into i when its features' or label's trailing window holds it, or its label's
