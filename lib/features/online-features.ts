@@ -2,7 +2,10 @@ import type { Cache } from '../cache/cache';
 import { isIsoDate } from '../calendar/dates';
 import type { Database } from '../store/database';
 import { getFeatureSetColumns, unpackValues } from '../store/features';
-import type { SeriesSplit } from '../quality/rules';
+import { SPLIT_BARS_BEFORE, splitsIn, type SeriesSplit } from '../quality/rules';
+import { readRecentBars } from '../store/bars';
+import { requiredBars } from './compute-features';
+import { readStoredFeatureSet } from './stored-feature-set';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -201,7 +204,26 @@ export async function readOfflineLatest(store: Database, version: string, symbol
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
   const row = await store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).where('date', '<=', today).orderBy('date', 'desc').limit(1).executeTakeFirst();
-  return row ? { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) } : undefined;
+  return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) }) : undefined;
+}
+
+/** Bars a feature set's features look back (requiredBars), per version: definitions are immutable under their version. */
+const lookbacks = new Map<string, number>();
+
+/**
+ * A stored row read as a vector is withheld as the features step and the live updater withhold it
+ * (splitWithholding), from the symbol's bars up to its date: the offline fallback and the re-warm
+ * of an emptied cache must not serve what the online store would have refused to.
+ */
+async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Promise<OnlineFeatureVector> {
+  let lookback = lookbacks.get(vector.version);
+  if (lookback === undefined) {
+    lookback = requiredBars(await readStoredFeatureSet(store, vector.version, 'its vectors cannot be served from the offline store'));
+    lookbacks.set(vector.version, lookback);
+  }
+  const bars = await readRecentBars(store, vector.symbol, vector.asOf, lookback + SPLIT_BARS_BEFORE);
+  const withheld = splitWithholding(splitsIn(bars, bars.length - lookback), bars.length - 1, lookback);
+  return withheld === undefined ? vector : { ...vector, withheld };
 }
 
 /** The newest stored vector of every symbol of a feature set (dated no later than `today`, as readOfflineLatest). */
@@ -216,7 +238,9 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
     .where('r.version', '=', version)
     .orderBy('r.symbol')
     .execute();
-  return rows.map((r) => ({ version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: Array.from(unpackValues(r.vals)) }));
+  const vectors: OnlineFeatureVector[] = [];
+  for (const r of rows) vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: Array.from(unpackValues(r.vals)) }));
+  return vectors;
 }
 
 /**

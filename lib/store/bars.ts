@@ -179,6 +179,12 @@ export async function readBars(store: Database, query: BarQuery = {}): Promise<B
   return rows.map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
 
+/** The newest `count` bars of a symbol dated on or before `to`, ascending by date. */
+export async function readRecentBars(store: Database, symbol: string, to: string, count: number): Promise<Bar[]> {
+  const rows = await store.db.selectFrom('bars').select(BAR_COLUMNS).where('symbol', '=', symbol).where('date', '<=', to).orderBy('date', 'desc').limit(count).execute();
+  return rows.reverse().map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
+}
+
 /** The symbols (of `among`, when given) that have at least one bar, ascending. */
 export async function storedSymbols(store: Database, among?: readonly string[]): Promise<string[]> {
   let q = store.db.selectFrom('bars').select('symbol').distinct();

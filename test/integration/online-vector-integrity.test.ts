@@ -11,6 +11,7 @@ import { OnlineFeatureStore, publishOnlineFeatures, readOnlineFeatures, replaceO
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { writeFeatureRows } from '../../lib/store/features';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
+import { returnsFeatureSet, saveTestFeatureSet } from '../helpers/registration';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 
@@ -80,14 +81,14 @@ describe('online vectors are served only under their own key (SQLite, in-process
   });
 
   it('the offline store answers with its newest row dated no later than today, never one dated after it', async () => {
-    const version = 'fs-test-offline';
-    await t.store.db.insertInto('feature_sets').values({ version, name: 'offline', definition: '{}', columns: JSON.stringify(ORACLE_COLUMNS), created_at: new Date().toISOString() }).execute();
+    // A real definition: a vector read from the offline store is checked against the bars its features look back on.
+    const { version, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('offline', 2));
     await writeFeatureRows(t.store, version, [
       { symbol: 'AAA', date: '2020-01-03', values: Float64Array.from([1, 0]) },
       { symbol: 'AAA', date: '2099-01-02', values: Float64Array.from([-1, 0]) },
     ]);
     const store = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [version] });
-    expect(await store.read(version, 'AAA')).toEqual({ version, symbol: 'AAA', asOf: '2020-01-03', columns: ORACLE_COLUMNS, values: [1, 0] });
+    expect(await store.read(version, 'AAA')).toEqual({ version, symbol: 'AAA', asOf: '2020-01-03', columns, values: [1, 0] });
     // The re-warm publishes the same row, not the one dated after today.
     expect(await store.rewarm()).toBe(1);
     expect((await readOnlineFeatures(cache, version, 'AAA'))?.asOf).toBe('2020-01-03');

@@ -9,7 +9,7 @@ import { MemoryCache } from '../../lib/cache/memory-cache';
 import { requiredBars } from '../../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/feature-set';
 import { materializeFeatures } from '../../lib/features/materialize';
-import { readOnlineFeatures } from '../../lib/features/online-features';
+import { OnlineFeatureStore, readOnlineFeatures } from '../../lib/features/online-features';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
@@ -69,6 +69,23 @@ describe('online features over an unadjusted split', () => {
     for (const other of ['SYN01', 'SYN03', 'SYN04']) expect((await readOnlineFeatures(cache, SET.version, other))?.withheld).toBeUndefined();
     // A feature set that looks back 11 bars no longer reads a split 62 sessions old.
     expect((await readOnlineFeatures(cache, SHORT.version, SYMBOL))?.withheld).toBeUndefined();
+  });
+
+  it('is withheld the same way when the offline store answers (the cache down or emptied) and when it re-warms the cache', async () => {
+    const published = (await readOnlineFeatures(cache, SET.version, SYMBOL))?.withheld;
+    expect(published).toContain(`unadjusted 2:1 split on ${SPLIT_DATE}`);
+    const emptied = new MemoryCache();
+    const features = new OnlineFeatureStore({ cache: emptied, store: t.store, rewarmVersions: () => [SET.version] });
+    try {
+      expect((await features.read(SET.version, SYMBOL))?.withheld).toBe(published);
+      expect((await features.read(SET.version, 'SYN01'))?.withheld).toBeUndefined();
+      expect(features.stats().offlineReads).toBe(2);
+      expect(await features.rewarm()).toBe(4);
+      expect((await readOnlineFeatures(emptied, SET.version, SYMBOL))?.withheld).toBe(published);
+      expect((await readOnlineFeatures(emptied, SET.version, 'SYN03'))?.withheld).toBeUndefined();
+    } finally {
+      features.close();
+    }
   });
 
   it('is withheld the same way by the live updater, bar by bar, from the split day on', async () => {
