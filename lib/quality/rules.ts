@@ -182,9 +182,10 @@ const ALL_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
   ...SPLITS,
   ...Array.from({ length: 49 }, (_, k) => k + 2).flatMap((n) => [{ ratio: 1 / n, label: `${n}:1` }, { ratio: n, label: `1:${n} reverse` }]),
 ];
-/** No split moves the price by less than 5:4 does (×0.8): smaller overnight moves are not looked at further. */
-const SMALLEST_SPLIT_MOVE = Math.log(5 / 4) - 2 * Math.log(1 + SPLIT_OPEN_TOLERANCE);
-const mayBeSplit = (byOpen: number): boolean => Math.abs(Math.log(byOpen)) > SMALLEST_SPLIT_MOVE;
+/** No split moves the price by less than 5:4 does (×0.8): smaller overnight moves are not looked at further (two comparisons: this runs on every bar of a live vector's look-back). */
+const SPLIT_MOVE_DOWN = (4 / 5) * (1 + 2 * SPLIT_OPEN_TOLERANCE);
+const SPLIT_MOVE_UP = (5 / 4) * (1 - 2 * SPLIT_OPEN_TOLERANCE);
+const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN || byOpen > SPLIT_MOVE_UP;
 
 /**
  * The extreme_move hint names only splits that move the price by a third or more: by price alone a
