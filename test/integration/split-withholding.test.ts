@@ -67,7 +67,7 @@ describe('online features over an unadjusted split', () => {
       `its features read an unadjusted 2:1 split on ${SPLIT_DATE} (prices ×0.500, volume ×2.000) among the ${requiredBars(SET)} bars they look back, so they read its move as a return no holder had; withheld until the split is ${requiredBars(SET)} bars old, or import split-adjusted prices (Adj Close with adjust)`,
     );
     for (const other of ['SYN01', 'SYN03', 'SYN04']) expect((await readOnlineFeatures(cache, SET.version, other))?.withheld).toBeUndefined();
-    // A feature set that looks back 11 bars no longer reads a split 62 sessions old.
+    // A feature set that looks back 12 bars no longer reads a split 62 sessions old.
     expect((await readOnlineFeatures(cache, SHORT.version, SYMBOL))?.withheld).toBeUndefined();
   });
 
