@@ -185,7 +185,8 @@ const ALL_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
 /** No split moves the price by less than 5:4 does (×0.8): smaller overnight moves are not looked at further (two comparisons: this runs on every bar of a live vector's look-back). */
 const SPLIT_MOVE_DOWN = (4 / 5) * (1 + 2 * SPLIT_OPEN_TOLERANCE);
 const SPLIT_MOVE_UP = (5 / 4) * (1 - 2 * SPLIT_OPEN_TOLERANCE);
-const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN || byOpen > SPLIT_MOVE_UP;
+/** Whether an overnight move (open / prior close) is large enough to be any split's: the cheap test before splitsIn. */
+export const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN || byOpen > SPLIT_MOVE_UP;
 
 /**
  * The extreme_move hint names only splits that move the price by a third or more: by price alone a
@@ -293,6 +294,7 @@ function splitAt(series: readonly Bar[], i: number): { ratio: number; label: str
   const prev = series[i - 1];
   const bar = series[i];
   const byOpen = bar.open / prev.close;
+  if (!mayBeSplit(byOpen)) return undefined; // the common case, judged without the ~120 ratios
   const byClose = bar.close / prev.close;
   const split = nearestSplit(byOpen, SPLIT_OPEN_TOLERANCE, ALL_SPLITS);
   if (split === undefined || Math.abs(byClose / split.ratio - 1) >= SPLIT_CLOSE_TOLERANCE) return undefined;
