@@ -3,7 +3,6 @@
  * reach a model or a verdict as a return: no dataset row whose features or label read the move
  * across it, and the bars the evaluation trades split-adjusted.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { requiredBars } from '../../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSet } from '../../lib/features/feature-set';
@@ -15,6 +14,7 @@ import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBarSeries } from '../../lib/store/bars';
 import { listQuarantine } from '../../lib/store/quarantine';
 import { buildTrainingDataset, datasetBarSeries, splitsNote, type TrainingDataset } from '../../lib/training/dataset';
+import { plantSplit } from '../helpers/planted-split';
 import { copyOfDir, createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 
 const SPLIT_SYMBOL = 'SYN02';
@@ -24,18 +24,6 @@ const defaultSet = defineFeatureSet(DEFAULT_FEATURE_SET);
 const shortSet = defineFeatureSet({ name: 'split-short', features: [{ kind: 'return', horizon: 1 }, { kind: 'sma_ratio', window: 10 }] });
 const direction = labelSpecSchema.parse({ kind: 'direction', horizon: 5 });
 const regime = labelSpecSchema.parse({ kind: 'volatility_regime', horizon: 5, trailing: 40 });
-
-/** The file's rows from `date` on as an unadjusted 2:1 split leaves them: prices halved, volume doubled. */
-function plantSplit(file: string, date: string): void {
-  const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
-  const planted = lines.map((line) => {
-    const [d, open, high, low, close, volume, name] = line.split(',');
-    if (d < date) return line;
-    const half = (x: string) => (Number(x) / 2).toFixed(3);
-    return [d, half(open), half(high), half(low), half(close), String(Number(volume) * 2), name].join(',');
-  });
-  fs.writeFileSync(file, [header, ...planted].join('\n') + '\n');
-}
 
 async function storeOf(dir: string, sets: FeatureSet[]): Promise<TestDatabase> {
   const t = await createSqliteTestDatabase();

@@ -3,7 +3,6 @@
  * offline features step and by the live updater alike: a model served from them would read the
  * split's move as a crash (the API answers 409 with the reason: prediction-api.test.ts).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { requiredBars } from '../../lib/features/compute-features';
@@ -17,30 +16,13 @@ import type { Bar } from '../../lib/market-data/bar';
 import { readBars } from '../../lib/store/bars';
 import { BarWindows } from '../../lib/streaming/bar-windows';
 import { OnlineFeatureUpdater } from '../../lib/streaming/online-updater';
+import { plantSplit } from '../helpers/planted-split';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
 const SHORT = defineFeatureSet({ name: 'split-online-short', features: [{ kind: 'return', horizon: 1 }, { kind: 'sma_ratio', window: 10 }] });
 const SYMBOL = 'SYN02';
 const SPLIT_DATE = '2017-10-02';
-
-/**
- * The file's rows from `date` on as an unadjusted 2:1 split leaves them: prices halved, volume
- * doubled. Volumes are made steady first (the generator's swing threefold from day to day), so the
- * rule finds the split on its first day, as a live bar, and on every day after it: what is tested
- * here is what is done with a split found, not how often the rule finds one.
- */
-function plantSplit(file: string, date: string): void {
-  const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
-  const planted = lines.map((line, k) => {
-    const [d, open, high, low, close, , name] = line.split(',');
-    const volume = 1_000_000 + (k % 7) * 10_000;
-    if (d < date) return [d, open, high, low, close, String(volume), name].join(',');
-    const half = (x: string) => (Number(x) / 2).toFixed(3);
-    return [d, half(open), half(high), half(low), half(close), String(volume * 2), name].join(',');
-  });
-  fs.writeFileSync(file, [header, ...planted].join('\n') + '\n');
-}
 
 describe('online features over an unadjusted split', () => {
   let t: TestDatabase;
@@ -49,7 +31,7 @@ describe('online features over an unadjusted split', () => {
   beforeAll(async () => {
     const dir = tempDir('mlp-split-online-');
     await writeSyntheticMarket(dir, { symbols: 4, from: '2016-01-04', to: '2017-12-29', plantErrors: false });
-    plantSplit(path.join(dir, `${SYMBOL}.csv`), SPLIT_DATE);
+    plantSplit(path.join(dir, `${SYMBOL}.csv`), SPLIT_DATE, { steadyVolume: true });
     t = await createSqliteTestDatabase();
     await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir } }));
     await materializeFeatures(t.store, SET, { cache });
