@@ -192,7 +192,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const features = await runStage(
     'features',
     () => computeFeatures({ snapshotId: ingest.snapshotId, featureSet }),
-    (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols${r.rowsRecomputed ? `, ${r.rowsRecomputed} rows recomputed from ${r.recomputedFrom} after revised or back-filled bars` : ''}${r.onlineWithheld ? `, ${r.onlineWithheld} online vectors withheld (bars of ${(r.changedDuringRun ?? []).map((c) => `${c.symbol} from ${c.from}`).slice(0, 5).join(', ')} changed during the run; the next run publishes them)` : ''}, ${r.skippedCount} skipped`,
+    (r) => `${r.version}: ${r.columns} features, ${r.rowsWritten} rows for ${r.symbols} symbols${r.rowsRecomputed ? `, ${r.rowsRecomputed} rows recomputed from ${r.recomputedFrom} after revised or back-filled bars` : ''}${r.onlineWithheld ? `, ${r.onlineWithheld} online vectors withheld (bars of ${(r.changedDuringRun ?? []).map((c) => `${c.symbol} from ${c.from}`).slice(0, 5).join(', ')} changed during the run; the next run publishes them)` : ''}${r.onlineSuperseded ? `, ${r.onlineSuperseded} online vectors not written (the live path wrote newer ones after the step's last check)` : ''}, ${r.skippedCount} skipped`,
   );
   if (!resolved) return { snapshotId: ingest.snapshotId, ingest, gate, features };
 

@@ -7,6 +7,13 @@ export interface Cache {
   get(key: string): Promise<string | undefined>;
   /** ttlSeconds omitted: no expiry. */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /**
+   * Sets `key` to `value` only if it still holds `expected` (undefined: nothing), atomically: no
+   * write can land between the comparison and this one. Returns whether it was set. A writer that
+   * decides from what it read (only a newer vector replaces the stored one) writes with it, so what
+   * another process wrote after that read is never replaced by a decision made without seeing it.
+   */
+  setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */

@@ -22,6 +22,15 @@ export class MemoryCache implements Cache {
     return Promise.resolve();
   }
 
+  setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    // Compared and written in one synchronous step: no other write runs in between.
+    const entry = this.entries.get(key);
+    const current = entry && entry.expiresAt > this.now() ? entry.value : undefined;
+    if (current !== expected) return Promise.resolve(false);
+    this.entries.set(key, { value, expiresAt: Infinity });
+    return Promise.resolve(true);
+  }
+
   delete(key: string): Promise<void> {
     this.entries.delete(key);
     return Promise.resolve();

@@ -14,6 +14,20 @@ export interface RedisCacheOptions {
   commandTimeoutMs?: number;
 }
 
+/**
+ * SET only when GET still returns ARGV[2] (ARGV[1] '1') or nothing (ARGV[1] '0'): one script, so
+ * Redis runs the comparison and the write with no other command in between.
+ */
+const SET_IF_UNCHANGED = `
+local current = redis.call('GET', KEYS[1])
+if (ARGV[1] == '1' and current == ARGV[2]) or (ARGV[1] == '0' and current == false) then
+  redis.call('SET', KEYS[1], ARGV[3])
+  return 1
+end
+return 0`;
+
+type WithSetIfUnchanged = Redis & { mlpSetIfUnchanged(key: string, hasExpected: '0' | '1', expected: string, value: string): Promise<number> };
+
 const defaultLog: CacheLog = (event, detail) => console.error(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
 
 /**
@@ -60,6 +74,8 @@ export class RedisCache implements Cache {
       this.client.once('error', settle);
       this.client.once('end', settle);
     });
+    // Sent once and then called by its SHA (EVALSHA), with the key prefixed like any other key.
+    this.client.defineCommand('mlpSetIfUnchanged', { numberOfKeys: 1, lua: SET_IF_UNCHANGED });
     this.client.on('ready', () => this.changeState('up'));
     this.client.on('error', (error: Error) => this.changeState('down', error));
     this.client.on('close', () => this.changeState('down'));
@@ -99,6 +115,11 @@ export class RedisCache implements Cache {
     await this.connected();
     if (ttlSeconds === undefined) await this.client.set(key, value);
     else await this.client.set(key, value, 'EX', Math.max(1, Math.round(ttlSeconds)));
+  }
+
+  async setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    await this.connected();
+    return (await (this.client as WithSetIfUnchanged).mlpSetIfUnchanged(key, expected === undefined ? '0' : '1', expected ?? '', value)) === 1;
   }
 
   async delete(key: string): Promise<void> {

@@ -18,7 +18,7 @@ import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feat
 import { idlePoolThreads } from '../threads/task-pool';
 import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
 import { blockColumns, claimSymbolColumns, columnBlocks, type SymbolColumns } from './symbol-features';
-import { publishOnlineFeatures, replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from './online-features';
+import { readStoredVectorTexts, splitWithholding, writeOnlineVectors, type OnlineFeatureVector } from './online-features';
 import { seriesSplits } from '../quality/rules';
 import { upperBound } from '../sorted';
 
@@ -75,6 +75,11 @@ export interface MaterializeReport {
   onlineUpdated: number;
   /** Vectors not published because bars under them were marked changed while the run computed (absent when none). */
   onlineWithheld?: number;
+  /**
+   * Vectors not published because the online store's vector changed after the run's last check
+   * (the live path wrote one from a newer or corrected bar): that one stays (absent when none).
+   */
+  onlineSuperseded?: number;
   /** The series so marked, from the date their bars changed (absent when no vector was withheld). */
   changedDuringRun?: Array<{ symbol: string; from: string }>;
   lastDate: string | null;
@@ -354,6 +359,9 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   const touch = (symbol: string, from: string) => {
     if (!touched.has(symbol) || from < (touched.get(symbol) as string)) touched.set(symbol, from);
   };
+  // What the online store holds, read before the last check: a vector is written only where that is
+  // still there, so one the live path writes after the check (its mark then too late to see) stays.
+  const seen = options.cache ? await readStoredVectorTexts(options.cache, [...online, ...republish]) : [];
   if (options.cache) {
     // A bar added inside a history (a live back-fill) sets no mark: count the bars under each vector date.
     for (const [symbol, from] of await barsAddedSince(store, inputs, [...online, ...republish], options.symbols !== undefined)) touch(symbol, from);
@@ -362,10 +370,18 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   const crosses = crossesSymbols(set);
   const earliestTouch = [...touched.values()].sort()[0];
   const withheld = (v: OnlineFeatureVector) => (crosses ? earliestTouch !== undefined && earliestTouch <= v.asOf : (touched.get(v.symbol) ?? '9999') <= v.asOf);
-  const publish = online.filter((v) => !withheld(v));
-  const replace = republish.filter((v) => !withheld(v));
-  const onlineWithheld = online.length + republish.length - publish.length - replace.length;
-  const onlineUpdated = options.cache ? (await publishOnlineFeatures(options.cache, publish)) + (replace.length > 0 ? await replaceOnlineFeatures(options.cache, replace) : 0) : 0;
+  const onlineWithheld = [...online, ...republish].filter(withheld).length;
+  let onlineUpdated = 0;
+  let onlineSuperseded = 0;
+  if (options.cache) {
+    for (const [vectors, sameDate, offset] of [[online, 'keeps', 0], [republish, 'replaces', online.length]] as const) {
+      const go = vectors.flatMap((v, i) => (withheld(v) ? [] : [i]));
+      if (go.length === 0) continue;
+      const out = await writeOnlineVectors(options.cache, go.map((i) => vectors[i]), { sameDate, seen: go.map((i) => seen[offset + i]) });
+      onlineUpdated += out.written;
+      onlineSuperseded += out.superseded;
+    }
+  }
   const lastDate = [...online, ...republish].reduce<string | null>((m, v) => (m === null || v.asOf > m ? v.asOf : m), null);
   return {
     version: set.version,
@@ -375,6 +391,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     rowsRecomputed,
     recomputedFrom: refresh.earliest,
     onlineUpdated,
+    ...(onlineSuperseded > 0 ? { onlineSuperseded } : {}),
     ...(options.cache && onlineWithheld > 0 ? { onlineWithheld, changedDuringRun: [...touched].map(([symbol, from]) => ({ symbol, from })).sort((a, b) => (a.symbol < b.symbol ? -1 : 1)) } : {}),
     lastDate,
     skipped: computed.skipped,

@@ -33,17 +33,9 @@ export function splitWithholding(splits: readonly SeriesSplit[], newest: number,
 const key = (version: string, symbol: string) => `features:latest:${version}:${symbol}`;
 export const FEATURES_UPDATED_CHANNEL = 'features:updated';
 
-/** Stores the vectors (only when newer than what is there) and announces the update. */
+/** Stores the vectors (only when newer than what is there) and announces the update; returns how many were written. */
 export async function publishOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
-  let written = 0;
-  const today = utcToday();
-  for (const v of vectors) {
-    if (keepsOut(await cache.get(key(v.version, v.symbol)), v, today, true)) continue;
-    await cache.set(key(v.version, v.symbol), JSON.stringify({ ...v, values: v.values.map((x) => (Number.isFinite(x) ? x : null)) }));
-    written++;
-  }
-  if (written > 0) await cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: vectors[0].version, symbols: written }));
-  return written;
+  return (await writeOnlineVectors(cache, vectors, { sameDate: 'keeps' })).written;
 }
 
 /** Why a stored online vector was refused (the metric's label). */
@@ -133,20 +125,70 @@ function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: str
  * Stores vectors unless the stored one is newer, and announces the update. Unlike
  * publishOnlineFeatures, a vector of the same as-of date replaces the stored one: the live path
  * recomputes a date's vector when a late or corrected bar or the date's cross-section changes it.
- * Reads and writes go out concurrently (one Redis round trip each way, not one per symbol).
  */
 export async function replaceOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
-  const current = await Promise.all(vectors.map((v) => cache.get(key(v.version, v.symbol))));
+  return (await writeOnlineVectors(cache, vectors, { sameDate: 'replaces' })).written;
+}
+
+/** What the online store holds under each vector's key now: the `seen` of a later writeOnlineVectors. */
+export function readStoredVectorTexts(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<Array<string | undefined>> {
+  return Promise.all(vectors.map((v) => cache.get(key(v.version, v.symbol))));
+}
+
+export interface OnlineWriteOptions {
+  /** Whether a stored vector of the same as-of date stays ('keeps') or is replaced. A newer one always stays. */
+  sameDate: 'keeps' | 'replaces';
+  /**
+   * What the writer read under each key (readStoredVectorTexts, in the vectors' order) before its
+   * last check that its vectors are still current. A vector is written only where that is still
+   * what is stored: whatever was written since (the live path's vector of a corrected bar) stays,
+   * and the vector counts as superseded. Without it, each key is read here, and a write that loses
+   * to another writer is decided again on what that one wrote.
+   */
+  seen?: ReadonlyArray<string | undefined>;
+}
+
+/** Attempts per vector without `seen` before giving up: each failed one means another writer wrote that key in between. */
+const WRITE_ATTEMPTS = 10;
+
+/**
+ * Writes vectors to the online store, each only if the stored one does not keep it out (keepsOut)
+ * and with a conditional write (setIfUnchanged), so no vector replaces one it was not compared with.
+ * Reads and writes go out concurrently (one Redis round trip each way, not one per symbol). The
+ * announcement goes out after the writes, on the same connection: whoever reads on hearing it finds them.
+ */
+export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineFeatureVector[], options: OnlineWriteOptions): Promise<{ written: number; superseded: number }> {
+  if (options.seen !== undefined && options.seen.length !== vectors.length) throw new Error(`writeOnlineVectors: ${options.seen.length} texts seen for ${vectors.length} vectors`);
   const today = utcToday();
-  // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
-  const fresh = vectors.filter((v, i) => !keepsOut(current[i], v, today, false));
-  if (fresh.length === 0) return 0;
-  // The announcement goes out with the writes, on the same connection after them: whoever reads on hearing it finds them.
-  await Promise.all([
-    ...fresh.map((v) => cache.set(key(v.version, v.symbol), vectorJson(v))),
-    cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: fresh[0].version, symbols: fresh.length })),
-  ]);
-  return fresh.length;
+  const sameDateKeeps = options.sameDate === 'keeps';
+  let pending = vectors.map((_, i) => i);
+  let current = options.seen ?? (await readStoredVectorTexts(cache, vectors));
+  let written = 0;
+  let superseded = 0;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
+    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps));
+    const writes = tries.map((i) => cache.setIfUnchanged(key(vectors[i].version, vectors[i].symbol), current[i], vectorJson(vectors[i])));
+    // Sent after the writes on the same connection, not after their answers (a round trip less); an
+    // announcement of a write that lost only empties read caches once more.
+    const [, done] = await Promise.all([tries.length > 0 ? cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: vectors[0].version, symbols: tries.length })) : undefined, Promise.all(writes)]);
+    written += done.filter(Boolean).length;
+    pending = tries.filter((_, j) => !done[j]);
+    if (options.seen !== undefined) {
+      superseded = pending.length;
+      break;
+    }
+    if (pending.length > 0 && attempt === WRITE_ATTEMPTS) {
+      const v = vectors[pending[0]];
+      throw new Error(`the online vector of ${v.symbol} in feature set ${v.version} was written by another writer during each of ${WRITE_ATTEMPTS} attempts to write the one dated ${v.asOf}`);
+    }
+    const again = await readStoredVectorTexts(cache, pending.map((i) => vectors[i]));
+    current = [...current];
+    pending.forEach((i, j) => {
+      (current as Array<string | undefined>)[i] = again[j];
+    });
+  }
+  return { written, superseded };
 }
 
 const AS_OF = '"asOf":"';

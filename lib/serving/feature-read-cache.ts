@@ -160,6 +160,13 @@ export class FeatureReadCache implements Cache {
     });
   }
 
+  setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    if (key.startsWith(ONLINE_VECTOR_KEY_PREFIX)) this.invalidate();
+    return this.inner.setIfUnchanged(key, expected, value).finally(() => {
+      if (key.startsWith(ONLINE_VECTOR_KEY_PREFIX)) this.invalidate();
+    });
+  }
+
   delete(key: string): Promise<void> {
     if (key.startsWith(ONLINE_VECTOR_KEY_PREFIX)) this.invalidate();
     return this.inner.delete(key).finally(() => {

@@ -123,14 +123,19 @@ export async function readFeatureProgress(store: Database, version: string): Pro
  * absorbed by a concurrent run, a late headline): their bars changed under whatever was computed
  * from that read. Mark moves always move `updated_at`, so a row whose `updated_at` is not the one
  * read, nor `ownWrite` (what this run's own progress write set), was touched by someone else.
+ * `lock` (MySQL, in a transaction that then writes these rows): every row of the version is read
+ * for update, so no mark lands between this read and the transaction's commit.
  */
 export async function marksSince(
   db: Kysely<DatabaseSchema>,
   version: string,
   read: ReadonlyMap<string, FeatureProgress>,
   ownWrite?: { at: string; symbols: ReadonlySet<string> },
+  lock = false,
 ): Promise<Map<string, string>> {
-  const marked = await db.selectFrom('feature_progress').select(['symbol', 'stale_from', 'updated_at']).where('version', '=', version).where('stale_from', 'is not', null).execute();
+  let q = db.selectFrom('feature_progress').select(['symbol', 'stale_from', 'updated_at']).where('version', '=', version);
+  q = lock ? q.forUpdate() : q.where('stale_from', 'is not', null);
+  const marked = await q.execute();
   const touched = new Map<string, string>();
   for (const r of marked) {
     if (r.stale_from === null || r.updated_at === read.get(r.symbol)?.updatedAt) continue;
@@ -157,7 +162,11 @@ export async function saveFeatureProgress(
   const now = new Date().toISOString();
   if (entries.length === 0 && consumed.length === 0) return { touched: await marksSince(store.db, version, read), at: now };
   return store.db.transaction().execute(async (tx) => {
-    const touched = await marksSince(tx, version, read);
+    // On MySQL the rows are read locked, at their newest: a plain read sees the transaction's
+    // snapshot, so a live mark committed after it but before the write below was missed, and the
+    // write then moved that row's updated_at to this run's, hiding the mark from every later check
+    // (the run published a vector of the old bar). The lock holds such a mark back until the commit.
+    const touched = await marksSince(tx, version, read, undefined, store.driver === 'mysql');
     for (const c of consumed) {
       await tx.updateTable('feature_progress').set({ stale_from: null }).where('version', '=', version).where('symbol', '=', c.symbol).where('stale_from', '=', c.staleFrom).where('updated_at', '=', c.updatedAt).execute();
     }

@@ -1,14 +1,16 @@
 import fs from 'node:fs';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import path from 'node:path';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSet } from '../../lib/features/feature-set';
-import { materializeFeatures } from '../../lib/features/materialize';
+import { materializeFeatures, type MaterializeReport } from '../../lib/features/materialize';
 import { readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import type { Bar } from '../../lib/market-data/bar';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBars, upsertBars } from '../../lib/store/bars';
+import type { Database } from '../../lib/store/database';
 import { writeLiveBars } from '../../lib/streaming/live-bar-store';
 import { copyOfDir, createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 
@@ -67,6 +69,16 @@ beforeAll(async () => {
   gappyRevised = withoutDay(revised, missingDay);
 });
 
+/**
+ * The step did not write its vector of SYMBOL: it saw the change and withheld it (naming the symbol
+ * and, when given, the date), or the live path wrote its vector after the step's last check and the
+ * step's conditional write left it (superseded). Which one depends on when the live write lands.
+ */
+function expectKeptOff(report: MaterializeReport, from?: string): void {
+  const named = (report.changedDuringRun ?? []).some((c) => c.symbol === SYMBOL && (from === undefined || c.from === from));
+  expect({ named, superseded: report.onlineSuperseded ?? 0 }).toEqual(expect.objectContaining(named ? { named: true } : { superseded: 1 }));
+}
+
 /** A correction of the symbol's newest stored bar: the close moved within its range. */
 function correctionOf(newest: Bar): Bar {
   return { ...newest, close: Number((newest.low + 0.9 * (newest.high - newest.low)).toFixed(4)) };
@@ -121,8 +133,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     const online = await readOnlineFeatures(cache, set.version, SYMBOL);
     expect(online?.asOf).toBe(live.asOf);
     expect(online?.values).toEqual(live.values);
-    expect(report.onlineWithheld).toBeGreaterThan(0);
-    expect(report.changedDuringRun?.map((c) => c.symbol)).toContain(SYMBOL);
+    expectKeptOff(report);
     // The rows computed from the old bar stay marked, so the next run recomputes them.
     const mark = await t.store.db.selectFrom('feature_progress').select('stale_from').where('version', '=', set.version).where('symbol', '=', SYMBOL).executeTakeFirst();
     expect(mark?.stale_from).not.toBeNull();
@@ -157,8 +168,116 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     });
     await racing;
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
-    expect(report.changedDuringRun).toContainEqual({ symbol: SYMBOL, from: missingDay });
+    expectKeptOff(report, missingDay);
 
+    await materializeFeatures(t.store, set, { cache });
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+  });
+});
+
+/** The cache the step writes to, where the live path's write (`during`) lands just before the step's first write to SYMBOL's vector, whichever way the step writes. */
+class LiveWriteFirst extends MemoryCache {
+  /** Set by arm() once the step under test is about to run (the runs preparing it write SYMBOL's vector too). */
+  private during: ((inner: MemoryCache) => Promise<void>) | undefined;
+  fired = false;
+  arm(during: (inner: MemoryCache) => Promise<void>): void {
+    this.during = during;
+  }
+  private async first(key: string): Promise<void> {
+    if (!this.during || this.fired || !key.endsWith(`:${SYMBOL}`)) return;
+    this.fired = true;
+    await this.during(this);
+  }
+  override async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
+    await this.first(key);
+    return super.set(key, value, ttlSeconds);
+  }
+  override async setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    await this.first(key);
+    return super.setIfUnchanged(key, expected, value);
+  }
+}
+
+/** Runs `during` once, right after the first read of the stale marks inside the step's progress transaction, waiting for it at most `waitMs`. */
+class AfterProgressRead implements KyselyPlugin {
+  private readonly reads = new WeakSet<object>();
+  private fired = false;
+  racing: Promise<void> | undefined;
+  constructor(
+    private readonly during: () => Promise<void>,
+    private readonly waitMs: number,
+  ) {}
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    // marksSince's read: symbol, stale_from and updated_at of feature_progress, nothing else.
+    const text = JSON.stringify(args.node);
+    if (args.node.kind === 'SelectQueryNode' && text.includes('"feature_progress"') && text.includes('"updated_at"') && !text.includes('"through"')) this.reads.add(args.queryId);
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.reads.has(args.queryId) && !this.fired) {
+      this.fired = true;
+      this.racing = this.during();
+      // A live write blocked by the step's lock until its commit is left waiting; one that is not lands now.
+      await Promise.race([this.racing, new Promise((resolve) => setTimeout(resolve, this.waitMs))]);
+    }
+    return args.result;
+  }
+}
+
+describe.each(DRIVERS)('a live correction landing after the features step\'s checks (%s)', (_driver, createDatabase) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await createDatabase();
+  });
+  afterEach(async () => {
+    await t?.drop();
+  });
+
+  /** The step's situation of the first race test: rows recomputed after a revised import, and the corrected bar's live vector. */
+  async function prepared(set: FeatureSet, cache: MemoryCache): Promise<{ corrected: Bar; live: OnlineFeatureVector }> {
+    await importBars(t.store, request(original));
+    await materializeFeatures(t.store, set, { cache });
+    await importBars(t.store, request(revised));
+    const corrected = correctionOf((await readBars(t.store, { symbols: [SYMBOL] })).at(-1) as Bar);
+    return { corrected, live: await liveVector(set, corrected) };
+  }
+  const liveWrite = (corrected: Bar) => writeLiveBars(t.store, [{ bar: corrected, entryId: '1700000000000-0', change: 'revised' }], { stream: 'stream:race', contiguous: true, record: false });
+  async function staleMark(set: FeatureSet): Promise<string | null | undefined> {
+    return (await t.store.db.selectFrom('feature_progress').select('stale_from').where('version', '=', set.version).where('symbol', '=', SYMBOL).executeTakeFirst())?.stale_from;
+  }
+
+  it.each(BOTH_SETS)('a live vector written between the step\'s last check and its write stays: the write is conditional (%s)', async (_name, set) => {
+    const cache = new LiveWriteFirst();
+    const { corrected, live } = await prepared(set, cache);
+    cache.arm(async (inner) => {
+      await liveWrite(corrected);
+      await replaceOnlineFeatures(inner, [live]);
+    });
+    const report = await materializeFeatures(t.store, set, { cache });
+    expect(cache.fired).toBe(true);
+    expect(report.rowsRecomputed).toBeGreaterThan(0);
+    expect(report.onlineWithheld).toBeUndefined(); // the change came after every check
+    expect(report.onlineSuperseded).toBe(1);
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+    expect(await staleMark(set)).not.toBeNull();
+    await materializeFeatures(t.store, set, { cache });
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+  });
+
+  it.each(BOTH_SETS)('a live correction stored while the step writes its progress is seen, not hidden by that write (%s)', async (_name, set) => {
+    const cache = new MemoryCache();
+    const { corrected, live } = await prepared(set, cache);
+    const plugin = new AfterProgressRead(async () => {
+      await liveWrite(corrected);
+      await replaceOnlineFeatures(cache, [live]);
+    }, 500);
+    const store: Database = { driver: t.store.driver, db: t.store.db.withPlugin(plugin), description: t.store.description, ...(t.store.sqlite ? { sqlite: t.store.sqlite } : {}), close: () => Promise.resolve() };
+    const report = await materializeFeatures(store, set, { cache });
+    expect(plugin.racing).toBeDefined();
+    await plugin.racing;
+    expect(report.rowsRecomputed).toBeGreaterThan(0);
+    expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
+    expect(await staleMark(set)).not.toBeNull();
     await materializeFeatures(t.store, set, { cache });
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
   });

@@ -131,6 +131,7 @@ describe('FeatureReadCache (real Redis)', () => {
       kind: redis.kind,
       get: (k) => redis.get(k),
       set: (k, v, t) => redis.set(k, v, t),
+      setIfUnchanged: (k, e, v) => redis.setIfUnchanged(k, e, v),
       delete: (k) => redis.delete(k),
       publish: (c, m) => redis.publish(c, m),
       subscribe: (c, m) => redis.subscribe(c, m),

@@ -29,6 +29,31 @@ describe('Redis cache and pub/sub (real Redis)', () => {
     expect(await cache.get('k')).toBeUndefined();
   });
 
+  it('sets a value only where it still holds what the writer expects, atomically across connections', async () => {
+    expect(await cache.setIfUnchanged('cas', undefined, 'a')).toBe(true);
+    expect(await other.setIfUnchanged('cas', undefined, 'b')).toBe(false); // it holds 'a' now
+    expect(await other.setIfUnchanged('cas', 'x', 'b')).toBe(false);
+    expect(await cache.get('cas')).toBe('a');
+    expect(await other.setIfUnchanged('cas', 'a', 'b')).toBe(true);
+    expect(await cache.get('cas')).toBe('b');
+    // The empty text is a value like any other, not "nothing".
+    await cache.set('empty', '');
+    expect(await cache.setIfUnchanged('empty', undefined, 'c')).toBe(false);
+    expect(await cache.setIfUnchanged('empty', '', 'c')).toBe(true);
+    // Forty writers from two connections that all read 'b': exactly one replaces it.
+    const won = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? cache : other).setIfUnchanged('cas', 'b', `w${i}`)));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect(await cache.get('cas')).toBe(`w${won.indexOf(true)}`);
+    // Under this cache's key prefix, like every other key.
+    const raw = new RedisCache(TEST_REDIS_URL, '');
+    try {
+      expect(await raw.get(`${cache.keyPrefix}cas`)).toBe(`w${won.indexOf(true)}`);
+      expect(await raw.get('cas')).toBeUndefined();
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('delivers published messages to subscribers in other connections until they unsubscribe', async () => {
     const received: string[] = [];
     const unsubscribe = await cache.subscribe('models', (m) => received.push(m));

@@ -53,6 +53,23 @@ describe('MemoryCache', () => {
       clock += 10 * 365 * 24 * 3600 * 1000;
       await expect(cache.get('k')).resolves.toBe('v');
     });
+
+    it('sets a value only where it still holds what the writer expects; an expired value counts as nothing', async () => {
+      await expect(cache.setIfUnchanged('k', undefined, 'a')).resolves.toBe(true);
+      await expect(cache.setIfUnchanged('k', undefined, 'b')).resolves.toBe(false);
+      await expect(cache.setIfUnchanged('k', 'x', 'b')).resolves.toBe(false);
+      await expect(cache.get('k')).resolves.toBe('a');
+      await expect(cache.setIfUnchanged('k', 'a', 'b')).resolves.toBe(true);
+      await expect(cache.get('k')).resolves.toBe('b');
+      await cache.set('t', 'old', 5);
+      clock += 5_000;
+      await expect(cache.setIfUnchanged('t', 'old', 'new')).resolves.toBe(false);
+      await expect(cache.setIfUnchanged('t', undefined, 'new')).resolves.toBe(true);
+      await expect(cache.get('t')).resolves.toBe('new');
+      // Writers that all read 'b', started together: exactly one replaces it.
+      const won = await Promise.all(Array.from({ length: 10 }, (_, i) => cache.setIfUnchanged('k', 'b', `w${i}`)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+    });
   });
 
   describe('TTL', () => {
