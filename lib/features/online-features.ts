@@ -162,7 +162,7 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
   const today = utcToday();
   const sameDateKeeps = options.sameDate === 'keeps';
   let pending = vectors.map((_, i) => i);
-  let current = options.seen ?? (await readStoredVectorTexts(cache, vectors));
+  const current = [...(options.seen ?? (await readStoredVectorTexts(cache, vectors)))];
   let written = 0;
   let superseded = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
@@ -178,15 +178,13 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
       superseded = pending.length;
       break;
     }
-    if (pending.length > 0 && attempt === WRITE_ATTEMPTS) {
+    if (pending.length === 0) break;
+    if (attempt === WRITE_ATTEMPTS) {
       const v = vectors[pending[0]];
       throw new Error(`the online vector of ${v.symbol} in feature set ${v.version} was written by another writer during each of ${WRITE_ATTEMPTS} attempts to write the one dated ${v.asOf}`);
     }
     const again = await readStoredVectorTexts(cache, pending.map((i) => vectors[i]));
-    current = [...current];
-    pending.forEach((i, j) => {
-      (current as Array<string | undefined>)[i] = again[j];
-    });
+    pending.forEach((i, j) => (current[i] = again[j]));
   }
   return { written, superseded };
 }
