@@ -21,7 +21,7 @@ import { nthNyseTradingDayAfter } from '../calendar/nyse';
 import { loadConfig, type AppConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
 import { computeLabels, labelReach, labelSpecSchema, readsMove, sessionHorizons, type LabelPrices, type LabelSeries, type LabelSpec } from '../labels/labels';
-import { seriesSplits, SPLIT_BARS_BEFORE } from '../quality/rules';
+import { seriesSplits, SPLIT_BARS_BEFORE } from '../quality/splits';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';

@@ -11,6 +11,7 @@ import { groupBy } from '../group-by';
 import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
 import { foreignKindProblem, foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { BadInputError } from '../errors';
+import { splitsAsOfTheirDay } from '../quality/splits';
 import { lowerBound, sortWithIndex } from '../sorted';
 
 export type SymbolBars = BarSeries;
@@ -368,6 +369,20 @@ function leadingUndefined(n: number, value: (r: number) => number): number {
 }
 
 /** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */
+/**
+ * A member's closes with the prices before each unadjusted split (splitsAsOfTheirDay) multiplied by
+ * its ratio. Every market column is unchanged by a common factor on a stretch of closes (returns,
+ * signs, a close against its own moving average or extremes), so a date's value still reads only the
+ * bars up to it: the adjustment changes the values from the split's day on and no value before it.
+ */
+function splitAdjustedCloses(s: SymbolBars): Float64Array {
+  const splits = splitsAsOfTheirDay(s);
+  if (splits.length === 0) return s.close;
+  const adjusted = Float64Array.from(s.close);
+  for (const split of splits) for (let i = 0; i < split.index; i++) adjusted[i] *= split.ratio;
+  return adjusted;
+}
+
 function computeMarketColumns(
   set: FeatureSet,
   universe: readonly SymbolBars[],
@@ -398,9 +413,15 @@ function computeMarketColumns(
     for (let i = 0; i < n; i++) if (count[i] > 0) result[i] = sum[i] / count[i];
     return result;
   };
+  // A member's unadjusted split would read as its crash or jump in every market column (a 2:1 split
+  // is a -50% return in the mean and the dispersion, and its close stays below its moving average
+  // for a window): the columns read closes adjusted for the splits the rule finds on their own day.
+  const closes = new Map(universe.map((s) => [s, splitAdjustedCloses(s)] as const));
+  const closeOf = (s: SymbolBars) => closes.get(s) as Float64Array;
   const dailyReturns = universe.map((s) => {
-    const r = nanArray(s.close.length);
-    for (let i = 1; i < r.length; i++) r[i] = s.close[i] / s.close[i - 1] - 1;
+    const c = closeOf(s);
+    const r = nanArray(c.length);
+    for (let i = 1; i < r.length; i++) r[i] = c[i] / c[i - 1] - 1;
     return r;
   });
 
@@ -408,7 +429,7 @@ function computeMarketColumns(
     switch (spec.kind) {
       case 'breadth':
         out.set(spec, [share((s) => {
-          const c = s.close;
+          const c = closeOf(s);
           const m = sma(c, spec.window);
           const above = newSeries(c.length);
           for (let i = 0; i < c.length; i++) above[i] = Number.isNaN(m[i]) ? NaN : c[i] > m[i] ? 1 : 0;
@@ -417,7 +438,7 @@ function computeMarketColumns(
         break;
       case 'advance_decline':
         out.set(spec, [share((s) => {
-          const c = s.close;
+          const c = closeOf(s);
           const sign = nanArray(c.length);
           for (let i = 1; i < c.length; i++) sign[i] = Math.sign(c[i] - c[i - 1]);
           return sign;
@@ -425,7 +446,7 @@ function computeMarketColumns(
         break;
       case 'new_highs_lows':
         out.set(spec, [share((s) => {
-          const c = s.close;
+          const c = closeOf(s);
           const hi = rollingMax(c, spec.window);
           const lo = rollingMin(c, spec.window);
           const extreme = newSeries(c.length);

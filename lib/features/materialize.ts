@@ -19,7 +19,7 @@ import { idlePoolThreads } from '../threads/task-pool';
 import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
 import { blockColumns, claimSymbolColumns, columnBlocks, type SymbolColumns } from './symbol-features';
 import { readStoredVectorTexts, splitWithholding, writeOnlineVectors, type OnlineFeatureVector } from './online-features';
-import { seriesSplits } from '../quality/rules';
+import { seriesSplits } from '../quality/splits';
 import { upperBound } from '../sorted';
 
 export interface MaterializeOptions {

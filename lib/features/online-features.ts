@@ -2,7 +2,7 @@ import type { Cache } from '../cache/cache';
 import { isIsoDate } from '../calendar/dates';
 import type { Database } from '../store/database';
 import { getFeatureSetColumns, unpackValues } from '../store/features';
-import { SPLIT_BARS_BEFORE, splitsIn, type SeriesSplit } from '../quality/rules';
+import { SPLIT_BARS_BEFORE, splitsIn, type SeriesSplit } from '../quality/splits';
 import { readRecentBars } from '../store/bars';
 import { requiredBars } from './compute-features';
 import { readStoredFeatureSet } from './stored-feature-set';

@@ -41,7 +41,7 @@ import { computeSymbolFeature } from '../features/symbol-features';
 import { inScratch } from '../features/indicators/scratch';
 import { toSymbolBars } from '../features/materialize';
 import { replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from '../features/online-features';
-import { mayBeSplit, splitsIn } from '../quality/rules';
+import { mayBeSplit, SPLIT_BARS_BEFORE, splitsIn } from '../quality/splits';
 import type { Bar } from '../market-data/bar';
 import { findVolatilityIndex } from '../market-data/instruments';
 import type { Headline } from '../news/headlines';
@@ -212,8 +212,12 @@ function normaliseCell(cell: ReadonlyArray<{ frame: FeatureFrame; row: number }>
   }
 }
 
-/** Bars before a date each symbol contributes to its cross-section: the longest look-back plus slack. */
-const CROSS_SLACK_BARS = 5;
+/**
+ * Bars before a date each symbol contributes to its cross-section beyond the longest look-back: slack,
+ * and the bars the unadjusted_split rule reads before a split (market columns adjust for the splits it
+ * finds, and one at the far end of the look-back must be judged as the offline step judges it).
+ */
+const CROSS_SLACK_BARS = 5 + SPLIT_BARS_BEFORE;
 
 export class OnlineFeatureUpdater {
   readonly columns: string[];

@@ -16,7 +16,7 @@ import { BadInputError } from '../errors';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { readStoredFeatureSet } from '../features/stored-feature-set';
 import { requiredBars } from '../features/compute-features';
-import { seriesSplits, type SeriesSplit } from '../quality/rules';
+import { seriesSplits, type SeriesSplit } from '../quality/splits';
 import type { GuardVerdict } from './guards';
 import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 

@@ -1,0 +1,169 @@
+/**
+ * Unadjusted splits in a series of bars: the ratios a split leaves in unadjusted prices, and the
+ * unadjusted_split rule's test of one overnight move (price by a split ratio, volume by its inverse,
+ * the new level holding). The quality gate flags with it (lib/quality/rules.ts); the training
+ * dataset, live outcomes, online vectors and the market columns keep clear of what it finds.
+ */
+import type { Bar, BarSeries } from '../market-data/bar';
+
+const SPLIT_OPEN_TOLERANCE = 0.02; // unadjusted_split: the open vs the prior close, relative to the split ratio
+
+/**
+ * Common splits as the price multiplier they leave in unadjusted prices (new / old) and how each is
+ * written: a 3:2 split turns 90 into 60 (×2/3) and 1,000 shares into 1,500.
+ */
+const SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
+  ...[2, 3, 4, 5, 7, 10].map((n) => ({ ratio: 1 / n, label: `${n}:1` })),
+  { ratio: 2 / 3, label: '3:2' },
+  { ratio: 3 / 4, label: '4:3' },
+  { ratio: 4 / 5, label: '5:4' },
+  ...[2, 3, 4, 5, 10].map((n) => ({ ratio: n, label: `1:${n} reverse` })),
+  { ratio: 3 / 2, label: '2:3 reverse' },
+  { ratio: 4 / 3, label: '3:4 reverse' },
+  { ratio: 5 / 4, label: '4:5 reverse' },
+];
+
+/** The common ratios, and every n:1 and 1:n up to 50 (reverse splits of 1:8, 1:15 or 1:20 are common among small and leveraged issues). */
+export const ALL_SPLITS: ReadonlyArray<{ ratio: number; label: string }> = [
+  ...SPLITS,
+  ...Array.from({ length: 49 }, (_, k) => k + 2).flatMap((n) => [{ ratio: 1 / n, label: `${n}:1` }, { ratio: n, label: `1:${n} reverse` }]),
+];
+/** No split moves the price by less than 5:4 does (×0.8): smaller overnight moves are not looked at further (two comparisons: this runs on every bar of a live vector's look-back). */
+const SPLIT_MOVE_DOWN = (4 / 5) * (1 + 2 * SPLIT_OPEN_TOLERANCE);
+const SPLIT_MOVE_UP = (5 / 4) * (1 - 2 * SPLIT_OPEN_TOLERANCE);
+/** Whether an overnight move (open / prior close) is large enough to be any split's: the cheap test before splitsIn. */
+export const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN || byOpen > SPLIT_MOVE_UP;
+
+/**
+ * The extreme_move hint names only splits that move the price by a third or more: by price alone a
+ * 4:3 or 5:4 split is an ordinary big move (+36% is no "3:4 reverse split"); unadjusted_split names
+ * those with the volume's evidence.
+ */
+export const HINTED_SPLITS = SPLITS.filter((s) => s.ratio <= 2 / 3 || s.ratio >= 3 / 2);
+
+/** The split whose price multiplier is nearest `ratio`, when within `tolerance` of it (relative). */
+export function nearestSplit(ratio: number, tolerance: number, splits = SPLITS): { ratio: number; label: string } | undefined {
+  let best: { ratio: number; label: string } | undefined;
+  for (const split of splits) if (Math.abs(ratio / split.ratio - 1) < tolerance && (!best || Math.abs(ratio / split.ratio - 1) < Math.abs(ratio / best.ratio - 1))) best = split;
+  return best;
+}
+
+/**
+ * `unadjusted_split` evidence. An unadjusted split moves the price by the split ratio overnight (the
+ * open shows it; the close adds the day's own move) and the share volume by the inverse ratio, and
+ * the new level holds; an earnings gap of -20% to -33% (frequent in the S&P 500 files) moves the
+ * price on a volume spike, and a one-bar glitch is undone by the next bar. Measured on the 382 real
+ * files (466,578 overnight moves): 64 have an open or close within 2% of a split ratio; with the tests
+ * below two are left, IR 2013-12-02 and VNO 2017-07-18, both spin-offs (unadjusted distributions of
+ * about -20%, wrong as returns too). Clean splits planted into those series (prices × ratio, volume
+ * ÷ ratio from a seeded day on) are found 69% of the time for every ratio; the volume windows hold on
+ * 72% of ordinary days (tighter ones, ×1.25 and ×1.5, on 46%).
+ */
+const SPLIT_CLOSE_TOLERANCE = 0.06; // close vs the prior close: the ratio plus the day's own move
+const SPLIT_DAY_VOLUME_FACTOR = 2; // the day's volume within ×/÷ this of (median before) / ratio
+const SPLIT_LEVEL_VOLUME_FACTOR = 1.4; // median volume from the day on, within ×/÷ this of (median before) / ratio
+const SPLIT_VOLUME_BARS = 10; // bars in each volume median
+const SPLIT_MIN_VOLUME_BARS = 5; // fewer bars with volume before the move: no volume evidence, no finding
+/** Bars before a split's bar its finding reads (the volume median's): a read of part of a series that starts this many bars early finds the same splits in it. */
+export const SPLIT_BARS_BEFORE = SPLIT_VOLUME_BARS;
+
+function positiveMedian(values: readonly number[]): number {
+  const v = values.filter((x) => x > 0).sort((a, b) => a - b);
+  return v.length === 0 ? Number.NaN : v[v.length >> 1];
+}
+
+const within = (value: number, expected: number, factor: number): boolean => Math.abs(Math.log(value / expected)) < Math.log(factor);
+/** True when `ratio` is nearer `to` than 1 (log scale): a move by about `to`. */
+const movedBy = (ratio: number, to: number): boolean => Math.abs(Math.log(ratio / to)) < Math.abs(Math.log(ratio));
+
+/**
+ * The `unadjusted_split` message for the move into `series[i]`, or undefined: its open within
+ * SPLIT_OPEN_TOLERANCE and its close within SPLIT_CLOSE_TOLERANCE of a split ratio times the prior
+ * close, its volume and the volume level after it moved by about the inverse ratio, and neither the
+ * next bar undoing the move nor the move undoing the previous bar's (a one-bar glitch is an extreme
+ * move, not a split). Whatever the move's size: a 3:2 or 4:3 split is under extremeMoveLimit.
+ */
+export function splitFinding(series: readonly Bar[], i: number): string | undefined {
+  return splitAt(series, i)?.message;
+}
+
+/** A bar an unadjusted split moved: its index in the series, its date, the split's price multiplier (new / old) and how the split is written ("2:1"). */
+export interface SeriesSplit {
+  index: number;
+  date: string;
+  ratio: number;
+  label: string;
+}
+
+/**
+ * Every bar of a stored series that an unadjusted split moved, by the unadjusted_split rule: what the
+ * training dataset keeps its rows and prices clear of (lib/training/dataset.ts). Judged on the series
+ * as it is stored now, so a finding a later adjusted import made obsolete does not count, and a split
+ * that arrived in pieces (a file, then live bars) does.
+ */
+export function seriesSplits(series: BarSeries): SeriesSplit[] {
+  // Most overnight moves are nowhere near a split ratio: only a series with one builds the rows splitAt reads.
+  let candidate = false;
+  for (let i = 1; i < series.dates.length && !candidate; i++) candidate = mayBeSplit(series.open[i] / series.close[i - 1]);
+  if (!candidate) return [];
+  return splitsIn(Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] })));
+}
+
+/**
+ * seriesSplits of bars ascending by date, looking only at the moves into bars `from` to `to` − 1 and
+ * judging them on the bars before `to` alone (as of bar `to` − 1, as a series ending there would be).
+ */
+export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length): SeriesSplit[] {
+  const found: SeriesSplit[] = [];
+  let known: readonly Bar[] | undefined;
+  for (let i = Math.max(1, from); i < to; i++) {
+    if (!mayBeSplit(bars[i].open / bars[i - 1].close)) continue;
+    known ??= to === bars.length ? bars : bars.slice(0, to);
+    const split = splitAt(known, i);
+    if (split !== undefined) found.push({ index: i, date: bars[i].date, ratio: split.ratio, label: split.label });
+  }
+  return found;
+}
+
+/**
+ * The unadjusted splits of a series as the rule finds each on its own day, from the bars up to that
+ * day alone (as the live stream judges it: the volume level after it is the day's own volume, and no
+ * next bar can undo it). A computation that adjusts for these stays point in time: what it gives for
+ * a date reads no bar after it. Bars without volume (an index) give none.
+ */
+export function splitsAsOfTheirDay(series: BarSeries): SeriesSplit[] {
+  const found: SeriesSplit[] = [];
+  for (let i = 1; i < series.dates.length; i++) {
+    if (!mayBeSplit(series.open[i] / series.close[i - 1])) continue;
+    // The bars splitAt reads as of bar i: the volume medians' before it, and the two before that.
+    const from = Math.max(0, i - SPLIT_VOLUME_BARS);
+    const window: Bar[] = [];
+    for (let k = from; k <= i; k++) window.push({ symbol: series.symbol, date: series.dates[k], open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] });
+    const split = splitAt(window, i - from);
+    if (split !== undefined) found.push({ index: i, date: series.dates[i], ratio: split.ratio, label: split.label });
+  }
+  return found;
+}
+
+function splitAt(series: readonly Bar[], i: number): { ratio: number; label: string; message: string } | undefined {
+  const prev = series[i - 1];
+  const bar = series[i];
+  const byOpen = bar.open / prev.close;
+  if (!mayBeSplit(byOpen)) return undefined; // the common case, judged without the ~120 ratios
+  const byClose = bar.close / prev.close;
+  const split = nearestSplit(byOpen, SPLIT_OPEN_TOLERANCE, ALL_SPLITS);
+  if (split === undefined || Math.abs(byClose / split.ratio - 1) >= SPLIT_CLOSE_TOLERANCE) return undefined;
+  const before = series.slice(Math.max(0, i - SPLIT_VOLUME_BARS), i).filter((b) => b.volume > 0);
+  if (before.length < SPLIT_MIN_VOLUME_BARS) return undefined;
+  const volumeBefore = positiveMedian(before.map((b) => b.volume));
+  const volumeAfter = positiveMedian(series.slice(i, i + SPLIT_VOLUME_BARS).map((b) => b.volume));
+  const expected = volumeBefore / split.ratio;
+  if (!within(bar.volume, expected, SPLIT_DAY_VOLUME_FACTOR) || !within(volumeAfter, expected, SPLIT_LEVEL_VOLUME_FACTOR)) return undefined;
+  const next = series[i + 1];
+  if (next !== undefined && !movedBy(next.close / prev.close, split.ratio)) return undefined;
+  const beforePrev = series[i - 2];
+  if (beforePrev !== undefined && movedBy(prev.close / beforePrev.close, 1 / split.ratio)) return undefined;
+  const shown = (x: number) => `×${x.toFixed(3)}`;
+  const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)`;
+  return { ratio: split.ratio, label: split.label, message };
+}
