@@ -62,3 +62,8 @@ export interface BarSeries {
   close: Float64Array;
   volume: Float64Array;
 }
+
+/** Bar `k` of a series as a row object, for the code that reads bars one by one. */
+export function barAt(series: BarSeries, k: number): Bar {
+  return { symbol: series.symbol, date: series.dates[k], open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] };
+}

@@ -4,7 +4,7 @@
  * the new level holding). The quality gate flags with it (lib/quality/rules.ts); the training
  * dataset, live outcomes, online vectors and the market columns keep clear of what it finds.
  */
-import type { Bar, BarSeries } from '../market-data/bar';
+import { barAt, type Bar, type BarSeries } from '../market-data/bar';
 
 const SPLIT_OPEN_TOLERANCE = 0.02; // unadjusted_split: the open vs the prior close, relative to the split ratio
 
@@ -106,7 +106,7 @@ export function seriesSplits(series: BarSeries): SeriesSplit[] {
   let candidate = false;
   for (let i = 1; i < series.dates.length && !candidate; i++) candidate = mayBeSplit(series.open[i] / series.close[i - 1]);
   if (!candidate) return [];
-  return splitsIn(Array.from(series.dates, (date, k) => ({ symbol: series.symbol, date, open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] })));
+  return splitsIn(Array.from(series.dates, (_, k) => barAt(series, k)));
 }
 
 /**
@@ -138,7 +138,7 @@ export function splitsAsOfTheirDay(series: BarSeries): SeriesSplit[] {
     // The bars splitAt reads as of bar i: the volume medians' before it, and the two before that.
     const from = Math.max(0, i - SPLIT_VOLUME_BARS);
     const window: Bar[] = [];
-    for (let k = from; k <= i; k++) window.push({ symbol: series.symbol, date: series.dates[k], open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] });
+    for (let k = from; k <= i; k++) window.push(barAt(series, k));
     const split = splitAt(window, i - from);
     if (split !== undefined) found.push({ index: i, date: series.dates[i], ratio: split.ratio, label: split.label });
   }

@@ -5,7 +5,7 @@
  * every batch the consumer writes (and reloaded when another consumer wrote, see BarRevisions).
  */
 import { addDays, toEpochDay } from '../calendar/dates';
-import { indexOfDate, type Bar } from '../market-data/bar';
+import { barAt, indexOfDate, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
@@ -162,7 +162,7 @@ export class BarWindows {
       const n = s.dates.length;
       const first = Math.max(0, n - this.size);
       const bars: Bar[] = [];
-      for (let i = first; i < n; i++) bars.push({ symbol: s.symbol, date: s.dates[i], open: s.open[i], high: s.high[i], low: s.low[i], close: s.close[i], volume: s.volume[i] });
+      for (let i = first; i < n; i++) bars.push(barAt(s, i));
       this.setWindow(s.symbol, { bars, mayHaveOlder: true });
     }
   }
