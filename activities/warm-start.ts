@@ -2,6 +2,7 @@ import { algorithmByName } from '../models/algorithms';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
 import { aliasVersion, getModelVersion, verifyRegisteredVersion, versionExists, type ModelVersion } from '../lib/registry/model-registry';
+import { servingVeto } from '../lib/registry/promotion';
 import type { RowSigning } from '../lib/registry/row-signature';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { Database } from '../lib/store/database';
@@ -76,5 +77,6 @@ function championOf(model: string, v: ModelVersion, featureNames: readonly strin
     label: v.label,
     artifactSha256: v.artifactSha256,
     trainedThrough: typeof trainedThrough === 'string' ? trainedThrough : undefined,
+    servingVeto: servingVeto(v.metrics),
   };
 }

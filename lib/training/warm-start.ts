@@ -77,6 +77,8 @@ export interface WarmStartChampion {
   artifactSha256: string;
   /** Last decision day of the rows it was trained on (lineage.trainedThrough); absent for versions registered before warm starts. */
   trainedThrough?: string;
+  /** Why its recorded evaluation vetoes serving it (lib/registry/promotion.ts servingVeto): such a model seeds nothing. */
+  servingVeto?: string;
 }
 
 /** What this run trains on. */
@@ -110,6 +112,9 @@ export function sameLabel(a: unknown, b: unknown): boolean {
 function championProblem(model: string, champion: WarmStartChampion | undefined, target: WarmStartTarget): string | undefined {
   if (!champion) return `model ${model} has no champion to start from`;
   const who = `champion ${champion.model} v${champion.version}`;
+  // A model its own evaluation vetoed (a suspected leak, a failed control) passes its trees or weights
+  // to nothing: a continued version would carry them under a clean walk-forward of its own.
+  if (champion.servingVeto !== undefined) return `${who} must not be served (its evaluation recorded ${champion.servingVeto}), so it is not continued`;
   if (champion.featureSetVersion !== target.featureSetVersion) return `${who} was trained on feature set ${champion.featureSetVersion}, this run uses ${target.featureSetVersion}`;
   const cols = champion.featureNames;
   const diff = cols.findIndex((c, i) => c !== target.columns[i]);

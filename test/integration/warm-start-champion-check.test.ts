@@ -13,7 +13,7 @@ import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
-import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+import { defineTestFeatureSet, LEAKY_METRICS, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 
 const SIGNED: RowSigning = { signingKey: crypto.randomBytes(32).toString('hex') };
 const FEATURES = returnsFeatureSet('warm-check', 3);
@@ -32,10 +32,10 @@ describe('warm start from a champion', () => {
     await t?.drop();
   });
 
-  async function champion(name: string): Promise<ModelVersion> {
+  async function champion(name: string, metrics: Record<string, unknown> = {}): Promise<ModelVersion> {
     const data = separable(160, 3, 5);
     const model = await algorithmByName('gradient_boosting').fit({ features: withColumns(data.x, COLUMNS), labels: data.y, classes: 2, seed: 1 }, { nRounds: 5, validationFraction: 0 });
-    const v = await registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: model.algorithm, params: { nRounds: 5, validationFraction: 0 }, seed: 1, featureSetVersion: FS, label: LABEL, lineage: { trainedThrough: '2018-01-31' }, registrationKey: `${name}/1` }, SIGNED);
+    const v = await registerModel(t.store, artifacts, { ...UNTRACKED_REGISTRATION, name, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label: LABEL }), algorithm: model.algorithm, params: { nRounds: 5, validationFraction: 0 }, seed: 1, featureSetVersion: FS, label: LABEL, metrics, lineage: { trainedThrough: '2018-01-31' }, registrationKey: `${name}/1` }, SIGNED);
     await moveAlias(t.store, { name, alias: 'champion', version: v.version, movedBy: 'test', reason: 'test' });
     return v;
   }
@@ -68,5 +68,12 @@ describe('warm start from a champion', () => {
     const v = await champion('warm-edited');
     await t.store.db.updateTable('model_versions').set({ params: JSON.stringify({ nRounds: 50, validationFraction: 0 }) }).where('name', '=', v.name).where('version', '=', v.version).execute();
     await expect(resolve('warm-edited')).rejects.toThrow(`cannot warm-start from the champion: ${v.name} v${v.version} artifact failed verification: the registry row's signature does not match it`);
+  });
+
+  it('does not continue a signed, intact champion whose own evaluation vetoes serving it (a suspected leak): it trains from scratch, saying why', async () => {
+    const v = await champion('warm-vetoed', LEAKY_METRICS);
+    // Before: { warm: true } — the vetoed model's trees went on into a version with a clean walk-forward of its own.
+    const [decision] = await resolve('warm-vetoed');
+    expect(decision).toEqual({ algorithm: 'gradient_boosting', warm: false, reason: `champion warm-vetoed v${v.version} must not be served (its evaluation recorded guard single_feature_scan tripped: suspected leak: ret_5 alone scores AUC 0.9900), so it is not continued: trained from scratch` });
   });
 });
