@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -74,6 +74,8 @@ const SYMBOLS_PER_LOOKUP = 500;
  * a holiday more, so a lag at the snapshot's edges still finds its bar.
  */
 const WINDOW_PAD_DAYS = DUPLICATE_MAX_LAG + 5;
+/** Calendar days of stored bars before a snapshot's last date read for the misdating test of a short update (about 270 sessions). */
+const MISDATED_LOOKBACK_DAYS = 390;
 
 const shiftDate = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
@@ -191,7 +193,8 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
   const requested = instrumentMapSchema.safeParse(source?.instruments);
   const instruments: InstrumentMap = { ...declared, ...(requested.success ? requested.data : {}) };
   const fallbackSource = typeof source?.path === 'string' ? source.path : String(source?.kind ?? snapshotId);
-  const window = row.first_date && row.last_date ? { from: shiftDate(row.first_date, -WINDOW_PAD_DAYS), to: shiftDate(row.last_date, WINDOW_PAD_DAYS) } : undefined;
+  // A short update is judged for misdating with the stored bars of the year before its last date (duplicate-series.ts misdatedSeries).
+  const window = row.first_date && row.last_date ? { from: [shiftDate(row.first_date, -WINDOW_PAD_DAYS), shiftDate(row.last_date, -MISDATED_LOOKBACK_DAYS)].sort()[0], to: shiftDate(row.last_date, WINDOW_PAD_DAYS) } : undefined;
   const storedSymbols = new Set((await tx.selectFrom('bars').select('symbol').distinct().execute()).map((r) => r.symbol));
 
   const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
@@ -220,7 +223,10 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       const atEdges = sharedSessions(kept, stored.edges);
       // Another security's closes (or bars dated on other sessions) do not keep one ratio to the
       // stored ones, anywhere in the sessions they share (not only at the ends).
-      const mismatch = mismatchedWindow(sharedSessions(kept, stored.span)) ? seriesMismatchIssue({ symbol, staged: kept, stored: stored.span, source: from, storedRange: await storedRangeOf(tx, symbol) }) : undefined;
+      // A file dated one session off repeats the stored bar of the session beside each row it meets
+      // the store on: found on a one-row update, where the market test below has nothing to go on.
+      const repeat = shiftedRepeatIssue({ symbol, staged: kept, stored: [...stored.neighbours, ...stored.span], source: from });
+      const mismatch = repeat ?? (mismatchedWindow(sharedSessions(kept, stored.span)) ? seriesMismatchIssue({ symbol, staged: kept, stored: stored.span, source: from, storedRange: await storedRangeOf(tx, symbol) }) : undefined);
       if (mismatch) basisIssues.push(mismatch);
       else {
         const basis = basisAtEdges(atEdges) ? priceBasisIssue({ symbol, staged: kept, stored: await storedSeries(tx, symbol), source: from }) : undefined;
@@ -257,7 +263,9 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
   const duplicates = duplicateSeriesIssues(series);
   const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));
   const stagedDates = (s: DuplicateCheckSeries) => s.date.filter((_, k) => s.staged?.[k] === 1).map((date) => ({ date }));
-  for (const found of [...basisIssues, ...duplicates.issues]) {
+  // A series the market test finds misdated needs no second finding from its seam with the store.
+  const misdated = (f: QualityIssue) => f.rule === 'misdated_series' && duplicates.rejected.get(f.symbol as string)?.rule === 'misdated_series';
+  for (const found of [...basisIssues.filter((f) => !misdated(f)), ...duplicates.issues]) {
     const symbol = found.symbol as string;
     const entry = findings.get(symbol) ?? { symbol, source: found.source, staged: stagedDates(judged.get(symbol) as DuplicateCheckSeries), issues: [], rejected: new Set<string>() };
     findings.set(symbol, entry);

@@ -73,6 +73,10 @@ export const MIN_MARKET_SERIES = 20;
 export const MISDATED_GAP_Z = 5;
 /** The least correlation with another session's market that can make a series misdated (noise never reaches it on a long series). */
 export const MISDATED_MIN_CORRELATION = 0.1;
+/** Fewest US equities on each side of a split into two groups dated a session apart (laggedGroups), and on a session for a group's mean return to count. */
+export const MIN_GROUP_SERIES = 5;
+/** Sessions between the windows a short update is judged on (misdatedSeries). */
+const WINDOW_STEP_SESSIONS = 20;
 /** Rank correlation of daily returns (over all common days, at a lag) that makes a pair a candidate. */
 const CANDIDATE_RANK_CORRELATION = 0.85;
 
@@ -343,14 +347,29 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   return out;
 }
 
-/** `misdated_series` (above): each judged US equity or index against the other US equities' mean return, at lags −DUPLICATE_MAX_LAG..DUPLICATE_MAX_LAG. */
-function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], smooth: Uint8Array, m: { returns: Float64Array; barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
-  const { returns, barAt, days } = m;
-  const kinds = series.map((s) => knownInstrumentKind(s.symbol));
+/** A market against which misdating is judged: per session the mean return of some US equities, per series whether it is left out of it. */
+interface Market {
+  /** Sum and count of the returns on each session. */
+  sum: Float64Array;
+  count: Int32Array;
+  /** Fewest series on a session for its mean to count. */
+  min: number;
+  /** Whether series i's own returns are in the sums (then they are taken out for it). */
+  holds: (i: number) => boolean;
+  /** A group's market judges only the series outside the group. */
+  group: boolean;
+  /** The market as the message names it. */
+  name: string;
+  /** Said after the verdict. */
+  note: string;
+}
+
+/** Sum and count per session of the returns of the series `member` says. */
+function marketOf(returns: Float64Array, n: number, days: number, member: (i: number) => boolean): { sum: Float64Array; count: Int32Array } {
   const sum = new Float64Array(days);
   const count = new Int32Array(days);
-  for (let i = 0; i < series.length; i++) {
-    if (kinds[i] !== 'equity') continue;
+  for (let i = 0; i < n; i++) {
+    if (!member(i)) continue;
     for (let t = 0; t < days; t++) {
       const v = returns[i * days + t];
       if (v === v) {
@@ -359,48 +378,238 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
       }
     }
   }
-  // Row 0: the series' returns on its staged bars; row 1: the market without it.
+  return { sum, count };
+}
+
+/**
+ * Two groups of US equities that move together within each group and with the other group one
+ * session apart: the sign of the leading eigenvector of C0 − C1, where C0 is the same-session
+ * correlation matrix of daily returns and C1 the sum of the ±1-session ones (power iteration on
+ * portfolios of standardised returns, no n × n matrix). In a market dated alike that vector is the
+ * market factor, one sign; when a share of the universe is dated a session late, within-group pairs
+ * move on the same session and between-group pairs a session apart, and the vector splits them.
+ * Judged on the sessions from `from` on. Returns each series' group (+1, −1; 0: not an equity with enough returns), or undefined when there
+ * is no such split: the two groups' mean returns must move a session apart by the misdating test
+ * itself (MISDATED_GAP_Z), so a split of a market dated alike (sectors) is never one.
+ */
+function laggedGroups(returns: Float64Array, n: number, days: number, equity: readonly boolean[], from: number): Int8Array | undefined {
+  const z = new Float64Array(n * days);
+  const used: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!equity[i]) continue;
+    let m = 0;
+    let s = 0;
+    let ss = 0;
+    for (let t = from; t < days; t++) {
+      const v = returns[i * days + t];
+      if (v === v) {
+        m++;
+        s += v;
+        ss += v * v;
+      }
+    }
+    const variance = m > 1 ? (ss - (s * s) / m) / (m - 1) : 0;
+    if (m < MIN_COMMON_SESSIONS || !(variance > 1e-18)) continue;
+    const sd = Math.sqrt(variance);
+    for (let t = from; t < days; t++) {
+      const v = returns[i * days + t];
+      z[i * days + t] = v === v ? (v - s / m) / sd : 0;
+    }
+    used.push(i);
+  }
+  if (used.length < 2 * MIN_GROUP_SERIES) return undefined;
+  // A fixed start with both signs, so that no split is orthogonal to it.
+  let v = used.map((i) => Math.sin(1 + i * 2.399963));
+  const portfolio = new Float64Array(days);
+  let rayleigh = 0;
+  for (let iteration = 0; iteration < 60; iteration++) {
+    portfolio.fill(0);
+    for (const [k, i] of used.entries()) for (let t = from; t < days; t++) portfolio[t] += v[k] * z[i * days + t];
+    const next = used.map((i) => {
+      let w = 0;
+      for (let t = from; t < days; t++) w += z[i * days + t] * (portfolio[t] - (t > from ? portfolio[t - 1] : 0) - (t + 1 < days ? portfolio[t + 1] : 0));
+      return w;
+    });
+    rayleigh = next.reduce((a, w, k) => a + w * v[k], 0);
+    const norm = Math.sqrt(next.reduce((a, w) => a + w * w, 0));
+    if (!(norm > 0)) return undefined;
+    const moved = next.reduce((a, w, k) => a + Math.abs(w / norm - v[k]), 0);
+    v = next.map((w) => w / norm);
+    if (moved < 1e-6 * used.length) break;
+  }
+  if (!(rayleigh > 0)) return undefined;
+  const group = new Int8Array(n);
+  for (const [k, i] of used.entries()) group[i] = v[k] >= 0 ? 1 : -1;
+  const plus = used.filter((i) => group[i] === 1).length;
+  if (plus < MIN_GROUP_SERIES || used.length - plus < MIN_GROUP_SERIES) return undefined;
+  // The groups' mean returns: a session apart, or no split.
+  const a = marketOf(returns, n, days, (i) => group[i] === 1);
+  const b = marketOf(returns, n, days, (i) => group[i] === -1);
+  const x = new Float64Array(2 * days);
+  for (let t = 0; t < days; t++) {
+    x[t] = a.count[t] >= MIN_GROUP_SERIES ? a.sum[t] / a.count[t] : NaN;
+    x[days + t] = b.count[t] >= MIN_GROUP_SERIES ? b.sum[t] / b.count[t] : NaN;
+  }
+  const same = laggedCorrelation(x, 0, 1, days, 0, from, days);
+  for (const lag of [-1, 1]) {
+    const other = laggedCorrelation(x, 0, 1, days, lag, from, days);
+    const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
+    if (other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z) return group;
+  }
+  return undefined;
+}
+
+/** Whether the series' returns of the snapshot alone correlate more with the market at the window's lag than on their own sessions (no significance asked: the window gave it). */
+function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateCheckSeries, i: number, days: number, worst: { lag: number; window: [number, number]; marketRow: Float64Array }): boolean {
+  const y = new Float64Array(2 * days);
+  y.set(worst.marketRow, days);
+  for (let t = 0; t < days; t++) {
+    const k = barAt[i * days + t];
+    const v = returns[i * days + t];
+    y[t] = v === v && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1 ? v : NaN;
+  }
+  const same = laggedCorrelation(y, 0, 1, days, 0, worst.window[0], worst.window[1]);
+  const other = laggedCorrelation(y, 0, 1, days, worst.lag, worst.window[0], worst.window[1]);
+  return other.r > (same.r === same.r ? same.r : 0);
+}
+
+/** Rows 0 and 1 of `x` (days each) as ranks (ranksInPlace) within `window`, the market's widened by `reach` sessions either side for the lags; NaN elsewhere. */
+function windowRanks(x: Float64Array, days: number, window: [number, number], reach: number): Float64Array {
+  const y = new Float64Array(2 * days).fill(NaN);
+  const [from, to] = window;
+  y.set(x.subarray(from, to), from);
+  const a = Math.max(0, from - reach);
+  const b = Math.min(days, to + reach);
+  y.set(x.subarray(days + a, days + b), days + a);
+  ranksInPlace(y, from, to - from);
+  ranksInPlace(y, days + a, b - a);
+  return y;
+}
+
+/**
+ * `misdated_series` (above): each judged US equity or index against the other US equities' mean
+ * return, at lags −DUPLICATE_MAX_LAG..DUPLICATE_MAX_LAG; and, when the US equities split into two
+ * groups dated a session apart (laggedGroups: a third or half of the universe misdated makes the mean
+ * of all a blend of both dates, against which no series stands out), against the other group's.
+ * A series with MIN_COMMON_SESSIONS returns of the snapshot is judged on them. A shorter one (a daily
+ * or monthly update) is judged on its returns up to its last one in the snapshot, stored ones
+ * included, over windows of MIN_COMMON_SESSIONS sessions or more ending there: a vendor that starts
+ * dating a feed late is found once enough of its misdated sessions are stored, where before no update
+ * was ever judged.
+ */
+function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], smooth: Uint8Array, m: { returns: Float64Array; barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
+  const { returns, barAt, days } = m;
+  const n = series.length;
+  const kinds = series.map((s) => knownInstrumentKind(s.symbol));
+  const equity = kinds.map((k, i) => k === 'equity' && !smooth[i]);
+  const all = marketOf(returns, n, days, (i) => kinds[i] === 'equity');
+  const markets: Market[] = [{ ...all, min: MIN_MARKET_SERIES, holds: (i) => kinds[i] === 'equity', group: false, name: 'the other US equities\' mean return', note: '' }];
+  // Row 0: the series' returns judged; row 1: the market without it.
   const x = new Float64Array(2 * days);
   // A smooth market (fixtures of ramps and sines, no traded one) or series correlates at every lag: nothing to tell.
-  for (let t = 0; t < days; t++) x[days + t] = count[t] >= MIN_MARKET_SERIES ? sum[t] / count[t] : NaN;
+  for (let t = 0; t < days; t++) x[days + t] = all.count[t] >= MIN_MARKET_SERIES ? all.sum[t] / all.count[t] : NaN;
   const marketAutocorrelation = laggedCorrelation(x, 1, 1, days, 1, 0, days);
   if (!(marketAutocorrelation.r <= SMOOTH_AUTOCORRELATION)) return;
-  for (let i = 0; i < series.length; i++) {
+  // Over every session, and over the last few months (a feed dated late from some day on splits only its recent sessions).
+  const splits = new Map<string, Int8Array>();
+  for (const recent of [days, 3 * MIN_COMMON_SESSIONS, 3 * MIN_COMMON_SESSIONS / 2]) {
+    if (recent < days && days - recent < MIN_COMMON_SESSIONS) continue;
+    const found = laggedGroups(returns, n, days, equity, Math.max(0, days - recent));
+    if (found) splits.set(found.map((g) => Math.max(0, g)).join(''), found);
+  }
+  for (const groups of splits.values()) {
+    for (const g of [1, -1]) {
+      const members = series.filter((_, i) => groups[i] === g).map((s) => s.symbol);
+      const shown = members.length > 8 ? `${members.slice(0, 8).join(', ')} and ${members.length - 8} more` : members.join(', ');
+      markets.push({
+        ...marketOf(returns, n, days, (i) => groups[i] === g),
+        min: MIN_GROUP_SERIES,
+        holds: (i) => groups[i] === g,
+        group: true,
+        name: `the mean return of ${members.length} US equities that move together a session apart from the others (${shown})`,
+        note: ' The US equities of this import and the store split into two groups dated a session apart; which group\'s dates are right the bars cannot tell, and any series of the snapshot on the other side of one is rejected.',
+      });
+    }
+  }
+  for (let i = 0; i < n; i++) {
     const S = series[i];
     if (!judged[i] || smooth[i] || out.rejected.has(S.symbol) || (kinds[i] !== 'equity' && kinds[i] !== 'index')) continue;
-    const own = kinds[i] === 'equity';
     let staged = 0;
+    let lastStaged = -1;
+    for (let t = 0; t < days; t++) {
+      const k = barAt[i * days + t];
+      if (returns[i * days + t] === returns[i * days + t] && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1) {
+        staged++;
+        lastStaged = t;
+      }
+    }
+    if (lastStaged < 0) continue;
+    // Judged on its own returns of the snapshot when there are enough, else on every return up to its last one in it.
+    const own = staged >= MIN_COMMON_SESSIONS;
     for (let t = 0; t < days; t++) {
       const v = returns[i * days + t];
       const k = barAt[i * days + t];
-      const isStaged = v === v && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1;
-      x[t] = isStaged ? v : NaN;
-      staged += isStaged ? 1 : 0;
-      const others = count[t] - (own && v === v ? 1 : 0);
-      x[days + t] = others >= MIN_MARKET_SERIES ? (sum[t] - (own && v === v ? v : 0)) / others : NaN;
+      x[t] = v === v && (own ? (S.staged as ArrayLike<number>)[k] === 1 : t <= lastStaged) ? v : NaN;
     }
-    if (staged < MIN_COMMON_SESSIONS) continue;
-    const same = laggedCorrelation(x, 0, 1, days, 0, 0, days);
-    if (!(same.n >= MIN_COMMON_SESSIONS)) continue;
-    let worst: { lag: number; r: number; gap: number } | undefined;
-    for (let lag = -DUPLICATE_MAX_LAG; lag <= DUPLICATE_MAX_LAG; lag++) {
-      if (lag === 0) continue;
-      const other = laggedCorrelation(x, 0, 1, days, lag, 0, days);
-      // NaN (no variance, no common days) never passes the comparisons.
-      const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
-      if (other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z && (!worst || gap > worst.gap)) worst = { lag, r: other.r, gap };
+    // Windows: the whole for a series judged on its own returns; else those ending at its last return of the snapshot.
+    const windows: Array<[number, number]> = [];
+    if (own) windows.push([0, days]);
+    else {
+      let count = 0;
+      for (let t = lastStaged; t >= 0; t--) {
+        if (x[t] === x[t]) count++;
+        if (count >= MIN_COMMON_SESSIONS && (count - MIN_COMMON_SESSIONS) % WINDOW_STEP_SESSIONS === 0) windows.push([t, lastStaged + 1]);
+      }
+    }
+    let worst: { lag: number; r: number; same: number; sessions: number; gap: number; market: Market; window: [number, number]; marketRow: Float64Array } | undefined;
+    for (const market of markets) {
+      const self = market.holds(i);
+      if (market.group && self) continue;
+      for (let t = 0; t < days; t++) {
+        const v = returns[i * days + t];
+        const inside = self && v === v ? 1 : 0;
+        const others = market.count[t] - inside;
+        x[days + t] = others >= market.min ? (market.sum[t] - (inside ? v : 0)) / others : NaN;
+      }
+      for (const window of windows) {
+        // A window of a few months is judged on ranks: one crash of the stock and one of the market
+        // a few sessions apart (WYNN's −19% on 26 January 2018 and the market's fall of 2–5 February)
+        // give Pearson's correlation over 140 sessions a lag of its own.
+        const y = own ? x : windowRanks(x, days, window, DUPLICATE_MAX_LAG);
+        const same = laggedCorrelation(y, 0, 1, days, 0, window[0], window[1]);
+        if (!(same.n >= MIN_COMMON_SESSIONS)) continue;
+        for (let lag = -DUPLICATE_MAX_LAG; lag <= DUPLICATE_MAX_LAG; lag++) {
+          if (lag === 0) continue;
+          const other = laggedCorrelation(y, 0, 1, days, lag, window[0], window[1]);
+          // NaN (no variance, no common days) never passes the comparisons.
+          const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
+          if (other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z && (!worst || gap > worst.gap)) worst = { lag, r: other.r, same: same.r, sessions: same.n, gap, market, window, marketRow: x.slice(days) };
+        }
+      }
     }
     if (!worst) continue;
+    // A short update is rejected only when its own returns lean the same way: a correct update of a
+    // series whose stored bars are misdated is not the misdated data (those must be removed by hand).
+    if (!own && !leansTheSameWay(returns, barAt, S, i, days, worst)) continue;
     const k = Math.abs(worst.lag);
     // Own session t against the market of t + lag: lag < 0, the bars are dated k sessions after they traded.
     const how = worst.lag < 0 ? `dated ${sessionWord(k)} late (its bar of session t traded on t-${k})` : `dated ${sessionWord(k)} early (its bar of session t traded on t+${k}: future prices under today's dates)`;
+    let over = `over ${worst.sessions} sessions of this import`;
+    if (!own) {
+      let mine = 0;
+      for (let t = worst.window[0]; t < worst.window[1]; t++) {
+        const b = barAt[i * days + t];
+        if (x[t] === x[t] && b >= 0 && (S.staged as ArrayLike<number>)[b] === 1) mine++;
+      }
+      over = `over the ${worst.sessions} sessions up to its last one in this import (${S.date[barAt[i * days + worst.window[0]]] ?? '?'}..${S.date[barAt[i * days + lastStaged]]}; ${mine} of them this import's, the rest stored before it)`;
+    }
     const finding = issue('misdated_series', {
       symbol: S.symbol,
       date: null,
       source: S.source ?? S.symbol,
       line: null,
       raw: null,
-      message: `series of ${S.symbol} moves with the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns correlate ${worst.r.toFixed(3)} with the other US equities' mean return ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(same.r) ? 'n/a' : same.r.toFixed(3)} with the same session's, over ${same.n} sessions of this import (gap ${worst.gap.toFixed(1)}/√sessions, ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source)`,
+      message: `series of ${S.symbol} moves with the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns correlate ${worst.r.toFixed(3)} with ${worst.market.name} ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(worst.same) ? 'n/a' : worst.same.toFixed(3)} with the same session's, ${over} (gap ${worst.gap.toFixed(1)}/√sessions, ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source${own ? '' : '; stored bars of it that are misdated must be removed and imported again'}).${worst.market.note}`,
     });
     out.rejected.set(S.symbol, finding);
     out.issues.push(finding);

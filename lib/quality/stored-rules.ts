@@ -1,6 +1,7 @@
 import type { Bar } from '../market-data/bar';
 import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import type { InstrumentKind } from '../market-data/instruments';
+import { nextNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
 import type { QualityPolicy } from './policy';
 import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
@@ -489,3 +490,49 @@ export function seriesMismatchIssue(input: { symbol: string; staged: readonly Ba
 }
 
 const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * `misdated_series` at the seam with the stored bars (reject, the whole series). A file dated one
+ * session off repeats a stored bar on the next (late) or previous (early) session: a late update's
+ * first row is the bar the store already holds for the session before, and an overlapping late
+ * file's every row is the stored bar of the session before its date. The market-correlation test
+ * (lib/quality/duplicate-series.ts) needs MIN_COMMON_SESSIONS of the file's sessions, so a daily or
+ * monthly update dated late reached the store unjudged, and with it the market's move of each session
+ * into the label of the session it was filed under. Two sessions of one security with the same close
+ * and the same positive volume do not happen: equal volumes to the share are a copy. Compared on
+ * every file row whose adjacent session has a stored bar (the close within rounding, the volume
+ * exactly), skipping rows equal to the stored bar of their own date (a re-import of a stored bar that
+ * happens to repeat its neighbour says nothing); found when every comparison (at least one) is a repeat.
+ */
+export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'close' | 'volume'>>; source: string }): QualityIssue | undefined {
+  const { symbol, staged, stored, source } = input;
+  const storedOn = new Map(stored.map((b) => [b.date, b]));
+  const same = (a: Pick<Bar, 'close' | 'volume'>, b: Pick<Bar, 'close' | 'volume'>): boolean => a.volume > 0 && a.volume === b.volume && Math.abs(a.close - b.close) <= Math.max(0.005, 5e-4 * Math.max(a.close, b.close)) + 1e-12;
+  for (const lag of [-1, 1] as const) {
+    let compared = 0;
+    let repeats = 0;
+    let first: { file: Bar; stored: string } | undefined;
+    for (const b of staged) {
+      const own = storedOn.get(b.date);
+      if (own && same(b, own)) continue;
+      const adjacent = lag < 0 ? previousNyseTradingDay(b.date) : nextNyseTradingDay(b.date);
+      const s = storedOn.get(adjacent);
+      if (!s) continue;
+      compared++;
+      if (!same(b, s)) break;
+      repeats++;
+      first ??= { file: b, stored: adjacent };
+    }
+    if (compared === 0 || repeats !== compared || !first) continue;
+    const how = lag < 0 ? 'late (each bar filed under the next session\'s date, so its label of a session is the market\'s move of that session, which the market columns hold)' : 'early (each bar filed under the previous session\'s date: future prices under today\'s dates)';
+    return issue('misdated_series', {
+      symbol,
+      date: first.file.date,
+      source,
+      line: null,
+      raw: null,
+      message: `the bar of ${symbol} dated ${first.file.date} in the file repeats the stored bar of ${first.stored}, the session ${lag < 0 ? 'before' : 'after'} (close ${first.file.close}, volume ${first.file.volume}), on ${repeats} of ${repeats} rows that meet a stored bar on the session ${lag < 0 ? 'before' : 'after'} their date: two sessions of one security never share a close and a volume to the share, so the file's bars look dated 1 session ${how}. The series is rejected whole and the import fails: fix the dates at the source (or remove a bar copied forward)`,
+    });
+  }
+  return undefined;
+}

@@ -85,6 +85,22 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
   });
 
+  it('rejects a monthly update whose files are dated a session late (their first rows repeat the stored bars of the session before); the store stays as it was, and the update dated right is published', async () => {
+    // Before: an update of fewer than 60 sessions was never judged for its dates, and the market's move of each session reached the labels of the late symbols.
+    const files = market(24);
+    const range = (from: number, to: number, lateSymbols: ReadonlySet<string> = new Set()) =>
+      Object.fromEntries(Object.entries(files).map(([symbol, rows]) => [symbol, rows.slice(from, to).map((r, k) => (lateSymbols.has(symbol) ? [r[0], ...rows[from + k - 1].slice(1)] : r))]));
+    expect((await importBars(t.store, csv(range(0, 200)), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    const summary = await importBars(t.store, csv(range(200, 221, new Set(['SYN01', 'SYN02', 'SYN03']))), { now: NOW });
+    expect(summary.status).toBe('rejected');
+    expect(summary.byRule).toMatchObject({ misdated_series: 3 });
+    expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(new RegExp(`series of SYN0[123] from \\S+syn0[123]\\.csv rejected whole \\(misdated_series\\): the bar of SYN0[123] dated ${DAYS[200]} in the file repeats the stored bar of ${DAYS[199]}, the session before`));
+    const after = await dumpStore(t.store);
+    expect(after.bars).toEqual(before.bars);
+    expect((await importBars(t.store, csv(range(200, 221)), { now: NOW })).status).toBe('published');
+  });
+
   it('rejects a shifted copy of a stored series, and one hidden beside a short update of that series; the store stays as it was', async () => {
     const files = market(6);
     expect((await importBars(t.store, csv(files), { now: NOW })).status).toBe('published');

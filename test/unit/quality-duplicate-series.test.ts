@@ -254,6 +254,39 @@ describe('misdated_series', () => {
     expect(found.issues).toEqual([]);
   });
 
+  it('judges a short update on its stored bars too: a monthly file dated late, after months of late bars stored, is rejected; one dated right is not', () => {
+    // Before, an update of fewer than 60 sessions was never judged: a feed dated late from some day on reached the store month after month.
+    const truth = walk('ZFEED', 107, 600, 0, market);
+    const late = [...truth.slice(0, 400), ...shifted(truth, 'ZFEED', 1).slice(400)];
+    const update = late.slice(579);
+    const found = duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZFEED', update, late.slice(0, 579), { storedBefore: true, source: '/x/zfeed.csv' })]);
+    expect([...found.rejected.keys()]).toEqual(['ZFEED']);
+    expect(found.issues[0].message).toMatch(/^series of ZFEED moves with the market of 1 session earlier, .* over the \d+ sessions up to its last one in this import \(\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d; 20 of them this import's, the rest stored before it\) .*dated 1 session late.*stored bars of it that are misdated must be removed/);
+    // The same stored history with a tail dated as it traded: not this update's fault, not rejected.
+    const right = truth.slice(579);
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZFEED', right, late.slice(0, 579), { storedBefore: true })]).issues).toEqual([]);
+    // Clean stored bars with a clean monthly update: nothing.
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZFEED', truth.slice(579), truth.slice(0, 579), { storedBefore: true })]).issues).toEqual([]);
+  });
+
+  it('finds a third or half of the universe dated a session late, which the mean of all blends with the rest', () => {
+    // Before: with 15 of 30 late, no series moved with the mean of the others (half of it late) more than with its own session's.
+    const thirty = u.slice(0, 30);
+    for (const late of [10, 15]) {
+      const files = thirty.map((b, i) => (i < late ? shifted(b, b[0].symbol, 1) : b));
+      const found = duplicateSeriesIssues(files.map((b) => staged(b)));
+      const rejected = new Set(found.rejected.keys());
+      // Every late series is rejected; which group's dates are right the bars cannot tell, so the others may be too.
+      for (const b of files.slice(0, late)) expect(rejected.has(b[0].symbol)).toBe(true);
+      expect(found.issues.find((f) => f.message.includes('move together a session apart'))?.message).toMatch(/which group's dates are right the bars cannot tell/);
+      // The late ones imported over the on-time ones stored: only the late ones are judged, each rejected.
+      const over = duplicateSeriesIssues([...thirty.slice(late).map((b) => stored(b)), ...files.slice(0, late).map((b) => staged(b, true))]);
+      expect([...over.rejected.keys()].sort()).toEqual(files.slice(0, late).map((b) => b[0].symbol).sort());
+    }
+    // Dated alike: no split, nothing.
+    expect(duplicateSeriesIssues(thirty.map((b) => staged(b))).issues).toEqual([]);
+  });
+
   it('does not judge series of other markets, which close before New York (their day follows the US day before)', () => {
     const foreign = shifted(walk('SAP.DE', 106, 600, 0, market), 'SAP.DE', 1);
     expect(judge(foreign).issues).toEqual([]);

@@ -8,7 +8,7 @@ import { applyStoredBarFindings, evaluateQualityGate, type QualityReport } from 
 import { rowIssue } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
 import { rng } from '../../lib/random';
-import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
+import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, shiftedRepeatIssue, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
 
 // Rules that need the stored bars, run when a snapshot is judged (lib/ingest/judge.ts).
@@ -317,5 +317,59 @@ describe('rules on the stored bars', () => {
       expect(spliceds).toBeGreaterThan(360);
       expect(wrong).toEqual([]);
     });
+  });
+});
+
+describe('misdated_series at the seam with the stored bars (shiftedRepeatIssue)', () => {
+  // Stored: IBM to DAYS[99]. A file dated one session late holds on each date the bar of the session before.
+  const stored = bars(0, 100);
+  const truth = bars(0, 130);
+  const late = (from: number, to: number): Bar[] => truth.slice(from - 1, to - 1).map((b, k) => ({ ...b, date: DAYS[from + k] }));
+  const early = (from: number, to: number): Bar[] => truth.slice(from + 1, to + 1).map((b, k) => ({ ...b, date: DAYS[from + k] }));
+  const repeat = (staged: Bar[]) => shiftedRepeatIssue({ symbol: 'IBM', staged, stored, source: '/d/IBM.csv' });
+
+  it('finds an update dated late: its first row is the stored bar of the session before (before: a short update was never judged for its dates)', () => {
+    const finding = repeat(late(100, 121));
+    expect(finding).toMatchObject({ rule: 'misdated_series', severity: 'reject', symbol: 'IBM', date: DAYS[100] });
+    expect(finding?.message).toContain(`the bar of IBM dated ${DAYS[100]} in the file repeats the stored bar of ${DAYS[99]}, the session before (close ${truth[99].close}, volume ${truth[99].volume}), on 1 of 1 rows`);
+    expect(finding?.message).toContain('dated 1 session late');
+    // One row a day, as a daily feed sends it: the same; so is a file re-sending stored bars before it, or a row copied forward.
+    expect(repeat(late(100, 101))?.rule).toBe('misdated_series');
+    expect(repeat([...truth.slice(95, 100), ...late(100, 101)])?.rule).toBe('misdated_series');
+    expect(repeat([...late(100, 101), ...truth.slice(101, 110)])?.rule).toBe('misdated_series');
+  });
+
+  it('finds a file dated late or early over the stored bars it overlaps', () => {
+    expect(repeat(late(80, 110))?.message).toContain('on 21 of 21 rows');
+    expect(repeat(early(60, 90))?.message).toContain('dated 1 session early');
+  });
+
+  it('passes an update dated right, a re-import, a correction, a row without volume, and a series whose volume repeats without its close', () => {
+    expect(repeat(truth.slice(100, 121))).toBeUndefined();
+    expect(repeat(truth.slice(50, 121))).toBeUndefined();
+    expect(repeat([{ ...truth[99], close: truth[99].close + 0.5, high: truth[99].high + 0.5 }, ...truth.slice(100, 110)])).toBeUndefined();
+    expect(repeat(late(100, 121).map((b) => ({ ...b, volume: 0 })))).toBeUndefined();
+    expect(repeat(late(100, 121).map((b) => ({ ...b, close: b.close + 0.2 })))).toBeUndefined();
+  });
+
+  (hasSharedData ? it : it.skip)('finds none in the real S&P 500 files cut at any of 12 dates and continued, and every one of them continued a session late', () => {
+    let late = 0;
+    let files = 0;
+    for (const f of fs.readdirSync(SHARED_SP500_DIR).filter((n) => n.endsWith('.csv'))) {
+      const s = readPriceTable(fs.readFileSync(path.join(SHARED_SP500_DIR, f), 'utf8'), { source: f }).bars.filter((b) => !rowIssue(b)).sort((a, b) => (a.date < b.date ? -1 : 1));
+      if (s.length < 200) continue;
+      files++;
+      for (let c = 1; c <= 12; c++) {
+        const cut = Math.floor((s.length * c) / 13);
+        const storedPart = s.slice(0, cut);
+        // Continued as traded: no finding (a gap in the file's dates would leave nothing to compare).
+        expect(shiftedRepeatIssue({ symbol: s[0].symbol, staged: s.slice(cut, cut + 21), stored: storedPart, source: f })).toBeUndefined();
+        // Continued a session late: each row dated with the next bar's date.
+        const shifted = s.slice(cut - 1, cut + 20).map((b, k) => ({ ...b, date: s[cut + k].date }));
+        if (shiftedRepeatIssue({ symbol: s[0].symbol, staged: shifted, stored: storedPart, source: f })) late++;
+      }
+    }
+    // A late row repeats the stored bar only where the stored series has the session before the row's date.
+    expect(late).toBeGreaterThan(files * 12 * 0.95);
   });
 });
