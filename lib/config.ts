@@ -27,6 +27,12 @@ export interface AppConfig {
    * (lib/registry/row-signature.ts); unset: rows are not bound to their artifacts. A secret.
    */
   modelSigningKey: string | undefined;
+  /**
+   * MODEL_SIGNING_PREVIOUS_KEYS: keys signing was done with before a rotation, read only by `mlp
+   * models sign` and `mlp report --sign-record` to confirm a row's old signature before re-signing it
+   * (a stored key id proves nothing: whoever edits a row can write one). Secrets; never verify with them.
+   */
+  modelSigningPreviousKeys: string[];
   metricsAddress: string;
   trainingConcurrency: number;
   /** Where the prediction API listens (host:port). */
@@ -170,6 +176,11 @@ const envSchema = z.object({
   ARTIFACT_CACHE_DIR: z.string().min(1).optional(),
   ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
   MODEL_SIGNING_KEY: z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``).optional(),
+  MODEL_SIGNING_PREVIOUS_KEYS: z
+    .string()
+    .transform((v) => v.split(',').map((k) => k.trim()).filter((k) => k !== ''))
+    .pipe(z.array(z.string().min(MIN_SIGNING_KEY_LENGTH, `expected keys of at least ${MIN_SIGNING_KEY_LENGTH} characters, separated by commas`)))
+    .optional(),
   METRICS_ADDRESS: hostPort.default('127.0.0.1:9464'),
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   API_ADDRESS: hostPort.default('127.0.0.1:8080'),
@@ -185,7 +196,7 @@ const envSchema = z.object({
 });
 
 /** Variables whose values are secrets beyond those named like one (lib/redact.ts): never echoed. */
-const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL', 'MODEL_SIGNING_KEY']);
+const SECRET_VARIABLES = new Set(['API_TOKENS', 'ALERT_WEBHOOK_URL', 'MODEL_SIGNING_KEY', 'MODEL_SIGNING_PREVIOUS_KEYS']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -252,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         }
       : { kind: 'local', dir: artifactDir },
     modelSigningKey: e.MODEL_SIGNING_KEY,
+    modelSigningPreviousKeys: e.MODEL_SIGNING_PREVIOUS_KEYS ?? [],
     metricsAddress: e.METRICS_ADDRESS,
     trainingConcurrency: e.TRAINING_CONCURRENCY ?? Math.max(1, os.availableParallelism()),
     apiAddress: e.API_ADDRESS,
@@ -311,6 +323,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
   { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
   { name: 'MODEL_SIGNING_KEY', default: '(unset: registry rows are not signed)', meaning: `secret of ${MIN_SIGNING_KEY_LENGTH}+ characters: registration signs each model version's row, serving refuses a row without its valid signature (a secret: never printed)` },
+  { name: 'MODEL_SIGNING_PREVIOUS_KEYS', default: '(unset)', meaning: `the keys signing used before a rotation, separated by commas: \`mlp models sign\` and \`mlp report --sign-record\` re-sign a row or record only when one of them (or MODEL_SIGNING_KEY) confirms it, else only with --accept-edit (secrets: never printed)` },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'training threads per worker; it runs one CPU-heavy activity more than that at once' },
   { name: 'API_ADDRESS', default: '127.0.0.1:8080', meaning: 'prediction API listen address (host:port)' },

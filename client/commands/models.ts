@@ -269,7 +269,7 @@ export function modelsCommand(): Command {
   cmd
     .command('sign <name> <version>')
     .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row with MODEL_SIGNING_KEY: for versions registered before the key was set or under another key')
-    .option('--accept-edit', 'also re-sign a row changed after this same key signed it (refused otherwise: that is what the signature catches)')
+    .option('--accept-edit', 'sign a row no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
     .action((name: string, ref: string, flags: { acceptEdit?: boolean }) =>
       withStore(async (store) => {
         const { loadConfig } = lazy.config();
@@ -278,7 +278,7 @@ export function modelsCommand(): Command {
         const { version } = await resolveModelRef(store, name, ref);
         const { openArtifactStore } = lazy.artifactStores();
         const { signModelVersion } = lazy.registry();
-        const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, { signingKey: config.modelSigningKey }, { acceptEdit: flags.acceptEdit === true });
+        const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys }, { acceptEdit: flags.acceptEdit === true });
         const before = signed.before.state === 'unsigned' ? 'it had no signature' : signed.before.state === 'valid' ? 'its signature was already valid' : `its signature did not match (${signed.before.reason})`;
         console.log(`${name} v${version}: artifact, header, feature set and model checked; row signed with key id ${signed.signature.keyId} (${before})`);
       }),

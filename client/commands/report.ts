@@ -23,7 +23,7 @@ export function reportCommand(): Command {
     .option('--out <file>', 'also write the report here (several versions: one file each, named after the model and version)')
     .option('--regenerate', 'build the report again from the stored artifacts even when one is recorded')
     .option('--sign-record', 'sign the report record of model@version as it is now (recorded before records were signed, or under another key) with MODEL_SIGNING_KEY; look at it first')
-    .option('--accept-edit', 'with --sign-record: sign a record this key signed and someone changed since (only if the change is yours)')
+    .option('--accept-edit', 'with --sign-record: sign a record no key confirms as it is (unsigned, changed since, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS): only if you vouch for it')
     .action(async (target: string, raw: unknown) => {
       const { z } = lazy.zod();
       const opts = z.strictObject({ out: z.string().min(1, '--out needs a file name').optional(), regenerate: z.boolean().optional(), signRecord: z.boolean().optional(), acceptEdit: z.boolean().optional() }).parse(raw);
@@ -36,7 +36,7 @@ export function reportCommand(): Command {
         if (parsed.kind !== 'version') throw new Error('--sign-record signs one version\'s record: give model@version');
         if (opts.regenerate || opts.out) throw new Error('--sign-record signs the record as it is: without --regenerate or --out');
         const { resolveVersion } = lazy.registry();
-        const signed = await withStore(async (store: Database) => signRecordedReport(store, artifacts, parsed.name, await resolveVersion(store, parsed.name, parsed.ref), { signingKey: config.modelSigningKey }, { acceptEdit: opts.acceptEdit === true }));
+        const signed = await withStore(async (store: Database) => signRecordedReport(store, artifacts, parsed.name, await resolveVersion(store, parsed.name, parsed.ref), { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys }, { acceptEdit: opts.acceptEdit === true }));
         const before = signed.before.state === 'invalid' ? `its signature did not match: ${signed.before.reason}` : signed.before.state;
         console.log(`${signed.version.name} v${signed.version.version}: report record ${signed.before.state === 'valid' ? 'already signed by this key' : `signed (before: ${before})`}`);
         return;

@@ -15,7 +15,7 @@ import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
-import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordProblem, rowSignatureProblem, signingKeyId, signReportRecord, signRow, type RowSignature, type RowSigning } from './row-signature';
+import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordProblem, reportRecordSignatureOf, rowSignatureProblem, signingKeyId, signReportRecord, signRow, type RowSignature, type RowSigning } from './row-signature';
 import { featureOrderProblem, verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
@@ -441,7 +441,9 @@ export interface SignedVersion {
  * Signs a version's row with the signing key, after every check verification makes but the
  * signature's (artifact sha256 and size, header against the row, feature set and order, classes,
  * restore): for rows registered before the key was set, or after a key rotation. Refused without a
- * key, or when a check fails (ArtifactVerificationError), or when the row changed while it was checked.
+ * key, or when a check fails (ArtifactVerificationError), or when the row changed while it was checked,
+ * and, unless `acceptEdit`, when no key confirms the row as it is: neither this key nor one of
+ * `signing.previousKeys` (unsigned rows, rows edited since, rows naming a key nobody gave).
  * Signing vouches for the row as it is now: whoever runs it should have checked the row first.
  */
 export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<SignedVersion> {
@@ -451,10 +453,11 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
   if (!raw) return Promise.reject(new RegistryError(`model ${name} has no version ${version}`));
   const v = toVersion(raw);
   const problem = rowSignatureProblem(key, v);
-  // Signed by this very key and changed since: the consistent edit a signature exists to catch. Only
-  // a person who made the change on purpose re-signs it.
-  if (problem && v.signature?.keyId === signingKeyId(key) && !options.acceptEdit) {
-    throw new RegistryError(`model ${name} v${version}'s row was changed after this key signed it (${problem}); nothing was signed: look at it (mlp models show) and re-sign with --accept-edit only if the change is yours`);
+  // Only a row some key confirms is re-signed without asking: this key (nothing to do), or a key
+  // signing used before a rotation. The stored key id and a missing signature prove nothing (whoever
+  // edits the row can write either), so an edited row never passes for a rotated or an old one.
+  if (problem && !options.acceptEdit && !(v.signature && (signing.previousKeys ?? []).some((k) => rowSignatureProblem(k, v) === undefined))) {
+    throw new RegistryError(`model ${name} v${version}'s row ${unconfirmedBecause(key, v.signature)}${v.signature ? ` (${problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for the row as it is`);
   }
   const before: SignedVersion['before'] = !v.signature ? { state: 'unsigned' } : problem ? { state: 'invalid', reason: problem } : { state: 'valid' };
   await verifyModelArtifact(store, artifacts, v, { signingKey: key, skipSignatureCheck: true });
@@ -468,6 +471,13 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
   const [result] = await update.execute();
   if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new RegistryError(`model ${name} v${version} changed while it was being checked; nothing was signed, run the command again`);
   return { version: { ...v, signature }, signature, before };
+}
+
+/** Why no key confirms a row or record as it is, for the refusal to re-sign it. */
+function unconfirmedBecause(key: string, signature: { keyId: string } | undefined): string {
+  if (!signature) return 'has no signature, so nothing shows it is as it was recorded (recorded without the key, or the signature was removed)';
+  if (signature.keyId === signingKeyId(key)) return 'was changed after this key signed it';
+  return `is signed with another key (key id ${signature.keyId}), which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms: after a key rotation, give the old key in MODEL_SIGNING_PREVIOUS_KEYS; a stored key id is no proof (whoever edits the row can write one)`;
 }
 
 /**
@@ -498,8 +508,10 @@ export async function signVersionReportRecord(
   const problem = reportRecordProblem(key, v);
   if (!problem) return { version: v, before: { state: 'valid' } };
   const stored = v.lineage[REPORT_RECORD_SIGNATURE_KEY] as { keyId?: unknown } | undefined;
-  if (stored?.keyId === signingKeyId(key) && !options.acceptEdit) {
-    throw new RegistryError(`${name} v${version}'s report record was changed after this key signed it (${problem}); nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if the change is yours`);
+  // As signModelVersion: only a record some key confirms is re-signed without asking.
+  if (!options.acceptEdit && !(stored && (signing.previousKeys ?? []).some((k) => reportRecordProblem(k, v) === undefined))) {
+    const signature = reportRecordSignatureOf(v.lineage);
+    throw new RegistryError(`${name} v${version}'s report record ${unconfirmedBecause(key, signature)}${signature ? ` (${problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for it as it is`);
   }
   await options.check?.(v);
   const lineage: Record<string, unknown> = { ...v.lineage };

@@ -43,6 +43,8 @@ export const REPORT_RECORD_SCHEME = 'mlp-report-record-v1';
 /** The deployment's signing key as the registry takes it (MODEL_SIGNING_KEY); undefined: rows are neither signed nor checked. */
 export interface RowSigning {
   signingKey: string | undefined;
+  /** Keys signing used before a rotation (MODEL_SIGNING_PREVIOUS_KEYS): only re-signing reads them, to confirm a row's old signature; verification never does. */
+  previousKeys?: readonly string[];
 }
 
 /** No key: registration signs nothing and verification checks no signature (the behaviour without MODEL_SIGNING_KEY). */

@@ -240,7 +240,7 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     const { name, v } = await model('rollback-verify', 2, [1]);
     const [v1, v2] = v;
     const artifacts = localArtifactStore(artifactDir);
-    for (const version of v) await signModelVersion(t.store, artifacts, name, version, { signingKey: KEY });
+    for (const version of v) await signModelVersion(t.store, artifacts, name, version, { signingKey: KEY }, { acceptEdit: true });
     const a = deploymentActivities({ store: t.store, cache, artifacts, signing: { signingKey: KEY } });
     const id = `${name}-d`;
     await a.beginDeployment({ deploymentId: id, request: request(name, v2) });

@@ -32,7 +32,7 @@ describe('label specs for outcomes come from verified rows only (SQLite)', () =>
     market = await setUpOracleMarket(t.store, cache, 3);
     for (const seed of [1, 2]) {
       const v = await registerOracleModel(t.store, dir, { name: MODEL, seed, flip: false, featureSetVersion: market.featureSetVersion });
-      await signModelVersion(t.store, localArtifactStore(dir), MODEL, v, signing);
+      await signModelVersion(t.store, localArtifactStore(dir), MODEL, v, signing, { acceptEdit: true });
     }
   });
   afterEach(async () => {

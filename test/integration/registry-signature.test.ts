@@ -259,19 +259,22 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const old = await register('old', UNSIGNED);
     expect(old.signature).toBeUndefined();
     await refusedWith(old, KEY, missing(old));
-    const signed = await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED);
+    // No key confirms an unsigned row (a signature removed with an edit looks the same): signed only when vouched for.
+    await expect(signModelVersion(t.store, artifacts, old.name, old.version, SIGNED)).rejects.toThrow(`model old v${old.version}'s row has no signature, so nothing shows it is as it was recorded`);
+    const signed = await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED, { acceptEdit: true });
     expect(signed).toMatchObject({ before: { state: 'unsigned' }, signature: { keyId: signingKeyId(KEY) } });
     await expect(verify(old, KEY)).resolves.toBeDefined();
-    // Signing again changes nothing; a rotated key signs it anew, and the old key no longer verifies it.
+    // Signing again changes nothing; a rotated key signs it anew once the old key (MODEL_SIGNING_PREVIOUS_KEYS) confirms it, and the old key no longer verifies it.
     expect(await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED)).toMatchObject({ before: { state: 'valid' }, signature: signed.signature });
-    expect((await signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY })).before).toEqual({ state: 'invalid', reason: expect.stringContaining(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`) });
+    await expect(signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY })).rejects.toThrow(`is signed with another key (key id ${signingKeyId(KEY)}), which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms`);
+    expect((await signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY, previousKeys: [KEY] })).before).toEqual({ state: 'invalid', reason: expect.stringContaining(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`) });
     await expect(verify(old, OTHER_KEY)).resolves.toBeDefined();
     await refusedWith(old, KEY, mismatch(old, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
 
     // A row that fails a check is not signed: its file is not the size the row says.
     const broken = await register('broken', UNSIGNED);
     await edit(broken, { artifact_bytes: broken.artifactBytes + 1 });
-    const error = await signModelVersion(t.store, artifacts, broken.name, broken.version, SIGNED).catch((e: unknown) => e);
+    const error = await signModelVersion(t.store, artifacts, broken.name, broken.version, SIGNED, { acceptEdit: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArtifactVerificationError);
     expect((error as Error).message).toBe(`broken v${broken.version} artifact failed verification: the file is ${broken.artifactBytes} bytes, the registry recorded ${broken.artifactBytes + 1}`);
     expect((await getModelVersion(t.store, broken.name, broken.version)).signature).toBeUndefined();
@@ -281,7 +284,14 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     await edit(edited, { metrics: JSON.stringify({ cv: { auc: 0.99 } }) });
     await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow(`model edited-then-signed v${edited.version}'s row was changed after this key signed it`);
     await refusedWith(edited, KEY, mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
-    expect((await signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED, { acceptEdit: true })).before.state).toBe('invalid');
+    // Before: another key id written beside the edit, or the signature removed, made the edited row look rotated or never signed, and it was signed without --accept-edit.
+    await edit(edited, { signature_key_id: 'deadbeef' });
+    await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow('is signed with another key (key id deadbeef)');
+    await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, { ...SIGNED, previousKeys: [OTHER_KEY] })).rejects.toThrow('which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms');
+    await edit(edited, { signature: null, signature_key_id: null });
+    await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow('has no signature');
+    expect((await getModelVersion(t.store, edited.name, edited.version)).signature).toBeUndefined();
+    expect((await signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED, { acceptEdit: true })).before.state).toBe('unsigned');
     await expect(verify(edited, KEY)).resolves.toBeDefined();
 
     // A row edited while it is being checked (here: while its artifact is read) is not signed.
@@ -292,7 +302,7 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
-    await expect(signModelVersion(t.store, editing, racing.name, racing.version, SIGNED)).rejects.toThrow(`model edited-while-checked v${racing.version} changed while it was being checked; nothing was signed`);
+    await expect(signModelVersion(t.store, editing, racing.name, racing.version, SIGNED, { acceptEdit: true })).rejects.toThrow(`model edited-while-checked v${racing.version} changed while it was being checked; nothing was signed`);
     expect((await getModelVersion(t.store, racing.name, racing.version)).signature).toBeUndefined();
 
     // Without a key there is nothing to sign with.
@@ -408,7 +418,10 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
     expect(shortKey.stderr).toContain('MODEL_SIGNING_KEY=(secret, not shown): expected at least 32 characters');
     expect(shortKey.stderr).not.toContain('short');
 
-    const signed = await mlp(['models', 'sign', 'cli-signed', String(v1.version)]);
+    const unconfirmed = await mlp(['models', 'sign', 'cli-signed', String(v1.version)]);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain(`model cli-signed v${v1.version}'s row has no signature, so nothing shows it is as it was recorded (recorded without the key, or the signature was removed); nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for the row as it is`);
+    const signed = await mlp(['models', 'sign', 'cli-signed', String(v1.version), '--accept-edit']);
     expect(signed.stderr).toBe('');
     expect(signed.code).toBe(0);
     expect(signed.stdout.trim()).toBe(`cli-signed v${v1.version}: artifact, header, feature set and model checked; row signed with key id ${signingKeyId(KEY)} (it had no signature)`);
@@ -417,14 +430,14 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
     expect((await mlp(['models', 'show', 'cli-signed', String(v1.version)], { MODEL_SIGNING_KEY: OTHER_KEY })).stdout).toMatch(new RegExp(`^row signature +key id ${signingKeyId(KEY)}: DOES NOT MATCH \\(this deployment's key id ${signingKeyId(OTHER_KEY)}\\): refused by verification$`, 'm'));
 
     // An alias works as the version, as in `models show`.
-    const champion = await mlp(['models', 'sign', 'cli-signed', 'champion']);
+    const champion = await mlp(['models', 'sign', 'cli-signed', 'champion', '--accept-edit']);
     expect(champion.code).toBe(0);
     expect(champion.stdout).toContain(`cli-signed v${v2.version}: artifact, header, feature set and model checked`);
 
     // A row that fails a check is not signed, and the command says why.
     const v3 = await registerUnsigned(3);
     await t.store.db.updateTable('model_versions').set({ artifact_bytes: v3.artifactBytes + 1 }).where('name', '=', 'cli-signed').where('version', '=', v3.version).execute();
-    const refused = await mlp(['models', 'sign', 'cli-signed', String(v3.version)]);
+    const refused = await mlp(['models', 'sign', 'cli-signed', String(v3.version), '--accept-edit']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`cli-signed v${v3.version} artifact failed verification: the file is ${v3.artifactBytes} bytes, the registry recorded ${v3.artifactBytes + 1}`);
     expect((await getModelVersion(t.store, 'cli-signed', v3.version)).signature).toBeUndefined();

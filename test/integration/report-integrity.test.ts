@@ -31,6 +31,7 @@ import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_
 
 const KEY = 'r'.repeat(8) + crypto.randomBytes(16).toString('hex');
 const SIGNED: RowSigning = { signingKey: KEY };
+const OTHER_KEY = 'o'.repeat(8) + crypto.randomBytes(16).toString('hex');
 const UNSIGNED: RowSigning = { signingKey: undefined };
 const FEATURES = returnsFeatureSet('report-integrity', 3);
 const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
@@ -237,13 +238,20 @@ describe('run reports bound to their version and, with a signing key, to signed 
     const legacy = await readRecordedReport(artifacts, await reread(v1), SIGNED);
     expect(legacy).toMatchObject({ state: 'refused', reason: expect.stringContaining('carry no signature') });
     await expect(signRecordedReport(t.store, artifacts, name, 1, UNSIGNED)).rejects.toThrow('no signing key');
-    expect(await signRecordedReport(t.store, artifacts, name, 1, SIGNED)).toMatchObject({ before: { state: 'unsigned' } });
+    // No key confirms an unsigned record (its signature may have been removed with an edit): signed only when vouched for.
+    await expect(signRecordedReport(t.store, artifacts, name, 1, SIGNED)).rejects.toThrow('report record has no signature, so nothing shows it is as it was recorded');
+    expect(await signRecordedReport(t.store, artifacts, name, 1, SIGNED, { acceptEdit: true })).toMatchObject({ before: { state: 'unsigned' } });
     expect(await readRecordedReport(artifacts, await reread(v1), SIGNED)).toMatchObject({ state: 'ok', html: g1.html });
     expect(await signRecordedReport(t.store, artifacts, name, 1, SIGNED)).toMatchObject({ before: { state: 'valid' } });
 
     // Changed after this key signed it: not signed again unless the change is accepted.
     await edit(v1, { lineage: JSON.stringify({ ...(await reread(v1)).lineage, promotion: { promote: true, reason: 'beat the champion by a mile' } }) });
     await expect(signRecordedReport(t.store, artifacts, name, 1, SIGNED)).rejects.toThrow('was changed after this key signed it');
+    // Before: writing another key id beside the edited record made it look rotated, and it was signed without --accept-edit.
+    const edited = (await reread(v1)).lineage;
+    await edit(v1, { lineage: JSON.stringify({ ...edited, reportSignature: { ...(edited.reportSignature as object), keyId: 'deadbeef' } }) });
+    await expect(signRecordedReport(t.store, artifacts, name, 1, SIGNED)).rejects.toThrow('is signed with another key (key id deadbeef), which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms');
+    await expect(signRecordedReport(t.store, artifacts, name, 1, { ...SIGNED, previousKeys: [OTHER_KEY] })).rejects.toThrow('which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms');
     // A record naming another version's report is never signed, even accepted.
     await edit(v2, { lineage: JSON.stringify({ ...(await reread(v2)).lineage, report: (await reread(v1)).lineage.report }) });
     await expect(signRecordedReport(t.store, artifacts, name, 2, SIGNED, { acceptEdit: true })).rejects.toThrow(`is the report of ${name} v1`);
