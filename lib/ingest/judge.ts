@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type StoredClose } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -94,7 +94,7 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
  * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: StoredClose[]; span: Array<StoredClose & Pick<Bar, 'volume'>> }> {
+async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Array<Omit<Bar, 'symbol'>>; span: Array<Omit<Bar, 'symbol'>> }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
@@ -115,7 +115,7 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   // of the primary key; of them, those on the first and last few staged dates (twice
   // BASIS_EDGE_SESSIONS at each end, so a few dates the store lacks still leave enough shared
   // sessions) for the cheap test of another price basis.
-  const span = storedBefore ? (await tx.selectFrom('bars').select(['date', 'close', 'volume']).where('symbol', '=', symbol).where('date', '>=', first).where('date', '<=', last).orderBy('date').execute()).map((r) => ({ date: r.date, close: Number(r.close), volume: Number(r.volume) })) : [];
+  const span = storedBefore ? (await tx.selectFrom('bars').select(['date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', '=', symbol).where('date', '>=', first).where('date', '<=', last).orderBy('date').execute()).map((r) => ({ date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) })) : [];
   const reachEdge = 2 * BASIS_EDGE_SESSIONS;
   const edgeDates = new Set(staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date));
   const edges = span.filter((b) => edgeDates.has(b.date));

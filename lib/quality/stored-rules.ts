@@ -180,6 +180,11 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
 export const VOLUME_BASIS_MIN_FACTOR = 10;
 export const VOLUME_BASIS_AGREE = 1.5;
 export const VOLUME_BASIS_AGREE_SHARE = 0.8;
+/** Slack (log) on VOLUME_BASIS_MIN_FACTOR for volumes rounded to whole shares. */
+const VOLUME_ROUNDING = 0.01;
+/** A smaller common factor of the volumes, beyond ×/÷ this, counts when the sessions agree with it within ×/÷VOLUME_BASIS_TIGHT_AGREE. */
+export const VOLUME_BASIS_MIN_TIGHT_FACTOR = 1.5;
+export const VOLUME_BASIS_TIGHT_AGREE = 1.03;
 
 /** The common factor of the staged volumes to the stored ones they share, with its evidence, or undefined (see above). */
 export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>): { factor: number; sessions: number; agree: number } | undefined {
@@ -192,11 +197,16 @@ export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<
     logs.push(Math.log(b.volume / old));
     slack.push(0.5 / b.volume + 0.5 / old);
   }
-  if (logs.length < BASIS_MIN_SHARED) return undefined;
+  if (logs.length === 0) return undefined;
   const median = interpolatedQuantileOfSorted(sortedAscending(logs), 0.5);
-  if (Math.abs(median) < Math.log(VOLUME_BASIS_MIN_FACTOR)) return undefined;
-  const agree = logs.filter((l, k) => Math.abs(l - median) <= Math.log(VOLUME_BASIS_AGREE) + slack[k]).length;
-  if (agree < VOLUME_BASIS_AGREE_SHARE * logs.length) return undefined;
+  // Units (×10 and beyond, within the rounding of whole shares: ÷10 rounded came out a hair short of
+  // it) agree loosely; a smaller factor (another volume definition) only when nearly every session
+  // shows it to a few percent, which the day-to-day differences of two tapes never do.
+  const tolerance = Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_FACTOR) - VOLUME_ROUNDING ? Math.log(VOLUME_BASIS_AGREE) : Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_TIGHT_FACTOR) ? Math.log(VOLUME_BASIS_TIGHT_AGREE) : undefined;
+  if (tolerance === undefined) return undefined;
+  const agree = logs.filter((l, k) => Math.abs(l - median) <= tolerance + slack[k]).length;
+  // An overlap of a few sessions counts only when every one of them agrees.
+  if (agree < (logs.length < BASIS_MIN_SHARED ? logs.length : VOLUME_BASIS_AGREE_SHARE * logs.length)) return undefined;
   return { factor: Math.exp(median), sessions: logs.length, agree };
 }
 
@@ -218,7 +228,7 @@ export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]
     source,
     line: null,
     raw: null,
-    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${VOLUME_BASIS_AGREE} of it): the file's volumes are in other units (thousands, lots of 100) than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
+    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${VOLUME_BASIS_AGREE} of it): the file's volumes are in other units (thousands, lots of 100) or of another definition than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
   });
 }
 
@@ -264,6 +274,13 @@ export interface SharedSession {
   date: string;
   stored: number;
   staged: number;
+  /**
+   * Whether open, high and low moved by the close's factor too (within BASIS_AGREE and rounding);
+   * undefined when the stored bar's open, high and low were not read. Read only on an overlap too
+   * short for a common factor of the closes (BASIS_MIN_SHARED): there a corrected close is told from
+   * another basis by the whole bar moving.
+   */
+  uniform?: boolean;
 }
 
 /** The common factor (new / stored close) of `shared`, with the sessions it was read on; undefined when there is none. */
@@ -275,13 +292,18 @@ export interface BasisFactor {
 }
 
 export function basisFactor(shared: readonly SharedSession[]): BasisFactor | undefined {
-  if (shared.length < BASIS_MIN_SHARED) return undefined;
+  // Fewer shared sessions than a common factor of closes needs (an update overlapping the store by a
+  // few bars, or an import scoped to its last few days): only bars that moved whole, every one of
+  // them by one factor. Before, such an update revised its 1-4 stored bars by ×0.5 (split-adjusted)
+  // or ×0.97 (dividends) and left the older history on the old basis, with no finding.
+  const short = shared.length < BASIS_MIN_SHARED;
+  if (shared.length === 0 || (short && !shared.every((s) => s.uniform === true))) return undefined;
   const logs = shared.map((s) => Math.log(s.staged / s.stored));
   if (!logs.every(Number.isFinite)) return undefined;
   const median = interpolatedQuantileOfSorted(sortedAscending(logs), 0.5);
   if (Math.abs(median) <= BASIS_MIN_SHIFT) return undefined;
   const agree = shared.filter((s, k) => Math.abs(logs[k] - median) <= BASIS_AGREE + 0.005 / s.staged + 0.005 / s.stored).length;
-  if (agree < BASIS_AGREE_SHARE * shared.length) return undefined;
+  if (agree < (short ? shared.length : BASIS_AGREE_SHARE * shared.length)) return undefined;
   return { factor: Math.exp(median), from: shared[0].date, to: shared[shared.length - 1].date, sessions: shared.length };
 }
 
@@ -289,12 +311,19 @@ export function basisFactor(shared: readonly SharedSession[]): BasisFactor | und
 /** A stored bar's date and close: all the comparisons of closes read. */
 export type StoredClose = Pick<Bar, 'date' | 'close'>;
 
-export function sharedSessions(staged: readonly Bar[], stored: readonly StoredClose[]): SharedSession[] {
-  const storedOn = new Map(stored.map((b) => [b.date, b.close]));
+export function sharedSessions(staged: readonly Bar[], stored: ReadonlyArray<StoredClose & Partial<Pick<Bar, 'open' | 'high' | 'low'>>>): SharedSession[] {
+  const storedOn = new Map(stored.map((b) => [b.date, b]));
   const out: SharedSession[] = [];
   for (const b of staged) {
     const old = storedOn.get(b.date);
-    if (old !== undefined) out.push({ date: b.date, stored: old, staged: b.close });
+    if (old === undefined) continue;
+    const session: SharedSession = { date: b.date, stored: old.close, staged: b.close };
+    if (old.open !== undefined && old.high !== undefined && old.low !== undefined) {
+      const factor = Math.log(b.close / old.close);
+      const moved = (x: number, y: number): boolean => Math.abs(Math.log(x / y) - factor) <= BASIS_AGREE + 0.005 / x + 0.005 / y + 0.005 / b.close + 0.005 / old.close;
+      session.uniform = moved(b.open, old.open) && moved(b.high, old.high) && moved(b.low, old.low);
+    }
+    out.push(session);
   }
   return out;
 }
@@ -326,7 +355,7 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
   const { symbol, staged, stored, source } = input;
   const live = input.origin === 'stream';
   const shared = sharedSessions(staged, stored);
-  if (shared.length < BASIS_MIN_SHARED) return undefined;
+  if (shared.length === 0) return undefined;
   const low = basisFactor(shared.slice(0, BASIS_EDGE_SESSIONS));
   const high = basisFactor(shared.slice(-BASIS_EDGE_SESSIONS));
   if (!low && !high) return undefined;

@@ -97,6 +97,10 @@ describe.each(DRIVERS)('series that are not one security’s daily bars on %s', 
     const scaled = (lines: readonly string[], f: (i: number) => number) => lines.map((l, i) => l.replace(/,(\d+)$/, (_m, v: string) => `,${Math.round(Number(v) * f(i))}`));
     const thousands = scaled(stored.slice(100), () => 0.001);
     await refused(folder({ 'abc.csv': thousands }), 'volume_basis_splice', new RegExp(`the rows of ABC revise the stored volumes of the 200 sessions they share by a common factor of ×0\\.00100 .*the stored bars before ${DAYS[100]} would keep the old units`));
+    // Before: one common factor under ×10 (another volume definition), and ÷10 itself once rounded to whole shares, were published with no finding.
+    for (const factor of [0.25, 3, 0.1]) await refused(folder({ 'abc.csv': scaled(stored.slice(100), () => factor) }), 'volume_basis_splice', /by a common factor of ×/);
+    // An update overlapping the store by two sessions, in thousands: the older bars would keep shares. Before: fewer than 5 shared sessions were never judged.
+    await refused(folder({ 'abc.csv': scaled(stored.slice(298), () => 0.001) }), 'volume_basis_splice', /revise the stored volumes of the 2 sessions they share by a common factor of ×0\.00100/);
     // Another vendor's count (a third to a half of the stored volumes, day by day) is no unit.
     const draw = rng(9);
     expect((await importBars(t.store, csv(folder({ 'abc.csv': scaled(stored.slice(100), () => 0.33 + 0.2 * draw()) })), { now: NOW })).status).toBe('published');

@@ -204,8 +204,13 @@ describe('rules on the stored bars', () => {
       expect(basis(bars(100, 200, (b, i) => (i === 101 || i === 150 ? scaled(b, 1.2) : b)), bars(0, 200))).toBeUndefined();
       const rounded = (b: Bar): Bar => ({ ...b, close: Math.round(b.close * 100) / 100 });
       expect(basis(bars(100, 200, rounded), bars(0, 200))).toBeUndefined();
-      // A few shared sessions say nothing: the one-bar glitch rule judges those.
-      expect(basis(bars(100, 104, (b) => scaled(b, 0.5)), bars(0, 200))).toBeUndefined();
+      // A few shared sessions whose whole bars moved by one factor (an update overlapping the store by
+      // 1-4 bars, split- or dividend-adjusted): a splice too. Before, fewer than 5 shared sessions said nothing.
+      expect(basis(bars(100, 104, (b) => scaled(b, 0.5)), bars(0, 200))?.rule).toBe('price_basis_splice');
+      expect(basis(bars(199, 220, (b) => scaled(b, 0.97)), bars(0, 200))?.message).toContain('revise the 1 stored bars they share');
+      // Not a close corrected alone, nor a bar whose open, high and low stay.
+      expect(basis(bars(198, 220, (b, i) => (i < 200 ? { ...b, close: b.close * 0.97, low: Math.min(b.low, b.close * 0.97) } : b)), bars(0, 200))).toBeUndefined();
+      expect(basis(bars(199, 220, (b, i) => (i === 199 ? { ...scaled(b, 0.97), open: b.open } : scaled(b, 0.97))), bars(0, 200))).toBeUndefined();
     });
 
     it('reads a common factor only when most shared sessions agree on it', () => {
