@@ -89,6 +89,8 @@ export interface DuplicateCheckSeries {
   high: ArrayLike<number>;
   low: ArrayLike<number>;
   close: ArrayLike<number>;
+  /** Shares traded per bar (absent: not compared bar for bar, exactCopies). */
+  volume?: ArrayLike<number>;
   /** Per bar, 1 when it is the snapshot's, 0 when stored; absent for a stored series (compared with, never judged). */
   staged?: ArrayLike<number>;
   /** Whether the store held bars of the symbol before this snapshot (a symbol new to the store is the one added later). */
@@ -131,7 +133,7 @@ export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: rea
   const b = ascending(stored);
   // Typed columns: a snapshot's series are held together while it is judged (the whole S&P 500 folder: 467,000 bars).
   const size = a.length + b.length;
-  const out = { date: new Array<string>(), open: new Float64Array(size), high: new Float64Array(size), low: new Float64Array(size), close: new Float64Array(size), staged: new Uint8Array(size) };
+  const out = { date: new Array<string>(), open: new Float64Array(size), high: new Float64Array(size), low: new Float64Array(size), close: new Float64Array(size), volume: new Float64Array(size), staged: new Uint8Array(size) };
   const push = (bar: Bar, isStaged: number): void => {
     const k = out.date.length;
     out.date.push(bar.date);
@@ -139,6 +141,7 @@ export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: rea
     out.high[k] = bar.high;
     out.low[k] = bar.low;
     out.close[k] = bar.close;
+    out.volume[k] = bar.volume;
     out.staged[k] = isStaged;
   };
   // Merge the two ascending lists; the staged bar wins a date both have.
@@ -156,6 +159,7 @@ export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: rea
     high: out.high.subarray(0, n),
     low: out.low.subarray(0, n),
     close: out.close.subarray(0, n),
+    volume: out.volume.subarray(0, n),
     ...(staged.length > 0 ? { staged: out.staged.subarray(0, n) } : {}),
     storedBefore: options.storedBefore ?? stored.length > 0,
     ...(options.source !== undefined ? { source: options.source } : {}),
@@ -343,8 +347,106 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
     out.rejected.set(S.symbol, finding);
     out.issues.push(finding);
   }
+  exactCopies(series, judged, { barAt, days }, out);
   misdatedSeries(series, judged, smooth, { returns, barAt, days }, out);
   return out;
+}
+
+/** Equal bars, close to the cent and volume to the share, on this many sessions or more make a copy (exactCopies). */
+export const COPY_MIN_SESSIONS = 5;
+
+/**
+ * `lagged_duplicate` for copies too short for the tests above (they need MIN_COMMON_SESSIONS of the
+ * snapshot's bars): a series of the snapshot with fewer whose bars are another series' bars, at a lag of
+ * −DUPLICATE_MAX_LAG..DUPLICATE_MAX_LAG sessions, close to the cent and volume to the share (a
+ * positive volume), on COPY_MIN_SESSIONS or more of its bars and EQUAL_BAR_SHARE of those the other
+ * has a bar for. Two securities never trade equal volumes on a week of sessions (share classes and
+ * ETFs on one index differ in volume), so this is the same bars under a second symbol: a monthly
+ * `IBM.csv` holding HON's bars of the month (similar prices, no overlap with IBM's stored bars) was
+ * published before with no finding. A longer copy at lag 0 stays a duplicate_series flag.
+ * Found through an index of bars by (close, volume), so it costs a lookup per bar.
+ */
+function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], m: { barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
+  const { barAt, days } = m;
+  // A number per (close in cents, volume): exact below 2^53 for any price and volume a bar holds;
+  // two bars with one key are compared again (another pair can share it).
+  const keyOf = (S: DuplicateCheckSeries, k: number): number | undefined => {
+    const v = S.volume?.[k];
+    return v !== undefined && v > 0 && S.close[k] > 0 ? Math.round(S.close[k] * 100) * 1_000_003 + v : undefined;
+  };
+  const same = (S: DuplicateCheckSeries, k: number, O: DuplicateCheckSeries, j: number): boolean => Math.round(S.close[k] * 100) === Math.round(O.close[j] * 100) && S.volume?.[k] === O.volume?.[j];
+  // Bars by key: series index and session.
+  const index = new Map<number, number[]>();
+  for (let i = 0; i < series.length; i++) {
+    for (let t = 0; t < days; t++) {
+      const k = barAt[i * days + t];
+      if (k < 0) continue;
+      const key = keyOf(series[i], k);
+      if (key === undefined) continue;
+      const list = index.get(key);
+      if (list) list.push(i, t);
+      else index.set(key, [i, t]);
+    }
+  }
+  for (let s = 0; s < series.length; s++) {
+    const S = series[s];
+    if (!judged[s] || out.rejected.has(S.symbol)) continue;
+    // A series long enough for the tests above is theirs (a copy at lag 0 stays a flag there).
+    let stagedBars = 0;
+    for (let k = 0; k < S.date.length; k++) stagedBars += S.staged?.[k] === 1 ? 1 : 0;
+    if (stagedBars >= MIN_COMMON_SESSIONS) continue;
+    // Equal bars per (other series, lag).
+    const equal = new Map<number, number>();
+    for (let t = 0; t < days; t++) {
+      const k = barAt[s * days + t];
+      if (k < 0 || S.staged?.[k] !== 1) continue;
+      const key = keyOf(S, k);
+      const list = key === undefined ? undefined : index.get(key);
+      if (!list) continue;
+      for (let j = 0; j < list.length; j += 2) {
+        const o = list[j];
+        const lag = list[j + 1] - t;
+        if (o === s || Math.abs(lag) > DUPLICATE_MAX_LAG || !same(S, k, series[o], barAt[o * days + list[j + 1]])) continue;
+        const pair = o * (2 * DUPLICATE_MAX_LAG + 1) + lag + DUPLICATE_MAX_LAG;
+        equal.set(pair, (equal.get(pair) ?? 0) + 1);
+      }
+    }
+    let best: { o: number; lag: number; equal: number; sessions: number } | undefined;
+    for (const [pair, count] of equal) {
+      if (count < COPY_MIN_SESSIONS) continue;
+      const o = Math.floor(pair / (2 * DUPLICATE_MAX_LAG + 1));
+      const lag = (pair % (2 * DUPLICATE_MAX_LAG + 1)) - DUPLICATE_MAX_LAG;
+      let sessions = 0;
+      for (let t = Math.max(0, -lag); t < days && t + lag < days; t++) {
+        const k = barAt[s * days + t];
+        if (k >= 0 && S.staged?.[k] === 1 && barAt[o * days + t + lag] >= 0) sessions++;
+      }
+      if (count >= EQUAL_BAR_SHARE * sessions && (!best || count > best.equal)) best = { o, lag, equal: count, sessions };
+    }
+    if (!best) continue;
+    const O = series[best.o];
+    // Both in the snapshot: one is rejected, as the lagged pass picks (pickRejected): the one new to
+    // the store, else the one ahead (lag > 0: its bars are the other's later ones), else at lag 0 the
+    // one whose symbol sorts later (the bars cannot tell). A pair already decided is left as it is.
+    if (judged[best.o]) {
+      if (out.rejected.has(O.symbol)) continue;
+      const keep = S.storedBefore !== O.storedBefore ? S.storedBefore : best.lag !== 0 ? best.lag < 0 : S.symbol < O.symbol;
+      if (keep) continue;
+    }
+    const where = judged[best.o] ? 'in this import' : 'stored';
+    const k = Math.abs(best.lag);
+    const when = best.lag === 0 ? 'on the same sessions' : `${sessionWord(k)} ${best.lag > 0 ? 'later (its bar of session t is the other\'s bar of t+' + k + ': another symbol\'s future prices)' : 'earlier (its bar of session t is the other\'s bar of t-' + k + ')'}`;
+    const finding = issue('lagged_duplicate', {
+      symbol: S.symbol,
+      date: null,
+      source: S.source ?? S.symbol,
+      line: null,
+      raw: null,
+      message: `series of ${S.symbol} holds ${O.symbol}'s bars (${where}) ${when}: on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, the close is equal to the cent and the volume to the share; two securities never trade equal volumes (share classes and ETFs on one index do not either), so these are ${O.symbol}'s bars under a second symbol (a file named after the wrong symbol, or copied). The series is rejected whole and the import fails`,
+    });
+    out.rejected.set(S.symbol, finding);
+    out.issues.push(finding);
+  }
 }
 
 /** A market against which misdating is judged: per session the mean return of some US equities, per series whether it is left out of it. */

@@ -355,7 +355,9 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
   const { symbol, staged, stored, source } = input;
   const live = input.origin === 'stream';
   const shared = sharedSessions(staged, stored);
-  if (shared.length === 0) return undefined;
+  // Live bars revise one or two stored bars as a matter of course (a correction, a replayed segment
+  // whose staleness the consumer decides): they are judged on BASIS_MIN_SHARED shared sessions as before.
+  if (shared.length === 0 || (live && shared.length < BASIS_MIN_SHARED)) return undefined;
   const low = basisFactor(shared.slice(0, BASIS_EDGE_SESSIONS));
   const high = basisFactor(shared.slice(-BASIS_EDGE_SESSIONS));
   if (!low && !high) return undefined;

@@ -117,7 +117,17 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
   });
 
-  it('flags, and publishes, the same bars under a second symbol; the import summary counts the flag', async () => {
+  it("rejects a month of another symbol's bars under a second symbol (volumes equal to the share), too short for the correlation tests: before, it was published with no finding", async () => {
+    const files = market(5);
+    expect((await importBars(t.store, csv(files), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    const month = await importBars(t.store, csv({ SYN09: files.SYN01.slice(250, 271) }), { now: NOW });
+    expect([month.status, month.byRule.lagged_duplicate]).toEqual(['rejected', 1]);
+    expect((await getSnapshot(t.store, month.snapshotId))?.statusReason).toMatch(/series of SYN09 from \S+syn09\.csv rejected whole \(lagged_duplicate\): series of SYN09 holds SYN01's bars \(stored\) on the same sessions: on 21 of the 21 sessions of this import where SYN01 has a bar to compare, the close is equal to the cent and the volume to the share/);
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+  });
+
+  it('flags, and publishes, the same bars under a second symbol over 60 sessions or more; the import summary counts the flag', async () => {
     const files = market(5);
     const summary = await importBars(t.store, csv({ ...files, SYN01B: files.SYN01 }), { now: NOW });
     expect(summary.status).toBe('published');

@@ -239,7 +239,7 @@ describe.each(DRIVERS)('staged imports on %s', (_driver, create) => {
     const days = nyseTradingDaysBetween('2017-01-03', '2017-01-31');
     for (let k = 0; k < 1200; k++) {
       const symbol = `W${String(k).padStart(4, '0')}`;
-      fs.writeFileSync(path.join(dir, `${symbol.toLowerCase()}.us.csv`), `Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `${d},${10 + i},${11 + i},${9 + i},${10.5 + i},1000`).join('\n')}\n`);
+      fs.writeFileSync(path.join(dir, `${symbol.toLowerCase()}.us.csv`), `Date,Open,High,Low,Close,Volume\n${days.map((d, i) => `${d},${10 + i},${11 + i},${9 + i},${10.5 + i},${1000 + k}`).join('\n')}\n`);
     }
     const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
     expect(summary.status).toBe('published');

@@ -110,7 +110,8 @@ describe('lagged_duplicate and duplicate_series', () => {
   it('flags, never rejects, the same sessions under two symbols (a second listing, a share class)', () => {
     const u = universe(6);
     const draw = rng(11);
-    const twice = u[0].map((b) => ({ ...b, symbol: 'ZTWICE' }));
+    // A second listing: the same prices, its own volumes.
+    const twice = u[0].map((b) => ({ ...b, symbol: 'ZTWICE', volume: Math.round(b.volume * 0.37) }));
     // A share class: its own small moves on top (returns correlate ~0.97).
     let drift = 1;
     const share = u[1].map((b) => {
@@ -122,6 +123,20 @@ describe('lagged_duplicate and duplicate_series', () => {
     expect(found.issues.map((i) => [i.rule, i.severity, i.symbol])).toEqual([['duplicate_series', 'flag', 'ZSHARE'], ['duplicate_series', 'flag', 'ZTWICE']]);
     expect(found.pairs.map((p) => [p.symbol, p.other, p.lag, p.equalShare > 0.95, p.correlation > 0.95])).toEqual([['ZSHARE', 'SYN02', 0, false, true], ['ZTWICE', 'SYN01', 0, true, true]]);
     expect(found.issues[1].message).toMatch(/^ZTWICE's bars are the same sessions' bars of SYN01 \(in this import\): on 100\.0% of 600 common sessions OHLC are equal within rounding.*share classes of one company or ETFs tracking one index are legitimately this close/);
+  });
+
+  it('rejects a short series of the snapshot holding another series\' bars, volumes equal to the share, at any lag (a week is enough), naming the other', () => {
+    const u = universe(6);
+    let found = duplicateSeriesIssues([...u.map((b) => stored(b)), staged(u[0].slice(200, 230).map((b) => ({ ...b, symbol: 'ZCOPY' })))]);
+    expect([...found.rejected.keys()]).toEqual(['ZCOPY']);
+    expect(found.rejected.get('ZCOPY')?.message).toMatch(/^series of ZCOPY holds SYN01's bars \(stored\) on the same sessions: on 30 of the 30 sessions/);
+    // A week of another stock's bars, a session later (its future), as an update: too few for the correlation tests.
+    const week = shifted(u[1], 'ZWEEK', -1).slice(300, 305);
+    found = duplicateSeriesIssues([...u.map((b) => stored(b)), staged(week)]);
+    expect(found.rejected.get('ZWEEK')?.message).toMatch(/^series of ZWEEK holds SYN02's bars \(stored\) 1 session later \(its bar of session t is the other's bar of t\+1: another symbol's future prices\): on 5 of the 5 sessions/);
+    // Four sessions are not enough; nor a week whose volumes differ.
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(week.slice(0, 4))]).rejected.size).toBe(0);
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(week.map((b) => ({ ...b, volume: b.volume + 1 })))]).rejected.size).toBe(0);
   });
 
   it('against the store: rejects the series of the snapshot, whichever one is ahead, naming the stored one', () => {
@@ -159,8 +174,12 @@ describe('lagged_duplicate and duplicate_series', () => {
     const syn01 = seriesOfBars('SYN01', update, u[0].slice(0, -20), { storedBefore: true, source: '/x/syn01.csv' });
     const found = duplicateSeriesIssues([syn01, ...u.slice(1).map((b) => staged(b, true)), staged(zdup)]);
     expect([...found.rejected.keys()]).toEqual(['ZDUP']);
-    // 40 shifted bars are too few to judge.
-    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(zdup.slice(-40))]).issues).toEqual([]);
+    // 40 shifted bars are too few for the correlation tests; equal to the cent and the share, they are a copy all the same.
+    const few = duplicateSeriesIssues([...u.map((b) => stored(b)), staged(zdup.slice(-40))]);
+    expect(few.issues.map((f) => [f.rule, f.symbol])).toEqual([['lagged_duplicate', 'ZDUP']]);
+    expect(few.issues[0].message).toContain('on 40 of the 40 sessions of this import where SYN01 has a bar to compare');
+    // With volumes of their own, 40 shifted bars say nothing.
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(zdup.slice(-40).map((b) => ({ ...b, volume: b.volume * 3 })))]).issues).toEqual([]);
   });
 
   it('compares series over the dates they share, whatever their lengths', () => {
