@@ -533,11 +533,13 @@ const count = (n: number): string => n.toLocaleString('en-US');
  * and the same positive volume do not happen: equal volumes to the share are a copy. Compared on
  * every file row whose adjacent session has a stored bar (the close within rounding, the volume
  * exactly), skipping rows equal to the stored bar of their own date (a re-import of a stored bar that
- * happens to repeat its neighbour says nothing); found when every comparison (at least one) is a repeat.
+ * happens to repeat its neighbour says nothing) and places where either series repeats itself (a
+ * flat fixture, an untraded stretch copied forward); found when every comparison (at least one) is a repeat.
  */
 export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'close' | 'volume'>>; source: string }): QualityIssue | undefined {
   const { symbol, staged, stored, source } = input;
   const storedOn = new Map(stored.map((b) => [b.date, b]));
+  const stagedOn = new Map(staged.map((b) => [b.date, b]));
   const same = (a: Pick<Bar, 'close' | 'volume'>, b: Pick<Bar, 'close' | 'volume'>): boolean => a.volume > 0 && a.volume === b.volume && Math.abs(a.close - b.close) <= Math.max(0.005, 5e-4 * Math.max(a.close, b.close)) + 1e-12;
   for (const lag of [-1, 1] as const) {
     let compared = 0;
@@ -549,6 +551,12 @@ export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar
       const adjacent = lag < 0 ? previousNyseTradingDay(b.date) : nextNyseTradingDay(b.date);
       const s = storedOn.get(adjacent);
       if (!s) continue;
+      // A stored series that repeats itself there (a flat fixture, an untraded stretch copied
+      // forward by its vendor) says nothing about the file's dates.
+      const beyond = storedOn.get(lag < 0 ? previousNyseTradingDay(adjacent) : nextNyseTradingDay(adjacent));
+      if (beyond && same(beyond, s)) continue;
+      const onward = stagedOn.get(lag < 0 ? nextNyseTradingDay(b.date) : previousNyseTradingDay(b.date));
+      if (onward && same(onward, b)) continue;
       compared++;
       if (!same(b, s)) break;
       repeats++;

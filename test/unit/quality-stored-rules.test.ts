@@ -355,6 +355,10 @@ describe('misdated_series at the seam with the stored bars (shiftedRepeatIssue)'
     expect(repeat([{ ...truth[99], close: truth[99].close + 0.5, high: truth[99].high + 0.5 }, ...truth.slice(100, 110)])).toBeUndefined();
     expect(repeat(late(100, 121).map((b) => ({ ...b, volume: 0 })))).toBeUndefined();
     expect(repeat(late(100, 121).map((b) => ({ ...b, close: b.close + 0.2 })))).toBeUndefined();
+    // A flat series, stored and continued (every bar the one before): nothing to tell the dates by.
+    const flat = (from: number, to: number) => bars(from, to, (b) => ({ ...b, open: 10.5, high: 11, low: 10, close: 10.5, volume: 100 }));
+    expect(shiftedRepeatIssue({ symbol: 'IBM', staged: flat(100, 121), stored: flat(0, 100), source: '/d/IBM.csv' })).toBeUndefined();
+    expect(shiftedRepeatIssue({ symbol: 'IBM', staged: flat(100, 121), stored: flat(99, 100), source: '/d/IBM.csv' })).toBeUndefined();
   });
 
   (hasSharedData ? it : it.skip)('finds none in the real S&P 500 files cut at any of 12 dates and continued, and every one of them continued a session late', () => {
