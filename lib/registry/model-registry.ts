@@ -147,8 +147,13 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
     // the routes, aliases and deployments that named the old one serve the new one, undeployed.
     const version = input.version ?? (await highestVersionNamed(store, input.name)) + 1;
     if (input.version !== undefined) {
+      if (!Number.isSafeInteger(input.version) || input.version < 1) throw new RegistryError(`model ${input.name} version ${input.version} is not a version number: versions are whole numbers from 1`);
       const taken = await getModelVersion(store, input.name, input.version).catch(() => undefined);
       if (taken) throw new RegistryError(`model ${input.name} version ${input.version} already exists; versions are immutable, register a new one`);
+      // Before, only a stored row counted: a number whose row was deleted while an alias, a route or a
+      // deployment still named it went to the new model, which then served there undeployed.
+      const highest = await highestVersionNamed(store, input.name);
+      if (input.version <= highest) throw new RegistryError(`model ${input.name} version ${input.version} is at or below v${highest}, the highest number its aliases, routes, deployments, challenges or rows have named: a new model under it would take the place of the one they named; register without a version (it gets v${highest + 1})`);
     }
     try {
       const row: ModelVersionsTable = {

@@ -50,6 +50,19 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
     await t?.drop();
   });
 
+  it('refuses a version number given by hand that is no whole number from 1, or that an alias still names after its row was deleted', async () => {
+    const first = await input(1, 'given-1/logistic');
+    const v1 = await registerModel(t.store, localArtifactStore(dir), { ...first, name: 'given-numbers' });
+    await moveAlias(t.store, { name: 'given-numbers', alias: 'champion', version: v1.version, movedBy: 'test', reason: 'test' });
+    await t.store.db.deleteFrom('model_versions').where('name', '=', 'given-numbers').where('version', '=', v1.version).execute();
+    // Before: taken, and the champion alias then served the new model, undeployed.
+    const other = { ...(await input(2, 'given-2/logistic')), name: 'given-numbers' };
+    await expect(registerModel(t.store, localArtifactStore(dir), { ...other, version: 1 })).rejects.toThrow('model given-numbers version 1 is at or below v1, the highest number its aliases, routes, deployments, challenges or rows have named');
+    for (const version of [0, -1, 1.5]) await expect(registerModel(t.store, localArtifactStore(dir), { ...other, version })).rejects.toThrow(`model given-numbers version ${version} is not a version number`);
+    expect(await listModelVersions(t.store, 'given-numbers')).toEqual([]);
+    await expect(registerModel(t.store, localArtifactStore(dir), { ...other, version: 5 })).resolves.toMatchObject({ version: 5 });
+  });
+
   it('numbers versions, is idempotent on the registration key and refuses to overwrite a version', async () => {
     const a = await registerModel(t.store, localArtifactStore(dir), await input(1, 'run-1/logistic'));
     const again = await registerModel(t.store, localArtifactStore(dir), await input(1, 'run-1/logistic'));
