@@ -370,16 +370,18 @@ function leadingUndefined(n: number, value: (r: number) => number): number {
 
 /** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */
 /**
- * A member's closes with the prices before each unadjusted split (splitsAsOfTheirDay) multiplied by
- * its ratio. Every market column is unchanged by a common factor on a stretch of closes (returns,
- * signs, a close against its own moving average or extremes), so a date's value still reads only the
- * bars up to it: the adjustment changes the values from the split's day on and no value before it.
+ * A member's closes with the prices from each unadjusted split (splitsAsOfTheirDay) on divided by its
+ * ratio: on the basis before the split. Every market column is unchanged by a common factor on a
+ * stretch of closes (returns, signs, a close against its own moving average or extremes), so a date's
+ * value still reads only the bars up to it. The closes before a split are left as they are, not
+ * scaled: scaling them (the first way this was done) changed the last bits of values before a later
+ * split, so a value was not the one the bars up to its date give, bit for bit.
  */
 function splitAdjustedCloses(s: SymbolBars): Float64Array {
   const splits = splitsAsOfTheirDay(s);
   if (splits.length === 0) return s.close;
   const adjusted = Float64Array.from(s.close);
-  for (const split of splits) for (let i = 0; i < split.index; i++) adjusted[i] *= split.ratio;
+  for (const split of splits) for (let i = split.index; i < adjusted.length; i++) adjusted[i] /= split.ratio;
   return adjusted;
 }
 

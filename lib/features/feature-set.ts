@@ -17,7 +17,8 @@ import { featureColumns } from './compute-features';
 // 5: series of another market (SAP.DE, 7203.JP: foreign_equity) are no equities: no rows and no weight in market columns or ranks of a US universe.
 // 6: one-letter and other vendor market suffixes (7203.T, VOD.L, BMW.F) are foreign_equity too, no longer US share classes.
 // 7: market columns read each member's closes adjusted for the unadjusted splits found on their own day (a split is no crash of the market).
-export const FEATURE_CODE_VERSION = 7;
+// 8: those closes are adjusted forward (from the split on, divided by its ratio), so no value before a split changes in its last bits.
+export const FEATURE_CODE_VERSION = 8;
 
 /** Instrument kinds whose bar of a date closes at another time than the NYSE's 16:00 (foreign markets before it; the VIX at 16:15, futures and currencies after it). */
 const OTHER_CLOSE_KINDS: ReadonlySet<string> = new Set(['foreign_equity', 'volatility_index', 'future', 'fx']);
