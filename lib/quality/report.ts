@@ -3,7 +3,7 @@ import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { excerpt } from './excerpt';
 import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
-import { fileNameIssues, newYorkDate, oneBarGlitches, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { newYorkDate, oneBarGlitches, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
 import { FILE_LEVEL_RULES, issue, QUALITY_RULES, SERIES_LEVEL_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
@@ -96,7 +96,7 @@ export function checkQuality(
   const clock = (options.now ?? (() => new Date()))();
   const today = newYorkDate(clock);
   const session = openSession(clock, policy.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES);
-  const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates), ...fileNameIssues(candidates)];
+  const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
   const rowValid: CandidateBar[] = [];
   for (const bar of candidates) {
     const problem = rowIssue(bar, today, session);

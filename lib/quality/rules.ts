@@ -1,7 +1,7 @@
 import { groupBy } from '../group-by';
 import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
-import { symbolFromFileName, type CandidateBar } from '../market-data/csv-reader';
+import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
@@ -157,34 +157,6 @@ export function orderIssues(bars: readonly CandidateBar[]): QualityIssue[] {
         }),
       );
     }
-  }
-  return issues;
-}
-
-/**
- * Flags a file named after one symbol whose rows all name another (`MSFT.csv` whose symbol column says
- * IBM): the column wins, so one security's bars may be stored as another's, and with nothing stored
- * under that symbol no rule compares them with anything (before, published with no finding). A flag,
- * not a rejection: a file named `prices.csv` or `data.csv` holding one symbol reads as a symbol too.
- */
-export function fileNameIssues(bars: readonly CandidateBar[]): QualityIssue[] {
-  const issues: QualityIssue[] = [];
-  for (const [source, list] of groupBy(bars, (b) => b.source)) {
-    const symbols = new Set(list.map((b) => b.symbol));
-    if (symbols.size !== 1) continue;
-    const [symbol] = symbols;
-    const named = symbolFromFileName(source);
-    if (!('symbol' in named) || named.symbol === symbol || symbol === '') continue;
-    issues.push(
-      issue('symbol_not_file_name', {
-        symbol,
-        date: null,
-        source,
-        line: null,
-        raw: null,
-        message: `the file is named as if it held ${named.symbol}, but every row names ${symbol} (its symbol column, which wins): a file of one security exported under another's name, or a symbol column filled in wrong, stores one security's bars as another's; check which is right, and name the file after its rows' symbol`,
-      }),
-    );
   }
   return issues;
 }

@@ -17,7 +17,7 @@ function readIssue(rule: 'non_numeric' | 'empty_input' | 'bad_header' | 'missing
 describe('checkQuality: the import clock', () => {
   it('rejects bars dated after the injected clock as future_date and counts them against the gate', () => {
     const policy = { ...DEFAULTS, minHistoryBars: 1 };
-    const rows = [bar('AAPL', '/a-file.csv', 2, '2019-01-02', 10), bar('AAPL', '/a-file.csv', 3, '2019-01-03', 10), bar('AAPL', '/a-file.csv', 4, '2099-01-02', 10)];
+    const rows = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-03', 10), bar('AAPL', '/a.csv', 4, '2099-01-02', 10)];
     const at = (iso: string) => checkQuality(rows, [], 3, policy, { now: () => new Date(iso) });
     // 17:00 in New York, after the 16:00 close and its margin: the day's bar is final (session_not_closed is tested below).
     const early = at('2019-01-02T22:00:00Z');
@@ -32,7 +32,7 @@ describe('checkQuality: the import clock', () => {
   });
 
   it('uses the real clock by default', () => {
-    const { issues } = checkQuality([bar('AAPL', '/a-file.csv', 2, '2099-01-02', 10)], [], 1, { ...DEFAULTS, minHistoryBars: 1 });
+    const { issues } = checkQuality([bar('AAPL', '/a.csv', 2, '2099-01-02', 10)], [], 1, { ...DEFAULTS, minHistoryBars: 1 });
     expect(issues.map((i) => i.rule)).toEqual(['future_date']);
   });
 });
@@ -40,23 +40,23 @@ describe('checkQuality: the import clock', () => {
 describe('checkQuality', () => {
   // MSFT first in the input (and descending in its file) to show accepted bars get sorted.
   const msft = [
-    bar('MSFT', '/m-file.csv', 2, '2019-01-07', 20),
-    bar('MSFT', '/m-file.csv', 3, '2019-01-04', 21, { high: 20 }), // ohlc_inconsistent
-    bar('MSFT', '/m-file.csv', 4, '2019-01-03', 20.5),
-    bar('MSFT', '/m-file.csv', 5, '2019-01-02', 20),
+    bar('MSFT', '/m.csv', 2, '2019-01-07', 20),
+    bar('MSFT', '/m.csv', 3, '2019-01-04', 21, { high: 20 }), // ohlc_inconsistent
+    bar('MSFT', '/m.csv', 4, '2019-01-03', 20.5),
+    bar('MSFT', '/m.csv', 5, '2019-01-02', 20),
   ];
   const aapl = [
-    bar('AAPL', '/a-file.csv', 2, '2019-01-02', 10),
-    bar('AAPL', '/a-file.csv', 3, '2019-01-03', 10.5),
-    bar('AAPL', '/a-file.csv', 4, '2019-01-04', 11),
-    bar('AAPL', '/a-file.csv', 5, '2019-01-04', 11), // exact duplicate of line 4
-    bar('AAPL', '/a-file.csv', 6, '2019-01-05', 11), // Saturday
-    bar('AAPL', '/a-file.csv', 7, '2019-01-07', 11.5),
+    bar('AAPL', '/a.csv', 2, '2019-01-02', 10),
+    bar('AAPL', '/a.csv', 3, '2019-01-03', 10.5),
+    bar('AAPL', '/a.csv', 4, '2019-01-04', 11),
+    bar('AAPL', '/a.csv', 5, '2019-01-04', 11), // exact duplicate of line 4
+    bar('AAPL', '/a.csv', 6, '2019-01-05', 11), // Saturday
+    bar('AAPL', '/a.csv', 7, '2019-01-07', 11.5),
   ];
   const readIssues = [
-    readIssue('non_numeric', 'AAPL', '/a-file.csv', 8),
-    readIssue('empty_input', null, '/e-file.csv', null),
-    readIssue('bad_header', null, '/b-file.csv', 1),
+    readIssue('non_numeric', 'AAPL', '/a.csv', 8),
+    readIssue('empty_input', null, '/e.csv', null),
+    readIssue('bad_header', null, '/b.csv', 1),
   ];
   const policy: QualityPolicy = { ...DEFAULTS, minHistoryBars: 4 };
   // 7 AAPL rows (6 candidates + 1 the reader rejected) and 4 MSFT rows.
@@ -77,14 +77,14 @@ describe('checkQuality', () => {
 
   it('keeps the reader issues first, then row, duplicate and series findings', () => {
     expect(result.issues.map((i) => [i.rule, i.symbol, i.source, i.line])).toEqual([
-      ['non_numeric', 'AAPL', '/a-file.csv', 8],
-      ['empty_input', null, '/e-file.csv', null],
-      ['bad_header', null, '/b-file.csv', 1],
-      ['ohlc_inconsistent', 'MSFT', '/m-file.csv', 3],
-      ['non_trading_day', 'AAPL', '/a-file.csv', 6],
-      ['duplicate_date', 'AAPL', '/a-file.csv', 5],
-      ['short_series', 'MSFT', '/m-file.csv', null],
-      ['calendar_gap', 'MSFT', '/m-file.csv', null],
+      ['non_numeric', 'AAPL', '/a.csv', 8],
+      ['empty_input', null, '/e.csv', null],
+      ['bad_header', null, '/b.csv', 1],
+      ['ohlc_inconsistent', 'MSFT', '/m.csv', 3],
+      ['non_trading_day', 'AAPL', '/a.csv', 6],
+      ['duplicate_date', 'AAPL', '/a.csv', 5],
+      ['short_series', 'MSFT', '/m.csv', null],
+      ['calendar_gap', 'MSFT', '/m.csv', null],
     ]);
   });
 
@@ -107,16 +107,16 @@ describe('checkQuality', () => {
         calendar_gap: 1,
       },
       bySymbol: {
-        AAPL: { rowsAccepted: 4, rowsRejected: 3, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/a-file.csv' },
-        MSFT: { rowsAccepted: 3, rowsRejected: 1, flags: 2, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/m-file.csv' },
+        AAPL: { rowsAccepted: 4, rowsRejected: 3, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/a.csv' },
+        MSFT: { rowsAccepted: 3, rowsRejected: 1, flags: 2, firstDate: '2019-01-02', lastDate: '2019-01-07', source: '/m.csv' },
       },
     });
   });
 
   it('gives a symbol seen only in rejections an entry with no dates', () => {
-    const { report } = checkQuality([bar('AAPL', '/a-file.csv', 2, '2019-01-02', 10)], [readIssue('missing_field', 'ZZZ', '/z-file.csv', 2)], 2, { ...DEFAULTS, minHistoryBars: 1 });
+    const { report } = checkQuality([bar('AAPL', '/a.csv', 2, '2019-01-02', 10)], [readIssue('missing_field', 'ZZZ', '/z.csv', 2)], 2, { ...DEFAULTS, minHistoryBars: 1 });
     expect(report.bySymbol).toEqual({
-      AAPL: { rowsAccepted: 1, rowsRejected: 0, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-02', source: '/a-file.csv' },
+      AAPL: { rowsAccepted: 1, rowsRejected: 0, flags: 0, firstDate: '2019-01-02', lastDate: '2019-01-02', source: '/a.csv' },
       ZZZ: { rowsAccepted: 0, rowsRejected: 1, flags: 0, firstDate: null, lastDate: null },
     });
     expect(report.rowsRejected).toBe(1);
@@ -124,7 +124,7 @@ describe('checkQuality', () => {
   });
 
   it('flags an unsorted file and counts the flag, not a rejection', () => {
-    const rows = [bar('AAPL', '/a-file.csv', 2, '2019-01-02', 10), bar('AAPL', '/a-file.csv', 3, '2019-01-04', 10), bar('AAPL', '/a-file.csv', 4, '2019-01-03', 10.1)];
+    const rows = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-04', 10), bar('AAPL', '/a.csv', 4, '2019-01-03', 10.1)];
     const { accepted, issues, report } = checkQuality(rows, [], 3, { ...DEFAULTS, minHistoryBars: 1 });
     expect(accepted.map((b) => b.date)).toEqual(['2019-01-02', '2019-01-03', '2019-01-04']);
     expect(issues.map((i) => [i.rule, i.line])).toEqual([['unsorted_input', 4]]);
@@ -132,7 +132,7 @@ describe('checkQuality', () => {
   });
 
   it('reports zero share and no rows for empty input', () => {
-    const { accepted, report } = checkQuality([], [readIssue('empty_input', null, '/e-file.csv', null)], 0, DEFAULTS);
+    const { accepted, report } = checkQuality([], [readIssue('empty_input', null, '/e.csv', null)], 0, DEFAULTS);
     expect(accepted).toEqual([]);
     expect(report).toEqual({
       policy: DEFAULTS,
@@ -219,9 +219,9 @@ describe('evaluateQualityGate', () => {
 
   it('judges a real checkQuality report end to end', () => {
     const policy = { ...DEFAULTS, minHistoryBars: 1 };
-    const good = [bar('AAPL', '/a-file.csv', 2, '2019-01-02', 10), bar('AAPL', '/a-file.csv', 3, '2019-01-03', 10)];
+    const good = [bar('AAPL', '/a.csv', 2, '2019-01-02', 10), bar('AAPL', '/a.csv', 3, '2019-01-03', 10)];
     expect(evaluateQualityGate(checkQuality(good, [], 2, policy).report)).toEqual({ passed: true, reasons: [] });
-    const bad = [...good, bar('AAPL', '/a-file.csv', 4, '2019-01-06', 10)]; // a Sunday
+    const bad = [...good, bar('AAPL', '/a.csv', 4, '2019-01-06', 10)]; // a Sunday
     expect(evaluateQualityGate(checkQuality(bad, [], 3, policy).report)).toEqual({
       passed: false,
       reasons: ['33.33% of rows rejected (1 of 3), above the limit of 2.00%; most frequent: non_trading_day: 1'],

@@ -1,7 +1,7 @@
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { CandidateBar } from '../../lib/market-data/csv-reader';
 import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
-import { fileNameIssues, newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
+import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
 import { issue, QUALITY_RULES, type QualityRuleId } from '../../lib/quality/rules-catalog';
 
 const SRC = '/x/aapl.us.csv';
@@ -30,8 +30,8 @@ describe('rules catalog', () => {
       .filter(([, r]) => r.severity === 'flag')
       .map(([id]) => id)
       .sort();
-    expect(flags).toEqual(['calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(46);
+    expect(flags).toEqual(['calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(45);
   });
 
   it('issue() fills rule and severity from the catalog', () => {
@@ -432,17 +432,5 @@ describe('seriesIssues', () => {
     const closes = [100, 50, 50, 50, 50, 50, 51];
     const s = kept.slice(0, closes.length).map((d, i) => bar(d, { close: closes[i], line: i + 2 }));
     expect(rules(seriesIssues(s, DEFAULTS))).toEqual(['short_series', 'calendar_gap', 'extreme_move', 'stale_close']);
-  });
-});
-
-describe('symbol_not_file_name', () => {
-  const rows = (source: string, symbol: string) => ['2017-12-27', '2017-12-28'].map((d) => bar(d, { source, symbol }));
-  it('flags a file named after one symbol whose rows all name another (before: published as the column said, with no finding)', () => {
-    const found = fileNameIssues([...rows('/d/MSFT.csv', 'IBM'), ...rows('/d/aapl.us.csv', 'AAPL'), ...rows('/d/brk-b.csv', 'BRK.B')]);
-    expect(found.map((f) => [f.rule, f.severity, f.symbol, f.source])).toEqual([['symbol_not_file_name', 'flag', 'IBM', '/d/MSFT.csv']]);
-    expect(found[0].message).toContain('the file is named as if it held MSFT, but every row names IBM');
-  });
-  it('says nothing of files of several symbols or whose names are no symbol', () => {
-    expect(fileNameIssues([...rows('/d/all_stocks.csv', 'IBM'), ...rows('/d/all_stocks.csv', 'MSFT'), ...rows('/d/MSFT_data.csv', 'MSFT'), ...rows('/d/AAPL_2017.csv', 'IBM')])).toEqual([]);
   });
 });
