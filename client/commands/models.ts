@@ -118,7 +118,7 @@ function signatureState(v: ModelVersion): string {
   const { loadConfig } = lazy.config();
   const { rowSignatureProblem, signingKeyId } = lazy.rowSignature();
   const key = loadConfig().modelSigningKey;
-  if (!v.signature) return key === undefined ? 'none (MODEL_SIGNING_KEY is not set: rows are not bound)' : `none: refused by verification; sign it with \`mlp models sign ${v.name} ${v.version}\` after checking it`;
+  if (!v.signature) return key === undefined ? 'none (MODEL_SIGNING_KEY is not set: rows are not bound)' : `none: refused by verification; sign it with \`mlp models sign ${v.name} ${v.version} --accept-edit\` after checking it`;
   if (key === undefined) return `key id ${v.signature.keyId} (not checked: MODEL_SIGNING_KEY is not set)`;
   const problem = rowSignatureProblem(key, v);
   return problem ? `key id ${v.signature.keyId}: DOES NOT MATCH (this deployment's key id ${signingKeyId(key)}): refused by verification` : `key id ${v.signature.keyId}: valid`;
@@ -268,7 +268,7 @@ export function modelsCommand(): Command {
     );
   cmd
     .command('sign <name> <version>')
-    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row with MODEL_SIGNING_KEY: for versions registered before the key was set or under another key')
+    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row with MODEL_SIGNING_KEY: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms the row), or with --accept-edit for versions registered before the key was set')
     .option('--accept-edit', 'sign a row no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
     .action((name: string, ref: string, flags: { acceptEdit?: boolean }) =>
       withStore(async (store) => {

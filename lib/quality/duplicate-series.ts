@@ -75,8 +75,11 @@ export const MISDATED_GAP_Z = 5;
 export const MISDATED_MIN_CORRELATION = 0.1;
 /** Fewest US equities on each side of a split into two groups dated a session apart (laggedGroups), and on a session for a group's mean return to count. */
 export const MIN_GROUP_SERIES = 5;
-/** Sessions between the windows a short update is judged on (misdatedSeries). */
+/** Returns between the windows a short update is judged on (misdatedSeries), and the longest (about the year of stored bars the judge reads). */
 const WINDOW_STEP_SESSIONS = 20;
+const MISDATED_MAX_WINDOW = 260;
+/** Returns a short update needs of its own to lean one way (leansTheSameWay); with fewer, the window's last ones count. */
+const LEAN_RETURNS = 20;
 /** Rank correlation of daily returns (over all common days, at a lag) that makes a pair a candidate. */
 const CANDIDATE_RANK_CORRELATION = 0.85;
 
@@ -336,16 +339,7 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
       ? `its bar of each session is ${pair.other}'s bar of ${sessionWord(k)} later (session t holds t+${k}: another symbol's future prices)`
       : `its bar of each session is ${pair.other}'s bar of ${sessionWord(k)} earlier (session t holds t-${k}: another symbol's stale prices)`;
     const chosen = !both ? '' : S.storedBefore !== series[o].storedBefore ? `; of the two, ${S.symbol} is the one new to the store` : `; which of the two is the copy the bars cannot tell, so ${S.symbol} is rejected as the one ahead (its bars are ${pair.other}'s future)`;
-    const finding = issue('lagged_duplicate', {
-      symbol: S.symbol,
-      date: null,
-      source: S.source ?? S.symbol,
-      line: null,
-      raw: null,
-      message: `series of ${S.symbol} is ${pair.other}'s (${where}) shifted by ${pair.lag > 0 ? '+' : '-'}${sessionWord(k)}: ${how}; ${evidence}${chosen}. Another symbol's bars filed sessions early or late are no series of their own, and would leak one symbol's future into market columns and baselines; the series is rejected whole and the import fails`,
-    });
-    out.rejected.set(S.symbol, finding);
-    out.issues.push(finding);
+    rejectSeries(out, S, 'lagged_duplicate', `series of ${S.symbol} is ${pair.other}'s (${where}) shifted by ${pair.lag > 0 ? '+' : '-'}${sessionWord(k)}: ${how}; ${evidence}${chosen}. Another symbol's bars filed sessions early or late are no series of their own, and would leak one symbol's future into market columns and baselines; the series is rejected whole and the import fails`);
   }
   exactCopies(series, judged, { barAt, days }, out);
   misdatedSeries(series, judged, smooth, { returns, barAt, days }, out);
@@ -417,9 +411,10 @@ function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly b
     }
     if (!best) continue;
     const O = series[best.o];
-    // Both in the snapshot: one is rejected, as the lagged pass picks (pickRejected): the one new to
-    // the store, else the one ahead (lag > 0: its bars are the other's later ones), else at lag 0 the
-    // one whose symbol sorts later (the bars cannot tell). A pair already decided is left as it is.
+    // Both in the snapshot: one is rejected, the one new to the store, else the one ahead (lag > 0:
+    // its bars are the other's later ones), else at lag 0 the one whose symbol sorts later (the bars
+    // cannot tell). A pair already decided is left as it is. When the one kept is this short series
+    // and the other is long, the long one is the tests above's to judge.
     if (judged[best.o]) {
       if (out.rejected.has(O.symbol)) continue;
       const keep = S.storedBefore !== O.storedBefore ? S.storedBefore : best.lag !== 0 ? best.lag < 0 : S.symbol < O.symbol;
@@ -428,16 +423,7 @@ function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly b
     const where = judged[best.o] ? 'in this import' : 'stored';
     const k = Math.abs(best.lag);
     const when = best.lag === 0 ? 'on the same sessions' : `${sessionWord(k)} ${best.lag > 0 ? 'later (its bar of session t is the other\'s bar of t+' + k + ': another symbol\'s future prices)' : 'earlier (its bar of session t is the other\'s bar of t-' + k + ')'}`;
-    const finding = issue('lagged_duplicate', {
-      symbol: S.symbol,
-      date: null,
-      source: S.source ?? S.symbol,
-      line: null,
-      raw: null,
-      message: `series of ${S.symbol} holds ${O.symbol}'s bars (${where}) ${when}: on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, the close is equal to the cent and the volume to the share; two securities never trade equal volumes (share classes and ETFs on one index do not either), so these are ${O.symbol}'s bars under a second symbol (a file named after the wrong symbol, or copied). The series is rejected whole and the import fails`,
-    });
-    out.rejected.set(S.symbol, finding);
-    out.issues.push(finding);
+    rejectSeries(out, S, 'lagged_duplicate', `series of ${S.symbol} holds ${O.symbol}'s bars (${where}) ${when}: on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, the close is equal to the cent and the volume to the share; two securities never trade equal volumes (share classes and ETFs on one index do not either), so these are ${O.symbol}'s bars under a second symbol (a file named after the wrong symbol, or copied). The series is rejected whole and the import fails`);
   }
 }
 
@@ -557,10 +543,23 @@ function laggedGroups(returns: Float64Array, n: number, days: number, equity: re
 function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateCheckSeries, i: number, days: number, worst: { lag: number; window: [number, number]; marketRow: Float64Array }): boolean {
   const y = new Float64Array(2 * days);
   y.set(worst.marketRow, days);
+  let staged = 0;
   for (let t = 0; t < days; t++) {
     const k = barAt[i * days + t];
     const v = returns[i * days + t];
-    y[t] = v === v && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1 ? v : NaN;
+    const mine = v === v && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1;
+    y[t] = mine ? v : NaN;
+    staged += mine ? 1 : 0;
+  }
+  // Too few of its own returns to lean anywhere (a daily update: one): the window's last LEAN_RETURNS
+  // returns, the stored ones before the update included, say where the series stands now.
+  if (staged < LEAN_RETURNS) {
+    for (let t = worst.window[1] - 1, taken = 0; t >= worst.window[0]; t--) {
+      const v = returns[i * days + t];
+      if (!(v === v)) continue;
+      y[t] = taken < LEAN_RETURNS ? v : NaN;
+      taken++;
+    }
   }
   const same = laggedCorrelation(y, 0, 1, days, 0, worst.window[0], worst.window[1]);
   const other = laggedCorrelation(y, 0, 1, days, worst.lag, worst.window[0], worst.window[1]);
@@ -607,9 +606,12 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
   // Over every session, and over the last few months (a feed dated late from some day on splits only its recent sessions).
   const splits = new Map<string, Int8Array>();
   for (const recent of [days, 3 * MIN_COMMON_SESSIONS, 3 * MIN_COMMON_SESSIONS / 2]) {
-    if (recent < days && days - recent < MIN_COMMON_SESSIONS) continue;
-    const found = laggedGroups(returns, n, days, equity, Math.max(0, days - recent));
-    if (found) splits.set(found.map((g) => Math.max(0, g)).join(''), found);
+    if (recent !== days && recent >= days) continue;
+    const found = laggedGroups(returns, n, days, equity, days - recent);
+    if (!found) continue;
+    // One split whichever group the eigenvector's sign put first.
+    const first = found.find((g) => g !== 0) ?? 1;
+    splits.set(Array.from(found, (g) => g * first + 1).join(''), found);
   }
   for (const groups of splits.values()) {
     for (const g of [1, -1]) {
@@ -650,8 +652,9 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
     if (own) windows.push([0, days]);
     else {
       let count = 0;
-      for (let t = lastStaged; t >= 0; t--) {
-        if (x[t] === x[t]) count++;
+      for (let t = lastStaged; t >= 0 && count < MISDATED_MAX_WINDOW; t--) {
+        if (!(x[t] === x[t])) continue;
+        count++;
         if (count >= MIN_COMMON_SESSIONS && (count - MIN_COMMON_SESSIONS) % WINDOW_STEP_SESSIONS === 0) windows.push([t, lastStaged + 1]);
       }
     }
@@ -697,17 +700,15 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
       }
       over = `over the ${worst.sessions} sessions up to its last one in this import (${S.date[barAt[i * days + worst.window[0]]] ?? '?'}..${S.date[barAt[i * days + lastStaged]]}; ${mine} of them this import's, the rest stored before it)`;
     }
-    const finding = issue('misdated_series', {
-      symbol: S.symbol,
-      date: null,
-      source: S.source ?? S.symbol,
-      line: null,
-      raw: null,
-      message: `series of ${S.symbol} moves with the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns correlate ${worst.r.toFixed(3)} with ${worst.market.name} ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(worst.same) ? 'n/a' : worst.same.toFixed(3)} with the same session's, ${over} (gap ${worst.gap.toFixed(1)}/√sessions, ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source${own ? '' : '; stored bars of it that are misdated must be removed and imported again'}).${worst.market.note}`,
-    });
-    out.rejected.set(S.symbol, finding);
-    out.issues.push(finding);
+    rejectSeries(out, S, 'misdated_series', `series of ${S.symbol} moves with the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns correlate ${worst.r.toFixed(3)} with ${worst.market.name} ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(worst.same) ? 'n/a' : worst.same.toFixed(3)} with the same session's, ${over} (gap ${worst.gap.toFixed(1)}/√sessions, ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source${own ? '' : '; stored bars of it that are misdated must be removed and imported again'}).${worst.market.note}`);
   }
+}
+
+/** Rejects series S whole with a finding of `rule` (series-level: no date, line or row). */
+function rejectSeries(out: DuplicateSeriesFindings, S: DuplicateCheckSeries, rule: 'lagged_duplicate' | 'misdated_series', message: string): void {
+  const finding = issue(rule, { symbol: S.symbol, date: null, source: S.source ?? S.symbol, line: null, raw: null, message });
+  out.rejected.set(S.symbol, finding);
+  out.issues.push(finding);
 }
 
 /**

@@ -41,7 +41,7 @@ export const QUALITY_RULES = {
   volume_basis_splice: {
     severity: 'reject',
     meaning:
-      "a symbol's rows revise the stored volumes they share by a common factor of 10 or more (volumes in thousands or lots where the stored ones are in shares, or the other way round), and stored bars the file does not revise would keep the old units (judged when the snapshot is judged); the series is rejected whole and the import fails",
+      "a symbol's rows revise the stored volumes they share by a common factor of 10 or more (volumes in thousands or lots where the stored ones are in shares, or the other way round; on 1-4 shared sessions, every one of them), or of 1.5 or more on which 80% of 5 or more shared sessions agree within 3% (another volume definition), and stored bars the file does not revise would keep the old units (judged when the snapshot is judged); the series is rejected whole and the import fails",
   },
   bar_interval: {
     severity: 'reject',

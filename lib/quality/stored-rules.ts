@@ -170,7 +170,11 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
  * volumes they share by a common factor of VOLUME_BASIS_MIN_FACTOR or more either way (volumes in
  * thousands, or in lots of 100 shares, where the stored ones are in shares, or the other way
  * round): VOLUME_BASIS_AGREE_SHARE of the shared sessions with volumes within ×/÷VOLUME_BASIS_AGREE
- * of the median factor. The prices being equal, no price rule saw it, and a file in thousands over
+ * of the median factor; or by a smaller one beyond ×/÷VOLUME_BASIS_MIN_TIGHT_FACTOR on which they
+ * agree within ×/÷VOLUME_BASIS_TIGHT_AGREE (another volume definition applied as one factor). An
+ * overlap of fewer than BASIS_MIN_SHARED sessions counts only for units (×10 and beyond), every
+ * session agreeing: one re-sent bar whose stored volume was an early or another tape's count differs
+ * by less. The prices being equal, no price rule saw it, and a file in thousands over
  * the stored bars from a day on revised each shared volume ÷1000, leaving the older ones in shares:
  * a ÷1000 volume step that never traded. Vendors counting volume otherwise (primary exchange against
  * consolidated tape) differ by a few times at most, and not by one factor each day. Only when stored
@@ -187,7 +191,7 @@ export const VOLUME_BASIS_MIN_TIGHT_FACTOR = 1.5;
 export const VOLUME_BASIS_TIGHT_AGREE = 1.03;
 
 /** The common factor of the staged volumes to the stored ones they share, with its evidence, or undefined (see above). */
-export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>): { factor: number; sessions: number; agree: number } | undefined {
+export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>): { factor: number; sessions: number; agree: number; within: number } | undefined {
   const storedOn = new Map(stored.map((b) => [b.date, b.volume]));
   const logs: number[] = [];
   const slack: number[] = [];
@@ -202,19 +206,20 @@ export function volumeBasisFactor(staged: readonly Bar[], stored: ReadonlyArray<
   // Units (×10 and beyond, within the rounding of whole shares: ÷10 rounded came out a hair short of
   // it) agree loosely; a smaller factor (another volume definition) only when nearly every session
   // shows it to a few percent, which the day-to-day differences of two tapes never do.
-  const tolerance = Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_FACTOR) - VOLUME_ROUNDING ? Math.log(VOLUME_BASIS_AGREE) : Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_TIGHT_FACTOR) ? Math.log(VOLUME_BASIS_TIGHT_AGREE) : undefined;
-  if (tolerance === undefined) return undefined;
-  const agree = logs.filter((l, k) => Math.abs(l - median) <= tolerance + slack[k]).length;
+  const short = logs.length < BASIS_MIN_SHARED;
+  const within = Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_FACTOR) - VOLUME_ROUNDING ? VOLUME_BASIS_AGREE : !short && Math.abs(median) >= Math.log(VOLUME_BASIS_MIN_TIGHT_FACTOR) ? VOLUME_BASIS_TIGHT_AGREE : undefined;
+  if (within === undefined) return undefined;
+  const agree = logs.filter((l, k) => Math.abs(l - median) <= Math.log(within) + slack[k]).length;
   // An overlap of a few sessions counts only when every one of them agrees.
-  if (agree < (logs.length < BASIS_MIN_SHARED ? logs.length : VOLUME_BASIS_AGREE_SHARE * logs.length)) return undefined;
-  return { factor: Math.exp(median), sessions: logs.length, agree };
+  if (agree < (short ? logs.length : VOLUME_BASIS_AGREE_SHARE * logs.length)) return undefined;
+  return { factor: Math.exp(median), sessions: logs.length, agree, within };
 }
 
 export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'volume'>>; storedRange: { from: string; to: string }; source: string }): QualityIssue | undefined {
   const { symbol, staged, stored, storedRange, source } = input;
   const found = volumeBasisFactor(staged, stored);
   if (found === undefined) return undefined;
-  const { factor, sessions, agree } = found;
+  const { factor, sessions, agree, within } = found;
   const stagedDates = new Set(staged.map((b) => b.date));
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
@@ -228,7 +233,7 @@ export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]
     source,
     line: null,
     raw: null,
-    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${VOLUME_BASIS_AGREE} of it): the file's volumes are in other units (thousands, lots of 100) or of another definition than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
+    message: `the rows of ${symbol} revise the stored volumes of the ${sessions} sessions they share by a common factor of ×${factor.toPrecision(3)} (${agree} of them within ×/÷${within} of it): the file's volumes are in other units (thousands, lots of 100) or of another definition than the stored ones, and the stored bars ${left} would keep the old units, a volume step that never traded; the series is rejected whole and nothing of it is published. Import volumes in the stored units (shares), or the whole history of ${symbol} (stored ${storedRange.from}..${storedRange.to}) in one unit`,
   });
 }
 
@@ -242,7 +247,8 @@ export function volumeBasisIssue(input: { symbol: string; staged: readonly Bar[]
  * day, a -50% "return" at the seam.
  *
  * The factor is read at each end of the sessions the file shares with the store (up to
- * BASIS_EDGE_SESSIONS shared sessions, at least BASIS_MIN_SHARED): the median of the logs of new
+ * BASIS_EDGE_SESSIONS shared sessions; fewer than BASIS_MIN_SHARED only when every shared bar moved
+ * whole, SharedSession.uniform): the median of the logs of new
  * close / stored close, when it is beyond BASIS_MIN_SHIFT and BASIS_AGREE_SHARE of those sessions
  * agree with it within BASIS_AGREE (plus half a cent on either price for rounding). Corrections of a
  * few bars, and vendors rounding differently, give no common factor.
@@ -555,8 +561,10 @@ export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar
       // forward by its vendor) says nothing about the file's dates.
       const beyond = storedOn.get(lag < 0 ? previousNyseTradingDay(adjacent) : nextNyseTradingDay(adjacent));
       if (beyond && same(beyond, s)) continue;
-      const onward = stagedOn.get(lag < 0 ? nextNyseTradingDay(b.date) : previousNyseTradingDay(b.date));
-      if (onward && same(onward, b)) continue;
+      // A file that goes on repeating the row (flat) says nothing either. A row equal to the file's
+      // row before it is a copied bar, wrong whatever its date: it counts.
+      const after = stagedOn.get(lag < 0 ? nextNyseTradingDay(b.date) : previousNyseTradingDay(b.date));
+      if (after && same(after, b)) continue;
       compared++;
       if (!same(b, s)) break;
       repeats++;

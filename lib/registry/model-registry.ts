@@ -141,20 +141,21 @@ export async function registerModel(store: Database, artifacts: ArtifactStore, i
   } catch (error) {
     throw new RegistryError(`artifact cannot be registered: its model does not restore: ${(error as Error).message}`);
   }
+  if (input.version !== undefined) {
+    // Before the artifact is stored: a refused number leaves nothing behind.
+    if (!Number.isSafeInteger(input.version) || input.version < 1) throw new RegistryError(`model ${input.name} version ${input.version} is not a version number: versions are whole numbers from 1`);
+    const taken = await getModelVersion(store, input.name, input.version).catch(() => undefined);
+    if (taken) throw new RegistryError(`model ${input.name} version ${input.version} already exists; versions are immutable, register a new one`);
+    // Before, only a stored row counted: a number whose row was deleted while an alias, a route or a
+    // deployment still named it went to the new model, which then served there undeployed.
+    const highest = await highestVersionNamed(store, input.name);
+    if (input.version <= highest) throw new RegistryError(`model ${input.name} version ${input.version} is at or below v${highest}, the highest number its aliases, routes, deployments, challenges or rows have named: a new model under it would take the place of the one they named; register without a version (it gets v${highest + 1})`);
+  }
   const { sha256 } = await putArtifact(artifacts, input.artifact);
   for (let attempt = 0; ; attempt++) {
     // Never a number anything already names: a deleted row's number given to a new model would make
     // the routes, aliases and deployments that named the old one serve the new one, undeployed.
     const version = input.version ?? (await highestVersionNamed(store, input.name)) + 1;
-    if (input.version !== undefined) {
-      if (!Number.isSafeInteger(input.version) || input.version < 1) throw new RegistryError(`model ${input.name} version ${input.version} is not a version number: versions are whole numbers from 1`);
-      const taken = await getModelVersion(store, input.name, input.version).catch(() => undefined);
-      if (taken) throw new RegistryError(`model ${input.name} version ${input.version} already exists; versions are immutable, register a new one`);
-      // Before, only a stored row counted: a number whose row was deleted while an alias, a route or a
-      // deployment still named it went to the new model, which then served there undeployed.
-      const highest = await highestVersionNamed(store, input.name);
-      if (input.version <= highest) throw new RegistryError(`model ${input.name} version ${input.version} is at or below v${highest}, the highest number its aliases, routes, deployments, challenges or rows have named: a new model under it would take the place of the one they named; register without a version (it gets v${highest + 1})`);
-    }
     try {
       const row: ModelVersionsTable = {
         name: input.name,
@@ -490,8 +491,8 @@ function unconfirmedBecause(key: string, signature: { keyId: string } | undefine
  * verdicts) with the signing key, as it is now: for records written before records were signed or
  * without the key, and after a key rotation (`mlp report <model@version> --sign-record`). Refused
  * without a key, for a row whose own signature fails, when nothing is recorded, when `check` (run on
- * the row as read: the caller checks the report file) throws, and for a record this same key signed
- * and someone changed since, unless `acceptEdit`. Like signModelVersion, it vouches for the record
+ * the row as read: the caller checks the report file) throws, and, unless `acceptEdit`, for a record
+ * no key confirms (this key or one of `signing.previousKeys`): unsigned, or changed since it was signed. Like signModelVersion, it vouches for the record
  * as it is now: whoever runs it should have looked at it first. Only the lineage that was checked is
  * signed (the update matches it as read).
  */

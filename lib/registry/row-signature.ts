@@ -139,7 +139,7 @@ export function signRow(key: string, row: SignedRowFields): RowSignature {
  */
 export function rowSignatureProblem(key: string, row: SignedRowFields & { signature?: RowSignature }): string | undefined {
   const { signature } = row;
-  if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version}\` after checking it`;
+  if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version} --accept-edit\` after checking it`;
   const expected = Buffer.from(mac(key, row), 'hex');
   const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
   if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;

@@ -26,7 +26,7 @@ import { indexOfDate, type Bar } from '../market-data/bar';
 import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -100,7 +100,8 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     // are) against the stored bars of the same sessions.
     const kept = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
     const shared = sharedSessions(kept, around);
-    if (!basisAtEdges(shared)) continue;
+    // Live bars are judged on BASIS_MIN_SHARED shared sessions or more (priceBasisIssue): no read of the stored series for fewer.
+    if (shared.length < BASIS_MIN_SHARED || !basisAtEdges(shared)) continue;
     const basis = priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
     if (!basis) continue;
     if (basis.rule !== 'price_basis_splice') {

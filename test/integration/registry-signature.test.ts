@@ -59,7 +59,7 @@ function mismatch(v: ModelVersion, storedKeyId: string, ourKeyId: string): strin
 }
 
 function missing(v: ModelVersion): string {
-  return `${v.name} v${v.version} artifact failed verification: the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${v.name} ${v.version}\` after checking it`;
+  return `${v.name} v${v.version} artifact failed verification: the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${v.name} ${v.version} --accept-edit\` after checking it`;
 }
 
 /** The artifact store, counting reads: an edited row must be refused before any. */
@@ -403,7 +403,7 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
 
     const shown = await mlp(['models', 'show', 'cli-signed', String(v1.version)]);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/^row signature +none: refused by verification; sign it with `mlp models sign cli-signed 1` after checking it$/m);
+    expect(shown.stdout).toMatch(/^row signature +none: refused by verification; sign it with `mlp models sign cli-signed 1 --accept-edit` after checking it$/m);
 
     // Rollback verifies the target under the key: an unsigned one is refused and nothing moves.
     const rollback = await mlp(['models', 'rollback', 'cli-signed', '--to-version', String(v1.version), '--reason', 'test']);

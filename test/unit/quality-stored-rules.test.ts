@@ -8,7 +8,7 @@ import { applyStoredBarFindings, evaluateQualityGate, type QualityReport } from 
 import { rowIssue } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
 import { rng } from '../../lib/random';
-import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, shiftedRepeatIssue, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
+import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, shiftedRepeatIssue, volumeBasisFactor, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
 
 // Rules that need the stored bars, run when a snapshot is judged (lib/ingest/judge.ts).
@@ -380,5 +380,18 @@ describe('misdated_series at the seam with the stored bars (shiftedRepeatIssue)'
     }
     // A late row repeats the stored bar only where the stored series has the session before the row's date.
     expect(late).toBeGreaterThan(files * 12 * 0.95);
+  });
+});
+
+describe('volume basis over a few shared sessions', () => {
+  it('counts units (×10 and beyond) on every shared session, never a smaller factor: one re-sent bar with an early or another tape\'s volume is no other basis', () => {
+    const stored = bars(0, 100);
+    const resent = (f: number, n = 1) => bars(100 - n, 110, (b, i) => (i < 100 ? { ...b, volume: Math.round(b.volume * f) } : b));
+    expect(volumeBasisFactor(resent(0.001), stored)?.factor).toBeCloseTo(0.001, 5);
+    expect(volumeBasisFactor(resent(0.01, 3), stored)?.sessions).toBe(3);
+    for (const f of [2, 0.5, 3, 1.6]) expect(volumeBasisFactor(resent(f), stored)).toBeUndefined();
+    expect(volumeBasisFactor(resent(3, 4), stored)).toBeUndefined();
+    // Over 5 shared sessions or more, one factor of ×3 on every one of them is another definition.
+    expect(volumeBasisFactor(resent(3, 30), stored)?.within).toBe(1.03);
   });
 });

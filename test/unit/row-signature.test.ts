@@ -101,7 +101,7 @@ describe('the signed text and the signature', () => {
   it('says why a row is not bound: no signature, or one that does not match (naming both key ids)', () => {
     const r = row();
     expect(rowSignatureProblem(KEY, { ...r, signature: signRow(KEY, r) })).toBeUndefined();
-    expect(rowSignatureProblem(KEY, r)).toBe('the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with `mlp models sign direction-5d 3` after checking it');
+    expect(rowSignatureProblem(KEY, r)).toBe('the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with `mlp models sign direction-5d 3 --accept-edit` after checking it');
     expect(rowSignatureProblem(KEY, { ...r, signature: signRow(OTHER_KEY, r) })).toBe(`the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signingKeyId(OTHER_KEY)}, this deployment's ${signingKeyId(KEY)})`);
     expect(rowSignatureProblem(KEY, { ...row({ seed: 8 }), signature: signRow(KEY, r) })).toContain(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(KEY)})`);
     expect(rowSignatureProblem(KEY, { ...r, signature: { keyId: signingKeyId(KEY), mac: 'zz' } })).toContain('does not match');
