@@ -79,6 +79,28 @@ function expectKeptOff(report: MaterializeReport, from?: string): void {
   expect({ named, superseded: report.onlineSuperseded ?? 0 }).toEqual(expect.objectContaining(named ? { named: true } : { superseded: 1 }));
 }
 
+/** A memory cache that logs the values written to SYMBOL's vector, in order, once armed. */
+class WriteLog extends MemoryCache {
+  written: number[][] | undefined;
+  override async setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    const done = await super.setIfUnchanged(key, expected, value);
+    if (done && this.written && key.endsWith(`:${SYMBOL}`)) this.written.push((JSON.parse(value) as { values: number[] }).values);
+    return done;
+  }
+}
+
+/**
+ * After a free race: the live vector was written last. The step's vector of the old bar is written
+ * only before it (the live path's whole write came after the step published, and replaced it, as a
+ * live correction after any run does); when the step wrote none, it kept its vector off (expectKeptOff).
+ */
+function expectLiveLast(cache: WriteLog, report: MaterializeReport, live: OnlineFeatureVector, from?: string): void {
+  const log = cache.written ?? [];
+  expect(log.at(-1)).toEqual(live.values);
+  const stepWrote = log.some((values) => JSON.stringify(values) !== JSON.stringify(live.values));
+  if (!stepWrote) expectKeptOff(report, from);
+}
+
 /** A correction of the symbol's newest stored bar: the close moved within its range. */
 function correctionOf(newest: Bar): Bar {
   return { ...newest, close: Number((newest.low + 0.9 * (newest.high - newest.low)).toFixed(4)) };
@@ -108,7 +130,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
   });
 
   it.each(BOTH_SETS)('leaves the live vector of the corrected bar in place, not the step\'s vector of the old bar (%s)', async (_name, set) => {
-    const cache = new MemoryCache();
+    const cache = new WriteLog();
     await importBars(t.store, request(original));
     await materializeFeatures(t.store, set, { cache });
     await importBars(t.store, request(revised));
@@ -118,6 +140,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     expect(live.asOf).toBe(newest.date);
 
     let racing: Promise<unknown> | undefined;
+    cache.written = [];
     const report = await materializeFeatures(t.store, set, {
       cache,
       // The stream consumer stores the correction and publishes its vector while the step computes.
@@ -133,7 +156,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     const online = await readOnlineFeatures(cache, set.version, SYMBOL);
     expect(online?.asOf).toBe(live.asOf);
     expect(online?.values).toEqual(live.values);
-    expectKeptOff(report);
+    expectLiveLast(cache, report, live);
     // The rows computed from the old bar stay marked, so the next run recomputes them.
     const mark = await t.store.db.selectFrom('feature_progress').select('stale_from').where('version', '=', set.version).where('symbol', '=', SYMBOL).executeTakeFirst();
     expect(mark?.stale_from).not.toBeNull();
@@ -144,7 +167,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
   });
 
   it.each(BOTH_SETS)('a day back-filled by the stream while the step runs: the step\'s vector made without it is withheld (%s)', async (_name, set) => {
-    const cache = new MemoryCache();
+    const cache = new WriteLog();
     await importBars(t.store, request(gappy));
     await materializeFeatures(t.store, set, { cache });
     await importBars(t.store, request(gappyRevised));
@@ -157,6 +180,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     await reference.drop();
 
     let racing: Promise<unknown> | undefined;
+    cache.written = [];
     const report = await materializeFeatures(t.store, set, {
       cache,
       onProgress: () => {
@@ -168,7 +192,7 @@ describe.each(DRIVERS)('a live correction during the features step (%s)', (_driv
     });
     await racing;
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
-    expectKeptOff(report, missingDay);
+    expectLiveLast(cache, report, live, missingDay);
 
     await materializeFeatures(t.store, set, { cache });
     expect((await readOnlineFeatures(cache, set.version, SYMBOL))?.values).toEqual(live.values);
