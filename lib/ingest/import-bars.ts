@@ -12,7 +12,7 @@ import { StooqProvider } from '../market-data/providers/stooq';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
 import { openSession } from '../quality/rules';
-import type { QualityIssue } from '../quality/rules-catalog';
+import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
@@ -283,6 +283,37 @@ function twoFilesProblem(
   return undefined;
 }
 
+/**
+ * Files named after one symbol whose symbol column names another on every row (`MSFT.csv` holding
+ * rows named IBM): a file of one security exported under another's name, or a column filled in
+ * wrong, so one of the two would be stored wrong. The import is refused when the store or another
+ * file of it holds the name's symbol; otherwise it is flagged (symbol_not_file_name) when the
+ * import's other files are named after their rows' symbols, so names mean symbols here. A lone
+ * `input.csv` holding SPY is neither.
+ */
+async function misnamedFiles(store: Database, named: ReadonlyArray<{ source: string; name: string; symbol: string; agrees: boolean }>, fileOf: ReadonlyMap<string, string>): Promise<{ refused?: string; flags: QualityIssue[] }> {
+  const against = named.filter((n) => !n.agrees);
+  if (against.length === 0) return { flags: [] };
+  const stored = new Set((await store.db.selectFrom('bars').select('symbol').where('symbol', 'in', [...new Set(against.map((n) => n.name))]).groupBy('symbol').execute()).map((r) => r.symbol));
+  const conventional = named.some((n) => n.agrees);
+  const flags: QualityIssue[] = [];
+  for (const { source, name, symbol } of against) {
+    const other = fileOf.get(name);
+    const holds = stored.has(name) ? `the store holds bars of ${name}` : other !== undefined && other !== source ? `${excerpt(other, 300)} in this import gives rows of ${name}` : undefined;
+    if (holds !== undefined) {
+      return {
+        refused: `Cannot import ${excerpt(source, 300)}: it is named after ${name}, and ${holds}, but its symbol column names ${symbol} on every row. Stored under ${symbol} (the column wins), they could be one security's bars under another's symbol; nothing was imported. If the column is right, name the file after it (${symbol}.csv); if the name is right, correct the column`,
+        flags,
+      };
+    }
+    if (conventional) {
+      const message = `the file is named as if it held ${name}, as this import's other files are named after their rows' symbol, but its symbol column names ${symbol} on every row, and the column wins: a file of one security exported under another's name, or a column filled in wrong, stores one security's bars as another's; check which is right and name the file after its rows' symbol`;
+      flags.push(issue('symbol_not_file_name', { symbol, date: null, source, line: null, raw: null, message }));
+    }
+  }
+  return { flags };
+}
+
 /** Lets timers and heartbeats run between CPU-bound pieces of an import. */
 
 interface Chunk {
@@ -518,6 +549,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   let rowsOutOfScope = 0;
   // The file that gave each symbol its rows: one symbol's rows come from one file (twoFilesProblem).
   const fileOf = new Map<string, string>();
+  const named: Array<{ source: string; name: string; symbol: string; agrees: boolean }> = [];
   for (const [index, s] of sources.entries()) {
     hooks.signal?.throwIfAborted();
     const format = request.source.kind === 'csv' ? request.source.format : providerFormat;
@@ -525,6 +557,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const adjust = request.source.kind === 'csv' && request.source.adjust;
     const dateOrder = request.source.kind === 'csv' ? request.source.dateOrder : undefined;
     const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
+    if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) candidates.push(bar);
       else rowsOutOfScope++;
@@ -544,6 +577,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     report('reading', index + 1, sources.length);
     await yieldToEventLoop();
   }
+  const misnamed = await misnamedFiles(store, named, fileOf);
+  if (misnamed.refused) throw new BadInputError(misnamed.refused, 'SOURCE_REFUSED');
+  readIssues.push(...misnamed.flags);
   // Before anything is written: a symbol too wide for the store can never be imported.
   assertSymbolsFit(candidates);
   // A symbol whose suffix says neither US nor a known market (`XYZ.Q`) is not guessed a US equity:

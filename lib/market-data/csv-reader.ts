@@ -56,6 +56,12 @@ export interface CsvReadResult {
    * (M/D/YYYY: no row could only be read one way) and the line of a row that showed it otherwise.
    */
   slashDates?: { order: SlashDateOrder; assumed: boolean; line: number | null; byCalendar?: { asMdy: number; asDmy: number }; declared?: true };
+  /**
+   * Present when the symbol column names one symbol on every row and the file's name gives a symbol
+   * too: both, and whether they are one security. The column wins; the import judges a disagreement
+   * (symbol_not_file_name), since only it knows whether the name means anything (`input.csv` does not).
+   */
+  named?: { name: string; symbol: string; agrees: boolean };
 }
 
 /**
@@ -753,6 +759,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let lastCell: string | undefined;
   let lastSymbol = '';
   let lastSymbolIssue: { rule: 'missing_symbol' | 'invalid_symbol'; message: string } | undefined;
+  /** The one symbol the symbol column gives every row, until a second appears ('' then): compared with the file's name at the end. */
+  let columnSymbol: string | undefined;
 
   forEachCsvRecord(body, (fields, raw, line, problem) => {
     if (col === undefined) {
@@ -966,6 +974,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         return true;
       }
     }
+    if (col.symbol !== undefined && columnSymbol !== bar.symbol) columnSymbol = columnSymbol === undefined ? bar.symbol : '';
     bars.push(bar);
     return true;
   });
@@ -980,9 +989,14 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   const varying = symbolColumnProblem(watch, watchedRows, header, fallbackProblem ? '' : fallbackSymbol);
   if (varying) return { result: unreadable('bad_header', varying.message, varying.line) };
   const result: CsvReadResult = { format, rowsRead, bars, issues };
+  const named = columnSymbol ? symbolFromFileName(source) : undefined;
+  if (columnSymbol && named && 'symbol' in named) result.named = { name: named.symbol, symbol: columnSymbol, agrees: sameSecurity(named.symbol, columnSymbol) };
   if (fallbackProblem) result.unreadable = fallbackProblem;
   return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates };
 }
+
+/** One security's two spellings: as stored, or as Stooq's ticker of it (`BRK-B.US` is BRK.B). */
+const sameSecurity = (a: string, b: string): boolean => a === b || stooqTicker(a, 'us').stored === stooqTicker(b, 'us').stored;
 
 /** The text after a row's last comma: its last field as written. */
 const lastFieldOf = (raw: string): string => raw.slice(raw.lastIndexOf(',') + 1).trim();

@@ -77,6 +77,10 @@ export const QUALITY_RULES = {
       "a symbol's rows revise its stored bars without moving with them: from one shared session to the next the ratio of the file's close to the stored close changes (beyond 0.2% and rounding) on more than half of 10 or more pairs in any 20 consecutive shared sessions (not only at either end), where one security's closes keep one ratio on any price basis but at dividends and splits: another security's prices under the symbol, or bars dated on other sessions (judged when the snapshot is judged); the series is rejected whole and the import fails",
   },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
+  symbol_not_file_name: {
+    severity: 'flag',
+    meaning: "a file named after one symbol (MSFT.csv) whose symbol column names another (IBM) on every row: the column wins, so one security's bars may be stored as another's; the import is refused when the name's symbol is one the store or the import holds",
+  },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
   unadjusted_split: { severity: 'flag', meaning: 'overnight move by a split ratio (2:1, 3:2, 4:3, 5:4, 1:2, …) with the volume moving by its inverse, whatever its size: an unadjusted split' },

@@ -137,4 +137,52 @@ describe('symbols from file names and symbol columns: one security, one series (
     const snapshot = await getSnapshot(t.store, summary.snapshotId);
     expect(snapshot?.statusReason).toContain("no usable rows (0 read, 0 rejected, 100 more out of the request's scope");
   });
+
+  describe('a file named after one symbol whose symbol column names another on every row', () => {
+    const kaggle = (symbol: string, n: number, level: number, from = 0) => [KAGGLE_HEADER, ...rows(n, level, from).map((r) => `${r},${symbol}`)].join('\n');
+
+    it('is refused, the store unchanged, when the store holds bars of the name\'s symbol', async () => {
+      const first = folder('mlp-named-stored-', { 'MSFT.csv': kaggle('MSFT', 60, 50) });
+      expect((await importBars(t.store, request({ source: { kind: 'csv', path: first }, quality: { minHistoryBars: 1 } }))).status).toBe('published');
+      const before = await dumpStore(t.store);
+      const misnamed = folder('mlp-named-stored-next-', { 'MSFT.csv': kaggle('IBM', 60, 150, 60) });
+      const refused = importBars(t.store, request({ source: { kind: 'csv', path: misnamed }, quality: { minHistoryBars: 1 } }));
+      await expect(refused).rejects.toMatchObject({ name: 'BadInputError', code: 'SOURCE_REFUSED' });
+      await expect(refused).rejects.toThrow(/MSFT\.csv: it is named after MSFT, and the store holds bars of MSFT, but its symbol column names IBM on every row.*name the file after it \(IBM\.csv\)/);
+      expect(await dumpStore(t.store)).toEqual(before);
+    });
+
+    it('is refused when another file of the import gives rows of the name\'s symbol (two files swapped)', async () => {
+      const swapped = folder('mlp-named-swapped-', { 'MSFT.csv': kaggle('IBM', 60, 150), 'IBM.csv': kaggle('MSFT', 60, 50) });
+      const refused = importBars(t.store, request({ source: { kind: 'csv', path: swapped }, quality: { minHistoryBars: 1 } }));
+      await expect(refused).rejects.toThrow(/it is named after (IBM|MSFT), and .*(IBM|MSFT)\.csv in this import gives rows of (IBM|MSFT)/);
+      expect(await readBars(t.store, {})).toEqual([]);
+    });
+
+    it('is flagged when the import\'s other files are named after their rows\' symbols, and stored under the column\'s symbol', async () => {
+      const dir = folder('mlp-named-flag-', { 'AAPL.csv': kaggle('AAPL', 60, 100), 'MSFT.csv': kaggle('IBM', 60, 150) });
+      const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
+      expect(summary.status).toBe('published');
+      const report = (await getSnapshot(t.store, summary.snapshotId))?.qualityReport;
+      expect(report?.byRule.symbol_not_file_name).toBe(1);
+      expect(report?.bySymbol.IBM.flags).toBeGreaterThanOrEqual(1);
+      expect(report?.bySymbol.AAPL.flags).toBe(0);
+      expect([...new Set((await readBars(t.store, {})).map((b) => b.symbol))].sort()).toEqual(['AAPL', 'IBM']);
+    });
+
+    it('is neither when the name is the only one and names nothing stored (input.csv holding SPY), nor for a file of many symbols or one spelt the Stooq way', async () => {
+      const lone = folder('mlp-named-plain-', { 'input.csv': kaggle('SPY', 60, 250) });
+      const others = folder('mlp-named-others-', {
+        'AAPL.csv': [KAGGLE_HEADER, ...rows(60, 100).map((r) => `${r},AAPL`), ...rows(60, 50).map((r) => `${r},ORCL`)].join('\n'),
+        'brk-b.us.csv': kaggle('BRK.B', 60, 180),
+        'BF-B.csv': kaggle('BF.B', 60, 40),
+      });
+      for (const dir of [lone, others]) {
+        const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
+        expect(summary.status).toBe('published');
+        expect((await getSnapshot(t.store, summary.snapshotId))?.qualityReport.byRule.symbol_not_file_name).toBeUndefined();
+      }
+      expect([...new Set((await readBars(t.store, {})).map((b) => b.symbol))].sort()).toEqual(['AAPL', 'BF.B', 'BRK.B', 'ORCL', 'SPY']);
+    });
+  });
 });
