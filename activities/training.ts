@@ -6,7 +6,7 @@ import { BadInputError } from '../lib/errors';
 import { storedSymbols } from '../lib/store/bars';
 import { getSnapshot } from '../lib/store/snapshots';
 import { rebuildStoredFeatureSet } from '../lib/features/stored-feature-set';
-import { DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMapSchema, type InstrumentKind, type InstrumentMap } from '../lib/market-data/instruments';
+import { closeKindProblems, DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMapSchema, OTHER_CLOSE_KINDS, type InstrumentKind, type InstrumentMap } from '../lib/market-data/instruments';
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset, type TrainingDataset } from '../lib/training/dataset';
 import { knownAtCutoff, type FinalModelRequest } from '../lib/training/final-model';
@@ -122,9 +122,12 @@ export async function resolveUniverse(store: Database, input: PrepareDatasetInpu
   if (input.symbols && input.symbols.length > 0) {
     const outside = input.symbols.filter((s) => !allowed.has(instrumentKind(s, rule.instruments)));
     if (outside.length > 0) {
-      // Another market's bars close hours before the NYSE's: mapping them to equity would bring back the look-ahead the kind keeps out.
-      const foreign = outside.some((s) => instrumentKind(s, rule.instruments) === 'foreign_equity') ? '; series of another market (foreign_equity) close before the NYSE and are trained in a universe of their own (the feature set\'s universe ["foreign_equity"]), never mapped to equity beside US stocks' : '';
-      throw new BadInputError(`the experiment's universe names ${outside.length} series that are not ${rule.kinds.join(' or ')}: ${outside.slice(0, 10).map((s) => `${s} (${instrumentKind(s, rule.instruments)})`).join(', ')}${outside.length > 10 ? ', …' : ''}; remove them from universe.symbols or map their kind in the feature set's "instruments"${foreign}`, 'INVALID_INPUT');
+      // Another market's bars close hours before the NYSE's, the VIX's, futures' and currencies' after it: mapping them to equity would bring back the look-ahead the kind keeps out.
+      const kinds = new Set(outside.map((s) => instrumentKind(s, rule.instruments)));
+      const foreign = kinds.has('foreign_equity') ? '; series of another market (foreign_equity) close before the NYSE and are trained in a universe of their own (the feature set\'s universe ["foreign_equity"]), never mapped to equity beside US stocks' : '';
+      const lateKinds = [...kinds].filter((k) => k !== 'foreign_equity' && OTHER_CLOSE_KINDS.has(k));
+      const late = lateKinds.length > 0 ? `; ${lateKinds.join(', ')} series close after the NYSE's 16:00 (the VIX at 16:15) and are market inputs or a universe of their own, never mapped to equity, etf, index or synthetic beside US stocks` : '';
+      throw new BadInputError(`the experiment's universe names ${outside.length} series that are not ${rule.kinds.join(' or ')}: ${outside.slice(0, 10).map((s) => `${s} (${instrumentKind(s, rule.instruments)})`).join(', ')}${outside.length > 10 ? ', …' : ''}; remove them from universe.symbols or map their kind in the feature set's "instruments"${foreign}${late}`, 'INVALID_INPUT');
     }
     const stored = new Set(await storedSymbols(store, input.symbols));
     const missing = input.symbols.filter((s) => !stored.has(s));
@@ -135,6 +138,11 @@ export async function resolveUniverse(store: Database, input: PrepareDatasetInpu
   const snapshot = await getSnapshot(store, input.snapshotId);
   if (!snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
   const instruments = { ...snapshotInstruments(snapshot.source), ...rule.instruments };
+  // A snapshot imported before such declarations were refused may still record one (SAP.DE or VIX as equity).
+  const problems = closeKindProblems(instruments);
+  if (problems.length > 0) {
+    throw new BadInputError(`snapshot ${snapshot.id}'s import request declared ${problems.map((p) => `${p.symbol} as ${instruments[p.symbol]}`).join(', ')}: ${problems[0].message}; or declare its kind in the feature set's "instruments", which wins`, 'INVALID_INPUT');
+  }
   return { source: 'snapshot', snapshotId: snapshot.id, requested: snapshot.symbols.filter((s) => allowed.has(instrumentKind(s, instruments))).sort() };
 }
 

@@ -9,7 +9,7 @@ import { inScratch, newSeries } from './indicators/scratch';
 import { exactWindowSums, lag, nanArray, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { groupBy } from '../group-by';
 import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
-import { foreignKindProblem, foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
+import { closeKindProblem, foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { BadInputError } from '../errors';
 import { splitsAsOfTheirDay } from '../quality/splits';
 import { lowerBound, sortWithIndex } from '../sorted';
@@ -176,8 +176,9 @@ export function planFeatures(given: readonly SymbolBars[], set: FeatureSet, opti
   const universe = given.filter((s) => member(s.symbol));
   // A series of another market counted as a US kind by its name alone ($DAX.DE is an index): the
   // explicit declarations are refused with the set; this one is refused when it would be joined.
+  // Checked for late closers too (VIX, ES=F declared equity), in case a set skipped the schema.
   for (const s of universe) {
-    const problem = foreignKindProblem(s.symbol, instrumentKind(s.symbol, set.instruments));
+    const problem = closeKindProblem(s.symbol, instrumentKind(s.symbol, set.instruments));
     if (problem) throw new BadInputError(`feature set ${set.version} would count ${s.symbol} in its universe (${set.universe.join(', ')}): ${problem}; or leave its kind out of the set's universe`);
   }
   oneForeignMarket(set, universe);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { refuseUnknownKeys } from '../unknown-keys';
-import { DEFAULT_UNIVERSE_KINDS, foreignKindProblems, instrumentKindSchema, instrumentMapSchema } from '../market-data/instruments';
+import { closeKindProblems, DEFAULT_UNIVERSE_KINDS, instrumentKindSchema, instrumentMapSchema, OTHER_CLOSE_KINDS } from '../market-data/instruments';
 import { symbolSchema } from '../market-data/symbols';
 // A cycle (compute-features imports this file), used only when a set is defined, never at load.
 import { featureColumns } from './compute-features';
@@ -19,9 +19,6 @@ import { featureColumns } from './compute-features';
 // 7: market columns read each member's closes adjusted for the unadjusted splits found on their own day (a split is no crash of the market).
 // 8: those closes are adjusted forward (from the split on, divided by its ratio), so no value before a split changes in its last bits.
 export const FEATURE_CODE_VERSION = 8;
-
-/** Instrument kinds whose bar of a date closes at another time than the NYSE's 16:00 (foreign markets before it; the VIX at 16:15, futures and currencies after it). */
-const OTHER_CLOSE_KINDS: ReadonlySet<string> = new Set(['foreign_equity', 'volatility_index', 'future', 'fx']);
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');
@@ -109,8 +106,8 @@ export const featureSetSchema = z.object({
   /** Explicit kinds that override the naming convention, e.g. { "SPY": "etf" }. */
   instruments: instrumentMapSchema.default({}),
 }).superRefine((set, ctx) => {
-  // A series of another market counted as a US kind by hand: the look-ahead its default kind keeps out.
-  for (const { symbol, message } of foreignKindProblems(set.instruments)) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
+  // A series closing before (another market) or after (VIX, futures, FX) the NYSE counted as a US kind by hand: the look-ahead its default kind keeps out.
+  for (const { symbol, message } of closeKindProblems(set.instruments)) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
   // A headline counts on the day whose NYSE close (16:00 New York) comes after it: another market's
   // close of that day came hours earlier, so a headline published in between would count on its day.
   const news = set.features.findIndex((f) => f.kind === 'news_sentiment');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
 import { csvSourcePathProblem, isS3Url } from '../market-data/csv-files';
 import { columnMappingSchema, csvFormatSchema } from '../market-data/csv-formats';
-import { foreignKindProblems, instrumentMapSchema } from '../market-data/instruments';
+import { closeKindProblems, instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema as symbol } from '../market-data/symbols';
 import { qualityPolicySchema } from '../quality/policy';
 
@@ -64,7 +64,7 @@ export const importRequestSchema = z
   .refine((r) => !r.from || !r.to || r.from <= r.to, { message: '"from" must not be after "to"', path: ['from'] })
   // Recorded with the snapshot, the declaration would join the feature sets of every later run.
   .superRefine((r, ctx) => {
-    for (const { symbol, message } of foreignKindProblems(r.instruments ?? {})) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
+    for (const { symbol, message } of closeKindProblems(r.instruments ?? {})) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
   })
   // The snapshot stores the request's source as given: the mapping travels with it.
   .transform((r) => (r.instruments ? { ...r, source: { ...r.source, instruments: r.instruments } } : r));

@@ -30,6 +30,11 @@
  * checks the mechanism on a generated market. A universe of one other market is declared with
  * `universe: ["foreign_equity"]`; the NYSE calendar, the 16:00 close of the news features and the
  * VIX join still apply to it.
+ *
+ * The same holds the other way round for series that close after the NYSE (the VIX family at 16:15,
+ * `=F` futures, `=X` currencies): counted as equity, etf, index or synthetic beside US stocks, their
+ * print of day t, made after the 16:00 decision, would enter the US rows of day t. So neither kind of
+ * symbol may be declared such a kind (closeKindProblem).
  */
 import { z } from 'zod';
 import { BadInputError } from '../errors';
@@ -166,6 +171,16 @@ export const DEFAULT_UNIVERSE_KINDS: readonly InstrumentKind[] = ['equity'];
 /** Kinds whose daily bar closes at the NYSE's 16:00, so they may share a universe with US stocks (lib/features/feature-set.ts). */
 const NYSE_CLOSE_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['equity', 'etf', 'index', 'synthetic']);
 
+/** Kinds whose bar of a date closes after the NYSE's 16:00, with when and what such a series is for. */
+const LATE_CLOSES: Readonly<Partial<Record<InstrumentKind, { what: string; closes: string; use: string }>>> = {
+  volatility_index: { what: 'a volatility index', closes: "at 16:15 New York, after the NYSE's 16:00", use: 'as a market input (the volatility_index feature reads its close of the trading day before)' },
+  future: { what: 'a futures contract', closes: "after the NYSE's 16:00 (futures trade on, most until 17:00 New York)", use: 'in a universe of its own (universe ["future"])' },
+  fx: { what: 'a currency pair', closes: "after the NYSE's 16:00 (currencies trade around the clock)", use: 'in a universe of its own (universe ["fx"])' },
+};
+
+/** Kinds whose bar of a date closes at another time than the NYSE's 16:00: none may share a universe with another kind. */
+export const OTHER_CLOSE_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['foreign_equity', ...(Object.keys(LATE_CLOSES) as InstrumentKind[])]);
+
 /**
  * Why a series may not be counted as `kind`, or undefined: a symbol that names another market
  * (`SAP.DE`, `7203.JP`, `$DAX.DE`) closes hours before the NYSE, and as a kind that shares a universe
@@ -185,10 +200,33 @@ export function foreignKindProblem(symbol: string, kind: InstrumentKind): string
   );
 }
 
-/** foreignKindProblem of every explicit kind of `map`, by symbol. */
-export function foreignKindProblems(map: InstrumentMap): Array<{ symbol: string; message: string }> {
+/**
+ * The other side of foreignKindProblem: a symbol whose name says its bar closes after the NYSE's
+ * 16:00 (`VIX`, `^VIX`, `VXN`: volatility_index at 16:15; `ES=F` future, `EURUSD=X` fx), counted as
+ * a kind that shares a universe with US stocks, would put that later print into the market and rank
+ * columns of every US row of its date, read at the 16:00 decision.
+ */
+export function lateCloseKindProblem(symbol: string, kind: InstrumentKind): string | undefined {
+  if (!NYSE_CLOSE_KINDS.has(kind)) return undefined;
+  const named = knownInstrumentKind(symbol);
+  const late = named === undefined ? undefined : LATE_CLOSES[named];
+  if (named === undefined || late === undefined) return undefined;
+  return (
+    `${symbol} is by its name ${late.what} (${named}), whose bar of a date closes ${late.closes}: as ${kind} it would be joined by date with US series ` +
+    `and count in their market and rank columns, so each US row of a day would see its close of that day, printed after the 16:00 decision; ` +
+    `declare it ${named} and use it ${late.use}, or store a series that closes at the NYSE under a symbol of its own`
+  );
+}
+
+/** Why `symbol` may not be counted as `kind` beside US stocks (its close is not the NYSE's 16:00), or undefined. */
+export function closeKindProblem(symbol: string, kind: InstrumentKind): string | undefined {
+  return foreignKindProblem(symbol, kind) ?? lateCloseKindProblem(symbol, kind);
+}
+
+/** closeKindProblem of every explicit kind of `map`, by symbol. */
+export function closeKindProblems(map: InstrumentMap): Array<{ symbol: string; message: string }> {
   return Object.entries(map).flatMap(([symbol, kind]) => {
-    const message = foreignKindProblem(symbol, kind);
+    const message = closeKindProblem(symbol, kind);
     return message === undefined ? [] : [{ symbol, message }];
   });
 }

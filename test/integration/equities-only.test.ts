@@ -113,6 +113,23 @@ describe('with a store', () => {
     expect(universe.requested).toEqual(equities.slice(0, 3).map((s) => s.symbol).sort());
   });
 
+  it('a training universe never counts a series closing after the NYSE as a US kind, even when an old snapshot declared it so', async () => {
+    const set = defineFeatureSet(DEFAULT_FEATURE_SET);
+    await saveFeatureSet(t.store, set, featureColumns(set));
+    const label = { kind: 'direction' as const, horizon: 5 };
+    await expect(resolveUniverse(t.store, { featureSetVersion: set.version, label, symbols: ['$VIX', equities[0].symbol] })).rejects.toThrow(/\$VIX \(volatility_index\).*volatility_index series close after the NYSE's 16:00 \(the VIX at 16:15\)/);
+    // Recorded before such declarations were refused (not published, so the feature steps above never read it).
+    await saveSnapshot(t.store, {
+      id: 'snap-legacy', contentHash: 'z', source: { kind: 'csv', path: 'z', instruments: { $VIX: 'equity' } }, symbols: mixed.map((s) => s.symbol).sort(), firstDate: '2016-01-04', lastDate: '2017-12-29',
+      rowsRead: 0, rowCount: 0, rejectedCount: 0, flaggedCount: 0, qualityReport: {} as QualityReport,
+    });
+    await expect(resolveUniverse(t.store, { featureSetVersion: set.version, label, snapshotId: 'snap-legacy' })).rejects.toThrow(/snapshot snap-legacy's import request declared \$VIX as equity: \$VIX is by its name a volatility index \(volatility_index\), whose bar of a date closes at 16:15 New York/);
+    // The feature set's own declaration wins over the snapshot's.
+    const own = defineFeatureSet({ ...DEFAULT_FEATURE_SET, name: 'own-vix', instruments: { $VIX: 'volatility_index' } });
+    await saveFeatureSet(t.store, own, featureColumns(own));
+    expect((await resolveUniverse(t.store, { featureSetVersion: own.version, label, snapshotId: 'snap-legacy' })).requested).toEqual(equities.map((s) => s.symbol).sort());
+  });
+
   it('names what it looked for when no volatility index is stored', async () => {
     const other = await createSqliteTestDatabase();
     try {

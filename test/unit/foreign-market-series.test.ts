@@ -1,7 +1,7 @@
 import { computeFeatures, frameRow, type SymbolBars } from '../../lib/features/compute-features';
-import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
+import { DEFAULT_FEATURE_SET, defineFeatureSet, type FeatureSet } from '../../lib/features/feature-set';
 import { computeLabels } from '../../lib/labels/labels';
-import { foreignMarketOf, instrumentKind } from '../../lib/market-data/instruments';
+import { closeKindProblem, foreignMarketOf, instrumentKind } from '../../lib/market-data/instruments';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { rng } from '../../lib/random';
 import { binaryAucOf } from '../../lib/stats/binary-scores';
@@ -126,5 +126,52 @@ describe('series of another market', () => {
     expect(() => defineFeatureSet({ name: 'vix-in', features: [{ kind: 'gap' }], universe: ['equity', 'volatility_index'] })).toThrow(/volatility_index cannot share a universe/);
     expect(() => defineFeatureSet({ name: 'fut-fx', features: [{ kind: 'gap' }], universe: ['future', 'fx'] })).toThrow(/future and fx cannot share a universe/);
     expect(defineFeatureSet({ name: 'indices', features: [{ kind: 'gap' }], universe: ['equity', 'index', 'etf'] }).universe).toEqual(['equity', 'index', 'etf']);
+  });
+});
+
+/**
+ * The other way round: a series whose bar of a date closes after the NYSE's 16:00 (the VIX family at
+ * 16:15, `=F` futures, `=X` currencies). Declared a kind that shares a universe with US stocks, its
+ * print of day t, made after the 16:00 decision, entered the market and rank columns of every US row
+ * of day t (in a generated market that close alone moved a US return rank 0.80 → 0.70, dispersion 0.0056 → 0.0871).
+ */
+describe('series that close after the NYSE', () => {
+  const us = syntheticUniverse(10, '2016-01-04', '2016-12-30', 7);
+  const late = ['VIX', '$VIX', '^VIX', 'VXN', 'VIX3M', 'VVIX', 'ES=F', 'CL=F', 'EURUSD=X'];
+  const features = [{ kind: 'return' as const, horizon: 1, normalize: 'rank' as const }, { kind: 'advance_decline' as const }, { kind: 'dispersion' as const }];
+
+  it('cannot be declared a US kind by hand: a feature set or import mapping one to equity, etf, index or synthetic is refused, naming it, its close and its kind', () => {
+    for (const symbol of late) {
+      const named = instrumentKind(symbol);
+      expect(['volatility_index', 'future', 'fx']).toContain(named);
+      for (const kind of ['equity', 'etf', 'index', 'synthetic'] as const) {
+        const escaped = symbol.replace(/[$^=]/g, '\\$&');
+        const message = new RegExp(`${escaped} is by its name an? [a-z ]+ \\(${named}\\), whose bar of a date closes (at 16:15 New York, )?after the NYSE's 16:00.*: as ${kind} it would be joined by date with US series.*declare it ${named}`);
+        expect(() => defineFeatureSet({ name: 'late', features, universe: ['equity', 'etf', 'index', 'synthetic'], instruments: { SPY: 'etf', [symbol]: kind } })).toThrow(message);
+        const parsed = importRequestSchema.safeParse({ source: { kind: 'csv', path: 'data' }, instruments: { [symbol]: kind } });
+        expect(parsed.success).toBe(false);
+        expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([[`instruments.${symbol}`, expect.stringMatching(message)]]);
+      }
+    }
+    expect(closeKindProblem('VIX', 'equity')).toMatch(/at 16:15 New York/);
+    expect(closeKindProblem('ES=F', 'etf')).toMatch(/declare it future and use it in a universe of its own \(universe \["future"\]\)/);
+  });
+
+  it('stay declarable as their own kinds, or any kind outside a US universe; symbols not named as such stay US kinds', () => {
+    const instruments = { 'VIX': 'volatility_index', '^VIX': 'volatility_index', 'ES=F': 'future', 'EURUSD=X': 'fx', 'VIX3M': 'future', 'VXX': 'etf', 'UVXY': 'etf', 'SPY': 'etf' } as const;
+    expect(defineFeatureSet({ name: 'ok', features, instruments }).instruments).toEqual(instruments);
+    expect(importRequestSchema.parse({ source: { kind: 'csv', path: 'data' }, instruments }).instruments).toEqual(instruments);
+    for (const symbol of late) for (const kind of ['volatility_index', 'future', 'fx', 'foreign_equity'] as const) expect(closeKindProblem(symbol, kind)).toBeUndefined();
+    expect(defineFeatureSet({ name: 'futures', features, universe: ['future'] }).universe).toEqual(['future']);
+  });
+
+  it('leave the US rows of their date alone; a set that skipped the schema fails its computation instead of counting one', () => {
+    const vix = { ...us[9], symbol: 'VIX' };
+    const set = defineFeatureSet({ name: 'late', features, universe: ['equity', 'etf'] });
+    const t = vix.dates.length - 1;
+    const moved = { ...vix, close: vix.close.map((c, i) => (i === t ? c * 1.3 : c)) };
+    sameFrames(computeFeatures([...us.slice(0, 9), vix], set), computeFeatures([...us.slice(0, 9), moved], set));
+    const declared = { ...set, instruments: { VIX: 'equity' } } as FeatureSet;
+    expect(() => computeFeatures([...us.slice(0, 9), vix], declared)).toThrow(/would count VIX in its universe \(equity, etf\): VIX is by its name a volatility index \(volatility_index\)/);
   });
 });
