@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { excerpt } from '../quality/excerpt';
 
 /** Which header names hold each field. Matching is case-insensitive and ignores spaces/underscores. */
-export const columnMappingSchema = z.object({
+const columnMappingFields = z.object({
   date: z.string().min(1),
   open: z.string().min(1),
   high: z.string().min(1),
@@ -11,6 +11,25 @@ export const columnMappingSchema = z.object({
   volume: z.string().min(1),
   symbol: z.string().min(1).optional(),
   adjClose: z.string().min(1).optional(),
+});
+
+/**
+ * A mapping whose fields each name their own column: one column read as two fields (`open` and
+ * `close` both "Close") makes flat bars of a closes-only file, or a price a volume, and every such
+ * bar is consistent, so no rule after the reader could tell.
+ */
+export const columnMappingSchema = columnMappingFields.superRefine((mapping, ctx) => {
+  const fieldsOf = new Map<string, string[]>();
+  for (const [field, column] of Object.entries(mapping)) {
+    if (column === undefined) continue;
+    const name = normaliseHeader(column);
+    fieldsOf.set(name, [...(fieldsOf.get(name) ?? []), field]);
+  }
+  for (const fields of fieldsOf.values()) {
+    if (fields.length < 2) continue;
+    const column = mapping[fields[0] as keyof typeof mapping] as string;
+    ctx.addIssue({ code: 'custom', path: [fields[1]], message: `the column mapping reads column "${excerpt(column, 40)}" as ${fields.join(' and ')}: each field needs its own column (names are compared ignoring case, spaces and underscores), or a file of closes only would be stored as bars whose open, high and low are the close` });
+  }
 });
 export type ColumnMapping = z.infer<typeof columnMappingSchema>;
 
@@ -56,7 +75,7 @@ export function resolveColumns(header: readonly string[], mapping: ColumnMapping
   const index = {} as Record<keyof ColumnMapping, number | undefined>;
   const missing: string[] = [];
   const ambiguous: string[] = [];
-  for (const field of Object.keys(columnMappingSchema.shape) as Array<keyof ColumnMapping>) {
+  for (const field of Object.keys(columnMappingFields.shape) as Array<keyof ColumnMapping>) {
     const wanted = mapping[field];
     if (wanted === undefined) continue;
     const at = positions.get(normaliseHeader(wanted));

@@ -34,6 +34,20 @@ describe('importRequestSchema', () => {
       const parsed = importRequestSchema.parse({ source: { kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, mapping } });
       expect(parsed.source).toEqual({ kind: 'csv', path: 'x.csv', format: 'yahoo', adjust: true, followLinks: false, mapping });
     });
+
+    it.each([
+      [{ open: 'Close', close: 'Close' }, /column "Close" as open and close/],
+      [{ volume: 'close' }, /column "C" as close and volume|column "close" as close and volume/],
+      [{ open: 'C', high: 'C', low: 'C' }, /column "C" as open and high and low and close/],
+      [{ adjClose: 'c ' }, /as close and adjClose/],
+    ])('refuses a mapping that reads one column as two fields (%o): a closes-only file would become flat bars', (fields, message) => {
+      const mapping = { date: 'Day', open: 'O', high: 'H', low: 'L', close: 'C', volume: 'V', ...fields };
+      if ('open' in fields && fields.open === 'Close') mapping.close = 'Close';
+      if ('volume' in fields) mapping.close = 'close';
+      const parsed = importRequestSchema.safeParse({ source: { kind: 'csv', path: 'x.csv', mapping } });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues.map((i) => i.message).join('; ')).toMatch(message);
+    });
   });
 
   describe('symbols', () => {
