@@ -436,6 +436,10 @@ export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): str
   return iso !== undefined && isIsoDate(iso) ? iso : undefined;
 }
 
+/** Header names (normaliseHeader) of a column holding each bar's time of day, read as a time in the date would be. */
+const TIME_COLUMN_NAMES: ReadonlySet<string> = new Set(['time', 'timeofday', 'bartime', 'closetime']);
+/** A time of day in a column of its own: hour (one or two digits), then the rest as STAMPED reads it. */
+const TIME_OF_DAY = /^(\d{1,2})(:\d{2}(?::\d{2}(?:\.\d{1,9})?)?Z?)$/;
 const STAMPED = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z?)$/;
 /** The NYSE's regular open, minutes after midnight New York. */
 const NYSE_OPEN_MINUTES = 9 * 60 + 30;
@@ -759,6 +763,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let lastCell: string | undefined;
   let lastSymbol = '';
   let lastSymbolIssue: { rule: 'missing_symbol' | 'invalid_symbol'; message: string } | undefined;
+  /** An unmapped Time column: the time of day each bar was taken (TIME_COLUMN_NAMES). */
+  let timeCol: number | undefined;
   /** The one symbol the symbol column gives every row, until a second appears ('' then): compared with the file's name at the end. */
   let columnSymbol: string | undefined;
 
@@ -800,6 +806,9 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         return false;
       }
       adjust = options.adjust === true && col.adjClose !== undefined;
+      const mapped = new Set(Object.values(col));
+      const at = header.findIndex((h, i) => !mapped.has(i) && TIME_COLUMN_NAMES.has(normaliseHeader(h)));
+      timeCol = at >= 0 ? at : undefined;
       if (col.symbol === undefined) {
         if (options.symbol !== undefined) {
           // Checked before upper-casing: a non-ASCII name never becomes an ASCII symbol (ı → I).
@@ -927,7 +936,18 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     }
     // A date stamped with a time inside its own session (`2017-01-03 11:30:00`) is a bar taken
     // before the close: an unfinished bar, whenever the file is imported.
-    const midSession = midSessionStamp(dateText, date);
+    let midSession = midSessionStamp(dateText, date);
+    // A time of day in a column of its own (`Date,Time,Open,…`) stamps the bar as one in the date would.
+    const timeText = timeCol === undefined ? '' : (fields[timeCol] ?? '').trim();
+    if (midSession === undefined && timeText !== '') {
+      const time = TIME_OF_DAY.exec(timeText);
+      if (!time) {
+        reject('invalid_date', `time "${excerpt(timeText, 40)}" in column ${(timeCol as number) + 1} "${excerpt(header[timeCol as number], 40)}" is not a time of day (HH:MM or HH:MM:SS, New York, or UTC with Z), so whether the bar was taken before the close is unknown`, date);
+        return true;
+      }
+      const stamp = midSessionStamp(`${date} ${time[1].padStart(2, '0')}${time[2]}`, date);
+      if (stamp !== undefined) midSession = `${stamp.replace(/^date "[^"]*"/, `date ${date} with time "${excerpt(timeText, 40)}" (column "${excerpt(header[timeCol as number], 40)}")`)}`;
+    }
     if (midSession !== undefined) {
       reject('mid_session_time', midSession, date);
       return true;

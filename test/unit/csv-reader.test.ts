@@ -904,6 +904,25 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     expect(result.issues).toEqual([]);
     expect(result.bars.map((b) => b.date)).toEqual([stamp.slice(0, 10)]);
   });
+
+  it('reads the time of a Time column as a time in the date: a bar taken during its session is rejected, one at or after the close read', () => {
+    const text = ['Date,Time,Open,High,Low,Close,Volume', '2018-02-05,16:00:00,10,11,9,10.5,100', '2018-02-06,,10,11,9,10.5,100', '20180207,11:30:00,10,11,9,10.6,40', '2018-02-08,9:45,10,11,9,10.6,40', '2018-02-09,21:00:00Z,10,11,9,10.5,100', '2018-02-12,17:05,10,11,9,10.5,100'].join('\n');
+    const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2018-02-05', '2018-02-06', '2018-02-09', '2018-02-12']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
+      ['mid_session_time', 4, '2018-02-07'],
+      ['mid_session_time', 5, '2018-02-08'],
+    ]);
+    expect(result.issues[0].message).toBe(
+      `date 2018-02-07 with time "11:30:00" (column "Time") is stamped 11:30 New York time, inside the 2018-02-07 session (09:30 to 16:00): the bar was taken before the close, so its close is a mid-session price and its volume part of the day's; export daily bars after the close`,
+    );
+  });
+
+  it('rejects a row whose Time cell is no time of day, saying so', () => {
+    const result = readBarCsv('Date,Time,Open,High,Low,Close,Volume\n2018-02-05,3pm,10,11,9,10.5,100\n', { source: '/x/ibm.us.csv' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'time "3pm" in column 2 "Time" is not a time of day (HH:MM or HH:MM:SS, New York, or UTC with Z), so whether the bar was taken before the close is unknown']]);
+  });
 });
 
 describe('readBarCsv: a file cut off inside its last row', () => {
