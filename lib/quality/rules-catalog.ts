@@ -25,6 +25,7 @@ export const QUALITY_RULES = {
   missing_symbol: { severity: 'reject', meaning: 'no symbol column value and none from the file name' },
   non_positive_price: { severity: 'reject', meaning: 'open, high, low or close <= 0' },
   ohlc_inconsistent: { severity: 'reject', meaning: 'high < max(open, close) or low > min(open, close)' },
+  price_field_glitch: { severity: 'reject', meaning: "open, high or low beyond 8 times (or below an eighth of) the bar's own close: a misplaced decimal point or a wrong price that keeps the bar OHLC-consistent" },
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },

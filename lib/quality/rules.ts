@@ -78,7 +78,29 @@ export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSessio
       message: `open ${bar.open}, high ${bar.high}, low ${bar.low}, close ${bar.close} do not fit high >= max(open, close) >= min(open, close) >= low`,
     });
   }
+  const far = farPriceField(bar);
+  if (far) return issue('price_field_glitch', { ...at, message: far });
   if (bar.volume < 0) return issue('negative_volume', { ...at, message: `volume is ${bar.volume}` });
+  return undefined;
+}
+
+/**
+ * How far (as a factor either way) a bar's open, high or low may lie from its own close before it is
+ * a misplaced decimal point or a wrong price rather than a print: a high of 1557.9 on a close of 155.8
+ * stays OHLC-consistent, so no other row rule sees it, and the range and gap features read it. In the
+ * 382 real S&P 500 files the farthest is XL's low of 5.40 on a close of 36.79 on 24 August 2015 (the
+ * opening crash, ×6.8); the next is ×1.9. A decimal slip is ×10 or more.
+ */
+export const PRICE_FIELD_GLITCH_FACTOR = 8;
+
+function farPriceField(bar: Bar): string | undefined {
+  for (const field of ['open', 'high', 'low'] as const) {
+    const ratio = bar[field] / bar.close;
+    if (ratio > PRICE_FIELD_GLITCH_FACTOR || ratio < 1 / PRICE_FIELD_GLITCH_FACTOR) {
+      const times = ratio > 1 ? `${ratio.toFixed(1)} times` : `1/${(1 / ratio).toFixed(1)} of`;
+      return `${field} ${bar[field]} is ${times} the close ${bar.close}, beyond ×${PRICE_FIELD_GLITCH_FACTOR} either way (no print in the real S&P 500 files is beyond ×6.8): a misplaced decimal point or a wrong price; rejected, and a stored bar for its date is kept`;
+    }
+  }
   return undefined;
 }
 

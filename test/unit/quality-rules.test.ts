@@ -31,7 +31,7 @@ describe('rules catalog', () => {
       .map(([id]) => id)
       .sort();
     expect(flags).toEqual(['calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(46);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(47);
   });
 
   it('issue() fills rule and severity from the catalog', () => {
@@ -153,7 +153,22 @@ describe('rowIssue', () => {
   });
 
   it('accepts values at the limits', () => {
-    expect(rowIssue(bar('2019-01-02', { open: 1e-6, low: 1e-6, high: 1e7, close: 1e7, volume: 1e14 }))).toBeUndefined();
+    expect(rowIssue(bar('2019-01-02', { open: 1e-6, low: 1e-6, high: 2e-6, close: 2e-6, volume: 1e14 }))).toBeUndefined();
+    expect(rowIssue(bar('2019-01-02', { open: 5e6, low: 5e6, high: 1e7, close: 1e7, volume: 0 }))).toBeUndefined();
+  });
+
+  it.each([
+    ['a high 10 times the close', { open: 155, high: 1557.9, low: 154, close: 155.8 }, 'high 1557.9 is 10.0 times the close 155.8'],
+    ['a low a tenth of the close', { open: 148, high: 149, low: 14.703, close: 147.5 }, 'low 14.703 is 1/10.0 of the close 147.5'],
+    ['an open 100 times the close', { open: 14252, high: 14252, low: 139.9, close: 140.7 }, 'open 14252 is 101.3 times the close 140.7'],
+  ])('rejects %s as price_field_glitch: consistent OHLC, but a misplaced decimal point', (_name, over, message) => {
+    const found = rowIssue(bar('2019-01-02', over));
+    expect(found).toMatchObject({ rule: 'price_field_glitch', severity: 'reject' });
+    expect(found?.message).toContain(message);
+  });
+
+  it('keeps a crash print within ×8 of the close (XL on 24 August 2015: low 5.40, close 36.79)', () => {
+    expect(rowIssue(bar('2015-08-24', { open: 35.24, high: 37.62, low: 5.4, close: 36.79 }))).toBeUndefined();
   });
 
   it('reports only the first rule broken', () => {
