@@ -122,6 +122,11 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges, span };
 }
 
+/** The stored bars around and over a symbol's staged dates: the sessions whose volumes give each row's level (volume_glitch). */
+function volumeContext(symbol: string, stored: { around: readonly Bar[]; span: ReadonlyArray<Omit<Bar, 'symbol'>> }): Bar[] {
+  return [...stored.around, ...stored.span.map((b) => ({ symbol, ...b }))];
+}
+
 /** The first and last date of the stored series of `symbol`. */
 async function storedRangeOf(tx: Kysely<DatabaseSchema>, symbol: string): Promise<{ from: string; to: string }> {
   const r = await tx.selectFrom('bars').select((eb) => [eb.fn.min('date').as('from'), eb.fn.max('date').as('to')]).where('symbol', '=', symbol).executeTakeFirstOrThrow();
@@ -152,9 +157,9 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
   const out = new Set<string>();
   for (const [symbol, list] of bySymbol) {
     list.sort(byDate);
-    const stored = await storedFor(store.db, symbol, list, undefined, false);
+    const stored = await storedFor(store.db, symbol, list, undefined, true);
     // The kind only decides the zero_volume flag, which rejects nothing.
-    const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '' }, policy);
+    const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '', context: volumeContext(symbol, stored) }, policy);
     for (const date of found.rejected.keys()) out.add(`${symbol}\u0000${date}`);
   }
   return out;
@@ -217,7 +222,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
       const stored = await storedFor(tx, symbol, bars, window, storedSymbols.has(symbol));
       series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
-      const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from }, report.policy);
+      const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from, context: volumeContext(symbol, stored) }, report.policy);
       // The rows to be published against the stored bars they share: another price basis?
       const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
       const atEdges = sharedSessions(kept, stored.edges);

@@ -25,6 +25,10 @@ export const QUALITY_RULES = {
   missing_symbol: { severity: 'reject', meaning: 'no symbol column value and none from the file name' },
   non_positive_price: { severity: 'reject', meaning: 'open, high, low or close <= 0' },
   ohlc_inconsistent: { severity: 'reject', meaning: 'high < max(open, close) or low > min(open, close)' },
+  volume_glitch: {
+    severity: 'reject',
+    meaning: "a row's volume 200 times the level of the ten sessions on each side (file rows and stored bars), or 100 times below it where it would replace a stored volume that fits the level: a misplaced decimal point or another unit (judged when the snapshot is judged)",
+  },
   price_field_glitch: { severity: 'reject', meaning: "open, high or low beyond 8 times (or below an eighth of) the bar's own close: a misplaced decimal point or a wrong price that keeps the bar OHLC-consistent" },
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },

@@ -54,6 +54,11 @@ export interface StoredBarInput {
   kind: InstrumentKind;
   /** The file the symbol's rows came from (the findings' source). */
   source: string;
+  /**
+   * Stored bars of the symbol around and over the staged dates (the more of the ten sessions on each
+   * side of a row, the better), for volume_glitch; `stored` when not given.
+   */
+  context?: readonly Bar[];
 }
 
 export interface StoredBarFindings {
@@ -114,6 +119,8 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
     issues.push(issue('extreme_move', { ...at((cur.staged ? cur : prev).bar.date), message: `${extreme}, where the file meets the stored bars (${seam}): check the file is on the stored series' price basis` }));
   }
 
+  for (const found of volumeGlitches(symbol, staged.filter((b) => !rejected.has(b.date)), input.context ?? stored, source)) reject(found);
+
   if (VOLUME_KINDS.has(kind)) {
     const kept = staged.filter((b) => !rejected.has(b.date));
     let runStart = -1;
@@ -136,6 +143,70 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
     }
   }
   return { issues, rejected };
+}
+
+/**
+ * A volume this many times the level of the sessions around it is a misplaced decimal point or
+ * another unit (shares counted in thousandths), not trading: in the 382 real S&P 500 files the
+ * largest is ×44 (AOS on 25 July 2017, index news); ×1000 was published over a good stored volume.
+ */
+export const VOLUME_GLITCH_FACTOR = 200;
+/**
+ * Below the level by this factor, a row is a glitch only where it would revise a stored volume that
+ * fits the level: real files hold such volumes of their own (when-issued days: WRK traded 100 shares
+ * on 26 June 2015 beside a level of 2 million, GOOG 7,932 on 1 April 2014), as read and stored.
+ */
+export const VOLUME_DROP_FACTOR = 100;
+/** Sessions on each side of a row whose volumes give its level; a side counts with at least half of them. */
+const VOLUME_LEVEL_SESSIONS = 10;
+/** Sides whose medians differ by more than this are two regimes (a listing, another unit): no level. */
+const VOLUME_LEVEL_SIDES_AGREE = 3;
+
+/** The median of the positive volumes in `volumes`, or undefined with fewer than half a side of them. */
+function sideLevel(volumes: readonly number[]): number | undefined {
+  const positive = volumes.filter((v) => v > 0).sort((a, b) => a - b);
+  if (positive.length < VOLUME_LEVEL_SESSIONS / 2) return undefined;
+  const m = positive.length >> 1;
+  return positive.length % 2 === 1 ? positive[m] : (positive[m - 1] + positive[m]) / 2;
+}
+
+/**
+ * `volume_glitch` (reject): a row's volume VOLUME_GLITCH_FACTOR times the level of the ten sessions
+ * on each side of it (the file's rows, and the stored bars in `context` where the file has none), or
+ * VOLUME_DROP_FACTOR times below it where it would replace a stored volume that fits the level. The
+ * level is the geometric mean of each side's median, or one side's alone; sides more than ×3 apart
+ * are two regimes (a file in other units meeting the stored bars is volume_basis_splice's) and give
+ * none. One row with its volume ×1000, or cut to three digits, revised good stored volumes with no
+ * finding: the prices agree, and the basis rules need a factor common to most shared sessions.
+ */
+export function volumeGlitches(symbol: string, staged: readonly Bar[], context: readonly Bar[], source: string): QualityIssue[] {
+  if (staged.length === 0) return [];
+  const storedOn = new Map(context.map((b) => [b.date, b]));
+  const merged = new Map<string, { bar: Bar; staged: boolean }>();
+  for (const b of context) merged.set(b.date, { bar: b, staged: false });
+  for (const b of staged) merged.set(b.date, { bar: b, staged: true });
+  const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
+  const volumes = series.map((s) => s.bar.volume);
+  const issues: QualityIssue[] = [];
+  for (let i = 0; i < series.length; i++) {
+    const { bar, staged: mine } = series[i];
+    if (!mine || !(bar.volume > 0)) continue;
+    const before = sideLevel(volumes.slice(Math.max(0, i - VOLUME_LEVEL_SESSIONS), i));
+    const after = sideLevel(volumes.slice(i + 1, i + 1 + VOLUME_LEVEL_SESSIONS));
+    if (before !== undefined && after !== undefined && Math.max(before, after) / Math.min(before, after) > VOLUME_LEVEL_SIDES_AGREE) continue;
+    const level = before !== undefined && after !== undefined ? Math.sqrt(before * after) : (before ?? after);
+    if (level === undefined) continue;
+    const old = storedOn.get(bar.date);
+    const sides = `the median of the sessions ${before !== undefined && after !== undefined ? `before it (${before}) and after it (${after})` : before !== undefined ? `before it (${before})` : `after it (${after})`}`;
+    const at = { symbol, date: bar.date, source, line: null, raw: null };
+    if (bar.volume >= VOLUME_GLITCH_FACTOR * level) {
+      const kept = old !== undefined ? `; the stored volume ${old.volume} is kept` : '';
+      issues.push(issue('volume_glitch', { ...at, message: `volume ${bar.volume} is ${Math.round(bar.volume / level)} times the level of the sessions around it (${sides}), beyond ×${VOLUME_GLITCH_FACTOR} (the largest in the real S&P 500 files is ×44): a misplaced decimal point or another unit, not trading; rejected${kept}` }));
+    } else if (bar.volume * VOLUME_DROP_FACTOR <= level && old !== undefined && old.volume * 10 >= level && old.volume <= 10 * level) {
+      issues.push(issue('volume_glitch', { ...at, message: `volume ${bar.volume} would replace the stored volume ${old.volume} of ${symbol} ${bar.date}, and is 1/${Math.round(level / bar.volume)} of the level of the sessions around it (${sides}), which the stored volume fits: a cut or misplaced digit; rejected, and the stored volume kept` }));
+    }
+  }
+  return issues;
 }
 
 /**

@@ -93,7 +93,7 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
 
     // volume_vanished and one_bar_glitch, with the stored bars near the changed ones as neighbours.
     const staged = changes.map((i) => bars[i].bar);
-    const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '' }, policy);
+    const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '', context: around }, policy);
     for (const [date, q] of found.rejected) rejected.set(byDate.get(date) as number, q);
 
     // Price basis: the batch's bars (repeats of stored values included, as a file's unchanged rows

@@ -32,6 +32,34 @@ describe('rules on the stored bars', () => {
     expect([QUALITY_RULES.volume_vanished.severity, QUALITY_RULES.one_bar_glitch.severity, QUALITY_RULES.zero_volume.severity]).toEqual(['reject', 'reject', 'flag']);
   });
 
+  describe('volume_glitch', () => {
+    const times = (at: number, k: number) => (b: Bar, i: number) => (i === at ? { ...b, volume: Math.round(b.volume * k) } : b);
+
+    it('rejects a volume ×1000 of the sessions around it, in a file of its own rows and in a one-row daily file over the stored bars', () => {
+      expect(found(input(bars(0, 60, times(30, 1000)), []))).toEqual([['volume_glitch', DAYS[30]]]);
+      const daily = bars(60, 61, times(60, 1000));
+      const result = storedBarIssues(input(daily, bars(57, 59), { context: bars(0, 60) }), POLICY);
+      expect([...result.rejected.keys()]).toEqual([DAYS[60]]);
+      expect(result.issues[0].message).toMatch(/^volume 3500060000 is 1000 times the level of the sessions around it \(the median of the sessions before it \(3500054\.5\)\), beyond ×200/);
+    });
+
+    it('rejects a volume cut to three digits only where it would replace a stored volume that fits the level', () => {
+      const cut = times(30, 1 / 10_000);
+      expect(found(input(bars(20, 40, cut), bars(19, 41), { context: bars(0, 60) }))).toEqual([['volume_glitch', DAYS[30]]]);
+      // No stored bar of its date: a file's own thin day (real when-issued days trade a few hundred shares) is read as it is.
+      expect(found(input(bars(0, 60, cut), []))).toEqual([]);
+      // A stored glitch corrected by the file's volume that fits the level is no finding.
+      const storedGlitch = bars(0, 60, cut);
+      expect(found(input(bars(20, 40), storedGlitch.slice(19, 41), { context: storedGlitch }))).toEqual([]);
+    });
+
+    it('keeps real spikes (×44 is the largest in the S&P 500 files) and files in another unit that meet the stored bars (two regimes, the basis rules\' case)', () => {
+      expect(found(input(bars(0, 60, times(30, 50)), []))).toEqual([]);
+      const thousands = bars(30, 60, (b) => ({ ...b, volume: Math.round(b.volume / 1000) }));
+      expect(storedBarIssues(input(thousands, bars(28, 30), { context: bars(0, 30) }), POLICY).issues.filter((f) => f.rule === 'volume_glitch')).toEqual([]);
+    });
+  });
+
   describe('volume_vanished', () => {
     it('rejects every row that would take a stored positive volume to 0 (a file without volumes), and nothing else', () => {
       const stored = bars(0, 60);
