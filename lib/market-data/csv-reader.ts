@@ -1008,6 +1008,16 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   if (rowsRead === 0) return { result: unreadable('empty_input', 'file holds a header but no data rows') };
   const varying = symbolColumnProblem(watch, watchedRows, header, fallbackProblem ? '' : fallbackSymbol);
   if (varying) return { result: unreadable('bad_header', varying.message, varying.line) };
+  // A file whose symbol column names one symbol on every row that has one: its rows with an empty
+  // or broken cell are that symbol's rows too, so they count toward its per-file limit (a third of
+  // IBM's rows with a blank Name passed as 840 good rows of 1,259).
+  if (columnSymbol) {
+    for (const i of issues) {
+      if (i.symbol !== null || (i.rule !== 'missing_symbol' && i.rule !== 'invalid_symbol')) continue;
+      i.symbol = columnSymbol;
+      i.message = `${i.message} (every other row of the file names ${columnSymbol}: counted as its row)`;
+    }
+  }
   const result: CsvReadResult = { format, rowsRead, bars, issues };
   const named = columnSymbol ? symbolFromFileName(source) : undefined;
   if (columnSymbol && named && 'symbol' in named) result.named = { name: named.symbol, symbol: columnSymbol, agrees: sameSecurity(named.symbol, columnSymbol) };

@@ -183,7 +183,8 @@ function fileCause(file: RejectedFile, limit: number): string {
  * MIN_FILE_REJECTED_ROWS of them, by source (the first such symbol of each file). A file's rows for
  * one symbol are its candidates plus the rows the reader rejected; a symbol's rows never span
  * chunks, so the verdict does not depend on how an import is chunked. Rows without a symbol count
- * toward the import's share only.
+ * toward the import's share only (the reader gives a one-symbol file's rows with an empty symbol
+ * cell that symbol).
  */
 function filesOverLimit(candidates: readonly CandidateBar[], readIssues: readonly QualityIssue[], issues: readonly QualityIssue[], limit: number): Map<string, RejectedFile> {
   const out = new Map<string, RejectedFile>();

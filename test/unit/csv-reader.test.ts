@@ -132,6 +132,20 @@ describe('readBarCsv: sp500 format (date,open,high,low,close,volume,Name)', () =
     expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([['missing_symbol', 2, null]]);
   });
 
+  it('counts a row with an empty or broken Name cell as a row of the one symbol every other row names, so it weighs on that file\'s limit', () => {
+    const text = ['date,open,high,low,close,volume,Name', '2013-02-08,1,2,1,2,10,IBM', '2013-02-11,1,2,1,2,10,', '2013-02-12,1,2,1,2,10,ıbm', '2013-02-13,1,2,1,2,10,IBM'].join('\n');
+    const result = readBarCsv(text, { source: '/x/IBM.csv' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2013-02-08', '2013-02-13']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([
+      ['missing_symbol', 3, 'IBM'],
+      ['invalid_symbol', 4, 'IBM'],
+    ]);
+    expect(result.issues[0].message).toBe('symbol column is empty (every other row of the file names IBM: counted as its row)');
+    // Two symbols in the file: whose row it was is unknown.
+    const two = readBarCsv(`${text}\n2013-02-14,1,2,1,2,10,MSFT`, { source: '/x/all.csv' });
+    expect(two.issues.map((i) => i.symbol)).toEqual([null, null]);
+  });
+
   it('keeps a quoted field with a comma as one field', () => {
     const result = readBarCsv('date,open,high,low,close,volume,Name,Note\n2013-02-08,"1.5",2,1,2,10,"brk.b","split, 2:1"\n', { source: SRC });
     expect(result.issues).toEqual([]);
