@@ -33,7 +33,9 @@ import { issue, type QualityIssue } from './rules-catalog';
  *   two symbols as one, lib/stats/symbol-clusters.ts) or more. A symbol imported twice is one, but
  *   share classes of one company and ETFs tracking one index are legitimately this close (in the
  *   S&P 500 files FOX/FOXA 0.978, NWS/NWSA 0.960, UA/UAA 0.955), so it is evidence only: the bars
- *   are stored as read.
+ *   are stored as read. Equal volumes too (to the share, on EQUAL_BAR_SHARE of the sessions with
+ *   equal prices) make it `lagged_duplicate` at lag 0: two securities never trade them, so it is
+ *   one security under a second spelling (BRKB beside BRK.B).
  *
  * - `misdated_series` (reject, the whole series): a US equity or index of the snapshot whose daily
  *   returns move with the market (the mean return of the other US equities, at least
@@ -255,11 +257,12 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   for (let i = 0; i < n; i++) ranksInPlace(ranks, i * days, days);
 
   /** `s`'s bars of the snapshot on session t against `o`'s bars of session t + lag. */
-  const compare = (s: number, o: number, lag: number): { sessions: number; equalShare: number; correlation: number } => {
+  const compare = (s: number, o: number, lag: number): { sessions: number; equalShare: number; copyShare: number; correlation: number } => {
     const S = series[s];
     const O = series[o];
     let bars = 0;
     let equal = 0;
+    let copies = 0;
     let m = 0;
     let sa = 0;
     let sb = 0;
@@ -271,7 +274,11 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
       const j = barAt[o * days + t + lag];
       if (k < 0 || j < 0 || S.staged?.[k] !== 1) continue;
       bars++;
-      if (equalWithinRounding(S.open[k], O.open[j]) && equalWithinRounding(S.high[k], O.high[j]) && equalWithinRounding(S.low[k], O.low[j]) && equalWithinRounding(S.close[k], O.close[j])) equal++;
+      if (equalWithinRounding(S.open[k], O.open[j]) && equalWithinRounding(S.high[k], O.high[j]) && equalWithinRounding(S.low[k], O.low[j]) && equalWithinRounding(S.close[k], O.close[j])) {
+        equal++;
+        const volume = S.volume?.[k];
+        if (volume !== undefined && volume > 0 && O.volume?.[j] === volume) copies++;
+      }
       const u = returns[s * days + t];
       const v = returns[o * days + t + lag];
       if (!(u === u && v === v)) continue;
@@ -285,13 +292,13 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
     const cov = sab - (sa * sb) / m;
     const va = saa - (sa * sa) / m;
     const vb = sbb - (sb * sb) / m;
-    return { sessions: bars, equalShare: bars > 0 ? equal / bars : 0, correlation: m >= 2 && va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN };
+    return { sessions: bars, equalShare: bars > 0 ? equal / bars : 0, copyShare: bars > 0 ? copies / bars : 0, correlation: m >= 2 && va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN };
   };
   const isDuplicate = (c: { sessions: number; equalShare: number; correlation: number }, s: number, o: number, lag: number): boolean =>
     c.sessions >= MIN_COMMON_SESSIONS && (c.equalShare >= EQUAL_BAR_SHARE || (!smooth[s] && !smooth[o] && c.correlation >= (lag === 0 ? DUPLICATE_SERIES_CORRELATION : LAGGED_DUPLICATE_CORRELATION)));
 
   // Per unordered pair, the best lag found (most equal bars, then the highest correlation).
-  const found = new Map<string, DuplicatePair & { s: number; o: number; both: boolean }>();
+  const found = new Map<string, DuplicatePair & { s: number; o: number; both: boolean; copyShare: number }>();
   const better = (x: DuplicatePair, y: DuplicatePair | undefined): boolean => !y || x.equalShare > y.equalShare || (x.equalShare === y.equalShare && x.correlation > y.correlation);
   scanLaggedPairs(
     ranks,
@@ -307,7 +314,7 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
       if (verified.length === 0) return;
       const key = `${Math.min(a, b)}:${Math.max(a, b)}`;
       const pick = pickRejected(verified, series);
-      const pair = { symbol: series[pick.s].symbol, other: series[pick.o].symbol, lag: pick.l, sessions: pick.c.sessions, equalShare: pick.c.equalShare, correlation: pick.c.correlation, otherInSnapshot: judged[pick.o], s: pick.s, o: pick.o, both: verified.length === 2 };
+      const pair = { symbol: series[pick.s].symbol, other: series[pick.o].symbol, lag: pick.l, sessions: pick.c.sessions, equalShare: pick.c.equalShare, correlation: pick.c.correlation, otherInSnapshot: judged[pick.o], s: pick.s, o: pick.o, both: verified.length === 2, copyShare: pick.c.copyShare };
       // A pair that is one series at a lag is not "the same day's" series: the lagged finding wins.
       const previous = found.get(key);
       if (!previous || (previous.lag === 0 && pair.lag !== 0) || ((previous.lag === 0) === (pair.lag === 0) && better(pair, previous))) found.set(key, pair);
@@ -315,11 +322,20 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   );
 
   for (const p of [...found.values()].sort((x, y) => (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : x.other < y.other ? -1 : 1))) {
-    const { s, o, both, ...pair } = p;
+    const { s, o, both, copyShare, ...pair } = p;
     out.pairs.push(pair);
     const S = series[s];
     const where = pair.otherInSnapshot ? 'in this import' : 'stored';
     const evidence = `on ${(pair.equalShare * 100).toFixed(1)}% of ${pair.sessions} common sessions OHLC are equal within rounding, and daily returns correlate ${Number.isNaN(pair.correlation) ? 'n/a' : pair.correlation.toFixed(4)}`;
+    if (pair.lag === 0 && copyShare >= EQUAL_BAR_SHARE && !out.rejected.has(S.symbol)) {
+      // Equal volumes too: no two securities trade them (share classes and index ETFs differ), so
+      // this is one series under a second spelling (BRKB beside BRK.B), held twice in every universe.
+      const copy = both ? (S.storedBefore !== series[o].storedBefore ? series[o].storedBefore ? S : series[o] : S) : S;
+      const kept = copy === S ? pair.other : S.symbol;
+      const chosen = !both ? '' : S.storedBefore !== series[o].storedBefore ? `; of the two, ${copy.symbol} is the one new to the store` : `; which of the two is the copy the bars cannot tell, so ${copy.symbol} (sorting later) is rejected`;
+      rejectSeries(out, copy, 'lagged_duplicate', `series of ${copy.symbol} is ${kept}'s (${copy === S ? where : 'in this import'}) under another symbol: ${evidence}, and on ${(copyShare * 100).toFixed(1)}% of them the volume is equal to the share, which two securities never trade (share classes and ETFs on one index differ in volume)${chosen}. One security held twice is counted twice in market columns, baselines and inference; the series is rejected whole and the import fails`);
+      continue;
+    }
     if (pair.lag === 0) {
       out.issues.push(
         issue('duplicate_series', {
@@ -357,7 +373,7 @@ export const COPY_MIN_SESSIONS = 5;
  * has a bar for. Two securities never trade equal volumes on a week of sessions (share classes and
  * ETFs on one index differ in volume), so this is the same bars under a second symbol: a monthly
  * `IBM.csv` holding HON's bars of the month (similar prices, no overlap with IBM's stored bars) was
- * published before with no finding. A longer copy at lag 0 stays a duplicate_series flag.
+ * published before with no finding. A longer copy is the tests above's (at lag 0 with equal volumes, rejected too).
  */
 function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], m: { barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
   const { barAt, days } = m;

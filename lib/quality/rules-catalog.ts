@@ -55,7 +55,7 @@ export const QUALITY_RULES = {
   lagged_duplicate: {
     severity: 'reject',
     meaning:
-      "a symbol's series is another symbol's (in the snapshot or stored) shifted by 1 to 5 sessions: its bar of session t is the other's bar of t+k (OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.99 or more), e.g. another stock's bars of the next session; or, for a series with fewer than 60 sessions in the snapshot, at any lag of −5..5 sessions including 0, equal to them close to the cent and volume to the share on 5 or more of its sessions (the same bars under a second symbol); judged when the snapshot is judged; the series is rejected whole and the import fails",
+      "a symbol's series is another symbol's (in the snapshot or stored) shifted by 1 to 5 sessions: its bar of session t is the other's bar of t+k (OHLC equal within rounding on 95% of 60 or more common sessions, or daily returns correlating 0.99 or more), e.g. another stock's bars of the next session; or, for a series with fewer than 60 sessions in the snapshot, at any lag of −5..5 sessions including 0, equal to them close to the cent and volume to the share on 5 or more of its sessions (the same bars under a second symbol), and for a longer one the same sessions' OHLC within rounding with volume equal to the share on 95% of 60 or more common sessions; judged when the snapshot is judged; the series is rejected whole and the import fails",
   },
   misdated_series: {
     severity: 'reject',

@@ -127,9 +127,10 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
   });
 
-  it('flags, and publishes, the same bars under a second symbol over 60 sessions or more; the import summary counts the flag', async () => {
+  it('flags, and publishes, the same prices under a second symbol over 60 sessions or more with volumes of their own (a share class); the import summary counts the flag', async () => {
     const files = market(5);
-    const summary = await importBars(t.store, csv({ ...files, SYN01B: files.SYN01 }), { now: NOW });
+    const shareClass = files.SYN01.map((r) => [...r.slice(0, 5), String(Math.round(Number(r[5]) * 0.37))]);
+    const summary = await importBars(t.store, csv({ ...files, SYN01B: shareClass }), { now: NOW });
     expect(summary.status).toBe('published');
     expect(summary.byRule.duplicate_series).toBe(1);
     expect(summary.flags).toBe((await getSnapshot(t.store, summary.snapshotId))?.flaggedCount);
@@ -137,5 +138,20 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect(flag).toMatchObject({ symbol: 'SYN01B', severity: 'flag' });
     expect(flag.message).toMatch(/^SYN01B's bars are the same sessions' bars of SYN01 \(in this import\): on 100\.0% of 300 common sessions/);
     expect((await readBars(t.store)).filter((b) => b.symbol === 'SYN01B')).toHaveLength(300);
+  });
+
+  it('rejects the same bars, volume to the share, under a second symbol over 60 sessions or more: one security held twice (BRKB beside BRK.B)', async () => {
+    const files = market(5);
+    const first = await importBars(t.store, csv(files), { now: NOW });
+    expect(first.status).toBe('published');
+    const before = await dumpStore(t.store);
+    const again = await importBars(t.store, csv({ SYN01B: files.SYN01 }), { now: NOW });
+    expect([again.status, again.byRule.lagged_duplicate]).toEqual(['rejected', 1]);
+    expect((await getSnapshot(t.store, again.snapshotId))?.statusReason).toMatch(/series of SYN01B is SYN01's \(stored\) under another symbol: on 100\.0% of 300 common sessions OHLC are equal within rounding, and daily returns correlate 1\.0000, and on 100\.0% of them the volume is equal to the share/);
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+    // Both in one import, both new: the one sorting later is rejected.
+    const t2 = await importBars(t.store, csv({ ...market(3), SYN03A: market(3).SYN03 }), { now: NOW });
+    expect(t2.status).toBe('rejected');
+    expect((await getSnapshot(t.store, t2.snapshotId))?.statusReason).toMatch(/series of SYN03A is SYN03's \(in this import\) under another symbol/);
   });
 });
