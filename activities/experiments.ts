@@ -6,6 +6,7 @@ import { BadInputError } from '../lib/errors';
 import { sameLabelSpec } from '../lib/registry/label-spec';
 import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
+import { relaxedGuardsOf } from '../lib/experiments/relaxed-guards';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, versionExists, type ModelVersion } from '../lib/registry/model-registry';
 import { featureOrderProblem } from '../lib/registry/verify-artifact';
@@ -483,6 +484,11 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const snapshot = input.snapshotId ? await getSnapshot(store, input.snapshotId) : undefined;
         if (input.snapshotId && !snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
         const lineage = { ...input.lineage, datasetId: input.datasetId, experiment: input.experiment, ...(input.universe ? { universe: input.universe } : {}) };
+        // Guards the experiment switched off or loosened: verdicts of their own in the version's
+        // record (metrics.scores, signed with the row) and in the scores promotion judges.
+        const relaxedGuards = relaxedGuardsOf(input.experiment);
+        const candidateScores: CandidateScores = { ...input.scores, relaxedGuards: relaxedGuards.length > 0 ? relaxedGuards : undefined };
+        const metrics = relaxedGuards.length > 0 ? { ...input.metrics, scores: { ...(input.metrics.scores as Record<string, unknown> | undefined), relaxedGuards } } : input.metrics;
         // The same result as an earlier version (an identical re-run): keep that one, register nothing.
         // (A retry of this very registration finds its own version by key in registerModel instead.)
         const registrationKey = `${input.workflowId}/${input.runId}/${input.algorithm}`;
@@ -502,7 +508,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           workflowId: input.workflowId,
           runId: input.runId,
           registrationKey,
-          metrics: input.metrics,
+          metrics,
           lineage,
         }, signing);
         if (!identical) await storeReferenceProfile(version, input, artifact);
@@ -533,7 +539,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // challenges of that champion on an overlapping evaluation period and tested at its share of
         // alpha (lib/registry/challenges.ts). The run's other algorithms are not challenges of their own.
         const challenge = async (): Promise<PromotionDecision> => {
-          if (input.scores.bestOfRun === false) return promotionDecision(input.scores, championScores, policy);
+          if (input.scores.bestOfRun === false) return promotionDecision(candidateScores, championScores, policy);
           const period = periodOf(input.metrics);
           // The champion's evidence, as its registration recorded it: a challenger's must be no older.
           const championPeriod = champion === undefined ? undefined : periodOf((await getModelVersion(store, input.experiment.name, champion)).metrics);
@@ -557,7 +563,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               ...(universe ? { outcomes: { label: input.experiment.label, symbols: input.universe?.trained.length ? input.universe.trained : universe } } : {}),
             },
             (count) => {
-              const scores = { ...input.scores, challenge: count, ...(period ? { period } : {}), ...(evaluationLag ? { evaluationLag } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
+              const scores = { ...candidateScores, challenge: count, ...(period ? { period } : {}), ...(evaluationLag ? { evaluationLag } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
               return { decision: promotionDecision(scores, championScores, policy), level: challengeLevel(policy.alpha, scores).level };
             },
           );

@@ -150,6 +150,12 @@ export const experimentSchema = z
          * newest stored data (a backdated cut-off); refused by default (lib/registry/promotion.ts staleEvaluationVeto).
          */
         allowBackdatedEvaluation: z.boolean().optional(),
+        /**
+         * Promote although a leakage guard is switched off or looser than its default
+         * (lib/experiments/relaxed-guards.ts); refused by default. The reason is recorded with the
+         * experiment and named in the decision.
+         */
+        allowRelaxedGuards: z.object({ reason: z.string().trim().min(10, 'say why the guards may be relaxed (at least 10 characters)').max(500) }).optional(),
         /** What happens to a new challenger: start a deployment, wait for a person, or nothing. */
         deploy: z.enum(['auto', 'manual', 'off']).default('manual'),
         /** How that deployment runs (canary steps, analysis timing, thresholds, A/B): lib/deployment/plan.ts. */
@@ -170,7 +176,7 @@ export type AlgorithmSearch = z.output<typeof algorithmSearchSchema>;
 export type GuardsConfig = Experiment['guards'];
 
 /** The plausibility bound for the experiment's label kind: defaults, then the experiment's overrides. */
-export function plausibilityFor(experiment: Pick<Experiment, 'guards' | 'label'>): PlausibilityBound {
+export function plausibilityFor(experiment: { guards: GuardsConfig; label: { kind: Experiment['label']['kind'] } }): PlausibilityBound {
   const kind = experiment.label.kind;
   const legacy = kind === 'direction' && experiment.guards.plausibleDirectionAccuracy !== undefined ? { maxAccuracy: experiment.guards.plausibleDirectionAccuracy } : {};
   return { ...DEFAULT_PLAUSIBILITY[kind], ...legacy, ...(experiment.guards.plausibility[kind] ?? {}) };

@@ -1,9 +1,11 @@
 /**
  * The promotion policy. A newly trained model becomes `challenger` (or `champion` when there is
- * none) only if, in this order: no guard tripped; it is the best algorithm of its run; it passes
- * the absolute floor; it beats the strongest naive baseline on the promotion metric with day-aware
- * evidence; and it beats the current champion, re-run on the same out-of-sample period, by the
- * margin and with a significant paired difference on the same rows. The decision names the first
+ * none) only if, in this order: no guard tripped; every guard gave a verdict (one that did not run
+ * is not passed) and none was switched off or loosened by the experiment, unless it sets
+ * promotion.allowRelaxedGuards with a reason, which the decision then names; it is the best
+ * algorithm of its run; it passes the absolute floor; it beats the strongest naive baseline on the
+ * promotion metric with day-aware evidence; and it beats the current champion, re-run on the same
+ * out-of-sample period, by the margin and with a significant paired difference on the same rows. The decision names the first
  * rule that failed, with numbers.
  *
  * The level of both tests (challengeLevel): `alpha` is spent over every challenge of one champion
@@ -21,7 +23,7 @@
  * Nor is one whose period ends more than its label horizon + a grace before the newest stored data
  * (staleEvaluationVeto), first champion included, unless the experiment allows it explicitly.
  */
-import type { GuardVerdict } from '../training/guards';
+import type { GuardName, GuardVerdict } from '../training/guards';
 
 export type PromotionMetric = 'auc' | 'accuracy_lift' | 'sharpe';
 
@@ -36,7 +38,31 @@ export interface PromotionPolicy {
    * cut-off): an explicit choice, recorded with the experiment and named in the decision.
    */
   allowBackdatedEvaluation?: boolean;
+  /**
+   * Promote although leakage guards were switched off or loosened (CandidateScores.relaxedGuards):
+   * an explicit choice with its reason, recorded with the experiment and named in the decision.
+   */
+  allowRelaxedGuards?: { reason: string };
 }
+
+/**
+ * A guard the experiment switched off (`not_run`) or ran with a bound looser than its default
+ * (`loosened`), recorded beside the verdicts (lib/experiments/relaxed-guards.ts).
+ */
+export interface RelaxedGuard {
+  guard: GuardName;
+  status: 'not_run' | 'loosened';
+  /** The experiment setting, e.g. `guards.shuffledLabel`. */
+  setting: string;
+  /** E.g. "not run: disabled by guards.shuffledLabel false", "bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6". */
+  message: string;
+}
+
+/**
+ * The guards whose verdict promotion needs: one with no verdict is not passed, unless the experiment
+ * switched it off (then it is a relaxed guard, promoted only with promotion.allowRelaxedGuards).
+ */
+export const PROMOTION_GUARDS: readonly GuardName[] = ['point_in_time_audit', 'single_feature_scan', 'plausibility_bound', 'degenerate_scores', 'shuffled_label'];
 
 /** The model against the strongest naive baseline on one metric, from inference that respects correlated rows. */
 export interface MetricEvidence {
@@ -84,7 +110,16 @@ export interface CandidateScores {
   evaluationLag?: EvaluationLag;
   /** Older registry rows carried guard alarms here; still honoured. */
   leakageAlarm?: string;
-  shuffledLabelPassed: boolean;
+  /** The shuffled-label control's result; absent when it did not run, which is not a pass. */
+  shuffledLabelPassed?: boolean;
+  /**
+   * Every guard with a verdict on this model or its dataset (candidateScoresOf). When present, a
+   * PROMOTION_GUARDS member missing here and not switched off by the experiment vetoes promotion.
+   * Absent in scores built by hand: then only the shuffled-label control's result is required.
+   */
+  judgedBy?: string[];
+  /** Guards the experiment switched off or loosened (registration fills them in from the experiment). */
+  relaxedGuards?: RelaxedGuard[];
 }
 
 export interface PromotionDecision {
@@ -188,18 +223,39 @@ const pText = (p: number) => (Number.isFinite(p) ? p.toPrecision(2) : 'undefined
 
 const describe = (metric: PromotionMetric, e: MetricEvidence, versus = e.versus) => `${metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${versus} (95% interval from ${fmt(e.lower)}, one-sided p ${pText(pOf(e))}, ${e.inference ?? 'clustered by days and symbols'})`;
 
+const relaxedText = (relaxed: readonly RelaxedGuard[]) => relaxed.map((r) => `${r.guard} ${r.message}`).join('; ');
+
+/**
+ * Guards promotion needs a verdict from that gave none and that the experiment did not switch off:
+ * the shuffled-label control without a result, and, for scores from candidateScoresOf, any
+ * PROMOTION_GUARDS member missing from `judgedBy`.
+ */
+export function unjudgedGuards(candidate: Pick<CandidateScores, 'judgedBy' | 'relaxedGuards' | 'shuffledLabelPassed'>): GuardName[] {
+  const off = new Set((candidate.relaxedGuards ?? []).filter((r) => r.status === 'not_run').map((r) => r.guard));
+  const judged = new Set(candidate.judgedBy ?? PROMOTION_GUARDS);
+  return PROMOTION_GUARDS.filter((g) => !off.has(g) && (g === 'shuffled_label' ? candidate.shuffledLabelPassed !== true : !judged.has(g)));
+}
+
 export function promotionDecision(candidate: CandidateScores, champion: CandidateScores | undefined, policy: PromotionPolicy): PromotionDecision {
   const no = (reason: string): PromotionDecision => ({ promote: false, reason: `not promoted: ${reason}` });
   const tripped = candidate.trippedGuards ?? [];
   if (tripped.length > 0) return no(tripped.map((g) => `guard ${g.guard} tripped: ${g.message}`).join('; '));
   if (candidate.leakageAlarm) return no(candidate.leakageAlarm);
-  if (!candidate.shuffledLabelPassed) return no('the shuffled-label control failed');
+  if (candidate.shuffledLabelPassed === false) return no('the shuffled-label control failed');
+  const unjudged = unjudgedGuards(candidate);
+  if (unjudged.length > 0) return no(`no verdict from ${unjudged.join(', ')}: a guard that did not run is not passed`);
+  const relaxed = candidate.relaxedGuards ?? [];
+  if (relaxed.length > 0 && !policy.allowRelaxedGuards) return no(`leakage guards relaxed by the experiment: ${relaxedText(relaxed)}; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason`);
   if (candidate.bestOfRun === false) return no(`not the best algorithm of its run${candidate.bestAlgorithm ? ` (${candidate.bestAlgorithm} is)` : ''}`);
   const stale = evidenceAgeVeto(candidate);
   if (stale !== undefined) return no(stale);
   const backdated = staleEvaluationVeto(candidate);
   if (backdated !== undefined && !policy.allowBackdatedEvaluation) return no(backdated);
-  const promote = (reason: string): PromotionDecision => ({ promote: true, reason: backdated === undefined ? reason : `${reason}; backdated evaluation allowed by promotion.allowBackdatedEvaluation (${candidate.evaluationLag?.sessionsAfter} sessions before ${candidate.evaluationLag?.newestSession})` });
+  const allowed = [
+    ...(backdated === undefined ? [] : [`backdated evaluation allowed by promotion.allowBackdatedEvaluation (${candidate.evaluationLag?.sessionsAfter} sessions before ${candidate.evaluationLag?.newestSession})`]),
+    ...(relaxed.length === 0 ? [] : [`relaxed leakage guards allowed by promotion.allowRelaxedGuards (${JSON.stringify(policy.allowRelaxedGuards?.reason)}): ${relaxedText(relaxed)}`]),
+  ];
+  const promote = (reason: string): PromotionDecision => ({ promote: true, reason: [reason, ...allowed].join('; ') });
   if (!(candidate.auc >= policy.minAuc)) return no(`out-of-sample AUC ${fmt(candidate.auc)} is below the floor ${policy.minAuc}`);
   const score = metricOf(candidate, policy.metric);
   if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
@@ -268,8 +324,9 @@ export interface EvaluatedModel {
 }
 
 /** The scores of one evaluated model, with every tripped guard (its own and its dataset's). */
-export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards?: readonly GuardVerdict[]; shuffledLabel?: { passed: boolean; message: string } } = {}): CandidateScores {
-  const tripped = [...(extra.datasetGuards ?? []), ...(report.guards ?? [])].filter((g) => g.tripped);
+export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards?: readonly GuardVerdict[]; shuffledLabel?: { passed: boolean; message: string }; relaxedGuards?: RelaxedGuard[] } = {}): CandidateScores {
+  const verdicts = [...(extra.datasetGuards ?? []), ...(report.guards ?? [])];
+  const tripped = verdicts.filter((g) => g.tripped);
   if (extra.shuffledLabel && !extra.shuffledLabel.passed) tripped.push({ guard: 'shuffled_label', tripped: true, message: extra.shuffledLabel.message });
   const evidence: CandidateScores['evidence'] = {
     accuracy_lift: { versus: report.baseline.name, difference: report.baseline.accuracyLift, lower: report.baseline.liftInterval[0], pValue: report.baseline.pValue },
@@ -288,7 +345,10 @@ export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards
     trippedGuards: tripped,
     // Reports from before the guards list carried the alarm alone.
     leakageAlarm: report.guards ? undefined : report.leakageAlarm,
-    shuffledLabelPassed: extra.shuffledLabel?.passed ?? true,
+    // No control (switched off, or never run) is no pass: promotionDecision says which.
+    ...(extra.shuffledLabel ? { shuffledLabelPassed: extra.shuffledLabel.passed } : {}),
+    judgedBy: [...new Set([...verdicts.map((g) => g.guard), ...(extra.shuffledLabel ? ['shuffled_label'] : [])])],
+    ...(extra.relaxedGuards && extra.relaxedGuards.length > 0 ? { relaxedGuards: extra.relaxedGuards } : {}),
   };
 }
 

@@ -37,7 +37,7 @@ section.report-section{background:#fff;border:1px solid #e2e4e8;border-radius:6p
 table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border-bottom:1px solid #eee;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#fafafa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .missing{color:#8a6d3b;background:#fcf8e3;padding:6px 10px;border-radius:4px}
-.tripped{color:#a94442;font-weight:600}.passed{color:#3c763d}.noted{color:#8a6d3b}
+.tripped{color:#a94442;font-weight:600}.passed{color:#3c763d}.noted{color:#8a6d3b}.relaxed{color:#a94442;font-style:italic}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e8eef7;margin-right:4px}
 .badge.champion{background:#2ca02c;color:#fff}.badge.challenger{background:#ff7f0e;color:#fff}
 .note{color:#666;font-size:12px}svg.chart{max-width:100%;height:auto;display:block;margin:6px 0}
@@ -168,7 +168,10 @@ export function renderRunReportHtml(report: RunReport): string {
       );
     }),
     sectionHtml('guards', report.guards, (rows) =>
-      table(['guard', 'verdict', 'judged on', 'message'], rows.map((g) => [escapeHtml(g.guard), `<span class="${verdictWord(g).toLowerCase()}">${verdictWord(g)}</span>`, escapeHtml(g.source), escapeHtml(g.message)])),
+      table(['guard', 'verdict', 'judged on', 'message'], rows.map((g) => {
+        const word = g.verdict ?? verdictWord(g);
+        return [escapeHtml(g.guard), `<span class="${g.verdict ? 'relaxed' : word.toLowerCase()}">${word}</span>`, escapeHtml(g.source), escapeHtml(g.message)];
+      })),
     ),
     sectionHtml('lineage', report.lineage, (rows) => table(['', ''], rows.map(([k, v]) => [escapeHtml(k), `<code>${escapeHtml(v)}</code>`]))),
     sectionHtml('promotion', report.promotion, (p) =>

@@ -19,6 +19,8 @@ import { binaryAucOf } from '../stats/binary-scores';
 import type { TrainingDataset } from '../training/dataset';
 import { backtestInputOf, tradableForwardReturns } from '../training/evaluation-report';
 import type { GuardVerdict } from '../training/guards';
+import { guardsSchema } from '../experiments/experiment';
+import { relaxedGuardsOf } from '../experiments/relaxed-guards';
 import { datasetRows, evenlySpaced } from '../training/trial';
 import type { WalkForwardPredictions } from '../training/walk-forward';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
@@ -115,6 +117,8 @@ export interface GuardRow {
   message: string;
   /** Which step judged it: the dataset, the predictions, or the shuffled-label refit. */
   source: string;
+  /** A guard the experiment switched off or loosened (lib/experiments/relaxed-guards.ts): shown instead of passed. */
+  verdict?: 'NOT RUN' | 'LOOSENED';
 }
 
 export interface PromotionSection {
@@ -217,10 +221,15 @@ const storedReportSchema = z.object({
     .optional(),
   guards: z.array(guardSchema).optional(),
 });
+/** Versions registered before relaxed guards were recorded: read from the experiment in their lineage. */
+function relaxedGuardsOfLineage(experiment: unknown): Array<{ guard: string; status: 'not_run' | 'loosened'; message: string }> {
+  const e = z.object({ guards: guardsSchema, label: z.object({ kind: z.enum(['direction', 'triple_barrier', 'volatility_regime']) }) }).safeParse(experiment);
+  return e.success ? relaxedGuardsOf(e.data) : [];
+}
 const storedMetricsSchema = z.object({
   outOfSample: storedReportSchema.optional(),
   shuffledLabel: z.object({ passed: z.boolean(), message: z.string() }).optional(),
-  scores: z.object({ trippedGuards: z.array(guardSchema).optional() }).optional(),
+  scores: z.object({ trippedGuards: z.array(guardSchema).optional(), relaxedGuards: z.array(z.object({ guard: z.string(), status: z.enum(['not_run', 'loosened']), message: z.string() })).optional() }).optional(),
   cv: z.object({ auc: z.number().nullable() }).optional(),
 });
 /** NaN (a failed trial in memory) reads like the null it becomes in stored JSON. */
@@ -654,6 +663,8 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   for (const g of stored?.guards ?? []) add(g, 'predictions');
   if (metrics.shuffledLabel) add({ guard: 'shuffled_label', tripped: !metrics.shuffledLabel.passed, message: metrics.shuffledLabel.message }, 'refit on shuffled labels');
   for (const g of metrics.scores?.trippedGuards ?? []) add(g, 'promotion scores');
+  // Switched off or loosened by the experiment: listed, so an absent verdict never reads as passed.
+  for (const r of metrics.scores?.relaxedGuards ?? relaxedGuardsOfLineage(v.lineage.experiment)) guards.push({ guard: r.guard, tripped: false, message: r.message, source: 'experiment settings', verdict: r.status === 'not_run' ? 'NOT RUN' : 'LOOSENED' });
   if (guards.length > 0) report.guards = recorded(guards);
   if (!datasetGuards && !recordProblem && guards.length > 0) guards.push({ guard: 'dataset guards', tripped: false, message: `${NOT_RECORDED} (only tripped ones are kept in the promotion scores)`, source: 'dataset' });
 

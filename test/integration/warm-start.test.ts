@@ -63,8 +63,9 @@ describe('warm-started experiment runs', () => {
     const ids = ['training-pipeline-experiment-warm-start-first.json', 'training-pipeline-experiment-warm-start-second.json'];
     const [first, second] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async (): Promise<[TrainingPipelineResult, TrainingPipelineResult]> => {
       // Even asking for a warm start, a model without a champion trains from scratch.
-      // The cut-off leaves a month of stored bars after the evaluation: promoted by explicit choice only.
-      const a = await run(ids[0], experiment(data, { dates: { cutoff: '2018-02-28' }, warmStart: {}, promotion: { minAuc: 0, margin: 0, alpha: 1, deploy: 'off', allowBackdatedEvaluation: true } }));
+      // The cut-off leaves a month of stored bars after the evaluation, and the guards are cut down for
+      // speed: promoted by explicit choice only.
+      const a = await run(ids[0], experiment(data, { dates: { cutoff: '2018-02-28' }, warmStart: {}, promotion: { minAuc: 0, margin: 0, alpha: 1, deploy: 'off', allowBackdatedEvaluation: true, allowRelaxedGuards: { reason: 'a 3-symbol test market: smaller audit, no shuffled-label refit' } } }));
       const b = await run(ids[1], experiment(data, { algorithms: [...experiment(data, {}).algorithms, { algorithm: 'logistic_regression', space: { C: 1 } }], warmStart: { search: 'skip', extraRounds: 5, recentDays: 5 } }));
       return [a, b];
     });

@@ -1,4 +1,4 @@
-import { candidateScoresOf, challengeLevel, challengeShare, promotionDecision, servingVeto, type CandidateScores, type MetricEvidence } from '../../lib/registry/promotion';
+import { candidateScoresOf, challengeLevel, challengeShare, promotionDecision, servingVeto, type CandidateScores, type MetricEvidence, type RelaxedGuard } from '../../lib/registry/promotion';
 import { LEAKY_METRICS } from '../helpers/registration';
 
 const policy = { metric: 'auc' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
@@ -98,6 +98,47 @@ describe('promotion policy', () => {
     expect(candidateScoresOf({ ...report, backtest: { strategy: { sharpe: 1.1 }, excessReturn: report.backtest.excessReturn } }).evidence?.sharpe).toBeUndefined();
     expect(s.trippedGuards?.map((g) => g.guard)).toEqual(['point_in_time_audit', 'degenerate_scores']);
     expect(promotionDecision(s, undefined, policy).reason).toMatch(/^not promoted: guard point_in_time_audit tripped: ret_1 differs; guard degenerate_scores tripped: constant$/);
+  });
+});
+
+describe('guards that did not run or were loosened', () => {
+  const report = {
+    classification: { rocAuc: 0.6 },
+    baseline: { name: 'always_up', accuracyLift: 0.05, liftInterval: [0.03, 0.07] as [number, number], pValue: 1e-6 },
+    auc: { versus: 'momentum_sign', difference: { value: 0.1, interval: [0.08, 0.12] as [number, number], pValue: 1e-9 } },
+    backtest: { strategy: { sharpe: 1 } },
+    guards: [{ guard: 'plausibility_bound' as const, tripped: false, message: 'fine' }, { guard: 'degenerate_scores' as const, tripped: false, message: 'fine' }],
+  };
+  const dataset = [{ guard: 'point_in_time_audit' as const, tripped: false, message: 'matches' }, { guard: 'single_feature_scan' as const, tripped: false, message: 'none' }];
+  const shuffled = { passed: true, message: 'at chance' };
+  const off: RelaxedGuard[] = [
+    { guard: 'shuffled_label', status: 'not_run', setting: 'guards.shuffledLabel', message: 'not run: disabled by guards.shuffledLabel false' },
+    { guard: 'plausibility_bound', status: 'loosened', setting: 'guards.plausibility.direction.maxAuc', message: 'bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6' },
+  ];
+
+  it('counts a missing shuffled-label control or dataset verdict as not passed', () => {
+    expect(promotionDecision(candidateScoresOf(report, { datasetGuards: dataset, shuffledLabel: shuffled }), undefined, policy).promote).toBe(true);
+    const noControl = candidateScoresOf(report, { datasetGuards: dataset });
+    expect(noControl.shuffledLabelPassed).toBeUndefined();
+    expect(promotionDecision(noControl, undefined, policy)).toEqual({ promote: false, reason: 'not promoted: no verdict from shuffled_label: a guard that did not run is not passed' });
+    expect(promotionDecision(candidateScoresOf(report, { datasetGuards: [], shuffledLabel: shuffled }), undefined, policy).reason).toBe('not promoted: no verdict from point_in_time_audit, single_feature_scan: a guard that did not run is not passed');
+    expect(promotionDecision(scores(0.6, { shuffledLabelPassed: undefined }), undefined, policy).promote).toBe(false);
+  });
+
+  it('refuses relaxed guards unless the experiment allows them with a reason, which the decision names', () => {
+    const relaxed = candidateScoresOf(report, { datasetGuards: dataset, relaxedGuards: off });
+    const refused = promotionDecision(relaxed, undefined, policy);
+    expect(refused.promote).toBe(false);
+    expect(refused.reason).toBe(
+      'not promoted: leakage guards relaxed by the experiment: shuffled_label not run: disabled by guards.shuffledLabel false; plausibility_bound bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6; promote with the default guard settings, or set promotion.allowRelaxedGuards with a reason',
+    );
+    const allowed = promotionDecision(relaxed, undefined, { ...policy, allowRelaxedGuards: { reason: 'research run, reviewed by hand' } });
+    expect(allowed.promote).toBe(true);
+    expect(allowed.reason).toMatch(/; relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("research run, reviewed by hand"\): shuffled_label not run: disabled by guards\.shuffledLabel false; plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6$/);
+    // A switched-off guard is no excuse for one that should have run: the audit's verdict is still required.
+    expect(promotionDecision(candidateScoresOf(report, { datasetGuards: [dataset[1]], relaxedGuards: off }), undefined, { ...policy, allowRelaxedGuards: { reason: 'research run, reviewed by hand' } }).reason).toMatch(/^not promoted: no verdict from point_in_time_audit/);
+    // Nor does the override pass a tripped guard.
+    expect(promotionDecision(candidateScoresOf({ ...report, guards: [{ guard: 'plausibility_bound', tripped: true, message: 'AUC 0.99' }] }, { datasetGuards: dataset, relaxedGuards: off }), undefined, { ...policy, allowRelaxedGuards: { reason: 'research run, reviewed by hand' } }).reason).toBe('not promoted: guard plausibility_bound tripped: AUC 0.99');
   });
 });
 

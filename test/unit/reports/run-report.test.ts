@@ -126,6 +126,27 @@ describe('run report data', () => {
     expect(reportBindingOf(smuggled.replace('</head>', '<meta name="mlp-report-version" content="9"></head>'))).toBeUndefined();
   });
 
+  it('lists guards the experiment switched off or loosened as NOT RUN / LOOSENED, never as passed', () => {
+    const base = fixtureVersion();
+    const relaxedGuards = [
+      { guard: 'shuffled_label', status: 'not_run', setting: 'guards.shuffledLabel', message: 'not run: disabled by guards.shuffledLabel false' },
+      { guard: 'plausibility_bound', status: 'loosened', setting: 'guards.plausibility.direction.maxAuc', message: 'bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6' },
+    ];
+    const report = assembleRunReport({ version: { ...base, metrics: { ...base.metrics, shuffledLabel: undefined, scores: { relaxedGuards } } } });
+    if (!report.guards.recorded) throw new Error(report.guards.reason);
+    expect(report.guards.data.filter((g) => g.source === 'experiment settings').map((g) => [g.guard, g.verdict, g.message])).toEqual([
+      ['shuffled_label', 'NOT RUN', 'not run: disabled by guards.shuffledLabel false'],
+      ['plausibility_bound', 'LOOSENED', 'bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6'],
+    ]);
+    const html = renderRunReportHtml(report);
+    expect(html).toContain('<span class="relaxed">NOT RUN</span>');
+    expect(html).toContain('<span class="relaxed">LOOSENED</span>');
+    // A version registered before they were recorded: read from the experiment in its lineage.
+    const older = assembleRunReport({ version: { ...base, lineage: { ...base.lineage, experiment: { label: { kind: 'direction', horizon: 1 }, guards: { pointInTime: { rows: 0 } } } } } });
+    if (!older.guards.recorded) throw new Error(older.guards.reason);
+    expect(older.guards.data.filter((g) => g.verdict).map((g) => `${g.guard} ${g.verdict}: ${g.message}`)).toEqual(['point_in_time_audit NOT RUN: not run: disabled by guards.pointInTime.rows 0']);
+  });
+
   it('escapes stored text in the HTML', () => {
     const report = assembleRunReport({ version: fixtureVersion({ name: 'x', algorithm: '<script>alert(1)</script>' }), decision: { promote: false, reason: '<img src=x onerror=alert(1)>' } });
     const html = renderRunReportHtml(report);

@@ -15,6 +15,7 @@ import { clusteredAucDifference, clusteredMean, type PanelDependence } from '../
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
+import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 const normal = (random: () => number) => () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 
@@ -94,7 +95,7 @@ describe('evidence over fewer days than the label overlap', () => {
       expect(report.auc.difference.pValue).toBeNaN();
       expect(report.baseline.pValue).toBeNaN();
       for (const metric of ['auc', 'accuracy_lift'] as const) {
-        const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, { metric, margin: 0, minAuc: 0, alpha: 0.05 });
+        const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, { metric, margin: 0, minAuc: 0, alpha: 0.05 });
         if (decision.promote) promoted++;
         else if (!/below the floor|not defined/.test(decision.reason)) expect(decision.reason).toMatch(/no evidence it beats the strongest naive baseline: .*one-sided p undefined/);
       }

@@ -13,6 +13,7 @@ import { candidateScoresOf, championEvidenceOf, promotionDecision } from '../../
 import { championComparisonOf, evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { datasetFromBars, predictionsForLastDays, rankedScores } from '../../helpers/training-dataset';
+import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
@@ -87,7 +88,7 @@ describe('evidence on the sharpe metric, against the market exposure a strategy 
       expect(bt.sharpeDifference).toMatchObject({ versus: 'buy_and_hold', rivalSharpe: bt.buyAndHold.sharpe });
       expect(bt.deflatedSharpeBenchmark).toMatchObject({ versus: 'buy_and_hold', sharpe: expect.closeTo(bt.buyAndHold.sharpe, 10) });
       if (bt.excessReturn.pValue < 0.05) beatExposureMatched++;
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) promoted++;
       else if (!/below the floor/.test(decision.reason)) expect(decision.reason).toMatch(/no evidence it beats the strongest naive baseline: sharpe .* over (buy-and-hold at the strategy's beta \(\d\.\d\d\), alpha per day|buy-and-hold's Sharpe ratio \d\.\d\d, annualised Sharpe difference)/);
     }
@@ -105,7 +106,7 @@ describe('evidence on the sharpe metric, against the market exposure a strategy 
       const report = evaluatePredictions(ds, predictionsForLastDays(ds, EVALUATION_DAYS, rankedScores(ds, (s, d) => m.signal[s][d])), m.series, options);
       const bt = report.backtest;
       expect(Math.abs((bt.marketModel?.beta.value ?? NaN) - 1)).toBeLessThan(0.3);
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) {
         promoted++;
         expect(decision.reason).toMatch(/^no champion yet; sharpe \d\.\d{4} passes the floors; beats /);
@@ -139,9 +140,9 @@ describe('a challenger against the champion re-run on the same rows', () => {
     expect(championComparisonOf(ds, fewer, champion, m.series, { backtest: options.backtest, seed: 1 }).rows).toBe(champion.rows.length - 100);
 
     // The champion's scores and the challengers' through the promotion rule, on sharpe.
-    const championScores = candidateScoresOf(evaluatePredictions(ds, champion, m.series, options));
+    const championScores = candidateScoresOf(evaluatePredictions(ds, champion, m.series, options), PASSED_GUARDS);
     const policySharpe = { ...policy, margin: 0 };
-    const withEdge = { ...candidateScoresOf(evaluatePredictions(ds, edge, m.series, options)), versusChampion: championEvidenceOf({ ...better, championVersion: 1 }) };
+    const withEdge = { ...candidateScoresOf(evaluatePredictions(ds, edge, m.series, options), PASSED_GUARDS), versusChampion: championEvidenceOf({ ...better, championVersion: 1 }) };
     expect(promotionDecision(withEdge, championScores, policySharpe)).toMatchObject({ promote: true, reason: expect.stringMatching(/paired on the same rows: sharpe \+\d\.\d{4} over champion v1 re-run, annualised Sharpe difference on the same 500 days/) });
     // A challenger that is better by a point on one draw, without the paired difference, is not promoted.
     const lucky = { ...withEdge, versusChampion: championEvidenceOf({ ...luck, sharpe: { ...luck.sharpe, value: Math.abs(luck.sharpe.value), pValue: 0.3 }, championVersion: 1 }) };

@@ -12,6 +12,7 @@ import { candidateScoresOf, promotionDecision } from '../../../lib/registry/prom
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
+import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
@@ -47,7 +48,7 @@ describe('evidence on the sharpe metric', () => {
       const benchmark = report.backtest.excessReturnBenchmark;
       expect(benchmark?.exposure).toBeGreaterThan(0);
       expect(benchmark?.exposure).toBeLessThan(0.5);
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) promoted++;
       if (!/below the floor/.test(decision.reason)) {
         checked++;
@@ -81,7 +82,7 @@ describe('evidence on the accuracy_lift metric', () => {
       // P(up) 0.40–0.49: "down" on every row, in an order that means nothing.
       const report = evaluatePredictions(ds, predictionsForLastDays(ds, 400, () => 0.4 + 0.09 * noise()), series, options);
       if (report.baseline.pValue < 0.05) beatFair++;
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) promoted++;
       if (!/below the floor/.test(decision.reason) && report.baseline.pValue < 0.05) {
         judged++;
@@ -110,7 +111,7 @@ describe('evidence on the accuracy_lift metric, a model that says "up" now and t
       const report = evaluatePredictions(ds, predictionsForLastDays(ds, 400, () => (noise() < 0.9 ? 0.3 + 0.1 * noise() : 0.6 + 0.1 * noise())), series, options);
       const nir = report.baseline.noInformation;
       if (nir && Number.isFinite(nir.pValue) && nir.liftInterval[1] > nir.liftInterval[0]) varied++;
-      if (promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
+      if (promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
     }
     expect(varied).toBe(seeds);
     expect(promoted).toBe(0);

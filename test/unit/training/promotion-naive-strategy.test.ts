@@ -14,6 +14,7 @@ import { evaluatePredictions, type EvaluationReport } from '../../../lib/trainin
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { crossSectionalRuleOf, tradedProbabilitiesOf } from '../../../lib/validation/baselines';
 import { datasetFromBars, predictionsForLastDays, rankedScores } from '../../helpers/training-dataset';
+import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0, minAuc: 0, alpha: 0.05 };
@@ -84,7 +85,7 @@ describe('a naive rule traded as the model is', () => {
       const report = evaluatePredictions(ds, predictionsForLastDays(ds, EVALUATION_DAYS, rankedScores(ds, (s, d) => -past(s, d))), series, options);
       const bt = report.backtest;
       if ((bt.marketModel?.alpha.pValue ?? 1) < 0.001 && (bt.excessReturn.pValue ?? 1) < 0.001) beatMarket++;
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) promoted++;
       reports.push({ backtest: bt, reason: decision.reason });
     }
@@ -106,7 +107,7 @@ describe('a naive rule traded as the model is', () => {
       const ds = datasetFromBars(series, direction);
       const past = pastReturn(series);
       const report = evaluatePredictions(ds, predictionsForLastDays(ds, EVALUATION_DAYS, rankedScores(ds, (s, d) => -past(s, d) + 0.03 * signal[s][d])), series, options);
-      const decision = promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
+      const decision = promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy);
       if (decision.promote) {
         promoted++;
         expect(decision.reason).toMatch(/the naive rule momentum_sign(_cross_sectional)? traded the same way/);

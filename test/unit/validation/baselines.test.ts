@@ -7,6 +7,7 @@ import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { candidateScoresOf, promotionDecision } from '../../../lib/registry/promotion';
 import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../../../lib/validation/baselines';
+import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 /**
  * Prices whose volatility switches between calm and turbulent regimes that last for weeks (as real
@@ -141,7 +142,7 @@ describe('verdicts a trading team can trust', () => {
     const report = evaluatePredictions(ds, predictionsOf(ds, 300, () => 0.6 + 0.01 * random()), series, options('direction'));
     expect(report.classification.accuracy).toBeCloseTo(report.baselines.find((b) => b.name === 'always_up')?.accuracy ?? NaN, 10);
     expect(report.baseline.pValue).toBeGreaterThan(0.4);
-    const decision = promotionDecision(candidateScoresOf(report), undefined, policy);
+    const decision = promotionDecision(candidateScoresOf(report, PASSED_GUARDS), undefined, policy);
     expect(decision.promote).toBe(false);
     expect(decision.reason).toMatch(/^not promoted: no evidence it beats the strongest naive baseline/);
   });
@@ -155,7 +156,7 @@ describe('verdicts a trading team can trust', () => {
     expect(report.backtest.scoreTies.constantShare).toBe(1);
     const guard = report.guards.find((g) => g.guard === 'degenerate_scores');
     expect(guard).toMatchObject({ tripped: true, message: expect.stringMatching(/every symbol got the same score on \d+ of \d+ days \(100\.0%/) });
-    const decision = promotionDecision(candidateScoresOf(report), undefined, { ...policy, alpha: 1 });
+    const decision = promotionDecision(candidateScoresOf(report, PASSED_GUARDS), undefined, { ...policy, alpha: 1 });
     expect(decision).toMatchObject({ promote: false, reason: expect.stringMatching(/^not promoted: guard degenerate_scores tripped/) });
   });
 });
@@ -222,7 +223,7 @@ describe('market-timing baselines', () => {
       const marketMove = ds.days.map((_, d) => (d < 5 ? 0 : series.reduce((sum, s) => sum + s.close[d] / s.close[d - 5] - 1, 0) / series.length));
       const report = evaluatePredictions(ds, predictionsOf(ds, 500, (r) => 1 / (1 + Math.exp(20 * marketMove[ds.start[r]]))), series, { ...options('direction'), backtest: { costBps: 0, slippageBps: 0 } });
       if (report.auc.versus.startsWith('market_')) versusMarket++;
-      if (promotionDecision({ ...candidateScoresOf(report), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
+      if (promotionDecision({ ...candidateScoresOf(report, PASSED_GUARDS), bestOfRun: true, candidatesCompared: 1 }, undefined, policy).promote) promoted++;
       // It ranks no stocks: every daily AUC is 0.5, whatever its pooled AUC.
       expect(report.auc.withinDay).toMatchObject({ value: 0.5, days: 500 });
       expect(report.auc.withinDay?.pValue).toBe(1);

@@ -1,0 +1,80 @@
+/**
+ * Guards an experiment switched off or loosened are recorded with the version (metrics.scores,
+ * signed with the row) and refuse automatic promotion, unless the experiment allows them with a
+ * reason, which the decision then names. The defaults promote as before.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { experimentActivities, type RegisterResult } from '../../activities/experiments';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { experimentSchema } from '../../lib/experiments/experiment';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { aliasVersion, getModelVersion } from '../../lib/registry/model-registry';
+import type { TaskPool } from '../../lib/threads/task-pool';
+import { writeDataset } from '../../lib/training/dataset';
+import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
+import { syntheticTrainingDataset } from '../helpers/training-dataset';
+
+describe('registration with relaxed leakage guards', () => {
+  let t: TestDatabase;
+  const artifacts = localArtifactStore(tempDir('mlp-relaxed-'));
+  let FEATURE_SET: TestFeatureSet;
+  beforeAll(async () => {
+    t = await createSqliteTestDatabase();
+    await loadModelRuntimes();
+    FEATURE_SET = await saveTestFeatureSet(t.store, returnsFeatureSet('relaxed', 3));
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  async function register(name: string, extra: Record<string, unknown>): Promise<RegisterResult> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
+    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed: 1, horizon: 5, featureSet: FEATURE_SET });
+    const { id: datasetId } = await writeDataset(artifacts, ds);
+    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
+    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra, promotion: { alpha: 1, margin: 0, ...(extra.promotion as object) } });
+    // As the workflow passes them: every verdict present where the guard ran (candidateScoresOf), none for a guard switched off.
+    const judgedBy = ['plausibility_bound', 'degenerate_scores', ...(experiment.guards.pointInTime.rows > 0 ? ['point_in_time_audit'] : []), ...(experiment.guards.singleFeatureScan ? ['single_feature_scan'] : []), ...(experiment.guards.shuffledLabel ? ['shuffled_label'] : [])];
+    const scores = { auc: 0.58, accuracyLift: 0, sharpe: 0, trippedGuards: [], judgedBy, ...(experiment.guards.shuffledLabel ? { shuffledLabelPassed: true } : {}), bestOfRun: true, candidatesCompared: 1 };
+    return new MockActivityEnvironment().run(activities.registerAndPromote, {
+      experiment,
+      algorithm: 'logistic_regression',
+      params: {},
+      artifactSha256: sha256,
+      datasetId,
+      featureSetVersion: ds.featureSetVersion,
+      metrics: { scores },
+      lineage: {},
+      scores,
+      workflowId: `wf-${name}`,
+      runId: 'r',
+    });
+  }
+  const guardsOff = { pointInTime: { rows: 0 }, singleFeatureScan: false, shuffledLabel: false, plausibility: { direction: { maxAuc: 1 } } };
+
+  it('promotes with the default guards as before, recording nothing relaxed', async () => {
+    const result = await register('defaults', {});
+    expect(result.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; auc 0\.5800 passes the floors$/) });
+    expect((await getModelVersion(t.store, 'defaults', result.version.version)).metrics.scores).not.toHaveProperty('relaxedGuards');
+  });
+
+  it('records guards switched off or loosened with the version and promotes nothing', async () => {
+    const result = await register('guards-off', { guards: guardsOff });
+    expect(result.decision.promote).toBe(false);
+    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: point_in_time_audit not run: disabled by guards\.pointInTime\.rows 0; single_feature_scan not run: disabled by guards\.singleFeatureScan false; shuffled_label not run: disabled by guards\.shuffledLabel false; plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6; .*promotion\.allowRelaxedGuards/);
+    expect(await aliasVersion(t.store, 'guards-off', 'champion')).toBeUndefined();
+    const row = await getModelVersion(t.store, 'guards-off', result.version.version);
+    expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; status: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.status}`)).toEqual(['point_in_time_audit not_run', 'single_feature_scan not_run', 'shuffled_label not_run', 'plausibility_bound loosened']);
+  });
+
+  it('promotes them only with promotion.allowRelaxedGuards, naming its reason and the guards', async () => {
+    const result = await register('guards-allowed', { guards: guardsOff, promotion: { allowRelaxedGuards: { reason: 'research run on synthetic data' } } });
+    expect(result.decision.promote).toBe(true);
+    expect(result.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("research run on synthetic data"\): point_in_time_audit not run: .*plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6$/);
+    expect(await aliasVersion(t.store, 'guards-allowed', 'champion')).toBe(result.version.version);
+  });
+});

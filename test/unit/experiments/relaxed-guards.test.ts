@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { experimentSchema } from '../../../lib/experiments/experiment';
+import { relaxedGuardsOf } from '../../../lib/experiments/relaxed-guards';
+
+const base = { name: 'x', label: { kind: 'direction', horizon: 5 }, algorithms: [{ algorithm: 'logistic_regression' }] };
+const parse = (extra: Record<string, unknown>) => experimentSchema.parse({ ...base, ...extra });
+
+describe('relaxedGuardsOf', () => {
+  it('finds nothing relaxed in the defaults, in tighter settings, or in the shipped experiments', () => {
+    expect(relaxedGuardsOf(parse({}))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ guards: { pointInTime: { rows: 500, dates: 10 }, shuffledLabelTolerance: 0.02, plausibility: { direction: { maxAuc: 0.58 } }, degenerateScores: { maxConstantDays: 0.01, maxTiedCutDays: 0.1 }, onTrip: 'fail' } }))).toEqual([]);
+    const dir = path.resolve(__dirname, '../../../experiments');
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json'))) expect([file, relaxedGuardsOf(experimentSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))))]).toEqual([file, []]);
+  });
+
+  it('records every guard switched off or loosened beyond its default, naming the setting', () => {
+    // The independent check's settings: every leakage guard off or unable to trip.
+    const e = parse({ guards: { pointInTime: { rows: 0 }, singleFeatureScan: false, shuffledLabel: false, shuffledLabelTolerance: 0.5, plausibility: { direction: { maxAuc: 1, maxAucAboveBaseline: 0.5, maxAccuracy: 1 } }, degenerateScores: { maxConstantDays: 1, maxTiedCutDays: 1 } } });
+    expect(relaxedGuardsOf(e).map((r) => `${r.guard} ${r.status}: ${r.message}`)).toEqual([
+      'point_in_time_audit not_run: not run: disabled by guards.pointInTime.rows 0',
+      'single_feature_scan not_run: not run: disabled by guards.singleFeatureScan false',
+      'shuffled_label not_run: not run: disabled by guards.shuffledLabel false',
+      'plausibility_bound loosened: bound loosened: guards.plausibility.direction.maxAuc 1 > default 0.6',
+      'plausibility_bound loosened: bound loosened: guards.plausibility.direction.maxAucAboveBaseline 0.5 > default 0.08',
+      'plausibility_bound loosened: bound loosened: guards.plausibility.direction.maxAccuracy 1 > default 0.65',
+      'degenerate_scores loosened: bound loosened: guards.degenerateScores.maxConstantDays 1 > default 0.05',
+      'degenerate_scores loosened: bound loosened: guards.degenerateScores.maxTiedCutDays 1 > default 0.2',
+    ]);
+  });
+
+  it('judges the bound of the label kind trained on, the legacy accuracy name, a smaller audit and a wider tolerance', () => {
+    // Another kind's bound does not apply; volatility regime's own defaults are higher.
+    expect(relaxedGuardsOf(parse({ guards: { plausibility: { triple_barrier: { maxAuc: 0.9 } } } }))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ label: { kind: 'volatility_regime', horizon: 20 }, guards: { plausibility: { volatility_regime: { maxAuc: 0.9 } } } }))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ label: { kind: 'volatility_regime', horizon: 20 }, guards: { plausibility: { volatility_regime: { maxAuc: 0.99 } } } })).map((r) => r.message)).toEqual(['bound loosened: guards.plausibility.volatility_regime.maxAuc 0.99 > default 0.95']);
+    expect(relaxedGuardsOf(parse({ guards: { plausibleDirectionAccuracy: 0.8 } })).map((r) => r.message)).toEqual(['bound loosened: guards.plausibleDirectionAccuracy 0.8 > default 0.65']);
+    expect(relaxedGuardsOf(parse({ guards: { pointInTime: { rows: 30, dates: 3 }, shuffledLabelTolerance: 0.05 } })).map((r) => [r.guard, r.status, r.message])).toEqual([
+      ['point_in_time_audit', 'loosened', 'sample reduced: guards.pointInTime.rows 30 < default 200'],
+      ['point_in_time_audit', 'loosened', 'sample reduced: guards.pointInTime.dates 3 < default 6'],
+      ['shuffled_label', 'loosened', 'bound loosened: guards.shuffledLabelTolerance 0.05 > default 0.03'],
+    ]);
+  });
+});
+
+describe('promotion.allowRelaxedGuards', () => {
+  it('is absent by default and needs a reason', () => {
+    expect(parse({}).promotion.allowRelaxedGuards).toBeUndefined();
+    expect(parse({ promotion: { allowRelaxedGuards: { reason: 'smoke test on 3 symbols' } } }).promotion.allowRelaxedGuards).toEqual({ reason: 'smoke test on 3 symbols' });
+    expect(experimentSchema.safeParse({ ...base, promotion: { allowRelaxedGuards: true } }).success).toBe(false);
+    expect(experimentSchema.safeParse({ ...base, promotion: { allowRelaxedGuards: {} } }).success).toBe(false);
+    expect(experimentSchema.safeParse({ ...base, promotion: { allowRelaxedGuards: { reason: '   ' } } }).success).toBe(false);
+  });
+});
