@@ -13,7 +13,7 @@ import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
 import { openSession } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { assertSymbolsFit } from '../store/bars';
+import { assertSymbolsFit, storeFingerprint } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
@@ -537,7 +537,11 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     group.contents.push({ sha256: sha256s[k], source: s.source });
   }
   for (const { at, contents } of seenAt.values()) await recordContentClocks(store, contents, at);
-  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published') return summaryOf(latest.snapshot, started, 0, 0);
+  // A rejection judged on the stored bars holds while they do: once they change (the wrong
+  // security's bars removed by hand, as a series_mismatch finding asks), the content is judged again.
+  const judgedStore = latest?.snapshot.status === 'rejected' ? latest.snapshot.qualityReport.storedBarChecks?.store : undefined;
+  const rejudge = judgedStore !== undefined && (await storeFingerprint(store.db, store.driver)) !== judgedStore;
+  if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published' && !rejudge) return summaryOf(latest.snapshot, started, 0, 0);
   const earlier = await fileClocksOf(store, sources, sha256s, judgedAt, latest?.snapshot.status === 'staging' ? latest.snapshot : undefined);
   const clockOf = (source: string): Date => earlier.get(source) ?? judgedAt;
 
@@ -594,7 +598,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const chunks = planChunks(candidates, readIssues, unscoped, hooks.chunkSize ?? 20_000);
   const check = (chunk: Chunk) => checkChunk(chunk, request.quality, clockOf);
 
-  let generation = latest?.generation ?? 0;
+  let generation = (latest?.generation ?? 0) + (rejudge ? 1 : 0);
   if (latest?.snapshot.status === 'published') {
     // Published before: kept while the store still holds every accepted bar, value for value. Stored
     // bars the snapshot does not confirm were kept by its publish and do not count, and neither do

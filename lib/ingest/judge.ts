@@ -9,6 +9,7 @@ import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, s
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
+import { storeFingerprint } from '../store/bars';
 import { declaredInstruments, getSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, withPublishLock, type PublishResult } from '../store/staging';
 
@@ -298,6 +299,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
     await tx.insertInto('quarantine').ignore().values(applied.issues.slice(i, i + QUARANTINE_ROWS_PER_STATEMENT).map((i) => quarantineRow(snapshotId, i))).execute();
   }
   const next = applied.report;
+  if (applied.dropped.size > 0 && next.storedBarChecks) next.storedBarChecks.store = await storeFingerprint(tx, store.driver);
   const symbols = Object.keys(next.bySymbol).filter((s) => next.bySymbol[s].rowsAccepted > 0).sort();
   await tx
     .updateTable('dataset_snapshots')

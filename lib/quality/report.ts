@@ -63,7 +63,16 @@ export interface QualityReport {
    * and across series, lib/quality/duplicate-series.ts) found, already counted above
    * (applyStoredBarFindings); present only when they found something.
    */
-  storedBarChecks?: { rowsRejected: number; flags: number };
+  storedBarChecks?: {
+    rowsRejected: number;
+    flags: number;
+    /**
+     * The store as these rules judged it (storeFingerprint), when they rejected rows: a rejection
+     * that depends on the stored bars is judged again once they change (the wrong security's bars
+     * removed by hand), not returned forever.
+     */
+    store?: string;
+  };
 }
 
 export interface QualityCheckResult {

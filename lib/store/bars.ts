@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
 import { withSqliteLock, type Database } from './database';
@@ -197,6 +197,19 @@ export async function countBars(store: Database, query: BarQuery = {}): Promise<
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * A digest of every stored bar (count, and exact sums of the closes to 1e-4 and of the volumes):
+ * it changes when any bar is added, removed or revised. A rejection judged on the stored bars
+ * records it, so the same content imported again is judged again only once the store has changed
+ * (lib/ingest/import-bars.ts). One scan of the table; paid only where such a verdict exists.
+ */
+export async function storeFingerprint(db: Kysely<DatabaseSchema>, driver: Database['driver']): Promise<string> {
+  const integer = driver === 'mysql' ? sql.raw('signed') : sql.raw('integer');
+  const row = await sql<{ n: number | string; c: number | string | null; v: number | string | null }>`select count(*) as n, sum(cast(round(close * 10000) as ${integer})) as c, sum(cast(round(volume) as ${integer})) as v from bars`.execute(db);
+  const r = row.rows[0];
+  return `${String(r.n)}:${String(r.c ?? 0)}:${String(r.v ?? 0)}`;
 }
 
 /** Per symbol: how many bars are stored dated on or before `to`. */

@@ -65,6 +65,26 @@ describe.each(DRIVERS)('a file of another security under a stored symbol on %s',
     expect(await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'series_mismatch' })).toEqual([expect.objectContaining({ symbol: 'IBM', line: null })]);
   });
 
+  it('the same file imported again is judged again once the stored bars it was rejected against are removed, and only then', async () => {
+    expect((await importBars(t.store, csv({ 'ibm.us.csv': walk(2, 0, 300), 'msft.us.csv': walk(3, 0, 300) }), { now: NOW })).status).toBe('published');
+    const right = csv({ 'ibm.us.csv': walk(1, 0, 300) });
+    const first = await importBars(t.store, right, { now: NOW });
+    expect([first.status, first.byRule.series_mismatch]).toEqual(['rejected', 1]);
+    // Nothing changed: the verdict stands, no new snapshot.
+    const again = await importBars(t.store, right, { now: NOW });
+    expect([again.status, again.snapshotId]).toEqual(['rejected', first.snapshotId]);
+    const snapshots = async () => (await t.store.db.selectFrom('dataset_snapshots').select('id').execute()).length;
+    const count = await snapshots();
+    // The wrong security's bars removed by hand, as the finding asks: judged again, and published.
+    await t.store.db.deleteFrom('bars').where('symbol', '=', 'IBM').execute();
+    const fixed = await importBars(t.store, right, { now: NOW });
+    expect(fixed.status).toBe('published');
+    expect(fixed.snapshotId).not.toBe(first.snapshotId);
+    expect((await getSnapshot(t.store, fixed.snapshotId))?.source).toMatchObject({ generation: 1, supersedes: first.snapshotId });
+    expect(await snapshots()).toBe(count + 1);
+    expect((await readBars(t.store, { symbols: ['IBM'] })).map((b) => b.close.toFixed(4))).toEqual(walk(1, 0, 300).map((l) => l.split(',')[4]));
+  });
+
   it('the same security split-adjusted over the whole history, or with two corrected bars, is published with its revisions', async () => {
     expect((await importBars(t.store, csv({ 'ibm.us.csv': walk(1, 0, 300) }), { now: NOW })).status).toBe('published');
     const corrected = walk(1, 0, 300).map((row, i) => (i === 100 || i === 200 ? row.replace(/,(\d+)$/, ',9999999') : row));
