@@ -80,19 +80,35 @@ function noNewOutcomes(a: { to: string; createdAt?: string }, b: { from: string 
   return !(b.from > a.to && b.from > judged);
 }
 
-/** A label's target as its outcomes see it: the kind and horizon (a dead zone or barriers relabel the same price moves). */
-function targetOf(label: unknown): string | undefined {
+/**
+ * What a label's outcomes measure: the direction of the price move (`direction`, `triple_barrier`:
+ * barriers and a dead zone relabel the same moves) or the volatility (`volatility_regime`), over its
+ * horizon in sessions.
+ */
+function targetOf(label: unknown): { family: string; horizon: number } | undefined {
   const l = label as { kind?: unknown; horizon?: unknown } | null;
-  return typeof l?.kind === 'string' && typeof l.horizon === 'number' ? `${l.kind}/${l.horizon}` : undefined;
+  if (typeof l?.kind !== 'string' || typeof l.horizon !== 'number' || !(l.horizon > 0)) return undefined;
+  return { family: l.kind === 'triple_barrier' ? 'direction' : l.kind, horizon: l.horizon };
 }
 
 /**
- * Whether two challenges predicted the same outcomes: the same target (label kind and horizon) on
+ * Horizons within this factor of each other measure largely the same moves: the returns over h and
+ * H > h sessions from one start correlate about √(h/H), 0.71 at a factor of 2 (direction/5 and
+ * direction/6 labels agree on 87% of the S&P 500 rows). Hopping between such horizons under new
+ * model names started the count of challenges again at 1.
+ */
+export const SAME_OUTCOMES_HORIZON_FACTOR = 2;
+
+/**
+ * Whether two challenges predicted the same outcomes: the same target (the direction of the price
+ * move, or the volatility) over horizons within SAME_OUTCOMES_HORIZON_FACTOR of each other, on
  * universes of which at least half of the smaller one is shared.
  */
 export function sameOutcomes(a: ChallengeOutcomes, b: ChallengeOutcomes): boolean {
-  const target = targetOf(a.label);
-  if (target === undefined || target !== targetOf(b.label)) return false;
+  const x = targetOf(a.label);
+  const y = targetOf(b.label);
+  if (x === undefined || y === undefined || x.family !== y.family) return false;
+  if (Math.max(x.horizon, y.horizon) > SAME_OUTCOMES_HORIZON_FACTOR * Math.min(x.horizon, y.horizon)) return false;
   const [small, large] = a.symbols.length <= b.symbols.length ? [a.symbols, new Set(b.symbols)] : [b.symbols, new Set(a.symbols)];
   if (small.length === 0) return false;
   const shared = small.filter((s) => large.has(s)).length;
