@@ -171,7 +171,8 @@ export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: rea
   };
 }
 
-const equalWithinRounding = (x: number, y: number): boolean => Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
+/** Two prices equal within the rounding of vendors' exports (EQUAL_BAR_TOLERANCE). */
+export const equalWithinRounding = (x: number, y: number): boolean => Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
 
 /** Average ranks of a row's finite values, centred (NaN stays NaN): Spearman's correlation is then Pearson's of these. */
 function ranksInPlace(x: Float64Array, o: number, length: number): void {
@@ -549,8 +550,7 @@ function laggedGroups(returns: Float64Array, n: number, days: number, equity: re
   const same = laggedCorrelation(x, 0, 1, days, 0, from, days);
   for (const lag of [-1, 1]) {
     const other = laggedCorrelation(x, 0, 1, days, lag, from, days);
-    const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
-    if (other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z) return group;
+    if (misdatedAt(same, other) !== undefined) return group;
   }
   return undefined;
 }
@@ -698,9 +698,8 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
         for (let lag = -reach; lag <= reach; lag++) {
           if (lag === 0) continue;
           const other = laggedCorrelation(y, 0, 1, days, lag, window[0], window[1]);
-          // NaN (no variance, no common days) never passes the comparisons.
-          const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
-          if (other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z && (!worst || gap > worst.gap)) worst = { lag, r: other.r, same: same.r, sessions: same.n, gap, market, window, marketRow: x.slice(days) };
+          const gap = misdatedAt(same, other);
+          if (gap !== undefined && (!worst || gap > worst.gap)) worst = { lag, r: other.r, same: same.r, sessions: same.n, gap, market, window, marketRow: x.slice(days) };
         }
       }
     }
@@ -725,6 +724,17 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
 }
 
 /** Rejects series S whole with a finding of `rule` (series-level: no date, line or row). */
+/**
+ * The gap, in units of 1/√sessions, by which a series moves with the market of another session
+ * (`other`) more than with its own (`same`), when that says misdated: the other session's correlation
+ * at least MISDATED_MIN_CORRELATION on MIN_COMMON_SESSIONS or more, the gap MISDATED_GAP_Z or more.
+ * NaN (no variance, no common days) never passes.
+ */
+function misdatedAt(same: { r: number; n: number }, other: { r: number; n: number }): number | undefined {
+  const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
+  return other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z ? gap : undefined;
+}
+
 function rejectSeries(out: DuplicateSeriesFindings, S: DuplicateCheckSeries, rule: 'lagged_duplicate' | 'misdated_series', message: string): void {
   const finding = issue(rule, { symbol: S.symbol, date: null, source: S.source ?? S.symbol, line: null, raw: null, message });
   out.rejected.set(S.symbol, finding);

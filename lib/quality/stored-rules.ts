@@ -5,6 +5,7 @@ import { nextNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
 import type { QualityPolicy } from './policy';
 import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
+import { equalWithinRounding } from './duplicate-series';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -617,7 +618,7 @@ export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar
   const { symbol, staged, stored, source } = input;
   const storedOn = new Map(stored.map((b) => [b.date, b]));
   const stagedOn = new Map(staged.map((b) => [b.date, b]));
-  const same = (a: Pick<Bar, 'close' | 'volume'>, b: Pick<Bar, 'close' | 'volume'>): boolean => a.volume > 0 && a.volume === b.volume && Math.abs(a.close - b.close) <= Math.max(0.005, 5e-4 * Math.max(a.close, b.close)) + 1e-12;
+  const same = (a: Pick<Bar, 'close' | 'volume'>, b: Pick<Bar, 'close' | 'volume'>): boolean => a.volume > 0 && a.volume === b.volume && equalWithinRounding(a.close, b.close);
   for (const lag of [-1, 1] as const) {
     let compared = 0;
     let repeats = 0;
