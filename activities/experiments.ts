@@ -488,7 +488,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // record (metrics.scores, signed with the row) and in the scores promotion judges.
         const relaxedGuards = relaxedGuardsOf(input.experiment);
         const candidateScores: CandidateScores = { ...input.scores, relaxedGuards: relaxedGuards.length > 0 ? relaxedGuards : undefined };
-        const metrics = relaxedGuards.length > 0 ? { ...input.metrics, scores: { ...(input.metrics.scores as Record<string, unknown> | undefined), relaxedGuards } } : input.metrics;
+        // The override's reason travels with them: without it the version never serves (servingVeto).
+        const allowed = input.experiment.promotion.allowRelaxedGuards?.reason;
+        const metrics = relaxedGuards.length > 0 ? { ...input.metrics, scores: { ...(input.metrics.scores as Record<string, unknown> | undefined), relaxedGuards, ...(allowed !== undefined ? { relaxedGuardsAllowed: allowed } : {}) } } : input.metrics;
         // The same result as an earlier version (an identical re-run): keep that one, register nothing.
         // (A retry of this very registration finds its own version by key in registerModel instead.)
         const registrationKey = `${input.workflowId}/${input.runId}/${input.algorithm}`;

@@ -403,11 +403,12 @@ const NOT_A_LEAK = new Set(['degenerate_scores']);
  * record keeps a manual deployment, a rollback target, or an alias or route row edited by hand
  * from serving the version. Degenerate scores veto promotion only: they say the backtest's top-k
  * cuts were ties under that experiment's settings (and older rows judged market-timing models so),
- * not that the model saw the future. With MODEL_SIGNING_KEY the record is signed, so the veto
- * cannot be edited away either.
+ * not that the model saw the future. Leakage guards its experiment switched off or loosened veto it
+ * too, unless the experiment allowed that with a reason (recorded as scores.relaxedGuardsAllowed).
+ * With MODEL_SIGNING_KEY the record is signed, so the veto cannot be edited away either.
  */
 export function servingVeto(metrics: Record<string, unknown>): string | undefined {
-  const scores = metrics.scores as { trippedGuards?: unknown; leakageAlarm?: unknown } | undefined;
+  const scores = metrics.scores as { trippedGuards?: unknown; leakageAlarm?: unknown; relaxedGuards?: unknown; relaxedGuardsAllowed?: unknown } | undefined;
   const report = metrics.outOfSample as { guards?: unknown; leakageAlarm?: unknown } | undefined;
   const shuffled = metrics.shuffledLabel as { passed?: unknown; message?: unknown } | undefined;
   const verdicts = [scores?.trippedGuards, report?.guards].flatMap((list) => (Array.isArray(list) ? (list as Array<Partial<GuardVerdict> | null>) : []));
@@ -415,5 +416,11 @@ export function servingVeto(metrics: Record<string, unknown>): string | undefine
   for (const g of verdicts) if (g?.tripped === true && !NOT_A_LEAK.has(String(g.guard))) reasons.add(`guard ${String(g.guard)} tripped: ${String(g.message)}`);
   for (const alarm of [scores?.leakageAlarm, report?.leakageAlarm]) if (typeof alarm === 'string' && alarm !== '') reasons.add(alarm);
   if (shuffled?.passed === false && ![...reasons].some((r) => r.startsWith('guard shuffled_label'))) reasons.add(`the shuffled-label control failed: ${String(shuffled.message)}`);
+  // Leakage guards its experiment switched off or loosened, without promotion.allowRelaxedGuards:
+  // automatic promotion refuses such a version, so a manual deployment or a rollback must not serve it either.
+  const relaxed = (Array.isArray(scores?.relaxedGuards) ? (scores.relaxedGuards as Array<Partial<RelaxedGuard> | null>) : []).filter((r) => r && !NOT_A_LEAK.has(String(r.guard)));
+  if (relaxed.length > 0 && typeof scores?.relaxedGuardsAllowed !== 'string') {
+    reasons.add(`leakage guards relaxed by its experiment without promotion.allowRelaxedGuards: ${relaxed.map((r) => `${String(r?.guard)} ${String(r?.message)}`).join('; ')}`);
+  }
   return reasons.size > 0 ? [...reasons].join('; ') : undefined;
 }

@@ -9,6 +9,7 @@ import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { aliasVersion, getModelVersion } from '../../lib/registry/model-registry';
+import { servingVeto } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
 import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
@@ -69,6 +70,8 @@ describe('registration with relaxed leakage guards', () => {
     expect(await aliasVersion(t.store, 'guards-off', 'champion')).toBeUndefined();
     const row = await getModelVersion(t.store, 'guards-off', result.version.version);
     expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; status: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.status}`)).toEqual(['point_in_time_audit not_run', 'single_feature_scan not_run', 'shuffled_label not_run', 'plausibility_bound loosened']);
+    // Nor may a person deploy it, or roll back to it: what promotion refused never serves.
+    expect(servingVeto(row.metrics)).toMatch(/^leakage guards relaxed by its experiment without promotion\.allowRelaxedGuards: point_in_time_audit not run/);
   });
 
   it('promotes them only with promotion.allowRelaxedGuards, naming its reason and the guards', async () => {
@@ -76,5 +79,8 @@ describe('registration with relaxed leakage guards', () => {
     expect(result.decision.promote).toBe(true);
     expect(result.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("research run on synthetic data"\): point_in_time_audit not run: .*plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6$/);
     expect(await aliasVersion(t.store, 'guards-allowed', 'champion')).toBe(result.version.version);
+    const row = await getModelVersion(t.store, 'guards-allowed', result.version.version);
+    expect(row.metrics.scores).toMatchObject({ relaxedGuardsAllowed: 'research run on synthetic data' });
+    expect(servingVeto(row.metrics)).toBeUndefined();
   });
 });

@@ -158,4 +158,15 @@ describe('servingVeto', () => {
     expect(servingVeto({ outOfSample: { classification: { rocAuc: 0.52 }, guards: [{ guard: 'plausibility_bound', tripped: false, message: 'within range' }] }, cv: { auc: 0.53 } })).toBeUndefined();
     expect(servingVeto({ outOfSample: { guards: [{ guard: 'plausibility_bound', tripped: false, message: 'fine' }] }, scores: { trippedGuards: [] }, shuffledLabel: { passed: true } })).toBeUndefined();
   });
+
+  it('vetoes a version whose experiment switched leakage guards off without promotion.allowRelaxedGuards, so no manual deployment or rollback serves what promotion refused', () => {
+    const relaxedGuards = [
+      { guard: 'shuffled_label', status: 'not_run', setting: 'guards.shuffledLabel', message: 'not run: disabled by guards.shuffledLabel false' },
+      { guard: 'degenerate_scores', status: 'loosened', setting: 'guards.degenerateScores.maxTiedCutDays', message: 'bound loosened: guards.degenerateScores.maxTiedCutDays 1 > default 0.2' },
+    ];
+    expect(servingVeto({ scores: { trippedGuards: [], relaxedGuards } })).toBe('leakage guards relaxed by its experiment without promotion.allowRelaxedGuards: shuffled_label not run: disabled by guards.shuffledLabel false');
+    expect(servingVeto({ scores: { trippedGuards: [], relaxedGuards, relaxedGuardsAllowed: 'a research run, guards off on purpose' } })).toBeUndefined();
+    // Degenerate-score limits are no leakage guard: loosened alone, they veto nothing.
+    expect(servingVeto({ scores: { relaxedGuards: relaxedGuards.slice(1) } })).toBeUndefined();
+  });
 });
