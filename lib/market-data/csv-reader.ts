@@ -17,6 +17,7 @@ import {
   type CsvFormatOption,
   type KnownFormat,
 } from './csv-formats';
+import { ALL_SPLITS, nearestSplit } from '../quality/splits';
 import { stooqTicker } from './stooq-symbols';
 import { canonicalSymbol, MAX_SYMBOL_LENGTH, shownAsSymbol, SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE } from './symbols';
 
@@ -542,6 +543,59 @@ function adjustedProblem(bar: Bar, fields: readonly string[], col: Record<keyof 
   return undefined;
 }
 
+/**
+ * The split part of a price factor: the split ratio (or products of them, 1 for none) that leaves
+ * `factor` ÷ ratio as a dividend factor, in (MIN_DIVIDEND_FACTOR, 1], nearest 1. A dividend factor
+ * is never above 1 (dividends only lower past prices) and years of them stay above 0.6.
+ */
+const MIN_DIVIDEND_FACTOR = 0.6;
+function splitPart(factor: number): number {
+  let best = 1;
+  let bestDividend = factor <= 1 + 1e-9 && factor > MIN_DIVIDEND_FACTOR ? factor : -Infinity;
+  for (const { ratio } of ALL_SPLITS) {
+    const dividend = factor / ratio;
+    if (dividend <= 1 + 1e-9 && dividend > MIN_DIVIDEND_FACTOR && dividend > bestDividend) {
+      best = ratio;
+      bestDividend = dividend;
+    }
+  }
+  return bestDividend === -Infinity ? factor : best;
+}
+
+/** A step of the factor between two rows within this of a split ratio is a split (a day's dividend is a step of a few percent). */
+const SPLIT_STEP_TOLERANCE = 0.03;
+
+/**
+ * Volumes under `adjust`: divided by the split part of Adj Close / Close only. The factor holds
+ * splits and dividends; prices take both, but a dividend changes no share count, and Yahoo's Close
+ * (and volume) are split-adjusted already, so its factor is dividends alone: divided by all of it,
+ * older volumes came out inflated by the cumulative dividend factor (15-20% over five years). Per
+ * symbol, newest row first: the newest row's factor is split from its dividends (splitPart), and
+ * each older row's step from the row after it is a split when within SPLIT_STEP_TOLERANCE of a
+ * split ratio, dividends otherwise.
+ */
+function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): void {
+  const bySymbol = new Map<string, CandidateBar[]>();
+  for (const bar of adjusted.keys()) {
+    let list = bySymbol.get(bar.symbol);
+    if (!list) bySymbol.set(bar.symbol, (list = []));
+    list.push(bar);
+  }
+  for (const list of bySymbol.values()) {
+    list.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
+    let split = 1;
+    let next: number | undefined;
+    for (const bar of list) {
+      const { factor, volume } = adjusted.get(bar) as { factor: number; volume: number };
+      if (!(factor > 0)) continue;
+      if (next === undefined) split = splitPart(factor);
+      else split *= nearestSplit(factor / next, SPLIT_STEP_TOLERANCE, ALL_SPLITS)?.ratio ?? 1;
+      next = factor;
+      bar.volume = volume / split;
+    }
+  }
+}
+
 /** The extension a price file may have (one; `aapl.csv.txt` has two and names no symbol). */
 const FILE_EXTENSION = /\.(csv|txt)$/i;
 /** An interval suffix, after an underscore only (`ibm_d`, `msft_daily`): `brk.d` is the class-D share BRK.D. */
@@ -765,6 +819,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let lastSymbolIssue: { rule: 'missing_symbol' | 'invalid_symbol'; message: string } | undefined;
   /** An unmapped Time column: the time of day each bar was taken (TIME_COLUMN_NAMES). */
   let timeCol: number | undefined;
+  /** With adjust: each bar's Adj Close / Close and volume as read, for the split part of the factor (volumeBySplits). */
+  const adjusted = new Map<CandidateBar, { factor: number; volume: number }>();
   /** The one symbol the symbol column gives every row, until a second appears ('' then): compared with the file's name at the end. */
   let columnSymbol: string | undefined;
 
@@ -995,11 +1051,13 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
     }
     if (col.symbol !== undefined && columnSymbol !== bar.symbol) columnSymbol = columnSymbol === undefined ? bar.symbol : '';
+    if (adjust) adjusted.set(bar, { factor, volume: v.volume.value });
     bars.push(bar);
     return true;
   });
   if (headerFailure) return { result: headerFailure };
   if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
+  if (adjusted.size > 0) volumeBySplits(adjusted);
   const cut = truncatedLastRow(body, bars, col.symbol !== undefined && col.symbol === headerWidth - 1);
   if (cut) {
     bars.pop();

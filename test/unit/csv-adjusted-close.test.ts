@@ -61,3 +61,44 @@ describe('adjust: true with the adjusted-close spellings vendors use', () => {
     for (const name of ['Close', 'Adj. Open', 'Adj. Volume', 'Adjustment', 'close adj']) expect(isAdjustedCloseName(name)).toBe(false);
   });
 });
+
+describe('adjust: volumes follow the splits in the factor, not the dividends', () => {
+  /** Rows on consecutive sessions with the given close, adjusted close and volume, oldest first. */
+  const rows = (list: Array<[string, number, number, number]>) => `Date,Open,High,Low,Close,Adj Close,Volume\n${list.map(([d, c, a, v]) => `${d},${c},${c},${c},${c},${a},${v}`).join('\n')}\n`;
+
+  it("leaves Yahoo's volumes as they are: its Close is split-adjusted already, so the factor is dividends alone", () => {
+    // Quarterly dividends of 1% each: factors 0.97, 0.98, 0.99, 1 going forward.
+    const text = rows([
+      ['2017-01-03', 100, 97, 1000],
+      ['2017-04-03', 100, 98, 1100],
+      ['2017-07-03', 100, 99, 1200],
+      ['2017-10-02', 100, 100, 1300],
+    ]);
+    const bars = readBarCsv(text, { source: SRC, adjust: true }).bars;
+    expect(bars.map((b) => b.volume)).toEqual([1000, 1100, 1200, 1300]);
+    expect(bars.map((b) => b.close)).toEqual([97, 98, 99, 100]);
+  });
+
+  it('scales the volumes before an unadjusted split by its ratio, and by nothing for the dividends around it', () => {
+    // Raw closes with a 2:1 split on 2017-07-03 and dividends of 1% before and after it (newest first in the file).
+    const text = rows([
+      ['2017-10-02', 50, 50, 2600],
+      ['2017-07-03', 50, 49.5, 2400],
+      ['2017-04-03', 100, 49, 1100],
+      ['2017-01-03', 100, 48.5, 1000],
+    ]);
+    const bars = readBarCsv(text, { source: SRC, adjust: true }).bars;
+    expect(bars.map((b) => [b.date, b.volume])).toEqual([
+      ['2017-10-02', 2600],
+      ['2017-07-03', 2400],
+      ['2017-04-03', 2200],
+      ['2017-01-03', 2000],
+    ]);
+  });
+
+  it('reads an export cut before the newest splits: the newest row\'s factor is split from its dividends', () => {
+    // A 2:1 split after the file ends, and 15% of dividends since: factor 0.425 = 0.5 × 0.85.
+    const bars = readBarCsv(rows([['2017-01-03', 100, 42.5, 1000]]), { source: SRC, adjust: true }).bars;
+    expect(bars[0]).toMatchObject({ close: 42.5, volume: 2000 });
+  });
+});
