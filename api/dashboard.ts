@@ -1,7 +1,7 @@
 /**
  * The read-only dashboard at /ui, served by the API process: models and versions (champion and
  * challenger marked) with their run reports, deployments with their step timeline and analyses,
- * open alerts, and the latest monitoring report per model with drift per feature.
+ * open alerts, and the latest monitoring report of each served version with drift per feature.
  *
  * Login: a form takes an API token; a token with the `read` scope (or `admin`) is kept in an
  * HttpOnly, SameSite=Strict cookie scoped to /ui and checked again on every request. Pages are
@@ -17,6 +17,7 @@ import { listModelVersions, type ModelVersion } from '../lib/registry/model-regi
 import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
 import { configuredSigning, readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
+import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
 import { hasScope, type TokenVerifier } from './auth';
 import { ApiError } from './errors';
@@ -120,7 +121,44 @@ const monitoringSchema = z.object({
   drift: z.object({ status: z.string(), reason: z.string(), drifted: z.array(z.string()).default([]), maxPsi: z.number().nullable().optional(), features: z.array(featureDriftSchema).default([]), window: z.object({ from: z.string().nullable(), to: z.string().nullable(), days: z.number(), rows: z.number() }).optional() }),
   predictionDrift: z.object({ status: z.string(), reason: z.string(), psi: z.number().nullable().optional() }).optional(),
   freshness: z.object({ status: z.string().optional(), reason: z.string().optional() }).passthrough().optional(),
+  universe: z.object({ reason: z.string() }).passthrough().optional(),
 });
+
+type MonitoringRow = { id: string; model: string; version: number | null; report: string; created_at: string };
+
+/** The monitoring run a report id belongs to: `mr-<run>-<model>-v<version>` (activities/monitoring.ts) less its target; the id itself otherwise. */
+function runOfReport(r: Pick<MonitoringRow, 'id' | 'model' | 'version'>): string {
+  const suffix = `-${r.model}-v${r.version}`;
+  return r.id.endsWith(suffix) ? r.id.slice(0, -suffix.length) : r.id;
+}
+
+/**
+ * Which reports /ui/monitoring shows: per model (newest report first), the newest report of each
+ * version it serves now (routes with traffic, as the monitoring run picks them), champion first. One
+ * per model would hide the champion's drift behind a canary's or an A/B challenger's report of the
+ * same run. A model without readable routes (not served now) shows the versions of its newest run.
+ */
+async function monitoringReportsToShow(store: Database, rows: readonly MonitoringRow[]): Promise<Array<MonitoringRow | { missing: true; model: string; version: number }>> {
+  const served = new Map((await readEveryServingRoutes(store)).routes.map((r) => [r.model, [...new Set(r.routes.filter((x) => x.weight > 0).map((x) => x.version))]]));
+  const byModel = new Map<string, MonitoringRow[]>();
+  for (const r of rows) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
+  const out: Array<MonitoringRow | { missing: true; model: string; version: number }> = [];
+  for (const [model, reports] of byModel) {
+    const newestOf = new Map<number | null, MonitoringRow>();
+    for (const r of reports) if (!newestOf.has(r.version)) newestOf.set(r.version, r);
+    const versions = served.get(model) ?? [...newestOf.keys()].filter((v) => runOfReport(newestOf.get(v) as MonitoringRow) === runOfReport(reports[0]));
+    const shown: Array<{ version: number | null; row?: MonitoringRow; champion: boolean }> = [];
+    for (const version of versions) {
+      // Beyond the newest 500 rows: read that version's newest on its own.
+      const row = newestOf.get(version) ?? (version === null ? undefined : await store.db.selectFrom('monitoring_reports').selectAll().where('model', '=', model).where('version', '=', version).orderBy('created_at', 'desc').limit(1).executeTakeFirst());
+      const champion = row ? (parseJson(row.report) as { champion?: unknown } | undefined)?.champion === true : false;
+      shown.push({ version, row, champion });
+    }
+    shown.sort((a, b) => Number(b.champion) - Number(a.champion) || (a.version ?? 0) - (b.version ?? 0));
+    for (const x of shown) out.push(x.row ?? { missing: true, model, version: x.version ?? 0 });
+  }
+  return out;
+}
 
 const versionParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: z.coerce.number().int().positive() });
 const loginBody = z.object({ token: z.string().max(512).default('') });
@@ -302,26 +340,26 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     ui.get('/ui/monitoring', async (request, reply) => {
       if (!(await caller(request, reply))) return reply;
       const rows = await store.db.selectFrom('monitoring_reports').selectAll().orderBy('created_at', 'desc').limit(500).execute();
-      // The latest report per model (the first seen, newest first).
-      const latest = new Map<string, (typeof rows)[number]>();
-      for (const r of rows) if (!latest.has(r.model)) latest.set(r.model, r);
-      const cards = [...latest.values()].map((r) => {
+      const shown = await monitoringReportsToShow(store, rows);
+      const cards = shown.map((r) => {
+        if ('missing' in r) return `<div class="card monitoring-missing" data-model="${e(r.model)}" data-version="${r.version}"><h2>${e(r.model)} v${r.version}</h2><p class="note">Served, but no monitoring report of this version yet.</p></div>`;
         const parsed = monitoringSchema.safeParse(parseJson(r.report));
         if (!parsed.success) return `<div class="card"><h2>${e(r.model)}</h2><p class="error">Report ${e(r.id)} could not be read.</p></div>`;
         const m = parsed.data;
         const drift = m.drift;
         return (
-          `<div class="card monitoring" data-model="${e(m.model)}"><h2>${e(m.model)} v${m.version}${m.champion ? ' <span class="badge champion">champion</span>' : ''}</h2>` +
+          `<div class="card monitoring" data-model="${e(m.model)}" data-version="${m.version}"><h2>${e(m.model)} v${m.version}${m.champion ? ' <span class="badge champion">champion</span>' : ''}</h2>` +
           `<p>Report of ${e(m.createdAt)}. Feature drift: <strong>${e(drift.status)}</strong> — ${e(drift.reason)}${drift.window ? ` (live window ${e(drift.window.from ?? '-')} .. ${e(drift.window.to ?? '-')}, ${drift.window.rows} rows)` : ''}.</p>` +
           (m.predictionDrift ? `<p>Prediction drift: <strong>${e(m.predictionDrift.status)}</strong> — ${e(m.predictionDrift.reason)}</p>` : '') +
           (m.freshness?.status ? `<p>Data freshness: <strong>${e(m.freshness.status)}</strong>${m.freshness.reason ? ` — ${e(m.freshness.reason)}` : ''}</p>` : '') +
+          (m.universe ? `<p class="note universe">Symbols judged: ${e(m.universe.reason)}.</p>` : '') +
           (drift.features.length > 0
             ? table(['feature', 'PSI', 'p', 'q (BH)', 'reference mean', 'live mean', 'drifted'], drift.features.map((x) => [`<span class="feature">${e(x.name)}</span>`, f(x.psi), f(x.pValue), f(x.qValue), f(x.referenceMean), f(x.liveMean), x.drifted ? '<span class="drifted">drifted</span>' : 'no']))
             : '<p class="note">No per-feature detail in this report.</p>') +
           '</div>'
         );
       });
-      return send(reply, 200, page('Monitoring: latest report per model', cards.length > 0 ? cards.join('') : '<p>No monitoring report yet.</p>'));
+      return send(reply, 200, page('Monitoring: latest report per served version', cards.length > 0 ? cards.join('') : '<p>No monitoring report yet.</p>'));
     });
   });
 }

@@ -113,6 +113,7 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
   const [vector] = vectors;
   if (!vector) return { symbol, reason: 'no_features', error: `no online features for ${symbol} in feature set ${routed}; is the features step publishing this symbol?` };
   if (vector.withheld !== undefined) return { symbol, reason: 'features_withheld', error: `the online features of ${symbol} as of ${vector.asOf} (feature set ${routed}) are withheld: ${vector.withheld}` };
+  // The reference's or shadow's own vector (another feature set) may be withheld too: predictForRequest leaves those variants out, so nothing is logged for them.
   const present = vectors.filter((v): v is OnlineFeatureVector => v !== undefined);
   const features: RequestFeatures = present.length === 1 ? vector : new Map(present.map((v) => [v.version, v]));
 

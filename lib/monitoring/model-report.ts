@@ -13,7 +13,7 @@ import { loadConfig } from '../config';
 import { labelSpecOf } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
 import { readArtifact } from '../registry/artifact-store';
-import { getModelVersion, type ModelVersion } from '../registry/model-registry';
+import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
@@ -23,6 +23,7 @@ import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './li
 import { readLivePredictions } from './live-predictions';
 import { readLiveFeatureWindow } from './live-window';
 import { readReferenceProfile } from './profile-store';
+import type { ReferenceProfile } from './reference-profile';
 import type { MonitoringRules } from './monitoring-rules';
 
 export interface MonitoringTarget {
@@ -47,8 +48,36 @@ export interface ModelMonitoringReport {
   predictionDrift: PredictionDriftReport;
   performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number };
   freshness: FreshnessReport;
+  /** The symbols drift and freshness were judged over, and where that list came from; absent in reports stored before it was recorded. */
+  universe?: ReportUniverse;
   /** How the registry row the label and backtest metrics came from was verified (both false: neither a key nor the artifact store was given); absent in reports stored before it was recorded. */
   rowVerification?: RowVerificationDone;
+}
+
+/**
+ * The model's symbols: the reference profile's list (its training universe), else the universe its
+ * registry lineage records (a profile keeps no list above 1,000 symbols, or when it had to be thinned
+ * to fit its column), else none: then drift and freshness read every symbol in the store, and say so.
+ */
+export interface ReportUniverse {
+  source: 'profile' | 'lineage' | 'store';
+  /** How many symbols; null when judged over the whole store. */
+  symbols: number | null;
+  reason: string;
+}
+
+const stringList = (x: unknown): string[] | undefined => (Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string') ? (x as string[]) : undefined);
+
+/** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
+export function universeOfVersion(profile: ReferenceProfile | undefined, version: Pick<ModelVersion, 'lineage'>): { symbols: string[] | undefined; universe: ReportUniverse } {
+  if (profile && profile.symbols.length > 0) return { symbols: profile.symbols, universe: { source: 'profile', symbols: profile.symbols.length, reason: `the ${profile.symbols.length} symbols of the reference profile (the training universe)` } };
+  const lineage = version.lineage.universe as { trained?: unknown; requested?: unknown } | undefined;
+  // As lib/registry/challenges.ts reads a version's outcomes: the symbols trained on, else those requested.
+  const trained = stringList(lineage?.trained);
+  const symbols = trained ?? stringList(lineage?.requested);
+  const why = profile ? 'the reference profile lists no symbols (left out above 1,000 symbols or to fit its column)' : 'no reference profile';
+  if (symbols) return { symbols, universe: { source: 'lineage', symbols: symbols.length, reason: `the ${symbols.length} symbols ${trained ? 'trained on' : 'requested'} in the registry lineage (${why})` } };
+  return { symbols: undefined, universe: { source: 'store', symbols: null, reason: `every symbol in the store, not the model's universe: ${why} and the registry lineage records no universe` } };
 }
 
 /** What the version's registry row is checked against before the report uses its label and metrics. */
@@ -114,6 +143,9 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   const { target, rules, now, windowDays } = request;
   const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } });
   const profile = await readReferenceProfile(store, target.model, target.version);
+  // Drift and freshness are judged on the model's own symbols: the profile describes only those.
+  const { symbols, universe } = universeOfVersion(profile, version);
+  const wholeStore = universe.source === 'store' ? ` (judged over ${universe.reason})` : '';
   const driftOptions = rules.data_drift;
   const predictionOptions = rules.prediction_drift;
   const perf = rules.performance_degraded;
@@ -124,8 +156,9 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     drift = { status: 'unavailable', reason: `no reference profile for ${target.model} v${target.version} (registered outside a training run, or before monitoring existed)`, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
   } else {
     try {
-      const live = await readLiveFeatureWindow(store, version.featureSetVersion, { days: windowDays, after: profile.period.to });
+      const live = await readLiveFeatureWindow(store, version.featureSetVersion, { days: windowDays, after: profile.period.to, ...(symbols ? { symbols } : {}) });
       drift = detectFeatureDrift(profile, live, driftOptions);
+      drift = { ...drift, reason: drift.reason + wholeStore };
     } catch (error) {
       // A feature set missing from this store is a fact to report, not a reason to stop monitoring the rest.
       if (!(error instanceof BadInputError)) throw error;
@@ -144,15 +177,17 @@ export async function computeModelReport(store: Database, request: ModelReportRe
 
   const performance = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon });
 
-  // The model's universe: the profile's symbols, less those whose bars ended before its training period did (delisted then).
-  const newest = await newestBarDates(store, profile && profile.symbols.length > 0 ? profile.symbols : undefined);
-  const universe = new Map<string, string | undefined>();
-  for (const symbol of profile && profile.symbols.length > 0 ? profile.symbols : newest.keys()) {
+  // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
+  const newest = await newestBarDates(store, symbols);
+  const trainedTo = profile?.period.to ?? trainedThroughOf(version);
+  const lastBars = new Map<string, string | undefined>();
+  for (const symbol of symbols ?? newest.keys()) {
     const last = newest.get(symbol);
-    if (profile && last !== undefined && last < profile.period.to) continue;
-    universe.set(symbol, last);
+    if (trainedTo !== undefined && last !== undefined && last < trainedTo) continue;
+    lastBars.set(symbol, last);
   }
-  const freshness = freshnessOf(universe, now, rules.data_stale);
+  const fresh = freshnessOf(lastBars, now, rules.data_stale);
+  const freshness = { ...fresh, reason: fresh.reason + wholeStore };
 
   return {
     id: request.id,
@@ -169,6 +204,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     predictionDrift,
     performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel },
     freshness,
+    universe,
     rowVerification,
   };
 }

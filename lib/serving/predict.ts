@@ -2,7 +2,9 @@
  * One request's predictions from a serving snapshot: the routed variant's (served) and, unserved,
  * the shadow's and the reference variant's when the request went elsewhere, so variants can be
  * compared on the same requests. A failing model yields a prediction with `error`, never a throw:
- * unserved failures must not fail the served prediction, and served failures are logged too.
+ * unserved failures must not fail the served prediction, and served failures are logged too. A
+ * variant whose vector is withheld is not run: served, an error prediction (the API refuses the
+ * request before it); unserved, no prediction at all.
  */
 import { performance } from 'node:perf_hooks';
 import { assertSameFeatures, type FeatureMatrix } from '../../models/model';
@@ -26,6 +28,8 @@ export interface Prediction {
    */
   asOf?: string;
   featureSetVersion?: string;
+  /** Why the vector this variant reads is withheld (the model was not run; `error` says so too). */
+  withheld?: string;
 }
 
 export interface RequestPredictions {
@@ -55,7 +59,10 @@ export function predictForRequest(snapshot: ServingSnapshot, features: RequestFe
     const ref = snapshot.routes.routes.find((r) => r.variant === reference);
     if (ref) unserved.push(predictOne(snapshot, ref.variant, ref.version, features, now));
   }
-  return { served, unserved };
+  // An unserved variant whose own vector is withheld gets no prediction, as the served one gets none
+  // (the API answers 409 and logs nothing): a logged row would enter its live metrics and the
+  // canary/reference comparison, and an error row its error rate (a data hold, not a model failure).
+  return { served, unserved: unserved.filter((p) => p.withheld === undefined) };
 }
 
 function predictOne(snapshot: ServingSnapshot, variant: string, version: number, features: RequestFeatures, now: () => number): Prediction {
@@ -74,6 +81,8 @@ function predictOne(snapshot: ServingSnapshot, variant: string, version: number,
     const loaded = snapshot.models.get(version);
     if (!loaded) throw new Error(`${snapshot.routes.model} v${version} is not loaded in this snapshot`);
     vector = vectorFor(loaded, features);
+    // Features the product refuses to serve (an unadjusted split) are not predicted on, for any variant.
+    if (vector.withheld !== undefined) return { ...result(null, `features_withheld: the vector of ${vector.symbol} as of ${vector.asOf} (feature set ${vector.version}) is withheld: ${vector.withheld}`), withheld: vector.withheld };
     const p = probabilityOfUp(loaded, vector);
     return result(p);
   } catch (error) {

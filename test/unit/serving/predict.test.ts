@@ -117,6 +117,25 @@ describe('predictForRequest', () => {
     expect(missing.unserved[0].error).toBeUndefined();
   });
 
+  it('predicts no variant on a withheld vector: the unserved ones are left out, the served one is an error', () => {
+    const calls: number[] = [];
+    const counting = (v: number, m: TrainedModel): TrainedModel => ({ ...m, predictProba: (x) => (calls.push(v), m.predictProba(x)) });
+    // Champion (reference) and shadow on FS, the canary on fs-new; only FS's vector is withheld (an unadjusted split).
+    const s = snapshot({ reference: 'champion', shadow: { version: 3 } }, [[1, counting(1, fitted[0])], [2, counting(2, fitted[1]), 'fs-new'], [3, counting(3, fitted[2])]]);
+    const held = { ...vector(), withheld: 'its features read an unadjusted 2:1 split' };
+    const toCanary = predictForRequest(s, new Map([[FS, held], ['fs-new', vector(undefined, 'fs-new')]]), keyFor(s, 'canary'));
+    expect(toCanary.served).toMatchObject({ variant: 'canary', version: 2 });
+    expect(toCanary.served.probability).not.toBeNull();
+    // Logged, the champion's and the shadow's would count in their live metrics and the canary comparison.
+    expect(toCanary.unserved).toEqual([]);
+    expect(calls).toEqual([2]);
+
+    const toChampion = predictForRequest(s, new Map([[FS, held], ['fs-new', vector(undefined, 'fs-new')]]), keyFor(s, 'champion'));
+    expect(toChampion.served).toMatchObject({ variant: 'champion', probability: null, predictedClass: null, withheld: held.withheld });
+    expect(toChampion.served.error).toMatch(/^features_withheld: .*unadjusted 2:1 split/);
+    expect(calls).toEqual([2]);
+  });
+
   it('refuses to serve a probability outside [0, 1], whatever the model returned', () => {
     const returning = (q: number): TrainedModel => ({ algorithm: 'odd', featureNames: ['f0', 'f1', 'f2', 'f3', 'f4'], classes: 2, predictProba: () => Float64Array.of(1 - q, q), state: () => { throw new Error('not used'); } });
     for (const q of [5, -0.25, 1.0000001]) {

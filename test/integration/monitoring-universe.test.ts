@@ -1,0 +1,118 @@
+/**
+ * Feature drift and freshness are judged on the model's own symbols (its training universe), not on
+ * every symbol the feature set was materialised for: a feature set serves a whole store, and the
+ * reference profile describes only the symbols the model was trained on.
+ */
+import { computeModelReport } from '../../lib/monitoring/model-report';
+import { parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
+import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
+import { buildReferenceProfile, type ReferenceProfile } from '../../lib/monitoring/reference-profile';
+import { readLiveFeatureWindow } from '../../lib/monitoring/live-window';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
+import { rng } from '../../lib/random';
+import { writeFeatureRows } from '../../lib/store/features';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { ORACLE_COLUMN, ORACLE_COLUMNS, oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
+import { saveTestFeatureSet } from '../helpers/registration';
+
+const DAYS = nyseTradingDaysBetween('2017-01-03', '2017-12-29');
+const REF_DAYS = DAYS.slice(0, 200);
+const LIVE_DAYS = DAYS.slice(200, 220);
+/** The model's 20 symbols among 320 of the feature set. */
+const UNIVERSE = Array.from({ length: 20 }, (_, i) => `U${i}`);
+const OTHERS = Array.from({ length: 300 }, (_, i) => `X${i}`);
+
+/** The universe's training rows: both columns ~ U(-0.5, 0.5) plus a daily market move. */
+function profileOf(model: string, version: number, featureSetVersion: string, seed: number): ReferenceProfile {
+  const next = rng(seed);
+  const n = REF_DAYS.length * UNIVERSE.length;
+  const values = new Float64Array(n * 2);
+  const day = new Int32Array(n);
+  let r = 0;
+  for (let d = 0; d < REF_DAYS.length; d++) {
+    const m = (next() - 0.5) * 0.2;
+    for (let s = 0; s < UNIVERSE.length; s++, r++) {
+      values[r * 2] = next() - 0.5 + m;
+      values[r * 2 + 1] = next() - 0.5 + m;
+      day[r] = d;
+    }
+  }
+  return buildReferenceProfile({ model, version, featureSetVersion, features: { columns: ORACLE_COLUMNS, rows: n, values, day }, dayLabels: REF_DAYS, symbols: UNIVERSE });
+}
+
+/** Live rows after the reference period; `shift` moves the first column of the universe's or of the other symbols' rows by +3. */
+async function writeLiveRows(t: TestDatabase, featureSetVersion: string, shift: 'universe' | 'others', seed: number): Promise<void> {
+  const next = rng(seed);
+  const rows: Array<{ symbol: string; date: string; values: Float64Array }> = [];
+  for (const date of LIVE_DAYS) {
+    const m = (next() - 0.5) * 0.2;
+    for (const symbol of [...UNIVERSE, ...OTHERS]) {
+      const moved = symbol.startsWith('U') === (shift === 'universe') ? 3 : 0;
+      rows.push({ symbol, date, values: Float64Array.of(next() - 0.5 + m + moved, next() - 0.5 + m) });
+    }
+  }
+  await writeFeatureRows(t.store, featureSetVersion, rows);
+}
+
+describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let artifactDir: string;
+  const rules = parseMonitoringRules({});
+  beforeAll(async () => {
+    t = await create();
+    artifactDir = tempDir('mlp-monitoring-universe-');
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  /** A registered model on its own feature set, with live rows shifted for `shift`, and its profile as `profile` makes it. */
+  async function seeded(name: string, shift: 'universe' | 'others', options: { lineage?: Record<string, unknown>; profile?: (p: ReferenceProfile) => ReferenceProfile } = {}) {
+    const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(`universe-${name}`))).version;
+    const version = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion, ...(options.lineage ? { lineage: options.lineage } : {}) });
+    const profile = (options.profile ?? ((p) => p))(profileOf(name, version, featureSetVersion, 5));
+    expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
+    await writeLiveRows(t, featureSetVersion, shift, 6);
+    const report = await computeModelReport(t.store, { id: `mr-universe-${name}`, target: { model: name, version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: {} });
+    return { featureSetVersion, profile, report };
+  }
+
+  it('reads the live window of the given symbols only', async () => {
+    const { featureSetVersion, profile } = await seeded('window', 'universe');
+    const all = await readLiveFeatureWindow(t.store, featureSetVersion, { days: 20, after: profile.period.to });
+    expect(all.rows).toBe(LIVE_DAYS.length * (UNIVERSE.length + OTHERS.length));
+    const own = await readLiveFeatureWindow(t.store, featureSetVersion, { days: 20, after: profile.period.to, symbols: UNIVERSE });
+    expect(own.rows).toBe(LIVE_DAYS.length * UNIVERSE.length);
+    expect(own.dates).toEqual(LIVE_DAYS);
+    expect((await readLiveFeatureWindow(t.store, featureSetVersion, { days: 20, symbols: [] })).rows).toBe(0);
+  });
+
+  it('reports the drift of the model\'s symbols, not that of the other symbols of the feature set', async () => {
+    const drifted = (await seeded('own-drift', 'universe')).report;
+    expect(drifted.universe).toMatchObject({ source: 'profile', symbols: 20 });
+    expect(drifted.drift.window.rows).toBe(LIVE_DAYS.length * UNIVERSE.length);
+    expect(drifted.drift.status).toBe('drift');
+    expect(drifted.drift.drifted).toEqual([ORACLE_COLUMN]);
+    // Freshness over the same 20 symbols (no bars here: all of them without one).
+    expect(drifted.freshness.symbols).toBe(20);
+
+    const others = (await seeded('others-drift', 'others')).report;
+    expect(others.drift.status).toBe('stable');
+    expect(others.drift.drifted).toEqual([]);
+  });
+
+  it('takes the universe from the registry lineage when the profile lists no symbols, and says when it has neither', async () => {
+    const noList = (p: ReferenceProfile) => ({ ...p, symbols: [] });
+    const fromLineage = (await seeded('lineage', 'universe', { profile: noList, lineage: { universe: { source: 'symbols', requested: [...UNIVERSE, 'GONE'], trained: UNIVERSE } } })).report;
+    expect(fromLineage.universe).toMatchObject({ source: 'lineage', symbols: 20 });
+    expect(fromLineage.drift.window.rows).toBe(LIVE_DAYS.length * UNIVERSE.length);
+    expect(fromLineage.drift.drifted).toEqual([ORACLE_COLUMN]);
+
+    // Neither: the whole store is judged, and the report says so (the drift is diluted by the 300 others here).
+    const whole = (await seeded('whole-store', 'universe', { profile: noList })).report;
+    expect(whole.universe).toMatchObject({ source: 'store', symbols: null });
+    expect(whole.drift.window.rows).toBe(LIVE_DAYS.length * (UNIVERSE.length + OTHERS.length));
+    expect(whole.drift.reason).toMatch(/judged over every symbol in the store, not the model's universe: the reference profile lists no symbols/);
+    expect(whole.freshness.reason).toMatch(/judged over every symbol in the store/);
+  });
+});
