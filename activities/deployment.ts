@@ -19,7 +19,7 @@ import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/p
 import { BadInputError } from '../lib/errors';
 import { DATA_BLOCKING_RULES, dataAlertsHolding } from '../lib/monitoring/data-alerts';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
-import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
@@ -134,7 +134,8 @@ async function servingRefusal(store: Database, artifacts: ArtifactStore, signing
   try {
     verified = (await verifyRegisteredVersion(store, artifacts, model, version, signing)).version;
   } catch (error) {
-    if (error instanceof ArtifactVerificationError) return { code: 'ARTIFACT_INVALID', message: error.message };
+    // A row whose JSON cannot be read was edited: refused as any edited row is (not retried, nor taken for a deleted one).
+    if (error instanceof ArtifactVerificationError || error instanceof UnreadableVersionRowError) return { code: 'ARTIFACT_INVALID', message: error.message };
     throw error;
   }
   // A running deployment's versions must still be the models it started with.
@@ -268,6 +269,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         if (championVersion !== null && championVersion !== plan.challengerVersion) {
           // A champion alias naming a row that is gone (deleted by hand): nothing to compare with or roll back to; say so, and how to repair it.
           const gone = existing ? false : await getModelVersion(store, plan.model, championVersion).then(() => false, (error: unknown) => {
+            // An unreadable row is there (edited), not gone: verifyVersions below refuses it with its own reason.
+            if (error instanceof UnreadableVersionRowError) return false;
             if (error instanceof RegistryError) return true;
             throw error;
           });

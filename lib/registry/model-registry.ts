@@ -81,25 +81,53 @@ export interface RegisterModelInput extends Omit<ModelVersion, 'version' | 'arti
   version?: number;
 }
 
+/**
+ * A registry row whose stored JSON cannot be read (not JSON, or not the object registration writes):
+ * only a hand edit makes one, so it is refused as an edited row is (serving withdraws the version,
+ * a deployment treats it as unverified), not thrown as a SyntaxError a caller takes for an
+ * unreadable store and retries.
+ */
+export class UnreadableVersionRowError extends RegistryError {
+  override name = 'UnreadableVersionRowError';
+  constructor(
+    readonly model: string,
+    readonly version: number,
+    readonly column: string,
+    problem: string,
+  ) {
+    super(`${model} v${version}'s registry row cannot be read: its ${column} ${problem}; the row was edited after registration (registration writes a JSON object): restore it or register a new version`);
+  }
+}
+
 function toVersion(row: ModelVersionsTable): ModelVersion {
+  const json = (column: 'params' | 'label' | 'metrics' | 'lineage'): Record<string, unknown> => {
+    let value: unknown;
+    try {
+      value = JSON.parse(row[column]);
+    } catch (error) {
+      throw new UnreadableVersionRowError(row.name, Number(row.version), column, `is not JSON (${(error as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UnreadableVersionRowError(row.name, Number(row.version), column, `is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not a JSON object`);
+    return value as Record<string, unknown>;
+  };
   return {
     name: row.name,
     version: Number(row.version),
     artifactSha256: row.artifact_sha256,
     artifactBytes: Number(row.artifact_bytes),
     algorithm: row.algorithm,
-    params: JSON.parse(row.params) as Record<string, unknown>,
+    params: json('params'),
     seed: Number(row.seed),
     featureSetVersion: row.feature_set_version,
-    label: JSON.parse(row.label) as Record<string, unknown>,
+    label: json('label'),
     snapshotId: row.snapshot_id,
     snapshotHash: row.snapshot_hash,
     codeVersion: row.code_version,
     workflowId: row.workflow_id,
     runId: row.run_id,
     registrationKey: row.registration_key,
-    metrics: JSON.parse(row.metrics) as Record<string, unknown>,
-    lineage: JSON.parse(row.lineage) as Record<string, unknown>,
+    metrics: json('metrics'),
+    lineage: json('lineage'),
     createdAt: row.created_at,
     ...(row.signature !== null ? { signature: { keyId: row.signature_key_id ?? '(none)', mac: row.signature } } : {}),
   };

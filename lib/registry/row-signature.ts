@@ -128,6 +128,21 @@ function mac(key: string, row: SignedRowFields): string {
   return crypto.createHmac('sha256', key).update(signedRowText(row), 'utf8').digest('hex');
 }
 
+/**
+ * Why the covered text of a row (or report record) cannot be made, or undefined when it can. A
+ * stored value JSON.stringify can never write (1e999 read back as Infinity) is there only by an
+ * edit: it is refused as an edit, never thrown, else a TypeError reads as "store unreadable" and
+ * the edited row keeps serving.
+ */
+function unencodable(encode: () => string): string | undefined {
+  try {
+    encode();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /** The signature `key` gives the row. */
 export function signRow(key: string, row: SignedRowFields): RowSignature {
   return { keyId: signingKeyId(key), mac: mac(key, row) };
@@ -140,6 +155,8 @@ export function signRow(key: string, row: SignedRowFields): RowSignature {
 export function rowSignatureProblem(key: string, row: SignedRowFields & { signature?: RowSignature }): string | undefined {
   const { signature } = row;
   if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version} --accept-edit\` after checking it`;
+  const cannot = unencodable(() => signedRowText(row));
+  if (cannot !== undefined) return `the registry row's signature does not match it: the row holds a value registration never writes (${cannot}), so it was edited after registration`;
   const expected = Buffer.from(mac(key, row), 'hex');
   const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
   if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
@@ -187,6 +204,8 @@ export function reportRecordProblem(key: string, row: Parameters<typeof signedRe
   if (!hasReportRecord(row.lineage)) return undefined;
   const signature = reportRecordSignatureOf(row.lineage);
   if (!signature) return `the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} carry no signature: they were recorded without the signing key, or edited and the signature removed`;
+  const cannot = unencodable(() => signedReportRecordText(row));
+  if (cannot !== undefined) return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they hold a value no recording writes (${cannot}), so they were edited after they were recorded`;
   const expected = Buffer.from(recordMac(key, row), 'hex');
   const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
   if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;

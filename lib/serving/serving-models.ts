@@ -2,7 +2,9 @@
  * The models a prediction API process serves. Per model name it holds one immutable snapshot
  * (routes + every loaded version they need); requests read the snapshot once at their start.
  * Changes arrive on `serving:routes` (pub/sub) or by polling; the versions a new split needs are
- * loaded and verified off the request path, then the snapshot is replaced in one assignment. A
+ * loaded and verified off the request path, then the snapshot is replaced in one assignment. An
+ * announcement only moves a model to a newer generation (a late one is ignored); the poll takes the
+ * row the store holds, also at a lower generation (a restored backup, a reset, a rollback on top). A
  * version that fails to load never takes traffic: the old snapshot stays and the next poll retries.
  * A routes row this code cannot read stops only its own model. Each poll also re-checks the
  * registry rows of the loaded versions (one query; a row that changed since it was verified is
@@ -27,7 +29,7 @@ import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
-import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
+import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Route } from './routing';
 import { anchorRoute, describeDegradation, routesWithout, variantsOf, withdrawalReasonOf, type ServingDegradation, type WithdrawalReason, type WithdrawnVersion } from './withdrawal';
@@ -142,15 +144,35 @@ class UnservableGenerationError extends Error {
   }
 }
 
-/** The version's row or artifact is refused (edited, unsigned, vetoed, deleted), as opposed to a store that could not be read. */
+/** The version's row or artifact is refused (edited, unreadable, unsigned, vetoed, deleted), as opposed to a store that could not be read. */
 function isRefusal(error: unknown): boolean {
+  // RegistryError covers a row whose JSON cannot be read (UnreadableVersionRowError), an edit like any other.
   return error instanceof ArtifactVerificationError || error instanceof RegistryError;
+}
+
+/** The routes a snapshot was loaded from (as written, withdrawn versions included). */
+const writtenOf = (snapshot: ServingSnapshot): ServingRoutes => snapshot.degraded?.written ?? snapshot.routes;
+
+/**
+ * One read of the routes: `started` numbers it among reads (this.reads when it began), `endedAt` is
+ * this.reads when it returned, so a read whose `started` is above another's `endedAt` began after
+ * that one had returned and saw the store as it was then or later. `trusted`: the poll's read, whose
+ * row is taken as the store's truth; an announcement's read only ever moves a model forward.
+ */
+interface RoutesRead {
+  started: number;
+  endedAt: number;
+  trusted: boolean;
 }
 
 export class ServingModels {
   private readonly snapshots = new Map<string, ServingSnapshot>();
-  /** The newest routes read per model: what the loader works towards. */
+  /** The routes per model the loader works towards: the newest an announcement read, or what the store held on the last poll. */
   private readonly desired = new Map<string, ServingRoutes>();
+  /** Per model, the `endedAt` of the read that set `desired`: only a poll that began after it may move the model back. */
+  private readonly desiredReadAt = new Map<string, number>();
+  /** Reads of the routes begun so far (RoutesRead). */
+  private reads = 0;
   /** One loader per model at a time, so concurrent notifications never interleave loads. */
   private readonly loaders = new Map<string, Promise<void>>();
   private readonly counters = { swaps: 0, verificationFailures: 0, readFailures: 0 };
@@ -240,7 +262,7 @@ export class ServingModels {
     const problems: string[] = [];
     for (const [model, routes] of this.desired) {
       const current = this.snapshots.get(model);
-      if (current && current.routes.generation >= routes.generation) continue;
+      if (current && sameServingRoutes(writtenOf(current), routes)) continue;
       const routed = describeVersions(routes);
       const failed = this.loadFailures.get(model);
       const failure = failed ? `; loading generation ${failed.generation} failed: ${failed.message}` : '';
@@ -262,7 +284,10 @@ export class ServingModels {
     const generations: Record<string, number> = {};
     const pending: Record<string, number> = {};
     for (const [model, s] of this.snapshots) generations[model] = s.routes.generation;
-    for (const [model, routes] of this.desired) if (routes.generation > (generations[model] ?? 0)) pending[model] = routes.generation;
+    for (const [model, routes] of this.desired) {
+      const current = this.snapshots.get(model);
+      if (!current || !sameServingRoutes(writtenOf(current), routes)) pending[model] = routes.generation;
+    }
     const withdrawn: Record<string, WithdrawnVersion[]> = {};
     for (const [model, s] of this.snapshots) if (s.degraded) withdrawn[model] = s.degraded.withdrawn.map((w) => ({ ...w, variants: [...w.variants] }));
     for (const [model, w] of this.anchorsWithdrawn) if (!this.snapshots.has(model)) withdrawn[model] = [{ ...w, variants: [...w.variants] }];
@@ -296,6 +321,7 @@ export class ServingModels {
   /** Reads every model's routes, re-checks the loaded versions' registry rows and brings each snapshot up to date. */
   private async refreshAll(): Promise<void> {
     let all: Awaited<ReturnType<typeof readEveryServingRoutes>>;
+    const started = ++this.reads;
     try {
       all = await readEveryServingRoutes(this.deps.store);
     } catch (error) {
@@ -304,11 +330,13 @@ export class ServingModels {
       throw error;
     }
     if (this.closed) return;
+    const read: RoutesRead = { started, endedAt: this.reads, trusted: true };
     const present = new Set([...all.routes.map((r) => r.model), ...all.invalid.map((e) => e.model)]);
     for (const model of new Set([...this.desired.keys(), ...this.invalidRoutes.keys()])) {
       if (present.has(model)) continue;
       // Its routes were removed: stop serving it.
       this.desired.delete(model);
+      this.desiredReadAt.delete(model);
       this.snapshots.delete(model);
       this.loadFailures.delete(model);
       this.invalidRoutes.delete(model);
@@ -317,7 +345,7 @@ export class ServingModels {
     }
     for (const invalid of all.invalid) this.disable(invalid);
     await this.recheckLoadedRows();
-    await Promise.all(all.routes.map((routes) => this.offer(routes)));
+    await Promise.all(all.routes.map((routes) => this.offer(routes, read)));
   }
 
   /**
@@ -328,6 +356,7 @@ export class ServingModels {
     const { model, generation, message } = invalid;
     const served = this.snapshots.get(model)?.routes.generation ?? null;
     this.desired.delete(model);
+    this.desiredReadAt.delete(model);
     this.snapshots.delete(model);
     this.loadFailures.delete(model);
     this.anchorsWithdrawn.delete(model);
@@ -589,9 +618,12 @@ export class ServingModels {
       return;
     }
     const { model, generation } = parsed;
+    // An announcement can arrive late, after a newer generation was taken: one at or below it is
+    // ignored (a reset to a lower generation is taken by the poll instead, which reads the store).
     if (this.closed || generation <= (this.desired.get(model)?.generation ?? 0)) return;
+    const started = ++this.reads;
     readServingRoutes(this.deps.store, model).then(
-      (routes) => (routes ? this.offer(routes) : undefined),
+      (routes) => (routes ? this.offer(routes, { started, endedAt: this.reads, trusted: false }) : undefined),
       (error: unknown) => {
         if (error instanceof InvalidServingRoutesError) return this.disable(error);
         this.counters.readFailures++;
@@ -600,15 +632,30 @@ export class ServingModels {
     );
   }
 
-  /** Takes routes just read; loads them unless the model already serves (or is loading) this generation or a newer one. */
-  private offer(routes: ServingRoutes): Promise<void> {
+  /**
+   * Takes routes just read, then loads what the model should serve unless it serves it already. A
+   * newer generation is always taken. Routes that differ otherwise from the ones known (a lower
+   * generation: a restored backup, a hand reset of the row, a rollback written on top of either; or
+   * another split under the same generation) are taken from a poll that began after the read that
+   * set the known ones returned: that is what the store holds now, and what a process starting now
+   * serves. An announcement's read, or a read another one overtook, never moves a model back, so a
+   * late reply can never bring back a generation replaced since.
+   */
+  private offer(routes: ServingRoutes, read: RoutesRead): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.invalidRoutes.delete(routes.model); // readable again
-    const known = this.desired.get(routes.model);
-    if (!known || routes.generation > known.generation) this.desired.set(routes.model, routes);
-    const current = this.snapshots.get(routes.model)?.routes.generation ?? 0;
-    if (this.desired.get(routes.model)!.generation <= current) return Promise.resolve();
-    return this.runLoader(routes.model);
+    const { model } = routes;
+    this.invalidRoutes.delete(model); // readable again
+    const known = this.desired.get(model);
+    const newer = !known || routes.generation > known.generation;
+    const replaced = !newer && read.trusted && read.started > (this.desiredReadAt.get(model) ?? 0) && !sameServingRoutes(known, routes);
+    if (newer || replaced) {
+      this.desired.set(model, routes);
+      this.desiredReadAt.set(model, read.endedAt);
+      if (replaced) this.log('serving.routes_replaced', { model, generation: routes.generation, from: known.generation, versions: describeVersions(routes) });
+    }
+    const current = this.snapshots.get(model);
+    if (current && sameServingRoutes(writtenOf(current), this.desired.get(model)!)) return Promise.resolve();
+    return this.runLoader(model);
   }
 
   /** Starts the model's loader, or waits for the running one (which re-checks what is desired when it ends). */
@@ -631,11 +678,12 @@ export class ServingModels {
     for (;;) {
       const target = this.desired.get(model);
       const current = this.snapshots.get(model);
-      if (this.closed || !target || target.generation <= (current?.routes.generation ?? 0)) return;
+      // Whatever the generations: the routes the store holds are served, also a lower generation (offer).
+      if (this.closed || !target || (current && sameServingRoutes(writtenOf(current), target))) return;
       try {
         const { models, degraded } = await this.loadVersions(target, current);
-        const latest = this.snapshots.get(model)?.routes.generation ?? 0;
-        if (this.closed || !this.desired.has(model) || target.generation <= latest) return;
+        // Dropped or disabled meanwhile (its routes deleted or unreadable): nothing to swap in.
+        if (this.closed || !this.desired.has(model)) return;
         this.snapshots.set(model, this.snapshotOf(target, models, degraded));
         this.loadFailures.delete(model);
         this.anchorsWithdrawn.delete(model);
@@ -656,8 +704,9 @@ export class ServingModels {
         }
         this.loadFailures.set(model, { generation: target.generation, message: error instanceof Error ? error.message : String(error) });
         this.fail('serving.load_failed', model, error, { generation: target.generation, keeping: current?.routes.generation ?? null });
-        // Try again at once only if a newer split arrived meanwhile; otherwise wait for the next poll.
-        if ((this.desired.get(model)?.generation ?? 0) > target.generation) continue;
+        // Try again at once only if other routes arrived meanwhile; otherwise wait for the next poll.
+        const desired = this.desired.get(model);
+        if (desired && !sameServingRoutes(desired, target)) continue;
         return;
       }
     }

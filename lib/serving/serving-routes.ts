@@ -187,6 +187,11 @@ function sameSplit(a: StoredSplit, b: StoredSplit): boolean {
   );
 }
 
+/** The same model, generation and split (mode, routes, shadow, reference, salt): who wrote it, why and when aside. */
+export function sameServingRoutes(a: ServingRoutes, b: ServingRoutes): boolean {
+  return a.model === b.model && a.generation === b.generation && sameSplit(a, b);
+}
+
 function storedSplit(input: ServingSplitInput, salt: string): StoredSplit {
   return {
     mode: input.mode,
@@ -201,8 +206,9 @@ const newSalt = () => crypto.randomBytes(8).toString('hex');
 const CONCURRENT_WRITE_ATTEMPTS = 8;
 
 /**
- * Validates and stores a new split for a model (generation + 1, with a history row, in one
- * transaction), then announces it on `serving:routes`. Writing the split that is already current
+ * Validates and stores a new split for a model (the generation after the row's and every one its
+ * history holds, with a history row, in one transaction), then announces it on
+ * `serving:routes`. Writing the split that is already current
  * is a no-op that returns the current routes. Refuses when `expectedGeneration` is given and the
  * current generation differs.
  */
@@ -254,6 +260,12 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
           currentGeneration,
         );
       }
+      // The history keeps every generation written, also after the routes row was deleted (to stop
+      // serving the model) or restored from an older backup: numbering from the row alone took one the
+      // history holds, and every later write failed as a "concurrent write". A concurrent writer that
+      // commits first still takes the same number, and this write conflicts as before.
+      const last = await tx.selectFrom('serving_route_history').select((eb) => eb.fn.max('generation').as('g')).where('model', '=', input.model).executeTakeFirst();
+      const generation = Math.max(currentGeneration, Number(last?.g ?? 0)) + 1;
       const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
       const move = input.alias;
       const alias = move ? () => moveAliasIn(tx, store.driver, { ...move, name: input.model }) : async () => undefined;
@@ -264,7 +276,7 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
 
       const values: ServingRoutesTable = {
         model: input.model,
-        generation: currentGeneration + 1,
+        generation,
         routes: JSON.stringify(next),
         updated_by: input.updatedBy,
         reason: input.reason,

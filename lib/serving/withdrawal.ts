@@ -12,7 +12,7 @@
  */
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import { LabelMismatchError } from '../registry/label-spec';
-import { RegistryError, ServingVetoError } from '../registry/model-registry';
+import { RegistryError, ServingVetoError, UnreadableVersionRowError } from '../registry/model-registry';
 import { CHAMPION_VARIANT, type Route } from './routing';
 import { SHADOW_VARIANT, type ServingRoutes } from './serving-routes';
 
@@ -100,6 +100,8 @@ export function routesWithout(written: ServingRoutes, anchor: Route, withdrawn: 
 export function withdrawalReasonOf(error: unknown): WithdrawalReason {
   if (error instanceof ServingVetoError) return 'vetoed';
   if (error instanceof LabelMismatchError) return 'label_mismatch';
+  // A row whose JSON cannot be read is there, edited: not missing.
+  if (error instanceof UnreadableVersionRowError) return 'row_mismatch';
   if (error instanceof RegistryError) return 'row_missing';
   if (error instanceof ArtifactVerificationError) {
     if (/\bsignature\b/.test(error.reason)) return 'signature';

@@ -16,9 +16,10 @@ import { experimentActivities, type RegisterResult } from '../../activities/expe
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { ServingModels } from '../../lib/serving/serving-models';
+import { writeServingRoutes } from '../../lib/serving/serving-routes';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
-import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
 import { reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import type { ModelVersionsTable } from '../../lib/store/schema';
@@ -210,6 +211,50 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
       await expect(unsigned.verifyVersions('api-edited', [edited.version])).resolves.toBeUndefined(); // without the key rows are not bound
     } finally {
       await Promise.all([serving.close(), unsigned.close()]);
+    }
+  });
+
+  it('refuses as an edited row, never throws on, a row edited so it cannot be read (not JSON) or encoded (1e999): verification, the prediction API and the deployment activities', async () => {
+    const name = 'unreadable-rows';
+    const champion = await register(name, SIGNED);
+    const unencodable = await register(name, SIGNED, await fit('logistic_regression', 3));
+    const unparsable = await register(name, SIGNED, await fit('logistic_regression', 4));
+    const cache = new MemoryCache();
+    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: unencodable.version, weight: 0.25 }], shadow: { version: unparsable.version }, updatedBy: 'test', reason: 'test' });
+    const running = new ServingModels({ store: t.store, cache, artifacts, signing: SIGNED, pollMs: 50 });
+    let restarted: ServingModels | undefined;
+    try {
+      await running.start();
+      expect([...running.snapshot(name)!.models.keys()]).toEqual([champion.version, unencodable.version, unparsable.version]);
+      await edit(unencodable, { metrics: '{"cv":{"auc":0.91},"x":1e999}' });
+      await edit(unparsable, { lineage: '{"edited":tru' });
+
+      const notBound = `${name} v${unencodable.version} artifact failed verification: the registry row's signature does not match it: the row holds a value registration never writes (canonicalEncoding: Infinity is not a JSON number), so it was edited after registration`;
+      const unreadable = `${name} v${unparsable.version}'s registry row cannot be read: its lineage is not JSON`;
+      await refusedWith(unencodable, KEY, notBound);
+      const error = await verify(unparsable, KEY).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnreadableVersionRowError);
+      expect(error).toBeInstanceOf(RegistryError); // a refusal: not retried
+      expect((error as Error).message).toContain(unreadable);
+
+      // The running API withdraws both (the champion answers), as a process starting now serves the model.
+      const withdrawn = (s: ServingModels) => (s.stats().withdrawn[name] ?? []).map((w) => [w.version, w.reason]);
+      const expected = [[unencodable.version, 'signature'], [unparsable.version, 'row_mismatch']];
+      for (let i = 0; i < 200 && withdrawn(running).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(withdrawn(running)).toEqual(expected);
+      expect([...running.snapshot(name)!.models.keys()]).toEqual([champion.version]);
+      restarted = new ServingModels({ store: t.store, cache, artifacts, signing: SIGNED });
+      await restarted.start();
+      expect([...restarted.snapshot(name)!.models.keys()]).toEqual([champion.version]);
+      expect(withdrawn(restarted)).toEqual(expected);
+
+      // A deployment sees them as unverified (it rolls back), rather than an activity failing with a TypeError.
+      const activities = deploymentActivities({ store: t.store, cache, artifacts, signing: SIGNED });
+      await expect(activities.verifyDeploymentVersions({ model: name, challengerVersion: unencodable.version, championVersion: champion.version })).resolves.toEqual([{ role: 'challenger', version: unencodable.version, reason: notBound }]);
+      await expect(activities.verifyDeploymentVersions({ model: name, challengerVersion: champion.version, championVersion: unparsable.version })).resolves.toEqual([{ role: 'champion', version: unparsable.version, reason: expect.stringContaining(unreadable) as string }]);
+    } finally {
+      await Promise.all([running.close(), restarted?.close()]);
     }
   });
 

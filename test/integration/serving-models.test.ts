@@ -153,6 +153,50 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
     expect(s.stats().swaps).toBe(2);
   });
 
+  it('serves the routes row the store holds when it goes back to a lower generation (a restored backup), and a rollback written on top of it', async () => {
+    const s = await startServing(50);
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(2) }));
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(3) }));
+    await until('generation 3', () => s.snapshot(MODEL)?.routes.generation === 3);
+    // A backup restored: the routes at generation 1 naming v2, the history as it was then.
+    await t.store.db.deleteFrom('serving_route_history').where('model', '=', MODEL).where('generation', '>', 1).execute();
+    const salt = s.snapshot(MODEL)!.routes.salt;
+    await t.store.db.updateTable('serving_routes').set({ generation: 1, routes: JSON.stringify({ mode: 'single', routes: singleRoute(2), salt }), updated_by: 'restore', reason: 'restored' }).where('model', '=', MODEL).execute();
+    await until('the restored routes served', () => s.snapshot(MODEL)?.routes.generation === 1);
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([2]);
+    expect(s.ready()).toBe(true);
+    expect(events.some(([e, d]) => e === 'serving.routes_replaced' && d.from === 3 && d.generation === 1)).toBe(true);
+
+    // The rollback an operator writes next is generation 2, below the 3 this process once served: taken too.
+    const rollback = await writeServingRoutes(t.store, cache, change({ routes: singleRoute(1), reason: 'rollback' }));
+    expect(rollback.generation).toBe(2);
+    await until('the rollback served', () => s.snapshot(MODEL)?.routes.generation === 2);
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([1]);
+    expect(s.ready()).toBe(true);
+    expect(s.stats()).toMatchObject({ generations: { [MODEL]: 2 }, pending: {} });
+
+    // A row rewritten by hand under the same generation: what the store holds is served.
+    await t.store.db.updateTable('serving_routes').set({ routes: JSON.stringify({ mode: 'single', routes: singleRoute(3), salt }) }).where('model', '=', MODEL).execute();
+    await until('the rewritten row served', () => s.snapshot(MODEL)?.routes.routes[0].version === 3);
+    expect(s.snapshot(MODEL)!.routes.generation).toBe(2);
+  });
+
+  it('is not ready, naming the model, while a lower-generation routes row names a version that fails to load; the loaded one keeps serving', async () => {
+    const s = await startServing(50);
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(3) }));
+    await until('generation 2', () => s.snapshot(MODEL)?.routes.generation === 2);
+    const file = path.join(dir, artifactKey(versions[1].artifactSha256));
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 40] ^= 1;
+    fs.writeFileSync(file, bytes);
+    const salt = s.snapshot(MODEL)!.routes.salt;
+    await t.store.db.updateTable('serving_routes').set({ generation: 1, routes: JSON.stringify({ mode: 'single', routes: singleRoute(2), salt }) }).where('model', '=', MODEL).execute();
+    await until('not ready', () => !s.ready());
+    expect(s.unreadyModels()).toEqual([expect.stringMatching(/^direction-5d: routes generation 1 name v2 \(champion\) but generation 2 \(v3 \(champion\)\) is what is loaded; loading generation 1 failed: .*v2 cannot be loaded/)]);
+    expect(s.snapshot(MODEL)!.routes.generation).toBe(2);
+    expect(s.stats().pending).toEqual({ [MODEL]: 1 });
+  });
+
   it('is not ready while a model with routes has no loadable snapshot, and serves a new model once it loads', async () => {
     const other = await registerVersions(t.store, dir, 'vol-20d', 1, 100); // artifacts are content-addressed: not v1's bytes
     const file = path.join(dir, artifactKey(other[0].artifactSha256));

@@ -50,6 +50,7 @@ describe.each(DRIVERS)('serving routes on %s (real Redis)', (_driver, create) =>
     const dir = tempDir('mlp-serving-routes-');
     await registerVersions(t.store, dir, 'direction-5d', 3);
     await registerVersions(t.store, dir, 'vol-20d', 1);
+    await registerVersions(t.store, dir, 'reset-5d', 2);
     cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
     announced = [];
     unsubscribe = await cache.subscribe(SERVING_ROUTES_CHANNEL, (m) => announced.push(m));
@@ -121,5 +122,24 @@ describe.each(DRIVERS)('serving routes on %s (real Redis)', (_driver, create) =>
       [1, 'single', 'alice', 'first deployment'],
       [2, 'canary', 'workflow wf-1', 'canary 10%'],
     ]);
+  });
+
+  it('numbers on from the history after the routes row was deleted or restored to an older generation; a concurrent write still conflicts', async () => {
+    const model = 'reset-5d';
+    const write = (version: number, extra: { expectedGeneration?: number } = {}) => writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(version), updatedBy: 'ops', reason: `v${version}`, ...extra });
+    await write(1);
+    await write(2);
+    // Deleted (to stop serving it): the history still holds generations 1 and 2.
+    await t.store.db.deleteFrom('serving_routes').where('model', '=', model).execute();
+    // Two writers each expecting no routes: one takes generation 3, the other conflicts.
+    const race = await Promise.allSettled([write(1, { expectedGeneration: 0 }), write(2, { expectedGeneration: 0 })]);
+    expect(race.filter((r) => r.status === 'fulfilled').map((r) => r.value.generation)).toEqual([3]);
+    expect(race.filter((r) => r.status === 'rejected').map((r) => r.reason as unknown)).toEqual([expect.any(ServingRoutesConflictError)]);
+    // Restored from a backup at generation 1 while the history holds 1 to 3: the next write is 4.
+    await t.store.db.updateTable('serving_routes').set({ generation: 1 }).where('model', '=', model).execute();
+    const next = await write(race[0].status === 'fulfilled' && race[0].value.routes[0].version === 1 ? 2 : 1);
+    expect(next.generation).toBe(4);
+    expect((await servingRouteHistory(t.store, model)).map((h) => h.generation)).toEqual([1, 2, 3, 4]);
+    expect(await readServingRoutes(t.store, model)).toEqual(next);
   });
 });

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, loadConfig, printableConfig } from '../../lib/config';
-import { canonicalEncoding, ROW_SIGNATURE_SCHEME, rowSignatureProblem, signedRowText, signingKeyId, signRow, type SignedRowFields } from '../../lib/registry/row-signature';
+import { canonicalEncoding, reportRecordProblem, ROW_SIGNATURE_SCHEME, rowSignatureProblem, signedRowText, signingKeyId, signReportRecord, signRow, type SignedRowFields } from '../../lib/registry/row-signature';
 
 const KEY = 'a-test-signing-key-of-32-chars!!';
 const OTHER_KEY = 'another-test-signing-key-32chars';
@@ -105,6 +105,18 @@ describe('the signed text and the signature', () => {
     expect(rowSignatureProblem(KEY, { ...r, signature: signRow(OTHER_KEY, r) })).toBe(`the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signingKeyId(OTHER_KEY)}, this deployment's ${signingKeyId(KEY)})`);
     expect(rowSignatureProblem(KEY, { ...row({ seed: 8 }), signature: signRow(KEY, r) })).toContain(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(KEY)})`);
     expect(rowSignatureProblem(KEY, { ...r, signature: { keyId: signingKeyId(KEY), mac: 'zz' } })).toContain('does not match');
+  });
+
+  it('refuses, never throws on, a row holding a value no registration writes (1e999 read back from stored JSON as Infinity)', () => {
+    const r = row();
+    const edited = { ...row({ metrics: JSON.parse('{"cv":{"auc":0.91},"x":1e999}') as Record<string, unknown> }), signature: signRow(KEY, r) };
+    expect(() => rowSignatureProblem(KEY, edited)).not.toThrow();
+    expect(rowSignatureProblem(KEY, edited)).toBe("the registry row's signature does not match it: the row holds a value registration never writes (canonicalEncoding: Infinity is not a JSON number), so it was edited after registration");
+    // The report record's check alike.
+    const lineage = { ...r.lineage, report: { auc: 0.6 } };
+    const recorded = { ...r, lineage: { ...lineage, reportSignature: signReportRecord(KEY, { ...r, lineage }) } };
+    expect(reportRecordProblem(KEY, recorded)).toBeUndefined();
+    expect(reportRecordProblem(KEY, { ...recorded, lineage: { ...recorded.lineage, report: { auc: -Infinity } } })).toMatch(/does not match them: they hold a value no recording writes \(canonicalEncoding: -Infinity is not a JSON number\)/);
   });
 });
 

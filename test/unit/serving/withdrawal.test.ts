@@ -1,4 +1,4 @@
-import { RegistryError, ServingVetoError } from '../../../lib/registry/model-registry';
+import { RegistryError, ServingVetoError, UnreadableVersionRowError } from '../../../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../../../lib/registry/verify-artifact';
 import { routeFor } from '../../../lib/serving/routing';
 import { servingRoutesSchema, type ServingRoutes } from '../../../lib/serving/serving-routes';
@@ -70,6 +70,7 @@ describe('withdrawal reasons and descriptions', () => {
     expect(withdrawalReasonOf(new ArtifactVerificationError('m', 2, 'artifact x does not match its sha256'))).toBe('artifact_invalid');
     expect(withdrawalReasonOf(new ServingVetoError('m', 2, 'a tripped guard'))).toBe('vetoed');
     expect(withdrawalReasonOf(new RegistryError('model m has no version 2'))).toBe('row_missing');
+    expect(withdrawalReasonOf(new UnreadableVersionRowError('m', 2, 'lineage', 'is not JSON'))).toBe('row_mismatch'); // there, but edited
   });
 
   it('names the withdrawn version, its share, the reason and what answers instead', () => {
