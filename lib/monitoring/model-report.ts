@@ -80,6 +80,13 @@ export function universeOfVersion(profile: ReferenceProfile | undefined, version
   return { symbols: undefined, universe: { source: 'store', symbols: null, reason: `every symbol in the store, not the model's universe: ${why} and the registry lineage records no universe` } };
 }
 
+/** Which of `symbols` the model's prediction log holds a request for since `since` (any version, served or not). */
+async function symbolsAskedAbout(store: Database, model: string, symbols: readonly string[], since: string): Promise<string[]> {
+  if (symbols.length === 0) return [];
+  const rows = await store.db.selectFrom('prediction_log').select('symbol').distinct().where('model', '=', model).where('symbol', 'in', [...symbols]).where('created_at', '>=', since).execute();
+  return rows.map((r) => r.symbol);
+}
+
 /** What the version's registry row is checked against before the report uses its label and metrics. */
 export interface ReportRowVerification {
   /** MODEL_SIGNING_KEY: with a key, the row's signature (covering label and metrics) must hold. */
@@ -181,11 +188,16 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   const newest = await newestBarDates(store, symbols);
   const trainedTo = profile?.period.to ?? trainedThroughOf(version);
   const lastBars = new Map<string, string | undefined>();
+  const endedEarlier = new Map<string, string>();
   for (const symbol of symbols ?? newest.keys()) {
     const last = newest.get(symbol);
-    if (trainedTo !== undefined && last !== undefined && last < trainedTo) continue;
-    lastBars.set(symbol, last);
+    if (trainedTo !== undefined && last !== undefined && last < trainedTo) endedEarlier.set(symbol, last);
+    else lastBars.set(symbol, last);
   }
+  // Bars that ended before the training period did are a delisting, or a feed that died just
+  // before a retrain's cut-off: the bars cannot tell. A symbol the model was still asked about in
+  // the lookback is live for whoever asks, so it is judged (served stale, it raised nothing before).
+  for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since)) lastBars.set(symbol, endedEarlier.get(symbol));
   const fresh = freshnessOf(lastBars, now, rules.data_stale);
   const freshness = { ...fresh, reason: fresh.reason + wholeStore };
 
