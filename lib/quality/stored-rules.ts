@@ -177,12 +177,23 @@ function sideLevel(volumes: readonly number[]): number | undefined {
  * VOLUME_DROP_FACTOR times below it where it would replace a stored volume that fits the level. The
  * level is the geometric mean of each side's median, or one side's alone; sides more than ×3 apart
  * are two regimes (a file in other units meeting the stored bars is volume_basis_splice's) and give
- * none. One row with its volume ×1000, or cut to three digits, revised good stored volumes with no
+ * none; so do rows that all revise their stored volumes by one common factor of ×10 or more. One row with its volume ×1000, or cut to three digits, revised good stored volumes with no
  * finding: the prices agree, and the basis rules need a factor common to most shared sessions.
  */
 export function volumeGlitches(symbol: string, staged: readonly Bar[], context: readonly Bar[], source: string): QualityIssue[] {
   if (staged.length === 0) return [];
   const storedOn = new Map(context.map((b) => [b.date, b]));
+  // Every row that meets a stored bar off by one common factor of ×10 or more: another unit, which
+  // the volume basis rule names (volume_basis_splice), not a glitch of one row.
+  const ratios = staged.flatMap((b) => {
+    const old = storedOn.get(b.date);
+    return old !== undefined && old.volume > 0 && b.volume > 0 ? [b.volume / old.volume] : [];
+  });
+  if (ratios.length > 0) {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted[sorted.length >> 1];
+    if ((median >= 10 || median <= 0.1) && sorted[0] >= median / 1.5 && sorted[sorted.length - 1] <= median * 1.5) return [];
+  }
   const merged = new Map<string, { bar: Bar; staged: boolean }>();
   for (const b of context) merged.set(b.date, { bar: b, staged: false });
   for (const b of staged) merged.set(b.date, { bar: b, staged: true });

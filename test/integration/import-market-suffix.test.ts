@@ -17,8 +17,9 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 const NOW = () => new Date('2019-01-10T22:00:00Z');
 function folder(names: readonly string[]): string {
   const dir = tempDir('mlp-market-suffix-');
-  const rows = nyseTradingDaysBetween('2017-01-03', '2017-03-31').map((d, i) => `${d},${100 + i},${101 + i},${99 + i},${100.5 + i},${1_000_000 + i}`);
-  for (const name of names) fs.writeFileSync(path.join(dir, name), `Date,Open,High,Low,Close,Volume\n${rows.join('\n')}\n`);
+  // Volumes of each file's own (equal bars with equal volumes are one series under two symbols: lagged_duplicate).
+  const rows = (k: number) => nyseTradingDaysBetween('2017-01-03', '2017-03-31').map((d, i) => `${d},${100 + i},${101 + i},${99 + i},${100.5 + i},${1_000_000 * (k + 1) + i}`);
+  for (const [k, name] of names.entries()) fs.writeFileSync(path.join(dir, name), `Date,Open,High,Low,Close,Volume\n${rows(k).join('\n')}\n`);
   return dir;
 }
 
