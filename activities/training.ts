@@ -139,7 +139,8 @@ export async function resolveUniverse(store: Database, input: PrepareDatasetInpu
   if (!snapshot) throw new BadInputError(`snapshot ${input.snapshotId} does not exist`, 'SNAPSHOT_NOT_FOUND');
   const instruments = { ...snapshotInstruments(snapshot.source), ...rule.instruments };
   // A snapshot imported before such declarations were refused may still record one (SAP.DE or VIX as equity).
-  const problems = closeKindProblems(instruments);
+  // Only symbols the universe would count: a declaration of a kind outside it joins no row.
+  const problems = closeKindProblems(instruments).filter((p) => allowed.has(instruments[p.symbol] as InstrumentKind));
   if (problems.length > 0) {
     throw new BadInputError(`snapshot ${snapshot.id}'s import request declared ${problems.map((p) => `${p.symbol} as ${instruments[p.symbol]}`).join(', ')}: ${problems[0].message}; or declare its kind in the feature set's "instruments", which wins`, 'INVALID_INPUT');
   }

@@ -13,7 +13,7 @@ import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
 import { openSession } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { assertSymbolsFit, storeFingerprint } from '../store/bars';
+import { assertSymbolsFit, storedBarsDigest } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
@@ -540,7 +540,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   // A rejection judged on the stored bars holds while they do: once they change (the wrong
   // security's bars removed by hand, as a series_mismatch finding asks), the content is judged again.
   const judgedStore = latest?.snapshot.status === 'rejected' ? latest.snapshot.qualityReport.storedBarChecks?.store : undefined;
-  const rejudge = judgedStore !== undefined && (await storeFingerprint(store.db, store.driver)) !== judgedStore;
+  const rejudge = judgedStore !== undefined && (await storedBarsDigest(store.db, judgedStore.symbols)) !== judgedStore.digest;
   if (latest && latest.snapshot.status !== 'staging' && latest.snapshot.status !== 'published' && !rejudge) return summaryOf(latest.snapshot, started, 0, 0);
   const earlier = await fileClocksOf(store, sources, sha256s, judgedAt, latest?.snapshot.status === 'staging' ? latest.snapshot : undefined);
   const clockOf = (source: string): Date => earlier.get(source) ?? judgedAt;

@@ -9,7 +9,7 @@ import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, s
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
-import { storeFingerprint } from '../store/bars';
+import { storedBarsDigest } from '../store/bars';
 import { declaredInstruments, getSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, withPublishLock, type PublishResult } from '../store/staging';
 
@@ -123,6 +123,9 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges, span };
 }
 
+/** Calendar days of stored bars around a symbol's rows that hold the 60 sessions volume_glitch may read on one side. */
+const VOLUME_CONTEXT_DAYS = 100;
+
 /** The stored bars around and over a symbol's staged dates: the sessions whose volumes give each row's level (volume_glitch). */
 function volumeContext(symbol: string, stored: { around: readonly Bar[]; span: ReadonlyArray<Omit<Bar, 'symbol'>> }): Bar[] {
   return [...stored.around, ...stored.span.map((b) => ({ symbol, ...b }))];
@@ -158,7 +161,8 @@ export async function rejectedByStoredRules(store: Database, bars: readonly Bar[
   const out = new Set<string>();
   for (const [symbol, list] of bySymbol) {
     list.sort(byDate);
-    const stored = await storedFor(store.db, symbol, list, undefined, true);
+    // The sessions volume_glitch reads a row's level from (60 on one side): as the judge reads them.
+    const stored = await storedFor(store.db, symbol, list, { from: shiftDate(list[0].date, -VOLUME_CONTEXT_DAYS), to: shiftDate(list[list.length - 1].date, VOLUME_CONTEXT_DAYS) }, true);
     // The kind only decides the zero_volume flag, which rejects nothing.
     const found = storedBarIssues({ symbol, staged: list, stored: stored.neighbours, kind: 'equity', source: '', context: volumeContext(symbol, stored) }, policy);
     for (const date of found.rejected.keys()) out.add(`${symbol}\u0000${date}`);
@@ -299,7 +303,10 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
     await tx.insertInto('quarantine').ignore().values(applied.issues.slice(i, i + QUARANTINE_ROWS_PER_STATEMENT).map((i) => quarantineRow(snapshotId, i))).execute();
   }
   const next = applied.report;
-  if (applied.dropped.size > 0 && next.storedBarChecks) next.storedBarChecks.store = await storeFingerprint(tx, store.driver);
+  if (applied.dropped.size > 0 && next.storedBarChecks) {
+    const symbols = [...applied.dropped.keys()].sort();
+    next.storedBarChecks.store = { symbols, digest: await storedBarsDigest(tx, symbols) };
+  }
   const symbols = Object.keys(next.bySymbol).filter((s) => next.bySymbol[s].rowsAccepted > 0).sort();
   await tx
     .updateTable('dataset_snapshots')

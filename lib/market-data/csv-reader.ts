@@ -439,8 +439,24 @@ export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): str
 
 /** Header names (normaliseHeader) of a column holding each bar's time of day, read as a time in the date would be. */
 const TIME_COLUMN_NAMES: ReadonlySet<string> = new Set(['time', 'timeofday', 'bartime', 'closetime']);
-/** A time of day in a column of its own: hour (one or two digits), then the rest as STAMPED reads it. */
-const TIME_OF_DAY = /^(\d{1,2})(:\d{2}(?::\d{2}(?:\.\d{1,9})?)?Z?)$/;
+/** A time of day in a column of its own: `16:00`, `9:45:30`, `21:00:00Z`, `4:00 PM`, `1600`. */
+const TIME_OF_DAY = /^(\d{1,2})(?::?(\d{2}))(?::(\d{2})(?:\.\d{1,9})?)?\s*(?:(Z)|([AaPp])\.?[Mm]\.?)?$/;
+
+/** `timeText` as STAMPED reads a time (`HH:MM[:SS][Z]`, 24-hour), or undefined when it is no time of day. */
+function timeOfDay(timeText: string): string | undefined {
+  const m = TIME_OF_DAY.exec(timeText);
+  if (!m) return undefined;
+  let hour = Number(m[1]);
+  const minute = Number(m[2]);
+  // HHMM without a colon needs all four digits (`930` is no time).
+  if (!timeText.includes(':') && !/^\d{4}/.test(timeText)) return undefined;
+  if (m[5] !== undefined) {
+    if (hour < 1 || hour > 12) return undefined;
+    hour = (hour % 12) + (m[5].toLowerCase() === 'p' ? 12 : 0);
+  }
+  if (hour > 23 || minute > 59 || (m[3] !== undefined && Number(m[3]) > 59)) return undefined;
+  return `${String(hour).padStart(2, '0')}:${m[2]}${m[3] !== undefined ? `:${m[3]}` : ''}${m[4] ?? ''}`;
+}
 const STAMPED = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z?)$/;
 /** The NYSE's regular open, minutes after midnight New York. */
 const NYSE_OPEN_MINUTES = 9 * 60 + 30;
@@ -525,31 +541,34 @@ function parseNumber(text: string | undefined, field: string, volume = false): F
   return { ok: true, value };
 }
 
-const ADJUSTED_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+// The volume is adjusted by the factor's split part once the file is read (volumeBySplits); the row
+// rules check the value stored.
+const ADJUSTED_FIELDS = ['open', 'high', 'low', 'close'] as const;
 
 /**
- * Why a bar scaled by `factor` (Adj Close / Close) breaks the limits, naming the field, its text and
- * the factor; undefined when every adjusted value is finite and within them. The limits hold for
- * the values stored, so a factor that makes a valid row's volume infinite or its high 8e13 rejects it.
+ * Why a bar's prices scaled by `factor` (Adj Close / Close) break the limits, naming the field, its
+ * text and the factor; undefined when every adjusted price is finite and within them. The limits
+ * hold for the values stored, so a factor that makes a valid row's high 8e13 rejects it.
  */
 function adjustedProblem(bar: Bar, fields: readonly string[], col: Record<keyof ColumnMapping, number | undefined>, factor: number): string | undefined {
   for (const field of ADJUSTED_FIELDS) {
-    const problem = limitProblem(bar[field], field === 'volume');
+    const problem = limitProblem(bar[field], false);
     if (problem === undefined) continue;
     const text = excerpt((fields[col[field] as number] ?? '').trim(), 40);
-    const how = field === 'volume' ? '÷' : '×';
-    return `adjusted ${field} ${bar[field]} (${field} ${text} ${how} Adj Close / Close ${factor.toExponential(2)}) ${problem}`;
+    return `adjusted ${field} ${bar[field]} (${field} ${text} × Adj Close / Close ${factor.toExponential(2)}) ${problem}`;
   }
   return undefined;
 }
 
 /**
- * The split part of a price factor: the split ratio (or products of them, 1 for none) that leaves
- * `factor` ÷ ratio as a dividend factor, in (MIN_DIVIDEND_FACTOR, 1], nearest 1. A dividend factor
- * is never above 1 (dividends only lower past prices) and years of them stay above 0.6.
+ * The split part of the newest row's factor: 1 when the factor can be dividends alone (between
+ * MIN_DIVIDEND_FACTOR and 1: dividends only lower past prices, and years of them stay above 0.6;
+ * a Yahoo download of an older range made years later has 0.8 or less), else the split ratio that
+ * leaves `factor` ÷ ratio as such a dividend factor, nearest 1.
  */
 const MIN_DIVIDEND_FACTOR = 0.6;
 function splitPart(factor: number): number {
+  if (factor > MIN_DIVIDEND_FACTOR && factor <= 1 + 1e-9) return 1;
   let best = 1;
   let bestDividend = factor <= 1 + 1e-9 && factor > MIN_DIVIDEND_FACTOR ? factor : -Infinity;
   for (const { ratio } of ALL_SPLITS) {
@@ -564,6 +583,11 @@ function splitPart(factor: number): number {
 
 /** A step of the factor between two rows within this of a split ratio is a split (a day's dividend is a step of a few percent). */
 const SPLIT_STEP_TOLERANCE = 0.03;
+/**
+ * Splits a step may be: those moving the price by 1.4 or more either way. A special dividend of 20-25%
+ * steps the factor as a 5:4 or 4:3 split would; such splits are rarer than such dividends.
+ */
+const STEP_SPLITS = ALL_SPLITS.filter((x) => x.ratio <= 1 / 1.4 || x.ratio >= 1.4);
 
 /**
  * Volumes under `adjust`: divided by the split part of Adj Close / Close only. The factor holds
@@ -574,7 +598,8 @@ const SPLIT_STEP_TOLERANCE = 0.03;
  * each older row's step from the row after it is a split when within SPLIT_STEP_TOLERANCE of a
  * split ratio, dividends otherwise.
  */
-function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): void {
+function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): Array<{ bar: CandidateBar; split: number; problem: string }> {
+  const beyond: Array<{ bar: CandidateBar; split: number; problem: string }> = [];
   const bySymbol = new Map<string, CandidateBar[]>();
   for (const bar of adjusted.keys()) {
     let list = bySymbol.get(bar.symbol);
@@ -589,11 +614,14 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
       const { factor, volume } = adjusted.get(bar) as { factor: number; volume: number };
       if (!(factor > 0)) continue;
       if (next === undefined) split = splitPart(factor);
-      else split *= nearestSplit(factor / next, SPLIT_STEP_TOLERANCE, ALL_SPLITS)?.ratio ?? 1;
+      else split *= nearestSplit(factor / next, SPLIT_STEP_TOLERANCE, STEP_SPLITS)?.ratio ?? 1;
       next = factor;
       bar.volume = volume / split;
+      const problem = limitProblem(bar.volume, true);
+      if (problem !== undefined) beyond.push({ bar, split, problem });
     }
   }
+  return beyond;
 }
 
 /** The extension a price file may have (one; `aapl.csv.txt` has two and names no symbol). */
@@ -996,12 +1024,12 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     // A time of day in a column of its own (`Date,Time,Open,…`) stamps the bar as one in the date would.
     const timeText = timeCol === undefined ? '' : (fields[timeCol] ?? '').trim();
     if (midSession === undefined && timeText !== '') {
-      const time = TIME_OF_DAY.exec(timeText);
-      if (!time) {
-        reject('invalid_date', `time "${excerpt(timeText, 40)}" in column ${(timeCol as number) + 1} "${excerpt(header[timeCol as number], 40)}" is not a time of day (HH:MM or HH:MM:SS, New York, or UTC with Z), so whether the bar was taken before the close is unknown`, date);
+      const time = timeOfDay(timeText);
+      if (time === undefined) {
+        reject('invalid_date', `time "${excerpt(timeText, 40)}" in column ${(timeCol as number) + 1} "${excerpt(header[timeCol as number], 40)}" is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC with Z; a UTC offset is not read), so whether the bar was taken before the close is unknown`, date);
         return true;
       }
-      const stamp = midSessionStamp(`${date} ${time[1].padStart(2, '0')}${time[2]}`, date);
+      const stamp = midSessionStamp(`${date} ${time}`, date);
       if (stamp !== undefined) midSession = `${stamp.replace(/^date "[^"]*"/, `date ${date} with time "${excerpt(timeText, 40)}" (column "${excerpt(header[timeCol as number], 40)}")`)}`;
     }
     if (midSession !== undefined) {
@@ -1057,7 +1085,15 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   });
   if (headerFailure) return { result: headerFailure };
   if (col === undefined) return { result: unreadable('empty_input', 'file holds only blank lines') };
-  if (adjusted.size > 0) volumeBySplits(adjusted);
+  if (adjusted.size > 0) {
+    // A volume the split part takes beyond the limits is rejected as a price the factor takes beyond them is.
+    const beyond = volumeBySplits(adjusted);
+    for (const { bar, split, problem } of beyond) {
+      bars.splice(bars.indexOf(bar), 1);
+      const read = adjusted.get(bar)?.volume;
+      issues.push(issue('implausible_value', { symbol: bar.symbol, date: bar.date, source, line: bar.line, raw: bar.raw, message: `adjusted volume ${bar.volume} (volume ${read} ÷ the split part of Adj Close / Close ${split.toExponential(2)}) ${problem}` }));
+    }
+  }
   const cut = truncatedLastRow(body, bars, col.symbol !== undefined && col.symbol === headerWidth - 1);
   if (cut) {
     bars.pop();
@@ -1067,11 +1103,12 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   const varying = symbolColumnProblem(watch, watchedRows, header, fallbackProblem ? '' : fallbackSymbol);
   if (varying) return { result: unreadable('bad_header', varying.message, varying.line) };
   // A file whose symbol column names one symbol on every row that has one: its rows with an empty
-  // or broken cell are that symbol's rows too, so they count toward its per-file limit (a third of
-  // IBM's rows with a blank Name passed as 840 good rows of 1,259).
+  // cell are that symbol's rows too, so they count toward its per-file limit (a third of IBM's rows
+  // with a blank Name passed as 840 good rows of 1,259). A cell naming something else, if invalid
+  // (`BRK/B`), may be another security's row: it counts toward the import's share only.
   if (columnSymbol) {
     for (const i of issues) {
-      if (i.symbol !== null || (i.rule !== 'missing_symbol' && i.rule !== 'invalid_symbol')) continue;
+      if (i.symbol !== null || i.rule !== 'missing_symbol') continue;
       i.symbol = columnSymbol;
       i.message = `${i.message} (every other row of the file names ${columnSymbol}: counted as its row)`;
     }

@@ -80,10 +80,10 @@ export function universeOfVersion(profile: ReferenceProfile | undefined, version
   return { symbols: undefined, universe: { source: 'store', symbols: null, reason: `every symbol in the store, not the model's universe: ${why} and the registry lineage records no universe` } };
 }
 
-/** Which of `symbols` the model's prediction log holds a request for since `since` (any version, served or not). */
-async function symbolsAskedAbout(store: Database, model: string, symbols: readonly string[], since: string): Promise<string[]> {
+/** Which of `symbols` the model's prediction log holds a request for between `since` and `until` (any version, served or not). */
+async function symbolsAskedAbout(store: Database, model: string, symbols: readonly string[], since: string, until: string): Promise<string[]> {
   if (symbols.length === 0) return [];
-  const rows = await store.db.selectFrom('prediction_log').select('symbol').distinct().where('model', '=', model).where('symbol', 'in', [...symbols]).where('created_at', '>=', since).execute();
+  const rows = await store.db.selectFrom('prediction_log').select('symbol').distinct().where('model', '=', model).where('symbol', 'in', [...symbols]).where('created_at', '>=', since).where('created_at', '<=', until).execute();
   return rows.map((r) => r.symbol);
 }
 
@@ -197,7 +197,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   // Bars that ended before the training period did are a delisting, or a feed that died just
   // before a retrain's cut-off: the bars cannot tell. A symbol the model was still asked about in
   // the lookback is live for whoever asks, so it is judged (served stale, it raised nothing before).
-  for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since)) lastBars.set(symbol, endedEarlier.get(symbol));
+  for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since, now.toISOString())) lastBars.set(symbol, endedEarlier.get(symbol));
   const fresh = freshnessOf(lastBars, now, rules.data_stale);
   const freshness = { ...fresh, reason: fresh.reason + wholeStore };
 

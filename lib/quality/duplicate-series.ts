@@ -723,7 +723,6 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
   }
 }
 
-/** Rejects series S whole with a finding of `rule` (series-level: no date, line or row). */
 /**
  * The gap, in units of 1/√sessions, by which a series moves with the market of another session
  * (`other`) more than with its own (`same`), when that says misdated: the other session's correlation
@@ -735,6 +734,7 @@ function misdatedAt(same: { r: number; n: number }, other: { r: number; n: numbe
   return other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z ? gap : undefined;
 }
 
+/** Rejects series S whole with a finding of `rule` (series-level: no date, line or row). */
 function rejectSeries(out: DuplicateSeriesFindings, S: DuplicateCheckSeries, rule: 'lagged_duplicate' | 'misdated_series', message: string): void {
   const finding = issue(rule, { symbol: S.symbol, date: null, source: S.source ?? S.symbol, line: null, raw: null, message });
   out.rejected.set(S.symbol, finding);

@@ -67,11 +67,11 @@ export interface QualityReport {
     rowsRejected: number;
     flags: number;
     /**
-     * The store as these rules judged it (storeFingerprint), when they rejected rows: a rejection
-     * that depends on the stored bars is judged again once they change (the wrong security's bars
+     * The stored bars of the symbols these rules rejected rows of, as judged (storedBarsDigest): a
+     * rejection that depends on them is judged again once they change (the wrong security's bars
      * removed by hand), not returned forever.
      */
-    store?: string;
+    store?: { symbols: string[]; digest: string };
   };
 }
 

@@ -163,10 +163,20 @@ const VOLUME_LEVEL_SESSIONS = 10;
 /** Sides whose medians differ by more than this are two regimes (a listing, another unit): no level. */
 const VOLUME_LEVEL_SIDES_AGREE = 3;
 
-/** The median of the positive volumes in `volumes`, or undefined with fewer than half a side of them. */
-function sideLevel(volumes: readonly number[]): number | undefined {
+/**
+ * With sessions on one side only (a row appended after the newest stored one), the level is read
+ * from this many of them, at least VOLUME_ONE_SIDED_MIN with volume: the first regular-way days
+ * after when-issued trading are ×390 to ×700 the few days before them (GOOG 3 April 2014, WRK
+ * 2 July 2015, BHF 7 August 2017), a real listing; over 40 or more sessions on one side the largest
+ * in the 382 files is ×80 (COTY's first days).
+ */
+const VOLUME_ONE_SIDED_SESSIONS = 60;
+const VOLUME_ONE_SIDED_MIN = 40;
+
+/** The median of the positive volumes in `volumes`, or undefined with fewer than `min` of them. */
+function sideLevel(volumes: readonly number[], min = VOLUME_LEVEL_SESSIONS / 2): number | undefined {
   const positive = volumes.filter((v) => v > 0).sort((a, b) => a - b);
-  if (positive.length < VOLUME_LEVEL_SESSIONS / 2) return undefined;
+  if (positive.length < min) return undefined;
   const m = positive.length >> 1;
   return positive.length % 2 === 1 ? positive[m] : (positive[m - 1] + positive[m]) / 2;
 }
@@ -203,9 +213,12 @@ export function volumeGlitches(symbol: string, staged: readonly Bar[], context: 
   for (let i = 0; i < series.length; i++) {
     const { bar, staged: mine } = series[i];
     if (!mine || !(bar.volume > 0)) continue;
-    const before = sideLevel(volumes.slice(Math.max(0, i - VOLUME_LEVEL_SESSIONS), i));
-    const after = sideLevel(volumes.slice(i + 1, i + 1 + VOLUME_LEVEL_SESSIONS));
+    let before = sideLevel(volumes.slice(Math.max(0, i - VOLUME_LEVEL_SESSIONS), i));
+    let after = sideLevel(volumes.slice(i + 1, i + 1 + VOLUME_LEVEL_SESSIONS));
     if (before !== undefined && after !== undefined && Math.max(before, after) / Math.min(before, after) > VOLUME_LEVEL_SIDES_AGREE) continue;
+    // One side only: a longer history of it, or no level (a young series' first sessions).
+    if (after === undefined) before = sideLevel(volumes.slice(Math.max(0, i - VOLUME_ONE_SIDED_SESSIONS), i), VOLUME_ONE_SIDED_MIN);
+    else if (before === undefined) after = sideLevel(volumes.slice(i + 1, i + 1 + VOLUME_ONE_SIDED_SESSIONS), VOLUME_ONE_SIDED_MIN);
     const level = before !== undefined && after !== undefined ? Math.sqrt(before * after) : (before ?? after);
     if (level === undefined) continue;
     const old = storedOn.get(bar.date);
@@ -213,7 +226,7 @@ export function volumeGlitches(symbol: string, staged: readonly Bar[], context: 
     const at = { symbol, date: bar.date, source, line: null, raw: null };
     if (bar.volume >= VOLUME_GLITCH_FACTOR * level) {
       const kept = old !== undefined ? `; the stored volume ${old.volume} is kept` : '';
-      issues.push(issue('volume_glitch', { ...at, message: `volume ${bar.volume} is ${Math.round(bar.volume / level)} times the level of the sessions around it (${sides}), beyond ×${VOLUME_GLITCH_FACTOR} (the largest in the real S&P 500 files is ×44): a misplaced decimal point or another unit, not trading; rejected${kept}` }));
+      issues.push(issue('volume_glitch', { ...at, message: `volume ${bar.volume} is ${Math.round(bar.volume / level)} times the level of the sessions around it (${sides}), beyond ×${VOLUME_GLITCH_FACTOR} (the largest in the real S&P 500 files is ×44, ×80 against one side): a misplaced decimal point or another unit, not trading; rejected${kept}` }));
     } else if (bar.volume * VOLUME_DROP_FACTOR <= level && old !== undefined && old.volume * 10 >= level && old.volume <= 10 * level) {
       issues.push(issue('volume_glitch', { ...at, message: `volume ${bar.volume} would replace the stored volume ${old.volume} of ${symbol} ${bar.date}, and is 1/${Math.round(level / bar.volume)} of the level of the sessions around it (${sides}), which the stored volume fits: a cut or misplaced digit; rejected, and the stored volume kept` }));
     }

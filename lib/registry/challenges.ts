@@ -11,7 +11,8 @@
  * days had all happened when the earlier ones were judged (a cut-off moved back over history) is no
  * new outcome, so re-running over historical periods is counted as the search it is. Challenges
  * under other model names are counted too when they looked at the same outcomes: the same dataset,
- * or no new outcomes for the same label (kind and horizon) on an overlapping universe (sameOutcomes),
+ * or no new outcomes for the same target (the price move's direction, or the volatility) over
+ * horizons within a factor of 2 on an overlapping universe (sameOutcomes),
  * however the bytes of their datasets differ (a revised bar, another column order, another cut-off day).
  */
 import type { Database } from '../store/database';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Bar, BarSeries } from '../market-data/bar';
 import { BadInputError } from '../errors';
@@ -200,16 +201,19 @@ export async function countBars(store: Database, query: BarQuery = {}): Promise<
 }
 
 /**
- * A digest of every stored bar (count, and exact sums of the closes to 1e-4 and of the volumes):
- * it changes when any bar is added, removed or revised. A rejection judged on the stored bars
- * records it, so the same content imported again is judged again only once the store has changed
- * (lib/ingest/import-bars.ts). One scan of the table; paid only where such a verdict exists.
+ * A digest of the stored bars of `symbols` (every field of every bar, in order): it changes when one
+ * of their bars is added, removed, re-dated, re-labelled or revised. A rejection judged on the stored
+ * bars records it for the symbols it rejected, so the same content imported again is judged again
+ * once those bars have changed, and only then (lib/ingest/import-bars.ts).
  */
-export async function storeFingerprint(db: Kysely<DatabaseSchema>, driver: Database['driver']): Promise<string> {
-  const integer = driver === 'mysql' ? sql.raw('signed') : sql.raw('integer');
-  const row = await sql<{ n: number | string; c: number | string | null; v: number | string | null }>`select count(*) as n, sum(cast(round(close * 10000) as ${integer})) as c, sum(cast(round(volume) as ${integer})) as v from bars`.execute(db);
-  const r = row.rows[0];
-  return `${String(r.n)}:${String(r.c ?? 0)}:${String(r.v ?? 0)}`;
+export async function storedBarsDigest(db: Kysely<DatabaseSchema>, symbols: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  const sorted = [...new Set(symbols)].sort();
+  for (let i = 0; i < sorted.length; i += 100) {
+    const rows = await db.selectFrom('bars').select(['symbol', 'date', 'open', 'high', 'low', 'close', 'volume']).where('symbol', 'in', sorted.slice(i, i + 100)).orderBy('symbol').orderBy('date').execute();
+    for (const r of rows) hash.update(`${r.symbol},${r.date},${Number(r.open)},${Number(r.high)},${Number(r.low)},${Number(r.close)},${Number(r.volume)}\n`);
+  }
+  return hash.digest('hex');
 }
 
 /** Per symbol: how many bars are stored dated on or before `to`. */

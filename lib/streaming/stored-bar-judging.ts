@@ -70,7 +70,8 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     const changes = indices.filter((i) => bars[i].change !== 'duplicate' && !rejected.has(i));
     if (changes.length === 0) continue;
     // The steady case, one new bar after the newest stored one: no stored bar on its date, no bar
-    // after it, too few shared sessions for a price basis. Nothing here can reject it.
+    // after it, too few shared sessions for a price basis. Only volume_glitch could reject it, from 60
+    // stored sessions before it: not read per live bar (a file of the day is judged so when imported).
     if (indices.length === 1 && bars[indices[0]].change === 'new' && !bars[indices[0]].late) continue;
     indices.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
     changes.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));

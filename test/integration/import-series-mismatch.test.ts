@@ -73,6 +73,9 @@ describe.each(DRIVERS)('a file of another security under a stored symbol on %s',
     // Nothing changed: the verdict stands, no new snapshot.
     const again = await importBars(t.store, right, { now: NOW });
     expect([again.status, again.snapshotId]).toEqual(['rejected', first.snapshotId]);
+    // Another symbol's bars changing says nothing about IBM's: the verdict stands.
+    expect((await importBars(t.store, csv({ 'msft.us.csv': walk(3, 0, 300).map((l, i) => (i === 5 ? l.replace(/,(\d+)$/, ',3100000') : l)) }), { now: NOW })).status).toBe('published');
+    expect((await importBars(t.store, right, { now: NOW })).snapshotId).toBe(first.snapshotId);
     const snapshots = async () => (await t.store.db.selectFrom('dataset_snapshots').select('id').execute()).length;
     const count = await snapshots();
     // The wrong security's bars removed by hand, as the finding asks: judged again, and published.

@@ -96,6 +96,16 @@ describe('adjust: volumes follow the splits in the factor, not the dividends', (
     ]);
   });
 
+  it.each([0.8, 0.75, 0.62])('reads a newest factor of %s as dividends (an old range downloaded years later), not as a 5:4, 4:3 or 3:2 split', (factor) => {
+    const bars = readBarCsv(rows([['2014-01-02', 100, 100 * factor, 1000]]), { source: SRC, adjust: true }).bars;
+    expect(bars[0].volume).toBe(1000);
+  });
+
+  it('reads a 20% special dividend between two rows as a dividend, not a 5:4 split', () => {
+    const bars = readBarCsv(rows([['2017-01-03', 100, 80, 1000], ['2017-01-04', 100, 100, 1100]]), { source: SRC, adjust: true }).bars;
+    expect(bars.map((b) => b.volume)).toEqual([1000, 1100]);
+  });
+
   it('reads an export cut before the newest splits: the newest row\'s factor is split from its dividends', () => {
     // A 2:1 split after the file ends, and 15% of dividends since: factor 0.425 = 0.5 × 0.85.
     const bars = readBarCsv(rows([['2017-01-03', 100, 42.5, 1000]]), { source: SRC, adjust: true }).bars;

@@ -132,13 +132,14 @@ describe('readBarCsv: sp500 format (date,open,high,low,close,volume,Name)', () =
     expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([['missing_symbol', 2, null]]);
   });
 
-  it('counts a row with an empty or broken Name cell as a row of the one symbol every other row names, so it weighs on that file\'s limit', () => {
+  it('counts a row with an empty Name cell as a row of the one symbol every other row names, so it weighs on that file\'s limit', () => {
     const text = ['date,open,high,low,close,volume,Name', '2013-02-08,1,2,1,2,10,IBM', '2013-02-11,1,2,1,2,10,', '2013-02-12,1,2,1,2,10,ıbm', '2013-02-13,1,2,1,2,10,IBM'].join('\n');
     const result = readBarCsv(text, { source: '/x/IBM.csv' });
     expect(result.bars.map((b) => b.date)).toEqual(['2013-02-08', '2013-02-13']);
     expect(result.issues.map((i) => [i.rule, i.line, i.symbol])).toEqual([
       ['missing_symbol', 3, 'IBM'],
-      ['invalid_symbol', 4, 'IBM'],
+      // A cell naming something else may be another security's row (BRK/B): not counted as IBM's.
+      ['invalid_symbol', 4, null],
     ]);
     expect(result.issues[0].message).toBe('symbol column is empty (every other row of the file names IBM: counted as its row)');
     // Two symbols in the file: whose row it was is unknown.
@@ -752,7 +753,7 @@ describe('readBarCsv: limits on the values stored', () => {
     expect(result.issues[0].message).toBe('adj close 1e-300 is below 1e-6');
     expect(result.issues[1].message).toMatch(/^adjusted open [\d.e+-]+ \(open 199\.97 × Adj Close \/ Close [\d.e+-]+\) is below 1e-6$/);
     expect(result.issues[2].message).toMatch(/^adjusted high [\d.e+-]+ \(high 0\.02 × Adj Close \/ Close 9\.00e\+8\) is beyond 1e\+7$/);
-    expect(result.issues[3].message).toMatch(/^adjusted volume [\d.e+-]+ \(volume 90000000000 ÷ Adj Close \/ Close [\d.e+-]+\) is beyond 1e\+14$/);
+    expect(result.issues[3].message).toMatch(/^adjusted volume [\d.e+-]+ \(volume 90000000000 ÷ the split part of Adj Close \/ Close [\d.e+-]+\) is beyond 1e\+14$/);
     expect(result.bars.map((b) => b.line)).toEqual([2, 5]);
     for (const b of result.bars) for (const v of [b.open, b.high, b.low, b.close, b.volume]) expect(Number.isFinite(v)).toBe(true);
   });
@@ -935,7 +936,21 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
   it('rejects a row whose Time cell is no time of day, saying so', () => {
     const result = readBarCsv('Date,Time,Open,High,Low,Close,Volume\n2018-02-05,3pm,10,11,9,10.5,100\n', { source: '/x/ibm.us.csv' });
     expect(result.bars).toEqual([]);
-    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'time "3pm" in column 2 "Time" is not a time of day (HH:MM or HH:MM:SS, New York, or UTC with Z), so whether the bar was taken before the close is unknown']]);
+    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'time "3pm" in column 2 "Time" is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC with Z; a UTC offset is not read), so whether the bar was taken before the close is unknown']]);
+  });
+
+  it.each([
+    ['4:00 PM', true],
+    ['4:00:00 p.m.', true],
+    ['1600', true],
+    ['12:00 AM', true],
+    ['11:30 AM', false],
+    ['1130', false],
+    ['1:30 PM', false],
+  ])('reads the Time cell %j (after the close: %s)', (time, read) => {
+    const result = readBarCsv(`Date,Time,Open,High,Low,Close,Volume\n2018-02-07,${time},10,11,9,10.5,100\n`, { source: '/x/ibm.us.csv' });
+    expect(result.bars.length === 1).toBe(read);
+    if (!read) expect(result.issues.map((i) => i.rule)).toEqual(['mid_session_time']);
   });
 });
 

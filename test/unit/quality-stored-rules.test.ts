@@ -40,7 +40,15 @@ describe('rules on the stored bars', () => {
       const daily = bars(60, 61, times(60, 1000));
       const result = storedBarIssues(input(daily, bars(57, 59), { context: bars(0, 60) }), POLICY);
       expect([...result.rejected.keys()]).toEqual([DAYS[60]]);
-      expect(result.issues[0].message).toMatch(/^volume 3500060000 is 1000 times the level of the sessions around it \(the median of the sessions before it \(3500054\.5\)\), beyond ×200/);
+      expect(result.issues[0].message).toMatch(/^volume 3500060000 is 1000 times the level of the sessions around it \(the median of the sessions before it \(3500029\.5\)\), beyond ×200/);
+    });
+
+    it('judges a row with sessions on one side only against 40 or more of them: a listing\'s first regular-way day after a few when-issued days is read', () => {
+      // Five thin when-issued sessions, then the first regular-way day at ×500 (GOOG, WRK, BHF traded so).
+      const whenIssued = bars(0, 5, (b) => ({ ...b, volume: 7_000 }));
+      expect(found(input(bars(5, 6), whenIssued.slice(-2), { context: whenIssued }))).toEqual([]);
+      // Over a long stored history, the same ×500 is a glitch.
+      expect(found(input(bars(60, 61, times(60, 500)), bars(57, 59), { context: bars(0, 60) }))).toEqual([['volume_glitch', DAYS[60]]]);
     });
 
     it('rejects a volume cut to three digits only where it would replace a stored volume that fits the level', () => {
