@@ -374,7 +374,11 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
   let onlineUpdated = 0;
   let onlineSuperseded = 0;
   if (options.cache) {
-    for (const [vectors, sameDate, offset] of [[online, 'keeps', 0], [republish, 'replaces', online.length]] as const) {
+    // A live vector of the same date is replaced too: the step's is the offline row models are judged
+    // on, and the live path can miss inputs the step reads (headlines imported after the bar, a
+    // correction of the VIX by import, a lagging symbol's bar in the market columns); kept, such a
+    // vector was served until the next session. A live write after the step's checks stays (`seen`).
+    for (const [vectors, sameDate, offset] of [[online, 'replaces', 0], [republish, 'replaces', online.length]] as const) {
       const go = vectors.flatMap((v, i) => (withheld(v) ? [] : [i]));
       if (go.length === 0) continue;
       const out = await writeOnlineVectors(options.cache, go.map((i) => vectors[i]), { sameDate, seen: go.map((i) => seen[offset + i]) });
