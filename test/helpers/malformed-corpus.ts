@@ -32,20 +32,28 @@ function days(n: number, from = '2017-01-03'): string[] {
   return nyseTradingDaysBetween(from, `${y + 3}-12-31`).slice(0, n);
 }
 
-function ohlcv(i: number): [string, string, string, string, string] {
+function ohlcv(i: number, series: number): [string, string, string, string, string] {
   const close = 100 + 5 * Math.sin(i / 9);
   const open = close * 0.995;
-  return [open.toFixed(2), (close * 1.01).toFixed(2), (open * 0.99).toFixed(2), close.toFixed(2), String(100_000 + i)];
+  return [open.toFixed(2), (close * 1.01).toFixed(2), (open * 0.99).toFixed(2), close.toFixed(2), String(100_000 * series + i)];
 }
+
+/**
+ * Each call's rows trade volumes of their own: the same bars with the same volumes under two symbols
+ * are one security held twice (lagged_duplicate), which the cases do not mean to test.
+ */
+let seriesCount = 0;
 
 /** Stooq rows (symbol from the file name). */
 export function stooqRows(n: number, from?: string): string[] {
-  return days(n, from).map((d, i) => [d, ...ohlcv(i)].join(','));
+  const series = ++seriesCount;
+  return days(n, from).map((d, i) => [d, ...ohlcv(i, series)].join(','));
 }
 
 /** S&P 500 rows with the symbol in the last column. */
 export function sp500Rows(symbol: string, n: number, from?: string): string[] {
-  return days(n, from).map((d, i) => [d, ...ohlcv(i), symbol].join(','));
+  const series = ++seriesCount;
+  return days(n, from).map((d, i) => [d, ...ohlcv(i, series), symbol].join(','));
 }
 
 /** Writes `total` characters of `fill` without ever holding them in memory at once. */
@@ -61,6 +69,7 @@ async function writeLongLine(file: string, before: string, total: number, after:
 
 /** Builds every case under `root` (one folder per case) and returns them in a stable order. */
 export async function buildMalformedCorpus(root: string): Promise<CorpusCase[]> {
+  seriesCount = 0;
   const cases: CorpusCase[] = [];
   const folder = (name: string): string => {
     const dir = path.join(root, name);

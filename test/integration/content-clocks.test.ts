@@ -134,7 +134,7 @@ describe.each(DRIVERS)('provider bodies judged by when they were fetched, on %s'
         calls.push(symbol);
         if (symbol === 'MSFT' && options.msftDown?.()) return Promise.reject(new ProviderError('Stooq answered 503 for MSFT', true));
         const final = clock() >= ny(TODAY, '16:00') && !options.stale?.(symbol);
-        const last = final ? `${TODAY},100,103,98,102.5,250000` : `${TODAY},100,100.2,99.9,100.1,1500`;
+        const last = final ? `${TODAY},100,103,98,102.5,2500` : `${TODAY},100,100.2,99.9,100.1,1500`;
         return Promise.resolve({ symbol, source: `https://stooq.test/q/d/l/?s=${symbol.toLowerCase()}.us`, csv: `${HEADER}\n${rows(DAYS.slice(0, -1), symbol === 'AAPL' ? 100 : 60)}\n${last}\n` });
       },
     };
@@ -154,8 +154,8 @@ describe.each(DRIVERS)('provider bodies judged by when they were fetched, on %s'
     expect(retried.status).toBe('published');
     // AAPL's body of 11:00 was not reused after the close: both bars of today are the final ones.
     expect(calls).toEqual(['AAPL', 'MSFT', 'AAPL', 'MSFT']);
-    expect(await barToday(t.store, 'AAPL')).toEqual([[102.5, 250000]]);
-    expect(await barToday(t.store, 'MSFT')).toEqual([[102.5, 250000]]);
+    expect(await barToday(t.store, 'AAPL')).toEqual([[102.5, 2500]]);
+    expect(await barToday(t.store, 'MSFT')).toEqual([[102.5, 2500]]);
   });
 
   it('the same body fetched again after the close (the cache lost, the vendor late) is judged by its first fetch', async () => {
@@ -170,7 +170,7 @@ describe.each(DRIVERS)('provider bodies judged by when they were fetched, on %s'
     // AAPL's bytes are those of 11:00 (session_not_closed); MSFT's were first fetched now.
     expect([retried.status, retried.byRule.session_not_closed]).toEqual(['published', 1]);
     expect(await barToday(t.store, 'AAPL')).toEqual([]);
-    expect(await barToday(t.store, 'MSFT')).toEqual([[102.5, 250000]]);
+    expect(await barToday(t.store, 'MSFT')).toEqual([[102.5, 2500]]);
   });
 
   it('a cached body is judged by its fetch time, and one cached without it is fetched again', async () => {

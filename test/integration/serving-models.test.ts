@@ -191,7 +191,8 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
     fs.writeFileSync(file, bytes);
     const salt = s.snapshot(MODEL)!.routes.salt;
     await t.store.db.updateTable('serving_routes').set({ generation: 1, routes: JSON.stringify({ mode: 'single', routes: singleRoute(2), salt }) }).where('model', '=', MODEL).execute();
-    await until('not ready', () => !s.ready());
+    // Not ready as soon as the row is seen; the failed load is named once it has been tried.
+    await until('the failed load named', () => !s.ready() && s.unreadyModels().some((m) => m.includes('loading generation 1 failed')));
     expect(s.unreadyModels()).toEqual([expect.stringMatching(/^direction-5d: routes generation 1 name v2 \(champion\) but generation 2 \(v3 \(champion\)\) is what is loaded; loading generation 1 failed: .*v2 cannot be loaded/)]);
     expect(s.snapshot(MODEL)!.routes.generation).toBe(2);
     expect(s.stats().pending).toEqual({ [MODEL]: 1 });
