@@ -3,6 +3,12 @@ import { featureColumns } from '../../lib/features/compute-features';
 import type { Database } from '../../lib/store/database';
 import { saveFeatureSet } from '../../lib/store/features';
 import type { FeatureMatrix } from '../../models/model';
+import type { ArtifactStore } from '../../lib/artifacts/artifact-store';
+import { putArtifact } from '../../lib/registry/artifact-store';
+import { writeDataset, type TrainingDataset } from '../../lib/training/dataset';
+import { algorithmByName } from '../../models/algorithms';
+import { encodeArtifact } from '../../models/artifact';
+import { syntheticTrainingDataset } from './training-dataset';
 
 /** The registry fields a test model has no real value for: no snapshot, run or metrics. */
 export const UNTRACKED_REGISTRATION = {
@@ -62,3 +68,15 @@ export const LEAKY_METRICS = {
   scores: { auc: 0.71, trippedGuards: [{ guard: 'single_feature_scan', tripped: true, message: 'suspected leak: ret_5 alone scores AUC 0.9900' }] },
   shuffledLabel: { passed: true, message: 'at chance' },
 };
+
+/**
+ * What a training run hands registration, for tests of it: a synthetic training dataset stored, and
+ * a logistic regression fitted on it, its artifact stored.
+ */
+export async function trainedRun(artifacts: ArtifactStore, featureSet: TestFeatureSet, options: { symbols: number; days: number; seed: number; horizon?: number }): Promise<{ ds: TrainingDataset; datasetId: string; sha256: string }> {
+  const ds = syntheticTrainingDataset({ ...options, featureSet });
+  const { id: datasetId } = await writeDataset(artifacts, ds);
+  const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: options.seed }, {});
+  const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+  return { ds, datasetId, sha256 };
+}

@@ -11,19 +11,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { putArtifact } from '../../lib/registry/artifact-store';
 import { upsertBars } from '../../lib/store/bars';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { listChallenges, sameChallengeFamily } from '../../lib/registry/challenges';
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
-import { writeDataset } from '../../lib/training/dataset';
-import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
-import { encodeArtifact } from '../../models/artifact';
+import { loadModelRuntimes } from '../../models/algorithms';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
-import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet, trainedRun } from '../helpers/registration';
 
 const PERIOD = { from: '2019-01-02', to: '2020-12-31' };
 
@@ -45,10 +41,7 @@ describe('challenges of one champion on one evaluation period', () => {
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
   async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean } = {}): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
-    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed, featureSet: FEATURE_SET });
-    const { id: datasetId } = await writeDataset(artifacts, ds);
-    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
-    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 4, days: 120, seed });
     const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005, ...(options.allowBackdatedEvaluation ? { allowBackdatedEvaluation: true } : {}) } });
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment,

@@ -10,17 +10,13 @@ import { createConnection, type Connection } from 'mysql2/promise';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { putArtifact } from '../../lib/registry/artifact-store';
 import { listChallenges } from '../../lib/registry/challenges';
 import { aliasHistory, aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { MetricEvidence } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
-import { writeDataset } from '../../lib/training/dataset';
-import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
-import { encodeArtifact } from '../../models/artifact';
+import { loadModelRuntimes } from '../../models/algorithms';
 import { createMysqlTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
-import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet, trainedRun } from '../helpers/registration';
 import { until } from '../helpers/until';
 
 jest.setTimeout(120_000);
@@ -46,10 +42,7 @@ describe('a promotion racing another (mysql)', () => {
   /** Registers (and judges) one run's best model; resolves with the activity's answer. */
   async function run(name: string, seed: number): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
-    const ds = syntheticTrainingDataset({ symbols: 4, days: 120, seed, featureSet: FEATURE_SET });
-    const { id: datasetId } = await writeDataset(artifacts, ds);
-    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
-    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 4, days: 120, seed });
     const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005 } });
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment,

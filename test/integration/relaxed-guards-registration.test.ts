@@ -7,16 +7,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { putArtifact } from '../../lib/registry/artifact-store';
 import { aliasVersion, getModelVersion } from '../../lib/registry/model-registry';
 import { servingVeto } from '../../lib/registry/promotion';
 import type { TaskPool } from '../../lib/threads/task-pool';
-import { writeDataset } from '../../lib/training/dataset';
-import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
-import { encodeArtifact } from '../../models/artifact';
+import { loadModelRuntimes } from '../../models/algorithms';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
-import { syntheticTrainingDataset } from '../helpers/training-dataset';
+import { returnsFeatureSet, saveTestFeatureSet, type TestFeatureSet, trainedRun } from '../helpers/registration';
 
 describe('registration with relaxed leakage guards', () => {
   let t: TestDatabase;
@@ -33,10 +29,7 @@ describe('registration with relaxed leakage guards', () => {
 
   async function register(name: string, extra: Record<string, unknown>): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
-    const ds = syntheticTrainingDataset({ symbols: 6, days: 200, seed: 1, horizon: 5, featureSet: FEATURE_SET });
-    const { id: datasetId } = await writeDataset(artifacts, ds);
-    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
-    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label }));
+    const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 6, days: 200, seed: 1, horizon: 5 });
     const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra, promotion: { alpha: 1, margin: 0, ...(extra.promotion as object) } });
     // As the workflow passes them: every verdict present where the guard ran (candidateScoresOf), none for a guard switched off.
     const judgedBy = ['plausibility_bound', 'degenerate_scores', ...(experiment.guards.pointInTime.rows > 0 ? ['point_in_time_audit'] : []), ...(experiment.guards.singleFeatureScan ? ['single_feature_scan'] : []), ...(experiment.guards.shuffledLabel ? ['shuffled_label'] : [])];
