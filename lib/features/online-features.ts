@@ -6,6 +6,8 @@ import { SPLIT_BARS_BEFORE, splitsIn, type SeriesSplit } from '../quality/splits
 import { readRecentBars } from '../store/bars';
 import { requiredBars } from './compute-features';
 import { readStoredFeatureSet } from './stored-feature-set';
+import type { FeatureSet } from './feature-set';
+import { staleRows } from './stale-rows';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -243,12 +245,26 @@ export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) =
 export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday()): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
-  const row = await store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).where('date', '<=', today).orderBy('date', 'desc').limit(1).executeTakeFirst();
+  const staleFrom = (await staleRows(store, await storedSet(store, version), version)).from(symbol);
+  let q = store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).where('date', '<=', today);
+  // Rows computed from bars revised since are not what the features step would publish now: the
+  // newest row before them is served instead, and its as-of date says how old it is.
+  if (staleFrom !== undefined) q = q.where('date', '<', staleFrom);
+  const row = await q.orderBy('date', 'desc').limit(1).executeTakeFirst();
   return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) }) : undefined;
 }
 
-/** Bars a feature set's features look back (requiredBars), per version: definitions are immutable under their version. */
-const lookbacks = new Map<string, number>();
+/** Feature sets as stored, per version: definitions are immutable under their version. */
+const storedSets = new Map<string, FeatureSet>();
+
+async function storedSet(store: Database, version: string): Promise<FeatureSet> {
+  let known = storedSets.get(version);
+  if (known === undefined) {
+    known = await readStoredFeatureSet(store, version, 'its vectors cannot be served from the offline store');
+    storedSets.set(version, known);
+  }
+  return known;
+}
 
 /**
  * A stored row read as a vector is withheld as the features step and the live updater withhold it
@@ -256,11 +272,7 @@ const lookbacks = new Map<string, number>();
  * of an emptied cache must not serve what the online store would have refused to.
  */
 async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Promise<OnlineFeatureVector> {
-  let lookback = lookbacks.get(vector.version);
-  if (lookback === undefined) {
-    lookback = requiredBars(await readStoredFeatureSet(store, vector.version, 'its vectors cannot be served from the offline store'));
-    lookbacks.set(vector.version, lookback);
-  }
+  const lookback = requiredBars(await storedSet(store, vector.version));
   const bars = await readRecentBars(store, vector.symbol, vector.asOf, lookback + SPLIT_BARS_BEFORE);
   const withheld = splitWithholding(splitsIn(bars, bars.length - lookback), bars.length - 1, lookback);
   return withheld === undefined ? vector : { ...vector, withheld };
@@ -270,6 +282,7 @@ async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Pr
 export async function readOfflineLatestAll(store: Database, version: string, today: string = utcToday()): Promise<OnlineFeatureVector[]> {
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
+  const stale = await staleRows(store, await storedSet(store, version), version);
   const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
   const rows = await store.db
     .selectFrom('feature_rows as r')
@@ -279,7 +292,16 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
     .orderBy('r.symbol')
     .execute();
   const vectors: OnlineFeatureVector[] = [];
-  for (const r of rows) vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: Array.from(unpackValues(r.vals)) }));
+  for (const r of rows) {
+    const staleFrom = stale.from(r.symbol);
+    // A newest row computed from since-revised bars: the newest one before them (one read per such symbol, a handful).
+    if (staleFrom !== undefined && r.date >= staleFrom) {
+      const older = await readOfflineLatest(store, version, r.symbol, columns, today);
+      if (older) vectors.push(older);
+      continue;
+    }
+    vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: Array.from(unpackValues(r.vals)) }));
+  }
   return vectors;
 }
 

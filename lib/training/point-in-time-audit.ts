@@ -11,12 +11,12 @@
  * (next_session_leak, lib/quality/rules.ts).
  */
 import { BadInputError } from '../errors';
-import { defineFeatureSet, isMarketFeature } from '../features/feature-set';
+import { defineFeatureSet } from '../features/feature-set';
+import { seriesFeedingEveryRow } from '../features/stale-rows';
 import { knownStaleFrom } from '../store/features';
 import { readStoredFeatureSet } from '../features/stored-feature-set';
 import { computeFromInputs, featureInputsUpTo, loadFeatureInputs, type FeatureInputs } from '../features/materialize';
-import { frameRow, normalisesAcrossSymbols, universeMemberOf } from '../features/compute-features';
-import { volatilityIndexCandidates } from '../market-data/instruments';
+import { frameRow, normalisesAcrossSymbols } from '../features/compute-features';
 import { rng } from '../random';
 import type { Database } from '../store/database';
 import type { TrainingDataset } from './dataset';
@@ -254,12 +254,10 @@ export async function auditPointInTime(store: Database, ds: TrainingDataset, opt
   // only a few days; the dataset's rows of those dates were made from other bars than its labels.
   // Market and cross-sectional columns carry any stored series' revision to every symbol's rows.
   const lastDay = ds.rows > 0 ? ds.days[ds.start[ds.rows - 1]] : undefined;
-  const crosses = set.features.some(isMarketFeature) || normalisesAcrossSymbols(set);
+  const everyRow = seriesFeedingEveryRow(set);
+  const crosses = everyRow !== undefined;
   const inDataset = new Set(ds.symbols);
-  // Series that feed other symbols' rows: the universe's members and the volatility index the set joins.
-  const member = universeMemberOf(set);
-  const joined = new Set(set.features.flatMap((f) => (f.kind === 'volatility_index' ? volatilityIndexCandidates(f.symbol) : [])));
-  const feeds = (symbol: string) => inDataset.has(symbol) || (crosses && (member(symbol) || joined.has(symbol)));
+  const feeds = (symbol: string) => inDataset.has(symbol) || (everyRow?.(symbol) ?? false);
   const staleRows = lastDay === undefined ? [] : [...(await knownStaleFrom(store, ds.featureSetVersion))].filter(([symbol, from]) => from <= lastDay && feeds(symbol)).map(([symbol, from]) => ({ symbol, from })).sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.symbol < b.symbol ? -1 : 1));
 
   const datesChecked = plan.map(({ day }) => ds.days[day]);
