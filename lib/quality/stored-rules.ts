@@ -170,7 +170,7 @@ const VOLUME_LEVEL_SIDES_AGREE = 3;
  * 2 July 2015, BHF 7 August 2017), a real listing; over 40 or more sessions on one side the largest
  * in the 382 files is ×80 (COTY's first days).
  */
-const VOLUME_ONE_SIDED_SESSIONS = 60;
+export const VOLUME_ONE_SIDED_SESSIONS = 60;
 const VOLUME_ONE_SIDED_MIN = 40;
 
 /** The median of the positive volumes in `volumes`, or undefined with fewer than `min` of them. */

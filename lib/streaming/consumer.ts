@@ -495,7 +495,7 @@ export class BarStreamConsumer {
     const classified = await this.windows.classify(this.deps.store, bars);
     // Corrections and late bars judged against the stored bars around them, as an import's rows
     // are: the bars these rules reject are neither written nor recorded as the entry holding the bar.
-    const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range) }, policy, this.windows);
+    const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range), held: (symbol, sessions) => this.windows.bars(symbol).slice(-sessions) }, policy, this.windows);
     const judgedIssues: QualityIssue[] = [];
     for (const [i, q] of judged.rejected) judgedIssues.push({ ...q, source: checked.accepted[i].source, raw: checked.accepted[i].raw });
     for (const q of judged.flags) {

@@ -26,7 +26,7 @@ import { indexOfDate, type Bar } from '../market-data/bar';
 import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -43,6 +43,11 @@ export interface StoredBarReader {
    * the symbol.
    */
   read(symbol: string, range?: { from: string; to: string }): Promise<Bar[]>;
+  /**
+   * The symbol's newest stored bars held in memory (at most `sessions`), without a query; undefined
+   * when none are held. What judges the steady case, one new bar, without a read per bar.
+   */
+  held?(symbol: string, sessions: number): readonly Bar[] | undefined;
 }
 
 export interface LiveStoredJudgement {
@@ -70,9 +75,18 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     const changes = indices.filter((i) => bars[i].change !== 'duplicate' && !rejected.has(i));
     if (changes.length === 0) continue;
     // The steady case, one new bar after the newest stored one: no stored bar on its date, no bar
-    // after it, too few shared sessions for a price basis. Only volume_glitch could reject it, from 60
-    // stored sessions before it: not read per live bar (a file of the day is judged so when imported).
-    if (indices.length === 1 && bars[indices[0]].change === 'new' && !bars[indices[0]].late) continue;
+    // after it, too few shared sessions for a price basis. Only volume_glitch could reject it, from
+    // the stored sessions before it: judged on those the consumer holds in memory (no read per bar).
+    if (indices.length === 1 && bars[indices[0]].change === 'new' && !bars[indices[0]].late) {
+      const bar = bars[indices[0]].bar;
+      const before = stored.held?.(symbol, VOLUME_ONE_SIDED_SESSIONS);
+      // The level is at least the lowest volume held: a bar under VOLUME_GLITCH_FACTOR times it is no glitch (nearly every bar, at no cost).
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const b of before ?? []) if (b.volume > 0 && b.volume < lowest) lowest = b.volume;
+      const [glitch] = before && bar.volume >= VOLUME_GLITCH_FACTOR * lowest ? volumeGlitches(symbol, [bar], before, '') : [];
+      if (glitch) rejected.set(indices[0], glitch);
+      continue;
+    }
     indices.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
     changes.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
     const first = bars[indices[0]].bar.date;

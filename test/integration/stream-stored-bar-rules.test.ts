@@ -234,4 +234,20 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect((await readOnlineFeatures(cache, SET.version, symbol))?.asOf).toBe(last);
     expect(vectorBefore?.asOf).toBe(DATES[DATES.length - 2]);
   });
+
+  it('a lone new bar whose volume is a misplaced decimal point (×1000 its level) is rejected (volume_glitch); a heavy but plausible day is stored', async () => {
+    await upsertBars(t.store, ALL);
+    const c = consumer();
+    await c.start();
+    const next = '2018-07-02';
+    const last = (symbol: string) => barOf(symbol, DATES[DATES.length - 1]);
+    const glitch = { ...last(SYMBOLS[0]), date: next, volume: last(SYMBOLS[0]).volume * 1000 };
+    const heavy = { ...last(SYMBOLS[1]), date: next, volume: last(SYMBOLS[1]).volume * 20 };
+    await producer.publish(live([glitch, heavy]));
+    await drain(c);
+    expect(await findings()).toEqual([['volume_glitch', 'reject', SYMBOLS[0], next]]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[0]], from: next, to: next })).toEqual([]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[1]], from: next, to: next })).toEqual([heavy]);
+    expect((await readOnlineFeatures(cache, SET.version, SYMBOLS[0]))?.asOf).toBe(DATES[DATES.length - 1]);
+  });
 });
