@@ -516,9 +516,19 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         if (!identical) await storeReferenceProfile(version, input, artifact);
         // A retry of an attempt that promoted this version and moved its alias, then never completed:
         // the promotion it made, against the champion it challenged (not "already the champion").
-        const applied = identical ? undefined : await appliedPromotion(store, { key: `${input.workflowId}/${input.runId}`, model: input.experiment.name, version: version.version });
-        if (applied) return { version, decision: { promote: true, reason: applied.reason }, champion: applied.championVersion ?? undefined, identicalToEarlier: false };
+        // Also asked again when the alias is found at this version: a second attempt running at once
+        // (the first outlived its timeout) may have promoted it between this read and that one.
+        const ownPromotion = async () => {
+          const applied = identical ? undefined : await appliedPromotion(store, { key: `${input.workflowId}/${input.runId}`, model: input.experiment.name, version: version.version });
+          return applied ? { version, decision: { promote: true, reason: applied.reason }, champion: applied.championVersion ?? undefined, identicalToEarlier: false } : undefined;
+        };
+        const applied = await ownPromotion();
+        if (applied) return applied;
         const champion = await aliasVersion(store, input.experiment.name, 'champion');
+        if (champion === version.version) {
+          const appliedMeanwhile = await ownPromotion();
+          if (appliedMeanwhile) return appliedMeanwhile;
+        }
         // The champion is judged on the same period: its recipe was re-run on this run's data (championScores).
         // A champion of another label or feature set was not re-run (championRecipe): without a
         // comparison on the same period nothing replaces it automatically.
@@ -591,6 +601,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
             await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason, expected: { alias: 'champion', version: champion ?? null } });
           } catch (error) {
             if (!(error instanceof AliasMovedError)) throw error;
+            // Moved to this very version by another attempt of this registration: its promotion, not a rival's.
+            const appliedMeanwhile = error.found === version.version ? await ownPromotion() : undefined;
+            if (appliedMeanwhile) return appliedMeanwhile;
             const now = error.found === null ? 'was cleared' : `became v${error.found}`;
             const reason = `not promoted: the champion ${now} while this run was judged against ${champion === undefined ? 'no champion' : `v${champion}`}, so nothing shows it beats the one there now; promote by hand (move the alias) if the change is intended`;
             await withdrawPromotion(store, `${input.workflowId}/${input.runId}`, reason);

@@ -154,4 +154,21 @@ describe('a retried registration answers what its first attempt did', () => {
     expect(again.decision).toEqual(retried.decision);
     expect(again.champion).toBeUndefined();
   });
+
+  it('two attempts at once (the first outlived its timeout): both answer the promotion the registration made, and the record keeps it', async () => {
+    for (const seed of [31, 32, 33]) {
+      const name = `twice-${seed}`;
+      const input = await runInput(name, seed, { evidence: { auc: evidence(0.001) } });
+      const answers = await Promise.all([register(input), register(input)]);
+      for (const answer of answers) {
+        expect(answer.decision.promote).toBe(true);
+        expect(answer.version.version).toBe(1);
+      }
+      expect((await register(input)).decision.promote).toBe(true);
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(1);
+      expect((await aliasHistory(t.store, name)).length).toBe(1);
+      // One challenge, recorded promoted (its number follows the earlier tests' challenges of the same period).
+      expect((await listChallenges(t.store, name)).map((c) => c.promoted)).toEqual([true]);
+    }
+  });
 });
