@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isIsoDate } from '../calendar/dates';
+import { isIsoDate, toEpochDay } from '../calendar/dates';
 import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
@@ -522,6 +522,56 @@ function dateOrderVerdict(dmy: DateOrderWitness | undefined, mdy: DateOrderWitne
   return { order: 'M/D/YYYY', assumed: true };
 }
 
+/** Calendar days within which a daily row's date follows the row before it (a long weekend and a missing bar or two). */
+const MIXED_ORDER_REACH_DAYS = 7;
+/** Rows read against the file's order that make it a file of two orders (one alone can be a coincidence). */
+const MIXED_ORDER_MIN_ROWS = 2;
+
+/**
+ * A file whose slash dates are in two orders (`12/30/2016` history with `03/01/2017` meaning 3
+ * January appended): one row that can only be one order decides the whole file, and the other
+ * order's rows whose parts are both 12 or less are read as dates months away, in order, on
+ * trading days as often as not. Those rows read the other way fall right after the row before them
+ * while read the file's way they do not: MIXED_ORDER_MIN_ROWS such rows, among as many that follow
+ * the row before them read the file's way, refuse the file as
+ * ambiguous_date_order, naming the first. Walked through the file both ways (ascending or
+ * descending, other-order rows first or last), each row then continuing from the reading that fitted.
+ */
+function mixedDateOrder(rows: readonly DateOrderWitness[], order: SlashDateOrder, source: string, read: CsvReadResult): CsvReadResult | undefined {
+  const otherOrder: SlashDateOrder = order === 'M/D/YYYY' ? 'D/M/YYYY' : 'M/D/YYYY';
+  const near = (a: string, b: string) => {
+    const days = Math.abs(toEpochDay(a) - toEpochDay(b));
+    return days >= 1 && days <= MIXED_ORDER_REACH_DAYS;
+  };
+  const walk = (sequence: readonly DateOrderWitness[]) => {
+    let previous: string | undefined;
+    let against = 0;
+    let following = 0;
+    let first: { row: DateOrderWitness; read: string; meant: string } | undefined;
+    for (const row of sequence) {
+      const asOrder = parseDate(row.date, order);
+      const asOther = parseDate(row.date, otherOrder);
+      if (previous !== undefined && asOrder !== undefined && near(previous, asOrder)) following++;
+      if (previous !== undefined && asOrder !== undefined && asOther !== undefined && asOther !== asOrder && !near(previous, asOrder) && near(previous, asOther)) {
+        against++;
+        if (first === undefined || row.line < first.row.line) first = { row, read: asOrder, meant: asOther };
+        previous = asOther;
+        continue;
+      }
+      if (asOrder !== undefined) previous = asOrder;
+    }
+    return { against, following, first };
+  };
+  // Both ways through the file: rows of the other order at its start follow nothing before them.
+  const forward = walk(rows);
+  const backward = walk([...rows].reverse());
+  const { against, following, first } = backward.against > forward.against ? backward : forward;
+  // Rows of both orders: a file read wholly the other way (a declared order) is not mixed.
+  if (against < MIXED_ORDER_MIN_ROWS || following < MIXED_ORDER_MIN_ROWS || !first) return undefined;
+  const message = `its slash dates are in two orders: the file reads as ${order}, but ${against} rows read so fall months from the row before them and read as ${otherOrder} right after it (the first, line ${first.row.line} "${excerpt(first.row.date, 40)}": ${first.read} as ${order}, ${first.meant} as ${otherOrder}), so which part of those rows' dates is the day is unknown; export the dates as YYYY-MM-DD`;
+  return { format: read.format, rowsRead: read.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: first.row.line, message, raw: first.row.raw })], unreadable: message };
+}
+
 type FieldParse = { ok: true; value: number } | { ok: false; rule: 'missing_field' | 'non_numeric' | 'implausible_value'; message: string };
 
 /** A price field (or with `volume`, a volume field), within the limits of lib/market-data/bar.ts. */
@@ -750,6 +800,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       const message = `its slash dates were declared ${declared} (dateOrder), but line ${against.line} "${excerpt(against.date, 40)}" can only be ${declared === 'D/M/YYYY' ? 'M/D/YYYY (its second part is above 12)' : 'D/M/YYYY (its first part is above 12)'}; correct the declaration or export the dates as YYYY-MM-DD`;
       return { format: first.result.format, rowsRead: first.result.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: against.line, message, raw: against.raw })], unreadable: message };
     }
+    const mixed = mixedDateOrder(first.slashRows ?? [], declared, source, first.result);
+    if (mixed) return mixed;
     const result = declared === 'M/D/YYYY' ? first.result : readRecords(body, options, declared, `this file's slash dates are read as D/M/YYYY, as declared (dateOrder)`).result;
     result.slashDates = { order: declared, assumed: false, line: null, declared: true };
     return result;
@@ -788,6 +840,8 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
     const differ = first.result.bars.some((b, i) => other.bars[i]?.date !== b.date) || first.result.bars.length !== other.bars.length;
     const byCalendar = { asMdy: mdyFit[0], asDmy: dmyFit[0] };
     if (differ && better > 0) {
+      const mixed = mixedDateOrder(first.slashRows ?? [], 'D/M/YYYY', source, first.result);
+      if (mixed) return mixed;
       other.slashDates = { order: 'D/M/YYYY', assumed: false, line: null, byCalendar };
       return other;
     }
@@ -795,8 +849,14 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       const message = `its slash dates have no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well (${mdyFit[0]} rows on trading days, ${mdyFit[1]} on the trading day after the row before); export the dates as YYYY-MM-DD`;
       return { format: first.result.format, rowsRead: first.result.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: null, message, raw: null })], unreadable: message };
     }
+    const mixed = mixedDateOrder(first.slashRows ?? [], 'M/D/YYYY', source, first.result);
+    if (mixed) return mixed;
     first.result.slashDates = { order: 'M/D/YYYY', assumed: false, line: null, ...(differ ? { byCalendar } : {}) };
     return first.result;
+  }
+  if (first.slashDates) {
+    const mixed = mixedDateOrder(first.slashRows ?? [], verdict.order, source, first.result);
+    if (mixed) return mixed;
   }
   // Read again with the order the file showed; only files with D/M/YYYY dates pay for a second pass.
   const shown = verdict.witness && `this file's slash dates are read as D/M/YYYY, as line ${verdict.witness.line} "${excerpt(verdict.witness.date, 40)}" can only be read so`;
@@ -809,7 +869,7 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
  * One pass of readBarCsv over normalised text, reading slash dates in `order`; `dateOrder` is what
  * the file's slash dates show (undefined when the header could not be read).
  */
-function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrder, orderReason?: string): { result: CsvReadResult; dateOrder?: DateOrderVerdict; slashDates?: boolean } {
+function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrder, orderReason?: string): { result: CsvReadResult; dateOrder?: DateOrderVerdict; slashDates?: boolean; slashRows?: readonly DateOrderWitness[] } {
   const { source } = options;
   let format: CsvReadResult['format'] = 'unknown';
   const unreadable = (rule: 'empty_input' | 'bad_header', message: string, line: number | null = null, raw: string | null = null): CsvReadResult => ({
@@ -822,6 +882,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let dmyWitness: DateOrderWitness | undefined;
   let mdyWitness: DateOrderWitness | undefined;
   let slashDates = false;
+  // Every slash-dated row of the first pass, in file order: what mixedDateOrder reads.
+  const slashRows: DateOrderWitness[] = [];
 
   let col: Record<keyof ColumnMapping, number | undefined> | undefined;
   let headerWidth = 0;
@@ -988,6 +1050,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     }
     const dateText = fields[col.date as number] ?? '';
     // Every row with its columns in place says what it can of the file's slash-date order.
+    if (order === 'M/D/YYYY' && dateText.includes('/')) slashRows.push({ line, raw, date: dateText.trim() });
     if (order === 'M/D/YYYY' && (dmyWitness === undefined || mdyWitness === undefined) && dateText.includes('/')) {
       slashDates = true;
       const evidence = slashDateEvidence(dateText);
@@ -1117,7 +1180,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   const named = columnSymbol ? symbolFromFileName(source) : undefined;
   if (columnSymbol && named && 'symbol' in named) result.named = { name: named.symbol, symbol: columnSymbol, agrees: sameSecurity(named.symbol, columnSymbol) };
   if (fallbackProblem) result.unreadable = fallbackProblem;
-  return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates };
+  return { result, dateOrder: dateOrderVerdict(dmyWitness, mdyWitness), slashDates, slashRows };
 }
 
 /** One security's two spellings: as stored, or as Stooq's ticker of it (`BRK-B.US` is BRK.B). */

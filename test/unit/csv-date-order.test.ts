@@ -140,6 +140,22 @@ describe('slash dates: a declared order (dateOrder)', () => {
     expect(result.issues.map((i) => i.message)).toEqual(['date "31/2/2017" is not a valid date (this file\'s slash dates are read as D/M/YYYY, as declared (dateOrder); this one is valid in neither order)']);
     expect(readBarCsv(csv(['2017-01-03']), { source: SRC, dateOrder: 'D/M/YYYY' }).slashDates).toBeUndefined();
   });
+  it('refuses a file whose appended rows are in the other order (parts 12 or less), naming the first; a gap of a week or two is no such row', () => {
+    // December 2016 as M/D (12/30/2016 shows the order), then 3-12 January 2017 appended as D/M.
+    const december = nyseTradingDaysBetween('2016-12-01', '2016-12-30');
+    const january = nyseTradingDaysBetween('2017-01-03', '2017-01-12');
+    const text = csv([...december.map((d) => slash(d, 'mdy')), ...january.map((d) => slash(d, 'dmy'))]);
+    const mixed = readBarCsv(text, { source: SRC });
+    expect(mixed.bars).toEqual([]);
+    expect(mixed.issues.map((q) => [q.rule, q.line])).toEqual([['ambiguous_date_order', december.length + 2]]);
+    expect(mixed.unreadable).toMatch(/two orders: .* line \d+ "3\/1\/2017": 2017-03-01 as M\/D\/YYYY, 2017-01-03 as D\/M\/YYYY/);
+    // Declared, it is refused all the same; descending, too.
+    expect(readBarCsv(text, { source: SRC, dateOrder: 'M/D/YYYY' }).issues.map((q) => q.rule)).toEqual(['ambiguous_date_order']);
+    expect(readBarCsv(csv([...december.map((d) => slash(d, 'mdy')), ...january.map((d) => slash(d, 'dmy'))].reverse()), { source: SRC }).issues.map((q) => q.rule)).toEqual(['ambiguous_date_order']);
+    // One order throughout, with two weeks missing: read as written.
+    const gapped = [...december.slice(0, 5), ...december.slice(15), ...january];
+    expect(readBarCsv(csv(gapped.map((d) => slash(d, 'mdy'))), { source: SRC }).bars.map((b) => b.date)).toEqual(gapped);
+  });
 });
 
 describe('parseDate and slashDateEvidence', () => {
