@@ -40,7 +40,7 @@ export function deliveryIdempotencyKey(alertId: string, channel: string): string
 
 /**
  * POSTs the Slack JSON with the delivery's idempotency key (the `Idempotency-Key` header and the
- * body's `idempotency_key`); any non-2xx answer, network error or timeout is a failed delivery.
+ * body's `idempotency_key`); any non-2xx answer (a redirect included), network error or timeout is a failed delivery.
  */
 export function webhookChannel(url: string, options: WebhookOptions = {}): AlertChannel {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -55,6 +55,8 @@ export function webhookChannel(url: string, options: WebhookOptions = {}): Alert
           headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
           body: JSON.stringify({ ...slackMessage(alert, options.linkFor?.(alert)), idempotency_key: idempotencyKey }),
           signal: AbortSignal.timeout(timeoutMs),
+          // Followed, a 301/302/303 turns the POST into a GET without the message, and the GET's 200 read as delivered.
+          redirect: 'manual',
         });
       } catch (error) {
         // The URL is a secret (it authorises posting): never put it in an error message.
@@ -64,6 +66,7 @@ export function webhookChannel(url: string, options: WebhookOptions = {}): Alert
         throw new Error(`webhook unreachable: ${reason}`, { cause: error });
       }
       const body = await response.text().catch(() => '');
+      if (response.status >= 300 && response.status < 400) throw new Error(`webhook answered ${response.status}, a redirect to another address, which is not followed (a POST redirected loses its message): configure the address it redirects to`);
       if (!response.ok) throw new Error(`webhook answered ${response.status}${body ? `: ${body.slice(0, 200)}` : ''}`);
     },
   };

@@ -15,7 +15,7 @@ import { deliverPendingAlerts, listDeliveries, retryDelaySeconds } from '../../l
 import type { SlackMessage } from '../../lib/alerts/slack-message';
 import { DRIVERS, type TestDatabase } from '../helpers/databases';
 
-type Mode = 'ok' | 'fail' | 'hang';
+type Mode = 'ok' | 'fail' | 'hang' | 'redirect';
 
 /** A webhook receiver that records every POST body; `mode` decides the answer. */
 class Receiver {
@@ -31,6 +31,9 @@ class Receiver {
       request.on('end', () => {
         if (this.mode === 'hang') return void this.hanging.push(response);
         if (this.mode === 'fail') return void response.writeHead(500).end('receiver is failing');
+        // A moved endpoint: a client following it would send a GET without the message to /moved.
+        if (this.mode === 'redirect' && request.url !== '/moved') return void response.writeHead(301, { location: '/moved' }).end();
+        if (request.method !== 'POST' || body === '') return void response.writeHead(200).end('ok');
         this.received.push(JSON.parse(body) as SlackMessage);
         response.writeHead(200).end('ok');
       });
@@ -140,6 +143,17 @@ describe.each(DRIVERS)('alert delivery on %s', (_driver, create) => {
     await raiseAlert(t.store, input, { channels: ['webhook'], now: T0 });
     const result = await deliverPendingAlerts(t.store, channelsFor(port, 200), T0);
     expect(result.attempts.find((a) => a.channel === 'webhook')).toMatchObject({ ok: false, error: 'webhook unreachable: no answer within 200 ms' });
+  });
+
+  it('counts a redirect as a failed delivery, kept pending with the reason: a followed 301 sent a GET without the message and read its 200 as delivered', async () => {
+    const r = receiver();
+    const port = await r.start();
+    r.mode = 'redirect';
+    await raiseAlert(t.store, input, { channels: ['webhook'], now: T0 });
+    const result = await deliverPendingAlerts(t.store, channelsFor(port), T0);
+    expect(result.attempts.find((a) => a.channel === 'webhook')).toMatchObject({ ok: false, error: expect.stringMatching(/^webhook answered 301, a redirect/) });
+    expect(r.received).toEqual([]);
+    expect((await listDeliveries(t.store)).find((d) => d.channel === 'webhook')).toMatchObject({ status: 'pending', lastError: expect.stringMatching(/answered 301/) });
   });
 
   it('sends a delivery once even when two processes run the outbox at the same moment', async () => {
