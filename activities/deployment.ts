@@ -45,7 +45,7 @@ export interface Superseded {
 type DeploymentRow = Awaited<ReturnType<typeof deploymentRow>>;
 
 function deploymentRow(store: Database, id: string) {
-  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256']).where('id', '=', id).executeTakeFirst();
+  return store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256']).where('id', '=', id).executeTakeFirst();
 }
 
 /** The versions of a deployment row and the artifacts they had when it started (lib/deployment/artifact-pins.ts). */
@@ -71,6 +71,8 @@ const writerId = (updatedBy: string): string | undefined => /^deployment (.+)$/.
 async function supersession(store: Database, d: NonNullable<DeploymentRow>): Promise<{ why?: string; generation: number }> {
   const routes = await readServingRoutes(store, d.model);
   const generation = routes?.generation ?? 0;
+  // Its end is recorded last: a run of its workflow after it (a reset) is not the deployment that moved the traffic since.
+  if (d.status !== 'running') return { generation, why: endedWhy(d) };
   if (d.champion_version !== null) {
     const started = Number(d.champion_version);
     const champion = await aliasVersion(store, d.model, 'champion');
@@ -92,6 +94,11 @@ async function supersession(store: Database, d: NonNullable<DeploymentRow>): Pro
     };
   }
   return { generation };
+}
+
+/** Why a finished deployment moves nothing: its record is kept, and a new deployment is what moves traffic. */
+function endedWhy(d: { id: string; model: string; status: string; ended_at: string | null; challenger_version: number | string }): string {
+  return `deployment ${d.id} of ${d.model} v${d.challenger_version} already ended (${d.status}${d.ended_at ? ` at ${d.ended_at}` : ''}), and a finished deployment moves no traffic and keeps its record (its workflow run again, by a reset or a pipeline promoting the same version again under the same id); start a new deployment: \`mlp deploy ${d.model} ${d.challenger_version}\``;
 }
 
 async function recordGeneration(store: Database, deploymentId: string, generation: number): Promise<void> {
@@ -226,7 +233,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
   async function runningDeployment(model: string, self: string): Promise<NonNullable<DeploymentRow> | undefined> {
     const rows = await store.db
       .selectFrom('deployments')
-      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256'])
+      .select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'started_by', 'started_at', 'ended_at', 'running_model', 'routes_generation', 'challenger_sha256', 'champion_sha256'])
       .where('model', '=', model)
       .where('id', '!=', self)
       .where((eb) => eb.or([eb('status', '=', 'running'), eb('running_model', '=', model)]))
@@ -260,7 +267,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         } catch (error) {
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
-        const existing = await store.db.selectFrom('deployments').select(['champion_version', 'status']).where('id', '=', input.deploymentId).executeTakeFirst();
+        const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at']).where('id', '=', input.deploymentId).executeTakeFirst();
+        if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
@@ -533,8 +541,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
 
     async finishDeployment(input: { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
       return withFailureMapping(async () => {
-        // Releases the model for its next deployment (running_model).
-        await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).execute();
+        // Releases the model for its next deployment (running_model). Once: a later run of the same
+        // workflow (a reset) never rewrites how the deployment ended.
+        await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).where('status', '=', 'running').execute();
       });
     },
   };

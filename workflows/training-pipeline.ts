@@ -419,7 +419,9 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   let deploymentWorkflowId: string | undefined;
   if (winner && experiment.promotion.deploy !== 'off' && patched('deployment-step')) {
     const version = winner.registration.version.version;
-    deploymentWorkflowId = `deploy-${experiment.name}-v${version}`;
+    // One deployment per promotion: a later run promoting the same version again (after a rollback)
+    // starts its own, instead of running a finished one again under its id.
+    deploymentWorkflowId = patched('deployment-id-per-run') ? `deploy-${experiment.name}-v${version}-${workflowInfo().runId.slice(0, 8)}` : `deploy-${experiment.name}-v${version}`;
     await startChild(deploymentWorkflow, {
       workflowId: deploymentWorkflowId,
       taskQueue: TASK_QUEUES.pipeline,

@@ -168,7 +168,8 @@ describe('deploymentWorkflow over thousands of analysis loops (continue-as-new)'
       const [request, carry] = (started?.input?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload)) as [Parameters<typeof deploymentWorkflow>[0], DeploymentCarry];
       expect(carry.state.status).toBe('paused');
       expect(carry.controls.paused).toBe(true);
-      await follow.executeUpdate(abortUpdate, { args: [{ reason: 'replaced by the carried run under test', by: 'test' }] });
+      // Terminated, not aborted: an abort records the deployment's end, after which no run of it moves traffic again.
+      await follow.terminate('replaced by the carried run under test');
 
       // The same carried input as a new run, with the resume in its first task.
       const start = new WithStartWorkflowOperation(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `${workflowId}-carried`, workflowIdConflictPolicy: 'FAIL', args: [request, carry] });

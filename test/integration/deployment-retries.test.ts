@@ -92,4 +92,33 @@ describe.each(DRIVERS)('retried deployment activities (%s)', (_driver, create) =
     expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
     expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
   });
+
+  it('a finished deployment run again (its workflow reset, or started again under its id) moves nothing and keeps its record', async () => {
+    const { name, v } = await model('ended-again', 2);
+    const [v1, v2] = v;
+    const id = `deploy-${name}-v${v2}`;
+    const by = `deployment ${id}`;
+    const a = activities();
+    const request = { model: name, challengerVersion: v2, startedBy: 'test', canary: { steps: [50, 100] } };
+    await a.beginDeployment({ deploymentId: id, request });
+    const canary = { model: name, mode: 'canary' as const, routes: [{ variant: 'canary', version: v2, weight: 0.5 }, { variant: 'champion', version: v1, weight: 0.5 }], reference: 'champion', updatedBy: by, reason: 'canary at 0.5', deploymentId: id };
+    await a.setTrafficSplit(canary);
+    await a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: by, reason: 'canary passed 1 steps' });
+    await a.finishDeployment({ deploymentId: id, status: 'promoted', outcome: { status: 'promoted' } });
+    const routes = await readServingRoutes(t.store, name);
+    const moves = (await aliasHistory(t.store, name)).length;
+
+    // The same workflow id from its start: refused, naming the end it had.
+    await expect(a.beginDeployment({ deploymentId: id, request })).rejects.toThrow(/already ended \(promoted at .*start a new deployment/);
+    // Reset past its start: each traffic move answers that it is not the deployment's to make.
+    await expect(a.setTrafficSplit(canary)).resolves.toEqual({ superseded: expect.stringMatching(/already ended \(promoted/) });
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: by, reason: '1 failed analysis' })).resolves.toEqual({ trafficLeft: expect.stringMatching(/already ended/) });
+    await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: by, reason: 'again' })).resolves.toEqual({ superseded: expect.stringMatching(/already ended/) });
+    await a.finishDeployment({ deploymentId: id, status: 'rolled-back', outcome: { status: 'rolled-back' } });
+
+    expect(await readServingRoutes(t.store, name)).toEqual(routes);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+    expect((await aliasHistory(t.store, name)).length).toBe(moves);
+    expect(await t.store.db.selectFrom('deployments').select(['status']).where('id', '=', id).execute()).toEqual([{ status: 'promoted' }]);
+  });
 });
