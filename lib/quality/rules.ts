@@ -371,6 +371,13 @@ const medianOf = (values: readonly number[]): number => {
 };
 
 /** Why the move into `series[i]` is a splice of two series (see above), or undefined. */
+/** Price unit factors a series may step by (cents and dollars, a misplaced point): within 15% of ×/÷100 or ×/÷1000. */
+const UNIT_STEPS = [100, 1000];
+function unitStep(ratio: number): number | undefined {
+  for (const u of UNIT_STEPS) for (const f of [u, 1 / u]) if (Math.abs(Math.log(ratio / f)) < Math.log(1.15)) return f;
+  return undefined;
+}
+
 export function spliceFinding(series: readonly Bar[], i: number, limit: number, before = SPLICE_BEFORE_BARS): string | undefined {
   if (i < Math.max(1, before) || i + SPLICE_AFTER_BARS >= series.length) return undefined;
   const prev = series[i - 1];
@@ -388,10 +395,19 @@ export function spliceFinding(series: readonly Bar[], i: number, limit: number, 
   // on; another security's traded value is its own.
   const beforeVolume = medianOf(series.slice(Math.max(0, i - SPLICE_AFTER_BARS), i).map((b) => b.volume));
   if (nearestSplit(ratio, SPLICE_SPLIT_TOLERANCE, ALL_SPLITS) !== undefined && Math.abs(Math.log((ratio * afterVolume) / beforeVolume)) < Math.log(SPLICE_SPLIT_VALUE_FACTOR)) return undefined;
-  if (!(bar.volume > 0) || !(afterVolume > 0) || bar.volume >= SPLICE_MAX_VOLUME_SPIKE * afterVolume) return undefined;
+  // ×100 or ×1000 (or the inverse), held: dollars and cents, or a misplaced point; no day's trading
+  // moves a price so (the largest close-to-close move in the 382 real files is ÷2.7), heavy volume or not.
+  const units = unitStep(ratio);
+  if (units === undefined && (!(bar.volume > 0) || !(afterVolume > 0) || bar.volume >= SPLICE_MAX_VOLUME_SPIKE * afterVolume)) return undefined;
   const level = medianOf(series.slice(i, i + SPLICE_AFTER_BARS).map((b) => b.close)) / prev.close;
   const move = Math.log(ratio);
   if (Math.sign(Math.log(level)) !== Math.sign(move) || Math.abs(Math.log(level)) < SPLICE_LEVEL_KEPT * Math.abs(move)) return undefined;
+  if (units !== undefined) {
+    return (
+      `close ${prev.close} (${prev.date}) -> ${bar.close} (${bar.date}), ×${ratio.toPrecision(4)}, about ${units >= 1 ? `×${units}` : `÷${Math.round(1 / units)}`}, and the series stays there (median of the ${SPLICE_AFTER_BARS} closes from ${bar.date}: ${level.toPrecision(4)} times ${prev.close}): another price unit (cents and dollars) from ${bar.date} on, not trading, whatever the day's volume (${bar.volume}); ` +
+      `the series is rejected whole and nothing of it is published: import one security's bars in one unit`
+    );
+  }
   return (
     `close ${prev.close} (${prev.date}) -> ${bar.close} (${bar.date}), ×${ratio.toPrecision(4)}, and the series stays there (median of the ${SPLICE_AFTER_BARS} closes from ${bar.date}: ${level.toPrecision(4)} times ${prev.close}), ` +
     `yet that day traded ${bar.volume}, no more than an ordinary day after it (median ${afterVolume}), and no split ratio fits: a move that size trades on a volume spike, so the bars before and after ${bar.date} look like two securities, or two price units (cents and dollars), spliced into one series; ` +

@@ -452,6 +452,30 @@ export interface PriceBasisInput {
   origin?: 'file' | 'stream';
 }
 
+/** A step of the close ratio between consecutive shared sessions beyond which one side moved to another basis (the smallest split, ×1.4). */
+export const BASIS_STEP = Math.log(1.4);
+
+/**
+ * The largest step of the file's basis inside the shared sessions: consecutive shared sessions over
+ * which the file's close moves by BASIS_STEP or more beyond the stored close's move, the file's move
+ * being the larger one. A download switching to cents on its own rows (on a heavy-volume day, which
+ * spliceFinding leaves to the basis rules) had the factor ×1 at one end and ×100 at the other, and
+ * was published as a basis change of the stored bars. The other way round (the stored series holds
+ * the jump: an unadjusted split stored, the file adjusted) the file is the smooth one, and the
+ * history moves to its basis as before.
+ */
+function basisStep(shared: readonly SharedSession[]): { before: SharedSession; at: SharedSession } | undefined {
+  let found: { before: SharedSession; at: SharedSession; size: number } | undefined;
+  for (let k = 1; k < shared.length; k++) {
+    const [a, b] = [shared[k - 1], shared[k]];
+    const file = Math.log(b.staged / a.staged);
+    const store = Math.log(b.stored / a.stored);
+    const size = Math.abs(file - store);
+    if (size >= BASIS_STEP && Math.abs(file) > Math.abs(store) && (found === undefined || size > found.size)) found = { before: a, at: b, size };
+  }
+  return found;
+}
+
 /** The `price_basis_splice` or `price_basis_change` finding of one symbol, or undefined (see above). */
 export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefined {
   const { symbol, staged, stored, source } = input;
@@ -467,6 +491,10 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
   const first = shared[0].date;
   const last = shared[shared.length - 1].date;
   const splices: string[] = [];
+  const step = basisStep(shared);
+  if (step) {
+    splices.push(`between ${step.before.date} and ${step.at.date} ${live ? 'their' : "the file's"} close moves ${shownFactor(step.at.staged / step.before.staged)} where the stored close moved ${shownFactor(step.at.stored / step.before.stored)}: ${live ? 'they' : 'its rows'} step from the stored basis to another there, a jump that never traded`);
+  }
   const left = stored.filter((b) => !stagedDates.has(b.date));
   const below = left.filter((b) => b.date < first);
   const above = left.filter((b) => b.date > last);

@@ -83,6 +83,15 @@ describe.each(DRIVERS)('series that are not one security’s daily bars on %s', 
     await refused(folder({ 'abc.csv': inCents }), 'series_splice', new RegExp(`where the file meets the stored bars of ABC \\(as stored ${DAYS[299]} -> the file ${DAYS[300]}\\)`));
   });
 
+  it('a file switching to cents from a day of heavy volume is rejected whole, alone or over the stored bars it revises (series_splice)', async () => {
+    // ×100 from session 300, on a day trading 4 times the usual: the volume spike that lets a real move keep its level.
+    const lines = walk(11, 0, 400, 60, 1_000_000, { at: 300, factor: 1, volume: 4 }).map((l, i) => (i < 300 ? l : l.split(',').map((x, k) => (k >= 1 && k <= 4 ? (Number(x) * 100).toFixed(0) : x)).join(',')));
+    await refused(folder({ 'abc.csv': lines }), 'series_splice', new RegExp(`close .* \\(${DAYS[299]}\\) -> .* \\(${DAYS[300]}\\), ×\\d+\\.?\\d*, about ×100, and the series stays there.*another price unit`));
+    // Over the same security's stored bars (in dollars): before, 100 stored bars were revised to cents with a basis-change flag.
+    expect((await importBars(t.store, csv(folder({ 'abc.csv': lines.slice(0, 300).concat(walk(11, 0, 400, 60, 1_000_000, { at: 300, factor: 1, volume: 4 }).slice(300)) })), { now: NOW })).status).toBe('published');
+    await refused(folder({ 'abc.csv': lines.slice(200) }), 'series_splice', /about ×100/);
+  });
+
   it.each([
     ['weekly', 5, /lie a median of 5 NYSE sessions apart, not one: bars of another interval \(weekly\)/],
     ['monthly', 21, /lie a median of 21 NYSE sessions apart, not one: bars of another interval \(monthly\)/],

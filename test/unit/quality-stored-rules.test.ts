@@ -249,6 +249,15 @@ describe('rules on the stored bars', () => {
       expect(basis(bars(199, 220, (b, i) => (i === 199 ? { ...scaled(b, 0.97), open: b.open } : scaled(b, 0.97))), bars(0, 200))).toBeUndefined();
     });
 
+    it("rejects rows that step to another basis inside the sessions they share (a download in cents from a day on), not a stored series holding the step the file smooths", () => {
+      // Every stored bar held, the file's rows ×100 from session 150 on: the factor is 1 at one end and ×100 at the other.
+      const cents = basis(bars(0, 200, (b, i) => (i >= 150 ? scaled(b, 100) : b)), bars(0, 200));
+      expect(cents?.rule).toBe('price_basis_splice');
+      expect(cents?.message).toContain(`between ${DAYS[149]} and ${DAYS[150]} the file's close moves ×`);
+      // The stored series holds an unadjusted 2:1 split at 150, the file is adjusted: the history moves to the file's basis (a flag).
+      expect(basis(bars(0, 200, (b) => scaled(b, 0.5)), bars(0, 200, (b, i) => (i < 150 ? b : scaled(b, 0.5))))?.rule).toBe('price_basis_change');
+    });
+
     it('reads a common factor only when most shared sessions agree on it', () => {
       const shared = (ratios: number[]) => ratios.map((r, k) => ({ date: DAYS[k], stored: 100, staged: 100 * r }));
       expect(basisFactor(shared([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]))?.factor).toBeCloseTo(0.5, 10);
