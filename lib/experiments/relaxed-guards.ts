@@ -1,5 +1,6 @@
 /**
- * Which leakage guards an experiment switched off or loosened beyond the defaults, each as a verdict
+ * Which leakage guards an experiment switched off or loosened beyond the defaults (and whether it
+ * switched off the evidence tests against the naive baselines), each as a verdict
  * of its own ("not run" / "loosened") for the candidate's record, the run report and the promotion
  * decision. Automatic promotion refuses a candidate with any of them unless the experiment carries
  * `promotion.allowRelaxedGuards` with a reason (lib/registry/promotion.ts).
@@ -11,7 +12,7 @@ import { guardsSchema, plausibilityFor, type Experiment, type GuardsConfig } fro
 /** The settings an experiment without `guards` gets: the yardstick for "loosened". */
 const DEFAULTS = guardsSchema.parse(undefined);
 
-export function relaxedGuardsOf(experiment: { guards: GuardsConfig; label: { kind: Experiment['label']['kind'] } }): RelaxedGuard[] {
+export function relaxedGuardsOf(experiment: { guards: GuardsConfig; label: { kind: Experiment['label']['kind'] }; promotion?: { alpha?: number } }): RelaxedGuard[] {
   const g = experiment.guards;
   const out: RelaxedGuard[] = [];
   const notRun = (guard: RelaxedGuard['guard'], setting: string, value: unknown) => out.push({ guard, status: 'not_run', setting, message: `not run: disabled by ${setting} ${String(value)}` });
@@ -38,6 +39,9 @@ export function relaxedGuardsOf(experiment: { guards: GuardsConfig; label: { kin
     const setting = own[key] === undefined && key === 'maxAccuracy' ? 'guards.plausibleDirectionAccuracy' : `guards.plausibility.${kind}.${key}`;
     looser('plausibility_bound', setting, bound[key], dflt);
   }
+
+  // The evidence tests are no leakage guard, but off they let a model worse than a naive baseline promote on its point score alone.
+  if ((experiment.promotion?.alpha ?? 0.05) >= 1) out.push({ guard: 'baseline_evidence', status: 'not_run', setting: 'promotion.alpha', message: 'not run: the tests against the naive baselines and the champion are disabled by promotion.alpha 1' });
 
   const d = g.degenerateScores;
   if (d.maxConstantDays > DEFAULTS.degenerateScores.maxConstantDays) looser('degenerate_scores', 'guards.degenerateScores.maxConstantDays', d.maxConstantDays, DEFAULTS.degenerateScores.maxConstantDays);

@@ -50,7 +50,8 @@ export interface PromotionPolicy {
  * (`loosened`), recorded beside the verdicts (lib/experiments/relaxed-guards.ts).
  */
 export interface RelaxedGuard {
-  guard: GuardName;
+  /** `baseline_evidence`: the tests against the naive baselines and the champion, off at promotion.alpha 1. */
+  guard: GuardName | 'baseline_evidence';
   status: 'not_run' | 'loosened';
   /** The experiment setting, e.g. `guards.shuffledLabel`. */
   setting: string;
@@ -261,7 +262,8 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   if (!Number.isFinite(score)) return no(`${policy.metric} is not defined for this model`);
   const alpha = policy.alpha ?? 0.05;
   const { level, text: levelText } = challengeLevel(alpha, candidate);
-  let evidenceText = '';
+  // At alpha 1 the tests are off (a relaxed guard, promoted only with promotion.allowRelaxedGuards): the reason says so.
+  let evidenceText = alpha < 1 ? '' : '; not tested against the naive baselines (promotion.alpha 1)';
   if (alpha < 1) {
     const e = candidate.evidence?.[policy.metric];
     if (!e) return no(`there is no day-aware evidence for ${policy.metric} against a naive baseline`);
@@ -272,7 +274,7 @@ export function promotionDecision(candidate: CandidateScores, champion: Candidat
   if (!champion) return promote(`no champion yet; ${policy.metric} ${fmt(score)} passes the floors${evidenceText}`);
   const best = metricOf(champion, policy.metric);
   if (!(score >= best + policy.margin)) return no(`${policy.metric} ${fmt(score)} does not beat the champion's ${fmt(best)} by ${policy.margin}`);
-  let pairedText = '';
+  let pairedText = alpha < 1 ? '' : '; no paired test against the champion (promotion.alpha 1)';
   if (alpha < 1) {
     // A point difference on one draw is no evidence: the champion re-run and the challenger are
     // compared on the same rows, with the same dependence as every other test.
@@ -394,7 +396,7 @@ function sharpeEvidenceOf(backtest: EvaluatedModel['backtest']): MetricEvidence 
 }
 
 /** Guards that judge the model's scores against the backtest's settings, not a leak: they veto promotion, not serving. */
-const NOT_A_LEAK = new Set(['degenerate_scores']);
+const NOT_A_LEAK = new Set(['degenerate_scores', 'baseline_evidence']);
 
 /**
  * Why a registered version must never take traffic, from what its evaluation recorded in the

@@ -223,7 +223,7 @@ const storedReportSchema = z.object({
 });
 /** Versions registered before relaxed guards were recorded: read from the experiment in their lineage. */
 function relaxedGuardsOfLineage(experiment: unknown): Array<{ guard: string; status: 'not_run' | 'loosened'; message: string }> {
-  const e = z.object({ guards: guardsSchema, label: z.object({ kind: z.enum(['direction', 'triple_barrier', 'volatility_regime']) }) }).safeParse(experiment);
+  const e = z.object({ guards: guardsSchema, label: z.object({ kind: z.enum(['direction', 'triple_barrier', 'volatility_regime']) }), promotion: z.object({ alpha: z.number().optional() }).optional() }).safeParse(experiment);
   return e.success ? relaxedGuardsOf(e.data) : [];
 }
 const storedMetricsSchema = z.object({

@@ -143,7 +143,7 @@ describe('an experiment through the real Temporal server', () => {
     const data = await renamedMarket('mlp-exp2-', 'RRN', 42);
     const artifactDir = tempDir('mlp-exp2-artifacts-');
     // Floors at zero and no evidence required: the first run always becomes champion, whatever noise gives.
-    const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005, alpha: 1 } };
+    const experiment = { ...smallExperiment(data, 'rerun'), promotion: { minAuc: 0, margin: 0.005, alpha: 1, allowRelaxedGuards: { reason: 'a small test market, judged without the naive-baseline tests' } } };
     const run = (id: string) => env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment }] });
     const [first, second] = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => [await run(`rerun-1-${Date.now()}`), await run(`rerun-2-${Date.now()}`)]);
     expect(first.promoted?.alias).toBe('champion');
@@ -192,7 +192,7 @@ describe('an experiment through the real Temporal server', () => {
     const data = await renamedMarket('mlp-exp5-', 'VOL', 8);
     const artifactDir = tempDir('mlp-exp5-artifacts-');
     const label = { kind: 'volatility_regime' as const, horizon: 20, trailing: 252 };
-    const experiment = { ...smallExperiment(data, 'vol-leaky'), label, algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false, pointInTime: { onMismatch: 'veto' as const } }, promotion: { alpha: 1, minAuc: 0 } };
+    const experiment = { ...smallExperiment(data, 'vol-leaky'), label, algorithms: [smallExperiment(data).algorithms[0]], guards: { shuffledLabel: false, pointInTime: { onMismatch: 'veto' as const } }, promotion: { alpha: 1, minAuc: 0, allowRelaxedGuards: { reason: 'a small test market, judged without the naive-baseline tests' } } };
     const result = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
       const features = await env.client.workflow.execute(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: `vol-features-${Date.now()}`, args: [{ import: experiment.import }] });
       // The label copied into a feature column (a careless target-derived feature).

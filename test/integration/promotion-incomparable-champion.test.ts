@@ -43,7 +43,7 @@ describe('promotion over a champion that cannot be re-run', () => {
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed }, {});
     const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion, label: options.storedLabel ?? ds.label }));
-    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0 } });
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0, allowRelaxedGuards: { reason: 'a small test market, judged without the naive-baseline tests' } } });
     const recipe: ChampionRecipe | undefined = await new MockActivityEnvironment().run(activities.championRecipe, { name, featureSetVersion, label: experiment.label });
     const result: RegisterResult = await new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment: options.storedLabel ? { ...experiment, label: options.storedLabel as never } : experiment,

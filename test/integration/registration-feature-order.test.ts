@@ -105,7 +105,7 @@ describe('registration and promotion refuse a model whose feature order is not i
     const { bytes, label, ds } = await artifactOf(names, seed, featureSetVersion);
     const { id: datasetId } = await writeDataset(artifacts, ds);
     const { sha256: sha } = await putArtifact(artifacts, bytes); // trained and saved by the run, as train does
-    const experiment = experimentSchema.parse({ name, label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0 } });
+    const experiment = experimentSchema.parse({ name, label, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 1, margin: 0, allowRelaxedGuards: { reason: 'a small test market, judged without the naive-baseline tests' } } });
     const result: Promise<RegisterResult> = new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment, algorithm: 'logistic_regression', params: {}, artifactSha256: sha, datasetId, featureSetVersion: featureSetVersion ?? FS, metrics: {}, lineage: {},
       scores: { auc: 0.6, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, bestOfRun: true, candidatesCompared: 1 },

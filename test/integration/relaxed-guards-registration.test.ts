@@ -30,10 +30,10 @@ describe('registration with relaxed leakage guards', () => {
   async function register(name: string, extra: Record<string, unknown>): Promise<RegisterResult> {
     const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, signing: { signingKey: undefined } });
     const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 6, days: 200, seed: 1, horizon: 5 });
-    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra, promotion: { alpha: 1, margin: 0, ...(extra.promotion as object) } });
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }], ...extra, promotion: { margin: 0, ...(extra.promotion as object) } });
     // As the workflow passes them: every verdict present where the guard ran (candidateScoresOf), none for a guard switched off.
     const judgedBy = ['plausibility_bound', 'degenerate_scores', ...(experiment.guards.pointInTime.rows > 0 ? ['point_in_time_audit'] : []), ...(experiment.guards.singleFeatureScan ? ['single_feature_scan'] : []), ...(experiment.guards.shuffledLabel ? ['shuffled_label'] : [])];
-    const scores = { auc: 0.58, accuracyLift: 0, sharpe: 0, trippedGuards: [], judgedBy, ...(experiment.guards.shuffledLabel ? { shuffledLabelPassed: true } : {}), bestOfRun: true, candidatesCompared: 1 };
+    const scores = { auc: 0.58, accuracyLift: 0, sharpe: 0, trippedGuards: [], judgedBy, evidence: { auc: { versus: 'momentum_sign', difference: 0.03, lower: 0.01, pValue: 1e-4 } }, ...(experiment.guards.shuffledLabel ? { shuffledLabelPassed: true } : {}), bestOfRun: true, candidatesCompared: 1 };
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
       experiment,
       algorithm: 'logistic_regression',
@@ -52,7 +52,7 @@ describe('registration with relaxed leakage guards', () => {
 
   it('promotes with the default guards as before, recording nothing relaxed', async () => {
     const result = await register('defaults', {});
-    expect(result.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; auc 0\.5800 passes the floors$/) });
+    expect(result.decision).toMatchObject({ promote: true, reason: expect.stringMatching(/^no champion yet; auc 0\.5800 passes the floors; beats momentum_sign: [^;]*$/) });
     expect((await getModelVersion(t.store, 'defaults', result.version.version)).metrics.scores).not.toHaveProperty('relaxedGuards');
   });
 
@@ -67,10 +67,23 @@ describe('registration with relaxed leakage guards', () => {
     expect(servingVeto(row.metrics)).toMatch(/^leakage guards relaxed by its experiment without promotion\.allowRelaxedGuards: point_in_time_audit not run/);
   });
 
+  it('takes promotion.alpha 1 (no test against the naive baselines) as a relaxation: recorded, named, promoted only with a reason, still servable by hand', async () => {
+    const result = await register('alpha-one', { promotion: { alpha: 1 } });
+    expect(result.decision.promote).toBe(false);
+    expect(result.decision.reason).toMatch(/^not promoted: leakage guards relaxed by the experiment: baseline_evidence not run: the tests against the naive baselines and the champion are disabled by promotion\.alpha 1; /);
+    const row = await getModelVersion(t.store, 'alpha-one', result.version.version);
+    expect((row.metrics.scores as { relaxedGuards: Array<{ guard: string; status: string }> }).relaxedGuards.map((r) => `${r.guard} ${r.status}`)).toEqual(['baseline_evidence not_run']);
+    // Not a leak: a person may still deploy it.
+    expect(servingVeto(row.metrics)).toBeUndefined();
+    const allowed = await register('alpha-one-allowed', { promotion: { alpha: 1, allowRelaxedGuards: { reason: 'paper trading only' } } });
+    expect(allowed.decision.promote).toBe(true);
+    expect(allowed.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; not tested against the naive baselines \(promotion\.alpha 1\); relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("paper trading only"\): baseline_evidence not run/);
+  });
+
   it('promotes them only with promotion.allowRelaxedGuards, naming its reason and the guards', async () => {
     const result = await register('guards-allowed', { guards: guardsOff, promotion: { allowRelaxedGuards: { reason: 'research run on synthetic data' } } });
     expect(result.decision.promote).toBe(true);
-    expect(result.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("research run on synthetic data"\): point_in_time_audit not run: .*plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6$/);
+    expect(result.decision.reason).toMatch(/^no champion yet; auc 0\.5800 passes the floors; beats momentum_sign: [^;]*; relaxed leakage guards allowed by promotion\.allowRelaxedGuards \("research run on synthetic data"\): point_in_time_audit not run: .*plausibility_bound bound loosened: guards\.plausibility\.direction\.maxAuc 1 > default 0\.6$/);
     expect(await aliasVersion(t.store, 'guards-allowed', 'champion')).toBe(result.version.version);
     const row = await getModelVersion(t.store, 'guards-allowed', result.version.version);
     expect(row.metrics.scores).toMatchObject({ relaxedGuardsAllowed: 'research run on synthetic data' });
