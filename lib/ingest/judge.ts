@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../mark
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
@@ -84,6 +84,9 @@ type StoredRow = { symbol: string; date: string; open: unknown; high: unknown; l
 const barOf = (r: StoredRow): Bar => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
 const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0);
 
+/** Calendar days of stored bars around a symbol's rows that hold the 60 sessions volume_glitch may read on one side. */
+const VOLUME_CONTEXT_DAYS = 100;
+
 /**
  * The stored bars the judging rules need for one symbol of the snapshot (its staged bars ascending
  * by date). `neighbours`, for the rules on the stored bars: the two nearest before its first staged
@@ -95,11 +98,13 @@ const byDate = (a: { date: string }, b: { date: string }): number => (a.date < b
  * test: the stored bars on its first and last few staged dates (all of the symbol's stored bars are
  * read only when they show a common factor, storedSeries).
  */
-async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; edges: Array<Omit<Bar, 'symbol'>>; span: Array<Omit<Bar, 'symbol'>> }> {
+async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: readonly Bar[], window: { from: string; to: string } | undefined, storedBefore: boolean): Promise<{ neighbours: Bar[]; around: Bar[]; levels: Bar[]; edges: Array<Omit<Bar, 'symbol'>>; span: Array<Omit<Bar, 'symbol'>> }> {
   const first = staged[0].date;
   const last = staged[staged.length - 1].date;
   const near = { from: shiftDate(first, -STORED_NEIGHBOUR_DAYS), to: shiftDate(last, STORED_NEIGHBOUR_DAYS) };
-  const reach = { from: window && window.from < near.from ? window.from : near.from, to: window && window.to > near.to ? window.to : near.to };
+  // The sessions volume rules read a row's level from (60 on one side), whatever the snapshot's window.
+  const levels = { from: shiftDate(first, -VOLUME_CONTEXT_DAYS), to: shiftDate(last, VOLUME_CONTEXT_DAYS) };
+  const reach = { from: [levels.from, ...(window ? [window.from] : [])].sort()[0], to: [levels.to, ...(window ? [window.to] : [])].sort().at(-1) as string };
   const columns = ['symbol', 'date', 'open', 'high', 'low', 'close', 'volume'] as const;
   const base = () => tx.selectFrom('bars').select(columns).where('symbol', '=', symbol);
   const before = (await base().where('date', '<', first).where('date', '>=', reach.from).orderBy('date').execute()).map(barOf);
@@ -120,15 +125,14 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   const reachEdge = 2 * BASIS_EDGE_SESSIONS;
   const edgeDates = new Set(staged.length <= 2 * reachEdge ? staged.map((b) => b.date) : [...staged.slice(0, reachEdge), ...staged.slice(-reachEdge)].map((b) => b.date));
   const edges = span.filter((b) => edgeDates.has(b.date));
-  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], edges, span };
+  const inLevels = (b: Bar) => b.date >= levels.from && b.date <= levels.to;
+  return { neighbours, around: [...before.filter(inWindow), ...after.filter(inWindow)], levels: [...before.filter(inLevels), ...after.filter(inLevels)], edges, span };
 }
 
-/** Calendar days of stored bars around a symbol's rows that hold the 60 sessions volume_glitch may read on one side. */
-const VOLUME_CONTEXT_DAYS = 100;
 
 /** The stored bars around and over a symbol's staged dates: the sessions whose volumes give each row's level (volume_glitch). */
-function volumeContext(symbol: string, stored: { around: readonly Bar[]; span: ReadonlyArray<Omit<Bar, 'symbol'>> }): Bar[] {
-  return [...stored.around, ...stored.span.map((b) => ({ symbol, ...b }))];
+function volumeContext(symbol: string, stored: { levels: readonly Bar[]; span: ReadonlyArray<Omit<Bar, 'symbol'>> }): Bar[] {
+  return [...stored.levels, ...stored.span.map((b) => ({ symbol, ...b }))];
 }
 
 /** The first and last date of the stored series of `symbol`. */
@@ -248,9 +252,11 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
         else if (seam) basisIssues.push(seam);
         // Volumes in other units (thousands, lots) over part of the stored ones: the prices agree, so
         // no rule above sees it (rows on another price basis move their volumes inversely, as a split does).
-        else if (volumeBasisFactor(kept, stored.span) !== undefined) {
-          const volume = volumeBasisIssue({ symbol, staged: kept, stored: stored.span, storedRange: await storedRangeOf(tx, symbol), source: from });
-          if (volume) basisIssues.push(volume);
+        else {
+          const volume = volumeBasisFactor(kept, stored.span) !== undefined ? volumeBasisIssue({ symbol, staged: kept, stored: stored.span, storedRange: await storedRangeOf(tx, symbol), source: from }) : undefined;
+          // Or without a shared session to read a factor from: a step in units where the rows meet the stored bars, or within the file.
+          const step = volume ?? volumeUnitStep(symbol, kept, volumeContext(symbol, stored), from);
+          if (step) basisIssues.push(step);
         }
       }
       if (found.issues.length === 0) continue;

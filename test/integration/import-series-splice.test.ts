@@ -92,6 +92,18 @@ describe.each(DRIVERS)('series that are not one security’s daily bars on %s', 
     await refused(folder({ 'abc.csv': lines.slice(200) }), 'series_splice', /about ×100/);
   });
 
+  it('volumes continuing the stored bars in thousands or lots, sharing no session, are rejected whole (volume_basis_splice), as is a file switching units mid-way', async () => {
+    const stored = walk(12, 0, 300, 60, 1_000_000);
+    expect((await importBars(t.store, csv(folder({ 'abc.csv': stored })), { now: NOW })).status).toBe('published');
+    const volumes = (lines: readonly string[], k: number) => lines.map((l) => l.replace(/,(\d+)$/, (_m, v: string) => `,${Math.round(Number(v) * k)}`));
+    const next = walk(13, 300, 550, Number(stored[stored.length - 1].split(',')[4]), 1_000_000);
+    await refused(folder({ 'abc.csv': volumes(next, 0.001) }), 'volume_basis_splice', new RegExp(`volumes of ABC step where the file continues the stored bars at ${DAYS[300]}`));
+    await refused(folder({ 'abc.csv': volumes(next.slice(0, 5), 0.01) }), 'volume_basis_splice', /step where the file continues the stored bars/);
+    await refused(folder({ 'xyz.csv': [...walk(14, 0, 200, 40, 2_000_000), ...volumes(walk(15, 200, 400, 40, 2_000_000), 0.001)] }), 'volume_basis_splice', new RegExp(`volumes of XYZ step in the file at ${DAYS[200]}`));
+    // In shares, as stored: published.
+    expect((await importBars(t.store, csv(folder({ 'abc.csv': next })), { now: NOW })).status).toBe('published');
+  });
+
   it.each([
     ['weekly', 5, /lie a median of 5 NYSE sessions apart, not one: bars of another interval \(weekly\)/],
     ['monthly', 21, /lie a median of 21 NYSE sessions apart, not one: bars of another interval \(monthly\)/],

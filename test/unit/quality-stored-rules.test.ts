@@ -8,7 +8,7 @@ import { applyStoredBarFindings, evaluateQualityGate, type QualityReport } from 
 import { rowIssue } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
 import { rng } from '../../lib/random';
-import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, shiftedRepeatIssue, volumeBasisFactor, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
+import { basisFactor, mismatchedWindow, priceBasisIssue, ratioBreaks, seriesMismatchIssue, sharedSessions, shiftedRepeatIssue, volumeBasisFactor, volumeUnitStep, storedBarIssues, type StoredBarInput } from '../../lib/quality/stored-rules';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
 
 // Rules that need the stored bars, run when a snapshot is judged (lib/ingest/judge.ts).
@@ -30,6 +30,31 @@ const found = (i: StoredBarInput) => storedBarIssues(i, POLICY).issues.map((f) =
 describe('rules on the stored bars', () => {
   it('are two row rejections and a flag', () => {
     expect([QUALITY_RULES.volume_vanished.severity, QUALITY_RULES.one_bar_glitch.severity, QUALITY_RULES.zero_volume.severity]).toEqual(['reject', 'reject', 'flag']);
+  });
+
+  describe('volume units stepping without a shared session (volumeUnitStep)', () => {
+    const step = (staged: Bar[], context: Bar[]) => volumeUnitStep('IBM', staged, context, '/d/IBM.csv');
+    const units = (k: number) => (b: Bar) => ({ ...b, volume: Math.round(b.volume * k) });
+
+    it('rejects a file whose volumes switch to thousands or lots mid-way, or that continues the stored bars in them', () => {
+      // Within a file (nothing stored): thousands from session 150, or shares ×100 (lots read as shares).
+      expect(step(bars(0, 250, (b, i) => (i >= 150 ? units(0.001)(b) : b)), [])).toMatchObject({ rule: 'volume_basis_splice', date: DAYS[150] });
+      expect(step(bars(0, 250, (b, i) => (i >= 150 ? units(100)(b) : b)), [])).toMatchObject({ rule: 'volume_basis_splice', date: DAYS[150] });
+      // A year appended after the stored bars, in thousands; a daily update of five rows in lots; of one row in lots.
+      expect(step(bars(100, 250, units(0.001)), bars(30, 100))?.message).toMatch(new RegExp(`step where the file continues the stored bars at ${DAYS[100]}: .* 1/1000 of .*beyond ÷30`));
+      expect(step(bars(100, 105, units(0.01)), bars(30, 100))?.date).toBe(DAYS[100]);
+      expect(step(bars(100, 101, units(0.01)), bars(30, 100))?.date).toBe(DAYS[100]);
+      // Stored bars continuing a backfill in thousands: the step is where the stored bars begin.
+      expect(step(bars(0, 100, units(0.001)), bars(100, 160))?.message).toMatch(/step where the stored bars continue the file/);
+    });
+
+    it('leaves real level changes alone: a doubling, a young series\' first regular-way days, one thin day', () => {
+      expect(step(bars(0, 250, (b, i) => (i >= 150 ? units(3)(b) : b)), [])).toBeUndefined();
+      // Fifteen when-issued sessions at 1/90 of the level that follows (BHF, ×91).
+      expect(step(bars(0, 100, (b, i) => (i < 15 ? units(1 / 90)(b) : b)), [])).toBeUndefined();
+      // One appended day at a twentieth of the level: thin, not another unit.
+      expect(step(bars(100, 101, units(0.05)), bars(30, 100))).toBeUndefined();
+    });
   });
 
   describe('volume_glitch', () => {
