@@ -685,10 +685,12 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
         x[days + t] = others >= market.min ? (market.sum[t] - (inside ? v : 0)) / others : NaN;
       }
       for (const window of windows) {
-        // A window of a few months is judged on ranks: one crash of the stock and one of the market
-        // a few sessions apart (WYNN's −19% on 26 January 2018 and the market's fall of 2–5 February)
-        // give Pearson's correlation over 140 sessions a lag of its own.
-        const y = own ? x : windowRanks(x, days, window, DUPLICATE_MAX_LAG);
+        // Judged on ranks: one crash of the stock and one of the market a few sessions apart (WYNN's
+        // −19% on 26 January 2018 and the market's fall of 2–5 February) give Pearson's correlation
+        // over 140 sessions a lag of its own. So over an import's own sessions too: WYNN's real bars
+        // from 4 August 2017, imported after the earlier ones, were rejected as dated 5 sessions
+        // early (Pearson 0.56 at lag 5 against 0.09; ranks 0.31 against 0.13).
+        const y = windowRanks(x, days, window, DUPLICATE_MAX_LAG);
         const same = laggedCorrelation(y, 0, 1, days, 0, window[0], window[1]);
         if (!(same.n >= MIN_COMMON_SESSIONS)) continue;
         // A short update's many windows are judged at one session either way only (a feed stamped
