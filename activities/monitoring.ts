@@ -161,7 +161,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         recordMonitoringReport({
           model: report.model,
           variant: report.variants[0] ?? 'champion',
-          hitRate: report.performance.hitRate,
+          // Judged from enough outcomes only: a hit rate of a handful reads as a result.
+          hitRate: report.performance.status === 'insufficient-data' ? null : report.performance.hitRate,
+          hitRateBaseline: report.performance.status === 'insufficient-data' ? null : (report.performance.baseline?.hitRate ?? null),
           auc: report.performance.auc,
           driftedFeatures: report.drift.status === 'unavailable' || report.drift.status === 'insufficient-data' ? null : report.drift.drifted.length,
           maxPsi: report.drift.maxPsi,

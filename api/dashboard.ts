@@ -122,7 +122,26 @@ const monitoringSchema = z.object({
   predictionDrift: z.object({ status: z.string(), reason: z.string(), psi: z.number().nullable().optional() }).optional(),
   freshness: z.object({ status: z.string().optional(), reason: z.string().optional() }).passthrough().optional(),
   universe: z.object({ reason: z.string() }).passthrough().optional(),
+  performance: z
+    .object({
+      status: z.string(),
+      samples: z.number(),
+      hitRate: z.number().nullable(),
+      hitRateInterval: z.object({ lower: z.number(), upper: z.number() }).nullable().optional(),
+      baseline: z.object({ name: z.string(), hitRate: z.number() }).nullable().optional(),
+      reasons: z.array(z.string()).default([]),
+    })
+    .optional(),
 });
+
+/** The live hit rate as a person should read it: beside the stronger constant on the same predictions, and only once judged. */
+function performanceLine(p: NonNullable<z.infer<typeof monitoringSchema>['performance']>): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  if (p.status === 'insufficient-data' || p.hitRate === null) return `<p class="performance">Live performance: <strong>${e(p.status)}</strong>${p.reasons[0] ? ` — ${e(p.reasons[0])}` : ''}.</p>`;
+  const interval = p.hitRateInterval ? ` (interval ${pct(p.hitRateInterval.lower)}–${pct(p.hitRateInterval.upper)})` : '';
+  const baseline = p.baseline ? `; ${e(p.baseline.name)} scores <strong>${pct(p.baseline.hitRate)}</strong> on the same predictions` : '; no baseline recorded in this report';
+  return `<p class="performance">Live performance: <strong>${e(p.status)}</strong> — hit rate <strong>${pct(p.hitRate)}</strong>${interval} on ${p.samples} matured predictions${baseline}.</p>`;
+}
 
 type MonitoringRow = { id: string; model: string; version: number | null; report: string; created_at: string };
 
@@ -351,6 +370,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
           `<div class="card monitoring" data-model="${e(m.model)}" data-version="${m.version}"><h2>${e(m.model)} v${m.version}${m.champion ? ' <span class="badge champion">champion</span>' : ''}</h2>` +
           `<p>Report of ${e(m.createdAt)}. Feature drift: <strong>${e(drift.status)}</strong> — ${e(drift.reason)}${drift.window ? ` (live window ${e(drift.window.from ?? '-')} .. ${e(drift.window.to ?? '-')}, ${drift.window.rows} rows)` : ''}.</p>` +
           (m.predictionDrift ? `<p>Prediction drift: <strong>${e(m.predictionDrift.status)}</strong> — ${e(m.predictionDrift.reason)}</p>` : '') +
+          (m.performance ? performanceLine(m.performance) : '') +
           (m.freshness?.status ? `<p>Data freshness: <strong>${e(m.freshness.status)}</strong>${m.freshness.reason ? ` — ${e(m.freshness.reason)}` : ''}</p>` : '') +
           (m.universe ? `<p class="note universe">Symbols judged: ${e(m.universe.reason)}.</p>` : '') +
           (drift.features.length > 0

@@ -7,7 +7,8 @@ import { Gauge } from 'prom-client';
 import { appRegistry } from './registry';
 
 export const MONITORING_GAUGES = {
-  hit_rate: 'Rolling live hit rate (share of matured predictions whose direction was right)',
+  hit_rate: 'Rolling live hit rate (share of matured predictions whose direction was right); absent until enough outcomes matured to judge it',
+  hit_rate_baseline: 'Hit rate of the stronger constant (always up or always down) on the same matured predictions: read hit_rate beside it',
   auc: 'Rolling live ROC AUC of matured predictions',
   drifted_features: 'Features whose drift passed the multiple-testing control and the minimum effect size',
   max_psi: 'Largest population stability index over the features',
@@ -48,6 +49,7 @@ export interface MonitoringReportLike {
   /** champion (default) or canary. */
   variant?: string;
   hitRate?: number | null;
+  hitRateBaseline?: number | null;
   auc?: number | null;
   driftedFeatures?: number | null;
   maxPsi?: number | null;
@@ -60,6 +62,7 @@ export interface MonitoringReportLike {
 
 const FIELDS: ReadonlyArray<[keyof MonitoringReportLike, MonitoringGaugeName]> = [
   ['hitRate', 'hit_rate'],
+  ['hitRateBaseline', 'hit_rate_baseline'],
   ['auc', 'auc'],
   ['driftedFeatures', 'drifted_features'],
   ['maxPsi', 'max_psi'],

@@ -116,6 +116,12 @@ export interface LivePerformance {
   to: string | null;
   hitRate: number | null;
   hitRateInterval: { lower: number; upper: number } | null;
+  /**
+   * The stronger constant on the same matured predictions: always up or always down, whichever
+   * scores more (chosen in hindsight, so a bar no real rule clears more easily). A hit rate is shown
+   * beside it: 51.9% reads well until always down scores 57.6% on the same rows.
+   */
+  baseline: { name: 'always up' | 'always down'; hitRate: number } | null;
   /** Samples after the day-cluster design effect. */
   effectiveSamples: number | null;
   auc: number | null;
@@ -295,6 +301,7 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     to: days[days.length - 1] ?? null,
     hitRate: null,
     hitRateInterval: null,
+    baseline: null,
     effectiveSamples: null,
     auc: null,
     calibration: calibrationWithDependence(samples, options),
@@ -307,6 +314,8 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     const interval = hitRateIntervalOf(samples, options.horizon, options.confidence);
     units = interval?.units ?? 0;
     const auc = binaryAucOf(samples.map((s) => s.probability), samples.map((s) => s.outcome));
+    const upShare = samples.reduce((a, s) => a + (s.outcome === 1 ? 1 : 0), 0) / n;
+    base.baseline = upShare >= 0.5 ? { name: 'always up', hitRate: r4(upShare) } : { name: 'always down', hitRate: r4(1 - upShare) };
     Object.assign(base, { hitRate: r4(hits / n), hitRateInterval: interval ? { lower: r4(interval.lower), upper: r4(interval.upper) } : null, effectiveSamples: interval ? r4(interval.effectiveSamples) : null, auc: Number.isFinite(auc) ? r4(auc) : null });
   }
   if (n < options.minSamples || days.length < options.minDays) {
@@ -328,7 +337,8 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     : promised.accuracy === null
       ? 'a coin flip'
       : `the promised ${pct(target)}`;
-  const hitText = `hit rate ${pct(hitRate)} (${Math.round(options.confidence * 100)}% interval up to ${pct(upper)}, ${n} predictions, ${Math.round(base.effectiveSamples as number)} effective over ${units} independent stretches of days) against ${against}`;
+  const baseline = base.baseline as { name: string; hitRate: number };
+  const hitText = `hit rate ${pct(hitRate)} (${Math.round(options.confidence * 100)}% interval up to ${pct(upper)}, ${n} predictions, ${Math.round(base.effectiveSamples as number)} effective over ${units} independent stretches of days; ${baseline.name} scores ${pct(baseline.hitRate)} on the same predictions) against ${against}`;
   if (shortfall ? shortfall.upper < -options.maxHitRateDrop : upper < target - options.maxHitRateDrop) {
     severity = 'critical';
     reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);

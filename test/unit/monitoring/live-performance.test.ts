@@ -47,6 +47,17 @@ describe('live performance', () => {
     for (let seed = 10; seed < 30; seed++) expect(livePerformanceOf(samples({ days: 12, symbols: 10, accuracy: 0.55, seed }), { ...promise, maxDrawdown: null }).status).toBe('ok');
   });
 
+  it('shows the hit rate beside the stronger constant on the same predictions', () => {
+    // A period of mostly downs: a model right 52% of the time reads well until "always down" scores more.
+    const rows = samples({ days: 30, symbols: 20, accuracy: 0.52, seed: 4 }).map((r, i) => (i % 10 < 2 && r.outcome === 1 ? { ...r, outcome: 0 as const, predictedClass: (1 - r.predictedClass) as 0 | 1 } : r));
+    const report = livePerformanceOf(rows, promise);
+    const downs = rows.filter((r) => r.outcome === 0).length / rows.length;
+    expect(report.baseline).toEqual({ name: 'always down', hitRate: expect.closeTo(downs, 4) });
+    expect(report.baseline!.hitRate).toBeGreaterThan(report.hitRate!);
+    expect(report.reasons[0]).toMatch(/; always down scores \d+\.\d% on the same predictions\) against/);
+    expect(livePerformanceOf(rows.map((r) => ({ ...r, outcome: (1 - r.outcome) as 0 | 1 })), promise).baseline?.name).toBe('always up');
+  });
+
   it('compares the live strategy drawdown with the backtest, and calibration with its bound (warnings)', () => {
     // Right 56% of the time but every up-call loses big: the strategy falls.
     const losing = samples({ days: 40, symbols: 20, accuracy: 0.56, seed: 5 }).map((s) => ({ ...s, forwardReturn: s.predictedClass === 1 ? -0.05 : 0.05 }));
