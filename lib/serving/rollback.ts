@@ -34,15 +34,18 @@ export interface RollbackResult {
 }
 
 /**
- * The version the current champion replaced, from the alias history (the `from` of the move that
- * made it champion). Undefined when there is no champion or it was the first one.
+ * The champion before the current one, from the alias history: the newest earlier champion that no
+ * rollback moved away from. Undefined when there is no champion or no such one. Champion v3 rolled
+ * back to v2 (bad fills), a second rollback went back to v3, the version just pulled; now it goes on
+ * to v1, the champion before v2 (`--to-version` still serves any version that verifies).
  */
 export async function previousChampion(store: Database, model: string): Promise<number | undefined> {
   const current = await aliasVersion(store, model, 'champion');
   if (current === undefined) return undefined;
   const moves = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion');
-  const arrival = moves.reverse().find((m) => m.toVersion === current);
-  return arrival?.fromVersion ?? undefined;
+  const rolledBack = new Set(moves.filter((m) => m.fromVersion !== null && m.toVersion !== null && ROLLBACK_REASON.test(m.reason)).map((m) => m.fromVersion));
+  for (const m of moves.reverse()) if (m.fromVersion !== null && m.fromVersion !== current && !rolledBack.has(m.fromVersion)) return m.fromVersion;
+  return undefined;
 }
 
 /**
@@ -56,6 +59,7 @@ async function repeatedRollback(store: Database, input: RollbackInput, current: 
 }
 
 const rollbackReason = (target: number, reason: string) => `rollback to v${target}: ${reason}`;
+const ROLLBACK_REASON = /^rollback to v\d+: /;
 
 /**
  * Serves `toVersion` (or the previous champion) on 100% of the traffic and makes it the champion.
@@ -63,7 +67,8 @@ const rollbackReason = (target: number, reason: string) => `rollback to v${targe
  * after a failure in between still finds the same previous champion (the alias has not moved yet).
  * With `toVersion` a repeated rollback is a no-op. Without it, the same rollback repeated (same
  * person and reason, nothing moved since) is one too, answering as the first did; a second rollback
- * (another reason or person) goes back to the version the first one left (then the previous champion).
+ * (another reason or person) goes on to the champion before (previousChampion: never a version a
+ * rollback moved away from).
  */
 export async function rollbackModel(store: Database, cache: Cache, input: RollbackInput): Promise<RollbackResult> {
   if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
@@ -74,7 +79,7 @@ export async function rollbackModel(store: Database, cache: Cache, input: Rollba
   const fromVersion = repeated ? repeated.fromVersion : current;
   const target = repeated ? current ?? undefined : input.toVersion ?? (await previousChampion(store, input.model));
   if (target === undefined) {
-    const why = fromVersion === null ? `model ${input.model} has no champion` : `champion v${fromVersion} of ${input.model} has no predecessor in the alias history`;
+    const why = fromVersion === null ? `model ${input.model} has no champion` : `champion v${fromVersion} of ${input.model} has no predecessor in the alias history that no rollback moved away from (a rolled-back version is served again only when named)`;
     throw new RollbackError(`${why}; name the version to roll back to (toVersion / --to-version)`);
   }
   try {

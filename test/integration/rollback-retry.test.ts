@@ -25,7 +25,7 @@ describe('a retried rollback', () => {
     await t?.drop();
   });
 
-  it('answers the rollback it made and moves nothing; another reason or person rolls back again', async () => {
+  it('answers the rollback it made and moves nothing; another reason or person rolls back again, never to the pulled version unless named', async () => {
     const name = 'rollback-retry';
     const v1 = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
     const v2 = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
@@ -45,8 +45,24 @@ describe('a retried rollback', () => {
     expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
     expect((await aliasHistory(t.store, name)).length).toBe(moves);
     expect((await readServingRoutes(t.store, name))?.generation).toBe(generation);
-    // A rollback for another reason is a new request: back to the version the first one left, as documented.
-    const again = await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v1 was fine after all', verify: async () => undefined });
+    // A rollback for another reason is a new request, but never silently back to the version a rollback pulled: it must be named.
+    await expect(rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v1 was fine after all', verify: async () => undefined })).rejects.toThrow(/champion v1 of rollback-retry has no predecessor in the alias history that no rollback moved away from .*--to-version/);
+    const again = await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v2 was fine after all', toVersion: v2, verify: async () => undefined });
     expect([again.fromVersion, again.toVersion]).toEqual([v1, v2]);
+  });
+
+  it('a second rollback in one incident goes on to the champion before, not back to the version the first one pulled', async () => {
+    const name = 'rollback-chain';
+    const v: number[] = [];
+    for (let seed = 1; seed <= 3; seed++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion }));
+    for (const version of v) {
+      await moveAlias(t.store, { name, alias: 'champion', version, movedBy: 'deployment d', reason: 'promoted' });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(version), updatedBy: 'deployment d', reason: 'promoted' });
+    }
+    const first = await rollbackModel(t.store, cache, { model: name, movedBy: 'api:alice', reason: 'bad fills on v3', verify: async () => undefined });
+    expect([first.fromVersion, first.toVersion]).toEqual([v[2], v[1]]);
+    const second = await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (bob)', reason: 'v2 reads stale features', verify: async () => undefined });
+    expect([second.fromVersion, second.toVersion]).toEqual([v[1], v[0]]);
+    expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v[0]));
   });
 });
