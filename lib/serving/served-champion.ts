@@ -12,7 +12,7 @@
  */
 import type { Database } from '../store/database';
 import { anchorRoute } from './withdrawal';
-import { InvalidServingRoutesError, readServingRoutes } from './serving-routes';
+import { InvalidServingRoutesError, readServingRoutes, type ServingRoutes } from './serving-routes';
 
 /**
  * Why the champion alias (`aliasChampion`, undefined when not set) is not the champion the routes
@@ -30,9 +30,14 @@ export async function championAliasDisagreement(store: Database, model: string, 
     if (error instanceof InvalidServingRoutesError) return undefined;
     throw error;
   }
-  if (!routes || routes.routes.every((r) => r.weight <= 0)) return undefined;
+  if (!routes) return undefined;
+  return splitAliasDisagreement(routes, aliasChampion, `the serving routes of ${model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`);
+}
+
+/** The same judgement of a split before it is written (`written` names it in the answer). */
+export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'routes' | 'reference'>, aliasChampion: number | undefined, written: string): string | undefined {
+  if (routes.routes.every((r) => r.weight <= 0)) return undefined;
   const alias = aliasChampion === undefined ? 'the champion alias is not set' : `the champion alias names v${aliasChampion}`;
-  const written = `the serving routes of ${model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`;
   const anchor = anchorRoute(routes);
   if (anchor) {
     if (anchor.version === aliasChampion) return undefined;

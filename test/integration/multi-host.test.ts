@@ -162,7 +162,8 @@ describe('workers on separate hosts sharing only Temporal, MariaDB, Redis and th
     const apiUrl = `http://${c.address}:${apiPort}`;
     children.push(await startWorkerProcess({ ...onApi.env, API_ADDRESS: `${c.address}:${apiPort}`, API_TOKENS: `mh:${TOKEN}=predict+admin` }, { prefix: c.prefix, entry: 'api/main.ts', ready: 'prediction API listening', startTimeoutMs: 240_000 }));
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-    const put = await fetch(`${apiUrl}/v1/admin/routes/multi-host`, { method: 'PUT', headers, body: JSON.stringify({ mode: 'single', routes: [{ variant: 'champion', version: promoted, weight: 1 }], reason: 'multi-host test' }) });
+    // Served and made champion together (a split naming another champion than the alias is refused).
+    const put = await fetch(`${apiUrl}/v1/admin/rollback/multi-host`, { method: 'POST', headers, body: JSON.stringify({ toVersion: promoted, reason: 'multi-host test' }) });
     expect(put.status).toBe(200);
     let loaded: number[] = [];
     for (let i = 0; i < 200 && !loaded.includes(promoted as number); i++) {

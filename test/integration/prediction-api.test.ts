@@ -270,8 +270,13 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(bad.json().message).toContain('v9');
     const weights = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.5 }], reason: 'try' } });
     expect([weights.statusCode, weights.json().error]).toEqual([400, 'invalid_routes']);
-    const stale = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'single', routes: singleRoute(2), reason: 'x', expectedGeneration: 0 } });
+    const stale = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'single', routes: singleRoute(1), reason: 'x', expectedGeneration: 0 } });
     expect([stale.statusCode, stale.json().error]).toEqual([409, 'conflict']);
+    // A split serving another version as the champion than the alias names: refused, pointing at the rollback that moves both.
+    const other = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'single', routes: singleRoute(2), reason: 'serve v2' } });
+    expect([other.statusCode, other.json().error]).toEqual([409, 'champion_mismatch']);
+    expect(other.json().message).toMatch(/^this split would serve v2 as the champion, but the champion alias names v1: .*POST \/v1\/admin\/rollback\//);
+    expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(1);
 
     const split = { mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.5 }, { variant: 'champion', version: 1, weight: 0.5 }], reference: 'champion', reason: 'canary 50%', expectedGeneration: 1 };
     const res = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: split });
