@@ -38,6 +38,8 @@ export interface PredictionWithOutcome extends LoggedPrediction {
   /** The label; null when not matured or when the label is undefined (dead zone, missing bar). */
   outcome: 0 | 1 | null;
   matured: boolean;
+  /** Matured without a label because a session of its horizon has no bar (yet: a late bar may still fill it). */
+  missingBar?: boolean;
 }
 
 export interface OutcomeJoin {
@@ -297,7 +299,7 @@ export async function attachOutcomes(store: Database, rows: readonly LoggedPredi
     if (!o.matured) unmatured++;
     else if (o.outcome === null) noLabel++;
     if (o.missingBar) missingBar++;
-    return { ...r, outcome: o.outcome, matured: o.matured };
+    return { ...r, outcome: o.outcome, matured: o.matured, ...(o.missingBar ? { missingBar: true } : {}) };
   });
   return { rows: out, unmatured, noLabel, missingBar };
 }

@@ -3,7 +3,9 @@
  * consumer calls it for the symbols whose bars just changed. Outcomes come from attachOutcomes (the
  * model version's label spec on the stored bars), so they are exactly what the canary analysis
  * and monitoring compute; a prediction's outcome is written once (prediction_id is the key) and
- * never rewritten, even if a later correction of a bar would change the label. So only a verified
+ * never rewritten, even if a later correction of a bar would change the label. One whose horizon
+ * lacks a bar waits for it (a late bar labels it) until the symbol's stored bars reach
+ * MISSING_BAR_GRACE_DAYS past its as-of date, then is written unlabelled. So only a verified
  * label spec is ever used: the artifact header's from the artifact store (and the row's signature
  * with MODEL_SIGNING_KEY); a version refused by that check gets no outcome, and is reported with why.
  */
@@ -13,8 +15,16 @@ import { groupBy } from '../group-by';
 import { LABEL_CODE_VERSION, type LabelSpec } from '../labels/labels';
 import { RegistryError } from '../registry/model-registry';
 import type { Database } from '../store/database';
+import { addDays } from '../calendar/dates';
 
 const SYMBOLS_PER_QUERY = 500;
+/**
+ * Calendar days of stored bars after its as-of date during which a prediction whose horizon lacks a
+ * bar is not recorded as unlabelled: a late bar (streams deliver out of order, an import fills a gap)
+ * labels it then. Once the symbol's bars reach further the gap counts as final and the row is
+ * written without an outcome.
+ */
+export const MISSING_BAR_GRACE_DAYS = 30;
 const ROWS_PER_INSERT = 500;
 /** How long a version's refusal (unknown version, unverified or unreadable label spec) stands before it is checked again. */
 const RECHECK_REFUSED_MS = 10 * 60_000;
@@ -79,6 +89,16 @@ export class OutcomeRecorder {
     return out;
   }
 
+  /** The newest stored bar date of each symbol. */
+  private async newestBars(symbols: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < symbols.length; i += SYMBOLS_PER_QUERY) {
+      const rows = await this.store.db.selectFrom('bars').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('symbol', 'in', symbols.slice(i, i + SYMBOLS_PER_QUERY)).groupBy('symbol').execute();
+      for (const r of rows) out.set(r.symbol, String(r.last));
+    }
+    return out;
+  }
+
   async recordFor(symbols: readonly string[], now: Date = new Date()): Promise<OutcomeRecording> {
     const result: OutcomeRecording = { recorded: 0, unmatured: 0, errors: [] };
     if (symbols.length === 0) return result;
@@ -98,8 +118,11 @@ export class OutcomeRecorder {
       if (usable.length === 0) continue;
       const joined = await attachOutcomes(this.store, usable.map((r) => r.row), (v) => specs.get(v) as LabelSpec);
       result.unmatured += joined.unmatured;
+      const gaps = joined.rows.filter((r) => r.matured && r.missingBar);
+      const newest = gaps.length === 0 ? new Map<string, string>() : await this.newestBars([...new Set(gaps.map((r) => r.symbol))]);
+      const waiting = (r: (typeof joined.rows)[number]) => r.missingBar === true && (newest.get(r.symbol) ?? '') < addDays(r.asOf, MISSING_BAR_GRACE_DAYS);
       const values = joined.rows.flatMap((r, i) =>
-        r.matured ? [{ prediction_id: usable[i].id, model: r.model, version: r.version, variant: r.variant, symbol: r.symbol, as_of: r.asOf, outcome: r.outcome, matured_at: maturedAt, label_code_version: LABEL_CODE_VERSION }] : [],
+        r.matured && !waiting(r) ? [{ prediction_id: usable[i].id, model: r.model, version: r.version, variant: r.variant, symbol: r.symbol, as_of: r.asOf, outcome: r.outcome, matured_at: maturedAt, label_code_version: LABEL_CODE_VERSION }] : [],
       );
       for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
         const chunk = values.slice(i, i + ROWS_PER_INSERT);
