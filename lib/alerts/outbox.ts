@@ -77,8 +77,13 @@ export async function deliverPendingAlerts(store: Database, channels: readonly A
     .limit(options.limit ?? 100);
   if (options.alertIds) q = q.where('alert_id', 'in', [...options.alertIds]);
   const due = await q.execute();
-  const lease = new Date(now.getTime() + (options.leaseSeconds ?? 120) * 1000).toISOString();
+  // `now` moved on by the time this pass has taken: a pass of many slow sends claims its later rows
+  // for the lease from when it claims them, not from when it began (those leases had already run out,
+  // so another process could send the same delivery again).
+  const started = Date.now();
+  const at = () => new Date(now.getTime() + (Date.now() - started));
   for (const row of due) {
+    const lease = new Date(at().getTime() + (options.leaseSeconds ?? 120) * 1000).toISOString();
     const claim = await store.db
       .updateTable('alert_deliveries')
       .set({ next_attempt_at: lease })

@@ -166,6 +166,22 @@ describe.each(DRIVERS)('alert delivery on %s', (_driver, create) => {
     expect(r.received).toHaveLength(5);
   });
 
+  it('a pass longer than the lease claims each delivery for the lease from when it claims it: a second process does not send it again', async () => {
+    const sent: string[] = [];
+    // A slow channel: each send takes 600 ms; leases of 0.4 s.
+    const slow = { name: 'webhook', send: async (alert: { id: string }) => { sent.push(alert.id); await new Promise((r) => setTimeout(r, 600)); } };
+    for (let i = 0; i < 2; i++) await raiseAlert(t.store, { ...input, subject: `model slow${i}` }, { channels: ['webhook'], now: T0 });
+    const started = Date.now();
+    const first = deliverPendingAlerts(t.store, [slow], T0, { leaseSeconds: 0.4 });
+    // The second process looks while the first sends its second delivery (claimed at about 0.6 s).
+    await new Promise((r) => setTimeout(r, 800));
+    const second = await deliverPendingAlerts(t.store, [slow], new Date(T0.getTime() + (Date.now() - started)), { leaseSeconds: 0.4 });
+    await first;
+    expect(second.attempts).toEqual([]);
+    expect(sent).toHaveLength(2);
+    expect(new Set(sent).size).toBe(2);
+  });
+
   it('a delivery for a channel this process lacks stays pending with a reason', async () => {
     await raiseAlert(t.store, input, { channels: ['webhook'], now: T0 });
     const result = await deliverPendingAlerts(t.store, [logChannel(() => undefined)], T0);
