@@ -2,6 +2,8 @@ import { Context } from '@temporalio/activity';
 import { BadInputError } from '../lib/errors';
 import { judgeSnapshot } from '../lib/ingest/judge';
 import type { GateVerdict } from '../lib/quality/report';
+import type { Cache } from '../lib/cache/cache';
+import { withdrawStaleOnlineVectors } from '../lib/features/online-features';
 import type { Database } from '../lib/store/database';
 import type { PublishResult } from '../lib/store/staging';
 import { withFailureMapping } from './failures';
@@ -13,7 +15,7 @@ export interface QualityGateInput {
 
 export type QualityGateResult = GateVerdict & { published?: PublishResult };
 
-export function qualityGateActivities({ store }: { store: Database }) {
+export function qualityGateActivities({ store, cache }: { store: Database; cache?: Cache }) {
   return {
     /**
      * Judges a staged snapshot and publishes it when it passes (one transaction; a retry finds it
@@ -27,6 +29,11 @@ export function qualityGateActivities({ store }: { store: Database }) {
         Context.current().log.info('quality gate', { snapshotId, passed: verdict.passed, reasons: verdict.reasons, published });
         if (!verdict.passed) {
           throw new BadInputError(`Quality gate failed for snapshot ${snapshotId}: ${verdict.reasons.join('; ')}`, 'QUALITY_GATE_FAILED');
+        }
+        // Online vectors computed from the bars this publish revised are not served as current (the features step recomputes them).
+        if (cache && published && published.revised > 0) {
+          const withdrawn = await withdrawStaleOnlineVectors(store, cache);
+          if (withdrawn > 0) Context.current().log.info('online vectors of revised bars withdrawn', { snapshotId, withdrawn });
         }
         return { ...verdict, published };
       });

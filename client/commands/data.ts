@@ -83,6 +83,17 @@ export function newsCommand(): Command {
         for (const e of errors) console.error(`${file}:${e.line}: ${e.message}`);
         await saveHeadlines(store, headlines);
         console.log(`stored ${headlines.length} headlines from ${file}${errors.length ? `; ${errors.length} rows refused (listed above)` : ''}`);
+        // Online vectors of the dates these headlines change are not served as current until the features step recomputes them.
+        const config = lazy.config().loadConfig();
+        if (config.redisUrl && headlines.length > 0) {
+          const cache = lazy.cache().openCache(config.redisUrl);
+          try {
+            const withdrawn = await lazy.onlineFeatures().withdrawStaleOnlineVectors(store, cache);
+            if (withdrawn > 0) console.log(`withdrew ${withdrawn} online vectors computed before these headlines; the API answers from the offline rows before them until the features step runs`);
+          } finally {
+            await cache.close();
+          }
+        }
         if (errors.length > 0) process.exitCode = 1;
       }),
     );

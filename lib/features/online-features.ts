@@ -254,6 +254,40 @@ export async function readOfflineLatest(store: Database, version: string, symbol
   return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) }) : undefined;
 }
 
+/**
+ * Removes from the online store every vector computed from bars or headlines revised since (dated on
+ * or after its symbol's stale mark: staleRows), after a publish revised stored bars or headlines
+ * were imported. Until the features step (or the stream consumer) recomputes them, the API answers
+ * from the offline store's newest row before the mark, saying how old it is; before, it served the
+ * old vector as current. A vector the consumer wrote from the revised bars in the meantime may be
+ * removed too: the next bar writes it again. Returns how many were removed.
+ */
+export async function withdrawStaleOnlineVectors(store: Database, cache: Cache): Promise<number> {
+  let removed = 0;
+  const versions = await store.db.selectFrom('feature_sets').select('version').execute();
+  for (const { version } of versions) {
+    let set: FeatureSet;
+    try {
+      set = await storedSet(store, version);
+    } catch {
+      continue; // a set this code cannot rebuild has no vectors it would serve
+    }
+    const stale = await staleRows(store, set, version);
+    if (stale.bySeries.size === 0) continue;
+    const progress = await store.db.selectFrom('feature_progress').select('symbol').where('version', '=', version).execute();
+    for (const symbol of new Set([...progress.map((p) => p.symbol), ...stale.bySeries.keys()])) {
+      const from = stale.from(symbol);
+      if (from === undefined) continue;
+      const raw = await cache.get(key(version, symbol));
+      const asOf = raw === undefined ? undefined : storedAsOf(raw);
+      if (asOf === undefined || asOf < from) continue;
+      await cache.delete(key(version, symbol));
+      removed++;
+    }
+  }
+  return removed;
+}
+
 /** Feature sets as stored, per version: definitions are immutable under their version. */
 const storedSets = new Map<string, FeatureSet>();
 

@@ -6,7 +6,7 @@
  * set with cross-sectional columns, a revision of any member makes every symbol's rows of its dates stale.
  */
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { OnlineFeatureStore, readOfflineLatestAll, readOnlineFeatures } from '../../lib/features/online-features';
+import { OnlineFeatureStore, publishOnlineFeatures, readOfflineLatestAll, readOnlineFeatures, withdrawStaleOnlineVectors } from '../../lib/features/online-features';
 import { writeFeatureRows } from '../../lib/store/features';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
 import { saveTestFeatureSet, type TestFeatureSet } from '../helpers/registration';
@@ -120,5 +120,28 @@ describe('the offline fallback never serves rows made stale by a revision (SQLit
     expect((await features.read(set.version, 'AAA'))?.asOf).toBe(DATES[2]);
     features.close();
     await down.close();
+  });
+
+  it('withdraws the online vectors dated on or after a stale mark (a publish revised their bars), so the API answers from the rows before it', async () => {
+    const own = await saveTestFeatureSet(t.store, { name: 'withdraw-own', features: [{ kind: 'return', horizon: 1 }] });
+    const ranked = await saveTestFeatureSet(t.store, { name: 'withdraw-ranked', features: [{ kind: 'return', horizon: 1, normalize: 'rank' }] });
+    const cache = new MemoryCache();
+    for (const set of [own, ranked]) {
+      await rowsFor(t, set, ['AAA', 'BBB']);
+      await publishOnlineFeatures(cache, ['AAA', 'BBB'].map((symbol) => ({ version: set.version, symbol, asOf: DATES[3], columns: set.columns, values: set.columns.map(() => 1) })));
+      for (const symbol of ['AAA', 'BBB']) await t.store.db.insertInto('feature_progress').values({ version: set.version, symbol, through: DATES[3], bars: 4, stale_from: null, updated_at: new Date().toISOString() }).execute();
+    }
+    // AAA's bar of DATES[2] revised: its own rows, and every symbol's in the ranked set, are stale from then.
+    await t.store.db.updateTable('feature_progress').set({ stale_from: DATES[2] }).where('symbol', '=', 'AAA').execute();
+    expect(await withdrawStaleOnlineVectors(t.store, cache)).toBe(3);
+    expect(await readOnlineFeatures(cache, own.version, 'AAA')).toBeUndefined();
+    expect((await readOnlineFeatures(cache, own.version, 'BBB'))?.asOf).toBe(DATES[3]);
+    for (const symbol of ['AAA', 'BBB']) expect(await readOnlineFeatures(cache, ranked.version, symbol)).toBeUndefined();
+    const features = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [], now: NOW });
+    expect((await features.read(own.version, 'AAA'))?.asOf).toBe(DATES[1]);
+    features.close();
+    // Nothing stale left to withdraw: a second call removes nothing.
+    expect(await withdrawStaleOnlineVectors(t.store, cache)).toBe(0);
+    await cache.close();
   });
 });
