@@ -22,6 +22,8 @@ export interface LivePredictions {
   predictions: number;
   unmatured: number;
   noLabel: number;
+  /** Predictions dated on or before the version's last training day (`after`): rows it may have learnt, left out of everything above. */
+  inTraining: number;
 }
 
 interface GroupedPrediction {
@@ -69,9 +71,16 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
   return out;
 }
 
-/** The version's predictions logged in [since, until). */
-export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string }): Promise<LivePredictions> {
-  const grouped = await groupedPredictions(store, version.name, version.version, window.since, window.until);
+/**
+ * The version's predictions logged in [since, until); with `after` (its lineage's trainedThrough),
+ * only those dated after it: a prediction on a day the version was trained on scores it on a row it
+ * may have learnt (an old vector served while a feed was stopped, a replay), as the canary analysis
+ * already leaves out; counted as `inTraining`.
+ */
+export async function readLivePredictions(store: Database, version: ModelVersion, window: { since: string; until?: string; after?: string }): Promise<LivePredictions> {
+  const all = await groupedPredictions(store, version.name, version.version, window.since, window.until);
+  const after = window.after;
+  const grouped = after === undefined ? all : all.filter((g) => g.asOf > after);
   const spec = labelSpecOf(version);
   const logged: LoggedPrediction[] = grouped.map((g) => ({
     id: '',
@@ -105,5 +114,6 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     predictions: grouped.length,
     unmatured: joined.unmatured,
     noLabel: joined.noLabel,
+    inTraining: all.length - grouped.length,
   };
 }

@@ -46,7 +46,7 @@ export interface ModelMonitoringReport {
   reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string };
   drift: FeatureDriftReport;
   predictionDrift: PredictionDriftReport;
-  performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number };
+  performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number; inTraining?: number };
   freshness: FreshnessReport;
   /** The symbols drift and freshness were judged over, and where that list came from; absent in reports stored before it was recorded. */
   universe?: ReportUniverse;
@@ -174,7 +174,8 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   }
 
   const since = new Date(now.getTime() - perf.lookbackDays * DAY_MS).toISOString();
-  const predictions = await readLivePredictions(store, version, { since, until: now.toISOString() });
+  const trainedThrough = trainedThroughOf(version);
+  const predictions = await readLivePredictions(store, version, { since, until: now.toISOString(), ...(trainedThrough ? { after: trainedThrough } : {}) });
   // Scores of the latest windowDays feature days only, like the features.
   const firstDay = Math.max(0, predictions.scores.dates.length - windowDays);
   const recent = Array.from(predictions.scores.day.keys()).filter((i) => predictions.scores.day[i] >= firstDay);
@@ -182,7 +183,8 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     ? detectPredictionDrift(profile, { values: recent.map((i) => predictions.scores.values[i]), day: recent.map((i) => predictions.scores.day[i]) }, predictionOptions)
     : { status: 'unavailable', reason: 'no reference profile', rows: recent.length, days: predictions.scores.dates.length - firstDay, psi: null, pValue: null, referenceMean: null, liveMean: null };
 
-  const performance = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon });
+  const judged = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon });
+  const performance = predictions.inTraining > 0 ? { ...judged, reasons: [...judged.reasons, `${predictions.inTraining} predictions dated on or before ${trainedThrough}, the last day the version trained on, are left out: it may have learnt their outcomes`] } : judged;
 
   // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
   const newest = await newestBarDates(store, symbols);
@@ -214,7 +216,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
       : { available: false, reason: 'no reference profile stored for this version' },
     drift,
     predictionDrift,
-    performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel },
+    performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel, inTraining: predictions.inTraining },
     freshness,
     universe,
     rowVerification,
