@@ -12,6 +12,7 @@ import { featureSetSchema } from '../features/feature-set';
 import { importRequestSchema } from '../ingest/import-request';
 import { labelSpecSchema } from '../labels/labels';
 import { searchSpaceSchema } from '../tuning/search-space';
+import { ALGORITHM_PARAMETERS, unknownParameters } from './algorithm-parameters';
 import { symbolSchema } from '../market-data/symbols';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
 import { warmStartSchema } from '../training/warm-start';
@@ -30,6 +31,11 @@ export const algorithmSearchSchema = z.object({
    * with the square of the rows, so it is usually given far fewer than the trees.
    */
   rows: z.object({ trial: z.number().int().min(100).optional(), walkForward: z.number().int().min(100).optional(), final: z.number().int().min(100).optional() }).default({}),
+}).superRefine((a, ctx) => {
+  // A misspelt name would be searched, recorded as the model's parameter and ignored by the fit.
+  for (const name of unknownParameters(a.algorithm, a.space)) {
+    ctx.addIssue({ code: 'custom', path: ['space', name], message: `${a.algorithm} has no parameter "${name}"; its parameters are ${ALGORITHM_PARAMETERS[a.algorithm].join(', ')}` });
+  }
 });
 
 const plausibilitySchema = z.object({ maxAuc: z.number().gt(0.5).max(1), maxAucAboveBaseline: z.number().gt(0).max(0.5), maxAccuracy: z.number().gt(0.5).max(1) }).partial();
