@@ -34,8 +34,8 @@ export interface RollbackResult {
 }
 
 /**
- * The champion before the current one, from the alias history: the newest earlier champion that no
- * rollback moved away from. Undefined when there is no champion or no such one. Champion v3 rolled
+ * The champion before the current one, from the alias history: the newest earlier champion not
+ * pulled by a rollback since it last became champion. Undefined when there is no champion or no such one. Champion v3 rolled
  * back to v2 (bad fills), a second rollback went back to v3, the version just pulled; now it goes on
  * to v1, the champion before v2 (`--to-version` still serves any version that verifies).
  */
@@ -43,8 +43,18 @@ export async function previousChampion(store: Database, model: string): Promise<
   const current = await aliasVersion(store, model, 'champion');
   if (current === undefined) return undefined;
   const moves = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion');
-  const rolledBack = new Set(moves.filter((m) => m.fromVersion !== null && m.toVersion !== null && ROLLBACK_REASON.test(m.reason)).map((m) => m.fromVersion));
-  for (const m of moves.reverse()) if (m.fromVersion !== null && m.fromVersion !== current && !rolledBack.has(m.fromVersion)) return m.fromVersion;
+  // A version is pulled by a rollback back to an earlier champion made after it last became
+  // champion; made champion again since (by name), it is not. A rollback to a version that was never
+  // champion (serving a new one by name) pulls nothing.
+  const lastArrival = new Map<number, number>();
+  const pulledAt = new Map<number, number>();
+  moves.forEach((m, i) => {
+    if (m.toVersion === null) return;
+    if (m.fromVersion !== null && ROLLBACK_REASON.test(m.reason) && lastArrival.has(m.toVersion)) pulledAt.set(m.fromVersion, i);
+    lastArrival.set(m.toVersion, i);
+  });
+  const pulled = (v: number) => (pulledAt.get(v) ?? -1) > (lastArrival.get(v) ?? -1);
+  for (const m of [...moves].reverse()) if (m.fromVersion !== null && m.fromVersion !== current && !pulled(m.fromVersion)) return m.fromVersion;
   return undefined;
 }
 

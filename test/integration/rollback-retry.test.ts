@@ -64,5 +64,21 @@ describe('a retried rollback', () => {
     const second = await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (bob)', reason: 'v2 reads stale features', verify: async () => undefined });
     expect([second.fromVersion, second.toVersion]).toEqual([v[1], v[0]]);
     expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v[0]));
+    // v3 made champion again by name (fixed upstream), then v4 promoted: a rollback goes back to v3, pulled before but champion since.
+    const v4 = await registerOracleModel(t.store, artifactDir, { name, seed: 4, flip: false, featureSetVersion: market.featureSetVersion });
+    await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'fixed upstream', toVersion: v[2], verify: async () => undefined });
+    await moveAlias(t.store, { name, alias: 'champion', version: v4, movedBy: 'deployment d', reason: 'promoted' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v4), updatedBy: 'deployment d', reason: 'promoted' });
+    expect((await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v4 bad', verify: async () => undefined })).toVersion).toBe(v[2]);
+  });
+
+  it('a version served by name (never champion before) pulls nothing: the next rollback still goes back to the champion it replaced', async () => {
+    const name = 'rollback-forward';
+    const v1 = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    const v2 = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
+    await moveAlias(t.store, { name, alias: 'champion', version: v1, movedBy: 'deployment d', reason: 'promoted' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v1), updatedBy: 'deployment d', reason: 'promoted' });
+    await rollbackModel(t.store, cache, { model: name, movedBy: 'api:ops', reason: 'serve v2', toVersion: v2, verify: async () => undefined });
+    expect((await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v2 bad fills', verify: async () => undefined })).toVersion).toBe(v1);
   });
 });
