@@ -61,6 +61,8 @@ export interface MonitoringSummary {
   /** Subjects with an alert that holds deployments (stale data). */
   blockDeployments: string[];
   retraining: Array<RetrainingResult & { model: string }>;
+  /** Models asked for (`models`) that no routes serve, each alerted as monitoring_target_unserved; absent when none. */
+  unserved?: { models: string[]; alerts: RaisedAlert[] };
 }
 
 export const DEFAULT_MONITORING_WINDOW_DAYS = 10;
@@ -121,6 +123,17 @@ export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): P
 
   for (const [model, trigger] of retrainFor) {
     summary.retraining.push({ model, ...(await startRetraining({ model, ...trigger })) });
+  }
+  // A model asked for that no routes serve (a misspelt --models) was watched by nobody while every
+  // run said healthy: each is alerted, and named in the summary.
+  const unserved = (input.models ?? []).filter((m) => !targets.some((t) => t.model === m));
+  if (unserved.length > 0 && patched('unserved-models-alert')) {
+    summary.unserved = { models: unserved, alerts: [] };
+    for (const model of unserved) {
+      summary.unserved.alerts.push(
+        await raise({ alert: { rule: 'monitoring_target_unserved', severity: 'critical', subject: `model ${model}`, message: `monitoring was asked for "${model}", which no serving routes serve (a misspelt name, or a model not deployed): nothing of it is monitored (drift, live performance, freshness, artifacts); fix the schedule's --models, or deploy the model`, evidence: { model, asked: input.models } } }),
+      );
+    }
   }
   return summary;
 }

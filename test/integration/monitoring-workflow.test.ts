@@ -227,8 +227,10 @@ describe('monitoringWorkflow (real Temporal server, SQLite)', () => {
       expect(v.alerts.map((a) => a.rule)).toEqual(['data_stale']);
       expect(summary.retraining).toEqual([]);
       expect(summary.pipeline.alerts).toEqual([]);
-      // A model that is not served is not monitored.
-      expect((await monitor(`monitor-none-${Date.now()}`, { models: ['not-served'] })).versions).toEqual([]);
+      // A model that is not served is not monitored, and that is alerted (a misspelt --models watched nothing while every run said healthy).
+      const none = await monitor(`monitor-none-${Date.now()}`, { models: ['not-served'] });
+      expect(none.versions).toEqual([]);
+      expect(none.unserved).toMatchObject({ models: ['not-served'], alerts: [{ rule: 'monitoring_target_unserved', severity: 'critical', subject: 'model not-served', suppressed: false }] });
       // Bad rules fail the run with the field named.
       const failure = await monitor(`monitor-bad-rules-${Date.now()}`, { models: ['mon-bare'], rules: { data_drift: { q: 5 } } }).then(() => undefined, (error: Error & { cause?: Error & { cause?: Error } }) => error);
       expect(failure?.cause?.cause?.message).toMatch(/invalid monitoring rules: data_drift\.q/);
