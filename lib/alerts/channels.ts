@@ -40,8 +40,11 @@ export function deliveryIdempotencyKey(alertId: string, channel: string): string
 
 /**
  * POSTs the Slack JSON with the delivery's idempotency key (the `Idempotency-Key` header and the
- * body's `idempotency_key`); any non-2xx answer (a redirect included), network error or timeout is a failed delivery.
+ * body's `idempotency_key`); any non-2xx answer (a 301/302/303 redirect included: 307/308 are followed), network error or timeout is a failed delivery.
  */
+/** 307/308 hops a delivery follows. */
+const MAX_REDIRECTS = 3;
+
 export function webhookChannel(url: string, options: WebhookOptions = {}): AlertChannel {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
@@ -50,14 +53,23 @@ export function webhookChannel(url: string, options: WebhookOptions = {}): Alert
       let response: Response;
       try {
         const idempotencyKey = deliveryIdempotencyKey(alert.id, 'webhook');
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-          body: JSON.stringify({ ...slackMessage(alert, options.linkFor?.(alert)), idempotency_key: idempotencyKey }),
-          signal: AbortSignal.timeout(timeoutMs),
-          // Followed, a 301/302/303 turns the POST into a GET without the message, and the GET's 200 read as delivered.
-          redirect: 'manual',
-        });
+        const post = (to: string) =>
+          fetch(to, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+            body: JSON.stringify({ ...slackMessage(alert, options.linkFor?.(alert)), idempotency_key: idempotencyKey }),
+            signal: AbortSignal.timeout(timeoutMs),
+            // Followed by fetch, a 301/302/303 turns the POST into a GET without the message, and the GET's 200 read as delivered.
+            redirect: 'manual',
+          });
+        response = await post(url);
+        // 307 and 308 keep the method and body (an http → https move answers 308): posted again there, a few hops at most.
+        for (let hop = 0; (response.status === 307 || response.status === 308) && hop < MAX_REDIRECTS; hop++) {
+          const location = response.headers.get('location');
+          if (!location) break;
+          await response.body?.cancel();
+          response = await post(new URL(location, url).toString());
+        }
       } catch (error) {
         // The URL is a secret (it authorises posting): never put it in an error message.
         // (name, not instanceof: the DOMException may come from another realm)
@@ -66,7 +78,7 @@ export function webhookChannel(url: string, options: WebhookOptions = {}): Alert
         throw new Error(`webhook unreachable: ${reason}`, { cause: error });
       }
       const body = await response.text().catch(() => '');
-      if (response.status >= 300 && response.status < 400) throw new Error(`webhook answered ${response.status}, a redirect to another address, which is not followed (a POST redirected loses its message): configure the address it redirects to`);
+      if (response.status >= 300 && response.status < 400) throw new Error(`webhook answered ${response.status}, a redirect to another address, which is not followed (${response.status === 307 || response.status === 308 ? `more than ${MAX_REDIRECTS} hops` : 'a POST redirected so loses its message'}): configure the address it redirects to`);
       if (!response.ok) throw new Error(`webhook answered ${response.status}${body ? `: ${body.slice(0, 200)}` : ''}`);
     },
   };

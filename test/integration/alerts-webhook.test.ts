@@ -15,7 +15,7 @@ import { deliverPendingAlerts, listDeliveries, retryDelaySeconds } from '../../l
 import type { SlackMessage } from '../../lib/alerts/slack-message';
 import { DRIVERS, type TestDatabase } from '../helpers/databases';
 
-type Mode = 'ok' | 'fail' | 'hang' | 'redirect';
+type Mode = 'ok' | 'fail' | 'hang' | 'redirect' | 'redirect308';
 
 /** A webhook receiver that records every POST body; `mode` decides the answer. */
 class Receiver {
@@ -33,6 +33,7 @@ class Receiver {
         if (this.mode === 'fail') return void response.writeHead(500).end('receiver is failing');
         // A moved endpoint: a client following it would send a GET without the message to /moved.
         if (this.mode === 'redirect' && request.url !== '/moved') return void response.writeHead(301, { location: '/moved' }).end();
+        if (this.mode === 'redirect308' && request.url !== '/moved') return void response.writeHead(308, { location: '/moved' }).end();
         if (request.method !== 'POST' || body === '') return void response.writeHead(200).end('ok');
         this.received.push(JSON.parse(body) as SlackMessage);
         response.writeHead(200).end('ok');
@@ -154,6 +155,11 @@ describe.each(DRIVERS)('alert delivery on %s', (_driver, create) => {
     expect(result.attempts.find((a) => a.channel === 'webhook')).toMatchObject({ ok: false, error: expect.stringMatching(/^webhook answered 301, a redirect/) });
     expect(r.received).toEqual([]);
     expect((await listDeliveries(t.store)).find((d) => d.channel === 'webhook')).toMatchObject({ status: 'pending', lastError: expect.stringMatching(/answered 301/) });
+    // A 308 (http → https moves answer so) keeps the POST and its body: followed, and delivered.
+    r.mode = 'redirect308';
+    const moved = await deliverPendingAlerts(t.store, channelsFor(port), at(3600));
+    expect(moved.attempts.find((a) => a.channel === 'webhook')).toMatchObject({ ok: true });
+    expect(r.received).toHaveLength(1);
   });
 
   it('sends a delivery once even when two processes run the outbox at the same moment', async () => {
