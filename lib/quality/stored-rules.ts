@@ -6,6 +6,7 @@ import type { QualityPolicy } from './policy';
 import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
+import { ALL_SPLITS, nearestSplit } from './splits';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -513,7 +514,8 @@ export const BASIS_STEP = Math.log(1.4);
  * spliceFinding leaves to the basis rules) had the factor ×1 at one end and ×100 at the other, and
  * was published as a basis change of the stored bars. The other way round (the stored series holds
  * the jump: an unadjusted split stored, the file adjusted) the file is the smooth one, and the
- * history moves to its basis as before.
+ * history moves to its basis as before; so does a step by a split ratio (a raw file over
+ * split-adjusted stored bars holds the split as it traded).
  */
 function basisStep(shared: readonly SharedSession[]): { before: SharedSession; at: SharedSession } | undefined {
   let found: { before: SharedSession; at: SharedSession; size: number } | undefined;
@@ -522,6 +524,9 @@ function basisStep(shared: readonly SharedSession[]): { before: SharedSession; a
     const file = Math.log(b.staged / a.staged);
     const store = Math.log(b.stored / a.stored);
     const size = Math.abs(file - store);
+    // A split ratio is a split: the file unadjusted over split-adjusted stored bars holds it as traded
+    // prices did, and the whole series moves to the file's basis as before (price_basis_change).
+    if (nearestSplit(Math.exp(file - store), 0.04, ALL_SPLITS) !== undefined) continue;
     if (size >= BASIS_STEP && Math.abs(file) > Math.abs(store) && (found === undefined || size > found.size)) found = { before: a, at: b, size };
   }
   return found;

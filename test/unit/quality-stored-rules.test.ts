@@ -281,6 +281,8 @@ describe('rules on the stored bars', () => {
       expect(cents?.message).toContain(`between ${DAYS[149]} and ${DAYS[150]} the file's close moves ×`);
       // The stored series holds an unadjusted 2:1 split at 150, the file is adjusted: the history moves to the file's basis (a flag).
       expect(basis(bars(0, 200, (b) => scaled(b, 0.5)), bars(0, 200, (b, i) => (i < 150 ? b : scaled(b, 0.5))))?.rule).toBe('price_basis_change');
+      // The file raw (holding a 2:1 split at 150 as traded), the stored bars split-adjusted: a split, not a splice; the history moves to the file's basis.
+      expect(basis(bars(0, 200, (b, i) => (i < 150 ? b : scaled(b, 0.5))), bars(0, 200, (b) => scaled(b, 0.5)))?.rule).toBe('price_basis_change');
     });
 
     it('reads a common factor only when most shared sessions agree on it', () => {
