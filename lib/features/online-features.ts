@@ -7,7 +7,7 @@ import { readRecentBars } from '../store/bars';
 import { requiredBars } from './compute-features';
 import { readStoredFeatureSet } from './stored-feature-set';
 import type { FeatureSet } from './feature-set';
-import { staleRows } from './stale-rows';
+import { staleRows, type StaleRows } from './stale-rows';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -242,22 +242,29 @@ export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) =
  * such a vector, and so does this), with the set's columns. What the features step published to the
  * online store for that date.
  */
-export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday()): Promise<OnlineFeatureVector | undefined> {
+export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday(), stale?: StaleRows): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
-  const staleFrom = (await staleRows(store, await storedSet(store, version), version)).from(symbol);
-  let q = store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol).where('date', '<=', today);
-  // Rows computed from bars revised since are not what the features step would publish now: the
-  // newest row before them is served instead, and its as-of date says how old it is.
-  if (staleFrom !== undefined) q = q.where('date', '<', staleFrom);
-  const row = await q.orderBy('date', 'desc').limit(1).executeTakeFirst();
+  const newest = await newestRowBefore(store, version, symbol, { to: today });
+  if (!newest) return undefined;
+  // A row computed from bars revised since (within what its features look back) is not what the
+  // features step would publish now: the newest row before them is served instead, and its as-of
+  // date says how old it is.
+  const mark = (stale ?? (await staleRows(store, await storedSet(store, version), version))).reaches(symbol, newest.date);
+  const row = mark === undefined ? newest : await newestRowBefore(store, version, symbol, { before: mark });
   return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) }) : undefined;
 }
 
+/** The newest stored row of a symbol dated no later than `to`, or before `before`. */
+function newestRowBefore(store: Database, version: string, symbol: string, bound: { to: string } | { before: string }) {
+  const q = store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol);
+  return ('to' in bound ? q.where('date', '<=', bound.to) : q.where('date', '<', bound.before)).orderBy('date', 'desc').limit(1).executeTakeFirst();
+}
+
 /**
- * Removes from the online store every vector computed from bars or headlines revised since (dated on
- * or after its symbol's stale mark: staleRows), after a publish revised stored bars or headlines
- * were imported. Until the features step (or the stream consumer) recomputes them, the API answers
+ * Removes from the online store every vector computed from bars or headlines revised since (its
+ * symbol's stale mark within what its features look back: StaleRows.reaches), after a publish
+ * revised stored bars or headlines were imported. Until the features step (or the stream consumer) recomputes them, the API answers
  * from the offline store's newest row before the mark, saying how old it is; before, it served the
  * old vector as current. A vector the consumer wrote from the revised bars in the meantime may be
  * removed too: the next bar writes it again. Returns how many were removed.
@@ -276,11 +283,10 @@ export async function withdrawStaleOnlineVectors(store: Database, cache: Cache):
     if (stale.bySeries.size === 0) continue;
     const progress = await store.db.selectFrom('feature_progress').select('symbol').where('version', '=', version).execute();
     for (const symbol of new Set([...progress.map((p) => p.symbol), ...stale.bySeries.keys()])) {
-      const from = stale.from(symbol);
-      if (from === undefined) continue;
+      if (stale.from(symbol) === undefined) continue;
       const raw = await cache.get(key(version, symbol));
       const asOf = raw === undefined ? undefined : storedAsOf(raw);
-      if (asOf === undefined || asOf < from) continue;
+      if (asOf === undefined || stale.reaches(symbol, asOf) === undefined) continue;
       await cache.delete(key(version, symbol));
       removed++;
     }
@@ -327,10 +333,9 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
     .execute();
   const vectors: OnlineFeatureVector[] = [];
   for (const r of rows) {
-    const staleFrom = stale.from(r.symbol);
-    // A newest row computed from since-revised bars: the newest one before them (one read per such symbol, a handful).
-    if (staleFrom !== undefined && r.date >= staleFrom) {
-      const older = await readOfflineLatest(store, version, r.symbol, columns, today);
+    // A newest row computed from since-revised bars: the newest one before them (one read per such symbol).
+    if (stale.reaches(r.symbol, r.date) !== undefined) {
+      const older = await readOfflineLatest(store, version, r.symbol, columns, today, stale);
       if (older) vectors.push(older);
       continue;
     }

@@ -5,7 +5,8 @@
  * built from them, and the API's offline fallback and cache re-warm never serve them as current.
  */
 import { isMarketFeature, type FeatureSet } from './feature-set';
-import { normalisesAcrossSymbols, universeMemberOf } from './compute-features';
+import { normalisesAcrossSymbols, requiredBars, universeMemberOf } from './compute-features';
+import { countNyseTradingDaysBetween } from '../calendar/nyse';
 import { volatilityIndexCandidates } from '../market-data/instruments';
 import { knownStaleFrom } from '../store/features';
 import type { Database } from '../store/database';
@@ -27,6 +28,12 @@ export interface StaleRows {
   bySeries: ReadonlyMap<string, string>;
   /** The date from which `symbol`'s stored rows are stale (its own mark, or one of a series feeding every row); undefined when none is known. */
   from(symbol: string): string | undefined;
+  /**
+   * The stale mark `symbol`'s row of `date` reads: when the revised date lies within the bars its
+   * features look back (requiredBars, what the live path keeps too); undefined when it does not (a
+   * correction years back, a re-adjusted distant history), so today's row is not withheld for it.
+   */
+  reaches(symbol: string, date: string): string | undefined;
 }
 
 export async function staleRows(store: Database, set: FeatureSet, version: string): Promise<StaleRows> {
@@ -34,12 +41,18 @@ export async function staleRows(store: Database, set: FeatureSet, version: strin
   const feeds = seriesFeedingEveryRow(set);
   let everyRow: string | undefined;
   if (feeds) for (const [symbol, from] of bySeries) if (feeds(symbol) && (everyRow === undefined || from < everyRow)) everyRow = from;
+  const lookback = requiredBars(set);
+  const from = (symbol: string): string | undefined => {
+    const own = bySeries.get(symbol);
+    if (own === undefined) return everyRow;
+    return everyRow === undefined || own < everyRow ? own : everyRow;
+  };
   return {
     bySeries,
-    from(symbol) {
-      const own = bySeries.get(symbol);
-      if (own === undefined) return everyRow;
-      return everyRow === undefined || own < everyRow ? own : everyRow;
+    from,
+    reaches(symbol, date) {
+      const mark = from(symbol);
+      return mark !== undefined && mark <= date && countNyseTradingDaysBetween(mark, date) <= lookback ? mark : undefined;
     },
   };
 }

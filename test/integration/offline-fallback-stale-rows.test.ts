@@ -71,6 +71,18 @@ describe('the offline fallback never serves rows made stale by a revision (SQLit
     expect((await readOfflineLatestAll(t.store, set.version, '2024-03-08')).map((v) => v.asOf)).toEqual([DATES[3], DATES[3]]);
   });
 
+  it('serves the newest row when the revised bar lies beyond what its features look back', async () => {
+    // ret_1 reads two bars: a revision three sessions before the newest row does not reach it.
+    const set = await saveTestFeatureSet(t.store, { name: 'stale-fallback-far', features: [{ kind: 'return', horizon: 1 }] });
+    await rowsFor(t, set, ['AAA']);
+    await markStale(t, set.version, 'AAA', DATES[0]);
+    const down = new DownCache();
+    const features = new OnlineFeatureStore({ cache: down, store: t.store, rewarmVersions: () => [set.version], now: NOW });
+    expect((await features.read(set.version, 'AAA'))?.asOf).toBe(DATES[3]);
+    features.close();
+    await down.close();
+  });
+
   it("takes a member's revision to every symbol's rows when the set ranks across symbols", async () => {
     const set = await saveTestFeatureSet(t.store, { name: 'stale-fallback-ranked', features: [{ kind: 'return', horizon: 1, normalize: 'rank' }] });
     await rowsFor(t, set, ['AAA', 'BBB', 'CCC']);
