@@ -164,7 +164,7 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
           // Judged from enough outcomes only: a hit rate of a handful reads as a result.
           hitRate: report.performance.status === 'insufficient-data' ? null : report.performance.hitRate,
           hitRateBaseline: report.performance.status === 'insufficient-data' ? null : (report.performance.baseline?.hitRate ?? null),
-          auc: report.performance.auc,
+          auc: report.performance.status === 'insufficient-data' ? null : report.performance.auc,
           driftedFeatures: report.drift.status === 'unavailable' || report.drift.status === 'insufficient-data' ? null : report.drift.drifted.length,
           maxPsi: report.drift.maxPsi,
           predictionPsi: report.predictionDrift.psi,

@@ -4,7 +4,8 @@
  * alias's version, routes the champion's share of traffic to it and rolls back to it, and a run
  * with no alias promotes its best version as a first champion, with nothing to beat but the
  * baselines. Routes and alias move together (a deployment's promotion, a rollback), but either can
- * be changed alone (the alias deleted or moved by SQL, a routes split written by the admin route).
+ * be changed alone by SQL (the alias deleted or moved, a routes row written; the admin route refuses
+ * a split that disagrees with the alias: splitAliasDisagreement).
  * When they disagree, the version taking traders' requests is not the one a deployment or a
  * promotion would judge against: a new version would take all of its traffic as a "first champion",
  * or the champion's traffic would move to the alias's version, without either being compared with
