@@ -112,7 +112,8 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
   const out: SourceText[] = [];
   for (const symbol of request.source.symbols) {
     hooks.signal?.throwIfAborted();
-    const key = `provider:${provider.name}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
+    // Keyed by the server and market too: a re-import from the right server reused the wrong one's bodies for hours.
+    const key = `provider:${provider.name}:${provider.origin ?? ''}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
     const cached = await hooks.cache?.get(key);
     const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
     if (reused) {

@@ -157,5 +157,9 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     expect(calls).toBe(2);
     expect(a.snapshotId).toBe(b.snapshotId);
     expect(await countBars(t.store)).toBe(4);
+    // Another server (a mirror, or the right one after a wrong one): asked again, never answered from the other's bodies.
+    const elsewhere = { ...provider, origin: 'http://mirror.test us' };
+    await importBars(t.store, req, { cache, provider: elsewhere });
+    expect(calls).toBe(4);
   });
 });

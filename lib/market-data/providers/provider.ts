@@ -18,6 +18,8 @@ export interface ProviderResponse {
  */
 export interface HistoricalBarProvider {
   readonly name: string;
+  /** Where its answers come from (the server and market asked): cached answers are reused only from the same. */
+  readonly origin?: string;
   /** The CSV format of `csv` in responses. */
   readonly format: 'sp500' | 'yahoo' | 'stooq';
   fetchDaily(symbol: string, range: DateRange, signal?: AbortSignal): Promise<ProviderResponse>;

@@ -30,6 +30,10 @@ export class StooqProvider implements HistoricalBarProvider {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
+  get origin(): string {
+    return `${this.baseUrl} ${this.suffix}`;
+  }
+
   urlFor(symbol: string, range: DateRange): string {
     const problem = stooqTickerProblem(symbol);
     if (problem !== undefined) throw new ProviderError(problem, false);
