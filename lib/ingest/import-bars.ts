@@ -563,9 +563,18 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const dateOrder = request.source.kind === 'csv' ? request.source.dateOrder : undefined;
     const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
     if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
+    let inScope = 0;
     for (const bar of read.bars) {
-      if (keep(bar.symbol, bar.date)) candidates.push(bar);
-      else rowsOutOfScope++;
+      if (keep(bar.symbol, bar.date)) {
+        candidates.push(bar);
+        inScope++;
+      } else rowsOutOfScope++;
+    }
+    // A symbol the provider was asked for whose answer holds no row of the range asked is what "No
+    // data" says, and fails the same way: before, the import was published without it, naming nothing.
+    if (request.source.kind === 'stooq' && inScope === 0 && read.bars.length > 0 && !read.issues.some((i) => keep(i.symbol, i.date))) {
+      const dates = read.bars.map((b) => b.date).sort();
+      throw new BadInputError(`${s.source}: the provider's answer for ${s.symbol ?? read.bars[0].symbol} holds no row of the range asked (${request.from ?? 'the start'}..${request.to ?? 'today'}): its ${read.bars.length} rows span ${dates[0]}..${dates[dates.length - 1]}; nothing was imported (ask again, or ask for the range it holds)`, 'PROVIDER_REJECTED');
     }
     let outOfScopeIssues = 0;
     const undatedOut = undatedOutOfScope(read.bars, read.issues, request);

@@ -140,6 +140,20 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     await expect(importBars(t.store, request({ source: { kind: 'csv', path: tempDir('mlp-empty-') } }))).rejects.toThrow(/holds no \.csv/);
   });
 
+  it("fails, naming it, when a provider's answer for a symbol holds no row of the range asked (before: published without it)", async () => {
+    const provider = {
+      name: 'fake-range',
+      format: 'stooq' as const,
+      fetchDaily: (symbol: string) => {
+        const year = symbol.toLowerCase() === 'jpm' ? 2014 : 2017;
+        return Promise.resolve({ symbol, source: `recorded://${symbol}`, csv: `Date,Open,High,Low,Close,Volume\n${year}-01-03,1,2,0.5,1.5,100\n${year}-01-04,1.5,2,1,1.8,120\n` });
+      },
+    };
+    const req = request({ source: { kind: 'stooq', symbols: ['msft', 'jpm'] }, from: '2017-01-01', to: '2017-12-31', quality: { minHistoryBars: 1 } });
+    await expect(importBars(t.store, req, { provider })).rejects.toMatchObject({ code: 'PROVIDER_REJECTED', message: expect.stringMatching(/answer for JPM holds no row of the range asked \(2017-01-01\.\.2017-12-31\): its 2 rows span 2014-01-03\.\.2014-01-04/) });
+    expect(await countBars(t.store)).toBe(0);
+  });
+
   it('caches provider responses so a retried download does not hit the provider again', async () => {
     const cache = new MemoryCache();
     let calls = 0;
