@@ -57,8 +57,26 @@ function symbolList(flag: string, s: string | undefined): string[] | undefined {
 export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow: boolean } {
   const f = flagsSchema().parse(raw);
   const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
+  // A flag the run would not read is refused, not dropped: --symbols with the experiment's own import
+  // trained on every symbol and year it names, with exit code 0.
+  if (experiment?.featureSet !== undefined && f.featureSet !== undefined) throw new Error(`--feature-set: ${f.experiment} defines its own "featureSet", which the run uses; drop the flag or the experiment's featureSet`);
   if (f.source === undefined && f.stooq === undefined) {
     if (!experiment?.import) throw new Error(`${f.experiment}: the experiment has no "import"; give --source <path> or --stooq <symbols>`);
+    const importFlags: Array<[string, boolean]> = [
+      ['--symbols', f.symbols !== undefined],
+      ['--from', f.from !== undefined],
+      ['--to', f.to !== undefined],
+      ['--format', f.format !== 'auto'],
+      ['--adjust', f.adjust],
+      ['--date-order', f.dateOrder !== undefined],
+      ['--follow-links', f.followLinks],
+      ['--max-bad-row-share', f.maxBadRowShare !== undefined],
+      ['--min-history', f.minHistory !== undefined],
+      ['--stooq-url', f.stooqUrl !== undefined],
+      ['--feature-set', f.featureSet !== undefined],
+    ];
+    const ignored = importFlags.filter(([, given]) => given).map(([flag]) => flag);
+    if (ignored.length > 0) throw new Error(`${ignored.join(', ')}: the run imports what ${f.experiment}'s "import" says, so ${ignored.length === 1 ? 'this flag' : 'these flags'} would not apply; set ${ignored.length === 1 ? 'it' : 'them'} in the experiment's import (or give --source / --stooq with ${ignored.length === 1 ? 'it' : 'them'}); no run was started`);
     return { experiment, workflowId: f.workflowId, follow: f.follow };
   }
   const featureSet = f.featureSet ? readFeatureSetFile(f.featureSet) : undefined;

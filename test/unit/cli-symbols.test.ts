@@ -34,4 +34,15 @@ describe('CLI symbol flags', () => {
     fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 'data' } } }));
     expect(readExperimentFile(file).import?.source).toMatchObject({ path: path.join(dir, 'data') });
   });
+
+  it('refuses import flags an --experiment with its own import would not read, instead of dropping them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-flags-'));
+    const file = path.join(dir, 'exp.json');
+    const experiment = JSON.parse(fs.readFileSync(path.join(__dirname, '../../experiments/demo.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 'data' } } }));
+    expect(() => requestFromFlags({ experiment: file, symbols: 'SYN01,SYN02', from: '2019-01-01', maxBadRowShare: 0.5 })).toThrow(/^--symbols, --from, --max-bad-row-share: the run imports what .*exp\.json's "import" says, so these flags would not apply/);
+    expect(requestFromFlags({ experiment: file }).experiment).toBeDefined();
+    // With --source the flags build the import, as before.
+    expect(requestFromFlags({ experiment: file, source: dir, symbols: 'SYN01' }).request?.symbols).toEqual(['SYN01']);
+  });
 });
