@@ -242,6 +242,12 @@ export async function highestVersionNamed(store: Database, name: string): Promis
     maxOf(db.selectFrom('deployments').select((eb) => eb.fn.max('challenger_version').as('v')).where('model', '=', name).execute()),
     maxOf(db.selectFrom('promotion_challenges').select((eb) => eb.fn.max('champion_version').as('v')).where('model', '=', name).execute()),
     maxOf(db.selectFrom('promotion_challenges').select((eb) => eb.fn.max('challenger_version').as('v')).where('model', '=', name).execute()),
+    // What monitoring keeps of a version: a reused number inherited a deleted version's drift
+    // reference profile (another model's training data) and its logged predictions and reports.
+    maxOf(db.selectFrom('model_reference_profiles').select((eb) => eb.fn.max('version').as('v')).where('name', '=', name).execute()),
+    maxOf(db.selectFrom('monitoring_reports').select((eb) => eb.fn.max('version').as('v')).where('model', '=', name).execute()),
+    maxOf(db.selectFrom('prediction_outcomes').select((eb) => eb.fn.max('version').as('v')).where('model', '=', name).execute()),
+    maxOf(db.selectFrom('prediction_log').select((eb) => eb.fn.max('version').as('v')).where('model', '=', name).execute()),
   ]);
   const routes = [
     ...(await db.selectFrom('serving_routes').select('routes').where('model', '=', name).execute()),

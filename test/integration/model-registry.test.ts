@@ -78,7 +78,7 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
     expect(await listModelVersions(t.store, 'direction-5d')).toHaveLength(2);
   });
 
-  it('never gives a new model the number of a deleted version that routes, aliases or deployments still name', async () => {
+  it('never gives a new model the number of a deleted version that routes, aliases, deployments or monitoring records still name', async () => {
     const artifacts = localArtifactStore(dir);
     await registerModel(t.store, artifacts, await input(1, 'reuse-1'));
     const served = await registerModel(t.store, artifacts, await input(2, 'reuse-2'));
@@ -95,6 +95,9 @@ describe.each(DRIVERS)('model registry on %s', (_driver, create) => {
     await moveAlias(t.store, { name: 'direction-5d', alias: 'champion', version: 3, movedBy: 'test', reason: 'r' });
     await t.store.db.insertInto('model_alias_history').values({ name: 'direction-5d', seq: 99, alias: 'canary', from_version: 7, to_version: null, moved_by: 'test', reason: 'cleared', moved_at: new Date().toISOString() }).execute();
     expect((await registerModel(t.store, artifacts, await input(4, 'reuse-4'))).version).toBe(8);
+    // Named only by what monitoring keeps (a reference profile, logged predictions): a reused number inherited another model's profile.
+    await t.store.db.insertInto('model_reference_profiles').values({ name: 'direction-5d', version: 11, profile: '{}', created_at: new Date().toISOString() }).execute();
+    expect((await registerModel(t.store, artifacts, await input(5, 'reuse-5'))).version).toBe(12);
   });
 
   it('loads a registered model to the same predictions and refuses a tampered artifact', async () => {
