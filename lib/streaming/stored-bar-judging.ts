@@ -232,6 +232,19 @@ function sameSessionPrices(a: Bar, b: Bar): boolean {
   return a.high > a.low && equalWithinRounding(a.open, b.open) && equalWithinRounding(a.high, b.high) && equalWithinRounding(a.low, b.low) && equalWithinRounding(a.close, b.close);
 }
 
+/**
+ * Whether a correction equal in prices to another session's stored bar is that bar, not a small
+ * correction of its own that happens to meet it: a feed dating bars on the wrong session sends that
+ * session's volume too. Without volumes, it moves more than one price of its own bar. A close
+ * corrected by 7 cents (AFL 71.00 → 71.07, open, high and low as stored) met the session before's
+ * bar within rounding and was rejected with the symbol's new bars of the batch.
+ */
+function anotherSessionsBar(b: Bar, other: Bar, own: Bar): boolean {
+  if (b.volume > 0 && other.volume > 0) return Math.abs(b.volume - other.volume) <= 0.001 * Math.max(b.volume, other.volume);
+  const moved = [b.open !== own.open, b.high !== own.high, b.low !== own.low, b.close !== own.close].filter(Boolean).length;
+  return moved >= 2;
+}
+
 function equalWithinRounding(x: number, y: number): boolean {
   return Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
 }
@@ -258,7 +271,7 @@ function misdatedRevision(changes: readonly JudgedLiveBar[], around: readonly Ba
         if (other === undefined) break;
         const sessions = step > 0 ? countNyseTradingDaysBetween(b.date, other.date) - 1 : countNyseTradingDaysBetween(other.date, b.date) - 1;
         if (sessions > DUPLICATE_MAX_LAG) break;
-        if (!sameSessionPrices(b, other) || sameSessionPrices(b, around[index])) continue;
+        if (!sameSessionPrices(b, other) || sameSessionPrices(b, around[index]) || !anotherSessionsBar(b, other, around[index])) continue;
         const how = step > 0 ? `${sessions} session${sessions === 1 ? '' : 's'} early (future prices under an earlier date)` : `${sessions} session${sessions === 1 ? '' : 's'} late`;
         return issue('misdated_series', {
           symbol: b.symbol,

@@ -250,4 +250,18 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect(await readBars(t.store, { symbols: [SYMBOLS[1]], from: next, to: next })).toEqual([heavy]);
     expect((await readOnlineFeatures(cache, SET.version, SYMBOLS[0]))?.asOf).toBe(DATES[DATES.length - 1]);
   });
+
+  it("a correction meeting the session before's prices within rounding but with its own volume is a correction, not a misdated bar", async () => {
+    await upsertBars(t.store, ALL);
+    const c = consumer();
+    await c.start();
+    const [before, day] = DATES.slice(-3, -1);
+    const symbol = SYMBOLS[2];
+    // Prices of the session before (a close corrected onto them, as AFL's 71.00 → 71.07 met 14 February's), volume its own.
+    const corrected = { ...barOf(symbol, before), date: day, volume: barOf(symbol, day).volume };
+    await producer.publish(live([corrected]));
+    await drain(c);
+    expect((await findings()).filter((f) => f[0] === 'misdated_series')).toEqual([]);
+    expect(await readBars(t.store, { symbols: [symbol], from: day, to: day })).toEqual([corrected]);
+  });
 });
