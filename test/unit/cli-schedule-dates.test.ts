@@ -1,0 +1,9 @@
+import { instant } from '../../client/commands/schedules';
+
+describe('mlp schedules backfill dates', () => {
+  it('reads a date as the whole UTC day and refuses one that does not exist (not rolled over to March)', () => {
+    expect(instant(false).parse('2026-03-02').toISOString()).toBe('2026-03-02T00:00:00.000Z');
+    expect(instant(true).parse('2026-03-02').toISOString()).toBe('2026-03-02T23:59:59.999Z');
+    for (const bad of ['2026-02-30', '2026-02-31T10:00:00Z', '2026-13-01', 'yesterday']) expect(instant(false).safeParse(bad).success).toBe(false);
+  });
+});
