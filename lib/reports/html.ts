@@ -139,7 +139,7 @@ export function renderRunReportHtml(report: RunReport): string {
       }),
     ),
     sectionHtml('calibration', report.calibration, (c) =>
-      `<p>Brier score ${f(c.brier)}.</p>` +
+      `<p>Brier score ${f(c.brier)}${c.baselines && c.baselines.length > 0 ? `; on the same rows ${c.baselines.map((b) => `${escapeHtml(b.name)} scores ${f(b.brier)}`).join(', ')} (lower is better)` : ''}.</p>` +
       lineChart({
         title: 'Observed frequency by predicted probability',
         series: [

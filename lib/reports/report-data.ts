@@ -162,7 +162,8 @@ export interface RunReport {
   ic: Section<IcSection>;
   monthlyAccuracy: Section<{ baselineName: string; aucBaselineName: string; months: MonthlyAccuracy[] }>;
   roc: Section<RocSection>;
-  calibration: Section<{ brier: number; bins: CalibrationBin[] }>;
+  /** `baselines`: constant forecasts' Brier scores on the same rows (absent in reports made before them). */
+  calibration: Section<{ brier: number; bins: CalibrationBin[]; baselines?: Array<{ name: string; brier: number }> }>;
   confusion: Section<{ classes: string[]; counts: number[] }>;
   importance: Section<ImportanceSection>;
   trials: Section<{ metric: string; points: TrialPoint[] }>;
@@ -321,6 +322,23 @@ export function rocCurveOf(score: ArrayLike<number>, positive: ArrayLike<boolean
 }
 
 /** Reliability of P(class) in `bins` equal-width bins: mean predicted vs observed frequency. */
+/**
+ * The Brier scores of constant forecasts on the same rows: a coin (0.5) and the period's own up
+ * share (in hindsight, the best constant): a model's 0.2532 read as calibrated until the constant
+ * scored 0.2479.
+ */
+function constantBriers(positive: ArrayLike<boolean>): Array<{ name: string; brier: number }> {
+  const n = positive.length;
+  if (n === 0) return [];
+  let ups = 0;
+  for (let i = 0; i < n; i++) if (positive[i]) ups++;
+  const share = ups / n;
+  return [
+    { name: `the period's up share ${share.toFixed(3)} (constant, in hindsight)`, brier: share * (1 - share) },
+    { name: 'a coin (0.5)', brier: 0.25 },
+  ];
+}
+
 export function calibrationOf(probability: ArrayLike<number>, positive: ArrayLike<boolean>, bins = 10): CalibrationBin[] {
   const acc = Array.from({ length: bins }, (_, b) => ({ from: b / bins, to: (b + 1) / bins, count: 0, sumP: 0, hits: 0 }));
   for (let i = 0; i < probability.length; i++) {
@@ -526,7 +544,7 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
       model: { auc: binaryAucOf(e.score, lastClass.map((t) => (t ? 1 : 0))), points: rocCurveOf(e.score, lastClass) },
       baseline: { name: aucRival.b.name, auc: aucRival.auc, points: rocCurveOf(aucRival.b.score, lastClass) },
     }),
-    calibration: recorded({ brier: cls.brier, bins: calibrationOf(e.score, lastClass) }),
+    calibration: recorded({ brier: cls.brier, bins: calibrationOf(e.score, lastClass), baselines: constantBriers(lastClass) }),
     confusion: recorded({ classes: Array.from({ length: e.classes }, (_, i) => String(i)), counts: Array.from(cls.confusion) }),
     recomputedHeadline: [
       { metric: 'accuracy (out of sample)', model: cls.accuracy, baseline: baselineAccuracyOf(strongest.predicted, e.labels), baselineName: strongest.name, note: 'recomputed from the stored predictions' },

@@ -60,6 +60,13 @@ describe('run report data', () => {
     // IC from the next open: the last day's label ends on the last bar, with no open after it.
     expect(report.ic.data.dates).toHaveLength(3);
     expect(report.ic.data.rolling[1]).toBeCloseTo((report.ic.data.ic[0] + report.ic.data.ic[1]) / 2, 12);
+    // The Brier score beside constant forecasts on the same rows: the period's up share (p(1 − p)) and a coin.
+    if (!report.calibration.recorded) throw new Error('unreachable');
+    const ups = report.calibration.data.baselines?.[0];
+    expect(ups?.name).toMatch(/^the period's up share 0\.\d{3} \(constant, in hindsight\)$/);
+    const share = Number(/0\.\d{3}/.exec(ups!.name)![0]);
+    expect(ups!.brier).toBeCloseTo(share * (1 - share), 3);
+    expect(report.calibration.data.baselines?.[1]).toEqual({ name: 'a coin (0.5)', brier: 0.25 });
     // Logistic regression has no split gain: permutation importance over both features.
     expect(report.importance.data.method).toBe('permutation');
     expect(report.importance.data.features.map((f) => f.name).sort()).toEqual([MOMENTUM_COLUMN, VOLUME_COLUMN].sort());
