@@ -104,6 +104,11 @@ function reusableBody(cached: string, now: Date, marginMinutes: number): SourceT
   return entry;
 }
 
+/** Where a provider's answer is cached: keyed by the server and market too (a re-import from the right server reused the wrong one's bodies for hours). */
+export function providerCacheKey(provider: Pick<HistoricalBarProvider, 'name' | 'origin'>, symbol: string, range: { from?: string; to?: string }): string {
+  return `provider:${provider.name}:${provider.origin ?? ''}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
+}
+
 async function fetchProviderSources(store: Database, request: ImportRequest, hooks: ImportHooks, importClock: Date): Promise<SourceText[]> {
   if (request.source.kind !== 'stooq') return [];
   const provider = hooks.provider ?? new StooqProvider({ baseUrl: request.source.baseUrl });
@@ -112,8 +117,7 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
   const out: SourceText[] = [];
   for (const symbol of request.source.symbols) {
     hooks.signal?.throwIfAborted();
-    // Keyed by the server and market too: a re-import from the right server reused the wrong one's bodies for hours.
-    const key = `provider:${provider.name}:${provider.origin ?? ''}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
+    const key = providerCacheKey(provider, symbol, range);
     const cached = await hooks.cache?.get(key);
     const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
     if (reused) {

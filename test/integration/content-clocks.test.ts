@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
-import { importBars, stageImport } from '../../lib/ingest/import-bars';
+import { importBars, providerCacheKey, stageImport } from '../../lib/ingest/import-bars';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { ProviderError, type HistoricalBarProvider } from '../../lib/market-data/providers/provider';
 import { readBars } from '../../lib/store/bars';
@@ -177,7 +177,7 @@ describe.each(DRIVERS)('provider bodies judged by when they were fetched, on %s'
     // Fetched on the 26th after the close, with a row dated the 27th (a vendor's time-zone slip).
     const day = DAYS[DAYS.length - 2];
     const body = `${HEADER}\n${rows(DAYS, 100)}\n`;
-    const key = 'provider:stooq:AAPL::';
+    const key = providerCacheKey({ name: 'stooq' }, 'AAPL', {});
     const cache = new MemoryCache();
     await cache.set(key, JSON.stringify({ source: 'https://stooq.test/q/d/l/?s=aapl.us', text: body, symbol: 'AAPL', fetchedAt: ny(day, '20:00').toISOString() }));
     let calls = 0;
