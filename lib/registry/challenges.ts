@@ -16,6 +16,8 @@
  * however the bytes of their datasets differ (a revised bar, another column order, another cut-off day).
  */
 import type { Database } from '../store/database';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../store/schema';
 import type { ChallengeCount, PromotionDecision } from './promotion';
 
 export interface ChallengeIdentity {
@@ -245,6 +247,34 @@ function recordedRunTrials(metrics: string | undefined): number {
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
  * it judges another champion than its first attempt did: then it is numbered and recorded anew.
  */
+/**
+ * Other training runs that registered versions of the model on an evaluation period overlapping this
+ * one's, after the champion's own registration (every run, when there is none): each was a challenge
+ * of it (or of the empty slot) on these outcomes, whatever promotion_challenges still holds. Deleting
+ * the model's challenge rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge
+ * run was promoted after five that were not.
+ */
+async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity): Promise<number> {
+  if (!identity.period) return 0;
+  const { from, to } = identity.period;
+  const rows = await db.selectFrom('model_versions').select(['version', 'workflow_id', 'run_id', 'metrics', 'created_at']).where('name', '=', identity.model).execute();
+  const since = identity.championVersion === null ? undefined : rows.find((r) => Number(r.version) === identity.championVersion)?.created_at;
+  const runs = new Set<string>();
+  for (const r of rows) {
+    if (r.workflow_id === null || `${r.workflow_id}/${r.run_id ?? ''}` === identity.key) continue;
+    if (since !== undefined && !(r.created_at > since)) continue;
+    let period: { from?: unknown; to?: unknown } | undefined;
+    try {
+      period = (JSON.parse(r.metrics) as { outOfSample?: { period?: { from?: unknown; to?: unknown } } }).outOfSample?.period;
+    } catch {
+      continue;
+    }
+    if (typeof period?.from !== 'string' || typeof period.to !== 'string' || period.from > to || period.to < from) continue;
+    runs.add(`${r.workflow_id}/${r.run_id ?? ''}`);
+  }
+  return runs.size;
+}
+
 export async function judgeChallenge(
   store: Database,
   identity: ChallengeIdentity,
@@ -271,7 +301,10 @@ export async function judgeChallenge(
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
     // family, and recorded against it, as the alias it moves will show.
     const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
-    const number = own && !rejudged ? own.number : earlier.length + elsewhere.length + 1;
+    // The ledger is a table anyone with the database can empty: its count is never below what the
+    // signed registry rows show, the other runs registered on this period since the champion was.
+    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity);
+    const number = own && !rejudged ? own.number : Math.max(earlier.length + elsewhere.length, registered) + 1;
     const newest = newestChallengedPeriod(before);
     const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });
     const createdAt = own?.createdAt ?? new Date().toISOString();

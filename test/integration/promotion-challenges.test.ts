@@ -89,6 +89,16 @@ describe('challenges of one champion on one evaluation period', () => {
     expect(recorded.reduce((sum, c) => sum + c.level * c.algorithmsTested, 0)).toBeLessThan(0.05);
   });
 
+  it('counts the runs the signed registry rows show when the challenge rows are deleted: the count never restarts', async () => {
+    // Seeds of their own: a dataset another test's runs share counts their challenges too.
+    for (let seed = 141; seed <= 143; seed++) expect((await run('wiped', seed, { evidence: { auc: evidence(0.03) } })).decision.promote).toBe(false);
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'wiped').execute();
+    // p 0.02 passes challenge 1's 0.025: after three runs on this period it is challenge 4 (0.05 / 20) all the same.
+    const next = await run('wiped', 144, { evidence: { auc: evidence(0.02) } });
+    expect(next.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet" on this period/) });
+    expect(await aliasVersion(t.store, 'wiped', 'champion')).toBeUndefined();
+  });
+
   it('needs a significant paired difference against the champion, and counts the challenges of that champion from 1', async () => {
     const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
     const champion = await run('paired', 11, { evidence: { auc: evidence(0.001) } });
