@@ -210,6 +210,11 @@ function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 function parseEnvironment<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+  // A value of blank space is neither unset nor a value: " " read as 0 minutes of grace, and 32
+  // spaces were taken as a signing key.
+  const known = (schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+  const blank = Object.keys(known).filter((name) => typeof env[name] === 'string' && env[name] !== '' && (env[name] as string).trim() === '');
+  if (blank.length > 0) throw new ConfigError(`Invalid configuration; fix these environment variables:\n${blank.map((name) => `  ${name}: holds only blank space; unset it (or leave it empty) for the default, or give a value`).join('\n')}`);
   const parsed = schema.safeParse(withoutEmpty(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {

@@ -213,3 +213,12 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('environment values of blank space', () => {
+  it('are refused, naming the variable, not read as 0 or as a key', () => {
+    expect(() => loadConfig({ API_FEATURE_GRACE_MINUTES: ' ' })).toThrow(/API_FEATURE_GRACE_MINUTES: holds only blank space/);
+    expect(() => loadConfig({ MODEL_SIGNING_KEY: ' '.repeat(32) })).toThrow(/MODEL_SIGNING_KEY: holds only blank space/);
+    // Empty is unset, as before.
+    expect(loadConfig({ API_FEATURE_GRACE_MINUTES: '' }).apiFeatureGraceMinutes).toBe(120);
+  });
+});
