@@ -185,7 +185,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   if (!importRequest) throw ApplicationFailure.nonRetryable('nothing to ingest: give `import` (or the experiment\'s `import`)', 'INVALID_INPUT' satisfies ErrorCode);
   const ingest = await runStage('ingest', () => ingestBars(importRequest), (r) => `${r.rowsAccepted} bars, ${r.rowsRejected} rejected, ${r.flags} flags → ${r.snapshotId}`);
   status.snapshotId = ingest.snapshotId;
-  const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), (g) => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)${g.published ? `; published: ${g.published.added} bars added, ${g.published.revised} revised` : ''}`);
+  const gate = await runStage('quality-gate', () => runQualityGate({ snapshotId: ingest.snapshotId }), (g) => `passed (${(ingest.badRowShare * 100).toFixed(3)}% rejected)${g.published ? (g.published.alreadyPublished ? `; published before (${g.published.added} bars added, ${g.published.revised} revised then): nothing changed now` : `; published: ${g.published.added} bars added, ${g.published.revised} revised`) : ''}`);
   // Runs recorded before the features step existed replay without it (versioned change).
   if (!patched('features-step')) return { snapshotId: ingest.snapshotId, ingest, gate };
   const featureSet = resolved?.experiment.featureSet ?? input.featureSet;
