@@ -136,9 +136,20 @@ function redactedInJson(token: ApiToken): ApiToken {
 /** Default state folder: inside the checkout, whatever the current directory (git-ignored). */
 const REPO_DATA_DIR = path.resolve(__dirname, '..', '.data');
 
-const hostPort = z
-  .string()
-  .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port, such as 127.0.0.1:7233');
+const HOST_PORT = /^[\w.-]+:(\d{1,5})$/;
+/** A host:port; port 0 only where the process listens (the system picks a free port, as tests do). */
+function hostPortVar(listens: boolean) {
+  const lowest = listens ? 0 : 1;
+  return z
+    .string()
+    .regex(HOST_PORT, 'expected host:port, such as 127.0.0.1:7233')
+    .refine((v) => {
+      const m = HOST_PORT.exec(v);
+      return m === null || (Number(m[1]) >= lowest && Number(m[1]) <= 65535); // (malformed: the format's message alone)
+    }, `the port must be ${lowest}..65535`);
+}
+const hostPort = hostPortVar(false);
+const listenAddress = hostPortVar(true);
 
 const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
 const GRACE_MINUTES_EXPECTED = 'expected a whole number of minutes from 0 to 1440 after the close';
@@ -181,18 +192,18 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map((k) => k.trim()).filter((k) => k !== ''))
     .pipe(z.array(z.string().min(MIN_SIGNING_KEY_LENGTH, `expected keys of at least ${MIN_SIGNING_KEY_LENGTH} characters, separated by commas`)))
     .optional(),
-  METRICS_ADDRESS: hostPort.default('127.0.0.1:9464'),
+  METRICS_ADDRESS: listenAddress.default('127.0.0.1:9464'),
   TRAINING_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
-  API_ADDRESS: hostPort.default('127.0.0.1:8080'),
+  API_ADDRESS: listenAddress.default('127.0.0.1:8080'),
   API_TOKENS: apiTokensSchema.default(() => []),
   API_FEATURE_CACHE_MS: z.coerce.number({ message: FEATURE_CACHE_MS_EXPECTED }).int(FEATURE_CACHE_MS_EXPECTED).min(0, FEATURE_CACHE_MS_EXPECTED).default(DEFAULT_API_FEATURE_CACHE_MS),
   API_FEATURE_GRACE_MINUTES: z.coerce.number({ message: GRACE_MINUTES_EXPECTED }).int(GRACE_MINUTES_EXPECTED).min(0, GRACE_MINUTES_EXPECTED).max(24 * 60, GRACE_MINUTES_EXPECTED).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
 
-  APP_METRICS_ADDRESS: hostPort.default('127.0.0.1:9465'),
+  APP_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9465'),
   ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
   STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
   STREAM_GROUP: z.string().min(1).max(200).default('bar-ingest'),
-  STREAM_METRICS_ADDRESS: hostPort.default('127.0.0.1:9466'),
+  STREAM_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9466'),
 });
 
 /** Variables whose values are secrets beyond those named like one (lib/redact.ts): never echoed. */

@@ -222,3 +222,13 @@ describe('environment values of blank space', () => {
     expect(loadConfig({ API_FEATURE_GRACE_MINUTES: '' }).apiFeatureGraceMinutes).toBe(120);
   });
 });
+
+describe('host:port variables', () => {
+  it('refuses a port above 65535, and port 0 where the process connects rather than listens', () => {
+    expect(() => loadConfig({ API_ADDRESS: '127.0.0.1:99999' })).toThrow(/API_ADDRESS=.*the port must be 0\.\.65535/);
+    expect(() => loadConfig({ TEMPORAL_ADDRESS: 'localhost:0' })).toThrow(/TEMPORAL_ADDRESS=.*the port must be 1\.\.65535/);
+    expect(loadConfig({ API_ADDRESS: '0.0.0.0:65535' }).apiAddress).toBe('0.0.0.0:65535');
+    // a listening address may ask the system for a free port
+    expect(loadConfig({ API_ADDRESS: '127.0.0.1:0' }).apiAddress).toBe('127.0.0.1:0');
+  });
+});
