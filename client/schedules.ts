@@ -18,7 +18,7 @@ import { msNumberToTs, tsToDate } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { nyseHolidays } from '../lib/calendar/nyse';
 import { DEFAULT_FRESHNESS_OPTIONS } from '../lib/monitoring/freshness';
-import type { ExperimentInput } from '../lib/experiments/experiment';
+import { experimentImporting, type ExperimentInput } from '../lib/experiments/experiment';
 import type { ImportRequestInput } from '../lib/ingest/import-request';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { monitoringWorkflow, trainingPipeline, type MonitoringWorkflowInput, type TrainingPipelineInput } from '../workflows';
@@ -171,7 +171,7 @@ export function retrainInput(experiment: ExperimentInput, importRequest?: Import
   if (!importRequest && !experiment.import) {
     throw new Error(`experiment "${experiment.name}" has no "import": give the data to retrain on with --source <folder-or-file>`);
   }
-  return importRequest ? { import: importRequest, experiment } : { experiment };
+  return importRequest ? { import: importRequest, experiment: experimentImporting(experiment, importRequest) } : { experiment };
 }
 
 export function retrainSchedule(input: RetrainScheduleInput): ScheduleOptions {
@@ -308,7 +308,9 @@ export async function updateSchedule(client: Client, id: string, change: Schedul
         const before = (args[0] ?? {}) as TrainingPipelineInput;
         const experiment = change.experiment ?? before.experiment;
         if (!experiment) throw new Error(`schedule "${id}" has no experiment: give --experiment <file>`);
-        args = [retrainInput(experiment, change.import ?? before.import)];
+        // A new experiment with its own "import" reads that, not a --source given for the one before.
+        const keptImport = change.experiment?.import !== undefined ? undefined : before.import;
+        args = [retrainInput(experiment, change.import ?? keptImport)];
       }
       if (kind === 'monitor' && change.monitoring) args = [monitoring];
       return {

@@ -90,7 +90,7 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
     quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory ?? (featureSet ? lazy.computeFeatures().requiredBars(lazy.featureSet().defineFeatureSet(featureSet)) : undefined) },
   };
   lazy.importRequest().importRequestSchema.parse(request); // fail here, before a run starts, with the same rules the activity applies
-  return { request, featureSet, experiment, workflowId: f.workflowId, follow: f.follow };
+  return { request, featureSet, experiment: experiment && lazy.experiment().experimentImporting(experiment, request), workflowId: f.workflowId, follow: f.follow };
 }
 
 /**

@@ -187,3 +187,12 @@ export function plausibilityFor(experiment: { guards: GuardsConfig; label: { kin
   const legacy = kind === 'direction' && experiment.guards.plausibleDirectionAccuracy !== undefined ? { maxAccuracy: experiment.guards.plausibleDirectionAccuracy } : {};
   return { ...DEFAULT_PLAUSIBILITY[kind], ...legacy, ...(experiment.guards.plausibility[kind] ?? {}) };
 }
+
+/**
+ * The experiment as a run given its own import request (a CLI flag, a schedule's --source) records
+ * it: that request replaces the experiment's "import", so the registry's lineage and a retrain from
+ * it name the data the run read, not a source it ignored. Unchanged without a request.
+ */
+export function experimentImporting(experiment: ExperimentInput, request: ExperimentInput['import'] | undefined): ExperimentInput {
+  return request !== undefined && experiment.import !== undefined ? { ...experiment, import: request } : experiment;
+}

@@ -157,6 +157,21 @@ describe('Temporal Schedules (real dev server)', () => {
     await expect(updateSchedule(client, 'no-such-schedule', { note: 'x' })).rejects.toThrow('no schedule "no-such-schedule": list them with "mlp schedules list"');
   });
 
+  it('a new experiment with its own import replaces an earlier --source; without one the source stays', async () => {
+    const id = 'retrain-source-change';
+    await createSchedule(client, retrainSchedule({ scheduleId: id, experiment, import: missing, paused: true }));
+    const own = { source: { kind: 'csv' as const, path: path.join(tempDir('mlp-schedules-'), 'own-folder') } };
+    await updateSchedule(client, id, { experiment: { ...experiment, import: own } });
+    let args = (await client.schedule.getHandle(id).describe()).action.args?.[0] as { import?: unknown; experiment: { import?: unknown } };
+    expect(args.import).toBeUndefined();
+    expect(args.experiment.import).toEqual(own);
+    await updateSchedule(client, id, { experiment, import: missing });
+    await updateSchedule(client, id, { experiment: { ...experiment, name: experiment.name } });
+    args = (await client.schedule.getHandle(id).describe()).action.args?.[0] as { import?: unknown; experiment: { import?: unknown } };
+    expect(args.import).toEqual(missing);
+    await client.schedule.getHandle(id).delete();
+  });
+
   it('an interval schedule starts runs; SKIP drops actions while one is running; pause, trigger while paused, resume, delete', async () => {
     const id = 'monitor-every-second';
     await createSchedule(client, monitorSchedule({ scheduleId: id, timing: { interval: '1s' } }));

@@ -45,4 +45,17 @@ describe('CLI symbol flags', () => {
     // With --source the flags build the import, as before.
     expect(requestFromFlags({ experiment: file, source: dir, symbols: 'SYN01' }).request?.symbols).toEqual(['SYN01']);
   });
+
+  it('with --source, the experiment the run records imports what the flags say, not the source it ignored', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-lineage-'));
+    const file = path.join(dir, 'exp.json');
+    const experiment = JSON.parse(fs.readFileSync(path.join(__dirname, '../../experiments/demo.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 'elsewhere' } } }));
+    const { request, experiment: sent } = requestFromFlags({ experiment: file, source: dir, symbols: 'SYN01' });
+    expect(sent?.import).toEqual(request);
+    expect(JSON.stringify(sent)).not.toContain('elsewhere');
+    // An experiment without an import is sent as written.
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: undefined }));
+    expect(requestFromFlags({ experiment: file, source: dir }).experiment?.import).toBeUndefined();
+  });
 });
