@@ -6,6 +6,7 @@ import type { AlertDelivery } from '../../lib/alerts/outbox';
 import { describeValidationError } from '../../lib/errors';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
+import { numberFlag } from '../number-flag';
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
   const parsed = schema.safeParse(raw);
@@ -13,7 +14,7 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
   return parsed.data;
 }
 
-const limit = (max: number) => lazy.zod().z.coerce.number({ message: '--limit must be a number' }).int().min(1).max(max);
+const limit = (max: number) => numberFlag('--limit', { int: true, min: 1, max });
 
 export function alertLine(a: Alert): string {
   return `${a.createdAt}  ${a.severity.padEnd(8)} ${a.status === 'acked' ? `acked by ${a.ackedBy}` : 'OPEN'}  ${a.rule.padEnd(24)} ${a.subject}: ${a.message}  [${a.id}]`;

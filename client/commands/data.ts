@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
+import { parseNumberFlag } from '../number-flag';
 
 export function snapshotsCommand(): Command {
   const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');
@@ -13,7 +14,7 @@ export function snapshotsCommand(): Command {
     .action((opts: { limit: string; json?: boolean }) =>
       withStore(async (store) => {
         const { listSnapshots } = lazy.snapshots();
-        const limit = lazy.zod().z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+        const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 1000 });
         const snapshots = await listSnapshots(store, limit);
         if (opts.json) return console.log(JSON.stringify(snapshots, null, 2));
         if (snapshots.length === 0) console.log('no snapshots yet: a run records one per import ("mlp run --source <path>")');
@@ -62,7 +63,7 @@ export function quarantineCommand(): Command {
       withStore(async (store) => {
         const { listQuarantine } = lazy.quarantine();
         const { parseSymbol } = lazy.symbols();
-        const limit = lazy.zod().z.coerce.number().int().min(1).max(10000).parse(opts.limit);
+        const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 10000 });
         for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol === undefined ? undefined : parseSymbol(opts.symbol), limit })) {
           console.log(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
         }

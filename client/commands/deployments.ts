@@ -10,11 +10,11 @@ import type { DeploymentState } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
+import { numberFlag } from '../number-flag';
 import { progressSink } from '../progress';
 
 const deployFlagsSchema = () => {
   const { z } = lazy.zod();
-  const number = (name: string) => z.coerce.number({ message: `--${name} must be a number` });
   return z.strictObject({
   mode: z.enum(['canary', 'ab']).optional(),
   steps: z
@@ -22,13 +22,13 @@ const deployFlagsSchema = () => {
     .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, '--steps must be comma-separated percentages such as 5,25,50,100')
     .transform((s) => s.split(',').map(Number))
     .optional(),
-  analysisSeconds: number('analysis-seconds').optional(),
-  passesPerStep: number('passes-per-step').int().optional(),
-  stepDeadlineSeconds: number('step-deadline-seconds').optional(),
-  failureLimit: number('failure-limit').int().optional(),
-  shadowSeconds: number('shadow-seconds').optional(),
+  analysisSeconds: numberFlag('--analysis-seconds').optional(),
+  passesPerStep: numberFlag('--passes-per-step', { int: true }).optional(),
+  stepDeadlineSeconds: numberFlag('--step-deadline-seconds').optional(),
+  failureLimit: numberFlag('--failure-limit', { int: true }).optional(),
+  shadowSeconds: numberFlag('--shadow-seconds').optional(),
   requireApproval: z.boolean().optional(),
-  abWeight: number('ab-weight').optional(),
+  abWeight: numberFlag('--ab-weight').optional(),
   plan: z.string().optional(),
   follow: z.boolean().optional(),
   workflowId: z.string().min(1).optional(),

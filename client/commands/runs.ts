@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { TrainingPipelineResult } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
+import { parseNumberFlag } from '../number-flag';
 import { describeCandidates } from './run-pipeline';
 
 export function runsCommand(): Command {
@@ -11,7 +12,7 @@ export function runsCommand(): Command {
     .description('most recent trainingPipeline runs first')
     .option('--limit <n>', 'how many', '20')
     .action(async (opts: { limit: string }) => {
-      const limit = lazy.zod().z.coerce.number().int().min(1).max(1000).parse(opts.limit);
+      const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 1000 });
       const config = lazy.config().loadConfig();
       const client = await connectClient(config);
       try {

@@ -13,6 +13,7 @@ import { connectClient, webUiLink } from '../temporal-client';
 import { readExperimentFile } from './run-pipeline';
 import { resolveCsvSource } from '../../lib/market-data/csv-files';
 import { lazy } from '../lazy';
+import { parseNumberFlag } from '../number-flag';
 
 /** The schedule helpers (they load the Temporal SDK): imported by the actions, not at start. */
 type Schedules = ReturnType<typeof lazy.schedules>;
@@ -201,55 +202,59 @@ export function schedulesCommand(): Command {
       .addOption(new Option('--which <which>', 'which schedule').choices(['retrain', 'monitor', 'all']).default('all'))
       .option('--id <scheduleId>', 'schedule id (default retrain-<experiment name> / monitoring); only with one --which')
       .option('--paused', 'create it paused'),
-  ).action((opts: Record<string, unknown>) =>
-    withClient(async (client, config, sch) => {
-      const f = parseFlags(createFlags(), opts, 'create');
-      if (f.which === 'all' && (f.id || f.cron || f.interval)) throw new Error('schedules create: --id, --cron and --interval apply to one schedule: add --which retrain or --which monitor');
-      const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'create');
-      const common = { scheduleId: f.id, timing, ...policy, paused: f.paused, note: f.note };
-      const definitions = [];
-      if (f.which !== 'monitor') definitions.push(sch.retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
-      if (f.which !== 'retrain') definitions.push(sch.monitorSchedule({ ...common, monitoring }));
+  ).action(async (opts: Record<string, unknown>) => {
+    // Flags and files are checked before connecting: a malformed command says so with the server down.
+    const sch = lazy.schedules();
+    const f = parseFlags(createFlags(), opts, 'create');
+    if (f.which === 'all' && (f.id || f.cron || f.interval)) throw new Error('schedules create: --id, --cron and --interval apply to one schedule: add --which retrain or --which monitor');
+    const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'create');
+    const common = { scheduleId: f.id, timing, ...policy, paused: f.paused, note: f.note };
+    const definitions: Array<ReturnType<Schedules['retrainSchedule']>> = [];
+    if (f.which !== 'monitor') definitions.push(sch.retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
+    if (f.which !== 'retrain') definitions.push(sch.monitorSchedule({ ...common, monitoring }));
+    await withClient(async (client, config) => {
       for (const definition of definitions) {
         await sch.createSchedule(client, definition);
         console.log(`created ${definition.scheduleId}${f.paused ? ' (paused)' : ''}\n  Web UI: ${sch.scheduleLink(config, definition.scheduleId)}`);
       }
       for (const definition of definitions) console.log(await describeScheduleText(client, config, definition.scheduleId));
-    }),
-  );
+    });
+  });
 
   // The --no- flags come after their positive forms, else commander defaults them to true.
   addDefinitionOptions(cmd.command('update <scheduleId>').description('change an existing schedule; what you leave out stays (paused state included)'))
     .option('--default-spec', 'back to the default calendar (drops a --cron or --interval override)')
     .option('--no-pause-on-failure', 'do not pause when a run fails')
     .option('--no-retrain-on-drift', 'monitor: alerts only, no retraining runs')
-    .action((id: string, opts: Record<string, unknown>) =>
-    withClient(async (client, config, sch) => {
+    .action(async (id: string, opts: Record<string, unknown>) => {
+      const sch = lazy.schedules();
       const f = parseFlags(definitionFlags().extend({ defaultSpec: lazy.zod().z.boolean().optional() }), opts, 'update');
       const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'update');
-      const kind = await sch.updateSchedule(client, id, {
-        timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,
-        defaultSpec: f.defaultSpec,
-        ...policy,
-        experiment: f.experiment ? readExperimentFile(f.experiment) : undefined,
-        import: importRequest,
-        monitoring,
-        note: f.note,
+      const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
+      await withClient(async (client, config) => {
+        const kind = await sch.updateSchedule(client, id, {
+          timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,
+          defaultSpec: f.defaultSpec,
+          ...policy,
+          experiment,
+          import: importRequest,
+          monitoring,
+          note: f.note,
+        });
+        if (kind !== 'retrain' && (f.experiment || f.source)) console.log('  note: --experiment and --source apply to retraining schedules only; ignored');
+        if (kind !== 'monitor' && monitoring) console.log('  note: --models and --retrain-on-drift apply to monitoring schedules only; ignored');
+        console.log(`updated ${id}\n${await describeScheduleText(client, config, id)}`);
       });
-      if (kind !== 'retrain' && (f.experiment || f.source)) console.log('  note: --experiment and --source apply to retraining schedules only; ignored');
-      if (kind !== 'monitor' && monitoring) console.log('  note: --models and --retrain-on-drift apply to monitoring schedules only; ignored');
-      console.log(`updated ${id}\n${await describeScheduleText(client, config, id)}`);
-    }),
-  );
+    });
 
   cmd
     .command('describe <scheduleId>')
     .description('spec, policies, paused state and note, the next runs and the recent actions with their status')
     .option('--next <n>', 'how many next runs and recent actions', '5')
     .option('--json', 'the description as JSON')
-    .action((id: string, opts: { next: string; json?: boolean }) =>
-      withClient(async (client, config, sch) => {
-        const next = parseFlags(lazy.zod().z.object({ next: lazy.zod().z.coerce.number().int().min(1).max(10) }), { next: opts.next }, 'describe').next;
+    .action(async (id: string, opts: { next: string; json?: boolean }) => {
+      const next = parseNumberFlag('--next', opts.next, { int: true, min: 1, max: 10 });
+      await withClient(async (client, config, sch) => {
         if (opts.json) {
           const d = await sch.withSchedule(client, id, (h) => h.describe());
           // `raw` is the server's protobuf response, not meant for reading.
@@ -257,8 +262,8 @@ export function schedulesCommand(): Command {
           return;
         }
         console.log(await describeScheduleText(client, config, id, next));
-      }),
-    );
+      });
+    });
 
   cmd
     .command('list')
@@ -305,9 +310,9 @@ export function schedulesCommand(): Command {
     .command('trigger <scheduleId>')
     .description('start one run now (also when paused)')
     .addOption(new Option('--overlap <policy>', 'if a run is still going (default: the schedule\'s own policy, SKIP)').choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
-    .action((id: string, opts: { overlap?: string }) =>
-      withClient(async (client, config, sch) => {
-        const overlap = parseFlags(lazy.zod().z.object({ overlap: overlapSchema() }), opts, 'trigger').overlap;
+    .action(async (id: string, opts: { overlap?: string }) => {
+      const overlap = parseFlags(lazy.zod().z.object({ overlap: overlapSchema() }), opts, 'trigger').overlap;
+      await withClient(async (client, config, sch) => {
         const before = await sch.withSchedule(client, id, (h) => h.describe());
         const policy = overlap ?? before.policies.overlap;
         await sch.withSchedule(client, id, (h) => h.trigger(policy));
@@ -322,8 +327,8 @@ export function schedulesCommand(): Command {
           await new Promise((r) => setTimeout(r, 250));
         }
         console.log(`triggered ${id} with overlap ${policy}; no new run yet${policy === 'SKIP' && before.info.runningActions.length > 0 ? ': a run is still going, so SKIP dropped this one (use --overlap allow_all to start one anyway)' : ' (see "mlp schedules describe ' + id + '")'}`);
-      }),
-    );
+      });
+    });
 
   cmd
     .command('backfill <scheduleId>')
@@ -331,13 +336,13 @@ export function schedulesCommand(): Command {
     .requiredOption('--from <time>', 'start: YYYY-MM-DD (UTC day) or an ISO time')
     .requiredOption('--to <time>', 'end: YYYY-MM-DD (UTC day, inclusive) or an ISO time')
     .addOption(new Option('--overlap <policy>', "what to do with actions that overlap (default: the schedule's policy; SKIP starts one run for the range)").choices(['skip', 'buffer_one', 'buffer_all', 'allow_all']))
-    .action((id: string, opts: Record<string, unknown>) =>
-      withClient(async (client, _config, sch) => {
-        const f = parseFlags(
-          lazy.zod().z.object({ from: instant(false), to: instant(true), overlap: overlapSchema() }).refine((x) => x.from < x.to, { message: 'must be before --to', path: ['from'] }),
-          opts,
-          'backfill',
-        );
+    .action(async (id: string, opts: Record<string, unknown>) => {
+      const f = parseFlags(
+        lazy.zod().z.object({ from: instant(false), to: instant(true), overlap: overlapSchema() }).refine((x) => x.from < x.to, { message: 'must be before --to', path: ['from'] }),
+        opts,
+        'backfill',
+      );
+      await withClient(async (client, _config, sch) => {
         const d = await sch.withSchedule(client, id, (h) => h.describe());
         const overlap = f.overlap ?? d.policies.overlap;
         const times = await sch.scheduledTimesBetween(client, id, f.from, f.to);
@@ -345,8 +350,8 @@ export function schedulesCommand(): Command {
         console.log(`backfill of ${id} from ${f.from.toISOString()} to ${f.to.toISOString()}: ${times.length} scheduled time(s) in range${times.length ? ` (${times.map((t) => t.toISOString()).join(', ')})` : ''}, overlap ${overlap}`);
         if (overlap === 'SKIP' && times.length > 1) console.log('  with SKIP the first starts now and the others are dropped while it runs: one catch-up run (use --overlap buffer_all for one run per missed time)');
         console.log(`  follow with "mlp schedules describe ${id}"`);
-      }),
-    );
+      });
+    });
 
   cmd
     .command('delete <scheduleId>')

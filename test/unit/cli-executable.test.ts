@@ -157,3 +157,28 @@ describe('run', () => {
     expect(out.stderr).toContain('--source: /dev/null is neither a CSV file nor a folder; no run was started');
   });
 });
+
+describe('malformed flags are named before anything is reached', () => {
+  test('schedules commands check their flags before connecting to Temporal (none listens here)', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['schedules', 'create', '--which', 'monitor', '--interval', '5x'], /--interval/],
+      [['schedules', 'backfill', 'x', '--from', '2026-03-04', '--to', '2026-03-02'], /--from.*must be before --to/],
+      [['schedules', 'describe', 'x', '--next', '0'], /--next must be a whole number from 1 to 10, got "0"/],
+      [['schedules', 'update', 'x', '--catchup-window', 'soon'], /--catchup-window/],
+    ];
+    for (const [args, message] of cases) {
+      const out = await mlp(args);
+      expect({ args, code: out.code, stderr: out.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(message) });
+      expect(out.stderr).not.toMatch(/Cannot reach Temporal/);
+    }
+  });
+
+  test('a --limit out of range says which values it takes', async () => {
+    for (const bad of ['0', '2.5', '99999', 'many']) {
+      const out = await mlp(['alerts', 'list', '--limit', bad]);
+      expect({ bad, code: out.code }).toEqual({ bad, code: 1 });
+      expect(out.stderr).toMatch(/--limit must be a whole number from 1 to 10000/);
+    }
+    expect((await mlp(['snapshots', 'list', '--limit', '0'])).stderr).toMatch(/--limit must be a whole number from 1 to 1000, got "0"/);
+  });
+});

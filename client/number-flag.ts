@@ -1,0 +1,26 @@
+/**
+ * A numeric command-line flag whose error names the flag and the values it takes: "--limit must be a
+ * whole number from 1 to 10000", for 0 and 2.5 alike (a message given to zod's base type alone would
+ * say "must be a number" of 0, sending the operator after a typo that is not there).
+ */
+import { lazy } from './lazy';
+
+export function numberFlag(flag: string, range: { int?: boolean; min?: number; max?: number } = {}) {
+  const { z } = lazy.zod();
+  const kind = range.int ? 'a whole number' : 'a number';
+  const bounds =
+    range.min !== undefined && range.max !== undefined ? ` from ${range.min} to ${range.max}` : range.min !== undefined ? ` of at least ${range.min}` : range.max !== undefined ? ` of at most ${range.max}` : '';
+  const message = `${flag} must be ${kind}${bounds}`;
+  let schema = z.coerce.number({ error: message });
+  if (range.int) schema = schema.int({ error: message });
+  if (range.min !== undefined) schema = schema.min(range.min, { error: message });
+  if (range.max !== undefined) schema = schema.max(range.max, { error: message });
+  return schema;
+}
+
+/** The flag's value as a number, or an Error naming the flag and the values it takes. */
+export function parseNumberFlag(flag: string, value: unknown, range: { int?: boolean; min?: number; max?: number } = {}): number {
+  const parsed = numberFlag(flag, range).safeParse(value);
+  if (!parsed.success) throw new Error(`${parsed.error.issues[0].message}, got "${String(value)}"`);
+  return parsed.data;
+}
