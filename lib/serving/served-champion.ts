@@ -19,8 +19,8 @@ import { InvalidServingRoutesError, readServingRoutes, type ServingRoutes } from
  * Why the champion alias (`aliasChampion`, undefined when not set) is not the champion the routes
  * of `model` serve, or undefined when they agree or no routes serve the model. The served champion
  * is the routes' champion variant, else their reference variant, else their only route with
- * traffic; a split with none of them (an A/B test's two arms) agrees with an alias naming one of its
- * versions. A routes row that cannot be read serves nothing, so nothing disagrees with it.
+ * traffic, and it must take some of the traffic when other versions do; a split with none of them
+ * (an A/B test's two arms) agrees with an alias naming one of its versions. A routes row that cannot be read serves nothing, so nothing disagrees with it.
  */
 export async function championAliasDisagreement(store: Database, model: string, aliasChampion: number | undefined): Promise<string | undefined> {
   let routes;
@@ -41,8 +41,12 @@ export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'routes' | 'r
   const alias = aliasChampion === undefined ? 'the champion alias is not set' : `the champion alias names v${aliasChampion}`;
   const anchor = anchorRoute(routes);
   if (anchor) {
-    if (anchor.version === aliasChampion) return undefined;
-    return `${written} serve v${anchor.version} as the champion, but ${alias}`;
+    if (anchor.version !== aliasChampion) return `${written} serve v${anchor.version} as the champion, but ${alias}`;
+    // A champion route of weight 0 names the alias's version while others take every request: a
+    // deployment would compare, shift and roll back a version no trader is served.
+    const others = [...new Set(routes.routes.filter((r) => r.weight > 0 && r.version !== aliasChampion).map((r) => `v${r.version}`))];
+    if (anchor.weight > 0 || others.length === 0) return undefined;
+    return `${written} give the champion route (${anchor.variant}, v${anchor.version}) no traffic while ${others.join(', ')} serve${others.length === 1 ? 's' : ''} every request, but ${alias}`;
   }
   if (aliasChampion !== undefined && routes.routes.some((r) => r.version === aliasChampion)) return undefined;
   const versions = [...new Set(routes.routes.filter((r) => r.weight > 0).map((r) => `v${r.version}`))].join(', ');
