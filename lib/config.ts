@@ -121,7 +121,10 @@ export const apiTokensSchema = z.string().transform((raw, ctx): ApiToken[] => {
     else if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `${where}: unknown scope ${unknown.map((u) => JSON.stringify(u)).join(', ')}; known scopes: ${API_SCOPES.join(', ')}` });
     if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${where}: the same token is listed twice` });
     const entryName = name ?? `token-${i + 1}`;
-    if (name !== undefined && tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `${where}: the name "${name}" is used twice` });
+    // A name is who made an admin change and whose rate limit a request counts against: one token each,
+    // whether written or the default an unnamed entry gets (token-2 named by hand beside a second unnamed entry).
+    const earlier = tokens.find((t) => t.name === entryName);
+    if (earlier) ctx.addIssue({ code: 'custom', message: `${where}: the name "${entryName}"${name === undefined ? ' (the default of an unnamed entry)' : ''} is already another token's; give each token its own name` });
     tokens.push(redactedInJson({ name: entryName, token, scopes: [...new Set(scopes)] as ApiScope[] }));
   });
   return tokens;

@@ -232,3 +232,14 @@ describe('host:port variables', () => {
     expect(loadConfig({ API_ADDRESS: '127.0.0.1:0' }).apiAddress).toBe('127.0.0.1:0');
   });
 });
+
+describe('API token names', () => {
+  const a = 'a'.repeat(24);
+  const b = 'b'.repeat(24);
+  it('gives each token its own name: a written name may not be an unnamed entry\'s default, nor the reverse', () => {
+    expect(() => loadConfig({ API_TOKENS: `token-2:${a}=admin,${b}=predict` })).toThrow(/entry 2: the name "token-2" \(the default of an unnamed entry\) is already another token's/);
+    expect(() => loadConfig({ API_TOKENS: `${a}=admin,token-1:${b}=predict` })).toThrow(/entry 2: the name "token-1" is already another token's/);
+    expect(() => loadConfig({ API_TOKENS: `ops:${a}=admin,ops:${b}=predict` })).toThrow(/entry 2: the name "ops" is already another token's/);
+    expect(loadConfig({ API_TOKENS: `ops:${a}=admin,${b}=predict` }).apiTokens.map((t) => t.name)).toEqual(['ops', 'token-2']);
+  });
+});
