@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
-import type { CandidateBar } from '../market-data/csv-reader';
+import type { CandidateBar, CsvReadResult } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { readPriceTable } from '../market-data/csv-reader';
 import { assertMarketsKnown } from '../market-data/instruments';
@@ -566,6 +566,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const adjust = request.source.kind === 'csv' && request.source.adjust;
     const dateOrder = request.source.kind === 'csv' ? request.source.dateOrder : undefined;
     const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
+    if (read.unterminated && keep(read.unterminated.symbol, read.unterminated.date)) await keepUnterminatedFromRevising(store, read);
     if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
     let inScope = 0;
     for (const bar of read.bars) {
@@ -718,4 +719,32 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
   const after = snapshot ? summaryOf(snapshot, started, summary.chunksStaged, summary.chunksResumed) : summary;
   const unconfirmed = judged.published?.unconfirmed ?? after.unconfirmedStoredBars;
   return { ...after, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
+}
+
+/**
+ * A file ending inside its last row (no line break after it) may have been cut part way through its
+ * last field (a volume of 21172488 read as 2117248) without the reader being able to tell. Such a row
+ * never revises a stored bar: when the store holds a bar of its symbol and date with other values,
+ * the row is rejected as truncated_row and the stored bar stands. The read is changed in place.
+ */
+async function keepUnterminatedFromRevising(store: Database, read: CsvReadResult): Promise<void> {
+  const bar = read.unterminated;
+  if (!bar) return;
+  const stored = await store.db.selectFrom('bars').select(['open', 'high', 'low', 'close', 'volume']).where('symbol', '=', bar.symbol).where('date', '=', bar.date).executeTakeFirst();
+  if (!stored) return;
+  const fields = (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => Number(stored[f]) !== bar[f]);
+  if (fields.length === 0) return;
+  read.bars.splice(read.bars.indexOf(bar), 1);
+  delete read.unterminated;
+  const changes = fields.map((f) => `${f} ${Number(stored[f])} → ${bar[f]}`).join(', ');
+  read.issues.push(
+    issue('truncated_row', {
+      symbol: bar.symbol,
+      date: bar.date,
+      source: bar.source,
+      line: bar.line,
+      raw: bar.raw,
+      message: `the file ends inside this row, without a line break, so its last field may have been cut off, and the row would revise the stored bar (${changes}): a row that may be cut short never changes a stored bar, so it is rejected and the stored bar stands; import the complete file (ending with a line break)`,
+    }),
+  );
 }

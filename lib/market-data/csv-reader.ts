@@ -3,6 +3,7 @@ import { isIsoDate, toEpochDay } from '../calendar/dates';
 import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
+import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { FILE_LEVEL_RULES, issue, type QualityIssue, type QualityRuleId } from '../quality/rules-catalog';
 import { limitProblem, MAX_PRICE, MAX_VOLUME, MIN_PRICE, type Bar } from './bar';
 import {
@@ -63,6 +64,12 @@ export interface CsvReadResult {
    * (symbol_not_file_name), since only it knows whether the name means anything (`input.csv` does not).
    */
   named?: { name: string; symbol: string; agrees: boolean };
+  /**
+   * The last bar when the file ends inside its row (no line break after it) and the reader could not
+   * tell it was cut: its last field may still be a prefix of the value written (21172488 cut to
+   * 2117248). The import never lets such a row revise a stored bar (lib/ingest/import-bars.ts).
+   */
+  unterminated?: CandidateBar;
 }
 
 /**
@@ -1158,7 +1165,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     }
   }
   const cut = truncatedLastRow(body, bars, col.symbol !== undefined && col.symbol === headerWidth - 1);
-  if (cut) {
+  if (cut && 'message' in cut) {
     bars.pop();
     issues.push(issue('truncated_row', { symbol: cut.bar.symbol, date: cut.bar.date, source, line: cut.bar.line, raw: cut.bar.raw, message: cut.message }));
   }
@@ -1177,6 +1184,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     }
   }
   const result: CsvReadResult = { format, rowsRead, bars, issues };
+  if (cut && !('message' in cut)) result.unterminated = cut.bar;
   const named = columnSymbol ? symbolFromFileName(source) : undefined;
   if (columnSymbol && named && 'symbol' in named) result.named = { name: named.symbol, symbol: columnSymbol, agrees: sameSecurity(named.symbol, columnSymbol) };
   if (fallbackProblem) result.unreadable = fallbackProblem;
@@ -1189,21 +1197,31 @@ const sameSecurity = (a: string, b: string): boolean => a === b || stooqTicker(a
 /** The text after a row's last comma: its last field as written. */
 const lastFieldOf = (raw: string): string => raw.slice(raw.lastIndexOf(',') + 1).trim();
 
+/** A numeric last field this many times below the median of its symbol's rows before it, and shorter, was cut by a digit or more. */
+export const TRUNCATED_FIELD_FACTOR = 5;
+const TRUNCATED_FIELD_ROWS = 20;
+
 /**
- * The file's last row when it looks cut off, with why; undefined otherwise. A file whose text ends
+ * The file's last row when it looks cut off, with why; the row alone (`unterminated`) when the file
+ * ends inside it but nothing shows it was cut; undefined when the file ends with a line break. A file whose text ends
  * without a line break ends inside its last row when it was cut short (a copy or download stopped
  * part way), and that row can still read as a valid bar: IBM's last volume 6,534,032 cut to `65`
  * was stored. Every one of the 382 real S&P 500 files ends with a line break, but files written by
  * hand may not, so the row is rejected only when its last field is also shorter than that field in
  * every other row of the file (a volume of 2 digits among 7-digit ones) or, when the last column is
  * the symbol, its symbol is in no other row and starts another row's (`IB` after `IBM`): a short
- * symbol ending a long file with rows of it elsewhere (`A`, beside `AAPL`) is kept.
+ * symbol ending a long file with rows of it elsewhere (`A`, beside `AAPL`) is kept. A numeric last
+ * field cut by a digit is about a tenth of its value: it is rejected too when TRUNCATED_FIELD_FACTOR
+ * times below the median of the symbol's 20 rows before it and shorter than their median length (a
+ * volume cut on an ordinary day). A cut on a heavy day can still read as an ordinary volume: such a
+ * row is returned as `unterminated`, and the import keeps it from revising a stored bar.
  */
-function truncatedLastRow(body: string, bars: readonly CandidateBar[], symbolLast: boolean): { bar: CandidateBar; message: string } | undefined {
-  if (bars.length < 2 || /[\r\n][ \t]*$/.test(body)) return undefined;
+function truncatedLastRow(body: string, bars: readonly CandidateBar[], symbolLast: boolean): { bar: CandidateBar; message: string } | { bar: CandidateBar } | undefined {
+  if (bars.length === 0 || /[\r\n][ \t]*$/.test(body)) return undefined;
   const bar = bars[bars.length - 1];
   const end = body.trimEnd();
   if (!end.endsWith(bar.raw.trimEnd())) return undefined; // the last record is not this bar (a rejected row)
+  if (bars.length < 2) return { bar };
   const last = lastFieldOf(bar.raw);
   if (symbolLast) {
     // Symbols differ in length (A, AAPL): cut short, the last one is a symbol no other row has and the start of one another row has (IB of IBM).
@@ -1214,10 +1232,34 @@ function truncatedLastRow(body: string, bars: readonly CandidateBar[], symbolLas
   }
   let shortest = Infinity;
   for (let i = 0; i < bars.length - 1; i++) shortest = Math.min(shortest, lastFieldOf(bars[i].raw).length);
-  if (!(last.length < shortest)) return undefined;
+  if (!(last.length < shortest)) return tenthOfItsRows(bar, bars, last) ?? { bar };
   return {
     bar,
     message: `the file ends inside this row, without a line break, and its last field "${excerpt(last, 40)}" is shorter than in any other row (${shortest} characters or more): the file looks cut off part way through it, so the row is rejected; import the complete file (ending with a line break)`,
+  };
+}
+
+/** The cut-by-a-digit judgement of truncatedLastRow: a numeric last field far below and shorter than its symbol's recent rows'. */
+function tenthOfItsRows(bar: CandidateBar, bars: readonly CandidateBar[], last: string): { bar: CandidateBar; message: string } | undefined {
+  const value = Number(last);
+  if (last === '' || !Number.isFinite(value) || value <= 0) return undefined;
+  const values: number[] = [];
+  const lengths: number[] = [];
+  for (let i = bars.length - 2; i >= 0 && values.length < TRUNCATED_FIELD_ROWS; i--) {
+    if (bars[i].symbol !== bar.symbol) continue;
+    const field = lastFieldOf(bars[i].raw);
+    const v = Number(field);
+    if (field === '' || !Number.isFinite(v) || v <= 0) continue;
+    values.push(v);
+    lengths.push(field.length);
+  }
+  if (values.length < TRUNCATED_FIELD_ROWS / 2) return undefined;
+  const median = interpolatedQuantileOfSorted(sortedAscending(values), 0.5);
+  const medianLength = interpolatedQuantileOfSorted(sortedAscending(lengths), 0.5);
+  if (!(value * TRUNCATED_FIELD_FACTOR <= median && last.length < medianLength)) return undefined;
+  return {
+    bar,
+    message: `the file ends inside this row, without a line break, and its last field "${excerpt(last, 40)}" is under 1/${TRUNCATED_FIELD_FACTOR} of the median of ${bar.symbol}'s ${values.length} rows before it (${median}) and shorter: the file looks cut off part way through it, so the row is rejected; import the complete file (ending with a line break)`,
   };
 }
 

@@ -135,6 +135,24 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     expect(summary.byRule.future_date).toBe(later);
   });
 
+  it('a file ending inside its last row never revises that stored bar: the row is rejected and the stored one stands', async () => {
+    const dir = tempDir('mlp-cut-');
+    const days = ['2018-01-16', '2018-01-17', '2018-01-18', '2018-01-19'];
+    const rows = days.map((d, i) => `${d},${160 + i},${162 + i},${159 + i},${161 + i},${i === 3 ? 21_172_488 : 5_000_000 + i * 1000}`);
+    const file = path.join(dir, 'ibm.us.csv');
+    fs.writeFileSync(file, `Date,Open,High,Low,Close,Volume\n${rows.join('\n')}\n`);
+    await importBars(t.store, request({ source: { kind: 'csv', path: file }, quality: { minHistoryBars: 2 } }));
+    const before = await dumpStore(t.store);
+    // The same download stopped one character short: 21172488 read as 2117248 (an ordinary volume for IBM).
+    fs.writeFileSync(file, `Date,Open,High,Low,Close,Volume\n${rows.join('\n').slice(0, -1)}`);
+    const cut = await importBars(t.store, request({ source: { kind: 'csv', path: file }, quality: { minHistoryBars: 2 } }));
+    expect(cut.byRule).toEqual({ truncated_row: 1 });
+    expect((await readBars(t.store, { symbols: ['IBM'], from: '2018-01-19' }))[0].volume).toBe(21_172_488);
+    const after = await dumpStore(t.store);
+    expect(after.bars).toEqual(before.bars);
+    expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+  });
+
   it('fails clearly for a missing path and an empty folder', async () => {
     await expect(importBars(t.store, request({ source: { kind: 'csv', path: '/nonexistent/x' } }))).rejects.toThrow(/No file or folder at \/nonexistent\/x/);
     await expect(importBars(t.store, request({ source: { kind: 'csv', path: tempDir('mlp-empty-') } }))).rejects.toThrow(/holds no \.csv/);

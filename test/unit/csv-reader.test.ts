@@ -982,4 +982,21 @@ describe('readBarCsv: a file cut off inside its last row', () => {
     expect(readBarCsv('date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,AAPL\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-05,1,2,0.5,1.5,100,GE', { source: SRC }).bars).toHaveLength(3);
     expect(readBarCsv('date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-05,1,2,0.5,1.5,100,GE\n2018-02-06,1,2,0.5,1.5,100,IB', { source: SRC }).bars.map((b) => b.symbol)).toEqual(['IBM', 'GE']);
   });
+
+  it('rejects a numeric last field cut by a digit on an ordinary day: a fifth of its rows\' median or less, and shorter', () => {
+    const days = Array.from({ length: 25 }, (_, i) => `2018-01-${String(i + 2).padStart(2, '0')}`);
+    // One half-day of 6 digits: the cut row's 6 digits are not shorter than every other row's.
+    const volumes = days.map((_, i) => (i === 3 ? 900_000 : 4_000_000 + ((i * 37_813) % 900_000) + (i % 5 === 0 ? 6_000_000 : 0)));
+    const text = ['Date,Open,High,Low,Close,Volume', ...days.map((d, i) => `${d},10,11,9,10.5,${volumes[i]}`)].join('\n');
+    const cut = text.slice(0, -1); // 4,xxx,xxx → 4xx,xxx: under a fifth of the median, one digit shorter
+    const read = readBarCsv(cut, stooq);
+    expect(read.bars).toHaveLength(24);
+    expect(brief(read)).toEqual([{ rule: 'truncated_row', line: 26, raw: expect.any(String), source: '/data/ibm.us.csv' }]);
+    expect(read.issues[0].message).toMatch(/is under 1\/5 of the median of IBM's 20 rows before it/);
+    // The whole file, without a line break: kept, and marked as a row the import keeps from revising a stored bar.
+    const whole = readBarCsv(text, stooq);
+    expect(whole.bars).toHaveLength(25);
+    expect(whole.unterminated?.date).toBe(days[24]);
+    expect(readBarCsv(`${text}\n`, stooq).unterminated).toBeUndefined();
+  });
 });
