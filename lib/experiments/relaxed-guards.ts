@@ -6,13 +6,20 @@
  * `promotion.allowRelaxedGuards` with a reason (lib/registry/promotion.ts).
  */
 import type { RelaxedGuard } from '../registry/promotion';
+import { backtestOptionsSchema, type BacktestOptions } from '../backtest/input';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
 import { guardsSchema, plausibilityFor, type Experiment, type GuardsConfig } from './experiment';
 
 /** The settings an experiment without `guards` gets: the yardstick for "loosened". */
 const DEFAULTS = guardsSchema.parse(undefined);
+const BACKTEST_DEFAULTS = backtestOptionsSchema.parse({});
 
-export function relaxedGuardsOf(experiment: { guards: GuardsConfig; label: { kind: Experiment['label']['kind'] }; promotion?: { alpha?: number } }): RelaxedGuard[] {
+export function relaxedGuardsOf(experiment: {
+  guards: GuardsConfig;
+  label: { kind: Experiment['label']['kind'] };
+  promotion?: { alpha?: number; metric?: Experiment['promotion']['metric'] };
+  backtest?: Pick<BacktestOptions, 'costBps' | 'slippageBps'>;
+}): RelaxedGuard[] {
   const g = experiment.guards;
   const out: RelaxedGuard[] = [];
   const notRun = (guard: RelaxedGuard['guard'], setting: string, value: unknown) => out.push({ guard, status: 'not_run', setting, message: `not run: disabled by ${setting} ${String(value)}` });
@@ -42,6 +49,17 @@ export function relaxedGuardsOf(experiment: { guards: GuardsConfig; label: { kin
 
   // The evidence tests are no leakage guard, but off they let a model worse than a naive baseline promote on its point score alone.
   if ((experiment.promotion?.alpha ?? 0.05) >= 1) out.push({ guard: 'baseline_evidence', status: 'not_run', setting: 'promotion.alpha', message: 'not run: the tests against the naive baselines and the champion are disabled by promotion.alpha 1' });
+
+  // Trading costs below the defaults flatter exactly what a Sharpe promotion judges: a strategy
+  // losing money after 6 bps per unit of turnover became first champion at 0.
+  const costs = experiment.backtest;
+  if (experiment.promotion?.metric === 'sharpe' && costs !== undefined) {
+    const given = costs.costBps + costs.slippageBps;
+    const dflt = BACKTEST_DEFAULTS.costBps + BACKTEST_DEFAULTS.slippageBps;
+    if (given < dflt) {
+      out.push({ guard: 'backtest_costs', status: 'loosened', setting: 'backtest.costBps + backtest.slippageBps', message: `costs lowered under a Sharpe promotion: backtest.costBps ${costs.costBps} + backtest.slippageBps ${costs.slippageBps} = ${given} bps per unit of turnover < default ${dflt}` });
+    }
+  }
 
   const d = g.degenerateScores;
   if (d.maxConstantDays > DEFAULTS.degenerateScores.maxConstantDays) looser('degenerate_scores', 'guards.degenerateScores.maxConstantDays', d.maxConstantDays, DEFAULTS.degenerateScores.maxConstantDays);

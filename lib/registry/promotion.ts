@@ -50,8 +50,11 @@ export interface PromotionPolicy {
  * (`loosened`), recorded beside the verdicts (lib/experiments/relaxed-guards.ts).
  */
 export interface RelaxedGuard {
-  /** `baseline_evidence`: the tests against the naive baselines and the champion, off at promotion.alpha 1. */
-  guard: GuardName | 'baseline_evidence';
+  /**
+   * `baseline_evidence`: the tests against the naive baselines and the champion, off at promotion.alpha 1;
+   * `backtest_costs`: trading costs below the defaults under a Sharpe promotion.
+   */
+  guard: GuardName | 'baseline_evidence' | 'backtest_costs';
   status: 'not_run' | 'loosened';
   /** The experiment setting, e.g. `guards.shuffledLabel`. */
   setting: string;
@@ -396,7 +399,7 @@ function sharpeEvidenceOf(backtest: EvaluatedModel['backtest']): MetricEvidence 
 }
 
 /** Guards that judge the model's scores against the backtest's settings, not a leak: they veto promotion, not serving. */
-const NOT_A_LEAK = new Set(['degenerate_scores', 'baseline_evidence']);
+const NOT_A_LEAK = new Set(['degenerate_scores', 'baseline_evidence', 'backtest_costs']);
 
 /**
  * Why a registered version must never take traffic, from what its evaluation recorded in the

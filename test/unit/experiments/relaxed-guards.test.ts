@@ -43,6 +43,19 @@ describe('relaxedGuardsOf', () => {
   });
 });
 
+describe('trading costs under a Sharpe promotion', () => {
+  it('are a loosened setting when below the defaults (1 + 5 bps), and only when Sharpe decides', () => {
+    const sharpe = { metric: 'sharpe' as const };
+    expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 0, slippageBps: 0 } })).map((r) => [r.guard, r.status, r.message])).toEqual([
+      ['backtest_costs', 'loosened', 'costs lowered under a Sharpe promotion: backtest.costBps 0 + backtest.slippageBps 0 = 0 bps per unit of turnover < default 6'],
+    ]);
+    expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 4, slippageBps: 2 } }))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 10, slippageBps: 10 } }))).toEqual([]);
+    // AUC or accuracy promotion does not read the backtest: costs there change no decision.
+    expect(relaxedGuardsOf(parse({ backtest: { costBps: 0, slippageBps: 0 } }))).toEqual([]);
+  });
+});
+
 describe('promotion.allowRelaxedGuards', () => {
   it('is absent by default and needs a reason', () => {
     expect(parse({}).promotion.allowRelaxedGuards).toBeUndefined();
