@@ -43,7 +43,8 @@ export interface ModelMonitoringReport {
   champion: boolean;
   createdAt: string;
   windowDays: number;
-  reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string };
+  /** `problem`: a stored profile that cannot be this version's training reference (moved, replaced or edited), not used. */
+  reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string; problem?: string };
   drift: FeatureDriftReport;
   predictionDrift: PredictionDriftReport;
   performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number; inTraining?: number };
@@ -69,6 +70,44 @@ export interface ReportUniverse {
 const stringList = (x: unknown): string[] | undefined => (Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string') ? (x as string[]) : undefined);
 
 /** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
+/**
+ * Why the stored profile cannot be the training reference of `version`, or undefined. The profile is
+ * no signed record: one row edited, or another model's profile put in its place, turned off drift and
+ * freshness alerts of a signed, verified champion (a dead symbol left out of its symbols, its period
+ * moved to 2099, the live rows' own profile filed under it). It must name the version and its feature
+ * set, describe days before the version was registered, and list the symbols the registry lineage
+ * (signed with the row) says it trained on.
+ */
+export function referenceProfileProblem(profile: ReferenceProfile, version: Pick<ModelVersion, 'name' | 'version' | 'featureSetVersion' | 'createdAt' | 'lineage'>): string | undefined {
+  const its = `the reference profile stored for ${version.name} v${version.version}`;
+  if (profile.model !== version.name || profile.version !== version.version) return `${its} describes ${profile.model} v${profile.version}`;
+  if (profile.featureSetVersion !== version.featureSetVersion) return `${its} describes feature set ${profile.featureSetVersion}, not the version's ${version.featureSetVersion}`;
+  const registered = version.createdAt.slice(0, 10);
+  if (profile.period.to > registered) return `${its} describes training days through ${profile.period.to}, after the version was registered (${registered})`;
+  const trained = stringList((version.lineage.universe as { trained?: unknown } | undefined)?.trained);
+  if (trained && profile.symbols.length > 0) {
+    const listed = new Set(profile.symbols);
+    const missing = trained.filter((s) => !listed.has(s));
+    const extra = profile.symbols.length - (trained.length - missing.length);
+    if (missing.length > 0 || extra > 0) return `${its} lists ${profile.symbols.length} symbols, not the ${trained.length} the registry lineage says it trained on${missing.length > 0 ? ` (without ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})` : ''}`;
+  }
+  return undefined;
+}
+
+/** The stored profile as the report may use it, or why it may not (then no profile). */
+async function profileForReport(store: Database, version: ModelVersion): Promise<{ profile?: ReferenceProfile; problem?: string }> {
+  let stored: ReferenceProfile | undefined;
+  try {
+    stored = await readReferenceProfile(store, version.name, version.version);
+  } catch (error) {
+    if (!(error instanceof BadInputError)) throw error; // the store cannot be read: retried
+    return { problem: error.message };
+  }
+  if (!stored) return {};
+  const problem = referenceProfileProblem(stored, version);
+  return problem ? { problem } : { profile: stored };
+}
+
 export function universeOfVersion(profile: ReferenceProfile | undefined, version: Pick<ModelVersion, 'lineage'>): { symbols: string[] | undefined; universe: ReportUniverse } {
   if (profile && profile.symbols.length > 0) return { symbols: profile.symbols, universe: { source: 'profile', symbols: profile.symbols.length, reason: `the ${profile.symbols.length} symbols of the reference profile (the training universe)` } };
   const lineage = version.lineage.universe as { trained?: unknown; requested?: unknown } | undefined;
@@ -149,7 +188,7 @@ export async function verifiedVersionForReport(store: Database, model: string, v
 export async function computeModelReport(store: Database, request: ModelReportRequest): Promise<ModelMonitoringReport> {
   const { target, rules, now, windowDays } = request;
   const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } });
-  const profile = await readReferenceProfile(store, target.model, target.version);
+  const { profile, problem: profileProblem } = await profileForReport(store, version);
   // Drift and freshness are judged on the model's own symbols: the profile describes only those.
   const { symbols, universe } = universeOfVersion(profile, version);
   const wholeStore = universe.source === 'store' ? ` (judged over ${universe.reason})` : '';
@@ -160,7 +199,8 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   let drift: FeatureDriftReport;
   const noWindow = { from: null, to: null, days: 0, rows: 0 };
   if (!profile) {
-    drift = { status: 'unavailable', reason: `no reference profile for ${target.model} v${target.version} (registered outside a training run, or before monitoring existed)`, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
+    const why = profileProblem ? `${profileProblem}: it is not used` : `no reference profile for ${target.model} v${target.version} (registered outside a training run, or before monitoring existed)`;
+    drift = { status: 'unavailable', reason: why, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
   } else {
     try {
       const live = await readLiveFeatureWindow(store, version.featureSetVersion, { days: windowDays, after: profile.period.to, ...(symbols ? { symbols } : {}) });
@@ -213,7 +253,9 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     windowDays,
     reference: profile
       ? { available: true, reason: `profile of ${profile.period.rows} training rows over ${profile.period.days} days`, period: profile.period, scoreSource: profile.scoreSource }
-      : { available: false, reason: 'no reference profile stored for this version' },
+      : profileProblem
+        ? { available: false, reason: `${profileProblem}: not used (drift unavailable until the version's profile is stored again)`, problem: profileProblem }
+        : { available: false, reason: 'no reference profile stored for this version' },
     drift,
     predictionDrift,
     performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel, inTraining: predictions.inTraining },

@@ -220,6 +220,23 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
       blockDeployments: rules.data_stale.blockDeployments,
     });
   }
+  // A stored profile that is not the version's (moved, replaced, edited) silenced drift and
+  // freshness alerts: its own finding, on the rule for a version's stored records not being the registered ones.
+  const profileProblem = (report.reference as Partial<ModelMonitoringReport['reference']> | undefined)?.problem; // (a stored report judged again may be older)
+  if (profileProblem !== undefined && rules.artifact_damaged.enabled) {
+    findings.push({
+      alert: {
+        rule: 'artifact_damaged',
+        severity: rules.artifact_damaged.severity,
+        subject,
+        message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it. Delete its row in model_reference_profiles and re-register the version to store its profile again`,
+        evidence: { reportId: report.id, model: report.model, version: report.version, record: 'model_reference_profiles', problem: profileProblem },
+        cooldownSeconds: rules.artifact_damaged.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
+  }
   return evaluation(findings);
 }
 

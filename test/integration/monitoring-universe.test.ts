@@ -4,7 +4,7 @@
  * reference profile describes only the symbols the model was trained on.
  */
 import { computeModelReport } from '../../lib/monitoring/model-report';
-import { parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
+import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile, type ReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { readLiveFeatureWindow } from '../../lib/monitoring/live-window';
@@ -71,7 +71,9 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
     const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(`universe-${name}`))).version;
     const version = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion, ...(options.lineage ? { lineage: options.lineage } : {}) });
     const profile = (options.profile ?? ((p) => p))(profileOf(name, version, featureSetVersion, 5));
-    expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
+    // Stored under the registered version whatever the profile says it describes (a row moved or replaced by hand).
+    if (profile.model === name && profile.version === version) expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
+    else await t.store.db.insertInto('model_reference_profiles').values({ name, version, profile: JSON.stringify(profile), created_at: profile.createdAt }).execute();
     await writeLiveRows(t, featureSetVersion, shift, 6);
     const report = await computeModelReport(t.store, { id: `mr-universe-${name}`, target: { model: name, version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: {} });
     return { featureSetVersion, profile, report };
@@ -114,5 +116,25 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
     expect(whole.drift.window.rows).toBe(LIVE_DAYS.length * (UNIVERSE.length + OTHERS.length));
     expect(whole.drift.reason).toMatch(/judged over every symbol in the store, not the model's universe: the reference profile lists no symbols/);
     expect(whole.freshness.reason).toMatch(/judged over every symbol in the store/);
+  });
+
+  it('does not use a stored profile that is not the version\'s (another model\'s, dated after registration, short of a symbol it trained on): drift unavailable, alerted', async () => {
+    const lineage = { universe: { source: 'symbols', requested: UNIVERSE, trained: UNIVERSE } };
+    const honest = (await seeded('profile-honest', 'universe', { lineage })).report;
+    expect([honest.reference.problem, honest.drift.status]).toEqual([undefined, 'drift']);
+    const cases: Array<[string, (p: ReferenceProfile) => ReferenceProfile, RegExp]> = [
+      ['profile-other', (p) => ({ ...p, model: 'someone-else', version: 42 }), /describes someone-else v42/],
+      ['profile-fs', (p) => ({ ...p, featureSetVersion: 'fs-other' }), /describes feature set fs-other, not the version's/],
+      ['profile-2099', (p) => ({ ...p, period: { ...p.period, to: '2099-12-31' } }), /describes training days through 2099-12-31, after the version was registered/],
+      ['profile-short', (p) => ({ ...p, symbols: p.symbols.slice(1) }), /lists 19 symbols, not the 20 the registry lineage says it trained on \(without U0\)/],
+    ];
+    for (const [name, edit, problem] of cases) {
+      const { report } = await seeded(name, 'universe', { lineage, profile: (p) => edit(p) });
+      expect({ name, problem: report.reference.problem, drift: report.drift.status }).toEqual({ name, problem: expect.stringMatching(problem), drift: 'unavailable' });
+      // Judged over the signed lineage's universe instead, and alerted.
+      expect(report.universe).toMatchObject({ source: 'lineage', symbols: 20 });
+      const alerts = evaluateModelReport(report, rules).findings.map((f) => f.alert);
+      expect(alerts).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', message: expect.stringMatching(problem) }));
+    }
   });
 });
