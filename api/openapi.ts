@@ -40,7 +40,13 @@ const COMMON_ERRORS = {
   '400': errorResponse('Malformed request; the message names each field and problem'),
   '401': errorResponse('Missing or invalid bearer token'),
   '403': errorResponse('The token lacks the scope this route needs'),
+  '429': errorResponse('Too many failed authentications from this address (or, on the prediction routes, too many predictions for this token or address); Retry-After says when to try again'),
 };
+
+/** The model is routed but cannot answer (not loaded yet, its versions failed verification, or its routes row cannot be read). */
+const MODEL_LOADING = errorResponse('The model has serving routes but is not loaded (not yet, its versions failed verification, or its routes cannot be read); error model_loading, with Retry-After');
+/** What a write that names versions refuses with (the routes and alias are unchanged). */
+const VERSION_REFUSED = errorResponse('A version named is refused: of another label than the served ones (label_mismatch), its artifact fails verification (artifact_invalid), or its evaluation vetoes serving (serving_vetoed)');
 
 export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown> {
   const predict = [{ bearer: ['predict'] }];
@@ -62,7 +68,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           summary: 'Predict for up to 500 symbols',
           security: predict,
           requestBody: { required: true, content: json(predictionsRequestSchema, 'input') },
-          responses: { '200': { description: 'Predictions, and per-symbol errors (e.g. no online features)', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown or unserved model') },
+          responses: { '200': { description: 'Predictions, and per-symbol errors (e.g. no online features)', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown or unserved model'), '503': MODEL_LOADING },
         },
       },
       '/v1/predictions/{symbol}': {
@@ -70,14 +76,14 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           summary: 'Predict for one symbol',
           security: predict,
           parameters: [...parameters(symbolParamsSchema, 'path'), ...parameters(predictionQuerySchema, 'query')],
-          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '409': errorResponse('The symbol\'s online features are withheld (they read an unadjusted split); the message says why and until when'), '500': errorResponse('The model failed on this symbol') },
+          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '409': errorResponse('The symbol\'s online features are withheld (they read an unadjusted split); the message says why and until when'), '500': errorResponse('The model failed on this symbol'), '503': errorResponse('The model is not loaded (model_loading, with Retry-After), or the online features could not be read (features_unavailable)') },
         },
       },
       '/v1/models': {
         get: {
           summary: 'Served models: traffic split and loaded versions',
           security: predict,
-          responses: { '200': { description: 'Served models', content: json(modelsResponseSchema, 'output') }, '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'] },
+          responses: { '200': { description: 'Served models', content: json(modelsResponseSchema, 'output') }, '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'], '429': COMMON_ERRORS['429'] },
         },
       },
       '/v1/admin/routes/{model}': {
@@ -86,7 +92,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(writeRoutesRequestSchema, 'input') },
-          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one') },
+          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED },
         },
       },
       '/v1/admin/rollback/{model}': {
@@ -95,7 +101,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(rollbackRequestSchema, 'input') },
-          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS },
+          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, '422': VERSION_REFUSED },
         },
       },
       '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive' } } } },

@@ -99,7 +99,16 @@ describe('prediction API (SQLite store, real Redis)', () => {
   let predictionLog: PredictionLogWriter;
   let app: FastifyInstance;
   let baseUrl: string;
-  const api = { inject: (options: Parameters<typeof request>[1]) => request(baseUrl, options) };
+  // Every answer of this file's requests is checked against /openapi.json at the end: a status a
+  // route answers is one its document lists (the document's response maps are written by hand).
+  const answered: Array<{ method: string; path: string; status: number }> = [];
+  const api = {
+    inject: async (options: Parameters<typeof request>[1]) => {
+      const reply = await request(baseUrl, options);
+      answered.push({ method: options.method.toLowerCase(), path: options.url.split('?')[0], status: reply.statusCode });
+      return reply;
+    },
+  };
   let started = false;
   let v1: TrainedModel;
   let v2: TrainedModel;
@@ -426,5 +435,19 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(lines.filter((l) => l.startsWith('warning: MODEL_SIGNING_KEY is not set'))).toEqual([expect.stringMatching(/registry rows are unsigned and not checked: .*edited there .* is served as if it had been registered/)]);
     expect(lines[lines.length - 1]).toMatch(/^stopped; prediction log: \d+ rows written, 0 dropped, 0 rejected$/);
     await expect(startApiProcess(loadConfig({ DATABASE_URL: t.url }), () => undefined)).rejects.toThrow(/API_TOKENS is empty/);
+  });
+
+  it('documents in /openapi.json every status its routes answered in these tests', async () => {
+    const doc = (await request(baseUrl, { method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const templates = Object.keys(doc.paths).map((template) => ({ template, pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+    const undocumented = new Set<string>();
+    for (const a of answered) {
+      const route = templates.find((r) => r.pattern.test(a.path));
+      const operation = route ? doc.paths[route.template][a.method] : undefined;
+      if (!route || !operation) continue; // no such route: the 404 of an unknown path
+      if (!(String(a.status) in operation.responses)) undocumented.add(`${a.method.toUpperCase()} ${route.template} ${a.status}`);
+    }
+    expect(answered.length).toBeGreaterThan(30);
+    expect([...undocumented]).toEqual([]);
   });
 });
