@@ -5,7 +5,7 @@ import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import type { CandidateBar, CsvReadResult } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
-import { readPriceTable } from '../market-data/csv-reader';
+import { cutFromStored, readPriceTable } from '../market-data/csv-reader';
 import { assertMarketsKnown } from '../market-data/instruments';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
@@ -724,19 +724,19 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
 /**
  * A file ending inside its last row (no line break after it) may have been cut part way through its
  * last field (a volume of 21172488 read as 2117248) without the reader being able to tell. Such a row
- * never revises a stored bar: when the store holds a bar of its symbol and date with other values,
- * the row is rejected as truncated_row and the stored bar stands. The read is changed in place.
+ * never revises a stored bar with a value its last field is the start of (or, with the symbol last,
+ * at all): it is rejected as truncated_row and the stored bar stands. A correction of another field
+ * is published as any other. The read is changed in place.
  */
 async function keepUnterminatedFromRevising(store: Database, read: CsvReadResult): Promise<void> {
   const bar = read.unterminated;
   if (!bar) return;
-  const stored = await store.db.selectFrom('bars').select(['open', 'high', 'low', 'close', 'volume']).where('symbol', '=', bar.symbol).where('date', '=', bar.date).executeTakeFirst();
-  if (!stored) return;
-  const fields = (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => Number(stored[f]) !== bar[f]);
-  if (fields.length === 0) return;
+  const row = await store.db.selectFrom('bars').select(['open', 'high', 'low', 'close', 'volume']).where('symbol', '=', bar.symbol).where('date', '=', bar.date).executeTakeFirst();
+  if (!row) return;
+  const changes = cutFromStored(bar, { open: Number(row.open), high: Number(row.high), low: Number(row.low), close: Number(row.close), volume: Number(row.volume) });
+  if (changes === undefined) return;
   read.bars.splice(read.bars.indexOf(bar), 1);
   delete read.unterminated;
-  const changes = fields.map((f) => `${f} ${Number(stored[f])} → ${bar[f]}`).join(', ');
   read.issues.push(
     issue('truncated_row', {
       symbol: bar.symbol,
@@ -744,7 +744,7 @@ async function keepUnterminatedFromRevising(store: Database, read: CsvReadResult
       source: bar.source,
       line: bar.line,
       raw: bar.raw,
-      message: `the file ends inside this row, without a line break, so its last field may have been cut off, and the row would revise the stored bar (${changes}): a row that may be cut short never changes a stored bar, so it is rejected and the stored bar stands; import the complete file (ending with a line break)`,
+      message: `the file ends inside this row, without a line break, so its last field may have been cut off, and the row would revise the stored bar (${changes}): a row that may be cut short never replaces a stored value by the start of it, so the row is rejected and the stored bar stands; import the complete file (ending with a line break)`,
     }),
   );
 }

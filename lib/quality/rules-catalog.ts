@@ -12,7 +12,7 @@ export const QUALITY_RULES = {
   line_too_long: { severity: 'reject', meaning: 'row longer than the reader accepts (no daily bar needs that many characters)' },
   field_too_long: { severity: 'reject', meaning: 'one field longer than the reader accepts' },
   bad_quoting: { severity: 'reject', meaning: 'a quoted field is never closed, or text follows its closing quote ("199.31"9)' },
-  truncated_row: { severity: 'reject', meaning: "the file's last row, when the file ends without a line break and that row's last field is shorter than in every other row, or a fifth or less of its symbol's recent rows' median and shorter, or the row would revise a stored bar: a file cut off part way through it" },
+  truncated_row: { severity: 'reject', meaning: "the file's last row, when the file ends without a line break and that row's last field is shorter than in every other row, or an eighth or less of its symbol's recent rows' median and shorter (not on an early close), or its last field is the start of the stored value it would replace: a file cut off part way through it" },
   invalid_symbol: { severity: 'reject', meaning: 'symbol does not match the symbol rule (lib/market-data/symbols.ts)' },
   missing_field: { severity: 'reject', meaning: 'a required field is empty, null or NaN' },
   non_numeric: { severity: 'reject', meaning: 'a numeric field holds text' },

@@ -151,6 +151,12 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     const after = await dumpStore(t.store);
     expect(after.bars).toEqual(before.bars);
     expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+    // A correction of another field, in a file ending the same way, is published: a cut cannot make it.
+    const corrected = rows.map((r, i) => (i === 3 ? r.replace(',164,', ',164.25,') : r));
+    fs.writeFileSync(file, `Date,Open,High,Low,Close,Volume\n${corrected.join('\n')}`);
+    const correction = await importBars(t.store, request({ source: { kind: 'csv', path: file }, quality: { minHistoryBars: 2 } }));
+    expect(correction.byRule).toEqual({});
+    expect((await readBars(t.store, { symbols: ['IBM'], from: '2018-01-19' }))[0]).toMatchObject({ close: 164.25, volume: 21_172_488 });
   });
 
   it('fails clearly for a missing path and an empty folder', async () => {

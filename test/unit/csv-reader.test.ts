@@ -1,6 +1,7 @@
 import { detectFormat, KNOWN_FORMATS, normaliseHeader, resolveColumns } from '../../lib/market-data/csv-formats';
 import { BadInputError } from '../../lib/errors';
 import {
+  cutFromStored,
   MAX_FIELD_CHARS,
   MAX_LINE_CHARS,
   parseDate,
@@ -12,6 +13,7 @@ import {
   type CsvReadResult,
 } from '../../lib/market-data/csv-reader';
 import type { QualityIssue } from '../../lib/quality/rules-catalog';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 
 const SRC = '/data/input.csv';
 
@@ -983,7 +985,18 @@ describe('readBarCsv: a file cut off inside its last row', () => {
     expect(readBarCsv('date,open,high,low,close,volume,Name\n2018-02-05,1,2,0.5,1.5,100,IBM\n2018-02-05,1,2,0.5,1.5,100,GE\n2018-02-06,1,2,0.5,1.5,100,IB', { source: SRC }).bars.map((b) => b.symbol)).toEqual(['IBM', 'GE']);
   });
 
-  it('rejects a numeric last field cut by a digit on an ordinary day: a fifth of its rows\' median or less, and shorter', () => {
+  it('says how an unterminated last row would revise a stored bar only where its last field is the start of the stored value (or the symbol is last)', () => {
+    const stored = { open: 164.46, high: 165.4, low: 161.3, close: 162.37, volume: 21_172_488 };
+    const bar = (raw: string, values: Partial<typeof stored>) => ({ symbol: 'IBM', date: '2018-01-19', source: '/x', line: 5, raw, ...stored, ...values });
+    expect(cutFromStored(bar('2018-01-19,164.46,165.4,161.3,162.37,2117248', { volume: 2_117_248 }), stored)).toBe('volume 21172488 → 2117248');
+    expect(cutFromStored(bar('2018-01-19,164.46,165.4,161.3,162.5,21172488', { close: 162.5 }), stored)).toBeUndefined(); // a correction
+    expect(cutFromStored(bar('2018-01-19,164.46,165.4,161.3,162.37,21172489', { volume: 21_172_489 }), stored)).toBeUndefined();
+    expect(cutFromStored(bar('2018-01-19,164.46,165.4,161.3,162.37,21172488', {}), stored)).toBeUndefined();
+    // With the symbol last, any difference: GOOG may be GOOGL cut.
+    expect(cutFromStored(bar('2018-01-19,164.46,165.4,161.3,162.5,21172488,IBM', { close: 162.5 }), stored)).toBe('close 162.37 → 162.5');
+  });
+
+  it('rejects a numeric last field cut by a digit on an ordinary day: an eighth of its rows\' median or less, and shorter', () => {
     const days = Array.from({ length: 25 }, (_, i) => `2018-01-${String(i + 2).padStart(2, '0')}`);
     // One half-day of 6 digits: the cut row's 6 digits are not shorter than every other row's.
     const volumes = days.map((_, i) => (i === 3 ? 900_000 : 4_000_000 + ((i * 37_813) % 900_000) + (i % 5 === 0 ? 6_000_000 : 0)));
@@ -992,7 +1005,11 @@ describe('readBarCsv: a file cut off inside its last row', () => {
     const read = readBarCsv(cut, stooq);
     expect(read.bars).toHaveLength(24);
     expect(brief(read)).toEqual([{ rule: 'truncated_row', line: 26, raw: expect.any(String), source: '/data/ibm.us.csv' }]);
-    expect(read.issues[0].message).toMatch(/is under 1\/5 of the median of IBM's 20 rows before it/);
+    expect(read.issues[0].message).toMatch(/is 1\/8 or less of the median of IBM's 20 rows before it/);
+    // On an NYSE early close (Christmas Eve) a volume that low is the session's own: kept.
+    const before = nyseTradingDaysBetween('2018-11-01', '2018-12-21').slice(-24);
+    const early = ['Date,Open,High,Low,Close,Volume', ...before.map((d, i) => `${d},10,11,9,10.5,${volumes[i]}`), '2018-12-24,10,11,9,10.5,400751'].join('\n');
+    expect(readBarCsv(early, stooq).bars).toHaveLength(25);
     // The whole file, without a line break: kept, and marked as a row the import keeps from revising a stored bar.
     const whole = readBarCsv(text, stooq);
     expect(whole.bars).toHaveLength(25);
