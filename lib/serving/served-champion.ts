@@ -32,11 +32,17 @@ export async function championAliasDisagreement(store: Database, model: string, 
     throw error;
   }
   if (!routes) return undefined;
-  return splitAliasDisagreement(routes, aliasChampion, `the serving routes of ${model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`);
+  // A running deployment's last canary step serves its challenger on all traffic, the champion's
+  // route at weight 0, until it promotes: that is the deployment's to judge, not a disagreement.
+  const deploying = await store.db.selectFrom('deployments').select(['champion_version', 'challenger_version']).where('model', '=', model).where('status', '=', 'running').executeTakeFirst();
+  return splitAliasDisagreement(routes, aliasChampion, `the serving routes of ${model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`, deploying ? { champion: deploying.champion_version, challenger: deploying.challenger_version } : undefined);
 }
 
-/** The same judgement of a split before it is written (`written` names it in the answer). */
-export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'routes' | 'reference'>, aliasChampion: number | undefined, written: string): string | undefined {
+/**
+ * The same judgement of a split before it is written (`written` names it in the answer). `deploying`:
+ * the model's running deployment, whose challenger may take all traffic from the alias's champion.
+ */
+export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'routes' | 'reference'>, aliasChampion: number | undefined, written: string, deploying?: { champion: number | null; challenger: number }): string | undefined {
   if (routes.routes.every((r) => r.weight <= 0)) return undefined;
   const alias = aliasChampion === undefined ? 'the champion alias is not set' : `the champion alias names v${aliasChampion}`;
   const anchor = anchorRoute(routes);
@@ -46,6 +52,7 @@ export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'routes' | 'r
     // deployment would compare, shift and roll back a version no trader is served.
     const others = [...new Set(routes.routes.filter((r) => r.weight > 0 && r.version !== aliasChampion).map((r) => `v${r.version}`))];
     if (anchor.weight > 0 || others.length === 0) return undefined;
+    if (deploying?.champion === aliasChampion && others.every((v) => v === `v${deploying.challenger}`)) return undefined;
     return `${written} give the champion route (${anchor.variant}, v${anchor.version}) no traffic while ${others.join(', ')} serve${others.length === 1 ? 's' : ''} every request, but ${alias}`;
   }
   if (aliasChampion !== undefined && routes.routes.some((r) => r.version === aliasChampion)) return undefined;

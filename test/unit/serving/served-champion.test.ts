@@ -19,6 +19,14 @@ describe('a split against the champion alias', () => {
     expect(splitAliasDisagreement({ routes: [route('champion', 1, 0), route('b', 1, 1)] }, 1, 'it would')).toBeUndefined();
   });
 
+  it("agrees at a running deployment's last canary step: its challenger on all traffic, the alias's champion at weight 0", () => {
+    const lastStep = { routes: [route('canary', 2, 1), route('champion', 1, 0)] };
+    expect(splitAliasDisagreement(lastStep, 1, 'it would', { champion: 1, challenger: 2 })).toBeUndefined();
+    // Another deployment's challenger, or none running: a disagreement.
+    expect(splitAliasDisagreement(lastStep, 1, 'it would', { champion: 1, challenger: 3 })).toMatch(/no traffic while v2 serves every request/);
+    expect(splitAliasDisagreement(lastStep, 1, 'it would')).toMatch(/no traffic while v2 serves every request/);
+  });
+
   it('disagrees when another version is the champion route', () => {
     expect(splitAliasDisagreement({ routes: [route('champion', 2, 1)] }, 1, 'it would')).toBe('it would serve v2 as the champion, but the champion alias names v1');
   });
