@@ -136,6 +136,7 @@ export interface RuleEvaluation {
 /** Subjects, with the rule the cool-down key: one per model version for model rules, one per model for its data. */
 export const modelSubject = (model: string, version: number) => `model ${model} v${version}`;
 export const dataSubject = (model: string) => `data for model ${model}`;
+export const profileSubject = (model: string, version: number) => `reference profile of model ${model} v${version}`;
 export const PIPELINE_SUBJECT = 'pipeline';
 
 function evaluation(found: RuleFinding[]): RuleEvaluation {
@@ -221,15 +222,16 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     });
   }
   // A stored profile that is not the version's (moved, replaced, edited) silenced drift and
-  // freshness alerts: its own finding, on the rule for a version's stored records not being the registered ones.
+  // freshness alerts: its own finding, on the rule for a version's stored records not being the
+  // registered ones, under a subject of its own (a damaged artifact's alert must not cool it down, nor it that one).
   const profileProblem = (report.reference as Partial<ModelMonitoringReport['reference']> | undefined)?.problem; // (a stored report judged again may be older)
   if (profileProblem !== undefined && rules.artifact_damaged.enabled) {
     findings.push({
       alert: {
         rule: 'artifact_damaged',
         severity: rules.artifact_damaged.severity,
-        subject,
-        message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it. Delete its row in model_reference_profiles and re-register the version to store its profile again`,
+        subject: profileSubject(report.model, report.version),
+        message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it until the version's own profile is stored again: restore its row in model_reference_profiles from a backup, or retrain (a new version stores its profile)`,
         evidence: { reportId: report.id, model: report.model, version: report.version, record: 'model_reference_profiles', problem: profileProblem },
         cooldownSeconds: rules.artifact_damaged.cooldownSeconds,
       },

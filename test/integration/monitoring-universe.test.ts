@@ -134,7 +134,7 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
       // Judged over the signed lineage's universe instead, and alerted.
       expect(report.universe).toMatchObject({ source: 'lineage', symbols: 20 });
       const alerts = evaluateModelReport(report, rules).findings.map((f) => f.alert);
-      expect(alerts).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', message: expect.stringMatching(problem) }));
+      expect(alerts).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', subject: `reference profile of model ${name} v1`, message: expect.stringMatching(problem) }));
     }
   });
 });
