@@ -18,7 +18,7 @@ export function relaxedGuardsOf(experiment: {
   guards: GuardsConfig;
   label: { kind: Experiment['label']['kind'] };
   promotion?: { alpha?: number; metric?: Experiment['promotion']['metric'] };
-  backtest?: Pick<BacktestOptions, 'costBps' | 'slippageBps'>;
+  backtest?: Pick<BacktestOptions, 'costBps' | 'slippageBps'> & Partial<Pick<BacktestOptions, 'strategy' | 'borrowRate' | 'riskFreeRate' | 'periodsPerYear'>>;
 }): RelaxedGuard[] {
   const g = experiment.guards;
   const out: RelaxedGuard[] = [];
@@ -50,15 +50,20 @@ export function relaxedGuardsOf(experiment: {
   // The evidence tests are no leakage guard, but off they let a model worse than a naive baseline promote on its point score alone.
   if ((experiment.promotion?.alpha ?? 0.05) >= 1) out.push({ guard: 'baseline_evidence', status: 'not_run', setting: 'promotion.alpha', message: 'not run: the tests against the naive baselines and the champion are disabled by promotion.alpha 1' });
 
-  // Trading costs below the defaults flatter exactly what a Sharpe promotion judges: a strategy
-  // losing money after 6 bps per unit of turnover became first champion at 0.
-  const costs = experiment.backtest;
-  if (experiment.promotion?.metric === 'sharpe' && costs !== undefined) {
-    const given = costs.costBps + costs.slippageBps;
+  // Backtest settings that flatter exactly what a Sharpe promotion judges: a strategy losing money
+  // after 6 bps per unit of turnover became first champion at 0 costs.
+  const b = experiment.backtest;
+  if (experiment.promotion?.metric === 'sharpe' && b !== undefined) {
+    const given = b.costBps + b.slippageBps;
     const dflt = BACKTEST_DEFAULTS.costBps + BACKTEST_DEFAULTS.slippageBps;
-    if (given < dflt) {
-      out.push({ guard: 'backtest_costs', status: 'loosened', setting: 'backtest.costBps + backtest.slippageBps', message: `costs lowered under a Sharpe promotion: backtest.costBps ${costs.costBps} + backtest.slippageBps ${costs.slippageBps} = ${given} bps per unit of turnover < default ${dflt}` });
-    }
+    const lowered = (setting: string, message: string) => out.push({ guard: 'backtest_costs', status: 'loosened', setting, message: `${message} under a Sharpe promotion` });
+    if (given < dflt) lowered('backtest.costBps + backtest.slippageBps', `costs lowered: backtest.costBps ${b.costBps} + backtest.slippageBps ${b.slippageBps} = ${given} bps per unit of turnover < default ${dflt}`);
+    // Borrowing is charged on shorts only; a rate below the default flatters a long/short book.
+    if (b.strategy === 'long_short' && b.borrowRate !== undefined && b.borrowRate < BACKTEST_DEFAULTS.borrowRate) lowered('backtest.borrowRate', `borrowing cost lowered: backtest.borrowRate ${b.borrowRate} < default ${BACKTEST_DEFAULTS.borrowRate}`);
+    // A negative rate adds |rf|/volatility to every Sharpe ratio: most to the calmest strategy.
+    if (b.riskFreeRate !== undefined && b.riskFreeRate < BACKTEST_DEFAULTS.riskFreeRate) lowered('backtest.riskFreeRate', `risk-free rate lowered: backtest.riskFreeRate ${b.riskFreeRate} < default ${BACKTEST_DEFAULTS.riskFreeRate}`);
+    // More periods a year annualise the same daily Sharpe ratio higher (margins are annual).
+    if (b.periodsPerYear !== undefined && b.periodsPerYear > BACKTEST_DEFAULTS.periodsPerYear) lowered('backtest.periodsPerYear', `annualisation raised: backtest.periodsPerYear ${b.periodsPerYear} > default ${BACKTEST_DEFAULTS.periodsPerYear}`);
   }
 
   const d = g.degenerateScores;

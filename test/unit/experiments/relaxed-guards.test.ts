@@ -47,8 +47,15 @@ describe('trading costs under a Sharpe promotion', () => {
   it('are a loosened setting when below the defaults (1 + 5 bps), and only when Sharpe decides', () => {
     const sharpe = { metric: 'sharpe' as const };
     expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 0, slippageBps: 0 } })).map((r) => [r.guard, r.status, r.message])).toEqual([
-      ['backtest_costs', 'loosened', 'costs lowered under a Sharpe promotion: backtest.costBps 0 + backtest.slippageBps 0 = 0 bps per unit of turnover < default 6'],
+      ['backtest_costs', 'loosened', 'costs lowered: backtest.costBps 0 + backtest.slippageBps 0 = 0 bps per unit of turnover < default 6 under a Sharpe promotion'],
     ]);
+    expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { strategy: 'long_short', threshold: 0.6, borrowRate: 0, riskFreeRate: -0.02, periodsPerYear: 365 } })).map((r) => r.setting)).toEqual([
+      'backtest.borrowRate',
+      'backtest.riskFreeRate',
+      'backtest.periodsPerYear',
+    ]);
+    // Borrowing costs nothing on a long-only book.
+    expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { borrowRate: 0 } }))).toEqual([]);
     expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 4, slippageBps: 2 } }))).toEqual([]);
     expect(relaxedGuardsOf(parse({ promotion: sharpe, backtest: { costBps: 10, slippageBps: 10 } }))).toEqual([]);
     // AUC or accuracy promotion does not read the backtest: costs there change no decision.
