@@ -18,9 +18,9 @@ export function numberFlag(flag: string, range: { int?: boolean; min?: number; m
   return schema;
 }
 
-/** The flag's value as a number, or an Error naming the flag and the values it takes. */
-export function parseNumberFlag(flag: string, value: unknown, range: { int?: boolean; min?: number; max?: number } = {}): number {
+/** The flag's value as a number, or an Error naming the command (`command: ` first, when given), the flag and the values it takes. */
+export function parseNumberFlag(flag: string, value: unknown, range: { int?: boolean; min?: number; max?: number } = {}, command?: string): number {
   const parsed = numberFlag(flag, range).safeParse(value);
-  if (!parsed.success) throw new Error(`${parsed.error.issues[0].message}, got "${String(value)}"`);
+  if (!parsed.success) throw new Error(`${command ? `${command}: ` : ''}${parsed.error.issues[0].message}, got "${String(value)}"`);
   return parsed.data;
 }

@@ -253,7 +253,7 @@ export function schedulesCommand(): Command {
     .option('--next <n>', 'how many next runs and recent actions', '5')
     .option('--json', 'the description as JSON')
     .action(async (id: string, opts: { next: string; json?: boolean }) => {
-      const next = parseNumberFlag('--next', opts.next, { int: true, min: 1, max: 10 });
+      const next = parseNumberFlag('--next', opts.next, { int: true, min: 1, max: 10 }, 'schedules describe');
       await withClient(async (client, config, sch) => {
         if (opts.json) {
           const d = await sch.withSchedule(client, id, (h) => h.describe());

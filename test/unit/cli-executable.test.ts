@@ -163,7 +163,7 @@ describe('malformed flags are named before anything is reached', () => {
     const cases: Array<[string[], RegExp]> = [
       [['schedules', 'create', '--which', 'monitor', '--interval', '5x'], /--interval/],
       [['schedules', 'backfill', 'x', '--from', '2026-03-04', '--to', '2026-03-02'], /--from.*must be before --to/],
-      [['schedules', 'describe', 'x', '--next', '0'], /--next must be a whole number from 1 to 10, got "0"/],
+      [['schedules', 'describe', 'x', '--next', '0'], /schedules describe: --next must be a whole number from 1 to 10, got "0"/],
       [['schedules', 'update', 'x', '--catchup-window', 'soon'], /--catchup-window/],
     ];
     for (const [args, message] of cases) {
