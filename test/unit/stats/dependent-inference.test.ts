@@ -1,6 +1,6 @@
 import { rng } from '../../../lib/random';
 import { studentTCdf, studentTQuantile } from '../../../lib/stats/distributions';
-import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
+import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, demeanedShare, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
 import { normalInverseCdf } from '../../../lib/stats/normal';
 
 /** Standard normal draws from the seeded generator (Box–Muller). */
@@ -320,14 +320,15 @@ describe('a panel with overlapping labels (rows dependent by symbol and within t
     const days = 300;
     const values = Float64Array.from({ length: days }, () => z());
     const day = Int32Array.from({ length: days }, (_, t) => t * 2); // any increasing index
-    // By hand: (Σ_t Σ_{|s−t|≤2} e_t e_s) / n² · G/(G−1), G = ceil(300 / 3) = 100.
+    // By hand: (Σ_t Σ_{|s−t|≤2} e_t e_s) / n² over the share of it centring leaves for independent
+    // days, 1 − 1/n − 2(299 + 298)/n²; Student t on n/(2·2 + 1) = 60 df (fewer than the 100 stretches).
     const mean = values.reduce((s, v) => s + v, 0) / days;
     const e = Array.from(values, (v) => (v - mean) / days);
     let sum = 0;
     for (let t = 0; t < days; t++) for (let s = Math.max(0, t - 2); s <= Math.min(days - 1, t + 2); s++) sum += e[t] * e[s];
     const estimate = clusteredMean(values, { day, lags: 2 });
-    expect(estimate.standardError).toBeCloseTo(Math.sqrt((sum * 100) / 99), 12);
-    expect(estimate.degreesOfFreedom).toBe(99);
+    expect(estimate.standardError).toBeCloseTo(Math.sqrt(sum / (1 - 1 / days - (2 * (299 + 298)) / days ** 2)), 12);
+    expect(estimate.degreesOfFreedom).toBe(60);
     const rows = 600;
     const twoADay = Int32Array.from({ length: rows }, (_, r) => Math.floor(r / 2));
     const stock = Int32Array.from({ length: rows }, (_, r) => r % 2);
@@ -381,5 +382,33 @@ describe('a panel with overlapping labels (rows dependent by symbol and within t
     const x = Float64Array.from([1, 2, 3, 4]);
     expect(() => clusteredMean(x, { day: Int32Array.from([0, 1, 2, 3]), lags: -1 })).toThrow(/lags must be an integer >= 0, got -1/);
     expect(() => clusteredMean(x, { day: Int32Array.from([0, 1, 2]), lags: 1 })).toThrow(/There are 3 days for 4 rows/);
+  });
+});
+
+describe('short samples: the share centring leaves, and the degrees of freedom of a lagged-products variance', () => {
+  it('takes the expectation of centred lagged products of independent entries as its share of the truth', () => {
+    const z = normals(rng(11));
+    for (const [n, lags, uniform] of [[30, 4, true], [20, 2, false], [10, 0, true]] as const) {
+      // Monte Carlo of E[Σ_{|a−b|≤lags} w·s_a·s_b] / n for unit-variance entries.
+      let total = 0;
+      const runs = 20_000;
+      for (let k = 0; k < runs; k++) {
+        const x = Array.from({ length: n }, () => z());
+        const m = x.reduce((s, v) => s + v, 0) / n;
+        const s = x.map((v) => v - m);
+        for (let a = 0; a < n; a++) for (let b = Math.max(0, a - lags); b <= Math.min(n - 1, a + lags); b++) total += (uniform ? 1 : 1 - Math.abs(a - b) / (lags + 1)) * s[a] * s[b];
+      }
+      expect(total / runs / n).toBeCloseTo(demeanedShare(n, lags, uniform), 2);
+    }
+    expect(demeanedShare(10, 9, true)).toBeCloseTo(0, 12); // lags spanning the sample: centred sums sum to 0
+  });
+
+  it('gives a Newey–West mean of n periods 3n/(2(lags + 1)) degrees of freedom, at most n − 1, and a panel D/(2·lags + 1)', () => {
+    const z = normals(rng(12));
+    const x = Float64Array.from({ length: 20 }, () => z());
+    expect(neweyWestMean(x, { lags: 2 }).degreesOfFreedom).toBe(10);
+    expect(neweyWestMean(x, { lags: 0 }).degreesOfFreedom).toBe(19);
+    const day = Int32Array.from({ length: 60 }, (_, t) => t);
+    expect(clusteredMean(Float64Array.from({ length: 60 }, () => z()), { day, lags: 4 }).degreesOfFreedom).toBe(6);
   });
 });
