@@ -165,25 +165,41 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
   const id = createHash('sha256')
     .update(JSON.stringify({ model, since: since ?? null, until: until ?? null, ...spec.definition }))
     .digest('hex');
-  await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US);
-
-  const mysql = store.driver === 'mysql';
-  return store.db.connection().execute(async (db) => {
-    // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
-    await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
-    try {
-      const stream = await db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
-      const cells: Cells = new Map();
-      for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) {
-        cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
+  const read = async (): Promise<Cells | undefined> => {
+    await fold(store, id, logWindow(store.db, store.driver, model, since, until), since, spec, options.settleLagUs ?? SETTLE_LAG_US);
+    const mysql = store.driver === 'mysql';
+    return store.db.connection().execute(async (db) => {
+      // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
+      await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
+      try {
+        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n']).where('id', '=', id).executeTakeFirstOrThrow();
+        const cells: Cells = new Map();
+        let stored = 0;
+        for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) {
+          cells.set(c.cell, { n: Number(c.n), s1: Number(c.s1), s2: Number(c.s2) });
+          stored += Number(c.n);
+        }
+        // Cells that no longer hold what the folds added (emptied, or counts edited): not evidence.
+        if (stream.folded_n !== null && stream.folded_n !== undefined && stored !== Number(stream.folded_n)) return undefined;
+        addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until), { from: Number(stream.folded_until) }));
+        return cells;
+      } finally {
+        // Nothing was written; ending the snapshot is all commit does here.
+        await sql.raw('commit').execute(db);
       }
-      addCells(cells, await spec.aggregate(logWindow(db, store.driver, model, since, until), { from: Number(stream.folded_until) }));
-      return cells;
-    } finally {
-      // Nothing was written; ending the snapshot is all commit does here.
-      await sql.raw('commit').execute(db);
-    }
+    });
+  };
+  const cells = await read();
+  if (cells) return cells;
+  // Fold the window again from its start: the stream and its cells are dropped, and the next fold
+  // begins a new one (a concurrent analysis may have begun it first: it folds the same rows once).
+  await store.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('analysis_cells').where('stream', '=', id).execute();
+    await tx.deleteFrom('analysis_streams').where('id', '=', id).execute();
   });
+  const again = await read();
+  if (!again) throw new Error(`the analysis totals of stream ${id} (${model}) do not match their folds even after they were folded again: another process is changing analysis_cells; analyse again`);
+  return again;
 }
 
 /** Adds the settled rows logged since the stream's watermark to its stored cells (no-op when another analysis just did). */
@@ -194,7 +210,7 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
   if (!stream) {
     // A new stream starts before its window's first possible row.
     const start = since === undefined ? 0 : Math.max(0, Date.parse(since.length === 10 ? `${since}T00:00:00Z` : since) * 1000 - LOGGING_DELAY_BOUND_US);
-    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, updated_at: nowText });
+    const insert = store.db.insertInto('analysis_streams').values({ id, definition: JSON.stringify({ model: w.model, since: since ?? null, ...spec.definition }), folded_until: start, folded_n: 0, updated_at: nowText });
     if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate((eb) => ({ id: eb.ref('analysis_streams.id') })).execute();
     else await insert.onConflict((oc) => oc.column('id').doNothing()).execute();
     stream = await store.db.selectFrom('analysis_streams').select('folded_until').where('id', '=', id).executeTakeFirstOrThrow();
@@ -205,7 +221,13 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
   const cells = await spec.aggregate(w, { from, to });
   await store.db.transaction().execute(async (tx) => {
     // Only the analysis that moves the watermark adds its cells: a concurrent one folded the same rows.
-    const moved = await tx.updateTable('analysis_streams').set({ folded_until: to, updated_at: nowText }).where('id', '=', id).where('folded_until', '=', from).executeTakeFirst();
+    const added = cells.reduce((n, c) => n + c.n, 0);
+    const moved = await tx
+      .updateTable('analysis_streams')
+      .set((eb) => ({ folded_until: to, updated_at: nowText, folded_n: eb.case().when('folded_n', 'is', null).then(null).else(eb('folded_n', '+', added)).end() }))
+      .where('id', '=', id)
+      .where('folded_until', '=', from)
+      .executeTakeFirst();
     if (Number(moved.numUpdatedRows) !== 1) return;
     for (let i = 0; i < cells.length; i += CELLS_PER_INSERT) {
       const values = cells.slice(i, i + CELLS_PER_INSERT).map((c) => ({ stream: id, cell: cellKey(c.key), n: c.n, s1: c.s1, s2: c.s2 }));

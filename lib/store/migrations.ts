@@ -759,6 +759,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('prediction_outcomes').dropColumn('label_code_version').execute();
     },
   },
+  '0027_analysis_stream_counts': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The sum of the counts a stream's folds added to its cells, kept with its watermark: cells
+      // emptied or edited (a derived table) no longer pass for the rows the watermark says were
+      // folded; the analysis then folds the window again (lib/deployment/log-aggregates.ts). Null on
+      // streams folded before, which are not checked.
+      await db.schema.alterTable('analysis_streams').addColumn('folded_n', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('analysis_streams').dropColumn('folded_n').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

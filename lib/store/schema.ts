@@ -220,6 +220,8 @@ export interface AnalysisStreamsTable {
   definition: string;
   /** Rows logged before this (µs, database clock) are in the stream's cells. */
   folded_until: number;
+  /** Σ n its folds added to its cells (0027); null on streams folded before. */
+  folded_n?: number | null;
   updated_at: string;
 }
 

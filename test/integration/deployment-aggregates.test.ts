@@ -313,6 +313,24 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     same(await actual(), now);
   });
 
+  it('folds the window again when the stored totals no longer hold what the folds added (analysis_cells emptied or edited)', async () => {
+    const model = 'agg-tampered';
+    const pair = { champion: await registerAs(t.store, artifactDir, model, 'k-t1'), canary: await registerAs(t.store, artifactDir, model, 'k-t2', { kind: 'direction', horizon: 3, deadZone: 0 }) };
+    const options = { canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 50, maxP99LatencyMs: 30 } };
+    await insertRows(t.store, logRows(1200, pair, 7, 0.05, { model }).map((r) => ({ ...r, logged_at: (Date.now() - 3_600_000) * 1000 })));
+    const expected = await analyseCanaryInStore(t.store, { model, since: SINCE, ...options }); // folds every row
+    const streams = await t.store.db.selectFrom('analysis_streams').select(['id', 'folded_n']).execute();
+    expect(streams.some((s) => Number(s.folded_n) > 0)).toBe(true);
+    // Emptied: before, the watermark stood and the analysis saw none of the folded rows.
+    await t.store.db.deleteFrom('analysis_cells').execute();
+    const afterEmptied = await analyseCanaryInStore(t.store, { model, since: SINCE, ...options });
+    expect(afterEmptied.paired).toEqual(expected.paired);
+    expect(afterEmptied.variants).toEqual(expected.variants);
+    // A count edited down.
+    await t.store.db.updateTable('analysis_cells').set({ n: 0 }).execute();
+    expect((await analyseCanaryInStore(t.store, { model, since: SINCE, ...options })).paired).toEqual(expected.paired);
+  });
+
   it('names the cause of bad input', async () => {
     await expect(analyseCanaryInStore(t.store, { model: MODEL, since: 'yesterday', canary: 'canary', reference: 'champion' })).rejects.toThrow(/invalid prediction log query: since/);
     await expect(analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, canary: 'x', reference: 'x' })).rejects.toThrow(/different variants/);
