@@ -13,6 +13,8 @@ import { guardsSchema, plausibilityFor, type Experiment, type GuardsConfig } fro
 /** The settings an experiment without `guards` gets: the yardstick for "loosened". */
 const DEFAULTS = guardsSchema.parse(undefined);
 const BACKTEST_DEFAULTS = backtestOptionsSchema.parse({});
+/** The promotion level an experiment without `promotion.alpha` gets. */
+const DEFAULT_ALPHA = 0.05;
 
 export function relaxedGuardsOf(experiment: {
   guards: GuardsConfig;
@@ -48,7 +50,10 @@ export function relaxedGuardsOf(experiment: {
   }
 
   // The evidence tests are no leakage guard, but off they let a model worse than a naive baseline promote on its point score alone.
-  if ((experiment.promotion?.alpha ?? 0.05) >= 1) out.push({ guard: 'baseline_evidence', status: 'not_run', setting: 'promotion.alpha', message: 'not run: the tests against the naive baselines and the champion are disabled by promotion.alpha 1' });
+  const alpha = experiment.promotion?.alpha ?? DEFAULT_ALPHA;
+  if (alpha >= 1) out.push({ guard: 'baseline_evidence', status: 'not_run', setting: 'promotion.alpha', message: 'not run: the tests against the naive baselines and the champion are disabled by promotion.alpha 1' });
+  // 0.99 tests in name only: a no-edge model 0.003 AUC above market breadth (p 0.45) became first champion.
+  else if (alpha > DEFAULT_ALPHA) looser('baseline_evidence', 'promotion.alpha', alpha, DEFAULT_ALPHA, 'evidence level raised');
 
   // Backtest settings that flatter exactly what a Sharpe promotion judges: a strategy losing money
   // after 6 bps per unit of turnover became first champion at 0 costs.

@@ -43,6 +43,15 @@ describe('relaxedGuardsOf', () => {
   });
 });
 
+describe('promotion.alpha above the default', () => {
+  it('is a loosened baseline_evidence (0.99 tested in name only); 1 turns the tests off; the default or lower is none', () => {
+    expect(relaxedGuardsOf(parse({ promotion: { alpha: 0.99 } })).map((r) => [r.guard, r.status, r.message])).toEqual([['baseline_evidence', 'loosened', 'evidence level raised: promotion.alpha 0.99 > default 0.05']]);
+    expect(relaxedGuardsOf(parse({ promotion: { alpha: 1 } })).map((r) => r.status)).toEqual(['not_run']);
+    expect(relaxedGuardsOf(parse({ promotion: { alpha: 0.05 } }))).toEqual([]);
+    expect(relaxedGuardsOf(parse({ promotion: { alpha: 0.01 } }))).toEqual([]);
+  });
+});
+
 describe('trading costs under a Sharpe promotion', () => {
   it('are a loosened setting when below the defaults (1 + 5 bps), and only when Sharpe decides', () => {
     const sharpe = { metric: 'sharpe' as const };
