@@ -60,7 +60,7 @@ export const QUALITY_RULES = {
   misdated_series: {
     severity: 'reject',
     meaning:
-      "a US equity's or index's daily returns move with the other US equities' mean return of another session (1 to 5 away) rather than of their own, or with the mean of one of two groups of US equities dated a session apart: its bars are dated sessions late or early (correlation gap of 5/√sessions or more on 60 or more sessions, at least 0.1 with the other session; a short update on its stored bars too); or a row repeats the stored bar of the session before or after its date in close and volume (a file dated a session off where it meets the store); judged when the snapshot is judged; the series is rejected whole and the import fails",
+      "a US equity's or index's daily returns move with the other US equities' mean return of another session (1 to 5 away) rather than of their own, or with the mean of one of two groups of US equities dated a session apart: its bars are dated sessions late or early (correlation gap of 5/√sessions or more on 60 or more sessions, at least 0.1 with the other session; a short update on its stored bars too); or a row repeats the stored bar of the session before or after its date in close and volume (a file dated a session off where it meets the store); or, any series on its own over 250 or more sessions of the snapshot, its overnight gaps undo its sessions' moves (rank correlation −0.43 or less: closes of the next session filed under each date, every symbol shifted alike); judged when the snapshot is judged; the series is rejected whole and the import fails",
   },
   one_bar_glitch: {
     severity: 'reject',

@@ -320,3 +320,27 @@ describe('misdated_series', () => {
     expect(duplicateSeriesIssues([...ramps.map((b) => stored(b)), staged(sine)]).issues.filter((f) => f.rule === 'misdated_series')).toEqual([]);
   });
 });
+
+describe('misdated_series: closes of the next session under each date', () => {
+  /** Each bar's close replaced by the next bar's, high and low widened to hold it (every symbol of a file shifted alike). */
+  const closesEarly = (bars: readonly Bar[]): Bar[] =>
+    bars.slice(0, -1).map((b, k) => {
+      const close = bars[k + 1].close;
+      return { ...b, close, high: Math.max(b.high, close), low: Math.min(b.low, close) };
+    });
+
+  it('rejects a lone series whose overnight gaps undo its sessions\' moves; keeps it as it is, and a series too short to judge', () => {
+    const bars = walk('ZCLS', 41, 600);
+    const early = duplicateSeriesIssues([seriesOfBars('ZCLS', closesEarly(bars), [])]);
+    expect(early.rejected.get('ZCLS')?.rule).toBe('misdated_series');
+    expect(early.rejected.get('ZCLS')?.message).toMatch(/its closes look like those of the next session, .* over 598 sessions .* rank correlation -0\.\d+/);
+    expect(duplicateSeriesIssues([seriesOfBars('ZCLS', bars, [])]).rejected.size).toBe(0);
+    expect(duplicateSeriesIssues([seriesOfBars('ZCLS', closesEarly(bars.slice(0, 200)), [])]).rejected.size).toBe(0);
+  });
+
+  it('rejects every series of a folder shifted alike, where no series moves out of step with the others', () => {
+    const market = Float64Array.from(DAYS, (_, i) => 0.01 * Math.sin(i * 1.7) * Math.cos(i * 0.3));
+    const series = Array.from({ length: 6 }, (_, k) => seriesOfBars(`ZS${k}`, closesEarly(walk(`ZS${k}`, 60 + k, 400, 0, market)), []));
+    expect([...duplicateSeriesIssues(series).rejected.values()].map((i) => i.rule)).toEqual(Array(6).fill('misdated_series'));
+  });
+});
