@@ -273,6 +273,21 @@ describe('misdated_series', () => {
     expect(found.issues).toEqual([]);
   });
 
+  it('judges a volatility index on its returns negated (it moves against the market): dated 2 sessions early it is rejected, as traded it is not', () => {
+    const draw = rng(77);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+    let level = 15;
+    const vix = DAYS.slice(0, 600).map((date, i) => {
+      const open = level;
+      level = Math.max(5, level * Math.exp(-4 * market[i] + 0.02 * gauss()));
+      return { symbol: '$VIX', date, open, high: Math.max(open, level) * 1.01, low: Math.min(open, level) * 0.99, close: level, volume: 0 };
+    });
+    expect(judge(vix).issues).toEqual([]);
+    const found = judge(shifted(vix, '$VIX', -2));
+    expect([...found.rejected.keys()]).toEqual(['$VIX']);
+    expect(found.issues[0].message).toMatch(/its daily returns \(negated: a volatility index moves against the market\) correlate 0\.\d+ .*dated 2 sessions early/);
+  });
+
   it('judges a short update on its stored bars too: a monthly file dated late, after months of late bars stored, is rejected; one dated right is not', () => {
     // Before, an update of fewer than 60 sessions was never judged: a feed dated late from some day on reached the store month after month.
     const truth = walk('ZFEED', 107, 600, 0, market);
