@@ -5,7 +5,8 @@ let cached: string | undefined;
 
 /**
  * The code a model was trained with, for lineage: CODE_VERSION when set (images built without
- * .git), else the git commit of this checkout, suffixed "-dirty" when it has uncommitted changes.
+ * .git), else the git commit of this checkout, suffixed "-dirty" when it has uncommitted changes,
+ * as it was at the first call (the worker makes it at start: workers/main.ts).
  */
 export function codeVersion(): string {
   if (cached) return cached;

@@ -8,6 +8,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { alertChannels } from '../lib/alerts/channels';
 import { startAlertDeliveryLoop } from '../lib/alerts/delivery-loop';
 import { openCache } from '../lib/cache/open-cache';
+import { codeVersion } from '../lib/code-version';
 import { loadConfig } from '../lib/config';
 import { countDeliveryAttempts, registerAlertStoreGauges } from '../lib/metrics/alert-metrics';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
@@ -23,6 +24,9 @@ import { openArtifactStore } from '../lib/artifacts/artifact-store';
 const ALERT_DELIVERY_INTERVAL_MS = 5000;
 
 async function main(): Promise<void> {
+  // The commit of the code this process loads, read now: read at the first registration, a checkout
+  // moved meanwhile (a pull before a planned restart) was recorded as the code of models it did not train.
+  const code = codeVersion();
   const config = loadConfig();
   Runtime.install({
     telemetryOptions: { metrics: { prometheus: { bindAddress: config.metricsAddress } } },
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
       trainingConcurrency: config.trainingConcurrency,
     });
     console.log(
-      `worker ready: queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
+      `worker ready: code ${code}; queues ${TASK_QUEUES.pipeline} + ${TASK_QUEUES.training} (concurrency ${config.trainingConcurrency}) at ${config.temporalAddress}/${config.temporalNamespace}; ` +
         `store ${store.description}; cache ${cache.kind}; artifacts ${openArtifactStore(config.artifacts).description}; metrics http://${config.metricsAddress}/metrics (Temporal) and ${appMetrics?.url ?? '(none)'} (alerts, monitoring); ` +
         `alerts to ${config.alertWebhookUrl ? 'the log and the webhook' : 'the log (no ALERT_WEBHOOK_URL)'}; ` +
         `huge pages ${hugePagesAsked() ? 'asked (GLIBC_TUNABLES)' : 'not asked (opt-in: platform/process-tuning.ts)'}`,
