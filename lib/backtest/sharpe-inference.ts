@@ -92,7 +92,7 @@ function sharpeInfluence(r: Float64Array): { sharpe: number; influence: Float64A
  * which for independent normal returns is Jobson–Korkie's with Memmel's (2003) correction. One-sided
  * p: a is better. Pass excess returns (over the risk-free rate); periods where either is NaN are left out.
  */
-export function sharpeDifference(a: Float64Array, b: Float64Array | undefined, options: { lags?: number; confidence?: number } = {}): Estimate {
+export function sharpeDifference(a: Float64Array, b: Float64Array | undefined, options: { lags?: number; confidence?: number; evidence?: boolean } = {}): Estimate {
   if (b && b.length !== a.length) throw new RangeError(`Sharpe ratios compared on the same periods need aligned returns, got ${a.length} and ${b.length}`);
   const keep = Int32Array.from({ length: a.length }, (_, t) => t).filter((t) => Number.isFinite(a[t]) && (!b || Number.isFinite(b[t])));
   const sa = sharpeInfluence(Float64Array.from(keep, (t) => a[t]));

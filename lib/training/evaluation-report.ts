@@ -224,15 +224,15 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const baselineScores: BaselineScore[] = baselines.map((b, k) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate, ...(withinDay ? { withinDayAuc: withinDay.rivalValues[k] } : {}) }));
   const strongest = strongestBaseline(baselines, labels);
   const hits = Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (strongest.predicted[i] === y ? 1 : 0));
-  const lift = clusteredMean(hits, cluster, { confidence });
-  const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, { confidence });
+  const lift = clusteredMean(hits, cluster, { confidence, evidence: true });
+  const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, { confidence, evidence: true });
   // The no-information rate: the evaluation period's own majority class, in hindsight. No model is
   // ranked against it, but accuracy evidence must clear it too: a model that predicts one class on
   // every row has that class's share as its accuracy and no skill, and when the pre-period's majority
   // was the other class no fair baseline predicts it (a constant "down" was promoted on
   // accuracy_lift in 17 of 40 seeds).
   const noInformation = baselines.find((x) => x.name === 'evaluation_majority');
-  const noInformationLift = noInformation ? clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (noInformation.predicted[i] === y ? 1 : 0)), cluster, { confidence }) : undefined;
+  const noInformationLift = noInformation ? clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (noInformation.predicted[i] === y ? 1 : 0)), cluster, { confidence, evidence: true }) : undefined;
   // For comparison only: McNemar on the paired table (independent rows assumed) and a day-block bootstrap.
   let b = 0;
   let c = 0;
@@ -247,8 +247,8 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
 
   const fairByAuc = baselines.filter((x) => !x.hindsight).map((x) => ({ x, auc: baselineScores.find((s) => s.name === x.name)?.auc ?? NaN }));
   const aucRival = fairByAuc.reduce((best, x) => (x.auc > best.auc ? x : best));
-  const modelAuc = clusteredAuc(score, labels, cluster, { confidence });
-  const aucDifference = clusteredAucDifference(score, aucRival.x.score, labels, cluster, { confidence });
+  const modelAuc = clusteredAuc(score, labels, cluster, { confidence, evidence: true });
+  const aucDifference = clusteredAucDifference(score, aucRival.x.score, labels, cluster, { confidence, evidence: true });
   let withinDayReport: WithinDayReport | undefined;
   if (withinDay) {
     const fair = baselines.map((b, k) => ({ b, k, value: withinDay.rivalValues[k] })).filter((x) => !x.b.hindsight);
@@ -261,7 +261,7 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const ic = informationCoefficient(score, tradableForwardReturns(ds, rows, series), dayIndex);
   // Daily ICs of overlapping h-day returns are autocorrelated up to h − 1 days.
   const icLags = Math.max(ds.label.horizon - 1, neweyWestDefaultLags(ic.count));
-  const icNeweyWest = neweyWestMean(ic.perDay, { lags: icLags });
+  const icNeweyWest = neweyWestMean(ic.perDay, { lags: icLags, evidence: true });
 
   const resolvedBacktest = options.backtest;
   const backtest = backtestOf(backtestInputOf(ds, predictions, series), resolvedBacktest, { seed: options.seed });
@@ -273,23 +273,23 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const excess = Float64Array.from(backtest.strategy.netReturns, (r, i) => r - matchedExposure * backtest.benchmark.netReturns[i]);
   const holding = resolvedBacktest.holdingDays ?? 1;
   const returnLags = Math.max(holding - 1, neweyWestDefaultLags(excess.length));
-  const excessReturn = neweyWestMean(excess, { lags: returnLags, confidence });
+  const excessReturn = neweyWestMean(excess, { lags: returnLags, confidence, evidence: true });
   // Net exposure is not market exposure: long the 20 highest-beta stocks (trailing 252-day beta, no
   // look-ahead) is exposure 1 but beta ~1.5, and on two real years of the S&P 500 it beat buy-and-hold
   // at exposure 1 by 8e-4 a day (p 0.035) with a Sharpe ratio of 1.76 against buy-and-hold's 2.07.
   // The skill beyond the market is the alpha of the regression on buy-and-hold, with the beta the
   // strategy took; and a Sharpe ratio is shown beside the stronger naive one, tested paired by day.
   const market = pairedExcessReturns(backtest);
-  const regression = neweyWestRegression(market.strategy, market.benchmark, { lags: returnLags, confidence });
+  const regression = neweyWestRegression(market.strategy, market.benchmark, { lags: returnLags, confidence, evidence: true });
   const benchmarkSharpe = backtest.benchmark.metrics.sharpePerPeriod;
   const sharpeRival: 'buy_and_hold' | 'cash' = benchmarkSharpe > 0 ? 'buy_and_hold' : 'cash';
-  const sharpeVersus = sharpeDifference(market.strategy, sharpeRival === 'buy_and_hold' ? market.benchmark : undefined, { lags: returnLags, confidence });
+  const sharpeVersus = sharpeDifference(market.strategy, sharpeRival === 'buy_and_hold' ? market.benchmark : undefined, { lags: returnLags, confidence, evidence: true });
   const annual = Math.sqrt(backtest.options.periodsPerYear);
   // The naive rules traded as the model is: a model that learnt a rule anyone could apply (reversal,
   // market timing) earns that rule's alpha over the market, and beating the market alone promoted it.
   const naive = naiveStrategiesOf(ds, predictions, series, baselines, dayIndex, backtest, options.seed);
   const naiveRival = naive.reduce<(typeof naive)[number] | undefined>((best, x) => (Number.isFinite(x.sharpePerPeriod) && (!best || x.sharpePerPeriod > best.sharpePerPeriod) ? x : best), undefined);
-  const versusNaive = naiveRival ? sharpeDifference(market.strategy, naiveRival.returns, { lags: returnLags, confidence }) : undefined;
+  const versusNaive = naiveRival ? sharpeDifference(market.strategy, naiveRival.returns, { lags: returnLags, confidence, evidence: true }) : undefined;
   // Trials' Sharpe ratios differ by sampling noise alone at least this much (per period, under no
   // skill): the floor when the trials' own spread is unknown or smaller. Deflated above the stronger
   // naive Sharpe ratio: a positive Sharpe ratio in a market that rose more steadily is no skill.
@@ -297,8 +297,9 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   const deflatedAgainst = sharpeRival === 'buy_and_hold' ? benchmarkSharpe : 0;
   const deflated = deflatedSharpeRatio({ sharpe: sr.sharpePerPeriod, observations: sr.periods, skewness: sr.skewness, kurtosis: sr.kurtosis, trials: Math.max(1, options.trials), trialSharpeVariance: Math.max(options.trialSharpeVariance, samplingVariance), benchmarkSharpe: deflatedAgainst });
 
-  const guardAuc = guardClusters ? clusteredAuc(score, labels, cluster, guardClusters) : modelAuc;
-  const guardAccuracy = guardClusters ? clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, guardClusters) : accuracy;
+  // The guards' own intervals, without the evidence's short-sample widening: for a leak the narrower one is the cautious side.
+  const guardAuc = clusteredAuc(score, labels, cluster, guardClusters ?? { confidence });
+  const guardAccuracy = clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, guardClusters ?? { confidence });
   const scoreVariation = scoreVariationOf(symbolOfRow, score);
   const guards: GuardVerdict[] = [
     plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: guardAuc.interval[0], accuracy: report.accuracy, accuracyLower: guardAccuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name, baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels), accuracyBaselineName: strongest.name }),
@@ -405,16 +406,16 @@ export function championComparisonOf(ds: TrainingDataset, challenger: WalkForwar
   const groups = nearDuplicateSymbolGroups(symbolOfRow, dayIndex, Float64Array.from(rows, (r) => ds.forwardReturn[r]));
   const panel: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
   const scoreOf = (p: WalkForwardPredictions) => Float64Array.from(p.rows, (_, i) => p.proba[i * p.classes + p.classes - 1]);
-  const auc = clusteredAucDifference(scoreOf(a), scoreOf(b), labels, panel, { confidence });
+  const auc = clusteredAucDifference(scoreOf(a), scoreOf(b), labels, panel, { confidence, evidence: true });
   const hitsA = predictedClassesOf(a.proba, classes);
   const hitsB = predictedClassesOf(b.proba, classes);
-  const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (hitsA[i] === y ? 1 : 0) - (hitsB[i] === y ? 1 : 0)), panel, { confidence });
+  const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (hitsA[i] === y ? 1 : 0) - (hitsB[i] === y ? 1 : 0)), panel, { confidence, evidence: true });
   const ba = backtestOf(backtestInputOf(ds, a, series), options.backtest, { seed: options.seed });
   const bb = backtestOf(backtestInputOf(ds, b, series), options.backtest, { seed: options.seed });
   const ra = pairedExcessReturns(ba).strategy;
   const rb = pairedExcessReturns(bb).strategy;
   const lagsReturns = Math.max((ba.options.holdingDays ?? 1) - 1, neweyWestDefaultLags(ra.length));
-  const sharpe = annualised(sharpeDifference(ra, rb, { lags: lagsReturns, confidence }), Math.sqrt(ba.options.periodsPerYear));
+  const sharpe = annualised(sharpeDifference(ra, rb, { lags: lagsReturns, confidence, evidence: true }), Math.sqrt(ba.options.periodsPerYear));
   return {
     rows: rows.length,
     days: new Set(dayIndex).size,

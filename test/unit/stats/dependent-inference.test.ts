@@ -320,15 +320,18 @@ describe('a panel with overlapping labels (rows dependent by symbol and within t
     const days = 300;
     const values = Float64Array.from({ length: days }, () => z());
     const day = Int32Array.from({ length: days }, (_, t) => t * 2); // any increasing index
-    // By hand: (Σ_t Σ_{|s−t|≤2} e_t e_s) / n² over the share of it centring leaves for independent
-    // days, 1 − 1/n − 2(299 + 298)/n²; Student t on n/(2·2 + 1) = 60 df (fewer than the 100 stretches).
+    // By hand: (Σ_t Σ_{|s−t|≤2} e_t e_s) / n² · G/(G−1), G = ceil(300 / 3) = 100; as evidence, over the
+    // share of it centring leaves for independent days, 1 − 1/n − 2(299 + 298)/n², on n/(2·2 + 1) = 60 df.
     const mean = values.reduce((s, v) => s + v, 0) / days;
     const e = Array.from(values, (v) => (v - mean) / days);
     let sum = 0;
     for (let t = 0; t < days; t++) for (let s = Math.max(0, t - 2); s <= Math.min(days - 1, t + 2); s++) sum += e[t] * e[s];
     const estimate = clusteredMean(values, { day, lags: 2 });
-    expect(estimate.standardError).toBeCloseTo(Math.sqrt(sum / (1 - 1 / days - (2 * (299 + 298)) / days ** 2)), 12);
-    expect(estimate.degreesOfFreedom).toBe(60);
+    expect(estimate.standardError).toBeCloseTo(Math.sqrt((sum * 100) / 99), 12);
+    expect(estimate.degreesOfFreedom).toBe(99);
+    const evidence = clusteredMean(values, { day, lags: 2 }, { evidence: true });
+    expect(evidence.standardError).toBeCloseTo(Math.sqrt(sum / (1 - 1 / days - (2 * (299 + 298)) / days ** 2)), 12);
+    expect(evidence.degreesOfFreedom).toBe(60);
     const rows = 600;
     const twoADay = Int32Array.from({ length: rows }, (_, r) => Math.floor(r / 2));
     const stock = Int32Array.from({ length: rows }, (_, r) => r % 2);
@@ -403,12 +406,16 @@ describe('short samples: the share centring leaves, and the degrees of freedom o
     expect(demeanedShare(10, 9, true)).toBeCloseTo(0, 12); // lags spanning the sample: centred sums sum to 0
   });
 
-  it('gives a Newey–West mean of n periods 3n/(2(lags + 1)) degrees of freedom, at most n − 1, and a panel D/(2·lags + 1)', () => {
+  it('gives evidence from a Newey–West mean of n periods 3n/(2(lags + 1)) degrees of freedom, at most n − 1, and from a panel D/(2·lags + 1); guards and monitoring keep n − 1 and the stretches', () => {
     const z = normals(rng(12));
     const x = Float64Array.from({ length: 20 }, () => z());
-    expect(neweyWestMean(x, { lags: 2 }).degreesOfFreedom).toBe(10);
-    expect(neweyWestMean(x, { lags: 0 }).degreesOfFreedom).toBe(19);
+    expect(neweyWestMean(x, { lags: 2, evidence: true }).degreesOfFreedom).toBe(10);
+    expect(neweyWestMean(x, { lags: 0, evidence: true }).degreesOfFreedom).toBe(19);
+    expect(neweyWestMean(x, { lags: 2 }).degreesOfFreedom).toBe(19);
+    expect(neweyWestMean(x, { lags: 2, evidence: true }).standardError).toBeGreaterThan(neweyWestMean(x, { lags: 2 }).standardError);
     const day = Int32Array.from({ length: 60 }, (_, t) => t);
-    expect(clusteredMean(Float64Array.from({ length: 60 }, () => z()), { day, lags: 4 }).degreesOfFreedom).toBe(6);
+    const v = Float64Array.from({ length: 60 }, () => z());
+    expect(clusteredMean(v, { day, lags: 4 }, { evidence: true }).degreesOfFreedom).toBe(6);
+    expect(clusteredMean(v, { day, lags: 4 }).degreesOfFreedom).toBe(11);
   });
 });
