@@ -214,7 +214,7 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   const out: DuplicateSeriesFindings = { issues: [], rejected: new Map(), pairs: [] };
   const judged = series.map((s) => s.staged !== undefined && Array.prototype.some.call(s.staged, (v: number) => v === 1));
   // A series on its own: closes of the next session under each date (every symbol of a file shifted alike).
-  for (const [i, S] of series.entries()) if (judged[i]) misdatedCloses(S, out);
+  for (const [i, S] of series.entries()) if (judged[i] && knownInstrumentKind(S.symbol) === 'equity') misdatedCloses(S, out);
   if (!judged.some(Boolean) || series.length < 2) return out;
 
   // Sessions: the NYSE's between the first and last date, and any other date a bar has.
@@ -558,7 +558,7 @@ function laggedGroups(returns: Float64Array, n: number, days: number, equity: re
 }
 
 /** Whether the series' returns of the snapshot alone correlate more with the market at the window's lag than on their own sessions (no significance asked: the window gave it). */
-function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateCheckSeries, i: number, days: number, worst: { lag: number; window: [number, number]; marketRow: Float64Array }): boolean {
+function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateCheckSeries, i: number, days: number, worst: { lag: number; window: [number, number]; marketRow: Float64Array }, sign: number): boolean {
   const y = new Float64Array(2 * days);
   y.set(worst.marketRow, days);
   let staged = 0;
@@ -566,7 +566,7 @@ function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateC
     const k = barAt[i * days + t];
     const v = returns[i * days + t];
     const mine = v === v && k >= 0 && (S.staged as ArrayLike<number>)[k] === 1;
-    y[t] = mine ? v : NaN;
+    y[t] = mine ? sign * v : NaN;
     staged += mine ? 1 : 0;
   }
   // Too few of its own returns to lean anywhere (a daily update: one): the window's last LEAN_RETURNS
@@ -575,7 +575,7 @@ function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateC
     for (let t = worst.window[1] - 1, taken = 0; t >= worst.window[0]; t--) {
       const v = returns[i * days + t];
       if (!(v === v)) continue;
-      y[t] = taken < LEAN_RETURNS ? v : NaN;
+      y[t] = taken < LEAN_RETURNS ? sign * v : NaN;
       taken++;
     }
   }
@@ -714,7 +714,7 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
     if (!worst) continue;
     // A short update is rejected only when its own returns lean the same way: a correct update of a
     // series whose stored bars are misdated is not the misdated data (those must be removed by hand).
-    if (!own && !leansTheSameWay(returns, barAt, S, i, days, worst)) continue;
+    if (!own && !leansTheSameWay(returns, barAt, S, i, days, worst, sign)) continue;
     const k = Math.abs(worst.lag);
     // Own session t against the market of t + lag: lag < 0, the bars are dated k sessions after they traded.
     const how = worst.lag < 0 ? `dated ${sessionWord(k)} late (its bar of session t traded on t-${k})` : `dated ${sessionWord(k)} early (its bar of session t traded on t+${k}: future prices under today's dates)`;
@@ -750,9 +750,11 @@ export const MISDATED_CLOSE_MIN_SESSIONS = 250;
  * A close filed a session early makes each gap the day's move undone (the previous "close" is this
  * session's): the two correlate −0.56 to −0.72 over the whole of each of the 382 S&P 500 files so
  * shifted (median −0.63), and above −0.50 on none of their 250-session windows; the files as they
- * are correlate −0.18 to +0.11 (median 0.005), and −0.37 at the lowest of 3,317 250-session windows.
+ * are correlate −0.18 to +0.11 (median 0.005), and −0.40 at the lowest of their 372,013 windows of
+ * 250 sessions (CMCSA from 2016-03-15). Equities only: a T-bill ETF moving below a tick, its open
+ * and close at the bid or the ask, reaches −0.43, and a volatility index's open mean-reverts.
  */
-export const MISDATED_CLOSE_RANK_CORRELATION = -0.43;
+export const MISDATED_CLOSE_RANK_CORRELATION = -0.45;
 
 /**
  * `misdated_series` for closes of another session than their opens: bars whose closes were filed one
@@ -799,7 +801,7 @@ function misdatedCloses(S: DuplicateCheckSeries, out: DuplicateSeriesFindings): 
     out,
     S,
     'misdated_series',
-    `series of ${S.symbol}: its closes look like those of the next session, filed under the session before: over ${gap.length} sessions each overnight gap (open over the previous close) undoes the session's own move (close over open), rank correlation ${r.toFixed(3)} (at most ${MISDATED_CLOSE_RANK_CORRELATION} decides; the 382 S&P 500 files as they are: −0.18 to +0.11). Closes of the next session put its move into every feature of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source)`,
+    `series of ${S.symbol}: its closes look like those of the next session, filed under the session before: over ${gap.length} sessions each overnight gap (open over the previous close) undoes the session's own move (close over open), rank correlation ${r.toFixed(3)} (at most ${MISDATED_CLOSE_RANK_CORRELATION} decides; the 382 S&P 500 files as they are: −0.18 to +0.11 over each, −0.40 at the lowest 250-session window). Closes of the next session put its move into every feature of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source)`,
   );
 }
 
