@@ -172,7 +172,9 @@ export async function streamCells(store: Database, query: PredictionLogQuery, sp
       // SQLite: a deferred BEGIN takes no write lock (WAL), so API processes keep logging meanwhile.
       await sql.raw(mysql ? 'start transaction with consistent snapshot' : 'begin').execute(db);
       try {
-        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n']).where('id', '=', id).executeTakeFirstOrThrow();
+        // Gone: another analysis found its cells wrong and is folding the window again.
+        const stream = await db.selectFrom('analysis_streams').select(['folded_until', 'folded_n']).where('id', '=', id).executeTakeFirst();
+        if (!stream) return undefined;
         const cells: Cells = new Map();
         let stored = 0;
         for (const c of await db.selectFrom('analysis_cells').select(['cell', 'n', 's1', 's2']).where('stream', '=', id).execute()) {
