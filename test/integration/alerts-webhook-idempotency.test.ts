@@ -64,7 +64,7 @@ describe('webhook idempotency keys', () => {
   it('a resend of a delivery carries the same key; another alert carries another', async () => {
     const port = await receiver.start();
     const log: string[] = [];
-    const channels = [logChannel((line) => log.push(line)), webhookChannel(`http://127.0.0.1:${port}/hooks/T000/B000/secret-part`, { timeoutMs: 500 })];
+    const channels = [logChannel((line) => log.push(line)), webhookChannel(`http://127.0.0.1:${port}/hooks/T000/B000/secret-part`, { timeoutMs: 2000 })];
     const first = await raiseAlert(t.store, alert('model m1'), { channels: ['webhook'], now: T0 });
 
     // The receiver takes the POST but its answer never arrives: the delivery failed, as far as the sender knows.
