@@ -16,7 +16,7 @@ import { nyseTradingDaysBetween } from '../lib/calendar/nyse';
 import { appliedPromotion, earlierRunTrials, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { loadConfig } from '../lib/config';
-import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
+import { rowSignatureProblem, signProfileRecord, type RowSigning } from '../lib/registry/row-signature';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
@@ -277,7 +277,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
       log.warn(`no reference profile for ${version.name} v${version.version}: ${(error as Error).message}; drift monitoring will report it as unavailable`);
       return;
     }
-    const saved = await saveReferenceProfile(store, profile);
+    const key = signing.signingKey;
+    const saved = await saveReferenceProfile(store, profile, key !== undefined ? (text) => signProfileRecord(key, version, text) : undefined);
     if (!saved.stored && saved.reason !== 'already stored') log.warn(`reference profile of ${version.name} v${version.version} not stored: ${saved.reason}`);
   }
 

@@ -19,6 +19,7 @@ export const lazy = {
   registry: () => require('../lib/registry/model-registry') as typeof import('../lib/registry/model-registry'),
   labelSpec: () => require('../lib/registry/label-spec') as typeof import('../lib/registry/label-spec'),
   rowSignature: () => require('../lib/registry/row-signature') as typeof import('../lib/registry/row-signature'),
+  profileStore: () => require('../lib/monitoring/profile-store') as typeof import('../lib/monitoring/profile-store'),
   rollback: () => require('../lib/serving/rollback') as typeof import('../lib/serving/rollback'),
   artifactStores: () => require('../lib/artifacts/artifact-store') as typeof import('../lib/artifacts/artifact-store'),
   cache: () => require('../lib/cache/open-cache') as typeof import('../lib/cache/open-cache'),

@@ -268,8 +268,8 @@ export function modelsCommand(): Command {
     );
   cmd
     .command('sign <name> <version>')
-    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row with MODEL_SIGNING_KEY: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms the row), or with --accept-edit for versions registered before the key was set')
-    .option('--accept-edit', 'sign a row no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
+    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row, then its stored drift reference profile, with MODEL_SIGNING_KEY: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them), or with --accept-edit for versions registered (or profiles stored) before the key was set or before profiles were signed')
+    .option('--accept-edit', 'sign a row or profile no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
     .action((name: string, ref: string, flags: { acceptEdit?: boolean }) =>
       withStore(async (store) => {
         const { loadConfig } = lazy.config();
@@ -278,9 +278,14 @@ export function modelsCommand(): Command {
         const { version } = await resolveModelRef(store, name, ref);
         const { openArtifactStore } = lazy.artifactStores();
         const { signModelVersion } = lazy.registry();
-        const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys }, { acceptEdit: flags.acceptEdit === true });
+        const signing = { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys };
+        const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, signing, { acceptEdit: flags.acceptEdit === true });
         const before = signed.before.state === 'unsigned' ? 'it had no signature' : signed.before.state === 'valid' ? 'its signature was already valid' : `its signature did not match (${signed.before.reason})`;
         console.log(`${name} v${version}: artifact, header, feature set and model checked; row signed with key id ${signed.signature.keyId} (${before})`);
+        // The drift reference profile is stored after the row, with a signature of its own bound to it.
+        const { signVersionProfile } = lazy.profileStore();
+        const profile = await signVersionProfile(store, signed.version, signing, { acceptEdit: flags.acceptEdit === true });
+        if (profile.state !== 'none') console.log(`${name} v${version}: drift reference profile ${profile.state === 'valid' ? 'signature already valid' : `signed (${profile.before === 'unsigned' ? 'it had no signature' : 'its signature did not match'})`}`);
       }),
     );
   return cmd;

@@ -15,14 +15,14 @@ import { BadInputError } from '../errors';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
-import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
+import { profileRecordProblem, rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { detectFeatureDrift, detectPredictionDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
 import { freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
 import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './live-performance';
 import { readLivePredictions } from './live-predictions';
 import { readLiveFeatureWindow } from './live-window';
-import { readReferenceProfile } from './profile-store';
+import { readReferenceProfileRecord, type StoredReferenceProfile } from './profile-store';
 import type { ReferenceProfile } from './reference-profile';
 import type { MonitoringRules } from './monitoring-rules';
 
@@ -69,11 +69,11 @@ export interface ReportUniverse {
 
 const stringList = (x: unknown): string[] | undefined => (Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string') ? (x as string[]) : undefined);
 
-/** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
 /**
- * Why the stored profile cannot be the training reference of `version`, or undefined. The profile is
- * no signed record: one row edited, or another model's profile put in its place, turned off drift and
- * freshness alerts of a signed, verified champion (a dead symbol left out of its symbols, its period
+ * Why the stored profile cannot be the training reference of `version`, or undefined. Without the
+ * signing key the profile is no signed record: one row
+ * edited, or another model's profile put in its place, turned off drift and freshness alerts of a
+ * signed, verified champion (a dead symbol left out of its symbols, its period
  * moved to 2099, the live rows' own profile filed under it). It must name the version and its feature
  * set, describe days before the version was registered, and list the symbols the registry lineage
  * (signed with the row) says it trained on.
@@ -94,20 +94,25 @@ export function referenceProfileProblem(profile: ReferenceProfile, version: Pick
   return undefined;
 }
 
-/** The stored profile as the report may use it, or why it may not (then no profile). */
-async function profileForReport(store: Database, version: ModelVersion): Promise<{ profile?: ReferenceProfile; problem?: string }> {
-  let stored: ReferenceProfile | undefined;
+/**
+ * The stored profile as the report may use it, or why it may not (then no profile). With the signing
+ * key (the version's row verified under it), the profile must carry its own valid signature: the
+ * checks of referenceProfileProblem see only what it says it describes, not its distributions.
+ */
+async function profileForReport(store: Database, version: ModelVersion, signingKey: string | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
+  let stored: StoredReferenceProfile | undefined;
   try {
-    stored = await readReferenceProfile(store, version.name, version.version);
+    stored = await readReferenceProfileRecord(store, version.name, version.version);
   } catch (error) {
     if (!(error instanceof BadInputError)) throw error; // the store cannot be read: retried
     return { problem: error.message };
   }
   if (!stored) return {};
-  const problem = referenceProfileProblem(stored, version);
-  return problem ? { problem } : { profile: stored };
+  const problem = (signingKey !== undefined ? profileRecordProblem(signingKey, version, stored.text, stored.signature) : undefined) ?? referenceProfileProblem(stored.profile, version);
+  return problem ? { problem } : { profile: stored.profile };
 }
 
+/** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
 export function universeOfVersion(profile: ReferenceProfile | undefined, version: Pick<ModelVersion, 'lineage'>): { symbols: string[] | undefined; universe: ReportUniverse } {
   if (profile && profile.symbols.length > 0) return { symbols: profile.symbols, universe: { source: 'profile', symbols: profile.symbols.length, reason: `the ${profile.symbols.length} symbols of the reference profile (the training universe)` } };
   const lineage = version.lineage.universe as { trained?: unknown; requested?: unknown } | undefined;
@@ -187,8 +192,9 @@ export async function verifiedVersionForReport(store: Database, model: string, v
 
 export async function computeModelReport(store: Database, request: ModelReportRequest): Promise<ModelMonitoringReport> {
   const { target, rules, now, windowDays } = request;
-  const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } });
-  const { profile, problem: profileProblem } = await profileForReport(store, version);
+  const verify = request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } };
+  const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, verify);
+  const { profile, problem: profileProblem } = await profileForReport(store, version, verify.signing?.signingKey);
   // Drift and freshness are judged on the model's own symbols: the profile describes only those.
   const { symbols, universe } = universeOfVersion(profile, version);
   const wholeStore = universe.source === 'store' ? ` (judged over ${universe.reason})` : '';

@@ -4,6 +4,7 @@
  * is thinned (symbol list, then the rarely used window lengths) rather than truncated.
  */
 import { BadInputError, describeValidationError } from '../errors';
+import { profileRecordProblem, signProfileRecord, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { referenceProfileSchema, type ReferenceProfile } from './reference-profile';
 
@@ -41,21 +42,42 @@ export interface SaveProfileResult {
   bytes?: number;
 }
 
-/** Stores the profile of its model version unless one is there already (idempotent: retries and re-registrations keep the first). */
-export async function saveReferenceProfile(store: Database, profile: ReferenceProfile): Promise<SaveProfileResult> {
+/**
+ * Stores the profile of its model version unless one is there already (idempotent: retries and
+ * re-registrations keep the first). `sign` (with MODEL_SIGNING_KEY: row-signature.ts
+ * signProfileRecord bound to the version's row) signs the exact text stored.
+ */
+export async function saveReferenceProfile(store: Database, profile: ReferenceProfile, sign?: (storedText: string) => RowSignature): Promise<SaveProfileResult> {
   const existing = await store.db.selectFrom('model_reference_profiles').select('version').where('name', '=', profile.model).where('version', '=', profile.version).executeTakeFirst();
   if (existing) return { stored: false, reason: 'already stored' };
   const json = serialiseProfile(profile);
   if (json === undefined) {
     return { stored: false, reason: `the profile of ${profile.features.length} features does not fit in ${MAX_PROFILE_BYTES} bytes even thinned; use fewer bins or widen model_reference_profiles.profile (MEDIUMTEXT)` };
   }
-  await store.db.insertInto('model_reference_profiles').ignore().values({ name: profile.model, version: profile.version, profile: json, created_at: profile.createdAt }).execute();
+  const signature = sign?.(json);
+  await store.db
+    .insertInto('model_reference_profiles')
+    .ignore()
+    .values({ name: profile.model, version: profile.version, profile: json, created_at: profile.createdAt, signature: signature?.mac ?? null, signature_key_id: signature?.keyId ?? null })
+    .execute();
   return { stored: true, bytes: Buffer.byteLength(json) };
+}
+
+/** A stored profile with the text it was stored as and its signature, as verification needs them. */
+export interface StoredReferenceProfile {
+  profile: ReferenceProfile;
+  text: string;
+  signature?: RowSignature;
 }
 
 /** The stored profile of a version, or undefined when none was stored (registered before monitoring existed, or outside a training run). */
 export async function readReferenceProfile(store: Database, model: string, version: number): Promise<ReferenceProfile | undefined> {
-  const row = await store.db.selectFrom('model_reference_profiles').select('profile').where('name', '=', model).where('version', '=', version).executeTakeFirst();
+  return (await readReferenceProfileRecord(store, model, version))?.profile;
+}
+
+/** The stored profile of a version with its stored text and signature, or undefined when none was stored. */
+export async function readReferenceProfileRecord(store: Database, model: string, version: number): Promise<StoredReferenceProfile | undefined> {
+  const row = await store.db.selectFrom('model_reference_profiles').select(['profile', 'signature', 'signature_key_id']).where('name', '=', model).where('version', '=', version).executeTakeFirst();
   if (!row) return undefined;
   let json: unknown;
   try {
@@ -65,7 +87,41 @@ export async function readReferenceProfile(store: Database, model: string, versi
   }
   const parsed = referenceProfileSchema.safeParse(json);
   if (!parsed.success) throw new BadInputError(`the reference profile of ${model} v${version} cannot be read by this code (${describeValidationError(parsed.error)}); delete its row in model_reference_profiles and re-register the version`);
-  return parsed.data;
+  const signature = row.signature !== null ? { keyId: row.signature_key_id ?? '', mac: row.signature } : undefined;
+  return { profile: parsed.data, text: row.profile, ...(signature ? { signature } : {}) };
+}
+
+/** What signing a version's stored profile found: none stored, already valid, or signed now (and what it was before). */
+export type ProfileSigning = { state: 'none' } | { state: 'valid' } | { state: 'signed'; before: 'unsigned' | 'invalid' };
+
+/**
+ * Signs the stored reference profile of `owner` (a registry row the caller has verified, signature
+ * included) with the signing key, as it is now: for profiles stored before profiles were signed or
+ * without the key, and after a key rotation (`mlp models sign`). As for rows, a profile no key
+ * confirms (unsigned, or changed since it was signed) is signed only with `acceptEdit`: signing
+ * vouches for it. Only the text that was read is signed (the update matches it).
+ */
+export async function signVersionProfile(store: Database, owner: ProfileOwner, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<ProfileSigning> {
+  const key = signing.signingKey;
+  if (key === undefined) throw new BadInputError('no signing key: set MODEL_SIGNING_KEY to sign reference profiles');
+  const record = await readReferenceProfileRecord(store, owner.name, owner.version);
+  if (!record) return { state: 'none' };
+  const problem = profileRecordProblem(key, owner, record.text, record.signature);
+  if (!problem) return { state: 'valid' };
+  const confirmed = record.signature !== undefined && (signing.previousKeys ?? []).some((k) => profileRecordProblem(k, owner, record.text, record.signature) === undefined);
+  if (!confirmed && !options.acceptEdit) {
+    throw new BadInputError(`${problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-edit only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
+  }
+  const signature = signProfileRecord(key, owner, record.text);
+  const [result] = await store.db
+    .updateTable('model_reference_profiles')
+    .set({ signature: signature.mac, signature_key_id: signature.keyId })
+    .where('name', '=', owner.name)
+    .where('version', '=', owner.version)
+    .where('profile', '=', record.text)
+    .execute();
+  if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new BadInputError(`the reference profile of ${owner.name} v${owner.version} changed while it was being signed; nothing was signed, run the command again`);
+  return { state: 'signed', before: record.signature ? 'invalid' : 'unsigned' };
 }
 
 /** Whether a version has a stored profile (cheap: the JSON is not read). */

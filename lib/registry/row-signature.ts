@@ -14,6 +14,8 @@
  * key holder who records them and stored beside them (`reportSignature`): an HMAC by the same key
  * over the three keys together with the row's name, version, artifact sha256, registration key and
  * creation time, so a record cannot be edited, nor moved to another version, without the key.
+ * The drift reference profile monitoring stores after registration (model_reference_profiles) has a
+ * signature of its own too (PROFILE_RECORD_SCHEME below), bound to the row's identity.
  * Aliases, routes and deployments live in other tables and are not covered either.
  *
  * The encoding is part of the stored format: changing it (or the covered fields) invalidates every
@@ -143,6 +145,11 @@ function unencodable(encode: () => string): string | undefined {
   }
 }
 
+/** Whether a stored MAC (anything, as read) is the expected one, compared in constant time. */
+function sameMac(stored: string, expected: string): boolean {
+  return /^[0-9a-f]{64}$/.test(stored) && crypto.timingSafeEqual(Buffer.from(stored, 'hex'), Buffer.from(expected, 'hex'));
+}
+
 /** The signature `key` gives the row. */
 export function signRow(key: string, row: SignedRowFields): RowSignature {
   return { keyId: signingKeyId(key), mac: mac(key, row) };
@@ -157,9 +164,7 @@ export function rowSignatureProblem(key: string, row: SignedRowFields & { signat
   if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version} --accept-edit\` after checking it`;
   const cannot = unencodable(() => signedRowText(row));
   if (cannot !== undefined) return `the registry row's signature does not match it: the row holds a value registration never writes (${cannot}), so it was edited after registration`;
-  const expected = Buffer.from(mac(key, row), 'hex');
-  const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
-  if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
+  if (sameMac(signature.mac, mac(key, row))) return undefined;
   return `the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
 }
 
@@ -206,8 +211,40 @@ export function reportRecordProblem(key: string, row: Parameters<typeof signedRe
   if (!signature) return `the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} carry no signature: they were recorded without the signing key, or edited and the signature removed`;
   const cannot = unencodable(() => signedReportRecordText(row));
   if (cannot !== undefined) return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they hold a value no recording writes (${cannot}), so they were edited after they were recorded`;
-  const expected = Buffer.from(recordMac(key, row), 'hex');
-  const stored = /^[0-9a-f]{64}$/.test(signature.mac) ? Buffer.from(signature.mac, 'hex') : undefined;
-  if (stored && crypto.timingSafeEqual(stored, expected)) return undefined;
+  if (sameMac(signature.mac, recordMac(key, row))) return undefined;
   return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they were edited (or moved from another version) after they were recorded, or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+}
+
+/** Names the reference profile record's encoding (its signed text); unlike the two schemes above, so no MAC is valid as another. */
+export const PROFILE_RECORD_SCHEME = 'mlp-reference-profile-v1';
+
+/** The version a stored reference profile is bound to: the identity of its registry row (itself signed). */
+export type ProfileOwner = Pick<SignedRowFields, 'name' | 'version' | 'artifactSha256' | 'registrationKey' | 'createdAt'>;
+
+/**
+ * The exact text a reference profile's signature covers: the scheme, then, as canonical JSON, the
+ * owning row's identity (a profile signed for one version is not valid on another, nor on the same
+ * version number registered again elsewhere) and the sha256 of the profile's stored text. The profile
+ * (monitoring's drift reference: feature and score distributions) is written after the row is signed,
+ * so it cannot be covered by the row's signature; an edited distribution would silence drift alerts.
+ */
+export function signedProfileText(owner: ProfileOwner, storedText: string): string {
+  const covered = { name: owner.name, version: owner.version, artifactSha256: owner.artifactSha256, registrationKey: owner.registrationKey, createdAt: owner.createdAt, profileSha256: crypto.createHash('sha256').update(storedText, 'utf8').digest('hex') };
+  return `${PROFILE_RECORD_SCHEME}\n${canonicalEncoding(covered)}`;
+}
+
+function profileMac(key: string, owner: ProfileOwner, storedText: string): string {
+  return crypto.createHmac('sha256', key).update(signedProfileText(owner, storedText), 'utf8').digest('hex');
+}
+
+/** The signature `key` gives the stored profile text of `owner`. */
+export function signProfileRecord(key: string, owner: ProfileOwner, storedText: string): RowSignature {
+  return { keyId: signingKeyId(key), mac: profileMac(key, owner, storedText) };
+}
+
+/** Why the stored profile text is not vouched for under `key` as the profile of `owner` (no signature, or not this text's on this version under this key), or undefined when it is. */
+export function profileRecordProblem(key: string, owner: ProfileOwner, storedText: string, signature: RowSignature | undefined): string | undefined {
+  if (!signature) return `the reference profile stored for ${owner.name} v${owner.version} carries no signature: it was stored without the signing key, or edited and the signature removed`;
+  if (sameMac(signature.mac, profileMac(key, owner, storedText))) return undefined;
+  return `the signature of the reference profile stored for ${owner.name} v${owner.version} does not match it: the profile was edited (or moved from another version) after it was stored, or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
 }

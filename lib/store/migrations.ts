@@ -771,6 +771,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('analysis_streams').dropColumn('folded_n').execute();
     },
   },
+  '0028_reference_profile_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY set, a version's drift reference profile is signed when stored
+      // (lib/registry/row-signature.ts signProfileRecord): an edited distribution silenced drift
+      // alerts of a signed champion. Null on profiles stored before or without the key.
+      await db.schema.alterTable('model_reference_profiles').addColumn('signature', 'varchar(64)').execute();
+      await db.schema.alterTable('model_reference_profiles').addColumn('signature_key_id', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('model_reference_profiles').dropColumn('signature_key_id').execute();
+      await db.schema.alterTable('model_reference_profiles').dropColumn('signature').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -299,6 +299,10 @@ export interface ModelReferenceProfilesTable {
   version: number;
   profile: string;
   created_at: string;
+  /** HMAC-SHA256 (hex) of the profile text bound to its version's row (lib/registry/row-signature.ts signProfileRecord); null: stored without the key. */
+  signature: string | null;
+  /** Which key made `signature`. */
+  signature_key_id: string | null;
 }
 
 export interface PredictionOutcomesTable {

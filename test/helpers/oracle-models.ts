@@ -13,6 +13,7 @@ import { readBarCsv } from '../../lib/market-data/csv-reader';
 import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
 import { rng } from '../../lib/random';
 import { registerModel } from '../../lib/registry/model-registry';
+import type { RowSigning } from '../../lib/registry/row-signature';
 import { upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
@@ -72,7 +73,7 @@ export async function setUpOracleMarket(store: Database, cache: Cache, symbols =
 export async function registerOracleModel(
   store: Database,
   artifactDir: string,
-  input: { name: string; seed: number; flip: boolean; featureSetVersion: string; metrics?: Record<string, unknown>; lineage?: Record<string, unknown>; label?: Record<string, unknown> },
+  input: { name: string; seed: number; flip: boolean; featureSetVersion: string; metrics?: Record<string, unknown>; lineage?: Record<string, unknown>; label?: Record<string, unknown>; signing?: RowSigning },
 ): Promise<number> {
   const next = rng(input.seed);
   const rows = 400;
@@ -90,6 +91,6 @@ export async function registerOracleModel(
   const v = await registerModel(store, localArtifactStore(artifactDir), {
     name: input.name, artifact: encodeArtifact(model.state(), { featureSetVersion, label }), algorithm: 'logistic_regression', params: {}, seed: input.seed, featureSetVersion, label,
     ...UNTRACKED_REGISTRATION, registrationKey: `${input.name}/${input.seed}/${input.flip}/${crypto.randomUUID()}`, metrics: input.metrics ?? {}, lineage: input.lineage ?? {},
-  });
+  }, input.signing);
   return v.version;
 }

@@ -6,7 +6,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { readReferenceProfile } from '../../lib/monitoring/profile-store';
+import { readReferenceProfile, readReferenceProfileRecord } from '../../lib/monitoring/profile-store';
+import { getModelVersion } from '../../lib/registry/model-registry';
+import { profileRecordProblem } from '../../lib/registry/row-signature';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
@@ -32,7 +34,8 @@ describe('reference profile at registration', () => {
     await t?.drop();
   });
 
-  it('is stored by registerAndPromote from the training dataset and the walk-forward scores, once', async () => {
+  /** A run's files (dataset, artifact, walk-forward scores) and the registration input of `name`. */
+  async function registrationOf(name: string) {
     const artifactDir = tempDir('mlp-monitoring-registration-');
     const ds = syntheticTrainingDataset({ symbols: 10, days: 260, seed: 2, featureSet: FEATURE_SET });
     const artifacts = localArtifactStore(artifactDir);
@@ -44,8 +47,7 @@ describe('reference profile at registration', () => {
     rows.forEach((r, i) => x.set(ds.values.subarray(r * ds.columns.length, (r + 1) * ds.columns.length), i * ds.columns.length));
     const predictionsId = await writePredictions(artifacts, { datasetId, algorithm: 'logistic_regression', classes: 2, rows, proba: model.predictProba({ values: x, rows: rows.length, featureNames: ds.columns }), windows: [] });
 
-    const { registerAndPromote } = experimentActivities({ store: t.store, artifacts, trainingPool: pool });
-    const experiment = experimentSchema.parse({ name: 'registered-profile', label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }] });
+    const experiment = experimentSchema.parse({ name, label: ds.label, algorithms: [{ algorithm: 'logistic_regression' }] });
     const input = {
       experiment,
       algorithm: 'logistic_regression',
@@ -56,9 +58,15 @@ describe('reference profile at registration', () => {
       metrics: {},
       lineage: { walkForward: { predictionsId, rows: rows.length, windows: 1 } },
       scores: { auc: 0.6, accuracyLift: 0.02, sharpe: 1, shuffledLabelPassed: true },
-      workflowId: 'wf-registration',
+      workflowId: `wf-registration-${name}`,
       runId: 'run-1',
     };
+    return { ds, rows, artifacts, input };
+  }
+
+  it('is stored by registerAndPromote from the training dataset and the walk-forward scores, once', async () => {
+    const { ds, rows, artifacts, input } = await registrationOf('registered-profile');
+    const { registerAndPromote } = experimentActivities({ store: t.store, artifacts, trainingPool: pool, signing: { signingKey: undefined } });
     const env = new MockActivityEnvironment();
     const result: RegisterResult = await env.run(registerAndPromote, input);
     const profile = await readReferenceProfile(t.store, 'registered-profile', result.version.version);
@@ -71,6 +79,21 @@ describe('reference profile at registration', () => {
     const again: RegisterResult = await env.run(registerAndPromote, input);
     expect(again.version.version).toBe(result.version.version);
     expect(await readReferenceProfile(t.store, 'registered-profile', result.version.version)).toEqual(profile);
-    expect(await t.store.db.selectFrom('model_reference_profiles').selectAll().execute()).toHaveLength(1);
+    expect(await t.store.db.selectFrom('model_reference_profiles').selectAll().where('name', '=', 'registered-profile').execute()).toHaveLength(1);
+    expect((await readReferenceProfileRecord(t.store, 'registered-profile', result.version.version))?.signature).toBeUndefined();
+  });
+
+  it('is signed with the signing key, bound to the registered row', async () => {
+    const key = 'registration-profile-key-0123456789abcdef';
+    const { artifacts, input } = await registrationOf('signed-profile');
+    const { registerAndPromote } = experimentActivities({ store: t.store, artifacts, trainingPool: pool, signing: { signingKey: key } });
+    const result: RegisterResult = await new MockActivityEnvironment().run(registerAndPromote, input);
+    const record = await readReferenceProfileRecord(t.store, 'signed-profile', result.version.version);
+    expect(record?.signature).toBeDefined();
+    const row = await getModelVersion(t.store, 'signed-profile', result.version.version);
+    expect(profileRecordProblem(key, row, record!.text, record!.signature)).toBeUndefined();
+    expect(profileRecordProblem('another-key-0123456789abcdef0123456789', row, record!.text, record!.signature)).toMatch(/does not match it/);
+    // Bound to the row: the same text under another version's identity does not verify.
+    expect(profileRecordProblem(key, { ...row, version: row.version + 1 }, record!.text, record!.signature)).toMatch(/does not match it/);
   });
 });

@@ -5,7 +5,9 @@
  */
 import { computeModelReport } from '../../lib/monitoring/model-report';
 import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
-import { saveReferenceProfile } from '../../lib/monitoring/profile-store';
+import { saveReferenceProfile, signVersionProfile } from '../../lib/monitoring/profile-store';
+import { getModelVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { signProfileRecord } from '../../lib/registry/row-signature';
 import { buildReferenceProfile, type ReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { readLiveFeatureWindow } from '../../lib/monitoring/live-window';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
@@ -136,5 +138,60 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
       const alerts = evaluateModelReport(report, rules).findings.map((f) => f.alert);
       expect(alerts).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', subject: `reference profile of model ${name} v1`, message: expect.stringMatching(problem) }));
     }
+  });
+
+  it('with the signing key, uses only a profile whose own signature holds: an edit of its distributions, an unsigned or another key\'s profile is alerted', async () => {
+    const key = 'profile-signing-key-0123456789abcdef0123';
+    const oldKey = 'profile-signing-old-key-0123456789abcdef';
+    const lineage = { universe: { source: 'symbols', requested: UNIVERSE, trained: UNIVERSE } };
+    /** A signed version with its profile stored as `store` does it, and the report under `key`. */
+    async function signedCase(name: string, store: (profile: ReferenceProfile, owner: ModelVersion) => Promise<void>) {
+      const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(`universe-${name}`))).version;
+      const version = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion, lineage, signing: { signingKey: key } });
+      const owner = await getModelVersion(t.store, name, version);
+      await store(profileOf(name, version, featureSetVersion, 5), owner);
+      await writeLiveRows(t, featureSetVersion, 'universe', 6);
+      const report = () => computeModelReport(t.store, { id: `mr-signed-${name}`, target: { model: name, version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: { signing: { signingKey: key } } });
+      return { owner, report };
+    }
+    const signedBy = (k: string) => async (profile: ReferenceProfile, owner: ModelVersion) => {
+      expect((await saveReferenceProfile(t.store, profile, (text) => signProfileRecord(k, owner, text))).stored).toBe(true);
+    };
+
+    const honest = await (await signedCase('signed-honest', signedBy(key))).report();
+    expect([honest.reference.problem, honest.drift.status, honest.drift.drifted]).toEqual([undefined, 'drift', [ORACLE_COLUMN]]);
+
+    // The first column's distribution edited to look like the live rows' (the drift silenced), the signature left as it was.
+    const edited = await signedCase('signed-edited', async (profile, owner) => {
+      await signedBy(key)(profile, owner);
+      const row = await t.store.db.selectFrom('model_reference_profiles').select('profile').where('name', '=', owner.name).executeTakeFirstOrThrow();
+      const json = JSON.parse(row.profile) as { features: Array<{ edges: number[] }> };
+      json.features[0].edges = json.features[0].edges.map((e) => e + 3);
+      await t.store.db.updateTable('model_reference_profiles').set({ profile: JSON.stringify(json) }).where('name', '=', owner.name).execute();
+    });
+    const editedReport = await edited.report();
+    expect([editedReport.reference.problem, editedReport.drift.status]).toEqual([expect.stringMatching(/signature of the reference profile stored for signed-edited v1 does not match it/), 'unavailable']);
+    expect(evaluateModelReport(editedReport, rules).findings.map((f) => f.alert)).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', subject: 'reference profile of model signed-edited v1' }));
+
+    // Stored without a signature (before profiles were signed): alerted, with the command that signs it; signing needs --accept-edit.
+    const unsigned = await signedCase('signed-unsigned', async (profile) => {
+      expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
+    });
+    const unsignedReport = await unsigned.report();
+    expect(unsignedReport.reference.problem).toMatch(/carries no signature/);
+    expect(evaluateModelReport(unsignedReport, rules).findings.map((f) => f.alert.message)).toContainEqual(expect.stringMatching(/mlp models sign signed-unsigned 1 --accept-edit/));
+    await expect(signVersionProfile(t.store, unsigned.owner, { signingKey: key })).rejects.toThrow(/carries no signature.*it was not signed/);
+    expect(await signVersionProfile(t.store, unsigned.owner, { signingKey: key }, { acceptEdit: true })).toEqual({ state: 'signed', before: 'unsigned' });
+    expect((await unsigned.report()).drift.status).toBe('drift');
+    expect(await signVersionProfile(t.store, unsigned.owner, { signingKey: key })).toEqual({ state: 'valid' });
+
+    // Signed with the key before a rotation: not used until re-signed, which the old key confirms without --accept-edit.
+    const rotated = await signedCase('signed-rotated', signedBy(oldKey));
+    expect((await rotated.report()).reference.problem).toMatch(/does not match it.*signed with another key/);
+    await expect(signVersionProfile(t.store, rotated.owner, { signingKey: key })).rejects.toThrow(/it was not signed/);
+    expect(await signVersionProfile(t.store, rotated.owner, { signingKey: key, previousKeys: [oldKey] })).toEqual({ state: 'signed', before: 'invalid' });
+    expect((await rotated.report()).reference.problem).toBeUndefined();
+    // An edited profile is not re-signed on a previous key's word.
+    await expect(signVersionProfile(t.store, edited.owner, { signingKey: key, previousKeys: [oldKey] })).rejects.toThrow(/does not match it/);
   });
 });

@@ -20,7 +20,9 @@ import { writeServingRoutes } from '../../lib/serving/serving-routes';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
-import { reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
+import { profileRecordProblem, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
+import { readReferenceProfileRecord, saveReferenceProfile } from '../../lib/monitoring/profile-store';
+import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import type { ModelVersionsTable } from '../../lib/store/schema';
 import { TaskPool } from '../../lib/threads/task-pool';
@@ -474,10 +476,20 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
     expect((await mlp(['models', 'show', 'cli-signed', String(v1.version)])).stdout).toMatch(new RegExp(`^row signature +key id ${signingKeyId(KEY)}: valid$`, 'm'));
     expect((await mlp(['models', 'show', 'cli-signed', String(v1.version)], { MODEL_SIGNING_KEY: OTHER_KEY })).stdout).toMatch(new RegExp(`^row signature +key id ${signingKeyId(KEY)}: DOES NOT MATCH \\(this deployment's key id ${signingKeyId(OTHER_KEY)}\\): refused by verification$`, 'm'));
 
-    // An alias works as the version, as in `models show`.
+    // An alias works as the version, as in `models show`; the version's drift reference profile,
+    // stored before profiles were signed, is signed after the row, under the same rules.
+    const days = ['2017-01-03', '2017-01-04', '2017-01-05'];
+    const profile = buildReferenceProfile({ model: 'cli-signed', version: v2.version, featureSetVersion: FS, features: { columns: ['x'], rows: 3, values: Float64Array.of(0.1, 0.2, 0.3), day: Int32Array.of(0, 1, 2) }, dayLabels: days, symbols: ['A'] });
+    expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
+    const profileUnconfirmed = await mlp(['models', 'sign', 'cli-signed', 'champion']);
+    expect(profileUnconfirmed.code).toBe(1);
     const champion = await mlp(['models', 'sign', 'cli-signed', 'champion', '--accept-edit']);
     expect(champion.code).toBe(0);
     expect(champion.stdout).toContain(`cli-signed v${v2.version}: artifact, header, feature set and model checked`);
+    expect(champion.stdout).toContain(`cli-signed v${v2.version}: drift reference profile signed (it had no signature)`);
+    const record = await readReferenceProfileRecord(t.store, 'cli-signed', v2.version);
+    expect(profileRecordProblem(KEY, await getModelVersion(t.store, 'cli-signed', v2.version), record!.text, record!.signature)).toBeUndefined();
+    expect((await mlp(['models', 'sign', 'cli-signed', 'champion'])).stdout).toContain('drift reference profile signature already valid');
 
     // A row that fails a check is not signed, and the command says why.
     const v3 = await registerUnsigned(3);
