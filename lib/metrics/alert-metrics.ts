@@ -39,7 +39,16 @@ export function registerAlertStoreGauges(store: Database, onError: (error: unkno
       try {
         const rows = await store.db.selectFrom('alerts').select((eb) => ['rule', 'severity', 'status', eb.fn.countAll<number>().as('n')]).groupBy(['rule', 'severity', 'status']).execute();
         this.reset();
-        for (const r of rows) this.set({ rule: r.rule, severity: r.severity, status: r.status }, Number(r.n));
+        // Open is anything but acknowledged (alertFromRow): a row whose status was edited to another word counts as open.
+        const counts = new Map<string, { rule: string; severity: string; status: string; n: number }>();
+        for (const r of rows) {
+          const status = r.status === 'acked' ? 'acked' : 'open';
+          const k = `${r.rule}\u0000${r.severity}\u0000${status}`;
+          const c = counts.get(k) ?? { rule: r.rule, severity: r.severity, status, n: 0 };
+          c.n += Number(r.n);
+          counts.set(k, c);
+        }
+        for (const c of counts.values()) this.set({ rule: c.rule, severity: c.severity, status: c.status }, c.n);
       } catch (error) {
         onError(error);
       }

@@ -104,4 +104,25 @@ describe.each(DRIVERS)('alerts on %s', (_driver, create) => {
     expect((await openAlerts(t.store, { subjectPrefix: 'model ' })).map((x) => x.id)).toEqual([c.id]);
     expect(await openAlerts(t.store, { rules: [] })).toEqual([]);
   });
+
+  it('is not cooled down by a row dated after now, and reads a status edited to another word as open everywhere', async () => {
+    // An alert whose row was moved to 2099 and acknowledged (a hand-made "snooze"): raised again as soon as its cool-down would have ended.
+    const first = await raiseAlert(t.store, { ...drift, cooldownSeconds: 3600 }, { now: T0 });
+    await t.store.db.updateTable('alerts').set({ created_at: '2099-01-01T00:00:00.000Z', status: 'acked' }).where('id', '=', first.id).execute();
+    const next = await raiseAlert(t.store, { ...drift, cooldownSeconds: 3600 }, { now: at(60) });
+    expect(next.suppressed).toBe(false);
+    expect(next.id).not.toBe(first.id);
+    expect(await count('alert_deliveries')).toBe(2);
+
+    // A holding alert whose status was edited to "snoozed": still open for listing, for the holds it makes and for the cool-down of its rule.
+    const hold = { rule: 'data_quality', severity: 'critical' as const, subject: 'model m1', message: 'bad bars', evidence: {}, holds: true };
+    const held = await raiseAlert(t.store, { ...hold, cooldownSeconds: 3600 }, { now: T0 });
+    await t.store.db.updateTable('alerts').set({ status: 'snoozed' }).where('id', '=', held.id).execute();
+    expect((await openAlerts(t.store, { rules: ['data_quality'] })).map((a) => a.id)).toEqual([held.id]);
+    expect((await listAlerts(t.store, { status: 'open', rule: 'data_quality' })).map((a) => a.id)).toEqual([held.id]);
+    expect(await listAlerts(t.store, { status: 'acked', rule: 'data_quality' })).toEqual([]);
+    expect(await raiseAlert(t.store, { ...hold, cooldownSeconds: 3600 }, { now: at(60) })).toEqual({ id: held.id, suppressed: true });
+    expect((await ackAlert(t.store, held.id, 'alice', at(120))).changed).toBe(true);
+    expect(await openAlerts(t.store, { rules: ['data_quality'] })).toEqual([]);
+  });
 });
