@@ -102,6 +102,12 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
     const problem = rowSignatureProblem(options.signingKey, v);
     if (problem) fail(problem);
   }
+  // A signed row in a process without the key: the deployment signs its rows, and this process was
+  // started without the key they share (a host's configuration left out). Served unchecked, an edited
+  // row would pass here that every other process refuses; refused instead, loudly, on every such row.
+  if (options.signingKey === undefined && v.signature !== undefined) {
+    fail(`the registry row is signed (key id ${v.signature.keyId}) and this process has no MODEL_SIGNING_KEY to check it: start it with the key the deployment's other processes use (docs/configuration.md)`);
+  }
   let bytes: Buffer;
   try {
     // sha256 of the store's own copy against the registry's: a copy this machine caches stays intact

@@ -23,7 +23,7 @@ import { getModelVersion, moveAlias, recordVersionReport, registerModel, Registr
 import { profileRecordProblem, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
 import { readReferenceProfileRecord, saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
-import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
+import { ArtifactVerificationError, verifyModelArtifact } from '../../lib/registry/verify-artifact';
 import type { ModelVersionsTable } from '../../lib/store/schema';
 import { TaskPool } from '../../lib/threads/task-pool';
 import { writeDataset } from '../../lib/training/dataset';
@@ -145,29 +145,32 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     expect(model.predictProba({ values: Float64Array.of(1, 1, 1), rows: 1, featureNames: COLUMNS })).toHaveLength(2);
   });
 
-  it('refuses a row consistently edited to serve another model, which verification without the key would serve', async () => {
+  /** Every check verification makes but the signature's: what an edited row would pass without it. */
+  const everyOtherCheck = async (v: ModelVersion) => verifyModelArtifact(t.store, artifacts, await getModelVersion(t.store, v.name, v.version), { signingKey: KEY, skipSignatureCheck: true });
+
+  it('refuses a row consistently edited to serve another model, which every other check passes', async () => {
     // Another valid model, with its sha256 and size: every other check passes.
     const swapped = await register('swap-artifact', SIGNED);
     await pointAt(swapped, artifactOf(await fit('logistic_regression', 2, separated.y.map((y) => 1 - y))));
-    await expect(verify(swapped, undefined)).resolves.toBeDefined();
+    await expect(everyOtherCheck(swapped)).resolves.toBeDefined();
     await refusedWith(swapped, KEY, mismatch(swapped, signingKeyId(KEY), signingKeyId(KEY)));
 
     // A parameter the header agrees with (logistic regression's default C).
     const params = await register('edit-params', SIGNED);
     await edit(params, { params: JSON.stringify({ C: 1 }) });
-    await expect(verify(params, undefined)).resolves.toBeDefined();
+    await expect(everyOtherCheck(params)).resolves.toBeDefined();
     await refusedWith(params, KEY, mismatch(params, signingKeyId(KEY), signingKeyId(KEY)));
 
     // Another stored feature set of the same columns, with an artifact that says so.
     const featureSet = await register('edit-feature-set', SIGNED);
     await pointAt(featureSet, artifactOf(await fit('logistic_regression', 1), OTHER_FS), { feature_set_version: OTHER_FS });
-    await expect(verify(featureSet, undefined)).resolves.toBeDefined();
+    await expect(everyOtherCheck(featureSet)).resolves.toBeDefined();
     await refusedWith(featureSet, KEY, mismatch(featureSet, signingKeyId(KEY), signingKeyId(KEY)));
 
     // Another algorithm, with an artifact of it.
     const algorithm = await register('edit-algorithm', SIGNED);
     await pointAt(algorithm, artifactOf(await fit('majority', 1)), { algorithm: 'majority' });
-    await expect(verify(algorithm, undefined)).resolves.toBeDefined();
+    await expect(everyOtherCheck(algorithm)).resolves.toBeDefined();
     await refusedWith(algorithm, KEY, mismatch(algorithm, signingKeyId(KEY), signingKeyId(KEY)));
 
     // Lineage (a warm start's mark would exempt parameters from the comparison) and metrics are covered too.
@@ -210,7 +213,8 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     try {
       await expect(serving.verifyVersions('api-honest', [honest.version])).resolves.toBeUndefined();
       await expect(serving.verifyVersions('api-edited', [edited.version])).rejects.toThrow(mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
-      await expect(unsigned.verifyVersions('api-edited', [edited.version])).resolves.toBeUndefined(); // without the key rows are not bound
+      // A process started without the key refuses every signed row, honest or not: it cannot check them.
+      for (const v of [edited, honest]) await expect(unsigned.verifyVersions(v.name, [v.version])).rejects.toThrow(`the registry row is signed (key id ${signingKeyId(KEY)}) and this process has no MODEL_SIGNING_KEY to check it`);
     } finally {
       await Promise.all([serving.close(), unsigned.close()]);
     }
@@ -357,16 +361,17 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, UNSIGNED)).rejects.toThrow('no signing key: set MODEL_SIGNING_KEY');
   });
 
-  it('changes nothing without a key: rows are neither signed nor checked', async () => {
+  it('without a key rows are neither signed nor checked, and signed rows are refused', async () => {
     const v = await register('no-key', UNSIGNED);
     expect(v.signature).toBeUndefined();
     expect(await t.store.db.selectFrom('model_versions').select(['signature', 'signature_key_id']).where('name', '=', 'no-key').executeTakeFirstOrThrow()).toEqual({ signature: null, signature_key_id: null });
     await expect(verify(v, undefined)).resolves.toBeDefined();
     await expect(verifyRegisteredVersion(t.store, artifacts, v.name, v.version)).resolves.toBeDefined();
-    // A signed row edited since is served as before: without the key rows are not bound.
+    // A signed row (edited since or not) is refused: the process lacks the key the deployment signs with.
     const signed = await register('no-key-signed', SIGNED);
+    await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).rejects.toThrow(/is signed \(key id [0-9a-f]{8}\) and this process has no MODEL_SIGNING_KEY/);
     await edit(signed, { params: JSON.stringify({ C: 1 }) });
-    await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).resolves.toBeDefined();
+    await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).rejects.toThrow(/is signed \(key id [0-9a-f]{8}\) and this process has no MODEL_SIGNING_KEY/);
   });
 
   it('the deployment activities refuse an unsigned version under the key, before anything moves', async () => {
