@@ -72,6 +72,9 @@ export function momentsOf(x: Float64Array): Moments {
   let mean = 0;
   for (let i = 0; i < n; i++) mean += x[i];
   mean /= n;
+  // Values that never change have no spread; their mean, off by an ulp, would give a rounding-noise
+  // deviation (1.7e-19 for 252 × 0.001) and a Sharpe ratio of 10^16.
+  if (n > 1 && x.every((v) => v === x[0])) return { mean: x[0], std: 0, skewness: NaN, kurtosis: NaN };
   let m2 = 0;
   let m3 = 0;
   let m4 = 0;

@@ -80,7 +80,8 @@ function sharpeInfluence(r: Float64Array): { sharpe: number; influence: Float64A
   for (const v of r) variance += (v - mean) ** 2;
   variance /= n;
   const sd = Math.sqrt(variance);
-  if (!(sd > 0)) return { sharpe: NaN, influence: new Float64Array(n).fill(NaN) };
+  // Returns that never change: no spread (the mean's rounding would leave a noise deviation, above).
+  if (!(sd > 0) || r.every((v) => v === r[0])) return { sharpe: NaN, influence: new Float64Array(n).fill(NaN) };
   const sharpe = mean / sd;
   return { sharpe, influence: Float64Array.from(r, (v) => (v - mean) / sd - (sharpe * ((v - mean) ** 2 - variance)) / (2 * variance)) };
 }

@@ -1,5 +1,5 @@
 import { equityCurveOf, informationRatioOf, maxDrawdownOf, momentsOf, performanceOf, sharpeSampleOf } from '../../../lib/backtest/performance';
-import { deflatedSharpeRatio, probabilisticSharpeRatio } from '../../../lib/backtest/sharpe-inference';
+import { deflatedSharpeRatio, probabilisticSharpeRatio, sharpeDifference } from '../../../lib/backtest/sharpe-inference';
 
 /**
  * Returns 1%, −2%, 3%, 0%, −1%, 2%.
@@ -69,6 +69,13 @@ describe('performance metrics of a hand-made return series', () => {
     expect(flat.calmar).toBeNaN();
     expect(flat.maxDrawdown).toEqual({ depth: 0, peak: 0, trough: 0, recovery: -1 });
     expect(flat.hitRate).toBe(0);
+    // A constant non-zero return: its mean computed off by an ulp left a noise deviation and a Sharpe ratio of 10^16.
+    for (const [value, n] of [[0.001, 252], [0.1, 3]] as const) {
+      const steady = performanceOf(new Float64Array(n).fill(value));
+      expect({ value, sharpe: steady.sharpe, psr: steady.probabilisticSharpe, std: momentsOf(new Float64Array(n).fill(value)).std }).toEqual({ value, sharpe: NaN, psr: NaN, std: 0 });
+      const difference = sharpeDifference(new Float64Array(n).fill(value), undefined);
+      expect(difference.estimate).toBeNaN();
+    }
   });
 
   it('reports a drawdown that never recovered with recovery -1, and a wipe-out as CAGR −100%', () => {
