@@ -54,7 +54,7 @@ function headline(v: ModelVersion): Record<string, string> {
       classification?: { accuracy: number; rocAuc: number };
       baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
       auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number } };
-      informationCoefficient?: { mean: number; tStat?: number };
+      informationCoefficient?: { mean: number; tStat?: number; baseline?: { name: string; mean: number } };
       backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
       guards?: Array<{ guard: string; tripped: boolean }>;
     };
@@ -71,7 +71,8 @@ function headline(v: ModelVersion): Record<string, string> {
     'oos auc': f(o?.classification?.rocAuc),
     'auc vs baseline': o?.auc ? `${o.auc.difference.value >= 0 ? '+' : ''}${f(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${o.auc.difference.pValue.toPrecision(2)})` : '-',
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
-    'information coefficient': f(o?.informationCoefficient?.mean),
+    // Versions evaluated before the baseline's IC was recorded show none.
+    'information coefficient': `${f(o?.informationCoefficient?.mean)}${o?.informationCoefficient?.baseline ? ` (best naive ranking ${o.informationCoefficient.baseline.name} ${f(o.informationCoefficient.baseline.mean)})` : ''}`,
     'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
     'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
     // The best naive rule traded as the model is (versions evaluated before it was traded have none).

@@ -176,6 +176,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
   const p = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? (x < 0.001 ? x.toExponential(1) : x.toPrecision(2)) : '-');
   const signed = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(digits)}` : '-');
   const interval = (i: readonly (number | null)[] | undefined, digits = 4) => (i ? `[${f(i[0], digits)}, ${f(i[1], digits)}]` : '-');
+  const icBaseline = (b: { name: string; mean: number } | undefined) => (b ? `; ${b.name} ${f(b.mean)}` : '; no baseline ranks stocks');
   const lines = (result.candidates ?? []).map((c) => {
     const r = c.evaluation.report;
     const bt = r.backtest.strategy;
@@ -183,7 +184,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)})` +
+      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
       ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
       reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );

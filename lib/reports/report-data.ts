@@ -24,7 +24,7 @@ import { relaxedGuardsOf } from '../experiments/relaxed-guards';
 import { datasetRows, evenlySpaced } from '../training/trial';
 import type { WalkForwardPredictions } from '../training/walk-forward';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
-import { classificationReportOf, informationCoefficient, predictedClassesOf } from '../validation/metrics';
+import { classificationReportOf, informationCoefficient, predictedClassesOf, strongestIcBaseline } from '../validation/metrics';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
 
 export const NOT_RECORDED = 'not recorded for this version';
@@ -512,9 +512,9 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
   const ic = informationCoefficient(e.score, forward, e.dayIndex);
   // Beside the fair baseline with the best mean IC: a market-timing rule (one score for every symbol
   // on a day, possibly the rival by AUC) ranks no stocks and has no IC.
-  const icRival = fair.map((x) => ({ b: x.b, ic: informationCoefficient(x.b.score, forward, e.dayIndex) })).reduce<{ b: (typeof fair)[number]['b']; ic: ReturnType<typeof informationCoefficient> } | undefined>((best, x) => (x.ic.count > 0 && (!best || x.ic.mean > best.ic.mean) ? x : best), undefined);
+  const icRival = strongestIcBaseline(baselines, forward, e.dayIndex);
   const baselineIc = icRival?.ic ?? informationCoefficient(aucRival.b.score, forward, e.dayIndex);
-  const icBaselineName = icRival?.b.name ?? aucRival.b.name;
+  const icBaselineName = icRival?.baseline.name ?? aucRival.b.name;
   const icValues = Array.from(ic.perDay);
   const window = 21;
 

@@ -17,7 +17,7 @@ import type { BarSeries } from '../market-data/bar';
 import { clusteredAuc, clusteredAucDifference, clusteredMean, neweyWestDefaultLags, neweyWestMean, neweyWestRegression, panelDayUnits, type Estimate, type PanelDependence } from '../stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../stats/symbol-clusters';
 import { baselineAccuracyOf, baselineVaries, crossSectionalRuleOf, naiveBaselinesOf, strongestBaseline, tradedProbabilitiesOf, type BaselineName, type NaiveBaseline } from '../validation/baselines';
-import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf } from '../validation/metrics';
+import { blockBootstrapIntervalsOf, classificationReportOf, informationCoefficient, mcNemarTest, predictedClassesOf, strongestIcBaseline, informationCoefficientEstimate } from '../validation/metrics';
 import { withinDayAucs } from '../validation/within-day-auc';
 import type { TrainingDataset } from './dataset';
 import { GUARD_MIN_CLUSTERS, GUARD_MIN_SYMBOL_CLUSTERS, plausibilityBound, type GuardVerdict, type PlausibilityBound } from './guards';
@@ -114,7 +114,11 @@ export interface EvaluationReport {
    */
   auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate; withinDay?: WithinDayReport };
   /** Daily Spearman of the score with the tradable return over the label's window (next open to its last close: tradableForwardReturns); close to close in reports of label code version 2 and earlier, from the next open to the open after the window in those of 5 December 2026 (version 2). */
-  informationCoefficient: { mean: number; std: number; ir: number; tStat: number; naiveTStat: number; lags: number; days: number };
+  /**
+   * Mean daily IC; tStat over the panel's dependence (rows of a symbol, days within the label's
+   * overlap) as AUC's; naiveTStat as if days were independent; the fair baseline with the highest mean IC beside it.
+   */
+  informationCoefficient: { mean: number; std: number; ir: number; tStat: number; naiveTStat: number; lags: number; days: number; baseline?: { name: string; mean: number; tStat: number } };
   backtest: {
     strategy: Record<string, number>;
     buyAndHold: Record<string, number>;
@@ -258,10 +262,10 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
     withinDayReport = { ...reported(m.estimate), days: m.days, versus: rival.b.name, baselineValue: r.estimate.estimate, baselineInterval: r.estimate.interval, difference: reported(withinDay.differenceTo(rival.k)) };
   }
 
-  const ic = informationCoefficient(score, tradableForwardReturns(ds, rows, series), dayIndex);
-  // Daily ICs of overlapping h-day returns are autocorrelated up to h − 1 days.
-  const icLags = Math.max(ds.label.horizon - 1, neweyWestDefaultLags(ic.count));
-  const icNeweyWest = neweyWestMean(ic.perDay, { lags: icLags, evidence: true });
+  const forward = tradableForwardReturns(ds, rows, series);
+  const ic = informationCoefficient(score, forward, dayIndex);
+  const icEstimate = informationCoefficientEstimate(ic, cluster);
+  const icRival = strongestIcBaseline(baselines, forward, dayIndex);
 
   const resolvedBacktest = options.backtest;
   const backtest = backtestOf(backtestInputOf(ds, predictions, series), resolvedBacktest, { seed: options.seed });
@@ -344,7 +348,16 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       ...(noInformation && noInformationLift ? { noInformation: { accuracy: baselineAccuracyOf(noInformation.predicted, labels), accuracyLift: noInformationLift.estimate, liftInterval: noInformationLift.interval, pValue: noInformationLift.pValueAbove } } : {}),
     },
     auc: { value: report.rocAuc, interval: modelAuc.interval, versus: aucRival.x.name, baselineAuc: aucRival.auc, difference: reported(aucDifference), ...(withinDayReport ? { withinDay: withinDayReport } : {}) },
-    informationCoefficient: { mean: ic.mean, std: ic.std, ir: ic.ir, tStat: icNeweyWest.tStat, naiveTStat: ic.tStat, lags: icLags, days: ic.count },
+    informationCoefficient: {
+      mean: ic.mean,
+      std: ic.std,
+      ir: ic.ir,
+      tStat: icEstimate?.tStat ?? NaN,
+      naiveTStat: ic.tStat,
+      lags: cluster.lags,
+      days: ic.count,
+      ...(icRival ? { baseline: { name: icRival.baseline.name, mean: icRival.ic.mean, tStat: informationCoefficientEstimate(icRival.ic, cluster)?.tStat ?? NaN } } : {}),
+    },
     backtest: {
       strategy: { ...pickNumbers(sr), maxDrawdown: sr.maxDrawdown.depth },
       buyAndHold: { ...pickNumbers(backtest.benchmark.metrics), maxDrawdown: backtest.benchmark.metrics.maxDrawdown.depth },
@@ -621,4 +634,3 @@ export function backtestInputOf(ds: TrainingDataset, predictions: WalkForwardPre
   }
   return { dates, symbols };
 }
-

@@ -14,6 +14,7 @@ import { BadInputError } from '../errors';
 import { argsortOf } from '../sorted';
 import { rng } from '../random';
 import { binomialLowerTail, binomialProbability, binomialUpperTail, chiSquare1UpperTail } from '../stats/distributions';
+import { clusteredMean, type Estimate, type PanelDependence } from '../stats/dependent-inference';
 import { normalInverseCdf } from '../stats/normal';
 
 export interface Interval {
@@ -66,6 +67,9 @@ export interface InformationCoefficient {
   /** mean / std · √count: the t statistic of "mean IC = 0" if days were independent. */
   tStat: number;
   count: number;
+  /** The rows of the scored days, and each one's share of its day's IC (the shares of a day sum to it): for inference that clusters rows by symbol. */
+  rows: Int32Array;
+  rowShare: Float64Array;
 }
 
 /** Predicted classes, or probabilities from which the argmax class is taken. */
@@ -373,15 +377,21 @@ export function informationCoefficient(score: Float64Array, forwardReturn: Float
     .sort((a, b) => dayIndex[a] - dayIndex[b]);
   const days: number[] = [];
   const perDay: number[] = [];
+  const sharedRows: number[] = [];
+  const shares: number[] = [];
   for (let i = 0; i < order.length; ) {
     let j = i;
     while (j < order.length && dayIndex[order[j]] === dayIndex[order[i]]) j++;
     if (j - i >= 3) {
       const rows = order.subarray(i, j);
-      const rho = spearmanCorrelationOf(Float64Array.from(rows, (r) => score[r]), Float64Array.from(rows, (r) => forwardReturn[r]));
-      if (!Number.isNaN(rho)) {
+      const day = rankProducts(averageRanksOf(Float64Array.from(rows, (r) => score[r])), averageRanksOf(Float64Array.from(rows, (r) => forwardReturn[r])));
+      if (day !== undefined) {
         days.push(dayIndex[order[i]]);
-        perDay.push(rho);
+        perDay.push(day.rho);
+        rows.forEach((r, k) => {
+          sharedRows.push(r);
+          shares.push(day.share[k]);
+        });
       }
     }
     i = j;
@@ -390,7 +400,59 @@ export function informationCoefficient(score: Float64Array, forwardReturn: Float
   const mean = count > 0 ? perDay.reduce((s, v) => s + v, 0) / count : NaN;
   const std = count > 1 ? Math.sqrt(perDay.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)) : NaN;
   const ir = mean / std;
-  return { days: Int32Array.from(days), perDay: Float64Array.from(perDay), mean, std, ir, tStat: ir * Math.sqrt(count), count };
+  return { days: Int32Array.from(days), perDay: Float64Array.from(perDay), mean, std, ir, tStat: ir * Math.sqrt(count), count, rows: Int32Array.from(sharedRows), rowShare: Float64Array.from(shares) };
+}
+
+/**
+ * The mean daily IC with the panel's dependence (as AUC's): each row's share of its day's IC,
+ * clustered by symbol and by days within the label's overlap. A Newey–West variance of the daily
+ * ICs alone missed both: Bartlett's weights keep ~0.73 of an overlapping 5-day return's long-run
+ * variance, and a score that persists per stock shares its stocks' drifts on every day, so a score
+ * without skill had |t| > 1.65 one-sided in 9–15% of null panels (40 symbols, 250 days).
+ */
+export function informationCoefficientEstimate(ic: InformationCoefficient, cluster: PanelDependence): Estimate | undefined {
+  if (ic.rows.length === 0) return undefined;
+  const perRow = ic.rows.length / ic.count;
+  const values = Float64Array.from(ic.rowShare, (v) => v * perRow);
+  const pick = (a: Int32Array) => Int32Array.from(ic.rows, (r) => a[r]);
+  return clusteredMean(values, { day: pick(cluster.day), ...(cluster.symbol ? { symbol: pick(cluster.symbol) } : {}), lags: cluster.lags }, { evidence: true });
+}
+
+/**
+ * The fair (no-hindsight) baseline whose scores have the highest mean IC, with it; undefined when
+ * none has an IC (a market-timing rule gives every symbol of a day one score and ranks no stocks).
+ */
+export function strongestIcBaseline<B extends { name: string; score: Float64Array; hindsight: boolean }>(baselines: readonly B[], forwardReturn: Float64Array, dayIndex: Int32Array): { baseline: B; ic: InformationCoefficient } | undefined {
+  let best: { baseline: B; ic: InformationCoefficient } | undefined;
+  for (const baseline of baselines) {
+    if (baseline.hindsight) continue;
+    const ic = informationCoefficient(baseline.score, forwardReturn, dayIndex);
+    if (ic.count > 0 && (!best || ic.mean > best.ic.mean)) best = { baseline, ic };
+  }
+  return best;
+}
+
+/** Pearson correlation of two rank vectors and each pair's share of it ((x − x̄)(y − ȳ)/√(Sxx·Syy), summing to it); undefined when a side is constant. */
+function rankProducts(x: Float64Array, y: Float64Array): { rho: number; share: Float64Array } | undefined {
+  const n = x.length;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  if (!(sxx > 0 && syy > 0)) return undefined;
+  const scale = Math.sqrt(sxx * syy);
+  const share = Float64Array.from(x, (v, i) => ((v - mx) * (y[i] - my)) / scale);
+  return { rho: pearsonOf(x, y), share };
 }
 
 // The distribution functions moved to lib/stats/distributions.ts; re-exported for existing callers.
