@@ -94,11 +94,12 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
 }
 
 /**
- * What can be checked on this machine before a run starts: the CSV source exists and is readable
- * (a file, or a folder that can be listed). The worker reads the same absolute path, so a typo
- * would otherwise only fail in the run's first activity.
+ * What can be checked on this machine before a run starts or a retraining schedule is saved: the
+ * CSV source exists and is readable (a file, or a folder that can be listed). The worker reads the
+ * same absolute path, so a typo would otherwise only fail in the first activity of every run.
+ * `refused` says what did not happen (the command's own outcome).
  */
-export function checkLocalSource(request: ImportRequestInput | undefined, experiment?: ExperimentInput): void {
+export function checkLocalSource(request: ImportRequestInput | undefined, experiment?: ExperimentInput, refused = 'no run was started'): void {
   const source = request?.source ?? experiment?.import?.source;
   // An object-store source is read by the worker with its own credentials; this machine may have none.
   if (source?.kind !== 'csv' || isS3Url(source.path)) return;
@@ -108,13 +109,13 @@ export function checkLocalSource(request: ImportRequestInput | undefined, experi
     stat = fs.statSync(source.path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${flag}: ${source.path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; no run was started`, { cause: error });
+    throw new Error(`${flag}: ${source.path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}; ${refused}`, { cause: error });
   }
-  if (!stat.isFile() && !stat.isDirectory()) throw new Error(`${flag}: ${source.path} is neither a CSV file nor a folder; no run was started`);
+  if (!stat.isFile() && !stat.isDirectory()) throw new Error(`${flag}: ${source.path} is neither a CSV file nor a folder; ${refused}`);
   try {
     fs.accessSync(source.path, stat.isDirectory() ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK);
   } catch (error) {
-    throw new Error(`${flag}: ${source.path} is not readable by ${process.env.USER ?? 'this user'}; no run was started`, { cause: error });
+    throw new Error(`${flag}: ${source.path} is not readable by ${process.env.USER ?? 'this user'}; ${refused}`, { cause: error });
   }
 }
 

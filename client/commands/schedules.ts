@@ -10,7 +10,7 @@ import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
 import { repoRoot } from '../repo-root';
 import { connectClient, webUiLink } from '../temporal-client';
-import { readExperimentFile } from './run-pipeline';
+import { checkLocalSource, readExperimentFile } from './run-pipeline';
 import { resolveCsvSource } from '../../lib/market-data/csv-files';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -210,7 +210,12 @@ export function schedulesCommand(): Command {
     const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'create');
     const common = { scheduleId: f.id, timing, ...policy, paused: f.paused, note: f.note };
     const definitions: Array<ReturnType<Schedules['retrainSchedule']>> = [];
-    if (f.which !== 'monitor') definitions.push(sch.retrainSchedule({ ...common, experiment: readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE), import: importRequest }));
+    if (f.which !== 'monitor') {
+      const experiment = readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE);
+      definitions.push(sch.retrainSchedule({ ...common, experiment, import: importRequest }));
+      // Every run of the schedule would fail at ingest on a missing folder, from the first one on.
+      checkLocalSource(importRequest, experiment, 'no schedule was created');
+    }
     if (f.which !== 'retrain') definitions.push(sch.monitorSchedule({ ...common, monitoring }));
     await withClient(async (client, config) => {
       for (const definition of definitions) {
@@ -231,6 +236,8 @@ export function schedulesCommand(): Command {
       const f = parseFlags(definitionFlags().extend({ defaultSpec: lazy.zod().z.boolean().optional() }), opts, 'update');
       const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'update');
       const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
+      // What the runs would read from now on: --source, else the new experiment's own import.
+      checkLocalSource(importRequest, experiment, 'the schedule was not changed');
       await withClient(async (client, config) => {
         const kind = await sch.updateSchedule(client, id, {
           timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,

@@ -158,6 +158,32 @@ describe('run', () => {
   });
 });
 
+describe('schedules', () => {
+  // Every run of such a schedule failed at ingest; refused before Temporal is contacted (none listens here).
+  test('create and update refuse a --source that does not exist, as run does', async () => {
+    const missing = path.join(tmp, 'a dir with spaces');
+    const created = await mlp(['schedules', 'create', '--which', 'retrain', '--source', missing]);
+    expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 1, stderr: expect.stringContaining(`--source: ${missing} does not exist; no schedule was created`) });
+    expect(created.stderr).not.toMatch(/Temporal/);
+    const updated = await mlp(['schedules', 'update', 'retrain-demo', '--source', '/also/missing']);
+    expect({ code: updated.code, stderr: updated.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('--source: /also/missing does not exist; the schedule was not changed') });
+    expect((await mlp(['schedules', 'create', '--which', 'retrain', '--source', '/dev/null'])).stderr).toContain('--source: /dev/null is neither a CSV file nor a folder; no schedule was created');
+  });
+
+  test("create and update refuse an experiment whose own import.source.path does not exist", async () => {
+    const experiment = JSON.parse(fs.readFileSync(path.join(__dirname, '../../experiments/demo.json'), 'utf8')) as Record<string, unknown>;
+    const file = path.join(tmp, 'import-missing.json');
+    fs.writeFileSync(file, JSON.stringify({ ...experiment, import: { source: { kind: 'csv', path: 'no-such-data' } } }));
+    const created = await mlp(['schedules', 'create', '--which', 'retrain', '--experiment', file]);
+    expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 1, stderr: expect.stringContaining(`the experiment's import.source.path: ${path.join(tmp, 'no-such-data')} does not exist; no schedule was created`) });
+    const updated = await mlp(['schedules', 'update', 'retrain-demo', '--experiment', file]);
+    expect(updated.stderr).toContain(`the experiment's import.source.path: ${path.join(tmp, 'no-such-data')} does not exist; the schedule was not changed`);
+    // A source that exists passes the check: the command goes on to Temporal, which is not there.
+    const reached = await mlp(['schedules', 'create', '--which', 'retrain', '--source', tmp]);
+    expect(reached.stderr).not.toMatch(/--source:/);
+  });
+});
+
 describe('malformed flags are named before anything is reached', () => {
   test('schedules commands check their flags before connecting to Temporal (none listens here)', async () => {
     const cases: Array<[string[], RegExp]> = [
