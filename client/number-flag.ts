@@ -5,17 +5,30 @@
  */
 import { lazy } from './lazy';
 
+/**
+ * Decimal notation, as a person types a count or a number of seconds. Number() alone also reads
+ * "0x10" as 16, "0b11", "1e3" and "Infinity", and "" or " " as 0: `--limit=0x10` listed 16 rows and
+ * `--shadow-seconds ""` asked for no shadow phase.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** A flag's text as its number; any other text as NaN, which the number schema refuses with the flag's message. */
+function decimalValue(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return DECIMAL.test(value) ? Number(value) : Number.NaN;
+}
+
 export function numberFlag(flag: string, range: { int?: boolean; min?: number; max?: number } = {}) {
   const { z } = lazy.zod();
   const kind = range.int ? 'a whole number' : 'a number';
   const bounds =
     range.min !== undefined && range.max !== undefined ? ` from ${range.min} to ${range.max}` : range.min !== undefined ? ` of at least ${range.min}` : range.max !== undefined ? ` of at most ${range.max}` : '';
   const message = `${flag} must be ${kind}${bounds}`;
-  let schema = z.coerce.number({ error: message });
+  let schema = z.number({ error: message });
   if (range.int) schema = schema.int({ error: message });
   if (range.min !== undefined) schema = schema.min(range.min, { error: message });
   if (range.max !== undefined) schema = schema.max(range.max, { error: message });
-  return schema;
+  return z.preprocess(decimalValue, schema);
 }
 
 /** The flag's value as a number, or an Error naming the command (`command: ` first, when given), the flag and the values it takes. */

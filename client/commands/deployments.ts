@@ -10,7 +10,7 @@ import type { DeploymentState } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
-import { numberFlag } from '../number-flag';
+import { numberFlag, parseNumberFlag } from '../number-flag';
 import { progressSink } from '../progress';
 
 const deployFlagsSchema = () => {
@@ -52,7 +52,7 @@ export function deploymentRequestFromFlags(model: string, version: string, raw: 
   const request = {
     ...base,
     model,
-    challengerVersion: Number(version),
+    challengerVersion: parseNumberFlag('<version>', version, { int: true, min: 1 }, 'deploy'),
     startedBy: `cli (${process.env.USER ?? 'unknown user'})`,
     ...(f.mode ? { mode: f.mode } : {}),
     ...(f.shadowSeconds !== undefined ? { shadowSeconds: f.shadowSeconds } : {}),
@@ -169,7 +169,7 @@ async function deploymentState(store: Database, id: string): Promise<DeploymentS
 /** A step as a person reads it ("2" of "step 2/4", or "shadow") → state.step. */
 export function stepIndexOf(step: string): number {
   if (step === 'shadow') return -1;
-  const parsed = lazy.zod().z.coerce.number().int().min(1).safeParse(step);
+  const parsed = numberFlag('step', { int: true, min: 1 }).safeParse(step);
   if (!parsed.success) throw new Error(`step must be a step number as shown ("2" for step 2/4) or "shadow", got "${step}"`);
   return parsed.data - 1;
 }
@@ -245,7 +245,7 @@ export function deploymentsCommand(): Command {
       withStore(async (store) => {
         const { abReportInStore, formatAbReport } = lazy.abReport();
         const since = opts.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
-        console.log(formatAbReport(await abReportInStore(store, { model, since, variants: opts.variants.split(',').map((v) => v.trim()), alpha: Number(opts.alpha), minSamplesPerVariant: Number(opts.minSamples) })));
+        console.log(formatAbReport(await abReportInStore(store, { model, since, variants: opts.variants.split(',').map((v) => v.trim()), alpha: parseNumberFlag('--alpha', opts.alpha, { min: 0, max: 1 }, 'deployments ab-report'), minSamplesPerVariant: parseNumberFlag('--min-samples', opts.minSamples, { int: true, min: 1 }, 'deployments ab-report') })));
       }),
     );
   cmd

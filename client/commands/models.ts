@@ -5,6 +5,7 @@ import type { Database } from '../../lib/store/database';
 import { withStore } from '../with-store';
 import { runningDeployments, sendUpdate } from './deployments';
 import { lazy } from '../lazy';
+import { parseNumberFlag } from '../number-flag';
 import { connectClient } from '../temporal-client';
 
 /** The registry's aliases (lib/registry/model-registry.ts MODEL_ALIASES), here so that --help loads no registry code. */
@@ -200,8 +201,7 @@ export function modelsCommand(): Command {
     .requiredOption('--reason <text>', 'why (kept in the alias and route history)')
     .action((name: string, opts: { toVersion?: string; reason: string }) =>
       withStore(async (store) => {
-        const toVersion = opts.toVersion === undefined ? undefined : Number(opts.toVersion);
-        if (toVersion !== undefined && !(Number.isInteger(toVersion) && toVersion > 0)) throw new Error(`--to-version must be a version number, got "${opts.toVersion}"`);
+        const toVersion = opts.toVersion === undefined ? undefined : parseNumberFlag('--to-version', opts.toVersion, { int: true, min: 1 });
         const { loadConfig } = lazy.config();
         const { openCache } = lazy.cache();
         const { rollbackModel } = lazy.rollback();

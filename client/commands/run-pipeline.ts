@@ -16,6 +16,7 @@ import type { TrainingPipelineResult } from '../../workflows';
 import type { ProgressSink } from '../progress';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
+import { numberFlag } from '../number-flag';
 import { verdictWord } from '../../lib/training/guards';
 
 const flagsSchema = () => {
@@ -32,8 +33,8 @@ const flagsSchema = () => {
     symbols: z.string().optional(),
     from: z.string().optional(),
     to: z.string().optional(),
-    maxBadRowShare: z.coerce.number().optional(),
-    minHistory: z.coerce.number().int().optional(),
+    maxBadRowShare: numberFlag('--max-bad-row-share').optional(),
+    minHistory: numberFlag('--min-history', { int: true }).optional(),
     workflowId: z.string().min(1).optional(),
     featureSet: z.string().optional(),
     experiment: z.string().optional(),

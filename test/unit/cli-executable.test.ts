@@ -207,4 +207,15 @@ describe('malformed flags are named before anything is reached', () => {
     }
     expect((await mlp(['snapshots', 'list', '--limit', '0'])).stderr).toMatch(/--limit must be a whole number from 1 to 1000, got "0"/);
   });
+
+  test('number flags are decimal: hex, binary, exponents and empty values are refused, naming the flag', async () => {
+    for (const bad of ['0x10', '0b101', '1e2', '', ' 12', 'Infinity']) {
+      const out = await mlp(['runs', 'list', `--limit=${bad}`]);
+      expect({ bad, code: out.code, stderr: out.stderr }).toEqual({ bad, code: 1, stderr: expect.stringContaining(`--limit must be a whole number from 1 to 1000, got "${bad}"`) });
+    }
+    const deploy = await mlp(['deploy', 'cli-demo', '3', '--shadow-seconds', '', '--no-follow']);
+    expect({ code: deploy.code, stderr: deploy.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('--shadow-seconds must be a number') });
+    const run = await mlp(['run', '--source', tmp, '--max-bad-row-share', '0x1']);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('--max-bad-row-share must be a number') });
+  });
 });

@@ -26,5 +26,6 @@ describe('deployments approve-step <step>', () => {
     expect(stepIndexOf('shadow')).toBe(-1);
     expect(() => stepIndexOf('0')).toThrow(/step must be a step number as shown/);
     expect(() => stepIndexOf('two')).toThrow(/got "two"/);
+    for (const bad of ['0x2', '', '2e0']) expect(() => stepIndexOf(bad)).toThrow(`got "${bad}"`);
   });
 });
