@@ -5,6 +5,7 @@ import { isSecretName, redactDeep, redactUrl } from './redact';
 import { parseS3Url, type ArtifactLocation } from './artifacts/location';
 import { DEFAULT_FRESHNESS_OPTIONS } from './monitoring/freshness';
 import { MIN_SIGNING_KEY_LENGTH } from './registry/row-signature';
+import { verbatimValueProblem } from './verbatim-value';
 
 /**
  * The one typed configuration of every process (worker, CLI, scripts), read from environment variables.
@@ -154,6 +155,29 @@ function hostPortVar(listens: boolean) {
 const hostPort = hostPortVar(false);
 const listenAddress = hostPortVar(true);
 
+/**
+ * A path or URL variable, checked by `schema` only once it reads as written: no surrounding space,
+ * quotes or leading "~", which no shell removes or expands here (lib/verbatim-value.ts).
+ */
+function verbatim<T extends z.ZodType<unknown, string>>(schema: T) {
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = verbatimValueProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .pipe(schema);
+}
+
+/** The file of a sqlite: DATABASE_URL is a path like DATA_DIR's, with the same rule. */
+const databaseUrl = z
+  .string()
+  .regex(/^(mysql:\/\/.+|sqlite:.+)$/, 'expected mysql://user:pass@host:port/db or sqlite:<file>')
+  .superRefine((value, ctx) => {
+    const problem = value.startsWith('sqlite:') ? verbatimValueProblem(value.slice('sqlite:'.length)) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: `the file after "sqlite:" ${problem}` });
+  });
+
 const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
 const GRACE_MINUTES_EXPECTED = 'expected a whole number of minutes from 0 to 1440 after the close';
 /** How long the API keeps an online vector in process by default (API_FEATURE_CACHE_MS). */
@@ -162,32 +186,25 @@ export const DEFAULT_API_FEATURE_CACHE_MS = 1000;
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_UI_URL: z.url({ message: 'expected a URL such as http://127.0.0.1:8233' }).default('http://127.0.0.1:8233'),
-  DATA_DIR: z.string().min(1).default(REPO_DATA_DIR),
-  DATABASE_URL: z
-    .string()
-    .regex(/^(mysql:\/\/.+|sqlite:.+)$/, 'expected mysql://user:pass@host:port/db or sqlite:<file>')
-    .optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db]')
-    .optional(),
-  ARTIFACT_DIR: z.string().min(1).optional(),
-  ARTIFACT_URL: z
-    .string()
-    .refine((v) => {
+  TEMPORAL_UI_URL: verbatim(z.url({ message: 'expected a URL such as http://127.0.0.1:8233' })).default('http://127.0.0.1:8233'),
+  DATA_DIR: verbatim(z.string().min(1)).default(REPO_DATA_DIR),
+  DATABASE_URL: verbatim(databaseUrl).optional(),
+  REDIS_URL: verbatim(z.string().regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db]')).optional(),
+  ARTIFACT_DIR: verbatim(z.string().min(1)).optional(),
+  ARTIFACT_URL: verbatim(
+    z.string().refine((v) => {
       try {
         parseS3Url(v);
         return true;
       } catch {
         return false;
       }
-    }, 'expected s3://bucket[/prefix] (bucket: 3-63 lower-case letters, digits, dots, hyphens)')
-    .optional(),
-  S3_ENDPOINT: z.url({ message: 'expected the object store URL such as http://127.0.0.1:7070' }).optional(),
+    }, 'expected s3://bucket[/prefix] (bucket: 3-63 lower-case letters, digits, dots, hyphens)'),
+  ).optional(),
+  S3_ENDPOINT: verbatim(z.url({ message: 'expected the object store URL such as http://127.0.0.1:7070' })).optional(),
   S3_REGION: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
-  ARTIFACT_CACHE_DIR: z.string().min(1).optional(),
+  ARTIFACT_CACHE_DIR: verbatim(z.string().min(1)).optional(),
   ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
   MODEL_SIGNING_KEY: z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``).optional(),
   MODEL_SIGNING_PREVIOUS_KEYS: z
@@ -203,7 +220,7 @@ const envSchema = z.object({
   API_FEATURE_GRACE_MINUTES: z.coerce.number({ message: GRACE_MINUTES_EXPECTED }).int(GRACE_MINUTES_EXPECTED).min(0, GRACE_MINUTES_EXPECTED).max(24 * 60, GRACE_MINUTES_EXPECTED).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
 
   APP_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9465'),
-  ALERT_WEBHOOK_URL: z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' }).optional(),
+  ALERT_WEBHOOK_URL: verbatim(z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' })).optional(),
   STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
   STREAM_GROUP: z.string().min(1).max(200).default('bar-ingest'),
   STREAM_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9466'),

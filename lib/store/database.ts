@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import { createPool } from 'mysql2';
 import { redactUrl } from '../redact';
+import { verbatimValueProblem } from '../verbatim-value';
 import { migrationProvider } from './migrations';
 import type { DatabaseSchema } from './schema';
 
@@ -60,6 +61,9 @@ export class DatabaseUrlError extends Error {
 function sqliteFile(url: string): string {
   const file = url.slice('sqlite:'.length);
   if (file === '') throw new DatabaseUrlError('DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:.data/pipeline.sqlite');
+  // Resolved as written, " /srv/x" or "~/x" would open (and create) a new store under the current folder.
+  const problem = verbatimValueProblem(file);
+  if (problem) throw new DatabaseUrlError(`DATABASE_URL: the file after "sqlite:", ${JSON.stringify(file)}, ${problem}`);
   return file === ':memory:' ? file : path.resolve(file);
 }
 

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { Bar } from '../../lib/market-data/bar';
@@ -54,6 +57,21 @@ describe('migrations', () => {
 
   it('refuses an unknown URL scheme with what to use instead', async () => {
     await expect(openDatabase('postgres://x/y')).rejects.toThrow(/use mysql:\/\/.*or sqlite:/);
+  });
+
+  it('refuses a sqlite file a shell would have read otherwise, creating no store under the current folder', async () => {
+    const cwd = process.cwd();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-sqlite-path-'));
+    process.chdir(dir);
+    try {
+      await expect(openDatabase(`sqlite: ${path.join(dir, 'a.sqlite')}`)).rejects.toThrow(/DATABASE_URL: the file after "sqlite:", " \/.*a\.sqlite", has blank space before or after it/);
+      await expect(openDatabase('sqlite:~/pipeline.sqlite')).rejects.toThrow(/starts with "~", which only a shell expands/);
+      await expect(openDatabase(`sqlite:'${path.join(dir, 'b.sqlite')}'`)).rejects.toThrow(/starts or ends with a quote/);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -223,6 +223,45 @@ describe('environment values of blank space', () => {
   });
 });
 
+describe('path and URL variables', () => {
+  // What a shell would have removed or expanded: read as written, each named a new folder under the current directory.
+  const PATH_VARIABLES = ['DATA_DIR', 'ARTIFACT_DIR', 'ARTIFACT_CACHE_DIR'];
+  const cases: Array<[string, string, RegExp]> = [
+    ...PATH_VARIABLES.flatMap((name): Array<[string, string, RegExp]> => [
+      [name, '~/mlp', /starts with "~", which only a shell expands/],
+      [name, "'/tmp/quoted dir'", /starts or ends with a quote/],
+      [name, '"/tmp/quoted dir"', /starts or ends with a quote/],
+      [name, ' /srv/ml', /blank space before or after it/],
+      [name, '/srv/ml\t', /blank space before or after it/],
+    ]),
+    ['DATABASE_URL', 'sqlite: /abs/path.sqlite', /the file after "sqlite:" has blank space before or after it/],
+    ['DATABASE_URL', 'sqlite:~/pipeline.sqlite', /the file after "sqlite:" starts with "~"/],
+    ['DATABASE_URL', "sqlite:'/srv/pipeline.sqlite", /the file after "sqlite:" starts or ends with a quote/],
+    ['DATABASE_URL', ' mysql://u@db:3306/bars', /blank space before or after it/],
+    ['REDIS_URL', 'redis://cache:6379 ', /blank space before or after it/],
+    ['ARTIFACT_URL', "'s3://bucket/prefix'", /starts or ends with a quote/],
+    ['S3_ENDPOINT', ' http://10.0.0.1:7070', /blank space before or after it/],
+    ['TEMPORAL_UI_URL', '"http://127.0.0.1:8233"', /starts or ends with a quote/],
+  ];
+  it.each(cases)('refuses %s=%j, naming the variable and why', (name, value, why) => {
+    const lines = configError({ [name]: value }).message.split('\n').slice(1);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^  ${name}=${JSON.stringify(value).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}: `))]);
+    expect(lines[0]).toMatch(why);
+  });
+
+  it('never echoes a secret URL it refuses', () => {
+    const message = configError({ ALERT_WEBHOOK_URL: ' https://hooks.example.com/services/T0/B0/s3cr3t' }).message;
+    expect(message).toMatch(/ALERT_WEBHOOK_URL=\(secret, not shown\): has blank space before or after it/);
+    expect(message).not.toContain('s3cr3t');
+  });
+
+  it('still takes paths and URLs that read as written, spaces and quotes inside them included', () => {
+    expect(loadConfig({ DATA_DIR: '/tmp/a dir with spaces', ARTIFACT_DIR: "/srv/o'brien" }).artifactDir).toBe("/srv/o'brien");
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/srv/my data/p~1.sqlite' }).databaseUrl).toBe('sqlite:/srv/my data/p~1.sqlite');
+    expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).databaseUrl).toBe('sqlite::memory:');
+  });
+});
+
 describe('host:port variables', () => {
   it('refuses a port above 65535, and port 0 where the process connects rather than listens', () => {
     expect(() => loadConfig({ API_ADDRESS: '127.0.0.1:99999' })).toThrow(/API_ADDRESS=.*the port must be 0\.\.65535/);
