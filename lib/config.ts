@@ -169,6 +169,13 @@ function verbatim<T extends z.ZodType<unknown, string>>(schema: T) {
     .pipe(schema);
 }
 
+/**
+ * A URL fetched or shown as a link: http: or https: only. z.url() alone takes any scheme, so a
+ * webhook at ftp:, mailto: or file: failed every delivery, and TEMPORAL_UI_URL=javascript:… was
+ * printed as the base of every Web UI link.
+ */
+const httpUrl = (example: string) => verbatim(z.url({ protocol: /^https?$/, message: `expected an http(s) URL such as ${example}` }));
+
 /** The file of a sqlite: DATABASE_URL is a path like DATA_DIR's, with the same rule. */
 const databaseUrl = z
   .string()
@@ -186,7 +193,7 @@ export const DEFAULT_API_FEATURE_CACHE_MS = 1000;
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_UI_URL: verbatim(z.url({ message: 'expected a URL such as http://127.0.0.1:8233' })).default('http://127.0.0.1:8233'),
+  TEMPORAL_UI_URL: httpUrl('http://127.0.0.1:8233').default('http://127.0.0.1:8233'),
   DATA_DIR: verbatim(z.string().min(1)).default(REPO_DATA_DIR),
   DATABASE_URL: verbatim(databaseUrl).optional(),
   REDIS_URL: verbatim(z.string().regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db]')).optional(),
@@ -201,7 +208,7 @@ const envSchema = z.object({
       }
     }, 'expected s3://bucket[/prefix] (bucket: 3-63 lower-case letters, digits, dots, hyphens)'),
   ).optional(),
-  S3_ENDPOINT: verbatim(z.url({ message: 'expected the object store URL such as http://127.0.0.1:7070' })).optional(),
+  S3_ENDPOINT: httpUrl('http://127.0.0.1:7070').optional(),
   S3_REGION: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
   ARTIFACT_CACHE_DIR: verbatim(z.string().min(1)).optional(),
@@ -220,7 +227,7 @@ const envSchema = z.object({
   API_FEATURE_GRACE_MINUTES: z.coerce.number({ message: GRACE_MINUTES_EXPECTED }).int(GRACE_MINUTES_EXPECTED).min(0, GRACE_MINUTES_EXPECTED).max(24 * 60, GRACE_MINUTES_EXPECTED).default(DEFAULT_FRESHNESS_OPTIONS.graceMinutes),
 
   APP_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9465'),
-  ALERT_WEBHOOK_URL: verbatim(z.url({ message: 'expected an http(s) URL such as https://hooks.slack.com/services/…' })).optional(),
+  ALERT_WEBHOOK_URL: httpUrl('https://hooks.slack.com/services/…').optional(),
   STREAM_KEY: z.string().min(1).max(200).default('bars:live'),
   STREAM_GROUP: z.string().min(1).max(200).default('bar-ingest'),
   STREAM_METRICS_ADDRESS: listenAddress.default('127.0.0.1:9466'),
@@ -367,7 +374,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'API_FEATURE_CACHE_MS', default: String(DEFAULT_API_FEATURE_CACHE_MS), meaning: 'with Redis, how long the API keeps an online vector in process, emptied by every features:updated announcement (0: every prediction reads Redis)' },
   { name: 'API_FEATURE_GRACE_MINUTES', default: String(DEFAULT_FRESHNESS_OPTIONS.graceMinutes), meaning: "minutes after a session's close (16:00 New York, or the early close) before predictions from features without that session are marked stale: true, with sessionsBehind" },
   { name: 'APP_METRICS_ADDRESS', default: '127.0.0.1:9465', meaning: "worker's own Prometheus endpoint: monitoring results, alerts" },
-  { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'Slack-compatible webhook for alerts (a secret: never printed)' },
+  { name: 'ALERT_WEBHOOK_URL', default: '(unset: alerts go to the log only)', meaning: 'http(s) URL of a Slack-compatible webhook for alerts (a secret: never printed)' },
   { name: 'STREAM_KEY', default: 'bars:live', meaning: 'Redis Stream of live bars' },
   { name: 'STREAM_GROUP', default: 'bar-ingest', meaning: 'consumer group that ingests the live stream' },
   { name: 'STREAM_METRICS_ADDRESS', default: '127.0.0.1:9466', meaning: 'stream consumer Prometheus endpoint (host:port)' },

@@ -136,7 +136,7 @@ describe('loadConfig', () => {
     ['TEMPORAL_ADDRESS', 'nohost', 'expected host:port, such as 127.0.0.1:7233'],
     ['METRICS_ADDRESS', 'localhost', 'expected host:port, such as 127.0.0.1:7233'],
     ['REDIS_URL', 'http://x', 'expected redis://host:port[/db]'],
-    ['TEMPORAL_UI_URL', 'not a url', 'expected a URL such as http://127.0.0.1:8233'],
+    ['TEMPORAL_UI_URL', 'not a url', 'expected an http(s) URL such as http://127.0.0.1:8233'],
   ])('rejects %s=%j naming the variable, its value and the expectation', (name, value, expectation) => {
     const err = configError({ [name]: value });
     expect(err.name).toBe('ConfigError');
@@ -259,6 +259,27 @@ describe('path and URL variables', () => {
     expect(loadConfig({ DATA_DIR: '/tmp/a dir with spaces', ARTIFACT_DIR: "/srv/o'brien" }).artifactDir).toBe("/srv/o'brien");
     expect(loadConfig({ DATABASE_URL: 'sqlite:/srv/my data/p~1.sqlite' }).databaseUrl).toBe('sqlite:/srv/my data/p~1.sqlite');
     expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).databaseUrl).toBe('sqlite::memory:');
+  });
+});
+
+describe('URL variables that are fetched or shown as links', () => {
+  it.each([
+    ['ALERT_WEBHOOK_URL', 'ftp://hooks.example.com/x'],
+    ['ALERT_WEBHOOK_URL', 'mailto:ops@example.com'],
+    ['ALERT_WEBHOOK_URL', 'file:///tmp/hook'],
+    ['TEMPORAL_UI_URL', 'javascript:alert(1)'],
+    ['TEMPORAL_UI_URL', 'ws://127.0.0.1:8233'],
+    ['S3_ENDPOINT', 'javascript:alert(1)'],
+    ['S3_ENDPOINT', 'file:///srv/minio'],
+  ])('refuses %s=%j: http(s) only', (name, value) => {
+    expect(configError({ [name]: value }).message).toMatch(new RegExp(`\n  ${name}=.*: expected an http\\(s\\) URL such as `));
+  });
+
+  it('takes http and https', () => {
+    const config = loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x', TEMPORAL_UI_URL: 'http://ui.internal:8233', S3_ENDPOINT: 'https://s3.internal', ARTIFACT_URL: 's3://bucket' });
+    expect(config.alertWebhookUrl).toBe('https://hooks.slack.com/services/T0/B0/x');
+    expect(config.temporalUiUrl).toBe('http://ui.internal:8233');
+    expect(config.artifacts).toMatchObject({ endpoint: 'https://s3.internal' });
   });
 });
 
