@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { Command } from 'commander';
 import { z } from 'zod';
+import { alertChannelNames } from '../lib/alerts/channels';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
 import { openCache } from '../lib/cache/open-cache';
 import { loadConfig } from '../lib/config';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
-    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets },
+    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config) },
     {
       key: config.streamKey,
       group: config.streamGroup,
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     const s = consumer.stats;
     console.log(
       `stream consumer: ${s.entriesRead} read (${s.entriesClaimed} claimed), ${s.barsStored} stored (${s.barsRevised} revised), ${s.barsLate} late, ${s.barsDuplicate} duplicate, ${s.barsSuperseded} superseded by newer entries, ` +
-        `${totalOf(s.quarantinedByRule)} quarantined, ${s.deadLettered} dead-lettered, ${s.vectorsPublished} vectors, ${s.outcomesRecorded} outcomes, ${s.pending} pending`,
+        `${totalOf(s.quarantinedByRule)} quarantined, ${s.deadLettered} dead-lettered, ${s.trimmed} lost to trimming, ${s.vectorsPublished} vectors, ${s.outcomesRecorded} outcomes, ${s.pending} pending`,
     );
   }, flags.logEverySeconds * 1000);
   try {

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { ArtifactStore } from '../artifacts/artifact-store';
+import { raiseAlert } from '../alerts/alert-store';
 import type { Cache } from '../cache/cache';
 import { currentLabelVerification } from '../deployment/outcomes';
 import type { FeatureSet } from '../features/feature-set';
@@ -31,11 +32,12 @@ import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
 import { entryKey, writeLiveBars, type LiveBarWrite } from './live-bar-store';
+import { lostEntriesAlert, lostEntriesMessage, STREAM_ENTRIES_LOST_RULE, type LostEntries } from './lost-entries';
 import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
 import { OutcomeRecorder } from './outcome-recorder';
-import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readGroup, type StreamEntry } from './redis-streams';
+import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readNewEntries, waitForEntriesAfter, type NewEntries, type StreamEntry } from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
 import { checkLiveBatch, filledGaps, seriesFlags, withoutUnreadKinds, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
@@ -59,6 +61,8 @@ export interface StreamConsumerDeps {
   artifacts?: ArtifactStore;
   featureSets: readonly FeatureSet[];
   log?: (line: string) => void;
+  /** Channels of the alerts the consumer raises (entries lost to trimming) besides the log: alertChannelNames(config). */
+  alertChannels?: readonly string[];
   hooks?: {
     /** Called before a batch's bars are written; a test throws here to make the write fail. */
     beforeWrite?: (entries: readonly StreamEntry[]) => void | Promise<void>;
@@ -103,7 +107,9 @@ export class BarStreamConsumer {
   private lastOutcomesAt = 0;
   private lastClaimAt = Number.NEGATIVE_INFINITY;
   /** The next batch, asked for while the current one is processed (in a backlog only). */
-  private prefetched: Promise<{ entries: StreamEntry[]; checked?: BatchQuality }> | undefined;
+  private prefetched: Promise<{ entries: StreamEntry[]; checked?: BatchQuality; read: NewEntries }> | undefined;
+  /** The last failure to look for trimmed entries, logged once until it changes. */
+  private trimCheckFailure: string | undefined;
   /** The last batch was full and stored: entries are probably waiting. */
   private backlogged = false;
   private lastPendingAt = Number.NEGATIVE_INFINITY;
@@ -225,8 +231,10 @@ export class BarStreamConsumer {
     if (this.prefetched) {
       const next = this.prefetched;
       this.prefetched = undefined;
-      read = await next;
-    } else read = await readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: handled > 0 ? 0 : this.blockMsNow(), id: '>' });
+      const { entries, checked, read: taken } = await next;
+      await this.afterRead(taken);
+      read = { entries, checked };
+    } else read = { entries: await this.readNew(handled > 0 ? 0 : this.blockMsNow()) };
     // An empty read waited for entries: waiting, not work.
     if (read.entries.length > 0) this.timed('read', t0);
     if (read.entries.length > 0) {
@@ -237,11 +245,11 @@ export class BarStreamConsumer {
       // It is delivered to this consumer like any batch it works on (pending until acknowledged).
       if (read.entries.length >= batchSize && this.backlogged && !this.stopping) {
         // Decoded as soon as it arrives: while this batch waits for its write, on MariaDB.
-        const next = readGroup(this.blocking, { key, group, consumer, count: batchSize, blockMs: 0, id: '>' }).then(({ entries }) => {
+        const next = readNewEntries(this.blocking, { key, group, consumer, count: batchSize }).then((ahead) => {
           const t = performance.now();
-          const checked = entries.length > 0 ? checkLiveBatch(entries, key) : undefined;
+          const checked = ahead.entries.length > 0 ? checkLiveBatch(ahead.entries, key) : undefined;
           this.timed('decode', t);
-          return { entries, checked };
+          return { entries: ahead.entries, checked, read: ahead };
         });
         next.catch(() => undefined); // awaited by the next poll, which sees the error
         this.prefetched = next;
@@ -253,6 +261,45 @@ export class BarStreamConsumer {
     } else this.backlogged = false;
     await this.dueWork(Date.now(), read.entries.length === 0 && handled === 0);
     return handled;
+  }
+
+  /**
+   * New entries of the group, waiting up to `blockMs` (0: not at all) when there are none. The wait
+   * is an XREAD, which moves no group, and the read follows it: a blocking XREADGROUP would go past
+   * entries trimmed meanwhile without the check readNewEntries makes in the read's transaction.
+   */
+  private async readNew(blockMs: number): Promise<StreamEntry[]> {
+    const { key, group, consumer, batchSize } = this.options;
+    const request = { key, group, consumer, count: batchSize };
+    let read = await readNewEntries(this.blocking, request);
+    await this.afterRead(read);
+    if (read.entries.length > 0 || blockMs === 0) return read.entries;
+    // Without the stream's newest id, '$': an entry appended since the read then waits for the next one, at most blockMs.
+    if (!(await waitForEntriesAfter(this.blocking, key, read.checkFailed === undefined ? read.newest : '$', blockMs))) return [];
+    read = await readNewEntries(this.blocking, request);
+    await this.afterRead(read);
+    return read.entries;
+  }
+
+  /** What a read of new entries found besides them: entries trimmed before the group read them, or why it could not tell. */
+  private async afterRead(read: NewEntries): Promise<void> {
+    if (read.trimmed) {
+      const { count, after, before, newest } = read.trimmed;
+      await this.reportLost({ count, when: 'unread', after, ...(before !== undefined ? { before } : { through: newest }) });
+    }
+    if (read.checkFailed !== undefined && read.checkFailed !== this.trimCheckFailure) this.log(`stream consumer: cannot tell whether entries of ${this.options.key} were trimmed before the group read them (the reads go on): ${read.checkFailed}`);
+    this.trimCheckFailure = read.checkFailed;
+  }
+
+  /** Entries the group lost to trimming: counted, logged and alerted, since their bars were never stored. */
+  private async reportLost(lost: LostEntries): Promise<void> {
+    const { key, group, consumer } = this.options;
+    this.stats.trimmed += lost.count;
+    this.log(`stream consumer: ${lostEntriesMessage(key, group, lost)}`);
+    // Stored with its deliveries (the workers deliver them); the cool-down keeps one alert while entries keep being lost.
+    await raiseAlert(this.deps.store, lostEntriesAlert(key, group, consumer, lost), { channels: [...(this.deps.alertChannels ?? [])] }).catch((error: unknown) =>
+      this.log(`stream consumer: cannot raise the ${STREAM_ENTRIES_LOST_RULE} alert: ${(error as Error).message}`),
+    );
   }
 
   /** Does what is due regardless of time (cross-sections, outcomes); used at stop and by tests. */
@@ -416,9 +463,9 @@ export class BarStreamConsumer {
       cursor = claimed.next;
       if (claimed.deleted.length > 0) {
         // Trimmed by MAXLEN before anyone acknowledged them: they cannot be read any more.
-        this.stats.trimmed += claimed.deleted.length;
         await ackEntries(this.deps.redis, key, group, claimed.deleted);
-        this.log(`stream consumer: ${claimed.deleted.length} pending entries were trimmed from ${key} before they were processed (raise the producer's MAXLEN)`);
+        const ids = [...claimed.deleted].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1));
+        await this.reportLost({ count: ids.length, when: 'pending', after: ids[0], before: ids[ids.length - 1] });
       }
       if (claimed.entries.length === 0) continue;
       this.stats.entriesRead += claimed.entries.length;

@@ -43,37 +43,127 @@ export function parseEntries(raw: unknown): { entries: StreamEntry[]; deleted: s
   return { entries, deleted };
 }
 
-/** XGROUP CREATE … MKSTREAM; true when created, false when it already existed. */
+/** Lua: a table of a flat [field, value, …] reply (XINFO's, as scripts see it). */
+const LUA_FIELDS = `local function fields(flat) local m = {} for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end return m end
+`;
+
+/**
+ * XGROUP CREATE … MKSTREAM with the group's entries-read counter set (ENTRIESREAD): "0" starts after
+ * the entries already trimmed away, "$" after every entry added. Created without it, the counter is
+ * unknown until the group's first read, and entries trimmed before that read could not be counted
+ * (PASS_TRIMMED). Another start id leaves it unknown. Returns 1 when created, 0 when it existed.
+ */
+const CREATE_GROUP = `${LUA_FIELDS}
+local read
+if redis.call('EXISTS', KEYS[1]) == 0 then read = 0
+else
+  for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    if fields(row)['name'] == ARGV[1] then return 0 end
+  end
+  local s = fields(redis.call('XINFO', 'STREAM', KEYS[1]))
+  if ARGV[2] == '$' then read = s['entries-added'] elseif ARGV[2] == '0' then read = s['entries-added'] - s['length'] end
+end
+if read then redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
+else redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM') end
+return 1`;
+
+/** Creates the group at `startId` (and the stream) unless it exists; true when created, false when it already existed. */
 export async function ensureConsumerGroup(redis: Redis, key: string, group: string, startId = '0'): Promise<boolean> {
-  try {
-    await redis.call('XGROUP', ['CREATE', key, group, startId, 'MKSTREAM']);
-    return true;
-  } catch (error) {
-    if (/BUSYGROUP/.test((error as Error).message)) return false;
-    throw error;
-  }
+  return Number(await redis.call('EVAL', [CREATE_GROUP, 1, key, group, startId])) === 1;
 }
 
-export interface ReadGroupRequest {
+/**
+ * Lua, run in one transaction with the group's read of new entries: entries added after the group's
+ * last-delivered id and removed (trimmed by MAXLEN) before it read them. XREADGROUP skips past them
+ * without a trace, and Redis 7.0 then goes on counting the group's reads from where it was, as if
+ * they had never been added (so its lag stays too high for good). Trimming removes the oldest
+ * entries first, so unread ones are gone only when the stream's first entry is newer than the
+ * group's last-delivered id (or the stream is empty); how many: the entries ever added, less those
+ * left, less those the group read (its entries-read counter; unknown, nothing can be told). The
+ * counter is then set past them, so no later read counts them again.
+ * Returns {newest id} or {newest id, how many, the group's last-delivered id, the first entry left or ''}.
+ */
+const PASS_TRIMMED = `${LUA_FIELDS}
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local group
+for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local g = fields(row)
+  if g['name'] == ARGV[1] then group = g end
+end
+local s = fields(redis.call('XINFO', 'STREAM', KEYS[1]))
+local newest = s['last-generated-id']
+if not group or not group['entries-read'] then return {newest} end
+local last = group['last-delivered-id']
+local first = s['first-entry'] and s['first-entry'][1]
+if not older(last, first or newest) then return {newest} end
+local gone = s['entries-added'] - s['length']
+local lost = gone - group['entries-read']
+if lost <= 0 then return {newest} end
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', string.format('%d', gone))
+return {newest, lost, last, first or ''}`;
+
+/** Entries the group will never read: trimmed (MAXLEN) after its last-delivered id before it read them. */
+export interface TrimmedUnread {
+  count: number;
+  /** The group's last-delivered id: the lost entries came after it. */
+  after: string;
+  /** The stream's first entry left, which they came before; undefined when the stream is empty (then they ran through `newest`). */
+  before?: string;
+  newest: string;
+}
+
+export interface NewEntriesRequest {
   key: string;
   group: string;
   consumer: string;
   count: number;
-  /** 0: do not block. */
-  blockMs: number;
-  /** '>' for new entries, '0' for this consumer's own pending entries. */
-  id: '>' | '0';
 }
 
-export async function readGroup(redis: Redis, r: ReadGroupRequest): Promise<{ entries: StreamEntry[]; deleted: string[] }> {
-  const args: Array<string | number> = ['GROUP', r.group, r.consumer, 'COUNT', r.count];
-  if (r.id === '>' && r.blockMs > 0) args.push('BLOCK', r.blockMs);
-  args.push('STREAMS', r.key, r.id);
-  const reply = await redis.call('XREADGROUP', args);
+export interface NewEntries {
+  entries: StreamEntry[];
+  /** Entries trimmed after the group's last-delivered id before this read, which went on past them. */
+  trimmed?: TrimmedUnread;
+  /** The stream's last id when read ('0-0' unknown): entries after it are waited for. */
+  newest: string;
+  /** Why trimmed entries could not be looked for (the read itself went ahead). */
+  checkFailed?: string;
+}
+
+/** The entries of an XREAD/XREADGROUP reply for one stream; ids whose entry was trimmed or deleted (null fields) apart. */
+function entriesOfReadReply(reply: unknown): { entries: StreamEntry[]; deleted: string[] } {
   if (!Array.isArray(reply) || reply.length === 0) return { entries: [], deleted: [] };
   // RESP2 answers [[key, entries]]; RESP3 (ioredis' default with Redis 7) a map, flattened to [key, entries].
   const items: unknown = typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1];
   return parseEntries(items);
+}
+
+/**
+ * XREADGROUP … '>' (never blocking) in one transaction after PASS_TRIMMED: no other read of the
+ * group comes between, so entries trimmed before the group read them are told once, by the read
+ * that goes past them, whichever consumer makes it.
+ */
+export async function readNewEntries(redis: Redis, r: NewEntriesRequest): Promise<NewEntries> {
+  const replies = await redis.multi().call('EVAL', [PASS_TRIMMED, 1, r.key, r.group]).call('XREADGROUP', ['GROUP', r.group, r.consumer, 'COUNT', r.count, 'STREAMS', r.key, '>']).exec();
+  if (!replies) throw new Error(`reading ${r.key} as group ${r.group}: the transaction was discarded`);
+  const [[checkError, check], [readError, read]] = replies as Array<[Error | null, unknown]>;
+  if (readError) throw readError;
+  const { entries } = entriesOfReadReply(read);
+  if (checkError) return { entries, newest: '0-0', checkFailed: checkError.message };
+  const [newest = '0-0', count, after, before] = (check as unknown[]).map(String);
+  if (count === undefined) return { entries, newest };
+  return { entries, newest, trimmed: { count: Number(count), after, ...(before ? { before } : {}), newest } };
+}
+
+/** Waits up to `blockMs` for an entry after `afterId` (XREAD BLOCK: no group moves); true when one is there. */
+export async function waitForEntriesAfter(redis: Redis, key: string, afterId: string, blockMs: number): Promise<boolean> {
+  const reply = await redis.call('XREAD', ['COUNT', 1, 'BLOCK', blockMs, 'STREAMS', key, afterId]);
+  return entriesOfReadReply(reply).entries.length > 0;
 }
 
 export interface AutoClaimResult {

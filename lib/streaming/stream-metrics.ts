@@ -30,7 +30,7 @@ export interface StreamConsumerStats {
   /** Stored bars with a series flag (extreme move, gap, stale close), by rule. */
   flaggedByRule: Record<string, number>;
   deadLettered: number;
-  /** Entries trimmed away (MAXLEN) before any consumer acknowledged them: lost. */
+  /** Entries trimmed away (MAXLEN) before the group read them, or read and not yet acknowledged: lost, their bars never stored (lib/streaming/lost-entries.ts). */
   trimmed: number;
   batchFailures: number;
   vectorsPublished: number;
@@ -131,7 +131,7 @@ export class StreamMetrics {
     byRule('stream_bars_quarantined_total', 'Bars kept out of the store by a quality rule', (s) => s.quarantinedByRule);
     byRule('stream_bar_flags_total', 'Stored bars flagged by a series rule', (s) => s.flaggedByRule);
     total('stream_entries_dead_lettered_total', 'Entries moved to the dead-letter stream after repeated failures', (s) => s.deadLettered);
-    total('stream_entries_trimmed_total', 'Entries trimmed by MAXLEN before they were acknowledged (lost)', (s) => s.trimmed);
+    total('stream_entries_trimmed_total', 'Entries trimmed by MAXLEN before the group read them or before they were acknowledged (lost: their bars were never stored)', (s) => s.trimmed);
     total('stream_batch_failures_total', 'Batches that failed and were left pending for a retry', (s) => s.batchFailures);
     total('stream_online_vectors_published_total', 'Online feature vectors written', (s) => s.vectorsPublished);
     total('stream_cross_section_refreshes_total', "Recomputations of a date's market and cross-sectional columns", (s) => s.crossSectionRefreshes);
