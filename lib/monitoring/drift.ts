@@ -28,6 +28,7 @@
 import { binCounts, chiSquareDivergence, psiOfShares, roundSignificant } from './binning';
 import { chiSquareUpperTail, fUpperTail } from './chi-square';
 import { benjaminiHochbergAdjusted } from './false-discovery';
+import type { FeatureRowsLag } from './freshness';
 import { nullEntries, type ColumnProfile, type ReferenceProfile, type WindowNull } from './reference-profile';
 
 export interface DriftOptions {
@@ -167,7 +168,8 @@ export interface FeatureDrift {
   shares?: { edges: number[]; reference: number[]; live: number[] };
 }
 
-export type DriftStatus = 'stable' | 'drift' | 'insufficient-data' | 'unavailable';
+/** `stale`: the live feature rows trail the bars by more than allowed, and are not judged (staleFeatureDrift). */
+export type DriftStatus = 'stable' | 'drift' | 'insufficient-data' | 'unavailable' | 'stale';
 
 export interface FeatureDriftReport {
   status: DriftStatus;
@@ -182,6 +184,8 @@ export interface FeatureDriftReport {
   features: FeatureDrift[];
   /** Reference features absent from the live rows (a feature-set mismatch). */
   missingColumns: string[];
+  /** How far the window's feature rows trail the bars, when the report looked; absent in reports stored before it did. */
+  featureLag?: FeatureRowsLag;
 }
 
 function emptyReport(status: DriftStatus, reason: string, window: FeatureDriftReport['window'], options: DriftOptions): FeatureDriftReport {
@@ -230,6 +234,19 @@ export function detectFeatureDrift(profile: ReferenceProfile, live: LiveFeatureW
       ? `${drifted.length} of ${features.length} features drifted (PSI ≥ ${options.minPsi} and BH q ≤ ${options.q}): ${drifted.slice(0, 5).join(', ')}${drifted.length > 5 ? ', …' : ''}`
       : `no feature drifted (largest PSI ${maxPsi === null ? 'n/a' : maxPsi.toFixed(3)}; PSI ≥ ${options.minPsi} and BH q ≤ ${options.q} both required)`;
   return { status: drifted.length > 0 ? 'drift' : 'stable', reason, window, q: options.q, minPsi: options.minPsi, drifted, maxPsi, features, missingColumns };
+}
+
+/**
+ * The report of a window whose feature rows trail the bars by more than `lag.maxLagSessions`:
+ * `stale`, judged on nothing (a shift since would go unseen, and "stable" says it was looked for),
+ * naming the lag; what the old rows showed stays in the reason.
+ */
+export function staleFeatureDrift(report: FeatureDriftReport, lag: FeatureRowsLag): FeatureDriftReport {
+  const rows = report.window.to === null ? `have no row after the training period (last day ${lag.through})` : `end on ${lag.through}`;
+  const reason =
+    `the feature rows of ${lag.featureSet} ${rows}, ${lag.sessionsBehind} sessions before the bars (newest ${lag.newestBar}, latest session due ${lag.expectedSession}), ` +
+    `more than features_stale.maxLagSessions (${lag.maxLagSessions}): the feature set is not being materialised, and drift is not judged on rows that old (they showed: ${report.reason})`;
+  return { ...report, status: 'stale', reason, drifted: [], maxPsi: null, features: [], featureLag: lag };
 }
 
 export interface PredictionDriftReport {

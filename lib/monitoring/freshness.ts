@@ -106,3 +106,27 @@ export async function newestBarDates(store: Database, symbols?: readonly string[
   const rows = await q.groupBy('symbol').execute();
   return new Map(rows.map((r) => [r.symbol, String(r.newest)]));
 }
+
+/**
+ * How far the feature rows drift is judged on trail the bars. Feature rows are materialised by the
+ * training pipeline, not by the live stream: rows that stopped while the bars went on had drift
+ * judged on a window long gone (and called stable) with nothing said.
+ */
+export interface FeatureRowsLag {
+  featureSet: string;
+  /** The newest feature row of the drift window (the training period's last day when it has none). */
+  through: string;
+  /** The newest bar of the model's symbols, and the latest session whose bar is due: the rows should reach the earlier of the two. */
+  newestBar: string;
+  expectedSession: string;
+  /** Trading days after `through` up to that session. */
+  sessionsBehind: number;
+  /** How many the rows may trail it (features_stale.maxLagSessions). */
+  maxLagSessions: number;
+}
+
+/** The lag of feature rows through `through` behind the bars (newest `newestBar`) at the `expectedSession`. */
+export function featureRowsLag(featureSet: string, through: string, newestBar: string, expectedSession: string, maxLagSessions: number): FeatureRowsLag {
+  const reachable = newestBar < expectedSession ? newestBar : expectedSession;
+  return { featureSet, through, newestBar, expectedSession, sessionsBehind: tradingDaysBehind(through, reachable), maxLagSessions };
+}

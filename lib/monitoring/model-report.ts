@@ -17,8 +17,8 @@ import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registr
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { profileRecordProblem, rowSignatureProblem, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
-import { detectFeatureDrift, detectPredictionDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
-import { freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
+import { detectFeatureDrift, detectPredictionDrift, staleFeatureDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
+import { featureRowsLag, freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
 import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './live-performance';
 import { readLivePredictions } from './live-predictions';
 import { readLiveFeatureWindow } from './live-window';
@@ -248,6 +248,12 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   for (const symbol of await symbolsAskedAbout(store, target.model, [...endedEarlier.keys()], since, now.toISOString())) lastBars.set(symbol, endedEarlier.get(symbol));
   const fresh = freshnessOf(lastBars, now, rules.data_stale);
   const freshness = { ...fresh, reason: fresh.reason + wholeStore };
+  // Drift judged on feature rows the bars left behind: the rows should reach the newest bar (bars
+  // that stopped too are data_stale's, and the rows are then as new as they can be).
+  if (profile && rules.features_stale.enabled && fresh.newestBar !== null && (drift.status === 'stable' || drift.status === 'drift' || drift.status === 'insufficient-data')) {
+    const lag = featureRowsLag(version.featureSetVersion, drift.window.to ?? profile.period.to, fresh.newestBar, fresh.expectedSession, rules.features_stale.maxLagSessions);
+    drift = lag.sessionsBehind > lag.maxLagSessions ? staleFeatureDrift(drift, lag) : { ...drift, featureLag: lag };
+  }
 
   return {
     id: request.id,

@@ -89,6 +89,21 @@ export const monitoringRulesSchema = z.object({
       blockDeployments: z.boolean().default(true),
     })
     .prefault({}),
+  /**
+   * The feature rows drift is judged on trail the model's newest bar (no later than the latest
+   * session whose bar is due) by more than maxLagSessions trading days: the feature set is not being
+   * materialised (the training pipeline does it; a daily retrain keeps the rows within a session of
+   * the bars). Drift is then reported `stale`, judged on nothing. Disabled: drift is judged on the
+   * newest rows there are, however old, and nothing is raised.
+   */
+  features_stale: z
+    .object({
+      enabled: z.boolean().default(true),
+      maxLagSessions: z.number().int().min(0).default(2),
+      severity: severity.default('warning'),
+      cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
   /** The stored copy of a served version's artifact is missing, of another size or sha256, or the store cannot be read (lib/monitoring/served-artifacts.ts). */
   artifact_damaged: z
     .object({
@@ -137,6 +152,8 @@ export interface RuleEvaluation {
 export const modelSubject = (model: string, version: number) => `model ${model} v${version}`;
 export const dataSubject = (model: string) => `data for model ${model}`;
 export const profileSubject = (model: string, version: number) => `reference profile of model ${model} v${version}`;
+/** A feature set's rows, as a model reads them: every version on the same set shares the alert and its cool-down. */
+export const featuresSubject = (model: string, featureSet: string) => `features ${featureSet} of model ${model}`;
 export const PIPELINE_SUBJECT = 'pipeline';
 
 function evaluation(found: RuleFinding[]): RuleEvaluation {
@@ -186,6 +203,23 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
         blockDeployments: true,
       });
     }
+  }
+  // Rows that stopped while the bars went on: the feature step's problem, not the model's; nothing
+  // to retrain on, and deployments go on (their analyses read live predictions, not these rows).
+  const lag = drift.featureLag;
+  if (rules.features_stale.enabled && drift.status === 'stale' && lag) {
+    findings.push({
+      alert: {
+        rule: 'features_stale',
+        severity: rules.features_stale.severity,
+        subject: featuresSubject(report.model, lag.featureSet).slice(0, 255),
+        message: `${report.model} v${report.version}${role}: ${drift.reason}. Run the training pipeline (it materialises the feature set through the newest bar), or find why its runs stopped`,
+        evidence: { reportId: report.id, window: drift.window, ...lag },
+        cooldownSeconds: rules.features_stale.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
   }
   const pd = report.predictionDrift;
   if (rules.prediction_drift.enabled && pd.status === 'drift') {

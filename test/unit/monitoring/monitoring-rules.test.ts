@@ -108,6 +108,23 @@ describe('monitoring rules', () => {
     expect(veryStale.findings[0].alert.severity).toBe('critical');
   });
 
+  it('raises features_stale for drift not judged on feature rows the bars left behind: a warning on the feature set, no retrain, no hold', () => {
+    expect(rules.features_stale).toMatchObject({ enabled: true, maxLagSessions: 2, severity: 'warning', cooldownSeconds: 12 * 3600 });
+    const featureLag = { featureSet: 'fs-1', through: '2024-05-15', newestBar: '2024-07-05', expectedSession: '2024-07-05', sessionsBehind: 35, maxLagSessions: 2 };
+    const stale = report({ drift: { ...report().drift, status: 'stale', reason: 'the feature rows of fs-1 end on 2024-05-15, 35 sessions before the bars', drifted: [], maxPsi: null, features: [], featureLag } });
+    const evaluation = evaluateModelReport(stale, rules);
+    expect(evaluation.findings).toEqual([
+      {
+        alert: expect.objectContaining({ rule: 'features_stale', severity: 'warning', subject: 'features fs-1 of model direction-5d', message: expect.stringMatching(/35 sessions before the bars.*Run the training pipeline/), evidence: expect.objectContaining({ reportId: 'mr-1', sessionsBehind: 35 }) }),
+        retrain: false,
+        blockDeployments: false,
+      },
+    ]);
+    expect(evaluateModelReport(stale, parseMonitoringRules({ features_stale: { enabled: false } })).findings).toEqual([]);
+    // Judged rows within the tolerance carry their lag and raise nothing.
+    expect(evaluateModelReport(report({ drift: { ...report().drift, featureLag: { ...featureLag, through: '2024-07-03', sessionsBehind: 2 } } }), rules).findings).toEqual([]);
+  });
+
   it('honours disabled rules and custom severities and cool-downs', () => {
     const custom = parseMonitoringRules({ data_drift: { severity: 'info', cooldownSeconds: 60 }, data_stale: { enabled: false } });
     const evaluation = evaluateModelReport(
