@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { symbolSchema } from '../lib/market-data/symbols';
+import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../lib/well-formed-text';
 
 // The one symbol rule (lib/market-data/symbols.ts): $ and ^ series such as $VIX are symbols too.
 export { SYMBOL_INPUT_PATTERN as SYMBOL_PATTERN, symbolSchema } from '../lib/market-data/symbols';
@@ -14,14 +15,14 @@ export const modelNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a registered model name: lower-case letters, digits, ".", "_" or "-" (at most 64)');
 
+/**
+ * Text of a request that is stored (a routing key, a reason): no lone surrogate, which the store
+ * would save as U+FFFD, so what is read back (a retried rollback's reason) would differ from what was sent.
+ */
+const wellFormed = (schema: z.ZodString) => schema.refine(isWellFormedText, WELL_FORMED_TEXT_RULE);
+
 /** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
-export const routingKeySchema = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  // A lone surrogate (possible in a JSON body) has no UTF-8 form: the prediction log would store invalid text.
-  // (With the u flag a surrogate pair is one code point, so only a lone surrogate matches.)
-  .refine((key) => !/[\uD800-\uDFFF]/u.test(key), 'must be well-formed Unicode (no lone surrogate)');
+export const routingKeySchema = wellFormed(z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'));
 
 export const predictionsRequestSchema = z.strictObject({
   model: modelNameSchema.optional().describe('registry model name; defaults to the only served model'),
@@ -137,9 +138,9 @@ export const writeRoutesRequestSchema = z.strictObject({
   mode: z.enum(['single', 'canary', 'ab']),
   routes: z.array(routeSchema).min(1, 'must list at least one route'),
   shadow: z.strictObject({ version: z.number().int().min(1) }).optional(),
-  reference: z.string().min(1).optional().describe('served variant that also predicts, unserved, on requests routed elsewhere'),
-  salt: z.string().min(1).max(64).optional(),
-  reason: z.string().min(1, 'must say why the split changes').max(1000),
+  reference: wellFormed(z.string().min(1)).optional().describe('served variant that also predicts, unserved, on requests routed elsewhere'),
+  salt: wellFormed(z.string().min(1).max(64)).optional(),
+  reason: wellFormed(z.string().min(1, 'must say why the split changes').max(1000)),
   expectedGeneration: z.number().int().min(0).optional().describe('refuse the change when the current generation differs'),
 });
 export type WriteRoutesRequest = z.infer<typeof writeRoutesRequestSchema>;
@@ -148,7 +149,7 @@ export const writeRoutesResponseSchema = z.object({ routes: servingRoutesViewSch
 
 export const rollbackRequestSchema = z.strictObject({
   toVersion: z.number().int().min(1).optional().describe('defaults to the previous champion in the alias history'),
-  reason: z.string().min(1, 'must say why the model is rolled back').max(1000),
+  reason: wellFormed(z.string().min(1, 'must say why the model is rolled back').max(1000)),
 });
 export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
 

@@ -5,6 +5,7 @@
 import type { Cache } from '../cache/cache';
 import { aliasHistory, aliasVersion, assertServable, getModelVersion } from '../registry/model-registry';
 import type { Database } from '../store/database';
+import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
 
 export class RollbackError extends Error {
@@ -82,6 +83,8 @@ const ROLLBACK_REASON = /^rollback to v\d+: /;
  */
 export async function rollbackModel(store: Database, cache: Cache, input: RollbackInput): Promise<RollbackResult> {
   if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
+  // Stored as U+FFFD, such a reason never matches itself read back: a retry would roll back a second version.
+  if (!isWellFormedText(input.reason) || !isWellFormedText(input.movedBy)) throw new RollbackError(`a rollback's reason and movedBy ${WELL_FORMED_TEXT_RULE}`);
   const current = (await aliasVersion(store, input.model, 'champion')) ?? null;
   // The same request again (its answer was lost, so the person or client ran it again): the same
   // rollback, whose answer it gets, not a second one back to the version it rolled back from.

@@ -10,6 +10,7 @@ import type { Cache } from '../cache/cache';
 import { getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
+import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { CHAMPION_VARIANT, type Route } from './routing';
 
 export type { Route } from './routing';
@@ -217,6 +218,10 @@ export async function writeServingRoutes(store: Database, cache: Cache, input: W
   const parsed = servingSplitInputSchema.safeParse({ mode: input.mode, routes: input.routes, shadow: input.shadow, reference: input.reference, salt: input.salt });
   if (!parsed.success) throw new ServingRoutesError(`serving routes for ${input.model} are invalid: ${z.prettifyError(parsed.error)}`);
   if (!input.updatedBy || !input.reason) throw new ServingRoutesError('serving route changes need updatedBy and reason (who and why), for the history');
+  // Stored as U+FFFD, such text would no longer match itself read back (a retried rollback's reason).
+  for (const [field, text] of [['updatedBy', input.updatedBy], ['reason', input.reason], ['alias.movedBy', input.alias?.movedBy], ['alias.reason', input.alias?.reason]] as const) {
+    if (text !== undefined && !isWellFormedText(text)) throw new ServingRoutesError(`serving route changes of ${input.model}: ${field} ${WELL_FORMED_TEXT_RULE}`);
+  }
   const versions = new Set([...parsed.data.routes.map((r) => r.version), ...(parsed.data.shadow ? [parsed.data.shadow.version] : []), ...(input.alias?.version !== undefined ? [input.alias.version] : [])]);
   for (const version of versions) {
     try {

@@ -257,6 +257,29 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(res.json()).toEqual({ error: 'invalid_request', message: expect.stringMatching(message) });
   });
 
+  // Stored with U+FFFD in its place, such text no longer matches itself read back: the same rollback
+  // retried rolled back a second version (v3 -> v2, then v2 -> v1).
+  it.each([
+    ['a rollback reason starting', 'POST', `/v1/admin/rollback/${MODEL}`, { reason: '\ud83d bad fills' }, 'body.reason'],
+    ['a rollback reason ending', 'POST', `/v1/admin/rollback/${MODEL}`, { toVersion: 1, reason: 'bad fills \udc00' }, 'body.reason'],
+    ['a split reason', 'PUT', `/v1/admin/routes/${MODEL}`, { mode: 'single', routes: singleRoute(1), reason: 'x\ud800y' }, 'body.reason'],
+    ['a split salt', 'PUT', `/v1/admin/routes/${MODEL}`, { mode: 'single', routes: singleRoute(1), reason: 'new salt', salt: 's\udbff' }, 'body.salt'],
+    ['a split reference', 'PUT', `/v1/admin/routes/${MODEL}`, { mode: 'single', routes: singleRoute(1), reason: 'ref', reference: '\udfff' }, 'body.reference'],
+  ])('refuses %s with a lone surrogate: 400 naming the field, nothing moved', async (_what, method, url, payload, field) => {
+    const before = await readServingRoutes(t.store, MODEL);
+    const champion = await aliasVersion(t.store, MODEL, 'champion');
+    const res = await api.inject({ method, url, headers: asAdmin, payload });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining(`${field}: must be well-formed Unicode (no lone surrogate)`) });
+    expect(await readServingRoutes(t.store, MODEL)).toEqual(before);
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(champion);
+  });
+
+  it('takes a reason with a whole emoji (a surrogate pair) as it is', async () => {
+    const res = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'single', routes: singleRoute(1), reason: 'same split \u{1F600}' } });
+    expect(res.statusCode).toBe(200);
+  });
+
   it('answers 400 to bodies that are not JSON and 404 JSON to unknown routes', async () => {
     const badJson = await api.inject({ method: 'POST', url: '/v1/predictions', headers: { ...asPredict, 'content-type': 'application/json' }, payload: '{"symbols": [' });
     expect([badJson.statusCode, badJson.json().error]).toEqual([400, 'invalid_json']);

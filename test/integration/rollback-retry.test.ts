@@ -81,4 +81,27 @@ describe('a retried rollback', () => {
     await rollbackModel(t.store, cache, { model: name, movedBy: 'api:ops', reason: 'serve v2', toVersion: v2, verify: async () => undefined });
     expect((await rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v2 bad fills', verify: async () => undefined })).toVersion).toBe(v1);
   });
+
+  it('refuses a reason with a lone surrogate, which the store would save as U+FFFD: its retry would no longer match it and roll back a second version', async () => {
+    const name = 'rollback-surrogate';
+    const v: number[] = [];
+    for (let seed = 1; seed <= 3; seed++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion }));
+    for (const version of v) {
+      await moveAlias(t.store, { name, alias: 'champion', version, movedBy: 'deployment d', reason: 'promoted' });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(version), updatedBy: 'deployment d', reason: 'promoted' });
+    }
+    const moves = (await aliasHistory(t.store, name)).length;
+    for (const reason of ['\ud83d bad fills', 'bad fills \ud83d', 'bad \ude00 fills']) {
+      await expect(rollbackModel(t.store, cache, { model: name, movedBy: 'api:ops', reason, verify: async () => undefined })).rejects.toThrow(/reason and movedBy must be well-formed Unicode \(no lone surrogate\)/);
+    }
+    // The routes store refuses such text whoever writes (a reason, a person, an alias move's).
+    await expect(writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[1]), updatedBy: 'ops', reason: 'half \ud83d', alias: { alias: 'champion', version: v[1], movedBy: 'ops', reason: 'ok' } })).rejects.toThrow(/reason must be well-formed Unicode/);
+    await expect(writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[1]), updatedBy: 'ops', reason: 'ok', alias: { alias: 'champion', version: v[1], movedBy: 'ops', reason: 'half \ud83d' } })).rejects.toThrow(/alias\.reason must be well-formed Unicode/);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v[2]);
+    expect((await aliasHistory(t.store, name)).length).toBe(moves);
+    // A whole emoji (a surrogate pair) is text like any other: the retry is the same rollback.
+    const rollback = () => rollbackModel(t.store, cache, { model: name, movedBy: 'api:ops', reason: 'bad fills \u{1F600}', verify: async () => undefined });
+    expect([(await rollback()).toVersion, (await rollback()).toVersion]).toEqual([v[1], v[1]]);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v[1]);
+  });
 });
