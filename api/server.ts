@@ -214,6 +214,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const limits = { ...DEFAULT_API_RATE_LIMITS, ...deps.rateLimits };
   const app = Fastify({
     maxParamLength: MAX_PARAM_LENGTH,
+    // No HEAD twin of every GET: on /v1/predictions/:symbol it predicted and logged rows for an answer
+    // never sent, and /openapi.json lists GETs only. A HEAD request is a 404 like any unknown route.
+    exposeHeadRoutes: false,
     logger: deps.logger ?? false,
     // One log line per request would cost more than the prediction; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),

@@ -193,6 +193,20 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(rows[0].request_id).not.toBe(rows[1].request_id);
   });
 
+  it('serves no HEAD: a HEAD of a prediction neither predicts nor logs (its answer would never be sent)', async () => {
+    await predictionLog.flush();
+    const logged = async () => Number((await t.store.db.selectFrom('prediction_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await logged();
+    for (const url of ['/v1/predictions/SYM00', `/v1/predictions/SYM01?model=${MODEL}`, '/v1/models', '/healthz', '/openapi.json']) {
+      const res = await api.inject({ method: 'HEAD', url, headers: asPredict });
+      expect([url, res.statusCode]).toEqual([url, 404]);
+    }
+    await predictionLog.flush();
+    expect(await logged()).toBe(before);
+    const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json();
+    for (const operations of Object.values(doc.paths as Record<string, object>)) expect(Object.keys(operations)).not.toContain('head');
+  });
+
   it('answers a single-symbol GET, and 404 when the symbol has no online features', async () => {
     const ok = await api.inject({ method: 'GET', url: `/v1/predictions/sym05?model=${MODEL}&key=client-1`, headers: asPredict });
     expect(ok.statusCode).toBe(200);
@@ -467,7 +481,12 @@ describe('prediction API (SQLite store, real Redis)', () => {
     for (const a of answered) {
       const route = templates.find((r) => r.pattern.test(a.path));
       const operation = route ? doc.paths[route.template][a.method] : undefined;
-      if (!route || !operation) continue; // no such route: the 404 of an unknown path
+      if (!route) continue; // no such route: the 404 of an unknown path
+      // A method the document does not list on a path it does (HEAD) is no route either: a 404, never served.
+      if (!operation) {
+        if (a.status !== 404) undocumented.add(`${a.method.toUpperCase()} ${route.template} ${a.status}`);
+        continue;
+      }
       if (!(String(a.status) in operation.responses)) undocumented.add(`${a.method.toUpperCase()} ${route.template} ${a.status}`);
     }
     expect(answered.length).toBeGreaterThan(30);
