@@ -15,6 +15,15 @@ import { openDatabase } from '../lib/store/database';
 import { buildApiServer } from './server';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
 
+/**
+ * Longest a statement of this process waits for another process's SQLite write lock, in timers
+ * (lib/store/database.ts), before failing with 503 store_busy: predictions never wait on it, but the
+ * waiting statement holds the one connection, so it stays well under the readiness probe's 1 s.
+ * Ordinary commits of a worker take milliseconds; a lock held longer (an import publishing, a
+ * hand-opened transaction) is worth a retry, not a stalled request.
+ */
+export const API_STORE_LOCK_WAIT_MS = 500;
+
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -58,7 +67,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   if (config.apiTokens.length === 0) {
     throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
   }
-  const store = await openDatabase(config.databaseUrl);
+  const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS });
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
   const artifacts = openArtifactStore(config.artifacts);

@@ -45,6 +45,8 @@ const COMMON_ERRORS = {
 
 /** The model is routed but cannot answer (not loaded yet, its versions failed verification, or its routes row cannot be read). */
 const MODEL_LOADING = errorResponse('The model has serving routes but is not loaded (not yet, its versions failed verification, or its routes cannot be read); error model_loading, with Retry-After');
+/** Another process holds the store's write lock (SQLite) longer than the API waits: nothing was written. */
+const STORE_BUSY = errorResponse('Another process holds the store\'s write lock (store_busy, naming the store): nothing was changed; retry after Retry-After seconds');
 /** What a write that names versions refuses with (the routes and alias are unchanged). */
 const VERSION_REFUSED = errorResponse('A version named is refused: of another label than the served ones (label_mismatch), its artifact fails verification (artifact_invalid), or its evaluation vetoes serving (serving_vetoed)');
 
@@ -92,7 +94,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(writeRoutesRequestSchema, 'input') },
-          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED },
+          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
       '/v1/admin/rollback/{model}': {
@@ -101,7 +103,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(rollbackRequestSchema, 'input') },
-          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, '422': VERSION_REFUSED },
+          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
       '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive' } } } },

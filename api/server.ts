@@ -23,7 +23,7 @@ import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/pred
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
 import { ServingRoutesConflictError, ServingRoutesError, servingSplitInputSchema, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
-import type { Database } from '../lib/store/database';
+import { StoreBusyError, type Database } from '../lib/store/database';
 import { TokenVerifier } from './auth';
 import { registerDashboard } from './dashboard';
 import { ApiError, parseInput } from './errors';
@@ -99,6 +99,8 @@ export interface ApiServerDeps {
   abortDeployment?: (deploymentId: string, input: { by: string; reason: string }) => Promise<{ status: string }>;
 }
 
+/** Retry-After of a write refused because another process holds the store's write lock (seconds). */
+const STORE_BUSY_RETRY_AFTER_S = 2;
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
 const MAX_ECHO = 100;
 /** Longest path parameter (symbols and model names are far shorter). */
@@ -327,6 +329,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ApiError) return sendError(request, reply, error);
+    if (error instanceof StoreBusyError) {
+      return sendError(request, reply, new ApiError(503, 'store_busy', `${error.message}; retry after ${STORE_BUSY_RETRY_AFTER_S} s`, { 'retry-after': String(STORE_BUSY_RETRY_AFTER_S) }));
+    }
     const e = error as { code?: string; statusCode?: number; message?: string };
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       // Fastify's own client errors; a bad body is a 400 whatever Fastify would say (415, …) except a too-large one.

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import { createPool } from 'mysql2';
 import { redactUrl } from '../redact';
 import { verbatimValueProblem } from '../verbatim-value';
@@ -10,24 +11,93 @@ import type { DatabaseSchema } from './schema';
 
 export type DatabaseDriver = 'mysql' | 'sqlite';
 
+/** SQLite's own wait for another connection's write lock: it blocks the thread (better-sqlite3 is synchronous). */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/** Another connection held the store's write lock for longer than this process waits for it; nothing was written. */
+export class StoreBusyError extends Error {
+  override name = 'StoreBusyError';
+}
+
+const isBusy = (error: unknown) => typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
+
+/** How a statement waits for the write lock: SQLite's busy wait (blocking), then up to `asyncMs` more in timers. */
+interface LockWait {
+  asyncMs: number;
+  description: string;
+}
+
+/**
+ * The one SQLite connection, its statements waiting for another connection's write lock in timers
+ * (LockWait.asyncMs) instead of SQLite's busy wait: the event loop serves other requests meanwhile.
+ * Only a statement outside a transaction is tried again (a BEGIN, or a statement of its own): it did
+ * nothing. Past the wait, StoreBusyError names the store.
+ */
+class LockWaitingConnection implements DatabaseConnection {
+  constructor(
+    private readonly inner: DatabaseConnection,
+    private readonly sqlite: BetterSqlite3.Database,
+    private readonly wait: LockWait,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const started = Date.now();
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      const alone = !this.sqlite.inTransaction;
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (error) {
+        if (!alone || !isBusy(error)) throw error;
+        const waited = Date.now() - started;
+        if (waited >= this.wait.asyncMs) {
+          throw new StoreBusyError(`the store ${this.wait.description} is locked: another connection holds its write lock (waited ${waited} ms for it); nothing was written`, { cause: error });
+        }
+        await sleep(Math.min(pause, this.wait.asyncMs - waited));
+      }
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
 /**
  * SQLite transactions that take the write lock at BEGIN. A deferred transaction that reads and then
  * writes fails at once with SQLITE_BUSY (no busy wait) when another process wrote in between, e.g.
  * an API process flushing its prediction log while the worker writes a traffic split.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  private connection?: { inner: DatabaseConnection; wrapped: LockWaitingConnection };
+
+  constructor(
+    private readonly database: BetterSqlite3.Database,
+    private readonly wait: LockWait,
+  ) {
+    super({ database });
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection();
+    if (this.connection?.inner !== inner) this.connection = { inner, wrapped: new LockWaitingConnection(inner, this.database, this.wait) };
+    return this.connection.wrapped;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly database: BetterSqlite3.Database) {
+  constructor(
+    private readonly database: BetterSqlite3.Database,
+    private readonly wait: LockWait,
+  ) {
     super({ database });
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver({ database: this.database });
+    return new ImmediateSqliteDriver(this.database, this.wait);
   }
 }
 
@@ -90,11 +160,23 @@ export function exactDoubles(field: CastField, next: () => unknown): unknown {
   return text === null ? null : Number(text);
 }
 
+export interface OpenDatabaseOptions {
+  /**
+   * SQLite: wait for another connection's write lock in timers, up to this many ms, then fail with
+   * StoreBusyError; the thread is never blocked by the wait (the API: an admin write beside a held
+   * lock froze every prediction for SQLite's 10 s). Default: SQLite's own wait of 10 s, blocking
+   * (workers and the CLI, where nothing else waits on the thread). Migrations at open always take
+   * SQLite's wait. The raw handle (`sqlite`) then does not wait: it is for reads.
+   */
+  sqliteLockWaitMs?: number;
+}
+
 /** Opens the store named by `url` (mysql://… or sqlite:<file>) and applies pending migrations. */
-export async function openDatabase(url: string): Promise<Database> {
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   let driver: DatabaseDriver;
   let db: Kysely<DatabaseSchema>;
   let sqlite: BetterSqlite3.Database | undefined;
+  const wait: LockWait = { asyncMs: 0, description: redact(url) };
   if (url.startsWith('sqlite:')) {
     const file = sqliteFile(url);
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -102,9 +184,9 @@ export async function openDatabase(url: string): Promise<Database> {
     // WAL lets the CLI read while a worker writes; NORMAL sync is durable across process crashes.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     driver = 'sqlite';
-    db = new Kysely<DatabaseSchema>({ dialect: new ImmediateSqliteDialect(sqlite) });
+    db = new Kysely<DatabaseSchema>({ dialect: new ImmediateSqliteDialect(sqlite, wait) });
   } else if (url.startsWith('mysql://')) {
     driver = 'mysql';
     const pool = createPool({
@@ -127,6 +209,10 @@ export async function openDatabase(url: string): Promise<Database> {
   } catch (error) {
     await db.destroy();
     throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
+  }
+  if (sqlite && options.sqliteLockWaitMs !== undefined) {
+    sqlite.pragma('busy_timeout = 0');
+    wait.asyncMs = options.sqliteLockWaitMs;
   }
   return { driver, db, sqlite, description: redact(url), close: () => db.destroy() };
 }
