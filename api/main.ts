@@ -17,12 +17,11 @@ import { openArtifactStore } from '../lib/artifacts/artifact-store';
 
 /**
  * Longest a statement of this process waits for another process's SQLite write lock, in timers
- * (lib/store/database.ts), before failing with 503 store_busy: predictions never wait on it, but the
- * waiting statement holds the one connection, so it stays well under the readiness probe's 1 s.
+ * (lib/store/database.ts), before failing with 503 store_busy; other requests are answered meanwhile.
  * Ordinary commits of a worker take milliseconds; a lock held longer (an import publishing, a
  * hand-opened transaction) is worth a retry, not a stalled request.
  */
-export const API_STORE_LOCK_WAIT_MS = 500;
+export const API_STORE_LOCK_WAIT_MS = 1000;
 
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;

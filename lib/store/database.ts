@@ -28,16 +28,42 @@ interface LockWait {
 }
 
 /**
+ * The one SQLite connection's lock, held by one caller (a statement, a transaction) at a time, as
+ * Kysely's own (private) one is; a statement waiting for the write lock lends the connection meanwhile.
+ */
+class ConnectionLock {
+  private held = false;
+  private readonly waiting: Array<() => void> = [];
+
+  async lock(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the lock to the next waiter, if any. */
+  unlock(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
+  }
+}
+
+/**
  * The one SQLite connection, its statements waiting for another connection's write lock in timers
  * (LockWait.asyncMs) instead of SQLite's busy wait: the event loop serves other requests meanwhile.
  * Only a statement outside a transaction is tried again (a BEGIN, or a statement of its own): it did
- * nothing. Past the wait, StoreBusyError names the store.
+ * nothing, so until it is tried again the connection serves other callers (reads, in WAL, are not
+ * held up by the lock). Past the wait, StoreBusyError names the store.
  */
 class LockWaitingConnection implements DatabaseConnection {
   constructor(
     private readonly inner: DatabaseConnection,
     private readonly sqlite: BetterSqlite3.Database,
     private readonly wait: LockWait,
+    private readonly lock: ConnectionLock,
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -52,7 +78,9 @@ class LockWaitingConnection implements DatabaseConnection {
         if (waited >= this.wait.asyncMs) {
           throw new StoreBusyError(`the store ${this.wait.description} is locked: another connection holds its write lock (waited ${waited} ms for it); nothing was written`, { cause: error });
         }
+        this.lock.unlock();
         await sleep(Math.min(pause, this.wait.asyncMs - waited));
+        await this.lock.lock();
       }
     }
   }
@@ -68,7 +96,8 @@ class LockWaitingConnection implements DatabaseConnection {
  * an API process flushing its prediction log while the worker writes a traffic split.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
-  private connection?: { inner: DatabaseConnection; wrapped: LockWaitingConnection };
+  private readonly lock = new ConnectionLock();
+  private connection?: LockWaitingConnection;
 
   constructor(
     private readonly database: BetterSqlite3.Database,
@@ -77,10 +106,21 @@ class ImmediateSqliteDriver extends SqliteDriver {
     super({ database });
   }
 
-  override async acquireConnection(): Promise<DatabaseConnection> {
+  override async init(): Promise<void> {
+    await super.init();
+    // The base driver's connection, taken once: from here this driver's lock guards it.
     const inner = await super.acquireConnection();
-    if (this.connection?.inner !== inner) this.connection = { inner, wrapped: new LockWaitingConnection(inner, this.database, this.wait) };
-    return this.connection.wrapped;
+    await super.releaseConnection();
+    this.connection = new LockWaitingConnection(inner, this.database, this.wait, this.lock);
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await this.lock.lock();
+    return this.connection!;
+  }
+
+  override async releaseConnection(): Promise<void> {
+    this.lock.unlock();
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {

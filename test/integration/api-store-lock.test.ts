@@ -25,11 +25,13 @@ describe('the API beside another process holding the SQLite write lock', () => {
   let other: BetterSqlite3.Database;
   const artifactDir = tempDir('mlp-api-store-lock-');
   const versions: number[] = [];
+  let symbol: string;
 
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     const cache = new MemoryCache();
     const market = await setUpOracleMarket(t.store, cache, 2);
+    symbol = market.symbols[0];
     for (const seed of [1, 2]) versions.push(await registerOracleModel(t.store, artifactDir, { name: MODEL, seed, flip: false, featureSetVersion: market.featureSetVersion }));
     for (const version of versions) {
       await moveAlias(t.store, { name: MODEL, alias: 'champion', version, movedBy: 'deployment d', reason: 'promoted' });
@@ -59,6 +61,9 @@ describe('the API beside another process holding the SQLite write lock', () => {
       while (!done) {
         const at = Date.now();
         for (const url of ['/healthz', '/v1/models']) expect((await fetch(`${api.url}${url}`, { headers: asAdmin })).status).toBe(200);
+        // This process's cache holds no online vectors: the prediction reads the offline store (which holds none either), beside the waiting write.
+        const prediction = await fetch(`${api.url}/v1/predictions/${symbol}?model=${MODEL}`, { headers: asAdmin });
+        expect([prediction.status, ((await prediction.json()) as { error: string }).error]).toEqual([404, 'no_features']);
         latencies.push(Date.now() - at);
         await new Promise((r) => setTimeout(r, 20));
       }

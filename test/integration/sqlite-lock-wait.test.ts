@@ -64,7 +64,13 @@ describe('a SQLite store waiting for another connection\'s write lock', () => {
         // SQLite's busy wait held the thread for the whole wait; timers now run throughout it.
         expect(longestGapMs).toBeLessThan(300);
       }
-      // Reads are not held up by the lock (WAL).
+      // Reads are not held up by the lock (WAL), nor by the write waiting for it: it lends the connection meanwhile.
+      const waiting = store.db.transaction().execute((tx) => sql`insert into lock_probe values (1)`.execute(tx)).catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 50));
+      const readAt = Date.now();
+      expect(await count()).toBe(0);
+      expect(Date.now() - readAt).toBeLessThan(200);
+      expect(await waiting).toBeInstanceOf(StoreBusyError);
       expect(await count()).toBe(0);
     } finally {
       other.exec('rollback');
