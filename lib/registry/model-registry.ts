@@ -404,6 +404,8 @@ export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Datab
 }
 
 export interface AliasHistoryEntry {
+  /** The move's number in the model's history (model_alias_history.seq), oldest first. */
+  seq: number;
   alias: string;
   fromVersion: number | null;
   toVersion: number | null;
@@ -414,7 +416,7 @@ export interface AliasHistoryEntry {
 
 export async function aliasHistory(store: Database, name: string): Promise<AliasHistoryEntry[]> {
   const rows = await store.db.selectFrom('model_alias_history').selectAll().where('name', '=', name).orderBy('seq').execute();
-  return rows.map((r) => ({ alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), movedBy: r.moved_by, reason: r.reason, movedAt: r.moved_at }));
+  return rows.map((r) => ({ seq: Number(r.seq), alias: r.alias, fromVersion: r.from_version === null ? null : Number(r.from_version), toVersion: r.to_version === null ? null : Number(r.to_version), movedBy: r.moved_by, reason: r.reason, movedAt: r.moved_at }));
 }
 
 /**

@@ -3,7 +3,7 @@
  * `champion` alias pointing at it. Shared by the admin API and the CLI.
  */
 import type { Cache } from '../cache/cache';
-import { aliasHistory, aliasVersion, assertServable, getModelVersion } from '../registry/model-registry';
+import { aliasHistory, aliasVersion, assertServable, getModelVersion, type AliasHistoryEntry } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
@@ -39,11 +39,14 @@ export interface RollbackResult {
  * pulled by a rollback since it last became champion. Undefined when there is no champion or no such one. Champion v3 rolled
  * back to v2 (bad fills), a second rollback went back to v3, the version just pulled; now it goes on
  * to v1, the champion before v2 (`--to-version` still serves any version that verifies).
+ * Throws RollbackError when the history's moves do not chain (brokenChampionHistory).
  */
 export async function previousChampion(store: Database, model: string): Promise<number | undefined> {
   const current = await aliasVersion(store, model, 'champion');
   if (current === undefined) return undefined;
   const moves = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion');
+  const broken = brokenChampionHistory(moves, current);
+  if (broken) throw new RollbackError(`the champion alias history of ${model} does not chain: ${broken}, so it cannot say which version was champion before v${current} (a row edited or deleted by hand, or the alias moved by SQL); name the version to roll back to (toVersion / --to-version)`);
   // A version is pulled by a rollback back to an earlier champion made after it last became
   // champion; made champion again since (by name), it is not. A rollback to a version that was never
   // champion (serving a new one by name) pulls nothing.
@@ -56,6 +59,26 @@ export async function previousChampion(store: Database, model: string): Promise<
   });
   const pulled = (v: number) => (pulledAt.get(v) ?? -1) > (lastArrival.get(v) ?? -1);
   for (const m of [...moves].reverse()) if (m.fromVersion !== null && m.fromVersion !== current && !pulled(m.fromVersion)) return m.fromVersion;
+  return undefined;
+}
+
+/**
+ * Where the champion moves stop chaining, or undefined when each starts where the one before it
+ * ended (the first from no version) and the last ends at the alias's `current` version. Only a
+ * chained history says which champion came before: a move's from_version edited to a version that
+ * was never champion chose that version as the rollback target.
+ */
+function brokenChampionHistory(moves: readonly AliasHistoryEntry[], current: number): string | undefined {
+  const name = (m: AliasHistoryEntry) => `move #${m.seq} (${m.movedAt}, by ${m.movedBy}: ${m.reason})`;
+  const v = (version: number | null) => (version === null ? 'no version' : `v${version}`);
+  let before: AliasHistoryEntry | undefined;
+  for (const m of moves) {
+    const expected = before ? before.toVersion : null;
+    if (m.fromVersion !== expected) return `${name(m)} moved the alias from ${v(m.fromVersion)}, but ${before ? `the move before it (#${before.seq}) left it at ${v(expected)}` : 'it is the first move, from no version'}`;
+    before = m;
+  }
+  if (!before) return `it has no move, but the alias names v${current}`;
+  if (before.toVersion !== current) return `its last move, ${name(before)}, left the alias at ${v(before.toVersion)}, but it names v${current}`;
   return undefined;
 }
 

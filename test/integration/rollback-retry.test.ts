@@ -104,4 +104,31 @@ describe('a retried rollback', () => {
     expect([(await rollback()).toVersion, (await rollback()).toVersion]).toEqual([v[1], v[1]]);
     expect(await aliasVersion(t.store, name, 'champion')).toBe(v[1]);
   });
+
+  it('refuses a history whose moves do not chain, naming the row, and asks for the version', async () => {
+    const name = 'rollback-edited-history';
+    const v: number[] = [];
+    for (let seed = 1; seed <= 3; seed++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion }));
+    // v1 champion, v2's canary rolled back (never champion), v3 promoted over v1.
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[0]), updatedBy: 'deployment d', reason: 'first champion', alias: { alias: 'champion', version: v[0], movedBy: 'deployment d', reason: 'first champion' } });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: v[0], weight: 0.9 }, { variant: 'canary', version: v[1], weight: 0.1 }], updatedBy: 'deployment e', reason: 'canary v2' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[0]), updatedBy: 'deployment e', reason: 'canary v2 failed' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[2]), updatedBy: 'deployment f', reason: 'promote v3', alias: { alias: 'champion', version: v[2], movedBy: 'deployment f', reason: 'promote v3' } });
+    const rollback = () => rollbackModel(t.store, cache, { model: name, movedBy: 'cli (ops)', reason: 'v3 bad fills', verify: async () => undefined });
+    // The last move edited to say v3 replaced v2: the target would have been v2, never champion.
+    await t.store.db.updateTable('model_alias_history').set({ from_version: v[1] }).where('name', '=', name).where('seq', '=', 2).execute();
+    await expect(rollback()).rejects.toThrow(new RegExp(`history of ${name} does not chain: move #2 \\(.*by deployment f: promote v3\\) moved the alias from v${v[1]}, but the move before it \\(#1\\) left it at v${v[0]}.*--to-version`));
+    // The first move edited to come from a version: nothing precedes it.
+    await t.store.db.updateTable('model_alias_history').set({ from_version: v[0] }).where('name', '=', name).where('seq', '=', 2).execute();
+    await t.store.db.updateTable('model_alias_history').set({ from_version: v[1] }).where('name', '=', name).where('seq', '=', 1).execute();
+    await expect(rollback()).rejects.toThrow(/move #1 .* moved the alias from v\d+, but it is the first move, from no version/);
+    // The alias moved by SQL: the history no longer ends where the alias is.
+    await t.store.db.updateTable('model_alias_history').set({ from_version: null }).where('name', '=', name).where('seq', '=', 1).execute();
+    await t.store.db.updateTable('model_aliases').set({ version: v[1] }).where('name', '=', name).where('alias', '=', 'champion').execute();
+    await expect(rollback()).rejects.toThrow(new RegExp(`its last move, move #2 .* left the alias at v${v[2]}, but it names v${v[1]}`));
+    // Nothing moved; the alias put back, the chained history rolls back to v1.
+    expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v[2]));
+    await t.store.db.updateTable('model_aliases').set({ version: v[2] }).where('name', '=', name).where('alias', '=', 'champion').execute();
+    expect((await rollback()).toVersion).toBe(v[0]);
+  });
 });
