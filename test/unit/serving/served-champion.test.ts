@@ -1,26 +1,29 @@
 import { splitAliasDisagreement } from '../../../lib/serving/served-champion';
+import type { ServingMode } from '../../../lib/serving/serving-routes';
 
 const route = (variant: string, version: number, weight: number) => ({ variant, version, weight });
+type Route = ReturnType<typeof route>;
+const split = (mode: ServingMode, routes: Route[], reference?: string) => ({ mode, routes, ...(reference !== undefined ? { reference } : {}) });
 
 describe('a split against the champion alias', () => {
   it('agrees when its champion (or reference) route is the alias and takes traffic', () => {
-    expect(splitAliasDisagreement({ routes: [route('champion', 1, 1)] }, 1, 'it would')).toBeUndefined();
-    expect(splitAliasDisagreement({ routes: [route('champion', 1, 0.95), route('canary', 2, 0.05)] }, 1, 'it would')).toBeUndefined();
-    expect(splitAliasDisagreement({ routes: [route('a', 1, 0.5), route('b', 2, 0.5)], reference: 'a' }, 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('single', [route('champion', 1, 1)]), 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.95), route('canary', 2, 0.05)]), 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('ab', [route('a', 1, 0.5), route('b', 2, 0.5)], 'a'), 1, 'it would')).toBeUndefined();
   });
 
   it('disagrees when the champion route names the alias at weight 0 and another version takes every request', () => {
-    expect(splitAliasDisagreement({ routes: [route('champion', 1, 0), route('canary', 2, 1)] }, 1, 'it would')).toBe(
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0), route('canary', 2, 1)]), 1, 'it would')).toBe(
       'it would give the champion route (champion, v1) no traffic while v2 serves every request, but the champion alias names v1',
     );
-    expect(splitAliasDisagreement({ routes: [route('champion', 1, 0), route('other', 2, 1)] }, 1, 'it would')).toMatch(/no traffic while v2 serves every request/);
-    expect(splitAliasDisagreement({ routes: [route('ref', 1, 0), route('x', 2, 0.5), route('y', 3, 0.5)], reference: 'ref' }, 1, 'it would')).toMatch(/no traffic while v2, v3 serve every request/);
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0), route('other', 2, 1)]), 1, 'it would')).toMatch(/no traffic while v2 serves every request/);
+    expect(splitAliasDisagreement(split('ab', [route('ref', 1, 0), route('x', 2, 0.5), route('y', 3, 0.5)], 'ref'), 1, 'it would')).toMatch(/no traffic while v2, v3 serve every request/);
     // The alias's version under another variant takes the traffic: the champion is served.
-    expect(splitAliasDisagreement({ routes: [route('champion', 1, 0), route('b', 1, 1)] }, 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0), route('b', 1, 1)]), 1, 'it would')).toBeUndefined();
   });
 
   it("agrees at a running deployment's last canary step: its challenger on all traffic, the alias's champion at weight 0", () => {
-    const lastStep = { routes: [route('canary', 2, 1), route('champion', 1, 0)] };
+    const lastStep = split('canary', [route('canary', 2, 1), route('champion', 1, 0)]);
     expect(splitAliasDisagreement(lastStep, 1, 'it would', { champion: 1, challenger: 2 })).toBeUndefined();
     // Another deployment's challenger, or none running: a disagreement.
     expect(splitAliasDisagreement(lastStep, 1, 'it would', { champion: 1, challenger: 3 })).toMatch(/no traffic while v2 serves every request/);
@@ -28,6 +31,39 @@ describe('a split against the champion alias', () => {
   });
 
   it('disagrees when another version is the champion route', () => {
-    expect(splitAliasDisagreement({ routes: [route('champion', 2, 1)] }, 1, 'it would')).toBe('it would serve v2 as the champion, but the champion alias names v1');
+    expect(splitAliasDisagreement(split('single', [route('champion', 2, 1)]), 1, 'it would')).toBe('it would serve v2 as the champion, but the champion alias names v1');
+  });
+
+  it('disagrees when a canary split routes no champion variant, however much traffic the alias version gets', () => {
+    const tiny = split('canary', [route('main', 2, 0.999999), route('old', 1, 0.000001)]);
+    expect(splitAliasDisagreement(tiny, 1, 'it would')).toBe('it would route no "champion" variant, which a canary split serves the champion under, but the champion alias names v1');
+    expect(splitAliasDisagreement(split('canary', [route('main', 1, 0.9), route('new', 2, 0.1)]), 1, 'it would')).toMatch(/route no "champion" variant/);
+    // Its reference is no champion variant either.
+    expect(splitAliasDisagreement(split('canary', [route('main', 1, 0.9), route('new', 2, 0.1)], 'main'), 1, 'it would')).toMatch(/route no "champion" variant/);
+    // A champion variant naming the alias, however small its share, is a canary split in progress.
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.000001), route('canary', 2, 0.999999)]), 1, 'it would')).toBeUndefined();
+  });
+
+  it('disagrees when an A/B split gives the alias version less than another version', () => {
+    expect(splitAliasDisagreement(split('ab', [route('main', 2, 0.999999), route('old', 1, 0.000001)]), 1, 'it would')).toBe(
+      'it would give v1, the version the champion alias names, 0.0001% of requests while v2 takes 99.9999%: an A/B split must give the champion at least as large a share as any other version (to give a challenger more, use a canary split, whose "champion" route names the champion)',
+    );
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.4), route('B', 2, 0.6)]), 1, 'it would')).toMatch(/v1, the version the champion alias names, 40% of requests while v2 takes 60%/);
+    // A reference (or champion) variant on the alias's version does not make a small share enough.
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.01), route('B', 2, 0.99)], 'A'), 1, 'it would')).toMatch(/1% of requests while v2 takes 99%/);
+    expect(splitAliasDisagreement(split('ab', [route('champion', 1, 0.01), route('B', 2, 0.99)]), 1, 'it would')).toMatch(/1% of requests while v2 takes 99%/);
+    // The alias's version under two arms counts both.
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.3), route('A2', 1, 0.3), route('B', 2, 0.4)]), 1, 'it would')).toBeUndefined();
+    // Even arms, or the champion the largest of three, agree.
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.5), route('B', 2, 0.5)]), 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.4), route('B', 2, 0.3), route('C', 3, 0.3)]), 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.2), route('B', 2, 0.4), route('C', 3, 0.4)]), 1, 'it would')).toMatch(/20% of requests while v2 takes 40%/);
+  });
+
+  it("agrees with a running deployment's own A/B split at the weights its plan sets", () => {
+    const ab = split('ab', [route('B', 2, 0.9), route('A', 1, 0.1)]);
+    expect(splitAliasDisagreement(ab, 1, 'it would', { champion: 1, challenger: 2 })).toBeUndefined();
+    expect(splitAliasDisagreement(ab, 1, 'it would', { champion: 1, challenger: 3 })).toMatch(/10% of requests while v2 takes 90%/);
+    expect(splitAliasDisagreement(ab, 1, 'it would')).toMatch(/10% of requests while v2 takes 90%/);
   });
 });
