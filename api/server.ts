@@ -16,13 +16,13 @@ import { DEFAULT_FRESHNESS_OPTIONS } from '../lib/monitoring/freshness';
 import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimits, type ApiScope, type ApiToken } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
-import { aliasVersion, RegistryError, ServingVetoError } from '../lib/registry/model-registry';
+import { RegistryError, ServingVetoError } from '../lib/registry/model-registry';
 import { splitAliasDisagreement } from '../lib/serving/served-champion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
-import { ServingRoutesConflictError, ServingRoutesError, servingSplitInputSchema, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
+import { ServingRoutesConflictError, ServingRoutesError, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
 import { StoreBusyError, type Database } from '../lib/store/database';
 import { TokenVerifier } from './auth';
 import { registerDashboard } from './dashboard';
@@ -422,12 +422,13 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       // One model name serves one target: every routed version must predict the champion's label.
       await assertSameLabelAsChampion(deps.store, model, [...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])]);
       // Routes and champion alias name one champion: deployments, promotion and the dashboard read the alias.
-      // (A split that is no valid split is refused as such by the write below.)
-      const disagreement = servingSplitInputSchema.safeParse(body).success ? splitAliasDisagreement(body, await aliasVersion(deps.store, model, 'champion'), 'this split would') : undefined;
-      if (disagreement !== undefined) {
+      // Judged in the write's transaction, against the alias a concurrent rollback may just have moved.
+      const championCheck = (aliasChampion: number | undefined) => {
+        const disagreement = splitAliasDisagreement(body, aliasChampion, 'this split would');
+        if (disagreement === undefined) return;
         throw new ApiError(409, 'champion_mismatch', `${disagreement}: deployments, promotion and the dashboard take the champion from the alias, so they would judge and show another version than the one served; the routes are unchanged. To serve another version as the champion use POST /v1/admin/rollback/${model} with toVersion (or \`mlp models rollback ${model} --to-version N\`), which moves the routes and the alias together`);
-      }
-      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request) });
+      };
+      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request), championCheck });
       return { routes: routesView(routes) };
     } catch (error) {
       throw adminError(error);

@@ -375,18 +375,24 @@ export async function moveAlias(store: Database, move: AliasMove): Promise<void>
 }
 
 /**
+ * The version an alias points at inside the caller's transaction (undefined: not set): a locking
+ * read on MySQL, the alias as committed now and held until the transaction ends (a SQLite write
+ * transaction is alone), so what the caller writes next is judged against the alias it lands on.
+ */
+export async function aliasVersionIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], name: string, alias: ModelAlias): Promise<number | undefined> {
+  let q = tx.selectFrom('model_aliases').select('version').where('name', '=', name).where('alias', '=', alias);
+  if (driver === 'mysql') q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  return row ? Number(row.version) : undefined;
+}
+
+/**
  * moveAlias inside the caller's transaction (the version's row is the caller's to check): a
  * promotion or rollback moves the champion alias in the transaction that writes its routes
  * (lib/serving/serving-routes.ts), so the two never disagree whoever writes between them.
  */
 export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], move: AliasMove): Promise<void> {
-  // A locking read on MySQL: the alias as committed now, held until the move commits (a SQLite write transaction is alone).
-  const at = async (alias: ModelAlias) => {
-    let q = tx.selectFrom('model_aliases').select('version').where('name', '=', move.name).where('alias', '=', alias);
-    if (driver === 'mysql') q = q.forUpdate();
-    const row = await q.executeTakeFirst();
-    return row ? Number(row.version) : null;
-  };
+  const at = async (alias: ModelAlias) => (await aliasVersionIn(tx, driver, move.name, alias)) ?? null;
   if (move.expected) {
     const alias = move.expected.alias ?? move.alias;
     const found = await at(alias);

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache';
-import { getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
+import { aliasVersionIn, getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
 import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
@@ -115,6 +115,14 @@ export interface WriteServingRoutesInput extends ServingSplitInput {
    * champion alias on another.
    */
   alias?: Omit<AliasMove, 'name'>;
+  /**
+   * Judges the split against the champion alias as committed, inside the write's transaction (on
+   * MySQL the routes row and the alias are read locked until it commits); throws to refuse it. The
+   * admin route refuses a split that disagrees with the alias: judged before the transaction, a
+   * rollback committing in between (routes and alias on v3) was overwritten by a split serving v1
+   * under alias v3.
+   */
+  championCheck?: (aliasChampion: number | undefined) => void;
 }
 
 /** The all-champion split: every request served by `version`. */
@@ -250,7 +258,12 @@ export async function writeServingRoutes(store: Database, cache: Cache, input: W
 async function writeOnce(store: Database, input: WriteServingRoutesInput, split: ServingSplitInput): Promise<{ routes: ServingRoutes; changed: boolean }> {
   try {
     return await store.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('serving_routes').selectAll().where('model', '=', input.model).executeTakeFirst();
+      // Locked first when the alias is judged: the row then cannot change under the judgement, and
+      // routes before alias is the order every routes-and-alias write takes (no deadlock between them).
+      let read = tx.selectFrom('serving_routes').selectAll().where('model', '=', input.model);
+      if (input.championCheck && store.driver === 'mysql') read = read.forUpdate();
+      const row = await read.executeTakeFirst();
+      if (input.championCheck) input.championCheck(await aliasVersionIn(tx, store.driver, input.model, 'champion'));
       let current: ServingRoutes | undefined;
       try {
         current = row ? toRoutes(row) : undefined;
