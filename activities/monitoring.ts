@@ -1,6 +1,6 @@
 /**
  * Activities of monitoringWorkflow: thin adapters over lib/monitoring (reports, rules), the serving
- * routes (what is served), the Temporal visibility API (pipeline health) and the Temporal client
+ * routes (what is served, and whether they agree with the champion alias), the Temporal visibility API (pipeline health) and the Temporal client
  * (the one retraining run). Every one is safe to retry: reports are stored under an id derived from
  * the workflow run, and a retrain is started at most once per alert and never beside a running one.
  */
@@ -15,6 +15,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
+import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
 import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
@@ -53,6 +54,10 @@ export interface ServedArtifactsResult extends RuleEvaluation {
   checks: StoredArtifactCheck[];
   /** Why nothing was checked, when nothing could be. */
   unavailable?: string;
+}
+
+export interface ServedChampionsResult extends RuleEvaluation {
+  mismatches: ChampionMismatch[];
 }
 
 export interface PipelineHealthResult extends RuleEvaluation {
@@ -187,6 +192,20 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         if (!artifacts) return { checks: [], unavailable: 'no artifact store in this activity context', findings: [], actions: { retrain: false, blockDeployments: false, reasons: [] } };
         const checks = await checkServedArtifacts(store, artifacts, input.targets);
         return { checks, ...evaluateServedArtifacts(checks, rules) };
+      });
+    },
+
+    /**
+     * The champion each model's routes serve against its champion alias (the given models, default
+     * all with routes): a champion_mismatch alert per model where they disagree (lib/monitoring/served-champions.ts).
+     */
+    async checkServedChampions(input: { models?: string[]; rules?: MonitoringRulesInput }): Promise<ServedChampionsResult> {
+      return withFailureMapping(async () => {
+        const rules = parseMonitoringRules(input.rules);
+        const wanted = input.models && input.models.length > 0 ? new Set(input.models) : undefined;
+        const routes = (await readEveryServingRoutes(store)).routes.filter((r) => !wanted || wanted.has(r.model));
+        const mismatches = await checkServedChampions(store, routes);
+        return { mismatches, ...evaluateServedChampions(mismatches, rules) };
       });
     },
 

@@ -116,6 +116,8 @@ export const withdrawnVersionSchema = z.object({
 
 export const servedModelSchema = z.object({
   model: z.string(),
+  /** Present when the routes serve another champion than the registry's champion alias names (a routes row or the alias edited by hand): why. Served as routed. */
+  championMismatch: z.string().optional(),
   /** The routes served (without any withdrawn version). */
   routes: servingRoutesViewSchema,
   versions: z.array(loadedVersionSchema),

@@ -65,6 +65,8 @@ export interface ApiServerDeps {
     unreadyModels(): string[];
     /** One sentence per model served without versions its routes name (withdrawn: refused by verification); still ready. */
     degradedModels?(): string[];
+    /** Why the model's routes serve another champion than the champion alias names (served as routed; still ready). */
+    championMismatch?(model: string): string | undefined;
     stats(): ServingModelsStats;
     /** Artifact verification of versions a route change would serve (throws ArtifactVerificationError). */
     verifyVersions(model: string, versions: Iterable<number>): Promise<void>;
@@ -390,8 +392,10 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
         .map(({ version: v }) => ({ version: v.version, algorithm: v.algorithm, artifactSha256: v.artifactSha256, featureSetVersion: v.featureSetVersion, createdAt: v.createdAt }))
         .sort((a, b) => a.version - b.version);
       const { degraded } = snapshot;
+      const championMismatch = deps.servingModels.championMismatch?.(model);
       models.push({
         model,
+        ...(championMismatch !== undefined ? { championMismatch } : {}),
         routes: routesView(snapshot.routes),
         versions,
         loadedAt: snapshot.loadedAt,
@@ -481,6 +485,13 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     else if (!deps.servingModels.ready()) modelsProblem = `routed versions are not the loaded ones: ${deps.servingModels.unreadyModels().join('; ')}`;
     // Versions withdrawn beside a served champion degrade the model but do not stop it: still ready (503 would take the champion out of rotation too).
     const degraded = servingStarted() ? (deps.servingModels.degradedModels?.() ?? []) : [];
+    // Routes and champion alias naming different champions: served as routed, reported (nothing to take out of rotation).
+    if (servingStarted()) {
+      for (const model of served) {
+        const mismatch = deps.servingModels.championMismatch?.(model);
+        if (mismatch !== undefined) degraded.push(`${model}: ${mismatch}; served as routed, while deployments, promotion and the dashboard judge the alias's version`);
+      }
+    }
     const degradedDetail = degraded.length > 0 ? `degraded: ${degraded.join('; ')}` : undefined;
     const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
     const modelsCheck = modelsProblem === undefined ? { ok: true, ...(degradedDetail ? { detail: degradedDetail } : {}) } : { ok: false, detail: degradedDetail ? `${modelsProblem}; ${degradedDetail}` : modelsProblem };

@@ -4,7 +4,8 @@
  * monitoring report (feature drift, prediction drift, live performance, freshness; stored and
  * exported as gauges), raises the alerts the rules call for (cool-down and delivery in lib/alerts),
  * checks that the stored copy of every served version's artifact is still the registered one
- * (artifact_damaged), checks pipeline health, and, when asked to, starts one retraining run per
+ * (artifact_damaged) and that the routes serve the champion the alias names (champion_mismatch),
+ * checks pipeline health, and, when asked to, starts one retraining run per
  * model whose champion has severe drift or a hit rate significantly below its promise.
  *
  * Exactly one retraining run, even when this workflow is retried or two runs overlap: the run's
@@ -58,6 +59,11 @@ export interface MonitoringSummary {
    * is wrong, each alerted as artifact_damaged; `unavailable` when nothing could be checked.
    */
   artifacts?: { checked: number; damaged: Array<{ model: string; version: number; sha256: string | null; problem: string; message: string }>; unavailable?: string; alerts: RaisedAlert[] };
+  /**
+   * Models whose routes serve another champion than the champion alias names, each alerted as
+   * champion_mismatch (absent in runs started before the check existed).
+   */
+  champions?: { mismatched: Array<{ model: string; generation: number; message: string }>; alerts: RaisedAlert[] };
   /** Subjects with an alert that holds deployments (stale data). */
   blockDeployments: string[];
   retraining: Array<RetrainingResult & { model: string }>;
@@ -68,7 +74,7 @@ export interface MonitoringSummary {
 export const DEFAULT_MONITORING_WINDOW_DAYS = 10;
 
 const retry = ACTIVITY_RETRY;
-const { listMonitoringTargets, computeMonitoringReport, checkServedArtifacts, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
+const { listMonitoringTargets, computeMonitoringReport, checkServedArtifacts, checkServedChampions, checkPipelineHealth, startRetraining } = proxyActivities<MonitoringActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '10m', retry });
 const { raiseAlert } = proxyActivities<AlertActivities>({ taskQueue: TASK_QUEUES.pipeline, startToCloseTimeout: '1m', retry });
 
 export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): Promise<MonitoringSummary> {
@@ -92,6 +98,13 @@ export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): P
     const damaged = checked.checks.flatMap((c) => (c.problem ? [{ model: c.model, version: c.version, sha256: c.sha256, problem: c.problem.kind, message: c.problem.message }] : []));
     summary.artifacts = { checked: checked.checks.length, damaged, ...(checked.unavailable ? { unavailable: checked.unavailable } : {}), alerts: [] };
     for (const finding of checked.findings) summary.artifacts.alerts.push(await raise(finding));
+  }
+  // Routes and champion alias naming different champions (a routes row or the alias edited by SQL):
+  // traders served one version, deployments and promotion judging another. Alerted, nothing moved.
+  if (patched('served-champion-check')) {
+    const champions = await checkServedChampions({ models: input.models, rules: input.rules });
+    summary.champions = { mismatched: champions.mismatches.map((m) => ({ model: m.model, generation: m.generation, message: m.message })), alerts: [] };
+    for (const finding of champions.findings) summary.champions.alerts.push(await raise(finding));
   }
   for (const target of targets) {
     let computed;

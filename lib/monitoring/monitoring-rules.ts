@@ -112,6 +112,14 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /** The serving routes serve another champion than the registry's champion alias names (lib/monitoring/served-champions.ts). */
+  champion_mismatch: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   pipeline_failed: z
     .object({
       enabled: z.boolean().default(true),
@@ -155,6 +163,7 @@ export const profileSubject = (model: string, version: number) => `reference pro
 /** A feature set's rows, as a model reads them: every version on the same set shares the alert and its cool-down. */
 export const featuresSubject = (model: string, featureSet: string) => `features ${featureSet} of model ${model}`;
 export const PIPELINE_SUBJECT = 'pipeline';
+export const routesSubject = (model: string) => `serving routes of model ${model}`;
 
 function evaluation(found: RuleFinding[]): RuleEvaluation {
   // An alert that holds deployments is raised again after its acknowledgement released the hold.

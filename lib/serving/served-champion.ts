@@ -36,6 +36,34 @@ export async function championAliasDisagreement(store: Database, model: string, 
   return splitAliasDisagreement(routes, aliasChampion, describeRoutes(routes), deploying ? { champion: deploying.champion_version, challenger: deploying.challenger_version } : undefined);
 }
 
+/**
+ * Per model of `routes` (rows just read), why its champion alias disagrees with them
+ * (splitAliasDisagreement; a running deployment's own splits are its to judge), for the checks
+ * that watch served models: the API's poll and the monitoring run. Routes and alias move together
+ * in one transaction, but are read here one after the other: a disagreement is reported only if
+ * the model's routes are still at the generation read, else a rollback or promotion landed in
+ * between and the next check judges the model again.
+ */
+export async function servedChampionDisagreements(store: Database, routes: readonly ServingRoutes[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (routes.length === 0) return found;
+  const models = routes.map((r) => r.model);
+  const aliases = new Map((await store.db.selectFrom('model_aliases').select(['name', 'version']).where('alias', '=', 'champion').where('name', 'in', models).execute()).map((a) => [a.name, Number(a.version)]));
+  const deployments = new Map(
+    (await store.db.selectFrom('deployments').select(['model', 'champion_version', 'challenger_version']).where('status', '=', 'running').where('model', 'in', models).execute()).map((d) => [
+      d.model,
+      { champion: d.champion_version === null ? null : Number(d.champion_version), challenger: Number(d.challenger_version) },
+    ]),
+  );
+  for (const r of routes) {
+    const disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deployments.get(r.model));
+    if (disagreement === undefined) continue;
+    const now = await store.db.selectFrom('serving_routes').select('generation').where('model', '=', r.model).executeTakeFirst();
+    if (now && Number(now.generation) === r.generation) found.set(r.model, disagreement);
+  }
+  return found;
+}
+
 /** "the serving routes of m (generation 4, by api:ops: canary)", as a disagreement names them. */
 const describeRoutes = (routes: ServingRoutes) => `the serving routes of ${routes.model} (generation ${routes.generation}, by ${routes.updatedBy}: ${routes.reason})`;
 

@@ -16,6 +16,9 @@
  * reported degraded (degradedModels, stats().withdrawn, the `onWithdrawn` hook) until the version
  * verifies again (retried when its row changes, and every `withdrawnRetryMs`) or the routes move. A
  * refused anchor withdraws the whole snapshot: requests get 503 naming the cause.
+ *
+ * Each poll also judges every model's routes against the registry's champion alias
+ * (championMismatch): routes edited to serve another champion are served as routed, and reported.
  */
 import crypto from 'node:crypto';
 import { z } from 'zod';
@@ -32,6 +35,7 @@ import type { Database } from '../store/database';
 import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Route } from './routing';
+import { servedChampionDisagreements } from './served-champion';
 import { anchorRoute, describeDegradation, routesWithout, variantsOf, withdrawalReasonOf, type ServingDegradation, type WithdrawalReason, type WithdrawnVersion } from './withdrawal';
 
 export type { ServingDegradation, WithdrawalReason, WithdrawnVersion } from './withdrawal';
@@ -187,6 +191,8 @@ export class ServingModels {
   private readonly refusals = new WeakMap<WithdrawnVersion, Refusal>();
   /** Models not served because verification refused their anchor (champion), on a re-check or when loading with nothing serving: the version and why, until a snapshot is served again. */
   private readonly anchorsWithdrawn = new Map<string, WithdrawnVersion>();
+  /** Per model, why its routes (as the last poll read them) serve another champion than the champion alias names. */
+  private championDisagreements = new Map<string, string>();
   /** Withdrawals since start, by model, version and reason (the metric). */
   private readonly withdrawalCounts = new Map<string, { model: string; version: number; reason: WithdrawalReason; count: number }>();
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -247,6 +253,16 @@ export class ServingModels {
     const problems: string[] = [];
     for (const [model, snapshot] of this.snapshots) if (snapshot.degraded) problems.push(describeDegradation(model, snapshot.routes.generation, snapshot.degraded));
     return problems.sort();
+  }
+
+  /**
+   * Why the model's routes, as the last poll read them, serve another champion than the registry's
+   * champion alias names (lib/serving/served-champion.ts), or undefined when they agree. The model is
+   * served as routed (still ready): the routes are what traders get, but deployments, promotion and
+   * the dashboard judge the alias's version.
+   */
+  championMismatch(model: string): string | undefined {
+    return this.championDisagreements.get(model);
   }
 
   /** True when every model serves the versions its newest routes name (see unreadyModels). */
@@ -346,6 +362,28 @@ export class ServingModels {
     for (const invalid of all.invalid) this.disable(invalid);
     await this.recheckLoadedRows();
     await Promise.all(all.routes.map((routes) => this.offer(routes, read)));
+    await this.checkChampionAlias(all.routes);
+  }
+
+  /**
+   * Whether each model's routes and champion alias name one champion. A routes row or alias edited
+   * by SQL serves one version while deployments and promotion judge another, and only their starts
+   * checked it: now each poll does, reporting (championMismatch, the log once per change) without
+   * withdrawing anything (which of the two is wrong is a person's call).
+   */
+  private async checkChampionAlias(routes: readonly ServingRoutes[]): Promise<void> {
+    let found: Map<string, string>;
+    try {
+      found = await servedChampionDisagreements(this.deps.store, routes);
+    } catch (error) {
+      this.counters.readFailures++;
+      this.fail('serving.read_failed', undefined, error);
+      return; // the last verdicts stand until a poll can read again
+    }
+    if (this.closed) return;
+    for (const [model, message] of found) if (this.championDisagreements.get(model) !== message) this.log('serving.champion_mismatch', { model, error: message });
+    for (const model of this.championDisagreements.keys()) if (!found.has(model)) this.log('serving.champion_agrees', { model });
+    this.championDisagreements = found;
   }
 
   /**

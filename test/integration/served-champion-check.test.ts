@@ -1,0 +1,162 @@
+/**
+ * A serving_routes row edited by SQL to serve an older signed version as champion while the champion
+ * alias names another: the API serves it as routed but reports the disagreement (/readyz degraded,
+ * /v1/models, the log once), and a monitoring run raises champion_mismatch naming the routes and
+ * the alias. A running deployment's own splits are not a disagreement. Nothing is moved.
+ */
+import type { AddressInfo } from 'node:net';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { buildApiServer } from '../../api/server';
+import { monitoringActivities } from '../../activities/monitoring';
+import { listAlerts } from '../../lib/alerts/alert-store';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { loadConfig } from '../../lib/config';
+import { parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
+import { evaluateServedChampions } from '../../lib/monitoring/served-champions';
+import { aliasVersion } from '../../lib/registry/model-registry';
+import { PredictionLogWriter } from '../../lib/serving/prediction-log';
+import { ServingModels } from '../../lib/serving/serving-models';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import type { Database } from '../../lib/store/database';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { monitoringWorkflow, type MonitoringSummary } from '../../workflows';
+import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { oracleFeatureSet, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
+import { saveTestFeatureSet } from '../helpers/registration';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+import { until } from '../helpers/until';
+
+jest.setTimeout(180_000);
+
+const ADMIN_TOKEN = 'a'.repeat(20);
+const TOKENS = loadConfig({ API_TOKENS: `ops:${ADMIN_TOKEN}=predict+admin` }).apiTokens;
+
+/** v1 then v2 promoted (routes and alias together) under `name`, of `featureSetVersion`. */
+async function promotedTwice(store: Database, cache: MemoryCache, artifactDir: string, name: string, featureSetVersion: string): Promise<[number, number]> {
+  const v1 = await registerOracleModel(store, artifactDir, { name, seed: 1, flip: true, featureSetVersion });
+  const v2 = await registerOracleModel(store, artifactDir, { name, seed: 2, flip: false, featureSetVersion });
+  for (const v of [v1, v2]) await writeServingRoutes(store, cache, { model: name, mode: 'single', routes: singleRoute(v), updatedBy: 'deploy', reason: `promote v${v}`, alias: { alias: 'champion', version: v, movedBy: 'deploy', reason: `promote v${v}` } });
+  return [v1, v2];
+}
+
+/** The hand edit: the routes row put back to `version` (a restored backup), the alias untouched. */
+async function editRoutesTo(store: Database, name: string, version: number): Promise<number> {
+  const row = await store.db.selectFrom('serving_routes').selectAll().where('model', '=', name).executeTakeFirstOrThrow();
+  const split = JSON.parse(row.routes) as { routes: Array<{ version: number }> };
+  split.routes[0].version = version;
+  const generation = Number(row.generation) + 1;
+  await store.db.updateTable('serving_routes').set({ routes: JSON.stringify(split), generation, updated_by: 'deploy', reason: 'promote v2' }).where('model', '=', name).execute();
+  return generation;
+}
+
+describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', (_driver, create) => {
+  let t: TestDatabase;
+  const cache = new MemoryCache();
+  const artifactDir = tempDir('mlp-served-champion-');
+  let featureSetVersion: string;
+  beforeAll(async () => {
+    t = await create();
+    featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet('served-champion'))).version;
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('monitoring names a routes row edited to serve another champion than the alias; agreeing models and a deployment\'s own last step raise nothing', async () => {
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'edited', featureSetVersion);
+    await promotedTwice(t.store, cache, artifactDir, 'agreeing', featureSetVersion);
+    const [d1, d2] = await promotedTwice(t.store, cache, artifactDir, 'deploying', featureSetVersion);
+    // A running deployment of d2 over d1 (alias back on d1) at its last canary step: d2 on all traffic, d1's route at 0.
+    await writeServingRoutes(t.store, cache, { model: 'deploying', mode: 'single', routes: singleRoute(d1), updatedBy: 'ops', reason: 'back to d1', alias: { alias: 'champion', version: d1, movedBy: 'ops', reason: 'back to d1' } });
+    await writeServingRoutes(t.store, cache, { model: 'deploying', mode: 'canary', routes: [{ variant: 'canary', version: d2, weight: 1 }, { variant: 'champion', version: d1, weight: 0 }], reference: 'champion', updatedBy: 'deployment d', reason: 'canary step 4/4: 100%' });
+    await t.store.db.insertInto('deployments').values({ id: 'd', model: 'deploying', mode: 'canary', champion_version: d1, challenger_version: d2, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'deploying', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+
+    const activities = monitoringActivities({ store: t.store, signing: { signingKey: undefined } });
+    expect((await activities.checkServedChampions({})).findings).toEqual([]);
+    const generation = await editRoutesTo(t.store, 'edited', v1);
+    const result = await activities.checkServedChampions({});
+    expect(result.mismatches).toEqual([{ model: 'edited', generation, message: `the serving routes of edited (generation ${generation}, by deploy: promote v2) serve v${v1} as the champion, but the champion alias names v${v2}` }]);
+    expect(result.findings.map((f) => [f.alert.rule, f.alert.severity, f.alert.subject, f.retrain, f.blockDeployments])).toEqual([['champion_mismatch', 'critical', 'serving routes of model edited', false, false]]);
+    expect(result.findings[0].alert.message).toMatch(/judge the alias's version\. Serve the intended champion .*mlp models rollback edited --to-version N/);
+    // Asked for other models only: nothing; the rule switched off: nothing.
+    expect((await activities.checkServedChampions({ models: ['agreeing'] })).mismatches).toEqual([]);
+    expect(evaluateServedChampions(result.mismatches, parseMonitoringRules({ champion_mismatch: { enabled: false } })).findings).toEqual([]);
+    // Nothing moved.
+    expect((await readServingRoutes(t.store, 'edited'))?.routes).toEqual(singleRoute(v1));
+    expect(await aliasVersion(t.store, 'edited', 'champion')).toBe(v2);
+  });
+
+  it('the API serves the edited routes as routed and reports the disagreement in /readyz, /v1/models and the log', async () => {
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'api-edited', featureSetVersion);
+    const events: Array<[string, Record<string, unknown>]> = [];
+    const serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 100, log: (event, detail) => events.push([event, detail]) });
+    await serving.start();
+    const predictionLog = new PredictionLogWriter(t.store, { flushMs: 50 });
+    const app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog, tokens: TOKENS });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const get = async (path: string) => {
+      const res = await fetch(baseUrl + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      expect(serving.championMismatch('api-edited')).toBeUndefined();
+      const generation = await editRoutesTo(t.store, 'api-edited', v1);
+      await until('the edited generation served', () => serving.snapshot('api-edited')?.routes.generation === generation);
+      await until('the disagreement found', () => serving.championMismatch('api-edited') !== undefined);
+      const mismatch = `the serving routes of api-edited (generation ${generation}, by deploy: promote v2) serve v${v1} as the champion, but the champion alias names v${v2}`;
+      expect(serving.championMismatch('api-edited')).toBe(mismatch);
+      // Served as routed, still ready, reported degraded.
+      expect(serving.snapshot('api-edited')?.routes.routes).toEqual(singleRoute(v1));
+      const ready = await get('/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.json).toMatchObject({ ready: true, checks: { models: { ok: true, detail: expect.stringContaining(`degraded: api-edited: ${mismatch}; served as routed`) } } });
+      const models = (await get('/v1/models')).json.models as Array<{ model: string; championMismatch?: string }>;
+      expect(models.find((m) => m.model === 'api-edited')?.championMismatch).toBe(mismatch);
+      // Logged once, however many polls find it.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(events.filter(([event, detail]) => event === 'serving.champion_mismatch' && detail.model === 'api-edited')).toEqual([['serving.champion_mismatch', { model: 'api-edited', error: mismatch }]]);
+      // Made to agree (a rollback moves both): cleared and logged.
+      await writeServingRoutes(t.store, cache, { model: 'api-edited', mode: 'single', routes: singleRoute(v2), updatedBy: 'ops', reason: 'rollback', alias: { alias: 'champion', version: v2, movedBy: 'ops', reason: 'rollback' } });
+      await until('the disagreement cleared', () => serving.championMismatch('api-edited') === undefined);
+      expect(events.some(([event, detail]) => event === 'serving.champion_agrees' && detail.model === 'api-edited')).toBe(true);
+    } finally {
+      await app.close();
+      await predictionLog.close();
+      await serving.close();
+    }
+  });
+});
+
+describe('a monitoring run over a routes row edited to another champion (SQLite, Temporal)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  const cache = new MemoryCache();
+  const artifactDir = tempDir('mlp-served-champion-run-');
+  beforeAll(async () => {
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+  });
+  afterAll(async () => {
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  it('raises champion_mismatch naming the routes and the alias, and moves nothing', async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'run-edited', market.featureSetVersion);
+    const generation = await editRoutesTo(t.store, 'run-edited', v1);
+    const rules = { pipeline_failed: { enabled: false }, data_stale: { enabled: false } };
+    const summary = await withWorkers(env, { store: t.store, cache, artifactDir }, () =>
+      env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `monitor-champion-${Date.now()}`, args: [{ models: ['run-edited'], rules }] }) as Promise<MonitoringSummary>,
+    );
+    const message = `the serving routes of run-edited (generation ${generation}, by deploy: promote v2) serve v${v1} as the champion, but the champion alias names v${v2}`;
+    expect(summary.champions).toEqual({ mismatched: [{ model: 'run-edited', generation, message }], alerts: [{ rule: 'champion_mismatch', severity: 'critical', subject: 'serving routes of model run-edited', alertId: expect.any(String), suppressed: false }] });
+    const [alert] = await listAlerts(t.store, { rule: 'champion_mismatch', subject: 'serving routes of model run-edited' });
+    expect(alert.message).toContain(message);
+    expect(alert.evidence).toMatchObject({ model: 'run-edited', generation });
+    expect((await readServingRoutes(t.store, 'run-edited'))?.routes).toEqual(singleRoute(v1));
+    expect(await aliasVersion(t.store, 'run-edited', 'champion')).toBe(v2);
+  });
+});
