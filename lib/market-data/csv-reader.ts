@@ -338,11 +338,21 @@ function listHeader(header: readonly string[]): string {
  * does not read it (the prices would be stored unadjusted). And `adjust` asked of a file with no
  * adjusted-close column at all: nothing to adjust by, so the prices would be stored unadjusted as
  * well. Either way the file is refused, naming the column (or the columns it has) and the way out.
+ * A second symbol-like column beside the one a format (not a mapping) reads is refused too: a vendor
+ * export with `Name` (the company) and `Ticker` was read by the sp500 format, and its company names
+ * (INTEL, CISCO) were stored as symbols; which column holds the ticker only a mapping can say.
  */
 function ignoredColumnProblem(header: readonly string[], col: Extract<ResolvedColumns, { ok: true }>["index"], format: string, adjust: boolean): string | undefined {
   if (col.symbol === undefined) {
     const at = header.findIndex((h) => SYMBOL_COLUMN_NAMES.has(normaliseHeader(h)));
     if (at >= 0) return `column ${at + 1} "${excerpt(header[at], 40)}" names each row's symbol, but the ${format} format takes the symbol from the file name and would ignore it; give a column mapping with symbol "${excerpt(header[at], 40)}" (or name the column "Name", the sp500 format), or remove the column if every row is the file's symbol`;
+  } else if (format !== 'mapped') {
+    const read = col.symbol;
+    const at = header.findIndex((h, i) => i !== read && SYMBOL_COLUMN_NAMES.has(normaliseHeader(h)));
+    if (at >= 0) {
+      const [mine, other] = [`column ${read + 1} "${excerpt(header[read], 40)}"`, `column ${at + 1} "${excerpt(header[at], 40)}"`];
+      return `${mine} and ${other} both look like a column naming each row's symbol (one may be the company's name), and the ${format} format would read ${mine} as the symbol and ignore ${other}; give a column mapping with symbol set to the column that holds the tickers`;
+    }
   }
   if (adjust && col.adjClose === undefined) {
     const at = header.findIndex((h) => isAdjustedCloseName(h));

@@ -314,6 +314,18 @@ describe('readBarCsv: Stooq format (Date,Open,High,Low,Close,Volume)', () => {
     expect(readBarCsv(named, { source: '/x/all.csv' }).bars).toHaveLength(1); // sp500 format, no adjustment asked
     expect(readBarCsv(named, { source: '/x/all.csv', adjust: true }).issues.map((i) => i.rule)).toEqual(['bad_header']);
   });
+
+  it('refuses a second symbol-like column beside the one the format reads (company names would be stored as symbols), and reads the file with a mapping', () => {
+    const text = 'date,open,high,low,close,volume,Name,Ticker\n2019-01-02,10,12,9,11,5,Intel,INTC\n2019-01-02,20,22,19,21,6,Cisco,CSCO\n';
+    for (const format of [undefined, 'sp500'] as const) {
+      const read = readBarCsv(text, { source: '/x/prices.csv', ...(format ? { format } : {}) });
+      expect(read.bars).toEqual([]);
+      expect(read.issues.map((i) => [i.rule, i.line, i.message])).toEqual([['bad_header', 1, expect.stringMatching(/column 7 "Name" and column 8 "Ticker" both look like a column naming each row's symbol .*the sp500 format would read column 7 "Name" as the symbol and ignore column 8 "Ticker"; give a column mapping/)]]);
+    }
+    const mapped = readBarCsv(text, { source: '/x/prices.csv', mapping: { date: 'date', open: 'open', high: 'high', low: 'low', close: 'close', volume: 'volume', symbol: 'Ticker' } });
+    expect(mapped.issues).toEqual([]);
+    expect(mapped.bars.map((b) => b.symbol)).toEqual(['INTC', 'CSCO']);
+  });
 });
 
 describe('readBarCsv: explicit column mapping', () => {
