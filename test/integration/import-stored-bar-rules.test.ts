@@ -183,6 +183,33 @@ describe.each(DRIVERS)('rules on the stored bars at import on %s', (_driver, cre
     expect(second.unconfirmedStoredBars?.examples.map((e) => [e.date, e.rule, e.stored.volume])).toEqual([[DAYS[30], 'volume_vanished', 3_030_000]]);
   });
 
+  // Too few rows for series_splice or series_mismatch, such blocks revised good stored bars unseen.
+  it.each([3, 4, 8])('%i consecutive rows of a file naming another stored symbol (a fill error in the Name column): rejected (one_bar_glitch) against its stored bars, which stay', async (k) => {
+    const sp500 = (symbol: string, lines: string[]) => lines.map((l) => `${l},${symbol}`);
+    const dir = (lines: string[]) => request({ source: { kind: 'csv', path: folder({ 'all.csv': lines }, 'date,open,high,low,close,volume,Name') }, quality: { ...POLICY, maxBadRowShare: 0.1 } });
+    expect((await importBars(t.store, dir([...sp500('IBM', rows(120)), ...sp500('MSFT', rows(120, 0, 80))]), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    const ibm = sp500('IBM', rows(120)).map((l, i) => (i >= 60 && i < 60 + k ? l.replace(/,IBM$/, ',MSFT') : l));
+    const second = await importBars(t.store, dir(ibm), { now: NOW });
+    expect(second.byRule.one_bar_glitch).toBe(k);
+    expect(second.status).toBe(k < 5 ? 'published' : 'rejected'); // 5 rejected rows of a symbol reject its file (MIN_FILE_REJECTED_ROWS)
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+    expect(await revisions(t.store)).toEqual([]);
+    const found = await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'one_bar_glitch' });
+    expect(found.map((q) => [q.symbol, q.date]).sort()).toEqual(DAYS.slice(60, 60 + k).map((d) => ['MSFT', d]));
+    expect(found[0].message).toMatch(new RegExp(`the bar before as stored and the bar after as stored: .*the ${k} rows ${DAYS[60]}\\.\\.${DAYS[59 + k]} are a block off the series`));
+  });
+
+  it('a block of rows in cents in a re-download: rejected (one_bar_glitch), the stored bars kept and reported', async () => {
+    const stored = await baseline();
+    const lines = rows(120).map((l, i) => (i >= 60 && i < 64 ? noDecimals(l) : l));
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': lines }, { quality: { ...POLICY, maxBadRowShare: 0.1 } }), { now: NOW });
+    expect([second.status, second.rowsRejected, second.byRule.one_bar_glitch]).toEqual(['published', 4, 4]);
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+    expect(second.unconfirmedStoredBars?.count).toBe(4);
+  });
+
   it('a new series: a glitch row is quarantined and not stored; zero volume is flagged for an equity, not for a declared index', async () => {
     const lines = rows(120);
     lines[60] = noDecimals(lines[60]);

@@ -58,9 +58,34 @@ describe('one_bar_glitch', () => {
     expect(glitches(mixed)).toEqual([mixed[30].date, mixed[31].date]);
   });
 
-  it('leaves three displaced rows alone (a move undone later is a move), and flags them as moves', () => {
-    const s = series((b, i) => (i >= 30 && i <= 32 ? scaled(b, 100) : b));
-    expect(glitches(s)).toEqual([]);
+  // A few rows in cents, or mislabelled with another symbol (its level ×3.6), between bars that agree:
+  // too few for series_splice and series_mismatch, they were published over good stored bars.
+  it.each([
+    ['in cents (x100)', 100, [3, 4, 5, 8, 20, 30]],
+    ['/100', 0.01, [3, 10, 30]],
+    ["another security's level (x3.6)", 3.6, [3, 7, 12, 30]],
+    ['-40%', 0.6, [3, 30]],
+  ])('rejects a block of 3 to 30 rows %s between bars that agree, every row of it', (_label, k, lengths) => {
+    for (const n of lengths as number[]) {
+      const s = series((b, i) => (i >= 20 && i < 20 + n ? scaled(b, k as number) : b));
+      expect(glitches(s)).toEqual(s.slice(20, 20 + n).map((b) => b.date));
+    }
+    const s = series((b, i) => (i >= 20 && i < 24 ? scaled(b, 100) : b));
+    const [found] = oneBarGlitches(s, POLICY);
+    expect(found.message).toMatch(/every one of the rows a move beyond ×1\.50 or ÷1\.50 \(the 50% limit of a block of 3 to 30 rows either way\), and the bar after is back within 10% of the bar before: the 4 rows \d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d are a block off the series/);
+  });
+
+  it('leaves a block of 3 rows or more alone within ×1.5 (a move undone later is a move), and one of more than 30 rows (a level held that long is series_splice\'s)', () => {
+    expect(glitches(series((b, i) => (i >= 20 && i <= 22 ? scaled(b, 1.45) : b)))).toEqual([]);
+    expect(glitches(series((b, i) => (i >= 20 && i <= 22 ? scaled(b, 0.7) : b)))).toEqual([]);
+    expect(glitches(series((b, i) => (i >= 10 && i < 41 ? scaled(b, 100) : b), 80))).toEqual([]);
+    // A higher glitch limit holds for blocks too.
+    expect(glitches(series((b, i) => (i >= 20 && i <= 22 ? scaled(b, 1.7) : b)), { ...POLICY, extremeMoveLimit: 0.8 })).toEqual([]);
+  });
+
+  it('does not take the good rows between two glitched rows or blocks for a block', () => {
+    expect(glitchRuns([10, 1000, 10, 10, 10, 1000, 10], 0.35)).toEqual([{ first: 1, last: 1 }, { first: 5, last: 5 }]);
+    expect(glitchRuns([10, 1000, 1000, 1000, 10, 10, 10, 1000, 1000, 1000, 10], 0.35)).toEqual([{ first: 1, last: 3 }, { first: 7, last: 9 }]);
   });
 
   it('leaves a real move that holds alone (a level shift, a split), and a spike that does not come back within 10%', () => {
