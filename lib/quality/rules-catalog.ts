@@ -79,7 +79,7 @@ export const QUALITY_RULES = {
   series_mismatch: {
     severity: 'reject',
     meaning:
-      "a symbol's rows revise its stored bars without moving with them: from one shared session to the next the ratio of the file's close to the stored close changes (beyond 0.2% and rounding) on more than half of 10 or more pairs in any 20 consecutive shared sessions (not only at either end), where one security's closes keep one ratio on any price basis but at dividends and splits: another security's prices under the symbol, or bars dated on other sessions (judged when the snapshot is judged); the series is rejected whole and the import fails",
+      "a symbol's rows revise its stored bars without moving with them: from one shared session to the next the ratio of the file's close to the stored close changes (beyond 0.2% and rounding) on more than half of 10 or more pairs in any 20 consecutive shared sessions (not only at either end), or of all the pairs of a shorter overlap whose every shared close is beyond ×/÷1.25 from the stored one, where one security's closes keep one ratio on any price basis but at dividends and splits: another security's prices under the symbol, or bars dated on other sessions (judged when the snapshot is judged); the series is rejected whole and the import fails",
   },
   unsorted_input: { severity: 'flag', meaning: 'rows neither ascending nor descending by date (sorted on import)' },
   symbol_not_file_name: {

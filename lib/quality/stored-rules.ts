@@ -624,10 +624,18 @@ export function priceBasisIssue(input: PriceBasisInput): QualityIssue | undefine
  *   is read, not only the two ends: a file matching the store at both ends with another security's
  *   bars between them revised those bars unseen. The message counts the breaks over all shared
  *   sessions and names the first window that broke.
+ * - An overlap too short for that (fewer than MISMATCH_MIN_PAIRS pairs in all: an update of the last
+ *   few sessions) is another security's when more than MISMATCH_SHARE of its pairs (one at least)
+ *   break and every shared close lies beyond ×/÷MISMATCH_SHORT_FACTOR from the stored one: a
+ *   msft.us.csv holding IBM's last 8 bars revised MSFT's closes ×1.78 with no finding (no common
+ *   factor, 7 pairs). The same security's file is that far only on another basis (one ratio, no
+ *   breaks) or across a split it is adjusted for (the sessions after it agree); corrections revise
+ *   a bar by a few percent.
  */
 export const MISMATCH_EDGE_SESSIONS = 2 * BASIS_EDGE_SESSIONS;
 export const MISMATCH_MIN_PAIRS = 10;
 export const MISMATCH_SHARE = 0.5;
+export const MISMATCH_SHORT_FACTOR = 1.25;
 /** |change of log(file close / stored close)| from one shared session to the next beyond which (and rounding) the two do not move together. */
 export const MISMATCH_STEP = 0.002;
 
@@ -660,9 +668,10 @@ function pairBreak(a: SharedSession, b: SharedSession): boolean | undefined {
  * The first MISMATCH_EDGE_SESSIONS consecutive sessions of `shared` whose pairs break as another
  * security's do (at least MISMATCH_MIN_PAIRS pairs, more than MISMATCH_SHARE of them breaks), as the
  * index of its first session with its counts; undefined when no window does. One pass: each pair's
- * break is judged once and windows are counted by prefix sums.
+ * break is judged once and windows are counted by prefix sums. An overlap of fewer pairs in all is
+ * judged whole, with every close beyond MISMATCH_SHORT_FACTOR (`short`).
  */
-export function mismatchedWindow(shared: readonly SharedSession[]): { start: number; end: number; pairs: number; breaks: number } | undefined {
+export function mismatchedWindow(shared: readonly SharedSession[]): { start: number; end: number; pairs: number; breaks: number; short?: true } | undefined {
   const n = shared.length;
   if (n < 2) return undefined;
   // pairsTo[k] / breaksTo[k]: pairs (k-1, k) counted up to session k.
@@ -680,7 +689,10 @@ export function mismatchedWindow(shared: readonly SharedSession[]): { start: num
     const breaks = breaksTo[end] - breaksTo[start];
     if (pairs >= MISMATCH_MIN_PAIRS && breaks > MISMATCH_SHARE * pairs) return { start, end, pairs, breaks };
   }
-  return undefined;
+  const [pairs, breaks] = [pairsTo[n - 1], breaksTo[n - 1]];
+  if (pairs >= MISMATCH_MIN_PAIRS || breaks === 0 || breaks <= MISMATCH_SHARE * pairs) return undefined;
+  const far = Math.log(MISMATCH_SHORT_FACTOR);
+  return shared.every((s) => Math.abs(Math.log(s.staged / s.stored)) > far) ? { start: 0, end: n - 1, pairs, breaks, short: true } : undefined;
 }
 
 /** The `series_mismatch` finding of one symbol (above), or undefined. `stored` holds at least the stored bars over the file's dates; `storedRange` is the whole stored series' first and last date, for the message. */
@@ -693,6 +705,7 @@ export function seriesMismatchIssue(input: { symbol: string; staged: readonly Ba
   const at = all.first as { before: SharedSession; at: SharedSession };
   const shown = (s: SharedSession) => `${s.date}: file ${s.staged}, stored ${s.stored}`;
   const range = input.storedRange ?? { from: stored[0].date, to: stored[stored.length - 1].date };
+  const far = window.short ? `, and every one of the ${shared.length} shared closes lies beyond ×${MISMATCH_SHORT_FACTOR} or ÷${MISMATCH_SHORT_FACTOR} from the stored one (an overlap too short for ${MISMATCH_MIN_PAIRS} pairs is judged so)` : '';
   return issue('series_mismatch', {
     symbol,
     date: null,
@@ -700,7 +713,7 @@ export function seriesMismatchIssue(input: { symbol: string; staged: readonly Ba
     line: null,
     raw: null,
     message:
-      `the rows of ${symbol} do not move with the stored bars of ${symbol} they revise: from one shared session to the next, the ratio of the file's close to the stored close changes by more than ${(MISMATCH_STEP * 100).toFixed(1)}% beyond rounding on ${count(all.breaks)} of ${count(all.pairs)} pairs of consecutive shared sessions (${shared[0].date}..${shared[shared.length - 1].date}; ${window.breaks} of the ${window.pairs} pairs of the ${window.end - window.start + 1} shared sessions ${shared[window.start].date}..${shared[window.end].date}), first between ${shown(at.before)} and ${shown(at.at)}, ` +
+      `the rows of ${symbol} do not move with the stored bars of ${symbol} they revise: from one shared session to the next, the ratio of the file's close to the stored close changes by more than ${(MISMATCH_STEP * 100).toFixed(1)}% beyond rounding on ${count(all.breaks)} of ${count(all.pairs)} pairs of consecutive shared sessions (${shared[0].date}..${shared[shared.length - 1].date}; ${window.breaks} of the ${window.pairs} pairs of the ${window.end - window.start + 1} shared sessions ${shared[window.start].date}..${shared[window.end].date}), first between ${shown(at.before)} and ${shown(at.at)}${far}, ` +
       `where one security's closes on any price basis keep one ratio but at dividends and splits: the file holds another security's prices (a file named after another symbol) or bars dated on other sessions, not a correction of ${symbol}'s; the series is rejected whole and nothing of it is published. ` +
       `A correction revises a few bars; if the stored bars of ${symbol} (${range.from}..${range.to}) are the wrong security's, they must be removed before a file of ${symbol} can be imported`,
   });

@@ -65,6 +65,20 @@ describe.each(DRIVERS)('a file of another security under a stored symbol on %s',
     expect(await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'series_mismatch' })).toEqual([expect.objectContaining({ symbol: 'IBM', line: null })]);
   });
 
+  // Too few shared sessions for ten pairs: msft.us.csv holding IBM's last 8 bars revised MSFT's closes ×1.78 unjudged.
+  it.each([2, 8, 10])("a short update of the newest %i stored sessions holding another security's bars far from the stored level: rejected whole (series_mismatch), the store is byte-identical", async (k) => {
+    expect((await importBars(t.store, csv({ 'ibm.us.csv': walk(1, 0, 300) }), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    const second = await importBars(t.store, csv({ 'ibm.us.csv': walk(2, 300 - k, 300, 1.8) }), { now: NOW });
+    expect([second.status, second.byRule.series_mismatch, second.byRule.file_rejected]).toEqual(['rejected', 1, k]);
+    expect((await getSnapshot(t.store, second.snapshotId))?.statusReason).toMatch(new RegExp(`rejected whole \\(series_mismatch\\): .*, and every one of the ${k} shared closes lies beyond ×1\\.25 or ÷1\\.25 from the stored one`));
+    expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+    expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual([]);
+    // The security's own newest bars, corrected by a few percent, are a correction.
+    const own = walk(1, 300 - k, 300).map((l, i) => (i === 0 ? l.replace(/,(\d+)$/, ',3999999') : l));
+    expect((await importBars(t.store, csv({ 'ibm.us.csv': own }), { now: NOW })).status).toBe('published');
+  });
+
   it('the same file imported again is judged again once the stored bars it was rejected against are removed, and only then', async () => {
     expect((await importBars(t.store, csv({ 'ibm.us.csv': walk(2, 0, 300), 'msft.us.csv': walk(3, 0, 300) }), { now: NOW })).status).toBe('published');
     const right = csv({ 'ibm.us.csv': walk(1, 0, 300) });
