@@ -54,6 +54,9 @@ describe.each(DRIVERS)('a file on another price basis on %s', (_driver, create) 
   it.each([
     ['split-adjusted (×0.5) over the last 200 stored sessions', rows(100, 300, () => 0.5), new RegExp(`200 stored bars they share .* ×0\\.5000 on the first 10 shared sessions .*100 stored bars before it \\(${DAYS[0]}\\.\\.${DAYS[99]}\\) would stay on the old basis, a ×0\\.5000 jump between ${DAYS[99]} and ${DAYS[100]} that never traded`)],
     ['dividend-adjusted (×0.97, then ×0.985, then 1) over the last 200', rows(100, 300, (i) => (i < 150 ? 0.97 : i < 200 ? 0.985 : 1)), /×0\.9700 on the first 10 shared sessions/],
+    // An ex-date inside the first 10 shared sessions split them 5 to 5 (3 to 7): no factor was read and the file was published, a ×0.97 seam.
+    ['dividend-adjusted from 5 sessions before an ex-date (×0.97, then ×0.98)', rows(100, 300, (i) => (i < 105 ? 0.97 : 0.98)), new RegExp(`×0\\.9700 on the first 5 shared sessions \\(${DAYS[100]}\\.\\.${DAYS[104]}\\)`)],
+    ['dividend-adjusted from 3 sessions before an ex-date', rows(100, 300, (i) => (i < 103 ? 0.97 : 0.98)), new RegExp(`×0\\.9700 on the first 3 shared sessions`)],
     ['in cents (×100) over the first 200, the newer stored bars left', rows(0, 200, () => 100), new RegExp(`×100\\.0 on the first 10 shared sessions .*100 stored bars after it \\(${DAYS[200]}\\.\\.${DAYS[299]}\\) would stay on the old basis, a ×0\\.01000 jump between ${DAYS[199]} and ${DAYS[200]}`)],
     ['split-adjusted over the whole history but one session', rows(0, 300, () => 0.5).filter((_, i) => i !== 150), new RegExp(`1 stored bar within it that the file lacks or rejected \\(first ${DAYS[150]}\\) would stay on the old basis between bars revised by ×0\\.5000`)],
   ])('%s: the series is rejected whole (price_basis_splice), the import fails naming it, the store is unchanged', async (_label, lines, message) => {
