@@ -3,6 +3,7 @@
  * transaction), listing, acknowledging, and the open alerts other steps consult.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { sql, type RawBuilder } from 'kysely';
 import { BadInputError } from '../errors';
 import type { Database } from '../store/database';
 import { alertFromRow, alertInputSchema, DEFAULT_COOLDOWN_SECONDS, serialiseEvidence, severityRank, type Alert, type AlertInput, type AlertStatus } from './alert';
@@ -58,7 +59,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
       if (existing) return { id: existing.id, suppressed: false };
       let alert = asked;
       if (options.retell) {
-        let told = trx.selectFrom('alerts').selectAll().where('rule', '=', alert.rule).where('subject', '=', alert.subject).where('created_at', '>', options.retell.since).where('created_at', '<=', now.toISOString()).orderBy('created_at', 'desc');
+        let told = trx.selectFrom('alerts').selectAll().where('rule', '=', alert.rule).where('subject', '=', alert.subject).where('created_at', '>', options.retell.since).where('created_at', '<=', latestCredible(now)).orderBy('created_at', 'desc');
         // MySQL: read the latest committed alerts and lock their range, so concurrent retellers
         // serialise (the loser of a deadlock runs again below and sees the winner's alert).
         if (store.driver === 'mysql') told = told.forUpdate();
@@ -74,12 +75,12 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
           .where('rule', '=', alert.rule)
           .where('subject', '=', alert.subject)
           .where('created_at', '>', new Date(now.getTime() - cooldownSeconds * 1000).toISOString())
-          // A row dated after now was written by no raiser (an edit, or a clock far ahead): it never
-          // cools an alert down, else one dated 2099 silenced its rule and subject for good.
-          .where('created_at', '<=', now.toISOString())
+          // A row dated well after now was written by no raiser (an edit, or a clock far ahead): it
+          // never cools an alert down, else one dated 2099 silenced its rule and subject for good.
+          .where('created_at', '<=', latestCredible(now))
           .orderBy('created_at', 'desc');
         // Open is anything but acknowledged (alertFromRow): an edited status still holds.
-        if (alert.holds) recent = recent.where('status', '!=', 'acked');
+        if (alert.holds) recent = recent.where(notAcked(store.driver));
         // MySQL: lock the index range so two concurrent raisers of the same condition serialise.
         if (store.driver === 'mysql') recent = recent.forUpdate();
         const earlier = (await recent.execute()).find((r) => severityRank(r.severity) >= severityRank(alert.severity));
@@ -111,6 +112,27 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
   }
 }
 
+/**
+ * Whether a row's status is exactly 'acked', as alertFromRow reads it. MySQL's default collation
+ * ignores case and trailing spaces ('ACKED' and 'acked ' equal 'acked'), so it compares the bytes there.
+ */
+function acked(driver: Database['driver']): RawBuilder<boolean> {
+  return driver === 'mysql' ? sql<boolean>`binary status = 'acked'` : sql<boolean>`status = 'acked'`;
+}
+function notAcked(driver: Database['driver']): RawBuilder<boolean> {
+  return driver === 'mysql' ? sql<boolean>`binary status <> 'acked'` : sql<boolean>`status <> 'acked'`;
+}
+
+/**
+ * The latest creation time a raiser's row can honestly have, seen from `now`: other hosts' clocks
+ * run a little ahead (one withdrawing the same version a moment earlier must still cool this one
+ * down), an edited row dated years ahead is no raiser's.
+ */
+const CLOCK_SKEW_MS = 10 * 60_000;
+function latestCredible(now: Date): string {
+  return new Date(now.getTime() + CLOCK_SKEW_MS).toISOString();
+}
+
 function isDeadlock(error: unknown): boolean {
   const e = error as { code?: unknown; errno?: unknown } | undefined;
   return e?.errno === 1213 || e?.code === 'ER_LOCK_DEADLOCK';
@@ -138,7 +160,7 @@ export interface ListAlertsFilter {
 /** Newest first. */
 export async function listAlerts(store: Database, filter: ListAlertsFilter = {}): Promise<Alert[]> {
   let q = store.db.selectFrom('alerts').selectAll().orderBy('created_at', 'desc').orderBy('id').limit(filter.limit ?? 50);
-  if (filter.status) q = filter.status === 'acked' ? q.where('status', '=', 'acked') : q.where('status', '!=', 'acked');
+  if (filter.status) q = q.where(filter.status === 'acked' ? acked(store.driver) : notAcked(store.driver));
   if (filter.rule) q = q.where('rule', '=', filter.rule);
   if (filter.subject) q = q.where('subject', '=', filter.subject);
   if (filter.since) q = q.where('created_at', '>', filter.since);
@@ -153,7 +175,7 @@ export interface AckResult {
 
 /** Marks an alert as seen by `by`; acknowledging twice keeps the first acknowledgement. */
 export async function ackAlert(store: Database, id: string, by: string, now: Date = new Date()): Promise<AckResult> {
-  const result = await store.db.updateTable('alerts').set({ status: 'acked', acked_by: by, acked_at: now.toISOString() }).where('id', '=', id).where('status', '!=', 'acked').executeTakeFirst();
+  const result = await store.db.updateTable('alerts').set({ status: 'acked', acked_by: by, acked_at: now.toISOString() }).where('id', '=', id).where(notAcked(store.driver)).executeTakeFirst();
   const alert = await getAlert(store, id);
   if (!alert) throw new BadInputError(`no alert "${id}": list them with "mlp alerts list"`, 'ALERT_NOT_FOUND');
   return { alert, changed: Number(result.numUpdatedRows) > 0 };
@@ -163,7 +185,7 @@ export async function ackAlert(store: Database, id: string, by: string, now: Dat
 export async function openAlerts(store: Database, filter: { rules?: readonly string[]; subjectPrefix?: string } = {}): Promise<Alert[]> {
   if (filter.rules && filter.rules.length === 0) return [];
   // Open is anything but acknowledged, as alertFromRow reads a row: a status edited to another word still holds deployments.
-  let q = store.db.selectFrom('alerts').selectAll().where('status', '!=', 'acked').orderBy('created_at', 'desc');
+  let q = store.db.selectFrom('alerts').selectAll().where(notAcked(store.driver)).orderBy('created_at', 'desc');
   if (filter.rules) q = q.where('rule', 'in', [...filter.rules]);
   // A prefix filter in JavaScript: LIKE would need escaping of % and _ on both drivers.
   return (await q.execute()).map(alertFromRow).filter((a) => filter.subjectPrefix === undefined || a.subject.startsWith(filter.subjectPrefix));

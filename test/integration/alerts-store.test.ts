@@ -113,6 +113,10 @@ describe.each(DRIVERS)('alerts on %s', (_driver, create) => {
     expect(next.suppressed).toBe(false);
     expect(next.id).not.toBe(first.id);
     expect(await count('alert_deliveries')).toBe(2);
+    // Another host's clock a little ahead: its row, dated after this raiser's now, still cools the condition down.
+    const other = { ...drift, subject: 'model m3', cooldownSeconds: 3600 };
+    const ahead = await raiseAlert(t.store, other, { now: at(120) });
+    expect(await raiseAlert(t.store, other, { now: at(119) })).toEqual({ id: ahead.id, suppressed: true });
 
     // A holding alert whose status was edited to "snoozed": still open for listing, for the holds it makes and for the cool-down of its rule.
     const hold = { rule: 'data_quality', severity: 'critical' as const, subject: 'model m1', message: 'bad bars', evidence: {}, holds: true };
@@ -124,5 +128,10 @@ describe.each(DRIVERS)('alerts on %s', (_driver, create) => {
     expect(await raiseAlert(t.store, { ...hold, cooldownSeconds: 3600 }, { now: at(60) })).toEqual({ id: held.id, suppressed: true });
     expect((await ackAlert(t.store, held.id, 'alice', at(120))).changed).toBe(true);
     expect(await openAlerts(t.store, { rules: ['data_quality'] })).toEqual([]);
+    // Another spelling of 'acked' is not acknowledged, under MySQL's collations too.
+    for (const status of ['ACKED', 'acked ']) {
+      await t.store.db.updateTable('alerts').set({ status }).where('id', '=', held.id).execute();
+      expect({ status, open: (await openAlerts(t.store, { rules: ['data_quality'] })).map((a) => a.id), shown: (await getAlert(t.store, held.id))?.status }).toEqual({ status, open: [held.id], shown: 'open' });
+    }
   });
 });
