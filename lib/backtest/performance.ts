@@ -3,7 +3,7 @@
  * here, so they are always measured the same way. Annualisation multiplies by periodsPerYear
  * (252 trading days) or its square root; standard deviations are sample ones (n − 1).
  */
-import { probabilisticSharpeRatio, type SharpeSample } from './sharpe-inference';
+import { noSpread, probabilisticSharpeRatio, type SharpeSample } from './sharpe-inference';
 
 export interface PerformanceOptions {
   /** Periods per year for annualising; 252 for daily returns. */
@@ -72,9 +72,7 @@ export function momentsOf(x: Float64Array): Moments {
   let mean = 0;
   for (let i = 0; i < n; i++) mean += x[i];
   mean /= n;
-  // Values that never change have no spread; their mean, off by an ulp, would give a rounding-noise
-  // deviation (1.7e-19 for 252 × 0.001) and a Sharpe ratio of 10^16.
-  if (n > 1 && x.every((v) => v === x[0])) return { mean: x[0], std: 0, skewness: NaN, kurtosis: NaN };
+
   let m2 = 0;
   let m3 = 0;
   let m4 = 0;
@@ -85,6 +83,9 @@ export function momentsOf(x: Float64Array): Moments {
     m3 += d2 * d;
     m4 += d2 * d2;
   }
+  // Values that never change have no spread: their mean, or the values themselves, off by an ulp
+  // leave a rounding-noise deviation (1.7e-19 for 252 × 0.001) and a Sharpe ratio of 10^16.
+  if (n > 1 && noSpread(Math.sqrt(m2 / (n - 1)), mean)) return { mean, std: 0, skewness: NaN, kurtosis: NaN };
   const std = n > 1 ? Math.sqrt(m2 / (n - 1)) : NaN;
   m2 /= n;
   m3 /= n;

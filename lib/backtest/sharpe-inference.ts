@@ -66,6 +66,11 @@ export function deflatedSharpeRatio(input: DeflatedSharpeInput & { benchmarkShar
   return probabilisticSharpeRatio(input, (input.benchmarkSharpe ?? 0) + expectedMaxSharpe(input.trials, input.trialSharpeVariance));
 }
 
+/** A deviation this small beside the mean is rounding, not spread (returns vary by far more than 10⁻¹² of their mean): no Sharpe ratio. */
+export function noSpread(std: number, mean: number): boolean {
+  return std <= 1e-12 * Math.abs(mean);
+}
+
 /**
  * Influence values of a per-period Sharpe ratio μ/σ (population moments) on each period:
  * (r − μ)/σ − SR·((r − μ)² − σ²)/(2σ²). Their mean is 0; the Sharpe ratio moves by about their mean
@@ -81,7 +86,7 @@ function sharpeInfluence(r: Float64Array): { sharpe: number; influence: Float64A
   variance /= n;
   const sd = Math.sqrt(variance);
   // Returns that never change: no spread (the mean's rounding would leave a noise deviation, above).
-  if (!(sd > 0) || r.every((v) => v === r[0])) return { sharpe: NaN, influence: new Float64Array(n).fill(NaN) };
+  if (!(sd > 0) || noSpread(sd, mean)) return { sharpe: NaN, influence: new Float64Array(n).fill(NaN) };
   const sharpe = mean / sd;
   return { sharpe, influence: Float64Array.from(r, (v) => (v - mean) / sd - (sharpe * ((v - mean) ** 2 - variance)) / (2 * variance)) };
 }

@@ -76,6 +76,12 @@ describe('performance metrics of a hand-made return series', () => {
       const difference = sharpeDifference(new Float64Array(n).fill(value), undefined);
       expect(difference.estimate).toBeNaN();
     }
+    // The same return made of two legs summed in varying order (values an ulp apart), and an active return of a constant edge.
+    const legs = Float64Array.from({ length: 252 }, (_, i) => (0.3 + i * 1e-3) * 0.001 + (0.7 - i * 1e-3) * 0.001);
+    expect(new Set(legs).size).toBeGreaterThan(1);
+    expect(performanceOf(legs).sharpe).toBeNaN();
+    const benchmark = Float64Array.from({ length: 252 }, (_, i) => 0.01 * Math.sin(i));
+    expect(informationRatioOf(Float64Array.from(benchmark, (b) => b + 0.0001), benchmark)).toBeNaN();
   });
 
   it('reports a drawdown that never recovered with recovery -1, and a wipe-out as CAGR −100%', () => {
