@@ -11,7 +11,9 @@ import { loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
-import { openDatabase } from '../lib/store/database';
+import { openDatabase, StoreBusyError } from '../lib/store/database';
+import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApiServer } from './server';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
 
@@ -22,6 +24,8 @@ import { openArtifactStore } from '../lib/artifacts/artifact-store';
  * hand-opened transaction) is worth a retry, not a stalled request.
  */
 export const API_STORE_LOCK_WAIT_MS = 1000;
+/** Tries of a withdrawal alert against a locked store (2, 4, 6, 8 s apart: about 20 s in all). */
+const WITHDRAWAL_ALERT_ATTEMPTS = 5;
 
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -67,13 +71,30 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
   }
   const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS });
+  try {
+    await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the prediction API');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
   const artifacts = openArtifactStore(config.artifacts);
   const channels = alertChannelNames(config);
   const onWithdrawn = (event: WithdrawalEvent) => {
     // Stored with its deliveries (the workers deliver them); the cool-down keeps one alert when every API process withdraws the same version.
-    raiseAlert(store, withdrawalAlert(event), { channels }).catch((error: unknown) => log('serving.alert_failed', { model: event.model, version: event.version, error: (error as Error).message }));
+    // A store locked by another process past the API's short wait is tried again for a while (the alert is critical when the champion goes).
+    const raise = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await raiseAlert(store, withdrawalAlert(event), { channels });
+        } catch (error) {
+          if (!(error instanceof StoreBusyError) || attempt >= WITHDRAWAL_ALERT_ATTEMPTS) throw error;
+          await sleep(2000 * attempt);
+        }
+      }
+    };
+    raise().catch((error: unknown) => log('serving.alert_failed', { model: event.model, version: event.version, error: (error as Error).message }));
   };
   const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey }, onWithdrawn });
   const predictionLog = new PredictionLogWriter(store, { log });

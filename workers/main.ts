@@ -13,6 +13,7 @@ import { loadConfig } from '../lib/config';
 import { countDeliveryAttempts, registerAlertStoreGauges } from '../lib/metrics/alert-metrics';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { appRegistry, enableProcessMetrics } from '../lib/metrics/registry';
+import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
 import { openDatabase } from '../lib/store/database';
 import { TaskPool } from '../lib/threads/task-pool';
 import { loadModelRuntimes } from '../models/algorithms';
@@ -34,6 +35,10 @@ async function main(): Promise<void> {
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
   const store = await openDatabase(config.databaseUrl);
+  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the worker').catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const cache = openCache(config.redisUrl);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const trainingPool = new TaskPool(config.trainingConcurrency);

@@ -19,7 +19,7 @@ import { ServingModels } from '../../lib/serving/serving-models';
 import { writeServingRoutes } from '../../lib/serving/serving-routes';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
-import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
+import { assertSigningKeyWhereSigned, getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
 import { profileRecordProblem, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../../lib/registry/row-signature';
 import { readReferenceProfileRecord, saveReferenceProfile } from '../../lib/monitoring/profile-store';
 import { buildReferenceProfile } from '../../lib/monitoring/reference-profile';
@@ -372,6 +372,9 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).rejects.toThrow(/is signed \(key id [0-9a-f]{8}\) and this process has no MODEL_SIGNING_KEY/);
     await edit(signed, { params: JSON.stringify({ C: 1 }) });
     await expect(verifyRegisteredVersion(t.store, artifacts, signed.name, signed.version)).rejects.toThrow(/is signed \(key id [0-9a-f]{8}\) and this process has no MODEL_SIGNING_KEY/);
+    // Nor does a serving or training process start without the key where rows are signed: a row whose signature was removed with the edit would pass as unsigned.
+    await expect(assertSigningKeyWhereSigned(t.store, undefined, 'the prediction API')).rejects.toThrow(/the prediction API does not start without MODEL_SIGNING_KEY: the registry's rows are signed/);
+    await expect(assertSigningKeyWhereSigned(t.store, KEY, 'the prediction API')).resolves.toBeUndefined();
   });
 
   it('the deployment activities refuse an unsigned version under the key, before anything moves', async () => {
