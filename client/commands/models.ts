@@ -269,9 +269,10 @@ export function modelsCommand(): Command {
     );
   cmd
     .command('sign <name> <version>')
-    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row, then its stored drift reference profile, with MODEL_SIGNING_KEY: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them), or with --accept-edit for versions registered (or profiles stored) before the key was set or before profiles were signed')
-    .option('--accept-edit', 'sign a row or profile no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
-    .action((name: string, ref: string, flags: { acceptEdit?: boolean }) =>
+    .description('check a version as serving does (artifact, header, feature set, model) and sign its registry row, then its stored drift reference profile, with MODEL_SIGNING_KEY: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them), or with --accept-edit for versions registered before the key was set (--accept-profile for profiles stored before profiles were signed)')
+    .option('--accept-edit', 'sign a row no key confirms as it is: unsigned, changed since it was signed, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signature catches)')
+    .option('--accept-profile', 'sign a drift reference profile no key confirms as it is (stored before profiles were signed, or changed since); the row itself is signed only under the rules above')
+    .action((name: string, ref: string, flags: { acceptEdit?: boolean; acceptProfile?: boolean }) =>
       withStore(async (store) => {
         const { loadConfig } = lazy.config();
         const config = loadConfig();
@@ -285,7 +286,7 @@ export function modelsCommand(): Command {
         console.log(`${name} v${version}: artifact, header, feature set and model checked; row signed with key id ${signed.signature.keyId} (${before})`);
         // The drift reference profile is stored after the row, with a signature of its own bound to it.
         const { signVersionProfile } = lazy.profileStore();
-        const profile = await signVersionProfile(store, signed.version, signing, { acceptEdit: flags.acceptEdit === true });
+        const profile = await signVersionProfile(store, signed.version, signing, { acceptEdit: flags.acceptProfile === true });
         if (profile.state !== 'none') console.log(`${name} v${version}: drift reference profile ${profile.state === 'valid' ? 'signature already valid' : `signed (${profile.before === 'unsigned' ? 'it had no signature' : 'its signature did not match'})`}`);
       }),
     );

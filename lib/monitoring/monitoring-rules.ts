@@ -272,9 +272,10 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
     findings.push({
       alert: {
         rule: 'artifact_damaged',
-        severity: rules.artifact_damaged.severity,
+        // A profile without a signature is most likely one stored before profiles were signed (an upgrade): a warning, where an edited one is the rule's own severity.
+        severity: /carries no signature/.test(profileProblem) ? 'warning' : rules.artifact_damaged.severity,
         subject: profileSubject(report.model, report.version),
-        message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it until the version's own profile is stored again: restore its row in model_reference_profiles from a backup, or retrain (a new version stores its profile)${/carries no signature/.test(profileProblem) ? `; a profile stored before profiles were signed: check it, then \`mlp models sign ${report.model} ${report.version} --accept-edit\`` : ''}`,
+        message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it until the version's own profile is stored again: restore its row in model_reference_profiles from a backup, or retrain (a new version stores its profile)${/carries no signature/.test(profileProblem) ? `; a profile stored before profiles were signed: check it, then \`mlp models sign ${report.model} ${report.version} --accept-profile\`` : ''}`,
         evidence: { reportId: report.id, model: report.model, version: report.version, record: 'model_reference_profiles', problem: profileProblem },
         cooldownSeconds: rules.artifact_damaged.cooldownSeconds,
       },

@@ -110,7 +110,7 @@ export async function signVersionProfile(store: Database, owner: ProfileOwner, s
   if (!problem) return { state: 'valid' };
   const confirmed = record.signature !== undefined && (signing.previousKeys ?? []).some((k) => profileRecordProblem(k, owner, record.text, record.signature) === undefined);
   if (!confirmed && !options.acceptEdit) {
-    throw new BadInputError(`${problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-edit only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
+    throw new BadInputError(`${problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-profile only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
   }
   const signature = signProfileRecord(key, owner, record.text);
   const [result] = await store.db

@@ -173,13 +173,13 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
     expect([editedReport.reference.problem, editedReport.drift.status]).toEqual([expect.stringMatching(/signature of the reference profile stored for signed-edited v1 does not match it/), 'unavailable']);
     expect(evaluateModelReport(editedReport, rules).findings.map((f) => f.alert)).toContainEqual(expect.objectContaining({ rule: 'artifact_damaged', subject: 'reference profile of model signed-edited v1' }));
 
-    // Stored without a signature (before profiles were signed): alerted, with the command that signs it; signing needs --accept-edit.
+    // Stored without a signature (before profiles were signed): alerted, with the command that signs it; signing needs --accept-profile; alerted as a warning.
     const unsigned = await signedCase('signed-unsigned', async (profile) => {
       expect((await saveReferenceProfile(t.store, profile)).stored).toBe(true);
     });
     const unsignedReport = await unsigned.report();
     expect(unsignedReport.reference.problem).toMatch(/carries no signature/);
-    expect(evaluateModelReport(unsignedReport, rules).findings.map((f) => f.alert.message)).toContainEqual(expect.stringMatching(/mlp models sign signed-unsigned 1 --accept-edit/));
+    expect(evaluateModelReport(unsignedReport, rules).findings.map((f) => f.alert)).toContainEqual(expect.objectContaining({ severity: 'warning', message: expect.stringMatching(/mlp models sign signed-unsigned 1 --accept-profile/) }));
     await expect(signVersionProfile(t.store, unsigned.owner, { signingKey: key })).rejects.toThrow(/carries no signature.*it was not signed/);
     expect(await signVersionProfile(t.store, unsigned.owner, { signingKey: key }, { acceptEdit: true })).toEqual({ state: 'signed', before: 'unsigned' });
     expect((await unsigned.report()).drift.status).toBe('drift');

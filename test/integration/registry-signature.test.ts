@@ -492,9 +492,12 @@ describe('mlp models sign / show / rollback with MODEL_SIGNING_KEY (built CLI, S
     const profileUnconfirmed = await mlp(['models', 'sign', 'cli-signed', 'champion']);
     expect(profileUnconfirmed.code).toBe(1);
     const champion = await mlp(['models', 'sign', 'cli-signed', 'champion', '--accept-edit']);
-    expect(champion.code).toBe(0);
+    expect(champion.code).toBe(1);
+    expect(champion.stderr).toContain('sign it with --accept-profile only if you vouch for it');
+    const withProfile = await mlp(['models', 'sign', 'cli-signed', 'champion', '--accept-profile']);
+    expect(withProfile.code).toBe(0);
     expect(champion.stdout).toContain(`cli-signed v${v2.version}: artifact, header, feature set and model checked`);
-    expect(champion.stdout).toContain(`cli-signed v${v2.version}: drift reference profile signed (it had no signature)`);
+    expect(withProfile.stdout).toContain(`cli-signed v${v2.version}: drift reference profile signed (it had no signature)`);
     const record = await readReferenceProfileRecord(t.store, 'cli-signed', v2.version);
     expect(profileRecordProblem(KEY, await getModelVersion(t.store, 'cli-signed', v2.version), record!.text, record!.signature)).toBeUndefined();
     expect((await mlp(['models', 'sign', 'cli-signed', 'champion'])).stdout).toContain('drift reference profile signature already valid');
