@@ -61,10 +61,14 @@ else
     if fields(row)['name'] == ARGV[1] then return 0 end
   end
   local s = fields(redis.call('XINFO', 'STREAM', KEYS[1]))
-  if ARGV[2] == '$' then read = s['entries-added'] elseif ARGV[2] == '0' then read = s['entries-added'] - s['length'] end
+  local added = s['entries-added']
+  if added then
+    if ARGV[2] == '$' then read = added elseif ARGV[2] == '0' then read = added - s['length'] end
+  end
 end
-if read then redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
-else redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM') end
+local created = read and redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
+-- Before Redis 7.0 there is no ENTRIESREAD (nor entries-added): the group is created without its read counter.
+if not created or (type(created) == 'table' and created['err']) then redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM') end
 return 1`;
 
 /** Creates the group at `startId` (and the stream) unless it exists; true when created, false when it already existed. */
