@@ -338,7 +338,8 @@ export function averageRanksOf(x: Float64Array): Float64Array {
   return ranks;
 }
 
-function pearsonOf(x: Float64Array, y: Float64Array): number {
+/** Means of x and y, and the sums of centred products Σ(x − x̄)(y − ȳ), Σ(x − x̄)², Σ(y − ȳ)². */
+function centredSums(x: Float64Array, y: Float64Array): { mx: number; my: number; sxy: number; sxx: number; syy: number } {
   const n = x.length;
   let mx = 0;
   let my = 0;
@@ -356,6 +357,11 @@ function pearsonOf(x: Float64Array, y: Float64Array): number {
     sxx += (x[i] - mx) ** 2;
     syy += (y[i] - my) ** 2;
   }
+  return { mx, my, sxy, sxx, syy };
+}
+
+function pearsonOf(x: Float64Array, y: Float64Array): number {
+  const { sxy, sxx, syy } = centredSums(x, y);
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
 }
 
@@ -434,25 +440,10 @@ export function strongestIcBaseline<B extends { name: string; score: Float64Arra
 
 /** Pearson correlation of two rank vectors and each pair's share of it ((x − x̄)(y − ȳ)/√(Sxx·Syy), summing to it); undefined when a side is constant. */
 function rankProducts(x: Float64Array, y: Float64Array): { rho: number; share: Float64Array } | undefined {
-  const n = x.length;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
+  const { mx, my, sxy, sxx, syy } = centredSums(x, y);
   if (!(sxx > 0 && syy > 0)) return undefined;
   const scale = Math.sqrt(sxx * syy);
-  const share = Float64Array.from(x, (v, i) => ((v - mx) * (y[i] - my)) / scale);
-  return { rho: pearsonOf(x, y), share };
+  return { rho: sxy / scale, share: Float64Array.from(x, (v, i) => ((v - mx) * (y[i] - my)) / scale) };
 }
 
 // The distribution functions moved to lib/stats/distributions.ts; re-exported for existing callers.
