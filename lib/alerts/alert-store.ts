@@ -116,7 +116,7 @@ export async function raiseAlert(store: Database, input: AlertInput, options: Ra
  * Whether a row's status is exactly 'acked', as alertFromRow reads it. MySQL's default collation
  * ignores case and trailing spaces ('ACKED' and 'acked ' equal 'acked'), so it compares the bytes there.
  */
-function acked(driver: Database['driver']): RawBuilder<boolean> {
+export function acked(driver: Database['driver']): RawBuilder<boolean> {
   return driver === 'mysql' ? sql<boolean>`binary status = 'acked'` : sql<boolean>`status = 'acked'`;
 }
 function notAcked(driver: Database['driver']): RawBuilder<boolean> {

@@ -5,6 +5,8 @@
 import { Counter, Gauge } from 'prom-client';
 import type { DeliveryAttempt } from '../alerts/outbox';
 import { deliveryBacklog } from '../alerts/outbox';
+import { acked } from '../alerts/alert-store';
+import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { appRegistry } from './registry';
 
@@ -37,18 +39,15 @@ export function registerAlertStoreGauges(store: Database, onError: (error: unkno
     registers,
     async collect() {
       try {
-        const rows = await store.db.selectFrom('alerts').select((eb) => ['rule', 'severity', 'status', eb.fn.countAll<number>().as('n')]).groupBy(['rule', 'severity', 'status']).execute();
+        // Open is anything but acknowledged, as alertFromRow reads a row (a status edited to another word, or 'ACKED' under MySQL's collation, is open).
+        const status = sql<string>`case when ${acked(store.driver)} then 'acked' else 'open' end`;
+        const rows = await store.db
+          .selectFrom('alerts')
+          .select((eb) => ['rule', 'severity', status.as('status'), eb.fn.countAll<number>().as('n')])
+          .groupBy(['rule', 'severity', status])
+          .execute();
         this.reset();
-        // Open is anything but acknowledged (alertFromRow): a row whose status was edited to another word counts as open.
-        const counts = new Map<string, { rule: string; severity: string; status: string; n: number }>();
-        for (const r of rows) {
-          const status = r.status === 'acked' ? 'acked' : 'open';
-          const k = `${r.rule}\u0000${r.severity}\u0000${status}`;
-          const c = counts.get(k) ?? { rule: r.rule, severity: r.severity, status, n: 0 };
-          c.n += Number(r.n);
-          counts.set(k, c);
-        }
-        for (const c of counts.values()) this.set({ rule: c.rule, severity: c.severity, status: c.status }, c.n);
+        for (const r of rows) this.set({ rule: r.rule, severity: r.severity, status: r.status }, Number(r.n));
       } catch (error) {
         onError(error);
       }
