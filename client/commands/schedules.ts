@@ -37,6 +37,7 @@ const definitionFlags = () => {
   return z.object({
   experiment: z.string().min(1).optional(),
   source: z.string().min(1).optional(),
+  sourceOnWorker: z.boolean().optional(),
   cron: z.string().optional(),
   interval: z.string().optional(),
   timezone: z.string().optional(),
@@ -93,6 +94,7 @@ function addDefinitionOptions(cmd: Command): Command {
   return cmd
     .option('--experiment <file>', `retrain: the experiment to train (default ${path.relative(process.cwd(), DEFAULT_EXPERIMENT_FILE)})`)
     .option('--source <path>', "retrain: CSV folder or file to ingest (needed when the experiment has no \"import\")")
+    .option('--source-on-worker', "retrain: the source path is on the worker's host, not this one: not checked here (it is checked where the CLI runs otherwise)")
     .option('--cron <expr>', 'fire on this cron expression instead of the default calendar, e.g. "30 17 * * MON-FRI"')
     .option('--interval <duration>', 'fire every interval instead, e.g. 30s or 6h (no time zone, no holiday skips)')
     .option('--timezone <tz>', 'IANA time zone of the calendar or cron (default America/New_York)')
@@ -214,7 +216,7 @@ export function schedulesCommand(): Command {
       const experiment = readExperimentFile(f.experiment ?? DEFAULT_EXPERIMENT_FILE);
       definitions.push(sch.retrainSchedule({ ...common, experiment, import: importRequest }));
       // Every run of the schedule would fail at ingest on a missing folder, from the first one on.
-      checkLocalSource(importRequest, experiment, 'no schedule was created');
+      if (!f.sourceOnWorker) checkLocalSource(importRequest, experiment, 'no schedule was created (a path on the worker\'s host only: --source-on-worker)');
     }
     if (f.which !== 'retrain') definitions.push(sch.monitorSchedule({ ...common, monitoring }));
     await withClient(async (client, config) => {
@@ -237,7 +239,7 @@ export function schedulesCommand(): Command {
       const { timing, policy, importRequest, monitoring } = definitionFromFlags(sch, f, 'update');
       const experiment = f.experiment ? readExperimentFile(f.experiment) : undefined;
       // What the runs would read from now on: --source, else the new experiment's own import.
-      checkLocalSource(importRequest, experiment, 'the schedule was not changed');
+      if (!f.sourceOnWorker) checkLocalSource(importRequest, experiment, 'the schedule was not changed (a path on the worker\'s host only: --source-on-worker)');
       await withClient(async (client, config) => {
         const kind = await sch.updateSchedule(client, id, {
           timing: timing.cron || timing.interval || timing.timezone ? timing : undefined,

@@ -168,6 +168,10 @@ describe('schedules', () => {
     const updated = await mlp(['schedules', 'update', 'retrain-demo', '--source', '/also/missing']);
     expect({ code: updated.code, stderr: updated.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('--source: /also/missing does not exist; the schedule was not changed') });
     expect((await mlp(['schedules', 'create', '--which', 'retrain', '--source', '/dev/null'])).stderr).toContain('--source: /dev/null is neither a CSV file nor a folder; no schedule was created');
+    // A path that exists only on the worker's host is said so: not checked here, the command goes on to Temporal (not there).
+    const onWorker = await mlp(['schedules', 'create', '--which', 'retrain', '--source', missing, '--source-on-worker']);
+    expect(onWorker.code).toBe(1);
+    expect(onWorker.stderr).not.toMatch(/--source:/);
   });
 
   test("create and update refuse an experiment whose own import.source.path does not exist", async () => {
