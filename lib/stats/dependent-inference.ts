@@ -219,7 +219,7 @@ function intersectionOf(a: { cluster: Int32Array; ids: number }, b: { cluster: I
  *
  * One-way (CR1): G/(G−1) · Σ_g (Σ_{r∈g} ψ_r)², over the G clusters that hold rows.
  */
-function oneWayVariance(psi: Float64Array, cluster: Int32Array, ids: number): { variance: number; clusters: number } {
+function oneWayVariance(psi: Float64Array, cluster: Int32Array, ids: number): VarianceOfSum {
   const sums = new Float64Array(ids);
   const used = new Uint8Array(ids);
   for (let r = 0; r < psi.length; r++) {
@@ -241,9 +241,9 @@ function oneWayVariance(psi: Float64Array, cluster: Int32Array, ids: number): { 
  * NaN had made every interval NaN, which guards comparing bounds read as "nothing found"). None
  * left: NaN.
  */
-function varianceOfSum(psi: Float64Array, clusters: Clusters, options: ClusterOptions): VarianceOfSum {
+function varianceOfSum(psi: Float64Array, clusters: Clusters, options: ClusterOptions, unequalUnits = false): VarianceOfSum {
   const least = Math.max(2, options.minClusters ?? 2);
-  if (isPanel(clusters)) return panelVariance(psi, clusters, least, Math.max(2, options.minSymbolClusters ?? least), options.symbolsAloneOverFewDays === true, options.evidence === true);
+  if (isPanel(clusters)) return panelVariance(psi, clusters, least, Math.max(2, options.minSymbolClusters ?? least), options.symbolsAloneOverFewDays === true, options.evidence === true, unequalUnits);
   const ways = clusterings(psi.length, clusters);
   const fits = ways.map((w) => oneWayVariance(psi, w.cluster, w.ids));
   const usable = fits.filter((f) => f.clusters >= least);
@@ -342,7 +342,7 @@ export function demeanedShare(count: number, lags: number, uniform: boolean): nu
  * is never below the larger part. Each part is scaled by G/(G−1) for its units (as evidence, the
  * day part by the share centring leaves of it instead: ClusterOptions.evidence).
  */
-function panelVariance(psi: Float64Array, panel: PanelDependence, least: number, leastSymbols: number, symbolsAloneOverFewDays: boolean, evidence: boolean): VarianceOfSum {
+function panelVariance(psi: Float64Array, panel: PanelDependence, least: number, leastSymbols: number, symbolsAloneOverFewDays: boolean, evidence: boolean, unequalUnits: boolean): VarianceOfSum {
   const index = panelIndexOf(panel, psi.length);
   const { rank, days, lags, dayUnits } = index;
   const daily = new Float64Array(days);
@@ -365,11 +365,16 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number,
   const share = demeanedShare(days, lags, uniform);
   const dayDf = Math.floor(uniform ? days / (2 * lags + 1) : (3 * days) / (2 * (lags + 1)));
   const day = evidence
-    ? { variance: dayUnits >= 2 && share > 0 ? dayPart / share : NaN, clusters: dayUnits, df: Math.max(1, Math.min(dayUnits - 1, dayDf)) }
+    ? { variance: dayUnits >= 2 && share > 0 ? dayPart / share : NaN, clusters: dayUnits, df: Math.max(1, Math.min(dayUnits - 1, Math.floor(dayDf * (unequalUnits ? unitShare(stretchSums(daily, lags + 1)) : 1)))) }
     : { variance: dayUnits >= 2 ? (dayUnits / (dayUnits - 1)) * dayPart : NaN, clusters: dayUnits, df: dayUnits - 1 };
   const sym = index.symbol;
   if (!sym) return day.clusters >= least ? day : { variance: NaN, clusters: day.clusters };
   const symbolPart = oneWayVariance(psi, sym.of, sym.ids);
+  if (evidence && unequalUnits && Number.isFinite(symbolPart.variance)) {
+    const sums = new Float64Array(sym.ids);
+    for (let r = 0; r < psi.length; r++) sums[sym.of[r]] += psi[r];
+    symbolPart.df = Math.max(1, Math.floor((symbolPart.clusters - 1) * unitShare(sums)));
+  }
   const dayOk = day.clusters >= least && Number.isFinite(day.variance);
   const symOk = symbolPart.clusters >= leastSymbols && Number.isFinite(symbolPart.variance);
   if (!dayOk && !symOk) return { variance: NaN, clusters: Math.max(day.clusters, symbolPart.clusters) };
@@ -399,7 +404,35 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number,
   // and can come out far below that overlap, and the total below what the days alone show (5
   // synthetic symbols: a third of the day part's standard error, a leak guard tripped on honest data).
   const variance = Math.max(day.variance + symbolPart.variance - both, day.variance, symbolPart.variance);
-  return { variance, clusters: Math.min(day.clusters, symbolPart.clusters), df: Math.min(day.df, symbolPart.clusters - 1) };
+  return { variance, clusters: Math.min(day.clusters, symbolPart.clusters), df: Math.min(day.df, symbolPart.df ?? symbolPart.clusters - 1) };
+}
+
+/** Sums of consecutive runs of `length` entries (the last run may be shorter). */
+function stretchSums(values: Float64Array, length: number): Float64Array {
+  const sums = new Float64Array(Math.ceil(values.length / length));
+  values.forEach((v, i) => (sums[Math.floor(i / length)] += v));
+  return sums;
+}
+
+/**
+ * The share of its units a variance of unit sums effectively rests on (at most 1): Satterthwaite's
+ * degrees of freedom of Σ s_u², (Σ Var s_u)² / Σ (Var s_u)², estimated as 3(Σ s²)²/Σ s⁴ (E s⁴ = 3 Var² for
+ * a normal s), over the number of units that hold a sum. Equal units keep all their degrees of freedom; a
+ * statistic carried by a few units (an AUC whose rare positives fall in a few weeks or stocks) keeps
+ * about as many as those units: on 27 df, such a null AUC passed one-sided 0.625% in 7% of seeds.
+ */
+function unitShare(sums: Float64Array): number {
+  let squares = 0;
+  let fourths = 0;
+  let units = 0;
+  for (const s of sums) {
+    if (s === 0) continue;
+    units++;
+    squares += s * s;
+    fourths += s ** 4;
+  }
+  if (units < 2 || !(fourths > 0)) return 1;
+  return Math.min(1, (3 * squares * squares) / fourths / units);
 }
 
 /**
@@ -553,7 +586,8 @@ function placementsOf(score: Float64Array, positive: (r: number) => boolean): { 
  */
 function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, options: ClusterOptions, auc: number, m: number, nNeg: number): VarianceOfSum {
   const psi = Float64Array.from(placement, (v, r) => (v - auc) / (positive(r) ? m : nNeg));
-  return varianceOfSum(psi, clusters, options);
+  // Rows weigh 1/positives or 1/negatives: with rare positives, the few days and stocks that hold them carry the variance.
+  return varianceOfSum(psi, clusters, options, true);
 }
 
 /** ROC AUC of `score` for labels (1 = positive) with a clustered standard error; H0 is AUC = 0.5. */

@@ -419,3 +419,67 @@ describe('short samples: the share centring leaves, and the degrees of freedom o
     expect(clusteredMean(v, { day, lags: 4 }).degreesOfFreedom).toBe(11);
   });
 });
+
+describe('an AUC whose rare positives fall in a few weeks', () => {
+  /**
+   * 40 stocks × 250 days of 5-day labels whose rare positives come in a few bursts of 8
+   * days; the score is noise with a stock effect and a market-wide daily effect, so its AUC is 0.5 in
+   * truth. The AUC's rows weigh 1/positives or 1/negatives: the few weeks holding positives carry
+   * its variance, and the t test must rest on about as many units as those weeks.
+   */
+  function rarePanel(seed: number, bursts: number, baseRate = 0.002) {
+    const random = rng(seed);
+    const z = normals(random);
+    const stocks = 40;
+    const days = 250;
+    const horizon = 5;
+    const rate = new Float64Array(days).fill(baseRate);
+    for (let k = 0; k < bursts; k++) {
+      const start = Math.floor(random() * (days - 10));
+      rate.fill(0.25, start, start + 8);
+    }
+    const market = Float64Array.from({ length: days }, () => z());
+    const day: number[] = [];
+    const symbol: number[] = [];
+    const labels: number[] = [];
+    const score: number[] = [];
+    for (let s = 0; s < stocks; s++) {
+      const own = z();
+      const positive = new Uint8Array(days);
+      for (let d = 0; d < days; d++) if (random() < rate[d] / horizon) positive.fill(1, Math.max(0, d - horizon + 1), d + 1);
+      for (let d = 0; d < days; d++) {
+        day.push(d);
+        symbol.push(s);
+        labels.push(positive[d]);
+        score.push(own + market[d] + z());
+      }
+    }
+    return { score: Float64Array.from(score), labels: Int32Array.from(labels), panel: { day: Int32Array.from(day), symbol: Int32Array.from(symbol), lags: horizon - 1 } };
+  }
+
+  it('rests its degrees of freedom on the weeks that hold positives, not on every day', () => {
+    const rare = rarePanel(5, 3);
+    const e = clusteredAuc(rare.score, rare.labels, rare.panel, { evidence: true });
+    expect(e.degreesOfFreedom).toBeLessThanOrEqual(10);
+    // Positives on every day: the days' units are alike and keep their degrees of freedom (250 / 9 = 27).
+    const spread = rarePanel(5, 0, 0.04);
+    expect(clusteredAuc(spread.score, spread.labels, spread.panel, { evidence: true }).degreesOfFreedom).toBeGreaterThanOrEqual(15);
+  });
+
+  it('rejects a null AUC at its level, where 27 df rejected at one-sided 5% in 9.3% of 400 seeds and at 0.625% in 1.75%', () => {
+    let atFive = 0;
+    let atPromotion = 0;
+    let tested = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const { score, labels, panel } = rarePanel(1000 + seed, 2);
+      const p = clusteredAuc(score, labels, panel, { evidence: true }).pValueAbove;
+      if (!Number.isFinite(p)) continue;
+      tested++;
+      if (p < 0.05) atFive++;
+      if (p < 0.00625) atPromotion++;
+    }
+    expect(tested).toBeGreaterThan(380);
+    expect(atFive / tested).toBeLessThanOrEqual(0.07); // 5.0% now
+    expect(atPromotion / tested).toBeLessThanOrEqual(0.01); // 0.75% now
+  });
+});
