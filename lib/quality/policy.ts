@@ -50,6 +50,13 @@ export const qualityPolicySchema = z.object({
    * keep their snapshot ids.
    */
   sessionCloseMarginMinutes: z.number().int().min(0).max(720).optional(),
+  /**
+   * Separate runs of missing NYSE sessions one symbol's file may hold within any 60 of its sessions
+   * before its series is rejected (`sparse_series`). Unset: SPARSE_SERIES_MAX_GAPS (4). A universe
+   * of thinly traded securities, which have no bar on days without trades, needs more. Not filled
+   * in, so requests without it keep their snapshot ids.
+   */
+  maxSessionGaps: z.number().int().min(1).optional(),
 });
 export type QualityPolicy = z.infer<typeof qualityPolicySchema>;
 export type QualityPolicyInput = z.input<typeof qualityPolicySchema>;

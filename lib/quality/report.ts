@@ -1,3 +1,4 @@
+import { isIsoDate } from '../calendar/dates';
 import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
@@ -148,13 +149,21 @@ export function checkQuality(
     issues.push(issue('file_bad_row_share', { symbol: file.symbol, date: null, source: file.source, line: file.firstLine, raw: null, message: `file rejected whole: ${fileCause(file, fileBadRowShareLimit(policy))}; its rows that passed are not trusted either, and the import fails` }));
   }
 
+  // Sessions whose rows were read but rejected are not missing from a file (sparse_series).
+  const rejectedDates = new Map<string, Set<string>>();
+  for (const i of issues) {
+    if (i.severity !== 'reject' || i.symbol === null || i.date === null || !isIsoDate(i.date)) continue;
+    let dates = rejectedDates.get(i.symbol);
+    if (!dates) rejectedDates.set(i.symbol, (dates = new Set()));
+    dates.add(i.date);
+  }
   const bySymbol = groupBy(unique, (bar) => bar.symbol);
   const accepted: Bar[] = [];
   const rejectedSeries = new Map<string, RejectedSeries>();
   const sources = new Map<string, string>();
   for (const [symbol, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     series.sort(byDate);
-    const found = seriesIssues(series, policy);
+    const found = seriesIssues(series, policy, rejectedDates.get(symbol));
     issues.push(...found);
     // Bars carrying the next session's prices, two securities spliced, weekly bars: which bars are
     // wrong is unknown, so none is trusted (as a file rejected whole).

@@ -33,7 +33,7 @@ export const QUALITY_RULES = {
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, bar_interval, volume_basis_splice): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, bar_interval, sparse_series, volume_basis_splice): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
@@ -51,6 +51,10 @@ export const QUALITY_RULES = {
   bar_interval: {
     severity: 'reject',
     meaning: "a symbol's bars (5 or more) lie a median of 3 or more NYSE sessions apart: weekly or monthly bars, not daily ones; the series is rejected whole and the import fails",
+  },
+  sparse_series: {
+    severity: 'reject',
+    meaning: "a symbol's file skips NYSE sessions in more than 4 separate runs (maxSessionGaps) within 60 sessions, rows it holds but rejected not counted as missing: its labels would be a selection (only rows whose horizons missed every dropped session are labelled); the series is rejected whole and the import fails",
   },
   lagged_duplicate: {
     severity: 'reject',
@@ -108,9 +112,9 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'volume_basis_splice']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'volume_basis_splice']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -469,8 +469,38 @@ export function barIntervalFinding(series: readonly Bar[]): string | undefined {
   return `its ${series.length} bars (${series[0].date}..${series[series.length - 1].date}) lie a median of ${median} NYSE sessions apart, not one: bars of another interval (${what}) stored as daily bars would give each a session's place, with the open, high, low and volume of several and returns over several; the series is rejected whole: import daily bars`;
 }
 
-/** Series-level rules on one symbol's accepted bars, ascending by date. */
-export function seriesIssues(series: readonly CandidateBar[], policy: QualityPolicy): QualityIssue[] {
+/** Separate runs of missing sessions that any SPARSE_SERIES_WINDOW sessions of a symbol's file may hold (policy.maxSessionGaps). */
+export const SPARSE_SERIES_MAX_GAPS = 4;
+export const SPARSE_SERIES_WINDOW = 60;
+
+/**
+ * A file whose series skips sessions here and there is not a daily series: a row is labelled only
+ * when every session of its horizon is stored, so the rows left are those whose windows missed
+ * every dropped session, and a file without a symbol's down days (10 of 26 sessions missing, in 6
+ * runs) gave it only rising labels while passing with calendar_gap flags. In the 382 real S&P 500
+ * files, no 60 sessions hold more than 2 such runs (5 files hold any). Sessions whose row is in the
+ * file but was rejected are not missing (their rows are counted against the file's bad-row share).
+ */
+export function sparseSeriesFinding(dates: readonly string[], rejectedDates: ReadonlySet<string>, maxGaps: number): string | undefined {
+  if (dates.length < 2) return undefined;
+  const present = rejectedDates.size === 0 ? dates : [...new Set([...dates, ...[...rejectedDates].filter((d) => d > dates[0] && d < dates[dates.length - 1])])].sort();
+  const gaps = missingNyseTradingDays(present);
+  if (gaps.length <= maxGaps) return undefined;
+  // Each run's place in sessions from the first bar; the window slides over those places.
+  const at = gaps.map((g) => countNyseTradingDaysBetween(present[0], g.from));
+  for (let i = 0, j = 0; j < at.length; j++) {
+    while (at[j] - at[i] >= SPARSE_SERIES_WINDOW) i++;
+    if (j - i + 1 > maxGaps) {
+      const runs = gaps.slice(i, j + 1);
+      const missing = runs.reduce((sum, g) => sum + g.days, 0);
+      return `${runs.length} separate runs of missing NYSE sessions (${missing} sessions, ${runs.map((g) => (g.days === 1 ? g.from : `${g.from}..${g.to}`)).join(', ')}) within ${SPARSE_SERIES_WINDOW} sessions, more than the ${maxGaps} allowed (maxSessionGaps): a series with sessions dropped here and there labels only the rows whose horizons missed them, so its labels are a selection (a file without its down days labels only rises); the series is rejected whole: import the complete daily series, or raise maxSessionGaps for a universe of thinly traded securities`;
+    }
+  }
+  return undefined;
+}
+
+/** Series-level rules on one symbol's accepted bars, ascending by date; `rejectedDates`: that symbol's rows in the input that were rejected. */
+export function seriesIssues(series: readonly CandidateBar[], policy: QualityPolicy, rejectedDates: ReadonlySet<string> = new Set()): QualityIssue[] {
   if (series.length === 0) return [];
   const symbol = series[0].symbol;
   const issues: QualityIssue[] = [];
@@ -531,6 +561,10 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
 
   const interval = barIntervalFinding(series);
   if (interval !== undefined) issues.push(issue('bar_interval', { symbol, date: series[0].date, source: series[series.length - 1].source, line: null, raw: null, message: interval }));
+  else {
+    const sparse = sparseSeriesFinding(series.map((b) => b.date), rejectedDates, policy.maxSessionGaps ?? SPARSE_SERIES_MAX_GAPS);
+    if (sparse !== undefined) issues.push(issue('sparse_series', { symbol, date: series[0].date, source: series[series.length - 1].source, line: null, raw: null, message: sparse }));
+  }
 
   const leak = nextSessionEvidence(series);
   if (leak.leaks) {

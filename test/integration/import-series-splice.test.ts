@@ -112,6 +112,28 @@ describe.each(DRIVERS)('series that are not one security’s daily bars on %s', 
     await refused(folder({ 'abc.csv': lines }), 'bar_interval', message);
   });
 
+  it('a file without its down days over a stretch is rejected whole (sparse_series); a few missing sessions, and rows read but rejected, are not', async () => {
+    const closeOf = (l: string) => Number(l.split(',')[4]);
+    // Sessions 200..225 without the days that closed lower: only rising rows would be labelled.
+    const downDaysDropped = (all: readonly string[]) => all.filter((l, i) => i < 200 || i >= 226 || closeOf(l) >= closeOf(all[i - 1]));
+    const lines = walk(16, 0, 300, 60, 1_000_000);
+    const withoutDownDays = downDaysDropped(lines);
+    expect(lines.length - withoutDownDays.length).toBeGreaterThan(8);
+    await refused(folder({ 'abc.csv': withoutDownDays }), 'sparse_series', /separate runs of missing NYSE sessions .* within 60 sessions, more than the 4 allowed \(maxSessionGaps\)/);
+    // Four single sessions missing within 60 (the real S&P 500 files hold at most 2): flags only.
+    const four = lines.filter((_, i) => ![100, 110, 120, 130].includes(i));
+    const summary = await importBars(t.store, csv(folder({ 'abc.csv': four })), { now: NOW });
+    expect([summary.status, summary.byRule.calendar_gap, summary.byRule.sparse_series]).toEqual(['published', 4, undefined]);
+    // Six rows of another symbol's file broken (high below the close) within 60 sessions: rejected rows, not missing sessions.
+    const broken = walk(17, 0, 300, 40, 1_000_000).map((l, i) => ([50, 60, 70, 80, 90, 100].includes(i) ? l.split(',').map((x, k) => (k === 2 ? '1' : x)).join(',') : l));
+    const partly = await importBars(t.store, csv(folder({ 'xyz.csv': broken })), { now: NOW });
+    expect([partly.status, partly.byRule.ohlc_inconsistent, partly.byRule.sparse_series]).toEqual(['published', 6, undefined]);
+    // A universe of thinly traded securities raises the limit.
+    const relaxed = importRequestSchema.parse({ source: { kind: 'csv', path: folder({ 'def.csv': downDaysDropped(walk(18, 0, 300, 30, 2_000_000)) }) }, quality: { minHistoryBars: 1, maxSessionGaps: 20 } });
+    const thin = await importBars(t.store, relaxed, { now: NOW });
+    expect([thin.status, thin.byRule.sparse_series]).toEqual(['published', undefined]);
+  });
+
   it('volumes in thousands over part of the stored ones are rejected whole (volume_basis_splice); over every stored bar, and in another vendor’s counting, they are published', async () => {
     const stored = walk(8, 0, 300, 60, 1_000_000);
     expect((await importBars(t.store, csv(folder({ 'abc.csv': stored })), { now: NOW })).status).toBe('published');
