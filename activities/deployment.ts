@@ -7,7 +7,6 @@
  * someone else since its own last write (an admin edit), its traffic moves and analyses answer
  * `{ superseded }` and move nothing, and its own rollback leaves the traffic as it is.
  */
-import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
@@ -26,6 +25,7 @@ import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRo
 import { agreementHint, championAliasDisagreement } from '../lib/serving/served-champion';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
+import { deploymentOpenCheck, deploymentWorkflowOpen } from './deployment-workflow-open';
 import { loadConfig } from '../lib/config';
 import type { RowSigning } from '../lib/registry/row-signature';
 
@@ -101,28 +101,13 @@ function endedWhy(d: { id: string; model: string; status: string; ended_at: stri
   return `deployment ${d.id} of ${d.model} v${d.challenger_version} already ended (${d.status}${d.ended_at ? ` at ${d.ended_at}` : ''}), and a finished deployment moves no traffic and keeps its record (its workflow run again, by a reset or a pipeline promoting the same version again under the same id); start a new deployment: \`mlp deploy ${d.model} ${d.challenger_version}\``;
 }
 
-async function recordGeneration(store: Database, deploymentId: string, generation: number): Promise<void> {
-  await store.db.updateTable('deployments').set({ routes_generation: generation }).where('id', '=', deploymentId).execute();
-}
-
 /**
  * Whether the workflow of a deployment row has closed (failed, terminated, timed out) without
- * recording its end, asked of Temporal through the activity's client; false when there is no
- * client to ask (outside a worker), so the row is then taken at its word.
+ * recording its end; false when there is no client to ask (outside a worker), so the row is then
+ * taken at its word.
  */
 async function workflowClosed(deploymentId: string): Promise<boolean> {
-  let client;
-  try {
-    client = Context.current().client;
-  } catch {
-    return false;
-  }
-  try {
-    return (await client.workflow.getHandle(deploymentId).describe()).status.name !== 'RUNNING';
-  } catch (error) {
-    if ((error as Error).name === 'WorkflowNotFoundError') return true;
-    throw error;
-  }
+  return (await deploymentWorkflowOpen(deploymentId)) === false;
 }
 
 /** A duplicate key (MySQL, SQLite): here, another running deployment of the model holds running_model. */
@@ -304,7 +289,8 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         }
         // The champion a deployment compares with, routes to and rolls back to is the alias's: it must
         // be the one the routes serve, else live traffic moves off that one uncompared.
-        const disagreement = await championAliasDisagreement(store, plan.model, aliasChampion);
+        // A running deployment's own split is exempt only while its workflow is open (asked of Temporal).
+        const disagreement = await championAliasDisagreement(store, plan.model, aliasChampion, { deploymentOpen: deploymentOpenCheck() });
         if (disagreement !== undefined) throw new RegistryError(`cannot deploy ${plan.model} v${plan.challengerVersion}: ${disagreement}; a deployment compares with, routes to and rolls back to the alias's version, so it would move live traffic without comparing it with the served one. Nothing was moved; ${agreementHint(plan.model)}`);
         // One model name serves one target: the challenger must predict the champion's label.
         await assertSameLabelAsChampion(store, plan.model, [plan.challengerVersion]).catch((error: unknown) => {
@@ -355,8 +341,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot route ${split.model} traffic: ${error.message}`) : error;
         });
         // Pinned to the generation just judged: a write by someone else in between fails this one, and the retry sees it.
-        const routes = await writeServingRoutes(store, cache, { ...split, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation } : {}) });
-        if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
+        const routes = await writeServingRoutes(store, cache, { ...split, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation, deploymentId: owner.row.id } : {}) });
         return routes.generation;
       });
     },
@@ -491,16 +476,15 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         // Routes and champion alias in one transaction, pinned to the generation judged: a rollback
         // written meanwhile fails this write (the retry finds the traffic taken over), and one
         // written after it replaces both.
-        const routes = await writeServingRoutes(store, cache, {
+        await writeServingRoutes(store, cache, {
           model: input.model,
           mode: 'single',
           routes: singleRoute(input.challengerVersion),
           updatedBy: input.movedBy,
           reason: input.reason,
           alias: { alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason },
-          ...(owner.row ? { expectedGeneration: owner.generation } : {}),
+          ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}),
         });
-        if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
         for (const alias of ['canary', 'challenger'] as const) {
           if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` });
         }
@@ -517,8 +501,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = { sign
         const owner = await ownership(input.deploymentId);
         if (owner.why === undefined && input.championVersion !== null) {
           await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: owner.row && artifactsOf(owner.row) });
-          const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation } : {}) });
-          if (owner.row) await recordGeneration(store, owner.row.id, routes.generation);
+          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}) });
         }
         if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
           await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason });

@@ -40,6 +40,7 @@ import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
 import { retrainSkipOfThisRun, type RetrainSkip } from './retrain-exclusion';
 import type { TrainingUniverse } from './training';
+import { deploymentOpenCheck } from './deployment-workflow-open';
 import { agreementHint, championAliasDisagreement } from '../lib/serving/served-champion';
 
 export interface ResolvedExperiment {
@@ -584,7 +585,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         };
         // The champion judged against (or its absence, which makes the best a first champion) is the
         // alias's: when the routes serve another version, nothing was compared with the served one.
-        const served = champion === version.version ? undefined : await championAliasDisagreement(store, input.experiment.name, champion);
+        const served = champion === version.version ? undefined : await championAliasDisagreement(store, input.experiment.name, champion, { deploymentOpen: deploymentOpenCheck() });
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }

@@ -15,6 +15,7 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
+import { deploymentOpenCheck } from './deployment-workflow-open';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
 import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
@@ -204,7 +205,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const rules = parseMonitoringRules(input.rules);
         const wanted = input.models && input.models.length > 0 ? new Set(input.models) : undefined;
         const routes = (await readEveryServingRoutes(store)).routes.filter((r) => !wanted || wanted.has(r.model));
-        const mismatches = await checkServedChampions(store, routes);
+        // A running deployment's own split is exempt only while its workflow is open: a terminated
+        // one leaves its row 'running' (and its last split serving) until the next deployment starts.
+        const mismatches = await checkServedChampions(store, routes, { deploymentOpen: deploymentOpenCheck() });
         return { mismatches, ...evaluateServedChampions(mismatches, rules) };
       });
     },

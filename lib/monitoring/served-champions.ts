@@ -5,10 +5,10 @@
  * while deployments, promotion and the dashboard judge the alias's: monitoring reported the served
  * version as champion: false and raised nothing, and only a deployment's or a promotion's start
  * checked. A champion_mismatch alert per model that disagrees (lib/serving/served-champion.ts says
- * how; a running deployment's own splits are its to judge). Nothing is moved: which of the two is
+ * how; the splits a running deployment wrote itself, its workflow still open, are its to judge). Nothing is moved: which of the two is
  * wrong is a person's call.
  */
-import { servedChampionDisagreements } from '../serving/served-champion';
+import { servedChampionDisagreements, type OwnershipOptions } from '../serving/served-champion';
 import type { ServingRoutes } from '../serving/serving-routes';
 import type { Database } from '../store/database';
 import { routesSubject, type MonitoringRules, type RuleEvaluation, type RuleFinding } from './monitoring-rules';
@@ -22,8 +22,8 @@ export interface ChampionMismatch {
 }
 
 /** The models of `routes` whose routes and champion alias name different champions. */
-export async function checkServedChampions(store: Database, routes: readonly ServingRoutes[]): Promise<ChampionMismatch[]> {
-  const found = await servedChampionDisagreements(store, routes);
+export async function checkServedChampions(store: Database, routes: readonly ServingRoutes[], options: OwnershipOptions = {}): Promise<ChampionMismatch[]> {
+  const found = await servedChampionDisagreements(store, routes, options);
   return routes.flatMap((r) => {
     const message = found.get(r.model);
     return message === undefined ? [] : [{ model: r.model, generation: r.generation, message }];

@@ -22,7 +22,7 @@ import { InvalidServingRoutesError, readServingRoutes, type ServingRoutes } from
  * of `model` serve, or undefined when they agree or no routes serve the model (the rules:
  * splitAliasDisagreement). A routes row that cannot be read serves nothing, so nothing disagrees with it.
  */
-export async function championAliasDisagreement(store: Database, model: string, aliasChampion: number | undefined): Promise<string | undefined> {
+export async function championAliasDisagreement(store: Database, model: string, aliasChampion: number | undefined, options: OwnershipOptions = {}): Promise<string | undefined> {
   let routes;
   try {
     routes = await readServingRoutes(store, model);
@@ -32,31 +32,74 @@ export async function championAliasDisagreement(store: Database, model: string, 
     throw error;
   }
   if (!routes) return undefined;
-  const deploying = await store.db.selectFrom('deployments').select(['champion_version', 'challenger_version']).where('model', '=', model).where('status', '=', 'running').executeTakeFirst();
-  return splitAliasDisagreement(routes, aliasChampion, describeRoutes(routes), deploying ? { champion: deploying.champion_version, challenger: deploying.challenger_version } : undefined);
+  const written = describeRoutes(routes);
+  if (splitAliasDisagreement(routes, aliasChampion, written) === undefined) return undefined;
+  return splitAliasDisagreement(routes, aliasChampion, written, await routesDeployment(store, routes, options));
+}
+
+/**
+ * Whether the workflow of a deployment (its id is the workflow id) is still open: asked of Temporal
+ * by the activities that have a client (this module has none). A deployment workflow terminated or
+ * failed leaves its row 'running' until the next deployment of the model starts; without this
+ * question its last split would be exempt until then.
+ */
+export type DeploymentOpen = (deploymentId: string) => Promise<boolean>;
+
+export interface OwnershipOptions {
+  /** Asked before a running deployment's own split is exempted; without it the row is taken at its word. */
+  deploymentOpen?: DeploymentOpen;
+}
+
+interface RunningDeploymentRow {
+  id: string;
+  model: string;
+  champion_version: number | string | null;
+  challenger_version: number | string;
+  routes_generation?: number | string | null;
+}
+
+/**
+ * Whether running deployment `d` wrote `routes` itself: they are at the generation it recorded
+ * (in the transaction of its own write, lib/serving/serving-routes.ts) and name it as their writer.
+ * A status of 'running' alone proves nothing: a row inserted or left behind by hand exempted any
+ * split, a canary giving a never-promoted version all traffic included, with no alert anywhere.
+ */
+function wroteRoutes(d: RunningDeploymentRow, routes: Pick<ServingRoutes, 'generation' | 'updatedBy'>): boolean {
+  if (d.routes_generation === null || d.routes_generation === undefined) return false;
+  return Number(d.routes_generation) === routes.generation && routes.updatedBy === `deployment ${d.id}`;
+}
+
+/** The deploying versions of the running deployment that wrote `routes` itself (and whose workflow is open, when that can be asked), else undefined. */
+async function ownerOf(d: RunningDeploymentRow | undefined, routes: ServingRoutes, options: OwnershipOptions): Promise<{ champion: number | null; challenger: number } | undefined> {
+  if (!d || !wroteRoutes(d, routes)) return undefined;
+  if (options.deploymentOpen && !(await options.deploymentOpen(d.id))) return undefined;
+  return { champion: d.champion_version === null ? null : Number(d.champion_version), challenger: Number(d.challenger_version) };
+}
+
+async function routesDeployment(store: Database, routes: ServingRoutes, options: OwnershipOptions) {
+  const rows = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'routes_generation']).where('model', '=', routes.model).where('status', '=', 'running').execute();
+  return ownerOf(rows.find((d) => wroteRoutes(d, routes)), routes, options);
 }
 
 /**
  * Per model of `routes` (rows just read), why its champion alias disagrees with them
- * (splitAliasDisagreement; a running deployment's own splits are its to judge), for the checks
+ * (splitAliasDisagreement; the splits a running deployment wrote itself are its to judge), for the checks
  * that watch served models: the API's poll and the monitoring run. Routes and alias move together
  * in one transaction, but are read here one after the other: a disagreement is reported only if
  * the model's routes are still at the generation read, else a rollback or promotion landed in
  * between and the next check judges the model again.
  */
-export async function servedChampionDisagreements(store: Database, routes: readonly ServingRoutes[]): Promise<Map<string, string>> {
+export async function servedChampionDisagreements(store: Database, routes: readonly ServingRoutes[], options: OwnershipOptions = {}): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   if (routes.length === 0) return found;
   const models = routes.map((r) => r.model);
   const aliases = new Map((await store.db.selectFrom('model_aliases').select(['name', 'version']).where('alias', '=', 'champion').where('name', 'in', models).execute()).map((a) => [a.name, Number(a.version)]));
-  const deployments = new Map(
-    (await store.db.selectFrom('deployments').select(['model', 'champion_version', 'challenger_version']).where('status', '=', 'running').where('model', 'in', models).execute()).map((d) => [
-      d.model,
-      { champion: d.champion_version === null ? null : Number(d.champion_version), challenger: Number(d.challenger_version) },
-    ]),
-  );
+  const running = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'routes_generation']).where('status', '=', 'running').where('model', 'in', models).execute();
   for (const r of routes) {
-    const disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deployments.get(r.model));
+    // Only a split judged to disagree without it asks whether a deployment wrote it (and, via Temporal, still runs).
+    if (splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r)) === undefined) continue;
+    const deploying = await ownerOf(running.find((d) => d.model === r.model && wroteRoutes(d, r)), r, options);
+    const disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deploying);
     if (disagreement === undefined) continue;
     const now = await store.db.selectFrom('serving_routes').select('generation').where('model', '=', r.model).executeTakeFirst();
     if (now && Number(now.generation) === r.generation) found.set(r.model, disagreement);
@@ -82,8 +125,9 @@ const percent = (weight: number) => `${Number((weight * 100).toPrecision(6))}%`;
  *   or one leaning to the champion). Listed at 0.0001% beside a version answering the rest, the
  *   alias named the champion that deployments and promotion judge against while traders were
  *   served another.
- * `deploying`: the model's running deployment. Its own splits (its champion, the alias's, beside
- * its challenger) are its to judge at the weights its plan sets: the last canary step serves the
+ * `deploying`: the model's running deployment, given only when it wrote these routes itself (its
+ * recorded generation and name, and its workflow open where Temporal can be asked: callers above).
+ * Its own splits (its champion, the alias's, beside its challenger) are its to judge at the weights its plan sets: the last canary step serves the
  * challenger on all traffic with the champion's route at weight 0, an A/B test may give the
  * challenger more than half.
  */

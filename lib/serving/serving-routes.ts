@@ -123,6 +123,14 @@ export interface WriteServingRoutesInput extends ServingSplitInput {
    * under alias v3.
    */
   championCheck?: (aliasChampion: number | undefined) => void;
+  /**
+   * The deployment writing (its `deployments` row): the generation written, or kept when the split
+   * is already so, is recorded on its row in the same transaction. A running deployment's own split
+   * is exempt from the champion check only at the generation its row records
+   * (lib/serving/served-champion.ts); recorded after the write, a check in between judged its own
+   * last canary step a mismatch.
+   */
+  deploymentId?: string;
 }
 
 /** The all-champion split: every request served by `version`. */
@@ -287,8 +295,12 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
       const move = input.alias;
       const alias = move ? () => moveAliasIn(tx, store.driver, { ...move, name: input.model }) : async () => undefined;
+      const record = async (written: number) => {
+        if (input.deploymentId !== undefined) await tx.updateTable('deployments').set({ routes_generation: written }).where('id', '=', input.deploymentId).execute();
+      };
       if (current && sameSplit(storedSplit(current, current.salt), next)) {
         await alias();
+        await record(current.generation);
         return { routes: current, changed: false };
       }
 
@@ -309,6 +321,7 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       }
       await tx.insertInto('serving_route_history').values(values).execute();
       await alias();
+      await record(generation);
       return { routes: toRoutes(values), changed: true };
     });
   } catch (error) {

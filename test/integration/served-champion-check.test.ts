@@ -17,6 +17,7 @@ import { evaluateServedChampions } from '../../lib/monitoring/served-champions';
 import { aliasVersion } from '../../lib/registry/model-registry';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
 import { ServingModels } from '../../lib/serving/serving-models';
+import { championAliasDisagreement, servedChampionDisagreements, type OwnershipOptions } from '../../lib/serving/served-champion';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -69,8 +70,10 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     const [d1, d2] = await promotedTwice(t.store, cache, artifactDir, 'deploying', featureSetVersion);
     // A running deployment of d2 over d1 (alias back on d1) at its last canary step: d2 on all traffic, d1's route at 0.
     await writeServingRoutes(t.store, cache, { model: 'deploying', mode: 'single', routes: singleRoute(d1), updatedBy: 'ops', reason: 'back to d1', alias: { alias: 'champion', version: d1, movedBy: 'ops', reason: 'back to d1' } });
-    await writeServingRoutes(t.store, cache, { model: 'deploying', mode: 'canary', routes: [{ variant: 'canary', version: d2, weight: 1 }, { variant: 'champion', version: d1, weight: 0 }], reference: 'champion', updatedBy: 'deployment d', reason: 'canary step 4/4: 100%' });
     await t.store.db.insertInto('deployments').values({ id: 'd', model: 'deploying', mode: 'canary', champion_version: d1, challenger_version: d2, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'deploying', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+    // Written as the deployment writes it: its row records the generation in the same transaction.
+    const written = await writeServingRoutes(t.store, cache, { model: 'deploying', mode: 'canary', routes: [{ variant: 'canary', version: d2, weight: 1 }, { variant: 'champion', version: d1, weight: 0 }], reference: 'champion', updatedBy: 'deployment d', reason: 'canary step 4/4: 100%', deploymentId: 'd' });
+    expect(Number((await t.store.db.selectFrom('deployments').select('routes_generation').where('id', '=', 'd').executeTakeFirstOrThrow()).routes_generation)).toBe(written.generation);
 
     const activities = monitoringActivities({ store: t.store, signing: { signingKey: undefined } });
     expect((await activities.checkServedChampions({})).findings).toEqual([]);
@@ -85,6 +88,45 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     // Nothing moved.
     expect((await readServingRoutes(t.store, 'edited'))?.routes).toEqual(singleRoute(v1));
     expect(await aliasVersion(t.store, 'edited', 'champion')).toBe(v2);
+  });
+
+  it('a running deployments row exempts only the split its deployment wrote itself, while its workflow is open', async () => {
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'faked', featureSetVersion);
+    // Routes edited by SQL to a canary split giving v1 (the alias's champion) no traffic and v2 every
+    // request, then a 'running' deployments row inserted by hand, with no workflow behind it.
+    const row = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', 'faked').executeTakeFirstOrThrow();
+    const generation = Number(row.generation) + 1;
+    const split = { ...(JSON.parse(row.routes) as object), mode: 'canary', routes: [{ variant: 'champion', version: v2, weight: 0 }, { variant: 'canary', version: v1, weight: 1 }] };
+    await t.store.db.updateTable('serving_routes').set({ routes: JSON.stringify(split), generation, reason: 'hand edit' }).where('model', '=', 'faked').execute();
+    const message = `the serving routes of faked (generation ${generation}, by deploy: hand edit) give the champion route (champion, v${v2}) no traffic while v${v1} serves every request, but the champion alias names v${v2}`;
+    const fake = { id: 'fake', model: 'faked', mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'nobody', started_at: new Date().toISOString(), ended_at: null, running_model: 'faked', challenger_sha256: null, champion_sha256: null };
+    const activities = monitoringActivities({ store: t.store, signing: { signingKey: undefined } });
+    const routes = async () => [(await readServingRoutes(t.store, 'faked'))!];
+    const judged = async (options?: OwnershipOptions) => ({
+      monitoring: (await activities.checkServedChampions({ models: ['faked'] })).mismatches.map((m) => m.message),
+      served: (await servedChampionDisagreements(t.store, await routes(), options)).get('faked'),
+      start: await championAliasDisagreement(t.store, 'faked', v2, options),
+    });
+    const reported = { monitoring: [message], served: message, start: message };
+    expect(await judged()).toEqual(reported);
+    // No recorded generation, or the generation recorded but another writer: not its split.
+    await t.store.db.insertInto('deployments').values({ ...fake, routes_generation: null }).execute();
+    expect(await judged()).toEqual(reported);
+    await t.store.db.updateTable('deployments').set({ routes_generation: generation }).where('id', '=', 'fake').execute();
+    expect(await judged()).toEqual(reported);
+    // Its name as the writer, at a generation it did not record: not its split either.
+    await t.store.db.updateTable('serving_routes').set({ updated_by: 'deployment fake' }).where('model', '=', 'faked').execute();
+    await t.store.db.updateTable('deployments').set({ routes_generation: generation - 1 }).where('id', '=', 'fake').execute();
+    const byFake = { monitoring: [message.replace('by deploy', 'by deployment fake')], served: message.replace('by deploy', 'by deployment fake'), start: message.replace('by deploy', 'by deployment fake') };
+    expect(await judged()).toEqual(byFake);
+    // Written and recorded by it: its own split, unless its workflow has closed.
+    await t.store.db.updateTable('deployments').set({ routes_generation: generation }).where('id', '=', 'fake').execute();
+    expect(await judged()).toEqual({ monitoring: [], served: undefined, start: undefined });
+    const asked: string[] = [];
+    const closed = { deploymentOpen: async (id: string) => (asked.push(id), false) };
+    expect(await judged(closed)).toEqual({ ...byFake, monitoring: [] });
+    expect(asked).toEqual(['fake', 'fake']);
+    expect(await judged({ deploymentOpen: async () => true })).toEqual({ monitoring: [], served: undefined, start: undefined });
   });
 
   it('the API serves the edited routes as routed and reports the disagreement in /readyz, /v1/models and the log', async () => {
@@ -158,5 +200,20 @@ describe('a monitoring run over a routes row edited to another champion (SQLite,
     expect(alert.evidence).toMatchObject({ model: 'run-edited', generation });
     expect((await readServingRoutes(t.store, 'run-edited'))?.routes).toEqual(singleRoute(v1));
     expect(await aliasVersion(t.store, 'run-edited', 'champion')).toBe(v2);
+  });
+
+  it("does not exempt a split its deployment wrote once that deployment's workflow is no longer open", async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'run-orphaned', market.featureSetVersion);
+    // A deployment of v1 over v2 at its last canary step, its workflow gone (terminated, or never
+    // run in this Temporal): the row stays 'running' until the next deployment of the model starts.
+    await t.store.db.insertInto('deployments').values({ id: 'orphaned', model: 'run-orphaned', mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'run-orphaned', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+    const { generation } = await writeServingRoutes(t.store, cache, { model: 'run-orphaned', mode: 'canary', routes: [{ variant: 'canary', version: v1, weight: 1 }, { variant: 'champion', version: v2, weight: 0 }], updatedBy: 'deployment orphaned', reason: 'canary step 4/4: 100%', deploymentId: 'orphaned' });
+    const rules = { pipeline_failed: { enabled: false }, data_stale: { enabled: false } };
+    const summary = await withWorkers(env, { store: t.store, cache, artifactDir }, () =>
+      env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `monitor-orphaned-${Date.now()}`, args: [{ models: ['run-orphaned'], rules }] }) as Promise<MonitoringSummary>,
+    );
+    const message = `the serving routes of run-orphaned (generation ${generation}, by deployment orphaned: canary step 4/4: 100%) give the champion route (champion, v${v2}) no traffic while v${v1} serves every request, but the champion alias names v${v2}`;
+    expect(summary.champions?.mismatched).toEqual([{ model: 'run-orphaned', generation, message }]);
   });
 });
