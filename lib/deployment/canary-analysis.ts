@@ -31,7 +31,8 @@
  * many; the sign flip is exact for any dependence within a day, and with at most one discordant
  * pair a day it is the exact McNemar test. A test at alpha needs ⌊log₂(1/alpha)⌋ + 1 days (5 at
  * 0.05); with fewer it could never fail the canary, so the verdict stays inconclusive rather than
- * pass. The test is of "the canary is worse at all", not "worse by more than maxHitRateDrop"; a
+ * pass. A day with D_day = 0 (the variants agree, or its discordant pairs cancel) flips to itself:
+ * a drop beyond maxHitRateDrop also needs that many days with a non-zero D_day before it can pass. The test is of "the canary is worse at all", not "worse by more than maxHitRateDrop"; a
  * large but noisy drop passes once the minimum pairs are in, so set minMaturedPairs for the power
  * you want. Days are treated as independent of each other, which labels whose windows overlap (a
  * 5-day label on consecutive days) are not quite: p-values are somewhat optimistic there.
@@ -94,8 +95,14 @@ export interface PairedComparison {
   noLabel: number;
   /** Paired symbol-days on or before a version's trainedThrough (possibly its training rows): left out. */
   inTraining: number;
-  /** Distinct feature dates of the matured pairs: the independent units of the test. */
+  /** Distinct feature dates of the matured pairs. */
   days: number;
+  /**
+   * Of those, the dates whose net D_day (only-canary-right minus only-reference-right pairs) is not
+   * zero: the units the test can flip. A day on which the variants agree, or whose discordant pairs
+   * cancel, flips to itself and cannot move the p-value.
+   */
+  informativeDays: number;
   canaryHitRate: number | null;
   referenceHitRate: number | null;
   /** canaryHitRate − referenceHitRate. */
@@ -501,6 +508,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
     noLabel,
     inTraining,
     days,
+    informativeDays: test.clusters,
     canaryHitRate: pairs > 0 ? canaryHits / pairs : null,
     referenceHitRate: pairs > 0 ? referenceHits / pairs : null,
     difference: pairs > 0 ? (b - c) / pairs : null,
@@ -540,6 +548,20 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
     };
   }
   const d = paired.difference as number;
+  // A drop beyond the allowed one is failed or passed by the test alone, whose units are the days
+  // with a non-zero net (test.clusters): counting every day, a canary wrong on every symbol on 2
+  // days and agreeing on 3 passed at -40 points with p 0.25, the smallest p 2 such days can reach.
+  // A difference within the allowed drop passes on any number of them (the test cannot fail it).
+  if (d < -thresholds.maxHitRateDrop && paired.informativeDays < neededDays) {
+    const informative = paired.informativeDays;
+    return {
+      canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive',
+      reasons: [
+        `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} symbol-days over ${days} days (difference ${(100 * d).toFixed(1)} points), but only ${informative} of those days ${informative === 1 ? 'has' : 'have'} a non-zero net difference (need ${neededDays}; on the others the variants agreed, or their discordant pairs cancelled): a day whose net is zero cannot move the day-clustered sign-flip test, and with fewer it could not show a drop at ${alpha}`,
+        ...notes,
+      ],
+    };
+  }
   const hitText = `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} symbol-days over ${days} days (difference ${(100 * d).toFixed(1)} points, one-sided day-clustered sign-flip p ${num(paired.pValueCanaryWorse, 4)})`;
   if (d < -thresholds.maxHitRateDrop && paired.pValueCanaryWorse < alpha) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: [`${hitText}: drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points and significant at ${alpha}`] };

@@ -125,7 +125,9 @@ describe('canary analysis', () => {
     expect(a.paired.difference).toBeCloseTo(-0.08, 12);
     // Two days against the canary: P = 1/4 under random signs (per request, McNemar said 2^-24).
     expect(a.paired.pValueCanaryWorse).toBeCloseTo(0.25, 12);
-    expect(a.verdict).toBe('pass');
+    // Nor pass it at -8 points: the 8 days of agreement cannot move the test, and 2 days could never reach 0.05.
+    expect(a.paired).toMatchObject({ days: 10, informativeDays: 2 });
+    expect(a.verdict).toBe('inconclusive');
     // 24 such misses spread over all 10 days (one to three a day) are significant.
     const spread = (i: number) => i % 30 === 0 || (Math.floor(i / 30) < 7 && i % 30 >= 28);
     const b = analyseCanary(pairedRows(300, (i) => !spread(i), () => true, {}, place), options);
@@ -143,6 +145,31 @@ describe('canary analysis', () => {
     expect(a.reasons[0]).toMatch(/span only 4 feature dates \(need 5\)/);
     // A fifth day makes it decidable.
     expect(analyseCanary(pairedRows(125, () => false, () => true, {}, place), options).verdict).toBe('fail');
+  });
+
+  it('counts only the days whose net difference is not zero toward the days a drop needs', () => {
+    // 6 symbols × 5 days: on days 0-1 the canary is wrong on every symbol the reference gets right.
+    // On days 2-4 both are right everywhere ('agree'), or one pair goes each way ('cancel'): D_day = 0.
+    // Counting those days, the canary passed at -40 points with p 0.25, the smallest p 2 days reach.
+    const place = (i: number) => ({ symbol: `S${i % 6}`, asOf: dayOf(Math.floor(i / 6)) });
+    const early = (i: number) => Math.floor(i / 6) < 2;
+    const agree = analyseCanary(pairedRows(30, (i) => !early(i), () => true, {}, place), options);
+    const cancel = analyseCanary(pairedRows(30, (i) => !early(i) && i % 6 !== 1, (i) => early(i) || i % 6 !== 0, {}, place), options);
+    for (const a of [agree, cancel]) {
+      expect(a.paired).toMatchObject({ pairs: 30, days: 5, informativeDays: 2, referenceOnlyCorrect: a === cancel ? 15 : 12, canaryOnlyCorrect: a === cancel ? 3 : 0 });
+      expect(a.paired.difference).toBeCloseTo(-0.4, 12);
+      expect(a.paired.pValueCanaryWorse).toBeCloseTo(0.25, 12);
+      expect(a.verdict).toBe('inconclusive');
+      expect(a.reasons[0]).toMatch(/difference -40\.0 points\), but only 2 of those days have a non-zero net difference \(need 5; .*could not show a drop at 0\.05/);
+    }
+    // Three more days against the canary make 5 days with a non-zero net: now it fails.
+    const more = analyseCanary(pairedRows(48, (i) => !(early(i) || i >= 30), () => true, {}, place), options);
+    expect(more.paired).toMatchObject({ days: 8, informativeDays: 5 });
+    expect(more.verdict).toBe('fail');
+    // A difference within the allowed drop passes however many days agree: the test could not fail it.
+    const equal = analyseCanary(pairedRows(30, () => true, () => true, {}, place), options);
+    expect(equal.paired).toMatchObject({ days: 5, informativeDays: 0, difference: 0 });
+    expect(equal.verdict).toBe('pass');
   });
 
   it('takes a deterministic pair from repeats that differ: the majority class, a tie by the mean probability', () => {
