@@ -7,8 +7,8 @@ import type { OnlineFeatureVector } from '../lib/features/online-features';
 import { labelSpecSchema, type LabelSpec } from '../lib/labels/labels';
 import type { ModelVersion } from '../lib/registry/model-registry';
 import { predictForRequest, type RequestFeatures } from '../lib/serving/predict';
-import { newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
-import { routeFor } from '../lib/serving/routing';
+import { failedPredictionLogEntry, newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
+import { routeFor, type Route } from '../lib/serving/routing';
 import type { ServingSnapshot } from '../lib/serving/serving-models';
 import { stalenessOf, type ExpectedSessionClock } from '../lib/serving/staleness';
 import { ApiError } from './errors';
@@ -85,7 +85,7 @@ function featureSetOf(snapshot: ServingSnapshot, version: number): string | unde
 }
 
 /** Feature sets a request routed by `key` needs: the routed variant's first, then shadow's and reference's. */
-function neededFeatureSets(snapshot: ServingSnapshot, key: string): { routed: string | undefined; others: string[] } {
+function neededFeatureSets(snapshot: ServingSnapshot, key: string): { route: Route; routed: string | undefined; others: string[] } {
   const { routes } = snapshot;
   const route = routeFor(routes, key);
   const routed = featureSetOf(snapshot, route.version);
@@ -97,21 +97,57 @@ function neededFeatureSets(snapshot: ServingSnapshot, key: string): { routed: st
   }
   others.delete('');
   if (routed !== undefined) others.delete(routed);
-  return { routed, others: [...others] };
+  return { route, routed, others: [...others] };
+}
+
+/**
+ * A vector of `symbol` that another variant of the split would have predicted from (one of the
+ * feature sets of the split's other versions with traffic, its reference or shadow; `read` holds the
+ * ones read already), or undefined when none has one: then no variant could have answered the
+ * symbol (one the model's feature sets do not publish, a typo), and its failure is the request's,
+ * not the routed variant's. Read only when the routed variant has no vector.
+ */
+async function otherVariantsVector(deps: PredictionDeps, snapshot: ServingSnapshot, symbol: string, routed: string, read: ReadonlyMap<string, OnlineFeatureVector | undefined>): Promise<OnlineFeatureVector | undefined> {
+  const { routes } = snapshot;
+  const versions = [...routes.routes.filter((r) => r.weight > 0).map((r) => r.version), ...(routes.shadow ? [routes.shadow.version] : [])];
+  const reference = routes.reference === undefined ? undefined : routes.routes.find((r) => r.variant === routes.reference);
+  if (reference) versions.push(reference.version);
+  const sets = new Set(versions.map((v) => featureSetOf(snapshot, v)).filter((fs): fs is string => fs !== undefined && fs !== routed));
+  for (const fs of sets) {
+    const vector = read.has(fs) ? read.get(fs) : await deps.features.read(fs, symbol).catch(() => undefined);
+    // A withheld vector would have been refused under that variant too.
+    if (vector && vector.withheld === undefined) return vector;
+  }
+  return undefined;
 }
 
 async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, symbol: string, routingKey: string, createdAt: string, expectedSession: string): Promise<PredictionResult | SymbolOutcomeError> {
   const model = snapshot.routes.model;
-  const { routed, others } = neededFeatureSets(snapshot, routingKey);
-  if (routed === undefined) return { symbol, reason: 'model_failed', error: `${model}: the routed version is not loaded in this snapshot` };
+  const { route, routed, others } = neededFeatureSets(snapshot, routingKey);
+  // A request the routed variant fails before predicting is logged as that variant's error row, as a
+  // model's own failure is (predictionLogEntries): the canary's error rate and maxErrorRate guard and
+  // the A/B report's intention-to-treat count it. Unlogged, a canary on a feature set published for
+  // 20 of 40 symbols failed 8 of 18 requests while its analysis read 0 errors. Dated by the vector
+  // another variant read, else by the session a fresh vector would be of. Not logged: a vector
+  // withheld (below; every variant is refused on it, by design), a symbol no variant has a vector for.
+  const failed = (reason: SymbolFailure, error: string, asOf = expectedSession): SymbolOutcomeError => {
+    deps.predictionLog.append([failedPredictionLogEntry({ requestId: newRequestId(), model, symbol, routingKey, asOf, createdAt }, route, error)]);
+    deps.metrics.predictions.inc({ model, variant: route.variant, version: String(route.version), served: 'true' });
+    return { symbol, reason, error };
+  };
+  if (routed === undefined) return failed('model_failed', `${model}: the routed version is not loaded in this snapshot`);
   let vectors: Array<OnlineFeatureVector | undefined>;
   try {
     vectors = await Promise.all([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
   } catch (error) {
-    return { symbol, reason: 'features_unavailable', error: `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}` };
+    return failed('features_unavailable', `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}`);
   }
   const [vector] = vectors;
-  if (!vector) return { symbol, reason: 'no_features', error: `no online features for ${symbol} in feature set ${routed}; is the features step publishing this symbol?` };
+  if (!vector) {
+    const error = `no online features for ${symbol} in feature set ${routed}; is the features step publishing this symbol?`;
+    const answerable = await otherVariantsVector(deps, snapshot, symbol, routed, new Map(others.map((fs, i) => [fs, vectors[i + 1]])));
+    return answerable ? failed('no_features', error, answerable.asOf) : { symbol, reason: 'no_features', error };
+  }
   if (vector.withheld !== undefined) return { symbol, reason: 'features_withheld', error: `the online features of ${symbol} as of ${vector.asOf} (feature set ${routed}) are withheld: ${vector.withheld}` };
   // The reference's or shadow's own vector (another feature set) may be withheld too: predictForRequest leaves those variants out, so nothing is logged for them.
   const present = vectors.filter((v): v is OnlineFeatureVector => v !== undefined);

@@ -118,6 +118,35 @@ export function predictionLogEntries(
   return [row(predictions.served, true), ...predictions.unserved.map((p) => row(p, false))];
 }
 
+/**
+ * The log row of a request whose routed variant failed before any model predicted (no vector in its
+ * feature set, the features unreadable, its version not loaded): an error row of that variant and
+ * version, served (it was the answer), with no probability and no model time, as the analyses read
+ * a model's own failure.
+ */
+export function failedPredictionLogEntry(
+  request: { requestId: string; model: string; symbol: string; routingKey: string; asOf: string; createdAt: string },
+  route: { variant: string; version: number },
+  error: string,
+): PredictionLogEntry {
+  return {
+    id: `${request.requestId}:${route.variant}`,
+    requestId: request.requestId,
+    model: request.model,
+    version: route.version,
+    variant: route.variant,
+    served: true,
+    symbol: request.symbol,
+    routingKey: request.routingKey,
+    asOf: request.asOf,
+    probability: null,
+    predictedClass: null,
+    latencyUs: 0,
+    error,
+    createdAt: request.createdAt,
+  };
+}
+
 const LIMITS = Object.entries(PREDICTION_LOG_LIMITS) as Array<[keyof typeof PREDICTION_LOG_LIMITS, number]>;
 
 /** Why an entry cannot be stored, or undefined when it can. */
