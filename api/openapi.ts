@@ -106,13 +106,17 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
-      '/healthz': { get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive' } } } },
+      '/healthz': {
+        get: { summary: 'The process is alive', security: [], responses: { '200': { description: 'Alive' } } },
+        head: { summary: 'The process is alive (status only)', security: [], responses: { '200': { description: 'Alive' } } },
+      },
       '/readyz': {
         get: {
           summary: 'Models loaded and the store and cache answer',
           security: [],
           responses: { '200': { description: 'Ready', content: json(readinessResponseSchema, 'output') }, '503': { description: 'Not ready', content: json(readinessResponseSchema, 'output') } },
         },
+        head: { summary: 'Models loaded and the store and cache answer (status only)', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } },
       },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } } },

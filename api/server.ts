@@ -219,7 +219,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   const app = Fastify({
     maxParamLength: MAX_PARAM_LENGTH,
     // No HEAD twin of every GET: on /v1/predictions/:symbol it predicted and logged rows for an answer
-    // never sent, and /openapi.json lists GETs only. A HEAD request is a 404 like any unknown route.
+    // never sent. A HEAD request is a 404 like any unknown route, but on /healthz and /readyz.
     exposeHeadRoutes: false,
     logger: deps.logger ?? false,
     // One log line per request would cost more than the prediction; errors are still logged.
@@ -471,9 +471,11 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes), deployments };
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // The two probes answer HEAD too (load balancers probe with it; the status is the answer): they
+  // change nothing, unlike a prediction, whose HEAD twin predicted and logged for an answer never sent.
+  app.route({ method: ['GET', 'HEAD'], url: '/healthz', handler: async () => ({ status: 'ok' }) });
 
-  app.get('/readyz', async (_request, reply): Promise<ReadinessResponse> => {
+  app.route({ method: ['GET', 'HEAD'], url: '/readyz', handler: async (_request, reply): Promise<ReadinessResponse> => {
     const [storeProblem, cacheProblem] = await Promise.all([
       probe(() => sql`select 1`.execute(deps.store.db), readinessTimeoutMs),
       probe(() => deps.cache.get('readyz:probe'), readinessTimeoutMs),
@@ -501,7 +503,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     const ready = Object.values(checks).every((c) => c.ok);
     reply.code(ready ? 200 : 503);
     return { ready, checks };
-  });
+  } });
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.contentType);

@@ -193,18 +193,24 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(rows[0].request_id).not.toBe(rows[1].request_id);
   });
 
-  it('serves no HEAD: a HEAD of a prediction neither predicts nor logs (its answer would never be sent)', async () => {
+  it('serves no HEAD but on the probes: a HEAD of a prediction neither predicts nor logs (its answer would never be sent)', async () => {
     await predictionLog.flush();
     const logged = async () => Number((await t.store.db.selectFrom('prediction_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     const before = await logged();
-    for (const url of ['/v1/predictions/SYM00', `/v1/predictions/SYM01?model=${MODEL}`, '/v1/models', '/healthz', '/openapi.json']) {
+    for (const url of ['/v1/predictions/SYM00', `/v1/predictions/SYM01?model=${MODEL}`, '/v1/models', '/openapi.json']) {
       const res = await api.inject({ method: 'HEAD', url, headers: asPredict });
       expect([url, res.statusCode]).toEqual([url, 404]);
     }
     await predictionLog.flush();
     expect(await logged()).toBe(before);
+    // The probes answer HEAD with GET's status and no body (a load balancer probing with HEAD took a 404 for a dead process).
+    for (const url of ['/healthz', '/readyz']) {
+      const [head, get] = [await api.inject({ method: 'HEAD', url }), await api.inject({ method: 'GET', url })];
+      expect([url, head.statusCode, head.body]).toEqual([url, get.statusCode, '']);
+    }
     const doc = (await api.inject({ method: 'GET', url: '/openapi.json' })).json();
-    for (const operations of Object.values(doc.paths as Record<string, object>)) expect(Object.keys(operations)).not.toContain('head');
+    const withHead = Object.entries(doc.paths as Record<string, object>).filter(([, operations]) => Object.keys(operations).includes('head')).map(([path]) => path);
+    expect(withHead).toEqual(['/healthz', '/readyz']);
   });
 
   it('answers a single-symbol GET, and 404 when the symbol has no online features', async () => {
