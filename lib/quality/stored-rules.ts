@@ -752,51 +752,102 @@ const count = (n: number): string => n.toLocaleString('en-US');
  * file's every row is the stored bar of the session before its date. The market-correlation test
  * (lib/quality/duplicate-series.ts) needs MIN_COMMON_SESSIONS of the file's sessions, so a daily or
  * monthly update dated late reached the store unjudged, and with it the market's move of each session
- * into the label of the session it was filed under. Two sessions of one security with the same close
- * and the same positive volume do not happen: equal volumes to the share are a copy. Compared on
- * every file row whose adjacent session has a stored bar (the close within rounding, the volume
- * exactly), skipping rows equal to the stored bar of their own date (a re-import of a stored bar that
- * happens to repeat its neighbour says nothing) and places where either series repeats itself (a
- * flat fixture, an untraded stretch copied forward); found when every comparison (at least one) is a repeat.
+ * into the label of the session it was filed under. Two ways to see it, each on the file rows whose
+ * adjacent session has a stored bar, skipping rows equal to the stored bar of their own date (a
+ * re-import of a stored bar that happens to repeat its neighbour says nothing) and places where
+ * either series repeats itself (a flat fixture, an untraded stretch copied forward):
+ *
+ * - close and volume: two sessions of one security with the same close and the same positive
+ *   volume do not happen: equal volumes to the share are a copy. Found when every comparison (at
+ *   least one) is a repeat: a one-row daily update dated late is found.
+ * - prices alone: a re-download from another vendor counts volume its own way (×0.97–1.10 of the
+ *   stored volumes), so a file dated a session off with exact prices repeated no volume and was
+ *   published over the stored bars with no finding, each row revising its date's bar with its
+ *   neighbour's. Open, high, low and close equal within rounding (a bar with a range) on
+ *   SHIFT_PRICE_MIN_ROWS rows or more and SHIFT_PRICE_SHARE of the comparisons find it. One such row
+ *   is no evidence: 372 of the 466,960 bars of the 382 real S&P 500 files repeat the previous
+ *   session's four prices (a vendor's copy forward, at most 4 in one file, 156 of them with a volume
+ *   of their own); a row equal to the file's own row on either side is such a copy and is skipped.
  */
-export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<Pick<Bar, 'date' | 'close' | 'volume'>>; source: string }): QualityIssue | undefined {
+export const SHIFT_PRICE_MIN_ROWS = 3;
+export const SHIFT_PRICE_SHARE = 0.9;
+
+type StoredBarPrices = Pick<Bar, 'date' | 'open' | 'high' | 'low' | 'close' | 'volume'>;
+
+export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar[]; stored: ReadonlyArray<StoredBarPrices>; source: string }): QualityIssue | undefined {
   const { symbol, staged, stored, source } = input;
   const storedOn = new Map(stored.map((b) => [b.date, b]));
   const stagedOn = new Map(staged.map((b) => [b.date, b]));
-  const same = (a: Pick<Bar, 'close' | 'volume'>, b: Pick<Bar, 'close' | 'volume'>): boolean => a.volume > 0 && a.volume === b.volume && equalWithinRounding(a.close, b.close);
+  const sameCloseVolume = (a: StoredBarPrices, b: StoredBarPrices): boolean => a.volume > 0 && a.volume === b.volume && equalWithinRounding(a.close, b.close);
+  const samePrices = (a: StoredBarPrices, b: StoredBarPrices): boolean => a.high > a.low && equalWithinRounding(a.open, b.open) && equalWithinRounding(a.high, b.high) && equalWithinRounding(a.low, b.low) && equalWithinRounding(a.close, b.close);
+  const step = (date: string, lag: -1 | 1): string => (lag < 0 ? previousNyseTradingDay(date) : nextNyseTradingDay(date));
   for (const lag of [-1, 1] as const) {
+    // Close and volume: every comparison a repeat.
     let compared = 0;
     let repeats = 0;
     let first: { file: Bar; stored: string } | undefined;
     for (const b of staged) {
       const own = storedOn.get(b.date);
-      if (own && same(b, own)) continue;
-      const adjacent = lag < 0 ? previousNyseTradingDay(b.date) : nextNyseTradingDay(b.date);
+      if (own && sameCloseVolume(b, own)) continue;
+      const adjacent = step(b.date, lag);
       const s = storedOn.get(adjacent);
       if (!s) continue;
       // A stored series that repeats itself there (a flat fixture, an untraded stretch copied
       // forward by its vendor) says nothing about the file's dates.
-      const beyond = storedOn.get(lag < 0 ? previousNyseTradingDay(adjacent) : nextNyseTradingDay(adjacent));
-      if (beyond && same(beyond, s)) continue;
+      const beyond = storedOn.get(step(adjacent, lag));
+      if (beyond && sameCloseVolume(beyond, s)) continue;
       // A file that goes on repeating the row (flat) says nothing either. A row equal to the file's
       // row before it is a copied bar, wrong whatever its date: it counts.
-      const after = stagedOn.get(lag < 0 ? nextNyseTradingDay(b.date) : previousNyseTradingDay(b.date));
-      if (after && same(after, b)) continue;
+      const after = stagedOn.get(step(b.date, lag === -1 ? 1 : -1));
+      if (after && sameCloseVolume(after, b)) continue;
       compared++;
-      if (!same(b, s)) break;
+      if (!sameCloseVolume(b, s)) break;
       repeats++;
       first ??= { file: b, stored: adjacent };
     }
-    if (compared === 0 || repeats !== compared || !first) continue;
-    const how = lag < 0 ? 'late (each bar filed under the next session\'s date, so its label of a session is the market\'s move of that session, which the market columns hold)' : 'early (each bar filed under the previous session\'s date: future prices under today\'s dates)';
-    return issue('misdated_series', {
-      symbol,
-      date: first.file.date,
-      source,
-      line: null,
-      raw: null,
-      message: `the bar of ${symbol} dated ${first.file.date} in the file repeats the stored bar of ${first.stored}, the session ${lag < 0 ? 'before' : 'after'} (close ${first.file.close}, volume ${first.file.volume}), on ${repeats} of ${repeats} rows that meet a stored bar on the session ${lag < 0 ? 'before' : 'after'} their date: two sessions of one security never share a close and a volume to the share, so the file's bars look dated 1 session ${how}. The series is rejected whole and the import fails: fix the dates at the source (or remove a bar copied forward)`,
-    });
+    if (compared > 0 && repeats === compared && first) return misdatedAtSeam(symbol, source, lag, first, `close ${first.file.close}, volume ${first.file.volume}`, `${repeats} of ${repeats} rows`, 'two sessions of one security never share a close and a volume to the share');
+  }
+  for (const lag of [-1, 1] as const) {
+    // Prices alone (another vendor's volumes): nearly every comparison a repeat, on a few rows at least.
+    let compared = 0;
+    let repeats = 0;
+    let first: { file: Bar; stored: string } | undefined;
+    for (const b of staged) {
+      const own = storedOn.get(b.date);
+      if (own && (samePrices(b, own) || sameCloseVolume(b, own))) continue;
+      const adjacent = step(b.date, lag);
+      const s = storedOn.get(adjacent);
+      if (!s || !(b.high > b.low)) continue;
+      const beyond = storedOn.get(step(adjacent, lag));
+      if (beyond && samePrices(beyond, s)) continue;
+      // A row equal to the file's own row on either side is a bar copied forward (as the real files
+      // hold), whatever the dates: only a file whose rows differ from each other tells them.
+      const before = stagedOn.get(step(b.date, -1));
+      const after = stagedOn.get(step(b.date, 1));
+      if ((before && samePrices(before, b)) || (after && samePrices(after, b))) continue;
+      compared++;
+      if (!samePrices(b, s)) continue;
+      repeats++;
+      first ??= { file: b, stored: adjacent };
+    }
+    if (first && repeats >= SHIFT_PRICE_MIN_ROWS && repeats >= SHIFT_PRICE_SHARE * compared) {
+      const f = first.file;
+      return misdatedAtSeam(symbol, source, lag, first, `open ${f.open}, high ${f.high}, low ${f.low}, close ${f.close}; the file's volumes are its own, e.g. ${f.volume} where the stored bar has ${storedOn.get(first.stored)?.volume}`, `${repeats} of ${compared} rows`, `two sessions of one security never share all four prices session after session (the real S&P 500 files repeat them on 372 of 466,960 sessions, at most 4 in a file, each a copy of the bar before; such copies in the file are not counted)`);
+    }
   }
   return undefined;
+}
+
+/** The misdated_series finding of shiftedRepeatIssue: the first repeat, what repeats, on how many rows, and why that is a copy. */
+function misdatedAtSeam(symbol: string, source: string, lag: -1 | 1, first: { file: Bar; stored: string }, values: string, rows: string, why: string): QualityIssue {
+  const how = lag < 0 ? 'late (each bar filed under the next session\'s date, so its label of a session is the market\'s move of that session, which the market columns hold)' : 'early (each bar filed under the previous session\'s date: future prices under today\'s dates)';
+  const side = lag < 0 ? 'before' : 'after';
+  return issue('misdated_series', {
+    symbol,
+    date: first.file.date,
+    source,
+    line: null,
+    raw: null,
+    message: `the bar of ${symbol} dated ${first.file.date} in the file repeats the stored bar of ${first.stored}, the session ${side} (${values}), on ${rows} that meet a stored bar on the session ${side} their date: ${why}, so the file's bars look dated 1 session ${how}. The series is rejected whole and the import fails: fix the dates at the source (or remove a bar copied forward)`,
+  });
 }

@@ -486,6 +486,76 @@ describe('misdated_series at the seam with the stored bars (shiftedRepeatIssue)'
     // A late row repeats the stored bar only where the stored series has the session before the row's date.
     expect(late).toBeGreaterThan(files * 12 * 0.95);
   });
+
+  // Another vendor counts volume its own way: ×0.97–1.10 of the stored volumes, prices as stored.
+  const vendor = (list: Bar[], seed = 1): Bar[] => {
+    const r = rng(seed);
+    return list.map((b) => ({ ...b, volume: Math.round(b.volume * (0.97 + 0.13 * r())) }));
+  };
+
+  it('finds a re-download dated a session off whose volumes are another vendor\'s, by its four prices (before: published over the stored bars with no finding)', () => {
+    const lateFile = repeat(vendor(late(80, 110)));
+    expect(lateFile).toMatchObject({ rule: 'misdated_series', severity: 'reject', symbol: 'IBM' });
+    // The first row that differs from its own date's stored bar (the fixture's closes at a turn lie within rounding of each other).
+    const at = DAYS.indexOf(lateFile?.date as string);
+    expect(lateFile?.message).toContain(`repeats the stored bar of ${DAYS[at - 1]}, the session before (open ${truth[at - 1].open}, high ${truth[at - 1].high}, low ${truth[at - 1].low}, close ${truth[at - 1].close}; the file's volumes are its own`);
+    expect(lateFile?.message).toMatch(/on (\d+) of \1 rows .*dated 1 session late/);
+    const earlyFile = repeat(vendor(early(60, 90)));
+    expect(earlyFile?.message).toContain('dated 1 session early');
+    // Overlapping the store by a few rows and going on past it, as the re-download did (8 of its 12 rows stored).
+    expect(repeat(vendor(early(92, 104)))?.message).toContain('dated 1 session early');
+    expect(repeat(vendor(late(96, 108)))?.message).toContain('dated 1 session late');
+    // With one row of its own (another vendor's correction) among them: nearly every row still repeats.
+    const corrected = vendor(late(70, 100)).map((b, k) => (k === 10 ? { ...b, close: b.close + 0.4, high: b.high + 0.4 } : b));
+    expect(repeat(corrected)?.rule).toBe('misdated_series');
+  });
+
+  it('passes honest re-downloads with another vendor\'s volumes: as stored, rounded to cents, one bar corrected, dividend-adjusted, with bars copied forward, and a shifted file meeting the store on fewer than 3 rows', () => {
+    expect(repeat(vendor(truth.slice(50, 121)))).toBeUndefined();
+    const cents = (x: number) => Math.round(x * 100) / 100;
+    expect(repeat(vendor(truth.slice(50, 121)).map((b) => ({ ...b, open: cents(b.open), high: cents(b.high), low: cents(b.low), close: cents(b.close) })))).toBeUndefined();
+    expect(repeat(vendor(truth.slice(50, 121)).map((b, k) => (k === 20 ? { ...b, close: b.close + 0.5, high: b.high + 0.5 } : b)))).toBeUndefined();
+    expect(repeat(vendor(truth.slice(50, 121)).map((b, i) => (i < 40 ? scaled(b, 0.994) : b)))).toBeUndefined();
+    // A vendor that copies a bar forward where the store has the session's own bar (the real files hold 372 such bars).
+    const copied = vendor(truth.slice(50, 100)).map((b, k, all) => (k % 10 === 5 ? { ...all[k - 1], date: b.date } : b));
+    expect(repeat(copied)).toBeUndefined();
+    expect(repeat(vendor(late(98, 110)))).toBeUndefined();
+    // Bars without a range (an untraded day written as one price) tell nothing.
+    const flat = (list: Bar[]) => list.map((b) => ({ ...b, open: b.close, high: b.close, low: b.close }));
+    expect(shiftedRepeatIssue({ symbol: 'IBM', staged: vendor(flat(late(80, 110))), stored: flat(stored), source: '/d/IBM.csv' })).toBeUndefined();
+  });
+
+  (hasSharedData ? it : it.skip)('finds none in the real S&P 500 files re-downloaded from another vendor over themselves (as stored, rounded to cents, or dividend-adjusted), and every one of them shifted a session either way', () => {
+    let shifted = 0;
+    let found = 0;
+    const wrong: string[] = [];
+    for (const [n, f] of fs.readdirSync(SHARED_SP500_DIR).filter((x) => x.endsWith('.csv')).entries()) {
+      const s = readPriceTable(fs.readFileSync(path.join(SHARED_SP500_DIR, f), 'utf8'), { source: f }).bars.filter((b) => !rowIssue(b)).sort((a, b) => (a.date < b.date ? -1 : 1));
+      if (s.length < 200) continue;
+      const cents = (x: number) => Math.round(x * 100) / 100;
+      for (let c = 1; c <= 6; c++) {
+        const cut = Math.floor((s.length * c) / 7);
+        if (cut < 61 || cut + 13 > s.length) continue;
+        const slice = s.slice(cut - 60, cut + 12);
+        const storedPart = s.slice(0, cut);
+        const honest = [
+          vendor(slice, n * 7 + c),
+          vendor(slice, n * 7 + c).map((b) => ({ ...b, open: cents(b.open), high: cents(b.high), low: cents(b.low), close: cents(b.close) })),
+          vendor(slice, n * 7 + c).map((b, k) => (k < 30 ? scaled(b, 0.993) : b)),
+        ];
+        for (const file of honest) if (shiftedRepeatIssue({ symbol: s[0].symbol, staged: file, stored: storedPart, source: f })) wrong.push(`${f}@${s[cut].date}`);
+        // Each row dated a session early, then late: the bar of the next (previous) session under each date.
+        const earlyFile = vendor(s.slice(cut - 59, cut + 13).map((b, k) => ({ ...b, date: slice[k].date })), n);
+        const lateFile = vendor(s.slice(cut - 61, cut + 11).map((b, k) => ({ ...b, date: slice[k].date })), n);
+        for (const file of [earlyFile, lateFile]) {
+          shifted++;
+          if (shiftedRepeatIssue({ symbol: s[0].symbol, staged: file, stored: storedPart, source: f })) found++;
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(found).toBe(shifted);
+  });
 });
 
 describe('volume basis over a few shared sessions', () => {
