@@ -367,6 +367,13 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
 
 /** Equal bars, close to the cent and volume to the share, on this many sessions or more make a copy (exactCopies). */
 export const COPY_MIN_SESSIONS = 5;
+/**
+ * Bars of the same session equal in open, high, low and close to the cent and in volume to the
+ * share (positive, with a range: high above low) that make a copy on their own (exactCopies): one.
+ * Two securities never trade the same four prices and the same number of shares on one session: in
+ * the 382 real S&P 500 files, 466,960 bars, no two symbols share even the four prices of a date.
+ */
+export const COPY_SAME_SESSION_BARS = 1;
 
 /**
  * `lagged_duplicate` for copies too short for the tests above (they need MIN_COMMON_SESSIONS of the
@@ -377,6 +384,14 @@ export const COPY_MIN_SESSIONS = 5;
  * ETFs on one index differ in volume), so this is the same bars under a second symbol: a monthly
  * `IBM.csv` holding HON's bars of the month (similar prices, no overlap with IBM's stored bars) was
  * published before with no finding. A longer copy is the tests above's (at lag 0 with equal volumes, rejected too).
+ *
+ * On the same session one bar is enough (COPY_SAME_SESSION_BARS): the four prices to the cent and the
+ * volume to the share, with a range. A daily update of one to four rows whose `a.csv` held ABT's
+ * rows, beside ABT's own, was published with no finding: too few sessions for the rest. Without a
+ * volume on either side (0: an index, a file without the column) the four prices alone need
+ * COPY_MIN_SESSIONS such sessions. Symbols are compared as stored: a vendor's spellings of one
+ * security (BRK-B, BRK.B.US) are one stored symbol already (lib/market-data/symbols.ts), and share
+ * classes (GOOG, GOOGL) trade volumes and prices of their own.
  */
 function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], m: { barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
   const { barAt, days } = m;
@@ -390,20 +405,37 @@ function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly b
   if (!short.some(Boolean)) return;
   // Per short series, every bar of the snapshot against every series' bar at each lag: a comparison
   // of two numbers per pair (a daily update of 382 symbols: 1.6 million; a monthly one: 34 million).
-  const cents = (S: DuplicateCheckSeries, k: number): number => Math.round(S.close[k] * 100);
+  const cents = (x: number): number => Math.round(x * 100);
   const width = 2 * DUPLICATE_MAX_LAG + 1;
   const equal = new Int32Array(series.length * width);
+  // Same session: bars equal in all four prices to the cent, with equal positive volumes (`whole`) or without a volume on either side (`bare`).
+  const whole = new Int32Array(series.length);
+  const bare = new Int32Array(series.length);
+  const samePrices = (S: DuplicateCheckSeries, k: number, O: DuplicateCheckSeries, j: number): boolean =>
+    S.high[k] > S.low[k] && cents(S.open[k]) === cents(O.open[j]) && cents(S.high[k]) === cents(O.high[j]) && cents(S.low[k]) === cents(O.low[j]) && cents(S.close[k]) === cents(O.close[j]);
   for (let s = 0; s < series.length; s++) {
     const S = series[s];
     // A series long enough for the tests above is theirs (a copy at lag 0 stays a flag there).
     if (!short[s] || out.rejected.has(S.symbol)) continue;
     equal.fill(0);
+    whole.fill(0);
+    bare.fill(0);
     for (let t = 0; t < days; t++) {
       const k = barAt[s * days + t];
-      if (k < 0 || S.staged?.[k] !== 1) continue;
+      if (k < 0 || S.staged?.[k] !== 1 || !(S.close[k] > 0)) continue;
+      // Volumes not given: not compared bar for bar (DuplicateCheckSeries.volume).
       const volume = S.volume?.[k];
-      if (volume === undefined || !(volume > 0) || !(S.close[k] > 0)) continue;
-      const c = cents(S, k);
+      if (volume === undefined) continue;
+      if (!(volume > 0)) {
+        // No volume (0): the same session's four prices only, on more sessions (below).
+        for (let o = 0; o < series.length; o++) {
+          const j = barAt[o * days + t];
+          const other = series[o].volume?.[j];
+          if (j >= 0 && o !== s && other !== undefined && !(other > 0) && samePrices(S, k, series[o], j)) bare[o]++;
+        }
+        continue;
+      }
+      const c = cents(S.close[k]);
       for (let lag = -DUPLICATE_MAX_LAG; lag <= DUPLICATE_MAX_LAG; lag++) {
         const u = t + lag;
         if (u < 0 || u >= days) continue;
@@ -411,39 +443,75 @@ function exactCopies(series: readonly DuplicateCheckSeries[], judged: readonly b
           const j = barAt[o * days + u];
           if (j < 0 || o === s) continue;
           const O = series[o];
-          if (O.volume?.[j] === volume && cents(O, j) === c) equal[o * width + lag + DUPLICATE_MAX_LAG]++;
+          if (O.volume?.[j] !== volume || cents(O.close[j]) !== c) continue;
+          equal[o * width + lag + DUPLICATE_MAX_LAG]++;
+          if (lag === 0 && samePrices(S, k, O, j)) whole[o]++;
         }
       }
     }
-    let best: { o: number; lag: number; equal: number; sessions: number } | undefined;
-    for (let pair = 0; pair < equal.length; pair++) {
-      const count = equal[pair];
-      if (count < COPY_MIN_SESSIONS) continue;
-      const o = Math.floor(pair / width);
-      const lag = (pair % width) - DUPLICATE_MAX_LAG;
+    let best: { o: number; lag: number; equal: number; sessions: number; same?: 'whole' | 'bare' } | undefined;
+    const sessionsWith = (o: number, lag: number): number => {
       let sessions = 0;
       for (let t = Math.max(0, -lag); t < days && t + lag < days; t++) {
         const k = barAt[s * days + t];
         if (k >= 0 && S.staged?.[k] === 1 && barAt[o * days + t + lag] >= 0) sessions++;
       }
+      return sessions;
+    };
+    for (let pair = 0; pair < equal.length; pair++) {
+      const count = equal[pair];
+      if (count < COPY_MIN_SESSIONS) continue;
+      const o = Math.floor(pair / width);
+      const lag = (pair % width) - DUPLICATE_MAX_LAG;
+      const sessions = sessionsWith(o, lag);
       if (count >= EQUAL_BAR_SHARE * sessions && (!best || count > best.equal)) best = { o, lag, equal: count, sessions };
+    }
+    // A bar of the same session, every value equal: another security's bar, however few the sessions.
+    for (let o = 0; !best && o < series.length; o++) {
+      if (whole[o] >= COPY_SAME_SESSION_BARS) best = { o, lag: 0, equal: whole[o], sessions: sessionsWith(o, 0), same: 'whole' };
+      else if (bare[o] >= COPY_MIN_SESSIONS) best = { o, lag: 0, equal: bare[o], sessions: sessionsWith(o, 0), same: 'bare' };
     }
     if (!best) continue;
     const O = series[best.o];
     // Both in the snapshot: one is rejected, the one new to the store, else the one ahead (lag > 0:
-    // its bars are the other's later ones), else at lag 0 the one whose symbol sorts later (the bars
-    // cannot tell). A pair already decided is left as it is. When the one kept is this short series
-    // and the other is long, the long one is the tests above's to judge.
-    if (judged[best.o]) {
-      if (out.rejected.has(O.symbol)) continue;
-      const keep = S.storedBefore !== O.storedBefore ? S.storedBefore : best.lag !== 0 ? best.lag < 0 : S.symbol < O.symbol;
+    // its bars are the other's later ones), else at lag 0 the one whose bars do not continue its own
+    // stored bars (seamMove), else the one whose symbol sorts later (the bars cannot tell). A pair
+    // already decided is left as it is. The other series, when long, is not judged here: this one is rejected.
+    let chosen = '';
+    if (judged[best.o] && out.rejected.has(O.symbol)) continue;
+    if (judged[best.o] && short[best.o]) {
+      const [mine, theirs] = [seamMove(S), seamMove(O)];
+      const bySeam = best.lag === 0 && S.storedBefore && O.storedBefore && mine !== undefined && theirs !== undefined && Math.abs(mine - theirs) > SEAM_MOVE_MARGIN;
+      const keep = S.storedBefore !== O.storedBefore ? S.storedBefore : best.lag !== 0 ? best.lag < 0 : bySeam ? mine < theirs : S.symbol < O.symbol;
       if (keep) continue;
+      if (S.storedBefore !== O.storedBefore) chosen = `; of the two, ${S.symbol} is the one new to the store`;
+      else if (bySeam) chosen = `; of the two, ${S.symbol}'s rows are the copy: they move ${(mine * 100).toFixed(1)}% from ${S.symbol}'s stored bar before them, where ${O.symbol}'s move ${(theirs * 100).toFixed(1)}% from its own`;
+      else if (best.lag === 0) chosen = `; which of the two is the copy the bars cannot tell, so ${S.symbol} (sorting later) is rejected`;
     }
     const where = judged[best.o] ? 'in this import' : 'stored';
     const k = Math.abs(best.lag);
     const when = best.lag === 0 ? 'on the same sessions' : `${sessionWord(k)} ${best.lag > 0 ? 'later (its bar of session t is the other\'s bar of t+' + k + ': another symbol\'s future prices)' : 'earlier (its bar of session t is the other\'s bar of t-' + k + ')'}`;
-    rejectSeries(out, S, 'lagged_duplicate', `series of ${S.symbol} holds ${O.symbol}'s bars (${where}) ${when}: on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, the close is equal to the cent and the volume to the share; two securities never trade equal volumes (share classes and ETFs on one index do not either), so these are ${O.symbol}'s bars under a second symbol (a file named after the wrong symbol, or copied). The series is rejected whole and the import fails`);
+    const what =
+      best.same === 'whole'
+        ? `on ${best.equal} of the ${best.sessions} session${best.sessions === 1 ? '' : 's'} of this import where ${O.symbol} has a bar to compare, open, high, low and close are equal to the cent and the volume to the share; two securities never trade the same prices and the same number of shares on one session (share classes and ETFs on one index do not either)`
+        : best.same === 'bare'
+          ? `on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, open, high, low and close are equal to the cent (neither has a volume); two securities never print the same four prices session after session`
+          : `on ${best.equal} of the ${best.sessions} sessions of this import where ${O.symbol} has a bar to compare, the close is equal to the cent and the volume to the share; two securities never trade equal volumes (share classes and ETFs on one index do not either)`;
+    rejectSeries(out, S, 'lagged_duplicate', `series of ${S.symbol} holds ${O.symbol}'s bars (${where}) ${when}: ${what}, so these are ${O.symbol}'s bars under a second symbol (a file named after the wrong symbol, or copied)${chosen}. The series is rejected whole and the import fails`);
   }
+}
+
+/** |log| of a close move beyond which one of two series holding the same bar is told the copy by its seam with its own stored bars. */
+const SEAM_MOVE_MARGIN = 0.02;
+
+/** |log(close of the series' first bar of the snapshot / close of the stored bar before it)|, or undefined when it has none before. */
+function seamMove(S: DuplicateCheckSeries): number | undefined {
+  for (let k = 1; k < S.date.length; k++) {
+    if (S.staged?.[k] !== 1) continue;
+    if (S.staged[k - 1] === 1 || !(S.close[k] > 0 && S.close[k - 1] > 0)) return undefined;
+    return Math.abs(Math.log(S.close[k] / S.close[k - 1]));
+  }
+  return undefined;
 }
 
 /** A market against which misdating is judged: per session the mean return of some US equities, per series whether it is left out of it. */

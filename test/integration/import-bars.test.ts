@@ -186,7 +186,9 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
       format: 'stooq' as const,
       fetchDaily: (symbol: string) => {
         calls++;
-        return Promise.resolve({ symbol, source: `recorded://${symbol}`, csv: 'Date,Open,High,Low,Close,Volume\n2017-01-03,1,2,0.5,1.5,100\n2017-01-04,1.5,2,1,1.8,120\n' });
+        // Each symbol its own volumes: two symbols with one bar of a session, every value equal, are one security's bars (lagged_duplicate).
+        const volume = 100 + symbol.charCodeAt(0);
+        return Promise.resolve({ symbol, source: `recorded://${symbol}`, csv: `Date,Open,High,Low,Close,Volume\n2017-01-03,1,2,0.5,1.5,${volume}\n2017-01-04,1.5,2,1,1.8,${volume + 20}\n` });
       },
     };
     const req = request({ source: { kind: 'stooq', symbols: ['aapl', 'msft'] }, quality: { minHistoryBars: 1 } });

@@ -127,6 +127,25 @@ describe.each(DRIVERS)('series that are another symbol shifted by sessions, at i
     expect((await dumpStore(t.store)).bars).toEqual(before.bars);
   });
 
+  it("rejects a daily update whose syn01.csv holds SYN02's bar of the day beside SYN02's own, naming both (before: published, 5 equal sessions were needed); the store stays as it was, and the update as traded is published", async () => {
+    const files = market(5);
+    const range = (from: number, to: number) => Object.fromEntries(Object.entries(files).map(([symbol, rows]) => [symbol, rows.slice(from, to)]));
+    expect((await importBars(t.store, csv(range(0, 250)), { now: NOW })).status).toBe('published');
+    const before = await dumpStore(t.store);
+    for (const rows of [1, 3]) {
+      const update = { ...range(250, 250 + rows), SYN01: files.SYN02.slice(250, 250 + rows) };
+      const summary = await importBars(t.store, csv(update), { now: NOW });
+      expect([summary.status, summary.byRule.lagged_duplicate]).toEqual(['rejected', 1]);
+      expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(/series of SYN01 from \S+syn01\.csv rejected whole \(lagged_duplicate\): series of SYN01 holds SYN02's bars \(in this import\) on the same sessions: on \d of the \d sessions? of this import where SYN02 has a bar to compare, open, high, low and close are equal to the cent and the volume to the share/);
+      expect((await dumpStore(t.store)).bars).toEqual(before.bars);
+    }
+    // Against SYN02's stored bar of that day, alone: the same.
+    expect((await importBars(t.store, csv(range(250, 251)), { now: NOW })).status).toBe('published');
+    const alone = await importBars(t.store, csv({ SYN01: files.SYN02.slice(250, 251) }), { now: NOW });
+    expect((await getSnapshot(t.store, alone.snapshotId))?.statusReason).toMatch(/series of SYN01 holds SYN02's bars \(stored\) on the same sessions: on 1 of the 1 session/);
+    expect((await importBars(t.store, csv(range(251, 254)), { now: NOW })).status).toBe('published');
+  });
+
   it('flags, and publishes, the same prices under a second symbol over 60 sessions or more with volumes of their own (a share class); the import summary counts the flag', async () => {
     const files = market(5);
     const shareClass = files.SYN01.map((r) => [...r.slice(0, 5), String(Math.round(Number(r[5]) * 0.37))]);

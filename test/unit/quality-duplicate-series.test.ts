@@ -139,6 +139,46 @@ describe('lagged_duplicate and duplicate_series', () => {
     expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged(week.map((b) => ({ ...b, volume: b.volume + 1 })))]).rejected.size).toBe(0);
   });
 
+  it("rejects a short update holding another symbol's bar of the same session, every value equal, from one row on (before: 5 sessions were needed, and a.csv holding ABT's day was published)", () => {
+    const u = universe(6);
+    const update = (i: number, rows: number, from = 400) => seriesOfBars(u[i][0].symbol, u[i].slice(from, from + rows), u[i].slice(from - 30, from), { storedBefore: true, source: `/x/${u[i][0].symbol.toLowerCase()}.csv` });
+    for (const rows of [1, 2, 4]) {
+      // SYN01's file holds SYN02's rows, beside SYN02's own file: SYN01 is the copy (its rows do not continue its stored bars).
+      const copy = seriesOfBars('SYN01', u[1].slice(400, 400 + rows).map((b) => ({ ...b, symbol: 'SYN01' })), u[0].slice(370, 400), { storedBefore: true, source: '/x/syn01.csv' });
+      const found = duplicateSeriesIssues([copy, ...[1, 2, 3, 4, 5].map((i) => update(i, rows))]);
+      expect([...found.rejected.keys()]).toEqual(['SYN01']);
+      expect(found.rejected.get('SYN01')?.rule).toBe('lagged_duplicate');
+      expect(found.rejected.get('SYN01')?.message).toMatch(new RegExp(`^series of SYN01 holds SYN02's bars \\(in this import\\) on the same sessions: on ${rows} of the ${rows} sessions? of this import where SYN02 has a bar to compare, open, high, low and close are equal to the cent and the volume to the share.*; of the two, SYN01's rows are the copy`));
+    }
+    // Against the other symbol's stored bar of that date: the same.
+    const one = duplicateSeriesIssues([...u.map((b) => stored(b)), staged([{ ...u[2][450], symbol: 'ZONE' }], true)]);
+    expect(one.rejected.get('ZONE')?.message).toMatch(/^series of ZONE holds SYN03's bars \(stored\) on the same sessions: on 1 of the 1 session of this import/);
+    // Not a copy: the four prices with another volume (a share class), one price off by a cent, a bar without a range, or one volume 0.
+    const none = (bar: Bar) => expect(duplicateSeriesIssues([...u.map((b) => stored(b)), staged([{ ...bar, symbol: 'ZONE' }], true)]).rejected.size).toBe(0);
+    none({ ...u[2][450], volume: u[2][450].volume + 100 });
+    none({ ...u[2][450], high: u[2][450].high + 0.01 });
+    const flatBars = u.map((list) => list.map((b) => ({ ...b, open: b.close, high: b.close, low: b.close })));
+    expect(duplicateSeriesIssues([...flatBars.map((b) => stored(b)), staged([{ ...flatBars[2][450], symbol: 'ZONE' }], true)]).rejected.size).toBe(0);
+    const noVolume = u.map((list) => list.map((b) => ({ ...b, volume: 0 })));
+    const bareCopy = (rows: number) => duplicateSeriesIssues([...noVolume.map((b) => stored(b)), staged(noVolume[2].slice(450, 450 + rows).map((b) => ({ ...b, symbol: 'ZONE' })), true)]);
+    // Without volumes the four prices need a week of sessions.
+    expect(bareCopy(4).rejected.size).toBe(0);
+    expect(bareCopy(5).rejected.get('ZONE')?.message).toMatch(/open, high, low and close are equal to the cent \(neither has a volume\)/);
+  });
+
+  // The 382 real S&P 500 files stored to a date and updated by 1 to 4 rows each: no two symbols share a bar.
+  (hasSharedData ? it : it.skip)('finds no copy among daily updates of the real S&P 500 files', () => {
+    const series = fs.readdirSync(SHARED_SP500_DIR).filter((n) => n.endsWith('.csv')).map((f) => readPriceTable(fs.readFileSync(path.join(SHARED_SP500_DIR, f), 'utf8'), { source: f }).bars.sort((a, b) => (a.date < b.date ? -1 : 1)));
+    for (const [day, rows] of [['2014-08-01', 1], ['2015-06-01', 2], ['2016-11-09', 4], ['2017-12-29', 3], ['2013-06-03', 4]] as const) {
+      const judged = series.flatMap((bars) => {
+        const k = bars.findIndex((b) => b.date >= day);
+        return k < 30 ? [] : [seriesOfBars(bars[0].symbol, bars.slice(k, k + rows), bars.slice(k - 30, k), { storedBefore: true })];
+      });
+      expect(judged.length).toBeGreaterThan(300);
+      expect([...duplicateSeriesIssues(judged).rejected.keys()]).toEqual([]);
+    }
+  });
+
   it('against the store: rejects the series of the snapshot, whichever one is ahead, naming the stored one', () => {
     const u = universe(5);
     const zdup = shifted(u[0], 'ZDUP', -1);
