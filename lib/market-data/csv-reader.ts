@@ -589,7 +589,31 @@ function mixedDateOrder(rows: readonly DateOrderWitness[], order: SlashDateOrder
   return { format: read.format, rowsRead: read.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: first.row.line, message, raw: first.row.raw })], unreadable: message };
 }
 
-type FieldParse = { ok: true; value: number } | { ok: false; rule: 'missing_field' | 'non_numeric' | 'implausible_value'; message: string };
+type FieldParse = { ok: true; value: number } | { ok: false; rule: 'missing_field' | 'non_numeric' | 'implausible_value' | 'imprecise_volume'; message: string };
+
+/**
+ * Why a volume written in exponent notation does not give the number of shares: its mantissa has
+ * fewer significant digits than the value has digits to the units (`1.82E+06`: 3 of 7), so the
+ * writer rounded it (a spreadsheet's scientific format: Excel writes 1,824,755 as 1.82E+06).
+ * Read as written, an Excel re-export of A's history revised all 1,233 stored volumes
+ * (1,824,755 → 1,820,000), each logged as a revision, with no finding. A mantissa holding every
+ * digit (`1.824755E+06`) is exact and read as before, and so is a round volume written shorter
+ * than its digits (`1e+05` for 100000, `1.2e+07`): writers of the shortest exact form (R) use the
+ * exponent only then, where a fixed format (Excel's 0.00E+00) writes every volume alike, as long or
+ * longer than the number (`1.82E+06`, 8 characters for 7 digits). A fixed format of one digit
+ * (`2E+06`) cannot be told from the shortest form and is read as written.
+ */
+function impreciseVolume(text: string, value: number): string | undefined {
+  const at = text.search(/[eE]/);
+  if (at < 0 || !(value >= 1)) return undefined;
+  // Significant digits written: the mantissa's digits without leading zeros (trailing ones were written, so they count).
+  const written = text.slice(0, at).replace(/^[+-]/, '').replace('.', '').replace(/^0+/, '').length;
+  const needed = Math.floor(Math.log10(value) + 1e-9) + 1;
+  if (written >= needed) return undefined;
+  // Shorter than the number written out: the shortest exact form of a round volume, not a rounding.
+  if (Number.isInteger(value) && text.replace(/^[+-]/, '').length < needed) return undefined;
+  return `volume "${excerpt(text, 40)}" is written in exponent notation with ${written} significant digit${written === 1 ? '' : 's'}, short of the ${needed} of its ${Math.round(value).toLocaleString('en-US')} shares: a spreadsheet's scientific format rounded it (Excel writes 1,824,755 as 1.82E+06), so the shares traded are unknown; rejected, and a stored bar of the date is kept. Export the volume column as whole numbers`;
+}
 
 /** A price field (or with `volume`, a volume field), within the limits of lib/market-data/bar.ts. */
 function parseNumber(text: string | undefined, field: string, volume = false): FieldParse {
@@ -605,6 +629,8 @@ function parseNumber(text: string | undefined, field: string, volume = false): F
   if (!volume && value > 0 && value < MIN_PRICE) {
     return { ok: false, rule: 'implausible_value', message: `${field} ${excerpt(t, 40)} is below ${MIN_PRICE.toExponential()}` };
   }
+  const imprecise = volume ? impreciseVolume(t, value) : undefined;
+  if (imprecise !== undefined) return { ok: false, rule: 'imprecise_volume', message: imprecise };
   return { ok: true, value };
 }
 

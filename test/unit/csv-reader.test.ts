@@ -458,6 +458,19 @@ describe('readBarCsv: malformed input', () => {
     expect(result.bars[0]).toMatchObject({ open: 1.5, high: 5, low: -2, close: 2, volume: 1000 });
   });
 
+  it('rejects a volume written in exponent notation with fewer significant digits than its shares (an Excel re-export: 1,824,755 as 1.82E+06) as imprecise_volume; reads an exact one', () => {
+    const text = [HEADER, '2019-01-02,1,2,1,2,1.82E+06', '2019-01-03,1,2,1,2,2.920e+06', '2019-01-04,1,2,1,2,1.0E+05', '2019-01-07,1,2,1,2,1.824755E+06', '2019-01-08,1,2,1,2,1e+05', '2019-01-09,1,2,1,2,1.2e+07', '2019-01-10,1,2,1,2,3.5E+01'].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
+      ['imprecise_volume', 2, '2019-01-02'],
+      ['imprecise_volume', 3, '2019-01-03'],
+      ['imprecise_volume', 4, '2019-01-04'],
+    ]);
+    expect(result.issues[0].message).toBe('volume "1.82E+06" is written in exponent notation with 3 significant digits, short of the 7 of its 1,820,000 shares: a spreadsheet\'s scientific format rounded it (Excel writes 1,824,755 as 1.82E+06), so the shares traded are unknown; rejected, and a stored bar of the date is kept. Export the volume column as whole numbers');
+    // Every digit in the mantissa, or a round volume written shorter than its digits (R's shortest form): read as written.
+    expect(result.bars.map((b) => [b.line, b.volume])).toEqual([[5, 1824755], [6, 100000], [7, 12000000], [8, 35]]);
+  });
+
   it('rejects absurdly large numbers as implausible_value', () => {
     const text = [HEADER, '2019-01-02,1,2,1,99999999999,10', '2019-01-03,1,2,1,2,1e300', '2019-01-04,1e400,2,1,2,10', '2019-01-07,10000000,10000000,1,2,99999999999999'].join('\n');
     const result = readBarCsv(text, opts);
