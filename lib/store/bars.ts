@@ -26,7 +26,8 @@ const ROWS_PER_STATEMENT = 1000;
 
 /**
  * Inserts bars or overwrites the stored values for the same (symbol, date): importing the same
- * data twice leaves the table exactly as after the first import, and a corrected file wins.
+ * data twice leaves the table exactly as after the first import, and a corrected file wins. The
+ * versions it writes have no time (event_time null; see below): seeding, benchmarks, tests.
  */
 export async function upsertBars(store: Database, bars: readonly Bar[]): Promise<void> {
   assertSymbolsFit(bars);
@@ -85,7 +86,8 @@ function mysqlLiteralUpsert(rows: readonly Bar[]): string | undefined {
   return `insert into \`bars\` (\`symbol\`, \`date\`, \`open\`, \`high\`, \`low\`, \`close\`, \`volume\`) values ${values.join(', ')}${MYSQL_ON_DUPLICATE}`;
 }
 
-// An import's version of a bar carries no event_time (schema.ts BarsTable): a live bar may revise it.
+// A version written here has no event_time (schema.ts BarsTable): any live bar may revise it in stream
+// order. An import's publish goes through upsertBarsIn and stamps its publication time (staging.ts).
 const MYSQL_ON_DUPLICATE = ' on duplicate key update `open` = values(open), `high` = values(high), `low` = values(low), `close` = values(close), `volume` = values(volume), `event_time` = null';
 
 const mysqlUpserts = new Map<number, string>();

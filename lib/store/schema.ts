@@ -9,7 +9,8 @@ export interface BarsTable {
   volume: number;
   /**
    * When this version of the bar was produced (its live message's event_time, UTC ISO as
-   * toISOString writes it); null when an import wrote it or the message had none (migration 0023).
+   * toISOString writes it) or, for an import's version, when the import was published; null when
+   * the message had none, for upsertBars' versions and for imports published before that (migration 0023).
    */
   event_time: string | null;
 }

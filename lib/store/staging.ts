@@ -471,7 +471,11 @@ async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, sna
   }
   // The old values go to the log before the bars change, in the same transaction.
   for (let i = 0; i < revisions.length; i += REVISIONS_PER_STATEMENT) await tx.insertInto('bar_revisions').values(revisions.slice(i, i + REVISIONS_PER_STATEMENT)).execute();
-  await upsertBarsIn(tx, store.driver, writes);
+  // The import's versions count as of its publication (bars.event_time = now): a live bar produced
+  // before it (a re-sent backlog, a group reset replaying the stream) is stale against it, as against
+  // a later live message; one produced after it still revises it. Written as null, a replayed bad
+  // close (93.7, produced at the close + 20 min) undid the next day's correction (95.01).
+  await upsertBarsIn(tx, store.driver, writes, writes.map(() => now));
   return { added, revised: revisions.length, unconfirmed };
 }
 

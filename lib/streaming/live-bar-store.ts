@@ -11,12 +11,13 @@
  *   only come back while pending, so otherwise nothing could ever be outranked: a backlog or a
  *   steady feed without failures records nothing and pays one range read per batch. Repeated
  *   values are recorded too (a newer repeat outranks an older, different message still pending).
- * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`,
- *   null for an import's version or a message without one). A live bar with other values than the
+ * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`;
+ *   an import's version, its publication time; null for a message without one). A live bar with other values than the
  *   stored bar revises it only when it is not older by event_time: one produced before the stored
  *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
- *   is `stale` and changes nothing (no revision row, no stale mark). Equal times: the later entry
- *   wins. A bar without event_time, or a stored version without one, revises in stream order.
+ *   is `stale` and changes nothing (no revision row, no stale mark); so is one produced before the
+ *   import that wrote the stored version was published. Equal times: the later entry wins. A bar
+ *   without event_time, or a stored version without one, revises in stream order.
  *   Event time outranks stream order too: a bar held by a newer entry is still written when it is
  *   newer by event_time than the stored version (looked up for such a bar only). The
  *   time is read with the stored values a revision looks up anyway: a new bar costs nothing more.
@@ -118,10 +119,10 @@ export function compareEntryIds(a: string, b: string): number {
 }
 
 /**
- * A live bar produced before the stored version of its bar (both with an event_time): it must not
- * revise it (a replayed or re-sent older entry after a later correction). A bar without one, or a
- * stored version without one (an import's), revises in stream order; equal times too (the later
- * entry wins).
+ * A live bar produced before the stored version of its bar (both with a time: an import's version
+ * has its publication time): it must not revise it (a replayed or re-sent older entry after a later
+ * correction, live or imported). A bar without one, or a stored version without one, revises in
+ * stream order; equal times too (the later entry wins).
  */
 function olderThanStored(eventTime: string | undefined, stored: string | null): boolean {
   return eventTime !== undefined && stored !== null && eventTime < stored;

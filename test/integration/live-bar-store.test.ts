@@ -98,7 +98,7 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
     expect((await t.store.db.selectFrom('feature_progress').select('stale_from').where('symbol', '=', 'BBB').executeTakeFirstOrThrow()).stale_from).toBe('2024-05-02');
   });
 
-  it('a bar older by event_time than the stored version is stale and changes nothing; equal or newer times revise; versions without a time (imports, messages without one) are revised in stream order', async () => {
+  it('a bar older by event_time than the stored version is stale and changes nothing; equal or newer times revise; versions without a time (upsertBars, messages without one) are revised in stream order', async () => {
     await t.store.db.insertInto('feature_progress').values({ version: 'v1', symbol: 'AAA', through: '2024-05-01', bars: 1, stale_from: null, updated_at: '2024-05-02T00:00:00.000Z' }).execute();
     const T = (hh: string) => `2024-05-01T${hh}:00:00.000Z`;
     const live = (close: number, seq: number, change: LiveBarWrite['change'], eventTime?: string): LiveBarWrite => ({ bar: bar('AAA', '2024-05-01', close), entryId: `1700000000200-${seq}`, change, eventTime });
@@ -126,7 +126,7 @@ describe.each(PATHS)('writeLiveBars on %s', (_name, create, viaKysely) => {
     expect(await stored()).toEqual([14, null]);
     expect(await write(t.store, [live(15, 7, 'revised', T('21'))], opts)).toEqual(['revised']);
     expect(await stored()).toEqual([15, T('21')]);
-    // An import's version has no time: any live bar may revise it.
+    // A version upsertBars wrote has no time: any live bar may revise it (an import's publish has one: stream-live-revisions.test.ts).
     await upsertBars(t.store, [bar('AAA', '2024-05-01', 16)]);
     expect(await stored()).toEqual([16, null]);
     expect(await write(t.store, [live(17, 8, 'revised', T('20'))], opts)).toEqual(['revised']);

@@ -308,6 +308,60 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(c.stats).toMatchObject({ barsRevised: 4, barsStale: 2 });
   });
 
+  it('a live bar produced before an import that corrected it is stale against the import: a re-send or a group reset replaying the stream changes nothing; one produced after the import revises it', async () => {
+    await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
+    const day = DATES[DATES.length - 1]; // 2018-06-29: the close is 20:00Z
+    const x = barOf(SYMBOLS[0], day);
+    const bad = corrected(x, 0.1);
+    const sent = (b: Bar, eventTime: string) => ({ ...b, source: 'feed', eventTime });
+    const c1 = consumer('c1');
+    await producer.publish([sent(bad, `${day}T20:20:00Z`)]);
+    await drain(c1);
+    expect(await storedBar(x)).toEqual(bad);
+
+    // The vendor's end-of-day file, imported the next day, corrects it.
+    const csv = (bars: readonly Bar[]) => ['Date,Open,High,Low,Close,Volume', ...bars.map((b) => `${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume}`)].join('\n');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-live-import-'));
+    fs.writeFileSync(path.join(dir, `${x.symbol}.csv`), csv(DATES.slice(-30).map((d) => barOf(x.symbol, d))));
+    const summary = await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }));
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(summary.status).toBe('published');
+    expect(await storedBar(x)).toEqual(x);
+    // Its version is dated by its publication, to the millisecond, in UTC as live event times are.
+    const { published_at } = await t.store.db.selectFrom('dataset_snapshots').select('published_at').where('id', '=', summary.snapshotId).executeTakeFirstOrThrow();
+    expect(published_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect((await t.store.db.selectFrom('bars').select('event_time').where('symbol', '=', x.symbol).where('date', '=', day).executeTakeFirstOrThrow()).event_time).toBe(published_at);
+    const revisions = async () => (await t.store.db.selectFrom('bar_revisions').select(['snapshot_id', 'old_close', 'new_close']).orderBy('published_at').execute()).map((r) => [r.snapshot_id, Number(r.old_close), Number(r.new_close)]);
+    const afterImport = await revisions();
+    expect(afterImport).toEqual([[summary.snapshotId, bad.close, x.close]]);
+    const progress = await t.store.db.selectFrom('feature_progress').selectAll().where('symbol', '=', x.symbol).execute();
+
+    // The producer re-sends its backlog with the original event times: stale against the import.
+    await producer.publish([sent(bad, `${day}T20:20:00Z`)]);
+    await drain(c1);
+    expect(c1.stats).toMatchObject({ barsRevised: 0, barsStale: 1 });
+    expect(await storedBar(x)).toEqual(x);
+
+    // The group is destroyed and a consumer starts it again from 0: both entries replayed in one
+    // batch (one repeat of the other, kept once), stale.
+    await c1.close();
+    await redis.call('XGROUP', ['DESTROY', key, 'g']);
+    const c2 = consumer('c2');
+    await drain(c2);
+    expect(c2.stats).toMatchObject({ barsRevised: 0, barsStale: 1 });
+    expect(await storedBar(x)).toEqual(x);
+    expect(await revisions()).toEqual(afterImport);
+    expect(await t.store.db.selectFrom('feature_progress').selectAll().where('symbol', '=', x.symbol).execute()).toEqual(progress);
+
+    // A bar produced after the import was published still revises it.
+    const later = corrected(x, 0.9);
+    const [laterId] = await producer.publish([sent(later, new Date().toISOString())]);
+    await drain(c2);
+    expect(c2.stats).toMatchObject({ barsRevised: 1, barsStale: 1 });
+    expect(await storedBar(x)).toEqual(later);
+    expect((await revisions()).slice(1)).toEqual([[`${streamSnapshotId(key)}@${laterId}`, x.close, later.close]]);
+  });
+
   it('an older bar by event_time leaves no flag in quarantine, and a repeat of the stored values with a later time makes a message produced before it stale', async () => {
     await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 1]));
     const day = DATES[DATES.length - 1]; // 2018-06-29: the close is 20:00Z
