@@ -32,12 +32,27 @@ import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
 import { entryKey, writeLiveBars, type LiveBarWrite } from './live-bar-store';
-import { lostEntriesAlert, lostEntriesMessage, STREAM_ENTRIES_LOST_RULE, type LostEntries } from './lost-entries';
+import { groupLostAlert, groupLostMessage, lostEntriesAlert, lostEntriesMessage, STREAM_ENTRIES_LOST_RULE, STREAM_GROUP_LOST_RULE, type LostEntries, type LostGroup } from './lost-entries';
 import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
 import { OutcomeRecorder } from './outcome-recorder';
-import { ackEntries, autoClaim, deliveryCounts, ensureConsumerGroup, oldestPendingId, pendingCount, readNewEntries, waitForEntriesAfter, type NewEntries, type StreamEntry } from './redis-streams';
+import {
+  ackEntries,
+  autoClaim,
+  deliveryCounts,
+  ensureConsumerGroup,
+  groupLastDelivered,
+  idBefore,
+  isNoGroupError,
+  oldestPendingId,
+  pendingCount,
+  readNewEntries,
+  recreateConsumerGroup,
+  waitForEntriesAfter,
+  type NewEntries,
+  type StreamEntry,
+} from './redis-streams';
 import { emptyStreamStats, StreamMetrics, type StreamConsumerStats } from './stream-metrics';
 import { judgeLiveAgainstStored } from './stored-bar-judging';
 import { checkLiveBatch, filledGaps, seriesFlags, withoutUnreadKinds, type AcceptedLiveBar, type BatchQuality } from './stream-quality';
@@ -114,6 +129,12 @@ export class BarStreamConsumer {
   private backlogged = false;
   private lastPendingAt = Number.NEGATIVE_INFINITY;
   private lastNewsAt = Number.NEGATIVE_INFINITY;
+  /** The group's last-delivered id when this consumer started: where to create it again if it is lost before anything is processed. */
+  private startPosition: string | undefined;
+  /** The newest entry this consumer processed (stored and acknowledged): a lost group is created again after it. */
+  private lastProcessed: string | undefined;
+  /** The first entry of the oldest new batch that failed and may still be pending: a lost group is created again before it. */
+  private failedFrom: string | undefined;
   private started = false;
   private stopping = false;
   private running: Promise<void> | undefined;
@@ -160,6 +181,7 @@ export class BarStreamConsumer {
     if (this.started) return;
     const { key, group } = this.options;
     if (await ensureConsumerGroup(this.deps.redis, key, group, this.options.startId)) this.log(`created consumer group ${group} on ${key} from ${this.options.startId}`);
+    this.startPosition = await groupLastDelivered(this.deps.redis, key, group);
     await this.revisions.init();
     await this.publishes.init(this.deps.store);
     this.thread?.warm(); // its start-up overlaps the loading of the windows
@@ -219,6 +241,52 @@ export class BarStreamConsumer {
    */
   async pollOnce(): Promise<number> {
     await this.start();
+    try {
+      return await this.pollStep();
+    } catch (error) {
+      if (!isNoGroupError(error)) throw error;
+      await this.recreateGroup(error as Error);
+      return await this.pollStep();
+    }
+  }
+
+  /**
+   * The group was deleted under this consumer (NOGROUP): every read failed, for good, and start()
+   * does not run again. Before, the loop logged "retrying in 1 s" forever and no live bar was stored.
+   * Created again after the last entry this consumer processed (before the oldest batch of its that
+   * failed, else where the group was when it started; 0 replays the stream, $ skips what came
+   * meanwhile), logged, counted and alerted. A read ahead from the old group is dropped: its entries
+   * come after that position and are read again.
+   */
+  private async recreateGroup(error: Error): Promise<void> {
+    const { key, group, consumer } = this.options;
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    await prefetched?.catch(() => undefined);
+    this.backlogged = false;
+    let resumedAfter: string;
+    let from: LostGroup['from'];
+    if (this.failedFrom !== undefined) [resumedAfter, from] = [idBefore(this.failedFrom), 'failed'];
+    else if (this.lastProcessed !== undefined && (this.startPosition === undefined || entryKey(this.lastProcessed) >= entryKey(this.startPosition))) [resumedAfter, from] = [this.lastProcessed, 'processed'];
+    else {
+      const { startId } = this.options;
+      [resumedAfter, from] = [this.startPosition ?? (startId === '$' || startId.includes('-') ? startId : `${startId}-0`), 'started'];
+    }
+    const made = await recreateConsumerGroup(this.deps.redis, key, group, resumedAfter, this.failedFrom);
+    if (!made.created) {
+      this.log(`stream consumer: consumer group ${group} of ${key} was missing (${error.message}) and exists again (another consumer or an operator created it): reading on`);
+      return;
+    }
+    this.failedFrom = undefined;
+    this.stats.groupsRecreated++;
+    const lost: LostGroup = { resumedAfter, from, ...(made.firstAfterGap !== undefined ? { firstAfterGap: made.firstAfterGap } : {}), error: error.message };
+    this.log(`stream consumer: ${groupLostMessage(key, group, lost)}`);
+    await raiseAlert(this.deps.store, groupLostAlert(key, group, consumer, lost), { channels: [...(this.deps.alertChannels ?? [])] }).catch((e: unknown) =>
+      this.log(`stream consumer: cannot raise the ${STREAM_GROUP_LOST_RULE} alert: ${(e as Error).message}`),
+    );
+  }
+
+  private async pollStep(): Promise<number> {
     const now = Date.now();
     let handled = 0;
     if (now - this.lastClaimAt >= this.options.claimIntervalMs) {
@@ -360,6 +428,8 @@ export class BarStreamConsumer {
     if (now - this.lastPendingAt >= this.options.pendingSampleMs || force) {
       this.lastPendingAt = now;
       this.stats.pending = await pendingCount(this.deps.redis, this.options.key, this.options.group);
+      // Nothing pending in the group: a batch of this consumer that failed was done since (by whichever consumer).
+      if (this.stats.pending === 0) this.failedFrom = undefined;
     }
     this.timed('due:other', t);
   }
@@ -437,6 +507,7 @@ export class BarStreamConsumer {
       await this.processBatch(entries, false, checked, olderPending);
       return true;
     } catch (error) {
+      if (this.failedFrom === undefined || entryKey(entries[0].id) < entryKey(this.failedFrom)) this.failedFrom = entries[0].id;
       this.stats.batchFailures++;
       this.log(`stream consumer: batch of ${entries.length} entries (${entries[0].id}..${entries[entries.length - 1].id}) failed, left pending for a retry in ${this.options.claimIdleMs} ms: ${(error as Error).message}`);
       return false;
@@ -697,6 +768,8 @@ export class BarStreamConsumer {
     t = performance.now();
     await ackEntries(this.deps.redis, key, group, entries.map((e) => e.id));
     this.timed('ack', t);
+    const last = entries[entries.length - 1].id;
+    if (this.lastProcessed === undefined || entryKey(last) > entryKey(this.lastProcessed)) this.lastProcessed = last;
 
     this.stats.batches++;
     this.stats.barsStored += counts.stored;

@@ -50,3 +50,44 @@ export function lostEntriesAlert(key: string, group: string, consumer: string, l
     evidence: { stream: key, group, consumer, ...lost },
   };
 }
+
+/**
+ * The consumer group was deleted under a running consumer (XGROUP DESTROY, the stream deleted or
+ * replaced): every read failed with NOGROUP and no live bar was stored until someone noticed. The
+ * consumer creates it again after the last entry it processed (not at 0, which replays the whole
+ * stream, nor at $, which skips what came meanwhile) and raises this alert.
+ */
+export const STREAM_GROUP_LOST_RULE = 'stream_group_lost';
+
+export interface LostGroup {
+  /** The group was created again after this entry id: the entries after it are read. */
+  resumedAfter: string;
+  /** How that position was known: the last entry this consumer processed, just before its oldest batch that failed (pending, dropped with the group), or the group's position when the consumer started. */
+  from: 'processed' | 'failed' | 'started';
+  /** The stream's first entry (its newest id when empty) was after the position: entries up to it may have been trimmed, uncounted. */
+  firstAfterGap?: string;
+  /** Why reads failed (Redis's NOGROUP message). */
+  error: string;
+}
+
+export function groupLostMessage(key: string, group: string, lost: LostGroup): string {
+  const position = lost.resumedAfter === '0-0' ? 'from the start of the stream' : lost.resumedAfter === '$' ? 'after its newest entry' : `after id ${lost.resumedAfter} (appended ${timeOf(lost.resumedAfter)})`;
+  const why =
+    lost.from === 'processed' ? 'the last entry this consumer processed' : lost.from === 'failed' ? 'just before the oldest batch of this consumer that failed and was still to be retried' : 'where the group was when this consumer started (it had processed nothing since)';
+  const gap = lost.firstAfterGap === undefined ? '' : ` The stream holds nothing between that position and id ${lost.firstAfterGap} (appended ${timeOf(lost.firstAfterGap)}): entries appended in between may have been trimmed (MAXLEN) and cannot be counted; import or replay the bars of that period.`;
+  return (
+    `Consumer group ${group} of ${key} was deleted while consumers were reading it (${lost.error.slice(0, 200)}); it was created again and reads go on ${position}, ${why}. ` +
+    `Entries after it are read again (a repeat changes nothing); any at or before it that another consumer of the group had read and not acknowledged were dropped with the group.${gap}`
+  );
+}
+
+/** The alert of a lost group: critical (no live bar was stored while it was missing), one subject per stream and group. */
+export function groupLostAlert(key: string, group: string, consumer: string, lost: LostGroup): AlertInput {
+  return {
+    rule: STREAM_GROUP_LOST_RULE,
+    severity: 'critical',
+    subject: `stream ${key} group ${group}`.slice(0, 255),
+    message: groupLostMessage(key, group, lost),
+    evidence: { stream: key, group, consumer, ...lost },
+  };
+}

@@ -76,6 +76,99 @@ export async function ensureConsumerGroup(redis: Redis, key: string, group: stri
   return Number(await redis.call('EVAL', [CREATE_GROUP, 1, key, group, startId])) === 1;
 }
 
+/** Redis's answer when the stream or its consumer group does not exist (XREADGROUP, XAUTOCLAIM, XPENDING). */
+export function isNoGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOGROUP');
+}
+
+/**
+ * Lua: creates the group (and the stream) at ARGV[2] unless it exists, for a consumer whose group
+ * was deleted under it: reads go on after the last entry it processed. Its entries-read counter is
+ * set when it can be known exactly, so that entries trimmed later are counted (PASS_TRIMMED): all
+ * entries added when ARGV[2] is the newest id; otherwise, when ARGV[2] is still in the stream and
+ * nothing after it was deleted (trimming removes the oldest first), the entries added less those
+ * after it (counted up to 100,000; beyond, left unknown). When the stream's first entry is after
+ * ARGV[3] (the entry due next when known, else ARGV[2]; or the stream is empty), entries before it
+ * may have been trimmed and how many cannot be told: that entry (the newest id) is returned. Returns {0} when the group exists, else {1, the
+ * counter or '', that entry or ''}.
+ */
+const RECREATE_GROUP = `${LUA_FIELDS}
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local read
+local gap = ''
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    if fields(row)['name'] == ARGV[1] then return {0} end
+  end
+  local s = fields(redis.call('XINFO', 'STREAM', KEYS[1]))
+  local added = s['entries-added']
+  local newest = s['last-generated-id']
+  local first = s['first-entry'] and s['first-entry'][1]
+  local deleted = s['max-deleted-entry-id']
+  if ARGV[2] == '$' or (added and not older(ARGV[2], newest)) then read = added
+  elseif not first then gap = newest
+  elseif older(ARGV[3], first) then gap = first
+  elseif added and (deleted == nil or not older(ARGV[2], deleted)) then
+    local after = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', 100001)
+    if #after <= 100000 then read = added - #after end
+  end
+end
+local created = read and redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
+if not created or (type(created) == 'table' and created['err']) then
+  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
+  read = nil
+end
+return {1, read and string.format('%d', read) or '', gap}`;
+
+export interface RecreatedGroup {
+  /** False: the group existed (another consumer, or an operator, had created it again). */
+  created: boolean;
+  /** Its entries-read counter, when it could be set. */
+  entriesRead?: number;
+  /** The stream's first entry (its newest id when empty), when after the position: entries up to it may have been trimmed, uncounted. */
+  firstAfterGap?: string;
+}
+
+/**
+ * Creates the group again after `afterId` (its next read delivers the entries after it; `$`: after
+ * the newest), unless it exists. `next`: the entry due next, when known (a trimmed stream whose first
+ * entry is `next` has lost nothing the group needs).
+ */
+export async function recreateConsumerGroup(redis: Redis, key: string, group: string, afterId: string, next = afterId): Promise<RecreatedGroup> {
+  const [created, read = '', gap = ''] = ((await redis.call('EVAL', [RECREATE_GROUP, 1, key, group, afterId, next === '$' ? afterId : next])) as unknown[]).map(String);
+  if (created !== '1') return { created: false };
+  return { created: true, ...(read !== '' ? { entriesRead: Number(read) } : {}), ...(gap !== '' ? { firstAfterGap: gap } : {}) };
+}
+
+/** The group's last-delivered id, or undefined when the stream or the group does not exist. */
+export async function groupLastDelivered(redis: Redis, key: string, group: string): Promise<string | undefined> {
+  let reply: unknown;
+  try {
+    reply = await redis.call('XINFO', ['GROUPS', key]);
+  } catch {
+    return undefined;
+  }
+  for (const g of reply as unknown[][]) {
+    const info = fieldsOf(g);
+    if (info?.name === group) return info['last-delivered-id'];
+  }
+  return undefined;
+}
+
+/** The id just before `id` in stream order ('0-0' stays): a group created at it delivers `id` next. */
+export function idBefore(id: string): string {
+  const dash = id.indexOf('-');
+  const ms = BigInt(id.slice(0, dash));
+  const seq = BigInt(id.slice(dash + 1));
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
+}
+
 /**
  * Lua, run in one transaction with the group's read of new entries: entries added after the group's
  * last-delivered id and removed (trimmed by MAXLEN) before it read them. XREADGROUP skips past them

@@ -32,6 +32,8 @@ export interface StreamConsumerStats {
   deadLettered: number;
   /** Entries trimmed away (MAXLEN) before the group read them, or read and not yet acknowledged: lost, their bars never stored (lib/streaming/lost-entries.ts). */
   trimmed: number;
+  /** Times the consumer group was found deleted (NOGROUP) and this consumer created it again (lib/streaming/lost-entries.ts). */
+  groupsRecreated: number;
   batchFailures: number;
   vectorsPublished: number;
   crossSectionRefreshes: number;
@@ -68,6 +70,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     flaggedByRule: {},
     deadLettered: 0,
     trimmed: 0,
+    groupsRecreated: 0,
     batchFailures: 0,
     vectorsPublished: 0,
     crossSectionRefreshes: 0,
@@ -132,6 +135,7 @@ export class StreamMetrics {
     byRule('stream_bar_flags_total', 'Stored bars flagged by a series rule', (s) => s.flaggedByRule);
     total('stream_entries_dead_lettered_total', 'Entries moved to the dead-letter stream after repeated failures', (s) => s.deadLettered);
     total('stream_entries_trimmed_total', 'Entries trimmed by MAXLEN before the group read them or before they were acknowledged (lost: their bars were never stored)', (s) => s.trimmed);
+    total('stream_group_recreated_total', 'Times the consumer group was found deleted under the consumer (NOGROUP) and created again after the last entry it processed', (s) => s.groupsRecreated);
     total('stream_batch_failures_total', 'Batches that failed and were left pending for a retry', (s) => s.batchFailures);
     total('stream_online_vectors_published_total', 'Online feature vectors written', (s) => s.vectorsPublished);
     total('stream_cross_section_refreshes_total', "Recomputations of a date's market and cross-sectional columns", (s) => s.crossSectionRefreshes);
