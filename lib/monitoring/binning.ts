@@ -46,6 +46,43 @@ export function edgesAtLevels(sorted: Float64Array, levels: readonly number[], d
   return edges;
 }
 
+/** The largest double below x (x finite): an edge that keeps x itself out of the bin below it. */
+export function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const bits = new BigInt64Array(new Float64Array([x]).buffer);
+  bits[0] += x > 0 ? -1n : 1n;
+  return new Float64Array(bits.buffer)[0];
+}
+
+/**
+ * Edges of a column whose quantile edges all fell at its maximum, so that edgesAtLevels kept none:
+ * most of its values (all, for a constant) equal the maximum. With no edge every finite value shared
+ * the one value bin, whatever it was: a feature that was 0 all through training and arrived as 7, as
+ * -3 or spread over 0..50 had PSI 0 and p 1. Here the bins are below the maximum (up to the largest
+ * value under it; for a constant, empty), at it, and above it (empty): any other value is a shift.
+ */
+export function edgesAroundMaximum(sorted: Float64Array): number[] {
+  if (sorted.length === 0) return [];
+  const max = sorted[sorted.length - 1];
+  let below = sorted.length - 1;
+  while (below >= 0 && sorted[below] >= max) below--;
+  return [below >= 0 ? sorted[below] : nextDown(max), max];
+}
+
+/**
+ * The bins a profile is judged on: its own, except for a constant column stored before
+ * edgesAroundMaximum (edges [], shares [1 − missing, missing]; the stored, signed bytes are kept),
+ * whose constant is its mean (6 significant digits, as stored): edges [just below it, it], shares
+ * [0, 1 − missing, 0, missing]. `round` says to bin live values at the mean's precision, so a
+ * constant stored rounded is still matched by its own value.
+ */
+export function judgedBins(profile: { edges: readonly number[]; shares: readonly number[]; count: number; mean: number | null; std: number | null }): { edges: readonly number[]; shares: readonly number[]; round: boolean } {
+  const { edges, shares, count, mean, std } = profile;
+  // A stored mean and std of a constant: the std is 0 up to the rounding of the sum (about 1e-16 of the mean).
+  if (edges.length > 0 || count === 0 || mean === null || (std !== null && std > 1e-9 * Math.abs(mean))) return { edges, shares, round: false };
+  return { edges: [nextDown(mean), mean], shares: [0, shares[0], 0, shares[1]], round: true };
+}
+
 /** Interior edges at the k/bins quantiles of the finite values. */
 export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
   if (!Number.isInteger(bins) || bins < 2) throw new RangeError(`quantile bins need at least 2 bins, got ${bins}`);

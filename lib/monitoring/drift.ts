@@ -25,7 +25,7 @@
  * draws; regimes more persistent than the training period can sample are flagged when they go
  * beyond anything it saw.
  */
-import { binCounts, chiSquareDivergence, psiOfShares, roundSignificant } from './binning';
+import { binCounts, chiSquareDivergence, judgedBins, psiOfShares, roundSignificant } from './binning';
 import { chiSquareUpperTail, fUpperTail } from './chi-square';
 import { benjaminiHochbergAdjusted } from './false-discovery';
 import type { FeatureRowsLag } from './freshness';
@@ -58,6 +58,9 @@ export interface ColumnComparison {
   pValue: number;
   /** The largest divergence of a training window of this length (scaled like the null); the live one must exceed it to count as drift. */
   trainingMax: number;
+  /** The bins judged on (the profile's, or those of a constant column stored without edges: judgedBins) and their reference shares. */
+  edges: readonly number[];
+  referenceShares: readonly number[];
   liveShares: number[];
   liveMean: number | null;
   liveStd: number | null;
@@ -85,7 +88,8 @@ export function nullAt(nulls: readonly WindowNull[], days: number): WindowNull |
 export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>, dayIds: ArrayLike<number>): ColumnComparison {
   const n = values.length;
   const days = new Set(Array.from(dayIds)).size;
-  const counts = binCounts(profile.edges, values);
+  const bins = judgedBins(profile);
+  const counts = binCounts(bins.edges, bins.round ? Float64Array.from(values, (x) => roundSignificant(x, 6)) : values);
   const liveShares = counts.map((c) => (n > 0 ? c / n : 0));
   let finite = 0;
   let sum = 0;
@@ -99,10 +103,10 @@ export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>,
   let ss = 0;
   for (let i = 0; i < n; i++) if (Number.isFinite(values[i])) ss += (values[i] - mean) ** 2;
 
-  const divergence = chiSquareDivergence(profile.shares, liveShares);
-  const psi = psiOfShares(profile.shares, liveShares);
+  const divergence = chiSquareDivergence(bins.shares, liveShares);
+  const psi = psiOfShares(bins.shares, liveShares);
   // Independent rows: n·D ~ χ²(k − 1), so D has mean (k − 1)/n and variance 2(k − 1)/n².
-  const k = Math.max(1, profile.shares.filter((s) => s > 0).length - 1);
+  const k = Math.max(1, bins.shares.filter((s) => s > 0).length - 1);
   const iidMean = k / Math.max(n, 1);
   const iidVariance = (2 * k) / Math.max(n, 1) ** 2;
   const reference = nullAt(nullEntries(profile.nulls), Math.max(days, 1));
@@ -132,6 +136,8 @@ export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>,
     scale,
     pValue,
     trainingMax,
+    edges: bins.edges,
+    referenceShares: bins.shares,
     liveShares,
     liveMean: finite > 0 ? mean : null,
     liveStd: finite > 1 ? Math.sqrt(ss / (finite - 1)) : null,
@@ -223,7 +229,7 @@ export function detectFeatureDrift(profile: ReferenceProfile, live: LiveFeatureW
       liveStd: c.liveStd === null ? null : r4(c.liveStd),
       referenceMissingShare: f.missingShare,
       liveMissingShare: r4(c.liveMissingShare),
-      ...(drifted ? { shares: { edges: f.edges, reference: f.shares, live: c.liveShares.map(r4) } } : {}),
+      ...(drifted ? { shares: { edges: [...c.edges], reference: [...c.referenceShares], live: c.liveShares.map(r4) } } : {}),
     };
   });
   features.sort((a, b) => b.psi - a.psi);
@@ -277,6 +283,6 @@ export function detectPredictionDrift(profile: ReferenceProfile, scores: { value
     psi: r4(c.psi),
     pValue: r3(c.pValue),
     liveMean: c.liveMean === null ? null : r4(c.liveMean),
-    ...(drifted ? { shares: { edges: profile.score.edges, reference: profile.score.shares, live: c.liveShares.map(r4) } } : {}),
+    ...(drifted ? { shares: { edges: [...c.edges], reference: [...c.referenceShares], live: c.liveShares.map(r4) } } : {}),
   };
 }

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { fmix32, rng } from '../random';
-import { binCount, binOf, chiSquareDivergence, edgesAtLevels, roundSignificant, sortedSample } from './binning';
+import { binCount, binOf, chiSquareDivergence, edgesAroundMaximum, edgesAtLevels, roundSignificant, sortedSample } from './binning';
 
 /** Window lengths (trading days) whose null divergence is stored; live windows interpolate between them. */
 export const NULL_WINDOW_DAYS = [1, 2, 5, 10, 20, 40, 60] as const;
@@ -252,7 +252,9 @@ function withSupportedTails(edges: number[], tails: [number | undefined, number 
 export function profileColumn(name: string, values: Float64Array, dayRank: Int32Array, days: number, bins: number): ColumnProfile {
   const n = values.length;
   const sorted = sortedSample(values);
-  const edges = withSupportedTails(edgesAtLevels(sorted, Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins)), [edgesAtLevels(sorted, [TAIL_SHARE])[0], edgesAtLevels(sorted, [1 - TAIL_SHARE])[0]], values, dayRank);
+  const quantiles = withSupportedTails(edgesAtLevels(sorted, Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins)), [edgesAtLevels(sorted, [TAIL_SHARE])[0], edgesAtLevels(sorted, [1 - TAIL_SHARE])[0]], values, dayRank);
+  // Every quantile edge at the maximum (a constant, or nearly all values at the maximum): below, at and above it.
+  const edges = quantiles.length === 0 ? edgesAroundMaximum(sorted) : quantiles;
   const binned = new Uint8Array(n);
   const counts = new Array<number>(binCount(edges)).fill(0);
   let count = 0;

@@ -4,8 +4,8 @@
  * same value for every symbol on a day). The training period is the reference; later windows come
  * from the same distribution (no drift) or have one feature shifted.
  */
-import { detectFeatureDrift, detectPredictionDrift, DEFAULT_DRIFT_OPTIONS, type LiveFeatureWindow } from '../../../lib/monitoring/drift';
-import { buildReferenceProfile, scoreProfileOf, type ReferenceProfile } from '../../../lib/monitoring/reference-profile';
+import { compareColumn, detectFeatureDrift, detectPredictionDrift, DEFAULT_DRIFT_OPTIONS, type ColumnComparison, type LiveFeatureWindow } from '../../../lib/monitoring/drift';
+import { buildReferenceProfile, profileColumn, scoreProfileOf, type ColumnProfile, type ReferenceProfile } from '../../../lib/monitoring/reference-profile';
 import { rng } from '../../../lib/random';
 
 interface Market {
@@ -199,5 +199,74 @@ describe('prediction drift', () => {
     expect(drifted.psi).toBeGreaterThan(0.2);
     expect(detectPredictionDrift({ ...profile, score: null }, live(0)).status).toBe('unavailable');
     expect(detectPredictionDrift(profile, { values: [0.5, 0.6], day: [1, 2] }).status).toBe('insufficient-data');
+  });
+});
+
+describe('a feature constant in training', () => {
+  const days = 250;
+  const perDay = 50;
+  const trainDay = Int32Array.from({ length: days * perDay }, (_, i) => Math.floor(i / perDay));
+  const liveDays = 20;
+  const liveDay = Int32Array.from({ length: liveDays * perDay }, (_, i) => Math.floor(i / perDay));
+  const next = rng(5);
+  const live = (value: () => number) => Float64Array.from({ length: liveDays * perDay }, value);
+  const shifted = (c: ColumnComparison) => c.psi >= DEFAULT_DRIFT_OPTIONS.minPsi && c.pValue <= DEFAULT_DRIFT_OPTIONS.q && c.divergence > c.trainingMax;
+
+  /** The profile of a constant column as it was stored before (no edge, one value bin): the bytes are kept, the judging reads them. */
+  const storedBefore = (p: ColumnProfile): ColumnProfile => ({ ...p, edges: [], shares: [1 - p.missingShare, p.missingShare] });
+
+  it.each([
+    ['as profiled now', (p: ColumnProfile) => p],
+    ['as stored before (no edge)', storedBefore],
+  ])('other live values are a shift (below, above or spread), the constant itself is not: %s', (_how, stored) => {
+    const profile = stored(profileColumn('news_count_5d', new Float64Array(days * perDay).fill(0), trainDay, days, 10));
+    // Before: edges [] and shares [1, 0]: every finite value fell in the one bin, PSI 0 and p 1 for all of these.
+    expect(shifted(compareColumn(profile, live(() => 0), liveDay))).toBe(false);
+    expect(compareColumn(profile, live(() => 0), liveDay).psi).toBeLessThan(0.01);
+    for (const values of [live(() => 7), live(() => -3), live(() => next() * 50)]) {
+      const c = compareColumn(profile, values, liveDay);
+      expect(c.psi).toBeGreaterThan(1);
+      expect(c.pValue).toBeLessThan(1e-6);
+      expect(shifted(c)).toBe(true);
+    }
+    // A few rows off the constant: seen, but far from a drift.
+    expect(shifted(compareColumn(profile, live(() => (next() < 0.01 ? 1 : 0)), liveDay))).toBe(false);
+  });
+
+  it('the new bins are below, at and above the constant; a constant with more digits than the stored mean is still matched by its own value', () => {
+    const p = profileColumn('x', new Float64Array(days * perDay).fill(0.1234567891), trainDay, days, 10);
+    expect(p.edges).toHaveLength(2);
+    expect(p.edges[1]).toBe(0.1234567891);
+    expect(p.edges[0]).toBeLessThan(0.1234567891);
+    expect(p.shares).toEqual([0, 1, 0, 0]);
+    const old = storedBefore(p);
+    expect(old.mean).toBe(0.123457);
+    for (const profile of [p, old]) {
+      expect(shifted(compareColumn(profile, live(() => 0.1234567891), liveDay))).toBe(false);
+      expect(shifted(compareColumn(profile, live(() => 0.2), liveDay))).toBe(true);
+    }
+  });
+
+  it('nearly all values at the maximum: the bins are below, at and above it', () => {
+    const values = Float64Array.from({ length: days * perDay }, (_, i) => (i % 20 === 0 ? 40 + (i % 7) : 100));
+    const p = profileColumn('stoch_k', values, trainDay, days, 10);
+    expect(p.edges).toEqual([46, 100]);
+    expect(p.shares).toEqual([0.05, 0.95, 0, 0]);
+    expect(shifted(compareColumn(p, live(() => (next() < 0.05 ? 42 : 100)), liveDay))).toBe(false);
+    expect(shifted(compareColumn(p, live(() => 150), liveDay))).toBe(true);
+  });
+
+  it('detectFeatureDrift names it, with the bins it was judged on', () => {
+    const market = syntheticMarket({ days: 400, symbols: 40, features: 3, seed: 3 });
+    const flat = (f: number, x: number) => (f === 2 ? 0 : x);
+    const r = rowsOf(market, 0, 300, flat);
+    const profile = buildReferenceProfile({ model: 'm', version: 1, featureSetVersion: 'fs', features: { columns: market.columns, ...r }, dayLabels: Array.from({ length: market.days }, (_, d) => dayLabel(d)), symbols: ['A'] });
+    const stored = { ...profile, features: profile.features.map((f) => (f.name === 'f2' ? storedBefore(f) : f)) };
+    for (const p of [profile, stored]) {
+      expect(detectFeatureDrift(p, windowOf(market, 350, 10, flat)).drifted).toEqual([]);
+      const report = detectFeatureDrift(p, windowOf(market, 350, 10, (f, x) => (f === 2 ? 7 : x)));
+      expect(report.drifted).toEqual(['f2']);
+      expect(report.features.find((f) => f.name === 'f2')?.shares).toMatchObject({ reference: [0, 1, 0, 0], live: [0, 0, 1, 0] });
+    }
   });
 });
