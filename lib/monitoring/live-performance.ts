@@ -10,13 +10,15 @@
  * the hit-rate interval rests on a dependence-robust effective sample size and Student's t on the
  * independent stretches of days (hitRateIntervalOf).
  *
- * Below the minimum sample the verdict is "insufficient-data", never an alarm.
+ * Below the minimum sample, or on fewer than HIT_RATE_MIN_STRETCHES independent stretches of days,
+ * the verdict is "insufficient-data", never an alarm (and never "ok").
  */
 import { z } from 'zod';
 import { maxDrawdownOf } from '../backtest/performance';
 import { binaryAucOf } from '../stats/binary-scores';
 import { clusteredMean, type PanelDependence } from '../stats/dependent-inference';
 import { dependentProportionInterval, type DependentProportion } from '../stats/proportions';
+import { GUARD_MIN_CLUSTERS } from '../training/guards';
 import { roundSignificant } from './binning';
 
 export interface OutcomeSample {
@@ -122,7 +124,10 @@ export interface LivePerformance {
    * beside it: 51.9% reads well until always down scores 57.6% on the same rows.
    */
   baseline: { name: 'always up' | 'always down'; hitRate: number } | null;
-  /** Samples after the day-cluster design effect. */
+  /**
+   * Samples after the design effect of their dependence; null when the interval rests on fewer than
+   * HIT_RATE_MIN_STRETCHES independent stretches of days (a variance from so few cannot tell it).
+   */
   effectiveSamples: number | null;
   auc: number | null;
   /** The calibration error a perfectly calibrated model shows on this many samples (`noise`) is allowed on top of the bound. */
@@ -215,6 +220,15 @@ export function dayClusteredEffectiveSize(samples: readonly OutcomeSample[]): nu
  * (within the horizon) then carry the dependence alone, as for the leakage guards.
  */
 export const HIT_RATE_MIN_SYMBOL_CLUSTERS = 20;
+
+/**
+ * Independent stretches of days the hit rate's interval must rest on before it is judged at all, as
+ * for the leakage guards (GUARD_MIN_CLUSTERS): below, Student's t has at most 3 degrees of freedom
+ * and the variance is a guess. 10 days × 10 symbols of 5-session outcomes (2 stretches, 1 df) of a
+ * model right 30% of the time against a promised 55% gave an interval of 0.3%–98.9% and "ok", with
+ * 100 "effective" samples; with 3 stretches a 34%-right model was still "not significantly below".
+ */
+export const HIT_RATE_MIN_STRETCHES = GUARD_MIN_CLUSTERS;
 
 /**
  * The hit rate's interval, robust to how matured outcomes depend on each other: rows of one day
@@ -321,8 +335,13 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
   if (n < options.minSamples || days.length < options.minDays) {
     return { ...base, reasons: [`${n} matured predictions on ${days.length} days; performance is judged from ${options.minSamples} predictions on ${options.minDays} days`] };
   }
-  if (base.hitRateInterval === null) {
-    return { ...base, reasons: [`${n} matured predictions on ${days.length} days make ${units} independent stretch(es) of ${options.horizon}-session outcomes; the hit rate's interval needs at least 2`] };
+  if (base.hitRateInterval === null || units < HIT_RATE_MIN_STRETCHES) {
+    const interval = base.hitRateInterval === null ? '' : ` (its ${Math.round(options.confidence * 100)}% interval would be ${pct(base.hitRateInterval.lower)}–${pct(base.hitRateInterval.upper)})`;
+    return {
+      ...base,
+      effectiveSamples: null,
+      reasons: [`${n} matured predictions on ${days.length} days make ${units} independent stretch(es) of ${options.horizon}-session outcomes; the hit rate is judged from ${HIT_RATE_MIN_STRETCHES}${interval}`],
+    };
   }
 
   const reasons: string[] = [];

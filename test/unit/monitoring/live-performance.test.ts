@@ -43,8 +43,9 @@ describe('live performance', () => {
     expect(good.status).toBe('ok');
     expect(good.severity).toBeNull();
     expect(good.auc).toBeGreaterThan(0.5);
-    // Noise around the promise is not degradation: a model as good as promised, judged on a small sample.
-    for (let seed = 10; seed < 30; seed++) expect(livePerformanceOf(samples({ days: 12, symbols: 10, accuracy: 0.55, seed }), { ...promise, maxDrawdown: null }).status).toBe('ok');
+    // Noise around the promise is not degradation: a model as good as promised, judged on a small sample
+    // (30 days of 5-session outcomes: 6 independent stretches).
+    for (let seed = 10; seed < 30; seed++) expect(livePerformanceOf(samples({ days: 30, symbols: 10, accuracy: 0.55, seed }), { ...promise, maxDrawdown: null }).status).toBe('ok');
   });
 
   it('shows the hit rate beside the stronger constant on the same predictions', () => {
@@ -171,12 +172,42 @@ describe('live hit rate with overlapping outcomes', () => {
     expect(interval?.degreesOfFreedom).toBe(7);
   });
 
-  it('needs two independent stretches of days before judging the hit rate', () => {
+  it('needs five independent stretches of days before judging the hit rate', () => {
     // 15 symbols on 4 days of 5-session outcomes: one stretch of days, no variance to judge on.
     const worse = overlappingMarket(3, { days: 4, symbols: 15, horizon: 5, wrongShare: 0.4 });
     const report = livePerformanceOf(worse, noPromiseOfDrawdown, { ...DEFAULT_PERFORMANCE_OPTIONS, minDays: 1, minSamples: 10 });
     expect(report.status).toBe('insufficient-data');
     expect(report.reasons[0]).toMatch(/independent stretch/);
+  });
+
+  it('is never "ok" on a tiny matured sample: 10 days × 10 symbols of a model right 30% of the time against a promised 55%', () => {
+    // The market's call of the day is shared by every symbol (rows of a day depend on each other).
+    const tiny = (days: number, seed: number): OutcomeSample[] => {
+      const next = rng(seed);
+      const out: OutcomeSample[] = [];
+      for (let d = 0; d < days; d++) {
+        const up = next() < 0.5 ? 1 : 0;
+        for (let s = 0; s < 10; s++) {
+          const outcome = (next() < 0.7 ? up : 1 - up) as 0 | 1;
+          const predictedClass = (next() < 0.3 ? outcome : 1 - outcome) as 0 | 1;
+          out.push({ symbol: `S${s}`, asOf: day(d), probability: predictedClass ? 0.6 : 0.4, predictedClass, outcome, forwardReturn: (outcome ? 1 : -1) * 0.01 });
+        }
+      }
+      return out;
+    };
+    const promised = { accuracy: 0.56, auc: 0.58, maxDrawdown: 0.2, meanDailyReturn: 0.0005, recall: { down: 0.5, up: 0.6 } };
+    for (let seed = 1; seed <= 20; seed++) {
+      // 10 and 20 days: 2 and 4 stretches of 5 sessions. Before, 10 days gave "ok" with an interval of 0.3%–98.9% on 1 df and 100 "effective" samples.
+      for (const days of [10, 20]) {
+        const report = livePerformanceOf(tiny(days, seed), promised);
+        expect(report.status).toBe('insufficient-data');
+        expect(report.severity).toBeNull();
+        expect(report.effectiveSamples).toBeNull();
+        expect(report.reasons[0]).toMatch(new RegExp(`${days * 10} matured predictions on ${days} days make ${days / 5} independent stretch\\(es\\) of 5-session outcomes; the hit rate is judged from 5 \\(its 99% interval would be`));
+      }
+      // 25 days: 5 stretches, judged.
+      expect(livePerformanceOf(tiny(25, seed), promised).status).not.toBe('insufficient-data');
+    }
   });
 });
 
