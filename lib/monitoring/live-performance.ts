@@ -10,8 +10,9 @@
  * the hit-rate interval rests on a dependence-robust effective sample size and Student's t on the
  * independent stretches of days (hitRateIntervalOf).
  *
- * Below the minimum sample, or on fewer than HIT_RATE_MIN_STRETCHES independent stretches of days,
- * the verdict is "insufficient-data", never an alarm (and never "ok").
+ * Below the minimum sample the verdict is "insufficient-data", never an alarm; on fewer than
+ * HIT_RATE_MIN_STRETCHES independent stretches of days it is "insufficient-data" too (never "ok"),
+ * unless the hit rate's interval lies wholly below the promise.
  */
 import { z } from 'zod';
 import { maxDrawdownOf } from '../backtest/performance';
@@ -335,7 +336,10 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
   if (n < options.minSamples || days.length < options.minDays) {
     return { ...base, reasons: [`${n} matured predictions on ${days.length} days; performance is judged from ${options.minSamples} predictions on ${options.minDays} days`] };
   }
-  if (base.hitRateInterval === null || units < HIT_RATE_MIN_STRETCHES) {
+  // On few stretches the wide interval proves nothing good; an interval wholly below the promise
+  // still proves the loss (a 3-stretch sample of a model right a third of the time stays an alarm).
+  const clearlyBelow = base.hitRateInterval !== null && base.hitRateInterval.upper < (promised.accuracy ?? 0.5) - options.maxHitRateDrop;
+  if (base.hitRateInterval === null || (units < HIT_RATE_MIN_STRETCHES && !clearlyBelow)) {
     const interval = base.hitRateInterval === null ? '' : ` (its ${Math.round(options.confidence * 100)}% interval would be ${pct(base.hitRateInterval.lower)}–${pct(base.hitRateInterval.upper)})`;
     return {
       ...base,

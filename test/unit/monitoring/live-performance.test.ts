@@ -172,6 +172,14 @@ describe('live hit rate with overlapping outcomes', () => {
     expect(interval?.degreesOfFreedom).toBe(7);
   });
 
+  it('still raises the alarm on fewer than five stretches when the interval lies wholly below the promise', () => {
+    // 20 days × 40 symbols (4 stretches) of a model wrong on nine rows in ten.
+    const wrong = overlappingMarket(4, { days: 20, symbols: 40, horizon: 5, wrongShare: 0.9 });
+    const report = livePerformanceOf(wrong, noPromiseOfDrawdown);
+    expect([report.status, report.severity]).toEqual(['degraded', 'critical']);
+    expect(report.reasons[0]).toMatch(/over 4 independent stretches of days.*significantly more than/);
+  });
+
   it('needs five independent stretches of days before judging the hit rate', () => {
     // 15 symbols on 4 days of 5-session outcomes: one stretch of days, no variance to judge on.
     const worse = overlappingMarket(3, { days: 4, symbols: 15, horizon: 5, wrongShare: 0.4 });
@@ -198,8 +206,14 @@ describe('live hit rate with overlapping outcomes', () => {
     const promised = { accuracy: 0.56, auc: 0.58, maxDrawdown: 0.2, meanDailyReturn: 0.0005, recall: { down: 0.5, up: 0.6 } };
     for (let seed = 1; seed <= 20; seed++) {
       // 10 and 20 days: 2 and 4 stretches of 5 sessions. Before, 10 days gave "ok" with an interval of 0.3%–98.9% on 1 df and 100 "effective" samples.
+      // Never ok; an interval wholly below the promise is still the alarm it proves.
       for (const days of [10, 20]) {
         const report = livePerformanceOf(tiny(days, seed), promised);
+        expect(report.status).not.toBe('ok');
+        if (report.status === 'degraded') {
+          expect(report.severity).not.toBeNull();
+          continue;
+        }
         expect(report.status).toBe('insufficient-data');
         expect(report.severity).toBeNull();
         expect(report.effectiveSamples).toBeNull();
