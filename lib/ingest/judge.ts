@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import type { Bar } from '../market-data/bar';
-import { instrumentKind, instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
+import { instrumentKind, instrumentMapSchema, knownInstrumentKind, type InstrumentMap } from '../market-data/instruments';
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
@@ -230,7 +230,8 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       chunkOf.set(symbol, Number(chunk));
       const from = report.bySymbol?.[symbol]?.source ?? fallbackSource;
       const stored = await storedFor(tx, symbol, bars, window, storedSymbols.has(symbol));
-      series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from }));
+      // The declared kind (the import's or the store's instruments) says which series are judged misdated and which make the market.
+      series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from, kind: knownInstrumentKind(symbol, instruments) }));
       const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from, context: volumeContext(symbol, stored) }, report.policy);
       // The rows to be published against the stored bars they share: another price basis?
       const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
@@ -274,7 +275,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       if (!list) bySymbol.set(r.symbol, (list = []));
       list.push(barOf(r));
     }
-    for (const [symbol, bars] of bySymbol) series.push(seriesOfBars(symbol, [], bars.sort(byDate), { storedBefore: true }));
+    for (const [symbol, bars] of bySymbol) series.push(seriesOfBars(symbol, [], bars.sort(byDate), { storedBefore: true, kind: knownInstrumentKind(symbol, instruments) }));
   }
   const duplicates = duplicateSeriesIssues(series);
   const judged = new Map(series.filter((s) => s.staged).map((s) => [s.symbol, s]));

@@ -1,6 +1,6 @@
 import { nyseTradingDaysBetween } from '../calendar/nyse';
 import type { Bar } from '../market-data/bar';
-import { knownInstrumentKind } from '../market-data/instruments';
+import { knownInstrumentKind, type InstrumentKind } from '../market-data/instruments';
 import { laggedCorrelation, NEAR_DUPLICATE_CORRELATION, scanLaggedPairs } from '../stats/symbol-clusters';
 import { issue, type QualityIssue } from './rules-catalog';
 
@@ -37,10 +37,11 @@ import { issue, type QualityIssue } from './rules-catalog';
  *   equal prices) make it `lagged_duplicate` at lag 0: two securities never trade them, so it is
  *   one security under a second spelling (BRKB beside BRK.B).
  *
- * - `misdated_series` (reject, the whole series): a US equity or index of the snapshot whose daily
- *   returns move with the market (the mean return of the other US equities, at least
- *   MIN_MARKET_SERIES of them on a session) of another session, 1..DUPLICATE_MAX_LAG away, rather
- *   than with the same session's: its bars are dated sessions late or early. A late-dated file's
+ * - `misdated_series` (reject, the whole series): a series of the snapshot of any kind but another
+ *   market's (MISDATED_JUDGED_KINDS) whose daily returns move with, or against, the market (the mean
+ *   return of the other US equities, at least MIN_MARKET_SERIES of them on a session) of another
+ *   session, 1..DUPLICATE_MAX_LAG away, more than with or against the same session's: its bars are
+ *   dated sessions late or early. A late-dated file's
  *   label on session t is the market's move of t, which the market columns of t hold (a 1-day
  *   direction AUC of 0.77 from advance/decline alone); an early-dated one puts its future into every
  *   other stock's market columns. Decided by the gap between the two correlations in units of
@@ -49,7 +50,15 @@ import { issue, type QualityIssue } from './rules-catalog';
  *   S&P 500 files, 2013-2018, every series moves with its own session's market (correlation 0.15 to
  *   0.8) more than with any other's (at most 0.23, and never above its own session's): the largest
  *   gap is −0.05, where a file dated one session off gives +5 (the least market-bound stock, NEM)
- *   to +25.
+ *   to +25. Whether a series moves with the market or against it (a volatility index, an inverse
+ *   fund) is not read from its name: the gap is between the strengths of the two ties, whichever way
+ *   each goes (misdatedAt). The orientation had come from a list of VIX-family names: a VIX-like feed
+ *   dated two sessions early was rejected named VIX9D but judged as a stock named VXST (CBOE's 9-day
+ *   VIX before 2017), and published; a volatility_index feature on it (which takes any symbol) became
+ *   champion, OOS AUC 0.5596 against 0.5206 on the series dated right. Over the 382 files as they
+ *   are, no series is tied more strongly either way to another session's market than to its own
+ *   (largest gap −1.5); dated one session late, one early or two early, 378, 377 and 377 of them are
+ *   found (379, 378, 378 by the signed gap, which assumed they move with the market).
  *
  * Cost: every pair is screened on returns' ranks at every lag (lib/stats/symbol-clusters.ts
  * scanLaggedPairs: a dot product on a subsample of days), ranks so that a copy with a few garbled
@@ -75,6 +84,14 @@ export const MIN_MARKET_SERIES = 20;
 export const MISDATED_GAP_Z = 5;
 /** The least correlation with another session's market that can make a series misdated (noise never reaches it on a long series). */
 export const MISDATED_MIN_CORRELATION = 0.1;
+/**
+ * Kinds of series misdated_series judges: every kind whose bars can feed features dated by NYSE
+ * sessions (a universe of equities, ETFs, indices, synthetic series, futures or currencies; any
+ * series as the volatility_index feature's input, which takes any symbol). Not another market's
+ * (foreign_equity): its bar of day t closed hours before the NYSE's and follows the US day before,
+ * so against the US market it always looks dated a session late.
+ */
+export const MISDATED_JUDGED_KINDS: ReadonlySet<InstrumentKind> = new Set<InstrumentKind>(['equity', 'etf', 'index', 'volatility_index', 'synthetic', 'future', 'fx']);
 /** Fewest US equities on each side of a split into two groups dated a session apart (laggedGroups), and on a session for a group's mean return to count. */
 export const MIN_GROUP_SERIES = 5;
 /** Returns between the windows a short update is judged on (misdatedSeries), and the longest (about the year of stored bars the judge reads). */
@@ -100,6 +117,12 @@ export interface DuplicateCheckSeries {
   staged?: ArrayLike<number>;
   /** Whether the store held bars of the symbol before this snapshot (a symbol new to the store is the one added later). */
   storedBefore: boolean;
+  /**
+   * The series' kind as declared (an import's or the store's `instruments`) or read from its symbol;
+   * absent: read from the symbol (knownInstrumentKind). Which series are judged misdated and which
+   * make the market go by it.
+   */
+  kind?: InstrumentKind;
   /** The file of the snapshot's rows (the findings' source). */
   source?: string;
 }
@@ -132,7 +155,7 @@ export interface DuplicateSeriesFindings {
  * A series of `staged` bars with `stored` bars of the symbol on other dates (a stored bar on a staged
  * bar's date is replaced by it), ascending: the columns duplicateSeriesIssues takes.
  */
-export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: readonly Bar[], options: { storedBefore?: boolean; source?: string } = {}): DuplicateCheckSeries {
+export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: readonly Bar[], options: { storedBefore?: boolean; source?: string; kind?: InstrumentKind } = {}): DuplicateCheckSeries {
   const ascending = (bars: readonly Bar[]): readonly Bar[] => (bars.every((b, k) => k === 0 || bars[k - 1].date < b.date) ? bars : [...bars].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0)));
   const a = ascending(staged);
   const b = ascending(stored);
@@ -168,8 +191,12 @@ export function seriesOfBars(symbol: string, staged: readonly Bar[], stored: rea
     ...(staged.length > 0 ? { staged: out.staged.subarray(0, n) } : {}),
     storedBefore: options.storedBefore ?? stored.length > 0,
     ...(options.source !== undefined ? { source: options.source } : {}),
+    ...(options.kind !== undefined ? { kind: options.kind } : {}),
   };
 }
+
+/** A series' kind: as declared, else read from its symbol (undefined for a suffix no rule reads). */
+const kindOf = (S: DuplicateCheckSeries): InstrumentKind | undefined => S.kind ?? knownInstrumentKind(S.symbol);
 
 /** Two prices equal within the rounding of vendors' exports (EQUAL_BAR_TOLERANCE). */
 export const equalWithinRounding = (x: number, y: number): boolean => Math.abs(x - y) <= Math.max(EQUAL_BAR_TOLERANCE.absolute, EQUAL_BAR_TOLERANCE.relative * Math.max(Math.abs(x), Math.abs(y))) + 1e-12;
@@ -214,7 +241,7 @@ export function duplicateSeriesIssues(series: readonly DuplicateCheckSeries[]): 
   const out: DuplicateSeriesFindings = { issues: [], rejected: new Map(), pairs: [] };
   const judged = series.map((s) => s.staged !== undefined && Array.prototype.some.call(s.staged, (v: number) => v === 1));
   // A series on its own: closes of the next session under each date (every symbol of a file shifted alike).
-  for (const [i, S] of series.entries()) if (judged[i] && knownInstrumentKind(S.symbol) === 'equity') misdatedCloses(S, out);
+  for (const [i, S] of series.entries()) if (judged[i] && kindOf(S) === 'equity') misdatedCloses(S, out);
   if (!judged.some(Boolean) || series.length < 2) return out;
 
   // Sessions: the NYSE's between the first and last date, and any other date a bar has.
@@ -625,7 +652,11 @@ function laggedGroups(returns: Float64Array, n: number, days: number, equity: re
   return undefined;
 }
 
-/** Whether the series' returns of the snapshot alone correlate more with the market at the window's lag than on their own sessions (no significance asked: the window gave it). */
+/**
+ * Whether the series' returns of the snapshot alone are tied to the market at the window's lag, the
+ * way (`sign`) the window found, more strongly than to their own sessions' either way (misdatedAt;
+ * no significance asked: the window gave it).
+ */
 function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateCheckSeries, i: number, days: number, worst: { lag: number; window: [number, number]; marketRow: Float64Array }, sign: number): boolean {
   const y = new Float64Array(2 * days);
   y.set(worst.marketRow, days);
@@ -649,7 +680,7 @@ function leansTheSameWay(returns: Float64Array, barAt: Int32Array, S: DuplicateC
   }
   const same = laggedCorrelation(y, 0, 1, days, 0, worst.window[0], worst.window[1]);
   const other = laggedCorrelation(y, 0, 1, days, worst.lag, worst.window[0], worst.window[1]);
-  return other.r > (same.r === same.r ? same.r : 0);
+  return other.r > (same.r === same.r ? Math.abs(same.r) : 0);
 }
 
 /** Rows 0 and 1 of `x` (days each) as ranks (ranksInPlace) within `window`, the market's widened by `reach` sessions either side for the lags; NaN elsewhere. */
@@ -666,7 +697,7 @@ function windowRanks(x: Float64Array, days: number, window: [number, number], re
 }
 
 /**
- * `misdated_series` (above): each judged US equity or index against the other US equities' mean
+ * `misdated_series` (above): each judged series (MISDATED_JUDGED_KINDS) against the other US equities' mean
  * return, at lags −DUPLICATE_MAX_LAG..DUPLICATE_MAX_LAG; and, when the US equities split into two
  * groups dated a session apart (laggedGroups: a third or half of the universe misdated makes the mean
  * of all a blend of both dates, against which no series stands out), against the other group's.
@@ -679,7 +710,7 @@ function windowRanks(x: Float64Array, days: number, window: [number, number], re
 function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonly boolean[], smooth: Uint8Array, m: { returns: Float64Array; barAt: Int32Array; days: number }, out: DuplicateSeriesFindings): void {
   const { returns, barAt, days } = m;
   const n = series.length;
-  const kinds = series.map((s) => knownInstrumentKind(s.symbol));
+  const kinds = series.map(kindOf);
   const equity = kinds.map((k, i) => k === 'equity' && !smooth[i]);
   const all = marketOf(returns, n, days, (i) => kinds[i] === 'equity');
   const markets: Market[] = [{ ...all, min: MIN_MARKET_SERIES, holds: (i) => kinds[i] === 'equity', group: false, name: 'the other US equities\' mean return', note: '' }];
@@ -715,11 +746,8 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
   }
   for (let i = 0; i < n; i++) {
     const S = series[i];
-    if (!judged[i] || smooth[i] || out.rejected.has(S.symbol) || (kinds[i] !== 'equity' && kinds[i] !== 'index' && kinds[i] !== 'volatility_index')) continue;
-    // A volatility index moves against the market: its returns are judged negated. A VIX-like feed
-    // dated two sessions early went unjudged, and a volatility_index feature on it became first
-    // champion timing the market (AUC 0.61 against breadth's 0.53).
-    const sign = kinds[i] === 'volatility_index' ? -1 : 1;
+    const kind = kinds[i];
+    if (!judged[i] || smooth[i] || out.rejected.has(S.symbol) || kind === undefined || !MISDATED_JUDGED_KINDS.has(kind)) continue;
     let staged = 0;
     let lastStaged = -1;
     for (let t = 0; t < days; t++) {
@@ -735,7 +763,7 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
     for (let t = 0; t < days; t++) {
       const v = returns[i * days + t];
       const k = barAt[i * days + t];
-      x[t] = v === v && (own ? (S.staged as ArrayLike<number>)[k] === 1 : t <= lastStaged) ? sign * v : NaN;
+      x[t] = v === v && (own ? (S.staged as ArrayLike<number>)[k] === 1 : t <= lastStaged) ? v : NaN;
     }
     // Windows: the whole for a series judged on its own returns; else those ending at its last return of the snapshot.
     const windows: Array<[number, number]> = [];
@@ -748,7 +776,7 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
         if (count >= MIN_COMMON_SESSIONS && (count - MIN_COMMON_SESSIONS) % WINDOW_STEP_SESSIONS === 0) windows.push([t, lastStaged + 1]);
       }
     }
-    let worst: { lag: number; r: number; same: number; sessions: number; gap: number; market: Market; window: [number, number]; marketRow: Float64Array } | undefined;
+    let worst: { lag: number; r: number; same: number; sessions: number; gap: number; sign: 1 | -1; market: Market; window: [number, number]; marketRow: Float64Array } | undefined;
     for (const market of markets) {
       const self = market.holds(i);
       if (market.group && self) continue;
@@ -774,14 +802,18 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
         for (let lag = -reach; lag <= reach; lag++) {
           if (lag === 0) continue;
           const other = laggedCorrelation(y, 0, 1, days, lag, window[0], window[1]);
-          const gap = misdatedAt(same, other);
-          if (gap !== undefined && (!worst || gap > worst.gap)) worst = { lag, r: other.r, same: same.r, sessions: same.n, gap, market, window, marketRow: x.slice(days) };
+          // Which way the series moves with the market is the data's, never its name's: a VIX-like
+          // feed moves against it, and named VXST rather than VIX it was judged as a stock.
+          const gap = misdatedAt(same, other, true);
+          const sign = other.r < 0 ? -1 : 1;
+          if (gap !== undefined && (!worst || gap > worst.gap)) worst = { lag, r: other.r, same: same.r, sessions: same.n, gap, sign, market, window, marketRow: x.slice(days) };
         }
       }
     }
     if (!worst) continue;
     // A short update is rejected only when its own returns lean the same way: a correct update of a
     // series whose stored bars are misdated is not the misdated data (those must be removed by hand).
+    const sign = worst.sign;
     if (!own && !leansTheSameWay(returns, barAt, S, i, days, worst, sign)) continue;
     const k = Math.abs(worst.lag);
     // Own session t against the market of t + lag: lag < 0, the bars are dated k sessions after they traded.
@@ -795,7 +827,7 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
       }
       over = `over the ${worst.sessions} sessions up to its last one in this import (${S.date[barAt[i * days + worst.window[0]]] ?? '?'}..${S.date[barAt[i * days + lastStaged]]}; ${mine} of them this import's, the rest stored before it)`;
     }
-    rejectSeries(out, S, 'misdated_series', `series of ${S.symbol} moves with the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns${sign < 0 ? ' (negated: a volatility index moves against the market)' : ''} correlate ${worst.r.toFixed(3)} with ${worst.market.name} ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(worst.same) ? 'n/a' : worst.same.toFixed(3)} with the same session's, ${over} (gap ${worst.gap.toFixed(1)}/√sessions, ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source${own ? '' : '; stored bars of it that are misdated must be removed and imported again'}).${worst.market.note}`);
+    rejectSeries(out, S, 'misdated_series', `series of ${S.symbol} moves ${sign < 0 ? 'against' : 'with'} the market of ${sessionWord(k)} ${worst.lag < 0 ? 'earlier' : 'later'}, not of its own sessions: its daily returns correlate ${worst.r.toFixed(3)} with ${worst.market.name} ${sessionWord(k)} ${worst.lag < 0 ? 'before' : 'after'} and ${Number.isNaN(worst.same) ? 'n/a' : worst.same.toFixed(3)} with the same session's, ${over} (gap ${worst.gap.toFixed(1)}/√sessions between the two ties' strengths, whichever way each goes; ${MISDATED_GAP_Z} decides): the bars look ${how}. Misdated bars put the market's move into the features of the session they are filed under; the series is rejected whole and the import fails (fix the dates at the source${own ? '' : '; stored bars of it that are misdated must be removed and imported again'}).${worst.market.note}`);
   }
 }
 
@@ -803,11 +835,21 @@ function misdatedSeries(series: readonly DuplicateCheckSeries[], judged: readonl
  * The gap, in units of 1/√sessions, by which a series moves with the market of another session
  * (`other`) more than with its own (`same`), when that says misdated: the other session's correlation
  * at least MISDATED_MIN_CORRELATION on MIN_COMMON_SESSIONS or more, the gap MISDATED_GAP_Z or more.
+ * `either`: the series may move with the market or against it (a volatility index, an inverse fund),
+ * and which way is not known beforehand: the gap is between the two ties' strengths, |other| − |same|,
+ * whatever their signs. Read as (other − same) in the other session's direction, a tie to the own
+ * session the opposite way would count as evidence: the 382 real files as monthly updates
+ * (2016-01..2018-02) gave 82 findings, and as daily ones (2017-10-02..2018-02-07) 91, each a stock
+ * moving with its own session's market (COG: +0.31) about as strongly as against the session
+ * before's (−0.33); as strengths, none. Without `either` (two groups of US
+ * equities, which move with the market), the signed gap.
  * NaN (no variance, no common days) never passes.
  */
-function misdatedAt(same: { r: number; n: number }, other: { r: number; n: number }): number | undefined {
-  const gap = (other.r - (same.r === same.r ? same.r : 0)) * Math.sqrt(Math.min(other.n, same.n));
-  return other.n >= MIN_COMMON_SESSIONS && other.r >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z ? gap : undefined;
+function misdatedAt(same: { r: number; n: number }, other: { r: number; n: number }, either = false): number | undefined {
+  const own = same.r === same.r ? same.r : 0;
+  const strength = either ? Math.abs(other.r) : other.r;
+  const gap = (strength - (either ? Math.abs(own) : own)) * Math.sqrt(Math.min(other.n, same.n));
+  return other.n >= MIN_COMMON_SESSIONS && strength >= MISDATED_MIN_CORRELATION && gap >= MISDATED_GAP_Z ? gap : undefined;
 }
 
 /** Sessions of a series' own bars the closes-of-another-session test needs (the real files' 250-session windows: see MISDATED_CLOSE_RANK_CORRELATION). */

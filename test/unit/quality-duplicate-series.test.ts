@@ -313,7 +313,7 @@ describe('misdated_series', () => {
     expect(found.issues).toEqual([]);
   });
 
-  it('judges a volatility index on its returns negated (it moves against the market): dated 2 sessions early it is rejected, as traded it is not', () => {
+  it('judges a volatility index, which moves against the market: dated 2 sessions early it is rejected, as traded it is not', () => {
     const draw = rng(77);
     const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
     let level = 15;
@@ -325,7 +325,57 @@ describe('misdated_series', () => {
     expect(judge(vix).issues).toEqual([]);
     const found = judge(shifted(vix, '$VIX', -2));
     expect([...found.rejected.keys()]).toEqual(['$VIX']);
-    expect(found.issues[0].message).toMatch(/its daily returns \(negated: a volatility index moves against the market\) correlate 0\.\d+ .*dated 2 sessions early/);
+    expect(found.issues[0].message).toMatch(/moves against the market of 2 sessions later, .*its daily returns correlate -0\.\d+ .*between the two ties' strengths, whichever way each goes; 5 decides\).*dated 2 sessions early/);
+  });
+
+  // A VIX-like feed under a name outside the VIX family list (VXST, CBOE's 9-day VIX before 2017;
+  // VX=F, a VIX future) dated two sessions early was published: the orientation was read from the
+  // symbol's name, and futures and currencies were not judged; a model on it became champion (OOS
+  // AUC 0.5596 against 0.5206 on the series dated right). The orientation now comes from the data.
+  /** A VIX-like level that moves against `market` (−4× its return, with noise of its own). */
+  const volatilityLike = (symbol: string, seed: number): Bar[] => {
+    const draw = rng(seed);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+    let level = 15;
+    return DAYS.slice(0, 600).map((date, i) => {
+      const open = level;
+      level = Math.max(5, level * Math.exp(-4 * market[i] + 0.02 * gauss()));
+      return { symbol, date, open, high: Math.max(open, level) * 1.01, low: Math.min(open, level) * 0.99, close: level, volume: 0 };
+    });
+  };
+
+  it.each(['VXST', 'VX=F', 'ZVOL'])('judges %s, a series moving against the market under any name, on the orientation its returns show: dated 2 sessions early it is rejected, as traded it is not', (symbol) => {
+    const vol = volatilityLike(symbol, 78);
+    expect(judge(vol).issues).toEqual([]);
+    const found = judge(shifted(vol, symbol, -2));
+    expect([...found.rejected.keys()]).toEqual([symbol]);
+    expect(found.issues[0].message).toMatch(new RegExp(`^series of ${symbol.replace('=', '\\=')} moves against the market of 2 sessions later, not of its own sessions: its daily returns correlate -0\\.\\d+ with .* 2 sessions after and -?0\\.\\d+ with the same session's, .*\\(gap \\d+\\.\\d\\/√sessions between the two ties' strengths, whichever way each goes; 5 decides\\).*dated 2 sessions early`));
+  });
+
+  it('judges futures and currencies that move with the market: dated a session early or late they are rejected, as traded they are not', () => {
+    const future = walk('ES=F', 201, 600, 0, market);
+    const currency = walk('AUDUSD=X', 202, 600, 0, market.map((m) => 0.5 * m));
+    expect(judge(future, currency).issues).toEqual([]);
+    const found = judge(shifted(future, 'ES=F', -1), shifted(currency, 'AUDUSD=X', 1));
+    expect([...found.rejected.keys()].sort()).toEqual(['AUDUSD=X', 'ES=F']);
+    expect(found.rejected.get('ES=F')?.message).toMatch(/dated 1 session early/);
+    expect(found.rejected.get('AUDUSD=X')?.message).toMatch(/dated 1 session late/);
+  });
+
+  it('reads the declared kind: a series declared foreign_equity (another market, its day following the US day before) is not judged, one declared volatility_index is', () => {
+    // A bare symbol is a US equity by its name; declared another market's, it is judged as the SAP.DE above.
+    const tokyo = shifted(walk('ZTKY', 203, 600, 0, market), 'ZTKY', 1);
+    expect([...judge(tokyo).rejected.keys()]).toEqual(['ZTKY']);
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZTKY', tokyo, [], { kind: 'foreign_equity' })]).issues).toEqual([]);
+    const vol = shifted(volatilityLike('ZVIX', 79), 'ZVIX', -2);
+    expect(duplicateSeriesIssues([...u.map((b) => stored(b)), seriesOfBars('ZVIX', vol, [], { kind: 'volatility_index' })]).rejected.get('ZVIX')?.rule).toBe('misdated_series');
+  });
+
+  it('passes a series that moves against its own session\'s market more than with another\'s (an inverse ETF)', () => {
+    // Before, the returns' sign was taken from the name: an inverse fund tracking −1× the market with
+    // a correlation of 0.1 or more to the session before was "dated 1 session late".
+    const inverse = walk('ZINV', 204, 600, 0, market.map((m, t) => -1.2 * m + (t > 0 ? 0.4 * market[t - 1] : 0)));
+    expect(judge(inverse).issues).toEqual([]);
   });
 
   it('judges a short update on its stored bars too: a monthly file dated late, after months of late bars stored, is rejected; one dated right is not', () => {
