@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
-import { createPool } from 'mysql2';
+import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type MigrationProvider, type QueryResult } from 'kysely';
+import { createPool, type Pool } from 'mysql2';
 import { redactUrl } from '../redact';
 import { verbatimValueProblem } from '../verbatim-value';
 import { migrationProvider } from './migrations';
+import { ResumableDdlDialect } from './resumable-ddl';
 import type { DatabaseSchema } from './schema';
 
 export type DatabaseDriver = 'mysql' | 'sqlite';
@@ -216,6 +217,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   let driver: DatabaseDriver;
   let db: Kysely<DatabaseSchema>;
   let sqlite: BetterSqlite3.Database | undefined;
+  let pool: Pool | undefined;
   const wait: LockWait = { asyncMs: 0, description: redact(url) };
   if (url.startsWith('sqlite:')) {
     const file = sqliteFile(url);
@@ -229,23 +231,15 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     db = new Kysely<DatabaseSchema>({ dialect: new ImmediateSqliteDialect(sqlite, wait) });
   } else if (url.startsWith('mysql://')) {
     driver = 'mysql';
-    const pool = createPool({
-      uri: url,
-      connectionLimit: 8,
-      dateStrings: true,
-      // Doubles and counts come back as JS numbers; our volumes and prices fit a double.
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      decimalNumbers: true,
-      typeCast: exactDoubles,
-    });
+    pool = mysqlPool(url);
     db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
   } else {
     throw new DatabaseUrlError(`Unsupported DATABASE_URL "${redact(url)}": use mysql://user:pass@host:3306/db or sqlite:<file>`);
   }
 
   try {
-    await migrate(db);
+    if (pool) await migrateMysql(pool);
+    else await migrate(db);
   } catch (error) {
     await db.destroy();
     throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
@@ -257,8 +251,38 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   return { driver, db, sqlite, description: redact(url), close: () => db.destroy() };
 }
 
-async function migrate(db: Kysely<DatabaseSchema>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+/** A pool of connections to the MySQL database of `url`, reading values as the store expects them. */
+export function mysqlPool(url: string): Pool {
+  return createPool({
+    uri: url,
+    connectionLimit: 8,
+    dateStrings: true,
+    // Doubles and counts come back as JS numbers; our volumes and prices fit a double.
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: true,
+    typeCast: exactDoubles,
+  });
+}
+
+/**
+ * Applies the pending migrations to the MySQL database of `pool`. MySQL commits DDL statement by
+ * statement, so a migration interrupted by a kill or a lost connection stays unrecorded with some
+ * of its statements applied: it runs again from its start, and each DDL statement whose effect is
+ * already there is passed over (lib/store/resumable-ddl.ts). Kysely's lock (GET_LOCK) keeps two
+ * processes from migrating at once.
+ */
+export async function migrateMysql(pool: Pool, provider: MigrationProvider = migrationProvider): Promise<void> {
+  const db = new Kysely<unknown>({ dialect: new ResumableDdlDialect({ pool }) });
+  try {
+    await migrate(db, provider);
+  } finally {
+    await db.destroy(); // (leaves the pool open: it is the store's)
+  }
+}
+
+async function migrate<DB>(db: Kysely<DB>, provider: MigrationProvider = migrationProvider): Promise<void> {
+  const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -11,10 +11,70 @@ const SQLITE_NOW_MICROS = sql.raw(`cast(round((julianday('now') - 2440587.5) * 8
 /** Tables with a `symbol` column before 0007, and whether it is nullable. */
 const SYMBOL_COLUMNS = [['bars', false], ['quarantine', true], ['feature_rows', false], ['news_headlines', true], ['prediction_log', false], ['prediction_outcomes', false]] as const;
 
+/** Whether the table exists (a migration run again on MySQL may find it dropped already). */
+async function tableExists(db: Kysely<unknown>, table: string): Promise<boolean> {
+  const found =
+    db.getExecutor().adapter instanceof MysqlAdapter
+      ? await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = database() and table_name = ${table}`.execute(db)
+      : await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = ${table}`.execute(db);
+  return Number(found.rows[0]?.n ?? 0) > 0;
+}
+
+/**
+ * Migration 0015: a headline's effective date is set at import (lib/news/headlines.ts). Until the
+ * calendar knew the 13:00 early closes, one published before 16:00 on a trading day counted on that
+ * day even when the market had closed at 13:00: those published from the early close to 16:00 move
+ * to the next trading day, and the stored rows of every feature set with news features are marked
+ * stale from the day they left (feature_progress.stale_from; for their symbol, or every symbol for
+ * market-wide news), as lib/store/news.ts marks them (a migration keeps its own copy).
+ */
+async function moveEarlyCloseNews(db: Kysely<unknown>): Promise<void> {
+  const range = await sql<{ lo: string | null; hi: string | null }>`select min(published) as lo, max(published) as hi from news_headlines`.execute(db);
+  const lo = range.rows[0]?.lo;
+  const hi = range.rows[0]?.hi;
+  if (!lo || !hi) return;
+  const days: string[] = [];
+  for (let year = Number(lo.slice(0, 4)); year <= Number(hi.slice(0, 4)); year++) days.push(...nyseEarlyCloses(year).keys());
+  const moved: Array<{ id: string; symbol: string | null; from: string; to: string }> = [];
+  for (let i = 0; i < days.length; i += 200) {
+    const rows = await sql<{ id: string; published: string; effective_date: string; symbol: string | null }>`
+      select id, published, effective_date, symbol from news_headlines where substr(published, 1, 10) in (${sql.join(days.slice(i, i + 200))})`.execute(db);
+    for (const r of rows.rows) {
+      // Without a time a headline already counts from the next trading day.
+      if (!/^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$/.test(r.published)) continue;
+      const to = firstNyseCloseAfter(r.published.slice(0, 10), r.published.slice(11));
+      if (to !== r.effective_date) moved.push({ id: r.id, symbol: r.symbol, from: r.effective_date, to });
+    }
+  }
+  if (moved.length === 0) return;
+  for (const m of moved) await sql`update news_headlines set effective_date = ${m.to} where id = ${m.id}`.execute(db);
+  const definitions = await sql<{ version: string; definition: string }>`select version, definition from feature_sets`.execute(db);
+  const versions = definitions.rows.filter((r) => (JSON.parse(r.definition) as { features?: Array<{ kind?: unknown }> }).features?.some((f) => f.kind === 'news_sentiment')).map((r) => r.version);
+  if (versions.length === 0) return;
+  const earliest = new Map<string | null, string>();
+  for (const m of moved) {
+    const date = m.from < m.to ? m.from : m.to;
+    const known = earliest.get(m.symbol);
+    if (known === undefined || date < known) earliest.set(m.symbol, date);
+  }
+  const now = new Date().toISOString();
+  for (const [symbol, date] of earliest) {
+    await sql`update feature_progress set stale_from = ${date}, updated_at = ${now}
+      where version in (${sql.join(versions)}) and (stale_from is null or stale_from > ${date})${symbol === null ? sql`` : sql` and symbol = ${symbol}`}`.execute(db);
+  }
+}
+
 /**
  * Versioned schema migrations, applied in name order at start-up by every process.
- * Written once with portable types so MySQL and SQLite get the same schema; never edit a
- * released migration, add a new one.
+ * Written once with portable types so MySQL and SQLite get the same schema; never change what a
+ * released migration does, add a new one.
+ *
+ * Every migration must be safe to run again from its start after any of its statements: SQLite runs
+ * each in one transaction, but MySQL commits DDL statement by statement, so a migration interrupted
+ * there (a kill, a lost connection) is run again whole by the next start. DDL already applied is
+ * passed over (lib/store/resumable-ddl.ts); a statement that moves data must find its work done, or
+ * do it again with the same result, and DML that must happen together runs in a transaction.
+ * test/integration/migration-resume.test.ts stops every migration after each of its statements.
  */
 const migrations: Record<string, Migration> = {
   '0001_market_data': {
@@ -461,9 +521,12 @@ const migrations: Record<string, Migration> = {
       // bars_staging: half the rows an import writes, and nothing to delete row by row at publish.
       const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
       await sql`alter table staged_chunks add column bars ${mysql ? sql`longtext` : sql`text`}`.execute(db);
-      await sql`update staged_chunks set bars = ${JSON.stringify({ symbol: [], date: [], open: [], high: [], low: [], close: [], volume: [] })}`.execute(db);
+      // Only chunks without bars: run again on MySQL after the rows below moved (and bars_staging was
+      // dropped), setting every chunk empty would lose them.
+      await sql`update staged_chunks set bars = ${JSON.stringify({ symbol: [], date: [], open: [], high: [], low: [], close: [], volume: [] })} where bars is null`.execute(db);
+      if (!(await tableExists(db, 'bars_staging'))) return; // moved and dropped by an earlier run
       // Imports staged before this migration keep their rows: all of a snapshot's bars move into its
-      // first chunk (publish reads chunk by chunk, so the result is the same).
+      // first chunk (publish reads chunk by chunk, so the result is the same; moved again, the same).
       const snapshots = await sql<{ snapshot_id: string; first: number }>`
         select c.snapshot_id, min(c.chunk) as ${sql.ref('first')} from staged_chunks c
         where exists (select 1 from bars_staging s where s.snapshot_id = c.snapshot_id) group by c.snapshot_id`.execute(db);
@@ -504,9 +567,10 @@ const migrations: Record<string, Migration> = {
       // were written, by the database's clock, and an index to find them by it.
       const mysql = db.getExecutor().adapter instanceof MysqlAdapter;
       await db.schema.alterTable('prediction_log').addColumn('logged_at', 'bigint').execute();
-      // Rows logged before this migration: their request time is the best estimate.
-      if (mysql) await sql`update prediction_log set logged_at = timestampdiff(microsecond, '1970-01-01 00:00:00', str_to_date(left(created_at, 23), '%Y-%m-%dT%H:%i:%s.%f'))`.execute(db);
-      else await sql`update prediction_log set logged_at = cast(round((julianday(created_at) - 2440587.5) * 86400000) as integer) * 1000`.execute(db);
+      // Rows logged before this migration: their request time is the best estimate (rows that have
+      // one already were set by an earlier run of this migration, on MySQL).
+      if (mysql) await sql`update prediction_log set logged_at = timestampdiff(microsecond, '1970-01-01 00:00:00', str_to_date(left(created_at, 23), '%Y-%m-%dT%H:%i:%s.%f')) where logged_at is null`.execute(db);
+      else await sql`update prediction_log set logged_at = cast(round((julianday(created_at) - 2440587.5) * 86400000) as integer) * 1000 where logged_at is null`.execute(db);
       // Every row gets it, whoever inserts it (the log writer sets it itself): MySQL through an
       // expression default, SQLite (which cannot add a column with one) through a trigger.
       if (mysql) await sql`alter table prediction_log modify logged_at bigint null default (${MYSQL_NOW_MICROS})`.execute(db);
@@ -574,45 +638,11 @@ const migrations: Record<string, Migration> = {
   },
   '0015_news_early_closes': {
     async up(db: Kysely<unknown>): Promise<void> {
-      // A headline's effective date is set at import (lib/news/headlines.ts). Until the calendar knew
-      // the 13:00 early closes, one published before 16:00 on a trading day counted on that day even
-      // when the market had closed at 13:00: those published from the early close to 16:00 move to the
-      // next trading day, and the stored rows of every feature set with news features are marked stale
-      // from the day they left (feature_progress.stale_from; for their symbol, or every symbol for
-      // market-wide news), as lib/store/news.ts marks them (a migration keeps its own copy).
-      const range = await sql<{ lo: string | null; hi: string | null }>`select min(published) as lo, max(published) as hi from news_headlines`.execute(db);
-      const lo = range.rows[0]?.lo;
-      const hi = range.rows[0]?.hi;
-      if (!lo || !hi) return;
-      const days: string[] = [];
-      for (let year = Number(lo.slice(0, 4)); year <= Number(hi.slice(0, 4)); year++) days.push(...nyseEarlyCloses(year).keys());
-      const moved: Array<{ id: string; symbol: string | null; from: string; to: string }> = [];
-      for (let i = 0; i < days.length; i += 200) {
-        const rows = await sql<{ id: string; published: string; effective_date: string; symbol: string | null }>`
-          select id, published, effective_date, symbol from news_headlines where substr(published, 1, 10) in (${sql.join(days.slice(i, i + 200))})`.execute(db);
-        for (const r of rows.rows) {
-          // Without a time a headline already counts from the next trading day.
-          if (!/^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$/.test(r.published)) continue;
-          const to = firstNyseCloseAfter(r.published.slice(0, 10), r.published.slice(11));
-          if (to !== r.effective_date) moved.push({ id: r.id, symbol: r.symbol, from: r.effective_date, to });
-        }
-      }
-      if (moved.length === 0) return;
-      for (const m of moved) await sql`update news_headlines set effective_date = ${m.to} where id = ${m.id}`.execute(db);
-      const definitions = await sql<{ version: string; definition: string }>`select version, definition from feature_sets`.execute(db);
-      const versions = definitions.rows.filter((r) => (JSON.parse(r.definition) as { features?: Array<{ kind?: unknown }> }).features?.some((f) => f.kind === 'news_sentiment')).map((r) => r.version);
-      if (versions.length === 0) return;
-      const earliest = new Map<string | null, string>();
-      for (const m of moved) {
-        const date = m.from < m.to ? m.from : m.to;
-        const known = earliest.get(m.symbol);
-        if (known === undefined || date < known) earliest.set(m.symbol, date);
-      }
-      const now = new Date().toISOString();
-      for (const [symbol, date] of earliest) {
-        await sql`update feature_progress set stale_from = ${date}, updated_at = ${now}
-          where version in (${sql.join(versions)}) and (stale_from is null or stale_from > ${date})${symbol === null ? sql`` : sql` and symbol = ${symbol}`}`.execute(db);
-      }
+      // Data only: on MySQL in one transaction (SQLite's migration is one already). Interrupted after
+      // the headlines moved and before their feature rows were marked stale, a second run would find
+      // nothing to move and the rows would never be marked.
+      if (db.getExecutor().adapter instanceof MysqlAdapter) await db.transaction().execute((trx) => moveEarlyCloseNews(trx));
+      else await moveEarlyCloseNews(db);
     },
     async down(): Promise<void> {
       // The corrected effective dates stay: the earlier ones came after the day's close.

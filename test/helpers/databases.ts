@@ -17,8 +17,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, empty MySQL database on the test server, so test files never see each other's rows. */
-export async function createMysqlTestDatabase(): Promise<TestDatabase> {
+/** A new MySQL database on the test server without any table (no migration applied), and how to remove it. */
+export async function createEmptyMysqlDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `mlp_test_${crypto.randomBytes(4).toString('hex')}`;
   const admin = new URL(TEST_MYSQL_URL);
   admin.pathname = '/';
@@ -29,15 +29,26 @@ export async function createMysqlTestDatabase(): Promise<TestDatabase> {
   await conn.end();
   const url = new URL(TEST_MYSQL_URL);
   url.pathname = `/${name}`;
-  const store = await openDatabase(url.toString());
   return {
     url: url.toString(),
-    store,
     drop: async () => {
-      await store.close();
       const c = await createConnection(admin.toString());
       await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await c.end();
+    },
+  };
+}
+
+/** A fresh, empty MySQL database on the test server, so test files never see each other's rows. */
+export async function createMysqlTestDatabase(): Promise<TestDatabase> {
+  const empty = await createEmptyMysqlDatabase();
+  const store = await openDatabase(empty.url);
+  return {
+    url: empty.url,
+    store,
+    drop: async () => {
+      await store.close();
+      await empty.drop();
     },
   };
 }
