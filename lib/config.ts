@@ -17,6 +17,11 @@ export interface AppConfig {
   temporalUiUrl: string;
   dataDir: string;
   databaseUrl: string;
+  /**
+   * The setting that names the store, for messages: DATABASE_URL, else the SQLite file in DATA_DIR
+   * (set, or its default <repo>/.data when unset).
+   */
+  databaseUrlFrom: 'DATABASE_URL' | 'DATA_DIR' | 'default DATA_DIR';
   redisUrl: string | undefined;
   /** ARTIFACT_DIR: the local artifact directory (the store when ARTIFACT_URL is unset). */
   artifactDir: string;
@@ -294,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     dataDir,
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'pipeline.sqlite')}`,
+    databaseUrlFrom: e.DATABASE_URL !== undefined ? 'DATABASE_URL' : env.DATA_DIR ? 'DATA_DIR' : 'default DATA_DIR',
     redisUrl: e.REDIS_URL,
     artifactDir,
     artifacts: e.ARTIFACT_URL
@@ -319,6 +325,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     streamGroup: e.STREAM_GROUP,
     streamMetricsAddress: e.STREAM_METRICS_ADDRESS,
   };
+}
+
+/** Which setting named the store and what it says, for a message about the store (lib/store/database.ts StoreNotFoundError). */
+export function describeStoreSetting(config: AppConfig): string {
+  if (config.databaseUrlFrom === 'DATABASE_URL') return `DATABASE_URL=${redactUrl(config.databaseUrl)}`;
+  const dataDir = config.databaseUrlFrom === 'DATA_DIR' ? `DATA_DIR=${config.dataDir}` : `DATA_DIR, unset, so its default ${config.dataDir}`;
+  return `${dataDir}, since DATABASE_URL is unset; a relative DATA_DIR is taken from the current folder, ${process.cwd()}`;
 }
 
 /** The configuration as `cli config` and start-up lines may print it: credentials redacted (lib/redact.ts). */

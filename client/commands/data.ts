@@ -96,7 +96,7 @@ export function newsCommand(): Command {
           }
         }
         if (errors.length > 0) process.exitCode = 1;
-      }),
+      }, { create: true }), // an import: the first one may create the store
     );
   return cmd;
 }

@@ -169,6 +169,11 @@ export class DatabaseUrlError extends Error {
   override name = 'DatabaseUrlError';
 }
 
+/** OpenDatabaseOptions.existing: the store named is not there (no file, no database or no pipeline tables); nothing was created. */
+export class StoreNotFoundError extends Error {
+  override name = 'StoreNotFoundError';
+}
+
 function sqliteFile(url: string): string {
   const file = url.slice('sqlite:'.length);
   if (file === '') throw new DatabaseUrlError('DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:.data/pipeline.sqlite');
@@ -210,7 +215,16 @@ export interface OpenDatabaseOptions {
    * SQLite's wait. The raw handle (`sqlite`) then does not wait: it is for reads.
    */
   sqliteLockWaitMs?: number;
+  /**
+   * Open only a store that exists: a SQLite file that is there, a MySQL database that has been
+   * migrated before; else StoreNotFoundError, and nothing is created. For commands that only read
+   * (a relative or mistyped DATA_DIR had them create a new, empty store and answer "nothing yet").
+   * `namedBy` says which setting named the store, for the message.
+   */
+  existing?: { namedBy: string };
 }
+
+const notFoundAdvice = (namedBy: string) => `(named by ${namedBy}); nothing was created. Point DATA_DIR or DATABASE_URL at the existing store, or create one with a run or an import`;
 
 /** Opens the store named by `url` (mysql://… or sqlite:<file>) and applies pending migrations. */
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
@@ -221,8 +235,13 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   const wait: LockWait = { asyncMs: 0, description: redact(url) };
   if (url.startsWith('sqlite:')) {
     const file = sqliteFile(url);
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    sqlite = new BetterSqlite3(file);
+    const existing = options.existing !== undefined && file !== ':memory:';
+    if (options.existing && existing && !fs.existsSync(file)) {
+      const missing = fs.existsSync(path.dirname(file)) ? 'the file does not exist' : `neither the file nor its folder ${path.dirname(file)} exists`;
+      throw new StoreNotFoundError(`No store at ${file}: ${missing} ${notFoundAdvice(options.existing.namedBy)}`);
+    }
+    if (file !== ':memory:' && !existing) fs.mkdirSync(path.dirname(file), { recursive: true });
+    sqlite = new BetterSqlite3(file, { fileMustExist: existing });
     // WAL lets the CLI read while a worker writes; NORMAL sync is durable across process crashes.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -238,10 +257,12 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   }
 
   try {
+    if (pool && options.existing) await assertMigratedBefore(pool, redact(url), options.existing.namedBy);
     if (pool) await migrateMysql(pool);
     else await migrate(db);
   } catch (error) {
     await db.destroy();
+    if (error instanceof StoreNotFoundError) throw error;
     throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
   }
   if (sqlite && options.sqliteLockWaitMs !== undefined) {
@@ -264,6 +285,20 @@ export function mysqlPool(url: string): Pool {
     typeCast: exactDoubles,
   });
 }
+
+/** Refuses a MySQL database that does not exist or that no process has migrated (kysely_migration is missing). */
+async function assertMigratedBefore(pool: Pool, description: string, namedBy: string): Promise<void> {
+  const found = await new Promise<number>((resolve, reject) =>
+    pool.query(`select count(*) as n from information_schema.tables where table_schema = database() and table_name = 'kysely_migration'`, (error, rows) => (error ? reject(error) : resolve(Number((rows as Array<{ n: number }>)[0]?.n ?? 0)))),
+  ).catch((error: unknown) => {
+    if ((error as { errno?: unknown }).errno === ER_BAD_DB_ERROR) throw new StoreNotFoundError(`No store at ${description}: the database does not exist ${notFoundAdvice(namedBy)}`, { cause: error });
+    throw error;
+  });
+  if (found === 0) throw new StoreNotFoundError(`No store at ${description}: the database has no pipeline tables ${notFoundAdvice(namedBy)}`);
+}
+
+/** MySQL's "Unknown database". */
+const ER_BAD_DB_ERROR = 1049;
 
 /**
  * Applies the pending migrations to the MySQL database of `pool`. MySQL commits DDL statement by

@@ -11,10 +11,10 @@ export interface CliOutput {
   stderr: string;
 }
 
-/** `node [nodeArgs] dist/cli.js …args` in `env`; never throws on a non-zero exit (the code is returned). */
-export async function runBuiltCli(args: readonly string[], env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<CliOutput> {
+/** `node [nodeArgs] dist/cli.js …args` in `env` (and in the folder `cwd`); never throws on a non-zero exit (the code is returned). */
+export async function runBuiltCli(args: readonly string[], env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = [], cwd?: string): Promise<CliOutput> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...nodeArgs, CLI_OUTFILE, ...args], { env, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgs, CLI_OUTFILE, ...args], { env, cwd, maxBuffer: 16 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };

@@ -7,11 +7,11 @@ import type { Bar } from '../../lib/market-data/bar';
 import { qualityPolicySchema } from '../../lib/quality/policy';
 import { issue } from '../../lib/quality/rules-catalog';
 import { countBars, readBars, upsertBars } from '../../lib/store/bars';
-import { openDatabase, type Database } from '../../lib/store/database';
+import { openDatabase, StoreNotFoundError, type Database } from '../../lib/store/database';
 import { MIGRATED_TABLES } from '../../lib/store/migrations';
 import { countQuarantineByRule, discardQuarantineFindings, listQuarantine, saveQuarantine } from '../../lib/store/quarantine';
 import { getSnapshot, saveSnapshot, setSnapshotStatus } from '../../lib/store/snapshots';
-import { createMysqlTestDatabase, createSqliteTestDatabase, DRIVERS, type TestDatabase } from '../helpers/databases';
+import { createEmptyMysqlDatabase, createMysqlTestDatabase, createSqliteTestDatabase, DRIVERS, type TestDatabase } from '../helpers/databases';
 
 function makeBars(symbols: string[], days: string[]): Bar[] {
   return symbols.flatMap((symbol, s) =>
@@ -53,6 +53,33 @@ describe('migrations', () => {
     const again = await openDatabase(sqlite.url);
     expect(await countBars(again)).toBe(1);
     await again.close();
+  });
+
+  it('opens only a store that exists when told to, creating nothing otherwise', async () => {
+    const existing = { namedBy: 'DATA_DIR=/x' };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-sqlite-existing-'));
+    try {
+      await expect(openDatabase(`sqlite:${path.join(dir, 'sub', 'p.sqlite')}`, { existing })).rejects.toThrow(new StoreNotFoundError(`No store at ${path.join(dir, 'sub', 'p.sqlite')}: neither the file nor its folder ${path.join(dir, 'sub')} exists (named by DATA_DIR=/x); nothing was created. Point DATA_DIR or DATABASE_URL at the existing store, or create one with a run or an import`));
+      await expect(openDatabase(`sqlite:${path.join(dir, 'p.sqlite')}`, { existing })).rejects.toThrow(/: the file does not exist \(named by DATA_DIR=\/x\)/);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const opened = await openDatabase(sqlite.url, { existing });
+    await opened.close();
+
+    // MySQL: a database no process has migrated, or none at all.
+    const empty = await createEmptyMysqlDatabase();
+    try {
+      await expect(openDatabase(empty.url, { existing })).rejects.toThrow(/^No store at mysql:\/\/.*: the database has no pipeline tables \(named by DATA_DIR=\/x\); nothing was created/);
+      const missing = new URL(empty.url);
+      missing.pathname = `${missing.pathname}_missing`;
+      await expect(openDatabase(missing.toString(), { existing })).rejects.toThrow(/: the database does not exist \(named by/);
+      const again = await openDatabase(mysql.url, { existing });
+      await again.close();
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('refuses an unknown URL scheme with what to use instead', async () => {

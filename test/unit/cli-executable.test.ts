@@ -143,6 +143,47 @@ describe('models', () => {
   });
 });
 
+describe('a store that is not there', () => {
+  // As an operator would type them: a relative DATA_DIR, run from another folder than the usual one.
+  const READ_COMMANDS = [['models', 'list'], ['models', 'show', 'cli-demo', '1'], ['models', 'history', 'cli-demo'], ['alerts', 'list'], ['snapshots', 'list'], ['snapshots', 'show', 'x'], ['quarantine'], ['features', 'sets'], ['deployments', 'list']];
+
+  test('read commands fail naming the path and DATA_DIR, and create nothing', async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, 'cwd-'));
+    for (const args of READ_COMMANDS) {
+      const out = await runBuiltCli(args, { ...env, DATABASE_URL: '', DATA_DIR: 'reldata' }, [], cwd);
+      const file = path.join(cwd, 'reldata', 'pipeline.sqlite');
+      expect({ args, code: out.code, stdout: out.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(out.stderr).toContain(`No store at ${file}: neither the file nor its folder ${path.join(cwd, 'reldata')} exists (named by DATA_DIR=${path.join(cwd, 'reldata')}, since DATABASE_URL is unset; a relative DATA_DIR is taken from the current folder, ${cwd}); nothing was created`);
+      expect(fs.readdirSync(cwd)).toEqual([]);
+    }
+    // The folder there, the file not: the same, and the folder stays empty.
+    fs.mkdirSync(path.join(cwd, 'reldata'));
+    const out = await runBuiltCli(['models', 'list'], { ...env, DATABASE_URL: '', DATA_DIR: 'reldata' }, [], cwd);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`No store at ${path.join(cwd, 'reldata', 'pipeline.sqlite')}: the file does not exist (named by DATA_DIR=`);
+    expect(fs.readdirSync(path.join(cwd, 'reldata'))).toEqual([]);
+  });
+
+  test('a sqlite DATABASE_URL naming no file is refused naming DATABASE_URL', async () => {
+    const file = path.join(tmp, 'typo.sqlite');
+    const out = await mlp(['alerts', 'list'], [], { DATABASE_URL: `sqlite:${file}` });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`No store at ${file}: the file does not exist (named by DATABASE_URL=sqlite:${file}); nothing was created`);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  test('an import still creates the store it is given', async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, 'cwd-'));
+    fs.writeFileSync(path.join(cwd, 'news.csv'), 'date,time,symbol,headline\n2020-01-02,09:00,AAPL,Apple beats estimates\n');
+    const out = await runBuiltCli(['news', 'import', 'news.csv'], { ...env, DATABASE_URL: '', DATA_DIR: 'reldata' }, [], cwd);
+    expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(fs.existsSync(path.join(cwd, 'reldata', 'pipeline.sqlite'))).toBe(true);
+    // Then the read commands find it.
+    const list = await runBuiltCli(['models', 'list'], { ...env, DATABASE_URL: '', DATA_DIR: 'reldata' }, [], cwd);
+    expect(list.code).toBe(0);
+  });
+});
+
 describe('run', () => {
   test('--source that does not exist fails before any workflow starts (Temporal is never contacted)', async () => {
     const out = await mlp(['run', '--source', path.join(tmp, 'nope')]);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../lib/config';
+import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadConfig } from '../../lib/config';
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       temporalUiUrl: 'http://127.0.0.1:8233',
       dataDir,
       databaseUrl: `sqlite:${path.join(dataDir, 'pipeline.sqlite')}`,
+      databaseUrlFrom: 'default DATA_DIR',
       redisUrl: undefined,
       artifactDir: path.join(dataDir, 'artifacts'),
       artifacts: { kind: 'local', dir: path.join(dataDir, 'artifacts') },
@@ -52,6 +53,16 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe(path.join(process.cwd(), 'state'));
     expect(config.databaseUrl).toBe(`sqlite:${path.join(process.cwd(), 'state', 'pipeline.sqlite')}`);
     expect(config.artifactDir).toBe(path.join(process.cwd(), 'out', 'models'));
+  });
+
+  it('says which setting names the store, for messages about it', () => {
+    const relative = loadConfig({ DATA_DIR: 'state' });
+    expect(relative.databaseUrlFrom).toBe('DATA_DIR');
+    expect(describeStoreSetting(relative)).toBe(`DATA_DIR=${path.join(process.cwd(), 'state')}, since DATABASE_URL is unset; a relative DATA_DIR is taken from the current folder, ${process.cwd()}`);
+    expect(describeStoreSetting(loadConfig({ DATA_DIR: '' }))).toMatch(/^DATA_DIR, unset, so its default \/.*\.data, since DATABASE_URL is unset/);
+    const url = loadConfig({ DATA_DIR: 'state', DATABASE_URL: 'mysql://u:secret@db:3306/bars' });
+    expect(url.databaseUrlFrom).toBe('DATABASE_URL');
+    expect(describeStoreSetting(url)).toBe('DATABASE_URL=mysql://u:***@db:3306/bars');
   });
 
   it('selects the object store with ARTIFACT_URL, path-style when S3_ENDPOINT is set, and refuses a bad URL naming the variable', () => {
@@ -90,6 +101,7 @@ describe('loadConfig', () => {
       temporalUiUrl: 'https://ui.example.com', // trailing slash dropped
       dataDir: '/var/lib/ml',
       databaseUrl: 'mysql://u:p@db:3306/bars',
+      databaseUrlFrom: 'DATABASE_URL',
       redisUrl: 'rediss://cache:6380/2',
       artifactDir: '/mnt/artifacts',
       artifacts: { kind: 'local', dir: '/mnt/artifacts' },
