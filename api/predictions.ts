@@ -136,12 +136,17 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
     return { symbol, reason, error };
   };
   if (routed === undefined) return failed('model_failed', `${model}: the routed version is not loaded in this snapshot`);
-  let vectors: Array<OnlineFeatureVector | undefined>;
-  try {
-    vectors = await Promise.all([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
-  } catch (error) {
-    return failed('features_unavailable', `could not read the online features of ${symbol} (feature set ${routed}): ${(error as Error).message}`);
+  const reads = await Promise.allSettled([routed, ...others].map((fs) => deps.features.read(fs, symbol)));
+  if (reads[0].status === 'rejected') {
+    const error = `could not read the online features of ${symbol} (feature set ${routed}): ${(reads[0].reason as Error).message}`;
+    // Logged against the routed variant only when its own feature set failed while another variant's
+    // was read: a store outage fails every variant alike, and counted as the canary's errors it
+    // rolled back a canary the champion would have failed as often.
+    const othersRead = reads.slice(1).filter((r) => r.status === 'fulfilled' && r.value !== undefined).length;
+    return othersRead > 0 ? failed('features_unavailable', error) : { symbol, reason: 'features_unavailable', error };
   }
+  // The reference's or shadow's set failing leaves those variants out, as a missing vector does; the routed answer stands.
+  const vectors = reads.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
   const [vector] = vectors;
   if (!vector) {
     const error = `no online features for ${symbol} in feature set ${routed}; is the features step publishing this symbol?`;

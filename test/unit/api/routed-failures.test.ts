@@ -85,16 +85,26 @@ describe('a request the routed variant fails before predicting', () => {
     expect(logged).toEqual([]);
   });
 
-  it('is logged when the features cannot be read, dated by the session a fresh vector would be of', async () => {
+  it("is logged when the routed variant's own feature set cannot be read while another variant's can, dated by the session a fresh vector would be of; not when every set fails alike", async () => {
     // Wednesday 10:00 in New York: the latest session whose bar is due is Tuesday's.
     jest.useFakeTimers({ now: new Date('2024-03-06T15:00:00Z'), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const split: Route[] = [{ variant: 'canary', version: 2, weight: 1 }, { variant: 'champion', version: 1, weight: 0 }];
     const logged: PredictionLogEntry[] = [];
-    const deps = depsOf(snapshotOf('canary', [{ variant: 'canary', version: 2, weight: 1 }, { variant: 'champion', version: 1, weight: 0 }]), logged, async () => {
+    const onlyB = depsOf(snapshotOf('canary', split), logged, async (version, symbol) => {
+      if (version === 'fsB') throw new Error('feature set fsB unreadable');
+      return { version, symbol, asOf: '2024-03-05', columns: ['x'], values: [1] };
+    });
+    const out = await predictSymbols(onlyB, { model: 'm', symbols: ['S01'] });
+    expect(out.errors).toEqual([expect.objectContaining({ symbol: 'S01', reason: 'features_unavailable' })]);
+    expect(logged).toEqual([expect.objectContaining({ variant: 'canary', version: 2, served: true, symbol: 'S01', probability: null, asOf: '2024-03-05', error: expect.stringMatching(/fsB unreadable/) })]);
+    // A store outage fails the champion as much as the canary: the request's failure, not the canary's.
+    logged.length = 0;
+    const outage = depsOf(snapshotOf('canary', split), logged, async () => {
       throw new Error('cache and offline store unreachable');
     });
-    const out = await predictSymbols(deps, { model: 'm', symbols: ['S01'] });
-    expect(out.errors).toEqual([expect.objectContaining({ symbol: 'S01', reason: 'features_unavailable' })]);
-    expect(logged).toEqual([expect.objectContaining({ variant: 'canary', version: 2, served: true, symbol: 'S01', probability: null, asOf: '2024-03-05', error: expect.stringMatching(/cache and offline store unreachable/) })]);
+    const down = await predictSymbols(outage, { model: 'm', symbols: ['S01'] });
+    expect(down.errors).toEqual([expect.objectContaining({ symbol: 'S01', reason: 'features_unavailable' })]);
+    expect(logged).toEqual([]);
   });
 
   it('is logged when the routed version is not loaded', async () => {
