@@ -110,7 +110,12 @@ export function deployCommand(): Command {
     .option('--no-follow', 'return once started')
     .action(async (model: string, version: string, opts: Record<string, unknown>) => {
       const request = deploymentRequestFromFlags(model, version, opts);
-      const stored = await withStore((store) => runningDeployments(store, model));
+      // Advisory only (the worker's first activity decides on its own store): a CLI with no local
+      // store, one that talks to Temporal alone, skips it rather than fail or create an empty store.
+      const stored = await withStore((store) => runningDeployments(store, model)).catch((error: Error) => {
+        if (error.name !== 'StoreNotFoundError') throw error;
+        return [] as string[];
+      });
       const config = lazy.config().loadConfig();
       const { deploymentStateQuery, deploymentWorkflow } = lazy.workflows();
       await withClient(async (client) => {

@@ -172,6 +172,14 @@ describe('a store that is not there', () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
+  test('deploy, whose store check is advisory, goes on to Temporal without a local store and creates none', async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, 'cwd-'));
+    const out = await runBuiltCli(['deploy', 'cli-demo', '2', '--no-follow'], { ...env, DATABASE_URL: '', DATA_DIR: 'reldata', TEMPORAL_ADDRESS: '127.0.0.1:1' }, [], cwd);
+    expect(out.code).toBe(1);
+    expect(out.stderr).not.toContain('No store at');
+    expect(fs.readdirSync(cwd)).toEqual([]);
+  });
+
   test('an import still creates the store it is given', async () => {
     const cwd = fs.mkdtempSync(path.join(tmp, 'cwd-'));
     fs.writeFileSync(path.join(cwd, 'news.csv'), 'date,time,symbol,headline\n2020-01-02,09:00,AAPL,Apple beats estimates\n');
