@@ -133,8 +133,19 @@ export class BarStreamConsumer {
   private startPosition: string | undefined;
   /** The newest entry this consumer processed (stored and acknowledged): a lost group is created again after it. */
   private lastProcessed: string | undefined;
-  /** The first entry of the oldest new batch that failed and may still be pending: a lost group is created again before it. */
-  private failedFrom: string | undefined;
+  /**
+   * Entries of new batches that failed and are not yet processed or dead-lettered: a lost group is
+   * created again before the oldest. Each leaves when acknowledged (by a retry), so one failed
+   * batch long since done does not replay everything after it once the group is lost.
+   */
+  private readonly failedEntries = new Set<string>();
+
+  /** The oldest entry of a failed batch still pending, or undefined. */
+  private get failedFrom(): string | undefined {
+    let oldest: string | undefined;
+    for (const id of this.failedEntries) if (oldest === undefined || entryKey(id) < entryKey(oldest)) oldest = id;
+    return oldest;
+  }
   private started = false;
   private stopping = false;
   private running: Promise<void> | undefined;
@@ -266,18 +277,19 @@ export class BarStreamConsumer {
     this.backlogged = false;
     let resumedAfter: string;
     let from: LostGroup['from'];
-    if (this.failedFrom !== undefined) [resumedAfter, from] = [idBefore(this.failedFrom), 'failed'];
+    const failedFrom = this.failedFrom;
+    if (failedFrom !== undefined) [resumedAfter, from] = [idBefore(failedFrom), 'failed'];
     else if (this.lastProcessed !== undefined && (this.startPosition === undefined || entryKey(this.lastProcessed) >= entryKey(this.startPosition))) [resumedAfter, from] = [this.lastProcessed, 'processed'];
     else {
       const { startId } = this.options;
       [resumedAfter, from] = [this.startPosition ?? (startId === '$' || startId.includes('-') ? startId : `${startId}-0`), 'started'];
     }
-    const made = await recreateConsumerGroup(this.deps.redis, key, group, resumedAfter, this.failedFrom);
+    const made = await recreateConsumerGroup(this.deps.redis, key, group, resumedAfter, failedFrom);
     if (!made.created) {
       this.log(`stream consumer: consumer group ${group} of ${key} was missing (${error.message}) and exists again (another consumer or an operator created it): reading on`);
       return;
     }
-    this.failedFrom = undefined;
+    this.failedEntries.clear();
     this.stats.groupsRecreated++;
     const lost: LostGroup = { resumedAfter, from, ...(made.firstAfterGap !== undefined ? { firstAfterGap: made.firstAfterGap } : {}), error: error.message };
     this.log(`stream consumer: ${groupLostMessage(key, group, lost)}`);
@@ -429,7 +441,7 @@ export class BarStreamConsumer {
       this.lastPendingAt = now;
       this.stats.pending = await pendingCount(this.deps.redis, this.options.key, this.options.group);
       // Nothing pending in the group: a batch of this consumer that failed was done since (by whichever consumer).
-      if (this.stats.pending === 0) this.failedFrom = undefined;
+      if (this.stats.pending === 0) this.failedEntries.clear();
     }
     this.timed('due:other', t);
   }
@@ -507,7 +519,7 @@ export class BarStreamConsumer {
       await this.processBatch(entries, false, checked, olderPending);
       return true;
     } catch (error) {
-      if (this.failedFrom === undefined || entryKey(entries[0].id) < entryKey(this.failedFrom)) this.failedFrom = entries[0].id;
+      for (const e of entries) this.failedEntries.add(e.id);
       this.stats.batchFailures++;
       this.log(`stream consumer: batch of ${entries.length} entries (${entries[0].id}..${entries[entries.length - 1].id}) failed, left pending for a retry in ${this.options.claimIdleMs} ms: ${(error as Error).message}`);
       return false;
@@ -535,6 +547,7 @@ export class BarStreamConsumer {
       if (claimed.deleted.length > 0) {
         // Trimmed by MAXLEN before anyone acknowledged them: they cannot be read any more.
         await ackEntries(this.deps.redis, key, group, claimed.deleted);
+        for (const id of claimed.deleted) this.failedEntries.delete(id);
         const ids = [...claimed.deleted].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1));
         await this.reportLost({ count: ids.length, when: 'pending', after: ids[0], before: ids[ids.length - 1] });
       }
@@ -587,6 +600,7 @@ export class BarStreamConsumer {
     const fields = Object.entries(entry.fields).flat();
     await this.deps.redis.call('XADD', [this.deadLetterKey, '*', ...fields, 'dead_entry_id', entry.id, 'dead_stream', this.options.key, 'dead_deliveries', String(deliveries), 'dead_reason', reason.slice(0, 1000), 'dead_consumer', this.options.consumer, 'dead_at', new Date().toISOString()]);
     await ackEntries(this.deps.redis, this.options.key, this.options.group, [entry.id]);
+    this.failedEntries.delete(entry.id);
     this.stats.deadLettered++;
     this.log(`stream consumer: entry ${entry.id} moved to ${this.deadLetterKey} after ${deliveries} deliveries: ${reason}`);
   }
@@ -770,6 +784,7 @@ export class BarStreamConsumer {
     this.timed('ack', t);
     const last = entries[entries.length - 1].id;
     if (this.lastProcessed === undefined || entryKey(last) > entryKey(this.lastProcessed)) this.lastProcessed = last;
+    if (this.failedEntries.size > 0) for (const e of entries) this.failedEntries.delete(e.id);
 
     this.stats.batches++;
     this.stats.barsStored += counts.stored;

@@ -128,6 +128,46 @@ describe('a consumer group deleted under a running consumer', () => {
     expect(await groupLag(redis, key, 'ingest')).toEqual({ exists: true, lag: 0 });
   });
 
+  it('a failed batch retried since is not read again when the group is lost, though another consumer holds an entry pending', async () => {
+    await c.close();
+    let failures = 1;
+    c = new BarStreamConsumer(
+      {
+        redis,
+        store: t.store,
+        cache: new MemoryCache(),
+        featureSets: [SET],
+        log: (line) => logs.push(line),
+        hooks: {
+          beforeWrite: () => {
+            if (failures-- > 0) throw new Error('the store is unreachable');
+          },
+        },
+      },
+      { key, group: 'ingest', consumer: 'c1', batchSize: 60, blockMs: 20, claimIntervalMs: 10, claimIdleMs: 1000, pendingSampleMs: 100, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false },
+    );
+    const producer = new BarStreamProducer(redis, { key });
+    await producer.publish(LIVE.slice(0, 60));
+    await drain();
+    expect(c.stats.batchFailures).toBe(1);
+    // Another consumer reads the next entry and holds it (never idle long enough to be claimed here).
+    const held = await producer.publish(LIVE.slice(60, 61));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await redis.call('XREADGROUP', ['GROUP', 'ingest', 'c2', 'COUNT', '1', 'STREAMS', key, '>']);
+    await drain();
+    // The failed batch was claimed and stored; the group still holds c2's entry pending.
+    expect(await countBars(t.store, { from: CUT })).toBe(60);
+    expect(c.stats.pending).toBe(1);
+    const later = await producer.publish(LIVE.slice(61, 80));
+    await drain();
+    await redis.call('XGROUP', ['DESTROY', key, 'ingest']);
+    await drain();
+    // Before, the batch that had failed was still taken as pending: the group came back before it and 60 entries were read again.
+    expect(lostLines()[0]).toContain(`reads go on after id ${later[later.length - 1]}`);
+    expect(c.stats.barsDuplicate).toBe(0);
+    expect(held).toHaveLength(1);
+  });
+
   it('idBefore is the id just before in stream order', () => {
     expect(idBefore('1700000000000-5')).toBe('1700000000000-4');
     expect(idBefore('1700000000000-0')).toBe('1699999999999-18446744073709551615');
