@@ -14,7 +14,7 @@
  * of its probabilities (log-aggregates.ts), so their scores are exact. Kept for score histograms
  * that cannot be keyed that finely.
  */
-import { binOf, kolmogorovSmirnovPValue, type KolmogorovSmirnovTest } from '../stats/distribution-shift';
+import { binOf, edgeInGap, kolmogorovSmirnovPValue, type KolmogorovSmirnovTest } from '../stats/distribution-shift';
 
 /** Bucket of a score, as the SQL computes it: floor(p·B), with p ≥ 1 in the last bucket and p ≤ 0 in the first. */
 export function bucketOf(p: number, buckets: number): number {
@@ -65,9 +65,9 @@ function orderStatistic(cumulative: Float64Array, i: number, buckets: number): n
 }
 
 /**
- * populationStabilityIndex of the rounded candidate against the rounded reference: the reference's
- * interpolated quantiles as edges (duplicates dropped), every value of a bucket in the bin of its
- * midpoint. NaN if a sample is empty.
+ * populationStabilityIndex of the rounded candidate against the rounded reference: edges midway
+ * between the distinct rounded reference values either side of its interpolated quantiles
+ * (duplicates dropped), every value of a bucket in the bin of its midpoint. NaN if a sample is empty.
  */
 export function psiFromHistograms(reference: ArrayLike<number>, candidate: ArrayLike<number>, options: { bins?: number; floor?: number } = {}): number {
   const bins = options.bins ?? 10;
@@ -79,7 +79,11 @@ export function psiFromHistograms(reference: ArrayLike<number>, candidate: Array
   if (n === 0 || m === 0) return NaN;
   const cumulative = new Float64Array(buckets);
   let run = 0;
-  for (let k = 0; k < buckets; k++) cumulative[k] = run += reference[k];
+  const distinct: number[] = [];
+  for (let k = 0; k < buckets; k++) {
+    cumulative[k] = run += reference[k];
+    if (reference[k] > 0) distinct.push(bucketMidpoint(k, buckets));
+  }
   const edges: number[] = [];
   for (let q = 1; q < bins; q++) {
     // interpolatedQuantileOfSorted over the rounded sorted reference.
@@ -87,8 +91,8 @@ export function psiFromHistograms(reference: ArrayLike<number>, candidate: Array
     const lo = Math.floor(at);
     const hi = Math.min(lo + 1, n - 1);
     const xlo = orderStatistic(cumulative, lo, buckets);
-    const e = xlo + (at - lo) * (orderStatistic(cumulative, hi, buckets) - xlo);
-    if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
+    const e = edgeInGap(distinct, xlo + (at - lo) * (orderStatistic(cumulative, hi, buckets) - xlo));
+    if (e !== null && (edges.length === 0 || e > edges[edges.length - 1])) edges.push(e);
   }
   const share = (h: ArrayLike<number>, total: number): number[] => {
     const counts = new Array<number>(edges.length + 1).fill(0);

@@ -37,14 +37,18 @@
  * you want. Days are treated as independent of each other, which labels whose windows overlap (a
  * 5-day label on consecutive days) are not quite: p-values are somewhat optimistic there.
  *
- * The shift rule is built the same way: fail when PSI > maxPsi AND the KS p-value < alpha, both on
- * one score per model and symbol-day. KS (exact on small samples) assumes independent samples; the
+ * The shift rule is built the same way: fail when PSI > maxPsi AND the KS p-value < alpha AND the
+ * scores moved by more than minScoreShift on average (the mean absolute difference of the two
+ * samples' quantiles), all on one score per model and symbol-day. The effect size is needed because
+ * PSI and KS only see order: a canary agreeing with the champion on every symbol-day, its scores
+ * 0.0008 above the champion's tied ones (14 × 0.98783, 8 × 0.01038), had KS D 0.636 (p 0.0002) and,
+ * with edges on the tied values, PSI 8.706: failed and rolled back for a shift no trader would see. KS (exact on small samples) assumes independent samples; the
  * two scores of one symbol-day are positively correlated, and a day's move shifts both models'
  * scores alike, which makes it conservative here.
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
-import { kolmogorovSmirnovTwoSample, populationStabilityIndex } from '../stats/distribution-shift';
+import { kolmogorovSmirnovTwoSample, meanQuantileShift, populationStabilityIndex } from '../stats/distribution-shift';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { signFlipMinClusters, signFlipTest } from '../stats/sign-flip';
 import { sql } from 'kysely';
@@ -61,6 +65,11 @@ export const canaryThresholdsSchema = z.object({
   /** Hit-rate drop (absolute, 0.02 = 2 points) that fails the canary when also significant. */
   maxHitRateDrop: z.number().min(0).max(1).default(0.02),
   maxPsi: z.number().min(0).default(0.25),
+  /**
+   * Smallest mean absolute difference of the canary's and the reference's score quantiles (in
+   * probability units) that counts as a shift; below it the shift rule passes whatever PSI and KS say.
+   */
+  minScoreShift: z.number().min(0).max(1).default(0.01),
   /** Significance level of the one-sided day-clustered sign-flip test and the KS test. */
   alpha: z.number().gt(0).lt(1).default(0.05),
 });
@@ -123,6 +132,8 @@ export interface ScoreShift {
   psi: number | null;
   ksStatistic: number | null;
   ksPValue: number | null;
+  /** Mean absolute difference of the two samples' score quantiles (meanQuantileShift); null without pairs. */
+  meanShift: number | null;
 }
 
 export type CanaryVerdict = 'pass' | 'fail' | 'inconclusive';
@@ -297,6 +308,7 @@ function pairEvidenceOf(units: Iterable<PairUnit>, trainedThrough: CanaryAnalysi
     psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
     ksStatistic: hasScores ? ks.statistic : null,
     ksPValue: hasScores ? ks.pValue : null,
+    meanShift: hasScores ? meanQuantileShift(canaryScores, referenceScores) : null,
   };
   return { pairCounts: counts, shift };
 }
@@ -530,10 +542,11 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   else notes.push(`canary error rate ${pct(errorRate)} is within ${pct(thresholds.maxErrorRate)}`);
   if (p99 > thresholds.maxP99LatencyMs) failures.push(`canary p99 latency ${num(p99, 1)} ms is above ${thresholds.maxP99LatencyMs} ms`);
   else notes.push(`canary p99 latency ${num(p99, 1)} ms is within ${thresholds.maxP99LatencyMs} ms`);
-  if (shift.psi !== null && shift.ksPValue !== null) {
-    const text = `score shift on ${shift.pairs} paired symbol-days: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)})`;
-    if (shift.psi > thresholds.maxPsi && shift.ksPValue < alpha) failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and is significant at ${alpha}`);
-    else notes.push(`${text}: within PSI ${thresholds.maxPsi} or not significant at ${alpha}`);
+  if (shift.psi !== null && shift.ksPValue !== null && shift.meanShift !== null) {
+    const text = `score shift on ${shift.pairs} paired symbol-days: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)}), mean score shift ${num(shift.meanShift, 4)}`;
+    if (shift.psi > thresholds.maxPsi && shift.ksPValue < alpha && shift.meanShift > thresholds.minScoreShift) {
+      failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and a mean shift of ${thresholds.minScoreShift}, and is significant at ${alpha}`);
+    } else notes.push(`${text}: within PSI ${thresholds.maxPsi} or a mean shift of ${thresholds.minScoreShift}, or not significant at ${alpha}`);
   } else notes.push(`no requests with predictions from both "${canary}" and "${reference}": score shift and hit rates cannot be compared (is the reference predicting on canary requests?)`);
 
   if (failures.length > 0) return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: failures };

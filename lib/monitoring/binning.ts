@@ -3,8 +3,9 @@
  * bin its training twin did. Bins are (edge[k−1], edge[k]] over the finite values, plus one last
  * bin for missing values (NaN, ±Infinity): a feature that starts arriving empty is a shift too.
  */
-import { binOf as edgeBinOf } from '../stats/distribution-shift';
+import { binOf as edgeBinOf, edgeInGap } from '../stats/distribution-shift';
 import { interpolatedQuantileOfSorted } from '../stats/quantiles';
+import { upperBound } from '../sorted';
 
 /** Largest sample sorted to find the edges; beyond it rows are evenly thinned (deterministic). */
 const MAX_QUANTILE_SAMPLE = 200_000;
@@ -32,15 +33,23 @@ export function sortedSample(values: ArrayLike<number>): Float64Array {
 
 /**
  * Edges at the given quantile levels of a sorted sample, rounded, duplicates removed: a feature
- * with few distinct values (candlestick flags) gets fewer, wider bins, never empty ones.
+ * with few distinct values (candlestick flags) gets fewer, wider bins, never empty ones. Each edge
+ * lies midway between the sample values either side of its quantile (edgeInGap), rounded only when
+ * the rounding keeps it strictly between them: an edge on a tied value (a flag's 0) sent the whole
+ * tie to the next bin when live values came back a rounding error above it. Profiles stored with
+ * edges on tied values bin as before: only the edges of new profiles move.
  */
 export function edgesAtLevels(sorted: Float64Array, levels: readonly number[], digits = 6): number[] {
   if (sorted.length === 0) return [];
   const edges: number[] = [];
   for (const level of levels) {
-    const e = roundSignificant(interpolatedQuantileOfSorted(sorted, level), digits);
-    // An edge at the maximum would leave its upper bin empty in the reference.
-    if (e >= sorted[sorted.length - 1]) continue;
+    const cut = interpolatedQuantileOfSorted(sorted, level);
+    // No value above the cut (the maximum): an edge there would leave its upper bin empty in the reference.
+    const mid = edgeInGap(sorted, cut);
+    if (mid === null) continue;
+    const rounded = roundSignificant(mid, digits);
+    const below = sorted[upperBound(sorted, cut) - 1];
+    const e = rounded > below && rounded < sorted[upperBound(sorted, cut)] ? rounded : mid;
     if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
   }
   return edges;

@@ -220,6 +220,31 @@ describe('canary analysis', () => {
     expect(b.reasons[0]).toMatch(/score shift on 300 paired symbol-days/);
   });
 
+  it('does not fail a canary whose scores sit a hair above the champion’s tied ones, and still fails a real shift of them', () => {
+    // The champion's scores take two values (22 symbol-days); the canary agrees on every prediction.
+    const champion = (i: number) => (i % 11 < 7 ? 0.98783 : 0.01038);
+    const rows = (delta: number) => pairedRows(66, () => true, () => true).flatMap((r) => {
+      const p = champion(Number(r.requestId.slice(1)));
+      return [{ ...r, probability: r.variant === 'canary' ? Math.min(1, Math.max(0, p + delta)) : p }];
+    });
+    for (const delta of [0.0008, -0.0008, 1e-9]) {
+      const a = analyseCanary(rows(delta), options);
+      expect(a.shift.psi as number).toBeLessThan(0.25);
+      expect(a.shift.meanShift as number).toBeCloseTo(Math.abs(delta), 9);
+      expect(a.verdict).not.toBe('fail');
+      expect(a.reasons.join(' ')).toMatch(/mean score shift 0\.0008|mean score shift 0\.0000/);
+    }
+    // the low scores raised by 0.6, past the champion's other value: every statistic, the mean shift (8/22 · 0.6 ≈ 0.22) included, is large
+    const moved = pairedRows(66, () => true, () => true).map((r) => {
+      const p = champion(Number(r.requestId.slice(1)));
+      return { ...r, probability: r.variant === 'canary' && p < 0.5 ? p + 0.6 : p };
+    });
+    const b = analyseCanary(moved, options);
+    expect(b.shift.meanShift as number).toBeGreaterThan(0.2);
+    expect(b.verdict).toBe('fail');
+    expect(b.reasons[0]).toMatch(/exceeds PSI 0\.25 and a mean shift of 0\.01/);
+  });
+
   it('applies the hit-rate rule as documented: drop beyond the threshold AND significant', () => {
     // 30 pairs over 6 days, 5 a day; b = 1, c = 4 on different days: a 10-point drop, but P(X <= 1 | 5, ½) = 6/32 is not significant
     const six = (i: number) => ({ symbol: `S${i % 5}`, asOf: dayOf(Math.floor(i / 5)) });
@@ -260,7 +285,7 @@ describe('canary analysis', () => {
 
   it('is inconclusive without canary predictions and validates its thresholds', () => {
     expect(analyseCanary([], options).verdict).toBe('inconclusive');
-    expect(canaryThresholdsSchema.parse({})).toEqual({ maxErrorRate: 0.01, maxP99LatencyMs: 50, minMaturedPairs: 30, maxHitRateDrop: 0.02, maxPsi: 0.25, alpha: 0.05 });
+    expect(canaryThresholdsSchema.parse({})).toEqual({ maxErrorRate: 0.01, maxP99LatencyMs: 50, minMaturedPairs: 30, maxHitRateDrop: 0.02, maxPsi: 0.25, minScoreShift: 0.01, alpha: 0.05 });
     expect(() => analyseCanary([], { ...options, thresholds: { maxErrorRate: 2 } })).toThrow(/invalid canary thresholds: maxErrorRate/);
     expect(() => analyseCanary([], { canary: 'x', reference: 'x' })).toThrow(/different variants/);
   });

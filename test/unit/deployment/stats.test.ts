@@ -1,5 +1,5 @@
 import { binaryAucOf, brierScoreOf } from '../../../lib/stats/binary-scores';
-import { kolmogorovSmirnovTwoSample, kolmogorovUpperTail, populationStabilityIndex } from '../../../lib/stats/distribution-shift';
+import { kolmogorovSmirnovTwoSample, kolmogorovUpperTail, meanQuantileShift, populationStabilityIndex } from '../../../lib/stats/distribution-shift';
 import { holmAdjusted, twoProportionZTest } from '../../../lib/stats/proportions';
 import { interpolatedQuantileOfSorted, nearestRankQuantileOfSorted } from '../../../lib/stats/quantiles';
 import { rng } from '../../../lib/random';
@@ -37,6 +37,37 @@ describe('population stability index', () => {
     const r = populationStabilityIndex([...range(80, () => 0.5), ...range(20, (i) => i / 100)], range(100, () => 0.5));
     expect(r.edges.length).toBeLessThan(9);
     expect(Number.isFinite(r.psi)).toBe(true);
+  });
+});
+
+describe('population stability index at tied reference values', () => {
+  const rep = (v: number, n: number) => range(n, () => v);
+  const tied = [...rep(0.98783, 14), ...rep(0.01038, 8)];
+
+  it('puts edges midway between distinct values, so a tiny nudge either way changes nothing', () => {
+    const edges = populationStabilityIndex(tied, tied).edges;
+    expect(edges).toHaveLength(1);
+    expect(edges[0]).toBeCloseTo((0.01038 + 0.98783) / 2, 12);
+    for (const eps of [0.0008, -0.0008, 1e-9, -1e-9]) expect(populationStabilityIndex(tied, tied.map((x) => x + eps)).psi).toBe(0);
+    // discrete scores on a grid of five values, every one nudged up or down
+    const grid = range(100, (i) => [0.1, 0.3, 0.5, 0.7, 0.9][i % 5]);
+    for (const eps of [0.001, -0.001]) expect(populationStabilityIndex(grid, grid.map((x) => x + eps)).psi).toBe(0);
+  });
+
+  it('still sees a real move of the tied values', () => {
+    expect(populationStabilityIndex(tied, tied.map((x) => (x < 0.5 ? x + 0.6 : x))).psi).toBeGreaterThan(1);
+  });
+});
+
+describe('mean quantile shift', () => {
+  it('is the distance every value moved, however tied, and the hand-computed area otherwise', () => {
+    const tied = [...range(14, () => 0.98783), ...range(8, () => 0.01038)];
+    expect(meanQuantileShift(tied, tied.map((x) => x + 0.0008))).toBeCloseTo(0.0008, 12);
+    expect(meanQuantileShift(tied, tied)).toBe(0);
+    // F_a − F_b: ½ on [1, 2) and on [3, 4): area 1
+    expect(meanQuantileShift([1, 3], [2, 4])).toBeCloseTo(1, 12);
+    expect(meanQuantileShift([0, 1], [0.5])).toBeCloseTo(0.5, 12);
+    expect(meanQuantileShift([], [1])).toBeNaN();
   });
 });
 

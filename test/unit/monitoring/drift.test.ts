@@ -7,6 +7,7 @@
 import { compareColumn, detectFeatureDrift, detectPredictionDrift, DEFAULT_DRIFT_OPTIONS, type ColumnComparison, type LiveFeatureWindow } from '../../../lib/monitoring/drift';
 import { buildReferenceProfile, profileColumn, scoreProfileOf, type ColumnProfile, type ReferenceProfile } from '../../../lib/monitoring/reference-profile';
 import { rng } from '../../../lib/random';
+import { binCounts, edgesAtLevels, quantileEdges } from '../../../lib/monitoring/binning';
 
 interface Market {
   columns: string[];
@@ -268,5 +269,19 @@ describe('a feature constant in training', () => {
       expect(report.drifted).toEqual(['f2']);
       expect(report.features.find((f) => f.name === 'f2')?.shares).toMatchObject({ reference: [0, 1, 0, 0], live: [0, 0, 1, 0] });
     }
+  });
+});
+
+describe('quantile edges of tied values', () => {
+  it('sit between distinct values, so a flag or a discrete score nudged by a rounding error bins as in training', () => {
+    // A candlestick flag: 70% zeros, 30% ones; and a score on five values.
+    const flag = Float64Array.from({ length: 1000 }, (_, i) => (i % 10 < 7 ? 0 : 1));
+    const edges = quantileEdges(flag, 10);
+    expect(edges).toEqual([0.5]);
+    expect(binCounts(edges, Array.from(flag, (x) => x + 1e-9))).toEqual(binCounts(edges, flag));
+    const grid = Float64Array.from({ length: 500 }, (_, i) => [0.1, 0.3, 0.5, 0.7, 0.9][i % 5]).sort();
+    const gridEdges = edgesAtLevels(grid, [0.2, 0.4, 0.6, 0.8]);
+    expect(gridEdges).toEqual([0.2, 0.4, 0.6, 0.8]);
+    for (const eps of [1e-6, -1e-6]) expect(binCounts(gridEdges, Array.from(grid, (x) => x + eps))).toEqual(binCounts(gridEdges, grid));
   });
 });
