@@ -161,8 +161,14 @@ export const rollbackResponseSchema = z.object({
   toVersion: z.number().int(),
   routes: servingRoutesViewSchema,
   deployments: z
-    .array(z.object({ id: z.string(), stopped: z.boolean(), detail: z.string() }))
-    .describe('running deployments of the model, each asked to stop (abort) so that it cannot move the traffic again'),
+    .array(
+      z.object({
+        id: z.string(),
+        stopped: z.boolean().describe('true once the deployment accepted the abort; false when it could not be asked, the ask failed, or it was not accepted within a few seconds'),
+        detail: z.string().describe('the state the abort left, or why it is not stopped yet: "abort sent but not accepted within 5 s" means no worker has taken the workflow; it stops when one does'),
+      }),
+    )
+    .describe('running deployments of the model, each asked to stop (abort) so that it cannot move the traffic again; the answer waits a few seconds at most for each'),
 });
 export type RollbackResponse = z.infer<typeof rollbackResponseSchema>;
 

@@ -99,7 +99,18 @@ export interface ApiServerDeps {
    * traffic back (activities/deployment.ts).
    */
   abortDeployment?: (deploymentId: string, input: { by: string; reason: string }) => Promise<{ status: string }>;
+  /**
+   * How long a rollback waits for a deployment to accept its abort before answering without it;
+   * default ABORT_WAIT_MS. The abort is an update, accepted only by a worker running the workflow.
+   */
+  abortWaitMs?: number;
 }
+
+/**
+ * Default abortWaitMs. With no worker running, the abort update waited for one indefinitely: the
+ * rollback, which had already moved the routes and the alias, gave no answer (a client gave up at 60 s).
+ */
+export const ABORT_WAIT_MS = 5000;
 
 /** Retry-After of a write refused because another process holds the store's write lock (seconds). */
 const STORE_BUSY_RETRY_AFTER_S = 2;
@@ -454,20 +465,30 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       throw adminError(error);
     }
     // A running deployment would move the traffic again at its next step: stop it, as the CLI does.
-    const deployments: RollbackResponse['deployments'] = [];
     const running = await deps.store.db.selectFrom('deployments').select('id').where('model', '=', model).where('status', '=', 'running').orderBy('started_at').execute();
-    for (const { id } of running) {
+    const abortWaitMs = deps.abortWaitMs ?? ABORT_WAIT_MS;
+    const deployments: RollbackResponse['deployments'] = await Promise.all(running.map(async ({ id }): Promise<RollbackResponse['deployments'][number]> => {
       if (!deps.abortDeployment) {
-        deployments.push({ id, stopped: false, detail: 'this API process has no Temporal connection to abort it: it ends on its own at its next analysis or traffic move, leaving the traffic as rolled back' });
-        continue;
+        return { id, stopped: false, detail: 'this API process has no Temporal connection to abort it: it ends on its own at its next analysis or traffic move, leaving the traffic as rolled back' };
       }
+      const abort = deps.abortDeployment(id, { by, reason: `manual rollback: ${body.reason}` });
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), abortWaitMs)));
       try {
-        const state = await deps.abortDeployment(id, { by, reason: `manual rollback: ${body.reason}` });
-        deployments.push({ id, stopped: true, detail: `abort accepted: now ${state.status}` });
+        const state = await Promise.race([abort, deadline]);
+        if (state !== 'pending') return { id, stopped: true, detail: `abort accepted: now ${state.status}` };
+        // The update stays in flight: the workflow takes it (and stops) when a worker picks it up.
+        abort.then(
+          (later) => app.log.warn({ event: 'rollback.abort_accepted_late', deployment: id, status: later.status }, 'rollback.abort_accepted_late'),
+          (error: unknown) => app.log.warn({ event: 'rollback.abort_failed_late', deployment: id, error: (error as Error).message }, 'rollback.abort_failed_late'),
+        );
+        return { id, stopped: false, detail: `abort sent but not accepted within ${abortWaitMs / 1000} s (is a worker running?): the deployment stops when a worker takes its workflow; until then it moves nothing, and the traffic stays as rolled back` };
       } catch (error) {
-        deployments.push({ id, stopped: false, detail: excerpt((error as Error).message, 300) });
+        return { id, stopped: false, detail: excerpt((error as Error).message, 300) };
+      } finally {
+        clearTimeout(timer);
       }
-    }
+    }));
     return { model: result.model, fromVersion: result.fromVersion, toVersion: result.toVersion, routes: routesView(result.routes), deployments };
   });
 

@@ -157,6 +157,34 @@ describe('deployments and the people who take their traffic over (real Temporal 
     }
   });
 
+  it('POST /v1/admin/rollback answers within its wait while no worker runs, the abort pending until one does', async () => {
+    const { name, v } = await model('api-no-worker', 3, [1, 2]);
+    const [v1, , v3] = v;
+    const id = `deploy-${name}`;
+    // Before the wait, the answer waited for a worker to accept the abort: no answer at all while none ran.
+    const api: ApiStack = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN], abortWaitMs: 1500, abortDeployment: (d, input) => env.client.workflow.getHandle(d).executeUpdate(abortUpdate, { args: [input] }) });
+    try {
+      const handle = await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+        const h = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [10, 50, 100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } });
+        await waitFor(id, (s) => s.status === 'canary' && s.challengerWeight > 0, 'its canary step');
+        return h;
+      });
+      // No worker now.
+      const rollback = await api.app.inject({ method: 'POST', url: `/v1/admin/rollback/${name}`, headers: auth, payload: { toVersion: v1, reason: 'v2 bad fills' } });
+      expect(rollback.statusCode).toBe(200);
+      expect(rollback.json()).toMatchObject({ toVersion: v1, routes: { routes: singleRoute(v1) }, deployments: [{ id, stopped: false, detail: expect.stringMatching(/abort sent but not accepted within 1\.5 s .*stops when a worker takes its workflow/) }] });
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+      // A worker takes the workflow and with it the pending abort.
+      await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+        expect((await handle.result()).status).toBe('rolled-back');
+      });
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('a deployment the admin rollback could not reach ends on its own at its next analysis, moving nothing back', async () => {
     const { name, v } = await model('api-unreached', 3, [1, 2]);
     const [v1, , v3] = v;
