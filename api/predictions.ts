@@ -25,6 +25,8 @@ export interface ServingModelsView {
 
 export interface PredictionDeps {
   servingModels: ServingModelsView;
+  /** Whether the served models' first load has finished (api/main.ts); default true. */
+  servingStarted?: () => boolean;
   /** Online vectors, falling back to the offline store when the cache fails (lib/features/online-features.ts). */
   features: { read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> };
   predictionLog: { append(entries: readonly PredictionLogEntry[]): void };
@@ -46,10 +48,22 @@ export interface PredictionOutcome {
   errors: SymbolOutcomeError[];
 }
 
-/** The snapshot of the requested model, or of the only served one; 400/404/503 otherwise. */
-export function servedSnapshot(servingModels: ServingModelsView, requested: string | undefined): ServingSnapshot {
+/** Retry-After (seconds) of a model_loading answer. */
+const MODEL_LOADING_RETRY_AFTER_S = '1';
+
+/**
+ * The snapshot of the requested model, or of the only served one; 400/404/503 otherwise. Until the
+ * first load has finished (`started` false) no model is known to be absent, so a model not among
+ * those read so far is 503 model_loading, not 404: right after a restart a model was answered 404
+ * unknown_model "served: (none)", which the typed client, retrying no 4xx, took as permanent.
+ */
+export function servedSnapshot(servingModels: ServingModelsView, requested: string | undefined, started = true): ServingSnapshot {
   const served = servingModels.models();
   let model = requested;
+  if (!started && (model === undefined || !served.includes(model))) {
+    const which = model === undefined ? 'the served models are' : `model "${model}" is`;
+    throw new ApiError(503, 'model_loading', `${which} not loaded yet: this process is still reading the serving routes after its start; retry shortly`, { 'retry-after': MODEL_LOADING_RETRY_AFTER_S });
+  }
   if (model === undefined) {
     if (served.length === 0) throw new ApiError(404, 'no_model', 'no model is served: none has serving routes yet; deploy one first (PUT /v1/admin/routes/{model} or the deployment workflow)');
     if (served.length > 1) throw new ApiError(400, 'model_required', `several models are served (${served.join(', ')}); name one in "model"`);
@@ -61,7 +75,7 @@ export function servedSnapshot(servingModels: ServingModelsView, requested: stri
   const snapshot = servingModels.snapshot(model);
   if (!snapshot) {
     const why = servingModels.whyUnavailable?.(model);
-    throw new ApiError(503, 'model_loading', `model "${model}" has serving routes but is not loaded yet (or its versions failed verification); retry shortly${why ? `. Why: ${why}` : ''}`, { 'retry-after': '1' });
+    throw new ApiError(503, 'model_loading', `model "${model}" has serving routes but is not loaded yet (or its versions failed verification); retry shortly${why ? `. Why: ${why}` : ''}`, { 'retry-after': MODEL_LOADING_RETRY_AFTER_S });
   }
   return snapshot;
 }
@@ -187,7 +201,7 @@ function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, createdAt:
 
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
 export async function predictSymbols(deps: PredictionDeps, request: { model?: string; symbols: readonly string[]; key?: string }): Promise<PredictionOutcome> {
-  const snapshot = servedSnapshot(deps.servingModels, request.model);
+  const snapshot = servedSnapshot(deps.servingModels, request.model, deps.servingStarted?.() ?? true);
   const now = new Date();
   const createdAt = now.toISOString();
   const expectedSession = deps.sessions.at(now);

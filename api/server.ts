@@ -374,7 +374,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
   // Until the subscription is confirmed every read goes to Redis; a failure only leaves it so.
   featureCache?.start().catch((error: unknown) => app.log.warn({ event: 'features.read_cache_unavailable', error: (error as Error).message }, 'features.read_cache_unavailable'));
   const sessions = new ExpectedSessionClock(deps.featureGraceMinutes ?? DEFAULT_FRESHNESS_OPTIONS.graceMinutes);
-  const predictionDeps = { servingModels: deps.servingModels, features: featureCache ? featureCache.reader(features) : features, predictionLog: deps.predictionLog, metrics, sessions };
+  const predictionDeps = { servingModels: deps.servingModels, servingStarted, features: featureCache ? featureCache.reader(features) : features, predictionLog: deps.predictionLog, metrics, sessions };
 
   app.post('/v1/predictions', { config: { scope: 'predict', predictionLimits: true } }, async (request): Promise<PredictionsResponse> => {
     const body = parseInput(predictionsRequestSchema, request.body, 'body');

@@ -156,11 +156,18 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect(before.statusCode).toBe(503);
     expect(before.json()).toMatchObject({ ready: false, checks: { models: { ok: false }, store: { ok: true }, cache: { ok: true } } });
     const early = await api.inject({ method: 'POST', url: '/v1/predictions', headers: asPredict, payload: { symbols: ['SYM00'] } });
-    expect(early.statusCode).toBe(404); // nothing loaded, so no model is served yet
+    // Nothing loaded yet: not "unknown" (a 404 the typed client would not retry) but loading.
+    expect([early.statusCode, early.headers.get('retry-after'), early.json().error]).toEqual([503, '1', 'model_loading']);
+    const named = await api.inject({ method: 'GET', url: `/v1/predictions/SYM00?model=${MODEL}`, headers: asPredict });
+    expect([named.statusCode, named.headers.get('retry-after')]).toEqual([503, '1']);
+    expect(named.json()).toEqual({ error: 'model_loading', message: `model "${MODEL}" is not loaded yet: this process is still reading the serving routes after its start; retry shortly` });
     await servingModels.start();
     started = true;
     const after = await api.inject({ method: 'GET', url: '/readyz' });
     expect([after.statusCode, after.json().ready]).toEqual([200, true]);
+    // Once loaded, a model without routes is unknown for good.
+    const unknown = await api.inject({ method: 'GET', url: '/v1/predictions/SYM00?model=no-such-model', headers: asPredict });
+    expect([unknown.statusCode, unknown.json().error]).toEqual([404, 'unknown_model']);
   });
 
   it('serves the champion for each symbol, with the model probability, and logs every prediction', async () => {
