@@ -5,7 +5,7 @@
  * checks that exempt a running deployment's own split ask this instead of taking the row at its word.
  */
 import { Context } from '@temporalio/activity';
-import type { DeploymentOpen } from '../lib/serving/served-champion';
+import type { DeploymentOpen, DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 
 /** True while the workflow runs (also across continue-as-new), false once it closed or never existed, undefined outside a worker (no client to ask). */
 export async function deploymentWorkflowOpen(deploymentId: string): Promise<boolean | undefined> {
@@ -26,6 +26,24 @@ export function deploymentOpenCheck(): DeploymentOpen | undefined {
       return (await client.workflow.getHandle(deploymentId).describe()).status.name === 'RUNNING';
     } catch (error) {
       if ((error as Error).name === 'WorkflowNotFoundError') return false;
+      throw error;
+    }
+  };
+}
+
+/** The status name of a deployment's workflow ('RUNNING', 'TERMINATED', …, 'NOT_FOUND'), or undefined outside a worker. */
+export function deploymentStatusCheck(): DeploymentWorkflowStatus | undefined {
+  let client;
+  try {
+    client = Context.current().client;
+  } catch {
+    return undefined;
+  }
+  return async (deploymentId) => {
+    try {
+      return (await client.workflow.getHandle(deploymentId).describe()).status.name;
+    } catch (error) {
+      if ((error as Error).name === 'WorkflowNotFoundError') return 'NOT_FOUND';
       throw error;
     }
   };

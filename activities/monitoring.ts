@@ -15,9 +15,10 @@ import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
 import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
-import { deploymentOpenCheck } from './deployment-workflow-open';
+import { deploymentOpenCheck, deploymentStatusCheck } from './deployment-workflow-open';
+import type { DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
-import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -137,6 +138,21 @@ function temporalClient(): Client | undefined {
  * its sha256-checked artifact header, not from its registry row alone (the row can be edited).
  */
 export function monitoringActivities({ store, artifacts, now = () => new Date(), signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts?: ArtifactStore; now?: () => Date; signing?: RowSigning }) {
+  /**
+   * Marks 'running' deployments rows of `models` whose workflow has closed (terminated, failed, timed
+   * out, or gone) as failed and releases their model, as the next deployment's start does: `mlp
+   * deployments list/show` then show them ended, and the API (which has no Temporal client and takes
+   * a running row at its word) reports the split they left, as leftByClosedDeployment does here.
+   */
+  async function endClosedDeployments(models: string[], deploymentStatus: DeploymentWorkflowStatus): Promise<void> {
+    if (models.length === 0) return;
+    const rows = await store.db.selectFrom('deployments').select('id').where('status', '=', 'running').where('model', 'in', models).execute();
+    for (const { id } of rows) {
+      if ((await deploymentStatus(id)) === 'RUNNING') continue;
+      await store.db.updateTable('deployments').set({ status: 'failed', running_model: null, ended_at: now().toISOString() }).where('id', '=', id).where('status', '=', 'running').execute();
+    }
+  }
+
   return {
     /** Every served version of the given models (default: all with serving routes): champion, canary, A/B variants. */
     async listMonitoringTargets(input: { models?: string[] }): Promise<MonitoringTarget[]> {
@@ -207,12 +223,15 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const routes = (await readEveryServingRoutes(store)).routes.filter((r) => !wanted || wanted.has(r.model));
         // A running deployment's own split is exempt only while its workflow is open: a terminated
         // one leaves its row 'running' (and its last split serving) until the next deployment starts.
-        const mismatches = await checkServedChampions(store, routes, { deploymentOpen: deploymentOpenCheck() });
+        // The split it left is reported (lib/serving/served-champion.ts: leftByClosedDeployment).
+        const deploymentStatus = deploymentStatusCheck();
+        const mismatches = await checkServedChampions(store, routes, { deploymentOpen: deploymentOpenCheck(), ...(deploymentStatus ? { deploymentStatus } : {}) });
+        if (deploymentStatus) await endClosedDeployments(routes.map((r) => r.model), deploymentStatus);
         return { mismatches, ...evaluateServedChampions(mismatches, rules) };
       });
     },
 
-    /** Failed, timed-out and stuck workflow runs from the Temporal visibility API. */
+    /** Failed, timed-out, terminated and stuck workflow runs from the Temporal visibility API. */
     async checkPipelineHealth(input: { rules?: MonitoringRulesInput }): Promise<PipelineHealthResult> {
       return withFailureMapping(async () => {
         const rules = parseMonitoringRules(input.rules);
@@ -220,17 +239,18 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const at = now();
         const client = temporalClient();
         if (!client) {
-          const health: PipelineHealth = { status: 'unavailable', reason: 'no Temporal client in this activity context', since: at.toISOString(), failed: [], timedOut: [], longRunning: [] };
+          const health: PipelineHealth = { status: 'unavailable', reason: 'no Temporal client in this activity context', since: at.toISOString(), failed: [], timedOut: [], terminated: [], longRunning: [] };
           return { health, ...evaluatePipelineHealth(health, rules) };
         }
         const since = new Date(at.getTime() - options.lookbackHours * 3_600_000).toISOString();
         const startedBefore = new Date(at.getTime() - options.longRunningHours * 3_600_000).toISOString();
-        const [failed, timedOut, running] = await Promise.all([
+        const [failed, timedOut, terminated, running] = await Promise.all([
           listExecutions(client, `ExecutionStatus = 'Failed' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
           listExecutions(client, `ExecutionStatus = 'TimedOut' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
+          listExecutions(client, `ExecutionStatus = 'Terminated' AND CloseTime > '${since}' AND (${TERMINATED_TYPES.map((t) => `WorkflowType = '${t}'`).join(' OR ')})`, MAX_QUERIED_EXECUTIONS),
           listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, MAX_QUERIED_EXECUTIONS),
         ]);
-        const health = pipelineHealthOf({ failed, timedOut, running }, at, options);
+        const health = pipelineHealthOf({ failed, timedOut, terminated, running }, at, options);
         // The runs earlier alerts of the look-back named: only others are news.
         const earlier = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
         const alerted = alertedExecutions(earlier.map((a) => a.evidence));

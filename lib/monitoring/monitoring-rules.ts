@@ -315,7 +315,7 @@ function pipelineFailedAlert(health: PipelineHealth, fresh: ReadonlyArray<Execut
     subject: PIPELINE_SUBJECT,
     message: `${news}${health.reason}`,
     // At most MAX_LISTED_EXECUTIONS runs of each kind as evidence; every run it tells in newRuns.
-    evidence: { ...health, failed: listed(health.failed), timedOut: listed(health.timedOut), longRunning: listed(health.longRunning), newRuns: fresh.map(keyOf) },
+    evidence: { ...health, failed: listed(health.failed), timedOut: listed(health.timedOut), terminated: listed(health.terminated ?? []), longRunning: listed(health.longRunning), newRuns: fresh.map(keyOf) },
     cooldownSeconds,
     // The runs it tells: two monitoring runs at once (the schedule's and one by hand) that both
     // found them untold raise one alert between them, not one each (the cool-down is 0 here).

@@ -45,9 +45,14 @@ export async function championAliasDisagreement(store: Database, model: string, 
  */
 export type DeploymentOpen = (deploymentId: string) => Promise<boolean>;
 
+/** The status of a deployment's workflow as Temporal names it ('RUNNING', 'TERMINATED', 'FAILED', …; 'NOT_FOUND' when there is none). */
+export type DeploymentWorkflowStatus = (deploymentId: string) => Promise<string>;
+
 export interface OwnershipOptions {
   /** Asked before a running deployment's own split is exempted; without it the row is taken at its word. */
   deploymentOpen?: DeploymentOpen;
+  /** When given, also names how a deployment's workflow closed in the report of the split it left (servedChampionDisagreements). */
+  deploymentStatus?: DeploymentWorkflowStatus;
 }
 
 interface RunningDeploymentRow {
@@ -96,15 +101,50 @@ export async function servedChampionDisagreements(store: Database, routes: reado
   const aliases = new Map((await store.db.selectFrom('model_aliases').select(['name', 'version']).where('alias', '=', 'champion').where('name', 'in', models).execute()).map((a) => [a.name, Number(a.version)]));
   const running = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'routes_generation']).where('status', '=', 'running').where('model', 'in', models).execute();
   for (const r of routes) {
-    // Only a split judged to disagree without it asks whether a deployment wrote it (and, via Temporal, still runs).
-    if (splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r)) === undefined) continue;
-    const deploying = await ownerOf(running.find((d) => d.model === r.model && wroteRoutes(d, r)), r, options);
-    const disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deploying);
+    let disagreement: string | undefined;
+    if (splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r)) === undefined) {
+      // A split any writer may leave (a canary beside the alias's champion) is still news when a deployment that no longer runs left it.
+      disagreement = await leftByClosedDeployment(store, r, aliases.get(r.model), options);
+    } else {
+      // Only a split judged to disagree without it asks whether a deployment wrote it (and, via Temporal, still runs).
+      const deploying = await ownerOf(running.find((d) => d.model === r.model && wroteRoutes(d, r)), r, options);
+      disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deploying);
+    }
     if (disagreement === undefined) continue;
     const now = await store.db.selectFrom('serving_routes').select('generation').where('model', '=', r.model).executeTakeFirst();
     if (now && Number(now.generation) === r.generation) found.set(r.model, disagreement);
   }
   return found;
+}
+
+/**
+ * Why `routes`, written by a deployment (`updatedBy` "deployment <id>") that no longer runs, still
+ * give traffic to a version the champion alias does not name; undefined otherwise. A deployment
+ * terminated from the Web UI left its canary split (canary v3 60%, champion v4 40%) serving with
+ * nothing reported: the split names the alias's version as champion, which passes
+ * splitAliasDisagreement as a hand-written canary split does, and its row stayed 'running' (so its
+ * split was its own to judge) until the next deployment of the model started. "No longer runs": its
+ * row has ended, or (asked of Temporal when options allow) its workflow is closed. A deployment's
+ * own final split (the promoted or rolled-back champion alone) serves only the alias's version.
+ */
+async function leftByClosedDeployment(store: Database, routes: ServingRoutes, aliasChampion: number | undefined, options: OwnershipOptions): Promise<string | undefined> {
+  const id = /^deployment (.+)$/.exec(routes.updatedBy)?.[1];
+  if (id === undefined) return undefined;
+  const served = routes.routes.filter((r) => r.weight > 0);
+  if (!served.some((r) => r.version !== aliasChampion)) return undefined;
+  const row = await store.db.selectFrom('deployments').select(['status', 'challenger_version']).where('id', '=', id).where('model', '=', routes.model).executeTakeFirst();
+  if (!row) return undefined;
+  let workflow: string | undefined;
+  if (options.deploymentStatus) workflow = await options.deploymentStatus(id);
+  else if (options.deploymentOpen && row.status === 'running') workflow = (await options.deploymentOpen(id)) ? 'RUNNING' : 'closed';
+  if (workflow === 'RUNNING' || (workflow === undefined && row.status === 'running')) return undefined;
+  const how = workflow === undefined ? `it ended ${row.status}` : `its workflow is ${workflow === 'NOT_FOUND' ? 'gone (not found in Temporal)' : workflow.toLowerCase()} and its row says ${row.status}`;
+  const shares = served.map((r) => `v${r.version} (${r.variant}) ${percent(r.weight)}`).join(', ');
+  const champion = aliasChampion === undefined ? 'N' : String(aliasChampion);
+  return (
+    `${describeRoutes(routes)} are the split deployment ${id} left: ${how}, so nothing judges, widens or rolls back this split, which still serves ${shares} while the champion alias names ${aliasChampion === undefined ? 'no version' : `v${aliasChampion}`}. ` +
+    `Roll back to the champion (mlp models rollback ${routes.model} --to-version ${champion} --reason "…") or deploy again (mlp deploy ${routes.model} ${Number(row.challenger_version)})`
+  );
 }
 
 /** "the serving routes of m (generation 4, by api:ops: canary)", as a disagreement names them. */

@@ -21,7 +21,7 @@ import { championAliasDisagreement, servedChampionDisagreements, type OwnershipO
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { monitoringWorkflow, type MonitoringSummary } from '../../workflows';
+import { deploymentWorkflow, monitoringWorkflow, type MonitoringSummary } from '../../workflows';
 import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { oracleFeatureSet, registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { saveTestFeatureSet } from '../helpers/registration';
@@ -129,6 +129,31 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     expect(await judged({ deploymentOpen: async () => true })).toEqual({ monitoring: [], served: undefined, start: undefined });
   });
 
+  it('the canary split of a deployment whose workflow closed is reported, naming it, how it closed, its shares and the commands', async () => {
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'orphaned', featureSetVersion);
+    // A deployment of v1 over the champion v2, terminated at its first canary step: v1 60%, v2 40%.
+    await t.store.db.insertInto('deployments').values({ id: 'orphan-d', model: 'orphaned', mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'orphaned', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+    const written = await writeServingRoutes(t.store, cache, { model: 'orphaned', mode: 'canary', routes: [{ variant: 'canary', version: v1, weight: 0.6 }, { variant: 'champion', version: v2, weight: 0.4 }], reference: 'champion', updatedBy: 'deployment orphan-d', reason: 'canary step 1/2: 60%', deploymentId: 'orphan-d' });
+    const routes = async () => [(await readServingRoutes(t.store, 'orphaned'))!];
+    const head = `the serving routes of orphaned (generation ${written.generation}, by deployment orphan-d: canary step 1/2: 60%) are the split deployment orphan-d left: `;
+    const tail = `, so nothing judges, widens or rolls back this split, which still serves v${v1} (canary) 60%, v${v2} (champion) 40% while the champion alias names v${v2}. Roll back to the champion (mlp models rollback orphaned --to-version ${v2} --reason "…") or deploy again (mlp deploy orphaned ${v1})`;
+    // While its workflow runs (or, with no Temporal to ask, its row says running): its own split.
+    expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBeUndefined();
+    expect((await servedChampionDisagreements(t.store, await routes(), { deploymentStatus: async () => 'RUNNING' })).get('orphaned')).toBeUndefined();
+    // Terminated: reported, though the split names the alias's version as champion as a hand-written one may.
+    expect((await servedChampionDisagreements(t.store, await routes(), { deploymentStatus: async () => 'TERMINATED' })).get('orphaned')).toBe(`${head}its workflow is terminated and its row says running${tail}`);
+    expect((await servedChampionDisagreements(t.store, await routes(), { deploymentOpen: async () => false })).get('orphaned')).toBe(`${head}its workflow is closed and its row says running${tail}`);
+    // Its row marked failed (by the next deployment's start or a monitoring run): reported with no Temporal to ask, as the API does.
+    await t.store.db.updateTable('deployments').set({ status: 'failed', running_model: null }).where('id', '=', 'orphan-d').execute();
+    expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBe(`${head}it ended failed${tail}`);
+    const mismatches = (await monitoringActivities({ store: t.store, signing: { signingKey: undefined } }).checkServedChampions({ models: ['orphaned'] }));
+    expect(mismatches.findings.map((f) => [f.alert.rule, f.alert.severity, f.alert.subject])).toEqual([['champion_mismatch', 'critical', 'serving routes of model orphaned']]);
+    expect(mismatches.findings[0].alert.message).toContain('deployment orphan-d left: it ended failed');
+    // Rolled back to the champion alone: nothing left to report.
+    await writeServingRoutes(t.store, cache, { model: 'orphaned', mode: 'single', routes: singleRoute(v2), updatedBy: 'deployment orphan-d', reason: 'rolled back' });
+    expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBeUndefined();
+  });
+
   it('the API serves the edited routes as routed and reports the disagreement in /readyz, /v1/models and the log', async () => {
     const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'api-edited', featureSetVersion);
     const events: Array<[string, Record<string, unknown>]> = [];
@@ -215,5 +240,33 @@ describe('a monitoring run over a routes row edited to another champion (SQLite,
     );
     const message = `the serving routes of run-orphaned (generation ${generation}, by deployment orphaned: canary step 4/4: 100%) give the champion route (champion, v${v2}) no traffic while v${v1} serves every request, but the champion alias names v${v2}`;
     expect(summary.champions?.mismatched).toEqual([{ model: 'run-orphaned', generation, message }]);
+  });
+
+  it('reports the canary split of a terminated deployment, marks its row failed and counts the run in pipeline_failed', async () => {
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'run-terminated', market.featureSetVersion);
+    // Its workflow started (no worker took it) and terminated, as from the Web UI; its row and its
+    // first canary step (v1 60%, the champion v2 40%) as the deployment had written them.
+    const id = `terminated-${Date.now()}`;
+    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ model: 'run-terminated', challengerVersion: v1, startedBy: 'test' }] });
+    await handle.terminate('operator terminated');
+    await t.store.db.insertInto('deployments').values({ id, model: 'run-terminated', mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'run-terminated', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+    const { generation } = await writeServingRoutes(t.store, cache, { model: 'run-terminated', mode: 'canary', routes: [{ variant: 'canary', version: v1, weight: 0.6 }, { variant: 'champion', version: v2, weight: 0.4 }], reference: 'champion', updatedBy: `deployment ${id}`, reason: 'canary step 1/2: 60%', deploymentId: id });
+    const rules = { data_stale: { enabled: false } };
+    const run = () => withWorkers(env, { store: t.store, cache, artifactDir }, () =>
+      env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `monitor-terminated-${Date.now()}`, args: [{ models: ['run-terminated'], rules }] }) as Promise<MonitoringSummary>,
+    );
+    const summary = await run();
+    const shares = `v${v1} (canary) 60%, v${v2} (champion) 40%`;
+    expect(summary.champions?.mismatched).toEqual([{ model: 'run-terminated', generation, message: expect.stringContaining(`are the split deployment ${id} left: its workflow is terminated and its row says running, so nothing judges, widens or rolls back this split, which still serves ${shares}`) }]);
+    expect(summary.champions?.alerts).toEqual([expect.objectContaining({ rule: 'champion_mismatch', severity: 'critical', subject: 'serving routes of model run-terminated' })]);
+    const [alert] = await listAlerts(t.store, { rule: 'champion_mismatch', subject: 'serving routes of model run-terminated' });
+    expect(alert.message).toContain(`mlp models rollback run-terminated --to-version ${v2}`);
+    // Its row is ended, so `mlp deployments list` and the API (no Temporal client) see it as such.
+    expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow()).toEqual({ status: 'failed', running_model: null });
+    const [pipeline] = await listAlerts(t.store, { rule: 'pipeline_failed' });
+    expect(pipeline.message).toMatch(new RegExp(`deployment runs? terminated in the last 24 h.*deploymentWorkflow ${id}`));
+    // The next run still reports the split (now from the row alone), until it is rolled back or replaced.
+    expect((await run()).champions?.mismatched).toEqual([{ model: 'run-terminated', generation, message: expect.stringContaining(`deployment ${id} left: its workflow is terminated and its row says failed`) }]);
   });
 });

@@ -32,6 +32,23 @@ describe('pipeline_failed alerts over monitoring runs', () => {
     return raised.suppressed ? undefined : finding.alert.message;
   }
 
+  it('counts a terminated deployment run, told once, and not a terminated run of another workflow', async () => {
+    const terminated = (workflowId: string, type: string): ExecutionSummary => ({ workflowId, runId: `${workflowId}-run`, type, status: 'Terminated', startTime: '2026-03-02T20:00:00Z', closeTime: '2026-03-02T20:10:00Z' });
+    const now = new Date('2026-03-02T21:00:00Z');
+    const deployment = terminated('d-m3u', 'deploymentWorkflow');
+    const health = pipelineHealthOf({ failed: [], timedOut: [], terminated: [deployment, terminated('retrain-x', 'trainingPipeline')], running: [] }, now, rules.pipeline_failed);
+    expect(health.status).toBe('failing');
+    expect(health.terminated).toEqual([deployment]);
+    expect(health.reason).toMatch(/1 deployment run terminated in the last 24 h, its last traffic split left serving \(deploymentWorkflow d-m3u/);
+    const [finding] = evaluatePipelineHealth(health, rules).findings;
+    expect(finding.alert.evidence).toMatchObject({ terminated: [deployment], newRuns: ['d-m3u/d-m3u-run'] });
+    await raiseAlert(t.store, finding.alert, { now });
+    const alerted = alertedExecutions((await listAlerts(t.store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, limit: 10 })).map((a) => a.evidence));
+    expect(alerted.has('d-m3u/d-m3u-run')).toBe(true);
+    // A terminated training run alone is no failure (an operator's choice, or a reset's replaced run).
+    expect(pipelineHealthOf({ failed: [], timedOut: [], terminated: [terminated('retrain-x', 'trainingPipeline')], running: [] }, now, rules.pipeline_failed).status).toBe('healthy');
+  });
+
   it('tells each failed run once, at the first run after it failed, whatever failed before it', async () => {
     const retrain = run('retrain-demo-2026-03-02T21:30:00Z', 'trainingPipeline', '2026-03-02T21:30:00Z', '2026-03-02T21:31:00Z');
     const monitoring = run('monitoring-2026-03-02T22:35:00Z', 'monitoringWorkflow', '2026-03-02T22:35:00Z', '2026-03-02T22:50:00Z');
