@@ -150,9 +150,15 @@ export function checkQuality(
   }
 
   // Sessions whose rows were read but rejected are not missing from a file (sparse_series).
+  // A rejected row whose date could not be read may be any session: each excuses one run.
   const rejectedDates = new Map<string, Set<string>>();
+  const undated = new Map<string, number>();
   for (const i of issues) {
-    if (i.severity !== 'reject' || i.symbol === null || i.date === null || !isIsoDate(i.date)) continue;
+    if (i.severity !== 'reject' || i.symbol === null) continue;
+    if (i.date === null || !isIsoDate(i.date)) {
+      if (i.line !== null) undated.set(i.symbol, (undated.get(i.symbol) ?? 0) + 1);
+      continue;
+    }
     let dates = rejectedDates.get(i.symbol);
     if (!dates) rejectedDates.set(i.symbol, (dates = new Set()));
     dates.add(i.date);
@@ -163,7 +169,7 @@ export function checkQuality(
   const sources = new Map<string, string>();
   for (const [symbol, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     series.sort(byDate);
-    const found = seriesIssues(series, policy, rejectedDates.get(symbol));
+    const found = seriesIssues(series, policy, rejectedDates.get(symbol), undated.get(symbol));
     issues.push(...found);
     // Bars carrying the next session's prices, two securities spliced, weekly bars: which bars are
     // wrong is unknown, so none is trusted (as a file rejected whole).

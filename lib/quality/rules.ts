@@ -499,8 +499,12 @@ export function sparseSeriesFinding(dates: readonly string[], rejectedDates: Rea
   return undefined;
 }
 
-/** Series-level rules on one symbol's accepted bars, ascending by date; `rejectedDates`: that symbol's rows in the input that were rejected. */
-export function seriesIssues(series: readonly CandidateBar[], policy: QualityPolicy, rejectedDates: ReadonlySet<string> = new Set()): QualityIssue[] {
+/**
+ * Series-level rules on one symbol's accepted bars, ascending by date; `rejectedDates`: the dates of
+ * that symbol's rows in the input that were rejected; `undatedRejections`: its rejected rows whose
+ * date could not be read (each may fill one missing session).
+ */
+export function seriesIssues(series: readonly CandidateBar[], policy: QualityPolicy, rejectedDates: ReadonlySet<string> = new Set(), undatedRejections = 0): QualityIssue[] {
   if (series.length === 0) return [];
   const symbol = series[0].symbol;
   const issues: QualityIssue[] = [];
@@ -562,7 +566,7 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
   const interval = barIntervalFinding(series);
   if (interval !== undefined) issues.push(issue('bar_interval', { symbol, date: series[0].date, source: series[series.length - 1].source, line: null, raw: null, message: interval }));
   else {
-    const sparse = sparseSeriesFinding(series.map((b) => b.date), rejectedDates, policy.maxSessionGaps ?? SPARSE_SERIES_MAX_GAPS);
+    const sparse = sparseSeriesFinding(series.map((b) => b.date), rejectedDates, (policy.maxSessionGaps ?? SPARSE_SERIES_MAX_GAPS) + undatedRejections);
     if (sparse !== undefined) issues.push(issue('sparse_series', { symbol, date: series[0].date, source: series[series.length - 1].source, line: null, raw: null, message: sparse }));
   }
 
