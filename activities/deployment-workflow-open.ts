@@ -15,20 +15,8 @@ export async function deploymentWorkflowOpen(deploymentId: string): Promise<bool
 
 /** The question as lib/serving/served-champion.ts takes it, or undefined outside a worker (a mock activity environment has no client). */
 export function deploymentOpenCheck(): DeploymentOpen | undefined {
-  let client;
-  try {
-    client = Context.current().client;
-  } catch {
-    return undefined;
-  }
-  return async (deploymentId) => {
-    try {
-      return (await client.workflow.getHandle(deploymentId).describe()).status.name === 'RUNNING';
-    } catch (error) {
-      if ((error as Error).name === 'WorkflowNotFoundError') return false;
-      throw error;
-    }
-  };
+  const status = deploymentStatusCheck();
+  return status ? async (deploymentId) => (await status(deploymentId)) === 'RUNNING' : undefined;
 }
 
 /** The status name of a deployment's workflow ('RUNNING', 'TERMINATED', …, 'NOT_FOUND'), or undefined outside a worker. */

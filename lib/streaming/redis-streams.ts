@@ -47,6 +47,15 @@ export function parseEntries(raw: unknown): { entries: StreamEntry[]; deleted: s
 const LUA_FIELDS = `local function fields(flat) local m = {} for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end return m end
 `;
 
+/** Lua: whether stream id a is older than b (ids compared as numbers, milliseconds then sequence). */
+const LUA_OLDER = `local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+`;
+
 /**
  * XGROUP CREATE … MKSTREAM with the group's entries-read counter set (ENTRIESREAD): "0" starts after
  * the entries already trimmed away, "$" after every entry added. Created without it, the counter is
@@ -92,14 +101,7 @@ export function isNoGroupError(error: unknown): boolean {
  * may have been trimmed and how many cannot be told: that entry (the newest id) is returned. Returns {0} when the group exists, else {1, the
  * counter or '', that entry or ''}.
  */
-const RECREATE_GROUP = `${LUA_FIELDS}
-local function older(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
-end
-local read
+const RECREATE_GROUP = `${LUA_FIELDS}${LUA_OLDER}local read
 local gap = ''
 if redis.call('EXISTS', KEYS[1]) == 1 then
   for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
@@ -180,14 +182,7 @@ export function idBefore(id: string): string {
  * counter is then set past them, so no later read counts them again.
  * Returns {newest id} or {newest id, how many, the group's last-delivered id, the first entry left or ''}.
  */
-const PASS_TRIMMED = `${LUA_FIELDS}
-local function older(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am < bm or (am == bm and as < bs)
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+const PASS_TRIMMED = `${LUA_FIELDS}${LUA_OLDER}if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local group
 for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local g = fields(row)
