@@ -34,6 +34,18 @@ describe('a consumer group deleted under a running consumer', () => {
     while ((await c.pollOnce()) > 0);
   };
   const lostLines = () => logs.filter((l) => l.includes(`Consumer group ingest of ${key} was deleted`));
+  /** Replaces the consumer with one whose first batch fails to write (left pending for a retry). */
+  const failingFirstBatch = async (claiming: { claimIntervalMs: number; claimIdleMs?: number; pendingSampleMs?: number }): Promise<void> => {
+    await c.close();
+    let failures = 1;
+    const beforeWrite = () => {
+      if (failures-- > 0) throw new Error('the store is unreachable');
+    };
+    c = new BarStreamConsumer(
+      { redis, store: t.store, cache: new MemoryCache(), featureSets: [SET], log: (line) => logs.push(line), hooks: { beforeWrite } },
+      { key, group: 'ingest', consumer: 'c1', batchSize: 60, blockMs: 20, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false, ...claiming },
+    );
+  };
 
   beforeEach(async () => {
     t = await createSqliteTestDatabase();
@@ -94,23 +106,7 @@ describe('a consumer group deleted under a running consumer', () => {
   });
 
   it('a batch of the consumer that failed (left pending, dropped with the group) is read again: the group is created again before it', async () => {
-    await c.close();
-    let failures = 1;
-    c = new BarStreamConsumer(
-      {
-        redis,
-        store: t.store,
-        cache: new MemoryCache(),
-        featureSets: [SET],
-        log: (line) => logs.push(line),
-        hooks: {
-          beforeWrite: () => {
-            if (failures-- > 0) throw new Error('the store is unreachable');
-          },
-        },
-      },
-      { key, group: 'ingest', consumer: 'c1', batchSize: 60, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false },
-    );
+    await failingFirstBatch({ claimIntervalMs: 60_000 });
     const producer = new BarStreamProducer(redis, { key });
     const failed = await producer.publish(LIVE.slice(0, 60));
     await drain();
@@ -129,23 +125,7 @@ describe('a consumer group deleted under a running consumer', () => {
   });
 
   it('a failed batch retried since is not read again when the group is lost, though another consumer holds an entry pending', async () => {
-    await c.close();
-    let failures = 1;
-    c = new BarStreamConsumer(
-      {
-        redis,
-        store: t.store,
-        cache: new MemoryCache(),
-        featureSets: [SET],
-        log: (line) => logs.push(line),
-        hooks: {
-          beforeWrite: () => {
-            if (failures-- > 0) throw new Error('the store is unreachable');
-          },
-        },
-      },
-      { key, group: 'ingest', consumer: 'c1', batchSize: 60, blockMs: 20, claimIntervalMs: 10, claimIdleMs: 1000, pendingSampleMs: 100, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false },
-    );
+    await failingFirstBatch({ claimIntervalMs: 10, claimIdleMs: 1000, pendingSampleMs: 100 });
     const producer = new BarStreamProducer(redis, { key });
     await producer.publish(LIVE.slice(0, 60));
     await drain();
