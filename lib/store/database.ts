@@ -7,7 +7,7 @@ import { createPool, type Pool } from 'mysql2';
 import { redactUrl } from '../redact';
 import { verbatimValueProblem } from '../verbatim-value';
 import { migrationProvider } from './migrations';
-import { ResumableDdlDialect } from './resumable-ddl';
+import { logPassedOver, type PassedOver, ResumableDdlDialect } from './resumable-ddl';
 import type { DatabaseSchema } from './schema';
 
 export type DatabaseDriver = 'mysql' | 'sqlite';
@@ -304,11 +304,12 @@ const ER_BAD_DB_ERROR = 1049;
  * Applies the pending migrations to the MySQL database of `pool`. MySQL commits DDL statement by
  * statement, so a migration interrupted by a kill or a lost connection stays unrecorded with some
  * of its statements applied: it runs again from its start, and each DDL statement whose effect is
- * already there is passed over (lib/store/resumable-ddl.ts). Kysely's lock (GET_LOCK) keeps two
+ * already there is passed over and reported (`passedOver`: a JSON line on stderr by default;
+ * lib/store/resumable-ddl.ts). Kysely's lock (GET_LOCK) keeps two
  * processes from migrating at once.
  */
-export async function migrateMysql(pool: Pool, provider: MigrationProvider = migrationProvider): Promise<void> {
-  const db = new Kysely<unknown>({ dialect: new ResumableDdlDialect({ pool }) });
+export async function migrateMysql(pool: Pool, provider: MigrationProvider = migrationProvider, passedOver: PassedOver = logPassedOver): Promise<void> {
+  const db = new Kysely<unknown>({ dialect: new ResumableDdlDialect({ pool }, passedOver) });
   try {
     await migrate(db, provider);
   } finally {

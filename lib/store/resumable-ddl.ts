@@ -1,4 +1,4 @@
-import { MysqlDialect, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
+import { MysqlDialect, type MysqlDialectConfig, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 
 /*
  * MySQL and MariaDB commit every DDL statement on its own, so a migration of several statements
@@ -52,16 +52,27 @@ export function isAlreadyApplied(statement: string, error: unknown): boolean {
   return typeof errno === 'number' && alreadyAppliedErrors(statement).has(errno);
 }
 
+/** Told of each DDL statement passed over, with the server's answer that says it was applied before. */
+export type PassedOver = (statement: string, error: Error) => void;
+
+/** By default one JSON line on stderr: an operator reading the log sees which statements a resumed migration did not run again. */
+export const logPassedOver: PassedOver = (statement, error) =>
+  console.error(JSON.stringify({ time: new Date().toISOString(), event: 'migration_statement_already_applied', statement: statement.length > 300 ? `${statement.slice(0, 300)}…` : statement, error: error.message }));
+
 /** A connection on which a DDL statement whose effect is already there succeeds without doing anything. */
 class ResumableDdlConnection implements DatabaseConnection {
-  constructor(readonly inner: DatabaseConnection) {}
+  constructor(
+    readonly inner: DatabaseConnection,
+    private readonly passedOver: PassedOver,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     try {
       return await this.inner.executeQuery<R>(query);
     } catch (error) {
-      if (isAlreadyApplied(query.sql, error)) return { rows: [] };
-      throw error;
+      if (!isAlreadyApplied(query.sql, error)) throw error;
+      this.passedOver(query.sql, error as Error);
+      return { rows: [] };
     }
   }
 
@@ -73,14 +84,17 @@ class ResumableDdlConnection implements DatabaseConnection {
 const innerOf = (connection: DatabaseConnection) => (connection instanceof ResumableDdlConnection ? connection.inner : connection);
 
 class ResumableDdlDriver implements Driver {
-  constructor(private readonly inner: Driver) {}
+  constructor(
+    private readonly inner: Driver,
+    private readonly passedOver: PassedOver,
+  ) {}
 
   init(): Promise<void> {
     return this.inner.init();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new ResumableDdlConnection(await this.inner.acquireConnection());
+    return new ResumableDdlConnection(await this.inner.acquireConnection(), this.passedOver);
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -110,7 +124,14 @@ class ResumableDdlDriver implements Driver {
  * processes from migrating at once), over connections that pass over DDL already applied.
  */
 export class ResumableDdlDialect extends MysqlDialect {
+  constructor(
+    config: MysqlDialectConfig,
+    private readonly passedOver: PassedOver = logPassedOver,
+  ) {
+    super(config);
+  }
+
   override createDriver(): Driver {
-    return new ResumableDdlDriver(super.createDriver());
+    return new ResumableDdlDriver(super.createDriver(), this.passedOver);
   }
 }

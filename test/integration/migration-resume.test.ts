@@ -132,13 +132,16 @@ describe('an interrupted MySQL migration', () => {
 
   it('is finished by the next start, from wherever it stopped, with the schema and rows of an uninterrupted one', async () => {
     const stops: string[] = [];
+    // Each statement passed over is reported with the server's answer; an uninterrupted store reports none.
+    const passedOver: Array<{ statement: string; error: string }> = [];
+    const cleanPassedOver: string[] = [];
     for (let n = 1; n <= names.length; n++) {
       const name = names[n - 1];
       await Promise.all([seedBefore(cleanPool, name), seedBefore(resumedPool, name)]);
-      await migrateMysql(cleanPool, upTo(n));
+      await migrateMysql(cleanPool, upTo(n), (statement) => cleanPassedOver.push(statement));
       let k = 1;
       for (; ; k++) {
-        const stopped = await migrateMysql(resumedPool, upTo(n, k)).then(
+        const stopped = await migrateMysql(resumedPool, upTo(n, k), (statement, error) => passedOver.push({ statement, error: error.message })).then(
           () => false,
           (error: Error) => {
             // Any other failure is a resume that did not work.
@@ -153,6 +156,10 @@ describe('an interrupted MySQL migration', () => {
     }
     // Every migration was stopped at least once (after its last statement at the latest), so every one was resumed.
     expect(stops.filter((s) => s.endsWith(': 0'))).toEqual([]);
+    expect(cleanPassedOver).toEqual([]);
+    expect(passedOver.length).toBeGreaterThan(names.length);
+    expect(passedOver.find((p) => /^create table/i.test(p.statement))?.error).toMatch(/already exists/);
+    expect(passedOver.find((p) => /add (unique )?index|create (unique )?index/i.test(p.statement))?.error).toMatch(/Duplicate key name/);
 
     // The data-moving migrations did move the seeded rows (else the comparison proves little).
     const news = await query<{ id: string; effective_date: string }>(resumedPool, 'select id, effective_date from news_headlines order by id');
