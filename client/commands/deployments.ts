@@ -156,19 +156,81 @@ export function deployCommand(): Command {
 }
 
 /** A deployment's state: the stored outcome once it has ended (no Temporal needed), else a query of the running workflow. */
-async function deploymentState(store: Database, id: string): Promise<DeploymentState> {
+/** A deployment whose row says running while its workflow has closed or is gone. */
+interface ClosedDeployment {
+  deploymentId: string;
+  model: string;
+  challengerVersion: number;
+  championVersion: number | null;
+  mode: string;
+  storeStatus: string;
+  workflowStatus: string;
+  closedAt?: string;
+  note: string;
+}
+
+async function deploymentState(store: Database, id: string): Promise<DeploymentState | ClosedDeployment> {
   const row = await store.db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
   if (row?.outcome) return JSON.parse(row.outcome) as DeploymentState;
   const { WorkflowNotFoundError } = lazy.temporalClient();
   const { deploymentStateQuery } = lazy.workflows();
   return withClient(async (client) => {
+    const handle = client.workflow.getHandle(id);
     try {
-      return await client.workflow.getHandle(id).query(deploymentStateQuery);
+      const described = await handle.describe();
+      // A row left 'running' by a workflow that was terminated (or failed, or timed out): its last state
+      // would read as running, so the store's row is shown with what Temporal says instead.
+      if (row && described.status.name !== 'RUNNING') return closedDeployment(row, described.status.name, described.closeTime);
+      return await handle.query(deploymentStateQuery);
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
+      if (error instanceof WorkflowNotFoundError) {
+        if (row) return closedDeployment(row, 'NOT_FOUND');
+        throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
+      }
       throw error;
     }
   });
+}
+
+function closedDeployment(row: { id: string; model: string; challenger_version: number; champion_version: number | null; mode: string; status: string }, status: string, closed?: Date): ClosedDeployment {
+  return { deploymentId: row.id, model: row.model, challengerVersion: Number(row.challenger_version), championVersion: row.champion_version === null ? null : Number(row.champion_version), mode: row.mode, storeStatus: row.status, workflowStatus: status, ...(closed ? { closedAt: closed.toISOString() } : {}), note: closedWorkflowNote(row.id, row.model, status, closed) };
+}
+
+/**
+ * What a person must know of a deployment whose row says running while its workflow has closed (terminated
+ * from the Web UI, failed, timed out) or is gone: nothing steers the split it left until the next
+ * monitoring run reports it (champion_mismatch) and marks the row failed.
+ */
+function closedWorkflowNote(id: string, model: string, status: string, closed?: Date): string {
+  const how = status === 'NOT_FOUND' ? 'is gone (not found in Temporal)' : `is ${status.toLowerCase()}${closed ? ` (closed ${closed.toISOString()})` : ''}`;
+  return `but its workflow ${how}: nothing judges, widens or rolls back the split it left. Roll back to the champion (mlp models rollback ${model} --reason "…") or deploy again; the next monitoring run raises champion_mismatch and marks ${id} failed`;
+}
+
+/** Temporal's status of each deployment workflow in `ids`, or why it could not be asked (list works without Temporal). */
+async function workflowStatuses(ids: string[]): Promise<Map<string, { status: string; closed?: Date }> | Error> {
+  if (ids.length === 0) return new Map();
+  let client: Client;
+  try {
+    client = await connectClient(lazy.config().loadConfig());
+  } catch (error) {
+    return error as Error;
+  }
+  try {
+    const { WorkflowNotFoundError } = lazy.temporalClient();
+    const out = new Map<string, { status: string; closed?: Date }>();
+    for (const id of ids) {
+      try {
+        const d = await client.workflow.getHandle(id).describe();
+        out.set(id, { status: d.status.name, ...(d.closeTime ? { closed: d.closeTime } : {}) });
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) return error as Error;
+        out.set(id, { status: 'NOT_FOUND' });
+      }
+    }
+    return out;
+  } finally {
+    await client.connection.close();
+  }
 }
 
 /** A step as a person reads it ("2" of "step 2/4", or "shadow") → state.step. */
@@ -207,7 +269,14 @@ export function deploymentsCommand(): Command {
         if (model) q = q.where('model', '=', model);
         const rows = await q.execute();
         if (rows.length === 0) console.log(model ? `no deployments of ${model}` : 'no deployments yet: start one with "mlp deploy <model> <version>"');
-        for (const d of rows) console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`);
+        // A row says running until monitoring settles it, also after its workflow was terminated: Temporal is asked.
+        const statuses = await workflowStatuses(rows.filter((d) => d.status === 'running').map((d) => d.id));
+        for (const d of rows) {
+          const workflow = d.status === 'running' && !(statuses instanceof Error) ? statuses.get(d.id) : undefined;
+          const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${closedWorkflowNote(d.id, d.model, workflow.status, workflow.closed)}` : '';
+          console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}${closed}`);
+        }
+        if (statuses instanceof Error) console.error(`running deployments not checked against their workflows: ${statuses.message}`);
       }),
     );
   cmd
@@ -217,7 +286,9 @@ export function deploymentsCommand(): Command {
     .action((id: string, opts: { json?: boolean }) =>
       withStore(async (store) => {
         const s = await deploymentState(store, id);
-        console.log(opts.json ? JSON.stringify(s, null, 2) : describeDeployment(s));
+        if (opts.json) console.log(JSON.stringify(s, null, 2));
+        else if ('workflowStatus' in s) console.log(`${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.storeStatus} in the store\n  ${s.note}`);
+        else console.log(describeDeployment(s));
       }),
     );
   const by = `cli (${process.env.USER ?? 'unknown user'})`;

@@ -91,6 +91,38 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
     expect(out.stderr).toContain(`check it with "mlp deployments show ${id}"`);
   });
 
+  it('deployments list and show say when the workflow of a running row was terminated or is gone', async () => {
+    const name = `list-terminated-${Date.now()}`;
+    const insert = (id: string) =>
+      t.store.db.insertInto('deployments').values({ id, model: name, mode: 'canary', champion_version: 2, challenger_version: 1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null }).execute();
+    // Started (no worker takes it) and terminated, as from the Web UI; its row stays running until monitoring settles it.
+    const terminated = `deploy-${name}-terminated`;
+    const handle = await env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: terminated, args: [{ model: name, challengerVersion: 1, startedBy: 'test' }] });
+    await handle.terminate('operator terminated');
+    await insert(terminated);
+    const gone = `deploy-${name}-gone`;
+    await insert(gone);
+
+    const list = await mlp('deployments', 'list', name);
+    expect(list).toMatchObject({ code: 0, stderr: '' });
+    expect(list.stdout).toMatch(new RegExp(`${terminated} .* running\\n +but its workflow is terminated \\(closed [^)]+\\): nothing judges, widens or rolls back the split it left`));
+    expect(list.stdout).toMatch(new RegExp(`${gone} .* running\\n +but its workflow is gone \\(not found in Temporal\\)`));
+    expect(list.stdout).toContain(`mlp models rollback ${name} --reason`);
+
+    const show = await mlp('deployments', 'show', terminated);
+    expect(show).toMatchObject({ code: 0, stderr: '' });
+    expect(show.stdout).toContain(`${terminated}: ${name} v1 vs champion v2 (canary) — running in the store`);
+    expect(show.stdout).toContain('but its workflow is terminated');
+    const json = JSON.parse((await mlp('deployments', 'show', gone, '--json')).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ deploymentId: gone, storeStatus: 'running', workflowStatus: 'NOT_FOUND' });
+
+    // Without Temporal, list still lists, and says what it could not check.
+    const offline = await runBuiltCli(['deployments', 'list', name], { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir });
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toContain(terminated);
+    expect(offline.stderr).toMatch(/running deployments not checked against their workflows: Cannot reach Temporal/);
+  });
+
   it('refuses to roll back to a version whose artifact was modified, and moves nothing', async () => {
     const market = await setUpOracleMarket(t.store, cache, 4);
     const name = `rollback-tampered-${Date.now()}`;
