@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { backtestOf } from '../backtest/backtest';
 import { backtestOptionsSchema, type BacktestOptionsInput } from '../backtest/input';
+import type { PerformanceMetrics } from '../backtest/performance';
 import type { BarSeries } from '../market-data/bar';
 import { rng } from '../random';
 import { sortWithIndex } from '../sorted';
@@ -128,6 +129,13 @@ export interface PromotionSection {
   aliases: string[];
   history: AliasHistoryEntry[];
 }
+
+/** The backtest figures of the headline, each beside buy-and-hold's. */
+const HEADLINE_PERFORMANCE = [
+  ['sharpe', 'Sharpe ratio (net)'],
+  ['cagr', 'CAGR (net, compound annual growth)'],
+  ['maxDrawdown', 'max drawdown'],
+] as const satisfies ReadonlyArray<readonly [keyof PerformanceMetrics, string]>;
 
 /**
  * What the report could check of the registry row it was built from (lib/reports/version-report.ts
@@ -598,7 +606,8 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
       const { marketModel, sharpeDifference } = stored.backtest;
       // The Sharpe ratio's paired test, and the alpha beyond the market exposure (beta) the strategy took: what `sharpe` promotion reads.
       const sharpeNote = sharpeDifference ? { note: `paired difference to ${sharpeDifference.versus === 'cash' ? "cash's 0 (buy-and-hold's was not positive)" : "buy-and-hold's"}: one-sided p ${num(sharpeDifference.difference.pValue).toPrecision(2)}, Newey–West` } : {};
-      for (const [key, label] of [['sharpe', 'Sharpe ratio (net)'], ['annualReturn', 'annual return (net)'], ['maxDrawdown', 'max drawdown']] as const) {
+      // By PerformanceMetrics' own names (the report stores them so: storedPerformance), so a misnamed figure fails to compile instead of being left out.
+      for (const [key, label] of HEADLINE_PERFORMANCE) {
         if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
       }
       // The best naive rule traded the same way: the Sharpe ratio `sharpe` promotion must also beat.

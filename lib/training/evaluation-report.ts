@@ -10,6 +10,7 @@
  * textbook McNemar p-value, which treats rows as independent, is kept only as `naivePValue`.
  */
 import { backtestOf, type BacktestResult } from '../backtest/backtest';
+import type { PerformanceMetrics } from '../backtest/performance';
 import type { BacktestInput, BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio, sharpeDifference } from '../backtest/sharpe-inference';
 import { tradableReturn } from '../labels/labels';
@@ -192,6 +193,11 @@ export interface WithinDayReport {
   difference: ReportedEstimate;
 }
 
+/** A backtest's performance as the report stores it: its numbers, the drawdown as its depth (what the run report's headline reads by these names). */
+export function storedPerformance(metrics: PerformanceMetrics): Record<string, number> {
+  return { ...pickNumbers(metrics), maxDrawdown: metrics.maxDrawdown.depth };
+}
+
 function pickNumbers(o: object): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
 }
@@ -359,8 +365,8 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
       ...(icRival ? { baseline: { name: icRival.baseline.name, mean: icRival.ic.mean, tStat: informationCoefficientEstimate(icRival.ic, cluster)?.tStat ?? NaN } } : {}),
     },
     backtest: {
-      strategy: { ...pickNumbers(sr), maxDrawdown: sr.maxDrawdown.depth },
-      buyAndHold: { ...pickNumbers(backtest.benchmark.metrics), maxDrawdown: backtest.benchmark.metrics.maxDrawdown.depth },
+      strategy: storedPerformance(sr),
+      buyAndHold: storedPerformance(backtest.benchmark.metrics),
       informationRatio: backtest.informationRatio,
       deflatedSharpe: deflated,
       deflatedSharpeBenchmark: {

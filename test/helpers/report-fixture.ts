@@ -118,7 +118,7 @@ export function fixtureVersion(overrides: Partial<ModelVersion> = {}): ModelVers
         classification: { accuracy: 0.75, rocAuc: 0.8, confusion: [5, 2, 1, 4] },
         baseline: { name: 'always_up', accuracy: 0.42 },
         auc: { versus: 'momentum_sign', baselineAuc: 0.55 },
-        backtest: { strategy: { sharpe: 2.1, annualReturn: 0.3, maxDrawdown: 0 }, buyAndHold: { sharpe: 0.4, annualReturn: 0.05, maxDrawdown: 0.0333 } },
+        backtest: { strategy: { sharpe: 2.1, cagr: 0.3, maxDrawdown: 0 }, buyAndHold: { sharpe: 0.4, cagr: 0.05, maxDrawdown: 0.0333 } },
         guards: [
           { guard: 'plausibility_bound', tripped: false, message: 'AUC 0.80 within the plausibility bound' },
           { guard: 'degenerate_scores', tripped: false, message: 'scores rank symbols' },

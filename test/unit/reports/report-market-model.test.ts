@@ -2,7 +2,9 @@
  * The run report's headline shows what `sharpe` promotion reads: the strategy's alpha beyond the
  * market exposure (beta) it took, and the paired test of its Sharpe ratio against buy-and-hold's.
  */
+import { performanceOf } from '../../../lib/backtest/performance';
 import { renderRunReportHtml } from '../../../lib/reports/html';
+import { storedPerformance } from '../../../lib/training/evaluation-report';
 import { assembleRunReport } from '../../../lib/reports/report-data';
 import { fixtureVersion } from '../../helpers/report-fixture';
 
@@ -20,5 +22,18 @@ describe('run report headline on the sharpe evidence', () => {
     expect(rows['alpha (basis points a day, net, beyond beta × buy-and-hold)']).toMatchObject({ model: expect.closeTo(1.2, 10), baseline: 0, baselineName: "buy-and-hold at the strategy's beta 1.52", note: '95% interval -1.00 .. 3.40, one-sided p 0.16, Newey–West' });
     expect(rows['Sharpe ratio (net)']).toMatchObject({ baselineName: 'buy-and-hold (equal weight)', note: "paired difference to buy-and-hold's: one-sided p 0.77, Newey–West" });
     expect(renderRunReportHtml(report)).toContain("buy-and-hold at the strategy&#39;s beta 1.52");
+  });
+
+  it('shows the net CAGR, Sharpe ratio and drawdown of a backtest as the evaluation stores it, beside buy-and-hold', () => {
+    // Stored as evaluatePredictions stores a real backtest (not hand-written keys, which once named a figure no backtest has).
+    const strategy = storedPerformance(performanceOf(Float64Array.from([0.01, -0.005, 0.02, 0.003, -0.01, 0.007])));
+    const buyAndHold = storedPerformance(performanceOf(Float64Array.from([0.002, 0.001, -0.004, 0.003, 0.001, 0.002])));
+    const stored = fixtureVersion().metrics.outOfSample as Record<string, unknown>;
+    const report = assembleRunReport({ version: fixtureVersion({ metrics: { ...fixtureVersion().metrics, outOfSample: { ...stored, backtest: { strategy, buyAndHold } } } }) });
+    if (!report.headline.recorded) throw new Error('unreachable');
+    const rows = Object.fromEntries(report.headline.data.map((r) => [r.metric, r]));
+    expect(rows['CAGR (net, compound annual growth)']).toMatchObject({ model: strategy.cagr, baseline: buyAndHold.cagr, baselineName: 'buy-and-hold (equal weight)' });
+    expect(rows['Sharpe ratio (net)']).toMatchObject({ model: strategy.sharpe, baseline: buyAndHold.sharpe });
+    expect(rows['max drawdown']).toMatchObject({ model: strategy.maxDrawdown, baseline: buyAndHold.maxDrawdown });
   });
 });
