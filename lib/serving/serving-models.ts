@@ -722,6 +722,14 @@ export class ServingModels {
         const { models, degraded } = await this.loadVersions(target, current);
         // Dropped or disabled meanwhile (its routes deleted or unreadable): nothing to swap in.
         if (this.closed || !this.desired.has(model)) return;
+        // Other routes arrived while these loaded (a rollback during a canary's load): swapping these
+        // in would serve a split already replaced, for as long as the next load takes. The current
+        // snapshot keeps serving until the newer routes are loaded.
+        const desired = this.desired.get(model)!;
+        if (!sameServingRoutes(desired, target)) {
+          this.log('serving.load_superseded', { model, generation: target.generation, by: desired.generation, keeping: current?.routes.generation ?? null });
+          continue;
+        }
         this.snapshots.set(model, this.snapshotOf(target, models, degraded));
         this.loadFailures.delete(model);
         this.anchorsWithdrawn.delete(model);

@@ -103,6 +103,42 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
     expect(events.filter(([e]) => e === 'serving.swap').map(([, d]) => d.generation)).toEqual([1, 2, 3]);
   });
 
+  it('never swaps in a split superseded while its versions loaded: a rollback written during a canary\'s load is served next, the canary never', async () => {
+    // The canary's artifact reads slowly (a large artifact, an object store): the rollback lands meanwhile.
+    const base = localArtifactStore(dir);
+    const slow = artifactKey(versions[1].artifactSha256);
+    let canaryReadStarted = false;
+    const artifacts = Object.create(base) as typeof base;
+    artifacts.get = async (key, ...rest) => {
+      if (key === slow) {
+        canaryReadStarted = true;
+        await new Promise((r) => setTimeout(r, 700));
+      }
+      return base.get(key, ...rest);
+    };
+    serving = new ServingModels({ store: t.store, cache, artifacts, pollMs: NEVER, log: (event, detail) => events.push([event, detail]) });
+    const s = serving;
+    await s.start();
+    const served = new Set<string>();
+    const sample = setInterval(() => {
+      const snap = s.snapshot(MODEL);
+      if (snap) served.add(`${snap.routes.generation}:${[...snap.models.keys()].join(',')}`);
+    }, 1);
+    try {
+      await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.5), reason: 'canary v2' }));
+      await until('the canary load to start', () => canaryReadStarted);
+      await writeServingRoutes(t.store, cache, change({ routes: singleRoute(3), reason: 'rollback' }));
+      await until('generation 3', () => s.snapshot(MODEL)?.routes.generation === 3);
+      await new Promise((r) => setTimeout(r, 900)); // past the canary's slow read
+    } finally {
+      clearInterval(sample);
+    }
+    expect([...served]).toEqual(['1:1', '3:3']);
+    expect(s.snapshot(MODEL)!.routes.generation).toBe(3);
+    expect(events.filter(([e]) => e === 'serving.swap').map(([, d]) => d.generation)).toEqual([1, 3]);
+    expect(events.find(([e]) => e === 'serving.load_superseded')?.[1]).toMatchObject({ model: MODEL, generation: 2, by: 3 });
+  });
+
   it('picks a change up by polling when the announcement reaches nobody', async () => {
     const s = await startServing(50);
     const elsewhere = new MemoryCache(); // a process-local bus nobody here listens to
