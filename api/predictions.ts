@@ -190,13 +190,16 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
 
 /**
  * The routing key of a request that names none: the symbol, so a symbol's requests land on one
- * variant. In an A/B test, the symbol and the UTC day: by symbol alone the variants would serve
- * disjoint symbols for the whole test and could not be compared on the same stocks; by symbol and
- * day every symbol reaches each variant on some days, and the report compares them within symbols
- * (lib/deployment/ab-report.ts), while a symbol's requests of one day still get one answer.
+ * variant. In an A/B test, the symbol and the NYSE session whose features a request is answered on
+ * (the expected session): by symbol alone the variants would serve disjoint symbols for the whole
+ * test and could not be compared on the same stocks; by symbol and session every symbol reaches each
+ * variant on some sessions, and the report compares them within symbols (lib/deployment/ab-report.ts),
+ * while every request on one session's features gets one answer. Keyed by the UTC date, a
+ * symbol asked on Friday evening and again after midnight UTC, or over the weekend, on the same
+ * vector was answered by both arms.
  */
-function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, createdAt: string): string {
-  return snapshot.routes.mode === 'ab' ? `${symbol}@${createdAt.slice(0, 10)}` : symbol;
+function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, expectedSession: string): string {
+  return snapshot.routes.mode === 'ab' ? `${symbol}@${expectedSession}` : symbol;
 }
 
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
@@ -206,7 +209,7 @@ export async function predictSymbols(deps: PredictionDeps, request: { model?: st
   const createdAt = now.toISOString();
   const expectedSession = deps.sessions.at(now);
   const symbols = [...new Set(request.symbols)];
-  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, createdAt), createdAt, expectedSession)));
+  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, expectedSession), createdAt, expectedSession)));
   const outcome: PredictionOutcome = { predictions: [], errors: [] };
   for (const o of outcomes) {
     if ('reason' in o) {

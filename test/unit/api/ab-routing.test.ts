@@ -1,7 +1,8 @@
 /**
  * How a request without a routing key is assigned a variant: by symbol, except in an A/B test,
- * where it is by symbol and day, so every symbol reaches both arms over the test and the report
- * can compare them within symbols (lib/deployment/ab-report.ts).
+ * where it is by symbol and the NYSE session whose features it is answered on, so every symbol
+ * reaches both arms over the test and the report can compare them within symbols
+ * (lib/deployment/ab-report.ts), and one session's vector always gets one arm's answer.
  */
 import { predictSymbols, type PredictionDeps } from '../../../api/predictions';
 import type { PredictionLogEntry } from '../../../lib/serving/prediction-log';
@@ -38,14 +39,14 @@ const SYMBOLS = Array.from({ length: 20 }, (_, i) => `S${i}`);
 describe('routing of requests without a key', () => {
   afterEach(() => jest.useRealTimers());
 
-  it('in an A/B test, by symbol and day: a symbol keeps its arm within a day and reaches both arms over the test', async () => {
+  it('in an A/B test, by symbol and session: a symbol keeps its arm on one session\'s features and reaches both arms over the test', async () => {
     const snapshot = snapshotOf('ab', [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }]);
     const logged: PredictionLogEntry[] = [];
     const deps = depsOf(snapshot, logged);
     const arms = new Map<string, Set<string>>();
     for (let day = 0; day < 16; day++) {
       jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }).setSystemTime(new Date(Date.UTC(2024, 0, 2 + day, 15)));
-      const date = new Date(Date.UTC(2024, 0, 2 + day)).toISOString().slice(0, 10);
+      const date = deps.sessions.at(new Date());
       for (let repeat = 0; repeat < 3; repeat++) {
         const before = logged.length;
         await predictSymbols(deps, { model: 'm', symbols: SYMBOLS });
@@ -76,5 +77,23 @@ describe('routing of requests without a key', () => {
     const keyed: PredictionLogEntry[] = [];
     await predictSymbols(depsOf(ab, keyed), { model: 'm', symbols: SYMBOLS, key: 'client-7' });
     expect(keyed.every((e) => e.routingKey === 'client-7')).toBe(true);
+  });
+
+  it('in an A/B test, gives one arm to every request on one session\'s features: across UTC midnight on a Friday evening and over the weekend', async () => {
+    const snapshot = snapshotOf('ab', [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }]);
+    const logged: PredictionLogEntry[] = [];
+    const deps = depsOf(snapshot, logged);
+    // Friday 5 January 2024 at 18:30 and 19:30 in New York (23:30 and 00:30 UTC), Saturday, Sunday, Monday 08:00 New York: Friday's features throughout.
+    const times = ['2024-01-05T23:30:00Z', '2024-01-06T00:30:00Z', '2024-01-06T15:00:00Z', '2024-01-07T15:00:00Z', '2024-01-08T13:00:00Z'];
+    const arms = new Map<string, Set<string>>();
+    for (const time of times) {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }).setSystemTime(new Date(time));
+      expect(deps.sessions.at(new Date())).toBe('2024-01-05');
+      const before = logged.length;
+      await predictSymbols(deps, { model: 'm', symbols: SYMBOLS });
+      for (const entry of logged.slice(before)) arms.set(entry.symbol, (arms.get(entry.symbol) ?? new Set<string>()).add(entry.variant));
+    }
+    expect([...arms.values()].filter((s) => s.size > 1)).toEqual([]);
+    expect(new Set(logged.map((e) => e.routingKey.split('@')[1]))).toEqual(new Set(['2024-01-05']));
   });
 });
