@@ -41,6 +41,14 @@ const COMMON_ERRORS = {
   '401': errorResponse('Missing or invalid bearer token'),
   '403': errorResponse('The token lacks the scope this route needs'),
   '429': errorResponse('Too many failed authentications from this address (or, on the prediction routes, too many predictions for this token or address); Retry-After says when to try again'),
+  '414': errorResponse('A path segment of the URL is longer than any route takes (uri_too_long)'),
+  '431': errorResponse('The request headers (or the URL) exceed the server\'s limit (headers_too_large)'),
+  '500': errorResponse('The server failed on this request (internal_error); it is logged: retry or report it'),
+};
+
+/** What a route that reads a JSON body also answers. */
+const BODY_ERRORS = {
+  '413': errorResponse('The request body is larger than the server accepts (body_too_large)'),
 };
 
 /** The model is routed but cannot answer (not loaded yet, its versions failed verification, or its routes row cannot be read). */
@@ -70,7 +78,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           summary: 'Predict for up to 500 symbols',
           security: predict,
           requestBody: { required: true, content: json(predictionsRequestSchema, 'input') },
-          responses: { '200': { description: 'Predictions, and per-symbol errors (e.g. no online features)', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown or unserved model'), '503': MODEL_LOADING },
+          responses: { '200': { description: 'Predictions, and per-symbol errors (e.g. no online features)', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, ...BODY_ERRORS, '404': errorResponse('Unknown or unserved model'), '503': MODEL_LOADING },
         },
       },
       '/v1/predictions/{symbol}': {
@@ -78,14 +86,14 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           summary: 'Predict for one symbol',
           security: predict,
           parameters: [...parameters(symbolParamsSchema, 'path'), ...parameters(predictionQuerySchema, 'query')],
-          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '409': errorResponse('The symbol\'s online features are withheld (they read an unadjusted split); the message says why and until when'), '500': errorResponse('The model failed on this symbol'), '503': errorResponse('The model is not loaded (model_loading, with Retry-After), or the online features could not be read (features_unavailable)') },
+          responses: { '200': { description: 'The prediction', content: json(predictionsResponseSchema, 'output') }, ...COMMON_ERRORS, '404': errorResponse('Unknown model, or no online features for the symbol'), '409': errorResponse('The symbol\'s online features are withheld (they read an unadjusted split); the message says why and until when'), '500': errorResponse('The model failed on this symbol, or the server failed on this request (internal_error)'), '503': errorResponse('The model is not loaded (model_loading, with Retry-After), or the online features could not be read (features_unavailable)') },
         },
       },
       '/v1/models': {
         get: {
           summary: 'Served models: traffic split and loaded versions',
           security: predict,
-          responses: { '200': { description: 'Served models', content: json(modelsResponseSchema, 'output') }, '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'], '429': COMMON_ERRORS['429'] },
+          responses: { '200': { description: 'Served models', content: json(modelsResponseSchema, 'output') }, '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'], '429': COMMON_ERRORS['429'], '431': COMMON_ERRORS['431'], '500': COMMON_ERRORS['500'] },
         },
       },
       '/v1/admin/routes/{model}': {
@@ -94,7 +102,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(writeRoutesRequestSchema, 'input') },
-          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED, '503': STORE_BUSY },
+          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, ...BODY_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
       '/v1/admin/rollback/{model}': {
@@ -103,7 +111,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(rollbackRequestSchema, 'input') },
-          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, '422': VERSION_REFUSED, '503': STORE_BUSY },
+          responses: { '200': { description: 'Rolled back', content: json(rollbackResponseSchema, 'output') }, ...COMMON_ERRORS, ...BODY_ERRORS, '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
       '/healthz': {

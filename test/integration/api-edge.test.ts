@@ -179,5 +179,20 @@ describe('prediction API edge: rate limits and one error shape', () => {
     const manyBad = await app.inject({ method: 'POST', url: '/v1/predictions', headers: bearer(ALICE), payload: { symbols: Array.from({ length: 400 }, (_, i) => `bad symbol ${i} !!`) } });
     expect(manyBad.statusCode).toBe(400);
     expectErrorShape(manyBad.json(), 'invalid_request');
+
+    const tooLarge = await app.inject({ method: 'POST', url: '/v1/predictions', headers: { ...bearer(ALICE), 'content-type': 'application/json' }, payload: JSON.stringify({ symbols: ['AAPL'], pad: 'x'.repeat(300_000) }) });
+    expect(tooLarge.statusCode).toBe(413);
+    expectErrorShape(tooLarge.json(), 'body_too_large');
+
+    // Each of these statuses is one /openapi.json lists for the route that answered it (clients generated from it expect them).
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const documented = (path: string, method: string) => Object.keys(doc.paths[path][method].responses);
+    expect(documented('/v1/predictions/{symbol}', 'get')).toEqual(expect.arrayContaining(['414', '431', '500']));
+    expect(documented('/v1/models', 'get')).toEqual(expect.arrayContaining(['431', '500']));
+    expect(documented('/v1/predictions', 'post')).toEqual(expect.arrayContaining(['400', '413', '431', '500']));
+    for (const path of ['/v1/admin/routes/{model}', '/v1/admin/rollback/{model}']) {
+      const [method] = Object.keys(doc.paths[path]);
+      expect(documented(path, method)).toEqual(expect.arrayContaining(['413', '431', '500']));
+    }
   });
 });
