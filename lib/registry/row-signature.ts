@@ -126,8 +126,29 @@ export function signedRowText(row: SignedRowFields): string {
   return `${ROW_SIGNATURE_SCHEME}\n${canonicalEncoding(covered)}`;
 }
 
+/**
+ * HMAC-SHA256 by `key` of `text` (UTF-8), hex: the one MAC every signed record of the deployment uses
+ * (rows, report records, reference profiles, online feature vectors: lib/features/vector-signature.ts).
+ * Each record's text starts with its own scheme name, so no MAC is ever valid as another's.
+ */
+export function hmacSha256Hex(key: string, text: string): string {
+  return crypto.createHmac('sha256', secretKeyOf(key)).update(text, 'utf8').digest('hex');
+}
+
+/** The key as a KeyObject, per key: made once, not per MAC (online vectors are checked on the API's hot path). */
+const secretKeys = new Map<string, crypto.KeyObject>();
+
+function secretKeyOf(key: string): crypto.KeyObject {
+  let secret = secretKeys.get(key);
+  if (secret === undefined) {
+    secret = crypto.createSecretKey(Buffer.from(key, 'utf8'));
+    secretKeys.set(key, secret);
+  }
+  return secret;
+}
+
 function mac(key: string, row: SignedRowFields): string {
-  return crypto.createHmac('sha256', key).update(signedRowText(row), 'utf8').digest('hex');
+  return hmacSha256Hex(key, signedRowText(row));
 }
 
 /**
@@ -145,8 +166,8 @@ function unencodable(encode: () => string): string | undefined {
   }
 }
 
-/** Whether a stored MAC (anything, as read) is the expected one, compared in constant time. */
-function sameMac(stored: string, expected: string): boolean {
+/** Whether a stored MAC (anything, as read) is the expected one (hmacSha256Hex), compared in constant time. */
+export function sameMac(stored: string, expected: string): boolean {
   return /^[0-9a-f]{64}$/.test(stored) && crypto.timingSafeEqual(Buffer.from(stored, 'hex'), Buffer.from(expected, 'hex'));
 }
 
@@ -192,7 +213,7 @@ export function signedReportRecordText(row: Pick<SignedRowFields, 'name' | 'vers
 }
 
 function recordMac(key: string, row: Parameters<typeof signedReportRecordText>[0]): string {
-  return crypto.createHmac('sha256', key).update(signedReportRecordText(row), 'utf8').digest('hex');
+  return hmacSha256Hex(key, signedReportRecordText(row));
 }
 
 /** The signature `key` gives the report record the row's lineage holds (REPORT_RECORD_KEYS). */
@@ -234,7 +255,7 @@ export function signedProfileText(owner: ProfileOwner, storedText: string): stri
 }
 
 function profileMac(key: string, owner: ProfileOwner, storedText: string): string {
-  return crypto.createHmac('sha256', key).update(signedProfileText(owner, storedText), 'utf8').digest('hex');
+  return hmacSha256Hex(key, signedProfileText(owner, storedText));
 }
 
 /** The signature `key` gives the stored profile text of `owner`. */
