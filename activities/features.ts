@@ -1,8 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
+import { loadConfig } from '../lib/config';
 import { BadInputError } from '../lib/errors';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../lib/features/feature-set';
 import { materializeFeatures, type MaterializeReport } from '../lib/features/materialize';
+import type { RowSigning } from '../lib/registry/row-signature';
 import type { Database } from '../lib/store/database';
 import { declaredInstruments, getSnapshot } from '../lib/store/snapshots';
 import { withFailureMapping } from './failures';
@@ -23,7 +25,7 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
   skippedCount: number;
 }
 
-export function featureActivities({ store, cache, featureThreads }: { store: Database; cache: Cache; featureThreads?: number }) {
+export function featureActivities({ store, cache, featureThreads, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; featureThreads?: number; signing?: RowSigning }) {
   return {
     /**
      * Materialises the feature set for every stored symbol up to the snapshot's last date, recomputing
@@ -51,6 +53,7 @@ export function featureActivities({ store, cache, featureThreads }: { store: Dat
           to: snapshot.lastDate ?? undefined,
           cache,
           threads: featureThreads,
+          signing,
           signal: ctx.cancellationSignal,
           onProgress: (p) => ctx.heartbeat(p),
         });

@@ -17,6 +17,7 @@ import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimi
 import { excerpt } from '../lib/quality/excerpt';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
 import { RegistryError, ServingVetoError } from '../lib/registry/model-registry';
+import type { RowSigning } from '../lib/registry/row-signature';
 import { splitAliasDisagreement } from '../lib/serving/served-champion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
@@ -70,6 +71,8 @@ export interface ApiServerDeps {
     stats(): ServingModelsStats;
     /** Artifact verification of versions a route change would serve (throws ArtifactVerificationError). */
     verifyVersions(model: string, versions: Iterable<number>): Promise<void>;
+    /** The MODEL_SIGNING_KEY the versions are verified with (the default of `signing`). */
+    readonly signing?: RowSigning;
   };
   predictionLog: { append(entries: readonly PredictionLogEntry[]): void; stats(): PredictionLogStats };
   tokens: readonly ApiToken[];
@@ -99,6 +102,12 @@ export interface ApiServerDeps {
    * traffic back (activities/deployment.ts).
    */
   abortDeployment?: (deploymentId: string, input: { by: string; reason: string }) => Promise<{ status: string }>;
+  /**
+   * The deployment's MODEL_SIGNING_KEY for online vectors: with it a vector is served only with its
+   * valid signature (lib/features/vector-signature.ts) and the re-warm writes signed ones. Default:
+   * the serving models' key (the one key of the process, which their rows are verified with).
+   */
+  signing?: RowSigning;
   /**
    * How long a rollback waits for a deployment to accept its abort before answering without it;
    * default ABORT_WAIT_MS. The abort is an update, accepted only by a worker running the workflow.
@@ -366,6 +375,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     rewarmVersions: () => servedFeatureSets(deps.servingModels),
     log: (event, detail) => app.log.warn({ event, ...detail }, event),
     onInvalidVector: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem }),
+    signing: deps.signing ?? deps.servingModels.signing,
   });
   app.addHook('onClose', async () => {
     features.close();

@@ -30,7 +30,9 @@ export interface AppConfig {
   /**
    * MODEL_SIGNING_KEY: when set, registration signs each registry row and every verification
    * (serving, deployments, rollback) refuses a row without its valid signature
-   * (lib/registry/row-signature.ts); unset: rows are not bound to their artifacts. A secret.
+   * (lib/registry/row-signature.ts), and online feature vectors are written signed and served only
+   * signed (lib/features/vector-signature.ts); unset: rows are not bound to their artifacts, nor
+   * vectors to their writers. A secret.
    */
   modelSigningKey: string | undefined;
   /**
@@ -378,7 +380,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'S3_FORCE_PATH_STYLE', default: 'true when S3_ENDPOINT is set', meaning: 'address objects as endpoint/bucket/key rather than bucket.endpoint/key' },
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
   { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
-  { name: 'MODEL_SIGNING_KEY', default: '(unset: registry rows are not signed)', meaning: `secret of ${MIN_SIGNING_KEY_LENGTH}+ characters: registration signs each model version's row, serving refuses a row without its valid signature (a secret: never printed)` },
+  { name: 'MODEL_SIGNING_KEY', default: '(unset: registry rows are not signed)', meaning: `secret of ${MIN_SIGNING_KEY_LENGTH}+ characters: registration signs each model version's row, serving refuses a row without its valid signature; online feature vectors are written signed and served only signed (a secret: never printed)` },
   { name: 'MODEL_SIGNING_PREVIOUS_KEYS', default: '(unset)', meaning: `the keys signing used before a rotation, separated by commas: \`mlp models sign\` and \`mlp report --sign-record\` re-sign a row or record only when one of them (or MODEL_SIGNING_KEY) confirms it, else only with --accept-edit (secrets: never printed)` },
   { name: 'METRICS_ADDRESS', default: '127.0.0.1:9464', meaning: 'worker Prometheus endpoint (host:port)' },
   { name: 'TRAINING_CONCURRENCY', default: 'number of cores', meaning: 'training threads per worker; it runs one CPU-heavy activity more than that at once' },

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
-    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config) },
+    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config), signing: { signingKey: config.modelSigningKey } },
     {
       key: config.streamKey,
       group: config.streamGroup,

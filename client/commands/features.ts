@@ -61,7 +61,8 @@ export function featuresCommand(): Command {
       try {
         const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
         const stored = parseSymbol(symbol);
-        const v = await readOnlineFeatures(cache, version, stored);
+        // With the deployment's key, a vector the API would refuse (unsigned, edited) is refused here too.
+        const v = await readOnlineFeatures(cache, version, stored, undefined, { signingKey: config.modelSigningKey });
         if (!v) throw new Error(`No online features for ${stored} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
         console.log(JSON.stringify({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }, null, 2));
       } finally {

@@ -18,6 +18,7 @@ import { isMarketFeature, type FeatureSet, type SymbolFeatureSpec } from './feat
 import { idlePoolThreads } from '../threads/task-pool';
 import { sharedFloat64, sharedInt32 } from '../threads/shared-memory';
 import { blockColumns, claimSymbolColumns, columnBlocks, type SymbolColumns } from './symbol-features';
+import type { RowSigning } from '../registry/row-signature';
 import { readStoredVectorTexts, splitWithholding, writeOnlineVectors, type OnlineFeatureVector } from './online-features';
 import { seriesSplits } from '../quality/splits';
 import { upperBound } from '../sorted';
@@ -32,6 +33,8 @@ export interface MaterializeOptions {
   signal?: AbortSignal;
   /** Threads for per-symbol features (this one included); 1 computes everything here. */
   threads?: number;
+  /** The deployment's MODEL_SIGNING_KEY: with it the vectors published to `cache` are signed (the API refuses unsigned ones). */
+  signing?: RowSigning;
 }
 
 /**
@@ -381,7 +384,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
     for (const [vectors, sameDate, offset] of [[online, 'replaces', 0], [republish, 'replaces', online.length]] as const) {
       const go = vectors.flatMap((v, i) => (withheld(v) ? [] : [i]));
       if (go.length === 0) continue;
-      const out = await writeOnlineVectors(options.cache, go.map((i) => vectors[i]), { sameDate, seen: go.map((i) => seen[offset + i]) });
+      const out = await writeOnlineVectors(options.cache, go.map((i) => vectors[i]), { sameDate, seen: go.map((i) => seen[offset + i]), signing: options.signing });
       onlineUpdated += out.written;
       onlineSuperseded += out.superseded;
     }

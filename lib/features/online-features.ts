@@ -8,6 +8,8 @@ import { requiredBars } from './compute-features';
 import { readStoredFeatureSet } from './stored-feature-set';
 import type { FeatureSet } from './feature-set';
 import { staleRows, type StaleRows } from './stale-rows';
+import { NO_ROW_SIGNING, type RowSigning } from '../registry/row-signature';
+import { signVectorText, vectorSignatureProblem } from './vector-signature';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -35,20 +37,26 @@ export function splitWithholding(splits: readonly SeriesSplit[], newest: number,
 const key = (version: string, symbol: string) => `features:latest:${version}:${symbol}`;
 export const FEATURES_UPDATED_CHANNEL = 'features:updated';
 
-/** Stores the vectors (only when newer than what is there) and announces the update; returns how many were written. */
-export async function publishOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
-  return (await writeOnlineVectors(cache, vectors, { sameDate: 'keeps' })).written;
+/**
+ * Stores the vectors (only when newer than what is there) and announces the update; returns how many
+ * were written. `signing`: the deployment's MODEL_SIGNING_KEY; with it each vector is stored signed
+ * (lib/features/vector-signature.ts), as readers holding the key require.
+ */
+export async function publishOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[], signing: RowSigning = NO_ROW_SIGNING): Promise<number> {
+  return (await writeOnlineVectors(cache, vectors, { sameDate: 'keeps', signing })).written;
 }
 
 /** Why a stored online vector was refused (the metric's label). */
-export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'length_mismatch';
+export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'length_mismatch' | 'unsigned' | 'bad_signature';
 
 /**
  * A stored online vector that is not the one its key names, or not a vector at all: another feature
  * set's or another symbol's vector under this key, an as-of date after today (no bar is dated in the
  * future: a vector claiming one was written by hand, and it would otherwise stay, since writers only
  * replace an older vector), values that are not numbers (NaN is stored as null), or a value count
- * other than the column count. The message names the key and the cause.
+ * other than the column count. With a signing key, also a vector without the signature its writers
+ * give it (unsigned) or whose signature does not match it (changed since, or another key's). The
+ * message names the key and the cause.
  */
 export class InvalidOnlineVectorError extends Error {
   override name = 'InvalidOnlineVectorError';
@@ -70,9 +78,11 @@ export function utcToday(now: Date = new Date()): string {
 /**
  * The vector a stored JSON text holds, after checking it is the vector of `version` and `symbol`
  * (the key it was read under), dated no later than `today`, with one number (or null: NaN) per
- * column; throws InvalidOnlineVectorError otherwise.
+ * column, and, given the deployment's `signingKey`, signed by it over all of that and its withheld
+ * reason (vectorSignatureProblem); throws InvalidOnlineVectorError otherwise. Without a key the
+ * online store is trusted as it stands (a signature is not checked).
  */
-export function parseStoredVector(raw: string, version: string, symbol: string, today: string = utcToday()): OnlineFeatureVector {
+export function parseStoredVector(raw: string, version: string, symbol: string, today: string = utcToday(), signingKey?: string): OnlineFeatureVector {
   const refuse = (problem: OnlineVectorProblem, detail: string): never => {
     throw new InvalidOnlineVectorError(version, symbol, problem, detail);
   };
@@ -93,29 +103,36 @@ export function parseStoredVector(raw: string, version: string, symbol: string, 
   if (!Array.isArray(v.values) || !v.values.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return refuse('malformed', 'its values are not all numbers (or null for a missing value)');
   if (v.values.length !== v.columns.length) return refuse('length_mismatch', `it has ${v.values.length} values for ${v.columns.length} columns`);
   if (v.withheld !== undefined && typeof v.withheld !== 'string') return refuse('malformed', 'its withheld reason is not text');
+  if (signingKey !== undefined) {
+    // Over the text everything above was parsed from: whatever it says, only a key holder wrote it.
+    const bad = vectorSignatureProblem(signingKey, raw, (parsed as { signature?: unknown }).signature);
+    if (bad) return refuse(bad.problem, bad.detail);
+  }
   return { version, symbol, asOf: v.asOf, columns: v.columns as string[], values: (v.values as Array<number | null>).map((x) => (x === null ? NaN : x)), ...(v.withheld !== undefined ? { withheld: v.withheld } : {}) };
 }
 
-/** The stored vector of `symbol` in feature set `version`; throws InvalidOnlineVectorError when what is stored is not that vector (parseStoredVector). */
-export async function readOnlineFeatures(cache: Cache, version: string, symbol: string, today?: string): Promise<OnlineFeatureVector | undefined> {
+/** The stored vector of `symbol` in feature set `version`; throws InvalidOnlineVectorError when what is stored is not that vector (parseStoredVector, with `signing`'s key when set). */
+export async function readOnlineFeatures(cache: Cache, version: string, symbol: string, today?: string, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
   const raw = await cache.get(key(version, symbol));
   if (raw === undefined) return undefined;
-  return parseStoredVector(raw, version, symbol, today);
+  return parseStoredVector(raw, version, symbol, today, signing.signingKey);
 }
 
 /**
  * Whether the stored text keeps the new vector `v` out: a valid vector of the same key (parseStoredVector)
  * newer than `v` (or, with `sameDateKeeps`, of the same date). Nothing stored, or something refused as
- * the key's vector (another symbol's or feature set's, dated after today, damaged), keeps nothing out:
- * the new vector replaces it, so a vector written by hand with a far date cannot pin itself.
+ * the key's vector (another symbol's or feature set's, dated after today, damaged, unsigned or not
+ * matching its signature under `signingKey`), keeps nothing out: the new vector replaces it, so a
+ * vector written by hand with a far date cannot pin itself, and one written before signing is
+ * replaced by the next signed one.
  */
-function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: string, sameDateKeeps: boolean): boolean {
+function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: string, sameDateKeeps: boolean, signingKey: string | undefined): boolean {
   if (stored === undefined) return false;
   const asOf = storedAsOf(stored);
   // The common case (a stored vector older than this one) without parsing its values.
   if (asOf === undefined || (sameDateKeeps ? asOf < v.asOf : asOf <= v.asOf)) return false;
   try {
-    parseStoredVector(stored, v.version, v.symbol, today);
+    parseStoredVector(stored, v.version, v.symbol, today, signingKey);
     return true;
   } catch (error) {
     if (error instanceof InvalidOnlineVectorError) return false;
@@ -128,8 +145,8 @@ function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: str
  * publishOnlineFeatures, a vector of the same as-of date replaces the stored one: the live path
  * recomputes a date's vector when a late or corrected bar or the date's cross-section changes it.
  */
-export async function replaceOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[]): Promise<number> {
-  return (await writeOnlineVectors(cache, vectors, { sameDate: 'replaces' })).written;
+export async function replaceOnlineFeatures(cache: Cache, vectors: readonly OnlineFeatureVector[], signing: RowSigning = NO_ROW_SIGNING): Promise<number> {
+  return (await writeOnlineVectors(cache, vectors, { sameDate: 'replaces', signing })).written;
 }
 
 /** What the online store holds under each vector's key now: the `seen` of a later writeOnlineVectors. */
@@ -148,6 +165,12 @@ export interface OnlineWriteOptions {
    * to another writer is decided again on what that one wrote.
    */
   seen?: ReadonlyArray<string | undefined>;
+  /**
+   * The deployment's MODEL_SIGNING_KEY: with it each vector is stored with its signature
+   * (lib/features/vector-signature.ts), and a stored vector without a valid one keeps nothing out.
+   * Without it vectors are stored unsigned, which readers holding the key refuse.
+   */
+  signing?: RowSigning;
 }
 
 /** Attempts per vector without `seen` before giving up: each failed one means another writer wrote that key in between. */
@@ -163,14 +186,15 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
   if (options.seen !== undefined && options.seen.length !== vectors.length) throw new Error(`writeOnlineVectors: ${options.seen.length} texts seen for ${vectors.length} vectors`);
   const today = utcToday();
   const sameDateKeeps = options.sameDate === 'keeps';
+  const signingKey = options.signing?.signingKey;
   let pending = vectors.map((_, i) => i);
   const current = [...(options.seen ?? (await readStoredVectorTexts(cache, vectors)))];
   let written = 0;
   let superseded = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
     // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
-    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps));
-    const writes = tries.map((i) => cache.setIfUnchanged(key(vectors[i].version, vectors[i].symbol), current[i], vectorJson(vectors[i])));
+    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps, signingKey));
+    const writes = tries.map((i) => cache.setIfUnchanged(key(vectors[i].version, vectors[i].symbol), current[i], vectorJson(vectors[i], signingKey)));
     // Sent after the writes on the same connection, not after their answers (a round trip less); an
     // announcement of a write that lost only empties read caches once more.
     const [, done] = await Promise.all([tries.length > 0 ? cache.publish(FEATURES_UPDATED_CHANNEL, JSON.stringify({ version: vectors[0].version, symbols: tries.length })) : undefined, Promise.all(writes)]);
@@ -215,12 +239,12 @@ function storedAsOf(json: string): string | undefined {
 /** Column lists as JSON, per list (a feature set's vectors all share its array). */
 const columnsJson = new WeakMap<readonly string[], string>();
 
-/** JSON.stringify of the vector with NaN as null, the same text, written out directly (the column list once per set). */
-function vectorJson(v: OnlineFeatureVector): string {
-  const keys = Object.keys(v);
-  if (keys.length !== 5 || keys[0] !== 'version' || keys[1] !== 'symbol' || keys[2] !== 'asOf' || keys[3] !== 'columns' || keys[4] !== 'values') {
-    return JSON.stringify({ ...v, values: v.values.map((x) => (Number.isFinite(x) ? x : null)) });
-  }
+/**
+ * The stored text of a vector: its fields as JSON (NaN as null), written out directly (the column
+ * list once per set), then, with `signingKey`, its signature over that text (signVectorText). Only
+ * the fields of OnlineFeatureVector are written: nothing else is read back.
+ */
+function vectorJson(v: OnlineFeatureVector, signingKey: string | undefined): string {
   let columns = columnsJson.get(v.columns);
   if (columns === undefined) {
     columns = JSON.stringify(v.columns);
@@ -231,7 +255,9 @@ function vectorJson(v: OnlineFeatureVector): string {
     const x = v.values[i];
     values += (i === 0 ? '' : ',') + (Number.isFinite(x) ? String(x) : 'null');
   }
-  return `{"version":${JSON.stringify(v.version)},"symbol":${JSON.stringify(v.symbol)},"asOf":${JSON.stringify(v.asOf)},"columns":${columns},"values":[${values}]}`;
+  const withheld = v.withheld === undefined ? '' : `,"withheld":${JSON.stringify(v.withheld)}`;
+  const text = `{"version":${JSON.stringify(v.version)},"symbol":${JSON.stringify(v.symbol)},"asOf":${JSON.stringify(v.asOf)},"columns":${columns},"values":[${values}]${withheld}}`;
+  return signingKey === undefined ? text : signVectorText(signingKey, text);
 }
 
 export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) => void;
@@ -358,6 +384,8 @@ export class OnlineFeatureStore {
   private readonly log: FeatureStoreLog;
   private readonly removeListener: () => void;
   private rewarming: Promise<number> | undefined;
+  /** The refusal last logged per key: a vector refused again for the same reason is counted, not logged again. */
+  private readonly refusalsLogged = new Map<string, OnlineVectorProblem>();
 
   constructor(
     private readonly deps: {
@@ -368,6 +396,12 @@ export class OnlineFeatureStore {
       log?: FeatureStoreLog;
       /** Told of every stored vector refused as its key's (parseStoredVector), before the offline store answers instead: the API counts them. */
       onInvalidVector?: (error: InvalidOnlineVectorError) => void;
+      /**
+       * The deployment's MODEL_SIGNING_KEY: with it a stored vector is served only with its valid
+       * signature (refused otherwise, as another symbol's is), and the re-warm writes signed vectors.
+       * Without it the online store is trusted as it stands.
+       */
+      signing?: RowSigning;
       /** The clock that dates "today" for the as-of check (tests). */
       now?: () => Date;
     },
@@ -385,8 +419,9 @@ export class OnlineFeatureStore {
   /**
    * The newest vector: the cache's, else the offline store's; throws only when neither can be read.
    * A cached vector that is not the key's (another symbol's or feature set's, dated after today,
-   * damaged: parseStoredVector) is never served: it is logged and counted, and the offline store
-   * answers as when the cache holds none.
+   * damaged, or with a signing key unsigned or not matching its signature: parseStoredVector) is
+   * never served: it is counted, logged once per key and reason, and the offline store answers as
+   * when the cache holds none.
    */
   async read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> {
     let cacheError: unknown;
@@ -398,13 +433,21 @@ export class OnlineFeatureStore {
         this.log('features.online_read_recovered', {});
       }
       if (raw !== undefined) {
+        const at = key(version, symbol);
         try {
-          return parseStoredVector(raw, version, symbol, utcToday(this.deps.now?.()));
+          const vector = parseStoredVector(raw, version, symbol, utcToday(this.deps.now?.()), this.deps.signing?.signingKey);
+          this.refusalsLogged.delete(at);
+          return vector;
         } catch (error) {
           if (!(error instanceof InvalidOnlineVectorError)) throw error;
           refused = error;
           this.counters.invalidVectors++;
-          this.log('features.online_vector_refused', { version, symbol, problem: error.problem, error: error.message, fallback: 'offline store' });
+          // Read again on every fetch until rewritten: one line per key and reason, the metric counts each.
+          if (this.refusalsLogged.get(at) !== error.problem) {
+            if (this.refusalsLogged.size >= 100_000) this.refusalsLogged.clear();
+            this.refusalsLogged.set(at, error.problem);
+            this.log('features.online_vector_refused', { version, symbol, problem: error.problem, error: error.message, fallback: 'offline store' });
+          }
           this.deps.onInvalidVector?.(error);
         }
       }
@@ -435,7 +478,7 @@ export class OnlineFeatureStore {
       try {
         for (const version of [...new Set(versions)]) {
           const vectors = await readOfflineLatestAll(this.deps.store, version, utcToday(this.deps.now?.()));
-          if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors);
+          if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors, this.deps.signing);
         }
         this.counters.rewarmed += written;
         this.log('features.online_rewarmed', { versions: [...new Set(versions)], written });

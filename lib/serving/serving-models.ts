@@ -212,6 +212,11 @@ export class ServingModels {
     if (!(this.withdrawnRetryMs >= 0)) throw new Error(`ServingModels: withdrawnRetryMs must be 0 or more, got ${deps.withdrawnRetryMs}`);
   }
 
+  /** The MODEL_SIGNING_KEY versions are verified with: the API checks the online vectors it serves with the same key. */
+  get signing(): RowSigning | undefined {
+    return this.deps.signing;
+  }
+
   /**
    * Subscribes to announcements, loads every model's current routes (a failing model stays
    * unloaded and is retried by the poll), then starts polling. Throws when the store cannot be read.

@@ -23,6 +23,7 @@ import { knownInstrumentKind } from '../market-data/instruments';
 import { memoize } from '../memo';
 import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
+import type { RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { readBars } from '../store/bars';
 import { readHeadlines } from '../store/news';
@@ -78,6 +79,8 @@ export interface StreamConsumerDeps {
   log?: (line: string) => void;
   /** Channels of the alerts the consumer raises (entries lost to trimming) besides the log: alertChannelNames(config). */
   alertChannels?: readonly string[];
+  /** The deployment's MODEL_SIGNING_KEY: with it the online vectors are written signed, as the prediction API holding it requires. */
+  signing?: RowSigning;
   hooks?: {
     /** Called before a batch's bars are written; a test throws here to make the write fail. */
     beforeWrite?: (entries: readonly StreamEntry[]) => void | Promise<void>;
@@ -202,7 +205,7 @@ export class BarStreamConsumer {
     // cross-sections ready (else the first batch would pay for the whole universe).
     for (const updater of this.updaters) {
       const symbols = updater.refreshCrossSection(updater.datesLackingCrossSection(), Date.now());
-      this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols);
+      this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols, this.deps.signing);
     }
     // Outcomes a crash kept from being recorded mature now instead of at the symbol's next bar.
     this.outcomeSymbols.clear();
@@ -475,7 +478,7 @@ export class BarStreamConsumer {
       }
       for (const s of chunk) queue.delete(s);
       if (queue.size === 0) this.republish.delete(updater);
-      if (chunk.length > 0) this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk);
+      if (chunk.length > 0) this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk, this.deps.signing);
     }
   }
 
@@ -509,7 +512,7 @@ export class BarStreamConsumer {
     await this.windows.reload(this.deps.store, symbols);
     for (const updater of this.updaters) {
       const { ready } = updater.updateSymbols(symbols, now);
-      this.stats.vectorsPublished += await updater.publish(this.deps.cache, ready);
+      this.stats.vectorsPublished += await updater.publish(this.deps.cache, ready, this.deps.signing);
     }
   }
 
@@ -739,7 +742,7 @@ export class BarStreamConsumer {
       const { ready, waiting } = updater.updateSymbols(recompute, now);
       t = this.timed('features', t);
       const publish = async (symbols: readonly string[]): Promise<void> => {
-        this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols);
+        this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols, this.deps.signing);
         // Just written with the newest cross-section: no need to write them again.
         for (const s of symbols) this.republish.get(updater)?.delete(s);
         for (const s of symbols) published.add(s);

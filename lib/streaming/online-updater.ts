@@ -40,6 +40,7 @@ import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureS
 import { computeSymbolFeature } from '../features/symbol-features';
 import { inScratch } from '../features/indicators/scratch';
 import { toSymbolBars } from '../features/materialize';
+import type { RowSigning } from '../registry/row-signature';
 import { replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from '../features/online-features';
 import { mayBeSplit, SPLIT_BARS_BEFORE, splitsIn } from '../quality/splits';
 import type { Bar } from '../market-data/bar';
@@ -544,9 +545,9 @@ export class OnlineFeatureUpdater {
     return candidate ? splitWithholding(splitsIn(bars, from, newest + 1), newest, this.minBars) : undefined;
   }
 
-  /** Publishes the vectors of `symbols` to the online store; returns how many were written. */
-  async publish(cache: Cache, symbols: readonly string[]): Promise<number> {
+  /** Publishes the vectors of `symbols` to the online store, signed with `signing`'s key when set; returns how many were written. */
+  async publish(cache: Cache, symbols: readonly string[], signing?: RowSigning): Promise<number> {
     const vectors = symbols.map((s) => this.vector(s)).filter((v): v is OnlineFeatureVector => v !== undefined);
-    return vectors.length === 0 ? 0 : replaceOnlineFeatures(cache, vectors);
+    return vectors.length === 0 ? 0 : replaceOnlineFeatures(cache, vectors, signing);
   }
 }
