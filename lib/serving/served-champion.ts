@@ -49,7 +49,7 @@ export type DeploymentOpen = (deploymentId: string) => Promise<boolean>;
 export type DeploymentWorkflowStatus = (deploymentId: string) => Promise<string>;
 
 export interface OwnershipOptions {
-  /** Asked before a running deployment's own split is exempted; without it the row is taken at its word. */
+  /** Asked before a running deployment's own split is exempted (else deploymentStatus is; without either the row is taken at its word). */
   deploymentOpen?: DeploymentOpen;
   /** When given, also names how a deployment's workflow closed in the report of the split it left (servedChampionDisagreements). */
   deploymentStatus?: DeploymentWorkflowStatus;
@@ -77,7 +77,8 @@ function wroteRoutes(d: RunningDeploymentRow, routes: Pick<ServingRoutes, 'gener
 /** The deploying versions of the running deployment that wrote `routes` itself (and whose workflow is open, when that can be asked), else undefined. */
 async function ownerOf(d: RunningDeploymentRow | undefined, routes: ServingRoutes, options: OwnershipOptions): Promise<{ champion: number | null; challenger: number } | undefined> {
   if (!d || !wroteRoutes(d, routes)) return undefined;
-  if (options.deploymentOpen && !(await options.deploymentOpen(d.id))) return undefined;
+  // Either question answers "still open" (a caller may give only the status, as the report of a left split reads it).
+  if (options.deploymentOpen ? !(await options.deploymentOpen(d.id)) : options.deploymentStatus && (await options.deploymentStatus(d.id)) !== 'RUNNING') return undefined;
   return { champion: d.champion_version === null ? null : Number(d.champion_version), challenger: Number(d.challenger_version) };
 }
 
@@ -108,7 +109,9 @@ export async function servedChampionDisagreements(store: Database, routes: reado
     } else {
       // Only a split judged to disagree without it asks whether a deployment wrote it (and, via Temporal, still runs).
       const deploying = await ownerOf(running.find((d) => d.model === r.model && wroteRoutes(d, r)), r, options);
-      disagreement = splitAliasDisagreement(r, aliases.get(r.model), describeRoutes(r), deploying);
+      const judged = judgeSplit(r, aliases.get(r.model), describeRoutes(r), deploying);
+      // A canary step (more than half to its challenger) that a deployment left when it closed is named as such: which deployment, how it closed.
+      disagreement = judged?.rule === 'canary-shares' ? ((await leftByClosedDeployment(store, r, aliases.get(r.model), options, true)) ?? judged.message) : judged?.message;
     }
     if (disagreement === undefined) continue;
     const now = await store.db.selectFrom('serving_routes').select('generation').where('model', '=', r.model).executeTakeFirst();
@@ -121,13 +124,16 @@ export async function servedChampionDisagreements(store: Database, routes: reado
  * Why `routes`, written by a deployment (`updatedBy` "deployment <id>") that no longer runs, still
  * give traffic to a version the champion alias does not name; undefined otherwise. A deployment
  * terminated from the Web UI left its canary split (canary v3 60%, champion v4 40%) serving with
- * nothing reported: the split names the alias's version as champion, which passes
- * splitAliasDisagreement as a hand-written canary split does, and its row stayed 'running' (so its
- * split was its own to judge) until the next deployment of the model started. "No longer runs": its
+ * nothing reported: the split names the alias's version as champion, and its row stayed 'running'
+ * (so its split was its own to judge) until the next deployment of the model started. A step at or
+ * below half passes splitAliasDisagreement as a hand-written canary split may; one above half fails
+ * its share rule, and is named here too (which deployment left it says more than the shares). "No longer runs": its
  * row has ended, or (asked of Temporal when options allow) its workflow is closed. A deployment's
  * own final split (the promoted or rolled-back champion alone) serves only the alias's version.
+ * `challengerAhead`: the split gives another version more than the champion (a step above 50%),
+ * which no deployment starts over (championAliasDisagreement): the way out is the rollback.
  */
-async function leftByClosedDeployment(store: Database, routes: ServingRoutes, aliasChampion: number | undefined, options: OwnershipOptions): Promise<string | undefined> {
+async function leftByClosedDeployment(store: Database, routes: ServingRoutes, aliasChampion: number | undefined, options: OwnershipOptions, challengerAhead = false): Promise<string | undefined> {
   const id = /^deployment (.+)$/.exec(routes.updatedBy)?.[1];
   if (id === undefined) return undefined;
   const served = routes.routes.filter((r) => r.weight > 0);
@@ -141,9 +147,13 @@ async function leftByClosedDeployment(store: Database, routes: ServingRoutes, al
   const how = workflow === undefined ? `it ended ${row.status}` : `its workflow is ${workflow === 'NOT_FOUND' ? 'gone (not found in Temporal)' : workflow.toLowerCase()} and its row says ${row.status}`;
   const shares = served.map((r) => `v${r.version} (${r.variant}) ${percent(r.weight)}`).join(', ');
   const champion = aliasChampion === undefined ? 'N' : String(aliasChampion);
+  const rollback = `mlp models rollback ${routes.model} --to-version ${champion} --reason "…"`;
+  const deploy = `mlp deploy ${routes.model} ${Number(row.challenger_version)}`;
   return (
     `${describeRoutes(routes)} are the split deployment ${id} left: ${how}, so nothing judges, widens or rolls back this split, which still serves ${shares} while the champion alias names ${aliasChampion === undefined ? 'no version' : `v${aliasChampion}`}. ` +
-    `Roll back to the champion (mlp models rollback ${routes.model} --to-version ${champion} --reason "…") or deploy again (mlp deploy ${routes.model} ${Number(row.challenger_version)})`
+    (challengerAhead
+      ? `Roll back to the champion (${rollback}), then deploy again if wanted (${deploy}): no deployment starts over a split giving another version more than the champion`
+      : `Roll back to the champion (${rollback}) or deploy again (${deploy})`)
   );
 }
 
@@ -164,22 +174,36 @@ const percent = (weight: number) => `${Number((weight * 100).toPrecision(6))}%`;
  *   share as any other version: the champion is what most requests are answered by (an even test,
  *   or one leaning to the champion). Listed at 0.0001% beside a version answering the rest, the
  *   alias named the champion that deployments and promotion judge against while traders were
- *   served another.
+ *   served another;
+ * - a canary split no running deployment owns (below) is held to the same share rule: its champion
+ *   route at 0.0001% beside a never-promoted version answering the rest passed as "a canary in
+ *   progress" (only weight 0 was caught), with no deployment judging or rolling back that canary.
  * `deploying`: the model's running deployment, given only when it wrote these routes itself (its
  * recorded generation and name, and its workflow open where Temporal can be asked: callers above).
  * Its own splits (its champion, the alias's, beside its challenger) are its to judge at the weights its plan sets: the last canary step serves the
  * challenger on all traffic with the champion's route at weight 0, an A/B test may give the
- * challenger more than half.
+ * challenger more than half, a canary step more than half.
  */
 export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'mode' | 'routes' | 'reference'>, aliasChampion: number | undefined, written: string, deploying?: { champion: number | null; challenger: number }): string | undefined {
+  return judgeSplit(routes, aliasChampion, written, deploying)?.message;
+}
+
+/** A disagreement and the rule that found it: 'canary-shares' when only a canary split's shares disagree (its champion route named and served, another version on more). */
+interface SplitJudgement {
+  message: string;
+  rule: 'canary-shares' | 'other';
+}
+
+function judgeSplit(routes: Pick<ServingRoutes, 'mode' | 'routes' | 'reference'>, aliasChampion: number | undefined, written: string, deploying?: { champion: number | null; challenger: number }): SplitJudgement | undefined {
+  const other = (message: string): SplitJudgement => ({ message, rule: 'other' });
   if (routes.routes.every((r) => r.weight <= 0)) return undefined;
   const alias = aliasChampion === undefined ? 'the champion alias is not set' : `the champion alias names v${aliasChampion}`;
-  if (routes.mode === 'canary' && !routes.routes.some((r) => r.variant === CHAMPION_VARIANT)) return `${written} route no "${CHAMPION_VARIANT}" variant, which a canary split serves the champion under, but ${alias}`;
+  if (routes.mode === 'canary' && !routes.routes.some((r) => r.variant === CHAMPION_VARIANT)) return other(`${written} route no "${CHAMPION_VARIANT}" variant, which a canary split serves the champion under, but ${alias}`);
   const anchor = anchorRoute(routes);
-  if (anchor && anchor.version !== aliasChampion) return `${written} serve v${anchor.version} as the champion, but ${alias}`;
+  if (anchor && anchor.version !== aliasChampion) return other(`${written} serve v${anchor.version} as the champion, but ${alias}`);
   if (!anchor && (aliasChampion === undefined || !routes.routes.some((r) => r.version === aliasChampion))) {
     const versions = [...new Set(routes.routes.filter((r) => r.weight > 0).map((r) => `v${r.version}`))].join(', ');
-    return `${written} serve ${versions}, none of them the champion, but ${alias}`;
+    return other(`${written} serve ${versions}, none of them the champion, but ${alias}`);
   }
   const served = routes.routes.filter((r) => r.weight > 0);
   const own = deploying !== undefined && deploying.champion === aliasChampion && served.every((r) => r.version === aliasChampion || r.version === deploying.challenger);
@@ -187,17 +211,18 @@ export function splitAliasDisagreement(routes: Pick<ServingRoutes, 'mode' | 'rou
   // A champion route of weight 0 names the alias's version while others take every request: a
   // deployment would compare, shift and roll back a version no trader is served.
   const others = [...new Set(served.filter((r) => r.version !== aliasChampion).map((r) => `v${r.version}`))];
-  if (anchor && anchor.weight <= 0 && others.length > 0) return `${written} give the champion route (${anchor.variant}, v${anchor.version}) no traffic while ${others.join(', ')} serve${others.length === 1 ? 's' : ''} every request, but ${alias}`;
-  if (routes.mode === 'ab') {
-    const shares = new Map<number, number>();
-    for (const r of served) shares.set(r.version, (shares.get(r.version) ?? 0) + r.weight);
-    const championShare = shares.get(aliasChampion!) ?? 0;
-    const [largest, share] = [...shares].filter(([v]) => v !== aliasChampion).reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-    if (championShare + SHARE_TOLERANCE < share) {
-      return `${written} give v${aliasChampion}, the version the champion alias names, ${percent(championShare)} of requests while v${largest} takes ${percent(share)}: an A/B split must give the champion at least as large a share as any other version (to give a challenger more, use a canary split, whose "${CHAMPION_VARIANT}" route names the champion)`;
-    }
-  }
-  return undefined;
+  if (anchor && anchor.weight <= 0 && others.length > 0) return other(`${written} give the champion route (${anchor.variant}, v${anchor.version}) no traffic while ${others.join(', ')} serve${others.length === 1 ? 's' : ''} every request, but ${alias}`);
+  if (routes.mode !== 'ab' && routes.mode !== 'canary') return undefined;
+  // The champion is what most requests are answered by, unless a running deployment's own steps say otherwise (exempted above).
+  const shares = new Map<number, number>();
+  for (const r of served) shares.set(r.version, (shares.get(r.version) ?? 0) + r.weight);
+  const championShare = shares.get(aliasChampion!) ?? 0;
+  const [largest, share] = [...shares].filter(([v]) => v !== aliasChampion).reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  if (championShare + SHARE_TOLERANCE >= share) return undefined;
+  const given = `${written} give v${aliasChampion}, the version the champion alias names, ${percent(championShare)} of requests while v${largest} takes ${percent(share)}`;
+  const more = 'a challenger takes more only at the steps of a running deployment (mlp deploy), which judges and rolls back its own split';
+  if (routes.mode === 'ab') return other(`${given}: an A/B split must give the champion at least as large a share as any other version (${more})`);
+  return { message: `${given}: a canary split that no running deployment wrote must give the champion at least as large a share as any other version (${more})`, rule: 'canary-shares' };
 }
 
 /** What to do about a disagreement: make routes and alias name the same version. */

@@ -336,7 +336,7 @@ describe('prediction API (SQLite store, real Redis)', () => {
     expect([other.statusCode, other.json().error]).toEqual([409, 'champion_mismatch']);
     expect(other.json().message).toMatch(/^this split would serve v2 as the champion, but the champion alias names v1: .*POST \/v1\/admin\/rollback\//);
     expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(1);
-    // The alias's version listed at a sliver beside another answering the rest: a canary split routes no champion variant, an A/B split gives the champion less than another version.
+    // The alias's version listed at a sliver beside another answering the rest: a canary split routes no champion variant (or gives it less than another version), an A/B split gives the champion less than another version.
     const sliver = [{ variant: 'main', version: 2, weight: 0.999999 }, { variant: 'old', version: 1, weight: 0.000001 }];
     const canarySliver = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'canary', routes: sliver, reason: 'sliver' } });
     expect([canarySliver.statusCode, canarySliver.json().error]).toEqual([409, 'champion_mismatch']);
@@ -344,6 +344,10 @@ describe('prediction API (SQLite store, real Redis)', () => {
     const abSliver = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'ab', routes: sliver, reason: 'sliver' } });
     expect([abSliver.statusCode, abSliver.json().error]).toEqual([409, 'champion_mismatch']);
     expect(abSliver.json().message).toMatch(/^this split would give v1, the version the champion alias names, 0\.0001% of requests while v2 takes 99\.9999%/);
+    // A canary split whose champion route names the alias at a sliver: no running deployment wrote it, so the champion must take at least as much as any other version.
+    const championSliver = await api.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: asAdmin, payload: { mode: 'canary', routes: [{ variant: 'champion', version: 1, weight: 0.000001 }, { variant: 'canary', version: 2, weight: 0.999999 }], reference: 'champion', reason: 'sliver' } });
+    expect([championSliver.statusCode, championSliver.json().error]).toEqual([409, 'champion_mismatch']);
+    expect(championSliver.json().message).toMatch(/^this split would give v1, the version the champion alias names, 0\.0001% of requests while v2 takes 99\.9999%: a canary split that no running deployment wrote/);
     expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(1);
 
     const split = { mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.5 }, { variant: 'champion', version: 1, weight: 0.5 }], reference: 'champion', reason: 'canary 50%', expectedGeneration: 1 };

@@ -136,7 +136,8 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     const written = await writeServingRoutes(t.store, cache, { model: 'orphaned', mode: 'canary', routes: [{ variant: 'canary', version: v1, weight: 0.6 }, { variant: 'champion', version: v2, weight: 0.4 }], reference: 'champion', updatedBy: 'deployment orphan-d', reason: 'canary step 1/2: 60%', deploymentId: 'orphan-d' });
     const routes = async () => [(await readServingRoutes(t.store, 'orphaned'))!];
     const head = `the serving routes of orphaned (generation ${written.generation}, by deployment orphan-d: canary step 1/2: 60%) are the split deployment orphan-d left: `;
-    const tail = `, so nothing judges, widens or rolls back this split, which still serves v${v1} (canary) 60%, v${v2} (champion) 40% while the champion alias names v${v2}. Roll back to the champion (mlp models rollback orphaned --to-version ${v2} --reason "…") or deploy again (mlp deploy orphaned ${v1})`;
+    // A step above half is no split a deployment starts over: the rollback first.
+    const tail = `, so nothing judges, widens or rolls back this split, which still serves v${v1} (canary) 60%, v${v2} (champion) 40% while the champion alias names v${v2}. Roll back to the champion (mlp models rollback orphaned --to-version ${v2} --reason "…"), then deploy again if wanted (mlp deploy orphaned ${v1}): no deployment starts over a split giving another version more than the champion`;
     // While its workflow runs (or, with no Temporal to ask, its row says running): its own split.
     expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBeUndefined();
     expect((await servedChampionDisagreements(t.store, await routes(), { deploymentStatus: async () => 'RUNNING' })).get('orphaned')).toBeUndefined();
@@ -152,6 +153,68 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     // Rolled back to the champion alone: nothing left to report.
     await writeServingRoutes(t.store, cache, { model: 'orphaned', mode: 'single', routes: singleRoute(v2), updatedBy: 'deployment orphan-d', reason: 'rolled back' });
     expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBeUndefined();
+  });
+
+  it("a canary split no running deployment wrote, giving the champion route a sliver, is reported by the API and monitoring and refused by PUT /v1/admin/routes; a deployment's own step above half is not", async () => {
+    const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'sliver', featureSetVersion);
+    const serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 100 });
+    await serving.start();
+    const predictionLog = new PredictionLogWriter(t.store, { flushMs: 50 });
+    const app = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog, tokens: TOKENS });
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const activities = monitoringActivities({ store: t.store, signing: { signingKey: undefined } });
+    try {
+      // Through the API: refused, the routes unchanged.
+      const before = (await readServingRoutes(t.store, 'sliver'))!.generation;
+      const sliver = [{ variant: 'champion', version: v2, weight: 0.000001 }, { variant: 'canary', version: v1, weight: 0.999999 }];
+      const put = await app.inject({ method: 'PUT', url: '/v1/admin/routes/sliver', headers: auth, payload: { mode: 'canary', routes: sliver, reference: 'champion', reason: 'tweak' } });
+      expect([put.statusCode, put.json().error]).toEqual([409, 'champion_mismatch']);
+      expect(put.json().message).toMatch(new RegExp(`^this split would give v${v2}, the version the champion alias names, 0\\.0001% of requests while v${v1} takes 99\\.9999%: a canary split that no running deployment wrote`));
+      expect((await readServingRoutes(t.store, 'sliver'))!.generation).toBe(before);
+      // An even canary by hand is still written.
+      const even = await app.inject({ method: 'PUT', url: '/v1/admin/routes/sliver', headers: auth, payload: { mode: 'canary', routes: [{ variant: 'champion', version: v2, weight: 0.5 }, { variant: 'canary', version: v1, weight: 0.5 }], reference: 'champion', reason: 'even' } });
+      expect(even.statusCode).toBe(200);
+      await until('the even split served', () => serving.snapshot('sliver')?.routes.generation === before + 1);
+      expect((await activities.checkServedChampions({ models: ['sliver'] })).mismatches).toEqual([]);
+
+      // By SQL, with no deployment behind it: served as routed, but reported.
+      const row = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', 'sliver').executeTakeFirstOrThrow();
+      const generation = Number(row.generation) + 1;
+      await t.store.db.updateTable('serving_routes').set({ routes: JSON.stringify({ ...(JSON.parse(row.routes) as object), mode: 'canary', reference: 'champion', routes: sliver }), generation, updated_by: 'ops', reason: 'tweak' }).where('model', '=', 'sliver').execute();
+      const message = `the serving routes of sliver (generation ${generation}, by ops: tweak) give v${v2}, the version the champion alias names, 0.0001% of requests while v${v1} takes 99.9999%: a canary split that no running deployment wrote must give the champion at least as large a share as any other version (a challenger takes more only at the steps of a running deployment (mlp deploy), which judges and rolls back its own split)`;
+      await until('the disagreement found', () => serving.championMismatch('sliver') !== undefined);
+      expect(serving.championMismatch('sliver')).toBe(message);
+      const ready = await app.inject({ method: 'GET', url: '/readyz', headers: auth });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toMatchObject({ ready: true, checks: { models: { ok: true, detail: expect.stringMatching(/^degraded: /) } } });
+      // Other models of this database may be named first.
+      expect((ready.json() as { checks: { models: { detail: string } } }).checks.models.detail).toContain(`sliver: ${message}; served as routed`);
+      const models = (await app.inject({ method: 'GET', url: '/v1/models', headers: auth })).json().models as Array<{ model: string; championMismatch?: string }>;
+      expect(models.find((m) => m.model === 'sliver')?.championMismatch).toBe(message);
+      const result = await activities.checkServedChampions({ models: ['sliver'] });
+      expect(result.mismatches).toEqual([{ model: 'sliver', generation, message }]);
+      expect(result.findings.map((f) => [f.alert.rule, f.alert.severity, f.alert.subject])).toEqual([['champion_mismatch', 'critical', 'serving routes of model sliver']]);
+      expect(await championAliasDisagreement(t.store, 'sliver', v2)).toBe(message);
+
+      // A running deployment's own canary step, v1 on 75%: its to judge, while its workflow is open.
+      await t.store.db.insertInto('deployments').values({ id: 'sliver-d', model: 'sliver', mode: 'canary', champion_version: v2, challenger_version: v1, status: 'running', plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: 'sliver', routes_generation: 0, challenger_sha256: null, champion_sha256: null }).execute();
+      const step = await writeServingRoutes(t.store, cache, { model: 'sliver', mode: 'canary', routes: [{ variant: 'canary', version: v1, weight: 0.75 }, { variant: 'champion', version: v2, weight: 0.25 }], reference: 'champion', updatedBy: 'deployment sliver-d', reason: 'canary step 3/4: 75%', deploymentId: 'sliver-d' });
+      await until('the step served', () => serving.snapshot('sliver')?.routes.generation === step.generation);
+      await until('the disagreement cleared', () => serving.championMismatch('sliver') === undefined);
+      expect((await activities.checkServedChampions({ models: ['sliver'] })).mismatches).toEqual([]);
+      expect(await championAliasDisagreement(t.store, 'sliver', v2, { deploymentOpen: async () => true })).toBeUndefined();
+      // Its workflow closed: the step it left is named with the deployment, and the rollback as the way out.
+      expect(await championAliasDisagreement(t.store, 'sliver', v2, { deploymentOpen: async () => false })).toMatch(/25% of requests while v\d+ takes 75%/);
+      const left = (await servedChampionDisagreements(t.store, [(await readServingRoutes(t.store, 'sliver'))!], { deploymentStatus: async () => 'TERMINATED' })).get('sliver');
+      expect(left).toBe(
+        `the serving routes of sliver (generation ${step.generation}, by deployment sliver-d: canary step 3/4: 75%) are the split deployment sliver-d left: its workflow is terminated and its row says running, so nothing judges, widens or rolls back this split, which still serves v${v1} (canary) 75%, v${v2} (champion) 25% while the champion alias names v${v2}. ` +
+          `Roll back to the champion (mlp models rollback sliver --to-version ${v2} --reason "…"), then deploy again if wanted (mlp deploy sliver ${v1}): no deployment starts over a split giving another version more than the champion`,
+      );
+    } finally {
+      await app.close();
+      await predictionLog.close();
+      await serving.close();
+    }
   });
 
   it('the API serves the edited routes as routed and reports the disagreement in /readyz, /v1/models and the log', async () => {

@@ -40,13 +40,31 @@ describe('a split against the champion alias', () => {
     expect(splitAliasDisagreement(split('canary', [route('main', 1, 0.9), route('new', 2, 0.1)]), 1, 'it would')).toMatch(/route no "champion" variant/);
     // Its reference is no champion variant either.
     expect(splitAliasDisagreement(split('canary', [route('main', 1, 0.9), route('new', 2, 0.1)], 'main'), 1, 'it would')).toMatch(/route no "champion" variant/);
-    // A champion variant naming the alias, however small its share, is a canary split in progress.
-    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.000001), route('canary', 2, 0.999999)]), 1, 'it would')).toBeUndefined();
+  });
+
+  it('disagrees when a canary split no running deployment wrote gives another version more than its champion route', () => {
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.000001), route('canary', 2, 0.999999)]), 1, 'it would')).toBe(
+      'it would give v1, the version the champion alias names, 0.0001% of requests while v2 takes 99.9999%: a canary split that no running deployment wrote must give the champion at least as large a share as any other version (a challenger takes more only at the steps of a running deployment (mlp deploy), which judges and rolls back its own split)',
+    );
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.4), route('canary', 2, 0.6)], 'champion'), 1, 'it would')).toMatch(/40% of requests while v2 takes 60%/);
+    // Against the largest other version, not their sum; the alias's version under another variant counts.
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.2), route('a', 2, 0.25), route('b', 3, 0.55)]), 1, 'it would')).toMatch(/20% of requests while v3 takes 55%/);
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.3), route('old', 1, 0.3), route('canary', 2, 0.4)]), 1, 'it would')).toBeUndefined();
+    // Even, or leaning to the champion: a canary in progress.
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.5), route('canary', 2, 0.5)]), 1, 'it would')).toBeUndefined();
+    expect(splitAliasDisagreement(split('canary', [route('champion', 1, 0.4), route('a', 2, 0.3), route('b', 3, 0.3)]), 1, 'it would')).toBeUndefined();
+  });
+
+  it("agrees with a running deployment's own canary steps above half", () => {
+    const step = split('canary', [route('canary', 2, 0.75), route('champion', 1, 0.25)], 'champion');
+    expect(splitAliasDisagreement(step, 1, 'it would', { champion: 1, challenger: 2 })).toBeUndefined();
+    expect(splitAliasDisagreement(step, 1, 'it would', { champion: 1, challenger: 3 })).toMatch(/25% of requests while v2 takes 75%: a canary split that no running deployment wrote/);
+    expect(splitAliasDisagreement(step, 1, 'it would')).toMatch(/25% of requests while v2 takes 75%/);
   });
 
   it('disagrees when an A/B split gives the alias version less than another version', () => {
     expect(splitAliasDisagreement(split('ab', [route('main', 2, 0.999999), route('old', 1, 0.000001)]), 1, 'it would')).toBe(
-      'it would give v1, the version the champion alias names, 0.0001% of requests while v2 takes 99.9999%: an A/B split must give the champion at least as large a share as any other version (to give a challenger more, use a canary split, whose "champion" route names the champion)',
+      'it would give v1, the version the champion alias names, 0.0001% of requests while v2 takes 99.9999%: an A/B split must give the champion at least as large a share as any other version (a challenger takes more only at the steps of a running deployment (mlp deploy), which judges and rolls back its own split)',
     );
     expect(splitAliasDisagreement(split('ab', [route('A', 1, 0.4), route('B', 2, 0.6)]), 1, 'it would')).toMatch(/v1, the version the champion alias names, 40% of requests while v2 takes 60%/);
     // A reference (or champion) variant on the alias's version does not make a small share enough.
