@@ -13,7 +13,8 @@
  * (lib/registry/artifact-store.ts, lib/training/array-file.ts, lib/reports/version-report.ts)
  * check them against the hash they are filed under at every load, whichever back-end served them.
  * The one exception: putOrRepair replaces an object whose bytes no longer pass the caller's hash
- * check (a damaged disk, a hand edit) with the right bytes, whole, so writing a model again repairs it.
+ * check (a damaged disk, a hand edit) with the right bytes, whole, so writing the same content again
+ * (a model, a dataset or predictions file, a derived file, a report) repairs it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

@@ -77,8 +77,10 @@ export interface ReportBindingFile extends ReportBinding {
 const describeBinding = (b: ReportBinding) => `${b.name} v${b.version} (artifact sha256 ${b.artifactSha256.slice(0, 12)}…)`;
 
 /**
- * Files the HTML under its sha256 (written once; the same bytes again are a no-op), with its sidecar
- * JSON naming the version it is of (as the HTML's head does; a report without that is refused).
+ * Files the HTML under its sha256, with its sidecar JSON naming the version it is of (as the HTML's
+ * head does; a report without that is refused). The same bytes again leave intact files alone and
+ * replace damaged ones (the HTML no longer hashing to its sha256, the sidecar not the one this HTML
+ * has), which a write-once put kept: the report regenerated as the refusal says was refused again.
  */
 export async function writeReportFile(artifacts: ArtifactStore, html: string): Promise<StoredReport> {
   const binding = reportBindingOf(html);
@@ -86,9 +88,11 @@ export async function writeReportFile(artifacts: ArtifactStore, html: string): P
   const bytes = Buffer.from(html, 'utf8');
   const sha = sha256(bytes);
   const key = reportKey(sha);
-  await artifacts.putIfAbsent(key, bytes);
+  await artifacts.putOrRepair(key, bytes, (b) => sha256(b) === sha);
   const sidecar: ReportBindingFile = { kind: 'run-report-binding', format: 1, name: binding.name, version: binding.version, artifactSha256: binding.artifactSha256, report: { sha256: sha, bytes: bytes.byteLength } };
-  await artifacts.putIfAbsent(reportBindingKey(sha), Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`, 'utf8'));
+  // The sidecar follows from the HTML alone: any other bytes under its key are damage.
+  const sidecarBytes = Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`, 'utf8');
+  await artifacts.putOrRepair(reportBindingKey(sha), sidecarBytes, (b) => b.equals(sidecarBytes));
   return { path: artifacts.urlOf(key), sha256: sha, bytes: bytes.byteLength };
 }
 

@@ -6,7 +6,7 @@
  *   · the arrays' bytes, little-endian, in header order
  *
  * The id is a prefix plus the first 128 bits of the file's sha256, so the same content always has
- * the same id and a modified file is caught when read. The files live in the artifact store
+ * the same id and a modified file is caught when read (and replaced when the content is written again). The files live in the artifact store
  * (lib/artifacts) under <folder>/<id>.mlpd, so workers on other machines read them by id.
  */
 import { createHash } from 'node:crypto';
@@ -59,12 +59,17 @@ export function arrayFileKey(folder: string, prefix: string, id: string): string
   return `${folder}/${id}.mlpd`;
 }
 
-/** Writes the file once under <folder>/<id>.mlpd and returns the id and where it is. */
-export async function writeArrayFile(store: ArtifactStore, folder: string, prefix: string, bytes: Buffer): Promise<{ id: string; url: string }> {
+/**
+ * Writes the file under <folder>/<id>.mlpd and returns the id and where it is. A stored copy that
+ * still matches its id is kept as it is; one that no longer does (a damaged disk, a hand edit) is
+ * replaced whole: reading refuses it with "rebuild it", and rebuilding writes these same bytes, which
+ * a write-once put left behind the damaged copy, so every later run on the same data failed.
+ */
+export async function writeArrayFile(store: ArtifactStore, folder: string, prefix: string, bytes: Buffer): Promise<{ id: string; url: string; stored: 'written' | 'kept' | 'replaced' }> {
   const id = idOf(prefix, bytes);
   const key = arrayFileKey(folder, prefix, id);
-  await store.putIfAbsent(key, bytes);
-  return { id, url: store.urlOf(key) };
+  const stored = await store.putOrRepair(key, bytes, (b) => idOf(prefix, b) === id);
+  return { id, url: store.urlOf(key), stored };
 }
 
 /** The file's bytes, checked against the id they are filed under. */

@@ -235,8 +235,11 @@ const FOLDER = 'datasets';
 const PREFIX = 'td';
 type DatasetMeta = Omit<TrainingDataset, 'values' | 'labels' | 'start' | 'end' | 'symbol' | 'forwardReturn' | 'evaluationOnly' | 'bars'>;
 
-/** Writes the dataset under datasets/<id>.mlpd in the artifact store (once) and returns its id. */
-export function writeDataset(store: ArtifactStore, ds: TrainingDataset): Promise<{ id: string; url: string }> {
+/**
+ * Writes the dataset under datasets/<id>.mlpd in the artifact store and returns its id: an intact
+ * stored copy is kept, a damaged one (refused by readDataset: "rebuild it") replaced (writeArrayFile).
+ */
+export function writeDataset(store: ArtifactStore, ds: TrainingDataset): Promise<{ id: string; url: string; stored: 'written' | 'kept' | 'replaced' }> {
   const { values, labels, start, end, symbol, forwardReturn, evaluationOnly, bars, ...meta } = ds;
   return writeArrayFile(store, FOLDER, PREFIX, encodeArrayFile(meta, { values, labels, start, end, symbol, forwardReturn, ...(evaluationOnly ? { evaluationOnly } : {}), ...(bars ? { barOpen: bars.open, barClose: bars.close } : {}) }));
 }

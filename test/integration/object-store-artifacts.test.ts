@@ -14,6 +14,7 @@ import { MemoryCache } from '../../lib/cache/memory-cache';
 import { artifactKey, putArtifact, readArtifact } from '../../lib/registry/artifact-store';
 import { loadRegisteredModel, registerModel } from '../../lib/registry/model-registry';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
+import { fileDerived, readDerived } from '../../lib/artifacts/derived-file';
 import { readDataset, writeDataset } from '../../lib/training/dataset';
 import { encodeArtifact, ArtifactError } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
@@ -205,6 +206,48 @@ describe('artifacts in an S3-compatible object store (versitygw)', () => {
     await register(t, writer, 's3-repair', 21);
     expect(fs.statSync(objectFile).mtimeMs).toBe(before);
     for (const s of [writer, reader, another]) s.destroy();
+  });
+
+  it('rebuilding a training dataset damaged in the store (even one this machine caches intact) repairs it, and leaves an intact one alone; so does filing a derived file again', async () => {
+    const build = () => syntheticTrainingDataset({ days: 60, seed: 5 });
+    const writer = new S3ArtifactStore(s3.location());
+    const { id } = await writeDataset(writer, build());
+    const objectFile = path.join(s3.dir, s3.bucket, 'artifacts', 'datasets', `${id}.mlpd`);
+    const intact = fs.readFileSync(objectFile);
+    expect(fs.existsSync(path.join(writer.location.cacheDir, 'datasets', `${id}.mlpd`))).toBe(true); // the writer caches what it wrote
+    await overwriteInStore(`artifacts/datasets/${id}.mlpd`, (b) => {
+      b[Math.floor(b.length / 2)] ^= 0xff;
+    });
+    const reader = new S3ArtifactStore(s3.location());
+    await expect(readDataset(reader, id)).rejects.toThrow(/does not match its id: modified or corrupted; rebuild it/);
+    // Rebuilt as prepareTrainingDataset writes it, on the machine whose cache still holds the intact copy.
+    expect(await writeDataset(writer, build())).toMatchObject({ id, stored: 'replaced' });
+    expect(fs.readFileSync(objectFile).equals(intact)).toBe(true);
+    const another = new S3ArtifactStore(s3.location()); // nothing cached: the store's copy
+    expect((await readDataset(another, id)).values).toEqual(build().values);
+    // An intact object is not written again.
+    const before = fs.statSync(objectFile).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await writeDataset(writer, build())).stored).toBe('kept');
+    expect(fs.statSync(objectFile).mtimeMs).toBe(before);
+
+    const keyOf = (sha: string) => `derived/${sha}.json`;
+    const value = { drift: [0.25, 1 / 3] };
+    const { sha256 } = await fileDerived(writer, keyOf, value);
+    const derivedFile = path.join(s3.dir, s3.bucket, 'artifacts', keyOf(sha256));
+    await overwriteInStore(`artifacts/${keyOf(sha256)}`, (b) => {
+      b[0] ^= 1;
+    });
+    const derivedReader = new S3ArtifactStore(s3.location());
+    expect(await readDerived(derivedReader, keyOf, sha256)).toBeUndefined();
+    await fileDerived(writer, keyOf, value);
+    const derivedAnother = new S3ArtifactStore(s3.location());
+    expect(await readDerived(derivedAnother, keyOf, sha256)).toEqual(value);
+    const derivedBefore = fs.statSync(derivedFile).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    await fileDerived(writer, keyOf, value);
+    expect(fs.statSync(derivedFile).mtimeMs).toBe(derivedBefore);
+    for (const s of [writer, reader, another, derivedReader, derivedAnother]) s.destroy();
   });
 
   it('refuses a training dataset tampered in the object store, and names a missing one', async () => {
