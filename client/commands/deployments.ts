@@ -203,7 +203,7 @@ function closedDeployment(row: { id: string; model: string; challenger_version: 
  */
 function closedWorkflowNote(id: string, model: string, status: string, closed?: Date): string {
   const how = status === 'NOT_FOUND' ? 'is gone (not found in Temporal)' : `is ${status.toLowerCase()}${closed ? ` (closed ${closed.toISOString()})` : ''}`;
-  return `but its workflow ${how}: nothing judges, widens or rolls back the split it left. Roll back to the champion (mlp models rollback ${model} --reason "…") or deploy again; the next monitoring run raises champion_mismatch and marks ${id} failed`;
+  return `but its workflow ${how}: nothing judges, widens or rolls back the split it left. Roll back to the champion (mlp models rollback ${model} --reason "…"), then deploy again if wanted; the next monitoring run raises champion_mismatch and marks ${id} failed`;
 }
 
 /** Temporal's status of each deployment workflow in `ids`, or why it could not be asked (list works without Temporal). */
