@@ -11,7 +11,7 @@ import { ProviderError, type HistoricalBarProvider } from '../market-data/provid
 import { StooqProvider } from '../market-data/providers/stooq';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
-import { openSession } from '../quality/rules';
+import { openSession, orderFindings } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit, storedBarsDigest } from '../store/bars';
 import type { Database } from '../store/database';
@@ -569,9 +569,14 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     if (read.unterminated && keep(read.unterminated.symbol, read.unterminated.date)) await keepUnterminatedFromRevising(store, read);
     if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
     let inScope = 0;
+    // A mistyped date is judged against the whole file (the quality check sees only the rows kept):
+    // with dates asked for, the rows around a retyped row may lie outside them.
+    const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) {
-        candidates.push(bar);
+        const typo = misdated?.get(bar);
+        if (typo) readIssues.push(typo);
+        else candidates.push(bar);
         inScope++;
       } else rowsOutOfScope++;
     }

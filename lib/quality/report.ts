@@ -4,7 +4,7 @@ import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { excerpt } from './excerpt';
 import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
-import { newYorkDate, oneBarGlitches, openSession, orderIssues, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { newYorkDate, oneBarGlitches, openSession, orderFindings, rowIssue, seriesIssues, splitDuplicates } from './rules';
 import { FILE_LEVEL_RULES, issue, QUALITY_RULES, SERIES_LEVEL_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
@@ -106,19 +106,22 @@ export function checkQuality(
   const clock = (options.now ?? (() => new Date()))();
   const today = newYorkDate(clock);
   const session = openSession(clock, policy.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES);
-  const issues: QualityIssue[] = [...readIssues, ...orderIssues(candidates)];
-  const rowValid: CandidateBar[] = [];
+  const rowProblems = new Map<CandidateBar, QualityIssue>();
   for (const bar of candidates) {
     const problem = rowIssue(bar, today, session);
-    if (problem) issues.push(problem);
-    else rowValid.push(bar);
+    if (problem) rowProblems.set(bar, problem);
   }
+  // A row whose date is a typo (out_of_order_date) is rejected before the duplicate check: its date
+  // is not what the vendor meant, so it is no copy of the row that has that date.
+  const order = orderFindings(candidates, new Set(rowProblems.keys()));
+  const issues: QualityIssue[] = [...readIssues, ...order.issues, ...rowProblems.values()];
+  const rowValid = candidates.filter((bar) => !rowProblems.has(bar) && !order.misdated.has(bar));
   const { unique: distinct, issues: duplicateIssues } = splitDuplicates(rowValid);
   issues.push(...duplicateIssues);
   // A row rejected on its own (a broken number, a negative volume) is still a second copy of its
   // symbol and date, with other values: the copy that passed is not known to be the right one.
   const rejectedCopies = new Map<string, QualityIssue>();
-  for (const i of issues) if (i.severity === 'reject' && i.symbol !== null && i.date !== null && i.rule !== 'duplicate_date') rejectedCopies.set(`${i.symbol}\u0000${i.date}`, i);
+  for (const i of issues) if (i.severity === 'reject' && i.symbol !== null && i.date !== null && i.rule !== 'duplicate_date' && i.rule !== 'out_of_order_date') rejectedCopies.set(`${i.symbol}\u0000${i.date}`, i);
   const deduplicated: CandidateBar[] = [];
   for (const bar of distinct) {
     const other = rejectedCopies.get(`${bar.symbol}\u0000${bar.date}`);
@@ -155,7 +158,8 @@ export function checkQuality(
   const undated = new Map<string, number>();
   for (const i of issues) {
     if (i.severity !== 'reject' || i.symbol === null) continue;
-    if (i.date === null || !isIsoDate(i.date)) {
+    // A mistyped date (out_of_order_date) stands for an unknown session, as an unreadable one does.
+    if (i.date === null || !isIsoDate(i.date) || i.rule === 'out_of_order_date') {
       if (i.line !== null) undated.set(i.symbol, (undated.get(i.symbol) ?? 0) + 1);
       continue;
     }

@@ -33,6 +33,11 @@ export const QUALITY_RULES = {
   price_field_glitch: { severity: 'reject', meaning: "open, high or low beyond 8 times (or below an eighth of) the bar's own close: a misplaced decimal point or a wrong price that keeps the bar OHLC-consistent" },
   negative_volume: { severity: 'reject', meaning: 'volume < 0' },
   duplicate_date: { severity: 'reject', meaning: 'a second row for the same symbol and date' },
+  out_of_order_date: {
+    severity: 'reject',
+    meaning:
+      "a row of a file otherwise in date order (ascending or descending) whose date lies out of that order and more than 5 NYSE sessions from the rows before and after it (one row, or two adjacent), where a session is missing (a row moved or repeated elsewhere leaves none): a mistyped date (2016-06-14 for 2017-06-14); its date is not believed, so it neither revises nor reports the stored bar of that date, nor conflicts with the row that has it; a shuffled file, sorted blocks, rows swapped with a neighbouring session and rows moved keep unsorted_input",
+  },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
   file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, bar_interval, sparse_series, volume_basis_splice): not trusted, not stored' },
   next_session_leak: {

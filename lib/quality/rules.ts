@@ -1,5 +1,5 @@
 import { groupBy } from '../group-by';
-import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime } from '../calendar/nyse';
+import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime, nyseTradingDaysBetween } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
@@ -154,11 +154,186 @@ export function splitDuplicates(bars: readonly CandidateBar[]): { unique: Candid
   return { unique, issues };
 }
 
-/** Flags a file whose rows for one symbol are neither ascending nor descending by date. */
-export function orderIssues(bars: readonly CandidateBar[]): QualityIssue[] {
+/**
+ * `out_of_order_date`: a row of a file in date order (ascending, or descending as some vendors
+ * write) whose date lies far from both rows around it and out of that order: a mistyped date (2016
+ * for 2017, a month or a day digit). Sorting the rows published it as a bar of another session (a
+ * stray bar in an older year, a bar a year after the real data ends) and over a good stored bar of
+ * the date it names. It is rejected: its date is not what the vendor meant, so it says nothing about
+ * the stored bar of that date, and it counts toward its file's share as other rejected rows do (a
+ * file with many is rejected whole, file_bad_row_share).
+ *
+ * A row is judged against the rows around it in its file (one symbol, one source, file order): it
+ * is out of place when it lies more than ORDER_TYPO_MIN_SESSIONS NYSE sessions from the row before
+ * it and from the row after it (at either end of the file, from its one neighbour), or, as a run of
+ * up to ORDER_TYPO_MAX_RUN adjacent rows (one typo copied to the next row), every one of them from
+ * the rows around the run; and it is out of the order the file's other rows keep. It is kept (the
+ * file is flagged unsorted_input, as before) when:
+ *  - there is no order to break: longer runs out of place (two sorted blocks, a shuffled file, rows
+ *    of two periods interleaved), or the other rows stepping against their order on more than
+ *    ORDER_TYPO_MAX_SHARE of their steps;
+ *  - it lies between the rows around it in the file's order (a row between two long halts);
+ *  - no session is missing where it stands (or only sessions that other rows out of place hold: two
+ *    rows exchanged), and another row of the file has its date (a row repeated: duplicate_date judges
+ *    the copies) or its date is a session the other rows lack, within their dates or a session beyond
+ *    either end (a row moved).
+ * A retyped row whose date another row of the file has is rejected alone, so that row is kept.
+ * Swapped neighbouring sessions lie a session or two apart and are never out of place.
+ */
+export const ORDER_TYPO_MIN_SESSIONS = 5;
+export const ORDER_TYPO_MAX_RUN = 2;
+export const ORDER_TYPO_MAX_SHARE = 0.2;
+
+const DAY_MS = 86_400_000;
+const calendarDaysApart = (a: string, b: string): number => Math.abs(Date.parse(b) - Date.parse(a)) / DAY_MS;
+
+/** NYSE sessions after the earlier of `a` and `b` up to the later one: 1 for neighbouring sessions. */
+function sessionsApart(a: string, b: string): number {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  return countNyseTradingDaysBetween(lo, hi) - (isNyseTradingDay(lo) ? 1 : 0);
+}
+
+/** Whether `a` and `b` lie more than ORDER_TYPO_MIN_SESSIONS NYSE sessions apart. */
+function farApart(a: string, b: string): boolean {
+  const days = calendarDaysApart(a, b);
+  // At most a session a calendar day, and 5 sessions never span three weeks (holidays included).
+  if (days <= ORDER_TYPO_MIN_SESSIONS) return false;
+  if (days > 21) return true;
+  return sessionsApart(a, b) > ORDER_TYPO_MIN_SESSIONS;
+}
+
+/** The trading days strictly between `a` and `b`, or undefined when there are more than `max`. */
+function sessionsBetween(a: string, b: string, max: number): string[] | undefined {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  if (calendarDaysApart(lo, hi) > 2 * max + 10 && sessionsApart(lo, hi) > max + 1) return undefined;
+  const days = nyseTradingDaysBetween(lo, hi).filter((d) => d !== lo && d !== hi);
+  return days.length > max ? undefined : days;
+}
+
+/** In how many characters two dates differ. */
+const charsApart = (a: string, b: string): number => [...a].filter((c, k) => c !== b[k]).length;
+
+/**
+ * The rows of one symbol's rows of one file (`list`, in file order) that a mistyped date explains
+ * (ORDER_TYPO_MIN_SESSIONS above), each with its out_of_order_date message.
+ */
+export function misdatedRows(list: readonly CandidateBar[]): Map<CandidateBar, string> {
+  const out = new Map<CandidateBar, string>();
+  const n = list.length;
+  const d = list.map((b) => b.date);
+  let up = false;
+  let down = false;
+  for (let i = 1; i < n; i++) {
+    if (d[i] > d[i - 1]) up = true;
+    else if (d[i] < d[i - 1]) down = true;
+  }
+  if (n < 3 || !(up && down)) return out;
+
+  // Rows out of place: single rows inside the file, then runs, then the rows at either end, each
+  // against the nearest row not out of place (the row after a typo at the end is none).
+  const marked = new Array<boolean>(n).fill(false);
+  for (let i = 1; i < n - 1; i++) marked[i] = farApart(d[i], d[i - 1]) && farApart(d[i], d[i + 1]);
+  for (let run = 2; run <= ORDER_TYPO_MAX_RUN; run++) {
+    for (let s = 0; s + run <= n; s++) {
+      const e = s + run - 1;
+      if (s === 0 && e === n - 1) continue;
+      let free = true;
+      for (let k = Math.max(0, s - 1); k <= Math.min(n - 1, e + 1) && free; k++) free = !marked[k];
+      let far = free;
+      for (let k = s; k <= e && far; k++) far = (s === 0 || farApart(d[k], d[s - 1])) && (e === n - 1 || farApart(d[k], d[e + 1]));
+      if (far) for (let k = s; k <= e; k++) marked[k] = true;
+    }
+  }
+  const nearestKept = (from: number, step: number): number => {
+    let k = from;
+    while (k >= 0 && k < n && marked[k]) k += step;
+    return k;
+  };
+  if (!marked[0]) {
+    const j = nearestKept(1, 1);
+    marked[0] = j < n && farApart(d[0], d[j]);
+  }
+  if (!marked[n - 1]) {
+    const j = nearestKept(n - 2, -1);
+    marked[n - 1] = j >= 0 && farApart(d[n - 1], d[j]);
+  }
+  // A longer run out of place is a block in another order (two sorted blocks, a shuffle), no typo.
+  for (let s = 0; s < n; s++) {
+    if (!marked[s]) continue;
+    let e = s;
+    while (e + 1 < n && marked[e + 1]) e++;
+    if (e - s + 1 > ORDER_TYPO_MAX_RUN) marked.fill(false, s, e + 1);
+    s = e;
+  }
+
+  // The order the other rows keep.
+  const kept = d.filter((_, i) => !marked[i]);
+  let forward = 0;
+  let back = 0;
+  for (let i = 1; i < kept.length; i++) {
+    if (kept[i] > kept[i - 1]) forward++;
+    else if (kept[i] < kept[i - 1]) back++;
+  }
+  if (forward === back || Math.min(forward, back) > ORDER_TYPO_MAX_SHARE * (kept.length - 1)) return out;
+  const ascending = forward > back;
+  const precedes = (a: string, b: string): boolean => (ascending ? a < b : a > b);
+  const copies = new Map<string, number>();
+  for (const date of d) copies.set(date, (copies.get(date) ?? 0) + 1);
+  const misplaced = new Set(d.filter((_, i) => marked[i]));
+  const first = kept.reduce((a, b) => (b < a ? b : a));
+  const last = kept.reduce((a, b) => (b > a ? b : a));
+  const withinKept = (date: string): boolean => (date >= first || sessionsApart(date, first) <= 1) && (date <= last || sessionsApart(last, date) <= 1);
+
+  for (let i = 0; i < n; i++) {
+    if (!marked[i]) continue;
+    const p = nearestKept(i - 1, -1);
+    const q = nearestKept(i + 1, 1);
+    const prev = p >= 0 ? d[p] : undefined;
+    const next = q < n ? d[q] : undefined;
+    if (!((prev !== undefined && precedes(d[i], prev)) || (next !== undefined && precedes(next, d[i])))) continue;
+    // A session missing where the row stands, which no other row out of place holds, is the one a typo
+    // took away; without one the row was moved (or repeated), not retyped.
+    const hole = prev !== undefined && next !== undefined ? sessionsBetween(prev, next, misplaced.size) : [];
+    const retyped = hole === undefined || hole.some((h) => !misplaced.has(h));
+    if (!retyped && ((copies.get(d[i]) ?? 0) > 1 || withinKept(d[i]))) continue;
+    out.set(list[i], typoMessage(list[i], p >= 0 ? list[p] : undefined, q < n ? list[q] : undefined, ascending, hole));
+  }
+  return out;
+}
+
+function typoMessage(bar: CandidateBar, prev: CandidateBar | undefined, next: CandidateBar | undefined, ascending: boolean, hole: readonly string[] | undefined): string {
+  const row = (b: CandidateBar): string => `${b.date} (line ${b.line})`;
+  const where =
+    prev && next ? `between the rows of ${row(prev)} and ${row(next)}` : prev ? `at the end, after the row of ${row(prev)},` : `at the start, before the row of ${row(next as CandidateBar)},`;
+  // The session missing where the row stands, nearest to what was written, is what was likely meant.
+  const meant = hole !== undefined && hole.length > 0 && hole.length <= 3 ? [...hole].sort((a, b) => charsApart(a, bar.date) - charsApart(b, bar.date))[0] : undefined;
+  const likely = meant !== undefined ? `, likely for ${meant} (the session missing there)` : '';
+  return `dated ${bar.date}, it stands ${where} of a file in ${ascending ? 'ascending' : 'descending'} date order, more than ${ORDER_TYPO_MIN_SESSIONS} NYSE sessions from ${prev && next ? 'both' : 'it'}: a mistyped date${likely}; rejected, and a stored bar for ${bar.date} is kept`;
+}
+
+/**
+ * Order findings of a file's rows: out_of_order_date for rows a mistyped date explains (misdatedRows),
+ * except rows in `rejected` (another rule rejects them already), and unsorted_input for a file whose
+ * rows for one symbol are neither ascending nor descending by date once those rows are left out.
+ */
+export function orderIssues(bars: readonly CandidateBar[], rejected: ReadonlySet<CandidateBar> = new Set()): QualityIssue[] {
+  return orderFindings(bars, rejected).issues;
+}
+
+/** orderIssues, with the rows it rejects as out_of_order_date and their findings. */
+export function orderFindings(bars: readonly CandidateBar[], rejected: ReadonlySet<CandidateBar> = new Set()): { issues: QualityIssue[]; misdated: Map<CandidateBar, QualityIssue> } {
   const bySymbolSource = groupBy(bars, (b) => `${b.symbol}\u0000${b.source}`);
   const issues: QualityIssue[] = [];
-  for (const list of bySymbolSource.values()) {
+  const rejects = new Map<CandidateBar, QualityIssue>();
+  for (const all of bySymbolSource.values()) {
+    const misdated = misdatedRows(all);
+    for (const [b, message] of misdated) {
+      if (rejected.has(b)) continue;
+      const found = issue('out_of_order_date', { symbol: b.symbol, date: b.date, source: b.source, line: b.line, raw: b.raw, message });
+      rejects.set(b, found);
+      issues.push(found);
+    }
+    const list = misdated.size === 0 ? all : all.filter((b) => !misdated.has(b));
     let up = 0;
     let down = 0;
     let firstBreak: CandidateBar | undefined;
@@ -180,7 +355,7 @@ export function orderIssues(bars: readonly CandidateBar[]): QualityIssue[] {
       );
     }
   }
-  return issues;
+  return { issues, misdated: rejects };
 }
 
 /** The extreme_move message for a close moving from `prevClose` to `close`, or undefined within the limit. */

@@ -165,9 +165,10 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
  * Rejections that say nothing against the stored bar of their symbol and date: the row was judged
  * by the import's clock, not by what the vendor wrote (`future_date`, `session_not_closed`: too
  * early, not wrong: lib/ingest/import-bars.ts judgingClockOf), or its
- * symbol or date is not known.
+ * symbol or date is not known (`out_of_order_date`: a mistyped date, which neither widens its
+ * symbol's range nor contradicts the stored bar of the date it names).
  */
-const NOT_ABOUT_A_STORED_BAR = new Set<string>(['future_date', 'session_not_closed', 'invalid_symbol', 'missing_symbol', 'invalid_date', 'empty_input', 'bad_header', 'bad_encoding']);
+const NOT_ABOUT_A_STORED_BAR = new Set<string>(['future_date', 'session_not_closed', 'invalid_symbol', 'missing_symbol', 'invalid_date', 'out_of_order_date', 'empty_input', 'bad_header', 'bad_encoding']);
 
 const key = (symbol: string, date: string): string => `${symbol}\u0000${date}`;
 

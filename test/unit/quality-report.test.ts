@@ -1,3 +1,4 @@
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { CandidateBar } from '../../lib/market-data/csv-reader';
 import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
 import { checkQuality, evaluateQualityGate, type QualityReport } from '../../lib/quality/report';
@@ -129,6 +130,40 @@ describe('checkQuality', () => {
     expect(accepted.map((b) => b.date)).toEqual(['2019-01-02', '2019-01-03', '2019-01-04']);
     expect(issues.map((i) => [i.rule, i.line])).toEqual([['unsorted_input', 4]]);
     expect(report).toMatchObject({ rowsRejected: 0, flags: 1, badRowShare: 0, byRule: { unsorted_input: 1 } });
+  });
+
+  it('rejects a row with a mistyped year as out_of_order_date: counted against its file, no copy of the row that has its date, no session of its own', () => {
+    const days = nyseTradingDaysBetween('2017-06-01', '2017-07-31').slice(0, 30);
+    const update = days.map((d, i) => bar('AAPL', '/u.csv', i + 2, d === '2017-06-14' ? '2016-06-14' : d, 150 + i / 10));
+    // Another file of the same import holds the true bar of 2016-06-14: the typo must not reject it as a conflicting copy.
+    const older = [bar('AAPL', '/o.csv', 2, '2016-06-13', 151), bar('AAPL', '/o.csv', 3, '2016-06-14', 151.06), bar('AAPL', '/o.csv', 4, '2016-06-15', 151.2)];
+    const { accepted, issues, report } = checkQuality([...older, ...update], [], 33, { ...DEFAULTS, minHistoryBars: 1, maxBadRowShare: 0.05 });
+    expect(issues.filter((i) => i.severity === 'reject').map((i) => [i.rule, i.source, i.line, i.date])).toEqual([['out_of_order_date', '/u.csv', 11, '2016-06-14']]);
+    expect(accepted.find((b) => b.date === '2016-06-14')).toMatchObject({ close: 151.06 });
+    expect(accepted.some((b) => b.date === '2017-06-14')).toBe(false);
+    expect(report).toMatchObject({ rowsRejected: 1, byRule: { out_of_order_date: 1 }, bySymbol: { AAPL: { rowsAccepted: 32, rowsRejected: 1, lastDate: '2017-07-13' } } });
+    expect(report.byRule.unsorted_input).toBeUndefined();
+    // The missing session is a gap of the file (its row was read, but for no known session).
+    expect(issues.filter((i) => i.rule === 'calendar_gap').map((i) => i.date)).toEqual(['2016-06-16', '2017-06-14']);
+  });
+
+  it('keeps the row that has the date a retyped row names: the retyped one alone is rejected', () => {
+    const days = nyseTradingDaysBetween('2017-06-01', '2017-07-31').slice(0, 30);
+    const rows = days.map((d, i) => bar('AAPL', '/u.csv', i + 2, d === '2017-07-05' ? '2017-06-05' : d, 150 + i / 10));
+    const { accepted, issues } = checkQuality(rows, [], 30, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(issues.filter((i) => i.severity === 'reject').map((i) => [i.rule, i.line])).toEqual([['out_of_order_date', 25]]);
+    expect(accepted.find((b) => b.date === '2017-06-05')).toMatchObject({ close: 150.2 });
+  });
+
+  it('rejects the file whole when its mistyped rows are over the per-file share', () => {
+    const days = nyseTradingDaysBetween('2017-06-01', '2017-07-31').slice(0, 20);
+    // Every fourth row's year typed 2015: isolated rows, 5 of 20 (25%), over the 20% file limit (two
+    // fall on a weekend in 2015 and are rejected as non_trading_day, which the row rules judge first).
+    const rows = days.map((d, i) => bar('AAPL', '/u.csv', i + 2, i % 4 === 2 ? d.replace('2017', '2015') : d, 150));
+    const { accepted, report } = checkQuality(rows, [], 20, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(accepted).toEqual([]);
+    expect(report.byRule).toMatchObject({ out_of_order_date: 3, non_trading_day: 2, file_bad_row_share: 1, file_rejected: 15 });
+    expect(report.byRule.unsorted_input).toBeUndefined();
   });
 
   it('reports zero share and no rows for empty input', () => {

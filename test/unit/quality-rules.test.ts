@@ -31,7 +31,7 @@ describe('rules catalog', () => {
       .map(([id]) => id)
       .sort();
     expect(flags).toEqual(['calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(50);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(51);
   });
 
   it('issue() fills rule and severity from the catalog', () => {
@@ -282,6 +282,98 @@ describe('orderIssues', () => {
     const a = file(['2019-01-07', '2019-01-08']);
     const b = file(['2019-01-02', '2019-01-03'], { source: '/y.csv' });
     expect(orderIssues([...a, ...b])).toEqual([]);
+  });
+});
+
+describe('out_of_order_date', () => {
+  // 40 sessions of 2017 from 2017-06-01, in file order; `at` retypes the row of one of them.
+  const days = nyseTradingDaysBetween('2017-06-01', '2017-07-31').slice(0, 40);
+  const file = (dates: readonly string[], over: Partial<CandidateBar> = {}): CandidateBar[] => dates.map((d, i) => bar(d, { line: i + 2, ...over }));
+  const retyped = (dates: readonly string[], from: string, to: string): string[] => dates.map((d) => (d === from ? to : d));
+  const found = (rows: readonly CandidateBar[], rejected?: ReadonlySet<CandidateBar>): Array<[string, string | null, number | null]> => orderIssues(rows, rejected).map((i) => [i.rule, i.date, i.line]);
+
+  it('rejects a row whose year is mistyped, naming its date, its neighbours and the likely session, and flags nothing else', () => {
+    const rows = file(retyped(days, '2017-06-14', '2016-06-14'));
+    expect(orderIssues(rows)).toEqual([
+      {
+        rule: 'out_of_order_date',
+        severity: 'reject',
+        symbol: 'AAPL',
+        date: '2016-06-14',
+        source: SRC,
+        line: 11,
+        raw: rows[9].raw,
+        message:
+          'dated 2016-06-14, it stands between the rows of 2017-06-13 (line 10) and 2017-06-15 (line 12) of a file in ascending date order, more than 5 NYSE sessions from both: a mistyped date, likely for 2017-06-14 (the session missing there); rejected, and a stored bar for 2016-06-14 is kept',
+      },
+    ]);
+  });
+
+  it('rejects a year typed into the future, a month typo, and one in a descending file', () => {
+    expect(found(file(retyped(days, '2017-06-14', '2019-06-14')))).toEqual([['out_of_order_date', '2019-06-14', 11]]);
+    expect(found(file(retyped(days, '2017-06-14', '2017-08-14')))).toEqual([['out_of_order_date', '2017-08-14', 11]]);
+    const descending = file(retyped([...days].reverse(), '2017-06-14', '2006-06-14'));
+    expect(found(descending)).toEqual([['out_of_order_date', '2006-06-14', 32]]);
+    expect(orderIssues(descending)[0].message).toContain('of a file in descending date order');
+  });
+
+  it('rejects a mistyped first or last row against its one neighbour, and two adjacent rows mistyped alike', () => {
+    expect(found(file(retyped(days, days[39], '2007-07-27')))).toEqual([['out_of_order_date', '2007-07-27', 41]]);
+    expect(found(file(retyped(days, days[0], '2018-06-01')))).toEqual([['out_of_order_date', '2018-06-01', 2]]);
+    const two = file(retyped(retyped(days, '2017-06-14', '2016-06-14'), '2017-06-15', '2016-06-15'));
+    expect(found(two)).toEqual([
+      ['out_of_order_date', '2016-06-14', 11],
+      ['out_of_order_date', '2016-06-15', 12],
+    ]);
+  });
+
+  it('takes the typo next to the last row for the odd one, not the last row', () => {
+    expect(found(file(retyped(days, days[38], '2018-07-28')))).toEqual([['out_of_order_date', '2018-07-28', 40]]);
+  });
+
+  it('keeps swapped neighbouring sessions, a row moved to another place and two rows exchanged (unsorted_input)', () => {
+    const swapped = [...days];
+    [swapped[10], swapped[11]] = [swapped[11], swapped[10]];
+    expect(found(file(swapped))).toEqual([['unsorted_input', swapped[11], 13]]);
+    const moved = [...days.slice(0, 5), days[30], ...days.slice(5, 30), ...days.slice(31)];
+    expect(found(file(moved))).toEqual([['unsorted_input', days[5], 8]]);
+    const toEnd = [...days.slice(1), days[0]];
+    expect(found(file(toEnd))).toEqual([['unsorted_input', days[0], 41]]);
+    const exchanged = [...days];
+    [exchanged[5], exchanged[30]] = [exchanged[30], exchanged[5]];
+    expect(rules(orderIssues(file(exchanged)))).toEqual(['unsorted_input']);
+  });
+
+  it('leaves a row repeated elsewhere to duplicate_date, and rejects a retyped row whose date another row has', () => {
+    expect(found(file([...days, days[10]]))).toEqual([['unsorted_input', days[10], 42]]);
+    expect(found(file([...days.slice(0, 5), days[30], ...days.slice(5)]))).toEqual([['unsorted_input', days[5], 8]]);
+    // The row of 2017-07-05 dated 2017-06-05, a date the file has: the session missing where it stands gives it away.
+    expect(found(file(retyped(days, '2017-07-05', '2017-06-05')))).toEqual([['out_of_order_date', '2017-06-05', 25]]);
+  });
+
+  it('keeps shuffled files, sorted blocks and rows of two periods interleaved unsorted, not rejected', () => {
+    const shuffled = [...days].sort((a, b) => (a.slice(8) === b.slice(8) ? a.localeCompare(b) : a.slice(8).localeCompare(b.slice(8))));
+    expect(rules(orderIssues(file(shuffled)))).toEqual(['unsorted_input']);
+    expect(rules(orderIssues(file([...days.slice(20), ...days.slice(0, 20)])))).toEqual(['unsorted_input']);
+    const older = nyseTradingDaysBetween('2016-06-01', '2016-07-31').slice(0, 20);
+    const interleaved = older.flatMap((d, i) => [d, days[i]]);
+    expect(rules(orderIssues(file(interleaved)))).toEqual(['unsorted_input']);
+  });
+
+  it('judges each symbol of an interleaved file on its own', () => {
+    const aapl = file(retyped(days, '2017-06-14', '2016-06-14'));
+    const msft = file(days, { symbol: 'MSFT' });
+    const rows = aapl.flatMap((b, i) => [b, msft[i]]);
+    expect(orderIssues(rows).map((i) => [i.rule, i.symbol, i.date])).toEqual([['out_of_order_date', 'AAPL', '2016-06-14']]);
+  });
+
+  it('reports no typo for a row another rule rejects already, and no unsorted_input for it either', () => {
+    const rows = file(retyped(days, '2017-06-14', '2016-06-18'));
+    expect(found(rows, new Set([rows[9]]))).toEqual([]);
+  });
+
+  it('keeps an in-order row between long gaps', () => {
+    expect(found(file(['2017-01-03', '2017-01-04', '2017-03-01', '2017-05-01', '2017-05-02']))).toEqual([]);
   });
 });
 
