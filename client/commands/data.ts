@@ -39,7 +39,8 @@ export function snapshotsCommand(): Command {
         if (s.status === 'published') {
           console.log(`published ${s.publishedAt}: ${s.barsAdded ?? 0} bars added, ${s.barsRevised ?? 0} revised`);
           for (const r of await listRevisions(store, id, 10)) {
-            const fields = (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => r.old[f] !== r.new[f]).map((f) => `${f} ${r.old[f]} → ${r.new[f]}`);
+            const now = r.new;
+            const fields = now === null ? [`retracted (one_bar_glitch): close ${r.old.close}, removed`] : (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => r.old[f] !== now[f]).map((f) => `${f} ${r.old[f]} → ${now[f]}`);
             console.log(`  ${r.symbol.padEnd(8)} ${r.date}  ${fields.join(', ')}`);
           }
           if ((s.barsRevised ?? 0) > 10) console.log(`  … ${(s.barsRevised ?? 0) - 10} more revisions`);

@@ -5,11 +5,12 @@ import { instrumentKind, instrumentMapSchema, knownInstrumentKind, type Instrume
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, retractionFinding, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type RetractedBar } from '../quality/stored-rules';
+import { ONE_BAR_GLITCH_MAX_ROWS } from '../quality/rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
-import { storedBarsDigest } from '../store/bars';
+import { describeStoredVersion, storedBarsDigest } from '../store/bars';
 import { declaredInstruments, getSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, withPublishLock, type PublishResult } from '../store/staging';
 
@@ -109,7 +110,8 @@ async function storedFor(tx: Kysely<DatabaseSchema>, symbol: string, staged: rea
   const base = () => tx.selectFrom('bars').select(columns).where('symbol', '=', symbol);
   const before = (await base().where('date', '<', first).where('date', '>=', reach.from).orderBy('date').execute()).map(barOf);
   const after = (await base().where('date', '>', last).where('date', '<=', reach.to).orderBy('date').execute()).map(barOf);
-  const neighbours = [...before.filter((b) => b.date >= near.from).slice(-2), ...after.filter((b) => b.date <= near.to).slice(0, 2)];
+  // A glitch run of stored bars beside the rows needs the bar on its far side too (one_bar_glitch retractions).
+  const neighbours = [...before.filter((b) => b.date >= near.from).slice(-(ONE_BAR_GLITCH_MAX_ROWS + 1)), ...after.filter((b) => b.date <= near.to).slice(0, ONE_BAR_GLITCH_MAX_ROWS + 1)];
   const zero = staged.filter((b) => b.volume === 0).map((b) => b.date);
   if (zero.length > 0) {
     const dates = new Set(zero);
@@ -216,6 +218,8 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
   const series: DuplicateCheckSeries[] = [];
   // Findings that may reject a symbol's series whole (price_basis_splice), or flag it, beside the duplicate-series ones.
   const basisIssues: QualityIssue[] = [];
+  /** Stored glitches the rows reveal, by symbol: removed by the publish. */
+  const retractions = new Map<string, RetractedBar[]>();
   const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', snapshotId).orderBy('chunk').execute();
   for (const { chunk } of chunks) {
     const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
@@ -233,6 +237,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
       // The declared kind (the import's or the store's instruments) says which series are judged misdated and which make the market.
       series.push(seriesOfBars(symbol, bars, stored.around, { storedBefore: storedSymbols.has(symbol), source: from, kind: knownInstrumentKind(symbol, instruments) }));
       const found = storedBarIssues({ symbol, staged: bars, stored: stored.neighbours, kind: instrumentKind(symbol, instruments), source: from, context: volumeContext(symbol, stored) }, report.policy);
+      if (found.retracted.size > 0) retractions.set(symbol, [...found.retracted.values()]);
       // The rows to be published against the stored bars they share: another price basis?
       const kept = found.rejected.size > 0 ? bars.filter((b) => !found.rejected.has(b.date)) : bars;
       const atEdges = sharedSessions(kept, stored.edges);
@@ -299,7 +304,18 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
     entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };
   }
   const applied = applyStoredBarFindings(report, [...findings.values()]);
-  if (applied.issues.length === 0) return report;
+  // A retraction stands with a revealing row that is published (not rejected, nor in a file or series rejected whole).
+  const retracted: RetractedBar[] = [];
+  for (const [symbol, list] of retractions) {
+    const dropped = applied.dropped.get(symbol);
+    retracted.push(...list.filter((r) => r.revealedBy.some((d) => !dropped?.has(d))));
+  }
+  if (retracted.length > 0) {
+    const recorded: NonNullable<QualityReport['retractedStoredBars']> = [];
+    for (const r of retracted) recorded.push({ symbol: r.bar.symbol, date: r.bar.date, open: r.bar.open, high: r.bar.high, low: r.bar.low, close: r.bar.close, volume: r.bar.volume, finding: retractionFinding(r, await describeStoredVersion(tx, r.bar.symbol, r.bar.date)) });
+    applied.report = { ...applied.report, storedBarChecks: applied.report.storedBarChecks ?? { rowsRejected: 0, flags: 0 }, retractedStoredBars: recorded };
+  }
+  if (applied.issues.length === 0 && retracted.length === 0) return report;
 
   for (const chunk of new Set([...applied.dropped.keys()].map((s) => chunkOf.get(s) as number))) {
     const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();

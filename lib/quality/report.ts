@@ -74,6 +74,13 @@ export interface QualityReport {
      */
     store?: { symbols: string[]; digest: string };
   };
+  /**
+   * Stored bars the snapshot's rows show to be one-bar glitches (stored when nothing came after
+   * them; lib/quality/stored-rules.ts): the publish removes each, if still stored with these
+   * values, logs it in bar_revisions with no new values and quarantines `finding`. Present only
+   * when there are any.
+   */
+  retractedStoredBars?: Array<{ symbol: string; date: string; open: number; high: number; low: number; close: number; volume: number; finding: QualityIssue }>;
 }
 
 export interface QualityCheckResult {

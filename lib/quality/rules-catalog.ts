@@ -75,7 +75,7 @@ export const QUALITY_RULES = {
   one_bar_glitch: {
     severity: 'reject',
     meaning:
-      "a row (or two adjacent rows) whose close is beyond the move limit (extremeMoveLimit, at least 25%, on the log scale) from both the bar before and the bar after, which agree within 10%: a glitch the next bar undoes (a misplaced decimal point, a price of 0.000001), not a move; or a block of 3 to 30 rows each beyond ×/÷1.5 (or the move limit when higher) from both (rows in cents, another security's rows under the symbol); neighbours are the file's rows, or the stored bars around a file's first or last row when the snapshot is judged",
+      "a row (or two adjacent rows) whose close is beyond the move limit (extremeMoveLimit, at least 25%, on the log scale) from both the bar before and the bar after, which agree within 10%: a glitch the next bar undoes (a misplaced decimal point, a price of 0.000001), not a move; or a block of 3 to 30 rows each beyond ×/÷1.5 (or the move limit when higher) from both (rows in cents, another security's rows under the symbol); neighbours are the file's rows, or the stored bars around a file's first or last row when the snapshot is judged; a stored bar (one or two, or a block) that new rows or live bars beside it reveal to be such a glitch (stored as the newest bar, with nothing after it) is retracted: removed from the stored bars with the new bar, logged in bar_revisions without new values and quarantined with its values, unless the move into it is a split as of its day",
   },
   volume_vanished: {
     severity: 'reject',

@@ -3,10 +3,10 @@ import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantile
 import type { InstrumentKind } from '../market-data/instruments';
 import { nextNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
 import type { QualityPolicy } from './policy';
-import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRuns, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
+import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRunLimit, glitchRuns, ONE_BAR_GLITCH_RETURN_TOLERANCE, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
-import { ALL_SPLITS, nearestSplit } from './splits';
+import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -27,6 +27,15 @@ import { ALL_SPLITS, nearestSplit } from './splits';
  *   symbol, with no bar after it in the file or the store, cannot be told from a real move (a -40%
  *   earnings day is the newest row as often as a glitch is): it is published, with its extreme_move
  *   flag when the file has the bar before it (a one-row daily file has none: nothing to compare).
+ * - `one_bar_glitch` (retract) of STORED bars the snapshot's rows reveal: a glitch stored as the
+ *   newest bar of a symbol (a live bar, a daily file's last row) had no bar after it and was stored;
+ *   when a row arrives next to it that agrees with the stored bar on its other side (the same
+ *   glitchRuns test, limits and policy), the stored bar is the glitch the rule describes, and it is
+ *   retracted: removed from `bars` in the transaction that stores the row, logged in
+ *   `bar_revisions` with no new values, and quarantined with its values (`retracted`). Only runs of
+ *   stored bars that the snapshot does not replace, with a row of it beside them; not a move into a
+ *   run that the unadjusted_split rule reads as a split as of its day (price by a split ratio,
+ *   volume by the inverse): that stays as stored, flagged as before.
  * - `extreme_move` (flag) where the file's rows meet stored bars (its edges, a date it lacks inside
  *   it): the stage-time rule sees only the file's rows, so a file continuing a stored series on
  *   another basis (halved prices from its first row on) or a one-row daily file with a real jump
@@ -67,7 +76,31 @@ export interface StoredBarFindings {
   issues: QualityIssue[];
   /** Dates of staged bars rejected (not to be published), with their rule. */
   rejected: Map<string, QualityIssue>;
+  /** Stored bars the staged ones show to be a glitch, by date: to be removed with the publish (not in `issues`). */
+  retracted: Map<string, RetractedBar>;
 }
+
+/** A stored bar found to be a one-bar glitch once a bar beside it arrived: removed, kept as evidence. */
+export interface RetractedBar {
+  /** The stored bar, as stored. */
+  bar: Bar;
+  /** The staged bars beside its run that reveal it (one at least must be published for the retraction to stand). */
+  revealedBy: string[];
+  /** The one_bar_glitch finding for the quarantine (raw: the stored values); retractionFinding names what stored the bar. */
+  issue: QualityIssue;
+  /** The finding's message after the bar's values: how it was stored and what reveals it. */
+  evidence: string;
+}
+
+/** The retraction's finding with `origin` (what stored the bar: lib/store/bars.ts describeStoredVersion) in its message. */
+export function retractionFinding(r: RetractedBar, origin: string): QualityIssue {
+  return { ...r.issue, message: `${retractionLead(r.bar)}, ${origin}, ${r.evidence}` };
+}
+
+const retractionLead = (b: Bar): string => `the stored bar of ${b.symbol} ${b.date} (open ${b.open}, high ${b.high}, low ${b.low}, close ${b.close}, volume ${b.volume})`;
+
+/** A stored bar's values as the quarantine's raw text of a retraction. */
+export const storedBarRaw = (b: Bar): string => `${b.date},${b.open},${b.high},${b.low},${b.close},${b.volume}`;
 
 /** The findings of the rules above for one symbol. */
 export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolicy, 'extremeMoveLimit'>): StoredBarFindings {
@@ -99,9 +132,14 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   for (const b of staged) if (!rejected.has(b.date)) merged.set(b.date, { bar: b, staged: true });
   const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
   const limit = glitchLimit(policy);
+  const retracted = new Map<string, RetractedBar>();
   for (const { first, last } of glitchRuns(series.map((s) => s.bar.close), limit)) {
     const run = series.slice(first, last + 1);
-    if (!run.some((s) => s.staged)) continue; // stored bars only: nothing of this snapshot
+    if (!run.some((s) => s.staged)) {
+      // Stored bars only: a glitch stored when nothing came after (or before) it, revealed by a row beside it.
+      for (const r of revealedRun(series, first, last, limit, input.context ?? stored, input.source)) retracted.set(r.bar.date, r);
+      continue;
+    }
     const before = series[first - 1];
     const after = series[last + 1];
     const where = `, the bar before ${before.staged ? 'in the file' : 'as stored'} and the bar after ${after.staged ? 'in the file' : 'as stored'}`;
@@ -112,8 +150,10 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   // Where the file's rows meet stored bars (its edges, a date it lacks) the stage-time extreme_move
   // rule saw only one side: a file continuing a stored series on another basis (halved prices from
   // its first row) showed no finding at all.
-  for (let i = 1; i < series.length; i++) {
-    const [prev, cur] = [series[i - 1], series[i]];
+  // The seams as they will be: a retracted stored bar is no neighbour.
+  const seams = retracted.size === 0 ? series : series.filter((s) => s.staged || !retracted.has(s.bar.date));
+  for (let i = 1; i < seams.length; i++) {
+    const [prev, cur] = [seams[i - 1], seams[i]];
     if (prev.staged === cur.staged || rejected.has(prev.bar.date) || rejected.has(cur.bar.date)) continue;
     const extreme = extremeMoveMessage(prev.bar.close, cur.bar.close, policy.extremeMoveLimit);
     if (extreme === undefined || issues.some((f) => f.rule === 'one_bar_glitch' && (f.date === prev.bar.date || f.date === cur.bar.date))) continue;
@@ -144,7 +184,43 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
       issues.push(issue('zero_volume', { ...at(from), message: `${what}${storedVolume}: ${kind === 'etf' ? 'an ETF' : 'an equity'} trades every session, so the file's volumes are missing (a blank or absent column read as 0); stored as read, declare the series' kind in \`instruments\` if it has no volume` }));
     }
   }
-  return { issues, rejected };
+  // A retraction stands only with a row that reveals it being published.
+  for (const [date, r] of retracted) if (r.revealedBy.every((d) => rejected.has(d))) retracted.delete(date);
+  return { issues, rejected, retracted };
+}
+
+/**
+ * The stored bars of the glitch run series[first..last] (none of them staged) that a staged bar
+ * beside the run reveals, as retractions; none when neither neighbour is staged (the store's own
+ * bars, judged when they came), or when a move into a bar of the run is a split by the
+ * unadjusted_split rule as of that bar's day (`context`: stored bars before it give the volume level).
+ */
+function revealedRun(series: ReadonlyArray<{ bar: Bar; staged: boolean }>, first: number, last: number, limit: number, context: readonly Bar[], source: string): RetractedBar[] {
+  const before = series[first - 1];
+  const after = series[last + 1];
+  const revealedBy = [before, after].filter((s) => s.staged).map((s) => s.bar.date);
+  if (revealedBy.length === 0) return [];
+  const run = series.slice(first, last + 1).map((s) => s.bar);
+  // The series up to the run's last bar, with the stored bars of `context` before it for the volume level.
+  const upTo = new Map<string, Bar>();
+  for (const b of context) if (b.date <= run[run.length - 1].date) upTo.set(b.date, b);
+  for (const s of series.slice(0, last + 1)) upTo.set(s.bar.date, s.bar);
+  const bars = [...upTo.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  const from = bars.findIndex((b) => b.date === run[0].date);
+  if (splitsIn(bars, from, bars.length).length > 0) return [];
+  const symbol = run[0].symbol;
+  const shown = (s: { bar: Bar; staged: boolean }) => `${s.bar.close} (${s.bar.date}, ${s.staged ? 'new' : 'as stored'})`;
+  const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
+  const revealing = revealedBy.join(' and ');
+  const evidence =
+    `was stored with no bar ${after.staged ? 'after' : 'before'} it to judge it by; the session of ${revealing} reveals it: close ${shown(before)} -> ${run.map((b) => b.close).join(', ')} -> ${shown(after)}: ` +
+    `${pct(run[0].close / before.bar.close)}, then ${pct(after.bar.close / run[run.length - 1].close)}, beyond the ${(glitchRunLimit(limit, run.length) * 100).toFixed(0)}% glitch limit either way, and the bar after is back within ${(ONE_BAR_GLITCH_RETURN_TOLERANCE * 100).toFixed(0)}% of the bar before: ${run.length === 1 ? 'a one-bar glitch' : `a glitch of ${run.length} bars`} (a misplaced decimal point, a wrong price), not a move; retracted: removed from the stored bars (logged in bar_revisions with no new values), features from ${run[0].date} recomputed`;
+  return run.map((bar) => ({
+    bar,
+    revealedBy,
+    evidence,
+    issue: issue('one_bar_glitch', { symbol, date: bar.date, source, line: null, raw: storedBarRaw(bar), message: `${retractionLead(bar)} ${evidence}` }),
+  }));
 }
 
 /**

@@ -287,3 +287,26 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
   }
   return out;
 }
+
+/**
+ * What stored the current version of a bar, in words, for the finding that retracts it: the
+ * import whose publication time its event_time is (a publish stamps its bars so), the live stream
+ * entry recorded as writing it, or the time its live message was produced. Rare (a retraction), so
+ * a few point reads.
+ */
+export async function describeStoredVersion(db: Kysely<DatabaseSchema>, symbol: string, date: string): Promise<string> {
+  const bar = await db.selectFrom('bars').select('event_time').where('symbol', '=', symbol).where('date', '=', date).executeTakeFirst();
+  if (bar === undefined) return 'no longer stored';
+  const at = bar.event_time;
+  if (at !== null) {
+    const snapshot = await db.selectFrom('dataset_snapshots').select(['id', 'source']).where('status', '=', 'published').where('published_at', '=', at).executeTakeFirst();
+    if (snapshot) {
+      const path = (JSON.parse(snapshot.source) as { path?: unknown } | null)?.path;
+      return `stored by the import of snapshot ${snapshot.id}${typeof path === 'string' ? ` (${path})` : ''}, published at ${at}`;
+    }
+  }
+  const entry = await db.selectFrom('live_bar_sources').select(['stream', 'entry']).where('symbol', '=', symbol).where('date', '=', date).orderBy('entry', 'desc').executeTakeFirst();
+  const produced = at === null ? '' : `, its message produced at ${at}`;
+  if (entry) return `stored from the live stream ${entry.stream} (entry ${entry.entry.replace(/^0+(?=\d)/, '').replace(/-0+(?=\d)/, '-')})${produced}`;
+  return at === null ? 'stored without a recorded time (a live bar without event_time, or a direct write)' : `stored from a live bar${produced}`;
+}

@@ -814,6 +814,38 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('model_reference_profiles').dropColumn('signature').execute();
     },
   },
+  '0029_bar_retractions': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A stored bar found to be a one-bar glitch once the bar after it arrived is removed from
+      // `bars` and logged in bar_revisions as a retraction: its old values, no new ones (the new_*
+      // columns null), so the features from its date are marked stale as for any revision
+      // (lib/quality/stored-rules.ts, lib/store/staging.ts, lib/streaming/live-bar-store.ts).
+      // (Numbered after the last applied migration: Kysely refuses one named before it.)
+      const columns = ['new_open', 'new_high', 'new_low', 'new_close', 'new_volume'];
+      if (db.getExecutor().adapter instanceof MysqlAdapter) {
+        await sql.raw(`alter table bar_revisions ${columns.map((c) => `modify ${c} double precision null`).join(', ')}`).execute(db);
+        return;
+      }
+      // SQLite cannot drop a NOT NULL constraint: the table is rebuilt (in the migration's transaction).
+      await sql`create table bar_revisions_0029 (
+        snapshot_id varchar(64) not null, symbol varchar(32) not null, date varchar(10) not null,
+        old_open double precision not null, old_high double precision not null, old_low double precision not null, old_close double precision not null, old_volume double precision not null,
+        new_open double precision, new_high double precision, new_low double precision, new_close double precision, new_volume double precision,
+        published_at varchar(32) not null,
+        constraint bar_revisions_pk primary key (snapshot_id, symbol, date))`.execute(db);
+      await sql`insert into bar_revisions_0029 select snapshot_id, symbol, date, old_open, old_high, old_low, old_close, old_volume, new_open, new_high, new_low, new_close, new_volume, published_at from bar_revisions`.execute(db);
+      await sql`drop table bar_revisions`.execute(db);
+      await sql`alter table bar_revisions_0029 rename to bar_revisions`.execute(db);
+      await sql`create index bar_revisions_published_idx on bar_revisions (published_at)`.execute(db);
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      // Retractions have no new values to keep under NOT NULL: they go with the column change.
+      await sql`delete from bar_revisions where new_close is null`.execute(db);
+      if (db.getExecutor().adapter instanceof MysqlAdapter) {
+        await sql.raw(`alter table bar_revisions ${['new_open', 'new_high', 'new_low', 'new_close', 'new_volume'].map((c) => `modify ${c} double precision not null`).join(', ')}`).execute(db);
+      }
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -64,11 +64,12 @@ export interface BarRevisionsTable {
   old_low: number;
   old_close: number;
   old_volume: number;
-  new_open: number;
-  new_high: number;
-  new_low: number;
-  new_close: number;
-  new_volume: number;
+  /** The new values; null on a retraction (the stored bar was removed: a glitch the next bar revealed). */
+  new_open: number | null;
+  new_high: number | null;
+  new_low: number | null;
+  new_close: number | null;
+  new_volume: number | null;
   published_at: string;
 }
 

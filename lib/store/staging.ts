@@ -5,6 +5,7 @@ import type { QualityReport } from '../quality/report';
 import type { QualityIssue } from '../quality/rules-catalog';
 import type { Database } from './database';
 import { upsertBarsIn } from './bars';
+import { quarantineRow } from './quarantine';
 import type { BarRevisionsTable, DatabaseSchema } from './schema';
 import type { DatasetSnapshot, SnapshotStatus } from './snapshots';
 
@@ -534,6 +535,9 @@ export async function publishSnapshotIn(store: Database, tx: Transaction<Databas
   let unconfirmedCount = 0;
   const bySymbol: Record<string, number> = {};
   const examples: UnconfirmedStoredBar[] = [];
+  // Stored glitches the judging found the snapshot's rows reveal go first, so that none is reported
+  // unconfirmed by a chunk whose dates span it.
+  revisedCount += await retractStoredBars(store, tx, id, JSON.parse(row.quality_report) as QualityReport, now);
   const chunks = await tx.selectFrom('staged_chunks').select('chunk').where('snapshot_id', '=', id).orderBy('chunk').execute();
   // One chunk in memory at a time, all in this one transaction.
   for (const { chunk } of chunks) {
@@ -554,6 +558,32 @@ export async function publishSnapshotIn(store: Database, tx: Transaction<Databas
   await update.where('id', '=', id).execute();
   await dropStaging(tx, id);
   return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
+}
+
+/**
+ * Removes the stored bars the snapshot's judging found to be one-bar glitches its rows reveal
+ * (report.retractedStoredBars), each only if still stored with the values judged: logged in
+ * `bar_revisions` with its old values and no new ones (a revision, so features from its date are
+ * recomputed: absorbBarRevisions), and quarantined under the snapshot. Returns how many it removed.
+ */
+async function retractStoredBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, report: QualityReport, now: string): Promise<number> {
+  let removed = 0;
+  for (const r of report.retractedStoredBars ?? []) {
+    let q = tx.selectFrom('bars').select([...FIELDS]).where('symbol', '=', r.symbol).where('date', '=', r.date);
+    if (store.driver === 'mysql') q = q.forUpdate();
+    const stored = await q.executeTakeFirst();
+    if (stored === undefined) continue;
+    const old: BarValues = { open: Number(stored.open), high: Number(stored.high), low: Number(stored.low), close: Number(stored.close), volume: Number(stored.volume) };
+    if (revises(old, r)) continue; // changed since it was judged: not the bar judged
+    await tx
+      .insertInto('bar_revisions')
+      .values({ snapshot_id: snapshotId, symbol: r.symbol, date: r.date, old_open: old.open, old_high: old.high, old_low: old.low, old_close: old.close, old_volume: old.volume, new_open: null, new_high: null, new_low: null, new_close: null, new_volume: null, published_at: now })
+      .execute();
+    await tx.deleteFrom('bars').where('symbol', '=', r.symbol).where('date', '=', r.date).execute();
+    await tx.insertInto('quarantine').ignore().values(quarantineRow(snapshotId, r.finding)).execute();
+    removed++;
+  }
+  return removed;
 }
 
 /** How long a publish waits for the store's other publishes (MySQL) before it fails, to be retried. */
@@ -619,7 +649,8 @@ export interface BarRevision {
   symbol: string;
   date: string;
   old: Omit<Bar, 'symbol' | 'date'>;
-  new: Omit<Bar, 'symbol' | 'date'>;
+  /** Null for a retraction: the stored bar was removed (a one-bar glitch the bar beside it revealed). */
+  new: Omit<Bar, 'symbol' | 'date'> | null;
   publishedAt: string;
 }
 
@@ -631,7 +662,7 @@ export async function listRevisions(store: Database, snapshotId: string, limit =
     symbol: r.symbol,
     date: r.date,
     old: { open: Number(r.old_open), high: Number(r.old_high), low: Number(r.old_low), close: Number(r.old_close), volume: Number(r.old_volume) },
-    new: { open: Number(r.new_open), high: Number(r.new_high), low: Number(r.new_low), close: Number(r.new_close), volume: Number(r.new_volume) },
+    new: r.new_close === null ? null : { open: Number(r.new_open), high: Number(r.new_high), low: Number(r.new_low), close: Number(r.new_close), volume: Number(r.new_volume) },
     publishedAt: r.published_at,
   }));
 }

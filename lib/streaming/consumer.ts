@@ -25,14 +25,15 @@ import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
 import type { RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
-import { readBars } from '../store/bars';
+import { describeStoredVersion, readBars } from '../store/bars';
+import { retractionFinding } from '../quality/stored-rules';
 import { readHeadlines } from '../store/news';
 import { discardQuarantine, discardQuarantineFindings, saveQuarantine } from '../store/quarantine';
 import { BarRevisions } from './bar-revisions';
 import { BarWindows } from './bar-windows';
 import { streamConsumerOptionsSchema, type StreamConsumerOptions, type StreamConsumerOptionsInput } from './consumer-options';
 import { entryTimeMs } from './live-bar';
-import { entryKey, writeLiveBars, type LiveBarWrite } from './live-bar-store';
+import { entryKey, writeLiveBatch, type LiveBarWrite } from './live-bar-store';
 import { groupLostAlert, groupLostMessage, lostEntriesAlert, lostEntriesMessage, STREAM_ENTRIES_LOST_RULE, STREAM_GROUP_LOST_RULE, type LostEntries, type LostGroup } from './lost-entries';
 import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
@@ -637,6 +638,17 @@ export class BarStreamConsumer {
       const at = checked.accepted.find((a) => a.bar.symbol === q.symbol && a.bar.date === q.date);
       judgedIssues.push(at ? { ...q, source: at.source, raw: at.raw } : { ...q, source: key });
     }
+    // Stored glitches the batch reveals: quarantined with their stored values (raw) and what stored
+    // them, from the revealing bar's source; dropped again below if the write does not retract them.
+    const retractionIssues = new Map<string, QualityIssue>();
+    for (const r of judged.retracted) {
+      const at = checked.accepted.find((a) => a.bar.symbol === r.bar.symbol && r.revealedBy.includes(a.bar.date));
+      const q = retractionFinding(r, await describeStoredVersion(this.deps.store.db, r.bar.symbol, r.bar.date));
+      retractionIssues.set(`${r.bar.symbol}\u0000${r.bar.date}`, { ...q, source: at?.source ?? key });
+    }
+    /** Per symbol, the dates of its stored bars the batch retracts: no neighbour of its bars' flags. */
+    const retractedDates = new Map<string, Set<string>>();
+    for (const r of judged.retracted) retractedDates.set(r.bar.symbol, (retractedDates.get(r.bar.symbol) ?? new Set<string>()).add(r.bar.date));
 
     const toWrite: Bar[] = [];
     /** Every accepted bar with its entry, repeats included: the store records which entry holds each bar. */
@@ -661,13 +673,15 @@ export class BarStreamConsumer {
     /** Gaps flagged when a bar after them came first, which late bars of this batch fill. */
     const filled: QualityIssue[] = [];
     for (const [symbol, changed] of changedBySymbol) {
-      flags.push(...seriesFlags(this.windows.preview(symbol, changed.bars), changed.at, policy));
+      const gone = retractedDates.get(symbol);
+      const preview = this.windows.preview(symbol, changed.bars);
+      flags.push(...seriesFlags(gone ? preview.filter((b) => !gone.has(b.date)) : preview, changed.at, policy));
       const window = this.windows.bars(symbol);
       const late = window.length > 0 ? changed.bars.filter((b) => b.date < window[window.length - 1].date) : [];
       if (late.length > 0) filled.push(...filledGaps(window, late, policy));
     }
     t = this.timed('classify', t);
-    const issues = [...checked.rejected, ...judgedIssues, ...flags];
+    const issues = [...checked.rejected, ...judgedIssues, ...retractionIssues.values(), ...flags];
     if (filled.length > 0) await discardQuarantineFindings(this.deps.store, this.snapshotId, filled);
     if (issues.length > 0) await saveQuarantine(this.deps.store, this.snapshotId, issues);
     t = this.timed('flags', t);
@@ -675,8 +689,12 @@ export class BarStreamConsumer {
     await this.deps.hooks?.beforeWrite?.(entries);
     // In key order (one bar per symbol and date here): consecutive rows land on the same index pages.
     writes.sort((a, b) => byKey(a.bar, b.bar));
-    const outcomes = await writeLiveBars(this.deps.store, writes, { stream: this.snapshotId, contiguous: !redelivered, record: await olderPending });
+    const { outcomes, retracted } = await writeLiveBatch(this.deps.store, writes, { stream: this.snapshotId, contiguous: !redelivered, record: await olderPending }, judged.retracted);
     t = this.timed('write', t);
+    // Findings of retractions the write did not make (the revealing bar not written, the stored bar changed meanwhile) describe nothing.
+    const madeRetractions = new Set(retracted.map((r) => `${r.bar.symbol}\u0000${r.bar.date}`));
+    const unmade = [...retractionIssues].filter(([k]) => !madeRetractions.has(k)).map(([, q]) => q);
+    if (unmade.length > 0) await discardQuarantine(this.deps.store, this.snapshotId, unmade);
     const counts = { duplicate: checked.duplicatesInBatch, revised: checked.supersededInBatch, late: 0, stored: 0, superseded: 0, stale: checked.staleInBatch };
     /** Bars a newer entry of the stream had written, or older by event_time than the stored version: neither stored nor in the windows. */
     const superseded = new Set<Bar>();
@@ -725,15 +743,24 @@ export class BarStreamConsumer {
       const oldest = lateFrom.get(c.bar.symbol);
       if (c.inWindow && (oldest === undefined || c.bar.date < oldest)) lateFrom.set(c.bar.symbol, c.bar.date);
     }
-    // Memory follows the store only once the write is committed.
+    // Memory follows the store only once the write is committed. A retracted bar leaves its window
+    // as a revision of a past bar does: the window is read again, and the cross-sections from its
+    // date on are recomputed (markLate below).
     const changedSymbols = this.windows.commit(stored);
-    const written = [...new Set(stored.map((b) => b.symbol))];
+    const retractedSymbols = [...new Set(retracted.map((r) => r.bar.symbol))];
+    if (retractedSymbols.length > 0) await this.windows.reload(this.deps.store, retractedSymbols);
+    for (const r of retracted) {
+      changedSymbols.add(r.bar.symbol);
+      const oldest = lateFrom.get(r.bar.symbol);
+      if (oldest === undefined || r.bar.date < oldest) lateFrom.set(r.bar.symbol, r.bar.date);
+    }
+    const written = [...new Set([...stored.map((b) => b.symbol), ...retractedSymbols])];
     const foreign = await this.revisions.afterWrite(written);
     if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
     t = this.timed('revisions', t);
 
     await this.deps.hooks?.beforePublish?.(entries);
-    const recompute = new Set([...[...changedSymbols].filter((s) => changedBySymbol.has(s)), ...foreign]);
+    const recompute = new Set([...[...changedSymbols].filter((s) => changedBySymbol.has(s) || retractedSymbols.includes(s)), ...foreign]);
     if (redelivered) for (const b of bars) recompute.add(b.symbol);
     const now = Date.now();
     const published = new Set<string>();
@@ -796,7 +823,7 @@ export class BarStreamConsumer {
     this.stats.barsDuplicate += counts.duplicate;
     this.stats.barsRevised += counts.revised;
     this.stats.barsLate += counts.late;
-    for (const q of [...checked.rejected, ...keptJudged]) {
+    for (const q of [...checked.rejected, ...keptJudged, ...[...retractionIssues].filter(([k]) => madeRetractions.has(k)).map(([, q]) => q)]) {
       if (q.severity === 'reject') this.stats.quarantinedByRule[q.rule] = (this.stats.quarantinedByRule[q.rule] ?? 0) + 1;
       else this.stats.flaggedByRule[q.rule] = (this.stats.flaggedByRule[q.rule] ?? 0) + 1;
     }

@@ -29,6 +29,12 @@
  *   the revision forgotten. The mark also moves `updated_at`, so a materialisation running
  *   meanwhile (computed from the old values) does not clear it.
  *
+ * - **retractions**: a stored bar that a bar of the batch shows to be a one-bar glitch (stored as the
+ *   newest bar when nothing came after it; lib/quality/stored-rules.ts) is deleted in the same
+ *   transaction, when the bar that reveals it is written and the stored bar still holds the values
+ *   judged; it is logged in `bar_revisions` with its old values and no new ones, and the feature rows
+ *   are marked stale from its date, as for a revision.
+ *
  * SQLite: prepared statements in one synchronous BEGIN IMMEDIATE transaction (writers are
  * serialised), an insert that does nothing for a stored bar, and a lookup only for a bar that was
  * stored already. MySQL: the check is a locking read (LOCK IN SHARE MODE) of the batch's symbols
@@ -77,6 +83,12 @@ export interface LiveWriteOptions {
   contiguous: boolean;
   /** Record the entries (an older entry of the stream may still be written after these). */
   record: boolean;
+}
+
+/** A stored bar to delete with the batch (a glitch revealed by the batch's bar of one of `revealedBy`, dates of its symbol). */
+export interface LiveRetraction {
+  bar: Bar;
+  revealedBy: readonly string[];
 }
 
 /**
@@ -145,6 +157,23 @@ interface Revision {
   bar: Bar;
   entryId: string;
   old: Omit<Bar, 'symbol' | 'date'>;
+  /** The stored bar was removed (a retraction): no new values. */
+  retracted?: true;
+}
+
+/** The entry that wrote the bar revealing each retraction, for those whose revealing bar was written (added or revised). */
+function revealedRetractions(items: readonly LiveBarWrite[], outcomes: readonly LiveWriteOutcome[], retractions: readonly LiveRetraction[]): Array<{ retraction: LiveRetraction; entryId: string }> {
+  if (retractions.length === 0) return [];
+  const written = new Map<string, string>();
+  items.forEach((it, k) => {
+    if (outcomes[k] === 'added' || outcomes[k] === 'revised') written.set(`${it.bar.symbol}\u0000${it.bar.date}`, it.entryId);
+  });
+  const out: Array<{ retraction: LiveRetraction; entryId: string }> = [];
+  for (const r of retractions) {
+    const entryId = r.revealedBy.map((d) => written.get(`${r.bar.symbol}\u0000${d}`)).find((e) => e !== undefined);
+    if (entryId !== undefined) out.push({ retraction: r, entryId });
+  }
+  return out;
 }
 
 /** A stored bar's values and the event_time of its version. */
@@ -172,19 +201,33 @@ function checkRange(items: readonly LiveBarWrite[], contiguous: boolean): { lo: 
  * item's outcome, in the same order.
  */
 export async function writeLiveBars(store: Database, items: readonly LiveBarWrite[], options: LiveWriteOptions): Promise<LiveWriteOutcome[]> {
-  if (items.length === 0) return [];
+  return (await writeLiveBatch(store, items, options, [])).outcomes;
+}
+
+/** What writeLiveBatch did: each item's outcome (in order) and the retractions it made. */
+export interface LiveBatchWrite {
+  outcomes: LiveWriteOutcome[];
+  retracted: LiveRetraction[];
+}
+
+/**
+ * writeLiveBars with `retractions`: stored bars the batch shows to be glitches, deleted in the same
+ * transaction when a bar that reveals them is written and they still hold the values judged.
+ */
+export async function writeLiveBatch(store: Database, items: readonly LiveBarWrite[], options: LiveWriteOptions, retractions: readonly LiveRetraction[]): Promise<LiveBatchWrite> {
+  if (items.length === 0) return { outcomes: [], retracted: [] };
   assertSymbolsFit(items.map((i) => i.bar));
   const now = new Date().toISOString();
   // As upsertBars: the synchronous path only when no Kysely transaction is open on the connection.
-  if (store.sqlite && !store.sqlite.inTransaction) return writeSqlite(store, store.sqlite, items, options, now);
-  return store.db.transaction().execute((tx) => writeInTransaction(store, tx, items, options, now));
+  if (store.sqlite && !store.sqlite.inTransaction) return writeSqlite(store, store.sqlite, items, options, now, retractions);
+  return store.db.transaction().execute((tx) => writeInTransaction(store, tx, items, options, now, retractions));
 }
 
 type SqliteHandle = NonNullable<Database['sqlite']>;
-type SqliteWrite = (items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string) => LiveWriteOutcome[];
+type SqliteWrite = (items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string, retractions: readonly LiveRetraction[]) => LiveBatchWrite;
 const sqliteWrites = new WeakMap<SqliteHandle, SqliteWrite>();
 
-function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string): LiveWriteOutcome[] {
+function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string, retractions: readonly LiveRetraction[]): LiveBatchWrite {
   let write = sqliteWrites.get(sqlite);
   if (!write) {
     const check = sqlite.prepare('select "symbol", "date", "entry" from "live_bar_sources" where "stream" = ? and "date" >= ? and "date" <= ? and "entry" > ?').raw(true);
@@ -196,7 +239,8 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
     const lookup = sqlite.prepare('select "open", "high", "low", "close", "volume", "event_time" from "bars" where "symbol" = ? and "date" = ?');
     const update = sqlite.prepare('update "bars" set "open" = ?, "high" = ?, "low" = ?, "close" = ?, "volume" = ?, "event_time" = ? where "symbol" = ? and "date" = ?');
     const confirm = sqlite.prepare(CONFIRM_SQL.replaceAll('`', '"'));
-    const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string) => {
+    const remove = sqlite.prepare('delete from "bars" where "symbol" = ? and "date" = ?');
+    const transaction = sqlite.transaction((rows: readonly LiveBarWrite[], { stream, contiguous, record }: LiveWriteOptions, at: string, retract: readonly LiveRetraction[]): LiveBatchWrite => {
       const { lo, hi, threshold } = checkRange(rows, contiguous);
       const held = new Map<string, string>();
       for (const [symbol, date, entry] of check.all(stream, lo, hi, threshold) as Array<[string, string, string]>) held.set(`${symbol}\u0000${date}`, entry);
@@ -238,18 +282,27 @@ function writeSqlite(store: Database, sqlite: SqliteHandle, items: readonly Live
           outcomes[k] = 'revised';
         }
       }
+      // Glitches the written bars reveal, if still stored as judged.
+      const retracted: LiveRetraction[] = [];
+      for (const { retraction: r, entryId } of revealedRetractions(rows, outcomes, retract)) {
+        const old = lookup.get(r.bar.symbol, r.bar.date) as StoredVersion | undefined;
+        if (old === undefined || !sameValues(old, r.bar)) continue;
+        remove.run(r.bar.symbol, r.bar.date);
+        revisions.push({ bar: r.bar, entryId, old, retracted: true });
+        retracted.push(r);
+      }
       // Revisions are rare (corrections): their statements are compiled per batch.
       for (const q of revisionQueries(store.db, stream, revisions, at)) sqlite.prepare(q.sql).run(...(q.parameters as unknown[]));
-      return outcomes;
+      return { outcomes, retracted };
     });
     // BEGIN IMMEDIATE, as the store's other transactions: the write lock first.
-    write = (rows, opts, at) => transaction.immediate(rows, opts, at);
+    write = (rows, opts, at, retract) => transaction.immediate(rows, opts, at, retract);
     sqliteWrites.set(sqlite, write);
   }
-  return write(items, options, now);
+  return write(items, options, now, retractions);
 }
 
-async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchema>, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string): Promise<LiveWriteOutcome[]> {
+async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchema>, items: readonly LiveBarWrite[], options: LiveWriteOptions, now: string, retractions: readonly LiveRetraction[]): Promise<LiveBatchWrite> {
   const { stream, contiguous, record } = options;
   const mysql = store.driver === 'mysql';
   // 1. The bars a newer entry holds. On MySQL a locking read, before anything is written: a
@@ -363,12 +416,24 @@ async function writeInTransaction(store: Database, tx: Transaction<DatabaseSchem
       writes.map((w) => w.bar),
       writes.map((w) => w.eventTime ?? null),
     );
+  // Glitches the written bars reveal, if still stored as judged (locked on MySQL until the commit).
+  const retracted: LiveRetraction[] = [];
+  for (const { retraction: r, entryId } of revealedRetractions(items, outcomes, retractions)) {
+    let q = tx.selectFrom('bars').select(['open', 'high', 'low', 'close', 'volume']).where('symbol', '=', r.bar.symbol).where('date', '=', r.bar.date);
+    if (mysql) q = q.forUpdate();
+    const row = await q.executeTakeFirst();
+    const old = row && { open: Number(row.open), high: Number(row.high), low: Number(row.low), close: Number(row.close), volume: Number(row.volume) };
+    if (old === undefined || !sameValues(old, r.bar)) continue;
+    await tx.deleteFrom('bars').where('symbol', '=', r.bar.symbol).where('date', '=', r.bar.date).execute();
+    revisions.push({ bar: r.bar, entryId, old, retracted: true });
+    retracted.push(r);
+  }
   for (const q of revisionQueries(store.db, stream, revisions, now)) await tx.executeQuery(q);
   for (const { bar: b, eventTime } of confirmed) {
     const at = eventTime as string;
     await tx.executeQuery(CompiledQuery.raw(mysql ? CONFIRM_SQL : CONFIRM_SQL.replaceAll('`', '"'), [at, b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume, at]));
   }
-  return outcomes;
+  return { outcomes, retracted };
 }
 
 /** Text that needs no escaping in a quoted MySQL string (symbols, ISO dates and times), else mysql2's escaping: what its placeholders would make. */
@@ -429,7 +494,7 @@ function revisionQueries(db: Kysely<DatabaseSchema>, stream: string, revisions: 
   if (revisions.length === 0) return [];
   const queries: CompiledQuery[] = [];
   for (let i = 0; i < revisions.length; i += REVISIONS_PER_STATEMENT) {
-    const rows = revisions.slice(i, i + REVISIONS_PER_STATEMENT).map(({ bar: b, entryId, old }) => ({
+    const rows = revisions.slice(i, i + REVISIONS_PER_STATEMENT).map(({ bar: b, entryId, old, retracted }) => ({
       snapshot_id: liveRevisionId(stream, entryId),
       symbol: b.symbol,
       date: b.date,
@@ -438,11 +503,11 @@ function revisionQueries(db: Kysely<DatabaseSchema>, stream: string, revisions: 
       old_low: old.low,
       old_close: old.close,
       old_volume: old.volume,
-      new_open: b.open,
-      new_high: b.high,
-      new_low: b.low,
-      new_close: b.close,
-      new_volume: b.volume,
+      new_open: retracted ? null : b.open,
+      new_high: retracted ? null : b.high,
+      new_low: retracted ? null : b.low,
+      new_close: retracted ? null : b.close,
+      new_volume: retracted ? null : b.volume,
       published_at: now,
     }));
     // An entry revises its bar once: the same entry again finds its own values stored.

@@ -8,6 +8,8 @@
  * - `one_bar_glitch` (reject): a bar beyond the move limit from both the bar before and the bar
  *   after it (stored or of the batch), which agree: a misplaced decimal point, not a move. The
  *   newest bar has no bar after it and cannot be told from a real move (flagged by seriesFlags);
+ *   once the next bar arrives and agrees with the bar before it, the stored bar is that glitch and
+ *   is retracted (`retracted`: deleted with the batch's write, logged, quarantined);
  * - `price_basis_splice` (reject): the batch's bars of a symbol revise the stored bars they share
  *   by a common factor (a provider that adjusted its history for a split or dividend the store does
  *   not have) while stored bars outside them stay on the old basis. Every bar of the symbol in the
@@ -26,7 +28,8 @@ import { indexOfDate, type Bar } from '../market-data/bar';
 import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-series';
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches } from '../quality/stored-rules';
+import { glitchLimit } from '../quality/rules';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -55,6 +58,8 @@ export interface LiveStoredJudgement {
   rejected: Map<number, QualityIssue>;
   /** Flags to keep beside the stored bars (price_basis_change). */
   flags: QualityIssue[];
+  /** Stored bars the batch's accepted bars show to be one-bar glitches: retracted when a revealing bar is written. */
+  retracted: RetractedBar[];
 }
 
 /**
@@ -64,7 +69,9 @@ export interface LiveStoredJudgement {
 export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], stored: StoredBarReader, policy: Pick<QualityPolicy, 'extremeMoveLimit'>, otherSymbols?: OtherSymbolsReader): Promise<LiveStoredJudgement> {
   const rejected = new Map<number, QualityIssue>();
   const flags: QualityIssue[] = [];
+  const retracted: RetractedBar[] = [];
   if (otherSymbols) copiedBars(bars, otherSymbols, rejected, flags);
+  const beyond = Math.log(1 + glitchLimit(policy));
   const bySymbol = new Map<string, number[]>();
   bars.forEach((b, i) => {
     const list = bySymbol.get(b.bar.symbol);
@@ -85,6 +92,11 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       for (const b of before ?? []) if (b.volume > 0 && b.volume < lowest) lowest = b.volume;
       const [glitch] = before && bar.volume >= VOLUME_GLITCH_FACTOR * lowest ? volumeGlitches(symbol, [bar], before, '') : [];
       if (glitch) rejected.set(indices[0], glitch);
+      // A move beyond the glitch limit from the newest stored bar (rare): is that bar a glitch this one undoes?
+      const newest = before?.at(-1);
+      if (!glitch && before && newest && Math.abs(Math.log(bar.close / newest.close)) > beyond) {
+        retracted.push(...storedBarIssues({ symbol, staged: [bar], stored: before, kind: 'equity', source: '' }, policy).retracted.values());
+      }
       continue;
     }
     indices.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
@@ -110,27 +122,27 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     const staged = changes.map((i) => bars[i].bar);
     const found = storedBarIssues({ symbol, staged, stored: near(around, staged), kind: 'equity', source: '', context: around }, policy);
     for (const [date, q] of found.rejected) rejected.set(byDate.get(date) as number, q);
+    const revealed = [...found.retracted.values()];
 
     // Price basis: the batch's bars (repeats of stored values included, as a file's unchanged rows
     // are) against the stored bars of the same sessions.
     const kept = indices.filter((i) => !rejected.has(i)).map((i) => bars[i].bar);
     const shared = sharedSessions(kept, around);
     // Live bars are judged on BASIS_MIN_SHARED shared sessions or more (priceBasisIssue): no read of the stored series for fewer.
-    if (shared.length < BASIS_MIN_SHARED || !basisAtEdges(shared)) continue;
-    const basis = priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
-    if (!basis) continue;
-    if (basis.rule !== 'price_basis_splice') {
-      flags.push(basis);
-      continue;
+    const basis = shared.length < BASIS_MIN_SHARED || !basisAtEdges(shared) ? undefined : priceBasisIssue({ symbol, staged: kept, stored: await stored.read(symbol), source: '', origin: 'stream' });
+    if (basis && basis.rule !== 'price_basis_splice') flags.push(basis);
+    else if (basis) {
+      const lastShared = shared[shared.length - 1].date;
+      for (const i of changes) {
+        const b = bars[i].bar;
+        if (b.date > lastShared || rejected.has(i)) continue;
+        rejected.set(i, issue('price_basis_splice', { symbol, date: b.date, source: '', line: null, raw: null, message: basis.message }));
+      }
     }
-    const lastShared = shared[shared.length - 1].date;
-    for (const i of changes) {
-      const b = bars[i].bar;
-      if (b.date > lastShared || rejected.has(i)) continue;
-      rejected.set(i, issue('price_basis_splice', { symbol, date: b.date, source: '', line: null, raw: null, message: basis.message }));
-    }
+    // A retraction stands with a revealing bar that is still accepted.
+    retracted.push(...revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))));
   }
-  return { rejected, flags };
+  return { rejected, flags, retracted };
 }
 
 /** Every symbol's stored bars the reader holds (the consumer's windows), ascending by date. */

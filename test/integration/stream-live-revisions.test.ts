@@ -101,7 +101,7 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(await storedBar(target)).toEqual(fixed);
     expect(c.stats).toMatchObject({ barsRevised: 1, barsStored: 1 });
     const revisions = await listRevisions(t.store, `${streamSnapshotId(key)}@${id}`);
-    expect(revisions.map((r) => [r.symbol, r.date, r.old.close, r.new.close])).toEqual([[target.symbol, target.date, target.close, fixed.close]]);
+    expect(revisions.map((r) => [r.symbol, r.date, r.old.close, r.new?.close])).toEqual([[target.symbol, target.date, target.close, fixed.close]]);
     const marks = await t.store.db.selectFrom('feature_progress').select(['version', 'stale_from']).where('symbol', '=', target.symbol).orderBy('version').execute();
     expect(marks.map((m) => [m.version, m.stale_from]).sort()).toEqual([[marketSet.version, target.date], [ownSet.version, target.date]].sort());
 
@@ -253,7 +253,7 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     expect(c.stats).toMatchObject({ barsDuplicate: 0, barsRevised: 1 });
     expect(await storedBar(target)).toEqual(target);
     const revisions = await listRevisions(t.store, `${streamSnapshotId(key)}@${repeatId}`);
-    expect(revisions.map((r) => [r.symbol, r.date, r.old.close, r.new.close])).toEqual([[target.symbol, target.date, fixed.close, target.close]]);
+    expect(revisions.map((r) => [r.symbol, r.date, r.old.close, r.new?.close])).toEqual([[target.symbol, target.date, fixed.close, target.close]]);
     // The sessions the import filled in are in the window: no calendar gap before the next bar.
     expect(await listQuarantine(t.store, { snapshotId: streamSnapshotId(key), rule: 'calendar_gap' })).toEqual([]);
     expect(await storedBar(following)).toEqual(following);

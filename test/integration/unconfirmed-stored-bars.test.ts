@@ -156,7 +156,7 @@ describe.each(DRIVERS)('unconfirmed stored bars on %s', (_driver, create) => {
     const fixed = await at(t.store, 'AAPL', 50);
     expect(fixed.close).toBeLessThan(60);
     expect(await getSnapshot(t.store, corrected.snapshotId)).toMatchObject({ barsAdded: 0, barsRevised: 1 });
-    expect((await listRevisions(t.store, corrected.snapshotId)).map((r) => [r.date, r.old.close, r.new.close])).toEqual([[DAYS[50], bad.close, fixed.close]]);
+    expect((await listRevisions(t.store, corrected.snapshotId)).map((r) => [r.date, r.old.close, r.new?.close])).toEqual([[DAYS[50], bad.close, fixed.close]]);
     expect(await revisedSince(t.store, { snapshotId: corrected.snapshotId })).toEqual(new Map([['AAPL', DAYS[50]]]));
     // Day 70 is still not confirmed, and still stored.
     expect(corrected.unconfirmedStoredBars).toEqual({ rule: 'unconfirmed_stored_bar', count: 1, bySymbol: { AAPL: 1 }, examples: [{ symbol: 'AAPL', date: DAYS[70], why: 'absent', stored: valuesOf(withdrawn) }] });

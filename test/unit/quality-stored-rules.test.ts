@@ -570,3 +570,33 @@ describe('volume basis over a few shared sessions', () => {
     expect(volumeBasisFactor(resent(3, 30), stored)?.within).toBe(1.03);
   });
 });
+
+describe('one_bar_glitch of stored bars revealed by the rows beside them (retracted)', () => {
+  const retracted = (staged: Bar[], stored: Bar[]) => [...storedBarIssues(input(staged, stored), POLICY).retracted.keys()];
+  const history = bars(0, 40);
+
+  it('retracts a stored newest bar, or two, beyond the limit from the bar before when the new row agrees with that bar; the new row gets no extreme_move against it', () => {
+    const glitch = bars(40, 41, (b) => scaled(b, 0.01));
+    expect(retracted(bars(41, 42), [...history, ...glitch])).toEqual([DAYS[40]]);
+    expect(found(input(bars(41, 42), [...history, ...glitch]))).toEqual([]);
+    const two = bars(40, 42, (b) => scaled(b, 10));
+    expect(retracted(bars(42, 43), [...history, ...two])).toEqual([DAYS[40], DAYS[41]]);
+    const [r] = storedBarIssues(input(bars(41, 42), [...history, ...glitch]), POLICY).retracted.values();
+    expect(r).toMatchObject({ revealedBy: [DAYS[41]], issue: { rule: 'one_bar_glitch', severity: 'reject', symbol: 'IBM', date: DAYS[40], raw: `${DAYS[40]},${glitch[0].open},${glitch[0].high},${glitch[0].low},${glitch[0].close},${glitch[0].volume}` } });
+  });
+
+  it('keeps a move the new row continues, a glitch with no stored bar before it, a glitch the new row does not undo, and a split by price and volume as of its day', () => {
+    expect(retracted(bars(41, 42, (b) => scaled(b, 0.6)), [...history, ...bars(40, 41, (b) => scaled(b, 0.6))])).toEqual([]);
+    expect(retracted(bars(1, 2), bars(0, 1, (b) => scaled(b, 0.01)))).toEqual([]);
+    expect(retracted(bars(41, 42, (b) => scaled(b, 0.5)), [...history, ...bars(40, 41, (b) => scaled(b, 0.01))])).toEqual([]);
+    const split = bars(40, 41, (b) => ({ ...scaled(b, 0.5), volume: b.volume * 2 }));
+    expect(retracted(bars(41, 42), [...history, ...split])).toEqual([]);
+    // The same prices without the volume a split trades: a glitch.
+    expect(retracted(bars(41, 42), [...history, ...bars(40, 41, (b) => scaled(b, 0.5))])).toEqual([DAYS[40]]);
+  });
+
+  it('stands only with a revealing row that is kept: a row rejected itself reveals nothing', () => {
+    const glitch = bars(40, 41, (b) => scaled(b, 0.01));
+    expect(retracted(bars(41, 42, (b) => ({ ...b, volume: b.volume * 1000 })), [...history, ...glitch])).toEqual([]);
+  });
+});
