@@ -180,11 +180,11 @@ async function deploymentState(store: Database, id: string): Promise<DeploymentS
       const described = await handle.describe();
       // A row left 'running' by a workflow that was terminated (or failed, or timed out): its last state
       // would read as running, so the store's row is shown with what Temporal says instead.
-      if (row && described.status.name !== 'RUNNING') return closedDeployment(row, described.status.name, described.closeTime);
+      if (row && described.status.name !== 'RUNNING') return closedDeployment(row, described.status.name, await lazy.registry().aliasVersion(store, row.model, 'champion'), described.closeTime);
       return await handle.query(deploymentStateQuery);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) {
-        if (row) return closedDeployment(row, 'NOT_FOUND');
+        if (row) return closedDeployment(row, 'NOT_FOUND', await lazy.registry().aliasVersion(store, row.model, 'champion'));
         throw new Error(`no deployment "${id}": list them with "mlp deployments list"`, { cause: error });
       }
       throw error;
@@ -192,18 +192,22 @@ async function deploymentState(store: Database, id: string): Promise<DeploymentS
   });
 }
 
-function closedDeployment(row: { id: string; model: string; challenger_version: number; champion_version: number | null; mode: string; status: string }, status: string, closed?: Date): ClosedDeployment {
-  return { deploymentId: row.id, model: row.model, challengerVersion: Number(row.challenger_version), championVersion: row.champion_version === null ? null : Number(row.champion_version), mode: row.mode, storeStatus: row.status, workflowStatus: status, ...(closed ? { closedAt: closed.toISOString() } : {}), note: closedWorkflowNote(row.id, row.model, status, closed) };
+function closedDeployment(row: { id: string; model: string; challenger_version: number; champion_version: number | null; mode: string; status: string; ended_at: string | null }, status: string, champion: number | undefined, closed?: Date): ClosedDeployment {
+  return { deploymentId: row.id, model: row.model, challengerVersion: Number(row.challenger_version), championVersion: row.champion_version === null ? null : Number(row.champion_version), mode: row.mode, storeStatus: row.status, workflowStatus: status, ...(closed ? { closedAt: closed.toISOString() } : {}), note: closedWorkflowNote(row, status, champion, closed) };
 }
 
 /**
- * What a person must know of a deployment whose row says running while its workflow has closed (terminated
- * from the Web UI, failed, timed out) or is gone: nothing steers the split it left until the next
- * monitoring run reports it (champion_mismatch) and marks the row failed.
+ * What a person must know of a deployment whose workflow has closed (terminated from the Web UI,
+ * failed, timed out) or is gone without recording its outcome. While its row says running, nothing
+ * steers the split it left until the next monitoring run reports it (champion_mismatch) and marks the
+ * row failed; the way out names the champion alias's version (a rollback without --to-version would
+ * go to the champion before it). Once the row has ended, only that is said: the split was reported then.
  */
-function closedWorkflowNote(id: string, model: string, status: string, closed?: Date): string {
+function closedWorkflowNote(row: { id: string; model: string; status: string; ended_at: string | null }, status: string, champion: number | undefined, closed?: Date): string {
   const how = status === 'NOT_FOUND' ? 'is gone (not found in Temporal)' : `is ${status.toLowerCase()}${closed ? ` (closed ${closed.toISOString()})` : ''}`;
-  return `but its workflow ${how}: nothing judges, widens or rolls back the split it left. Roll back to the champion (mlp models rollback ${model} --reason "…"), then deploy again if wanted; the next monitoring run raises champion_mismatch and marks ${id} failed`;
+  if (row.status !== 'running') return `its workflow ${how} without recording an outcome; the row ended ${row.status}${row.ended_at ? ` at ${row.ended_at}` : ''} (monitoring reported the split it left: mlp alerts list)`;
+  const rollback = champion === undefined ? `choose the version to serve (mlp models show ${row.model}) and roll back to it (mlp models rollback ${row.model} --to-version N --reason "…")` : `roll back to the champion (mlp models rollback ${row.model} --to-version ${champion} --reason "…")`;
+  return `but its workflow ${how}: nothing judges, widens or rolls back the split it left. First ${rollback}, then deploy again if wanted; the next monitoring run raises champion_mismatch and marks ${row.id} failed`;
 }
 
 /** Temporal's status of each deployment workflow in `ids`, or why it could not be asked (list works without Temporal). */
@@ -273,7 +277,7 @@ export function deploymentsCommand(): Command {
         const statuses = await workflowStatuses(rows.filter((d) => d.status === 'running').map((d) => d.id));
         for (const d of rows) {
           const workflow = d.status === 'running' && !(statuses instanceof Error) ? statuses.get(d.id) : undefined;
-          const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${closedWorkflowNote(d.id, d.model, workflow.status, workflow.closed)}` : '';
+          const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${closedWorkflowNote(d, workflow.status, await lazy.registry().aliasVersion(store, d.model, 'champion'), workflow.closed)}` : '';
           console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}${closed}`);
         }
         if (statuses instanceof Error) console.error(`running deployments not checked against their workflows: ${statuses.message}`);

@@ -107,7 +107,14 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
     expect(list).toMatchObject({ code: 0, stderr: '' });
     expect(list.stdout).toMatch(new RegExp(`${terminated} .* running\\n +but its workflow is terminated \\(closed [^)]+\\): nothing judges, widens or rolls back the split it left`));
     expect(list.stdout).toMatch(new RegExp(`${gone} .* running\\n +but its workflow is gone \\(not found in Temporal\\)`));
-    expect(list.stdout).toContain(`mlp models rollback ${name} --reason`);
+    // The way out names the champion alias's version: without --to-version a rollback goes to the champion before it.
+    expect(list.stdout).toContain('choose the version to serve');
+    const market = await setUpOracleMarket(t.store, cache, 4);
+    const v1 = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion: market.featureSetVersion });
+    const v2 = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion: market.featureSetVersion });
+    for (const v of [v1, v2]) await moveAlias(t.store, { name, alias: 'champion', version: v, movedBy: 'test', reason: `champion v${v}` });
+    const named = await mlp('deployments', 'list', name);
+    expect(named.stdout).toContain(`First roll back to the champion (mlp models rollback ${name} --to-version ${v2} --reason`);
 
     const show = await mlp('deployments', 'show', terminated);
     expect(show).toMatchObject({ code: 0, stderr: '' });
@@ -115,6 +122,13 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
     expect(show.stdout).toContain('but its workflow is terminated');
     const json = JSON.parse((await mlp('deployments', 'show', gone, '--json')).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ deploymentId: gone, storeStatus: 'running', workflowStatus: 'NOT_FOUND' });
+
+    // Once monitoring has marked the row failed, show says so and gives no second way out.
+    await t.store.db.updateTable('deployments').set({ status: 'failed', ended_at: '2026-12-06T12:00:00.000Z' }).where('id', '=', terminated).execute();
+    const ended = await mlp('deployments', 'show', terminated);
+    expect(ended.stdout).toContain('— failed in the store');
+    expect(ended.stdout).toContain('the row ended failed at 2026-12-06T12:00:00.000Z');
+    expect(ended.stdout).not.toContain('rollback');
 
     // Without Temporal, list still lists, and says what it could not check.
     const offline = await runBuiltCli(['deployments', 'list', name], { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: t.url, REDIS_URL: TEST_REDIS_URL, ARTIFACT_DIR: artifactDir });
