@@ -718,13 +718,17 @@ export class ServingModels {
 
   /** Loads the desired routes of a model until it serves them, or an attempt fails (the next poll retries). */
   private async loadDesired(model: string): Promise<void> {
+    // Versions loaded for routes replaced before they could be swapped in: the next pass reuses them
+    // (a canary's weight changing mid-load needs nothing new), so frequent route changes cannot keep
+    // every pass reloading the same artifacts.
+    let spare: ReadonlyMap<number, LoadedModel> = new Map();
     for (;;) {
       const target = this.desired.get(model);
       const current = this.snapshots.get(model);
       // Whatever the generations: the routes the store holds are served, also a lower generation (offer).
       if (this.closed || !target || (current && sameServingRoutes(writtenOf(current), target))) return;
       try {
-        const { models, degraded } = await this.loadVersions(target, current);
+        const { models, degraded } = await this.loadVersions(target, current, spare);
         // Dropped or disabled meanwhile (its routes deleted or unreadable): nothing to swap in.
         if (this.closed || !this.desired.has(model)) return;
         // Other routes arrived while these loaded (a rollback during a canary's load): swapping these
@@ -733,6 +737,7 @@ export class ServingModels {
         const desired = this.desired.get(model)!;
         if (!sameServingRoutes(desired, target)) {
           this.log('serving.load_superseded', { model, generation: target.generation, by: desired.generation, keeping: current?.routes.generation ?? null });
+          spare = models;
           continue;
         }
         this.snapshots.set(model, this.snapshotOf(target, models, degraded));
@@ -764,20 +769,21 @@ export class ServingModels {
   }
 
   /**
-   * Every version the routes need: reused from the current snapshot, or loaded and verified now.
+   * Every version the routes need: reused from the current snapshot (or loaded by a pass whose routes
+   * were replaced meanwhile: `spare`), or loaded and verified now.
    * Any version failing throws while a snapshot serves (it keeps serving; the poll retries the whole
    * generation). With none serving (a process starting, or the model withdrawn), a version other
    * than the anchor that verification refuses is left out instead (degraded: the anchor answers its
    * traffic), rather than serving nothing; a refused anchor, or a store that cannot be read, throws.
    */
-  private async loadVersions(routes: ServingRoutes, current: ServingSnapshot | undefined): Promise<{ models: Map<number, LoadedModel>; degraded?: ServingDegradation }> {
+  private async loadVersions(routes: ServingRoutes, current: ServingSnapshot | undefined, spare: ReadonlyMap<number, LoadedModel> = new Map()): Promise<{ models: Map<number, LoadedModel>; degraded?: ServingDegradation }> {
     await this.ensureRuntimes();
     const needed = new Set([...routes.routes.map((r) => r.version), ...(routes.shadow ? [routes.shadow.version] : [])]);
     const models = new Map<number, LoadedModel>();
     const refused = new Map<number, { error: unknown; fingerprint: string | undefined }>();
     const cannotLoad = (version: number, error: unknown) => new Error(`${routes.model} v${version} cannot be loaded: ${(error as Error).message}`, { cause: error });
     for (const version of [...needed].sort((a, b) => a - b)) {
-      const reused = current?.models.get(version);
+      const reused = current?.models.get(version) ?? spare.get(version);
       if (reused) {
         models.set(version, reused);
         continue;

@@ -139,6 +139,30 @@ describe.each(DRIVERS)('serving models on %s (real Redis)', (_driver, create) =>
     expect(events.find(([e]) => e === 'serving.load_superseded')?.[1]).toMatchObject({ model: MODEL, generation: 2, by: 3 });
   });
 
+  it('reuses the versions a superseded pass loaded: a canary re-weighted during its load reads the canary\'s artifact once', async () => {
+    const base = localArtifactStore(dir);
+    const slow = artifactKey(versions[1].artifactSha256);
+    let reads = 0;
+    const artifacts = Object.create(base) as typeof base;
+    artifacts.get = async (key, ...rest) => {
+      if (key === slow) {
+        reads++;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return base.get(key, ...rest);
+    };
+    serving = new ServingModels({ store: t.store, cache, artifacts, pollMs: NEVER, log: (event, detail) => events.push([event, detail]) });
+    const s = serving;
+    await s.start();
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.5), reason: 'canary 50%' }));
+    await until('the canary load to start', () => reads > 0);
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: canary(0.3), reason: 'canary 30%' }));
+    await until('generation 3', () => s.snapshot(MODEL)?.routes.generation === 3);
+    expect([...s.snapshot(MODEL)!.models.keys()]).toEqual([1, 2]);
+    expect(reads).toBe(1);
+    expect(events.filter(([e]) => e === 'serving.swap').map(([, d]) => d.generation)).toEqual([1, 3]);
+  });
+
   it('picks a change up by polling when the announcement reaches nobody', async () => {
     const s = await startServing(50);
     const elsewhere = new MemoryCache(); // a process-local bus nobody here listens to
