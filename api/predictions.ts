@@ -194,9 +194,13 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
  * (the expected session): by symbol alone the variants would serve disjoint symbols for the whole
  * test and could not be compared on the same stocks; by symbol and session every symbol reaches each
  * variant on some sessions, and the report compares them within symbols (lib/deployment/ab-report.ts),
- * while every request on one session's features gets one answer. Keyed by the UTC date, a
- * symbol asked on Friday evening and again after midnight UTC, or over the weekend, on the same
- * vector was answered by both arms.
+ * while a symbol keeps one arm from one expected session to the next (over nights and weekends; keyed
+ * by the UTC date, a symbol asked on Friday evening and again after midnight UTC, or over the weekend,
+ * on the same vector was answered by both arms). The expected session moves at the close plus the
+ * grace (API_FEATURE_GRACE_MINUTES): a new session's vector published before that is asked under the
+ * previous session's key until then, so on that vector a symbol may meet both arms once a day. The
+ * variant is chosen before its features are read (variants may read different feature sets), so
+ * the vector's own date cannot key it.
  */
 function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, expectedSession: string): string {
   return snapshot.routes.mode === 'ab' ? `${symbol}@${expectedSession}` : symbol;

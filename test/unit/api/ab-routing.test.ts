@@ -2,7 +2,7 @@
  * How a request without a routing key is assigned a variant: by symbol, except in an A/B test,
  * where it is by symbol and the NYSE session whose features it is answered on, so every symbol
  * reaches both arms over the test and the report can compare them within symbols
- * (lib/deployment/ab-report.ts), and one session's vector always gets one arm's answer.
+ * (lib/deployment/ab-report.ts), and keeps its arm over nights and weekends.
  */
 import { predictSymbols, type PredictionDeps } from '../../../api/predictions';
 import type { PredictionLogEntry } from '../../../lib/serving/prediction-log';
