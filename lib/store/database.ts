@@ -127,6 +127,16 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+
+  /**
+   * SQLite ends a transaction itself on some errors (SQLITE_FULL, SQLITE_IOERR, …): a ROLLBACK after
+   * that fails with "cannot rollback - no transaction is active", and Kysely throws that error in
+   * place of the one that ended it, so a full disk read as a rollback error.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.database.inTransaction) return;
+    await super.rollbackTransaction(connection);
+  }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
