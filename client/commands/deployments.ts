@@ -12,6 +12,7 @@ import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { numberFlag, parseNumberFlag } from '../number-flag';
 import { progressSink } from '../progress';
+import { instant } from '../time-flag';
 
 const deployFlagsSchema = () => {
   const { z } = lazy.zod();
@@ -41,6 +42,12 @@ export function deploymentRequestFromFlags(model: string, version: string, raw: 
   if (!parsed.success) throw new Error(`deploy: ${describeValidationError(parsed.error)}`);
   const f = parsed.data;
   const base = f.plan ? (JSON.parse(readFileSync(f.plan, 'utf8')) as Record<string, unknown>) : {};
+  // A flag the mode does not read is refused, not ignored: --steps on an A/B test changed nothing.
+  const mode = f.mode ?? (base.mode === 'ab' ? 'ab' : 'canary');
+  const canaryFlags = [['--steps', f.steps], ['--passes-per-step', f.passesPerStep], ['--step-deadline-seconds', f.stepDeadlineSeconds], ['--failure-limit', f.failureLimit]] as const;
+  const given = canaryFlags.filter(([, v]) => v !== undefined).map(([name]) => name);
+  if (mode === 'ab' && given.length > 0) throw new Error(`deploy: ${given.join(', ')} ${given.length > 1 ? 'are canary settings' : 'is a canary setting'}, not read in an A/B test (--mode ab)`);
+  if (mode === 'canary' && f.abWeight !== undefined) throw new Error('deploy: --ab-weight is an A/B setting, not read by a canary (give --mode ab)');
   const canary = { ...((base.canary as object | undefined) ?? {}) } as Record<string, unknown>;
   const ab = { ...((base.ab as object | undefined) ?? {}) } as Record<string, unknown>;
   if (f.steps) canary.steps = f.steps;
@@ -67,6 +74,14 @@ export function deploymentRequestFromFlags(model: string, version: string, raw: 
 /** Running deployments of a model, from the store. */
 export async function runningDeployments(store: Database, model: string): Promise<string[]> {
   return (await store.db.selectFrom('deployments').select('id').where('model', '=', model).where('status', '=', 'running').execute()).map((r) => r.id);
+}
+
+/** ab-report's --since as an ISO time (default: 30 days ago); a date that does not exist or a word is refused, not compared as text. */
+export function abReportSince(flag: string | undefined, now = Date.now()): string {
+  if (flag === undefined) return new Date(now - 30 * 86_400_000).toISOString();
+  const parsed = instant(false).safeParse(flag);
+  if (!parsed.success) throw new Error(`deployments ab-report: --since ${describeValidationError(parsed.error)}`);
+  return parsed.data.toISOString();
 }
 
 /** One line per analysis and decision: what a person reads to understand a rollout. */
@@ -324,7 +339,7 @@ export function deploymentsCommand(): Command {
     .action((model: string, opts: { variants: string; since?: string; alpha: string; minSamples: string }) =>
       withStore(async (store) => {
         const { abReportInStore, formatAbReport } = lazy.abReport();
-        const since = opts.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
+        const since = abReportSince(opts.since);
         console.log(formatAbReport(await abReportInStore(store, { model, since, variants: opts.variants.split(',').map((v) => v.trim()), alpha: parseNumberFlag('--alpha', opts.alpha, { min: 0, max: 1 }, 'deployments ab-report'), minSamplesPerVariant: parseNumberFlag('--min-samples', opts.minSamples, { int: true, min: 1 }, 'deployments ab-report') })));
       }),
     );

@@ -47,11 +47,15 @@ const flagsSchema = () => {
 /** A comma-separated symbol flag under the one symbol rule ($VIX and ^GSPC included); errors name the flag. */
 function symbolList(flag: string, s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
+  let symbols: string[];
   try {
-    return lazy.symbols().parseSymbolList(s);
+    symbols = lazy.symbols().parseSymbolList(s);
   } catch (error) {
     throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
   }
+  // An empty list is no scope: the import staged every row as out of scope and recorded a rejected snapshot.
+  if (symbols.length === 0) throw new Error(`${flag}: no symbol given (a comma-separated list such as AAPL,MSFT)`);
+  return symbols;
 }
 
 /** Turns CLI flags into a validated import request; errors name the flag. */

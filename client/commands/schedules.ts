@@ -5,7 +5,6 @@ import { Command, Option } from 'commander';
 import type { z } from 'zod';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
-import { isIsoDate } from '../../lib/calendar/dates';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
 import { repoRoot } from '../repo-root';
@@ -13,6 +12,7 @@ import { connectClient, webUiLink } from '../temporal-client';
 import { checkLocalSource, readExperimentFile } from './run-pipeline';
 import { resolveCsvSource } from '../../lib/market-data/csv-files';
 import { lazy } from '../lazy';
+import { instant } from '../time-flag';
 import { parseNumberFlag } from '../number-flag';
 
 /** The schedule helpers (they load the Temporal SDK): imported by the actions, not at start. */
@@ -178,21 +178,6 @@ export async function describeScheduleText(client: Client, config: AppConfig, id
   }
   return lines.join('\n');
 }
-
-/** A date (YYYY-MM-DD: the whole day, UTC) or an ISO instant. */
-export const instant = (end: boolean) => {
-  const { z } = lazy.zod();
-  return z.string().transform((s, ctx) => {
-    const value = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T${end ? '23:59:59.999' : '00:00:00.000'}Z` : s;
-    const date = new Date(value);
-    // A calendar date that does not exist (2026-02-30) is refused, not rolled over to March.
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime()) || !isIsoDate(value.slice(0, 10))) {
-      ctx.addIssue({ code: 'custom', message: 'expected a date (YYYY-MM-DD) or an ISO time such as 2026-03-02T21:30:00Z' });
-      return z.NEVER;
-    }
-    return date;
-  });
-};
 
 export function schedulesCommand(): Command {
   const cmd = new Command('schedules').description('Temporal Schedules: retraining after the close, monitoring hourly (create, describe, pause, trigger, backfill, …)');

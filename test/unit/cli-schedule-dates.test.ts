@@ -1,4 +1,4 @@
-import { instant } from '../../client/commands/schedules';
+import { instant } from '../../client/time-flag';
 
 describe('mlp schedules backfill dates', () => {
   it('reads a date as the whole UTC day and refuses one that does not exist (not rolled over to March)', () => {
