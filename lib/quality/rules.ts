@@ -1,5 +1,5 @@
 import { groupBy } from '../group-by';
-import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nyseCloseTime, nyseTradingDaysBetween } from '../calendar/nyse';
+import { countNyseTradingDaysBetween, isNyseTradingDay, missingNyseTradingDays, newYorkClock, nextNyseTradingDay, nyseCloseTime, nyseTradingDaysBetween, previousNyseTradingDay } from '../calendar/nyse';
 import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
@@ -175,9 +175,13 @@ export function splitDuplicates(bars: readonly CandidateBar[]): { unique: Candid
  *  - it lies between the rows around it in the file's order (a row between two long halts);
  *  - no session is missing where it stands (or only sessions that other rows out of place hold: two
  *    rows exchanged), and another row of the file has its date (a row repeated: duplicate_date judges
- *    the copies) or its date is a session the other rows lack, within their dates or a session beyond
- *    either end (a row moved).
- * A retyped row whose date another row of the file has is rejected alone, so that row is kept.
+ *    the copies) or its date is a session the other rows lack, within their dates or continuing them:
+ *    the session just beyond either end, or within ORDER_TYPO_MIN_SESSIONS sessions of a row next to
+ *    it in its run that continues them (a row moved; the newest rows appended to a file newest first,
+ *    in either order, however many).
+ * A retyped row whose date another row of the file has is rejected alone, so that row is kept. At an
+ * end of the file no session shows missing: a row there whose date a kept row has, with values no row
+ * of that date has, is the retype (an exact copy is a repeat).
  * Swapped neighbouring sessions lie a session or two apart and are never out of place.
  */
 export const ORDER_TYPO_MIN_SESSIONS = 5;
@@ -282,7 +286,23 @@ export function misdatedRows(list: readonly CandidateBar[]): Map<CandidateBar, s
   const misplaced = new Set(d.filter((_, i) => marked[i]));
   const first = kept.reduce((a, b) => (b < a ? b : a));
   const last = kept.reduce((a, b) => (b > a ? b : a));
-  const withinKept = (date: string): boolean => (date >= first || sessionsApart(date, first) <= 1) && (date <= last || sessionsApart(last, date) <= 1);
+  // A row whose date lies within the other rows' dates, or continues them: the session just beyond their
+  // range, or within ORDER_TYPO_MIN_SESSIONS sessions of a row next to it in its run that continues them
+  // (the newest rows appended to a file newest first, in either order). Such a row was moved there, not
+  // retyped. A row a few sessions beyond the range, sessions missing between, stays a typo: the last row
+  // of a year typed with the year before (2017-12-29 as 2016-12-29 in a file from 2017-01-03) is one.
+  const continues = marked.map((m, i) => m && (d[i] >= first || sessionsApart(d[i], first) <= 1) && (d[i] <= last || sessionsApart(last, d[i]) <= 1));
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (let i = 0; i < n; i++) {
+      if (!marked[i] || continues[i]) continue;
+      const linked = (k: number): boolean => k >= 0 && k < n && continues[k] && !farApart(d[i], d[k]);
+      if (linked(i - 1) || linked(i + 1)) {
+        continues[i] = true;
+        grown = true;
+      }
+    }
+  }
 
   for (let i = 0; i < n; i++) {
     if (!marked[i]) continue;
@@ -291,24 +311,50 @@ export function misdatedRows(list: readonly CandidateBar[]): Map<CandidateBar, s
     const prev = p >= 0 ? d[p] : undefined;
     const next = q < n ? d[q] : undefined;
     if (!((prev !== undefined && precedes(d[i], prev)) || (next !== undefined && precedes(next, d[i])))) continue;
+    // A kept row of the file with this row's date, when no row with that date has this row's values.
+    const copy = list.find((b, k) => !marked[k] && b.date === d[i]);
+    const retypedCopy = copy !== undefined && !list.some((b, k) => k !== i && b.date === d[i] && sameValues(b, list[i]));
+    const atEnd = prev === undefined || next === undefined;
     // A session missing where the row stands, which no other row out of place holds, is the one a typo
-    // took away; without one the row was moved (or repeated), not retyped.
+    // took away; without one the row was moved (or repeated), not retyped. At an end of the file nothing
+    // shows a session missing, but a row there with the date of a kept row and other values can only be
+    // a retype: an exact copy is a repeat, left to duplicate_date.
     const hole = prev !== undefined && next !== undefined ? sessionsBetween(prev, next, misplaced.size) : [];
-    const retyped = hole === undefined || hole.some((h) => !misplaced.has(h));
-    if (!retyped && ((copies.get(d[i]) ?? 0) > 1 || withinKept(d[i]))) continue;
-    out.set(list[i], typoMessage(list[i], p >= 0 ? list[p] : undefined, q < n ? list[q] : undefined, ascending, hole));
+    const retyped = hole === undefined || hole.some((h) => !misplaced.has(h)) || (atEnd && retypedCopy);
+    if (!retyped && ((copies.get(d[i]) ?? 0) > 1 || continues[i])) continue;
+    out.set(list[i], typoMessage(list[i], p >= 0 ? list[p] : undefined, q < n ? list[q] : undefined, ascending, meantSession(i, hole), copy));
   }
   return out;
+
+  /**
+   * What the message says of the session row `i` likely stood for: the session missing where it stands,
+   * nearest to what was written; at an end of the file, where none shows missing, the session beyond the
+   * other rows' range on that side (the k-th for the k-th row from them) when no row of the file has it.
+   */
+  function meantSession(i: number, hole: readonly string[] | undefined): string {
+    const atStart = nearestKept(i - 1, -1) < 0;
+    if (!atStart && nearestKept(i + 1, 1) < n) {
+      if (hole === undefined || hole.length === 0 || hole.length > 3) return '';
+      const meant = [...hole].sort((a, b) => charsApart(a, d[i]) - charsApart(b, d[i]))[0];
+      return `, likely for ${meant} (the session missing there)`;
+    }
+    const steps = atStart ? nearestKept(i + 1, 1) - i : i - nearestKept(i - 1, -1);
+    const after = atStart !== ascending;
+    let meant = after ? last : first;
+    for (let k = 0; k < steps; k++) meant = after ? nextNyseTradingDay(meant) : previousNyseTradingDay(meant);
+    const side = atStart ? 'start' : 'end';
+    return d.includes(meant)
+      ? `; at the ${side} of a file the session it stood for is unknown`
+      : `, likely for ${meant} (the session ${after ? 'after' : 'before'} the file's other rows, which it lacks)`;
+  }
 }
 
-function typoMessage(bar: CandidateBar, prev: CandidateBar | undefined, next: CandidateBar | undefined, ascending: boolean, hole: readonly string[] | undefined): string {
+function typoMessage(bar: CandidateBar, prev: CandidateBar | undefined, next: CandidateBar | undefined, ascending: boolean, likely: string, copy: CandidateBar | undefined): string {
   const row = (b: CandidateBar): string => `${b.date} (line ${b.line})`;
   const where =
     prev && next ? `between the rows of ${row(prev)} and ${row(next)}` : prev ? `at the end, after the row of ${row(prev)},` : `at the start, before the row of ${row(next as CandidateBar)},`;
-  // The session missing where the row stands, nearest to what was written, is what was likely meant.
-  const meant = hole !== undefined && hole.length > 0 && hole.length <= 3 ? [...hole].sort((a, b) => charsApart(a, bar.date) - charsApart(b, bar.date))[0] : undefined;
-  const likely = meant !== undefined ? `, likely for ${meant} (the session missing there)` : '';
-  return `dated ${bar.date}, it stands ${where} of a file in ${ascending ? 'ascending' : 'descending'} date order, more than ${ORDER_TYPO_MIN_SESSIONS} NYSE sessions from ${prev && next ? 'both' : 'it'}: a mistyped date${likely}; rejected, and a stored bar for ${bar.date} is kept`;
+  const kept = copy !== undefined ? `the row of line ${copy.line} with that date is kept` : `a stored bar for ${bar.date} is kept`;
+  return `dated ${bar.date}, it stands ${where} of a file in ${ascending ? 'ascending' : 'descending'} date order, more than ${ORDER_TYPO_MIN_SESSIONS} NYSE sessions from ${prev && next ? 'both' : 'it'}: a mistyped date${likely}; rejected, and ${kept}`;
 }
 
 /**

@@ -73,6 +73,30 @@ describe.each(DRIVERS)('a mistyped date in an ordered file on %s', (_driver, cre
     expect([dates[0], dates[dates.length - 1], dates.length]).toEqual(['2016-01-04', '2017-12-29', DAYS.length - 2]);
   });
 
+  it('publishes the newest rows appended to a file in descending order, however many: they continue it, no typo', async () => {
+    // A 2017 file newest first, with an update of the first two (or one, or three) sessions of 2018 appended (`cat update.csv >> aapl.csv`).
+    const newest = nyseTradingDaysBetween('2018-01-02', '2018-01-04');
+    const base = rows(DAYS.indexOf('2017-01-03')).reverse();
+    for (const k of [2, 1, 3]) {
+      const appended = newest.slice(0, k).map((date, i) => `${date},50.1,50.6,49.6,50.2,${200_000 + i}`);
+      const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder([...base, ...appended]) }, quality: POLICY }));
+      expect([k, summary.status, summary.rowsRejected, summary.byRule.out_of_order_date, summary.byRule.unsorted_input]).toEqual([k, 'published', 0, undefined, 1]);
+      expect([summary.firstDate, summary.lastDate]).toEqual(['2017-01-03', newest[k - 1]]);
+    }
+    const dates = (await readBars(t.store)).map((b) => b.date);
+    expect(dates.slice(-4)).toEqual(['2017-12-29', ...newest]);
+  });
+
+  it('rejects a retyped last row whose date the file has alone: the row of that date is published, not lost as a duplicate', async () => {
+    // The row of 2017-12-29 (the newest) dated 2017-06-27, with its own values.
+    const lines = retype(rows(DAYS.indexOf('2017-01-03')), '2017-12-29', '2017-06-27');
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(lines) }, quality: POLICY }));
+    expect([summary.status, summary.rowsRejected, summary.byRule.out_of_order_date, summary.byRule.duplicate_date]).toEqual(['published', 1, 1, undefined]);
+    const kept = await readBars(t.store, { symbols: ['AAPL'], from: '2017-06-27', to: '2017-06-27' });
+    expect(kept.map((b) => b.volume)).toEqual([100_000 + DAYS.indexOf('2017-06-27')]);
+    expect(summary.lastDate).toBe('2017-12-28');
+  });
+
   it('judges a retyped row against the whole file when dates are asked for, so the row that has its date is kept', async () => {
     // The row of 2017-03-14 dated 2016-09-14, a session the file has; only the second half of 2016 asked for.
     const lines = retype(rows(), '2017-03-14', '2016-09-14');

@@ -155,6 +155,20 @@ describe('checkQuality', () => {
     expect(accepted.find((b) => b.date === '2017-06-05')).toMatchObject({ close: 150.2 });
   });
 
+  it('keeps the row that has the date a retyped last row names: the retyped one alone is rejected; an exact copy at the end stays a repeat', () => {
+    const days = nyseTradingDaysBetween('2017-01-03', '2017-12-29');
+    const rows = days.map((d, i) => bar('AAPL', '/u.csv', i + 2, d === '2017-12-29' ? '2017-06-27' : d, 100 + i / 10));
+    const { accepted, issues, report } = checkQuality(rows, [], rows.length, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(issues.filter((i) => i.severity === 'reject').map((i) => [i.rule, i.line, i.date])).toEqual([['out_of_order_date', days.length + 1, '2017-06-27']]);
+    expect(accepted.find((b) => b.date === '2017-06-27')).toMatchObject({ close: 100 + days.indexOf('2017-06-27') / 10 });
+    expect(report.bySymbol.AAPL).toMatchObject({ rowsAccepted: days.length - 1, rowsRejected: 1, lastDate: '2017-12-28' });
+
+    const copied = [...rows.slice(0, -1), { ...rows[days.indexOf('2017-06-27')], line: days.length + 1 }];
+    const repeat = checkQuality(copied, [], copied.length, { ...DEFAULTS, minHistoryBars: 1 });
+    expect(repeat.issues.filter((i) => i.severity === 'reject').map((i) => [i.rule, i.line])).toEqual([['duplicate_date', days.length + 1]]);
+    expect(repeat.accepted.filter((b) => b.date === '2017-06-27')).toHaveLength(1);
+  });
+
   it('rejects the file whole when its mistyped rows are over the per-file share', () => {
     const days = nyseTradingDaysBetween('2017-06-01', '2017-07-31').slice(0, 20);
     // Every fourth row's year typed 2015: isolated rows, 5 of 20 (25%), over the 20% file limit (two

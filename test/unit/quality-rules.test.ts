@@ -372,6 +372,72 @@ describe('out_of_order_date', () => {
     expect(found(rows, new Set([rows[9]]))).toEqual([]);
   });
 
+  it('keeps rows appended or prepended that continue the file session by session, however many, in either order (unsorted_input)', () => {
+    const year = nyseTradingDaysBetween('2017-01-03', '2017-12-29');
+    const descending = [...year].reverse();
+    const update = nyseTradingDaysBetween('2018-01-02', '2018-01-12');
+    // `cat update.csv >> aapl.csv` onto a file in descending order, and the newest rows prepended to an ascending one.
+    for (const k of [1, 2, 3, 5]) {
+      for (const added of [update.slice(0, k), update.slice(0, k).reverse()]) {
+        expect(rules(orderIssues(file([...descending, ...added])))).toEqual(['unsorted_input']);
+        expect(rules(orderIssues(file([...added, ...year])))).toEqual(['unsorted_input']);
+      }
+    }
+    // The older sessions before a file's first row, at the other end.
+    const older = nyseTradingDaysBetween('2016-12-27', '2016-12-30');
+    expect(rules(orderIssues(file([...year, ...older])))).toEqual(['unsorted_input']);
+    expect(rules(orderIssues(file([...older.slice(2), ...descending])))).toEqual(['unsorted_input']);
+    // The next session and one a few sessions after it (sessions between them absent), and two rows moved into the file.
+    expect(rules(orderIssues(file([...descending, '2018-01-08', '2018-01-02'])))).toEqual(['unsorted_input']);
+    expect(rules(orderIssues(file([...year.slice(0, 100), '2018-01-02', '2018-01-03', ...year.slice(100)])))).toEqual(['unsorted_input']);
+  });
+
+  it('still rejects an end row beyond the session after the file and far from the row next to it in its run', () => {
+    const year = nyseTradingDaysBetween('2017-01-03', '2017-12-29');
+    const descending = [...year].reverse();
+    // The newest row appended, then one typed a year late after it.
+    const rows = file([...descending, '2018-01-02', '2019-01-03']);
+    expect(found(rows)).toEqual([
+      ['out_of_order_date', '2019-01-03', rows.length + 1],
+      ['unsorted_input', '2018-01-02', rows.length],
+    ]);
+    // The last row's year typed a year early: a few sessions before the first row, sessions missing between.
+    expect(found(file([...year.slice(0, -1), '2016-12-29']))).toEqual([['out_of_order_date', '2016-12-29', year.length + 1]]);
+    expect(found(file(['2018-01-04', ...year]))).toEqual([['out_of_order_date', '2018-01-04', 2]]);
+    // The two oldest rows' years typed 2019 at the end of a descending file: each far from the file, near each other.
+    expect(rules(orderIssues(file([...descending.slice(0, -2), '2019-01-04', '2019-01-03'])))).toEqual(['out_of_order_date', 'out_of_order_date']);
+  });
+
+  it('rejects a retyped last or first row whose date another row has, with other values, and keeps that row; an exact copy is left to duplicate_date', () => {
+    const year = nyseTradingDaysBetween('2017-01-03', '2017-12-29');
+    const priced = (dates: readonly string[]): CandidateBar[] => dates.map((d, i) => bar(d, { line: i + 2, close: 100 + i / 10, raw: `${d},row ${i}` }));
+    // The row of 2017-12-29 typed 2017-06-27, a session the file has.
+    const last = priced([...year.slice(0, -1), '2017-06-27']);
+    expect(orderIssues(last).map((i) => [i.rule, i.date, i.line])).toEqual([['out_of_order_date', '2017-06-27', year.length + 1]]);
+    const message = orderIssues(last)[0].message;
+    expect(message).toContain('at the end, after the row of 2017-12-28 (line 251)');
+    expect(message).toContain('likely for 2017-12-29 (the session after the file\'s other rows, which it lacks)');
+    expect(message).toContain('the row of line 123 with that date is kept');
+    // The first row, and the same in a descending file (its last row is the oldest).
+    const first = priced(['2017-06-27', ...year.slice(1)]);
+    expect(orderIssues(first).map((i) => [i.rule, i.line])).toEqual([['out_of_order_date', 2]]);
+    expect(orderIssues(first)[0].message).toContain('likely for 2017-01-03 (the session before the file\'s other rows, which it lacks)');
+    const descending = priced([...[...year].reverse().slice(0, -1), '2017-06-27']);
+    expect(orderIssues(descending).map((i) => [i.rule, i.line])).toEqual([['out_of_order_date', year.length + 1]]);
+    expect(orderIssues(descending)[0].message).toContain('likely for 2017-01-03 (the session before');
+    // When a row of the file has the session after the other rows (the newest, prepended), which one was meant is unknown.
+    const both = priced(['2018-01-02', ...year, '2017-06-27']);
+    expect(orderIssues(both).map((i) => [i.rule, i.line])).toEqual([
+      ['out_of_order_date', year.length + 3],
+      ['unsorted_input', 4],
+    ]);
+    expect(orderIssues(both)[0].message).toContain('a mistyped date; at the end of a file the session it stood for is unknown; rejected');
+    // An exact copy of that row at the end is a repeat: duplicate_date keeps the first.
+    const repeated = priced(year);
+    const copy = { ...repeated[120], line: year.length + 2 };
+    expect(rules(orderIssues([...repeated, copy]))).toEqual(['unsorted_input']);
+  });
+
   it('keeps an in-order row between long gaps', () => {
     expect(found(file(['2017-01-03', '2017-01-04', '2017-03-01', '2017-05-01', '2017-05-02']))).toEqual([]);
   });
