@@ -586,9 +586,15 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // The champion judged against (or its absence, which makes the best a first champion) is the
         // alias's: when the routes serve another version, nothing was compared with the served one.
         const served = champion === version.version ? undefined : await championAliasDisagreement(store, input.experiment.name, champion, { deploymentOpen: deploymentOpenCheck() });
+        // An earlier identical version already holding the alias this run would move it to (the
+        // challenger's, over a champion) was promoted by the run that registered it: promoting it again
+        // would record a second challenge of the same result and start a second deployment of it.
+        const alreadyChallenger = identical !== undefined && champion !== undefined && champion !== version.version && (await aliasVersion(store, input.experiment.name, 'challenger')) === version.version;
         const decision =
           champion === version.version
             ? { promote: false, reason: identical ? `identical to v${version.version}, already the champion; nothing new registered` : 'already the champion' }
+            : alreadyChallenger
+              ? { promote: false, reason: `identical to v${version.version}, already the challenger; nothing new registered` }
             : championGone
               ? { promote: false, reason: `the champion alias names v${champion}, whose registry row is gone, so this run was not compared with the champion and nothing is promoted; first serve a version that verifies: \`mlp models rollback ${input.experiment.name} --to-version N --reason "…"\` serves N and moves the alias to it` }
             : served !== undefined
