@@ -10,6 +10,7 @@ import { closeKindProblems, DEFAULT_UNIVERSE_KINDS, instrumentKind, instrumentMa
 import { TaskPool } from '../lib/threads/task-pool';
 import { buildTrainingDataset, labelHorizon, writeDataset, type TrainingDataset } from '../lib/training/dataset';
 import { knownAtCutoff, type FinalModelRequest } from '../lib/training/final-model';
+import { searchWindowOf } from '../lib/training/evaluation-period';
 import { trialResultOf, type FoldResult, type TrialRequest, type TrialResult } from '../lib/training/trial';
 import type { WalkForwardRequest } from '../lib/training/walk-forward';
 import type { Params } from '../lib/tuning/search-space';
@@ -27,6 +28,8 @@ export interface PrepareDatasetInput {
   symbols?: string[];
   /** The snapshot the run imported: its symbols are the universe unless the experiment declares one. */
   snapshotId?: string;
+  /** The walk-forward's evaluation period (its last decision days), left out of the search: the result then says its first day and what the search's rows reached. */
+  evaluationDays?: number;
 }
 
 /** What the experiment trains on, recorded in every version's lineage. */
@@ -63,6 +66,13 @@ export interface PreparedDataset {
   universe: TrainingUniverse;
   /** Unadjusted splits found in the stored bars and the rows left out around them (TrainingDataset.splits); absent when none. */
   splits?: TrainingDataset['splits'];
+  /**
+   * With the input's evaluationDays: the evaluation period's first day, and the last label end of
+   * the rows before it, which the hyperparameter search is cross-validated on (lib/training/evaluation-period.ts).
+   * Absent without them, when the period leaves no such rows, and in results recorded before.
+   */
+  evaluationFrom?: string;
+  searchThrough?: string;
 }
 
 export interface RunTrialInput {
@@ -193,6 +203,7 @@ export function trainingActivities({ store, artifacts, trainingPool }: TrainingA
           upShare: ds.labels.reduce((a, b) => a + b, 0) / ds.rows,
           universe: { ...universe, trained: ds.symbols },
           ...(ds.splits ? { splits: ds.splits } : {}),
+          ...(input.evaluationDays !== undefined ? searchWindowOf(ds, input.evaluationDays) : {}),
         };
       });
     },

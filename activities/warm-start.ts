@@ -8,7 +8,7 @@ import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { Database } from '../lib/store/database';
 import { getFeatureSetColumns } from '../lib/store/features';
 import { BadInputError } from '../lib/errors';
-import { decideWarmStarts, type WarmStartChampion, type WarmStartConfig, type WarmStartDecision } from '../lib/training/warm-start';
+import { decideWarmStarts, type SearchedThrough, type WarmStartChampion, type WarmStartConfig, type WarmStartDecision } from '../lib/training/warm-start';
 import type { Params } from '../lib/tuning/search-space';
 import { withFailureMapping } from './failures';
 
@@ -21,6 +21,8 @@ export interface ResolveWarmStartInput {
   label: Record<string, unknown>;
   /** Last decision day of this run's dataset. */
   lastDay: string;
+  /** First day of this run's evaluation period (PreparedDataset.evaluationFrom); absent: not known, no warm start. */
+  evaluationFrom?: string;
 }
 
 export interface WarmStartActivityDeps {
@@ -38,7 +40,7 @@ export function warmStartActivities({ store, artifacts, signing = { signingKey: 
         const columns = await getFeatureSetColumns(store, input.featureSetVersion);
         if (!columns) throw new BadInputError(`feature set ${input.featureSetVersion} is not in the store`, 'INVALID_INPUT');
         const version = await aliasVersion(store, input.name, 'champion');
-        const target = { featureSetVersion: input.featureSetVersion, columns, label: input.label, lastDay: input.lastDay };
+        const target = { featureSetVersion: input.featureSetVersion, columns, label: input.label, lastDay: input.lastDay, ...(input.evaluationFrom !== undefined ? { evaluationFrom: input.evaluationFrom } : {}) };
         const decide = (champion: WarmStartChampion | undefined) => decideWarmStarts(input.name, input.algorithms, input.config, champion, target, (a) => algorithmByName(a).continueFit !== undefined);
         if (version === undefined) return decide(undefined);
         if (!(await versionExists(store, input.name, version))) {
@@ -77,6 +79,22 @@ function championOf(model: string, v: ModelVersion, featureNames: readonly strin
     label: v.label,
     artifactSha256: v.artifactSha256,
     trainedThrough: typeof trainedThrough === 'string' ? trainedThrough : undefined,
+    searched: searchedThroughOfVersion(v),
     servingVeto: servingVeto(v.metrics),
   };
+}
+
+/**
+ * The last day the version's hyperparameters were chosen on, as its lineage records it. A version
+ * registered before it was recorded that trained from scratch chose them on folds of the rows whose
+ * labels ended before its own evaluation period: that period's first day bounds them. One that was
+ * warm-started carried its parameters from an earlier search whose days it does not say: unknown.
+ */
+function searchedThroughOfVersion(v: ModelVersion): SearchedThrough | undefined {
+  const { searchThrough, searchBefore, warmStartedFrom } = v.lineage;
+  if (typeof searchThrough === 'string') return { through: searchThrough };
+  if (typeof searchBefore === 'string') return { before: searchBefore };
+  if (warmStartedFrom !== undefined) return undefined;
+  const from = (v.metrics.outOfSample as { period?: { from?: unknown } } | undefined)?.period?.from;
+  return typeof from === 'string' ? { before: from } : undefined;
 }

@@ -7,7 +7,7 @@ import type { PreparedDataset } from '../activities/training';
 import { candidateScoresOf, championEvidenceOf } from '../lib/registry/promotion';
 import { verdictWord, type GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
-import { championSpace, narrowSearchSpace, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
+import { championSpace, narrowSearchSpace, searchedThroughOf, searchLineageOf, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
 import { deploymentWorkflow } from './deployment';
 import { trainAlgorithm, type TrainAlgorithmResult } from './train-algorithm';
 import type { ImportSummary } from '../lib/ingest/import-bars';
@@ -208,7 +208,9 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const searchScope = patched('search-before-evaluation') ? { evaluationDays: experiment.walkForward.evaluationDays } : {};
   const dataset = await runStage(
     'dataset',
-    () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols, snapshotId: ingest.snapshotId }),
+    // With the evaluation period: its first day and what the search's rows reach (warm starts check
+    // the parameters they carry against them; every version records what its own were chosen on).
+    () => prepareTrainingDataset({ featureSetVersion: features.version, label: experiment.label, from: experiment.dates.from, to: experiment.dates.cutoff, symbols: experiment.universe.symbols, snapshotId: ingest.snapshotId, ...searchScope }),
     describeDataset,
   );
   // Guards on the data itself (point-in-time audit, single-feature scan). They run beside the
@@ -250,7 +252,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
     warmStartStep && warmConfig
       ? await runStage(
           'training',
-          () => resolveWarmStart({ name: experiment.name, algorithms: experiment.algorithms.map((a) => a.algorithm), config: warmConfig, featureSetVersion: features.version, label: experiment.label, lastDay: dataset.lastKnownDay ?? dataset.lastDay }),
+          () => resolveWarmStart({ name: experiment.name, algorithms: experiment.algorithms.map((a) => a.algorithm), config: warmConfig, featureSetVersion: features.version, label: experiment.label, lastDay: dataset.lastKnownDay ?? dataset.lastDay, ...(dataset.evaluationFrom !== undefined ? { evaluationFrom: dataset.evaluationFrom } : {}) }),
           (d) => `warm start: ${d.map((w) => (w.warm ? `${w.algorithm} from ${w.from.model} v${w.from.version} (search ${w.search})` : `${w.algorithm}: ${w.reason}`)).join('; ')}`,
         )
       : undefined;
@@ -396,7 +398,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           snapshotId: ingest.snapshotId,
           featureSetVersion: features.version,
           metrics: { cv: { auc: t.best.score, folds: t.best.folds }, outOfSample: e.report, shuffledLabel: e.shuffledLabel, scores: scoresOf(e) },
-          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: t.final.trainedThrough ?? dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}) },
+          lineage: { trials: t.trials, walkForward: t.walkForward, finalTrainRows: t.final.trainRows, timings: t.seconds, ...(e.permutationImportance ? { permutationImportance: e.permutationImportance } : {}), ...(e.reportSections ? { reportSections: e.reportSections } : {}), ...(warmStartStep ? { trainedThrough: t.final.trainedThrough ?? dataset.lastDay, ...warmLineage(t.algorithm, t.final.continuedFrom) } : {}), ...searchLineageOf(searchedThroughOf(warmStarts?.find((w) => w.algorithm === t.algorithm), dataset.searchThrough)) },
           scores: { ...scoresOf(e), bestOfRun: i === bestIndex, bestAlgorithm: trained[bestIndex].algorithm, candidatesCompared: trained.length, ...versusChampion(t.algorithm) },
           championScores,
           // Which champion those scores are of: registration promotes nothing over another one. Input only, no new command.

@@ -7,6 +7,13 @@
 import { BadInputError } from '../errors';
 import type { TrainingDataset } from './dataset';
 
+/** As days: the evaluation period's first day, and the last day a label of the search's rows reached. */
+export interface SearchWindow {
+  evaluationFrom: string;
+  /** The last label end of the rows known before the period (prePeriodRows): the hyperparameter search's rows. */
+  searchThrough: string;
+}
+
 /** The first day of the evaluation period: the last `evaluationDays` decision days of the dataset. */
 export function firstEvaluationDay(ds: Pick<TrainingDataset, 'start'>, evaluationDays: number): number {
   const decisionDays = [...new Set(ds.start)].sort((a, b) => a - b);
@@ -27,4 +34,17 @@ export function prePeriodRows(ds: Pick<TrainingDataset, 'end' | 'rows'>, firstEv
   const out: number[] = [];
   for (let r = 0; r < ds.rows; r++) if (ds.end[r] < firstEvaluationDay) out.push(r);
   return Int32Array.from(out);
+}
+
+/**
+ * The evaluation period's first day and the last day the search's rows looked at, as days; undefined
+ * when `evaluationDays` leaves no such period or no row before it (the search then fails with its own
+ * error). What a later warm start checks the parameters it would carry against (lib/training/warm-start.ts).
+ */
+export function searchWindowOf(ds: Pick<TrainingDataset, 'start' | 'end' | 'rows' | 'days'>, evaluationDays: number): SearchWindow | undefined {
+  if (evaluationDays >= new Set(ds.start).size) return undefined;
+  const first = firstEvaluationDay(ds, evaluationDays);
+  let last = -1;
+  for (let r = 0; r < ds.rows; r++) if (ds.end[r] < first && ds.end[r] > last) last = ds.end[r];
+  return last < 0 ? undefined : { evaluationFrom: ds.days[first], searchThrough: ds.days[last] };
 }

@@ -7,7 +7,8 @@
  * What is decided here, all pure (this module is imported by workflow code: no I/O, no models):
  *   - the option's schema (experiment JSON files are a boundary);
  *   - per algorithm, warm or cold, with the reason when cold (no champion, another algorithm, other
- *     features or label, an algorithm that cannot warm-start, a champion that saw this run's rows);
+ *     features or label, an algorithm that cannot warm-start, a champion that saw this run's rows,
+ *     parameters chosen on days of this run's evaluation period);
  *   - the narrowed search space;
  *   - which rows a continued fit sees.
  *
@@ -27,6 +28,15 @@
  * and registered as the recipe refitted on all rows: same validation, guards and promotion.
  * A champion whose last training day is not before this run's last day has seen every row the run
  * could add (a re-run, or a back-fill of an older period): the run falls back to a cold retrain.
+ *
+ * The parameters carried. A cold run chooses its parameters on folds of the rows whose labels ended
+ * before its evaluation period, so none is chosen on the days that judge it. "skip" and "narrow"
+ * choose them (wholly or as the centre) on the champion's search, whose rows may reach into this
+ * run's evaluation period (a longer evaluationDays, or a champion from a run whose period started
+ * later). So every version records the last day its parameters were chosen on (searchThrough: its
+ * own search's, the champion's carried by "skip", the later of the two for "narrow"), and a warm
+ * start is allowed only when the champion's is before this run's evaluation period; otherwise, or
+ * when it is not known, the run falls back to a cold retrain with a full search, and says why.
  */
 import { z } from 'zod';
 import type { Params, ParamValue, SearchSpace } from '../tuning/search-space';
@@ -65,6 +75,45 @@ export function warmStartSettingsOf(config: WarmStartConfig): WarmStartSettings 
   return { extraRounds: config.extraRounds, refreshShare: config.refreshShare, epochs: config.epochs, recentDays: config.recentDays };
 }
 
+/**
+ * The last day a version's hyperparameters were chosen on: the last label end of the cross-validated
+ * rows of the search that chose them (`through`, lineage searchThrough), or only a day those labels
+ * all ended before (`before`, lineage searchBefore: a version registered before searchThrough was
+ * recorded, whose search left out its own evaluation period, starting that day).
+ */
+export type SearchedThrough = { through: string } | { before: string };
+
+/** Did every label the search saw end before `day`? */
+export function searchedBefore(searched: SearchedThrough, day: string): boolean {
+  return 'through' in searched ? searched.through < day : searched.before <= day;
+}
+
+/** The later of two (what a narrowed search around carried parameters stands on). */
+export function laterSearch(a: SearchedThrough, b: SearchedThrough): SearchedThrough {
+  const dayOf = (s: SearchedThrough) => ('through' in s ? s.through : s.before);
+  if (dayOf(a) !== dayOf(b)) return dayOf(a) > dayOf(b) ? a : b;
+  return 'through' in a ? a : b; // on the same day, "through" it is later than "before" it
+}
+
+/** As a version's lineage records it. */
+export function searchLineageOf(searched: SearchedThrough | undefined): { searchThrough: string } | { searchBefore: string } | Record<string, never> {
+  if (!searched) return {};
+  return 'through' in searched ? { searchThrough: searched.through } : { searchBefore: searched.before };
+}
+
+/**
+ * What a candidate's parameters were chosen on: its own search's rows (`ownSearchThrough`, this
+ * run's; undefined when not known), the champion's for a skipped search, the later of the two for a
+ * narrowed one. Undefined when not known.
+ */
+export function searchedThroughOf(decision: WarmStartDecision | undefined, ownSearchThrough: string | undefined): SearchedThrough | undefined {
+  const own = ownSearchThrough !== undefined ? { through: ownSearchThrough } : undefined;
+  if (!decision?.warm) return own;
+  const carried = decision.from.searched;
+  if (decision.search === 'skip') return carried;
+  return carried && own ? laterSearch(carried, own) : undefined;
+}
+
 /** The registered champion, as far as a warm start needs it (from the registry and its artifact header). */
 export interface WarmStartChampion {
   model: string;
@@ -77,6 +126,8 @@ export interface WarmStartChampion {
   artifactSha256: string;
   /** Last decision day of the rows it was trained on (lineage.trainedThrough); absent for versions registered before warm starts. */
   trainedThrough?: string;
+  /** The last day its hyperparameters were chosen on; absent when its registry row cannot say (activities/warm-start.ts). */
+  searched?: SearchedThrough;
   /** Why its recorded evaluation vetoes serving it (lib/registry/promotion.ts servingVeto): such a model seeds nothing. */
   servingVeto?: string;
 }
@@ -88,6 +139,8 @@ export interface WarmStartTarget {
   label: Record<string, unknown>;
   /** Last decision day of this run's dataset whose label is known at its cut-off (what its final model learns through). */
   lastDay: string;
+  /** First day of this run's walk-forward evaluation period; absent when not known (no warm start then). */
+  evaluationFrom?: string;
 }
 
 /** The champion a warm candidate continues from, as recorded in its lineage (warmStartedFrom). */
@@ -96,6 +149,8 @@ export interface WarmStartSource {
   version: number;
   artifactSha256: string;
   trainedThrough: string;
+  /** The last day its hyperparameters were chosen on (absent in decisions recorded before it was checked). */
+  searched?: SearchedThrough;
 }
 
 export type WarmStartDecision =
@@ -122,6 +177,14 @@ function championProblem(model: string, champion: WarmStartChampion | undefined,
   if (!sameLabel(champion.label, target.label)) return `${who} predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(target.label)})`;
   if (!champion.trainedThrough) return `${who} does not record the last day it was trained on (registered before warm starts)`;
   if (champion.trainedThrough >= target.lastDay) return `${who} was trained through ${champion.trainedThrough}, not before the last day whose label this run knows (${target.lastDay}): it has seen every row this run could add`;
+  // Its parameters would be judged on this run's evaluation period: chosen on any of its days, they
+  // would look better there than they are.
+  if (target.evaluationFrom === undefined) return `this run's evaluation period start is not known, so ${who}'s hyperparameters cannot be shown to be chosen before it; the search runs in full`;
+  if (!champion.searched) return `${who} does not record the days its hyperparameters were chosen on (warm-started before they were recorded), so they cannot be shown to be chosen before this run's evaluation period (from ${target.evaluationFrom}); the search runs in full`;
+  if (!searchedBefore(champion.searched, target.evaluationFrom)) {
+    const on = 'through' in champion.searched ? `rows whose labels ran through ${champion.searched.through}` : `rows whose labels ended before ${champion.searched.before}`;
+    return `${who}'s hyperparameters were chosen on ${on}, not before this run's evaluation period (from ${target.evaluationFrom}), so they would be judged on days they were picked on; the search runs in full`;
+  }
   return undefined;
 }
 
@@ -135,7 +198,7 @@ export function decideWarmStarts(model: string, algorithms: readonly string[], c
     if (problem || !champion) return { algorithm, warm: false, reason: `${problem ?? 'no champion'}: trained from scratch` };
     if (!canWarmStart(algorithm)) return { algorithm, warm: false, reason: `${algorithm} cannot warm-start: trained from scratch` };
     if (algorithm !== champion.algorithm) return { algorithm, warm: false, reason: `the champion (v${champion.version}) is a ${champion.algorithm} model, not ${algorithm}: trained from scratch` };
-    const from = { model: champion.model, version: champion.version, artifactSha256: champion.artifactSha256, trainedThrough: champion.trainedThrough as string };
+    const from = { model: champion.model, version: champion.version, artifactSha256: champion.artifactSha256, trainedThrough: champion.trainedThrough as string, ...(champion.searched ? { searched: champion.searched } : {}) };
     return { algorithm, warm: true, search: config.search, from, championParams: champion.params };
   });
 }

@@ -81,9 +81,14 @@ describe('warm-started experiment runs', () => {
     expect(first.dataset?.lastKnownDay).toBe('2018-02-21');
     expect(champion.lineage.trainedThrough).toBe(championThrough);
     expect(champion.lineage.warmStartedFrom).toBeUndefined();
+    // Its parameters were chosen on the rows whose labels ended before its evaluation period.
+    expect(champion.lineage.searchThrough).toBe(first.dataset?.searchThrough);
+    expect((first.dataset?.searchThrough as string) < (first.dataset?.evaluationFrom as string)).toBe(true);
 
     const [gbDecision, lrDecision] = second.warmStarts ?? [];
-    expect(gbDecision).toMatchObject({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'warm-it', version: 1, trainedThrough: championThrough } });
+    expect(gbDecision).toMatchObject({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'warm-it', version: 1, trainedThrough: championThrough, searched: { through: first.dataset?.searchThrough } } });
+    // Carried only because they were chosen before this run's evaluation period.
+    expect((first.dataset?.searchThrough as string) < (second.dataset?.evaluationFrom as string)).toBe(true);
     expect(lrDecision).toEqual({ algorithm: 'logistic_regression', warm: false, reason: 'logistic_regression cannot warm-start: trained from scratch' });
     const gb = second.candidates?.find((c) => c.algorithm === 'gradient_boosting');
     const lr = second.candidates?.find((c) => c.algorithm === 'logistic_regression');
@@ -106,9 +111,12 @@ describe('warm-started experiment runs', () => {
     // Continued from the day after the champion's last, through the last day whose label this run knows.
     expect(gb?.training.final.continuedFrom).toBe('2018-02-22');
     expect(warmVersion.lineage.trainedThrough).toBe(gb?.training.final.trainedThrough);
+    // Its parameters are the champion's: chosen on the champion's search, whose last day it carries.
+    expect(warmVersion.lineage.searchThrough).toBe(champion.lineage.searchThrough);
     expect(gb?.training.final.trainedThrough).toBe(second.dataset?.lastDay); // no cut-off: bars end there, every label is known
     const lrVersion = await getModelVersion(db.store, 'warm-it', lr?.registration.version.version as number);
     expect(lrVersion.lineage.warmStartSkipped).toBe('logistic_regression cannot warm-start: trained from scratch');
+    expect(lrVersion.lineage.searchThrough).toBe(second.dataset?.searchThrough);
 
     // The registered model is the champion's ensemble plus new trees.
     const artifacts = new LocalArtifactStore(artifactDir);

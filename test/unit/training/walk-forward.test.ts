@@ -2,7 +2,7 @@ import { tempDir } from '../../helpers/databases';
 import { syntheticTrainingDataset } from '../../helpers/training-dataset';
 import { readPredictions, walkForwardPredict, writePredictions, type WalkForwardRequest } from '../../../lib/training/walk-forward';
 import { crossValidate, searchFoldsOf } from '../../../lib/training/trial';
-import { firstEvaluationDay } from '../../../lib/training/evaluation-period';
+import { firstEvaluationDay, searchWindowOf } from '../../../lib/training/evaluation-period';
 import { localArtifactStore } from '../../../lib/artifacts/artifact-store';
 import { TaskPool } from '../../../lib/threads/task-pool';
 import { loadModelRuntimes } from '../../../models/algorithms';
@@ -75,5 +75,11 @@ describe('walk-forward predictions', () => {
     expect(Math.abs(scoped.score - 0.5)).toBeLessThan(0.05);
     expect(whole.score).toBeGreaterThan(0.6); // the whole dataset's folds see the evaluation period's signal
     expect(() => searchFoldsOf(ds, { ...search, evaluationDays: 290 })).toThrow(/before the evaluation period/);
+    // What a version records of it: the period's first day and the last day a label of the search's rows reached.
+    const lastEnd = Math.max(...used.map((r) => ds.end[r]));
+    expect(searchWindowOf(ds, 100)).toEqual({ evaluationFrom: ds.days[first], searchThrough: ds.days[lastEnd] });
+    expect(ds.days[lastEnd] < ds.days[first]).toBe(true);
+    expect(searchWindowOf(ds, 295)).toBeUndefined(); // not shorter than the data's 295 decision days
+    expect(searchWindowOf(ds, 294)).toBeUndefined(); // no row's label ends before it
   });
 });

@@ -1,7 +1,7 @@
 import { experimentSchema } from '../../../lib/experiments/experiment';
 import { fitFinalModel } from '../../../lib/training/final-model';
 import { walkForwardPredict, type WalkForwardRequest } from '../../../lib/training/walk-forward';
-import { championSpace, continuedRows, decideWarmStarts, narrowSearchSpace, warmStartSchema, type WarmStartChampion, type WarmStartTarget } from '../../../lib/training/warm-start';
+import { championSpace, continuedRows, decideWarmStarts, laterSearch, narrowSearchSpace, searchedThroughOf, searchLineageOf, warmStartSchema, type SearchedThrough, type WarmStartChampion, type WarmStartTarget } from '../../../lib/training/warm-start';
 import { searchSpaceSchema } from '../../../lib/tuning/search-space';
 import { classificationReportOf } from '../../../lib/validation/metrics';
 import { sha256 } from '../../../models/artifact';
@@ -43,15 +43,16 @@ const champion: WarmStartChampion = {
   label: { kind: 'direction', horizon: 5, deadZone: 0 },
   artifactSha256: 'a'.repeat(64),
   trainedThrough: '2024-05-01',
+  searched: { through: '2023-12-20' },
 };
-const target: WarmStartTarget = { featureSetVersion: 'fs-a', columns: ['f0', 'f1'], label: { horizon: 5, kind: 'direction', deadZone: 0 }, lastDay: '2024-05-02' };
+const target: WarmStartTarget = { featureSetVersion: 'fs-a', columns: ['f0', 'f1'], label: { horizon: 5, kind: 'direction', deadZone: 0 }, lastDay: '2024-05-02', evaluationFrom: '2024-01-02' };
 const canWarm = (a: string) => ['gradient_boosting', 'random_forest', 'mlp'].includes(a);
 const decide = (c: WarmStartChampion | undefined, t: WarmStartTarget = target, algorithms = ['gradient_boosting', 'random_forest', 'svm']) => decideWarmStarts('m', algorithms, config, c, t, canWarm);
 
 describe('which candidates start warm', () => {
   it("continues the champion with its own algorithm only; the others train from scratch and say why", () => {
     const [gb, rf, svm] = decide(champion);
-    expect(gb).toEqual({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'm', version: 3, artifactSha256: champion.artifactSha256, trainedThrough: '2024-05-01' }, championParams: champion.params });
+    expect(gb).toEqual({ algorithm: 'gradient_boosting', warm: true, search: 'skip', from: { model: 'm', version: 3, artifactSha256: champion.artifactSha256, trainedThrough: '2024-05-01', searched: { through: '2023-12-20' } }, championParams: champion.params });
     expect(rf).toMatchObject({ warm: false, reason: expect.stringMatching(/champion \(v3\) is a gradient_boosting model, not random_forest/) });
     expect(svm).toMatchObject({ warm: false, reason: 'svm cannot warm-start: trained from scratch' });
   });
@@ -63,12 +64,45 @@ describe('which candidates start warm', () => {
     ['another label', { ...champion, label: { kind: 'direction', horizon: 10, deadZone: 0 } }, target, /another label/],
     ['no recorded last day', { ...champion, trainedThrough: undefined }, target, /does not record the last day/],
     ['a champion that saw this run\'s rows', champion, { ...target, lastDay: '2024-05-01' }, /trained through 2024-05-01, not before the last day whose label this run knows \(2024-05-01\)/],
+    // Parameters chosen on days this run's walk-forward judges (a longer evaluationDays, or a
+    // champion from a run whose period started later): chosen there, they would look better there.
+    ['parameters chosen on a day inside this run\'s evaluation period', { ...champion, searched: { through: '2024-02-15' } }, target, /hyperparameters were chosen on rows whose labels ran through 2024-02-15, not before this run's evaluation period \(from 2024-01-02\).*the search runs in full/],
+    ['parameters chosen through its first day', { ...champion, searched: { through: '2024-01-02' } }, target, /ran through 2024-01-02, not before this run's evaluation period \(from 2024-01-02\)/],
+    ['a bound after its start (an older version: labels ended before its own period)', { ...champion, searched: { before: '2024-03-01' } }, target, /chosen on rows whose labels ended before 2024-03-01, not before this run's evaluation period \(from 2024-01-02\)/],
+    ['no record of the days its parameters were chosen on', { ...champion, searched: undefined }, target, /does not record the days its hyperparameters were chosen on.*the search runs in full/],
+    ['this run\'s evaluation start not known', champion, { ...target, evaluationFrom: undefined }, /this run's evaluation period start is not known/],
   ])('falls back to a full retrain with %s', (_, c, t, reason) => {
     for (const d of decide(c, t)) {
       expect(d.warm).toBe(false);
       if (!d.warm) expect(d.reason).toMatch(reason);
       if (!d.warm) expect(d.reason).toMatch(/trained from scratch$/);
     }
+  });
+});
+
+describe('the days a warm start\'s parameters were chosen on', () => {
+  it('allows a champion whose search ended before this run\'s evaluation period', () => {
+    expect(decide({ ...champion, searched: { through: '2023-12-29' } })[0]).toMatchObject({ warm: true });
+    // An older version's bound: its search's labels ended before its own period began.
+    expect(decide({ ...champion, searched: { before: '2024-01-02' } })[0]).toMatchObject({ warm: true, from: { searched: { before: '2024-01-02' } } });
+    expect(decide({ ...champion, searched: { before: '2023-06-01' } })[0]).toMatchObject({ warm: true });
+  });
+
+  it('are recorded for every candidate: its own search, the champion\'s for skip, the later of both for narrow', () => {
+    const warm = (search: 'skip' | 'narrow', searched?: SearchedThrough) => decideWarmStarts('m', ['gradient_boosting'], warmStartSchema.parse({ search }), { ...champion, searched }, target, canWarm)[0];
+    const [cold] = decide(undefined);
+    expect(searchedThroughOf(cold, '2023-12-28')).toEqual({ through: '2023-12-28' });
+    expect(searchedThroughOf(undefined, '2023-12-28')).toEqual({ through: '2023-12-28' });
+    expect(searchedThroughOf(undefined, undefined)).toBeUndefined();
+    expect(searchedThroughOf(warm('skip', { through: '2023-11-30' }), '2023-12-28')).toEqual({ through: '2023-11-30' });
+    expect(searchedThroughOf(warm('skip', { before: '2023-12-01' }), '2023-12-28')).toEqual({ before: '2023-12-01' });
+    expect(searchedThroughOf(warm('narrow', { through: '2023-11-30' }), '2023-12-28')).toEqual({ through: '2023-12-28' });
+    expect(searchedThroughOf(warm('narrow', { before: '2023-12-29' }), '2023-12-28')).toEqual({ before: '2023-12-29' });
+    expect(searchedThroughOf(warm('narrow', { through: '2023-11-30' }), undefined)).toBeUndefined();
+    expect(laterSearch({ through: '2023-12-01' }, { before: '2023-12-01' })).toEqual({ through: '2023-12-01' });
+    expect(searchLineageOf({ through: '2023-12-28' })).toEqual({ searchThrough: '2023-12-28' });
+    expect(searchLineageOf({ before: '2023-12-01' })).toEqual({ searchBefore: '2023-12-01' });
+    expect(searchLineageOf(undefined)).toEqual({});
   });
 });
 
