@@ -56,9 +56,11 @@ export interface MonitoringSummary {
   /**
    * The stored copy of each served version's artifact against its registry row (absent in runs
    * started before the check existed): the versions whose copy is not the registered one, with what
-   * is wrong, each alerted as artifact_damaged; `unavailable` when nothing could be checked.
+   * is wrong, each alerted as artifact_damaged; `unchecked`: those whose store could not be read
+   * (alerted as artifact_store_unreadable, not as damaged; absent when none); `unavailable` when
+   * nothing could be checked.
    */
-  artifacts?: { checked: number; damaged: Array<{ model: string; version: number; sha256: string | null; problem: string; message: string }>; unavailable?: string; alerts: RaisedAlert[] };
+  artifacts?: { checked: number; damaged: Array<{ model: string; version: number; sha256: string | null; problem: string; message: string }>; unchecked?: Array<{ model: string; version: number; message: string }>; unavailable?: string; alerts: RaisedAlert[] };
   /**
    * Models whose routes serve another champion than the champion alias names, each alerted as
    * champion_mismatch (absent in runs started before the check existed).
@@ -95,8 +97,10 @@ export async function monitoringWorkflow(input: MonitoringWorkflowInput = {}): P
   // it from memory, and every process started afterwards refuses it. Alerted, nothing withdrawn.
   if (patched('served-artifact-check')) {
     const checked = await checkServedArtifacts({ targets, rules: input.rules });
-    const damaged = checked.checks.flatMap((c) => (c.problem ? [{ model: c.model, version: c.version, sha256: c.sha256, problem: c.problem.kind, message: c.problem.message }] : []));
-    summary.artifacts = { checked: checked.checks.length, damaged, ...(checked.unavailable ? { unavailable: checked.unavailable } : {}), alerts: [] };
+    // A store that could not be read says nothing about the copies: not counted as damaged.
+    const damaged = checked.checks.flatMap((c) => (c.problem && c.problem.kind !== 'unreadable' ? [{ model: c.model, version: c.version, sha256: c.sha256, problem: c.problem.kind, message: c.problem.message }] : []));
+    const unchecked = checked.checks.flatMap((c) => (c.problem?.kind === 'unreadable' ? [{ model: c.model, version: c.version, message: c.problem.message }] : []));
+    summary.artifacts = { checked: checked.checks.length, damaged, ...(unchecked.length > 0 ? { unchecked } : {}), ...(checked.unavailable ? { unavailable: checked.unavailable } : {}), alerts: [] };
     for (const finding of checked.findings) summary.artifacts.alerts.push(await raise(finding));
   }
   // Routes and champion alias naming different champions (a routes row or the alias edited by SQL):

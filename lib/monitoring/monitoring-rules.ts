@@ -104,11 +104,23 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(12 * HOUR),
     })
     .prefault({}),
-  /** The stored copy of a served version's artifact is missing, of another size or sha256, or the store cannot be read (lib/monitoring/served-artifacts.ts). */
+  /** The stored copy of a served version's artifact is missing, or of another size or sha256 (lib/monitoring/served-artifacts.ts). */
   artifact_damaged: z
     .object({
       enabled: z.boolean().default(true),
       severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
+  /**
+   * The artifact store could not be read when the served versions' copies were checked (unreachable,
+   * timed out, denied, no such bucket): nothing is known about the copies, so no version is called
+   * damaged; one alert per store (lib/monitoring/served-artifacts.ts).
+   */
+  artifact_store_unreadable: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('warning'),
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),

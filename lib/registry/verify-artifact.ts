@@ -92,7 +92,10 @@ export interface VerifyArtifactOptions {
   skipSignatureCheck?: boolean;
 }
 
-/** Verifies `v`'s artifact in the artifact store and restores its model; throws ArtifactVerificationError saying what is wrong. */
+/**
+ * Verifies `v`'s artifact in the artifact store and restores its model; throws ArtifactVerificationError
+ * saying what is wrong, or the store's own error (not a verdict, worth retrying) when it cannot be read.
+ */
 export async function verifyModelArtifact(store: Database, artifacts: ArtifactStore, v: ModelVersion, options: VerifyArtifactOptions): Promise<VerifiedArtifact> {
   const fail = (cause: string): never => {
     throw new ArtifactVerificationError(v.name, v.version, cause);
@@ -114,7 +117,11 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
     // when the stored object is damaged or deleted, which every other machine would then refuse.
     bytes = await readArtifact(artifacts, v.artifactSha256, { fromStore: true });
   } catch (error) {
-    return fail((error as Error).message);
+    // Only what the store answered is a verdict (no such object, wrong bytes: ArtifactError). A store
+    // that cannot be read (refused connection, timeout, 5xx, denied, no bucket, a local I/O error)
+    // says nothing about the artifact: thrown as is, so activities retry and the API keeps what it serves.
+    if (error instanceof ArtifactError) return fail(error.message);
+    throw error;
   }
   if (bytes.byteLength !== v.artifactBytes) fail(`the file is ${bytes.byteLength} bytes, the registry recorded ${v.artifactBytes}`);
   let decoded: Omit<VerifiedArtifact, 'model'>;

@@ -3,7 +3,8 @@
  * their copy in memory, any process started afterwards refuses it. The monitoring run reads the
  * store's own copy of each served version once and raises artifact_damaged (critical, on the
  * version's model subject, its own cool-down) naming the version, its sha256 and what is wrong
- * (another sha256, size, missing, a store that cannot be read); nothing is withdrawn from serving.
+ * (another sha256, size, missing); a store that cannot be read is reported as such
+ * (artifact_store_unreadable, a warning on the store), not as damage; nothing is withdrawn from serving.
  * checkServedArtifacts on a real local store; monitoringWorkflow on the real Temporal dev server.
  */
 import fs from 'node:fs';
@@ -86,11 +87,17 @@ describe('the stored artifacts of served versions are checked by monitoring (SQL
     expect(checks[3].problem?.message).toMatch(/^the artifact store .* cannot be read: EISDIR/);
 
     const { findings } = evaluateServedArtifacts(checks, parseMonitoringRules({}));
-    expect(findings.map((f) => [f.alert.rule, f.alert.severity, f.alert.subject, f.alert.cooldownSeconds, f.retrain, f.blockDeployments])).toEqual(
-      ['check-flipped', 'check-truncated', 'check-missing', 'check-unreadable'].map((name, i) => ['artifact_damaged', 'critical', `model ${name} v${checks[i].version}`, 4 * 3600, false, false]),
-    );
+    // A store that cannot be read is no verdict on the copy: a warning on the store, not artifact_damaged.
+    expect(findings.map((f) => [f.alert.rule, f.alert.severity, f.alert.subject, f.alert.cooldownSeconds, f.retrain, f.blockDeployments])).toEqual([
+      ...['check-flipped', 'check-truncated', 'check-missing'].map((name, i) => ['artifact_damaged', 'critical', `model ${name} v${checks[i].version}`, 4 * 3600, false, false]),
+      ['artifact_store_unreadable', 'warning', `artifact store ${artifacts.description}`, 4 * 3600, false, false],
+    ]);
     expect(findings[0].alert.message).toContain(`check-flipped v${flipped.version} (champion), artifact sha256 ${flipped.sha}: the stored artifact`);
-    expect(evaluateServedArtifacts(checks, parseMonitoringRules({ artifact_damaged: { enabled: false } })).findings).toEqual([]);
+    expect(findings[3].alert.message).toContain(`could not be checked; nothing is known to be wrong with them`);
+    expect(findings[3].alert.message).toContain(`check-unreadable v${unreadable.version} (champion)`);
+    expect(findings[3].alert.message).not.toMatch(/damaged|Re-register/);
+    expect(evaluateServedArtifacts(checks, parseMonitoringRules({ artifact_damaged: { enabled: false } })).findings.map((f) => f.alert.rule)).toEqual(['artifact_store_unreadable']);
+    expect(evaluateServedArtifacts(checks, parseMonitoringRules({ artifact_damaged: { enabled: false }, artifact_store_unreadable: { enabled: false } })).findings).toEqual([]);
   });
 
   const monitor = (id: string, input: MonitoringWorkflowInput): Promise<MonitoringSummary> => env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [input] });
