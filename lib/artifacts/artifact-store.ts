@@ -78,12 +78,56 @@ function readIfPresent(file: string): Buffer | undefined {
   }
 }
 
-/** Writes a file once: temporary file + rename, so no reader ever sees half of it. */
+/**
+ * Writes a file once: temporary file + rename, so no reader ever sees half of it. A write that fails
+ * (a full or read-only disk) removes its temporary file: nothing else would (scans skip *.tmp).
+ */
 function writeFileAtomically(file: string, bytes: Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, bytes, { flag: 'wx' });
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // the disk refuses even that: the write's own error is the one to report
+    }
+    throw error;
+  }
+}
+
+/** A temporary file older than this was left by a writer that died mid-write (a write takes seconds at most). */
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+/** Problems of the read-through cache already logged by this process (by error code): one line each, not one per object. */
+const cacheProblemsLogged = new Set<string>();
+
+/**
+ * The read-through cache is an optimisation: a disk that is full, read-only or broken (ENOSPC,
+ * EACCES, ENOTDIR, EISDIR…) must not make the bucket's intact objects unreadable or a stored write
+ * look failed. Logged once per process and error code (stderr, one JSON line); the caller goes on
+ * with the bucket's bytes.
+ */
+function cacheProblem(dir: string, operation: 'read' | 'write' | 'drop', key: string, error: unknown): void {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? (error instanceof Error ? error.name : 'unknown');
+  if (cacheProblemsLogged.has(code)) return;
+  cacheProblemsLogged.add(code);
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      event: 'artifact_cache_unusable',
+      level: 'warning',
+      dir,
+      operation,
+      key,
+      code,
+      error: message,
+      effect: `objects are read from and written to the object store without this machine's cache (ARTIFACT_CACHE_DIR) while it fails; logged once per process for ${code}`,
+    }),
+  );
 }
 
 /** A directory on this machine (today's layout: <dir>/models/ab/<sha>.mlpa, <dir>/datasets/td-….mlpd, …). */
@@ -126,6 +170,15 @@ export class LocalArtifactStore implements ArtifactStore {
     if (existing && intact(existing)) return Promise.resolve('kept');
     writeFileAtomically(file, bytes); // the rename replaces a damaged file in one step
     return Promise.resolve(existing ? 'replaced' : 'written');
+  }
+}
+
+/** Removes a temporary file a writer left when it died mid-write (a live writer's is recent). */
+function removeIfStale(file: string): void {
+  try {
+    if (Date.now() - fs.statSync(file).mtimeMs > STALE_TMP_MS) fs.rmSync(file, { force: true });
+  } catch {
+    // gone meanwhile, or the disk refuses: the next scan tries again
   }
 }
 
@@ -212,7 +265,8 @@ export class ReadThroughCache {
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) walk(key);
-        else if (e.isFile() && !e.name.endsWith('.tmp')) {
+        else if (e.isFile() && e.name.endsWith('.tmp')) removeIfStale(path.join(this.dir, key));
+        else if (e.isFile()) {
           try {
             const st = fs.statSync(path.join(this.dir, key));
             out.push({ key, size: st.size, used: st.mtimeMs });
@@ -266,6 +320,16 @@ export class S3ArtifactStore implements ArtifactStore {
     return this.urlOf(key); // written once: the object under a key never changes
   }
 
+  /** A cache operation that cannot fail the store's: on error, logged (once) and skipped. */
+  private withCache<T>(operation: 'read' | 'write' | 'drop', key: string, run: () => T): T | undefined {
+    try {
+      return run();
+    } catch (error) {
+      cacheProblem(this.cache.dir, operation, key, error);
+      return undefined;
+    }
+  }
+
   private failure(what: string, key: string, error: unknown): Error {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return new Error(`object store ${this.description}: ${what} ${this.urlOf(key)} failed (${reason}); check ARTIFACT_URL, S3_ENDPOINT and the credentials`, { cause: error });
@@ -284,13 +348,13 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async get(key: string, intact?: (bytes: Buffer) => boolean, options: ReadOptions = {}): Promise<Buffer | undefined> {
-    const cached = options.fromStore ? undefined : this.cache.read(key);
+    const cached = options.fromStore ? undefined : this.withCache('read', key, () => this.cache.read(key));
     if (cached) {
       if (!intact || intact(cached)) return cached;
-      this.cache.drop(key); // damaged on this disk: the store's copy decides
+      this.withCache('drop', key, () => this.cache.drop(key)); // damaged on this disk: the store's copy decides
     }
     const bytes = await this.fetch(key);
-    if (bytes && (!intact || intact(bytes))) this.cache.write(key, bytes);
+    if (bytes && (!intact || intact(bytes))) this.withCache('write', key, () => this.cache.write(key, bytes));
     return bytes;
   }
 
@@ -313,7 +377,7 @@ export class S3ArtifactStore implements ArtifactStore {
       if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')) return false;
       throw this.failure('PUT', key, error);
     }
-    this.cache.write(key, bytes); // the writer is usually the next reader
+    this.withCache('write', key, () => this.cache.write(key, bytes)); // the writer is usually the next reader
     return true;
   }
 
@@ -332,8 +396,8 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (error) {
       throw this.failure('PUT', key, error);
     }
-    this.cache.drop(key);
-    this.cache.write(key, bytes);
+    this.withCache('drop', key, () => this.cache.drop(key));
+    this.withCache('write', key, () => this.cache.write(key, bytes));
     return 'replaced';
   }
 

@@ -2,20 +2,24 @@
  * An S3-compatible artifact store that fails (versitygw, a closed port): what the store cannot
  * answer is never taken for a verdict on an artifact. A refused connection during verification is
  * thrown as a plain error (the activities retry it; the API keeps serving), not as a failed
- * verification; monitoring reports the store unreadable, not the artifact damaged.
+ * verification; monitoring reports the store unreadable, not the artifact damaged. A broken disk under
+ * the read-through cache only costs the cache: reads and writes go to the bucket.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { deploymentActivities } from '../../activities/deployment';
 import { S3ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts } from '../../lib/monitoring/served-artifacts';
 import { registerModel, verifyRegisteredVersion } from '../../lib/registry/model-registry';
+import { artifactKey, putArtifact, readArtifact } from '../../lib/registry/artifact-store';
 import { ArtifactVerificationError } from '../../lib/registry/verify-artifact';
 import { BadInputError } from '../../lib/errors';
 import { asTemporalFailure } from '../../activities/failures';
 import { ArtifactError, encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
+import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { startTestObjectStore, type TestObjectStore } from '../helpers/object-store';
 import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
@@ -79,4 +83,76 @@ describe('an artifact store that cannot be read is no verdict on the artifacts (
     // The same version through the reachable store verifies: the artifact was fine all along.
     await expect(verifyRegisteredVersion(t.store, open(s3.location()), 'unreachable', version)).resolves.toMatchObject({ version: { version } });
   }, 60_000);
+
+  /** Every file under `dir` (relative paths). */
+  const filesUnder = (dir: string): string[] => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []);
+
+  it('a cache folder that cannot be used (a file where the folder should be: ENOTDIR) leaves reads and writes to the bucket, with one warning', async () => {
+    const writer = open(s3.location());
+    const bytes = Buffer.from(`model-bytes-${Date.now()}`);
+    const { sha256 } = await putArtifact(writer, bytes);
+    const blocker = path.join(tempDir('mlp-s3-blocked-'), 'not-a-folder');
+    fs.writeFileSync(blocker, 'x');
+    const warnings = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const broken = open({ ...s3.location(), cacheDir: path.join(blocker, 'cache') });
+      expect((await readArtifact(broken, sha256)).equals(bytes)).toBe(true);
+      expect((await readArtifact(broken, sha256)).equals(bytes)).toBe(true); // read again: still from the bucket
+      const mine = Buffer.from(`other-bytes-${Date.now()}`);
+      const written = await putArtifact(broken, mine);
+      expect(written.stored).toBe('written');
+      expect(fs.readFileSync(path.join(s3.dir, s3.bucket, 'artifacts', artifactKey(written.sha256)))).toEqual(mine);
+      expect(await putArtifact(broken, mine)).toMatchObject({ stored: 'kept' });
+      const logged = warnings.mock.calls.map((c) => JSON.parse(String(c[0])) as { event: string; code: string; dir: string });
+      expect(logged).toEqual([expect.objectContaining({ event: 'artifact_cache_unusable', code: 'ENOTDIR', dir: path.join(blocker, 'cache') })]);
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
+  it('a cache disk that fills up mid-write (ENOSPC) leaves reads and writes to the bucket and no temporary file behind', async () => {
+    const writer = open(s3.location());
+    const bytes = Buffer.from(`model-bytes-full-${Date.now()}`);
+    const { sha256 } = await putArtifact(writer, bytes);
+    const location = s3.location();
+    const full = open(location);
+    // What a full disk does: the temporary file is created, then its bytes do not fit.
+    const writeFileSync = fs.writeFileSync;
+    const noSpace = jest.spyOn(fs, 'writeFileSync').mockImplementation((file, data, options) => {
+      if (String(file).startsWith(location.cacheDir)) {
+        writeFileSync(file, '', options);
+        throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      }
+      writeFileSync(file, data, options);
+    });
+    const warnings = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect((await readArtifact(full, sha256)).equals(bytes)).toBe(true);
+      const mine = Buffer.from(`other-bytes-full-${Date.now()}`);
+      expect(await putArtifact(full, mine)).toMatchObject({ stored: 'written' });
+      expect((await readArtifact(open(s3.location()), sha256)).equals(bytes)).toBe(true);
+      expect(noSpace).toHaveBeenCalled();
+      expect(filesUnder(location.cacheDir)).toEqual([]); // neither the objects nor a zero-byte *.tmp
+      expect(warnings.mock.calls.map((c) => (JSON.parse(String(c[0])) as { code: string }).code)).toEqual(['ENOSPC']);
+    } finally {
+      noSpace.mockRestore();
+      warnings.mockRestore();
+    }
+  });
+
+  it('the cache removes temporary files that writers dying mid-write left, once they are old', async () => {
+    const location = s3.location({ cacheMaxBytes: 100 });
+    const store = open(location);
+    const folder = path.join(location.cacheDir, 'models', 'aa');
+    fs.mkdirSync(folder, { recursive: true });
+    const old = path.join(folder, 'left.mlpa.0123456789ab.tmp');
+    const recent = path.join(folder, 'writing.mlpa.ba9876543210.tmp');
+    fs.writeFileSync(old, '');
+    fs.writeFileSync(recent, '');
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    fs.utimesSync(old, hoursAgo, hoursAgo);
+    expect(store.cache.bytesHeld).toBe(0);
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(recent)).toBe(true); // a live writer's
+  });
 });
