@@ -80,6 +80,10 @@ export interface ObjectStoreSettings {
   endpoint?: string;
   region: string;
   forcePathStyle: boolean;
+  /** S3_CONNECT_TIMEOUT_MS: longest wait for a connection (undefined: lib/artifacts/s3-client.ts's default). */
+  connectTimeoutMs?: number;
+  /** S3_IDLE_TIMEOUT_MS: longest silence of the server within a request (undefined: lib/artifacts/s3-client.ts's default). */
+  idleTimeoutMs?: number;
 }
 
 /** Requests per minute (0: no limit); over a limit the API answers 429 with Retry-After. */
@@ -218,6 +222,8 @@ const envSchema = z.object({
   S3_ENDPOINT: httpUrl('http://127.0.0.1:7070').optional(),
   S3_REGION: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
+  S3_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1, 'expected a whole number of milliseconds, at least 1').optional(),
+  S3_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1, 'expected a whole number of milliseconds, at least 1').optional(),
   ARTIFACT_CACHE_DIR: verbatim(z.string().min(1)).optional(),
   ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
   MODEL_SIGNING_KEY: z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``).optional(),
@@ -272,7 +278,7 @@ function parseEnvironment<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv
   return parsed.data;
 }
 
-const objectStoreEnvSchema = envSchema.pick({ S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true });
+const objectStoreEnvSchema = envSchema.pick({ S3_ENDPOINT: true, S3_REGION: true, S3_FORCE_PATH_STYLE: true, S3_CONNECT_TIMEOUT_MS: true, S3_IDLE_TIMEOUT_MS: true });
 
 function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>, env: NodeJS.ProcessEnv): ObjectStoreSettings {
   return {
@@ -280,6 +286,8 @@ function objectStoreSettingsOf(e: z.output<typeof objectStoreEnvSchema>, env: No
     region: e.S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
     // S3-compatible servers are addressed by path (http://host:port/bucket/key); AWS by virtual host
     forcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+    ...(e.S3_CONNECT_TIMEOUT_MS !== undefined ? { connectTimeoutMs: e.S3_CONNECT_TIMEOUT_MS } : {}),
+    ...(e.S3_IDLE_TIMEOUT_MS !== undefined ? { idleTimeoutMs: e.S3_IDLE_TIMEOUT_MS } : {}),
   };
 }
 
@@ -378,6 +386,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'S3_ENDPOINT', default: '(unset: AWS S3)', meaning: 'URL of an S3-compatible server (MinIO, Ceph, R2, SeaweedFS, versitygw), for ARTIFACT_URL and s3:// CSV sources' },
   { name: 'S3_REGION', default: '$AWS_REGION or us-east-1', meaning: 'region of the bucket; credentials come from the AWS SDK chain (AWS_ACCESS_KEY_ID…)' },
   { name: 'S3_FORCE_PATH_STYLE', default: 'true when S3_ENDPOINT is set', meaning: 'address objects as endpoint/bucket/key rather than bucket.endpoint/key' },
+  { name: 'S3_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'longest wait for a connection to the object store; a request that times out is retried (4 attempts in all), then fails naming the store' },
+  { name: 'S3_IDLE_TIMEOUT_MS', default: '60000', meaning: "longest silence of the object store within a request (waiting for its answer, or between bytes of an object: a long transfer that keeps moving is not cut); retried like a connection timeout" },
   { name: 'ARTIFACT_CACHE_DIR', default: '$DATA_DIR/artifact-cache', meaning: "this machine's read-through cache of objects from ARTIFACT_URL" },
   { name: 'ARTIFACT_CACHE_MAX_MB', default: '2048', meaning: 'size bound of the read-through cache (least recently used objects go first)' },
   { name: 'MODEL_SIGNING_KEY', default: '(unset: registry rows are not signed)', meaning: `secret of ${MIN_SIGNING_KEY_LENGTH}+ characters: registration signs each model version's row, serving refuses a row without its valid signature; online feature vectors are written signed and served only signed (a secret: never printed)` },

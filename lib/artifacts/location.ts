@@ -18,6 +18,9 @@ export type ArtifactLocation =
       endpoint?: string;
       region: string;
       forcePathStyle: boolean;
+      /** S3_CONNECT_TIMEOUT_MS and S3_IDLE_TIMEOUT_MS (undefined: lib/artifacts/s3-client.ts's defaults). */
+      connectTimeoutMs?: number;
+      idleTimeoutMs?: number;
       /** The read-through cache of this machine and its size bound in bytes. */
       cacheDir: string;
       cacheMaxBytes: number;

@@ -6,10 +6,27 @@
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { ObjectStoreSettings } from '../config';
 
+/** Longest wait for a TCP (and TLS) connection to the store, unless S3_CONNECT_TIMEOUT_MS says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * Longest silence of the store within a request, unless S3_IDLE_TIMEOUT_MS says otherwise: a server
+ * that accepts the connection and never answers (a hung gateway, a half-dead network path) fails the
+ * attempt instead of hanging its caller for ever. An inactivity bound, not a bound on the whole
+ * request: a large object that keeps moving over a slow link is not cut.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Attempts per request: the SDK retries a dropped connection, a timeout or a 5xx before the caller sees it. */
+export const MAX_ATTEMPTS = 4;
+
 /** A client for the store; the caller destroys it when done. */
 export function createS3Client(settings: ObjectStoreSettings): S3Client {
-  // maxAttempts: the SDK retries a dropped connection or a 5xx a few times before the caller sees it
-  return new S3Client({ region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle, maxAttempts: 4 });
+  return new S3Client({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    maxAttempts: MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, socketTimeout: settings.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS },
+  });
 }
 
 /** The server, for messages: S3_ENDPOINT, or AWS S3 and its region. */

@@ -6,6 +6,7 @@
  * the read-through cache only costs the cache: reads and writes go to the bucket.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { deploymentActivities } from '../../activities/deployment';
 import { S3ArtifactStore } from '../../lib/artifacts/artifact-store';
@@ -155,4 +156,27 @@ describe('an artifact store that cannot be read is no verdict on the artifacts (
     expect(fs.existsSync(old)).toBe(false);
     expect(fs.existsSync(recent)).toBe(true); // a live writer's
   });
+
+  it('a server that accepts the connection and never answers fails the read within the timeouts, with an error naming the store', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const hung = open({ ...s3.location(), endpoint, idleTimeoutMs: 400 });
+      const started = Date.now();
+      const error = await readArtifact(hung, 'a'.repeat(64)).then(() => undefined, (e: unknown) => e);
+      const took = Date.now() - started;
+      expect((error as Error).message).toMatch(new RegExp(`^object store s3://mlp-test/artifacts at ${endpoint.replace(/\./g, '\\.')}: GET s3://mlp-test/artifacts/models/aa/a{64}\\.mlpa failed \\(TimeoutError: .*timed out after 400 ms`));
+      expect(error).not.toBeInstanceOf(ArtifactError);
+      expect(sockets.length).toBeGreaterThanOrEqual(4); // each attempt timed out and was retried (4 attempts)
+      expect(took).toBeLessThan(15_000); // 4 × 400 ms and the SDK's back-off, not for ever
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadConfig } from '../../lib/config';
+import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadConfig, loadObjectStoreSettings } from '../../lib/config';
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -79,6 +79,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ ARTIFACT_URL: 's3://bucket', S3_REGION: 'eu-west-1' }).artifacts).toMatchObject({ bucket: 'bucket', prefix: '', endpoint: undefined, region: 'eu-west-1', forcePathStyle: false });
     expect(() => loadConfig({ ARTIFACT_URL: '/mnt/artifacts' })).toThrow(/ARTIFACT_URL="\/mnt\/artifacts": expected s3:\/\/bucket\[\/prefix\]/);
     expect(() => loadConfig({ ARTIFACT_URL: 's3://b', S3_ENDPOINT: 'not a url' })).toThrow(/S3_ENDPOINT=/);
+    // Timeouts: the client's defaults unless set (lib/artifacts/s3-client.ts); the artifact store and s3:// sources alike.
+    expect(loadConfig({ ARTIFACT_URL: 's3://bucket', S3_CONNECT_TIMEOUT_MS: '2000', S3_IDLE_TIMEOUT_MS: '30000' }).artifacts).toMatchObject({ connectTimeoutMs: 2000, idleTimeoutMs: 30000 });
+    expect(loadObjectStoreSettings({ S3_IDLE_TIMEOUT_MS: '1500' })).toMatchObject({ idleTimeoutMs: 1500 });
+    expect(() => loadConfig({ ARTIFACT_URL: 's3://b', S3_IDLE_TIMEOUT_MS: '0' })).toThrow(/S3_IDLE_TIMEOUT_MS="0": expected a whole number of milliseconds/);
   });
 
   it('takes explicit values as given', () => {
@@ -206,6 +210,8 @@ describe('loadConfig', () => {
       'S3_ENDPOINT',
       'S3_REGION',
       'S3_FORCE_PATH_STYLE',
+      'S3_CONNECT_TIMEOUT_MS',
+      'S3_IDLE_TIMEOUT_MS',
       'ARTIFACT_CACHE_DIR',
       'ARTIFACT_CACHE_MAX_MB',
       'MODEL_SIGNING_KEY',
