@@ -15,7 +15,7 @@ import { openDatabase, StoreBusyError } from '../lib/store/database';
 import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApiServer } from './server';
-import { openArtifactStore } from '../lib/artifacts/artifact-store';
+import { checkArtifactStore, openArtifactStore } from '../lib/artifacts/artifact-store';
 
 /**
  * Longest a statement of this process waits for another process's SQLite write lock, in timers
@@ -73,6 +73,8 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
   const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS });
   try {
     await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the prediction API');
+    // A wrong bucket name stops the API here, not at every load with "artifact missing".
+    await checkArtifactStore(openArtifactStore(config.artifacts));
   } catch (error) {
     await store.close();
     throw error;

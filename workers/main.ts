@@ -20,7 +20,7 @@ import { loadModelRuntimes } from '../models/algorithms';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { createPipelineWorkers, runPipelineWorkers } from './pipeline-workers';
 import { hugePagesAsked } from '../platform/process-tuning';
-import { openArtifactStore } from '../lib/artifacts/artifact-store';
+import { checkArtifactStore, openArtifactStore } from '../lib/artifacts/artifact-store';
 
 const ALERT_DELIVERY_INTERVAL_MS = 5000;
 
@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     onError: (error) => console.error(`alert delivery pass failed (retried in ${ALERT_DELIVERY_INTERVAL_MS / 1000} s): ${(error as Error).message}`),
   });
   try {
+    // A wrong bucket name stops the worker here, not every activity later with "artifact missing".
+    await checkArtifactStore(openArtifactStore(config.artifacts));
     const workers = await createPipelineWorkers({
       connection,
       namespace: config.temporalNamespace,

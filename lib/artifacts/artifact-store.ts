@@ -20,8 +20,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ARTIFACT_KEY as KEY, type ArtifactLocation } from './location';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, isNotFound } from './s3-client';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, endpointOf, isNotFound, s3FailureKind } from './s3-client';
 
 export type { ArtifactLocation } from './location';
 
@@ -295,6 +295,9 @@ export class ReadThroughCache {
   }
 }
 
+/** Longest a process's start waits for the bucket check (checkBucket). */
+const BUCKET_CHECK_TIMEOUT_MS = 10_000;
+
 /** S3-compatible object storage with a read-through cache on this machine's disk. */
 export class S3ArtifactStore implements ArtifactStore {
   readonly description: string;
@@ -330,9 +333,31 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
+  /** What a missing bucket is: the configuration's fault, never a missing object. */
+  private noBucket(error: unknown): Error {
+    return new Error(`object store ${this.description}: bucket ${this.location.bucket} does not exist at ${endpointOf(this.location)}; check the bucket in ARTIFACT_URL and S3_ENDPOINT, or create the bucket`, { cause: error });
+  }
+
   private failure(what: string, key: string, error: unknown): Error {
+    if (s3FailureKind(error) === 'no_bucket') return this.noBucket(error);
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return new Error(`object store ${this.description}: ${what} ${this.urlOf(key)} failed (${reason}); check ARTIFACT_URL, S3_ENDPOINT and the credentials`, { cause: error });
+  }
+
+  /**
+   * Refuses a bucket that does not exist (HeadBucket answers 404), so a process configured with a
+   * wrong bucket name stops at start with that message rather than report every artifact missing.
+   * Any other answer passes: a store down for a moment is retried by each request, and credentials
+   * without s3:ListBucket (which HeadBucket needs) may still read and write objects.
+   */
+  async checkBucket(): Promise<void> {
+    try {
+      // Bounded: a store that does not answer delays the start this long at most, not the requests' retries.
+      await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }), { abortSignal: AbortSignal.timeout(BUCKET_CHECK_TIMEOUT_MS) });
+    } catch (error) {
+      const kind = s3FailureKind(error);
+      if (kind === 'no_bucket' || kind === 'not_found') throw this.noBucket(error);
+    }
   }
 
   /** The object from the store itself, bypassing the cache (undefined when absent). */
@@ -404,6 +429,11 @@ export class S3ArtifactStore implements ArtifactStore {
   destroy(): void {
     this.client.destroy();
   }
+}
+
+/** At a process's start: refuses an object store whose bucket does not exist (S3ArtifactStore.checkBucket); a local directory passes. */
+export async function checkArtifactStore(store: ArtifactStore): Promise<void> {
+  if (store instanceof S3ArtifactStore) await store.checkBucket();
 }
 
 const opened = new Map<string, ArtifactStore>();

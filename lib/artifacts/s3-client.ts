@@ -34,9 +34,12 @@ export function endpointOf(settings: ObjectStoreSettings): string {
   return settings.endpoint ?? `AWS S3 (${settings.region})`;
 }
 
-/** Any 404: the object (or, for HEAD, which has no body to say which, possibly its bucket) is absent. */
+/**
+ * A 404 for the object: it is absent (for HEAD, which has no body to say which, possibly its bucket).
+ * Not NoSuchBucket: a wrong bucket name is a store failure, not a missing object ("restore it").
+ */
 export function isNotFound(error: unknown): boolean {
-  if (!(error instanceof S3ServiceException)) return false;
+  if (!(error instanceof S3ServiceException) || error.name === 'NoSuchBucket') return false;
   return error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404;
 }
 

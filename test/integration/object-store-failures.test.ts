@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { deploymentActivities } from '../../activities/deployment';
-import { S3ArtifactStore } from '../../lib/artifacts/artifact-store';
+import { checkArtifactStore, localArtifactStore, S3ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts } from '../../lib/monitoring/served-artifacts';
@@ -179,4 +179,25 @@ describe('an artifact store that cannot be read is no verdict on the artifacts (
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   }, 30_000);
+
+  it('a bucket that does not exist is a store failure saying so, not a missing artifact; the store check at a process\'s start refuses it', async () => {
+    const version = await register('wrong-bucket', 2);
+    const wrong = open({ ...s3.location(), bucket: 'mlp-test-typo' });
+    const noBucket = new RegExp(`^object store s3://mlp-test-typo/artifacts at ${s3.endpoint.replace(/\./g, '\\.')}: bucket mlp-test-typo does not exist at ${s3.endpoint.replace(/\./g, '\\.')}; check the bucket in ARTIFACT_URL and S3_ENDPOINT`);
+    const read = await readArtifact(wrong, 'b'.repeat(64)).then(() => undefined, (e: unknown) => e);
+    expect((read as Error).message).toMatch(noBucket);
+    expect(read).not.toBeInstanceOf(ArtifactError); // not "missing … restore the object"
+    await expect(putArtifact(wrong, Buffer.from(`bytes-${Date.now()}`))).rejects.toThrow(noBucket);
+    const verified = await verifyRegisteredVersion(t.store, wrong, 'wrong-bucket', version).then(() => undefined, (e: unknown) => e);
+    expect((verified as Error).message).toMatch(noBucket);
+    expect(verified).not.toBeInstanceOf(ArtifactVerificationError);
+    const checks = await checkServedArtifacts(t.store, wrong, [{ model: 'wrong-bucket', version, variants: ['champion'], champion: true }]);
+    expect(checks.map((c) => c.problem?.kind)).toEqual(['unreadable']); // not 'missing'
+
+    await expect(checkArtifactStore(wrong)).rejects.toThrow(noBucket);
+    await expect(checkArtifactStore(open(s3.location()))).resolves.toBeUndefined();
+    await expect(checkArtifactStore(localArtifactStore(tempDir('mlp-local-')))).resolves.toBeUndefined();
+    // A store down at start is no reason to refuse it: each request retries later.
+    await expect(checkArtifactStore(open({ ...s3.location(), endpoint: `http://127.0.0.1:${await freePort()}` }))).resolves.toBeUndefined();
+  }, 60_000);
 });
