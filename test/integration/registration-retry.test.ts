@@ -2,7 +2,9 @@
  * registerAndPromote retried after an attempt that wrote (the version, its challenge, the alias
  * move) but never completed (the worker died, the answer was lost): the retry answers what the
  * first attempt did, so the run reports the promotion and starts the deployment it asks for, and
- * nothing is registered, recorded or moved twice. The real activity in a mock activity context, on SQLite.
+ * nothing is registered, recorded or moved twice; and a later run identical to a version already
+ * holding the alias it would move promotes nothing again. The real activity in a mock activity
+ * context, on SQLite.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterInput, type RegisterResult } from '../../activities/experiments';
@@ -170,5 +172,57 @@ describe('a retried registration answers what its first attempt did', () => {
       // One challenge, recorded promoted (its number follows the earlier tests' challenges of the same period).
       expect((await listChallenges(t.store, name)).map((c) => c.promoted)).toEqual([true]);
     }
+  });
+
+  // A later run whose result is identical to an earlier version (same artifact, dataset, parameters,
+  // seed and experiment) registers nothing new; when that version already holds the alias the run
+  // would move (champion, or challenger over the same champion), nothing is promoted again: no second
+  // promoted challenge, no alias move, so the pipeline starts no second deployment of it.
+  it('already the challenger: promotes nothing and records no second challenge', async () => {
+    const name = 'identical-challenger';
+    const v1 = (await register(await runInput(name, 41, { evidence: { auc: evidence(0.001) } }))).version.version;
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const paired: MetricEvidence = { versus: `champion v${v1} re-run, AUC difference on the same 20000 rows`, difference: 0.01, lower: 0.001, pValue: 0.001, inference: 'paired, clustered by days and symbols' };
+    const input = await runInput(name, 42, { evidence: { auc: evidence(0.001) }, versusChampion: { auc: paired } }, { championScores, championVersion: v1 });
+    const first = await register(input);
+    expect(first.decision.promote).toBe(true);
+    const v2 = first.version.version;
+    expect(await aliasVersion(t.store, name, 'challenger')).toBe(v2);
+    const before = { challenges: await listChallenges(t.store, name), aliases: await aliasHistory(t.store, name) };
+
+    // Another run (its own workflow) on the same data and recipe: the same artifact.
+    const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.version.version).toBe(v2);
+    expect(again.decision).toEqual({ promote: false, reason: `identical to v${v2}, already the challenger; nothing new registered` });
+    expect(await aliasVersion(t.store, name, 'challenger')).toBe(v2);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+    expect(await listChallenges(t.store, name)).toEqual(before.challenges);
+    expect(await aliasHistory(t.store, name)).toEqual(before.aliases);
+    expect((await listModelVersions(t.store, name)).length).toBe(2);
+  });
+
+  it('already the champion: promotes nothing and records no second challenge', async () => {
+    const name = 'identical-champion';
+    const input = await runInput(name, 51, { evidence: { auc: evidence(0.001) } });
+    const first = await register(input);
+    expect(first.decision.promote).toBe(true);
+    const before = await listChallenges(t.store, name);
+    const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.decision).toEqual({ promote: false, reason: `identical to v${first.version.version}, already the champion; nothing new registered` });
+    expect(await listChallenges(t.store, name)).toEqual(before);
+  });
+
+  it('an earlier identical version that holds no alias is judged as a new result would be', async () => {
+    const name = 'identical-unpromoted';
+    const v1 = (await register(await runInput(name, 61, { evidence: { auc: evidence(0.001) } }))).version.version;
+    // No evidence against the baselines: judged, recorded, not promoted.
+    const input = await runInput(name, 62, {}, { championScores: { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true }, championVersion: v1 });
+    expect((await register(input)).decision.promote).toBe(false);
+    const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.decision.promote).toBe(false);
+    expect(again.decision.reason).not.toMatch(/already the/);
   });
 });
