@@ -57,6 +57,11 @@ export interface PortfolioResult {
   weights: Float64Array;
   /** Metrics of the net returns. */
   metrics: PortfolioMetrics;
+  /**
+   * The period whose loss took the whole equity (net return ≤ −100%, possible with shorts or
+   * leverage), if any: its net return is recorded as −100% and the book trades nothing after it.
+   */
+  wipedOutAt?: number;
 }
 
 export interface BacktestResult {
@@ -331,7 +336,14 @@ function portfolioOf(
     trades++;
     if (growth[s] > 1) winners++;
   };
+  let wipedOutAt: number | undefined;
   for (let i = 0; i < periods; i++) {
+    // A book whose equity is gone holds nothing more: dividing drifted weights by a growth ≤ 0 would
+    // flip their signs, and compounding a negative equity would turn later gains into losses.
+    if (wipedOutAt !== undefined) {
+      weights.fill(0, i * symbols, (i + 1) * symbols);
+      continue;
+    }
     let gross = 0;
     let traded = 0;
     let exposed = 0;
@@ -362,6 +374,12 @@ function portfolioOf(
     exposure[i] = exposed;
     costs[i] = costRate * traded + borrowRate * shorted;
     netReturns[i] = gross - costs[i];
+    if (netReturns[i] <= -1) {
+      netReturns[i] = -1; // equity cannot go below zero: the loss beyond it is a debt the backtest does not carry
+      wipedOutAt = i;
+      for (let s = 0; s < symbols; s++) if (side[s] !== 0) close(s);
+      side.fill(0);
+    }
   }
   for (let s = 0; s < symbols; s++) if (side[s] !== 0) close(s); // positions still open at the end count as trades
 
@@ -381,5 +399,5 @@ function portfolioOf(
     trades,
     tradeHitRate: trades > 0 ? winners / trades : NaN,
   };
-  return { grossReturns, netReturns, costs, turnover, exposure, equity: equityCurveOf(netReturns), weights, metrics };
+  return { grossReturns, netReturns, costs, turnover, exposure, equity: equityCurveOf(netReturns), weights, metrics, ...(wipedOutAt !== undefined && { wipedOutAt }) };
 }

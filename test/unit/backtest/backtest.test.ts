@@ -380,3 +380,38 @@ describe('the daily reset to target weights and the short side are paid for', ()
     expect(Array.from(backtestOf(twoSymbols, { costBps: 0, slippageBps: 0 }).strategy.costs)).toEqual([0, 0, 0, 0]);
   });
 });
+
+describe('a book that loses its whole equity', () => {
+  // A short that rises 250% in one session on half the book takes more than the equity; the long
+  // leg then gains 10% a session. Before, the equity went negative and every later gain deepened it
+  // (1 → −0.25 → −0.26 …), the drifted weights were divided by a negative growth, and the
+  // drawdown read 129%.
+  const F = (a: number[]) => Float64Array.from(a);
+  const dates = ['2020-01-01', '2020-01-02', '2020-01-03', '2020-01-06', '2020-01-07', '2020-01-08'];
+  const flat = F([0.1, 0.1, 0.1, 0.1, 0.1, 0.1]);
+  const input: BacktestInput = {
+    dates,
+    symbols: [
+      { symbol: 'A', open: F([10, 10, 35, 35, 35, 35]), close: F([10, 10, 35, 35, 35, 35]), score: flat },
+      { symbol: 'B', open: F([100, 100, 100, 110, 121, 133.1]), close: F([100, 100, 100, 110, 121, 133.1]), score: F([0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) },
+    ],
+  };
+
+  it('stops at zero equity: −100% on the day it is lost, nothing held or traded after', () => {
+    const { strategy } = backtestOf(input, { strategy: 'long_short', topK: 1 });
+    expect(strategy.wipedOutAt).toBe(0);
+    expect(Array.from(strategy.netReturns)).toEqual([-1, 0, 0, 0]);
+    expect(Array.from(strategy.equity)).toEqual([1, 0, 0, 0, 0]);
+    expect(Array.from(strategy.turnover.subarray(1))).toEqual([0, 0, 0]);
+    expect(Array.from(strategy.weights.subarray(2))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(strategy.metrics.totalReturn).toBe(-1);
+    expect(strategy.metrics.maxDrawdown.depth).toBe(1);
+    expect(strategy.metrics.trades).toBe(2); // both legs closed where the equity went
+  });
+
+  it('leaves a book that survives as it was', () => {
+    const { strategy } = backtestOf(input, { strategy: 'long_flat', topK: 1 });
+    expect(strategy.wipedOutAt).toBeUndefined();
+    expect(strategy.equity.every((e) => e > 0)).toBe(true);
+  });
+});
