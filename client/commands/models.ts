@@ -63,7 +63,8 @@ function headline(v: ModelVersion): Record<string, string> {
   const o = m.outOfSample;
   const f = (x: number | undefined, d = 4) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
   return {
-    'cv auc': f(m.cv?.auc),
+    // The best of the search's trials: selected on these folds, so optimistic; the OOS figures decide.
+    'cv auc (best trial)': f(m.cv?.auc),
     'oos period': o?.period ? `${o.period.from}..${o.period.to}` : '-',
     'oos accuracy': f(o?.classification?.accuracy),
     'baseline accuracy': `${f(o?.baseline?.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
@@ -94,6 +95,8 @@ function lineage(v: ModelVersion): Record<string, string> {
     run: `${v.workflowId ?? '-'} / ${v.runId ?? '-'}`,
     artifact: `sha256 ${v.artifactSha256} (${v.artifactBytes} bytes)`,
     ...(v.lineage.warmStartedFrom ? { 'warm-started from': JSON.stringify(v.lineage.warmStartedFrom) } : v.lineage.warmStartSkipped ? { 'warm start': String(v.lineage.warmStartSkipped) } : {}),
+    // The last label day its parameters were chosen on: a warm start reuses them only before a later evaluation period.
+    ...(typeof v.lineage.searchThrough === 'string' ? { 'params chosen through': v.lineage.searchThrough } : typeof v.lineage.searchBefore === 'string' ? { 'params chosen before': v.lineage.searchBefore } : {}),
     created: v.createdAt,
   };
 }
