@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import type { TrainingPipelineResult } from '../../workflows';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { pipelineStatusQuery, type PipelineStatus, type TrainingPipelineResult } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -40,7 +41,12 @@ export function runsCommand(): Command {
         if (opts.json) console.error(summary);
         else console.log(summary);
         if (d.status.name !== 'COMPLETED') {
-          if (opts.json) console.log(JSON.stringify({ workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime ?? null, webUi: webUiLink(config, workflowId, d.runId) }, null, 2));
+          // A run that did not complete says why (its failure) and how far it got (its stages).
+          const stages = await stagesOf(handle);
+          const failure = d.status.name === 'RUNNING' ? undefined : await failureOf(handle);
+          if (opts.json) return console.log(JSON.stringify({ workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime ?? null, webUi: webUiLink(config, workflowId, d.runId), ...(failure && { failure }), ...(stages && { stages: stages.stages }) }, null, 2));
+          for (const stage of stages?.stages ?? []) if (stage.status !== 'pending') console.log(`  ${stage.name}: ${stage.status}${stage.detail ? ` (${stage.detail})` : ''}`);
+          if (failure) console.log(`  ${d.status.name.toLowerCase()}: ${failure}`);
           return;
         }
         const result = (await handle.result()) as TrainingPipelineResult;
@@ -54,4 +60,25 @@ export function runsCommand(): Command {
       }
     });
   return cmd;
+}
+
+/** The run's stages, if a worker answers the query (a closed run is replayed to answer it); else none. */
+async function stagesOf(handle: WorkflowHandle): Promise<PipelineStatus | undefined> {
+  try {
+    return await Promise.race([handle.query(pipelineStatusQuery), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref())]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a closed run did not complete: its failure's causes, outermost first. */
+export async function failureOf(handle: Pick<WorkflowHandle, 'result'>): Promise<string | undefined> {
+  try {
+    await handle.result();
+    return undefined;
+  } catch (error) {
+    const messages: string[] = [];
+    for (let e: unknown = error instanceof WorkflowFailedError ? error.cause : error; e instanceof Error && messages.length < 4; e = e.cause) if (e.message && !messages.includes(e.message)) messages.push(e.message);
+    return messages.join(': ') || String(error);
+  }
 }
