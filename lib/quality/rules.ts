@@ -52,17 +52,18 @@ export function openSession(now: Date, marginMinutes = SESSION_CLOSE_MARGIN_MINU
  * Row-level rules: the first one a row breaks rejects it (one issue per rejected row). With
  * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`; with
  * `session` (openSession of that clock: its trading day has not closed yet), a bar dated on that day
- * is `session_not_closed`, an unfinished bar.
+ * is `session_not_closed`, an unfinished bar. `checkedBy` words the messages for where the check
+ * runs: an import, or the live consumer (lib/streaming/stream-quality.ts), whose clock it is.
  * Values must be finite and within the limits of lib/market-data/bar.ts (`implausible_value`):
  * the readers check each field as read, this checks the values about to be stored, whatever made them.
  */
-export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSession): QualityIssue | undefined {
+export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSession, checkedBy: 'import' | 'live consumer' = 'import'): QualityIssue | undefined {
   const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
-  if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the date of the import` });
+  if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the ${checkedBy === 'import' ? 'date of the import' : "New York date of the live consumer's clock"}` });
   if (session !== undefined && bar.date === session.date) {
     return issue('session_not_closed', {
       ...at,
-      message: `${bar.date} is the import's own trading day and its session was not over: the import's clock read ${session.clock} New York, before the ${session.close} close plus ${minutesOf(session.finalAt) - minutesOf(session.close)} minutes (${session.finalAt}), so the bar is unfinished`,
+      message: `${bar.date} is the ${checkedBy}'s own trading day and its session was not over: the ${checkedBy}'s clock read ${session.clock} New York, before the ${session.close} close plus ${minutesOf(session.finalAt) - minutesOf(session.close)} minutes (${session.finalAt}), so the bar is unfinished`,
     });
   }
   if (bar.date < EARLIEST_BAR_DATE) return issue('invalid_date', { ...at, message: `${bar.date} is before ${EARLIEST_BAR_DATE}: no exchange's daily data is that old` });

@@ -4,8 +4,10 @@
  * future_date included: a bar dated after the New York date of the clock when the batch is checked.
  *
  * session_not_closed judges a bar by when it was produced, not only by when it is checked: the
- * earliest of its entry id's time, its event_time and the clock. A bar taken mid-session and read
- * after the close (a backlog, a restart, a claimed pending batch) is still unfinished.
+ * earlier of its entry id's time (the stream's clock) and its event_time (entryTiming). A bar taken
+ * mid-session and read after the close (a backlog, a restart, a claimed pending batch) is still
+ * unfinished. The same rule tells a producer whether the consumer takes a bar it appended
+ * (liveTimingAccepted), so the two never disagree about clocks.
  *
  * Two rules change meaning in a stream:
  * - duplicate_date: a stream is ordered, so a second message for the same symbol and date is a
@@ -132,12 +134,54 @@ function sameValues(a: Bar, b: Bar): boolean {
 
 export interface LiveBatchOptions {
   /**
-   * The clock: bars dated after its New York date are rejected as `future_date`, as on an import
-   * (lib/quality/rules.ts rowIssue); a bar is `session_not_closed` when the earliest of this clock,
-   * its entry id's time and its event_time is before its day's close plus the margin. Read once
-   * per batch; default the real clock.
+   * The consumer's clock: bars dated after its New York date are rejected as `future_date`, as on
+   * an import (lib/quality/rules.ts rowIssue); it stands in for an entry's time when the id has none
+   * or lies more than EVENT_TIME_SKEW_MS ahead of it (entryTiming). Read once per batch; default
+   * the real clock.
    */
   now?: () => Date;
+}
+
+/** When a stream entry was appended and its bar produced, as the consumer judges them. */
+export interface EntryTiming {
+  /**
+   * The entry id's time: the stream's (Redis's) clock, the one producer and consumer share. The
+   * consumer's clock instead when the id has no time or lies more than EVENT_TIME_SKEW_MS ahead of
+   * it: an id may be written by hand, and a time that far ahead is not trusted over the reader's own.
+   */
+  appendedMs: number;
+  appendedBy: 'entry' | 'clock';
+  /** The entry id's time as written (NaN for an id not made of a time). */
+  entryMs: number;
+  /** event_time (NaN when the message has none). */
+  eventMs: number;
+  /** When the bar was produced: the earlier of appendedMs and event_time. */
+  producedMs: number;
+}
+
+export function entryTiming(entryId: string, eventTime: string | undefined, clockMs: number): EntryTiming {
+  const entryMs = entryTimeMs(entryId);
+  // A consumer clock behind the stream's (by up to the skew allowed) must not make a bar appended
+  // after its close look unfinished: the entry's time is the producer's and the consumer's common clock.
+  const trusted = entryMs <= clockMs + EVENT_TIME_SKEW_MS; // NaN never is
+  const appendedMs = trusted ? entryMs : clockMs;
+  const eventMs = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
+  return { appendedMs, appendedBy: trusted ? 'entry' : 'clock', entryMs, eventMs, producedMs: eventMs < appendedMs ? eventMs : appendedMs };
+}
+
+/** True when event_time is later than the entry was appended by more than the skew hosts' clocks may have. */
+function eventAfterAppend(timing: EntryTiming): boolean {
+  return timing.eventMs > timing.appendedMs + EVENT_TIME_SKEW_MS;
+}
+
+/**
+ * Whether checkLiveBatch accepts the timing of a bar of trading day `date` appended as `entryId`
+ * (session_not_closed and the event_time skew; the value rules aside), judged at `clockMs`. A
+ * producer asks it with the ids it got back, so it can deliver again what would be rejected.
+ */
+export function liveTimingAccepted(date: string, eventTime: string | undefined, entryId: string, clockMs: number): boolean {
+  const timing = entryTiming(entryId, eventTime, clockMs);
+  return !(timing.producedMs < finalAt(date)) && !eventAfterAppend(timing);
 }
 
 export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: string, options: LiveBatchOptions = {}): BatchQuality {
@@ -160,33 +204,24 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     // polled during the session must not store it, nor mature logged predictions on its close (an
     // outcome is written once and never rewritten). Judged as of when the bar was produced: a bar
     // read late (backlog, restart, redelivery) is as unfinished as when it was appended.
-    let asOf = clockMs;
-    const appended = entryTimeMs(entry.id);
-    if (appended < asOf) asOf = appended; // NaN (an id not made of a time) never is
-    if (decoded.bar.eventTime !== undefined) {
-      const event = Date.parse(decoded.bar.eventTime);
-      if (event < asOf) asOf = event;
-    }
+    const timing = entryTiming(entry.id, decoded.bar.eventTime, clockMs);
+    const asOf = timing.producedMs;
     if (!passesRowRules(bar, today) || asOf < finalAt(bar.date)) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
       // Before the other row rules but after future_date, as in rowIssue.
       const open = bar.date <= today && bar.date >= EARLIEST_BAR_DATE && tradingDay(bar.date) && asOf < finalAt(bar.date);
-      const problem = open ? unfinished(candidate, asOf, clock, today) : rowIssue(candidate, today);
+      const problem = open ? unfinished(candidate, timing, clock, today) : rowIssue(candidate, today, undefined, 'live consumer');
       if (problem) {
         rejected.push({ ...problem, line: null });
         continue;
       }
     }
-    if (decoded.bar.eventTime !== undefined) {
-      // Produced after it was appended (or read): a producer's clock error. Stored, such a time
-      // would outrank every later correction of the bar (they would all be stale).
-      const event = Date.parse(decoded.bar.eventTime);
-      const latestOk = (Number.isNaN(appended) ? clockMs : Math.min(appended, clockMs)) + EVENT_TIME_SKEW_MS;
-      if (event > latestOk) {
-        const source = entrySource(streamKey, entry.id, decoded.bar.source);
-        rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source, line: null, raw: rawOf(entry), message: `event_time ${decoded.bar.eventTime} is after the entry was ${Number.isNaN(appended) || clockMs < appended ? 'read' : 'appended'} (${new Date(latestOk - EVENT_TIME_SKEW_MS).toISOString()}) by more than ${EVENT_TIME_SKEW_MS / 60_000} minutes: the producer's clock is wrong, and such a time would make every later correction of the bar look older than it` }));
-        continue;
-      }
+    // Produced after it was appended (or read): a producer's clock error. Stored, such a time
+    // would outrank every later correction of the bar (they would all be stale).
+    if (eventAfterAppend(timing)) {
+      const source = entrySource(streamKey, entry.id, decoded.bar.source);
+      rejected.push(issue('future_date', { symbol: bar.symbol, date: bar.date, source, line: null, raw: rawOf(entry), message: `event_time ${decoded.bar.eventTime} is after the entry was ${timing.appendedBy === 'clock' ? 'read' : 'appended'} (${new Date(timing.appendedMs).toISOString()}) by more than ${EVENT_TIME_SKEW_MS / 60_000} minutes: the producer's clock is wrong, and such a time would make every later correction of the bar look older than it` }));
+      continue;
     }
     const key = `${bar.symbol}\u0000${bar.date}`;
     const earlier = latest.get(key);
@@ -242,12 +277,16 @@ const finalAt = memoize((date: string): number => {
   return local + 5 * 3_600_000;
 }, 100_000);
 
-/** session_not_closed for a bar produced (or checked) at `asOfMs`, before its session was final. */
-function unfinished(candidate: CandidateBar, asOfMs: number, clock: Date, today: string): QualityIssue | undefined {
-  // Checked during the session itself: the import's rule and wording.
-  if (asOfMs === clock.getTime()) return rowIssue(candidate, today, openSession(clock));
-  const at = newYorkClock(new Date(asOfMs));
-  const hhmm = `${String(Math.floor(at.minutes / 60)).padStart(2, '0')}:${String(at.minutes % 60).padStart(2, '0')}`;
+/** session_not_closed for a bar produced (or checked) at `timing.producedMs`, before its session was final. */
+function unfinished(candidate: CandidateBar, timing: EntryTiming, clock: Date, today: string): QualityIssue | undefined {
+  // Judged by the consumer's own clock (the entry's time was not used): the import's rule, worded
+  // for the live consumer, with the reason its clock stood in for the entry's.
+  if (timing.appendedBy === 'clock' && timing.producedMs === timing.appendedMs) {
+    const problem = rowIssue(candidate, today, openSession(clock), 'live consumer');
+    if (problem === undefined) return undefined;
+    const why = Number.isNaN(timing.entryMs) ? 'its stream entry id has no time' : `its stream entry says ${newYorkAt(timing.entryMs)} New York, more than ${EVENT_TIME_SKEW_MS / 60_000} minutes ahead of that clock: the consumer's host clock or the stream's is wrong`;
+    return { ...problem, message: `${problem.message} (${why})` };
+  }
   const close = nyseCloseTime(candidate.date) as string;
   return issue('session_not_closed', {
     symbol: candidate.symbol,
@@ -255,8 +294,14 @@ function unfinished(candidate: CandidateBar, asOfMs: number, clock: Date, today:
     source: candidate.source,
     line: candidate.line,
     raw: candidate.raw,
-    message: `${candidate.date}'s session was not over when the bar was produced: its stream entry or event_time says ${at.date} ${hhmm} New York, before the ${close} close plus ${SESSION_CLOSE_MARGIN_MINUTES} minutes, so the bar is unfinished (read later, it is unfinished all the same)`,
+    message: `${candidate.date}'s session was not over when the bar was produced: its stream entry or event_time says ${newYorkAt(timing.producedMs)} New York, before the ${close} close plus ${SESSION_CLOSE_MARGIN_MINUTES} minutes, so the bar is unfinished (read later, it is unfinished all the same)`,
   });
+}
+
+/** "YYYY-MM-DD HH:MM" in New York. */
+function newYorkAt(ms: number): string {
+  const at = newYorkClock(new Date(ms));
+  return `${at.date} ${String(Math.floor(at.minutes / 60)).padStart(2, '0')}:${String(at.minutes % 60).padStart(2, '0')}`;
 }
 
 /**

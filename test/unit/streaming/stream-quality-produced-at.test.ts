@@ -3,7 +3,7 @@ import type { StreamEntry } from '../../../lib/streaming/redis-streams';
 import { checkLiveBatch } from '../../../lib/streaming/stream-quality';
 
 // 12 June 2024 is a Wednesday (EDT, UTC-4); 29 November 2024 closes at 13:00 (EST, UTC-5).
-const ny = (day: string, hhmm: string, offset = '-04:00') => new Date(`${day}T${hhmm}:00${offset}`);
+const ny = (day: string, hhmm: string, offset = '-04:00') => new Date(`${day}T${hhmm.length === 5 ? `${hhmm}:00` : hhmm}${offset}`);
 let seq = 0;
 function entry(appended: Date, bar: Partial<LiveBar> & { date: string }): StreamEntry {
   const full: LiveBar = { symbol: 'AAPL', open: 100, high: 100.4, low: 99.8, close: 100.1, volume: 1500, source: 'poll', ...bar };
@@ -58,7 +58,8 @@ describe('session_not_closed judged by when the bar was produced', () => {
     const late = checkLiveBatch([entry(ny(day, '11:00'), { date: day })], 'bars', { now: () => ny(day, '23:00') });
     expect(late.rejected[0].message).toMatch(/2024-06-12 11:00 New York, before the 16:00 close plus 15 minutes/);
     const during = checkLiveBatch([entry(ny(day, '23:00'), { date: day })], 'bars', { now: () => ny(day, '11:05') });
-    expect(during.rejected[0].message).toMatch(/the import's clock read 11:05 New York/);
+    expect(during.rejected[0].message).toMatch(/the live consumer's clock read 11:05 New York/);
+    expect(during.rejected[0].message).toMatch(/its stream entry says 2024-06-12 23:00 New York, more than 5 minutes ahead of that clock/);
   });
 
   it('rejects an event_time more than 5 minutes after the entry was appended (a producer clock error that would outrank every later correction) as future_date; within 5 minutes, or across DST offsets, it passes', () => {
@@ -74,5 +75,45 @@ describe('session_not_closed judged by when the bar was produced', () => {
 
   it('leaves future_date to the clock', () => {
     expect(rules([entry(ny(day, '11:00'), { date: '2024-06-13' })], ny(day, '23:00'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+  });
+
+  // Three clocks: the producer's (event_time), the stream's (entry ids, Redis) and the consumer's.
+  describe('with a consumer clock behind the stream', () => {
+    it('accepts a bar the stream appended after the close plus the margin, when the consumer is up to 5 minutes behind', () => {
+      // Producer and Redis right: taken 16:15:29, appended 16:15:30; read at once by a consumer 3 minutes slow (16:12:31).
+      const final = entry(ny(day, '16:15:30'), { date: day, eventTime: ny(day, '16:15:29').toISOString() });
+      expect(rules([final], new Date(ny(day, '16:15:31').getTime() - 3 * 60_000))).toEqual({ accepted: 1, rejected: [] });
+      // No event_time: the entry's time alone.
+      expect(rules([entry(ny(day, '16:15:30'), { date: day })], ny(day, '16:11'))).toEqual({ accepted: 1, rejected: [] });
+    });
+
+    it('still rejects a bar the stream appended before the close plus the margin, whichever clock is behind', () => {
+      const early = entry(ny(day, '16:14:59'), { date: day, eventTime: ny(day, '16:14:58').toISOString() });
+      for (const clock of [ny(day, '16:11'), ny(day, '16:15:00'), ny(day, '16:30'), ny('2024-06-13', '09:00')]) expect(rules([early], clock)).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+      // The producer's event_time before the close plus the margin counts even when the entry is after it.
+      expect(rules([entry(ny(day, '16:15:30'), { date: day, eventTime: ny(day, '16:14').toISOString() })], ny(day, '16:12'))).toEqual({ accepted: 0, rejected: ['session_not_closed'] });
+    });
+
+    it("judges event_time against the entry's time, not the slower consumer clock: a producer 3 minutes ahead of the stream read by a consumer 4 minutes behind it passes", () => {
+      const appended = ny(day, '16:30');
+      const skewed = entry(appended, { date: day, eventTime: ny(day, '16:33').toISOString() });
+      expect(rules([skewed], ny(day, '16:26'))).toEqual({ accepted: 1, rejected: [] });
+      // Far in the future is still a clock error, whoever reads it.
+      expect(rules([entry(appended, { date: day, eventTime: ny(day, '16:36').toISOString() })], ny(day, '16:26'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+      expect(rules([entry(appended, { date: day, eventTime: '2099-01-01T00:00:00Z' })], ny(day, '16:26'))).toEqual({ accepted: 0, rejected: ['future_date'] });
+    });
+
+    it("falls back to the consumer's clock for an entry more than 5 minutes in its future or an id without a time, and says so as the live consumer", () => {
+      // Consumer 6 minutes slow: the entry (16:20:01) is too far ahead of its clock (16:14:02) to be trusted over it.
+      const ahead = checkLiveBatch([entry(ny(day, '16:20:01'), { date: day, eventTime: ny(day, '16:20').toISOString() })], 'bars', { now: () => ny(day, '16:14:02') });
+      expect(ahead.rejected.map((q) => q.rule)).toEqual(['session_not_closed']);
+      expect(ahead.rejected[0].message).toMatch(/the live consumer's clock read 16:14 New York, before the 16:00 close plus 15 minutes \(16:15\)/);
+      expect(ahead.rejected[0].message).toMatch(/its stream entry says 2024-06-12 16:20 New York, more than 5 minutes ahead of that clock: the consumer's host clock or the stream's is wrong/);
+      expect(ahead.rejected[0].message).not.toMatch(/import/);
+      const timeless: StreamEntry = { ...entry(ny(day, '16:20'), { date: day }), id: 'x-1' };
+      const noTime = checkLiveBatch([timeless], 'bars', { now: () => ny(day, '16:10') });
+      expect(noTime.rejected[0].message).toMatch(/the live consumer's clock read 16:10 New York.*its stream entry id has no time/);
+      expect(rules([timeless], ny(day, '16:20'))).toEqual({ accepted: 1, rejected: [] });
+    });
   });
 });

@@ -80,8 +80,8 @@ describe('future_date and value limits on live bars, as on an import', () => {
     // 02:00 UTC on 2 May is still 1 May in New York: the 2 May bar cannot have traded yet.
     const checked = checkLiveBatch(entries, 'k', { now: () => new Date('2024-05-02T02:00:00Z') });
     expect(checked.rejected.map((q) => [q.rule, q.symbol, q.date, q.line, q.message])).toEqual([
-      ['future_date', 'BBB', '2024-05-02', null, '2024-05-02 is after 2024-05-01, the date of the import'],
-      ['future_date', 'CCC', '2099-06-01', null, '2099-06-01 is after 2024-05-01, the date of the import'],
+      ['future_date', 'BBB', '2024-05-02', null, "2024-05-02 is after 2024-05-01, the New York date of the live consumer's clock"],
+      ['future_date', 'CCC', '2099-06-01', null, "2099-06-01 is after 2024-05-01, the New York date of the live consumer's clock"],
     ]);
     expect(checked.accepted.map((a) => a.bar.symbol)).toEqual(['AAA']);
     // Later that day in New York, the 2 May bar is accepted.
