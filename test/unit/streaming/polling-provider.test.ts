@@ -85,6 +85,89 @@ describe('polling live-bar provider', () => {
     expect(await provider.poll(toStream)).toBe(0);
   });
 
+  describe('with clocks that differ between the producer, the stream and the consumer', () => {
+    /**
+     * A stream whose entry ids carry its own clock (Redis's), read at once by a consumer with its own:
+     * returns the ids, as BarStreamProducer.publish does.
+     */
+    function stream(clocks: { stream: () => Date; consumer: () => Date }) {
+      const seen = { accepted: [] as string[], rejected: [] as string[], deliveries: [] as string[][] };
+      const toStream = async (bars: LiveBarInput[]): Promise<string[]> => {
+        const entries = entriesAt(bars, clocks.stream());
+        const checked = checkLiveBatch(entries, 'k', { now: clocks.consumer });
+        seen.deliveries.push(bars.map((b) => b.date));
+        seen.accepted.push(...checked.accepted.map((a) => a.bar.date));
+        seen.rejected.push(...checked.rejected.map((q) => `${q.date} ${q.rule}`));
+        return entries.map((e) => e.id);
+      };
+      return { seen, toStream };
+    }
+    const ny = (at: string) => new Date(`${at}-04:00`);
+
+    it("delivers a bar again at the next poll when the stream's clock says it was not final yet (producer 90 s ahead, polled at 16:14 by the stream), and says how far ahead the producer is", async () => {
+      const fake = new FakeProvider();
+      fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120', '2024-05-03,10.9,11.5,10.7,11.2,90'];
+      let trueNow = ny('2024-05-03T16:14:00');
+      const errors: string[] = [];
+      const provider = new PollingBarProvider(fake, { symbols: ['AAA'], lookbackDays: 5, now: () => new Date(trueNow.getTime() + 90_000), onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+      const { seen, toStream } = stream({ stream: () => trueNow, consumer: () => trueNow });
+      expect(await provider.poll(toStream)).toBe(2); // the producer reads 16:15:30: final by its clock
+      expect(seen.rejected).toEqual(['2024-05-03 session_not_closed']);
+      expect(errors).toEqual([expect.stringMatching(/^\*: the producer's clock is 90 s ahead of the stream's \(Redis's\)/)]);
+      trueNow = ny('2024-05-03T16:30:00');
+      expect(await provider.poll(toStream)).toBe(1);
+      trueNow = ny('2024-05-04T09:00:00');
+      expect(await provider.poll(toStream)).toBe(0);
+      expect(seen.accepted).toEqual(['2024-05-02', '2024-05-03']);
+      expect(seen.deliveries).toEqual([['2024-05-02', '2024-05-03'], ['2024-05-03']]);
+    });
+
+    it('delivers bars whose event_time the consumer rejects (producer 6 min ahead) once per poll, and stores them as soon as the clock is right, without a restart', async () => {
+      const fake = new FakeProvider();
+      fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120', '2024-05-03,10.9,11.5,10.7,11.2,90'];
+      let trueNow = ny('2024-05-03T16:30:00');
+      let skew = 6 * 60_000;
+      const errors: string[] = [];
+      const provider = new PollingBarProvider(fake, { symbols: ['AAA'], lookbackDays: 5, now: () => new Date(trueNow.getTime() + skew), onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+      const { seen, toStream } = stream({ stream: () => trueNow, consumer: () => trueNow });
+      expect(await provider.poll(toStream)).toBe(2);
+      trueNow = ny('2024-05-03T18:00:00');
+      expect(await provider.poll(toStream)).toBe(2);
+      expect(seen.rejected).toEqual(['2024-05-02 future_date', '2024-05-03 future_date', '2024-05-02 future_date', '2024-05-03 future_date']);
+      expect(errors).toHaveLength(2);
+      expect(errors[0]).toMatch(/the producer's clock is 360 s ahead of the stream's/);
+      skew = 0;
+      trueNow = ny('2024-05-03T18:30:00');
+      expect(await provider.poll(toStream)).toBe(2);
+      expect(await provider.poll(toStream)).toBe(0);
+      expect(seen.accepted).toEqual(['2024-05-02', '2024-05-03']);
+      expect(errors).toHaveLength(2);
+    });
+
+    it('says how far behind the stream a slow producer clock is, and still delivers each bar once', async () => {
+      const fake = new FakeProvider();
+      fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120'];
+      const trueNow = ny('2024-05-03T16:30:00');
+      const errors: string[] = [];
+      const provider = new PollingBarProvider(fake, { symbols: ['AAA'], lookbackDays: 5, now: () => new Date(trueNow.getTime() - 120_000), onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+      const { seen, toStream } = stream({ stream: () => trueNow, consumer: () => trueNow });
+      expect(await provider.poll(toStream)).toBe(1);
+      expect(await provider.poll(toStream)).toBe(0);
+      expect(seen.accepted).toEqual(['2024-05-02']);
+      expect(errors).toEqual([expect.stringMatching(/^\*: the producer's clock is 120 s behind the stream's/)]);
+    });
+
+    it('remembers every bar as before when onBars returns no ids, and reports a count of ids that does not match the bars', async () => {
+      const fake = new FakeProvider();
+      fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120', '2024-05-03,10.9,11.5,10.7,11.2,90'];
+      const errors: string[] = [];
+      const provider = new PollingBarProvider(fake, { symbols: ['AAA'], lookbackDays: 5, now, onError: (s, e) => errors.push(`${s}: ${e.message}`) });
+      expect(await provider.poll(async () => ['1714770000000-0'])).toBe(2);
+      expect(errors).toEqual(['*: onBars returned 1 stream entry ids for 2 bars; the bars count as delivered']);
+      expect(await provider.poll(async () => undefined)).toBe(0);
+    });
+  });
+
   it('reports a body that is no price table (a rate-limit text served with 200) and still delivers the other symbols', async () => {
     const fake = new FakeProvider();
     fake.rows.AAA = ['2024-05-02,10.5,11,10,10.8,120'];
