@@ -32,7 +32,8 @@ export class ApiMetrics {
   readonly predictions: Counter<'model' | 'variant' | 'version' | 'served'>;
   readonly predictionErrors: Counter<'model' | 'reason'>;
   readonly stalePredictions: Counter<'model'>;
-  readonly onlineVectorsRefused: Counter<'reason'>;
+  readonly onlineVectorsRefused: Counter<'reason' | 'store'>;
+  readonly offlineFeatureReads: Counter<'reason'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -43,7 +44,13 @@ export class ApiMetrics {
     this.predictions = new Counter({ name: 'api_predictions_total', help: 'Predictions made, by model, variant, version and whether they were served', labelNames: ['model', 'variant', 'version', 'served'], registers });
     this.onlineVectorsRefused = new Counter({
       name: 'api_online_vectors_refused_total',
-      help: 'Online feature vectors read from the cache and refused as not the vector of their key (other_symbol, other_feature_set, future_date, length_mismatch, malformed); the offline store answered instead',
+      help: 'Feature vectors refused: store="online", read from the cache as not the vector of their key (other_symbol, other_feature_set, future_date, length_mismatch, malformed) or, with MODEL_SIGNING_KEY, not signed by it (unsigned, bad_signature), the offline store answering instead; store="offline", an offline feature row not signed by the key (unsigned, bad_signature), not served nor re-warmed',
+      labelNames: ['reason', 'store'],
+      registers,
+    });
+    this.offlineFeatureReads = new Counter({
+      name: 'api_offline_feature_reads_total',
+      help: 'Feature reads answered from the offline store instead of the online one, by why: missing (no online vector under the key), refused (the online vector refused), cache_unavailable (the online store could not be read)',
       labelNames: ['reason'],
       registers,
     });

@@ -374,7 +374,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     store: deps.store,
     rewarmVersions: () => servedFeatureSets(deps.servingModels),
     log: (event, detail) => app.log.warn({ event, ...detail }, event),
-    onInvalidVector: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem }),
+    onInvalidVector: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem, store: 'online' }),
+    onRefusedRow: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem, store: 'offline' }),
+    onOfflineRead: (reason) => metrics.offlineFeatureReads.inc({ reason }),
     signing: deps.signing ?? deps.servingModels.signing,
   });
   app.addHook('onClose', async () => {

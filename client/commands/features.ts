@@ -47,6 +47,23 @@ export function featuresCommand(): Command {
       }),
     );
   cmd
+    .command('recompute')
+    .description('recompute every stored row of a feature set from the stored bars and write it again, signed with MODEL_SIGNING_KEY (rows written before signing are not served under the key)')
+    .option('--version <version>', 'feature-set version (default: the shipped set)')
+    .action((opts: { version?: string }) =>
+      withStore(async (store) => {
+        const { loadConfig } = lazy.config();
+        const { defineFeatureSet, DEFAULT_FEATURE_SET } = lazy.featureSet();
+        const config = loadConfig();
+        // Without the key every row would be written unsigned: the prediction API of a deployment that signs would refuse them all.
+        if (config.modelSigningKey === undefined) throw new Error('MODEL_SIGNING_KEY is not set: recomputing without it would write every row unsigned, which the prediction API of a deployment that signs refuses; run it where the key is set');
+        const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
+        const set = await lazy.storedFeatureSet().readStoredFeatureSet(store, version, 'its rows cannot be recomputed');
+        const report = await lazy.materialize().materializeFeatures(store, set, { recomputeAll: true, signing: { signingKey: config.modelSigningKey } });
+        console.log(`${version}: ${report.rowsRecomputed} rows recomputed and signed, ${report.rowsWritten} new rows written, over ${report.symbols} symbols (${report.durationMs} ms)`);
+      }),
+    );
+  cmd
     .command('latest <symbol>')
     .description('the online feature vector of a symbol (needs REDIS_URL to see what workers published)')
     .option('--version <version>', 'feature-set version (default: the shipped set)')

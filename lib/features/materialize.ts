@@ -33,8 +33,15 @@ export interface MaterializeOptions {
   signal?: AbortSignal;
   /** Threads for per-symbol features (this one included); 1 computes everything here. */
   threads?: number;
-  /** The deployment's MODEL_SIGNING_KEY: with it the vectors published to `cache` are signed (the API refuses unsigned ones). */
+  /** The deployment's MODEL_SIGNING_KEY: with it the rows written and the vectors published to `cache` are signed (the API refuses unsigned ones). */
   signing?: RowSigning;
+  /**
+   * Recompute every stored row of the set from the stored bars and write it again (replacing it), not
+   * only new and stale ones: `mlp features recompute`, so rows written before signing (or without
+   * the key, or edited since) carry the signature of values this process computed. An honest row
+   * comes back byte-identical (an incremental run equals a full recomputation).
+   */
+  recomputeAll?: boolean;
 }
 
 /**
@@ -300,6 +307,10 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
       changed = await staleFrom(store, set, inputs, last, progress);
     }
   }
+  if (options.recomputeAll) {
+    // Every series with stored rows, from its first bar: each of its rows is recomputed and replaced.
+    for (const s of inputs.universe) if (s.dates.length > 0 && last.has(s.symbol)) changed.set(s.symbol, s.dates[0]);
+  }
   const refresh = refreshOf(set, changed, last);
   // Rows from the earliest date any symbol still lacks; older rows are computed but not copied.
   let fromDate = inputs.universe.every((s) => last.has(s.symbol)) ? inputs.universe.map((s) => last.get(s.symbol) as string).sort()[0] : undefined;
@@ -344,7 +355,7 @@ export async function materializeFeatures(store: Database, set: FeatureSet, opti
       else online.push(vector);
     }
     if (added.length + replaced.length >= 20_000 || i === computed.frames.length - 1) {
-      await writeFeatureBatch(store, set.version, { added, replaced, cleared });
+      await writeFeatureBatch(store, set.version, { added, replaced, cleared }, options.signing);
       rowsWritten += added.length;
       rowsRecomputed += replaced.length;
       added = [];

@@ -9,7 +9,7 @@ import { readStoredFeatureSet } from './stored-feature-set';
 import type { FeatureSet } from './feature-set';
 import { staleRows, type StaleRows } from './stale-rows';
 import { NO_ROW_SIGNING, type RowSigning } from '../registry/row-signature';
-import { signVectorText, vectorSignatureProblem } from './vector-signature';
+import { featureRowSignatureProblem, signVectorText, vectorSignatureProblem, type VectorSignatureProblem } from './vector-signature';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
 export interface OnlineFeatureVector {
@@ -263,12 +263,46 @@ function vectorJson(v: OnlineFeatureVector, signingKey: string | undefined): str
 export type FeatureStoreLog = (event: string, detail: Record<string, unknown>) => void;
 
 /**
+ * An offline feature row (feature_rows) that may not be served: with a signing key, one without the
+ * signature its writers give it (unsigned) or whose signature does not match it (edited, moved, or
+ * another key's): featureRowSignatureProblem. The message names the row and the cause.
+ */
+export class RefusedFeatureRowError extends Error {
+  override name = 'RefusedFeatureRowError';
+  constructor(
+    readonly version: string,
+    readonly symbol: string,
+    readonly date: string,
+    readonly problem: VectorSignatureProblem['problem'],
+    detail: string,
+  ) {
+    super(`the offline feature row of ${symbol} on ${date} in feature set ${version} is refused: ${detail}`);
+  }
+}
+
+type StoredRow = { date: string; vals: Uint8Array; signature: string | null; signature_key_id: string | null };
+
+/**
+ * The row's values once its signature holds under `signing`'s key (without a key, as stored); throws
+ * RefusedFeatureRowError otherwise. Every read that serves a row goes through here, so nothing the
+ * features step did not write is served, nor signed into the online store by the re-warm.
+ */
+function servedValues(row: StoredRow, version: string, symbol: string, signing: RowSigning): number[] {
+  if (signing.signingKey !== undefined) {
+    const bad = featureRowSignatureProblem(signing.signingKey, { version, symbol, ...row });
+    if (bad) throw new RefusedFeatureRowError(version, symbol, row.date, bad.problem, bad.detail);
+  }
+  return Array.from(unpackValues(row.vals, `feature row ${symbol} ${row.date} (${version})`));
+}
+
+/**
  * The newest stored (offline) vector of a symbol: the last feature_rows row of the feature set dated
  * no later than `today` (a row dated after it was not computed from bars: the online store refuses
  * such a vector, and so does this), with the set's columns. What the features step published to the
- * online store for that date.
+ * online store for that date. With `signing`'s key the row is served only with its valid signature:
+ * otherwise RefusedFeatureRowError (an older row is not served instead: the refusal is what is wrong).
  */
-export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday(), stale?: StaleRows): Promise<OnlineFeatureVector | undefined> {
+export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday(), stale?: StaleRows, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
   const newest = await newestRowBefore(store, version, symbol, { to: today });
@@ -278,12 +312,12 @@ export async function readOfflineLatest(store: Database, version: string, symbol
   // date says how old it is.
   const mark = (stale ?? (await staleRows(store, await storedSet(store, version), version))).reaches(symbol, newest.date);
   const row = mark === undefined ? newest : await newestRowBefore(store, version, symbol, { before: mark });
-  return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: Array.from(unpackValues(row.vals)) }) : undefined;
+  return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: servedValues(row, version, symbol, signing) }) : undefined;
 }
 
 /** The newest stored row of a symbol dated no later than `to`, or before `before`. */
-function newestRowBefore(store: Database, version: string, symbol: string, bound: { to: string } | { before: string }) {
-  const q = store.db.selectFrom('feature_rows').select(['date', 'vals']).where('version', '=', version).where('symbol', '=', symbol);
+function newestRowBefore(store: Database, version: string, symbol: string, bound: { to: string } | { before: string }): Promise<StoredRow | undefined> {
+  const q = store.db.selectFrom('feature_rows').select(['date', 'vals', 'signature', 'signature_key_id']).where('version', '=', version).where('symbol', '=', symbol);
   return ('to' in bound ? q.where('date', '<=', bound.to) : q.where('date', '<', bound.before)).orderBy('date', 'desc').limit(1).executeTakeFirst();
 }
 
@@ -344,8 +378,12 @@ async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Pr
   return withheld === undefined ? vector : { ...vector, withheld };
 }
 
-/** The newest stored vector of every symbol of a feature set (dated no later than `today`, as readOfflineLatest). */
-export async function readOfflineLatestAll(store: Database, version: string, today: string = utcToday()): Promise<OnlineFeatureVector[]> {
+/**
+ * The newest stored vector of every symbol of a feature set (dated no later than `today`, as
+ * readOfflineLatest). With `signing`'s key a row whose signature does not hold is left out and
+ * handed to `onRefused`: the re-warm signs what it publishes, so it must publish only verified rows.
+ */
+export async function readOfflineLatestAll(store: Database, version: string, today: string = utcToday(), signing: RowSigning = NO_ROW_SIGNING, onRefused: (error: RefusedFeatureRowError) => void = () => undefined): Promise<OnlineFeatureVector[]> {
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
   const stale = await staleRows(store, await storedSet(store, version), version);
@@ -353,39 +391,56 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
   const rows = await store.db
     .selectFrom('feature_rows as r')
     .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
-    .select(['r.symbol', 'r.date', 'r.vals'])
+    .select(['r.symbol', 'r.date', 'r.vals', 'r.signature', 'r.signature_key_id'])
     .where('r.version', '=', version)
     .orderBy('r.symbol')
     .execute();
   const vectors: OnlineFeatureVector[] = [];
   for (const r of rows) {
-    // A newest row computed from since-revised bars: the newest one before them (one read per such symbol).
-    if (stale.reaches(r.symbol, r.date) !== undefined) {
-      const older = await readOfflineLatest(store, version, r.symbol, columns, today, stale);
-      if (older) vectors.push(older);
-      continue;
+    try {
+      // A newest row computed from since-revised bars: the newest one before them (one read per such symbol).
+      if (stale.reaches(r.symbol, r.date) !== undefined) {
+        const older = await readOfflineLatest(store, version, r.symbol, columns, today, stale, signing);
+        if (older) vectors.push(older);
+        continue;
+      }
+      vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: servedValues(r, version, r.symbol, signing) }));
+    } catch (error) {
+      if (!(error instanceof RefusedFeatureRowError)) throw error;
+      onRefused(error);
     }
-    vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: Array.from(unpackValues(r.vals)) }));
   }
   return vectors;
 }
+
+/** Why the offline store was read for a symbol: no online vector under its key, the stored one refused, or the online store unreadable. */
+export type OfflineReadReason = 'missing' | 'refused' | 'cache_unavailable';
+
+/** Per-key log lines kept before the memory of what was logged is reset (each key logs again after). */
+const MAX_LOGGED_KEYS = 100_000;
 
 /**
  * Online feature reads for the prediction API, resilient to the cache: when the cache cannot be
  * read (Redis down: it fails at once, see RedisCache) or has no vector (Redis restarted empty), the
  * newest vector of the offline store answers instead. When the cache comes back it is re-warmed
  * from the offline store, so reads go back to the cache without waiting for the next pipeline run.
+ * Every fallback is counted (onOfflineRead) and logged once per key and reason; with a signing key
+ * an offline row is served, and re-warmed, only with its valid signature (RefusedFeatureRowError).
  */
 export class OnlineFeatureStore {
   /** Column order per feature set (immutable under a version), so a fallback read is one query. */
   private readonly columns = new Map<string, readonly string[]>();
-  private readonly counters = { offlineReads: 0, rewarmed: 0, rewarmFailures: 0, invalidVectors: 0 };
+  private readonly counters = { offlineReads: 0, rewarmed: 0, rewarmFailures: 0, invalidVectors: 0, refusedRows: 0 };
   private cacheFailing = false;
   private readonly log: FeatureStoreLog;
   private readonly removeListener: () => void;
   private rewarming: Promise<number> | undefined;
   /** The refusal last logged per key: a vector refused again for the same reason is counted, not logged again. */
   private readonly refusalsLogged = new Map<string, OnlineVectorProblem>();
+  /** Keys whose missing online vector was logged (until one is served from the online store again). */
+  private readonly missingLogged = new Set<string>();
+  /** The offline row refusal last logged per key. */
+  private readonly rowRefusalsLogged = new Map<string, string>();
 
   constructor(
     private readonly deps: {
@@ -396,6 +451,10 @@ export class OnlineFeatureStore {
       log?: FeatureStoreLog;
       /** Told of every stored vector refused as its key's (parseStoredVector), before the offline store answers instead: the API counts them. */
       onInvalidVector?: (error: InvalidOnlineVectorError) => void;
+      /** Told of every offline row refused (unsigned or not matching its signature under `signing`'s key), by a read or the re-warm: the API counts them with the online refusals. */
+      onRefusedRow?: (error: RefusedFeatureRowError) => void;
+      /** Told of every read answered from the offline store instead of the online one, and why: the API counts them. */
+      onOfflineRead?: (reason: OfflineReadReason) => void;
       /**
        * The deployment's MODEL_SIGNING_KEY: with it a stored vector is served only with its valid
        * signature (refused otherwise, as another symbol's is), and the re-warm writes signed vectors.
@@ -412,7 +471,7 @@ export class OnlineFeatureStore {
     });
   }
 
-  stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number; invalidVectors: number } {
+  stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number; invalidVectors: number; refusedRows: number } {
     return { ...this.counters };
   }
 
@@ -432,11 +491,20 @@ export class OnlineFeatureStore {
         this.cacheFailing = false;
         this.log('features.online_read_recovered', {});
       }
-      if (raw !== undefined) {
-        const at = key(version, symbol);
+      const at = key(version, symbol);
+      if (raw === undefined) {
+        // Served from the offline store, which is not what the writers published: said once per key.
+        if (!this.missingLogged.has(at)) {
+          if (this.missingLogged.size >= MAX_LOGGED_KEYS) this.missingLogged.clear();
+          this.missingLogged.add(at);
+          this.log('features.online_vector_missing', { version, symbol, fallback: 'offline store' });
+        }
+      } else {
         try {
           const vector = parseStoredVector(raw, version, symbol, utcToday(this.deps.now?.()), this.deps.signing?.signingKey);
           this.refusalsLogged.delete(at);
+          this.missingLogged.delete(at);
+          this.rowRefusalsLogged.delete(at);
           return vector;
         } catch (error) {
           if (!(error instanceof InvalidOnlineVectorError)) throw error;
@@ -444,7 +512,7 @@ export class OnlineFeatureStore {
           this.counters.invalidVectors++;
           // Read again on every fetch until rewritten: one line per key and reason, the metric counts each.
           if (this.refusalsLogged.get(at) !== error.problem) {
-            if (this.refusalsLogged.size >= 100_000) this.refusalsLogged.clear();
+            if (this.refusalsLogged.size >= MAX_LOGGED_KEYS) this.refusalsLogged.clear();
             this.refusalsLogged.set(at, error.problem);
             this.log('features.online_vector_refused', { version, symbol, problem: error.problem, error: error.message, fallback: 'offline store' });
           }
@@ -458,17 +526,37 @@ export class OnlineFeatureStore {
         this.log('features.online_read_failed', { error: (error as Error).message, fallback: 'offline store' });
       }
     }
+    this.deps.onOfflineRead?.(cacheError ? 'cache_unavailable' : refused ? 'refused' : 'missing');
     try {
-      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), utcToday(this.deps.now?.()));
+      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), utcToday(this.deps.now?.()), undefined, this.deps.signing);
       if (offline) this.counters.offlineReads++;
       // Nothing to serve instead of a refused vector: say why, rather than that none was published.
       if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
+      if (offline) this.rowRefusalsLogged.delete(key(version, symbol));
       return offline;
     } catch (error) {
       if (refused && error instanceof Error && error.cause === refused) throw error;
+      if (error instanceof RefusedFeatureRowError) {
+        this.rowRefused(error);
+        const online = refused ? refused.message : cacheError ? `the online store failed (${(cacheError as Error).message})` : `the online store holds no vector of ${symbol} in feature set ${version}`;
+        throw new Error(`${online}, and ${error.message}`, { cause: error });
+      }
       const why = cacheError ? `the online store failed (${(cacheError as Error).message}) and ` : '';
       throw new Error(`${why}the offline store failed (${(error as Error).message})`, { cause: error });
     }
+  }
+
+  /** An offline row refused (by a read or the re-warm): counted every time, logged once per key and reason. */
+  private rowRefused(error: RefusedFeatureRowError): void {
+    this.counters.refusedRows++;
+    const at = key(error.version, error.symbol);
+    const logged = `${error.date} ${error.problem}`;
+    if (this.rowRefusalsLogged.get(at) !== logged) {
+      if (this.rowRefusalsLogged.size >= MAX_LOGGED_KEYS) this.rowRefusalsLogged.clear();
+      this.rowRefusalsLogged.set(at, logged);
+      this.log('features.offline_row_refused', { version: error.version, symbol: error.symbol, date: error.date, problem: error.problem, error: error.message });
+    }
+    this.deps.onRefusedRow?.(error);
   }
 
   /** Publishes the offline store's newest vectors (only where the cache has none or an older one). */
@@ -477,7 +565,8 @@ export class OnlineFeatureStore {
       let written = 0;
       try {
         for (const version of [...new Set(versions)]) {
-          const vectors = await readOfflineLatestAll(this.deps.store, version, utcToday(this.deps.now?.()));
+          // Only rows whose signature holds: the re-warm signs what it writes.
+          const vectors = await readOfflineLatestAll(this.deps.store, version, utcToday(this.deps.now?.()), this.deps.signing, (error) => this.rowRefused(error));
           if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors, this.deps.signing);
         }
         this.counters.rewarmed += written;

@@ -127,12 +127,16 @@ export function signedRowText(row: SignedRowFields): string {
 }
 
 /**
- * HMAC-SHA256 by `key` of `text` (UTF-8), hex: the one MAC every signed record of the deployment uses
- * (rows, report records, reference profiles, online feature vectors: lib/features/vector-signature.ts).
- * Each record's text starts with its own scheme name, so no MAC is ever valid as another's.
+ * HMAC-SHA256 by `key` of `text` (UTF-8) followed by `bytes` (as they are), hex: the one MAC every
+ * signed record of the deployment uses (rows, report records, reference profiles, online feature
+ * vectors and offline feature rows: lib/features/vector-signature.ts). Each record's text starts
+ * with its own scheme name, so no MAC is ever valid as another's. `bytes` lets a binary record
+ * (a feature row's packed values) be signed as stored, without an encoding of it per row.
  */
-export function hmacSha256Hex(key: string, text: string): string {
-  return crypto.createHmac('sha256', secretKeyOf(key)).update(text, 'utf8').digest('hex');
+export function hmacSha256Hex(key: string, text: string, bytes?: Uint8Array): string {
+  const hmac = crypto.createHmac('sha256', secretKeyOf(key)).update(text, 'utf8');
+  if (bytes !== undefined) hmac.update(bytes);
+  return hmac.digest('hex');
 }
 
 /** The key as a KeyObject, per key: made once, not per MAC (online vectors are checked on the API's hot path). */

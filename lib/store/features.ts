@@ -2,6 +2,8 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { BadInputError } from '../errors';
 import { fromLittleEndianFloat64, toLittleEndianFloat64 } from '../float64-bytes';
 import type { FeatureSet } from '../features/feature-set';
+import { signFeatureRow } from '../features/vector-signature';
+import { NO_ROW_SIGNING, type RowSigning } from '../registry/row-signature';
 import type { Database } from './database';
 import type { DatabaseSchema } from './schema';
 
@@ -50,25 +52,36 @@ export async function lastFeatureDates(store: Database, version: string): Promis
   return new Map(rows.map((r) => [r.symbol, String(r.last)]));
 }
 
-/** Appends rows; a row already stored for (version, symbol, date) is kept as it was. */
-export async function writeFeatureRows(store: Database, version: string, rows: readonly FeatureRow[]): Promise<void> {
+/**
+ * Appends rows; a row already stored for (version, symbol, date) is kept as it was. `signing`: the
+ * deployment's MODEL_SIGNING_KEY; with it each row is stored with its signature (signFeatureRow),
+ * which the prediction API requires of a row it serves.
+ */
+export async function writeFeatureRows(store: Database, version: string, rows: readonly FeatureRow[], signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   if (rows.length === 0) return;
-  await store.db.transaction().execute((tx) => insertRows(tx, version, rows));
+  await store.db.transaction().execute((tx) => insertRows(tx, version, rows, signing));
 }
 
-async function insertRows(tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[]): Promise<void> {
+/** The stored form of rows: packed values, and with a key their signature (null without: a replaced row loses the old one). */
+function storedRows(version: string, rows: readonly FeatureRow[], signing: RowSigning) {
+  const key = signing.signingKey;
+  return rows.map((r) => {
+    const row = { version, symbol: r.symbol, date: r.date, vals: packValues(r.values) };
+    return { ...row, ...(key === undefined ? { signature: null, signature_key_id: null } : signFeatureRow(key, row)) };
+  });
+}
+
+async function insertRows(tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[], signing: RowSigning): Promise<void> {
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({ version, symbol: r.symbol, date: r.date, vals: packValues(r.values) }));
-    await tx.insertInto('feature_rows').ignore().values(chunk).execute();
+    await tx.insertInto('feature_rows').ignore().values(storedRows(version, rows.slice(i, i + ROWS_PER_STATEMENT), signing)).execute();
   }
 }
 
-async function replaceRows(store: Database, tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[]): Promise<void> {
+async function replaceRows(store: Database, tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[], signing: RowSigning): Promise<void> {
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({ version, symbol: r.symbol, date: r.date, vals: packValues(r.values) }));
-    const insert = tx.insertInto('feature_rows').values(chunk);
-    if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ vals: sql`values(vals)` }).execute();
-    else await insert.onConflict((oc) => oc.columns(['version', 'symbol', 'date']).doUpdateSet((eb) => ({ vals: eb.ref('excluded.vals') }))).execute();
+    const insert = tx.insertInto('feature_rows').values(storedRows(version, rows.slice(i, i + ROWS_PER_STATEMENT), signing));
+    if (store.driver === 'mysql') await insert.onDuplicateKeyUpdate({ vals: sql`values(vals)`, signature: sql`values(signature)`, signature_key_id: sql`values(signature_key_id)` }).execute();
+    else await insert.onConflict((oc) => oc.columns(['version', 'symbol', 'date']).doUpdateSet((eb) => ({ vals: eb.ref('excluded.vals'), signature: eb.ref('excluded.signature'), signature_key_id: eb.ref('excluded.signature_key_id') }))).execute();
   }
 }
 
@@ -82,10 +95,11 @@ export interface ClearedRange {
 
 /**
  * One write batch in one transaction: `added` rows are appended (a stored row is kept), `replaced`
- * rows overwrite the stored ones (recomputed after a revision), `cleared` ranges are deleted. So
+ * rows overwrite the stored ones (recomputed after a revision), `cleared` ranges are deleted, every
+ * row written signed with `signing`'s key when set (writeFeatureRows). So
  * a reader never sees a half-replaced batch, and a crash leaves the batch undone, to be redone.
  */
-export async function writeFeatureBatch(store: Database, version: string, batch: { added: readonly FeatureRow[]; replaced: readonly FeatureRow[]; cleared?: readonly ClearedRange[] }): Promise<void> {
+export async function writeFeatureBatch(store: Database, version: string, batch: { added: readonly FeatureRow[]; replaced: readonly FeatureRow[]; cleared?: readonly ClearedRange[] }, signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   const cleared = batch.cleared ?? [];
   if (batch.added.length === 0 && batch.replaced.length === 0 && cleared.length === 0) return;
   await store.db.transaction().execute(async (tx) => {
@@ -94,8 +108,8 @@ export async function writeFeatureBatch(store: Database, version: string, batch:
       if (c.to !== undefined) q = q.where('date', '<', c.to);
       await q.execute();
     }
-    await replaceRows(store, tx, version, batch.replaced);
-    await insertRows(tx, version, batch.added);
+    await replaceRows(store, tx, version, batch.replaced, signing);
+    await insertRows(tx, version, batch.added, signing);
   });
 }
 

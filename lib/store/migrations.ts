@@ -846,6 +846,21 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0030_feature_row_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY set, every feature_rows row is signed when written
+      // (lib/features/vector-signature.ts signFeatureRow), and the prediction API serves an offline
+      // row (its fallback and re-warm) only with a valid signature: an edited row was served and
+      // re-signed into Redis. Null on rows written before or without the key (nullable: adding it is
+      // instant on MySQL however many rows the table holds).
+      await db.schema.alterTable('feature_rows').addColumn('signature', 'varchar(64)').execute();
+      await db.schema.alterTable('feature_rows').addColumn('signature_key_id', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('feature_rows').dropColumn('signature_key_id').execute();
+      await db.schema.alterTable('feature_rows').dropColumn('signature').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

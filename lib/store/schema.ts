@@ -109,6 +109,10 @@ export interface FeatureRowsTable {
   symbol: string;
   date: string;
   vals: Uint8Array; // float64 little-endian, one per column
+  /** HMAC-SHA256 (hex) of the row by MODEL_SIGNING_KEY (lib/features/vector-signature.ts signFeatureRow); null: written without the key. */
+  signature: string | null;
+  /** Which key made `signature`. */
+  signature_key_id: string | null;
 }
 
 /** Per (feature-set version, input series): what its stored rows were computed from. */

@@ -1,12 +1,13 @@
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../../lib/features/feature-set';
 import { materializeFeatures } from '../../lib/features/materialize';
-import { readOnlineFeatures } from '../../lib/features/online-features';
+import { readOfflineLatest, readOnlineFeatures } from '../../lib/features/online-features';
+import { featureRowSignatureProblem } from '../../lib/features/vector-signature';
 import { importBars } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { upsertBars } from '../../lib/store/bars';
-import { getFeatureSetColumns, readFeatureRows } from '../../lib/store/features';
+import { getFeatureSetColumns, packValues, readFeatureRows } from '../../lib/store/features';
 import { createMysqlTestDatabase, createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 
 const set = defineFeatureSet(DEFAULT_FEATURE_SET);
@@ -76,5 +77,22 @@ describe('feature store on MySQL and SQLite', () => {
     // An older vector never replaces a newer one.
     await materializeFeatures(t.store, set, { cache, to: '2018-06-01' });
     expect((await readOnlineFeatures(cache, set.version, 'SYN03'))?.asOf).toBe('2018-06-29');
+  });
+
+  it('recomputing every row (`mlp features recompute`) signs the rows written before signing and restores an edited one, byte-identical, on MySQL and SQLite', async () => {
+    const signing = { signingKey: 'feature-row-signing-key-0123456789abcdef' };
+    const reference = await storedRows(dbs.sqliteFull);
+    for (const t of [dbs.sqliteIncremental, dbs.mysqlIncremental]) {
+      // Rows written without the key, one of them edited since: neither is served under the key.
+      await t.store.db.updateTable('feature_rows').set({ vals: packValues(new Float64Array(61).fill(9)) }).where('symbol', '=', 'SYN01').where('date', '=', '2018-06-29').execute();
+      await expect(readOfflineLatest(t.store, set.version, 'SYN01', undefined, '2018-07-02', undefined, signing)).rejects.toThrow('it carries no signature');
+      const report = await materializeFeatures(t.store, set, { recomputeAll: true, signing });
+      expect([report.rowsRecomputed, report.rowsWritten]).toEqual([reference.length, 0]);
+      expect(await storedRows(t)).toEqual(reference);
+      const rows = await t.store.db.selectFrom('feature_rows').selectAll().where('version', '=', set.version).execute();
+      expect(rows.filter((r) => featureRowSignatureProblem(signing.signingKey, r) !== undefined)).toEqual([]);
+      const [row] = await readFeatureRows(t.store, set.version, { symbols: ['SYN01'], from: '2018-06-29' });
+      expect((await readOfflineLatest(t.store, set.version, 'SYN01', undefined, '2018-07-02', undefined, signing))?.values).toEqual(Array.from(row.values));
+    }
   });
 });

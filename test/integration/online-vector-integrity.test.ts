@@ -70,7 +70,7 @@ describe('online vectors are served only under their own key (SQLite, in-process
       expect(answer.predictions[0]).toMatchObject({ symbol: a, asOf: own.asOf, class: 0 });
     }
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
-    for (const reason of ['other_symbol', 'future_date', 'malformed', 'length_mismatch', 'other_feature_set']) expect(metrics).toContain(`api_online_vectors_refused_total{reason="${reason}"} 1`);
+    for (const reason of ['other_symbol', 'future_date', 'malformed', 'length_mismatch', 'other_feature_set']) expect(metrics).toContain(`api_online_vectors_refused_total{reason="${reason}",store="online"} 1`);
 
     // No offline row either: the request fails naming the refusal, never served from the wrong vector.
     const [, , c] = market.symbols;

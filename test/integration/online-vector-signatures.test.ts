@@ -10,10 +10,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { RedisCache } from '../../lib/cache/redis-cache';
-import { FEATURES_UPDATED_CHANNEL, publishOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { FEATURES_UPDATED_CHANNEL, OnlineFeatureStore, publishOnlineFeatures, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
 import { registerModel } from '../../lib/registry/model-registry';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
-import { writeFeatureRows } from '../../lib/store/features';
+import { packValues, writeFeatureRows } from '../../lib/store/features';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
@@ -59,7 +59,7 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     const honest = vector('AAPL', [0.1, -0.2, 0.3, -0.4, 0.5]);
     expect(await publishOnlineFeatures(cache, [honest, vector('MSFT', [0.2, 0.1, -0.3, 0.4, -0.5])], SIGNING)).toBe(2);
     // AAPL's newest offline row (the day before): what answers when its online vector is refused.
-    await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: OFFLINE_AS_OF, values: Float64Array.from([-0.5, 0.4, -0.3, 0.2, -0.1]) }]);
+    await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: OFFLINE_AS_OF, values: Float64Array.from([-0.5, 0.4, -0.3, 0.2, -0.1]) }], SIGNING);
 
     api = await startApiStack({ store: t.store, cache, artifactDir: dir, tokens: [TOKEN], signing: SIGNING });
     await api.serving.start();
@@ -118,8 +118,8 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     }
 
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="unsigned"\} [1-9]/);
-    expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="bad_signature"\} [1-9]/);
+    expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="unsigned",store="online"\} [1-9]/);
+    expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="bad_signature",store="online"\} [1-9]/);
 
     // The next signed write replaces a refused vector (same date: the live path's replace), and it is served.
     expect(await replaceOnlineFeatures(cache, [honest, vector('SPLT', [0.3, 0.3, 0.3, 0.3, 0.3])], SIGNING)).toBe(2);
@@ -127,5 +127,51 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     expect((await ask('AAPL')).body.predictions[0]).toMatchObject({ asOf: AS_OF, probability });
     expect((await ask('SPLT')).status).toBe(200);
     expect((await ask('MSFT')).status).toBe(200);
+  });
+
+  it('serves an offline row only with its signature: an edited row is refused when the online vector is missing, and never re-warmed signed', async () => {
+    const { version, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('signed-offline-rows'));
+    const d = separable(200, 5, 1);
+    const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
+    await registerModel(t.store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` }, SIGNING);
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve' });
+    const honest = [0.1, -0.2, 0.3, -0.4, 0.5];
+    // The features step writes the row offline (signed) and online (signed).
+    await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: AS_OF, values: Float64Array.from(honest) }, { symbol: 'MSFT', date: AS_OF, values: Float64Array.from(honest) }], SIGNING);
+    await publishOnlineFeatures(cache, [{ version, symbol: 'AAPL', asOf: AS_OF, columns, values: honest }], SIGNING);
+    api = await startApiStack({ store: t.store, cache, artifactDir: dir, tokens: [TOKEN], signing: SIGNING });
+    await api.serving.start();
+    const ask = async (symbol: string) => {
+      const res = await api!.app.inject({ method: 'GET', url: `/v1/predictions/${symbol}?model=${MODEL}`, headers: auth });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const first = await ask('AAPL');
+    expect(first.status).toBe(200);
+    const probability = first.body.predictions[0].probability as number;
+    // MSFT has no online vector: its signed offline row answers, and the fallback is counted.
+    expect((await ask('MSFT')).body.predictions[0]).toMatchObject({ asOf: AS_OF, probability });
+
+    // The offline row edited (-9,9,-9,9,-9 answered 2.67e-13 against an honest 0.5358), then the online vector removed.
+    await t.store.db.updateTable('feature_rows').set({ vals: packValues(Float64Array.from([-9, 9, -9, 9, -9])) }).where('version', '=', version).where('symbol', '=', 'AAPL').execute();
+    await cache.delete(`features:latest:${version}:AAPL`);
+    await cache.publish(FEATURES_UPDATED_CHANNEL, '{}');
+    let answer = await ask('AAPL');
+    for (let waited = 0; answer.status === 200 && waited < 5000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      answer = await ask('AAPL');
+    }
+    expect(answer.status).toBe(503);
+    expect(answer.body).toEqual({ error: 'features_unavailable', message: expect.stringMatching(/the online store holds no vector of AAPL .*, and the offline feature row of AAPL on 2024-06-28 in feature set .* is refused: its signature does not match it/) });
+
+    // The re-warm (Redis back) publishes MSFT's verified row, not AAPL's edited one.
+    const features = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [version], signing: SIGNING });
+    expect(await features.rewarm()).toBe(1);
+    features.close();
+    expect(await cache.get(`features:latest:${version}:AAPL`)).toBeUndefined();
+    expect(await readOnlineFeatures(cache, version, 'MSFT', undefined, SIGNING)).toMatchObject({ values: honest });
+
+    const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="bad_signature",store="offline"\} [1-9]/);
+    expect(metrics).toMatch(/api_offline_feature_reads_total\{reason="missing"\} [2-9]/);
   });
 });

@@ -5,11 +5,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { InvalidOnlineVectorError, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { InvalidOnlineVectorError, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOfflineLatest, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { packValues, writeFeatureBatch, writeFeatureRows } from '../../lib/store/features';
 import { createSqliteTestDatabase } from '../helpers/databases';
+import { returnsFeatureSet, saveTestFeatureSet } from '../helpers/registration';
 
 const KEY = 'vector-signing-key-0123456789abcdef-0123';
 const SIGNING = { signingKey: KEY };
+const NO_KEY = { signingKey: undefined };
 const VERSION = 'fs-test';
 const key = (symbol: string) => `features:latest:${VERSION}:${symbol}`;
 const vector = (symbol: string, values: number[], extra: Partial<OnlineFeatureVector> = {}): OnlineFeatureVector => ({ version: VERSION, symbol, asOf: '2024-01-04', columns: values.map((_, i) => `c${i}`), values, ...extra });
@@ -131,5 +134,116 @@ describe('online vector signatures', () => {
     // Reported for the record; bounded loosely (a shared machine), the check is once per fetched vector.
     console.log(`online vector parse: ${unsigned.toFixed(1)} µs unsigned, ${signed.toFixed(1)} µs with the signature check (+${(signed - unsigned).toFixed(1)} µs)`);
     expect(signed - unsigned).toBeLessThan(200);
+  });
+});
+
+describe('offline feature row signatures', () => {
+  const ROW_DATE = '2024-06-28';
+  const honestValues = [0.1, -0.2, 0.3, -0.4, 0.5];
+  const edited = [-9, 9, -9, 9, -9];
+
+  async function setUp(signing: { signingKey: string | undefined }) {
+    const t = await createSqliteTestDatabase();
+    const { version, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('signed-offline-rows'));
+    const cache = new MemoryCache();
+    const logged: Array<Record<string, unknown>> = [];
+    const refused: string[] = [];
+    const fallbacks: string[] = [];
+    const features = new OnlineFeatureStore({
+      cache,
+      store: t.store,
+      rewarmVersions: () => [version],
+      signing,
+      now: () => new Date('2024-07-01T12:00:00Z'),
+      log: (event, detail) => logged.push({ event, ...detail }),
+      onInvalidVector: (e) => refused.push(`online:${e.problem}`),
+      onRefusedRow: (e) => refused.push(`offline:${e.problem}`),
+      onOfflineRead: (reason) => fallbacks.push(reason),
+    });
+    const done = async () => {
+      features.close();
+      await t.drop();
+    };
+    return { t, version, columns, cache, features, logged, refused, fallbacks, done };
+  }
+
+  it('refuses an offline row edited after the features step wrote it, and the re-warm does not sign it (-9,9,-9,9,-9 was served and re-signed)', async () => {
+    const s = await setUp(SIGNING);
+    await writeFeatureRows(s.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
+    // Honest and signed: served when the online vector is missing.
+    expect((await s.features.read(s.version, 'AAPL'))?.values).toEqual(honestValues);
+    // A database editor rewrites the blob (what `UPDATE feature_rows SET vals = …` does).
+    await s.t.store.db.updateTable('feature_rows').set({ vals: packValues(Float64Array.from(edited)) }).where('symbol', '=', 'AAPL').execute();
+    await expect(s.features.read(s.version, 'AAPL')).rejects.toThrow(/the offline feature row of AAPL on 2024-06-28 in feature set .* is refused: its signature does not match it/);
+    expect(s.refused).toEqual(['offline:bad_signature']);
+    expect(s.logged.filter((l) => l.event === 'features.offline_row_refused').map((l) => l.problem)).toEqual(['bad_signature']);
+    // The re-warm publishes nothing it could not verify: the online store stays empty.
+    expect(await s.features.rewarm()).toBe(0);
+    expect(await s.cache.get(key('AAPL').replace(VERSION, s.version))).toBeUndefined();
+    expect(s.refused).toEqual(['offline:bad_signature', 'offline:bad_signature']);
+    await s.done();
+  });
+
+  it('refuses an unsigned offline row under the key, and serves it without a key as before', async () => {
+    const s = await setUp(SIGNING);
+    await writeFeatureRows(s.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }]);
+    await expect(s.features.read(s.version, 'AAPL')).rejects.toThrow(/is refused: it carries no signature.*mlp features recompute/);
+    expect(s.refused).toEqual(['offline:unsigned']);
+    await s.done();
+    const plain = await setUp(NO_KEY);
+    await writeFeatureRows(plain.t.store, plain.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(edited) }]);
+    expect((await plain.features.read(plain.version, 'AAPL'))?.values).toEqual(edited);
+    expect(await plain.features.rewarm()).toBe(1);
+    await plain.done();
+  });
+
+  it('binds the signature to the row: values, date, symbol and feature set (a signature copied to another row is refused)', async () => {
+    const s = await setUp(SIGNING);
+    await writeFeatureRows(s.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
+    const aapl = await s.t.store.db.selectFrom('feature_rows').selectAll().where('symbol', '=', 'AAPL').executeTakeFirstOrThrow();
+    expect(aapl.signature).toMatch(/^[0-9a-f]{64}$/);
+    // MSFT's row holds AAPL's values and signature.
+    await s.t.store.db.insertInto('feature_rows').values({ ...aapl, symbol: 'MSFT' }).execute();
+    await expect(s.features.read(s.version, 'MSFT')).rejects.toThrow('its signature does not match it');
+    // AAPL's row moved to a later date.
+    await s.t.store.db.updateTable('feature_rows').set({ date: '2024-06-30' }).where('symbol', '=', 'AAPL').execute();
+    await expect(s.features.read(s.version, 'AAPL')).rejects.toThrow('its signature does not match it');
+    // The signature removed.
+    await s.t.store.db.updateTable('feature_rows').set({ signature: null, signature_key_id: null }).where('symbol', '=', 'AAPL').execute();
+    await expect(s.features.read(s.version, 'AAPL')).rejects.toThrow('it carries no signature');
+    // Another key's signature.
+    const other = await setUp({ signingKey: 'another-signing-key-0123456789abcdef-01' });
+    await writeFeatureRows(other.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
+    await expect(other.features.read(s.version, 'AAPL')).rejects.toThrow(/signed with another key \(key id "[0-9a-f]{8}", this deployment's [0-9a-f]{8}\)/);
+    await other.done();
+    await s.done();
+  });
+
+  it('counts and logs the offline fallback for a missing online vector, and re-warms verified rows signed', async () => {
+    const s = await setUp(SIGNING);
+    await writeFeatureRows(s.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
+    for (let i = 0; i < 3; i++) expect((await s.features.read(s.version, 'AAPL'))?.asOf).toBe(ROW_DATE);
+    expect(s.fallbacks).toEqual(['missing', 'missing', 'missing']);
+    expect(s.logged.filter((l) => l.event === 'features.online_vector_missing')).toEqual([expect.objectContaining({ version: s.version, symbol: 'AAPL', fallback: 'offline store' })]);
+    expect(await s.features.rewarm()).toBe(1);
+    const rewarmed = await readOnlineFeatures(s.cache, s.version, 'AAPL', '2024-07-01', SIGNING);
+    expect(rewarmed).toMatchObject({ asOf: ROW_DATE, values: honestValues });
+    expect(await s.features.read(s.version, 'AAPL')).toMatchObject({ values: honestValues });
+    expect(s.fallbacks).toHaveLength(3);
+    await s.done();
+  });
+
+  it('a replaced row is signed again, and without the key its old signature goes with it', async () => {
+    const t = await createSqliteTestDatabase();
+    const { version } = await saveTestFeatureSet(t.store, returnsFeatureSet('signed-offline-replace'));
+    const row = (values: number[]) => ({ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(values) });
+    await writeFeatureBatch(t.store, version, { added: [row(honestValues)], replaced: [] }, SIGNING);
+    const read = () => readOfflineLatest(t.store, version, 'AAPL', undefined, '2024-07-01', undefined, SIGNING);
+    expect((await read())?.values).toEqual(honestValues);
+    await writeFeatureBatch(t.store, version, { added: [], replaced: [row([1, 2, 3, 4, 5])] }, SIGNING);
+    expect((await read())?.values).toEqual([1, 2, 3, 4, 5]);
+    await writeFeatureBatch(t.store, version, { added: [], replaced: [row([5, 4, 3, 2, 1])] });
+    await expect(read()).rejects.toThrow('it carries no signature');
+    await t.drop();
   });
 });
