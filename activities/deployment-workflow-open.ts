@@ -5,7 +5,7 @@
  * checks that exempt a running deployment's own split ask this instead of taking the row at its word.
  */
 import { Context } from '@temporalio/activity';
-import type { DeploymentOpen, DeploymentWorkflowStatus } from '../lib/serving/served-champion';
+import { deploymentStatusFrom, type DeploymentOpen, type DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 
 /** True while the workflow runs (also across continue-as-new), false once it closed or never existed, undefined outside a worker (no client to ask). */
 export async function deploymentWorkflowOpen(deploymentId: string): Promise<boolean | undefined> {
@@ -27,12 +27,5 @@ export function deploymentStatusCheck(): DeploymentWorkflowStatus | undefined {
   } catch {
     return undefined;
   }
-  return async (deploymentId) => {
-    try {
-      return (await client.workflow.getHandle(deploymentId).describe()).status.name;
-    } catch (error) {
-      if ((error as Error).name === 'WorkflowNotFoundError') return 'NOT_FOUND';
-      throw error;
-    }
-  };
+  return deploymentStatusFrom(client);
 }

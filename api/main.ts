@@ -11,6 +11,7 @@ import { loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
+import { deploymentStatusFrom } from '../lib/serving/served-champion';
 import { openDatabase, StoreBusyError } from '../lib/store/database';
 import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,10 @@ import { checkArtifactStore, openArtifactStore } from '../lib/artifacts/artifact
 export const API_STORE_LOCK_WAIT_MS = 1000;
 /** Tries of a withdrawal alert against a locked store (2, 4, 6, 8 s apart: about 20 s in all). */
 const WITHDRAWAL_ALERT_ATTEMPTS = 5;
+
+/** Longest the routes poll waits for Temporal's answer about a deployment's workflow, then how long it stops asking after a failure. */
+const TEMPORAL_QUESTION_MS = 2000;
+const TEMPORAL_RETRY_MS = 30_000;
 
 /** A shutdown that hangs (a stuck store) must not keep the process alive forever. */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -98,23 +103,42 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     };
     raise().catch((error: unknown) => log('serving.alert_failed', { model: event.model, version: event.version, error: (error as Error).message }));
   };
-  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey }, onWithdrawn });
-  const predictionLog = new PredictionLogWriter(store, { log });
-  let servingStarted = false;
-  // Temporal is reached only when an admin rollback finds a running deployment to stop (as `mlp models rollback`).
+  // Temporal is reached only when an admin rollback finds a running deployment to stop (as `mlp models rollback`),
+  // or when the poll asks whether a deployment that wrote a model's routes still runs.
   let temporal: Promise<import('@temporalio/client').Client> | undefined;
-  const abortDeployment = async (deploymentId: string, input: { by: string; reason: string }): Promise<{ status: string }> => {
+  const temporalClient = async (what: string) => {
     temporal ??= (async () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK is loaded on first use, as the CLI loads it (client/lazy.ts)
       const { Client, Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
       return new Client({ connection: await Connection.connect({ address: config.temporalAddress, connectTimeout: 5000 }), namespace: config.temporalNamespace });
     })();
-    const client = await temporal.catch((error: unknown) => {
+    return temporal.catch((error: unknown) => {
       temporal = undefined;
-      throw new Error(`cannot reach Temporal at ${config.temporalAddress} to abort ${deploymentId}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`cannot reach Temporal at ${config.temporalAddress} to ${what}: ${(error as Error).message}`, { cause: error });
     });
+  };
+  const abortDeployment = async (deploymentId: string, input: { by: string; reason: string }): Promise<{ status: string }> => {
+    const client = await temporalClient(`abort ${deploymentId}`);
     return client.workflow.getHandle(deploymentId).executeUpdate<{ status: string }, [{ by: string; reason: string }]>('abort', { args: [input] });
   };
+  // A terminated deployment workflow leaves its row 'running' and cannot roll back: the poll asks
+  // Temporal before taking the row at its word. Temporal unreachable: the row is taken at its word
+  // (as before), and Temporal is not asked again for a while, so the poll never waits on it.
+  let temporalDownUntil = 0;
+  const deploymentOpen = async (deploymentId: string): Promise<boolean> => {
+    if (Date.now() < temporalDownUntil) return true;
+    try {
+      const client = await temporalClient(`ask whether deployment ${deploymentId} still runs`);
+      return (await client.withDeadline(Date.now() + TEMPORAL_QUESTION_MS, () => deploymentStatusFrom(client)(deploymentId))) === 'RUNNING';
+    } catch (error) {
+      temporalDownUntil = Date.now() + TEMPORAL_RETRY_MS;
+      log('serving.temporal_unreachable', { deploymentId, error: (error as Error).message });
+      return true;
+    }
+  };
+  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey }, onWithdrawn, deploymentOpen });
+  const predictionLog = new PredictionLogWriter(store, { log });
+  let servingStarted = false;
   const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, featureGraceMinutes: config.apiFeatureGraceMinutes, abortDeployment });
 
   const closeAll = async (): Promise<number> => {

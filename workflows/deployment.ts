@@ -20,14 +20,16 @@
  * before its history grows large; see workflows/deployment/rollout.ts.
  * Updates: approveStart, approveStep, overrideBlock, promote, pause, resume, abort (validated, they
  * return the new state; workflows/deployment/controls.ts). Query: deploymentState.
+ * Cancelling the workflow (`temporal workflow cancel`, the Web UI) ends it as abort does, rolled
+ * back, row 'cancelled', alert deployment_cancelled; then it ends cancelled (Rollout.endCancelled).
  * Changing this code safely: docs/changing-workflows.md.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../lib/deployment/plan';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { Controls } from './deployment/controls';
-import { Rollout } from './deployment/rollout';
+import { Rollout, uninterrupted } from './deployment/rollout';
 import { initialState, logDecision, type DeploymentCarry, type DeploymentState } from './deployment/state';
 import { DEPLOYMENT_RETRY } from './retry-policies';
 
@@ -40,14 +42,25 @@ export async function deploymentWorkflow(request: DeploymentRequest, carried?: D
   const state = carried?.state ?? initialState(workflowInfo().workflowId, request);
   const controls = new Controls(state, carried?.controls);
   controls.register();
-  if (carried) return new Rollout({ request, state: withPlan(state), controls, position: carried.position, deploymentStart: carried.deploymentStart }).run();
+  if (carried) return untilCancelled(new Rollout({ request, state: withPlan(state), controls, position: carried.position, deploymentStart: carried.deploymentStart }), (r) => r.run());
 
-  const { plan, championVersion } = await beginDeployment({ deploymentId: state.deploymentId, request });
+  // Run to its end even if cancelled meanwhile: the row and the canary alias it writes are then there for the rollout to end.
+  const { plan, championVersion } = await uninterrupted(() => beginDeployment({ deploymentId: state.deploymentId, request }));
   Object.assign(state, { plan, championVersion, steps: plan.canary.steps });
   const rollout = new Rollout({ request, state: withPlan(state), controls, position: { phase: 'approval' }, deploymentStart: new Date().toISOString() });
-  if (championVersion === null || championVersion === plan.challengerVersion) return rollout.promoteAtOnce();
+  if (championVersion === null || championVersion === plan.challengerVersion) return untilCancelled(rollout, (r) => r.promoteAtOnce());
   logDecision(state, `deploying v${plan.challengerVersion} against champion v${championVersion} (${plan.mode})`);
-  return rollout.run();
+  return untilCancelled(rollout, (r) => r.run());
+}
+
+/** Runs the rollout; a cancellation of the workflow first ends the deployment (Rollout.endCancelled), then ends the workflow cancelled. */
+async function untilCancelled(rollout: Rollout, go: (r: Rollout) => Promise<DeploymentState>): Promise<DeploymentState> {
+  try {
+    return await go(rollout);
+  } catch (error) {
+    if (isCancellation(error)) await rollout.endCancelled();
+    throw error;
+  }
 }
 
 /** The same object (the query and the update handlers read it), typed as having its plan. */

@@ -48,6 +48,23 @@ export type DeploymentOpen = (deploymentId: string) => Promise<boolean>;
 /** The status of a deployment's workflow as Temporal names it ('RUNNING', 'TERMINATED', 'FAILED', …; 'NOT_FOUND' when there is none). */
 export type DeploymentWorkflowStatus = (deploymentId: string) => Promise<string>;
 
+/** What of a Temporal client (@temporalio/client's Client) the status is asked of: this module loads no SDK. */
+export interface WorkflowDescriber {
+  workflow: { getHandle(workflowId: string): { describe(): Promise<{ status: { name: string } }> } };
+}
+
+/** The status question asked of `client` (a worker's activity client, the API's own). */
+export function deploymentStatusFrom(client: WorkflowDescriber): DeploymentWorkflowStatus {
+  return async (deploymentId) => {
+    try {
+      return (await client.workflow.getHandle(deploymentId).describe()).status.name;
+    } catch (error) {
+      if ((error as Error).name === 'WorkflowNotFoundError') return 'NOT_FOUND';
+      throw error;
+    }
+  };
+}
+
 export interface OwnershipOptions {
   /** Asked before a running deployment's own split is exempted (else deploymentStatus is; without either the row is taken at its word). */
   deploymentOpen?: DeploymentOpen;

@@ -35,7 +35,7 @@ import type { Database } from '../store/database';
 import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Route } from './routing';
-import { servedChampionDisagreements } from './served-champion';
+import { servedChampionDisagreements, type DeploymentOpen } from './served-champion';
 import { anchorRoute, describeDegradation, routesWithout, variantsOf, withdrawalReasonOf, type ServingDegradation, type WithdrawalReason, type WithdrawnVersion } from './withdrawal';
 
 export type { ServingDegradation, WithdrawalReason, WithdrawnVersion } from './withdrawal';
@@ -103,6 +103,12 @@ export interface ServingModelsDeps {
   onWithdrawn?: (event: WithdrawalEvent) => void;
   /** How often a withdrawn version whose row did not change is verified again (ms, default 30000): a repaired artifact is taken back. */
   withdrawnRetryMs?: number;
+  /**
+   * Whether a deployment's workflow is still open (asked of Temporal by the API process). Without
+   * it, a 'running' deployments row is taken at its word: a split written by a deployment whose
+   * workflow was terminated (which can clean nothing up) passed as its own until its row ended.
+   */
+  deploymentOpen?: DeploymentOpen;
 }
 
 /** "v3 (champion), v4 (canary), v5 (shadow)". */
@@ -379,7 +385,7 @@ export class ServingModels {
   private async checkChampionAlias(routes: readonly ServingRoutes[]): Promise<void> {
     let found: Map<string, string>;
     try {
-      found = await servedChampionDisagreements(this.deps.store, routes);
+      found = await servedChampionDisagreements(this.deps.store, routes, this.deps.deploymentOpen ? { deploymentOpen: this.deps.deploymentOpen } : {});
     } catch (error) {
       this.counters.readFailures++;
       this.fail('serving.read_failed', undefined, error);

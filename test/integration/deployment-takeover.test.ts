@@ -5,13 +5,17 @@
  *   workflow ended without recording it (terminated) does not hold the model;
  * - a manual rollback during a canary (`mlp models rollback`, POST /v1/admin/rollback) is not
  *   undone: the deployment it stops (or that notices on its own) leaves the traffic and the
- *   champion alias on the version rolled back to.
+ *   champion alias on the version rolled back to;
+ * - a deployment whose workflow is cancelled in Temporal (`temporal workflow cancel`, the Web UI)
+ *   ends as an abort does, rolled back, its row ended and an alert raised, then ends cancelled.
  */
 import crypto from 'node:crypto';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { servedChampionDisagreements } from '../../lib/serving/served-champion';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { buildCliIfStale } from '../../scripts/build';
@@ -209,5 +213,45 @@ describe('deployments and the people who take their traffic over (real Temporal 
     } finally {
       await api.close();
     }
+  });
+
+  it('a deployment whose workflow is cancelled in Temporal rolls back, ends its row cancelled and raises an alert, then ends cancelled', async () => {
+    const { name, v } = await model('cancelled', 3, [1, 2]);
+    const [, v2, v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      // A single 100% step: the challenger on every request, the champion's route at weight 0.
+      const id = `deploy-${name}`;
+      const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } });
+      await waitFor(id, (s) => s.status === 'canary' && s.challengerWeight === 1, 'its canary step');
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual([{ variant: 'canary', version: v3, weight: 1 }, { variant: 'champion', version: v2, weight: 0 }]);
+
+      await handle.cancel();
+      const ended = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      expect((ended as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      await recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-rolled-back`, id);
+      // Before, the routes, the aliases and the row stayed as they were: v3 on every request, nothing reported.
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v2));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow()).toEqual({ status: 'cancelled', running_model: null });
+      const state = await handle.query(deploymentStateQuery);
+      expect(state.status).toBe('cancelled');
+      expect(state.decisions.at(-1)?.message).toBe(`rolled back to v${v2}: the deployment workflow was cancelled`);
+      const alerts = await t.store.db.selectFrom('alerts').select(['rule', 'severity', 'subject', 'message']).where('rule', '=', 'deployment_cancelled').where('subject', '=', `model ${name}`).execute();
+      expect(alerts).toEqual([{ rule: 'deployment_cancelled', severity: 'warning', subject: `model ${name}`, message: `deployment ${id} of ${name} v${v3} was cancelled in Temporal, not aborted (mlp deployments abort): rolled back to v${v2}: the deployment workflow was cancelled` }]);
+      expect((await servedChampionDisagreements(t.store, [(await readServingRoutes(t.store, name))!])).get(name)).toBeUndefined();
+
+      // Cancelled while awaiting approval: nothing had moved, nothing moves; the row ends cancelled.
+      const waiting = `waiting-${name}`;
+      const before = await readServingRoutes(t.store, name);
+      const approval = await start(waiting, { model: name, challengerVersion: v3, startedBy: 'test', requireApproval: true });
+      await waitFor(waiting, (s) => s.status === 'awaiting-approval', 'approval');
+      await approval.cancel();
+      await expect(approval.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(await readServingRoutes(t.store, name)).toEqual(before);
+      expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', waiting).executeTakeFirstOrThrow()).toEqual({ status: 'cancelled', running_model: null });
+      expect((await approval.query(deploymentStateQuery)).decisions.at(-1)?.message).toBe('not deployed: the deployment workflow was cancelled');
+    });
   });
 });

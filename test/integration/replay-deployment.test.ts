@@ -54,6 +54,8 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-continue-as-new-run3`,
   // A deployment that found its traffic taken over (test/integration/deployment-takeover.test.ts).
   `deployment-${DEPLOYMENT_RECORDING_TAG}-superseded-by-rollback`,
+  // A canary whose workflow was cancelled in Temporal, rolled back first (patched('rollback-on-cancel')): the same file.
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-rolled-back`,
   // Steps judged on their own window, versions verified before every traffic move (patched('verify-before-moves')):
   // test/integration/deployment-step-evidence.test.ts.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-step-evidence-promoted`,

@@ -144,6 +144,15 @@ describe.each(DRIVERS)('routes and champion alias watched for agreement on %s', 
     // Terminated: reported, though the split names the alias's version as champion as a hand-written one may.
     expect((await servedChampionDisagreements(t.store, await routes(), { deploymentStatus: async () => 'TERMINATED' })).get('orphaned')).toBe(`${head}its workflow is terminated and its row says running${tail}`);
     expect((await servedChampionDisagreements(t.store, await routes(), { deploymentOpen: async () => false })).get('orphaned')).toBe(`${head}its workflow is closed and its row says running${tail}`);
+    // The API's poll asks too, where it can reach Temporal: before, it took the running row at its word.
+    const serving = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(artifactDir), pollMs: 100, deploymentOpen: async (id) => id !== 'orphan-d' });
+    try {
+      await serving.start();
+      await until('the left split reported by the poll', () => serving.championMismatch('orphaned') !== undefined);
+      expect(serving.championMismatch('orphaned')).toBe(`${head}its workflow is closed and its row says running${tail}`);
+    } finally {
+      await serving.close();
+    }
     // Its row marked failed (by the next deployment's start or a monitoring run): reported with no Temporal to ask, as the API does.
     await t.store.db.updateTable('deployments').set({ status: 'failed', running_model: null }).where('id', '=', 'orphan-d').execute();
     expect((await servedChampionDisagreements(t.store, await routes())).get('orphaned')).toBe(`${head}it ended failed${tail}`);

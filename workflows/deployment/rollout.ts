@@ -7,7 +7,7 @@
  * suggests it, at the next wait, and (b) at a step boundary once past half that budget, so a step
  * starts with room. Never while an update handler is still running: those are settled first.
  */
-import { allHandlersFinished, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
@@ -37,6 +37,24 @@ type Unverified = { unverified: UnverifiedVersion[] };
  */
 const VERIFY_BEFORE_MOVES = 'verify-before-moves';
 
+/**
+ * Runs that record this marker end a cancelled workflow (`temporal workflow cancel`, the Web UI's
+ * "Request cancellation") as an abort ends: traffic back to the champion, the row ended 'cancelled',
+ * a deployment_cancelled alert. Older histories ended cancelled at once, leaving the challenger
+ * serving; replayed (a query of such a closed run), they must end so again.
+ */
+const ROLLBACK_ON_CANCEL = 'rollback-on-cancel';
+export const CANCELLED_REASON = 'the deployment workflow was cancelled';
+
+/**
+ * A traffic move or the deployment's record, run to its end even when the workflow is cancelled
+ * meanwhile: cancelled half-way, the activity could still write after the cancellation's rollback
+ * (a step's split over the champion's), or a promotion could land with nothing recording it. Only in
+ * runs with the ROLLBACK_ON_CANCEL marker: an older run cancelled mid-activity asked to cancel it (a
+ * command), and replays so.
+ */
+export const uninterrupted = <T>(move: () => Promise<T>): Promise<T> => (patched(ROLLBACK_ON_CANCEL) ? CancellationScope.nonCancellable(move) : move());
+
 const unverifiedText = (unverified: UnverifiedVersion[]) => unverified.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`).join('; ');
 
 /**
@@ -62,6 +80,8 @@ export class Rollout {
   private readonly controls: Controls;
   private position: Position;
   private readonly by: string;
+  /** finishDeployment has recorded the end: a cancellation arriving after it has nothing left to do. */
+  private recorded = false;
 
   constructor(private readonly input: RolloutInput) {
     this.state = input.state;
@@ -93,7 +113,7 @@ export class Rollout {
   /** Champion absent (first model) or already the challenger: no comparison possible, one route. */
   async promoteAtOnce(): Promise<DeploymentState> {
     const first = this.state.championVersion === null;
-    const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' });
+    const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' }));
     const taken = supersededBy(promoted);
     if (taken !== undefined) return this.finish('kept-champion', `v${this.plan.challengerVersion} not deployed, nothing moved: ${taken}`);
     this.state.challengerWeight = 1;
@@ -137,7 +157,7 @@ export class Rollout {
       this.state.status = shadow ? 'shadow' : 'canary';
       this.state.step = p.step;
       const deploymentId = this.state.deploymentId;
-      const moved = await setTrafficSplit(
+      const moved = await uninterrupted(() => setTrafficSplit(
         shadow
           ? { model: this.plan.model, mode: 'single', routes: [{ variant: 'champion', version: this.champion, weight: 1 }], shadow: { version: challenger }, updatedBy: this.by, reason: `shadow phase for v${challenger}`, deploymentId }
           : {
@@ -149,7 +169,7 @@ export class Rollout {
               reason: `canary step ${p.step + 1}/${steps.length}: ${steps[p.step]}%`,
               deploymentId,
             },
-      );
+      ));
       const taken = supersededBy(moved);
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = weight;
@@ -168,7 +188,7 @@ export class Rollout {
     if (next >= steps.length) {
       const unservable = await this.verifyBeforeMove('before the promotion', false);
       if (unservable) return unservable;
-      const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` });
+      const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: challenger, championVersion: this.champion, movedBy: this.by, reason: `canary passed ${steps.length} steps` }));
       const taken = supersededBy(promoted);
       if (taken !== undefined) return this.stopSuperseded(taken);
       this.state.challengerWeight = 1;
@@ -283,7 +303,7 @@ export class Rollout {
     if (!p.splitSet) {
       const stopped = await this.verifyBeforeMove('before the A/B test', true);
       if (stopped) return stopped;
-      const moved = await setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId });
+      const moved = await uninterrupted(() => setTrafficSplit({ model: plan.model, mode: 'ab', routes: [{ variant: 'B', version: challenger, weight }, { variant: 'A', version: champion, weight: 1 - weight }], updatedBy: this.by, reason: `A/B test v${champion} vs v${challenger}`, deploymentId: this.state.deploymentId }));
       const taken = supersededBy(moved);
       if (taken !== undefined) return this.stopSuperseded(taken);
       Object.assign(p, { splitSet: true, deadline: Date.now() + plan.ab.deadlineSeconds * 1000 });
@@ -394,7 +414,7 @@ export class Rollout {
   private async promote(reason: string, message: string): Promise<DeploymentState> {
     const unservable = await this.verifyBeforeMove('before the promotion', false);
     if (unservable) return unservable;
-    const promoted = await promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason });
+    const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.champion, movedBy: this.by, reason }));
     const taken = supersededBy(promoted);
     if (taken !== undefined) return this.stopSuperseded(taken);
     this.state.challengerWeight = 1;
@@ -462,30 +482,30 @@ export class Rollout {
     return unverified.length === 0 ? undefined : this.stopUnservableChampion(unverified, `while rolling back: ${reason}`);
   }
 
-  private async keepChampion(reason: string, options: { alert?: boolean; verifyChampion?: boolean } = {}): Promise<DeploymentState> {
+  private async keepChampion(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
-    const done = await rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason });
+    const done = await uninterrupted(() => rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
     this.state.challengerWeight = 0;
     if (options.alert) {
       await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${this.plan.model}`, message: `v${this.plan.challengerVersion} (B) withdrawn: ${reason}`, evidence: { deploymentId: this.state.deploymentId, analyses: this.state.analyses.slice(-3) } });
     }
     const left = done ? done.trafficLeft : undefined;
-    return this.finish('kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
+    return this.finish(options.status ?? 'kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
-  private async rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean } = {}): Promise<DeploymentState> {
+  private async rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
     const { state, plan } = this;
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
-    const done = await rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason });
+    const done = await uninterrupted(() => rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason }));
     state.challengerWeight = 0;
     if (alert) {
       await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${plan.model}`, message: `v${plan.challengerVersion} rolled back: ${reason}`, evidence: { deploymentId: state.deploymentId, analyses: state.analyses.slice(-3) } });
     }
     // A rollback that found the traffic taken over left it alone (the champion may be what was rolled away from).
     const left = done ? done.trafficLeft : undefined;
-    return this.finish('rolled-back', left === undefined ? `rolled back to v${this.champion}: ${reason}` : `v${plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
+    return this.finish(options.status ?? 'rolled-back', left === undefined ? `rolled back to v${this.champion}: ${reason}` : `v${plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
   /** Final status, outcome stored; returns once every update handler has answered. */
@@ -494,8 +514,41 @@ export class Rollout {
     this.state.blockers = [];
     this.controls.settle();
     this.log(message);
-    await finishDeployment({ deploymentId: this.state.deploymentId, status, outcome: this.state });
+    await uninterrupted(() => finishDeployment({ deploymentId: this.state.deploymentId, status, outcome: this.state }));
+    this.recorded = true;
     await condition(allHandlersFinished);
     return this.state;
+  }
+
+  /**
+   * The workflow was cancelled (`temporal workflow cancel`, the Web UI's "Request cancellation"),
+   * which no update or validator sees: the deployment ends as an abort at the same place ends (traffic
+   * back to the champion and the canary alias cleared, or the A/B test ended keeping the champion;
+   * nothing moved before the traffic did), its row 'cancelled', and deployment_cancelled says so,
+   * all in a scope the cancellation cannot interrupt. Left to itself, the cancelled run ended with
+   * the challenger serving, its row 'running' and nothing reported. The caller rethrows the
+   * cancellation, so the workflow still ends cancelled. False for a replayed history from before
+   * this handling (it ended cancelled at once).
+   */
+  async endCancelled(): Promise<boolean> {
+    // Recorded already (a cancellation while the update handlers were being answered): it has ended.
+    if (this.recorded) return true;
+    if (!patched(ROLLBACK_ON_CANCEL)) return false;
+    await uninterrupted(async () => {
+      const { state, plan } = this;
+      this.log('the workflow was cancelled: ending as an abort does');
+      const p = this.position;
+      if (p.phase === 'approval') await this.finish('cancelled', `not deployed: ${CANCELLED_REASON}`);
+      else if (p.phase === 'ab') await this.keepChampion(CANCELLED_REASON, { status: 'cancelled' });
+      else await this.rollBack(CANCELLED_REASON, false, { status: 'cancelled' });
+      await raiseAlert({
+        rule: 'deployment_cancelled',
+        severity: 'warning',
+        subject: `model ${plan.model}`,
+        message: `deployment ${state.deploymentId} of ${plan.model} v${plan.challengerVersion} was cancelled in Temporal, not aborted (mlp deployments abort): ${state.decisions[state.decisions.length - 1].message}`,
+        evidence: { deploymentId: state.deploymentId, status: state.status, analyses: state.analyses.slice(-3) },
+      });
+    });
+    return true;
   }
 }

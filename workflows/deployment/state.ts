@@ -19,9 +19,11 @@ export type DeploymentStatus =
   | 'rolled-back'
   | 'kept-champion'
   /** Ended without rolling back: the champion no longer verifies, so the traffic was left as it was for a person. */
-  | 'stopped';
+  | 'stopped'
+  /** Its workflow was cancelled (`temporal workflow cancel`, the Web UI): rolled back as an abort is, then ended cancelled. */
+  | 'cancelled';
 
-export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion', 'stopped'];
+export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion', 'stopped', 'cancelled'];
 export const isFinal = (status: DeploymentStatus) => FINAL_STATUSES.includes(status);
 
 export interface AnalysisRecord {
