@@ -125,7 +125,7 @@ export interface WriteServingRoutesInput extends ServingSplitInput {
   championCheck?: (aliasChampion: number | undefined) => void;
   /**
    * The deployment writing (its `deployments` row): the generation written, or kept when the split
-   * is already so, is recorded on its row in the same transaction. A running deployment's own split
+   * is already its own (same split, same updatedBy), is recorded on its row in the same transaction. A running deployment's own split
    * is exempt from the champion check only at the generation its row records
    * (lib/serving/served-champion.ts); recorded after the write, a check in between judged its own
    * last canary step a mismatch.
@@ -226,8 +226,9 @@ const CONCURRENT_WRITE_ATTEMPTS = 8;
  * Validates and stores a new split for a model (the generation after the row's and every one its
  * history holds, with a history row, in one transaction), then announces it on
  * `serving:routes`. Writing the split that is already current
- * is a no-op that returns the current routes. Refuses when `expectedGeneration` is given and the
- * current generation differs.
+ * is a no-op that returns the current routes, except for a deployment (`deploymentId`) writing a
+ * split another writer left: that is a new generation naming it. Refuses when `expectedGeneration`
+ * is given and the current generation differs.
  */
 export async function writeServingRoutes(store: Database, cache: Cache, input: WriteServingRoutesInput): Promise<ServingRoutes> {
   if (!MODEL_NAME.test(input.model)) throw new ServingRoutesError(`model name "${input.model}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
@@ -298,7 +299,13 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       const record = async (written: number) => {
         if (input.deploymentId !== undefined) await tx.updateTable('deployments').set({ routes_generation: written }).where('id', '=', input.deploymentId).execute();
       };
-      if (current && sameSplit(storedSplit(current, current.salt), next)) {
+      // A deployment writing the split another writer left (a closed deployment's step, the same
+      // canary again) takes it over as a new generation naming it: kept as a no-op, the routes went
+      // on naming the old writer, so the running deployment's own split was reported as left by a
+      // closed one (lib/serving/served-champion.ts judges ownership by the writer of record). The
+      // salt is kept, so no request changes variant. Its own split written again stays a no-op.
+      const takenOver = input.deploymentId !== undefined && current !== undefined && current.updatedBy !== input.updatedBy;
+      if (current && !takenOver && sameSplit(storedSplit(current, current.salt), next)) {
         await alias();
         await record(current.generation);
         return { routes: current, changed: false };

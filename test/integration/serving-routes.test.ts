@@ -13,6 +13,7 @@ import {
   singleRoute,
   writeServingRoutes,
 } from '../../lib/serving/serving-routes';
+import { servedChampionDisagreements } from '../../lib/serving/served-champion';
 import type { Database } from '../../lib/store/database';
 import { DRIVERS, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
@@ -51,6 +52,7 @@ describe.each(DRIVERS)('serving routes on %s (real Redis)', (_driver, create) =>
     await registerVersions(t.store, dir, 'direction-5d', 3);
     await registerVersions(t.store, dir, 'vol-20d', 1);
     await registerVersions(t.store, dir, 'reset-5d', 2);
+    await registerVersions(t.store, dir, 'handover-5d', 2);
     cache = new RedisCache(TEST_REDIS_URL, `mlp-test-${crypto.randomBytes(3).toString('hex')}:`);
     announced = [];
     unsubscribe = await cache.subscribe(SERVING_ROUTES_CHANNEL, (m) => announced.push(m));
@@ -141,5 +143,36 @@ describe.each(DRIVERS)('serving routes on %s (real Redis)', (_driver, create) =>
     expect(next.generation).toBe(4);
     expect((await servingRouteHistory(t.store, model)).map((h) => h.generation)).toEqual([1, 2, 3, 4]);
     expect(await readServingRoutes(t.store, model)).toEqual(next);
+  });
+
+  it("a deployment writing the split a closed deployment left takes it over as a new generation, salt kept; its own split again is a no-op", async () => {
+    const model = 'handover-5d';
+    const deployment = (id: string, status: string, generation: number) => t.store.db.insertInto('deployments').values({ id, model, mode: 'canary', champion_version: 1, challenger_version: 2, status, plan: '{}', outcome: null, started_by: 'test', started_at: new Date().toISOString(), ended_at: null, running_model: status === 'running' ? model : null, routes_generation: generation, challenger_sha256: null, champion_sha256: null }).execute();
+    const recorded = async (id: string) => Number((await t.store.db.selectFrom('deployments').select('routes_generation').where('id', '=', id).executeTakeFirstOrThrow()).routes_generation);
+    await writeServingRoutes(t.store, cache, { model, mode: 'single', routes: singleRoute(1), updatedBy: 'ops', reason: 'v1', alias: { alias: 'champion', version: 1, movedBy: 'ops', reason: 'v1' } });
+    // dep-a's first step (5%), then dep-a ended without rolling back (cancelled, failed).
+    await deployment('dep-a', 'running', 1);
+    const step = { model, mode: 'canary' as const, routes: canary(0.05), reference: 'champion' };
+    const left = await writeServingRoutes(t.store, cache, { ...step, updatedBy: 'deployment dep-a', reason: 'canary step 1/4: 5%', deploymentId: 'dep-a' });
+    await t.store.db.updateTable('deployments').set({ status: 'failed', running_model: null }).where('id', '=', 'dep-a').execute();
+    // dep-c, started over that split as the report recommends, writes the same step.
+    await deployment('dep-c', 'running', left.generation);
+    const taken = await writeServingRoutes(t.store, cache, { ...step, updatedBy: 'deployment dep-c', reason: 'canary step 1/4: 5%', deploymentId: 'dep-c' });
+    // Before, the write was a no-op: the routes kept naming dep-a at generation 2, dep-c's row recorded 2,
+    // and the running dep-c's split was reported as the one dep-a left.
+    expect(taken).toMatchObject({ generation: left.generation + 1, updatedBy: 'deployment dep-c', salt: left.salt, routes: left.routes });
+    expect(await recorded('dep-c')).toBe(taken.generation);
+    expect(await readServingRoutes(t.store, model)).toEqual(taken);
+    expect((await servingRouteHistory(t.store, model)).map((h) => [h.generation, h.updatedBy])).toEqual([
+      [1, 'ops'],
+      [2, 'deployment dep-a'],
+      [3, 'deployment dep-c'],
+    ]);
+    expect((await servedChampionDisagreements(t.store, [taken])).get(model)).toBeUndefined();
+    // Its own split written again (an activity retried): a no-op, the generation kept and recorded.
+    expect(await writeServingRoutes(t.store, cache, { ...step, updatedBy: 'deployment dep-c', reason: 'canary step 1/4: 5% (retried)', deploymentId: 'dep-c' })).toEqual(taken);
+    expect(await recorded('dep-c')).toBe(taken.generation);
+    // A person writing the same split is no deployment: a no-op as before, nothing taken over.
+    expect(await writeServingRoutes(t.store, cache, { ...step, updatedBy: 'ops', reason: 'same again' })).toEqual(taken);
   });
 });
