@@ -29,6 +29,14 @@ export const MIN_PRICE = 1e-6;
 export const MAX_VOLUME = 1e14;
 
 /**
+ * The smallest step a price of `price` is quoted in: a cent, or 0.0001 under 1 (US quotes below $1
+ * tick at 0.0001, SEC Rule 612). A price written more coarsely than this was rounded by its writer.
+ */
+export function quoteTick(price: number): number {
+  return Math.abs(price) < 1 ? 1e-4 : 0.01;
+}
+
+/**
  * Why `value` (a price, or a volume with `volume`) breaks the limits above, or undefined:
  * "is not a finite number", "is beyond 1e+7", "is below 1e-6".
  */

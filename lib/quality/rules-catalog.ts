@@ -18,6 +18,7 @@ export const QUALITY_RULES = {
   non_numeric: { severity: 'reject', meaning: 'a numeric field holds text' },
   implausible_value: { severity: 'reject', meaning: 'a price beyond 1e7 or positive below 1e-6, a volume beyond 1e14, or a value that is not finite, as read or after --adjust' },
   imprecise_volume: { severity: 'reject', meaning: "a volume written in exponent notation with fewer significant digits than it has digits to the units (1.82E+06 for 1,824,755 shares: a spreadsheet's scientific format rounded it); a stored bar of the date is kept" },
+  imprecise_price: { severity: 'reject', meaning: "a price written in exponent notation whose last digit stands for more than the cent it is quoted to (0.0001 under 1), or than the file's other prices are written to (1.54E+02 for 153.85: a spreadsheet's scientific format rounded it); a stored bar of the date is kept" },
   invalid_date: { severity: 'reject', meaning: "date is not a real YYYY-MM-DD (or YYYYMMDD, or slash) date, or a time after it is not a real time of day; slash dates are M/D/YYYY unless a row of the file is valid only as D/M/YYYY (day above 12 first), then the file's are D/M/YYYY" },
   future_date: { severity: 'reject', meaning: "bar dated after the import's (or the live batch's) clock (New York date)" },
   session_not_closed: { severity: 'reject', meaning: "bar dated on the import's own New York trading day, read before that day's NYSE close (early closes included) plus a margin: an unfinished bar" },

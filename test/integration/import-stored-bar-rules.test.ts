@@ -260,4 +260,36 @@ describe.each(DRIVERS)('rules on the stored bars at import on %s', (_driver, cre
     expect(await readBars(t.store)).toEqual(stored);
     expect(await revisions(t.store)).toEqual([]);
   });
+
+  // Excel's scientific format (0.00E+00) writes 153.85 as 1.54E+02: read as written, the last 20
+  // rows so written revised all 20 stored bars (2018-02-07 close 153.85 -> 154) with no finding.
+  const scientific = (line: string, digits: number) => line.replace(/^([^,]+),([^,]+),([^,]+),([^,]+),([^,]+),/, (_m, date: string, o: string, h: string, l: string, c: string) => `${date},${[o, h, l, c].map((p) => Number(p).toExponential(digits).toUpperCase().replace(/E([+-])(\d)$/, 'E$10$2')).join(',')},`);
+
+  it("rejects prices a spreadsheet's scientific format rounded (153.85 as 1.54E+02) as imprecise_price: no stored bar is revised, no new series is stored; precise ones (1.538500E+02) read as written", async () => {
+    const lines = text();
+    const [header] = lines;
+    const last20 = lines.slice(-20);
+    expect(scientific(last20[19], 2)).toBe('2018-02-07,1.54E+02,1.55E+02,1.53E+02,1.54E+02,6149207,IBM');
+    // A new series written so: every row rejected, the file rejected whole, nothing stored.
+    const fresh = await importBars(t.store, write([header, ...lines.slice(1).map((l) => scientific(l, 2))]), { now: NOW });
+    expect(fresh).toMatchObject({ status: 'rejected', rowsAccepted: 0, byRule: { imprecise_price: lines.length - 1, file_bad_row_share: 1 } });
+    expect(await readBars(t.store)).toEqual([]);
+    const quarantined = await listQuarantine(t.store, { snapshotId: fresh.snapshotId, rule: 'imprecise_price', limit: 5 });
+    expect(quarantined[0].message).toMatch(/^open "2\.00E\+02" is written in exponent notation with 3 significant digits, to the nearest 1, short of the cent/);
+    // Over the stored bars: the import fails naming the rule, and nothing stored changes.
+    expect((await importBars(t.store, write(lines), { now: NOW })).status).toBe('published');
+    const stored = await readBars(t.store);
+    const second = await importBars(t.store, write([header, ...last20.map((l) => scientific(l, 2))]), { now: NOW });
+    expect(second).toMatchObject({ status: 'rejected', rowsAccepted: 0, rowsRejected: 20, byRule: { imprecise_price: 20, file_bad_row_share: 1 } });
+    expect((await getSnapshot(t.store, second.snapshotId))?.statusReason).toMatch(/rejected whole: 20 of its 20 rows for IBM were rejected \(100\.00%\), above the per-file limit of 20\.00% \(imprecise_price: 20;/);
+    // One such row in a re-download: that row rejected, its stored bar kept.
+    const one = await importBars(t.store, write(lines.map((l, i) => (i === lines.length - 1 ? scientific(l, 2) : l))), { now: NOW });
+    expect([one.status, one.rowsRejected, one.byRule.imprecise_price]).toEqual(['published', 1, 1]);
+    // Written with every digit (0.000000E+00: 153.85 as 1.538500E+02, 169.1253 as 1.691253E+02): the same values, nothing to revise.
+    expect(scientific(last20[19], 6)).toBe('2018-02-07,1.541700E+02,1.553400E+02,1.532800E+02,1.538500E+02,6149207,IBM');
+    const precise = await importBars(t.store, write([header, ...last20.map((l) => scientific(l, 6))]), { now: NOW });
+    expect([precise.status, precise.rowsRejected]).toEqual(['published', 0]);
+    expect(await readBars(t.store)).toEqual(stored);
+    expect(await revisions(t.store)).toEqual([]);
+  });
 });

@@ -453,9 +453,9 @@ describe('readBarCsv: malformed input', () => {
   });
 
   it('accepts signed, decimal-point and exponent numbers', () => {
-    const result = readBarCsv(`${HEADER}\n2019-01-02,+1.5,.5e1,-2,2.,1e3\n`, opts);
+    const result = readBarCsv(`${HEADER}\n2019-01-02,+1.5,.512e1,-2,2.,1e3\n`, opts);
     expect(result.issues).toEqual([]);
-    expect(result.bars[0]).toMatchObject({ open: 1.5, high: 5, low: -2, close: 2, volume: 1000 });
+    expect(result.bars[0]).toMatchObject({ open: 1.5, high: 5.12, low: -2, close: 2, volume: 1000 });
   });
 
   it('rejects a volume written in exponent notation with fewer significant digits than its shares (an Excel re-export: 1,824,755 as 1.82E+06) as imprecise_volume; reads an exact one', () => {
@@ -469,6 +469,59 @@ describe('readBarCsv: malformed input', () => {
     expect(result.issues[0].message).toBe('volume "1.82E+06" is written in exponent notation with 3 significant digits, short of the 7 of its 1,820,000 shares: a spreadsheet\'s scientific format rounded it (Excel writes 1,824,755 as 1.82E+06), so the shares traded are unknown; rejected, and a stored bar of the date is kept. Export the volume column as whole numbers');
     // Every digit in the mantissa, or a round volume written shorter than its digits (R's shortest form): read as written.
     expect(result.bars.map((b) => [b.line, b.volume])).toEqual([[5, 1824755], [6, 100000], [7, 12000000], [8, 35]]);
+  });
+
+  it('rejects a price written in exponent notation too short to give its cent (an Excel re-export: 153.85 as 1.54E+02) as imprecise_price; reads a precise one', () => {
+    const text = [
+      HEADER,
+      '2019-01-02,1.54E+02,1.55E+02,1.53E+02,1.54E+02,10', // line 2: Excel's 0.00E+00, to the nearest 1
+      '2019-01-03,153.85,154.20,153.10,1.54E+02,10', // line 3: only the close so written
+      '2019-01-04,1.23E-01,0.1300,0.1200,0.1250,10', // line 4: under $1, to the nearest 0.001 (quoted to 0.0001)
+      '2019-01-07,2E+02,2E+02,2E+02,2E+02,10', // line 5: Excel's 0E+00 (153.85 as 2E+02)
+      '2019-01-08,1.5385E+02,1.5420E+02,1.5310E+02,1.5400E+02,10', // to the cent
+      '2019-01-09,1.2345678E-01,1.2400000E-01,1.2300000E-01,1.2350000E-01,10', // a penny stock, to 0.0000001
+      '2019-01-10,5.12E+00,5.20E+00,5.10E+00,5.15E+00,10', // a $5 stock in 0.00E+00: to the cent
+      '2019-01-11,1e+05,1e+05,1e+05,1e+05,10', // R's shortest form of a round price
+      '2019-01-14,1.5e-05,1.5e-05,1.5e-05,1.5e-05,10', // and of a small one
+    ].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
+      ['imprecise_price', 2, '2019-01-02'],
+      ['imprecise_price', 3, '2019-01-03'],
+      ['imprecise_price', 4, '2019-01-04'],
+      ['imprecise_price', 5, '2019-01-07'],
+    ]);
+    expect(result.issues[0].message).toBe(
+      'open "1.54E+02" is written in exponent notation with 3 significant digits, to the nearest 1, short of the cent (0.01) prices of 1 or more are quoted to: a spreadsheet\'s scientific format rounded it (Excel writes 153.85 as 1.54E+02), so the price is unknown; rejected, and a stored bar of the date is kept. Export the price columns as decimals',
+    );
+    expect(result.issues[1].message).toMatch(/^close "1\.54E\+02" is written in exponent notation with 3 significant digits, to the nearest 1,/);
+    expect(result.issues[2].message).toMatch(/^open "1\.23E-01" is written in exponent notation with 3 significant digits, to the nearest 0\.001, short of the 0\.0001 prices under 1 are quoted to:/);
+    expect(result.bars.map((b) => [b.line, b.open, b.close])).toEqual([
+      [6, 153.85, 154],
+      [7, 0.12345678, 0.1235],
+      [8, 5.12, 5.15],
+      [9, 100000, 100000],
+      [10, 0.000015, 0.000015],
+    ]);
+  });
+
+  it("rejects a price in exponent notation coarser than the file's other prices are written (1.5385E+02 among 4-decimal prices) as imprecise_price", () => {
+    const plain = (d: string) => `${d},153.8512,154.2034,153.1045,153.8523,10`;
+    const text = [HEADER, plain('2019-01-02'), plain('2019-01-03'), '2019-01-04,153.8512,154.2034,153.1045,1.5385E+02,10', '2019-01-07,1.538512E+02,154.2034,153.1045,153.8523,10', plain('2019-01-08')].join('\n');
+    const result = readBarCsv(text, opts);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date, i.raw])).toEqual([['imprecise_price', 4, '2019-01-04', '2019-01-04,153.8512,154.2034,153.1045,1.5385E+02,10']]);
+    expect(result.issues[0].message).toBe(
+      'close "1.5385E+02" is written in exponent notation with 5 significant digits, to the nearest 0.01, coarser than the 0.0001 the file\'s other prices are written to: a spreadsheet\'s scientific format rounded it (Excel writes 153.8523 as 1.5385E+02), so the price is unknown; rejected, and a stored bar of the date is kept. Export the price columns as decimals',
+    );
+    expect(result.bars.map((b) => b.line)).toEqual([2, 3, 5, 6]);
+  });
+
+  it('with adjust: true rejects an Adj Close written in exponent notation short of its cent as imprecise_price', () => {
+    const text = ['Date,Open,High,Low,Close,Adj Close,Volume', '2019-01-02,199.97,202.09,199.68,201.68,1.95E+02,2893254', '2019-01-03,199.97,202.09,199.68,201.68,1.9512E+02,2893254'].join('\n');
+    const result = readBarCsv(text, { ...opts, adjust: true });
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['imprecise_price', 2]]);
+    expect(result.issues[0].message).toMatch(/^adj close "1\.95E\+02" is written in exponent notation/);
+    expect(result.bars.map((b) => b.line)).toEqual([3]);
   });
 
   it('rejects absurdly large numbers as implausible_value', () => {
