@@ -8,5 +8,7 @@ buildProgram()
   .catch((error: unknown) => {
     const message = error instanceof lazy.zod().ZodError ? `Invalid option: ${describeValidationError(error)}` : error instanceof Error ? error.message : String(error);
     console.error(message);
-    process.exit(1);
+    // An error may carry its own code (LostContactError: the run's outcome is unknown, not a failure).
+    const code = (error as { exitCode?: unknown } | null)?.exitCode;
+    process.exit(typeof code === 'number' && Number.isInteger(code) && code > 0 ? code : 1);
   });

@@ -77,6 +77,8 @@ export interface ProgressSink {
   update(items: readonly ProgressItem[]): void;
   /** Ends the live line (a terminal) so that what follows starts on its own line. */
   finish(): void;
+  /** A line of its own about the following itself (not the run's progress), e.g. contact with Temporal lost. */
+  note(line: string): void;
 }
 
 /** Writes progress to `stream` (stderr by default): a live line on a terminal, change lines otherwise. */
@@ -95,6 +97,11 @@ export function progressSink(stream: NodeJS.WritableStream & { isTTY?: boolean; 
         if (shown) stream.write('\n');
         shown = '';
       },
+      note(line) {
+        // Over the live line, which the next update draws again below it.
+        stream.write(`\r\x1b[2K${indent}${line}\n`);
+        shown = '';
+      },
     };
   }
   return {
@@ -103,5 +110,8 @@ export function progressSink(stream: NodeJS.WritableStream & { isTTY?: boolean; 
       previous = [...items];
     },
     finish() {},
+    note(line) {
+      stream.write(`${indent}${line}\n`);
+    },
   };
 }

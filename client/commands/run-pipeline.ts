@@ -250,7 +250,7 @@ export async function startPipelineRun(
     const missing = await queuesWithoutWorkers(client);
     if (missing.length > 0) print(`  warning: no worker polls ${missing.join(', ')}; the run waits until one starts (npm run worker)`);
     if (options.follow === false) return undefined;
-    const result = await followRun<TrainingPipelineResult>(handle, options.progress);
+    const result = await followRun<TrainingPipelineResult>(handle, options.progress, { address: config.temporalAddress });
     const s = result.ingest;
     if (result.skipped || !s) {
       print(`skipped: ${result.skipped?.reason ?? 'the run ingested nothing'}\n  Web UI: ${link}`);

@@ -1,7 +1,9 @@
 /** Run progress as the CLI shows it: heartbeats, change lines for logs, the live line for terminals. */
 import { PassThrough } from 'node:stream';
-import { progressItems } from '../../client/follow-run';
-import { changedLines, describeHeartbeat, liveLine, progressSink, type ProgressItem } from '../../client/progress';
+import { ServiceError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, RetryState } from '@temporalio/common';
+import { followRun, LOST_CONTACT_EXIT_CODE, LostContactError, progressItems } from '../../client/follow-run';
+import { changedLines, describeHeartbeat, liveLine, progressSink, type ProgressItem, type ProgressSink } from '../../client/progress';
 import type { PipelineStatus } from '../../workflows';
 
 const payload = (detail: unknown) => ({ payloads: [{ data: Buffer.from(JSON.stringify(detail)) }] });
@@ -91,5 +93,82 @@ describe('output', () => {
     live.finish();
     const written = tty.read()?.toString() ?? '';
     expect(written.split('\r\x1b[2K')).toEqual(['', '  ingest running | ▓▓▓░░░░░░░ ingestBars reading 1/4 files', '  ingest running | ▓▓▓▓▓░░░░░ ingestBars reading 2/4 files\n']);
+  });
+
+  test('a note is a line of its own: after the change lines in a log, over the live line on a terminal (redrawn after it)', () => {
+    const pipe = Object.assign(new PassThrough(), { isTTY: false });
+    const sink = progressSink(pipe);
+    sink.update(a);
+    sink.note('lost contact');
+    sink.update(a);
+    expect(pipe.read()?.toString()).toBe('  ingest: running\n  ingestBars: reading 1/4 files\n  lost contact\n');
+
+    const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+    const live = progressSink(tty);
+    live.update(a);
+    live.note('lost contact');
+    live.update(a);
+    const written = tty.read()?.toString() ?? '';
+    expect(written.split('\r\x1b[2K')).toEqual(['', '  ingest running | ▓▓▓░░░░░░░ ingestBars reading 1/4 files', '  lost contact\n', '  ingest running | ▓▓▓░░░░░░░ ingestBars reading 1/4 files']);
+  });
+});
+
+describe('followRun when the Temporal server goes away mid-run', () => {
+  // What handle.result() rejects with while the server is down (the SDK's own gRPC retries spent).
+  const unavailable = () => new ServiceError('Failed to get Workflow execution history', { cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established', metadata: {} }) });
+  /** A handle whose result() answers `outcomes` in turn (the last one again after them) and whose progress queries fail as the server's calls do. */
+  function fakeHandle(outcomes: Array<() => Promise<unknown>>) {
+    let calls = 0;
+    const handle = {
+      workflowId: 'run-x',
+      result: () => outcomes[Math.min(calls++, outcomes.length - 1)](),
+      query: () => Promise.reject(unavailable()),
+      describe: () => Promise.reject(unavailable()),
+      client: { getHandle: () => ({ query: () => Promise.reject(unavailable()) }) },
+    } as unknown as WorkflowHandle;
+    return { handle, calls: () => calls };
+  }
+  function recordingSink(): ProgressSink & { notes: string[] } {
+    const notes: string[] = [];
+    return { notes, update: () => undefined, finish: () => undefined, note: (line: string) => notes.push(line) };
+  }
+  /** A clock that only the backoff's sleeps move. */
+  function fakeTime() {
+    let now = 0;
+    const slept: number[] = [];
+    return { slept, now: () => now, sleep: async (ms: number) => void (slept.push(ms), (now += ms)) };
+  }
+
+  test('a lost connection is followed through: the run\'s result once the server answers again, the loss said once', async () => {
+    const { handle, calls } = fakeHandle([() => Promise.reject(unavailable()), () => Promise.reject(unavailable()), () => Promise.resolve({ done: true })]);
+    const sink = recordingSink();
+    const time = fakeTime();
+    await expect(followRun(handle, sink, { pollMs: 1, address: '127.0.0.1:7307', ...time })).resolves.toEqual({ done: true });
+    expect(calls()).toBe(3);
+    expect(sink.notes).toEqual(['lost contact with Temporal at 127.0.0.1:7307; run run-x keeps going; retrying']);
+    expect(time.slept).toEqual([1000, 2000]);
+  });
+
+  test('given up after the bound: says the run may still be running, where to look, and exits with its own code', async () => {
+    const { handle, calls } = fakeHandle([() => Promise.reject(unavailable())]);
+    const sink = recordingSink();
+    const time = fakeTime();
+    const error = await followRun(handle, sink, { pollMs: 1, address: '127.0.0.1:7307', giveUpMs: 60_000, ...time }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LostContactError);
+    expect((error as LostContactError).exitCode).toBe(LOST_CONTACT_EXIT_CODE);
+    expect(LOST_CONTACT_EXIT_CODE).not.toBe(1);
+    expect((error as Error).message).toMatch(/^lost contact with Temporal at 127\.0\.0\.1:7307 for 60 s; run run-x may still be running: see `mlp runs show run-x`/);
+    // Backoff doubling up to its cap; the last wait ends at the bound.
+    expect(time.slept).toEqual([1000, 2000, 4000, 8000, 16000, 29000]);
+    expect(calls()).toBe(7);
+  });
+
+  test('a failed run and a run the server does not know are answered at once, not retried', async () => {
+    const failed = fakeHandle([() => Promise.reject(new WorkflowFailedError('Workflow execution failed', ApplicationFailure.nonRetryable('bad bars'), RetryState.NON_RETRYABLE_FAILURE))]);
+    await expect(followRun(failed.handle, recordingSink(), { pollMs: 1, ...fakeTime() })).rejects.toThrow('Run run-x failed: bad bars');
+    expect(failed.calls()).toBe(1);
+    const unknown = fakeHandle([() => Promise.reject(new WorkflowNotFoundError('not found', 'run-x', undefined))]);
+    await expect(followRun(unknown.handle, recordingSink(), { pollMs: 1, ...fakeTime() })).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(unknown.calls()).toBe(1);
   });
 });
