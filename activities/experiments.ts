@@ -552,6 +552,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         // The run's best challenges the champion (or the empty slot): it is numbered after the earlier
         // challenges of that champion on an overlapping evaluation period and tested at its share of
         // alpha (lib/registry/challenges.ts). The run's other algorithms are not challenges of their own.
+        // An identical earlier version already judged against this champion is answered with that
+        // verdict (judgedBeforeDecision): the same model on the same data spends no more alpha.
         const challenge = async (): Promise<PromotionDecision> => {
           if (input.scores.bestOfRun === false) return promotionDecision(candidateScores, championScores, policy);
           const period = periodOf(input.metrics);

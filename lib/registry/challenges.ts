@@ -252,7 +252,8 @@ function recordedRunTrials(metrics: string | undefined): number {
  * one's, after the champion's own registration (every run, when there is none): each was a challenge
  * of it (or of the empty slot) on these outcomes, whatever promotion_challenges still holds. Deleting
  * the model's challenge rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge
- * run was promoted after five that were not.
+ * run was promoted after five that were not. An identical re-run registers no row, so it is not
+ * counted here, as it is not in the ledger (judgedBeforeDecision).
  */
 async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity): Promise<number> {
   if (!identity.period) return 0;
@@ -275,16 +276,40 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
   return runs.size;
 }
 
+/**
+ * The answer to a challenge already judged: the same version (an identical re-run: the same
+ * artifact, dataset, parameters, seed and experiment) against the same champion. It is the same
+ * hypothesis on the same outcomes, with the same p-value, so it is answered with the earlier
+ * verdict, its p and level, and not promoted again: promoted then, it holds no alias now (the
+ * champion and challenger cases are answered before judging), so its deployment or a person moved
+ * it off since.
+ */
+export function judgedBeforeDecision(record: ChallengeRecord): PromotionDecision {
+  const against = record.championVersion === null ? 'the empty champion slot' : `champion v${record.championVersion}`;
+  const p = record.pValue === undefined ? '' : `p ${record.pValue.toPrecision(2)}, `;
+  const promotedThen = record.promoted ? '; promoted then, it holds no alias now, so it is not promoted again' : '';
+  return {
+    promote: false,
+    reason: `identical to v${record.challengerVersion}, judged before: ${record.reason}; not judged again (challenge ${record.number} of ${against}, ${p}level ${record.level.toPrecision(3)}: the same model on the same data is no new test and spends no more alpha)${promotedThen}; nothing new registered`,
+  };
+}
+
 export async function judgeChallenge(
   store: Database,
   identity: ChallengeIdentity,
   decide: (count: ChallengeCount) => { decision: PromotionDecision; level: number },
-): Promise<{ record: ChallengeRecord; decision: PromotionDecision; earlier: ChallengeRecord[] }> {
+): Promise<{ record: ChallengeRecord; decision: PromotionDecision; earlier: ChallengeRecord[]; judgedBefore?: boolean }> {
   return store.db.transaction().execute(async (tx) => {
     const rows = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '=', identity.model).orderBy('seq').execute()).map(recordOf);
     const own = rows.find((r) => r.key === identity.key);
     const before = rows.filter((r) => r.key !== identity.key && (!own || r.seq < own.seq));
     const earlier = before.filter((r) => sameChallengeFamily(r, identity));
+    // Another run judged this very version against this champion (a version number is never given
+    // twice, so it is an identical re-run): its record answers, and nothing is recorded. A re-run
+    // recorded as a challenge of its own spent alpha on no new hypothesis and lowered the level of
+    // every later challenger (challenge 2 at 0.00208 instead of the next real one's 0.00417).
+    const judgedBefore = own ? undefined : before.find((r) => r.challengerVersion === identity.challengerVersion && r.championVersion === identity.championVersion);
+    if (judgedBefore) return { record: judgedBefore, decision: judgedBeforeDecision(judgedBefore), earlier, judgedBefore: true };
     // Challenges under other model names that looked at the same outcomes count too: the same
     // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
     // (on a retry, the ones recorded before its first attempt).

@@ -214,15 +214,92 @@ describe('a retried registration answers what its first attempt did', () => {
     expect(await listChallenges(t.store, name)).toEqual(before);
   });
 
-  it('an earlier identical version that holds no alias is judged as a new result would be', async () => {
+  // The same version on the same data against the same champion is no new hypothesis: a scheduled
+  // retrain firing twice on one snapshot recorded a second challenge of the same version (challenge 2
+  // at 0.00208 after challenge 1 at 0.00417) and the next real challenger was held to the lower level.
+  const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true };
+
+  it('identical to a version judged before and never promoted, over a champion: the earlier verdict, no second challenge, no alpha spent', async () => {
     const name = 'identical-unpromoted';
     const v1 = (await register(await runInput(name, 61, { evidence: { auc: evidence(0.001) } }))).version.version;
     // No evidence against the baselines: judged, recorded, not promoted.
-    const input = await runInput(name, 62, {}, { championScores: { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true }, championVersion: v1 });
-    expect((await register(input)).decision.promote).toBe(false);
+    const input = await runInput(name, 62, {}, { championScores, championVersion: v1 });
+    const first = await register(input);
+    expect(first.decision.promote).toBe(false);
+    const v2 = first.version.version;
+    const before = await listChallenges(t.store, name);
+    expect(before.map((c) => [c.challengerVersion, c.championVersion, c.number])).toEqual([
+      [v1, null, 1],
+      [v2, v1, 1],
+    ]);
+
+    const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.version.version).toBe(v2);
+    expect(again.decision.promote).toBe(false);
+    expect(again.decision.reason.startsWith(`identical to v${v2}, judged before: ${first.decision.reason}; `)).toBe(true);
+    expect(await listChallenges(t.store, name)).toEqual(before);
+    // Its answer lost, retried: the same answer, still nothing recorded.
+    expect((await register({ ...input, workflowId: `${input.workflowId}-again` })).decision).toEqual(again.decision);
+    expect(await listChallenges(t.store, name)).toEqual(before);
+    expect((await listModelVersions(t.store, name)).length).toBe(2);
+
+    // A new result (another artifact) is the second challenge of v1 on the period, at alpha / 6, not the third at alpha / 12.
+    const next = await register(await runInput(name, 63, {}, { championScores, championVersion: v1 }));
+    expect(next.identicalToEarlier).toBe(false);
+    const after = await listChallenges(t.store, name);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.slice(before.length).map((c) => [c.challengerVersion, c.championVersion, c.number, c.level])).toEqual([[next.version.version, v1, 2, 0.05 / 6]]);
+  });
+
+  it('identical to a version judged for the empty champion slot: the earlier verdict, and the next new result is challenge 2', async () => {
+    const name = 'identical-no-champion';
+    const input = await runInput(name, 71, {});
+    const first = await register(input);
+    expect(first.decision.promote).toBe(false);
+    expect(await aliasVersion(t.store, name, 'champion')).toBeUndefined();
+    const v1 = first.version.version;
+    const before = await listChallenges(t.store, name);
+    expect(before.map((c) => [c.challengerVersion, c.championVersion, c.number, c.level])).toEqual([[v1, null, 1, 0.05 / 2]]);
+
     const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
     expect(again.identicalToEarlier).toBe(true);
     expect(again.decision.promote).toBe(false);
-    expect(again.decision.reason).not.toMatch(/already the/);
+    expect(again.decision.reason.startsWith(`identical to v${v1}, judged before: ${first.decision.reason}; `)).toBe(true);
+    expect(await listChallenges(t.store, name)).toEqual(before);
+
+    const next = await register(await runInput(name, 72, {}));
+    expect(next.identicalToEarlier).toBe(false);
+    expect((await listChallenges(t.store, name)).slice(before.length).map((c) => [c.challengerVersion, c.championVersion, c.number, c.level])).toEqual([[next.version.version, null, 2, 0.05 / 6]]);
+  });
+
+  it('identical to a version never judged (another algorithm was its run\'s best): judged now, once', async () => {
+    const name = 'identical-never-judged';
+    const input = await runInput(name, 81, {});
+    expect((await register({ ...input, scores: { ...input.scores, bestOfRun: false } })).decision.promote).toBe(false);
+    expect(await listChallenges(t.store, name)).toEqual([]);
+    const again = await register({ ...input, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.decision.reason).not.toMatch(/judged before|already the/);
+    const judged = await listChallenges(t.store, name);
+    expect(judged.map((c) => [c.key, c.challengerVersion])).toEqual([[`${input.workflowId}-again/r`, again.version.version]]);
+    // A third identical run finds that judgement.
+    const third = await register({ ...input, workflowId: `${input.workflowId}-third` });
+    expect(third.decision.reason.startsWith(`identical to v${again.version.version}, judged before: ${again.decision.reason}; `)).toBe(true);
+    expect(await listChallenges(t.store, name)).toEqual(judged);
+  });
+
+  it('identical to a version judged against an earlier champion: a challenge of the new champion', async () => {
+    const name = 'identical-new-champion';
+    const v1 = (await register(await runInput(name, 91, { evidence: { auc: evidence(0.001) } }))).version.version;
+    const input = await runInput(name, 92, {}, { championScores, championVersion: v1 });
+    const v2 = (await register(input)).version.version;
+    // Another version became champion since: the same result against it is a comparison not made before.
+    const v3 = (await register(await runInput(name, 93, {}))).version.version;
+    await moveAlias(t.store, { name, alias: 'champion', version: v3, movedBy: 'test', reason: 'a deployment promoted v3' });
+    const again = await register({ ...input, championVersion: v3, workflowId: `${input.workflowId}-again` });
+    expect(again.identicalToEarlier).toBe(true);
+    expect(again.decision.reason).not.toMatch(/judged before/);
+    expect((await listChallenges(t.store, name)).filter((c) => c.challengerVersion === v2).map((c) => c.championVersion)).toEqual([v1, v3]);
   });
 });
