@@ -143,11 +143,13 @@ export async function followRun<T>(handle: WorkflowHandle, sink: ProgressSink = 
   try {
     while (!done) {
       try {
-        const [status, description] = await Promise.all([handle.query(pipelineStatusQuery), handle.describe()]);
+        // The server answers describe() on its own (a query also needs a worker): contact is back.
+        const description = await handle.describe();
         if (contact.lostSince !== undefined) {
           contact.lostSince = undefined;
           sink.note(`Temporal at ${options.address ?? 'TEMPORAL_ADDRESS'} answers again; following run ${handle.workflowId}`);
         }
+        const status = await handle.query(pipelineStatusQuery);
         const children = Object.values(status.trainingWorkflows ?? {});
         const training = (await Promise.all(children.map((id) => handle.client.getHandle(id).query(searchProgressQuery).catch(() => undefined)))).filter((p): p is SearchProgress => p !== undefined);
         sink.update(progressItems(status, description.raw.pendingActivities ?? [], training));

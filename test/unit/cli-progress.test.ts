@@ -163,6 +163,19 @@ describe('followRun when the Temporal server goes away mid-run', () => {
     expect(calls()).toBe(7);
   });
 
+  test('the server answering again (describe) ends the outage: its bound starts again at the next loss', async () => {
+    const { handle, calls } = fakeHandle([...Array.from({ length: 6 }, () => () => Promise.reject(unavailable())), () => Promise.resolve({ done: true })]);
+    // The server answers from the second wait for the result on; queries still fail (no worker yet).
+    (handle as unknown as { describe: () => Promise<unknown> }).describe = () => (calls() >= 2 ? Promise.resolve({ raw: {} }) : Promise.reject(unavailable()));
+    const sink = recordingSink();
+    let now = 0;
+    // Each backoff wait lets the progress polls run (real time), and moves the clock on.
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(() => r(void (now += ms)), 20));
+    // 3 s without contact would end it after the third wait: contact came back between, so it does not.
+    await expect(followRun(handle, sink, { pollMs: 1, address: 'a:1', giveUpMs: 3000, sleep, now: () => now })).resolves.toEqual({ done: true });
+    expect(sink.notes.slice(0, 2)).toEqual(['lost contact with Temporal at a:1; run run-x keeps going; retrying', 'Temporal at a:1 answers again; following run run-x']);
+  });
+
   test('a failed run and a run the server does not know are answered at once, not retried', async () => {
     const failed = fakeHandle([() => Promise.reject(new WorkflowFailedError('Workflow execution failed', ApplicationFailure.nonRetryable('bad bars'), RetryState.NON_RETRYABLE_FAILURE))]);
     await expect(followRun(failed.handle, recordingSink(), { pollMs: 1, ...fakeTime() })).rejects.toThrow('Run run-x failed: bad bars');
