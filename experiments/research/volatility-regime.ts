@@ -23,7 +23,7 @@ import { readBarCsv, type CandidateBar } from '../../lib/market-data/csv-reader'
 import { qualityPolicySchema } from '../../lib/quality/policy';
 import { checkQuality } from '../../lib/quality/report';
 import type { QualityIssue } from '../../lib/quality/rules-catalog';
-import { evenlySpaced } from '../../lib/training/trial';
+import { thinRows } from '../../lib/training/thin-rows';
 import { walkForwardWindows } from '../../lib/validation/splits';
 import { algorithmByName } from '../../models/algorithms';
 
@@ -146,6 +146,7 @@ async function main(): Promise<void> {
     for (let c = 0; c < p; c++) values[i * p + c] = features.frames[row.k].columns[c][row.r];
   });
   const start = Int32Array.from(pending, (row) => row.day);
+  const symbolOf = Int32Array.from(pending, (row) => row.k);
   const end = Int32Array.from(pending, (row) => row.end);
   const y = Uint8Array.from(pending, (row) => row.y);
   const persistence = Float64Array.from(pending, (row) => row.persistence);
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
     let o = 0;
     const t0 = Date.now();
     for (const [w, window] of windows.entries()) {
-      const train = evenlySpaced(window.train, MAX_TRAIN_ROWS);
+      const train = thinRows({ start, symbol: symbolOf }, window.train, MAX_TRAIN_ROWS);
       const fitted = await algorithm.fit({ features: matrix(train), labels: Int32Array.from(train, (i) => y[i]), classes: 2, seed: experiment.seed + w, threads: 2 }, model.params);
       const proba = fitted.predictProba(matrix(window.test));
       for (let j = 0; j < window.test.length; j++) score[o++] = proba[2 * j + 1];

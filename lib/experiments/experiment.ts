@@ -104,7 +104,7 @@ export const experimentSchema = z
         parallelism: z.number().int().min(1).max(64).default(2),
         /** Wall-time budget per algorithm; no new trial starts after it. */
         maxMinutes: z.number().positive().default(60),
-        /** Training rows per CV fold at most (evenly thinned in time), so a trial's cost is bounded. */
+        /** Training rows per CV fold at most (thinned over days and symbols: lib/training/thin-rows.ts), so a trial's cost is bounded. */
         maxTrainRows: z.number().int().min(100).default(50_000),
         maxTestRows: z.number().int().min(100).default(25_000),
       })

@@ -12,6 +12,7 @@ import { BadInputError } from '../errors';
 import { codeVersion } from '../code-version';
 import { readDataset, type TrainingDataset } from '../training/dataset';
 import { readPredictions } from '../training/walk-forward';
+import { thinRows } from '../training/thin-rows';
 import { buildReferenceProfile, scoreProfileOf, type ReferenceProfile } from './reference-profile';
 
 export interface RegistrationProfileInput {
@@ -29,7 +30,7 @@ export interface RegistrationProfileInput {
   scoreBins?: number;
 }
 
-/** Rows the final model scores when it has to (evenly spaced, so every period is represented). */
+/** Rows the final model scores when it has to (thinRows: every period and symbol represented). */
 const MAX_SCORED_ROWS = 50_000;
 
 // Every algorithm of a run is registered from the same dataset: its feature profile is built once.
@@ -42,8 +43,8 @@ async function scoresFromPredictions(ds: TrainingDataset, artifacts: ArtifactSto
 }
 
 function scoresFromModel(ds: TrainingDataset, model: TrainedModel): { values: Float64Array; day: Int32Array } {
-  const take = Math.min(ds.rows, MAX_SCORED_ROWS);
-  const rows = Int32Array.from({ length: take }, (_, j) => (take === ds.rows ? j : Math.floor((j * ds.rows) / take)));
+  const rows = thinRows(ds, Int32Array.from({ length: ds.rows }, (_, r) => r), MAX_SCORED_ROWS);
+  const take = rows.length;
   const p = ds.columns.length;
   const values = new Float64Array(take * p);
   rows.forEach((r, j) => values.set(ds.values.subarray(r * p, (r + 1) * p), j * p));

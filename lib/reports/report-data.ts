@@ -22,7 +22,8 @@ import { backtestInputOf, tradableForwardReturns } from '../training/evaluation-
 import type { GuardVerdict } from '../training/guards';
 import { guardsSchema } from '../experiments/experiment';
 import { relaxedGuardsOf } from '../experiments/relaxed-guards';
-import { datasetRows, evenlySpaced } from '../training/trial';
+import { datasetRows } from '../training/trial';
+import { thinRows } from '../training/thin-rows';
 import type { WalkForwardPredictions } from '../training/walk-forward';
 import { baselineAccuracyOf, naiveBaselinesOf, strongestBaseline } from '../validation/baselines';
 import { classificationReportOf, informationCoefficient, predictedClassesOf, strongestIcBaseline } from '../validation/metrics';
@@ -395,9 +396,9 @@ function evaluatedOf(ds: TrainingDataset, predictions: WalkForwardPredictions): 
   };
 }
 
-/** The rows permutation importance is measured on: at most `maxRows` of `rows`, evenly spaced. */
+/** The rows permutation importance is measured on: at most `maxRows` of `rows`, spread over days and symbols (thinRows). */
 export function permutationRowsOf(ds: TrainingDataset, rows: Int32Array, maxRows = 4000): { x: FeatureMatrix; y: Int32Array } {
-  return datasetRows(ds, evenlySpaced(rows, maxRows));
+  return datasetRows(ds, thinRows(ds, rows, maxRows));
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
  * The model that gets registered: the chosen algorithm and parameters trained on every row whose
- * label was known at the cut-off (evenly thinned to `maxTrainRows` only when one is given, for algorithms
- * that cannot take them all, e.g. a kernel SVM), encoded as a verified artifact. A warm start
- * instead continues the champion on the rows since its last training day (at least the last
- * `recentDays` days; see lib/training/warm-start.ts).
+ * label was known at the cut-off (thinned over days and symbols to `maxTrainRows` by thinRows only
+ * when one is given, for algorithms that cannot take them all, e.g. a kernel SVM), encoded as a
+ * verified artifact. A warm start instead continues the champion on the rows since its last
+ * training day (at least the last `recentDays` days; see lib/training/warm-start.ts).
  */
 import { decodeArtifact, encodeArtifact, sha256 } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import { trainingRowsOf, type TrainingDataset } from './dataset';
-import { classesOf, datasetRows, evenlySpaced } from './trial';
+import { classesOf, datasetRows } from './trial';
+import { thinRows } from './thin-rows';
 import { continuedRows, sameLabel, type WarmStartSettings, type WarmStartSource } from './warm-start';
 
 export interface FinalModelRequest {
@@ -75,13 +76,13 @@ export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequ
     let through = -1;
     while (through + 1 < ds.days.length && ds.days[through + 1] <= warm.from.trainedThrough) through++;
     const rows = continuedRows(all, ds.start, through, warm.recentDays);
-    const train = datasetRows(ds, request.maxTrainRows === undefined ? rows : evenlySpaced(rows, request.maxTrainRows));
+    const train = datasetRows(ds, request.maxTrainRows === undefined ? rows : thinRows(ds, rows, request.maxTrainRows));
     // A seed of its own per day continued from, so a forest's new trees do not repeat the champion's draws.
     const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed + through + 1, threads: request.threads, signal }, request.params, warm);
     const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
     return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]], trainedThrough: lastDayOf(ds, rows) };
   }
-  const train = datasetRows(ds, request.maxTrainRows === undefined ? all : evenlySpaced(all, request.maxTrainRows));
+  const train = datasetRows(ds, request.maxTrainRows === undefined ? all : thinRows(ds, all, request.maxTrainRows));
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
   const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
   return { model, artifact, trainRows: train.y.length, trainedThrough: lastDayOf(ds, all) };

@@ -12,15 +12,16 @@ import { purgedKFold, type PurgedFold } from '../validation/splits';
 import { trainingRowsOf, type TrainingDataset } from './dataset';
 import { firstEvaluationDay, prePeriodRows } from './evaluation-period';
 import { BadInputError } from '../errors';
+import { thinRows } from './thin-rows';
 
 export interface TrialRequest {
   algorithm: string;
   params: Record<string, unknown>;
   folds: number;
   embargoDays: number;
-  /** Training rows per fold at most (evenly spaced in time when there are more): bounds trial cost. */
+  /** Training rows per fold at most (thinned over days and symbols when there are more: thinRows): bounds trial cost. */
   maxTrainRows: number;
-  /** Test rows per fold at most (evenly spaced). */
+  /** Test rows per fold at most (thinned likewise). */
   maxTestRows: number;
   seed: number;
   threads: number;
@@ -48,14 +49,6 @@ export interface TrialResult {
   /** Mean fold ROC AUC: what the search maximises (threshold-free, insensitive to the class balance). */
   score: number;
   folds: FoldResult[];
-}
-
-/** At most `limit` of the indices, evenly spaced, order kept. */
-export function evenlySpaced(indices: Int32Array, limit: number): Int32Array {
-  if (indices.length <= limit) return indices;
-  const out = new Int32Array(limit);
-  for (let i = 0; i < limit; i++) out[i] = indices[Math.floor((i * indices.length) / limit)];
-  return out;
 }
 
 /** The rows `indices` of the dataset as a model input. */
@@ -108,8 +101,8 @@ export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f
   const classes = classesOf(ds);
   const fold = searchFoldsOf(ds, request)[f];
   const t = Date.now();
-  const train = datasetRows(ds, evenlySpaced(trainingRowsOf(ds, fold.train), request.maxTrainRows));
-  const test = datasetRows(ds, evenlySpaced(fold.test, request.maxTestRows));
+  const train = datasetRows(ds, thinRows(ds, trainingRowsOf(ds, fold.train), request.maxTrainRows));
+  const test = datasetRows(ds, thinRows(ds, fold.test, request.maxTestRows));
   const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
   const report = classificationReportOf(model.predictProba(test.x), test.y, classes);
   return {

@@ -8,7 +8,8 @@ import { walkForwardWindows } from '../validation/splits';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import { trainingRowsOf, type TrainingDataset } from './dataset';
-import { classesOf, datasetRows, evenlySpaced } from './trial';
+import { classesOf, datasetRows } from './trial';
+import { thinRows } from './thin-rows';
 import { firstEvaluationDay } from './evaluation-period';
 import { continuedRows, type WarmStartSettings } from './warm-start';
 import type { FeatureMatrix, TrainedModel } from '../../models/model';
@@ -66,7 +67,7 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
     signal?.throwIfAborted();
     const continuing = warm && previous ? { warm, from: previous } : undefined;
     const trainable = trainingRowsOf(ds, w.train);
-    const chosen = evenlySpaced(continuing ? continuedRows(trainable, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : trainable, request.maxTrainRows);
+    const chosen = thinRows(ds, continuing ? continuedRows(trainable, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : trainable, request.maxTrainRows);
     const train = datasetRows(ds, chosen);
     const test = datasetRows(ds, w.test);
     const fit = { features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal };
