@@ -44,7 +44,7 @@ export class ApiMetrics {
     this.predictions = new Counter({ name: 'api_predictions_total', help: 'Predictions made, by model, variant, version and whether they were served', labelNames: ['model', 'variant', 'version', 'served'], registers });
     this.onlineVectorsRefused = new Counter({
       name: 'api_online_vectors_refused_total',
-      help: 'Feature vectors refused: store="online", read from the cache as not the vector of their key (other_symbol, other_feature_set, future_date, length_mismatch, malformed) or, with MODEL_SIGNING_KEY, not signed by it (unsigned, bad_signature), the offline store answering instead; store="offline", an offline feature row not signed by the key (unsigned, bad_signature), not served nor re-warmed',
+      help: 'Feature vectors refused: store="online", read from the cache as not the vector of their key (other_symbol, other_feature_set, future_date, non_session_date, length_mismatch, malformed) or, with MODEL_SIGNING_KEY, not signed by it (unsigned, bad_signature), the offline store answering instead; store="offline", an offline feature row not signed by the key (unsigned, bad_signature), not served nor re-warmed',
       labelNames: ['reason', 'store'],
       registers,
     });

@@ -1,5 +1,7 @@
 import type { Cache } from '../cache/cache';
 import { isIsoDate } from '../calendar/dates';
+import { isNyseTradingDay } from '../calendar/nyse';
+import { newYorkDate } from '../quality/rules';
 import type { Database } from '../store/database';
 import { getFeatureSetColumns, unpackValues } from '../store/features';
 import { SPLIT_BARS_BEFORE, splitsIn, type SeriesSplit } from '../quality/splits';
@@ -47,7 +49,7 @@ export async function publishOnlineFeatures(cache: Cache, vectors: readonly Onli
 }
 
 /** Why a stored online vector was refused (the metric's label). */
-export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'length_mismatch' | 'unsigned' | 'bad_signature';
+export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'non_session_date' | 'length_mismatch' | 'unsigned' | 'bad_signature';
 
 /**
  * A stored online vector that is not the one its key names, or not a vector at all: another feature
@@ -70,9 +72,13 @@ export class InvalidOnlineVectorError extends Error {
   }
 }
 
-/** Today's date in UTC (never before a US session's date, which is the market's local date). */
-export function utcToday(now: Date = new Date()): string {
-  return now.toISOString().slice(0, 10);
+/**
+ * Today's date in New York, the market's: no vector can be of a later session. (The UTC date was
+ * used before: from 19:00 or 20:00 New York it is already tomorrow's, so a vector dated the next,
+ * unopened session passed as current.)
+ */
+export function marketToday(now: Date = new Date()): string {
+  return newYorkDate(now);
 }
 
 /**
@@ -82,7 +88,7 @@ export function utcToday(now: Date = new Date()): string {
  * reason (vectorSignatureProblem); throws InvalidOnlineVectorError otherwise. Without a key the
  * online store is trusted as it stands (a signature is not checked).
  */
-export function parseStoredVector(raw: string, version: string, symbol: string, today: string = utcToday(), signingKey?: string): OnlineFeatureVector {
+export function parseStoredVector(raw: string, version: string, symbol: string, today: string = marketToday(), signingKey?: string): OnlineFeatureVector {
   const refuse = (problem: OnlineVectorProblem, detail: string): never => {
     throw new InvalidOnlineVectorError(version, symbol, problem, detail);
   };
@@ -98,7 +104,8 @@ export function parseStoredVector(raw: string, version: string, symbol: string, 
   if (v.version !== version) return refuse('other_feature_set', `it is a vector of feature set ${v.version}`);
   if (v.symbol !== symbol) return refuse('other_symbol', `it is the vector of ${v.symbol}`);
   if (!isIsoDate(v.asOf)) return refuse('malformed', `its as-of date ${JSON.stringify(v.asOf)} is not a date`);
-  if (v.asOf > today) return refuse('future_date', `it is dated ${v.asOf}, after today (${today})`);
+  if (v.asOf > today) return refuse('future_date', `it is dated ${v.asOf}, after today in New York (${today})`);
+  if (!isNyseTradingDay(v.asOf)) return refuse('non_session_date', `it is dated ${v.asOf}, a day the NYSE did not trade: no bar, so no vector, is of that date`);
   if (!Array.isArray(v.columns) || !v.columns.every((c) => typeof c === 'string')) return refuse('malformed', 'its columns are not a list of names');
   if (!Array.isArray(v.values) || !v.values.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return refuse('malformed', 'its values are not all numbers (or null for a missing value)');
   if (v.values.length !== v.columns.length) return refuse('length_mismatch', `it has ${v.values.length} values for ${v.columns.length} columns`);
@@ -184,7 +191,7 @@ const WRITE_ATTEMPTS = 10;
  */
 export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineFeatureVector[], options: OnlineWriteOptions): Promise<{ written: number; superseded: number }> {
   if (options.seen !== undefined && options.seen.length !== vectors.length) throw new Error(`writeOnlineVectors: ${options.seen.length} texts seen for ${vectors.length} vectors`);
-  const today = utcToday();
+  const today = marketToday();
   const sameDateKeeps = options.sameDate === 'keeps';
   const signingKey = options.signing?.signingKey;
   let pending = vectors.map((_, i) => i);
@@ -302,7 +309,7 @@ function servedValues(row: StoredRow, version: string, symbol: string, signing: 
  * online store for that date. With `signing`'s key the row is served only with its valid signature:
  * otherwise RefusedFeatureRowError (an older row is not served instead: the refusal is what is wrong).
  */
-export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = utcToday(), stale?: StaleRows, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
+export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = marketToday(), stale?: StaleRows, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
   const newest = await newestRowBefore(store, version, symbol, { to: today });
@@ -383,7 +390,7 @@ async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Pr
  * readOfflineLatest). With `signing`'s key a row whose signature does not hold is left out and
  * handed to `onRefused`: the re-warm signs what it publishes, so it must publish only verified rows.
  */
-export async function readOfflineLatestAll(store: Database, version: string, today: string = utcToday(), signing: RowSigning = NO_ROW_SIGNING, onRefused: (error: RefusedFeatureRowError) => void = () => undefined): Promise<OnlineFeatureVector[]> {
+export async function readOfflineLatestAll(store: Database, version: string, today: string = marketToday(), signing: RowSigning = NO_ROW_SIGNING, onRefused: (error: RefusedFeatureRowError) => void = () => undefined): Promise<OnlineFeatureVector[]> {
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
   const stale = await staleRows(store, await storedSet(store, version), version);
@@ -501,7 +508,7 @@ export class OnlineFeatureStore {
         }
       } else {
         try {
-          const vector = parseStoredVector(raw, version, symbol, utcToday(this.deps.now?.()), this.deps.signing?.signingKey);
+          const vector = parseStoredVector(raw, version, symbol, marketToday(this.deps.now?.()), this.deps.signing?.signingKey);
           this.refusalsLogged.delete(at);
           this.missingLogged.delete(at);
           this.rowRefusalsLogged.delete(at);
@@ -528,7 +535,7 @@ export class OnlineFeatureStore {
     }
     this.deps.onOfflineRead?.(cacheError ? 'cache_unavailable' : refused ? 'refused' : 'missing');
     try {
-      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), utcToday(this.deps.now?.()), undefined, this.deps.signing);
+      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), marketToday(this.deps.now?.()), undefined, this.deps.signing);
       if (offline) this.counters.offlineReads++;
       // Nothing to serve instead of a refused vector: say why, rather than that none was published.
       if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
@@ -566,7 +573,7 @@ export class OnlineFeatureStore {
       try {
         for (const version of [...new Set(versions)]) {
           // Only rows whose signature holds: the re-warm signs what it writes.
-          const vectors = await readOfflineLatestAll(this.deps.store, version, utcToday(this.deps.now?.()), this.deps.signing, (error) => this.rowRefused(error));
+          const vectors = await readOfflineLatestAll(this.deps.store, version, marketToday(this.deps.now?.()), this.deps.signing, (error) => this.rowRefused(error));
           if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors, this.deps.signing);
         }
         this.counters.rewarmed += written;

@@ -110,7 +110,7 @@ describe('online vectors are served only under their own key (SQLite, in-process
 
     // The reader dates "today" by its clock: a vector of a date after it is refused.
     const store = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [], now: () => new Date('2020-01-02T12:00:00Z') });
-    await expect(store.read(version, 'AAA')).rejects.toThrow('it is dated 2020-01-03, after today (2020-01-02)');
+    await expect(store.read(version, 'AAA')).rejects.toThrow('it is dated 2020-01-03, after today in New York (2020-01-02)');
     expect(store.stats().invalidVectors).toBe(1);
     store.close();
   });

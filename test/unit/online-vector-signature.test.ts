@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { InvalidOnlineVectorError, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOfflineLatest, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { InvalidOnlineVectorError, marketToday, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOfflineLatest, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
 import { packValues, writeFeatureBatch, writeFeatureRows } from '../../lib/store/features';
 import { createSqliteTestDatabase } from '../helpers/databases';
 import { returnsFeatureSet, saveTestFeatureSet } from '../helpers/registration';
@@ -245,5 +245,31 @@ describe('offline feature row signatures', () => {
     await writeFeatureBatch(t.store, version, { added: [], replaced: [row([5, 4, 3, 2, 1])] });
     await expect(read()).rejects.toThrow('it carries no signature');
     await t.drop();
+  });
+});
+
+describe('the date of a stored vector', () => {
+  const raw = (asOf: string) => JSON.stringify({ version: VERSION, symbol: 'AAA', asOf, columns: ['a'], values: [1] });
+  const problemOf = (asOf: string, today: string) => {
+    try {
+      parseStoredVector(raw(asOf), VERSION, 'AAA', today);
+      return undefined;
+    } catch (e) {
+      return (e as InvalidOnlineVectorError).problem;
+    }
+  };
+
+  it("is judged by New York's date: on a Sunday evening (Monday in UTC) Monday's session has no vector yet", () => {
+    // 2026-12-07 00:30 UTC is Sunday 19:30 in New York: the UTC date let a vector dated Monday pass as current.
+    const today = marketToday(new Date('2026-12-07T00:30:00Z'));
+    expect(today).toBe('2026-12-06');
+    expect(problemOf('2026-12-07', today)).toBe('future_date');
+    expect(problemOf('2026-12-04', today)).toBeUndefined();
+  });
+
+  it('must be a session: no bar, so no vector, is dated a weekend or an NYSE holiday', () => {
+    expect(problemOf('2026-12-05', '2026-12-06')).toBe('non_session_date'); // a Saturday
+    expect(problemOf('2026-11-26', '2026-12-06')).toBe('non_session_date'); // Thanksgiving
+    expect(problemOf('2026-11-27', '2026-12-06')).toBeUndefined(); // the half day after it
   });
 });
