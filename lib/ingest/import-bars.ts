@@ -11,9 +11,9 @@ import { ProviderError, type HistoricalBarProvider } from '../market-data/provid
 import { StooqProvider } from '../market-data/providers/stooq';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
-import { openSession, orderFindings } from '../quality/rules';
+import { endRowGaps, endRowIssue, openSession, orderFindings, rowRules } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { assertSymbolsFit, storedBarsDigest } from '../store/bars';
+import { assertSymbolsFit, storedBarsBetween, storedBarsDigest } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
@@ -572,9 +572,11 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // A mistyped date is judged against the whole file (the quality check sees only the rows kept):
     // with dates asked for, the rows around a retyped row may lie outside them.
     const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
+    // A mistyped first or last row keeps the file's order: it is judged with the stored bars.
+    const endRows = await misdatedEndRows(store, read.bars, rowRules(clockOf(s.source), request.quality));
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) {
-        const typo = misdated?.get(bar);
+        const typo = misdated?.get(bar) ?? endRows.get(bar);
         if (typo) readIssues.push(typo);
         else candidates.push(bar);
         inScope++;
@@ -724,6 +726,23 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
   const after = snapshot ? summaryOf(snapshot, started, summary.chunksStaged, summary.chunksResumed) : summary;
   const unconfirmed = judged.published?.unconfirmed ?? after.unconfirmedStoredBars;
   return { ...after, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
+}
+
+/**
+ * The first and last rows of a file's symbols that a mistyped date explains though they keep the
+ * file's order (lib/quality/rules.ts endRowIssue), judged with the stored bars between each and the
+ * row next to it, each with its out_of_order_date finding. Rows a row rule rejects (`rowRule`) are
+ * left to it and not taken for an end. Judged when the file is read, as the store is then, so the row
+ * is rejected before it widens its symbol's range, fills a gap of the file or counts as a bar.
+ */
+async function misdatedEndRows(store: Database, bars: readonly CandidateBar[], rowRule: (bar: CandidateBar) => QualityIssue | undefined): Promise<Map<CandidateBar, QualityIssue>> {
+  const out = new Map<CandidateBar, QualityIssue>();
+  const gaps = endRowGaps(bars, (b) => rowRule(b) !== undefined);
+  for (const gap of gaps) {
+    const found = endRowIssue(gap, await storedBarsBetween(store, gap.row.symbol, gap.row.date, gap.neighbour.date));
+    if (found) out.set(gap.row, found);
+  }
+  return out;
 }
 
 /**

@@ -3,8 +3,8 @@ import { groupBy } from '../group-by';
 import type { Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { excerpt } from './excerpt';
-import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
-import { newYorkDate, oneBarGlitches, openSession, orderFindings, rowIssue, seriesIssues, splitDuplicates } from './rules';
+import { fileBadRowShareLimit, MIN_FILE_REJECTED_ROWS, type QualityPolicy } from './policy';
+import { oneBarGlitches, orderFindings, rowRules, seriesIssues, splitDuplicates } from './rules';
 import { FILE_LEVEL_RULES, issue, QUALITY_RULES, SERIES_LEVEL_RULES, type QualityIssue, type QualityRuleId } from './rules-catalog';
 
 export interface SymbolQuality {
@@ -110,12 +110,10 @@ export function checkQuality(
   policy: QualityPolicy,
   options: QualityCheckOptions = {},
 ): QualityCheckResult {
-  const clock = (options.now ?? (() => new Date()))();
-  const today = newYorkDate(clock);
-  const session = openSession(clock, policy.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES);
+  const rowRule = rowRules((options.now ?? (() => new Date()))(), policy);
   const rowProblems = new Map<CandidateBar, QualityIssue>();
   for (const bar of candidates) {
-    const problem = rowIssue(bar, today, session);
+    const problem = rowRule(bar);
     if (problem) rowProblems.set(bar, problem);
   }
   // A row whose date is a typo (out_of_order_date) is rejected before the duplicate check: its date

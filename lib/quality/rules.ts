@@ -86,6 +86,16 @@ export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSessio
 }
 
 /**
+ * rowIssue as an import judges its rows at `clock`: bars dated after the clock's New York date, and
+ * its own trading day's bar until the close plus the policy's margin.
+ */
+export function rowRules(clock: Date, policy: Pick<QualityPolicy, 'sessionCloseMarginMinutes'>): (bar: CandidateBar) => QualityIssue | undefined {
+  const today = newYorkDate(clock);
+  const session = openSession(clock, policy.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES);
+  return (bar) => rowIssue(bar, today, session);
+}
+
+/**
  * How far (as a factor either way) a bar's open, high or low may lie from its own close before it is
  * a misplaced decimal point or a wrong price rather than a print: a high of 1557.9 on a close of 155.8
  * stays OHLC-consistent, so no other row rule sees it, and the range and gap features read it. In the
@@ -356,6 +366,114 @@ function typoMessage(bar: CandidateBar, prev: CandidateBar | undefined, next: Ca
     prev && next ? `between the rows of ${row(prev)} and ${row(next)}` : prev ? `at the end, after the row of ${row(prev)},` : `at the start, before the row of ${row(next as CandidateBar)},`;
   const kept = copy !== undefined ? `the row of line ${copy.line} with that date is kept` : `a stored bar for ${bar.date} is kept`;
   return `dated ${bar.date}, it stands ${where} of a file in ${ascending ? 'ascending' : 'descending'} date order, more than ${ORDER_TYPO_MIN_SESSIONS} NYSE sessions from ${prev && next ? 'both' : 'it'}: a mistyped date${likely}; rejected, and ${kept}`;
+}
+
+/**
+ * `out_of_order_date` at the ends of a file in date order. A first or last row whose date is mistyped
+ * but still lies beyond the file's other rows in its order (an update of 2018 whose first row reads
+ * 2017-01-03, or 2013-01-02 before the stored history; a last row 2018-12-28 for 2018-02-07) breaks
+ * no order, so misdatedRows keeps it, and sorting it in published another session's prices over the
+ * good stored bar of the date it names, a stray bar before the history, or a newest bar months after
+ * the data, and widened the file's range over stored bars it lacks (reported unconfirmed). Such a row
+ * is told apart by the stored bars of its symbol (lib/ingest/import-bars.ts reads them): a lone end
+ * row more than ORDER_TYPO_MIN_SESSIONS NYSE sessions from its neighbour in the file, with at least
+ * one stored session strictly between them, would make the file jump over stored bars it lacks;
+ * with none between, one more than END_ROW_LONE_MAX_SESSIONS sessions from its neighbour (a listing
+ * or a halt of a month with a single row after it is rare, and once more rows follow it, it is no end
+ * row). Updates that continue the stored bars, files that start before them and continue them, and
+ * halts of a few sessions meet neither.
+ */
+export const END_ROW_LONE_MAX_SESSIONS = 20;
+
+/** An end row of a file in date order lying far from the row next to it (endRowGaps). */
+export interface EndRowGap {
+  row: CandidateBar;
+  /** The row next to it in the file, of the rows left once rows other rules reject are left out. */
+  neighbour: CandidateBar;
+  /** Whether the row opens the file (else it closes it). */
+  atStart: boolean;
+  ascending: boolean;
+  /** NYSE sessions from the neighbour to the row. */
+  sessions: number;
+  /** The session beside the neighbour on the row's side, when no row of the file has it: the likely one meant. */
+  meant?: string;
+}
+
+/** The stored bars of the row's symbol strictly between an end row and its neighbour. */
+export interface StoredBetween {
+  count: number;
+  from: string | null;
+  to: string | null;
+}
+
+/**
+ * The first and last rows of each symbol's rows of one file (per source, file order) that lie more
+ * than ORDER_TYPO_MIN_SESSIONS sessions from the row next to them, that row being no more than that
+ * from the one after it, when the file keeps one date order
+ * once the rows misdatedRows rejects and those `rejected` says another rule rejects are left out.
+ * Each is judged with the stored bars between it and its neighbour (endRowIssue). `rejected` is
+ * asked of the rows at the ends only, unless the file is out of order with them.
+ */
+export function endRowGaps(bars: readonly CandidateBar[], rejected: (bar: CandidateBar) => boolean = () => false): EndRowGap[] {
+  const out: EndRowGap[] = [];
+  const direction = (rows: readonly CandidateBar[]): { up: boolean; down: boolean } => {
+    let up = false;
+    let down = false;
+    for (let i = 1; i < rows.length; i++) {
+      if (rows[i].date > rows[i - 1].date) up = true;
+      else if (rows[i].date < rows[i - 1].date) down = true;
+    }
+    return { up, down };
+  };
+  for (const all of groupBy(bars, (b) => `${b.symbol}\u0000${b.source}`).values()) {
+    let rows: readonly CandidateBar[] = all;
+    let { up, down } = direction(rows);
+    // Out of order: without the rows misdatedRows rejects, and then without those other rules reject
+    // (leaving rows out of a file in order keeps it in order).
+    if (up && down) {
+      const misdated = misdatedRows(all);
+      rows = all.filter((b) => !misdated.has(b));
+      ({ up, down } = direction(rows));
+    }
+    if (up && down) {
+      rows = rows.filter((b) => !rejected(b));
+      ({ up, down } = direction(rows));
+    }
+    // An unsorted file has no ends to judge (misdatedRows and unsorted_input judge it).
+    if (up === down) continue;
+    // The first three rows from each end that no other rule rejects: the end row, its neighbour, one more.
+    const ends = (step: 1 | -1): CandidateBar[] => {
+      const found: CandidateBar[] = [];
+      for (let i = step === 1 ? 0 : rows.length - 1; i >= 0 && i < rows.length && found.length < 3; i += step) if (!rejected(rows[i])) found.push(rows[i]);
+      return found;
+    };
+    for (const atStart of [true, false]) {
+      const [row, neighbour, third] = ends(atStart ? 1 : -1);
+      // Lone: the rows after its neighbour are close (bars of another interval, monthly, are bar_interval's).
+      if (third === undefined || !farApart(row.date, neighbour.date) || farApart(neighbour.date, third.date)) continue;
+      const later = row.date > neighbour.date;
+      const meant = later ? nextNyseTradingDay(neighbour.date) : previousNyseTradingDay(neighbour.date);
+      // In a file in order only a row other rules reject can hold it.
+      const taken = all.some((b) => b.date === meant);
+      out.push({ row, neighbour, atStart, ascending: up, sessions: sessionsApart(row.date, neighbour.date), ...(taken ? {} : { meant }) });
+    }
+  }
+  return out;
+}
+
+/** The out_of_order_date finding of an end row far from its neighbour (endRowGaps), given the stored bars between them, or undefined when it stands. */
+export function endRowIssue(gap: EndRowGap, stored: StoredBetween): QualityIssue | undefined {
+  const { row, neighbour, sessions } = gap;
+  if (stored.count === 0 && sessions <= END_ROW_LONE_MAX_SESSIONS) return undefined;
+  const where = gap.atStart ? `at the start, before the row of ${neighbour.date} (line ${neighbour.line}),` : `at the end, after the row of ${neighbour.date} (line ${neighbour.line}),`;
+  const side = row.date > neighbour.date ? 'after' : 'before';
+  const likely = gap.meant !== undefined ? `, likely for ${gap.meant} (the session ${side} the file's other rows, which it lacks)` : `; at the ${gap.atStart ? 'start' : 'end'} of a file the session it stood for is unknown`;
+  const order = `of a file in ${gap.ascending ? 'ascending' : 'descending'} date order`;
+  const message =
+    stored.count > 0
+      ? `dated ${row.date}, it stands ${where} ${order}, ${sessions} NYSE sessions from it (more than ${ORDER_TYPO_MIN_SESSIONS}), and the store holds ${stored.count} bars of ${row.symbol} between them (${stored.from}..${stored.to}) that the file lacks: a mistyped date${likely}; rejected, and a stored bar for ${row.date} is kept`
+      : `dated ${row.date}, it stands alone ${where} ${order}, ${sessions} NYSE sessions from it (more than ${END_ROW_LONE_MAX_SESSIONS}), with no stored bar of ${row.symbol} between them: a single row a month or more beyond the rest is far more often a mistyped date than a listing or a halt${likely}; rejected, and a stored bar for ${row.date} is kept. If its date is right, import it again once the file holds more rows on its side of the gap (a row with neighbours is not judged so)`;
+  return issue('out_of_order_date', { symbol: row.symbol, date: row.date, source: row.source, line: row.line, raw: row.raw, message });
 }
 
 /**

@@ -202,6 +202,20 @@ export async function countBars(store: Database, query: BarQuery = {}): Promise<
   return Number(row.n);
 }
 
+/** The stored bars of `symbol` dated strictly between `a` and `b` (either order): how many, and the first and last date. */
+export async function storedBarsBetween(store: Database, symbol: string, a: string, b: string): Promise<{ count: number; from: string | null; to: string | null }> {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  const row = await store.db
+    .selectFrom('bars')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('date').as('from'), eb.fn.max('date').as('to')])
+    .where('symbol', '=', symbol)
+    .where('date', '>', lo)
+    .where('date', '<', hi)
+    .executeTakeFirstOrThrow();
+  const count = Number(row.n);
+  return { count, from: count > 0 ? String(row.from) : null, to: count > 0 ? String(row.to) : null };
+}
+
 /**
  * A digest of the stored bars of `symbols` (every field of every bar, in order): it changes when one
  * of their bars is added, removed, re-dated, re-labelled or revised. A rejection judged on the stored

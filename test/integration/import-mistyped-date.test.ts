@@ -97,6 +97,75 @@ describe.each(DRIVERS)('a mistyped date in an ordered file on %s', (_driver, cre
     expect(summary.lastDate).toBe('2017-12-28');
   });
 
+  it('rejects a mistyped first or last row of a file in order whose gap to the next row jumps over stored bars: nothing stored is revised or added, nothing reported unconfirmed', async () => {
+    // Stored from 2016-03-01 to 2017-09-29; the vendor's update from 2017-10-02.
+    await importBars(t.store, request({ source: { kind: 'csv', path: folder(rows(DAYS.indexOf('2016-03-01')).filter((l) => l < '2017-10-02')) }, quality: POLICY }));
+    const stored = await readBars(t.store);
+    const update = rows(DAYS.indexOf('2017-10-02'));
+    // Its first row's year typed 2016 (a stored session), then typed 2016-01-04 (before the stored history).
+    for (const typed of ['2016-10-03', '2016-01-04']) {
+      const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(retype(update, '2017-10-02', typed)) }, quality: POLICY }));
+      expect([typed, summary.status, summary.rowsRejected, summary.byRule.out_of_order_date, summary.byRule.calendar_gap]).toEqual([typed, 'published', 1, 1, undefined]);
+      expect([summary.firstDate, summary.lastDate, summary.unconfirmedStoredBars]).toEqual(['2017-10-03', '2017-12-29', undefined]);
+    }
+    const after = await readBars(t.store);
+    expect(after.filter((b) => b.date < '2017-10-02')).toEqual(stored);
+    expect(after.map((b) => b.date)).toEqual(DAYS.slice(DAYS.indexOf('2016-03-01')).filter((d) => d !== '2017-10-02'));
+    expect(await allRevisions(t.store)).toEqual([]);
+    const quarantined = await t.store.db.selectFrom('quarantine').select(['rule', 'date', 'message']).where('rule', '=', 'out_of_order_date').orderBy('date').execute();
+    expect(quarantined.map((q) => q.date)).toEqual(['2016-01-04', '2016-10-03']);
+    expect(quarantined[1].message).toContain('the store holds 250 bars of AAPL between them (2016-10-04..2017-09-29)');
+    expect(quarantined[1].message).toContain('likely for 2017-10-02 (the session before the file\'s other rows, which it lacks)');
+
+    // The last row of an update (2017-12-29) dated 20 sessions after the row before it, over the stored bar of 2017-12-29.
+    const newest = after.at(-1);
+    const last = retype(rows(DAYS.indexOf('2017-06-01')), '2017-12-29', '2018-01-29');
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(last) }, quality: POLICY }));
+    expect([summary.status, summary.rowsRejected, summary.byRule.out_of_order_date, summary.lastDate, summary.unconfirmedStoredBars]).toEqual(['published', 1, 1, '2017-12-28', undefined]);
+    expect((await readBars(t.store)).at(-1)).toEqual(newest);
+    expect(await allRevisions(t.store)).toEqual([]);
+  });
+
+  it('rejects a lone last row more than 20 sessions from the rest of a file, with no stored bar between', async () => {
+    // A fresh import whose last row (2017-12-29) is typed 2018-12-28, ten months after the data.
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(retype(rows(), '2017-12-29', '2018-12-28')) }, quality: POLICY }));
+    expect([summary.status, summary.rowsRejected, summary.byRule.out_of_order_date, summary.byRule.calendar_gap, summary.lastDate]).toEqual(['published', 1, 1, undefined, '2017-12-28']);
+    const [quarantined] = await t.store.db.selectFrom('quarantine').select(['date', 'message']).where('rule', '=', 'out_of_order_date').execute();
+    expect(quarantined.date).toBe('2018-12-28');
+    expect(quarantined.message).toContain('likely for 2017-12-29 (the session after the file\'s other rows, which it lacks)');
+    expect(quarantined.message).toContain('import it again once the file holds');
+    expect((await readBars(t.store)).map((b) => b.date).at(-1)).toBe('2017-12-28');
+  });
+
+  it('accepts a lone row a month after the rest of a file once the rows after it follow', async () => {
+    // A row a month and more after the rest (no stored bar between), then the same row with the rows after it.
+    const head = rows().filter((l) => l < '2017-11-01');
+    const tail = rows(DAYS.indexOf('2017-12-15'));
+    const lone = await importBars(t.store, request({ source: { kind: 'csv', path: folder([...head, tail[0]]) }, quality: POLICY }));
+    expect([lone.status, lone.rowsRejected, lone.byRule.out_of_order_date, lone.lastDate]).toEqual(['published', 1, 1, '2017-10-31']);
+    const followed = await importBars(t.store, request({ source: { kind: 'csv', path: folder([...head, ...tail]) }, quality: POLICY }));
+    expect([followed.status, followed.rowsRejected, followed.lastDate]).toEqual(['published', 0, '2017-12-29']);
+    expect((await readBars(t.store, { from: '2017-12-15', to: '2017-12-15' })).length).toBe(1);
+  });
+
+  it('keeps updates that continue the stored bars, files that start before them, backfills and an end row after a halt of a few sessions', async () => {
+    // The rows from `from` to `to` (a line starts with its date, so `to~` sorts after every line of `to`).
+    const span = (from: string, to: string) => rows(DAYS.indexOf(from)).filter((l) => l <= `${to}~`);
+    await importBars(t.store, request({ source: { kind: 'csv', path: folder(span('2016-06-01', '2017-06-30')) }, quality: POLICY }));
+    const cases: Array<[string, string[]]> = [
+      ['a backfill', span('2016-01-04', '2016-05-31')],
+      ['a file from before the stored bars continuing them', span('2016-01-04', '2016-08-31')],
+      ['an update overlapping the stored bars and continuing them', span('2017-06-01', '2017-09-29')],
+      // 2017-11-15 to 2017-11-28: a halt of 7 sessions before the last row, no stored bar between.
+      ['an update whose last row follows a halt', [...span('2017-10-02', '2017-11-15'), span('2017-11-28', '2017-11-28')[0]]],
+    ];
+    for (const [what, lines] of cases) {
+      const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(lines) }, quality: POLICY }));
+      expect([what, summary.status, summary.rowsRejected, summary.byRule.out_of_order_date]).toEqual([what, 'published', 0, undefined]);
+    }
+    expect((await readBars(t.store)).map((b) => b.date).at(-1)).toBe('2017-11-28');
+  });
+
   it('judges a retyped row against the whole file when dates are asked for, so the row that has its date is kept', async () => {
     // The row of 2017-03-14 dated 2016-09-14, a session the file has; only the second half of 2016 asked for.
     const lines = retype(rows(), '2017-03-14', '2016-09-14');

@@ -1,7 +1,7 @@
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { CandidateBar } from '../../lib/market-data/csv-reader';
 import { qualityPolicySchema, type QualityPolicy } from '../../lib/quality/policy';
-import { newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
+import { endRowGaps, endRowIssue, newYorkDate, orderIssues, rowIssue, seriesIssues, splitDuplicates } from '../../lib/quality/rules';
 import { issue, QUALITY_RULES, type QualityRuleId } from '../../lib/quality/rules-catalog';
 
 const SRC = '/x/aapl.us.csv';
@@ -431,7 +431,7 @@ describe('out_of_order_date', () => {
       ['out_of_order_date', year.length + 3],
       ['unsorted_input', 4],
     ]);
-    expect(orderIssues(both)[0].message).toContain('a mistyped date; at the end of a file the session it stood for is unknown; rejected');
+    expect(orderIssues(both)[0].message).toContain('; at the end of a file the session it stood for is unknown; rejected');
     // An exact copy of that row at the end is a repeat: duplicate_date keeps the first.
     const repeated = priced(year);
     const copy = { ...repeated[120], line: year.length + 2 };
@@ -440,6 +440,58 @@ describe('out_of_order_date', () => {
 
   it('keeps an in-order row between long gaps', () => {
     expect(found(file(['2017-01-03', '2017-01-04', '2017-03-01', '2017-05-01', '2017-05-02']))).toEqual([]);
+  });
+});
+
+describe('out_of_order_date at the ends of a file in order', () => {
+  const year = nyseTradingDaysBetween('2018-01-02', '2018-02-07');
+  const file = (dates: readonly string[]): CandidateBar[] => dates.map((d, i) => bar(d, { line: i + 2 }));
+  const gapsOf = (rows: readonly CandidateBar[], rejected?: (b: CandidateBar) => boolean) => endRowGaps(rows, rejected).map((g) => [g.row.date, g.neighbour.date, g.atStart, g.sessions, g.meant]);
+  const none = { count: 0, from: null, to: null };
+
+  it('finds a first or last row more than 5 sessions from its neighbour, in either order, with the session it likely stood for', () => {
+    // 2018-01-02 typed 2017-01-03, 2013-01-02; 2018-02-07 typed 2018-12-28; the same file newest first.
+    expect(gapsOf(file(['2017-01-03', ...year.slice(1)]))).toEqual([['2017-01-03', '2018-01-03', true, 252, '2018-01-02']]);
+    expect(gapsOf(file([...year.slice(0, -1), '2018-12-28']))).toEqual([['2018-12-28', '2018-02-06', false, 225, '2018-02-07']]);
+    expect(gapsOf(file(['2013-01-02', ...year.slice(1)]).reverse())).toEqual([['2013-01-02', '2018-01-03', false, 1260, '2018-01-02']]);
+    // A halt of 5 sessions is no gap; nor is anything in a file of fewer than 3 rows or out of order (misdatedRows judges it).
+    expect(gapsOf(file([...year, '2018-02-14']))).toEqual([]);
+    expect(gapsOf(file(['2017-01-03', '2018-01-03']))).toEqual([]);
+    // Nor a row whose neighbour is as far from the next (monthly bars: bar_interval judges them).
+    expect(gapsOf(file(['2017-10-02', '2017-11-01', '2017-12-01', '2018-01-02', '2018-02-01']))).toEqual([]);
+    const moved = [...year.slice(0, 5), year[20], ...year.slice(5, 20), ...year.slice(21), '2018-12-28'];
+    expect(gapsOf(file(moved))).toEqual([]);
+  });
+
+  it('leaves a row another rule rejects to it and judges the row next to it, and says so when the file has the session meant', () => {
+    const rows = file([...year.slice(0, -1), '2018-12-28', '2018-12-29']);
+    expect(gapsOf(rows, (b) => b.date === '2018-12-29')).toEqual([['2018-12-28', '2018-02-06', false, 225, '2018-02-07']]);
+    // The file has a row of the session after 2018-02-06 that another rule rejects: which session was meant is unknown.
+    const held = file([...year, '2018-12-28']);
+    expect(gapsOf(held, (b) => b.date === '2018-02-07')).toEqual([['2018-12-28', '2018-02-06', false, 225, undefined]]);
+    expect(endRowIssue(endRowGaps(held, (b) => b.date === '2018-02-07')[0], { count: 0, from: null, to: null })?.message).toContain('; at the end of a file the session it stood for is unknown; rejected');
+  });
+
+  it('rejects a row whose gap jumps over stored bars, or a lone row more than 20 sessions away, naming the session likely meant', () => {
+    const [first] = endRowGaps(file(['2017-01-03', ...year.slice(1)]));
+    const found = endRowIssue(first, { count: 250, from: '2017-01-04', to: '2017-12-29' });
+    expect(found).toMatchObject({ rule: 'out_of_order_date', severity: 'reject', symbol: 'AAPL', date: '2017-01-03', line: 2 });
+    expect(found?.message).toBe(
+      'dated 2017-01-03, it stands at the start, before the row of 2018-01-03 (line 3), of a file in ascending date order, 252 NYSE sessions from it (more than 5), and the store holds 250 bars of AAPL between them (2017-01-04..2017-12-29) that the file lacks: a mistyped date, likely for 2018-01-02 (the session before the file\'s other rows, which it lacks); rejected, and a stored bar for 2017-01-03 is kept',
+    );
+    const [last] = endRowGaps(file([...year.slice(0, -1), '2018-12-28']));
+    expect(endRowIssue(last, none)?.message).toContain('it stands alone at the end, after the row of 2018-02-06 (line 26), of a file in ascending date order, 225 NYSE sessions from it (more than 20), with no stored bar of AAPL between them');
+    expect(endRowIssue(last, none)?.message).toContain('import it again once the file holds more rows on its side of the gap');
+  });
+
+  it('keeps a row after a halt of up to 20 sessions when no stored bar lies between', () => {
+    // 20 and 21 sessions after the row before it; 6 sessions, with and without a stored bar between.
+    const after = (date: string) => endRowGaps(file([...year.slice(0, -1), date]))[0];
+    expect(endRowIssue(after('2018-03-07'), none)).toBeUndefined();
+    expect(endRowIssue(after('2018-03-08'), none)?.rule).toBe('out_of_order_date');
+    expect(after('2018-02-14').sessions).toBe(6);
+    expect(endRowIssue(after('2018-02-14'), none)).toBeUndefined();
+    expect(endRowIssue(after('2018-02-14'), { count: 1, from: '2018-02-08', to: '2018-02-08' })?.rule).toBe('out_of_order_date');
   });
 });
 
