@@ -26,7 +26,7 @@ import { agreementHint, championAliasDisagreement } from '../lib/serving/served-
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
 import { deploymentOpenCheck, deploymentWorkflowOpen } from './deployment-workflow-open';
-import { loadConfig } from '../lib/config';
+import { configuredSigning } from '../lib/config';
 import type { RowSigning } from '../lib/registry/row-signature';
 
 export interface BeginDeploymentInput {
@@ -209,7 +209,7 @@ async function trainedThroughOfVersion(store: Database, model: string, version: 
 const unverifiedText = (found: UnverifiedVersion[]) => found.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`);
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
-export function deploymentActivities({ store, cache, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; artifacts: ArtifactStore; signing?: RowSigning }) {
+export function deploymentActivities({ store, cache, artifacts, signing = configuredSigning() }: { store: Database; cache: Cache; artifacts: ArtifactStore; signing?: RowSigning }) {
   /**
    * The other deployment of `model` still running, if any. Rows whose workflow closed without
    * recording its end (failed, terminated) are marked failed and release the model. Rows from

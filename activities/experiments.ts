@@ -15,8 +15,8 @@ import { newestBarDates } from '../lib/monitoring/freshness';
 import { nyseTradingDaysBetween } from '../lib/calendar/nyse';
 import { appliedPromotion, earlierRunTrials, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
-import { loadConfig } from '../lib/config';
-import { rowSignatureProblem, signProfileRecord, type RowSigning } from '../lib/registry/row-signature';
+import { configuredSigning } from '../lib/config';
+import { rowSignatureProblem, signProfileRecord, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 import { readArtifact } from '../lib/registry/artifact-store';
 import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
@@ -222,7 +222,8 @@ export interface RegisterResult {
 function championNotComparable(champion: ModelVersion, run: { featureSetVersion: string; label: unknown }, signing: RowSigning): string | undefined {
   if (!sameLabelSpec(champion.label, run.label)) return `predicts another label (${JSON.stringify(champion.label)}, this run ${JSON.stringify(run.label)})`;
   if (champion.featureSetVersion !== run.featureSetVersion) return `was trained on another feature set (${champion.featureSetVersion}, this run ${run.featureSetVersion})`;
-  const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, champion);
+  const keys = verificationKeysOf(signing);
+  const problem = keys === undefined ? undefined : rowSignatureProblem(keys, champion);
   if (problem) return `cannot be trusted as the yardstick: ${problem}`;
   return undefined;
 }
@@ -246,7 +247,7 @@ async function evaluationLagOf(store: Database, period: { to: string }, symbols:
   return { newestSession: newest, sessionsAfter: Math.max(1, sessions.length), allowed: horizon + EVALUATION_GRACE_SESSIONS };
 }
 
-export function experimentActivities({ store, artifacts, trainingPool, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
+export function experimentActivities({ store, artifacts, trainingPool, signing = configuredSigning() }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number, cancelled: AbortSignal): Promise<ShuffledLabelResult> => {
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true }, cancelled)));

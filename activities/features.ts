@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Cache } from '../lib/cache/cache';
-import { loadConfig } from '../lib/config';
+import { configuredSigning } from '../lib/config';
 import { BadInputError } from '../lib/errors';
 import { defineFeatureSet, DEFAULT_FEATURE_SET, type FeatureSetInput } from '../lib/features/feature-set';
 import { materializeFeatures, type MaterializeReport } from '../lib/features/materialize';
@@ -25,7 +25,7 @@ export interface ComputeFeaturesResult extends Omit<MaterializeReport, 'skipped'
   skippedCount: number;
 }
 
-export function featureActivities({ store, cache, featureThreads, signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; cache: Cache; featureThreads?: number; signing?: RowSigning }) {
+export function featureActivities({ store, cache, featureThreads, signing = configuredSigning() }: { store: Database; cache: Cache; featureThreads?: number; signing?: RowSigning }) {
   return {
     /**
      * Materialises the feature set for every stored symbol up to the snapshot's last date, recomputing

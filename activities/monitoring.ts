@@ -26,8 +26,8 @@ import { TASK_QUEUES } from '../lib/task-queues';
 import type { TrainingPipelineInput } from '../workflows/training-pipeline';
 import { withFailureMapping } from './failures';
 import { describeRetrain, repeatedRetrain, retrainRuleOf, retrainWorkflowId, runningRetrainsOf } from './retrain-exclusion';
-import { loadConfig } from '../lib/config';
-import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
+import { configuredSigning } from '../lib/config';
+import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 
 export interface ComputeMonitoringReportInput {
   target: MonitoringTarget;
@@ -137,7 +137,7 @@ function temporalClient(): Client | undefined {
  * `artifacts`: where the registered models are filed; a report then takes each version's label from
  * its sha256-checked artifact header, not from its registry row alone (the row can be edited).
  */
-export function monitoringActivities({ store, artifacts, now = () => new Date(), signing = { signingKey: loadConfig().modelSigningKey } }: { store: Database; artifacts?: ArtifactStore; now?: () => Date; signing?: RowSigning }) {
+export function monitoringActivities({ store, artifacts, now = () => new Date(), signing = configuredSigning() }: { store: Database; artifacts?: ArtifactStore; now?: () => Date; signing?: RowSigning }) {
   /**
    * Marks 'running' deployments rows of `models` whose workflow has closed (terminated, failed, timed
    * out, or gone) as failed and releases their model, as the next deployment's start does: `mlp
@@ -272,7 +272,8 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const workflowId = retrainWorkflowId(input.model);
         const version = await getModelVersion(store, input.model, input.championVersion);
         // The retrain runs the experiment the row records (its import, guards, deployment policy): an edited row must not drive it.
-        const problem = signing.signingKey === undefined ? undefined : rowSignatureProblem(signing.signingKey, version);
+        const keys = verificationKeysOf(signing);
+        const problem = keys === undefined ? undefined : rowSignatureProblem(keys, version);
         if (problem) return { status: 'skipped', workflowId, reason: `${input.model} v${input.championVersion}'s experiment is not retrained from: ${problem}` };
         const client = temporalClient();
         if (!client) return { status: 'skipped', workflowId, reason: 'no Temporal client in this activity context' };

@@ -1,6 +1,6 @@
 import { algorithmByName } from '../models/algorithms';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
-import { loadConfig } from '../lib/config';
+import { configuredSigning } from '../lib/config';
 import { aliasVersion, getModelVersion, verifyRegisteredVersion, versionExists, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import type { RowSigning } from '../lib/registry/row-signature';
@@ -33,7 +33,7 @@ export interface WarmStartActivityDeps {
 }
 
 /** Which of a run's algorithms start from the champion, and why the others do not (lib/training/warm-start.ts). */
-export function warmStartActivities({ store, artifacts, signing = { signingKey: loadConfig().modelSigningKey } }: WarmStartActivityDeps) {
+export function warmStartActivities({ store, artifacts, signing = configuredSigning() }: WarmStartActivityDeps) {
   return {
     async resolveWarmStart(input: ResolveWarmStartInput): Promise<WarmStartDecision[]> {
       return withFailureMapping(async () => {

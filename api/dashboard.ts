@@ -12,10 +12,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { listAlerts } from '../lib/alerts/alert-store';
 import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
-import type { ApiToken } from '../lib/config';
+import { configuredSigning, type ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
-import { rowSignatureProblem, type RowSigning } from '../lib/registry/row-signature';
-import { configuredSigning, readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
+import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
+import { readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -271,10 +271,10 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       const byModel = new Map<string, ModelVersion[]>();
       for (const v of versions) (byModel.get(v.name) ?? byModel.set(v.name, []).get(v.name)!).push(v);
       const cards = [...byModel.entries()].map(([name, list]) => {
-        const key = signingOf().signingKey;
+        const keys = verificationKeysOf(signingOf());
         const rows = [...list].reverse().map((v) => {
           // With the key, a row whose signature fails may carry edited metrics: its figures are not shown as the version's.
-          const unvouched = key === undefined ? undefined : rowSignatureProblem(key, v);
+          const unvouched = keys === undefined ? undefined : rowSignatureProblem(keys, v);
           const h = unvouched === undefined ? headlineSchema.safeParse(v.metrics).data?.outOfSample : undefined;
           const report = recordedReportOf(v);
           const withheld = '<span class="error withheld">withheld</span>';

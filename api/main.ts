@@ -7,7 +7,7 @@
 import { raiseAlert } from '../lib/alerts/alert-store';
 import { alertChannelNames } from '../lib/alerts/channels';
 import { openCache } from '../lib/cache/open-cache';
-import { loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
+import { configuredSigning, loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
@@ -136,7 +136,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
       return true;
     }
   };
-  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: { signingKey: config.modelSigningKey }, onWithdrawn, deploymentOpen });
+  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: configuredSigning(config), onWithdrawn, deploymentOpen });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
   const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, featureGraceMinutes: config.apiFeatureGraceMinutes, abortDeployment });

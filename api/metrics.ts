@@ -34,6 +34,7 @@ export class ApiMetrics {
   readonly stalePredictions: Counter<'model'>;
   readonly onlineVectorsRefused: Counter<'reason' | 'store'>;
   readonly offlineFeatureReads: Counter<'reason'>;
+  readonly onlineVectorsPreviousKey: Counter<'key_id'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -52,6 +53,12 @@ export class ApiMetrics {
       name: 'api_offline_feature_reads_total',
       help: 'Feature reads answered from the offline store instead of the online one, by why: missing (no online vector under the key), refused (the online vector refused), cache_unavailable (the online store could not be read)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.onlineVectorsPreviousKey = new Counter({
+      name: 'api_online_vectors_previous_key_total',
+      help: 'Online feature vectors served whose signature a previous key (MODEL_SIGNING_PREVIOUS_KEYS) made, by its key id: a key rotation in progress; their writers sign them with the current key on their next write',
+      labelNames: ['key_id'],
       registers,
     });
     this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, features_withheld, features_unavailable, model_failed)', labelNames: ['model', 'reason'], registers });
@@ -99,6 +106,18 @@ export class ApiMetrics {
       collect() {
         this.reset();
         for (const [model, withdrawn] of Object.entries(sources.serving().withdrawn)) this.set({ model }, withdrawn.length);
+      },
+    });
+    new Gauge({
+      name: 'api_serving_versions_previous_key',
+      help: 'Served versions whose registry row a previous key (MODEL_SIGNING_PREVIOUS_KEYS) signed, by model and key id: served, but the key rotation is not finished until `mlp models sign` re-signs them',
+      labelNames: ['model', 'key_id'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, signed] of Object.entries(sources.serving().previousKeySigned)) {
+          for (const { keyId } of signed) this.inc({ model, key_id: keyId });
+        }
       },
     });
     new Gauge({

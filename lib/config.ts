@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { isSecretName, redactDeep, redactUrl } from './redact';
 import { parseS3Url, type ArtifactLocation } from './artifacts/location';
 import { DEFAULT_FRESHNESS_OPTIONS } from './monitoring/freshness';
-import { MIN_SIGNING_KEY_LENGTH } from './registry/row-signature';
+import { MIN_SIGNING_KEY_LENGTH, type RowSigning } from './registry/row-signature';
 import { verbatimValueProblem } from './verbatim-value';
 
 /**
@@ -36,9 +36,10 @@ export interface AppConfig {
    */
   modelSigningKey: string | undefined;
   /**
-   * MODEL_SIGNING_PREVIOUS_KEYS: keys signing was done with before a rotation, read only by `mlp
-   * models sign` and `mlp report --sign-record` to confirm a row's old signature before re-signing it
-   * (a stored key id proves nothing: whoever edits a row can write one). Secrets; never verify with them.
+   * MODEL_SIGNING_PREVIOUS_KEYS: keys signing was done with before a rotation. They never sign; every
+   * verification accepts what they signed (identified by its key id, vouched for by its MAC), so
+   * processes given the new key keep serving rows, records and vectors the old key signed until
+   * `mlp models sign` re-signs them (docs/operations.md). Secrets.
    */
   modelSigningPreviousKeys: string[];
   metricsAddress: string;
@@ -299,8 +300,17 @@ export function loadObjectStoreSettings(env: NodeJS.ProcessEnv = process.env): O
   return objectStoreSettingsOf(parseEnvironment(objectStoreEnvSchema, env), env);
 }
 
+/** The deployment's signing as configured: MODEL_SIGNING_KEY signs and verifies, MODEL_SIGNING_PREVIOUS_KEYS verify too (a rotation in progress). */
+export function configuredSigning(config: Pick<AppConfig, 'modelSigningKey' | 'modelSigningPreviousKeys'> = loadConfig()): RowSigning {
+  return { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parseEnvironment(envSchema, env);
+  // Previous keys only verify beside a current key: without one nothing is checked (signed rows are refused), so they would be ignored.
+  if (e.MODEL_SIGNING_PREVIOUS_KEYS !== undefined && e.MODEL_SIGNING_PREVIOUS_KEYS.length > 0 && e.MODEL_SIGNING_KEY === undefined) {
+    throw new ConfigError('Invalid configuration; fix these environment variables:\n  MODEL_SIGNING_PREVIOUS_KEYS=(secret, not shown): set without MODEL_SIGNING_KEY; previous keys only verify beside the current key: set MODEL_SIGNING_KEY (during a rotation, the new key)');
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   const artifactDir = path.resolve(e.ARTIFACT_DIR ?? path.join(dataDir, 'artifacts'));
   return {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { alertChannelNames } from '../lib/alerts/channels';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
 import { openCache } from '../lib/cache/open-cache';
-import { loadConfig } from '../lib/config';
+import { configuredSigning, loadConfig } from '../lib/config';
 import { describeValidationError } from '../lib/errors';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { openDatabase } from '../lib/store/database';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
-    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config), signing: { signingKey: config.modelSigningKey } },
+    { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config), signing: configuredSigning(config) },
     {
       key: config.streamKey,
       group: config.streamGroup,

@@ -52,14 +52,14 @@ export function featuresCommand(): Command {
     .option('--version <version>', 'feature-set version (default: the shipped set)')
     .action((opts: { version?: string }) =>
       withStore(async (store) => {
-        const { loadConfig } = lazy.config();
+        const { configuredSigning, loadConfig } = lazy.config();
         const { defineFeatureSet, DEFAULT_FEATURE_SET } = lazy.featureSet();
         const config = loadConfig();
         // Without the key every row would be written unsigned: the prediction API of a deployment that signs would refuse them all.
         if (config.modelSigningKey === undefined) throw new Error('MODEL_SIGNING_KEY is not set: recomputing without it would write every row unsigned, which the prediction API of a deployment that signs refuses; run it where the key is set');
         const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
         const set = await lazy.storedFeatureSet().readStoredFeatureSet(store, version, 'its rows cannot be recomputed');
-        const report = await lazy.materialize().materializeFeatures(store, set, { recomputeAll: true, signing: { signingKey: config.modelSigningKey } });
+        const report = await lazy.materialize().materializeFeatures(store, set, { recomputeAll: true, signing: configuredSigning(config) });
         console.log(`${version}: ${report.rowsRecomputed} rows recomputed and signed, ${report.rowsWritten} new rows written, over ${report.symbols} symbols (${report.durationMs} ms)`);
       }),
     );
@@ -68,7 +68,7 @@ export function featuresCommand(): Command {
     .description('the online feature vector of a symbol (needs REDIS_URL to see what workers published)')
     .option('--version <version>', 'feature-set version (default: the shipped set)')
     .action(async (symbol: string, opts: { version?: string }) => {
-      const { loadConfig } = lazy.config();
+      const { configuredSigning, loadConfig } = lazy.config();
       const { openCache } = lazy.cache();
       const { readOnlineFeatures } = lazy.onlineFeatures();
       const { parseSymbol } = lazy.symbols();
@@ -79,7 +79,7 @@ export function featuresCommand(): Command {
         const version = opts.version ?? defineFeatureSet(DEFAULT_FEATURE_SET).version;
         const stored = parseSymbol(symbol);
         // With the deployment's key, a vector the API would refuse (unsigned, edited) is refused here too.
-        const v = await readOnlineFeatures(cache, version, stored, undefined, { signingKey: config.modelSigningKey });
+        const v = await readOnlineFeatures(cache, version, stored, undefined, configuredSigning(config));
         if (!v) throw new Error(`No online features for ${stored} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
         console.log(JSON.stringify({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }, null, 2));
       } finally {

@@ -107,8 +107,9 @@ function lineage(v: ModelVersion): Record<string, string> {
  * Undefined without the key (rows are not bound) or when the signature holds.
  */
 function unvouchedFigures(v: ModelVersion): string | undefined {
-  const key = lazy.config().loadConfig().modelSigningKey;
-  return key === undefined ? undefined : lazy.rowSignature().rowSignatureProblem(key, v);
+  const { rowSignatureProblem, verificationKeysOf } = lazy.rowSignature();
+  const keys = verificationKeysOf(lazy.config().configuredSigning());
+  return keys === undefined ? undefined : rowSignatureProblem(keys, v);
 }
 
 /** headline(v), or every figure withheld (saying why) for a row whose signature does not hold under the key. */
@@ -120,13 +121,13 @@ function figures(v: ModelVersion): Record<string, string> {
 
 /** The row's signature as this deployment's key judges it (MODEL_SIGNING_KEY; lib/registry/row-signature.ts). */
 function signatureState(v: ModelVersion): string {
-  const { loadConfig } = lazy.config();
-  const { rowSignatureProblem, signingKeyId } = lazy.rowSignature();
-  const key = loadConfig().modelSigningKey;
-  if (!v.signature) return key === undefined ? 'none (MODEL_SIGNING_KEY is not set: rows are not bound)' : `none: refused by verification; sign it with \`mlp models sign ${v.name} ${v.version} --accept-edit\` after checking it`;
-  if (key === undefined) return `key id ${v.signature.keyId} (not checked: MODEL_SIGNING_KEY is not set)`;
-  const problem = rowSignatureProblem(key, v);
-  return problem ? `key id ${v.signature.keyId}: DOES NOT MATCH (this deployment's key id ${signingKeyId(key)}): refused by verification` : `key id ${v.signature.keyId}: valid`;
+  const { rowSignatureCheck, currentKeyId, verificationKeysOf } = lazy.rowSignature();
+  const keys = verificationKeysOf(lazy.config().configuredSigning());
+  if (!v.signature) return keys === undefined ? 'none (MODEL_SIGNING_KEY is not set: rows are not bound)' : `none: refused by verification; sign it with \`mlp models sign ${v.name} ${v.version} --accept-edit\` after checking it`;
+  if (keys === undefined) return `key id ${v.signature.keyId} (not checked: MODEL_SIGNING_KEY is not set)`;
+  const check = rowSignatureCheck(keys, v);
+  if (check.problem !== undefined) return `key id ${v.signature.keyId}: DOES NOT MATCH (this deployment's key id ${currentKeyId(keys)}): refused by verification`;
+  return check.previousKeyId !== undefined ? `key id ${v.signature.keyId}: valid, a previous key (MODEL_SIGNING_PREVIOUS_KEYS): re-sign it with \`mlp models sign ${v.name} ${v.version}\`` : `key id ${v.signature.keyId}: valid`;
 }
 
 export function modelsCommand(): Command {
@@ -216,7 +217,7 @@ export function modelsCommand(): Command {
           const { openArtifactStore } = lazy.artifactStores();
           const { verifyRegisteredVersion } = lazy.registry();
           const artifacts = openArtifactStore(config.artifacts);
-          const signing = { signingKey: config.modelSigningKey };
+          const signing = lazy.config().configuredSigning(config);
           const { assertSameLabelAsChampion } = lazy.labelSpec();
           const verify = async (m: string, v: number) => {
             await verifyRegisteredVersion(store, artifacts, m, v, signing);
@@ -265,7 +266,7 @@ export function modelsCommand(): Command {
         }
         const { openArtifactStore } = lazy.artifactStores();
         const { repairVersionArtifact } = lazy.registry();
-        const repaired = await repairVersionArtifact(store, openArtifactStore(config.artifacts), name, version, bytes, { signingKey: config.modelSigningKey });
+        const repaired = await repairVersionArtifact(store, openArtifactStore(config.artifacts), name, version, bytes, lazy.config().configuredSigning(config));
         const what = repaired.stored === 'kept' ? 'the stored copy was intact; nothing was written' : repaired.stored === 'replaced' ? 'the damaged stored copy was replaced' : 'the missing stored copy was written';
         console.log(`${name} v${version}: artifact sha256 ${repaired.version.artifactSha256} at ${repaired.url}: ${what}; the version verifies`);
       }),
@@ -283,14 +284,14 @@ export function modelsCommand(): Command {
         const { version } = await resolveModelRef(store, name, ref);
         const { openArtifactStore } = lazy.artifactStores();
         const { signModelVersion } = lazy.registry();
-        const signing = { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys };
+        const signing = lazy.config().configuredSigning(config);
         const signed = await signModelVersion(store, openArtifactStore(config.artifacts), name, version, signing, { acceptEdit: flags.acceptEdit === true });
-        const before = signed.before.state === 'unsigned' ? 'it had no signature' : signed.before.state === 'valid' ? 'its signature was already valid' : `its signature did not match (${signed.before.reason})`;
+        const before = signed.before.state === 'unsigned' ? 'it had no signature' : signed.before.state === 'valid' ? 'its signature was already valid' : signed.before.state === 'previous_key' ? `it was signed with a previous key, key id ${signed.before.keyId}` : `its signature did not match (${signed.before.reason})`;
         console.log(`${name} v${version}: artifact, header, feature set and model checked; row signed with key id ${signed.signature.keyId} (${before})`);
         // The drift reference profile is stored after the row, with a signature of its own bound to it.
         const { signVersionProfile } = lazy.profileStore();
         const profile = await signVersionProfile(store, signed.version, signing, { acceptEdit: flags.acceptProfile === true });
-        if (profile.state !== 'none') console.log(`${name} v${version}: drift reference profile ${profile.state === 'valid' ? 'signature already valid' : `signed (${profile.before === 'unsigned' ? 'it had no signature' : 'its signature did not match'})`}`);
+        if (profile.state !== 'none') console.log(`${name} v${version}: drift reference profile ${profile.state === 'valid' ? 'signature already valid' : `signed (${profile.before === 'unsigned' ? 'it had no signature' : profile.before === 'previous_key' ? 'it was signed with a previous key' : 'its signature did not match'})`}`);
       }),
     );
   return cmd;

@@ -36,13 +36,13 @@ export function reportCommand(): Command {
         if (parsed.kind !== 'version') throw new Error('--sign-record signs one version\'s record: give model@version');
         if (opts.regenerate || opts.out) throw new Error('--sign-record signs the record as it is: without --regenerate or --out');
         const { resolveVersion } = lazy.registry();
-        const signed = await withStore(async (store: Database) => signRecordedReport(store, artifacts, parsed.name, await resolveVersion(store, parsed.name, parsed.ref), { signingKey: config.modelSigningKey, previousKeys: config.modelSigningPreviousKeys }, { acceptEdit: opts.acceptEdit === true }));
-        const before = signed.before.state === 'invalid' ? `its signature did not match: ${signed.before.reason}` : signed.before.state;
+        const signed = await withStore(async (store: Database) => signRecordedReport(store, artifacts, parsed.name, await resolveVersion(store, parsed.name, parsed.ref), lazy.config().configuredSigning(config), { acceptEdit: opts.acceptEdit === true }));
+        const before = signed.before.state === 'invalid' ? `its signature did not match: ${signed.before.reason}` : signed.before.state === 'previous_key' ? `signed with a previous key, key id ${signed.before.keyId}` : signed.before.state;
         console.log(`${signed.version.name} v${signed.version.version}: report record ${signed.before.state === 'valid' ? 'already signed by this key' : `signed (before: ${before})`}`);
         return;
       }
       // With MODEL_SIGNING_KEY: a row or report record whose signature fails gets a report saying so, not recorded.
-      const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate, signing: { signingKey: config.modelSigningKey } }));
+      const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate, signing: lazy.config().configuredSigning(config) }));
       for (const r of found) {
         const how = !r.generated ? '' : r.recorded ? ', generated now and recorded in the registry' : ', generated now and NOT recorded';
         console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${how})`);

@@ -18,14 +18,14 @@ import { ALGORITHM_VERSIONS } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact } from '../../models/artifact';
 import { openArtifactStore, type ArtifactStore } from '../artifacts/artifact-store';
 import { nthNyseTradingDayAfter } from '../calendar/nyse';
-import { loadConfig, type AppConfig } from '../config';
+import { configuredSigning, loadConfig, type AppConfig } from '../config';
 import { BadInputError, describeValidationError } from '../errors';
 import { computeLabels, labelReach, labelSpecSchema, readsMove, sessionHorizons, type LabelPrices, type LabelSeries, type LabelSpec } from '../labels/labels';
 import { seriesSplits, SPLIT_BARS_BEFORE } from '../quality/splits';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson } from '../registry/recorded-fields';
-import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
+import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../registry/row-signature';
 import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import type { PredictionLogEntry } from '../serving/prediction-log';
@@ -119,8 +119,8 @@ export interface LabelVerification {
  * key (MODEL_SIGNING_KEY, may be unset) and the artifact store (ARTIFACT_DIR or ARTIFACT_URL, the
  * same instance openArtifactStore gives them).
  */
-export function deploymentLabelVerification(config: Pick<AppConfig, 'modelSigningKey' | 'artifacts'> = loadConfig()): LabelVerification {
-  return { signing: { signingKey: config.modelSigningKey }, artifacts: openArtifactStore(config.artifacts) };
+export function deploymentLabelVerification(config: Pick<AppConfig, 'modelSigningKey' | 'modelSigningPreviousKeys' | 'artifacts'> = loadConfig()): LabelVerification {
+  return { signing: configuredSigning(config), artifacts: openArtifactStore(config.artifacts) };
 }
 
 const scopedVerification = new AsyncLocalStorage<LabelVerification>();
@@ -150,10 +150,10 @@ export async function labelSpecOfVersion(store: Database, model: string, version
   const refuse = (problem: string): never => {
     throw new BadInputError(`${model} v${version}: its predictions are not labelled from this registry row: ${problem}`, 'ARTIFACT_INVALID');
   };
-  const key = verify.signing?.signingKey;
-  if (key === undefined && !verify.artifacts) refuse('nothing to check the row against (no MODEL_SIGNING_KEY and no artifact store): a label edited in the row would go unnoticed; pass the artifact store');
-  if (key !== undefined) {
-    const problem = rowSignatureProblem(key, row);
+  const keys = verificationKeysOf(verify.signing);
+  if (keys === undefined && !verify.artifacts) refuse('nothing to check the row against (no MODEL_SIGNING_KEY and no artifact store): a label edited in the row would go unnoticed; pass the artifact store');
+  if (keys !== undefined) {
+    const problem = rowSignatureProblem(keys, row);
     if (problem) refuse(problem);
   }
   if (verify.artifacts) {

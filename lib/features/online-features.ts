@@ -10,7 +10,7 @@ import { requiredBars } from './compute-features';
 import { readStoredFeatureSet } from './stored-feature-set';
 import type { FeatureSet } from './feature-set';
 import { staleRows, type StaleRows } from './stale-rows';
-import { NO_ROW_SIGNING, type RowSigning } from '../registry/row-signature';
+import { NO_ROW_SIGNING, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
 import { featureRowSignatureProblem, signVectorText, vectorSignatureProblem, type VectorSignatureProblem } from './vector-signature';
 
 /** The newest feature vector of a symbol, as the prediction API reads it. */
@@ -84,11 +84,12 @@ export function marketToday(now: Date = new Date()): string {
 /**
  * The vector a stored JSON text holds, after checking it is the vector of `version` and `symbol`
  * (the key it was read under), dated no later than `today`, with one number (or null: NaN) per
- * column, and, given the deployment's `signingKey`, signed by it over all of that and its withheld
- * reason (vectorSignatureProblem); throws InvalidOnlineVectorError otherwise. Without a key the
- * online store is trusted as it stands (a signature is not checked).
+ * column, and, given the deployment's `keys`, signed by its key (or one of its previous keys: a
+ * rotation in progress; `onPreviousKey` is told) over all of that and its withheld reason
+ * (vectorSignatureProblem); throws InvalidOnlineVectorError otherwise. Without a key the online
+ * store is trusted as it stands (a signature is not checked).
  */
-export function parseStoredVector(raw: string, version: string, symbol: string, today: string = marketToday(), signingKey?: string): OnlineFeatureVector {
+export function parseStoredVector(raw: string, version: string, symbol: string, today: string = marketToday(), keys?: VerificationKeys, onPreviousKey?: (keyId: string) => void): OnlineFeatureVector {
   const refuse = (problem: OnlineVectorProblem, detail: string): never => {
     throw new InvalidOnlineVectorError(version, symbol, problem, detail);
   };
@@ -110,9 +111,9 @@ export function parseStoredVector(raw: string, version: string, symbol: string, 
   if (!Array.isArray(v.values) || !v.values.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return refuse('malformed', 'its values are not all numbers (or null for a missing value)');
   if (v.values.length !== v.columns.length) return refuse('length_mismatch', `it has ${v.values.length} values for ${v.columns.length} columns`);
   if (v.withheld !== undefined && typeof v.withheld !== 'string') return refuse('malformed', 'its withheld reason is not text');
-  if (signingKey !== undefined) {
+  if (keys !== undefined) {
     // Over the text everything above was parsed from: whatever it says, only a key holder wrote it.
-    const bad = vectorSignatureProblem(signingKey, raw, (parsed as { signature?: unknown }).signature);
+    const bad = vectorSignatureProblem(keys, raw, (parsed as { signature?: unknown }).signature, onPreviousKey);
     if (bad) return refuse(bad.problem, bad.detail);
   }
   return { version, symbol, asOf: v.asOf, columns: v.columns as string[], values: (v.values as Array<number | null>).map((x) => (x === null ? NaN : x)), ...(v.withheld !== undefined ? { withheld: v.withheld } : {}) };
@@ -122,24 +123,24 @@ export function parseStoredVector(raw: string, version: string, symbol: string, 
 export async function readOnlineFeatures(cache: Cache, version: string, symbol: string, today?: string, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
   const raw = await cache.get(key(version, symbol));
   if (raw === undefined) return undefined;
-  return parseStoredVector(raw, version, symbol, today, signing.signingKey);
+  return parseStoredVector(raw, version, symbol, today, verificationKeysOf(signing));
 }
 
 /**
  * Whether the stored text keeps the new vector `v` out: a valid vector of the same key (parseStoredVector)
  * newer than `v` (or, with `sameDateKeeps`, of the same date). Nothing stored, or something refused as
  * the key's vector (another symbol's or feature set's, dated after today, damaged, unsigned or not
- * matching its signature under `signingKey`), keeps nothing out: the new vector replaces it, so a
+ * matching its signature under `keys`), keeps nothing out: the new vector replaces it, so a
  * vector written by hand with a far date cannot pin itself, and one written before signing is
  * replaced by the next signed one.
  */
-function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: string, sameDateKeeps: boolean, signingKey: string | undefined): boolean {
+function keepsOut(stored: string | undefined, v: OnlineFeatureVector, today: string, sameDateKeeps: boolean, keys: VerificationKeys | undefined): boolean {
   if (stored === undefined) return false;
   const asOf = storedAsOf(stored);
   // The common case (a stored vector older than this one) without parsing its values.
   if (asOf === undefined || (sameDateKeeps ? asOf < v.asOf : asOf <= v.asOf)) return false;
   try {
-    parseStoredVector(stored, v.version, v.symbol, today, signingKey);
+    parseStoredVector(stored, v.version, v.symbol, today, keys);
     return true;
   } catch (error) {
     if (error instanceof InvalidOnlineVectorError) return false;
@@ -194,13 +195,14 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
   const today = marketToday();
   const sameDateKeeps = options.sameDate === 'keeps';
   const signingKey = options.signing?.signingKey;
+  const keys = verificationKeysOf(options.signing);
   let pending = vectors.map((_, i) => i);
   const current = [...(options.seen ?? (await readStoredVectorTexts(cache, vectors)))];
   let written = 0;
   let superseded = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
     // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
-    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps, signingKey));
+    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps, keys));
     const writes = tries.map((i) => cache.setIfUnchanged(key(vectors[i].version, vectors[i].symbol), current[i], vectorJson(vectors[i], signingKey)));
     // Sent after the writes on the same connection, not after their answers (a round trip less); an
     // announcement of a write that lost only empties read caches once more.
@@ -295,8 +297,9 @@ type StoredRow = { date: string; vals: Uint8Array; signature: string | null; sig
  * features step did not write is served, nor signed into the online store by the re-warm.
  */
 function servedValues(row: StoredRow, version: string, symbol: string, signing: RowSigning): number[] {
-  if (signing.signingKey !== undefined) {
-    const bad = featureRowSignatureProblem(signing.signingKey, { version, symbol, ...row });
+  const keys = verificationKeysOf(signing);
+  if (keys !== undefined) {
+    const bad = featureRowSignatureProblem(keys, { version, symbol, ...row });
     if (bad) throw new RefusedFeatureRowError(version, symbol, row.date, bad.problem, bad.detail);
   }
   return Array.from(unpackValues(row.vals, `feature row ${symbol} ${row.date} (${version})`));
@@ -448,6 +451,10 @@ export class OnlineFeatureStore {
   private readonly missingLogged = new Set<string>();
   /** The offline row refusal last logged per key. */
   private readonly rowRefusalsLogged = new Map<string, string>();
+  /** The previous keys whose vectors were served and logged (once each). */
+  private readonly previousKeysLogged = new Set<string>();
+  /** The keys stored vectors are checked with (the current and previous ones); undefined: not checked. */
+  private readonly keys: VerificationKeys | undefined;
 
   constructor(
     private readonly deps: {
@@ -462,6 +469,8 @@ export class OnlineFeatureStore {
       onRefusedRow?: (error: RefusedFeatureRowError) => void;
       /** Told of every read answered from the offline store instead of the online one, and why: the API counts them. */
       onOfflineRead?: (reason: OfflineReadReason) => void;
+      /** Told the key id of every vector served whose signature a previous key made (a rotation in progress): the API counts them. */
+      onPreviousKeyVector?: (keyId: string) => void;
       /**
        * The deployment's MODEL_SIGNING_KEY: with it a stored vector is served only with its valid
        * signature (refused otherwise, as another symbol's is), and the re-warm writes signed vectors.
@@ -473,10 +482,20 @@ export class OnlineFeatureStore {
     },
   ) {
     this.log = deps.log ?? (() => undefined);
+    this.keys = verificationKeysOf(deps.signing);
     this.removeListener = deps.cache.onAvailability((available) => {
       if (available) void this.rewarm();
     });
   }
+
+  /** A vector a previous key signed is served; logged once per key id (its writers re-sign it on their next write), counted each time. */
+  private readonly onPreviousKey = (keyId: string): void => {
+    if (!this.previousKeysLogged.has(keyId)) {
+      this.previousKeysLogged.add(keyId);
+      this.log('features.online_vector_previous_key', { keyId, action: 'served; the features step and the stream consumer sign vectors with the current key when they next write them' });
+    }
+    this.deps.onPreviousKeyVector?.(keyId);
+  };
 
   stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number; invalidVectors: number; refusedRows: number } {
     return { ...this.counters };
@@ -508,7 +527,7 @@ export class OnlineFeatureStore {
         }
       } else {
         try {
-          const vector = parseStoredVector(raw, version, symbol, marketToday(this.deps.now?.()), this.deps.signing?.signingKey);
+          const vector = parseStoredVector(raw, version, symbol, marketToday(this.deps.now?.()), this.keys, this.onPreviousKey);
           this.refusalsLogged.delete(at);
           this.missingLogged.delete(at);
           this.rowRefusalsLogged.delete(at);

@@ -18,7 +18,7 @@
  * symbol written back over a newer one is accepted; its as-of date (signed) says how old it is, and
  * the API's freshness check answers for it as for any late vector.
  */
-import { hmacSha256Hex, sameMac, signingKeyId } from '../registry/row-signature';
+import { checkMac, heldKeyMismatch, hmacSha256Hex, signedWithAnotherKey, signingKeyId, type VerificationKeys } from '../registry/row-signature';
 
 /** Names the signed text's form; part of it, and unlike the registry's schemes, so no MAC is valid as another's. */
 export const ONLINE_VECTOR_SCHEME = 'mlp-online-vector-v1';
@@ -27,25 +27,13 @@ const SIGNATURE_MEMBER = /^,"signature":\{"keyId":"([0-9a-f]{8})","mac":"([0-9a-
 /** Length of the signature member and the closing brace: a key id is always 8 hex digits, a MAC 64. */
 const SIGNATURE_TAIL = ',"signature":{"keyId":"","mac":""}}'.length + 8 + 64;
 
-/** signingKeyId per key: a sha256 a vector is too many on the live path. */
-const keyIds = new Map<string, string>();
-
-function keyIdOf(key: string): string {
-  let id = keyIds.get(key);
-  if (id === undefined) {
-    id = signingKeyId(key);
-    keyIds.set(key, id);
-  }
-  return id;
-}
-
 function vectorMac(key: string, unsignedText: string): string {
   return hmacSha256Hex(key, `${ONLINE_VECTOR_SCHEME}\n${unsignedText}`);
 }
 
 /** The stored text of a vector whose unsigned JSON is `unsignedText` (an object: it ends with `}`): the same with its signature by `key` as last member. */
 export function signVectorText(key: string, unsignedText: string): string {
-  return `${unsignedText.slice(0, -1)},"signature":{"keyId":"${keyIdOf(key)}","mac":"${vectorMac(key, unsignedText)}"}}`;
+  return `${unsignedText.slice(0, -1)},"signature":{"keyId":"${signingKeyId(key)}","mac":"${vectorMac(key, unsignedText)}"}}`;
 }
 
 /** Why a stored vector's signature does not vouch for it (the refusal metric's label and the sentence). */
@@ -55,10 +43,12 @@ export interface VectorSignatureProblem {
 }
 
 /**
- * Why the stored text `raw` does not carry the signature `key` gives it, or undefined when it does.
- * `signature`: the stored vector's `signature` member as parsed (absent: unsigned).
+ * Why the stored text `raw` does not carry the signature one of `keys` gives it (the current key or a
+ * previous one: checkMac), or undefined when it does. `signature`: the stored vector's `signature`
+ * member as parsed (absent: unsigned). `onPreviousKey`: told the key id when only a previous key
+ * vouches for it (accepted; its writers sign it with the current key when they next write it).
  */
-export function vectorSignatureProblem(key: string, raw: string, signature: unknown): VectorSignatureProblem | undefined {
+export function vectorSignatureProblem(keys: VerificationKeys, raw: string, signature: unknown, onPreviousKey?: (keyId: string) => void): VectorSignatureProblem | undefined {
   if (signature === undefined) {
     return {
       problem: 'unsigned',
@@ -66,13 +56,19 @@ export function vectorSignatureProblem(key: string, raw: string, signature: unkn
     };
   }
   const tail = raw.length > SIGNATURE_TAIL ? SIGNATURE_MEMBER.exec(raw.slice(-SIGNATURE_TAIL)) : null;
+  const edited = 'its signature does not match it: its values, date, columns or withheld reason were changed after it was written';
   // Anything but the member a writer appends (moved, reformatted, another shape) is not its signature.
-  if (tail && sameMac(tail[2], vectorMac(key, `${raw.slice(0, -SIGNATURE_TAIL)}}`))) return undefined;
-  const keyId = tail?.[1] ?? (typeof (signature as { keyId?: unknown } | null)?.keyId === 'string' ? String((signature as { keyId: string }).keyId).slice(0, 16) : '?');
-  return {
-    problem: 'bad_signature',
-    detail: `its signature does not match it: its values, date, columns or withheld reason were changed after it was written, or it was signed with another key (key id ${JSON.stringify(keyId)}, this deployment's ${keyIdOf(key)})`,
-  };
+  if (!tail) {
+    const keyId = typeof (signature as { keyId?: unknown } | null)?.keyId === 'string' ? String((signature as { keyId: string }).keyId).slice(0, 16) : '?';
+    return { problem: 'bad_signature', detail: `${edited} (its signature member, key id ${JSON.stringify(keyId)}, is not the one its writers append)` };
+  }
+  const unsignedText = `${raw.slice(0, -SIGNATURE_TAIL)}}`;
+  const verdict = checkMac(keys, { keyId: tail[1], mac: tail[2] }, (key) => vectorMac(key, unsignedText));
+  if (verdict.state === 'valid') {
+    if (verdict.previous) onPreviousKey?.(verdict.keyId);
+    return undefined;
+  }
+  return { problem: 'bad_signature', detail: verdict.state === 'mismatch' ? `${edited} ${heldKeyMismatch(verdict.keyId)}` : `it is ${signedWithAnotherKey(verdict.keyId, keys)}` };
 }
 
 /**
@@ -102,23 +98,28 @@ function featureRowMac(key: string, row: SignedFeatureRow): string {
 
 /** The signature `key` gives the stored row (feature_rows.signature, signature_key_id). */
 export function signFeatureRow(key: string, row: SignedFeatureRow): { signature: string; signature_key_id: string } {
-  return { signature: featureRowMac(key, row), signature_key_id: keyIdOf(key) };
+  return { signature: featureRowMac(key, row), signature_key_id: signingKeyId(key) };
 }
 
 /**
- * Why the stored row's signature (as read: null when none) does not vouch for it under `key`, or
- * undefined when it does; the problems and labels are those of an online vector.
+ * Why the stored row's signature (as read: null when none) does not vouch for it under one of
+ * `keys` (the current key or a previous one: checkMac, as for an online vector), or undefined when
+ * it does; the problems and labels are those of an online vector.
  */
-export function featureRowSignatureProblem(key: string, row: SignedFeatureRow & { signature: string | null; signature_key_id: string | null }): VectorSignatureProblem | undefined {
+export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFeatureRow & { signature: string | null; signature_key_id: string | null }): VectorSignatureProblem | undefined {
   if (row.signature === null) {
     return {
       problem: 'unsigned',
       detail: 'it carries no signature (unsigned: written before signing, by a process without MODEL_SIGNING_KEY, or edited with its signature removed); `mlp features recompute` writes every row of the feature set again, signed',
     };
   }
-  if (sameMac(row.signature, featureRowMac(key, row))) return undefined;
+  const verdict = checkMac(keys, { keyId: String(row.signature_key_id ?? '?').slice(0, 16), mac: row.signature }, (key) => featureRowMac(key, row));
+  if (verdict.state === 'valid') return undefined;
   return {
     problem: 'bad_signature',
-    detail: `its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set), or it was signed with another key (key id ${JSON.stringify(String(row.signature_key_id ?? '?').slice(0, 16))}, this deployment's ${keyIdOf(key)})`,
+    detail:
+      verdict.state === 'mismatch'
+        ? `its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set) ${heldKeyMismatch(verdict.keyId)}`
+        : `it is ${signedWithAnotherKey(verdict.keyId, keys)}`,
   };
 }

@@ -9,13 +9,13 @@
 import { ALGORITHM_VERSIONS } from '../../models/algorithms';
 import { ArtifactError, decodeArtifact } from '../../models/artifact';
 import type { ArtifactStore } from '../artifacts/artifact-store';
-import { loadConfig } from '../config';
+import { configuredSigning } from '../config';
 import { labelSpecOf } from '../deployment/outcomes';
 import { BadInputError } from '../errors';
 import { readArtifact } from '../registry/artifact-store';
 import { getModelVersion, trainedThroughOf, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
-import { profileRecordProblem, rowSignatureProblem, type RowSigning } from '../registry/row-signature';
+import { profileRecordProblem, rowSignatureProblem, verificationKeysOf, type RowSigning, type VerificationKeys } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { detectFeatureDrift, detectPredictionDrift, staleFeatureDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
 import { featureRowsLag, freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
@@ -99,7 +99,7 @@ export function referenceProfileProblem(profile: ReferenceProfile, version: Pick
  * key (the version's row verified under it), the profile must carry its own valid signature: the
  * checks of referenceProfileProblem see only what it says it describes, not its distributions.
  */
-async function profileForReport(store: Database, version: ModelVersion, signingKey: string | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
+async function profileForReport(store: Database, version: ModelVersion, keys: VerificationKeys | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
   let stored: StoredReferenceProfile | undefined;
   try {
     stored = await readReferenceProfileRecord(store, version.name, version.version);
@@ -108,7 +108,7 @@ async function profileForReport(store: Database, version: ModelVersion, signingK
     return { problem: error.message };
   }
   if (!stored) return {};
-  const problem = (signingKey !== undefined ? profileRecordProblem(signingKey, version, stored.text, stored.signature) : undefined) ?? referenceProfileProblem(stored.profile, version);
+  const problem = (keys !== undefined ? profileRecordProblem(keys, version, stored.text, stored.signature) : undefined) ?? referenceProfileProblem(stored.profile, version);
   return problem ? { problem } : { profile: stored.profile };
 }
 
@@ -171,12 +171,12 @@ export async function verifiedVersionForReport(store: Database, model: string, v
   const refuse = (problem: string): never => {
     throw new BadInputError(`${model} v${version} is not monitored from this registry row (its label and backtest metrics would judge the live predictions): ${problem}`, 'ARTIFACT_INVALID');
   };
-  const key = verify.signing?.signingKey;
-  if (key !== undefined) {
-    const problem = rowSignatureProblem(key, row);
+  const keys = verificationKeysOf(verify.signing);
+  if (keys !== undefined) {
+    const problem = rowSignatureProblem(keys, row);
     if (problem) refuse(problem);
   }
-  if (!verify.artifacts) return { version: row, rowVerification: { signature: key !== undefined, artifactHeader: false } };
+  if (!verify.artifacts) return { version: row, rowVerification: { signature: keys !== undefined, artifactHeader: false } };
   let header: ReturnType<typeof decodeArtifact>['header'];
   try {
     ({ header } = decodeArtifact(await readArtifact(verify.artifacts, row.artifactSha256), { algorithms: ALGORITHM_VERSIONS }));
@@ -187,14 +187,14 @@ export async function verifiedVersionForReport(store: Database, model: string, v
   }
   const mismatch = recordedFieldMismatch(row, header, 'registry');
   if (mismatch) refuse(mismatch);
-  return { version: { ...row, label: header.label }, rowVerification: { signature: key !== undefined, artifactHeader: true } };
+  return { version: { ...row, label: header.label }, rowVerification: { signature: keys !== undefined, artifactHeader: true } };
 }
 
 export async function computeModelReport(store: Database, request: ModelReportRequest): Promise<ModelMonitoringReport> {
   const { target, rules, now, windowDays } = request;
-  const verify = request.verify ?? { signing: { signingKey: loadConfig().modelSigningKey } };
+  const verify = request.verify ?? { signing: configuredSigning() };
   const { version, rowVerification } = await verifiedVersionForReport(store, target.model, target.version, verify);
-  const { profile, problem: profileProblem } = await profileForReport(store, version, verify.signing?.signingKey);
+  const { profile, problem: profileProblem } = await profileForReport(store, version, verificationKeysOf(verify.signing));
   // Drift and freshness are judged on the model's own symbols: the profile describes only those.
   const { symbols, universe } = universeOfVersion(profile, version);
   const wholeStore = universe.source === 'store' ? ` (judged over ${universe.reason})` : '';

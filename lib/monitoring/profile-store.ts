@@ -4,7 +4,7 @@
  * is thinned (symbol list, then the rarely used window lengths) rather than truncated.
  */
 import { BadInputError, describeValidationError } from '../errors';
-import { profileRecordProblem, signProfileRecord, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
+import { profileRecordCheck, signProfileRecord, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { referenceProfileSchema, type ReferenceProfile } from './reference-profile';
 
@@ -92,7 +92,7 @@ export async function readReferenceProfileRecord(store: Database, model: string,
 }
 
 /** What signing a version's stored profile found: none stored, already valid, or signed now (and what it was before). */
-export type ProfileSigning = { state: 'none' } | { state: 'valid' } | { state: 'signed'; before: 'unsigned' | 'invalid' };
+export type ProfileSigning = { state: 'none' } | { state: 'valid' } | { state: 'signed'; before: 'unsigned' | 'previous_key' | 'invalid' };
 
 /**
  * Signs the stored reference profile of `owner` (a registry row the caller has verified, signature
@@ -106,11 +106,11 @@ export async function signVersionProfile(store: Database, owner: ProfileOwner, s
   if (key === undefined) throw new BadInputError('no signing key: set MODEL_SIGNING_KEY to sign reference profiles');
   const record = await readReferenceProfileRecord(store, owner.name, owner.version);
   if (!record) return { state: 'none' };
-  const problem = profileRecordProblem(key, owner, record.text, record.signature);
-  if (!problem) return { state: 'valid' };
-  const confirmed = record.signature !== undefined && (signing.previousKeys ?? []).some((k) => profileRecordProblem(k, owner, record.text, record.signature) === undefined);
-  if (!confirmed && !options.acceptEdit) {
-    throw new BadInputError(`${problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-profile only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
+  const check = profileRecordCheck({ signingKey: key, previousKeys: signing.previousKeys ?? [] }, owner, record.text, record.signature);
+  if (check.problem === undefined && check.previousKeyId === undefined) return { state: 'valid' };
+  // Only a profile some key confirms (a previous key: a rotation) is re-signed without asking.
+  if (check.problem !== undefined && !options.acceptEdit) {
+    throw new BadInputError(`${check.problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-profile only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
   }
   const signature = signProfileRecord(key, owner, record.text);
   const [result] = await store.db
@@ -121,7 +121,7 @@ export async function signVersionProfile(store: Database, owner: ProfileOwner, s
     .where('profile', '=', record.text)
     .execute();
   if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new BadInputError(`the reference profile of ${owner.name} v${owner.version} changed while it was being signed; nothing was signed, run the command again`);
-  return { state: 'signed', before: record.signature ? 'invalid' : 'unsigned' };
+  return { state: 'signed', before: !record.signature ? 'unsigned' : check.problem === undefined ? 'previous_key' : 'invalid' };
 }
 
 /** Whether a version has a stored profile (cheap: the JSON is not read). */

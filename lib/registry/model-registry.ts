@@ -15,7 +15,7 @@ import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
-import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordProblem, reportRecordSignatureOf, rowSignatureProblem, signingKeyId, signReportRecord, signRow, type RowSignature, type RowSigning } from './row-signature';
+import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordCheck, reportRecordProblem, reportRecordSignatureOf, rowSignatureCheck, rowSignatureProblem, signingKeyId, signReportRecord, signRow, verificationKeysOf, type RowSignature, type RowSigning, type SignatureCheck } from './row-signature';
 import { featureOrderProblem, verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
@@ -458,7 +458,7 @@ export async function loadRegisteredModel(store: Database, artifacts: ArtifactSt
  */
 export async function verifyRegisteredVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning = NO_ROW_SIGNING): Promise<{ version: ModelVersion } & VerifiedArtifact> {
   const v = await getModelVersion(store, name, version);
-  return { version: v, ...(await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey })) };
+  return { version: v, ...(await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey, previousKeys: signing.previousKeys })) };
 }
 
 /** What repairVersionArtifact did: the store's copy was missing (written), damaged (replaced) or intact (kept, nothing written). */
@@ -481,8 +481,9 @@ export interface RepairedArtifact {
  */
 export async function repairVersionArtifact(store: Database, artifacts: ArtifactStore, name: string, version: number, bytes: Uint8Array, signing: RowSigning = NO_ROW_SIGNING): Promise<RepairedArtifact> {
   const v = await getModelVersion(store, name, version);
-  if (signing.signingKey !== undefined) {
-    const problem = rowSignatureProblem(signing.signingKey, v);
+  const keys = verificationKeysOf(signing);
+  if (keys !== undefined) {
+    const problem = rowSignatureProblem(keys, v);
     if (problem) throw new RegistryError(`${name} v${version}'s artifact was not repaired: ${problem}; nothing was written`);
   }
   const sent = sha256Of(bytes);
@@ -490,15 +491,29 @@ export async function repairVersionArtifact(store: Database, artifacts: Artifact
     throw new RegistryError(`${name} v${version}'s artifact was not repaired: the file given has sha256 ${sent} (${bytes.byteLength} bytes), the version was registered with ${v.artifactSha256} (${v.artifactBytes} bytes): it is not that version's model; nothing was written`);
   }
   const { stored, url } = await putArtifact(artifacts, bytes);
-  await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey });
+  await verifyModelArtifact(store, artifacts, v, { signingKey: signing.signingKey, previousKeys: signing.previousKeys });
   return { version: v, stored, url };
 }
 
 export interface SignedVersion {
   version: ModelVersion;
   signature: RowSignature;
-  /** What the row carried before: no signature, one that matched (signing again changed nothing), or one that did not (with the reason). */
-  before: { state: 'unsigned' } | { state: 'valid' } | { state: 'invalid'; reason: string };
+  /** What the row carried before (SignedBefore). */
+  before: SignedBefore;
+}
+
+/**
+ * What a re-signed row or record carried before: no signature, the current key's (signing again
+ * changed nothing), a previous key's (MODEL_SIGNING_PREVIOUS_KEYS: a rotation, now signed with the
+ * current key), or one no key confirms (with the reason: accepted with --accept-edit).
+ */
+export type SignedBefore = { state: 'unsigned' } | { state: 'valid' } | { state: 'previous_key'; keyId: string } | { state: 'invalid'; reason: string };
+
+/** SignedBefore from a signature's check under the current and previous keys. */
+function signedBefore(signed: boolean, check: SignatureCheck): SignedBefore {
+  if (!signed) return { state: 'unsigned' };
+  if (check.problem !== undefined) return { state: 'invalid', reason: check.problem };
+  return check.previousKeyId !== undefined ? { state: 'previous_key', keyId: check.previousKeyId } : { state: 'valid' };
 }
 
 /**
@@ -516,14 +531,15 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
   const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!raw) return Promise.reject(new RegistryError(`model ${name} has no version ${version}`));
   const v = toVersion(raw);
-  const problem = rowSignatureProblem(key, v);
+  const keys = { signingKey: key, previousKeys: signing.previousKeys ?? [] };
+  const check = rowSignatureCheck(keys, v);
   // Only a row some key confirms is re-signed without asking: this key (nothing to do), or a key
   // signing used before a rotation. The stored key id and a missing signature prove nothing (whoever
   // edits the row can write either), so an edited row never passes for a rotated or an old one.
-  if (problem && !options.acceptEdit && !(v.signature && (signing.previousKeys ?? []).some((k) => rowSignatureProblem(k, v) === undefined))) {
-    throw new RegistryError(`model ${name} v${version}'s row ${unconfirmedBecause(key, v.signature)}${v.signature ? ` (${problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for the row as it is`);
+  if (check.problem !== undefined && !options.acceptEdit) {
+    throw new RegistryError(`model ${name} v${version}'s row ${unconfirmedBecause(keys, v.signature)}${v.signature ? ` (${check.problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for the row as it is`);
   }
-  const before: SignedVersion['before'] = !v.signature ? { state: 'unsigned' } : problem ? { state: 'invalid', reason: problem } : { state: 'valid' };
+  const before = signedBefore(v.signature !== undefined, check);
   await verifyModelArtifact(store, artifacts, v, { signingKey: key, skipSignatureCheck: true });
   const signature = signRow(key, v);
   if (before.state === 'valid') return { version: { ...v, signature }, signature, before };
@@ -538,9 +554,10 @@ export async function signModelVersion(store: Database, artifacts: ArtifactStore
 }
 
 /** Why no key confirms a row or record as it is, for the refusal to re-sign it. */
-function unconfirmedBecause(key: string, signature: { keyId: string } | undefined): string {
+function unconfirmedBecause(keys: { signingKey: string; previousKeys: readonly string[] }, signature: { keyId: string } | undefined): string {
   if (!signature) return 'has no signature, so nothing shows it is as it was recorded (recorded without the key, or the signature was removed)';
-  if (signature.keyId === signingKeyId(key)) return 'was changed after this key signed it';
+  if (signature.keyId === signingKeyId(keys.signingKey)) return 'was changed after this key signed it';
+  if (keys.previousKeys.some((k) => signingKeyId(k) === signature.keyId)) return `was changed after a previous key (key id ${signature.keyId}, in MODEL_SIGNING_PREVIOUS_KEYS) signed it`;
   return `is signed with another key (key id ${signature.keyId}), which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms: after a key rotation, give the old key in MODEL_SIGNING_PREVIOUS_KEYS; a stored key id is no proof (whoever edits the row can write one)`;
 }
 
@@ -560,22 +577,24 @@ export async function signVersionReportRecord(
   version: number,
   signing: RowSigning,
   options: { acceptEdit?: boolean; check?: (version: ModelVersion) => Promise<void> } = {},
-): Promise<{ version: ModelVersion; before: { state: 'unsigned' } | { state: 'valid' } | { state: 'invalid'; reason: string } }> {
+): Promise<{ version: ModelVersion; before: SignedBefore }> {
   const key = signing.signingKey;
   if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign report records');
   const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!raw) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);
   const v = toVersion(raw);
-  const rowProblem = rowSignatureProblem(key, v);
+  const keys = { signingKey: key, previousKeys: signing.previousKeys ?? [] };
+  const rowProblem = rowSignatureProblem(keys, v);
   if (rowProblem) throw new RegistryError(`${name} v${version}'s report record was not signed: ${rowProblem}`);
   if (!REPORT_RECORD_KEYS.some((k) => Object.hasOwn(v.lineage, k))) throw new RegistryError(`${name} v${version} has no report record to sign; make its report with \`mlp report ${name}@${version}\``);
-  const problem = reportRecordProblem(key, v);
-  if (!problem) return { version: v, before: { state: 'valid' } };
+  const check = reportRecordCheck(keys, v);
   const stored = v.lineage[REPORT_RECORD_SIGNATURE_KEY] as { keyId?: unknown } | undefined;
+  const before = signedBefore(stored !== undefined, check);
+  if (before.state === 'valid') return { version: v, before };
   // As signModelVersion: only a record some key confirms is re-signed without asking.
-  if (!options.acceptEdit && !(stored && (signing.previousKeys ?? []).some((k) => reportRecordProblem(k, v) === undefined))) {
+  if (check.problem !== undefined && !options.acceptEdit) {
     const signature = reportRecordSignatureOf(v.lineage);
-    throw new RegistryError(`${name} v${version}'s report record ${unconfirmedBecause(key, signature)}${signature ? ` (${problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for it as it is`);
+    throw new RegistryError(`${name} v${version}'s report record ${unconfirmedBecause(keys, signature)}${signature ? ` (${check.problem})` : ''}; nothing was signed: look at it (mlp models show) and sign it with --accept-edit only if you vouch for it as it is`);
   }
   await options.check?.(v);
   const lineage: Record<string, unknown> = { ...v.lineage };
@@ -583,7 +602,7 @@ export async function signVersionReportRecord(
   lineage[REPORT_RECORD_SIGNATURE_KEY] = signReportRecord(key, { ...v, lineage });
   const [result] = await store.db.updateTable('model_versions').set({ lineage: JSON.stringify(lineage) }).where('name', '=', name).where('version', '=', version).where('lineage', '=', raw.lineage).execute();
   if (Number(result?.numUpdatedRows ?? 0) !== 1) throw new RegistryError(`${name} v${version} changed while its report record was being checked; nothing was signed, run the command again`);
-  return { version: { ...v, lineage }, before: stored ? { state: 'invalid', reason: problem } : { state: 'unsigned' } };
+  return { version: { ...v, lineage }, before };
 }
 
 /** What a run report adds to a version's lineage: the report file, and what the report read from the run. */
@@ -611,11 +630,12 @@ export interface VersionReportRecord {
 export async function recordVersionReport(store: Database, name: string, version: number, record: VersionReportRecord, signing: RowSigning = NO_ROW_SIGNING): Promise<ModelVersion> {
   const v = await getModelVersion(store, name, version);
   const key = signing.signingKey;
-  if (key !== undefined) {
-    const problem = rowSignatureProblem(key, v);
+  const keys = verificationKeysOf(signing);
+  if (key !== undefined && keys !== undefined) {
+    const problem = rowSignatureProblem(keys, v);
     if (problem) throw new RegistryError(`no report was recorded for ${name} v${version}: ${problem}`);
     const kept = REPORT_RECORD_KEYS.filter((k) => !Object.hasOwn(record, k) && Object.hasOwn(v.lineage, k));
-    const recordProblem = kept.length > 0 ? reportRecordProblem(key, v) : undefined;
+    const recordProblem = kept.length > 0 ? reportRecordProblem(keys, v) : undefined;
     if (recordProblem) throw new RegistryError(`no report was recorded for ${name} v${version}: it would keep ${kept.join(' and ')}, and ${recordProblem}`);
   } else {
     // A process without the key (a CLI without MODEL_SIGNING_KEY) would strip a signed record of its signature.

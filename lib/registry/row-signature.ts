@@ -18,6 +18,10 @@
  * signature of its own too (PROFILE_RECORD_SCHEME below), bound to the row's identity.
  * Aliases, routes and deployments live in other tables and are not covered either.
  *
+ * Every signed record is checked by checkMac alone, against the current key and the keys of
+ * MODEL_SIGNING_PREVIOUS_KEYS (the stored key id picks which): during a key rotation every process
+ * holds both, so what the old key signed keeps verifying until it is re-signed (docs/operations.md).
+ *
  * The encoding is part of the stored format: changing it (or the covered fields) invalidates every
  * signature, so it is versioned (ROW_SIGNATURE_SCHEME) and defined here alone.
  */
@@ -45,8 +49,22 @@ export const REPORT_RECORD_SCHEME = 'mlp-report-record-v1';
 /** The deployment's signing key as the registry takes it (MODEL_SIGNING_KEY); undefined: rows are neither signed nor checked. */
 export interface RowSigning {
   signingKey: string | undefined;
-  /** Keys signing used before a rotation (MODEL_SIGNING_PREVIOUS_KEYS): only re-signing reads them, to confirm a row's old signature; verification never does. */
+  /**
+   * Keys signing used before a rotation (MODEL_SIGNING_PREVIOUS_KEYS): they never sign, but what they
+   * signed verifies (checkMac), so every process can be given the new key before rows and records
+   * are re-signed with it and keep serving throughout (docs/operations.md); re-signing reads them to
+   * confirm a record's old signature.
+   */
   previousKeys?: readonly string[];
+}
+
+/** The keys a signature is checked with: the deployment's key alone, or with the previous keys of a rotation in progress. */
+export type VerificationKeys = string | { signingKey: string; previousKeys?: readonly string[] };
+
+/** The keys `signing` verifies with; undefined without a key (nothing is checked). */
+export function verificationKeysOf(signing: RowSigning | undefined): VerificationKeys | undefined {
+  const key = signing?.signingKey;
+  return key === undefined ? undefined : { signingKey: key, previousKeys: signing?.previousKeys ?? [] };
 }
 
 /** No key: registration signs nothing and verification checks no signature (the behaviour without MODEL_SIGNING_KEY). */
@@ -63,7 +81,66 @@ export type SignedRowFields = Omit<ModelVersion, 'signature'>;
 
 /** A short public name of a key (the first 8 hex digits of its sha256), stored beside each signature so a rotated key is told apart from an edited row. */
 export function signingKeyId(key: string): string {
-  return crypto.createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 8);
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = crypto.createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 8);
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
+/** signingKeyId per key: a sha256 per check is too many on the API's hot path (online vectors). */
+const keyIds = new Map<string, string>();
+
+/**
+ * What a stored signature is under the keys held: made by the key its key id names (`previous`: one of
+ * MODEL_SIGNING_PREVIOUS_KEYS, so re-signing is pending); not the MAC of the held key its id names
+ * (`mismatch`: the record changed since it was signed, or the id was written over); or naming none of
+ * the held keys (`unknown_key`: signed with a key this process was not given, or an id written by
+ * hand). The id only picks the key to compute with; the MAC alone vouches.
+ */
+export type MacVerdict = { state: 'valid'; keyId: string; previous: boolean } | { state: 'mismatch'; keyId: string } | { state: 'unknown_key'; keyId: string };
+
+/**
+ * The one check of a stored signature, for every signed record (registry rows, report records,
+ * reference profiles, online vectors, and any record signed with the deployment's key): `macOf(key)`
+ * is the MAC `key` gives the record. A signature by a previous key is valid, so rotating keys takes
+ * nothing offline.
+ */
+export function checkMac(keys: VerificationKeys, signature: RowSignature, macOf: (key: string) => string): MacVerdict {
+  const { signingKey, previousKeys = [] } = typeof keys === 'string' ? { signingKey: keys } : keys;
+  let held = false;
+  for (const key of [signingKey, ...previousKeys]) {
+    if (signingKeyId(key) !== signature.keyId) continue;
+    held = true;
+    if (sameMac(signature.mac, macOf(key))) return { state: 'valid', keyId: signature.keyId, previous: key !== signingKey };
+  }
+  return { state: held ? 'mismatch' : 'unknown_key', keyId: signature.keyId };
+}
+
+/** The id of the key `keys` sign with. */
+export function currentKeyId(keys: VerificationKeys): string {
+  return signingKeyId(typeof keys === 'string' ? keys : keys.signingKey);
+}
+
+/** The refusal of a signature naming a key none of `keys` is, after its subject and verb ("the registry row is …"). */
+export function signedWithAnotherKey(keyId: string, keys: VerificationKeys): string {
+  return `signed with another key (key id ${keyId}), neither this deployment's MODEL_SIGNING_KEY (key id ${currentKeyId(keys)}) nor one of its MODEL_SIGNING_PREVIOUS_KEYS: a key rotation gives every process the new key, with the old one in MODEL_SIGNING_PREVIOUS_KEYS, before anything is re-signed (docs/operations.md); otherwise it was edited (a stored key id is no proof: whoever edits it can write one)`;
+}
+
+/** The end of the refusal of a signature that is not the MAC of the held key its id names. */
+export function heldKeyMismatch(keyId: string): string {
+  return `(its signature names key id ${keyId}, which this deployment holds, and is not that key's)`;
+}
+
+/** A signature's check for callers that act on it: the refusal, or, when valid, the previous key that made it (re-signing pending). */
+export type SignatureCheck = { problem: string; previousKeyId?: undefined } | { problem?: undefined; previousKeyId?: string };
+
+/** The check for a verdict; `refusal.mismatch`: the sentence for an edit, `refusal.subject`: what is signed, with its verb (for another key's). */
+function checkOf(verdict: MacVerdict, keys: VerificationKeys, refusal: { subject: string; mismatch: string }): SignatureCheck {
+  if (verdict.state === 'valid') return verdict.previous ? { previousKeyId: verdict.keyId } : {};
+  if (verdict.state === 'mismatch') return { problem: `${refusal.mismatch} ${heldKeyMismatch(verdict.keyId)}` };
+  return { problem: `${refusal.subject} ${signedWithAnotherKey(verdict.keyId, keys)}` };
 }
 
 /**
@@ -181,16 +258,21 @@ export function signRow(key: string, row: SignedRowFields): RowSignature {
 }
 
 /**
- * Why the row's signature does not bind it under `key` (missing, or not this row's under this key),
- * or undefined when it does. The reason is what artifact verification refuses the version with.
+ * Whether the row's signature binds it under `keys` (the current key or a previous one), else why
+ * not (missing, edited since, another key's). The reason is what artifact verification refuses the
+ * version with.
  */
-export function rowSignatureProblem(key: string, row: SignedRowFields & { signature?: RowSignature }): string | undefined {
+export function rowSignatureCheck(keys: VerificationKeys, row: SignedRowFields & { signature?: RowSignature }): SignatureCheck {
   const { signature } = row;
-  if (!signature) return `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version} --accept-edit\` after checking it`;
+  if (!signature) return { problem: `the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with \`mlp models sign ${row.name} ${row.version} --accept-edit\` after checking it` };
   const cannot = unencodable(() => signedRowText(row));
-  if (cannot !== undefined) return `the registry row's signature does not match it: the row holds a value registration never writes (${cannot}), so it was edited after registration`;
-  if (sameMac(signature.mac, mac(key, row))) return undefined;
-  return `the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+  if (cannot !== undefined) return { problem: `the registry row's signature does not match it: the row holds a value registration never writes (${cannot}), so it was edited after registration` };
+  return checkOf(checkMac(keys, signature, (key) => mac(key, row)), keys, { subject: 'the registry row is', mismatch: "the registry row's signature does not match it: the registry row was edited after registration" });
+}
+
+/** rowSignatureCheck's refusal, or undefined when the row is vouched for (by the current or a previous key). */
+export function rowSignatureProblem(keys: VerificationKeys, row: SignedRowFields & { signature?: RowSignature }): string | undefined {
+  return rowSignatureCheck(keys, row).problem;
 }
 
 /** The report record's signature stored in a lineage, if it has the shape of one. */
@@ -226,18 +308,24 @@ export function signReportRecord(key: string, row: Parameters<typeof signedRepor
 }
 
 /**
- * Why the report record in the row's lineage (its report, promotion decision and dataset guard
- * verdicts) is not vouched for under `key` (no signature, or not this record's on this version under
- * this key), or undefined when it is, or when nothing was recorded.
+ * Whether the report record in the row's lineage (its report, promotion decision and dataset guard
+ * verdicts) is vouched for under `keys` (the current key or a previous one), else why not (no
+ * signature, edited or moved from another version since, another key's); vouched for when nothing
+ * was recorded.
  */
-export function reportRecordProblem(key: string, row: Parameters<typeof signedReportRecordText>[0]): string | undefined {
-  if (!hasReportRecord(row.lineage)) return undefined;
+export function reportRecordCheck(keys: VerificationKeys, row: Parameters<typeof signedReportRecordText>[0]): SignatureCheck {
+  if (!hasReportRecord(row.lineage)) return {};
   const signature = reportRecordSignatureOf(row.lineage);
-  if (!signature) return `the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} carry no signature: they were recorded without the signing key, or edited and the signature removed`;
+  const subject = `the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version}`;
+  if (!signature) return { problem: `${subject} carry no signature: they were recorded without the signing key, or edited and the signature removed` };
   const cannot = unencodable(() => signedReportRecordText(row));
-  if (cannot !== undefined) return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they hold a value no recording writes (${cannot}), so they were edited after they were recorded`;
-  if (sameMac(signature.mac, recordMac(key, row))) return undefined;
-  return `the signature of the report, promotion decision and guard verdicts recorded with ${row.name} v${row.version} does not match them: they were edited (or moved from another version) after they were recorded, or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+  if (cannot !== undefined) return { problem: `the signature of ${subject} does not match them: they hold a value no recording writes (${cannot}), so they were edited after they were recorded` };
+  return checkOf(checkMac(keys, signature, (key) => recordMac(key, row)), keys, { subject: `${subject} are`, mismatch: `the signature of ${subject} does not match them: they were edited (or moved from another version) after they were recorded` });
+}
+
+/** reportRecordCheck's refusal, or undefined when the record is vouched for (or there is none). */
+export function reportRecordProblem(keys: VerificationKeys, row: Parameters<typeof signedReportRecordText>[0]): string | undefined {
+  return reportRecordCheck(keys, row).problem;
 }
 
 /** Names the reference profile record's encoding (its signed text); unlike the two schemes above, so no MAC is valid as another. */
@@ -267,9 +355,14 @@ export function signProfileRecord(key: string, owner: ProfileOwner, storedText: 
   return { keyId: signingKeyId(key), mac: profileMac(key, owner, storedText) };
 }
 
-/** Why the stored profile text is not vouched for under `key` as the profile of `owner` (no signature, or not this text's on this version under this key), or undefined when it is. */
-export function profileRecordProblem(key: string, owner: ProfileOwner, storedText: string, signature: RowSignature | undefined): string | undefined {
-  if (!signature) return `the reference profile stored for ${owner.name} v${owner.version} carries no signature: it was stored without the signing key, or edited and the signature removed`;
-  if (sameMac(signature.mac, profileMac(key, owner, storedText))) return undefined;
-  return `the signature of the reference profile stored for ${owner.name} v${owner.version} does not match it: the profile was edited (or moved from another version) after it was stored, or signed with another key (key id ${signature.keyId}, this deployment's ${signingKeyId(key)})`;
+/** Whether the stored profile text is vouched for under `keys` (the current key or a previous one) as the profile of `owner`, else why not (no signature, edited or moved since, another key's). */
+export function profileRecordCheck(keys: VerificationKeys, owner: ProfileOwner, storedText: string, signature: RowSignature | undefined): SignatureCheck {
+  const subject = `the reference profile stored for ${owner.name} v${owner.version}`;
+  if (!signature) return { problem: `${subject} carries no signature: it was stored without the signing key, or edited and the signature removed` };
+  return checkOf(checkMac(keys, signature, (key) => profileMac(key, owner, storedText)), keys, { subject: `${subject} is`, mismatch: `the signature of ${subject} does not match it: the profile was edited (or moved from another version) after it was stored` });
+}
+
+/** profileRecordCheck's refusal, or undefined when the profile is vouched for. */
+export function profileRecordProblem(keys: VerificationKeys, owner: ProfileOwner, storedText: string, signature: RowSignature | undefined): string | undefined {
+  return profileRecordCheck(keys, owner, storedText, signature).problem;
 }

@@ -26,7 +26,7 @@ import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
 import { recordedFieldMismatch } from './recorded-fields';
-import { rowSignatureProblem } from './row-signature';
+import { rowSignatureCheck } from './row-signature';
 
 /** Classes of every served model: the API reports the probability of class 1 (up). */
 export const SERVED_CLASSES = 2;
@@ -49,6 +49,8 @@ export interface VerifiedArtifact {
   state: ModelState;
   /** The model restored from the state: what the serving loader serves. */
   model: TrainedModel;
+  /** The id of the previous key (MODEL_SIGNING_PREVIOUS_KEYS) whose signature vouched for the row: a rotation whose re-signing is pending. */
+  previousKeyId?: string;
 }
 
 /**
@@ -85,9 +87,12 @@ export async function featureOrderProblem(store: Database, featureSetVersion: st
 export interface VerifyArtifactOptions {
   /**
    * MODEL_SIGNING_KEY (lib/config.ts): when set, the row must carry this key's signature over its
-   * fields, else it is refused before anything is read; undefined: rows are not bound (no check).
+   * fields (or a previous key's), else it is refused before anything is read; undefined: rows are
+   * not bound (no check).
    */
   signingKey: string | undefined;
+  /** MODEL_SIGNING_PREVIOUS_KEYS: a row one of them signed verifies too (a key rotation in progress). */
+  previousKeys?: readonly string[];
   /** Every check but the signature's: only to sign a row after checking it (signModelVersion, `mlp models sign`). */
   skipSignatureCheck?: boolean;
 }
@@ -101,9 +106,11 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
     throw new ArtifactVerificationError(v.name, v.version, cause);
   };
   // First: an edited row must not lead to reading the artifact (or feature set) it names.
+  let previousKeyId: string | undefined;
   if (options.signingKey !== undefined && !options.skipSignatureCheck) {
-    const problem = rowSignatureProblem(options.signingKey, v);
-    if (problem) fail(problem);
+    const check = rowSignatureCheck({ signingKey: options.signingKey, previousKeys: options.previousKeys }, v);
+    if (check.problem !== undefined) fail(check.problem);
+    previousKeyId = check.previousKeyId;
   }
   // A signed row in a process without the key: the deployment signs its rows, and this process was
   // started without the key they share (a host's configuration left out). Served unchecked, an edited
@@ -149,5 +156,5 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   } catch (error) {
     return fail((error as Error).message);
   }
-  return { header, state, model };
+  return { header, state, model, ...(previousKeyId !== undefined ? { previousKeyId } : {}) };
 }

@@ -148,6 +148,8 @@ export interface ReportIntegrity {
   keyId?: string;
   /** Why the registry row fails verification under the key: nothing it names is read or shown, and the report is not recorded. */
   rowProblem?: string;
+  /** The id of the previous key (MODEL_SIGNING_PREVIOUS_KEYS) whose signature vouches for the row: re-signing with the current key is pending. */
+  rowPreviousKeyId?: string;
   /** Why the promotion decision and guard verdicts recorded with the version are not vouched for: they are not shown. */
   recordProblem?: string;
 }
@@ -746,6 +748,7 @@ function integrityVerdictOf(v: ModelVersion, integrity: ReportIntegrity | undefi
   }
   const messages: string[] = [];
   if (integrity.rowProblem) messages.push(`REFUSED: the registry row of ${v.name} v${v.version} fails verification: ${integrity.rowProblem}. Serving refuses this version; this report shows nothing it names and is not recorded.`);
+  else if (integrity.rowPreviousKeyId !== undefined) messages.push(`Report of ${of}: the registry row's signature is valid (key id ${integrity.rowPreviousKeyId}, one of MODEL_SIGNING_PREVIOUS_KEYS: re-sign it with \`mlp models sign ${v.name} ${v.version}\` to finish the key rotation).`);
   else messages.push(`Report of ${of}: the registry row's signature is valid (key id ${integrity.keyId}).`);
   if (integrity.recordProblem) messages.push(`REFUSED: ${integrity.recordProblem}. The recorded promotion decision and guard verdicts are not shown, and this report is not recorded.`);
   return { status: integrity.rowProblem || integrity.recordProblem ? 'refused' : 'verified', messages };

@@ -19,10 +19,10 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { fileDerived, readDerived } from '../artifacts/derived-file';
 import { codeVersion } from '../code-version';
 import { readArtifact } from '../registry/artifact-store';
-import { loadConfig } from '../config';
+import { configuredSigning } from '../config';
 import { BadInputError } from '../errors';
 import { aliasHistory, getModelVersion, loadRegisteredModel, recordVersionReport, RegistryError, resolveVersion, signVersionReportRecord, type ModelVersion } from '../registry/model-registry';
-import { REPORT_RECORD_KEYS, reportRecordProblem, rowSignatureProblem, signingKeyId, type RowSigning } from '../registry/row-signature';
+import { currentKeyId, REPORT_RECORD_KEYS, reportRecordProblem, rowSignatureCheck, rowSignatureProblem, verificationKeysOf, type RowSigning } from '../registry/row-signature';
 import type { PromotionDecision } from '../registry/promotion';
 import type { Database } from '../store/database';
 import { evaluationBarsOf, readDataset } from '../training/dataset';
@@ -47,11 +47,6 @@ export interface StoredReport {
 export function reportKey(sha: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha)) throw new BadInputError(`"${sha}" is not a sha256 (64 hex characters)`);
   return `reports/${sha.slice(0, 2)}/${sha}.html`;
-}
-
-/** The deployment's signing key (MODEL_SIGNING_KEY), as the reports verify with it when the caller passes none. */
-export function configuredSigning(): RowSigning {
-  return { signingKey: loadConfig().modelSigningKey };
 }
 
 /** A stored report that is not the given version's, or whose file was modified: never shown as that version's. */
@@ -145,11 +140,11 @@ export type RecordedReportRead =
  */
 export async function readRecordedReport(artifacts: ArtifactStore, version: ModelVersion, signing: RowSigning = configuredSigning()): Promise<RecordedReportRead> {
   const recorded = recordedReportOf(version);
-  const key = signing.signingKey;
-  if (key !== undefined) {
-    const rowProblem = rowSignatureProblem(key, version);
+  const keys = verificationKeysOf(signing);
+  if (keys !== undefined) {
+    const rowProblem = rowSignatureProblem(keys, version);
     if (rowProblem) return { state: 'refused', ...(recorded ? { report: recorded } : {}), reason: `the registry row of ${version.name} v${version.version} fails verification: ${rowProblem}` };
-    const recordProblem = reportRecordProblem(key, version);
+    const recordProblem = reportRecordProblem(keys, version);
     if (recordProblem) return { state: 'refused', ...(recorded ? { report: recorded } : {}), reason: recordProblem };
   }
   if (!recorded) return { state: 'none' };
@@ -236,12 +231,12 @@ export async function loadReportInputs(
  * guard verdicts the caller does not give), and those are the keys a recording would keep.
  */
 function integrityOf(v: ModelVersion, signing: RowSigning, given: { decision?: PromotionDecision; datasetGuards?: GuardVerdict[] }): ReportIntegrity {
-  const key = signing.signingKey;
-  if (key === undefined) return {};
-  const rowProblem = rowSignatureProblem(key, v);
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined) return {};
+  const row = rowSignatureCheck(keys, v);
   const readsRecord = keptRecordKeys(v, given).length > 0;
-  const recordProblem = readsRecord ? reportRecordProblem(key, v) : undefined;
-  return { keyId: signingKeyId(key), ...(rowProblem ? { rowProblem } : {}), ...(recordProblem ? { recordProblem } : {}) };
+  const recordProblem = readsRecord ? reportRecordProblem(keys, v) : undefined;
+  return { keyId: currentKeyId(keys), ...(row.problem !== undefined ? { rowProblem: row.problem } : {}), ...(row.previousKeyId !== undefined ? { rowPreviousKeyId: row.previousKeyId } : {}), ...(recordProblem ? { recordProblem } : {}) };
 }
 
 /** The keys of the version's report record that recording a report with these values would keep (and a report reads). */

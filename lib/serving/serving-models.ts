@@ -29,7 +29,7 @@ import type { Cache } from '../cache/cache';
 import { labelMismatches, type LabelMismatchError } from '../registry/label-spec';
 import { aliasVersion, assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
-import { rowSignatureProblem, type RowSigning } from '../registry/row-signature';
+import { rowSignatureCheck, verificationKeysOf, type RowSigning } from '../registry/row-signature';
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
 import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
@@ -77,6 +77,12 @@ export interface ServingModelsStats {
   withdrawals: Array<{ model: string; version: number; reason: WithdrawalReason; count: number }>;
   /** Per model, the versions its routes name that are withdrawn now (its champion when the model is not served at all); absent when none. */
   withdrawn: Record<string, WithdrawnVersion[]>;
+  /**
+   * Per model, the served versions whose registry row a previous key (MODEL_SIGNING_PREVIOUS_KEYS)
+   * signed, with its key id: served, but the key rotation is not finished until they are re-signed
+   * (`mlp models sign`); absent when none.
+   */
+  previousKeySigned: Record<string, Array<{ version: number; keyId: string }>>;
 }
 
 /** What the `onWithdrawn` hook is told: a version just withdrawn, and what serves its traffic now. */
@@ -97,7 +103,10 @@ export interface ServingModelsDeps {
   /** How often the routes are re-read in case an announcement was missed (ms, default 2000). */
   pollMs?: number;
   log?: ServingLog;
-  /** The deployment's MODEL_SIGNING_KEY: with it, only versions whose registry row it signed are served (lib/registry/row-signature.ts). */
+  /**
+   * The deployment's MODEL_SIGNING_KEY: with it, only versions whose registry row it signed (or one of
+   * its MODEL_SIGNING_PREVIOUS_KEYS: a rotation in progress) are served (lib/registry/row-signature.ts).
+   */
   signing?: RowSigning;
   /** Called (never awaited; a throw is logged) each time a version is withdrawn: the API raises an alert from it. */
   onWithdrawn?: (event: WithdrawalEvent) => void;
@@ -123,6 +132,8 @@ interface VerifiedRow {
   /** Fingerprint of the row read just before it was verified; undefined when there was none. */
   fingerprint: string | undefined;
   header: ArtifactHeader;
+  /** The previous key whose signature vouched for the row (re-signing pending), if not the current key's. */
+  previousKeyId?: string;
 }
 
 const versionKey = (model: string, version: number) => `${model}\u0000${version}`;
@@ -319,7 +330,15 @@ export class ServingModels {
     for (const [model, s] of this.snapshots) if (s.degraded) withdrawn[model] = s.degraded.withdrawn.map((w) => ({ ...w, variants: [...w.variants] }));
     for (const [model, w] of this.anchorsWithdrawn) if (!this.snapshots.has(model)) withdrawn[model] = [{ ...w, variants: [...w.variants] }];
     const withdrawals = [...this.withdrawalCounts.values()].map((c) => ({ ...c }));
-    return { ...this.counters, ...(this.lastError ? { lastError: { ...this.lastError } } : {}), generations, pending, withdrawals, withdrawn };
+    const previousKeySigned: ServingModelsStats['previousKeySigned'] = {};
+    for (const [model, s] of this.snapshots) {
+      const signed = [...s.models.values()].flatMap((loaded) => {
+        const keyId = this.verified.get(loaded)?.previousKeyId;
+        return keyId !== undefined ? [{ version: loaded.version.version, keyId }] : [];
+      });
+      if (signed.length > 0) previousKeySigned[model] = signed;
+    }
+    return { ...this.counters, ...(this.lastError ? { lastError: { ...this.lastError } } : {}), generations, pending, withdrawals, withdrawn, previousKeySigned };
   }
 
   async close(): Promise<void> {
@@ -622,13 +641,20 @@ export class ServingModels {
   private async reverify(model: string, loaded: LoadedModel, before: VerifiedRow | undefined, fingerprint: string | undefined): Promise<LoadedModel> {
     const row = await getModelVersion(this.deps.store, model, loaded.version.version); // RegistryError when deleted
     if (!before || row.artifactSha256 !== loaded.version.artifactSha256 || row.artifactBytes !== loaded.version.artifactBytes) return this.loadVersion(model, row.version);
-    const key = this.deps.signing?.signingKey;
-    const problem = (key !== undefined ? rowSignatureProblem(key, row) : undefined) ?? recordedFieldMismatch(row, before.header, 'registry');
+    const keys = verificationKeysOf(this.deps.signing);
+    const signature = keys !== undefined ? rowSignatureCheck(keys, row) : {};
+    const problem = signature.problem ?? recordedFieldMismatch(row, before.header, 'registry');
     if (problem) throw new ArtifactVerificationError(model, row.version, problem);
     assertServable(row);
     const next: LoadedModel = { version: row, model: loaded.model };
-    this.verified.set(next, { fingerprint, header: before.header });
+    this.verified.set(next, { fingerprint, header: before.header, ...(signature.previousKeyId !== undefined ? { previousKeyId: signature.previousKeyId } : {}) });
+    this.notePreviousKey(model, row.version, signature.previousKeyId);
     return next;
+  }
+
+  /** Says (once per verification: when the row is loaded or changed) that a served row is vouched for by a previous key only. */
+  private notePreviousKey(model: string, version: number, keyId: string | undefined): void {
+    if (keyId !== undefined) this.log('serving.signed_with_previous_key', { model, version, keyId, action: `served; re-sign it with \`mlp models sign ${model} ${version}\` to finish the key rotation` });
   }
 
   /** Loads and verifies one version (what a process starting now does), remembering what it was verified against. */
@@ -651,7 +677,8 @@ export class ServingModels {
       // Routes can name a version no deployment would route to (a row edited by hand): its recorded veto still holds.
       assertServable(verified.version);
       const loaded: LoadedModel = { version: verified.version, model: verified.model };
-      this.verified.set(loaded, { fingerprint, header: verified.header });
+      this.verified.set(loaded, { fingerprint, header: verified.header, ...(verified.previousKeyId !== undefined ? { previousKeyId: verified.previousKeyId } : {}) });
+      this.notePreviousKey(model, version, verified.previousKeyId);
       return { loaded };
     } catch (error) {
       return { error, fingerprint };

@@ -92,7 +92,7 @@ describe('reference profile at registration', () => {
     expect(record?.signature).toBeDefined();
     const row = await getModelVersion(t.store, 'signed-profile', result.version.version);
     expect(profileRecordProblem(key, row, record!.text, record!.signature)).toBeUndefined();
-    expect(profileRecordProblem('another-key-0123456789abcdef0123456789', row, record!.text, record!.signature)).toMatch(/does not match it/);
+    expect(profileRecordProblem('another-key-0123456789abcdef0123456789', row, record!.text, record!.signature)).toMatch(/is signed with another key \(key id [0-9a-f]{8}\)/);
     // Bound to the row: the same text under another version's identity does not verify.
     expect(profileRecordProblem(key, { ...row, version: row.version + 1 }, record!.text, record!.signature)).toMatch(/does not match it/);
   });

@@ -185,11 +185,14 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
     expect((await unsigned.report()).drift.status).toBe('drift');
     expect(await signVersionProfile(t.store, unsigned.owner, { signingKey: key })).toEqual({ state: 'valid' });
 
-    // Signed with the key before a rotation: not used until re-signed, which the old key confirms without --accept-edit.
+    // Signed with the key before a rotation: not used by a process without the old key in MODEL_SIGNING_PREVIOUS_KEYS; re-signed on the old key's word, without --accept-edit.
     const rotated = await signedCase('signed-rotated', signedBy(oldKey));
-    expect((await rotated.report()).reference.problem).toMatch(/does not match it.*signed with another key/);
+    expect((await rotated.report()).reference.problem).toMatch(/is signed with another key \(key id [0-9a-f]{8}\), neither this deployment's MODEL_SIGNING_KEY/);
+    // Before: monitoring never read MODEL_SIGNING_PREVIOUS_KEYS, so a rotation cut drift off until the profile was re-signed.
+    const duringRotation = await computeModelReport(t.store, { id: 'mr-signed-rotating', target: { model: rotated.owner.name, version: rotated.owner.version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: { signing: { signingKey: key, previousKeys: [oldKey] } } });
+    expect([duringRotation.reference.problem, duringRotation.drift.status]).toEqual([undefined, 'drift']);
     await expect(signVersionProfile(t.store, rotated.owner, { signingKey: key })).rejects.toThrow(/it was not signed/);
-    expect(await signVersionProfile(t.store, rotated.owner, { signingKey: key, previousKeys: [oldKey] })).toEqual({ state: 'signed', before: 'invalid' });
+    expect(await signVersionProfile(t.store, rotated.owner, { signingKey: key, previousKeys: [oldKey] })).toEqual({ state: 'signed', before: 'previous_key' });
     expect((await rotated.report()).reference.problem).toBeUndefined();
     // An edited profile is not re-signed on a previous key's word.
     await expect(signVersionProfile(t.store, edited.owner, { signingKey: key, previousKeys: [oldKey] })).rejects.toThrow(/does not match it/);

@@ -57,8 +57,14 @@ async function fit(algorithm: string, seed: number, labels = separated.y): Promi
 
 const artifactOf = (model: TrainedModel, featureSetVersion = FS) => encodeArtifact(model.state(), { featureSetVersion, label: LABEL });
 
-function mismatch(v: ModelVersion, storedKeyId: string, ourKeyId: string): string {
-  return `${v.name} v${v.version} artifact failed verification: the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${storedKeyId}, this deployment's ${ourKeyId})`;
+/** The refusal of a row edited since the key its signature names (one this process holds) signed it. */
+function mismatch(v: ModelVersion, storedKeyId: string): string {
+  return `${v.name} v${v.version} artifact failed verification: the registry row's signature does not match it: the registry row was edited after registration (its signature names key id ${storedKeyId}, which this deployment holds, and is not that key's)`;
+}
+
+/** The refusal of a row signed with a key that is neither this process's key nor one of its previous keys. */
+function anotherKey(v: ModelVersion, storedKeyId: string, ourKeyId: string): string {
+  return `${v.name} v${v.version} artifact failed verification: the registry row is signed with another key (key id ${storedKeyId}), neither this deployment's MODEL_SIGNING_KEY (key id ${ourKeyId}) nor one of its MODEL_SIGNING_PREVIOUS_KEYS: a key rotation gives every process the new key, with the old one in MODEL_SIGNING_PREVIOUS_KEYS, before anything is re-signed (docs/operations.md); otherwise it was edited (a stored key id is no proof: whoever edits it can write one)`;
 }
 
 function missing(v: ModelVersion): string {
@@ -153,55 +159,55 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const swapped = await register('swap-artifact', SIGNED);
     await pointAt(swapped, artifactOf(await fit('logistic_regression', 2, separated.y.map((y) => 1 - y))));
     await expect(everyOtherCheck(swapped)).resolves.toBeDefined();
-    await refusedWith(swapped, KEY, mismatch(swapped, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(swapped, KEY, mismatch(swapped, signingKeyId(KEY)));
 
     // A parameter the header agrees with (logistic regression's default C).
     const params = await register('edit-params', SIGNED);
     await edit(params, { params: JSON.stringify({ C: 1 }) });
     await expect(everyOtherCheck(params)).resolves.toBeDefined();
-    await refusedWith(params, KEY, mismatch(params, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(params, KEY, mismatch(params, signingKeyId(KEY)));
 
     // Another stored feature set of the same columns, with an artifact that says so.
     const featureSet = await register('edit-feature-set', SIGNED);
     await pointAt(featureSet, artifactOf(await fit('logistic_regression', 1), OTHER_FS), { feature_set_version: OTHER_FS });
     await expect(everyOtherCheck(featureSet)).resolves.toBeDefined();
-    await refusedWith(featureSet, KEY, mismatch(featureSet, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(featureSet, KEY, mismatch(featureSet, signingKeyId(KEY)));
 
     // Another algorithm, with an artifact of it.
     const algorithm = await register('edit-algorithm', SIGNED);
     await pointAt(algorithm, artifactOf(await fit('majority', 1)), { algorithm: 'majority' });
     await expect(everyOtherCheck(algorithm)).resolves.toBeDefined();
-    await refusedWith(algorithm, KEY, mismatch(algorithm, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(algorithm, KEY, mismatch(algorithm, signingKeyId(KEY)));
 
     // Lineage (a warm start's mark would exempt parameters from the comparison) and metrics are covered too.
     const lineage = await register('edit-lineage', SIGNED);
     await edit(lineage, { lineage: JSON.stringify({ ...lineage.lineage, warmStartedFrom: { version: 1 } }) });
-    await refusedWith(lineage, KEY, mismatch(lineage, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(lineage, KEY, mismatch(lineage, signingKeyId(KEY)));
     const metrics = await register('edit-metrics', SIGNED);
     await edit(metrics, { metrics: JSON.stringify({ cv: { auc: 0.99 } }) });
-    await refusedWith(metrics, KEY, mismatch(metrics, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(metrics, KEY, mismatch(metrics, signingKeyId(KEY)));
 
     // Pointed at a file that does not exist: the signature is what refuses it, and nothing is read.
     const absent = await register('edit-missing-file', SIGNED);
     await edit(absent, { artifact_sha256: 'f'.repeat(64) });
-    await refusedWith(absent, KEY, mismatch(absent, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(absent, KEY, mismatch(absent, signingKeyId(KEY)));
   });
 
-  it('refuses a row whose signature was removed or made by another key, naming both key ids', async () => {
+  it('refuses a row whose signature was removed or made by another key (naming both key ids), or edited under a key it holds', async () => {
     const removed = await register('removed', SIGNED);
     await edit(removed, { signature: null, signature_key_id: null });
     await refusedWith(removed, KEY, missing(removed));
     await expect(verify(removed, undefined)).resolves.toBeDefined();
 
     const signed = await register('other-key', SIGNED);
-    await refusedWith(signed, OTHER_KEY, mismatch(signed, signingKeyId(KEY), signingKeyId(OTHER_KEY)));
+    await refusedWith(signed, OTHER_KEY, anotherKey(signed, signingKeyId(KEY), signingKeyId(OTHER_KEY)));
     const byOther = await register('signed-by-other', { signingKey: OTHER_KEY });
-    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
+    await refusedWith(byOther, KEY, anotherKey(byOther, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
     // A forged signature with this deployment's key id is refused as well.
     await edit(byOther, { signature_key_id: signingKeyId(KEY) });
-    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY)));
     await edit(byOther, { signature: 'not hex' });
-    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(byOther, KEY, mismatch(byOther, signingKeyId(KEY)));
   });
 
   it('the prediction API (ServingModels) verifies and loads with the key: an edited row is refused before it routes', async () => {
@@ -212,11 +218,59 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const unsigned = new ServingModels({ store: t.store, cache: new MemoryCache(), artifacts });
     try {
       await expect(serving.verifyVersions('api-honest', [honest.version])).resolves.toBeUndefined();
-      await expect(serving.verifyVersions('api-edited', [edited.version])).rejects.toThrow(mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
+      await expect(serving.verifyVersions('api-edited', [edited.version])).rejects.toThrow(mismatch(edited, signingKeyId(KEY)));
       // A process started without the key refuses every signed row, honest or not: it cannot check them.
       for (const v of [edited, honest]) await expect(unsigned.verifyVersions(v.name, [v.version])).rejects.toThrow(`the registry row is signed (key id ${signingKeyId(KEY)}) and this process has no MODEL_SIGNING_KEY to check it`);
     } finally {
       await Promise.all([serving.close(), unsigned.close()]);
+    }
+  });
+
+  it('a key rotation as documented takes nothing offline: every process given the new key with the old one as previous, re-signed, the old key dropped', async () => {
+    const NEW_KEY = 'n'.repeat(8) + crypto.randomBytes(16).toString('hex');
+    const UNKNOWN_KEY = 'u'.repeat(8) + crypto.randomBytes(16).toString('hex');
+    const ROTATING: RowSigning = { signingKey: NEW_KEY, previousKeys: [KEY] };
+    const name = 'rotation';
+    const champion = await register(name, SIGNED);
+    const challenger = await register(name, SIGNED, await fit('logistic_regression', 3));
+    const cache = new MemoryCache();
+    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' });
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: challenger.version, weight: 0.25 }], updatedBy: 'test', reason: 'test' });
+    const logged: Array<Record<string, unknown>> = [];
+    const served = (s: ServingModels) => [...(s.snapshot(name)?.models.keys() ?? [])];
+    const withdrawn = (s: ServingModels) => (s.stats().withdrawn[name] ?? []).map((w) => w.message);
+    // Step 1: the API restarted with the new key and the old one as previous.
+    const api = new ServingModels({ store: t.store, cache, artifacts, signing: ROTATING, pollMs: 50, log: (event, detail) => logged.push({ event, ...detail }) });
+    let after: ServingModels | undefined;
+    try {
+      await api.start();
+      // Before: verification never read MODEL_SIGNING_PREVIOUS_KEYS, so both were refused ("… signed with another key") and the model went down.
+      expect([served(api), withdrawn(api)]).toEqual([[champion.version, challenger.version], []]);
+      expect(api.stats().previousKeySigned).toEqual({ [name]: [{ version: champion.version, keyId: signingKeyId(KEY) }, { version: challenger.version, keyId: signingKeyId(KEY) }] });
+      expect(logged.filter((l) => l.event === 'serving.signed_with_previous_key').map((l) => [l.version, l.keyId])).toEqual([[champion.version, signingKeyId(KEY)], [challenger.version, signingKeyId(KEY)]]);
+      // A running deployment (the workers given the same keys) still sees both versions as verified, and the rollback check passes.
+      const activities = deploymentActivities({ store: t.store, cache, artifacts, signing: ROTATING });
+      await expect(activities.verifyDeploymentVersions({ model: name, challengerVersion: challenger.version, championVersion: champion.version })).resolves.toEqual([]);
+
+      // Step 2: `mlp models sign` re-signs the served versions with the new key; the running API re-checks the changed rows and keeps serving.
+      for (const v of [champion, challenger]) expect((await signModelVersion(t.store, artifacts, name, v.version, ROTATING)).before).toEqual({ state: 'previous_key', keyId: signingKeyId(KEY) });
+      for (let i = 0; i < 200 && Object.keys(api.stats().previousKeySigned).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect([served(api), withdrawn(api), api.stats().previousKeySigned]).toEqual([[champion.version, challenger.version], [], {}]);
+
+      // Step 3: the old key dropped; a process started now with the new key alone serves both.
+      after = new ServingModels({ store: t.store, cache, artifacts, signing: { signingKey: NEW_KEY } });
+      await after.start();
+      expect([served(after), withdrawn(after)]).toEqual([[champion.version, challenger.version], []]);
+
+      // A row signed with a key that is neither current nor previous is still refused, naming its key id.
+      const stranger = await register(name, { signingKey: UNKNOWN_KEY }, await fit('logistic_regression', 4));
+      await expect(api.verifyVersions(name, [stranger.version])).rejects.toThrow(anotherKey(stranger, signingKeyId(UNKNOWN_KEY), signingKeyId(NEW_KEY)));
+      // And a row the previous key signed, edited since, as an edit.
+      const edited = await register(name, SIGNED, await fit('logistic_regression', 5));
+      await edit(edited, { params: JSON.stringify({ C: 1 }) });
+      await expect(api.verifyVersions(name, [edited.version])).rejects.toThrow(mismatch(edited, signingKeyId(KEY)));
+    } finally {
+      await Promise.all([api.close(), after?.close()]);
     }
   });
 
@@ -315,12 +369,12 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const signed = await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED, { acceptEdit: true });
     expect(signed).toMatchObject({ before: { state: 'unsigned' }, signature: { keyId: signingKeyId(KEY) } });
     await expect(verify(old, KEY)).resolves.toBeDefined();
-    // Signing again changes nothing; a rotated key signs it anew once the old key (MODEL_SIGNING_PREVIOUS_KEYS) confirms it, and the old key no longer verifies it.
+    // Signing again changes nothing; a rotated key signs it anew once the old key (MODEL_SIGNING_PREVIOUS_KEYS) confirms it, and the old key alone no longer verifies it.
     expect(await signModelVersion(t.store, artifacts, old.name, old.version, SIGNED)).toMatchObject({ before: { state: 'valid' }, signature: signed.signature });
     await expect(signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY })).rejects.toThrow(`is signed with another key (key id ${signingKeyId(KEY)}), which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms`);
-    expect((await signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY, previousKeys: [KEY] })).before).toEqual({ state: 'invalid', reason: expect.stringContaining(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`) });
+    expect((await signModelVersion(t.store, artifacts, old.name, old.version, { signingKey: OTHER_KEY, previousKeys: [KEY] })).before).toEqual({ state: 'previous_key', keyId: signingKeyId(KEY) });
     await expect(verify(old, OTHER_KEY)).resolves.toBeDefined();
-    await refusedWith(old, KEY, mismatch(old, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
+    await refusedWith(old, KEY, anotherKey(old, signingKeyId(OTHER_KEY), signingKeyId(KEY)));
 
     // A row that fails a check is not signed: its file is not the size the row says.
     const broken = await register('broken', UNSIGNED);
@@ -334,11 +388,14 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const edited = await register('edited-then-signed', SIGNED);
     await edit(edited, { metrics: JSON.stringify({ cv: { auc: 0.99 } }) });
     await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow(`model edited-then-signed v${edited.version}'s row was changed after this key signed it`);
-    await refusedWith(edited, KEY, mismatch(edited, signingKeyId(KEY), signingKeyId(KEY)));
+    await refusedWith(edited, KEY, mismatch(edited, signingKeyId(KEY)));
     // Before: another key id written beside the edit, or the signature removed, made the edited row look rotated or never signed, and it was signed without --accept-edit.
     await edit(edited, { signature_key_id: 'deadbeef' });
     await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow('is signed with another key (key id deadbeef)');
     await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, { ...SIGNED, previousKeys: [OTHER_KEY] })).rejects.toThrow('which none of MODEL_SIGNING_KEY and MODEL_SIGNING_PREVIOUS_KEYS confirms');
+    // Nor on the word of a previous key it names, when the row changed since.
+    await edit(edited, { signature_key_id: signingKeyId(OTHER_KEY) });
+    await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, { ...SIGNED, previousKeys: [OTHER_KEY] })).rejects.toThrow(`was changed after a previous key (key id ${signingKeyId(OTHER_KEY)}, in MODEL_SIGNING_PREVIOUS_KEYS) signed it`);
     await edit(edited, { signature: null, signature_key_id: null });
     await expect(signModelVersion(t.store, artifacts, edited.name, edited.version, SIGNED)).rejects.toThrow('has no signature');
     expect((await getModelVersion(t.store, edited.name, edited.version)).signature).toBeUndefined();
@@ -420,7 +477,7 @@ describe('registration by the pipeline activity signs the row (SQLite)', () => {
     const row = await getModelVersion(t.store, 'signed-by-pipeline', result.version.version);
     expect(row.signature?.keyId).toBe(signingKeyId(KEY));
     expect(rowSignatureProblem(KEY, row)).toBeUndefined();
-    expect(rowSignatureProblem(OTHER_KEY, row)).toContain(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(OTHER_KEY)})`);
+    expect(rowSignatureProblem(OTHER_KEY, row)).toContain(`signed with another key (key id ${signingKeyId(KEY)}), neither this deployment's MODEL_SIGNING_KEY (key id ${signingKeyId(OTHER_KEY)})`);
   });
 
 });

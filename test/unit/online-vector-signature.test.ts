@@ -65,7 +65,7 @@ describe('online vector signatures', () => {
     const other = JSON.parse(await storedText(vector('BBB', [0.5, 0.25]))) as Record<string, unknown>;
     expect(refusal(JSON.stringify({ ...other, symbol: 'AAA' }))?.problem).toBe('bad_signature');
     // Signed with another key.
-    expect(refusal(JSON.stringify(plain), 'another-signing-key-0123456789abcdef-01')).toEqual({ problem: 'bad_signature', message: expect.stringMatching(/signed with another key \(key id "[0-9a-f]{8}", this deployment's [0-9a-f]{8}\)/) });
+    expect(refusal(JSON.stringify(plain), 'another-signing-key-0123456789abcdef-01')).toEqual({ problem: 'bad_signature', message: expect.stringMatching(/it is signed with another key \(key id [0-9a-f]{8}\), neither this deployment's MODEL_SIGNING_KEY \(key id [0-9a-f]{8}\) nor one of its MODEL_SIGNING_PREVIOUS_KEYS/) });
   });
 
   it('refuses an unsigned vector (written before signing, by hand, or by a process without the key) as unsigned', async () => {
@@ -115,6 +115,40 @@ describe('online vector signatures', () => {
     expect(logged.filter((l) => l.event === 'features.online_vector_refused')).toHaveLength(3);
     features.close();
     await t.drop();
+  });
+
+  it('a key rotation: vectors the previous key signed are served (counted, logged once) until rewritten; another key\'s are refused', async () => {
+    const NEW_KEY = 'the-new-vector-signing-key-0123456789abc';
+    const rotating = { signingKey: NEW_KEY, previousKeys: [KEY] };
+    const old = await storedText(vector('AAA', [0.5]));
+    // Before: a process given the new key refused every vector the old key signed (bad_signature), though MODEL_SIGNING_PREVIOUS_KEYS named it.
+    const told: string[] = [];
+    expect(parseStoredVector(old, VERSION, 'AAA', '2024-06-01', rotating, (keyId) => told.push(keyId))).toEqual(vector('AAA', [0.5]));
+    expect(told).toHaveLength(1);
+    expect(refusal(old, NEW_KEY)?.message).toContain('it is signed with another key');
+    // An edit of a vector the previous key signed is still one.
+    const edited = JSON.stringify({ ...JSON.parse(old), values: [9] });
+    expect(() => parseStoredVector(edited, VERSION, 'AAA', '2024-06-01', rotating)).toThrow("which this deployment holds, and is not that key's");
+
+    const cache = new MemoryCache();
+    const t = await createSqliteTestDatabase();
+    const logged: Array<Record<string, unknown>> = [];
+    const previous: string[] = [];
+    const features = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => [], signing: rotating, log: (event, detail) => logged.push({ event, ...detail }), onPreviousKeyVector: (keyId) => previous.push(keyId) });
+    try {
+      await cache.set(key('AAA'), old);
+      for (let i = 0; i < 3; i++) expect(await features.read(VERSION, 'AAA')).toEqual(vector('AAA', [0.5]));
+      expect(previous).toEqual([told[0], told[0], told[0]]);
+      expect(logged.filter((l) => l.event === 'features.online_vector_previous_key')).toEqual([expect.objectContaining({ keyId: told[0] })]);
+      // The next write (same date: the features step's replace) signs it with the current key: no longer counted.
+      expect(await replaceOnlineFeatures(cache, [vector('AAA', [0.5])], rotating)).toBe(1);
+      expect(await features.read(VERSION, 'AAA')).toEqual(vector('AAA', [0.5]));
+      expect(previous).toHaveLength(3);
+      expect(refusal((await cache.get(key('AAA')))!, NEW_KEY)).toBeUndefined();
+    } finally {
+      features.close();
+      await t.drop();
+    }
   });
 
   it('checking a stored vector of 61 columns costs a few microseconds', async () => {
@@ -214,7 +248,7 @@ describe('offline feature row signatures', () => {
     // Another key's signature.
     const other = await setUp({ signingKey: 'another-signing-key-0123456789abcdef-01' });
     await writeFeatureRows(other.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
-    await expect(other.features.read(s.version, 'AAPL')).rejects.toThrow(/signed with another key \(key id "[0-9a-f]{8}", this deployment's [0-9a-f]{8}\)/);
+    await expect(other.features.read(s.version, 'AAPL')).rejects.toThrow(/signed with another key \(key id [0-9a-f]{8}\), neither this deployment.s MODEL_SIGNING_KEY \(key id [0-9a-f]{8}\)/);
     await other.done();
     await s.done();
   });

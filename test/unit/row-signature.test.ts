@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { ConfigError, loadConfig, printableConfig } from '../../lib/config';
-import { canonicalEncoding, reportRecordProblem, ROW_SIGNATURE_SCHEME, rowSignatureProblem, signedRowText, signingKeyId, signReportRecord, signRow, type SignedRowFields } from '../../lib/registry/row-signature';
+import { canonicalEncoding, profileRecordCheck, reportRecordCheck, reportRecordProblem, ROW_SIGNATURE_SCHEME, rowSignatureCheck, rowSignatureProblem, signedRowText, signingKeyId, signProfileRecord, signReportRecord, signRow, type SignedRowFields } from '../../lib/registry/row-signature';
 
 const KEY = 'a-test-signing-key-of-32-chars!!';
 const OTHER_KEY = 'another-test-signing-key-32chars';
@@ -98,13 +98,17 @@ describe('the signed text and the signature', () => {
     expect(signRow(OTHER_KEY, r).mac).not.toBe(signRow(KEY, r).mac);
   });
 
-  it('says why a row is not bound: no signature, or one that does not match (naming both key ids)', () => {
+  it('says why a row is not bound: no signature, an edit under a key it holds, or another key (naming both key ids)', () => {
     const r = row();
     expect(rowSignatureProblem(KEY, { ...r, signature: signRow(KEY, r) })).toBeUndefined();
     expect(rowSignatureProblem(KEY, r)).toBe('the registry row has no signature: it was registered without the signing key or the signature was removed; sign it with `mlp models sign direction-5d 3 --accept-edit` after checking it');
-    expect(rowSignatureProblem(KEY, { ...r, signature: signRow(OTHER_KEY, r) })).toBe(`the registry row's signature does not match it: the registry row was edited after registration or signed with another key (key id ${signingKeyId(OTHER_KEY)}, this deployment's ${signingKeyId(KEY)})`);
-    expect(rowSignatureProblem(KEY, { ...row({ seed: 8 }), signature: signRow(KEY, r) })).toContain(`(key id ${signingKeyId(KEY)}, this deployment's ${signingKeyId(KEY)})`);
+    expect(rowSignatureProblem(KEY, { ...r, signature: signRow(OTHER_KEY, r) })).toBe(
+      `the registry row is signed with another key (key id ${signingKeyId(OTHER_KEY)}), neither this deployment's MODEL_SIGNING_KEY (key id ${signingKeyId(KEY)}) nor one of its MODEL_SIGNING_PREVIOUS_KEYS: a key rotation gives every process the new key, with the old one in MODEL_SIGNING_PREVIOUS_KEYS, before anything is re-signed (docs/operations.md); otherwise it was edited (a stored key id is no proof: whoever edits it can write one)`,
+    );
+    expect(rowSignatureProblem(KEY, { ...row({ seed: 8 }), signature: signRow(KEY, r) })).toBe(`the registry row's signature does not match it: the registry row was edited after registration (its signature names key id ${signingKeyId(KEY)}, which this deployment holds, and is not that key's)`);
     expect(rowSignatureProblem(KEY, { ...r, signature: { keyId: signingKeyId(KEY), mac: 'zz' } })).toContain('does not match');
+    // Another key's MAC under this key's id: the id picks the key, the MAC must be that key's.
+    expect(rowSignatureProblem(KEY, { ...r, signature: { ...signRow(OTHER_KEY, r), keyId: signingKeyId(KEY) } })).toContain('was edited after registration');
   });
 
   it('refuses, never throws on, a row holding a value no registration writes (1e999 read back from stored JSON as Infinity)', () => {
@@ -117,6 +121,48 @@ describe('the signed text and the signature', () => {
     const recorded = { ...r, lineage: { ...lineage, reportSignature: signReportRecord(KEY, { ...r, lineage }) } };
     expect(reportRecordProblem(KEY, recorded)).toBeUndefined();
     expect(reportRecordProblem(KEY, { ...recorded, lineage: { ...recorded.lineage, report: { auc: -Infinity } } })).toMatch(/does not match them: they hold a value no recording writes \(canonicalEncoding: -Infinity is not a JSON number\)/);
+  });
+});
+
+describe('a key rotation (MODEL_SIGNING_PREVIOUS_KEYS)', () => {
+  const NEW_KEY = 'the-new-signing-key-of-32-chars!';
+  const UNKNOWN_KEY = 'a-key-nobody-gave-this-process!!';
+  const rotating = { signingKey: NEW_KEY, previousKeys: [KEY] };
+
+  it('verifies what a previous key signed, saying which key, and what the current key signed as before', () => {
+    const r = row();
+    // Before: verification never read the previous keys, so every row the old key signed was refused the moment a process got the new key.
+    expect(rowSignatureCheck(rotating, { ...r, signature: signRow(KEY, r) })).toEqual({ previousKeyId: signingKeyId(KEY) });
+    expect(rowSignatureProblem(rotating, { ...r, signature: signRow(KEY, r) })).toBeUndefined();
+    expect(rowSignatureCheck(rotating, { ...r, signature: signRow(NEW_KEY, r) })).toEqual({});
+    // A process not yet given the new key (old key current, new one accepted beside it) verifies rows either key signed.
+    expect(rowSignatureCheck({ signingKey: KEY, previousKeys: [NEW_KEY] }, { ...r, signature: signRow(NEW_KEY, r) })).toEqual({ previousKeyId: signingKeyId(NEW_KEY) });
+  });
+
+  it('still refuses a row edited since a previous key signed it, and a key that is neither current nor previous', () => {
+    const r = row();
+    expect(rowSignatureProblem(rotating, { ...row({ params: { C: 9 } }), signature: signRow(KEY, r) })).toBe(`the registry row's signature does not match it: the registry row was edited after registration (its signature names key id ${signingKeyId(KEY)}, which this deployment holds, and is not that key's)`);
+    expect(rowSignatureProblem(rotating, { ...r, signature: signRow(UNKNOWN_KEY, r) })).toMatch(new RegExp(`^the registry row is signed with another key \\(key id ${signingKeyId(UNKNOWN_KEY)}\\), neither this deployment's MODEL_SIGNING_KEY \\(key id ${signingKeyId(NEW_KEY)}\\) nor one of its MODEL_SIGNING_PREVIOUS_KEYS`));
+    // Without the previous key the old key's row is another key's: refused as before.
+    expect(rowSignatureProblem(NEW_KEY, { ...r, signature: signRow(KEY, r) })).toContain(`signed with another key (key id ${signingKeyId(KEY)})`);
+  });
+
+  it('verifies report records and reference profiles the previous key signed alike', () => {
+    const r = row();
+    const lineage = { ...r.lineage, report: { auc: 0.6 } };
+    const recorded = { ...r, lineage: { ...lineage, reportSignature: signReportRecord(KEY, { ...r, lineage }) } };
+    expect(reportRecordCheck(rotating, recorded)).toEqual({ previousKeyId: signingKeyId(KEY) });
+    expect(reportRecordCheck(rotating, { ...recorded, lineage: { ...recorded.lineage, report: { auc: 0.9 } } }).problem).toContain('they were edited (or moved from another version) after they were recorded (its signature names key id');
+    expect(reportRecordCheck({ signingKey: NEW_KEY }, recorded).problem).toContain(`are signed with another key (key id ${signingKeyId(KEY)})`);
+    const text = '{"profile":1}';
+    expect(profileRecordCheck(rotating, r, text, signProfileRecord(KEY, r, text))).toEqual({ previousKeyId: signingKeyId(KEY) });
+    expect(profileRecordCheck(rotating, r, '{"profile":2}', signProfileRecord(KEY, r, text)).problem).toContain('the profile was edited');
+    expect(profileRecordCheck(rotating, r, text, signProfileRecord(UNKNOWN_KEY, r, text)).problem).toContain(`is signed with another key (key id ${signingKeyId(UNKNOWN_KEY)})`);
+  });
+
+  it('is refused without MODEL_SIGNING_KEY, where it would verify nothing', () => {
+    expect(loadConfig({ MODEL_SIGNING_KEY: NEW_KEY, MODEL_SIGNING_PREVIOUS_KEYS: `${KEY}, ${OTHER_KEY}` }).modelSigningPreviousKeys).toEqual([KEY, OTHER_KEY]);
+    expect(() => loadConfig({ MODEL_SIGNING_PREVIOUS_KEYS: KEY })).toThrow('MODEL_SIGNING_PREVIOUS_KEYS=(secret, not shown): set without MODEL_SIGNING_KEY');
   });
 });
 
