@@ -176,7 +176,7 @@ describe('offline feature row signatures', () => {
   const honestValues = [0.1, -0.2, 0.3, -0.4, 0.5];
   const edited = [-9, 9, -9, 9, -9];
 
-  async function setUp(signing: { signingKey: string | undefined }) {
+  async function setUp(signing: { signingKey: string | undefined; previousKeys?: string[] }) {
     const t = await createSqliteTestDatabase();
     const { version, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('signed-offline-rows'));
     const cache = new MemoryCache();
@@ -250,6 +250,11 @@ describe('offline feature row signatures', () => {
     await writeFeatureRows(other.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
     await expect(other.features.read(s.version, 'AAPL')).rejects.toThrow(/signed with another key \(key id [0-9a-f]{8}\), neither this deployment.s MODEL_SIGNING_KEY \(key id [0-9a-f]{8}\)/);
     await other.done();
+    // During a rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS) the old key's row is served.
+    const rotating = await setUp({ signingKey: 'another-signing-key-0123456789abcdef-01', previousKeys: [SIGNING.signingKey as string] });
+    await writeFeatureRows(rotating.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
+    expect((await rotating.features.read(s.version, 'AAPL'))?.values).toEqual(honestValues);
+    await rotating.done();
     await s.done();
   });
 
