@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { pipelineStatusQuery, type PipelineStatus, type TrainingPipelineResult } from '../../workflows';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { PipelineStatus, TrainingPipelineResult } from '../../workflows';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -65,7 +65,7 @@ export function runsCommand(): Command {
 /** The run's stages, if a worker answers the query (a closed run is replayed to answer it); else none. */
 async function stagesOf(handle: WorkflowHandle): Promise<PipelineStatus | undefined> {
   try {
-    return await Promise.race([handle.query(pipelineStatusQuery), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref())]);
+    return await Promise.race([handle.query(lazy.workflows().pipelineStatusQuery), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref())]);
   } catch {
     return undefined;
   }
@@ -78,7 +78,8 @@ export async function failureOf(handle: Pick<WorkflowHandle, 'result'>): Promise
     return undefined;
   } catch (error) {
     const messages: string[] = [];
-    for (let e: unknown = error instanceof WorkflowFailedError ? error.cause : error; e instanceof Error && messages.length < 4; e = e.cause) if (e.message && !messages.includes(e.message)) messages.push(e.message);
+    // The SDK is loaded only here: the CLI starts without it (client/lazy.ts).
+    for (let e: unknown = error instanceof lazy.temporalClient().WorkflowFailedError ? error.cause : error; e instanceof Error && messages.length < 4; e = e.cause) if (e.message && !messages.includes(e.message)) messages.push(e.message);
     return messages.join(': ') || String(error);
   }
 }
