@@ -24,7 +24,7 @@
  * back, row 'cancelled', alert deployment_cancelled; then it ends cancelled (Rollout.endCancelled).
  * Changing this code safely: docs/changing-workflows.md.
  */
-import { isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../lib/deployment/plan';
 import { TASK_QUEUES } from '../lib/task-queues';
@@ -48,7 +48,14 @@ export async function deploymentWorkflow(request: DeploymentRequest, carried?: D
   const { plan, championVersion } = await uninterrupted(() => beginDeployment({ deploymentId: state.deploymentId, request }));
   Object.assign(state, { plan, championVersion, steps: plan.canary.steps });
   const rollout = new Rollout({ request, state: withPlan(state), controls, position: { phase: 'approval' }, deploymentStart: new Date().toISOString() });
-  if (championVersion === null || championVersion === plan.challengerVersion) return untilCancelled(rollout, (r) => r.promoteAtOnce());
+  if (championVersion === null || championVersion === plan.challengerVersion) {
+    // A cancellation that came while the deployment began (uninterrupted) ends it before the first
+    // model is promoted: promoteAtOnce runs uninterrupted too, and would have promoted it anyway.
+    if (CancellationScope.current().consideredCancelled && patched('cancel-before-first-promotion')) {
+      return untilCancelled(rollout, () => Promise.reject(new CancelledFailure('the deployment workflow was cancelled before its model was promoted')));
+    }
+    return untilCancelled(rollout, (r) => r.promoteAtOnce());
+  }
   logDecision(state, `deploying v${plan.challengerVersion} against champion v${championVersion} (${plan.mode})`);
   return untilCancelled(rollout, (r) => r.run());
 }

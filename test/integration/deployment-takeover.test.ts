@@ -254,4 +254,20 @@ describe('deployments and the people who take their traffic over (real Temporal 
       expect((await approval.query(deploymentStateQuery)).decisions.at(-1)?.message).toBe('not deployed: the deployment workflow was cancelled');
     });
   });
+
+  it("a first model's deployment cancelled before it began is not promoted", async () => {
+    // The cancellation is there before a worker takes the workflow: beginDeployment runs
+    // uninterrupted, and the promotion after it, also uninterrupted, promoted the model anyway.
+    const { name, v } = await model('first-cancelled', 1, []);
+    const id = `deploy-${name}`;
+    const handle = await start(id, { model: name, challengerVersion: v[0], startedBy: 'test' });
+    await handle.cancel();
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const ended = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect((ended as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    });
+    expect(await aliasVersion(t.store, name, 'champion')).toBeUndefined();
+    expect(await readServingRoutes(t.store, name)).toBeUndefined();
+    expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow()).toEqual({ status: 'cancelled', running_model: null });
+  });
 });
