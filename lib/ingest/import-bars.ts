@@ -573,7 +573,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // with dates asked for, the rows around a retyped row may lie outside them.
     const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
     // A mistyped first or last row keeps the file's order: it is judged with the stored bars.
-    const endRows = await misdatedEndRows(store, read.bars, rowRules(clockOf(s.source), request.quality));
+    const endRows = await misdatedEndRows(store, read.bars, rowRules(clockOf(s.source), request.quality), read.issues);
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) {
         const typo = misdated?.get(bar) ?? endRows.get(bar);
@@ -735,10 +735,14 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
  * left to it and not taken for an end. Judged when the file is read, as the store is then, so the row
  * is rejected before it widens its symbol's range, fills a gap of the file or counts as a bar.
  */
-async function misdatedEndRows(store: Database, bars: readonly CandidateBar[], rowRule: (bar: CandidateBar) => QualityIssue | undefined): Promise<Map<CandidateBar, QualityIssue>> {
+async function misdatedEndRows(store: Database, bars: readonly CandidateBar[], rowRule: (bar: CandidateBar) => QualityIssue | undefined, unread: readonly QualityIssue[]): Promise<Map<CandidateBar, QualityIssue>> {
   const out = new Map<CandidateBar, QualityIssue>();
   const gaps = endRowGaps(bars, (b) => rowRule(b) !== undefined);
   for (const gap of gaps) {
+    // Rows the reader could not take (a Yahoo "null" row, a rounded price) still stand between the
+    // end row and its neighbour: the file has those sessions, so the gap says nothing of a mistype.
+    const [from, to] = gap.row.date < gap.neighbour.date ? [gap.row.date, gap.neighbour.date] : [gap.neighbour.date, gap.row.date];
+    if (unread.some((i) => i.symbol === gap.row.symbol && i.date !== null && i.date > from && i.date < to)) continue;
     const found = endRowIssue(gap, await storedBarsBetween(store, gap.row.symbol, gap.row.date, gap.neighbour.date));
     if (found) out.set(gap.row, found);
   }

@@ -166,6 +166,18 @@ describe.each(DRIVERS)('a mistyped date in an ordered file on %s', (_driver, cre
     expect((await readBars(t.store)).map((b) => b.date).at(-1)).toBe('2017-11-28');
   });
 
+  it('keeps a correct first row whose next rows the reader could not take (null prices): the file has those sessions', async () => {
+    await importBars(t.store, request({ source: { kind: 'csv', path: folder(rows(0)) }, quality: POLICY }));
+    // A re-download whose rows 2..8 came with null prices (as Yahoo writes them): the first row,
+    // 7 sessions before the next readable one with stored bars between, was rejected as a mistype.
+    const lines = rows(0).map((l, i) => (i >= 1 && i <= 7 ? `${l.split(',')[0]},null,null,null,null,null` : l));
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: folder(lines) }, quality: { ...POLICY, maxBadRowShare: 0.05 } }));
+    expect(summary.byRule.out_of_order_date).toBeUndefined();
+    expect(summary.rowsRejected).toBe(7);
+    expect((await readBars(t.store)).map((b) => b.date)[0]).toBe(DAYS[0]);
+    expect(await allRevisions(t.store)).toEqual([]);
+  });
+
   it('judges a retyped row against the whole file when dates are asked for, so the row that has its date is kept', async () => {
     // The row of 2017-03-14 dated 2016-09-14, a session the file has; only the second half of 2016 asked for.
     const lines = retype(rows(), '2017-03-14', '2016-09-14');
