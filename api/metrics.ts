@@ -51,7 +51,7 @@ export class ApiMetrics {
     });
     this.offlineFeatureReads = new Counter({
       name: 'api_offline_feature_reads_total',
-      help: 'Feature reads answered from the offline store instead of the online one, by why: missing (no online vector under the key), refused (the online vector refused), cache_unavailable (the online store could not be read)',
+      help: 'Feature reads sent to the offline store instead of answered from the online one (whether or not it then had a vector), by why: missing (no online vector under the key), refused (the online vector refused), cache_unavailable (the online store could not be read)',
       labelNames: ['reason'],
       registers,
     });
