@@ -176,6 +176,11 @@ function reportLine(report: NonNullable<TrainingPipelineResult['candidates']>[nu
   return `    report: ${report.path} (mlp report ${ref} --out report.html)\n`;
 }
 
+/** "best of N trials" (those that ended with a score), or "best trial" for a result that does not list them. */
+function bestOf(trials: ReadonlyArray<{ error?: string }> | undefined): string {
+  return trials ? `best of ${trials.filter((t) => t.error === undefined).length} trials` : 'best trial';
+}
+
 export function describeCandidates(result: TrainingPipelineResult): string {
   // Metrics that are undefined (NaN) arrive as null after the JSON round trip.
   const f = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -190,7 +195,7 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (best of ${c.training.trials.filter((t) => t.error === undefined).length} trials: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
+      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
       ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
       reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );
