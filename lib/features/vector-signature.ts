@@ -68,6 +68,11 @@ export function vectorSignatureProblem(keys: VerificationKeys, raw: string, sign
     if (verdict.previous) onPreviousKey?.(verdict.keyId);
     return undefined;
   }
+  return badSignature(verdict, keys, edited);
+}
+
+/** The refusal of a signature checkMac did not find valid: `edited` for a held key's mismatch, else another key's. */
+function badSignature(verdict: Exclude<ReturnType<typeof checkMac>, { state: 'valid' }>, keys: VerificationKeys, edited: string): VectorSignatureProblem {
   return { problem: 'bad_signature', detail: verdict.state === 'mismatch' ? `${edited} ${heldKeyMismatch(verdict.keyId)}` : `it is ${signedWithAnotherKey(verdict.keyId, keys)}` };
 }
 
@@ -115,11 +120,5 @@ export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFe
   }
   const verdict = checkMac(keys, { keyId: String(row.signature_key_id ?? '?').slice(0, 16), mac: row.signature }, (key) => featureRowMac(key, row));
   if (verdict.state === 'valid') return undefined;
-  return {
-    problem: 'bad_signature',
-    detail:
-      verdict.state === 'mismatch'
-        ? `its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set) ${heldKeyMismatch(verdict.keyId)}`
-        : `it is ${signedWithAnotherKey(verdict.keyId, keys)}`,
-  };
+  return badSignature(verdict, keys, 'its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set)');
 }
