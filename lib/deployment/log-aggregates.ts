@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { BadInputError, describeValidationError } from '../errors';
+import type { LabelSpec } from '../labels/labels';
 import type { Database } from '../store/database';
 import { dbClockMicros } from '../store/db-clock';
 import type { DatabaseSchema } from '../store/schema';
@@ -255,14 +256,14 @@ async function fold(store: Database, id: string, w: LogWindow, since: string | u
   });
 }
 
-/** The label state of each key (version, symbol, asOf) in `keys`, by `labelKey`. */
-export async function labelStates(store: Database, model: string, keys: Iterable<OutcomeKey>): Promise<Map<string, number>> {
+/** The label state of each key (version, symbol, asOf) in `keys`, by `labelKey`; `specs`: the versions' label specs when the caller has loaded them (labelSpecsOf). */
+export async function labelStates(store: Database, model: string, keys: Iterable<OutcomeKey>, specs?: (version: number) => LabelSpec): Promise<Map<string, number>> {
   const unique = new Map<string, OutcomeKey>();
   for (const k of keys) unique.set(labelKey(k.version, k.symbol, k.asOf), k);
   const list = [...unique.values()];
   const states = new Map<string, number>();
   if (list.length === 0) return states;
-  const labelFor = await labelSpecsOf(store, model, new Set(list.map((k) => k.version)));
+  const labelFor = specs ?? (await labelSpecsOf(store, model, new Set(list.map((k) => k.version))));
   const outcomes = await outcomesOfKeys(store, list, labelFor);
   list.forEach((k, i) => {
     const o = outcomes[i];

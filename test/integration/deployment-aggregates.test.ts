@@ -194,7 +194,8 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     const rows = await readPredictionsWithOutcomes(t.store, MODEL, SINCE);
     // The same look from both: the store path would take now as the analysis time.
     const options = { variants: ['champion', 'canary', 'shadow'], minSamplesPerVariant: 10, analysedAt: '2024-03-02T00:00:00.000Z', start: SINCE };
-    const expected = abReport(rows, options);
+    // The store takes the lags from the versions' label specs (the longest horizon, 3, − 1); rows in memory carry none.
+    const expected = abReport(rows, { ...options, lags: 2 });
     const actual = await abReportInStore(t.store, { model: MODEL, since: SINCE, ...options });
     expect(expected.variants[0].matured).toBeGreaterThan(100);
     expect(expected.variants[0].served).toBeGreaterThan(5 * expected.variants[0].symbolDays);
@@ -216,6 +217,22 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
       expect(brier).toBeCloseTo(b as number, 10);
       expect(auc).toBeCloseTo(a as number, 10);
     }
+  });
+
+  it("counts symbol-days less than the label horizon apart as dependent: the lags come from the versions' verified label specs, in the activity too", async () => {
+    const rows = await readPredictionsWithOutcomes(t.store, MODEL, SINCE);
+    const options = { variants: ['champion', 'canary'], versions: [versions.champion, versions.canary], minSamplesPerVariant: 10, start: SINCE, analysedAt: '2024-03-02T00:00:00.000Z' };
+    // Horizons 2 (champion) and 3 (canary): outcomes of days up to 2 sessions apart overlap.
+    const overlapping = abReport(rows, { ...options, lags: 2 });
+    const dayOnly = abReport(rows, { ...options, lags: 0 });
+    expect(overlapping.comparisons[0].standardError).not.toBeCloseTo(dayOnly.comparisons[0].standardError, 6);
+    const inStore = await abReportInStore(t.store, { model: MODEL, since: SINCE, ...options });
+    expect(inStore.comparisons).toEqual(overlapping.comparisons);
+    // Told otherwise, the store takes what it is told.
+    expect((await abReportInStore(t.store, { model: MODEL, since: SINCE, ...options, lags: 0 })).comparisons).toEqual(dayOnly.comparisons);
+    const activities = deploymentActivities({ store: t.store, cache: new MemoryCache(), artifacts: localArtifactStore(artifactDir) });
+    const report = await activities.analyseAbTest({ model: MODEL, since: SINCE, alpha: 0.05, ...options });
+    expect('comparisons' in report && report.comparisons).toEqual(overlapping.comparisons);
   });
 
   it('fetches as many rows through the deployment activities whatever the number of predictions logged', async () => {
@@ -261,7 +278,8 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     const expected = async (rows: LoggedPrediction[]) => {
       const labelFor = await labelSpecsOf(t.store, model, new Set(rows.map((r) => r.version)));
       const labelled = (await attachOutcomes(t.store, rows, labelFor)).rows;
-      return { canary: analyseCanary(labelled, canaryOptions), ab: abReport(labelled, abOptions) };
+      // Horizons 2 and 3: the store clusters by 2 lags.
+      return { canary: analyseCanary(labelled, canaryOptions), ab: abReport(labelled, { ...abOptions, lags: 2 }) };
     };
     const actual = async () => ({
       canary: await analyseCanaryInStore(t.store, { model, since: SINCE, ...canaryOptions }),
