@@ -2,6 +2,7 @@
  * Histogram binning shared by every tree: each feature's values are mapped once to at most 255
  * ordered bins (quantile edges), so split finding works on small integer histograms.
  */
+import { spreadPosition } from '../../lib/training/thin-rows';
 import type { FeatureMatrix } from '../model';
 
 export interface BinnedMatrix {
@@ -111,7 +112,10 @@ function binColumn(b: FastBinner, values: Float64Array, p: number, j: number, r0
 /** Rows binned per pass over the features (256 to 4,096 measured the same). */
 const BIN_BLOCK_ROWS = 1024;
 
-/** Rows used to place the quantile edges (evenly spaced); like scikit-learn's subsample. */
+/**
+ * Rows used to place the quantile edges at most, like scikit-learn's subsample: one of every
+ * ⌈rows / EDGE_SAMPLE_ROWS⌉, spread over days and symbols (spreadPosition).
+ */
 const EDGE_SAMPLE_ROWS = 50_000;
 /** Features gathered per pass over the sampled rows: eight adjacent float64s of a row (one or two cache lines). */
 const GATHER_BLOCK = 8;
@@ -121,10 +125,24 @@ export function featureEdges(x: FeatureMatrix, maxBins = 255): Float64Array[] {
   return featureRangeEdges(x.values, x.rows, x.featureNames.length, 0, x.featureNames.length, maxBins);
 }
 
-/** Bin edges of features [from, to) of a row-major matrix (rows × p), from evenly sampled rows. */
+/**
+ * The rows the bin edges are placed from, in order: all of them up to EDGE_SAMPLE_ROWS, else one row
+ * of each stretch of ⌈rows / EDGE_SAMPLE_ROWS⌉. Rows come by day, then symbol, so the row is drawn
+ * within its stretch (spreadPosition): every k-th row saw only the symbols k apart when k divided
+ * their number (20 symbols, 200,000 rows: S0, S4, …, S16), and features whose range differs by
+ * symbol got no edges over the other symbols' values.
+ */
+export function edgeSampleRows(rows: number): Int32Array {
+  const sampled = Math.ceil(rows / Math.max(1, Math.ceil(rows / EDGE_SAMPLE_ROWS)));
+  const out = new Int32Array(sampled);
+  for (let s = 0; s < sampled; s++) out[s] = spreadPosition(s, rows, sampled);
+  return out;
+}
+
+/** Bin edges of features [from, to) of a row-major matrix (rows × p), from the rows of edgeSampleRows. */
 export function featureRangeEdges(values: Float64Array, rows: number, p: number, from: number, to: number, maxBins: number): Float64Array[] {
-  const step = Math.max(1, Math.ceil(rows / EDGE_SAMPLE_ROWS));
-  const sampled = Math.ceil(rows / step);
+  const sample = edgeSampleRows(rows);
+  const sampled = sample.length;
   // A few columns at a time in scratch reused for every feature, not a fresh column and copy per
   // feature: on the VMs measured, first touching fresh memory costs ~11 µs per 4 KiB page, which
   // made allocation (~800 KiB per feature) cost about as much as the sorts.
@@ -134,7 +152,7 @@ export function featureRangeEdges(values: Float64Array, rows: number, p: number,
   for (let j0 = from; j0 < to; j0 += GATHER_BLOCK) {
     const width = Math.min(GATHER_BLOCK, to - j0);
     for (let s = 0; s < sampled; s++) {
-      const o = s * step * p + j0;
+      const o = sample[s] * p + j0;
       for (let k = 0; k < width; k++) block[k * sampled + s] = values[o + k];
     }
     for (let k = 0; k < width; k++) edges.push(binEdges(block.subarray(k * sampled, (k + 1) * sampled), maxBins, sorted));

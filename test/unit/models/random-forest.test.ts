@@ -1,5 +1,5 @@
 import { encodeArtifact, decodeArtifact } from '../../../models/artifact';
-import { binEdges, binFeatureRange, binMatrix, binOf, binRows, featureRangeEdges } from '../../../models/trees/binning';
+import { binEdges, binFeatureRange, binMatrix, binOf, binRows, edgeSampleRows, featureRangeEdges } from '../../../models/trees/binning';
 import { buildTrees, randomForest } from '../../../models/trees/random-forest';
 import { growTree, type TreeParams } from '../../../models/trees/classification-tree';
 import type { BinnedMatrix } from '../../../models/trees/binning';
@@ -26,7 +26,7 @@ describe('histogram binning', () => {
   });
 
   it("gives a range of features the edges of each feature's sampled column, whatever the range's bounds", () => {
-    // 120,000 rows: every third row sampled; 19 features, ranges not aligned with the gather blocks.
+    // 120,000 rows: one row of every three sampled; 19 features, ranges not aligned with the gather blocks.
     const rows = 120_000;
     const p = 19;
     let state = 7;
@@ -35,11 +35,33 @@ describe('histogram binning', () => {
       const j = i % p;
       return j % 5 === 0 ? state % 3 : j === 7 && state % 11 === 0 ? NaN : state / 2 ** 31 + j;
     });
-    const column = (j: number) => Float64Array.from({ length: Math.ceil(rows / 3) }, (_, s) => values[s * 3 * p + j]);
+    const sample = edgeSampleRows(rows);
+    expect(sample.length).toBe(40_000);
+    expect(sample.filter((r, s) => Math.floor(r / 3) !== s)).toHaveLength(0);
+    const column = (j: number) => Float64Array.from(sample, (r) => values[r * p + j]);
     for (const [from, to] of [[0, p], [3, 13], [13, 19], [8, 9]]) {
       const edges = featureRangeEdges(values, rows, p, from, to, 255);
       expect(edges.map((e) => Array.from(e))).toEqual(Array.from({ length: to - from }, (_, k) => Array.from(binEdges(column(from + k), 255))));
     }
+  });
+
+  it('places the edges from rows of every symbol: a quarter of the symbols on another scale get bins of their own', () => {
+    // Rows ordered by day, then symbol: 10,000 days × 20 symbols, so 200,000 rows and a 50,000-row edge
+    // sample. Symbols 1, 5, 9, 13 and 17 have the feature in [1000, 2000), the others in [0, 1). Every
+    // fourth row sampled only symbols 0, 4, 8, 12 and 16: no edge above 1 and a quarter of the rows in
+    // the last bin.
+    const symbols = 20;
+    const rows = 10_000 * symbols;
+    const next = rng(5);
+    const values = Float64Array.from({ length: rows }, (_, r) => (r % symbols) % 4 === 1 ? 1000 + 1000 * next() : next());
+    const [edges] = featureRangeEdges(values, rows, 1, 0, 1, 255);
+    const above = edges.filter((e) => e > 1000).length;
+    expect(above / edges.length).toBeGreaterThan(0.2);
+    expect(above / edges.length).toBeLessThan(0.3);
+    const bins = binMatrix({ values, rows, featureNames: ['x'] }).bins;
+    const counts = new Array<number>(edges.length + 1).fill(0);
+    for (const b of bins) counts[b]++;
+    expect(Math.max(...counts) / rows).toBeLessThan(0.01);
   });
 
   it('bins every value as prediction routes it: NaN and values at or below the first edge to 0, +Infinity past the last edge', () => {

@@ -1,5 +1,5 @@
 import { syntheticTrainingDataset } from '../../helpers/training-dataset';
-import { thinRows } from '../../../lib/training/thin-rows';
+import { spreadPosition, thinRows } from '../../../lib/training/thin-rows';
 import { fitFinalModel } from '../../../lib/training/final-model';
 import { datasetRows } from '../../../lib/training/trial';
 import { classificationReportOf } from '../../../lib/validation/metrics';
@@ -68,6 +68,27 @@ describe('row caps (thinRows)', () => {
     expect(Array.from(thinRows(ds, reversed, 1000))).toEqual(Array.from(thinRows(ds, rows, 1000)).reverse());
     expect(() => thinRows(ds, rows, 0)).toThrow(/row cap must be a whole number of at least 1, not 0/);
     expect(() => thinRows(ds, rows, 2.5)).toThrow(/not 2.5/);
+  });
+
+  it.each([
+    [20, 10_000, 50_000],
+    [20, 10_000, 40_000],
+    [12, 10_000, 30_000],
+    [500, 400, 50_000],
+  ])('a sample knowing only the row order (%i symbols x %i days, %i rows): every symbol keeps its share, every stretch of days exactly its own', (symbols, days, take) => {
+    const n = symbols * days;
+    const positions = Int32Array.from({ length: take }, (_, i) => spreadPosition(i, n, take));
+    const outside = positions.filter((r, i) => r < Math.floor((i * n) / take) || r >= Math.floor(((i + 1) * n) / take));
+    expect(outside).toHaveLength(0);
+    const bySymbol = new Array<number>(symbols).fill(0);
+    for (const r of positions) bySymbol[r % symbols]++;
+    // A random sample's spread around the share: 12% of it, or 5 standard deviations of a binomial count when that is more.
+    const share = take / symbols;
+    for (let s = 0; s < symbols; s++) expect(Math.abs(bySymbol[s] - share)).toBeLessThan(Math.max(0.12 * share, 5 * Math.sqrt(share)));
+    // Every k-th row, where k divides the symbols, kept a fraction of them (20 symbols, k = 4: five).
+    expect(new Set(Int32Array.from({ length: take }, (_, i) => Math.floor((i * n) / take) % symbols)).size).toBeLessThan(symbols);
+    expect(Int32Array.from({ length: take }, (_, i) => spreadPosition(i, n, take))).toEqual(positions);
+    expect(Int32Array.from({ length: 100 }, (_, i) => spreadPosition(i, 100, 100))).toEqual(Int32Array.from({ length: 100 }, (_, i) => i));
   });
 
   it('a capped final model learns from every symbol: on the rows it was fitted to, as good as the uncapped one', async () => {
