@@ -6,8 +6,9 @@
 import { binOf as edgeBinOf, edgeInGap } from '../stats/distribution-shift';
 import { interpolatedQuantileOfSorted } from '../stats/quantiles';
 import { upperBound } from '../sorted';
+import { spreadPosition } from '../training/thin-rows';
 
-/** Largest sample sorted to find the edges; beyond it rows are evenly thinned (deterministic). */
+/** Largest sample sorted to find the edges; beyond it rows are thinned over days and symbols (spreadPosition, deterministic). */
 const MAX_QUANTILE_SAMPLE = 200_000;
 
 /** Rounds to `digits` significant digits so stored edges are short and bin exactly as stored. */
@@ -16,7 +17,11 @@ export function roundSignificant(x: number, digits: number): number {
   return Number(x.toPrecision(digits));
 }
 
-/** The finite values, evenly thinned to at most MAX_QUANTILE_SAMPLE, sorted ascending. */
+/**
+ * The finite values, thinned to at most MAX_QUANTILE_SAMPLE, sorted ascending. Values come by day,
+ * then symbol: the row of each stretch is drawn within it (spreadPosition), where every k-th row saw
+ * only the symbols k apart when k divided their number, and the edges missed the others' range.
+ */
 export function sortedSample(values: ArrayLike<number>): Float64Array {
   const n = values.length;
   const take = Math.min(n, MAX_QUANTILE_SAMPLE);
@@ -25,7 +30,7 @@ export function sortedSample(values: ArrayLike<number>): Float64Array {
   const finite = new Float64Array(take);
   let count = 0;
   for (let j = 0; j < take; j++) {
-    const x = values[take === n ? j : Math.floor((j * n) / take)];
+    const x = values[take === n ? j : spreadPosition(j, n, take)];
     if (Number.isFinite(x)) finite[count++] = x;
   }
   return finite.subarray(0, count).sort();

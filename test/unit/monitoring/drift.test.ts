@@ -285,3 +285,17 @@ describe('quantile edges of tied values', () => {
     for (const eps of [1e-6, -1e-6]) expect(binCounts(gridEdges, Array.from(grid, (x) => x + eps))).toEqual(binCounts(gridEdges, grid));
   });
 });
+
+describe('quantile edges of more rows than the sample', () => {
+  it('come from rows of every symbol: a quarter of the symbols on another scale hold the top quantiles', () => {
+    // Rows ordered by day, then symbol: 40,000 days × 20 symbols, 800,000 rows thinned to 200,000.
+    // Symbols 1, 5, 9, 13 and 17 are in [1000, 2000), the others in [0, 1); every fourth row sampled
+    // only symbols 0, 4, 8, 12 and 16, and every edge fell below 1.
+    const symbols = 20;
+    const next = rng(9);
+    const values = Float64Array.from({ length: 40_000 * symbols }, (_, r) => (r % symbols) % 4 === 1 ? 1000 + 1000 * next() : next());
+    const edges = quantileEdges(values, 10);
+    expect(edges.filter((e) => e < 1)).toHaveLength(7);
+    expect(edges.filter((e) => e > 1000)).toHaveLength(2);
+  });
+});
