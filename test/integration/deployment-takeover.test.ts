@@ -7,7 +7,8 @@
  *   undone: the deployment it stops (or that notices on its own) leaves the traffic and the
  *   champion alias on the version rolled back to;
  * - a deployment whose workflow is cancelled in Temporal (`temporal workflow cancel`, the Web UI)
- *   ends as an abort does, rolled back, its row ended and an alert raised, then ends cancelled.
+ *   ends as an abort does, rolled back (an A/B test keeping its champion), its row ended and an
+ *   alert raised, then ends cancelled.
  */
 import crypto from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
@@ -252,6 +253,42 @@ describe('deployments and the people who take their traffic over (real Temporal 
       expect(await readServingRoutes(t.store, name)).toEqual(before);
       expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', waiting).executeTakeFirstOrThrow()).toEqual({ status: 'cancelled', running_model: null });
       expect((await approval.query(deploymentStateQuery)).decisions.at(-1)?.message).toBe('not deployed: the deployment workflow was cancelled');
+    });
+  });
+
+  it('an A/B test whose workflow is cancelled mid-experiment gives the champion all traffic back, ends its row cancelled and raises an alert', async () => {
+    const { name, v } = await model('ab-cancelled', 3, [1, 2]);
+    const [, v2, v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      // Analyses every second that cannot decide (no matured outcomes): the experiment is under way when it is cancelled.
+      const id = `deploy-${name}`;
+      const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', mode: 'ab', ab: { challengerWeight: 0.6, analysisSeconds: 1, minSamplesPerVariant: 1000 } });
+      await waitFor(id, (s) => s.status === 'ab-test' && s.analysisCount >= 2, 'two analyses of its A/B test');
+      expect(await readServingRoutes(t.store, name)).toMatchObject({ mode: 'ab', routes: [{ variant: 'B', version: v3, weight: 0.6 }, { variant: 'A', version: v2, weight: expect.closeTo(0.4, 9) }] });
+      expect(await aliasVersion(t.store, name, 'canary')).toBe(v3);
+
+      await handle.cancel();
+      const ended = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      expect((ended as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      await recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-ab-cancelled`, id);
+      // The champion serves every request again, under the alias it kept; the challenger holds no alias.
+      const routes = await readServingRoutes(t.store, name);
+      expect(routes).toMatchObject({ mode: 'single', routes: singleRoute(v2) });
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      expect((await servedChampionDisagreements(t.store, [routes!])).get(name)).toBeUndefined();
+      expect(await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow()).toEqual({ status: 'cancelled', running_model: null });
+      const state = await handle.query(deploymentStateQuery);
+      expect(state).toMatchObject({ status: 'cancelled', challengerWeight: 0 });
+      expect(state.decisions.at(-1)?.message).toBe(`champion v${v2} kept: the deployment workflow was cancelled`);
+      const alerts = await t.store.db.selectFrom('alerts').select(['rule', 'severity', 'message']).where('subject', '=', `model ${name}`).execute();
+      expect(alerts).toEqual([{ rule: 'deployment_cancelled', severity: 'warning', message: `deployment ${id} of ${name} v${v3} was cancelled in Temporal, not aborted (mlp deployments abort): champion v${v2} kept: the deployment workflow was cancelled` }]);
+      // The model is free for its next deployment.
+      const next = `next-${name}`;
+      await start(next, { model: name, challengerVersion: v3, startedBy: 'test', requireApproval: true });
+      await waitFor(next, (s) => s.status === 'awaiting-approval', 'approval');
+      await env.client.workflow.getHandle(next).executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'done' }] });
     });
   });
 

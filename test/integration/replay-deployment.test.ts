@@ -56,6 +56,8 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-superseded-by-rollback`,
   // A canary whose workflow was cancelled in Temporal, rolled back first (patched('rollback-on-cancel')): the same file.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-rolled-back`,
+  // An A/B test whose workflow was cancelled mid-experiment, ended keeping the champion.
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-ab-cancelled`,
   // Steps judged on their own window, versions verified before every traffic move (patched('verify-before-moves')):
   // test/integration/deployment-step-evidence.test.ts.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-step-evidence-promoted`,
