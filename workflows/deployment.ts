@@ -22,6 +22,8 @@
  * return the new state; workflows/deployment/controls.ts). Query: deploymentState.
  * Cancelling the workflow (`temporal workflow cancel`, the Web UI) ends it as abort does, rolled
  * back, row 'cancelled', alert deployment_cancelled; then it ends cancelled (Rollout.endCancelled).
+ * A rollback already under way (failed analyses) runs to its end instead, its alert and status kept
+ * (Rollout.runToItsEnd).
  * Changing this code safely: docs/changing-workflows.md.
  */
 import { CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';

@@ -2,13 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createPipelineActivities, type PipelineActivities } from '../../activities';
 import type { Cache } from '../../lib/cache/cache';
 import type { Database } from '../../lib/store/database';
 import { TaskPool } from '../../lib/threads/task-pool';
 import { findTemporalCli } from '../../platform/temporal-cli';
 import { createPipelineWorkers } from '../../workers/pipeline-workers';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { TASK_QUEUES } from '../../lib/task-queues';
 import { TEST_SERVER_ARGS } from './temporal-server-args';
 
 /**
@@ -53,6 +55,33 @@ export async function withWorkers<T>(
   });
   try {
     return await workers.pipeline.runUntil(workers.training.runUntil(fn));
+  } finally {
+    await trainingPool.close();
+  }
+}
+
+/**
+ * The pipeline queue's worker alone (workflows and light activities, as workers/pipeline-workers.ts
+ * creates it), its activities passed through `wrap` first, around `fn`: for a test that must hold
+ * an activity at a chosen moment (a cancellation landing while it runs) or answer one itself.
+ */
+export async function withPipelineWorker<T>(
+  env: TestWorkflowEnvironment,
+  deps: { store: Database; cache: Cache; artifactDir: string },
+  wrap: (activities: PipelineActivities) => PipelineActivities,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const trainingPool = new TaskPool(1);
+  try {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: TASK_QUEUES.pipeline,
+      workflowBundle: await workflowBundle(),
+      activities: wrap(createPipelineActivities({ store: deps.store, cache: deps.cache, artifacts: localArtifactStore(deps.artifactDir), trainingPool })),
+      shutdownGraceTime: '2s',
+    });
+    return await worker.runUntil(fn);
   } finally {
     await trainingPool.close();
   }

@@ -8,11 +8,13 @@
  *   champion alias on the version rolled back to;
  * - a deployment whose workflow is cancelled in Temporal (`temporal workflow cancel`, the Web UI)
  *   ends as an abort does, rolled back (an A/B test keeping its champion), its row ended and an
- *   alert raised, then ends cancelled.
+ *   alert raised, then ends cancelled; one that lands while failed analyses roll it back lets that
+ *   rollback run to its end (its alert, its status and reason kept).
  */
 import crypto from 'node:crypto';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { PipelineActivities } from '../../activities';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
@@ -26,7 +28,7 @@ import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { runBuiltCli } from '../helpers/cli';
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
-import { startTemporal, withWorkers } from '../helpers/temporal';
+import { startTemporal, withPipelineWorker, withWorkers } from '../helpers/temporal';
 import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
 
 jest.setTimeout(4 * 60_000);
@@ -291,6 +293,70 @@ describe('deployments and the people who take their traffic over (real Temporal 
       await env.client.workflow.getHandle(next).executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'done' }] });
     });
   });
+
+  it.each(['rollBackDeployment', 'verifyDeploymentVersions'] as const)(
+    'a cancellation that lands while failed analyses roll a canary back (in %s) keeps the rollback, its alert and its reason',
+    async (held) => {
+      const { name, v } = await model(held === 'rollBackDeployment' ? 'cancel-in-rollback' : 'cancel-in-rollback-check', 3, [1, 2]);
+      const [, v2, v3] = v;
+      const id = `deploy-${name}`;
+      const failure = 'canary error rate 4.0% above the limit of 1.0%';
+      let entered!: () => void;
+      const inRollback = new Promise<void>((r) => (entered = r));
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const hold = async () => {
+        entered();
+        await released;
+      };
+      const wrap = (a: PipelineActivities): PipelineActivities => ({
+        ...a,
+        // Every analysis fails (how analyses judge is tested in deployment-workflow.test.ts): the rollback follows.
+        analyseCanary: async (input) => {
+          const analysis = await a.analyseCanary(input);
+          return 'verdict' in analysis ? { ...analysis, verdict: 'fail', reasons: [failure] } : analysis;
+        },
+        // The rollback's own activity, or its check of the champion (asked without a challenger), waits for the test.
+        rollBackDeployment: async (input) => (held === 'rollBackDeployment' && (await hold(), true), a.rollBackDeployment(input)),
+        verifyDeploymentVersions: async (input) => (held === 'verifyDeploymentVersions' && input.challengerVersion === undefined && (await hold(), true), a.verifyDeploymentVersions(input)),
+      });
+      await withPipelineWorker(env, { store: t.store, cache, artifactDir }, wrap, async () => {
+        const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [50, 100], analysisSeconds: 0.5 } });
+        await inRollback;
+        await handle.cancel();
+        // The workflow has taken the cancellation (a task completed after it) while the rollback still waits.
+        for (let i = 0; ; i++) {
+          const events = (await handle.fetchHistory()).events ?? [];
+          const at = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+          if (at >= 0 && events.slice(at).some((e) => e.workflowTaskCompletedEventAttributes)) break;
+          if (i > 100) throw new Error('the cancellation never reached the workflow');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        release();
+        const ended = await handle.result().then(() => undefined, (e: unknown) => e);
+        expect((ended as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+        if (held === 'rollBackDeployment') await recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-during-rollback`, id);
+
+        // Before, the rollback was begun again as the cancellation's: no deployment_rolled_back alert, the row
+        // 'cancelled' and its last word "rolled back to v2: the deployment workflow was cancelled".
+        const reason = `1 failed analysis: ${failure}`;
+        const alerts = await t.store.db.selectFrom('alerts').select(['rule', 'severity', 'message']).where('subject', '=', `model ${name}`).execute();
+        expect(alerts).toEqual([{ rule: 'deployment_rolled_back', severity: 'critical', message: `v${v3} rolled back: ${reason}` }]);
+        const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model', 'outcome']).where('id', '=', id).executeTakeFirstOrThrow();
+        expect(row).toMatchObject({ status: 'rolled-back', running_model: null });
+        const recorded = JSON.parse(String(row.outcome)) as DeploymentState;
+        expect(recorded.status).toBe('rolled-back');
+        expect(recorded.decisions.slice(-2).map((d) => d.message)).toEqual([
+          'the deployment workflow was cancelled during the rollback: it ran to its end, and the deployment ends as that decided',
+          `rolled back to v${v2}: ${reason}`,
+        ]);
+        expect((await handle.query(deploymentStateQuery)).decisions.at(-1)?.message).toBe(`rolled back to v${v2}: ${reason}`);
+        expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v2));
+        expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+        expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      });
+    },
+  );
 
   it("a first model's deployment cancelled before it began is not promoted", async () => {
     // The cancellation is there before a worker takes the workflow: beginDeployment runs

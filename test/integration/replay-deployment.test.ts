@@ -58,6 +58,8 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-rolled-back`,
   // An A/B test whose workflow was cancelled mid-experiment, ended keeping the champion.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-ab-cancelled`,
+  // A canary cancelled while failed analyses rolled it back: the rollback ran to its end (patched('ending-outlives-cancel')).
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-cancelled-during-rollback`,
   // Steps judged on their own window, versions verified before every traffic move (patched('verify-before-moves')):
   // test/integration/deployment-step-evidence.test.ts.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-step-evidence-promoted`,

@@ -7,7 +7,7 @@
  * suggests it, at the next wait, and (b) at a step boundary once past half that budget, so a step
  * starts with room. Never while an update handler is still running: those are settled first.
  */
-import { allHandlersFinished, CancellationScope, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, CancelledFailure, condition, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
@@ -47,6 +47,16 @@ const ROLLBACK_ON_CANCEL = 'rollback-on-cancel';
 export const CANCELLED_REASON = 'the deployment workflow was cancelled';
 
 /**
+ * Runs that record this marker take a rollback (or an A/B test's end keeping the champion) that has
+ * begun to its end when the workflow is cancelled meanwhile: the champion's check, the traffic move,
+ * its deployment_rolled_back alert and its record all run, the row keeps its own status and reason,
+ * and a decision notes the cancellation before the workflow ends cancelled. Older histories: a
+ * cancellation during the check cancelled that activity and one before the alert skipped it, and the
+ * deployment was ended a second time as 'cancelled' (the reason it rolled back, and its alert, lost).
+ */
+const ENDING_OUTLIVES_CANCEL = 'ending-outlives-cancel';
+
+/**
  * A traffic move or the deployment's record, run to its end even when the workflow is cancelled
  * meanwhile: cancelled half-way, the activity could still write after the cancellation's rollback
  * (a step's split over the champion's), or a promotion could land with nothing recording it. Only in
@@ -82,6 +92,8 @@ export class Rollout {
   private readonly by: string;
   /** finishDeployment has recorded the end: a cancellation arriving after it has nothing left to do. */
   private recorded = false;
+  /** While a rollback or an A/B test's end runs (ENDING_OUTLIVES_CANCEL): the scope a cancellation of the workflow reaches, and what is ending. */
+  private ending?: { scope: CancellationScope; what: string; noted: boolean };
 
   constructor(private readonly input: RolloutInput) {
     this.state = input.state;
@@ -482,7 +494,39 @@ export class Rollout {
     return unverified.length === 0 ? undefined : this.stopUnservableChampion(unverified, `while rolling back: ${reason}`);
   }
 
-  private async keepChampion(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
+  /**
+   * (Runs with the ENDING_OUTLIVES_CANCEL marker.) Runs `end`, a rollback or an A/B test's end that
+   * has begun, to its end even if the workflow is cancelled meanwhile; a cancellation that came
+   * during it is noted (finish writes the note into the record) and then ends the workflow cancelled,
+   * with nothing left to undo (endCancelled finds the end recorded).
+   */
+  private async runToItsEnd(what: string, end: () => Promise<DeploymentState>): Promise<DeploymentState> {
+    if (this.ending !== undefined || !patched(ENDING_OUTLIVES_CANCEL)) return end();
+    const ending = { scope: CancellationScope.current(), what, noted: false };
+    this.ending = ending;
+    try {
+      const done = await CancellationScope.nonCancellable(end);
+      if (!ending.scope.consideredCancelled) return done;
+      this.noteCancelledWhileEnding();
+      throw new CancelledFailure(`${CANCELLED_REASON} during ${what}, which ran to its end (${done.status})`);
+    } finally {
+      this.ending = undefined;
+    }
+  }
+
+  /** Logs, once, that the workflow was cancelled while the deployment was ending on its own. */
+  private noteCancelledWhileEnding(): void {
+    const e = this.ending;
+    if (!e || e.noted || !e.scope.consideredCancelled) return;
+    e.noted = true;
+    this.log(`${CANCELLED_REASON} during ${e.what}: it ran to its end, and the deployment ends as that decided`);
+  }
+
+  private keepChampion(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
+    return this.runToItsEnd('the end of the A/B test', () => this.keepChampionNow(reason, options));
+  }
+
+  private async keepChampionNow(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus }): Promise<DeploymentState> {
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
     const done = await uninterrupted(() => rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
@@ -494,7 +538,11 @@ export class Rollout {
     return this.finish(options.status ?? 'kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
   }
 
-  private async rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
+  private rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
+    return this.runToItsEnd('the rollback', () => this.rollBackNow(reason, alert, options));
+  }
+
+  private async rollBackNow(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus }): Promise<DeploymentState> {
     const { state, plan } = this;
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
@@ -513,6 +561,7 @@ export class Rollout {
     this.state.status = status;
     this.state.blockers = [];
     this.controls.settle();
+    this.noteCancelledWhileEnding();
     this.log(message);
     await uninterrupted(() => finishDeployment({ deploymentId: this.state.deploymentId, status, outcome: this.state }));
     this.recorded = true;
@@ -527,8 +576,9 @@ export class Rollout {
    * nothing moved before the traffic did), its row 'cancelled', and deployment_cancelled says so,
    * all in a scope the cancellation cannot interrupt. Left to itself, the cancelled run ended with
    * the challenger serving, its row 'running' and nothing reported. The caller rethrows the
-   * cancellation, so the workflow still ends cancelled. False for a replayed history from before
-   * this handling (it ended cancelled at once).
+   * cancellation, so the workflow still ends cancelled. A cancellation during a rollback or an A/B
+   * test's end (runToItsEnd) reaches here only once that end is recorded: nothing is left to do.
+   * False for a replayed history from before this handling (it ended cancelled at once).
    */
   async endCancelled(): Promise<boolean> {
     // Recorded already (a cancellation while the update handlers were being answered): it has ended.
