@@ -583,6 +583,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
               const scores = { ...candidateScores, challenge: count, ...(period ? { period } : {}), ...(evaluationLag ? { evaluationLag } : {}), ...(championPeriod && champion !== undefined ? { championPeriod: { ...championPeriod, version: champion } } : {}) };
               return { decision: promotionDecision(scores, championScores, policy), level: challengeLevel(policy.alpha, scores).level };
             },
+            signing,
           );
           return judged.decision;
         };

@@ -17,8 +17,10 @@
  */
 import type { Database } from '../store/database';
 import type { Kysely } from 'kysely';
-import type { DatabaseSchema } from '../store/schema';
+import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
+import { toVersion, UnreadableVersionRowError } from './model-registry';
 import type { ChallengeCount, PromotionDecision } from './promotion';
+import { NO_ROW_SIGNING, rowSignatureProblem, verificationKeysOf, type RowSigning, type VerificationKeys } from './row-signature';
 
 export interface ChallengeIdentity {
   /** One per training run (workflow id and run id): a retried registration finds its challenge. */
@@ -243,27 +245,37 @@ function recordedRunTrials(metrics: string | undefined): number {
 }
 
 /**
- * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
- * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
- * it judges another champion than its first attempt did: then it is numbered and recorded anew.
- */
-/**
  * Other training runs that registered versions of the model on an evaluation period overlapping this
- * one's, after the champion's own registration (every run, when there is none): each was a challenge
- * of it (or of the empty slot) on these outcomes, whatever promotion_challenges still holds. Deleting
- * the model's challenge rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge
- * run was promoted after five that were not. An identical re-run registers no row, so it is not
- * counted here, as it is not in the ledger (judgedBeforeDecision).
+ * one's, after the champion (every run, when there is none): each was a challenge of it (or of the
+ * empty slot) on these outcomes, whatever promotion_challenges still holds. Deleting the model's
+ * challenge rows made the next run challenge 1 again, tested at alpha / 2, and a no-edge run was
+ * promoted after five that were not. An identical re-run registers no row, so it is not counted
+ * here, as it is not in the ledger (judgedBeforeDecision).
+ *
+ * Nothing here takes a row's word that it is out of the count. "After the champion" is by version
+ * number (given in registration order, never given twice), not by the creation time a row states.
+ * With the signing key (`keys`), a row whose signature does not hold (edited, unsigned, unreadable)
+ * counts as a run on the period, whatever its edited period, run or time say: moving a row's period
+ * off, clearing its run or backdating it took it out of the count. And a number after the champion's
+ * that no row holds (below the newest row's) counts as a run: its row was deleted. Rows deleted at
+ * the end of the numbering, with everything else that named their numbers, leave no trace here.
  */
-async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity): Promise<number> {
+async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined): Promise<number> {
   if (!identity.period) return 0;
   const { from, to } = identity.period;
-  const rows = await db.selectFrom('model_versions').select(['version', 'workflow_id', 'run_id', 'metrics', 'created_at']).where('name', '=', identity.model).execute();
-  const since = identity.championVersion === null ? undefined : rows.find((r) => Number(r.version) === identity.championVersion)?.created_at;
+  const after = identity.championVersion ?? 0;
+  const rows = await db.selectFrom('model_versions').selectAll().where('name', '=', identity.model).where('version', '>', after).execute();
   const runs = new Set<string>();
+  const numbers = new Set<number>();
   for (const r of rows) {
+    const version = Number(r.version);
+    numbers.add(version);
+    if (version === identity.challengerVersion) continue;
+    if (keys !== undefined && !vouchedFor(keys, r)) {
+      runs.add(`v${version}, not as registered`);
+      continue;
+    }
     if (r.workflow_id === null || `${r.workflow_id}/${r.run_id ?? ''}` === identity.key) continue;
-    if (since !== undefined && !(r.created_at > since)) continue;
     let period: { from?: unknown; to?: unknown } | undefined;
     try {
       period = (JSON.parse(r.metrics) as { outOfSample?: { period?: { from?: unknown; to?: unknown } } }).outOfSample?.period;
@@ -273,7 +285,20 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
     if (typeof period?.from !== 'string' || typeof period.to !== 'string' || period.from > to || period.to < from) continue;
     runs.add(`${r.workflow_id}/${r.run_id ?? ''}`);
   }
-  return runs.size;
+  numbers.add(identity.challengerVersion);
+  const newest = Math.max(...numbers);
+  const missing = newest - after - [...numbers].filter((v) => v > after && v <= newest).length;
+  return runs.size + Math.max(0, missing);
+}
+
+/** Whether a registry row's signature holds under `keys` (an unreadable row's does not). */
+function vouchedFor(keys: VerificationKeys, row: ModelVersionsTable): boolean {
+  try {
+    return rowSignatureProblem(keys, toVersion(row)) === undefined;
+  } catch (error) {
+    if (error instanceof UnreadableVersionRowError) return false;
+    throw error;
+  }
 }
 
 /**
@@ -294,10 +319,18 @@ export function judgedBeforeDecision(record: ChallengeRecord): PromotionDecision
   };
 }
 
+/**
+ * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
+ * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
+ * it judges another champion than its first attempt did: then it is numbered and recorded anew.
+ * `signing`: the registry's key (MODEL_SIGNING_KEY), with which the registry rows counted under the
+ * ledger (runsRegisteredOnPeriod) are checked.
+ */
 export async function judgeChallenge(
   store: Database,
   identity: ChallengeIdentity,
   decide: (count: ChallengeCount) => { decision: PromotionDecision; level: number },
+  signing: RowSigning = NO_ROW_SIGNING,
 ): Promise<{ record: ChallengeRecord; decision: PromotionDecision; earlier: ChallengeRecord[]; judgedBefore?: boolean }> {
   return store.db.transaction().execute(async (tx) => {
     const rows = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '=', identity.model).orderBy('seq').execute()).map(recordOf);
@@ -327,8 +360,9 @@ export async function judgeChallenge(
     // family, and recorded against it, as the alias it moves will show.
     const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
     // The ledger is a table anyone with the database can empty: its count is never below what the
-    // signed registry rows show, the other runs registered on this period since the champion was.
-    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity);
+    // registry shows, the other runs registered on this period since the champion was, a row whose
+    // signature fails (with the key) and a number whose row is gone counted as such runs.
+    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, verificationKeysOf(signing));
     const number = own && !rejudged ? own.number : Math.max(earlier.length + elsewhere.length, registered) + 1;
     const newest = newestChallengedPeriod(before);
     const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });

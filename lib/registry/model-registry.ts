@@ -99,7 +99,8 @@ export class UnreadableVersionRowError extends RegistryError {
   }
 }
 
-function toVersion(row: ModelVersionsTable): ModelVersion {
+/** A stored row as a ModelVersion (its JSON columns parsed); UnreadableVersionRowError when one is not the JSON object registration writes. */
+export function toVersion(row: ModelVersionsTable): ModelVersion {
   const json = (column: 'params' | 'label' | 'metrics' | 'lineage'): Record<string, unknown> => {
     let value: unknown;
     try {

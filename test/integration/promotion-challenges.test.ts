@@ -16,6 +16,7 @@ import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { listChallenges, sameChallengeFamily } from '../../lib/registry/challenges';
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
+import type { RowSigning } from '../../lib/registry/row-signature';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { loadModelRuntimes } from '../../models/algorithms';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
@@ -39,8 +40,8 @@ describe('challenges of one champion on one evaluation period', () => {
   const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
 
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
-  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean } = {}): Promise<RegisterResult> {
-    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool });
+  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean; signing?: RowSigning } = {}): Promise<RegisterResult> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, ...(options.signing ? { signing: options.signing } : {}) });
     const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 4, days: 120, seed });
     const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005, ...(options.allowBackdatedEvaluation ? { allowBackdatedEvaluation: true } : {}) } });
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
@@ -97,6 +98,57 @@ describe('challenges of one champion on one evaluation period', () => {
     const next = await run('wiped', 144, { evidence: { auc: evidence(0.02) } });
     expect(next.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet" on this period/) });
     expect(await aliasVersion(t.store, 'wiped', 'champion')).toBeUndefined();
+  });
+
+  it('with the signing key, counts a registry row edited since registration as a run on the period, whatever its edited fields say', async () => {
+    const signing: RowSigning = { signingKey: 'challenge-ledger-key-'.padEnd(40, 'x'), previousKeys: [] };
+    const versions: number[] = [];
+    for (let seed = 151; seed <= 153; seed++) {
+      const r = await run('edited', seed, { evidence: { auc: evidence(0.03) } }, { signing });
+      expect(r.decision.promote).toBe(false);
+      versions.push(r.version.version);
+    }
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'edited').execute();
+    // Each row edited another way that took it out of the count: its period moved off, its run
+    // removed, its creation backdated. Their signatures no longer hold; nothing serves them.
+    const [moved, runless, backdated] = versions;
+    const row = await t.store.db.selectFrom('model_versions').select('metrics').where('name', '=', 'edited').where('version', '=', moved).executeTakeFirstOrThrow();
+    const metrics = JSON.parse(row.metrics) as { outOfSample: { period: Record<string, unknown> } };
+    metrics.outOfSample.period = { ...metrics.outOfSample.period, from: '1990-01-02', to: '1990-12-31' };
+    await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify(metrics) }).where('name', '=', 'edited').where('version', '=', moved).execute();
+    await t.store.db.updateTable('model_versions').set({ workflow_id: null }).where('name', '=', 'edited').where('version', '=', runless).execute();
+    await t.store.db.updateTable('model_versions').set({ created_at: '2000-01-01T00:00:00.000Z' }).where('name', '=', 'edited').where('version', '=', backdated).execute();
+    // p 0.02 passes challenge 1's 0.025: it is challenge 4 (0.05 / 20) all the same.
+    const next = await run('edited', 154, { evidence: { auc: evidence(0.02) } }, { signing });
+    expect(next.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet" on this period/) });
+    expect(await aliasVersion(t.store, 'edited', 'champion')).toBeUndefined();
+  });
+
+  it('counts the versions registered after the champion by their numbers, whatever their creation times say', async () => {
+    const champion = await run('backdated-rows', 161, { evidence: { auc: evidence(0.001) } });
+    expect(champion.decision.promote).toBe(true);
+    const championScores: CandidateScores = { auc: 0.55, accuracyLift: 0, sharpe: 0, shuffledLabelPassed: true, evidence: { auc: evidence(0.001) } };
+    const challenge = (seed: number) => run('backdated-rows', seed, { evidence: { auc: evidence(0.5) } }, { championScores, championVersion: champion.version.version });
+    for (let seed = 162; seed <= 164; seed++) expect((await challenge(seed)).decision.promote).toBe(false);
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'backdated-rows').execute();
+    // Registered after the champion, but dated before it.
+    await t.store.db.updateTable('model_versions').set({ created_at: '2000-01-01T00:00:00.000Z' }).where('name', '=', 'backdated-rows').where('version', '>', champion.version.version).execute();
+    await challenge(165);
+    expect((await listChallenges(t.store, 'backdated-rows')).map((c) => [c.number, c.championVersion])).toEqual([[4, champion.version.version]]);
+  });
+
+  it('counts the version numbers missing after the champion as runs: deleting registry rows does not lower the bar', async () => {
+    const versions: number[] = [];
+    for (let seed = 171; seed <= 173; seed++) {
+      const r = await run('deleted', seed, { evidence: { auc: evidence(0.03) } });
+      expect(r.decision.promote).toBe(false);
+      versions.push(r.version.version);
+    }
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'deleted').execute();
+    await t.store.db.deleteFrom('model_versions').where('name', '=', 'deleted').where('version', 'in', versions.slice(0, 2)).execute();
+    const next = await run('deleted', 174, { evidence: { auc: evidence(0.02) } });
+    expect(next.version.version).toBe(versions[2] + 1);
+    expect(next.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet" on this period/) });
   });
 
   it('needs a significant paired difference against the champion, and counts the challenges of that champion from 1', async () => {
