@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Alert } from '../../lib/alerts/alert';
 import type { AlertDelivery } from '../../lib/alerts/outbox';
 import { describeValidationError } from '../../lib/errors';
+import { escapeControl } from '../../lib/quality/excerpt';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { numberFlag } from '../number-flag';
@@ -16,13 +17,15 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
 
 const limit = (max: number) => numberFlag('--limit', { int: true, min: 1, max });
 
+/** One alert as a line; its stored text (subject, message, who acknowledged it) escaped, so it can neither drive the terminal nor fake lines. */
 export function alertLine(a: Alert): string {
-  return `${a.createdAt}  ${a.severity.padEnd(8)} ${a.status === 'acked' ? `acked by ${a.ackedBy}` : 'OPEN'}  ${a.rule.padEnd(24)} ${a.subject}: ${a.message}  [${a.id}]`;
+  return escapeControl(`${a.createdAt}  ${a.severity.padEnd(8)} ${a.status === 'acked' ? `acked by ${a.ackedBy}` : 'OPEN'}  ${a.rule.padEnd(24)} ${a.subject}: ${a.message}  [${a.id}]`);
 }
 
+/** One delivery as a line; the channel's error (stored as the channel answered) escaped. */
 export function deliveryLine(d: AlertDelivery): string {
   const state = d.status === 'delivered' ? `delivered ${d.deliveredAt}` : d.attempts === 0 ? `pending, first attempt at ${d.nextAttemptAt}` : `FAILING, ${d.attempts} attempt(s), next at ${d.nextAttemptAt}: ${d.lastError ?? ''}`;
-  return `${d.alertId}  ${d.channel.padEnd(8)} ${state}`;
+  return escapeControl(`${d.alertId}  ${d.channel.padEnd(8)} ${state}`);
 }
 
 export function alertsCommand(): Command {
@@ -70,7 +73,7 @@ export function alertsCommand(): Command {
         const by = parse(z.string().trim().min(1).max(255), opts.by ?? `${process.env.USER ?? 'unknown user'} (cli)`, 'ack');
         const { ackAlert } = lazy.alertStore();
         const { alert, changed } = await ackAlert(store, id, by);
-        console.log(changed ? `acknowledged ${id} (${alert.rule}, ${alert.subject}) as ${by}` : `${id} was already acknowledged by ${alert.ackedBy} at ${alert.ackedAt}`);
+        console.log(escapeControl(changed ? `acknowledged ${id} (${alert.rule}, ${alert.subject}) as ${by}` : `${id} was already acknowledged by ${alert.ackedBy} at ${alert.ackedAt}`));
       }),
     );
   cmd

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { describeValidationError } from '../../lib/errors';
+import { escapeControl } from '../../lib/quality/excerpt';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import type { DeploymentState } from '../../workflows';
@@ -84,7 +85,11 @@ export function abReportSince(flag: string | undefined, now = Date.now()): strin
   return parsed.data.toISOString();
 }
 
-/** One line per analysis and decision: what a person reads to understand a rollout. */
+/**
+ * One line per analysis and decision: what a person reads to understand a rollout. Each line escaped:
+ * decisions hold text people and clients gave (who steered it, an abort's reason), analyses and
+ * blockers stored text (alert messages), none of which may drive the terminal or fake a line.
+ */
 export function describeDeployment(s: DeploymentState): string {
   const lines = [
     `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}${s.run > 1 ? ` (run ${s.run})` : ''}`,
@@ -94,7 +99,7 @@ export function describeDeployment(s: DeploymentState): string {
   for (const b of s.blockers ?? []) lines.push(`  held by ${b}`);
   if (s.decisionCount > s.decisions.length) lines.push(`  (newest ${s.decisions.length} of ${s.decisionCount} decisions shown)`);
   for (const d of s.decisions) lines.push(`  ${d.at} ${d.message}`);
-  return lines.join('\n');
+  return lines.map(escapeControl).join('\n');
 }
 
 async function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
@@ -292,8 +297,8 @@ export function deploymentsCommand(): Command {
         const statuses = await workflowStatuses(rows.filter((d) => d.status === 'running').map((d) => d.id));
         for (const d of rows) {
           const workflow = d.status === 'running' && !(statuses instanceof Error) ? statuses.get(d.id) : undefined;
-          const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${closedWorkflowNote(d, workflow.status, await lazy.registry().aliasVersion(store, d.model, 'champion'), workflow.closed)}` : '';
-          console.log(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}${closed}`);
+          const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${escapeControl(closedWorkflowNote(d, workflow.status, await lazy.registry().aliasVersion(store, d.model, 'champion'), workflow.closed))}` : '';
+          console.log(`${escapeControl(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`)}${closed}`);
         }
         if (statuses instanceof Error) console.error(`running deployments not checked against their workflows: ${statuses.message}`);
       }),
@@ -306,7 +311,7 @@ export function deploymentsCommand(): Command {
       withStore(async (store) => {
         const s = await deploymentState(store, id);
         if (opts.json) console.log(JSON.stringify(s, null, 2));
-        else if ('workflowStatus' in s) console.log(`${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.storeStatus} in the store\n  ${s.note}`);
+        else if ('workflowStatus' in s) console.log(`${escapeControl(`${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.storeStatus} in the store`)}\n  ${escapeControl(s.note)}`);
         else console.log(describeDeployment(s));
       }),
     );

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ModelVersion } from '../../lib/registry/model-registry';
 import type { Database } from '../../lib/store/database';
+import { escapeControl } from '../../lib/quality/excerpt';
 import { withStore } from '../with-store';
 import { runningDeployments, sendUpdate } from './deployments';
 import { lazy } from '../lazy';
@@ -149,7 +150,7 @@ export function modelsCommand(): Command {
           const h = headline(v);
           const unvouched = unvouchedFigures(v);
           const shown = unvouched === undefined ? `oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}` : `figures withheld: ${unvouched}`;
-          console.log(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} ${shown}  ${v.createdAt}`);
+          console.log(escapeControl(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} ${shown}  ${v.createdAt}`));
         }
         if (versions.length === 0) console.log(name ? `no such model "${name}"` : 'no model is registered yet');
       }),
@@ -169,7 +170,8 @@ export function modelsCommand(): Command {
         }
         const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
         console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);
-        for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...figures(v) })) console.log(`${k.padEnd(24)} ${value}`);
+        // The row's text as stored (a hand edit can put anything there), escaped.
+        for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...figures(v) })) console.log(`${k.padEnd(24)} ${escapeControl(value)}`);
       }),
     );
   cmd
@@ -183,8 +185,8 @@ export function modelsCommand(): Command {
         const right = { ...lineage(vb), ...figures(vb) };
         console.log(`${''.padEnd(24)} ${`v${va.version}`.padEnd(40)} v${vb.version}`);
         for (const key of Object.keys(left)) {
-          const l = left[key];
-          const r = right[key];
+          const l = escapeControl(left[key]);
+          const r = escapeControl(right[key]);
           console.log(`${l === r ? ' ' : '*'} ${key.padEnd(22)} ${l.slice(0, 39).padEnd(40)} ${r.slice(0, 60)}`);
         }
       }),
@@ -195,7 +197,8 @@ export function modelsCommand(): Command {
     .action((name: string) =>
       withStore(async (store) => {
         const { aliasHistory } = lazy.registry();
-        for (const h of await aliasHistory(store, name)) console.log(`${h.movedAt}  ${h.alias.padEnd(10)} v${h.fromVersion ?? '-'} → v${h.toVersion ?? '-'}  by ${h.movedBy}: ${h.reason}`);
+        // Who and why as the API or a person gave them: escaped, so a reason can neither drive the terminal nor fake a line of the history.
+        for (const h of await aliasHistory(store, name)) console.log(escapeControl(`${h.movedAt}  ${h.alias.padEnd(10)} v${h.fromVersion ?? '-'} → v${h.toVersion ?? '-'}  by ${h.movedBy}: ${h.reason}`));
       }),
     );
   cmd
@@ -238,7 +241,7 @@ export function modelsCommand(): Command {
           for (const id of running) {
             try {
               const state = await sendUpdate('abort', id, () => client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason: `manual rollback: ${opts.reason}` }] }));
-              console.log(`  abort accepted by running deployment ${id}: now ${state.status}${state.decisions.length ? ` (${state.decisions[state.decisions.length - 1].message})` : ''}`);
+              console.log(escapeControl(`  abort accepted by running deployment ${id}: now ${state.status}${state.decisions.length ? ` (${state.decisions[state.decisions.length - 1].message})` : ''}`));
             } catch (error) {
               console.error(`  ${(error as Error).message}; it may move traffic again: check it with "mlp deployments show ${id}"`);
               process.exitCode = 1;

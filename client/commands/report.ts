@@ -1,6 +1,7 @@
 /** `report`: the HTML run report of a training run's versions, or of one model version. */
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { escapeControl } from '../../lib/quality/excerpt';
 import type { Database } from '../../lib/store/database';
 import { lazy } from '../lazy';
 import { withStore } from '../with-store';
@@ -47,7 +48,7 @@ export function reportCommand(): Command {
         const how = !r.generated ? '' : r.recorded ? ', generated now and recorded in the registry' : ', generated now and NOT recorded';
         console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${how})`);
         if (r.problem) {
-          console.error(`  ${r.name} v${r.version}: ${r.problem}`);
+          console.error(`  ${r.name} v${r.version}: ${escapeControl(r.problem)}`);
           process.exitCode = 1;
         }
         if (opts.out) {

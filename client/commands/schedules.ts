@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import type { z } from 'zod';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
+import { escapeControl } from '../../lib/quality/excerpt';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
 import { repoRoot } from '../repo-root';
@@ -155,7 +156,7 @@ export async function describeScheduleText(client: Client, config: AppConfig, id
   const d = await withSchedule(client, id, (h) => h.describe());
   const kind = scheduleKindOf(d);
   const lines = [
-    `${id}: ${kind ?? 'other'} schedule, starts ${d.action.workflowType} on ${d.action.taskQueue} — ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${d.state.note})` : ''}`,
+    `${id}: ${kind ?? 'other'} schedule, starts ${d.action.workflowType} on ${d.action.taskQueue} — ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${escapeControl(d.state.note)})` : ''}`,
     `  Web UI: ${scheduleLink(config, id)}`,
     ...specLines(d.spec).map((l) => `  when: ${l}`),
     ...inputLines(kind, d.action.args).map((l) => `  ${l}`),
@@ -270,7 +271,7 @@ export function schedulesCommand(): Command {
           const next = s.info.nextActionTimes[0];
           const last = s.info.recentActions.at(-1);
           console.log(
-            `${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${s.state.note})` : ''}`,
+            `${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${escapeControl(s.state.note)})` : ''}`,
           );
         }
         console.log(n === 0 ? 'no schedules: create them with "mlp schedules create"' : `Web UI: ${sch.scheduleLink(config)}`);

@@ -132,6 +132,19 @@ describe('models', () => {
     expect(noAlias.stderr).toContain('model cli-demo has no canary (its aliases: challenger → v3, champion → v2)');
   });
 
+  test('history prints who moved an alias and why escaped: a reason cannot drive the terminal nor fake a line', async () => {
+    // As the admin API stored such a reason before it refused control characters.
+    const reason = 'bad canary\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[32mrollback approved by risk\x1b[0m\nFAKE 2099-01-01  champion v1 → v2  by cto: all good';
+    await db.store.db.insertInto('model_alias_history').values({ name: 'cli-demo', seq: 100, alias: 'champion', from_version: 2, to_version: 2, moved_by: 'api:\u009b31mops', reason, moved_at: '2024-01-02T00:00:00.000Z' }).execute();
+    const out = await mlp(['models', 'history', 'cli-demo']);
+    expect(out.code).toBe(0);
+    const lines = out.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    expect(out.stdout.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(lines[2]).toBe('2024-01-02T00:00:00.000Z  champion   v2 → v2  by api:\\x9b31mops: bad canary\\x1b[2J\\x1b[H\\x1b]0;owned\\x07\\x1b[32mrollback approved by risk\\x1b[0m\\nFAKE 2099-01-01  champion v1 → v2  by cto: all good');
+  });
+
   test('list marks the champion and the challenger', async () => {
     const out = await mlp(['models', 'list', 'cli-demo']);
     expect(out.code).toBe(0);
