@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { symbolSchema } from '../lib/market-data/symbols';
-import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../lib/well-formed-text';
+import { hasNoControlCharacters, isWellFormedText, NO_CONTROL_CHARACTERS_RULE, WELL_FORMED_TEXT_RULE } from '../lib/well-formed-text';
 
 // The one symbol rule (lib/market-data/symbols.ts): $ and ^ series such as $VIX are symbols too.
 export { SYMBOL_INPUT_PATTERN as SYMBOL_PATTERN, symbolSchema } from '../lib/market-data/symbols';
@@ -20,6 +20,13 @@ export const modelNameSchema = z
  * would save as U+FFFD, so what is read back (a retried rollback's reason) would differ from what was sent.
  */
 const wellFormed = (schema: z.ZodString) => schema.refine(isWellFormedText, WELL_FORMED_TEXT_RULE);
+
+/**
+ * A reason kept in a history people read (alias and route history, `mlp models history`): well-formed,
+ * and one line without control characters, which could drive the terminal it is printed on or fake
+ * lines of the history.
+ */
+const storedReason = (schema: z.ZodString) => wellFormed(schema).refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS_RULE);
 
 /** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
 export const routingKeySchema = wellFormed(z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'));
@@ -142,7 +149,7 @@ export const writeRoutesRequestSchema = z.strictObject({
   shadow: z.strictObject({ version: z.number().int().min(1) }).optional(),
   reference: wellFormed(z.string().min(1)).optional().describe('served variant that also predicts, unserved, on requests routed elsewhere'),
   salt: wellFormed(z.string().min(1).max(64)).optional(),
-  reason: wellFormed(z.string().min(1, 'must say why the split changes').max(1000)),
+  reason: storedReason(z.string().min(1, 'must say why the split changes').max(1000)),
   expectedGeneration: z.number().int().min(0).optional().describe('refuse the change when the current generation differs'),
 });
 export type WriteRoutesRequest = z.infer<typeof writeRoutesRequestSchema>;
@@ -151,7 +158,7 @@ export const writeRoutesResponseSchema = z.object({ routes: servingRoutesViewSch
 
 export const rollbackRequestSchema = z.strictObject({
   toVersion: z.number().int().min(1).optional().describe('defaults to the previous champion in the alias history'),
-  reason: wellFormed(z.string().min(1, 'must say why the model is rolled back').max(1000)),
+  reason: storedReason(z.string().min(1, 'must say why the model is rolled back').max(1000)),
 });
 export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
 
