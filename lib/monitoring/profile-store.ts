@@ -4,7 +4,7 @@
  * is thinned (symbol list, then the rarely used window lengths) rather than truncated.
  */
 import { BadInputError, describeValidationError } from '../errors';
-import { profileRecordCheck, signProfileRecord, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
+import { profileRecordCheck, signProfileRecord, verificationKeysOf, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { referenceProfileSchema, type ReferenceProfile } from './reference-profile';
 
@@ -102,11 +102,12 @@ export type ProfileSigning = { state: 'none' } | { state: 'valid' } | { state: '
  * vouches for it. Only the text that was read is signed (the update matches it).
  */
 export async function signVersionProfile(store: Database, owner: ProfileOwner, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<ProfileSigning> {
-  const key = signing.signingKey;
-  if (key === undefined) throw new BadInputError('no signing key: set MODEL_SIGNING_KEY to sign reference profiles');
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined) throw new BadInputError('no signing key: set MODEL_SIGNING_KEY to sign reference profiles');
+  const key = keys.signingKey;
   const record = await readReferenceProfileRecord(store, owner.name, owner.version);
   if (!record) return { state: 'none' };
-  const check = profileRecordCheck({ signingKey: key, previousKeys: signing.previousKeys ?? [] }, owner, record.text, record.signature);
+  const check = profileRecordCheck(keys, owner, record.text, record.signature);
   if (check.problem === undefined && check.previousKeyId === undefined) return { state: 'valid' };
   // Only a profile some key confirms (a previous key: a rotation) is re-signed without asking.
   if (check.problem !== undefined && !options.acceptEdit) {

@@ -527,12 +527,12 @@ function signedBefore(signed: boolean, check: SignatureCheck): SignedBefore {
  * Signing vouches for the row as it is now: whoever runs it should have checked the row first.
  */
 export async function signModelVersion(store: Database, artifacts: ArtifactStore, name: string, version: number, signing: RowSigning, options: { acceptEdit?: boolean } = {}): Promise<SignedVersion> {
-  const key = signing.signingKey;
-  if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign registry rows');
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign registry rows');
+  const key = keys.signingKey;
   const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!raw) return Promise.reject(new RegistryError(`model ${name} has no version ${version}`));
   const v = toVersion(raw);
-  const keys = { signingKey: key, previousKeys: signing.previousKeys ?? [] };
   const check = rowSignatureCheck(keys, v);
   // Only a row some key confirms is re-signed without asking: this key (nothing to do), or a key
   // signing used before a rotation. The stored key id and a missing signature prove nothing (whoever
@@ -579,12 +579,12 @@ export async function signVersionReportRecord(
   signing: RowSigning,
   options: { acceptEdit?: boolean; check?: (version: ModelVersion) => Promise<void> } = {},
 ): Promise<{ version: ModelVersion; before: SignedBefore }> {
-  const key = signing.signingKey;
-  if (key === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign report records');
+  const keys = verificationKeysOf(signing);
+  if (keys === undefined) throw new RegistryError('no signing key: set MODEL_SIGNING_KEY (as the workers and the prediction API have it) to sign report records');
+  const key = keys.signingKey;
   const raw = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!raw) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);
   const v = toVersion(raw);
-  const keys = { signingKey: key, previousKeys: signing.previousKeys ?? [] };
   const rowProblem = rowSignatureProblem(keys, v);
   if (rowProblem) throw new RegistryError(`${name} v${version}'s report record was not signed: ${rowProblem}`);
   if (!REPORT_RECORD_KEYS.some((k) => Object.hasOwn(v.lineage, k))) throw new RegistryError(`${name} v${version} has no report record to sign; make its report with \`mlp report ${name}@${version}\``);

@@ -61,8 +61,8 @@ export interface RowSigning {
 /** The keys a signature is checked with: the deployment's key alone, or with the previous keys of a rotation in progress. */
 export type VerificationKeys = string | { signingKey: string; previousKeys?: readonly string[] };
 
-/** The keys `signing` verifies with; undefined without a key (nothing is checked). */
-export function verificationKeysOf(signing: RowSigning | undefined): VerificationKeys | undefined {
+/** The keys `signing` verifies with (the current key and the previous ones, always a list); undefined without a key (nothing is checked). The one place a key set is built from the configured signing. */
+export function verificationKeysOf(signing: RowSigning | undefined): { signingKey: string; previousKeys: readonly string[] } | undefined {
   const key = signing?.signingKey;
   return key === undefined ? undefined : { signingKey: key, previousKeys: signing?.previousKeys ?? [] };
 }

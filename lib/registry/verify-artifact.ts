@@ -26,7 +26,7 @@ import type { Database } from '../store/database';
 import { readArtifact } from './artifact-store';
 import type { ModelVersion } from './model-registry';
 import { recordedFieldMismatch } from './recorded-fields';
-import { rowSignatureCheck } from './row-signature';
+import { rowSignatureCheck, verificationKeysOf } from './row-signature';
 
 /** Classes of every served model: the API reports the probability of class 1 (up). */
 export const SERVED_CLASSES = 2;
@@ -107,8 +107,9 @@ export async function verifyModelArtifact(store: Database, artifacts: ArtifactSt
   };
   // First: an edited row must not lead to reading the artifact (or feature set) it names.
   let previousKeyId: string | undefined;
-  if (options.signingKey !== undefined && !options.skipSignatureCheck) {
-    const check = rowSignatureCheck({ signingKey: options.signingKey, previousKeys: options.previousKeys }, v);
+  const keys = verificationKeysOf(options);
+  if (keys !== undefined && !options.skipSignatureCheck) {
+    const check = rowSignatureCheck(keys, v);
     if (check.problem !== undefined) fail(check.problem);
     previousKeyId = check.previousKeyId;
   }
