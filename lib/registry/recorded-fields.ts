@@ -10,7 +10,9 @@
  * are that recipe read by the algorithm's parameter schema (defaults filled in, "64,32" read as
  * [64, 32]) plus what training measured (trees kept, rounds or epochs run). So every parameter the
  * row states is read by the algorithm's schema as training read it and must then equal the header's
- * exactly (keys in any order); parameters the row does not state are the header's alone. A warm
+ * exactly (keys in any order); parameters the row does not state are the header's alone, and a
+ * parameter neither the schema nor the header has is refused, named (the schema would drop it
+ * unread: a row stating `maxDepht`, or edited to, passed as the model's recipe). A warm
  * start sets a few parameters itself (WARM_START_SETS), which a warm-started version's row keeps as
  * its recipe had them.
  */
@@ -67,6 +69,12 @@ function shown(value: unknown): string {
   return json.length > 80 ? `${json.slice(0, 79)}…` : json;
 }
 
+/** The parameters a row may state for the header's model: its algorithm's (schema), else the model's own. */
+function parameterNames(schema: z.ZodObject | undefined, header: ArtifactHeader): string {
+  const names = schema ? Object.keys(schema.shape) : Object.keys(header.params);
+  return names.length > 0 ? names.join(', ') : 'none';
+}
+
 /** Was this version trained by continuing a champion? (the header's own mark, or the pipeline's lineage) */
 function warmStarted(row: RecordedFields, header: ArtifactHeader): boolean {
   return header.params.warmStart !== undefined || row.lineage.warmStartedFrom !== undefined;
@@ -74,7 +82,8 @@ function warmStarted(row: RecordedFields, header: ArtifactHeader): boolean {
 
 /**
  * The first field on which the row and the header disagree, as "<field> differs: the artifact has
- * X, the <recordedBy> says Y", or undefined when they agree.
+ * X, the <recordedBy> says Y" (or "params.<key> is not a parameter of <algorithm> …" for a key the
+ * model cannot have), or undefined when they agree.
  */
 export function recordedFieldMismatch(row: RecordedFields, header: ArtifactHeader, recordedBy: 'registry' | 'registration'): string | undefined {
   const differs = (field: string, artifact: unknown, recorded: unknown) => `${field} differs: the artifact has ${shown(artifact)}, the ${recordedBy} says ${shown(recorded)}`;
@@ -86,7 +95,9 @@ export function recordedFieldMismatch(row: RecordedFields, header: ArtifactHeade
   for (const key of Object.keys(row.params).sort()) {
     if (setByWarmStart.includes(key)) continue;
     const field = schema && Object.hasOwn(schema.shape, key) ? schema.shape[key] : undefined;
-    if (!Object.hasOwn(header.params, key) && !field) continue; // a key the algorithm ignores: the model has no such parameter to compare
+    // A key neither the algorithm's schema nor the model has: the schema would drop it unread, so the
+    // row states a parameter the model was not trained with (a misspelt name, an edit).
+    if (!Object.hasOwn(header.params, key) && !field) return `params.${key} is not a parameter of ${header.algorithm}, so the model was not trained with it (its parameters: ${parameterNames(schema, header)})`;
     const read = field?.safeParse(row.params[key]);
     const recorded = read?.success ? read.data : row.params[key];
     if (canonicalJson(recorded) !== canonicalJson(header.params[key])) return differs(`params.${key}`, header.params[key], row.params[key]);

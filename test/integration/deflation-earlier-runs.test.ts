@@ -74,13 +74,14 @@ describe('trials of earlier runs on the same outcomes', () => {
 
     // Three runs of 20 trials each registered on these outcomes: two under the name, one renamed
     // (another dataset id: its file differs by one revised bar), as registration records them.
-    const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, {});
-    const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label }));
-    const register = (name: string, run: string, id: string) => {
+    // Each run's model has its own C (a parameter the row states, as the artifact's header does), so no run is another's identical re-run.
+    const register = async (name: string, run: string, id: string, C: number) => {
+      const model = await algorithmByName('logistic_regression').fit({ features: { values: ds.values, rows: ds.rows, featureNames: ds.columns }, labels: ds.labels, classes: 2, seed: 1 }, { C });
+      const { sha256 } = await putArtifact(artifacts, encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label }));
       const input: RegisterInput = {
         experiment: experiment(name),
         algorithm: 'logistic_regression',
-        params: { run },
+        params: { C },
         artifactSha256: sha256,
         datasetId: id,
         featureSetVersion: ds.featureSetVersion,
@@ -93,11 +94,11 @@ describe('trials of earlier runs on the same outcomes', () => {
       };
       return new MockActivityEnvironment().run(activities.registerAndPromote, input);
     };
-    await register('deflate', 'a', datasetId);
-    await register('deflate', 'b', datasetId);
-    await register('deflate-renamed', 'c', 'td-one-bar-revised');
+    await register('deflate', 'a', datasetId, 1);
+    await register('deflate', 'b', datasetId, 2);
+    await register('deflate-renamed', 'c', 'td-one-bar-revised', 3);
     // Another universe's outcomes are not this search.
-    await register('other-universe', 'd', 'td-other');
+    await register('other-universe', 'd', 'td-other', 4);
     await t.store.db.updateTable('model_versions').set({ lineage: JSON.stringify({ universe: { source: 'declared', requested: ['XX1', 'XX2'], trained: ['XX1', 'XX2'] } }) }).where('name', '=', 'other-universe').execute();
 
     const again = await evaluate('deflate');
