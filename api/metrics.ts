@@ -34,7 +34,7 @@ export class ApiMetrics {
   readonly stalePredictions: Counter<'model'>;
   readonly onlineVectorsRefused: Counter<'reason' | 'store'>;
   readonly offlineFeatureReads: Counter<'reason'>;
-  readonly onlineVectorsPreviousKey: Counter<'key_id'>;
+  readonly onlineVectorsPreviousKey: Counter<'key_id' | 'store'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -57,8 +57,8 @@ export class ApiMetrics {
     });
     this.onlineVectorsPreviousKey = new Counter({
       name: 'api_online_vectors_previous_key_total',
-      help: 'Online feature vectors served whose signature a previous key (MODEL_SIGNING_PREVIOUS_KEYS) made, by its key id: a key rotation in progress; their writers sign them with the current key on their next write',
-      labelNames: ['key_id'],
+      help: 'Feature vectors served whose signature a previous key (MODEL_SIGNING_PREVIOUS_KEYS) made, by its key id: a key rotation in progress. store="online": online vectors, which their writers sign with the current key on their next write; store="offline": offline feature rows served by a fallback read or re-warmed, which `mlp features recompute` signs with the current key',
+      labelNames: ['key_id', 'store'],
       registers,
     });
     this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, features_withheld, features_unavailable, model_failed)', labelNames: ['model', 'reason'], registers });

@@ -377,7 +377,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     onInvalidVector: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem, store: 'online' }),
     onRefusedRow: (error) => metrics.onlineVectorsRefused.inc({ reason: error.problem, store: 'offline' }),
     onOfflineRead: (reason) => metrics.offlineFeatureReads.inc({ reason }),
-    onPreviousKeyVector: (keyId) => metrics.onlineVectorsPreviousKey.inc({ key_id: keyId }),
+    onPreviousKeyVector: (keyId) => metrics.onlineVectorsPreviousKey.inc({ key_id: keyId, store: 'online' }),
+    onPreviousKeyRow: (keyId) => metrics.onlineVectorsPreviousKey.inc({ key_id: keyId, store: 'offline' }),
     signing: deps.signing ?? deps.servingModels.signing,
   });
   app.addHook('onClose', async () => {

@@ -295,11 +295,12 @@ type StoredRow = { date: string; vals: Uint8Array; signature: string | null; sig
  * The row's values once its signature holds under `signing`'s key (without a key, as stored); throws
  * RefusedFeatureRowError otherwise. Every read that serves a row goes through here, so nothing the
  * features step did not write is served, nor signed into the online store by the re-warm.
+ * `onPreviousKey`: told the key id of a row only a previous key vouches for (served: a rotation).
  */
-function servedValues(row: StoredRow, version: string, symbol: string, signing: RowSigning): number[] {
+function servedValues(row: StoredRow, version: string, symbol: string, signing: RowSigning, onPreviousKey?: (keyId: string) => void): number[] {
   const keys = verificationKeysOf(signing);
   if (keys !== undefined) {
-    const bad = featureRowSignatureProblem(keys, { version, symbol, ...row });
+    const bad = featureRowSignatureProblem(keys, { version, symbol, ...row }, onPreviousKey);
     if (bad) throw new RefusedFeatureRowError(version, symbol, row.date, bad.problem, bad.detail);
   }
   return Array.from(unpackValues(row.vals, `feature row ${symbol} ${row.date} (${version})`));
@@ -310,9 +311,10 @@ function servedValues(row: StoredRow, version: string, symbol: string, signing: 
  * no later than `today` (a row dated after it was not computed from bars: the online store refuses
  * such a vector, and so does this), with the set's columns. What the features step published to the
  * online store for that date. With `signing`'s key the row is served only with its valid signature:
- * otherwise RefusedFeatureRowError (an older row is not served instead: the refusal is what is wrong).
+ * otherwise RefusedFeatureRowError (an older row is not served instead: the refusal is what is wrong);
+ * `onPreviousKey` is told the key id when a previous key's signature vouches for it.
  */
-export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = marketToday(), stale?: StaleRows, signing: RowSigning = NO_ROW_SIGNING): Promise<OnlineFeatureVector | undefined> {
+export async function readOfflineLatest(store: Database, version: string, symbol: string, columns?: readonly string[], today: string = marketToday(), stale?: StaleRows, signing: RowSigning = NO_ROW_SIGNING, onPreviousKey?: (keyId: string) => void): Promise<OnlineFeatureVector | undefined> {
   const cols = columns ?? (await getFeatureSetColumns(store, version));
   if (!cols) return undefined;
   const newest = await newestRowBefore(store, version, symbol, { to: today });
@@ -322,7 +324,7 @@ export async function readOfflineLatest(store: Database, version: string, symbol
   // date says how old it is.
   const mark = (stale ?? (await staleRows(store, await storedSet(store, version), version))).reaches(symbol, newest.date);
   const row = mark === undefined ? newest : await newestRowBefore(store, version, symbol, { before: mark });
-  return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: servedValues(row, version, symbol, signing) }) : undefined;
+  return row ? withheldIfSplit(store, { version, symbol, asOf: row.date, columns: [...cols], values: servedValues(row, version, symbol, signing, onPreviousKey) }) : undefined;
 }
 
 /** The newest stored row of a symbol dated no later than `to`, or before `before`. */
@@ -391,9 +393,10 @@ async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Pr
 /**
  * The newest stored vector of every symbol of a feature set (dated no later than `today`, as
  * readOfflineLatest). With `signing`'s key a row whose signature does not hold is left out and
- * handed to `onRefused`: the re-warm signs what it publishes, so it must publish only verified rows.
+ * handed to `onRefused`: the re-warm signs what it publishes, so it must publish only verified rows;
+ * `onPreviousKey` is told the key id of each row a previous key's signature vouches for.
  */
-export async function readOfflineLatestAll(store: Database, version: string, today: string = marketToday(), signing: RowSigning = NO_ROW_SIGNING, onRefused: (error: RefusedFeatureRowError) => void = () => undefined): Promise<OnlineFeatureVector[]> {
+export async function readOfflineLatestAll(store: Database, version: string, today: string = marketToday(), signing: RowSigning = NO_ROW_SIGNING, onRefused: (error: RefusedFeatureRowError) => void = () => undefined, onPreviousKey?: (keyId: string) => void): Promise<OnlineFeatureVector[]> {
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
   const stale = await staleRows(store, await storedSet(store, version), version);
@@ -410,11 +413,11 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
     try {
       // A newest row computed from since-revised bars: the newest one before them (one read per such symbol).
       if (stale.reaches(r.symbol, r.date) !== undefined) {
-        const older = await readOfflineLatest(store, version, r.symbol, columns, today, stale, signing);
+        const older = await readOfflineLatest(store, version, r.symbol, columns, today, stale, signing, onPreviousKey);
         if (older) vectors.push(older);
         continue;
       }
-      vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: servedValues(r, version, r.symbol, signing) }));
+      vectors.push(await withheldIfSplit(store, { version, symbol: r.symbol, asOf: r.date, columns: [...columns], values: servedValues(r, version, r.symbol, signing, onPreviousKey) }));
     } catch (error) {
       if (!(error instanceof RefusedFeatureRowError)) throw error;
       onRefused(error);
@@ -436,6 +439,8 @@ const MAX_LOGGED_KEYS = 100_000;
  * from the offline store, so reads go back to the cache without waiting for the next pipeline run.
  * Every fallback is counted (onOfflineRead) and logged once per key and reason; with a signing key
  * an offline row is served, and re-warmed, only with its valid signature (RefusedFeatureRowError).
+ * A vector or row only a previous key (a rotation in progress) signed is served, counted
+ * (onPreviousKeyVector, onPreviousKeyRow) and logged once per key id.
  */
 export class OnlineFeatureStore {
   /** Column order per feature set (immutable under a version), so a fallback read is one query. */
@@ -453,6 +458,8 @@ export class OnlineFeatureStore {
   private readonly rowRefusalsLogged = new Map<string, string>();
   /** The previous keys whose vectors were served and logged (once each). */
   private readonly previousKeysLogged = new Set<string>();
+  /** The previous keys whose offline rows were served or re-warmed and logged (once each). */
+  private readonly rowPreviousKeysLogged = new Set<string>();
   /** The keys stored vectors are checked with (the current and previous ones); undefined: not checked. */
   private readonly keys: VerificationKeys | undefined;
 
@@ -471,6 +478,8 @@ export class OnlineFeatureStore {
       onOfflineRead?: (reason: OfflineReadReason) => void;
       /** Told the key id of every vector served whose signature a previous key made (a rotation in progress): the API counts them. */
       onPreviousKeyVector?: (keyId: string) => void;
+      /** Told the key id of every offline row served or re-warmed whose signature a previous key made: the API counts them. */
+      onPreviousKeyRow?: (keyId: string) => void;
       /**
        * The deployment's MODEL_SIGNING_KEY: with it a stored vector is served only with its valid
        * signature (refused otherwise, as another symbol's is), and the re-warm writes signed vectors.
@@ -495,6 +504,15 @@ export class OnlineFeatureStore {
       this.log('features.online_vector_previous_key', { keyId, action: 'served; the features step and the stream consumer sign vectors with the current key when they next write them' });
     }
     this.deps.onPreviousKeyVector?.(keyId);
+  };
+
+  /** An offline row a previous key signed is served (or re-warmed, signed with the current key); logged once per key id, counted each time. */
+  private readonly onPreviousKeyRow = (keyId: string): void => {
+    if (!this.rowPreviousKeysLogged.has(keyId)) {
+      this.rowPreviousKeysLogged.add(keyId);
+      this.log('features.offline_row_previous_key', { keyId, action: 'served; `mlp features recompute` signs the feature set\'s rows with the current key' });
+    }
+    this.deps.onPreviousKeyRow?.(keyId);
   };
 
   stats(): { offlineReads: number; rewarmed: number; rewarmFailures: number; invalidVectors: number; refusedRows: number } {
@@ -554,7 +572,7 @@ export class OnlineFeatureStore {
     }
     this.deps.onOfflineRead?.(cacheError ? 'cache_unavailable' : refused ? 'refused' : 'missing');
     try {
-      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), marketToday(this.deps.now?.()), undefined, this.deps.signing);
+      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), marketToday(this.deps.now?.()), undefined, this.deps.signing, this.onPreviousKeyRow);
       if (offline) this.counters.offlineReads++;
       // Nothing to serve instead of a refused vector: say why, rather than that none was published.
       if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
@@ -592,7 +610,7 @@ export class OnlineFeatureStore {
       try {
         for (const version of [...new Set(versions)]) {
           // Only rows whose signature holds: the re-warm signs what it writes.
-          const vectors = await readOfflineLatestAll(this.deps.store, version, marketToday(this.deps.now?.()), this.deps.signing, (error) => this.rowRefused(error));
+          const vectors = await readOfflineLatestAll(this.deps.store, version, marketToday(this.deps.now?.()), this.deps.signing, (error) => this.rowRefused(error), this.onPreviousKeyRow);
           if (vectors.length > 0) written += await publishOnlineFeatures(this.deps.cache, vectors, this.deps.signing);
         }
         this.counters.rewarmed += written;

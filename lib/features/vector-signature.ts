@@ -109,9 +109,11 @@ export function signFeatureRow(key: string, row: SignedFeatureRow): { signature:
 /**
  * Why the stored row's signature (as read: null when none) does not vouch for it under one of
  * `keys` (the current key or a previous one: checkMac, as for an online vector), or undefined when
- * it does; the problems and labels are those of an online vector.
+ * it does; the problems and labels are those of an online vector. `onPreviousKey`: told the key id
+ * when only a previous key vouches for it (accepted; `mlp features recompute` signs it with the
+ * current key).
  */
-export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFeatureRow & { signature: string | null; signature_key_id: string | null }): VectorSignatureProblem | undefined {
+export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFeatureRow & { signature: string | null; signature_key_id: string | null }, onPreviousKey?: (keyId: string) => void): VectorSignatureProblem | undefined {
   if (row.signature === null) {
     return {
       problem: 'unsigned',
@@ -119,6 +121,9 @@ export function featureRowSignatureProblem(keys: VerificationKeys, row: SignedFe
     };
   }
   const verdict = checkMac(keys, { keyId: String(row.signature_key_id ?? '?').slice(0, 16), mac: row.signature }, (key) => featureRowMac(key, row));
-  if (verdict.state === 'valid') return undefined;
+  if (verdict.state === 'valid') {
+    if (verdict.previous) onPreviousKey?.(verdict.keyId);
+    return undefined;
+  }
   return badSignature(verdict, keys, 'its signature does not match it: its values were changed after it was written (or it was moved from another symbol, date or feature set)');
 }

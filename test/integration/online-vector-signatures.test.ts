@@ -3,7 +3,8 @@
  * writers give it: a vector of the right symbol, feature set and date whose values were changed by
  * hand, or a withheld one rewritten without its withheld reason, is refused (counted by reason), and
  * the offline store's row answers instead, or the API's features_unavailable error when it has none.
- * An honest signed vector is served, and the next signed write replaces a refused one.
+ * An honest signed vector is served, and the next signed write replaces a refused one. During a
+ * key rotation what the previous key signed is served and counted, online vector or offline row.
  * Real Redis (with the API's in-process vector cache on it) and SQLite.
  */
 import crypto from 'node:crypto';
@@ -173,5 +174,29 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="bad_signature",store="offline"\} [1-9]/);
     expect(metrics).toMatch(/api_offline_feature_reads_total\{reason="missing"\} [2-9]/);
+  });
+
+  it('counts the offline rows a previous key signed (a key rotation) as it counts online vectors, by store', async () => {
+    const rotating = { signingKey: 'the-new-api-signing-key-0123456789abcdef', previousKeys: [SIGNING.signingKey] };
+    const { version, columns } = await saveTestFeatureSet(t.store, returnsFeatureSet('signed-rows-rotation'));
+    const d = separable(200, 5, 1);
+    const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
+    await registerModel(t.store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` }, rotating);
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve' });
+    const honest = [0.1, -0.2, 0.3, -0.4, 0.5];
+    // Written before the rotation: the old key's signatures. AAPL's online vector too, MSFT has none.
+    await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: AS_OF, values: Float64Array.from(honest) }, { symbol: 'MSFT', date: AS_OF, values: Float64Array.from(honest) }], SIGNING);
+    await publishOnlineFeatures(cache, [{ version, symbol: 'AAPL', asOf: AS_OF, columns, values: honest }], SIGNING);
+    api = await startApiStack({ store: t.store, cache, artifactDir: dir, tokens: [TOKEN], signing: rotating });
+    await api.serving.start();
+    for (const symbol of ['AAPL', 'MSFT', 'MSFT']) {
+      const res = await api.app.inject({ method: 'GET', url: `/v1/predictions/${symbol}?model=${MODEL}`, headers: auth });
+      expect([symbol, res.statusCode]).toEqual([symbol, 200]);
+    }
+    const oldKeyId = (await t.store.db.selectFrom('feature_rows').select('signature_key_id').where('symbol', '=', 'MSFT').executeTakeFirstOrThrow()).signature_key_id;
+    const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(`api_online_vectors_previous_key_total{key_id="${oldKeyId}",store="online"} 1`);
+    // Before: served from the offline store under the old key, and counted nowhere.
+    expect(metrics).toContain(`api_online_vectors_previous_key_total{key_id="${oldKeyId}",store="offline"} 2`);
   });
 });

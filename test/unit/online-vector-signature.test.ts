@@ -183,6 +183,7 @@ describe('offline feature row signatures', () => {
     const logged: Array<Record<string, unknown>> = [];
     const refused: string[] = [];
     const fallbacks: string[] = [];
+    const previousKeyRows: string[] = [];
     const features = new OnlineFeatureStore({
       cache,
       store: t.store,
@@ -193,12 +194,13 @@ describe('offline feature row signatures', () => {
       onInvalidVector: (e) => refused.push(`online:${e.problem}`),
       onRefusedRow: (e) => refused.push(`offline:${e.problem}`),
       onOfflineRead: (reason) => fallbacks.push(reason),
+      onPreviousKeyRow: (keyId) => previousKeyRows.push(keyId),
     });
     const done = async () => {
       features.close();
       await t.drop();
     };
-    return { t, version, columns, cache, features, logged, refused, fallbacks, done };
+    return { t, version, columns, cache, features, logged, refused, fallbacks, previousKeyRows, done };
   }
 
   it('refuses an offline row edited after the features step wrote it, and the re-warm does not sign it (-9,9,-9,9,-9 was served and re-signed)', async () => {
@@ -255,6 +257,26 @@ describe('offline feature row signatures', () => {
     await writeFeatureRows(rotating.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }], SIGNING);
     expect((await rotating.features.read(s.version, 'AAPL'))?.values).toEqual(honestValues);
     await rotating.done();
+    await s.done();
+  });
+
+  it('a key rotation: offline rows the previous key signed are served and re-warmed, counted each time and logged once per key, as online vectors are', async () => {
+    const s = await setUp({ signingKey: 'the-new-row-signing-key-0123456789abcdef', previousKeys: [SIGNING.signingKey as string] });
+    await writeFeatureRows(s.t.store, s.version, [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }, { symbol: 'MSFT', date: ROW_DATE, values: Float64Array.from(edited) }], SIGNING);
+    const oldKeyId = (await s.t.store.db.selectFrom('feature_rows').select('signature_key_id').where('symbol', '=', 'AAPL').executeTakeFirstOrThrow()).signature_key_id;
+    // Before: served, but neither counted nor logged.
+    for (let i = 0; i < 3; i++) expect((await s.features.read(s.version, 'AAPL'))?.values).toEqual(honestValues);
+    expect(s.previousKeyRows).toEqual([oldKeyId, oldKeyId, oldKeyId]);
+    expect(s.logged.filter((l) => l.event === 'features.offline_row_previous_key')).toEqual([expect.objectContaining({ keyId: oldKeyId, action: expect.stringContaining('mlp features recompute') })]);
+    // The re-warm publishes both, signed with the current key: counted, not logged again.
+    expect(await s.features.rewarm()).toBe(2);
+    expect(s.previousKeyRows).toHaveLength(5);
+    expect(s.logged.filter((l) => l.event === 'features.offline_row_previous_key')).toHaveLength(1);
+    // Rows the current key signed are not counted.
+    await writeFeatureBatch(s.t.store, s.version, { added: [], replaced: [{ symbol: 'AAPL', date: ROW_DATE, values: Float64Array.from(honestValues) }] }, { signingKey: 'the-new-row-signing-key-0123456789abcdef' });
+    await s.cache.delete(key('AAPL').replace(VERSION, s.version));
+    expect((await s.features.read(s.version, 'AAPL'))?.values).toEqual(honestValues);
+    expect(s.previousKeyRows).toHaveLength(5);
     await s.done();
   });
 
