@@ -571,15 +571,10 @@ export class OnlineFeatureStore {
       }
     }
     this.deps.onOfflineRead?.(cacheError ? 'cache_unavailable' : refused ? 'refused' : 'missing');
+    let offline: OnlineFeatureVector | undefined;
     try {
-      const offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), marketToday(this.deps.now?.()), undefined, this.deps.signing, this.onPreviousKeyRow);
-      if (offline) this.counters.offlineReads++;
-      // Nothing to serve instead of a refused vector: say why, rather than that none was published.
-      if (!offline && refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
-      if (offline) this.rowRefusalsLogged.delete(key(version, symbol));
-      return offline;
+      offline = await readOfflineLatest(this.deps.store, version, symbol, await this.columnsOf(version), marketToday(this.deps.now?.()), undefined, this.deps.signing, this.onPreviousKeyRow);
     } catch (error) {
-      if (refused && error instanceof Error && error.cause === refused) throw error;
       if (error instanceof RefusedFeatureRowError) {
         this.rowRefused(error);
         const online = refused ? refused.message : cacheError ? `the online store failed (${(cacheError as Error).message})` : `the online store holds no vector of ${symbol} in feature set ${version}`;
@@ -588,6 +583,17 @@ export class OnlineFeatureStore {
       const why = cacheError ? `the online store failed (${(cacheError as Error).message}) and ` : '';
       throw new Error(`${why}the offline store failed (${(error as Error).message})`, { cause: error });
     }
+    if (offline) {
+      this.counters.offlineReads++;
+      this.rowRefusalsLogged.delete(key(version, symbol));
+      return offline;
+    }
+    // Nothing to serve instead of a refused vector: say why, rather than that none was published.
+    if (refused) throw new Error(`${refused.message}, and the offline store holds no vector of ${symbol} in feature set ${version}`, { cause: refused });
+    // The online store could not be asked: whether it holds a vector is unknown, so this is the
+    // outage (503 features_unavailable), not a symbol without features (404 no_features).
+    if (cacheError) throw new Error(`the online store (${this.deps.cache.kind}) could not be read (${(cacheError as Error).message}) and the offline store holds no vector of ${symbol} in feature set ${version}: whether the online store has one is unknown until it answers`, { cause: cacheError });
+    return undefined;
   }
 
   /** An offline row refused (by a read or the re-warm): counted every time, logged once per key and reason. */

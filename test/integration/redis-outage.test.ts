@@ -108,6 +108,9 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     const up = await predict('AAA');
     expect(up.status).toBe(200);
     expect(up.body.predictions[0]).toMatchObject({ symbol: 'AAA', asOf: LIVE, featureSetVersion: FEATURE_SET });
+    // A symbol neither store has, both answering: a clear 404.
+    const unknown = await predict('ZZZ');
+    expect([unknown.status, unknown.body.error]).toEqual([404, 'no_features']);
   });
 
   it('falls back to the offline store at once while Redis is down, and logs the outage once', async () => {
@@ -120,10 +123,12 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
       // Loose bound (a busy CI machine): the point is "no waiting on reconnects", which took seconds before.
       expect(down.ms).toBeLessThan(1000);
     }
-    // A symbol neither store has is still a clear 404, not a 503 or a hang.
+    // A symbol the offline store lacks: Redis could not be asked, so not a 404 no_features (the
+    // client would conclude the symbol is unknown) but a 503 naming the outage, at once.
     const unknown = await predict('ZZZ');
-    expect(unknown.status).toBe(404);
-    expect(unknown.body.error).toBe('no_features');
+    expect([unknown.status, unknown.body.error]).toEqual([503, 'features_unavailable']);
+    expect(unknown.body.message).toMatch(/^could not read the online features of ZZZ \(feature set .*\): the online store \(redis\) could not be read \(.*\) and the offline store holds no vector of ZZZ/);
+    expect(unknown.ms).toBeLessThan(1000);
 
     // Several reconnect attempts fail meanwhile; the outage is one log line, not one per attempt.
     await new Promise((r) => setTimeout(r, 1500));
