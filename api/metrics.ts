@@ -35,6 +35,7 @@ export class ApiMetrics {
   readonly onlineVectorsRefused: Counter<'reason' | 'store'>;
   readonly offlineFeatureReads: Counter<'reason'>;
   readonly onlineVectorsPreviousKey: Counter<'key_id' | 'store'>;
+  readonly dependencyUp: Gauge<'dependency'>;
 
   constructor(sources: MetricSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -59,6 +60,12 @@ export class ApiMetrics {
       name: 'api_online_vectors_previous_key_total',
       help: 'Feature vectors served whose signature a previous key (MODEL_SIGNING_PREVIOUS_KEYS) made, by its key id: a key rotation in progress. store="online": online vectors, which their writers sign with the current key on their next write; store="offline": offline feature rows served by a fallback read or re-warmed, which `mlp features recompute` signs with the current key',
       labelNames: ['key_id', 'store'],
+      registers,
+    });
+    this.dependencyUp = new Gauge({
+      name: 'api_dependency_up',
+      help: 'Whether the dependency answered the last /readyz probe (1) or not (0): store (the database) or cache (Redis). One of them down degrades the process (predictions are read from the other) but leaves it ready; both down, it is not ready',
+      labelNames: ['dependency'],
       registers,
     });
     this.predictionErrors = new Counter({ name: 'api_prediction_errors_total', help: 'Symbols that got no prediction, by reason (no_features, features_withheld, features_unavailable, model_failed)', labelNames: ['model', 'reason'], registers });

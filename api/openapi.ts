@@ -120,11 +120,11 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
       },
       '/readyz': {
         get: {
-          summary: 'Models loaded and the store and cache answer',
+          summary: 'Whether the process can serve predictions: models loaded, and the store or the cache answering (one of them down: 200, its check saying degraded; both down: 503)',
           security: [],
           responses: { '200': { description: 'Ready', content: json(readinessResponseSchema, 'output') }, '503': { description: 'Not ready', content: json(readinessResponseSchema, 'output') } },
         },
-        head: { summary: 'Models loaded and the store and cache answer (status only)', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } },
+        head: { summary: 'Whether the process can serve predictions (status only)', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } },
       },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } } },

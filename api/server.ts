@@ -21,6 +21,7 @@ import type { RowSigning } from '../lib/registry/row-signature';
 import { splitAliasDisagreement } from '../lib/serving/served-champion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
+import { readiness } from '../lib/serving/readiness';
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
 import { ServingRoutesConflictError, ServingRoutesError, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
@@ -529,15 +530,12 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
         if (mismatch !== undefined) degraded.push(`${model}: ${mismatch}; served as routed, while deployments, promotion and the dashboard judge the alias's version`);
       }
     }
-    const degradedDetail = degraded.length > 0 ? `degraded: ${degraded.join('; ')}` : undefined;
-    const check = (problem: string | undefined) => (problem === undefined ? { ok: true } : { ok: false, detail: problem });
-    const modelsCheck = modelsProblem === undefined ? { ok: true, ...(degradedDetail ? { detail: degradedDetail } : {}) } : { ok: false, detail: degradedDetail ? `${modelsProblem}; ${degradedDetail}` : modelsProblem };
-    // A cache outage degrades but does not stop serving (features come from the offline store): still ready.
-    const cacheCheck = cacheProblem === undefined ? { ok: true } : { ok: true, detail: `degraded: the cache is unreachable (${cacheProblem}); features are read from the offline store` };
-    const checks = { models: modelsCheck, store: check(storeProblem), cache: cacheCheck };
-    const ready = Object.values(checks).every((c) => c.ok);
-    reply.code(ready ? 200 : 503);
-    return { ready, checks };
+    metrics.dependencyUp.set({ dependency: 'store' }, storeProblem === undefined ? 1 : 0);
+    metrics.dependencyUp.set({ dependency: 'cache' }, cacheProblem === undefined ? 1 : 0);
+    // One store down degrades (features come from the other) but leaves the process ready: lib/serving/readiness.ts.
+    const answer = readiness({ modelsProblem, degraded, storeProblem, cacheProblem });
+    reply.code(answer.ready ? 200 : 503);
+    return answer;
   } });
 
   app.get('/metrics', async (_request, reply) => {

@@ -2,19 +2,23 @@
  * Predictions through a Redis outage, with a private redis-server this test kills and restarts
  * (never the shared one): while Redis is down predictions answer at once from the offline store's
  * newest vectors, the outage is logged once (not once per reconnect attempt), and when Redis comes
- * back empty the online store is re-warmed from the offline store without a pipeline run.
+ * back empty the online store is re-warmed from the offline store without a pipeline run. And
+ * through a database outage (every statement of the API's store failing): predictions go on from
+ * Redis and /readyz stays 200, degraded; with both down it is 503.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import type { KyselyPlugin } from 'kysely';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { publishOnlineFeatures, readOnlineFeatures } from '../../lib/features/online-features';
 import { writeFeatureRows } from '../../lib/store/features';
 import { singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
+import type { Database } from '../../lib/store/database';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
 import { defineTestFeatureSet, saveTestFeatureSet } from '../helpers/registration';
@@ -57,6 +61,18 @@ function startRedis(port: number): Promise<ChildProcess> {
   });
 }
 
+/** The store as the API sees it, every statement failing while `down` says so (a database that cannot be reached). */
+function downableStore(store: Database, down: () => boolean): Database {
+  const outage: KyselyPlugin = {
+    transformQuery(args) {
+      if (down()) throw new Error('connect ECONNREFUSED 127.0.0.1:3306');
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
+  return { ...store, db: store.db.withPlugin(outage) };
+}
+
 async function stopRedis(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -72,6 +88,7 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
   let app: FastifyInstance;
   let api: ApiStack;
   const cacheLog: string[] = [];
+  let databaseDown = false;
 
   beforeAll(async () => {
     port = await freePort();
@@ -88,7 +105,7 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     await publishOnlineFeatures(cache, SYMBOLS.map((symbol) => ({ version: FEATURE_SET, symbol, asOf: LIVE, columns: ORACLE_COLUMNS, values: [1, 0] })));
     const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: FEATURE_SET });
     await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
-    api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
+    api = await startApiStack({ store: downableStore(t.store, () => databaseDown), cache, artifactDir, tokens: [TOKEN] });
     ({ app } = api);
   });
   afterAll(async () => {
@@ -111,6 +128,28 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     // A symbol neither store has, both answering: a clear 404.
     const unknown = await predict('ZZZ');
     expect([unknown.status, unknown.body.error]).toEqual([404, 'no_features']);
+  });
+
+  it('keeps serving from Redis while the database is unreachable, and /readyz says degraded (200) rather than taking the process out of rotation', async () => {
+    databaseDown = true;
+    try {
+      const up = await predict('BBB');
+      expect(up.status).toBe(200);
+      expect(up.body.predictions[0]).toMatchObject({ symbol: 'BBB', asOf: LIVE });
+      // Before: 503 with checks.store { ok: false }, though every prediction was answered.
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toMatchObject({ ready: true, checks: { models: { ok: true }, cache: { ok: true } } });
+      expect(ready.json().checks.store).toEqual({ ok: true, detail: expect.stringMatching(/^degraded: the database is unreachable \(connect ECONNREFUSED .*\); predictions are answered from the online store/) });
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/^api_dependency_up\{dependency="store"\} 0$/m);
+      expect(metrics).toMatch(/^api_dependency_up\{dependency="cache"\} 1$/m);
+    } finally {
+      databaseDown = false;
+    }
+    const back = await app.inject({ method: 'GET', url: '/readyz' });
+    expect([back.statusCode, back.json().checks.store]).toEqual([200, { ok: true }]);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/^api_dependency_up\{dependency="store"\} 1$/m);
   });
 
   it('falls back to the offline store at once while Redis is down, and logs the outage once', async () => {
@@ -137,6 +176,16 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().checks.cache).toEqual({ ok: true, detail: expect.stringMatching(/^degraded: the cache is unreachable .*offline store$/) });
+
+    // Both stores down: no vector can be read, so the process is not ready.
+    databaseDown = true;
+    try {
+      const neither = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(neither.statusCode).toBe(503);
+      expect(neither.json()).toMatchObject({ ready: false, checks: { models: { ok: true }, store: { ok: false, detail: expect.stringContaining('the database is unreachable') }, cache: { ok: false, detail: expect.stringContaining('the cache is unreachable') } } });
+    } finally {
+      databaseDown = false;
+    }
   });
 
   it('re-warms the online store from the offline store when Redis comes back empty', async () => {
