@@ -271,7 +271,8 @@ export class BarStreamConsumer {
    * Created again after the last entry this consumer processed (before the oldest batch of its that
    * failed, else where the group was when it started; 0 replays the stream, $ skips what came
    * meanwhile), logged, counted and alerted. A read ahead from the old group is dropped: its entries
-   * come after that position and are read again.
+   * come after that position and are read again. Every symbol's online vector is queued to be written
+   * again (republishEverySymbol), and the alert says whether the stream was lost too (Redis lost its data).
    */
   private async recreateGroup(error: Error): Promise<void> {
     const { key, group, consumer } = this.options;
@@ -288,18 +289,41 @@ export class BarStreamConsumer {
       const { startId } = this.options;
       [resumedAfter, from] = [this.startPosition ?? (startId === '$' || startId.includes('-') ? startId : `${startId}-0`), 'started'];
     }
-    const made = await recreateConsumerGroup(this.deps.redis, key, group, resumedAfter, failedFrom);
+    // An entry the lost stream held, by which a new stream of the same name is told from it.
+    const held = from === 'failed' ? failedFrom : from === 'processed' ? resumedAfter : undefined;
+    const made = await recreateConsumerGroup(this.deps.redis, key, group, resumedAfter, failedFrom, held);
     if (!made.created) {
       this.log(`stream consumer: consumer group ${group} of ${key} was missing (${error.message}) and exists again (another consumer or an operator created it): reading on`);
       return;
     }
     this.failedEntries.clear();
     this.stats.groupsRecreated++;
-    const lost: LostGroup = { resumedAfter, from, ...(made.firstAfterGap !== undefined ? { firstAfterGap: made.firstAfterGap } : {}), error: error.message };
+    this.republishEverySymbol();
+    const lost: LostGroup = {
+      resumedAfter,
+      from,
+      ...(made.firstAfterGap !== undefined ? { firstAfterGap: made.firstAfterGap } : {}),
+      error: error.message,
+      ...(made.streamLost !== undefined ? { streamLost: made.streamLost } : {}),
+    };
     this.log(`stream consumer: ${groupLostMessage(key, group, lost)}`);
     await raiseAlert(this.deps.store, groupLostAlert(key, group, consumer, lost), { channels: [...(this.deps.alertChannels ?? [])] }).catch((e: unknown) =>
       this.log(`stream consumer: cannot raise the ${STREAM_GROUP_LOST_RULE} alert: ${(e as Error).message}`),
     );
+  }
+
+  /**
+   * Every symbol's vector, as at start, written again a chunk per loop turn: a lost group mostly
+   * means Redis lost its data (a restart without persistence), and the online vectors with it, and
+   * otherwise a symbol without a new bar would have none until its next one (the API answering
+   * from older offline rows, or 404). A stored vector that is newer stays (replaceOnlineFeatures).
+   */
+  private republishEverySymbol(): void {
+    const now = Date.now();
+    for (const updater of this.updaters) {
+      updater.refreshCrossSection(updater.datesLackingCrossSection(), now);
+      this.queueRepublish(updater, this.windows.symbols());
+    }
   }
 
   private async pollStep(): Promise<number> {
@@ -479,7 +503,14 @@ export class BarStreamConsumer {
       }
       for (const s of chunk) queue.delete(s);
       if (queue.size === 0) this.republish.delete(updater);
-      if (chunk.length > 0) this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk, this.deps.signing);
+      if (chunk.length === 0) continue;
+      try {
+        this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk, this.deps.signing);
+      } catch (error) {
+        // The online store is unreachable (Redis restarting): the chunk waits for the next turn rather than being dropped.
+        this.queueRepublish(updater, chunk);
+        throw error;
+      }
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { AlertInput } from '../alerts/alert';
 import { entryTimeMs } from './live-bar';
+import type { StreamLost } from './redis-streams';
 
 export const STREAM_ENTRIES_LOST_RULE = 'stream_entries_lost';
 
@@ -68,6 +69,12 @@ export interface LostGroup {
   firstAfterGap?: string;
   /** Why reads failed (Redis's NOGROUP message). */
   error: string;
+  /**
+   * The stream went with the group: `missing`, the key was gone; `replaced`, the stream there did not
+   * hold an entry this consumer had read, and never lost one (neither trimmed nor deleted from): producers wrote to a new stream since.
+   * Either way Redis lost its data (a restart without persistence) or the stream was deleted.
+   */
+  streamLost?: StreamLost;
 }
 
 export function groupLostMessage(key: string, group: string, lost: LostGroup): string {
@@ -75,9 +82,13 @@ export function groupLostMessage(key: string, group: string, lost: LostGroup): s
   const why =
     lost.from === 'processed' ? 'the last entry this consumer processed' : lost.from === 'failed' ? 'just before the oldest batch of this consumer that failed and was still to be retried' : 'where the group was when this consumer started (it had processed nothing since)';
   const gap = lost.firstAfterGap === undefined ? '' : ` The stream holds nothing between that position and id ${lost.firstAfterGap} (appended ${timeOf(lost.firstAfterGap)}): entries appended in between may have been trimmed (MAXLEN) and cannot be counted; import or replay the bars of that period.`;
+  const stream =
+    lost.streamLost === undefined
+      ? ''
+      : `${lost.streamLost === 'missing' ? ` The stream ${key} itself was gone` : ` The stream ${key} itself had been replaced (it does not hold the entries this consumer read, yet never lost one: producers wrote to a new one since)`}: Redis lost its data (restarted without persistence?) or the stream was deleted. Entries appended before that and not yet stored are lost with it; every symbol's online vector is written again from this consumer's windows.`;
   return (
-    `Consumer group ${group} of ${key} was deleted while consumers were reading it (${lost.error.slice(0, 200)}); it was created again and reads go on ${position}, ${why}. ` +
-    `Entries after it are read again (a repeat changes nothing); any at or before it that another consumer of the group had read and not acknowledged were dropped with the group.${gap}`
+    `Consumer group ${group} of ${key} was ${lost.streamLost === undefined ? 'deleted' : 'lost'} while consumers were reading it (${lost.error.slice(0, 200)}); it was created again and reads go on ${position}, ${why}. ` +
+    `Entries after it are read again (a repeat changes nothing); any at or before it that another consumer of the group had read and not acknowledged were dropped with the group.${stream}${gap}`
   );
 }
 

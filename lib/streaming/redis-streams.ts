@@ -98,12 +98,19 @@ export function isNoGroupError(error: unknown): boolean {
  * nothing after it was deleted (trimming removes the oldest first), the entries added less those
  * after it (counted up to 100,000; beyond, left unknown). When the stream's first entry is after
  * ARGV[3] (the entry due next when known, else ARGV[2]; or the stream is empty), entries before it
- * may have been trimmed and how many cannot be told: that entry (the newest id) is returned. Returns {0} when the group exists, else {1, the
- * counter or '', that entry or ''}.
+ * may have been trimmed and how many cannot be told: that entry (the newest id) is returned. Whether
+ * the stream itself was lost: 'missing' when the key does not exist; 'replaced' when it does not hold
+ * ARGV[4] (an entry the old stream held, '' when none is known) though it never lost an entry
+ * (its length is every entry ever added: neither trimmed nor XDEL; Redis 7): a new stream of that
+ * name, the old one gone (Redis lost its data).
+ * Returns {0} when the group exists, else {1, the counter or '', that entry or '', 'missing',
+ * 'replaced' or ''}.
  */
 const RECREATE_GROUP = `${LUA_FIELDS}${LUA_OLDER}local read
 local gap = ''
+local lost = 'missing'
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  lost = ''
   for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     if fields(row)['name'] == ARGV[1] then return {0} end
   end
@@ -112,6 +119,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local newest = s['last-generated-id']
   local first = s['first-entry'] and s['first-entry'][1]
   local deleted = s['max-deleted-entry-id']
+  if ARGV[4] ~= '' and added and added == s['length'] and #redis.call('XRANGE', KEYS[1], ARGV[4], ARGV[4]) == 0 then lost = 'replaced' end
   if ARGV[2] == '$' or (added and not older(ARGV[2], newest)) then read = added
   elseif not first then gap = newest
   elseif older(ARGV[3], first) then gap = first
@@ -125,7 +133,7 @@ if not created or (type(created) == 'table' and created['err']) then
   redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
   read = nil
 end
-return {1, read and string.format('%d', read) or '', gap}`;
+return {1, read and string.format('%d', read) or '', gap, lost}`;
 
 export interface RecreatedGroup {
   /** False: the group existed (another consumer, or an operator, had created it again). */
@@ -134,17 +142,23 @@ export interface RecreatedGroup {
   entriesRead?: number;
   /** The stream's first entry (its newest id when empty), when after the position: entries up to it may have been trimmed, uncounted. */
   firstAfterGap?: string;
+  /** The stream was lost with the group: `missing`, no such key; `replaced`, a new stream of that name (it does not hold `held`, and never lost an entry). */
+  streamLost?: StreamLost;
 }
+
+export type StreamLost = 'missing' | 'replaced';
 
 /**
  * Creates the group again after `afterId` (its next read delivers the entries after it; `$`: after
  * the newest), unless it exists. `next`: the entry due next, when known (a trimmed stream whose first
- * entry is `next` has lost nothing the group needs).
+ * entry is `next` has lost nothing the group needs). `held`: an entry the stream is known to have
+ * held (one the consumer read), by which a new stream of the same name is told from the old one.
  */
-export async function recreateConsumerGroup(redis: Redis, key: string, group: string, afterId: string, next = afterId): Promise<RecreatedGroup> {
-  const [created, read = '', gap = ''] = ((await redis.call('EVAL', [RECREATE_GROUP, 1, key, group, afterId, next === '$' ? afterId : next])) as unknown[]).map(String);
+export async function recreateConsumerGroup(redis: Redis, key: string, group: string, afterId: string, next = afterId, held?: string): Promise<RecreatedGroup> {
+  const args = [RECREATE_GROUP, 1, key, group, afterId, next === '$' ? afterId : next, held ?? ''];
+  const [created, read = '', gap = '', lost = ''] = ((await redis.call('EVAL', args)) as unknown[]).map(String);
   if (created !== '1') return { created: false };
-  return { created: true, ...(read !== '' ? { entriesRead: Number(read) } : {}), ...(gap !== '' ? { firstAfterGap: gap } : {}) };
+  return { created: true, ...(read !== '' ? { entriesRead: Number(read) } : {}), ...(gap !== '' ? { firstAfterGap: gap } : {}), ...(lost === 'missing' || lost === 'replaced' ? { streamLost: lost } : {}) };
 }
 
 /** The group's last-delivered id, or undefined when the stream or the group does not exist. */

@@ -1,0 +1,158 @@
+/**
+ * The stream consumer through a restart of a Redis that keeps nothing on disk (private redis-server
+ * this test kills and starts again, never the shared one; SQLite store): the stream, its group, the
+ * bar revision counters and the online vectors are all gone. The consumer creates the group again,
+ * says Redis lost its data, writes every symbol's online vector again from the windows it holds (not
+ * only those of symbols that get a new bar).
+ */
+import { Redis } from 'ioredis';
+import { listAlerts } from '../../lib/alerts/alert-store';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
+import { readOnlineFeatures } from '../../lib/features/online-features';
+import type { Bar } from '../../lib/market-data/bar';
+import { readBarCsv } from '../../lib/market-data/csv-reader';
+import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
+import { countBars, upsertBars } from '../../lib/store/bars';
+import { BarStreamConsumer } from '../../lib/streaming/consumer';
+import { STREAM_GROUP_LOST_RULE } from '../../lib/streaming/lost-entries';
+import { BarStreamProducer } from '../../lib/streaming/producer';
+import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
+import { startRedis, stateDir, type Service } from '../helpers/hosts';
+import { freePort } from '../helpers/worker-process';
+
+const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
+const CUT = '2018-01-02';
+const ALL: Bar[] = generateSyntheticMarket({ symbols: 8, from: '2016-01-04', to: '2018-06-29', seed: 11, plantErrors: false }).files.flatMap((f) =>
+  readBarCsv(f.csv, { source: f.fileName }).bars.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })),
+);
+/** The live bars in the order a feed sends them: by date, then symbol. */
+const LIVE = ALL.filter((b) => b.date >= CUT)
+  .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : 1))
+  .map((b) => ({ ...b, source: 'test' }));
+const DAYS = [...new Set(LIVE.map((b) => b.date))];
+const SYMBOLS = [...new Set(ALL.map((b) => b.symbol))].sort();
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the stream consumer through a Redis restart that lost every key (private redis-server, SQLite store)', () => {
+  const key = 'test:redis-restart:bars';
+  let port: number;
+  let dir: string;
+  let server: Service;
+  let t: TestDatabase;
+  let redis: Redis;
+  let cache: RedisCache;
+  let c: BarStreamConsumer;
+  let logs: string[];
+
+  const drain = async (): Promise<void> => {
+    while ((await c.pollOnce()) > 0);
+    await c.flush();
+  };
+  const vectors = async (): Promise<Record<string, string | undefined>> => {
+    const out: Record<string, string | undefined> = {};
+    for (const s of SYMBOLS) out[s] = (await readOnlineFeatures(cache, SET.version, s, '2099-01-01'))?.asOf;
+    return out;
+  };
+  /** Kills redis-server and starts an empty one on the same port; returns once both clients are connected again. */
+  const restartRedis = async (): Promise<void> => {
+    const exited = new Promise((r) => server.process.once('exit', r));
+    server.process.kill('SIGKILL');
+    await exited;
+    server = await startRedis('127.0.0.1', port, dir);
+    await eventually('the clients to reconnect', async () => (cache.available && (await redis.ping()) === 'PONG' ? true : undefined));
+  };
+
+  beforeEach(async () => {
+    port = await freePort();
+    dir = stateDir('mlp-redis-restart-');
+    server = await startRedis('127.0.0.1', port, dir);
+    const url = `redis://127.0.0.1:${port}/0`;
+    t = await createSqliteTestDatabase();
+    redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    redis.on('error', () => undefined);
+    cache = new RedisCache(url, 'mlp:', { log: () => undefined });
+    logs = [];
+    await upsertBars(t.store, ALL.filter((b) => b.date < CUT));
+    c = new BarStreamConsumer(
+      { redis, store: t.store, cache, featureSets: [SET], log: (line) => logs.push(line) },
+      { key, group: 'ingest', consumer: 'c1', batchSize: 60, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false },
+    );
+    // Five live days, a batch each: every symbol's vector is on the fifth.
+    const producer = new BarStreamProducer(redis, { key });
+    for (const day of DAYS.slice(0, 5)) {
+      await producer.publish(LIVE.filter((b) => b.date === day));
+      await drain();
+    }
+    expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[4]])));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await c?.close();
+    await cache?.close();
+    redis?.disconnect();
+    await t?.drop();
+    await server?.stop();
+  });
+
+  it('writes every symbol vector again, not only those of the symbols a bar comes for', async () => {
+    await restartRedis();
+    expect(await redis.exists(key)).toBe(0);
+    // The producer writes first (the stream exists again, without the entries before the restart); the next day of half the symbols.
+    const half = SYMBOLS.slice(0, 4);
+    await new BarStreamProducer(redis, { key }).publish(LIVE.filter((b) => b.date === DAYS[5] && half.includes(b.symbol)));
+    await drain();
+
+    expect(await countBars(t.store, { from: CUT })).toBe(8 * 5 + 4);
+    expect(c.stats).toMatchObject({ groupsRecreated: 1, barsDuplicate: 0 });
+    // Before, the other half had no online vector until their next bar (the API fell back to older offline rows or answered 404).
+    expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, half.includes(s) ? DAYS[5] : DAYS[4]])));
+
+    const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].evidence).toMatchObject({ stream: key, from: 'processed', streamLost: 'replaced' });
+    expect(alerts[0].message).toContain('Redis lost its data');
+    expect(logs.some((l) => l.includes('Redis lost its data'))).toBe(true);
+  });
+
+  it('says the stream itself was gone when nothing was appended since, and writes every vector again', async () => {
+    await restartRedis();
+    await drain();
+    expect(c.stats.groupsRecreated).toBe(1);
+    expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[4]])));
+    const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].evidence).toMatchObject({ stream: key, streamLost: 'missing' });
+    expect(alerts[0].message).toContain(`The stream ${key} itself was gone`);
+    expect(alerts[0].message).toContain('Redis lost its data');
+  });
+
+  it('vectors the online store refuses to take (Redis still reconnecting) are written on a later turn, not dropped', async () => {
+    await restartRedis();
+    const refuse = jest.spyOn(cache, 'setIfUnchanged').mockRejectedValue(new Error('Connection is closed.'));
+    await expect(c.pollOnce()).rejects.toThrow('Connection is closed.');
+    expect(c.stats.groupsRecreated).toBe(1);
+    refuse.mockRestore();
+    await drain();
+    expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[4]])));
+  });
+
+  it('a group deleted by hand (Redis kept its data) is not said to be a Redis restart', async () => {
+    await redis.call('XGROUP', ['DESTROY', key, 'ingest']);
+    await drain();
+    expect(c.stats.groupsRecreated).toBe(1);
+    const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
+    expect(alerts).toHaveLength(1);
+    expect((alerts[0].evidence as Record<string, unknown>).streamLost).toBeUndefined();
+    expect(alerts[0].message).not.toContain('Redis lost its data');
+  });
+});
