@@ -7,6 +7,12 @@
  * global counter move by exactly its own increment knows nobody else wrote in between; otherwise it
  * reads the hash and reloads the symbols whose counters moved. Counters move only after the store
  * commit, so a reload always sees the bars behind them.
+ *
+ * Redis restarted without persistence (or the keys deleted) restarts the counters at 0. A global
+ * counter found below the one known says so (it only ever goes up): every counter is then compared
+ * with 0, so this consumer's own writes are not taken for another's (each symbol's window was reloaded
+ * once, for nothing) and the symbols others wrote since the restart still are. A restart the counter
+ * has already been written past unseen is told only by the consumer (countersLost).
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -40,6 +46,12 @@ export class BarRevisions {
     for (const [symbol, value] of Object.entries(all)) this.known.set(symbol, Number(value));
   }
 
+  /** Redis lost the counters (they restart at 0): every symbol counted since by anyone is a change. */
+  countersLost(): void {
+    this.global = 0;
+    this.known.clear();
+  }
+
   /** Records this consumer's write of `symbols`; returns symbols another consumer changed meanwhile. */
   async afterWrite(symbols: readonly string[]): Promise<string[]> {
     if (symbols.length === 0) return this.check();
@@ -51,6 +63,8 @@ export class BarRevisions {
       throw new Error(`updating bar revisions failed: ${(error as Error).message}`, { cause: error });
     }
     const global = results[results.length - 1];
+    // An increment that took the global counter no higher than known: the counters restarted.
+    if (global <= this.global) this.countersLost();
     const foreign: string[] = [];
     symbols.forEach((s, i) => {
       const value = results[i];
@@ -80,6 +94,7 @@ export class BarRevisions {
   async check(): Promise<string[]> {
     const global = Number((await this.redis.get(this.globalKey)) ?? 0);
     if (global === this.global) return [];
+    if (global < this.global) this.countersLost();
     const changed = await this.diff();
     this.global = global;
     return changed;

@@ -298,6 +298,8 @@ export class BarStreamConsumer {
     }
     this.failedEntries.clear();
     this.stats.groupsRecreated++;
+    // Redis lost its data: the bar revision counters restarted at 0 with the stream.
+    if (made.streamLost !== undefined) this.revisions.countersLost();
     this.republishEverySymbol();
     const lost: LostGroup = {
       resumedAfter,

@@ -3,7 +3,8 @@
  * this test kills and starts again, never the shared one; SQLite store): the stream, its group, the
  * bar revision counters and the online vectors are all gone. The consumer creates the group again,
  * says Redis lost its data, writes every symbol's online vector again from the windows it holds (not
- * only those of symbols that get a new bar).
+ * only those of symbols that get a new bar) and takes the restarted revision counters for what they
+ * are (no window reloaded for its own writes).
  */
 import { Redis } from 'ioredis';
 import { listAlerts } from '../../lib/alerts/alert-store';
@@ -14,6 +15,8 @@ import type { Bar } from '../../lib/market-data/bar';
 import { readBarCsv } from '../../lib/market-data/csv-reader';
 import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
 import { countBars, upsertBars } from '../../lib/store/bars';
+import { BarRevisions } from '../../lib/streaming/bar-revisions';
+import { BarWindows } from '../../lib/streaming/bar-windows';
 import { BarStreamConsumer } from '../../lib/streaming/consumer';
 import { STREAM_GROUP_LOST_RULE } from '../../lib/streaming/lost-entries';
 import { BarStreamProducer } from '../../lib/streaming/producer';
@@ -104,18 +107,21 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     await server?.stop();
   });
 
-  it('writes every symbol vector again, not only those of the symbols a bar comes for', async () => {
+  it('writes every symbol vector again, not only those of the symbols a bar comes for, and reloads no window for its own writes', async () => {
     await restartRedis();
     expect(await redis.exists(key)).toBe(0);
     // The producer writes first (the stream exists again, without the entries before the restart); the next day of half the symbols.
     const half = SYMBOLS.slice(0, 4);
     await new BarStreamProducer(redis, { key }).publish(LIVE.filter((b) => b.date === DAYS[5] && half.includes(b.symbol)));
+    const reload = jest.spyOn(BarWindows.prototype, 'reload');
     await drain();
 
     expect(await countBars(t.store, { from: CUT })).toBe(8 * 5 + 4);
     expect(c.stats).toMatchObject({ groupsRecreated: 1, barsDuplicate: 0 });
     // Before, the other half had no online vector until their next bar (the API fell back to older offline rows or answered 404).
     expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, half.includes(s) ? DAYS[5] : DAYS[4]])));
+    // The revision counters restarted at 0: before, each symbol this consumer wrote was taken for another consumer's write and its window read again.
+    expect(reload.mock.calls.map(([, symbols]) => symbols).filter((symbols) => symbols.length > 0)).toEqual([]);
 
     const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
     expect(alerts).toHaveLength(1);
@@ -144,6 +150,24 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     refuse.mockRestore();
     await drain();
     expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[4]])));
+  });
+
+  it('bar revision counters that restarted at 0: a consumer\'s own writes are not taken for others\', the others\' since still are', async () => {
+    const a = new BarRevisions(redis, 'test:redis-restart:revisions');
+    const b = new BarRevisions(redis, 'test:redis-restart:revisions');
+    await Promise.all([a.init(), b.init()]);
+    for (let i = 0; i < 3; i++) {
+      expect(await a.afterWrite(['SYN01', 'SYN02'])).toEqual([]);
+      expect(await b.check()).toEqual(['SYN01', 'SYN02']);
+    }
+    await redis.flushdb();
+    // Nothing written since: nothing changed.
+    expect(await a.check()).toEqual([]);
+    expect(await b.afterWrite(['SYN03'])).toEqual([]);
+    // Before, SYN01 (counter 1 against the 3 known) was taken for another consumer's write.
+    expect(await a.afterWrite(['SYN01'])).toEqual(['SYN03']);
+    expect(await b.check()).toEqual(['SYN01']);
+    expect(await b.afterWrite(['SYN01'])).toEqual([]);
   });
 
   it('a group deleted by hand (Redis kept its data) is not said to be a Redis restart', async () => {
