@@ -18,21 +18,30 @@ function decimalValue(value: unknown): unknown {
   return DECIMAL.test(value) ? Number(value) : Number.NaN;
 }
 
-export function numberFlag(flag: string, range: { int?: boolean; min?: number; max?: number } = {}) {
+/** The values a numeric flag takes: whole numbers only (`int`), at least `min`, at most `max`, above `above` (a pace, a factor). */
+export interface NumberFlagRange {
+  int?: boolean;
+  min?: number;
+  max?: number;
+  above?: number;
+}
+
+export function numberFlag(flag: string, range: NumberFlagRange = {}) {
   const { z } = lazy.zod();
   const kind = range.int ? 'a whole number' : 'a number';
   const bounds =
     range.min !== undefined && range.max !== undefined ? ` from ${range.min} to ${range.max}` : range.min !== undefined ? ` of at least ${range.min}` : range.max !== undefined ? ` of at most ${range.max}` : '';
-  const message = `${flag} must be ${kind}${bounds}`;
+  const message = `${flag} must be ${kind}${range.above !== undefined ? ` above ${range.above}${bounds.replace(/^ of/, ' and')}` : bounds}`;
   let schema = z.number({ error: message });
   if (range.int) schema = schema.int({ error: message });
   if (range.min !== undefined) schema = schema.min(range.min, { error: message });
   if (range.max !== undefined) schema = schema.max(range.max, { error: message });
+  if (range.above !== undefined) schema = schema.gt(range.above, { error: message });
   return z.preprocess(decimalValue, schema);
 }
 
 /** The flag's value as a number, or an Error naming the command (`command: ` first, when given), the flag and the values it takes. */
-export function parseNumberFlag(flag: string, value: unknown, range: { int?: boolean; min?: number; max?: number } = {}, command?: string): number {
+export function parseNumberFlag(flag: string, value: unknown, range: NumberFlagRange = {}, command?: string): number {
   const parsed = numberFlag(flag, range).safeParse(value);
   if (!parsed.success) throw new Error(`${command ? `${command}: ` : ''}${parsed.error.issues[0].message}, got "${String(value)}"`);
   return parsed.data;

@@ -8,91 +8,15 @@
  *   npm run stream:replay -- --csv data/ --max --drift-column volume --drift-factor 3 --drift-from 2017-06-01
  *   npm run stream:replay -- --poll-stooq --symbols AAPL,MSFT --poll-interval-seconds 300
  */
-import { Command } from 'commander';
-import { z } from 'zod';
-import { isIsoDate } from '../lib/calendar/dates';
 import { loadConfig } from '../lib/config';
-import { describeValidationError } from '../lib/errors';
-import { csvFormatSchema } from '../lib/market-data/csv-formats';
 import { StooqProvider } from '../lib/market-data/providers/stooq';
 import { openDatabase } from '../lib/store/database';
 import { PollingBarProvider, pipeProviderToStream } from '../lib/streaming/live-provider';
 import type { LiveBarInput } from '../lib/streaming/live-bar';
-import { BarStreamProducer, DEFAULT_STREAM_MAX_LEN } from '../lib/streaming/producer';
+import { BarStreamProducer } from '../lib/streaming/producer';
 import { openStreamRedis } from '../lib/streaming/redis-streams';
-import { DRIFT_COLUMNS, injectDrift, loadCsvBarsForReplay, loadStoredBarsForReplay, replayToStream, type ReplayPace } from '../lib/streaming/replay';
-
-const isoDate = z.string().refine(isIsoDate, 'expected YYYY-MM-DD');
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
-  .pipe(z.array(z.string().min(1)).min(1));
-const positive = z.coerce.number().positive();
-
-const flagsSchema = z
-  .object({
-    csv: z.string().min(1).optional(),
-    fromStore: z.boolean().default(false),
-    pollStooq: z.boolean().default(false),
-    format: csvFormatSchema.default('auto'),
-    symbols: list.optional(),
-    from: isoDate.optional(),
-    to: isoDate.optional(),
-    barsPerSecond: positive.optional(),
-    daysPerSecond: positive.optional(),
-    max: z.boolean().default(false),
-    driftColumn: z.enum(DRIFT_COLUMNS).optional(),
-    driftFactor: positive.optional(),
-    driftFrom: isoDate.optional(),
-    driftSymbols: list.optional(),
-    stream: z.string().min(1).max(200).optional(),
-    group: z.string().min(1).max(200).optional(),
-    maxBacklog: z.coerce.number().int().min(0).default(200_000),
-    maxLen: z.coerce.number().int().min(1000).default(DEFAULT_STREAM_MAX_LEN),
-    pollIntervalSeconds: positive.default(60),
-    lookbackDays: z.coerce.number().int().min(1).max(3650).default(10),
-    stooqUrl: z.url().optional(),
-  })
-  .superRefine((f, ctx) => {
-    const sources = [f.csv !== undefined, f.fromStore, f.pollStooq].filter(Boolean).length;
-    if (sources !== 1) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'give exactly one source: --csv <file|folder>, --from-store or --poll-stooq' });
-    if ([f.barsPerSecond !== undefined, f.daysPerSecond !== undefined, f.max].filter(Boolean).length > 1) ctx.addIssue({ code: 'custom', path: ['max'], message: 'give at most one pace: --bars-per-second, --days-per-second or --max' });
-    const drift = [f.driftColumn, f.driftFactor, f.driftFrom];
-    if (drift.some((d) => d !== undefined) && drift.some((d) => d === undefined)) ctx.addIssue({ code: 'custom', path: ['driftColumn'], message: 'a drift needs --drift-column, --drift-factor and --drift-from together' });
-    if (f.pollStooq && !f.symbols) ctx.addIssue({ code: 'custom', path: ['symbols'], message: '--poll-stooq needs --symbols' });
-  });
-type Flags = z.infer<typeof flagsSchema>;
-
-function parseFlags(): Flags {
-  const opts = new Command()
-    .name('replay-stream')
-    .option('--csv <path>', 'CSV file or folder (same formats as ingestion)')
-    .option('--from-store', 'replay bars from the store (DATABASE_URL)')
-    .option('--poll-stooq', 'publish Stooq’s newest daily bars of --symbols until stopped')
-    .option('--format <format>', 'CSV format: auto, sp500, yahoo, stooq')
-    .option('--symbols <list>', 'comma-separated symbols (default: all)')
-    .option('--from <date>', 'first date')
-    .option('--to <date>', 'last date')
-    .option('--bars-per-second <n>', 'pace in bars per second')
-    .option('--days-per-second <n>', 'pace in trading days per second (each day’s bars at once)')
-    .option('--max', 'as fast as possible (the default)')
-    .option('--drift-column <column>', `scale this column: ${DRIFT_COLUMNS.join(', ')}`)
-    .option('--drift-factor <x>', 'by this factor')
-    .option('--drift-from <date>', 'from this date on')
-    .option('--drift-symbols <list>', 'only for these symbols (default: all)')
-    .option('--stream <key>', 'stream key (default: STREAM_KEY)')
-    .option('--group <name>', 'consumer group whose unread backlog bounds the replay (default: STREAM_GROUP)')
-    .option('--max-backlog <n>', 'pause while the group has more unread entries than this (0: never pause)')
-    .option('--max-len <n>', 'approximate stream length cap (XADD MAXLEN ~)')
-    .option('--poll-interval-seconds <n>', 'time between Stooq polls')
-    .option('--lookback-days <n>', 'days re-read on every poll (late and corrected bars)')
-    .option('--stooq-url <url>', 'Stooq base URL (default https://stooq.com)')
-    .parse()
-    .opts();
-  const parsed = flagsSchema.safeParse(opts);
-  if (!parsed.success) throw new Error(`invalid flags: ${describeValidationError(parsed.error)}`);
-  return parsed.data;
-}
+import { injectDrift, loadCsvBarsForReplay, loadStoredBarsForReplay, replayToStream, type ReplayPace } from '../lib/streaming/replay';
+import { parseReplayFlags, type ReplayFlags as Flags } from './replay-stream-flags';
 
 function paceOf(flags: Flags): ReplayPace {
   if (flags.barsPerSecond !== undefined) return { kind: 'bars', perSecond: flags.barsPerSecond };
@@ -117,7 +41,7 @@ async function loadBars(flags: Flags, databaseUrl: string): Promise<LiveBarInput
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const flags = parseFlags();
+  const flags = parseReplayFlags(process.argv.slice(2));
   const key = flags.stream ?? config.streamKey;
   const group = flags.group ?? config.streamGroup;
   const redis = openStreamRedis(config.redisUrl, 'The replay producer');

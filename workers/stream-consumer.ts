@@ -4,62 +4,21 @@
  * STREAM_METRICS_ADDRESS. SIGINT/SIGTERM finish and acknowledge the current batch, then exit.
  *   npm run stream:consume -- [--consumer name] [--batch-size 20000] [--feature-set fs-…|file.json …]
  */
-import os from 'node:os';
-import { Command } from 'commander';
-import { z } from 'zod';
 import { alertChannelNames } from '../lib/alerts/channels';
 import { openArtifactStore } from '../lib/artifacts/artifact-store';
 import { openCache } from '../lib/cache/open-cache';
 import { configuredSigning, loadConfig } from '../lib/config';
-import { describeValidationError } from '../lib/errors';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { openDatabase } from '../lib/store/database';
 import { BarStreamConsumer } from '../lib/streaming/consumer';
 import { resolveStreamFeatureSets } from '../lib/streaming/feature-sets';
 import { openStreamRedis } from '../lib/streaming/redis-streams';
 import { totalOf } from '../lib/streaming/stream-metrics';
-
-const int = (min: number) => z.coerce.number().int().min(min);
-const flagsSchema = z.object({
-  consumer: z.string().regex(/^[\w.@:-]{1,200}$/, 'letters, digits and _ . @ : - only').default(`${os.hostname()}-${process.pid}`),
-  batchSize: int(1).max(50_000).optional(),
-  blockMs: int(1).max(60_000).optional(),
-  claimIdleMs: int(0).optional(),
-  claimIntervalMs: int(10).optional(),
-  maxDeliveries: int(1).optional(),
-  windowBars: int(30).optional(),
-  crossSectionIntervalMs: int(0).optional(),
-  outcomeIntervalMs: int(0).optional(),
-  startId: z.string().optional(),
-  featureSet: z.array(z.string().min(1)).default([]),
-  logEverySeconds: int(1).default(30),
-});
-
-function parseFlags(): z.infer<typeof flagsSchema> {
-  const opts = new Command()
-    .name('stream-consumer')
-    .option('--consumer <name>', 'consumer name in the group (default: host-pid)')
-    .option('--batch-size <n>', 'entries per read')
-    .option('--block-ms <ms>', 'how long a read waits for entries')
-    .option('--claim-idle-ms <ms>', 'take over entries pending longer than this')
-    .option('--claim-interval-ms <ms>', 'how often to look for them')
-    .option('--max-deliveries <n>', 'deliveries before an entry that keeps failing is dead-lettered')
-    .option('--window-bars <n>', 'bars per symbol kept for the online features')
-    .option('--cross-section-interval-ms <ms>', 'longest wait before an incomplete date’s cross-section is recomputed')
-    .option('--outcome-interval-ms <ms>', 'longest wait before matured outcomes are recorded')
-    .option('--start-id <id>', 'where a new group starts: 0 (whole stream) or $ (new entries only)')
-    .option('--feature-set <ref...>', 'feature-set versions or JSON files to keep online (default: those of the served models)')
-    .option('--log-every-seconds <n>', 'progress line interval')
-    .parse()
-    .opts();
-  const parsed = flagsSchema.safeParse(opts);
-  if (!parsed.success) throw new Error(`invalid flags: ${describeValidationError(parsed.error)}`);
-  return parsed.data;
-}
+import { parseStreamConsumerFlags } from './stream-consumer-flags';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const flags = parseFlags();
+  const flags = parseStreamConsumerFlags(process.argv.slice(2));
   const redis = openStreamRedis(config.redisUrl, 'The stream consumer');
   const blockingRedis = redis.duplicate();
   const store = await openDatabase(config.databaseUrl);
