@@ -127,6 +127,9 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     expect(alerts).toHaveLength(1);
     expect(alerts[0].evidence).toMatchObject({ stream: key, from: 'processed', streamLost: 'replaced' });
     expect(alerts[0].message).toContain('Redis lost its data');
+    // The entries before the producer's first one since went with the stream: not a matter of trimming.
+    expect(alerts[0].evidence).toHaveProperty('firstAfterGap');
+    expect(alerts[0].message).not.toContain('trimmed');
     expect(logs.some((l) => l.includes('Redis lost its data'))).toBe(true);
   });
 
