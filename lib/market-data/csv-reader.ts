@@ -480,12 +480,15 @@ const NYSE_OPEN_MINUTES = 9 * 60 + 30;
 
 /**
  * Why a date stamped with a time of day (`2017-01-03 11:30:00`, `2017-01-03T16:30:00Z`) is a bar
- * taken during its own session, or undefined. The time is New York's (`Z`: UTC, converted); strictly
- * after the 09:30 open and before that day's close (16:00, or an early close) it is inside the
- * session, so the bar's close is a mid-session price and its volume part of the day's: unfinished,
- * whenever the file is imported (`session_not_closed` judges by the import's clock and cannot see a
- * file first read the next day). A time at the open or the close, after the close, or at midnight
- * (the usual stamps of daily bars) is the date's label.
+ * taken during its own session or before it opened, or undefined. The time is New York's (`Z`: UTC,
+ * converted); strictly after the 09:30 open and before that day's close (16:00, or an early close)
+ * it is inside the session, so the bar's close is a mid-session price and its volume part of the
+ * day's: unfinished, whenever the file is imported (`session_not_closed` judges by the import's
+ * clock and cannot see a file first read the next day). Strictly after midnight and before the
+ * open (`2018-02-01 08:00:00`) none of the session had traded: the bar is an earlier session's
+ * stamped the next morning, or a pre-market one, never the date's. A time at midnight, the open,
+ * the close or after the close (the usual stamps of daily bars) is the date's label; so is a time
+ * on another New York day than the date (a UTC midnight is the evening before).
  */
 export function midSessionStamp(text: string, date: string): string | undefined {
   const m = STAMPED.exec(text.trim());
@@ -502,8 +505,11 @@ export function midSessionStamp(text: string, date: string): string | undefined 
   const close = day === date ? nyseCloseTime(day) : undefined;
   if (close === undefined) return undefined;
   const closeMinutes = Number(close.slice(0, 2)) * 60 + Number(close.slice(3, 5));
-  if (minutes <= NYSE_OPEN_MINUTES || minutes >= closeMinutes) return undefined;
+  if (minutes === 0 || minutes === NYSE_OPEN_MINUTES || minutes >= closeMinutes) return undefined;
   const at = `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(Math.floor(minutes % 60)).padStart(2, '0')}`;
+  if (minutes < NYSE_OPEN_MINUTES) {
+    return `date "${excerpt(text.trim(), 40)}" is stamped ${at} New York time, before the 09:30 open of the ${date} session (09:30 to ${close}): none of that session had traded, so the bar is an earlier session's (stamped the next morning) or a pre-market one, not the ${date} bar; export daily bars stamped at midnight, at the close or after it`;
+  }
   return `date "${excerpt(text.trim(), 40)}" is stamped ${at} New York time, inside the ${date} session (09:30 to ${close}): the bar was taken before the close, so its close is a mid-session price and its volume part of the day's; export daily bars after the close`;
 }
 
@@ -1224,7 +1230,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       return true;
     }
     // A date stamped with a time inside its own session (`2017-01-03 11:30:00`) is a bar taken
-    // before the close: an unfinished bar, whenever the file is imported.
+    // before the close: an unfinished bar, whenever the file is imported; one stamped before the
+    // open (`2017-01-03 08:00:00`) is not the date's bar at all.
     let midSession = midSessionStamp(dateText, date);
     // A time of day in a column of its own (`Date,Time,Open,…`) stamps the bar as one in the date would.
     const timeText = timeCol === undefined ? '' : (fields[timeCol] ?? '').trim();

@@ -22,7 +22,7 @@ export const QUALITY_RULES = {
   invalid_date: { severity: 'reject', meaning: "date is not a real YYYY-MM-DD (or YYYYMMDD, or slash) date, or a time after it is not a real time of day; slash dates are M/D/YYYY unless a row of the file is valid only as D/M/YYYY (day above 12 first), then the file's are D/M/YYYY" },
   future_date: { severity: 'reject', meaning: "bar dated after the import's (or the live batch's) clock (New York date)" },
   session_not_closed: { severity: 'reject', meaning: "bar dated on the import's own New York trading day, read before that day's NYSE close (early closes included) plus a margin: an unfinished bar" },
-  mid_session_time: { severity: 'reject', meaning: 'date stamped with a time of day inside its own NYSE session (after the 09:30 open, before the close; New York time, a Z time converted): a bar taken before the close, unfinished' },
+  mid_session_time: { severity: 'reject', meaning: 'date stamped with a time of day inside its own NYSE session (after the 09:30 open, before the close; New York time, a Z time converted): a bar taken before the close, unfinished; or after midnight and before the open of the date: no bar of that session' },
   non_trading_day: { severity: 'reject', meaning: 'bar dated on a weekend or NYSE holiday' },
   missing_symbol: { severity: 'reject', meaning: 'no symbol column value and none from the file name' },
   non_positive_price: { severity: 'reject', meaning: 'open, high, low or close <= 0' },

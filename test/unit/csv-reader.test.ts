@@ -984,6 +984,22 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     expect(result.issues[2].message).toContain('inside the 2017-11-24 session (09:30 to 13:00)');
   });
 
+  it('rejects a bar stamped before the open of its own date (mid_session_time), New York time or Z converted, naming the cause', () => {
+    const text = [HEADER, '2018-02-01 08:00:00,10,11,9,10.5,100', '2018-02-02 00:00:01,10,11,9,10.5,100', '2018-02-05T13:00:00Z,10,11,9,10.5,100', '2018-02-06 09:29:59,10,11,9,10.5,100', '2018-02-07 09:30:00,10,11,9,10.5,100'].join('\n');
+    const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2018-02-07']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
+      ['mid_session_time', 2, '2018-02-01'],
+      ['mid_session_time', 3, '2018-02-02'],
+      ['mid_session_time', 4, '2018-02-05'],
+      ['mid_session_time', 5, '2018-02-06'],
+    ]);
+    expect(result.issues[0].message).toBe(
+      `date "2018-02-01 08:00:00" is stamped 08:00 New York time, before the 09:30 open of the 2018-02-01 session (09:30 to 16:00): none of that session had traded, so the bar is an earlier session's (stamped the next morning) or a pre-market one, not the 2018-02-01 bar; export daily bars stamped at midnight, at the close or after it`,
+    );
+    expect(result.issues[2].message).toContain('stamped 08:00 New York time, before the 09:30 open of the 2018-02-05 session');
+  });
+
   it.each([
     ['2017-01-03 16:00:00'],
     ['2017-01-03 09:30:00'],
@@ -991,6 +1007,8 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     ['2017-01-03 17:15'],
     ['2017-01-03T00:00:00.000Z'],
     ['2017-01-03T05:00:00Z'],
+    ['2017-07-05T04:00:00Z'],
+    ['2017-01-03T03:00:00Z'],
     ['2017-01-03T21:00:00Z'],
     ['2017-11-24 13:00:00'],
     ['2017-01-03'],
@@ -1024,6 +1042,8 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     ['4:00:00 p.m.', true],
     ['1600', true],
     ['12:00 AM', true],
+    ['8:00 AM', false],
+    ['0800', false],
     ['11:30 AM', false],
     ['1130', false],
     ['1:30 PM', false],
