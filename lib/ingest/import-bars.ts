@@ -21,6 +21,7 @@ import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, sweep
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
+import { plural } from '../plural';
 
 /** Small result of an import: ids and counts only, so it can travel in a Temporal payload. */
 export interface ImportSummary {
@@ -586,7 +587,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // data" says, and fails the same way: before, the import was published without it, naming nothing.
     if (request.source.kind === 'stooq' && inScope === 0 && read.bars.length > 0 && !read.issues.some((i) => keep(i.symbol, i.date))) {
       const dates = read.bars.map((b) => b.date).sort();
-      throw new BadInputError(`${s.source}: the provider's answer for ${s.symbol ?? read.bars[0].symbol} holds no row of the range asked (${request.from ?? 'the start'}..${request.to ?? 'today'}): its ${read.bars.length} rows span ${dates[0]}..${dates[dates.length - 1]}; nothing was imported (ask again, or ask for the range it holds)`, 'PROVIDER_REJECTED');
+      throw new BadInputError(`${s.source}: the provider's answer for ${s.symbol ?? read.bars[0].symbol} holds no row of the range asked (${request.from ?? 'the start'}..${request.to ?? 'today'}): its ${plural(read.bars.length, 'row')} span ${dates[0]}..${dates[dates.length - 1]}; nothing was imported (ask again, or ask for the range it holds)`, 'PROVIDER_REJECTED');
     }
     let outOfScopeIssues = 0;
     const undatedOut = undatedOutOfScope(read.bars, read.issues, request);

@@ -21,6 +21,7 @@ import {
 import { ALL_SPLITS, nearestSplit } from '../quality/splits';
 import { stooqTicker } from './stooq-symbols';
 import { canonicalSymbol, MAX_SYMBOL_LENGTH, shownAsSymbol, SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE } from './symbols';
+import { plural } from '../plural';
 
 /** A parsed row that passed field-level checks, with where it came from (rules run on these next). */
 export interface CandidateBar extends Bar {
@@ -991,7 +992,7 @@ export function readBarCsv(text: string, options: CsvReadOptions): CsvReadResult
       return other;
     }
     if (differ && better === 0) {
-      const message = `its slash dates have no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well (${mdyFit[0]} rows on trading days, ${mdyFit[1]} on the trading day after the row before); export the dates as YYYY-MM-DD`;
+      const message = `its slash dates have no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well (${plural(mdyFit[0], 'row')} on trading days, ${mdyFit[1]} on the trading day after the row before); export the dates as YYYY-MM-DD`;
       return { format: first.result.format, rowsRead: first.result.rowsRead, bars: [], issues: [issue('ambiguous_date_order', { symbol: null, date: null, source, line: null, message, raw: null })], unreadable: message };
     }
     const mixed = mixedDateOrder(first.slashRows ?? [], 'M/D/YYYY', source, first.result);

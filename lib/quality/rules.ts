@@ -6,6 +6,7 @@ import { binomialUpperTail } from '../stats/distributions';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
 import { issue, type QualityIssue } from './rules-catalog';
 import { ALL_SPLITS, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
+import { plural } from '../plural';
 
 /**
  * The exchange's calendar date at `now` (bars are dated in New York), as YYYY-MM-DD: a bar dated
@@ -471,7 +472,7 @@ export function endRowIssue(gap: EndRowGap, stored: StoredBetween): QualityIssue
   const order = `of a file in ${gap.ascending ? 'ascending' : 'descending'} date order`;
   const message =
     stored.count > 0
-      ? `dated ${row.date}, it stands ${where} ${order}, ${sessions} NYSE sessions from it (more than ${ORDER_TYPO_MIN_SESSIONS}), and the store holds ${stored.count} bars of ${row.symbol} between them (${stored.from}..${stored.to}) that the file lacks: a mistyped date${likely}; rejected, and a stored bar for ${row.date} is kept`
+      ? `dated ${row.date}, it stands ${where} ${order}, ${sessions} NYSE sessions from it (more than ${ORDER_TYPO_MIN_SESSIONS}), and the store holds ${plural(stored.count, 'bar')} of ${row.symbol} between them (${stored.from}..${stored.to}) that the file lacks: a mistyped date${likely}; rejected, and a stored bar for ${row.date} is kept`
       : `dated ${row.date}, it stands alone ${where} ${order}, ${sessions} NYSE sessions from it (more than ${END_ROW_LONE_MAX_SESSIONS}), with no stored bar of ${row.symbol} between them: a single row a month or more beyond the rest is far more often a mistyped date than a listing or a halt${likely}; rejected, and a stored bar for ${row.date} is kept. If its date is right, import it again once the file holds more rows on its side of the gap (a row with neighbours is not judged so)`;
   return issue('out_of_order_date', { symbol: row.symbol, date: row.date, source: row.source, line: row.line, raw: row.raw, message });
 }
@@ -858,7 +859,7 @@ export function seriesIssues(series: readonly CandidateBar[], policy: QualityPol
         source: series[0].source,
         line: null,
         raw: null,
-        message: `${series.length} bars, the feature look-back needs ${policy.minHistoryBars}`,
+        message: `${plural(series.length, 'bar')}, the feature look-back needs ${policy.minHistoryBars}`,
       }),
     );
   }

@@ -7,6 +7,7 @@ import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRunLimit, glitchR
 import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
 import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
+import { plural } from '../plural';
 
 /**
  * Rules that need the symbol's stored bars. They run when the snapshot is judged
@@ -881,7 +882,7 @@ export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar
       repeats++;
       first ??= { file: b, stored: adjacent };
     }
-    if (compared > 0 && repeats === compared && first) return misdatedAtSeam(symbol, source, lag, first, `close ${first.file.close}, volume ${first.file.volume}`, `${repeats} of ${repeats} rows`, 'two sessions of one security never share a close and a volume to the share');
+    if (compared > 0 && repeats === compared && first) return misdatedAtSeam(symbol, source, lag, first, `close ${first.file.close}, volume ${first.file.volume}`, repeats, repeats, 'two sessions of one security never share a close and a volume to the share');
   }
   for (const lag of [-1, 1] as const) {
     // Prices alone (another vendor's volumes): nearly every comparison a repeat, on a few rows at least.
@@ -908,14 +909,14 @@ export function shiftedRepeatIssue(input: { symbol: string; staged: readonly Bar
     }
     if (first && repeats >= SHIFT_PRICE_MIN_ROWS && repeats >= SHIFT_PRICE_SHARE * compared) {
       const f = first.file;
-      return misdatedAtSeam(symbol, source, lag, first, `open ${f.open}, high ${f.high}, low ${f.low}, close ${f.close}; the file's volumes are its own, e.g. ${f.volume} where the stored bar has ${storedOn.get(first.stored)?.volume}`, `${repeats} of ${compared} rows`, `two sessions of one security never share all four prices session after session (the real S&P 500 files repeat them on 372 of 466,960 sessions, at most 4 in a file, each a copy of the bar before; such copies in the file are not counted)`);
+      return misdatedAtSeam(symbol, source, lag, first, `open ${f.open}, high ${f.high}, low ${f.low}, close ${f.close}; the file's volumes are its own, e.g. ${f.volume} where the stored bar has ${storedOn.get(first.stored)?.volume}`, repeats, compared, `two sessions of one security never share all four prices session after session (the real S&P 500 files repeat them on 372 of 466,960 sessions, at most 4 in a file, each a copy of the bar before; such copies in the file are not counted)`);
     }
   }
   return undefined;
 }
 
 /** The misdated_series finding of shiftedRepeatIssue: the first repeat, what repeats, on how many rows, and why that is a copy. */
-function misdatedAtSeam(symbol: string, source: string, lag: -1 | 1, first: { file: Bar; stored: string }, values: string, rows: string, why: string): QualityIssue {
+function misdatedAtSeam(symbol: string, source: string, lag: -1 | 1, first: { file: Bar; stored: string }, values: string, repeats: number, compared: number, why: string): QualityIssue {
   const how = lag < 0 ? 'late (each bar filed under the next session\'s date, so its label of a session is the market\'s move of that session, which the market columns hold)' : 'early (each bar filed under the previous session\'s date: future prices under today\'s dates)';
   const side = lag < 0 ? 'before' : 'after';
   return issue('misdated_series', {
@@ -924,6 +925,6 @@ function misdatedAtSeam(symbol: string, source: string, lag: -1 | 1, first: { fi
     source,
     line: null,
     raw: null,
-    message: `the bar of ${symbol} dated ${first.file.date} in the file repeats the stored bar of ${first.stored}, the session ${side} (${values}), on ${rows} that meet a stored bar on the session ${side} their date: ${why}, so the file's bars look dated 1 session ${how}. The series is rejected whole and the import fails: fix the dates at the source (or remove a bar copied forward)`,
+    message: `the bar of ${symbol} dated ${first.file.date} in the file repeats the stored bar of ${first.stored}, the session ${side} (${values}), on ${repeats} of ${plural(compared, 'row')} that ${compared === 1 ? 'meets' : 'meet'} a stored bar on the session ${side} ${compared === 1 ? 'its' : 'their'} date: ${why}, so the file's bars look dated 1 session ${how}. The series is rejected whole and the import fails: fix the dates at the source (or remove a bar copied forward)`,
   });
 }

@@ -61,7 +61,7 @@ describe('slash dates: one order per file', () => {
     const result = readBarCsv(csv(['3/6/2017', '6/3/2017']), { source: SRC });
     expect(result.bars).toEqual([]);
     expect(result.issues.map((i) => i.rule)).toEqual(['ambiguous_date_order']);
-    expect(result.unreadable).toMatch(/no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well \(1 rows on trading days, 0 on the trading day after the row before\); export the dates as YYYY-MM-DD/);
+    expect(result.unreadable).toMatch(/no part above 12, so which one is the day is unknown, and both readings fit the NYSE calendar as well \(1 row on trading days, 0 on the trading day after the row before\); export the dates as YYYY-MM-DD/);
   });
 
   it('refuses a file whose slash dates are in both orders, naming a row of each', () => {

@@ -492,6 +492,7 @@ describe('out_of_order_date at the ends of a file in order', () => {
     expect(after('2018-02-14').sessions).toBe(6);
     expect(endRowIssue(after('2018-02-14'), none)).toBeUndefined();
     expect(endRowIssue(after('2018-02-14'), { count: 1, from: '2018-02-08', to: '2018-02-08' })?.rule).toBe('out_of_order_date');
+    expect(endRowIssue(after('2018-02-14'), { count: 1, from: '2018-02-08', to: '2018-02-08' })?.message).toContain('the store holds 1 bar of AAPL between them (2018-02-08..2018-02-08)');
   });
 });
 
@@ -507,6 +508,10 @@ describe('seriesIssues', () => {
       expect(seriesIssues(s, DEFAULTS)).toEqual([
         { rule: 'short_series', severity: 'flag', symbol: 'AAPL', date: '2019-01-02', source: SRC, line: null, raw: null, message: '3 bars, the feature look-back needs 254' },
       ]);
+    });
+
+    it('says "1 bar" of a series of one bar', () => {
+      expect(seriesIssues(series([10]), DEFAULTS).map((i) => i.message)).toEqual(['1 bar, the feature look-back needs 254']);
     });
 
     it('does not flag a series of exactly minHistoryBars', () => {

@@ -441,7 +441,7 @@ describe('misdated_series at the seam with the stored bars (shiftedRepeatIssue)'
   it('finds an update dated late: its first row is the stored bar of the session before (before: a short update was never judged for its dates)', () => {
     const finding = repeat(late(100, 121));
     expect(finding).toMatchObject({ rule: 'misdated_series', severity: 'reject', symbol: 'IBM', date: DAYS[100] });
-    expect(finding?.message).toContain(`the bar of IBM dated ${DAYS[100]} in the file repeats the stored bar of ${DAYS[99]}, the session before (close ${truth[99].close}, volume ${truth[99].volume}), on 1 of 1 rows`);
+    expect(finding?.message).toContain(`the bar of IBM dated ${DAYS[100]} in the file repeats the stored bar of ${DAYS[99]}, the session before (close ${truth[99].close}, volume ${truth[99].volume}), on 1 of 1 row that meets a stored bar on the session before its date`);
     expect(finding?.message).toContain('dated 1 session late');
     // One row a day, as a daily feed sends it: the same; so is a file re-sending stored bars before it, or a row copied forward.
     expect(repeat(late(100, 101))?.rule).toBe('misdated_series');
