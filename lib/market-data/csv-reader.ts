@@ -820,6 +820,42 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
   return beyond;
 }
 
+/**
+ * Under `adjust`, the newest row of each symbol whose Adj Close / Close steps from the row before's
+ * by a split ratio (STEP_SPLITS) while its Close does not move by the inverse: a split steps the
+ * factor where the Close jumps, leaving the adjusted close continuous, but here the Adj Close alone
+ * steps. Inside a file the next row undoes such a glitch (one_bar_glitch judges the adjusted bars);
+ * on the newest row nothing can show the step persisting, and the bar was stored halved (or
+ * doubled). Each is returned with the message of its `one_bar_glitch` rejection.
+ */
+function newestAdjCloseGlitches(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): Array<{ bar: CandidateBar; message: string }> {
+  const newest = new Map<string, [CandidateBar | undefined, CandidateBar | undefined]>();
+  for (const [bar, { factor }] of adjusted) {
+    if (!(factor > 0)) continue;
+    const pair = newest.get(bar.symbol) ?? [undefined, undefined];
+    if (pair[0] === undefined || bar.date > pair[0].date) newest.set(bar.symbol, [bar, pair[0]]);
+    else if (bar.date < pair[0].date && (pair[1] === undefined || bar.date > pair[1].date)) newest.set(bar.symbol, [pair[0], bar]);
+  }
+  const found: Array<{ bar: CandidateBar; message: string }> = [];
+  for (const [symbol, [bar, prev]] of newest) {
+    if (bar === undefined || prev === undefined) continue;
+    const factor = (adjusted.get(bar) as { factor: number }).factor;
+    const prevFactor = (adjusted.get(prev) as { factor: number }).factor;
+    const split = nearestSplit(factor / prevFactor, SPLIT_STEP_TOLERANCE, STEP_SPLITS);
+    if (split === undefined) continue;
+    const closeMove = bar.close / factor / (prev.close / prevFactor);
+    // The Close nearer where it was than moved by the inverse ratio: the Adj Close alone stepped.
+    if (Math.abs(Math.log(closeMove * split.ratio)) < Math.abs(Math.log(closeMove))) continue;
+    const shown = (x: number) => `×${x.toFixed(3)}`;
+    const close = bar.close / factor;
+    found.push({
+      bar,
+      message: `Adj Close ${+(bar.close).toPrecision(12)} / Close ${+close.toPrecision(12)} is ${shown(factor / prevFactor)} of the row before's (${prev.date}: ${shown(prevFactor)}), the step a ${split.label} split leaves, but the Close moved ${shown(closeMove)} (a ${split.label} split moves it ${shown(1 / split.ratio)} the other way: the Adj Close steps where the Close does not): on the newest row of ${symbol} no later row shows the step persisting, so it is a glitch of the Adj Close column, not a split, and the bar would be stored ${shown(factor / prevFactor)} off; rejected, and a stored bar of the date is kept`,
+    });
+  }
+  return found;
+}
+
 /** The extension a price file may have (one; `aapl.csv.txt` has two and names no symbol). */
 const FILE_EXTENSION = /\.(csv|txt)$/i;
 /** An interval suffix, after an underscore only (`ibm_d`, `msft_daily`): `brk.d` is the class-D share BRK.D. */
@@ -1319,6 +1355,11 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       adjusted.delete(bar);
       issues.push(issue('imprecise_price', { symbol: bar.symbol, date: bar.date, source, line: bar.line, raw: bar.raw, message }));
     }
+  }
+  for (const { bar, message } of adjusted.size > 1 ? newestAdjCloseGlitches(adjusted) : []) {
+    bars.splice(bars.indexOf(bar), 1);
+    adjusted.delete(bar);
+    issues.push(issue('one_bar_glitch', { symbol: bar.symbol, date: bar.date, source, line: bar.line, raw: bar.raw, message }));
   }
   if (adjusted.size > 0) {
     // A volume the split part takes beyond the limits is rejected as a price the factor takes beyond them is.

@@ -106,6 +106,46 @@ describe('adjust: volumes follow the splits in the factor, not the dividends', (
     expect(bars.map((b) => b.volume)).toEqual([1000, 1100]);
   });
 
+  it('rejects a newest row whose Adj Close alone steps by a split ratio (a glitch no later row can show persisting), naming the cause', () => {
+    // Factors 1 throughout but the newest row's Adj Close halved, its Close as continuous as the rest.
+    const text = rows([
+      ['2017-01-03', 100, 100, 1000],
+      ['2017-01-04', 101, 101, 1100],
+      ['2017-01-05', 102, 102, 1200],
+      ['2017-01-06', 101.5, 50.75, 1300],
+    ]);
+    const result = readBarCsv(text, { source: SRC, adjust: true });
+    expect(result.bars.map((b) => [b.date, b.close, b.volume])).toEqual([
+      ['2017-01-03', 100, 1000],
+      ['2017-01-04', 101, 1100],
+      ['2017-01-05', 102, 1200],
+    ]);
+    expect(result.issues.map((i) => [i.rule, i.date, i.line])).toEqual([['one_bar_glitch', '2017-01-06', 5]]);
+    expect(result.issues[0].message).toBe(
+      'Adj Close 50.75 / Close 101.5 is ×0.500 of the row before\'s (2017-01-05: ×1.000), the step a 2:1 split leaves, but the Close moved ×0.995 (a 2:1 split moves it ×2.000 the other way: the Adj Close steps where the Close does not): on the newest row of AAPL no later row shows the step persisting, so it is a glitch of the Adj Close column, not a split, and the bar would be stored ×0.500 off; rejected, and a stored bar of the date is kept',
+    );
+    // The same glitch doubling the Adj Close.
+    const doubled = readBarCsv(rows([['2017-01-04', 101, 101, 1100], ['2017-01-05', 102, 204, 1200]]), { source: SRC, adjust: true });
+    expect(doubled.bars.map((b) => b.date)).toEqual(['2017-01-04']);
+    expect(doubled.issues.map((i) => i.rule)).toEqual(['one_bar_glitch']);
+  });
+
+  it('reads a split on the newest row: the Close moves by the ratio and the factor steps back by it', () => {
+    // A 2:1 split on 2017-01-06: raw closes halve on it, the older rows' Adj Close is on the new basis.
+    const text = rows([
+      ['2017-01-04', 202, 101, 1100],
+      ['2017-01-05', 204, 102, 1200],
+      ['2017-01-06', 101.5, 101.5, 2600],
+    ]);
+    const result = readBarCsv(text, { source: SRC, adjust: true });
+    expect(result.issues).toEqual([]);
+    expect(result.bars.map((b) => [b.date, b.close, b.volume])).toEqual([
+      ['2017-01-04', 101, 2200],
+      ['2017-01-05', 102, 2400],
+      ['2017-01-06', 101.5, 2600],
+    ]);
+  });
+
   it('reads an export cut before the newest splits: the newest row\'s factor is split from its dividends', () => {
     // A 2:1 split after the file ends, and 15% of dividends since: factor 0.425 = 0.5 × 0.85.
     const bars = readBarCsv(rows([['2017-01-03', 100, 42.5, 1000]]), { source: SRC, adjust: true }).bars;
