@@ -18,7 +18,8 @@ import { featureColumns } from './compute-features';
 // 6: one-letter and other vendor market suffixes (7203.T, VOD.L, BMW.F) are foreign_equity too, no longer US share classes.
 // 7: market columns read each member's closes adjusted for the unadjusted splits found on their own day (a split is no crash of the market).
 // 8: those closes are adjusted forward (from the split on, divided by its ratio), so no value before a split changes in its last bits.
-export const FEATURE_CODE_VERSION = 8;
+// 9: findings of ratios an ordinary day moves by (4:3, 5:4 and their reverses: isSmallSplit) are flagged only, no longer divided out of the closes.
+export const FEATURE_CODE_VERSION = 9;
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');

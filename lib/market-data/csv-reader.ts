@@ -18,7 +18,7 @@ import {
   type CsvFormatOption,
   type KnownFormat,
 } from './csv-formats';
-import { ALL_SPLITS, nearestSplit } from '../quality/splits';
+import { ALL_SPLITS, isSmallSplit, nearestSplit } from '../quality/splits';
 import { stooqTicker } from './stooq-symbols';
 import { canonicalSymbol, MAX_SYMBOL_LENGTH, shownAsSymbol, SYMBOL_INPUT_PATTERN, SYMBOL_MESSAGE } from './symbols';
 import { plural } from '../plural';
@@ -780,10 +780,10 @@ function splitPart(factor: number): number {
 /** A step of the factor between two rows within this of a split ratio is a split (a day's dividend is a step of a few percent). */
 const SPLIT_STEP_TOLERANCE = 0.03;
 /**
- * Splits a step may be: those moving the price by 1.4 or more either way. A special dividend of 20-25%
+ * Splits a step may be: those moving the price by 1.4 or more either way (not isSmallSplit). A special dividend of 20-25%
  * steps the factor as a 5:4 or 4:3 split would; such splits are rarer than such dividends.
  */
-const STEP_SPLITS = ALL_SPLITS.filter((x) => x.ratio <= 1 / 1.4 || x.ratio >= 1.4);
+const STEP_SPLITS = ALL_SPLITS.filter((x) => !isSmallSplit(x.ratio));
 
 /**
  * Volumes under `adjust`: divided by the split part of Adj Close / Close only. The factor holds

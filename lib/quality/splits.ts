@@ -35,11 +35,25 @@ const SPLIT_MOVE_UP = (5 / 4) * (1 - 2 * SPLIT_OPEN_TOLERANCE);
 export const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN || byOpen > SPLIT_MOVE_UP;
 
 /**
+ * Splits that move the price by less than ×1.4 either way (4:3, 5:4 and their reverses): ordinary
+ * days move so too. An earnings gap of -20% with a lasting volume rise of a quarter reads as an
+ * unadjusted 5:4 split (the volume windows below hold on most ordinary days), and a 20-25% special
+ * dividend steps an Adj Close as they would. Nothing short of evidence ordinary days cannot give
+ * tells them from such days, so: the extreme_move hint does not name them, the CSV reader's Adj
+ * Close steps are not read as them (STEP_SPLITS), and unadjusted_split flags them, but what adjusts
+ * for the splits it finds (seriesSplits, splitsIn, splitsAsOfTheirDay: the training dataset's rows,
+ * the market columns' closes, online vectors, outcomes) leaves them out, so a real loss is not
+ * rescaled away. 3:2 and 2:3 reverse (×0.667, ×1.5) are not among them.
+ */
+export const SMALL_SPLIT_MOVE = 1.4;
+export const isSmallSplit = (ratio: number): boolean => ratio > 1 / SMALL_SPLIT_MOVE && ratio < SMALL_SPLIT_MOVE;
+
+/**
  * The extreme_move hint names only splits that move the price by a third or more: by price alone a
  * 4:3 or 5:4 split is an ordinary big move (+36% is no "3:4 reverse split"); unadjusted_split names
  * those with the volume's evidence.
  */
-export const HINTED_SPLITS = SPLITS.filter((s) => s.ratio <= 2 / 3 || s.ratio >= 3 / 2);
+export const HINTED_SPLITS = SPLITS.filter((s) => !isSmallSplit(s.ratio));
 
 /** The split whose price multiplier is nearest `ratio`, when within `tolerance` of it (relative). */
 export function nearestSplit(ratio: number, tolerance: number, splits = SPLITS): { ratio: number; label: string } | undefined {
@@ -99,7 +113,8 @@ export interface SeriesSplit {
  * Every bar of a stored series that an unadjusted split moved, by the unadjusted_split rule: what the
  * training dataset keeps its rows and prices clear of (lib/training/dataset.ts). Judged on the series
  * as it is stored now, so a finding a later adjusted import made obsolete does not count, and a split
- * that arrived in pieces (a file, then live bars) does.
+ * that arrived in pieces (a file, then live bars) does. Splits of ratios an ordinary day moves by
+ * (isSmallSplit) are flagged by the rule and not listed here.
  */
 export function seriesSplits(series: BarSeries): SeriesSplit[] {
   // Most overnight moves are nowhere near a split ratio: only a series with one builds the rows splitAt reads.
@@ -112,15 +127,17 @@ export function seriesSplits(series: BarSeries): SeriesSplit[] {
 /**
  * seriesSplits of bars ascending by date, looking only at the moves into bars `from` to `to` − 1 and
  * judging them on the bars before `to` alone (as of bar `to` − 1, as a series ending there would be).
+ * With `small`, the splits of ratios an ordinary day moves by (isSmallSplit) too: the flag's
+ * findings, not only those acted on.
  */
-export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length): SeriesSplit[] {
+export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length, small = false): SeriesSplit[] {
   const found: SeriesSplit[] = [];
   let known: readonly Bar[] | undefined;
   for (let i = Math.max(1, from); i < to; i++) {
     if (!mayBeSplit(bars[i].open / bars[i - 1].close)) continue;
     known ??= to === bars.length ? bars : bars.slice(0, to);
     const split = splitAt(known, i);
-    if (split !== undefined) found.push({ index: i, date: bars[i].date, ratio: split.ratio, label: split.label });
+    if (split !== undefined && (small || !isSmallSplit(split.ratio))) found.push({ index: i, date: bars[i].date, ratio: split.ratio, label: split.label });
   }
   return found;
 }
@@ -129,7 +146,8 @@ export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length): Seri
  * The unadjusted splits of a series as the rule finds each on its own day, from the bars up to that
  * day alone (as the live stream judges it: the volume level after it is the day's own volume, and no
  * next bar can undo it). A computation that adjusts for these stays point in time: what it gives for
- * a date reads no bar after it. Bars without volume (an index) give none.
+ * a date reads no bar after it. Bars without volume (an index) give none; nor do splits of ratios an
+ * ordinary day moves by (isSmallSplit), flagged only.
  */
 export function splitsAsOfTheirDay(series: BarSeries): SeriesSplit[] {
   const found: SeriesSplit[] = [];
@@ -140,7 +158,7 @@ export function splitsAsOfTheirDay(series: BarSeries): SeriesSplit[] {
     const window: Bar[] = [];
     for (let k = from; k <= i; k++) window.push(barAt(series, k));
     const split = splitAt(window, i - from);
-    if (split !== undefined) found.push({ index: i, date: series.dates[i], ratio: split.ratio, label: split.label });
+    if (split !== undefined && !isSmallSplit(split.ratio)) found.push({ index: i, date: series.dates[i], ratio: split.ratio, label: split.label });
   }
   return found;
 }
@@ -164,6 +182,6 @@ function splitAt(series: readonly Bar[], i: number): { ratio: number; label: str
   const beforePrev = series[i - 2];
   if (beforePrev !== undefined && movedBy(prev.close / beforePrev.close, 1 / split.ratio)) return undefined;
   const shown = (x: number) => `×${x.toFixed(3)}`;
-  const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)`;
+  const message = `close ${prev.close} -> open ${bar.open}, close ${bar.close} (${shown(byOpen)}, ${shown(byClose)}) with volume ${volumeBefore} (median of the ${before.length} bars before) -> ${bar.volume} (median of the next ${SPLIT_VOLUME_BARS} bars ${volumeAfter}, ${shown(volumeAfter / volumeBefore)}): looks like an unadjusted ${split.label} split (price ${shown(split.ratio)}, volume ${shown(1 / split.ratio)}) or another unadjusted corporate action; import split-adjusted prices (Adj Close with adjust)${isSmallSplit(split.ratio) ? `; a ${split.label} split's price move (${shown(split.ratio)}) and volume rise (${shown(1 / split.ratio)}) are also an ordinary gap's, so this is a flag only: nothing downstream adjusts for it (the training dataset keeps its rows, the market columns, online vectors and outcomes take the prices as stored)` : ''}`;
   return { ratio: split.ratio, label: split.label, message };
 }

@@ -208,7 +208,7 @@ function revealedRun(series: ReadonlyArray<{ bar: Bar; staged: boolean }>, first
   for (const s of series.slice(0, last + 1)) upTo.set(s.bar.date, s.bar);
   const bars = [...upTo.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
   const from = bars.findIndex((b) => b.date === run[0].date);
-  if (splitsIn(bars, from, bars.length).length > 0) return [];
+  if (splitsIn(bars, from, bars.length, true).length > 0) return [];
   const symbol = run[0].symbol;
   const shown = (s: { bar: Bar; staged: boolean }) => `${s.bar.close} (${s.bar.date}, ${s.staged ? 'new' : 'as stored'})`;
   const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;

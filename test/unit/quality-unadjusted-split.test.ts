@@ -1,9 +1,14 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
-import type { CandidateBar } from '../../lib/market-data/csv-reader';
+import { toSymbolBars } from '../../lib/features/materialize';
+import { readBarCsv, type CandidateBar } from '../../lib/market-data/csv-reader';
 import { qualityPolicySchema } from '../../lib/quality/policy';
 import { checkQuality, evaluateQualityGate } from '../../lib/quality/report';
 import { seriesIssues } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
+import { seriesSplits, splitsAsOfTheirDay, splitsIn } from '../../lib/quality/splits';
+import { SHARED_SP500_DIR } from '../helpers/databases';
 
 // Unadjusted splits under the extreme-move limit (probe p04-split-3-2.ts): a 3:2 split is -33%,
 // a 4:3 split -25%, both below extremeMoveLimit (35%), so the extreme_move hint never fired.
@@ -87,5 +92,51 @@ describe('unadjusted_split', () => {
     expect(issues.map((i) => i.rule)).toEqual(['unadjusted_split']);
     expect(report.byRule).toEqual({ unadjusted_split: 1 });
     expect(evaluateQualityGate(report).passed).toBe(true);
+  });
+});
+
+describe('unadjusted_split of a ratio an ordinary day moves by (4:3, 5:4 and their reverses)', () => {
+  // IBM's real history with a -20% gap on 2016-06-01 that lasts (prices ×0.8 from then on) and a
+  // modest lasting volume rise (×1.25): what a 5:4 split would leave, and what an ordinary gap does.
+  const ibm = readBarCsv(fs.readFileSync(path.join(SHARED_SP500_DIR, 'IBM.csv'), 'utf8'), { source: '/x/IBM.csv' }).bars;
+  const moved = (price: number, volume: number): CandidateBar[] =>
+    ibm.map((b) => {
+      if (b.date < '2016-06-01') return b;
+      const px = (x: number) => Number((x * price).toFixed(2));
+      return { ...b, open: px(b.open), high: px(b.high), low: px(b.low), close: px(b.close), volume: Math.round(b.volume * volume) };
+    });
+
+  it('flags the gap, saying it is a flag only, and nothing downstream adjusts for it (no rescaled closes, no rows left out)', () => {
+    const gap = moved(0.8, 1.25);
+    const found = splits(gap);
+    expect(found.map((i) => [i.date, i.severity])).toEqual([['2016-06-01', 'flag']]);
+    expect(found[0].message).toContain('looks like an unadjusted 5:4 split');
+    expect(found[0].message).toContain("a 5:4 split's price move (×0.800) and volume rise (×1.250) are also an ordinary gap's, so this is a flag only: nothing downstream adjusts for it");
+    const series = toSymbolBars('IBM', gap);
+    expect(seriesSplits(series)).toEqual([]);
+    expect(splitsAsOfTheirDay(series)).toEqual([]);
+    expect(splitsIn(gap)).toEqual([]);
+  });
+
+  it('still finds a 2:1 or 3:2 split planted the same way, for the dataset and the market columns', () => {
+    for (const [ratio, label] of [[0.5, '2:1'], [2 / 3, '3:2']] as const) {
+      const series = toSymbolBars('IBM', moved(ratio, 1 / ratio));
+      expect(seriesSplits(series)).toEqual([{ index: series.dates.indexOf('2016-06-01'), date: '2016-06-01', ratio, label }]);
+      expect(splitsAsOfTheirDay(series).map((s) => s.date)).toEqual(['2016-06-01']);
+    }
+  });
+
+  it('a true 5:4 split with Adj Close, imported with adjust, is stored on one basis and not flagged', () => {
+    const rows = fs.readFileSync(path.join(SHARED_SP500_DIR, 'IBM.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const text = ['Date,Open,High,Low,Close,Adj Close,Volume', ...rows.map(([d, o, h, l, c, v]) => {
+      const k = d < '2016-06-01' ? 1.25 : 1; // raw prices before the split on the old basis
+      const px = (x: string) => (Number(x) * k).toFixed(4);
+      return [d, px(o), px(h), px(l), px(c), c, Math.round(Number(v) / k)].join(',');
+    })].join('\n');
+    const read = readBarCsv(text, { source: '/x/IBM.csv', adjust: true });
+    expect(read.issues).toEqual([]);
+    read.bars.forEach((b, i) => expect(b.close).toBeCloseTo(ibm[i].close, 6));
+    expect(splits(read.bars)).toEqual([]);
+    expect(seriesSplits(toSymbolBars('IBM', read.bars))).toEqual([]);
   });
 });
