@@ -7,6 +7,8 @@
  * Re-record the committed histories (after a deliberate, patched change to these workflows):
  *   RECORD_HISTORIES=1 npx jest test/integration/replay-training.test.ts
  * Recordings are named after RECORDING_TAG; bump it for a new shape so older recordings stay and keep replaying.
+ * training-pipeline-experiment-deployment-id-per-run-promoted.json is a run that promotes its version and
+ * starts the deployment (patched('deployment-id-per-run')); its own test records it, alone with -t.
  * train-algorithm-in-workflow-search-passed.json was recorded by the code before suggestions moved to
  * the activity (commit 36473f0, same tiny experiment); it cannot be re-recorded and keeps the
  * patched('search-in-activity') path for runs started before that change under test.
@@ -23,9 +25,10 @@ import { MemoryCache } from '../../lib/cache/memory-cache';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { pipelineStatusQuery, trainAlgorithm, trainingPipeline, type TrainAlgorithmInput, type TrainingPipelineResult } from '../../workflows';
+import { deploymentWorkflow, pipelineStatusQuery, trainAlgorithm, trainingPipeline, type TrainAlgorithmInput, type TrainingPipelineResult } from '../../workflows';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { startTemporal, withWorkers, workflowBundle } from '../helpers/temporal';
+import { recordHistory } from '../helpers/workflow-histories';
 
 const HISTORY_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
 const RECORDING_TAG = 'search-before-evaluation';
@@ -35,6 +38,12 @@ const PREFIXES = ['train-algorithm-', 'training-pipeline-experiment-'];
  * workflow id, and the pipeline names its child workflows after its own id.
  */
 const pipelineRecording = (outcome: string) => `training-pipeline-experiment-${RECORDING_TAG}-${outcome}.json`;
+/**
+ * A run that promotes a version and starts its deployment (patched('deployment-id-per-run'), with
+ * patched('deployment-step')). Made alone, without rewriting the others, with
+ *   RECORD_HISTORIES=1 npx jest test/integration/replay-training.test.ts -t "starts the deployment of the version it promotes"
+ */
+const promotedRecording = 'training-pipeline-experiment-deployment-id-per-run-promoted.json';
 
 /** A deliberately small experiment (3 symbols, one algorithm, 3 trials) so its recorded history stays small. */
 function tinyExperiment(dir: string, name: string, space: Record<string, unknown>): ExperimentInput {
@@ -172,8 +181,36 @@ describe('trainAlgorithm and the experiment pipeline: failures, search activitie
     recorded[`train-algorithm-${RECORDING_TAG}-all-trials-failed`] = `${id}/logistic_regression`;
   }, 240_000);
 
+  it('starts the deployment of the version it promotes under an id naming the run', async () => {
+    const id = promotedRecording;
+    // No evidence needed and no single-feature scan (3 symbols' noise trips it): the first run's best
+    // becomes the champion whatever noise gives, and its deployment starts at once.
+    const tiny = tinyExperiment(data, 'replay-deploy', { C: { type: 'float', low: 0.01, high: 10, log: true } });
+    const experiment = {
+      ...tiny,
+      guards: { ...tiny.guards, singleFeatureScan: false },
+      promotion: { minAuc: 0, margin: 0, alpha: 1, allowRelaxedGuards: { reason: 'a tiny test market, judged without the naive-baseline tests' }, deploy: 'auto' },
+    } as ExperimentInput;
+    const { result, runId, deployment } = await withWorkers(env, { store: db.store, cache: new MemoryCache(), artifactDir }, async () => {
+      const handle = await env.client.workflow.start(trainingPipeline, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ experiment }] });
+      const r = await within(handle.result(), 300, 'the pipeline');
+      // A first model is served at once: the deployment ends promoted.
+      const d = r.deploymentWorkflowId ? await within(env.client.workflow.getHandle<typeof deploymentWorkflow>(r.deploymentWorkflowId).result(), 120, 'the deployment') : undefined;
+      return { result: r, runId: handle.firstExecutionRunId, deployment: d };
+    });
+    expect(result.promoted).toMatchObject({ version: 1, alias: 'champion' });
+    // patched('deployment-id-per-run'): another run promoting v1 again (after a rollback) starts its own deployment.
+    expect(result.deploymentWorkflowId).toBe(`deploy-replay-deploy-v1-${runId.slice(0, 8)}`);
+    expect(deployment).toMatchObject({ deploymentId: result.deploymentWorkflowId, status: 'promoted', challengerVersion: 1 });
+    const history = await env.client.workflow.getHandle(id).fetchHistory();
+    expect(events(history).map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter(Boolean)).toEqual([`${id}/logistic_regression`, result.deploymentWorkflowId]);
+    // Recorded here as well, so that this recording alone can be made (-t) without rewriting the others.
+    await recordHistory(env, id.replace(/\.json$/, ''), id);
+    recorded[id.replace(/\.json$/, '')] = id;
+  }, 420_000);
+
   it('replays these runs and the committed recordings of every path without non-determinism', async () => {
-    expect(Object.keys(recorded)).toHaveLength(4);
+    expect(Object.keys(recorded)).toHaveLength(5);
     const fresh = await Promise.all(Object.entries(recorded).map(async ([name, workflowId]) => ({ name, workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() })));
     if (process.env.RECORD_HISTORIES === '1') {
       fs.mkdirSync(HISTORY_DIR, { recursive: true });
