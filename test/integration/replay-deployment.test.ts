@@ -70,6 +70,11 @@ const REQUIRED = [
   // A run with the check of the served versions' stored artifacts (patched('served-artifact-check')):
   // test/integration/served-artifact-check.test.ts.
   'monitoring-v2-artifact-damaged',
+  // Runs with the check of routes against the champion alias (patched('served-champion-check'), a
+  // mismatch alerted: test/integration/served-champion-check.test.ts) and with a watched model no
+  // routes serve (patched('unserved-models-alert'): test/integration/monitoring-workflow.test.ts).
+  'monitoring-v3-served-champion-check',
+  'monitoring-v3-unserved-models-alert',
 ];
 
 jest.setTimeout(5 * 60_000);

@@ -3,6 +3,9 @@
  * alias names another: the API serves it as routed but reports the disagreement (/readyz degraded,
  * /v1/models, the log once), and a monitoring run raises champion_mismatch naming the routes and
  * the alias. A running deployment's own splits are not a disagreement. Nothing is moved.
+ *
+ * Record that run's history (monitoring-v3-served-champion-check, replayed by replay-deployment.test.ts) with
+ *   RECORD_HISTORIES=1 npx jest test/integration/served-champion-check.test.ts -t "raises champion_mismatch naming the routes and the alias"
  */
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -27,6 +30,7 @@ import { oracleFeatureSet, registerOracleModel, setUpOracleMarket } from '../hel
 import { saveTestFeatureSet } from '../helpers/registration';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { until } from '../helpers/until';
+import { recordHistory } from '../helpers/workflow-histories';
 
 jest.setTimeout(180_000);
 
@@ -287,9 +291,12 @@ describe('a monitoring run over a routes row edited to another champion (SQLite,
     const [v1, v2] = await promotedTwice(t.store, cache, artifactDir, 'run-edited', market.featureSetVersion);
     const generation = await editRoutesTo(t.store, 'run-edited', v1);
     const rules = { pipeline_failed: { enabled: false }, data_stale: { enabled: false } };
+    const id = `monitor-champion-${Date.now()}`;
     const summary = await withWorkers(env, { store: t.store, cache, artifactDir }, () =>
-      env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: `monitor-champion-${Date.now()}`, args: [{ models: ['run-edited'], rules }] }) as Promise<MonitoringSummary>,
+      env.client.workflow.execute(monitoringWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [{ models: ['run-edited'], rules }] }) as Promise<MonitoringSummary>,
     );
+    // Replayed by test/integration/replay-deployment.test.ts (a run with patched('served-champion-check') that found a mismatch).
+    await recordHistory(env, 'monitoring-v3-served-champion-check', id);
     const message = `the serving routes of run-edited (generation ${generation}, by deploy: promote v2) serve v${v1} as the champion, but the champion alias names v${v2}`;
     expect(summary.champions).toEqual({ mismatched: [{ model: 'run-edited', generation, message }], alerts: [{ rule: 'champion_mismatch', severity: 'critical', subject: 'serving routes of model run-edited', alertId: expect.any(String), suppressed: false }] });
     const [alert] = await listAlerts(t.store, { rule: 'champion_mismatch', subject: 'serving routes of model run-edited' });
