@@ -4,7 +4,7 @@ import type { AlgorithmEvaluation, DatasetGuards, RegisterResult } from '../acti
 import type { RetrainSkip } from '../activities/retrain-exclusion';
 import type { StoredReport } from '../lib/reports/version-report';
 import type { PreparedDataset } from '../activities/training';
-import { candidateScoresOf, championEvidenceOf } from '../lib/registry/promotion';
+import { candidateScoresOf, championEvidenceOf, metricOf } from '../lib/registry/promotion';
 import { verdictWord, type GuardVerdict } from '../lib/training/guards';
 import type { Experiment, ExperimentInput } from '../lib/experiments/experiment';
 import { championSpace, narrowSearchSpace, searchedThroughOf, searchLineageOf, warmStartSettingsOf, type WarmStartDecision } from '../lib/training/warm-start';
@@ -352,7 +352,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const scoresOf = (e: AlgorithmEvaluation) => candidateScoresOf(e.report, { datasetGuards: datasetGuards?.verdicts, shuffledLabel: e.shuffledLabel });
   const metric = (e: AlgorithmEvaluation) => {
     const s = scoresOf(e);
-    const v = experiment.promotion.metric === 'auc' ? s.auc : experiment.promotion.metric === 'accuracy_lift' ? s.accuracyLift : s.sharpe;
+    const v = metricOf(s, experiment.promotion.metric);
     return (s.trippedGuards?.length ?? 0) > 0 || s.leakageAlarm || !Number.isFinite(v) ? -Infinity : v;
   };
   const bestIndex = evaluations.reduce((best, e, i) => (metric(e) > metric(evaluations[best]) ? i : best), 0);

@@ -140,8 +140,12 @@ export const experimentSchema = z
     guards: guardsSchema,
     promotion: z
       .object({
-        /** What decides: walk-forward ROC AUC, accuracy lift over the strongest naive baseline, or backtest Sharpe. */
-        metric: z.enum(['auc', 'accuracy_lift', 'sharpe']).default('auc'),
+        /**
+         * What decides: walk-forward ROC AUC pooled over every row (`auc`), the mean of the daily AUCs
+         * across each day's stocks (`within_day_auc`: the ranking alone, for models used to rank stocks),
+         * accuracy lift over the strongest naive baseline, or backtest Sharpe (lib/registry/promotion.ts).
+         */
+        metric: z.enum(['auc', 'within_day_auc', 'accuracy_lift', 'sharpe']).default('auc'),
         /** The challenger must beat the champion by this much on the same period. */
         margin: z.number().min(0).default(0.005),
         /** Absolute floors a challenger must pass. */

@@ -108,10 +108,11 @@ export interface EvaluationReport {
   };
   /**
    * The model's AUC, and its difference to the strongest non-hindsight baseline by AUC (paired,
-   * clustered). `withinDay` (for information; promotion reads the pooled figures): the mean of the
-   * daily AUCs across symbols, the part of the AUC that ranks stocks rather than timing the market,
-   * against 0.5 and against the non-hindsight baseline with the best within-day AUC (absent in
-   * reports from before it was measured).
+   * clustered): the evidence of promotion metric `auc`. `withinDay`: the mean of the daily AUCs
+   * across symbols, the part of the AUC that ranks stocks rather than timing the market, against
+   * 0.5 and against the non-hindsight baseline with the best within-day AUC, with the same inference
+   * (as evidence): the evidence of promotion metric `within_day_auc` (absent in reports from before
+   * it was measured).
    */
   auc: { value: number; interval: [number, number]; versus: BaselineName; baselineAuc: number; difference: ReportedEstimate; withinDay?: WithinDayReport };
   /** Daily Spearman of the score with the tradable return over the label's window (next open to its last close: tradableForwardReturns); close to close in reports of label code version 2 and earlier, from the next open to the open after the window in those of 5 December 2026 (version 2). */
@@ -230,7 +231,8 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
 
   const baselines = naiveBaselinesOf(ds, rows, series);
   // Within-day AUCs of the model and every baseline: the part of each AUC that ranks the day's symbols.
-  const withinDay = classes !== 2 ? undefined : withinDayAucs(score, baselines.map((b) => b.score), labels, cluster, { confidence });
+  // As evidence (promotion metric `within_day_auc`), with the same inference as the pooled AUC's.
+  const withinDay = classes !== 2 ? undefined : withinDayAucs(score, baselines.map((b) => b.score), labels, cluster, { confidence, evidence: true });
   const baselineScores: BaselineScore[] = baselines.map((b, k) => ({ name: b.name, description: b.description, hindsight: b.hindsight, accuracy: baselineAccuracyOf(b.predicted, labels), auc: clusteredAuc(b.score, labels, cluster).estimate, ...(withinDay ? { withinDayAuc: withinDay.rivalValues[k] } : {}) }));
   const strongest = strongestBaseline(baselines, labels);
   const hits = Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0) - (strongest.predicted[i] === y ? 1 : 0));
@@ -409,6 +411,8 @@ export interface ChampionComparison {
   rows: number;
   days: number;
   auc: ReportedEstimate;
+  /** Within-day AUC difference (means of the daily AUCs across symbols), paired by row as `auc`; absent in comparisons from before it was measured. */
+  withinDayAuc?: ReportedEstimate;
   accuracy: ReportedEstimate;
   sharpe: ReportedEstimate;
   method: string;
@@ -426,6 +430,7 @@ export function championComparisonOf(ds: TrainingDataset, challenger: WalkForwar
   const panel: PanelDependence = { day: dayIndex, symbol: symbolClustersOf(symbolOfRow, groups), lags };
   const scoreOf = (p: WalkForwardPredictions) => Float64Array.from(p.rows, (_, i) => p.proba[i * p.classes + p.classes - 1]);
   const auc = clusteredAucDifference(scoreOf(a), scoreOf(b), labels, panel, { confidence, evidence: true });
+  const withinDayAuc = classes === 2 ? withinDayAucs(scoreOf(a), [scoreOf(b)], labels, panel, { confidence, evidence: true }).differenceTo(0) : undefined;
   const hitsA = predictedClassesOf(a.proba, classes);
   const hitsB = predictedClassesOf(b.proba, classes);
   const accuracy = clusteredMean(Float64Array.from(labels, (y, i) => (hitsA[i] === y ? 1 : 0) - (hitsB[i] === y ? 1 : 0)), panel, { confidence, evidence: true });
@@ -439,9 +444,10 @@ export function championComparisonOf(ds: TrainingDataset, challenger: WalkForwar
     rows: rows.length,
     days: new Set(dayIndex).size,
     auc: reported(auc),
+    ...(withinDayAuc ? { withinDayAuc: reported(withinDayAuc) } : {}),
     accuracy: reported(accuracy),
     sharpe: reported(sharpe),
-    method: `paired on the same rows: AUC and accuracy clustered by symbol and by rows up to ${lags} trading days apart; Sharpe ratios paired by day, Newey–West over ${ra.length} days, ${lagsReturns} lags`,
+    method: `paired on the same rows: AUC${withinDayAuc ? ', within-day AUC' : ''} and accuracy clustered by symbol and by rows up to ${lags} trading days apart; Sharpe ratios paired by day, Newey–West over ${ra.length} days, ${lagsReturns} lags`,
   };
 }
 
