@@ -312,9 +312,20 @@ export function evaluatePredictions(ds: TrainingDataset, predictions: WalkForwar
   // The guards' own intervals, without the evidence's short-sample widening: for a leak the narrower one is the cautious side.
   const guardAuc = clusteredAuc(score, labels, cluster, guardClusters ?? { confidence });
   const guardAccuracy = clusteredMean(Float64Array.from(labels, (y, i) => (predicted[i] === y ? 1 : 0)), cluster, guardClusters ?? { confidence });
+  const guardWithinDay = withinDayReport ? withinDayAucs(score, [], labels, cluster, guardClusters ?? { confidence }).model.estimate : undefined;
   const scoreVariation = scoreVariationOf(symbolOfRow, score);
   const guards: GuardVerdict[] = [
-    plausibilityBound(ds.label.kind, options.plausibility, { auc: report.rocAuc, aucLower: guardAuc.interval[0], accuracy: report.accuracy, accuracyLower: guardAccuracy.interval[0], baselineAuc: aucRival.auc, baselineName: aucRival.x.name, baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels), accuracyBaselineName: strongest.name }),
+    plausibilityBound(ds.label.kind, options.plausibility, {
+      auc: report.rocAuc,
+      aucLower: guardAuc.interval[0],
+      accuracy: report.accuracy,
+      accuracyLower: guardAccuracy.interval[0],
+      baselineAuc: aucRival.auc,
+      baselineName: aucRival.x.name,
+      baselineAccuracy: baselineAccuracyOf(strongest.predicted, labels),
+      accuracyBaselineName: strongest.name,
+      ...(withinDayReport && guardWithinDay ? { withinDay: { auc: withinDayReport.value, lower: guardWithinDay.interval[0], baselineAuc: withinDayReport.baselineValue, baselineName: withinDayReport.versus } } : {}),
+    }),
     degenerateScores(backtest.scoreTies, options.degenerate ?? DEFAULT_DEGENERATE_LIMITS, resolvedBacktest.topK !== undefined, scoreVariation),
   ];
 

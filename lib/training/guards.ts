@@ -103,7 +103,22 @@ export function lowerOrEstimate(lower: number, estimate: number, format: (x: num
 export function plausibilityBound(
   kind: LabelSpec['kind'],
   bound: PlausibilityBound,
-  scores: { auc: number; aucLower: number; accuracy: number; accuracyLower: number; baselineAuc: number; baselineName: string; baselineAccuracy?: number; accuracyBaselineName?: string },
+  scores: {
+    auc: number;
+    aucLower: number;
+    accuracy: number;
+    accuracyLower: number;
+    baselineAuc: number;
+    baselineName: string;
+    baselineAccuracy?: number;
+    accuracyBaselineName?: string;
+    /**
+     * The within-day AUC (mean of the daily AUCs across symbols) with its lower bound, beside the
+     * fair baseline with the best one: held to the same ceiling. A score that ranks each day's stocks
+     * by a leak but whose level wanders from day to day has a pooled AUC near 0.5.
+     */
+    withinDay?: { auc: number; lower: number; baselineAuc: number; baselineName: string };
+  },
 ): GuardVerdict {
   const ceiling = aucCeiling(bound, scores.baselineAuc);
   const hitCeiling = accuracyCeiling(bound, scores.baselineAccuracy ?? NaN);
@@ -111,11 +126,17 @@ export function plausibilityBound(
   const accuracy = lowerOrEstimate(scores.accuracyLower, scores.accuracy, (x) => `${(x * 100).toFixed(1)}%`);
   const problems: string[] = [];
   if (auc.value > ceiling) problems.push(`out-of-sample AUC ${scores.auc.toFixed(4)} (${auc.what}) is above the ceiling ${ceiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${scores.baselineName}'s ${scores.baselineAuc.toFixed(4)})`);
+  const wd = scores.withinDay;
+  const withinDayCeiling = wd ? aucCeiling(bound, wd.baselineAuc) : NaN;
+  if (wd && Number.isFinite(wd.auc)) {
+    const within = lowerOrEstimate(wd.lower, wd.auc);
+    if (within.value > withinDayCeiling) problems.push(`out-of-sample within-day AUC ${wd.auc.toFixed(4)} (${within.what}) is above the ceiling ${withinDayCeiling.toFixed(3)} for ${kind} labels (at most ${bound.maxAuc}, and at most ${bound.maxAucAboveBaseline} above ${wd.baselineName}'s ${wd.baselineAuc.toFixed(4)})`);
+  }
   if (accuracy.value > hitCeiling) {
     const above = hitCeiling > bound.maxAccuracy ? `, ${(bound.maxAccuracy - 0.5).toFixed(2)} above ${scores.accuracyBaselineName ?? 'the strongest baseline'}'s ${((scores.baselineAccuracy ?? NaN) * 100).toFixed(1)}%` : '';
     problems.push(`out-of-sample accuracy ${(scores.accuracy * 100).toFixed(1)}% (${accuracy.what}) is above the bound of ${(hitCeiling * 100).toFixed(1)}% for ${kind} labels${above}`);
   }
   return problems.length > 0
     ? { guard: 'plausibility_bound', tripped: true, message: `${problems.join('; ')}: too good to be true, look for a feature that sees the future` }
-    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}${hitCeiling > bound.maxAccuracy ? `, accuracy bound ${(hitCeiling * 100).toFixed(1)}% above ${scores.accuracyBaselineName ?? 'the strongest baseline'}` : ''}, judged on 95% lower bounds)` };
+    : { guard: 'plausibility_bound', tripped: false, message: `AUC ${scores.auc.toFixed(4)}${wd && Number.isFinite(wd.auc) ? `, within-day AUC ${wd.auc.toFixed(4)} (ceiling ${withinDayCeiling.toFixed(3)})` : ''} and accuracy ${(scores.accuracy * 100).toFixed(1)}% are within the plausible range for ${kind} labels (AUC ceiling ${ceiling.toFixed(3)}${hitCeiling > bound.maxAccuracy ? `, accuracy bound ${(hitCeiling * 100).toFixed(1)}% above ${scores.accuracyBaselineName ?? 'the strongest baseline'}` : ''}, judged on 95% lower bounds)` };
 }

@@ -137,4 +137,26 @@ describe('promotion on within_day_auc', () => {
     const olderComparison = { ...better, withinDayAuc: undefined };
     expect(promotionDecision({ ...withEdge, versusChampion: championEvidenceOf({ ...olderComparison, championVersion: 1 }) }, championScores, policy).reason).toMatch(/there is no paired evidence against the champion on the same rows/);
   });
+
+  it('trips the plausibility bound on a within-day AUC no stock picker reaches, where the pooled AUC stays under its ceiling', () => {
+    // A score that ranks each day's stocks by their move beyond the day's mean (a leak), at a level
+    // drawn at random each day: the pooled AUC, which mostly compares rows of different days, hides it.
+    const m = panel(21, 0);
+    const ds = datasetFromBars(m.series, direction);
+    const noise = rng(4);
+    const byDay = new Map<number, number[]>();
+    for (let r = 0; r < ds.rows; r++) byDay.set(ds.start[r], [...(byDay.get(ds.start[r]) ?? []), r]);
+    const score = new Float64Array(ds.rows);
+    for (const rows of byDay.values()) {
+      const mean = rows.reduce((a, r) => a + ds.forwardReturn[r], 0) / rows.length;
+      const level = 0.2 + 0.6 * noise();
+      for (const r of rows) score[r] = level + 0.5 * (ds.forwardReturn[r] - mean) + 0.04 * (noise() - 0.5);
+    }
+    const report = evaluatePredictions(ds, predictionsForLastDays(ds, EVALUATION_DAYS, (r) => Math.min(0.99, Math.max(0.01, score[r]))), m.series, options);
+    console.log(`leak ranked within days at a random daily level: pooled AUC ${report.classification.rocAuc.toFixed(4)} [${report.auc.interval.map((x) => x.toFixed(4)).join(', ')}], within-day AUC ${report.auc.withinDay!.value.toFixed(4)}`);
+    expect(report.auc.withinDay!.value).toBeGreaterThan(0.7);
+    expect(report.auc.interval[0]).toBeLessThan(0.6);
+    const plausibility = report.guards.find((g) => g.guard === 'plausibility_bound');
+    expect(plausibility).toMatchObject({ tripped: true, message: expect.stringMatching(/^out-of-sample within-day AUC 0\.\d{4} \(95% lower bound 0\.\d{4}\) is above the ceiling 0\.\d{3} for direction labels/) });
+  });
 });
