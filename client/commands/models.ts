@@ -55,14 +55,15 @@ function headline(v: ModelVersion): Record<string, string> {
       period?: { from: string; to: string };
       classification?: { accuracy: number; rocAuc: number };
       baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
-      auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number } };
+      auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
       informationCoefficient?: { mean: number; tStat?: number; baseline?: { name: string; mean: number } };
       backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
       guards?: Array<{ guard: string; tripped: boolean }>;
     };
   };
   const o = m.outOfSample;
-  const f = (x: number | undefined, d = 4) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const f = (x: number | null | undefined, d = 4) => (typeof x !== 'number' || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const wd = o?.auc?.withinDay;
   return {
     // The best of the search's trials: selected on these folds, so optimistic; the OOS figures decide.
     'cv auc (best trial)': f(m.cv?.auc),
@@ -73,6 +74,8 @@ function headline(v: ModelVersion): Record<string, string> {
     'p-value vs baseline': o?.baseline ? `${o.baseline.pValue.toPrecision(2)}${o.baseline.naivePValue === undefined ? ' (naive: assumes independent rows)' : ' (one-sided, rows dependent by day and symbol)'}` : '-',
     'oos auc': f(o?.classification?.rocAuc),
     'auc vs baseline': o?.auc ? `${o.auc.difference.value >= 0 ? '+' : ''}${f(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${o.auc.difference.pValue.toPrecision(2)})` : '-',
+    // The ranking of each day's stocks alone (no market timing), beside the fair baseline with the best one; versions evaluated before it was measured show '-'.
+    'within-day auc': wd ? `${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)}: ${typeof wd.difference.value === 'number' && wd.difference.value >= 0 ? '+' : ''}${f(wd.difference.value)} (95% [${f(wd.difference.interval[0])}, ${f(wd.difference.interval[1])}], p ${typeof wd.difference.pValue === 'number' ? wd.difference.pValue.toPrecision(2) : '-'})` : '-',
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
     // Versions evaluated before the baseline's IC was recorded show none.
     'information coefficient': `${f(o?.informationCoefficient?.mean)}${o?.informationCoefficient?.baseline ? ` (best naive ranking ${o.informationCoefficient.baseline.name} ${f(o.informationCoefficient.baseline.mean)})` : ''}`,

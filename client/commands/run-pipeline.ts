@@ -192,10 +192,12 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const r = c.evaluation.report;
     const bt = r.backtest.strategy;
     const auc = r.auc ? ` vs ${r.auc.versus} ${f(r.auc.baselineAuc)} (${signed(r.auc.difference.value)}, 95% ${interval(r.auc.difference.interval)}, p ${p(r.auc.difference.pValue)})` : '';
+    const wd = r.auc?.withinDay;
+    const withinDay = wd ? `; within-day AUC ${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)} (${signed(wd.difference.value)}, 95% ${interval(wd.difference.interval)}, p ${p(wd.difference.pValue)})` : '';
     const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
+      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}${withinDay}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
       ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
       reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );

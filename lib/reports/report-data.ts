@@ -220,7 +220,7 @@ const storedReportSchema = z.object({
   period: z.object({ from: z.string(), to: z.string(), days: z.number(), rows: z.number() }).optional(),
   classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable(), confusion: z.array(z.number().nullable()).optional() }),
   baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
-  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable() }).optional() }).optional(),
+  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }).optional() }).optional() }).optional(),
   informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
   backtest: z
     .object({
@@ -248,7 +248,7 @@ const storedMetricsSchema = z.object({
 const nanAsNull = z.preprocess((v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), z.number().nullable());
 const trialSchema = z.object({ trial: z.number(), score: nanAsNull, seconds: nanAsNull.optional(), error: z.string().optional() });
 const decisionSchema = z.object({ promote: z.boolean(), reason: z.string() });
-const experimentSchema = z.object({ name: z.string().optional(), seed: z.number().optional(), backtest: z.unknown().optional(), search: z.object({ method: z.string().optional() }).optional(), walkForward: z.record(z.string(), z.unknown()).optional() });
+const experimentSchema = z.object({ name: z.string().optional(), seed: z.number().optional(), backtest: z.unknown().optional(), search: z.object({ method: z.string().optional() }).optional(), walkForward: z.record(z.string(), z.unknown()).optional(), promotion: z.object({ metric: z.string().optional() }).optional() });
 
 const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN);
 
@@ -602,9 +602,17 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
   if (stored) {
     const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: num(stored.baseline.accuracy), baselineName: stored.baseline.name }];
     rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(stored.auc ? {} : { note: 'baseline AUC not recorded; chance is 0.5' }) });
-    // Beside the pooled AUC, which credits timing the market: the part that ranks the day's stocks.
+    // Beside the pooled AUC, which credits timing the market: the part that ranks the day's stocks,
+    // with its paired difference to the baseline (the evidence of promotion metric within_day_auc).
     const withinDay = stored.auc?.withinDay;
-    if (withinDay) rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((v) => num(v).toFixed(4)).join(' .. ')}; for information` });
+    if (withinDay) {
+      const d = withinDay.difference;
+      const signed = (x: number | null) => `${num(x) >= 0 ? '+' : ''}${num(x).toFixed(4)}`;
+      const difference = d ? `; difference ${signed(d.value)} [${d.interval.map(signed).join(', ')}], one-sided p ${num(d.pValue).toPrecision(2)}` : '';
+      const metric = experiment.promotion?.metric ?? 'auc';
+      const role = metric === 'within_day_auc' ? 'the promotion metric' : `for information (this experiment promotes on ${metric})`;
+      rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((v) => num(v).toFixed(4)).join(' .. ')}${difference}; ${role}` });
+    }
     if (stored.backtest) {
       const { marketModel, sharpeDifference } = stored.backtest;
       // The Sharpe ratio's paired test, and the alpha beyond the market exposure (beta) the strategy took: what `sharpe` promotion reads.

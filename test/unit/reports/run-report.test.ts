@@ -86,7 +86,7 @@ describe('run report data', () => {
     expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\/|<script|<link /);
   });
 
-  it('shows the within-day AUC beside the pooled one, and the IC beside a baseline that ranks stocks', async () => {
+  it('shows the within-day AUC beside the pooled one with its difference to the baseline, and the IC beside a baseline that ranks stocks', async () => {
     const ds = fixtureDataset();
     const stored = fixtureVersion().metrics.outOfSample as { auc: Record<string, unknown> };
     const withinDay = { value: 0.512, interval: [0.49, 0.534], pValue: 0.14, standardError: 0.011, days: 4, versus: 'momentum_sign', baselineValue: 0.503, baselineInterval: [0.48, 0.526], difference: { value: 0.009, interval: [-0.02, 0.038], pValue: 0.27, standardError: 0.014 } };
@@ -94,7 +94,13 @@ describe('run report data', () => {
     const report = assembleRunReport({ version, evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() }, model: await fixtureModel(ds) });
     if (!report.headline.recorded) throw new Error('unreachable');
     const rows = Object.fromEntries(report.headline.data.map((r) => [r.metric, r]));
-    expect(rows['within-day AUC (ranks stocks; mean of daily AUCs)']).toMatchObject({ model: 0.512, baseline: 0.503, baselineName: 'momentum_sign', note: '4 days, 95% interval 0.4900 .. 0.5340; for information' });
+    expect(rows['within-day AUC (ranks stocks; mean of daily AUCs)']).toMatchObject({ model: 0.512, baseline: 0.503, baselineName: 'momentum_sign', note: '4 days, 95% interval 0.4900 .. 0.5340; difference +0.0090 [-0.0200, +0.0380], one-sided p 0.27; for information (this experiment promotes on auc)' });
+    // Under an experiment that promotes on it, the row says so.
+    const lineage = version.lineage as { experiment: Record<string, unknown> };
+    const decidingVersion = { ...version, lineage: { ...lineage, experiment: { ...lineage.experiment, promotion: { metric: 'within_day_auc' } } } };
+    const deciding = assembleRunReport({ version: decidingVersion, evaluation: { dataset: ds, predictions: fixturePredictions(), series: fixtureSeries() }, model: await fixtureModel(ds) });
+    if (!deciding.headline.recorded) throw new Error('unreachable');
+    expect(deciding.headline.data.find((r) => r.metric.startsWith('within-day AUC'))?.note).toMatch(/one-sided p 0\.27; the promotion metric$/);
     // A market-timing rule scores every stock of a day alike: no IC to stand beside the model's.
     expect(rows['mean daily IC (Spearman)'].baselineName).not.toMatch(/^market_/);
     expect(Number.isFinite(rows['mean daily IC (Spearman)'].baseline)).toBe(true);
