@@ -67,9 +67,7 @@ import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { canaryThresholdsSchema } from './canary-analysis';
 import { LABEL, labelKey, labelStates, parseCellKey, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
-import { labelSpecsOf, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
-import type { LabelSpec } from '../labels/labels';
-import { labelHorizon } from '../training/dataset';
+import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 
 /** The test's length when the caller does not say: the deployment plan's default A/B deadline. */
 export const DEFAULT_AB_DEADLINE_SECONDS = 14 * 86_400;
@@ -293,11 +291,6 @@ export function abReport(rows: readonly PredictionWithOutcome[], options: AbRepo
   const parsed = parseOptions(options);
   const { arms, first, last } = armsOfRows(rows, parsed);
   return decideAb(arms, { ...parsed, lags: parsed.lags ?? 0 }, { start: parsed.start ?? first, analysedAt: parsed.analysedAt ?? last });
-}
-
-/** Lags of labels whose windows overlap: the longest horizon of `specs` − 1 (consecutive days' outcomes then share horizon − 1 sessions). */
-export function overlapLags(specs: readonly LabelSpec[]): number {
-  return specs.reduce((most, spec) => Math.max(most, labelHorizon(spec) - 1), 0);
 }
 
 export interface AbStoreQuery extends AbReportOptionsInput {

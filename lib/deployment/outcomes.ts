@@ -30,6 +30,7 @@ import { readBarSeries } from '../store/bars';
 import type { Database } from '../store/database';
 import type { PredictionLogEntry } from '../serving/prediction-log';
 import type { PredictionLogTable } from '../store/schema';
+import { labelHorizon } from '../training/dataset';
 
 /** A prediction_log row in camelCase: what the API's log writer stores. */
 export type LoggedPrediction = PredictionLogEntry;
@@ -180,6 +181,15 @@ export async function labelSpecsOf(store: Database, model: string, versions: Ite
     if (!spec) throw new BadInputError(`no label spec loaded for model ${model} version ${version}; pass every version of the rows to labelSpecsOf`);
     return spec;
   };
+}
+
+/**
+ * Trading days apart within which symbol-days are dependent when labels' windows overlap: the longest
+ * horizon of `specs` − 1 (the outcomes of consecutive days then share horizon − 1 sessions; 0 for
+ * one-session labels). The A/B report and the canary analysis take their lags from it.
+ */
+export function overlapLags(specs: readonly LabelSpec[]): number {
+  return specs.reduce((most, spec) => Math.max(most, labelHorizon(spec) - 1), 0);
 }
 
 /** The date `lookback` bars before `date` for the symbol, or undefined when the store holds fewer. */

@@ -167,7 +167,8 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
   it('gives the row-by-row canary analysis: symbol-day pairs, hit rates, latency percentiles, PSI and KS all equal', async () => {
     const rows = await readPredictionsWithOutcomes(t.store, MODEL, SINCE);
     const options = { canary: 'canary', reference: 'champion', thresholds: { minMaturedPairs: 50, maxP99LatencyMs: 30 } };
-    const expected = analyseCanary(rows, options);
+    // The store takes the lags from the versions' label specs (the longest horizon, 3, − 1); rows in memory carry none.
+    const expected = analyseCanary(rows, { ...options, lags: 2 });
     const actual = await analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, ...options });
 
     // The data exercises every branch: pairs of each kind, errors, several variants, symbol-days
@@ -235,6 +236,24 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     expect('comparisons' in report && report.comparisons).toEqual(overlapping.comparisons);
   });
 
+  it("judges the canary with symbol-days less than the label horizon apart dependent: the lags come from both versions' verified label specs, in the activity too", async () => {
+    const rows = await readPredictionsWithOutcomes(t.store, MODEL, SINCE);
+    const options = { canary: 'canary', reference: 'champion', canaryVersion: versions.canary, referenceVersion: versions.champion, thresholds: { minMaturedPairs: 50, maxP99LatencyMs: 30 } };
+    // Horizons 2 (champion) and 3 (canary): outcomes of days up to 2 sessions apart overlap.
+    const overlapping = analyseCanary(rows, { ...options, lags: 2 });
+    const dayOnly = analyseCanary(rows, { ...options, lags: 0 });
+    expect([overlapping.paired.lags, dayOnly.paired.lags]).toEqual([2, 0]);
+    expect(overlapping.paired.pValue).not.toBeCloseTo(dayOnly.paired.pValue, 6);
+    const inStore = await analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, ...options });
+    expect(inStore.paired).toEqual(overlapping.paired);
+    expect(inStore.reasons).toEqual(overlapping.reasons);
+    // Told otherwise, the store takes what it is told.
+    expect((await analyseCanaryInStore(t.store, { model: MODEL, since: SINCE, ...options, lags: 0 })).paired).toEqual(dayOnly.paired);
+    const activities = deploymentActivities({ store: t.store, cache: new MemoryCache(), artifacts: localArtifactStore(artifactDir) });
+    const analysis = await activities.analyseCanary({ model: MODEL, since: SINCE, ...options });
+    expect('paired' in analysis && analysis.paired).toEqual(overlapping.paired);
+  });
+
   it('fetches as many rows through the deployment activities whatever the number of predictions logged', async () => {
     const model = 'agg-bounded';
     const counter = new RowCounter();
@@ -278,8 +297,8 @@ describe.each(DRIVERS)('deployment analyses aggregated in the store on %s', (_dr
     const expected = async (rows: LoggedPrediction[]) => {
       const labelFor = await labelSpecsOf(t.store, model, new Set(rows.map((r) => r.version)));
       const labelled = (await attachOutcomes(t.store, rows, labelFor)).rows;
-      // Horizons 2 and 3: the store clusters by 2 lags.
-      return { canary: analyseCanary(labelled, canaryOptions), ab: abReport(labelled, { ...abOptions, lags: 2 }) };
+      // Horizons 2 and 3: the store takes symbol-days up to 2 sessions apart for dependent.
+      return { canary: analyseCanary(labelled, { ...canaryOptions, lags: 2 }), ab: abReport(labelled, { ...abOptions, lags: 2 }) };
     };
     const actual = async () => ({
       canary: await analyseCanaryInStore(t.store, { model, since: SINCE, ...canaryOptions }),

@@ -305,3 +305,81 @@ describe('canary analysis', () => {
     expect([none.paired.inTraining, none.paired.pairs, none.verdict]).toEqual([0, 400, blind.verdict]);
   });
 });
+
+/**
+ * A panel of daily returns (a market factor and each stock's own) scored on 5-day direction labels:
+ * the outcomes of days less than 5 apart share most of their forward return. A `share` of the
+ * symbol-days is routed to the canary at random, and the champion predicts on those requests too.
+ * The canary calls 5-day momentum; the champion the contrarian ('opposed': equally good, 50%
+ * expected, opposed on every pair) or 10-day momentum ('lookback'). With `worse`, the canary calls
+ * the wrong direction on that share of its symbol-days instead.
+ */
+function overlappingCanary(seed: number, setting: { symbols: number; days: number; share: number; champion: 'opposed' | 'lookback'; worse?: number }): PredictionWithOutcome[] {
+  const next = rng(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  const h = 5;
+  const span = setting.days + 3 * h;
+  const market = Array.from({ length: span }, () => 0.01 * normal());
+  const returns = Array.from({ length: setting.symbols }, () => market.map((m) => m + 0.015 * normal()));
+  const rows: PredictionWithOutcome[] = [];
+  for (let t = 2 * h; t < 2 * h + setting.days; t++) {
+    for (let s = 0; s < setting.symbols; s++) {
+      if (next() >= setting.share) continue;
+      let past5 = 0;
+      let past10 = 0;
+      let ahead = 0;
+      for (let k = 0; k < 2 * h; k++) {
+        if (k < h) past5 += returns[s][t - k];
+        past10 += returns[s][t - k];
+      }
+      for (let k = 0; k < h; k++) ahead += returns[s][t + 1 + k];
+      const outcome = (ahead > 0 ? 1 : 0) as 0 | 1;
+      const canaryUp = next() < (setting.worse ?? 0) ? ahead <= 0 : past5 > 0;
+      const championUp = setting.champion === 'opposed' ? past5 <= 0 : past10 > 0;
+      const at = { symbol: `S${s}`, asOf: dayOf(t), outcome };
+      const request = rows.length;
+      rows.push(row({ request, variant: 'canary', right: (canaryUp ? 1 : 0) === outcome, ...at }));
+      rows.push(row({ request, variant: 'champion', served: false, right: (championUp ? 1 : 0) === outcome, ...at }));
+    }
+  }
+  return rows;
+}
+
+describe('canary analysis of labels whose windows overlap (lags = horizon − 1)', () => {
+  // The hit-rate rule alone: the score-shift rule is another test.
+  const judge = (rows: PredictionWithOutcome[], lags: number) => analyseCanary(rows, { ...options, lags, thresholds: { maxPsi: 1e9 } });
+  const rolledBack = (setting: Parameters<typeof overlappingCanary>[1], lags: number, seeds: number) => {
+    let failed = 0;
+    for (let seed = 1; seed <= seeds; seed++) if (judge(overlappingCanary(seed, setting), lags).verdict === 'fail') failed++;
+    return failed / seeds;
+  };
+
+  it('rolls back an equally good canary on 5-day labels at about alpha, where days taken for independent rolled it back 10–12% of the time (alpha 5%)', () => {
+    const settings = [
+      { symbols: 20, days: 40, share: 0.5, champion: 'opposed' as const },
+      { symbols: 20, days: 30, share: 0.3, champion: 'opposed' as const },
+      { symbols: 20, days: 40, share: 0.5, champion: 'lookback' as const },
+    ];
+    for (const s of settings) expect(rolledBack(s, 4, 200)).toBeLessThanOrEqual(0.06);
+    // Each feature date its own unit, what every canary got before the label's horizon reached the analysis.
+    expect(rolledBack(settings[1], 0, 200)).toBeGreaterThan(0.09);
+  });
+
+  it('still rolls back a canary 10 points worse over 40 days, at the price of some power', () => {
+    const worse = { symbols: 20, days: 40, share: 0.5, champion: 'lookback' as const, worse: 0.2 };
+    expect(rolledBack(worse, 4, 100)).toBeGreaterThanOrEqual(0.75);
+  });
+
+  it('stays inconclusive on a drop until the matured days make two stretches of lags + 1, and reports the lags', () => {
+    // 25 symbols a day, the canary wrong on every one: 5 days decide with days independent, not with 4 lags.
+    const place = (i: number) => ({ symbol: `S${i % 25}`, asOf: dayOf(Math.floor(i / 25)) });
+    const five = pairedRows(125, () => false, () => true, {}, place);
+    expect(analyseCanary(five, options).verdict).toBe('fail');
+    const a = analyseCanary(five, { ...options, lags: 4 });
+    expect(a.paired.lags).toBe(4);
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.reasons[0]).toMatch(/span only 5 feature dates \(need 6\b/);
+    expect(analyseCanary(pairedRows(150, () => false, () => true, {}, place), { ...options, lags: 4 }).verdict).toBe('fail');
+    expect(() => analyseCanary([], { ...options, lags: -1 })).toThrow(/lags/);
+  });
+});
