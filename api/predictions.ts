@@ -10,7 +10,7 @@ import { predictForRequest, type RequestFeatures } from '../lib/serving/predict'
 import { failedPredictionLogEntry, newRequestId, predictionLogEntries, type PredictionLogEntry } from '../lib/serving/prediction-log';
 import { routeFor, type Route } from '../lib/serving/routing';
 import type { ServingSnapshot } from '../lib/serving/serving-models';
-import { stalenessOf, type ExpectedSessionClock } from '../lib/serving/staleness';
+import { ExpectedSessionClock, stalenessOf } from '../lib/serving/staleness';
 import { ApiError } from './errors';
 import type { ApiMetrics } from './metrics';
 import type { PredictionResult } from './schemas';
@@ -196,15 +196,25 @@ async function predictSymbol(deps: PredictionDeps, snapshot: ServingSnapshot, sy
  * variant on some sessions, and the report compares them within symbols (lib/deployment/ab-report.ts),
  * while a symbol keeps one arm from one expected session to the next (over nights and weekends; keyed
  * by the UTC date, a symbol asked on Friday evening and again after midnight UTC, or over the weekend,
- * on the same vector was answered by both arms). The expected session moves at the close plus the
- * grace (API_FEATURE_GRACE_MINUTES): a new session's vector published before that is asked under the
- * previous session's key until then, so on that vector a symbol may meet both arms once a day. The
- * variant is chosen before its features are read (variants may read different feature sets), so
- * the vector's own date cannot key it.
+ * on the same vector was answered by both arms). The routing session moves at the close plus
+ * ROUTING_GRACE_MINUTES, the same in every API process: keyed by each process's own expected
+ * session (API_FEATURE_GRACE_MINUTES), two processes with graces 30 and 120 answered half the
+ * symbols with different arms between those times, on the same vector. A new session's vector
+ * published before the routing session moves is asked under the previous session's key until then,
+ * so on that vector a symbol may meet both arms once a day. The variant is chosen before its
+ * features are read (variants may read different feature sets), so the vector's own date cannot key it.
  */
-function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, expectedSession: string): string {
-  return snapshot.routes.mode === 'ab' ? `${symbol}@${expectedSession}` : symbol;
+function defaultRoutingKey(snapshot: ServingSnapshot, symbol: string, now: Date): string {
+  return snapshot.routes.mode === 'ab' ? `${symbol}@${routingSessions.at(now)}` : symbol;
 }
+
+/**
+ * Minutes after a session's close at which A/B routing keys move to it: fixed, not a process's
+ * API_FEATURE_GRACE_MINUTES (the default of which it equals), so that every process reading a split
+ * routes a symbol alike.
+ */
+export const ROUTING_GRACE_MINUTES = 120;
+const routingSessions = new ExpectedSessionClock(ROUTING_GRACE_MINUTES);
 
 /** Predicts every symbol (deduplicated, in the order given) with one snapshot; per-symbol failures are errors, not throws. */
 export async function predictSymbols(deps: PredictionDeps, request: { model?: string; symbols: readonly string[]; key?: string }): Promise<PredictionOutcome> {
@@ -213,7 +223,7 @@ export async function predictSymbols(deps: PredictionDeps, request: { model?: st
   const createdAt = now.toISOString();
   const expectedSession = deps.sessions.at(now);
   const symbols = [...new Set(request.symbols)];
-  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, expectedSession), createdAt, expectedSession)));
+  const outcomes = await Promise.all(symbols.map((symbol) => predictSymbol(deps, snapshot, symbol, request.key ?? defaultRoutingKey(snapshot, symbol, now), createdAt, expectedSession)));
   const outcome: PredictionOutcome = { predictions: [], errors: [] };
   for (const o of outcomes) {
     if ('reason' in o) {

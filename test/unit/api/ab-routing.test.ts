@@ -23,14 +23,14 @@ function snapshotOf(mode: 'ab' | 'canary', routes: Route[]): ServingSnapshot {
   } as ServingSnapshot;
 }
 
-function depsOf(snapshot: ServingSnapshot, logged: PredictionLogEntry[]): PredictionDeps {
+function depsOf(snapshot: ServingSnapshot, logged: PredictionLogEntry[], graceMinutes = 120): PredictionDeps {
   const counter = { inc: () => undefined };
   return {
     servingModels: { snapshot: () => snapshot, models: () => ['m'] },
     features: { read: async (version: string, symbol: string) => ({ version, symbol, asOf: '2024-01-02', columns: ['x'], values: [1] }) },
     predictionLog: { append: (entries) => logged.push(...entries) },
     metrics: { predictions: counter, predictionErrors: counter, stalePredictions: counter } as unknown as PredictionDeps['metrics'],
-    sessions: new ExpectedSessionClock(120),
+    sessions: new ExpectedSessionClock(graceMinutes),
   };
 }
 
@@ -95,5 +95,25 @@ describe('routing of requests without a key', () => {
     }
     expect([...arms.values()].filter((s) => s.size > 1)).toEqual([]);
     expect(new Set(logged.map((e) => e.routingKey.split('@')[1]))).toEqual(new Set(['2024-01-05']));
+  });
+
+  it('in an A/B test, gives a symbol one arm in every API process, whatever its API_FEATURE_GRACE_MINUTES', async () => {
+    // Two processes reading one split, graces 30 and 120, asked at the same moments: 75 minutes after
+    // Tuesday's close the first already expects Tuesday's features, the second still Monday's. Keyed
+    // by each process's expected session, half the symbols were answered by different arms there.
+    const snapshot = snapshotOf('ab', [{ variant: 'B', version: 2, weight: 0.5 }, { variant: 'A', version: 1, weight: 0.5 }]);
+    const symbols = Array.from({ length: 200 }, (_, i) => `SYM${i}`);
+    const early: PredictionLogEntry[] = [];
+    const late: PredictionLogEntry[] = [];
+    const processes = [depsOf(snapshot, early, 30), depsOf(snapshot, late, 120)];
+    for (const time of ['2024-07-02T19:00:00Z', '2024-07-02T20:45:00Z', '2024-07-02T21:15:00Z', '2024-07-02T21:59:00Z', '2024-07-02T22:30:00Z', '2024-07-03T15:00:00Z']) {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }).setSystemTime(new Date(time));
+      for (const deps of processes) await predictSymbols(deps, { model: 'm', symbols });
+    }
+    const served = (entries: PredictionLogEntry[]) => entries.filter((e) => e.served).map((e) => [e.routingKey, e.variant]);
+    expect(served(early)).toEqual(served(late));
+    // Each still counts staleness against its own grace.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }).setSystemTime(new Date('2024-07-02T21:15:00Z'));
+    expect(processes.map((d) => d.sessions.at(new Date()))).toEqual(['2024-07-02', '2024-07-01']);
   });
 });
