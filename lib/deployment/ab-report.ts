@@ -33,7 +33,10 @@
  * rows within the lags is then counted (a panel variance of the estimate's influence values,
  * stratifiedMeanDifference with a PanelDependence). Single-day clusters told equally good models
  * apart in 12–21% of simulated tests of 5-day labels at a nominal 2.5%, blocks of lags + 1 days
- * (rows either side of a block boundary taken for independent) in 5–6%.
+ * (rows either side of a block boundary taken for independent) in 5–6%. A comparison reports the
+ * distinct matured days it rests on and, apart, the independent stretches of lags + 1 days its
+ * variance counts; it needs lags + 2 matured days in common symbols (two without lags), and until
+ * then the reasons say so. Each arm's hit-rate interval takes the same dependence.
  *
  * Stopping. The report is read at every analysis of a running test, and testing each look at α
  * ("peeking") inflates the false-positive rate with every look (daily looks over two weeks: about
@@ -58,7 +61,7 @@
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
 import { binaryAucOf } from '../stats/binary-scores';
-import { clusteredMean, stratifiedMeanDifference } from '../stats/dependent-inference';
+import { clusteredMean, panelDayUnits, stratifiedMeanDifference } from '../stats/dependent-inference';
 import { holmAdjusted } from '../stats/proportions';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { obrienFlemingBoundary, zOfOneSidedPValue } from '../stats/sequential';
@@ -167,9 +170,15 @@ export interface AbComparison {
   /** difference / standardError (Student's t with degreesOfFreedom); null when the standard error is 0 (no variation within either variant). */
   z: number | null;
   degreesOfFreedom: number;
-  /** Symbols both served (the strata compared) and days the variance rests on. */
+  /** Symbols both served (the strata compared). */
   symbols: number;
+  /** Distinct feature dates of the matured symbol-days in those symbols. */
   days: number;
+  /**
+   * Independent units the variance rests on: the days (lags 0), or with lags the stretches of
+   * lags + 1 consecutive days, ⌈days/(lags + 1)⌉.
+   */
+  independentStretches: number;
   /** Two-sided p-value of this look taken alone (fixed-sample). */
   pValue: number;
   /** Holm-adjusted over all comparisons with the control. */
@@ -205,7 +214,11 @@ export interface AbReport {
   lags: number;
   look: AbLook;
   variants: AbVariantStats[];
-  /** One per challenger once it and the control have matured symbol-days in common symbols on two days or more. */
+  /**
+   * One per challenger once it and the control have matured symbol-days in common symbols on
+   * lags + 2 days or more (two days without lags): fewer leave no variance to estimate, and the
+   * reasons say which challenger waits for what.
+   */
   comparisons: AbComparison[];
   decision: AbDecision;
   winner?: string;
@@ -392,8 +405,12 @@ function dayIndexOf(dates: Iterable<string>): Map<string, number> {
   return new Map([...new Set(dates)].sort().map((d, i) => [d, i]));
 }
 
-/** Statistics of one arm; the hit-rate interval on its day-clustered effective sample size (as lib/monitoring/live-performance.ts). */
-function statsOf(arm: AbArm): AbVariantStats {
+/**
+ * Statistics of one arm; the hit-rate interval on its effective sample size with the comparison's
+ * dependence: day-clustered (as lib/monitoring/live-performance.ts), with lags every pair of rows
+ * within the lags counted.
+ */
+function statsOf(arm: AbArm, lags: number): AbVariantStats {
   const { units } = arm;
   const served = units.reduce((a, u) => a + u.requests, 0);
   const errors = units.reduce((a, u) => a + u.failed, 0);
@@ -411,9 +428,11 @@ function statsOf(arm: AbArm): AbVariantStats {
     const days = dayIndexOf(matured.map((u) => u.asOf));
     let effective = n;
     if (p > 0 && p < 1) {
-      const clustered = clusteredMean(Float64Array.from(matured, hitOf), Int32Array.from(matured, (u) => days.get(u.asOf) as number));
-      // One day: nothing to estimate a variance from, and the whole sample is one draw of the market.
-      effective = Number.isFinite(clustered.standardError) && clustered.standardError > 0 ? Math.min(n, (p * (1 - p)) / clustered.standardError ** 2) : clustered.standardError === 0 ? n : Math.min(n, days.size);
+      const day = Int32Array.from(matured, (u) => days.get(u.asOf) as number);
+      const clustered = lags === 0 ? clusteredMean(Float64Array.from(matured, hitOf), day) : clusteredMean(Float64Array.from(matured, hitOf), { day, lags }, { evidence: true });
+      // Too few days (one; with lags, fewer than lags + 2): nothing to estimate a variance from, and
+      // each stretch of lags + 1 days is one draw of the market.
+      effective = Number.isFinite(clustered.standardError) && clustered.standardError > 0 ? Math.min(n, (p * (1 - p)) / clustered.standardError ** 2) : clustered.standardError === 0 ? n : Math.min(n, panelDayUnits(days.size, lags));
     }
     interval = wilsonInterval(p * effective, effective, 0.95);
   }
@@ -470,10 +489,23 @@ function lookOf(arms: readonly AbArm[], options: AbReportOptions, times: { start
   };
 }
 
-/** The challenger against the control within the symbols both served, clustered by day; undefined when it cannot be estimated. */
-function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbComparison, 'adjustedPValue' | 'significant'> | undefined {
+/** Matured days a comparison needs with `lags`: two stretches of lags + 1 days, the second begun (two days without lags). */
+const daysNeeded = (lags: number) => lags + 2;
+
+/**
+ * The challenger against the control within the symbols both served, clustered by day; when it
+ * cannot be estimated, why not (to follow "not compared yet: ").
+ */
+function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbComparison, 'adjustedPValue' | 'significant'> | { untested: string } {
   const rows = [...control.units.filter(labelled).map((u) => ({ u, group: 0 })), ...challenger.units.filter(labelled).map((u) => ({ u, group: 1 }))];
-  if (rows.length === 0) return undefined;
+  const inBoth = new Set(challenger.units.filter(labelled).map((u) => u.symbol));
+  const shared = new Set(control.units.filter((u) => labelled(u) && inBoth.has(u.symbol)).map((u) => u.symbol));
+  const sharedDays = new Set(rows.filter((r) => shared.has(r.u.symbol)).map((r) => r.u.asOf)).size;
+  if (shared.size === 0) return { untested: `${challenger.variant} shares no symbol with matured symbol-days with ${control.variant}` };
+  if (sharedDays < daysNeeded(lags)) {
+    const need = lags > 0 ? `rows up to ${lags} trading days apart dependent (a ${lags + 1}-session label) need at least ${daysNeeded(lags)}` : `at least ${daysNeeded(lags)} needed`;
+    return { untested: `${challenger.variant} has ${sharedDays} matured day${sharedDays === 1 ? '' : 's'} in the symbols it shares with ${control.variant}, ${need}` };
+  }
   const symbols = dayIndexOf(rows.map((r) => r.u.symbol));
   const days = dayIndexOf(rows.map((r) => r.u.asOf));
   const day = Int32Array.from(rows, (r) => days.get(r.u.asOf) as number);
@@ -484,8 +516,19 @@ function compare(control: AbArm, challenger: AbArm, lags: number): Omit<AbCompar
     Int32Array.from(rows, (r) => symbols.get(r.u.symbol) as number),
     lags === 0 ? day : { day, lags },
   );
-  if (!Number.isFinite(e.estimate) || Number.isNaN(e.pValueTwoSided)) return undefined;
-  return { variant: challenger.variant, control: control.variant, difference: e.estimate, standardError: e.standardError, z: Number.isFinite(e.tStat) ? e.tStat : null, degreesOfFreedom: e.degreesOfFreedom, symbols: e.strata, days: e.units, pValue: e.pValueTwoSided };
+  if (!Number.isFinite(e.estimate) || Number.isNaN(e.pValueTwoSided)) return { untested: `${challenger.variant}: no variance of its difference from ${control.variant} could be estimated over ${sharedDays} matured days` };
+  return {
+    variant: challenger.variant,
+    control: control.variant,
+    difference: e.estimate,
+    standardError: e.standardError,
+    z: Number.isFinite(e.tStat) ? e.tStat : null,
+    degreesOfFreedom: e.degreesOfFreedom,
+    symbols: e.strata,
+    days: sharedDays,
+    independentStretches: e.units,
+    pValue: e.pValueTwoSided,
+  };
 }
 
 /** Tests, guards and the stopping rule on the arms from either source. */
@@ -497,14 +540,13 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
     const units = arm.units.filter((u) => u.asOf.slice(0, 10) > through);
     return { ...arm, units, inTraining: arm.units.length - units.length };
   });
-  const variants = arms.map(statsOf);
+  const variants = arms.map((arm) => statsOf(arm, options.lags));
   const look = lookOf(arms, options, times);
   const [control, ...challengers] = variants;
 
-  const tested = arms.slice(1).flatMap((arm) => {
-    const c = compare(arms[0], arm, options.lags);
-    return c ? [c] : [];
-  });
+  const outcomes = arms.slice(1).map((arm) => compare(arms[0], arm, options.lags));
+  const tested = outcomes.flatMap((c) => ('untested' in c ? [] : [c]));
+  const untested = outcomes.flatMap((c) => ('untested' in c ? [c.untested] : []));
   const adjusted = holmAdjusted(tested.map((c) => c.pValue));
   // Beyond the boundary: the adjusted two-sided p-value's z against the look's critical z.
   const comparisons: AbComparison[] = tested.map((c, i) => ({ ...c, adjustedPValue: adjusted[i], significant: look.boundaryZ !== null && zOfOneSidedPValue(adjusted[i] / 2) >= look.boundaryZ }));
@@ -537,8 +579,7 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   if (guarded.size === challengers.length) return report('stop-winner', [`every challenger fails the serving guards, the control ${control.variant} is kept: ${[...guarded.values()].join('; ')}`], control.variant);
 
   const boundaryText = look.boundaryZ !== null ? `|z| ≥ ${look.boundaryZ.toFixed(2)} at information fraction ${look.informationFraction.toFixed(2)}` : 'no crossing possible before any outcome has matured';
-  const untested = challengers.filter((v) => !comparisons.some((c) => c.variant === v.variant));
-  const untestedNote = untested.length > 0 ? [`not compared yet: ${untested.map((v) => `${v.variant} shares no symbol with matured symbol-days on two or more days with ${control.variant}`).join('; ')}`] : [];
+  const untestedNote = untested.length > 0 ? [`not compared yet: ${untested.join('; ')}`] : [];
   const short = variants.filter((v) => v.matured < min);
   if (short.length > 0) return report('continue', [`waiting for ${min} matured symbol-days per variant: ${short.map((v) => `${v.variant} has ${v.matured}`).join(', ')}`, ...guardNote, ...untestedNote]);
 
@@ -593,7 +634,8 @@ export function formatAbReport(report: AbReport): string {
   if (report.comparisons.length > 0) {
     out.push('', `vs ${report.control} (within common symbols, ${report.lags > 0 ? `rows up to ${report.lags} trading days apart dependent` : 'day-clustered'}${report.comparisons.length > 1 ? ', Holm-corrected' : ''}):`);
     for (const c of report.comparisons) {
-      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points on ${c.symbols} symbols over ${c.days} days, z ${c.z === null ? '±∞' : c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
+      const stretches = report.lags > 0 ? ` (${c.independentStretches} independent stretches of ${report.lags + 1} days)` : '';
+      out.push(`  ${c.variant}: ${c.difference >= 0 ? '+' : ''}${(100 * c.difference).toFixed(1)} points on ${c.symbols} symbols over ${c.days} days${stretches}, z ${c.z === null ? '±∞' : c.z.toFixed(2)}, p ${c.pValue.toFixed(4)}, adjusted p ${c.adjustedPValue.toFixed(4)}${c.significant ? ' (significant)' : ''}`);
     }
   }
   out.push('', `decision: ${report.decision}${report.winner !== undefined ? ` (winner: ${report.winner})` : ''}`, ...report.reasons.map((r) => `  - ${r}`));

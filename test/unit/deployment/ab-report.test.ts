@@ -320,3 +320,51 @@ describe('A/B report on labels whose windows overlap (lags = horizon − 1)', ()
     expect(stops({ symbols: 40, days: 40, shareA: 0.5, edge: 0.2 }, 4, 40)).toBeGreaterThanOrEqual(0.5);
   });
 });
+
+describe('A/B report with lags: what it says about days', () => {
+  const options = { variants: ['A', 'B'], versions: [1, 2], minSamplesPerVariant: 10, informationFraction: 1 };
+
+  it('reports the distinct matured days a comparison rests on, not the stretches of lags + 1 days its variance counts', () => {
+    const r = abReport(overlappingPanel(3, { symbols: 40, days: 40, shareA: 0.5 }), { ...options, lags: 4 });
+    expect(r.comparisons[0]).toMatchObject({ symbols: 40, days: 40, independentStretches: 8 });
+    expect(formatAbReport(r)).toMatch(/B: [+-]\d+\.\d points on 40 symbols over 40 days \(8 independent stretches of 5 days\)/);
+    const dayOnly = abReport(overlappingPanel(3, { symbols: 40, days: 40, shareA: 0.5 }), { ...options, lags: 0 });
+    expect(dayOnly.comparisons[0]).toMatchObject({ days: 40, independentStretches: 40 });
+    // In the decision's reasons too: a clearly better B on 24 days, lags 1.
+    const better = abReport([...arm('A', 300, rate(50), 0), ...arm('B', 300, rate(80), 1)], { variants: ['A', 'B'], lags: 1, informationFraction: 1 });
+    expect(better.winner).toBe('B');
+    expect(better.reasons[0]).toMatch(/on 25 common symbols over 24 days/);
+  });
+
+  it('says when a comparison waits for more matured days than the lags need, not that the variants share no symbol', () => {
+    const r = abReport(overlappingPanel(3, { symbols: 50, days: 5, shareA: 0.5 }), { ...options, lags: 4 });
+    expect(r.comparisons).toEqual([]);
+    const reasons = r.reasons.join(' ');
+    expect(reasons).not.toMatch(/shares no symbol/);
+    expect(reasons).toMatch(/not compared yet: B has 5 matured days in the symbols it shares with A, rows up to 4 trading days apart dependent \(a 5-session label\) need at least 6/);
+    // One more day is enough.
+    expect(abReport(overlappingPanel(3, { symbols: 50, days: 6, shareA: 0.5 }), { ...options, lags: 4 }).comparisons).toHaveLength(1);
+    // Without lags, one day is too few.
+    const oneDay = abReport(
+      Array.from({ length: 20 }, (_, i) => row({ request: i, variant: i % 2 === 0 ? 'A' : 'B', right: i % 3 === 0, symbol: `S${i >> 1}`, asOf: dayOf(0) })),
+      { variants: ['A', 'B'], minSamplesPerVariant: 1, lags: 0 },
+    );
+    expect(oneDay.reasons.join(' ')).toMatch(/not compared yet: B has 1 matured day in the symbols it shares with A, at least 2 needed/);
+  });
+
+  it("widens each arm's hit-rate interval for rows within the lags, as the comparison does", () => {
+    // Both arms' calls are right half the time on average; over 100 panels, how often does each arm's 95% interval miss 50%?
+    const misses = (lags: number) => {
+      let missed = 0;
+      for (let seed = 1; seed <= 100; seed++) {
+        for (const v of abReport(overlappingPanel(seed, { symbols: 40, days: 40, shareA: 0.5 }), { ...options, lags }).variants) {
+          if (!v.hitRateInterval || v.hitRateInterval.lower > 0.5 || v.hitRateInterval.upper < 0.5) missed++;
+        }
+      }
+      return missed / 200;
+    };
+    expect(misses(4)).toBeLessThanOrEqual(0.1);
+    // Single-day clusters, what each arm's interval had before: about one in five.
+    expect(misses(0)).toBeGreaterThan(0.15);
+  });
+});
