@@ -9,7 +9,7 @@
  * `lags` days apart), and optionally rows of one symbol (two-way), because a stock's own drift
  * makes its rows move together too, which matters when the universe is small (symbols that are
  * near duplicates of each other, such as share classes, are one symbol cluster:
- * lib/stats/symbol-clusters.ts). Plain cluster ids (any partition, e.g. blocks of days) are taken too.
+ * lib/stats/symbol-clusters.ts). Plain cluster ids (any partition of the rows) are taken too.
  * The variance of a mean comes from the cluster sums (the CR1 cluster-robust estimator), that of an
  * AUC from cluster sums of placement values (Obuchowski 1997, "Nonparametric analysis of clustered
  * ROC curve data"), and a per-period series (daily IC, daily returns) gets a Newey–West variance
@@ -85,21 +85,6 @@ function estimateOf(estimate: number, variance: number, units: number, df: numbe
   };
 }
 
-/**
- * Cluster of each row: distinct days in ascending order, cut into blocks of `blockDays`
- * consecutive days. A last block shorter than half a block joins the one before, so no cluster is
- * a stub.
- */
-export function dayBlockClusters(dayIndex: Int32Array, blockDays: number): { cluster: Int32Array; clusters: number } {
-  if (!Number.isInteger(blockDays) || blockDays < 1) invalid(`blockDays must be an integer >= 1, got ${blockDays}`);
-  const days = [...new Set(dayIndex)].sort((a, b) => a - b);
-  let clusters = Math.ceil(days.length / blockDays);
-  const last = days.length - (clusters - 1) * blockDays;
-  if (clusters > 1 && last < blockDays / 2) clusters--;
-  const rank = new Map(days.map((d, i) => [d, Math.min(Math.floor(i / blockDays), clusters - 1)]));
-  return { cluster: Int32Array.from(dayIndex, (d) => rank.get(d) as number), clusters };
-}
-
 function checkClusters(rows: number, cluster: Int32Array): number {
   if (cluster.length !== rows) invalid(`There are ${cluster.length} cluster ids for ${rows} rows`);
   let max = -1;
@@ -149,7 +134,7 @@ export interface ClusterOptions {
 }
 
 /**
- * One clustering, or two (e.g. blocks of days and symbols), or a panel's dependence. Two-way clustering (Cameron, Gelbach &
+ * One clustering, or two (e.g. days and symbols), or a panel's dependence. Two-way clustering (Cameron, Gelbach &
  * Miller 2011; Petersen 2009 for firms × time) adds the variance from each clustering and subtracts
  * that of their intersection, so both rows of one week and rows of one stock may move together; the
  * degrees of freedom are those of the smaller clustering. A negative sum (possible in small samples)

@@ -1,7 +1,8 @@
 import { rng } from '../../../lib/random';
 import { studentTCdf, studentTQuantile } from '../../../lib/stats/distributions';
-import { clusteredAuc, clusteredAucDifference, clusteredMean, dayBlockClusters, demeanedShare, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
+import { clusteredAuc, clusteredAucDifference, clusteredMean, demeanedShare, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
 import { normalInverseCdf } from '../../../lib/stats/normal';
+import { dayBlockClusters } from '../../helpers/day-blocks';
 
 /** Standard normal draws from the seeded generator (Box–Muller). */
 function normals(random: () => number) {

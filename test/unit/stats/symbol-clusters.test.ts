@@ -1,6 +1,7 @@
 import { rng } from '../../../lib/random';
-import { clusteredAuc, clusteredMean, dayBlockClusters } from '../../../lib/stats/dependent-inference';
+import { clusteredAuc, clusteredMean } from '../../../lib/stats/dependent-inference';
 import { describeMergedSymbols, nearDuplicateSymbolGroups, symbolClustersOf } from '../../../lib/stats/symbol-clusters';
+import { dayBlockClusters } from '../../helpers/day-blocks';
 
 function normals(random: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
