@@ -14,8 +14,18 @@ export const ALGORITHM_PARAMETERS: Readonly<Record<string, readonly string[]>> =
   conv1d: ['window', 'filters', 'kernelSize', 'units', 'activation', 'dropout', 'learningRate', 'batchSize', 'epochs', 'patience', 'minDelta', 'validationFraction', 'l2'],
 };
 
-/** The parameter names of `space` that `algorithm` does not read. */
-export function unknownParameters(algorithm: string, space: Readonly<Record<string, unknown>>): string[] {
-  const known = ALGORITHM_PARAMETERS[algorithm];
+/**
+ * The parameter names of `space` that `algorithm` does not read; `known` for an algorithm not
+ * listed here (none: nothing is refused).
+ */
+export function unknownParameters(algorithm: string, space: Readonly<Record<string, unknown>>, known: readonly string[] | undefined = ALGORITHM_PARAMETERS[algorithm]): string[] {
   return known === undefined ? [] : Object.keys(space).filter((name) => !known.includes(name));
+}
+
+/**
+ * Why `name` is refused for `algorithm`, naming the parameters it has: the one wording of an
+ * experiment's search space and of the registry's check of a row (lib/registry/recorded-fields.ts).
+ */
+export function unknownParameterMessage(algorithm: string, name: string, known: readonly string[] = ALGORITHM_PARAMETERS[algorithm] ?? []): string {
+  return `${algorithm} has no parameter "${name}"; its parameters are ${known.length > 0 ? known.join(', ') : 'none'}`;
 }

@@ -12,7 +12,7 @@ import { featureSetSchema } from '../features/feature-set';
 import { importRequestSchema } from '../ingest/import-request';
 import { labelSpecSchema } from '../labels/labels';
 import { searchSpaceSchema } from '../tuning/search-space';
-import { ALGORITHM_PARAMETERS, unknownParameters } from './algorithm-parameters';
+import { unknownParameterMessage, unknownParameters } from './algorithm-parameters';
 import { symbolSchema } from '../market-data/symbols';
 import { DEFAULT_PLAUSIBILITY, type PlausibilityBound } from '../training/guards';
 import { warmStartSchema } from '../training/warm-start';
@@ -34,7 +34,7 @@ export const algorithmSearchSchema = z.object({
 }).superRefine((a, ctx) => {
   // A misspelt name would be searched, recorded as the model's parameter and ignored by the fit.
   for (const name of unknownParameters(a.algorithm, a.space)) {
-    ctx.addIssue({ code: 'custom', path: ['space', name], message: `${a.algorithm} has no parameter "${name}"; its parameters are ${ALGORITHM_PARAMETERS[a.algorithm].join(', ')}` });
+    ctx.addIssue({ code: 'custom', path: ['space', name], message: unknownParameterMessage(a.algorithm, name) });
   }
 });
 

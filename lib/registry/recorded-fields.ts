@@ -24,6 +24,7 @@ import { svm, svmParamsSchema } from '../../models/svm/svm';
 import { gradientBoosting, gradientBoostingParamsSchema } from '../../models/trees/gradient-boosting';
 import { randomForest, randomForestParamsSchema } from '../../models/trees/random-forest';
 import { majority } from '../../models/baselines/majority';
+import { ALGORITHM_PARAMETERS, unknownParameterMessage, unknownParameters } from '../experiments/algorithm-parameters';
 
 /** What a registry row records that the artifact's header also carries (lineage: only to know a warm start). */
 export interface RecordedFields {
@@ -69,12 +70,6 @@ function shown(value: unknown): string {
   return json.length > 80 ? `${json.slice(0, 79)}…` : json;
 }
 
-/** The parameters a row may state for the header's model: its algorithm's (schema), else the model's own. */
-function parameterNames(schema: z.ZodObject | undefined, header: ArtifactHeader): string {
-  const names = schema ? Object.keys(schema.shape) : Object.keys(header.params);
-  return names.length > 0 ? names.join(', ') : 'none';
-}
-
 /** Was this version trained by continuing a champion? (the header's own mark, or the pipeline's lineage) */
 function warmStarted(row: RecordedFields, header: ArtifactHeader): boolean {
   return header.params.warmStart !== undefined || row.lineage.warmStartedFrom !== undefined;
@@ -82,7 +77,7 @@ function warmStarted(row: RecordedFields, header: ArtifactHeader): boolean {
 
 /**
  * The first field on which the row and the header disagree, as "<field> differs: the artifact has
- * X, the <recordedBy> says Y" (or "params.<key> is not a parameter of <algorithm> …" for a key the
+ * X, the <recordedBy> says Y" (or "params.<key>: <algorithm> has no parameter …" for a key the
  * model cannot have), or undefined when they agree.
  */
 export function recordedFieldMismatch(row: RecordedFields, header: ArtifactHeader, recordedBy: 'registry' | 'registration'): string | undefined {
@@ -92,12 +87,15 @@ export function recordedFieldMismatch(row: RecordedFields, header: ArtifactHeade
   if (canonicalJson(header.label) !== canonicalJson(row.label)) return differs('label', header.label, row.label);
   const schema = PARAMETER_SCHEMAS.get(header.algorithm);
   const setByWarmStart = warmStarted(row, header) ? (WARM_START_SETS.get(header.algorithm) ?? []) : [];
+  // The parameters a row may state: its algorithm's (the names experiments are held to), else the model's own.
+  const known = ALGORITHM_PARAMETERS[header.algorithm] ?? Object.keys(header.params);
+  const unknown = new Set(unknownParameters(header.algorithm, row.params, known));
   for (const key of Object.keys(row.params).sort()) {
     if (setByWarmStart.includes(key)) continue;
     const field = schema && Object.hasOwn(schema.shape, key) ? schema.shape[key] : undefined;
-    // A key neither the algorithm's schema nor the model has: the schema would drop it unread, so the
-    // row states a parameter the model was not trained with (a misspelt name, an edit).
-    if (!Object.hasOwn(header.params, key) && !field) return `params.${key} is not a parameter of ${header.algorithm}, so the model was not trained with it (its parameters: ${parameterNames(schema, header)})`;
+    // A key neither the algorithm nor the model has: the schema would drop it unread, so the row
+    // states a parameter the model was not trained with (a misspelt name, an edit).
+    if (unknown.has(key) && !Object.hasOwn(header.params, key)) return `params.${key}: ${unknownParameterMessage(header.algorithm, key, known)}, so the model was not trained with it`;
     const read = field?.safeParse(row.params[key]);
     const recorded = read?.success ? read.data : row.params[key];
     if (canonicalJson(recorded) !== canonicalJson(header.params[key])) return differs(`params.${key}`, header.params[key], row.params[key]);

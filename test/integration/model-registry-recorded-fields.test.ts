@@ -117,7 +117,7 @@ describe('the registry row agrees with its artifact on every field both record (
     await expect(register('disagrees2', model, { params: {}, algorithm: 'svm' })).rejects.toThrow('algorithm differs: the artifact has "logistic_regression", the registration says "svm"');
     await expect(register('disagrees2', model, { params: {}, featureSetVersion: OTHER_FS })).rejects.toThrow(`featureSetVersion differs: the artifact has "${FS}", the registration says "${OTHER_FS}"`);
     await expect(register('disagrees2', model, { params: {}, label: { kind: 'direction', horizon: 20 } })).rejects.toThrow('label differs: the artifact has {"horizon":5,"kind":"direction"}, the registration says {"horizon":20,"kind":"direction"}');
-    await expect(register('disagrees2', model, { params: { C: 0.5, maxIteratons: 10 } })).rejects.toThrow('artifact cannot be registered: params.maxIteratons is not a parameter of logistic_regression, so the model was not trained with it (its parameters: C, maxIterations, tolerance)');
+    await expect(register('disagrees2', model, { params: { C: 0.5, maxIteratons: 10 } })).rejects.toThrow('artifact cannot be registered: params.maxIteratons: logistic_regression has no parameter "maxIteratons"; its parameters are C, maxIterations, tolerance, so the model was not trained with it');
     // Key order is not a difference.
     await expect(register('disagrees2', model, { params: { tolerance: 1e-4, C: 0.5 }, label: { horizon: 5, kind: 'direction' } })).resolves.toBeDefined();
   });
@@ -127,7 +127,7 @@ describe('the registry row agrees with its artifact on every field both record (
     await refusedAtVerification(await register('edited-params', model, { params: { C: 0.5 } }), 'params', JSON.stringify({ C: 0.25 }), 'params.C differs: the artifact has 0.5, the registry says 0.25');
     await refusedAtVerification(await register('edited-new-param', model, { params: { C: 0.5 } }), 'params', JSON.stringify({ C: 0.5, maxIterations: 10 }), 'params.maxIterations differs: the artifact has 200, the registry says 10');
     // A key the algorithm does not have (a misspelt maxIterations): the schema would drop it, and the row passed.
-    await refusedAtVerification(await register('edited-unknown-param', model, { params: { C: 0.5 } }), 'params', JSON.stringify({ C: 0.5, maxIteratons: 10 }), 'params.maxIteratons is not a parameter of logistic_regression, so the model was not trained with it (its parameters: C, maxIterations, tolerance)');
+    await refusedAtVerification(await register('edited-unknown-param', model, { params: { C: 0.5 } }), 'params', JSON.stringify({ C: 0.5, maxIteratons: 10 }), 'params.maxIteratons: logistic_regression has no parameter "maxIteratons"; its parameters are C, maxIterations, tolerance, so the model was not trained with it');
     await refusedAtVerification(await register('edited-label', model, { params: {} }), 'label', JSON.stringify({ kind: 'direction', horizon: 1 }), 'label differs: the artifact has {"horizon":5,"kind":"direction"}, the registry says {"horizon":1,"kind":"direction"}');
     await refusedAtVerification(await register('edited-fs', model, { params: {} }), 'feature_set_version', OTHER_FS, `featureSetVersion differs: the artifact has "${FS}", the registry says "${OTHER_FS}"`);
     await refusedAtVerification(await register('edited-algorithm', model, { params: {} }), 'algorithm', 'svm', 'algorithm differs: the artifact has "logistic_regression", the registry says "svm"');
