@@ -532,8 +532,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     }
     metrics.dependencyUp.set({ dependency: 'store' }, storeProblem === undefined ? 1 : 0);
     metrics.dependencyUp.set({ dependency: 'cache' }, cacheProblem === undefined ? 1 : 0);
-    // One store down degrades (features come from the other) but leaves the process ready: lib/serving/readiness.ts.
-    const answer = readiness({ modelsProblem, degraded, storeProblem, cacheProblem });
+    // One store down degrades (features come from the other) but leaves the process ready, the
+    // database down with no Redis configured excepted: lib/serving/readiness.ts.
+    const answer = readiness({ modelsProblem, degraded, storeProblem, cacheProblem, cacheKind: deps.cache.kind });
     reply.code(answer.ready ? 200 : 503);
     return answer;
   } });

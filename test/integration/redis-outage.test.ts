@@ -4,7 +4,9 @@
  * newest vectors, the outage is logged once (not once per reconnect attempt), and when Redis comes
  * back empty the online store is re-warmed from the offline store without a pipeline run. And
  * through a database outage (every statement of the API's store failing): predictions go on from
- * Redis and /readyz stays 200, degraded; with both down it is 503.
+ * Redis and /readyz stays 200, degraded; with both down it is 503. Without Redis (REDIS_URL unset,
+ * the in-process MemoryCache nobody writes vectors into) every vector is read from the database, so a
+ * database outage alone is 503, not ready.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -12,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { KyselyPlugin } from 'kysely';
+import { MemoryCache } from '../../lib/cache/memory-cache';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { ApiToken } from '../../lib/config';
 import { publishOnlineFeatures, readOnlineFeatures } from '../../lib/features/online-features';
@@ -201,5 +204,37 @@ describe('predictions through a Redis outage (private redis-server, SQLite store
     const back = await predict('BBB');
     expect(back.status).toBe(200);
     expect(back.body.predictions[0]).toMatchObject({ symbol: 'BBB', asOf: OFFLINE_LAST });
+  });
+});
+
+describe('a database outage without Redis (REDIS_URL unset: the in-process MemoryCache)', () => {
+  it('answers /readyz 503, not ready: no vector is served from the memory cache', async () => {
+    const t = await createSqliteTestDatabase();
+    const cache = new MemoryCache();
+    let databaseDown = false;
+    let api: ApiStack | undefined;
+    try {
+      await saveTestFeatureSet(t.store, FEATURE_SET_DEFINITION);
+      await writeFeatureRows(t.store, FEATURE_SET, [{ symbol: 'AAA', date: OFFLINE_LAST, values: Float64Array.from([1, 0]) }]);
+      const artifactDir = tempDir('mlp-outage-memory-artifacts-');
+      const version = await registerOracleModel(t.store, artifactDir, { name: MODEL, seed: 1, flip: false, featureSetVersion: FEATURE_SET });
+      await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(version), updatedBy: 'test', reason: 'first' });
+      api = await startApiStack({ store: downableStore(t.store, () => databaseDown), cache, artifactDir, tokens: [TOKEN] });
+      const predict = () => api!.app.inject({ method: 'GET', url: `/v1/predictions/AAA?model=${MODEL}`, headers: auth });
+      expect((await predict()).statusCode).toBe(200);
+      expect((await api.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      databaseDown = true;
+      // Every vector comes from the database: no prediction can be answered...
+      expect((await predict()).statusCode).toBe(503);
+      // ...so the process is not ready (before: 200, "degraded, answered from the online store (Redis)").
+      const ready = await api.app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({ ready: false, checks: { models: { ok: true }, cache: { ok: true }, store: { ok: false, detail: expect.stringMatching(/^the database is unreachable \(connect ECONNREFUSED .*\) and no Redis is configured/) } } });
+      expect(ready.json().checks.store.detail).not.toMatch(/degraded/);
+    } finally {
+      databaseDown = false;
+      await api?.close();
+      await t.drop();
+    }
   });
 });
