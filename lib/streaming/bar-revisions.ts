@@ -12,7 +12,9 @@
  * counter found below the one known says so (it only ever goes up): every counter is then compared
  * with 0, so this consumer's own writes are not taken for another's (each symbol's window was reloaded
  * once, for nothing) and the symbols others wrote since the restart still are. A restart the counter
- * has already been written past unseen is told only by the consumer (countersLost).
+ * has already been written past unseen is told only by the consumer (countersLost). Either way what
+ * other consumers wrote after this one's last look and before the restart is told by no counter any
+ * more: a loss raises `lost`, on which the consumer reads every window again from the store.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -29,6 +31,7 @@ export class BarRevisions {
   private readonly hashKey: string;
   private global = 0;
   private readonly known = new Map<string, number>();
+  private countersWereLost = false;
 
   constructor(
     private readonly redis: Redis,
@@ -46,10 +49,24 @@ export class BarRevisions {
     for (const [symbol, value] of Object.entries(all)) this.known.set(symbol, Number(value));
   }
 
-  /** Redis lost the counters (they restart at 0): every symbol counted since by anyone is a change. */
+  /**
+   * Redis lost the counters (they restart at 0): every symbol counted since by anyone is a change.
+   * Raises `lost`: writes of other consumers this one had not seen went with the counters.
+   */
   countersLost(): void {
     this.global = 0;
     this.known.clear();
+    this.countersWereLost = true;
+  }
+
+  /** The counters were found lost (here or by countersLost) since the last lostHandled(): every window should be read again. */
+  get lost(): boolean {
+    return this.countersWereLost;
+  }
+
+  /** Every window was read again from the store: the loss is dealt with. */
+  lostHandled(): void {
+    this.countersWereLost = false;
   }
 
   /** Records this consumer's write of `symbols`; returns symbols another consumer changed meanwhile. */

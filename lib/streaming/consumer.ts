@@ -298,9 +298,10 @@ export class BarStreamConsumer {
     }
     this.failedEntries.clear();
     this.stats.groupsRecreated++;
-    // Redis lost its data: the bar revision counters restarted at 0 with the stream.
+    // Redis lost its data: the bar revision counters restarted at 0 with the stream, and every window
+    // is read again (below, once the loss is alerted) before the vectors are written again.
     if (made.streamLost !== undefined) this.revisions.countersLost();
-    this.republishEverySymbol();
+    else this.republishEverySymbol();
     const lost: LostGroup = {
       resumedAfter,
       from,
@@ -312,6 +313,23 @@ export class BarStreamConsumer {
     await raiseAlert(this.deps.store, groupLostAlert(key, group, consumer, lost), { channels: [...(this.deps.alertChannels ?? [])] }).catch((e: unknown) =>
       this.log(`stream consumer: cannot raise the ${STREAM_GROUP_LOST_RULE} alert: ${(e as Error).message}`),
     );
+    await this.reloadIfCountersLost(Date.now());
+  }
+
+  /**
+   * The bar revision counters were found lost (Redis lost its data): what other consumers stored
+   * after this one's last look went unreported with them, so every window is read again from the
+   * store (a one-off cost, about that of start()), every vector recomputed and written again. Before,
+   * every symbol was written again from windows that could be stale. Left raised when the reload
+   * fails: the next turn tries again.
+   */
+  private async reloadIfCountersLost(now: number): Promise<void> {
+    if (!this.revisions.lost) return;
+    this.log('stream consumer: the bar revision counters were lost (Redis lost its data): every window is read again from the store and every vector written again');
+    await this.windows.loadAll(this.deps.store);
+    for (const updater of this.updaters) updater.updateSymbols(this.windows.symbols(), now);
+    this.revisions.lostHandled();
+    this.republishEverySymbol();
   }
 
   /**
@@ -435,8 +453,11 @@ export class BarStreamConsumer {
     // A batch's own write already compared revisions; idle turns look for other consumers' writes.
     if (idle || force) {
       const changed = [...new Set([...(await this.revisions.check()), ...(await this.publishes.poll(this.deps.store))])];
-      if (changed.length > 0) await this.absorbForeignWrites(changed, now);
+      if (this.revisions.lost) await this.reloadIfCountersLost(now);
+      else if (changed.length > 0) await this.absorbForeignWrites(changed, now);
     }
+    // A loss found by a batch's write or a recreated group whose reload failed.
+    await this.reloadIfCountersLost(now);
     this.timed('due:revisions', t);
     // Waiting for the thread is no work of this one.
     if (force) await Promise.all([...this.inFlight.values()].map((f) => f.promise));
@@ -789,7 +810,8 @@ export class BarStreamConsumer {
     }
     const written = [...new Set([...stored.map((b) => b.symbol), ...retractedSymbols])];
     const foreign = await this.revisions.afterWrite(written);
-    if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
+    if (this.revisions.lost) await this.reloadIfCountersLost(Date.now());
+    else if (foreign.length > 0) await this.windows.reload(this.deps.store, foreign);
     t = this.timed('revisions', t);
 
     await this.deps.hooks?.beforePublish?.(entries);

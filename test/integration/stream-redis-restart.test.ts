@@ -4,7 +4,8 @@
  * bar revision counters and the online vectors are all gone. The consumer creates the group again,
  * says Redis lost its data, writes every symbol's online vector again from the windows it holds (not
  * only those of symbols that get a new bar) and takes the restarted revision counters for what they
- * are (no window reloaded for its own writes).
+ * are (no window reloaded for its own writes): it reads every window again from the store once, since
+ * what other consumers stored before the restart, unseen, can no longer be told by the counters.
  */
 import { Redis } from 'ioredis';
 import { listAlerts } from '../../lib/alerts/alert-store';
@@ -133,6 +134,34 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     expect(logs.some((l) => l.includes('Redis lost its data'))).toBe(true);
   });
 
+  it('reads every window again from the store before writing the vectors again: bars another consumer stored before the restart, unseen, are not lost to stale windows', async () => {
+    const c2 = new BarStreamConsumer(
+      { redis, store: t.store, cache, featureSets: [SET], log: () => undefined },
+      { key, group: 'ingest', consumer: 'c2', batchSize: 60, blockMs: 20, claimIntervalMs: 60_000, crossSectionIntervalMs: 0, outcomeIntervalMs: 0, crossSectionThread: false },
+    );
+    try {
+      await c2.start();
+      // The other consumer stores the next day of half the symbols; c1 does not look before Redis loses its data.
+      const half = SYMBOLS.slice(0, 4);
+      await new BarStreamProducer(redis, { key }).publish(LIVE.filter((b) => b.date === DAYS[5] && half.includes(b.symbol)));
+      while ((await c2.pollOnce()) > 0);
+      await c2.flush();
+      expect(await countBars(t.store, { from: CUT })).toBe(8 * 5 + 4);
+      await restartRedis();
+      await drain();
+      expect(c.stats.groupsRecreated).toBe(1);
+      // Before, c1 wrote every vector again from the windows it held: those symbols' vectors went back to DAYS[4].
+      expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, half.includes(s) ? DAYS[5] : DAYS[4]])));
+      expect(logs.some((l) => l.includes('every window is read again from the store'))).toBe(true);
+      // c1's windows follow the store: the next day is judged against DAYS[5], not taken for a gap.
+      await new BarStreamProducer(redis, { key }).publish(LIVE.filter((b) => b.date === DAYS[6]));
+      await drain();
+      expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[6]])));
+    } finally {
+      await c2.close();
+    }
+  });
+
   it('says the stream itself was gone when nothing was appended since, and writes every vector again', async () => {
     await restartRedis();
     await drain();
@@ -163,14 +192,25 @@ describe('the stream consumer through a Redis restart that lost every key (priva
       expect(await a.afterWrite(['SYN01', 'SYN02'])).toEqual([]);
       expect(await b.check()).toEqual(['SYN01', 'SYN02']);
     }
+    // b does not look at a's next write before Redis loses its data: the counters cannot tell it any more.
+    expect(await a.afterWrite(['SYN04'])).toEqual([]);
     await redis.flushdb();
-    // Nothing written since: nothing changed.
+    // Nothing written since: nothing changed, but the loss is raised for the consumer to read every window again.
     expect(await a.check()).toEqual([]);
+    expect(a.lost).toBe(true);
+    a.lostHandled();
+    expect(a.lost).toBe(false);
     expect(await b.afterWrite(['SYN03'])).toEqual([]);
+    expect(b.lost).toBe(true);
+    b.lostHandled();
     // Before, SYN01 (counter 1 against the 3 known) was taken for another consumer's write.
     expect(await a.afterWrite(['SYN01'])).toEqual(['SYN03']);
     expect(await b.check()).toEqual(['SYN01']);
     expect(await b.afterWrite(['SYN01'])).toEqual([]);
+    expect([a.lost, b.lost]).toEqual([false, false]);
+    // A loss a consumer is told of (its stream found lost) is raised too.
+    b.countersLost();
+    expect(b.lost).toBe(true);
   });
 
   it('a group deleted by hand (Redis kept its data) is not said to be a Redis restart', async () => {
