@@ -93,12 +93,17 @@ export function groupLostMessage(key: string, group: string, lost: LostGroup): s
   );
 }
 
-/** The alert of a lost group: critical (no live bar was stored while it was missing), one subject per stream and group. */
+/**
+ * The alert of a lost group: critical (no live bar was stored while it was missing), one subject per
+ * stream and group, and another when the stream went with it (Redis lost its data): the cool-down of
+ * a group reset by hand (harmless) would otherwise hide a data loss hours later. Every consumer of
+ * the group that finds the loss still raises one alert between them.
+ */
 export function groupLostAlert(key: string, group: string, consumer: string, lost: LostGroup): AlertInput {
   return {
     rule: STREAM_GROUP_LOST_RULE,
     severity: 'critical',
-    subject: `stream ${key} group ${group}`.slice(0, 255),
+    subject: (lost.streamLost === undefined ? `stream ${key} group ${group}` : `stream ${key} lost with group ${group}`).slice(0, 255),
     message: groupLostMessage(key, group, lost),
     evidence: { stream: key, group, consumer, ...lost },
   };

@@ -222,4 +222,18 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     expect((alerts[0].evidence as Record<string, unknown>).streamLost).toBeUndefined();
     expect(alerts[0].message).not.toContain('Redis lost its data');
   });
+
+  it('a group reset by hand does not hide, within its cool-down, that Redis lost its data later', async () => {
+    await redis.call('XGROUP', ['DESTROY', key, 'ingest']);
+    await drain();
+    await restartRedis();
+    await drain();
+    expect(c.stats.groupsRecreated).toBe(2);
+    // Before, both had subject `stream <key> group ingest`: the data loss fell in the reset's 4 h critical cool-down, untold.
+    const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
+    expect(alerts).toHaveLength(2);
+    const lost = alerts.find((a) => (a.evidence as Record<string, unknown>).streamLost !== undefined);
+    expect(lost).toMatchObject({ subject: `stream ${key} lost with group ingest`, evidence: { streamLost: 'missing' } });
+    expect(alerts.find((a) => a !== lost)).toMatchObject({ subject: `stream ${key} group ingest` });
+  });
 });
