@@ -303,7 +303,8 @@ export class BarStreamConsumer {
     if (made.streamLost !== undefined) this.revisions.countersLost();
     else this.republishEverySymbol();
     const lost: LostGroup = {
-      resumedAfter,
+      // A lost stream is read from its start (its ids need not follow the lost one's).
+      resumedAfter: made.createdAfter ?? resumedAfter,
       from,
       ...(made.firstAfterGap !== undefined ? { firstAfterGap: made.firstAfterGap } : {}),
       error: error.message,

@@ -61,7 +61,7 @@ export function lostEntriesAlert(key: string, group: string, consumer: string, l
 export const STREAM_GROUP_LOST_RULE = 'stream_group_lost';
 
 export interface LostGroup {
-  /** The group was created again after this entry id: the entries after it are read. */
+  /** The group was created again after this entry id: the entries after it are read (0-0 when the stream was lost). */
   resumedAfter: string;
   /** How that position was known: the last entry this consumer processed, just before its oldest batch that failed (pending, dropped with the group), or the group's position when the consumer started. */
   from: 'processed' | 'failed' | 'started';
@@ -78,15 +78,17 @@ export interface LostGroup {
 }
 
 export function groupLostMessage(key: string, group: string, lost: LostGroup): string {
-  const position = lost.resumedAfter === '0-0' ? 'from the start of the stream' : lost.resumedAfter === '$' ? 'after its newest entry' : `after id ${lost.resumedAfter} (appended ${timeOf(lost.resumedAfter)})`;
+  const position = lost.streamLost !== undefined ? 'from the start of the new stream' : lost.resumedAfter === '0-0' ? 'from the start of the stream' : lost.resumedAfter === '$' ? 'after its newest entry' : `after id ${lost.resumedAfter} (appended ${timeOf(lost.resumedAfter)})`;
   const why =
-    lost.from === 'processed' ? 'the last entry this consumer processed' : lost.from === 'failed' ? 'just before the oldest batch of this consumer that failed and was still to be retried' : 'where the group was when this consumer started (it had processed nothing since)';
+    lost.streamLost !== undefined
+      ? 'since the stream it was created on is gone (its ids need not follow the lost one\'s: a restarted Redis whose clock is behind gives smaller ones)'
+      : lost.from === 'processed' ? 'the last entry this consumer processed' : lost.from === 'failed' ? 'just before the oldest batch of this consumer that failed and was still to be retried' : 'where the group was when this consumer started (it had processed nothing since)';
   // A lost stream took every entry before its new first one: the sentence on it says so (trimming has nothing to do with it).
   const gap = lost.firstAfterGap === undefined || lost.streamLost !== undefined ? '' : ` The stream holds nothing between that position and id ${lost.firstAfterGap} (appended ${timeOf(lost.firstAfterGap)}): entries appended in between may have been trimmed (MAXLEN) and cannot be counted; import or replay the bars of that period.`;
   const stream =
     lost.streamLost === undefined
       ? ''
-      : `${lost.streamLost === 'missing' ? ` The stream ${key} itself was gone` : ` The stream ${key} itself had been replaced (it does not hold the entries this consumer read, yet never lost one: producers wrote to a new one since)`}: Redis lost its data (restarted without persistence?) or the stream was deleted. Entries appended before that and not yet stored are lost with it: import or replay the bars of that period. Every symbol's online vector is written again from this consumer's windows.`;
+      : `${lost.streamLost === 'missing' ? ` The stream ${key} itself was gone` : ` The stream ${key} itself had been replaced (it does not hold the entries this consumer read, yet never lost one: producers wrote to a new one since)`}: Redis lost its data (restarted without persistence?) or the stream was deleted. Entries appended before that and not yet stored are lost with it: import or replay the bars of that period. Every symbol's online vector is written again, from windows read again from the store.`;
   return (
     `Consumer group ${group} of ${key} was ${lost.streamLost === undefined ? 'deleted' : 'lost'} while consumers were reading it (${lost.error.slice(0, 200)}); it was created again and reads go on ${position}, ${why}. ` +
     `Entries after it are read again (a repeat changes nothing); any at or before it that another consumer of the group had read and not acknowledged were dropped with the group.${stream}${gap}`

@@ -102,7 +102,9 @@ export function isNoGroupError(error: unknown): boolean {
  * the stream itself was lost: 'missing' when the key does not exist; 'replaced' when it does not hold
  * ARGV[4] (an entry the old stream held, '' when none is known) though it never lost an entry
  * (its length is every entry ever added: neither trimmed nor XDEL; Redis 7): a new stream of that
- * name, the old one gone (Redis lost its data).
+ * name, the old one gone (Redis lost its data). A lost stream's group is created at 0-0 with its
+ * counter at 0 instead: the new stream's ids need not follow the old one's (a restarted Redis whose
+ * clock is behind gives smaller ones), and a group after the old position never delivered them.
  * Returns {0} when the group exists, else {1, the counter or '', that entry or '', 'missing',
  * 'replaced' or ''}.
  */
@@ -128,9 +130,14 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     if #after <= 100000 then read = added - #after end
   end
 end
-local created = read and redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
+local at = ARGV[2]
+if lost ~= '' then
+  at = '0-0'
+  read = 0
+end
+local created = read and redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], at, 'MKSTREAM', 'ENTRIESREAD', string.format('%d', read))
 if not created or (type(created) == 'table' and created['err']) then
-  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
+  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], at, 'MKSTREAM')
   read = nil
 end
 return {1, read and string.format('%d', read) or '', gap, lost}`;
@@ -144,6 +151,8 @@ export interface RecreatedGroup {
   firstAfterGap?: string;
   /** The stream was lost with the group: `missing`, no such key; `replaced`, a new stream of that name (it does not hold `held`, and never lost an entry). */
   streamLost?: StreamLost;
+  /** Where the group was created: after `afterId`, or at 0-0 (the whole new stream) when the stream was lost. */
+  createdAfter?: string;
 }
 
 export type StreamLost = 'missing' | 'replaced';
@@ -158,7 +167,14 @@ export async function recreateConsumerGroup(redis: Redis, key: string, group: st
   const args = [RECREATE_GROUP, 1, key, group, afterId, next === '$' ? afterId : next, held ?? ''];
   const [created, read = '', gap = '', lost = ''] = ((await redis.call('EVAL', args)) as unknown[]).map(String);
   if (created !== '1') return { created: false };
-  return { created: true, ...(read !== '' ? { entriesRead: Number(read) } : {}), ...(gap !== '' ? { firstAfterGap: gap } : {}), ...(lost === 'missing' || lost === 'replaced' ? { streamLost: lost } : {}) };
+  const streamLost = lost === 'missing' || lost === 'replaced' ? lost : undefined;
+  return {
+    created: true,
+    ...(read !== '' ? { entriesRead: Number(read) } : {}),
+    ...(gap !== '' ? { firstAfterGap: gap } : {}),
+    ...(streamLost !== undefined ? { streamLost } : {}),
+    createdAfter: streamLost !== undefined ? '0-0' : afterId,
+  };
 }
 
 /** The group's last-delivered id, or undefined when the stream or the group does not exist. */

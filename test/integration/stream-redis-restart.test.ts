@@ -19,6 +19,7 @@ import { countBars, upsertBars } from '../../lib/store/bars';
 import { BarRevisions } from '../../lib/streaming/bar-revisions';
 import { BarWindows } from '../../lib/streaming/bar-windows';
 import { BarStreamConsumer } from '../../lib/streaming/consumer';
+import { encodeLiveBar, liveBarSchema } from '../../lib/streaming/live-bar';
 import { STREAM_GROUP_LOST_RULE } from '../../lib/streaming/lost-entries';
 import { BarStreamProducer } from '../../lib/streaming/producer';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
@@ -160,6 +161,24 @@ describe('the stream consumer through a Redis restart that lost every key (priva
     } finally {
       await c2.close();
     }
+  });
+
+  it('reads a new stream from its start: entries of a restarted Redis whose clock is behind get smaller ids, and are stored', async () => {
+    await restartRedis();
+    // The new Redis's clock is an hour behind the old one's: its entries' ids are below every id the consumer processed.
+    const behind = Date.now() - 3_600_000;
+    const next = LIVE.filter((b) => b.date === DAYS[5]);
+    let i = 0;
+    for (const bar of next) await redis.call('XADD', [key, `${behind}-${i++}`, ...encodeLiveBar(liveBarSchema.parse(bar))]);
+    await drain();
+    expect(c.stats.groupsRecreated).toBe(1);
+    // Before, the group was created after the old stream's last id: these entries were never delivered, the bars lost in silence.
+    expect(await countBars(t.store, { from: CUT })).toBe(8 * 6);
+    expect(await vectors()).toEqual(Object.fromEntries(SYMBOLS.map((s) => [s, DAYS[5]])));
+    const alerts = await listAlerts(t.store, { rule: STREAM_GROUP_LOST_RULE });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].evidence).toMatchObject({ streamLost: 'replaced', resumedAfter: '0-0' });
+    expect(alerts[0].message).toContain('reads go on from the start of the new stream');
   });
 
   it('says the stream itself was gone when nothing was appended since, and writes every vector again', async () => {
