@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { symbolSchema } from '../lib/market-data/symbols';
-import { hasNoControlCharacters, isWellFormedText, NO_CONTROL_CHARACTERS_RULE, WELL_FORMED_TEXT_RULE } from '../lib/well-formed-text';
+import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../lib/well-formed-text';
 
 // The one symbol rule (lib/market-data/symbols.ts): $ and ^ series such as $VIX are symbols too.
 export { SYMBOL_INPUT_PATTERN as SYMBOL_PATTERN, symbolSchema } from '../lib/market-data/symbols';
@@ -24,9 +24,11 @@ const wellFormed = (schema: z.ZodString) => schema.refine(isWellFormedText, WELL
 /**
  * A reason kept in a history people read (alias and route history, `mlp models history`): well-formed,
  * and one line without control characters, which could drive the terminal it is printed on or fake
- * lines of the history.
+ * lines of the history. They are normalised (normaliseControlCharacters, as writeServingRoutes and
+ * rollbackModel store it), not refused: a 400 in the middle of an emergency rollback because of a
+ * pasted newline helps nobody. What is left must still say why (`why`: the message when nothing is).
  */
-const storedReason = (schema: z.ZodString) => wellFormed(schema).refine(hasNoControlCharacters, NO_CONTROL_CHARACTERS_RULE);
+const storedReason = (schema: z.ZodString, why: string) => wellFormed(schema.min(1, why)).transform(normaliseControlCharacters).pipe(z.string().min(1, why));
 
 /** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
 export const routingKeySchema = wellFormed(z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'));
@@ -149,7 +151,7 @@ export const writeRoutesRequestSchema = z.strictObject({
   shadow: z.strictObject({ version: z.number().int().min(1) }).optional(),
   reference: wellFormed(z.string().min(1)).optional().describe('served variant that also predicts, unserved, on requests routed elsewhere'),
   salt: wellFormed(z.string().min(1).max(64)).optional(),
-  reason: storedReason(z.string().min(1, 'must say why the split changes').max(1000)),
+  reason: storedReason(z.string().max(1000), 'must say why the split changes'),
   expectedGeneration: z.number().int().min(0).optional().describe('refuse the change when the current generation differs'),
 });
 export type WriteRoutesRequest = z.infer<typeof writeRoutesRequestSchema>;
@@ -158,7 +160,7 @@ export const writeRoutesResponseSchema = z.object({ routes: servingRoutesViewSch
 
 export const rollbackRequestSchema = z.strictObject({
   toVersion: z.number().int().min(1).optional().describe('defaults to the previous champion in the alias history'),
-  reason: storedReason(z.string().min(1, 'must say why the model is rolled back').max(1000)),
+  reason: storedReason(z.string().max(1000), 'must say why the model is rolled back'),
 });
 export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
 

@@ -3,12 +3,12 @@
  * quarantine table. Control, format and line-separator characters are escaped so stored text can
  * neither drive a terminal nor fake extra lines when the `quarantine` command prints it.
  */
+import { CONTROL_CHARACTER_CLASS } from '../well-formed-text';
 
-// C0/C1 controls, DEL, soft hyphen, bidi marks/overrides/isolates, zero-width and line/paragraph
-// separators, BOM and interlinear annotation characters, lone surrogates. Backslashes stay as they
-// are (Windows paths, regex-looking text); the escapes are for reading, not for decoding back.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const NEEDS_ESCAPE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// The control and format characters stored text is refused or normalised with (one set:
+// lib/well-formed-text.ts), and lone surrogates. Backslashes stay as they are (Windows paths,
+// regex-looking text); the escapes are for reading, not for decoding back.
+const NEEDS_ESCAPE = new RegExp(`${CONTROL_CHARACTER_CLASS}|[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]`);
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

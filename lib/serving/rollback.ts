@@ -5,7 +5,7 @@
 import type { Cache } from '../cache/cache';
 import { aliasHistory, aliasVersion, assertServable, getModelVersion, type AliasHistoryEntry } from '../registry/model-registry';
 import type { Database } from '../store/database';
-import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
+import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
 
 export class RollbackError extends Error {
@@ -104,7 +104,9 @@ const ROLLBACK_REASON = /^rollback to v\d+: /;
  * (another reason or person) goes on to the champion before (previousChampion: never a version a
  * rollback moved away from).
  */
-export async function rollbackModel(store: Database, cache: Cache, input: RollbackInput): Promise<RollbackResult> {
+export async function rollbackModel(store: Database, cache: Cache, asked: RollbackInput): Promise<RollbackResult> {
+  // As writeServingRoutes stores them (one line, normalised): a retry then matches the move it made.
+  const input: RollbackInput = { ...asked, movedBy: normaliseControlCharacters(asked.movedBy), reason: normaliseControlCharacters(asked.reason) };
   if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
   // Stored as U+FFFD, such a reason never matches itself read back: a retry would roll back a second version.
   if (!isWellFormedText(input.reason) || !isWellFormedText(input.movedBy)) throw new RollbackError(`a rollback's reason and movedBy ${WELL_FORMED_TEXT_RULE}`);

@@ -10,7 +10,7 @@ import type { Cache } from '../cache/cache';
 import { aliasVersionIn, getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
-import { isWellFormedText, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
+import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { CHAMPION_VARIANT, type Route } from './routing';
 
 export type { Route } from './routing';
@@ -230,7 +230,15 @@ const CONCURRENT_WRITE_ATTEMPTS = 8;
  * split another writer left: that is a new generation naming it. Refuses when `expectedGeneration`
  * is given and the current generation differs.
  */
-export async function writeServingRoutes(store: Database, cache: Cache, input: WriteServingRoutesInput): Promise<ServingRoutes> {
+export async function writeServingRoutes(store: Database, cache: Cache, written: WriteServingRoutesInput): Promise<ServingRoutes> {
+  // Who and why are kept in histories people read: stored as one line without control characters,
+  // normalised rather than refused (a deployment's own rollback reason is never refused).
+  const input: WriteServingRoutesInput = {
+    ...written,
+    updatedBy: normaliseControlCharacters(written.updatedBy),
+    reason: normaliseControlCharacters(written.reason),
+    ...(written.alias ? { alias: { ...written.alias, movedBy: normaliseControlCharacters(written.alias.movedBy), reason: normaliseControlCharacters(written.alias.reason) } } : {}),
+  };
   if (!MODEL_NAME.test(input.model)) throw new ServingRoutesError(`model name "${input.model}" is invalid: use lower-case letters, digits, ".", "_" or "-" (at most 64)`);
   const parsed = servingSplitInputSchema.safeParse({ mode: input.mode, routes: input.routes, shadow: input.shadow, reference: input.reference, salt: input.salt });
   if (!parsed.success) throw new ServingRoutesError(`serving routes for ${input.model} are invalid: ${z.prettifyError(parsed.error)}`);

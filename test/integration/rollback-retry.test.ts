@@ -105,6 +105,27 @@ describe('a retried rollback', () => {
     expect(await aliasVersion(t.store, name, 'champion')).toBe(v[1]);
   });
 
+  it('stores a reason with control characters as one line (normalised, not refused), and its retry is the same rollback', async () => {
+    const name = 'rollback-control-characters';
+    const v: number[] = [];
+    for (let seed = 1; seed <= 3; seed++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed, flip: false, featureSetVersion: market.featureSetVersion }));
+    for (const version of v) {
+      await moveAlias(t.store, { name, alias: 'champion', version, movedBy: 'deployment d', reason: 'promoted' });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(version), updatedBy: 'deployment d', reason: 'promoted' });
+    }
+    // An emergency rollback with a pasted tab and newlines, an escape sequence and a bidi override.
+    const rollback = () => rollbackModel(t.store, cache, { model: name, movedBy: 'api:ops', reason: 'bad fills\tsince 09:30\r\nFAKE line \x1b[2J \u202eevil', verify: async () => undefined });
+    expect([(await rollback()).toVersion, (await rollback()).toVersion]).toEqual([v[1], v[1]]);
+    expect(await aliasVersion(t.store, name, 'champion')).toBe(v[1]);
+    const last = (await aliasHistory(t.store, name)).at(-1);
+    expect(last?.reason).toBe(`rollback to v${v[1]}: bad fills since 09:30 FAKE line [2J evil`);
+    expect((await readServingRoutes(t.store, name))?.reason).toBe(`rollback to v${v[1]}: bad fills since 09:30 FAKE line [2J evil`);
+    // Whoever writes the routes (a deployment's own rollback with a failure message): normalised, never refused.
+    const routes = await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v[0]), updatedBy: 'deployment e', reason: 'rolled back: analysis failed:\nError: boom\n    at x', alias: { alias: 'champion', version: v[0], movedBy: 'deployment e', reason: 'rolled back\u200b\n' } });
+    expect(routes.reason).toBe('rolled back: analysis failed: Error: boom at x');
+    expect((await aliasHistory(t.store, name)).at(-1)?.reason).toBe('rolled back');
+  });
+
   it('refuses a history whose moves do not chain, naming the row, and asks for the version', async () => {
     const name = 'rollback-edited-history';
     const v: number[] = [];

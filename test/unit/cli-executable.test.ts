@@ -133,7 +133,7 @@ describe('models', () => {
   });
 
   test('history prints who moved an alias and why escaped: a reason cannot drive the terminal nor fake a line', async () => {
-    // As the admin API stored such a reason before it refused control characters.
+    // As the admin API stored such a reason before it normalised control characters (or a hand edit leaves it).
     const reason = 'bad canary\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[32mrollback approved by risk\x1b[0m\nFAKE 2099-01-01  champion v1 → v2  by cto: all good';
     await db.store.db.insertInto('model_alias_history').values({ name: 'cli-demo', seq: 100, alias: 'champion', from_version: 2, to_version: 2, moved_by: 'api:\u009b31mops', reason, moved_at: '2024-01-02T00:00:00.000Z' }).execute();
     const out = await mlp(['models', 'history', 'cli-demo']);
