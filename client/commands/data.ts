@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
+import { escapeControl } from '../../lib/quality/excerpt';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -53,6 +54,15 @@ export function snapshotsCommand(): Command {
   return cmd;
 }
 
+/**
+ * One quarantined row or series as `quarantine` prints it, escaped (escapeControl): rows are stored
+ * escaped (lib/store/quarantine.ts), but a row written before that, by hand or by another build is
+ * printed as it is stored, and could drive the terminal or fake lines.
+ */
+export function quarantineLine(q: { severity: string; rule: string; symbol: string | null; date: string | null; source: string; line: number | null; message: string }): string {
+  return escapeControl(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
+}
+
 export function quarantineCommand(): Command {
   return new Command('quarantine')
     .description('rows and series the quality rules rejected or flagged')
@@ -66,7 +76,7 @@ export function quarantineCommand(): Command {
         const { parseSymbol } = lazy.symbols();
         const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 10000 });
         for (const q of await listQuarantine(store, { snapshotId: opts.snapshot, rule: opts.rule, symbol: opts.symbol === undefined ? undefined : parseSymbol(opts.symbol), limit })) {
-          console.log(`${q.severity.padEnd(6)} ${q.rule.padEnd(18)} ${(q.symbol ?? '-').padEnd(6)} ${q.date ?? '-'}  ${q.source}${q.line !== null ? `:${q.line}` : ''}  ${q.message}`);
+          console.log(quarantineLine(q));
         }
       }),
     );

@@ -6,6 +6,7 @@
  * window title and faked extra lines in `mlp models history`.
  */
 import { alertLine, deliveryLine } from '../../client/commands/alerts';
+import { quarantineLine } from '../../client/commands/data';
 import { describeDeployment } from '../../client/commands/deployments';
 import type { DeploymentState } from '../../workflows';
 
@@ -25,6 +26,10 @@ function expectPrintable(text: string, lines: number): void {
 describe('the CLI prints stored free text escaped', () => {
   it('alert lines: subject, message and who acknowledged it', () => {
     expectPrintable(alertLine({ id: 'a1', rule: 'data_drift', severity: 'warning', subject: `model m ${EVIL}`, message: EVIL, evidence: {}, status: 'acked', createdAt: '2024-01-02T00:00:00.000Z', ackedBy: EVIL, ackedAt: '2024-01-02T00:00:00.000Z' }), 1);
+  });
+
+  it('quarantine lines: the message, source and rule, even of a row stored unescaped (by hand, by an older build)', () => {
+    expectPrintable(quarantineLine({ severity: 'error', rule: `ohlc ${EVIL}`, symbol: 'AAA', date: '2024-01-02', source: `file ${EVIL}.csv`, line: 3, message: EVIL }), 1);
   });
 
   it('delivery lines: the channel error', () => {
