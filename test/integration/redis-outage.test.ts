@@ -26,6 +26,7 @@ import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers
 import { ORACLE_COLUMNS, oracleFeatureSet, registerOracleModel } from '../helpers/oracle-models';
 import { defineTestFeatureSet, saveTestFeatureSet } from '../helpers/registration';
 import { freePort } from '../helpers/worker-process';
+import { eventually } from '../helpers/eventually';
 
 const TOKEN: ApiToken = { name: 'test', token: 'redis-outage-token-0123456789', scopes: ['predict'] };
 const auth = { authorization: `Bearer ${TOKEN.token}` };
@@ -38,15 +39,6 @@ const SYMBOLS = ['AAA', 'BBB', 'CCC'];
 const OFFLINE_LAST = '2024-03-08';
 const LIVE = '2024-03-11';
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A throw-away redis-server: no persistence, so a restart comes back empty as in the issue. */
 function startRedis(port: number): Promise<ChildProcess> {

@@ -4,25 +4,18 @@ import { Redis } from 'ioredis';
 import { listAlerts } from '../../lib/alerts/alert-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
-import type { Bar } from '../../lib/market-data/bar';
-import { readBarCsv } from '../../lib/market-data/csv-reader';
-import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
 import { countBars, upsertBars } from '../../lib/store/bars';
 import { BarStreamConsumer } from '../../lib/streaming/consumer';
 import { STREAM_GROUP_LOST_RULE } from '../../lib/streaming/lost-entries';
 import { BarStreamProducer } from '../../lib/streaming/producer';
 import { groupLag, idBefore } from '../../lib/streaming/redis-streams';
 import { createSqliteTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { LIVE_CUT, liveTestMarket } from '../helpers/live-market';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
-const CUT = '2018-01-02';
-const ALL: Bar[] = generateSyntheticMarket({ symbols: 8, from: '2016-01-04', to: '2018-06-29', seed: 11, plantErrors: false }).files.flatMap((f) =>
-  readBarCsv(f.csv, { source: f.fileName }).bars.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })),
-);
-/** The live bars in the order a feed sends them: by date, then symbol. */
-const LIVE = ALL.filter((b) => b.date >= CUT)
-  .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : 1))
-  .map((b) => ({ ...b, source: 'test' }));
+const CUT = LIVE_CUT;
+/** Every bar, and the live ones in the order a feed sends them. */
+const { all: ALL, live: LIVE } = liveTestMarket();
 
 describe('a consumer group deleted under a running consumer', () => {
   let t: TestDatabase;

@@ -12,9 +12,6 @@ import { listAlerts } from '../../lib/alerts/alert-store';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { DEFAULT_FEATURE_SET, defineFeatureSet } from '../../lib/features/feature-set';
 import { readOnlineFeatures } from '../../lib/features/online-features';
-import type { Bar } from '../../lib/market-data/bar';
-import { readBarCsv } from '../../lib/market-data/csv-reader';
-import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
 import { countBars, upsertBars } from '../../lib/store/bars';
 import { BarRevisions } from '../../lib/streaming/bar-revisions';
 import { BarWindows } from '../../lib/streaming/bar-windows';
@@ -25,28 +22,16 @@ import { BarStreamProducer } from '../../lib/streaming/producer';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
 import { startRedis, stateDir, type Service } from '../helpers/hosts';
 import { freePort } from '../helpers/worker-process';
+import { eventually } from '../helpers/eventually';
+import { LIVE_CUT, liveTestMarket } from '../helpers/live-market';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
-const CUT = '2018-01-02';
-const ALL: Bar[] = generateSyntheticMarket({ symbols: 8, from: '2016-01-04', to: '2018-06-29', seed: 11, plantErrors: false }).files.flatMap((f) =>
-  readBarCsv(f.csv, { source: f.fileName }).bars.map((b) => ({ symbol: b.symbol, date: b.date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })),
-);
-/** The live bars in the order a feed sends them: by date, then symbol. */
-const LIVE = ALL.filter((b) => b.date >= CUT)
-  .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.symbol < b.symbol ? -1 : 1))
-  .map((b) => ({ ...b, source: 'test' }));
+const CUT = LIVE_CUT;
+/** Every bar, and the live ones in the order a feed sends them. */
+const { all: ALL, live: LIVE } = liveTestMarket();
 const DAYS = [...new Set(LIVE.map((b) => b.date))];
 const SYMBOLS = [...new Set(ALL.map((b) => b.symbol))].sort();
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the stream consumer through a Redis restart that lost every key (private redis-server, SQLite store)', () => {
   const key = 'test:redis-restart:bars';
