@@ -48,7 +48,7 @@ export async function resolveModelRef(store: Database, name: string, ref: string
 }
 
 /** The numbers a trader compares first, from a version's stored metrics. */
-function headline(v: ModelVersion): Record<string, string> {
+export function headline(v: ModelVersion): Record<string, string> {
   const m = v.metrics as {
     cv?: { auc?: number };
     outOfSample?: {
@@ -57,7 +57,7 @@ function headline(v: ModelVersion): Record<string, string> {
       baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
       auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
       informationCoefficient?: { mean: number; tStat?: number; baseline?: { name: string; mean: number } };
-      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
+      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number; maxDrawdown?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
       guards?: Array<{ guard: string; tripped: boolean }>;
     };
   };
@@ -66,7 +66,7 @@ function headline(v: ModelVersion): Record<string, string> {
   const wd = o?.auc?.withinDay;
   return {
     // The best of the search's trials: selected on these folds, so optimistic; the OOS figures decide.
-    'cv auc (best trial)': f(m.cv?.auc),
+    'cv auc (best trial)': m.cv?.auc === undefined ? '-' : `${f(m.cv.auc)} (the search's best trial on the folds it was chosen on: optimistic, no baseline; the OOS figures below decide)`,
     'oos period': o?.period ? `${o.period.from}..${o.period.to}` : '-',
     'oos accuracy': f(o?.classification?.accuracy),
     'baseline accuracy': `${f(o?.baseline?.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
@@ -83,8 +83,32 @@ function headline(v: ModelVersion): Record<string, string> {
     'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
     // The best naive rule traded as the model is (versions evaluated before it was traded have none).
     ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${f(o.backtest.versusNaiveStrategy.rivalSharpe, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${typeof o.backtest.versusNaiveStrategy.difference.pValue === 'number' ? o.backtest.versusNaiveStrategy.difference.pValue.toPrecision(2) : '-'})` } : {}),
-    'max drawdown': f(o?.backtest?.strategy?.maxDrawdown, 3),
+    'max drawdown': `${f(o?.backtest?.strategy?.maxDrawdown, 3)}${typeof o?.backtest?.buyAndHold?.maxDrawdown === 'number' ? ` (buy-and-hold ${f(o.backtest.buyAndHold.maxDrawdown, 3)})` : ''}`,
   };
+}
+
+/**
+ * The one-line figures of `models list`: each beside its rival (accuracy and AUCs beside the
+ * strongest naive baseline, Sharpe beside buy-and-hold), the within-day AUC first where measured
+ * (a per-stock ranking's evidence), so that no figure reads as an edge on its own.
+ */
+export function listFigures(v: ModelVersion): string {
+  const o = (v.metrics as { outOfSample?: {
+    classification?: { accuracy: number; rocAuc: number };
+    baseline?: { name?: string; accuracy: number };
+    auc?: { versus: string; baselineAuc: number; withinDay?: { value: number | null; versus: string; baselineValue: number | null } };
+    backtest?: { strategy?: { sharpe?: number }; buyAndHold?: { sharpe?: number } };
+  } }).outOfSample;
+  const f = (x: number | null | undefined, d = 4) => (typeof x !== 'number' || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const beside = (label: string, value: string, rival: string | undefined, rivalValue: string) => `${label} ${value}${rival === undefined ? '' : ` (${rival} ${rivalValue})`}`;
+  const wd = o?.auc?.withinDay;
+  const parts = [
+    ...(wd ? [beside('within-day auc', f(wd.value), wd.versus, f(wd.baselineValue))] : []),
+    beside('auc', f(o?.classification?.rocAuc), o?.auc?.versus, f(o?.auc?.baselineAuc)),
+    beside('acc', f(o?.classification?.accuracy), o?.baseline ? (o.baseline.name ?? 'baseline') : undefined, f(o?.baseline?.accuracy)),
+    beside('sharpe', f(o?.backtest?.strategy?.sharpe, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, f(o?.backtest?.buyAndHold?.sharpe, 2)),
+  ];
+  return `oos ${parts.join(', ')}`;
 }
 
 function lineage(v: ModelVersion): Record<string, string> {
@@ -150,9 +174,8 @@ export function modelsCommand(): Command {
         };
         const width = Math.max(0, ...versions.map((v) => label(v).length));
         for (const v of versions) {
-          const h = headline(v);
           const unvouched = unvouchedFigures(v);
-          const shown = unvouched === undefined ? `oos acc ${h['oos accuracy']} (baseline ${h['baseline accuracy']}) auc ${h['oos auc']} sharpe ${h['backtest sharpe']}` : `figures withheld: ${unvouched}`;
+          const shown = unvouched === undefined ? listFigures(v) : `figures withheld: ${unvouched}`;
           console.log(escapeControl(`${v.name} v${v.version} ${width ? `${label(v).padEnd(width)} ` : ''}${v.algorithm.padEnd(20)} ${shown}  ${v.createdAt}`));
         }
         if (versions.length === 0) console.log(name ? `no such model "${name}"` : 'no model is registered yet');
