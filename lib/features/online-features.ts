@@ -73,6 +73,43 @@ export class InvalidOnlineVectorError extends Error {
 }
 
 /**
+ * A write without MODEL_SIGNING_KEY that would have replaced stored vectors carrying a signature:
+ * those stay as they are (the others of the write are written), since a prediction API holding the
+ * key refuses an unsigned vector and answers from an older offline row instead. Before, such a
+ * write (the stream consumer started without the key) replaced the day's signed vectors with
+ * unsigned ones on every bar. `refused`: how many were not written; `written`: how many were.
+ */
+export class UnsignedOverSignedVectorError extends Error {
+  override name = 'UnsignedOverSignedVectorError';
+  constructor(
+    readonly refused: number,
+    readonly written: number,
+    first: OnlineFeatureVector,
+    storedAsOfDate: string | undefined,
+  ) {
+    super(
+      `${refused} online ${refused === 1 ? 'vector' : 'vectors'} not written: the stored vector of ${first.symbol} in feature set ${first.version} (dated ${storedAsOfDate ?? '?'}) is signed, and this process has no MODEL_SIGNING_KEY, ` +
+        `so it would replace it with an unsigned one, which a prediction API holding the key refuses (it would answer from an older offline row); ${written} written. Start this process with the deployment's MODEL_SIGNING_KEY (docs/configuration.md)`,
+    );
+  }
+}
+
+/**
+ * Whether a stored text carries a signature member (valid or not: without the key it cannot be told).
+ * The substring test is exact for a key (a quote inside a JSON string is escaped) and skips the parse
+ * for the unsigned vectors of a deployment without a key.
+ */
+function carriesSignature(stored: string | undefined): boolean {
+  if (stored === undefined || !stored.includes('"signature"')) return false;
+  try {
+    const parsed = JSON.parse(stored) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && (parsed as { signature?: unknown }).signature !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Today's date in New York, the market's: no vector can be of a later session. (The UTC date was
  * used before: from 19:00 or 20:00 New York it is already tomorrow's, so a vector dated the next,
  * unopened session passed as current.)
@@ -176,7 +213,8 @@ export interface OnlineWriteOptions {
   /**
    * The deployment's MODEL_SIGNING_KEY: with it each vector is stored with its signature
    * (lib/features/vector-signature.ts), and a stored vector without a valid one keeps nothing out.
-   * Without it vectors are stored unsigned, which readers holding the key refuse.
+   * Without it vectors are stored unsigned, which readers holding the key refuse, and a stored vector
+   * carrying a signature is never replaced (UnsignedOverSignedVectorError once the others are written).
    */
   signing?: RowSigning;
 }
@@ -200,9 +238,18 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
   const current = [...(options.seen ?? (await readStoredVectorTexts(cache, vectors)))];
   let written = 0;
   let superseded = 0;
+  const refusedSigned: number[] = [];
   for (let attempt = 1; pending.length > 0; attempt++) {
     // A stored vector refused as the key's (another symbol's, dated after today, damaged) is replaced, never kept.
-    const tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps, keys));
+    let tries = pending.filter((i) => !keepsOut(current[i], vectors[i], today, sameDateKeeps, keys));
+    if (signingKey === undefined) {
+      // Without the key a signed vector is never downgraded to an unsigned one that keyed readers refuse.
+      const signed = new Set(tries.filter((i) => carriesSignature(current[i])));
+      if (signed.size > 0) {
+        refusedSigned.push(...signed);
+        tries = tries.filter((i) => !signed.has(i));
+      }
+    }
     const writes = tries.map((i) => cache.setIfUnchanged(key(vectors[i].version, vectors[i].symbol), current[i], vectorJson(vectors[i], signingKey)));
     // Sent after the writes on the same connection, not after their answers (a round trip less); an
     // announcement of a write that lost only empties read caches once more.
@@ -220,6 +267,10 @@ export async function writeOnlineVectors(cache: Cache, vectors: readonly OnlineF
     }
     const again = await readStoredVectorTexts(cache, pending.map((i) => vectors[i]));
     pending.forEach((i, j) => (current[i] = again[j]));
+  }
+  if (refusedSigned.length > 0) {
+    const first = refusedSigned[0];
+    throw new UnsignedOverSignedVectorError(refusedSigned.length, written, vectors[first], storedAsOf(current[first] as string));
   }
   return { written, superseded };
 }

@@ -51,3 +51,33 @@ describe('writes to the online store never replace a vector they were not compar
     await expect(replaceOnlineFeatures(busy, [vector('AAA', '2024-02-01', [2])])).rejects.toThrow(/online vector of AAA in feature set fs-test was written by another writer during each of 10 attempts to write the one dated 2024-02-01/);
   });
 });
+
+describe('a write without the signing key never replaces a signed vector', () => {
+  const SIGNING = { signingKey: 'k'.repeat(16) + '0123456789abcdef0123' };
+  const stored = (cache: MemoryCache, symbol: string) => cache.get(`features:latest:fs-test:${symbol}`);
+
+  it('refuses it naming the cause, keeps the signed vector and writes the others (the live path, the features step and the re-warm alike)', async () => {
+    const cache = new MemoryCache();
+    await replaceOnlineFeatures(cache, [vector('AAA', '2024-06-27', [1])], SIGNING);
+    await replaceOnlineFeatures(cache, [vector('BBB', '2024-06-27', [1])]);
+    const signed = await stored(cache, 'AAA');
+    expect(signed).toContain('"signature":');
+
+    // The stream consumer started without the key recomputes the same date's vectors: before, AAA's signed vector was replaced by an unsigned one that a keyed API refuses.
+    const refusal = await replaceOnlineFeatures(cache, [vector('AAA', '2024-06-27', [2]), vector('BBB', '2024-06-27', [2])]).catch((error: unknown) => error as Error);
+    expect(refusal).toBeInstanceOf(Error);
+    expect(refusal).toMatchObject({ name: 'UnsignedOverSignedVectorError', refused: 1, written: 1 });
+    expect((refusal as Error).message).toMatch(/1 online vector not written: the stored vector of AAA in feature set fs-test \(dated 2024-06-27\) is signed, and this process has no MODEL_SIGNING_KEY/);
+    expect(await stored(cache, 'AAA')).toBe(signed);
+    expect((await readOnlineFeatures(cache, 'fs-test', 'BBB'))?.values).toEqual([2]);
+
+    // A newer date, and the keeping writers (features step, re-warm), are refused the same way.
+    await expect(publishOnlineFeatures(cache, [vector('AAA', '2024-06-28', [3])])).rejects.toThrow(/AAA in feature set fs-test \(dated 2024-06-27\) is signed, and this process has no MODEL_SIGNING_KEY/);
+    await expect(writeOnlineVectors(cache, [vector('AAA', '2024-06-28', [3])], { sameDate: 'keeps', seen: [signed] })).rejects.toThrow(/is signed, and this process has no MODEL_SIGNING_KEY/);
+    expect(await stored(cache, 'AAA')).toBe(signed);
+
+    // With the key it is replaced, signed again.
+    expect(await replaceOnlineFeatures(cache, [vector('AAA', '2024-06-27', [2])], SIGNING)).toBe(1);
+    expect((await readOnlineFeatures(cache, 'fs-test', 'AAA', undefined, SIGNING))?.values).toEqual([2]);
+  });
+});
