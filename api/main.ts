@@ -13,7 +13,7 @@ import { PredictionLogWriter } from '../lib/serving/prediction-log';
 import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
 import { deploymentStatusFrom } from '../lib/serving/served-champion';
 import { openDatabase, StoreBusyError } from '../lib/store/database';
-import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
+import { assertSigningKeyWhereSigned } from '../lib/registry/signing-key-required';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApiServer } from './server';
 import { checkArtifactStore, openArtifactStore } from '../lib/artifacts/artifact-store';

@@ -13,7 +13,7 @@ import { loadConfig } from '../lib/config';
 import { countDeliveryAttempts, registerAlertStoreGauges } from '../lib/metrics/alert-metrics';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
 import { appRegistry, enableProcessMetrics } from '../lib/metrics/registry';
-import { assertSigningKeyWhereSigned } from '../lib/registry/model-registry';
+import { assertSigningKeyWhereSigned } from '../lib/registry/signing-key-required';
 import { openDatabase } from '../lib/store/database';
 import { TaskPool } from '../lib/threads/task-pool';
 import { loadModelRuntimes } from '../models/algorithms';

@@ -9,6 +9,7 @@ import { openArtifactStore } from '../lib/artifacts/artifact-store';
 import { openCache } from '../lib/cache/open-cache';
 import { configuredSigning, loadConfig } from '../lib/config';
 import { startMetricsServer } from '../lib/metrics/metrics-server';
+import { assertSigningKeyWhereSigned } from '../lib/registry/signing-key-required';
 import { openDatabase } from '../lib/store/database';
 import { BarStreamConsumer } from '../lib/streaming/consumer';
 import { resolveStreamFeatureSets } from '../lib/streaming/feature-sets';
@@ -19,9 +20,14 @@ import { parseStreamConsumerFlags } from './stream-consumer-flags';
 async function main(): Promise<void> {
   const config = loadConfig();
   const flags = parseStreamConsumerFlags(process.argv.slice(2));
+  const store = await openDatabase(config.databaseUrl);
+  // As the API and the worker: without the key it would write unsigned vectors over the signed ones, which a keyed API refuses.
+  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the stream consumer').catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const redis = openStreamRedis(config.redisUrl, 'The stream consumer');
   const blockingRedis = redis.duplicate();
-  const store = await openDatabase(config.databaseUrl);
   const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
@@ -57,6 +63,12 @@ async function main(): Promise<void> {
     `stream consumer ready: ${config.streamKey} group ${config.streamGroup} as ${flags.consumer}; store ${store.description}; ` +
       `online features ${sets.map((s) => s.version).join(', ')} (${origin}); metrics ${server.url}`,
   );
+  if (config.modelSigningKey === undefined) {
+    console.warn(
+      'warning: MODEL_SIGNING_KEY is not set, so the online vectors this consumer writes are unsigned: a prediction API holding the key refuses them, and this consumer refuses to write ' +
+        'over a vector that carries a signature. See docs/live-bars-and-monitoring.md',
+    );
+  }
   const progress = setInterval(() => {
     const s = consumer.stats;
     console.log(

@@ -309,22 +309,6 @@ export function trainedThroughOf(v: ModelVersion): string | undefined {
   return typeof through === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(through) ? through : undefined;
 }
 
-/**
- * A signed registry row, when the store holds any: a process of a deployment that signs its rows
- * must have the key (a process without it would trust any row whose signature was simply removed).
- */
-export async function anySignedVersion(store: Database): Promise<{ name: string; version: number; keyId: string | null } | undefined> {
-  const row = await store.db.selectFrom('model_versions').select(['name', 'version', 'signature_key_id']).where('signature', 'is not', null).limit(1).executeTakeFirst();
-  return row ? { name: row.name, version: row.version, keyId: row.signature_key_id } : undefined;
-}
-
-/** Refuses to start a serving or training process without MODEL_SIGNING_KEY in a store whose rows are signed (anySignedVersion). */
-export async function assertSigningKeyWhereSigned(store: Database, signingKey: string | undefined, what: string): Promise<void> {
-  if (signingKey !== undefined) return;
-  const signed = await anySignedVersion(store);
-  if (signed) throw new RegistryError(`${what} does not start without MODEL_SIGNING_KEY: the registry's rows are signed (${signed.name} v${signed.version}, key id ${signed.keyId ?? '?'}), so the deployment signs with a key this process lacks, and without it any row whose signature was removed would be trusted as it stands; start it with the key the other processes use (docs/configuration.md)`);
-}
-
 export async function getModelVersion(store: Database, name: string, version: number): Promise<ModelVersion> {
   const row = await store.db.selectFrom('model_versions').selectAll().where('name', '=', name).where('version', '=', version).executeTakeFirst();
   if (!row) throw new RegistryError(`model ${name} has no version ${version}; see \`models list\``);
