@@ -57,10 +57,12 @@ export interface DependentProportion {
 }
 
 /**
- * Interval of a proportion of 0/1 outcomes that are not independent (rows of one day share the
+ * Interval of a proportion of 0/1 outcomes (or of shares of them: an A/B arm's symbol-day is right on
+ * a share of its requests) that are not independent (rows of one day share the
  * market's move; outcomes whose horizons overlap share most of it): the Wilson interval on the
  * effective sample size that the dependence-robust variance gives (lib/stats/dependent-inference.ts),
- * with Student's t critical value on the units that variance rests on instead of the normal's.
+ * with Student's t critical value on that variance's degrees of freedom (its units − 1; as evidence,
+ * those of a lagged-products variance) instead of the normal's.
  * Undefined when the variance cannot be estimated (fewer than two units).
  */
 export function dependentProportionInterval(outcomes: Float64Array, dependence: Clusters, options: ClusterOptions & { confidence: number }): DependentProportion | undefined {
