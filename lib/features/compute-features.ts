@@ -11,7 +11,7 @@ import { groupBy } from '../group-by';
 import { blockColumns, columnBlocks, fillSymbolColumns, symbolColumns, symbolFeatureColumns, type SymbolColumns } from './symbol-features';
 import { closeKindProblem, foreignMarketOf, instrumentKind, universeMember, volatilityIndexLookedFor } from '../market-data/instruments';
 import { BadInputError } from '../errors';
-import { splitsAsOfTheirDay } from '../quality/splits';
+import { splitAdjustedCloses } from './split-adjusted';
 import { lowerBound, sortWithIndex } from '../sorted';
 
 export type SymbolBars = BarSeries;
@@ -112,6 +112,46 @@ function marketColumns(spec: MarketFeatureSpec): string[] {
 /** Minimum bars for a symbol to get features at all; shorter series are skipped and reported. */
 export function requiredBars(set: FeatureSet): number {
   return Math.max(...set.features.map(warmupBars)) + 1;
+}
+
+/**
+ * Weight left on a move, in a recursive smoother's value, at which it no longer counts (memoryBars):
+ * a 50% phantom move weighted 1e-4 moves an EMA ratio by 5e-5.
+ */
+const MEMORY_TOLERANCE = 1e-4;
+
+/** Bars until an exponential smoother of weight `alpha` gives a move less than MEMORY_TOLERANCE. */
+function smootherMemory(alpha: number): number {
+  return Math.ceil(Math.log(MEMORY_TOLERANCE) / Math.log(1 - alpha));
+}
+
+/**
+ * Bars back a spec's value still reads a price move: its warm-up for a finite look-back; for the
+ * recursive smoothers (EMA, MACD, Wilder's RSI, ATR and ADX), which never forget a move, the bars
+ * until its weight falls below MEMORY_TOLERANCE (EMA 50: 231 bars; Wilder 14: 125). How far a move
+ * the features did not adjust for (an unadjusted split judged only later) reaches into rows.
+ */
+export function memoryBars(spec: FeatureSpec): number {
+  const ema = (w: number) => smootherMemory(2 / (w + 1));
+  const wilder = (w: number) => smootherMemory(1 / w);
+  switch (spec.kind) {
+    case 'ema_ratio':
+      return Math.max(warmupBars(spec), ema(spec.window));
+    case 'macd':
+      return Math.max(warmupBars(spec), Math.max(ema(spec.fast), ema(spec.slow)) + ema(spec.signal));
+    case 'rsi':
+    case 'atr_pct':
+      return Math.max(warmupBars(spec), wilder(spec.window));
+    case 'adx':
+      return Math.max(warmupBars(spec), 2 * wilder(spec.window));
+    default:
+      return warmupBars(spec);
+  }
+}
+
+/** The longest memoryBars of a set's features, plus the bar itself: the rows a move reaches. */
+export function memoryReach(set: FeatureSet): number {
+  return Math.max(...set.features.map(memoryBars)) + 1;
 }
 
 export interface ComputeOptions {
@@ -370,22 +410,6 @@ function leadingUndefined(n: number, value: (r: number) => number): number {
 }
 
 /** Market-wide series indexed by position in `allDates`; each uses only bars dated <= that date. */
-/**
- * A member's closes with the prices from each unadjusted split (splitsAsOfTheirDay) on divided by its
- * ratio: on the basis before the split. Every market column is unchanged by a common factor on a
- * stretch of closes (returns, signs, a close against its own moving average or extremes), so a date's
- * value still reads only the bars up to it. The closes before a split are left as they are, not
- * scaled: scaling them (the first way this was done) changed the last bits of values before a later
- * split, so a value was not the one the bars up to its date give, bit for bit.
- */
-function splitAdjustedCloses(s: SymbolBars): Float64Array {
-  const splits = splitsAsOfTheirDay(s);
-  if (splits.length === 0) return s.close;
-  const adjusted = Float64Array.from(s.close);
-  for (const split of splits) for (let i = split.index; i < adjusted.length; i++) adjusted[i] /= split.ratio;
-  return adjusted;
-}
-
 function computeMarketColumns(
   set: FeatureSet,
   universe: readonly SymbolBars[],
@@ -418,7 +442,8 @@ function computeMarketColumns(
   };
   // A member's unadjusted split would read as its crash or jump in every market column (a 2:1 split
   // is a -50% return in the mean and the dispersion, and its close stays below its moving average
-  // for a window): the columns read closes adjusted for the splits the rule finds on their own day.
+  // for a window): the columns read closes adjusted for the splits the rule finds on their own day,
+  // as the per-symbol features do (split-adjusted.ts).
   const closes = new Map(universe.map((s) => [s, splitAdjustedCloses(s)] as const));
   const closeOf = (s: SymbolBars) => closes.get(s) as Float64Array;
   const dailyReturns = universe.map((s) => {

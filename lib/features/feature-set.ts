@@ -19,7 +19,8 @@ import { featureColumns } from './compute-features';
 // 7: market columns read each member's closes adjusted for the unadjusted splits found on their own day (a split is no crash of the market).
 // 8: those closes are adjusted forward (from the split on, divided by its ratio), so no value before a split changes in its last bits.
 // 9: findings of ratios an ordinary day moves by (4:3, 5:4 and their reverses: isSmallSplit) are flagged only, no longer divided out of the closes.
-export const FEATURE_CODE_VERSION = 9;
+// 10: per-symbol features read their bars adjusted at those splits too (prices ÷ ratio, volume × ratio from the split on): an EMA, MACD or Wilder RSI/ADX no longer carries a split's move past its warm-up.
+export const FEATURE_CODE_VERSION = 10;
 
 const window = (d: number) => z.number().int().min(1).max(1000).default(d);
 const normalize = z.enum(['none', 'rank', 'zscore']).default('none');

@@ -20,6 +20,7 @@ import { candlePatterns, CANDLE_PATTERNS, donchianBreakout, volumeConfirmedBreak
 import { ema, exactWindowSums, lag, nanArray, rollingCorrelation, rollingMax, rollingMin, rollingStd, seriesOf, sma } from './indicators/rolling';
 import { lowerBound } from '../sorted';
 import { inScratch } from './indicators/scratch';
+import { splitAdjusted } from './split-adjusted';
 
 function suffix(spec: SymbolFeatureSpec): string {
   return spec.normalize === 'none' ? '' : `_${spec.normalize}`;
@@ -185,8 +186,12 @@ export function claimSymbolColumns(specs: readonly SymbolFeatureSpec[], universe
   return Int32Array.from(symbols);
 }
 
-/** Every spec's columns of series `b` into its block k, in spec order. Intermediate series live in scratch memory. */
-export function fillSymbolColumns(specs: readonly SymbolFeatureSpec[], b: Ohlcv, blocks: ColumnBlocks, k: number): void {
+/**
+ * Every spec's columns of series `stored` into its block k, in spec order, computed on its bars
+ * adjusted at its unadjusted splits (split-adjusted.ts). Intermediate series live in scratch memory.
+ */
+export function fillSymbolColumns(specs: readonly SymbolFeatureSpec[], stored: Ohlcv, blocks: ColumnBlocks, k: number): void {
+  const b = splitAdjusted(stored);
   const n = b.close.length;
   const { count, offsets, values } = blocks;
   const from = blocks.from[k];

@@ -150,15 +150,23 @@ export function splitsIn(bars: readonly Bar[], from = 1, to = bars.length, small
  * ordinary day moves by (isSmallSplit), flagged only.
  */
 export function splitsAsOfTheirDay(series: BarSeries): SeriesSplit[] {
-  const found: SeriesSplit[] = [];
-  for (let i = 1; i < series.dates.length; i++) {
+  return splitMovesAsOfTheirDay(series).map((s) => ({ ...s, date: series.dates[s.index] }));
+}
+
+/**
+ * splitsAsOfTheirDay from prices and volumes alone (pool threads computing features get no dates):
+ * each split's bar, price multiplier and label.
+ */
+export function splitMovesAsOfTheirDay(series: Pick<BarSeries, 'open' | 'high' | 'low' | 'close' | 'volume'>): Array<Omit<SeriesSplit, 'date'>> {
+  const found: Array<Omit<SeriesSplit, 'date'>> = [];
+  for (let i = 1; i < series.close.length; i++) {
     if (!mayBeSplit(series.open[i] / series.close[i - 1])) continue;
     // The bars splitAt reads as of bar i: the volume medians' before it, and the two before that.
     const from = Math.max(0, i - SPLIT_VOLUME_BARS);
     const window: Bar[] = [];
-    for (let k = from; k <= i; k++) window.push(barAt(series, k));
+    for (let k = from; k <= i; k++) window.push({ symbol: '', date: '', open: series.open[k], high: series.high[k], low: series.low[k], close: series.close[k], volume: series.volume[k] });
     const split = splitAt(window, i - from);
-    if (split !== undefined && !isSmallSplit(split.ratio)) found.push({ index: i, date: series.dates[i], ratio: split.ratio, label: split.label });
+    if (split !== undefined && !isSmallSplit(split.ratio)) found.push({ index: i, ratio: split.ratio, label: split.label });
   }
   return found;
 }

@@ -67,10 +67,11 @@ describe('market columns over a member\'s unadjusted split', () => {
       }
     }
     expect(compared).toBeGreaterThan(400);
-    // The split symbol's own return still reads the move (its rows are left out of datasets and its vectors withheld).
+    // The split symbol's own return reads the adjusted bars too (feature code 10; -50% before): the day's own move.
     const own = after.frames.find((f) => f.symbol === SPLIT_SYMBOL);
     const at = own?.dates.indexOf(SPLIT_DATE) as number;
-    expect(own?.columns[0][at]).toBeLessThan(-0.4);
+    const unsplit = before.frames.find((f) => f.symbol === SPLIT_SYMBOL);
+    expect(own?.columns[0][at]).toBeCloseTo(unsplit?.columns[0][unsplit.dates.indexOf(SPLIT_DATE)] as number, 9);
   });
 
   it('read no bar after their date: the values of the split day and the days after it equal those computed from the bars up to that day', async () => {

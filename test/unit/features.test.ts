@@ -21,7 +21,7 @@ describe('feature-set versions', () => {
     expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 10 }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
     expect(defineFeatureSet({ ...base, features: [{ kind: 'rsi', window: 14, normalize: 'rank' }, { kind: 'sma_ratio', window: 20 }] }).version).not.toBe(v);
     expect(defineFeatureSet({ ...base, features: [{ kind: 'sma_ratio', window: 20 }, { kind: 'rsi', window: 14 }] }).version).not.toBe(v);
-    expect(FEATURE_CODE_VERSION).toBe(9); // bump it (and expect new versions) when any computation changes
+    expect(FEATURE_CODE_VERSION).toBe(10); // bump it (and expect new versions) when any computation changes
   });
 
   it('rejects bad definitions with the path of the problem', () => {
