@@ -28,7 +28,8 @@
  * - running sums (SMA and the like) start at the window's tail, so they round differently: about
  *   1e-16 relative, which a difference such as close/sma - 1 keeps in absolute terms (2e-16 vs 0);
  * - a symbol's history is what its window holds: a full window counts as older than minBars bars on
- *   each of its dates;
+ *   each of its dates; a split before the window, or in its first bars (SPLIT_BARS_BEFORE), is not
+ *   adjusted for (windowBars), which scales the window's prices by a constant: last bits only;
  * - offline, a row also waits until every column has had a defined value; online a vector past the
  *   minBars-th bar is published with whatever is undefined (only data with e.g. constant prices
  *   keep a column undefined beyond its look-back).
@@ -39,6 +40,8 @@ import { computeFeatures, featureColumns, frameRow, requiredBars, universeMember
 import { isMarketFeature, type FeatureSet, type FeatureSpec, type SymbolFeatureSpec } from '../features/feature-set';
 import { computeSymbolFeature } from '../features/symbol-features';
 import { inScratch } from '../features/indicators/scratch';
+import type { Ohlcv } from '../features/indicators/indicators';
+import { splitAdjusted } from '../features/split-adjusted';
 import { toSymbolBars } from '../features/materialize';
 import type { RowSigning } from '../registry/row-signature';
 import { replaceOnlineFeatures, splitWithholding, type OnlineFeatureVector } from '../features/online-features';
@@ -108,20 +111,37 @@ function tailOf(bars: SymbolBars, tail: number): SymbolBars {
  * it, gives on the newest `tail` bars. Computed by online-indicators.ts (the same operations on the
  * last index only, identical results, no series built) where it has the kind, else by
  * computeSymbolFeature itself. (computeFeatures adds nothing to per-symbol columns but framing, which
- * costs more than the indicators themselves for one bar of one symbol.)
+ * costs more than the indicators themselves for one bar of one symbol.) `window` is the symbol's
+ * window as the features read it: its columns [start, end), or the split-adjusted bars (windowBars).
  */
-function lastRowOf(group: SymbolGroup, symbol: string, bars: readonly Bar[], columns: WindowColumns, finite: boolean): number[] {
-  const from = Math.max(columns.start, columns.end - group.tail);
+function lastRowOf(group: SymbolGroup, window: { series: Ohlcv; start: number; end: number; bars: () => SymbolBars }, finite: boolean): number[] {
+  const from = Math.max(window.start, window.end - group.tail);
   const row: number[] = [];
   let view: SymbolBars | undefined;
   for (const spec of group.set.features) {
-    if (finite && lastValues(spec as SymbolFeatureSpec, columns, from, columns.end, row)) continue;
-    const tail = (view ??= tailOf(toSymbolBars(symbol, bars), group.tail));
+    if (finite && lastValues(spec as SymbolFeatureSpec, window.series, from, window.end, row)) continue;
+    const tail = (view ??= tailOf(window.bars(), group.tail));
     inScratch(() => {
       for (const column of computeSymbolFeature(spec as SymbolFeatureSpec, tail)) row.push(column[column.length - 1]);
     });
   }
   return row;
+}
+
+/**
+ * A symbol's window as its per-symbol features read it: adjusted at the unadjusted splits found in it
+ * (split-adjusted.ts), as offline. The whole window is adjusted before any tail is taken, so a split
+ * is judged with the bars before it that offline judges it with, and a tail has the offline tail's
+ * values. The columns are scanned first: only a move large enough for a split builds the bars.
+ */
+function windowBars(symbol: string, bars: readonly Bar[], columns: WindowColumns): { series: Ohlcv; start: number; end: number; bars: () => SymbolBars } {
+  let candidate = false;
+  for (let k = columns.start + 1; k < columns.end && !candidate; k++) candidate = mayBeSplit(columns.open[k] / columns.close[k - 1]);
+  const plain = { series: columns, start: columns.start, end: columns.end, bars: () => toSymbolBars(symbol, bars) };
+  if (!candidate) return plain;
+  const stored = toSymbolBars(symbol, bars);
+  const adjusted = splitAdjusted(stored);
+  return adjusted === stored ? plain : { series: adjusted, start: 0, end: adjusted.close.length, bars: () => adjusted };
 }
 
 /** A cross-section computation, detached from the updater so that it can run on another thread. */
@@ -344,7 +364,8 @@ export class OnlineFeatureUpdater {
       const asOf = bars[bars.length - 1].date;
       const columns = this.windows.columns(symbol) as WindowColumns;
       const finite = allFinite(columns, columns.start, columns.end);
-      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, symbol, bars, columns, finite) } : viaFrames[i]?.get(symbol)));
+      const window = windowBars(symbol, bars, columns);
+      const groups = this.groups.map((g, i) => (g.direct ? { date: asOf, values: lastRowOf(g, window, finite) } : viaFrames[i]?.get(symbol)));
       if (groups.some((g) => g?.date !== asOf)) continue; // no complete row (a history of undefined values)
       const state: SymbolState = { ...this.states.get(symbol), own: { asOf, groups: groups.map((g) => (g as { values: ArrayLike<number> }).values) } };
       this.states.set(symbol, state);

@@ -222,3 +222,50 @@ describe('online vectors with young listings, streamed day by day', () => {
     expect(compared).toBeGreaterThan(90 * 5);
   });
 });
+
+describe('online vectors of a symbol with an unadjusted split in its window', () => {
+  // Histories shorter than the 750-bar window: recursive indicators start on the same bar online and offline.
+  const [plainSeries, other] = syntheticUniverse(2, '2016-01-04', '2018-04-30', 21);
+  const days = plainSeries.dates;
+  const AT = 400;
+  // Steady volumes, so the unadjusted_split rule finds the 2:1 split on its own day.
+  const volume = Float64Array.from(plainSeries.volume, (_, k) => 1_000_000 + (k % 7) * 10_000);
+  const plain: SymbolBars = { ...plainSeries, volume };
+  const half = (x: Float64Array) => Float64Array.from(x, (v, k) => (k >= AT ? v / 2 : v));
+  const split: SymbolBars = { ...plain, open: half(plain.open), high: half(plain.high), low: half(plain.low), close: half(plain.close), volume: Float64Array.from(volume, (v, k) => (k >= AT ? v * 2 : v)) };
+  const set = defineFeatureSet({
+    name: 'split-online',
+    features: [{ kind: 'rsi', window: 14 }, { kind: 'ema_ratio', window: 50 }, { kind: 'adx', window: 14 }, { kind: 'macd' }, { kind: 'return', horizon: 5 }, { kind: 'sma_ratio', window: 20 }, { kind: 'obv_trend', window: 20 }],
+  });
+
+  it('read the split-adjusted bars, as the offline rows do, long after the split', () => {
+    const universe = [split, other];
+    const rowsOf = (u: SymbolBars[]) => {
+      const frame = computeFeatures(u, set).frames[0];
+      return new Map(frame.dates.map((d, r) => [d, frameRow(frame, r)] as const));
+    };
+    const offline = rowsOf(universe);
+    const unsplit = rowsOf([plain, other]);
+    const all = universe.flatMap(barsOf);
+    const streamFrom = days[days.length - 90];
+    const windows = new BarWindows(750);
+    windows.commit(all.filter((b) => b.date < streamFrom));
+    const updater = new OnlineFeatureUpdater(set, windows, 60_000);
+    const columns = featureColumns(set);
+    let compared = 0;
+    for (const day of days.filter((d) => d >= streamFrom)) {
+      const today = all.filter((b) => b.date === day);
+      windows.commit(today);
+      updater.updateSymbols(today.map((b) => b.symbol), 0);
+      const actual = updater.vector(split.symbol)?.values ?? [];
+      expect(updater.vector(split.symbol)?.asOf).toBe(day);
+      (offline.get(day) as Float64Array).forEach((v, c) => {
+        if (!sameValue(actual[c], v, false)) throw new Error(`${day} ${columns[c]}: ${actual[c]} online, ${v} offline`);
+        const without = (unsplit.get(day) as Float64Array)[c];
+        if (Math.abs(actual[c] - without) > 1e-9 * Math.max(1, Math.abs(without))) throw new Error(`${day} ${columns[c]}: ${actual[c]} online, ${without} without the split`);
+      });
+      compared++;
+    }
+    expect(compared).toBe(90);
+  });
+});
