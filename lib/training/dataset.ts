@@ -15,8 +15,8 @@ import { argsortOf } from '../sorted';
 import { BadInputError } from '../errors';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { readStoredFeatureSet } from '../features/stored-feature-set';
-import { requiredBars } from '../features/compute-features';
-import { seriesSplits, type SeriesSplit } from '../quality/splits';
+import { memoryReach, requiredBars } from '../features/compute-features';
+import { seriesSplits, splitMovesAsOfTheirDay, type SeriesSplit } from '../quality/splits';
 import type { GuardVerdict } from './guards';
 import { arrayFileKey, decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile, type StoredArray } from './array-file';
 
@@ -93,16 +93,26 @@ export function labelHorizon(label: LabelSpec): number {
   return label.horizon;
 }
 
-function splitsOf(s: BarSeries): { splits: SeriesSplit[]; moved: number[] } {
+/**
+ * A series' unadjusted splits, the bars they moved, and those of them the features did not adjust
+ * for: the features read bars adjusted at the splits found on their own day (split-adjusted.ts); a
+ * split judged only with the bars after it (its volume level) is still read as a move.
+ */
+function splitsOf(s: BarSeries): { splits: SeriesSplit[]; moved: number[]; unadjusted: number[] } {
   const splits = seriesSplits(s);
-  return { splits, moved: splits.map((x) => x.index) };
+  if (splits.length === 0) return { splits, moved: [], unadjusted: [] };
+  const adjusted = new Set(splitMovesAsOfTheirDay(s).map((x) => `${x.index} ${x.ratio}`));
+  return { splits, moved: splits.map((x) => x.index), unadjusted: splits.filter((x) => !adjusted.has(`${x.index} ${x.ratio}`)).map((x) => x.index) };
 }
 
 export async function buildTrainingDataset(store: Database, request: DatasetRequest): Promise<TrainingDataset> {
   const columns = await getFeatureSetColumns(store, request.featureSetVersion);
   if (!columns) throw new BadInputError(`feature set ${request.featureSetVersion} is not in the store; run the features step first`);
-  // How far back a row's features read: an unadjusted split inside that reach makes them wrong.
-  const featureReach = requiredBars(await readStoredFeatureSet(store, request.featureSetVersion, 'run the features step first'));
+  // How far back a row's features read (their warm-up), and how far a move they read reaches (the
+  // memory of recursive smoothers, far longer: memoryReach): an unadjusted split inside either makes them wrong.
+  const storedSet = await readStoredFeatureSet(store, request.featureSetVersion, 'run the features step first');
+  const featureReach = requiredBars(storedSet);
+  const featureMemory = memoryReach(storedSet);
   const [featureRows, series] = await Promise.all([
     // As stored: each row's bytes go straight into the matrix, with no array of its own in between.
     readFeatureRowBytes(store, request.featureSetVersion, { symbols: request.symbols, from: request.from, to: request.to }),
@@ -121,6 +131,8 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
   );
   const labelsRead = labelReach(request.label);
   const reach = { back: Math.max(featureReach, labelsRead.back), ahead: labelsRead.ahead };
+  // A split the features did not adjust for stays in every recursive smoother past its warm-up.
+  const memory = { back: Math.max(featureMemory, labelsRead.back), ahead: labelsRead.ahead };
 
   // The labelled rows: which stored row, and its bar in its symbol's series.
   const kept: number[] = [];
@@ -133,7 +145,8 @@ export async function buildTrainingDataset(store: Database, request: DatasetRequ
     const value = known.labels.value[t];
     if (value === undefined || Number.isNaN(value)) return; // no label yet
     // A split's move read as a return would be a fall (or jump) no holder had: no such row is kept.
-    if (known.moved.length > 0 && readsMove(known.moved, t, known.labels.end[t], reach)) {
+    // Rows within the features' warm-up of any split are left out all the same (its move is in their look-back).
+    if (known.moved.length > 0 && (readsMove(known.moved, t, known.labels.end[t], reach) || readsMove(known.unadjusted, t, known.labels.end[t], memory))) {
       nearSplits++;
       return;
     }
