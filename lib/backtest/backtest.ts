@@ -4,12 +4,18 @@
  * runs from the open of dates[i + 1] to the open of dates[i + 2], its weights come from scores up to
  * dates[i], and there are dates.length − 2 periods.
  *
- * Accounting: weights are fractions of equity, reset to target at every open. Between opens the
- * weights drift with their symbols' returns (w × (1 + r) / (1 + the portfolio's net return)), so the
- * reset is a trade: turnover at an open is Σ |target − drifted weight| over the symbols that can trade
- * (a held symbol without an open keeps its position, untraded). Costs = (costBps + slippageBps) / 1e4 ×
- * turnover, charged at the open where the trade happens, plus, on the short side, borrowRate /
- * periodsPerYear × the short weights held: net return = gross return − costs. The equal-weight
+ * Accounting: costs are paid at the open, out of equity, and the weights are fractions of the equity
+ * left after them, reset to target at every open. Between opens the weights drift with their symbols'
+ * returns (w × (1 + r) / (1 + the portfolio's gross return)), so the reset is a trade: turnover at an
+ * open is Σ |target − drifted weight| over the symbols that can trade (a held symbol without an open
+ * keeps its position, untraded). Costs = (costBps + slippageBps) / 1e4 × turnover, charged at the open
+ * where the trade happens, plus, on the short side, borrowRate / periodsPerYear × the short weights
+ * held: net return = (1 − costs) × (1 + gross return) − 1, gross − costs to first order. A book that
+ * stays on target trades nothing after its entry. (Until 7 December 2026 net was gross − costs, the
+ * weights were of the equity before costs, and the drift divided by 1 + the net return: positions
+ * that never paid the costs were re-traded every day, turnover .00099, then 9.8e-7, … of a constant
+ * book at 10 bps.) Turnover is measured against the equity before this open's costs, so it overstates
+ * the trade by at most costs × the book: a second-order amount. The equal-weight
  * benchmark is charged its entries only, not the resets that keep it a constant mix (a bar the
  * strategy must clear, not one lowered by its own rebalancing).
  *
@@ -44,7 +50,7 @@ export interface PortfolioMetrics extends PerformanceMetrics {
 /** Per-period series of one portfolio, each of length periods unless noted. */
 export interface PortfolioResult {
   grossReturns: Float64Array;
-  /** Gross return minus costs (trading costs and the borrow fee of the short side). */
+  /** (1 − costs) × (1 + gross return) − 1: costs (trading and the short side's borrow fee) are paid at the open. */
   netReturns: Float64Array;
   costs: Float64Array;
   /** Sum of |target − drifted weight| traded at the open that starts the period. */
@@ -348,8 +354,8 @@ function portfolioOf(
     let traded = 0;
     let exposed = 0;
     let shorted = 0;
-    // The previous period's equity growth, by which its drifted weights are divided.
-    const grown = i > 0 ? 1 + netReturns[i - 1] : 1;
+    // The previous period's growth of the equity its weights were of (after that open's costs).
+    const grown = i > 0 ? 1 + grossReturns[i - 1] : 1;
     for (let s = 0; s < symbols; s++) {
       const at = i * symbols + s;
       const w = weights[at];
@@ -373,8 +379,9 @@ function portfolioOf(
     turnover[i] = traded;
     exposure[i] = exposed;
     costs[i] = costRate * traded + borrowRate * shorted;
-    netReturns[i] = gross - costs[i];
-    if (netReturns[i] <= -1) {
+    // Costs leave the equity at the open; what remains earns the gross return.
+    netReturns[i] = (1 - costs[i]) * (1 + gross) - 1;
+    if (costs[i] >= 1 || 1 + gross <= 0) {
       netReturns[i] = -1; // equity cannot go below zero: the loss beyond it is a debt the backtest does not carry
       wipedOutAt = i;
       for (let s = 0; s < symbols; s++) if (side[s] !== 0) close(s);

@@ -28,17 +28,19 @@ const expectClose = (actual: Float64Array, expected: number[]) => {
 
 /**
  * The book period by period, all symbols tradable: at each open the weights held (last period's
- * after their move, w·(1 + r) / (1 + net)) are traded to the targets; costs = rate × turnover.
+ * after their move, w·(1 + r) / (1 + gross)) are traded to the targets; costs = rate × turnover,
+ * paid at the open, so net = (1 − costs)(1 + gross) − 1.
  */
 function book(weights: number[][], returns: number[][], rate: number): { turnover: number[]; costs: number[]; net: number[] } {
   const turnover: number[] = [];
   const costs: number[] = [];
   const net: number[] = [];
   weights.forEach((w, i) => {
-    const held = i === 0 ? w.map(() => 0) : weights[i - 1].map((v, s) => (v * (1 + returns[i - 1][s])) / (1 + net[i - 1]));
+    const gross = (k: number) => weights[k].reduce((sum, v, s) => sum + v * returns[k][s], 0);
+    const held = i === 0 ? w.map(() => 0) : weights[i - 1].map((v, s) => (v * (1 + returns[i - 1][s])) / (1 + gross(i - 1)));
     turnover.push(w.reduce((sum, v, s) => sum + Math.abs(v - held[s]), 0));
     costs.push(rate * turnover[i]);
-    net.push(w.reduce((sum, v, s) => sum + v * returns[i][s], 0) - costs[i]);
+    net.push((1 - costs[i]) * (1 + gross(i)) - 1);
   });
   return { turnover, costs, net };
 }
@@ -55,17 +57,18 @@ describe('long_flat on two symbols', () => {
   // Signals (score > 0.5): A: D0 long, D1 flat, D2 long, D3 long; B: D0 flat, D1 long, D2 flat (0.5 is not > 0.5), D3 flat.
   // Weights are 1/N = 0.5 per long:      A .5, 0, .5, .5        B 0, .5, 0, 0
   // gross = Σ w·r:                       .5·10% = .05 | .5·10% (B) = .05 | .5·0 = 0 | .5·10% = .05
-  // turnover Σ|target − drifted weight|: .5 | A .55/1.04875 sold + B .5 bought | B .55/(1 + net1) sold + A .5 | A .5/(1 + net2) − .5
-  // (before the drift was charged: .5 | 1 | 1 | 0); costs .0025 × turnover; net = gross − costs.
+  // turnover Σ|target − drifted weight|: .5 | A .55/1.05 sold + B .5 bought | B .55/1.05 sold + A .5 | 0 (A .5 did not move)
+  // (before the drift was charged: .5 | 1 | 1 | 0; while it divided by 1 + net, A .5/(1 + net2) − .5 = .0013 was re-traded);
+  // costs .0025 × turnover, paid at the open: net = (1 − costs)(1 + gross) − 1.
   const result = backtestOf(twoSymbols, { strategy: 'long_flat', ...costs25 });
   const { strategy } = result;
-  const t1 = 0.55 / 1.04875 + 0.5;
-  const net1 = 0.05 - 0.0025 * t1;
-  const t2 = 0.55 / (1 + net1) + 0.5;
+  const t1 = 0.55 / 1.05 + 0.5;
+  const net1 = (1 - 0.0025 * t1) * 1.05 - 1;
+  const t2 = 0.55 / 1.05 + 0.5;
   const net2 = -0.0025 * t2;
-  const t3 = 0.5 / (1 + net2) - 0.5;
-  const net3 = 0.05 - 0.0025 * t3;
-  const net = [0.04875, net1, net2, net3];
+  const t3 = 0;
+  const net3 = 0.05;
+  const net = [(1 - 0.00125) * 1.05 - 1, net1, net2, net3];
 
   it('trades the score of date t at the open of t + 1 and earns open-to-open returns', () => {
     expect(result.equityDates).toEqual(twoSymbols.dates.slice(1));
@@ -82,7 +85,7 @@ describe('long_flat on two symbols', () => {
   it('summarises activity: turnover, exposure, costs, trades', () => {
     const m = strategy.metrics;
     expect(m.totalReturn).toBeCloseTo(equityOf(net)[4] - 1, 12);
-    expect(m.annualTurnover).toBeCloseTo(((0.5 + t1 + t2 + t3) / 4) * 252, 10); // mean turnover .639 per day (.625 before the drift was charged)
+    expect(m.annualTurnover).toBeCloseTo(((0.5 + t1 + t2 + t3) / 4) * 252, 10); // mean turnover .637 per day (.625 before the drift was charged)
     expect(m.averageExposure).toBeCloseTo(0.5, 12);
     expect(m.totalCosts).toBeCloseTo(0.0025 * (0.5 + t1 + t2 + t3), 12);
     expect(m.hitRate).toBeCloseTo(3 / 4, 12); // −.0025 on D3→D4 is the only losing day
@@ -110,7 +113,7 @@ describe('long_short on two symbols', () => {
   // A: D0 +, D1 −, D2 +, D3 +   → weights .5, −.5, .5, .5
   // B: D0 −, D1 +, D2 0, D3 −   → weights −.5, .5, 0, −.5
   // gross: .5·10% − .5·0 = .05 | −.5·(−10%) + .5·10% = .10 | .5·0 + 0 = 0 | .5·10% − .5·0 = .05
-  // turnover from the drifted weights (book above): 1 | 2.0024 | 1.4995 | .4989 (1 | 2 | 1.5 | .5 before the drift was charged);
+  // turnover from the drifted weights (book above): 1 | 2.0024 | 1.4995 | .5 (1 | 2 | 1.5 | .5 before the drift was charged);
   // costs .0025 × turnover, no borrow fee here (tested below).
   const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', ...costs25, borrowRate: 0 });
   const ref = book([[0.5, -0.5], [-0.5, 0.5], [0.5, 0], [0.5, -0.5]], twoReturns, 0.0025);
@@ -119,7 +122,7 @@ describe('long_short on two symbols', () => {
     expectClose(strategy.weights, [0.5, -0.5, -0.5, 0.5, 0.5, 0, 0.5, -0.5]);
     expectClose(strategy.grossReturns, [0.05, 0.1, 0, 0.05]);
     expectClose(strategy.turnover, ref.turnover);
-    expect(ref.turnover[1]).toBeCloseTo(0.55 / 1.0475 + 0.5 + 0.5 / 1.0475 + 0.5, 12); // A long .5 after +10% to short .5; B short .5 to long .5
+    expect(ref.turnover[1]).toBeCloseTo(0.55 / 1.05 + 0.5 + 0.5 / 1.05 + 0.5, 12); // A long .5 after +10% to short .5; B short .5 to long .5
     expectClose(strategy.costs, ref.costs);
     expectClose(strategy.netReturns, ref.net);
     expectClose(strategy.equity, equityOf(ref.net));
@@ -246,7 +249,8 @@ describe('buy-and-hold benchmark and information ratio', () => {
   // Benchmark: 1/2 in A and B from the open of D1, reset to 1/2 each open; entry turnover 1 costs .0025
   // (the resets are not charged to it: it is the bar the strategy must clear).
   //   gross: .5·10% + .5·0 = .05 | .5·(−10%) + .5·10% = 0 | .5·0 + .5·(−20%) = −.10 | .5·10% + 0 = .05
-  //   net:   .0475 | 0 | −.10 | .05;  equity 1, 1.0475, 1.0475, .94275, .9898875
+  //   net:   (1 − .0025)·1.05 − 1 = .047375 | 0 | −.10 | .05;  equity 1, 1.047375, 1.047375, .9426375, .989769375
+  // (.0475 and .9898875 while costs were taken from the gross return instead of the equity it is earned on)
   // Active return of long_flat (net .04875, .0475, −.0025, .05) minus benchmark: .00125, .0475, .0975, 0
   //   mean = .14625 / 4 = .0365625; deviations −.0353125, .0109375, .0609375, −.0365625
   //   squares sum .006416796875; sample variance /3 = .002138932291667; tracking error = .04624859
@@ -257,18 +261,18 @@ describe('buy-and-hold benchmark and information ratio', () => {
     const { benchmark } = result;
     expectClose(benchmark.grossReturns, [0.05, 0, -0.1, 0.05]);
     expectClose(benchmark.turnover, [1, 0, 0, 0]);
-    expectClose(benchmark.netReturns, [0.0475, 0, -0.1, 0.05]);
-    expectClose(benchmark.equity, [1, 1.0475, 1.0475, 0.94275, 0.9898875]);
-    expect(benchmark.metrics.totalReturn).toBeCloseTo(-0.0101125, 12);
-    expect(benchmark.metrics.maxDrawdown.depth).toBeCloseTo(0.1, 12); // 1.0475 → .94275
-    expect(benchmark.metrics.maxDrawdown.peakDate).toBe('2024-01-03'); // equity first reaches 1.0475 at the open of D2
+    expectClose(benchmark.netReturns, [0.047375, 0, -0.1, 0.05]);
+    expectClose(benchmark.equity, [1, 1.047375, 1.047375, 0.9426375, 0.989769375]);
+    expect(benchmark.metrics.totalReturn).toBeCloseTo(-0.010230625, 12);
+    expect(benchmark.metrics.maxDrawdown.depth).toBeCloseTo(0.1, 12); // 1.047375 → .9426375
+    expect(benchmark.metrics.maxDrawdown.peakDate).toBe('2024-01-03'); // equity first reaches 1.047375 at the open of D2
     expect(benchmark.metrics.maxDrawdown.troughDate).toBe('2024-01-05');
     expect(benchmark.metrics.trades).toBe(2);
   });
 
   it('measures the strategy against it with the information ratio', () => {
     // 12.549824 before the resets were charged; the same formula on the strategy's net returns now.
-    const active = Array.from(result.strategy.netReturns, (r, i) => r - [0.0475, 0, -0.1, 0.05][i]);
+    const active = Array.from(result.strategy.netReturns, (r, i) => r - [0.047375, 0, -0.1, 0.05][i]);
     const mean = active.reduce((a, b) => a + b, 0) / 4;
     const sd = Math.sqrt(active.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
     expect(result.informationRatio).toBeCloseTo((mean / sd) * Math.sqrt(252), 10);
@@ -280,7 +284,7 @@ describe('buy-and-hold benchmark and information ratio', () => {
     const r = backtestOf(allLong, { threshold: 0, ...costs25 });
     expect(list(r.strategy.grossReturns)).toEqual(list(r.benchmark.grossReturns));
     // The strategy pays for its daily resets to 1/2 each; the benchmark only for its entry.
-    expectClose(r.strategy.netReturns, Array.from(r.benchmark.netReturns, (x, i) => x - r.strategy.costs[i] + r.benchmark.costs[i]));
+    expectClose(r.strategy.netReturns, Array.from(r.benchmark.grossReturns, (g, i) => (1 - r.strategy.costs[i]) * (1 + g) - 1));
     expect(r.strategy.costs[0]).toBe(r.benchmark.costs[0]);
     expect(r.strategy.metrics.totalCosts).toBeGreaterThan(r.benchmark.metrics.totalCosts);
     const free = backtestOf(allLong, { threshold: 0, costBps: 0, slippageBps: 0 });
@@ -372,7 +376,7 @@ describe('the daily reset to target weights and the short side are paid for', ()
     const fee = 0.0252; // .0001 a day over 252 periods
     const { strategy } = backtestOf(twoSymbols, { strategy: 'long_short', costBps: 0, slippageBps: 0, borrowRate: fee });
     expectClose(strategy.costs, [0.00005, 0.00005, 0, 0.00005]);
-    expectClose(strategy.netReturns, Array.from(strategy.grossReturns, (g, i) => g - [0.00005, 0.00005, 0, 0.00005][i]));
+    expectClose(strategy.netReturns, Array.from(strategy.grossReturns, (g, i) => (1 - [0.00005, 0.00005, 0, 0.00005][i]) * (1 + g) - 1));
     const byDefault = backtestOf(twoSymbols, { strategy: 'long_short', costBps: 0, slippageBps: 0 });
     expect(byDefault.options.borrowRate).toBe(0.005);
     expectClose(byDefault.strategy.costs, [0.5, 0.5, 0, 0.5].map((w) => (w * 0.005) / 252));
@@ -413,5 +417,30 @@ describe('a book that loses its whole equity', () => {
     const { strategy } = backtestOf(input, { strategy: 'long_flat', topK: 1 });
     expect(strategy.wipedOutAt).toBeUndefined();
     expect(strategy.equity.every((e) => e > 0)).toBe(true);
+  });
+});
+
+describe('a book that never changes', () => {
+  // A rises 1% a day, B is flat; top 1 holds A every day. Costs are paid at the open out of the
+  // equity the weights are of, so after its entry the book is exactly on target and trades nothing:
+  // before, the drift divided by 1 + the net return of positions that never paid the costs, and the
+  // book re-traded .00099, then 9.8e-7, … of its equity every day.
+  const opens = [100, 101, 102.01, 103.0301, 104.060401, 105.10100501];
+  const constant: BacktestInput = {
+    dates: ['2020-01-01', '2020-01-02', '2020-01-03', '2020-01-06', '2020-01-07', '2020-01-08'],
+    symbols: [
+      { symbol: 'A', open: f(opens), close: f(opens), score: f([0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) },
+      { symbol: 'B', open: f([100, 100, 100, 100, 100, 100]), close: f([100, 100, 100, 100, 100, 100]), score: f([0.1, 0.1, 0.1, 0.1, 0.1, 0.1]) },
+    ],
+  };
+
+  it('has no turnover after entry, and its equity is the entry cost times the price path', () => {
+    const { strategy } = backtestOf(constant, { topK: 1, costBps: 10, slippageBps: 0 });
+    expect(list(strategy.turnover)).toEqual([1, 0, 0, 0]);
+    expect(list(strategy.costs)).toEqual([0.001, 0, 0, 0]);
+    expect(strategy.metrics.totalCosts).toBe(0.001);
+    // 1 − .001 of the equity is invested at the first open and rides A's four 1% moves.
+    expect(strategy.metrics.totalReturn).toBeCloseTo(0.999 * 1.01 ** 4 - 1, 12);
+    expectClose(strategy.netReturns, [0.999 * 1.01 - 1, 0.01, 0.01, 0.01]);
   });
 });
