@@ -1,8 +1,9 @@
 /**
  * How the served model does on predictions whose outcome is known, beside what its backtest
  * promised: hit rate (Wilson interval), AUC, calibration (reliability bins, expected calibration
- * error), and the realised return and drawdown of the simplest strategy on its signals (long when it
- * predicts up, else flat, over the label horizon).
+ * error), the realised return and drawdown of the backtest's own strategy re-traded on the live
+ * period (live-book.ts: the drawdown alarm compares it, and only it, with the promised drawdown), and
+ * a costless check of the signal (long when it predicts up, else flat, over the label horizon).
  *
  * One sample per symbol and day: the API predicts the same vector many times, and counting each
  * request would make twelve symbols look like thousands of observations. Samples of one day share
@@ -21,6 +22,7 @@ import { clusteredMean, type PanelDependence } from '../stats/dependent-inferenc
 import { dependentProportionInterval, type DependentProportion } from '../stats/proportions';
 import { GUARD_MIN_CLUSTERS } from '../training/guards';
 import { roundSignificant } from './binning';
+import type { LiveBook } from './live-book';
 
 export interface OutcomeSample {
   symbol: string;
@@ -41,7 +43,7 @@ export interface PerformanceOptions {
   confidence: number;
   /** Degraded when the hit rate's upper confidence bound is below the promised accuracy minus this. */
   maxHitRateDrop: number;
-  /** Degraded when the live drawdown exceeds the backtest's maximum drawdown times this. */
+  /** Degraded when the live book's drawdown (the backtest's strategy on the live period) exceeds the backtest's maximum drawdown times this. */
   maxDrawdownFactor: number;
   /** Degraded (calibration) when the expected calibration error exceeds this plus its sampling noise. */
   maxCalibrationError: number;
@@ -56,8 +58,9 @@ export const DEFAULT_PERFORMANCE_OPTIONS: PerformanceOptions = { minSamples: 100
 export interface BacktestPromise {
   accuracy: number | null;
   auc: number | null;
-  /** Positive fraction, 0.2 = −20%. */
+  /** The backtest strategy's net maximum drawdown over the evaluation period: positive fraction, 0.2 = −20%. */
   maxDrawdown: number | null;
+  /** The backtest strategy's mean net return per period: compare with the live book's, not the signal check's. */
   meanDailyReturn: number | null;
   /**
    * The share of each class the model got right out of sample (recall of down, of up), when its
@@ -133,7 +136,13 @@ export interface LivePerformance {
   auc: number | null;
   /** The calibration error a perfectly calibrated model shows on this many samples (`noise`) is allowed on top of the bound. */
   calibration: { bins: CalibrationBin[]; expectedCalibrationError: number | null; noise: number | null };
+  /**
+   * The costless signal check (liveStrategyOf): another strategy than the backtest's, never held
+   * against its promise.
+   */
   strategy: LiveStrategy | null;
+  /** The backtest's strategy re-traded on the live period (live-book.ts), or why it could not be: what the promised drawdown and return are compared with. */
+  book: LiveBook;
   promised: BacktestPromise;
 }
 
@@ -168,7 +177,8 @@ export function calibrationOf(samples: readonly OutcomeSample[], bins: number): 
 /**
  * Long the symbols predicted up, flat otherwise, equally weighted per day; each day's book is held
  * for the horizon in overlapping tranches, so a day contributes its mean horizon return / horizon.
- * No costs: it is a check of the signal, not a P&L.
+ * No costs: it is a check of the signal, not a P&L, and not the backtest's strategy (its exposure is
+ * the share predicted up over the horizon), so its drawdown is never compared with the promise.
  */
 export function liveStrategyOf(samples: readonly OutcomeSample[], horizon: number): LiveStrategy | null {
   const byDay = new Map<string, { sum: number; n: number }>();
@@ -303,7 +313,13 @@ function calibrationWithDependence(samples: readonly OutcomeSample[], options: P
   return { ...calibration, noise: r4(calibration.noise * Math.sqrt(outcomeDesignEffect(samples, options.horizon))) };
 }
 
-export function livePerformanceOf(samples: readonly OutcomeSample[], promised: BacktestPromise, options: PerformanceOptions = DEFAULT_PERFORMANCE_OPTIONS): LivePerformance {
+const NO_BOOK: LiveBook = { status: 'unavailable', reason: 'the backtest strategy was not re-traded on the live period' };
+
+/**
+ * `book`: the backtest's strategy on the live period (liveBookOf); without it the drawdown is not
+ * compared with the promise, and the reasons say so.
+ */
+export function livePerformanceOf(samples: readonly OutcomeSample[], promised: BacktestPromise, options: PerformanceOptions = DEFAULT_PERFORMANCE_OPTIONS, book: LiveBook = NO_BOOK): LivePerformance {
   const days = [...new Set(samples.map((s) => s.asOf))].sort();
   const n = samples.length;
   const base: LivePerformance = {
@@ -321,6 +337,7 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     auc: null,
     calibration: calibrationWithDependence(samples, options),
     strategy: liveStrategyOf(samples, options.horizon),
+    book,
     promised,
   };
   let units = 0;
@@ -366,10 +383,16 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
     severity = 'critical';
     reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
   } else reasons.push(`${hitText}: not significantly below`);
-  const strategy = base.strategy;
-  if (strategy && promised.maxDrawdown !== null && promised.maxDrawdown > 0 && strategy.maxDrawdown > promised.maxDrawdown * options.maxDrawdownFactor) {
-    severity ??= 'warning';
-    reasons.push(`live strategy drawdown ${pct(strategy.maxDrawdown)} exceeds ${options.maxDrawdownFactor}× the backtest's ${pct(promised.maxDrawdown)}`);
+  // Like with like: the backtest's strategy, with its costs, on the live period against the same
+  // strategy's drawdown in the evaluation; the signal check is another strategy and is not compared.
+  if (promised.maxDrawdown !== null && promised.maxDrawdown > 0) {
+    if (book.status !== 'traded') reasons.push(`drawdown not compared with the backtest's ${pct(promised.maxDrawdown)}: ${book.reason}`);
+    else if (book.maxDrawdown > promised.maxDrawdown * options.maxDrawdownFactor) {
+      severity ??= 'warning';
+      reasons.push(
+        `live drawdown ${pct(book.maxDrawdown)} of the backtest's strategy (${book.strategy}) re-traded on ${book.symbols} symbols' served predictions over ${book.sessions} sessions exceeds ${options.maxDrawdownFactor}× the ${pct(promised.maxDrawdown)} the same strategy drew down in the backtest's evaluation period`,
+      );
+    }
   }
   const { expectedCalibrationError: ece, noise } = base.calibration;
   if (ece !== null && noise !== null && ece > options.maxCalibrationError + noise) {

@@ -6,6 +6,7 @@
  * of it has no stored bar).
  */
 import { groupBy } from '../group-by';
+import type { BarSeries } from '../market-data/bar';
 import { attachOutcomes, labelSpecOf, type LoggedPrediction } from '../deployment/outcomes';
 import { sessionHorizons, tradableReturn } from '../labels/labels';
 import type { ModelVersion } from '../registry/model-registry';
@@ -24,6 +25,8 @@ export interface LivePredictions {
   noLabel: number;
   /** Predictions dated on or before the version's last training day (`after`): rows it may have learnt, left out of everything above. */
   inTraining: number;
+  /** The stored bars of the predicted symbols from the first prediction day: the live book trades on them. */
+  bars: BarSeries[];
 }
 
 interface GroupedPrediction {
@@ -52,9 +55,9 @@ async function groupedPredictions(store: Database, model: string, version: numbe
  * after each (symbol, asOf), where the bars of asOf and of every one of those sessions are stored (not `horizon` stored bars on: a missing day
  * would stretch the return over another session).
  */
-async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<Map<string, number>> {
+async function forwardReturns(store: Database, rows: readonly GroupedPrediction[], horizon: number): Promise<{ returns: Map<string, number>; series: BarSeries[] }> {
   const out = new Map<string, number>();
-  if (rows.length === 0) return out;
+  if (rows.length === 0) return { returns: out, series: [] };
   const from = rows.reduce((m, r) => (r.asOf < m ? r.asOf : m), rows[0].asOf);
   const series = await readBarSeries(store, { symbols: [...new Set(rows.map((r) => r.symbol))], from });
   const bySymbol = groupBy(rows, (r) => r.symbol);
@@ -68,7 +71,7 @@ async function forwardReturns(store: Database, rows: readonly GroupedPrediction[
       if (Number.isFinite(ret)) out.set(`${r.symbol} ${r.asOf}`, ret);
     }
   }
-  return out;
+  return { returns: out, series };
 }
 
 /**
@@ -99,7 +102,7 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     createdAt: '',
   }));
   const joined = await attachOutcomes(store, logged, () => spec);
-  const returns = await forwardReturns(store, grouped, spec.horizon);
+  const { returns, series } = await forwardReturns(store, grouped, spec.horizon);
   const samples: OutcomeSample[] = [];
   for (const r of joined.rows) {
     if (!r.matured || r.outcome === null) continue;
@@ -115,5 +118,6 @@ export async function readLivePredictions(store: Database, version: ModelVersion
     unmatured: joined.unmatured,
     noLabel: joined.noLabel,
     inTraining: all.length - grouped.length,
+    bars: series,
   };
 }

@@ -19,6 +19,7 @@ import { profileRecordProblem, rowSignatureProblem, verificationKeysOf, type Row
 import type { Database } from '../store/database';
 import { detectFeatureDrift, detectPredictionDrift, staleFeatureDrift, type FeatureDriftReport, type PredictionDriftReport } from './drift';
 import { featureRowsLag, freshnessOf, newestBarDates, type FreshnessReport } from './freshness';
+import { liveBookOf, recordedBacktestOptionsOf } from './live-book';
 import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './live-performance';
 import { readLivePredictions } from './live-predictions';
 import { readLiveFeatureWindow } from './live-window';
@@ -229,7 +230,9 @@ export async function computeModelReport(store: Database, request: ModelReportRe
     ? detectPredictionDrift(profile, { values: recent.map((i) => predictions.scores.values[i]), day: recent.map((i) => predictions.scores.day[i]) }, predictionOptions)
     : { status: 'unavailable', reason: 'no reference profile', rows: recent.length, days: predictions.scores.dates.length - firstDay, psi: null, pValue: null, referenceMean: null, liveMean: null };
 
-  const judged = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon });
+  // The promised drawdown is of the backtest's strategy under the experiment's options: the live side is that strategy re-traded.
+  const book = liveBookOf(predictions.samples, predictions.bars, recordedBacktestOptionsOf(version.lineage));
+  const judged = livePerformanceOf(predictions.samples, backtestPromiseOf(version.metrics), { ...perf, horizon: labelSpecOf(version).horizon }, book);
   const performance = predictions.inTraining > 0 ? { ...judged, reasons: [...judged.reasons, `${predictions.inTraining} predictions dated on or before ${trainedThrough}, the last day the version trained on, are left out: it may have learnt their outcomes`] } : judged;
 
   // The model's universe, less the symbols whose bars ended before its training period did (delisted then).
