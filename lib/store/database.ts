@@ -139,6 +139,25 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * Kysely's MySQL driver ends its pool on destroy() only if the handle ever took a connection; the
+ * store's handle often had not (migrations run on a handle of their own), so close() left the
+ * pool's connection open and the process never exited. The store ends its pool itself (endPool);
+ * this dialect's driver only borrows connections from it.
+ */
+class BorrowedPoolMysqlDialect extends MysqlDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.destroy = () => Promise.resolve();
+    return driver;
+  }
+}
+
+/** Ends `pool` and every connection it opened. */
+function endPool(pool: Pool): Promise<void> {
+  return new Promise((resolve, reject) => pool.end((error) => (error ? reject(error) : resolve())));
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   constructor(
     private readonly database: BetterSqlite3.Database,
@@ -261,7 +280,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   } else if (url.startsWith('mysql://')) {
     driver = 'mysql';
     pool = mysqlPool(url);
-    db = new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
+    db = new Kysely<DatabaseSchema>({ dialect: new BorrowedPoolMysqlDialect({ pool }) });
   } else {
     throw new DatabaseUrlError(`Unsupported DATABASE_URL "${redact(url)}": use mysql://user:pass@host:3306/db or sqlite:<file>`);
   }
@@ -272,6 +291,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     else await migrate(db);
   } catch (error) {
     await db.destroy();
+    if (pool) await endPool(pool);
     if (error instanceof StoreNotFoundError) throw error;
     throw new Error(`Could not prepare the database at ${redact(url)}: ${(error as Error).message}`, { cause: error });
   }
@@ -279,7 +299,15 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     sqlite.pragma('busy_timeout = 0');
     wait.asyncMs = options.sqliteLockWaitMs;
   }
-  return { driver, db, sqlite, description: redact(url), close: () => db.destroy() };
+  const ownPool = pool;
+  // Once: a second pool.end() fails ("Can't add new command when connection is in closed state").
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await db.destroy();
+      if (ownPool) await endPool(ownPool);
+    })());
+  return { driver, db, sqlite, description: redact(url), close };
 }
 
 /** A pool of connections to the MySQL database of `url`, reading values as the store expects them. */
@@ -323,7 +351,7 @@ export async function migrateMysql(pool: Pool, provider: MigrationProvider = mig
   try {
     await migrate(db, provider);
   } finally {
-    await db.destroy(); // (leaves the pool open: it is the store's)
+    await db.destroy(); // (leaves the pool open: openDatabase's close() ends it)
   }
 }
 
