@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type MigrationProvider, type QueryResult } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, MysqlDialect, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type Driver, type MigrationProvider, type QueryResult } from 'kysely';
 import { createPool, type Pool } from 'mysql2';
 import { redactUrl } from '../redact';
 import { verbatimValueProblem } from '../verbatim-value';
@@ -14,6 +14,9 @@ export type DatabaseDriver = 'mysql' | 'sqlite';
 
 /** SQLite's own wait for another connection's write lock: it blocks the thread (better-sqlite3 is synchronous). */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/** How long opening a SQLite store waits for another process's migrations (their transaction holds the write lock). */
+const SQLITE_MIGRATION_LOCK_WAIT_MS = 120_000;
 
 /** Another connection held the store's write lock for longer than this process waits for it; nothing was written. */
 export class StoreBusyError extends Error {
@@ -158,6 +161,20 @@ function endPool(pool: Pool): Promise<void> {
   return new Promise((resolve, reject) => pool.end((error) => (error ? reject(error) : resolve())));
 }
 
+/**
+ * Kysely's SQLite adapter says SQLite has no transactional DDL, so its Migrator read the applied
+ * list and ran the migrations outside any transaction and without a lock: two processes opening a
+ * new store at once both applied the same migration and one failed ("duplicate column name",
+ * "UNIQUE constraint failed: kysely_migration.name"). Saying it has, the Migrator reads the list and
+ * applies what is pending in one transaction, begun IMMEDIATE (the write lock, waited for): the
+ * second process finds the migrations applied; and a migration killed halfway leaves nothing.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   constructor(
     private readonly database: BetterSqlite3.Database,
@@ -168,6 +185,10 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.database, this.wait);
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
@@ -288,7 +309,12 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   try {
     if (pool && options.existing) await assertMigratedBefore(pool, redact(url), options.existing.namedBy);
     if (pool) await migrateMysql(pool);
-    else await migrate(db);
+    else {
+      // Another process migrating the same file holds the write lock for as long as its migrations take.
+      wait.asyncMs = SQLITE_MIGRATION_LOCK_WAIT_MS;
+      await migrate(db);
+      wait.asyncMs = 0;
+    }
   } catch (error) {
     await db.destroy();
     if (pool) await endPool(pool);
