@@ -30,7 +30,7 @@ export function snapshotsCommand(): Command {
     .action((id: string) =>
       withStore(async (store) => {
         const { getSnapshot } = lazy.snapshots();
-        const { listRevisions, describeUnconfirmed, unconfirmedOf } = lazy.staging();
+        const { listRevisions, describeSuperseded, describeUnconfirmed, supersededOf, unconfirmedOf } = lazy.staging();
         const { describeInstrumentKinds, instrumentMapSchema } = lazy.instruments();
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
@@ -48,6 +48,9 @@ export function snapshotsCommand(): Command {
           // Stored bars within the file's dates that it rejected or lacks: kept as stored, reported.
           const unconfirmed = describeUnconfirmed(unconfirmedOf(s.qualityReport));
           if (unconfirmed) console.log(unconfirmed);
+          // Stored bars newer than the file's content: kept as stored, reported.
+          const superseded = describeSuperseded(supersededOf(s.qualityReport));
+          if (superseded) console.log(superseded);
         }
       }),
     );

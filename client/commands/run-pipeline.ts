@@ -10,7 +10,7 @@ import type { FeatureSetInput } from '../../lib/features/feature-set';
 import { readFeatureSetFile } from './features';
 import { isS3Url, resolveCsvSource } from '../../lib/market-data/csv-files';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
-import type { UnconfirmedStoredBars } from '../../lib/store/staging';
+import type { SupersededStoredBars, UnconfirmedStoredBars } from '../../lib/store/staging';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import type { TrainingPipelineResult } from '../../workflows';
 import type { ProgressSink } from '../progress';
@@ -224,6 +224,15 @@ export function unconfirmedLine(u: UnconfirmedStoredBars | undefined): string {
   return line ? `  ${line}\n` : '';
 }
 
+/**
+ * `mlp run`'s line for stored bars newer than the imported content (a live correction, a file first
+ * seen later): kept as stored, reported (lib/store/staging.ts). Empty when there are none.
+ */
+export function supersededLine(u: SupersededStoredBars | undefined): string {
+  const line = u ? lazy.staging().describeSuperseded(u) : '';
+  return line ? `  ${line}\n` : '';
+}
+
 /** Task queues of the pipeline that no worker is polling right now. */
 async function queuesWithoutWorkers(client: Client): Promise<string[]> {
   const { temporal } = lazy.temporalProto();
@@ -268,6 +277,8 @@ export async function startPipelineRun(
         `  ${s.rowsRead} rows read, ${s.rowsAccepted} stored, ${s.rowsRejected} quarantined (${(s.badRowShare * 100).toFixed(3)}%), ${s.flags} flags\n` +
         `  per rule: ${JSON.stringify(s.byRule)}\n` +
         unconfirmedLine(result.gate?.published?.unconfirmed ?? s.unconfirmedStoredBars) +
+        // Content found still held (published before) reports what it finds superseded now.
+        supersededLine(s.status === 'published' ? s.supersededStoredBars : (result.gate?.published?.superseded ?? s.supersededStoredBars)) +
         (result.features
           ? `  features ${result.features.version}: ${result.features.columns} columns, ${result.features.rowsWritten} new rows for ${result.features.symbols} symbols up to ${result.features.lastDate}, ${result.features.skippedCount} skipped\n`
           : '') +

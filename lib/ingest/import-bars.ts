@@ -17,7 +17,7 @@ import { assertSymbolsFit, storedBarsBetween, storedBarsDigest } from '../store/
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, sweepAbandonedStaging, unconfirmedOf, type UnconfirmedStoredBars } from '../store/staging';
+import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
@@ -50,6 +50,12 @@ export interface ImportSummary {
    * stored; this reports them. Present once the snapshot is published and only when there are any.
    */
   unconfirmedStoredBars?: UnconfirmedStoredBars;
+  /**
+   * Stored bars whose version (a live correction, a newer file) is newer than the content that
+   * would revise them (rule `superseded_stored_bar`): kept as stored. Present, once published or
+   * found still held, only when there are any.
+   */
+  supersededStoredBars?: SupersededStoredBars;
 }
 
 export interface ImportProgress {
@@ -436,7 +442,23 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
     chunksStaged,
     chunksResumed,
     ...(unconfirmedOf(r) ? { unconfirmedStoredBars: unconfirmedOf(r) } : {}),
+    ...(supersededOf(r) ? { supersededStoredBars: supersededOf(r) } : {}),
   };
+}
+
+/**
+ * Per symbol of a chunk, the clock of the content its rows come from (ISO): what its published
+ * bars are stamped with (SnapshotCoverage.contentAt). A symbol's rows come from one file
+ * (twoFilesProblem); were there more, the earliest clock is taken.
+ */
+function symbolClocksOf(chunk: Chunk, clockOf: (source: string) => Date): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of chunk.candidates) {
+    const at = clockOf(c.source).toISOString();
+    const had = out.get(c.symbol);
+    if (had === undefined || at < had) out.set(c.symbol, at);
+  }
+  return out;
 }
 
 /**
@@ -629,10 +651,12 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // glitch at a file's edge): no publish of this content would write them, so a new generation
     // would change nothing (and each repeat of the same bytes added a snapshot and its findings).
     let holds = true;
+    // Bars whose stored version is newer than this content are held too: a publish would leave them.
+    const superseded = new SupersededTally();
     for (const [k, chunk] of chunks.entries()) {
       hooks.signal?.throwIfAborted();
       const accepted = check(chunk).accepted;
-      const missing = await barsNotHeld(store, accepted);
+      const missing = await barsNotHeld(store, accepted, symbolClocksOf(chunk, clockOf), superseded);
       const rejected = missing.length === 0 ? undefined : await rejectedByStoredRules(store, accepted, new Set(missing.map((b) => b.symbol)), request.quality);
       if (rejected && !missing.every((b) => rejected.has(`${b.symbol}\u0000${b.date}`))) {
         holds = false;
@@ -641,7 +665,13 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
       report('checking', k + 1, chunks.length);
       await yieldToEventLoop();
     }
-    if (holds) return summaryOf(latest.snapshot, started, 0, 0);
+    if (holds) {
+      // What this content finds superseded now, not what its publish found then.
+      const summary = summaryOf(latest.snapshot, started, 0, 0);
+      delete summary.supersededStoredBars;
+      const now = superseded.result();
+      return { ...summary, ...(now ? { supersededStoredBars: now } : {}) };
+    }
     generation++;
   }
   const snapshotId = generationIdOf(firstId, generation);
@@ -681,7 +711,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
     await saveQuarantine(store, snapshotId, chunk.unscoped.length > 0 ? [...checked.issues, ...chunk.unscoped] : checked.issues);
     await hooks.beforeStage?.(k);
-    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, coverageOf(checked.accepted, checked.issues));
+    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, { ...coverageOf(checked.accepted, checked.issues), contentAt: symbolClocksOf(chunk, clockOf) });
     reports.push(checked.report);
     staged += checked.accepted.length;
     chunksStaged++;
@@ -726,7 +756,12 @@ export async function importBars(store: Database, request: ImportRequest, hooks:
   const snapshot = await getSnapshot(store, summary.snapshotId);
   const after = snapshot ? summaryOf(snapshot, started, summary.chunksStaged, summary.chunksResumed) : summary;
   const unconfirmed = judged.published?.unconfirmed ?? after.unconfirmedStoredBars;
-  return { ...after, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}) };
+  // Content found still held (stageImport returned the published snapshot) reports what it found
+  // superseded now; the snapshot's report holds what its own publish found.
+  const superseded = summary.status === 'published' ? summary.supersededStoredBars : (judged.published?.superseded ?? after.supersededStoredBars);
+  const rest: ImportSummary = { ...after };
+  delete rest.supersededStoredBars;
+  return { ...rest, status: judged.status, durationMs: summary.durationMs + judged.durationMs, ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}), ...(superseded ? { supersededStoredBars: superseded } : {}) };
 }
 
 /**

@@ -144,6 +144,8 @@ interface StagedBars {
   /** The chunk's coverage (see SnapshotCoverage); absent in chunks staged before it was recorded. */
   covers?: { symbol: string[]; from: string[]; to: string[] };
   rejected?: { symbol: string[]; date: string[]; rule: string[] };
+  /** Per symbol, the clock of its content (SnapshotCoverage.contentAt); absent in chunks staged before it was recorded. */
+  contentAt?: { symbol: string[]; at: string[] };
 }
 
 /**
@@ -159,6 +161,13 @@ export interface SnapshotCoverage {
   ranges: Map<string, { from: string; to: string }>;
   /** Rows rejected with a valid symbol and date, keyed by symbol and date: the rule. */
   rejected: Map<string, string>;
+  /**
+   * Per symbol, the clock of the content its bars come from (ISO, as bars.event_time): when those
+   * bytes were first seen, or the provider body fetched (lib/ingest/import-bars.ts fileClocksOf).
+   * The publish stamps the bars with it and leaves a stored version newer than it (supersededBy).
+   * A symbol without one (chunks staged before it was recorded) counts as of the publish.
+   */
+  contentAt?: Map<string, string>;
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -219,6 +228,14 @@ function encodeStagedBars(bars: readonly Bar[], coverage: SnapshotCoverage | und
     }
     out.covers = covers;
     out.rejected = rejected;
+    if (coverage.contentAt) {
+      const contentAt: NonNullable<StagedBars['contentAt']> = { symbol: [], at: [] };
+      for (const [symbol, at] of coverage.contentAt) {
+        contentAt.symbol.push(symbol);
+        contentAt.at.push(at);
+      }
+      out.contentAt = contentAt;
+    }
   }
   return JSON.stringify(out);
 }
@@ -230,7 +247,8 @@ function decodeStagedBars(text: string): { bars: Bar[]; coverage: SnapshotCovera
   if (!c.covers) return { bars, coverage: coverageOf(bars, []) };
   const ranges = new Map(c.covers.symbol.map((symbol, i) => [symbol, { from: c.covers!.from[i], to: c.covers!.to[i] }] as const));
   const rejected = new Map((c.rejected?.symbol ?? []).map((symbol, i) => [key(symbol, c.rejected!.date[i]), c.rejected!.rule[i]] as const));
-  return { bars, coverage: { ranges, rejected } };
+  const contentAt = c.contentAt ? new Map(c.contentAt.symbol.map((symbol, i) => [symbol, c.contentAt!.at[i]] as const)) : undefined;
+  return { bars, coverage: { ranges, rejected, ...(contentAt ? { contentAt } : {}) } };
 }
 
 /** A staged chunk as read: its bars and coverage, and the chunk without some of its bars (readStagedChunk). */
@@ -263,7 +281,7 @@ export function readStagedChunk(text: string): StagedChunk {
         const rule = dropped.get(b.symbol)?.get(b.date);
         if (rule !== undefined && !rejected.has(key(b.symbol, b.date))) rejected.set(key(b.symbol, b.date), rule);
       }
-      return { text: encodeStagedBars(kept, { ranges: coverage.ranges, rejected }), rows: kept.length };
+      return { text: encodeStagedBars(kept, { ...coverage, rejected }), rows: kept.length };
     },
   };
 }
@@ -353,12 +371,60 @@ export interface UnconfirmedStoredBars {
   examples: UnconfirmedStoredBar[];
 }
 
+/** A stored bar whose version is newer (by event_time) than the content of the snapshot's bar for it, kept as stored. */
+export interface SupersededStoredBar {
+  symbol: string;
+  date: string;
+  /** The values stored (and kept). */
+  stored: BarValues;
+  /** The stored version's event_time (a live correction's, or a newer file's clock). */
+  storedAt: string;
+  /** The clock of the snapshot's content for the bar (when its bytes were first seen or fetched). */
+  contentAt: string;
+}
+
+/**
+ * Stored bars a publish left because their version is newer than the snapshot's content (rule
+ * `superseded_stored_bar`): the same file, or a cached provider body, imported again after a live
+ * correction or a newer file revised its bars reverted them (and features were recomputed from the
+ * reverted bars on every scheduled retrain from a folder nobody updated). Bytes first seen after
+ * the stored version still revise it.
+ */
+export interface SupersededStoredBars {
+  rule: 'superseded_stored_bar';
+  count: number;
+  bySymbol: Record<string, number>;
+  /** The first few (up to 10). */
+  examples: SupersededStoredBar[];
+}
+
+/** Collects superseded bars into the report's form (count, by symbol, the first few). */
+export class SupersededTally {
+  private count = 0;
+  private readonly bySymbol: Record<string, number> = {};
+  private readonly examples: SupersededStoredBar[] = [];
+
+  add(found: readonly SupersededStoredBar[]): void {
+    for (const f of found) {
+      this.count++;
+      this.bySymbol[f.symbol] = (this.bySymbol[f.symbol] ?? 0) + 1;
+      if (this.examples.length < UNCONFIRMED_EXAMPLES) this.examples.push(f);
+    }
+  }
+
+  result(): SupersededStoredBars | undefined {
+    return this.count === 0 ? undefined : { rule: 'superseded_stored_bar', count: this.count, bySymbol: this.bySymbol, examples: this.examples };
+  }
+}
+
 export interface PublishResult {
   added: number;
   /** Bars whose stored values the publish replaced: every row it logged in `bar_revisions`. */
   revised: number;
   /** Stored bars within the snapshot's dates that it does not confirm, kept as stored; absent when none. */
   unconfirmed?: UnconfirmedStoredBars;
+  /** Stored bars newer than the snapshot's content for them, kept as stored; absent when none. */
+  superseded?: SupersededStoredBars;
   /** The snapshot was published before: this call changed nothing. */
   alreadyPublished: boolean;
 }
@@ -373,12 +439,27 @@ const UNCONFIRMED_EXAMPLES = 10;
 
 type BarValues = Omit<Bar, 'symbol' | 'date'>;
 
+/** A stored bar's values and the event_time of its version (null: written without one). */
+interface StoredVersion {
+  values: BarValues;
+  eventTime: string | null;
+}
+
+/**
+ * Whether the stored version is newer than content seen at `contentAt`, so that content must not
+ * revise it: the live path's rule (lib/streaming/live-bar-store.ts), a version older by event_time
+ * never revises a stored one. A version without an event_time is revised as before.
+ */
+function supersedes(stored: StoredVersion, contentAt: string): boolean {
+  return stored.eventTime !== null && stored.eventTime > contentAt;
+}
+
 /**
  * The stored values of the bars within `ranges` (per symbol, its first to its last date), keyed by
  * symbol and date.
  */
-async function storedValuesIn(db: Kysely<DatabaseSchema>, ranges: ReadonlyMap<string, { from: string; to: string }>): Promise<Map<string, BarValues>> {
-  const stored = new Map<string, BarValues>();
+async function storedValuesIn(db: Kysely<DatabaseSchema>, ranges: ReadonlyMap<string, { from: string; to: string }>): Promise<Map<string, StoredVersion>> {
+  const stored = new Map<string, StoredVersion>();
   const symbols = [...ranges.keys()];
   for (let i = 0; i < symbols.length; i += SYMBOLS_PER_LOOKUP) {
     const batch = symbols.slice(i, i + SYMBOLS_PER_LOOKUP);
@@ -389,11 +470,11 @@ async function storedValuesIn(db: Kysely<DatabaseSchema>, ranges: ReadonlyMap<st
       if (r.from < from) from = r.from;
       if (r.to > to) to = r.to;
     }
-    const rows = await db.selectFrom('bars').select(['symbol', 'date', ...FIELDS]).where('symbol', 'in', batch).where('date', '>=', from).where('date', '<=', to).execute();
+    const rows = await db.selectFrom('bars').select(['symbol', 'date', ...FIELDS, 'event_time']).where('symbol', 'in', batch).where('date', '>=', from).where('date', '<=', to).execute();
     for (const r of rows) {
       const range = ranges.get(r.symbol);
       if (!range || r.date < range.from || r.date > range.to) continue;
-      stored.set(key(r.symbol, r.date), { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+      stored.set(key(r.symbol, r.date), { values: { open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }, eventTime: r.event_time });
     }
   }
   return stored;
@@ -419,19 +500,33 @@ export async function storeHoldsBars(store: Database, bars: readonly Bar[]): Pro
   return (await barsNotHeld(store, bars)).length === 0;
 }
 
-/** The bars of `bars` the published store does not hold with exactly these values (absent or other values). */
-export async function barsNotHeld(store: Database, bars: readonly Bar[]): Promise<Bar[]> {
+/**
+ * The bars of `bars` the published store does not hold with exactly these values (absent or other
+ * values). With `contentAt` (the clock of each symbol's content), a bar whose stored version is
+ * newer than its content is not counted: a publish would leave it (it is in `superseded`).
+ */
+export async function barsNotHeld(store: Database, bars: readonly Bar[], contentAt?: ReadonlyMap<string, string>, superseded?: SupersededTally): Promise<Bar[]> {
   const stored = await storedValuesIn(store.db, coverageOf(bars, []).ranges);
-  return bars.filter((b) => {
+  const found: SupersededStoredBar[] = [];
+  const missing = bars.filter((b) => {
     const old = stored.get(key(b.symbol, b.date));
-    return old === undefined || revises(old, b);
+    if (old === undefined || !revises(old.values, b)) return old === undefined;
+    const at = contentAt?.get(b.symbol);
+    if (at !== undefined && supersedes(old, at)) {
+      found.push({ symbol: b.symbol, date: b.date, stored: old.values, storedAt: old.eventTime as string, contentAt: at });
+      return false;
+    }
+    return true;
   });
+  superseded?.add(found);
+  return missing;
 }
 
 interface ChunkPublish {
   added: number;
   revised: number;
   unconfirmed: UnconfirmedStoredBar[];
+  superseded: SupersededStoredBar[];
 }
 
 /**
@@ -442,51 +537,77 @@ interface ChunkPublish {
  * they are kept exactly as stored, not logged, and returned to be reported.
  */
 async function publishBars(store: Database, tx: Transaction<DatabaseSchema>, snapshotId: string, bars: readonly Bar[], coverage: SnapshotCoverage, now: string): Promise<ChunkPublish> {
-  if (bars.length === 0 && coverage.ranges.size === 0) return { added: 0, revised: 0, unconfirmed: [] };
+  if (bars.length === 0 && coverage.ranges.size === 0) return { added: 0, revised: 0, unconfirmed: [], superseded: [] };
   const stored = await storedValuesIn(tx, coverage.ranges);
   const writes: Bar[] = [];
+  const writtenAt: string[] = [];
   const revisions: BarRevisionsTable[] = [];
+  const superseded: SupersededStoredBar[] = [];
   let added = 0;
   for (const b of bars) {
     const k = key(b.symbol, b.date);
-    const old = stored.get(k);
-    stored.delete(k);
+    const old = stored.get(k)?.values;
+    const contentAt = coverage.contentAt?.get(b.symbol) ?? now;
     if (!old) {
+      stored.delete(k);
       added++;
       writes.push(b);
+      writtenAt.push(contentAt);
     } else if (revises(old, b)) {
+      const version = stored.get(k) as StoredVersion;
+      stored.delete(k);
+      if (supersedes(version, contentAt)) {
+        superseded.push({ symbol: b.symbol, date: b.date, stored: old, storedAt: version.eventTime as string, contentAt });
+        continue;
+      }
       writes.push(b);
+      writtenAt.push(contentAt);
       revisions.push({
         snapshot_id: snapshotId, symbol: b.symbol, date: b.date,
         old_open: old.open, old_high: old.high, old_low: old.low, old_close: old.close, old_volume: old.volume,
         new_open: b.open, new_high: b.high, new_low: b.low, new_close: b.close, new_volume: b.volume,
         published_at: now,
       });
-    }
+    } else stored.delete(k);
   }
   // What is left of the stored bars in the coverage is what the snapshot does not confirm: kept, reported.
   const unconfirmed: UnconfirmedStoredBar[] = [];
-  for (const [k, values] of [...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [k, { values }] of [...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const [symbol, date] = k.split('\u0000');
     const rule = coverage.rejected.get(k);
     unconfirmed.push(rule ? { symbol, date, why: 'rejected', rule, stored: values } : { symbol, date, why: 'absent', stored: values });
   }
   // The old values go to the log before the bars change, in the same transaction.
   for (let i = 0; i < revisions.length; i += REVISIONS_PER_STATEMENT) await tx.insertInto('bar_revisions').values(revisions.slice(i, i + REVISIONS_PER_STATEMENT)).execute();
-  // The import's versions count as of its publication (bars.event_time = now): a live bar produced
-  // before it (a re-sent backlog, a group reset replaying the stream) is stale against it, as against
-  // a later live message; one produced after it still revises it. Written as null, a replayed bad
-  // close (93.7, produced at the close + 20 min) undid the next day's correction (95.01).
-  await upsertBarsIn(tx, store.driver, writes, writes.map(() => now));
-  return { added, revised: revisions.length, unconfirmed };
+  // The import's versions count as of their content (bars.event_time = when the bytes were first
+  // seen or fetched): a live bar produced before that (a re-sent backlog, a group reset replaying
+  // the stream) is stale against it; one produced after it revises it, and is not reverted by the
+  // same bytes imported again. Written as null, a replayed bad close (93.7, produced at the close
+  // + 20 min) undid the next day's correction (95.01); stamped with the publication time, the same
+  // file imported again undid a live correction made after its download (152.67 over 153.17).
+  await upsertBarsIn(tx, store.driver, writes, writtenAt);
+  return { added, revised: revisions.length, unconfirmed, superseded };
 }
 
 /** The snapshot's report with what its publish found unconfirmed, as stored. */
-type PublishedReport = QualityReport & { unconfirmedStoredBars?: UnconfirmedStoredBars };
+type PublishedReport = QualityReport & { unconfirmedStoredBars?: UnconfirmedStoredBars; supersededStoredBars?: SupersededStoredBars };
 
 /** The unconfirmed stored bars a published snapshot's report records (none recorded: none found). */
 export function unconfirmedOf(report: QualityReport | Record<string, unknown> | null | undefined): UnconfirmedStoredBars | undefined {
   return (report as PublishedReport | null | undefined)?.unconfirmedStoredBars;
+}
+
+/** The stored bars newer than its content that a published snapshot's report records (none recorded: none found). */
+export function supersededOf(report: QualityReport | Record<string, unknown> | null | undefined): SupersededStoredBars | undefined {
+  return (report as PublishedReport | null | undefined)?.supersededStoredBars;
+}
+
+/** The superseded stored bars as one line for an operator; empty when there are none. */
+export function describeSuperseded(u: SupersededStoredBars | undefined): string {
+  if (!u || u.count === 0) return '';
+  const examples = u.examples.map((e) => `${e.symbol} ${e.date} (stored close ${e.stored.close}, of ${e.storedAt}; the file's bytes of ${e.contentAt})`).join(', ');
+  const more = u.count > u.examples.length ? `, … ${u.count - u.examples.length} more` : '';
+  return `${u.rule}: ${u.count} stored bar${u.count === 1 ? '' : 's'} ${u.count === 1 ? 'is' : 'are'} newer than the content that would revise ${u.count === 1 ? 'it' : 'them'} (kept as stored; import bytes downloaded after ${u.count === 1 ? 'it' : 'them'} to revise ${u.count === 1 ? 'it' : 'them'}): ${examples}${more}`;
 }
 
 /**
@@ -525,8 +646,10 @@ export async function publishSnapshotIn(store: Database, tx: Transaction<Databas
   const row = await lockSnapshot(store, tx, id);
   if (!row) throw new Error(`No snapshot ${id} to publish`);
   if (row.status === 'published') {
-    const unconfirmed = unconfirmedOf(JSON.parse(row.quality_report) as QualityReport);
-    return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: true };
+    const report = JSON.parse(row.quality_report) as QualityReport;
+    const unconfirmed = unconfirmedOf(report);
+    const superseded = supersededOf(report);
+    return { added: Number(row.bars_added ?? 0), revised: Number(row.bars_revised ?? 0), ...(unconfirmed ? { unconfirmed } : {}), ...(superseded ? { superseded } : {}), alreadyPublished: true };
   }
   if (row.status !== 'passed') throw new Error(`Snapshot ${id} is ${row.status}; only a snapshot that passed the quality gate is published`);
   const now = new Date().toISOString();
@@ -535,6 +658,7 @@ export async function publishSnapshotIn(store: Database, tx: Transaction<Databas
   let unconfirmedCount = 0;
   const bySymbol: Record<string, number> = {};
   const examples: UnconfirmedStoredBar[] = [];
+  const tally = new SupersededTally();
   // Stored glitches the judging found the snapshot's rows reveal go first, so that none is reported
   // unconfirmed by a chunk whose dates span it.
   revisedCount += await retractStoredBars(store, tx, id, JSON.parse(row.quality_report) as QualityReport, now);
@@ -551,13 +675,18 @@ export async function publishSnapshotIn(store: Database, tx: Transaction<Databas
       bySymbol[u.symbol] = (bySymbol[u.symbol] ?? 0) + 1;
       if (examples.length < UNCONFIRMED_EXAMPLES) examples.push(u);
     }
+    tally.add(result.superseded);
   }
   const unconfirmed: UnconfirmedStoredBars | undefined = unconfirmedCount > 0 ? { rule: 'unconfirmed_stored_bar', count: unconfirmedCount, bySymbol, examples } : undefined;
+  const superseded = tally.result();
   let update = tx.updateTable('dataset_snapshots').set({ status: 'published', status_reason: null, published_at: now, bars_added: added, bars_revised: revisedCount, attempt_token: null });
-  if (unconfirmed) update = update.set({ quality_report: JSON.stringify({ ...(JSON.parse(row.quality_report) as QualityReport), unconfirmedStoredBars: unconfirmed } satisfies PublishedReport) });
+  if (unconfirmed || superseded) {
+    const report: PublishedReport = { ...(JSON.parse(row.quality_report) as QualityReport), ...(unconfirmed ? { unconfirmedStoredBars: unconfirmed } : {}), ...(superseded ? { supersededStoredBars: superseded } : {}) };
+    update = update.set({ quality_report: JSON.stringify(report) });
+  }
   await update.where('id', '=', id).execute();
   await dropStaging(tx, id);
-  return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), alreadyPublished: false };
+  return { added, revised: revisedCount, ...(unconfirmed ? { unconfirmed } : {}), ...(superseded ? { superseded } : {}), alreadyPublished: false };
 }
 
 /**

@@ -9,15 +9,15 @@ import { judgeSnapshot } from '../../lib/ingest/judge';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { readBars, upsertBars } from '../../lib/store/bars';
 import type { Database } from '../../lib/store/database';
-import { absorbBarRevisions } from '../../lib/store/features';
 import { declaredInstruments, getSnapshot } from '../../lib/store/snapshots';
 import { listRevisions, revisedSince } from '../../lib/store/staging';
-import { copyOfDir, createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { createSqliteTestDatabase, DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { dumpStore } from '../helpers/store-dump';
 
 /**
- * Content imported again after something else changed its bars is a new snapshot (a new generation)
- * that restores them; content imported again with nothing in between, or a retried attempt, is not.
+ * Content imported again after something changed its bars without a newer clock is a new snapshot
+ * (a new generation) that restores them; after a newer version (a file first seen later, a live
+ * correction), or with nothing in between, or a retried attempt, it is not.
  */
 const request = (input: ImportRequestInput) => importRequestSchema.parse(input);
 const DAYS = nyseTradingDaysBetween('2016-01-04', '2017-12-29').slice(0, 40);
@@ -49,61 +49,37 @@ describe.each(DRIVERS)('importing content again on %s', (_driver, create) => {
     await t?.drop();
   });
 
-  it('re-importing A after B revised its bars publishes a new snapshot of A that restores them, with the revisions logged against it', async () => {
+  it('re-importing A after B (first seen later) revised its bars leaves B\'s values and reports them superseded', async () => {
     const a = writeFolder(['AAPL']);
     const b = writeFolder(['AAPL'], { 5: 5555, 30: 7777 });
     const reqA = request({ source: { kind: 'csv', path: a }, quality: POLICY });
     const reqB = request({ source: { kind: 'csv', path: b }, quality: POLICY });
 
     const s1 = await importBars(t.store, reqA);
-    const valuesOfA = await readBars(t.store);
-    expect(await absorbBarRevisions(t.store, 'fs-probe')).toBe(0);
     const s2 = await importBars(t.store, reqB);
     expect((await getSnapshot(t.store, s2.snapshotId))?.barsRevised).toBe(2);
-    expect(await absorbBarRevisions(t.store, 'fs-probe')).toBe(1);
     const valuesOfB = await readBars(t.store);
-    expect(valuesOfB).not.toEqual(valuesOfA);
 
-    const s3 = await importBars(t.store, reqA);
-    expect(s3.snapshotId).not.toBe(s1.snapshotId);
-    expect(s3.snapshotId).toBe(generationIdOf(s1.snapshotId, 1));
-    expect(s3.status).toBe('published');
-    expect(await readBars(t.store)).toEqual(valuesOfA);
-    const third = await getSnapshot(t.store, s3.snapshotId);
-    expect([third?.status, third?.barsAdded, third?.barsRevised, third?.contentHash]).toEqual(['published', 0, 2, s1.contentHash]);
-    expect(third?.source).toMatchObject({ generation: 1, supersedes: s1.snapshotId });
-    expect((await listRevisions(t.store, s3.snapshotId)).map((r) => [r.date, r.old.volume, r.new?.volume])).toEqual([
-      [DAYS[5], 5555, 1005],
-      [DAYS[30], 7777, 1030],
-    ]);
-    // Visible to incremental feature recomputation like any other publish.
-    expect(await revisedSince(t.store, { snapshotId: s3.snapshotId })).toEqual(new Map([['AAPL', DAYS[5]]]));
-    expect(await absorbBarRevisions(t.store, 'fs-probe')).toBe(1);
-    // The first snapshot and its record are untouched.
-    expect(await getSnapshot(t.store, s1.snapshotId)).toMatchObject({ status: 'published', barsAdded: 40, barsRevised: 0 });
-
-    // A again, nothing in between: the same snapshot, nothing written.
+    // A's bytes are older than B's versions of those bars: the same snapshot, nothing written.
     const before = await dumpStore(t.store);
-    const s4 = await importBars(t.store, reqA);
-    expect(s4.snapshotId).toBe(s3.snapshotId);
-    expect(await dumpStore(t.store)).toEqual(before);
-
-    // B again: its own next generation, restoring B's values.
-    const s5 = await importBars(t.store, reqB);
-    expect(s5.snapshotId).toBe(generationIdOf(s2.snapshotId, 1));
+    const s3 = await importBars(t.store, reqA);
+    expect([s3.snapshotId, s3.status]).toEqual([s1.snapshotId, 'published']);
     expect(await readBars(t.store)).toEqual(valuesOfB);
-    // And A once more: generation 2 of A.
-    expect((await importBars(t.store, reqA)).snapshotId).toBe(generationIdOf(s1.snapshotId, 2));
-    expect(await readBars(t.store)).toEqual(valuesOfA);
-    expect(await snapshotIds(t.store)).toHaveLength(5);
+    expect(await dumpStore(t.store)).toEqual(before);
+    expect(s3.supersededStoredBars).toMatchObject({ rule: 'superseded_stored_bar', count: 2, bySymbol: { AAPL: 2 } });
+    expect(s3.supersededStoredBars?.examples.map((e) => [e.date, e.stored.volume])).toEqual([
+      [DAYS[5], 5555],
+      [DAYS[30], 7777],
+    ]);
+    expect(await snapshotIds(t.store)).toHaveLength(2);
   });
 
   it('a retried attempt resumes the same new generation after a crash, and a retry after its publish publishes nothing again', async () => {
     const a = writeFolder(['AAPL', 'MSFT', 'NVDA']);
-    const b = writeFolder(['AAPL', 'MSFT', 'NVDA'], { 12: 4242 });
     const reqA = request({ source: { kind: 'csv', path: a }, quality: POLICY });
     const s1 = await importBars(t.store, reqA);
-    await importBars(t.store, request({ source: { kind: 'csv', path: b }, quality: POLICY }));
+    // Revised outside any snapshot, without a time (a version the content's clock does not lose to).
+    await upsertBars(t.store, (await readBars(t.store, { from: DAYS[12], to: DAYS[12] })).map((bar) => ({ ...bar, volume: 4242 })));
 
     // The attempt dies after staging one chunk of the next generation.
     await expect(
@@ -152,6 +128,9 @@ describe.each(DRIVERS)('importing content again on %s', (_driver, create) => {
     expect(restored.snapshotId).toBe(generationIdOf(s1.snapshotId, 1));
     expect((await getSnapshot(t.store, restored.snapshotId))?.barsRevised).toBe(1);
     expect(await readBars(t.store, { symbols: ['AAPL'], from: DAYS[7], to: DAYS[7] })).toEqual([bar]);
+    // Logged against the restoring snapshot, where incremental feature recomputation finds it.
+    expect((await listRevisions(t.store, restored.snapshotId)).map((r) => [r.date, r.old.close, r.new?.close])).toEqual([[DAYS[7], bar.close + 0.01, bar.close]]);
+    expect(await revisedSince(t.store, { snapshotId: restored.snapshotId })).toEqual(new Map([['AAPL', DAYS[7]]]));
   });
 
   it('a rejected import keeps its verdict when imported again, whatever the store holds', async () => {
@@ -222,20 +201,15 @@ describe('a re-import that restores revised bars, seen by incremental features (
   it('recomputes the restored rows equal to features computed on the restored bars from nothing', async () => {
     const set = defineFeatureSet({ name: 'restore-probe', features: [{ kind: 'return', horizon: 1 }, { kind: 'ema_ratio', window: 5 }] });
     const a = writeFolder(['AAPL', 'MSFT']);
-    const b = copyOfDir(a, 'mlp-gen-b-');
-    const file = path.join(b, 'aapl.us.csv');
-    const lines = fs.readFileSync(file, 'utf8').split('\n');
-    const f = lines[21].split(',');
-    f[4] = (Number(f[4]) * 1.001).toFixed(4); // one close moved within its day's range
-    lines[21] = f.join(',');
-    fs.writeFileSync(file, lines.join('\n'));
     const [t, reference] = await Promise.all([createSqliteTestDatabase(), createSqliteTestDatabase()]);
     try {
       const cache = new MemoryCache();
       const reqA = request({ source: { kind: 'csv', path: a }, quality: POLICY });
       await importBars(t.store, reqA);
       await materializeFeatures(t.store, set, { cache });
-      await importBars(t.store, request({ source: { kind: 'csv', path: b }, quality: POLICY }));
+      // One close moved within its day's range, outside any snapshot and without a time.
+      const [moved] = await readBars(t.store, { symbols: ['AAPL'], from: DAYS[20], to: DAYS[20] });
+      await upsertBars(t.store, [{ ...moved, close: Number((moved.close * 1.001).toFixed(4)) }]);
       await materializeFeatures(t.store, set, { cache });
       const restored = await importBars(t.store, reqA);
       expect((await getSnapshot(t.store, restored.snapshotId))?.barsRevised).toBe(1);

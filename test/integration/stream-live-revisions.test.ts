@@ -327,10 +327,12 @@ describe.each(DRIVERS)('live corrections and redelivered entries on %s', (_drive
     fs.rmSync(dir, { recursive: true, force: true });
     expect(summary.status).toBe('published');
     expect(await storedBar(x)).toEqual(x);
-    // Its version is dated by its publication, to the millisecond, in UTC as live event times are.
-    const { published_at } = await t.store.db.selectFrom('dataset_snapshots').select('published_at').where('id', '=', summary.snapshotId).executeTakeFirstOrThrow();
-    expect(published_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect((await t.store.db.selectFrom('bars').select('event_time').where('symbol', '=', x.symbol).where('date', '=', day).executeTakeFirstOrThrow()).event_time).toBe(published_at);
+    // Its version is dated by its content (when the file's bytes were first seen: the import's
+    // clock, judgedAt), to the millisecond, in UTC as live event times are.
+    const { source } = await t.store.db.selectFrom('dataset_snapshots').select('source').where('id', '=', summary.snapshotId).executeTakeFirstOrThrow();
+    const { judgedAt } = JSON.parse(source) as { judgedAt: string };
+    expect(judgedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect((await t.store.db.selectFrom('bars').select('event_time').where('symbol', '=', x.symbol).where('date', '=', day).executeTakeFirstOrThrow()).event_time).toBe(judgedAt);
     const revisions = async () => (await t.store.db.selectFrom('bar_revisions').select(['snapshot_id', 'old_close', 'new_close']).orderBy('published_at').execute()).map((r) => [r.snapshot_id, Number(r.old_close), Number(r.new_close)]);
     const afterImport = await revisions();
     expect(afterImport).toEqual([[summary.snapshotId, bad.close, x.close]]);
