@@ -1,5 +1,6 @@
 /** The `mlp` command tree, built without parsing anything (the CLI entry point and the docs check both use it). */
 import { Command } from 'commander';
+import { printableJson } from '../lib/printable-json';
 import { alertsCommand } from './commands/alerts';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { deployCommand, deploymentsCommand } from './commands/deployments';
@@ -51,7 +52,7 @@ export function buildProgram(): Command {
     .option('--json', 'only the effective configuration, as JSON')
     .action(async (opts: { json?: boolean }) => {
       const { API_RATE_LIMIT_VARIABLES, CONFIG_VARIABLES, loadApiRateLimits, loadConfig, printableConfig } = lazy.config();
-      console.log(JSON.stringify({ ...printableConfig(loadConfig()), apiRateLimits: loadApiRateLimits() }, null, 2));
+      console.log(printableJson({ ...printableConfig(loadConfig()), apiRateLimits: loadApiRateLimits() }));
       if (opts.json) return;
       for (const v of [...CONFIG_VARIABLES, ...API_RATE_LIMIT_VARIABLES]) console.log(`  ${v.name.padEnd(22)} default ${v.default.padEnd(34)} ${v.meaning}`);
     });

@@ -5,6 +5,7 @@ import type { Alert } from '../../lib/alerts/alert';
 import type { AlertDelivery } from '../../lib/alerts/outbox';
 import { describeValidationError } from '../../lib/errors';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { numberFlag } from '../number-flag';
@@ -44,7 +45,7 @@ export function alertsCommand(): Command {
         const { z } = lazy.zod();
         const f = parse(z.object({ status: z.enum(['open', 'acked']).optional(), rule: z.string().min(1).optional(), subject: z.string().min(1).optional(), limit: limit(10_000), json: z.boolean().optional() }), opts, 'list');
         const alerts = await listAlerts(store, f);
-        if (f.json) return console.log(JSON.stringify(alerts, null, 2));
+        if (f.json) return console.log(printableJson(alerts));
         for (const a of alerts) console.log(alertLine(a));
         if (alerts.length === 0) console.log('no alerts');
       }),
@@ -59,7 +60,7 @@ export function alertsCommand(): Command {
         const alert = await getAlert(store, id);
         if (!alert) throw new Error(`no alert "${id}": list them with "mlp alerts list"`);
         console.log(alertLine(alert));
-        console.log(JSON.stringify(alert.evidence, null, 2));
+        console.log(printableJson(alert.evidence));
         for (const d of await listDeliveries(store, { status: 'all', alertId: id })) console.log(`  ${deliveryLine(d)}`);
       }),
     );

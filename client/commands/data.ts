@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -17,7 +18,7 @@ export function snapshotsCommand(): Command {
         const { listSnapshots } = lazy.snapshots();
         const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 1000 });
         const snapshots = await listSnapshots(store, limit);
-        if (opts.json) return console.log(JSON.stringify(snapshots, null, 2));
+        if (opts.json) return console.log(printableJson(snapshots));
         if (snapshots.length === 0) console.log('no snapshots yet: a run records one per import ("mlp run --source <path>")');
         for (const s of snapshots) {
           console.log(`${s.id}  ${s.status.padEnd(9)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
@@ -34,7 +35,7 @@ export function snapshotsCommand(): Command {
         const { describeInstrumentKinds, instrumentMapSchema } = lazy.instruments();
         const s = await getSnapshot(store, id);
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
-        console.log(JSON.stringify({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }, null, 2));
+        console.log(printableJson({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }));
         const declared = instrumentMapSchema.safeParse((s.source as { instruments?: unknown } | null)?.instruments ?? {});
         console.log(`instrument kinds: ${describeInstrumentKinds(s.symbols, declared.success ? declared.data : {}) || 'none'}`);
         if (s.status === 'published') {

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { describeValidationError } from '../../lib/errors';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import type { Database } from '../../lib/store/database';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import type { DeploymentState } from '../../workflows';
@@ -310,7 +311,7 @@ export function deploymentsCommand(): Command {
     .action((id: string, opts: { json?: boolean }) =>
       withStore(async (store) => {
         const s = await deploymentState(store, id);
-        if (opts.json) console.log(JSON.stringify(s, null, 2));
+        if (opts.json) console.log(printableJson(s));
         else if ('workflowStatus' in s) console.log(`${escapeControl(`${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.storeStatus} in the store`)}\n  ${escapeControl(s.note)}`);
         else console.log(describeDeployment(s));
       }),

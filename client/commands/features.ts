@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { describeValidationError } from '../../lib/errors';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
+import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 
@@ -32,7 +33,7 @@ export function featuresCommand(): Command {
       const { defineFeatureSet, DEFAULT_FEATURE_SET } = lazy.featureSet();
       const set = defineFeatureSet(file ? readFeatureSetFile(file) : DEFAULT_FEATURE_SET);
       const columns = featureColumns(set);
-      console.log(JSON.stringify({ version: set.version, columns: columns.length, names: columns, definition: set }, null, 2));
+      console.log(printableJson({ version: set.version, columns: columns.length, names: columns, definition: set }));
     });
   cmd
     .command('sets')
@@ -81,7 +82,7 @@ export function featuresCommand(): Command {
         // With the deployment's key, a vector the API would refuse (unsigned, edited) is refused here too.
         const v = await readOnlineFeatures(cache, version, stored, undefined, configuredSigning(config));
         if (!v) throw new Error(`No online features for ${stored} under ${version}${cache.kind === 'memory' ? ' (REDIS_URL is unset: the in-process cache of this CLI is empty)' : ''}`);
-        console.log(JSON.stringify({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }, null, 2));
+        console.log(printableJson({ version: v.version, symbol: v.symbol, asOf: v.asOf, features: Object.fromEntries(v.columns.map((c, i) => [c, v.values[i]])) }));
       } finally {
         await cache.close();
       }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { ModelVersion } from '../../lib/registry/model-registry';
 import type { Database } from '../../lib/store/database';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { runningDeployments, sendUpdate } from './deployments';
 import { lazy } from '../lazy';
@@ -192,7 +193,7 @@ export function modelsCommand(): Command {
         const v = await getModelVersion(store, name, version);
         if (opts.json) {
           if (alias) console.error(`${name} ${alias} is v${version}`);
-          return console.log(JSON.stringify(v, null, 2));
+          return console.log(printableJson(v));
         }
         const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
         console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PipelineStatus, TrainingPipelineResult } from '../../workflows';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
@@ -45,14 +46,14 @@ export function runsCommand(): Command {
           // A run that did not complete says why (its failure) and how far it got (its stages).
           const stages = await stagesOf(handle);
           const failure = d.status.name === 'RUNNING' ? undefined : await failureOf(handle);
-          if (opts.json) return console.log(JSON.stringify({ workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime ?? null, webUi: webUiLink(config, workflowId, d.runId), ...(failure && { failure }), ...(stages && { stages: stages.stages }) }, null, 2));
+          if (opts.json) return console.log(printableJson({ workflowId, runId: d.runId, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime ?? null, webUi: webUiLink(config, workflowId, d.runId), ...(failure && { failure }), ...(stages && { stages: stages.stages }) }));
           // Stage details and failures can quote stored text (a file's rows, a reason): escaped.
           for (const stage of stages?.stages ?? []) if (stage.status !== 'pending') console.log(escapeControl(`  ${stage.name}: ${stage.status}${stage.detail ? ` (${stage.detail})` : ''}`));
           if (failure) console.log(escapeControl(`  ${d.status.name.toLowerCase()}: ${failure}`));
           return;
         }
         const result = (await handle.result()) as TrainingPipelineResult;
-        if (opts.json) return console.log(JSON.stringify(result, null, 2));
+        if (opts.json) return console.log(printableJson(result));
         if (result.skipped) return console.log(`  ${escapeControl(result.skipped.reason)}`);
         console.log(`  snapshot ${result.snapshotId}; features ${result.features?.version ?? '-'}`);
         if (result.experiment) console.log(`  experiment ${result.experiment.name} (seed ${result.experiment.seed}): ${JSON.stringify(result.experiment.algorithms.map((a) => a.algorithm))}`);

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
 import { escapeControl } from '../../lib/quality/excerpt';
+import { printableJson } from '../../lib/printable-json';
 import type { ImportRequestInput } from '../../lib/ingest/import-request';
 import type { MonitoringScheduleArgs, ScheduleKind } from '../schedules';
 import { repoRoot } from '../repo-root';
@@ -253,7 +254,7 @@ export function schedulesCommand(): Command {
         if (opts.json) {
           const d = await sch.withSchedule(client, id, (h) => h.describe());
           // `raw` is the server's protobuf response, not meant for reading.
-          console.log(JSON.stringify(d, (key, value: unknown) => (key === 'raw' ? undefined : value), 2));
+          console.log(printableJson(d, (key, value: unknown) => (key === 'raw' ? undefined : value)));
           return;
         }
         console.log(await describeScheduleText(client, config, id, next));
