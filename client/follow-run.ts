@@ -1,4 +1,5 @@
 import { isGrpcServiceError, ServiceError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { escapeControl } from '../lib/quality/excerpt';
 import { pipelineStatusQuery, searchProgressQuery, type PipelineStatus, type SearchProgress } from '../workflows';
 import { describeHeartbeat, progressSink, type HeartbeatDetail, type ProgressItem, type ProgressSink } from './progress';
 
@@ -165,7 +166,8 @@ export async function followRun<T>(handle: WorkflowHandle, sink: ProgressSink = 
     return await result;
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
-      const reason = error.cause?.message ?? error.message;
+      // The worker's reason can quote a file's rows or stored text: escaped, one line.
+      const reason = escapeControl(error.cause?.message ?? error.message);
       throw new Error(`Run ${handle.workflowId} failed: ${reason}`, { cause: error });
     }
     throw error;

@@ -1,6 +1,7 @@
 /** The `mlp` command tree, built without parsing anything (the CLI entry point and the docs check both use it). */
 import { Command } from 'commander';
 import { printableJson } from '../lib/printable-json';
+import { escapeControl } from '../lib/quality/excerpt';
 import { alertsCommand } from './commands/alerts';
 import { newsCommand, quarantineCommand, snapshotsCommand } from './commands/data';
 import { deployCommand, deploymentsCommand } from './commands/deployments';
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const client = await connectClient(config);
       const d = await client.workflow.getHandle(workflowId).describe();
-      console.log(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
+      console.log(`${escapeControl(`${workflowId}: ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})`)}\n  Web UI: ${webUiLink(config, workflowId, d.runId)}`);
       await client.connection.close();
     });
   program.addCommand(runsCommand());

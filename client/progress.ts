@@ -1,7 +1,11 @@
 /**
  * Progress of a followed run, written to stderr (stdout stays for results): on a terminal one live
- * line with a bar, redrawn in place; otherwise (a pipe, a CI log) one short line per change.
+ * line with a bar, redrawn in place; otherwise (a pipe, a CI log) one short line per change. What it
+ * shows comes from the worker (stage details quote files and reasons, heartbeats, activity names):
+ * every line is escaped (escapeControl), so none can drive the terminal or fake a line.
  */
+
+import { escapeControl } from '../lib/quality/excerpt';
 
 /** One thing being watched (a stage, a running activity, a training child) and its current state. */
 export interface ProgressItem {
@@ -60,7 +64,7 @@ export function bar(fraction: number, width = 10): string {
 /** Lines for a log (not a terminal): one per item that is new or changed since `previous`. */
 export function changedLines(previous: readonly ProgressItem[], next: readonly ProgressItem[]): string[] {
   const before = new Map(previous.map((i) => [i.key, i.text]));
-  return next.filter((i) => before.get(i.key) !== i.text).map((i) => `${i.key}: ${i.text}`);
+  return next.filter((i) => before.get(i.key) !== i.text).map((i) => escapeControl(`${i.key}: ${i.text}`));
 }
 
 /** The live terminal line: finished stages as ticks, then what is running with a bar, cut to `columns`. */
@@ -68,7 +72,8 @@ export function liveLine(items: readonly ProgressItem[], columns: number): strin
   const finished = items.filter((i) => !i.active && /^completed/.test(i.text)).map((i) => `${i.key} ✓`);
   const failed = items.filter((i) => !i.active && /^failed/.test(i.text)).map((i) => `${i.key} ✗`);
   const running = items.filter((i) => i.active).map((i) => `${i.fraction !== undefined ? `${bar(i.fraction)} ` : ''}${i.key}${i.text ? ` ${i.text}` : ''}`);
-  const line = [...finished, ...failed, ...running].join(' | ');
+  // Escaped before it is cut, so that the cut never splits an escape.
+  const line = escapeControl([...finished, ...failed, ...running].join(' | '));
   const width = Math.max(20, columns - 1);
   return line.length > width ? `${line.slice(0, width - 1)}…` : line;
 }
@@ -99,7 +104,7 @@ export function progressSink(stream: NodeJS.WritableStream & { isTTY?: boolean; 
       },
       note(line) {
         // Over the live line, which the next update draws again below it.
-        stream.write(`\r\x1b[2K${indent}${line}\n`);
+        stream.write(`\r\x1b[2K${indent}${escapeControl(line)}\n`);
         shown = '';
       },
     };
@@ -111,7 +116,7 @@ export function progressSink(stream: NodeJS.WritableStream & { isTTY?: boolean; 
     },
     finish() {},
     note(line) {
-      stream.write(`${indent}${line}\n`);
+      stream.write(`${indent}${escapeControl(line)}\n`);
     },
   };
 }

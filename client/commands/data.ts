@@ -21,7 +21,7 @@ export function snapshotsCommand(): Command {
         if (opts.json) return console.log(printableJson(snapshots));
         if (snapshots.length === 0) console.log('no snapshots yet: a run records one per import ("mlp run --source <path>")');
         for (const s of snapshots) {
-          console.log(`${s.id}  ${s.status.padEnd(9)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`);
+          console.log(escapeControl(`${s.id}  ${s.status.padEnd(9)} ${String(s.symbols.length).padStart(4)} symbols ${s.firstDate}..${s.lastDate} ${s.rowCount} bars, ${s.rejectedCount} rejected, ${s.flaggedCount} flags  ${s.createdAt}`));
         }
       }),
     );
@@ -37,21 +37,21 @@ export function snapshotsCommand(): Command {
         if (!s) throw new Error(`No snapshot ${id}; list them with "snapshots list"`);
         console.log(printableJson({ ...s, qualityReport: { ...s.qualityReport, bySymbol: `${Object.keys(s.qualityReport.bySymbol ?? {}).length} symbols` } }));
         const declared = instrumentMapSchema.safeParse((s.source as { instruments?: unknown } | null)?.instruments ?? {});
-        console.log(`instrument kinds: ${describeInstrumentKinds(s.symbols, declared.success ? declared.data : {}) || 'none'}`);
+        console.log(escapeControl(`instrument kinds: ${describeInstrumentKinds(s.symbols, declared.success ? declared.data : {}) || 'none'}`));
         if (s.status === 'published') {
           console.log(`published ${s.publishedAt}: ${s.barsAdded ?? 0} bars added, ${s.barsRevised ?? 0} revised`);
           for (const r of await listRevisions(store, id, 10)) {
             const now = r.new;
             const fields = now === null ? [`retracted (one_bar_glitch): close ${r.old.close}, removed`] : (['open', 'high', 'low', 'close', 'volume'] as const).filter((f) => r.old[f] !== now[f]).map((f) => `${f} ${r.old[f]} → ${now[f]}`);
-            console.log(`  ${r.symbol.padEnd(8)} ${r.date}  ${fields.join(', ')}`);
+            console.log(escapeControl(`  ${r.symbol.padEnd(8)} ${r.date}  ${fields.join(', ')}`));
           }
           if ((s.barsRevised ?? 0) > 10) console.log(`  … ${(s.barsRevised ?? 0) - 10} more revisions`);
           // Stored bars within the file's dates that it rejected or lacks: kept as stored, reported.
           const unconfirmed = describeUnconfirmed(unconfirmedOf(s.qualityReport));
-          if (unconfirmed) console.log(unconfirmed);
+          if (unconfirmed) console.log(escapeControl(unconfirmed));
           // Stored bars newer than the file's content: kept as stored, reported.
           const superseded = describeSuperseded(supersededOf(s.qualityReport));
-          if (superseded) console.log(superseded);
+          if (superseded) console.log(escapeControl(superseded));
         }
       }),
     );
@@ -96,7 +96,7 @@ export function newsCommand(): Command {
         const { parseHeadlinesCsv } = lazy.headlines();
         const { saveHeadlines } = lazy.newsStore();
         const { headlines, errors } = parseHeadlinesCsv(fs.readFileSync(file, 'utf8'), file);
-        for (const e of errors) console.error(`${file}:${e.line}: ${e.message}`);
+        for (const e of errors) console.error(escapeControl(`${file}:${e.line}: ${e.message}`));
         await saveHeadlines(store, headlines);
         console.log(`stored ${headlines.length} headlines from ${file}${errors.length ? `; ${errors.length} rows refused (listed above)` : ''}`);
         // Online vectors of the dates these headlines change are not served as current until the features step recomputes them.

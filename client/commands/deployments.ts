@@ -301,7 +301,7 @@ export function deploymentsCommand(): Command {
           const closed = workflow && workflow.status !== 'RUNNING' ? `\n    ${escapeControl(closedWorkflowNote(d, workflow.status, await lazy.registry().aliasVersion(store, d.model, 'champion'), workflow.closed))}` : '';
           console.log(`${escapeControl(`${d.started_at}  ${d.id.padEnd(48)} ${d.model} v${d.challenger_version} vs v${d.champion_version ?? '-'}  ${d.mode.padEnd(6)} ${d.status}${d.ended_at ? ` (ended ${d.ended_at})` : ''}`)}${closed}`);
         }
-        if (statuses instanceof Error) console.error(`running deployments not checked against their workflows: ${statuses.message}`);
+        if (statuses instanceof Error) console.error(escapeControl(`running deployments not checked against their workflows: ${statuses.message}`));
       }),
     );
   cmd

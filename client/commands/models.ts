@@ -196,7 +196,7 @@ export function modelsCommand(): Command {
           return console.log(printableJson(v));
         }
         const aliases = (await aliasesByVersion(store, name)).get(name)?.get(version) ?? [];
-        console.log(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`);
+        console.log(escapeControl(`${name} v${version}${alias ? ` (${alias} → v${version})` : ''}${aliases.length ? `  aliases: ${aliases.join(', ')}` : ''}`));
         // The row's text as stored (a hand edit can put anything there), escaped.
         for (const [k, value] of Object.entries({ ...lineage(v), 'row signature': signatureState(v), ...figures(v) })) console.log(`${k.padEnd(24)} ${escapeControl(value)}`);
       }),
@@ -270,7 +270,7 @@ export function modelsCommand(): Command {
               const state = await sendUpdate('abort', id, () => client.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason: `manual rollback: ${opts.reason}` }] }));
               console.log(escapeControl(`  abort accepted by running deployment ${id}: now ${state.status}${state.decisions.length ? ` (${state.decisions[state.decisions.length - 1].message})` : ''}`));
             } catch (error) {
-              console.error(`  ${(error as Error).message}; it may move traffic again: check it with "mlp deployments show ${id}"`);
+              console.error(escapeControl(`  ${(error as Error).message}; it may move traffic again: check it with "mlp deployments show ${id}"`));
               process.exitCode = 1;
             }
           }
@@ -298,7 +298,7 @@ export function modelsCommand(): Command {
         const { repairVersionArtifact } = lazy.registry();
         const repaired = await repairVersionArtifact(store, openArtifactStore(config.artifacts), name, version, bytes, lazy.config().configuredSigning(config));
         const what = repaired.stored === 'kept' ? 'the stored copy was intact; nothing was written' : repaired.stored === 'replaced' ? 'the damaged stored copy was replaced' : 'the missing stored copy was written';
-        console.log(`${name} v${version}: artifact sha256 ${repaired.version.artifactSha256} at ${repaired.url}: ${what}; the version verifies`);
+        console.log(escapeControl(`${name} v${version}: artifact sha256 ${repaired.version.artifactSha256} at ${repaired.url}: ${what}; the version verifies`));
       }),
     );
   cmd

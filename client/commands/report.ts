@@ -46,7 +46,7 @@ export function reportCommand(): Command {
       const found = await withStore((store: Database) => reportsForTarget(store, artifacts, parsed, { regenerate: opts.regenerate, signing: lazy.config().configuredSigning(config) }));
       for (const r of found) {
         const how = !r.generated ? '' : r.recorded ? ', generated now and recorded in the registry' : ', generated now and NOT recorded';
-        console.log(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${how})`);
+        console.log(escapeControl(`${r.name} v${r.version}: ${r.path} (sha256 ${r.sha256}${how})`));
         if (r.problem) {
           console.error(`  ${r.name} v${r.version}: ${escapeControl(r.problem)}`);
           process.exitCode = 1;

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../../lib/config';
 import { describeValidationError } from '../../lib/errors';
+import { escapeControl, escapeLines } from '../../lib/quality/excerpt';
 import { refuseUnknownKeys } from '../../lib/unknown-keys';
 import type { ExperimentInput } from '../../lib/experiments/experiment';
 import type { FeatureSetInput } from '../../lib/features/feature-set';
@@ -168,12 +169,19 @@ export function runPipelineCommand(): Command {
     });
 }
 
-/** Per trained algorithm: CV score, out-of-sample metrics beside the strongest naive baseline with day-aware inference, backtest, guards, registration. */
+/**
+ * One printed line of a run's result: the names, messages and reasons it quotes come from the worker
+ * and the store, so the whole line is escaped (a newline in a reason is `\\n`, not a line of its own).
+ */
+function printedLine(text: string): string {
+  return `${escapeControl(text)}\n`;
+}
+
 /** Where a candidate's run report is (or why it is missing), and the command that opens it. */
 function reportLine(report: NonNullable<TrainingPipelineResult['candidates']>[number]['report'], ref: string): string {
   if (report === undefined) return '';
-  if ('error' in report) return `    report: not written (${report.error}); try "mlp report ${ref} --regenerate"\n`;
-  return `    report: ${report.path} (mlp report ${ref} --out report.html)\n`;
+  if ('error' in report) return printedLine(`    report: not written (${report.error}); try "mlp report ${ref} --regenerate"`);
+  return printedLine(`    report: ${report.path} (mlp report ${ref} --out report.html)`);
 }
 
 /** "best of N trials" (those that ended with a score), or "best trial" for a result that does not list them. */
@@ -181,6 +189,7 @@ function bestOf(trials: ReadonlyArray<{ error?: string }> | undefined): string {
   return trials ? `best of ${trials.filter((t) => t.error === undefined).length} trials` : 'best trial';
 }
 
+/** Per trained algorithm: CV score, out-of-sample metrics beside the strongest naive baseline with day-aware inference, backtest, guards, registration. */
 export function describeCandidates(result: TrainingPipelineResult): string {
   // Metrics that are undefined (NaN) arrive as null after the JSON round trip.
   const f = (x: number | null | undefined, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -197,21 +206,24 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
-      `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}${withinDay}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
-      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}\n` +
-      reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
+      printedLine(
+        `  ${c.algorithm.padEnd(20)} CV AUC ${f(c.training.best.score)} (${bestOf(c.training.trials)}: selected, so optimistic) | OOS ${r.period.from}..${r.period.to}: AUC ${f(r.classification.rocAuc)}${auc}${withinDay}; acc ${f(r.classification.accuracy)}, ${lift}; IC ${f(r.informationCoefficient.mean)} (t ${f(r.informationCoefficient.tStat, 2)}${icBaseline(r.informationCoefficient.baseline)})` +
+      ` | Sharpe ${f(bt.sharpe, 2)} vs buy-and-hold ${f(r.backtest.buyAndHold.sharpe, 2)}${r.backtest.versusNaiveStrategy ? `, vs ${r.backtest.versusNaiveStrategy.versus} traded the same way ${f(r.backtest.versusNaiveStrategy.rivalSharpe, 2)} (p ${p(r.backtest.versusNaiveStrategy.difference.pValue)})` : ''}, max DD ${f(bt.maxDrawdown, 3)} | v${c.registration.version.version}${c.registration.identicalToEarlier ? ' (identical to an earlier run, not registered again)' : ''}${c.registration.decision.promote ? ' PROMOTED' : ''}${tripped.length > 0 ? ` GUARD TRIPPED: ${tripped.map((g) => g.guard).join(', ')}` : ''}`,
+      ) + reportLine(c.report, `${c.registration.version.name}@${c.registration.version.version}`)
     );
   });
   const inference = result.candidates?.[0]?.evaluation.report.inference;
-  const method = inference ? `  intervals and p-values: ${inference.method}; p is one-sided (model better)\n` : '';
-  const guards = (result.datasetGuards?.verdicts ?? []).map((g) => `  guard ${g.guard}: ${verdictWord(g) === 'passed' ? '' : `${verdictWord(g)}: `}${g.message}\n`).join('');
+  const method = inference ? printedLine(`  intervals and p-values: ${inference.method}; p is one-sided (model better)`) : '';
+  const guards = (result.datasetGuards?.verdicts ?? []).map((g) => printedLine(`  guard ${g.guard}: ${verdictWord(g) === 'passed' ? '' : `${verdictWord(g)}: `}${g.message}`)).join('');
   const best = (result.candidates ?? []).find((c) => c.bestOfRun) ?? result.candidates?.[result.candidates.length - 1];
-  const promoted = result.promoted
-    ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}\n`
-    : `  nothing promoted: ${best ? `${best.algorithm} (the run's best) ${best.registration.decision.reason.replace(/^not promoted: /, 'was not promoted: ')}` : 'no candidate'}\n`;
-  const deployment = result.deploymentWorkflowId ? `  deployment ${result.deploymentWorkflowId}: follow it with "mlp deployments show ${result.deploymentWorkflowId}"\n` : '';
+  const promoted = printedLine(
+    result.promoted
+      ? `  ${result.experiment?.name} v${result.promoted.version} (${result.promoted.algorithm}) is now ${result.promoted.alias}: ${result.promoted.reason}`
+      : `  nothing promoted: ${best ? `${best.algorithm} (the run's best) ${best.registration.decision.reason.replace(/^not promoted: /, 'was not promoted: ')}` : 'no candidate'}`,
+  );
+  const deployment = result.deploymentWorkflowId ? printedLine(`  deployment ${result.deploymentWorkflowId}: follow it with "mlp deployments show ${result.deploymentWorkflowId}"`) : '';
   const universe = result.dataset?.universe ? ` (${result.dataset.universe.source === 'declared' ? 'declared universe' : `universe of snapshot ${result.dataset.universe.snapshotId}`})` : '';
-  return `  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}\n${guards}${lines.join('')}${method}${promoted}${deployment}`;
+  return `${printedLine(`  dataset ${result.dataset?.datasetId}: ${result.dataset?.rows} rows, ${result.dataset?.symbols} symbols${universe}`)}${guards}${lines.join('')}${method}${promoted}${deployment}`;
 }
 
 /**
@@ -254,7 +266,8 @@ export async function startPipelineRun(
   request: ImportRequestInput | undefined,
   options: { featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow?: boolean; print: (line: string) => void; progress?: ProgressSink },
 ): Promise<TrainingPipelineResult | undefined> {
-  const { print } = options;
+  // What it prints quotes the worker's result (a skip reason, rule names, paths): escaped, line by line.
+  const print = (text: string) => options.print(escapeLines(text));
   const { trainingPipeline } = lazy.workflows();
   const { followRun } = lazy.followRun();
   const client = await connectClient(config);
@@ -269,7 +282,7 @@ export async function startPipelineRun(
     const result = await followRun<TrainingPipelineResult>(handle, options.progress, { address: config.temporalAddress });
     const s = result.ingest;
     if (result.skipped || !s) {
-      print(`skipped: ${result.skipped?.reason ?? 'the run ingested nothing'}\n  Web UI: ${link}`);
+      print(`skipped: ${escapeControl(result.skipped?.reason ?? 'the run ingested nothing')}\n  Web UI: ${link}`);
       return result;
     }
     print(

@@ -21,7 +21,7 @@ export function runsCommand(): Command {
       try {
         let n = 0;
         for await (const run of client.workflow.list({ query: `WorkflowType = 'trainingPipeline'` })) {
-          console.log(`${run.workflowId.padEnd(44)} ${run.status.name.padEnd(11)} started ${run.startTime.toISOString()}${run.closeTime ? `  closed ${run.closeTime.toISOString()}` : ''}`);
+          console.log(escapeControl(`${run.workflowId.padEnd(44)} ${run.status.name.padEnd(11)} started ${run.startTime.toISOString()}${run.closeTime ? `  closed ${run.closeTime.toISOString()}` : ''}`));
           if (++n >= limit) break;
         }
       } finally {
@@ -56,7 +56,7 @@ export function runsCommand(): Command {
         if (opts.json) return console.log(printableJson(result));
         if (result.skipped) return console.log(`  ${escapeControl(result.skipped.reason)}`);
         console.log(`  snapshot ${result.snapshotId}; features ${result.features?.version ?? '-'}`);
-        if (result.experiment) console.log(`  experiment ${result.experiment.name} (seed ${result.experiment.seed}): ${JSON.stringify(result.experiment.algorithms.map((a) => a.algorithm))}`);
+        if (result.experiment) console.log(escapeControl(`  experiment ${result.experiment.name} (seed ${result.experiment.seed}): ${result.experiment.algorithms.map((a) => a.algorithm).join(', ')}`));
         if (result.candidates) process.stdout.write(describeCandidates(result));
       } finally {
         await client.connection.close();

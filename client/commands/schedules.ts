@@ -157,7 +157,7 @@ export async function describeScheduleText(client: Client, config: AppConfig, id
   const d = await withSchedule(client, id, (h) => h.describe());
   const kind = scheduleKindOf(d);
   const lines = [
-    `${id}: ${kind ?? 'other'} schedule, starts ${d.action.workflowType} on ${d.action.taskQueue} — ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${escapeControl(d.state.note)})` : ''}`,
+    `${id}: ${kind ?? 'other'} schedule, starts ${d.action.workflowType} on ${d.action.taskQueue} — ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${d.state.note})` : ''}`,
     `  Web UI: ${scheduleLink(config, id)}`,
     ...specLines(d.spec).map((l) => `  when: ${l}`),
     ...inputLines(kind, d.action.args).map((l) => `  ${l}`),
@@ -176,9 +176,10 @@ export async function describeScheduleText(client: Client, config: AppConfig, id
       .describe()
       .then((w) => w.status.name)
       .catch(() => 'unknown');
-    lines.push(`    ${a.takenAt.toISOString()} (scheduled ${a.scheduledAt.toISOString()}) ${wf.workflowId} ${status}\n      ${webUiLink(config, wf.workflowId, wf.firstExecutionRunId)}`);
+    lines.push(`    ${a.takenAt.toISOString()} (scheduled ${a.scheduledAt.toISOString()}) ${wf.workflowId} ${status}`, `      ${webUiLink(config, wf.workflowId, wf.firstExecutionRunId)}`);
   }
-  return lines.join('\n');
+  // The server's description quotes a note, an experiment's name, a data path, workflow ids: each line escaped.
+  return lines.map(escapeControl).join('\n');
 }
 
 export function schedulesCommand(): Command {
@@ -272,7 +273,7 @@ export function schedulesCommand(): Command {
           const next = s.info.nextActionTimes[0];
           const last = s.info.recentActions.at(-1);
           console.log(
-            `${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${escapeControl(s.state.note)})` : ''}`,
+            escapeControl(`${s.scheduleId.padEnd(32)} ${(s.action?.workflowType ?? '-').padEnd(20)} ${s.state.paused ? 'PAUSED' : 'active'}  next ${next && !s.state.paused ? next.toISOString() : '-'}  last ${last ? `${last.takenAt.toISOString()} ${last.action.workflow.workflowId}` : '-'}${s.state.note ? `  (${s.state.note})` : ''}`),
           );
         }
         console.log(n === 0 ? 'no schedules: create them with "mlp schedules create"' : `Web UI: ${sch.scheduleLink(config)}`);

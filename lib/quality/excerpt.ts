@@ -26,6 +26,14 @@ export function escapeControl(text: string): string {
 }
 
 /**
+ * Text of several lines that the CLI composes around stored or remote text, each line escaped: the
+ * line breaks it put there stay, those inside the text it quotes are escaped with the rest.
+ */
+export function escapeLines(text: string): string {
+  return text.split('\n').map(escapeControl).join('\n');
+}
+
+/**
  * At most `max` characters of escaped text. Longer text keeps its start and ends with
  * "…(+N chars)", N counting the characters of `text` left out. Never splits an escape or a
  * surrogate pair, and reads only about `max` characters of `text` however long it is.
