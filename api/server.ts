@@ -124,6 +124,12 @@ export const ABORT_WAIT_MS = 5000;
 
 /** Retry-After of a write refused because another process holds the store's write lock (seconds). */
 const STORE_BUSY_RETRY_AFTER_S = 2;
+/**
+ * Retry-After (seconds) of every other 503: the process shutting down (another instance, or this one
+ * restarted, answers by then), not ready, the online features unavailable. Without it a client
+ * retried at once (into the same drain) or gave up.
+ */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
 /** Longest path excerpt an error message quotes: a request never gets its own unbounded input back. */
 const MAX_ECHO = 100;
 /** Longest path parameter (symbols and model names are far shorter). */
@@ -246,6 +252,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     // One log line per request would cost more than the prediction; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
+    // Fastify's own 503 while closing has neither Retry-After nor the error shape: ours (onRequest below).
+    return503OnClosing: false,
     // Request ids are ours to mint per symbol; Fastify's per-request id is only for its own logs.
     requestIdHeader: false,
     clientErrorHandler,
@@ -321,6 +329,18 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     },
   };
 
+  // Shutting down (app.close(): SIGTERM): a request that still arrives on an open connection is
+  // refused before any work, and the connection is closed after the answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    void reply.header('connection', 'close');
+    throw new ApiError(503, 'shutting_down', `this process is shutting down; retry after ${UNAVAILABLE_RETRY_AFTER_S} s`);
+  });
+
   app.addHook('onRequest', async (request) => {
     const { scope, predictionLimits } = request.routeOptions.config;
     if (!scope) return;
@@ -347,7 +367,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
 
   const sendError = (request: FastifyRequest, reply: FastifyReply, error: ApiError) => {
     metrics.httpErrors.inc({ route: routeLabel(request), code: error.code });
-    return reply.code(error.statusCode).headers(error.headers).send(error.body());
+    // Every 503 says when to retry; one that knows better (store_busy, model_loading) says so itself.
+    const headers = error.statusCode === 503 && error.headers['retry-after'] === undefined ? { ...error.headers, 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) } : error.headers;
+    return reply.code(error.statusCode).headers(headers).send(error.body());
   };
 
   app.setErrorHandler((error, request, reply) => {
@@ -536,6 +558,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     // database down with no Redis configured excepted: lib/serving/readiness.ts.
     const answer = readiness({ modelsProblem, degraded, storeProblem, cacheProblem, cacheKind: deps.cache.kind });
     reply.code(answer.ready ? 200 : 503);
+    if (!answer.ready) void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
     return answer;
   } });
 

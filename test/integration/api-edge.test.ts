@@ -5,9 +5,11 @@
  */
 import { DASHBOARD_COOKIE } from '../../api/dashboard';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApiServer } from '../../api/server';
+import { ApiError } from '../../api/errors';
+import { buildApiServer, UNAVAILABLE_RETRY_AFTER_S } from '../../api/server';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import type { ApiRateLimits, ApiToken } from '../../lib/config';
 import { PredictionLogWriter } from '../../lib/serving/prediction-log';
@@ -193,6 +195,68 @@ describe('prediction API edge: rate limits and one error shape', () => {
     for (const path of ['/v1/admin/routes/{model}', '/v1/admin/rollback/{model}']) {
       const [method] = Object.keys(doc.paths[path]);
       expect(documented(path, method)).toEqual(expect.arrayContaining(['413', '431', '500']));
+    }
+  });
+
+  it('answers every 503 with Retry-After: shutting down (in the one error shape), not ready, a 503 of a handler', async () => {
+    // Shutting down: a request that arrives on an open connection while the server closes.
+    const app = server();
+    let entered!: () => void;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    app.get('/test/slow', async () => {
+      entered();
+      await released;
+      return { ok: true };
+    });
+    app.get('/test/unavailable', async () => {
+      throw new ApiError(503, 'features_unavailable', 'neither store answers');
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+
+    const handlerUnavailable = await raw(port, '/test/unavailable');
+    expect(handlerUnavailable.status).toBe(503);
+    expect(handlerUnavailable.headers['retry-after']).toBe(String(UNAVAILABLE_RETRY_AFTER_S));
+
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // A request in flight when the close begins keeps its connection open; the next request on it
+    // arrives while the server closes.
+    socket.write('GET /test/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await inFlight;
+    const closed = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write(`GET /v1/models HTTP/1.1\r\nHost: x\r\n${Object.entries(bearer(ALICE)).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await ended;
+    await closed;
+    const responses = received.split(/(?=HTTP\/1\.1 )/);
+    expect(responses).toHaveLength(2);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 200/);
+    const [head, body] = responses[1].split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503/);
+    expect(head.toLowerCase()).toContain(`retry-after: ${UNAVAILABLE_RETRY_AFTER_S}\r\n`);
+    expectErrorShape(JSON.parse(body), 'shutting_down');
+
+    // Not ready (the served models still loading).
+    const loading = buildApiServer({ store: t.store, cache, servingModels: serving, predictionLog: log, tokens: [ALICE], servingStarted: () => false });
+    apps.push(loading);
+    const notReady = await loading.inject({ method: 'GET', url: '/readyz' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.headers['retry-after']).toBe(String(UNAVAILABLE_RETRY_AFTER_S));
+
+    // The document says so.
+    const doc = (await loading.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>> };
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        expect([path, method, Object.keys(operation.responses['503']?.headers ?? {})]).toEqual([path, method, ['Retry-After']]);
+      }
     }
   });
 });
