@@ -30,8 +30,22 @@ const wellFormed = (schema: z.ZodString) => schema.refine(isWellFormedText, WELL
  */
 const storedReason = (schema: z.ZodString, why: string) => wellFormed(schema.min(1, why)).transform(normaliseControlCharacters).pipe(z.string().min(1, why));
 
-/** Sticky routing key; prediction_log.routing_key holds at most 128 characters. */
-export const routingKeySchema = wellFormed(z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'));
+/**
+ * Sticky routing key (hashed to pick an A/B or canary variant, stored in prediction_log.routing_key,
+ * at most 128 characters): printable ASCII, U+0020 to U+007E. Control characters could drive a
+ * terminal the stored key is printed on, and non-ASCII text can look like another key (a
+ * non-breaking hyphen, a bidi override) while it routes apart. Refused, not normalised: a key that
+ * changed on the way in would route a client apart from its other requests.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_IN_KEY = /[\u0000-\u001f\u007f-\u009f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
+export const routingKeySchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .refine((key) => !CONTROL_IN_KEY.test(key), 'must not hold control characters (a newline, a tab, ESC, DEL, C1): printable ASCII only, U+0020 to U+007E')
+  .refine((key) => !NON_ASCII.test(key) || CONTROL_IN_KEY.test(key), 'must be ASCII (no accented letters, look-alike punctuation, invisible or bidi characters, emoji): printable ASCII only, U+0020 to U+007E');
 
 export const predictionsRequestSchema = z.strictObject({
   model: modelNameSchema.optional().describe('registry model name; defaults to the only served model'),
@@ -39,7 +53,7 @@ export const predictionsRequestSchema = z.strictObject({
     .array(symbolSchema)
     .min(1, 'must list at least one symbol')
     .max(MAX_SYMBOLS_PER_REQUEST, `must list at most ${MAX_SYMBOLS_PER_REQUEST} symbols; split the request`),
-  key: routingKeySchema.optional().describe('routing key (e.g. a client id); defaults to each symbol'),
+  key: routingKeySchema.optional().describe('routing key (e.g. a client id): printable ASCII, 1 to 128 characters; defaults to each symbol'),
 });
 export type PredictionsRequest = z.infer<typeof predictionsRequestSchema>;
 
