@@ -31,6 +31,12 @@ function startRecordedStooq(): Promise<{ url: string; requests: string[]; close:
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><head><title>Stooq - maintenance</title></head><body>back soon</body></html>');
       return;
     }
+    // Outage bodies served as text/plain that no leading tag gives away.
+    const outage: Record<string, string> = { 'comment.us': '<!-- maint -->\n<html><body>down</body></html>\n', 'div.us': '<div>Service unavailable</div>\n', 'json.us': '{"error":"rate limit"}\n', 'ctl.us': '\u001b[2Jbusy\tretry\n' };
+    if (outage[ticker] !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(outage[ticker]);
+      return;
+    }
     if (ticker === 'empty.us') {
       res.writeHead(200, { 'content-type': 'text/csv' }).end('');
       return;
@@ -113,6 +119,16 @@ describe('Stooq provider against recorded responses', () => {
     await expect(p.fetchDaily('MAINT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an HTML page instead of CSV for MAINT \(http.*s=maint\.us.*\): "Stooq - maintenance"/) });
     await expect(p.fetchDaily('EMPTY', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an empty body for EMPTY \(http.*s=empty\.us/) });
     await expect(p.fetchDaily('CUT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq response body for CUT could not be read \(http.*s=cut\.us.*\): /) });
+  });
+
+  it('a body whose first line is not a price header (an HTML comment, a <div>, a JSON error) is a retryable outage naming its first bytes, escaped', async () => {
+    const p = new StooqProvider({ baseUrl: stooq.url });
+    await expect(p.fetchDaily('COMMENT', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an HTML page instead of CSV for COMMENT \(http.*s=comment\.us.*\): it begins "<!-- maint -->\\n<html><body>down<\/body><\/html>\\n"; retry later/) });
+    await expect(p.fetchDaily('DIV', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned an HTML page instead of CSV for DIV \(http.*s=div\.us.*\): it begins "<div>Service unavailable<\/div>\\n"; retry later/) });
+    await expect(p.fetchDaily('JSON', {})).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/Stooq returned no price table for JSON \(http.*s=json\.us.*\): its first line is not a price header \(Date,Open,High,Low,Close,Volume\); it begins "\{"error":"rate limit"\}\\n"; retry later/) });
+    await expect(p.fetchDaily('CTL', {})).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('it begins "\\x1b[2Jbusy\\tretry\\n"') });
+    // Not a file to judge: the import fails retryably, not as an unreadable source.
+    await expect(importBars(t.store, importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['DIV'], baseUrl: stooq.url } }))).rejects.toMatchObject({ name: 'ProviderError', retryable: true });
   });
 
   it('a body that ends inside a row (no line break after its last line) is a retryable outage, and an import of it stores nothing', async () => {

@@ -1,6 +1,8 @@
 import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
 import { ProviderError } from './provider';
 import { decodeCsvBytes } from '../csv-files';
+import { normaliseHeader } from '../csv-formats';
+import { excerpt } from '../../quality/excerpt';
 import { stooqTicker, stooqTickerProblem } from '../stooq-symbols';
 
 export interface StooqOptions {
@@ -12,6 +14,19 @@ export interface StooqOptions {
 }
 
 const compact = (iso: string): string => iso.replaceAll('-', '');
+
+/** How much of a body that is no price table its error shows (escaped), so the operator sees what came. */
+const FIRST_BYTES_SHOWN = 80;
+
+/**
+ * Whether a line is the header of a price table: it names a date and a close column (in any
+ * separator). One that does but lacks another column is left to the reader, which names what is
+ * missing (a final refusal: asking again gives the same table); anything else is not a table at all.
+ */
+function isPriceHeader(line: string): boolean {
+  const names = new Set(line.split(/[,;\t|]/).map(normaliseHeader));
+  return names.has('date') && names.has('close');
+}
 
 // The mapping is shared with CSV files named as Stooq names them (brk-b.us.csv): lib/market-data/stooq-symbols.ts.
 export { stooqTicker };
@@ -78,12 +93,18 @@ export class StooqProvider implements HistoricalBarProvider {
       throw new ProviderError(`Stooq daily request limit reached while fetching ${symbol}; retry later`, true);
     }
     // A maintenance or error page served with 200, or an empty 200: an outage, not a file to judge.
+    // Told by what the body is, not by a few leading tags: an HTML comment, a bare <div> or a JSON
+    // error served as text/plain were read as a CSV and refused as unreadable, which is final.
     const start = body.replace(/^\uFEFF/, '').trimStart();
-    if (/text\/html/i.test(response.headers.get('content-type') ?? '') || /^<(!doctype|html|head|body|\?xml)/i.test(start)) {
-      const title = /<title[^>]*>([^<]{0,120})/i.exec(body)?.[1]?.trim();
-      throw new ProviderError(`Stooq returned an HTML page instead of CSV for ${symbol} (${url})${title ? `: "${title}"` : ''}; retry later`, true);
-    }
     if (start === '') throw new ProviderError(`Stooq returned an empty body for ${symbol} (${url}); retry later`, true);
+    const begins = `it begins "${excerpt(start, FIRST_BYTES_SHOWN)}"`;
+    if (/text\/html/i.test(response.headers.get('content-type') ?? '') || start.startsWith('<')) {
+      const title = /<title[^>]*>([^<]{0,120})/i.exec(body)?.[1]?.trim();
+      throw new ProviderError(`Stooq returned an HTML page instead of CSV for ${symbol} (${url})${title ? `: "${excerpt(title, 120)}"` : ''}: ${begins}; retry later`, true);
+    }
+    if (!isPriceHeader(start.split(/\r?\n/, 1)[0])) {
+      throw new ProviderError(`Stooq returned no price table for ${symbol} (${url}): its first line is not a price header (Date,Open,High,Low,Close,Volume); ${begins}; retry later`, true);
+    }
     // Stooq ends every line with a line break. A body without one after its last line was cut off
     // inside a row (a connection closed early without a length to check it against), and that row
     // can still read as a valid bar: a volume of 26 where Stooq sent 2694494.
