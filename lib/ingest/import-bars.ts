@@ -19,9 +19,9 @@ import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
+import { judgeProviderAnswer } from './provider-answer';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
-import { plural } from '../plural';
 
 /** Small result of an import: ids and counts only, so it can travel in a Temporal payload. */
 export interface ImportSummary {
@@ -89,6 +89,8 @@ interface SourceText {
   symbol?: string;
   /** A provider body's fetch time (ISO): its bars are judged by it, however late the import reads it. */
   fetchedAt?: string;
+  /** A provider body as read when it was judged (never cached: read again from `text`). */
+  read?: CsvReadResult;
 }
 
 const PROVIDER_CACHE_TTL_SECONDS = 6 * 3600;
@@ -116,11 +118,23 @@ export function providerCacheKey(provider: Pick<HistoricalBarProvider, 'name' | 
   return `provider:${provider.name}:${provider.origin ?? ''}:${symbol}:${range.from ?? ''}:${range.to ?? ''}`;
 }
 
+/**
+ * The provider's answer for each symbol asked, read and judged (judgeProviderAnswer) before it is
+ * cached: a body that fails the import is never kept, so asking again reaches the server. Before, a
+ * body was cached as soon as it arrived, and for 6 h every retry replayed the same wrong period or
+ * maintenance page without a request. A cached body is judged again when reused, and dropped and
+ * fetched anew when it fails (one cached before bodies were judged first).
+ */
 async function fetchProviderSources(store: Database, request: ImportRequest, hooks: ImportHooks, importClock: Date): Promise<SourceText[]> {
   if (request.source.kind !== 'stooq') return [];
   const provider = hooks.provider ?? new StooqProvider({ baseUrl: request.source.baseUrl });
   const range = { from: request.from, to: request.to };
   const margin = request.quality.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES;
+  const judged = async (entry: SourceText): Promise<SourceText> => {
+    const read = readPriceTable(entry.text, { source: entry.source, format: provider.format, symbol: entry.symbol });
+    await judgeProviderAnswer(store, { source: entry.source, symbol: entry.symbol ?? read.bars[0]?.symbol ?? '', fetchedAt: entry.fetchedAt ?? importClock.toISOString() }, read, request, margin);
+    return { ...entry, read };
+  };
   const out: SourceText[] = [];
   for (const symbol of request.source.symbols) {
     hooks.signal?.throwIfAborted();
@@ -128,8 +142,16 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
     const cached = await hooks.cache?.get(key);
     const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
     if (reused) {
-      out.push(reused);
-      continue;
+      // Only a verdict on the body drops it: a store that cannot be reached fails the import as before.
+      const kept = await judged(reused).catch((error: unknown) => {
+        if (error instanceof BadInputError || error instanceof ProviderError) return undefined;
+        throw error;
+      });
+      if (kept) {
+        out.push(kept);
+        continue;
+      }
+      await hooks.cache?.delete(key);
     }
     try {
       const response = await provider.fetchDaily(symbol, range, hooks.signal);
@@ -137,8 +159,9 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
       // Recorded now, not when the import gets that far: an import that fails on a later symbol
       // must not let these bytes be judged by a later clock when they come back.
       await recordContentClocks(store, [{ sha256: textSha256(entry.text), source: entry.source }], importClock);
-      await hooks.cache?.set(key, JSON.stringify(entry), PROVIDER_CACHE_TTL_SECONDS);
-      out.push(entry);
+      const kept = await judged(entry);
+      await hooks.cache?.set(key, JSON.stringify({ source: entry.source, text: entry.text, symbol: entry.symbol, fetchedAt: entry.fetchedAt }), PROVIDER_CACHE_TTL_SECONDS);
+      out.push(kept);
     } catch (error) {
       if (error instanceof ProviderError && !error.retryable) throw new BadInputError(error.message, 'PROVIDER_REJECTED');
       throw error;
@@ -588,10 +611,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const mapping = request.source.kind === 'csv' ? request.source.mapping : undefined;
     const adjust = request.source.kind === 'csv' && request.source.adjust;
     const dateOrder = request.source.kind === 'csv' ? request.source.dateOrder : undefined;
-    const read = readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
+    const read = s.read ?? readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
     if (read.unterminated && keep(read.unterminated.symbol, read.unterminated.date)) await keepUnterminatedFromRevising(store, read);
     if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
-    let inScope = 0;
     // A mistyped date is judged against the whole file (the quality check sees only the rows kept):
     // with dates asked for, the rows around a retyped row may lie outside them.
     const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
@@ -602,14 +624,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
         const typo = misdated?.get(bar) ?? endRows.get(bar);
         if (typo) readIssues.push(typo);
         else candidates.push(bar);
-        inScope++;
       } else rowsOutOfScope++;
-    }
-    // A symbol the provider was asked for whose answer holds no row of the range asked is what "No
-    // data" says, and fails the same way: before, the import was published without it, naming nothing.
-    if (request.source.kind === 'stooq' && inScope === 0 && read.bars.length > 0 && !read.issues.some((i) => keep(i.symbol, i.date))) {
-      const dates = read.bars.map((b) => b.date).sort();
-      throw new BadInputError(`${s.source}: the provider's answer for ${s.symbol ?? read.bars[0].symbol} holds no row of the range asked (${request.from ?? 'the start'}..${request.to ?? 'today'}): its ${plural(read.bars.length, 'row')} span ${dates[0]}..${dates[dates.length - 1]}; nothing was imported (ask again, or ask for the range it holds)`, 'PROVIDER_REJECTED');
     }
     let outOfScopeIssues = 0;
     const undatedOut = undatedOutOfScope(read.bars, read.issues, request);
