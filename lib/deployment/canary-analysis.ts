@@ -2,8 +2,9 @@
  * Is the canary safe to widen? Judged from the prediction log of one step, over three kinds of
  * evidence:
  *
- * 1. Serving health of the canary (error rate, p99 latency), per request. Known at once, so it
- *    fails the canary whatever the outcomes.
+ * 1. Serving health of the canary (error rate, share of predictions over the p99 limit), per
+ *    request, against the allowed rates and the reference's on the same window (serving-guards.ts).
+ *    Known at once, so it fails the canary whatever the outcomes.
  * 2. Score shift: the canary's and the reference's probabilities on the same symbol-days (PSI on
  *    the reference's deciles for size, two-sample KS for significance). Also known at once.
  * 3. Paired hit rate on symbol-days where both predicted and the outcome has matured.
@@ -64,15 +65,24 @@ import { kolmogorovSmirnovTwoSample, meanQuantileShift, populationStabilityIndex
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { clusteredMean } from '../stats/dependent-inference';
 import { signFlipMinClusters, signFlipTest } from '../stats/sign-flip';
+import { judgeServing } from './serving-guards';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { LABEL, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
 
 export const canaryThresholdsSchema = z.object({
-  /** Share of the canary's predictions that failed. */
+  /**
+   * Allowed share of the canary's predictions that fail: it fails when shown above this and above
+   * the reference's error rate on the same window (serving-guards.ts).
+   */
   maxErrorRate: z.number().min(0).max(1).default(0.01),
+  /** Allowed p99: at most 1% of the canary's predictions slower, judged as maxErrorRate is. */
   maxP99LatencyMs: z.number().positive().default(50),
+  /** Error rate that fails the canary when shown above it, whatever the reference's. */
+  grossErrorRate: z.number().gt(0).max(1).default(0.2),
+  /** Canary predictions in the window before the serving guards can fail it (or a step pass). */
+  minServingPredictions: z.number().int().min(1).default(50),
   /** Matured, labelled pairs (symbol-days, however often each was requested) needed before the hit rates are judged. */
   minMaturedPairs: z.number().int().min(1).default(30),
   /** Hit-rate drop (absolute, 0.02 = 2 points) that fails the canary when also significant. */
@@ -101,6 +111,8 @@ export interface VariantServingStats {
   /** Nearest-rank latency percentiles over all the variant's predictions, in ms. */
   p50LatencyMs: number | null;
   p99LatencyMs: number | null;
+  /** Predictions slower than maxP99LatencyMs: what the latency guard judges. */
+  slow: number;
 }
 
 export interface PairedComparison {
@@ -208,7 +220,7 @@ function predictedClassOf(r: PredictionWithOutcome): number {
   return r.predictedClass ?? ((r.probability as number) >= 0.5 ? 1 : 0);
 }
 
-export function servingStatsOf(variant: string, rows: readonly PredictionWithOutcome[]): VariantServingStats {
+export function servingStatsOf(variant: string, rows: readonly PredictionWithOutcome[], latencyLimitMs: number): VariantServingStats {
   const errors = rows.filter(isError).length;
   const latency = sortedAscending(rows.map((r) => r.latencyUs / 1000));
   const n = rows.length;
@@ -220,6 +232,7 @@ export function servingStatsOf(variant: string, rows: readonly PredictionWithOut
     errorRate: n > 0 ? errors / n : null,
     p50LatencyMs: n > 0 ? nearestRankQuantileOfSorted(latency, 0.5) : null,
     p99LatencyMs: n > 0 ? nearestRankQuantileOfSorted(latency, 0.99) : null,
+    slow: latency.filter((ms) => ms > latencyLimitMs).length,
   };
 }
 
@@ -364,7 +377,7 @@ function underTest(variant: string, version: number, options: Pick<CanaryAnalysi
 }
 
 /** The evidence of rows held in memory (rows of other versions under the compared variant names left out). */
-export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: { canaryVersion?: number; referenceVersion?: number; trainedThrough?: CanaryAnalysisOptions['trainedThrough'] } = {}): CanaryEvidence {
+export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, latencyLimitMs: number, versions: { canaryVersion?: number; referenceVersion?: number; trainedThrough?: CanaryAnalysisOptions['trainedThrough'] } = {}): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
     if (!underTest(r.variant, r.version, { canary, reference, ...versions })) continue;
@@ -372,7 +385,7 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
     if (list) list.push(r);
     else byVariant.set(r.variant, [r]);
   }
-  const variants = [...byVariant.keys()].sort().map((v) => servingStatsOf(v, byVariant.get(v) as PredictionWithOutcome[]));
+  const variants = [...byVariant.keys()].sort().map((v) => servingStatsOf(v, byVariant.get(v) as PredictionWithOutcome[], latencyLimitMs));
 
   // Pairs: the canary's and the reference's predictions on the same request, one per symbol-day.
   const referenceOf = new Map<string, PredictionWithOutcome>();
@@ -396,7 +409,7 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
 export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
   const thresholds = checkOptions(options);
-  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, options), options, thresholds, options.lags ?? 0);
+  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, thresholds.maxP99LatencyMs, options), options, thresholds, options.lags ?? 0);
 }
 
 export interface CanaryStoreQuery extends CanaryAnalysisOptions {
@@ -428,7 +441,7 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
   const specs = versions.size > 0 ? await labelSpecsOf(store, query.model, versions) : undefined;
   const labels = await labelStates(store, query.model, keys, specs);
   const lags = query.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return judgeCanary(canaryEvidenceOfCells(cells, labels, query.trainedThrough), query, thresholds, lags);
+  return judgeCanary(canaryEvidenceOfCells(cells, labels, query.trainedThrough, thresholds.maxP99LatencyMs), query, thresholds, lags);
 }
 
 /**
@@ -480,7 +493,7 @@ function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
 }
 
 /** Per-variant counts, exact nearest-rank latency percentiles, and the symbol-day pairs under the current labels. */
-function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, trainedThrough: CanaryAnalysisOptions['trainedThrough']): CanaryEvidence {
+function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, trainedThrough: CanaryAnalysisOptions['trainedThrough'], latencyLimitMs: number): CanaryEvidence {
   interface Acc {
     predictions: number;
     served: number;
@@ -536,6 +549,7 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, traine
       errorRate: a.errors / a.predictions,
       p50LatencyMs: percentile(a.latency, a.predictions, 0.5),
       p99LatencyMs: percentile(a.latency, a.predictions, 0.99),
+      slow: [...a.latency].reduce((sum, [latencyUs, n]) => (latencyUs / 1000 > latencyLimitMs ? sum + n : sum), 0),
     };
   });
   return { variants, ...pairEvidenceOf(units.values(), trainedThrough) };
@@ -570,7 +584,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   const { alpha } = thresholds;
   const { variants, shift } = evidence;
   const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums, dayPairs, inTraining } = evidence.pairCounts;
-  const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, []);
+  const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, [], thresholds.maxP99LatencyMs);
   const test = hitRateTest(daySums, dayPairs, lags);
   const days = daySums.length;
   const paired: PairedComparison = {
@@ -597,12 +611,9 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   if (canaryStats.predictions === 0) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`no predictions of variant "${canary}" in the window: is traffic routed to it?`] };
   }
-  const errorRate = canaryStats.errorRate as number;
-  const p99 = canaryStats.p99LatencyMs as number;
-  if (errorRate > thresholds.maxErrorRate) failures.push(`canary error rate ${pct(errorRate)} (${canaryStats.errors} of ${canaryStats.predictions}) is above ${pct(thresholds.maxErrorRate)}`);
-  else notes.push(`canary error rate ${pct(errorRate)} is within ${pct(thresholds.maxErrorRate)}`);
-  if (p99 > thresholds.maxP99LatencyMs) failures.push(`canary p99 latency ${num(p99, 1)} ms is above ${thresholds.maxP99LatencyMs} ms`);
-  else notes.push(`canary p99 latency ${num(p99, 1)} ms is within ${thresholds.maxP99LatencyMs} ms`);
+  const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { canary, reference });
+  failures.push(...serving.failures);
+  notes.push(...serving.notes);
   if (shift.psi !== null && shift.ksPValue !== null && shift.meanShift !== null) {
     const text = `score shift on ${shift.pairs} paired symbol-days: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)}), mean score shift ${num(shift.meanShift, 4)}`;
     if (shift.psi > thresholds.maxPsi && shift.ksPValue < alpha && shift.meanShift > thresholds.minScoreShift) {
@@ -623,6 +634,8 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
       reasons: [`the ${pairs} matured pairs span only ${days} feature date${days === 1 ? '' : 's'} (need ${neededDays}): ${why}, and with fewer it could not show a drop at ${alpha}`, ...notes],
     };
   }
+  // Serving health not judged yet: whatever the outcomes say, the step cannot pass.
+  const pass = (reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, ...(serving.inconclusive === undefined ? { verdict: 'pass', reasons } : { verdict: 'inconclusive', reasons: [serving.inconclusive, ...reasons.filter((r) => r !== serving.inconclusive)] }) });
   const d = paired.difference as number;
   // A drop beyond the allowed one is failed or passed by the test alone, whose units are the days
   // with a non-zero net (test.clusters): counting every day, a canary wrong on every symbol on 2
@@ -646,5 +659,5 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   if (d < -thresholds.maxHitRateDrop && paired.pValueCanaryWorse < alpha) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: [`${hitText}: drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points and significant at ${alpha}`] };
   }
-  return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'pass', reasons: [`${hitText}: no significant drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points`, ...notes] };
+  return pass([`${hitText}: no significant drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points`, ...notes]);
 }

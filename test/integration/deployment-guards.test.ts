@@ -281,10 +281,11 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     const canaryStats = (analysis: object) => ('variants' in analysis ? (analysis.variants as Array<{ variant: string; predictions: number; errors: number }>).find((x) => x.variant === 'canary') : undefined);
 
     // Failures at the new weight only: judged on the step's rows they fail it; the 2,000 earlier rows would hide them.
-    const regression = await windows('window-regression', { n: 2000, failed: 0 }, { n: 20, failed: 4 });
+    // (60 requests: the serving guards judge from 50 canary predictions, and need the champion's errors to be fewer.)
+    const regression = await windows('window-regression', { n: 2000, failed: 0 }, { n: 60, failed: 12 });
     const own = await a.analyseCanary(regression);
-    expect(canaryStats(own)).toMatchObject({ predictions: 20, errors: 4 });
-    expect(own).toMatchObject({ verdict: 'fail', reasons: [expect.stringMatching(/canary error rate 20\.0% \(4 of 20\)/)] });
+    expect(canaryStats(own)).toMatchObject({ predictions: 60, errors: 12 });
+    expect(own).toMatchObject({ verdict: 'fail', reasons: [expect.stringMatching(/canary error rate 20\.0% \(12 of 60\)/)] });
     expect(await a.analyseCanary({ ...regression, since: SINCE })).not.toMatchObject({ verdict: 'fail' });
 
     // The last step: failures earlier in the rollout fail it through the whole-rollout comparison, named as such.

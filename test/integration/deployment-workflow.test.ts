@@ -104,7 +104,8 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   /** Keeps the history for the replay tests when RECORD_HISTORIES=1 (test/integration/replay-deployment.test.ts). */
   const record = (scenario: string, workflowId: string) => recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-${scenario}`, workflowId);
   const start = (id: string, request: DeploymentRequest) => env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
-  const fast = { analysisSeconds: 1, thresholds: { minMaturedPairs: 20 } };
+  // A few seconds of traffic: serving guards judged from 20 canary predictions (default 50), as pairs from 20.
+  const fast = { analysisSeconds: 1, thresholds: { minMaturedPairs: 20, minServingPredictions: 20 } };
 
   async function waitForStatus(handle: { query: (q: typeof deploymentStateQuery) => Promise<DeploymentState> }, status: string): Promise<DeploymentState> {
     for (let i = 0; i < 300; i++) {

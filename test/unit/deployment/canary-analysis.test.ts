@@ -167,7 +167,8 @@ describe('canary analysis', () => {
     expect(more.paired).toMatchObject({ days: 8, informativeDays: 5 });
     expect(more.verdict).toBe('fail');
     // A difference within the allowed drop passes however many days agree: the test could not fail it.
-    const equal = analyseCanary(pairedRows(30, () => true, () => true, {}, place), options);
+    // 30 canary predictions: the serving guards judge from 30 (default 50, below which a step cannot pass).
+    const equal = analyseCanary(pairedRows(30, () => true, () => true, {}, place), { ...options, thresholds: { minServingPredictions: 30 } });
     expect(equal.paired).toMatchObject({ days: 5, informativeDays: 0, difference: 0 });
     expect(equal.verdict).toBe('pass');
   });
@@ -194,7 +195,7 @@ describe('canary analysis', () => {
     const canary = a.variants.find((v) => v.variant === 'canary');
     expect(canary).toMatchObject({ predictions: 200, served: 200, errors: 10, errorRate: 0.05 });
     expect(a.verdict).toBe('fail');
-    expect(a.reasons).toEqual([expect.stringMatching(/canary error rate 5\.0% \(10 of 200\) is above 1\.0%/)]);
+    expect(a.reasons).toEqual([expect.stringMatching(/canary error rate 5\.0% \(10 of 200\), champion 0 of 200 \(0\.0%\): above the allowed 1\.0% and the champion's/)]);
   });
 
   it('fails on p99 latency and reports per-variant percentiles', () => {
@@ -203,7 +204,7 @@ describe('canary analysis', () => {
     expect(a.variants.find((v) => v.variant === 'canary')).toMatchObject({ p50LatencyMs: 50, p99LatencyMs: 99 });
     expect(a.variants.find((v) => v.variant === 'champion')).toMatchObject({ served: 0, p99LatencyMs: 5 });
     expect(a.verdict).toBe('fail');
-    expect(a.reasons[0]).toMatch(/p99 latency 99\.0 ms is above 50 ms/);
+    expect(a.reasons[0]).toMatch(/canary p99 latency 99\.0 ms; 50 of 100 canary predictions \(50\.0%\) over 50 ms, champion 0 of 100 \(0\.0%\): above the 1% a p99 of 50 ms allows and the champion's/);
   });
 
   it('fails on a large, significant score shift and not on equal scores', () => {
@@ -248,7 +249,9 @@ describe('canary analysis', () => {
   it('applies the hit-rate rule as documented: drop beyond the threshold AND significant', () => {
     // 30 pairs over 6 days, 5 a day; b = 1, c = 4 on different days: a 10-point drop, but P(X <= 1 | 5, ½) = 6/32 is not significant
     const six = (i: number) => ({ symbol: `S${i % 5}`, asOf: dayOf(Math.floor(i / 5)) });
-    const noisy = analyseCanary(pairedRows(30, (i) => i !== 0 && ![5, 10, 15, 20].includes(i), (i) => i !== 0 && i !== 25, {}, six), options);
+    const noisy = analyseCanary(pairedRows(30, (i) => i !== 0 && ![5, 10, 15, 20].includes(i), (i) => i !== 0 && i !== 25, {}, six), { ...options, thresholds: { minServingPredictions: 30 } });
+    // With the default 50, serving health is not judged on 30 predictions: the step cannot pass yet.
+    expect(analyseCanary(pairedRows(30, (i) => i !== 0 && ![5, 10, 15, 20].includes(i), (i) => i !== 0 && i !== 25, {}, six), options)).toMatchObject({ verdict: 'inconclusive', reasons: expect.arrayContaining([expect.stringMatching(/^serving guards inconclusive: 30 canary predictions \(need 50;/), expect.stringMatching(/no significant drop/)]) });
     expect([noisy.paired.canaryOnlyCorrect, noisy.paired.referenceOnlyCorrect]).toEqual([1, 4]);
     expect(noisy.paired.pValueCanaryWorse).toBeCloseTo(6 / 32, 12);
     expect(noisy.verdict).toBe('pass');
@@ -285,7 +288,7 @@ describe('canary analysis', () => {
 
   it('is inconclusive without canary predictions and validates its thresholds', () => {
     expect(analyseCanary([], options).verdict).toBe('inconclusive');
-    expect(canaryThresholdsSchema.parse({})).toEqual({ maxErrorRate: 0.01, maxP99LatencyMs: 50, minMaturedPairs: 30, maxHitRateDrop: 0.02, maxPsi: 0.25, minScoreShift: 0.01, alpha: 0.05 });
+    expect(canaryThresholdsSchema.parse({})).toEqual({ maxErrorRate: 0.01, maxP99LatencyMs: 50, grossErrorRate: 0.2, minServingPredictions: 50, minMaturedPairs: 30, maxHitRateDrop: 0.02, maxPsi: 0.25, minScoreShift: 0.01, alpha: 0.05 });
     expect(() => analyseCanary([], { ...options, thresholds: { maxErrorRate: 2 } })).toThrow(/invalid canary thresholds: maxErrorRate/);
     expect(() => analyseCanary([], { canary: 'x', reference: 'x' })).toThrow(/different variants/);
   });
