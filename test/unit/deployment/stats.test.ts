@@ -1,4 +1,5 @@
 import { binaryAucOf, brierScoreOf } from '../../../lib/stats/binary-scores';
+import { excessRateEvidence } from '../../../lib/stats/excess-rate';
 import { kolmogorovSmirnovTwoSample, kolmogorovUpperTail, meanQuantileShift, populationStabilityIndex } from '../../../lib/stats/distribution-shift';
 import { holmAdjusted, twoProportionZTest } from '../../../lib/stats/proportions';
 import { interpolatedQuantileOfSorted, nearestRankQuantileOfSorted } from '../../../lib/stats/quantiles';
@@ -128,5 +129,33 @@ describe('binary scores and quantiles', () => {
     expect(nearestRankQuantileOfSorted([7], 0.99)).toBe(7);
     expect(interpolatedQuantileOfSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(nearestRankQuantileOfSorted([], 0.5)).toBeNaN();
+  });
+});
+
+describe('excess-rate evidence', () => {
+  it('is 1 without events, grows with events beyond the allowed rate, and refuses bad counts', () => {
+    expect(excessRateEvidence(0, 0, 0.01)).toBe(1);
+    expect(excessRateEvidence(1, 40, 0.01)).toBeLessThan(2);
+    expect(excessRateEvidence(12, 60, 0.01)).toBeGreaterThan(1e6);
+    expect(excessRateEvidence(1, 10, 0)).toBe(Infinity);
+    expect(excessRateEvidence(10, 10, 1)).toBe(1);
+    expect(() => excessRateEvidence(5, 4, 0.01)).toThrow(/0 <= k <= n, got 5 of 4/);
+    expect(() => excessRateEvidence(1, 4, 1.5)).toThrow(/allowed rate in \[0, 1\], got 1.5/);
+  });
+
+  it('reaches 1/alpha at most alpha of the time at the allowed rate, however often a growing window is looked at', () => {
+    const next = rng(5);
+    let crossed = 0;
+    for (let run = 0; run < 500; run++) {
+      let k = 0;
+      for (let n = 1; n <= 2000; n++) {
+        if (next() < 0.01) k++;
+        if (excessRateEvidence(k, n, 0.01) >= 20) {
+          crossed++;
+          break;
+        }
+      }
+    }
+    expect(crossed / 500).toBeLessThanOrEqual(0.05);
   });
 });
