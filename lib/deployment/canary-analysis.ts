@@ -5,8 +5,9 @@
  * 1. Serving health of the canary (error rate, share of predictions over the p99 limit), per
  *    request, against the allowed rates and the reference's on the same window (serving-guards.ts).
  *    Known at once, so it fails the canary whatever the outcomes.
- * 2. Score shift: the canary's and the reference's probabilities on the same symbol-days (PSI on
- *    the reference's deciles for size, two-sample KS for significance). Also known at once.
+ * 2. Score shift: the canary's scores against its own out-of-sample score profile (without one,
+ *    the reference's scores on the same symbol-days), with days as the units of significance
+ *    (score-shift.ts). Also known at once.
  * 3. Paired hit rate on symbol-days where both predicted and the outcome has matured.
  *
  * The unit of evidence is the symbol-day, not the request. The API predicts the same vector for
@@ -50,18 +51,15 @@
  * 3–6% in the same simulations. The price is power: a canary 10 points worse over 40 days of 20
  * symbols half routed to it was rolled back in 79% of them, against 92% taking days for independent.
  *
- * The shift rule is built the same way: fail when PSI > maxPsi AND the KS p-value < alpha AND the
- * scores moved by more than minScoreShift on average (the mean absolute difference of the two
- * samples' quantiles), all on one score per model and symbol-day. The effect size is needed because
- * PSI and KS only see order: a canary agreeing with the champion on every symbol-day, its scores
- * 0.0008 above the champion's tied ones (14 × 0.98783, 8 × 0.01038), had KS D 0.636 (p 0.0002) and,
- * with edges on the tied values, PSI 8.706: failed and rolled back for a shift no trader would see. KS (exact on small samples) assumes independent samples; the
- * two scores of one symbol-day are positively correlated, and a day's move shifts both models'
- * scores alike, which makes it conservative here.
+ * The shift rule fails when PSI > maxPsi AND its p-value < alpha AND the scores moved by more than
+ * minScoreShift on average (the mean absolute difference of the quantiles), on one score per
+ * symbol-day; what the scores are compared with and how the p-value treats days: score-shift.ts.
+ * The effect size is needed because PSI and KS only see order: a canary agreeing with the champion
+ * on every symbol-day, its scores 0.0008 above the champion's tied ones (14 × 0.98783, 8 ×
+ * 0.01038), had KS D 0.636 (p 0.0002) and, with edges on the tied values, PSI 8.706.
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
-import { kolmogorovSmirnovTwoSample, meanQuantileShift, populationStabilityIndex } from '../stats/distribution-shift';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
 import { clusteredMean } from '../stats/dependent-inference';
 import { signFlipMinClusters, signFlipTest } from '../stats/sign-flip';
@@ -70,6 +68,10 @@ import { sql } from 'kysely';
 import type { Database } from '../store/database';
 import { LABEL, labelKey, labelStates, parseCellKey, requestRowId, streamCells, succeeded, type Cell, type Cells, type StreamSpec, type TallyOptions } from './log-aggregates';
 import { labelSpecsOf, overlapLags, type OutcomeKey, type PredictionWithOutcome } from './outcomes';
+import type { ColumnProfile } from '../monitoring/reference-profile';
+import { shiftAgainstProfile, shiftAgainstReference, type ScoreShift } from './score-shift';
+
+export type { ScoreShift } from './score-shift';
 
 export const canaryThresholdsSchema = z.object({
   /**
@@ -158,17 +160,6 @@ export interface PairedComparison {
   pValueCanaryWorse: number;
 }
 
-export interface ScoreShift {
-  /** Symbol-days with a probability from both (one score per model each). */
-  pairs: number;
-  /** Canary against the reference's deciles; null without pairs. */
-  psi: number | null;
-  ksStatistic: number | null;
-  ksPValue: number | null;
-  /** Mean absolute difference of the two samples' score quantiles (meanQuantileShift); null without pairs. */
-  meanShift: number | null;
-}
-
 export type CanaryVerdict = 'pass' | 'fail' | 'inconclusive';
 
 export interface CanaryAnalysis {
@@ -211,6 +202,15 @@ export interface CanaryAnalysisOptions {
    * longest horizon); in memory 0 (each day on its own).
    */
   lags?: number;
+  /**
+   * The canary version's expected scores: the score histogram of its reference profile built from
+   * its walk-forward (out-of-sample) predictions at registration, verified by the caller. The
+   * score-shift rule compares the canary's live scores with it (score-shift.ts). Without it the
+   * rule falls back to the reference's scores on the same symbol-days, with a note naming
+   * `canaryScoreProfileMissing` (why there is none).
+   */
+  canaryScoreProfile?: ColumnProfile;
+  canaryScoreProfileMissing?: string;
 }
 
 const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
@@ -310,10 +310,11 @@ function unitScore(sum: number, requests: number): number {
 const stateOf = (r: PredictionWithOutcome): number => (!r.matured ? LABEL.unmatured : r.outcome === null ? LABEL.noLabel : r.outcome);
 
 /** Pair counts, the day sums of the sign-flip test and the score shift of the symbol-day pairs. */
-function pairEvidenceOf(units: Iterable<PairUnit>, trainedThrough: CanaryAnalysisOptions['trainedThrough'] = {}): { pairCounts: PairCounts; shift: ScoreShift } {
+function pairEvidenceOf(units: Iterable<PairUnit>, thresholds: CanaryThresholds, trainedThrough: CanaryAnalysisOptions['trainedThrough'] = {}, scoreProfile?: ColumnProfile): { pairCounts: PairCounts; shift: ScoreShift } {
   const counts: PairCounts = { requests: 0, pairs: 0, unmatured: 0, noLabel: 0, canaryHits: 0, referenceHits: 0, b: 0, c: 0, daySums: [], dayPairs: [], inTraining: 0 };
   const canaryScores: number[] = [];
   const referenceScores: number[] = [];
+  const scoreDays: string[] = [];
   const byDay = new Map<string, number>();
   const pairsByDay = new Map<string, number>();
   const seen = (day: string, through: string | undefined) => through !== undefined && day.slice(0, 10) <= through;
@@ -325,6 +326,7 @@ function pairEvidenceOf(units: Iterable<PairUnit>, trainedThrough: CanaryAnalysi
     }
     canaryScores.push(unitScore(u.canarySum, u.requests));
     referenceScores.push(unitScore(u.referenceSum, u.requests));
+    scoreDays.push(u.day);
     if (u.canaryState === LABEL.unmatured || u.referenceState === LABEL.unmatured) {
       counts.unmatured++;
       continue;
@@ -347,15 +349,7 @@ function pairEvidenceOf(units: Iterable<PairUnit>, trainedThrough: CanaryAnalysi
   const dates = [...byDay.keys()].sort();
   counts.daySums = dates.map((day) => byDay.get(day) as number);
   counts.dayPairs = dates.map((day) => pairsByDay.get(day) as number);
-  const hasScores = canaryScores.length > 0;
-  const ks = kolmogorovSmirnovTwoSample(canaryScores, referenceScores);
-  const shift: ScoreShift = {
-    pairs: canaryScores.length,
-    psi: hasScores ? populationStabilityIndex(referenceScores, canaryScores).psi : null,
-    ksStatistic: hasScores ? ks.statistic : null,
-    ksPValue: hasScores ? ks.pValue : null,
-    meanShift: hasScores ? meanQuantileShift(canaryScores, referenceScores) : null,
-  };
+  const shift = scoreProfile ? shiftAgainstProfile(scoreProfile, canaryScores, scoreDays) : shiftAgainstReference(canaryScores, referenceScores, scoreDays, thresholds);
   return { pairCounts: counts, shift };
 }
 
@@ -377,7 +371,7 @@ function underTest(variant: string, version: number, options: Pick<CanaryAnalysi
 }
 
 /** The evidence of rows held in memory (rows of other versions under the compared variant names left out). */
-export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, latencyLimitMs: number, versions: { canaryVersion?: number; referenceVersion?: number; trainedThrough?: CanaryAnalysisOptions['trainedThrough'] } = {}): CanaryEvidence {
+export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary: string, reference: string, versions: Pick<CanaryAnalysisOptions, 'canaryVersion' | 'referenceVersion' | 'trainedThrough' | 'canaryScoreProfile' | 'thresholds'> = {}): CanaryEvidence {
   const byVariant = new Map<string, PredictionWithOutcome[]>();
   for (const r of rows) {
     if (!underTest(r.variant, r.version, { canary, reference, ...versions })) continue;
@@ -385,6 +379,7 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
     if (list) list.push(r);
     else byVariant.set(r.variant, [r]);
   }
+  const latencyLimitMs = parseThresholds(versions.thresholds).maxP99LatencyMs;
   const variants = [...byVariant.keys()].sort().map((v) => servingStatsOf(v, byVariant.get(v) as PredictionWithOutcome[], latencyLimitMs));
 
   // Pairs: the canary's and the reference's predictions on the same request, one per symbol-day.
@@ -403,13 +398,13 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
     u.canarySum += x.probability as number;
     u.referenceSum += y.probability as number;
   }
-  return { variants, ...pairEvidenceOf(units.values(), versions.trainedThrough) };
+  return { variants, ...pairEvidenceOf(units.values(), parseThresholds(versions.thresholds), versions.trainedThrough, versions.canaryScoreProfile) };
 }
 
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
 export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
   const thresholds = checkOptions(options);
-  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, thresholds.maxP99LatencyMs, options), options, thresholds, options.lags ?? 0);
+  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, options), options, thresholds, options.lags ?? 0);
 }
 
 export interface CanaryStoreQuery extends CanaryAnalysisOptions {
@@ -441,7 +436,7 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
   const specs = versions.size > 0 ? await labelSpecsOf(store, query.model, versions) : undefined;
   const labels = await labelStates(store, query.model, keys, specs);
   const lags = query.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return judgeCanary(canaryEvidenceOfCells(cells, labels, query.trainedThrough, thresholds.maxP99LatencyMs), query, thresholds, lags);
+  return judgeCanary(canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile), query, thresholds, lags);
 }
 
 /**
@@ -493,7 +488,7 @@ function canaryStream(options: CanaryAnalysisOptions): StreamSpec {
 }
 
 /** Per-variant counts, exact nearest-rank latency percentiles, and the symbol-day pairs under the current labels. */
-function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, trainedThrough: CanaryAnalysisOptions['trainedThrough'], latencyLimitMs: number): CanaryEvidence {
+function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, thresholds: CanaryThresholds, trainedThrough: CanaryAnalysisOptions['trainedThrough'], scoreProfile: ColumnProfile | undefined): CanaryEvidence {
   interface Acc {
     predictions: number;
     served: number;
@@ -549,10 +544,10 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, traine
       errorRate: a.errors / a.predictions,
       p50LatencyMs: percentile(a.latency, a.predictions, 0.5),
       p99LatencyMs: percentile(a.latency, a.predictions, 0.99),
-      slow: [...a.latency].reduce((sum, [latencyUs, n]) => (latencyUs / 1000 > latencyLimitMs ? sum + n : sum), 0),
+      slow: [...a.latency].reduce((sum, [latencyUs, n]) => (latencyUs / 1000 > thresholds.maxP99LatencyMs ? sum + n : sum), 0),
     };
   });
-  return { variants, ...pairEvidenceOf(units.values(), trainedThrough) };
+  return { variants, ...pairEvidenceOf(units.values(), thresholds, trainedThrough, scoreProfile) };
 }
 
 /**
@@ -614,12 +609,19 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { canary, reference });
   failures.push(...serving.failures);
   notes.push(...serving.notes);
-  if (shift.psi !== null && shift.ksPValue !== null && shift.meanShift !== null) {
-    const text = `score shift on ${shift.pairs} paired symbol-days: PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${num(shift.ksPValue, 4)}), mean score shift ${num(shift.meanShift, 4)}`;
-    if (shift.psi > thresholds.maxPsi && shift.ksPValue < alpha && shift.meanShift > thresholds.minScoreShift) {
-      failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and a mean shift of ${thresholds.minScoreShift}, and is significant at ${alpha}`);
+  const fallback = shift.against === 'reference' ? `no out-of-sample score profile of the canary version (${options.canaryScoreProfileMissing ?? 'none given'}): its scores were compared with "${reference}"'s on the same symbol-days, which a canary that is simply a different model can fail` : undefined;
+  if (shift.psi !== null && shift.meanShift !== null) {
+    const p = shift.pValue === null ? 'not computed: the size is within the thresholds' : num(shift.pValue, 4);
+    const test =
+      shift.against === 'canary-profile'
+        ? `against the canary version's own out-of-sample scores: PSI ${num(shift.psi)}, day-clustered p ${p}`
+        : `against "${reference}": PSI ${num(shift.psi)}, KS D ${num(shift.ksStatistic as number)} (p ${p}, with the days permuted)`;
+    const text = `score shift of ${shift.pairs} symbol-days over ${shift.days} day${shift.days === 1 ? '' : 's'} ${test}, mean score shift ${num(shift.meanShift, 4)}`;
+    if (shift.psi > thresholds.maxPsi && shift.pValue !== null && shift.pValue < alpha && shift.meanShift > thresholds.minScoreShift) {
+      failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and a mean shift of ${thresholds.minScoreShift}, and is significant at ${alpha}${fallback ? ` (${fallback})` : ''}`);
     } else notes.push(`${text}: within PSI ${thresholds.maxPsi} or a mean shift of ${thresholds.minScoreShift}, or not significant at ${alpha}`);
   } else notes.push(`no requests with predictions from both "${canary}" and "${reference}": score shift and hit rates cannot be compared (is the reference predicting on canary requests?)`);
+  if (fallback && shift.pairs > 0) notes.push(fallback);
 
   if (failures.length > 0) return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: failures };
   if (pairs < thresholds.minMaturedPairs) {

@@ -217,8 +217,12 @@ describe('canary analysis', () => {
     const b = analyseCanary(shifted, options);
     expect(b.shift.psi as number).toBeGreaterThan(0.25);
     expect(b.shift.ksPValue as number).toBeLessThan(0.05);
+    // No score profile of the canary: against the champion, with the 12 days as the units (999 random day labellings, none reaching D)
+    expect(b.shift.against).toBe('reference');
+    expect(b.shift.pValue).toBeCloseTo(1 / 1000, 12);
     expect(b.verdict).toBe('fail');
-    expect(b.reasons[0]).toMatch(/score shift on 300 paired symbol-days/);
+    expect(b.reasons[0]).toMatch(/score shift of 300 symbol-days over 12 days against "champion"/);
+    expect(b.reasons[0]).toMatch(/no out-of-sample score profile of the canary version/);
   });
 
   it('does not fail a canary whose scores sit a hair above the champion’s tied ones, and still fails a real shift of them', () => {
@@ -236,7 +240,8 @@ describe('canary analysis', () => {
       expect(a.reasons.join(' ')).toMatch(/mean score shift 0\.0008|mean score shift 0\.0000/);
     }
     // the low scores raised by 0.6, past the champion's other value: every statistic, the mean shift (8/22 · 0.6 ≈ 0.22) included, is large
-    const moved = pairedRows(66, () => true, () => true).map((r) => {
+    // (over 176 symbol-days: the 8 days the permutation test over days needs to reach 0.05)
+    const moved = pairedRows(176, () => true, () => true).map((r) => {
       const p = champion(Number(r.requestId.slice(1)));
       return { ...r, probability: r.variant === 'canary' && p < 0.5 ? p + 0.6 : p };
     });
