@@ -13,6 +13,7 @@ import { abReportInStore, type AbReport } from '../lib/deployment/ab-report';
 import { analyseCanaryInStore, type CanaryAnalysis, type CanaryThresholdsInput } from '../lib/deployment/canary-analysis';
 import { withLabelVerification } from '../lib/deployment/outcomes';
 import { pinnedArtifactProblem, type DeploymentArtifacts } from '../lib/deployment/artifact-pins';
+import { expectedScoresOf } from '../lib/deployment/expected-scores';
 import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
 import { BadInputError } from '../lib/errors';
@@ -380,7 +381,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         }
         // Symbol-days a version may have trained on are no evidence about it.
         const trainedThrough = { canary: await trainedThroughOfVersion(store, input.model, canaryVersion), reference: await trainedThroughOfVersion(store, input.model, referenceVersion) };
-        const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds, trainedThrough };
+        // The canary's score shift is judged against its own out-of-sample scores when its profile holds them.
+        const expected = await expectedScoresOf(store, input.model, canaryVersion, signing);
+        const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds, trainedThrough, canaryScoreProfile: expected.profile, canaryScoreProfileMissing: expected.missing };
         // Outcomes are labelled with the versions' label specs checked against this worker's artifact store and key.
         const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: input.since }));
         let analysis: CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } } = step;

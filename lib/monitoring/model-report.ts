@@ -100,7 +100,7 @@ export function referenceProfileProblem(profile: ReferenceProfile, version: Pick
  * key (the version's row verified under it), the profile must carry its own valid signature: the
  * checks of referenceProfileProblem see only what it says it describes, not its distributions.
  */
-async function profileForReport(store: Database, version: ModelVersion, keys: VerificationKeys | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
+export async function profileForReport(store: Database, version: ModelVersion, keys: VerificationKeys | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
   let stored: StoredReferenceProfile | undefined;
   try {
     stored = await readReferenceProfileRecord(store, version.name, version.version);
