@@ -85,7 +85,7 @@ function driftOnlyReport(profile: ReferenceProfile, drift: ModelMonitoringReport
     predictionDrift: { status: 'unavailable', reason: 'not replayed', rows: 0, days: 0, psi: null, pValue: null, referenceMean: null, liveMean: null },
     performance: {
       status: 'insufficient-data', severity: null, reasons: [], samples: 0, days: 0, from: null, to: null, hitRate: null, hitRateInterval: null, baseline: null, effectiveSamples: null, auc: null,
-      calibration: { bins: [], expectedCalibrationError: null, noise: null }, strategy: null, promised: { accuracy: null, auc: null, maxDrawdown: null, meanDailyReturn: null }, since: '', predictions: 0, unmatured: 0, noLabel: 0,
+      calibration: { bins: [], expectedCalibrationError: null, noise: null }, strategy: null, book: { status: 'unavailable', reason: 'not replayed' }, promised: { accuracy: null, auc: null, maxDrawdown: null, meanDailyReturn: null }, since: '', predictions: 0, unmatured: 0, noLabel: 0,
     },
     freshness: { status: 'unavailable', reason: 'not replayed', expectedSession: '', symbols: 0, staleSymbols: 0, maxLagDays: null, newestBar: null, stalest: [] },
   };
