@@ -786,18 +786,64 @@ const SPLIT_STEP_TOLERANCE = 0.03;
 const STEP_SPLITS = ALL_SPLITS.filter((x) => !isSmallSplit(x.ratio));
 
 /**
+ * The small splits (isSmallSplit: 5:4, 4:3 and their reverses) a factor step may be too. Read as no
+ * split, as before (a 20-25% special dividend steps the factor alike), but never silently: such a
+ * step nothing in the file decides is flagged as ambiguous_adjustment (ambiguousStep).
+ */
+const SMALL_STEP_SPLITS = ALL_SPLITS.filter((x) => isSmallSplit(x.ratio));
+/** Rows on each side of a step whose volume medians the ambiguous_adjustment message shows. */
+const STEP_VOLUME_ROWS = 10;
+
+function medianOf(values: readonly number[]): number {
+  const v = values.filter((x) => x > 0).sort((a, b) => a - b);
+  return v.length === 0 ? Number.NaN : v.length % 2 === 1 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * The ambiguous_adjustment message for a factor step by a small split's ratio between `list[k]`
+ * (newer) and `list[k + 1]`, read as no split: both readings, what the volumes before it are and
+ * would be, and the volumes' own move at it (evidence ordinary days can give too, so shown, not acted on).
+ */
+function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>, split: { ratio: number; label: string }): string {
+  const newer = list[k];
+  const older = list[k + 1];
+  const at = (b: CandidateBar) => adjusted.get(b) as { factor: number; volume: number };
+  const step = at(older).factor / at(newer).factor;
+  const shown = (x: number) => `×${x.toFixed(3)}`;
+  const pct = (x: number) => `${Math.round(Math.abs(x) * 100)}%`;
+  const readings =
+    split.ratio < 1
+      ? `the step a ${split.label} split leaves (prices ${shown(split.ratio)}, shares ${shown(1 / split.ratio)}), and a ${pct(1 - step)} special dividend's alike; it was read as the dividend`
+      : `the step a ${split.label} split leaves (prices ${shown(split.ratio)}, shares ${shown(1 / split.ratio)}); no dividend steps it up (dividends only lower past prices), but an error of the Adj Close column can; it was read as no split`;
+  const rowsBefore = list.length - k - 1;
+  const splitReading = older.volume / split.ratio;
+  const lowOrHigh = split.ratio < 1 ? `${pct(1 - split.ratio)} low` : `${pct(split.ratio - 1)} high`;
+  const from = medianOf(list.slice(Math.max(0, k - STEP_VOLUME_ROWS + 1), k + 1).map((b) => at(b).volume));
+  const before = medianOf(list.slice(k + 1, k + 1 + STEP_VOLUME_ROWS).map((b) => at(b).volume));
+  const moved = Number.isFinite(from / before) ? `; the volume as written moved ${shown(from / before)} at it (medians of up to ${STEP_VOLUME_ROWS} rows on each side; a split moves it ${shown(1 / split.ratio)}, and ordinary days move so too)` : '';
+  return `Adj Close / Close steps ${shown(step)} from ${newer.date} (${shown(at(newer).factor)}) to the row before (${older.date}: ${shown(at(older).factor)}): ${readings}, so the volumes of the ${plural(rowsBefore, 'row')} before ${newer.date} are not scaled for it (${older.date}: ${count(Math.round(older.volume))}), ${lowOrHigh} if it was the split (they would be ${count(Math.round(splitReading))})${moved}. Nothing in the file decides it (no split column): check ${newer.symbol}'s corporate actions on ${newer.date}; the prices are adjusted either way, only the volumes before it depend on the reading`;
+}
+
+/**
  * Volumes under `adjust`: divided by the split part of Adj Close / Close only. The factor holds
  * splits and dividends; prices take both, but a dividend changes no share count, and Yahoo's Close
  * (and volume) are split-adjusted already, so its factor is dividends alone: divided by all of it,
  * older volumes came out inflated by the cumulative dividend factor (15-20% over five years). Per
  * symbol, newest row first: the newest row's factor is split from its dividends (splitPart), and
  * each older row's step from the row after it is a split when within SPLIT_STEP_TOLERANCE of a
- * split ratio, dividends otherwise.
+ * split ratio (STEP_SPLITS), dividends otherwise. A step by a small split's ratio (SMALL_STEP_SPLITS)
+ * is read as no split and returned in `ambiguous`, on the newer row, with its message: before, the
+ * reading was silent, and a real 5:4 split left every volume before it 20% low with no finding.
  */
-function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): Array<{ bar: CandidateBar; split: number; problem: string }> {
+function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): {
+  beyond: Array<{ bar: CandidateBar; split: number; problem: string }>;
+  ambiguous: Array<{ bar: CandidateBar; message: string }>;
+} {
   const beyond: Array<{ bar: CandidateBar; split: number; problem: string }> = [];
+  const ambiguous: Array<{ bar: CandidateBar; message: string }> = [];
   const bySymbol = new Map<string, CandidateBar[]>();
-  for (const bar of adjusted.keys()) {
+  for (const [bar, { factor }] of adjusted) {
+    if (!(factor > 0)) continue;
     let list = bySymbol.get(bar.symbol);
     if (!list) bySymbol.set(bar.symbol, (list = []));
     list.push(bar);
@@ -805,19 +851,27 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
   for (const list of bySymbol.values()) {
     list.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
     let split = 1;
-    let next: number | undefined;
-    for (const bar of list) {
+    const small: number[] = [];
+    for (const [k, bar] of list.entries()) {
       const { factor, volume } = adjusted.get(bar) as { factor: number; volume: number };
-      if (!(factor > 0)) continue;
-      if (next === undefined) split = splitPart(factor);
-      else split *= nearestSplit(factor / next, SPLIT_STEP_TOLERANCE, STEP_SPLITS)?.ratio ?? 1;
-      next = factor;
+      if (k === 0) split = splitPart(factor);
+      else {
+        const step = factor / (adjusted.get(list[k - 1]) as { factor: number }).factor;
+        const found = nearestSplit(step, SPLIT_STEP_TOLERANCE, STEP_SPLITS);
+        if (found) split *= found.ratio;
+        else if (nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS)) small.push(k - 1);
+      }
       bar.volume = volume / split;
       const problem = limitProblem(bar.volume, true);
       if (problem !== undefined) beyond.push({ bar, split, problem });
     }
+    // Messages once every volume is set: they show the older row's stored volume.
+    for (const k of small) {
+      const step = (adjusted.get(list[k + 1]) as { factor: number }).factor / (adjusted.get(list[k]) as { factor: number }).factor;
+      ambiguous.push({ bar: list[k], message: ambiguousStep(list, k, adjusted, nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS) as { ratio: number; label: string }) });
+    }
   }
-  return beyond;
+  return { beyond, ambiguous };
 }
 
 /**
@@ -1363,7 +1417,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   }
   if (adjusted.size > 0) {
     // A volume the split part takes beyond the limits is rejected as a price the factor takes beyond them is.
-    const beyond = volumeBySplits(adjusted);
+    const { beyond, ambiguous } = volumeBySplits(adjusted);
+    for (const { bar, message } of ambiguous) issues.push(issue('ambiguous_adjustment', { symbol: bar.symbol, date: bar.date, source, line: bar.line, raw: bar.raw, message }));
     for (const { bar, split, problem } of beyond) {
       bars.splice(bars.indexOf(bar), 1);
       const read = adjusted.get(bar)?.volume;

@@ -97,6 +97,11 @@ export const QUALITY_RULES = {
     severity: 'flag',
     meaning: "a file named after one symbol (MSFT.csv) whose symbol column names another (IBM) on every row: the column wins, so one security's bars may be stored as another's; the import is refused when the name's symbol is one the store or the import holds",
   },
+  ambiguous_adjustment: {
+    severity: 'flag',
+    meaning:
+      "with adjust, Adj Close / Close stepping between two rows by a small split's ratio (5:4, 4:3 or their reverses, within 3%) that nothing in the file decides: stored read as no split (a 20-25% special dividend steps the factor alike), so the volumes before it are not scaled for it, and flagged on the newer row, naming both readings and the volumes either gives",
+  },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },
   unadjusted_split: { severity: 'flag', meaning: 'overnight move by a split ratio (2:1, 3:2, 4:3, 5:4, 1:2, …) with the volume moving by its inverse, whatever its size: an unadjusted split' },

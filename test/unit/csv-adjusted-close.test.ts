@@ -1,4 +1,5 @@
 import { isAdjustedCloseName, readBarCsv, readPriceTable, UnreadableSourceError } from '../../lib/market-data/csv-reader';
+import { nextNyseTradingDay } from '../../lib/calendar/nyse';
 
 const SRC = '/x/aapl.us.csv';
 /** One row: close 100, adjusted close 50 (factor 0.5), volume 1000. */
@@ -101,9 +102,10 @@ describe('adjust: volumes follow the splits in the factor, not the dividends', (
     expect(bars[0].volume).toBe(1000);
   });
 
-  it('reads a 20% special dividend between two rows as a dividend, not a 5:4 split', () => {
-    const bars = readBarCsv(rows([['2017-01-03', 100, 80, 1000], ['2017-01-04', 100, 100, 1100]]), { source: SRC, adjust: true }).bars;
-    expect(bars.map((b) => b.volume)).toEqual([1000, 1100]);
+  it('reads a 20% special dividend between two rows as a dividend, not a 5:4 split, and flags the reading', () => {
+    const result = readBarCsv(rows([['2017-01-03', 100, 80, 1000], ['2017-01-04', 100, 100, 1100]]), { source: SRC, adjust: true });
+    expect(result.bars.map((b) => b.volume)).toEqual([1000, 1100]);
+    expect(result.issues.map((i) => [i.rule, i.date])).toEqual([['ambiguous_adjustment', '2017-01-04']]);
   });
 
   it('rejects a newest row whose Adj Close alone steps by a split ratio (a glitch no later row can show persisting), naming the cause', () => {
@@ -150,5 +152,54 @@ describe('adjust: volumes follow the splits in the factor, not the dividends', (
     // A 2:1 split after the file ends, and 15% of dividends since: factor 0.425 = 0.5 × 0.85.
     const bars = readBarCsv(rows([['2017-01-03', 100, 42.5, 1000]]), { source: SRC, adjust: true }).bars;
     expect(bars[0]).toMatchObject({ close: 42.5, volume: 2000 });
+  });
+});
+
+describe('adjust: a factor step of a small split ratio is flagged unless the file decides it', () => {
+  /**
+   * 24 sessions from 2015-05-01 (newest first, as Quandl and Alpha Vantage write them) around a
+   * corporate action on the 13th (2015-05-19): raw closes before it `before`, after it `after`, the
+   * adjusted close `after` throughout (the factor steps by after / before), raw volumes 1000 before
+   * and `volumeAfter` from it on. `extra(isStep)` gives the cells after the volume.
+   */
+  const sessions = (): string[] => {
+    const days = ['2015-05-01'];
+    while (days.length < 24) days.push(nextNyseTradingDay(days[days.length - 1]));
+    return days;
+  };
+  const STEP = '2015-05-19';
+  const file = (header: string, before: number, after: number, volumeAfter: number, extra: (isStep: boolean) => string = () => '') =>
+    `${header}\n${sessions()
+      .map((d) => {
+        const close = d < STEP ? before : after;
+        return `${d},${close},${close},${close},${close},${after},${d < STEP ? 1000 : volumeAfter}${extra(d === STEP)}`;
+      })
+      .reverse()
+      .join('\n')}\n`;
+  const YAHOO = 'Date,Open,High,Low,Close,Adj Close,Volume';
+
+  it.each([
+    ['5:4 split', 80, 64, 1250, 'a 20% special dividend'],
+    ['4:3 split', 80, 60, 1333, 'a 25% special dividend'],
+    ['4:5 reverse split', 50, 62.5, 800, 'no dividend'],
+    ['3:4 reverse split', 60, 80, 750, 'no dividend'],
+  ])('stores a step the size of a %s as now but flags it, naming the date, both readings and how to decide', (label, before, after, volumeAfter, other) => {
+    const result = readBarCsv(file(YAHOO, before, after, volumeAfter), { source: SRC, adjust: true });
+    expect(result.bars).toHaveLength(24);
+    // Stored as before: the volumes before the step as written (the dividend reading).
+    expect(result.bars.filter((b) => b.date < STEP).every((b) => b.volume === 1000)).toBe(true);
+    expect(result.issues.map((i) => [i.rule, i.severity, i.symbol, i.date])).toEqual([['ambiguous_adjustment', 'flag', 'AAPL', STEP]]);
+    const message = result.issues[0].message;
+    expect(message).toContain(label);
+    expect(message).toContain(other);
+    expect(message).toContain('12 rows before 2015-05-19');
+    expect(message).toMatch(/split column/);
+  });
+
+  it('names the measured evidence: the 5:4 step of the probe file, volumes 25% low on the dividend reading', () => {
+    const message = readBarCsv(file(YAHOO, 80, 64, 1250), { source: SRC, adjust: true }).issues[0].message;
+    expect(message).toBe(
+      "Adj Close / Close steps ×0.800 from 2015-05-19 (×1.000) to the row before (2015-05-18: ×0.800): the step a 5:4 split leaves (prices ×0.800, shares ×1.250), and a 20% special dividend's alike; it was read as the dividend, so the volumes of the 12 rows before 2015-05-19 are not scaled for it (2015-05-18: 1,000), 20% low if it was the split (they would be 1,250); the volume as written moved ×1.250 at it (medians of up to 10 rows on each side; a split moves it ×1.250, and ordinary days move so too). Nothing in the file decides it (no split column): check AAPL's corporate actions on 2015-05-19; the prices are adjusted either way, only the volumes before it depend on the reading",
+    );
   });
 });

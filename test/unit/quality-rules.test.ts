@@ -30,8 +30,8 @@ describe('rules catalog', () => {
       .filter(([, r]) => r.severity === 'flag')
       .map(([id]) => id)
       .sort();
-    expect(flags).toEqual(['calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(52);
+    expect(flags).toEqual(['ambiguous_adjustment', 'calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(53);
   });
 
   it('issue() fills rule and severity from the catalog', () => {
