@@ -11,6 +11,8 @@ const columnMappingFields = z.object({
   volume: z.string().min(1),
   symbol: z.string().min(1).optional(),
   adjClose: z.string().min(1).optional(),
+  /** With adjust: the vendor's split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient), found by name when not given. */
+  splitRatio: z.string().min(1).optional(),
 });
 
 /**

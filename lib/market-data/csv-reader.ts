@@ -786,6 +786,53 @@ const SPLIT_STEP_TOLERANCE = 0.03;
 const STEP_SPLITS = ALL_SPLITS.filter((x) => !isSmallSplit(x.ratio));
 
 /**
+ * A row read with `adjust`: its Adj Close / Close, its volume as written and, when the file has a
+ * split column, what it says on the row (`stated`: the split's shares multiplier, 1 or 0 for none,
+ * null for an empty or unreadable cell).
+ */
+interface AdjustedRow {
+  factor: number;
+  volume: number;
+  stated?: number | null;
+}
+
+/** The file's split column under `adjust` (splitColumn): its position and name as written. */
+type SplitColumn = { index: number; name: string };
+
+/**
+ * Header names of a vendor's split column (compared as normaliseHeader gives them, dots dropped):
+ * Quandl WIKI's `Split Ratio`, Alpha Vantage's `split_coefficient`, yfinance's `Stock Splits`,
+ * `Split Factor`. Each holds the shares multiplier on the split's day (1.25 for a 5:4 split), 1 or
+ * 0 on other days.
+ */
+const SPLIT_COLUMN_NAMES: ReadonlySet<string> = new Set(['splitratio', 'splitcoefficient', 'stocksplits', 'splitfactor', 'splits']);
+
+/** The split column a mapping names, else the first one the header has by name (SPLIT_COLUMN_NAMES). */
+function splitColumn(header: readonly string[], mapped: number | undefined): SplitColumn | undefined {
+  const index = mapped ?? header.findIndex((h) => SPLIT_COLUMN_NAMES.has(normaliseHeader(h).replace(/\./g, '')));
+  return index >= 0 ? { index, name: header[index] } : undefined;
+}
+
+/** A split column's cell as a shares multiplier (1.25 for 5:4), or null when empty or no number. */
+function statedSplit(cell: string | undefined): number | null {
+  const t = (cell ?? '').trim();
+  const value = t === '' ? Number.NaN : Number(t);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/**
+ * How a file's split column decides a factor step by `split`'s ratio on a row that says `stated`:
+ * `split` when it states that split (its reciprocal nearer that split's ratio than any other small
+ * split's, within 10%: a vendor may round 1.25 to 1.2), `none` when it states none (1, or 0 as
+ * yfinance writes it), undefined when it says something else or nothing (the flag stands).
+ */
+function decidedBy(stated: number | null | undefined, split: { ratio: number }): 'split' | 'none' | undefined {
+  if (stated === undefined || stated === null) return undefined;
+  if (stated === 0 || Math.abs(stated - 1) < 1e-9) return 'none';
+  return nearestSplit(1 / stated, 0.1, SMALL_STEP_SPLITS)?.ratio === split.ratio ? 'split' : undefined;
+}
+
+/**
  * The small splits (isSmallSplit: 5:4, 4:3 and their reverses) a factor step may be too. Read as no
  * split, as before (a 20-25% special dividend steps the factor alike), but never silently: such a
  * step nothing in the file decides is flagged as ambiguous_adjustment (ambiguousStep).
@@ -804,10 +851,10 @@ function medianOf(values: readonly number[]): number {
  * (newer) and `list[k + 1]`, read as no split: both readings, what the volumes before it are and
  * would be, and the volumes' own move at it (evidence ordinary days can give too, so shown, not acted on).
  */
-function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>, split: { ratio: number; label: string }): string {
+function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, split: { ratio: number; label: string }, column: SplitColumn | undefined): string {
   const newer = list[k];
   const older = list[k + 1];
-  const at = (b: CandidateBar) => adjusted.get(b) as { factor: number; volume: number };
+  const at = (b: CandidateBar) => adjusted.get(b) as AdjustedRow;
   const step = at(older).factor / at(newer).factor;
   const shown = (x: number) => `×${x.toFixed(3)}`;
   const pct = (x: number) => `${Math.round(Math.abs(x) * 100)}%`;
@@ -820,8 +867,16 @@ function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: Reado
   const lowOrHigh = split.ratio < 1 ? `${pct(1 - split.ratio)} low` : `${pct(split.ratio - 1)} high`;
   const from = medianOf(list.slice(Math.max(0, k - STEP_VOLUME_ROWS + 1), k + 1).map((b) => at(b).volume));
   const before = medianOf(list.slice(k + 1, k + 1 + STEP_VOLUME_ROWS).map((b) => at(b).volume));
+  const stated = at(newer).stated;
+  const named = column && `column ${column.index + 1} "${excerpt(column.name, 40)}"`;
+  const undecided =
+    column === undefined
+      ? `The file has no split column to decide it: import the vendor's file with its split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient; found by name, or named by a column mapping's splitRatio), which decides it, or check ${newer.symbol}'s corporate actions on ${newer.date}`
+      : stated === null || stated === undefined
+        ? `Its split column, ${named}, is empty on ${newer.date}, so it does not decide it: check ${newer.symbol}'s corporate actions on that day`
+        : `Its split column, ${named}, says ${stated} on ${newer.date}, which is neither that split (${+(1 / split.ratio).toPrecision(6)}) nor none (1 or 0), so it does not decide it: check ${newer.symbol}'s corporate actions on that day`;
   const moved = Number.isFinite(from / before) ? `; the volume as written moved ${shown(from / before)} at it (medians of up to ${STEP_VOLUME_ROWS} rows on each side; a split moves it ${shown(1 / split.ratio)}, and ordinary days move so too)` : '';
-  return `Adj Close / Close steps ${shown(step)} from ${newer.date} (${shown(at(newer).factor)}) to the row before (${older.date}: ${shown(at(older).factor)}): ${readings}, so the volumes of the ${plural(rowsBefore, 'row')} before ${newer.date} are not scaled for it (${older.date}: ${count(Math.round(older.volume))}), ${lowOrHigh} if it was the split (they would be ${count(Math.round(splitReading))})${moved}. Nothing in the file decides it (no split column): check ${newer.symbol}'s corporate actions on ${newer.date}; the prices are adjusted either way, only the volumes before it depend on the reading`;
+  return `Adj Close / Close steps ${shown(step)} from ${newer.date} (${shown(at(newer).factor)}) to the row before (${older.date}: ${shown(at(older).factor)}): ${readings}, so the volumes of the ${plural(rowsBefore, 'row')} before ${newer.date} are not scaled for it (${older.date}: ${count(Math.round(older.volume))}), ${lowOrHigh} if it was the split (they would be ${count(Math.round(splitReading))})${moved}. ${undecided}; the prices are adjusted either way, only the volumes before it depend on the reading`;
 }
 
 /**
@@ -835,7 +890,7 @@ function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: Reado
  * is read as no split and returned in `ambiguous`, on the newer row, with its message: before, the
  * reading was silent, and a real 5:4 split left every volume before it 20% low with no finding.
  */
-function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): {
+function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, column: SplitColumn | undefined): {
   beyond: Array<{ bar: CandidateBar; split: number; problem: string }>;
   ambiguous: Array<{ bar: CandidateBar; message: string }>;
 } {
@@ -853,13 +908,19 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
     let split = 1;
     const small: number[] = [];
     for (const [k, bar] of list.entries()) {
-      const { factor, volume } = adjusted.get(bar) as { factor: number; volume: number };
+      const { factor, volume } = adjusted.get(bar) as AdjustedRow;
       if (k === 0) split = splitPart(factor);
       else {
         const step = factor / (adjusted.get(list[k - 1]) as { factor: number }).factor;
         const found = nearestSplit(step, SPLIT_STEP_TOLERANCE, STEP_SPLITS);
+        const smallSplit = found ? undefined : nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS);
         if (found) split *= found.ratio;
-        else if (nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS)) small.push(k - 1);
+        else if (smallSplit) {
+          // The split column, when the file has one, says on the step's (newer) row which it was.
+          const decided = decidedBy((adjusted.get(list[k - 1]) as AdjustedRow).stated, smallSplit);
+          if (decided === 'split') split *= smallSplit.ratio;
+          else if (decided === undefined) small.push(k - 1);
+        }
       }
       bar.volume = volume / split;
       const problem = limitProblem(bar.volume, true);
@@ -868,7 +929,7 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
     // Messages once every volume is set: they show the older row's stored volume.
     for (const k of small) {
       const step = (adjusted.get(list[k + 1]) as { factor: number }).factor / (adjusted.get(list[k]) as { factor: number }).factor;
-      ambiguous.push({ bar: list[k], message: ambiguousStep(list, k, adjusted, nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS) as { ratio: number; label: string }) });
+      ambiguous.push({ bar: list[k], message: ambiguousStep(list, k, adjusted, nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS) as { ratio: number; label: string }, column) });
     }
   }
   return { beyond, ambiguous };
@@ -882,7 +943,7 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, { factor: number; vo
  * on the newest row nothing can show the step persisting, and the bar was stored halved (or
  * doubled). Each is returned with the message of its `one_bar_glitch` rejection.
  */
-function newestAdjCloseGlitches(adjusted: ReadonlyMap<CandidateBar, { factor: number; volume: number }>): Array<{ bar: CandidateBar; message: string }> {
+function newestAdjCloseGlitches(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>): Array<{ bar: CandidateBar; message: string }> {
   const newest = new Map<string, [CandidateBar | undefined, CandidateBar | undefined]>();
   for (const [bar, { factor }] of adjusted) {
     if (!(factor > 0)) continue;
@@ -1146,7 +1207,9 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   /** An unmapped Time column: the time of day each bar was taken (TIME_COLUMN_NAMES). */
   let timeCol: number | undefined;
   /** With adjust: each bar's Adj Close / Close and volume as read, for the split part of the factor (volumeBySplits). */
-  const adjusted = new Map<CandidateBar, { factor: number; volume: number }>();
+  const adjusted = new Map<CandidateBar, AdjustedRow>();
+  /** With adjust: the file's split column, which decides a factor step by a small split's ratio (volumeBySplits). */
+  let stepColumn: SplitColumn | undefined;
   /** Prices of the bars read, for coarserThanFile: those in exponent notation by bar, the others counted by the place of their last digit. */
   const exponentPrices = new Map<CandidateBar, ExponentPrice[]>();
   const pricePlaces = new Map<number, number>();
@@ -1191,6 +1254,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         return false;
       }
       adjust = options.adjust === true && col.adjClose !== undefined;
+      if (adjust) stepColumn = splitColumn(header, col.splitRatio);
       const mapped = new Set(Object.values(col));
       const at = header.findIndex((h, i) => !mapped.has(i) && TIME_COLUMN_NAMES.has(normaliseHeader(h)));
       timeCol = at >= 0 ? at : undefined;
@@ -1382,7 +1446,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
     }
     if (col.symbol !== undefined && columnSymbol !== bar.symbol) columnSymbol = columnSymbol === undefined ? bar.symbol : '';
-    if (adjust) adjusted.set(bar, { factor, volume: v.volume.value });
+    if (adjust) adjusted.set(bar, stepColumn ? { factor, volume: v.volume.value, stated: statedSplit(fields[stepColumn.index]) } : { factor, volume: v.volume.value });
     const written: ExponentPrice[] = [];
     for (const field of adjust ? ADJUSTED_PRICE_FIELDS : PRICE_FIELDS) {
       const text = (fields[col[field] as number] ?? '').trim();
@@ -1417,7 +1481,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   }
   if (adjusted.size > 0) {
     // A volume the split part takes beyond the limits is rejected as a price the factor takes beyond them is.
-    const { beyond, ambiguous } = volumeBySplits(adjusted);
+    const { beyond, ambiguous } = volumeBySplits(adjusted, stepColumn);
     for (const { bar, message } of ambiguous) issues.push(issue('ambiguous_adjustment', { symbol: bar.symbol, date: bar.date, source, line: bar.line, raw: bar.raw, message }));
     for (const { bar, split, problem } of beyond) {
       bars.splice(bars.indexOf(bar), 1);

@@ -40,7 +40,8 @@ export const mayBeSplit = (byOpen: number): boolean => byOpen < SPLIT_MOVE_DOWN 
  * unadjusted 5:4 split (the volume windows below hold on most ordinary days), and a 20-25% special
  * dividend steps an Adj Close as they would. Nothing short of evidence ordinary days cannot give
  * tells them from such days, so: the extreme_move hint does not name them, the CSV reader's Adj
- * Close steps are not read as them (STEP_SPLITS), and unadjusted_split flags them, but what adjusts
+ * Close steps are not read as them unless the file's split column says so (STEP_SPLITS; flagged
+ * ambiguous_adjustment when nothing decides), and unadjusted_split flags them, but what adjusts
  * for the splits it finds (seriesSplits, splitsIn, splitsAsOfTheirDay: the training dataset's rows,
  * the market columns' closes, online vectors, outcomes) leaves them out, so a real loss is not
  * rescaled away. 3:2 and 2:3 reverse (×0.667, ×1.5) are not among them.

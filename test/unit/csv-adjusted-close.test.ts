@@ -199,7 +199,37 @@ describe('adjust: a factor step of a small split ratio is flagged unless the fil
   it('names the measured evidence: the 5:4 step of the probe file, volumes 25% low on the dividend reading', () => {
     const message = readBarCsv(file(YAHOO, 80, 64, 1250), { source: SRC, adjust: true }).issues[0].message;
     expect(message).toBe(
-      "Adj Close / Close steps ×0.800 from 2015-05-19 (×1.000) to the row before (2015-05-18: ×0.800): the step a 5:4 split leaves (prices ×0.800, shares ×1.250), and a 20% special dividend's alike; it was read as the dividend, so the volumes of the 12 rows before 2015-05-19 are not scaled for it (2015-05-18: 1,000), 20% low if it was the split (they would be 1,250); the volume as written moved ×1.250 at it (medians of up to 10 rows on each side; a split moves it ×1.250, and ordinary days move so too). Nothing in the file decides it (no split column): check AAPL's corporate actions on 2015-05-19; the prices are adjusted either way, only the volumes before it depend on the reading",
+      "Adj Close / Close steps ×0.800 from 2015-05-19 (×1.000) to the row before (2015-05-18: ×0.800): the step a 5:4 split leaves (prices ×0.800, shares ×1.250), and a 20% special dividend's alike; it was read as the dividend, so the volumes of the 12 rows before 2015-05-19 are not scaled for it (2015-05-18: 1,000), 20% low if it was the split (they would be 1,250); the volume as written moved ×1.250 at it (medians of up to 10 rows on each side; a split moves it ×1.250, and ordinary days move so too). The file has no split column to decide it: import the vendor's file with its split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient; found by name, or named by a column mapping's splitRatio), which decides it, or check AAPL's corporate actions on 2015-05-19; the prices are adjusted either way, only the volumes before it depend on the reading",
     );
+  });
+
+  it('lets a Quandl WIKI Split Ratio column decide: the split scales the volumes before it, with no flag', () => {
+    const header = 'Date,Open,High,Low,Close,Adj Close,Volume,Split Ratio';
+    const split = readBarCsv(file(header, 80, 64, 1250, (isStep) => `,${isStep ? 1.25 : 1}`), { source: SRC, adjust: true });
+    expect(split.issues).toEqual([]);
+    expect(split.bars.filter((b) => b.date < STEP).every((b) => b.volume === 1250)).toBe(true);
+    // The same step on a row whose Split Ratio is 1: a dividend, volumes as written, no flag.
+    const dividend = readBarCsv(file(header, 80, 64, 1000, () => ',1.0'), { source: SRC, adjust: true });
+    expect(dividend.issues).toEqual([]);
+    expect(dividend.bars.every((b) => b.volume === 1000)).toBe(true);
+  });
+
+  it("lets Alpha Vantage's split_coefficient decide under a mapping that does not name it, and a mapping name it", () => {
+    const header = 'timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient';
+    const text = file(header, 80, 64, 1250, (isStep) => `,0.0000,${isStep ? '1.25' : '1.0'}`);
+    const mapping = { date: 'timestamp', open: 'open', high: 'high', low: 'low', close: 'close', volume: 'volume', adjClose: 'adjusted_close' };
+    const auto = readBarCsv(text, { source: SRC, mapping, adjust: true });
+    expect(auto.issues).toEqual([]);
+    expect(auto.bars.filter((b) => b.date < STEP).every((b) => b.volume === 1250)).toBe(true);
+    const named = readBarCsv(text.replace('split_coefficient', 'Splits'), { source: SRC, mapping: { ...mapping, splitRatio: 'Splits' }, adjust: true });
+    expect(named.issues).toEqual([]);
+    expect(named.bars.filter((b) => b.date < STEP).every((b) => b.volume === 1250)).toBe(true);
+  });
+
+  it('keeps the flag when the split column contradicts the step, naming what it says', () => {
+    const header = 'Date,Open,High,Low,Close,Adj Close,Volume,Split Ratio';
+    const result = readBarCsv(file(header, 80, 64, 1250, (isStep) => `,${isStep ? 2 : 1}`), { source: SRC, adjust: true });
+    expect(result.issues.map((i) => [i.rule, i.date])).toEqual([['ambiguous_adjustment', STEP]]);
+    expect(result.issues[0].message).toContain('Its split column, column 8 "Split Ratio", says 2 on 2015-05-19, which is neither that split (1.25) nor none');
   });
 });
