@@ -125,13 +125,16 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       await record('canary-promoted', goodHandle.workflowId);
       await load.stop();
       expect(state.status).toBe('promoted');
-      expect(state.analyses.map((a) => a.verdict)).toEqual(['pass', 'pass']);
-      expect(state.analyses[0].canary?.paired.pairs).toBeGreaterThanOrEqual(20);
+      // An analysis before 20 pairs or 20 canary predictions have arrived (a loaded machine's slower
+      // traffic) waits as inconclusive; the two steps each pass once.
+      const decided = state.analyses.filter((a) => a.verdict !== 'inconclusive');
+      expect(decided.map((a) => a.verdict)).toEqual(['pass', 'pass']);
+      expect(decided[0].canary?.paired.pairs).toBeGreaterThanOrEqual(20);
       // Each analysis was also logged as it ran (the dashboard reads a running rollout from this log).
       const logged = await recentDeploymentAnalyses(t.store, state.deploymentId);
-      expect(logged.map((a) => [a.seq, a.phase, a.weight, a.verdict])).toEqual([
-        [1, 'canary', 0.5, 'pass'],
-        [2, 'canary', 1, 'pass'],
+      expect(logged.filter((a) => a.verdict !== 'inconclusive').map((a) => [a.phase, a.weight, a.verdict])).toEqual([
+        ['canary', 0.5, 'pass'],
+        ['canary', 1, 'pass'],
       ]);
       expect(await aliasVersion(t.store, 'deploy-good', 'champion')).toBe(good.challenger);
       expect((await readServingRoutes(t.store, 'deploy-good'))?.routes).toEqual(singleRoute(good.challenger));
