@@ -309,7 +309,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   try {
     if (pool && options.existing) await assertMigratedBefore(pool, redact(url), options.existing.namedBy);
     if (pool) await migrateMysql(pool);
-    else {
+    else if (!(await allMigrationsApplied(db))) {
       // Another process migrating the same file holds the write lock for as long as its migrations take.
       wait.asyncMs = SQLITE_MIGRATION_LOCK_WAIT_MS;
       await migrate(db);
@@ -379,6 +379,16 @@ export async function migrateMysql(pool: Pool, provider: MigrationProvider = mig
   } finally {
     await db.destroy(); // (leaves the pool open: openDatabase's close() ends it)
   }
+}
+
+/**
+ * Whether every migration is recorded as applied, read without a lock: a store already migrated
+ * opens without waiting for the write lock (which migrate takes on SQLite, and a writer in another
+ * process may hold for seconds); only pending migrations are applied, and checked again, under it.
+ */
+async function allMigrationsApplied<DB>(db: Kysely<DB>, provider: MigrationProvider = migrationProvider): Promise<boolean> {
+  const migrations = await new Migrator({ db, provider }).getMigrations();
+  return migrations.every((m) => m.executedAt !== undefined);
 }
 
 async function migrate<DB>(db: Kysely<DB>, provider: MigrationProvider = migrationProvider): Promise<void> {

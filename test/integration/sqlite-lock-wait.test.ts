@@ -48,6 +48,20 @@ describe('a SQLite store waiting for another connection\'s write lock', () => {
     await t?.drop();
   });
 
+  it('opens the migrated store at once while another connection holds the write lock (migrations are checked without it)', async () => {
+    // Applying migrations takes the write lock (one IMMEDIATE transaction); a store with nothing
+    // pending must not wait for it: every CLI command, API and worker start waited up to ~130 s
+    // behind a long import's publish, then failed "Could not prepare the database".
+    other.exec('begin immediate');
+    try {
+      const started = Date.now();
+      const again = await openDatabase(t.url, { existing: { namedBy: 'test' }, sqliteLockWaitMs: 500 });
+      expect(Date.now() - started).toBeLessThan(3000);
+      await again.close();
+    } finally {
+      other.exec('rollback');
+    }
+  });
   it('fails a transaction and a statement of its own with StoreBusyError after its wait, without blocking the event loop', async () => {
     other.exec('begin exclusive');
     try {
