@@ -38,6 +38,7 @@ import { groupLostAlert, groupLostMessage, lostEntriesAlert, lostEntriesMessage,
 import { PublishWatch } from './publish-watch';
 import { CrossSectionThread } from './cross-section-worker';
 import { computeCrossSection, OnlineFeatureUpdater, type CrossSectionRow } from './online-updater';
+import { UnsignedOverSignedVectorError } from '../features/online-features';
 import { OutcomeRecorder } from './outcome-recorder';
 import {
   ackEntries,
@@ -133,6 +134,8 @@ export class BarStreamConsumer {
   private backlogged = false;
   private lastPendingAt = Number.NEGATIVE_INFINITY;
   private lastNewsAt = Number.NEGATIVE_INFINITY;
+  /** When an UnsignedOverSignedVectorError was last logged (once a minute: every batch meets it). */
+  private refusedSignedLoggedAt = Number.NEGATIVE_INFINITY;
   /** The group's last-delivered id when this consumer started: where to create it again if it is lost before anything is processed. */
   private startPosition: string | undefined;
   /** The newest entry this consumer processed (stored and acknowledged): a lost group is created again after it. */
@@ -206,7 +209,7 @@ export class BarStreamConsumer {
     // cross-sections ready (else the first batch would pay for the whole universe).
     for (const updater of this.updaters) {
       const symbols = updater.refreshCrossSection(updater.datesLackingCrossSection(), Date.now());
-      this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols, this.deps.signing);
+      this.stats.vectorsPublished += await this.publishVectors(updater, symbols);
     }
     // Outcomes a crash kept from being recorded mature now instead of at the symbol's next bar.
     this.outcomeSymbols.clear();
@@ -511,6 +514,27 @@ export class BarStreamConsumer {
     }
   }
 
+  /**
+   * Writes `symbols`' vectors. Vectors this process may not replace (the stored one is signed and
+   * it has no MODEL_SIGNING_KEY: UnsignedOverSignedVectorError) are counted and logged, not
+   * thrown: the batch's bars are stored and the other vectors written, so failing it would only
+   * redeliver it until it is dead-lettered, and skip its outcomes and the other feature sets.
+   */
+  private async publishVectors(updater: OnlineFeatureUpdater, symbols: readonly string[]): Promise<number> {
+    try {
+      return await updater.publish(this.deps.cache, symbols, this.deps.signing);
+    } catch (error) {
+      if (!(error instanceof UnsignedOverSignedVectorError)) throw error;
+      this.stats.vectorsRefusedSigned += error.refused;
+      const now = Date.now();
+      if (now - this.refusedSignedLoggedAt >= 60_000) {
+        this.refusedSignedLoggedAt = now;
+        this.log(`stream consumer: ${error.message}`);
+      }
+      return error.written;
+    }
+  }
+
   private queueRepublish(updater: OnlineFeatureUpdater, symbols: readonly string[]): void {
     if (symbols.length === 0) return;
     const queue = this.republish.get(updater) ?? new Set<string>();
@@ -529,7 +553,7 @@ export class BarStreamConsumer {
       if (queue.size === 0) this.republish.delete(updater);
       if (chunk.length === 0) continue;
       try {
-        this.stats.vectorsPublished += await updater.publish(this.deps.cache, chunk, this.deps.signing);
+        this.stats.vectorsPublished += await this.publishVectors(updater, chunk);
       } catch (error) {
         // The online store is unreachable (Redis restarting): the chunk waits for the next turn rather than being dropped.
         this.queueRepublish(updater, chunk);
@@ -568,7 +592,7 @@ export class BarStreamConsumer {
     await this.windows.reload(this.deps.store, symbols);
     for (const updater of this.updaters) {
       const { ready } = updater.updateSymbols(symbols, now);
-      this.stats.vectorsPublished += await updater.publish(this.deps.cache, ready, this.deps.signing);
+      this.stats.vectorsPublished += await this.publishVectors(updater, ready);
     }
   }
 
@@ -825,7 +849,7 @@ export class BarStreamConsumer {
       const { ready, waiting } = updater.updateSymbols(recompute, now);
       t = this.timed('features', t);
       const publish = async (symbols: readonly string[]): Promise<void> => {
-        this.stats.vectorsPublished += await updater.publish(this.deps.cache, symbols, this.deps.signing);
+        this.stats.vectorsPublished += await this.publishVectors(updater, symbols);
         // Just written with the newest cross-section: no need to write them again.
         for (const s of symbols) this.republish.get(updater)?.delete(s);
         for (const s of symbols) published.add(s);

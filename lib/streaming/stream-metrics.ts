@@ -36,6 +36,8 @@ export interface StreamConsumerStats {
   groupsRecreated: number;
   batchFailures: number;
   vectorsPublished: number;
+  /** Vectors not written: the stored one is signed and this process has no MODEL_SIGNING_KEY. */
+  vectorsRefusedSigned: number;
   crossSectionRefreshes: number;
   outcomesRecorded: number;
   /** Entries read but not acknowledged by the group (all consumers), as last sampled. */
@@ -73,6 +75,7 @@ export function emptyStreamStats(): StreamConsumerStats {
     groupsRecreated: 0,
     batchFailures: 0,
     vectorsPublished: 0,
+    vectorsRefusedSigned: 0,
     crossSectionRefreshes: 0,
     outcomesRecorded: 0,
     pending: 0,
@@ -138,6 +141,7 @@ export class StreamMetrics {
     total('stream_group_recreated_total', 'Times the consumer group was found deleted under the consumer (NOGROUP) and created again after the last entry it processed', (s) => s.groupsRecreated);
     total('stream_batch_failures_total', 'Batches that failed and were left pending for a retry', (s) => s.batchFailures);
     total('stream_online_vectors_published_total', 'Online feature vectors written', (s) => s.vectorsPublished);
+    total('stream_online_vectors_refused_signed_total', 'Online feature vectors not written: the stored vector is signed and the consumer has no MODEL_SIGNING_KEY', (s) => s.vectorsRefusedSigned);
     total('stream_cross_section_refreshes_total', "Recomputations of a date's market and cross-sectional columns", (s) => s.crossSectionRefreshes);
     total('stream_outcomes_recorded_total', 'Prediction outcomes recorded when their maturing bar arrived', (s) => s.outcomesRecorded);
     new Gauge({
