@@ -8,6 +8,8 @@ import { refuseUnknownKeys } from '../lib/unknown-keys';
 import { experimentSchema, plausibilityFor, type Experiment } from '../lib/experiments/experiment';
 import { relaxedGuardsOf } from '../lib/experiments/relaxed-guards';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
+import { featureLookbacks } from '../lib/features/compute-features';
+import { readStoredFeatureSet } from '../lib/features/stored-feature-set';
 import { aliasVersion, AliasMovedError, findIdenticalVersion, getModelVersion, moveAlias, registerModel, RegistryError, versionExists, type ModelVersion } from '../lib/registry/model-registry';
 import { featureOrderProblem } from '../lib/registry/verify-artifact';
 import { challengeLevel, EVALUATION_GRACE_SESSIONS, promotionDecision, type CandidateScores, type EvaluationLag, type PromotionDecision } from '../lib/registry/promotion';
@@ -258,6 +260,16 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
    * once. A profile that cannot be built is logged and skipped: monitoring then reports drift as
    * unavailable for the version, which is better than a model that cannot be registered.
    */
+  /** A feature set's look-backs for the drift profile; a set the store cannot give back is profiled without them (persistence from the data alone). */
+  async function lookbacksOf(featureSetVersion: string): Promise<Record<string, number> | undefined> {
+    try {
+      return featureLookbacks(await readStoredFeatureSet(store, featureSetVersion, 'the drift profile reads its look-backs'));
+    } catch (error) {
+      log.warn(`drift profile of feature set ${featureSetVersion} without look-backs: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
   async function storeReferenceProfile(version: ModelVersion, input: RegisterInput, artifact: Uint8Array): Promise<void> {
     if (await hasReferenceProfile(store, version.name, version.version)) return;
     const walkForward = input.lineage.walkForward as { predictionsId?: unknown } | undefined;
@@ -270,6 +282,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         datasetId: input.datasetId,
         predictionsId: typeof walkForward?.predictionsId === 'string' ? walkForward.predictionsId : undefined,
         ...(input.datasetProfile ? { datasetProfile: input.datasetProfile } : {}),
+        lookbacksOf,
         trainedModel: () => {
           const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: version.featureSetVersion });
           return restoreModel(state);
@@ -401,7 +414,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
      * shares it and only adds its own scores.
      */
     async profileTrainingDataset(input: { datasetId: string }): Promise<{ sha256: string }> {
-      return withFailureMapping(async () => whileHeartbeating(() => precomputeDatasetProfile(artifacts, input.datasetId)));
+      return withFailureMapping(async () => whileHeartbeating(() => precomputeDatasetProfile(artifacts, input.datasetId, undefined, lookbacksOf)));
     },
 
     /**

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { computeFeatures } from '../lib/features/compute-features';
+import { computeFeatures, featureLookbacks } from '../lib/features/compute-features';
 import { defineFeatureSet, DEFAULT_FEATURE_SET } from '../lib/features/feature-set';
 import { toSymbolBars } from '../lib/features/materialize';
 import { readBarCsv } from '../lib/market-data/csv-reader';
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
     features: { columns, rows: referenceDay.length, values: Float64Array.from(referenceValues), day: Int32Array.from(referenceDay) },
     dayLabels: dates,
     symbols: computed.frames.map((f) => f.symbol),
+    lookbacks: featureLookbacks(set),
   });
   const stored = serialiseProfile(profile);
   console.log(`reference profile: ${profile.period.rows} rows over ${profile.period.days} sessions (${profile.period.from}..${profile.period.to}), ${stored ? Buffer.byteLength(stored) : 'too many'} bytes stored, built in ${((performance.now() - t) / 1000).toFixed(1)} s`);

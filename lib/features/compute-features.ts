@@ -92,6 +92,11 @@ export function featureColumns(set: FeatureSet): string[] {
   return set.features.flatMap(columnsOf);
 }
 
+/** Each column's look-back in bars (warmupBars of its spec): how long one day's value keeps depending on the same bars. */
+export function featureLookbacks(set: FeatureSet): Record<string, number> {
+  return Object.fromEntries(set.features.flatMap((spec) => columnsOf(spec).map((c) => [c, warmupBars(spec)])));
+}
+
 function marketColumns(spec: MarketFeatureSpec): string[] {
   switch (spec.kind) {
     case 'breadth':

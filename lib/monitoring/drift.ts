@@ -11,8 +11,11 @@
  *   independent rows). With m and v the mean and variance of the divergence D of the training
  *   period's W-day windows, D is taken as offset + λ·χ²(1), λ = √(v/2), offset = m − λ: all the
  *   variance in one direction (the market's move of the window), the heaviest tail those moments
- *   allow, with the predictive F(1, windows/W) in place of χ²(1) since λ is estimated from that many
- *   independent windows. A block bootstrap of training days gives a second, empirical tail (its 95%
+ *   allow, with the predictive F(1, days/max(W, τ)) in place of χ²(1) since λ is estimated from that
+ *   many independent windows: τ is the column's persistence (persistenceDays), so a 252-day high,
+ *   whose state lasts months, counts the few states the training period held, not its 10-day
+ *   windows (it counted days/W before, and long-look-back features were "drifted"
+ *   for weeks on end through the 2015–16 selloffs). A block bootstrap of training days gives a second, empirical tail (its 95%
  *   point and mean excess, extrapolated exponentially); the larger p-value is kept. Across features
  *   the p-values are controlled by Benjamini–Hochberg at `q`. The null is never narrower than that
  *   of independent rows (n·D ~ χ²(bins − 1));
@@ -45,6 +48,22 @@ export interface DriftOptions {
 
 export const DEFAULT_DRIFT_OPTIONS: DriftOptions = { q: 0.01, minPsi: 0.2, minDays: 5, minRows: 100, beyondTraining: true };
 
+/**
+ * How many days the column stays in a state: the larger of the autocorrelation time stored at
+ * profiling (`nulls.persistence`, absent in profiles stored before) and what the grid shows, where
+ * a window's mean divergence (less the sampling noise of its rows) falls like τ/W once W passes τ:
+ * τ ≈ W·excess(W)/excess(1), at most W. Both are lower bounds when the training period is not
+ * much longer than the state (a 252-day high over 349 days): the autocorrelation is taken about
+ * the period's own mean.
+ */
+export function persistenceDays(profile: ColumnProfile, k: number): number {
+  const stored = profile.nulls.persistence ?? 1;
+  const grid = nullEntries(profile.nulls);
+  const excess = (n: WindowNull) => Math.max(0, n.mean - k / Math.max(n.rows, 1));
+  if (grid.length < 2 || grid[0].days !== 1 || !(excess(grid[0]) > 0)) return stored;
+  return Math.max(stored, ...grid.slice(1).map((n) => Math.min(n.days, (n.days * excess(n)) / excess(grid[0]))));
+}
+
 export interface ColumnComparison {
   name: string;
   rows: number;
@@ -58,6 +77,11 @@ export interface ColumnComparison {
   pValue: number;
   /** The largest divergence of a training window of this length (scaled like the null); the live one must exceed it to count as drift. */
   trainingMax: number;
+  /** The largest PSI of a training window of this length (scaled like the null); undefined for profiles stored before it was kept. */
+  trainingMaxPsi: number | undefined;
+  /** Days a state of the column lasts (persistenceDays), and the independent training windows the null rests on. */
+  persistence: number;
+  independentWindows: number;
   /** The bins judged on (the profile's, or those of a constant column stored without edges: judgedBins) and their reference shares. */
   edges: readonly number[];
   referenceShares: readonly number[];
@@ -81,7 +105,8 @@ export function nullAt(nulls: readonly WindowNull[], days: number): WindowNull |
   const [a, b] = [nulls[i - 1], nulls[i]];
   const t = (Math.log(days) - Math.log(a.days)) / (Math.log(b.days) - Math.log(a.days));
   const lerp = (x: number, y: number) => (x > 0 && y > 0 ? Math.exp(Math.log(x) + t * (Math.log(y) - Math.log(x))) : x + t * (y - x));
-  return { days, windows: Math.min(a.windows, b.windows), rows: lerp(a.rows, b.rows), mean: lerp(a.mean, b.mean), variance: lerp(a.variance, b.variance), max: lerp(a.max, b.max), tail: lerp(a.tail, b.tail), excess: lerp(a.excess, b.excess) };
+  const maxPsi = a.maxPsi !== undefined && b.maxPsi !== undefined ? { maxPsi: lerp(a.maxPsi, b.maxPsi) } : {};
+  return { days, windows: Math.min(a.windows, b.windows), rows: lerp(a.rows, b.rows), mean: lerp(a.mean, b.mean), variance: lerp(a.variance, b.variance), max: lerp(a.max, b.max), ...maxPsi, tail: lerp(a.tail, b.tail), excess: lerp(a.excess, b.excess) };
 }
 
 /** One column's live values (any order) against its reference profile. */
@@ -116,8 +141,11 @@ export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>,
   // All the variance in one direction (the market's move of the window): the heaviest tail these moments allow.
   const scale = Math.sqrt(nullVariance / 2);
   const offset = Math.max(0, nullMean - scale);
-  // The moments come from about windows / days independent training windows: the predictive F tail, not the plug-in χ².
-  const independentWindows = reference ? Math.max(2, reference.windows / reference.days) : Infinity;
+  // The moments come from about windows / max(days, persistence) independent training windows (a
+  // state lasting longer than the window is one observation however many windows cover it): the
+  // predictive F tail, not the plug-in χ².
+  const persistence = persistenceDays(profile, k);
+  const independentWindows = reference ? Math.max(2, reference.windows / Math.max(reference.days, persistence)) : Infinity;
   const excessOverOffset = (divergence - offset) / scale;
   const momentP = n === 0 || divergence <= offset ? 1 : Number.isFinite(independentWindows) ? fUpperTail(excessOverOffset, 1, independentWindows) : chiSquareUpperTail(excessOverOffset, 1);
   // The bootstrapped tail, extrapolated exponentially beyond its 95% point; the larger p-value is kept.
@@ -126,6 +154,7 @@ export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>,
   const tailP = !reference || reference.tail === 0 ? 0 : divergence <= tail ? 0.05 : 0.05 * Math.exp(-(divergence - tail) / excess);
   const pValue = n > 0 ? Math.max(momentP, tailP) : 1;
   const trainingMax = (reference?.max ?? 0) * inflate;
+  const trainingMaxPsi = reference?.maxPsi === undefined ? undefined : reference.maxPsi * inflate;
   return {
     name: profile.name,
     rows: n,
@@ -136,6 +165,9 @@ export function compareColumn(profile: ColumnProfile, values: ArrayLike<number>,
     scale,
     pValue,
     trainingMax,
+    trainingMaxPsi,
+    persistence,
+    independentWindows,
     edges: bins.edges,
     referenceShares: bins.shares,
     liveShares,
@@ -164,6 +196,13 @@ export interface FeatureDrift {
   /** Benjamini–Hochberg adjusted p-value. */
   qValue: number;
   drifted: boolean;
+  /** The third condition: the live divergence against the largest of the training windows of its length. Absent in reports stored before. */
+  divergence?: number;
+  trainingMax?: number;
+  /** The largest PSI of a training window of the length: a PSI that large is the feature's ordinary, not a severe shift. Absent for profiles (and reports) from before. */
+  trainingMaxPsi?: number;
+  /** The profile's group of features moving together (severity counts groups); absent when the profile has none. */
+  cluster?: string;
   referenceMean: number | null;
   liveMean: number | null;
   referenceStd: number | null;
@@ -192,6 +231,16 @@ export interface FeatureDriftReport {
   missingColumns: string[];
   /** How far the window's feature rows trail the bars, when the report looked; absent in reports stored before it did. */
   featureLag?: FeatureRowsLag;
+}
+
+/** The conditions a drift needs, as a reason names them: every one that decides. */
+function conditions(options: DriftOptions, significance: string): string {
+  return options.beyondTraining ? `PSI ≥ ${options.minPsi}, ${significance} and a divergence beyond every training window of its length` : `PSI ≥ ${options.minPsi} and ${significance}`;
+}
+
+/** Distinct groups among drifted features (a feature of a profile without groups is its own). */
+export function driftedGroups(drifted: ReadonlyArray<Pick<FeatureDrift, 'name' | 'cluster'>>): number {
+  return new Set(drifted.map((f) => f.cluster ?? `feature ${f.name}`)).size;
 }
 
 function emptyReport(status: DriftStatus, reason: string, window: FeatureDriftReport['window'], options: DriftOptions): FeatureDriftReport {
@@ -223,6 +272,10 @@ export function detectFeatureDrift(profile: ReferenceProfile, live: LiveFeatureW
       pValue: r3(c.pValue),
       qValue: r3(qValues[i]),
       drifted,
+      divergence: r4(c.divergence),
+      trainingMax: r4(c.trainingMax),
+      ...(c.trainingMaxPsi !== undefined ? { trainingMaxPsi: r4(c.trainingMaxPsi) } : {}),
+      ...(f.cluster !== undefined ? { cluster: f.cluster } : {}),
       referenceMean: f.mean,
       liveMean: c.liveMean === null ? null : r4(c.liveMean),
       referenceStd: f.std,
@@ -235,10 +288,12 @@ export function detectFeatureDrift(profile: ReferenceProfile, live: LiveFeatureW
   features.sort((a, b) => b.psi - a.psi);
   const drifted = features.filter((f) => f.drifted).map((f) => f.name);
   const maxPsi = features.length > 0 ? features[0].psi : null;
+  const required = conditions(options, `BH q ≤ ${options.q}`);
+  const groups = driftedGroups(features.filter((f) => f.drifted));
   const reason =
     drifted.length > 0
-      ? `${drifted.length} of ${features.length} features drifted (PSI ≥ ${options.minPsi} and BH q ≤ ${options.q}): ${drifted.slice(0, 5).join(', ')}${drifted.length > 5 ? ', …' : ''}`
-      : `no feature drifted (largest PSI ${maxPsi === null ? 'n/a' : maxPsi.toFixed(3)}; PSI ≥ ${options.minPsi} and BH q ≤ ${options.q} both required)`;
+      ? `${drifted.length} of ${features.length} features drifted${groups < drifted.length ? ` in ${groups} ${groups === 1 ? 'group' : 'groups'} moving together` : ''} (${required}): ${drifted.slice(0, 5).join(', ')}${drifted.length > 5 ? ', …' : ''}`
+      : `no feature drifted (largest PSI ${maxPsi === null ? 'n/a' : maxPsi.toFixed(3)}; ${required} ${options.beyondTraining ? 'all' : 'both'} required)`;
   return { status: drifted.length > 0 ? 'drift' : 'stable', reason, window, q: options.q, minPsi: options.minPsi, drifted, maxPsi, features, missingColumns };
 }
 
@@ -264,6 +319,9 @@ export interface PredictionDriftReport {
   pValue: number | null;
   referenceMean: number | null;
   liveMean: number | null;
+  /** The live divergence and the largest of the training windows of its length: the third condition. Absent when not judged. */
+  divergence?: number;
+  trainingMax?: number;
   shares?: { edges: number[]; reference: number[]; live: number[] };
 }
 
@@ -279,9 +337,11 @@ export function detectPredictionDrift(profile: ReferenceProfile, scores: { value
   return {
     ...base,
     status: drifted ? 'drift' : 'stable',
-    reason: `score PSI ${c.psi.toFixed(3)}, p ${c.pValue.toPrecision(3)} on ${rows} scores over ${days} days: ${drifted ? 'drifted' : 'not drifted'} (PSI ≥ ${options.minPsi} and p ≤ ${options.q} both required)`,
+    reason: `score PSI ${c.psi.toFixed(3)}, p ${c.pValue.toPrecision(3)}, divergence ${r4(c.divergence)} ${c.divergence > c.trainingMax ? '>' : '≤'} the training windows' largest ${r4(c.trainingMax)} on ${rows} scores over ${days} days: ${drifted ? 'drifted' : 'not drifted'} (${conditions(options, `p ≤ ${options.q}`)} ${options.beyondTraining ? 'all' : 'both'} required)`,
     psi: r4(c.psi),
     pValue: r3(c.pValue),
+    divergence: r4(c.divergence),
+    trainingMax: r4(c.trainingMax),
     liveMean: c.liveMean === null ? null : r4(c.liveMean),
     ...(drifted ? { shares: { edges: [...c.edges], reference: [...c.referenceShares], live: c.liveShares.map(r4) } } : {}),
   };

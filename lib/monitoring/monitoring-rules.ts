@@ -16,6 +16,7 @@ import { refuseUnknownKeys } from '../unknown-keys';
 import { ALERT_SEVERITIES, type AlertInput } from '../alerts/alert';
 import type { AlertRetelling } from '../alerts/alert-store';
 import { BadInputError, describeValidationError } from '../errors';
+import { driftedGroups } from './drift';
 import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
 import { alertedExecutions, executionKey, executionsOf, MAX_LISTED_EXECUTIONS, type ExecutionSummary, type PipelineHealth } from './pipeline-health';
@@ -43,7 +44,12 @@ export const monitoringRulesSchema = z.object({
   data_drift: z
     .object({
       ...driftTestFields,
-      /** This many drifted features, or one with a PSI this large, is severe (and a reason to retrain). */
+      /**
+       * Drifted features in this many groups (the reference profile's clusters of features whose
+       * days move together: a selloff moves the trend, range and volatility features as one), or one
+       * with a PSI this large and beyond the largest of its training windows of the length, is severe
+       * (and a reason to retrain). Profiles without groups count each feature.
+       */
       severeFeatures: z.number().int().min(1).default(3),
       severePsi: z.number().min(0).default(1),
       severeSeverity: severity.default('critical'),
@@ -191,7 +197,9 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
   const drift = report.drift;
   if (rules.data_drift.enabled && drift.status === 'drift') {
     const drifted = drift.features.filter((f) => f.drifted);
-    const severe = drifted.length >= rules.data_drift.severeFeatures || drifted.some((f) => f.psi >= rules.data_drift.severePsi);
+    // A PSI counts as severe only beyond what the feature's own training windows reached: a 252-day
+    // high's 10-day window sits in one or two bins, PSI 2–5 in any month of training.
+    const severe = driftedGroups(drifted) >= rules.data_drift.severeFeatures || drifted.some((f) => f.psi >= rules.data_drift.severePsi && (f.trainingMaxPsi === undefined || f.psi > f.trainingMaxPsi));
     // Features that drifted by going missing are a broken feed: hold deployments, and do not retrain on it.
     const missing = drifted.filter((f) => f.liveMissingShare - f.referenceMissingShare >= rules.data_drift.missingShareJump).map((f) => f.name);
     // Any feature arriving empty is a broken feed: a retrain would learn from it, whatever else drifted beside it.

@@ -23,7 +23,7 @@ export function serialiseProfile(profile: ReferenceProfile): string | undefined 
         const keep = c.nulls.days.map((d) => ESSENTIAL_WINDOW_DAYS.has(d));
         const pick = (a: number[]) => a.filter((_, i) => keep[i]);
         const g = c.nulls;
-        return { ...c, nulls: { days: pick(g.days), windows: pick(g.windows), rows: pick(g.rows), mean: pick(g.mean), variance: pick(g.variance), max: pick(g.max), tail: pick(g.tail), excess: pick(g.excess) } };
+        return { ...c, nulls: { ...g, ...(g.maxPsi ? { maxPsi: pick(g.maxPsi) } : {}), days: pick(g.days), windows: pick(g.windows), rows: pick(g.rows), mean: pick(g.mean), variance: pick(g.variance), max: pick(g.max), tail: pick(g.tail), excess: pick(g.excess) } };
       };
       return { ...p, symbols: [], features: p.features.map(thin), score: p.score ? thin(p.score) : null };
     },

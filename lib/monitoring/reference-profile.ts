@@ -4,7 +4,9 @@
  * and a bin for missing values, with their shares; mean and standard deviation; and the null model
  * of the drift test: for window lengths of 1 to 60 sessions, the mean, variance and maximum of the
  * divergence of the training period's own W-day windows from the whole, and the tail of the
- * divergence of windows bootstrapped from blocks of training days. The same for the model's scores.
+ * divergence of windows bootstrapped from blocks of training days; how many days the column stays in
+ * a state (`persistence`); and the group of features whose days move together (`cluster`). The same
+ * for the model's scores (no group).
  *
  * Why a null model: rows of one day share the market (every symbol's features move together, and
  * market-wide features are one value per day), and rolling indicators overlap from day to day. A
@@ -13,7 +15,7 @@
  */
 import { z } from 'zod';
 import { fmix32, rng } from '../random';
-import { binCount, binOf, chiSquareDivergence, edgesAroundMaximum, edgesAtLevels, roundSignificant, sortedSample } from './binning';
+import { binCount, binOf, chiSquareDivergence, DIVERGENCE_FLOOR, edgesAroundMaximum, edgesAtLevels, psiOfShares, roundSignificant, sortedSample } from './binning';
 
 /** Window lengths (trading days) whose null divergence is stored; live windows interpolate between them. */
 export const NULL_WINDOW_DAYS = [1, 2, 5, 10, 20, 40, 60] as const;
@@ -52,6 +54,8 @@ export interface WindowNull {
   mean: number;
   variance: number;
   max: number;
+  /** The largest PSI of a training window; absent in profiles stored before it was kept. */
+  maxPsi?: number;
   /** 95% quantile of the divergence of bootstrapped windows, and the mean excess over it. */
   tail: number;
   excess: number;
@@ -66,16 +70,24 @@ const nullGridSchema = z
     mean: z.array(z.number().nonnegative()),
     variance: z.array(z.number().nonnegative()),
     max: z.array(z.number().nonnegative()),
+    /** The largest PSI of a training window of each length (a persistent feature's 10-day windows sit in one or two bins: PSI 2–5 is its ordinary); absent in profiles stored before. */
+    maxPsi: z.array(z.number().nonnegative()).optional(),
     /** 95% quantile of the divergence of bootstrapped windows, and the mean excess over it. */
     tail: z.array(z.number().nonnegative()),
     excess: z.array(z.number().nonnegative()),
+    /**
+     * Integrated autocorrelation time, in trading days, of the column's daily bin shares: how long a
+     * state lasts (a 252-day high ~ months, a 1-day return ~ 1). Windows closer together than this
+     * are one observation of the state, not several. Absent in profiles stored before it was kept.
+     */
+    persistence: z.number().positive().optional(),
   })
-  .refine((g) => [g.windows, g.rows, g.mean, g.variance, g.max, g.tail, g.excess].every((a) => a.length === g.days.length), 'every null-grid array needs one entry per window length');
+  .refine((g) => [g.windows, g.rows, g.mean, g.variance, g.max, g.tail, g.excess, ...(g.maxPsi ? [g.maxPsi] : [])].every((a) => a.length === g.days.length), 'every null-grid array needs one entry per window length');
 export type NullGrid = z.infer<typeof nullGridSchema>;
 
 /** The grid's entries, shortest window first. */
 export function nullEntries(grid: NullGrid): WindowNull[] {
-  return grid.days.map((days, i) => ({ days, windows: grid.windows[i], rows: grid.rows[i], mean: grid.mean[i], variance: grid.variance[i], max: grid.max[i], tail: grid.tail[i], excess: grid.excess[i] }));
+  return grid.days.map((days, i) => ({ days, windows: grid.windows[i], rows: grid.rows[i], mean: grid.mean[i], variance: grid.variance[i], max: grid.max[i], ...(grid.maxPsi ? { maxPsi: grid.maxPsi[i] } : {}), tail: grid.tail[i], excess: grid.excess[i] }));
 }
 
 const columnProfileSchema = z.object({
@@ -90,6 +102,12 @@ const columnProfileSchema = z.object({
   /** Share of all rows per bin: edges.length + 1 value bins, then the missing bin. */
   shares: z.array(z.number().min(0).max(1)),
   nulls: nullGridSchema,
+  /**
+   * The first feature (in column order) of the group whose daily levels move with this one's
+   * (|correlation| ≥ CLUSTER_CORRELATION): features the market's common move shifts together count
+   * once when drift's severity is judged. Absent for scores and in profiles stored before.
+   */
+  cluster: z.string().optional(),
 });
 export type ColumnProfile = z.infer<typeof columnProfileSchema>;
 
@@ -134,6 +152,13 @@ export interface ReferenceProfileInput {
   symbols: readonly string[];
   /** P(up) per row, one column. */
   scores?: ProfileRows & { source: 'walk-forward' | 'final-model' };
+  /**
+   * Each feature's look-back in trading days (compute-features featureLookbacks), when the feature
+   * set is known: the least persistence its values can have, since a day's value shares that many
+   * bars with its neighbours' (a 252-day high over a 349-day training period shows an
+   * autocorrelation time of ~19 days, its state lasts far longer).
+   */
+  lookbacks?: Readonly<Record<string, number>>;
   /** Quantile bins per feature (10–20; default 10) and for the scores (default 20). */
   bins?: number;
   scoreBins?: number;
@@ -144,13 +169,51 @@ const round = (x: number) => roundSignificant(x, 6);
 const round4 = (x: number) => roundSignificant(x, 4);
 const round3 = (x: number) => roundSignificant(x, 3);
 
+/**
+ * The integrated autocorrelation time of the daily bin shares, weighted as the divergence weighs
+ * them: τ = 1 + 2 Σ ρ(h), the sum cut where Geyer's initial positive sequence ends (pairs of lags
+ * whose sum turns negative). ρ(h) is taken against the between-day part of the variance (the
+ * sampling noise of a day's rows, (bins − 1)/rows, removed), so a 20-symbol universe does not
+ * read as short-lived. 1 for days that are independent; clamped to 1..days.
+ */
+function persistenceOf(prefix: Float64Array, days: number, k: number, shares: readonly number[]): number {
+  if (days < 3) return 1;
+  const dev = new Float64Array(days * k);
+  let noise = 0;
+  for (let d = 0; d < days; d++) {
+    let n = 0;
+    for (let b = 0; b < k; b++) n += prefix[(d + 1) * k + b] - prefix[d * k + b];
+    for (let b = 0; b < k; b++) {
+      const w = 1 / Math.sqrt(Math.max(shares[b], DIVERGENCE_FLOOR));
+      dev[d * k + b] = n > 0 ? ((prefix[(d + 1) * k + b] - prefix[d * k + b]) / n - shares[b]) * w : 0;
+      if (n > 0) noise += (shares[b] * (1 - shares[b])) / Math.max(shares[b], DIVERGENCE_FLOOR) / n;
+    }
+  }
+  const gamma = (h: number) => {
+    let s = 0;
+    for (let i = 0; i < (days - h) * k; i++) s += dev[i] * dev[i + h * k];
+    return s / (days - h);
+  };
+  const between = gamma(0) - noise / days;
+  if (!(between > 0)) return 1;
+  let tau = -1;
+  for (let h = 0; h + 1 < days; h += 2) {
+    const pair = (h === 0 ? between : gamma(h)) / between + gamma(h + 1) / between;
+    if (pair <= 0) break;
+    tau += 2 * pair;
+  }
+  return Math.min(days, Math.max(1, tau));
+}
+
 /** Mean and variance (Welford) of the divergence of every W-day window, for each W in the grid. */
-function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares: readonly number[], seed: number): NullGrid {
+function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares: readonly number[], seed: number, lookback: number): NullGrid {
   const k = shares.length;
   const prefix = new Float64Array((days + 1) * k);
   for (let i = 0; i < bins.length; i++) prefix[(dayRank[i] + 1) * k + bins[i]]++;
   for (let d = 1; d <= days; d++) for (let b = 0; b < k; b++) prefix[d * k + b] += prefix[(d - 1) * k + b];
-  const out: NullGrid = { days: [], windows: [], rows: [], mean: [], variance: [], max: [], tail: [], excess: [] };
+  const persistence = Math.min(days, Math.max(persistenceOf(prefix, days, k, shares), lookback));
+  const maxPsi: number[] = [];
+  const out: NullGrid = { days: [], windows: [], rows: [], mean: [], variance: [], max: [], maxPsi, tail: [], excess: [], persistence: round3(persistence) };
   const window = new Array<number>(k);
   for (const w of NULL_WINDOW_DAYS) {
     const windows = days - w + 1;
@@ -159,6 +222,7 @@ function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares
     let m2 = 0;
     let rows = 0;
     let max = 0;
+    let largestPsi = 0;
     for (let s = 0; s < windows; s++) {
       let n = 0;
       for (let b = 0; b < k; b++) {
@@ -169,6 +233,7 @@ function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares
       for (let b = 0; b < k; b++) window[b] = n > 0 ? window[b] / n : 0;
       const d = chiSquareDivergence(shares, window);
       max = Math.max(max, d);
+      largestPsi = Math.max(largestPsi, psiOfShares(shares, window));
       const delta = d - mean;
       mean += delta / (s + 1);
       m2 += delta * (d - mean);
@@ -179,7 +244,8 @@ function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares
     out.mean.push(round3(mean));
     out.variance.push(round3(windows > 1 ? m2 / (windows - 1) : 0));
     out.max.push(round3(max));
-    const tail = bootstrapTail(prefix, days, k, w, shares, seed);
+    maxPsi.push(round3(largestPsi));
+    const tail = bootstrapTail(prefix, days, k, w, shares, seed, persistence);
     out.tail.push(round3(tail.threshold));
     out.excess.push(round3(tail.meanExcess));
   }
@@ -188,13 +254,15 @@ function windowNulls(bins: Uint8Array, dayRank: Int32Array, days: number, shares
 
 /**
  * The upper tail of the divergence of W-day windows assembled from blocks of training days drawn
- * at random (blocks of up to BOOTSTRAP_BLOCK_DAYS consecutive days keep short-range dependence):
+ * at random (blocks of BOOTSTRAP_BLOCK_DAYS consecutive days, or of the column's persistence when
+ * longer, keep its dependence):
  * its 95% quantile and the mean excess over it. Far more windows than the training period holds,
  * so the tail is seen rather than assumed: a few days in the same extreme bin, fat-tailed market
  * days. drift.ts extrapolates it exponentially (peaks over threshold).
  */
-function bootstrapTail(prefix: Float64Array, days: number, k: number, w: number, shares: readonly number[], seed: number): { threshold: number; meanExcess: number } {
-  const block = Math.min(w, BOOTSTRAP_BLOCK_DAYS);
+function bootstrapTail(prefix: Float64Array, days: number, k: number, w: number, shares: readonly number[], seed: number, persistence: number): { threshold: number; meanExcess: number } {
+  // Blocks as long as the column's states last: shorter ones would mix states a real window never mixes, and narrow the tail.
+  const block = Math.min(w, Math.max(BOOTSTRAP_BLOCK_DAYS, Math.round(persistence)));
   const next = rng(fmix32(seed ^ Math.imul(w, 0x9e3779b1)));
   const counts = new Array<number>(k);
   const d = new Float64Array(BOOTSTRAP_WINDOWS);
@@ -249,7 +317,7 @@ function withSupportedTails(edges: number[], tails: [number | undefined, number 
 }
 
 /** The profile of one column of row-major values. */
-export function profileColumn(name: string, values: Float64Array, dayRank: Int32Array, days: number, bins: number): ColumnProfile {
+export function profileColumn(name: string, values: Float64Array, dayRank: Int32Array, days: number, bins: number, lookback = 1): ColumnProfile {
   const n = values.length;
   const sorted = sortedSample(values);
   const quantiles = withSupportedTails(edgesAtLevels(sorted, Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins)), [edgesAtLevels(sorted, [TAIL_SHARE])[0], edgesAtLevels(sorted, [1 - TAIL_SHARE])[0]], values, dayRank);
@@ -280,7 +348,7 @@ export function profileColumn(name: string, values: Float64Array, dayRank: Int32
     std: count > 1 ? round(Math.sqrt(ss / (count - 1))) : null,
     edges,
     shares: shares.map(round4),
-    nulls: windowNulls(binned, dayRank, days, shares, seedOf(name)),
+    nulls: windowNulls(binned, dayRank, days, shares, seedOf(name), lookback),
   };
 }
 
@@ -288,6 +356,60 @@ export function profileColumn(name: string, values: Float64Array, dayRank: Int32
 export function scoreProfileOf(scores: Float64Array, day: Int32Array, bins = 20): ColumnProfile {
   const { rank, days } = dayRanks(day);
   return profileColumn('score', scores, rank, days, checkBins(bins, 'score bins'));
+}
+
+/** Features whose daily levels correlate at least this much (either sign) are one group for drift's severity. */
+export const CLUSTER_CORRELATION = 0.5;
+
+/**
+ * Each feature's group: average-linkage clustering of the features' daily levels (the day's mean bin,
+ * so a heavy tail or a unit does not weigh), joined while the groups' mean |correlation| is at least
+ * CLUSTER_CORRELATION. Named by their first feature in column order. In a selloff the trend,
+ * volatility and range features move as one: the market's move, not many independent findings.
+ */
+export function featureClusters(columns: readonly string[], dailyLevels: readonly Float64Array[], days: number): string[] {
+  const p = columns.length;
+  const level = dailyLevels.map((x) => {
+    const mean = x.reduce((a, b) => a + b, 0) / Math.max(days, 1);
+    const centred = x.map((v) => v - mean);
+    const norm = Math.sqrt(centred.reduce((a, b) => a + b * b, 0));
+    return norm > 0 ? centred.map((v) => v / norm) : centred;
+  });
+  const corr = (a: number, b: number) => Math.abs(level[a].reduce((s, v, d) => s + v * level[b][d], 0));
+  const r = Array.from({ length: p }, (_, a) => Array.from({ length: p }, (__, b) => (a === b ? 1 : corr(a, b))));
+  let groups = Array.from({ length: p }, (_, f) => [f]);
+  for (;;) {
+    let best: [number, number, number] | undefined;
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        let s = 0;
+        for (const a of groups[i]) for (const b of groups[j]) s += r[a][b];
+        const link = s / (groups[i].length * groups[j].length);
+        if (link >= CLUSTER_CORRELATION && (!best || link > best[2])) best = [i, j, link];
+      }
+    }
+    if (!best) break;
+    const [i, j] = best;
+    groups = [...groups.filter((_, g) => g !== i && g !== j), [...groups[i], ...groups[j]]];
+  }
+  const out = new Array<string>(p);
+  for (const g of groups) {
+    const first = Math.min(...g);
+    for (const f of g) out[f] = columns[first];
+  }
+  return out;
+}
+
+/** The day's mean bin of a column's finite values, per day (0 on a day without any). */
+function dailyLevel(profile: ColumnProfile, values: Float64Array, dayRank: Int32Array, days: number): Float64Array {
+  const sum = new Float64Array(days);
+  const count = new Float64Array(days);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) continue;
+    sum[dayRank[i]] += binOf(profile.edges, values[i]);
+    count[dayRank[i]]++;
+  }
+  return sum.map((s, d) => (count[d] > 0 ? s / count[d] : 0));
 }
 
 function column(rows: ProfileRows, c: number): Float64Array {
@@ -318,6 +440,14 @@ export function buildReferenceProfile(input: ReferenceProfileInput): ReferencePr
     last = Math.max(last, d);
   }
   const score = input.scores && input.scores.rows > 0 ? scoreProfileOf(column(input.scores, 0), input.scores.day, scoreBins) : null;
+  const levels: Float64Array[] = [];
+  const profiles = features.columns.map((name, c) => {
+    const values = column(features, c);
+    const profile = profileColumn(name, values, rank, days, bins, input.lookbacks?.[name] ?? 1);
+    levels.push(dailyLevel(profile, values, rank, days));
+    return profile;
+  });
+  const clusters = featureClusters(features.columns, levels, days);
   return {
     format: 1,
     model: input.model,
@@ -327,7 +457,7 @@ export function buildReferenceProfile(input: ReferenceProfileInput): ReferencePr
     period: { from: input.dayLabels[first], to: input.dayLabels[last], days, rows: features.rows },
     symbols: input.symbols.length <= MAX_LISTED_SYMBOLS ? [...input.symbols] : [],
     scoreSource: score ? (input.scores as { source: 'walk-forward' | 'final-model' }).source : 'none',
-    features: features.columns.map((name, c) => profileColumn(name, column(features, c), rank, days, bins)),
+    features: profiles.map((profile, c) => ({ ...profile, cluster: clusters[c] })),
     score,
   };
 }

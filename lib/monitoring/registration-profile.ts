@@ -26,6 +26,8 @@ export interface RegistrationProfileInput {
   trainedModel?: () => TrainedModel;
   /** The dataset's feature profile built beside the training (precomputeDatasetProfile), when there is one. */
   datasetProfile?: { sha256: string };
+  /** The dataset's feature set's look-back per column (featureLookbacks), when it can be read: the least persistence of each feature. */
+  lookbacksOf?: LookbacksOf;
   bins?: number;
   scoreBins?: number;
 }
@@ -71,8 +73,12 @@ function datasetProfileKey(sha: string): string {
   return `reference-profiles/${sha.slice(0, 2)}/${sha}.json`;
 }
 
-function buildDatasetProfile(ds: TrainingDataset, bins: number, who: { model: string; version: number; featureSetVersion: string }): ReferenceProfile {
-  return buildReferenceProfile({ ...who, features: { columns: ds.columns, rows: ds.rows, values: ds.values, day: ds.start }, dayLabels: ds.days, symbols: ds.symbols, bins });
+/** Reads a feature set's look-backs (featureLookbacks) by its version; undefined when it cannot be read. */
+export type LookbacksOf = (featureSetVersion: string) => Promise<Record<string, number> | undefined>;
+
+async function buildDatasetProfile(ds: TrainingDataset, bins: number, who: { model: string; version: number; featureSetVersion: string }, lookbacksOf?: LookbacksOf): Promise<ReferenceProfile> {
+  const lookbacks = await lookbacksOf?.(ds.featureSetVersion);
+  return buildReferenceProfile({ ...who, features: { columns: ds.columns, rows: ds.rows, values: ds.values, day: ds.start }, dayLabels: ds.days, symbols: ds.symbols, bins, ...(lookbacks ? { lookbacks } : {}) });
 }
 
 /**
@@ -81,11 +87,11 @@ function buildDatasetProfile(ds: TrainingDataset, bins: number, who: { model: st
  * artifact, so that registering the run's versions at its end only adds each one's scores: building
  * it takes 2–4 s for the S&P 500 dataset.
  */
-export async function precomputeDatasetProfile(artifacts: ArtifactStore, datasetId: string, bins = 10): Promise<{ sha256: string }> {
+export async function precomputeDatasetProfile(artifacts: ArtifactStore, datasetId: string, bins = 10, lookbacksOf?: LookbacksOf): Promise<{ sha256: string }> {
   const ds = await readDataset(artifacts, datasetId);
   let profile: ReferenceProfile;
   try {
-    profile = buildDatasetProfile(ds, bins, { model: '(training dataset)', version: 0, featureSetVersion: ds.featureSetVersion });
+    profile = await buildDatasetProfile(ds, bins, { model: '(training dataset)', version: 0, featureSetVersion: ds.featureSetVersion }, lookbacksOf);
   } catch (error) {
     // Bad rows or bins: retrying cannot fix them (registration then says so for each version).
     if (error instanceof RangeError) throw new BadInputError(`no reference profile for training dataset ${datasetId}: ${error.message}`);
@@ -108,7 +114,7 @@ export async function registrationProfileOf(artifacts: ArtifactStore, input: Reg
   const key = `${input.datasetId}/${bins}/${input.datasetProfile?.sha256 ?? 'built'}`;
   if (cached?.key !== key) {
     const recorded = input.datasetProfile ? await recordedDatasetProfile(artifacts, input.datasetProfile.sha256, input.datasetId, bins) : undefined;
-    cached = { key, profile: recorded ?? buildDatasetProfile(ds, bins, { model: input.model, version: input.version, featureSetVersion: input.featureSetVersion }) };
+    cached = { key, profile: recorded ?? (await buildDatasetProfile(ds, bins, { model: input.model, version: input.version, featureSetVersion: input.featureSetVersion }, input.lookbacksOf)) };
   }
   const fromPredictions = input.predictionsId ? await scoresFromPredictions(ds, artifacts, input.datasetId, input.predictionsId) : undefined;
   const scores = fromPredictions ?? (input.trainedModel ? scoresFromModel(ds, input.trainedModel()) : undefined);

@@ -63,6 +63,20 @@ describe('monitoring rules', () => {
     expect(evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['a'], features: [feature('a', 3, true)] } }), rules).actions.retrain).toBe(true);
   });
 
+  it('counts groups of features moving together, not features, and a PSI only beyond its training windows\' as severe', () => {
+    const drift = (features: FeatureDrift[]) => report({ drift: { ...report().drift, status: 'drift', drifted: features.map((f) => f.name), features } });
+    // A selloff: five trend and range features of one group, a volatility feature of another: two groups, a warning.
+    const selloff = [...['ret_10', 'sma_ratio_50', 'sma_ratio_200', 'dist_high_252', 'ema_ratio_26'].map((n) => ({ ...feature(n, 0.6, true), cluster: 'ret_5' })), { ...feature('atr_pct_14', 0.5, true), cluster: 'bb_bandwidth_20' }];
+    const grouped = evaluateModelReport(drift(selloff), rules);
+    expect(grouped.findings[0].alert.severity).toBe('warning');
+    expect(grouped.actions.retrain).toBe(false);
+    // Three groups: severe.
+    expect(evaluateModelReport(drift([...selloff, { ...feature('gap_pct', 0.4, true), cluster: 'ret_1' }]), rules).actions.retrain).toBe(true);
+    // A 252-day high's PSI of 1.5 where its 10-day training windows reached 4: its ordinary, not severe; beyond them, severe.
+    expect(evaluateModelReport(drift([{ ...feature('dist_high_252', 1.5, true), trainingMaxPsi: 4 }]), rules).actions.retrain).toBe(false);
+    expect(evaluateModelReport(drift([{ ...feature('dist_high_252', 5, true), trainingMaxPsi: 4 }]), rules).actions.retrain).toBe(true);
+  });
+
   it('treats features that went missing as a broken feed: hold deployments, no retrain', () => {
     const dead = { ...feature('rsi_14', 6, true), liveMissingShare: 0.4 };
     const evaluation = evaluateModelReport(report({ drift: { ...report().drift, status: 'drift', drifted: ['rsi_14'], features: [dead] } }), rules);
