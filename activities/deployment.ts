@@ -19,7 +19,7 @@ import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/p
 import { BadInputError } from '../lib/errors';
 import { DATA_BLOCKING_RULES, dataAlertsHolding } from '../lib/monitoring/data-alerts';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
-import { aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
+import { AliasMovedError, aliasHistory, aliasVersion, getModelVersion, moveAlias, RegistryError, ServingVetoError, trainedThroughOf, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../lib/registry/model-registry';
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
@@ -95,6 +95,24 @@ async function supersession(store: Database, d: NonNullable<DeploymentRow>): Pro
     };
   }
   return { generation };
+}
+
+/**
+ * Clears the `canary` alias while it still names `d`'s challenger, unless another deployment of the
+ * model runs (a retry after the model was released: the alias is then the new one's) or the routes
+ * still give the challenger canary traffic. A move in between (AliasMovedError) leaves it be.
+ */
+async function clearCanaryAlias(store: Database, d: NonNullable<DeploymentRow>, reason: string): Promise<void> {
+  const challenger = Number(d.challenger_version);
+  if ((await aliasVersion(store, d.model, 'canary')) !== challenger) return;
+  if (await store.db.selectFrom('deployments').select('id').where('running_model', '=', d.model).where('id', '!=', d.id).executeTakeFirst()) return;
+  const routes = await readServingRoutes(store, d.model);
+  if (routes?.routes.some((r) => r.variant === 'canary' && r.version === challenger && r.weight > 0)) return;
+  try {
+    await moveAlias(store, { name: d.model, alias: 'canary', version: undefined, movedBy: `deployment ${d.id}`, reason, expected: { version: challenger } });
+  } catch (error) {
+    if (!(error instanceof AliasMovedError)) throw error;
+  }
 }
 
 /** Why a finished deployment moves nothing: its record is kept, and a new deployment is what moves traffic. */
@@ -525,11 +543,19 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
       });
     },
 
+    /**
+     * Records the end (once) and clears the `canary` alias beginDeployment set, whatever the end
+     * path: an abort or cancellation while awaiting approval moved no traffic and went through no
+     * rollback, so nothing else cleared it. Kept only while the routes still give the challenger
+     * canary traffic (a stopped deployment leaves its split as it is, for a person).
+     */
     async finishDeployment(input: { deploymentId: string; status: string; outcome: unknown }): Promise<void> {
       return withFailureMapping(async () => {
         // Releases the model for its next deployment (running_model). Once: a later run of the same
         // workflow (a reset) never rewrites how the deployment ended.
         await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).where('status', '=', 'running').execute();
+        const d = await deploymentRow(store, input.deploymentId);
+        if (d) await clearCanaryAlias(store, d, `deployment ${d.id} ended (${d.status})`);
       });
     },
   };

@@ -1,0 +1,96 @@
+/**
+ * What a deployment's end records (real Temporal dev server, workers, SQLite, Redis): its row's
+ * status, its decision log, its alerts and the `canary` alias, on the end paths where they used to
+ * disagree with what serves:
+ * - aborted or cancelled while awaiting approval, the `canary` alias beginDeployment set is cleared;
+ * - a challenger an operator made champion by hand (`mlp models rollback --to-version <challenger>`,
+ *   then the abort) ends `superseded`, "taken over", never "withdrawn" or "kept champion";
+ * - an operator's rollback away from a champion that stopped verifying ends the deployment as taken
+ *   over, without a deployment_stopped alert asking for the rollback just made.
+ * The operator's rollback is made as the CLI makes it (rollbackModel verifying its target, then the
+ * abort update).
+ */
+import crypto from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { RedisCache } from '../../lib/cache/redis-cache';
+import type { DeploymentRequest } from '../../lib/deployment/plan';
+import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
+import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
+import { startTemporal, withWorkers } from '../helpers/temporal';
+
+jest.setTimeout(3 * 60_000);
+
+describe('what a deployment records when it ends (real Temporal server, SQLite, Redis)', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestDatabase;
+  let cache: RedisCache;
+  let artifactDir: string;
+  let market: OracleMarket;
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    t = await createSqliteTestDatabase();
+    cache = new RedisCache(TEST_REDIS_URL);
+    artifactDir = tempDir('mlp-end-records-artifacts-');
+    market = await setUpOracleMarket(t.store, cache, 4);
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await t?.drop();
+    await env?.teardown();
+  });
+
+  /** v1…vN of a fresh model, champion alias and routes moved through `champions`. */
+  async function model(prefix: string, versions: number, champions: number[]): Promise<{ name: string; v: number[] }> {
+    const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
+    const v: number[] = [];
+    for (let i = 1; i <= versions; i++) v.push(await registerOracleModel(t.store, artifactDir, { name, seed: i, flip: false, featureSetVersion: market.featureSetVersion }));
+    for (const c of champions) {
+      await moveAlias(t.store, { name, alias: 'champion', version: c, movedBy: 'test', reason: `champion v${c}` });
+      await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(c), updatedBy: 'test', reason: `champion v${c}` });
+    }
+    return { name, v };
+  }
+  const start = (id: string, request: DeploymentRequest) => env.client.workflow.start(deploymentWorkflow, { taskQueue: TASK_QUEUES.pipeline, workflowId: id, args: [request] });
+  async function waitFor(id: string, ok: (s: DeploymentState) => boolean, what: string): Promise<DeploymentState> {
+    for (let i = 0; i < 300; i++) {
+      const s = await env.client.workflow.getHandle(id).query(deploymentStateQuery);
+      if (ok(s)) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${id} never reached ${what}`);
+  }
+  const row = (id: string) => t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('clears the canary alias of a deployment aborted or cancelled while awaiting approval', async () => {
+    const { name, v } = await model('approval-end', 3, [1, 2]);
+    const [, v2, v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const aborted = `aborted-${name}`;
+      await start(aborted, { model: name, challengerVersion: v3, startedBy: 'test', requireApproval: true });
+      await waitFor(aborted, (s) => s.status === 'awaiting-approval', 'approval');
+      expect(await aliasVersion(t.store, name, 'canary')).toBe(v3);
+      const state = await env.client.workflow.getHandle(aborted).executeUpdate(abortUpdate, { args: [{ by: 'ops', reason: 'not today' }] });
+      expect(state.status).toBe('kept-champion');
+      await env.client.workflow.getHandle(aborted).result();
+      // Before, the alias stayed on v3 though nothing deployed it any more.
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      expect(await row(aborted)).toEqual({ status: 'kept-champion', running_model: null });
+
+      const cancelled = `cancelled-${name}`;
+      const handle = await start(cancelled, { model: name, challengerVersion: v3, startedBy: 'test', requireApproval: true });
+      await waitFor(cancelled, (s) => s.status === 'awaiting-approval', 'approval');
+      expect(await aliasVersion(t.store, name, 'canary')).toBe(v3);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      expect(await row(cancelled)).toEqual({ status: 'cancelled', running_model: null });
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v2));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+    });
+  });
+});
