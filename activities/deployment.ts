@@ -16,6 +16,7 @@ import { pinnedArtifactProblem, type DeploymentArtifacts } from '../lib/deployme
 import { expectedScoresOf } from '../lib/deployment/expected-scores';
 import { logDeploymentAnalysis, type AnalysisLogEntry } from '../lib/deployment/analysis-log';
 import { parseDeploymentRequest, type DeploymentPlan } from '../lib/deployment/plan';
+import type { ServingNow } from '../lib/deployment/takeover';
 import { BadInputError } from '../lib/errors';
 import { DATA_BLOCKING_RULES, dataAlertsHolding } from '../lib/monitoring/data-alerts';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
@@ -38,10 +39,27 @@ export interface BeginDeploymentInput {
 /** Alert rules about a model's input data: while one is open, a deployment of that model does not move traffic. */
 export const DEPLOYMENT_BLOCKING_RULES: readonly string[] = DATA_BLOCKING_RULES;
 
-/** The answer of a traffic move or analysis of a deployment someone else took the traffic from: nothing was moved, and why. */
+/** The answer of a traffic move or analysis of a deployment someone else took the traffic from: nothing was moved, why, and what serves. */
 export interface Superseded {
   superseded: string;
+  /** The routes and champion alias as read then (absent in answers recorded before it was added). */
+  serving?: ServingNow;
 }
+
+/** What serves `model` now: its stored routes and champion alias, and who set them last. */
+async function servingNow(store: Database, model: string): Promise<ServingNow> {
+  const routes = await readServingRoutes(store, model);
+  const champion = (await aliasVersion(store, model, 'champion')) ?? null;
+  const move = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion').at(-1);
+  return {
+    champion,
+    ...(move ? { championMovedBy: move.movedBy } : {}),
+    ...(routes ? { routes: routes.routes.map((r) => ({ variant: r.variant, version: r.version, weight: r.weight })), routesUpdatedBy: routes.updatedBy, ...(routes.shadow ? { shadow: routes.shadow.version } : {}) } : {}),
+  };
+}
+
+/** The answer of an activity that found the traffic taken over: nothing moved. */
+const supersededAnswer = async (store: Database, model: string, why: string): Promise<Superseded> => ({ superseded: why, serving: await servingNow(store, model) });
 
 type DeploymentRow = Awaited<ReturnType<typeof deploymentRow>>;
 
@@ -353,7 +371,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
       return withFailureMapping(async () => {
         const { deploymentId, ...split } = input;
         const owner = await ownership(deploymentId ?? writerId(split.updatedBy));
-        if (owner.why !== undefined) return { superseded: owner.why };
+        if (owner.why !== undefined) return supersededAnswer(store, split.model, owner.why);
         const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
         await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: owner.row && artifactsOf(owner.row) });
         await assertSameLabelAsChampion(store, split.model, versions).catch((error: unknown) => {
@@ -377,7 +395,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     async analyseCanary(input: { model: string; canary: string; reference: string; since: string; cumulativeSince?: string; thresholds: CanaryThresholdsInput; canaryVersion?: number; referenceVersion?: number; log?: AnalysisLogEntry }): Promise<(CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } }) | Superseded | Unverified> {
       return withFailureMapping(async () => {
         const owner = await ownership(input.log?.deploymentId);
-        if (owner.why !== undefined) return { superseded: owner.why };
+        if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
         // Workflows that pass no versions: their deployment's (the challenger as canary or shadow, the champion as reference).
         const d = owner.row;
         const canaryVersion = input.canaryVersion ?? (d ? Number(d.challenger_version) : undefined);
@@ -442,7 +460,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
       return withFailureMapping(async () => {
         const { log, ...query } = input;
         const owner = await ownership(log?.deploymentId);
-        if (owner.why !== undefined) return { superseded: owner.why };
+        if (owner.why !== undefined) return supersededAnswer(store, query.model, owner.why);
         // Workflows that pass no versions: the deployment's champion as A, its challenger as B.
         const d = owner.row;
         const versions = query.versions ?? (d && d.champion_version !== null && query.variants.join() === 'A,B' ? [Number(d.champion_version), Number(d.challenger_version)] : undefined);
@@ -492,7 +510,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     async promoteChallenger(input: { deploymentId: string; model: string; challengerVersion: number; championVersion: number | null; movedBy: string; reason: string }): Promise<void | Superseded> {
       return withFailureMapping(async () => {
         const owner = await ownership(input.deploymentId);
-        if (owner.why !== undefined) return { superseded: owner.why };
+        if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
         await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`, { pins: owner.row && artifactsOf(owner.row) });
         // Routes and champion alias in one transaction, pinned to the generation judged: a rollback
         // written meanwhile fails this write (the retry finds the traffic taken over), and one
@@ -515,9 +533,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     /**
      * Traffic back to the champion (verified first), canary alias cleared (the challenger stays
      * registered). When someone else took the traffic over (a manual rollback, an admin edit), the
-     * traffic is theirs: it is left as it is, and `trafficLeft` says why.
+     * traffic is theirs: it is left as it is, `trafficLeft` says why and `serving` what serves (the
+     * person may have made the challenger champion: then it was not withdrawn).
      */
-    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string }> {
+    async rollBackDeployment(input: { deploymentId: string; model: string; championVersion: number | null; challengerVersion: number; movedBy: string; reason: string }): Promise<void | { trafficLeft: string; serving?: ServingNow }> {
       return withFailureMapping(async () => {
         const owner = await ownership(input.deploymentId);
         if (owner.why === undefined && input.championVersion !== null) {
@@ -527,7 +546,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
           await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason });
         }
-        return owner.why === undefined ? undefined : { trafficLeft: owner.why };
+        return owner.why === undefined ? undefined : { trafficLeft: owner.why, serving: await servingNow(store, input.model) };
       });
     },
 

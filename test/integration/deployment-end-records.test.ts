@@ -12,9 +12,11 @@
  */
 import crypto from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
-import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
+import { aliasVersion, moveAlias, verifyRegisteredVersion } from '../../lib/registry/model-registry';
+import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
@@ -64,7 +66,14 @@ describe('what a deployment records when it ends (real Temporal server, SQLite, 
     }
     throw new Error(`${id} never reached ${what}`);
   }
+  /** `mlp models rollback <name> --to-version <to>` as the CLI runs it: the rollback, then the abort of the running deployment. */
+  async function operatorRollback(name: string, to: number, deploymentId: string, reason: string): Promise<DeploymentState> {
+    const artifacts = localArtifactStore(artifactDir);
+    await rollbackModel(t.store, cache, { model: name, toVersion: to, movedBy: 'cli (ops)', reason, verify: async (m, version) => void (await verifyRegisteredVersion(t.store, artifacts, m, version)) });
+    return env.client.workflow.getHandle(deploymentId).executeUpdate(abortUpdate, { args: [{ by: 'cli (ops)', reason: `manual rollback: ${reason}` }] });
+  }
   const row = (id: string) => t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', id).executeTakeFirstOrThrow();
+  const alerts = (name: string) => t.store.db.selectFrom('alerts').select(['rule', 'severity', 'message']).where('subject', '=', `model ${name}`).execute();
 
   it('clears the canary alias of a deployment aborted or cancelled while awaiting approval', async () => {
     const { name, v } = await model('approval-end', 3, [1, 2]);
@@ -91,6 +100,33 @@ describe('what a deployment records when it ends (real Temporal server, SQLite, 
       expect(await row(cancelled)).toEqual({ status: 'cancelled', running_model: null });
       expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v2));
       expect(await aliasVersion(t.store, name, 'champion')).toBe(v2);
+    });
+  });
+
+  it.each(['canary', 'ab'] as const)('a challenger the operator made champion by hand during a %s ends superseded, not withdrawn', async (mode) => {
+    const { name, v } = await model(`hand-promoted-${mode}`, 3, [1, 2]);
+    const [, v2, v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const id = `deploy-${name}`;
+      const request: DeploymentRequest =
+        mode === 'canary'
+          ? { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [25, 100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } }
+          : { model: name, challengerVersion: v3, startedBy: 'test', mode: 'ab', ab: { analysisSeconds: 600 } };
+      const handle = await start(id, request);
+      await waitFor(id, (s) => (s.status === 'canary' || s.status === 'ab-test') && s.challengerWeight > 0, 'its split');
+      const state = await operatorRollback(name, v3, id, 'v3 looks fine, take it now');
+      const final = await handle.result();
+      // Before: rolled-back (A/B: kept-champion), "v3 withdrawn, traffic left as it is (the champion alias … moved from v2 to v3 …)".
+      expect(state.status).toBe('superseded');
+      expect(final.status).toBe('superseded');
+      const last = final.decisions.at(-1)?.message ?? '';
+      expect(last).toMatch(new RegExp(`^taken over: v${v3} made champion by cli \\(ops\\); traffic left as it is \\(v${v3} on all traffic\\): the champion alias of ${name} moved from v${v2} to v${v3}`));
+      expect(last).not.toMatch(/withdrawn|kept/);
+      expect(await row(id)).toEqual({ status: 'superseded', running_model: null });
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v3));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v3);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
+      expect(await alerts(name)).toEqual([]);
     });
   });
 });

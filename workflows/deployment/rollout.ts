@@ -11,6 +11,7 @@ import { allHandlersFinished, CancellationScope, CancelledFailure, condition, co
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
+import { challengerShare, takeoverEnd, type ServingNow } from '../../lib/deployment/takeover';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
@@ -25,7 +26,7 @@ const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBa
 type StepPosition = Extract<Position, { phase: 'shadow' | 'canary' }>;
 type AbPosition = Extract<Position, { phase: 'ab' }>;
 type WaitResult = 'aborted' | 'decision' | 'elapsed';
-type Superseded = { superseded: string };
+type Superseded = { superseded: string; serving?: ServingNow };
 type Unverified = { unverified: UnverifiedVersion[] };
 
 /**
@@ -75,6 +76,8 @@ const unverifiedText = (unverified: UnverifiedVersion[]) => unverified.map((u) =
 function supersededBy(result: unknown): string | undefined {
   return typeof result === 'object' && result !== null && typeof (result as Partial<Superseded>).superseded === 'string' ? (result as Superseded).superseded : undefined;
 }
+/** What served when an activity found the traffic taken over; absent in answers recorded before it was added. */
+const servingOf = (result: unknown): ServingNow | undefined => (typeof result === 'object' && result !== null ? (result as { serving?: ServingNow }).serving : undefined);
 
 export interface RolloutInput {
   request: DeploymentRequest;
@@ -127,7 +130,11 @@ export class Rollout {
     const first = this.state.championVersion === null;
     const promoted = await uninterrupted(() => promoteChallenger({ deploymentId: this.state.deploymentId, model: this.plan.model, challengerVersion: this.plan.challengerVersion, championVersion: this.state.championVersion, movedBy: this.by, reason: first ? 'first model: no champion to compare against' : 'already the champion' }));
     const taken = supersededBy(promoted);
-    if (taken !== undefined) return this.finish('kept-champion', `v${this.plan.challengerVersion} not deployed, nothing moved: ${taken}`);
+    if (taken !== undefined) {
+      const serving = servingOf(promoted);
+      const end = serving && takeoverEnd(this.plan.challengerVersion, serving, taken, 'not deployed by this deployment');
+      return end?.superseded ? this.finish('superseded', end.message) : this.finish('kept-champion', `v${this.plan.challengerVersion} not deployed, nothing moved: ${taken}`);
+    }
     this.state.challengerWeight = 1;
     return this.finish('promoted', first ? `v${this.plan.challengerVersion} is the first champion (no canary: nothing to compare against)` : `v${this.plan.challengerVersion} is already the champion`);
   }
@@ -530,12 +537,30 @@ export class Rollout {
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
     const done = await uninterrupted(() => rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
-    this.state.challengerWeight = 0;
+    const taken = this.takenOverEnd(done, reason);
     if (options.alert) {
-      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${this.plan.model}`, message: `v${this.plan.challengerVersion} (B) withdrawn: ${reason}`, evidence: { deploymentId: this.state.deploymentId, analyses: this.state.analyses.slice(-3) } });
+      const message = taken?.superseded ? `v${this.plan.challengerVersion} (B) not withdrawn (${reason}): ${taken.message}` : `v${this.plan.challengerVersion} (B) withdrawn: ${reason}`;
+      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${this.plan.model}`, message, evidence: { deploymentId: this.state.deploymentId, analyses: this.state.analyses.slice(-3) } });
     }
+    if (taken) return this.finish(taken.superseded ? 'superseded' : (options.status ?? 'kept-champion'), taken.message);
+    return this.finish(options.status ?? 'kept-champion', `champion v${this.champion} kept: ${reason}`);
+  }
+
+  /**
+   * How an end whose rollback found the traffic taken over reads (undefined when the rollback moved
+   * it): from what the activity found serving, so a challenger a person made champion (or left
+   * serving) is recorded as taken over, never withdrawn. Answers recorded before `serving` was
+   * added keep their wording. Sets the challenger's weight to its share of what serves.
+   */
+  private takenOverEnd(done: void | { trafficLeft: string; serving?: ServingNow }, reason: string): { superseded: boolean; message: string } | undefined {
     const left = done ? done.trafficLeft : undefined;
-    return this.finish(options.status ?? 'kept-champion', left === undefined ? `champion v${this.champion} kept: ${reason}` : `v${this.plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
+    const serving = done ? done.serving : undefined;
+    this.state.challengerWeight = 0;
+    if (left === undefined) return undefined;
+    const challenger = this.plan.challengerVersion;
+    if (serving === undefined) return { superseded: false, message: `v${challenger} withdrawn, traffic left as it is (${left}): ${reason}` };
+    this.state.challengerWeight = challengerShare(challenger, serving);
+    return takeoverEnd(challenger, serving, left, reason);
   }
 
   private rollBack(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus } = {}): Promise<DeploymentState> {
@@ -547,13 +572,14 @@ export class Rollout {
     const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
     if (stopped) return stopped;
     const done = await uninterrupted(() => rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason }));
-    state.challengerWeight = 0;
-    if (alert) {
-      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${plan.model}`, message: `v${plan.challengerVersion} rolled back: ${reason}`, evidence: { deploymentId: state.deploymentId, analyses: state.analyses.slice(-3) } });
-    }
     // A rollback that found the traffic taken over left it alone (the champion may be what was rolled away from).
-    const left = done ? done.trafficLeft : undefined;
-    return this.finish(options.status ?? 'rolled-back', left === undefined ? `rolled back to v${this.champion}: ${reason}` : `v${plan.challengerVersion} withdrawn, traffic left as it is (${left}): ${reason}`);
+    const taken = this.takenOverEnd(done, reason);
+    if (alert) {
+      const message = taken?.superseded ? `v${plan.challengerVersion} not rolled back (${reason}): ${taken.message}` : `v${plan.challengerVersion} rolled back: ${reason}`;
+      await raiseAlert({ rule: 'deployment_rolled_back', severity: 'critical', subject: `model ${plan.model}`, message, evidence: { deploymentId: state.deploymentId, analyses: state.analyses.slice(-3) } });
+    }
+    if (taken) return this.finish(taken.superseded ? 'superseded' : (options.status ?? 'rolled-back'), taken.message);
+    return this.finish(options.status ?? 'rolled-back', `rolled back to v${this.champion}: ${reason}`);
   }
 
   /** Final status, outcome stored; returns once every update handler has answered. */

@@ -20,10 +20,12 @@ export type DeploymentStatus =
   | 'kept-champion'
   /** Ended without rolling back: the champion no longer verifies, so the traffic was left as it was for a person. */
   | 'stopped'
+  /** Someone else took its traffic over and left the challenger champion or serving (a person promoted it by hand): not withdrawn, nothing moved back. */
+  | 'superseded'
   /** Its workflow was cancelled (`temporal workflow cancel`, the Web UI): rolled back as an abort is, then ended cancelled. */
   | 'cancelled';
 
-export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion', 'stopped', 'cancelled'];
+export const FINAL_STATUSES: readonly DeploymentStatus[] = ['promoted', 'rolled-back', 'kept-champion', 'stopped', 'superseded', 'cancelled'];
 export const isFinal = (status: DeploymentStatus) => FINAL_STATUSES.includes(status);
 
 export interface AnalysisRecord {
