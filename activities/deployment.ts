@@ -551,6 +551,19 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     },
 
     /**
+     * Whether someone else took the deployment's traffic over (`superseded`: why) and what serves,
+     * asked before the deployment stops for a champion that no longer verifies: a person who
+     * already routed the traffic elsewhere needs no alert asking for it, and the stop describes the
+     * routes as stored, not the split the deployment last wrote.
+     */
+    async deploymentTraffic(input: { deploymentId: string; model: string }): Promise<{ superseded?: string; serving: ServingNow }> {
+      return withFailureMapping(async () => {
+        const owner = await ownership(input.deploymentId);
+        return { ...(owner.why !== undefined ? { superseded: owner.why } : {}), serving: await servingNow(store, input.model) };
+      });
+    },
+
+    /**
      * Open alerts that must hold a deployment's next traffic move: stale or bad data for this model
      * (monitoring's data rules). Empty when the way is clear.
      */

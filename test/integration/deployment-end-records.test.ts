@@ -15,7 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
-import { aliasVersion, moveAlias, verifyRegisteredVersion } from '../../lib/registry/model-registry';
+import { aliasVersion, getModelVersion, moveAlias, verifyRegisteredVersion } from '../../lib/registry/model-registry';
 import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
@@ -23,6 +23,7 @@ import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentS
 import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
+import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
 
 jest.setTimeout(3 * 60_000);
 
@@ -127,6 +128,35 @@ describe('what a deployment records when it ends (real Temporal server, SQLite, 
       expect(await aliasVersion(t.store, name, 'champion')).toBe(v3);
       expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
       expect(await alerts(name)).toEqual([]);
+    });
+  });
+
+  it('an operator rollback away from a champion that stopped verifying ends the deployment as taken over, with no stop alert', async () => {
+    const { name, v } = await model('broken-champion', 3, [1, 2]);
+    const [v1, v2, v3] = v;
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const id = `deploy-${name}`;
+      const handle = await start(id, { model: name, challengerVersion: v3, startedBy: 'test', canary: { steps: [25, 100], analysisSeconds: 600, thresholds: { minMaturedPairs: 1000 } } });
+      await waitFor(id, (s) => s.status === 'canary' && s.challengerWeight > 0, 'its canary step');
+      // The champion's registry row is edited (it no longer verifies); the operator serves v1, which does.
+      const champion = await getModelVersion(t.store, name, v2);
+      await t.store.db.updateTable('model_versions').set({ label: JSON.stringify({ ...champion.label, horizon: 1 }) }).where('name', '=', name).where('version', '=', v2).execute();
+      const state = await operatorRollback(name, v1, id, 'v2 row broken, serve v1');
+      const final = await handle.result();
+      await recordHistory(env, `deployment-${DEPLOYMENT_RECORDING_TAG}-takeover-before-stop`, id);
+      // Before: a critical deployment_stopped asking for that very rollback, "traffic left as it is (v3 at 25%, v2 on the rest)"
+      // while v1 served all of it, and the row 'stopped' with the canary alias left on v3.
+      expect(await alerts(name)).toEqual([]);
+      expect(state.status).toBe('rolled-back');
+      expect(final.status).toBe('rolled-back');
+      const messages = final.decisions.map((d) => d.message);
+      expect(messages.at(-1)).toMatch(new RegExp(`^v${v3} withdrawn, traffic left as it is \\(the champion alias of ${name} moved from v${v2} to v${v1} .*; serving now: v${v1} on all traffic\\): aborted: manual rollback: v2 row broken, serve v1 \\(cli \\(ops\\)\\)$`));
+      expect(messages.join('\n')).toMatch(new RegExp(`traffic taken over: .*the champion v${v2} no longer verifies`));
+      expect(messages.join('\n')).not.toMatch(/v\d+ at 25%/);
+      expect(await row(id)).toEqual({ status: 'rolled-back', running_model: null });
+      expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
+      expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
+      expect(await aliasVersion(t.store, name, 'canary')).toBeUndefined();
     });
   });
 });

@@ -66,6 +66,9 @@ const REQUIRED = [
   `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-challenger-rolled-back`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-champion-stopped`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-verify-gate-rolled-back`,
+  // An operator's rollback away from a champion that stopped verifying, found before the stop (patched('takeover-before-stop')):
+  // test/integration/deployment-end-records.test.ts.
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-takeover-before-stop`,
   'monitoring-v1-served-model',
   // A run with the check of the served versions' stored artifacts (patched('served-artifact-check')):
   // test/integration/served-artifact-check.test.ts.

@@ -11,13 +11,13 @@ import { allHandlersFinished, CancellationScope, CancelledFailure, condition, co
 import type { AlertActivities } from '../../activities/alerts';
 import type { DeploymentActivities, UnverifiedVersion } from '../../activities/deployment';
 import type { DeploymentPlan, DeploymentRequest } from '../../lib/deployment/plan';
-import { challengerShare, takeoverEnd, type ServingNow } from '../../lib/deployment/takeover';
+import { challengerShare, takeoverEnd, trafficText, type ServingNow } from '../../lib/deployment/takeover';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
 import { alertIdOf, baseStatus, logDecision, recordAnalysis, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
 
-const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers, verifyDeploymentVersions } = proxyActivities<DeploymentActivities & AlertActivities>({
+const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers, verifyDeploymentVersions, deploymentTraffic } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
   startToCloseTimeout: '2m',
   retry: DEPLOYMENT_RETRY,
@@ -37,6 +37,15 @@ type Unverified = { unverified: UnverifiedVersion[] };
  * without that activity (a refusal failed the workflow).
  */
 const VERIFY_BEFORE_MOVES = 'verify-before-moves';
+
+/**
+ * Runs that record this marker ask deploymentTraffic before stopping for a champion that no longer
+ * verifies: traffic someone else took over (an operator's rollback away from the broken champion)
+ * ends the deployment as taken over, with no deployment_stopped alert, and a stop describes the
+ * routes as stored. Older histories raised the stop alert regardless, describing the split from the
+ * workflow's own weight.
+ */
+const TAKEOVER_BEFORE_STOP = 'takeover-before-stop';
 
 /**
  * Runs that record this marker end a cancelled workflow (`temporal workflow cancel`, the Web UI's
@@ -478,11 +487,23 @@ export class Rollout {
    * refuses: nothing is moved (the routes, weights and aliases stay as they are), a critical alert
    * says so, and the deployment ends 'stopped' for a person to route the traffic by hand.
    */
-  private async stopUnservableChampion(unverified: UnverifiedVersion[], context: string): Promise<DeploymentState> {
+  private async stopUnservableChampion(unverified: UnverifiedVersion[], context: string, ending?: { reason: string; status?: DeploymentStatus }): Promise<DeploymentState> {
     const { state, plan } = this;
     const text = unverifiedText(unverified);
-    const weight = `${Math.round(state.challengerWeight * 100)}%`;
-    const traffic = plan.mode === 'ab' ? `A/B split, v${plan.challengerVersion} (B) at ${weight}` : state.challengerWeight > 0 ? `v${plan.challengerVersion} at ${weight}, v${this.champion} on the rest` : `v${this.champion} serving`;
+    let traffic: string;
+    if (patched(TAKEOVER_BEFORE_STOP)) {
+      const now = await deploymentTraffic({ deploymentId: state.deploymentId, model: plan.model });
+      if (now.superseded !== undefined) {
+        // The person already routed the traffic away: nothing to stop for, nor to ask of them.
+        this.log(`traffic taken over: ${now.superseded} (${text}, found ${context}; not stopped: the traffic is no longer this deployment's)`);
+        const reason = ending?.reason ?? `stopped: ${now.superseded}`;
+        return plan.mode === 'ab' ? this.keepChampion(reason, { verifyChampion: false, status: ending?.status }) : this.rollBack(reason, false, { verifyChampion: false, status: ending?.status });
+      }
+      traffic = trafficText(now.serving);
+    } else {
+      const weight = `${Math.round(state.challengerWeight * 100)}%`;
+      traffic = plan.mode === 'ab' ? `A/B split, v${plan.challengerVersion} (B) at ${weight}` : state.challengerWeight > 0 ? `v${plan.challengerVersion} at ${weight}, v${this.champion} on the rest` : `v${this.champion} serving`;
+    }
     const advice = `route the traffic to a version that verifies (mlp models rollback ${plan.model} --to-version N) or restore v${this.champion}`;
     await raiseAlert({
       rule: 'deployment_stopped',
@@ -495,10 +516,10 @@ export class Rollout {
   }
 
   /** The rollback's destination must still verify (VERIFY_BEFORE_MOVES), else the deployment stops instead; undefined when it may go on. */
-  private async championUnservable(reason: string, verifyChampion: boolean): Promise<DeploymentState | undefined> {
+  private async championUnservable(reason: string, verifyChampion: boolean, status?: DeploymentStatus): Promise<DeploymentState | undefined> {
     if (!verifyChampion || this.state.championVersion === null || !patched(VERIFY_BEFORE_MOVES)) return undefined;
     const unverified = await verifyDeploymentVersions({ model: this.plan.model, championVersion: this.champion });
-    return unverified.length === 0 ? undefined : this.stopUnservableChampion(unverified, `while rolling back: ${reason}`);
+    return unverified.length === 0 ? undefined : this.stopUnservableChampion(unverified, `while rolling back: ${reason}`, { reason, status });
   }
 
   /**
@@ -534,7 +555,7 @@ export class Rollout {
   }
 
   private async keepChampionNow(reason: string, options: { alert?: boolean; verifyChampion?: boolean; status?: DeploymentStatus }): Promise<DeploymentState> {
-    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
+    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true, options.status);
     if (stopped) return stopped;
     const done = await uninterrupted(() => rollBackDeployment({ deploymentId: this.state.deploymentId, model: this.plan.model, championVersion: this.champion, challengerVersion: this.plan.challengerVersion, movedBy: this.by, reason }));
     const taken = this.takenOverEnd(done, reason);
@@ -569,7 +590,7 @@ export class Rollout {
 
   private async rollBackNow(reason: string, alert: boolean, options: { verifyChampion?: boolean; status?: DeploymentStatus }): Promise<DeploymentState> {
     const { state, plan } = this;
-    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true);
+    const stopped = await this.championUnservable(reason, options.verifyChampion ?? true, options.status);
     if (stopped) return stopped;
     const done = await uninterrupted(() => rollBackDeployment({ deploymentId: state.deploymentId, model: plan.model, championVersion: this.champion, challengerVersion: plan.challengerVersion, movedBy: this.by, reason }));
     // A rollback that found the traffic taken over left it alone (the champion may be what was rolled away from).
