@@ -7,9 +7,10 @@
  *   data" does (`PROVIDER_REJECTED`).
  * - An answer that stops short of a range already closed is a retryable provider error naming the
  *   sessions it lacks. A body cut at a line break reads as complete rows: its only trace is its end
- *   (HPQ asked for 2017, 40 rows short, was published as 211 bars ending 2017-11-01). Checked only
- *   when the last session asked for has closed (at the body's fetch time, with the session-close
- *   margin): a range reaching today is not held to sessions the provider may not have yet.
+ *   (HPQ asked for 2017, 40 rows short, was published as 211 bars ending 2017-11-01). Checked up to
+ *   the last session asked for or the last session closed at the body's fetch time (with the
+ *   session-close margin), whichever is earlier: a range reaching past the fetch (no `to`) is held
+ *   to the sessions closed by then, not to ones the provider cannot have yet.
  *   A delisted symbol's answer ends early by right; the import is then asked for the range it holds.
  * - An answer that starts late is one the same way, when the store holds a bar of the symbol before
  *   the answer's first row (it was listed by then); otherwise the first row is taken for its listing.
@@ -71,11 +72,16 @@ export async function judgeProviderAnswer(store: Database, answer: ProviderAnswe
   const first = dates[0];
   const last = dates[dates.length - 1];
 
-  if (lastAsked !== undefined && lastAsked <= closed && last < lastAsked) {
-    const missing = nyseTradingDaysBetween(addDays(last, 1), lastAsked);
+  // The end is held to the last session closed at the fetch when the range reaches past it (no
+  // `to`, as a scheduled import asks, or a `to` later than the fetch): before, such a range was
+  // not checked at its end, and a cut body lost its newest sessions silently.
+  const end = lastAsked !== undefined && lastAsked <= closed ? lastAsked : closed;
+  if (last < end) {
+    const missing = nyseTradingDaysBetween(addDays(last, 1), end);
     if (missing.length > PROVIDER_EDGE_ALLOWANCE_SESSIONS) {
+      const endNamed = end === lastAsked ? 'the last session of the range asked' : 'the last session closed when it was fetched';
       throw new ProviderError(
-        `The provider's answer for ${answer.symbol} (${answer.source}) ends on ${last}, ${plural(missing.length, 'NYSE session')} before the last session of the range asked (${lastAsked}): ${span(missing)} ${missing.length === 1 ? 'is' : 'are'} missing: a body cut short at a line break reads as whole rows, so this one is not imported, and nothing was; retry later. If ${answer.symbol} was delisted (or stopped trading) on ${last}, ask for the range it holds (to ${last})`,
+        `The provider's answer for ${answer.symbol} (${answer.source}) ends on ${last}, ${plural(missing.length, 'NYSE session')} before ${endNamed} (${end}): ${span(missing)} ${missing.length === 1 ? 'is' : 'are'} missing: a body cut short at a line break reads as whole rows, so this one is not imported, and nothing was; retry later. If ${answer.symbol} was delisted (or stopped trading) on ${last}, ask for the range it holds (to ${last})`,
         true,
       );
     }

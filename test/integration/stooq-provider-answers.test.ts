@@ -67,7 +67,7 @@ describe('provider answers: what is cached, and bodies that stop short', () => {
     await t?.drop();
   });
 
-  const request = (symbol: string, from: string, to: string) => importRequestSchema.parse({ source: { kind: 'stooq', symbols: [symbol], baseUrl: stooq.url }, from, to, quality: { minHistoryBars: 5 } });
+  const request = (symbol: string, from: string, to?: string) => importRequestSchema.parse({ source: { kind: 'stooq', symbols: [symbol], baseUrl: stooq.url }, from, ...(to === undefined ? {} : { to }), quality: { minHistoryBars: 5 } });
 
   it('an answer for the wrong period fails and is not cached: once the server answers right, asking again reaches it', async () => {
     const cache = new MemoryCache();
@@ -135,6 +135,23 @@ describe('provider answers: what is cached, and bodies that stop short', () => {
     stooq.routes.set('ggg.us', { body: stooqBody('GGG', '2017-01-01', '2017-12-15') });
     const mid = () => new Date('2017-12-15T23:00:00Z');
     expect(await importBars(t.store, request('GGG', '2017-01-01', '2017-12-31'), { now: mid })).toMatchObject({ status: 'published', lastDate: '2017-12-15' });
+  });
+
+  it('a range reaching past the fetch (no `to`, or a `to` later than the fetch) is held to the last session closed when fetched', async () => {
+    // Fetched 2018-03-01 at noon New York: 2018-02-28 is the last closed session. Before, neither
+    // range was checked at its end and both cut bodies were published as 252 bars ending 2018-01-02.
+    const cut = (symbol: string) => stooqBody(symbol, '2017-01-01', '2018-02-28', { last: 40 });
+    const missing = /ends on 2017-12-29, 40 NYSE sessions before the last session closed when it was fetched \(2018-02-28\): 2018-01-02\.\.2018-02-28 are missing.*retry later/;
+    stooq.routes.set('jjj.us', { body: cut('JJJ') });
+    await expect(importBars(t.store, request('JJJ', '2017-01-01'), { now: CLOCK })).rejects.toMatchObject({ name: 'ProviderError', retryable: true, message: expect.stringMatching(missing) });
+    stooq.routes.set('kkk.us', { body: cut('KKK') });
+    await expect(importBars(t.store, request('KKK', '2017-01-01', '2018-03-31'), { now: CLOCK })).rejects.toMatchObject({ name: 'ProviderError', retryable: true, message: expect.stringMatching(missing) });
+    expect(await readBars(t.store, { symbols: ['JJJ', 'KKK'] })).toEqual([]);
+    // A provider a session or two behind is within the allowance, with or without `to`.
+    stooq.routes.set('jjj.us', { body: stooqBody('JJJ', '2017-01-01', '2018-02-28', { last: 2 }) });
+    expect(await importBars(t.store, request('JJJ', '2017-01-01'), { now: CLOCK })).toMatchObject({ status: 'published', lastDate: '2018-02-26' });
+    stooq.routes.set('kkk.us', { body: stooqBody('KKK', '2017-01-01', '2018-02-28') });
+    expect(await importBars(t.store, request('KKK', '2017-01-01', '2018-03-31'), { now: CLOCK })).toMatchObject({ status: 'published', lastDate: '2018-02-28' });
   });
 
   it('an answer that starts late is a finding when the symbol was listed before (stored bars), and taken for the listing otherwise', async () => {
