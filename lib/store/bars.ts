@@ -304,23 +304,64 @@ export async function readBarSeries(store: Database, query: BarQuery = {}): Prom
 
 /**
  * What stored the current version of a bar, in words, for the finding that retracts it: the
- * import whose publication time its event_time is (a publish stamps its bars so), the live stream
- * entry recorded as writing it, or the time its live message was produced. Rare (a retraction), so
- * a few point reads.
+ * import whose recorded content clock is its event_time (an import stamps its bars with when their
+ * bytes were first seen or fetched: the snapshot's `judgedAt`, or a file's entry in `fileClocks`;
+ * its publication time for imports published before those were stamped), the live stream entry
+ * recorded as writing it, or the time its live message was produced. The import is looked for
+ * first: a live_bar_sources row outlives a later import that revised the bar. Rare (a
+ * retraction), so a few point reads.
  */
 export async function describeStoredVersion(db: Kysely<DatabaseSchema>, symbol: string, date: string): Promise<string> {
   const bar = await db.selectFrom('bars').select('event_time').where('symbol', '=', symbol).where('date', '=', date).executeTakeFirst();
   if (bar === undefined) return 'no longer stored';
   const at = bar.event_time;
   if (at !== null) {
-    const snapshot = await db.selectFrom('dataset_snapshots').select(['id', 'source']).where('status', '=', 'published').where('published_at', '=', at).executeTakeFirst();
-    if (snapshot) {
-      const path = (JSON.parse(snapshot.source) as { path?: unknown } | null)?.path;
-      return `stored by the import of snapshot ${snapshot.id}${typeof path === 'string' ? ` (${path})` : ''}, published at ${at}`;
+    const imported = await importThatStored(db, symbol, date, at);
+    if (imported) {
+      const { snapshot, file } = imported;
+      const source = JSON.parse(snapshot.source) as { path?: unknown; kind?: unknown } | null;
+      const named = file ?? (typeof source?.path === 'string' ? source.path : typeof source?.kind === 'string' ? source.kind : undefined);
+      const content = snapshot.published_at === at ? '' : `, its content of ${at}`;
+      return `stored by the import of snapshot ${snapshot.id}${named === undefined ? '' : ` (${named})`}${content}, published at ${snapshot.published_at}`;
     }
   }
   const entry = await db.selectFrom('live_bar_sources').select(['stream', 'entry']).where('symbol', '=', symbol).where('date', '=', date).orderBy('entry', 'desc').executeTakeFirst();
   const produced = at === null ? '' : `, its message produced at ${at}`;
   if (entry) return `stored from the live stream ${entry.stream} (entry ${entry.entry.replace(/^0+(?=\d)/, '').replace(/-0+(?=\d)/, '-')})${produced}`;
   return at === null ? 'stored without a recorded time (a live bar without event_time, or a direct write)' : `stored from a live bar${produced}`;
+}
+
+/**
+ * The published import that wrote the bar of `symbol` on `date` stamped `at`, and the file whose
+ * clock it is, if any: among the snapshots holding that bar whose recorded clocks include `at`,
+ * the newest that logged a revision to it (a publish writes only new bars and changed ones, and
+ * logs every change), else the first published since the bar was last retracted (the one that
+ * added it: later ones with the same clock found it stored as is).
+ */
+async function importThatStored(db: Kysely<DatabaseSchema>, symbol: string, date: string, at: string): Promise<{ snapshot: { id: string; source: string; published_at: string | null }; file?: string } | undefined> {
+  const covering = await db
+    .selectFrom('dataset_snapshots')
+    .select(['id', 'source', 'symbols', 'published_at'])
+    .where('status', '=', 'published')
+    .where('first_date', '<=', date)
+    .where('last_date', '>=', date)
+    .orderBy('published_at')
+    .execute();
+  const matches: Array<{ snapshot: (typeof covering)[number]; file?: string }> = [];
+  for (const snapshot of covering) {
+    if (!(JSON.parse(snapshot.symbols) as string[]).includes(symbol)) continue;
+    const source = JSON.parse(snapshot.source) as { judgedAt?: unknown; fileClocks?: Record<string, unknown> } | null;
+    const file = Object.entries(source?.fileClocks ?? {}).find(([, clock]) => clock === at)?.[0];
+    if (file !== undefined) matches.push({ snapshot, file });
+    else if (source?.judgedAt === at || snapshot.published_at === at) matches.push({ snapshot });
+  }
+  if (matches.length <= 1) return matches[0];
+  const revisions = await db.selectFrom('bar_revisions').select(['snapshot_id', 'new_close', 'published_at']).where('symbol', '=', symbol).where('date', '=', date).orderBy('published_at', 'desc').execute();
+  const retractedAt = revisions.find((r) => r.new_close === null)?.published_at;
+  for (const r of revisions) {
+    if (r.new_close === null) break;
+    const logged = matches.find((m) => m.snapshot.id === r.snapshot_id);
+    if (logged) return logged;
+  }
+  return matches.find((m) => retractedAt === undefined || (m.snapshot.published_at ?? '') > retractedAt) ?? matches[matches.length - 1];
 }

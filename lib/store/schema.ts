@@ -9,8 +9,10 @@ export interface BarsTable {
   volume: number;
   /**
    * When this version of the bar was produced (its live message's event_time, UTC ISO as
-   * toISOString writes it) or, for an import's version, when the import was published; null when
-   * the message had none, for upsertBars' versions and for imports published before that (migration 0023).
+   * toISOString writes it) or, for an import's version, the clock of its content (when its bytes
+   * were first seen or fetched: the snapshot's recorded `judgedAt` or `fileClocks` entry; the
+   * publication time for imports published before content clocks); null when the message had
+   * none, for upsertBars' versions and for imports published before migration 0023.
    */
   event_time: string | null;
 }

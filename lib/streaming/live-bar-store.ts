@@ -12,11 +12,12 @@
  *   steady feed without failures records nothing and pays one range read per batch. Repeated
  *   values are recorded too (a newer repeat outranks an older, different message still pending).
  * - **event time**: a bar's stored version carries the event_time its message had (`bars.event_time`;
- *   an import's version, its publication time; null for a message without one). A live bar with other values than the
+ *   an import's version, the clock of its content: when its bytes were first seen or fetched,
+ *   lib/store/staging.ts publishBars; null for a message without one). A live bar with other values than the
  *   stored bar revises it only when it is not older by event_time: one produced before the stored
  *   version (an old stream segment replayed, a producer re-sending its backlog after a correction)
  *   is `stale` and changes nothing (no revision row, no stale mark); so is one produced before the
- *   import that wrote the stored version was published. Equal times: the later entry wins. A bar
+ *   content of the import that wrote the stored version was seen. Equal times: the later entry wins. A bar
  *   without event_time, or a stored version without one, revises in stream order.
  *   Event time outranks stream order too: a bar held by a newer entry is still written when it is
  *   newer by event_time than the stored version (looked up for such a bar only). The

@@ -15,7 +15,7 @@ import { generateSyntheticMarket } from '../../lib/market-data/synthetic';
 import { readBars, upsertBars } from '../../lib/store/bars';
 import { knownStaleFrom } from '../../lib/store/features';
 import { listQuarantine } from '../../lib/store/quarantine';
-import { getSnapshot } from '../../lib/store/snapshots';
+import { getSnapshot, recordContentClocks } from '../../lib/store/snapshots';
 import { listRevisions } from '../../lib/store/staging';
 import { BarStreamConsumer, streamSnapshotId } from '../../lib/streaming/consumer';
 import { BarStreamProducer } from '../../lib/streaming/producer';
@@ -159,6 +159,26 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
       const whole = await importBars(t.store, csv([...rows(60), glitchRow, ...rows(1, 61)]), { now: NOW });
       expect(whole.byRule.one_bar_glitch).toBe(1);
       expect(await readBars(t.store)).toEqual(before);
+    });
+
+    it('the retraction names the import that stored the glitch, by its content clock, never a live bar', async () => {
+      // Imported bars carry their content's clock (when the bytes were first seen), not the
+      // publication time: matched on publication, every imported glitch read "stored from a live bar".
+      await importBars(t.store, csv(rows(60)), { now: NOW });
+      const glitchRow = noDecimals(rows(1, 60)[0]);
+      const dir = tempDir('mlp-retract-');
+      const file = path.join(dir, 'ibm.us.csv');
+      const text = `Date,Open,High,Low,Close,Volume\n${glitchRow}\n`;
+      fs.writeFileSync(file, text);
+      // The same bytes were downloaded a day before the import (another import saw them then).
+      const seen = new Date('2019-01-09T21:30:00Z');
+      await recordContentClocks(t.store, [{ sha256: crypto.createHash('sha256').update(text).digest('hex'), source: file }], seen);
+      const day = await importBars(t.store, importRequestSchema.parse({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } }), { now: NOW });
+      expect(day.status).toBe('published');
+      const next = await importBars(t.store, csv(rows(1, 61)), { now: NOW });
+      const [q] = await listQuarantine(t.store, { snapshotId: next.snapshotId, rule: 'one_bar_glitch' });
+      expect(q.message).toContain(`stored by the import of snapshot ${day.snapshotId} (${file}), its content of ${seen.toISOString()}, published at ${(await getSnapshot(t.store, day.snapshotId))?.publishedAt}`);
+      expect(q.message).not.toMatch(/live/);
     });
 
     it('a real move in the last row that the next file continues stays', async () => {
