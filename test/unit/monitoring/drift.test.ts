@@ -397,7 +397,12 @@ describe('the reason of a prediction drift verdict', () => {
     for (let d = 0; d < days + 10; d++) level[d] = g = 0.95 * g + 0.3 * z();
     const values: number[] = [];
     const day: number[] = [];
-    for (let d = 0; d < days; d++) for (let s = 0; s < perDay; s++) (values.push(0.5 + 0.1 * level[d] + 0.02 * z()), day.push(d));
+    for (let d = 0; d < days; d++) {
+      for (let s = 0; s < perDay; s++) {
+        values.push(0.5 + 0.1 * level[d] + 0.02 * z());
+        day.push(d);
+      }
+    }
     const profile = { score: scoreProfileOf(Float64Array.from(values), Int32Array.from(day), 20) } as unknown as ReferenceProfile;
     const report = detectPredictionDrift(profile, { values: Array.from({ length: 100 }, (_, i) => 0.5 + 0.1 * level[days + (i % 10)] + 0.02 * z()), day: Array.from({ length: 100 }, (_, i) => i % 10) });
     expect(report.reason).toMatch(/divergence [0-9.e+-]+ (≤|>) the training windows' largest [0-9.e+-]+/);
