@@ -88,7 +88,7 @@ describe.each(DRIVERS)('retried deployment activities (%s)', (_driver, create) =
     // An operator rolls back to v1 before the retry.
     await moveAlias(t.store, { name, alias: 'champion', version: v1, movedBy: 'ops', reason: 'rollback by hand' });
     await writeServingRoutes(t.store, cache, { model: name, mode: 'single', routes: singleRoute(v1), updatedBy: 'ops', reason: 'rollback by hand' });
-    await expect(a.promoteChallenger(promote)).resolves.toEqual({ superseded: expect.stringMatching(/by ops/) });
+    await expect(a.promoteChallenger(promote)).resolves.toMatchObject({ superseded: expect.stringMatching(/by ops/) });
     expect(await aliasVersion(t.store, name, 'champion')).toBe(v1);
     expect((await readServingRoutes(t.store, name))?.routes).toEqual(singleRoute(v1));
   });
@@ -111,9 +111,9 @@ describe.each(DRIVERS)('retried deployment activities (%s)', (_driver, create) =
     // The same workflow id from its start: refused, naming the end it had.
     await expect(a.beginDeployment({ deploymentId: id, request })).rejects.toThrow(/already ended \(promoted at .*start a new deployment/);
     // Reset past its start: each traffic move answers that it is not the deployment's to make.
-    await expect(a.setTrafficSplit(canary)).resolves.toEqual({ superseded: expect.stringMatching(/already ended \(promoted/) });
-    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: by, reason: '1 failed analysis' })).resolves.toEqual({ trafficLeft: expect.stringMatching(/already ended/) });
-    await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: by, reason: 'again' })).resolves.toEqual({ superseded: expect.stringMatching(/already ended/) });
+    await expect(a.setTrafficSplit(canary)).resolves.toMatchObject({ superseded: expect.stringMatching(/already ended \(promoted/) });
+    await expect(a.rollBackDeployment({ deploymentId: id, model: name, championVersion: v1, challengerVersion: v2, movedBy: by, reason: '1 failed analysis' })).resolves.toMatchObject({ trafficLeft: expect.stringMatching(/already ended/) });
+    await expect(a.promoteChallenger({ deploymentId: id, model: name, challengerVersion: v2, championVersion: v1, movedBy: by, reason: 'again' })).resolves.toMatchObject({ superseded: expect.stringMatching(/already ended/) });
     await a.finishDeployment({ deploymentId: id, status: 'rolled-back', outcome: { status: 'rolled-back' } });
 
     expect(await readServingRoutes(t.store, name)).toEqual(routes);
