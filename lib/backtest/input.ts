@@ -115,3 +115,19 @@ export function checkBacktestInput(input: BacktestInput, options: BacktestOption
     }
   }
 }
+
+/**
+ * A symbol's backtest column on a date grid: its opens and closes where it has a bar (NaN where it
+ * has none: not listed, halted), scores all NaN for the caller to fill.
+ */
+export function symbolColumnOn(symbol: string, series: { dates: readonly string[]; open: ArrayLike<number>; close: ArrayLike<number> } | undefined, dateIndex: ReadonlyMap<string, number>, days: number): BacktestSymbolInput {
+  const open = new Float64Array(days).fill(NaN);
+  const close = new Float64Array(days).fill(NaN);
+  series?.dates.forEach((d, i) => {
+    const at = dateIndex.get(d);
+    if (at === undefined) return;
+    open[at] = series.open[i];
+    close[at] = series.close[i];
+  });
+  return { symbol, open, close, score: new Float64Array(days).fill(NaN) };
+}

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { backtestOf } from '../backtest/backtest';
-import { backtestOptionsSchema, type BacktestOptions, type BacktestOptionsInput } from '../backtest/input';
+import { backtestOptionsSchema, symbolColumnOn, type BacktestOptions, type BacktestOptionsInput } from '../backtest/input';
 import { BadInputError } from '../errors';
 import type { BarSeries } from '../market-data/bar';
 import { roundSignificant } from './binning';
@@ -91,18 +91,7 @@ export function liveBookOf(samples: readonly Pick<OutcomeSample, 'symbol' | 'asO
   if (dates.length < 3) return unavailable(`the stored bars of the predicted symbols have ${dates.length} session(s) from ${first}: a trade needs the next two opens`);
   const dayOf = new Map(dates.map((d, i) => [d, i]));
   const columns = new Map(
-    symbols.map((symbol) => {
-      const open = new Float64Array(dates.length).fill(NaN);
-      const close = new Float64Array(dates.length).fill(NaN);
-      const s = bySymbol.get(symbol);
-      s?.dates.forEach((d, i) => {
-        const at = dayOf.get(d);
-        if (at === undefined) return;
-        open[at] = s.open[i];
-        close[at] = s.close[i];
-      });
-      return [symbol, { symbol, open, close, score: new Float64Array(dates.length).fill(NaN) }];
-    }),
+    symbols.map((symbol) => [symbol, symbolColumnOn(symbol, bySymbol.get(symbol), dayOf, dates.length)]),
   );
   for (const s of scored) {
     const at = dayOf.get(s.asOf);

@@ -11,7 +11,7 @@
  */
 import { backtestOf, type BacktestResult } from '../backtest/backtest';
 import type { PerformanceMetrics } from '../backtest/performance';
-import type { BacktestInput, BacktestOptionsInput } from '../backtest/input';
+import { symbolColumnOn, type BacktestInput, type BacktestOptionsInput } from '../backtest/input';
 import { deflatedSharpeRatio, sharpeDifference } from '../backtest/sharpe-inference';
 import { tradableReturn } from '../labels/labels';
 import type { BarSeries } from '../market-data/bar';
@@ -611,18 +611,7 @@ export function backtestInputOf(ds: TrainingDataset, predictions: WalkForwardPre
   const dates = ds.days.slice(firstDay, Math.min(ds.days.length, lastDay + 3));
   const dateIndex = new Map(dates.map((d, i) => [d, i]));
   const bySymbol = new Map(series.map((s) => [s.symbol, s]));
-  const symbols = ds.symbols.map((symbol) => {
-    const open = new Float64Array(dates.length).fill(NaN);
-    const close = new Float64Array(dates.length).fill(NaN);
-    const s = bySymbol.get(symbol);
-    s?.dates.forEach((d, i) => {
-      const at = dateIndex.get(d);
-      if (at === undefined) return;
-      open[at] = s.open[i];
-      close[at] = s.close[i];
-    });
-    return { symbol, open, close, score: new Float64Array(dates.length).fill(NaN) };
-  });
+  const symbols = ds.symbols.map((symbol) => symbolColumnOn(symbol, bySymbol.get(symbol), dateIndex, dates.length));
   rows.forEach((r, i) => {
     const at = ds.start[r] - firstDay;
     symbols[ds.symbol[r]].score[at] = proba[i * classes + classes - 1];
