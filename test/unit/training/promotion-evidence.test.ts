@@ -5,33 +5,18 @@
  * seeds. On `accuracy_lift`, the lift must also clear the evaluation period's majority class: a
  * model predicting "down" on every row beat every fair baseline when the pre-period had risen.
  */
-import type { BarSeries } from '../../../lib/market-data/bar';
 import { rng } from '../../../lib/random';
 import { deflatedSharpeRatio } from '../../../lib/backtest/sharpe-inference';
 import { candidateScoresOf, promotionDecision } from '../../../lib/registry/promotion';
 import { evaluatePredictions } from '../../../lib/training/evaluation-report';
 import { DEFAULT_PLAUSIBILITY } from '../../../lib/training/guards';
 import { datasetFromBars, predictionsForLastDays } from '../../helpers/training-dataset';
+import { fallingMarket } from '../../helpers/evaluated-reports';
 import { PASSED_GUARDS } from '../../helpers/passed-guards';
 
 const direction = { kind: 'direction', horizon: 5, deadZone: 0 } as const;
 const policy = { metric: 'sharpe' as const, margin: 0.005, minAuc: 0.5, alpha: 0.05 };
 const options = { backtest: {}, plausibility: DEFAULT_PLAUSIBILITY.direction, trials: 1, trialSharpeVariance: 0, seed: 1 };
-
-/** 12 stocks that fall together about 40% a year over the evaluation's 400 days (rising before it). */
-function fallingMarket(seed: number): BarSeries[] {
-  const random = rng(seed);
-  const z = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  const days = 700;
-  const dates = Array.from({ length: days }, (_, d) => new Date(Date.UTC(2012, 0, 2) + d * 86_400_000).toISOString().slice(0, 10));
-  const market = Float64Array.from({ length: days }, (_, d) => (d < 300 ? 0.0005 : -0.002) + 0.01 * z());
-  return Array.from({ length: 12 }, (_, s) => {
-    const close = new Float64Array(days);
-    let p = 50;
-    for (let d = 0; d < days; d++) close[d] = p *= Math.exp(market[d] + 0.01 * z());
-    return { symbol: `F${s}`, dates, open: close.slice(), high: close.map((c) => c * 1.01), low: close.map((c) => c * 0.99), close, volume: new Float64Array(days).fill(1e6) };
-  });
-}
 
 describe('evidence on the sharpe metric', () => {
   it('never promotes a mostly flat model of noise in a falling market, and names the exposure it matched', () => {
