@@ -14,6 +14,7 @@ import { listAlerts } from '../lib/alerts/alert-store';
 import { recentDeploymentAnalyses } from '../lib/deployment/analysis-log';
 import { configuredSigning, type ApiToken } from '../lib/config';
 import { listModelVersions, type ModelVersion } from '../lib/registry/model-registry';
+import { accuracyComparisonsOf } from '../lib/registry/promotion';
 import { rowSignatureProblem, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 import { readRecordedReport, recordedReportOf } from '../lib/reports/version-report';
 import { escapeHtml as e } from '../lib/reports/svg';
@@ -92,16 +93,26 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 }
 
 // What the pages read from stored JSON: checked at this boundary; anything else is ignored.
-const headlineSchema = z.object({
-  outOfSample: z
-    .object({
-      classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable() }),
-      baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
-      auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
-      backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional() }) }).optional(),
-    })
-    .optional(),
+const storedLift = { accuracy: z.number().nullable(), accuracyLift: z.number().nullable().optional(), liftInterval: z.array(z.number().nullable()).optional(), pValue: z.number().nullable().optional() };
+const outOfSampleSchema = z.object({
+  classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable() }),
+  // The lift's evidence and the no-information rate are absent in versions evaluated before they were stored.
+  baseline: z.object({ name: z.string(), ...storedLift, noInformation: z.object(storedLift).optional() }),
+  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
+  backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional() }) }).optional(),
 });
+const headlineSchema = z.object({ outOfSample: outOfSampleSchema.optional() });
+
+/**
+ * The OOS accuracy cell of the models page: beside the baseline promotion judges accuracy_lift
+ * against (the evaluation period's own majority class, marked hindsight, where that evidence is the
+ * weaker), with its p-value where stored ('-' where undefined).
+ */
+export function accuracyCellHtml(h: z.input<typeof outOfSampleSchema>): string {
+  const judged = accuracyComparisonsOf(h.baseline).judged;
+  const p = h.baseline.pValue === undefined ? '' : `, p ${Number.isFinite(judged.pValue) ? judged.pValue.toPrecision(2) : '-'}`;
+  return `${f(h.classification.accuracy)} <span class="note">vs ${e(judged.versus)}${judged.hindsight ? ' (hindsight)' : ''} ${f(judged.accuracy)}${p}</span>`;
+}
 const planSchema = z.object({ mode: z.string().optional(), canary: z.object({ steps: z.array(z.number()) }).optional(), ab: z.object({ challengerWeight: z.number() }).optional() });
 const analysisSchema = z.object({ at: z.string(), phase: z.string(), weight: z.number(), verdict: z.string(), reasons: z.array(z.string()) });
 const deploymentStateSchema = z.object({
@@ -283,7 +294,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
             aliasBadges(aliasesOf(v)),
             e(v.algorithm),
             unvouched !== undefined ? `<span class="error withheld">withheld: ${e(unvouched)}</span>` : h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
-            unvouched !== undefined ? withheld : h ? `${f(h.classification.accuracy)} <span class="note">vs ${e(h.baseline.name)} ${f(h.baseline.accuracy)}</span>` : '-',
+            unvouched !== undefined ? withheld : h ? accuracyCellHtml(h) : '-',
             unvouched !== undefined ? withheld : h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
             e(v.createdAt),
             report ? `<a class="report-link" href="/ui/models/${encodeURIComponent(v.name)}/versions/${v.version}/report">report</a>` : '<span class="note">no report recorded</span>',

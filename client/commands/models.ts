@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ModelVersion } from '../../lib/registry/model-registry';
+import { accuracyComparisonsOf, pValueText, type AccuracyComparison, type StoredAccuracyLift } from '../../lib/registry/promotion';
 import type { Database } from '../../lib/store/database';
 import { escapeControl } from '../../lib/quality/excerpt';
 import { printableJson } from '../../lib/printable-json';
@@ -48,42 +49,54 @@ export async function resolveModelRef(store: Database, name: string, ref: string
   }
 }
 
+/**
+ * A version's stored out-of-sample report, as JSON gives it back: every figure may be null (NaN when
+ * stored: an undefined p-value, an AUC of one class), and older versions lack some of them.
+ */
+interface StoredOutOfSample {
+  period?: { from: string; to: string };
+  classification?: { accuracy: number | null; rocAuc: number | null };
+  baseline?: StoredAccuracyLift & { name?: string; naivePValue?: number | null; noInformation?: StoredAccuracyLift };
+  auc?: { versus: string; baselineAuc: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
+  informationCoefficient?: { mean: number | null; tStat?: number | null; baseline?: { name: string; mean: number | null } };
+  backtest?: { strategy?: { sharpe?: number | null; maxDrawdown?: number | null }; buyAndHold?: { sharpe?: number | null; maxDrawdown?: number | null }; versusNaiveStrategy?: { versus: string; rivalSharpe: number | null; difference: { pValue: number | null } } };
+  guards?: Array<{ guard: string; tripped: boolean }>;
+}
+
+const f = (x: number | null | undefined, d = 4) => (typeof x !== 'number' || !Number.isFinite(x) ? '-' : x.toFixed(d));
+const signed = (x: number | null | undefined, d = 4) => `${typeof x === 'number' && x >= 0 ? '+' : ''}${f(x, d)}`;
+
+/** The baseline of an accuracy comparison, hindsight named as such. */
+const rivalOf = (c: AccuracyComparison) => (c.hindsight ? `${c.versus}: the evaluation period's own majority class, the no-information rate, known only in hindsight` : `${c.versus}, the strongest naive baseline`);
+
 /** The numbers a trader compares first, from a version's stored metrics. */
 export function headline(v: ModelVersion): Record<string, string> {
-  const m = v.metrics as {
-    cv?: { auc?: number };
-    outOfSample?: {
-      period?: { from: string; to: string };
-      classification?: { accuracy: number; rocAuc: number };
-      baseline?: { name?: string; accuracy: number; accuracyLift?: number; liftInterval?: [number, number]; pValue: number; naivePValue?: number };
-      auc?: { versus: string; baselineAuc: number; difference: { value: number; interval: [number, number]; pValue: number }; withinDay?: { value: number | null; versus: string; baselineValue: number | null; difference: { value: number | null; interval: [number | null, number | null]; pValue: number | null } } };
-      informationCoefficient?: { mean: number; tStat?: number; baseline?: { name: string; mean: number } };
-      backtest?: { strategy?: { sharpe?: number; maxDrawdown?: number }; buyAndHold?: { sharpe?: number; maxDrawdown?: number }; versusNaiveStrategy?: { versus: string; rivalSharpe: number; difference: { pValue: number | null } } };
-      guards?: Array<{ guard: string; tripped: boolean }>;
-    };
-  };
+  const m = v.metrics as { cv?: { auc?: number | null }; outOfSample?: StoredOutOfSample };
   const o = m.outOfSample;
-  const f = (x: number | null | undefined, d = 4) => (typeof x !== 'number' || !Number.isFinite(x) ? '-' : x.toFixed(d));
   const wd = o?.auc?.withinDay;
+  // Accuracy beside the comparison promotion judges: the strongest fair baseline, or the period's majority class where that evidence is weaker.
+  const accuracy = o?.baseline ? accuracyComparisonsOf(o.baseline) : undefined;
+  const other = accuracy?.other;
   return {
     // The best of the search's trials: selected on these folds, so optimistic; the OOS figures decide.
     'cv auc (best trial)': m.cv?.auc === undefined ? '-' : `${f(m.cv.auc)} (the search's best trial on the folds it was chosen on: optimistic, no baseline; the OOS figures below decide)`,
     'oos period': o?.period ? `${o.period.from}..${o.period.to}` : '-',
     'oos accuracy': f(o?.classification?.accuracy),
-    'baseline accuracy': `${f(o?.baseline?.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
+    // Versions evaluated before the no-information rate was recorded have the fair baseline alone (name and all, where stored).
+    'baseline accuracy': !accuracy ? '-' : other ? `${f(accuracy.judged.accuracy)} (${rivalOf(accuracy.judged)}; promotion judges accuracy against it, the weaker evidence; ${other.hindsight ? 'the no-information rate' : 'the strongest fair baseline'} ${other.versus} ${f(other.accuracy)})` : `${f(accuracy.judged.accuracy)}${o?.baseline?.name ? ` (${o.baseline.name}, the strongest naive baseline)` : ''}`,
     // Versions evaluated before day-aware inference only have the naive (independent rows) p-value.
-    'p-value vs baseline': o?.baseline ? `${o.baseline.pValue.toPrecision(2)}${o.baseline.naivePValue === undefined ? ' (naive: assumes independent rows)' : ' (one-sided, rows dependent by day and symbol)'}` : '-',
+    'p-value vs baseline': !accuracy ? '-' : o?.baseline?.naivePValue === undefined ? `${pValueText(accuracy.judged.pValue)} (naive: assumes independent rows)` : other ? `${pValueText(accuracy.judged.pValue)} (one-sided, against ${accuracy.judged.versus}, rows dependent by day and symbol; against ${other.versus} ${Number.isFinite(other.pValue) || Number.isFinite(accuracy.judged.pValue) ? pValueText(other.pValue) : 'undefined'})` : `${pValueText(accuracy.judged.pValue)} (one-sided, rows dependent by day and symbol)`,
     'oos auc': f(o?.classification?.rocAuc),
-    'auc vs baseline': o?.auc ? `${o.auc.difference.value >= 0 ? '+' : ''}${f(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${o.auc.difference.pValue.toPrecision(2)})` : '-',
+    'auc vs baseline': o?.auc ? `${signed(o.auc.difference.value)} over ${o.auc.versus} ${f(o.auc.baselineAuc)} (95% [${f(o.auc.difference.interval[0])}, ${f(o.auc.difference.interval[1])}], p ${pValueText(o.auc.difference.pValue)})` : '-',
     // The ranking of each day's stocks alone (no market timing), beside the fair baseline with the best one; versions evaluated before it was measured show '-'.
-    'within-day auc': wd ? `${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)}: ${typeof wd.difference.value === 'number' && wd.difference.value >= 0 ? '+' : ''}${f(wd.difference.value)} (95% [${f(wd.difference.interval[0])}, ${f(wd.difference.interval[1])}], p ${typeof wd.difference.pValue === 'number' ? wd.difference.pValue.toPrecision(2) : '-'})` : '-',
+    'within-day auc': wd ? `${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)}: ${signed(wd.difference.value)} (95% [${f(wd.difference.interval[0])}, ${f(wd.difference.interval[1])}], p ${pValueText(wd.difference.pValue)})` : '-',
     'guards tripped': o?.guards ? o.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ') || 'none' : '-',
     // Versions evaluated before the baseline's IC was recorded show none.
     'information coefficient': `${f(o?.informationCoefficient?.mean)}${o?.informationCoefficient?.baseline ? ` (best naive ranking ${o.informationCoefficient.baseline.name} ${f(o.informationCoefficient.baseline.mean)})` : ''}`,
     'backtest sharpe': f(o?.backtest?.strategy?.sharpe, 2),
     'buy-and-hold sharpe': f(o?.backtest?.buyAndHold?.sharpe, 2),
     // The best naive rule traded as the model is (versions evaluated before it was traded have none).
-    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${f(o.backtest.versusNaiveStrategy.rivalSharpe, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${typeof o.backtest.versusNaiveStrategy.difference.pValue === 'number' ? o.backtest.versusNaiveStrategy.difference.pValue.toPrecision(2) : '-'})` } : {}),
+    ...(o?.backtest?.versusNaiveStrategy ? { 'best naive rule sharpe': `${f(o.backtest.versusNaiveStrategy.rivalSharpe, 2)} (${o.backtest.versusNaiveStrategy.versus}, traded the same way; paired p ${pValueText(o.backtest.versusNaiveStrategy.difference.pValue)})` } : {}),
     'max drawdown': `${f(o?.backtest?.strategy?.maxDrawdown, 3)}${typeof o?.backtest?.buyAndHold?.maxDrawdown === 'number' ? ` (buy-and-hold ${f(o.backtest.buyAndHold.maxDrawdown, 3)})` : ''}`,
   };
 }
@@ -94,19 +107,15 @@ export function headline(v: ModelVersion): Record<string, string> {
  * (a per-stock ranking's evidence), so that no figure reads as an edge on its own.
  */
 export function listFigures(v: ModelVersion): string {
-  const o = (v.metrics as { outOfSample?: {
-    classification?: { accuracy: number; rocAuc: number };
-    baseline?: { name?: string; accuracy: number };
-    auc?: { versus: string; baselineAuc: number; withinDay?: { value: number | null; versus: string; baselineValue: number | null } };
-    backtest?: { strategy?: { sharpe?: number }; buyAndHold?: { sharpe?: number } };
-  } }).outOfSample;
-  const f = (x: number | null | undefined, d = 4) => (typeof x !== 'number' || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const o = (v.metrics as { outOfSample?: StoredOutOfSample }).outOfSample;
+  // Accuracy beside the baseline promotion judges it against (the period's majority class is named as hindsight).
+  const accuracy = o?.baseline ? accuracyComparisonsOf(o.baseline).judged : undefined;
   const beside = (label: string, value: string, rival: string | undefined, rivalValue: string) => `${label} ${value}${rival === undefined ? '' : ` (${rival} ${rivalValue})`}`;
   const wd = o?.auc?.withinDay;
   const parts = [
     ...(wd ? [beside('within-day auc', f(wd.value), wd.versus, f(wd.baselineValue))] : []),
     beside('auc', f(o?.classification?.rocAuc), o?.auc?.versus, f(o?.auc?.baselineAuc)),
-    beside('acc', f(o?.classification?.accuracy), o?.baseline ? (o.baseline.name ?? 'baseline') : undefined, f(o?.baseline?.accuracy)),
+    beside('acc', f(o?.classification?.accuracy), accuracy ? `${accuracy.versus}${accuracy.hindsight ? ' in hindsight' : ''}` : undefined, f(accuracy?.accuracy)),
     beside('sharpe', f(o?.backtest?.strategy?.sharpe, 2), typeof o?.backtest?.buyAndHold?.sharpe === 'number' ? 'buy-and-hold' : undefined, f(o?.backtest?.buyAndHold?.sharpe, 2)),
   ];
   return `oos ${parts.join(', ')}`;

@@ -19,6 +19,7 @@ import { connectClient, webUiLink } from '../temporal-client';
 import { lazy } from '../lazy';
 import { numberFlag } from '../number-flag';
 import { verdictWord } from '../../lib/training/guards';
+import { accuracyComparisonsOf, type AccuracyComparison } from '../../lib/registry/promotion';
 
 const flagsSchema = () => {
   const { z } = lazy.zod();
@@ -203,7 +204,11 @@ export function describeCandidates(result: TrainingPipelineResult): string {
     const auc = r.auc ? ` vs ${r.auc.versus} ${f(r.auc.baselineAuc)} (${signed(r.auc.difference.value)}, 95% ${interval(r.auc.difference.interval)}, p ${p(r.auc.difference.pValue)})` : '';
     const wd = r.auc?.withinDay;
     const withinDay = wd ? `; within-day AUC ${f(wd.value)} vs ${wd.versus} ${f(wd.baselineValue)} (${signed(wd.difference.value)}, 95% ${interval(wd.difference.interval)}, p ${p(wd.difference.pValue)})` : '';
-    const lift = `lift ${signed(r.baseline.accuracyLift)} over ${r.baseline.name ?? 'baseline'} ${f(r.baseline.accuracy)} (95% ${interval(r.baseline.liftInterval)}, p ${p(r.baseline.pValue)}${r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''})`;
+    // The comparison promotion judges accuracy_lift on first: the period's majority class (hindsight) where its evidence is the weaker.
+    const accuracy = accuracyComparisonsOf(r.baseline);
+    const liftOf = (x: AccuracyComparison) =>
+      `lift ${signed(x.lift)} over ${x.versus} ${f(x.accuracy)} (${x.hindsight ? "in hindsight: the evaluation period's own majority class; " : ''}95% ${interval(x.interval)}, p ${p(x.pValue)}${!x.hindsight && r.baseline.naivePValue !== undefined ? `; naive p ${p(r.baseline.naivePValue)} if rows were independent` : ''}${accuracy.other && x === accuracy.judged ? '; the comparison promotion judges' : ''})`;
+    const lift = [accuracy.judged, ...(accuracy.other ? [accuracy.other] : [])].map(liftOf).join('; ');
     const tripped = (r.guards ?? []).filter((g) => g.tripped);
     return (
       printedLine(

@@ -247,6 +247,14 @@ export function challengeLevel(alpha: number, candidate: Pick<CandidateScores, '
 const pOf = (e: Pick<MetricEvidence, 'pValue'>): number => (typeof e.pValue === 'number' ? e.pValue : NaN);
 const pText = (p: number) => (Number.isFinite(p) ? p.toPrecision(2) : 'undefined');
 
+/**
+ * A stored day-aware p-value for people: two significant digits, or undefined with why (NaN, null
+ * in stored JSON: the evaluation had too few independent units, e.g. 5 days of 5-day labels).
+ */
+export function pValueText(p: number | null | undefined): string {
+  return typeof p === 'number' && Number.isFinite(p) ? p.toPrecision(2) : 'undefined (too few independent days or symbols in the evaluation period for day-aware evidence)';
+}
+
 const describe = (metric: PromotionMetric, e: MetricEvidence, versus = e.versus) => `${metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${versus} (95% interval from ${fmt(e.lower)}, one-sided p ${pText(pOf(e))}, ${e.inference ?? 'clustered by days and symbols'})`;
 
 const relaxedText = (relaxed: readonly RelaxedGuard[]) => relaxed.map((r) => `${r.guard} ${r.message}`).join('; ');
@@ -355,17 +363,65 @@ export interface EvaluatedModel {
   leakageAlarm?: string;
 }
 
+/**
+ * A report's accuracy lift over one baseline, as stored: JSON gives an undefined figure (NaN) back as
+ * null, and reports of older versions lack the lift and its interval.
+ */
+export interface StoredAccuracyLift {
+  accuracy?: number | null;
+  accuracyLift?: number | null;
+  liftInterval?: readonly (number | null)[];
+  pValue?: number | null;
+}
+
+/** One comparison of the model's accuracy with a baseline's on the same rows (NaN: undefined or not recorded). */
+export interface AccuracyComparison {
+  versus: string;
+  /** The evaluation period's own majority class (the no-information rate): known only in hindsight. */
+  hindsight: boolean;
+  /** The baseline's accuracy. */
+  accuracy: number;
+  lift: number;
+  interval: [number, number];
+  /** One-sided (model better), rows dependent by day and symbol. */
+  pValue: number;
+}
+
+/** The name of the no-information rate's baseline (lib/validation/baselines.ts). */
+export const NO_INFORMATION_BASELINE = 'evaluation_majority';
+
+/**
+ * The accuracy comparison promotion judges `accuracy_lift` on, and the other one: the lift over the
+ * strongest fair baseline, or over the evaluation period's own majority class (the no-information
+ * rate, in hindsight) where that evidence is the weaker (its p-value not below the fair one's). A
+ * model that says "down" on every row of a falling period beats every fair baseline (the pre-period
+ * rose) and has no skill: shown beside the fair baseline alone, it read as an edge.
+ */
+export function accuracyComparisonsOf(baseline: StoredAccuracyLift & { name?: string; noInformation?: StoredAccuracyLift }): { judged: AccuracyComparison; other?: AccuracyComparison } {
+  const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN);
+  const of = (x: StoredAccuracyLift, versus: string, hindsight: boolean): AccuracyComparison => ({ versus, hindsight, accuracy: num(x.accuracy), lift: num(x.accuracyLift), interval: [num(x.liftInterval?.[0]), num(x.liftInterval?.[1])], pValue: num(x.pValue) });
+  const fair = of(baseline, baseline.name ?? 'baseline', false);
+  const nir = baseline.noInformation;
+  if (!nir) return { judged: fair };
+  const noInformation = of(nir, NO_INFORMATION_BASELINE, true);
+  // As stored (null where NaN), as promotion has always compared them: the weaker evidence counts.
+  return nir.pValue! <= baseline.pValue! ? { judged: fair, other: noInformation } : { judged: noInformation, other: fair };
+}
+
 /** The scores of one evaluated model, with every tripped guard (its own and its dataset's). */
 export function candidateScoresOf(report: EvaluatedModel, extra: { datasetGuards?: readonly GuardVerdict[]; shuffledLabel?: { passed: boolean; message: string }; relaxedGuards?: RelaxedGuard[] } = {}): CandidateScores {
   const verdicts = [...(extra.datasetGuards ?? []), ...(report.guards ?? [])];
   const tripped = verdicts.filter((g) => g.tripped);
   if (extra.shuffledLabel && !extra.shuffledLabel.passed) tripped.push({ guard: 'shuffled_label', tripped: true, message: extra.shuffledLabel.message });
-  const evidence: CandidateScores['evidence'] = {
-    accuracy_lift: { versus: report.baseline.name, difference: report.baseline.accuracyLift, lower: report.baseline.liftInterval[0], pValue: report.baseline.pValue },
-  };
   // Accuracy must also beat the evaluation period's majority class (the no-information rate): the weaker evidence counts.
   const nir = report.baseline.noInformation;
-  if (nir && !(nir.pValue <= report.baseline.pValue)) evidence.accuracy_lift = { versus: "evaluation_majority (the period's own majority class, the no-information rate)", difference: nir.accuracyLift, lower: nir.liftInterval[0], pValue: nir.pValue };
+  const judgedAccuracy = accuracyComparisonsOf(report.baseline).judged;
+  const evidence: CandidateScores['evidence'] = {
+    accuracy_lift:
+      nir && judgedAccuracy.hindsight
+        ? { versus: `${NO_INFORMATION_BASELINE} (the period's own majority class, the no-information rate)`, difference: nir.accuracyLift, lower: nir.liftInterval[0], pValue: nir.pValue }
+        : { versus: report.baseline.name, difference: report.baseline.accuracyLift, lower: report.baseline.liftInterval[0], pValue: report.baseline.pValue },
+  };
   if (report.auc) evidence.auc = { versus: report.auc.versus, difference: report.auc.difference.value, lower: report.auc.difference.interval[0], pValue: report.auc.difference.pValue };
   // Against the fair baseline with the best within-day AUC (a rule that gives every stock of a day one score has 0.5).
   const withinDay = report.auc?.withinDay;

@@ -15,7 +15,7 @@ import type { BarSeries } from '../market-data/bar';
 import { rng } from '../random';
 import { sortWithIndex } from '../sorted';
 import type { AliasHistoryEntry, ModelVersion } from '../registry/model-registry';
-import type { PromotionDecision } from '../registry/promotion';
+import { accuracyComparisonsOf, NO_INFORMATION_BASELINE, pValueText, type AccuracyComparison, type PromotionDecision } from '../registry/promotion';
 import { binaryAucOf } from '../stats/binary-scores';
 import type { TrainingDataset } from '../training/dataset';
 import { backtestInputOf, tradableForwardReturns } from '../training/evaluation-report';
@@ -216,10 +216,12 @@ export interface ReportInputs {
 
 // What the report reads from the stored JSON: checked, since rows of older versions may lack any of it.
 const guardSchema = z.object({ guard: z.string(), tripped: z.boolean(), message: z.string() });
+const storedLift = { accuracy: z.number().nullable(), accuracyLift: z.number().nullable().optional(), liftInterval: z.array(z.number().nullable()).optional(), pValue: z.number().nullable().optional() };
 const storedReportSchema = z.object({
   period: z.object({ from: z.string(), to: z.string(), days: z.number(), rows: z.number() }).optional(),
   classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable(), confusion: z.array(z.number().nullable()).optional() }),
-  baseline: z.object({ name: z.string(), accuracy: z.number().nullable() }),
+  // The lift and its evidence are absent in versions evaluated before they were stored; noInformation in those before the no-information rate was.
+  baseline: z.object({ name: z.string(), ...storedLift, naivePValue: z.number().nullable().optional(), noInformation: z.object(storedLift).optional() }),
   auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable(), withinDay: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), days: z.number(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ value: z.number().nullable(), interval: z.array(z.number().nullable()), pValue: z.number().nullable() }).optional() }).optional() }).optional(),
   informationCoefficient: z.object({ mean: z.number().nullable() }).optional(),
   backtest: z
@@ -251,6 +253,12 @@ const decisionSchema = z.object({ promote: z.boolean(), reason: z.string() });
 const experimentSchema = z.object({ name: z.string().optional(), seed: z.number().optional(), backtest: z.unknown().optional(), search: z.object({ method: z.string().optional() }).optional(), walkForward: z.record(z.string(), z.unknown()).optional(), promotion: z.object({ metric: z.string().optional() }).optional() });
 
 const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN);
+/** A stored figure in a note: '-' where it is undefined (null in stored JSON). */
+const fixed = (x: number | null | undefined, digits = 4) => (Number.isFinite(num(x)) ? num(x).toFixed(digits) : '-');
+const signedFixed = (x: number | null | undefined, digits = 4) => `${num(x) >= 0 ? '+' : ''}${fixed(x, digits)}`;
+
+/** An accuracy comparison's baseline as the headline names it: the period's own majority class as hindsight. */
+const accuracyRivalName = (c: AccuracyComparison) => (c.hindsight ? `${c.versus} (the evaluation period's own majority class, the no-information rate: known only in hindsight)` : c.versus);
 
 /** equity[i] / max(equity[0..i]) − 1: how far below its running peak the curve is (0 at a new high). */
 export function drawdownSeriesOf(equity: ArrayLike<number>): number[] {
@@ -559,6 +567,8 @@ export function predictionSectionsOf(evaluation: { dataset: TrainingDataset; pre
     confusion: recorded({ classes: Array.from({ length: e.classes }, (_, i) => String(i)), counts: Array.from(cls.confusion) }),
     recomputedHeadline: [
       { metric: 'accuracy (out of sample)', model: cls.accuracy, baseline: baselineAccuracyOf(strongest.predicted, e.labels), baselineName: strongest.name, note: 'recomputed from the stored predictions' },
+      // The period's own majority class: a model that predicts one class beats every fair baseline when the pre-period's majority was the other.
+      ...baselines.filter((b) => b.name === NO_INFORMATION_BASELINE).map((b) => ({ metric: 'accuracy beside the no-information rate', model: cls.accuracy, baseline: baselineAccuracyOf(b.predicted, e.labels), baselineName: `${b.name} (the evaluation period's own majority class, the no-information rate: known only in hindsight)`, note: 'recomputed from the stored predictions' })),
       { metric: 'ROC AUC (out of sample)', model: binary ? cls.rocAuc : NaN, baseline: aucRival.auc, baselineName: aucRival.b.name, note: 'recomputed from the stored predictions' },
       { metric: 'Sharpe ratio (net)', model: bt.strategy.metrics.sharpe, baseline: bt.benchmark.metrics.sharpe, baselineName: 'buy-and-hold (equal weight)', note: 'recomputed from the stored predictions' },
     ],
@@ -600,34 +610,38 @@ export function assembleRunReport(inputs: ReportInputs): RunReport {
 
   // Headline: the figures the promotion was decided on, each beside its strongest naive baseline.
   if (stored) {
-    const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: num(stored.baseline.accuracy), baselineName: stored.baseline.name }];
+    // Accuracy beside the comparison promotion judges accuracy_lift on (the weaker evidence of the
+    // strongest fair baseline and the period's majority class), the other in a row of its own.
+    const accuracy = accuracyComparisonsOf(stored.baseline);
+    const liftNote = (c: AccuracyComparison) => `lift ${signedFixed(c.lift)}, 95% [${c.interval.map((x) => fixed(x)).join(', ')}], ${stored.baseline.naivePValue === undefined ? 'p (naive: assumes independent rows)' : 'one-sided p'} ${pValueText(c.pValue)}`;
+    const lifted = stored.baseline.accuracyLift !== undefined;
+    const rows: HeadlineRow[] = [{ metric: 'accuracy (out of sample)', model: num(stored.classification.accuracy), baseline: accuracy.judged.accuracy, baselineName: accuracyRivalName(accuracy.judged), ...(lifted ? { note: `${liftNote(accuracy.judged)}${accuracy.other ? ': the comparison promotion judges accuracy_lift on, the weaker evidence' : ''}` } : {}) }];
+    if (accuracy.other) rows.push({ metric: accuracy.other.hindsight ? 'accuracy beside the no-information rate' : 'accuracy beside the strongest fair baseline', model: num(stored.classification.accuracy), baseline: accuracy.other.accuracy, baselineName: accuracyRivalName(accuracy.other), note: `${liftNote(accuracy.other)}: not the comparison judged, its evidence is the stronger` });
     rows.push({ metric: 'ROC AUC (out of sample)', model: num(stored.classification.rocAuc), baseline: num(stored.auc?.baselineAuc), baselineName: stored.auc?.versus ?? 'chance', ...(stored.auc ? {} : { note: 'baseline AUC not recorded; chance is 0.5' }) });
     // Beside the pooled AUC, which credits timing the market: the part that ranks the day's stocks,
     // with its paired difference to the baseline (the evidence of promotion metric within_day_auc).
     const withinDay = stored.auc?.withinDay;
     if (withinDay) {
       const d = withinDay.difference;
-      const signed = (x: number | null) => `${num(x) >= 0 ? '+' : ''}${num(x).toFixed(4)}`;
-      const difference = d ? `; difference ${signed(d.value)} [${d.interval.map(signed).join(', ')}], one-sided p ${num(d.pValue).toPrecision(2)}` : '';
+      const difference = d ? `; difference ${signedFixed(d.value)} [${d.interval.map((x) => signedFixed(x)).join(', ')}], one-sided p ${pValueText(d.pValue)}` : '';
       const metric = experiment.promotion?.metric ?? 'auc';
       const role = metric === 'within_day_auc' ? 'the promotion metric' : `for information (this experiment promotes on ${metric})`;
-      rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((v) => num(v).toFixed(4)).join(' .. ')}${difference}; ${role}` });
+      rows.push({ metric: 'within-day AUC (ranks stocks; mean of daily AUCs)', model: num(withinDay.value), baseline: num(withinDay.baselineValue), baselineName: withinDay.versus, note: `${withinDay.days} days, 95% interval ${withinDay.interval.map((x) => fixed(x)).join(' .. ')}${difference}; ${role}` });
     }
     if (stored.backtest) {
       const { marketModel, sharpeDifference } = stored.backtest;
       // The Sharpe ratio's paired test, and the alpha beyond the market exposure (beta) the strategy took: what `sharpe` promotion reads.
-      const sharpeNote = sharpeDifference ? { note: `paired difference to ${sharpeDifference.versus === 'cash' ? "cash's 0 (buy-and-hold's was not positive)" : "buy-and-hold's"}: one-sided p ${num(sharpeDifference.difference.pValue).toPrecision(2)}, Newey–West` } : {};
+      const sharpeNote = sharpeDifference ? { note: `paired difference to ${sharpeDifference.versus === 'cash' ? "cash's 0 (buy-and-hold's was not positive)" : "buy-and-hold's"}: one-sided p ${pValueText(sharpeDifference.difference.pValue)}, Newey–West` } : {};
       // By PerformanceMetrics' own names (the report stores them so: storedPerformance), so a misnamed figure fails to compile instead of being left out.
       for (const [key, label] of HEADLINE_PERFORMANCE) {
         if (key in stored.backtest.strategy) rows.push({ metric: label, model: num(stored.backtest.strategy[key]), baseline: num(stored.backtest.buyAndHold[key]), baselineName: 'buy-and-hold (equal weight)', ...(key === 'sharpe' ? sharpeNote : {}) });
       }
       // The best naive rule traded the same way: the Sharpe ratio `sharpe` promotion must also beat.
       const naive = stored.backtest.versusNaiveStrategy;
-      if (naive && 'sharpe' in stored.backtest.strategy) rows.push({ metric: 'Sharpe ratio (net) against the naive rules traded the same way', model: num(stored.backtest.strategy.sharpe), baseline: num(naive.rivalSharpe), baselineName: naive.versus, note: `the best naive rule's; paired difference: one-sided p ${num(naive.difference.pValue).toPrecision(2)}, Newey–West` });
+      if (naive && 'sharpe' in stored.backtest.strategy) rows.push({ metric: 'Sharpe ratio (net) against the naive rules traded the same way', model: num(stored.backtest.strategy.sharpe), baseline: num(naive.rivalSharpe), baselineName: naive.versus, note: `the best naive rule's; paired difference: one-sided p ${pValueText(naive.difference.pValue)}, Newey–West` });
       if (marketModel) {
-        const beta = num(marketModel.beta.value);
-        const bp = (x: number | null) => (num(x) * 1e4).toFixed(2);
-        rows.push({ metric: 'alpha (basis points a day, net, beyond beta × buy-and-hold)', model: num(marketModel.alpha.value) * 1e4, baseline: 0, baselineName: `buy-and-hold at the strategy's beta ${beta.toFixed(2)}`, note: `95% interval ${bp(marketModel.alpha.interval[0])} .. ${bp(marketModel.alpha.interval[1])}, one-sided p ${num(marketModel.alpha.pValue).toPrecision(2)}, Newey–West` });
+        const bp = (x: number | null) => fixed(num(x) * 1e4, 2);
+        rows.push({ metric: 'alpha (basis points a day, net, beyond beta × buy-and-hold)', model: num(marketModel.alpha.value) * 1e4, baseline: 0, baselineName: `buy-and-hold at the strategy's beta ${fixed(marketModel.beta.value, 2)}`, note: `95% interval ${bp(marketModel.alpha.interval[0])} .. ${bp(marketModel.alpha.interval[1])}, one-sided p ${pValueText(marketModel.alpha.pValue)}, Newey–West` });
       }
     }
     report.headline = recorded(rows);
