@@ -6,7 +6,9 @@ import { describeHeartbeat, progressSink, type HeartbeatDetail, type ProgressIte
 /** "search 7/20 best 0.5312 (2 running)" for one training child. */
 function describeTraining(p: SearchProgress): string {
   const done = p.trialsDone + p.trialsFailed;
-  return `${p.phase} ${done}/${p.budget}${p.bestScore !== undefined ? ` best ${p.bestScore.toFixed(4)}` : ''}${p.running ? ` (${p.running} running)` : ''}${p.trialsFailed ? ` ${p.trialsFailed} failed` : ''}`;
+  // A query answers in JSON: a best score that is NaN in the workflow (a trial's undefined CV AUC) arrives as null.
+  const best = p.bestScore === undefined ? '' : ` best ${typeof p.bestScore === 'number' && Number.isFinite(p.bestScore) ? p.bestScore.toFixed(4) : 'undefined'}`;
+  return `${p.phase} ${done}/${p.budget}${best}${p.running ? ` (${p.running} running)` : ''}${p.trialsFailed ? ` ${p.trialsFailed} failed` : ''}`;
 }
 
 /** A pending activity as the server describes it (the fields progress reads). */

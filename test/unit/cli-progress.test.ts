@@ -39,6 +39,11 @@ describe('progressItems', () => {
     ]);
   });
 
+  test("a best score the query answers as null (a trial's undefined CV AUC, NaN in the workflow) is shown as undefined", () => {
+    const items = progressItems(status, [], [{ algorithm: 'svm', phase: 'search', trialsDone: 1, trialsFailed: 0, budget: 4, running: 1, bestScore: null as unknown as number }]);
+    expect(items.find((i) => i.key === 'training svm')?.text).toBe('search 1/4 best undefined (1 running)');
+  });
+
   test('several running activities of one type are one item', () => {
     const evaluate = { activityType: { name: 'evaluateAlgorithm' } };
     const items = progressItems(status, [evaluate, { ...evaluate, attempt: 3 }, evaluate], []);
