@@ -89,6 +89,8 @@ export interface PipelineStatus {
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('pipelineStatus');
 
 const retry = ACTIVITY_RETRY;
+/** A figure for a stage summary: an undefined one (NaN, null after the payload's JSON) reads 'undefined' instead of throwing. */
+const figure = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : 'undefined');
 
 const describeDataset = (d: PreparedDataset) =>
   `${d.datasetId}: ${d.rows} rows × ${d.columns} features, ${d.symbols} symbols (${d.universe?.source ?? 'store'} universe), ${d.firstDay}..${d.lastDay}${d.splits ? `; ${d.splits.rows} rows left out around ${d.splits.found.length} unadjusted split(s) in the stored bars` : ''}`;
@@ -331,7 +333,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
           }),
         ),
       ),
-    (r) => r.map((t) => `${t.algorithm} CV AUC ${t.best.score.toFixed(4)} (${t.trials.length} trials)${warmOf(t.algorithm) ? `, warm-started from v${warmOf(t.algorithm)?.decision.from.version}` : ''}`).join('; '),
+    (r) => r.map((t) => `${t.algorithm} CV AUC ${figure(t.best.score)} (${t.trials.length} trials)${warmOf(t.algorithm) ? `, warm-started from v${warmOf(t.algorithm)?.decision.from.version}` : ''}`).join('; '),
   );
   // Whichever fails first fails the run; both are done before validation reads the guards.
   if (guarded) await Promise.all([training, guarded]);
@@ -345,7 +347,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
       if (leaking.length > 0 && (experiment.guards.onTrip === 'fail' || !patched('guards-veto'))) throw ApplicationFailure.nonRetryable(leaking.map(([a, g]) => `${a}: ${g?.message}`).join('; '), 'LEAKAGE_DETECTED' satisfies ErrorCode);
       return results;
     },
-    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${e.report.classification.accuracy.toFixed(4)} (${e.report.baseline.name ?? 'baseline'} ${e.report.baseline.accuracy.toFixed(4)}), AUC ${e.report.classification.rocAuc.toFixed(4)}${e.report.auc ? ` (${e.report.auc.versus} ${e.report.auc.baselineAuc.toFixed(4)})` : ''}${(e.report.guards ?? []).some((g) => g.tripped) ? ` GUARD TRIPPED: ${e.report.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ')}` : ''}`).join('; '),
+    (r) => r.map((e, i) => `${trained[i].algorithm} OOS acc ${figure(e.report.classification.accuracy)} (${e.report.baseline.name ?? 'baseline'} ${figure(e.report.baseline.accuracy)}), AUC ${figure(e.report.classification.rocAuc)}${e.report.auc ? ` (${e.report.auc.versus} ${figure(e.report.auc.baselineAuc)})` : ''}${(e.report.guards ?? []).some((g) => g.tripped) ? ` GUARD TRIPPED: ${e.report.guards.filter((g) => g.tripped).map((g) => g.guard).join(', ')}` : ''}`).join('; '),
   );
 
   // The run's candidate is its best algorithm by the promotion metric; every algorithm is registered.
