@@ -96,7 +96,7 @@ export function describeDeployment(s: DeploymentState): string {
     `${s.deploymentId}: ${s.model} v${s.challengerVersion} vs champion v${s.championVersion ?? '-'} (${s.mode}) — ${s.status}${s.run > 1 ? ` (run ${s.run})` : ''}`,
     `  challenger traffic ${(s.challengerWeight * 100).toFixed(0)}%${s.mode === 'canary' && s.step >= 0 ? `, step ${s.step + 1}/${s.steps.length} of [${s.steps.join(', ')}]%` : ''}, failed analyses ${s.failures}${s.analysisCount > s.analyses.length ? ` (newest ${s.analyses.length} of ${s.analysisCount} analyses shown)` : ''}`,
   ];
-  for (const a of s.analyses) lines.push(`  ${a.at} ${a.phase} @${(a.weight * 100).toFixed(0)}%: ${a.verdict} — ${a.reasons.join('; ')}`);
+  for (const a of s.analyses) lines.push(`  ${a.at} ${a.phase} @${(a.weight * 100).toFixed(0)}%${a.held ? ` (held: ${a.held})` : ''}: ${a.verdict} — ${a.reasons.join('; ')}`);
   for (const b of s.blockers ?? []) lines.push(`  held by ${b}`);
   if (s.decisionCount > s.decisions.length) lines.push(`  (newest ${s.decisions.length} of ${s.decisionCount} decisions shown)`);
   for (const d of s.decisions) lines.push(`  ${d.at} ${d.message}`);

@@ -13,6 +13,9 @@
  *   by the next analysis, or by the check before the next traffic move; the reason is recorded.
  * - A champion whose row is edited is never rolled back to: the deployment stops ('stopped'), leaves
  *   the traffic as it is and raises a critical alert.
+ * - A step held for a person (inconclusive past its deadline, or paused by hand) with the challenger
+ *   serving is still analysed: a canary whose outcomes mature wrong during the hold is rolled back
+ *   without anyone, and the hold still takes approve-step at once.
  */
 import crypto from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -29,7 +32,7 @@ import type { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { readBars } from '../../lib/store/bars';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { approveStepUpdate, deploymentStateQuery, deploymentWorkflow, resumeUpdate, type DeploymentState } from '../../workflows';
+import { abortUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, pauseUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, ORACLE_HORIZON, oracleFeatureSet, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
@@ -95,12 +98,12 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     requestDays(days: number, perSymbol: number): Promise<void>;
   }
 
-  /** A served champion and a challenger of a fresh model and feature set (both predict the realised direction). */
-  async function newModel(prefix: string): Promise<TestModel> {
+  /** A served champion and a challenger of a fresh model and feature set (both predict the realised direction, unless `wrongChallenger`: its opposite). */
+  async function newModel(prefix: string, options: { wrongChallenger?: boolean } = {}): Promise<TestModel> {
     const name = `${prefix}-${crypto.randomBytes(3).toString('hex')}`;
     const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(name))).version;
     const champion = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion });
-    const challenger = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: false, featureSetVersion });
+    const challenger = await registerOracleModel(t.store, artifactDir, { name, seed: 2, flip: options.wrongChallenger === true, featureSetVersion });
     const bars = new Map<string, Array<{ date: string; close: number }>>();
     for (const b of await readBars(t.store, { symbols: market.symbols })) bars.set(b.symbol, [...(bars.get(b.symbol) ?? []), b]);
     let day = 0;
@@ -259,6 +262,82 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       expect(state.decisions.at(-1)?.message).toMatch(new RegExp(`rolled back to v${m.champion}: before step 2 \\(100%\\): the challenger v${m.challenger} no longer verifies`));
       expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
       expect(await aliasVersion(t.store, m.name, 'canary')).toBeUndefined();
+    });
+  });
+
+  /** The end of a canary that went wrong while held: rolled back by its own analysis, nobody deciding. */
+  async function expectRolledBackWhileHeld(handle: { workflowId: string; result: () => Promise<DeploymentState> }, m: TestModel, held: DeploymentState, status: 'paused' | 'paused-inconclusive'): Promise<DeploymentState> {
+    const state = await handle.result();
+    expect(state.status).toBe('rolled-back');
+    // Judged on the step's own requests, as before the hold: the same window start.
+    expect(state.analyses.at(-1)).toMatchObject({ verdict: 'fail', weight: 0.5, held: status, since: held.analyses.at(-1)?.since });
+    // The reason names the hold and the failed analysis's own reasons (its scores moved away from the champion's, or its hit rate fell).
+    const reasons = state.analyses.at(-1)?.reasons.join('; ') as string;
+    expect(reasons).toMatch(/score shift .* exceeds|paired hit rate canary/);
+    expect(state.decisions.at(-1)?.message).toBe(`rolled back to v${m.champion}: step 1 (50%) failed its analysis while held (${status}): 1 failed analysis: ${reasons}`);
+    expect(state.decisions.map((d) => d.message)).not.toContainEqual(expect.stringMatching(/accepted by|resumed by|abort requested/));
+    expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+    expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
+    expect(await aliasVersion(t.store, m.name, 'canary')).toBeUndefined();
+    const alerts = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_rolled_back').where('subject', '=', `model ${m.name}`).execute();
+    expect(alerts.map((a) => [a.severity, a.message])).toEqual([['critical', expect.stringMatching(new RegExp(`v${m.challenger} rolled back: step 1 \\(50%\\) failed its analysis while held \\(${status}\\)`))]]);
+    const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', handle.workflowId).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'rolled-back', running_model: null });
+    return state;
+  }
+
+  it('keeps analysing a step held as inconclusive: a canary whose outcomes mature wrong meanwhile is rolled back without anyone', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('held-wrong', { wrongChallenger: true });
+      const handle = await start(`held-wrong-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 2, thresholds: { minMaturedPairs: 20 } } });
+      // No requests yet: nothing to judge, so the step waits past its deadline for a person.
+      const held = await waitFor(handle, 'step 1 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 0) || FINAL.includes(s.status));
+      expect(held).toMatchObject({ status: 'paused-inconclusive', challengerWeight: 0.5 });
+      // While it waits, the challenger keeps its half of the traffic and predicts every outcome wrong.
+      await m.requestDays(6, 4);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      await recordHistory(env, 'deployment-v2-held-analysis-rolled-back', handle.workflowId);
+      await expectRolledBackWhileHeld(handle, m, held, 'paused-inconclusive');
+    });
+  });
+
+  it('keeps analysing a canary step paused by hand: a canary whose outcomes mature wrong meanwhile is rolled back without anyone', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('paused-wrong', { wrongChallenger: true });
+      const handle = await start(`paused-wrong-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 3600, thresholds: { minMaturedPairs: 20 } } });
+      await waitFor(handle, 'an analysis at step 1', (s) => s.status === 'canary' && s.step === 0 && s.analysisCount > 0);
+      const held = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      expect(held).toMatchObject({ status: 'paused', challengerWeight: 0.5 });
+      await m.requestDays(6, 4);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      const state = await expectRolledBackWhileHeld(handle, m, held, 'paused');
+      expect(state.decisions.map((d) => d.message)).toContain('paused by test');
+    });
+  });
+
+  it('a held step is analysed on its interval and still takes approve-step at once', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('held-approve');
+      const load = traffic(m.name);
+      // Never enough pairs: every analysis is inconclusive, before the hold and during it.
+      const handle = await start(`held-approve-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 3, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 1_000_000 } } });
+      const held = await waitFor(handle, 'step 1 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 0) || FINAL.includes(s.status));
+      expect(held.status).toBe('paused-inconclusive');
+      const watched = await waitFor(handle, 'an analysis while held', (s) => s.analysisCount > held.analysisCount || FINAL.includes(s.status), 30);
+      expect(watched.status).toBe('paused-inconclusive');
+      expect(watched.analyses.at(-1)).toMatchObject({ verdict: 'inconclusive', weight: 0.5, held: 'paused-inconclusive', since: held.analyses.at(-1)?.since });
+      // Answered at once, not at the next analysis (3 s after the last).
+      const asked = Date.now();
+      const accepted = await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] });
+      expect(Date.now() - asked).toBeLessThan(2500);
+      expect(accepted.decisions.map((d) => d.message)).toContain('inconclusive step 1 (50%) accepted by test');
+      const next = await waitFor(handle, 'step 2', (s) => s.step === 1 && s.challengerWeight === 1);
+      expect(['canary', 'paused-inconclusive']).toContain(next.status);
+      const aborted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'enough' }] });
+      await load.stop();
+      await recordHistory(env, 'deployment-v2-held-analysis-approved', handle.workflowId);
+      expect(aborted.status).toBe('rolled-back');
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
     });
   });
 });

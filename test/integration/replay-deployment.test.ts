@@ -69,6 +69,10 @@ const REQUIRED = [
   // An operator's rollback away from a champion that stopped verifying, found before the stop (patched('takeover-before-stop')):
   // test/integration/deployment-end-records.test.ts.
   `deployment-${DEPLOYMENT_RECORDING_TAG}-takeover-before-stop`,
+  // Canary steps held for a person and still analysed (patched('analyse-while-held')): one rolled back by a
+  // failed analysis during the hold, one analysed while held and then approved (deployment-step-evidence.test.ts).
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-held-analysis-rolled-back`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-held-analysis-approved`,
   'monitoring-v1-served-model',
   // A run with the check of the served versions' stored artifacts (patched('served-artifact-check')):
   // test/integration/served-artifact-check.test.ts.

@@ -63,6 +63,9 @@ describe('the CLI prints stored free text escaped', () => {
     };
     // Two header lines, one analysis, one blocker, one decision.
     expectPrintable(describeDeployment(state), 5);
+    // An analysis run while the step was held for a person says so.
+    state.analyses.push({ at: '2024-01-03T00:00:00.000Z', phase: 'canary', weight: 0.05, verdict: 'fail', reasons: ['paired hit rate'], held: 'paused-inconclusive' });
+    expect(describeDeployment(state)).toContain('2024-01-03T00:00:00.000Z canary @5% (held: paused-inconclusive): fail — paired hit rate');
   });
 
   it("a run's candidates: algorithm, guard messages, promotion reasons, a report's error (a worker's or an older build's text)", () => {

@@ -27,7 +27,14 @@ type StepPosition = Extract<Position, { phase: 'shadow' | 'canary' }>;
 type AbPosition = Extract<Position, { phase: 'ab' }>;
 type WaitResult = 'aborted' | 'decision' | 'elapsed';
 type Superseded = { superseded: string; serving?: ServingNow };
-type Unverified = { unverified: UnverifiedVersion[] };
+/** `where`: the context a rollback's reason names, when not the step's own label. */
+type Unverified = { unverified: UnverifiedVersion[]; where?: string };
+/** A step whose failed analyses reached failureLimit while it was held: the rollback's reason. */
+type FailedWhileHeld = { failed: string };
+type HeldStatus = 'paused' | 'paused-inconclusive';
+/** How an analysis during a hold ended the step (undefined: the hold goes on). */
+type HeldEnd = Superseded | Unverified | FailedWhileHeld;
+type HeldWatch = (status: HeldStatus) => Promise<HeldEnd | undefined>;
 
 /**
  * Runs that record this marker verify the versions under test before every traffic move (each
@@ -65,6 +72,16 @@ export const CANCELLED_REASON = 'the deployment workflow was cancelled';
  * deployment was ended a second time as 'cancelled' (the reason it rolled back, and its alert, lost).
  */
 const ENDING_OUTLIVES_CANCEL = 'ending-outlives-cancel';
+
+/**
+ * Runs that record this marker keep analysing a canary step while it is held for a person
+ * ('paused-inconclusive' past its deadline, or 'paused' by hand) and the challenger serves: every
+ * analysisSeconds the step's analysis runs on its own evidence, and failed analyses reaching
+ * failureLimit, a challenger that no longer verifies or traffic taken over end the deployment as
+ * they would outside the hold. Older histories held on a condition without a timer and analysed
+ * nothing until a person acted, so a canary that broke meanwhile kept serving.
+ */
+const ANALYSE_WHILE_HELD = 'analyse-while-held';
 
 /**
  * A traffic move or the deployment's record, run to its end even when the workflow is cancelled
@@ -207,7 +224,10 @@ export class Rollout {
     }
     const result = await this.analyseUntilPassed(p, weight);
     if (result === 'aborted') return this.rollBack(shadow ? `aborted during the shadow phase: ${this.abortReason}` : `aborted: ${this.abortReason}`, false);
-    if (typeof result === 'object') return 'superseded' in result ? this.stopSuperseded(result.superseded) : this.onUnverified(result.unverified, shadow ? 'the shadow phase' : `step ${p.step + 1} (${steps[p.step]}%)`, true);
+    if (typeof result === 'object') {
+      if ('failed' in result) return this.rollBack(result.failed, true);
+      return 'superseded' in result ? this.stopSuperseded(result.superseded) : this.onUnverified(result.unverified, result.where ?? (shadow ? 'the shadow phase' : `step ${p.step + 1} (${steps[p.step]}%)`), true);
+    }
     if (!result) {
       const failures = this.state.failures;
       return this.rollBack(shadow ? 'the shadow phase failed its analysis' : `${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${this.state.analyses[this.state.analyses.length - 1].reasons.join('; ')}`, true);
@@ -228,14 +248,20 @@ export class Rollout {
     return undefined;
   }
 
-  /** Analyses until the phase passes (true) or must roll back (false); holds for a person when inconclusive too long. */
-  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted' | Superseded | Unverified> {
+  /**
+   * Analyses until the phase passes (true) or must roll back (false, or why when it failed while
+   * held); holds for a person when inconclusive too long. While held with the challenger serving,
+   * its analyses go on (ANALYSE_WHILE_HELD); the shadow phase serves nothing and just waits.
+   */
+  private async analyseUntilPassed(p: StepPosition, weight: number): Promise<boolean | 'aborted' | HeldEnd> {
     const shadow = p.phase === 'shadow';
     const needed = shadow ? 1 : this.plan.canary.passesPerStep;
     const label = shadow ? 'the shadow phase' : `step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`;
+    const watch: HeldWatch | undefined = weight > 0 ? (status) => this.analyseHeld(p, weight, label, needed, status) : undefined;
     while (p.passes < needed) {
       if (p.held) {
-        await this.hold('paused-inconclusive');
+        const ended = await this.hold('paused-inconclusive', watch);
+        if (ended) return ended;
         if (this.abortReason !== undefined) return 'aborted';
         const d = this.controls.take('step');
         if (d) {
@@ -245,8 +271,11 @@ export class Rollout {
         }
         if (this.controls.flags.paused) continue; // a stale decision was rejected: still held
         Object.assign(p, { held: false, stepStartedAt: Date.now() }); // resumed: a fresh deadline for the same step
+        // Analyses that passed while held count (only ANALYSE_WHILE_HELD runs have any): enough, and the step has passed.
+        if (p.passes >= needed) continue;
       }
-      const waited = await this.waitAndHold(shadow ? this.plan.shadowSeconds : this.plan.canary.analysisSeconds);
+      const waited = await this.waitAndHold(shadow ? this.plan.shadowSeconds : this.plan.canary.analysisSeconds, watch);
+      if (typeof waited === 'object') return waited;
       if (waited === 'aborted') return 'aborted';
       if (waited === 'decision') {
         const d = this.controls.take('step');
@@ -256,39 +285,8 @@ export class Rollout {
         }
         continue;
       }
-      // Each step is judged on its own evidence: requests logged since its traffic moved (matured
-      // pairs and serving health at this weight), never on the rows an earlier step passed on. The
-      // last step is also judged on the whole rollout (more pairs, more power) before the promotion.
-      const since = new Date(p.evidenceSince ?? p.stepStartedAt).toISOString();
-      const last = !shadow && p.step === this.plan.canary.steps.length - 1;
-      const analysis = await analyseCanary({
-        model: this.plan.model,
-        canary: shadow ? 'shadow' : 'canary',
-        reference: 'champion',
-        // Only this deployment's versions count: the variant names are every deployment's.
-        canaryVersion: this.plan.challengerVersion,
-        referenceVersion: this.champion,
-        since,
-        ...(last ? { cumulativeSince: this.input.deploymentStart } : {}),
-        thresholds: this.plan.canary.thresholds,
-        log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
-      });
-      if ('superseded' in analysis) return analysis;
-      if ('unverified' in analysis) {
-        recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: 'unverified', reasons: analysis.unverified.map((u) => unverifiedText([u])), since });
-        return analysis;
-      }
-      const { cumulative, ...own } = analysis;
-      recordAnalysis(this.state, {
-        at: new Date().toISOString(),
-        phase: p.phase,
-        weight,
-        verdict: analysis.verdict,
-        reasons: analysis.reasons,
-        since,
-        canary: own,
-        ...(cumulative ? { cumulative: { since: cumulative.since, verdict: cumulative.verdict, reasons: cumulative.reasons, pairs: cumulative.paired.pairs } } : {}),
-      });
+      const analysis = await this.analyseStep(p, weight);
+      if ('superseded' in analysis || 'unverified' in analysis) return analysis;
       if (analysis.verdict === 'pass') {
         p.passes++;
       } else if (analysis.verdict === 'fail') {
@@ -303,6 +301,75 @@ export class Rollout {
       }
     }
     return true;
+  }
+
+  /** One analysis of the step on its own evidence, recorded (with the hold's status when `held`). */
+  private async analyseStep(p: StepPosition, weight: number, held?: HeldStatus) {
+    // Each step is judged on its own evidence: requests logged since its traffic moved (matured
+    // pairs and serving health at this weight), never on the rows an earlier step passed on. The
+    // last step is also judged on the whole rollout (more pairs, more power) before the promotion.
+    const shadow = p.phase === 'shadow';
+    const since = new Date(p.evidenceSince ?? p.stepStartedAt).toISOString();
+    const last = !shadow && p.step === this.plan.canary.steps.length - 1;
+    const analysis = await analyseCanary({
+      model: this.plan.model,
+      canary: shadow ? 'shadow' : 'canary',
+      reference: 'champion',
+      // Only this deployment's versions count: the variant names are every deployment's.
+      canaryVersion: this.plan.challengerVersion,
+      referenceVersion: this.champion,
+      since,
+      ...(last ? { cumulativeSince: this.input.deploymentStart } : {}),
+      thresholds: this.plan.canary.thresholds,
+      log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: p.phase, weight },
+    });
+    if ('superseded' in analysis) return analysis;
+    const heldField = held ? { held } : {};
+    if ('unverified' in analysis) {
+      recordAnalysis(this.state, { at: new Date().toISOString(), phase: p.phase, weight, verdict: 'unverified', reasons: analysis.unverified.map((u) => unverifiedText([u])), since, ...heldField });
+      return analysis;
+    }
+    const { cumulative, ...own } = analysis;
+    recordAnalysis(this.state, {
+      at: new Date().toISOString(),
+      phase: p.phase,
+      weight,
+      verdict: analysis.verdict,
+      reasons: analysis.reasons,
+      since,
+      ...heldField,
+      canary: own,
+      ...(cumulative ? { cumulative: { since: cumulative.since, verdict: cumulative.verdict, reasons: cumulative.reasons, pairs: cumulative.paired.pairs } } : {}),
+    });
+    return analysis;
+  }
+
+  /**
+   * (ANALYSE_WHILE_HELD) One analysis of a step held for a person while the challenger serves. A
+   * failure counts against failureLimit as any other, and at the limit ends the step (rolled back,
+   * the reason saying it failed while held); a challenger that no longer verifies or traffic taken
+   * over end it too. A pass counts towards the step's passes but moves no traffic: the hold is the
+   * person's to end (approve-step, resume, abort), and the pass is their evidence.
+   */
+  private async analyseHeld(p: StepPosition, weight: number, label: string, needed: number, status: HeldStatus): Promise<HeldEnd | undefined> {
+    const analysis = await this.analyseStep(p, weight, status);
+    if ('superseded' in analysis) return analysis;
+    if ('unverified' in analysis) return { unverified: analysis.unverified, where: `${label} while held (${status})` };
+    // An abort that came during the analysis ends the deployment with the person's reason.
+    if (this.abortReason !== undefined) return undefined;
+    const previous = this.state.analyses.at(-2);
+    const reasons = analysis.reasons.join('; ');
+    if (analysis.verdict === 'fail') {
+      const failures = ++this.state.failures;
+      const limit = this.plan.canary.failureLimit;
+      if (failures >= limit) return { failed: `${label} failed its analysis while held (${status}): ${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${reasons}` };
+      this.log(`${label} failed an analysis while held (${status}), ${failures} of the ${limit} that roll it back: ${reasons}`);
+    } else if (analysis.verdict === 'pass') {
+      p.passes++;
+      // Once per run of passes: a hold of days analyses every analysisSeconds, and the decision log keeps the newest 100.
+      if (previous?.verdict !== 'pass' || previous.held !== status) this.log(`${label} passed an analysis while held (${status}; ${Math.min(p.passes, needed)} of ${needed} passes needed): still held for approve-step, resume or abort`);
+    }
+    return undefined;
   }
 
   /** Holds traffic while open data alerts (not overridden) block this model. True when aborted. */
@@ -374,17 +441,19 @@ export class Rollout {
   }
 
   /**
-   * Waits `seconds` unless an abort or a person's decision comes first; holds while paused.
-   * Continue-as-new happens here, between analyses, when the history is due for it.
+   * Waits `seconds` unless an abort or a person's decision comes first; holds while paused (with
+   * `watch`, analysing on the way: see hold). Continue-as-new happens here, between analyses, when
+   * the history is due for it.
    */
-  private async waitAndHold(seconds: number): Promise<WaitResult> {
+  private async waitAndHold(seconds: number, watch?: HeldWatch): Promise<WaitResult | HeldEnd> {
     const until = Date.now() + seconds * 1000;
     for (;;) {
       await this.continueAsNewIfDue();
       if (this.abortReason !== undefined) return 'aborted';
       if (this.controls.decisionWaiting) return 'decision';
       if (this.controls.flags.paused) {
-        await this.hold('paused');
+        const ended = await this.hold('paused', watch);
+        if (ended) return ended;
         continue;
       }
       // A run continued while paused shows 'paused'; a resume delivered with its first task acts
@@ -398,16 +467,36 @@ export class Rollout {
     }
   }
 
-  /** Shows `status` until resumed, aborted or a decision arrives (continuing as new while it lasts, if due). */
-  private async hold(status: DeploymentStatus): Promise<void> {
+  /**
+   * Shows `status` until resumed, aborted or a decision arrives (continuing as new while it lasts, if
+   * due). With `watch` (a canary step whose challenger serves) and the ANALYSE_WHILE_HELD marker, it
+   * also analyses every analysisSeconds and returns how an analysis ended the step, if one did; a
+   * person's resume, decision or abort still ends the wait at once, not at the next analysis.
+   */
+  private async hold(status: HeldStatus, watch?: HeldWatch): Promise<HeldEnd | undefined> {
     this.state.status = status;
-    while (this.controls.flags.paused && !this.controls.decisionWaiting) {
+    const held = () => this.controls.flags.paused && !this.controls.decisionWaiting;
+    let next = Date.now() + this.plan.canary.analysisSeconds * 1000;
+    while (held()) {
+      if (watch && patched(ANALYSE_WHILE_HELD)) {
+        const left = next - Date.now();
+        if (left > 0 && (await this.waitFor(() => !held() || this.canContinueNow(), left))) {
+          if (held()) await this.continueAsNewIfDue();
+          continue;
+        }
+        if (!held()) continue;
+        const ended = await watch(status);
+        if (ended) return ended;
+        next = Date.now() + this.plan.canary.analysisSeconds * 1000;
+        continue;
+      }
       await this.waitFor(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());
       // Only while still held: a run continued right after a resume would carry the held status
       // into the next run, which shows it until something else changes it.
       if (this.controls.flags.paused && !this.controls.decisionWaiting) await this.continueAsNewIfDue();
     }
     this.state.status = baseStatus(this.position);
+    return undefined;
   }
 
   /** A wait for time or a person (see Controls.idle). */

@@ -37,6 +37,8 @@ export interface AnalysisRecord {
   reasons: string[];
   /** ISO time from which the analysis read requests: the start of its step's traffic (absent in analyses recorded before). */
   since?: string;
+  /** Set when the analysis ran while the step was held for a person, the challenger still serving (the hold's status). */
+  held?: 'paused' | 'paused-inconclusive';
   canary?: CanaryAnalysis;
   /** The last step's whole-rollout comparison (since the deployment began), in short. */
   cumulative?: { since: string; verdict: string; reasons: string[]; pairs: number };
