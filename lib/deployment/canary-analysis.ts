@@ -606,7 +606,7 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
   if (canaryStats.predictions === 0) {
     return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`no predictions of variant "${canary}" in the window: is traffic routed to it?`] };
   }
-  const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { canary, reference });
+  const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { subject: 'canary', reference });
   failures.push(...serving.failures);
   notes.push(...serving.notes);
   const fallback = shift.against === 'reference' ? `no out-of-sample score profile of the canary version (${options.canaryScoreProfileMissing ?? 'none given'}): its scores were compared with "${reference}"'s on the same symbol-days, which a canary that is simply a different model can fail` : undefined;

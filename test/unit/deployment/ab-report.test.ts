@@ -137,7 +137,7 @@ describe('A/B report', () => {
     expect(guarded.variants[1]).toMatchObject({ errors: 30, errorRate: 0.1 });
     expect(guarded.decision).toBe('stop-winner');
     expect(guarded.winner).toBe('A');
-    expect(guarded.reasons[0]).toMatch(/every challenger fails the serving guards.*B error rate 10\.0% \(30 of 300 served\) is above 1\.0%/);
+    expect(guarded.reasons[0]).toMatch(/every challenger fails the serving guards.*B error rate 10\.0% \(30 of 300\), control A 0 of 300 \(0\.0%\): above the allowed 1\.0% and the control A's/);
   });
 
   it('keeps the control when the challenger is too slow, and a slow challenger cannot win among others', () => {
@@ -146,7 +146,8 @@ describe('A/B report', () => {
     expect(r.variants[1].p99LatencyMs).toBe(80);
     expect(r.decision).toBe('stop-winner');
     expect(r.winner).toBe('A');
-    expect(r.reasons[0]).toMatch(/B p99 latency 80\.0 ms is above 50 ms/);
+    expect(r.variants[1].slow).toBe(300);
+    expect(r.reasons[0]).toMatch(/B p99 latency 80\.0 ms; 300 of 300 B predictions \(100\.0%\) over 50 ms, control A 0 of 300 \(0\.0%\): above the 1% a p99 of 50 ms allows and the control A's/);
     const three = abReport([...arm('A', 300, rate(50), 0, 3), ...slow(arm('B', 300, rate(90), 1, 3)), ...arm('C', 300, rate(50), 2, 3)], { variants: ['A', 'B', 'C'] });
     expect(three.comparisons.find((c) => c.variant === 'B')?.significant).toBe(true);
     expect(three.winner).toBeUndefined();

@@ -50,7 +50,7 @@ function firstFailure(next: () => number, looks: number, perLook: number, slowCa
     r.predictions += 19 * perLook;
     r.slow += binomial(next, 19 * perLook, slowChampion);
     r.errors += binomial(next, 19 * perLook, errorChampion);
-    if (judgeServing(c, r, defaults, { canary: 'canary', reference: 'champion' }).failures.length > 0) return look;
+    if (judgeServing(c, r, defaults, { subject: 'canary', reference: 'champion' }).failures.length > 0) return look;
   }
   return 0;
 }
@@ -87,7 +87,7 @@ describe('canary serving guards (errors, latency)', () => {
       for (const n of [20, 40, 99]) {
         let failed = 0;
         for (let k = 0; k < 2000; k++) {
-          if (judgeServing(counts(n, binomial(next, n, q)), counts(19 * n, binomial(next, 19 * n, q)), defaults, { canary: 'canary', reference: 'champion' }).failures.length > 0) failed++;
+          if (judgeServing(counts(n, binomial(next, n, q)), counts(19 * n, binomial(next, 19 * n, q)), defaults, { subject: 'canary', reference: 'champion' }).failures.length > 0) failed++;
         }
         expect({ q, n, failed }).toEqual({ q, n, failed: 0 });
       }
