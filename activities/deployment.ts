@@ -455,6 +455,9 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
       deadline?: string;
       maxErrorRate?: number;
       maxP99LatencyMs?: number;
+      /** The rest of the serving guards' thresholds (older workflows pass none: the defaults). */
+      grossErrorRate?: number;
+      minServingPredictions?: number;
       log?: AnalysisLogEntry;
     }): Promise<AbReport | Superseded | Unverified> {
       return withFailureMapping(async () => {

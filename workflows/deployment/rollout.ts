@@ -426,6 +426,9 @@ export class Rollout {
         deadline: new Date(p.deadline).toISOString(),
         maxErrorRate: plan.canary.thresholds.maxErrorRate,
         maxP99LatencyMs: plan.canary.thresholds.maxP99LatencyMs,
+        // Arguments only (replay compares commands): older runs' analyses used the defaults.
+        grossErrorRate: plan.canary.thresholds.grossErrorRate,
+        minServingPredictions: plan.canary.thresholds.minServingPredictions,
         log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
       });
       if ('superseded' in report) return this.stopSuperseded(report.superseded);
