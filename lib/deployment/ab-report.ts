@@ -68,9 +68,11 @@
  *
  * With more than two variants, Holm's correction keeps the family-wise error of the comparisons
  * against the control at α. Challengers are not tested against each other: when several beat the
- * control, the one with the highest observed hit rate is named winner; when none beats it and every
- * challenger is significantly worse (or fails a guard), the control wins. When only some are worse
- * and the rest are undecided there is no winner yet, and the test continues.
+ * control, the one with the highest observed hit rate is named winner (while that one's serving
+ * health is not judged yet, the test continues; at maxSamplesPerVariant the best judged one wins);
+ * when none beats it and every challenger is significantly worse (or fails a guard), the control
+ * wins. When only some are worse and the rest are undecided there is no winner yet, and the test
+ * continues.
  */
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
@@ -653,18 +655,25 @@ function decideAb(all: AbArm[], options: AbReportOptions & { lags: number }, tim
   const better = comparisons.filter((c) => c.significant && c.difference > 0 && !guarded.has(c.variant) && !unjudged.has(c.variant));
   const waiting = comparisons.filter((c) => c.significant && c.difference > 0 && unjudged.has(c.variant));
   const worse = comparisons.filter((c) => c.significant && c.difference < 0);
-  if (better.length > 0) {
-    const hitRateOf = (name: string) => variants.find((v) => v.variant === name)?.hitRate ?? 0;
-    const best = better.reduce((a, c) => (hitRateOf(c.variant) > hitRateOf(a.variant) ? c : a));
+  const hitRateOf = (name: string) => variants.find((v) => v.variant === name)?.hitRate ?? 0;
+  const bestOf = (cs: AbComparison[]) => cs.reduce((a, c) => (hitRateOf(c.variant) > hitRateOf(a.variant) ? c : a));
+  const reached = max !== undefined && variants.every((v) => v.matured >= max);
+  // The winner is the best of those beating the control: while that is one whose health waits to be
+  // judged, so does the test (at maxSamplesPerVariant it ends with the best judged one).
+  const deferred = better.length > 0 && waiting.length > 0 && hitRateOf(bestOf(waiting).variant) > hitRateOf(bestOf(better).variant);
+  if (better.length > 0 && (!deferred || reached)) {
+    const best = bestOf(better);
     return report('stop-winner', [`${best.variant} beats the control ${control.variant}: ${better.map(describe).join('; ')}`, ...guardNote], best.variant);
   }
   const lost = new Set([...worse.map((c) => c.variant), ...guarded.keys()]);
   if (challengers.every((v) => lost.has(v.variant))) return report('stop-winner', [`every challenger is worse than the control ${control.variant} or fails the serving guards: ${[...worse.map(describe), ...guarded.values()].join('; ')}`], control.variant);
-  const reached = max !== undefined && variants.every((v) => v.matured >= max);
   const worseNote = [...(worse.length > 0 ? [`significantly worse than the control: ${worse.map(describe).join('; ')}`] : []), ...(waiting.length > 0 ? [`significantly better, waiting for its serving health to be judged: ${waiting.map(describe).join('; ')}`] : [])];
   const judgedText = waiting.length > 0 ? ' whose serving health is judged' : '';
   if (reached) return report('stop-no-difference', [`every variant reached ${max} matured symbol-days and no challenger${judgedText} beats the control (α ${alpha} over all looks)`, ...worseNote, ...guardNote, ...untestedNote]);
-  return report('continue', [`no challenger${judgedText} beats the control yet (α ${alpha} over all looks; boundary ${boundaryText})${max !== undefined ? `; the test stops at ${max} matured symbol-days per variant` : ''}`, ...worseNote, ...guardNote, ...untestedNote]);
+  const lead = deferred
+    ? `${bestOf(better).variant} beats the control ${control.variant}, but ${bestOf(waiting).variant} has the higher hit rate and its serving health is not judged yet: no winner before it is`
+    : `no challenger${judgedText} beats the control yet (α ${alpha} over all looks; boundary ${boundaryText})${max !== undefined ? `; the test stops at ${max} matured symbol-days per variant` : ''}`;
+  return report('continue', [lead, ...worseNote, ...guardNote, ...untestedNote]);
 }
 
 function cell(value: number | null, format: (x: number) => string): string {

@@ -116,4 +116,27 @@ describe('A/B serving guards (errors, latency), judged as the canary\'s', () => 
     expect(r.reasons.join(' ')).toMatch(/B cannot win before its serving health is judged: serving guards inconclusive: 40 B predictions \(need 50;/);
     expect(formatAbReport(r)).toMatch(/serving guards vs A[^]*B: inconclusive/);
   });
+
+  it('does not name the best judged challenger winner while a better one waits for its serving health', () => {
+    // Three variants on alternate symbol-days: A right 3 in 10, B 6 in 10 (300 requests each), C always (40 requests).
+    const rows: PredictionWithOutcome[] = [];
+    for (const [slot, variant, n, right] of [[0, 'A', 300, 3], [1, 'B', 300, 6], [2, 'C', 40, 10]] as const) {
+      for (let k = 0; k < n; k++) rows.push({ ...row({ request: 10_000 * (slot + 1) + k, variant, right: k % 10 < right, ...symbolDayOf(3 * k + slot) }), latencyUs: 300 });
+    }
+    const options = { variants: ['A', 'B', 'C'], minSamplesPerVariant: 30, informationFraction: 1 };
+    const r = abReport(rows, options);
+    expect(r.comparisons.map((c) => [c.variant, c.significant])).toEqual([
+      ['B', true],
+      ['C', true],
+    ]);
+    expect(r.serving.map((s) => [s.variant, s.verdict])).toEqual([
+      ['B', 'pass'],
+      ['C', 'inconclusive'],
+    ]);
+    expect(r.decision).toBe('continue');
+    expect(r.reasons[0]).toMatch(/^B beats the control A, but C has the higher hit rate and its serving health is not judged yet/);
+    expect(abReport(rows, { ...options, minServingPredictions: 40 })).toMatchObject({ decision: 'stop-winner', winner: 'C' });
+    // At the maximum the test ends with the best judged one.
+    expect(abReport(rows, { ...options, maxSamplesPerVariant: 40 })).toMatchObject({ decision: 'stop-winner', winner: 'B' });
+  });
 });
