@@ -181,6 +181,31 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
       expect(q.message).not.toMatch(/live/);
     });
 
+    it.each([21, 60])('an update of %i rows continuing the bars before a stored glitch retracts it and is published; a real splice at that seam is still refused', async (n) => {
+      // Measured before: up to 20 rows (the splice rule needs 20 bars after a move) the glitch was
+      // retracted; from 21 rows on the seam was measured from the stored glitch (×10, then ÷10 into
+      // the update) and the whole update rejected as series_splice, the glitch left stored.
+      await importBars(t.store, csv(rows(60)), { now: NOW });
+      const glitch = moved(rows(1, 60)[0], 10);
+      expect((await importBars(t.store, csv([glitch]), { now: NOW })).status).toBe('published');
+      const kept = await readBars(t.store, { symbols: ['IBM'], to: DAYS[59] });
+
+      // Another security's bars (×0.4, no volume spike) continuing the glitch: still refused whole, glitch kept.
+      const other = await importBars(t.store, csv(rows(n, 61).map((r) => moved(r, 0.4))), { now: NOW });
+      expect([other.status, other.byRule.series_splice]).toEqual(['rejected', 1]);
+      expect((await readBars(t.store, { symbols: ['IBM'], from: DAYS[60] })).map((b) => b.close)).toEqual([Number(glitch.split(',')[4])]);
+
+      const next = await importBars(t.store, csv(rows(n, 61)), { now: NOW });
+      expect([next.status, next.byRule]).toEqual(['published', {}]);
+      expect(next.rowsAccepted).toBe(n);
+      const stored = await readBars(t.store, { symbols: ['IBM'] });
+      expect(stored.map((b) => b.date)).toEqual([...DAYS.slice(0, 60), ...DAYS.slice(61, 61 + n)]);
+      // Nothing else stored changes: the bars before it are as they were, the retraction the one revision.
+      expect(stored.slice(0, 60)).toEqual(kept);
+      expect((await listRevisions(t.store, next.snapshotId)).map((r) => [r.date, r.old.close, r.new])).toEqual([[DAYS[60], Number(glitch.split(',')[4]), null]]);
+      expect((await listQuarantine(t.store, { snapshotId: next.snapshotId })).map((q) => [q.rule, q.date])).toEqual([['one_bar_glitch', DAYS[60]]]);
+    });
+
     it('a real move in the last row that the next file continues stays', async () => {
       await importBars(t.store, csv(rows(60)), { now: NOW });
       await importBars(t.store, csv([moved(rows(1, 60)[0], 0.6)]), { now: NOW });
