@@ -777,67 +777,133 @@ function splitPart(factor: number): number {
   return bestDividend === -Infinity ? factor : best;
 }
 
-/** A step of the factor between two rows within this of a split ratio is a split (a day's dividend is a step of a few percent). */
+/** A step of the factor between two rows within this of a split ratio may be a split (a day's dividend is a step of a few percent). */
 const SPLIT_STEP_TOLERANCE = 0.03;
 /**
- * Splits a step may be: those moving the price by 1.4 or more either way (not isSmallSplit). A special dividend of 20-25%
- * steps the factor as a 5:4 or 4:3 split would; such splits are rarer than such dividends.
+ * Splits a step is read as when the file does not say (volumeBySplits): those moving the price by 1.4 or more either way
+ * (not isSmallSplit). A special dividend of 20-25% steps the factor as a 5:4 or 4:3 split would; such splits are rarer
+ * than such dividends.
  */
 const STEP_SPLITS = ALL_SPLITS.filter((x) => !isSmallSplit(x.ratio));
 
 /**
- * A row read with `adjust`: its Adj Close / Close, its volume as written and, when the file has a
- * split column, what it says on the row (`stated`: the split's shares multiplier, 1 or 0 for none,
- * null for an empty or unreadable cell).
+ * A row read with `adjust`: its Adj Close / Close, its volume as written and, when the file has
+ * them (StepColumns), what its split column says on the row (`stated`: the split's shares
+ * multiplier, 1 or 0 for none), its adjusted volume and its dividend (each null for an empty or
+ * unreadable cell).
  */
 interface AdjustedRow {
   factor: number;
   volume: number;
   stated?: number | null;
+  adjVolume?: number | null;
+  dividend?: number | null;
 }
 
-/** The file's split column under `adjust` (splitColumn): its position and name as written. */
-type SplitColumn = { index: number; name: string };
+/** A column of the file found by name: its position and name as written. */
+type FileColumn = { index: number; name: string };
 
 /**
- * Header names of a vendor's split column (compared as normaliseHeader gives them, dots dropped):
+ * The vendor's columns that say what a factor step is (volumeBySplits): its split column
+ * (SPLIT_COLUMN_NAMES, or a mapping's splitRatio), its split-adjusted volume (Quandl WIKI's `Adj. Volume`, Tiingo's `adjVolume`) and
+ * its dividend per share on the ex-date (Quandl's `Ex-Dividend`, Alpha Vantage's `dividend_amount`,
+ * Tiingo's `divCash`, yfinance's `Dividends`), each found by name whatever the format or mapping.
+ */
+interface StepColumns {
+  split?: FileColumn;
+  adjVolume?: FileColumn;
+  dividend?: FileColumn;
+}
+
+/**
+ * Header names of a vendor's split column (compared as normaliseHeader gives them, dots and dashes dropped):
  * Quandl WIKI's `Split Ratio`, Alpha Vantage's `split_coefficient`, yfinance's `Stock Splits`,
  * `Split Factor`. Each holds the shares multiplier on the split's day (1.25 for a 5:4 split), 1 or
  * 0 on other days.
  */
 const SPLIT_COLUMN_NAMES: ReadonlySet<string> = new Set(['splitratio', 'splitcoefficient', 'stocksplits', 'splitfactor', 'splits']);
+/** Header names (as normaliseHeader gives them, dots and dashes dropped) of an adjusted volume column. */
+const ADJ_VOLUME_COLUMN_NAMES: ReadonlySet<string> = new Set(['adjvolume', 'adjustedvolume']);
+/** Header names (likewise) of a dividend column: the amount per share on its ex-date, 0 on other days. */
+const DIVIDEND_COLUMN_NAMES: ReadonlySet<string> = new Set(['exdividend', 'dividendamount', 'divcash', 'dividends', 'dividend']);
 
-/** The split column a mapping names, else the first one the header has by name (SPLIT_COLUMN_NAMES). */
-function splitColumn(header: readonly string[], mapped: number | undefined): SplitColumn | undefined {
-  const index = mapped ?? header.findIndex((h) => SPLIT_COLUMN_NAMES.has(normaliseHeader(h).replace(/\./g, '')));
+const columnByName = (header: readonly string[], names: ReadonlySet<string>): FileColumn | undefined => {
+  const index = header.findIndex((h) => names.has(normaliseHeader(h).replace(/[.-]/g, '')));
   return index >= 0 ? { index, name: header[index] } : undefined;
+};
+
+/** The columns a file has that say what a factor step is: the split column a mapping names, else those found by name. */
+function stepColumns(header: readonly string[], mappedSplit: number | undefined): StepColumns {
+  return {
+    split: mappedSplit !== undefined ? { index: mappedSplit, name: header[mappedSplit] } : columnByName(header, SPLIT_COLUMN_NAMES),
+    adjVolume: columnByName(header, ADJ_VOLUME_COLUMN_NAMES),
+    dividend: columnByName(header, DIVIDEND_COLUMN_NAMES),
+  };
 }
 
-/** A split column's cell as a shares multiplier (1.25 for 5:4), or null when empty or no number. */
-function statedSplit(cell: string | undefined): number | null {
+/** A cell of one of those columns as a number (a shares multiplier, a volume, an amount), or null when empty or no number. */
+function cellNumber(cell: string | undefined): number | null {
   const t = (cell ?? '').trim();
   const value = t === '' ? Number.NaN : Number(t);
   return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
+/** What the step columns say on a row, for its AdjustedRow. */
+function stepCells(columns: StepColumns, fields: readonly string[]): Pick<AdjustedRow, 'stated' | 'adjVolume' | 'dividend'> {
+  const cells: Pick<AdjustedRow, 'stated' | 'adjVolume' | 'dividend'> = {};
+  if (columns.split) cells.stated = cellNumber(fields[columns.split.index]);
+  if (columns.adjVolume) cells.adjVolume = cellNumber(fields[columns.adjVolume.index]);
+  if (columns.dividend) cells.dividend = cellNumber(fields[columns.dividend.index]);
+  return cells;
+}
+
+/** How a column says a factor step is `split` or none: within this of its multiplier (a vendor may round 1.25 to 1.2). */
+const STATED_TOLERANCE = 0.1;
+
 /**
  * How a file's split column decides a factor step by `split`'s ratio on a row that says `stated`:
- * `split` when it states that split (its reciprocal nearer that split's ratio than any other small
+ * `split` when it states that split (its reciprocal nearer that split's ratio than any other
  * split's, within 10%: a vendor may round 1.25 to 1.2), `none` when it states none (1, or 0 as
- * yfinance writes it), undefined when it says something else or nothing (the flag stands).
+ * yfinance writes it), undefined when it says something else or nothing.
  */
-function decidedBy(stated: number | null | undefined, split: { ratio: number }): 'split' | 'none' | undefined {
+function decidedBy(stated: number | null | undefined, split: { ratio: number }): Reading | undefined {
   if (stated === undefined || stated === null) return undefined;
   if (stated === 0 || Math.abs(stated - 1) < 1e-9) return 'none';
-  return nearestSplit(1 / stated, 0.1, SMALL_STEP_SPLITS)?.ratio === split.ratio ? 'split' : undefined;
+  return nearestSplit(1 / stated, STATED_TOLERANCE, ALL_SPLITS)?.ratio === split.ratio ? 'split' : undefined;
+}
+
+type Reading = 'split' | 'none';
+
+/**
+ * The shares multiplier the file's adjusted volume applies to the older of two rows against the
+ * newer ((Adj Volume / Volume) older ÷ newer): a split's inverse ratio across it, 1 across a
+ * dividend or spin-off. Undefined without the column or a positive volume on both rows.
+ */
+function adjVolumeStep(newer: AdjustedRow, older: AdjustedRow): number | undefined {
+  if (!(newer.adjVolume! > 0 && older.adjVolume! > 0 && newer.volume > 0 && older.volume > 0)) return undefined;
+  return (older.adjVolume! / older.volume) / (newer.adjVolume! / newer.volume);
+}
+
+/** Which reading of a step by `split` an adjusted volume's multiplier (adjVolumeStep) gives: within 10% of the split's or of 1. */
+function adjVolumeReading(multiplier: number | undefined, split: { ratio: number }): Reading | undefined {
+  if (multiplier === undefined) return undefined;
+  if (Math.abs(Math.log(multiplier)) < Math.log(1 + STATED_TOLERANCE)) return 'none';
+  if (Math.abs(Math.log(multiplier * split.ratio)) < Math.log(1 + STATED_TOLERANCE)) return 'split';
+  return undefined;
 }
 
 /**
- * The small splits (isSmallSplit: 5:4, 4:3 and their reverses) a factor step may be too. Read as no
- * split, as before (a 20-25% special dividend steps the factor alike), but never silently: such a
- * step nothing in the file decides is flagged as ambiguous_adjustment (ambiguousStep).
+ * Whether the newer row's dividend explains a step down of the factor: a cash distribution D on a
+ * close C the day before steps the factor by 1 − D / C (a spin-off is so adjusted, HPQ's 2015 and
+ * ABT's 2013 halving the price), within SPLIT_STEP_TOLERANCE. A split would step it so only with a
+ * dividend of that size on its day.
  */
-const SMALL_STEP_SPLITS = ALL_SPLITS.filter((x) => isSmallSplit(x.ratio));
+function dividendExplains(newer: AdjustedRow, older: AdjustedRow, olderClose: number, step: number): boolean {
+  const close = olderClose / older.factor;
+  if (!(newer.dividend! > 0) || !(close > newer.dividend!) || !(step < 1)) return false;
+  return Math.abs(Math.log((1 - newer.dividend! / close) / step)) < Math.log(1 + SPLIT_STEP_TOLERANCE);
+}
+
 /** Rows on each side of a step whose volume medians the ambiguous_adjustment message shows. */
 const STEP_VOLUME_ROWS = 10;
 
@@ -846,37 +912,71 @@ function medianOf(values: readonly number[]): number {
   return v.length === 0 ? Number.NaN : v.length % 2 === 1 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
+const shownStep = (x: number) => `×${x.toFixed(3)}`;
+
+/** The volume as written moved at a step between `list[k]` (newer) and `list[k + 1]`: medians of up to STEP_VOLUME_ROWS rows on each side, NaN without volumes. */
+function volumeMove(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, AdjustedRow>): number {
+  const at = (b: CandidateBar) => adjusted.get(b) as AdjustedRow;
+  const from = medianOf(list.slice(Math.max(0, k - STEP_VOLUME_ROWS + 1), k + 1).map((b) => at(b).volume));
+  const before = medianOf(list.slice(k + 1, k + 1 + STEP_VOLUME_ROWS).map((b) => at(b).volume));
+  return from / before;
+}
+
+/** Why the file's split column does not decide a step by `split` on `newer`, and what to do. */
+function undecidedBy(column: FileColumn | undefined, newer: CandidateBar, stated: number | null | undefined, split: { ratio: number }): string {
+  const named = column && `column ${column.index + 1} "${excerpt(column.name, 40)}"`;
+  return column === undefined
+    ? `The file has no split column to decide it: import the vendor's file with its split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient; found by name, or named by a column mapping's splitRatio), which decides it, or check ${newer.symbol}'s corporate actions on ${newer.date}`
+    : stated === null || stated === undefined
+      ? `Its split column, ${named}, is empty on ${newer.date}, so it does not decide it: check ${newer.symbol}'s corporate actions on that day`
+      : `Its split column, ${named}, says ${stated} on ${newer.date}, which is neither that split (${+(1 / split.ratio).toPrecision(6)}) nor none (1 or 0), so it does not decide it: check ${newer.symbol}'s corporate actions on that day`;
+}
+
 /**
  * The ambiguous_adjustment message for a factor step by a small split's ratio between `list[k]`
  * (newer) and `list[k + 1]`, read as no split: both readings, what the volumes before it are and
  * would be, and the volumes' own move at it (evidence ordinary days can give too, so shown, not acted on).
  */
-function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, split: { ratio: number; label: string }, column: SplitColumn | undefined): string {
+function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, split: { ratio: number; label: string }, column: FileColumn | undefined): string {
   const newer = list[k];
   const older = list[k + 1];
   const at = (b: CandidateBar) => adjusted.get(b) as AdjustedRow;
   const step = at(older).factor / at(newer).factor;
-  const shown = (x: number) => `×${x.toFixed(3)}`;
   const pct = (x: number) => `${Math.round(Math.abs(x) * 100)}%`;
   const readings =
     split.ratio < 1
-      ? `the step a ${split.label} split leaves (prices ${shown(split.ratio)}, shares ${shown(1 / split.ratio)}), and a ${pct(1 - step)} special dividend's alike; it was read as the dividend`
-      : `the step a ${split.label} split leaves (prices ${shown(split.ratio)}, shares ${shown(1 / split.ratio)}); no dividend steps it up (dividends only lower past prices), but an error of the Adj Close column can; it was read as no split`;
+      ? `the step a ${split.label} split leaves (prices ${shownStep(split.ratio)}, shares ${shownStep(1 / split.ratio)}), and a ${pct(1 - step)} special dividend's alike; it was read as the dividend`
+      : `the step a ${split.label} split leaves (prices ${shownStep(split.ratio)}, shares ${shownStep(1 / split.ratio)}); no dividend steps it up (dividends only lower past prices), but an error of the Adj Close column can; it was read as no split`;
   const rowsBefore = list.length - k - 1;
   const splitReading = older.volume / split.ratio;
   const lowOrHigh = split.ratio < 1 ? `${pct(1 - split.ratio)} low` : `${pct(split.ratio - 1)} high`;
-  const from = medianOf(list.slice(Math.max(0, k - STEP_VOLUME_ROWS + 1), k + 1).map((b) => at(b).volume));
-  const before = medianOf(list.slice(k + 1, k + 1 + STEP_VOLUME_ROWS).map((b) => at(b).volume));
-  const stated = at(newer).stated;
-  const named = column && `column ${column.index + 1} "${excerpt(column.name, 40)}"`;
-  const undecided =
-    column === undefined
-      ? `The file has no split column to decide it: import the vendor's file with its split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient; found by name, or named by a column mapping's splitRatio), which decides it, or check ${newer.symbol}'s corporate actions on ${newer.date}`
-      : stated === null || stated === undefined
-        ? `Its split column, ${named}, is empty on ${newer.date}, so it does not decide it: check ${newer.symbol}'s corporate actions on that day`
-        : `Its split column, ${named}, says ${stated} on ${newer.date}, which is neither that split (${+(1 / split.ratio).toPrecision(6)}) nor none (1 or 0), so it does not decide it: check ${newer.symbol}'s corporate actions on that day`;
-  const moved = Number.isFinite(from / before) ? `; the volume as written moved ${shown(from / before)} at it (medians of up to ${STEP_VOLUME_ROWS} rows on each side; a split moves it ${shown(1 / split.ratio)}, and ordinary days move so too)` : '';
-  return `Adj Close / Close steps ${shown(step)} from ${newer.date} (${shown(at(newer).factor)}) to the row before (${older.date}: ${shown(at(older).factor)}): ${readings}, so the volumes of the ${plural(rowsBefore, 'row')} before ${newer.date} are not scaled for it (${older.date}: ${count(Math.round(older.volume))}), ${lowOrHigh} if it was the split (they would be ${count(Math.round(splitReading))})${moved}. ${undecided}; the prices are adjusted either way, only the volumes before it depend on the reading`;
+  const move = volumeMove(list, k, adjusted);
+  const moved = Number.isFinite(move) ? `; the volume as written moved ${shownStep(move)} at it (medians of up to ${STEP_VOLUME_ROWS} rows on each side; a split moves it ${shownStep(1 / split.ratio)}, and ordinary days move so too)` : '';
+  return `Adj Close / Close steps ${shownStep(step)} from ${newer.date} (${shownStep(at(newer).factor)}) to the row before (${older.date}: ${shownStep(at(older).factor)}): ${readings}, so the volumes of the ${plural(rowsBefore, 'row')} before ${newer.date} are not scaled for it (${older.date}: ${count(Math.round(older.volume))}), ${lowOrHigh} if it was the split (they would be ${count(Math.round(splitReading))})${moved}. ${undecidedBy(column, newer, at(newer).stated, split)}; the prices are adjusted either way, only the volumes before it depend on the reading`;
+}
+
+/**
+ * The ambiguous_adjustment message for a factor step by `split` between `list[k]` (newer) and
+ * `list[k + 1]` read as `reading` (`readAs` says why) where the file gives evidence the other way
+ * (`but`): both readings, the volumes before it as stored and as the other reading would store
+ * them, and what would decide it (`decide`).
+ */
+function unsettledStep(list: readonly CandidateBar[], k: number, adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, split: { ratio: number; label: string }, reading: Reading, readAs: string, but: string, decide: string): string {
+  const newer = list[k];
+  const older = list[k + 1];
+  const at = (b: CandidateBar) => adjusted.get(b) as AdjustedRow;
+  const step = at(older).factor / at(newer).factor;
+  const alike =
+    split.ratio < 1
+      ? `, and a spin-off's or special dividend's worth ${Math.round((1 - step) * 100)}% of the price alike`
+      : `; no dividend steps it up (dividends only lower past prices), but an error of the Adj Close column can`;
+  const written = at(older).volume;
+  const volumes =
+    reading === 'split'
+      ? `are scaled by ${shownStep(1 / split.ratio)} (${older.date}: ${count(Math.round(older.volume))} stored, ${count(Math.round(written))} as written)`
+      : `are not scaled for it (${older.date}: ${count(Math.round(written))})`;
+  const other = reading === 'split' ? `if it was no split, they should be as written` : `if it was the split, they would be ${count(Math.round(older.volume / split.ratio))}`;
+  return `Adj Close / Close steps ${shownStep(step)} from ${newer.date} (${shownStep(at(newer).factor)}) to the row before (${older.date}: ${shownStep(at(older).factor)}): the step a ${split.label} split leaves (prices ${shownStep(split.ratio)}, shares ${shownStep(1 / split.ratio)})${alike}; it was read as ${reading === 'split' ? 'the split' : 'no split'}${readAs}, so the volumes of the ${plural(list.length - k - 1, 'row')} before ${newer.date} ${volumes}, but ${but}: ${other}. ${decide}; the prices are adjusted either way, only the volumes before it depend on the reading`;
 }
 
 /**
@@ -885,12 +985,19 @@ function ambiguousStep(list: readonly CandidateBar[], k: number, adjusted: Reado
  * (and volume) are split-adjusted already, so its factor is dividends alone: divided by all of it,
  * older volumes came out inflated by the cumulative dividend factor (15-20% over five years). Per
  * symbol, newest row first: the newest row's factor is split from its dividends (splitPart), and
- * each older row's step from the row after it is a split when within SPLIT_STEP_TOLERANCE of a
- * split ratio (STEP_SPLITS), dividends otherwise. A step by a small split's ratio (SMALL_STEP_SPLITS)
- * is read as no split and returned in `ambiguous`, on the newer row, with its message: before, the
- * reading was silent, and a real 5:4 split left every volume before it 20% low with no finding.
+ * each older row's step from the row after it is dividends unless within SPLIT_STEP_TOLERANCE of a
+ * split ratio. Such a step is what the file says it is, on the step's (newer) row, first by its
+ * split column (decidedBy), then by its adjusted volume (adjVolumeReading), then by its dividend
+ * (dividendExplains: no split); when none of them decides, a step of a large ratio (STEP_SPLITS) is
+ * the split and one of a small ratio (isSmallSplit) is not. Returned in `ambiguous`, on the
+ * newer row with its message: a small step nothing decides (before, silent, and a real 5:4 split
+ * left every volume before it 20% low), a large step nothing decides while the volume as written
+ * did not move with it or the split column says something else, and a step whose adjusted volume
+ * contradicts its split column. Before, a large step was a split whatever the file said: a
+ * spin-off halving the Close (Split Ratio 1.0, Adj. Volume = Volume) stored every volume before it
+ * doubled, with no finding.
  */
-function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, column: SplitColumn | undefined): {
+function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, columns: StepColumns): {
   beyond: Array<{ bar: CandidateBar; split: number; problem: string }>;
   ambiguous: Array<{ bar: CandidateBar; message: string }>;
 } {
@@ -903,34 +1010,59 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, column
     if (!list) bySymbol.set(bar.symbol, (list = []));
     list.push(bar);
   }
+  const named = (c: FileColumn) => `column ${c.index + 1} "${excerpt(c.name, 40)}"`;
   for (const list of bySymbol.values()) {
     list.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : 0));
     let split = 1;
-    const small: number[] = [];
+    // Messages once every volume is set (they show the older row's stored volume): the newer row's index and how to write it.
+    const flagged: Array<{ k: number; message: () => string }> = [];
     for (const [k, bar] of list.entries()) {
-      const { factor, volume } = adjusted.get(bar) as AdjustedRow;
-      if (k === 0) split = splitPart(factor);
+      const row = adjusted.get(bar) as AdjustedRow;
+      if (k === 0) split = splitPart(row.factor);
       else {
-        const step = factor / (adjusted.get(list[k - 1]) as { factor: number }).factor;
-        const found = nearestSplit(step, SPLIT_STEP_TOLERANCE, STEP_SPLITS);
-        const smallSplit = found ? undefined : nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS);
-        if (found) split *= found.ratio;
-        else if (smallSplit) {
-          // The split column, when the file has one, says on the step's (newer) row which it was.
-          const decided = decidedBy((adjusted.get(list[k - 1]) as AdjustedRow).stated, smallSplit);
-          if (decided === 'split') split *= smallSplit.ratio;
-          else if (decided === undefined) small.push(k - 1);
+        const newerBar = list[k - 1];
+        const newer = adjusted.get(newerBar) as AdjustedRow;
+        const step = row.factor / newer.factor;
+        const found = nearestSplit(step, SPLIT_STEP_TOLERANCE, ALL_SPLITS);
+        if (found) {
+          const small = isSmallSplit(found.ratio);
+          const byColumn = decidedBy(newer.stated, found);
+          const multiplier = adjVolumeStep(newer, row);
+          const byVolume = adjVolumeReading(multiplier, found);
+          const byDividend = dividendExplains(newer, row, bar.close, step) ? 'none' : undefined;
+          const reading: Reading = byColumn ?? byVolume ?? byDividend ?? (small ? 'none' : 'split');
+          if (reading === 'split') split *= found.ratio;
+          const at = k - 1;
+          const stated = newer.stated;
+          const decide = undecidedBy(columns.split, newerBar, stated, found);
+          if (byColumn !== undefined && byVolume !== undefined && byVolume !== byColumn) {
+            // The file contradicts itself: its split column is followed, its adjusted volume named.
+            const says = `${+(stated as number).toPrecision(6)} on ${newerBar.date} (${byColumn === 'split' ? `the ${found.label} split` : 'no split'})`;
+            flagged.push({
+              k: at,
+              message: () =>
+                unsettledStep(list, at, adjusted, found, reading, `, as its split column, ${named(columns.split as FileColumn)}, says ${says}`, `its adjusted volume, ${named(columns.adjVolume as FileColumn)}, scales the volumes before it ${shownStep(multiplier as number)} against ${newerBar.date}'s (${byVolume === 'split' ? `the ${found.label} split's shares multiplier` : 'no split'})`, `The file's own columns disagree: check ${newerBar.symbol}'s corporate actions on ${newerBar.date}`),
+            });
+          } else if (byColumn === undefined && byVolume === undefined && byDividend === undefined && small) {
+            flagged.push({ k: at, message: () => ambiguousStep(list, at, adjusted, found, columns.split) });
+          } else if (byColumn === undefined && stated !== undefined && stated !== null) {
+            // The split column states something that is neither this split nor none.
+            flagged.push({ k: at, message: () => unsettledStep(list, at, adjusted, found, reading, byVolume ? ' by its adjusted volume' : byDividend ? ' by its dividend' : '', 'its split column states no such split there', decide) });
+          } else if (reading === 'split' && byColumn === undefined && byVolume === undefined) {
+            // A large step read as a split on no evidence of the file: flagged when the volume as written did not move with it.
+            const move = volumeMove(list, at, adjusted);
+            if (Number.isFinite(move) && Math.abs(Math.log(move)) < Math.abs(Math.log(move * found.ratio))) {
+              const but = `the volume as written moved ${shownStep(move)} at it (medians of up to ${STEP_VOLUME_ROWS} rows on each side; a split moves it ${shownStep(1 / found.ratio)})`;
+              flagged.push({ k: at, message: () => unsettledStep(list, at, adjusted, found, reading, '', but, decide) });
+            }
+          }
         }
       }
-      bar.volume = volume / split;
+      bar.volume = row.volume / split;
       const problem = limitProblem(bar.volume, true);
       if (problem !== undefined) beyond.push({ bar, split, problem });
     }
-    // Messages once every volume is set: they show the older row's stored volume.
-    for (const k of small) {
-      const step = (adjusted.get(list[k + 1]) as { factor: number }).factor / (adjusted.get(list[k]) as { factor: number }).factor;
-      ambiguous.push({ bar: list[k], message: ambiguousStep(list, k, adjusted, nearestSplit(step, SPLIT_STEP_TOLERANCE, SMALL_STEP_SPLITS) as { ratio: number; label: string }, column) });
-    }
+    for (const { k, message } of flagged) ambiguous.push({ bar: list[k], message: message() });
   }
   return { beyond, ambiguous };
 }
@@ -1208,8 +1340,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   let timeCol: number | undefined;
   /** With adjust: each bar's Adj Close / Close and volume as read, for the split part of the factor (volumeBySplits). */
   const adjusted = new Map<CandidateBar, AdjustedRow>();
-  /** With adjust: the file's split column, which decides a factor step by a small split's ratio (volumeBySplits). */
-  let stepColumn: SplitColumn | undefined;
+  /** With adjust: the file's columns that say what a step of the factor is (volumeBySplits). */
+  let stepColumn: StepColumns = {};
   /** Prices of the bars read, for coarserThanFile: those in exponent notation by bar, the others counted by the place of their last digit. */
   const exponentPrices = new Map<CandidateBar, ExponentPrice[]>();
   const pricePlaces = new Map<number, number>();
@@ -1254,7 +1386,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
         return false;
       }
       adjust = options.adjust === true && col.adjClose !== undefined;
-      if (adjust) stepColumn = splitColumn(header, col.splitRatio);
+      if (adjust) stepColumn = stepColumns(header, col.splitRatio);
       const mapped = new Set(Object.values(col));
       const at = header.findIndex((h, i) => !mapped.has(i) && TIME_COLUMN_NAMES.has(normaliseHeader(h)));
       timeCol = at >= 0 ? at : undefined;
@@ -1446,7 +1578,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
     }
     if (col.symbol !== undefined && columnSymbol !== bar.symbol) columnSymbol = columnSymbol === undefined ? bar.symbol : '';
-    if (adjust) adjusted.set(bar, stepColumn ? { factor, volume: v.volume.value, stated: statedSplit(fields[stepColumn.index]) } : { factor, volume: v.volume.value });
+    if (adjust) adjusted.set(bar, { factor, volume: v.volume.value, ...stepCells(stepColumn, fields) });
     const written: ExponentPrice[] = [];
     for (const field of adjust ? ADJUSTED_PRICE_FIELDS : PRICE_FIELDS) {
       const text = (fields[col[field] as number] ?? '').trim();

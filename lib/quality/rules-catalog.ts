@@ -100,7 +100,7 @@ export const QUALITY_RULES = {
   ambiguous_adjustment: {
     severity: 'flag',
     meaning:
-      "with adjust, Adj Close / Close stepping between two rows by a small split's ratio (5:4, 4:3 or their reverses, within 3%) that nothing in the file decides: stored read as no split (a 20-25% special dividend steps the factor alike), so the volumes before it are not scaled for it, and flagged on the newer row, naming both readings and the volumes either gives",
+      "with adjust, Adj Close / Close stepping between two rows by a split's ratio (within 3%) that the file does not settle: a small split's ratio (5:4, 4:3 or their reverses) nothing in it decides, read as no split (a 20-25% special dividend steps the factor alike); a larger ratio nothing decides while the volume as written did not move with it, read as the split (a spin-off steps it alike); a split column stating another split; or an adjusted volume reading it against the split column, which is followed. Flagged on the newer row, naming both readings and the volumes either gives",
   },
   calendar_gap: { severity: 'flag', meaning: 'NYSE trading days missing inside the series' },
   extreme_move: { severity: 'flag', meaning: 'one-day close move beyond the limit, possibly an unadjusted split' },

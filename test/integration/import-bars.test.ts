@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryCache } from '../../lib/cache/memory-cache';
+import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { importBars, stageImport } from '../../lib/ingest/import-bars';
 import { importRequestSchema, type ImportRequestInput } from '../../lib/ingest/import-request';
 import { writeSyntheticMarket } from '../../lib/market-data/synthetic';
@@ -104,6 +105,32 @@ describe.each(DRIVERS)('importBars on %s', (_driver, create) => {
     expect(bars[0].open).toBeCloseTo(62.79 * (31.29 / 62.58), 10);
     // Volume scales by the inverse of the price factor (31.29 / 62.58 halves prices, doubles shares).
     expect(bars[0].volume).toBeCloseTo(20694100 * (62.58 / 31.29), 6);
+  });
+
+  it('imports a Quandl WIKI spin-off (raw Close halved, Split Ratio 1.0) with its volumes as written, and a 2:1 split (Split Ratio 2.0) with the volumes before it doubled, with no flag', async () => {
+    // Measured before: the spin-off was read as a 2:1 split and every volume before it stored doubled, with 0 flags.
+    const days = nyseTradingDaysBetween('2015-06-01', '2015-12-31');
+    const at = days.indexOf('2015-11-02');
+    const dir = tempDir('mlp-quandl-');
+    const write = (symbol: string, split: boolean) => {
+      const lines = days.map((d, i) => {
+        const level = (split ? 30 : 40) * (1 + 0.05 * Math.sin(i / (split ? 4 : 6)));
+        const raw = i < at ? 2 * level : level;
+        const volume = (split && i >= at ? 2 : 1) * (5_000_000 + (i % 7) * 100_000);
+        const adjVolume = split ? 2 * (5_000_000 + (i % 7) * 100_000) : volume;
+        const c = raw.toFixed(2);
+        const a = (Number(c) * (i < at ? 0.5 : 1)).toFixed(4);
+        return `${d},${c},${c},${c},${c},${volume},${!split && i === at ? level.toFixed(2) : '0.0'},${split && i === at ? '2.0' : '1.0'},${a},${a},${a},${a},${adjVolume}`;
+      });
+      fs.writeFileSync(path.join(dir, `${symbol}.csv`), `Date,Open,High,Low,Close,Volume,Ex-Dividend,Split Ratio,Adj. Open,Adj. High,Adj. Low,Adj. Close,Adj. Volume\n${lines.reverse().join('\n')}\n`);
+    };
+    write('HPQ', false);
+    write('SPL', true);
+    const summary = await importBars(t.store, request({ source: { kind: 'csv', path: dir, adjust: true }, quality: { minHistoryBars: 1 } }));
+    expect([summary.status, summary.flags, summary.byRule]).toEqual(['published', 0, {}]);
+    const volumes = async (symbol: string) => (await readBars(t.store, { symbols: [symbol] })).map((b) => b.volume);
+    expect(await volumes('HPQ')).toEqual(days.map((_d, i) => 5_000_000 + (i % 7) * 100_000));
+    expect(await volumes('SPL')).toEqual(days.map((_d, i) => 2 * (5_000_000 + (i % 7) * 100_000)));
   });
 
   it('resumes at the first chunk an earlier attempt had not staged, without staging any twice', async () => {

@@ -233,3 +233,98 @@ describe('adjust: a factor step of a small split ratio is flagged unless the fil
     expect(result.issues[0].message).toContain('Its split column, column 8 "Split Ratio", says 2 on 2015-05-19, which is neither that split (1.25) nor none');
   });
 });
+
+describe('adjust: a factor step of a large split ratio is a split only if nothing in the file says otherwise', () => {
+  /**
+   * 24 sessions from 2015-05-01 (newest first, as Quandl writes them) around a corporate action on
+   * 2015-05-19 that halves the raw Close: the factor (Adj Close / Close) steps ×0.5 there, as a 2:1
+   * split leaves it and as a spin-off worth half the price does. `volume(isAfter)` gives the raw
+   * volume, `cells(isStep, isAfter, volume)` the cells after the Adj. Close.
+   */
+  const sessions = (): string[] => {
+    const days = ['2015-05-01'];
+    while (days.length < 24) days.push(nextNyseTradingDay(days[days.length - 1]));
+    return days;
+  };
+  const STEP = '2015-05-19';
+  const QUANDL = 'Date,Open,High,Low,Close,Volume,Ex-Dividend,Split Ratio,Adj. Open,Adj. High,Adj. Low,Adj. Close,Adj. Volume';
+  /** A Quandl WIKI file: raw close 80 then 40, adjusted close 40 throughout. */
+  const quandl = (volume: (isAfter: boolean) => number, exDividend: (isStep: boolean) => number, splitRatio: (isStep: boolean) => string, adjVolume: (isAfter: boolean, v: number) => number) =>
+    `${QUANDL}\n${sessions()
+      .map((d) => {
+        const after = d >= STEP;
+        const close = after ? 40 : 80;
+        const v = volume(after);
+        return `${d},${close},${close},${close},${close},${v},${exDividend(d === STEP)},${splitRatio(d === STEP)},40,40,40,40,${adjVolume(after, v)}`;
+      })
+      .reverse()
+      .join('\n')}\n`;
+  /** The file without the columns named. */
+  const drop = (text: string, names: string[]) => {
+    const lines = text.trim().split('\n').map((l) => l.split(','));
+    const keep = lines[0].map((h, i) => (names.includes(h) ? -1 : i)).filter((i) => i >= 0);
+    return `${lines.map((l) => keep.map((i) => l[i]).join(',')).join('\n')}\n`;
+  };
+  const before = (bars: ReadonlyArray<{ date: string; volume: number }>) => [...new Set(bars.filter((b) => b.date < STEP).map((b) => b.volume))];
+  const after = (bars: ReadonlyArray<{ date: string; volume: number }>) => [...new Set(bars.filter((b) => b.date >= STEP).map((b) => b.volume))];
+
+  it('stores a spin-off the Split Ratio column says is no split (Adj. Volume = Volume) with its volumes as written, with no flag', () => {
+    // Measured before: every volume before 2015-05-19 stored doubled (2,000 where the file and its Adj. Volume say 1,000), 0 flags.
+    const result = readBarCsv(quandl(() => 1000, (isStep) => (isStep ? 40 : 0), () => '1.0', (_a, v) => v), { source: SRC, adjust: true });
+    expect(result.issues).toEqual([]);
+    expect(result.bars).toHaveLength(24);
+    expect(before(result.bars)).toEqual([1000]);
+    expect(after(result.bars)).toEqual([1000]);
+  });
+
+  it('scales the volumes before a 2:1 split the Split Ratio column states (2.0), which its Adj. Volume agrees with', () => {
+    const result = readBarCsv(quandl((a) => (a ? 2000 : 1000), () => 0, (isStep) => (isStep ? '2.0' : '1.0'), () => 2000), { source: SRC, adjust: true });
+    expect(result.issues).toEqual([]);
+    expect(before(result.bars)).toEqual([2000]);
+  });
+
+  it('follows the Split Ratio column but flags a step its Adj. Volume reads the other way, naming both columns', () => {
+    // Split Ratio says none; Adj. Volume doubles the volumes before the step as a 2:1 split would.
+    const result = readBarCsv(quandl(() => 1000, () => 0, () => '1.0', (a, v) => (a ? v : 2 * v)), { source: SRC, adjust: true });
+    expect(before(result.bars)).toEqual([1000]);
+    expect(result.issues.map((i) => [i.rule, i.severity, i.date])).toEqual([['ambiguous_adjustment', 'flag', STEP]]);
+    expect(result.issues[0].message).toContain('it was read as no split, as its split column, column 8 "Split Ratio", says 1 on 2015-05-19 (no split)');
+    expect(result.issues[0].message).toContain('its adjusted volume, column 13 "Adj. Volume", scales the volumes before it ×2.000 against 2015-05-19\'s (the 2:1 split\'s shares multiplier): if it was the split, they would be 2,000');
+  });
+
+  it('lets Adj. Volume decide when the file has no split column, and an Ex-Dividend amount that explains the step when it has neither', () => {
+    const spinoff = quandl(() => 1000, (isStep) => (isStep ? 40 : 0), () => '1.0', (_a, v) => v);
+    const byVolume = readBarCsv(drop(spinoff, ['Split Ratio']), { source: SRC, adjust: true });
+    expect([byVolume.issues, before(byVolume.bars)]).toEqual([[], [1000]]);
+    const split = readBarCsv(drop(quandl((a) => (a ? 2000 : 1000), () => 0, () => '1.0', () => 2000), ['Split Ratio']), { source: SRC, adjust: true });
+    expect([split.issues, before(split.bars)]).toEqual([[], [2000]]);
+    // Ex-Dividend 40 on a raw close of 80 the row before: the step ×0.5 is that distribution's.
+    const byDividend = readBarCsv(drop(spinoff, ['Split Ratio', 'Adj. Volume']), { source: SRC, adjust: true });
+    expect([byDividend.issues, before(byDividend.bars)]).toEqual([[], [1000]]);
+  });
+
+  it('reads a 2:1 step nothing in the file decides as the split, as before, but flags it when the volume as written did not move with it', () => {
+    const yahoo = (volumeAfter: number) =>
+      `Date,Open,High,Low,Close,Adj Close,Volume\n${sessions()
+        .map((d) => (d < STEP ? `${d},80,80,80,80,40,1000` : `${d},40,40,40,40,40,${volumeAfter}`))
+        .reverse()
+        .join('\n')}\n`;
+    // The volume doubles at it: a split's evidence; no flag.
+    const split = readBarCsv(yahoo(2000), { source: SRC, adjust: true });
+    expect([split.issues, before(split.bars)]).toEqual([[], [2000]]);
+    // The volume stays: read as the split still, flagged with both readings.
+    const flat = readBarCsv(yahoo(1000), { source: SRC, adjust: true });
+    expect(before(flat.bars)).toEqual([2000]);
+    expect(flat.issues.map((i) => [i.rule, i.severity, i.date])).toEqual([['ambiguous_adjustment', 'flag', STEP]]);
+    expect(flat.issues[0].message).toBe(
+      "Adj Close / Close steps ×0.500 from 2015-05-19 (×1.000) to the row before (2015-05-18: ×0.500): the step a 2:1 split leaves (prices ×0.500, shares ×2.000), and a spin-off's or special dividend's worth 50% of the price alike; it was read as the split, so the volumes of the 12 rows before 2015-05-19 are scaled by ×2.000 (2015-05-18: 2,000 stored, 1,000 as written), but the volume as written moved ×1.000 at it (medians of up to 10 rows on each side; a split moves it ×2.000): if it was no split, they should be as written. The file has no split column to decide it: import the vendor's file with its split column (Quandl's Split Ratio, Alpha Vantage's split_coefficient; found by name, or named by a column mapping's splitRatio), which decides it, or check AAPL's corporate actions on 2015-05-19; the prices are adjusted either way, only the volumes before it depend on the reading",
+    );
+  });
+
+  it('reads a 2:1 step as the split when the Split Ratio column states another split, flagging what it says', () => {
+    const result = readBarCsv(drop(quandl((a) => (a ? 2000 : 1000), () => 0, (isStep) => (isStep ? '3.0' : '1.0'), () => 2000), ['Adj. Volume']), { source: SRC, adjust: true });
+    expect(before(result.bars)).toEqual([2000]);
+    expect(result.issues.map((i) => [i.rule, i.date])).toEqual([['ambiguous_adjustment', STEP]]);
+    expect(result.issues[0].message).toContain('Its split column, column 8 "Split Ratio", says 3 on 2015-05-19, which is neither that split (2) nor none (1 or 0)');
+  });
+});
