@@ -285,6 +285,10 @@ export class Rollout {
         }
         continue;
       }
+      // Analyses during a hand-made pause may already have passed the step: then it has passed, and
+      // one more analysis must not flag it held (or count a failure) on the way out. Without
+      // analyse-while-held nothing passes during the wait, so old histories never take this branch.
+      if (p.passes >= needed) continue;
       const analysis = await this.analyseStep(p, weight);
       if ('superseded' in analysis || 'unverified' in analysis) return analysis;
       if (analysis.verdict === 'pass') {
