@@ -55,11 +55,142 @@ export async function lastFeatureDates(store: Database, version: string): Promis
 /**
  * Appends rows; a row already stored for (version, symbol, date) is kept as it was. `signing`: the
  * deployment's MODEL_SIGNING_KEY; with it each row is stored with its signature (signFeatureRow),
- * which the prediction API requires of a row it serves.
+ * which the prediction API requires of a row it serves. Without it, rows added to a symbol whose
+ * newest stored row is signed are refused, none written (UnsignedOverSignedRowError).
  */
 export async function writeFeatureRows(store: Database, version: string, rows: readonly FeatureRow[], signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   if (rows.length === 0) return;
-  await store.db.transaction().execute((tx) => insertRows(tx, version, rows, signing));
+  await store.db.transaction().execute(async (tx) => {
+    if (signing.signingKey === undefined) await refuseUnsignedOverSigned(tx, version, { added: rows, replaced: [] });
+    await insertRows(tx, version, rows, signing);
+  });
+}
+
+/** What a keyless write would do to a signed row: the refusal's words. */
+type OverSigned = { symbol: string; date: string; keyId: string | null } & ({ does: 'replace' | 'delete' } | { does: 'add'; added: string });
+
+/**
+ * A write without MODEL_SIGNING_KEY refused because it would change what a signed feature row
+ * vouches for: replace a signed row with an unsigned one, delete one (a cleared range), or add an
+ * unsigned row to a symbol whose newest stored row is signed (the row the API would then serve,
+ * which hides the signed rows from the start-up rule: lib/registry/signing-key-required.ts). Every
+ * process holding the key refuses an unsigned row, so such a write only downgrades what is served.
+ * Before, a script or a materialisation run without the key did so silently. Nothing of the batch
+ * is written. The rule of the online store (UnsignedOverSignedVectorError), here for every writer of
+ * feature_rows, since every one goes through this module.
+ */
+export class UnsignedOverSignedRowError extends BadInputError {
+  override name = 'UnsignedOverSignedRowError';
+  constructor(
+    readonly version: string,
+    readonly rows: number,
+    readonly signed: OverSigned,
+  ) {
+    const which = signed.does === 'add' ? `the newest stored row of ${signed.symbol}, on ${signed.date},` : `the stored row of ${signed.symbol} on ${signed.date}`;
+    const would =
+      signed.does === 'add'
+        ? `add an unsigned row (${signed.added}) to a symbol whose rows are signed, which a prediction API holding the key refuses (and serves instead of the signed one)`
+        : signed.does === 'replace'
+          ? 'replace it with an unsigned row, which a prediction API holding the key refuses'
+          : 'delete it, and the rows written in its place would be unsigned';
+    super(
+      `feature rows of feature set ${version} not written (${rows} ${rows === 1 ? 'row' : 'rows'}): ${which} is signed (key id ${signed.keyId ?? '?'}) and this write has no MODEL_SIGNING_KEY, so it would ${would}; nothing of the batch was written. ` +
+        "Run it with the deployment's MODEL_SIGNING_KEY (and MODEL_SIGNING_PREVIOUS_KEYS during a rotation): docs/configuration.md",
+    );
+  }
+}
+
+/** Keys per statement of the checks below: three parameters or fewer each, far under both drivers' limits. */
+const KEYS_PER_CHECK = 500;
+
+/**
+ * Throws UnsignedOverSignedRowError when the keyless write `batch` would replace, delete or add
+ * beside a signed row (see there). Run in the write's transaction before anything is written, so a
+ * refused batch leaves the store as it was. Costs a keyless writer: the primary-key lookups of its
+ * replaced rows, a range read per cleared range, and one newest-row lookup per symbol it adds to
+ * (which for a daily run is the max-date seek it already does); a writer with the key skips it.
+ * On SQLite the transaction holds the write lock from BEGIN, so nothing lands between check and
+ * write; on MariaDB a keyed writer committing in between could still be replaced (both would be
+ * processes of one deployment, one of them misconfigured).
+ */
+async function refuseUnsignedOverSigned(tx: Transaction<DatabaseSchema>, version: string, batch: { added: readonly FeatureRow[]; replaced: readonly FeatureRow[]; cleared?: readonly ClearedRange[] }): Promise<void> {
+  const total = batch.added.length + batch.replaced.length;
+  const refuse = (signed: OverSigned): never => {
+    throw new UnsignedOverSignedRowError(version, total, signed);
+  };
+  const replaced = await storedAmong(tx, version, batch.replaced, true);
+  if (replaced) refuse({ ...replaced, does: 'replace' });
+  const cleared = batch.cleared ?? [];
+  for (let i = 0; i < cleared.length; i += KEYS_PER_CHECK) {
+    const ranges = cleared.slice(i, i + KEYS_PER_CHECK);
+    const hit = await tx
+      .selectFrom('feature_rows')
+      .select(['symbol', 'date', 'signature_key_id'])
+      .where('signature', 'is not', null)
+      .where((eb) => eb.or(ranges.map((c) => eb.and([eb('version', '=', version), eb('symbol', '=', c.symbol), eb('date', '>=', c.from), ...(c.to === undefined ? [] : [eb('date', '<', c.to)])]))))
+      .limit(1)
+      .executeTakeFirst();
+    if (hit) refuse({ symbol: hit.symbol, date: hit.date, keyId: hit.signature_key_id, does: 'delete' });
+  }
+  if (batch.added.length === 0) return;
+  // Added rows: only symbols that have rows are looked at further, so a first write (also to a store
+  // migrated before the signature columns existed) reads no signature.
+  const symbols = [...new Set(batch.added.map((r) => r.symbol))];
+  for (let i = 0; i < symbols.length; i += KEYS_PER_CHECK) {
+    const chunk = symbols.slice(i, i + KEYS_PER_CHECK);
+    // Each symbol's newest date by one seek of the primary key (a GROUP BY over `symbol in (…)` read
+    // every row of those symbols on SQLite: 0.1–0.2 s for 500 symbols of 310 rows), then those rows by key.
+    const newest = await sql<{ symbol: string; last: string | null }>`${sql.join(
+      chunk.map((symbol) => sql`select ${symbol} as symbol, (select max(date) from feature_rows where version = ${version} and symbol = ${symbol}) as last`),
+      sql` union all `,
+    )}`.execute(tx);
+    const dated = newest.rows.filter((n) => n.last !== null).map((n) => ({ symbol: n.symbol, date: String(n.last) }));
+    if (dated.length === 0) continue;
+    const signedNewest = await storedRowsAmong(tx, version, dated, true);
+    if (signedNewest.length === 0) continue;
+    const newestOf = new Map(signedNewest.map((r) => [r.symbol, r]));
+    const candidates = batch.added.filter((r) => newestOf.has(r.symbol));
+    const after = candidates.find((r) => r.date > (newestOf.get(r.symbol) as { date: string }).date);
+    const at = (symbol: string) => newestOf.get(symbol) as { symbol: string; date: string; signature_key_id: string | null };
+    if (after) refuse({ symbol: after.symbol, date: at(after.symbol).date, keyId: at(after.symbol).signature_key_id, does: 'add', added: after.date });
+    // Rows dated before the newest one are appended only where none is stored (insert ignore): one
+    // stored already changes nothing (an incremental rerun), one missing would be unsigned among signed rows.
+    const stored = new Set<string>();
+    for (let j = 0; j < candidates.length; j += KEYS_PER_CHECK) {
+      const rows = await storedRowsAmong(tx, version, candidates.slice(j, j + KEYS_PER_CHECK), false);
+      rows.forEach((r) => stored.add(`${r.symbol}\u0000${r.date}`));
+    }
+    const missing = candidates.find((r) => !stored.has(`${r.symbol}\u0000${r.date}`));
+    if (missing) refuse({ symbol: missing.symbol, date: at(missing.symbol).date, keyId: at(missing.symbol).signature_key_id, does: 'add', added: missing.date });
+  }
+}
+
+/** The first stored row among `rows` (with `signedOnly`, the first signed one), by primary key. */
+async function storedAmong(tx: Transaction<DatabaseSchema>, version: string, rows: readonly FeatureRow[], signedOnly: boolean): Promise<{ symbol: string; date: string; keyId: string | null } | undefined> {
+  for (let i = 0; i < rows.length; i += KEYS_PER_CHECK) {
+    const [hit] = await storedRowsAmong(tx, version, rows.slice(i, i + KEYS_PER_CHECK), signedOnly, 1);
+    if (hit) return { symbol: hit.symbol, date: hit.date, keyId: hit.signature_key_id };
+  }
+  return undefined;
+}
+
+/** Stored rows among `rows` (at most KEYS_PER_CHECK), grouped by symbol so each is one `date in (…)` on the primary key. */
+function storedRowsAmong(tx: Transaction<DatabaseSchema>, version: string, rows: ReadonlyArray<{ symbol: string; date: string }>, signedOnly: boolean, limit?: number): Promise<Array<{ symbol: string; date: string; signature_key_id: string | null }>> {
+  if (rows.length === 0) return Promise.resolve([]);
+  const dates = new Map<string, string[]>();
+  for (const r of rows) {
+    const list = dates.get(r.symbol);
+    if (list) list.push(r.date);
+    else dates.set(r.symbol, [r.date]);
+  }
+  let q = tx
+    .selectFrom('feature_rows')
+    .select(['symbol', 'date', ...(signedOnly ? (['signature_key_id'] as const) : [])])
+    // The version inside each term: outside, SQLite reads every row of the version instead of seeking each key.
+    .where((eb) => eb.or([...dates].map(([symbol, list]) => eb.and([eb('version', '=', version), eb('symbol', '=', symbol), eb('date', 'in', list)]))));
+  if (signedOnly) q = q.where('signature', 'is not', null);
+  if (limit !== undefined) q = q.limit(limit);
+  return q.execute() as Promise<Array<{ symbol: string; date: string; signature_key_id: string | null }>>;
 }
 
 /** The stored form of rows: packed values, and with a key their signature (null without: a replaced row loses the old one). */
@@ -102,11 +233,14 @@ export interface ClearedRange {
  * rows overwrite the stored ones (recomputed after a revision), `cleared` ranges are deleted, every
  * row written signed with `signing`'s key when set (writeFeatureRows). So
  * a reader never sees a half-replaced batch, and a crash leaves the batch undone, to be redone.
+ * Without the key, a batch that would replace or delete a signed row, or add to a symbol whose
+ * newest row is signed, is refused whole (UnsignedOverSignedRowError).
  */
 export async function writeFeatureBatch(store: Database, version: string, batch: { added: readonly FeatureRow[]; replaced: readonly FeatureRow[]; cleared?: readonly ClearedRange[] }, signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   const cleared = batch.cleared ?? [];
   if (batch.added.length === 0 && batch.replaced.length === 0 && cleared.length === 0) return;
   await store.db.transaction().execute(async (tx) => {
+    if (signing.signingKey === undefined) await refuseUnsignedOverSigned(tx, version, { ...batch, cleared });
     for (const c of cleared) {
       let q = tx.deleteFrom('feature_rows').where('version', '=', version).where('symbol', '=', c.symbol).where('date', '>=', c.from);
       if (c.to !== undefined) q = q.where('date', '<', c.to);
