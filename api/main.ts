@@ -76,15 +76,17 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     throw new Error('API_TOKENS is empty: every /v1 request would be refused. Set e.g. API_TOKENS="$(openssl rand -hex 24)=predict+admin"');
   }
   const store = await openDatabase(config.databaseUrl, { sqliteLockWaitMs: API_STORE_LOCK_WAIT_MS });
+  const cache = openCache(config.redisUrl);
   try {
-    await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the prediction API');
+    // The online store too: it serves (and re-warms) vectors there.
+    await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the prediction API', { cache, warn: print });
     // A wrong bucket name stops the API here, not at every load with "artifact missing".
     await checkArtifactStore(openArtifactStore(config.artifacts));
   } catch (error) {
+    await cache.close();
     await store.close();
     throw error;
   }
-  const cache = openCache(config.redisUrl);
   const log = (event: string, detail: Record<string, unknown>) => print(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
   const artifacts = openArtifactStore(config.artifacts);
   const channels = alertChannelNames(config);

@@ -35,11 +35,13 @@ async function main(): Promise<void> {
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
   const store = await openDatabase(config.databaseUrl);
-  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the worker').catch(async (error: unknown) => {
+  const cache = openCache(config.redisUrl);
+  // The online store too: its features step publishes vectors there.
+  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the worker', { cache }).catch(async (error: unknown) => {
+    await cache.close();
     await store.close();
     throw error;
   });
-  const cache = openCache(config.redisUrl);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const trainingPool = new TaskPool(config.trainingConcurrency);
   await loadModelRuntimes();

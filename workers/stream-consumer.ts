@@ -21,14 +21,15 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const flags = parseStreamConsumerFlags(process.argv.slice(2));
   const store = await openDatabase(config.databaseUrl);
+  const cache = openCache(config.redisUrl);
   // As the API and the worker: without the key it would write unsigned vectors over the signed ones, which a keyed API refuses.
-  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the stream consumer').catch(async (error: unknown) => {
+  await assertSigningKeyWhereSigned(store, config.modelSigningKey, 'the stream consumer', { cache }).catch(async (error: unknown) => {
+    await cache.close();
     await store.close();
     throw error;
   });
   const redis = openStreamRedis(config.redisUrl, 'The stream consumer');
   const blockingRedis = redis.duplicate();
-  const cache = openCache(config.redisUrl);
   const { sets, origin } = await resolveStreamFeatureSets(store, flags.featureSet);
   const consumer = new BarStreamConsumer(
     { redis, blockingRedis, store, cache, artifacts: openArtifactStore(config.artifacts), featureSets: sets, alertChannels: alertChannelNames(config), signing: configuredSigning(config) },

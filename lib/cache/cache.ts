@@ -15,6 +15,12 @@ export interface Cache {
    */
   setIfUnchanged(key: string, expected: string | undefined, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * One step of a scan over the keys that start with `prefix` (taken literally: no glob), `count`
+   * keys or so looked at per step (Redis SCAN's COUNT hint): `cursor` '0' starts, and the step that
+   * returns cursor '0' ends it. Keys may come twice; a key written during the scan may be missed.
+   */
+  scan(prefix: string, cursor: string, count: number): Promise<{ cursor: string; keys: string[] }>;
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; the returned function unsubscribes. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;

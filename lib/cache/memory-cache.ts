@@ -36,6 +36,12 @@ export class MemoryCache implements Cache {
     return Promise.resolve();
   }
 
+  /** Every live key under the prefix in one step (the cursor is ignored: one process, nothing large). */
+  scan(prefix: string, _cursor?: string, _count?: number): Promise<{ cursor: string; keys: string[] }> {
+    const now = this.now();
+    return Promise.resolve({ cursor: '0', keys: [...this.entries].filter(([k, e]) => k.startsWith(prefix) && e.expiresAt > now).map(([k]) => k) });
+  }
+
   publish(channel: string, message: string): Promise<void> {
     // Deliver asynchronously, as Redis does, so publishers never run subscriber code inline.
     queueMicrotask(() => this.bus.emit(channel, message));

@@ -28,6 +28,11 @@ return 0`;
 
 type WithSetIfUnchanged = Redis & { mlpSetIfUnchanged(key: string, hasExpected: '0' | '1', expected: string, value: string): Promise<number> };
 
+/** `text` as a Redis glob that matches only itself (`*`, `?`, `[`, `]` and `\\` escaped). */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 const defaultLog: CacheLog = (event, detail) => console.error(JSON.stringify({ time: new Date().toISOString(), event, ...detail }));
 
 /**
@@ -125,6 +130,13 @@ export class RedisCache implements Cache {
   async delete(key: string): Promise<void> {
     await this.connected();
     await this.client.del(key);
+  }
+
+  async scan(prefix: string, cursor: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    await this.connected();
+    // SCAN's pattern is not prefixed by ioredis, and its keys come back with the prefix: both by hand.
+    const [next, keys] = await this.client.scan(cursor, 'MATCH', `${globLiteral(this.keyPrefix + prefix)}*`, 'COUNT', count);
+    return { cursor: next, keys: keys.map((k) => k.slice(this.keyPrefix.length)) };
   }
 
   async publish(channel: string, message: string): Promise<void> {

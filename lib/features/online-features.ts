@@ -36,7 +36,9 @@ export function splitWithholding(splits: readonly SeriesSplit[], newest: number,
   return `its features read an unadjusted ${split.label} split on ${split.date} (prices ×${split.ratio.toFixed(3)}, volume ×${(1 / split.ratio).toFixed(3)}) among the ${lookback} bars they look back, so they read its move as a return no holder had; withheld until the split is ${lookback} bars old, or import split-adjusted prices (Adj Close with adjust)`;
 }
 
-const key = (version: string, symbol: string) => `features:latest:${version}:${symbol}`;
+/** Key prefix of online vectors: features:latest:<feature set>:<symbol>. */
+export const ONLINE_VECTOR_KEY_PREFIX = 'features:latest:';
+const key = (version: string, symbol: string) => `${ONLINE_VECTOR_KEY_PREFIX}${version}:${symbol}`;
 export const FEATURES_UPDATED_CHANNEL = 'features:updated';
 
 /**
@@ -100,13 +102,75 @@ export class UnsignedOverSignedVectorError extends Error {
  * for the unsigned vectors of a deployment without a key.
  */
 function carriesSignature(stored: string | undefined): boolean {
-  if (stored === undefined || !stored.includes('"signature"')) return false;
+  return signedFields(stored) !== undefined;
+}
+
+/** The fields of a stored text that carries a signature member, else undefined (carriesSignature). */
+function signedFields(stored: string | undefined): { version?: unknown; symbol?: unknown; asOf?: unknown; signature: unknown } | undefined {
+  if (stored === undefined || !stored.includes('"signature"')) return undefined;
   try {
     const parsed = JSON.parse(stored) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && (parsed as { signature?: unknown }).signature !== undefined;
+    const signed = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && (parsed as { signature?: unknown }).signature !== undefined;
+    return signed ? (parsed as { signature: unknown }) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** How much of the online store sampleSignedOnlineVector reads at most. */
+export interface OnlineSampleBounds {
+  /** Vectors read (one GET each, ~2.8 KB for 61 columns). */
+  maxVectors: number;
+  /** Wall time: no SCAN step starts after it. */
+  timeMs: number;
+  /** Keys SCAN looks at per step (its COUNT hint); other keys of the database count too. */
+  scanCount: number;
+}
+
+/** The start-up rule's sample: a deployment that signs has signed every vector its writers wrote, so the first few say it. */
+export const ONLINE_SAMPLE_BOUNDS: OnlineSampleBounds = { maxVectors: 100, timeMs: 2000, scanCount: 500 };
+
+/** A stored online vector carrying a signature, as the start-up rule names it. */
+export interface SignedOnlineVector {
+  version: string;
+  symbol: string;
+  asOf: string;
+  keyId: string;
+}
+
+/**
+ * A stored online vector that carries a signature (valid or not: a process without the key cannot
+ * tell), looked for among at most `maxVectors` vectors found by SCAN steps under the online key
+ * prefix, started within `timeMs`. `examined`: vectors read; `complete`: every vector was read.
+ * The start-up rule of a process without the key (lib/registry/signing-key-required.ts) asks it,
+ * since a deployment's online store can be signed while its database holds no signed row (a fresh
+ * or pruned database). Errors of the cache (unreachable) are thrown.
+ */
+export async function sampleSignedOnlineVector(cache: Cache, bounds: Partial<OnlineSampleBounds> = {}): Promise<{ signed?: SignedOnlineVector; examined: number; complete: boolean }> {
+  const { maxVectors, timeMs, scanCount } = { ...ONLINE_SAMPLE_BOUNDS, ...bounds };
+  const deadline = Date.now() + timeMs;
+  let cursor = '0';
+  let examined = 0;
+  do {
+    if (Date.now() >= deadline || examined >= maxVectors) return { examined, complete: false };
+    const step = await cache.scan(ONLINE_VECTOR_KEY_PREFIX, cursor, scanCount);
+    cursor = step.cursor;
+    const keys = step.keys.slice(0, maxVectors - examined);
+    const texts = await Promise.all(keys.map((k) => cache.get(k)));
+    for (const [i, text] of texts.entries()) {
+      if (text === undefined) continue; // gone since the scan
+      examined++;
+      const fields = signedFields(text);
+      if (fields === undefined) continue;
+      const name = keys[i].slice(ONLINE_VECTOR_KEY_PREFIX.length);
+      const [version, symbol] = [name.slice(0, name.indexOf(':')), name.slice(name.indexOf(':') + 1)];
+      const keyId = (fields.signature as { keyId?: unknown } | null)?.keyId;
+      const signed = { version, symbol, asOf: typeof fields.asOf === 'string' ? fields.asOf : '?', keyId: typeof keyId === 'string' ? keyId.slice(0, 16) : '?' };
+      return { signed, examined, complete: cursor === '0' && i === texts.length - 1 && keys.length === step.keys.length };
+    }
+    if (keys.length < step.keys.length) return { examined, complete: false };
+  } while (cursor !== '0');
+  return { examined, complete: true };
 }
 
 /**

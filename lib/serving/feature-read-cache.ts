@@ -18,10 +18,9 @@
  * parse the same JSON again.
  */
 import type { Cache } from '../cache/cache';
-import { FEATURES_UPDATED_CHANNEL, type OnlineFeatureVector } from '../features/online-features';
+import { FEATURES_UPDATED_CHANNEL, ONLINE_VECTOR_KEY_PREFIX, type OnlineFeatureVector } from '../features/online-features';
 
-/** Key prefix of online vectors (lib/features/online-features.ts). */
-export const ONLINE_VECTOR_KEY_PREFIX = 'features:latest:';
+export { ONLINE_VECTOR_KEY_PREFIX };
 
 export interface FeatureReadCacheOptions {
   /** Longest an entry is served without being re-read (ms, default 1000). */
@@ -172,6 +171,10 @@ export class FeatureReadCache implements Cache {
     return this.inner.delete(key).finally(() => {
       if (key.startsWith(ONLINE_VECTOR_KEY_PREFIX)) this.invalidate();
     });
+  }
+
+  scan(prefix: string, cursor: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    return this.inner.scan(prefix, cursor, count);
   }
 
   publish(channel: string, message: string): Promise<void> {

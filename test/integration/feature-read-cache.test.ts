@@ -133,6 +133,7 @@ describe('FeatureReadCache (real Redis)', () => {
       set: (k, v, t) => redis.set(k, v, t),
       setIfUnchanged: (k, e, v) => redis.setIfUnchanged(k, e, v),
       delete: (k) => redis.delete(k),
+      scan: (p, c, n) => redis.scan(p, c, n),
       publish: (c, m) => redis.publish(c, m),
       subscribe: (c, m) => redis.subscribe(c, m),
       onAvailability: (l) => (listeners.push(l), () => undefined),

@@ -5,7 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { InvalidOnlineVectorError, marketToday, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOfflineLatest, readOnlineFeatures, replaceOnlineFeatures, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { InvalidOnlineVectorError, marketToday, OnlineFeatureStore, parseStoredVector, publishOnlineFeatures, readOfflineLatest, readOnlineFeatures, replaceOnlineFeatures, sampleSignedOnlineVector, type OnlineFeatureVector } from '../../lib/features/online-features';
+import { signingKeyId } from '../../lib/registry/row-signature';
 import { packValues, UnsignedOverSignedRowError, writeFeatureBatch, writeFeatureRows } from '../../lib/store/features';
 import { createSqliteTestDatabase } from '../helpers/databases';
 import { returnsFeatureSet, saveTestFeatureSet } from '../helpers/registration';
@@ -306,6 +307,28 @@ describe('offline feature row signatures', () => {
     await expect(writeFeatureBatch(t.store, version, { added: [], replaced: [row([5, 4, 3, 2, 1])] })).rejects.toThrow(UnsignedOverSignedRowError);
     expect((await read())?.values).toEqual([1, 2, 3, 4, 5]);
     await t.drop();
+  });
+});
+
+describe('sampling the online store for signed vectors (the start-up rule)', () => {
+  it('finds a signed vector among unsigned ones, with its symbol, date, feature set and key id', async () => {
+    const cache = new MemoryCache();
+    await publishOnlineFeatures(cache, [vector('AAA', [1]), vector('BBB', [2])]);
+    await cache.set('features:updated', 'x'); // not a vector key
+    await cache.set('other:features:latest:fs-test:CCC', '{"signature":{}}'); // not under the prefix
+    expect(await sampleSignedOnlineVector(cache)).toEqual({ examined: 2, complete: true });
+    await publishOnlineFeatures(cache, [vector('CCC', [3])], SIGNING);
+    expect(await sampleSignedOnlineVector(cache)).toEqual({ examined: 3, complete: true, signed: { version: VERSION, symbol: 'CCC', asOf: '2024-01-04', keyId: signingKeyId(KEY) } });
+  });
+
+  it('stops at maxVectors; the memory cache scans the keys under a prefix, glob characters included', async () => {
+    const cache = new MemoryCache();
+    await publishOnlineFeatures(cache, ['A', 'B', 'C', 'D', 'E'].map((s) => vector(s, [1])));
+    expect(await sampleSignedOnlineVector(cache, { maxVectors: 2 })).toEqual({ examined: 2, complete: false });
+    expect((await cache.scan('features:latest:', '0', 10)).keys.sort()).toEqual(['A', 'B', 'C', 'D', 'E'].map(key));
+    expect(await cache.scan('features:latest:fs-test:C', '0', 10)).toEqual({ cursor: '0', keys: [key('C')] });
+    await cache.set('features:latest:fs-[x]*:A', 'x');
+    expect((await cache.scan('features:latest:fs-[x]*', '0', 10)).keys).toEqual(['features:latest:fs-[x]*:A']);
   });
 });
 
