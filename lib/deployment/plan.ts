@@ -73,5 +73,13 @@ export function parseDeploymentRequest(raw: unknown): DeploymentPlan {
   if (steps.some((s, i) => i > 0 && s <= steps[i - 1]) || steps[steps.length - 1] !== 100) {
     throw new BadInputError(`invalid deployment request: canary.steps must rise and end at 100, got [${steps.join(', ')}]`);
   }
+  // Every matured symbol-day was served at least once, so a test that stops at max symbol-days per arm
+  // has judged each arm's serving health only if max reaches minServingPredictions; below it, a better
+  // challenger could end the test unjudged and the champion would be kept as "no difference".
+  const { maxSamplesPerVariant: max } = parsed.data.ab;
+  const { minServingPredictions } = parsed.data.canary.thresholds;
+  if (parsed.data.mode === 'ab' && max !== undefined && max < minServingPredictions) {
+    throw new BadInputError(`invalid deployment request: ab.maxSamplesPerVariant ${max} is below canary.thresholds.minServingPredictions ${minServingPredictions}: the test could stop before any arm's serving health is judged`);
+  }
   return parsed.data;
 }

@@ -19,6 +19,17 @@ describe('deployment plan: history bounds', () => {
   });
 });
 
+describe('an A/B plan that could stop before serving health is judged', () => {
+  it('refuses ab.maxSamplesPerVariant below minServingPredictions, naming both', () => {
+    const ab = { model: 'm', challengerVersion: 2, mode: 'ab' };
+    expect(() => parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 40 } })).toThrow(/ab\.maxSamplesPerVariant 40 is below canary\.thresholds\.minServingPredictions 50/);
+    expect(parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 50 } }).ab.maxSamplesPerVariant).toBe(50);
+    expect(parseDeploymentRequest({ ...ab, ab: { maxSamplesPerVariant: 40 }, canary: { thresholds: { minServingPredictions: 40 } } }).ab.maxSamplesPerVariant).toBe(40);
+    // A canary plan does not run the A/B test: its limit does not matter there.
+    expect(parseDeploymentRequest({ model: 'm', challengerVersion: 2, ab: { maxSamplesPerVariant: 40 } }).mode).toBe('canary');
+  });
+});
+
 describe('deployments approve-step <step>', () => {
   it('reads the step as shown ("2" of step 2/4, or "shadow") and names what it expects otherwise', () => {
     expect(stepIndexOf('1')).toBe(0);
