@@ -18,9 +18,10 @@ import { nyseTradingDaysBetween } from '../lib/calendar/nyse';
 import { appliedPromotion, earlierRunTrials, judgeChallenge, withdrawPromotion, withdrawUnappliedPromotion } from '../lib/registry/challenges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { configuredSigning } from '../lib/config';
-import { rowSignatureProblem, signProfileRecord, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
+import { PROFILE_RECORD_SCHEME, rowSignatureProblem, signProfileRecord, verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 import { readArtifact } from '../lib/registry/artifact-store';
-import { hasReferenceProfile, saveReferenceProfile } from '../lib/monitoring/profile-store';
+import { hasReferenceProfile, saveReferenceProfile, serialiseProfile, SIGNED_PROFILE_LINEAGE_KEY } from '../lib/monitoring/profile-store';
+import type { ReferenceProfile } from '../lib/monitoring/reference-profile';
 import { generateVersionReport, precomputePermutationImportance, precomputeReportSections, type StoredReport } from '../lib/reports/version-report';
 import { reportBacktestOptionsOf } from '../lib/reports/report-data';
 import { precomputeDatasetProfile, registrationProfileOf } from '../lib/monitoring/registration-profile';
@@ -255,11 +256,6 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true }, cancelled)));
     return shuffledLabelVerdict(request, folds, tolerance);
   };
-  /**
-   * Stores the version's training reference (feature and score distributions) for drift monitoring,
-   * once. A profile that cannot be built is logged and skipped: monitoring then reports drift as
-   * unavailable for the version, which is better than a model that cannot be registered.
-   */
   /** A feature set's look-backs for the drift profile; a set the store cannot give back is profiled without them (persistence from the data alone). */
   async function lookbacksOf(featureSetVersion: string): Promise<Record<string, number> | undefined> {
     try {
@@ -270,28 +266,40 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     }
   }
 
-  async function storeReferenceProfile(version: ModelVersion, input: RegisterInput, artifact: Uint8Array): Promise<void> {
-    if (await hasReferenceProfile(store, version.name, version.version)) return;
+  /**
+   * The version's training reference (feature and score distributions) for drift monitoring, built
+   * before its row is registered. A profile that cannot be built (or stored: too large) is logged and
+   * skipped: monitoring then reports drift as unavailable for the version, which is better than a
+   * model that cannot be registered.
+   */
+  async function buildReferenceProfile(name: string, input: RegisterInput, artifact: Uint8Array): Promise<ReferenceProfile | undefined> {
     const walkForward = input.lineage.walkForward as { predictionsId?: unknown } | undefined;
-    let profile;
     try {
-      profile = await registrationProfileOf(artifacts, {
-        model: version.name,
-        version: version.version,
-        featureSetVersion: version.featureSetVersion,
+      const profile = await registrationProfileOf(artifacts, {
+        model: name,
+        version: 0, // given its number once registered (storeReferenceProfile)
+        featureSetVersion: input.featureSetVersion,
         datasetId: input.datasetId,
         predictionsId: typeof walkForward?.predictionsId === 'string' ? walkForward.predictionsId : undefined,
         ...(input.datasetProfile ? { datasetProfile: input.datasetProfile } : {}),
         lookbacksOf,
         trainedModel: () => {
-          const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: version.featureSetVersion });
+          const { state } = decodeArtifact(artifact, { algorithms: ALGORITHM_VERSIONS, featureSetVersion: input.featureSetVersion });
           return restoreModel(state);
         },
       });
+      if (serialiseProfile(profile) === undefined) throw new Error(`the profile of ${profile.features.length} features does not fit in model_reference_profiles even thinned`);
+      return profile;
     } catch (error) {
-      log.warn(`no reference profile for ${version.name} v${version.version}: ${(error as Error).message}; drift monitoring will report it as unavailable`);
-      return;
+      log.warn(`no reference profile for ${name}: ${(error as Error).message}; drift monitoring will report it as unavailable`);
+      return undefined;
     }
+  }
+
+  /** Stores the version's profile built before its registration (buildReferenceProfile), signed with the key, unless one is stored. */
+  async function storeReferenceProfile(version: ModelVersion, built: ReferenceProfile | undefined): Promise<void> {
+    if (!built || (await hasReferenceProfile(store, version.name, version.version))) return;
+    const profile = { ...built, model: version.name, version: version.version };
     const key = signing.signingKey;
     const saved = await saveReferenceProfile(store, profile, key !== undefined ? (text) => signProfileRecord(key, version, text) : undefined);
     if (!saved.stored && saved.reason !== 'already stored') log.warn(`reference profile of ${version.name} v${version.version} not stored: ${saved.reason}`);
@@ -512,6 +520,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const registrationKey = `${input.workflowId}/${input.runId}/${input.algorithm}`;
         const found = await findIdenticalVersion(store, { name: input.experiment.name, artifactSha256: input.artifactSha256, params: input.params, seed: input.experiment.seed, featureSetVersion: input.featureSetVersion, label: input.experiment.label, datasetId: input.datasetId, experiment: input.experiment });
         const identical = found && found.registrationKey !== registrationKey ? found : undefined;
+        // Built before the row, so that with the key the signed row can say the run stores its profile
+        // signed (SIGNED_PROFILE_LINEAGE_KEY): a missing or unsigned profile of it is then an edit.
+        const profile = identical ? undefined : await buildReferenceProfile(input.experiment.name, input, artifact);
         const version = identical ?? await registerModel(store, artifacts, {
           name: input.experiment.name,
           artifact,
@@ -527,9 +538,9 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           runId: input.runId,
           registrationKey,
           metrics,
-          lineage,
+          lineage: profile && signing.signingKey !== undefined ? { ...lineage, [SIGNED_PROFILE_LINEAGE_KEY]: PROFILE_RECORD_SCHEME } : lineage,
         }, signing);
-        if (!identical) await storeReferenceProfile(version, input, artifact);
+        if (!identical) await storeReferenceProfile(version, profile);
         // A retry of an attempt that promoted this version and moved its alias, then never completed:
         // the promotion it made, against the champion it challenged (not "already the champion").
         // Also asked again when the alias is found at this version: a second attempt running at once

@@ -23,7 +23,7 @@ import { liveBookOf, recordedBacktestOptionsOf } from './live-book';
 import { backtestPromiseOf, livePerformanceOf, type LivePerformance } from './live-performance';
 import { readLivePredictions } from './live-predictions';
 import { readLiveFeatureWindow } from './live-window';
-import { readReferenceProfileRecord, type StoredReferenceProfile } from './profile-store';
+import { profileStoredSigned, readReferenceProfileRecord, type StoredReferenceProfile } from './profile-store';
 import type { ReferenceProfile } from './reference-profile';
 import type { MonitoringRules } from './monitoring-rules';
 
@@ -98,7 +98,8 @@ export function referenceProfileProblem(profile: ReferenceProfile, version: Pick
 /**
  * The stored profile as the report may use it, or why it may not (then no profile). With the signing
  * key (the version's row verified under it), the profile must carry its own valid signature: the
- * checks of referenceProfileProblem see only what it says it describes, not its distributions.
+ * checks of referenceProfileProblem see only what it says it describes, not its distributions. And
+ * a version whose signed row says its run stored the profile signed must have one, signed.
  */
 export async function profileForReport(store: Database, version: ModelVersion, keys: VerificationKeys | undefined): Promise<{ profile?: ReferenceProfile; problem?: string }> {
   let stored: StoredReferenceProfile | undefined;
@@ -108,7 +109,12 @@ export async function profileForReport(store: Database, version: ModelVersion, k
     if (!(error instanceof BadInputError)) throw error; // the store cannot be read: retried
     return { problem: error.message };
   }
-  if (!stored) return {};
+  // A version whose signed row says its run stored its profile signed (profileStoredSigned) has no
+  // older, unsigned profile: one missing was deleted, one without a signature edited.
+  const expected = keys !== undefined && profileStoredSigned(version);
+  const its = `the reference profile of ${version.name} v${version.version}`;
+  if (!stored) return expected ? { problem: `${its} is missing, though its signed registry row says its training run stored one, signed: it was deleted` } : {};
+  if (expected && !stored.signature) return { problem: `${its} has had its signature removed, though its signed registry row says its training run stored it signed: it was edited (or replaced) since` };
   const problem = (keys !== undefined ? profileRecordProblem(keys, version, stored.text, stored.signature) : undefined) ?? referenceProfileProblem(stored.profile, version);
   return problem ? { problem } : { profile: stored.profile };
 }

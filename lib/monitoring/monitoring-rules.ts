@@ -293,6 +293,7 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
       alert: {
         rule: 'artifact_damaged',
         // A profile without a signature is most likely one stored before profiles were signed (an upgrade): a warning, where an edited one is the rule's own severity.
+        // (One whose signed row says its run stored it signed is told otherwise, as an edit: profileForReport.)
         severity: /carries no signature/.test(profileProblem) ? 'warning' : rules.artifact_damaged.severity,
         subject: profileSubject(report.model, report.version),
         message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it until the version's own profile is stored again: restore its row in model_reference_profiles from a backup, or retrain (a new version stores its profile)${/carries no signature/.test(profileProblem) ? `; a profile stored before profiles were signed: check it, then \`mlp models sign ${report.model} ${report.version} --accept-profile\`` : ''}`,

@@ -4,7 +4,7 @@
  * is thinned (symbol list, then the rarely used window lengths) rather than truncated.
  */
 import { BadInputError, describeValidationError } from '../errors';
-import { profileRecordCheck, signProfileRecord, verificationKeysOf, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
+import { PROFILE_RECORD_SCHEME, profileRecordCheck, signProfileRecord, verificationKeysOf, type ProfileOwner, type RowSignature, type RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
 import { referenceProfileSchema, type ReferenceProfile } from './reference-profile';
 
@@ -33,6 +33,21 @@ export function serialiseProfile(profile: ReferenceProfile): string | undefined 
     if (Buffer.byteLength(json) <= MAX_PROFILE_BYTES) return json;
   }
   return undefined;
+}
+
+/**
+ * The lineage key by which a registration with MODEL_SIGNING_KEY says, in its signed row, that its
+ * training run stores the version's reference profile signed (the value: PROFILE_RECORD_SCHEME).
+ * Written only when the profile was built and fits before the row was registered. With it, a
+ * missing or unsigned profile is no older version's: it was deleted, or edited and its signature
+ * removed (monitoring's artifact_damaged, critical). Before, deleting a signed champion's profile
+ * turned off its drift, broken-feed and retrain alerts without an alert.
+ */
+export const SIGNED_PROFILE_LINEAGE_KEY = 'referenceProfile';
+
+/** Whether a version's (verified) row says its training run stored its reference profile signed. */
+export function profileStoredSigned(version: { lineage: Record<string, unknown> }): boolean {
+  return version.lineage[SIGNED_PROFILE_LINEAGE_KEY] === PROFILE_RECORD_SCHEME;
 }
 
 export interface SaveProfileResult {
@@ -111,7 +126,7 @@ export async function signVersionProfile(store: Database, owner: ProfileOwner, s
   if (check.problem === undefined && check.previousKeyId === undefined) return { state: 'valid' };
   // Only a profile some key confirms (a previous key: a rotation) is re-signed without asking.
   if (check.problem !== undefined && !options.acceptEdit) {
-    throw new BadInputError(`${check.problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-profile only if you vouch for it as it is, or delete its row in model_reference_profiles (drift is then unavailable for the version)`);
+    throw new BadInputError(`${check.problem}; it was not signed: compare it with the version's training data (mlp models show) and sign it with --accept-profile only if you vouch for it as it is, or restore its row in model_reference_profiles from a backup (deleted, drift is unavailable for the version, and alerted as damage when its row says its profile was stored signed)`);
   }
   const signature = signProfileRecord(key, owner, record.text);
   const [result] = await store.db

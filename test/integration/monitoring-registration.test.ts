@@ -6,7 +6,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterResult } from '../../activities/experiments';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { readReferenceProfile, readReferenceProfileRecord } from '../../lib/monitoring/profile-store';
+import { profileStoredSigned, readReferenceProfile, readReferenceProfileRecord } from '../../lib/monitoring/profile-store';
 import { getModelVersion } from '../../lib/registry/model-registry';
 import { profileRecordProblem } from '../../lib/registry/row-signature';
 import { putArtifact } from '../../lib/registry/artifact-store';
@@ -81,6 +81,8 @@ describe('reference profile at registration', () => {
     expect(await readReferenceProfile(t.store, 'registered-profile', result.version.version)).toEqual(profile);
     expect(await t.store.db.selectFrom('model_reference_profiles').selectAll().where('name', '=', 'registered-profile').execute()).toHaveLength(1);
     expect((await readReferenceProfileRecord(t.store, 'registered-profile', result.version.version))?.signature).toBeUndefined();
+    // Without the key the row says nothing of a signed profile.
+    expect(profileStoredSigned(await getModelVersion(t.store, 'registered-profile', result.version.version))).toBe(false);
   });
 
   it('is signed with the signing key, bound to the registered row', async () => {
@@ -92,6 +94,8 @@ describe('reference profile at registration', () => {
     expect(record?.signature).toBeDefined();
     const row = await getModelVersion(t.store, 'signed-profile', result.version.version);
     expect(profileRecordProblem(key, row, record!.text, record!.signature)).toBeUndefined();
+    // The signed row says its profile is stored signed: monitoring alerts one missing or unsigned as an edit.
+    expect(profileStoredSigned(row)).toBe(true);
     expect(profileRecordProblem('another-key-0123456789abcdef0123456789', row, record!.text, record!.signature)).toMatch(/is signed with another key \(key id [0-9a-f]{8}\)/);
     // Bound to the row: the same text under another version's identity does not verify.
     expect(profileRecordProblem(key, { ...row, version: row.version + 1 }, record!.text, record!.signature)).toMatch(/does not match it/);

@@ -5,9 +5,9 @@
  */
 import { computeModelReport } from '../../lib/monitoring/model-report';
 import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
-import { saveReferenceProfile, signVersionProfile } from '../../lib/monitoring/profile-store';
+import { saveReferenceProfile, SIGNED_PROFILE_LINEAGE_KEY, signVersionProfile } from '../../lib/monitoring/profile-store';
 import { getModelVersion, type ModelVersion } from '../../lib/registry/model-registry';
-import { signProfileRecord } from '../../lib/registry/row-signature';
+import { PROFILE_RECORD_SCHEME, signProfileRecord } from '../../lib/registry/row-signature';
 import { buildReferenceProfile, type ReferenceProfile } from '../../lib/monitoring/reference-profile';
 import { readLiveFeatureWindow } from '../../lib/monitoring/live-window';
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
@@ -196,5 +196,44 @@ describe.each(DRIVERS)('monitoring judges the model\'s own symbols on %s', (_dri
     expect((await rotated.report()).reference.problem).toBeUndefined();
     // An edited profile is not re-signed on a previous key's word.
     await expect(signVersionProfile(t.store, edited.owner, { signingKey: key, previousKeys: [oldKey] })).rejects.toThrow(/does not match it/);
+  });
+
+  it('with the signing key, alerts a missing or unsigned profile of a version whose signed row says its run stored it signed: deleted, or edited', async () => {
+    const key = 'profile-deleted-key-0123456789abcdef01234';
+    /** A version registered as a training run with the key registers it (its row saying the profile is stored signed, or, `older`, not), its profile stored signed, then `tamper`. */
+    async function registered(name: string, tamper: (name: string) => Promise<unknown>, options: { older?: boolean } = {}) {
+      const featureSetVersion = (await saveTestFeatureSet(t.store, oracleFeatureSet(`universe-${name}`))).version;
+      const lineage = { universe: { source: 'symbols', requested: UNIVERSE, trained: UNIVERSE }, ...(options.older ? {} : { [SIGNED_PROFILE_LINEAGE_KEY]: PROFILE_RECORD_SCHEME }) };
+      const version = await registerOracleModel(t.store, artifactDir, { name, seed: 1, flip: false, featureSetVersion, lineage, signing: { signingKey: key } });
+      const owner = await getModelVersion(t.store, name, version);
+      expect((await saveReferenceProfile(t.store, profileOf(name, version, featureSetVersion, 5), (text) => signProfileRecord(key, owner, text))).stored).toBe(true);
+      await writeLiveRows(t, featureSetVersion, 'universe', 6);
+      await tamper(name);
+      const report = await computeModelReport(t.store, { id: `mr-deleted-${name}`, target: { model: name, version, variants: ['champion'], champion: true }, windowDays: 20, rules, now: new Date('2018-01-02T12:00:00Z'), verify: { signing: { signingKey: key } } });
+      return { report, alerts: evaluateModelReport(report, rules).findings.map((f) => f.alert).filter((a) => a.rule !== 'data_stale') };
+    }
+    const remove = (name: string) => t.store.db.deleteFrom('model_reference_profiles').where('name', '=', name).execute();
+    const strip = async (name: string) => {
+      const row = await t.store.db.selectFrom('model_reference_profiles').select('profile').where('name', '=', name).executeTakeFirstOrThrow();
+      const json = JSON.parse(row.profile) as { features: Array<{ edges: number[] }> };
+      json.features[0].edges = json.features[0].edges.map((e) => e + 3);
+      await t.store.db.updateTable('model_reference_profiles').set({ profile: JSON.stringify(json), signature: null, signature_key_id: null }).where('name', '=', name).execute();
+    };
+
+    // Before: no alert at all (drift "unavailable", as for a version registered outside a training run).
+    const deleted = await registered('deleted-profile', remove);
+    expect(deleted.report.drift.status).toBe('unavailable');
+    expect(deleted.alerts).toEqual([expect.objectContaining({ rule: 'artifact_damaged', severity: 'critical', subject: 'reference profile of model deleted-profile v1', message: expect.stringMatching(/is missing, though its signed registry row says its training run stored one, signed: it was deleted/) })]);
+    expect(deleted.alerts[0].message).not.toMatch(/accept-profile/);
+
+    // Before: a warning telling the operator to sign the edited profile.
+    const stripped = await registered('stripped-profile', strip);
+    expect(stripped.alerts).toEqual([expect.objectContaining({ rule: 'artifact_damaged', severity: 'critical', message: expect.stringMatching(/has had its signature removed.*it was edited/) })]);
+    expect(stripped.alerts[0].message).not.toMatch(/accept-profile/);
+
+    // A version whose row does not say so (registered before profiles were signed): as before.
+    expect((await registered('older-deleted', remove, { older: true })).alerts).toEqual([]);
+    const olderStripped = await registered('older-stripped', strip, { older: true });
+    expect(olderStripped.alerts).toEqual([expect.objectContaining({ rule: 'artifact_damaged', severity: 'warning', message: expect.stringMatching(/--accept-profile/) })]);
   });
 });
