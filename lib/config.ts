@@ -197,6 +197,43 @@ const databaseUrl = z
     if (problem) ctx.addIssue({ code: 'custom', message: `the file after "sqlite:" ${problem}` });
   });
 
+/**
+ * Why MODEL_SIGNING_KEY is refused as written, or undefined. A key is the exact bytes given, while
+ * MODEL_SIGNING_PREVIOUS_KEYS is a comma-separated list whose entries lose the blank space around
+ * them: a key read from a secret file with its last line break signed as one key id, and the same
+ * value moved to the previous keys at a rotation was another, so everything it signed was refused.
+ * So a key has no blank space at its ends and no comma: it reads the same in both variables.
+ */
+function signingKeyProblem(key: string): string | undefined {
+  const moved = 'which would be part of the key, and the same value moved to MODEL_SIGNING_PREVIOUS_KEYS at a rotation would be another key';
+  const resign = 'if rows, records or vectors were signed with it as it is (before keys were checked for this), give it exactly as the previous key, as a JSON list (MODEL_SIGNING_PREVIOUS_KEYS=\'["…\\n"]\'), and re-sign as for a rotation (docs/operations.md)';
+  for (const [end, blank] of [['end', /\s+$/.exec(key)], ['start', /^\s+/.exec(key)]] as const) {
+    if (blank) return `has blank space${/[\r\n]/.test(blank[0]) ? ' (a line break)' : ''} at its ${end}, ${moved}: remove it (a secret file's last line break is kept by most secret stores); ${resign}`;
+  }
+  if (key.includes(',')) return `holds a comma, and MODEL_SIGNING_PREVIOUS_KEYS is separated by commas: the same value moved there at a rotation would be two other keys; use a key without one, e.g. \`openssl rand -hex 32\`; ${resign}`;
+  return undefined;
+}
+
+/**
+ * MODEL_SIGNING_PREVIOUS_KEYS as keys: comma-separated, each without the blank space around it (no
+ * key has any: signingKeyProblem), or a JSON list of strings taken exactly as written, for a key
+ * that signed before keys with blank space or a comma were refused.
+ */
+function previousKeysOf(value: string, ctx: z.RefinementCtx): string[] {
+  if (!value.trimStart().startsWith('[')) return value.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  let list: unknown;
+  try {
+    list = JSON.parse(value);
+  } catch {
+    list = undefined;
+  }
+  if (!Array.isArray(list) || !list.every((k): k is string => typeof k === 'string')) {
+    ctx.addIssue({ code: 'custom', message: 'starts with "[" but is not a JSON list of strings; give the keys separated by commas, or as a JSON list of strings (["…", "…"])' });
+    return z.NEVER;
+  }
+  return list;
+}
+
 const FEATURE_CACHE_MS_EXPECTED = 'expected a whole number of milliseconds, 0 for no in-process cache of online vectors';
 const GRACE_MINUTES_EXPECTED = 'expected a whole number of minutes from 0 to 1440 after the close';
 /** How long the API keeps an online vector in process by default (API_FEATURE_CACHE_MS). */
@@ -227,10 +264,17 @@ const envSchema = z.object({
   S3_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1, 'expected a whole number of milliseconds, at least 1').optional(),
   ARTIFACT_CACHE_DIR: verbatim(z.string().min(1)).optional(),
   ARTIFACT_CACHE_MAX_MB: z.coerce.number().int().min(1, 'expected a whole number of megabytes, at least 1').optional(),
-  MODEL_SIGNING_KEY: z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``).optional(),
+  MODEL_SIGNING_KEY: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = signingKeyProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .pipe(z.string().min(MIN_SIGNING_KEY_LENGTH, `expected at least ${MIN_SIGNING_KEY_LENGTH} characters: a random secret, e.g. \`openssl rand -hex 32\``))
+    .optional(),
   MODEL_SIGNING_PREVIOUS_KEYS: z
     .string()
-    .transform((v) => v.split(',').map((k) => k.trim()).filter((k) => k !== ''))
+    .transform(previousKeysOf)
     .pipe(z.array(z.string().min(MIN_SIGNING_KEY_LENGTH, `expected keys of at least ${MIN_SIGNING_KEY_LENGTH} characters, separated by commas`)))
     .optional(),
   METRICS_ADDRESS: listenAddress.default('127.0.0.1:9464'),

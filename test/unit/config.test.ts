@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_VARIABLES, ConfigError, describeStoreSetting, loadConfig, loadObjectStoreSettings } from '../../lib/config';
+import { signingKeyId } from '../../lib/registry/row-signature';
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -319,5 +320,41 @@ describe('API token names', () => {
     expect(() => loadConfig({ API_TOKENS: `${a}=admin,token-1:${b}=predict` })).toThrow(/entry 2: the name "token-1" is already another token's/);
     expect(() => loadConfig({ API_TOKENS: `ops:${a}=admin,ops:${b}=predict` })).toThrow(/entry 2: the name "ops" is already another token's/);
     expect(loadConfig({ API_TOKENS: `ops:${a}=admin,${b}=predict` }).apiTokens.map((t) => t.name)).toEqual(['ops', 'token-2']);
+  });
+});
+
+describe('signing keys with blank space at their ends or a comma', () => {
+  // A key read from a secret file keeps its last line break in MODEL_SIGNING_KEY, while the same value
+  // given in MODEL_SIGNING_PREVIOUS_KEYS at a rotation was trimmed: two key ids for one secret, and
+  // everything the key signed was refused as another key's.
+  const secret = 'a3f1c9e07b2d4e6f8a1b3c5d7e9f0a2b4c6d8e0f';
+  it.each([
+    ['a trailing line break', `${secret}\n`, /MODEL_SIGNING_KEY=\(secret, not shown\): has blank space \(a line break\) at its end/],
+    ['a trailing carriage return and line break', `${secret}\r\n`, /MODEL_SIGNING_KEY=\(secret, not shown\): has blank space \(a line break\) at its end/],
+    ['a trailing space', `${secret} `, /MODEL_SIGNING_KEY=\(secret, not shown\): has blank space at its end/],
+    ['a leading space', ` ${secret}`, /MODEL_SIGNING_KEY=\(secret, not shown\): has blank space at its start/],
+    ['a comma', `abc,${secret}`, /MODEL_SIGNING_KEY=\(secret, not shown\): holds a comma/],
+  ])('refuses MODEL_SIGNING_KEY with %s, saying why and never echoing it', (_what, key, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ MODEL_SIGNING_KEY: key });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain(secret);
+  });
+
+  it('gives a key the same key id in both variables: MODEL_SIGNING_PREVIOUS_KEYS entries are the keys between the commas, without blank space around them', () => {
+    const current = loadConfig({ MODEL_SIGNING_KEY: secret });
+    const moved = loadConfig({ MODEL_SIGNING_KEY: 'n'.repeat(40), MODEL_SIGNING_PREVIOUS_KEYS: `${secret}\n` });
+    expect(moved.modelSigningPreviousKeys.map(signingKeyId)).toEqual([signingKeyId(current.modelSigningKey!)]);
+  });
+
+  it('takes previous keys written as a JSON list exactly, for what a key with blank space signed before it was refused', () => {
+    const config = loadConfig({ MODEL_SIGNING_KEY: secret, MODEL_SIGNING_PREVIOUS_KEYS: JSON.stringify([`${secret}\n`, `x,${secret}`]) });
+    expect(config.modelSigningPreviousKeys).toEqual([`${secret}\n`, `x,${secret}`]);
+    expect(() => loadConfig({ MODEL_SIGNING_KEY: secret, MODEL_SIGNING_PREVIOUS_KEYS: '["short"]' })).toThrow(/MODEL_SIGNING_PREVIOUS_KEYS=\(secret, not shown\): .*at least 32 characters/);
+    expect(() => loadConfig({ MODEL_SIGNING_KEY: secret, MODEL_SIGNING_PREVIOUS_KEYS: `["${secret}"` })).toThrow(/MODEL_SIGNING_PREVIOUS_KEYS=\(secret, not shown\): starts with "\[" but is not a JSON list of strings/);
   });
 });
