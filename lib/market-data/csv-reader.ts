@@ -1026,7 +1026,11 @@ function volumeBySplits(adjusted: ReadonlyMap<CandidateBar, AdjustedRow>, column
         const found = nearestSplit(step, SPLIT_STEP_TOLERANCE, ALL_SPLITS);
         if (found) {
           const small = isSmallSplit(found.ratio);
-          const byColumn = decidedBy(newer.stated, found);
+          // The newer row's split cell speaks for its own session only: with sessions between the
+          // two rows (absent from the file, or rejected when read) the split may have been on one of
+          // them, so its "no split" decides nothing and the other evidence (or the default) does.
+          const cell = decidedBy(newer.stated, found);
+          const byColumn = cell === 'none' && nextNyseTradingDay(bar.date) !== newerBar.date ? undefined : cell;
           const multiplier = adjVolumeStep(newer, row);
           const byVolume = adjVolumeReading(multiplier, found);
           const byDividend = dividendExplains(newer, row, bar.close, step) ? 'none' : undefined;

@@ -292,6 +292,22 @@ describe('adjust: a factor step of a large split ratio is a split only if nothin
     expect(result.issues[0].message).toContain('its adjusted volume, column 13 "Adj. Volume", scales the volumes before it ×2.000 against 2015-05-19\'s (the 2:1 split\'s shares multiplier): if it was the split, they would be 2,000');
   });
 
+  it("does not let the row after a missing split session say 'no split': the split is read from the other evidence, as before", () => {
+    // The split day's row is rejected when read (an empty volume) or absent: the factor then steps
+    // between 2015-05-18 and 2015-05-20, whose Split Ratio (1.0) speaks for 2015-05-20 only. Measured
+    // before this rule: the volumes before the split stored as written (1,000), half what they are
+    // in post-split shares; with no Adj. Volume, silently.
+    const complete = quandl((a) => (a ? 2000 : 1000), () => 0, (isStep) => (isStep ? '2.0' : '1.0'), () => 2000);
+    const rejected = complete.replace(/^(2015-05-19,40,40,40,40,)2000,/m, '$1,');
+    const absent = complete.replace(/^2015-05-19,.*\n/m, '');
+    expect(rejected).not.toBe(complete);
+    expect(absent).not.toBe(complete);
+    for (const text of [rejected, absent, drop(rejected, ['Adj. Volume']), drop(absent, ['Adj. Volume'])]) {
+      const result = readBarCsv(text, { source: SRC, adjust: true });
+      expect(before(result.bars)).toEqual([2000]);
+    }
+  });
+
   it('lets Adj. Volume decide when the file has no split column, and an Ex-Dividend amount that explains the step when it has neither', () => {
     const spinoff = quandl(() => 1000, (isStep) => (isStep ? 40 : 0), () => '1.0', (_a, v) => v);
     const byVolume = readBarCsv(drop(spinoff, ['Split Ratio']), { source: SRC, adjust: true });
