@@ -6,19 +6,21 @@
  */
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { msNumberToTs, tsToDate } from '@temporalio/common/lib/time';
 import { listAlerts } from '../lib/alerts/alert-store';
 import { BadInputError } from '../lib/errors';
 import { experimentSchema } from '../lib/experiments/experiment';
 import { recordMonitoringReport } from '../lib/metrics/monitoring-gauges';
 import type { ArtifactStore } from '../lib/artifacts/artifact-store';
 import { computeModelReport, saveMonitoringReport, type ModelMonitoringReport, type MonitoringTarget } from '../lib/monitoring/model-report';
-import { evaluateModelReport, evaluatePipelineHealth, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
+import { evaluateModelReport, evaluatePipelineHealth, evaluateScheduleMisses, parseMonitoringRules, PIPELINE_SUBJECT, type MonitoringRulesInput, type RuleEvaluation } from '../lib/monitoring/monitoring-rules';
 import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck } from '../lib/monitoring/served-artifacts';
 import { deploymentOpenCheck, deploymentStatusCheck } from './deployment-workflow-open';
 import type { DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
-import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, withScheduleMisses, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
+import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, type ScheduleMiss, type ScheduleObservation } from '../lib/monitoring/schedule-misses';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -121,6 +123,50 @@ async function listExecutions(client: Client, query: string, limit: number): Pro
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/** At most this many of the pipeline's schedules are described per monitoring run. */
+const MAX_DESCRIBED_SCHEDULES = 100;
+
+/** What the descriptions of the pipeline's schedules (retrain, monitoring) say of their missed actions; other schedules are left out. */
+async function scheduleObservations(client: Client): Promise<ScheduleObservation[]> {
+  const out: ScheduleObservation[] = [];
+  for await (const summary of client.schedule.list()) {
+    const kind = pipelineScheduleKind(summary.memo, summary.action?.workflowType);
+    if (!kind) continue;
+    let d;
+    try {
+      d = await client.schedule.getHandle(summary.scheduleId).describe();
+    } catch (error) {
+      if (error instanceof ScheduleNotFoundError) continue; // deleted since it was listed
+      throw error;
+    }
+    const last = d.info.recentActions[d.info.recentActions.length - 1];
+    out.push({
+      scheduleId: d.scheduleId,
+      kind,
+      createdAt: d.info.createdAt.toISOString(),
+      paused: d.state.paused,
+      missedCatchupWindow: d.info.numActionsMissedCatchupWindow,
+      catchupWindowMs: d.policies.catchupWindow,
+      lastActionAt: last ? last.scheduledAt.toISOString() : null,
+      unstarted: [],
+    });
+    if (out.length >= MAX_DESCRIBED_SCHEDULES) break;
+  }
+  return out;
+}
+
+/** A schedule's times from `from` to its catch-up window before `now` for which it took no action: what a backfill would start. */
+async function unstartedTimes(client: Client, scheduleId: string, from: Date, now: Date, catchupWindowMs: number): Promise<string[]> {
+  const to = new Date(now.getTime() - catchupWindowMs);
+  if (to <= from) return [];
+  const [response, description] = await Promise.all([
+    client.workflowService.listScheduleMatchingTimes({ namespace: client.options.namespace, scheduleId, startTime: msNumberToTs(from.getTime()), endTime: msNumberToTs(to.getTime()) }),
+    client.schedule.getHandle(scheduleId).describe(),
+  ]);
+  const taken = new Set(description.info.recentActions.map((a) => a.scheduledAt.getTime()));
+  return (response.startTime ?? []).map((t) => tsToDate(t)).filter((t) => !taken.has(t.getTime())).map((t) => t.toISOString());
 }
 
 /** The worker's Temporal client, or undefined outside a worker (a mock activity environment). */
@@ -231,7 +277,11 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
       });
     },
 
-    /** Failed, timed-out, terminated and stuck workflow runs from the Temporal visibility API. */
+    /**
+     * Failed, timed-out, terminated and stuck workflow runs from the Temporal visibility API
+     * (pipeline_failed), and actions of the pipeline's schedules the server dropped while it was down
+     * longer than their catch-up window (schedule_missed, lib/monitoring/schedule-misses.ts).
+     */
     async checkPipelineHealth(input: { rules?: MonitoringRulesInput }): Promise<PipelineHealthResult> {
       return withFailureMapping(async () => {
         const rules = parseMonitoringRules(input.rules);
@@ -244,17 +294,29 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         }
         const since = new Date(at.getTime() - options.lookbackHours * 3_600_000).toISOString();
         const startedBefore = new Date(at.getTime() - options.longRunningHours * 3_600_000).toISOString();
-        const [failed, timedOut, terminated, running] = await Promise.all([
+        const [failed, timedOut, terminated, running, observed] = await Promise.all([
           listExecutions(client, `ExecutionStatus = 'Failed' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
           listExecutions(client, `ExecutionStatus = 'TimedOut' AND CloseTime > '${since}'`, MAX_QUERIED_EXECUTIONS),
           listExecutions(client, `ExecutionStatus = 'Terminated' AND CloseTime > '${since}' AND (${TERMINATED_TYPES.map((t) => `WorkflowType = '${t}'`).join(' OR ')})`, MAX_QUERIED_EXECUTIONS),
           listExecutions(client, `ExecutionStatus = 'Running' AND StartTime < '${startedBefore}'`, MAX_QUERIED_EXECUTIONS),
+          scheduleObservations(client),
         ]);
-        const health = pipelineHealthOf({ failed, timedOut, terminated, running }, at, options);
+        // Each schedule's missed-action counter against the count its last schedule_missed alert recorded.
+        const earlier = new Map<string, Array<{ id: string; createdAt: string; evidence: unknown }>>();
+        for (const o of observed) earlier.set(o.scheduleId, await listAlerts(store, { rule: 'schedule_missed', subject: scheduleSubject(o.scheduleId), limit: 20 }));
+        const misses: ScheduleMiss[] = [];
+        for (const miss of scheduleMissesOf(observed, (id) => earlier.get(id) ?? [], since)) {
+          // The scheduled times left without a run, for the backfill the alert names.
+          const from = new Date(Math.max(new Date(since).getTime(), new Date(miss.createdAt).getTime()));
+          misses.push(miss.newlyMissed > 0 ? { ...miss, unstarted: await unstartedTimes(client, miss.scheduleId, from, at, miss.catchupWindowMs) } : miss);
+        }
+        const health = withScheduleMisses(pipelineHealthOf({ failed, timedOut, terminated, running }, at, options), misses);
         // The runs earlier alerts of the look-back named: only others are news.
-        const earlier = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
-        const alerted = alertedExecutions(earlier.map((a) => a.evidence));
-        return { health, ...evaluatePipelineHealth(health, rules, alerted) };
+        const told = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
+        const alerted = alertedExecutions(told.map((a) => a.evidence));
+        const runs = evaluatePipelineHealth(health, rules, alerted);
+        const schedules = evaluateScheduleMisses(misses, rules, since, at);
+        return { health, findings: [...runs.findings, ...schedules.findings], actions: { retrain: runs.actions.retrain || schedules.actions.retrain, blockDeployments: runs.actions.blockDeployments || schedules.actions.blockDeployments, reasons: [...runs.actions.reasons, ...schedules.actions.reasons] } };
       });
     },
 

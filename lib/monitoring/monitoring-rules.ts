@@ -19,6 +19,7 @@ import { BadInputError, describeValidationError } from '../errors';
 import { driftedGroups } from './drift';
 import { DEFAULT_FRESHNESS_OPTIONS } from './freshness';
 import type { ModelMonitoringReport } from './model-report';
+import { scheduleMissedMessage, scheduleSubject, type ScheduleMiss } from './schedule-misses';
 import { alertedExecutions, executionKey, executionsOf, MAX_LISTED_EXECUTIONS, type ExecutionSummary, type PipelineHealth } from './pipeline-health';
 
 const severity = z.enum(ALERT_SEVERITIES);
@@ -146,6 +147,17 @@ export const monitoringRulesSchema = z.object({
       ignoreLongRunning: z.array(z.string()).default(['deploymentWorkflow']),
       severity: severity.default('warning'),
       cooldownSeconds: cooldownSeconds.default(12 * HOUR),
+    })
+    .prefault({}),
+  /**
+   * A schedule of the pipeline (retrain, monitoring) dropped actions because the Temporal server was
+   * down longer than its catch-up window (lib/monitoring/schedule-misses.ts): each miss is told once,
+   * by the first monitoring run that sees the schedule's counter grow, so there is no cool-down.
+   */
+  schedule_missed: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('warning'),
     })
     .prefault({}),
 });
@@ -317,12 +329,40 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
  * after the cool-down.
  */
 export function evaluatePipelineHealth(health: PipelineHealth, rules: MonitoringRules, alerted: ReadonlySet<string> = new Set()): RuleEvaluation {
-  if (!rules.pipeline_failed.enabled || health.status !== 'failing') return evaluation([]);
+  // Missed schedule actions are schedule_missed's (evaluateScheduleMisses): only runs make this alert.
+  if (!rules.pipeline_failed.enabled || health.status !== 'failing' || executionsOf(health).length === 0) return evaluation([]);
   const fresh = executionsOf(health).filter((e) => !alerted.has(executionKey(e)));
   // Nothing new: the alert that named these runs is within the look-back, and suppresses this one
   // for as long as they are listed (a stuck run again after the rule's cool-down).
   const cooldownSeconds = fresh.length > 0 ? 0 : health.longRunning.length > 0 ? rules.pipeline_failed.cooldownSeconds : Math.max(rules.pipeline_failed.cooldownSeconds, Math.ceil(rules.pipeline_failed.lookbackHours * 3600));
   return evaluation([{ alert: pipelineFailedAlert(health, fresh, rules.pipeline_failed.severity, cooldownSeconds), retrain: false, blockDeployments: false }]);
+}
+
+/**
+ * One schedule_missed alert per schedule whose missed-action counter grew since its last alert
+ * (scheduleMissesOf): no cool-down, since each count is told once; the key (the schedule's creation
+ * and its count) makes two overlapping monitoring runs raise one alert between them. The evidence's
+ * `missedCatchupWindow` is the count the next run compares with.
+ */
+export function evaluateScheduleMisses(misses: readonly ScheduleMiss[], rules: MonitoringRules, since: string, now: Date): RuleEvaluation {
+  if (!rules.schedule_missed.enabled) return evaluation([]);
+  return evaluation(
+    misses
+      .filter((m) => m.newlyMissed > 0)
+      .map((m) => ({
+        alert: {
+          rule: 'schedule_missed',
+          severity: rules.schedule_missed.severity,
+          subject: scheduleSubject(m.scheduleId),
+          message: scheduleMissedMessage(m, since, now),
+          evidence: { scheduleId: m.scheduleId, kind: m.kind, createdAt: m.createdAt, missedCatchupWindow: m.missedCatchupWindow, newlyMissed: m.newlyMissed, alertedCount: m.alertedCount, ...(m.alerted ? { earlierAlert: m.alerted.id } : {}), catchupWindowMs: m.catchupWindowMs, paused: m.paused, lastActionAt: m.lastActionAt, unstarted: m.unstarted },
+          cooldownSeconds: 0,
+          key: `${m.createdAt} missed ${m.missedCatchupWindow}`,
+        },
+        retrain: false,
+        blockDeployments: false,
+      })),
+  );
 }
 
 function pipelineFailedAlert(health: PipelineHealth, fresh: ReadonlyArray<ExecutionSummary | string>, severity: AlertInput['severity'], cooldownSeconds: number): AlertInput {

@@ -9,6 +9,7 @@
  * were). A training or monitoring run an operator terminates leaves nothing half-applied, and a
  * workflow reset terminates the run it replaces: those stay uncounted.
  */
+import { scheduleMissReason, type ScheduleMiss } from './schedule-misses';
 
 export interface ExecutionSummary {
   workflowId: string;
@@ -35,6 +36,8 @@ export interface PipelineHealth {
   /** Terminated runs of TERMINATED_TYPES (absent in reports stored before they were counted). */
   terminated?: ExecutionSummary[];
   longRunning: ExecutionSummary[];
+  /** The pipeline's schedules with actions missed during a server outage (lib/monitoring/schedule-misses.ts; absent when none or before they were checked). */
+  schedules?: ScheduleMiss[];
 }
 
 /** Workflow types whose terminated runs are failures: a deployment ended by hand leaves its split serving. */
@@ -70,6 +73,16 @@ export function pipelineHealthOf(executions: { failed: ExecutionSummary[]; timed
     terminated,
     longRunning,
   };
+}
+
+/**
+ * The health with the schedules' missed actions (scheduleMissesOf): failing while a miss is new or
+ * was alerted within the look-back, the reason naming each schedule after the runs.
+ */
+export function withScheduleMisses(health: PipelineHealth, misses: readonly ScheduleMiss[]): PipelineHealth {
+  if (misses.length === 0) return health;
+  const schedules = `schedules: ${misses.map(scheduleMissReason).join('; ')}`;
+  return { ...health, status: 'failing', reason: health.status === 'failing' ? `${health.reason}; ${schedules}` : schedules, schedules: [...misses] };
 }
 
 /** The key of one workflow run in alert evidence. */

@@ -18,13 +18,13 @@ import { TEST_SERVER_ARGS } from './temporal-server-args';
  * no route to the release site). Time skipping is unavailable with it; workflows take their waits as
  * arguments instead.
  */
-export async function startTemporal(options: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(options: { port?: number; /** Kept across a stop and a start on it (an outage); default in memory. */ dbFilename?: string } = {}): Promise<TestWorkflowEnvironment> {
   // Worker state changes at INFO would drown the test output; warnings and errors still show.
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('WARN') });
   const cli = findTemporalCli();
   if (!cli) throw new Error('No temporal CLI found: run "npm run temporal:server -- install" (builds it with Go) or set TEMPORAL_CLI_PATH');
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', port: options.port, extraArgs: TEST_SERVER_ARGS },
+    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', port: options.port, extraArgs: TEST_SERVER_ARGS, ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}) },
   });
 }
 
