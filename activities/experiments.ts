@@ -1,5 +1,5 @@
 import { log } from '@temporalio/activity';
-import { decodeArtifact } from '../models/artifact';
+import { ArtifactError, decodeArtifact } from '../models/artifact';
 import { ALGORITHM_VERSIONS, restoreModel } from '../models/algorithms';
 import { codeVersion } from '../lib/code-version';
 import { BadInputError } from '../lib/errors';
@@ -250,27 +250,46 @@ async function evaluationLagOf(store: Database, period: { to: string }, symbols:
   return { newestSession: newest, sessionsAfter: Math.max(1, sessions.length), allowed: horizon + EVALUATION_GRACE_SESSIONS };
 }
 
+/**
+ * Whether a reference profile failed for a reason retrying cannot fix: bad or missing input files
+ * (BadInputError: a dataset or predictions file gone or damaged), an artifact that does not decode
+ * (ArtifactError), rows or bins the profile cannot be built from (RangeError, as
+ * precomputeDatasetProfile treats it). Anything else is the store's or the network's, and retried.
+ */
+export function profileNeverBuilt(error: unknown): boolean {
+  return error instanceof BadInputError || error instanceof ArtifactError || error instanceof RangeError;
+}
+
 export function experimentActivities({ store, artifacts, trainingPool, signing = configuredSigning() }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
   /** The shuffled-label control, its folds spread over the training threads (the same folds as one pass). */
   const shuffledLabelOnThreads = async (datasetId: string, request: TrialRequest, tolerance: number, cancelled: AbortSignal): Promise<ShuffledLabelResult> => {
     const folds = await Promise.all(Array.from({ length: request.folds }, (_, fold) => trainingPool.runOnFreeThread('trialFold', { artifacts: artifacts.location, datasetId, request, fold, shuffledLabels: true }, cancelled)));
     return shuffledLabelVerdict(request, folds, tolerance);
   };
-  /** A feature set's look-backs for the drift profile; a set the store cannot give back is profiled without them (persistence from the data alone). */
+  /**
+   * A feature set's look-backs for the drift profile. A set the store does not hold (BadInputError)
+   * is profiled without them (persistence from the data alone); a store that cannot be read is
+   * thrown, and the activity retried: a database hiccup stored a profile without look-backs for good.
+   */
   async function lookbacksOf(featureSetVersion: string): Promise<Record<string, number> | undefined> {
     try {
       return featureLookbacks(await readStoredFeatureSet(store, featureSetVersion, 'the drift profile reads its look-backs'));
     } catch (error) {
-      log.warn(`drift profile of feature set ${featureSetVersion} without look-backs: ${(error as Error).message}`);
+      if (!(error instanceof BadInputError)) throw error;
+      log.warn(`drift profile of feature set ${featureSetVersion} without look-backs: ${error.message}`);
       return undefined;
     }
   }
 
   /**
+  /**
    * The version's training reference (feature and score distributions) for drift monitoring, built
-   * before its row is registered. A profile that cannot be built (or stored: too large) is logged and
-   * skipped: monitoring then reports drift as unavailable for the version, which is better than a
-   * model that cannot be registered.
+   * before its row is registered. A profile that can never be built from what the run left (its
+   * dataset or predictions gone or damaged, rows the profile cannot bin, too large to store even
+   * thinned: profileNeverBuilt) is logged and skipped, and monitoring reports drift unavailable for
+   * the version and alerts it (reference_profile_missing): better than a model that cannot be
+   * registered. Anything else (the object store timing out, the database down) is thrown, so the
+   * activity is retried: skipping those lost the version's profile for good.
    */
   async function buildReferenceProfile(name: string, input: RegisterInput, artifact: Uint8Array): Promise<ReferenceProfile | undefined> {
     const walkForward = input.lineage.walkForward as { predictionsId?: unknown } | undefined;
@@ -288,10 +307,11 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           return restoreModel(state);
         },
       });
-      if (serialiseProfile(profile) === undefined) throw new Error(`the profile of ${profile.features.length} features does not fit in model_reference_profiles even thinned`);
+      if (serialiseProfile(profile) === undefined) throw new BadInputError(`the profile of ${profile.features.length} features does not fit in model_reference_profiles even thinned`);
       return profile;
     } catch (error) {
-      log.warn(`no reference profile for ${name}: ${(error as Error).message}; drift monitoring will report it as unavailable`);
+      if (!profileNeverBuilt(error)) throw error;
+      log.warn(`no reference profile for ${name}: ${(error as Error).message}; drift monitoring will report it as unavailable and alert it`);
       return undefined;
     }
   }
@@ -305,7 +325,13 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     if (!saved.stored && saved.reason !== 'already stored') log.warn(`reference profile of ${version.name} v${version.version} not stored: ${saved.reason}`);
   }
 
-  /** The trials recorded with the versions a run's evaluation carries trials from (warm starts, a champion re-run). */
+  /**
+   * The trials recorded with the versions a run's evaluation carries trials from (warm starts, a
+   * champion re-run). A version the registry does not have or cannot read (RegistryError) has no
+   * record, and the experiment's budget stands in (deflationTrialsOf); a registry that cannot be
+   * read is thrown and the activity retried: the budget standing in for a recorded count changed the
+   * deflated Sharpe ratio of a run for good.
+   */
   async function recordedTrialsOf(input: EvaluateInput): Promise<(version: { model: string; version: number }) => RecordedTrials | undefined> {
     const wanted = [...(input.runSearches ?? []).flatMap((s) => (s.warmFrom ? [s.warmFrom] : [])), ...(input.rerunOf ? [input.rerunOf] : [])];
     const found = new Map<string, RecordedTrials>();
@@ -315,8 +341,8 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
         const t = (v.metrics.outOfSample as { backtest?: { deflatedSharpeTrials?: RecordedTrials } } | undefined)?.backtest?.deflatedSharpeTrials;
         if (t) found.set(`${w.model}@${w.version}`, t);
       } catch (error) {
-        // A report-only figure: without the record, the experiment's budget stands in (deflationTrialsOf).
-        log.warn(`trials of ${w.model} v${w.version} not read: ${(error as Error).message}`);
+        if (!(error instanceof BadInputError)) throw error;
+        log.warn(`trials of ${w.model} v${w.version} not read: ${error.message}`);
       }
     }
     return (w) => found.get(`${w.model}@${w.version}`);

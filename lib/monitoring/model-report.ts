@@ -45,7 +45,8 @@ export interface ModelMonitoringReport {
   createdAt: string;
   windowDays: number;
   /** `problem`: a stored profile that cannot be this version's training reference (moved, replaced or edited), not used. */
-  reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string; problem?: string };
+  /** `missing`: no profile is stored for the version, and why as far as its registry row tells (missingProfileReason). */
+  reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string; problem?: string; missing?: string };
   drift: FeatureDriftReport;
   predictionDrift: PredictionDriftReport;
   performance: LivePerformance & { since: string; predictions: number; unmatured: number; noLabel: number; inTraining?: number };
@@ -117,6 +118,21 @@ export async function profileForReport(store: Database, version: ModelVersion, k
   if (expected && !stored.signature) return { problem: `${its} has had its signature removed, though its signed registry row says its training run stored it signed: it was edited (or replaced) since` };
   const problem = (keys !== undefined ? profileRecordProblem(keys, version, stored.text, stored.signature) : undefined) ?? referenceProfileProblem(stored.profile, version);
   return problem ? { problem } : { profile: stored.profile };
+}
+
+/**
+ * Why no reference profile is stored for a version, as far as its registry row tells. A version a
+ * training run registered (its lineage names the training dataset) had one built at registration
+ * unless that could never succeed (its dataset or predictions gone or damaged, a profile too large
+ * for its column: the run's worker log names which), it predates drift monitoring, or the row was
+ * deleted; it was said to be "registered outside a training run", which sent people looking for a
+ * registration that never happened.
+ */
+export function missingProfileReason(version: Pick<ModelVersion, 'name' | 'version' | 'workflowId' | 'lineage'>): string {
+  const none = `no reference profile is stored for ${version.name} v${version.version}`;
+  const datasetId = version.lineage.datasetId;
+  if (typeof datasetId !== 'string') return `${none}: it was registered outside a training run (its lineage names no training dataset), so none was built`;
+  return `${none}, which training run ${version.workflowId ?? '(not recorded)'} registered from dataset ${datasetId}: its registration could not build or store one (the worker's log of that run says why: the dataset or predictions gone from the artifact store or damaged, or a profile too large for its column), the version was registered before drift monitoring existed, or its row in model_reference_profiles was deleted`;
 }
 
 /** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
@@ -212,7 +228,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
   let drift: FeatureDriftReport;
   const noWindow = { from: null, to: null, days: 0, rows: 0 };
   if (!profile) {
-    const why = profileProblem ? `${profileProblem}: it is not used` : `no reference profile for ${target.model} v${target.version} (registered outside a training run, or before monitoring existed)`;
+    const why = profileProblem ? `${profileProblem}: it is not used` : missingProfileReason(version);
     drift = { status: 'unavailable', reason: why, window: noWindow, q: driftOptions.q, minPsi: driftOptions.minPsi, drifted: [], maxPsi: null, features: [], missingColumns: [] };
   } else {
     try {
@@ -276,7 +292,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
       ? { available: true, reason: `profile of ${profile.period.rows} training rows over ${profile.period.days} days`, period: profile.period, scoreSource: profile.scoreSource }
       : profileProblem
         ? { available: false, reason: `${profileProblem}: not used (drift unavailable until the version's profile is stored again)`, problem: profileProblem }
-        : { available: false, reason: 'no reference profile stored for this version' },
+        : { available: false, reason: missingProfileReason(version), missing: missingProfileReason(version) },
     drift,
     predictionDrift,
     performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel, inTraining: predictions.inTraining },

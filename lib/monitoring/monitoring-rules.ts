@@ -131,6 +131,18 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /**
+   * A served version has no reference profile stored (lib/monitoring/model-report.ts
+   * missingProfileReason): its feature and prediction drift are not judged at all. One alert per
+   * version, repeated after the cool-down while it is served without one.
+   */
+  reference_profile_missing: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('warning'),
+      cooldownSeconds: cooldownSeconds.default(24 * HOUR),
+    })
+    .prefault({}),
   /** The serving routes serve another champion than the registry's champion alias names (lib/monitoring/served-champions.ts). */
   champion_mismatch: z
     .object({
@@ -311,6 +323,22 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
         message: `${report.model} v${report.version}${role}: ${profileProblem}; drift is not judged from it until the version's own profile is stored again: restore its row in model_reference_profiles from a backup, or retrain (a new version stores its profile)${/carries no signature/.test(profileProblem) ? `; a profile stored before profiles were signed: check it, then \`mlp models sign ${report.model} ${report.version} --accept-profile\`` : ''}`,
         evidence: { reportId: report.id, model: report.model, version: report.version, record: 'model_reference_profiles', problem: profileProblem },
         cooldownSeconds: rules.artifact_damaged.cooldownSeconds,
+      },
+      retrain: false,
+      blockDeployments: false,
+    });
+  }
+  // No profile at all: drift of a served version judged by nothing, which no other alert says.
+  const missingProfile = (report.reference as Partial<ModelMonitoringReport['reference']> | undefined)?.missing; // (a stored report judged again may be older)
+  if (missingProfile !== undefined && rules.reference_profile_missing.enabled) {
+    findings.push({
+      alert: {
+        rule: 'reference_profile_missing',
+        severity: rules.reference_profile_missing.severity,
+        subject: profileSubject(report.model, report.version),
+        message: `${report.model} v${report.version}${role}: ${missingProfile}; its feature and prediction drift are not judged while it serves. Retrain (a new version stores its profile at registration), or roll back to a version that has one`,
+        evidence: { reportId: report.id, model: report.model, version: report.version, record: 'model_reference_profiles', reason: missingProfile },
+        cooldownSeconds: rules.reference_profile_missing.cooldownSeconds,
       },
       retrain: false,
       blockDeployments: false,

@@ -85,7 +85,7 @@ export interface StoredReferenceProfile {
   signature?: RowSignature;
 }
 
-/** The stored profile of a version, or undefined when none was stored (registered before monitoring existed, or outside a training run). */
+/** The stored profile of a version, or undefined when none was stored (registered before monitoring existed, outside a training run, or by a registration that could never build one: model-report.ts missingProfileReason). */
 export async function readReferenceProfile(store: Database, model: string, version: number): Promise<ReferenceProfile | undefined> {
   return (await readReferenceProfileRecord(store, model, version))?.profile;
 }
