@@ -45,7 +45,11 @@ export interface ModelMonitoringReport {
   createdAt: string;
   windowDays: number;
   /** `problem`: a stored profile that cannot be this version's training reference (moved, replaced or edited), not used. */
-  /** `missing`: no profile is stored for the version, and why as far as its registry row tells (missingProfileReason). */
+  /**
+   * `missing`: no profile is stored for a version a training run registered (one was expected), and
+   * why as far as its registry row tells (missingProfileReason); absent for a version registered
+   * outside a training run, which never has one.
+   */
   reference: { available: boolean; reason: string; period?: { from: string; to: string; days: number; rows: number }; scoreSource?: string; problem?: string; missing?: string };
   drift: FeatureDriftReport;
   predictionDrift: PredictionDriftReport;
@@ -131,8 +135,13 @@ export async function profileForReport(store: Database, version: ModelVersion, k
 export function missingProfileReason(version: Pick<ModelVersion, 'name' | 'version' | 'workflowId' | 'lineage'>): string {
   const none = `no reference profile is stored for ${version.name} v${version.version}`;
   const datasetId = version.lineage.datasetId;
-  if (typeof datasetId !== 'string') return `${none}: it was registered outside a training run (its lineage names no training dataset), so none was built`;
+  if (!registeredByTrainingRun(version)) return `${none}: it was registered outside a training run (its lineage names no training dataset), so none was built`;
   return `${none}, which training run ${version.workflowId ?? '(not recorded)'} registered from dataset ${datasetId}: its registration could not build or store one (the worker's log of that run says why: the dataset or predictions gone from the artifact store or damaged, or a profile too large for its column), the version was registered before drift monitoring existed, or its row in model_reference_profiles was deleted`;
+}
+
+/** Whether a training run registered the version (its lineage names the training dataset): its registration stores a reference profile. */
+export function registeredByTrainingRun(version: Pick<ModelVersion, 'lineage'>): boolean {
+  return typeof version.lineage.datasetId === 'string';
 }
 
 /** The symbols of `version` that monitoring judges, and where they come from (undefined symbols: the whole store). */
@@ -292,7 +301,7 @@ export async function computeModelReport(store: Database, request: ModelReportRe
       ? { available: true, reason: `profile of ${profile.period.rows} training rows over ${profile.period.days} days`, period: profile.period, scoreSource: profile.scoreSource }
       : profileProblem
         ? { available: false, reason: `${profileProblem}: not used (drift unavailable until the version's profile is stored again)`, problem: profileProblem }
-        : { available: false, reason: missingProfileReason(version), missing: missingProfileReason(version) },
+        : { available: false, reason: missingProfileReason(version), ...(registeredByTrainingRun(version) ? { missing: missingProfileReason(version) } : {}) },
     drift,
     predictionDrift,
     performance: { ...performance, since, predictions: predictions.predictions, unmatured: predictions.unmatured, noLabel: predictions.noLabel, inTraining: predictions.inTraining },

@@ -132,9 +132,11 @@ export const monitoringRulesSchema = z.object({
     })
     .prefault({}),
   /**
-   * A served version has no reference profile stored (lib/monitoring/model-report.ts
-   * missingProfileReason): its feature and prediction drift are not judged at all. One alert per
-   * version, repeated after the cool-down while it is served without one.
+   * A served version a training run registered has no reference profile stored (its registration
+   * could not build one, or the row was deleted: lib/monitoring/model-report.ts missingProfileReason):
+   * its feature and prediction drift are not judged at all. One alert per version, repeated after
+   * the cool-down while it is served without one. A version registered outside a training run never
+   * has one: its report says so, and nothing is raised.
    */
   reference_profile_missing: z
     .object({
@@ -328,7 +330,7 @@ export function evaluateModelReport(report: ModelMonitoringReport, rules: Monito
       blockDeployments: false,
     });
   }
-  // No profile at all: drift of a served version judged by nothing, which no other alert says.
+  // No profile where registration stores one: drift of a served version judged by nothing, which no other alert says.
   const missingProfile = (report.reference as Partial<ModelMonitoringReport['reference']> | undefined)?.missing; // (a stored report judged again may be older)
   if (missingProfile !== undefined && rules.reference_profile_missing.enabled) {
     findings.push({

@@ -13,7 +13,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { experimentActivities, type RegisterInput, type RegisterResult } from '../../activities/experiments';
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { experimentSchema } from '../../lib/experiments/experiment';
-import { computeModelReport } from '../../lib/monitoring/model-report';
+import { computeModelReport, missingProfileReason } from '../../lib/monitoring/model-report';
 import { evaluateModelReport, parseMonitoringRules } from '../../lib/monitoring/monitoring-rules';
 import { hasReferenceProfile } from '../../lib/monitoring/profile-store';
 import { listModelVersions } from '../../lib/registry/model-registry';
@@ -129,5 +129,9 @@ describe('a registration\'s reference profile when a store fails on the way', ()
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'warning', subject: 'reference profile of model profile-gone v1' });
     expect(alerts[0].message).toMatch(/drift are not judged while it serves/);
+    // A version registered outside a training run never had one: said so, and nothing raised for it.
+    expect(missingProfileReason({ name: 'by-hand', version: 2, workflowId: null, lineage: {} })).toBe('no reference profile is stored for by-hand v2: it was registered outside a training run (its lineage names no training dataset), so none was built');
+    const byHand = { ...report, reference: { available: false, reason: 'outside' } };
+    expect(evaluateModelReport(byHand, rules).findings.filter((f) => f.alert.rule === 'reference_profile_missing')).toEqual([]);
   });
 });
