@@ -16,6 +16,9 @@
  * - A step held for a person (inconclusive past its deadline, or paused by hand) with the challenger
  *   serving is still analysed: a canary whose outcomes mature wrong during the hold is rolled back
  *   without anyone, and the hold still takes approve-step at once.
+ * - So is a step held at its gate by a data alert (the step before's weight still serving, judged on
+ *   that step's own window) and an A/B test paused by hand: a challenger going wrong meanwhile is
+ *   withdrawn without anyone, and override and resume are still answered at once.
  */
 import crypto from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -32,7 +35,7 @@ import type { ServingModels } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { readBars } from '../../lib/store/bars';
 import { TASK_QUEUES } from '../../lib/task-queues';
-import { abortUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, pauseUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
+import { abortUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
 import { ORACLE_COLUMNS, ORACLE_HORIZON, oracleFeatureSet, registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
@@ -265,8 +268,13 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     });
   });
 
-  /** The end of a canary that went wrong while held: rolled back by its own analysis, nobody deciding. */
-  async function expectRolledBackWhileHeld(handle: { workflowId: string; result: () => Promise<DeploymentState> }, m: TestModel, held: DeploymentState, status: 'paused' | 'paused-inconclusive'): Promise<DeploymentState> {
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  /**
+   * The end of a canary that went wrong while held: rolled back by its own analysis, nobody deciding
+   * after `from` (the state when the hold began). `hold`: how the reason names the hold.
+   */
+  async function expectRolledBackWhileHeld(handle: { workflowId: string; result: () => Promise<DeploymentState> }, m: TestModel, held: DeploymentState, status: 'paused' | 'paused-inconclusive' | 'blocked', hold: string = status, from = held): Promise<DeploymentState> {
     const state = await handle.result();
     expect(state.status).toBe('rolled-back');
     // Judged on the step's own requests, as before the hold: the same window start.
@@ -274,13 +282,13 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     // The reason names the hold and the failed analysis's own reasons (its scores moved away from the champion's, or its hit rate fell).
     const reasons = state.analyses.at(-1)?.reasons.join('; ') as string;
     expect(reasons).toMatch(/score shift .* exceeds|paired hit rate canary/);
-    expect(state.decisions.at(-1)?.message).toBe(`rolled back to v${m.champion}: step 1 (50%) failed its analysis while held (${status}): 1 failed analysis: ${reasons}`);
-    expect(state.decisions.map((d) => d.message)).not.toContainEqual(expect.stringMatching(/accepted by|resumed by|abort requested/));
+    expect(state.decisions.at(-1)?.message).toBe(`rolled back to v${m.champion}: step 1 (50%) failed its analysis while held (${hold}): 1 failed analysis: ${reasons}`);
+    expect(state.decisions.slice(from.decisions.length).map((d) => d.message)).not.toContainEqual(expect.stringMatching(/accepted by|resumed by|abort requested|overridden by/));
     expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
     expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
     expect(await aliasVersion(t.store, m.name, 'canary')).toBeUndefined();
     const alerts = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_rolled_back').where('subject', '=', `model ${m.name}`).execute();
-    expect(alerts.map((a) => [a.severity, a.message])).toEqual([['critical', expect.stringMatching(new RegExp(`v${m.challenger} rolled back: step 1 \\(50%\\) failed its analysis while held \\(${status}\\)`))]]);
+    expect(alerts.map((a) => [a.severity, a.message])).toEqual([['critical', expect.stringMatching(new RegExp(`v${m.challenger} rolled back: step 1 \\(50%\\) failed its analysis while held \\(${escaped(hold)}\\)`))]]);
     const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', handle.workflowId).executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'rolled-back', running_model: null });
     return state;
@@ -337,6 +345,110 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       await load.stop();
       await recordHistory(env, 'deployment-v2-held-analysis-approved', handle.workflowId);
       expect(aborted.status).toBe('rolled-back');
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+    });
+  });
+  /** Step 1 (50%) accepted while inconclusive with a data alert open: step 2's gate holds, step 1's weight serving. */
+  async function blockedAtStepTwo(handle: Awaited<ReturnType<typeof start>>, m: TestModel): Promise<{ held: DeploymentState; blocked: DeploymentState; alertId: string }> {
+    const held = await waitFor(handle, 'step 1 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 0) || FINAL.includes(s.status));
+    expect(held).toMatchObject({ status: 'paused-inconclusive', challengerWeight: 0.5 });
+    const alert = await raiseAlert(t.store, { rule: 'data_stale', severity: 'critical', subject: dataSubject(m.name), message: 'no bars for 3 trading days', evidence: {} });
+    await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] });
+    const blocked = await waitFor(handle, 'step 2 held by the data alert', (s) => s.status === 'blocked' || FINAL.includes(s.status));
+    expect(blocked).toMatchObject({ status: 'blocked', challengerWeight: 0.5, blockers: [expect.stringContaining(`(alert ${alert.id})`)] });
+    return { held, blocked, alertId: alert.id };
+  }
+
+  it("keeps analysing the serving step while the next one is held by a data alert: a canary whose outcomes mature wrong meanwhile is rolled back without anyone", async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('blocked-wrong', { wrongChallenger: true });
+      const handle = await start(`blocked-wrong-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 20 } } });
+      const { held, blocked } = await blockedAtStepTwo(handle, m);
+      // While the gate waits for a person to look at the data alert, the challenger keeps its half and predicts every outcome wrong.
+      await m.requestDays(6, 4);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      await recordHistory(env, 'deployment-v2-blocked-analysis-rolled-back', handle.workflowId);
+      // Judged on step 1's window (since its traffic moved, the weight still serving), not step 2's that never began.
+      const state = await expectRolledBackWhileHeld(handle, m, held, 'blocked', 'blocked by data alerts before step 2 at 100%', blocked);
+      expect(state.analyses.filter((a) => a.weight === 1)).toEqual([]);
+    });
+  });
+
+  it('a step held at its gate by a data alert is analysed on its interval and still takes the override at once', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('blocked-override');
+      const load = traffic(m.name);
+      // Never enough pairs: every analysis is inconclusive, before the gate and while it waits.
+      const handle = await start(`blocked-override-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 3, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 1_000_000 } } });
+      const { held, blocked, alertId } = await blockedAtStepTwo(handle, m);
+      const watched = await waitFor(handle, 'an analysis while blocked', (s) => s.analyses.some((a) => a.held === 'blocked') || FINAL.includes(s.status), 30);
+      expect(watched.status).toBe('blocked');
+      expect(watched.analyses.at(-1)).toMatchObject({ phase: 'canary', verdict: 'inconclusive', weight: 0.5, held: 'blocked', since: held.analyses.at(-1)?.since });
+      expect(watched.analysisCount).toBeGreaterThan(blocked.analysisCount);
+      // Answered at once, not at the next analysis (3 s after the last).
+      const asked = Date.now();
+      const overridden = await handle.executeUpdate(overrideBlockUpdate, { args: [{ alertId, by: 'test' }] });
+      expect(Date.now() - asked).toBeLessThan(2500);
+      expect(overridden.decisions.map((d) => d.message)).toContain(`data alert ${alertId} overridden by test`);
+      const next = await waitFor(handle, 'step 2', (s) => s.step === 1 && s.challengerWeight === 1);
+      expect(['canary', 'paused-inconclusive']).toContain(next.status);
+      const aborted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'enough' }] });
+      await load.stop();
+      await recordHistory(env, 'deployment-v2-blocked-analysis-overridden', handle.workflowId);
+      expect(aborted.status).toBe('rolled-back');
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+    });
+  });
+
+  it('keeps analysing an A/B test paused by hand: a challenger whose outcomes mature wrong meanwhile is withdrawn without anyone', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('ab-paused-wrong', { wrongChallenger: true });
+      const handle = await start(`ab-paused-wrong-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, mode: 'ab', ab: { analysisSeconds: 1, minSamplesPerVariant: 20 } });
+      await waitFor(handle, 'the A/B test', (s) => s.status === 'ab-test' && s.challengerWeight === 0.5);
+      const paused = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      expect(paused).toMatchObject({ status: 'paused', challengerWeight: 0.5 });
+      // B keeps its half of the traffic while paused, and predicts every outcome wrong.
+      await m.requestDays(8, 4);
+      await waitFor(handle, 'a final status', (s) => FINAL.includes(s.status), 60);
+      const state = await handle.result();
+      await recordHistory(env, 'deployment-v2-ab-paused-kept-champion', handle.workflowId);
+      expect(state.status).toBe('kept-champion');
+      const last = state.analyses.at(-1);
+      expect(last).toMatchObject({ phase: 'ab-test', weight: 0.5, held: 'paused', verdict: 'stop-winner', ab: { winner: 'A' } });
+      const reasons = last?.reasons.join('; ') as string;
+      expect(reasons).toMatch(/every challenger is worse than the control A/);
+      expect(state.decisions.at(-1)?.message).toBe(`champion v${m.champion} kept: A/B test while held (paused): A won (${reasons})`);
+      expect(state.decisions.map((d) => d.message)).not.toContainEqual(expect.stringMatching(/resumed by|abort requested/));
+      expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
+      expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
+      const alerts = await t.store.db.selectFrom('alerts').selectAll().where('rule', '=', 'deployment_rolled_back').where('subject', '=', `model ${m.name}`).execute();
+      expect(alerts.map((a) => [a.severity, a.message])).toEqual([['critical', `v${m.challenger} (B) withdrawn: A/B test while held (paused): A won (${reasons})`]]);
+      const row = await t.store.db.selectFrom('deployments').select(['status', 'running_model']).where('id', '=', handle.workflowId).executeTakeFirstOrThrow();
+      expect(row).toEqual({ status: 'kept-champion', running_model: null });
+    });
+  });
+
+  it('a paused A/B test is analysed on its interval and still takes resume at once', async () => {
+    await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
+      const m = await newModel('ab-paused-resume');
+      const load = traffic(m.name);
+      // Never enough symbol-days to decide: every analysis continues the test.
+      const handle = await start(`ab-paused-resume-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, mode: 'ab', ab: { analysisSeconds: 3, minSamplesPerVariant: 1_000_000 } });
+      await waitFor(handle, 'the A/B test', (s) => s.status === 'ab-test' && s.challengerWeight === 0.5);
+      const paused = await handle.executeUpdate(pauseUpdate, { args: [{ by: 'test' }] });
+      const watched = await waitFor(handle, 'an analysis while paused', (s) => s.analyses.some((a) => a.held === 'paused') || FINAL.includes(s.status), 30);
+      expect(watched.status).toBe('paused');
+      expect(watched.analyses.at(-1)).toMatchObject({ phase: 'ab-test', weight: 0.5, held: 'paused', verdict: 'continue' });
+      expect(watched.analysisCount).toBeGreaterThan(paused.analysisCount);
+      // Answered at once, not at the next analysis (3 s after the last).
+      const asked = Date.now();
+      const resumed = await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
+      expect(Date.now() - asked).toBeLessThan(2500);
+      expect(resumed.status).toBe('ab-test');
+      const aborted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'enough' }] });
+      await load.stop();
+      await recordHistory(env, 'deployment-v2-ab-paused-resumed', handle.workflowId);
+      expect(aborted.status).toBe('kept-champion');
       expect((await readServingRoutes(t.store, m.name))?.routes).toEqual(singleRoute(m.champion));
     });
   });

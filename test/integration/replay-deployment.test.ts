@@ -73,6 +73,14 @@ const REQUIRED = [
   // failed analysis during the hold, one analysed while held and then approved (deployment-step-evidence.test.ts).
   `deployment-${DEPLOYMENT_RECORDING_TAG}-held-analysis-rolled-back`,
   `deployment-${DEPLOYMENT_RECORDING_TAG}-held-analysis-approved`,
+  // The holds that one left unwatched, analysed the same way (patched('analyse-every-hold')): a gate held by a data
+  // alert whose serving step failed its analysis, rolled back, and one analysed while blocked, then overridden; an
+  // A/B test paused by hand that B lost meanwhile, ended keeping A, and one analysed while paused, then resumed
+  // (deployment-step-evidence.test.ts).
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-blocked-analysis-rolled-back`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-blocked-analysis-overridden`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-ab-paused-kept-champion`,
+  `deployment-${DEPLOYMENT_RECORDING_TAG}-ab-paused-resumed`,
   'monitoring-v1-served-model',
   // A run with the check of the served versions' stored artifacts (patched('served-artifact-check')):
   // test/integration/served-artifact-check.test.ts.

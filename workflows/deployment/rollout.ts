@@ -15,7 +15,7 @@ import { challengerShare, takeoverEnd, trafficText, type ServingNow } from '../.
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { DEPLOYMENT_RETRY } from '../retry-policies';
 import type { Controls } from './controls';
-import { alertIdOf, baseStatus, logDecision, recordAnalysis, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
+import { alertIdOf, baseStatus, logDecision, recordAnalysis, type AnalysisRecord, type DeploymentCarry, type DeploymentState, type DeploymentStatus, type Position } from './state';
 
 const { setTrafficSplit, analyseCanary, analyseAbTest, promoteChallenger, rollBackDeployment, raiseAlert, finishDeployment, deploymentBlockers, verifyDeploymentVersions, deploymentTraffic } = proxyActivities<DeploymentActivities & AlertActivities>({
   taskQueue: TASK_QUEUES.pipeline,
@@ -29,12 +29,29 @@ type WaitResult = 'aborted' | 'decision' | 'elapsed';
 type Superseded = { superseded: string; serving?: ServingNow };
 /** `where`: the context a rollback's reason names, when not the step's own label. */
 type Unverified = { unverified: UnverifiedVersion[]; where?: string };
-/** A step whose failed analyses reached failureLimit while it was held: the rollback's reason. */
+/** A step whose failed analyses reached failureLimit while it was held (an A/B test lost while paused): the end's reason. */
 type FailedWhileHeld = { failed: string };
-type HeldStatus = 'paused' | 'paused-inconclusive';
+type HeldStatus = NonNullable<AnalysisRecord['held']>;
 /** How an analysis during a hold ended the step (undefined: the hold goes on). */
 type HeldEnd = Superseded | Unverified | FailedWhileHeld;
-type HeldWatch = (status: HeldStatus) => Promise<HeldEnd | undefined>;
+/** What a hold with challenger traffic analyses, how often, and under which patch marker (older histories held without it). */
+interface HeldWatch {
+  patch: string;
+  seconds: number;
+  analyse: (status: HeldStatus) => Promise<HeldEnd | undefined>;
+}
+/**
+ * The canary step a hold analyses: `p` (its evidence window), `weight` (serving), `label` (how
+ * reasons name it) and `needed` (passes). `before`: set when the hold is at the gate of the step
+ * after it (traffic not moved yet), named so; that step has passed already, so passes count nowhere.
+ */
+interface HeldStep {
+  p: StepPosition;
+  weight: number;
+  label: string;
+  needed: number;
+  before?: string;
+}
 
 /**
  * Runs that record this marker verify the versions under test before every traffic move (each
@@ -82,6 +99,16 @@ const ENDING_OUTLIVES_CANCEL = 'ending-outlives-cancel';
  * nothing until a person acted, so a canary that broke meanwhile kept serving.
  */
 const ANALYSE_WHILE_HELD = 'analyse-while-held';
+
+/**
+ * Runs that record this marker analyse the two holds ANALYSE_WHILE_HELD left unwatched, the same
+ * way, every analysis interval while the challenger serves: a canary step's gate held by data alerts
+ * (or paused there), where the step before's weight still serves (judged on that step's window, since
+ * its traffic moved; failures count against failureLimit and roll it back), and an A/B test paused by
+ * hand (its report: B losing, on hit rate or the serving guards, ends the test keeping A). Older
+ * histories polled the blockers, or held the pause, analysing nothing.
+ */
+const ANALYSE_EVERY_HOLD = 'analyse-every-hold';
 
 /**
  * A traffic move or the deployment's record, run to its end even when the workflow is cancelled
@@ -196,7 +223,9 @@ export class Rollout {
     const weight = shadow ? 0 : steps[p.step] / 100;
     const challenger = this.plan.challengerVersion;
     if (p.stage === 'gate') {
-      if (!shadow && (await this.waitWhileBlocked())) return this.rollBack(`aborted while blocked by data alerts: ${this.abortReason}`, false);
+      const blocked = shadow ? false : await this.waitWhileBlocked(this.gateWatch(p));
+      if (blocked === true) return this.rollBack(`aborted while blocked by data alerts: ${this.abortReason}`, false);
+      if (typeof blocked === 'object') return this.endHeld(blocked, `before step ${p.step + 1} (${steps[p.step]}%)`);
       const stopped = await this.verifyBeforeMove(shadow ? 'before the shadow phase' : `before step ${p.step + 1} (${steps[p.step]}%)`, true);
       if (stopped) return stopped;
       this.state.status = shadow ? 'shadow' : 'canary';
@@ -224,10 +253,7 @@ export class Rollout {
     }
     const result = await this.analyseUntilPassed(p, weight);
     if (result === 'aborted') return this.rollBack(shadow ? `aborted during the shadow phase: ${this.abortReason}` : `aborted: ${this.abortReason}`, false);
-    if (typeof result === 'object') {
-      if ('failed' in result) return this.rollBack(result.failed, true);
-      return 'superseded' in result ? this.stopSuperseded(result.superseded) : this.onUnverified(result.unverified, result.where ?? (shadow ? 'the shadow phase' : `step ${p.step + 1} (${steps[p.step]}%)`), true);
-    }
+    if (typeof result === 'object') return this.endHeld(result, shadow ? 'the shadow phase' : `step ${p.step + 1} (${steps[p.step]}%)`);
     if (!result) {
       const failures = this.state.failures;
       return this.rollBack(shadow ? 'the shadow phase failed its analysis' : `${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${this.state.analyses[this.state.analyses.length - 1].reasons.join('; ')}`, true);
@@ -242,7 +268,8 @@ export class Rollout {
       this.state.challengerWeight = 1;
       return this.finish('promoted', `v${challenger} promoted to champion after ${steps.length} canary steps`);
     }
-    this.position = { phase: 'canary', step: next, stage: 'gate', passes: 0, stepStartedAt: Date.now(), held: false };
+    // The gate's analyses (ANALYSE_EVERY_HOLD) read this step's window: its weight serves until the next moves.
+    this.position = { phase: 'canary', step: next, stage: 'gate', passes: 0, stepStartedAt: Date.now(), held: false, ...(shadow ? {} : { servingSince: p.evidenceSince ?? p.stepStartedAt }) };
     // A step boundary is the cheapest place to start afresh: nothing is half-way.
     await this.continueAsNewIfDue(workflowInfo().historyLength >= this.plan.continueAsNewAfterEvents / 2);
     return undefined;
@@ -257,7 +284,7 @@ export class Rollout {
     const shadow = p.phase === 'shadow';
     const needed = shadow ? 1 : this.plan.canary.passesPerStep;
     const label = shadow ? 'the shadow phase' : `step ${p.step + 1} (${this.plan.canary.steps[p.step]}%)`;
-    const watch: HeldWatch | undefined = weight > 0 ? (status) => this.analyseHeld(p, weight, label, needed, status) : undefined;
+    const watch: HeldWatch | undefined = weight > 0 ? { patch: ANALYSE_WHILE_HELD, seconds: this.plan.canary.analysisSeconds, analyse: (status) => this.analyseHeld({ p, weight, label, needed }, status) } : undefined;
     while (p.passes < needed) {
       if (p.held) {
         const ended = await this.hold('paused-inconclusive', watch);
@@ -349,16 +376,20 @@ export class Rollout {
   }
 
   /**
-   * (ANALYSE_WHILE_HELD) One analysis of a step held for a person while the challenger serves. A
-   * failure counts against failureLimit as any other, and at the limit ends the step (rolled back,
-   * the reason saying it failed while held); a challenger that no longer verifies or traffic taken
-   * over end it too. A pass counts towards the step's passes but moves no traffic: the hold is the
-   * person's to end (approve-step, resume, abort), and the pass is their evidence.
+   * (ANALYSE_WHILE_HELD; at a gate, ANALYSE_EVERY_HOLD) One analysis of a step held while the
+   * challenger serves. A failure counts against failureLimit as any other, and at the limit ends the
+   * step (rolled back, the reason saying it failed while held, and which hold); a challenger that no
+   * longer verifies or traffic taken over end it too. A pass of a step held for a person counts
+   * towards its passes but moves no traffic: the hold is the person's to end (approve-step, resume,
+   * abort), and the pass is their evidence. At a gate the step has passed already: a pass only says
+   * its weight still serves well, and the gate waits as before.
    */
-  private async analyseHeld(p: StepPosition, weight: number, label: string, needed: number, status: HeldStatus): Promise<HeldEnd | undefined> {
-    const analysis = await this.analyseStep(p, weight, status);
+  private async analyseHeld(held: HeldStep, status: HeldStatus): Promise<HeldEnd | undefined> {
+    const { p, label, needed, before } = held;
+    const hold = before === undefined ? status : `${status === 'blocked' ? 'blocked by data alerts' : status} before ${before}`;
+    const analysis = await this.analyseStep(p, held.weight, status);
     if ('superseded' in analysis) return analysis;
-    if ('unverified' in analysis) return { unverified: analysis.unverified, where: `${label} while held (${status})` };
+    if ('unverified' in analysis) return { unverified: analysis.unverified, where: `${label} while held (${hold})` };
     // An abort that came during the analysis ends the deployment with the person's reason.
     if (this.abortReason !== undefined) return undefined;
     const previous = this.state.analyses.at(-2);
@@ -366,30 +397,70 @@ export class Rollout {
     if (analysis.verdict === 'fail') {
       const failures = ++this.state.failures;
       const limit = this.plan.canary.failureLimit;
-      if (failures >= limit) return { failed: `${label} failed its analysis while held (${status}): ${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${reasons}` };
-      this.log(`${label} failed an analysis while held (${status}), ${failures} of the ${limit} that roll it back: ${reasons}`);
+      if (failures >= limit) return { failed: `${label} failed its analysis while held (${hold}): ${failures} failed analys${failures === 1 ? 'is' : 'es'}: ${reasons}` };
+      this.log(`${label} failed an analysis while held (${hold}), ${failures} of the ${limit} that roll it back: ${reasons}`);
     } else if (analysis.verdict === 'pass') {
-      p.passes++;
+      if (before === undefined) p.passes++;
       // Once per run of passes: a hold of days analyses every analysisSeconds, and the decision log keeps the newest 100.
-      if (previous?.verdict !== 'pass' || previous.held !== status) this.log(`${label} passed an analysis while held (${status}; ${Math.min(p.passes, needed)} of ${needed} passes needed): still held for approve-step, resume or abort`);
+      const still = before !== undefined ? (status === 'blocked' ? 'the gate still waits for the data alerts (or an override) or abort' : 'still held for resume or abort') : `still held for approve-step, resume or abort`;
+      if (previous?.verdict !== 'pass' || previous.held !== status) this.log(`${label} passed an analysis while held (${hold}${before === undefined ? `; ${Math.min(p.passes, needed)} of ${needed} passes needed` : ''}): ${still}`);
     }
     return undefined;
   }
 
-  /** Holds traffic while open data alerts (not overridden) block this model. True when aborted. */
-  private async waitWhileBlocked(): Promise<boolean> {
+  /**
+   * (ANALYSE_EVERY_HOLD) What a canary step's gate analyses while it waits (blocked by data alerts,
+   * or paused there): the step before it, whose weight serves until this step's split is written, on
+   * that step's own window (servingSince: its traffic moved then, and every request since was served
+   * at that weight, including those whose outcomes mature during the wait). Undefined before the
+   * first step: nothing of the challenger serves yet.
+   */
+  private gateWatch(p: StepPosition): HeldWatch | undefined {
+    if (p.phase !== 'canary' || p.step < 1) return undefined;
+    const steps = this.plan.canary.steps;
+    const step = p.step - 1;
+    // Positions carried from runs before servingSince: since the step before passed, all at its weight.
+    const since = p.servingSince ?? p.stepStartedAt;
+    const serving: StepPosition = { phase: 'canary', step, stage: 'analysing', passes: 0, stepStartedAt: since, held: false, evidenceSince: since };
+    const held: HeldStep = { p: serving, weight: steps[step] / 100, label: `step ${step + 1} (${steps[step]}%)`, needed: 1, before: `step ${p.step + 1} at ${steps[p.step]}%` };
+    return { patch: ANALYSE_EVERY_HOLD, seconds: this.plan.canary.analysisSeconds, analyse: (status) => this.analyseHeld(held, status) };
+  }
+
+  /**
+   * How a hold's analysis ended the deployment: failed analyses roll a canary back (an A/B test lost
+   * while paused ends keeping the champion), with the alert; a challenger that no longer verifies or
+   * traffic taken over end it as outside the hold. `where`: the context when the end names none.
+   */
+  private endHeld(end: HeldEnd, where: string): Promise<DeploymentState> {
+    if ('failed' in end) return this.plan.mode === 'ab' ? this.keepChampion(end.failed, { alert: true }) : this.rollBack(end.failed, true);
+    return 'superseded' in end ? this.stopSuperseded(end.superseded) : this.onUnverified(end.unverified, end.where ?? where, true);
+  }
+
+  /**
+   * Holds traffic while open data alerts (not overridden) block this model. True when aborted. With
+   * `watch` (the weight of the step before serves), analyses on each poll's interval (and while paused
+   * there), under its marker, and returns how an analysis ended the deployment, if one did.
+   */
+  private async waitWhileBlocked(watch?: HeldWatch): Promise<boolean | HeldEnd> {
     for (;;) {
       const blockers = (await deploymentBlockers({ model: this.plan.model })).filter((b) => !this.controls.flags.overridden.includes(alertIdOf(b) ?? ''));
       this.state.blockers = blockers;
       if (blockers.length === 0) return false;
       if (this.state.status !== 'blocked') this.log(`traffic held: ${blockers.join('; ')}`);
       this.state.status = 'blocked';
-      const waited = await this.waitAndHold(this.plan.canary.analysisSeconds);
+      const waited = await this.waitAndHold(this.plan.canary.analysisSeconds, watch);
+      if (typeof waited === 'object') return waited;
       if (waited === 'aborted') return true;
       const d = waited === 'decision' ? this.controls.take('override') : undefined;
       if (d) {
         this.controls.flags.overridden.push(d.alertId);
         this.log(`data alert ${d.alertId} overridden by ${d.by}`);
+      }
+      // An interval passed with the gate held (a decision ends the wait early, and is acted on first).
+      if (waited === 'elapsed' && watch && patched(watch.patch)) {
+        const ended = await watch.analyse('blocked');
+        if (ended) return ended;
+        if (this.abortReason !== undefined) return true;
       }
     }
   }
@@ -408,8 +479,11 @@ export class Rollout {
       Object.assign(p, { splitSet: true, deadline: Date.now() + plan.ab.deadlineSeconds * 1000 });
     }
     this.state.challengerWeight = weight;
+    // A pause holds the test for a person, B still serving: its report goes on (ANALYSE_EVERY_HOLD).
+    const watch: HeldWatch = { patch: ANALYSE_EVERY_HOLD, seconds: plan.ab.analysisSeconds, analyse: (status) => this.analyseAbHeld(p, status) };
     for (;;) {
-      const waited = await this.waitAndHold(Math.min(plan.ab.analysisSeconds, Math.max(0.1, (p.deadline - Date.now()) / 1000)));
+      const waited = await this.waitAndHold(Math.min(plan.ab.analysisSeconds, Math.max(0.1, (p.deadline - Date.now()) / 1000)), watch);
+      if (typeof waited === 'object') return this.endHeld(waited, 'the A/B test');
       if (waited === 'aborted') return this.keepChampion(`A/B test ended: ${this.abortReason}`);
       if (waited === 'decision') {
         const d = this.controls.take('promote');
@@ -417,34 +491,68 @@ export class Rollout {
         if (d?.variant === 'A') return this.keepChampion(`A/B test ended by ${d.by}: A kept`);
         continue;
       }
-      const report = await analyseAbTest({
-        model: plan.model,
-        since: this.input.deploymentStart,
-        variants: ['A', 'B'],
-        versions: [champion, challenger],
-        alpha: plan.ab.alpha,
-        minSamplesPerVariant: plan.ab.minSamplesPerVariant,
-        maxSamplesPerVariant: plan.ab.maxSamplesPerVariant,
-        // The sequential boundary spends alpha over the test's own time: from the split to its deadline.
-        start: new Date(p.deadline - plan.ab.deadlineSeconds * 1000).toISOString(),
-        deadline: new Date(p.deadline).toISOString(),
-        maxErrorRate: plan.canary.thresholds.maxErrorRate,
-        maxP99LatencyMs: plan.canary.thresholds.maxP99LatencyMs,
-        // Arguments only (replay compares commands): older runs' analyses used the defaults.
-        grossErrorRate: plan.canary.thresholds.grossErrorRate,
-        minServingPredictions: plan.canary.thresholds.minServingPredictions,
-        log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
-      });
+      const report = await this.analyseAb(p);
       if ('superseded' in report) return this.stopSuperseded(report.superseded);
-      if ('unverified' in report) {
-        recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: 'unverified', reasons: report.unverified.map((u) => unverifiedText([u])) });
-        return this.onUnverified(report.unverified, 'the A/B test', true);
-      }
-      recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ab: report });
+      if ('unverified' in report) return this.onUnverified(report.unverified, 'the A/B test', true);
       if (report.decision === 'stop-winner' && report.winner === 'B') return this.promote(`A/B test: B won (${report.reasons.join('; ')})`, `v${challenger} (B) won the A/B test and is the champion`);
       if (report.decision !== 'continue') return this.keepChampion(`A/B test: ${report.decision === 'stop-winner' ? 'A won' : 'no difference'} (${report.reasons.join('; ')})`);
       if (Date.now() >= p.deadline) return this.keepChampion('A/B test deadline reached without a decision');
     }
+  }
+
+  /** One look at the A/B test's report, recorded (with the hold's status when `held`). */
+  private async analyseAb(p: AbPosition, held?: HeldStatus) {
+    const { champion, plan } = this;
+    const weight = plan.ab.challengerWeight;
+    const report = await analyseAbTest({
+      model: plan.model,
+      since: this.input.deploymentStart,
+      variants: ['A', 'B'],
+      versions: [champion, plan.challengerVersion],
+      alpha: plan.ab.alpha,
+      minSamplesPerVariant: plan.ab.minSamplesPerVariant,
+      maxSamplesPerVariant: plan.ab.maxSamplesPerVariant,
+      // The sequential boundary spends alpha over the test's own time: from the split to its deadline.
+      start: new Date(p.deadline - plan.ab.deadlineSeconds * 1000).toISOString(),
+      deadline: new Date(p.deadline).toISOString(),
+      maxErrorRate: plan.canary.thresholds.maxErrorRate,
+      maxP99LatencyMs: plan.canary.thresholds.maxP99LatencyMs,
+      // Arguments only (replay compares commands): older runs' analyses used the defaults.
+      grossErrorRate: plan.canary.thresholds.grossErrorRate,
+      minServingPredictions: plan.canary.thresholds.minServingPredictions,
+      log: { deploymentId: this.state.deploymentId, seq: this.state.analysisCount + 1, phase: 'ab-test', weight },
+    });
+    if ('superseded' in report) return report;
+    const heldField = held ? { held } : {};
+    if ('unverified' in report) {
+      recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: 'unverified', reasons: report.unverified.map((u) => unverifiedText([u])), ...heldField });
+      return report;
+    }
+    recordAnalysis(this.state, { at: new Date().toISOString(), phase: 'ab-test', weight, verdict: report.decision, reasons: report.reasons, ...heldField, ab: report });
+    return report;
+  }
+
+  /**
+   * (ANALYSE_EVERY_HOLD) One look at an A/B test paused by hand, B still serving. B losing (worse on
+   * hit rate, or failing the serving guards: A wins) ends the test keeping the champion, as it would
+   * unpaused, with the alert, since nobody was told otherwise; a challenger that no longer verifies
+   * or traffic taken over end it as outside the pause. A win for B, no difference at
+   * maxSamplesPerVariant, or the deadline, move nothing while a person holds the test: theirs to
+   * resume (the next look decides) or abort.
+   */
+  private async analyseAbHeld(p: AbPosition, status: HeldStatus): Promise<HeldEnd | undefined> {
+    const report = await this.analyseAb(p, status);
+    if ('superseded' in report) return report;
+    if ('unverified' in report) return { unverified: report.unverified, where: `the A/B test while held (${status})` };
+    if (this.abortReason !== undefined) return undefined;
+    const previous = this.state.analyses.at(-2);
+    const reasons = report.reasons.join('; ');
+    if (report.decision === 'stop-winner' && report.winner !== 'B') return { failed: `A/B test while held (${status}): A won (${reasons})` };
+    // Once per run of the same decision: a pause of days looks every analysisSeconds.
+    if (report.decision !== 'continue' && (previous?.verdict !== report.decision || previous.held !== status)) {
+      this.log(`A/B test while held (${status}): ${report.decision === 'stop-winner' ? 'B won' : 'no difference'} (${reasons}); nothing moved while held: resume (the next analysis decides) or abort`);
+    }
+    return undefined;
   }
 
   /**
@@ -476,25 +584,27 @@ export class Rollout {
 
   /**
    * Shows `status` until resumed, aborted or a decision arrives (continuing as new while it lasts, if
-   * due). With `watch` (a canary step whose challenger serves) and the ANALYSE_WHILE_HELD marker, it
-   * also analyses every analysisSeconds and returns how an analysis ended the step, if one did; a
-   * person's resume, decision or abort still ends the wait at once, not at the next analysis.
+   * due). With `watch` (a canary step, or the step before a gate, or an A/B test, whose challenger
+   * serves) and its marker, it also analyses every `watch.seconds` and returns how an analysis ended
+   * the deployment, if one did; a person's resume, decision or abort still ends the wait at once, not
+   * at the next analysis.
    */
   private async hold(status: HeldStatus, watch?: HeldWatch): Promise<HeldEnd | undefined> {
     this.state.status = status;
     const held = () => this.controls.flags.paused && !this.controls.decisionWaiting;
-    let next = Date.now() + this.plan.canary.analysisSeconds * 1000;
+    const every = (watch?.seconds ?? 0) * 1000;
+    let next = Date.now() + every;
     while (held()) {
-      if (watch && patched(ANALYSE_WHILE_HELD)) {
+      if (watch && patched(watch.patch)) {
         const left = next - Date.now();
         if (left > 0 && (await this.waitFor(() => !held() || this.canContinueNow(), left))) {
           if (held()) await this.continueAsNewIfDue();
           continue;
         }
         if (!held()) continue;
-        const ended = await watch(status);
+        const ended = await watch.analyse(status);
         if (ended) return ended;
-        next = Date.now() + this.plan.canary.analysisSeconds * 1000;
+        next = Date.now() + every;
         continue;
       }
       await this.waitFor(() => !this.controls.flags.paused || this.controls.decisionWaiting || this.canContinueNow());

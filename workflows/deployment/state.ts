@@ -37,8 +37,12 @@ export interface AnalysisRecord {
   reasons: string[];
   /** ISO time from which the analysis read requests: the start of its step's traffic (absent in analyses recorded before). */
   since?: string;
-  /** Set when the analysis ran while the step was held for a person, the challenger still serving (the hold's status). */
-  held?: 'paused' | 'paused-inconclusive';
+  /**
+   * Set when the analysis ran while the deployment was held, the challenger still serving (the hold's
+   * status): a canary step held for a person, a step's gate held by data alerts ('blocked': the step
+   * before's weight, on its window), an A/B test paused by hand.
+   */
+  held?: 'paused' | 'paused-inconclusive' | 'blocked';
   canary?: CanaryAnalysis;
   /** The last step's whole-rollout comparison (since the deployment began), in short. */
   cumulative?: { since: string; verdict: string; reasons: string[]; pairs: number };
@@ -93,6 +97,12 @@ export type Position =
        * Absent in positions carried from runs before it existed: stepStartedAt stands in.
        */
       evidenceSince?: number;
+      /**
+       * At a canary step's gate: when the traffic still serving moved (the step before's
+       * evidenceSince), the window the gate's analyses read while it waits. Absent in positions
+       * carried from runs before it existed: stepStartedAt (when the step before passed) stands in.
+       */
+      servingSince?: number;
     };
 
 /** Person-controlled flags that outlive a run. */
