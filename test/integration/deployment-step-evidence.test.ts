@@ -252,7 +252,8 @@ describe('canary steps on their own evidence; versions that stop verifying (real
   it('verifies before each traffic move: a challenger edited while the next step was held by a data alert is rolled back, not routed to', async () => {
     await withWorkers(env, { store: t.store, cache, artifactDir }, async () => {
       const m = await newModel('unverified-gate');
-      const handle = await start(`unverified-gate-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 1, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 1_000_000 } } });
+      // The gate polls (and analyses step 1 while still blocked) every 5 s: the edit and the ack land within one interval.
+      const handle = await start(`unverified-gate-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 5, stepDeadlineSeconds: 1, thresholds: { minMaturedPairs: 1_000_000 } } });
       await waitFor(handle, 'step 1 paused', (s) => s.status === 'paused-inconclusive' && s.step === 0);
       const alert = await raiseAlert(t.store, { rule: 'data_stale', severity: 'critical', subject: dataSubject(m.name), message: 'no bars for 3 trading days', evidence: {} });
       await handle.executeUpdate(approveStepUpdate, { args: [{ step: 0, by: 'test' }] });

@@ -442,12 +442,19 @@ export class Rollout {
    * there), under its marker, and returns how an analysis ended the deployment, if one did.
    */
   private async waitWhileBlocked(watch?: HeldWatch): Promise<boolean | HeldEnd> {
+    let elapsed = false;
     for (;;) {
       const blockers = (await deploymentBlockers({ model: this.plan.model })).filter((b) => !this.controls.flags.overridden.includes(alertIdOf(b) ?? ''));
       this.state.blockers = blockers;
       if (blockers.length === 0) return false;
       if (this.state.status !== 'blocked') this.log(`traffic held: ${blockers.join('; ')}`);
       this.state.status = 'blocked';
+      // An interval passed and the gate is still held (once it clears, the versions are verified and the next step's analyses begin).
+      if (elapsed && watch && patched(watch.patch)) {
+        const ended = await watch.analyse('blocked');
+        if (ended) return ended;
+        if (this.abortReason !== undefined) return true;
+      }
       const waited = await this.waitAndHold(this.plan.canary.analysisSeconds, watch);
       if (typeof waited === 'object') return waited;
       if (waited === 'aborted') return true;
@@ -456,12 +463,7 @@ export class Rollout {
         this.controls.flags.overridden.push(d.alertId);
         this.log(`data alert ${d.alertId} overridden by ${d.by}`);
       }
-      // An interval passed with the gate held (a decision ends the wait early, and is acted on first).
-      if (waited === 'elapsed' && watch && patched(watch.patch)) {
-        const ended = await watch.analyse('blocked');
-        if (ended) return ended;
-        if (this.abortReason !== undefined) return true;
-      }
+      elapsed = waited === 'elapsed';
     }
   }
 
