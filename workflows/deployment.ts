@@ -9,13 +9,15 @@
  * on the whole rollout before the promotion. A failed analysis (serving errors, latency, worse
  * matured hit rate than the champion on the same requests, score shift) rolls back automatically
  * after `failureLimit` failures; a step that stays inconclusive (too few matured outcomes) past its
- * deadline pauses for a person, never passes silently; while held (so too when paused by hand) with
- * the challenger serving, its analyses go on and a failing one still rolls it back. The versions under test are verified before
+ * deadline pauses for a person, never passes silently; while held (so too when paused by hand, or at
+ * the next step's gate by data alerts) with the challenger serving, its analyses go on and a failing
+ * one still rolls it back. The versions under test are verified before
  * every analysis and traffic move: a challenger that no longer verifies is rolled back at once; a
  * champion that no longer verifies is never rolled back to: the deployment stops ('stopped',
  * traffic left as it is) and raises a critical alert.
  * ab mode: champion (A) and challenger (B) side by side at fixed weights with sticky routing until
- * the stopping rule or a person ends it; B is promoted only if it wins.
+ * the stopping rule or a person ends it; B is promoted only if it wins. Paused, its report is still
+ * read, and B losing ends the test keeping the champion.
  *
  * A rollout may wait for weeks: it continues as new (same workflow id, state carried in `carried`)
  * before its history grows large; see workflows/deployment/rollout.ts.
