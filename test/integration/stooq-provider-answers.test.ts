@@ -3,60 +3,18 @@
  * never cached (asking again reaches the server), and a body that stops short of a range already
  * closed (cut at a line break) is a retryable provider error naming the sessions it lacks.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { MemoryCache } from '../../lib/cache/memory-cache';
-import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import { importBars, providerCacheKey } from '../../lib/ingest/import-bars';
 import { importRequestSchema } from '../../lib/ingest/import-request';
 import { StooqProvider } from '../../lib/market-data/providers/stooq';
 import { readBars } from '../../lib/store/bars';
 import { createSqliteTestDatabase, type TestDatabase } from '../helpers/databases';
-
-type Route = { type?: string; body: string };
-
-/** A Stooq-like server whose answer per ticker the test sets, counting requests per ticker. */
-function startStooq(): Promise<{ url: string; routes: Map<string, Route>; requests: (ticker: string) => number; close: () => Promise<void> }> {
-  const routes = new Map<string, Route>();
-  const asked: string[] = [];
-  const server = http.createServer((req, res) => {
-    const ticker = new URL(req.url ?? '/', 'http://localhost').searchParams.get('s') ?? '';
-    asked.push(ticker);
-    const route = routes.get(ticker) ?? { body: 'No data' };
-    res.writeHead(200, { 'content-type': route.type ?? 'text/csv' }).end(route.body);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, routes, requests: (ticker) => asked.filter((t) => t === ticker).length, close: () => new Promise((r) => server.close(() => r())) });
-    }),
-  );
-}
-
-/**
- * Stooq's CSV of `symbol`'s series over the NYSE sessions of [from, to] (holidays left out, as Stooq
- * does): a random walk seeded by the symbol, so no two symbols share a series and one symbol's
- * answers for overlapping ranges agree.
- */
-function stooqBody(symbol: string, from: string, to: string, drop: { first?: number; last?: number } = {}): string {
-  let state = [...symbol].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
-  const next = (): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  let close = 20 + 60 * next();
-  const rows: string[] = [];
-  for (const date of nyseTradingDaysBetween('2015-01-01', to)) {
-    close *= 1 + (next() - 0.5) * 0.03;
-    const open = close * (1 + (next() - 0.5) * 0.01);
-    const row = [date, open, Math.max(open, close) * 1.004, Math.min(open, close) * 0.996, close].map((v) => (typeof v === 'number' ? v.toFixed(2) : v));
-    if (date >= from) rows.push(`${row.join(',')},${Math.round(1_000_000 + 500_000 * next())}`);
-  }
-  const kept = rows.slice(drop.first ?? 0, rows.length - (drop.last ?? 0));
-  return ['Date,Open,High,Low,Close,Volume', ...kept].join('\n') + '\n';
-}
+import { startStooq, stooqBody, type StooqServer } from '../helpers/stooq-server';
 
 const CLOCK = () => new Date('2018-03-01T17:00:00Z');
 
 describe('provider answers: what is cached, and bodies that stop short', () => {
-  let stooq: Awaited<ReturnType<typeof startStooq>>;
+  let stooq: StooqServer;
   let t: TestDatabase;
   beforeAll(async () => {
     stooq = await startStooq();
