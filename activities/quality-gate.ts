@@ -1,10 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { BadInputError } from '../lib/errors';
+import { providerAnswersNote } from '../lib/ingest/import-bars';
 import { judgeSnapshot } from '../lib/ingest/judge';
 import type { GateVerdict } from '../lib/quality/report';
 import type { Cache } from '../lib/cache/cache';
 import { withdrawStaleOnlineVectors } from '../lib/features/online-features';
 import type { Database } from '../lib/store/database';
+import { getSnapshot } from '../lib/store/snapshots';
 import type { PublishResult } from '../lib/store/staging';
 import { withFailureMapping } from './failures';
 import { whileHeartbeating } from './heartbeat';
@@ -28,7 +30,8 @@ export function qualityGateActivities({ store, cache }: { store: Database; cache
         const { verdict, published } = await whileHeartbeating(() => judgeSnapshot(store, snapshotId), () => ({ snapshotId, phase: 'judge-and-publish' }));
         Context.current().log.info('quality gate', { snapshotId, passed: verdict.passed, reasons: verdict.reasons, published });
         if (!verdict.passed) {
-          throw new BadInputError(`Quality gate failed for snapshot ${snapshotId}: ${verdict.reasons.join('; ')}`, 'QUALITY_GATE_FAILED');
+          const snapshot = await getSnapshot(store, snapshotId);
+          throw new BadInputError(`Quality gate failed for snapshot ${snapshotId}: ${verdict.reasons.join('; ')}${snapshot ? providerAnswersNote(snapshot) : ''}`, 'QUALITY_GATE_FAILED');
         }
         // Online vectors computed from the bars this publish revised are not served as current (the features step recomputes them).
         if (cache && published && published.revised > 0) {

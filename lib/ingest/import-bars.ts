@@ -5,7 +5,7 @@ import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import type { CandidateBar, CsvReadResult } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
-import { cutFromStored, readPriceTable } from '../market-data/csv-reader';
+import { cutFromStored, readPriceTable, UnreadableSourceError } from '../market-data/csv-reader';
 import { assertMarketsKnown } from '../market-data/instruments';
 import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
@@ -16,10 +16,10 @@ import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { assertSymbolsFit, storedBarsBetween, storedBarsDigest } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
-import { contentClocksOf, declaredInstruments, getSnapshot, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
+import { contentClocksOf, declaredDelistings, declaredInstruments, getSnapshot, providerAnswersRejected, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
-import { judgeProviderAnswer } from './provider-answer';
+import { judgeEmptyProviderAnswer, judgeProviderAnswer } from './provider-answer';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
 
@@ -56,6 +56,11 @@ export interface ImportSummary {
    * found still held, only when there are any.
    */
   supersededStoredBars?: SupersededStoredBars;
+  /**
+   * A rejected snapshot of provider answers: the symbols whose answers it was made of. None of them
+   * is reused from the cache: the next import asks the provider afresh (fetchProviderSources).
+   */
+  providerAnswersNotReused?: string[];
 }
 
 export interface ImportProgress {
@@ -91,6 +96,8 @@ interface SourceText {
   fetchedAt?: string;
   /** A provider body as read when it was judged (never cached: read again from `text`). */
   read?: CsvReadResult;
+  /** Set on a provider answer with a header and no rows for a range without closed sessions: why it is empty by right. */
+  emptyRange?: string;
 }
 
 const PROVIDER_CACHE_TTL_SECONDS = 6 * 3600;
@@ -130,23 +137,47 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
   const provider = hooks.provider ?? new StooqProvider({ baseUrl: request.source.baseUrl });
   const range = { from: request.from, to: request.to };
   const margin = request.quality.sessionCloseMarginMinutes ?? SESSION_CLOSE_MARGIN_MINUTES;
+  // Declared last sessions (this request's over earlier imports'): an answer ending there is complete.
+  const delisted = { ...(await declaredDelistings(store)), ...(request.delisted ?? {}) };
   const judged = async (entry: SourceText): Promise<SourceText> => {
-    const read = readPriceTable(entry.text, { source: entry.source, format: provider.format, symbol: entry.symbol });
-    await judgeProviderAnswer(store, { source: entry.source, symbol: entry.symbol ?? read.bars[0]?.symbol ?? '', fetchedAt: entry.fetchedAt ?? importClock.toISOString() }, read, request, margin);
+    const fetchedAt = entry.fetchedAt ?? importClock.toISOString();
+    let read: CsvReadResult;
+    try {
+      read = readPriceTable(entry.text, { source: entry.source, format: provider.format, symbol: entry.symbol });
+    } catch (error) {
+      // A price header and no rows (the provider refuses a body without a header as an outage):
+      // judged by the sessions of the range asked, not refused as an unreadable file, which is final.
+      if (!(error instanceof UnreadableSourceError && error.rule === 'empty_input')) throw error;
+      const emptyRange = judgeEmptyProviderAnswer({ source: entry.source, symbol: entry.symbol ?? '', fetchedAt, lastSession: delisted[entry.symbol ?? ''] }, request, margin);
+      return { ...entry, read: { format: provider.format, rowsRead: 0, bars: [], issues: [] }, emptyRange };
+    }
+    const symbol = entry.symbol ?? read.bars[0]?.symbol ?? '';
+    await judgeProviderAnswer(store, { source: entry.source, symbol, fetchedAt, lastSession: delisted[symbol] }, read, request, margin);
     return { ...entry, read };
   };
+  const cachedBodies = new Map<string, SourceText>();
+  for (const symbol of request.source.symbols) {
+    const cached = await hooks.cache?.get(providerCacheKey(provider, symbol, range));
+    const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
+    if (reused) cachedBodies.set(symbol, reused);
+  }
+  // An answer the quality gate rejected is never replayed: the vendor may have corrected it since,
+  // and a cached copy would be judged as before without reaching the server (for the cache's 6 h,
+  // or on every retrain in that time). Looked up once for the import, by the bodies' sha256.
+  const rejected = cachedBodies.size === 0 ? new Set<string>() : await providerAnswersRejected(store, [...cachedBodies.values()].map((b) => textSha256(b.text)));
   const out: SourceText[] = [];
   for (const symbol of request.source.symbols) {
     hooks.signal?.throwIfAborted();
     const key = providerCacheKey(provider, symbol, range);
-    const cached = await hooks.cache?.get(key);
-    const reused = cached === undefined ? undefined : reusableBody(cached, importClock, margin);
+    const reused = cachedBodies.get(symbol);
     if (reused) {
       // Only a verdict on the body drops it: a store that cannot be reached fails the import as before.
-      const kept = await judged(reused).catch((error: unknown) => {
-        if (error instanceof BadInputError || error instanceof ProviderError) return undefined;
-        throw error;
-      });
+      const kept = rejected.has(textSha256(reused.text))
+        ? undefined
+        : await judged(reused).catch((error: unknown) => {
+            if (error instanceof BadInputError || error instanceof ProviderError) return undefined;
+            throw error;
+          });
       if (kept) {
         out.push(kept);
         continue;
@@ -192,12 +223,16 @@ function contentHashOf(sources: readonly SourceText[], sha256s: readonly string[
  * snapshots imported without them stay what they were.
  */
 function snapshotIdOf(contentHash: string, request: ImportRequest, providerFormat: string): string {
-  const { source, symbols, from, to, quality, instruments } = request;
+  const { source, symbols, from, to, quality, instruments, delisted } = request;
   const reading =
     source.kind === 'csv'
       ? { kind: source.kind, format: source.format, mapping: source.mapping, adjust: source.adjust, ...(source.dateOrder ? { dateOrder: source.dateOrder } : {}) }
       : { kind: source.kind, ...(providerFormat !== 'stooq' ? { format: providerFormat } : {}) };
-  const declared = instruments ? { instruments: Object.entries(instruments).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) } : {};
+  const byName = ([a]: [string, string], [b]: [string, string]): number => (a < b ? -1 : a > b ? 1 : 0);
+  const declared = {
+    ...(instruments ? { instruments: Object.entries(instruments).sort(byName) } : {}),
+    ...(delisted ? { delisted: Object.entries(delisted).sort(byName) } : {}),
+  };
   const digest = createHash('sha256')
     .update(contentHash)
     .update(JSON.stringify({ reading, symbols: symbols ? [...symbols].sort() : null, from: from ?? null, to: to ?? null, quality, ...declared }))
@@ -466,7 +501,22 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
     chunksResumed,
     ...(unconfirmedOf(r) ? { unconfirmedStoredBars: unconfirmedOf(r) } : {}),
     ...(supersededOf(r) ? { supersededStoredBars: supersededOf(r) } : {}),
+    ...(snapshot.status === 'rejected' && providerAnswersOf(snapshot).length > 0 ? { providerAnswersNotReused: providerAnswersOf(snapshot) } : {}),
   };
+}
+
+/** What a rejection of `snapshot` says of its provider answers (empty for files): none is replayed from the cache. */
+export function providerAnswersNote(snapshot: Pick<DatasetSnapshot, 'source'>): string {
+  const symbols = providerAnswersOf(snapshot);
+  if (symbols.length === 0) return '';
+  const shown = symbols.length > 10 ? `${symbols.slice(0, 10).join(', ')}, …` : symbols.join(', ');
+  return `; the provider's answers it was made of (${shown}) are not reused from the cache: the next import asks the provider afresh`;
+}
+
+/** The symbols of the provider answers a snapshot was made of (none for files, or before they were recorded). */
+export function providerAnswersOf(snapshot: Pick<DatasetSnapshot, 'source'>): string[] {
+  const answers = (snapshot.source as { providerAnswers?: unknown } | null)?.providerAnswers;
+  return answers && typeof answers === 'object' ? Object.keys(answers).sort() : [];
 }
 
 /**
@@ -702,6 +752,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     judgedAt: judgedAt.toISOString(),
     // Files judged by an earlier clock (fileClocksOf), by source; absent when every file had judgedAt.
     ...(earlier.size > 0 ? { fileClocks: Object.fromEntries([...earlier].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([source, at]) => [source, at.toISOString()])) } : {}),
+    // The provider's answers by symbol (sha256 of each body): one this snapshot is rejected with is
+    // never reused from the cache (providerAnswerRejected), so the next import asks the provider.
+    ...(request.source.kind === 'stooq' ? { providerAnswers: Object.fromEntries(sources.map((s, k) => [s.symbol ?? s.source, sha256s[k]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {}),
   };
   // Imports given up long ago free their staging rows here, so no separate janitor is needed.
   await sweepAbandonedStaging(store, { now: importClock, except: snapshotId });
@@ -738,6 +791,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   const merged = mergeReports(reports, rowsRead - rowsOutOfScope, request.quality);
   // The gate names the rows out of scope when nothing usable is left (evaluateQualityGate).
   if (rowsOutOfScope > 0) merged.rowsOutOfScope = rowsOutOfScope;
+  // Every answer empty by right (a range without closed sessions): an empty import, not a failed one.
+  const empty = sources.map((s) => s.emptyRange);
+  if (empty.length > 0 && empty.every((e) => e !== undefined) && merged.rowsRead === 0) merged.emptyRange = empty.join('; ');
   const symbols = Object.keys(merged.bySymbol).filter((s) => merged.bySymbol[s].rowsAccepted > 0).sort();
   const firstDate = symbols.map((s) => merged.bySymbol[s].firstDate as string).sort()[0] ?? null;
   const lastDate = symbols.map((s) => merged.bySymbol[s].lastDate as string).sort().at(-1) ?? null;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isIsoDate } from '../calendar/dates';
 import { csvSourcePathProblem, isS3Url } from '../market-data/csv-files';
 import { columnMappingSchema, csvFormatSchema } from '../market-data/csv-formats';
-import { closeKindProblems, instrumentMapSchema } from '../market-data/instruments';
+import { closeKindProblems, delistingMapSchema, instrumentMapSchema } from '../market-data/instruments';
 import { symbolSchema as symbol } from '../market-data/symbols';
 import { qualityPolicySchema } from '../quality/policy';
 
@@ -57,6 +57,13 @@ export const importRequestSchema = z
      * corrected declaration is a new snapshot (lib/ingest/import-bars.ts, snapshotIdOf).
      */
     instruments: instrumentMapSchema.optional(),
+    /**
+     * The last session of symbols that were delisted (or stopped trading), e.g. { "HPQ": "2017-11-01" }:
+     * a provider's answer ending there is complete, where one ending early is refused as cut short
+     * (lib/ingest/provider-answer.ts). Recorded with the snapshot's source, so later imports take it,
+     * and part of the snapshot id as `instruments` is.
+     */
+    delisted: delistingMapSchema.optional(),
     from: isoDate.optional(),
     to: isoDate.optional(),
     quality: qualityPolicySchema.default(qualityPolicySchema.parse({})),
@@ -66,8 +73,8 @@ export const importRequestSchema = z
   .superRefine((r, ctx) => {
     for (const { symbol, message } of closeKindProblems(r.instruments ?? {})) ctx.addIssue({ code: 'custom', path: ['instruments', symbol], message });
   })
-  // The snapshot stores the request's source as given: the mapping travels with it.
-  .transform((r) => (r.instruments ? { ...r, source: { ...r.source, instruments: r.instruments } } : r));
+  // The snapshot stores the request's source as given: the declarations travel with it.
+  .transform((r) => (r.instruments || r.delisted ? { ...r, source: { ...r.source, ...(r.instruments ? { instruments: r.instruments } : {}), ...(r.delisted ? { delisted: r.delisted } : {}) } } : r));
 
 export type ImportRequest = z.infer<typeof importRequestSchema>;
 export type ImportRequestInput = z.input<typeof importRequestSchema>;

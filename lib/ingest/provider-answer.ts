@@ -11,9 +11,16 @@
  *   the last session asked for or the last session closed at the body's fetch time (with the
  *   session-close margin), whichever is earlier: a range reaching past the fetch (no `to`) is held
  *   to the sessions closed by then, not to ones the provider cannot have yet.
- *   A delisted symbol's answer ends early by right; the import is then asked for the range it holds.
+ *   A delisted symbol's answer ends early by right: declared (`delisted` in an import request,
+ *   recorded with its snapshot for later imports), it is held to its last session instead; an
+ *   undeclared early end stays an error, since only the declaration tells a delisting from a cut.
  * - An answer that starts late is one the same way, when the store holds a bar of the symbol before
  *   the answer's first row (it was listed by then); otherwise the first row is taken for its listing.
+ * - An answer that holds a price header and no rows (judgeEmptyProviderAnswer) is what vendors send
+ *   during outages and throttling as well as for an empty range: it is a retryable provider error
+ *   naming the sessions when the range asked holds NYSE sessions closed at the fetch, and a clean
+ *   empty answer when it holds none (a weekend, a holiday, a session not closed yet). Before, it
+ *   failed the import as an unreadable file, which is final.
  */
 import { addDays } from '../calendar/dates';
 import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseTradingDaysBetween, previousNyseTradingDay } from '../calendar/nyse';
@@ -39,6 +46,8 @@ export interface ProviderAnswer {
   symbol: string;
   /** When the body was fetched (ISO): which sessions it can hold. */
   fetchedAt: string;
+  /** The symbol's last session, when it was declared delisted (`delisted`): the answer need not reach past it. */
+  lastSession?: string;
 }
 
 /** The last NYSE session whose bar is final at `at`: today's once its close plus the margin has passed, else the one before. */
@@ -48,6 +57,52 @@ export function lastClosedSession(at: Date, marginMinutes: number): string {
 }
 
 const span = (days: readonly string[]): string => (days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`);
+
+/**
+ * The last session an answer must reach: the last of the range asked, or the last closed when it was
+ * fetched when that is earlier (a range reaching past the fetch), or the symbol's declared last
+ * session when that is earlier still.
+ */
+function endHeldTo(answer: ProviderAnswer, lastAsked: string | undefined, marginMinutes: number): string {
+  const closed = lastClosedSession(new Date(answer.fetchedAt), marginMinutes);
+  const end = lastAsked !== undefined && lastAsked <= closed ? lastAsked : closed;
+  return answer.lastSession !== undefined && answer.lastSession < end ? answer.lastSession : end;
+}
+
+/** The first and last NYSE sessions of the range asked (undefined: that end is open). */
+function sessionsAsked(request: Pick<ImportRequest, 'from' | 'to'>): { firstAsked?: string; lastAsked?: string } {
+  const { from, to } = request;
+  return {
+    firstAsked: from === undefined ? undefined : isNyseTradingDay(from) ? from : nextNyseTradingDay(from),
+    lastAsked: to === undefined ? undefined : isNyseTradingDay(to) ? to : previousNyseTradingDay(to),
+  };
+}
+
+/**
+ * Judges an answer that holds a price header and no rows. Throws a retryable ProviderError naming
+ * the sessions when the range asked holds NYSE sessions closed when it was fetched; returns why the
+ * answer is empty by right otherwise (recorded with the snapshot, lib/ingest/import-bars.ts).
+ */
+export function judgeEmptyProviderAnswer(answer: ProviderAnswer, request: ImportRequest, marginMinutes: number): string {
+  if (request.symbols && !request.symbols.includes(answer.symbol)) return `the provider's answer for ${answer.symbol} holds a price header and no rows, and ${answer.symbol} is not among the symbols kept`;
+  const { firstAsked, lastAsked } = sessionsAsked(request);
+  const end = endHeldTo(answer, lastAsked, marginMinutes);
+  const asked = `${request.from ?? 'the start'}..${request.to ?? 'today'}`;
+  const fetched = `as of its fetch (${answer.fetchedAt})`;
+  const retry = `vendors answer so during outages and throttling as well as for a range without sessions, so it is not taken for an empty range, and nothing was imported; retry later. If ${answer.symbol} did not trade then, ask for a range it traded in`;
+  if (firstAsked === undefined) {
+    throw new ProviderError(`The provider's answer for ${answer.symbol} (${answer.source}) holds a price header and no rows, but the range asked holds closed NYSE sessions up to ${end} (no "from": every session before it) ${fetched}: ${retry}`, true);
+  }
+  const sessions = firstAsked <= end ? nyseTradingDaysBetween(firstAsked, end) : [];
+  if (sessions.length > 0) {
+    throw new ProviderError(
+      `The provider's answer for ${answer.symbol} (${answer.source}) holds a price header and no rows, but the range asked holds ${plural(sessions.length, 'closed NYSE session')} (${span(sessions)}) ${fetched}: ${retry}`,
+      true,
+    );
+  }
+  const delisted = answer.lastSession !== undefined && answer.lastSession === end ? ` or before ${answer.symbol}'s declared last session (${answer.lastSession})` : '';
+  return `the provider's answer for ${answer.symbol} holds a price header and no rows, and the range asked (${asked}) holds no NYSE session closed when it was fetched (${answer.fetchedAt})${delisted}`;
+}
 
 /**
  * Throws when `read` (the answer's rows) is not the answer asked for (see above); returns otherwise.
@@ -67,21 +122,25 @@ export async function judgeProviderAnswer(store: Database, answer: ProviderAnswe
   const dates = [...read.bars.map((b) => b.date), ...read.issues.map((i) => i.date)].filter((d): d is string => inRange(d)).sort();
   if (dates.length === 0) return;
   const closed = lastClosedSession(new Date(answer.fetchedAt), marginMinutes);
-  const lastAsked = to === undefined ? undefined : isNyseTradingDay(to) ? to : previousNyseTradingDay(to);
-  const firstAsked = from === undefined ? undefined : isNyseTradingDay(from) ? from : nextNyseTradingDay(from);
+  const { firstAsked, lastAsked } = sessionsAsked(request);
   const first = dates[0];
   const last = dates[dates.length - 1];
 
   // The end is held to the last session closed at the fetch when the range reaches past it (no
   // `to`, as a scheduled import asks, or a `to` later than the fetch): before, such a range was
-  // not checked at its end, and a cut body lost its newest sessions silently.
-  const end = lastAsked !== undefined && lastAsked <= closed ? lastAsked : closed;
+  // not checked at its end, and a cut body lost its newest sessions silently. A symbol declared
+  // delisted is held to its last session instead: only a declaration tells a delisting from a cut.
+  const end = endHeldTo(answer, lastAsked, marginMinutes);
   if (last < end) {
     const missing = nyseTradingDaysBetween(addDays(last, 1), end);
     if (missing.length > PROVIDER_EDGE_ALLOWANCE_SESSIONS) {
-      const endNamed = end === lastAsked ? 'the last session of the range asked' : 'the last session closed when it was fetched';
+      const endNamed = end === answer.lastSession ? `the last session declared for ${answer.symbol} ("delisted")` : end === lastAsked ? 'the last session of the range asked' : 'the last session closed when it was fetched';
+      const advice =
+        end === answer.lastSession
+          ? `If ${answer.symbol} stopped trading on ${last}, correct its declared last session ("delisted": {"${answer.symbol}": "${last}"})`
+          : `If ${answer.symbol} was delisted (or stopped trading) on ${last}, declare it in the import request ("delisted": {"${answer.symbol}": "${last}"}, kept for later imports), or ask for the range it holds (to ${last})`;
       throw new ProviderError(
-        `The provider's answer for ${answer.symbol} (${answer.source}) ends on ${last}, ${plural(missing.length, 'NYSE session')} before ${endNamed} (${end}): ${span(missing)} ${missing.length === 1 ? 'is' : 'are'} missing: a body cut short at a line break reads as whole rows, so this one is not imported, and nothing was; retry later. If ${answer.symbol} was delisted (or stopped trading) on ${last}, ask for the range it holds (to ${last})`,
+        `The provider's answer for ${answer.symbol} (${answer.source}) ends on ${last}, ${plural(missing.length, 'NYSE session')} before ${endNamed} (${end}): ${span(missing)} ${missing.length === 1 ? 'is' : 'are'} missing: a body cut short at a line break reads as whole rows, so this one is not imported, and nothing was; retry later. ${advice}`,
         true,
       );
     }

@@ -37,6 +37,8 @@
  * symbol may be declared such a kind (closeKindProblem).
  */
 import { z } from 'zod';
+import { isIsoDate } from '../calendar/dates';
+import { isNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { isSymbol } from './symbols';
 
@@ -53,6 +55,21 @@ export const instrumentMapSchema = z
     }
   });
 export type InstrumentMap = Readonly<Record<string, InstrumentKind>>;
+
+/**
+ * The last NYSE session each stored symbol traded, declared when it was delisted (or stopped
+ * trading): a provider's answer for it ending there is complete, where an answer ending early is
+ * otherwise taken for a body cut short (lib/ingest/provider-answer.ts). Declared in an import
+ * request's `delisted` and recorded with its snapshot, so later imports take it too.
+ */
+export const delistingMapSchema = z.record(z.string(), z.string()).superRefine((map, ctx) => {
+  for (const [symbol, date] of Object.entries(map)) {
+    if (!isSymbol(symbol)) ctx.addIssue({ code: 'custom', path: [symbol], message: `${JSON.stringify(symbol)} is not a stored symbol (upper case, e.g. "HPQ")` });
+    else if (!isIsoDate(date)) ctx.addIssue({ code: 'custom', path: [symbol], message: 'expected the last session it traded as YYYY-MM-DD' });
+    else if (!isNyseTradingDay(date)) ctx.addIssue({ code: 'custom', path: [symbol], message: `${date} is not an NYSE session: declare the last session ${symbol} traded (the session before ${date} is ${previousNyseTradingDay(date)})` });
+  }
+});
+export type DelistingMap = Readonly<Record<string, string>>;
 
 /** A suffix written on a stored symbol: a dot and letters at its end (`BRK.B`, `7203.T`, `SAP.DE`). */
 const LETTER_SUFFIX = /\.([A-Z]+)$/;

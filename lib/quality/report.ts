@@ -60,6 +60,13 @@ export interface QualityReport {
    */
   rowsOutOfScope?: number;
   /**
+   * Set by a provider import whose every answer held a price header and no rows for a range holding
+   * no NYSE session closed when it was fetched (a weekend, a holiday, a session still open): why
+   * each is empty. The gate passes such an import with no rows; any other import without a usable
+   * row fails.
+   */
+  emptyRange?: string;
+  /**
    * What the rules run when the snapshot was judged (on the stored bars, lib/quality/stored-rules.ts,
    * and across series, lib/quality/duplicate-series.ts) found, already counted above
    * (applyStoredBarFindings); present only when they found something.
@@ -427,7 +434,7 @@ export function evaluateQualityGate(report: QualityReport): GateVerdict {
     .slice(0, 3)
     .map(([rule, n]) => `${rule}: ${n}`)
     .join(', ');
-  if (report.rowsAccepted === 0) {
+  if (report.rowsAccepted === 0 && !(report.rowsRead === 0 && report.emptyRange !== undefined)) {
     const outOfScope = report.rowsOutOfScope ?? 0;
     const scope = outOfScope > 0 ? `, ${outOfScope} more out of the request's scope (symbols, from, to): check the symbols and dates asked for against the files'` : '';
     reasons.push(`no usable rows (${report.rowsRead} read, ${report.rowsRejected} rejected${top ? `; most frequent: ${top}` : ''}${scope})`);

@@ -1,4 +1,4 @@
-import { instrumentMapSchema, type InstrumentMap } from '../market-data/instruments';
+import { delistingMapSchema, instrumentMapSchema, type DelistingMap, type InstrumentMap } from '../market-data/instruments';
 import type { QualityReport } from '../quality/report';
 import type { Database } from './database';
 import type { DatasetSnapshotsTable } from './schema';
@@ -90,6 +90,59 @@ export async function getSnapshot(store: Database, id: string): Promise<DatasetS
 export async function listSnapshots(store: Database, limit = 20): Promise<DatasetSnapshot[]> {
   const rows = await store.db.selectFrom('dataset_snapshots').selectAll().orderBy('created_at', 'desc').limit(limit).execute();
   return rows.map(fromRow);
+}
+
+/**
+ * Delistings declared by the import requests of published snapshots (`delisted`, recorded with the
+ * snapshot's source), oldest first so a later declaration wins: a symbol's last session is a
+ * property of the series, so every later import of it takes the declaration.
+ */
+export async function declaredDelistings(store: Database): Promise<DelistingMap> {
+  const rows = await store.db
+    .selectFrom('dataset_snapshots')
+    .select(['source'])
+    .where('status', '=', 'published')
+    .where('source', 'like', '%"delisted"%')
+    .orderBy('published_at')
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const merged: Record<string, string> = {};
+  for (const row of rows) {
+    const parsed = delistingMapSchema.safeParse((JSON.parse(row.source) as { delisted?: unknown } | null)?.delisted);
+    if (parsed.success) Object.assign(merged, parsed.data);
+  }
+  return merged;
+}
+
+/**
+ * Of these provider answers (the sha256 of each body), those whose newest judged snapshot
+ * (`providerAnswers` in its source, lib/ingest/import-bars.ts) was rejected: such an answer is not
+ * reused from the cache. One also in a later published snapshot is (its content passed there).
+ */
+export async function providerAnswersRejected(store: Database, sha256s: readonly string[]): Promise<Set<string>> {
+  const wanted = new Set(sha256s);
+  const rows = await store.db
+    .selectFrom('dataset_snapshots')
+    .select(['status', 'source'])
+    .where('source', 'like', '%"providerAnswers"%')
+    .where('status', 'in', ['published', 'rejected', 'failed'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+  const decided = new Set<string>();
+  const rejected = new Set<string>();
+  for (const row of rows) {
+    const answers = (JSON.parse(row.source) as { providerAnswers?: unknown } | null)?.providerAnswers;
+    if (!answers || typeof answers !== 'object') continue;
+    for (const sha256 of Object.values(answers as Record<string, unknown>)) {
+      if (typeof sha256 !== 'string' || !wanted.has(sha256) || decided.has(sha256)) continue;
+      decided.add(sha256);
+      if (row.status !== 'published') rejected.add(sha256);
+    }
+    if (decided.size === wanted.size) break;
+  }
+  return rejected;
 }
 
 /**

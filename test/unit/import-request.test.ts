@@ -81,6 +81,16 @@ describe('importRequestSchema', () => {
       expect(problems({ source: { kind: 'csv', path: 'x.csv' }, instruments: { spy: 'etf' } }).map((p) => p.split(':')[0])).toEqual(['instruments.spy']);
     });
 
+    it('takes declared delistings (the last session a symbol traded) and records them with the source', () => {
+      const parsed = importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['HPQ'] }, delisted: { HPQ: '2017-11-01' } });
+      expect(parsed.delisted).toEqual({ HPQ: '2017-11-01' });
+      expect(parsed.source).toMatchObject({ delisted: { HPQ: '2017-11-01' } });
+      // Saturday 2017-11-04 is no session: the one before it is named.
+      expect(problems({ source: { kind: 'stooq', symbols: ['HPQ'] }, delisted: { HPQ: '2017-11-04' } })).toEqual(['delisted.HPQ: 2017-11-04 is not an NYSE session: declare the last session HPQ traded (the session before 2017-11-04 is 2017-11-03)']);
+      expect(problems({ source: { kind: 'stooq', symbols: ['HPQ'] }, delisted: { HPQ: '1 Nov 2017' } }).map((p) => p.split(':')[0])).toEqual(['delisted.HPQ']);
+      expect(problems({ source: { kind: 'stooq', symbols: ['HPQ'] }, delisted: { hpq: '2017-11-01' } }).map((p) => p.split(':')[0])).toEqual(['delisted.hpq']);
+    });
+
     it('accepts an optional stooq base URL and rejects a bad one', () => {
       expect(importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['a'], baseUrl: 'https://stooq.com' } }).source).toEqual({
         kind: 'stooq',
