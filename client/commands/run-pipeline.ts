@@ -35,6 +35,7 @@ const flagsSchema = () => {
     symbols: z.string().optional(),
     from: z.string().optional(),
     to: z.string().optional(),
+    delisted: z.string().optional(),
     maxBadRowShare: numberFlag('--max-bad-row-share').optional(),
     minHistory: numberFlag('--min-history', { int: true }).optional(),
     workflowId: z.string().min(1).optional(),
@@ -60,6 +61,22 @@ function symbolList(flag: string, s: string | undefined): string[] | undefined {
   return symbols;
 }
 
+/** `--delisted HPQ=2017-11-01,XYZ=2018-02-15`: each symbol's last session, checked as the request's `delisted` is; errors name the flag. */
+function delistedFlag(s: string | undefined): Record<string, string> | undefined {
+  if (s === undefined) return undefined;
+  const map: Record<string, string> = {};
+  for (const part of s.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [name, date, ...rest] = part.split('=').map((p) => p.trim());
+    if (date === undefined || rest.length > 0 || name === '') throw new Error(`--delisted: ${JSON.stringify(part)} is not SYMBOL=YYYY-MM-DD (the last session the symbol traded, e.g. HPQ=2017-11-01)`);
+    const [symbol] = symbolList('--delisted', name) as string[];
+    map[symbol] = date;
+  }
+  if (Object.keys(map).length === 0) throw new Error('--delisted: no symbol given (a comma-separated list such as HPQ=2017-11-01)');
+  const parsed = lazy.instruments().delistingMapSchema.safeParse(map);
+  if (!parsed.success) throw new Error(`--delisted: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
 /** Turns CLI flags into a validated import request; errors name the flag. */
 export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; featureSet?: FeatureSetInput; experiment?: ExperimentInput; workflowId?: string; follow: boolean } {
   const f = flagsSchema().parse(raw);
@@ -73,6 +90,7 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
       ['--symbols', f.symbols !== undefined],
       ['--from', f.from !== undefined],
       ['--to', f.to !== undefined],
+      ['--delisted', f.delisted !== undefined],
       ['--format', f.format !== 'auto'],
       ['--adjust', f.adjust],
       ['--date-order', f.dateOrder !== undefined],
@@ -93,6 +111,7 @@ export function requestFromFlags(raw: unknown): { request?: ImportRequestInput; 
     symbols: symbolList('--symbols', f.symbols),
     from: f.from,
     to: f.to,
+    delisted: delistedFlag(f.delisted),
     // A declared feature set's own look-back is the history it needs (the default set's is the policy default).
     quality: { maxBadRowShare: f.maxBadRowShare, minHistoryBars: f.minHistory ?? (featureSet ? lazy.computeFeatures().requiredBars(lazy.featureSet().defineFeatureSet(featureSet)) : undefined) },
   };
@@ -156,6 +175,7 @@ export function runPipelineCommand(): Command {
     .option('--symbols <list>', 'only these comma-separated symbols')
     .option('--from <date>', 'first date to keep (YYYY-MM-DD)')
     .option('--to <date>', 'last date to keep (YYYY-MM-DD)')
+    .option('--delisted <list>', 'comma-separated SYMBOL=YYYY-MM-DD: the last session of delisted symbols, so a provider answer ending there is complete (kept for later imports)')
     .option('--max-bad-row-share <share>', 'fail the run above this share of rejected rows (default 0.02)')
     .option('--min-history <bars>', 'flag series shorter than this (default 252)')
     .option('--feature-set <file>', 'JSON feature-set definition (default: the shipped set; see "features show")')

@@ -30,6 +30,16 @@ describe('ab-report --since', () => {
   });
 });
 
+describe('mlp run --delisted', () => {
+  it('takes SYMBOL=YYYY-MM-DD pairs into the request and refuses anything else, naming the flag', () => {
+    expect(requestFromFlags({ stooq: 'HPQ,XYZ', delisted: 'hpq=2017-11-01, XYZ=2018-02-15' }).request).toMatchObject({ delisted: { HPQ: '2017-11-01', XYZ: '2018-02-15' } });
+    expect(requestFromFlags({ stooq: 'HPQ' }).request?.delisted).toBeUndefined();
+    expect(() => requestFromFlags({ stooq: 'HPQ', delisted: 'HPQ' })).toThrow('--delisted: "HPQ" is not SYMBOL=YYYY-MM-DD');
+    expect(() => requestFromFlags({ stooq: 'HPQ', delisted: ' , ' })).toThrow('--delisted: no symbol given');
+    expect(() => requestFromFlags({ stooq: 'HPQ', delisted: 'HPQ=2017-11-04' })).toThrow('--delisted: HPQ: 2017-11-04 is not an NYSE session');
+  });
+});
+
 describe('mlp run --symbols', () => {
   it('refuses an empty list', () => {
     for (const symbols of ['', ' , ', ',']) expect(() => requestFromFlags({ stooq: 'AAPL', symbols })).toThrow('--symbols: no symbol given');
