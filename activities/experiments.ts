@@ -391,7 +391,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           // seed or space is one more look): their trials count too, this run's own once. A warm
           // start's carried trials are those of an earlier run, so the larger of the two counts.
           const ran = runTrialsOf(input);
-          const earlier = input.rerunOf ? { runs: 0, trials: 0 } : await earlierRunTrials(store, { model: input.experiment.name, datasetId: input.datasetId, period: periodOfRows(ds, predictions.rows), outcomes: { label: input.experiment.label, symbols: ds.symbols } }, signing);
+          const earlier = input.rerunOf ? { runs: 0, trials: 0 } : await earlierRunTrials(store, { model: input.experiment.name, datasetId: input.datasetId, period: periodOfRows(ds, predictions.rows), outcomes: { label: input.experiment.label, symbols: ds.symbols } });
           const counted = Math.max(trials.counted, ran + earlier.trials);
           const report = evaluatePredictions(ds, predictions, series, {
             backtest: input.experiment.backtest,

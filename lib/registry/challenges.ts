@@ -212,96 +212,24 @@ export async function listChallenges(store: Database, model: string): Promise<Ch
  * counts the trials its run ran (its best version's `deflatedSharpeTrials.run`; `counted` for
  * versions recorded before, at least its algorithms). A search spread over runs is one search: a
  * deflated Sharpe ratio counting only the last run's trials treats the tenth re-run as the first.
- * The ledger is no lower bound of its own: the runs the registry shows on those outcomes count too,
- * under every name, and with the key (`signing`) so does a row whose signature fails
- * (earlierRunsOnOutcomes).
  */
-export async function earlierRunTrials(store: Database, target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>, signing: RowSigning = NO_ROW_SIGNING): Promise<{ runs: number; trials: number }> {
-  const { runs } = await earlierRunsOnOutcomes(store.db, target, verificationKeysOf(signing), { ownName: true });
+export async function earlierRunTrials(store: Database, target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>): Promise<{ runs: number; trials: number }> {
+  const rows = (await store.db.selectFrom('promotion_challenges').selectAll().orderBy('seq').execute()).map(recordOf);
+  let runs = 0;
   let trials = 0;
-  for (const run of runs.values()) trials += run.trials;
-  return { runs: runs.size, trials };
-}
-
-/** An earlier run counted on a challenger's outcomes: the trials it ran, and whether the registry row telling of it fails its signature. */
-interface EarlierRun {
-  trials: number;
-  unvouched?: string;
-}
-
-/**
- * The earlier runs on the outcomes `target` is judged on, as the ledger (promotion_challenges) and
- * the registry (model_versions) show them together: under other model names those on the same
- * outcomes (sameOutcomesElsewhere), and with `ownName` also the model's own whose period is no new
- * outcomes for it or whose dataset is the same. One run is counted once whether its ledger row, its
- * registry row or both show it (by name and run), so the ledger, an unsigned table, can be emptied
- * without lowering the count. With the key (`keys`), a registry row whose signature fails (edited,
- * unsigned, unreadable) counts as a run whatever its edited label, universe or period say (unless
- * its ledger row, counted, names its version), and its outcomes are not read into a ledger row's.
- * Deleting another name's ledger rows, or editing its registry rows, made a challenger after five
- * runs on the same outcomes challenge 1 again, promoted at alpha / 2. Another name's rows deleted
- * whole, with its ledger rows, leave no trace (as the own name's at the end of its numbering).
- * `before`: a retry's first attempt, after which nothing counts (ledger rows, signed rows' creation).
- */
-async function earlierRunsOnOutcomes(
-  db: Kysely<DatabaseSchema>,
-  target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>,
-  keys: VerificationKeys | undefined,
-  options: { ownName: boolean; before?: string },
-): Promise<{ runs: Map<string, EarlierRun> }> {
-  const runs = new Map<string, EarlierRun>();
-  const add = (id: string, run: EarlierRun) => runs.set(id, { ...run, trials: Math.max(1, run.trials, runs.get(id)?.trials ?? 0) });
-  const sameTarget = (name: string, candidate: Pick<ChallengeIdentity, 'datasetId' | 'period' | 'outcomes'> & { createdAt?: string }) =>
-    name === target.model
-      ? candidate.datasetId === target.datasetId || (candidate.period !== undefined && target.period !== undefined && noNewOutcomes({ ...candidate.period, createdAt: candidate.createdAt }, target.period))
-      : sameOutcomesElsewhere(candidate, target);
-  const inScope = (name: string) => options.ownName || name !== target.model;
-
-  const registry = (await db.selectFrom('model_versions').selectAll().execute()).filter((r) => inScope(r.name));
-  const rowOf = new Map(registry.map((r) => [`${r.name}\n${Number(r.version)}`, r]));
-  const vouched = new Map<ModelVersionsTable, boolean>(registry.map((r) => [r, keys === undefined || vouchedFor(keys, r)]));
-
-  const ledgerVersions = new Set<string>();
-  const recorded = (await db.selectFrom('promotion_challenges').selectAll().orderBy('seq').execute()).map(recordOf);
-  for (const r of recorded) {
-    if (!inScope(r.model) || (options.before !== undefined && r.createdAt > options.before)) continue;
-    const row = rowOf.get(`${r.model}\n${r.challengerVersion}`);
-    // An edited row's outcomes are not read: it counts below as a row whose signature fails.
-    const outcomes = row && vouched.get(row) ? outcomesOfRow(row) : undefined;
-    if (!sameTarget(r.model, { ...r, ...(outcomes ? { outcomes } : {}) })) continue;
-    ledgerVersions.add(`${r.model}\n${r.challengerVersion}`);
-    add(`${r.model}\n${r.key}`, { trials: Math.max(r.algorithmsTested, row && vouched.get(row) ? recordedRunTrials(row.metrics) : 0) });
-  }
-
-  for (const row of registry) {
-    const version = Number(row.version);
-    const run = row.workflow_id === null ? undefined : `${row.workflow_id}/${row.run_id ?? ''}`;
-    if (!vouched.get(row)) {
-      if (!ledgerVersions.has(`${row.name}\n${version}`)) add(`${row.name}\nv${version}`, { trials: recordedRunTrials(row.metrics), unvouched: `${row.name} v${version}` });
-      continue;
+  for (const r of rows) {
+    const overlaps = r.period && target.period ? noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period) : false;
+    // The model's own runs as its challenges are counted (any champion); other names' only on the same outcomes.
+    if (!overlaps && r.datasetId !== target.datasetId) continue;
+    const row = await store.db.selectFrom('model_versions').select(['label', 'lineage', 'metrics']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
+    if (r.model !== target.model) {
+      const outcomes = row ? outcomesOfRow(row) : undefined;
+      if (!sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, target)) continue;
     }
-    if (run === undefined || (options.before !== undefined && row.created_at > options.before)) continue;
-    const registered = registeredOutcomes(row);
-    if (registered && sameTarget(row.name, registered)) add(`${row.name}\n${run}`, { trials: recordedRunTrials(row.metrics) });
+    runs++;
+    trials += Math.max(r.algorithmsTested, recordedRunTrials(row?.metrics));
   }
-  return { runs };
-}
-
-/** What a registry row says its run was judged on: its dataset, evaluation period, outcomes and registration time. */
-function registeredOutcomes(row: ModelVersionsTable): (Pick<ChallengeIdentity, 'datasetId' | 'period' | 'outcomes'> & { createdAt: string }) | undefined {
-  try {
-    const lineage = JSON.parse(row.lineage) as { datasetId?: unknown };
-    const period = (JSON.parse(row.metrics) as { outOfSample?: { period?: { from?: unknown; to?: unknown } } }).outOfSample?.period;
-    const outcomes = outcomesOfRow(row);
-    return {
-      datasetId: typeof lineage.datasetId === 'string' ? lineage.datasetId : '',
-      ...(typeof period?.from === 'string' && typeof period.to === 'string' ? { period: { from: period.from, to: period.to } } : {}),
-      ...(outcomes ? { outcomes } : {}),
-      createdAt: row.created_at,
-    };
-  } catch {
-    return undefined;
-  }
+  return { runs, trials };
 }
 
 /** The trials a registered version's run ran, as its evaluation recorded them (0 when it did not). */
@@ -396,7 +324,7 @@ export function judgedBeforeDecision(record: ChallengeRecord): PromotionDecision
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
  * it judges another champion than its first attempt did: then it is numbered and recorded anew.
  * `signing`: the registry's key (MODEL_SIGNING_KEY), with which the registry rows counted under the
- * ledger (runsRegisteredOnPeriod, earlierRunsOnOutcomes) are checked.
+ * ledger (runsRegisteredOnPeriod) are checked.
  */
 export async function judgeChallenge(
   store: Database,
@@ -417,28 +345,27 @@ export async function judgeChallenge(
     if (judgedBefore) return { record: judgedBefore, decision: judgedBeforeDecision(judgedBefore), earlier, judgedBefore: true };
     // Challenges under other model names that looked at the same outcomes count too: the same
     // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
-    // (on a retry, the ones recorded before its first attempt), as the ledger or the registry shows them.
-    const keys = verificationKeysOf(signing);
-    const elsewhere = await earlierRunsOnOutcomes(tx, identity, keys, { ownName: false, ...(own ? { before: own.createdAt } : {}) });
-    const unvouched = [...elsewhere.runs.values()].flatMap((r) => (r.unvouched === undefined ? [] : [r.unvouched]));
+    // (on a retry, the ones recorded before its first attempt).
+    const elsewhere: ChallengeRecord[] = [];
+    const others = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '!=', identity.model).orderBy('seq').execute()).map(recordOf);
+    for (const r of others) {
+      if (own && r.createdAt > own.createdAt) continue;
+      if (r.datasetId !== identity.datasetId && !(r.period && identity.period && identity.outcomes && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, identity.period))) continue;
+      const row = r.datasetId === identity.datasetId ? undefined : await tx.selectFrom('model_versions').select(['label', 'lineage']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
+      const outcomes = row ? outcomesOfRow(row) : undefined;
+      if (sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, identity)) elsewhere.push(r);
+    }
     // A retry judging the same champion keeps its number. One judging another champion (the alias
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
     // family, and recorded against it, as the alias it moves will show.
     const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
     // The ledger is a table anyone with the database can empty: its count is never below what the
     // registry shows, the other runs registered on this period since the champion was, a row whose
-    // signature fails (with the key) and a number whose row is gone counted as such runs. The own
-    // name's and the other names' are added: either may be the one emptied.
-    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, keys);
-    const number = own && !rejudged ? own.number : Math.max(earlier.length, registered) + elsewhere.runs.size + 1;
+    // signature fails (with the key) and a number whose row is gone counted as such runs.
+    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, verificationKeysOf(signing));
+    const number = own && !rejudged ? own.number : Math.max(earlier.length + elsewhere.length, registered) + 1;
     const newest = newestChallengedPeriod(before);
-    const { decision, level } = decide({
-      number,
-      championVersion: identity.championVersion,
-      ...(newest ? { newestPeriod: newest } : {}),
-      ...(elsewhere.runs.size > 0 ? { underOtherNames: elsewhere.runs.size } : {}),
-      ...(unvouched.length > 0 ? { unvouchedUnderOtherNames: unvouched } : {}),
-    });
+    const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };

@@ -165,11 +165,6 @@ export interface ChallengeCount {
   championVersion: number | null;
   /** Of the earlier challenges counted, how many were under other model names on the same outcomes (lib/registry/challenges.ts sameOutcomesElsewhere). */
   underOtherNames?: number;
-  /**
-   * Of those, the registry rows under other names counted as runs because, with the signing key,
-   * their signature fails (edited, unsigned, unreadable): named so the operator can check them.
-   */
-  unvouchedUnderOtherNames?: readonly string[];
   /** The newest evaluation period already challenged for the model (any champion), when one was recorded. */
   newestPeriod?: { from: string; to: string; challengerVersion: number };
 }
@@ -240,10 +235,7 @@ export function challengeLevel(alpha: number, candidate: Pick<CandidateScores, '
   const level = alpha / spent / k;
   const champion = candidate.challenge ? (candidate.challenge.championVersion === null ? 'of "no champion yet"' : `of champion v${candidate.challenge.championVersion}`) : '(no earlier challenge counted)';
   const elsewhere = candidate.challenge?.underOtherNames ?? 0;
-  const unvouched = candidate.challenge?.unvouchedUnderOtherNames ?? [];
-  const named = unvouched.length > 3 ? `${unvouched.slice(0, 3).join(', ')} and ${unvouched.length - 3} more` : unvouched.join(', ');
-  const unvouchedText = unvouched.length > 0 ? `, ${unvouched.length} of them registry rows whose signature does not hold (${named}), counted as runs whatever they say: check them against a backup, and sign one only if it is as registered (\`mlp models sign\`)` : '';
-  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same outcomes under other model names${unvouchedText})` : ''}, ${alpha} spent over all of them`];
+  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same outcomes under other model names)` : ''}, ${alpha} spent over all of them`];
   if (k > 1) parts.push(`/ ${k}: the best of ${k} algorithms was picked`);
   return { level, text: `${level.toPrecision(3)} (${parts.join('; ')})` };
 }

@@ -17,7 +17,6 @@ import { listChallenges, sameChallengeFamily } from '../../lib/registry/challeng
 import { aliasVersion, moveAlias } from '../../lib/registry/model-registry';
 import type { CandidateScores, MetricEvidence } from '../../lib/registry/promotion';
 import type { RowSigning } from '../../lib/registry/row-signature';
-import type { Database } from '../../lib/store/database';
 import type { TaskPool } from '../../lib/threads/task-pool';
 import { loadModelRuntimes } from '../../models/algorithms';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
@@ -41,8 +40,8 @@ describe('challenges of one champion on one evaluation period', () => {
   const evidence = (pValue: number): MetricEvidence => ({ versus: 'momentum_sign', difference: 0.02, lower: 0.001, pValue });
 
   /** One training run's best model (a new seed each time: a new version) with the given evidence. */
-  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean; signing?: RowSigning; store?: Database } = {}): Promise<RegisterResult> {
-    const activities = experimentActivities({ store: options.store ?? t.store, artifacts, trainingPool: {} as TaskPool, ...(options.signing ? { signing: options.signing } : {}) });
+  async function run(name: string, seed: number, scores: Partial<CandidateScores>, options: { period?: { from: string; to: string }; runId?: string; championScores?: CandidateScores; championVersion?: number; universe?: string[]; allowBackdatedEvaluation?: boolean; signing?: RowSigning } = {}): Promise<RegisterResult> {
+    const activities = experimentActivities({ store: t.store, artifacts, trainingPool: {} as TaskPool, ...(options.signing ? { signing: options.signing } : {}) });
     const { ds, datasetId, sha256 } = await trainedRun(artifacts, FEATURE_SET, { symbols: 4, days: 120, seed });
     const experiment = experimentSchema.parse({ name, label: ds.label, seed, algorithms: [{ algorithm: 'logistic_regression' }], promotion: { alpha: 0.05, margin: 0.005, ...(options.allowBackdatedEvaluation ? { allowBackdatedEvaluation: true } : {}) } });
     return new MockActivityEnvironment().run(activities.registerAndPromote, {
@@ -102,32 +101,27 @@ describe('challenges of one champion on one evaluation period', () => {
   });
 
   it('with the signing key, counts a registry row edited since registration as a run on the period, whatever its edited fields say', async () => {
-    // A database of its own: with the key, the unsigned rows the other tests register count as runs too.
-    const own = await createSqliteTestDatabase();
-    await saveTestFeatureSet(own.store, returnsFeatureSet('challenges', 3));
     const signing: RowSigning = { signingKey: 'challenge-ledger-key-'.padEnd(40, 'x'), previousKeys: [] };
-    const store = own.store;
     const versions: number[] = [];
     for (let seed = 151; seed <= 153; seed++) {
-      const r = await run('edited', seed, { evidence: { auc: evidence(0.03) } }, { signing, store });
+      const r = await run('edited', seed, { evidence: { auc: evidence(0.03) } }, { signing });
       expect(r.decision.promote).toBe(false);
       versions.push(r.version.version);
     }
-    await store.db.deleteFrom('promotion_challenges').where('model', '=', 'edited').execute();
+    await t.store.db.deleteFrom('promotion_challenges').where('model', '=', 'edited').execute();
     // Each row edited another way that took it out of the count: its period moved off, its run
     // removed, its creation backdated. Their signatures no longer hold; nothing serves them.
     const [moved, runless, backdated] = versions;
-    const row = await store.db.selectFrom('model_versions').select('metrics').where('name', '=', 'edited').where('version', '=', moved).executeTakeFirstOrThrow();
+    const row = await t.store.db.selectFrom('model_versions').select('metrics').where('name', '=', 'edited').where('version', '=', moved).executeTakeFirstOrThrow();
     const metrics = JSON.parse(row.metrics) as { outOfSample: { period: Record<string, unknown> } };
     metrics.outOfSample.period = { ...metrics.outOfSample.period, from: '1990-01-02', to: '1990-12-31' };
-    await store.db.updateTable('model_versions').set({ metrics: JSON.stringify(metrics) }).where('name', '=', 'edited').where('version', '=', moved).execute();
-    await store.db.updateTable('model_versions').set({ workflow_id: null }).where('name', '=', 'edited').where('version', '=', runless).execute();
-    await store.db.updateTable('model_versions').set({ created_at: '2000-01-01T00:00:00.000Z' }).where('name', '=', 'edited').where('version', '=', backdated).execute();
+    await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify(metrics) }).where('name', '=', 'edited').where('version', '=', moved).execute();
+    await t.store.db.updateTable('model_versions').set({ workflow_id: null }).where('name', '=', 'edited').where('version', '=', runless).execute();
+    await t.store.db.updateTable('model_versions').set({ created_at: '2000-01-01T00:00:00.000Z' }).where('name', '=', 'edited').where('version', '=', backdated).execute();
     // p 0.02 passes challenge 1's 0.025: it is challenge 4 (0.05 / 20) all the same.
-    const next = await run('edited', 154, { evidence: { auc: evidence(0.02) } }, { signing, store });
+    const next = await run('edited', 154, { evidence: { auc: evidence(0.02) } }, { signing });
     expect(next.decision).toEqual({ promote: false, reason: expect.stringMatching(/p must be below 0\.00250 \(0\.05 \/ 20: challenge 4 of "no champion yet" on this period/) });
-    expect(await aliasVersion(store, 'edited', 'champion')).toBeUndefined();
-    await own.drop();
+    expect(await aliasVersion(t.store, 'edited', 'champion')).toBeUndefined();
   });
 
   it('counts the versions registered after the champion by their numbers, whatever their creation times say', async () => {
