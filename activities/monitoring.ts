@@ -310,7 +310,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
           const from = new Date(Math.max(new Date(since).getTime(), new Date(miss.createdAt).getTime()));
           misses.push(miss.newlyMissed > 0 ? { ...miss, unstarted: await unstartedTimes(client, miss.scheduleId, from, at, miss.catchupWindowMs) } : miss);
         }
-        const health = withScheduleMisses(pipelineHealthOf({ failed, timedOut, terminated, running }, at, options), misses);
+        // With the rule off no alert records a count, so every miss would read as new at every run: the
+        // health would stay failing for good. Off means the schedules are not judged at all.
+        const health = withScheduleMisses(pipelineHealthOf({ failed, timedOut, terminated, running }, at, options), rules.schedule_missed.enabled ? misses : []);
         // The runs earlier alerts of the look-back named: only others are news.
         const told = await listAlerts(store, { rule: 'pipeline_failed', subject: PIPELINE_SUBJECT, since, limit: 500 });
         const alerted = alertedExecutions(told.map((a) => a.evidence));
