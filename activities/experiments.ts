@@ -251,13 +251,19 @@ async function evaluationLagOf(store: Database, period: { to: string }, symbols:
 }
 
 /**
- * Whether a reference profile failed for a reason retrying cannot fix: bad or missing input files
- * (BadInputError: a dataset or predictions file gone or damaged), an artifact that does not decode
- * (ArtifactError), rows or bins the profile cannot be built from (RangeError, as
- * precomputeDatasetProfile treats it). Anything else is the store's or the network's, and retried.
+ * Whether a reference profile failed for a reason retrying cannot fix. Only what is recognisably
+ * the store's or the network's is retried: an error carrying a system or driver code (ETIMEDOUT,
+ * ECONNRESET, PROTOCOL_CONNECTION_LOST, ER_LOCK_DEADLOCK…) or the object store client's response
+ * metadata. Everything else (BadInputError: a dataset or predictions file gone or damaged;
+ * ArtifactError; RangeError: rows or bins the profile cannot be built from; a TypeError or plain
+ * Error of the model or feature code) fails the same way every time: retrying it would fail the
+ * whole training run after the retries instead of registering the version without its profile.
  */
 export function profileNeverBuilt(error: unknown): boolean {
-  return error instanceof BadInputError || error instanceof ArtifactError || error instanceof RangeError;
+  if (error instanceof BadInputError || error instanceof ArtifactError || error instanceof RangeError) return true;
+  const e = error as { code?: unknown; $metadata?: unknown } | null;
+  const transient = typeof e === 'object' && e !== null && (typeof e.code === 'string' || e.$metadata !== undefined);
+  return !transient;
 }
 
 export function experimentActivities({ store, artifacts, trainingPool, signing = configuredSigning() }: { store: Database; artifacts: ArtifactStore; trainingPool: TaskPool; signing?: RowSigning }) {
@@ -281,7 +287,6 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
     }
   }
 
-  /**
   /**
    * The version's training reference (feature and score distributions) for drift monitoring, built
    * before its row is registered. A profile that can never be built from what the run left (its
