@@ -13,7 +13,9 @@ import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
 import { endRowGaps, endRowIssue, openSession, orderFindings, rowRules } from '../quality/rules';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
-import { assertSymbolsFit, storedBarsBetween, storedBarsDigest } from '../store/bars';
+import { incomingRuns, loneRuns, STRAY_MAX_BARS, STRAY_NEWEST_BARS, storedGapFlag, strayBarIssues } from '../quality/stray-bars';
+import { groupBy } from '../group-by';
+import { assertSymbolsFit, storedBarsAround, storedBarsBetween, storedBarsDigest } from '../store/bars';
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredDelistings, declaredInstruments, getSnapshot, providerAnswersRejected, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
@@ -668,14 +670,19 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // with dates asked for, the rows around a retyped row may lie outside them.
     const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
     // A mistyped first or last row keeps the file's order: it is judged with the stored bars.
-    const endRows = await misdatedEndRows(store, read.bars, rowRules(clockOf(s.source), request.quality), read.issues);
+    const rowRule = rowRules(clockOf(s.source), request.quality);
+    const endRows = await misdatedEndRows(store, read.bars, rowRule, read.issues);
+    // A row or two standing alone, of any file: judged with the stored series around its date.
+    const outOfOrder = misdated ?? orderFindings(read.bars).misdated;
+    const strays = await strayRows(store, read.bars, (b) => !keep(b.symbol, null) || outOfOrder.has(b) || endRows.has(b) || rowRule(b) !== undefined);
     for (const bar of read.bars) {
       if (keep(bar.symbol, bar.date)) {
-        const typo = misdated?.get(bar) ?? endRows.get(bar);
+        const typo = misdated?.get(bar) ?? endRows.get(bar) ?? strays.rejected.get(bar);
         if (typo) readIssues.push(typo);
         else candidates.push(bar);
       } else rowsOutOfScope++;
     }
+    for (const flag of strays.flags) if (keep(flag.symbol, null)) readIssues.push(flag);
     let outOfScopeIssues = 0;
     const undatedOut = undatedOutOfScope(read.bars, read.issues, request);
     for (const i of read.issues) {
@@ -854,6 +861,50 @@ async function misdatedEndRows(store: Database, bars: readonly CandidateBar[], r
     if (found) out.set(gap.row, found);
   }
   return out;
+}
+
+/**
+ * A file's rows of each symbol judged with the symbol's stored bars where they lie more than
+ * END_ROW_LONE_MAX_SESSIONS sessions from them (lib/quality/stray-bars.ts): rows standing alone
+ * (one or two, that far from the file's other rows, at an end of them: a one-row daily file is one)
+ * before the newest stored bar are judged with the stored bars around their date and rejected as
+ * out_of_order_date when they lie far before the stored history, or revise an old stored bar with a
+ * recent session's prices; rows kept that far from the stored bars (after the newest, or a block of
+ * older history) are flagged calendar_gap, naming the gap. Rows `skip` says are judged otherwise
+ * are left out. One read of the symbol's stored dates per symbol and file; more only for rows alone.
+ */
+async function strayRows(store: Database, bars: readonly CandidateBar[], skip: (bar: CandidateBar) => boolean): Promise<{ rejected: Map<CandidateBar, QualityIssue>; flags: QualityIssue[] }> {
+  const rejected = new Map<CandidateBar, QualityIssue>();
+  const flags: QualityIssue[] = [];
+  for (const [symbol, rows] of groupBy(bars.filter((b) => !skip(b)), (b) => b.symbol)) {
+    // One row per date, ascending (conflicting copies are duplicate_date's).
+    const byDate = new Map<string, CandidateBar>();
+    for (const b of rows) if (!byDate.has(b.date)) byDate.set(b.date, b);
+    const sorted = [...byDate.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+    const span = await storedSpan(store, symbol);
+    if (span === undefined || sorted.length === 0) continue;
+    const runs = incomingRuns(sorted);
+    const [first, last] = [runs[0], runs[runs.length - 1]];
+    if (last[0].date > span.last) {
+      const flag = storedGapFlag(last[0], span.last, 'file');
+      if (flag) flags.push(flag);
+    }
+    if (first.length > STRAY_MAX_BARS && first[first.length - 1].date < span.first) {
+      const flag = storedGapFlag(first[first.length - 1], span.first, 'file');
+      if (flag) flags.push(flag);
+    }
+    for (const run of loneRuns(sorted)) {
+      if (run[0].date > span.last) continue;
+      for (const [b, found] of strayBarIssues(run, await storedBarsAround(store, symbol, run[0].date, run[run.length - 1].date, STRAY_NEWEST_BARS), 'file')) rejected.set(b, found);
+    }
+  }
+  return { rejected, flags };
+}
+
+/** The first and last stored dates of a symbol, or undefined when none is stored. */
+async function storedSpan(store: Database, symbol: string): Promise<{ first: string; last: string } | undefined> {
+  const row = await store.db.selectFrom('bars').select((eb) => [eb.fn.min('date').as('first'), eb.fn.max('date').as('last')]).where('symbol', '=', symbol).executeTakeFirst();
+  return row?.first ? { first: String(row.first), last: String(row.last) } : undefined;
 }
 
 /**

@@ -204,7 +204,7 @@ const DAY_MS = 86_400_000;
 const calendarDaysApart = (a: string, b: string): number => Math.abs(Date.parse(b) - Date.parse(a)) / DAY_MS;
 
 /** NYSE sessions after the earlier of `a` and `b` up to the later one: 1 for neighbouring sessions. */
-function sessionsApart(a: string, b: string): number {
+export function sessionsApart(a: string, b: string): number {
   const [lo, hi] = a < b ? [a, b] : [b, a];
   return countNyseTradingDaysBetween(lo, hi) - (isNyseTradingDay(lo) ? 1 : 0);
 }

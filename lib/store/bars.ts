@@ -188,6 +188,20 @@ export async function readRecentBars(store: Database, symbol: string, to: string
   return rows.reverse().map((r) => ({ ...r, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) }));
 }
 
+/**
+ * A symbol's stored bars around the dates `first`..`last`: the nearest before `first`, those from
+ * `first` to `last`, the nearest after `last`, and its `newest` newest bars (ascending). What the
+ * stray-bar rule reads (lib/quality/stray-bars.ts).
+ */
+export async function storedBarsAround(store: Database, symbol: string, first: string, last: string, newest: number): Promise<{ before?: Bar; inside: Bar[]; after?: Bar; newest: Bar[] }> {
+  const toBar = (r: { symbol: string; date: string; open: unknown; high: unknown; low: unknown; close: unknown; volume: unknown }): Bar => ({ symbol: r.symbol, date: r.date, open: Number(r.open), high: Number(r.high), low: Number(r.low), close: Number(r.close), volume: Number(r.volume) });
+  const bars = store.db.selectFrom('bars').select(BAR_COLUMNS).where('symbol', '=', symbol);
+  const before = await bars.where('date', '<', first).orderBy('date', 'desc').limit(1).executeTakeFirst();
+  const after = await bars.where('date', '>', last).orderBy('date', 'asc').limit(1).executeTakeFirst();
+  const inside = await bars.where('date', '>=', first).where('date', '<=', last).orderBy('date').execute();
+  return { ...(before ? { before: toBar(before) } : {}), inside: inside.map(toBar), ...(after ? { after: toBar(after) } : {}), newest: await readRecentBars(store, symbol, '9999-12-31', newest) };
+}
+
 /** The symbols (of `among`, when given) that have at least one bar, ascending. */
 export async function storedSymbols(store: Database, among?: readonly string[]): Promise<string[]> {
   let q = store.db.selectFrom('bars').select('symbol').distinct();

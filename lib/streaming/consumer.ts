@@ -25,7 +25,8 @@ import type { Bar } from '../market-data/bar';
 import type { QualityIssue } from '../quality/rules-catalog';
 import type { RowSigning } from '../registry/row-signature';
 import type { Database } from '../store/database';
-import { describeStoredVersion, readBars } from '../store/bars';
+import { describeStoredVersion, readBars, storedBarsAround } from '../store/bars';
+import { STRAY_NEWEST_BARS } from '../quality/stray-bars';
 import { retractionFinding } from '../quality/stored-rules';
 import { readHeadlines } from '../store/news';
 import { discardQuarantine, discardQuarantineFindings, saveQuarantine } from '../store/quarantine';
@@ -710,7 +711,7 @@ export class BarStreamConsumer {
     const classified = await this.windows.classify(this.deps.store, bars);
     // Corrections and late bars judged against the stored bars around them, as an import's rows
     // are: the bars these rules reject are neither written nor recorded as the entry holding the bar.
-    const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range), held: (symbol, sessions) => this.windows.bars(symbol).slice(-sessions) }, policy, this.windows);
+    const judged = await judgeLiveAgainstStored(classified, { read: (symbol, range) => this.storedBars(symbol, range), held: (symbol, sessions) => this.windows.bars(symbol).slice(-sessions), around: (symbol, first, last) => storedBarsAround(this.deps.store, symbol, first, last, STRAY_NEWEST_BARS) }, policy, this.windows);
     const judgedIssues: QualityIssue[] = [];
     for (const [i, q] of judged.rejected) judgedIssues.push({ ...q, source: checked.accepted[i].source, raw: checked.accepted[i].raw });
     for (const q of judged.flags) {

@@ -29,6 +29,7 @@ import { DUPLICATE_MAX_LAG, EQUAL_BAR_TOLERANCE } from '../quality/duplicate-ser
 import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { glitchLimit } from '../quality/rules';
+import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
 import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
@@ -51,6 +52,11 @@ export interface StoredBarReader {
    * when none are held. What judges the steady case, one new bar, without a read per bar.
    */
   held?(symbol: string, sessions: number): readonly Bar[] | undefined;
+  /**
+   * The symbol's stored bars around `first`..`last` (lib/quality/stray-bars.ts StoredAround); without
+   * it, taken from every stored bar of the symbol (read).
+   */
+  around?(symbol: string, first: string, last: string): Promise<StoredAround>;
 }
 
 export interface LiveStoredJudgement {
@@ -101,6 +107,11 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     }
     indices.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
     changes.sort((a, b) => (bars[a].bar.date < bars[b].bar.date ? -1 : bars[a].bar.date > bars[b].bar.date ? 1 : 0));
+    // A late bar or two standing alone in the batch: judged with the stored series around its date,
+    // as a file's lone rows are (a bar years before the stored history, a year typed wrong).
+    await strayLiveBars(symbol, indices, bars, stored, rejected);
+    if (!changes.some((i) => !rejected.has(i))) continue;
+    changes.splice(0, changes.length, ...changes.filter((i) => !rejected.has(i)));
     const first = bars[indices[0]].bar.date;
     const last = bars[indices[indices.length - 1]].bar.date;
     const around = await stored.read(symbol, { from: addDays(first, -STORED_NEIGHBOUR_DAYS), to: addDays(last, STORED_NEIGHBOUR_DAYS) });
@@ -143,6 +154,27 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
     retracted.push(...revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))));
   }
   return { rejected, flags, retracted };
+}
+
+/**
+ * The stray-bar rule (lib/quality/stray-bars.ts) on one symbol's bars of the batch (`indices`,
+ * ascending by date): its lone runs that hold a late changed bar (a bar after the newest stored one
+ * is the feed going on) are judged with the stored bars around them; what it rejects goes into
+ * `rejected`. Look-back re-sends of the last sessions are runs of their own, next to the stored bars.
+ */
+async function strayLiveBars(symbol: string, indices: readonly number[], bars: readonly JudgedLiveBar[], stored: StoredBarReader, rejected: Map<number, QualityIssue>): Promise<void> {
+  const open = indices.filter((i) => !rejected.has(i));
+  for (const run of loneRuns(open.map((i) => ({ date: bars[i].bar.date, i })))) {
+    if (!run.some(({ i }) => bars[i].late && bars[i].change !== 'duplicate')) continue;
+    const first = run[0].date;
+    const last = run[run.length - 1].date;
+    const around = stored.around ? await stored.around(symbol, first, last) : storedAroundOf(await stored.read(symbol), first, last);
+    const found = strayBarIssues(run.map(({ i }) => bars[i].bar), around, 'live batch');
+    for (const { i } of run) {
+      const q = found.get(bars[i].bar);
+      if (q) rejected.set(i, q);
+    }
+  }
 }
 
 /** Every symbol's stored bars the reader holds (the consumer's windows), ascending by date. */
