@@ -144,10 +144,13 @@ export function checkQuality(
   // A row the next bar undoes (one_bar_glitch) is a rejected row: it counts toward its file's share,
   // and the series rules below see the series without it.
   const glitched = new Set<string>();
+  const reversals = new Set<string>();
   for (const rows of groupBy(deduplicated, (b) => b.symbol).values()) {
     for (const found of oneBarGlitches([...rows].sort(byDate), policy)) {
       issues.push(found);
-      glitched.add(`${found.symbol}\u0000${found.date}`);
+      // A move kept for its volume is flagged (extreme_move) there, once.
+      if (found.severity === 'reject') glitched.add(`${found.symbol}\u0000${found.date}`);
+      else reversals.add(`${found.symbol}\u0000${found.date}`);
     }
   }
   const unglitched = glitched.size === 0 ? deduplicated : deduplicated.filter((b) => !glitched.has(`${b.symbol}\u0000${b.date}`));
@@ -185,7 +188,7 @@ export function checkQuality(
   const sources = new Map<string, string>();
   for (const [symbol, series] of [...bySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     series.sort(byDate);
-    const found = seriesIssues(series, policy, rejectedDates.get(symbol), undated.get(symbol));
+    const found = seriesIssues(series, policy, rejectedDates.get(symbol), undated.get(symbol)).filter((i) => i.rule !== 'extreme_move' || !reversals.has(`${i.symbol}\u0000${i.date}`));
     issues.push(...found);
     // Bars carrying the next session's prices, two securities spliced, weekly bars: which bars are
     // wrong is unknown, so none is trusted (as a file rejected whole).

@@ -134,7 +134,7 @@ export function storedBarIssues(input: StoredBarInput, policy: Pick<QualityPolic
   const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
   const limit = glitchLimit(policy);
   const retracted = new Map<string, RetractedBar>();
-  for (const { first, last } of glitchRuns(series.map((s) => s.bar.close), limit)) {
+  for (const { first, last } of glitchRuns(series.map((s) => s.bar.close), limit, series.map((s) => s.bar.volume))) {
     const run = series.slice(first, last + 1);
     if (!run.some((s) => s.staged)) {
       // Stored bars only: a glitch stored when nothing came after (or before) it, revealed by a row beside it.

@@ -6,6 +6,7 @@ import { qualityPolicySchema } from '../../lib/quality/policy';
 import { checkQuality, evaluateQualityGate } from '../../lib/quality/report';
 import { glitchRuns, oneBarGlitches } from '../../lib/quality/rules';
 import { QUALITY_RULES } from '../../lib/quality/rules-catalog';
+import { storedBarIssues } from '../../lib/quality/stored-rules';
 import { rng } from '../../lib/random';
 import { coverageOf } from '../../lib/store/staging';
 import { hasSharedData, SHARED_SP500_DIR } from '../helpers/databases';
@@ -44,6 +45,35 @@ describe('one_bar_glitch', () => {
   ])('rejects a row %s that the next bar undoes, and only that row', (_label, k) => {
     const s = series((b, i) => (i === 30 ? scaled(b, k) : b));
     expect(glitches(s)).toEqual([s[30].date]);
+  });
+
+  // The rule decides with the next bar; a real move undone the next day on heavy volume (a pump and
+  // its collapse) is no data error: it was deleted, whatever its volume, and the labels spanning it
+  // left training and scoring.
+  it('keeps and flags a +35% move undone the next session when both traded on heavy volume for the symbol', () => {
+    const pumped = (volume: number, next: number, k = 1.4) => series((b, i) => (i === 30 ? { ...scaled(b, k), volume: volume * b.volume } : i === 31 ? { ...b, volume: next * b.volume } : b));
+    const real = pumped(6, 4);
+    const found = oneBarGlitches(real, POLICY);
+    expect(found.map((i) => [i.rule, i.severity, i.date])).toEqual([['extreme_move', 'flag', real[30].date]]);
+    expect(found[0].message).toMatch(/undone the next session as a glitch is, but on heavy volume \(6\.0 and 4\.0 times the median of the 20 sessions before\): a real move reversed, not a data error; kept$/);
+    // Through the whole check: stored, one flag for the move (not a second extreme_move), none rejected.
+    const checked = checkQuality(real, [], real.length, POLICY, { now: NOW });
+    expect(checked.issues.filter((i) => i.date === real[30].date).map((i) => i.rule)).toEqual(['extreme_move']);
+    expect(checked.accepted.map((b) => b.date)).toContain(real[30].date);
+    // Ordinary volume on either day, or a move no trading day makes (×10), is still a glitch.
+    expect(glitches(pumped(1, 4))).toEqual([real[30].date]);
+    expect(glitches(pumped(6, 1))).toEqual([real[30].date]);
+    expect(glitches(pumped(2.9, 4))).toEqual([real[30].date]);
+    expect(glitches(pumped(6, 4, 10))).toEqual([real[30].date]);
+    // Without the volumes (glitchRuns on closes alone) nothing changes.
+    expect(glitchRuns(real.map((b) => b.close), 0.35)).toEqual([{ first: 30, last: 30 }]);
+  });
+
+  it('does not retract a stored pump that the next bar undoes when both traded on heavy volume', () => {
+    const pump = (volume: number) => series((b, i) => (i === 30 ? { ...scaled(b, 1.4), volume: volume * b.volume } : i === 31 ? { ...b, volume: 4 * b.volume } : b), 32);
+    const judged = (s: CandidateBar[]) => [...storedBarIssues({ symbol: 'S', staged: [s[31]], stored: s.slice(0, 31), kind: 'equity', source: '' }, POLICY).retracted.keys()];
+    expect(judged(pump(6))).toEqual([]);
+    expect(judged(pump(1))).toEqual([DAYS[30]]);
   });
 
   it('rejects a row of 0.000001 prices (the smallest plausible price)', () => {
