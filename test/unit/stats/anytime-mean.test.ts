@@ -1,0 +1,40 @@
+import { normalCdf } from '../../../lib/stats/normal';
+import { MIXTURE_PRECISION, meanAboveEvidence, meanBelowEvidence } from '../../../lib/stats/anytime-mean';
+import { rng } from '../../../lib/random';
+
+describe('anytime-valid evidence about a clustered mean', () => {
+  it('is the half-normal mixture of the self-normalised martingale, kept at its running maximum', () => {
+    const clusters = [
+      { sum: 3, count: 10 },
+      { sum: 5, count: 10 },
+      { sum: -1, count: 5 },
+    ];
+    const closed = (s: number, v: number) => 2 * Math.sqrt(MIXTURE_PRECISION / (v + MIXTURE_PRECISION)) * Math.exp((s * s) / (2 * (v + MIXTURE_PRECISION))) * normalCdf(s / Math.sqrt(v + MIXTURE_PRECISION));
+    const e = meanAboveEvidence(clusters, 0);
+    expect(e.clusters).toBe(3);
+    expect(e.current).toBeCloseTo(closed(7, 9 + 25 + 1), 12);
+    expect(e.evidence).toBeCloseTo(Math.max(1, closed(3, 9), closed(8, 34), closed(7, 35)), 12);
+    // Below m0 is above on the negated sums; a shifted null subtracts m0 per member.
+    expect(meanBelowEvidence(clusters.map((c) => ({ sum: -c.sum, count: c.count })), 0).evidence).toBeCloseTo(e.evidence, 12);
+    expect(meanAboveEvidence(clusters, -0.1).current).toBeCloseTo(closed(7 + 2.5, 16 + 36 + 0.25), 12);
+    expect(meanAboveEvidence([], 0)).toEqual({ evidence: 1, current: 1, clusters: 0 });
+    expect(() => meanAboveEvidence([{ sum: 1, count: 1.5 }], 0)).toThrow(/integer/);
+  });
+
+  it('reaches 1/alpha under a symmetric null in at most alpha of paths however long they are looked at', () => {
+    // 400 paths of 300 clusters (day sums of 0..30 discordant pairs with random signs), looked at after every cluster.
+    const next = rng(42);
+    let crossed = 0;
+    for (let path = 0; path < 400; path++) {
+      const clusters = [];
+      for (let t = 0; t < 300; t++) {
+        const discordant = Math.floor(next() * 31);
+        let sum = 0;
+        for (let k = 0; k < discordant; k++) sum += next() < 0.5 ? 1 : -1;
+        clusters.push({ sum, count: 40 });
+      }
+      if (meanBelowEvidence(clusters, 0).evidence >= 20) crossed++;
+    }
+    expect(crossed / 400).toBeLessThanOrEqual(0.05);
+  });
+});
