@@ -78,12 +78,17 @@ export async function assertSigningKeyWhereSigned(store: Database, signingKey: s
 }
 
 async function sampledSignedVector(online: OnlineStoreCheck, what: string) {
+  const warn = online.warn ?? ((line: string) => console.error(line));
   try {
-    return (await sampleSignedOnlineVector(online.cache, { ...ONLINE_SAMPLE_BOUNDS, ...online.bounds })).signed;
+    const sample = await sampleSignedOnlineVector(online.cache, { ...ONLINE_SAMPLE_BOUNDS, ...online.bounds });
+    // Stopped at its bounds before it read a single vector (a database of many other keys): the check
+    // saw nothing, which must not read as "nothing signed" without a word.
+    if (sample.signed === undefined && sample.examined === 0 && !sample.complete) {
+      warn(`warning: ${what} found no online vector to sample for signed ones within its bounds (the online store's database holds many other keys): started without that check; it checks the registry and the feature store only`);
+    }
+    return sample.signed;
   } catch (error) {
-    (online.warn ?? ((line: string) => console.error(line)))(
-      `warning: ${what} could not sample the online store for signed vectors (${(error as Error).message}): started without that check; it checks the registry and the feature store only`,
-    );
+    warn(`warning: ${what} could not sample the online store for signed vectors (${(error as Error).message}): started without that check; it checks the registry and the feature store only`);
     return undefined;
   }
 }

@@ -157,6 +157,18 @@ describe('the start-up rule samples the online store (real Redis, SQLite)', () =
     expect(await sampleSignedOnlineVector(cache, { timeMs: 0 })).toMatchObject({ examined: 0, complete: false });
   });
 
+  it('says so when the sample stopped at its bounds before it read any vector', async () => {
+    const cache = cacheWithPrefix();
+    await publishOnlineFeatures(cache, [vector('AAPL')]);
+    const lines: string[] = [];
+    // A time bound of nothing stands for a database of many other keys: nothing read, no word before.
+    await expect(assertSigningKeyWhereSigned(t.store, undefined, 'the worker', { cache, bounds: { timeMs: 0 }, warn: (line) => lines.push(line) })).resolves.toBeUndefined();
+    expect(lines).toEqual([expect.stringMatching(/^warning: the worker found no online vector to sample for signed ones within its bounds .*: started without that check/)]);
+    lines.length = 0;
+    await expect(assertSigningKeyWhereSigned(t.store, undefined, 'the worker', { cache, warn: (line) => lines.push(line) })).resolves.toBeUndefined();
+    expect(lines).toEqual([]);
+  });
+
   it('lets the process start when the online store cannot be read, saying the sample was not taken', async () => {
     const lines: string[] = [];
     const down = cacheWithPrefix('mlp:', 'redis://127.0.0.1:1/0');
