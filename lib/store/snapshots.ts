@@ -1,4 +1,5 @@
 import { delistingMapSchema, instrumentMapSchema, type DelistingMap, type InstrumentMap } from '../market-data/instruments';
+import type { z } from 'zod';
 import type { QualityReport } from '../quality/report';
 import type { Database } from './database';
 import type { DatasetSnapshotsTable } from './schema';
@@ -98,21 +99,29 @@ export async function listSnapshots(store: Database, limit = 20): Promise<Datase
  * property of the series, so every later import of it takes the declaration.
  */
 export async function declaredDelistings(store: Database): Promise<DelistingMap> {
+  return mergedDeclarations(store, 'delisted', delistingMapSchema);
+}
+
+/**
+ * One field of the import requests of published snapshots, each declaration as its schema reads it
+ * (one that does not is skipped), merged oldest first so a later declaration of a symbol wins.
+ */
+async function mergedDeclarations<T extends Record<string, unknown>>(store: Database, field: 'delisted' | 'instruments', schema: z.ZodType<T>): Promise<T> {
   const rows = await store.db
     .selectFrom('dataset_snapshots')
     .select(['source'])
     .where('status', '=', 'published')
-    .where('source', 'like', '%"delisted"%')
+    .where('source', 'like', `%"${field}"%`)
     .orderBy('published_at')
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  const merged: Record<string, string> = {};
+  const merged: Record<string, unknown> = {};
   for (const row of rows) {
-    const parsed = delistingMapSchema.safeParse((JSON.parse(row.source) as { delisted?: unknown } | null)?.delisted);
+    const parsed = schema.safeParse((JSON.parse(row.source) as Record<string, unknown> | null)?.[field]);
     if (parsed.success) Object.assign(merged, parsed.data);
   }
-  return merged;
+  return merged as T;
 }
 
 /**
@@ -152,21 +161,7 @@ export async function providerAnswersRejected(store: Database, sha256s: readonly
  * one of the import that triggered the run.
  */
 export async function declaredInstruments(store: Database): Promise<InstrumentMap> {
-  const rows = await store.db
-    .selectFrom('dataset_snapshots')
-    .select(['source'])
-    .where('status', '=', 'published')
-    .where('source', 'like', '%"instruments"%')
-    .orderBy('published_at')
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-  const merged: Record<string, InstrumentMap[string]> = {};
-  for (const row of rows) {
-    const parsed = instrumentMapSchema.safeParse((JSON.parse(row.source) as { instruments?: unknown } | null)?.instruments);
-    if (parsed.success) Object.assign(merged, parsed.data);
-  }
-  return merged;
+  return mergedDeclarations(store, 'instruments', instrumentMapSchema);
 }
 
 /** Rows per statement of content clock writes and reads (well under both drivers' parameter limits). */
