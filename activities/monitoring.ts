@@ -20,7 +20,7 @@ import { deploymentOpenCheck, deploymentStatusCheck } from './deployment-workflo
 import type { DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
 import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, withScheduleMisses, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
-import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, type ScheduleMiss, type ScheduleObservation } from '../lib/monitoring/schedule-misses';
+import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, unstartedAmong, type ScheduleMiss, type ScheduleObservation } from '../lib/monitoring/schedule-misses';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
 import { readEveryServingRoutes } from '../lib/serving/serving-routes';
 import type { Database } from '../lib/store/database';
@@ -165,8 +165,7 @@ async function unstartedTimes(client: Client, scheduleId: string, from: Date, no
     client.workflowService.listScheduleMatchingTimes({ namespace: client.options.namespace, scheduleId, startTime: msNumberToTs(from.getTime()), endTime: msNumberToTs(to.getTime()) }),
     client.schedule.getHandle(scheduleId).describe(),
   ]);
-  const taken = new Set(description.info.recentActions.map((a) => a.scheduledAt.getTime()));
-  return (response.startTime ?? []).map((t) => tsToDate(t)).filter((t) => !taken.has(t.getTime())).map((t) => t.toISOString());
+  return unstartedAmong((response.startTime ?? []).map((t) => tsToDate(t)), description.info.recentActions.map((a) => a.scheduledAt));
 }
 
 /** The worker's Temporal client, or undefined outside a worker (a mock activity environment). */

@@ -113,3 +113,18 @@ export function scheduleMissedMessage(miss: ScheduleMiss, since: string, now: Da
   const remedy = miss.kind === 'retrain' ? `start it now with \`${backfillCommand(miss, since, now)}\` (one catch-up run on all data up to now), or \`mlp schedules trigger ${miss.scheduleId}\`` : `the next scheduled run checks again; to check now, \`mlp schedules trigger ${miss.scheduleId}\``;
   return `${plural(miss.newlyMissed, `scheduled ${what}`)} of schedule ${miss.scheduleId} never started${times}: the Temporal server was down longer than the schedule's ${minutes(miss.catchupWindowMs)} catch-up window, so it dropped ${miss.newlyMissed === 1 ? 'it' : 'them'} (${miss.missedCatchupWindow} missed ${since0}); ${consequence}. Find why the server was down; ${remedy}`;
 }
+
+/** How many recent actions a Temporal schedule's description lists (the server's default, 10). */
+export const RECENT_ACTIONS_KEPT = 10;
+
+/**
+ * The scheduled times (`matching`) left without a run, as ISO texts: those not among the schedule's
+ * recent actions. The server keeps only its last RECENT_ACTIONS_KEPT actions, so before the oldest of
+ * a full list nothing tells a run that started from one that did not, and those times are not named
+ * (an hourly schedule had runs that did start named as never started).
+ */
+export function unstartedAmong(matching: readonly Date[], recentActions: readonly Date[]): string[] {
+  const taken = new Set(recentActions.map((a) => a.getTime()));
+  const known = recentActions.length >= RECENT_ACTIONS_KEPT ? Math.min(...recentActions.map((a) => a.getTime())) : -Infinity;
+  return matching.filter((t) => t.getTime() >= known && !taken.has(t.getTime())).map((t) => t.toISOString());
+}

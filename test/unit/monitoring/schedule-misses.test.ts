@@ -7,7 +7,7 @@
 import { listAlerts, raiseAlert } from '../../../lib/alerts/alert-store';
 import { evaluatePipelineHealth, evaluateScheduleMisses, parseMonitoringRules } from '../../../lib/monitoring/monitoring-rules';
 import { pipelineHealthOf, withScheduleMisses } from '../../../lib/monitoring/pipeline-health';
-import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, type ScheduleObservation } from '../../../lib/monitoring/schedule-misses';
+import { pipelineScheduleKind, RECENT_ACTIONS_KEPT, scheduleMissesOf, scheduleSubject, unstartedAmong, type ScheduleObservation } from '../../../lib/monitoring/schedule-misses';
 import { createSqliteTestDatabase, type TestDatabase } from '../../helpers/databases';
 
 const rules = parseMonitoringRules({});
@@ -78,5 +78,19 @@ describe('schedule_missed alerts over monitoring runs', () => {
     expect(pipelineScheduleKind({ kind: 'monitor' }, 'anything')).toBe('monitor');
     expect(pipelineScheduleKind(undefined, 'trainingPipeline')).toBe('retrain');
     expect(pipelineScheduleKind({}, 'someoneElsesWorkflow')).toBeUndefined();
+  });
+});
+
+describe('the scheduled times a schedule_missed alert names as never started', () => {
+  const hour = (h: number) => new Date(Date.UTC(2026, 2, 5, h));
+  it('names the times without an action, but none before the oldest of a full list of recent actions (the server keeps 10)', () => {
+    // A few actions: every matching time without one is named.
+    expect(unstartedAmong([hour(1), hour(2), hour(3)], [hour(1), hour(3)])).toEqual([hour(2).toISOString()]);
+    // An hourly schedule over 20 hours, hours 12 and 15 missed: the server lists the last 10 actions
+    // (hours 8-19 but 12 and 15), so hours 0-7, which did run, were named as never started before.
+    const matching = Array.from({ length: 20 }, (_, h) => hour(h));
+    const recent = matching.filter((t) => t.getUTCHours() >= 8 && ![12, 15].includes(t.getUTCHours()));
+    expect(recent).toHaveLength(RECENT_ACTIONS_KEPT);
+    expect(unstartedAmong(matching, recent)).toEqual([hour(12).toISOString(), hour(15).toISOString()]);
   });
 });
