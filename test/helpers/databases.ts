@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { openDatabase, type Database } from '../../lib/store/database';
 
@@ -9,6 +10,26 @@ import { openDatabase, type Database } from '../../lib/store/database';
 export const TEST_MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 /** One Redis database per Jest worker (1 → db 0), so test files running side by side never share keys. */
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? `redis://127.0.0.1:6379/${(Number(process.env.JEST_WORKER_ID ?? '1') - 1) % 16}`;
+
+/**
+ * Deletes the online vectors under the processes' default key prefix in this worker's Redis database. For tests that
+ * start a real process (which always uses that prefix): another test file's signed vectors there would stop a keyless
+ * one at its start-up rule, and what the process writes there must not reach the next file.
+ */
+export async function clearSharedOnlineVectors(redisUrl: string = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await redis.connect();
+    for (let cursor = '0'; ; ) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', 'mlp:features:*', 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
 
 export interface TestDatabase {
   url: string;

@@ -13,7 +13,7 @@ import { BarStreamConsumer } from '../../lib/streaming/consumer';
 import { decodeLiveBar } from '../../lib/streaming/live-bar';
 import { BarStreamProducer } from '../../lib/streaming/producer';
 import { parseEntries, pendingCount, type StreamEntry } from '../../lib/streaming/redis-streams';
-import { createSqliteTestDatabase, DRIVERS, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, DRIVERS, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { freePort, killWorker } from '../helpers/worker-process';
 
 const SET = defineFeatureSet(DEFAULT_FEATURE_SET);
@@ -158,10 +158,12 @@ describe('a stream consumer process killed with SIGKILL in the middle of its wor
   beforeAll(async () => {
     t = await createSqliteTestDatabase();
     redis = new Redis(TEST_REDIS_URL);
+    await clearSharedOnlineVectors();
   });
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) await killWorker(child);
     await cleanup(redis, key);
+    await clearSharedOnlineVectors();
     await redis.quit();
     await t?.drop();
   });

@@ -25,8 +25,9 @@ const DATES = [...new Set(ALL.map((b) => b.date))].sort();
 it('stores and acknowledges a batch whose vectors it may not replace, and says why', async () => {
   const t = await createSqliteTestDatabase();
   const redis = new Redis(TEST_REDIS_URL);
-  const cache = new RedisCache(TEST_REDIS_URL);
   const key = `test:bars:${crypto.randomBytes(4).toString('hex')}`;
+  // Its own prefix: signed vectors left under the shared one would stop every later keyless process of this Jest worker.
+  const cache = new RedisCache(TEST_REDIS_URL, `${key}:cache:`);
   try {
     await upsertBars(t.store, ALL.filter((b) => b.date < DATES[DATES.length - 5]));
     const producer = new BarStreamProducer(redis, { key });
@@ -56,7 +57,8 @@ it('stores and acknowledges a batch whose vectors it may not replace, and says w
     expect((await redis.xpending(key, 'ingest'))[0]).toBe(0);
     expect(log.filter((l) => l.startsWith('[unkeyed]') && l.includes('online vectors not written') && l.includes('MODEL_SIGNING_KEY'))).toHaveLength(1);
   } finally {
-    await redis.del(key, `${key}:dead`);
+    const keys = await redis.keys(`${key}*`);
+    if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
     await cache.close();
     await t.drop();
