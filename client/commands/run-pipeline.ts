@@ -261,6 +261,13 @@ export function unconfirmedLine(u: UnconfirmedStoredBars | undefined): string {
   return line ? `  ${line}\n` : '';
 }
 
+/** `mlp run`'s lines for provider answers empty by right (a range after a declared delisting): the symbols skipped, each with why. */
+export function emptyAnswersLines(answers: Readonly<Record<string, string>> | undefined): string {
+  return Object.entries(answers ?? {})
+    .map(([symbol, why]) => `  ${escapeControl(symbol)} skipped: ${escapeControl(why)}\n`)
+    .join('');
+}
+
 /**
  * `mlp run`'s line for stored bars newer than the imported content (a live correction, a file first
  * seen later): kept as stored, reported (lib/store/staging.ts). Empty when there are none.
@@ -314,6 +321,7 @@ export async function startPipelineRun(
       `done: snapshot ${result.snapshotId}\n  ${s.sources} sources, ${s.symbols} symbols, ${s.firstDate}..${s.lastDate}\n` +
         `  ${s.rowsRead} rows read, ${s.rowsAccepted} stored, ${s.rowsRejected} quarantined (${(s.badRowShare * 100).toFixed(3)}%), ${s.flags} flags\n` +
         `  per rule: ${JSON.stringify(s.byRule)}\n` +
+        emptyAnswersLines(s.emptyAnswers) +
         unconfirmedLine(result.gate?.published?.unconfirmed ?? s.unconfirmedStoredBars) +
         // Content found still held (published before) reports what it finds superseded now.
         supersededLine(s.status === 'published' ? s.supersededStoredBars : (result.gate?.published?.superseded ?? s.supersededStoredBars)) +

@@ -7,7 +7,7 @@ import type { CandidateBar, CsvReadResult } from '../market-data/csv-reader';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { cutFromStored, readPriceTable, UnreadableSourceError } from '../market-data/csv-reader';
 import { assertMarketsKnown } from '../market-data/instruments';
-import { ProviderError, type HistoricalBarProvider } from '../market-data/providers/provider';
+import { ProviderError, ProviderNoDataError, type HistoricalBarProvider } from '../market-data/providers/provider';
 import { StooqProvider } from '../market-data/providers/stooq';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
 import { checkQuality, type QualityCheckResult, type QualityReport } from '../quality/report';
@@ -21,7 +21,7 @@ import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredDelistings, declaredInstruments, getSnapshot, providerAnswersRejected, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
 import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
-import { judgeEmptyProviderAnswer, judgeProviderAnswer } from './provider-answer';
+import { judgeEmptyProviderAnswer, judgeNoDataAnswer, judgeProviderAnswer } from './provider-answer';
 import type { ImportRequest } from './import-request';
 import { yieldToEventLoop } from '../event-loop';
 
@@ -63,6 +63,11 @@ export interface ImportSummary {
    * is reused from the cache: the next import asks the provider afresh (fetchProviderSources).
    */
   providerAnswersNotReused?: string[];
+  /**
+   * Provider answers empty by right, by symbol, with why (a range wholly after a declared delisting,
+   * a range without closed sessions): nothing was stored for them. Present only when there are any.
+   */
+  emptyAnswers?: Record<string, string>;
 }
 
 export interface ImportProgress {
@@ -187,7 +192,19 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
       await hooks.cache?.delete(key);
     }
     try {
-      const response = await provider.fetchDaily(symbol, range, hooks.signal);
+      const response = await provider.fetchDaily(symbol, range, hooks.signal).catch((error: unknown) => {
+        if (error instanceof ProviderNoDataError) return error;
+        throw error;
+      });
+      if (response instanceof ProviderNoDataError) {
+        // "No data": skipped for a range wholly after a declared delisting (kept in the snapshot as
+        // an answer empty by right, never cached), the final error it always was otherwise.
+        const { source, csv, symbol: stored } = response.response;
+        const fetchedAt = importClock.toISOString();
+        const emptyRange = judgeNoDataAnswer({ source, symbol: stored, fetchedAt, lastSession: delisted[stored] }, request, response.message);
+        out.push({ source, text: csv, symbol: stored, fetchedAt, read: { format: provider.format, rowsRead: 0, bars: [], issues: [] }, emptyRange });
+        continue;
+      }
       const entry: SourceText = { source: response.source, text: response.csv, symbol: response.symbol, fetchedAt: importClock.toISOString() };
       // Recorded now, not when the import gets that far: an import that fails on a later symbol
       // must not let these bytes be judged by a later clock when they come back.
@@ -503,6 +520,7 @@ function summaryOf(snapshot: DatasetSnapshot, started: number, chunksStaged: num
     chunksResumed,
     ...(unconfirmedOf(r) ? { unconfirmedStoredBars: unconfirmedOf(r) } : {}),
     ...(supersededOf(r) ? { supersededStoredBars: supersededOf(r) } : {}),
+    ...(r.emptyAnswers ? { emptyAnswers: r.emptyAnswers } : {}),
     ...(snapshot.status === 'rejected' && providerAnswersOf(snapshot).length > 0 ? { providerAnswersNotReused: providerAnswersOf(snapshot) } : {}),
   };
 }
@@ -801,6 +819,9 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   // Every answer empty by right (a range without closed sessions): an empty import, not a failed one.
   const empty = sources.map((s) => s.emptyRange);
   if (empty.length > 0 && empty.every((e) => e !== undefined) && merged.rowsRead === 0) merged.emptyRange = empty.join('; ');
+  // Each answer empty by right, by symbol, whatever the others held: a symbol skipped beside others is named.
+  const emptyAnswers = sources.filter((s) => s.emptyRange !== undefined).map((s) => [s.symbol ?? s.source, s.emptyRange as string] as const);
+  if (emptyAnswers.length > 0) merged.emptyAnswers = Object.fromEntries(emptyAnswers.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const symbols = Object.keys(merged.bySymbol).filter((s) => merged.bySymbol[s].rowsAccepted > 0).sort();
   const firstDate = symbols.map((s) => merged.bySymbol[s].firstDate as string).sort()[0] ?? null;
   const lastDate = symbols.map((s) => merged.bySymbol[s].lastDate as string).sort().at(-1) ?? null;

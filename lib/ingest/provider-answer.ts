@@ -14,6 +14,8 @@
  *   A delisted symbol's answer ends early by right: declared (`delisted` in an import request,
  *   recorded with its snapshot for later imports), it is held to its last session instead; an
  *   undeclared early end stays an error, since only the declaration tells a delisting from a cut.
+ *   The provider's "No data" for a range wholly after the declared last session is the answer
+ *   expected: the symbol is skipped (judgeNoDataAnswer); for any other range it stays final.
  * - An answer that starts late is one the same way, when the store holds a bar of the symbol before
  *   the answer's first row (it was listed by then); otherwise the first row is taken for its listing.
  * - An answer that holds a price header and no rows (judgeEmptyProviderAnswer) is what vendors send
@@ -102,6 +104,31 @@ export function judgeEmptyProviderAnswer(answer: ProviderAnswer, request: Import
   }
   const delisted = answer.lastSession !== undefined && answer.lastSession === end ? ` or before ${answer.symbol}'s declared last session (${answer.lastSession})` : '';
   return `the provider's answer for ${answer.symbol} holds a price header and no rows, and the range asked (${asked}) holds no NYSE session closed when it was fetched (${answer.fetchedAt})${delisted}`;
+}
+
+/**
+ * Judges a provider's answer that it holds nothing for the symbol in the range asked (Stooq's "No
+ * data", `ProviderNoDataError`). For a range wholly after the symbol's declared last session
+ * (`delisted`) that is the answer expected: returns why the answer is empty by right, and the symbol
+ * is skipped (nothing stored, the import's other symbols as they are). Otherwise it is what an
+ * unknown symbol gets: throws the final `PROVIDER_REJECTED` error naming the provider's message and,
+ * for a declared symbol, that the range reaches its trading days. Before, a declared delisting was
+ * not looked at, and the import of every symbol failed.
+ */
+export function judgeNoDataAnswer(answer: ProviderAnswer, request: ImportRequest, providerMessage: string): string {
+  const { firstAsked } = sessionsAsked(request);
+  const asked = `${request.from ?? 'the start'}..${request.to ?? 'today'}`;
+  const { symbol, lastSession } = answer;
+  if (lastSession !== undefined && firstAsked !== undefined && firstAsked > lastSession) {
+    return `the provider has no data for ${symbol} in the range asked (${asked}), which lies wholly after its declared last session (${lastSession}, "delisted"): skipped, nothing stored`;
+  }
+  const why =
+    lastSession !== undefined
+      ? `; ${symbol} is declared delisted after ${lastSession}, but the range asked (${asked}) starts ${firstAsked === undefined ? 'at the start of its history' : `on ${firstAsked}`}, on or before that session, so it is not empty by right; nothing was imported. If ${symbol} stopped trading before ${firstAsked ?? 'that'}, correct its declared last session ("delisted"), or ask from after ${lastSession}`
+      : request.from !== undefined
+        ? `; nothing was imported. If ${symbol} was delisted before ${request.from}, declare its last session in the import request ("delisted": {"${symbol}": "YYYY-MM-DD"}, kept for later imports) and a range after it is skipped`
+        : '; nothing was imported';
+  throw new BadInputError(`${providerMessage}${why}`, 'PROVIDER_REJECTED');
 }
 
 /**

@@ -67,6 +67,12 @@ export interface QualityReport {
    */
   emptyRange?: string;
   /**
+   * Set by a provider import with answers empty by right (a header and no rows for a range without
+   * closed sessions, or "No data" for a range wholly after a declared delisting): why each is
+   * empty, by symbol, whatever the import's other answers held.
+   */
+  emptyAnswers?: Record<string, string>;
+  /**
    * What the rules run when the snapshot was judged (on the stored bars, lib/quality/stored-rules.ts,
    * and across series, lib/quality/duplicate-series.ts) found, already counted above
    * (applyStoredBarFindings); present only when they found something.

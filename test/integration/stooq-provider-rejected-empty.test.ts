@@ -154,6 +154,42 @@ describe('provider answers the gate rejects, and header-only answers', () => {
     expect(await readBars(t.store, { symbols: ['DLT'] })).toEqual([]);
   });
 
+  it('"No data" for a range wholly after a declared delisting skips the symbol with a note; a range reaching its trading days, or an undeclared symbol, still fails naming the cause', async () => {
+    // DLN traded until 2017-11-01: declared with its 2017 import, so later imports take it.
+    stooq.routes.set('dln.us', { body: stooqBody('DLN', '2017-01-01', '2017-11-01') });
+    const year = { from: '2017-01-01', to: '2017-12-31' };
+    expect(await importBars(t.store, request(['DLN'], year, { delisted: { DLN: '2017-11-01' } }), { now: CLOCK })).toMatchObject({ status: 'published', rowsAccepted: 211 });
+    // Stooq now answers "No data" for DLN (the server's answer for a ticker without a route).
+    stooq.routes.delete('dln.us');
+    stooq.routes.set('dlo.us', { body: stooqBody('DLO', '2018-01-01', '2018-02-28') });
+    const before = await dumpStore(t.store);
+    const after2018 = { from: '2018-01-01', to: '2018-02-28' };
+    // Beside another symbol: DLN is skipped, DLO imported as it would be alone.
+    const both = await importBars(t.store, request(['DLN', 'DLO'], after2018), { now: CLOCK });
+    expect(both).toMatchObject({ status: 'published', symbols: 1, rowsAccepted: 40, rowsRejected: 0, firstDate: '2018-01-02', lastDate: '2018-02-28' });
+    expect(both.emptyAnswers).toEqual({ DLN: expect.stringMatching(/no data for DLN in the range asked \(2018-01-01\.\.2018-02-28\), which lies wholly after its declared last session \(2017-11-01, "delisted"\): skipped, nothing stored/) });
+    // Nothing of DLN written: every row but DLO's is as it was.
+    const dumped = await dumpStore(t.store);
+    const notDlo = (row: unknown): boolean => (row as { symbol: string | null }).symbol !== 'DLO';
+    expect(dumped.bars.filter(notDlo)).toEqual(before.bars);
+    expect(dumped.quarantine.filter(notDlo)).toEqual(before.quarantine);
+    // Alone, without `to`, declared in the request itself: a clean empty import.
+    const alone = await importBars(t.store, request(['DLN'], { from: '2017-11-02' }), { now: CLOCK });
+    expect(alone).toMatchObject({ status: 'published', rowsRead: 0, rowsAccepted: 0, symbols: 0 });
+    expect(alone.emptyAnswers?.DLN).toMatch(/declared last session \(2017-11-01/);
+    // A range reaching the sessions it traded: "No data" is an error naming why.
+    await expect(importBars(t.store, request(['DLN', 'DLO'], { from: '2017-10-02', to: '2018-02-28' }), { now: CLOCK })).rejects.toMatchObject({
+      code: 'PROVIDER_REJECTED',
+      message: expect.stringMatching(/Stooq has no data for DLN.*DLN is declared delisted after 2017-11-01, but the range asked \(2017-10-02\.\.2018-02-28\) starts on 2017-10-02, on or before that session, so it is not empty by right; nothing was imported/),
+    });
+    // An undeclared symbol's "No data" stays final.
+    await expect(importBars(t.store, request(['DLP', 'DLO'], after2018), { now: CLOCK })).rejects.toMatchObject({
+      code: 'PROVIDER_REJECTED',
+      message: expect.stringMatching(/Stooq has no data for DLP.*If DLP was delisted before 2018-01-01, declare its last session in the import request \("delisted"/),
+    });
+    expect(await readBars(t.store, { symbols: ['DLP'] })).toEqual([]);
+  });
+
   it('a header-only answer for a range holding no closed session (a weekend and a holiday, or a session not closed yet) is a clean empty import', async () => {
     stooq.routes.set('hde.us', { body: `${STOOQ_HEADER}\n` });
     const before = await dumpStore(t.store);

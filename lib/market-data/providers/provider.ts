@@ -35,3 +35,19 @@ export class ProviderError extends Error {
     super(message);
   }
 }
+
+/**
+ * The provider says it holds nothing for the symbol in the range asked (Stooq's "No data"): final
+ * for a symbol it does not know, and the expected answer for a range wholly after a declared
+ * delisting, which the import judges (lib/ingest/provider-answer.ts, judgeNoDataAnswer). Carries
+ * the answer as sent, so a range empty by right is recorded with the snapshot as any answer is.
+ */
+export class ProviderNoDataError extends ProviderError {
+  override name = 'ProviderNoDataError';
+  constructor(
+    message: string,
+    readonly response: ProviderResponse,
+  ) {
+    super(message, false);
+  }
+}

@@ -1,5 +1,5 @@
 import type { DateRange, HistoricalBarProvider, ProviderResponse } from './provider';
-import { ProviderError } from './provider';
+import { ProviderError, ProviderNoDataError } from './provider';
 import { decodeCsvBytes } from '../csv-files';
 import { normaliseHeader } from '../csv-formats';
 import { excerpt } from '../../quality/excerpt';
@@ -87,7 +87,7 @@ export class StooqProvider implements HistoricalBarProvider {
     const body = decoded.text;
     const firstLine = body.split(/\r?\n/, 1)[0]?.trim() ?? '';
     if (/^no data/i.test(firstLine)) {
-      throw new ProviderError(`Stooq has no data for ${symbol} in ${range.from ?? 'start'}..${range.to ?? 'today'} (${url}); check the symbol and dates`, false);
+      throw new ProviderNoDataError(`Stooq has no data for ${symbol} in ${range.from ?? 'start'}..${range.to ?? 'today'} (${url}); check the symbol and dates`, { symbol: stooqTicker(symbol, this.suffix).stored, source: url, csv: body });
     }
     if (/exceeded the daily hits limit/i.test(body)) {
       throw new ProviderError(`Stooq daily request limit reached while fetching ${symbol}; retry later`, true);
