@@ -164,7 +164,7 @@ describe('provider answers the gate rejects, and header-only answers', () => {
     stooq.routes.set('dlo.us', { body: stooqBody('DLO', '2018-01-01', '2018-02-28') });
     const before = await dumpStore(t.store);
     const after2018 = { from: '2018-01-01', to: '2018-02-28' };
-    // Beside another symbol: DLN is skipped, DLO imported as it would be alone.
+    // Beside another symbol, by the stored declaration: DLN is skipped, DLO imported as it would be alone.
     const both = await importBars(t.store, request(['DLN', 'DLO'], after2018), { now: CLOCK });
     expect(both).toMatchObject({ status: 'published', symbols: 1, rowsAccepted: 40, rowsRejected: 0, firstDate: '2018-01-02', lastDate: '2018-02-28' });
     expect(both.emptyAnswers).toEqual({ DLN: expect.stringMatching(/no data for DLN in the range asked \(2018-01-01\.\.2018-02-28\), which lies wholly after its declared last session \(2017-11-01, "delisted"\): skipped, nothing stored/) });
@@ -174,7 +174,7 @@ describe('provider answers the gate rejects, and header-only answers', () => {
     expect(dumped.bars.filter(notDlo)).toEqual(before.bars);
     expect(dumped.quarantine.filter(notDlo)).toEqual(before.quarantine);
     // Alone, without `to`, declared in the request itself: a clean empty import.
-    const alone = await importBars(t.store, request(['DLN'], { from: '2017-11-02' }), { now: CLOCK });
+    const alone = await importBars(t.store, request(['DLN'], { from: '2017-11-02' }, { delisted: { DLN: '2017-11-01' } }), { now: CLOCK });
     expect(alone).toMatchObject({ status: 'published', rowsRead: 0, rowsAccepted: 0, symbols: 0 });
     expect(alone.emptyAnswers?.DLN).toMatch(/declared last session \(2017-11-01/);
     // A range reaching the sessions it traded: "No data" is an error naming why.
