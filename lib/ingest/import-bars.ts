@@ -201,7 +201,9 @@ async function fetchProviderSources(store: Database, request: ImportRequest, hoo
         // an answer empty by right, never cached), the final error it always was otherwise.
         const { source, csv, symbol: stored } = response.response;
         const fetchedAt = importClock.toISOString();
-        const emptyRange = judgeNoDataAnswer({ source, symbol: stored, fetchedAt, lastSession: delisted[stored] }, request, response.message);
+        const lastSession = delisted[stored];
+        const storedAfter = lastSession === undefined ? undefined : await storedBarsBetween(store, stored, lastSession, '9999-12-31');
+        const emptyRange = judgeNoDataAnswer({ source, symbol: stored, fetchedAt, lastSession }, request, response.message, storedAfter);
         out.push({ source, text: csv, symbol: stored, fetchedAt, read: { format: provider.format, rowsRead: 0, bars: [], issues: [] }, emptyRange });
         continue;
       }

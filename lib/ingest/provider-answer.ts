@@ -106,6 +106,13 @@ export function judgeEmptyProviderAnswer(answer: ProviderAnswer, request: Import
   return `the provider's answer for ${answer.symbol} holds a price header and no rows, and the range asked (${asked}) holds no NYSE session closed when it was fetched (${answer.fetchedAt})${delisted}`;
 }
 
+/** Bars of a symbol stored in a span of dates (lib/store/bars.ts, storedBarsBetween). */
+export interface StoredSpan {
+  count: number;
+  from: string | null;
+  to: string | null;
+}
+
 /**
  * Judges a provider's answer that it holds nothing for the symbol in the range asked (Stooq's "No
  * data", `ProviderNoDataError`). For a range wholly after the symbol's declared last session
@@ -115,10 +122,18 @@ export function judgeEmptyProviderAnswer(answer: ProviderAnswer, request: Import
  * for a declared symbol, that the range reaches its trading days. Before, a declared delisting was
  * not looked at, and the import of every symbol failed.
  */
-export function judgeNoDataAnswer(answer: ProviderAnswer, request: ImportRequest, providerMessage: string): string {
+export function judgeNoDataAnswer(answer: ProviderAnswer, request: ImportRequest, providerMessage: string, storedAfter?: StoredSpan): string {
   const { firstAsked } = sessionsAsked(request);
   const asked = `${request.from ?? 'the start'}..${request.to ?? 'today'}`;
   const { symbol, lastSession } = answer;
+  if (lastSession !== undefined && storedAfter !== undefined && storedAfter.count > 0) {
+    // The store contradicts the declaration (a ticker still trading, or reused): "No data" is then
+    // an answer missing, not one expected, and skipping it would let the symbol stop updating unseen.
+    throw new BadInputError(
+      `${providerMessage}; ${symbol} is declared delisted after ${lastSession}, but the store holds ${plural(storedAfter.count, 'bar')} of ${symbol} after that session (${storedAfter.from}..${storedAfter.to}), so the declaration does not hold and the answer is not empty by right; nothing was imported. Correct its declared last session ("delisted"), or retry later`,
+      'PROVIDER_REJECTED',
+    );
+  }
   if (lastSession !== undefined && firstAsked !== undefined && firstAsked > lastSession) {
     return `the provider has no data for ${symbol} in the range asked (${asked}), which lies wholly after its declared last session (${lastSession}, "delisted"): skipped, nothing stored`;
   }

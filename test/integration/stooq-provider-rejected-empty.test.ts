@@ -190,6 +190,24 @@ describe('provider answers the gate rejects, and header-only answers', () => {
     expect(await readBars(t.store, { symbols: ['DLP'] })).toEqual([]);
   });
 
+  it('"No data" is not skipped where the store contradicts the declared delisting, nor when the body only starts with "No data"', async () => {
+    // DLQ was declared delisted after 2017-11-01, yet its import held (and stored) rows into 2018.
+    stooq.routes.set('dlq.us', { body: stooqBody('DLQ', '2017-01-01', '2018-02-28') });
+    expect(await importBars(t.store, request(['DLQ'], { from: '2017-01-01', to: '2018-02-28' }, { delisted: { DLQ: '2017-11-01' } }), { now: CLOCK })).toMatchObject({ status: 'published' });
+    stooq.routes.delete('dlq.us');
+    stooq.routes.set('dlr.us', { body: stooqBody('DLR', '2018-01-01', '2018-02-28') });
+    const before = await dumpStore(t.store);
+    await expect(importBars(t.store, request(['DLQ', 'DLR'], { from: '2018-01-01', to: '2018-02-28' }), { now: CLOCK })).rejects.toMatchObject({
+      code: 'PROVIDER_REJECTED',
+      message: expect.stringMatching(/Stooq has no data for DLQ.*declared delisted after 2017-11-01, but the store holds 80 bars of DLQ after that session \(2017-11-02\.\.2018-02-28\), so the declaration does not hold/),
+    });
+    expect(await dumpStore(t.store)).toEqual(before);
+    // An outage page whose first words are "No data…" is not Stooq's "No data": retryable, nothing skipped.
+    stooq.routes.set('dls.us', { body: 'No database connection available, please try again later\n' });
+    await expect(importBars(t.store, request(['DLS', 'DLR'], { from: '2018-01-01', to: '2018-02-28' }, { delisted: { DLS: '2017-11-01' } }), { now: CLOCK })).rejects.toMatchObject({ name: 'ProviderError', retryable: true });
+    expect(await dumpStore(t.store)).toEqual(before);
+  });
+
   it('a header-only answer for a range holding no closed session (a weekend and a holiday, or a session not closed yet) is a clean empty import', async () => {
     stooq.routes.set('hde.us', { body: `${STOOQ_HEADER}\n` });
     const before = await dumpStore(t.store);

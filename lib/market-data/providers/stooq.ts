@@ -85,8 +85,9 @@ export class StooqProvider implements HistoricalBarProvider {
     const decoded = decodeCsvBytes(bytes);
     if ('problem' in decoded) throw new ProviderError(`Stooq response for ${symbol} (${url}) is not CSV text: ${decoded.problem}`, false);
     const body = decoded.text;
-    const firstLine = body.split(/\r?\n/, 1)[0]?.trim() ?? '';
-    if (/^no data/i.test(firstLine)) {
+    // The whole body, not its start: "No database connection…" is an outage page, and now that "No
+    // data" can skip a declared delisting, a prefix match would publish an import over an outage.
+    if (/^no data\.?$/i.test(body.trim())) {
       throw new ProviderNoDataError(`Stooq has no data for ${symbol} in ${range.from ?? 'start'}..${range.to ?? 'today'} (${url}); check the symbol and dates`, { symbol: stooqTicker(symbol, this.suffix).stored, source: url, csv: body });
     }
     if (/exceeded the daily hits limit/i.test(body)) {
