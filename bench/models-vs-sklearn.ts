@@ -24,7 +24,7 @@ import { readBarCsv } from '../lib/market-data/csv-reader';
 import { algorithmByName, loadModelRuntimes } from '../models/algorithms';
 import { headerValues } from '../models/svm/decision-function';
 import { classificationReportOf } from '../lib/validation/metrics';
-import type { FeatureMatrix } from '../models/model';
+import type { FeatureMatrix, FitTimes } from '../models/model';
 import { peakRssMiB } from './peak-memory';
 import { sharedFloat64 } from '../lib/threads/shared-memory';
 import { sharedPool } from '../lib/threads/task-pool';
@@ -61,8 +61,13 @@ const median = (values: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** Sessions the label looks ahead: also each training row's label end and the embargo of the SVM's calibration folds. */
+const HORIZON = 5;
+
 interface Row {
   date: string;
+  /** Index of `date` among the dates of all rows (ascending). */
+  day: number;
   values: Float64Array;
   label: number;
 }
@@ -79,7 +84,7 @@ function dataset(): { columns: string[]; rows: Row[] } {
       return toSymbolBars(clean[0]?.symbol ?? f, clean);
     });
   const computed = computeFeatures(universe, set);
-  const spec = labelSpecSchema.parse({ kind: 'direction', horizon: 5 });
+  const spec = labelSpecSchema.parse({ kind: 'direction', horizon: HORIZON });
   const rows: Row[] = [];
   for (const frame of computed.frames) {
     const series = universe.find((s) => s.symbol === frame.symbol) as (typeof universe)[number];
@@ -88,10 +93,11 @@ function dataset(): { columns: string[]; rows: Row[] } {
     frame.dates.forEach((date, r) => {
       const label = labels.value[offset + r];
       if (Number.isNaN(label)) return;
-      rows.push({ date, values: Float64Array.from(frame.columns, (c) => c[r]), label });
+      rows.push({ date, day: -1, values: Float64Array.from(frame.columns, (c) => c[r]), label });
     });
   }
   rows.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  rows.forEach((row, i) => (row.day = i === 0 ? 0 : rows[i - 1].day + (row.date === rows[i - 1].date ? 0 : 1)));
   return { columns: computed.columns, rows };
 }
 
@@ -100,9 +106,10 @@ function writeMatrices(dir: string, name: 'train' | 'test', rows: readonly Row[]
   rows.forEach((row, r) => values.set(row.values, r * p));
   fs.writeFileSync(path.join(dir, `x_${name}.f64`), Buffer.from(values.buffer));
   fs.writeFileSync(path.join(dir, `y_${name}.i32`), Buffer.from(Int32Array.from(rows, (row) => row.label).buffer));
+  fs.writeFileSync(path.join(dir, `day_${name}.i32`), Buffer.from(Int32Array.from(rows, (row) => row.day).buffer));
 }
 
-function readMatrices(dir: string, name: 'train' | 'test', columns: string[]): { x: FeatureMatrix; y: Int32Array } {
+function readMatrices(dir: string, name: 'train' | 'test', columns: string[]): { x: FeatureMatrix; y: Int32Array; times: FitTimes } {
   // Into shared memory, as the pipeline's datasetRows puts training rows.
   const file = path.join(dir, `x_${name}.f64`);
   const values = sharedFloat64(fs.statSync(file).size / 8);
@@ -118,7 +125,9 @@ function readMatrices(dir: string, name: 'train' | 'test', columns: string[]): {
   }
   const ybuf = fs.readFileSync(path.join(dir, `y_${name}.i32`));
   const y = new Int32Array(ybuf.buffer.slice(ybuf.byteOffset, ybuf.byteOffset + ybuf.byteLength));
-  return { x: { values, rows: y.length, featureNames: columns }, y };
+  const dbuf = fs.readFileSync(path.join(dir, `day_${name}.i32`));
+  const start = new Int32Array(dbuf.buffer.slice(dbuf.byteOffset, dbuf.byteOffset + dbuf.byteLength));
+  return { x: { values, rows: y.length, featureNames: columns }, y, times: { start, end: start.map((d) => d + HORIZON), embargoDays: HORIZON } };
 }
 
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
@@ -153,7 +162,7 @@ async function fitOne(dir: string, name: string, params: Record<string, unknown>
   await sharedPool(2)?.warmUp();
   const algorithm = algorithmByName(name);
   let t = process.hrtime.bigint();
-  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: 2, seed: 1, threads: opts.threads }, params);
+  const model = await algorithm.fit({ features: train.x, labels: train.y, times: train.times, classes: 2, seed: 1, threads: opts.threads }, params);
   const fit = seconds(t);
   t = process.hrtime.bigint();
   const proba = model.predictProba(test.x);
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
   const cases = CASES.filter((c) => !opts.only || opts.only.includes(c.name));
   const { columns, rows } = dataset();
   const test = rows.slice(rows.length - 50_000);
-  const pool = rows.slice(0, rows.length - 50_000 - 5 * 400); // a gap longer than the label horizon
+  const pool = rows.slice(0, rows.length - 50_000 - HORIZON * 400); // a gap longer than the label horizon
   const fmt = (v: number, d = 2) => v.toFixed(d);
   for (const n of opts.rows) {
     const step = Math.max(1, Math.floor(pool.length / n));

@@ -10,6 +10,14 @@ export interface FeatureMatrix {
   readonly featureNames: readonly string[];
 }
 
+/** Per row: calendar day indices of its decision day and of the last day its label looks at; and the embargo after a held-out block. */
+export interface FitTimes {
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  /** Days after a held-out block's last label day whose rows are not trained on (the purged cross-validation's embargo). */
+  readonly embargoDays: number;
+}
+
 export interface FitInput {
   features: FeatureMatrix;
   /** Class index per row (0..classes-1). */
@@ -17,6 +25,13 @@ export interface FitInput {
   classes: number;
   /** Optional per-row weights (e.g. uniqueness weights of overlapping labels). */
   weights?: Float64Array;
+  /**
+   * When each row's label was decided and resolved, for an algorithm that cross-validates inside
+   * its fit (the SVM's Platt scaling): its folds are cut in time and purged and embargoed as the
+   * training's own cross-validation (lib/validation/splits.ts), since rows whose labels overlap
+   * (a 5-session label shares four sessions with the next day's) leak across random folds.
+   */
+  times?: FitTimes;
   /** Every model is seeded: same data, parameters and seed give byte-identical artifacts. */
   seed: number;
   signal?: AbortSignal;

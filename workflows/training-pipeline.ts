@@ -203,7 +203,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
   const walkForwardFor = (algorithm: string) => {
     const rows = experiment.algorithms.find((a) => a.algorithm === algorithm)?.rows.walkForward;
     const w = experiment.walkForward;
-    return { mode: w.mode, evaluationDays: w.evaluationDays, testDays: w.retrainDays, trainDays: w.trainDays, embargoDays: 0, maxTrainRows: rows ?? w.maxTrainRows, threads: 2 };
+    return { mode: w.mode, evaluationDays: w.evaluationDays, testDays: w.retrainDays, trainDays: w.trainDays, embargoDays: 0, cvEmbargoDays: embargoDays, maxTrainRows: rows ?? w.maxTrainRows, threads: 2 };
   };
   // The search's folds leave out the walk-forward's evaluation period, so no parameter is chosen on
   // the days that judge it. Runs recorded before cross-validated the whole dataset.
@@ -318,7 +318,7 @@ export async function trainingPipeline(input: TrainingPipelineInput): Promise<Tr
                 seed: experiment.seed,
                 trial: { folds: experiment.cv.folds, embargoDays, maxTrainRows: a.rows.trial ?? experiment.search.maxTrainRows, maxTestRows: experiment.search.maxTestRows, threads: 1, ...searchScope },
                 walkForward: walkForwardFor(a.algorithm),
-                final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, threads: 2 },
+                final: { maxTrainRows: a.rows.final ?? experiment.final.maxTrainRows, cvEmbargoDays: embargoDays, threads: 2 },
                 ...warmInputOf(a.algorithm),
                 timeouts: { heartbeatSeconds: input.timeouts?.trainingHeartbeatSeconds },
               },

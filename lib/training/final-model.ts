@@ -9,7 +9,7 @@ import { decodeArtifact, encodeArtifact, sha256 } from '../../models/artifact';
 import { ALGORITHM_VERSIONS, algorithmByName, loadModelRuntimes, restoreModel } from '../../models/algorithms';
 import type { TrainedModel } from '../../models/model';
 import { trainingRowsOf, type TrainingDataset } from './dataset';
-import { classesOf, datasetRows } from './trial';
+import { classesOf, datasetRows, defaultEmbargoDaysOf } from './trial';
 import { thinRows } from './thin-rows';
 import { continuedRows, sameLabel, type WarmStartSettings, type WarmStartSource } from './warm-start';
 
@@ -20,6 +20,11 @@ export interface FinalModelRequest {
   threads: number;
   /** Undefined: every row. */
   maxTrainRows?: number;
+  /**
+   * The embargo of the experiment's purged cross-validation, which a model's own folds use too (the
+   * SVM's probability calibration). Absent (requests made before it was passed): defaultEmbargoDaysOf.
+   */
+  cvEmbargoDays?: number;
   /** Continue this champion instead of fitting from scratch. */
   warmStart?: WarmStartSettings & { from: WarmStartSource };
 }
@@ -78,12 +83,14 @@ export async function fitFinalModel(ds: TrainingDataset, request: FinalModelRequ
     const rows = continuedRows(all, ds.start, through, warm.recentDays);
     const train = datasetRows(ds, request.maxTrainRows === undefined ? rows : thinRows(ds, rows, request.maxTrainRows));
     // A seed of its own per day continued from, so a forest's new trees do not repeat the champion's draws.
-    const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed + through + 1, threads: request.threads, signal }, request.params, warm);
+    const times = { ...train.times, embargoDays: request.cvEmbargoDays ?? defaultEmbargoDaysOf(ds) };
+    const model = await algorithm.continueFit(champion, { features: train.x, labels: train.y, times, classes: classesOf(ds), seed: request.seed + through + 1, threads: request.threads, signal }, request.params, warm);
     const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
     return { model, artifact, trainRows: train.y.length, continuedFrom: ds.days[ds.start[rows[0]]], trainedThrough: lastDayOf(ds, rows) };
   }
   const train = datasetRows(ds, request.maxTrainRows === undefined ? all : thinRows(ds, all, request.maxTrainRows));
-  const model = await algorithm.fit({ features: train.x, labels: train.y, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
+  const times = { ...train.times, embargoDays: request.cvEmbargoDays ?? defaultEmbargoDaysOf(ds) };
+  const model = await algorithm.fit({ features: train.x, labels: train.y, times, classes: classesOf(ds), seed: request.seed, threads: request.threads, signal }, request.params);
   const artifact = encodeArtifact(model.state(), { featureSetVersion: ds.featureSetVersion, label: ds.label });
   return { model, artifact, trainRows: train.y.length, trainedThrough: lastDayOf(ds, all) };
 }

@@ -8,8 +8,8 @@ import { algorithmByName } from '../../models/algorithms';
 import { sharedFloat64 } from '../threads/shared-memory';
 import type { FeatureMatrix } from '../../models/model';
 import { classificationReportOf } from '../validation/metrics';
-import { purgedKFold, type PurgedFold } from '../validation/splits';
-import { trainingRowsOf, type TrainingDataset } from './dataset';
+import { embargoDaysFor, purgedKFold, type PurgedFold, type SampleTimes } from '../validation/splits';
+import { labelHorizon, trainingRowsOf, type TrainingDataset } from './dataset';
 import { firstEvaluationDay, prePeriodRows } from './evaluation-period';
 import { BadInputError } from '../errors';
 import { thinRows } from './thin-rows';
@@ -51,8 +51,8 @@ export interface TrialResult {
   folds: FoldResult[];
 }
 
-/** The rows `indices` of the dataset as a model input. */
-export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: FeatureMatrix; y: Int32Array } {
+/** The rows `indices` of the dataset as a model input, with each row's decision day and label end. */
+export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: FeatureMatrix; y: Int32Array; times: SampleTimes } {
   const p = ds.columns.length;
   // In shared memory, so a model's pool threads read the rows without a copy.
   const values = sharedFloat64(indices.length * p);
@@ -61,7 +61,16 @@ export function datasetRows(ds: TrainingDataset, indices: Int32Array): { x: Feat
     values.set(ds.values.subarray(r * p, (r + 1) * p), i * p);
     y[i] = ds.labels[r];
   });
-  return { x: { values, rows: indices.length, featureNames: ds.columns }, y };
+  return { x: { values, rows: indices.length, featureNames: ds.columns }, y, times: { start: indices.map((r) => ds.start[r]), end: indices.map((r) => ds.end[r]) } };
+}
+
+/**
+ * The embargo of a purged cross-validation of the dataset when the experiment names none: the label
+ * horizon or 1% of its decision days, whichever is longer (embargoDaysFor; what the training
+ * pipeline uses for the search's folds).
+ */
+export function defaultEmbargoDaysOf(ds: Pick<TrainingDataset, 'label' | 'start'>): number {
+  return embargoDaysFor(labelHorizon(ds.label), new Set(ds.start).size);
 }
 
 export function classesOf(ds: TrainingDataset): number {
@@ -103,7 +112,7 @@ export async function evaluateFold(ds: TrainingDataset, request: TrialRequest, f
   const t = Date.now();
   const train = datasetRows(ds, thinRows(ds, trainingRowsOf(ds, fold.train), request.maxTrainRows));
   const test = datasetRows(ds, thinRows(ds, fold.test, request.maxTestRows));
-  const model = await algorithm.fit({ features: train.x, labels: train.y, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
+  const model = await algorithm.fit({ features: train.x, labels: train.y, times: { ...train.times, embargoDays: request.embargoDays }, classes, seed: request.seed + f, threads: request.threads, signal }, request.params);
   const report = classificationReportOf(model.predictProba(test.x), test.y, classes);
   return {
     fold: f,

@@ -8,7 +8,7 @@ import { walkForwardWindows } from '../validation/splits';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import { decodeArrayFile, encodeArrayFile, readArrayFile, writeArrayFile } from './array-file';
 import { trainingRowsOf, type TrainingDataset } from './dataset';
-import { classesOf, datasetRows } from './trial';
+import { classesOf, datasetRows, defaultEmbargoDaysOf } from './trial';
 import { thinRows } from './thin-rows';
 import { firstEvaluationDay } from './evaluation-period';
 import { continuedRows, type WarmStartSettings } from './warm-start';
@@ -27,6 +27,12 @@ export interface WalkForwardRequest {
   /** Rolling window length (rolling mode); ignored when expanding. */
   trainDays: number;
   embargoDays: number;
+  /**
+   * The embargo of the experiment's purged cross-validation, which a model's own folds use too (the
+   * SVM's probability calibration); not `embargoDays`, the gap before each test block. Absent
+   * (requests made before it was passed): defaultEmbargoDaysOf.
+   */
+  cvEmbargoDays?: number;
   maxTrainRows: number;
   seed: number;
   threads: number;
@@ -55,6 +61,7 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
   const windows = walkForwardWindows({ start: ds.start, end: ds.end }, { mode: request.mode, trainDays, testDays: request.testDays, embargoDays: request.embargoDays, firstTestDay });
   const algorithm = algorithmByName(request.algorithm);
   const classes = classesOf(ds);
+  const cvEmbargoDays = request.cvEmbargoDays ?? defaultEmbargoDaysOf(ds);
   const rows = new Int32Array(windows.reduce((n, w) => n + w.test.length, 0));
   const proba = new Float64Array(rows.length * classes);
   let o = 0;
@@ -70,7 +77,7 @@ export async function walkForwardPredict(ds: TrainingDataset, datasetId: string,
     const chosen = thinRows(ds, continuing ? continuedRows(trainable, ds.start, continuing.from.trainedThrough, continuing.warm.recentDays) : trainable, request.maxTrainRows);
     const train = datasetRows(ds, chosen);
     const test = datasetRows(ds, w.test);
-    const fit = { features: train.x, labels: train.y, classes, seed: request.seed + i, threads: request.threads, signal };
+    const fit = { features: train.x, labels: train.y, times: { ...train.times, embargoDays: cvEmbargoDays }, classes, seed: request.seed + i, threads: request.threads, signal };
     const model = continuing ? await (algorithm.continueFit as NonNullable<typeof algorithm.continueFit>)(continuing.from.model, fit, request.params, continuing.warm) : await algorithm.fit(fit, request.params);
     if (warm) {
       let trainedThrough = previous?.trainedThrough ?? -1;

@@ -5,15 +5,25 @@
  * training are independent jobs that run on several threads at once. libsvm runs them one after
  * another inside svm_train, which is why a probability SVM costs six trainings of wall time there.
  *
- * Per pair of classes (one pair for a binary problem), the pair's rows are permuted with our seeded
- * generator and cut into five folds; each fold's decision values come from a C-SVC trained on the
- * other four; a sigmoid 1 / (1 + exp(A·f + B)) is fitted to them. The (A, B) of each pair go into
+ * Per pair of classes (one pair for a binary problem), the pair's rows are cut into five folds of
+ * consecutive decision days, purged and embargoed as the training's cross-validation
+ * (purgedKFold in lib/validation/splits.ts): a fold's C-SVC trains on the other folds' rows whose
+ * labels do not reach into the fold's days and that do not start within the embargo after them.
+ * libsvm's random folds would not do for rows of a time series: a 5-session label shares four
+ * sessions with the next day's, and neighbouring days have nearly the same features, so a held-out
+ * row's neighbours in the training folds give away its outcome and the decision values look more
+ * certain than they are out of sample, giving a sigmoid too steep (overconfident probabilities).
+ * Each fold's decision values come from its C-SVC; a sigmoid 1 / (1 + exp(A·f + B)) is fitted to
+ * all of them. The (A, B) of each pair go into
  * the final model's text as libsvm's probA / probB, so libsvm itself predicts the probabilities
  * (pairwise coupling for more than two classes), exactly as for a model it scaled itself.
  */
 import { decisionValues, headerValues, kernelExpansion } from './decision-function';
 import { loadSvmRuntime, trainCsvc, type CsvcOptions } from './libsvm-wasm';
 import { binaryModelText, formatG, KernelMatrix, solveBinaryCsvc } from './smo-solver';
+import { BadInputError } from '../../lib/errors';
+import { purgedKFold, type PurgedFold } from '../../lib/validation/splits';
+import type { FitTimes } from '../model';
 
 export const PROBABILITY_FOLDS = 5;
 
@@ -26,6 +36,8 @@ export interface SvmJob {
   options: CsvcOptions;
   /** A fold's held-out rows; their decision values are returned, positive for label `positive`. */
   heldOut?: Float64Array;
+  /** Index of each held-out row in the matrix the plan was made from. */
+  heldOutRows?: Int32Array;
   positive?: number;
   /** Index of each training row in the matrix the plan was made from (for a shared kernel matrix). */
   sourceRows: Int32Array;
@@ -180,11 +192,30 @@ function gather(z: Float64Array, p: number, indices: ArrayLike<number>): Float64
 }
 
 /**
+ * The calibration folds of one pair's rows (`rows`, indices into the plan's matrix, ascending):
+ * purgedKFold over their times, as indices into the plan's matrix.
+ */
+export function calibrationFolds(rows: Int32Array, times: FitTimes): PurgedFold[] {
+  const start = rows.map((r) => times.start[r]);
+  const end = rows.map((r) => times.end[r]);
+  let folds: PurgedFold[];
+  try {
+    folds = purgedKFold({ start, end }, { folds: PROBABILITY_FOLDS, embargoDays: times.embargoDays });
+  } catch (error) {
+    if (!(error instanceof BadInputError)) throw error;
+    throw new BadInputError(`svm: the probability calibration's ${PROBABILITY_FOLDS} purged folds cannot be cut from these ${rows.length} training rows: ${error.message}`, error.code);
+  }
+  const toRows = (indices: Int32Array) => indices.map((i) => rows[i]);
+  return folds.map((f) => ({ ...f, train: toRows(f.train), test: toRows(f.test), purged: toRows(f.purged), embargoed: toRows(f.embargoed) }));
+}
+
+/**
  * The trainings behind a probability SVM: job 0 is the final model on all rows, then five fold
- * jobs per pair of classes (pairs in libsvm's class order: first appearance in the labels).
+ * jobs per pair of classes (pairs in libsvm's class order: first appearance in the labels), the
+ * folds cut in time from `times` (calibrationFolds).
  * `finish` turns their results into the final model text with probA / probB.
  */
-export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, options: CsvcOptions, random: () => number): { jobs: SvmJob[]; finish(results: readonly SvmJobResult[]): string } {
+export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, options: CsvcOptions, times: FitTimes): { jobs: SvmJob[]; finish(results: readonly SvmJobResult[]): string } {
   const order: number[] = [];
   for (const y of labels) if (!order.includes(y)) order.push(y);
   const jobs: SvmJob[] = [{ rows: z, p, labels, options, sourceRows: Int32Array.from(labels.keys()) }];
@@ -200,27 +231,16 @@ export function planSvmJobs(z: Float64Array, p: number, labels: Int32Array, opti
       const positive = order[i];
       const negative = order[j];
       const rows = Int32Array.from(labels.keys()).filter((r) => labels[r] === positive || labels[r] === negative);
-      const perm = Int32Array.from(rows);
-      for (let k = perm.length - 1; k > 0; k--) {
-        const s = Math.floor(random() * (k + 1));
-        [perm[k], perm[s]] = [perm[s], perm[k]];
-      }
       const folds: Fold[] = [];
-      for (let f = 0; f < PROBABILITY_FOLDS; f++) {
-        const from = Math.floor((f * perm.length) / PROBABILITY_FOLDS);
-        const to = Math.floor(((f + 1) * perm.length) / PROBABILITY_FOLDS);
-        if (to === from) continue;
-        const heldOut = perm.slice(from, to).sort();
-        const inFold = new Set(heldOut);
-        const train = rows.filter((r) => !inFold.has(r)); // ascending: any fixed order keeps it deterministic
+      for (const { train, test: heldOut } of calibrationFolds(rows, times)) {
         let positives = 0;
         for (const r of train) if (labels[r] === positive) positives++;
         if (positives === 0 || positives === train.length) {
-          folds.push({ heldOut, constant: train.length === 0 ? 0 : positives > 0 ? 1 : -1 });
+          folds.push({ heldOut, constant: positives > 0 ? 1 : -1 });
           continue;
         }
         folds.push({ heldOut, job: jobs.length });
-        jobs.push({ rows: gather(z, p, train), p, labels: train.map((r) => labels[r]), options, heldOut: gather(z, p, heldOut), positive, sourceRows: train });
+        jobs.push({ rows: gather(z, p, train), p, labels: train.map((r) => labels[r]), options, heldOut: gather(z, p, heldOut), heldOutRows: heldOut, positive, sourceRows: train });
       }
       pairs.push({ positive, rows, folds });
     }

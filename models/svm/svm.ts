@@ -3,8 +3,9 @@
  * (smo-solver.ts: libsvm 3.22's algorithm on dense rows, the same support vectors as libsvm and so
  * as scikit-learn's SVC); more classes train in libsvm 3.22 compiled to wasm (libsvm-js 0.2.1, see
  * libsvm-wasm.ts). Features are standardised inside the model; probabilities are Platt scaling on
- * five-fold cross-validated decision values (probability.ts), coupled pairwise for more than two
- * classes as libsvm does.
+ * decision values cross-validated over five purged folds of consecutive days (probability.ts: cut
+ * from `input.times`, which a fit therefore needs), coupled pairwise for more than two classes as
+ * libsvm does.
  *
  * Speed. A probability SVM is six trainings (the final model and five folds). libsvm runs them one
  * after another; here they are independent jobs spread over `input.threads` threads (longest
@@ -12,9 +13,10 @@
  * folds train on subsets of them). libsvm-js spent half a trial's time evaluating kernels on
  * sparse nodes: a 1,500-row trial fold took 3.5 s with it and 1.5–1.9 s with the solver.
  *
- * Determinism. The C-SVC solver (ours as libsvm's) has no randomness; the folds come from our generator seeded
- * with `input.seed`. Same data, parameters and seed give the same model text and byte-identical
- * artifacts, for any thread count; another seed gives other folds, hence other probA / probB.
+ * Determinism. The C-SVC solver (ours as libsvm's) has no randomness and the folds come from the
+ * rows' times, so `input.seed` changes nothing: same data, times and parameters give the same model
+ * text and byte-identical artifacts, for any thread count. (Models fitted before the folds were cut
+ * in time had random folds drawn with the seed; their stored probA / probB load and predict as they did.)
  *
  * Precision. A fitted model predicts from libsvm's own model text, reloaded, just like a restored
  * one, so fit and restore predict bit-identically. Two-class models evaluate that text themselves
@@ -30,7 +32,6 @@
  * `input.signal` is checked between trainings (a running training cannot be interrupted).
  */
 import { z } from 'zod';
-import { rng } from '../../lib/random';
 import { sharedPool, type TaskPool } from '../../lib/threads/task-pool';
 import { ArtifactError, packFloat64, unpackFloat64 } from '../artifact';
 import { assertSameFeatures, type Algorithm, type FeatureMatrix, type FitInput, type ModelState, type TrainedModel } from '../model';
@@ -338,6 +339,12 @@ function checkInput(input: FitInput): void {
     seen.add(y);
   }
   if (seen.size < 2) throw new Error(`svm.fit: the training labels hold ${seen.size} class(es); an SVM needs at least two`);
+  if (!input.times) {
+    throw new Error('svm.fit: no input.times (each row\'s decision day and label end, and the embargo): the SVM\'s probability calibration cross-validates on purged folds of consecutive days and cannot cut them without the rows\' times; pass times (datasetRows gives them for dataset rows)');
+  }
+  const { start, end, embargoDays } = input.times;
+  if (start.length !== x.rows || end.length !== x.rows) throw new Error(`svm.fit: input.times has ${start.length} decision days and ${end.length} label ends for ${x.rows} rows; pass one of each per row`);
+  if (!Number.isInteger(embargoDays) || embargoDays < 0) throw new Error(`svm.fit: input.times.embargoDays must be an integer >= 0, got ${embargoDays}`);
   if (weights) {
     if (weights.length !== x.rows) throw new Error(`svm.fit: ${weights.length} weights for ${x.rows} rows`);
     if (weights.some((w) => w !== weights[0]) || !(weights[0] > 0 && Number.isFinite(weights[0]))) {
@@ -398,7 +405,7 @@ export const svm: Algorithm<SvmParams> = {
     const z = standardise(x, s, new Float64Array(x.rows * p));
     const gamma = Number((params.gamma === 'scale' ? scaleGamma(z, p) : params.gamma).toPrecision(6)); // as the model text stores it
     const options = { kernel: params.kernel, gamma, C: params.C, tolerance: params.tolerance, cacheSizeMb: params.cacheSizeMb, shrinking: params.shrinking };
-    const plan = planSvmJobs(z, p, input.labels, options, rng(input.seed));
+    const plan = planSvmJobs(z, p, input.labels, options, input.times as NonNullable<FitInput['times']>); // checked by checkInput
     const results = await runJobs(plan.jobs, input.threads ?? 1, input.signal);
     const text = plan.finish(results);
     const runtime = await loadSvmRuntime();

@@ -1,5 +1,5 @@
 import { rng } from '../../lib/random';
-import type { FeatureMatrix } from '../../models/model';
+import type { FeatureMatrix, FitTimes } from '../../models/model';
 
 export interface Dataset {
   x: FeatureMatrix;
@@ -31,6 +31,15 @@ export function noise(rows: number, p = 5, seed = 2): Dataset {
   const x = matrix(rows, p, () => next());
   const y = Int32Array.from({ length: rows }, () => (next() < 0.5 ? 1 : 0));
   return { x, y };
+}
+
+/**
+ * Times of independent rows (these synthetic datasets draw every row on its own): each row its own
+ * day, its label resolved that day, no embargo. Folds cut from them are plain consecutive blocks.
+ */
+export function independentTimes(rows: number): FitTimes {
+  const start = Int32Array.from({ length: rows }, (_, r) => r);
+  return { start, end: start, embargoDays: 0 };
 }
 
 export function accuracy(proba: Float64Array, y: Int32Array, classes = 2): number {

@@ -15,7 +15,7 @@ import { algorithmByName, loadModelRuntimes } from '../../models/algorithms';
 import { encodeArtifact } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import { createSqliteTestDatabase, tempDir, type TestDatabase } from '../helpers/databases';
-import { separable } from '../helpers/datasets';
+import { independentTimes, separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 
 /** The models' feature set and another of the same columns (real ones; synthetic values under their column names). */
@@ -28,7 +28,7 @@ const separated = separable(160, 4, 3);
 const data = { x: withColumns(separated.x, COLUMNS), y: separated.y };
 
 async function fit(algorithm: string, params: Record<string, unknown>): Promise<TrainedModel> {
-  return algorithmByName(algorithm).fit({ features: data.x, labels: data.y, classes: 2, seed: 1 }, params);
+  return algorithmByName(algorithm).fit({ features: data.x, labels: data.y, times: independentTimes(data.x.rows), classes: 2, seed: 1 }, params);
 }
 
 describe('the registry row agrees with its artifact on every field both record (SQLite)', () => {

@@ -13,7 +13,7 @@ import { mlp } from '../../../models/neural';
 import { svm } from '../../../models/svm/svm';
 import { gradientBoosting } from '../../../models/trees/gradient-boosting';
 import { randomForest } from '../../../models/trees/random-forest';
-import { separable } from '../../helpers/datasets';
+import { independentTimes, separable } from '../../helpers/datasets';
 
 const d = separable(300, 3, 1);
 const fitInput = { features: d.x, labels: d.y, classes: 2, seed: 1 };
@@ -154,7 +154,7 @@ describe('tree ensembles', () => {
 
 describe('svm and neural network states', () => {
   it('refuses an svm with a zero standardiser scale or a non-finite number in its model text', async () => {
-    const state = (await svm.fit({ ...fitInput, features: { ...d.x, values: d.x.values.subarray(0, 120 * 3), rows: 120 }, labels: d.y.subarray(0, 120) }, {})).state();
+    const state = (await svm.fit({ ...fitInput, features: { ...d.x, values: d.x.values.subarray(0, 120 * 3), rows: 120 }, labels: d.y.subarray(0, 120), times: independentTimes(120) }, {})).state();
     expect(restoreViaArtifact(state).predictProba(d.x).every(Number.isFinite)).toBe(true);
     const scaling = floats(state.payload, 6);
     const text = new TextDecoder().decode(state.payload.subarray(48));

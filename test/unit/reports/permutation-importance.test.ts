@@ -16,7 +16,7 @@ describe('permutation importance on training threads', () => {
     const ds = syntheticTrainingDataset({ symbols: 4, days: 200, leak: true, seed: 3 });
     const all = Int32Array.from({ length: ds.rows }, (_, r) => r);
     const train = datasetRows(ds, all.subarray(0, 400));
-    const model = await algorithmByName(algorithm).fit({ features: train.x, labels: train.y, classes: 2, seed: 1 }, {});
+    const model = await algorithmByName(algorithm).fit({ features: train.x, labels: train.y, times: { ...train.times, embargoDays: 5 }, classes: 2, seed: 1 }, {});
     const evaluation = all.subarray(400);
     const here = permutationImportanceOf(model, ds, evaluation, { seed: 7 });
     const pooled = await pooledPermutationImportance(pool, model, ds, evaluation, 7);
