@@ -193,20 +193,32 @@ function gather(z: Float64Array, p: number, indices: ArrayLike<number>): Float64
 
 /**
  * The calibration folds of one pair's rows (`rows`, indices into the plan's matrix, ascending):
- * purgedKFold over their times, as indices into the plan's matrix.
+ * purgedKFold over their times, as indices into the plan's matrix. A short window (a rolling
+ * walk-forward's, a small search fold) may hold too few days for five folds with the whole
+ * dataset's embargo: the embargo is shortened first (the purge alone already keeps every training
+ * row's label out of the held-out days; the embargo is a margin beyond it), then the folds are
+ * fewer, down to two, rather than failing a window every other model trains on. Only when two
+ * purged folds without embargo cannot be cut does the fit fail.
  */
 export function calibrationFolds(rows: Int32Array, times: FitTimes): PurgedFold[] {
   const start = rows.map((r) => times.start[r]);
   const end = rows.map((r) => times.end[r]);
-  let folds: PurgedFold[];
-  try {
-    folds = purgedKFold({ start, end }, { folds: PROBABILITY_FOLDS, embargoDays: times.embargoDays });
-  } catch (error) {
-    if (!(error instanceof BadInputError)) throw error;
-    throw new BadInputError(`svm: the probability calibration's ${PROBABILITY_FOLDS} purged folds cannot be cut from these ${rows.length} training rows: ${error.message}`, error.code);
+  const attempts: Array<{ folds: number; embargoDays: number }> = [];
+  for (let e = times.embargoDays; e > 0; e = Math.floor(e / 2)) attempts.push({ folds: PROBABILITY_FOLDS, embargoDays: e });
+  for (let k = PROBABILITY_FOLDS; k >= 2; k--) attempts.push({ folds: k, embargoDays: 0 });
+  let first: BadInputError | undefined;
+  for (const attempt of attempts) {
+    try {
+      const folds = purgedKFold({ start, end }, attempt);
+      const toRows = (indices: Int32Array) => indices.map((i) => rows[i]);
+      return folds.map((f) => ({ ...f, train: toRows(f.train), test: toRows(f.test), purged: toRows(f.purged), embargoed: toRows(f.embargoed) }));
+    } catch (error) {
+      if (!(error instanceof BadInputError)) throw error;
+      first ??= error;
+    }
   }
-  const toRows = (indices: Int32Array) => indices.map((i) => rows[i]);
-  return folds.map((f) => ({ ...f, train: toRows(f.train), test: toRows(f.test), purged: toRows(f.purged), embargoed: toRows(f.embargoed) }));
+  const error = first as BadInputError;
+  throw new BadInputError(`svm: the probability calibration's purged folds cannot be cut from these ${rows.length} training rows, not even two without embargo: ${error.message}`, error.code);
 }
 
 /**

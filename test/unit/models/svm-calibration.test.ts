@@ -12,7 +12,7 @@ import { rng } from '../../../lib/random';
 import { brierScoreOf } from '../../../lib/stats/binary-scores';
 import type { FitTimes } from '../../../models/model';
 import { fitStandardiser, standardise } from '../../../models/standardiser';
-import { plattSigmoid, planSvmJobs, PROBABILITY_FOLDS, runSvmJob } from '../../../models/svm/probability';
+import { calibrationFolds, plattSigmoid, planSvmJobs, PROBABILITY_FOLDS, runSvmJob } from '../../../models/svm/probability';
 import { svm } from '../../../models/svm/svm';
 
 const P = 3;
@@ -149,6 +149,25 @@ describe('svm probability calibration on overlapping labels', () => {
     expect(Math.abs(randomA)).toBeGreaterThan(2 * Math.abs(purgedA));
   });
 
+  it('fits a short window whose days cannot hold five folds with the whole dataset\'s embargo: a shorter embargo, then fewer folds, every fold still purged', async () => {
+    // A rolling walk-forward window of 15 decision days under an embargo of 26 (ten years of data).
+    const data = panel(60, 3);
+    const short = trainingPart(data, 15);
+    const times: FitTimes = { ...short.times, embargoDays: 26 };
+    const rows = Int32Array.from(short.labels.keys());
+    const folds = calibrationFolds(rows, times);
+    expect(folds.length).toBeGreaterThanOrEqual(2);
+    for (const f of folds) {
+      expect(f.train.length).toBeGreaterThan(0);
+      for (const r of f.train) expect(times.start[r] <= f.testLabelEndDay && times.end[r] >= f.testStartDay).toBe(false);
+    }
+    expect(folds.flatMap((f) => [...f.test]).sort((a, b) => a - b)).toEqual([...rows]);
+    const model = await svm.fit({ ...short, times, classes: 2, seed: 1 }, {});
+    const p = model.predictProba(short.features);
+    expect(p.length).toBeGreaterThan(0);
+    expect(p.every((v) => v > 0 && v < 1)).toBe(true);
+  });
+
   it('refuses to fit without the rows\' times, or with times that do not fit the rows, naming them', async () => {
     const data = panel(60, 2);
     const train = trainingPart(data, 60);
@@ -157,6 +176,6 @@ describe('svm probability calibration on overlapping labels', () => {
     await expect(svm.fit({ ...train, times: { ...train.times, embargoDays: -1 }, classes: 2, seed: 1 }, {})).rejects.toThrow(/embargoDays must be an integer >= 0/);
     // Too few days for the folds: the calibration says so.
     const three = trainingPart(data, 3);
-    await expect(svm.fit({ ...three, classes: 2, seed: 1 }, {})).rejects.toThrow(/probability calibration's 5 purged folds cannot be cut from these 9 training rows: 5 folds need at least 5 distinct decision days/);
+    await expect(svm.fit({ ...three, classes: 2, seed: 1 }, {})).rejects.toThrow(/probability calibration's purged folds cannot be cut from these 9 training rows, not even two without embargo: 5 folds need at least 5 distinct decision days/);
   });
 });
