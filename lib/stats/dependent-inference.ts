@@ -131,6 +131,15 @@ export interface ClusterOptions {
    * the cautious side (with it on, a guard tripped on 13 of 200 planted leaks over 25 days, 78 off).
    */
   evidence?: boolean;
+  /**
+   * As evidence, over a panel: the statistic has a timing part (a pooled AUC credits a score's
+   * market-wide part against the day's share of positives, a mean IC may drift with the market),
+   * whose daily sums may stay dependent for longer than the labels' overlap: the day part then
+   * reaches as far as they do (timingWeights: Andrews' AR(1) plug-in bandwidth, weight 1 within the
+   * panel's lags), over the share centring leaves of such a series, on fewer degrees of freedom. Default: on for an AUC's evidence (clusteredAuc, clusteredAucDifference),
+   * off otherwise (a within-day AUC has no timing part).
+   */
+  persistentDays?: boolean;
 }
 
 /**
@@ -228,7 +237,7 @@ function oneWayVariance(psi: Float64Array, cluster: Int32Array, ids: number): Va
  */
 function varianceOfSum(psi: Float64Array, clusters: Clusters, options: ClusterOptions, unequalUnits = false): VarianceOfSum {
   const least = Math.max(2, options.minClusters ?? 2);
-  if (isPanel(clusters)) return panelVariance(psi, clusters, least, Math.max(2, options.minSymbolClusters ?? least), options.symbolsAloneOverFewDays === true, options.evidence === true, unequalUnits);
+  if (isPanel(clusters)) return panelVariance(psi, clusters, least, Math.max(2, options.minSymbolClusters ?? least), options.symbolsAloneOverFewDays === true, options.evidence === true, unequalUnits, options.persistentDays === true);
   const ways = clusterings(psi.length, clusters);
   const fits = ways.map((w) => oneWayVariance(psi, w.cluster, w.ids));
   const usable = fits.filter((f) => f.clusters >= least);
@@ -292,15 +301,26 @@ function panelIndexOf(panel: PanelDependence, rows: number): PanelIndex {
 }
 
 /**
- * Σ over pairs of entries at most `lags` apart of sum[a] · sum[b] (each pair both ways, a = b once),
- * for entries at increasing positions; weights 1 (`uniform`) or Bartlett's 1 − d/(lags + 1).
+ * Weights of a lagged-products variance by distance 0 … lags (weights[0] = 1; 0 beyond): uniform
+ * or Bartlett's 1 − d/(lags + 1) (the quadratic-spectral ones of a timing part: timingWeights).
  */
-function laggedProducts(position: Int32Array, sum: Float64Array, count: number, lags: number, uniform: boolean): number {
+type LagKernel = 'uniform' | 'bartlett' | 'quadraticSpectral';
+
+function lagWeights(lags: number, kernel: LagKernel): Float64Array {
+  return Float64Array.from({ length: lags + 1 }, (_, d) => (kernel === 'uniform' ? 1 : 1 - d / (lags + 1)));
+}
+
+/**
+ * Σ over pairs of entries at most `weights.length − 1` apart of w_d · sum[a] · sum[b] (each pair
+ * both ways, a = b once), for entries at increasing positions.
+ */
+function laggedProducts(position: Int32Array, sum: Float64Array, count: number, weights: Float64Array): number {
+  const reach = weights.length - 1;
   let total = 0;
   for (let a = 0; a < count; a++) {
     total += sum[a] * sum[a];
-    for (let b = a + 1; b < count && position[b] - position[a] <= lags; b++) {
-      total += 2 * (uniform ? 1 : 1 - (position[b] - position[a]) / (lags + 1)) * sum[a] * sum[b];
+    for (let b = a + 1; b < count && position[b] - position[a] <= reach; b++) {
+      total += 2 * weights[position[b] - position[a]] * sum[a] * sum[b];
     }
   }
   return total;
@@ -308,15 +328,101 @@ function laggedProducts(position: Int32Array, sum: Float64Array, count: number, 
 
 /**
  * E[Σ_{|a−b|≤lags} w·s_a·s_b] / Σ Var(x) for s = x − x̄ over `count` independent equal-variance
- * entries: (1 − 1/n) − (2/n²)·Σ_{k=1..lags} w_k·(n − k), weights 1 (`uniform`) or Bartlett's. The
- * share of the truth a lagged-products variance of centred sums keeps; ≤ 0 when the lags span the
- * whole sample (the centred sums then sum to 0).
+ * entries: (1 − 1/n) − (2/n²)·Σ_{k=1..lags} w_k·(n − k), weights 1 (`uniform`) or Bartlett's (or any
+ * `weights` by distance). The share of the truth a lagged-products variance of centred sums keeps;
+ * ≤ 0 when the lags span the whole sample (the centred sums then sum to 0).
  */
 export function demeanedShare(count: number, lags: number, uniform: boolean): number {
+  return demeanedShareOf(count, lagWeights(lags, uniform ? 'uniform' : 'bartlett'));
+}
+
+function demeanedShareOf(count: number, weights: Float64Array): number {
   if (count < 2) return 0;
   let pairs = 0;
-  for (let k = 1; k <= Math.min(lags, count - 1); k++) pairs += (uniform ? 1 : 1 - k / (lags + 1)) * (count - k);
+  for (let k = 1; k < Math.min(weights.length, count); k++) pairs += weights[k] * (count - k);
   return 1 - 1 / count - (2 * pairs) / (count * count);
+}
+
+/** Student t degrees of freedom of a lagged-products variance of n entries: n / Σ_{|d|≤K} w_d² (uniform weights: n/(2L + 1); Bartlett's: about 3n/(2(L + 1))). */
+function laggedProductsDf(count: number, weights: Float64Array): number {
+  let squares = 1;
+  for (let d = 1; d < weights.length; d++) squares += 2 * weights[d] ** 2;
+  return count / squares;
+}
+
+/**
+ * The day part's weights for a statistic with a timing part, chosen from its daily sums: Andrews'
+ * (1991) AR(1) plug-in bandwidth for the quadratic-spectral kernel, S = 1.3221·(α̂(2)·D)^(1/5) with
+ * α̂(2) = 4ρ̂²/(1 − ρ̂)⁴ (ρ̂ the daily sums' first autocorrelation), widened 1.5 times for a test,
+ * weights up to 3S (at most D/2), and weight 1 up to the labels' overlap whatever S is (that
+ * dependence is known, not estimated). Undefined when 3S does not reach beyond the overlap: the
+ * overlap's uniform weights then stand, as before.
+ *
+ * Why: a score whose market-wide part persists for weeks, against positives whose share moves in
+ * regimes, gives daily sums whose products outlast the overlap; counting the overlap's lags alone
+ * passed a skill-less score at one-sided 5% in 10.6% of null panels (bench/pooled-auc-persistence.ts).
+ * The autocorrelations beyond the overlap are small (~0.1) and long: a rule that looks for the lag
+ * where they stop (Politis 2003, as Politis & White 2004 choose a block length) rarely saw them in
+ * 250 days (10.3%), and Bartlett's weights, which fall from the first lag, left 8–9%. The plug-in
+ * reaches as far as the persistence of the sums, and the share centring leaves is then that of an
+ * AR(1) of ρ̂ (ar1DemeanedShare): centring takes more of a persistent series' variance than of
+ * independent days' (with the independent days' share, 7.3%).
+ */
+function timingWeights(daily: Float64Array, floor: number): { weights: Float64Array; rho: number; bandwidth: number } | undefined {
+  const n = daily.length;
+  if (n < 8) return undefined;
+  let mean = 0;
+  for (const v of daily) mean += v;
+  mean /= n;
+  let num = 0;
+  let den = 0;
+  for (let t = 1; t < n; t++) {
+    num += (daily[t] - mean) * (daily[t - 1] - mean);
+    den += (daily[t - 1] - mean) ** 2;
+  }
+  // Bounded away from a unit root, where the plug-in's bandwidth has no limit.
+  const rho = den > 0 ? Math.max(-0.97, Math.min(0.97, num / den)) : 0;
+  const alpha = (4 * rho * rho) / (1 - rho) ** 4;
+  // Andrews' bandwidth is the best for the variance's mean squared error; a test's size needs a longer
+  // one (Kiefer & Vogelsang 2005; Sun, Phillips & Jin 2008): 1.5 times it, taken from the null panels
+  // of the bench (the plug-in itself: 7.3% at one-sided 5% on 600 seeds; 1.5×: 5.7%; 2×: 4.7%).
+  const bandwidth = 1.5 * 1.3221 * (alpha * n) ** 0.2;
+  // The quadratic-spectral kernel has no end: its weights beyond 3S are below 1% and left out.
+  const reach = Math.min(Math.floor(n / 2), Math.ceil(3 * bandwidth));
+  if (!(reach > floor)) return undefined;
+  const weights = Float64Array.from({ length: reach + 1 }, (_, d) => (d <= floor ? 1 : quadraticSpectral(d / bandwidth)));
+  return { weights, rho, bandwidth };
+}
+
+/** The quadratic-spectral kernel (Andrews 1991), 25/(12π²x²)·(sin(6πx/5)/(6πx/5) − cos(6πx/5)). */
+function quadraticSpectral(x: number): number {
+  if (x === 0) return 1;
+  const z = (6 * Math.PI * x) / 5;
+  return (25 / (12 * Math.PI * Math.PI * x * x)) * (Math.sin(z) / z - Math.cos(z));
+}
+
+/**
+ * E[Σ_{a,b} w_{|a−b|}·s_a·s_b] / Var(Σ x) for s = x − x̄ over n entries that follow an AR(1) of
+ * `rho` (autocovariances ρ^|a−b|): the share of the truth a lagged-products variance of centred sums
+ * keeps for such a series (demeanedShare is its case ρ = 0). Σ_b ρ^|a−b| in closed form.
+ */
+export function ar1DemeanedShare(n: number, weights: Float64Array, rho: number): number {
+  if (n < 2) return 0;
+  const row = new Float64Array(n);
+  let total = 0;
+  for (let a = 0; a < n; a++) {
+    row[a] = rho === 0 ? 1 : (1 - rho ** (a + 1)) / (1 - rho) + (1 - rho ** (n - a)) / (1 - rho) - 1;
+    total += row[a];
+  }
+  let kept = 0;
+  const reach = weights.length - 1;
+  for (let a = 0; a < n; a++) {
+    for (let b = Math.max(0, a - reach); b <= Math.min(n - 1, a + reach); b++) {
+      const d = Math.abs(a - b);
+      kept += weights[d] * ((d === 0 ? 1 : rho ** d) - row[a] / n - row[b] / n + total / (n * n));
+    }
+  }
+  return kept / total;
 }
 
 /**
@@ -325,19 +431,29 @@ export function demeanedShare(count: number, lags: number, uniform: boolean): nu
  * dependent pair counts once. Uniform weights are unbiased for label overlap but can come out
  * negative on a short or odd sample; then Bartlett's weights, which cannot. The total
  * is never below the larger part. Each part is scaled by G/(G−1) for its units (as evidence, the
- * day part by the share centring leaves of it instead: ClusterOptions.evidence).
+ * day part by the share centring leaves of it instead: ClusterOptions.evidence; for a statistic
+ * with a timing part, the day part's reach and weights from its daily sums: timingWeights).
  */
-function panelVariance(psi: Float64Array, panel: PanelDependence, least: number, leastSymbols: number, symbolsAloneOverFewDays: boolean, evidence: boolean, unequalUnits: boolean): VarianceOfSum {
+function panelVariance(psi: Float64Array, panel: PanelDependence, least: number, leastSymbols: number, symbolsAloneOverFewDays: boolean, evidence: boolean, unequalUnits: boolean, persistent: boolean): VarianceOfSum {
   const index = panelIndexOf(panel, psi.length);
-  const { rank, days, lags, dayUnits } = index;
+  const { rank, days, lags } = index;
   const daily = new Float64Array(days);
   for (let r = 0; r < psi.length; r++) daily[rank[r]] += psi[r];
   const positions = Int32Array.from({ length: days }, (_, i) => i);
-  let uniform = true;
-  let dayPart = laggedProducts(positions, daily, days, lags, true);
+  // As evidence of a statistic with a timing part (persistent), the day part reaches as far as the
+  // daily sums stay dependent (timingWeights; weight 1 within the labels' overlap, as before).
+  const timing = persistent && evidence ? timingWeights(daily, lags) : undefined;
+  // Its units are stretches of its reach (days further apart count as independent), as the overlap's are.
+  const reach = timing ? timing.weights.length - 1 : lags;
+  let kernel: LagKernel = timing ? 'quadraticSpectral' : 'uniform';
+  let weights = timing ? timing.weights : lagWeights(lags, kernel);
+  const dayUnits = reach === lags ? index.dayUnits : panelDayUnits(days, reach);
+  let dayPart = laggedProducts(positions, daily, days, weights);
   if (!(dayPart > 0)) {
-    uniform = false;
-    dayPart = laggedProducts(positions, daily, days, lags, false);
+    // Bartlett's weights over the same reach: never negative.
+    kernel = 'bartlett';
+    weights = lagWeights(reach, kernel);
+    dayPart = laggedProducts(positions, daily, days, weights);
   }
   // The daily sums are centred (Σ ψ = 0), which takes from the lagged products what the mean took:
   // their expectation for independent days is c times the truth (demeanedShare). Dividing by c, not
@@ -345,12 +461,14 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number,
   // null AUC passed one-sided 0.625% in 1.4% of seeds with G/(G−1)).
   // As evidence, its degrees of freedom are those of a lagged-products variance: D/(2L + 1) with
   // uniform weights, 3D/(2(L + 1)) with Bartlett's (the variance of the estimate, 2(2L + 1)/D resp.
-  // 4(L + 1)/(3D) of the truth squared), fewer than the D/(L + 1) stretches of days: with those, a
-  // null AUC over 60 days of 5-day labels passed one-sided 0.625% in 1.5% of seeds.
-  const share = demeanedShare(days, lags, uniform);
-  const dayDf = Math.floor(uniform ? days / (2 * lags + 1) : (3 * days) / (2 * (lags + 1)));
+  // 4(L + 1)/(3D) of the truth squared), D/Σw² in general, fewer than the D/(L + 1) stretches of
+  // days: with those, a null AUC over 60 days of 5-day labels passed one-sided 0.625% in 1.5% of
+  // seeds. A longer reach leaves fewer: fewer stretches, fewer degrees of freedom.
+  const share = timing ? ar1DemeanedShare(days, weights, timing.rho) : demeanedShareOf(days, weights);
+  const bandwidth = weights.length - 1;
+  const dayDf = Math.floor(kernel === 'uniform' ? days / (2 * bandwidth + 1) : kernel === 'bartlett' ? (3 * days) / (2 * (bandwidth + 1)) : laggedProductsDf(days, weights));
   const day = evidence
-    ? { variance: dayUnits >= 2 && share > 0 ? dayPart / share : NaN, clusters: dayUnits, df: Math.max(1, Math.min(dayUnits - 1, Math.floor(dayDf * (unequalUnits ? unitShare(stretchSums(daily, lags + 1)) : 1)))) }
+    ? { variance: dayUnits >= 2 && share > 0 ? dayPart / share : NaN, clusters: dayUnits, df: Math.max(1, Math.min(dayUnits - 1, Math.floor(dayDf * (unequalUnits ? Math.min(unitShare(stretchSums(daily, reach + 1)), unitShare(stretchSums(daily, lags + 1))) : 1)))) }
     : { variance: dayUnits >= 2 ? (dayUnits / (dayUnits - 1)) * dayPart : NaN, clusters: dayUnits, df: dayUnits - 1 };
   const sym = index.symbol;
   if (!sym) return day.clusters >= least ? day : { variance: NaN, clusters: day.clusters };
@@ -366,7 +484,7 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number,
   // Rows of several symbols on too few days: the symbols are not independent of each other there.
   if (!dayOk) return symbolsAloneOverFewDays ? symbolPart : { variance: NaN, clusters: day.clusters };
   if (!symOk) return day;
-  // Pairs of one symbol within `lags` days: that symbol's daily sums, lagged as the day part is.
+  // Pairs of one symbol within the day part's reach: that symbol's daily sums, weighted as the day part's.
   const { byRank, of } = sym;
   const cellRank = new Int32Array(psi.length);
   const cellSum = new Float64Array(psi.length);
@@ -382,7 +500,7 @@ function panelVariance(psi: Float64Array, panel: PanelDependence, least: number,
         cellSum[cells++] = psi[r];
       }
     }
-    both += laggedProducts(cellRank, cellSum, cells, lags, uniform);
+    both += laggedProducts(cellRank, cellSum, cells, weights);
   }
   // Never below either part alone. The parts overlap in the pairs of one symbol within the lags;
   // with few symbols, each of whose scores persists, the symbol part is one noisy draw per symbol
@@ -608,7 +726,8 @@ function placementsOf(score: Float64Array, positive: (r: number) => boolean): { 
 function clusteredAucVariance(placement: Float64Array, positive: (r: number) => boolean, clusters: Clusters, options: ClusterOptions, auc: number, m: number, nNeg: number): VarianceOfSum {
   const psi = Float64Array.from(placement, (v, r) => (v - auc) / (positive(r) ? m : nNeg));
   // Rows weigh 1/positives or 1/negatives: with rare positives, the few days and stocks that hold them carry the variance.
-  return varianceOfSum(psi, clusters, options, true);
+  // As evidence, its timing part (the score's market-wide part against the day's share of positives) may persist beyond the lags.
+  return varianceOfSum(psi, clusters, { ...options, persistentDays: options.persistentDays ?? options.evidence === true }, true);
 }
 
 /** ROC AUC of `score` for labels (1 = positive) with a clustered standard error; H0 is AUC = 0.5. */

@@ -421,7 +421,8 @@ export function informationCoefficientEstimate(ic: InformationCoefficient, clust
   const perRow = ic.rows.length / ic.count;
   const values = Float64Array.from(ic.rowShare, (v) => v * perRow);
   const pick = (a: Int32Array) => Int32Array.from(ic.rows, (r) => a[r]);
-  return clusteredMean(values, { day: pick(cluster.day), ...(cluster.symbol ? { symbol: pick(cluster.symbol) } : {}), lags: cluster.lags }, { evidence: true });
+  // As evidence of skill, whose daily ICs may drift with the market longer than the labels overlap (persistentDays).
+  return clusteredMean(values, { day: pick(cluster.day), ...(cluster.symbol ? { symbol: pick(cluster.symbol) } : {}), lags: cluster.lags }, { evidence: true, persistentDays: true });
 }
 
 /**

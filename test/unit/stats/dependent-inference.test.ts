@@ -1,6 +1,7 @@
 import { rng } from '../../../lib/random';
 import { studentTCdf, studentTQuantile } from '../../../lib/stats/distributions';
-import { clusteredAuc, clusteredAucDifference, clusteredMean, demeanedShare, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
+import { ar1DemeanedShare, clusteredAuc, clusteredAucDifference, clusteredMean, demeanedShare, neweyWestMean, type Clusters } from '../../../lib/stats/dependent-inference';
+import { persistentTimingPanel } from '../../helpers/persistent-timing-panel';
 import { normalInverseCdf } from '../../../lib/stats/normal';
 import { dayBlockClusters } from '../../helpers/day-blocks';
 
@@ -462,9 +463,10 @@ describe('an AUC whose rare positives fall in a few weeks', () => {
     const rare = rarePanel(5, 3);
     const e = clusteredAuc(rare.score, rare.labels, rare.panel, { evidence: true });
     expect(e.degreesOfFreedom).toBeLessThanOrEqual(10);
-    // Positives on every day: the days' units are alike and keep their degrees of freedom (250 / 9 = 27).
+    // Positives on every day: the days' units are alike and keep their degrees of freedom (250 / 9 = 27)
+    // over the overlap's lags (the timing part's longer reach, persistentDays, leaves fewer: 10 here).
     const spread = rarePanel(5, 0, 0.04);
-    expect(clusteredAuc(spread.score, spread.labels, spread.panel, { evidence: true }).degreesOfFreedom).toBeGreaterThanOrEqual(15);
+    expect(clusteredAuc(spread.score, spread.labels, spread.panel, { evidence: true, persistentDays: false }).degreesOfFreedom).toBeGreaterThanOrEqual(15);
   });
 
   it('rejects a null AUC at its level, where 27 df rejected at one-sided 5% in 9.3% of 400 seeds and at 0.625% in 1.75%', () => {
@@ -482,5 +484,62 @@ describe('an AUC whose rare positives fall in a few weeks', () => {
     expect(tested).toBeGreaterThan(380);
     expect(atFive / tested).toBeLessThanOrEqual(0.07); // 5.0% now
     expect(atPromotion / tested).toBeLessThanOrEqual(0.01); // 0.75% now
+  });
+});
+
+describe('an AUC whose timing part persists beyond the labels overlap', () => {
+  /**
+   * 40 stocks × 250 days of 5-day labels (test/helpers/persistent-timing-panel.ts): returns drift in
+   * regimes of ~60 days, so the share of positives moves in regimes, and the score's market-wide part
+   * is an AR(1) of 0.95 a day; score and returns are independent. The pooled AUC credits the score's
+   * market-wide part against the day's share of positives: two persistent series whose products
+   * outlast the overlap's 4 lags. bench/pooled-auc-persistence.ts measures it on 1,000 seeds.
+   */
+  it('rejects a skill-less score near its level, where counting the overlap alone rejected one-sided 5% in 10% and 10% in 18.5% of these 200 seeds', () => {
+    let atFive = 0;
+    let atTen = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const { score, labels, panel } = persistentTimingPanel(40000 + seed);
+      const p = clusteredAuc(score, labels, panel, { evidence: true }).pValueAbove;
+      if (p < 0.05) atFive++;
+      if (p < 0.1) atTen++;
+    }
+    // Now 7 and 20 of 200 (3.5%, 10%); before 20 and 37.
+    expect(atFive).toBeLessThanOrEqual(15);
+    expect(atTen).toBeLessThanOrEqual(26);
+  });
+
+  it('widens only the evidence of a statistic with a timing part: fewer degrees of freedom there, the guards and the within-day path as before', () => {
+    const { score, labels, panel } = persistentTimingPanel(40001);
+    const evidence = clusteredAuc(score, labels, panel, { evidence: true });
+    const overlapOnly = clusteredAuc(score, labels, panel, { evidence: true, persistentDays: false });
+    expect(evidence.degreesOfFreedom).toBeLessThan(overlapOnly.degreesOfFreedom);
+    // A guard's interval (no evidence) is untouched: persistentDays has no effect without it.
+    expect(clusteredAuc(score, labels, panel, { persistentDays: true }).standardError).toBe(clusteredAuc(score, labels, panel).standardError);
+    // A plain mean (the within-day AUC's path) keeps the overlap's lags unless asked.
+    const values = Float64Array.from(labels, (y) => y);
+    expect(clusteredMean(values, panel, { evidence: true }).standardError).toBe(clusteredMean(values, panel, { evidence: true, persistentDays: false }).standardError);
+  });
+
+  it('takes the share centring leaves of an AR(1) series, that of independent entries at rho 0', () => {
+    const weights = Float64Array.from({ length: 5 }, () => 1);
+    expect(ar1DemeanedShare(30, weights, 0)).toBeCloseTo(demeanedShare(30, 4, true), 12);
+    // Monte Carlo of a persistent series: centring takes more of its variance.
+    const z = normals(rng(21));
+    const n = 40;
+    const rho = 0.8;
+    let kept = 0;
+    let truth = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const x = new Float64Array(n);
+      x[0] = z() / Math.sqrt(1 - rho * rho);
+      for (let t = 1; t < n; t++) x[t] = rho * x[t - 1] + z();
+      const m = x.reduce((s, v) => s + v, 0) / n;
+      for (let a = 0; a < n; a++) for (let b = Math.max(0, a - 4); b <= Math.min(n - 1, a + 4); b++) kept += (x[a] - m) * (x[b] - m);
+      truth += (m * n) ** 2;
+    }
+    const share = ar1DemeanedShare(n, weights, rho);
+    expect(share).toBeLessThan(demeanedShare(n, 4, true));
+    expect(kept / truth).toBeCloseTo(share, 1);
   });
 });
