@@ -15,12 +15,12 @@
  * horizons within a factor of 2 on an overlapping universe (sameOutcomes),
  * however the bytes of their datasets differ (a revised bar, another column order, another cut-off day).
  */
-import type { Database } from '../store/database';
-import type { Kysely } from 'kysely';
+import type { Database, DatabaseDriver } from '../store/database';
+import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
 import { toVersion, UnreadableVersionRowError } from './model-registry';
 import type { ChallengeCount, PromotionDecision } from './promotion';
-import { NO_ROW_SIGNING, rowSignatureProblem, verificationKeysOf, type RowSigning, type VerificationKeys } from './row-signature';
+import { NO_ROW_SIGNING, rowSignatureProblem, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from './row-signature';
 
 export interface ChallengeIdentity {
   /** One per training run (workflow id and run id): a retried registration finds its challenge. */
@@ -135,18 +135,6 @@ export function sameOutcomesElsewhere(
   return noNewOutcomes({ ...a.period, createdAt: a.createdAt }, b.period) && sameOutcomes(a.outcomes, b.outcomes);
 }
 
-/** The outcomes of a registered version: its label and the symbols its run trained on (lineage.universe). */
-function outcomesOfRow(row: { label: string; lineage: string }): ChallengeOutcomes | undefined {
-  try {
-    const universe = (JSON.parse(row.lineage) as { universe?: { trained?: unknown; requested?: unknown } }).universe;
-    const symbols = Array.isArray(universe?.trained) && universe.trained.length > 0 ? universe.trained : universe?.requested;
-    if (!Array.isArray(symbols) || !symbols.every((s) => typeof s === 'string')) return undefined;
-    return { label: JSON.parse(row.label) as unknown, symbols: symbols as string[] };
-  } catch {
-    return undefined;
-  }
-}
-
 /** The newest evaluation period already challenged for a model (any champion): the one ending last. */
 export function newestChallengedPeriod<T extends Pick<ChallengeRecord, 'period' | 'challengerVersion'>>(earlier: readonly T[]): { from: string; to: string; challengerVersion: number } | undefined {
   let newest: { from: string; to: string; challengerVersion: number } | undefined;
@@ -208,28 +196,233 @@ export async function listChallenges(store: Database, model: string): Promise<Ch
 /**
  * The trials of earlier runs that looked at the outcomes a new run is judged on: every recorded
  * challenge (one per run) of the model whose period is no new outcomes for it, whatever champion it
- * challenged, and those under other model names on the same outcomes (sameOutcomesElsewhere). Each
- * counts the trials its run ran (its best version's `deflatedSharpeTrials.run`; `counted` for
- * versions recorded before, at least its algorithms). A search spread over runs is one search: a
- * deflated Sharpe ratio counting only the last run's trials treats the tenth re-run as the first.
+ * challenged, and the runs under other model names on the same outcomes, as their ledger rows or
+ * their registry rows state them (runsUnderOtherNames). Each counts the trials its run ran (its best
+ * version's `deflatedSharpeTrials.run`; `counted` for versions recorded before, at least its
+ * algorithms). A search spread over runs is one search: a deflated Sharpe ratio counting only the
+ * last run's trials treats the tenth re-run as the first.
  */
 export async function earlierRunTrials(store: Database, target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>): Promise<{ runs: number; trials: number }> {
-  const rows = (await store.db.selectFrom('promotion_challenges').selectAll().orderBy('seq').execute()).map(recordOf);
-  let runs = 0;
-  let trials = 0;
-  for (const r of rows) {
-    const overlaps = r.period && target.period ? noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period) : false;
-    // The model's own runs as its challenges are counted (any champion); other names' only on the same outcomes.
-    if (!overlaps && r.datasetId !== target.datasetId) continue;
-    const row = await store.db.selectFrom('model_versions').select(['label', 'lineage', 'metrics']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
-    if (r.model !== target.model) {
-      const outcomes = row ? outcomesOfRow(row) : undefined;
-      if (!sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, target)) continue;
-    }
-    runs++;
-    trials += Math.max(r.algorithmsTested, recordedRunTrials(row?.metrics));
+  const own = (await store.db.selectFrom('promotion_challenges').selectAll().where('model', '=', target.model).orderBy('seq').execute())
+    .map(recordOf)
+    .filter((r) => r.datasetId === target.datasetId || (r.period !== undefined && target.period !== undefined && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, target.period)));
+  const metricsOf = new Map<number, string>();
+  const versions = [...new Set(own.map((r) => r.challengerVersion))];
+  for (let i = 0; i < versions.length; i += IN_LIST_CHUNK) {
+    const rows = await store.db.selectFrom('model_versions').select(['version', 'metrics']).where('name', '=', target.model).where('version', 'in', versions.slice(i, i + IN_LIST_CHUNK)).execute();
+    for (const row of rows) metricsOf.set(Number(row.version), row.metrics);
   }
-  return { runs, trials };
+  let trials = 0;
+  for (const r of own) trials += Math.max(r.algorithmsTested, recordedRunTrials(metricsOf.get(r.challengerVersion)));
+  const elsewhere = await runsUnderOtherNames(store.db, store.driver, target, { trials: true });
+  for (const run of elsewhere.values()) trials += run.trials;
+  return { runs: own.length + elsewhere.size, trials };
+}
+
+/** Rows per `in` list or `or` of pairs (well below every driver's limit on parameters). */
+const IN_LIST_CHUNK = 200;
+
+/** A registry row that tells of a run counted under another model name: which, and the id of the key its signature names (null: none). */
+interface StatingRow {
+  name: string;
+  version: number;
+  signatureKeyId: string | null;
+}
+
+/** A run under another model name counted on a challenger's outcomes: the trials it ran, and the registry row stating it, when one does. */
+interface RunElsewhere {
+  trials: number;
+  row?: StatingRow;
+}
+
+/**
+ * A JSON value inside a text column, as the database reads it (a string unquoted, an array or object
+ * as JSON text, a number as a number or its text); null when the column is not JSON or has no value
+ * there. The registry's rows are read by what they state without parsing any of them in full.
+ */
+function jsonAt(driver: DatabaseDriver, column: string, path: string): RawBuilder<unknown> {
+  const ref = sql.ref(column);
+  return driver === 'mysql'
+    ? sql`(case when json_valid(${ref}) then json_unquote(json_extract(${ref}, ${sql.lit(path)})) end)`
+    : sql`(case when json_valid(${ref}) then json_extract(${ref}, ${sql.lit(path)}) end)`;
+}
+
+/** What a registry row states about its run, extracted by the database (jsonAt): no row is parsed whole here. */
+interface Stated {
+  /** The label column (short). */
+  stated_label: unknown;
+  stated_dataset: unknown;
+  stated_universe: unknown;
+  /** metrics.outOfSample.period, read only for the rows whose label and universe are the challenger's (metrics is the large column). */
+  stated_period?: unknown;
+  /** metrics.outOfSample.backtest.deflatedSharpeTrials, as stated_period. */
+  stated_trials?: unknown;
+}
+
+/** A JSON object stated as JSON text (as jsonAt reads one), or undefined. */
+function objectStated(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const symbolsIn = (list: unknown): string[] | undefined => (Array.isArray(list) && list.every((s) => typeof s === 'string') ? (list as string[]) : undefined);
+
+/** A registry row's dataset, evaluation period and outcomes (its label, and the symbols its run trained on, lineage.universe) as it states them. */
+function statedOutcomes(r: Stated): Pick<ChallengeIdentity, 'datasetId' | 'period' | 'outcomes'> {
+  const period = objectStated(r.stated_period);
+  const universe = objectStated(r.stated_universe);
+  const trained = symbolsIn(universe?.trained);
+  const symbols = trained !== undefined && trained.length > 0 ? trained : symbolsIn(universe?.requested);
+  const label = objectStated(r.stated_label);
+  return {
+    datasetId: typeof r.stated_dataset === 'string' ? r.stated_dataset : '',
+    ...(typeof period?.from === 'string' && typeof period.to === 'string' ? { period: { from: period.from, to: period.to } } : {}),
+    ...(symbols !== undefined && label !== undefined ? { outcomes: { label, symbols } } : {}),
+  };
+}
+
+/** The trials a registry row states its run ran (as recordedRunTrials reads them from its metrics). */
+function statedTrials(r: Stated): number {
+  const t = objectStated(r.stated_trials);
+  const n = typeof t?.run === 'number' ? t.run : t?.counted;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 1 ? n : 0;
+}
+
+/**
+ * The runs under model names other than `target.model` on the outcomes it is judged on
+ * (sameOutcomesElsewhere), as the ledger (promotion_challenges) and the registry (model_versions)
+ * state them together, one run counted once (by name and run) whichever shows it. The registry's rows
+ * are immutable and signed: deleting or editing another name's ledger rows no longer lowers a
+ * challenger's count (after five runs under another name on the same outcomes, it was challenge 1
+ * again, promoted at alpha / 2). Both are filtered by the database on what they state (another name
+ * and a run; the same dataset, or a label of the same target for the registry's rows and an
+ * overlapping period for the ledger's), and only the small parts compared here are read: the label
+ * and the universe, then the evaluation period (and with `trials` the trials recorded) of the rows
+ * whose label and universe are the challenger's alone. No row is parsed whole, and none is verified
+ * for the count. Every row counts as it states: whether its signature holds is asked only
+ * of the rows counted, and only when the count lets a challenger promote (editedRowsAmong).
+ * `before`: a retry's first attempt, after which nothing counts.
+ */
+async function runsUnderOtherNames(
+  db: Kysely<DatabaseSchema>,
+  driver: DatabaseDriver,
+  target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>,
+  options: { before?: string; trials?: boolean } = {},
+): Promise<Map<string, RunElsewhere>> {
+  const { before, trials = false } = options;
+  const from = target.period?.from;
+  const family = targetOf(target.outcomes?.label);
+  // Only a label of the same target can be the same outcomes (sameOutcomes); a triple-barrier label relabels the price move's direction.
+  const kinds = family === undefined || from === undefined ? [] : family.family === 'direction' ? ['direction', 'triple_barrier'] : [family.family];
+  const rowKey = (name: string, version: number | string) => `${name}\n${Number(version)}`;
+
+  // The registry's rows of other names on the same dataset or with a label of the same target: their label and universe.
+  type Light = Stated & Pick<ModelVersionsTable, 'name' | 'version' | 'workflow_id' | 'run_id' | 'signature' | 'signature_key_id' | 'created_at'>;
+  let light = db
+    .selectFrom('model_versions as v')
+    .select(['v.name', 'v.version', 'v.workflow_id', 'v.run_id', 'v.signature', 'v.signature_key_id', 'v.created_at', 'v.label as stated_label'])
+    .select([jsonAt(driver, 'v.lineage', '$.datasetId').as('stated_dataset'), jsonAt(driver, 'v.lineage', '$.universe').as('stated_universe')])
+    .where('v.name', '!=', target.model)
+    .where((eb) => {
+      const branches: Expression<SqlBool>[] = [eb(jsonAt(driver, 'v.lineage', '$.datasetId'), '=', target.datasetId)];
+      if (kinds.length > 0) branches.push(eb(jsonAt(driver, 'v.label', '$.kind'), 'in', kinds));
+      return eb.or(branches);
+    });
+  if (before !== undefined) light = light.where('v.created_at', '<=', before);
+  const rows = new Map<string, Light>();
+  for (const r of (await light.execute()) as unknown as Light[]) rows.set(rowKey(r.name, r.version), r);
+
+  // The ledger's rows of other names on the same dataset or an overlapping period, with their challengers' outcomes as those rows state them.
+  let ledger = db
+    .selectFrom('promotion_challenges')
+    .selectAll()
+    .where('model', '!=', target.model)
+    .where((eb) => {
+      const branches: Expression<SqlBool>[] = [eb('dataset_id', '=', target.datasetId)];
+      if (from !== undefined) branches.push(eb.and([eb('period_to', 'is not', null), eb.or([eb('period_to', '>=', from), eb(sql`substr(created_at, 1, 10)`, '>=', from)])]));
+      return eb.or(branches);
+    });
+  if (before !== undefined) ledger = ledger.where('created_at', '<=', before);
+  const recorded = (await ledger.execute()).map(recordOf).flatMap((record) => {
+    const row = rows.get(rowKey(record.model, record.challengerVersion));
+    const outcomes = row ? statedOutcomes(row).outcomes : undefined;
+    return sameOutcomesElsewhere({ ...record, ...(outcomes ? { outcomes } : {}) }, target) ? [{ record, row }] : [];
+  });
+
+  // The registry's runs whose label and universe (or dataset) are the challenger's: their periods (and trials) read next, for them alone.
+  const candidates = [...rows.values()].filter((r) => {
+    if (r.workflow_id === null) return false;
+    const stated = statedOutcomes(r);
+    return stated.datasetId === target.datasetId || (stated.outcomes !== undefined && target.outcomes !== undefined && sameOutcomes(stated.outcomes, target.outcomes));
+  });
+  const wanted = new Map<string, Light>(candidates.map((r) => [rowKey(r.name, r.version), r]));
+  if (trials) for (const { row } of recorded) if (row) wanted.set(rowKey(row.name, row.version), row);
+  const pairs = [...wanted.values()];
+  for (let i = 0; i < pairs.length; i += IN_LIST_CHUNK) {
+    const chunk = pairs.slice(i, i + IN_LIST_CHUNK);
+    const parts = await db
+      .selectFrom('model_versions as v')
+      .select(['v.name', 'v.version', jsonAt(driver, 'v.metrics', '$.outOfSample.period').as('stated_period'), (trials ? jsonAt(driver, 'v.metrics', '$.outOfSample.backtest.deflatedSharpeTrials') : sql`null`).as('stated_trials')])
+      .where((eb) => eb.or(chunk.map((r) => eb.and([eb('v.name', '=', r.name), eb('v.version', '=', Number(r.version))]))))
+      .execute();
+    for (const part of parts) {
+      const row = rows.get(rowKey(part.name, part.version));
+      if (row) Object.assign(row, { stated_period: part.stated_period, stated_trials: part.stated_trials });
+    }
+  }
+
+  const runs = new Map<string, RunElsewhere>();
+  const add = (id: string, ran: number, row: Light | undefined) => {
+    const prior = runs.get(id);
+    const stating: StatingRow | undefined = prior?.row ?? (row ? { name: row.name, version: Number(row.version), signatureKeyId: row.signature === null ? null : row.signature_key_id } : undefined);
+    runs.set(id, { trials: Math.max(1, ran, prior?.trials ?? 0), ...(stating ? { row: stating } : {}) });
+  };
+  for (const r of candidates) {
+    // Its period is no new outcomes for the challenger's when it does not end, and the row was not registered, before that begins.
+    if (sameOutcomesElsewhere({ ...statedOutcomes(r), createdAt: r.created_at }, target)) add(`${r.name}\n${r.workflow_id ?? ''}/${r.run_id ?? ''}`, statedTrials(r), r);
+  }
+  for (const { record, row } of recorded) add(`${record.model}\n${record.key}`, Math.max(record.algorithmsTested, row ? statedTrials(row) : 0), row);
+  return runs;
+}
+
+/** The ids of the keys `keys` verify with (the current key and the previous ones). */
+function heldKeyIds(keys: VerificationKeys): Set<string> {
+  const { signingKey, previousKeys = [] } = typeof keys === 'string' ? { signingKey: keys } : keys;
+  return new Set([signingKey, ...previousKeys].map(signingKeyId));
+}
+
+/**
+ * The rows counted that no key held here can vouch for, named ("dir-b v2"): registered before the
+ * signing key was set, or signed with a key dropped after a rotation (not in
+ * MODEL_SIGNING_PREVIOUS_KEYS). They count as they state, as every row does without a key; they are
+ * named so the operator can sign them (`mlp models sign <name> <version> --accept-edit`).
+ */
+function unvouchedAmong(keys: VerificationKeys, runs: Map<string, RunElsewhere>): string[] {
+  const held = heldKeyIds(keys);
+  return [...runs.values()].flatMap(({ row }) => (row && (row.signatureKeyId === null || !held.has(row.signatureKeyId)) ? [`${row.name} v${row.version}`] : []));
+}
+
+/**
+ * The rows counted whose signature names a key held here and does not hold under it (or that can no
+ * longer be read): edited after registration, named ("dir-b v3"). Only these are edits; a row without
+ * a signature or with another key's is unvouched (unvouchedAmong), never an edit. Each is read whole
+ * and checked here, so it is asked only of the rows counted.
+ */
+async function editedRowsAmong(db: Kysely<DatabaseSchema>, keys: VerificationKeys, runs: Map<string, RunElsewhere>): Promise<string[]> {
+  const held = heldKeyIds(keys);
+  const signed = [...runs.values()].flatMap(({ row }) => (row && row.signatureKeyId !== null && held.has(row.signatureKeyId) ? [row] : []));
+  const edited: string[] = [];
+  for (let i = 0; i < signed.length; i += IN_LIST_CHUNK) {
+    const chunk = signed.slice(i, i + IN_LIST_CHUNK);
+    const rows = await db.selectFrom('model_versions').selectAll().where((eb) => eb.or(chunk.map((r) => eb.and([eb('name', '=', r.name), eb('version', '=', r.version)])))).execute();
+    for (const row of rows) if (editedUnderHeldKey(keys, row)) edited.push(`${row.name} v${Number(row.version)}`);
+  }
+  return edited.sort();
 }
 
 /** The trials a registered version's run ran, as its evaluation recorded them (0 when it did not). */
@@ -254,11 +447,15 @@ function recordedRunTrials(metrics: string | undefined): number {
  *
  * Nothing here takes a row's word that it is out of the count. "After the champion" is by version
  * number (given in registration order, never given twice), not by the creation time a row states.
- * With the signing key (`keys`), a row whose signature does not hold (edited, unsigned, unreadable)
- * counts as a run on the period, whatever its edited period, run or time say: moving a row's period
- * off, clearing its run or backdating it took it out of the count. And a number after the champion's
- * that no row holds (below the newest row's) counts as a run: its row was deleted. Rows deleted at
- * the end of the numbering, with everything else that named their numbers, leave no trace here.
+ * With the signing key (`keys`), a row edited since a held key signed it (editedUnderHeldKey: its
+ * signature fails, or it is unreadable) counts as a run on the period, whatever its edited period,
+ * run or time say: moving a row's period off, clearing its run or backdating it took it out of the
+ * count. A row without a signature or signed with a key not held (registered before the key was set,
+ * or signed with a key dropped after a rotation) counts as it states, as every row does without the
+ * key: counting each as a run added every such row to every later challenger's number. And a number
+ * after the champion's that no row holds (below the newest row's) counts as a run: its row was
+ * deleted. Rows deleted at the end of the numbering, with everything else that named their numbers,
+ * leave no trace here.
  */
 async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: ChallengeIdentity, keys: VerificationKeys | undefined): Promise<number> {
   if (!identity.period) return 0;
@@ -271,7 +468,7 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
     const version = Number(r.version);
     numbers.add(version);
     if (version === identity.challengerVersion) continue;
-    if (keys !== undefined && !vouchedFor(keys, r)) {
+    if (keys !== undefined && editedUnderHeldKey(keys, r)) {
       runs.add(`v${version}, not as registered`);
       continue;
     }
@@ -291,12 +488,18 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
   return runs.size + Math.max(0, missing);
 }
 
-/** Whether a registry row's signature holds under `keys` (an unreadable row's does not). */
-function vouchedFor(keys: VerificationKeys, row: ModelVersionsTable): boolean {
+/**
+ * Whether a registry row was edited since a key held here signed it: its signature names one of
+ * `keys` (the current key or a previous one) and does not hold under it, or the row can no longer be
+ * read. A row without a signature (registered before the key was set) or signed with a key not held
+ * (dropped after a rotation) is not vouched for, but no edit either: it is read as it states.
+ */
+function editedUnderHeldKey(keys: VerificationKeys, row: ModelVersionsTable): boolean {
+  if (row.signature === null || row.signature_key_id === null || !heldKeyIds(keys).has(row.signature_key_id)) return false;
   try {
-    return rowSignatureProblem(keys, toVersion(row)) === undefined;
+    return rowSignatureProblem(keys, toVersion(row)) !== undefined;
   } catch (error) {
-    if (error instanceof UnreadableVersionRowError) return false;
+    if (error instanceof UnreadableVersionRowError) return true;
     throw error;
   }
 }
@@ -319,12 +522,20 @@ export function judgedBeforeDecision(record: ChallengeRecord): PromotionDecision
   };
 }
 
+/** The refusal of a challenger whose count rests on rows of other names edited after registration (editedRowsAmong). */
+function editedRowsRefusal(edited: readonly string[], reason: string): string {
+  const rows = edited.length === 1 ? '1 registry row' : `${edited.length} registry rows`;
+  const named = edited.length > 5 ? `${edited.slice(0, 5).join(', ')} and ${edited.length - 5} more` : edited.join(', ');
+  return `not promoted: ${rows} of other model names on these outcomes fail their signature (${named}) under a key this deployment holds: edited after registration, so the count of earlier challenges cannot be relied on; check them against a backup and sign one again only if it is as registered (\`mlp models sign <name> <version> --accept-edit\`), then register again; the judgement counting them as they state: ${reason}`;
+}
+
 /**
  * Numbers a challenge after the earlier ones of its family, decides it with that count, and records
  * it, in one transaction. A retry of the same run (same key) keeps the number it was given, unless
  * it judges another champion than its first attempt did: then it is numbered and recorded anew.
  * `signing`: the registry's key (MODEL_SIGNING_KEY), with which the registry rows counted under the
- * ledger (runsRegisteredOnPeriod) are checked.
+ * ledger (runsRegisteredOnPeriod), and those of other names when they would let it promote
+ * (editedRowsAmong), are checked.
  */
 export async function judgeChallenge(
   store: Database,
@@ -345,27 +556,38 @@ export async function judgeChallenge(
     if (judgedBefore) return { record: judgedBefore, decision: judgedBeforeDecision(judgedBefore), earlier, judgedBefore: true };
     // Challenges under other model names that looked at the same outcomes count too: the same
     // dataset, or the same label on an overlapping universe and period whatever the dataset's bytes
-    // (on a retry, the ones recorded before its first attempt).
-    const elsewhere: ChallengeRecord[] = [];
-    const others = (await tx.selectFrom('promotion_challenges').selectAll().where('model', '!=', identity.model).orderBy('seq').execute()).map(recordOf);
-    for (const r of others) {
-      if (own && r.createdAt > own.createdAt) continue;
-      if (r.datasetId !== identity.datasetId && !(r.period && identity.period && identity.outcomes && noNewOutcomes({ ...r.period, createdAt: r.createdAt }, identity.period))) continue;
-      const row = r.datasetId === identity.datasetId ? undefined : await tx.selectFrom('model_versions').select(['label', 'lineage']).where('name', '=', r.model).where('version', '=', r.challengerVersion).executeTakeFirst();
-      const outcomes = row ? outcomesOfRow(row) : undefined;
-      if (sameOutcomesElsewhere({ ...r, ...(outcomes ? { outcomes } : {}) }, identity)) elsewhere.push(r);
-    }
+    // (on a retry, the ones recorded before its first attempt), as their ledger rows or their
+    // registry rows state them: deleting or editing another name's ledger rows lowers nothing.
+    const keys = verificationKeysOf(signing);
+    const elsewhere = await runsUnderOtherNames(tx, store.driver, identity, own ? { before: own.createdAt } : {});
+    const unvouched = keys === undefined ? [] : unvouchedAmong(keys, elsewhere);
     // A retry judging the same champion keeps its number. One judging another champion (the alias
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
     // family, and recorded against it, as the alias it moves will show.
     const rejudged = own !== undefined && own.championVersion !== identity.championVersion;
     // The ledger is a table anyone with the database can empty: its count is never below what the
-    // registry shows, the other runs registered on this period since the champion was, a row whose
-    // signature fails (with the key) and a number whose row is gone counted as such runs.
-    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, verificationKeysOf(signing));
-    const number = own && !rejudged ? own.number : Math.max(earlier.length + elsewhere.length, registered) + 1;
+    // registry shows, the other runs registered on this period since the champion was, a row edited
+    // since a held key signed it and a number whose row is gone counted as such runs. The other
+    // names' runs are added to the own name's: either part of the ledger may be the one emptied.
+    const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, keys);
+    const number = own && !rejudged ? own.number : Math.max(earlier.length, registered) + elsewhere.size + 1;
     const newest = newestChallengedPeriod(before);
-    const { decision, level } = decide({ number, championVersion: identity.championVersion, ...(newest ? { newestPeriod: newest } : {}), ...(elsewhere.length > 0 ? { underOtherNames: elsewhere.length } : {}) });
+    const judged = decide({
+      number,
+      championVersion: identity.championVersion,
+      ...(newest ? { newestPeriod: newest } : {}),
+      ...(elsewhere.size > 0 ? { underOtherNames: elsewhere.size } : {}),
+      ...(unvouched.length > 0 ? { unvouchedUnderOtherNames: unvouched } : {}),
+    });
+    const { level } = judged;
+    let { decision } = judged;
+    // A promotion rests on the count: the rows counted under other names must be as registered. Only
+    // a row signed with a held key whose signature fails is an edit (checked here, of the rows counted
+    // alone, and only when it would promote: a refusal needs no proof).
+    if (decision.promote && keys !== undefined) {
+      const edited = await editedRowsAmong(tx, keys, elsewhere);
+      if (edited.length > 0) decision = { promote: false, reason: editedRowsRefusal(edited, decision.reason) };
+    }
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };

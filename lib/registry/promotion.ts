@@ -165,6 +165,12 @@ export interface ChallengeCount {
   championVersion: number | null;
   /** Of the earlier challenges counted, how many were under other model names on the same outcomes (lib/registry/challenges.ts sameOutcomesElsewhere). */
   underOtherNames?: number;
+  /**
+   * Of those, the runs counted as their registry rows state although no key held here vouches for
+   * them (registered before MODEL_SIGNING_KEY was set, or signed with a key dropped after a rotation),
+   * named ("dir-b v2"): a note, so the operator can sign them.
+   */
+  unvouchedUnderOtherNames?: readonly string[];
   /** The newest evaluation period already challenged for the model (any champion), when one was recorded. */
   newestPeriod?: { from: string; to: string; challengerVersion: number };
 }
@@ -235,7 +241,10 @@ export function challengeLevel(alpha: number, candidate: Pick<CandidateScores, '
   const level = alpha / spent / k;
   const champion = candidate.challenge ? (candidate.challenge.championVersion === null ? 'of "no champion yet"' : `of champion v${candidate.challenge.championVersion}`) : '(no earlier challenge counted)';
   const elsewhere = candidate.challenge?.underOtherNames ?? 0;
-  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same outcomes under other model names)` : ''}, ${alpha} spent over all of them`];
+  const unvouched = candidate.challenge?.unvouchedUnderOtherNames ?? [];
+  const named = unvouched.length > 3 ? `${unvouched.slice(0, 3).join(', ')} and ${unvouched.length - 3} more` : unvouched.join(', ');
+  const note = unvouched.length > 0 ? `; ${unvouched.length} of them counted as their registry rows state, which no key held here vouches for (${named})` : '';
+  const parts = [`${alpha} / ${spent}: challenge ${n} ${champion} on this period${elsewhere > 0 ? ` (${elsewhere} of the earlier ones on the same outcomes under other model names${note})` : ''}, ${alpha} spent over all of them`];
   if (k > 1) parts.push(`/ ${k}: the best of ${k} algorithms was picked`);
   return { level, text: `${level.toPrecision(3)} (${parts.join('; ')})` };
 }
