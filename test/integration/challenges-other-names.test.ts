@@ -199,6 +199,16 @@ describe.each(DRIVERS)('challenges under other model names on the same outcomes 
     expect(record.number).toBe(6);
   });
 
+  it("reads the model's own unsigned and dropped-key rows as they state too: rows on an earlier period are no runs on this one", async () => {
+    const earlier = { periodOf: { from: '2016-01-04', to: '2016-12-30' }, createdAt: '2017-01-03T00:00:00.000Z' };
+    for (let v = 1; v <= 4; v++) await register(t.store, 'solo', v, `ds-solo-${v}`, { ...earlier, signWith: v <= 2 ? null : DROPPED_KEY });
+    // One more unsigned on this very period: a run on it.
+    await register(t.store, 'solo', 5, 'ds-solo-5', { signWith: null });
+    await register(t.store, 'solo', 6, 'ds-solo-6');
+    const { record, decision } = await judgeChallenge(t.store, identity('solo', 6, 'ds-solo-6'), decide, signing);
+    expect([record.number, decision.promote]).toEqual([2, true]);
+  });
+
   it('earlierRunTrials counts the runs and trials the registry rows show when the ledger rows are deleted', async () => {
     for (let v = 1; v <= 5; v++) {
       await register(t.store, 'dir-b', v, `ds-b-${v}`, { trials: 10 });
