@@ -5,7 +5,7 @@ import { instrumentKind, instrumentMapSchema, knownInstrumentKind, type Instrume
 import { DUPLICATE_MAX_LAG, duplicateSeriesIssues, seriesOfBars, type DuplicateCheckSeries } from '../quality/duplicate-series';
 import { applyStoredBarFindings, evaluateQualityGate, type GateVerdict, type QualityReport, type SymbolStoredFindings } from '../quality/report';
 import { issue, SERIES_LEVEL_RULES, type QualityIssue } from '../quality/rules-catalog';
-import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, retractionFinding, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, type RetractedBar } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_EDGE_SESSIONS, mismatchedWindow, priceBasisIssue, retractionFinding, seamSpliceIssue, seriesMismatchIssue, shiftedRepeatIssue, volumeBasisFactor, volumeBasisIssue, volumeUnitStep, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, type RetractedBar } from '../quality/stored-rules';
 import { ONE_BAR_GLITCH_MAX_ROWS } from '../quality/rules';
 import type { Database } from '../store/database';
 import { quarantineRow } from '../store/quarantine';
@@ -258,8 +258,13 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
         // and stayed there, a splice by the test, and was rejected whole with the glitch kept).
         const storedAfter = found.retracted.size === 0 ? stored.neighbours : stored.neighbours.filter((b) => !found.retracted.has(b.date));
         const seam = basis ? undefined : seamSpliceIssue({ symbol, staged: kept, stored: storedAfter, source: from }, report.policy);
+        // Every price stepping by a power of ten, the volume not moving by the inverse (no split):
+        // another price unit from there on, however few rows follow (a one-row update in cents).
+        const context = found.retracted.size === 0 ? volumeContext(symbol, stored) : volumeContext(symbol, stored).filter((b) => !found.retracted.has(b.date));
+        const unit = basis || seam ? undefined : unitChangeIssue({ symbol, staged: kept, context, source: from });
         if (basis) basisIssues.push(basis);
         else if (seam) basisIssues.push(seam);
+        else if (unit) basisIssues.push(unit);
         // Volumes in other units (thousands, lots) over part of the stored ones: the prices agree, so
         // no rule above sees it (rows on another price basis move their volumes inversely, as a split does).
         else {

@@ -40,7 +40,7 @@ export const QUALITY_RULES = {
       "a row of a file otherwise in date order (ascending or descending) whose date lies out of that order and more than 5 NYSE sessions from the rows before and after it (one row, or two adjacent), where a session is missing (a row moved or repeated elsewhere leaves none), or at an end of the file whose date another row has with other values, or a lone first or last row of a file in order more than 5 sessions from the next row with stored bars of its symbol between them (more than 20 with none), or one or two rows of any file, or live bars, more than 20 sessions from the others and judged with the stored series (more than 20 sessions from every stored bar with stored bars after them, or revising a stored bar more than 5 sessions before the newest with a recent session's prices): a mistyped date (2016-06-14 for 2017-06-14); its date is not believed, so it neither revises nor reports the stored bar of that date, nor conflicts with the row that has it; a shuffled file, sorted blocks, rows swapped with a neighbouring session, rows moved and the newest rows appended to either end keep unsorted_input",
   },
   file_bad_row_share: { severity: 'reject', meaning: "a file's rows for one symbol rejected above the per-file limit (maxFileBadRowShare, default 20%): the file is rejected whole and the import fails" },
-  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, bar_interval, sparse_series, volume_basis_splice): not trusted, not stored' },
+  file_rejected: { severity: 'reject', meaning: 'a row that passed, of a file rejected whole (file_bad_row_share) or of a series rejected whole (next_session_leak, lagged_duplicate, misdated_series, price_basis_splice, series_mismatch, series_splice, price_unit_change, bar_interval, sparse_series, volume_basis_splice): not trusted, not stored' },
   next_session_leak: {
     severity: 'reject',
     meaning: "a symbol's bars carry the next session's prices (the next bar inside the bar's range, sharing its high or low, far more often than the series' own two-bar control allows): the series is rejected whole and the import fails",
@@ -49,6 +49,11 @@ export const QUALITY_RULES = {
     severity: 'reject',
     meaning:
       "a symbol's close moves beyond the move limit, by no split ratio, keeps the new level over the next 20 bars, and that day's volume is no spike (under 1.5 times the next 20 bars' median): two securities, or two price units (cents after dollars), spliced into one series, in a file or where a file meets the stored bars; the series is rejected whole and the import fails",
+  },
+  price_unit_change: {
+    severity: 'reject',
+    meaning:
+      "a symbol's open, high, low and close all step by a power of ten (×10^k, k ≠ 0, within ×/÷1.25 of 10^k times the close before), from bars on the old level, while its volume did not move by the inverse (within ×/÷10^(|k|/3) of the 10 sessions before: no split), in a file or where a file meets the stored bars, however few rows follow (a file's last row, a one-row daily update): prices in cents after dollars (or the other way, or a misplaced decimal point), not trading; without volumes only ×/÷100 or more; the series is rejected whole and the import fails",
   },
   volume_basis_splice: {
     severity: 'reject',
@@ -124,9 +129,9 @@ export const QUALITY_RULES = {
 export type QualityRuleId = keyof typeof QUALITY_RULES;
 
 /** Rules about a whole file (or a symbol's whole series): its finding rejects the file or series, not a counted row. */
-export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
+export const FILE_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['empty_input', 'bad_header', 'bad_encoding', 'ambiguous_date_order', 'file_bad_row_share', 'next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'price_unit_change', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
 /** Rules whose finding rejects a symbol's whole series (its rows become file_rejected) and fails the import. */
-export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
+export const SERIES_LEVEL_RULES: ReadonlySet<QualityRuleId> = new Set<QualityRuleId>(['next_session_leak', 'lagged_duplicate', 'misdated_series', 'price_basis_splice', 'series_mismatch', 'series_splice', 'price_unit_change', 'bar_interval', 'sparse_series', 'volume_basis_splice']);
 export type Severity = 'reject' | 'flag';
 
 /** One finding: a rejected row or a flagged row/series, with where it came from. */

@@ -844,6 +844,77 @@ export function spliceFinding(series: readonly Bar[], i: number, limit: number, 
 }
 
 /**
+ * `price_unit_change`: a step of every price by a power of ten (×10^k, k ≠ 0: cents after dollars,
+ * dollars after cents, a misplaced decimal point applied from a row on) whose share volume did not
+ * move by the inverse, as a split's would. series_splice (above) judges such a step only with
+ * SPLICE_AFTER_BARS bars after it, so a file whose last rows (or a daily update of a few rows) were
+ * in cents was published with an extreme_move flag, its bars the newest in the store. This needs no
+ * bars after the step: the move into `series[i]` is one when
+ * - the open, high, low and close of `series[i]` all lie within ×/÷UNIT_CHANGE_PRICE_TOLERANCE of
+ *   10^k times the close before (every price moved by the one factor; a row with one field slipped
+ *   is price_field_glitch's);
+ * - the UNIT_CHANGE_BEFORE_BARS closes before it (or as many as there are) lie on the old level (nearer
+ *   it than the new one): the step is from there, not out of a glitch;
+ * - the volume did not move by the inverse: the median volume from `series[i]` on (up to
+ *   UNIT_CHANGE_VOLUME_BARS bars, while the closes stay at the new level) is within ×/÷10^(|k|/3) of the
+ *   median of the UNIT_CHANGE_VOLUME_BARS before it (a third of the way, on the log scale, from no
+ *   change to the split's inverse): a 1:10 reverse split moves the price ×10 and the volume ÷10, a
+ *   real ×10 day (or ÷10 crash) trades many times the usual volume; cents after dollars trade the same
+ *   shares. Without volumes on either side only a step of ×/÷100 or more counts (nothing trades so, nor
+ *   does a 1:100 reverse split happen unannounced in an index).
+ * The largest close-to-close move in the 382 real S&P 500 files is ÷2.7, so no real session comes near
+ * the price test; their two unadjusted splits (2:1 and 1:2 reverse) are no power of ten.
+ */
+export const UNIT_CHANGE_PRICE_TOLERANCE = 1.25;
+export const UNIT_CHANGE_BEFORE_BARS = 5;
+export const UNIT_CHANGE_VOLUME_BARS = 10;
+
+/** The power of ten (k) every price of `bar` moved by from the close `prevClose`, within UNIT_CHANGE_PRICE_TOLERANCE, or undefined. */
+function unitPower(prevClose: number, bar: Bar): number | undefined {
+  if (!(prevClose > 0) || !(bar.close > 0)) return undefined;
+  const k = Math.round(Math.log10(bar.close / prevClose));
+  if (k === 0) return undefined;
+  const level = prevClose * 10 ** k;
+  const within = [bar.open, bar.high, bar.low, bar.close].every((p) => p > 0 && Math.abs(Math.log(p / level)) < Math.log(UNIT_CHANGE_PRICE_TOLERANCE));
+  return within ? k : undefined;
+}
+
+/** Why the move into `series[i]` (ascending by date) is a change of price unit (see above), or undefined. */
+export function unitChangeFinding(series: readonly Bar[], i: number): string | undefined {
+  if (i < 1 || i >= series.length) return undefined;
+  const prev = series[i - 1];
+  const bar = series[i];
+  const k = unitPower(prev.close, bar);
+  if (k === undefined) return undefined;
+  const factor = 10 ** k;
+  // Nearer the old level than the new one (log midpoint): the closes before the step stood there.
+  const midway = Math.log(factor) / 2;
+  const before = series.slice(Math.max(0, i - UNIT_CHANGE_BEFORE_BARS), i);
+  if (before.some((b) => !(b.close > 0) || Math.abs(Math.log(b.close / prev.close)) >= Math.abs(midway))) return undefined;
+  const after: Bar[] = [];
+  for (let j = i; j < series.length && after.length < UNIT_CHANGE_VOLUME_BARS; j++) {
+    if (!(series[j].close > 0) || Math.abs(Math.log(series[j].close / bar.close)) >= Math.abs(midway)) break;
+    after.push(series[j]);
+  }
+  const volumesBefore = series.slice(Math.max(0, i - UNIT_CHANGE_VOLUME_BARS), i).map((b) => b.volume).filter((v) => v > 0);
+  const volumesAfter = after.map((b) => b.volume).filter((v) => v > 0);
+  const unit = k > 0 ? `×${factor}` : `÷${Math.round(1 / factor)}`;
+  const head = `close ${prev.close} (${prev.date}) -> ${bar.close} (${bar.date}), ×${(bar.close / prev.close).toPrecision(4)}, about ${unit}, with open ${bar.open}, high ${bar.high} and low ${bar.low} moved alike`;
+  const kept = `${after.length === 1 ? `the row of ${bar.date} looks` : `the ${after.length} rows from ${bar.date} look`} like prices in ${k === 2 ? 'cents' : k === -2 ? 'dollars after cents' : 'other units'} (or a misplaced decimal point), not a market move; the series is rejected whole and nothing of it is published: import one security's bars in one price unit`;
+  if (volumesBefore.length === 0 || volumesAfter.length === 0) {
+    if (Math.abs(k) < 2) return undefined;
+    return `${head}, and no volume to tell a split by, but no session trades ${unit}: ${kept}`;
+  }
+  const volumeBefore = medianOf(volumesBefore);
+  const volumeAfter = medianOf(volumesAfter);
+  const moved = volumeAfter / volumeBefore;
+  if (Math.abs(Math.log(moved)) >= (Math.abs(k) * Math.LN10) / 3) return undefined;
+  const volumes = `volume ${volumeBefore} (median of the ${plural(volumesBefore.length, 'bar')} before) -> ${volumeAfter} (median of ${volumesAfter.length === 1 ? 'that bar' : `the ${volumesAfter.length} bars from it`}), ×${moved.toPrecision(3)}`;
+  const split = `a ${k > 0 ? `1:${factor} reverse split` : `${Math.round(1 / factor)}:1 split`} would have moved it ${k > 0 ? `÷${factor}` : `×${Math.round(1 / factor)}`}`;
+  return `${head}, ${volumes}: the volume did not move by the inverse (${split}), so no split; ${kept}`;
+}
+
+/**
  * Bars of another interval (weekly, monthly) in the daily store. Each is stored as the bar of its
  * date and read as one session by every feature: a weekly bar's open, high, low and volume are the
  * week's, a return between two of them five sessions', and a weekly bar dated on the week's first

@@ -3,7 +3,7 @@ import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantile
 import type { InstrumentKind } from '../market-data/instruments';
 import { nextNyseTradingDay, previousNyseTradingDay } from '../calendar/nyse';
 import type { QualityPolicy } from './policy';
-import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRunLimit, glitchRuns, ONE_BAR_GLITCH_RETURN_TOLERANCE, spliceFinding, SPLICE_BEFORE_BARS } from './rules';
+import { extremeMoveMessage, glitchLimit, glitchMessage, glitchRunLimit, glitchRuns, ONE_BAR_GLITCH_RETURN_TOLERANCE, spliceFinding, SPLICE_BEFORE_BARS, unitChangeFinding } from './rules';
 import { issue, type QualityIssue } from './rules-catalog';
 import { equalWithinRounding } from './duplicate-series';
 import { ALL_SPLITS, nearestSplit, splitsIn } from './splits';
@@ -335,6 +335,35 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
     if (found === undefined) continue;
     const seam = `${series[i - 1].staged ? 'the file' : 'as stored'} ${bars[i - 1].date} -> ${series[i].staged ? 'the file' : 'as stored'} ${bars[i].date}`;
     return issue('series_splice', { symbol, date: bars[i].date, source, line: null, raw: null, message: `where the file meets the stored bars of ${symbol} (${seam}): ${found}` });
+  }
+  return undefined;
+}
+
+/**
+ * `price_unit_change` (reject, the whole series; the import fails; rules.ts unitChangeFinding): a
+ * step of every price by a power of ten with the volume not moving by the inverse, found on the
+ * series as it would be published (the stored bars in `context` given, the file's rows in their
+ * place), at every step into or out of a row of the file: inside the file, where it continues the
+ * stored bars (a one-row daily update in cents), or where the stored bars continue it. No bars after
+ * the step are needed (series_splice needs 20), so a file's last rows and a short update in cents are
+ * refused, and the store is left as it was. `staged` are the rows to be published (not rejected),
+ * with their lines in the file when known.
+ */
+export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null }): QualityIssue | undefined {
+  const { symbol, staged, context, source, lineOf } = input;
+  if (staged.length === 0) return undefined;
+  const merged = new Map<string, { bar: Bar; staged: boolean }>();
+  for (const b of context) merged.set(b.date, { bar: b, staged: false });
+  for (const b of staged) merged.set(b.date, { bar: b, staged: true });
+  const series = [...merged.values()].sort((a, b) => (a.bar.date < b.bar.date ? -1 : a.bar.date > b.bar.date ? 1 : 0));
+  const bars = series.map((s) => s.bar);
+  for (let i = 1; i < series.length; i++) {
+    if (!series[i].staged && !series[i - 1].staged) continue;
+    const found = unitChangeFinding(bars, i);
+    if (found === undefined) continue;
+    const where = series[i].staged ? (series[i - 1].staged ? `in the file's rows of ${symbol}` : `where the file continues the stored bars of ${symbol}`) : `where the stored bars of ${symbol} continue the file`;
+    const line = series[i].staged ? (lineOf?.(bars[i].date) ?? null) : null;
+    return issue('price_unit_change', { symbol, date: bars[i].date, source, line, raw: null, message: `${where} (${series[i - 1].staged ? 'the file' : 'as stored'} ${bars[i - 1].date} -> ${series[i].staged ? 'the file' : 'as stored'} ${bars[i].date}): ${found}` });
   }
   return undefined;
 }
