@@ -4,6 +4,7 @@ import type { Cache } from '../cache/cache';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import type { CandidateBar, CsvReadResult } from '../market-data/csv-reader';
+import type { Bar } from '../market-data/bar';
 import { readCsvFiles, resolveCsvSource, type CsvFileReadOptions } from '../market-data/csv-files';
 import { cutFromStored, readPriceTable, UnreadableSourceError } from '../market-data/csv-reader';
 import { assertMarketsKnown } from '../market-data/instruments';
@@ -19,7 +20,7 @@ import { assertSymbolsFit, storedBarsAround, storedBarsBetween, storedBarsDigest
 import type { Database } from '../store/database';
 import { saveQuarantine } from '../store/quarantine';
 import { contentClocksOf, declaredDelistings, declaredInstruments, getSnapshot, providerAnswersRejected, recordContentClocks, type DatasetSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
+import { barsNotHeld, beginStaging, coverageOf, finishStaging, stageChunk, stagedLineKey, SupersededTally, supersededOf, sweepAbandonedStaging, unconfirmedOf, type SupersededStoredBars, type UnconfirmedStoredBars } from '../store/staging';
 import { judgeSnapshot, rejectedByStoredRules } from './judge';
 import { judgeEmptyProviderAnswer, judgeNoDataAnswer, judgeProviderAnswer } from './provider-answer';
 import type { ImportRequest } from './import-request';
@@ -420,6 +421,22 @@ interface Chunk {
  * chunk's checks equal the whole import's for its symbols), in symbol order, so the same content
  * always gives the same chunks and a retried attempt can skip the ones already staged.
  */
+/**
+ * The line in its file of each accepted bar (stagedLineKey): the first row read with its symbol,
+ * date and values (an exact copy keeps the first row, as splitDuplicates does).
+ */
+function linesOf(candidates: readonly CandidateBar[], accepted: readonly Bar[]): Map<string, number> {
+  const valuesKey = (b: Bar): string => [b.symbol, b.date, b.open, b.high, b.low, b.close, b.volume].join('\u0000');
+  const first = new Map<string, number>();
+  for (const c of candidates) if (!first.has(valuesKey(c))) first.set(valuesKey(c), c.line);
+  const out = new Map<string, number>();
+  for (const b of accepted) {
+    const line = first.get(valuesKey(b));
+    if (line !== undefined) out.set(stagedLineKey(b.symbol, b.date), line);
+  }
+  return out;
+}
+
 function planChunks(candidates: readonly CandidateBar[], issues: readonly QualityIssue[], unscoped: readonly QualityIssue[], chunkSize: number): Chunk[] {
   const bySymbol = new Map<string, Chunk>();
   const entry = (symbol: string): Chunk => {
@@ -806,7 +823,7 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     // Findings are keyed by content, so an attempt that writes them again changes nothing.
     await saveQuarantine(store, snapshotId, chunk.unscoped.length > 0 ? [...checked.issues, ...chunk.unscoped] : checked.issues);
     await hooks.beforeStage?.(k);
-    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, { ...coverageOf(checked.accepted, checked.issues), contentAt: symbolClocksOf(chunk, clockOf) });
+    await stageChunk(store, snapshotId, staging.token, k, checked.accepted, checked.report, { ...coverageOf(checked.accepted, checked.issues), contentAt: symbolClocksOf(chunk, clockOf) }, linesOf(chunk.candidates, checked.accepted));
     reports.push(checked.report);
     staged += checked.accepted.length;
     chunksStaged++;

@@ -12,7 +12,7 @@ import { quarantineRow } from '../store/quarantine';
 import type { DatabaseSchema } from '../store/schema';
 import { describeStoredVersion, storedBarsDigest } from '../store/bars';
 import { declaredInstruments, getSnapshot, type SnapshotStatus } from '../store/snapshots';
-import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, withPublishLock, type PublishResult } from '../store/staging';
+import { publishSnapshot, publishSnapshotIn, readStagedChunk, rejectSnapshotIn, stagedLineKey, withPublishLock, type PublishResult } from '../store/staging';
 
 export interface Judgement {
   verdict: GateVerdict;
@@ -215,6 +215,8 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
 
   const findings = new Map<string, SymbolStoredFindings & { issues: QualityIssue[] }>();
   const chunkOf = new Map<string, number>();
+  // The staged bars' lines in their files (chunks staged before lines were recorded have none).
+  const lines = new Map<string, number>();
   const series: DuplicateCheckSeries[] = [];
   // Findings that may reject a symbol's series whole (price_basis_splice), or flag it, beside the duplicate-series ones.
   const basisIssues: QualityIssue[] = [];
@@ -224,7 +226,9 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
   for (const { chunk } of chunks) {
     const staged = await tx.selectFrom('staged_chunks').select('bars').where('snapshot_id', '=', snapshotId).where('chunk', '=', chunk).executeTakeFirstOrThrow();
     const bySymbol = new Map<string, Bar[]>();
-    for (const b of readStagedChunk(staged.bars).bars) {
+    const read = readStagedChunk(staged.bars);
+    for (const [k, line] of read.lines) lines.set(k, line);
+    for (const b of read.bars) {
       let list = bySymbol.get(b.symbol);
       if (!list) bySymbol.set(b.symbol, (list = []));
       list.push(b);
@@ -261,7 +265,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
         // Every price stepping by a power of ten, the volume not moving by the inverse (no split):
         // another price unit from there on, however few rows follow (a one-row update in cents).
         const context = found.retracted.size === 0 ? volumeContext(symbol, stored) : volumeContext(symbol, stored).filter((b) => !found.retracted.has(b.date));
-        const unit = basis || seam ? undefined : unitChangeIssue({ symbol, staged: kept, context, source: from });
+        const unit = basis || seam ? undefined : unitChangeIssue({ symbol, staged: kept, context, source: from, lineOf: (date) => lines.get(stagedLineKey(symbol, date)) ?? null });
         if (basis) basisIssues.push(basis);
         else if (seam) basisIssues.push(seam);
         else if (unit) basisIssues.push(unit);
@@ -307,7 +311,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
     for (const { date } of entry.staged) {
       if (rejected.has(date)) continue;
       rejected.add(date);
-      entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: null, raw: null, message: `this row passed, but its series is rejected whole (${found.rule}): ${found.message}` }));
+      entry.issues.push(issue('file_rejected', { symbol, date, source: found.source, line: lines.get(stagedLineKey(symbol, date)) ?? null, raw: null, message: `this row passed, but its series is rejected whole (${found.rule}): ${found.message}` }));
     }
     entry.rejected = rejected;
     entry.rejectedSeries = { source: found.source, rule: found.rule, reason: found.message };

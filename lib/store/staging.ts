@@ -146,6 +146,8 @@ interface StagedBars {
   rejected?: { symbol: string[]; date: string[]; rule: string[] };
   /** Per symbol, the clock of its content (SnapshotCoverage.contentAt); absent in chunks staged before it was recorded. */
   contentAt?: { symbol: string[]; at: string[] };
+  /** Each bar's line in its file (null when unknown), for the findings of the judging rules; absent in chunks staged before it was recorded. */
+  line?: Array<number | null>;
 }
 
 /**
@@ -201,8 +203,9 @@ export function coverageOf(accepted: readonly Bar[], issues: ReadonlyArray<Pick<
   return { ranges, rejected };
 }
 
-function encodeStagedBars(bars: readonly Bar[], coverage: SnapshotCoverage | undefined): string {
+function encodeStagedBars(bars: readonly Bar[], coverage: SnapshotCoverage | undefined, lines?: StagedLines): string {
   const out: StagedBars = { symbol: [], date: [], open: [], high: [], low: [], close: [], volume: [] };
+  if (lines && lines.size > 0) out.line = bars.map((b) => lines.get(key(b.symbol, b.date)) ?? null);
   for (const b of bars) {
     out.symbol.push(b.symbol);
     out.date.push(b.date);
@@ -240,21 +243,29 @@ function encodeStagedBars(bars: readonly Bar[], coverage: SnapshotCoverage | und
   return JSON.stringify(out);
 }
 
-function decodeStagedBars(text: string): { bars: Bar[]; coverage: SnapshotCoverage } {
+function decodeStagedBars(text: string): { bars: Bar[]; coverage: SnapshotCoverage; lines: StagedLines } {
   const c = JSON.parse(text) as StagedBars;
   const bars = c.symbol.map((symbol, i) => ({ symbol, date: c.date[i], open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i], volume: c.volume[i] }));
+  const lines: Map<string, number> = new Map();
+  if (c.line) for (const [i, line] of c.line.entries()) if (line !== null) lines.set(key(c.symbol[i], c.date[i]), line);
   // A chunk staged before coverage was recorded covers the range of its accepted bars.
-  if (!c.covers) return { bars, coverage: coverageOf(bars, []) };
+  if (!c.covers) return { bars, coverage: coverageOf(bars, []), lines };
   const ranges = new Map(c.covers.symbol.map((symbol, i) => [symbol, { from: c.covers!.from[i], to: c.covers!.to[i] }] as const));
   const rejected = new Map((c.rejected?.symbol ?? []).map((symbol, i) => [key(symbol, c.rejected!.date[i]), c.rejected!.rule[i]] as const));
   const contentAt = c.contentAt ? new Map(c.contentAt.symbol.map((symbol, i) => [symbol, c.contentAt!.at[i]] as const)) : undefined;
-  return { bars, coverage: { ranges, rejected, ...(contentAt ? { contentAt } : {}) } };
+  return { bars, coverage: { ranges, rejected, ...(contentAt ? { contentAt } : {}) }, lines };
 }
+
+/** The line in its file of a staged bar, by `symbol\u0000date` (stagedLineKey). */
+export type StagedLines = ReadonlyMap<string, number>;
+export const stagedLineKey = key;
 
 /** A staged chunk as read: its bars and coverage, and the chunk without some of its bars (readStagedChunk). */
 export interface StagedChunk {
   bars: Bar[];
   coverage: SnapshotCoverage;
+  /** The bars' lines in their files, where recorded (stagedLineKey). */
+  lines: StagedLines;
   /**
    * The chunk's document without the `dropped` bars (per symbol, date → the rule that rejects it):
    * they join its rejected rows with their rule, unless a row of that symbol and date is recorded
@@ -270,10 +281,11 @@ export interface StagedChunk {
  * a snapshot and writes back the chunks the judging rules took bars out of.
  */
 export function readStagedChunk(text: string): StagedChunk {
-  const { bars, coverage } = decodeStagedBars(text);
+  const { bars, coverage, lines } = decodeStagedBars(text);
   return {
     bars,
     coverage,
+    lines,
     without(dropped) {
       const kept = bars.filter((b) => !dropped.get(b.symbol)?.has(b.date));
       const rejected = new Map(coverage.rejected);
@@ -281,7 +293,7 @@ export function readStagedChunk(text: string): StagedChunk {
         const rule = dropped.get(b.symbol)?.get(b.date);
         if (rule !== undefined && !rejected.has(key(b.symbol, b.date))) rejected.set(key(b.symbol, b.date), rule);
       }
-      return { text: encodeStagedBars(kept, { ...coverage, rejected }), rows: kept.length };
+      return { text: encodeStagedBars(kept, { ...coverage, rejected }, lines), rows: kept.length };
     },
   };
 }
@@ -289,13 +301,14 @@ export function readStagedChunk(text: string): StagedChunk {
 /**
  * Stages one chunk's bars and records the chunk as done, all or nothing, if the attempt still holds
  * the snapshot. `coverage` (of the chunk's rows, see coverageOf) says which stored bars the publish
- * finds unconfirmed; without it, the range of the chunk's bars.
+ * finds unconfirmed; without it, the range of the chunk's bars. `lines`: the bars' lines in their
+ * files (stagedLineKey), which the judging rules' findings name (a series rejected whole lists each row at its line).
  */
-export async function stageChunk(store: Database, snapshotId: string, token: string, chunk: number, bars: readonly Bar[], report: QualityReport, coverage?: SnapshotCoverage): Promise<void> {
+export async function stageChunk(store: Database, snapshotId: string, token: string, chunk: number, bars: readonly Bar[], report: QualityReport, coverage?: SnapshotCoverage, lines?: StagedLines): Promise<void> {
   await fenced(store, snapshotId, token, async (tx) => {
     await tx
       .insertInto('staged_chunks')
-      .values({ snapshot_id: snapshotId, chunk, rows: bars.length, report: JSON.stringify(report), attempt_token: token, staged_at: new Date().toISOString(), bars: encodeStagedBars(bars, coverage) })
+      .values({ snapshot_id: snapshotId, chunk, rows: bars.length, report: JSON.stringify(report), attempt_token: token, staged_at: new Date().toISOString(), bars: encodeStagedBars(bars, coverage, lines) })
       .execute();
   });
 }

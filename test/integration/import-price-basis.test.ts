@@ -74,6 +74,10 @@ describe.each(DRIVERS)('a file on another price basis on %s', (_driver, create) 
     expect(await t.store.db.selectFrom('bar_revisions').selectAll().execute()).toEqual(revisionsBefore);
     const [finding] = await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'price_basis_splice' });
     expect(finding).toMatchObject({ symbol: 'IBM', line: null });
+    // Each row of the series rejected whole is quarantined at its line in the file, as series_splice's are.
+    const rowsRejected = await listQuarantine(t.store, { snapshotId: second.snapshotId, rule: 'file_rejected', limit: 10_000 });
+    expect(rowsRejected).toHaveLength(lines.length);
+    expect(rowsRejected.map((q) => q.line).sort((a, b) => (a as number) - (b as number))).toEqual(lines.map((_, i) => i + 2));
   });
 
   it('a file holding every stored bar on another basis moves the whole series: published, flagged (price_basis_change), every change logged', async () => {
