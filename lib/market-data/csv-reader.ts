@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isIsoDate, toEpochDay } from '../calendar/dates';
-import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, NYSE_REGULAR_CLOSE, nyseCloseTime } from '../calendar/nyse';
+import { isNyseTradingDay, nextNyseTradingDay, NYSE_REGULAR_CLOSE, nyseCloseTime } from '../calendar/nyse';
 import { BadInputError } from '../errors';
 import { excerpt } from '../quality/excerpt';
 import { interpolatedQuantileOfSorted, sortedAscending } from '../stats/quantiles';
@@ -435,17 +435,22 @@ const SLASH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 /**
  * Accepts YYYY-MM-DD, YYYYMMDD and slash dates (M/D/YYYY, or D/M/YYYY with `order`); returns ISO or
  * undefined. YYYY-MM-DD may carry a time of day (`2019-01-02 16:00:00`, `2019-01-02T00:00:00Z`:
- * HH:MM[:SS[.fraction]][Z], after T or a space), as some exports write daily bars; it must be a real
+ * HH:MM[:SS[.fraction]], after T or a space), as some exports write daily bars; it must be a real
  * time (00:00 to 23:59:59) and is then ignored: the bar is dated by the calendar date as written,
- * never shifted by the time or zone. Which order a file's slash dates are in is decided once per
- * file (readBarCsv), never row by row.
+ * never shifted by the time. A UTC time (`Z`) is read only at midnight (`T00:00Z`, `T00:00:00Z`,
+ * `T00:00:00.000Z`: the date's label, as exports of daily bars write it); any other (`T04:00:00Z`,
+ * `T21:00:00Z`) is refused as a UTC offset is (readBarCsv: utcStampProblem), since which New York
+ * trading day it names depends on what the vendor meant (`2014-04-22T04:00:00Z` is New York's
+ * midnight after the session of 2014-04-21). Which order a file's slash dates are in is decided once
+ * per file (readBarCsv), never row by row.
  */
 export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): string | undefined {
   const t = text.trim();
   let iso: string | undefined;
-  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?Z?)?$/.exec(t);
+  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z?))?$/.exec(t);
   if (m) {
     if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || (m[6] !== undefined && Number(m[6]) > 59))) return undefined;
+    if (m[8] === 'Z' && !isMidnight(m[4], m[5], m[6], m[7])) return undefined;
     iso = `${m[1]}-${m[2]}-${m[3]}`;
   } else if ((m = /^(\d{4})(\d{2})(\d{2})$/.exec(t))) iso = `${m[1]}-${m[2]}-${m[3]}`;
   else if ((m = SLASH_DATE.exec(t))) {
@@ -455,9 +460,24 @@ export function parseDate(text: string, order: SlashDateOrder = 'M/D/YYYY'): str
   return iso !== undefined && isIsoDate(iso) ? iso : undefined;
 }
 
+/** Whether HH, MM, SS and a fraction of a second (each as matched, or undefined) are 00:00:00.000. */
+function isMidnight(hh: string, mm: string, ss: string | undefined, fraction: string | undefined): boolean {
+  return Number(hh) === 0 && Number(mm) === 0 && Number(ss ?? 0) === 0 && Number(fraction ?? 0) === 0;
+}
+
+/**
+ * Why a date (`2014-04-21T04:00:00Z`) or a Time cell (`21:00:00Z`) with a real UTC time other than
+ * midnight is not read, or undefined when it is none. Only UTC midnight is read as the date's label.
+ */
+export function utcStampProblem(text: string, what: 'date' | 'time'): string | undefined {
+  const m = (what === 'date' ? /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?Z$/ : /^(\d{1,2}):?(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*Z$/).exec(text.trim());
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || (m[3] !== undefined && Number(m[3]) > 59) || isMidnight(m[1], m[2], m[3], m[4])) return undefined;
+  return `${what} "${excerpt(text.trim(), 40)}" is a UTC time (Z), which is not read, as a UTC offset is not: the New York trading day a daily bar stamped so belongs to depends on what the vendor meant (04:00Z or 05:00Z is New York's midnight, which some vendors write after the session, on the next day's date; 21:00Z is the close); only UTC midnight (00:00Z) is read as the date's label. Write the exchange-local date`;
+}
+
 /** Header names (normaliseHeader) of a column holding each bar's time of day, read as a time in the date would be. */
 const TIME_COLUMN_NAMES: ReadonlySet<string> = new Set(['time', 'timeofday', 'bartime', 'closetime']);
-/** A time of day in a column of its own: `16:00`, `9:45:30`, `21:00:00Z`, `4:00 PM`, `1600`. */
+/** A time of day in a column of its own: `16:00`, `9:45:30`, `00:00:00Z` (UTC midnight only: utcStampProblem), `4:00 PM`, `1600`. */
 const TIME_OF_DAY = /^(\d{1,2})(?::?(\d{2}))(?::(\d{2})(?:\.\d{1,9})?)?\s*(?:(Z)|([AaPp])\.?[Mm]\.?)?$/;
 
 /** `timeText` as STAMPED reads a time (`HH:MM[:SS][Z]`, 24-hour), or undefined when it is no time of day. */
@@ -473,6 +493,7 @@ function timeOfDay(timeText: string): string | undefined {
     hour = (hour % 12) + (m[5].toLowerCase() === 'p' ? 12 : 0);
   }
   if (hour > 23 || minute > 59 || (m[3] !== undefined && Number(m[3]) > 59)) return undefined;
+  if (m[4] === 'Z' && (hour !== 0 || minute !== 0 || Number(m[3] ?? 0) !== 0)) return undefined;
   return `${String(hour).padStart(2, '0')}:${m[2]}${m[3] !== undefined ? `:${m[3]}` : ''}${m[4] ?? ''}`;
 }
 const STAMPED = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z?)$/;
@@ -480,30 +501,25 @@ const STAMPED = /^\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))
 const NYSE_OPEN_MINUTES = 9 * 60 + 30;
 
 /**
- * Why a date stamped with a time of day (`2017-01-03 11:30:00`, `2017-01-03T16:30:00Z`) is a bar
- * taken during its own session or before it opened, or undefined. The time is New York's (`Z`: UTC,
- * converted); strictly after the 09:30 open and before that day's close (16:00, or an early close)
+ * Why a date stamped with a time of day (`2017-01-03 11:30:00`) is a bar taken during its own
+ * session or before it opened, or undefined. The time is New York's (a UTC time, `Z`, is read only
+ * at midnight, the date's label: parseDate, utcStampProblem); strictly after the 09:30 open and before that day's close (16:00, or an early close)
  * it is inside the session, so the bar's close is a mid-session price and its volume part of the
  * day's: unfinished, whenever the file is imported (`session_not_closed` judges by the import's
  * clock and cannot see a file first read the next day). Strictly after midnight and before the
  * open (`2018-02-01 08:00:00`) none of the session had traded: the bar is an earlier session's
  * stamped the next morning, or a pre-market one, never the date's. A time at midnight, the open,
- * the close or after the close (the usual stamps of daily bars) is the date's label; so is a time
- * on another New York day than the date (a UTC midnight is the evening before).
+ * the close or after the close (the usual stamps of daily bars) is the date's label; so is UTC
+ * midnight (the evening before in New York).
  */
 export function midSessionStamp(text: string, date: string): string | undefined {
   const m = STAMPED.exec(text.trim());
   if (!m) return undefined;
   const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0) + Number(`0.${m[4] ?? '0'}`);
-  let day = date;
-  let minutes = seconds / 60;
-  if (m[5] === 'Z') {
-    const clock = newYorkClock(new Date(Date.parse(`${date}T00:00:00Z`) + seconds * 1000));
-    day = clock.date;
-    minutes = clock.minutes + (seconds % 60) / 60;
-  }
-  // Another New York day than the date (a UTC midnight is the evening before): not inside the date's session.
-  const close = day === date ? nyseCloseTime(day) : undefined;
+  // UTC midnight (no other UTC time is read) is the evening before in New York: not inside the date's session.
+  if (m[5] === 'Z') return undefined;
+  const minutes = seconds / 60;
+  const close = nyseCloseTime(date);
   if (close === undefined) return undefined;
   const closeMinutes = Number(close.slice(0, 2)) * 60 + Number(close.slice(3, 5));
   if (minutes === 0 || minutes === NYSE_OPEN_MINUTES || minutes >= closeMinutes) return undefined;
@@ -1508,9 +1524,12 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     if (date === undefined) {
       const trimmed = dateText.trim();
       const offset = /[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?[+-]\d{2}:?\d{2}$/.test(trimmed);
+      const utc = utcStampProblem(trimmed, 'date');
       // With an offset the trading day depends on a conversion the file does not say it wants: refused, saying so.
       if (offset) {
         reject('invalid_date', `date "${excerpt(trimmed, 40)}" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date`);
+      } else if (utc !== undefined) {
+        reject('invalid_date', utc);
       } else if (SLASH_DATE.test(trimmed)) {
         // The order is the file's (M/D/YYYY assumed unless a row showed D/M/YYYY): say which, so a misread file is recognised.
         const how = orderReason ?? 'slash dates are read as M/D/YYYY, or as D/M/YYYY in a file with a row that can only be read so';
@@ -1529,7 +1548,10 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     if (midSession === undefined && timeText !== '') {
       const time = timeOfDay(timeText);
       if (time === undefined) {
-        reject('invalid_date', `time "${excerpt(timeText, 40)}" in column ${(timeCol as number) + 1} "${excerpt(header[timeCol as number], 40)}" is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC with Z; a UTC offset is not read), so whether the bar was taken before the close is unknown`, date);
+        const utc = utcStampProblem(timeText, 'time');
+        const column = `in column ${(timeCol as number) + 1} "${excerpt(header[timeCol as number], 40)}"`;
+        if (utc !== undefined) reject('invalid_date', utc.replace(/^time "[^"]*"/, (t) => `${t} ${column}`), date);
+        else reject('invalid_date', `time "${excerpt(timeText, 40)}" ${column} is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC midnight 00:00Z; a UTC offset or another UTC time is not read), so whether the bar was taken before the close is unknown`, date);
         return true;
       }
       const stamp = midSessionStamp(`${date} ${time}`, date);

@@ -913,8 +913,9 @@ describe('readBarCsv: strict quoting and dates', () => {
   );
 
   it.each([
-    ['2018-02-07T23:59:59Z', '2018-02-07'],
+    ['2018-02-07T23:59:59', '2018-02-07'],
     ['2018-02-07T00:00', '2018-02-07'],
+    ['2018-02-07T00:00Z', '2018-02-07'],
     ['2018-02-07 16:00:00.000', '2018-02-07'],
   ])('still reads %j, a real time of day, as the calendar date %s', (text, iso) => {
     expect(parseDate(text)).toBe(iso);
@@ -968,8 +969,8 @@ describe('readBarCsv: a header repeated among the rows (exports concatenated)', 
 describe('readBarCsv: a date stamped with a time inside its session', () => {
   const HEADER = 'Date,Open,High,Low,Close,Volume';
 
-  it('rejects a bar stamped during its own session (mid_session_time), New York time or Z converted, naming line, time and close', () => {
-    const text = [HEADER, '2017-01-03 16:00:00,10,11,9,10.5,100', '2017-01-04 11:30:00,10,11,9,10.6,40', '2017-07-05T14:00:00Z,10,11,9,10.5,100', '2017-11-24 12:59,10,11,9,10.5,100'].join('\n');
+  it('rejects a bar stamped during its own session (mid_session_time), New York time, naming line, time and close', () => {
+    const text = [HEADER, '2017-01-03 16:00:00,10,11,9,10.5,100', '2017-01-04 11:30:00,10,11,9,10.6,40', '2017-07-05T10:00:00,10,11,9,10.5,100', '2017-11-24 12:59,10,11,9,10.5,100'].join('\n');
     const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
     expect(result.bars.map((b) => b.date)).toEqual(['2017-01-03']);
     expect(result.issues.map((i) => [i.rule, i.line, i.symbol, i.date])).toEqual([
@@ -984,8 +985,8 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     expect(result.issues[2].message).toContain('inside the 2017-11-24 session (09:30 to 13:00)');
   });
 
-  it('rejects a bar stamped before the open of its own date (mid_session_time), New York time or Z converted, naming the cause', () => {
-    const text = [HEADER, '2018-02-01 08:00:00,10,11,9,10.5,100', '2018-02-02 00:00:01,10,11,9,10.5,100', '2018-02-05T13:00:00Z,10,11,9,10.5,100', '2018-02-06 09:29:59,10,11,9,10.5,100', '2018-02-07 09:30:00,10,11,9,10.5,100'].join('\n');
+  it('rejects a bar stamped before the open of its own date (mid_session_time), New York time, naming the cause', () => {
+    const text = [HEADER, '2018-02-01 08:00:00,10,11,9,10.5,100', '2018-02-02 00:00:01,10,11,9,10.5,100', '2018-02-05T08:00:00,10,11,9,10.5,100', '2018-02-06 09:29:59,10,11,9,10.5,100', '2018-02-07 09:30:00,10,11,9,10.5,100'].join('\n');
     const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
     expect(result.bars.map((b) => b.date)).toEqual(['2018-02-07']);
     expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
@@ -1006,10 +1007,8 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     ['2017-01-03 00:00:00'],
     ['2017-01-03 17:15'],
     ['2017-01-03T00:00:00.000Z'],
-    ['2017-01-03T05:00:00Z'],
-    ['2017-07-05T04:00:00Z'],
-    ['2017-01-03T03:00:00Z'],
-    ['2017-01-03T21:00:00Z'],
+    ['2017-01-03T00:00:00Z'],
+    ['2017-01-03T00:00Z'],
     ['2017-11-24 13:00:00'],
     ['2017-01-03'],
   ])('reads %j as the bar of its date (a stamp at midnight, the open, the close or after it)', (stamp) => {
@@ -1018,8 +1017,39 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
     expect(result.bars.map((b) => b.date)).toEqual([stamp.slice(0, 10)]);
   });
 
+  it.each([
+    ['2014-04-21T04:00:00Z', 'New York midnight of the date (EDT), or of the day after the session on the next date: which one the vendor meant is unknown'],
+    ['2014-04-22T03:00:00Z', 'the evening of 2014-04-21 in New York, read as 2014-04-22 before'],
+    ['2017-01-03T05:00:00Z', 'New York midnight (EST)'],
+    ['2017-01-03T21:00:00Z', 'the close, in UTC'],
+    ['2017-07-05T14:00:00Z', 'mid-session, in UTC'],
+    ['2017-01-03T00:00:01Z', 'a second after UTC midnight'],
+    ['2017-01-03 00:00:00.5Z', 'half a second after it'],
+  ])('refuses %j, a UTC time other than midnight (%s), as a UTC offset is refused (invalid_date, saying why)', (stamp) => {
+    const result = readBarCsv(`${HEADER}\n${stamp},10,11,9,10.5,100\n`, { source: '/x/ibm.us.csv' });
+    expect(result.bars).toEqual([]);
+    expect(result.issues.map((i) => [i.rule, i.line])).toEqual([['invalid_date', 2]]);
+    expect(result.issues[0].message).toBe(
+      `date "${stamp}" is a UTC time (Z), which is not read, as a UTC offset is not: the New York trading day a daily bar stamped so belongs to depends on what the vendor meant (04:00Z or 05:00Z is New York's midnight, which some vendors write after the session, on the next day's date; 21:00Z is the close); only UTC midnight (00:00Z) is read as the date's label. Write the exchange-local date`,
+    );
+    // A UTC offset is refused alike.
+    const offset = readBarCsv(`${HEADER}\n2014-04-21T21:00:00+02:00,10,11,9,10.5,100\n`, { source: '/x/ibm.us.csv' });
+    expect(offset.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'date "2014-04-21T21:00:00+02:00" has a UTC offset, which is not read (its New York trading day would depend on converting it); write the exchange-local date']]);
+  });
+
+  it('refuses a UTC time other than midnight in a Time column, and reads 00:00Z there', () => {
+    const text = ['Date,Time,Open,High,Low,Close,Volume', '2018-02-05,04:00Z,10,11,9,10.5,100', '2018-02-06,21:00:00Z,10,11,9,10.5,100', '2018-02-07,00:00Z,10,11,9,10.5,100'].join('\n');
+    const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
+    expect(result.bars.map((b) => b.date)).toEqual(['2018-02-07']);
+    expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
+      ['invalid_date', 2, '2018-02-05'],
+      ['invalid_date', 3, '2018-02-06'],
+    ]);
+    expect(result.issues[1].message).toMatch(/^time "21:00:00Z" in column 2 "Time" is a UTC time \(Z\), which is not read, as a UTC offset is not/);
+  });
+
   it('reads the time of a Time column as a time in the date: a bar taken during its session is rejected, one at or after the close read', () => {
-    const text = ['Date,Time,Open,High,Low,Close,Volume', '2018-02-05,16:00:00,10,11,9,10.5,100', '2018-02-06,,10,11,9,10.5,100', '20180207,11:30:00,10,11,9,10.6,40', '2018-02-08,9:45,10,11,9,10.6,40', '2018-02-09,21:00:00Z,10,11,9,10.5,100', '2018-02-12,17:05,10,11,9,10.5,100'].join('\n');
+    const text = ['Date,Time,Open,High,Low,Close,Volume', '2018-02-05,16:00:00,10,11,9,10.5,100', '2018-02-06,,10,11,9,10.5,100', '20180207,11:30:00,10,11,9,10.6,40', '2018-02-08,9:45,10,11,9,10.6,40', '2018-02-09,00:00:00Z,10,11,9,10.5,100', '2018-02-12,17:05,10,11,9,10.5,100'].join('\n');
     const result = readBarCsv(text, { source: '/x/ibm.us.csv' });
     expect(result.bars.map((b) => b.date)).toEqual(['2018-02-05', '2018-02-06', '2018-02-09', '2018-02-12']);
     expect(result.issues.map((i) => [i.rule, i.line, i.date])).toEqual([
@@ -1034,7 +1064,7 @@ describe('readBarCsv: a date stamped with a time inside its session', () => {
   it('rejects a row whose Time cell is no time of day, saying so', () => {
     const result = readBarCsv('Date,Time,Open,High,Low,Close,Volume\n2018-02-05,3pm,10,11,9,10.5,100\n', { source: '/x/ibm.us.csv' });
     expect(result.bars).toEqual([]);
-    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'time "3pm" in column 2 "Time" is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC with Z; a UTC offset is not read), so whether the bar was taken before the close is unknown']]);
+    expect(result.issues.map((i) => [i.rule, i.message])).toEqual([['invalid_date', 'time "3pm" in column 2 "Time" is not a time of day (HH:MM[:SS], 4:00 PM or 1600, New York, or UTC midnight 00:00Z; a UTC offset or another UTC time is not read), so whether the bar was taken before the close is unknown']]);
   });
 
   it.each([
