@@ -31,7 +31,7 @@ describe('rules catalog', () => {
       .map(([id]) => id)
       .sort();
     expect(flags).toEqual(['ambiguous_adjustment', 'calendar_gap', 'duplicate_series', 'extreme_move', 'price_basis_change', 'short_series', 'stale_close', 'symbol_not_file_name', 'unadjusted_split', 'unsorted_input', 'zero_volume']);
-    expect(Object.keys(QUALITY_RULES)).toHaveLength(53);
+    expect(Object.keys(QUALITY_RULES)).toHaveLength(54);
   });
 
   it('issue() fills rule and severity from the catalog', () => {
