@@ -352,6 +352,16 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
 export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null }): QualityIssue | undefined {
   const { symbol, staged, context, source, lineOf } = input;
   if (staged.length === 0) return undefined;
+  // No two closes ×/÷√10 apart: no step rounds to a power of ten (nearly every series; nothing to sort).
+  let low = Infinity;
+  let high = 0;
+  for (const list of [staged, context]) {
+    for (const b of list) {
+      if (b.close < low) low = b.close;
+      if (b.close > high) high = b.close;
+    }
+  }
+  if (!(high > 0) || high < low * Math.sqrt(10)) return undefined;
   const merged = new Map<string, { bar: Bar; staged: boolean }>();
   for (const b of context) merged.set(b.date, { bar: b, staged: false });
   for (const b of staged) merged.set(b.date, { bar: b, staged: true });

@@ -126,6 +126,9 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
       });
     const noDecimals = (row: string): string => row.replace(/(\d+)\.(\d\d)(?=,)/g, '$1$2');
     const moved = (row: string, k: number): string => row.replace(/^([^,]+),([^,]+),([^,]+),([^,]+),([^,]+),/, (_m, d: string, o: string, h: string, l: string, c: string) => `${d},${[o, h, l, c].map((x) => (Number(x) * k).toFixed(2)).join(',')},`);
+    // A newest row off by a factor no power of ten (a digit typed wrong): stored, as nothing after it undoes it yet.
+    // A decimal point dropped (×100) or moved (×10) is refused at import instead (price_unit_change).
+    const mistyped = (row: string): string => moved(row, 3.4);
     const csv = (lines: string[]) => {
       const dir = tempDir('mlp-retract-');
       fs.writeFileSync(path.join(dir, 'ibm.us.csv'), `Date,Open,High,Low,Close,Volume\n${lines.join('\n')}\n`);
@@ -135,7 +138,9 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
     it('a glitch imported as the last row of a daily file is retracted by the next daily file; the original file imported again does not put it back', async () => {
       expect((await importBars(t.store, csv(rows(60)), { now: NOW })).status).toBe('published');
       await materializeFeatures(t.store, SET);
-      const glitchRow = noDecimals(rows(1, 60)[0]);
+      const refused = await importBars(t.store, csv([noDecimals(rows(1, 60)[0])]), { now: NOW });
+      expect([refused.status, refused.byRule.price_unit_change]).toEqual(['rejected', 1]);
+      const glitchRow = mistyped(rows(1, 60)[0]);
       const day = csv([glitchRow]);
       expect((await importBars(t.store, day, { now: NOW })).status).toBe('published');
       expect((await readBars(t.store, { symbols: ['IBM'], from: DAYS[60] })).map((b) => b.close)).toEqual([Number(glitchRow.split(',')[4])]);
@@ -165,7 +170,7 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
       // Imported bars carry their content's clock (when the bytes were first seen), not the
       // publication time: matched on publication, every imported glitch read "stored from a live bar".
       await importBars(t.store, csv(rows(60)), { now: NOW });
-      const glitchRow = noDecimals(rows(1, 60)[0]);
+      const glitchRow = mistyped(rows(1, 60)[0]);
       const dir = tempDir('mlp-retract-');
       const file = path.join(dir, 'ibm.us.csv');
       const text = `Date,Open,High,Low,Close,Volume\n${glitchRow}\n`;
@@ -183,10 +188,10 @@ describe.each(DRIVERS)('stored glitches revealed by the next bar on %s', (_drive
 
     it.each([21, 60])('an update of %i rows continuing the bars before a stored glitch retracts it and is published; a real splice at that seam is still refused', async (n) => {
       // Measured before: up to 20 rows (the splice rule needs 20 bars after a move) the glitch was
-      // retracted; from 21 rows on the seam was measured from the stored glitch (×10, then ÷10 into
+      // retracted; from 21 rows on the seam was measured from the stored glitch (×3.4, then ÷3.4 into
       // the update) and the whole update rejected as series_splice, the glitch left stored.
       await importBars(t.store, csv(rows(60)), { now: NOW });
-      const glitch = moved(rows(1, 60)[0], 10);
+      const glitch = mistyped(rows(1, 60)[0]);
       expect((await importBars(t.store, csv([glitch]), { now: NOW })).status).toBe('published');
       const kept = await readBars(t.store, { symbols: ['IBM'], to: DAYS[59] });
 
