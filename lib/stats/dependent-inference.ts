@@ -381,7 +381,11 @@ function timingWeights(daily: Float64Array, floor: number): { weights: Float64Ar
     den += (daily[t - 1] - mean) ** 2;
   }
   // Bounded away from a unit root, where the plug-in's bandwidth has no limit.
-  const rho = den > 0 ? Math.max(-0.97, Math.min(0.97, num / den)) : 0;
+  const rho = den > 0 ? Math.min(0.97, num / den) : 0;
+  // Only persistence reaches past the overlap. Alternating daily sums (ρ̂ < 0) have no long reach,
+  // and centring an AR(1) with ρ < 0 leaves more than its variance (a share above 1, negative at
+  // lags 1), which would shrink the variance: the overlap's lags and the independent days' share.
+  if (!(rho > 0)) return undefined;
   const alpha = (4 * rho * rho) / (1 - rho) ** 4;
   // Andrews' bandwidth is the best for the variance's mean squared error; a test's size needs a longer
   // one (Kiefer & Vogelsang 2005; Sun, Phillips & Jin 2008): 1.5 times it, taken from the null panels

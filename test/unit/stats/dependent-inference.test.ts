@@ -521,6 +521,26 @@ describe('an AUC whose timing part persists beyond the labels overlap', () => {
     expect(clusteredMean(values, panel, { evidence: true }).standardError).toBe(clusteredMean(values, panel, { evidence: true, persistentDays: false }).standardError);
   });
 
+  it('keeps the overlap alone for daily sums that alternate (negative autocorrelation): no longer reach, and no share above 1 shrinking the variance', () => {
+    const z = normals(rng(33));
+    const days = 120;
+    const stocks = 20;
+    const day = Int32Array.from({ length: days * stocks }, (_, i) => Math.floor(i / stocks));
+    const symbol = Int32Array.from({ length: days * stocks }, (_, i) => i % stocks);
+    // Each day's mean flips sign from the day before (an AR(1) of about −0.9 on the daily sums).
+    const level = new Float64Array(days);
+    for (let d = 1; d < days; d++) level[d] = -0.9 * level[d - 1] + z();
+    const values = Float64Array.from(day, (d) => level[d] + 0.5 * z());
+    for (const lags of [1, 4]) {
+      const panel = { day, symbol, lags };
+      const persistent = clusteredMean(values, panel, { evidence: true, persistentDays: true });
+      const overlapOnly = clusteredMean(values, panel, { evidence: true, persistentDays: false });
+      expect(Number.isFinite(persistent.standardError)).toBe(true);
+      expect(persistent.standardError).toBe(overlapOnly.standardError);
+      expect(persistent.degreesOfFreedom).toBe(overlapOnly.degreesOfFreedom);
+    }
+  });
+
   it('takes the share centring leaves of an AR(1) series, that of independent entries at rho 0', () => {
     const weights = Float64Array.from({ length: 5 }, () => 1);
     expect(ar1DemeanedShare(30, weights, 0)).toBeCloseTo(demeanedShare(30, 4, true), 12);

@@ -82,9 +82,10 @@ describe('naive baselines', () => {
     expect(report.baseline.accuracyLift).toBeLessThan(-0.08);
     expect(report.baseline.pValue).toBeGreaterThan(0.95);
     expect(report.auc.versus).toBe('persistence');
-    // 250 days of 20-day labels are 13 independent stretches: −0.16 in AUC is likely worse, not proven worse.
+    // 250 days of 20-day labels are at most 13 independent stretches, fewer where the regimes persist
+    // beyond them (the evidence's reach grows with them): −0.16 in AUC is likely worse, far from better.
     expect(report.auc.difference.value).toBeLessThan(-0.1);
-    expect(report.auc.difference.pValue).toBeGreaterThan(0.9);
+    expect(report.auc.difference.pValue).toBeGreaterThan(0.75);
   });
 
   it('offers always-up and the past-return sign for direction labels, the sign chosen before the evaluation period', () => {
