@@ -447,12 +447,15 @@ function recordedRunTrials(metrics: string | undefined): number {
  *
  * Nothing here takes a row's word that it is out of the count. "After the champion" is by version
  * number (given in registration order, never given twice), not by the creation time a row states.
- * With the signing key (`keys`), a row edited since a held key signed it (editedUnderHeldKey: its
- * signature fails, or it is unreadable) counts as a run on the period, whatever its edited period,
- * run or time say: moving a row's period off, clearing its run or backdating it took it out of the
- * count. A row without a signature or signed with a key not held (registered before the key was set,
- * or signed with a key dropped after a rotation) counts as it states, as every row does without the
- * key: counting each as a run added every such row to every later challenger's number. And a number
+ * With the signing key (`keys`), a row no held key vouches for (vouchedFor: its signature fails, it
+ * is unreadable, it has no signature, or its signature names a key not held) counts as a run on the
+ * period, whatever its edited period, run or time say: moving a row's period off, clearing its run
+ * or backdating it took it out of the count, and clearing its signature or writing another key id
+ * over it as well (five runs of a model, its ledger deleted and its rows moved to 1990 unsigned, made
+ * the sixth challenge 1). Unlike the rows of other model names (read as they state, runsUnderOtherNames),
+ * these are the model's own versions after its champion only, so a registry's unsigned or
+ * dropped-key rows cannot add up across models here; signing them (`mlp models sign`) after checking
+ * them makes them count by what they state. And a number
  * after the champion's that no row holds (below the newest row's) counts as a run: its row was
  * deleted. Rows deleted at the end of the numbering, with everything else that named their numbers,
  * leave no trace here.
@@ -468,8 +471,8 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
     const version = Number(r.version);
     numbers.add(version);
     if (version === identity.challengerVersion) continue;
-    if (keys !== undefined && editedUnderHeldKey(keys, r)) {
-      runs.add(`v${version}, not as registered`);
+    if (keys !== undefined && !vouchedFor(keys, r)) {
+      runs.add(`v${version}, not vouched for`);
       continue;
     }
     if (r.workflow_id === null || `${r.workflow_id}/${r.run_id ?? ''}` === identity.key) continue;
@@ -486,6 +489,12 @@ async function runsRegisteredOnPeriod(db: Kysely<DatabaseSchema>, identity: Chal
   const newest = Math.max(...numbers);
   const missing = newest - after - [...numbers].filter((v) => v > after && v <= newest).length;
   return runs.size + Math.max(0, missing);
+}
+
+/** Whether a registry row's signature holds under `keys` (one without a signature, naming a key not held, or unreadable does not). */
+function vouchedFor(keys: VerificationKeys, row: ModelVersionsTable): boolean {
+  if (row.signature === null || row.signature_key_id === null || !heldKeyIds(keys).has(row.signature_key_id)) return false;
+  return !editedUnderHeldKey(keys, row);
 }
 
 /**

@@ -199,14 +199,36 @@ describe.each(DRIVERS)('challenges under other model names on the same outcomes 
     expect(record.number).toBe(6);
   });
 
-  it("reads the model's own unsigned and dropped-key rows as they state too: rows on an earlier period are no runs on this one", async () => {
+  it("counts the model's own unsigned and dropped-key rows after the champion as runs on any period: its own rows are not read as they state", async () => {
+    // Four on an earlier period (two unsigned, two signed with a dropped key) and one unsigned on this
+    // one: none can be verified with the key, so each is a run on this period, as a row whose
+    // signature fails is (they are versions after the champion only, so they cannot add up across names).
     const earlier = { periodOf: { from: '2016-01-04', to: '2016-12-30' }, createdAt: '2017-01-03T00:00:00.000Z' };
     for (let v = 1; v <= 4; v++) await register(t.store, 'solo', v, `ds-solo-${v}`, { ...earlier, signWith: v <= 2 ? null : DROPPED_KEY });
-    // One more unsigned on this very period: a run on it.
     await register(t.store, 'solo', 5, 'ds-solo-5', { signWith: null });
     await register(t.store, 'solo', 6, 'ds-solo-6');
     const { record, decision } = await judgeChallenge(t.store, identity('solo', 6, 'ds-solo-6'), decide, signing);
-    expect([record.number, decision.promote]).toEqual([2, true]);
+    expect([record.number, decision.promote]).toEqual([6, false]);
+    // Without the key, every row counts as it states: only v5 is on this period.
+    await t.store.db.deleteFrom('promotion_challenges').execute();
+    const keyless = await judgeChallenge(t.store, identity('solo', 6, 'ds-solo-6'), decide, NO_ROW_SIGNING);
+    expect([keyless.record.number, keyless.decision.promote]).toEqual([2, true]);
+  });
+
+  it("counts the model's own runs whose ledger is deleted and whose rows were moved off the period with the signature cleared or given an unknown key id", async () => {
+    for (const forged of [{ signature: null, signature_key_id: null }, { signature_key_id: 'feedface' }]) {
+      await t.store.db.deleteFrom('model_versions').execute();
+      await t.store.db.deleteFrom('promotion_challenges').execute();
+      for (let v = 1; v <= 5; v++) {
+        await register(t.store, 'solo', v, `ds-solo-${v}`);
+        await judgeChallenge(t.store, identity('solo', v, `ds-solo-${v}`), noEdge, signing);
+      }
+      await t.store.db.deleteFrom('promotion_challenges').execute();
+      await t.store.db.updateTable('model_versions').set({ metrics: JSON.stringify({ outOfSample: { period: { from: '1990-01-02', to: '1990-12-31' } } }), ...forged }).where('name', '=', 'solo').execute();
+      await register(t.store, 'solo', 6, 'ds-solo-6');
+      const { record, decision } = await judgeChallenge(t.store, identity('solo', 6, 'ds-solo-6'), decide, signing);
+      expect([record.number, record.level.toPrecision(3), decision.promote]).toEqual([6, '0.00119', false]);
+    }
   });
 
   it('earlierRunTrials counts the runs and trials the registry rows show when the ledger rows are deleted', async () => {
