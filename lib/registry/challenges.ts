@@ -19,6 +19,7 @@ import type { Database, DatabaseDriver } from '../store/database';
 import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { DatabaseSchema, ModelVersionsTable } from '../store/schema';
 import { toVersion, UnreadableVersionRowError } from './model-registry';
+import { plural } from '../plural';
 import type { ChallengeCount, PromotionDecision } from './promotion';
 import { NO_ROW_SIGNING, rowSignatureProblem, signingKeyId, verificationKeysOf, type RowSigning, type VerificationKeys } from './row-signature';
 
@@ -214,7 +215,7 @@ export async function earlierRunTrials(store: Database, target: Pick<ChallengeId
   }
   let trials = 0;
   for (const r of own) trials += Math.max(r.algorithmsTested, recordedRunTrials(metricsOf.get(r.challengerVersion)));
-  const elsewhere = await runsUnderOtherNames(store.db, store.driver, target, { trials: true });
+  const { runs: elsewhere } = await runsUnderOtherNames(store.db, store.driver, target, { trials: true });
   for (const run of elsewhere.values()) trials += run.trials;
   return { runs: own.length + elsewhere.size, trials };
 }
@@ -306,6 +307,14 @@ function statedTrials(r: Stated): number {
  * whose label and universe are the challenger's alone. No row is parsed whole, and none is verified
  * for the count. Every row counts as it states: whether its signature holds is asked only
  * of the rows counted, and only when the count lets a challenger promote (editedRowsAmong).
+ *
+ * A ledger row of another name whose own period is no new outcomes for the challenger's but whose
+ * registry row no longer states the challenger's outcomes is either a run on other outcomes (another
+ * universe or label, as signed) or a run whose row was edited off them (its label or universe
+ * rewritten; after five dir-b runs so edited a challenger under dir-a was challenge 1 and promoted).
+ * Those rows are returned apart (`offOutcomes`), for the signature check before a promotion; one
+ * whose registry row is gone counts as a run (the ledger says it ran there, and no row says
+ * otherwise: deleting four of dir-b's five rows made dir-a challenge 2, promoted).
  * `before`: a retry's first attempt, after which nothing counts.
  */
 async function runsUnderOtherNames(
@@ -313,7 +322,7 @@ async function runsUnderOtherNames(
   driver: DatabaseDriver,
   target: Pick<ChallengeIdentity, 'model' | 'datasetId' | 'period' | 'outcomes'>,
   options: { before?: string; trials?: boolean } = {},
-): Promise<Map<string, RunElsewhere>> {
+): Promise<{ runs: Map<string, RunElsewhere>; offOutcomes: StatingRow[] }> {
   const { before, trials = false } = options;
   const from = target.period?.from;
   const family = targetOf(target.outcomes?.label);
@@ -348,11 +357,34 @@ async function runsUnderOtherNames(
       return eb.or(branches);
     });
   if (before !== undefined) ledger = ledger.where('created_at', '<=', before);
-  const recorded = (await ledger.execute()).map(recordOf).flatMap((record) => {
+  const recorded: { record: ChallengeRecord; row: Light | undefined }[] = [];
+  // Ledger rows on an overlapping period whose registry rows, as read above, state other outcomes (or were not read: another target's label, or gone).
+  const off: { record: ChallengeRecord; row: Light | undefined }[] = [];
+  for (const record of (await ledger.execute()).map(recordOf)) {
     const row = rows.get(rowKey(record.model, record.challengerVersion));
     const outcomes = row ? statedOutcomes(row).outcomes : undefined;
-    return sameOutcomesElsewhere({ ...record, ...(outcomes ? { outcomes } : {}) }, target) ? [{ record, row }] : [];
-  });
+    if (sameOutcomesElsewhere({ ...record, ...(outcomes ? { outcomes } : {}) }, target)) recorded.push({ record, row });
+    else if (record.period && target.period && target.outcomes && noNewOutcomes({ ...record.period, createdAt: record.createdAt }, target.period)) off.push({ record, row });
+  }
+  const offOutcomes: StatingRow[] = [];
+  const gone: ChallengeRecord[] = [];
+  const stating = (r: Pick<ModelVersionsTable, 'name' | 'version' | 'signature' | 'signature_key_id'>): StatingRow => ({ name: r.name, version: Number(r.version), signatureKeyId: r.signature === null ? null : r.signature_key_id });
+  for (const { row } of off) if (row) offOutcomes.push(stating(row));
+  const unread = off.filter(({ row }) => row === undefined).map(({ record }) => record);
+  for (let i = 0; i < unread.length; i += IN_LIST_CHUNK) {
+    const chunk = unread.slice(i, i + IN_LIST_CHUNK);
+    const found = await db
+      .selectFrom('model_versions')
+      .select(['name', 'version', 'signature', 'signature_key_id'])
+      .where((eb) => eb.or(chunk.map((r) => eb.and([eb('name', '=', r.model), eb('version', '=', r.challengerVersion)]))))
+      .execute();
+    const present = new Map(found.map((r) => [rowKey(r.name, r.version), r]));
+    for (const record of chunk) {
+      const row = present.get(rowKey(record.model, record.challengerVersion));
+      if (row) offOutcomes.push(stating(row));
+      else gone.push(record);
+    }
+  }
 
   // The registry's runs whose label and universe (or dataset) are the challenger's: their periods (and trials) read next, for them alone.
   const candidates = [...rows.values()].filter((r) => {
@@ -387,7 +419,8 @@ async function runsUnderOtherNames(
     if (sameOutcomesElsewhere({ ...statedOutcomes(r), createdAt: r.created_at }, target)) add(`${r.name}\n${r.workflow_id ?? ''}/${r.run_id ?? ''}`, statedTrials(r), r);
   }
   for (const { record, row } of recorded) add(`${record.model}\n${record.key}`, Math.max(record.algorithmsTested, row ? statedTrials(row) : 0), row);
-  return runs;
+  for (const record of gone) add(`${record.model}\n${record.key}`, record.algorithmsTested, undefined);
+  return { runs, offOutcomes };
 }
 
 /** The ids of the keys `keys` verify with (the current key and the previous ones). */
@@ -408,14 +441,15 @@ function unvouchedAmong(keys: VerificationKeys, runs: Map<string, RunElsewhere>)
 }
 
 /**
- * The rows counted whose signature names a key held here and does not hold under it (or that can no
- * longer be read): edited after registration, named ("dir-b v3"). Only these are edits; a row without
- * a signature or with another key's is unvouched (unvouchedAmong), never an edit. Each is read whole
- * and checked here, so it is asked only of the rows counted.
+ * Of `rows` (the rows counted, or those of runsUnderOtherNames' `offOutcomes`), those whose signature
+ * names a key held here and does not hold under it (or that can no longer be read): edited after
+ * registration, named ("dir-b v3"). Only these are edits; a row without a signature or with another
+ * key's is unvouched (unvouchedAmong), never an edit. Each is read whole and checked here, so it is
+ * asked only of the rows given.
  */
-async function editedRowsAmong(db: Kysely<DatabaseSchema>, keys: VerificationKeys, runs: Map<string, RunElsewhere>): Promise<string[]> {
+async function editedRowsAmong(db: Kysely<DatabaseSchema>, keys: VerificationKeys, rows: readonly StatingRow[]): Promise<string[]> {
   const held = heldKeyIds(keys);
-  const signed = [...runs.values()].flatMap(({ row }) => (row && row.signatureKeyId !== null && held.has(row.signatureKeyId) ? [row] : []));
+  const signed = rows.filter((row) => row.signatureKeyId !== null && held.has(row.signatureKeyId));
   const edited: string[] = [];
   for (let i = 0; i < signed.length; i += IN_LIST_CHUNK) {
     const chunk = signed.slice(i, i + IN_LIST_CHUNK);
@@ -533,9 +567,9 @@ export function judgedBeforeDecision(record: ChallengeRecord): PromotionDecision
 
 /** The refusal of a challenger whose count rests on rows of other names edited after registration (editedRowsAmong). */
 function editedRowsRefusal(edited: readonly string[], reason: string): string {
-  const rows = edited.length === 1 ? '1 registry row' : `${edited.length} registry rows`;
+  const fail = edited.length === 1 ? 'fails its signature' : 'fail their signature';
   const named = edited.length > 5 ? `${edited.slice(0, 5).join(', ')} and ${edited.length - 5} more` : edited.join(', ');
-  return `not promoted: ${rows} of other model names on these outcomes fail their signature (${named}) under a key this deployment holds: edited after registration, so the count of earlier challenges cannot be relied on; check them against a backup and sign one again only if it is as registered (\`mlp models sign <name> <version> --accept-edit\`), then register again; the judgement counting them as they state: ${reason}`;
+  return `not promoted: ${plural(edited.length, 'registry row')} of other model names on these outcomes ${fail} (${named}) under a key this deployment holds: edited after registration, so the count of earlier challenges cannot be relied on; check them against a backup and sign one again only if it is as registered (\`mlp models sign <name> <version> --accept-edit\`), then register again; the judgement counting them as they state: ${reason}`;
 }
 
 /**
@@ -568,7 +602,7 @@ export async function judgeChallenge(
     // (on a retry, the ones recorded before its first attempt), as their ledger rows or their
     // registry rows state them: deleting or editing another name's ledger rows lowers nothing.
     const keys = verificationKeysOf(signing);
-    const elsewhere = await runsUnderOtherNames(tx, store.driver, identity, own ? { before: own.createdAt } : {});
+    const { runs: elsewhere, offOutcomes } = await runsUnderOtherNames(tx, store.driver, identity, own ? { before: own.createdAt } : {});
     const unvouched = keys === undefined ? [] : unvouchedAmong(keys, elsewhere);
     // A retry judging the same champion keeps its number. One judging another champion (the alias
     // moved or was cleared between the attempts) is a challenge of that champion: numbered in its
@@ -579,24 +613,36 @@ export async function judgeChallenge(
     // since a held key signed it and a number whose row is gone counted as such runs. The other
     // names' runs are added to the own name's: either part of the ledger may be the one emptied.
     const registered = own ? 0 : await runsRegisteredOnPeriod(tx, identity, keys);
-    const number = own && !rejudged ? own.number : Math.max(earlier.length, registered) + elsewhere.size + 1;
+    const keepsNumber = own !== undefined && !rejudged;
+    let number = keepsNumber ? own.number : Math.max(earlier.length, registered) + elsewhere.size + 1;
     const newest = newestChallengedPeriod(before);
-    const judged = decide({
-      number,
-      championVersion: identity.championVersion,
-      ...(newest ? { newestPeriod: newest } : {}),
-      ...(elsewhere.size > 0 ? { underOtherNames: elsewhere.size } : {}),
-      ...(unvouched.length > 0 ? { unvouchedUnderOtherNames: unvouched } : {}),
-    });
-    const { level } = judged;
-    let { decision } = judged;
-    // A promotion rests on the count: the rows counted under other names must be as registered. Only
-    // a row signed with a held key whose signature fails is an edit (checked here, of the rows counted
-    // alone, and only when it would promote: a refusal needs no proof).
-    if (decision.promote && keys !== undefined) {
-      const edited = await editedRowsAmong(tx, keys, elsewhere);
-      if (edited.length > 0) decision = { promote: false, reason: editedRowsRefusal(edited, decision.reason) };
+    const judgeAt = (n: number, underOtherNames: number) =>
+      decide({
+        number: n,
+        championVersion: identity.championVersion,
+        ...(newest ? { newestPeriod: newest } : {}),
+        ...(underOtherNames > 0 ? { underOtherNames } : {}),
+        ...(unvouched.length > 0 ? { unvouchedUnderOtherNames: unvouched } : {}),
+      });
+    let judged = judgeAt(number, elsewhere.size);
+    // A promotion rests on the count: the rows counted under other names must be as registered, and
+    // so must the rows of the ledger's runs on this period that now state other outcomes (offOutcomes:
+    // a run edited off the outcomes is still a run on them). Only a row signed with a held key whose
+    // signature fails is an edit (checked here, of those rows alone, and only when it would promote: a
+    // refusal needs no proof). A run edited off the outcomes is counted, and the judgement given again.
+    if (judged.decision.promote && keys !== undefined) {
+      const counted = [...elsewhere.values()].flatMap(({ row }) => (row ? [row] : []));
+      const edited = await editedRowsAmong(tx, keys, counted);
+      const countedRows = new Set(counted.map((r) => `${r.name} v${r.version}`));
+      const editedOff = (await editedRowsAmong(tx, keys, offOutcomes)).filter((r) => !countedRows.has(r));
+      if (editedOff.length > 0 && !keepsNumber) {
+        number += editedOff.length;
+        judged = judgeAt(number, elsewhere.size + editedOff.length);
+      }
+      const named = [...new Set([...edited, ...editedOff])].sort();
+      if (named.length > 0) judged = { ...judged, decision: { promote: false, reason: editedRowsRefusal(named, judged.decision.reason) } };
     }
+    const { level, decision } = judged;
     const createdAt = own?.createdAt ?? new Date().toISOString();
     const seq = own?.seq ?? rows.reduce((m, r) => Math.max(m, r.seq), 0) + 1;
     const record: ChallengeRecord = { ...identity, seq, number, level, promoted: decision.promote, reason: decision.reason, createdAt };

@@ -231,6 +231,40 @@ describe.each(DRIVERS)('challenges under other model names on the same outcomes 
     }
   });
 
+  it.each([
+    ['universe', { lineage: JSON.stringify({ universe: { trained: ['QQ1', 'QQ2'] }, datasetId: 'ds-b-1' }) }],
+    ['label', { label: JSON.stringify({ kind: 'volatility_regime', horizon: 5 }) }],
+  ])("refuses the promotion when the registry rows the ledger names on these outcomes were edited off them (%s), counting them and naming them", async (_what, edit) => {
+    const { record, decision } = await challengerAfterFive((store) => store.db.updateTable('model_versions').set(edit).where('name', '=', 'dir-b').execute());
+    expect([record.number, record.level.toPrecision(3), decision.promote]).toEqual([6, '0.00119', false]);
+    expect(decision.reason).toMatch(/^not promoted: 5 registry rows of other model names on these outcomes fail their signature \(dir-b v1, dir-b v2, dir-b v3, dir-b v4, dir-b v5\) under a key this deployment holds/);
+    expect(record.reason).toBe(decision.reason);
+  });
+
+  it('names a single edited row in the singular', async () => {
+    const { decision } = await challengerAfterFive((store) => store.db.updateTable('model_versions').set({ params: '{"c":2}' }).where('name', '=', 'dir-b').where('version', '=', 2).execute(), { p: 0.0001 });
+    expect(decision.reason).toMatch(/^not promoted: 1 registry row of other model names on these outcomes fails its signature \(dir-b v2\) under a key this deployment holds/);
+  });
+
+  it('counts the runs the ledger names on these outcomes whose registry rows were deleted', async () => {
+    const { record, decision } = await challengerAfterFive((store) => store.db.deleteFrom('model_versions').where('name', '=', 'dir-b').where('version', '<=', 4).execute());
+    expect([record.number, record.level.toPrecision(3), decision.promote]).toEqual([6, '0.00119', false]);
+    // dir-b's five runs, and dir-a's just judged, for another name's next run on these outcomes.
+    const target = { model: 'dir-z', datasetId: 'ds-z', period, outcomes: { label, symbols: universe } };
+    expect((await earlierRunTrials(t.store, target)).runs).toBe(6);
+  });
+
+  it('does not count the ledger rows on this period whose registry rows, as signed, state other outcomes', async () => {
+    // dir-c ran on another universe over the same period: its ledger row names the period, its signed row another universe.
+    await register(t.store, 'dir-c', 1, 'ds-c-1', { symbols: ['ZZZ1', 'ZZZ2', 'ZZZ3'] });
+    await judgeChallenge(t.store, { ...identity('dir-c', 1, 'ds-c-1'), outcomes: { label, symbols: ['ZZZ1', 'ZZZ2', 'ZZZ3'] } }, noEdge, signing);
+    await register(t.store, 'dir-v', 1, 'ds-v-1', { labelOf: { kind: 'volatility_regime', horizon: 5 } });
+    await judgeChallenge(t.store, { ...identity('dir-v', 1, 'ds-v-1'), outcomes: { label: { kind: 'volatility_regime', horizon: 5 }, symbols: universe } }, noEdge, signing);
+    await register(t.store, 'dir-a', 1, 'ds-new');
+    const { record, decision } = await judgeChallenge(t.store, identity('dir-a', 1, 'ds-new'), decide, signing);
+    expect([record.number, decision.promote]).toEqual([1, true]);
+  });
+
   it('earlierRunTrials counts the runs and trials the registry rows show when the ledger rows are deleted', async () => {
     for (let v = 1; v <= 5; v++) {
       await register(t.store, 'dir-b', v, `ds-b-${v}`, { trials: 10 });
