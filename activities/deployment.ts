@@ -120,14 +120,14 @@ async function supersession(store: Database, d: NonNullable<DeploymentRow>): Pro
  * model runs (a retry after the model was released: the alias is then the new one's) or the routes
  * still give the challenger canary traffic. A move in between (AliasMovedError) leaves it be.
  */
-async function clearCanaryAlias(store: Database, d: NonNullable<DeploymentRow>, reason: string): Promise<void> {
+async function clearCanaryAlias(store: Database, d: NonNullable<DeploymentRow>, reason: string, signing: RowSigning): Promise<void> {
   const challenger = Number(d.challenger_version);
   if ((await aliasVersion(store, d.model, 'canary')) !== challenger) return;
   if (await store.db.selectFrom('deployments').select('id').where('running_model', '=', d.model).where('id', '!=', d.id).executeTakeFirst()) return;
   const routes = await readServingRoutes(store, d.model);
   if (routes?.routes.some((r) => r.variant === 'canary' && r.version === challenger && r.weight > 0)) return;
   try {
-    await moveAlias(store, { name: d.model, alias: 'canary', version: undefined, movedBy: `deployment ${d.id}`, reason, expected: { version: challenger } });
+    await moveAlias(store, { name: d.model, alias: 'canary', version: undefined, movedBy: `deployment ${d.id}`, reason, expected: { version: challenger } }, signing);
   } catch (error) {
     if (!(error instanceof AliasMovedError)) throw error;
   }
@@ -317,7 +317,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         // recorded the deployment and ended before moving it (moving it again records nothing).
         const markCanary = async () => {
           if (championVersion !== null && championVersion !== plan.challengerVersion) {
-            await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` });
+            await moveAlias(store, { name: plan.model, alias: 'canary', version: plan.challengerVersion, movedBy: `deployment ${input.deploymentId}`, reason: `${plan.mode} deployment started by ${plan.startedBy}` }, signing);
           }
         };
         if (existing) {
@@ -378,7 +378,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
           throw error instanceof LabelMismatchError ? new LabelMismatchError(`cannot route ${split.model} traffic: ${error.message}`) : error;
         });
         // Pinned to the generation just judged: a write by someone else in between fails this one, and the retry sees it.
-        const routes = await writeServingRoutes(store, cache, { ...split, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation, deploymentId: owner.row.id } : {}) });
+        const routes = await writeServingRoutes(store, cache, { ...split, signing, ...(owner.row ? { expectedGeneration: split.expectedGeneration ?? owner.generation, deploymentId: owner.row.id } : {}) });
         return routes.generation;
       });
     },
@@ -525,10 +525,11 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
           updatedBy: input.movedBy,
           reason: input.reason,
           alias: { alias: 'champion', version: input.challengerVersion, movedBy: input.movedBy, reason: input.reason },
+          signing,
           ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}),
         });
         for (const alias of ['canary', 'challenger'] as const) {
-          if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` });
+          if ((await aliasVersion(store, input.model, alias)) === input.challengerVersion) await moveAlias(store, { name: input.model, alias, version: undefined, movedBy: input.movedBy, reason: `promoted to champion: ${input.reason}` }, signing);
         }
       });
     },
@@ -544,10 +545,10 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const owner = await ownership(input.deploymentId);
         if (owner.why === undefined && input.championVersion !== null) {
           await verifyVersions(store, artifacts, signing, input.model, [input.championVersion], `cannot roll ${input.model} back to v${input.championVersion}`, { pins: owner.row && artifactsOf(owner.row) });
-          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}) });
+          await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(input.championVersion), updatedBy: input.movedBy, reason: input.reason, signing, ...(owner.row ? { expectedGeneration: owner.generation, deploymentId: owner.row.id } : {}) });
         }
         if ((await aliasVersion(store, input.model, 'canary')) === input.challengerVersion) {
-          await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason });
+          await moveAlias(store, { name: input.model, alias: 'canary', version: undefined, movedBy: input.movedBy, reason: input.reason }, signing);
         }
         return owner.why === undefined ? undefined : { trafficLeft: owner.why, serving: await servingNow(store, input.model) };
       });
@@ -590,7 +591,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         // workflow (a reset) never rewrites how the deployment ended.
         await store.db.updateTable('deployments').set({ status: input.status, outcome: JSON.stringify(input.outcome), ended_at: new Date().toISOString(), running_model: null }).where('id', '=', input.deploymentId).where('status', '=', 'running').execute();
         const d = await deploymentRow(store, input.deploymentId);
-        if (d) await clearCanaryAlias(store, d, `deployment ${d.id} ended (${d.status})`);
+        if (d) await clearCanaryAlias(store, d, `deployment ${d.id} ended (${d.status})`, signing);
       });
     },
   };

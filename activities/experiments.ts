@@ -665,7 +665,7 @@ export function experimentActivities({ store, artifacts, trainingPool, signing =
           try {
             // Only over the champion judged against (none for a first champion): another run or a
             // deployment that moved the champion alias since is never overwritten unjudged.
-            await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason, expected: { alias: 'champion', version: champion ?? null } });
+            await moveAlias(store, { name: input.experiment.name, alias: champion === undefined ? 'champion' : 'challenger', version: version.version, movedBy: `workflow ${input.workflowId}`, reason: decision.reason, expected: { alias: 'champion', version: champion ?? null } }, signing);
           } catch (error) {
             if (!(error instanceof AliasMovedError)) throw error;
             // Moved to this very version by another attempt of this registration: its promotion, not a rival's.

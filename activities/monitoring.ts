@@ -19,6 +19,7 @@ import { checkServedArtifacts, evaluateServedArtifacts, type StoredArtifactCheck
 import { deploymentOpenCheck, deploymentStatusCheck } from './deployment-workflow-open';
 import type { DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
+import { checkServingRecords, evaluateServingRecords, type ServingRecordProblem } from '../lib/monitoring/serving-records';
 import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, withScheduleMisses, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, unstartedAmong, type ScheduleMiss, type ScheduleObservation } from '../lib/monitoring/schedule-misses';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
@@ -62,6 +63,8 @@ export interface ServedArtifactsResult extends RuleEvaluation {
 
 export interface ServedChampionsResult extends RuleEvaluation {
   mismatches: ChampionMismatch[];
+  /** With MODEL_SIGNING_KEY: models whose routes or aliases are not as a key holder last wrote them (serving_routes_tampered). */
+  tampered?: ServingRecordProblem[];
 }
 
 export interface PipelineHealthResult extends RuleEvaluation {
@@ -272,7 +275,10 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const deploymentStatus = deploymentStatusCheck();
         const mismatches = await checkServedChampions(store, routes, { deploymentOpen: deploymentOpenCheck(), ...(deploymentStatus ? { deploymentStatus } : {}) });
         if (deploymentStatus) await endClosedDeployments(routes.map((r) => r.model), deploymentStatus);
-        return { mismatches, ...evaluateServedChampions(mismatches, rules) };
+        const tampered = await checkServingRecords(store, routes, signing);
+        const champions = evaluateServedChampions(mismatches, rules);
+        const records = evaluateServingRecords(tampered, rules);
+        return { mismatches, tampered, findings: [...champions.findings, ...records.findings], actions: champions.actions };
       });
     },
 

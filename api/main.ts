@@ -10,7 +10,8 @@ import { openCache } from '../lib/cache/open-cache';
 import { configuredSigning, loadApiRateLimits, loadConfig, type AppConfig } from '../lib/config';
 import { excerpt } from '../lib/quality/excerpt';
 import { PredictionLogWriter } from '../lib/serving/prediction-log';
-import { ServingModels, type WithdrawalEvent } from '../lib/serving/serving-models';
+import { ServingModels, type RoutesRefusal, type WithdrawalEvent } from '../lib/serving/serving-models';
+import { routesSubject } from '../lib/monitoring/monitoring-rules';
 import { deploymentStatusFrom } from '../lib/serving/served-champion';
 import { openDatabase, StoreBusyError } from '../lib/store/database';
 import { assertSigningKeyWhereSigned } from '../lib/registry/signing-key-required';
@@ -65,6 +66,23 @@ export function withdrawalAlert(event: WithdrawalEvent): Parameters<typeof raise
   };
 }
 
+/**
+ * The alert refused routes raise (rule serving_routes_tampered, critical; docs/alerts-and-runbook.md):
+ * with MODEL_SIGNING_KEY, the stored routes of a model carry no valid signature, or are a signed row
+ * older than routes this process verified (written back). The process keeps serving the last routes
+ * it verified (none: the model is not served).
+ */
+export function routesRefusedAlert(event: RoutesRefusal): Parameters<typeof raiseAlert>[1] {
+  const serving = event.serving === null ? `${event.model} is not served (every request gets 503)` : `this process keeps serving generation ${event.serving}, the last routes it verified`;
+  return {
+    rule: 'serving_routes_tampered',
+    severity: 'critical',
+    subject: routesSubject(event.model).slice(0, 255),
+    message: excerpt(`the serving routes of ${event.model} stored now (generation ${event.generation}: ${event.versions}) are refused [${event.reason}]: ${event.message}. ${serving}. Someone changed serving_routes without the signing key: find who (serving_route_history, the database's audit log), then write the intended routes with the key (mlp models rollback ${event.model} --to-version N --reason "…")`, 4000),
+    evidence: { model: event.model, generation: event.generation, versions: event.versions, reason: event.reason, serving: event.serving },
+  };
+}
+
 function hostAndPort(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(':');
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
@@ -105,6 +123,9 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
     };
     raise().catch((error: unknown) => log('serving.alert_failed', { model: event.model, version: event.version, error: (error as Error).message }));
   };
+  const onRoutesRefused = (event: RoutesRefusal) => {
+    raiseAlert(store, routesRefusedAlert(event), { channels }).catch((error: unknown) => log('serving.alert_failed', { model: event.model, generation: event.generation, error: (error as Error).message }));
+  };
   // Temporal is reached only when an admin rollback finds a running deployment to stop (as `mlp models rollback`),
   // or when the poll asks whether a deployment that wrote a model's routes still runs.
   let temporal: Promise<import('@temporalio/client').Client> | undefined;
@@ -138,7 +159,7 @@ export async function startApiProcess(config: AppConfig, print: (line: string) =
       return true;
     }
   };
-  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: configuredSigning(config), onWithdrawn, deploymentOpen });
+  const servingModels = new ServingModels({ store, cache, artifacts, log, signing: configuredSigning(config), onWithdrawn, onRoutesRefused, deploymentOpen });
   const predictionLog = new PredictionLogWriter(store, { log });
   let servingStarted = false;
   const app = buildApiServer({ store, cache, servingModels, predictionLog, tokens: config.apiTokens, artifacts, rateLimits: loadApiRateLimits(), servingStarted: () => servingStarted, logger: { level: 'warn' }, featureCacheMaxAgeMs: config.apiFeatureCacheMs, featureGraceMinutes: config.apiFeatureGraceMinutes, abortDeployment });

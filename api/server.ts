@@ -480,7 +480,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
         if (disagreement === undefined) return;
         throw new ApiError(409, 'champion_mismatch', `${disagreement}: deployments, promotion and the dashboard take the champion from the alias, so they would judge and show another version than the one served; the routes are unchanged. To serve another version as the champion use POST /v1/admin/rollback/${model} with toVersion (or \`mlp models rollback ${model} --to-version N\`), which moves the routes and the alias together`);
       };
-      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request), championCheck });
+      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request), championCheck, ...(deps.servingModels.signing ? { signing: deps.servingModels.signing } : {}) });
       return { routes: routesView(routes) };
     } catch (error) {
       throw adminError(error);
@@ -497,7 +497,7 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
         await deps.servingModels.verifyVersions(m, [v]);
         await assertSameLabelAsChampion(deps.store, m, [v]);
       };
-      result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: by, reason: body.reason, verify });
+      result = await rollbackModel(deps.store, deps.cache, { model, toVersion: body.toVersion, movedBy: by, reason: body.reason, verify, ...(deps.servingModels.signing ? { signing: deps.servingModels.signing } : {}) });
     } catch (error) {
       throw adminError(error);
     }

@@ -263,7 +263,7 @@ export function modelsCommand(): Command {
             // One model name serves one target: as the admin API, never a version of another label.
             await assertSameLabelAsChampion(store, m, [v]);
           };
-          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify });
+          const result = await rollbackModel(store, cache, { model: name, toVersion, movedBy: by, reason: opts.reason, verify, signing });
           console.log(`${name}: v${result.fromVersion ?? '-'} → v${result.toVersion} on 100% of traffic (routes generation ${result.routes.generation})`);
         } finally {
           await cache.close();

@@ -153,6 +153,18 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /**
+   * With MODEL_SIGNING_KEY: a model's serving routes or aliases are not as a key holder last wrote
+   * them (no valid signature, or older than / other than the newest signed history row:
+   * lib/monitoring/serving-records.ts). The prediction API raises it too when it refuses routes.
+   */
+  serving_routes_tampered: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('critical'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   pipeline_failed: z
     .object({
       enabled: z.boolean().default(true),

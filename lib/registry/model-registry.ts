@@ -16,6 +16,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
 import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordCheck, reportRecordProblem, reportRecordSignatureOf, rowSignatureCheck, rowSignatureProblem, signingKeyId, signReportRecord, signRow, verificationKeysOf, type RowSignature, type RowSigning, type SignatureCheck } from './row-signature';
+import { signAliasMoveRecord, signAliasRecord } from './serving-record-signature';
 import { featureOrderProblem, verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
@@ -369,10 +370,14 @@ export class AliasMovedError extends RegistryError {
   }
 }
 
-/** Points an alias at a version (or clears it) and appends the move to the history, atomically. */
-export async function moveAlias(store: Database, move: AliasMove): Promise<void> {
+/**
+ * Points an alias at a version (or clears it) and appends the move to the history, atomically.
+ * `signing`: the deployment's MODEL_SIGNING_KEY, which signs the alias row and the history row
+ * (lib/registry/serving-record-signature.ts); without it a move over a signed alias is refused.
+ */
+export async function moveAlias(store: Database, move: AliasMove, signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   if (move.version !== undefined) await getModelVersion(store, move.name, move.version);
-  await store.db.transaction().execute((tx) => moveAliasIn(tx, store.driver, move));
+  await store.db.transaction().execute((tx) => moveAliasIn(tx, store.driver, move, signing));
 }
 
 /**
@@ -392,7 +397,7 @@ export async function aliasVersionIn(tx: Transaction<DatabaseSchema>, driver: Da
  * promotion or rollback moves the champion alias in the transaction that writes its routes
  * (lib/serving/serving-routes.ts), so the two never disagree whoever writes between them.
  */
-export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], move: AliasMove): Promise<void> {
+export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Database['driver'], move: AliasMove, signing: RowSigning = NO_ROW_SIGNING): Promise<void> {
   const at = async (alias: ModelAlias) => (await aliasVersionIn(tx, driver, move.name, alias)) ?? null;
   if (move.expected) {
     const alias = move.expected.alias ?? move.alias;
@@ -400,13 +405,32 @@ export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Datab
     if (found !== move.expected.version) throw new AliasMovedError(move.name, alias, move.expected.version, found);
   }
   const from = await at(move.alias);
-  if (from === (move.version ?? null)) return; // already there: nothing moved, nothing to record
-  await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
-  if (move.version !== undefined) await tx.insertInto('model_aliases').values({ name: move.name, alias: move.alias, version: move.version }).execute();
+  const key = signing.signingKey;
+  const stored = await tx.selectFrom('model_aliases').select('signature').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
+  const lastMove = await tx.selectFrom('model_alias_history').select('signature').where('name', '=', move.name).where('alias', '=', move.alias).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  if (key === undefined && (stored?.signature || lastMove?.signature)) {
+    throw new RegistryError(
+      `the ${move.alias} alias of ${move.name} was not moved: it is signed and this move has no MODEL_SIGNING_KEY, so it would leave an unsigned alias, which monitoring reports as tampered. Run it with the deployment's MODEL_SIGNING_KEY`,
+    );
+  }
+  // Already there: nothing moved, nothing to record; with the key, an alias set before aliases were
+  // signed is recorded again (a move to where it is) so that it is signed.
+  if (from === (move.version ?? null) && (key === undefined || from === null || stored?.signature)) return;
   const last = await tx.selectFrom('model_alias_history').select((eb) => eb.fn.max('seq').as('s')).where('name', '=', move.name).executeTakeFirst();
+  const seq = Number(last?.s ?? 0) + 1;
+  await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();
+  if (move.version !== undefined) {
+    const signature = key === undefined ? undefined : signAliasRecord(key, { name: move.name, alias: move.alias, version: move.version, seq });
+    await tx
+      .insertInto('model_aliases')
+      .values({ name: move.name, alias: move.alias, version: move.version, seq, signature: signature?.mac ?? null, signature_key_id: signature?.keyId ?? null })
+      .execute();
+  }
+  const entry = { name: move.name, seq, alias: move.alias, fromVersion: from, toVersion: move.version ?? null, movedBy: move.movedBy, reason: move.reason, movedAt: new Date().toISOString() };
+  const signature = key === undefined ? undefined : signAliasMoveRecord(key, entry);
   await tx
     .insertInto('model_alias_history')
-    .values({ name: move.name, seq: Number(last?.s ?? 0) + 1, alias: move.alias, from_version: from, to_version: move.version ?? null, moved_by: move.movedBy, reason: move.reason, moved_at: new Date().toISOString() })
+    .values({ name: entry.name, seq, alias: entry.alias, from_version: entry.fromVersion, to_version: entry.toVersion, moved_by: entry.movedBy, reason: entry.reason, moved_at: entry.movedAt, signature: signature?.mac ?? null, signature_key_id: signature?.keyId ?? null })
     .execute();
 }
 

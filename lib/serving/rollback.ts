@@ -5,6 +5,7 @@
 import type { Cache } from '../cache/cache';
 import { aliasHistory, aliasVersion, assertServable, getModelVersion, type AliasHistoryEntry } from '../registry/model-registry';
 import type { Database } from '../store/database';
+import type { RowSigning } from '../registry/row-signature';
 import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
 
@@ -24,6 +25,8 @@ export interface RollbackInput {
    * process can load moves the champion and routes while running processes keep the old version.
    */
   verify: (model: string, version: number) => Promise<unknown>;
+  /** The deployment's MODEL_SIGNING_KEY: signs the routes and the alias written (writeServingRoutes). */
+  signing?: RowSigning;
 }
 
 export interface RollbackResult {
@@ -130,6 +133,6 @@ export async function rollbackModel(store: Database, cache: Cache, asked: Rollba
   const reason = rollbackReason(target, input.reason);
   // The routes and the champion alias in one transaction: a deployment promoting at the same moment
   // cannot leave its alias over this rollback's routes (or the reverse).
-  const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason, alias: { alias: 'champion', version: target, movedBy: input.movedBy, reason } });
+  const routes = await writeServingRoutes(store, cache, { model: input.model, mode: 'single', routes: singleRoute(target), updatedBy: input.movedBy, reason, alias: { alias: 'champion', version: target, movedBy: input.movedBy, reason }, ...(input.signing ? { signing: input.signing } : {}) });
   return { model: input.model, fromVersion, toVersion: target, routes };
 }

@@ -32,7 +32,7 @@ import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureCheck, verificationKeysOf, type RowSigning } from '../registry/row-signature';
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
-import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, type ServingRoutes } from './serving-routes';
+import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, servingRoutesSignatureProblem, type ServingRoutes } from './serving-routes';
 import type { ArtifactStore } from '../artifacts/artifact-store';
 import type { Route } from './routing';
 import { servedChampionDisagreements, type DeploymentOpen } from './served-champion';
@@ -95,6 +95,19 @@ export interface WithdrawalEvent extends WithdrawnVersion {
 
 export type ServingLog = (event: string, detail: Record<string, unknown>) => void;
 
+/** Routes the store holds that this process refuses to serve (MODEL_SIGNING_KEY set), and what it serves instead. */
+export interface RoutesRefusal {
+  model: string;
+  /** The generation the refused row carries, and what it routes to. */
+  generation: number;
+  versions: string;
+  /** `signature`: missing, edited or another key's; `replay`: a signed row older than one verified before (written back). */
+  reason: 'signature' | 'replay';
+  message: string;
+  /** The generation still served (the last verified routes), or null when none is. */
+  serving: number | null;
+}
+
 export interface ServingModelsDeps {
   store: Database;
   cache: Cache;
@@ -108,6 +121,11 @@ export interface ServingModelsDeps {
    * its MODEL_SIGNING_PREVIOUS_KEYS: a rotation in progress) are served (lib/registry/row-signature.ts).
    */
   signing?: RowSigning;
+  /**
+   * Called (never awaited) each time routes are refused (with the key: their signature is missing or
+   * fails, or they are older than routes this process verified): the API raises an alert from it.
+   */
+  onRoutesRefused?: (event: RoutesRefusal) => void;
   /** Called (never awaited; a throw is logged) each time a version is withdrawn: the API raises an alert from it. */
   onWithdrawn?: (event: WithdrawalEvent) => void;
   /** How often a withdrawn version whose row did not change is verified again (ms, default 30000): a repaired artifact is taken back. */
@@ -123,6 +141,11 @@ export interface ServingModelsDeps {
 /** "v3 (champion), v4 (canary), v5 (shadow)". */
 function describeVersions(routes: ServingRoutes): string {
   return [...routes.routes.map((r) => `v${r.version} (${r.variant})`), ...(routes.shadow ? [`v${routes.shadow.version} (shadow)`] : [])].join(', ');
+}
+
+/** "its stored routes (generation 3: v1 (champion)) are refused: …". */
+function describeRefusal(r: RoutesRefusal): string {
+  return `its stored routes (generation ${r.generation}: ${r.versions}) are refused: ${r.message}`;
 }
 
 const announcementSchema = z.object({ model: z.string(), generation: z.number().int() });
@@ -208,6 +231,13 @@ export class ServingModels {
   private readonly refusals = new WeakMap<WithdrawnVersion, Refusal>();
   /** Models not served because verification refused their anchor (champion), on a re-check or when loading with nothing serving: the version and why, until a snapshot is served again. */
   private readonly anchorsWithdrawn = new Map<string, WithdrawnVersion>();
+  /**
+   * Per model, the newest routes whose signature this process verified (with the key), and the
+   * `endedAt` of the read: never served a lower generation again (a replayed older signed row).
+   */
+  private readonly newestVerified = new Map<string, { routes: ServingRoutes; readAt: number }>();
+  /** Per model, the routes the last poll read and refused (with the key): not ready until routes it accepts are stored. */
+  private readonly refusedRoutes = new Map<string, RoutesRefusal>();
   /** Per model, why its routes (as the last poll read them) serve another champion than the champion alias names. */
   private championDisagreements = new Map<string, string>();
   /** Withdrawals since start, by model, version and reason (the metric). */
@@ -256,12 +286,14 @@ export class ServingModels {
 
   /** Every model that has serving routes, loaded or not (or unreadable), sorted. */
   models(): string[] {
-    return [...new Set([...this.desired.keys(), ...this.snapshots.keys(), ...this.invalidRoutes.keys()])].sort();
+    return [...new Set([...this.desired.keys(), ...this.snapshots.keys(), ...this.invalidRoutes.keys(), ...this.refusedRoutes.keys()])].sort();
   }
 
   /** Why a model with routes has no snapshot, when a read or load said so (for the 503 a request gets). */
   whyUnavailable(model: string): string | undefined {
     if (this.snapshots.has(model)) return undefined;
+    const refused = this.refusedRoutes.get(model);
+    if (refused) return `its routes (generation ${refused.generation}) are refused: ${refused.message}`;
     const invalid = this.invalidRoutes.get(model);
     return invalid ? `its routes (generation ${invalid.generation}) cannot be read: ${invalid.message}` : this.loadFailures.get(model)?.message;
   }
@@ -274,6 +306,10 @@ export class ServingModels {
   degradedModels(): string[] {
     const problems: string[] = [];
     for (const [model, snapshot] of this.snapshots) if (snapshot.degraded) problems.push(describeDegradation(model, snapshot.routes.generation, snapshot.degraded));
+    for (const [model, r] of this.refusedRoutes) {
+      const served = this.snapshots.get(model);
+      if (served) problems.push(`${model}: serves generation ${served.routes.generation} (${describeVersions(served.routes)}), the last routes it verified, because ${describeRefusal(r)}`);
+    }
     return problems.sort();
   }
 
@@ -285,6 +321,12 @@ export class ServingModels {
    */
   championMismatch(model: string): string | undefined {
     return this.championDisagreements.get(model);
+  }
+
+  /** The routes the store holds for the model that this process refuses (MODEL_SIGNING_KEY set), as the last poll read them; undefined when none are. */
+  routesRefused(model: string): RoutesRefusal | undefined {
+    const r = this.refusedRoutes.get(model);
+    return r ? { ...r } : undefined;
   }
 
   /** True when every model serves the versions its newest routes name (see unreadyModels). */
@@ -307,6 +349,7 @@ export class ServingModels {
       problems.push(current ? `${model}: routes generation ${routes.generation} name ${routed} but generation ${current.routes.generation} (${describeVersions(current.routes)}) is what is loaded${failure}` : `${model}: routes generation ${routes.generation} name ${routed}, none loaded yet${failure}`);
     }
     for (const [model, invalid] of this.invalidRoutes) problems.push(`${model}: not served, its routes (generation ${invalid.generation}) cannot be read: ${invalid.message}`);
+    for (const [model, r] of this.refusedRoutes) if (!this.snapshots.has(model)) problems.push(`${model}: not served, ${describeRefusal(r)}`);
     return problems.sort();
   }
 
@@ -378,7 +421,7 @@ export class ServingModels {
     if (this.closed) return;
     const read: RoutesRead = { started, endedAt: this.reads, trusted: true };
     const present = new Set([...all.routes.map((r) => r.model), ...all.invalid.map((e) => e.model)]);
-    for (const model of new Set([...this.desired.keys(), ...this.invalidRoutes.keys()])) {
+    for (const model of new Set([...this.desired.keys(), ...this.invalidRoutes.keys(), ...this.refusedRoutes.keys()])) {
       if (present.has(model)) continue;
       // Its routes were removed: stop serving it.
       this.desired.delete(model);
@@ -386,6 +429,7 @@ export class ServingModels {
       this.snapshots.delete(model);
       this.loadFailures.delete(model);
       this.invalidRoutes.delete(model);
+      this.refusedRoutes.delete(model);
       this.anchorsWithdrawn.delete(model);
       this.log('serving.model_dropped', { model });
     }
@@ -721,6 +765,7 @@ export class ServingModels {
     if (this.closed) return Promise.resolve();
     const { model } = routes;
     this.invalidRoutes.delete(model); // readable again
+    if (!this.authenticated(routes, read)) return Promise.resolve();
     const known = this.desired.get(model);
     const newer = !known || routes.generation > known.generation;
     const replaced = !newer && read.trusted && read.started > (this.desiredReadAt.get(model) ?? 0) && !sameServingRoutes(known, routes);
@@ -732,6 +777,58 @@ export class ServingModels {
     const current = this.snapshots.get(model);
     if (current && sameServingRoutes(writtenOf(current), this.desired.get(model)!)) return Promise.resolve();
     return this.runLoader(model);
+  }
+
+  /**
+   * With the key: whether these routes may be served, i.e. their signature holds and they are not
+   * older than routes this process verified. Only the poll's read refuses (an announcement's read
+   * is a hint, and may be a late one): the refusal is recorded (not ready, RoutesRefusal, the log and
+   * `onRoutesRefused` once per change) and the last verified routes keep serving.
+   */
+  private authenticated(routes: ServingRoutes, read: RoutesRead): boolean {
+    const signing = this.deps.signing;
+    if (signing?.signingKey === undefined) return true;
+    const { model } = routes;
+    const problem = servingRoutesSignatureProblem(signing, routes);
+    if (problem !== undefined) {
+      if (read.trusted) this.refuse(routes, 'signature', `${problem}; routes are only served as a holder of MODEL_SIGNING_KEY wrote them (a deployment, \`mlp models rollback\`, PUT /v1/admin/routes)`);
+      return false;
+    }
+    const newest = this.newestVerified.get(model);
+    const older = newest !== undefined && (routes.generation < newest.routes.generation || (routes.generation === newest.routes.generation && !sameServingRoutes(routes, newest.routes)));
+    if (older) {
+      // A read that began before the newest verified one returned may be late: nothing to judge.
+      if (read.trusted && read.started > newest.readAt) {
+        this.refuse(
+          routes,
+          'replay',
+          `they are signed, but older than generation ${newest.routes.generation} (${describeVersions(newest.routes)}, written by ${newest.routes.updatedBy}) that this process verified before: an older signed routes row was written back over the newer one; a writer holding the key always writes a higher generation`,
+        );
+      }
+      return false;
+    }
+    this.newestVerified.set(model, { routes, readAt: read.endedAt });
+    const refused = this.refusedRoutes.get(model);
+    if (refused) {
+      this.refusedRoutes.delete(model);
+      this.log('serving.routes_accepted', { model, generation: routes.generation, refused: refused.generation });
+    }
+    return true;
+  }
+
+  private refuse(routes: ServingRoutes, reason: RoutesRefusal['reason'], message: string): void {
+    const { model } = routes;
+    const event: RoutesRefusal = { model, generation: routes.generation, versions: describeVersions(routes), reason, message, serving: this.snapshots.get(model)?.routes.generation ?? null };
+    const before = this.refusedRoutes.get(model);
+    this.refusedRoutes.set(model, event);
+    if (before && before.generation === event.generation && before.message === event.message && before.serving === event.serving) return; // told already; polls find it again
+    this.counters.verificationFailures++;
+    this.fail('serving.routes_refused', model, new Error(message), { generation: routes.generation, reason, versions: event.versions, serving: event.serving });
+    try {
+      this.deps.onRoutesRefused?.(event);
+    } catch (error) {
+      this.log('serving.alert_failed', { model, error: (error as Error).message });
+    }
   }
 
   /** Starts the model's loader, or waits for the running one (which re-checks what is desired when it ends). */

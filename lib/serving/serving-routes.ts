@@ -8,6 +8,8 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache';
 import { aliasVersionIn, getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
+import { verificationKeysOf, type RowSignature, type RowSigning } from '../registry/row-signature';
+import { routesRecordProblem, signRoutesRecord, storedSignatureOf } from '../registry/serving-record-signature';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
 import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
@@ -131,6 +133,13 @@ export interface WriteServingRoutesInput extends ServingSplitInput {
    * last canary step a mismatch.
    */
   deploymentId?: string;
+  /**
+   * The deployment's MODEL_SIGNING_KEY: with it the routes row and its history row (and the alias
+   * moved with them) are signed (lib/registry/serving-record-signature.ts), and a prediction API
+   * holding the key serves only signed routes. Without it nothing is signed, and the write is refused
+   * where the stored routes are signed (it would replace them with routes every such API refuses).
+   */
+  signing?: RowSigning;
 }
 
 /** The all-champion split: every request served by `version`. */
@@ -147,6 +156,23 @@ interface StoredSplit {
   salt: string;
 }
 
+/** The signature stored with each routes object read or written here (none: the row has none). */
+const storedSignatures = new WeakMap<ServingRoutes, RowSignature>();
+
+/** The signature the row these routes were read from carries (undefined: none, or routes not read from the store). */
+export function storedRoutesSignature(routes: ServingRoutes): RowSignature | undefined {
+  return storedSignatures.get(routes);
+}
+
+/**
+ * Why these routes, as read from the store, are not vouched for under the deployment's key (no
+ * signature, edited since, another key's), or undefined when their signature holds or no key is set.
+ */
+export function servingRoutesSignatureProblem(signing: RowSigning | undefined, routes: ServingRoutes): string | undefined {
+  const keys = verificationKeysOf(signing);
+  return keys === undefined ? undefined : routesRecordProblem(keys, routes, storedSignatures.get(routes));
+}
+
 function toRoutes(row: ServingRoutesTable): ServingRoutes {
   const invalid = (problem: string) => new InvalidServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are ${problem}; rewrite them with writeServingRoutes`, row.model, Number(row.generation));
   let stored: unknown;
@@ -157,6 +183,8 @@ function toRoutes(row: ServingRoutesTable): ServingRoutes {
   }
   const parsed = servingRoutesSchema.safeParse({ ...(stored as object), model: row.model, generation: Number(row.generation), updatedBy: row.updated_by, reason: row.reason, updatedAt: row.updated_at });
   if (!parsed.success) throw invalid(`invalid: ${z.prettifyError(parsed.error)}`);
+  const signature = storedSignatureOf(row);
+  if (signature) storedSignatures.set(parsed.data, signature);
   return parsed.data;
 }
 
@@ -302,8 +330,15 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       const last = await tx.selectFrom('serving_route_history').select((eb) => eb.fn.max('generation').as('g')).where('model', '=', input.model).executeTakeFirst();
       const generation = Math.max(currentGeneration, Number(last?.g ?? 0)) + 1;
       const next = storedSplit(split, split.salt ?? current?.salt ?? newSalt());
+      const signingKey = input.signing?.signingKey;
+      const storedSignature = row?.signature ?? (await tx.selectFrom('serving_route_history').select('signature').where('model', '=', input.model).orderBy('generation', 'desc').limit(1).executeTakeFirst())?.signature;
+      if (signingKey === undefined && storedSignature) {
+        throw new ServingRoutesError(
+          `serving routes of ${input.model} not written: the stored routes (generation ${Math.max(currentGeneration, Number(last?.g ?? 0))}) are signed and this write has no MODEL_SIGNING_KEY, so it would replace them with unsigned routes, which every prediction API holding the key refuses (it keeps serving the last signed routes). Run it with the deployment's MODEL_SIGNING_KEY`,
+        );
+      }
       const move = input.alias;
-      const alias = move ? () => moveAliasIn(tx, store.driver, { ...move, name: input.model }) : async () => undefined;
+      const alias = move ? () => moveAliasIn(tx, store.driver, { ...move, name: input.model }, input.signing) : async () => undefined;
       const record = async (written: number) => {
         if (input.deploymentId !== undefined) await tx.updateTable('deployments').set({ routes_generation: written }).where('id', '=', input.deploymentId).execute();
       };
@@ -313,7 +348,10 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       // closed one (lib/serving/served-champion.ts judges ownership by the writer of record). The
       // salt is kept, so no request changes variant. Its own split written again stays a no-op.
       const takenOver = input.deploymentId !== undefined && current !== undefined && current.updatedBy !== input.updatedBy;
-      if (current && !takenOver && sameSplit(storedSplit(current, current.salt), next)) {
+      // With the key, routes that do not verify (unsigned: written before routes were signed; edited)
+      // are never kept as they are: the same split is written again as a new, signed generation.
+      const verifies = current !== undefined && servingRoutesSignatureProblem(input.signing, current) === undefined;
+      if (current && verifies && !takenOver && sameSplit(storedSplit(current, current.salt), next)) {
         await alias();
         await record(current.generation);
         return { routes: current, changed: false };
@@ -327,8 +365,13 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
         reason: input.reason,
         updated_at: new Date().toISOString(),
       };
+      if (signingKey !== undefined) {
+        const signature = signRoutesRecord(signingKey, { model: values.model, generation, ...next, updatedBy: values.updated_by, reason: values.reason, updatedAt: values.updated_at });
+        values.signature = signature.mac;
+        values.signature_key_id = signature.keyId;
+      }
       if (row) {
-        const changes = { generation: values.generation, routes: values.routes, updated_by: values.updated_by, reason: values.reason, updated_at: values.updated_at };
+        const changes = { generation: values.generation, routes: values.routes, updated_by: values.updated_by, reason: values.reason, updated_at: values.updated_at, signature: values.signature ?? null, signature_key_id: values.signature_key_id ?? null };
         const updated = await tx.updateTable('serving_routes').set(changes).where('model', '=', input.model).where('generation', '=', currentGeneration).executeTakeFirst();
         if (Number(updated.numUpdatedRows) !== 1) throw new ServingRoutesConflictError(`serving routes of ${input.model} changed during the write; retry`, currentGeneration);
       } else {

@@ -861,6 +861,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('feature_rows').dropColumn('signature').execute();
     },
   },
+  '0031_serving_record_signatures': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // With MODEL_SIGNING_KEY set, the serving routes and the aliases (and their history rows) are
+      // signed when written (lib/registry/serving-record-signature.ts), and the prediction API serves
+      // only routes whose signature holds: routes and the champion alias moved together by SQL served
+      // another signed version to all traffic unseen. `model_aliases.seq` binds an alias row to the
+      // history row of the move that set it. Null on rows written before or without the key.
+      for (const table of ['serving_routes', 'serving_route_history', 'model_aliases', 'model_alias_history']) {
+        await db.schema.alterTable(table).addColumn('signature', 'varchar(64)').execute();
+        await db.schema.alterTable(table).addColumn('signature_key_id', 'varchar(16)').execute();
+      }
+      await db.schema.alterTable('model_aliases').addColumn('seq', 'integer').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('model_aliases').dropColumn('seq').execute();
+      for (const table of ['model_alias_history', 'model_aliases', 'serving_route_history', 'serving_routes']) {
+        await db.schema.alterTable(table).dropColumn('signature_key_id').execute();
+        await db.schema.alterTable(table).dropColumn('signature').execute();
+      }
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

@@ -171,13 +171,21 @@ export interface ModelVersionsTable {
   signature_key_id: string | null;
 }
 
-export interface ModelAliasesTable {
+/** The serving records' signature columns (0031): HMAC-SHA256 (hex) by MODEL_SIGNING_KEY (lib/registry/serving-record-signature.ts) and its key id; null: written without the key (or before 0031). */
+interface ServingRecordSignatureColumns {
+  signature?: string | null;
+  signature_key_id?: string | null;
+}
+
+export interface ModelAliasesTable extends ServingRecordSignatureColumns {
   name: string;
   alias: string;
   version: number;
+  /** model_alias_history.seq of the move that set the alias (0031); null on aliases set before. */
+  seq?: number | null;
 }
 
-export interface ModelAliasHistoryTable {
+export interface ModelAliasHistoryTable extends ServingRecordSignatureColumns {
   name: string;
   /** 1, 2, … per model name: the order of the moves. */
   seq: number;
@@ -189,7 +197,7 @@ export interface ModelAliasHistoryTable {
   moved_at: string;
 }
 
-export interface ServingRoutesTable {
+export interface ServingRoutesTable extends ServingRecordSignatureColumns {
   model: string;
   generation: number;
   routes: string;

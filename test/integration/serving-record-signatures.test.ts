@@ -1,0 +1,219 @@
+/**
+ * With MODEL_SIGNING_KEY, what decides serving is signed: the serving routes row and the alias rows
+ * (with their history rows). Someone who can write the database but does not hold the key moved the
+ * routes and the champion alias together by SQL to another signed version (a superseded champion,
+ * a version never promoted): both agreed and both named a signed version, so the API served it to
+ * all traffic, /readyz stayed 200 and monitoring raised nothing. Now the API refuses routes whose
+ * signature fails and keeps serving the last routes it verified, never moves back to an older
+ * generation (a signed row written back), and monitoring compares routes and aliases with their
+ * newest signed history rows.
+ */
+import fs from 'node:fs';
+import { monitoringActivities } from '../../activities/monitoring';
+import { servedSnapshot } from '../../api/predictions';
+import { localArtifactStore } from '../../lib/artifacts/artifact-store';
+import { MemoryCache } from '../../lib/cache/memory-cache';
+import { aliasVersion, moveAlias, registerModel, type ModelVersion } from '../../lib/registry/model-registry';
+import type { RowSigning } from '../../lib/registry/row-signature';
+import { rollbackModel } from '../../lib/serving/rollback';
+import { ServingModels, type RoutesRefusal } from '../../lib/serving/serving-models';
+import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../../lib/serving/serving-routes';
+import type { Database } from '../../lib/store/database';
+import { encodeArtifact } from '../../models/artifact';
+import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
+import { separable } from '../helpers/datasets';
+import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
+import { until } from '../helpers/until';
+
+const FEATURES = returnsFeatureSet('serving-records');
+const { version: FS, columns: COLUMNS } = defineTestFeatureSet(FEATURES);
+const MODEL = 'direction-5d';
+const KEY = 'serving-record-signatures-key-0123456789abcdef';
+const SIGNING: RowSigning = { signingKey: KEY };
+
+async function registerVersions(store: Database, dir: string, count: number, signing: RowSigning = SIGNING): Promise<ModelVersion[]> {
+  await saveTestFeatureSet(store, FEATURES);
+  const versions: ModelVersion[] = [];
+  for (let seed = 1; seed <= count; seed++) {
+    const d = separable(200, 5, seed);
+    const model = await logisticRegression.fit({ features: withColumns(d.x, COLUMNS), labels: d.y, classes: 2, seed }, {});
+    const label = { kind: 'direction', horizon: 5 };
+    versions.push(
+      await registerModel(
+        store,
+        localArtifactStore(dir),
+        { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: FS, label }), algorithm: 'logistic_regression', params: {}, seed, featureSetVersion: FS, label, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/${seed}` },
+        signing,
+      ),
+    );
+  }
+  return versions;
+}
+
+/** A promotion as a deployment writes it: routes and the champion alias in one transaction. */
+/** `null`: written without the key. */
+const promote = (version: number, signing: RowSigning | null = SIGNING): WriteServingRoutesInput => ({
+  model: MODEL,
+  mode: 'single',
+  routes: singleRoute(version),
+  updatedBy: `deployment d-${version}`,
+  reason: `promote v${version}`,
+  alias: { alias: 'champion', version, movedBy: `deployment d-${version}`, reason: `promote v${version}` },
+  ...(signing ? { signing } : {}),
+});
+
+describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, create) => {
+  let t: TestDatabase;
+  let dir: string;
+  let cache: MemoryCache;
+  const started: ServingModels[] = [];
+  let refusals: RoutesRefusal[];
+
+  beforeEach(async () => {
+    t = await create();
+    dir = tempDir('mlp-serving-records-');
+    cache = new MemoryCache();
+    refusals = [];
+  });
+  afterEach(async () => {
+    for (const s of started.splice(0)) await s.close();
+    await cache.close();
+    await t?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = async (signing: RowSigning | null = SIGNING) => {
+    const s = new ServingModels({ store: t.store, cache, artifacts: localArtifactStore(dir), pollMs: 50, log: (e, d) => process.env.DEBUG_SERVING && console.log(e, JSON.stringify(d)), ...(signing ? { signing } : {}), onRoutesRefused: (event) => refusals.push(event) });
+    started.push(s);
+    await s.start();
+    return s;
+  };
+  const served = (s: ServingModels) => s.snapshot(MODEL)?.routes.routes.map((r) => r.version);
+  const monitoring = () => monitoringActivities({ store: t.store, signing: SIGNING }).checkServedChampions({});
+
+  /** What someone with write access to the database (not the key) does: routes and champion alias moved by SQL, no history rows. */
+  const moveBySql = async (version: number) => {
+    const row = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', MODEL).executeTakeFirstOrThrow();
+    const split = JSON.parse(row.routes) as { routes: Array<{ version: number }> };
+    split.routes[0].version = version;
+    await t.store.db.updateTable('serving_routes').set({ routes: JSON.stringify(split), generation: Number(row.generation) + 1, updated_by: 'deployment d-2', reason: 'promote v2' }).where('model', '=', MODEL).execute();
+    await t.store.db.updateTable('model_aliases').set({ version }).where('name', '=', MODEL).where('alias', '=', 'champion').execute();
+  };
+
+  it.each([
+    ['the superseded champion', 1],
+    ['a version never promoted', 3],
+  ])('refuses routes and champion alias moved together by SQL to %s: the verified routes keep serving, a new process serves nothing, monitoring alerts', async (_what, target) => {
+    await registerVersions(t.store, dir, 3);
+    await writeServingRoutes(t.store, cache, promote(1));
+    await writeServingRoutes(t.store, cache, promote(2));
+    const api = await start();
+    expect(served(api)).toEqual([2]);
+    expect(api.ready()).toBe(true);
+    expect(await monitoring()).toMatchObject({ mismatches: [], tampered: [], findings: [] });
+
+    await moveBySql(target);
+    await until('the tampered routes refused', () => refusals.length > 0);
+    expect(refusals[0]).toMatchObject({ model: MODEL, generation: 3, reason: 'signature', serving: 2 });
+    expect(refusals[0].message).toMatch(/the signature of the serving routes row of direction-5d \(generation 3\) does not match it: it was edited/);
+    // Still the verified routes, never the SQL's: reported degraded (still ready, it answers with what it verified).
+    expect(served(api)).toEqual([2]);
+    expect(api.ready()).toBe(true);
+    expect(api.degradedModels().join('\n')).toMatch(/direction-5d: serves generation 2 \(v2 \(champion\)\), the last routes it verified, because its stored routes \(generation 3: v\d \(champion\)\) are refused: .*does not match/);
+    expect(api.routesRefused(MODEL)).toMatchObject({ generation: 3, reason: 'signature' });
+
+    // A process starting now does not serve them either (a request gets 503 naming why) and is not ready.
+    const fresh = await start();
+    expect(fresh.snapshot(MODEL)).toBeUndefined();
+    expect(fresh.ready()).toBe(false);
+    expect(() => servedSnapshot(fresh, MODEL)).toThrow(expect.objectContaining({ statusCode: 503, message: expect.stringMatching(/its routes \(generation 3\) are refused: .*does not match/) }));
+
+    // Monitoring: routes and alias agree (no champion_mismatch), but neither is what a key holder wrote.
+    const result = await monitoring();
+    expect(result.mismatches).toEqual([]);
+    expect(result.findings).toHaveLength(1);
+    expect(result.findings[0].alert).toMatchObject({ rule: 'serving_routes_tampered', severity: 'critical', subject: `serving routes of model ${MODEL}` });
+    const message = result.findings[0].alert.message;
+    expect(message).toMatch(/serving routes row of direction-5d \(generation 3\) does not match it/);
+    expect(message).toMatch(/are at generation 3, but the newest signed history row is generation 2 \(v2 \(champion 1\)/);
+    expect(message).toMatch(new RegExp(`the champion alias of direction-5d \\(v${target}, move 2\\) does not match it`));
+
+    // Writing the intended routes with the key (a rollback) serves them and clears everything.
+    await rollbackModel(t.store, cache, { model: MODEL, toVersion: 2, movedBy: 'ops', reason: 'undo the SQL edit', verify: async () => undefined, signing: SIGNING });
+    await until('the signed rollback served by both', () => api.routesRefused(MODEL) === undefined && fresh.snapshot(MODEL)?.routes.generation === 4);
+    expect(served(fresh)).toEqual([2]);
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(2);
+    expect(await monitoring()).toMatchObject({ tampered: [], findings: [] });
+  });
+
+  it('never moves back to an older signed routes row written back (a replay), and monitoring finds it older than the newest signed history row', async () => {
+    await registerVersions(t.store, dir, 2);
+    await writeServingRoutes(t.store, cache, promote(1));
+    const captured = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', MODEL).executeTakeFirstOrThrow();
+    const capturedAlias = await t.store.db.selectFrom('model_aliases').selectAll().where('name', '=', MODEL).executeTakeFirstOrThrow();
+    await writeServingRoutes(t.store, cache, promote(2));
+    const api = await start();
+    expect(served(api)).toEqual([2]);
+
+    // The generation-1 rows put back as they were signed: every signature holds.
+    await t.store.db.updateTable('serving_routes').set(captured).where('model', '=', MODEL).execute();
+    await t.store.db.updateTable('model_aliases').set(capturedAlias).where('name', '=', MODEL).where('alias', '=', 'champion').execute();
+    await until('the replay refused', () => refusals.length > 0);
+    expect(refusals[0]).toMatchObject({ generation: 1, reason: 'replay', serving: 2 });
+    expect(refusals[0].message).toMatch(/they are signed, but older than generation 2 \(v2 \(champion\), written by deployment d-2\) that this process verified before/);
+    expect(served(api)).toEqual([2]);
+
+    const result = await monitoring();
+    expect(result.findings.map((f) => [f.alert.rule, f.alert.severity])).toEqual([['serving_routes_tampered', 'critical']]);
+    expect(result.findings[0].alert.message).toMatch(/are at generation 1 \(v1 \(champion 1\)\), older than the newest signed history row, generation 2 \(v2 \(champion 1\), written by deployment d-2\)/);
+    expect(result.findings[0].alert.message).toMatch(/the champion alias of direction-5d names v1 \(move 1\), but its newest signed move is 2 \(to v2, by deployment d-2\)/);
+
+    // The history rows after it deleted too: the running process still refuses (it remembers what it verified).
+    await t.store.db.deleteFrom('serving_route_history').where('model', '=', MODEL).where('generation', '>', 1).execute();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(served(api)).toEqual([2]);
+    expect(api.routesRefused(MODEL)).toMatchObject({ generation: 1, reason: 'replay' });
+  });
+
+  it('refuses routes written before they were signed until a key holder writes them; a write without the key over signed routes or aliases is refused', async () => {
+    await registerVersions(t.store, dir, 2);
+    // Written by a deployment that did not sign serving records yet.
+    await writeServingRoutes(t.store, cache, promote(1, null));
+    const api = await start();
+    expect(api.snapshot(MODEL)).toBeUndefined();
+    expect(api.unreadyModels().join('\n')).toMatch(/direction-5d: not served, its stored routes \(generation 1: v1 \(champion\)\) are refused: the serving routes row of direction-5d \(generation 1\) carries no signature/);
+    expect(refusals).toEqual([expect.objectContaining({ reason: 'signature', serving: null })]);
+    const before = await monitoring();
+    expect(before.findings.map((f) => f.alert.severity)).toEqual(['critical']);
+
+    // A key holder writing the same split (a rollback to the champion, after checking it) signs it as a new generation, the alias with it.
+    await rollbackModel(t.store, cache, { model: MODEL, toVersion: 1, movedBy: 'ops', reason: 'sign the serving records', verify: async () => undefined, signing: SIGNING });
+    await until('served once signed', () => served(api)?.[0] === 1 && api.ready());
+    expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(2);
+    expect(await monitoring()).toMatchObject({ tampered: [], findings: [] });
+
+    // A process without the key would replace signed records with unsigned ones that every API holding the key refuses: refused, nothing changed.
+    await expect(writeServingRoutes(t.store, cache, promote(2, null))).rejects.toThrow(/serving routes of direction-5d not written: the stored routes \(generation 2\) are signed and this write has no MODEL_SIGNING_KEY/);
+    await expect(moveAlias(t.store, { name: MODEL, alias: 'champion', version: 2, movedBy: 'script', reason: 'no key' })).rejects.toThrow(/the champion alias of direction-5d was not moved: it is signed and this move has no MODEL_SIGNING_KEY/);
+    expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(2);
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(1);
+
+    // With the key: a canary alias set and cleared is signed, and its row deleted by SQL afterwards is found.
+    await moveAlias(t.store, { name: MODEL, alias: 'canary', version: 2, movedBy: 'deployment d-3', reason: 'canary' }, SIGNING);
+    expect(await monitoring()).toMatchObject({ findings: [] });
+    await t.store.db.deleteFrom('model_aliases').where('name', '=', MODEL).where('alias', '=', 'canary').execute();
+    expect((await monitoring()).findings[0].alert.message).toMatch(/the canary alias of direction-5d is not set, but its newest signed move \(\d+, by deployment d-3\) set it to v2: the alias row was deleted/);
+  });
+
+  it('without the key nothing is signed or checked: routes edited by SQL are served as before', async () => {
+    await registerVersions(t.store, dir, 2, { signingKey: undefined });
+    await writeServingRoutes(t.store, cache, promote(1, null));
+    await writeServingRoutes(t.store, cache, promote(2, null));
+    const api = await start(null);
+    await moveBySql(1);
+    await until('the edited routes served', () => served(api)?.[0] === 1);
+    expect(refusals).toEqual([]);
+    expect(await monitoringActivities({ store: t.store, signing: { signingKey: undefined } }).checkServedChampions({})).toMatchObject({ tampered: [], findings: [] });
+  });
+});
