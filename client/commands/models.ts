@@ -333,5 +333,26 @@ export function modelsCommand(): Command {
         if (profile.state !== 'none') console.log(`${name} v${version}: drift reference profile ${profile.state === 'valid' ? 'signature already valid' : `signed (${profile.before === 'unsigned' ? 'it had no signature' : profile.before === 'previous_key' ? 'it was signed with a previous key' : 'its signature did not match'})`}`);
       }),
     );
+  cmd
+    .command('sign-serving <name>')
+    .description('sign a model\'s serving routes and aliases with MODEL_SIGNING_KEY, written again as they stand (a new routes generation with the same split): after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them), or with --accept-edit for routes and aliases written before serving records were signed')
+    .option('--accept-edit', 'sign records no key confirms as they are: unsigned, changed since they were signed, older than the newest signed history row, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signatures catch)')
+    .option('--reason <text>', 'why (kept in the alias and route history)', 'key rotation or upgrade')
+    .action((name: string, flags: { acceptEdit?: boolean; reason: string }) =>
+      withStore(async (store) => {
+        const { loadConfig, configuredSigning } = lazy.config();
+        const config = loadConfig();
+        if (config.modelSigningKey === undefined) throw new Error('MODEL_SIGNING_KEY is not set: there is no key to sign with; set it to the key the workers and the prediction API use (docs/configuration.md)');
+        const cache = lazy.cache().openCache(config.redisUrl);
+        try {
+          const { signServingRecords } = lazy.signServingRecords();
+          const by = `cli (${process.env.USER ?? 'unknown user'})`;
+          const signed = await signServingRecords(store, cache, name, configuredSigning(config), { by, reason: flags.reason, acceptEdit: flags.acceptEdit === true });
+          console.log(escapeControl(`${name}: serving routes ${signed.rewritten ? `signed as generation ${signed.routes.generation}` : `generation ${signed.routes.generation} already signed by the current key`}, aliases signed${signed.accepted.length > 0 ? ` (accepted as they stood: ${signed.accepted.join('; ')})` : ''}`));
+        } finally {
+          await cache.close();
+        }
+      }),
+    );
   return cmd;
 }

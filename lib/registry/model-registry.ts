@@ -16,7 +16,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store';
 import { putArtifact } from './artifact-store';
 import { canonicalJson, recordedFieldMismatch } from './recorded-fields';
 import { NO_ROW_SIGNING, REPORT_RECORD_KEYS, REPORT_RECORD_SIGNATURE_KEY, reportRecordCheck, reportRecordProblem, reportRecordSignatureOf, rowSignatureCheck, rowSignatureProblem, signingKeyId, signReportRecord, signRow, verificationKeysOf, type RowSignature, type RowSigning, type SignatureCheck } from './row-signature';
-import { signAliasMoveRecord, signAliasRecord } from './serving-record-signature';
+import { aliasRecordProblem, signAliasMoveRecord, signAliasRecord, storedSignatureOf } from './serving-record-signature';
 import { featureOrderProblem, verifyModelArtifact, type VerifiedArtifact } from './verify-artifact';
 import { servingVeto } from './promotion';
 
@@ -406,16 +406,19 @@ export async function moveAliasIn(tx: Transaction<DatabaseSchema>, driver: Datab
   }
   const from = await at(move.alias);
   const key = signing.signingKey;
-  const stored = await tx.selectFrom('model_aliases').select('signature').where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
+  const stored = await tx.selectFrom('model_aliases').select(['signature', 'signature_key_id', 'seq']).where('name', '=', move.name).where('alias', '=', move.alias).executeTakeFirst();
   const lastMove = await tx.selectFrom('model_alias_history').select('signature').where('name', '=', move.name).where('alias', '=', move.alias).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   if (key === undefined && (stored?.signature || lastMove?.signature)) {
     throw new RegistryError(
       `the ${move.alias} alias of ${move.name} was not moved: it is signed and this move has no MODEL_SIGNING_KEY, so it would leave an unsigned alias, which monitoring reports as tampered. Run it with the deployment's MODEL_SIGNING_KEY`,
     );
   }
-  // Already there: nothing moved, nothing to record; with the key, an alias set before aliases were
-  // signed is recorded again (a move to where it is) so that it is signed.
-  if (from === (move.version ?? null) && (key === undefined || from === null || stored?.signature)) return;
+  // Already there: nothing moved, nothing to record; with the key, an alias it did not sign (set
+  // before aliases were signed, or signed by a previous key) is recorded again (a move to where it
+  // is), signed by the current key.
+  const signedByKey = (k: string) =>
+    stored !== undefined && from !== null && stored.signature_key_id === signingKeyId(k) && stored.seq !== null && stored.seq !== undefined && aliasRecordProblem(k, { name: move.name, alias: move.alias, version: from, seq: Number(stored.seq) }, storedSignatureOf(stored)) === undefined;
+  if (from === (move.version ?? null) && (key === undefined || from === null || signedByKey(key))) return;
   const last = await tx.selectFrom('model_alias_history').select((eb) => eb.fn.max('seq').as('s')).where('name', '=', move.name).executeTakeFirst();
   const seq = Number(last?.s ?? 0) + 1;
   await tx.deleteFrom('model_aliases').where('name', '=', move.name).where('alias', '=', move.alias).execute();

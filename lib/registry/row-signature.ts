@@ -16,7 +16,8 @@
  * creation time, so a record cannot be edited, nor moved to another version, without the key.
  * The drift reference profile monitoring stores after registration (model_reference_profiles) has a
  * signature of its own too (PROFILE_RECORD_SCHEME below), bound to the row's identity.
- * Aliases, routes and deployments live in other tables and are not covered either.
+ * Aliases and routes live in other tables with signatures of their own
+ * (lib/registry/serving-record-signature.ts); deployments rows are not signed.
  *
  * Every signed record is checked by checkMac alone, against the current key and the keys of
  * MODEL_SIGNING_PREVIOUS_KEYS (the stored key id picks which): during a key rotation every process

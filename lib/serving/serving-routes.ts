@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache';
 import { aliasVersionIn, getModelVersion, moveAliasIn, type AliasMove } from '../registry/model-registry';
-import { verificationKeysOf, type RowSignature, type RowSigning } from '../registry/row-signature';
+import { signingKeyId, verificationKeysOf, type RowSignature, type RowSigning } from '../registry/row-signature';
 import { routesRecordProblem, signRoutesRecord, storedSignatureOf } from '../registry/serving-record-signature';
 import type { Database } from '../store/database';
 import type { ServingRoutesTable } from '../store/schema';
@@ -348,9 +348,10 @@ async function writeOnce(store: Database, input: WriteServingRoutesInput, split:
       // closed one (lib/serving/served-champion.ts judges ownership by the writer of record). The
       // salt is kept, so no request changes variant. Its own split written again stays a no-op.
       const takenOver = input.deploymentId !== undefined && current !== undefined && current.updatedBy !== input.updatedBy;
-      // With the key, routes that do not verify (unsigned: written before routes were signed; edited)
-      // are never kept as they are: the same split is written again as a new, signed generation.
-      const verifies = current !== undefined && servingRoutesSignatureProblem(input.signing, current) === undefined;
+      // With the key, routes it did not sign (unsigned: written before routes were signed; edited;
+      // signed by a previous key) are never kept as they are: the same split is written again as a
+      // new generation signed by the current key (a key rotation re-signs routes this way).
+      const verifies = current !== undefined && (signingKey === undefined || (servingRoutesSignatureProblem(input.signing, current) === undefined && storedSignatures.get(current)?.keyId === signingKeyId(signingKey)));
       if (current && verifies && !takenOver && sameSplit(storedSplit(current, current.salt), next)) {
         await alias();
         await record(current.generation);

@@ -55,7 +55,7 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
     const input = { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` };
     await registerModel(t.store, localArtifactStore(dir), input, SIGNING);
-    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve' });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve', signing: SIGNING });
     const vector = (symbol: string, values: number[], extra: Partial<OnlineFeatureVector> = {}): OnlineFeatureVector => ({ version, symbol, asOf: AS_OF, columns, values, ...extra });
     const honest = vector('AAPL', [0.1, -0.2, 0.3, -0.4, 0.5]);
     expect(await publishOnlineFeatures(cache, [honest, vector('MSFT', [0.2, 0.1, -0.3, 0.4, -0.5])], SIGNING)).toBe(2);
@@ -135,7 +135,7 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     const d = separable(200, 5, 1);
     const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
     await registerModel(t.store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` }, SIGNING);
-    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve' });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve', signing: SIGNING });
     const honest = [0.1, -0.2, 0.3, -0.4, 0.5];
     // The features step writes the row offline (signed) and online (signed).
     await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: AS_OF, values: Float64Array.from(honest) }, { symbol: 'MSFT', date: AS_OF, values: Float64Array.from(honest) }], SIGNING);
@@ -182,7 +182,7 @@ describe('online vectors are served only with their signature (MODEL_SIGNING_KEY
     const d = separable(200, 5, 1);
     const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
     await registerModel(t.store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` }, rotating);
-    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve' });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve', signing: SIGNING });
     const honest = [0.1, -0.2, 0.3, -0.4, 0.5];
     // Written before the rotation: the old key's signatures. AAPL's online vector too, MSFT has none.
     await writeFeatureRows(t.store, version, [{ symbol: 'AAPL', date: AS_OF, values: Float64Array.from(honest) }, { symbol: 'MSFT', date: AS_OF, values: Float64Array.from(honest) }], SIGNING);

@@ -17,6 +17,7 @@ import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/arti
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { ServingModels } from '../../lib/serving/serving-models';
 import { writeServingRoutes } from '../../lib/serving/serving-routes';
+import { signServingRecords } from '../../lib/serving/sign-serving-records';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
 import { getModelVersion, moveAlias, recordVersionReport, registerModel, RegistryError, signModelVersion, UnreadableVersionRowError, verifyRegisteredVersion, type ModelVersion } from '../../lib/registry/model-registry';
@@ -235,8 +236,8 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const champion = await register(name, SIGNED);
     const challenger = await register(name, SIGNED, await fit('logistic_regression', 3));
     const cache = new MemoryCache();
-    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' });
-    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: challenger.version, weight: 0.25 }], updatedBy: 'test', reason: 'test' });
+    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' }, SIGNED);
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: challenger.version, weight: 0.25 }], updatedBy: 'test', reason: 'test', signing: SIGNED });
     const logged: Array<Record<string, unknown>> = [];
     const served = (s: ServingModels) => [...(s.snapshot(name)?.models.keys() ?? [])];
     const withdrawn = (s: ServingModels) => (s.stats().withdrawn[name] ?? []).map((w) => w.message);
@@ -257,6 +258,11 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
       for (const v of [champion, challenger]) expect((await signModelVersion(t.store, artifacts, name, v.version, ROTATING)).before).toEqual({ state: 'previous_key', keyId: signingKeyId(KEY) });
       for (let i = 0; i < 200 && Object.keys(api.stats().previousKeySigned).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect([served(api), withdrawn(api), api.stats().previousKeySigned]).toEqual([[champion.version, challenger.version], [], {}]);
+      // And the serving records (routes, aliases) with `mlp models sign-serving`: the routes written again as a new generation, the same split.
+      const resigned = await signServingRecords(t.store, cache, name, ROTATING, { by: 'test', reason: 'rotation' });
+      expect([resigned.rewritten, resigned.accepted, resigned.routes.routes.map((r) => r.version)]).toEqual([true, [], [champion.version, challenger.version]]);
+      for (let i = 0; i < 200 && api.snapshot(name)?.routes.generation !== resigned.routes.generation; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(api.snapshot(name)?.routes.generation).toBe(resigned.routes.generation);
 
       // Step 3: the old key dropped; a process started now with the new key alone serves both.
       after = new ServingModels({ store: t.store, cache, artifacts, signing: { signingKey: NEW_KEY } });
@@ -281,8 +287,8 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     const unencodable = await register(name, SIGNED, await fit('logistic_regression', 3));
     const unparsable = await register(name, SIGNED, await fit('logistic_regression', 4));
     const cache = new MemoryCache();
-    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' });
-    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: unencodable.version, weight: 0.25 }], shadow: { version: unparsable.version }, updatedBy: 'test', reason: 'test' });
+    await moveAlias(t.store, { name, alias: 'champion', version: champion.version, movedBy: 'test', reason: 'test' }, SIGNED);
+    await writeServingRoutes(t.store, cache, { model: name, mode: 'canary', routes: [{ variant: 'champion', version: champion.version, weight: 0.75 }, { variant: 'canary', version: unencodable.version, weight: 0.25 }], shadow: { version: unparsable.version }, updatedBy: 'test', reason: 'test', signing: SIGNED });
     const running = new ServingModels({ store: t.store, cache, artifacts, signing: SIGNED, pollMs: 50 });
     let restarted: ServingModels | undefined;
     try {

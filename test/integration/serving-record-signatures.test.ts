@@ -16,6 +16,7 @@ import { MemoryCache } from '../../lib/cache/memory-cache';
 import { aliasVersion, moveAlias, registerModel, type ModelVersion } from '../../lib/registry/model-registry';
 import type { RowSigning } from '../../lib/registry/row-signature';
 import { rollbackModel } from '../../lib/serving/rollback';
+import { signServingRecords } from '../../lib/serving/sign-serving-records';
 import { ServingModels, type RoutesRefusal } from '../../lib/serving/serving-models';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../../lib/serving/serving-routes';
 import type { Database } from '../../lib/store/database';
@@ -187,9 +188,14 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     const before = await monitoring();
     expect(before.findings.map((f) => f.alert.severity)).toEqual(['critical']);
 
-    // A key holder writing the same split (a rollback to the champion, after checking it) signs it as a new generation, the alias with it.
-    await rollbackModel(t.store, cache, { model: MODEL, toVersion: 1, movedBy: 'ops', reason: 'sign the serving records', verify: async () => undefined, signing: SIGNING });
+    // `mlp models sign-serving` refuses what no key confirms unless told the records were checked (--accept-edit), as `mlp models sign` does.
+    await expect(signServingRecords(t.store, cache, MODEL, SIGNING, { by: 'ops', reason: 'upgrade' })).rejects.toThrow(/serving records of direction-5d not signed: the serving routes row of direction-5d \(generation 1\) carries no signature.*the champion alias of direction-5d \(v1, move 1\) carries no signature.*--accept-edit/);
+    expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(1);
+    const signed = await signServingRecords(t.store, cache, MODEL, SIGNING, { by: 'ops', reason: 'upgrade', acceptEdit: true });
+    expect([signed.rewritten, signed.routes.generation, signed.routes.salt, signed.accepted.length]).toEqual([true, 2, (await t.store.db.selectFrom('serving_route_history').select('routes').where('generation', '=', 1).executeTakeFirstOrThrow().then((r) => JSON.parse(r.routes) as { salt: string })).salt, 2]);
     await until('served once signed', () => served(api)?.[0] === 1 && api.ready());
+    // Signed by the current key already: nothing is written again.
+    expect((await signServingRecords(t.store, cache, MODEL, SIGNING, { by: 'ops', reason: 'again' })).rewritten).toBe(false);
     expect((await readServingRoutes(t.store, MODEL))?.generation).toBe(2);
     expect(await monitoring()).toMatchObject({ tampered: [], findings: [] });
 

@@ -153,7 +153,7 @@ describe.each(DRIVERS)('serving models when rows change under them, on %s', (_dr
   it('withdraws a loaded version whose signed row was edited, as a process starting now refuses it, and takes the row back once it verifies', async () => {
     const signing = { signingKey: KEY };
     const [v1] = await registerVersions(t.store, dir, MODEL, 2, signing);
-    await writeServingRoutes(t.store, cache, change({}));
+    await writeServingRoutes(t.store, cache, change({ signing }));
     const a = await start({ signing });
     expect(a.snapshot(MODEL)?.models.get(1)).toBeDefined();
 
@@ -161,7 +161,7 @@ describe.each(DRIVERS)('serving models when rows change under them, on %s', (_dr
     const edited = JSON.stringify({ ...v1.label, horizon: 1 });
     await t.store.db.updateTable('model_versions').set({ label: edited }).where('name', '=', MODEL).where('version', '=', 1).execute();
     // A new generation still naming v1 must not reuse the loaded copy either.
-    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: [{ variant: 'champion', version: 1, weight: 0.5 }, { variant: 'canary', version: 2, weight: 0.5 }] }));
+    await writeServingRoutes(t.store, cache, change({ mode: 'canary', routes: [{ variant: 'champion', version: 1, weight: 0.5 }, { variant: 'canary', version: 2, weight: 0.5 }], signing }));
     await until('v1 withdrawn', () => a.snapshot(MODEL) === undefined);
     expect(a.ready()).toBe(false);
     expect(a.unreadyModels().join('\n')).toMatch(/direction-5d: routes generation 2 .* none loaded yet; loading generation 2 failed: .*v1.*signature does not match/);
@@ -204,7 +204,7 @@ describe.each(DRIVERS)('serving models when rows change under them, on %s', (_dr
   it('costs one query per poll: no artifact is read again while rows are unchanged, nor for a change that still verifies', async () => {
     const signing = { signingKey: KEY };
     await registerVersions(t.store, dir, MODEL, 2, signing);
-    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(1), shadow: { version: 2 } }));
+    await writeServingRoutes(t.store, cache, change({ routes: singleRoute(1), shadow: { version: 2 }, signing }));
     const artifacts = counting(localArtifactStore(dir));
     const a = await start({ signing, artifacts: artifacts.store, pollMs: 20 });
     const loaded = a.snapshot(MODEL)!;
