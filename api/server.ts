@@ -391,6 +391,8 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     sendError(request, reply, new ApiError(404, 'not_found', `no route ${excerpt(request.method, 16)} ${excerpt(request.url.split('?')[0], MAX_ECHO)}; the routes are listed in /openapi.json`)),
   );
 
+  /** How often the newest signed offline dates are read again besides each features:updated announcement (ms). */
+  const OFFLINE_NEWEST_REFRESH_MS = 60_000;
   // Feature reads survive a Redis outage (offline store), and the cache is re-warmed when Redis is back.
   const features = new OnlineFeatureStore({
     cache: featureCache ?? deps.cache,
@@ -404,6 +406,9 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
     onPreviousKeyRow: (keyId) => metrics.onlineVectorsPreviousKey.inc({ key_id: keyId, store: 'offline' }),
     signing: deps.signing ?? deps.servingModels.signing,
   });
+  // With the key: the newest signed offline date per symbol, kept off the request path, so an online
+  // vector older than it (or than one already verified) is not served as fresh.
+  features.watchOfflineNewest(OFFLINE_NEWEST_REFRESH_MS).catch((error: unknown) => app.log.warn({ event: 'features.offline_newest_failed', error: (error as Error).message }, 'features.offline_newest_failed'));
   app.addHook('onClose', async () => {
     features.close();
     await featureCache?.close();

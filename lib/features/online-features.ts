@@ -51,7 +51,7 @@ export async function publishOnlineFeatures(cache: Cache, vectors: readonly Onli
 }
 
 /** Why a stored online vector was refused (the metric's label). */
-export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'non_session_date' | 'length_mismatch' | 'unsigned' | 'bad_signature';
+export type OnlineVectorProblem = 'malformed' | 'other_feature_set' | 'other_symbol' | 'future_date' | 'non_session_date' | 'length_mismatch' | 'unsigned' | 'bad_signature' | 'replayed' | 'superseded';
 
 /**
  * A stored online vector that is not the one its key names, or not a vector at all: another feature
@@ -541,8 +541,41 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
   return vectors;
 }
 
+/**
+ * Per symbol, the date of the newest offline row of the feature set whose signature holds under
+ * `signing`'s key (dated no later than `today`; a row computed from since-revised bars is left
+ * out, as the offline read leaves it out). One query for the whole set: the prediction API keeps
+ * it per feature set and refreshes it off the request path (OnlineFeatureStore).
+ */
+export async function readOfflineNewestSignedDates(store: Database, version: string, today: string, signing: RowSigning): Promise<Map<string, string>> {
+  const dates = new Map<string, string>();
+  if (verificationKeysOf(signing) === undefined) return dates;
+  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
+  const rows = await store.db
+    .selectFrom('feature_rows as r')
+    .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
+    .select(['r.symbol', 'r.date', 'r.vals', 'r.signature', 'r.signature_key_id'])
+    .where('r.version', '=', version)
+    .execute();
+  if (rows.length === 0) return dates;
+  const stale = await staleRows(store, await storedSet(store, version), version);
+  for (const r of rows) {
+    if (stale.reaches(r.symbol, r.date) !== undefined) continue;
+    try {
+      servedValues(r, version, r.symbol, signing);
+      dates.set(r.symbol, r.date);
+    } catch (error) {
+      if (!(error instanceof RefusedFeatureRowError)) throw error;
+    }
+  }
+  return dates;
+}
+
 /** Why the offline store was read for a symbol: no online vector under its key, the stored one refused, or the online store unreadable. */
 export type OfflineReadReason = 'missing' | 'refused' | 'cache_unavailable';
+
+/** Per-key newest verified dates kept before the memory is reset (far above symbols × feature sets served). */
+const MAX_VERIFIED_KEYS = 1_000_000;
 
 /** Per-key log lines kept before the memory of what was logged is reset (each key logs again after). */
 const MAX_LOGGED_KEYS = 100_000;
@@ -577,6 +610,20 @@ export class OnlineFeatureStore {
   private readonly rowPreviousKeysLogged = new Set<string>();
   /** The keys stored vectors are checked with (the current and previous ones); undefined: not checked. */
   private readonly keys: VerificationKeys | undefined;
+  /**
+   * With the key: per online key, the newest as-of date this process verified (an online vector
+   * served, or an offline row): a signed vector written back over a newer one is never served again.
+   */
+  private readonly verifiedAsOf = new Map<string, string>();
+  /** With the key: per feature set, the date of each symbol's newest offline row whose signature holds (refreshOfflineNewest). */
+  private readonly offlineNewest = new Map<string, ReadonlyMap<string, string>>();
+  /** Feature sets read since start: their offline dates are refreshed too (the first read of one starts a refresh). */
+  private readonly offlineVersions = new Set<string>();
+  private offlineRefresh: Promise<void> | undefined;
+  private offlineRefreshAgain = false;
+  private offlineTimer: NodeJS.Timeout | undefined;
+  private unsubscribeUpdates: (() => Promise<void>) | undefined;
+  private closed = false;
 
   constructor(
     private readonly deps: {
@@ -642,6 +689,12 @@ export class OnlineFeatureStore {
    * when the cache holds none.
    */
   async read(version: string, symbol: string): Promise<OnlineFeatureVector | undefined> {
+    if (this.keys !== undefined && !this.offlineVersions.has(version)) {
+      // The first read of a feature set waits for its newest signed offline dates (one query, once
+      // per set); later reads never query for them (refreshed off the request path).
+      this.offlineVersions.add(version);
+      await this.refreshOfflineNewest();
+    }
     let cacheError: unknown;
     let refused: InvalidOnlineVectorError | undefined;
     try {
@@ -661,6 +714,7 @@ export class OnlineFeatureStore {
       } else {
         try {
           const vector = parseStoredVector(raw, version, symbol, marketToday(this.deps.now?.()), this.keys, this.onPreviousKey);
+          if (this.keys !== undefined) this.checkNotOlder(vector, at);
           this.refusalsLogged.delete(at);
           this.missingLogged.delete(at);
           this.rowRefusalsLogged.delete(at);
@@ -699,6 +753,7 @@ export class OnlineFeatureStore {
       throw new Error(`${why}the offline store failed (${(error as Error).message})`, { cause: error });
     }
     if (offline) {
+      if (this.keys !== undefined) this.noteVerified(key(version, symbol), offline.asOf);
       this.counters.offlineReads++;
       this.rowRefusalsLogged.delete(key(version, symbol));
       return offline;
@@ -709,6 +764,76 @@ export class OnlineFeatureStore {
     // outage (503 features_unavailable), not a symbol without features (404 no_features).
     if (cacheError) throw new Error(`the online store (${this.deps.cache.kind}) could not be read (${(cacheError as Error).message}) and the offline store holds no vector of ${symbol} in feature set ${version}: whether the online store has one is unknown until it answers`, { cause: cacheError });
     return undefined;
+  }
+
+  /**
+   * With the key: a vector whose signature holds is still refused when it is older than one this
+   * process verified for the symbol (`replayed`: an older signed vector written back, e.g. by a plain
+   * Redis SET; its signature covers symbol and date, not that it is the newest), or than the newest
+   * signed offline row of the symbol (`superseded`): the offline store then answers with its newer
+   * row. No database read: the offline dates are kept per feature set (refreshOfflineNewest).
+   */
+  private checkNotOlder(vector: OnlineFeatureVector, at: string): void {
+    const verified = this.verifiedAsOf.get(at);
+    if (verified !== undefined && vector.asOf < verified) {
+      throw new InvalidOnlineVectorError(vector.version, vector.symbol, 'replayed', `it is dated ${vector.asOf}, older than the vector dated ${verified} this process verified before: an older signed vector was written back over a newer one (its signature covers the symbol and date, not that it is the newest)`);
+    }
+    const offline = this.offlineNewest.get(vector.version)?.get(vector.symbol);
+    if (offline !== undefined && vector.asOf < offline) {
+      throw new InvalidOnlineVectorError(vector.version, vector.symbol, 'superseded', `it is dated ${vector.asOf}, older than the signed offline row dated ${offline}: the offline row answers instead`);
+    }
+    this.noteVerified(at, vector.asOf);
+  }
+
+  private noteVerified(at: string, asOf: string): void {
+    const known = this.verifiedAsOf.get(at);
+    if (known !== undefined && known >= asOf) return;
+    if (known === undefined && this.verifiedAsOf.size >= MAX_VERIFIED_KEYS) this.verifiedAsOf.clear();
+    this.verifiedAsOf.set(at, asOf);
+  }
+
+  /**
+   * With the key: reads, per feature set served, the date of each symbol's newest offline row whose
+   * signature holds (one query per set: readOfflineNewestSignedDates), the floor below which an
+   * online vector is `superseded`. Refreshed by watchOfflineNewest; a failure keeps the last dates.
+   */
+  refreshOfflineNewest(): Promise<void> {
+    if (this.keys === undefined || this.closed) return Promise.resolve();
+    if (this.offlineRefresh) {
+      this.offlineRefreshAgain = true;
+      return this.offlineRefresh;
+    }
+    this.offlineRefresh = (async () => {
+      try {
+        do {
+          this.offlineRefreshAgain = false;
+          const today = marketToday(this.deps.now?.());
+          const versions = new Set([...this.deps.rewarmVersions(), ...this.offlineVersions]);
+          for (const version of versions) this.offlineNewest.set(version, await readOfflineNewestSignedDates(this.deps.store, version, today, this.deps.signing!));
+        } while (this.offlineRefreshAgain && !this.closed);
+      } catch (error) {
+        this.log('features.offline_newest_failed', { error: (error as Error).message });
+      } finally {
+        this.offlineRefresh = undefined;
+      }
+    })();
+    return this.offlineRefresh;
+  }
+
+  /**
+   * With the key: refreshes the newest signed offline dates now, on every `features:updated`
+   * announcement (a features step or the stream consumer wrote), and every `intervalMs`.
+   */
+  async watchOfflineNewest(intervalMs: number): Promise<void> {
+    if (this.keys === undefined || this.closed) return;
+    try {
+      this.unsubscribeUpdates = await this.deps.cache.subscribe(FEATURES_UPDATED_CHANNEL, () => void this.refreshOfflineNewest());
+    } catch (error) {
+      this.log('features.offline_newest_subscribe_failed', { error: (error as Error).message });
+    }
+    this.offlineTimer = setInterval(() => void this.refreshOfflineNewest(), intervalMs);
+    this.offlineTimer.unref();
+    await this.refreshOfflineNewest();
   }
 
   /** An offline row refused (by a read or the re-warm): counted every time, logged once per key and reason. */
@@ -748,7 +873,10 @@ export class OnlineFeatureStore {
   }
 
   close(): void {
+    this.closed = true;
     this.removeListener();
+    if (this.offlineTimer) clearInterval(this.offlineTimer);
+    void this.unsubscribeUpdates?.().catch(() => undefined);
   }
 
   private async columnsOf(version: string): Promise<readonly string[] | undefined> {

@@ -20,14 +20,14 @@ export interface ApiStack {
  * An API process inside the test: serving models polling the store every 200 ms, a prediction log
  * flushed every 50 ms (tests read it soon after), and the Fastify app on them.
  */
-export async function startApiStack(deps: { store: Database; cache: Cache; artifactDir: string; tokens: ApiToken[]; abortDeployment?: ApiServerDeps['abortDeployment']; abortWaitMs?: number; signing?: RowSigning }): Promise<ApiStack> {
+export async function startApiStack(deps: { store: Database; cache: Cache; artifactDir: string; tokens: ApiToken[]; abortDeployment?: ApiServerDeps['abortDeployment']; abortWaitMs?: number; signing?: RowSigning; featureCacheMaxAgeMs?: number }): Promise<ApiStack> {
   const artifacts = localArtifactStore(deps.artifactDir);
   // As api/main.ts: the process's MODEL_SIGNING_KEY goes to the serving models, and the API checks online vectors with it too.
   const serving = new ServingModels({ store: deps.store, cache: deps.cache, artifacts, pollMs: 200, ...(deps.signing ? { signing: deps.signing } : {}) });
   await serving.start();
   const log = new PredictionLogWriter(deps.store, { flushMs: 50 });
   // As api/main.ts: the same artifact store also serves the dashboard's run reports.
-  const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens, artifacts, ...(deps.abortDeployment ? { abortDeployment: deps.abortDeployment } : {}), ...(deps.abortWaitMs !== undefined ? { abortWaitMs: deps.abortWaitMs } : {}) });
+  const app = buildApiServer({ store: deps.store, cache: deps.cache, servingModels: serving, predictionLog: log, tokens: deps.tokens, artifacts, ...(deps.abortDeployment ? { abortDeployment: deps.abortDeployment } : {}), ...(deps.abortWaitMs !== undefined ? { abortWaitMs: deps.abortWaitMs } : {}), ...(deps.featureCacheMaxAgeMs !== undefined ? { featureCacheMaxAgeMs: deps.featureCacheMaxAgeMs } : {}) });
   return {
     serving,
     log,
