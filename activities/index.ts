@@ -47,7 +47,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
     ...deploymentActivities(deps),
     // After the deployment activities: their raiseAlert is replaced by the one with cool-down and delivery.
     ...alertActivities({ store: deps.store, config: alertConfigOf(deps) }),
-    ...monitoringActivities({ store: deps.store, artifacts: deps.artifacts }),
+    ...monitoringActivities({ store: deps.store, artifacts: deps.artifacts, cache: deps.cache }),
   };
 }
 

@@ -20,6 +20,9 @@ import { deploymentOpenCheck, deploymentStatusCheck } from './deployment-workflo
 import type { DeploymentWorkflowStatus } from '../lib/serving/served-champion';
 import { checkServedChampions, evaluateServedChampions, type ChampionMismatch } from '../lib/monitoring/served-champions';
 import { checkServingRecords, evaluateServingRecords, type ServingRecordProblem } from '../lib/monitoring/serving-records';
+import { checkOnlineVectorsBehind, evaluateOnlineVectorsBehind, type OnlineVectorsBehind } from '../lib/monitoring/online-vectors-behind';
+import { marketToday } from '../lib/features/online-features';
+import type { Cache } from '../lib/cache/cache';
 import { alertedExecutions, MAX_QUERIED_EXECUTIONS, pipelineHealthOf, TERMINATED_TYPES, withScheduleMisses, type ExecutionSummary, type PipelineHealth } from '../lib/monitoring/pipeline-health';
 import { pipelineScheduleKind, scheduleMissesOf, scheduleSubject, unstartedAmong, type ScheduleMiss, type ScheduleObservation } from '../lib/monitoring/schedule-misses';
 import { aliasVersion, getModelVersion } from '../lib/registry/model-registry';
@@ -65,6 +68,8 @@ export interface ServedChampionsResult extends RuleEvaluation {
   mismatches: ChampionMismatch[];
   /** With MODEL_SIGNING_KEY: models whose routes or aliases are not as a key holder last wrote them (serving_routes_tampered). */
   tampered?: ServingRecordProblem[];
+  /** With MODEL_SIGNING_KEY and the online store: per served feature set, online vectors older than the newest signed offline row (online_vector_behind). */
+  vectorsBehind?: OnlineVectorsBehind[];
 }
 
 export interface PipelineHealthResult extends RuleEvaluation {
@@ -185,7 +190,7 @@ function temporalClient(): Client | undefined {
  * `artifacts`: where the registered models are filed; a report then takes each version's label from
  * its sha256-checked artifact header, not from its registry row alone (the row can be edited).
  */
-export function monitoringActivities({ store, artifacts, now = () => new Date(), signing = configuredSigning() }: { store: Database; artifacts?: ArtifactStore; now?: () => Date; signing?: RowSigning }) {
+export function monitoringActivities({ store, artifacts, cache, now = () => new Date(), signing = configuredSigning() }: { store: Database; artifacts?: ArtifactStore; cache?: Cache; now?: () => Date; signing?: RowSigning }) {
   /**
    * Marks 'running' deployments rows of `models` whose workflow has closed (terminated, failed, timed
    * out, or gone) as failed and releases their model, as the next deployment's start does: `mlp
@@ -278,7 +283,9 @@ export function monitoringActivities({ store, artifacts, now = () => new Date(),
         const tampered = await checkServingRecords(store, routes, signing);
         const champions = evaluateServedChampions(mismatches, rules);
         const records = evaluateServingRecords(tampered, rules);
-        return { mismatches, tampered, findings: [...champions.findings, ...records.findings], actions: champions.actions };
+        const vectorsBehind = cache ? await checkOnlineVectorsBehind(store, cache, routes, signing, marketToday(now())) : [];
+        const behind = evaluateOnlineVectorsBehind(vectorsBehind, rules);
+        return { mismatches, tampered, vectorsBehind, findings: [...champions.findings, ...records.findings, ...behind.findings], actions: champions.actions };
       });
     },
 

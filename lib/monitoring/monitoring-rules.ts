@@ -165,6 +165,17 @@ export const monitoringRulesSchema = z.object({
       cooldownSeconds: cooldownSeconds.default(4 * HOUR),
     })
     .prefault({}),
+  /**
+   * With MODEL_SIGNING_KEY: online vectors of a served feature set dated before the newest signed
+   * offline row of their symbol (an older signed vector written back: lib/monitoring/online-vectors-behind.ts).
+   */
+  online_vector_behind: z
+    .object({
+      enabled: z.boolean().default(true),
+      severity: severity.default('warning'),
+      cooldownSeconds: cooldownSeconds.default(4 * HOUR),
+    })
+    .prefault({}),
   pipeline_failed: z
     .object({
       enabled: z.boolean().default(true),

@@ -9,6 +9,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { monitoringActivities } from '../../activities/monitoring';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
 import { RedisCache } from '../../lib/cache/redis-cache';
 import { OnlineFeatureStore, publishOnlineFeatures } from '../../lib/features/online-features';
@@ -54,7 +55,7 @@ describe.each(DRIVERS)('an older signed online vector written back over a newer 
     const d = separable(200, 5, 1);
     const model = await logisticRegression.fit({ features: withColumns(d.x, columns), labels: d.y, classes: 2, seed: 1 }, {});
     await registerModel(t.store, localArtifactStore(dir), { name: MODEL, artifact: encodeArtifact(model.state(), { featureSetVersion: version, label: LABEL }), algorithm: 'logistic_regression', params: {}, seed: 1, featureSetVersion: version, label: LABEL, ...UNTRACKED_REGISTRATION, registrationKey: `${MODEL}/1` }, SIGNING);
-    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve', signing: SIGNING });
+    await writeServingRoutes(t.store, cache, { model: MODEL, mode: 'single', routes: singleRoute(1), updatedBy: 'test', reason: 'serve', alias: { alias: 'champion', version: 1, movedBy: 'test', reason: 'serve' }, signing: SIGNING });
     const values: Record<string, number[]> = { [OLD]: [-1, 0.5, -0.5, 0.2, -0.2], [NEW]: [1, -0.5, 0.5, -0.2, 0.2] };
     const rows = offline.map((date) => ({ symbol: 'AAPL', date, values: Float64Array.from(values[date]) }));
     if (rows.length > 0) await writeFeatureRows(t.store, version, rows, SIGNING);
@@ -71,6 +72,15 @@ describe.each(DRIVERS)('an older signed online vector written back over a newer 
     apis.push(api);
     await api.serving.start();
     return api;
+  };
+  const features = async <T>(use: (f: OnlineFeatureStore) => Promise<T>): Promise<T> => {
+    const versions = (await t.store.db.selectFrom('feature_sets').select('version').execute()).map((r) => r.version);
+    const f = new OnlineFeatureStore({ cache, store: t.store, rewarmVersions: () => versions, signing: SIGNING });
+    try {
+      return await use(f);
+    } finally {
+      f.close();
+    }
   };
   const ask = async (api: ApiStack) => {
     const res = await api.app.inject({ method: 'GET', url: `/v1/predictions/AAPL?model=${MODEL}`, headers: auth });
@@ -101,6 +111,15 @@ describe.each(DRIVERS)('an older signed online vector written back over a newer 
     expect(answer.body.predictions[0]).toMatchObject({ asOf: NEW });
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/api_online_vectors_refused_total\{reason="superseded",store="online"\} 1/);
+
+    // Monitoring finds the online vector older than the newest signed offline row, and says so.
+    const result = await monitoringActivities({ store: t.store, cache, signing: SIGNING }).checkServedChampions({});
+    expect(result.vectorsBehind).toEqual([{ featureSetVersion: expect.any(String), behind: [{ symbol: 'AAPL', online: OLD, offline: NEW }], count: 1 }]);
+    expect(result.findings.map((f) => [f.alert.rule, f.alert.severity])).toEqual([['online_vector_behind', 'warning']]);
+    expect(result.findings[0].alert.message).toMatch(/^1 online vector is dated before the newest signed offline row of its symbol \(AAPL 2024-06-27 < 2024-06-28\)/);
+    // Once the newest vector is published again, nothing.
+    await features(async (f) => f.rewarm());
+    expect((await monitoringActivities({ store: t.store, cache, signing: SIGNING }).checkServedChampions({})).findings).toEqual([]);
   });
 
   it('without a newer offline row a process that verified the newer vector refuses the replay and says why; the next signed write is served', async () => {
