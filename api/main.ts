@@ -73,6 +73,15 @@ export function withdrawalAlert(event: WithdrawalEvent): Parameters<typeof raise
  * it verified (none: the model is not served).
  */
 export function routesRefusedAlert(event: RoutesRefusal): Parameters<typeof raiseAlert>[1] {
+  if (event.reason === 'alias') {
+    return {
+      rule: 'serving_routes_tampered',
+      severity: 'critical',
+      subject: routesSubject(event.model).slice(0, 255),
+      message: excerpt(`${event.message}. The routes are served as their own signature allows; deployments, promotion and the dashboard judge the alias's version. Someone changed model_aliases without the signing key: find who, then move the champion with the key (mlp models rollback ${event.model} --to-version N --reason "…")`, 4000),
+      evidence: { model: event.model, reason: event.reason, serving: event.serving },
+    };
+  }
   const serving = event.serving === null ? `${event.model} is not served (every request gets 503)` : `this process keeps serving generation ${event.serving}, the last routes it verified`;
   return {
     rule: 'serving_routes_tampered',

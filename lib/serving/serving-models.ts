@@ -27,9 +27,10 @@ import type { ArtifactHeader } from '../../models/artifact';
 import type { TrainedModel } from '../../models/model';
 import type { Cache } from '../cache/cache';
 import { labelMismatches, type LabelMismatchError } from '../registry/label-spec';
-import { aliasVersion, assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
+import { assertServable, getModelVersion, RegistryError, verifyRegisteredVersion, type ModelVersion } from '../registry/model-registry';
 import { recordedFieldMismatch } from '../registry/recorded-fields';
 import { rowSignatureCheck, verificationKeysOf, type RowSigning } from '../registry/row-signature';
+import { aliasRecordProblem, storedSignatureOf } from '../registry/serving-record-signature';
 import { ArtifactVerificationError } from '../registry/verify-artifact';
 import type { Database } from '../store/database';
 import { InvalidServingRoutesError, readEveryServingRoutes, readServingRoutes, sameServingRoutes, SERVING_ROUTES_CHANNEL, servingRoutesSignatureProblem, type ServingRoutes } from './serving-routes';
@@ -101,8 +102,8 @@ export interface RoutesRefusal {
   /** The generation the refused row carries, and what it routes to. */
   generation: number;
   versions: string;
-  /** `signature`: missing, edited or another key's; `replay`: a signed row older than one verified before (written back). */
-  reason: 'signature' | 'replay';
+  /** `signature`: missing, edited or another key's; `replay`: a signed row older than one verified before (written back); `alias`: the champion alias row's signature does not match it (the routes are served as they verify). */
+  reason: 'signature' | 'replay' | 'alias';
   message: string;
   /** The generation still served (the last verified routes), or null when none is. */
   serving: number | null;
@@ -236,6 +237,8 @@ export class ServingModels {
    * `endedAt` of the read: never served a lower generation again (a replayed older signed row).
    */
   private readonly newestVerified = new Map<string, { routes: ServingRoutes; readAt: number }>();
+  /** Per model, why its champion alias row is not as a key holder wrote it (with the key), as the last poll read it. */
+  private aliasRefusals = new Map<string, string>();
   /** Per model, the routes the last poll read and refused (with the key): not ready until routes it accepts are stored. */
   private readonly refusedRoutes = new Map<string, RoutesRefusal>();
   /** Per model, why its routes (as the last poll read them) serve another champion than the champion alias names. */
@@ -306,6 +309,7 @@ export class ServingModels {
   degradedModels(): string[] {
     const problems: string[] = [];
     for (const [model, snapshot] of this.snapshots) if (snapshot.degraded) problems.push(describeDegradation(model, snapshot.routes.generation, snapshot.degraded));
+    for (const [model, problem] of this.aliasRefusals) problems.push(`${model}: its champion alias is refused (deployments, promotion and the dashboard judge the alias's version): ${problem}`);
     for (const [model, r] of this.refusedRoutes) {
       const served = this.snapshots.get(model);
       if (served) problems.push(`${model}: serves generation ${served.routes.generation} (${describeVersions(served.routes)}), the last routes it verified, because ${describeRefusal(r)}`);
@@ -437,6 +441,7 @@ export class ServingModels {
     await this.recheckLoadedRows();
     await Promise.all(all.routes.map((routes) => this.offer(routes, read)));
     await this.checkChampionAlias(all.routes);
+    await this.checkAliasSignatures(all.routes);
   }
 
   /**
@@ -647,7 +652,57 @@ export class ServingModels {
 
   /** The anchor of a split (lib/serving/withdrawal.ts), reading the champion alias only when the routes alone cannot tell (an A/B test). */
   private async anchorOf(routes: ServingRoutes): Promise<Route | undefined> {
-    return anchorRoute(routes) ?? anchorRoute(routes, await aliasVersion(this.deps.store, routes.model, 'champion'));
+    const own = anchorRoute(routes);
+    if (own) return own;
+    // With the key, a champion alias whose signature fails names no anchor (an edit cannot choose which arm stays).
+    const alias = await this.deps.store.db.selectFrom('model_aliases').selectAll().where('name', '=', routes.model).where('alias', '=', 'champion').executeTakeFirst();
+    if (!alias || this.aliasProblem(alias) !== undefined) return undefined;
+    return anchorRoute(routes, Number(alias.version));
+  }
+
+  /** With the key: why the champion alias row is not as a key holder wrote it (no signature, edited), or undefined (also without the key). */
+  private aliasProblem(row: { name: string; alias: string; version: number; seq?: number | null; signature?: string | null; signature_key_id?: string | null }): string | undefined {
+    const keys = verificationKeysOf(this.deps.signing);
+    if (keys === undefined) return undefined;
+    const seq = row.seq === null || row.seq === undefined ? undefined : Number(row.seq);
+    if (seq === undefined && !row.signature) return `the ${row.alias} alias of ${row.name} (v${row.version}) carries no signature: it was set without MODEL_SIGNING_KEY (before aliases were signed, or by a process without the key) or by hand`;
+    return aliasRecordProblem(keys, { name: row.name, alias: row.alias, version: Number(row.version), seq: seq ?? 0 }, storedSignatureOf(row));
+  }
+
+  /**
+   * With the key: each served model's champion alias row against its signature (one query per poll).
+   * An alias that fails is reported (degradedModels, the log once per change; with a signature that
+   * does not match, `onRoutesRefused` with reason `alias`) and names no anchor; the routes, which
+   * decide what is served, are judged on their own signature.
+   */
+  private async checkAliasSignatures(routes: readonly ServingRoutes[]): Promise<void> {
+    if (verificationKeysOf(this.deps.signing) === undefined || routes.length === 0) return;
+    let rows;
+    try {
+      rows = await this.deps.store.db.selectFrom('model_aliases').selectAll().where('alias', '=', 'champion').where('name', 'in', routes.map((r) => r.model)).execute();
+    } catch (error) {
+      this.counters.readFailures++;
+      this.fail('serving.read_failed', undefined, error);
+      return;
+    }
+    const found = new Map<string, string>();
+    for (const row of rows) {
+      const problem = this.aliasProblem(row);
+      if (problem !== undefined) found.set(row.name, problem);
+    }
+    for (const [model, problem] of found) {
+      if (this.aliasRefusals.get(model) === problem) continue;
+      this.log('serving.alias_refused', { model, error: problem });
+      if (!/carries no signature/.test(problem)) {
+        const generation = this.snapshots.get(model)?.routes.generation ?? null;
+        try {
+          this.deps.onRoutesRefused?.({ model, generation: generation ?? 0, versions: '', reason: 'alias', message: problem, serving: generation });
+        } catch (error) {
+          this.log('serving.alert_failed', { model, error: (error as Error).message });
+        }
+      }
+    }
+    this.aliasRefusals = found;
   }
 
   /** The record of a withdrawn version, remembering the row it was refused on. */

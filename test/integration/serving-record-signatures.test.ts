@@ -123,6 +123,10 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     expect(api.ready()).toBe(true);
     expect(api.degradedModels().join('\n')).toMatch(/direction-5d: serves generation 2 \(v2 \(champion\)\), the last routes it verified, because its stored routes \(generation 3: v\d \(champion\)\) are refused: .*does not match/);
     expect(api.routesRefused(MODEL)).toMatchObject({ generation: 3, reason: 'signature' });
+    // The champion alias moved with them is refused too (reported, never used as an anchor).
+    await until('the tampered alias refused', () => refusals.some((r) => r.reason === 'alias'));
+    expect(refusals.find((r) => r.reason === 'alias')?.message).toMatch(new RegExp(`the champion alias of direction-5d \\(v${target}, move 2\\) does not match it`));
+    expect(api.degradedModels().join('\n')).toMatch(/direction-5d: its champion alias is refused .*does not match it/);
 
     // A process starting now does not serve them either (a request gets 503 naming why) and is not ready.
     const fresh = await start();
@@ -210,6 +214,19 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     expect(await monitoring()).toMatchObject({ findings: [] });
     await t.store.db.deleteFrom('model_aliases').where('name', '=', MODEL).where('alias', '=', 'canary').execute();
     expect((await monitoring()).findings[0].alert.message).toMatch(/the canary alias of direction-5d is not set, but its newest signed move \(\d+, by deployment d-3\) set it to v2: the alias row was deleted/);
+  });
+
+  it('reports a champion alias moved alone by SQL: the API says it is refused, monitoring alerts; the routes keep serving', async () => {
+    await registerVersions(t.store, dir, 2);
+    await writeServingRoutes(t.store, cache, promote(1));
+    await writeServingRoutes(t.store, cache, promote(2));
+    const api = await start();
+    await t.store.db.updateTable('model_aliases').set({ version: 1 }).where('name', '=', MODEL).where('alias', '=', 'champion').execute();
+    await until('the alias refused', () => refusals.some((r) => r.reason === 'alias'));
+    expect(served(api)).toEqual([2]);
+    expect(api.degradedModels().join('\n')).toMatch(/direction-5d: its champion alias is refused .*the champion alias of direction-5d \(v1, move 2\) does not match it/);
+    const result = await monitoring();
+    expect(result.findings.map((f) => f.alert.rule).sort()).toEqual(['champion_mismatch', 'serving_routes_tampered']);
   });
 
   it('without the key nothing is signed or checked: routes edited by SQL are served as before', async () => {
