@@ -22,7 +22,7 @@ import { assertSigningKeyWhereSigned } from '../../lib/registry/signing-key-requ
 import { writeFeatureRows } from '../../lib/store/features';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
-import { createSqliteTestDatabase, DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, DRIVERS, TEST_REDIS_URL, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
 import { freePort } from '../helpers/worker-process';
@@ -177,7 +177,9 @@ describe('the start-up rule samples the online store (real Redis, SQLite)', () =
   });
 
   it('the stream consumer (its real entry point) and the prediction API do not start where only Redis holds signed vectors', async () => {
-    // The processes' own prefix, under a feature set of this test only.
+    // The processes' own prefix, under a feature set of this test only; what other files left there
+    // (thousands of vectors of a deployment test's market) would hide it from a bounded sample.
+    await clearSharedOnlineVectors();
     const cache = cacheWithPrefix('mlp:');
     const version = `fs-online-only-${crypto.randomBytes(3).toString('hex')}`;
     await publishOnlineFeatures(cache, [vector('AAPL', version)], SIGNING);
