@@ -21,35 +21,45 @@
  * probability, ≥ ½ is up) and the mean probability as its score: a deterministic rule that does not
  * depend on the order the requests came in.
  *
- * Verdict: `fail` when any threshold below is crossed; otherwise `inconclusive` while fewer than
- * minMaturedPairs symbol-days have matured, or while they span too few days for the test to be
- * able to reach alpha (below); otherwise `pass`.
+ * Verdict: `fail` when serving health, the score shift or the hit rate shows harm (below);
+ * `pass` when the canary may go on, which depends on what a pass allows (`decision`): widening to
+ * the next step, or promotion to champion; otherwise `inconclusive` (keep waiting).
  *
- * The hit-rate rule, precisely: with d = canary hit rate − reference hit rate on the matured pairs,
- * and, per feature date, D_day = (pairs only the canary got right) − (pairs only the reference got
- * right) that day, the canary fails when d < −maxHitRateDrop AND p < alpha, p = P(Σ ±|D_day| ≤
- * Σ D_day) over independent random signs (lib/stats/sign-flip.ts). The symbols of one day share
- * the market's move, so a day whose discordant pairs all go one way is one piece of evidence, not
- * many; the sign flip is exact for any dependence within a day, and with at most one discordant
- * pair a day it is the exact McNemar test. A test at alpha needs ⌊log₂(1/alpha)⌋ + 1 days (5 at
- * 0.05); with fewer it could never fail the canary, so the verdict stays inconclusive rather than
- * pass. A day with D_day = 0 (the variants agree, or its discordant pairs cancel) flips to itself:
- * a drop beyond maxHitRateDrop also needs that many days with a non-zero D_day before it can pass. The test is of "the canary is worse at all", not "worse by more than maxHitRateDrop"; a
- * large but noisy drop passes once the minimum pairs are in, so set minMaturedPairs for the power
- * you want.
+ * The hit-rate rule is ONE test over the whole rollout, however often it is looked at: every
+ * matured paired symbol-day since the canary first served (the store path judges serving health and
+ * the score shift on the step's window, `stepSince`, and the hit rate on everything since `since`),
+ * not a fresh test per step at alpha each. Per-step tests at full alpha plus a cumulative one at the
+ * last step rolled an equally good canary back in ~15% of simulated default rollouts (100 symbols,
+ * 1-session labels) at a nominal 5%, and passed a step whenever a drop was not significant however
+ * large it was ("38.0% vs 62.0% … p 0.0547 → pass"): a canary wrong on every symbol it disagreed on
+ * (right 46% against the champion's 54%) was promoted in 14% of them.
  *
- * Labels whose windows overlap (a 5-session label: the outcomes of Monday and Tuesday share four
- * sessions) make the pairs of days up to `lags` = horizon − 1 trading days apart dependent too, and
- * flipping each day's sign on its own took them for independent: an equally good canary on 5-day
- * labels was rolled back in 9–14% of fixed-seed simulated rollouts at alpha 5% (20–40 symbols,
- * 20–40 days, a fifth to half of them routed to it). With lags (the store path takes them from the
- * verified label specs of both versions, the longest horizon, as the A/B report does), the drop is
- * tested on the mean of the pairs' differences with every pair of symbol-days within the lags
- * counted (clusteredMean over a PanelDependence, as evidence: the panel variance of
- * lib/stats/dependent-inference.ts, Student's t on the degrees of freedom of a lagged-products
- * variance), and a test needs days for two stretches of lags + 1 (at least the sign flip's):
- * 3–6% in the same simulations. The price is power: a canary 10 points worse over 40 days of 20
- * symbols half routed to it was rolled back in 79% of them, against 92% taking days for independent.
+ * Each pair's difference is canary right − reference right (−1, 0 or 1). The symbols of one day
+ * share its market move, and labels whose windows overlap (a 5-session label: Monday's and
+ * Tuesday's outcomes share four sessions) make days up to `lags` = horizon − 1 trading days apart
+ * dependent, so the unit of evidence is a cluster: a block of lags + 1 consecutive feature dates of
+ * the matured pairs, with the sum of its pairs' differences and their count. On the clusters in date
+ * order, two anytime-valid e-processes (lib/stats/anytime-mean.ts, a self-normalised normal mixture:
+ * under its null its chance of ever reaching 1/alpha is at most alpha, however often it is looked at):
+ * - harm evidence, against "the canary is not worse" (mean difference ≥ 0): the canary FAILS once it
+ *   reaches 1/alpha, at any step;
+ * - margin evidence, against "the canary is worse by maxHitRateDrop or more" (mean difference ≤
+ *   −maxHitRateDrop): promotion (`decision` 'promote', the last step) PASSES only once it reaches
+ *   1/alpha, with serving health shown good, the score shift within bounds and at least
+ *   minMaturedPairs pairs. Without that evidence the last step stays inconclusive: no evidence is
+ *   not evidence of no harm.
+ * An intermediate step (`decision` 'widen') passes on serving health shown good, no harm evidence
+ * at 1/alpha, minMaturedPairs pairs and an observed drop no larger than 2 × maxHitRateDrop: widening
+ * only exposes more traffic to a canary the promotion still has to clear.
+ *
+ * The price is time. Evidence is counted in clusters, not requests: on simulated default rollouts
+ * (100 symbols, 1-session labels maturing daily) an equally good canary was promoted after a median
+ * of 28 trading days (rolled back in 1 of 300), a canary flipped on every symbol was never promoted
+ * (0 of 200) and rolled back after a median of 38 days, one flipped on a fifth of the symbols was
+ * promoted in 6.7% (the margin of 5 points is about what such a canary loses); with 5-session labels
+ * promotion took a median of 77 sessions. A 2-point margin (the old default) needs far more
+ * clusters than a rollout has, hence 5 points; a narrower one is a choice to wait longer. bench/
+ * canary-rollouts.ts replays these rollouts.
  *
  * The shift rule fails when PSI > maxPsi AND its p-value < alpha AND the scores moved by more than
  * minScoreShift on average (the mean absolute difference of the quantiles), on one score per
@@ -61,8 +71,7 @@
 import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
 import { nearestRankQuantileOfSorted, sortedAscending } from '../stats/quantiles';
-import { clusteredMean } from '../stats/dependent-inference';
-import { signFlipMinClusters, signFlipTest } from '../stats/sign-flip';
+import { meanAboveEvidence, meanBelowEvidence, type ClusterSum } from '../stats/anytime-mean';
 import { judgeServing } from './serving-guards';
 import { sql } from 'kysely';
 import type { Database } from '../store/database';
@@ -87,15 +96,20 @@ export const canaryThresholdsSchema = z.object({
   minServingPredictions: z.number().int().min(1).default(50),
   /** Matured, labelled pairs (symbol-days, however often each was requested) needed before the hit rates are judged. */
   minMaturedPairs: z.number().int().min(1).default(30),
-  /** Hit-rate drop (absolute, 0.02 = 2 points) that fails the canary when also significant. */
-  maxHitRateDrop: z.number().min(0).max(1).default(0.02),
+  /**
+   * Margin of the promotion (absolute, 0.05 = 5 points): the canary is promoted only on evidence at
+   * 1/alpha that its hit rate is less than this much below the reference's, over the whole rollout;
+   * an intermediate step widens while the observed drop is at most twice it. A narrower margin needs
+   * many more weeks of matured outcomes (see the header).
+   */
+  maxHitRateDrop: z.number().min(0).max(1).default(0.05),
   maxPsi: z.number().min(0).default(0.25),
   /**
    * Smallest mean absolute difference of the canary's and the reference's score quantiles (in
    * probability units) that counts as a shift; below it the shift rule passes whatever PSI and KS say.
    */
   minScoreShift: z.number().min(0).max(1).default(0.01),
-  /** Significance level of the one-sided hit-rate test (day-clustered sign flip, or with lags the panel t-test) and the KS test. */
+  /** Level of the hit-rate rule (evidence ≥ 1/alpha decides, anytime-valid over the rollout) and of the score-shift test. */
   alpha: z.number().gt(0).lt(1).default(0.05),
 });
 export type CanaryThresholds = z.infer<typeof canaryThresholdsSchema>;
@@ -135,15 +149,11 @@ export interface PairedComparison {
   days: number;
   /**
    * Trading days apart within which symbol-days were taken for dependent (label horizon − 1, for
-   * labels whose windows overlap; 0: each day on its own, the sign-flip test).
+   * labels whose windows overlap; 0: each day on its own): a cluster is lags + 1 consecutive dates.
    */
   lags: number;
-  /**
-   * Of those, the dates whose net D_day (only-canary-right minus only-reference-right pairs) is not
-   * zero: the units the test can flip. A day on which the variants agree, or whose discordant pairs
-   * cancel, flips to itself and cannot move the p-value.
-   */
-  informativeDays: number;
+  /** Clusters (blocks of lags + 1 consecutive feature dates of the matured pairs): the units of the evidence. */
+  clusters: number;
   canaryHitRate: number | null;
   referenceHitRate: number | null;
   /** canaryHitRate − referenceHitRate. */
@@ -152,12 +162,15 @@ export interface PairedComparison {
   canaryOnlyCorrect: number;
   referenceOnlyCorrect: number;
   /**
-   * Two-sided p-value: of the exact day-clustered sign-flip test (the exact McNemar test when no day
-   * holds two discordant pairs), or with lags of the panel t-test (NaN while the days are too few).
+   * Anytime-valid evidence (running maximum of the e-process over the clusters) that the canary's
+   * hit rate is below the reference's: the canary fails once it reaches 1/alpha.
    */
-  pValue: number;
-  /** Its one-sided p-value of "the canary is worse" (sign flip: P(Σ ±|D_day| ≤ Σ D_day) over random signs). */
-  pValueCanaryWorse: number;
+  harmEvidence: number;
+  /**
+   * Anytime-valid evidence that the canary's hit rate is less than maxHitRateDrop below the
+   * reference's: promotion passes only once it reaches 1/alpha.
+   */
+  marginEvidence: number;
 }
 
 export type CanaryVerdict = 'pass' | 'fail' | 'inconclusive';
@@ -211,7 +224,21 @@ export interface CanaryAnalysisOptions {
    */
   canaryScoreProfile?: ColumnProfile;
   canaryScoreProfileMissing?: string;
+  /**
+   * What a pass allows: 'widen' (an intermediate step, or the shadow phase: the next step's traffic)
+   * or 'promote' (the last step: the canary becomes champion), whose pass needs evidence that the
+   * hit rate is within the margin (see the header). Default 'promote'.
+   */
+  decision?: CanaryDecision;
+  /**
+   * Start of the step being judged (ISO time, at or after `since`): serving health and the score
+   * shift are judged on the rows logged from then on (this step's weight), the hit rate on every row
+   * (the whole rollout). Default: every row for all three.
+   */
+  stepSince?: string;
 }
+
+export type CanaryDecision = 'widen' | 'promote';
 
 const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
 
@@ -360,6 +387,8 @@ function checkOptions(options: CanaryAnalysisOptions): CanaryThresholds {
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new BadInputError(`${key} must be a version number, got ${JSON.stringify(v)}`);
   }
   if (options.lags !== undefined && !(Number.isInteger(options.lags) && options.lags >= 0)) throw new BadInputError(`lags must be an integer >= 0 (label horizon − 1), got ${JSON.stringify(options.lags)}`);
+  if (options.decision !== undefined && options.decision !== 'widen' && options.decision !== 'promote') throw new BadInputError(`decision must be "widen" or "promote", got ${JSON.stringify(options.decision)}`);
+  if (options.stepSince !== undefined && Number.isNaN(Date.parse(options.stepSince))) throw new BadInputError(`stepSince must be an ISO time such as 2024-05-01T14:30:00Z, got ${JSON.stringify(options.stepSince)}`);
   return parseThresholds(options.thresholds);
 }
 
@@ -404,12 +433,19 @@ export function canaryEvidenceOf(rows: readonly PredictionWithOutcome[], canary:
 /** Judges the canary on the logged predictions (with outcomes) held in memory. */
 export function analyseCanary(rows: readonly PredictionWithOutcome[], options: CanaryAnalysisOptions): CanaryAnalysis {
   const thresholds = checkOptions(options);
-  return judgeCanary(canaryEvidenceOf(rows, options.canary, options.reference, options), options, thresholds, options.lags ?? 0);
+  const rollout = canaryEvidenceOf(rows, options.canary, options.reference, options);
+  if (options.stepSince === undefined) return judgeCanary(rollout, rollout, options, thresholds, options.lags ?? 0);
+  const from = Date.parse(options.stepSince);
+  const step = canaryEvidenceOf(rows.filter((r) => Date.parse(r.createdAt) >= from), options.canary, options.reference, options);
+  return judgeCanary(step, rollout, options, thresholds, options.lags ?? 0);
 }
 
 export interface CanaryStoreQuery extends CanaryAnalysisOptions {
   model: string;
-  /** Inclusive lower bound on created_at, normally when the deployment began. */
+  /**
+   * Inclusive lower bound on created_at, normally when the deployment began: the hit rate is judged
+   * on everything since (and serving health and the score shift too, unless `stepSince` is later).
+   */
   since: string;
   /** Exclusive upper bound on created_at; none: everything logged so far. */
   until?: string;
@@ -425,7 +461,17 @@ export interface CanaryStoreQuery extends CanaryAnalysisOptions {
  */
 export async function analyseCanaryInStore(store: Database, query: CanaryStoreQuery, tallies: TallyOptions = {}): Promise<CanaryAnalysis> {
   const thresholds = checkOptions(query);
-  const cells = await streamCells(store, { model: query.model, since: query.since, until: query.until }, canaryStream(query), tallies);
+  if (query.stepSince !== undefined && !(Date.parse(query.stepSince) >= Date.parse(query.since))) {
+    throw new BadInputError(`stepSince ${query.stepSince} must be a time at or after since ${query.since}: a step's window lies within the rollout's`);
+  }
+  const rollout = await evidenceInStore(store, query, query.since, thresholds, tallies);
+  const step = query.stepSince === undefined || query.stepSince === query.since ? rollout : await evidenceInStore(store, query, query.stepSince, thresholds, tallies);
+  return judgeCanary(step.evidence, rollout.evidence, query, thresholds, rollout.lags);
+}
+
+/** The evidence of the rows logged from `since` (to query.until), and the lags of the versions found in them. */
+async function evidenceInStore(store: Database, query: CanaryStoreQuery, since: string, thresholds: CanaryThresholds, tallies: TallyOptions): Promise<{ evidence: CanaryEvidence; lags: number }> {
+  const cells = await streamCells(store, { model: query.model, since, until: query.until }, canaryStream(query), tallies);
   const keys: OutcomeKey[] = [];
   for (const [key] of cells) {
     const [kind, cv, rv, symbol, canaryAsOf, referenceAsOf] = parseCellKey(key);
@@ -436,7 +482,7 @@ export async function analyseCanaryInStore(store: Database, query: CanaryStoreQu
   const specs = versions.size > 0 ? await labelSpecsOf(store, query.model, versions) : undefined;
   const labels = await labelStates(store, query.model, keys, specs);
   const lags = query.lags ?? (specs ? overlapLags([...versions].map(specs)) : 0);
-  return judgeCanary(canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile), query, thresholds, lags);
+  return { evidence: canaryEvidenceOfCells(cells, labels, thresholds, query.trainedThrough, query.canaryScoreProfile), lags };
 }
 
 /**
@@ -551,61 +597,58 @@ function canaryEvidenceOfCells(cells: Cells, labels: Map<string, number>, thresh
 }
 
 /**
- * The hit-rate test on the pairs' day sums: the exact sign flip of each day (lags 0), or with lags the
- * mean of the pairs' differences (reference right − canary right: above 0 when the canary is worse)
- * with every pair of symbol-days within the lags counted. A pair's difference enters the panel
- * variance only through its day's sum, so each day's pairs are its net difference as ±1s and zeros.
+ * The clusters of the hit-rate evidence: blocks of lags + 1 consecutive feature dates of the matured
+ * pairs (ascending), each the sum of its pairs' differences (canary right − reference right) and
+ * their count.
  */
-function hitRateTest(daySums: readonly number[], dayPairs: readonly number[], lags: number): { pValueTwoSided: number; pValueBelow: number; informativeDays: number } {
-  const flip = signFlipTest(daySums);
-  const pairs = dayPairs.reduce((a, n) => a + n, 0);
-  if (lags === 0 || pairs === 0) return { pValueTwoSided: flip.pValueTwoSided, pValueBelow: flip.pValueBelow, informativeDays: flip.clusters };
-  const values = new Float64Array(pairs);
-  const day = new Int32Array(pairs);
-  let r = 0;
-  daySums.forEach((net, i) => {
-    for (let k = 0; k < dayPairs[i]; k++, r++) {
-      day[r] = i;
-      if (k < Math.abs(net)) values[r] = -Math.sign(net);
-    }
+export function hitRateClusters(daySums: readonly number[], dayPairs: readonly number[], lags: number): ClusterSum[] {
+  const clusters: ClusterSum[] = [];
+  daySums.forEach((sum, i) => {
+    if (i % (lags + 1) === 0) clusters.push({ sum: 0, count: 0 });
+    const c = clusters[clusters.length - 1];
+    c.sum += sum;
+    c.count += dayPairs[i];
   });
-  const e = clusteredMean(values, { day, lags }, { evidence: true });
-  return { pValueTwoSided: e.pValueTwoSided, pValueBelow: e.pValueAbove, informativeDays: flip.clusters };
+  return clusters;
 }
 
-/** The verdict on evidence from either source. */
-function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, thresholds: CanaryThresholds, lags: number): CanaryAnalysis {
+const evidenceText = (e: number) => (e >= 1e6 ? e.toExponential(2) : e >= 100 ? e.toFixed(0) : e.toFixed(2));
+
+/** The verdict on evidence from either source: serving health and shift from the step's, the hit rate from the rollout's. */
+function judgeCanary(step: CanaryEvidence, rollout: CanaryEvidence, options: CanaryAnalysisOptions, thresholds: CanaryThresholds, lags: number): CanaryAnalysis {
   const { canary, reference } = options;
-  const { alpha } = thresholds;
-  const { variants, shift } = evidence;
-  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums, dayPairs, inTraining } = evidence.pairCounts;
+  const decision = options.decision ?? 'promote';
+  const { alpha, maxHitRateDrop: margin } = thresholds;
+  const { variants, shift } = step;
+  const { pairs, unmatured, noLabel, canaryHits, referenceHits, b, c, daySums, dayPairs, inTraining } = rollout.pairCounts;
   const canaryStats = variants.find((v) => v.variant === canary) ?? servingStatsOf(canary, [], thresholds.maxP99LatencyMs);
-  const test = hitRateTest(daySums, dayPairs, lags);
+  const clusters = hitRateClusters(daySums, dayPairs, lags);
+  const harm = meanBelowEvidence(clusters, 0);
+  const within = meanAboveEvidence(clusters, -margin);
   const days = daySums.length;
   const paired: PairedComparison = {
-    requests: evidence.pairCounts.requests,
+    requests: rollout.pairCounts.requests,
     pairs,
     unmatured,
     noLabel,
     inTraining,
     days,
     lags,
-    informativeDays: test.informativeDays,
+    clusters: harm.clusters,
     canaryHitRate: pairs > 0 ? canaryHits / pairs : null,
     referenceHitRate: pairs > 0 ? referenceHits / pairs : null,
     difference: pairs > 0 ? (b - c) / pairs : null,
     canaryOnlyCorrect: b,
     referenceOnlyCorrect: c,
-    pValue: test.pValueTwoSided,
-    pValueCanaryWorse: test.pValueBelow,
+    harmEvidence: harm.evidence,
+    marginEvidence: within.evidence,
   };
+  const result = (verdict: CanaryVerdict, reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, verdict, reasons });
 
   const failures: string[] = [];
   const notes: string[] = [];
   if (inTraining > 0) notes.push(`${inTraining} paired symbol-day${inTraining === 1 ? '' : 's'} dated on or before a version's last training day left out (their outcomes may be rows it learnt from: features replayed or asked for old dates)`);
-  if (canaryStats.predictions === 0) {
-    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`no predictions of variant "${canary}" in the window: is traffic routed to it?`] };
-  }
+  if (canaryStats.predictions === 0) return result('inconclusive', [`no predictions of variant "${canary}" in the window: is traffic routed to it?`]);
   const serving = judgeServing(canaryStats, variants.find((v) => v.variant === reference), thresholds, { subject: 'canary', reference });
   failures.push(...serving.failures);
   notes.push(...serving.notes);
@@ -620,46 +663,29 @@ function judgeCanary(evidence: CanaryEvidence, options: CanaryAnalysisOptions, t
     if (shift.psi > thresholds.maxPsi && shift.pValue !== null && shift.pValue < alpha && shift.meanShift > thresholds.minScoreShift) {
       failures.push(`${text} exceeds PSI ${thresholds.maxPsi} and a mean shift of ${thresholds.minScoreShift}, and is significant at ${alpha}${fallback ? ` (${fallback})` : ''}`);
     } else notes.push(`${text}: within PSI ${thresholds.maxPsi} or a mean shift of ${thresholds.minScoreShift}, or not significant at ${alpha}`);
-  } else notes.push(`no requests with predictions from both "${canary}" and "${reference}": score shift and hit rates cannot be compared (is the reference predicting on canary requests?)`);
+  } else notes.push(`no requests with predictions from both "${canary}" and "${reference}" in the step: the score shift cannot be judged (is the reference predicting on canary requests?)`);
   if (fallback && shift.pairs > 0) notes.push(fallback);
 
-  if (failures.length > 0) return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: failures };
+  // The hit rates over the whole rollout, with both evidences and what they are judged against.
+  const bound = 1 / alpha;
+  const cluster = lags === 0 ? 'a feature date' : `${lags + 1} consecutive feature dates (outcomes less than ${lags + 1} trading days apart overlap)`;
+  const hitText =
+    pairs === 0
+      ? `no matured paired symbol-days over the rollout yet (${unmatured} await their outcome)`
+      : `paired hit rate over the rollout canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} (difference ${(100 * (paired.difference as number)).toFixed(1)} points) on ${pairs} symbol-days over ${days} day${days === 1 ? '' : 's'} in ${harm.clusters} cluster${harm.clusters === 1 ? '' : 's'} of ${cluster}; evidence the canary is worse ${evidenceText(harm.evidence)}, evidence it is less than ${(100 * margin).toFixed(1)} points worse ${evidenceText(within.evidence)} (each decides at 1/alpha = ${evidenceText(bound)})`;
+  if (harm.evidence >= bound) failures.push(`${hitText}: the canary is worse (evidence ${evidenceText(harm.evidence)} ≥ ${evidenceText(bound)})`);
+  if (failures.length > 0) return result('fail', failures);
+
   if (pairs < thresholds.minMaturedPairs) {
-    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`only ${pairs} matured pairs (need ${thresholds.minMaturedPairs}; a pair is a symbol-day, however often it was requested); ${unmatured} paired symbol-days await their outcome`, ...notes] };
-  }
-  // With lags, the panel variance needs two stretches of lags + 1 days (and the sign flip's days at least).
-  const neededDays = Math.max(signFlipMinClusters(alpha), lags === 0 ? 0 : lags + 2);
-  if (days < neededDays) {
-    const why = lags === 0 ? 'the symbols of one day share its market move, so the hit-rate test counts days' : `the symbols of one day share its market move and outcomes less than ${lags + 1} trading days apart overlap, so the hit-rate test counts stretches of ${lags + 1} days`;
-    return {
-      canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive',
-      reasons: [`the ${pairs} matured pairs span only ${days} feature date${days === 1 ? '' : 's'} (need ${neededDays}): ${why}, and with fewer it could not show a drop at ${alpha}`, ...notes],
-    };
+    return result('inconclusive', [`only ${pairs} matured pairs over the rollout (need ${thresholds.minMaturedPairs}; a pair is a symbol-day, however often it was requested); ${unmatured} paired symbol-days await their outcome`, ...(pairs > 0 ? [hitText] : []), ...notes]);
   }
   // Serving health not judged yet: whatever the outcomes say, the step cannot pass.
-  const pass = (reasons: string[]): CanaryAnalysis => ({ canary, reference, thresholds, variants, paired, shift, unmatured, ...(serving.inconclusive === undefined ? { verdict: 'pass', reasons } : { verdict: 'inconclusive', reasons: [serving.inconclusive, ...reasons.filter((r) => r !== serving.inconclusive)] }) });
+  const pass = (reasons: string[]): CanaryAnalysis => (serving.inconclusive === undefined ? result('pass', reasons) : result('inconclusive', [serving.inconclusive, ...reasons.filter((r) => r !== serving.inconclusive)]));
   const d = paired.difference as number;
-  // A drop beyond the allowed one is failed or passed by the test alone, whose units are the days
-  // with a non-zero net (test.clusters): counting every day, a canary wrong on every symbol on 2
-  // days and agreeing on 3 passed at -40 points with p 0.25, the smallest p 2 such days can reach.
-  // A difference within the allowed drop passes on any number of them (the test cannot fail it).
-  if (lags === 0 && d < -thresholds.maxHitRateDrop && paired.informativeDays < neededDays) {
-    const informative = paired.informativeDays;
-    return {
-      canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive',
-      reasons: [
-        `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} symbol-days over ${days} days (difference ${(100 * d).toFixed(1)} points), but only ${informative} of those days ${informative === 1 ? 'has' : 'have'} a non-zero net difference (need ${neededDays}; on the others the variants agreed, or their discordant pairs cancelled): a day whose net is zero cannot move the day-clustered sign-flip test, and with fewer it could not show a drop at ${alpha}`,
-        ...notes,
-      ],
-    };
+  if (decision === 'widen') {
+    if (d < -2 * margin) return result('inconclusive', [`${hitText}: the observed drop is larger than twice the margin (${(200 * margin).toFixed(1)} points), so the step does not widen until more outcomes show the canary is not worse (or that it is)`, ...notes]);
+    return pass([`${hitText}: no evidence of harm and the observed drop is within twice the margin (${(200 * margin).toFixed(1)} points), so the step may widen; promotion needs the second evidence to reach ${evidenceText(bound)}`, ...notes]);
   }
-  const testName = lags === 0 ? 'day-clustered sign-flip' : `t-test with symbol-days up to ${lags} trading days apart dependent,`;
-  const hitText = `paired hit rate canary ${pct(paired.canaryHitRate as number)} vs ${reference} ${pct(paired.referenceHitRate as number)} on ${pairs} symbol-days over ${days} days (difference ${(100 * d).toFixed(1)} points, one-sided ${testName} p ${num(paired.pValueCanaryWorse, 4)})`;
-  if (d < -thresholds.maxHitRateDrop && !Number.isFinite(paired.pValueCanaryWorse)) {
-    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'inconclusive', reasons: [`${hitText}: the matured days are too few to estimate the variance of the difference`, ...notes] };
-  }
-  if (d < -thresholds.maxHitRateDrop && paired.pValueCanaryWorse < alpha) {
-    return { canary, reference, thresholds, variants, paired, shift, unmatured, verdict: 'fail', reasons: [`${hitText}: drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points and significant at ${alpha}`] };
-  }
-  return pass([`${hitText}: no significant drop larger than ${(100 * thresholds.maxHitRateDrop).toFixed(1)} points`, ...notes]);
+  if (within.evidence < bound) return result('inconclusive', [`${hitText}: not yet evidence that the canary is less than ${(100 * margin).toFixed(1)} points worse, so it is not promoted (each cluster of matured outcomes adds evidence; a canary as good as the reference typically needs weeks)`, ...notes]);
+  return pass([`${hitText}: the canary is less than ${(100 * margin).toFixed(1)} points worse (evidence ${evidenceText(within.evidence)} ≥ ${evidenceText(bound)})`, ...notes]);
 }
