@@ -243,6 +243,16 @@ async function trainedThroughOfVersion(store: Database, model: string, version: 
   return v && trainedThroughOf(v);
 }
 
+/**
+ * Where the rollout's hit-rate evidence starts: the last step's cumulativeSince, else when the
+ * deployment was recorded (never after the step's start), else the step's start.
+ */
+function cumulativeOrStart(cumulativeSince: string | undefined, startedAt: string | undefined, since: string): string {
+  if (cumulativeSince !== undefined) return cumulativeSince;
+  if (startedAt === undefined || Number.isNaN(Date.parse(startedAt))) return since;
+  return Date.parse(startedAt) <= Date.parse(since) ? new Date(Date.parse(startedAt)).toISOString() : since;
+}
+
 const unverifiedText = (found: UnverifiedVersion[]) => found.map((u) => `the ${u.role} v${u.version} no longer verifies: ${u.reason}`);
 
 /** `signing`: the registry's signing key (MODEL_SIGNING_KEY); default: from the environment, as the alert channels are. */
@@ -283,12 +293,16 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     /** Validates the request against the registry and records the deployment (once per workflow id). */
     async beginDeployment(input: BeginDeploymentInput): Promise<{ plan: DeploymentPlan; championVersion: number | null }> {
       return withFailureMapping(async () => {
-        const plan = parseDeploymentRequest(input.request);
+        const requested = parseDeploymentRequest(input.request);
+        let challengerRow: ModelVersion;
         try {
-          await getModelVersion(store, plan.model, plan.challengerVersion);
+          challengerRow = await getModelVersion(store, requested.model, requested.challengerVersion);
         } catch (error) {
           throw new BadInputError(`cannot deploy: ${(error as Error).message}`);
         }
+        // The default step deadline follows the challenger's label horizon (outcomes mature after it); recorded in the plan.
+        const horizon = challengerRow.label.horizon;
+        const plan = parseDeploymentRequest(input.request, typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 ? { labelHorizon: horizon } : {});
         const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at']).where('id', '=', input.deploymentId).executeTakeFirst();
         if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
@@ -384,9 +398,11 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     },
 
     /**
-     * Canary (or shadow) vs reference on the requests logged since `since` (a deployment passes the
-     * moment its current step's traffic moved: each step is judged on its own evidence), counting
-     * only the rows of the versions under test. With `cumulativeSince` (the last step), the same
+     * Canary (or shadow) vs reference, counting only the rows of the versions under test: serving
+     * health and the score shift on the requests logged since `since` (a deployment passes the moment
+     * its current step's traffic moved), the hit rate on every request since the deployment began
+     * (one anytime-valid test over the rollout, canary-analysis.ts); a pass widens, or with
+     * `cumulativeSince` (the last step) promotes. With `cumulativeSince` (the last step), the same
      * comparison over everything since then is attached as `cumulative`, and its failure fails the
      * answer too. First the versions under test are verified as the API's loader would: one that no
      * longer verifies answers `{ unverified }` and nothing is analysed. `{ superseded }` when someone
@@ -420,11 +436,16 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         // The canary's score shift is judged against its own out-of-sample scores when its profile holds them.
         const expected = await expectedScoresOf(store, input.model, canaryVersion, signing);
         const query = { model: input.model, canary: input.canary, reference: input.reference, canaryVersion, referenceVersion, thresholds: input.thresholds, trainedThrough, canaryScoreProfile: expected.profile, canaryScoreProfileMissing: expected.missing };
+        // One hit-rate test over the whole rollout (every matured pair since the deployment began),
+        // serving health and the score shift on the step's own window. The last step (cumulativeSince)
+        // decides a promotion, any other a widening. Older runs without a deployment row: the step.
+        const started = cumulativeOrStart(input.cumulativeSince, d?.started_at, input.since);
+        const decision = input.cumulativeSince !== undefined ? ('promote' as const) : ('widen' as const);
         // Outcomes are labelled with the versions' label specs checked against this worker's artifact store and key.
-        const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: input.since }));
+        const step = await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, { ...query, since: started, stepSince: input.since, decision }));
         let analysis: CanaryAnalysis & { since?: string; cumulative?: CanaryAnalysis & { since: string } } = step;
         if (input.cumulativeSince !== undefined) {
-          const wholeQuery = { ...query, since: input.cumulativeSince };
+          const wholeQuery = { ...query, since: input.cumulativeSince, decision };
           const cumulative = { ...(await withLabelVerification({ signing, artifacts }, () => analyseCanaryInStore(store, wholeQuery))), since: input.cumulativeSince };
           const whole = cumulative.reasons.map((r) => `whole rollout since ${input.cumulativeSince}: ${r}`);
           analysis =

@@ -40,3 +40,16 @@ describe('deployments approve-step <step>', () => {
     for (const bad of ['0x2', '', '2e0']) expect(() => stepIndexOf(bad)).toThrow(`got "${bad}"`);
   });
 });
+
+describe('deployment plan: step deadline', () => {
+  it('defaults to 14 + 11·h sessions of the label horizon as calendar days, longer than a step can take; an explicit one is kept', () => {
+    // 5-session labels: 69 sessions, 97 calendar days (3 days paused every step before).
+    expect(parseDeploymentRequest(base, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(97 * 86_400);
+    expect(parseDeploymentRequest(base, { labelHorizon: 1 }).canary.stepDeadlineSeconds).toBe(35 * 86_400);
+    // Horizon unknown (the CLI's check): the shortest, a 1-session label's.
+    expect(parseDeploymentRequest(base).canary.stepDeadlineSeconds).toBe(35 * 86_400);
+    expect(parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 4 } }, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(4);
+    expect(() => parseDeploymentRequest(base, { labelHorizon: 0 })).toThrow(/label horizon must be a whole number of sessions >= 1, got 0/);
+    expect(() => parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 400 * 86_400 } })).toThrow(/canary\.stepDeadlineSeconds/);
+  });
+});
