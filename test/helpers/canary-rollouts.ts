@@ -29,6 +29,8 @@ export interface RolloutSetting {
   /** Trading days after which an undecided rollout is given up. */
   maxDays: number;
   steps?: number[];
+  /** Analyse at the end of every n-th day only (default 1): fewer looks, faster runs, decisions a little later. */
+  analyseEvery?: number;
   /**
    * Default: the defaults, with the score-shift rule switched off (minScoreShift 1): a canary that
    * flips the champion's scores moves them with each day's market, and the shift rule would roll it
@@ -97,6 +99,7 @@ export function simulateRollout(setting: RolloutSetting): RolloutResult {
       const p = pending.shift() as (typeof pending)[number];
       p.rows.forEach((r, i) => Object.assign(r, { matured: true, outcome: p.outcomes[i] }));
     }
+    if ((t + 1) % (setting.analyseEvery ?? 1) !== 0) continue;
     const last = step === steps.length - 1;
     const a = analyseCanary(rows, { canary: 'canary', reference: 'champion', lags: horizon - 1, decision: last ? 'promote' : 'widen', stepSince: `${dateOf(stepStart)}T00:00:00.000Z`, thresholds: setting.thresholds ?? { minScoreShift: 1 } });
     if (a.verdict === 'fail') return { result: 'rolled-back', days: t + 1, step, reasons: a.reasons };
