@@ -53,13 +53,12 @@
  * only exposes more traffic to a canary the promotion still has to clear.
  *
  * The price is time. Evidence is counted in clusters, not requests: on simulated default rollouts
- * (100 symbols, 1-session labels maturing daily) an equally good canary was promoted after a median
- * of 28 trading days (rolled back in 1 of 300), a canary flipped on every symbol was never promoted
- * (0 of 200) and rolled back after a median of 38 days, one flipped on a fifth of the symbols was
- * promoted in 6.7% (the margin of 5 points is about what such a canary loses); with 5-session labels
- * promotion took a median of 77 sessions. A 2-point margin (the old default) needs far more
- * clusters than a rollout has, hence 5 points; a narrower one is a choice to wait longer. bench/
- * canary-rollouts.ts replays these rollouts.
+ * (bench/canary-rollouts.ts: 100 symbols, 1-session labels maturing daily, 20 seeds) an equally good
+ * canary was promoted in all after a median of 26 trading days (none rolled back), a canary flipped
+ * on every symbol was never promoted and rolled back after a median of 36 days, one flipped on a
+ * fifth of the symbols (1.6 points worse: within the margin) was promoted in 18 of 20. Labels of h
+ * sessions take about 11·h sessions more. A 2-point margin (the old default) needs far more
+ * clusters than a rollout has, hence 5 points; a narrower one is a choice to wait longer.
  *
  * The shift rule fails when PSI > maxPsi AND its p-value < alpha AND the scores moved by more than
  * minScoreShift on average (the mean absolute difference of the quantiles), on one score per
