@@ -6,9 +6,10 @@
  * trading day at a time, so a step's requests cover as many symbol-days (the analyses' unit of
  * evidence) as the test sends: a step's analysis can pass as soon as its own requests are logged.
  *
- * - A step is judged only on the requests logged since its own traffic moved: once step 1 has passed,
- *   step 2 (100%) does not pass on step 1's rows; it waits for its own, and the last step is also
- *   judged on the whole rollout.
+ * - A step's serving health is judged only on the requests logged since its own traffic moved: once
+ *   step 1 has passed, step 2 (100%) does not pass on step 1's rows; it waits for its own. The hit
+ *   rate is one test over the whole rollout, and the last step promotes only once it shows the
+ *   canary less than maxHitRateDrop worse.
  * - A challenger whose registry row is edited mid-canary (the API withdraws the model) is rolled back
  *   by the next analysis, or by the check before the next traffic move; the reason is recorded.
  * - A champion whose row is edited is never rolled back to: the deployment stops ('stopped'), leaves
@@ -62,7 +63,9 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     env = await startTemporal();
     t = await createSqliteTestDatabase();
     artifactDir = tempDir('mlp-step-evidence-artifacts-');
-    market = await setUpOracleMarket(t.store, cache);
+    // 24 symbols: a promotion needs evidence at 1/alpha over many clusters of 5 feature dates (the
+    // labels' 5 sessions), so the promotion test below sends 50 past days of them (~1,100 pairs).
+    market = await setUpOracleMarket(t.store, cache, 24);
     api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
     ({ serving, log, app } = api);
   });
@@ -111,8 +114,8 @@ describe('canary steps on their own evidence; versions that stop verifying (real
     for (const b of await readBars(t.store, { symbols: market.symbols })) bars.set(b.symbol, [...(bars.get(b.symbol) ?? []), b]);
     let day = 0;
     const publishNextDay = async () => {
-      // 60 bars before the end, forward: every outcome (ORACLE_HORIZON bars on) is in the store.
-      const at = (s: string) => (bars.get(s) as Array<{ date: string; open: number; close: number }>).length - 60 + day;
+      // 100 bars before the end, forward: every outcome (ORACLE_HORIZON bars on) is in the store for 94 days.
+      const at = (s: string) => (bars.get(s) as Array<{ date: string; open: number; close: number }>).length - 100 + day;
       await publishOnlineFeatures(
         cache,
         market.symbols.map((s) => {
@@ -164,8 +167,8 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       const m = await newModel('evidence');
       const handle = await start(`evidence-${Date.now()}`, { model: m.name, challengerVersion: m.challenger, canary: { steps: [50, 100], analysisSeconds: 2, stepDeadlineSeconds: 15, thresholds: { minMaturedPairs: 20 } } });
       await waitFor(handle, 'step 1 at 50%', (s) => s.status === 'canary' && s.step === 0);
-      // Step 1's requests only: 6 past days of every symbol, 4 requests each (about 2 reach the canary).
-      await m.requestDays(6, 4);
+      // Step 1's requests only: 20 past days of every symbol, 3 requests each (about 1.5 reach the canary).
+      await m.requestDays(20, 3);
       const paused = await waitFor(handle, 'step 2 paused, inconclusive', (s) => (s.status === 'paused-inconclusive' && s.step === 1) || FINAL.includes(s.status));
       expect(paused.status).toBe('paused-inconclusive');
       expect(paused.challengerWeight).toBe(1);
@@ -181,18 +184,23 @@ describe('canary steps on their own evidence; versions that stop verifying (real
       }
       expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.champion);
 
-      // Requests at 100% now (later days): step 2 passes on its own pairs, and on the whole rollout, before the promotion.
+      // Requests at 100% now (later days): step 2's serving health on its own requests, the hit rate
+      // on the whole rollout (50 days of 24 symbols: 10 clusters of 5 days, the margin evidence of an
+      // equally good canary well past 1/alpha) before the promotion.
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'test' }] });
-      await m.requestDays(6, 2);
+      await m.requestDays(30, 1);
       const state = await handle.result();
       await recordHistory(env, 'deployment-v2-step-evidence-promoted', handle.workflowId);
       expect(state.status).toBe('promoted');
       const last = state.analyses.at(-1);
       expect(last).toMatchObject({ weight: 1, verdict: 'pass' });
-      expect(last?.canary?.paired.pairs).toBeGreaterThanOrEqual(20);
       expect(last?.since).toBe(stepTwo[0].since);
       expect(last?.cumulative?.verdict).toBe('pass');
-      expect(last?.cumulative?.pairs).toBeGreaterThan(last?.canary?.paired.pairs as number);
+      // The hit rate of the last step is the whole rollout's: step 1's pairs and step 2's.
+      expect(last?.canary?.paired.pairs).toBeGreaterThan(stepOne.at(-1)?.canary?.paired.pairs as number);
+      expect(last?.canary?.paired.pairs).toBe(last?.cumulative?.pairs);
+      expect(last?.canary?.paired.marginEvidence).toBeGreaterThanOrEqual(20);
+      expect(last?.reasons.join(' ')).toMatch(/less than 5\.0 points worse/);
       expect(await aliasVersion(t.store, m.name, 'champion')).toBe(m.challenger);
     });
   });

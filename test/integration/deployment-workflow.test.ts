@@ -48,8 +48,11 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
     t = await createSqliteTestDatabase();
     cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
     artifactDir = tempDir('mlp-deploy-artifacts-');
-    // 24 symbols on 24 feature dates: the analyses count one pair per symbol-day and cluster by day.
-    market = await setUpOracleMarket(t.store, cache, 24, { spreadDays: 24 });
+    // 800 symbols on 80 feature dates: the analyses count one pair per symbol-day and cluster blocks
+    // of 5 dates (5-session labels), so 16 clusters of 50 pairs. A promotion needs evidence at 1/alpha
+    // (20) that the canary is less than 5 points worse: an equally good canary reaches ~77 on all of
+    // them (~20 on 600 over 60 dates, 1.1 on the 24 over 24 dates this market used to have).
+    market = await setUpOracleMarket(t.store, cache, 800, { spreadDays: 80 });
     api = await startApiStack({ store: t.store, cache, artifactDir, tokens: [TOKEN] });
     ({ serving, log, app } = api);
   });
@@ -193,6 +196,7 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
       expect(abLogged).toHaveLength(abState.analysisCount);
       expect(abLogged.at(-1)).toMatchObject({ seq: abState.analysisCount, phase: 'ab-test', verdict: 'stop-winner' });
       expect(abLoad.stats.versions.get(ab.challenger)).toBeGreaterThan(0); // B really served
+      expect(abLoad.stats.errors).toEqual([]);
       expect(abLoad.stats.failed).toBe(0);
       expect((await readServingRoutes(t.store, 'deploy-ab'))?.routes).toEqual(singleRoute(ab.champion));
       expect(await aliasVersion(t.store, 'deploy-ab', 'champion')).toBe(ab.champion);
