@@ -53,11 +53,12 @@
  * only exposes more traffic to a canary the promotion still has to clear.
  *
  * The price is time. Evidence is counted in clusters, not requests: on simulated default rollouts
- * (bench/canary-rollouts.ts: 100 symbols, 1-session labels maturing daily, 20 seeds) an equally good
- * canary was promoted in all after a median of 26 trading days (none rolled back), a canary flipped
- * on every symbol was never promoted and rolled back after a median of 36 days, one flipped on a
- * fifth of the symbols (1.6 points worse: within the margin) was promoted in 18 of 20. Labels of h
- * sessions take about 11·h sessions more. A 2-point margin (the old default) needs far more
+ * (bench/canary-rollouts.ts: 100 symbols, 20 seeds; a champion right 54% of the time, a "flipped"
+ * canary predicting its opposite on a share of the symbols) an equally good canary was promoted in
+ * 20 of 20 after a median of 28 trading days with 1-session labels and 77 with 5-session ones (none
+ * rolled back), a canary flipped on every symbol (8 points worse) was never promoted and rolled back
+ * in 20 of 20 (median 39 and 87 days), one flipped on a fifth (1.6 points worse: within the margin)
+ * was promoted in 15 and 18 of 20 (rolled back in the others: it is worse). A 2-point margin (the old default) needs far more
  * clusters than a rollout has, hence 5 points; a narrower one is a choice to wait longer.
  *
  * The shift rule fails when PSI > maxPsi AND its p-value < alpha AND the scores moved by more than

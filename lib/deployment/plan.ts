@@ -75,9 +75,12 @@ export type DeploymentPlan = Omit<ParsedRequest, 'canary'> & { canary: ParsedReq
 
 /**
  * The default step deadline for labels of `labelHorizon` sessions: 14 + 11·h sessions, as calendar
- * days (× 7/5, rounded up). On simulated default rollouts (100 symbols) an equally good canary
- * needed a median of 28 trading days to be promoted with 1-session labels and 77 with 5-session
- * ones, about 11 sessions per session of horizon plus the first two weeks of serving.
+ * days (× 7/5, rounded up). On simulated default rollouts (bench/canary-rollouts.ts, 100 symbols,
+ * 20 seeds) an equally good canary needed a median of 28 trading days to be promoted with 1-session
+ * labels and 77 with 5-session ones, about 11 sessions per session of horizon plus the first two
+ * weeks of serving. The deadline is per step, and the last step takes most of a rollout: 25
+ * sessions (h = 1) and 69 (h = 5) are below those whole-rollout medians, so a slow last step may
+ * still pause for a person (the simulation does not model the deadline; not measured).
  */
 export function defaultStepDeadlineSeconds(labelHorizon: number): number {
   if (!(Number.isInteger(labelHorizon) && labelHorizon >= 1)) throw new BadInputError(`a label horizon must be a whole number of sessions >= 1, got ${JSON.stringify(labelHorizon)}`);
