@@ -46,7 +46,11 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   beforeAll(async () => {
     env = await startTemporal();
     t = await createSqliteTestDatabase();
-    cache = new RedisCache(TEST_REDIS_URL); // the CLI's prefix, so a CLI process sees the same keys
+    // The CLI's prefix, so a CLI process sees the same keys. The workers' activities run in this
+    // process on a synchronous SQLite store: an analysis of the 800-symbol market below held the
+    // event loop up to 1.2 s, past the 500 ms default command timeout, and a request now and then
+    // failed on it (the API runs apart from the workers in a deployment, so give it 5 s here).
+    cache = new RedisCache(TEST_REDIS_URL, undefined, { commandTimeoutMs: 5000 });
     artifactDir = tempDir('mlp-deploy-artifacts-');
     // 800 symbols on 80 feature dates: the analyses count one pair per symbol-day and cluster blocks
     // of 5 dates (5-session labels), so 16 clusters of 50 pairs. A promotion needs evidence at 1/alpha
