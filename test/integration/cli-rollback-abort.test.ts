@@ -15,7 +15,7 @@ import { TASK_QUEUES } from '../../lib/task-queues';
 import { buildCliIfStale } from '../../scripts/build';
 import { runBuiltCli } from '../helpers/cli';
 import { deploymentStateQuery, deploymentWorkflow } from '../../workflows';
-import { createSqliteTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 
@@ -35,6 +35,8 @@ describe('mlp models rollback with a running deployment (real Temporal server, S
   });
   afterAll(async () => {
     await cache?.close();
+    // The market's vectors under the processes' shared prefix: left there, they would hide another file's from a bounded sample.
+    await clearSharedOnlineVectors();
     await t?.drop();
     await env?.teardown();
     fs.rmSync(artifactDir, { recursive: true, force: true });

@@ -20,7 +20,7 @@ import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentState } from '../../workflows';
-import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
@@ -43,6 +43,8 @@ describe('what a deployment records when it ends (real Temporal server, SQLite, 
   });
   afterAll(async () => {
     await cache?.close();
+    // The market's vectors under the processes' shared prefix: left there, they would hide another file's from a bounded sample.
+    await clearSharedOnlineVectors();
     await t?.drop();
     await env?.teardown();
   });

@@ -26,7 +26,7 @@ import { abortUpdate, deploymentStateQuery, deploymentWorkflow, type DeploymentS
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
 import { runBuiltCli } from '../helpers/cli';
-import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withPipelineWorker, withWorkers } from '../helpers/temporal';
 import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
@@ -60,6 +60,8 @@ describe('deployments and the people who take their traffic over (real Temporal 
   });
   afterAll(async () => {
     await cache?.close();
+    // The market's vectors under the processes' shared prefix: left there, they would hide another file's from a bounded sample.
+    await clearSharedOnlineVectors();
     await t?.drop();
     await env?.teardown();
   });

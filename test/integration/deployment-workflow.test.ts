@@ -24,7 +24,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { abortSignal, abortUpdate, approveSignal, approveStartUpdate, approveStepUpdate, deploymentStateQuery, deploymentWorkflow, overrideBlockUpdate, pauseUpdate, promoteUpdate, resumeUpdate, type DeploymentState } from '../../workflows';
 import type { DeploymentRequest } from '../../lib/deployment/plan';
 import { startApiStack, type ApiStack } from '../helpers/api-stack';
-import { createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
+import { clearSharedOnlineVectors, createSqliteTestDatabase, tempDir, TEST_REDIS_URL, type TestDatabase } from '../helpers/databases';
 import { registerOracleModel, setUpOracleMarket, type OracleMarket } from '../helpers/oracle-models';
 import { startTemporal, withWorkers } from '../helpers/temporal';
 import { DEPLOYMENT_RECORDING_TAG, recordHistory } from '../helpers/workflow-histories';
@@ -63,6 +63,8 @@ describe('deploymentWorkflow (real Temporal server, API, SQLite, Redis)', () => 
   afterAll(async () => {
     await api?.close();
     await cache?.close();
+    // The market's vectors under the processes' shared prefix: left there, they would hide another file's from a bounded sample.
+    await clearSharedOnlineVectors();
     await t?.drop();
     await env?.teardown();
   });
