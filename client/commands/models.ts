@@ -335,7 +335,7 @@ export function modelsCommand(): Command {
     );
   cmd
     .command('sign-serving <name>')
-    .description('sign a model\'s serving routes and aliases with MODEL_SIGNING_KEY, written again as they stand (a new routes generation with the same split): after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them), or with --accept-edit for routes and aliases written before serving records were signed')
+    .description('sign a model\'s serving routes and aliases with MODEL_SIGNING_KEY as they stand: after a key rotation (the old key in MODEL_SIGNING_PREVIOUS_KEYS confirms them) signed again in place, same generation and writer, with their history rows; with --accept-edit, routes and aliases written before serving records were signed are written again (a new routes generation with the same split; refused while a deployment of the model runs)')
     .option('--accept-edit', 'sign records no key confirms as they are: unsigned, changed since they were signed, older than the newest signed history row, or signed with a key not in MODEL_SIGNING_PREVIOUS_KEYS (refused otherwise: that is what the signatures catch)')
     .option('--reason <text>', 'why (kept in the alias and route history)', 'key rotation or upgrade')
     .action((name: string, flags: { acceptEdit?: boolean; reason: string }) =>
@@ -348,7 +348,7 @@ export function modelsCommand(): Command {
           const { signServingRecords } = lazy.signServingRecords();
           const by = `cli (${process.env.USER ?? 'unknown user'})`;
           const signed = await signServingRecords(store, cache, name, configuredSigning(config), { by, reason: flags.reason, acceptEdit: flags.acceptEdit === true });
-          console.log(escapeControl(`${name}: serving routes ${signed.rewritten ? `signed as generation ${signed.routes.generation}` : `generation ${signed.routes.generation} already signed by the current key`}, aliases signed${signed.accepted.length > 0 ? ` (accepted as they stood: ${signed.accepted.join('; ')})` : ''}`));
+          console.log(escapeControl(`${name}: serving routes ${signed.rewritten ? `signed as generation ${signed.routes.generation}` : `generation ${signed.routes.generation} signed by the current key`}, aliases signed${signed.resigned > 0 ? ` (${signed.resigned} records a previous key signed signed again in place)` : ''}${signed.accepted.length > 0 ? ` (accepted as they stood: ${signed.accepted.join('; ')})` : ''}`));
         } finally {
           await cache.close();
         }

@@ -173,7 +173,8 @@ export function servingRoutesSignatureProblem(signing: RowSigning | undefined, r
   return keys === undefined ? undefined : routesRecordProblem(keys, routes, storedSignatures.get(routes));
 }
 
-function toRoutes(row: ServingRoutesTable): ServingRoutes {
+/** A stored routes row (or routes history row) as read back, with its stored signature kept (storedRoutesSignature). */
+export function toRoutes(row: ServingRoutesTable): ServingRoutes {
   const invalid = (problem: string) => new InvalidServingRoutesError(`serving routes of ${row.model} generation ${row.generation} are ${problem}; rewrite them with writeServingRoutes`, row.model, Number(row.generation));
   let stored: unknown;
   try {

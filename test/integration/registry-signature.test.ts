@@ -16,7 +16,7 @@ import { experimentActivities, type RegisterResult } from '../../activities/expe
 import { localArtifactStore, type ArtifactStore } from '../../lib/artifacts/artifact-store';
 import { MemoryCache } from '../../lib/cache/memory-cache';
 import { ServingModels } from '../../lib/serving/serving-models';
-import { writeServingRoutes } from '../../lib/serving/serving-routes';
+import { readServingRoutes, writeServingRoutes } from '../../lib/serving/serving-routes';
 import { signServingRecords } from '../../lib/serving/sign-serving-records';
 import { experimentSchema } from '../../lib/experiments/experiment';
 import { putArtifact } from '../../lib/registry/artifact-store';
@@ -258,10 +258,12 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
       for (const v of [champion, challenger]) expect((await signModelVersion(t.store, artifacts, name, v.version, ROTATING)).before).toEqual({ state: 'previous_key', keyId: signingKeyId(KEY) });
       for (let i = 0; i < 200 && Object.keys(api.stats().previousKeySigned).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect([served(api), withdrawn(api), api.stats().previousKeySigned]).toEqual([[champion.version, challenger.version], [], {}]);
-      // And the serving records (routes, aliases) with `mlp models sign-serving`: the routes written again as a new generation, the same split.
+      // And the serving records (routes, aliases) with `mlp models sign-serving`: signed again in place, the same generation, writer and split.
+      const before = await readServingRoutes(t.store, name);
       const resigned = await signServingRecords(t.store, cache, name, ROTATING, { by: 'test', reason: 'rotation' });
-      expect([resigned.rewritten, resigned.accepted, resigned.routes.routes.map((r) => r.version)]).toEqual([true, [], [champion.version, challenger.version]]);
-      for (let i = 0; i < 200 && api.snapshot(name)?.routes.generation !== resigned.routes.generation; i++) await new Promise((r) => setTimeout(r, 25));
+      expect([resigned.rewritten, resigned.accepted, resigned.routes.routes.map((r) => r.version)]).toEqual([false, [], [champion.version, challenger.version]]);
+      expect(resigned.resigned).toBeGreaterThan(0);
+      expect([resigned.routes.generation, resigned.routes.updatedBy, resigned.routes.updatedAt]).toEqual([before?.generation, before?.updatedBy, before?.updatedAt]);
       expect(api.snapshot(name)?.routes.generation).toBe(resigned.routes.generation);
 
       // Step 3: the old key dropped; a process started now with the new key alone serves both.

@@ -9,6 +9,7 @@
  * newest signed history rows.
  */
 import fs from 'node:fs';
+import { deploymentActivities } from '../../activities/deployment';
 import { monitoringActivities } from '../../activities/monitoring';
 import { servedSnapshot } from '../../api/predictions';
 import { localArtifactStore } from '../../lib/artifacts/artifact-store';
@@ -227,6 +228,53 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     expect(api.degradedModels().join('\n')).toMatch(/direction-5d: its champion alias is refused .*the champion alias of direction-5d \(v1, move 2\) does not match it/);
     const result = await monitoring();
     expect(result.findings.map((f) => f.alert.rule).sort()).toEqual(['champion_mismatch', 'serving_routes_tampered']);
+  });
+
+  it('after a key rotation, sign-serving signs the records again in place: a running canary deployment keeps its split, takes its next step and promotes', async () => {
+    await registerVersions(t.store, dir, 2);
+    await writeServingRoutes(t.store, cache, promote(1));
+    const activities = (signing: RowSigning) => deploymentActivities({ store: t.store, cache, artifacts: localArtifactStore(dir), signing });
+    const before = activities(SIGNING);
+    await before.beginDeployment({ deploymentId: 'dep-2', request: { model: MODEL, challengerVersion: 2, startedBy: 'ops' } });
+    const step = (weight: number) => ({ model: MODEL, mode: 'canary' as const, routes: [{ variant: 'canary', version: 2, weight }, { variant: 'champion', version: 1, weight: 1 - weight }], reference: 'champion', updatedBy: 'deployment dep-2', reason: `canary ${weight}`, deploymentId: 'dep-2' });
+    const first = await before.setTrafficSplit(step(0.1));
+    expect(typeof first).toBe('number');
+    const stepped = await readServingRoutes(t.store, MODEL);
+
+    // Key rotation as docs/operations.md says: the new key, the old one as previous, then `mlp models sign-serving`.
+    const rotated: RowSigning = { signingKey: 'serving-record-signatures-second-key-abcdef0123', previousKeys: [KEY] };
+    const signed = await signServingRecords(t.store, cache, MODEL, rotated, { by: 'cli (ops)', reason: 'key rotation' });
+    expect([signed.rewritten, signed.accepted]).toEqual([false, []]);
+    expect(signed.resigned).toBeGreaterThan(0);
+    // Nothing that decides serving or who owns it changed: same generation, writer, reason, time and split.
+    const after = await readServingRoutes(t.store, MODEL);
+    expect(after).toEqual(stepped);
+    expect(await t.store.db.selectFrom('serving_route_history').select('generation').where('model', '=', MODEL).execute()).toHaveLength(Number(first));
+    expect((await t.store.db.selectFrom('model_alias_history').select('moved_by').where('name', '=', MODEL).execute()).map((m) => m.moved_by)).not.toContain('cli (ops)');
+    // Everything verifies under the new key alone (the old one can be dropped).
+    const newOnly: RowSigning = { signingKey: rotated.signingKey };
+    expect(await monitoringActivities({ store: t.store, signing: newOnly }).checkServedChampions({})).toMatchObject({ tampered: [], findings: [] });
+
+    // The deployment goes on: its next step and its promotion are its own, not superseded.
+    const running = activities(rotated);
+    const next = await running.setTrafficSplit(step(0.25));
+    expect(next).toBe(Number(first) + 1);
+    await expect(running.promoteChallenger({ deploymentId: 'dep-2', model: MODEL, challengerVersion: 2, championVersion: 1, movedBy: 'deployment dep-2', reason: 'passed' })).resolves.toBeUndefined();
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(2);
+    expect((await readServingRoutes(t.store, MODEL))?.routes).toEqual(singleRoute(2));
+  });
+
+  it('with --accept-edit, refuses to write unconfirmed records again while a deployment of the model runs, naming it', async () => {
+    await registerVersions(t.store, dir, 2);
+    await writeServingRoutes(t.store, cache, promote(1));
+    const a = deploymentActivities({ store: t.store, cache, artifacts: localArtifactStore(dir), signing: SIGNING });
+    await a.beginDeployment({ deploymentId: 'dep-2', request: { model: MODEL, challengerVersion: 2, startedBy: 'ops' } });
+    await a.setTrafficSplit({ model: MODEL, mode: 'canary', routes: [{ variant: 'canary', version: 2, weight: 0.1 }, { variant: 'champion', version: 1, weight: 0.9 }], reference: 'champion', updatedBy: 'deployment dep-2', reason: 'canary 0.1', deploymentId: 'dep-2' });
+    const stepped = await readServingRoutes(t.store, MODEL);
+    // An alias history row written without the key (an unconfirmed record).
+    await t.store.db.updateTable('model_alias_history').set({ signature: null, signature_key_id: null }).where('name', '=', MODEL).execute();
+    await expect(signServingRecords(t.store, cache, MODEL, SIGNING, { by: 'cli (ops)', reason: 'upgrade', acceptEdit: true })).rejects.toThrow(/would take the serving routes from deployment dep-2 \(started by ops\), still running/);
+    expect(await readServingRoutes(t.store, MODEL)).toEqual(stepped);
   });
 
   it('without the key nothing is signed or checked: routes edited by SQL are served as before', async () => {
