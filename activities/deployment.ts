@@ -24,6 +24,7 @@ import { AliasMovedError, aliasHistory, aliasVersion, getModelVersion, moveAlias
 import { servingVeto } from '../lib/registry/promotion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRoutesInput } from '../lib/serving/serving-routes';
+import { assertServingRecordsVerified, UnverifiedServingRecordsError } from '../lib/serving/verified-serving-records';
 import { agreementHint, championAliasDisagreement } from '../lib/serving/served-champion';
 import type { Database } from '../lib/store/database';
 import { withFailureMapping } from './failures';
@@ -282,6 +283,21 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
     return undefined;
   }
 
+  /**
+   * With the key, the routes and champion alias a signed write is based on, verified first (a
+   * deployment's champion, its steps and its promotion): routes and alias moved together by SQL to a
+   * superseded version were otherwise taken as the champion and written again, signed. Refused as a
+   * registry rejection (retrying cannot help) naming what fails.
+   */
+  async function assertVerifiedRecords(model: string, what: string): Promise<void> {
+    try {
+      await assertServingRecordsVerified(store, model, signing, what);
+    } catch (error) {
+      if (error instanceof UnverifiedServingRecordsError) throw new RegistryError(error.message);
+      throw error;
+    }
+  }
+
   /** The deployment whose activity this is, with why it no longer owns the traffic (if so) and the generation to pin. */
   async function ownership(deploymentId: string | undefined): Promise<{ row?: NonNullable<DeploymentRow>; why?: string; generation?: number }> {
     const row = deploymentId === undefined ? undefined : await deploymentRow(store, deploymentId);
@@ -305,6 +321,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const plan = parseDeploymentRequest(input.request, typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 ? { labelHorizon: horizon } : {});
         const existing = await store.db.selectFrom('deployments').select(['id', 'model', 'champion_version', 'challenger_version', 'status', 'ended_at']).where('id', '=', input.deploymentId).executeTakeFirst();
         if (existing && existing.status !== 'running') throw new BadInputError(`cannot begin: ${endedWhy(existing)}. Nothing was moved`);
+        if (!existing) await assertVerifiedRecords(plan.model, `cannot deploy ${plan.model} v${plan.challengerVersion}`);
         const aliasChampion = existing ? undefined : await aliasVersion(store, plan.model, 'champion');
         let championVersion = existing ? (existing.champion_version === null ? null : Number(existing.champion_version)) : (aliasChampion ?? null);
         // The challenger takes traffic and the champion keeps it (and takes it back on a rollback): both must be servable.
@@ -386,6 +403,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
         const { deploymentId, ...split } = input;
         const owner = await ownership(deploymentId ?? writerId(split.updatedBy));
         if (owner.why !== undefined) return supersededAnswer(store, split.model, owner.why);
+        await assertVerifiedRecords(split.model, `cannot route ${split.model} traffic`);
         const versions = [...split.routes.map((r) => r.version), ...(split.shadow ? [split.shadow.version] : [])];
         await verifyVersions(store, artifacts, signing, split.model, versions, `cannot route ${split.model} traffic`, { pins: owner.row && artifactsOf(owner.row) });
         await assertSameLabelAsChampion(store, split.model, versions).catch((error: unknown) => {
@@ -535,6 +553,7 @@ export function deploymentActivities({ store, cache, artifacts, signing = config
       return withFailureMapping(async () => {
         const owner = await ownership(input.deploymentId);
         if (owner.why !== undefined) return supersededAnswer(store, input.model, owner.why);
+        await assertVerifiedRecords(input.model, `cannot promote ${input.model} v${input.challengerVersion}`);
         await verifyVersions(store, artifacts, signing, input.model, [input.challengerVersion], `cannot promote ${input.model} v${input.challengerVersion}`, { pins: owner.row && artifactsOf(owner.row) });
         // Routes and champion alias in one transaction, pinned to the generation judged: a rollback
         // written meanwhile fails this write (the retry finds the traffic taken over), and one

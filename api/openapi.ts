@@ -110,7 +110,7 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
           security: admin,
           parameters: parameters(modelParamsSchema, 'path'),
           requestBody: { required: true, content: json(writeRoutesRequestSchema, 'input') },
-          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, ...BODY_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch)'), '422': VERSION_REFUSED, '503': STORE_BUSY },
+          responses: { '200': { description: 'The routes now stored (unchanged generation when nothing changed)', content: json(writeRoutesResponseSchema, 'output') }, ...COMMON_ERRORS, ...BODY_ERRORS, '409': errorResponse('expectedGeneration differs from the current one (conflict), or the split would serve another champion than the champion alias names (champion_mismatch), or with MODEL_SIGNING_KEY the champion alias is not as a key holder wrote it (serving_routes_tampered)'), '422': VERSION_REFUSED, '503': STORE_BUSY },
         },
       },
       '/v1/admin/rollback/{model}': {

@@ -17,7 +17,7 @@ import { DEFAULT_API_FEATURE_CACHE_MS, DEFAULT_API_RATE_LIMITS, type ApiRateLimi
 import { excerpt } from '../lib/quality/excerpt';
 import { assertSameLabelAsChampion, LabelMismatchError } from '../lib/registry/label-spec';
 import { RegistryError, ServingVetoError } from '../lib/registry/model-registry';
-import type { RowSigning } from '../lib/registry/row-signature';
+import { verificationKeysOf, type RowSigning } from '../lib/registry/row-signature';
 import { splitAliasDisagreement } from '../lib/serving/served-champion';
 import { ArtifactVerificationError } from '../lib/registry/verify-artifact';
 import type { PredictionLogEntry, PredictionLogStats } from '../lib/serving/prediction-log';
@@ -25,6 +25,7 @@ import { readiness } from '../lib/serving/readiness';
 import { rollbackModel, RollbackError } from '../lib/serving/rollback';
 import type { ServingModelsStats } from '../lib/serving/serving-models';
 import { ServingRoutesConflictError, ServingRoutesError, writeServingRoutes, type ServingRoutes } from '../lib/serving/serving-routes';
+import { UnverifiedServingRecordsError, verifiedChampionAlias } from '../lib/serving/verified-serving-records';
 import { StoreBusyError, type Database } from '../lib/store/database';
 import { TokenVerifier } from './auth';
 import { registerDashboard } from './dashboard';
@@ -480,12 +481,19 @@ export function buildApiServer(deps: ApiServerDeps): FastifyInstance {
       await assertSameLabelAsChampion(deps.store, model, [...body.routes.map((r) => r.version), ...(body.shadow ? [body.shadow.version] : [])]);
       // Routes and champion alias name one champion: deployments, promotion and the dashboard read the alias.
       // Judged in the write's transaction, against the alias a concurrent rollback may just have moved.
+      // With the key the alias it is judged by must be a key holder's: moved by SQL to a superseded
+      // champion, a split serving that version was judged in agreement and written again, signed.
+      const signing = deps.servingModels.signing;
+      const verified = await verifiedChampionAlias(deps.store, model, signing, `routes of ${model} not written`).catch((error: unknown) => {
+        throw error instanceof UnverifiedServingRecordsError ? new ApiError(409, 'serving_routes_tampered', error.message) : error;
+      });
       const championCheck = (aliasChampion: number | undefined) => {
+        if (verificationKeysOf(signing) !== undefined && aliasChampion !== verified) throw new ApiError(409, 'conflict', `the champion alias of ${model} moved while the routes were judged (v${verified ?? 'none'} → v${aliasChampion ?? 'none'}); the routes are unchanged: read them again and retry`);
         const disagreement = splitAliasDisagreement(body, aliasChampion, 'this split would');
         if (disagreement === undefined) return;
         throw new ApiError(409, 'champion_mismatch', `${disagreement}: deployments, promotion and the dashboard take the champion from the alias, so they would judge and show another version than the one served; the routes are unchanged. To serve another version as the champion use POST /v1/admin/rollback/${model} with toVersion (or \`mlp models rollback ${model} --to-version N\`), which moves the routes and the alias together`);
       };
-      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request), championCheck, ...(deps.servingModels.signing ? { signing: deps.servingModels.signing } : {}) });
+      const routes = await writeServingRoutes(deps.store, deps.cache, { ...body, model, updatedBy: callerName(request), championCheck, ...(signing ? { signing } : {}) });
       return { routes: routesView(routes) };
     } catch (error) {
       throw adminError(error);

@@ -10,7 +10,9 @@
  *   the same generation (an older signed row written back: a rollback by replay), or is newer than
  *   any signed history row (the history edited or deleted);
  * - an alias row carries no valid signature, or is not the one the newest signed move of that alias
- *   set (another version, another move), or is missing while that move set it.
+ *   set (another version, another move), or is missing while that move set it;
+ * - a move of an alias fails its signature anywhere in the history (edited, or unsigned after the
+ *   alias's first signed move: inserted by hand, e.g. moves a rollback would choose its target from).
  *
  * A `serving_routes_tampered` alert per model (critical; an alias set before aliases were signed,
  * with no signed move at all, is a warning). Nothing is moved: the API already keeps serving the
@@ -46,7 +48,8 @@ async function newestSignedGeneration(store: Database, signing: RowSigning, mode
   return { signed: undefined, unsigned };
 }
 
-async function routesProblems(store: Database, signing: RowSigning, r: ServingRoutes): Promise<string[]> {
+/** Why a model's routes row is not as a key holder last wrote it (none: it is). */
+export async function routesProblems(store: Database, signing: RowSigning, r: ServingRoutes): Promise<string[]> {
   const problems: string[] = [];
   const own = servingRoutesSignatureProblem(signing, r);
   if (own !== undefined) problems.push(`${own} (it routes ${describe(r)}, written by ${r.updatedBy}: ${r.reason})`);
@@ -66,18 +69,25 @@ async function routesProblems(store: Database, signing: RowSigning, r: ServingRo
   return problems;
 }
 
-async function aliasProblems(store: Database, signing: RowSigning, model: string): Promise<{ problems: string[]; unsignedOnly: boolean }> {
+/** Why a model's alias rows (only `only`, when given) or their moves are not as key holders wrote them (none: they are). */
+export async function aliasProblems(store: Database, signing: RowSigning, model: string, only?: string): Promise<{ problems: string[]; unsignedOnly: boolean }> {
   const keys = verificationKeysOf(signing)!;
   const rows = await store.db.selectFrom('model_aliases').selectAll().where('name', '=', model).execute();
   const moves = await store.db.selectFrom('model_alias_history').selectAll().where('name', '=', model).orderBy('seq').execute();
   const problems: string[] = [];
   let unsignedOnly = true;
-  const names = [...new Set([...rows.map((r) => r.alias), ...moves.map((m) => m.alias)])].sort();
+  const names = [...new Set([...rows.map((r) => r.alias), ...moves.map((m) => m.alias)])].filter((a) => only === undefined || a === only).sort();
   for (const alias of names) {
     const row = rows.find((r) => r.alias === alias);
     const ofAlias = moves.filter((m) => m.alias === alias).reverse();
     const newestSigned = ofAlias.find((m) => aliasMoveProblem(keys, moveOf(m), storedSignatureOf(m)) === undefined);
-    const unsignedMoves = ofAlias.slice(0, newestSigned ? ofAlias.indexOf(newestSigned) : ofAlias.length).filter((m) => storedSignatureOf(m) !== undefined || newestSigned !== undefined);
+    // Every move that fails its signature, wherever it is in the history: one carrying a signature
+    // (edited, another key's), or an unsigned one after the alias's first signed move (inserted by
+    // hand between or after signed moves; a rollback's target is chosen from these rows). Unsigned
+    // moves before any signed one were written before aliases were signed.
+    const failing = ofAlias.filter((m) => aliasMoveProblem(keys, moveOf(m), storedSignatureOf(m)) !== undefined);
+    const oldestSigned = [...ofAlias].reverse().find((m) => !failing.includes(m));
+    const unsignedMoves = failing.filter((m) => storedSignatureOf(m) !== undefined || (oldestSigned !== undefined && Number(m.seq) > Number(oldestSigned.seq))).reverse();
     if (row) {
       const seq = row.seq === null || row.seq === undefined ? undefined : Number(row.seq);
       const problem = seq === undefined && !row.signature ? `the ${alias} alias of ${model} (v${row.version}) carries no signature: it was set without MODEL_SIGNING_KEY (before aliases were signed, or by a process without the key) or by hand` : aliasRecordProblem(keys, { name: model, alias, version: Number(row.version), seq: seq ?? 0 }, storedSignatureOf(row));
@@ -96,7 +106,7 @@ async function aliasProblems(store: Database, signing: RowSigning, model: string
       unsignedOnly = false;
     }
     if (unsignedMoves.length > 0) {
-      problems.push(`model_alias_history of ${model} holds moves of the ${alias} alias without a valid signature (move ${unsignedMoves.map((m) => Number(m.seq)).join(', ')})`);
+      problems.push(`model_alias_history of ${model} holds moves of the ${alias} alias without a valid signature (${unsignedMoves.map((m) => `move ${Number(m.seq)}: ${m.from_version === null ? 'no version' : `v${Number(m.from_version)}`} → ${m.to_version === null ? 'cleared' : `v${Number(m.to_version)}`} by ${m.moved_by}, ${storedSignatureOf(m) ? 'its signature fails' : 'unsigned'}`).join('; ')})`);
       unsignedOnly = false;
     }
   }

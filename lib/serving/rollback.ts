@@ -5,9 +5,11 @@
 import type { Cache } from '../cache/cache';
 import { aliasHistory, aliasVersion, assertServable, getModelVersion, type AliasHistoryEntry } from '../registry/model-registry';
 import type { Database } from '../store/database';
-import type { RowSigning } from '../registry/row-signature';
+import { verificationKeysOf, type RowSigning } from '../registry/row-signature';
+import { aliasMoveProblem, storedSignatureOf } from '../registry/serving-record-signature';
 import { isWellFormedText, normaliseControlCharacters, WELL_FORMED_TEXT_RULE } from '../well-formed-text';
 import { singleRoute, writeServingRoutes, type ServingRoutes } from './serving-routes';
+import { UnverifiedServingRecordsError, verifiedChampionAlias } from './verified-serving-records';
 
 export class RollbackError extends Error {
   override name = 'RollbackError';
@@ -44,10 +46,21 @@ export interface RollbackResult {
  * to v1, the champion before v2 (`--to-version` still serves any version that verifies).
  * Throws RollbackError when the history's moves do not chain (brokenChampionHistory).
  */
-export async function previousChampion(store: Database, model: string): Promise<number | undefined> {
+export async function previousChampion(store: Database, model: string, signing?: RowSigning): Promise<number | undefined> {
   const current = await aliasVersion(store, model, 'champion');
   if (current === undefined) return undefined;
   const moves = (await aliasHistory(store, model)).filter((m) => m.alias === 'champion');
+  // With the key the choice rests only on moves a key holder wrote: an unsigned move inserted by
+  // hand (v2 → v3, v3 → v2) chained and chose v3, never promoted, which the rollback then signed.
+  const keys = verificationKeysOf(signing);
+  if (keys !== undefined) {
+    const rows = await store.db.selectFrom('model_alias_history').selectAll().where('name', '=', model).where('alias', '=', 'champion').orderBy('seq').execute();
+    const failing = rows.flatMap((m) => {
+      const problem = aliasMoveProblem(keys, { name: model, seq: Number(m.seq), alias: m.alias, fromVersion: m.from_version === null ? null : Number(m.from_version), toVersion: m.to_version === null ? null : Number(m.to_version), movedBy: m.moved_by, reason: m.reason, movedAt: m.moved_at }, storedSignatureOf(m));
+      return problem === undefined ? [] : [problem];
+    });
+    if (failing.length > 0) throw new RollbackError(`the champion alias history of ${model} holds moves no key holder wrote (${failing.join('; ')}), so it cannot say which version was champion before v${current}; name the version to roll back to (toVersion / --to-version)`);
+  }
   const broken = brokenChampionHistory(moves, current);
   if (broken) throw new RollbackError(`the champion alias history of ${model} does not chain: ${broken}, so it cannot say which version was champion before v${current} (a row edited or deleted by hand, or the alias moved by SQL); name the version to roll back to (toVersion / --to-version)`);
   // A version is pulled by a rollback back to an earlier champion made after it last became
@@ -113,12 +126,23 @@ export async function rollbackModel(store: Database, cache: Cache, asked: Rollba
   if (!input.movedBy || !input.reason) throw new RollbackError('a rollback needs movedBy and reason (who and why), for the alias and route history');
   // Stored as U+FFFD, such a reason never matches itself read back: a retry would roll back a second version.
   if (!isWellFormedText(input.reason) || !isWellFormedText(input.movedBy)) throw new RollbackError(`a rollback's reason and movedBy ${WELL_FORMED_TEXT_RULE}`);
-  const current = (await aliasVersion(store, input.model, 'champion')) ?? null;
+  // Without toVersion the target is chosen from the champion alias and its history: with the key,
+  // only as key holders wrote them (routes and alias moved together by SQL to a superseded version
+  // were otherwise rolled back from, and written again signed).
+  let current: number | null;
+  if (input.toVersion === undefined) {
+    try {
+      current = (await verifiedChampionAlias(store, input.model, input.signing, `cannot roll ${input.model} back without a version named`)) ?? null;
+    } catch (error) {
+      if (error instanceof UnverifiedServingRecordsError) throw new RollbackError(`${error.message}. Or name the version to roll back to (toVersion / --to-version)`, { cause: error });
+      throw error;
+    }
+  } else current = (await aliasVersion(store, input.model, 'champion')) ?? null;
   // The same request again (its answer was lost, so the person or client ran it again): the same
   // rollback, whose answer it gets, not a second one back to the version it rolled back from.
   const repeated = input.toVersion === undefined && current !== null ? await repeatedRollback(store, input, current) : undefined;
   const fromVersion = repeated ? repeated.fromVersion : current;
-  const target = repeated ? current ?? undefined : input.toVersion ?? (await previousChampion(store, input.model));
+  const target = repeated ? current ?? undefined : input.toVersion ?? (await previousChampion(store, input.model, input.signing));
   if (target === undefined) {
     const why = fromVersion === null ? `model ${input.model} has no champion` : `champion v${fromVersion} of ${input.model} has no predecessor in the alias history that no rollback moved away from (a rolled-back version is served again only when named)`;
     throw new RollbackError(`${why}; name the version to roll back to (toVersion / --to-version)`);

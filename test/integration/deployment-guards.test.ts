@@ -19,6 +19,7 @@ import { aliasVersion, getModelVersion, moveAlias, signModelVersion } from '../.
 import { assertSameLabelAsChampion } from '../../lib/registry/label-spec';
 import { rollbackModel } from '../../lib/serving/rollback';
 import { readServingRoutes, singleRoute, writeServingRoutes } from '../../lib/serving/serving-routes';
+import { signServingRecords } from '../../lib/serving/sign-serving-records';
 import type { PredictionLogTable } from '../../lib/store/schema';
 import { startApiStack } from '../helpers/api-stack';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
@@ -242,6 +243,8 @@ describe.each(DRIVERS)('deployment activities guard the traffic (%s)', (_driver,
     const [v1, v2] = v;
     const artifacts = localArtifactStore(artifactDir);
     for (const version of v) await signModelVersion(t.store, artifacts, name, version, { signingKey: KEY }, { acceptEdit: true });
+    // Routes and alias written without the key: signed as they stand (the upgrade step), else a deployment with the key refuses them.
+    await signServingRecords(t.store, cache, name, { signingKey: KEY }, { by: 'test', reason: 'upgrade', acceptEdit: true });
     const a = deploymentActivities({ store: t.store, cache, artifacts, signing: { signingKey: KEY } });
     const id = `${name}-d`;
     await a.beginDeployment({ deploymentId: id, request: request(name, v2) });

@@ -277,6 +277,68 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     expect(await readServingRoutes(t.store, MODEL)).toEqual(stepped);
   });
 
+  it('a rollback without a version named chooses its target only from signed champion moves: unsigned moves inserted into the history are refused, named; monitoring reports failing moves anywhere in the history', async () => {
+    await registerVersions(t.store, dir, 3);
+    await writeServingRoutes(t.store, cache, promote(1));
+    await writeServingRoutes(t.store, cache, promote(2));
+    const before = await readServingRoutes(t.store, MODEL);
+    // Someone without the key inserts two chained champion moves, v2 → v3 → v2 (v3 was never promoted).
+    const now = new Date().toISOString();
+    await t.store.db
+      .insertInto('model_alias_history')
+      .values([
+        { name: MODEL, seq: 3, alias: 'champion', from_version: 2, to_version: 3, moved_by: 'deployment d-3', reason: 'promote v3', moved_at: now },
+        { name: MODEL, seq: 4, alias: 'champion', from_version: 3, to_version: 2, moved_by: 'deployment d-2b', reason: 'promote v2', moved_at: now },
+      ])
+      .execute();
+    const rollback = (toVersion?: number) => rollbackModel(t.store, cache, { model: MODEL, ...(toVersion !== undefined ? { toVersion } : {}), movedBy: 'cli (ops)', reason: 'bad fills', verify: async () => undefined, signing: SIGNING });
+    await expect(rollback()).rejects.toThrow(/cannot roll direction-5d back without a version named: .*move 3: v2 → v3 by deployment d-3, unsigned; move 4: v3 → v2 by deployment d-2b, unsigned.*name the version to roll back to/);
+    expect(await readServingRoutes(t.store, MODEL)).toEqual(before);
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(2);
+
+    // A signed move edited afterwards (older than the newest signed one) is reported too, and refused as a rollback's basis.
+    await t.store.db.deleteFrom('model_alias_history').where('name', '=', MODEL).where('seq', '>', 2).execute();
+    await t.store.db.updateTable('model_alias_history').set({ from_version: 3 }).where('name', '=', MODEL).where('seq', '=', 1).execute();
+    const found = (await monitoring()).findings.map((f) => f.alert.message).join('\n');
+    expect(found).toMatch(/holds moves of the champion alias without a valid signature \(move 1: v3 → v1 by deployment d-1, its signature fails\)/);
+    await expect(rollback()).rejects.toThrow(/move 1: v3 → v1 by deployment d-1, its signature fails/);
+    // Named, the rollback is the remedy, and is written.
+    await expect(rollback(1)).resolves.toMatchObject({ fromVersion: 2, toVersion: 1 });
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(1);
+  });
+
+  it('a deployment never starts against, steps over or promotes over routes and a champion alias moved together by SQL (laundered into signed routes); nor does a rollback without a version named', async () => {
+    await registerVersions(t.store, dir, 3);
+    await writeServingRoutes(t.store, cache, promote(1));
+    await writeServingRoutes(t.store, cache, promote(2));
+    const activities = deploymentActivities({ store: t.store, cache, artifacts: localArtifactStore(dir), signing: SIGNING });
+    await activities.beginDeployment({ deploymentId: 'dep-3', request: { model: MODEL, challengerVersion: 3, startedBy: 'ops' } });
+    const step = (weight: number) => ({ model: MODEL, mode: 'canary' as const, routes: [{ variant: 'canary', version: 3, weight }, { variant: 'champion', version: 2, weight: 1 - weight }], reference: 'champion', updatedBy: 'deployment dep-3', reason: `canary ${weight}`, deploymentId: 'dep-3' });
+    await activities.setTrafficSplit(step(0.1));
+    // Someone without the key rewrites the deployment's split to serve v1 as its champion.
+    const row = await t.store.db.selectFrom('serving_routes').selectAll().where('model', '=', MODEL).executeTakeFirstOrThrow();
+    const split = JSON.parse(row.routes) as { routes: Array<{ variant: string; version: number }> };
+    split.routes[1].version = 1;
+    await t.store.db.updateTable('serving_routes').set({ routes: JSON.stringify(split) }).where('model', '=', MODEL).execute();
+    const tampered = await readServingRoutes(t.store, MODEL);
+    await expect(activities.setTrafficSplit(step(0.25))).rejects.toThrow(/cannot route direction-5d traffic: the serving records of direction-5d are not as a key holder wrote them: the signature of the serving routes row of direction-5d \(generation 3\) does not match it/);
+    await expect(activities.promoteChallenger({ deploymentId: 'dep-3', model: MODEL, challengerVersion: 3, championVersion: 2, movedBy: 'deployment dep-3', reason: 'passed' })).rejects.toThrow(/cannot promote direction-5d v3: the serving records of direction-5d are not as a key holder wrote them/);
+    expect(await readServingRoutes(t.store, MODEL)).toEqual(tampered);
+    expect(await aliasVersion(t.store, MODEL, 'champion')).toBe(2);
+
+    // The deployment rolled back (to its own champion, v2, verified when it began); then routes and alias moved together by SQL to v1.
+    await activities.rollBackDeployment({ deploymentId: 'dep-3', model: MODEL, championVersion: 2, challengerVersion: 3, movedBy: 'deployment dep-3', reason: 'aborted' });
+    await t.store.db.updateTable('deployments').set({ status: 'rolled_back', running_model: null, ended_at: new Date().toISOString() }).where('id', '=', 'dep-3').execute();
+    await moveBySql(1);
+    const moved = await readServingRoutes(t.store, MODEL);
+    await expect(activities.beginDeployment({ deploymentId: 'dep-3b', request: { model: MODEL, challengerVersion: 3, startedBy: 'ops' } })).rejects.toThrow(
+      /cannot deploy direction-5d v3: the serving records of direction-5d are not as a key holder wrote them: .*serving routes row of direction-5d \(generation \d+\) does not match it.*the champion alias of direction-5d \(v1, move \d+\) does not match it/,
+    );
+    expect(await t.store.db.selectFrom('deployments').select('id').where('id', '=', 'dep-3b').executeTakeFirst()).toBeUndefined();
+    await expect(rollbackModel(t.store, cache, { model: MODEL, movedBy: 'cli (ops)', reason: 'bad fills', verify: async () => undefined, signing: SIGNING })).rejects.toThrow(/the champion alias of direction-5d \(v1, move \d+\) does not match it/);
+    expect(await readServingRoutes(t.store, MODEL)).toEqual(moved);
+  });
+
   it('without the key nothing is signed or checked: routes edited by SQL are served as before', async () => {
     await registerVersions(t.store, dir, 2, { signingKey: undefined });
     await writeServingRoutes(t.store, cache, promote(1, null));
