@@ -452,8 +452,12 @@ describe.each(DRIVERS)('registry rows signed with MODEL_SIGNING_KEY (%s)', (_dri
     expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', v.name).execute()).toEqual([]);
 
     const ok = await register('deploy-signed', SIGNED);
+    // Set without the key, the champion alias is refused as what a deployment starts against (nothing recorded); moved with the key it is taken.
     await moveAlias(t.store, { name: ok.name, alias: 'champion', version: ok.version, movedBy: 'test', reason: 'test' });
     const challenger = await register('deploy-signed', SIGNED, await fit('logistic_regression', 3));
+    await expect(activities.beginDeployment({ deploymentId: `d-${crypto.randomUUID()}`, request: { model: ok.name, challengerVersion: challenger.version } })).rejects.toMatchObject({ type: 'REGISTRY_REJECTED', message: expect.stringMatching(/cannot deploy deploy-signed v2: .*the champion alias of deploy-signed \(v1, move 1\) carries no signature.*sign-serving deploy-signed --accept-edit/) });
+    expect(await t.store.db.selectFrom('deployments').select('id').where('model', '=', ok.name).execute()).toEqual([]);
+    await moveAlias(t.store, { name: ok.name, alias: 'champion', version: ok.version, movedBy: 'test', reason: 'signed' }, SIGNED);
     await expect(activities.beginDeployment({ deploymentId: `d-${crypto.randomUUID()}`, request: { model: ok.name, challengerVersion: challenger.version } })).resolves.toMatchObject({ championVersion: ok.version });
   });
 });
