@@ -23,6 +23,7 @@ import { readServingRoutes, singleRoute, writeServingRoutes, type WriteServingRo
 import type { Database } from '../../lib/store/database';
 import { encodeArtifact } from '../../models/artifact';
 import { logisticRegression } from '../../models/baselines/logistic-regression';
+import { startApiStack } from '../helpers/api-stack';
 import { DRIVERS, tempDir, type TestDatabase } from '../helpers/databases';
 import { separable } from '../helpers/datasets';
 import { defineTestFeatureSet, returnsFeatureSet, saveTestFeatureSet, UNTRACKED_REGISTRATION, withColumns } from '../helpers/registration';
@@ -337,6 +338,25 @@ describe.each(DRIVERS)('signed serving routes and aliases, on %s', (_driver, cre
     expect(await t.store.db.selectFrom('deployments').select('id').where('id', '=', 'dep-3b').executeTakeFirst()).toBeUndefined();
     await expect(rollbackModel(t.store, cache, { model: MODEL, movedBy: 'cli (ops)', reason: 'bad fills', verify: async () => undefined, signing: SIGNING })).rejects.toThrow(/the champion alias of direction-5d \(v1, move \d+\) does not match it/);
     expect(await readServingRoutes(t.store, MODEL)).toEqual(moved);
+  });
+
+  it('the admin routes are never judged by a champion alias moved by SQL: a split agreeing with it is refused (serving_routes_tampered), not written signed', async () => {
+    await registerVersions(t.store, dir, 2);
+    await writeServingRoutes(t.store, cache, promote(1));
+    await writeServingRoutes(t.store, cache, promote(2));
+    const token = { name: 'ops', token: 'serving-record-signatures-token-0123456789', scopes: ['predict', 'admin'] as Array<'predict' | 'admin'> };
+    const stack = await startApiStack({ store: t.store, cache, artifactDir: dir, tokens: [token], signing: SIGNING });
+    try {
+      // The champion alias alone moved back to the superseded v1 by SQL: a split serving v1 "agrees" with it.
+      await t.store.db.updateTable('model_aliases').set({ version: 1 }).where('name', '=', MODEL).where('alias', '=', 'champion').execute();
+      const before = await readServingRoutes(t.store, MODEL);
+      const put = await stack.app.inject({ method: 'PUT', url: `/v1/admin/routes/${MODEL}`, headers: { authorization: `Bearer ${token.token}` }, payload: { mode: 'single', routes: singleRoute(1), reason: 'back to v1' } });
+      expect(put.statusCode).toBe(409);
+      expect(put.json()).toEqual({ error: 'serving_routes_tampered', message: expect.stringMatching(/routes of direction-5d not written: the champion alias of direction-5d is not as a key holder wrote it: the signature of the champion alias of direction-5d \(v1, move 2\) does not match it/) });
+      expect(await readServingRoutes(t.store, MODEL)).toEqual(before);
+    } finally {
+      await stack.close();
+    }
   });
 
   it('without the key nothing is signed or checked: routes edited by SQL are served as before', async () => {
