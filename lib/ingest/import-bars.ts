@@ -694,6 +694,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
   // The file that gave each symbol its rows: one symbol's rows come from one file (twoFilesProblem).
   const fileOf = new Map<string, string>();
   const named: Array<{ source: string; name: string; symbol: string; agrees: boolean }> = [];
+  // The splits the files' split columns state, by symbol and date: the judge's price_unit_change reads them.
+  const declaredSplits = new Map<string, Map<string, number>>();
   for (const [index, s] of sources.entries()) {
     hooks.signal?.throwIfAborted();
     const format = request.source.kind === 'csv' ? request.source.format : providerFormat;
@@ -703,6 +705,12 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     const read = s.read ?? readPriceTable(s.text, { source: s.source, format, mapping, adjust, dateOrder, symbol: s.symbol });
     if (read.unterminated && keep(read.unterminated.symbol, read.unterminated.date)) await keepUnterminatedFromRevising(store, read);
     if (read.named && keep(read.named.symbol, null)) named.push({ source: s.source, ...read.named });
+    for (const d of read.declaredSplits ?? []) {
+      if (!keep(d.symbol, d.date)) continue;
+      let dates = declaredSplits.get(d.symbol);
+      if (!dates) declaredSplits.set(d.symbol, (dates = new Map()));
+      dates.set(d.date, d.ratio);
+    }
     // A mistyped date is judged against the whole file (the quality check sees only the rows kept):
     // with dates asked for, the rows around a retyped row may lie outside them.
     const misdated = request.from || request.to ? orderFindings(read.bars).misdated : undefined;
@@ -798,6 +806,8 @@ export async function stageImport(store: Database, request: ImportRequest, hooks
     ...(earlier.size > 0 ? { fileClocks: Object.fromEntries([...earlier].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([source, at]) => [source, at.toISOString()])) } : {}),
     // The provider's answers by symbol (sha256 of each body): one this snapshot is rejected with is
     // never reused from the cache (providerAnswerRejected), so the next import asks the provider.
+    // The splits the files state (a split column), by symbol and date: a step of every price by that power of ten that day is the split (price_unit_change).
+    ...(declaredSplits.size > 0 ? { declaredSplits: Object.fromEntries([...declaredSplits].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([symbol, dates]) => [symbol, Object.fromEntries([...dates].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))] as const)) } : {}),
     ...(request.source.kind === 'stooq' ? { providerAnswers: Object.fromEntries(sources.map((s, k) => [s.symbol ?? s.source, sha256s[k]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {}),
   };
   // Imports given up long ago free their staging rows here, so no separate janitor is needed.

@@ -205,7 +205,13 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
   const row = await q.executeTakeFirstOrThrow();
   const report = JSON.parse(row.quality_report) as QualityReport;
   if (row.status !== 'staged' || report.storedBarChecks !== undefined) return report;
-  const source = JSON.parse(row.source) as { path?: unknown; instruments?: unknown; kind?: unknown } | null;
+  const source = JSON.parse(row.source) as { path?: unknown; instruments?: unknown; kind?: unknown; declaredSplits?: unknown } | null;
+  const declaredSplitsOf = (symbol: string): Map<string, number> | undefined => {
+    const all = source?.declaredSplits;
+    const dates = all !== null && typeof all === 'object' ? (all as Record<string, unknown>)[symbol] : undefined;
+    if (dates === null || typeof dates !== 'object') return undefined;
+    return new Map(Object.entries(dates as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  };
   const requested = instrumentMapSchema.safeParse(source?.instruments);
   const instruments: InstrumentMap = { ...declared, ...(requested.success ? requested.data : {}) };
   const fallbackSource = typeof source?.path === 'string' ? source.path : String(source?.kind ?? snapshotId);
@@ -265,7 +271,7 @@ async function checkStoredBarsIn(store: Database, tx: Transaction<DatabaseSchema
         // Every price stepping by a power of ten, the volume not moving by the inverse (no split):
         // another price unit from there on, however few rows follow (a one-row update in cents).
         const context = found.retracted.size === 0 ? volumeContext(symbol, stored) : volumeContext(symbol, stored).filter((b) => !found.retracted.has(b.date));
-        const unit = basis || seam ? undefined : unitChangeIssue({ symbol, staged: kept, context, source: from, lineOf: (date) => lines.get(stagedLineKey(symbol, date)) ?? null });
+        const unit = basis || seam ? undefined : unitChangeIssue({ symbol, staged: kept, context, source: from, lineOf: (date) => lines.get(stagedLineKey(symbol, date)) ?? null, declaredSplits: declaredSplitsOf(symbol) });
         if (basis) basisIssues.push(basis);
         else if (seam) basisIssues.push(seam);
         else if (unit) basisIssues.push(unit);

@@ -71,6 +71,13 @@ export interface CsvReadResult {
    * 2117248). The import never lets such a row revise a stored bar (lib/ingest/import-bars.ts).
    */
   unterminated?: CandidateBar;
+  /**
+   * Present when the file's split column (SPLIT_COLUMN_NAMES, or a mapping's splitRatio) states a
+   * split on some of its rows, read with `adjust` or not: each such row's symbol, date and shares
+   * multiplier (0.1 for a 1:10 reverse split). A step of every price by that power of ten on that
+   * day is the split, not another price unit (price_unit_change).
+   */
+  declaredSplits?: Array<{ symbol: string; date: string; ratio: number }>;
 }
 
 /**
@@ -1362,6 +1369,9 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   const adjusted = new Map<CandidateBar, AdjustedRow>();
   /** With adjust: the file's columns that say what a step of the factor is (volumeBySplits). */
   let stepColumn: StepColumns = {};
+  // The split column, read on every file that has one (price_unit_change), and the splits its rows state.
+  let splitColumn: FileColumn | undefined;
+  const statedSplits = new Map<CandidateBar, number>();
   /** Prices of the bars read, for coarserThanFile: those in exponent notation by bar, the others counted by the place of their last digit. */
   const exponentPrices = new Map<CandidateBar, ExponentPrice[]>();
   const pricePlaces = new Map<number, number>();
@@ -1407,6 +1417,7 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
       }
       adjust = options.adjust === true && col.adjClose !== undefined;
       if (adjust) stepColumn = stepColumns(header, col.splitRatio);
+      splitColumn = stepColumns(header, col.splitRatio).split;
       const mapped = new Set(Object.values(col));
       const at = header.findIndex((h, i) => !mapped.has(i) && TIME_COLUMN_NAMES.has(normaliseHeader(h)));
       timeCol = at >= 0 ? at : undefined;
@@ -1605,6 +1616,10 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
     }
     if (col.symbol !== undefined && columnSymbol !== bar.symbol) columnSymbol = columnSymbol === undefined ? bar.symbol : '';
     if (adjust) adjusted.set(bar, { factor, volume: v.volume.value, ...stepCells(stepColumn, fields) });
+    if (splitColumn) {
+      const stated = cellNumber(fields[splitColumn.index]);
+      if (stated !== null && stated !== 0 && stated !== 1) statedSplits.set(bar, stated);
+    }
     const written: ExponentPrice[] = [];
     for (const field of adjust ? ADJUSTED_PRICE_FIELDS : PRICE_FIELDS) {
       const text = (fields[col[field] as number] ?? '').trim();
@@ -1668,6 +1683,8 @@ function readRecords(body: string, options: CsvReadOptions, order: SlashDateOrde
   }
   const result: CsvReadResult = { format, rowsRead, bars, issues };
   if (cut && !('message' in cut)) result.unterminated = cut.bar;
+  const declaredSplits = statedSplits.size === 0 ? [] : bars.filter((b) => statedSplits.has(b)).map((b) => ({ symbol: b.symbol, date: b.date, ratio: statedSplits.get(b) as number }));
+  if (declaredSplits.length > 0) result.declaredSplits = declaredSplits;
   const named = columnSymbol ? symbolFromFileName(source) : undefined;
   if (columnSymbol && named && 'symbol' in named) result.named = { name: named.symbol, symbol: columnSymbol, agrees: sameSecurity(named.symbol, columnSymbol) };
   if (fallbackProblem) result.unreadable = fallbackProblem;

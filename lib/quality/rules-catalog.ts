@@ -53,7 +53,7 @@ export const QUALITY_RULES = {
   price_unit_change: {
     severity: 'reject',
     meaning:
-      "a symbol's open, high, low and close all step by a power of ten (×10^k, k ≠ 0, within ×/÷1.25 of 10^k times the close before), from bars on the old level, while its volume did not move by the inverse (within ×/÷10^(|k|/3) of the 10 sessions before: no split), in a file or where a file meets the stored bars, however few rows follow (a file's last row, a one-row daily update): prices in cents after dollars (or the other way, or a misplaced decimal point), not trading; without volumes only ×/÷100 or more; the series is rejected whole and the import fails",
+      "a symbol's open, high, low and close all step by a power of ten (×10^k, k ≠ 0, within ×/÷1.25 of 10^k times the close before), from bars on the old level, with no split of that power declared on that day by the file's split column, while its volume did not move towards the inverse (the median from the step on not within ×/÷√10 of 10^-k times the median of the 10 sessions before, from the side of no change: no split; a ×/÷10 step on a session of 20 times the volume before is news, kept), in a file or where a file meets the stored bars, however few rows follow (a file's last row, a one-row daily update): prices in cents after dollars (or the other way, or a misplaced decimal point), not trading; without volumes only ×/÷100 or more (a ×10 step without volume stays ambiguous, flagged extreme_move); the series is rejected whole and the import fails",
   },
   volume_basis_splice: {
     severity: 'reject',

@@ -855,19 +855,34 @@ export function spliceFinding(series: readonly Bar[], i: number, limit: number, 
  *   is price_field_glitch's);
  * - the UNIT_CHANGE_BEFORE_BARS closes before it (or as many as there are) lie on the old level (nearer
  *   it than the new one): the step is from there, not out of a glitch;
+ * - the file declares no split of that power on the step's date (`declaredSplits`: a split column's
+ *   shares multiplier, 0.1 for a 1:10 reverse split, by date);
  * - the volume did not move by the inverse: the median volume from `series[i]` on (up to
- *   UNIT_CHANGE_VOLUME_BARS bars, while the closes stay at the new level) is within ×/÷10^(|k|/3) of the
- *   median of the UNIT_CHANGE_VOLUME_BARS before it (a third of the way, on the log scale, from no
- *   change to the split's inverse): a 1:10 reverse split moves the price ×10 and the volume ÷10, a
- *   real ×10 day (or ÷10 crash) trades many times the usual volume; cents after dollars trade the same
- *   shares. Without volumes on either side only a step of ×/÷100 or more counts (nothing trades so, nor
- *   does a 1:100 reverse split happen unannounced in an index).
+ *   UNIT_CHANGE_VOLUME_BARS bars, while the closes stay at the new level) against the median of the
+ *   UNIT_CHANGE_VOLUME_BARS before it did not come within ×/÷√10 of the split's inverse from the side
+ *   of no change (a 1:10 reverse split moves the price ×10 and the volume ÷10: less than ÷√10, halfway
+ *   on the log scale, is no split; a 1:100 one moves it ÷100: less than ÷31.6 is none, so a quiet day
+ *   at a tenth of the volume excuses no ×100). Only that direction counts: a row in cents whose volume
+ *   was scaled with it (×100), or moved the same way on a busy day, is no split;
+ * - for a step of ×/÷10 only, the step's own session traded under UNIT_CHANGE_NEWS_VOLUME times the
+ *   median volume before it: a penny stock that really goes ×10 (or a crash ÷10) on news trades tens
+ *   of times its usual volume that day, however its volume settles after (the move is then kept, with
+ *   its extreme_move flag). The bound is twice the step, so a row scaled whole (prices and volume
+ *   ×10) stays a unit change. A step of ×/÷100 or more is no market move, whatever the volume.
+ * Without volumes on either side only a step of ×/÷100 or more counts (nothing trades so, nor does a
+ * 1:100 reverse split happen unannounced in an index); a ×/÷10 step with no volume stays ambiguous
+ * (a 1:10 reverse split of a series without volumes looks the same) and is only flagged extreme_move.
+ * When the step is near the start of the series (at most UNIT_CHANGE_BEFORE_BARS bars before it, all
+ * there are) and more bars follow it on the new level than stand before it, the few leading bars are
+ * the ones off (a first row in cents): the message names them and their unit. The series is still
+ * rejected whole.
  * The largest close-to-close move in the 382 real S&P 500 files is ÷2.7, so no real session comes near
  * the price test; their two unadjusted splits (2:1 and 1:2 reverse) are no power of ten.
  */
 export const UNIT_CHANGE_PRICE_TOLERANCE = 1.25;
 export const UNIT_CHANGE_BEFORE_BARS = 5;
 export const UNIT_CHANGE_VOLUME_BARS = 10;
+export const UNIT_CHANGE_NEWS_VOLUME = 20;
 
 /** The power of ten (k) every price of `bar` moved by from the close `prevClose`, within UNIT_CHANGE_PRICE_TOLERANCE, or undefined. */
 function unitPower(prevClose: number, bar: Bar): number | undefined {
@@ -879,14 +894,23 @@ function unitPower(prevClose: number, bar: Bar): number | undefined {
   return within ? k : undefined;
 }
 
-/** Why the move into `series[i]` (ascending by date) is a change of price unit (see above), or undefined. */
-export function unitChangeFinding(series: readonly Bar[], i: number): string | undefined {
+/** What rows ×10^k (k ≠ 0) against their neighbours' unit hold. */
+const unitName = (k: number): string => (k === 2 ? 'cents' : k === -2 ? 'dollars after cents' : 'other units');
+
+/**
+ * Why the move into `series[i]` (ascending by date) is a change of price unit (see above), or
+ * undefined. `declaredSplits`: the shares multiplier a file's split column states, by date.
+ */
+export function unitChangeFinding(series: readonly Bar[], i: number, declaredSplits?: ReadonlyMap<string, number>): string | undefined {
   if (i < 1 || i >= series.length) return undefined;
   const prev = series[i - 1];
   const bar = series[i];
   const k = unitPower(prev.close, bar);
   if (k === undefined) return undefined;
   const factor = 10 ** k;
+  // A split the file declares on that day, of that power (0.1 shares for ×10 prices).
+  const declared = declaredSplits?.get(bar.date);
+  if (declared !== undefined && declared > 0 && Math.round(-Math.log10(declared)) === k) return undefined;
   // Nearer the old level than the new one (log midpoint): the closes before the step stood there.
   const midway = Math.log(factor) / 2;
   const before = series.slice(Math.max(0, i - UNIT_CHANGE_BEFORE_BARS), i);
@@ -900,7 +924,11 @@ export function unitChangeFinding(series: readonly Bar[], i: number): string | u
   const volumesAfter = after.map((b) => b.volume).filter((v) => v > 0);
   const unit = k > 0 ? `×${factor}` : `÷${Math.round(1 / factor)}`;
   const head = `close ${prev.close} (${prev.date}) -> ${bar.close} (${bar.date}), ×${(bar.close / prev.close).toPrecision(4)}, about ${unit}, with open ${bar.open}, high ${bar.high} and low ${bar.low} moved alike`;
-  const kept = `${after.length === 1 ? `the row of ${bar.date} looks` : `the ${after.length} rows from ${bar.date} look`} like prices in ${k === 2 ? 'cents' : k === -2 ? 'dollars after cents' : 'other units'} (or a misplaced decimal point), not a market move; the series is rejected whole and nothing of it is published: import one security's bars in one price unit`;
+  // The few first bars of the series off, the rest on the step's level: those are named.
+  const leading = i === before.length && i < after.length;
+  const rows = (n: number, from: string) => (n === 1 ? `the row of ${from} looks` : `the ${n} rows from ${from} look`);
+  const off = leading ? `${i === 1 ? `the first row, of ${series[0].date}, looks` : `the first ${i} rows, from ${series[0].date}, look`} like prices in ${unitName(-k)} beside the rows from ${bar.date} on` : `${rows(after.length, bar.date)} like prices in ${unitName(k)}`;
+  const kept = `${off} (or a misplaced decimal point), not a market move; the series is rejected whole and nothing of it is published: import one security's bars in one price unit`;
   if (volumesBefore.length === 0 || volumesAfter.length === 0) {
     if (Math.abs(k) < 2) return undefined;
     return `${head}, and no volume to tell a split by, but no session trades ${unit}: ${kept}`;
@@ -908,10 +936,15 @@ export function unitChangeFinding(series: readonly Bar[], i: number): string | u
   const volumeBefore = medianOf(volumesBefore);
   const volumeAfter = medianOf(volumesAfter);
   const moved = volumeAfter / volumeBefore;
-  if (Math.abs(Math.log(moved)) >= (Math.abs(k) * Math.LN10) / 3) return undefined;
+  // Within ×/÷√10 of the split's inverse (÷10^k), from the side of no change: halfway for ×/÷10.
+  if (-Math.sign(k) * Math.log10(moved) >= Math.abs(k) - 0.5) return undefined;
+  // A real ×/÷10 day: its own session trades many times the usual volume (news).
+  const dayVolume = bar.volume / volumeBefore;
+  if (Math.abs(k) === 1 && dayVolume >= UNIT_CHANGE_NEWS_VOLUME) return undefined;
   const volumes = `volume ${volumeBefore} (median of the ${plural(volumesBefore.length, 'bar')} before) -> ${volumeAfter} (median of ${volumesAfter.length === 1 ? 'that bar' : `the ${volumesAfter.length} bars from it`}), ×${moved.toPrecision(3)}`;
-  const split = `a ${k > 0 ? `1:${factor} reverse split` : `${Math.round(1 / factor)}:1 split`} would have moved it ${k > 0 ? `÷${factor}` : `×${Math.round(1 / factor)}`}`;
-  return `${head}, ${volumes}: the volume did not move by the inverse (${split}), so no split; ${kept}`;
+  const split = `a ${k > 0 ? `1:${factor} reverse split` : `${Math.round(1 / factor)}:1 split`} would have moved it ${k > 0 ? `÷${factor}` : `×${Math.round(1 / factor)}`}, and the file declares none`;
+  const news = Math.abs(k) === 1 ? `, and the day traded ×${dayVolume.toPrecision(3)} the volume before (a real ×10 day on news trades ${UNIT_CHANGE_NEWS_VOLUME} times or more)` : '';
+  return `${head}, ${volumes}: the volume did not move by the inverse (${split})${news}, so no split; ${kept}`;
 }
 
 /**

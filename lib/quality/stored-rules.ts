@@ -347,10 +347,11 @@ export function seamSpliceIssue(input: { symbol: string; staged: readonly Bar[];
  * stored bars (a one-row daily update in cents), or where the stored bars continue it. No bars after
  * the step are needed (series_splice needs 20), so a file's last rows and a short update in cents are
  * refused, and the store is left as it was. `staged` are the rows to be published (not rejected),
- * with their lines in the file when known.
+ * with their lines in the file when known; `declaredSplits` the shares multipliers the file's split
+ * column states, by date (a step of that power on that date is the split).
  */
-export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null }): QualityIssue | undefined {
-  const { symbol, staged, context, source, lineOf } = input;
+export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[]; context: readonly Bar[]; source: string; lineOf?: (date: string) => number | null; declaredSplits?: ReadonlyMap<string, number> }): QualityIssue | undefined {
+  const { symbol, staged, context, source, lineOf, declaredSplits } = input;
   if (staged.length === 0) return undefined;
   // No two closes ×/÷√10 apart: no step rounds to a power of ten (nearly every series; nothing to sort).
   let low = Infinity;
@@ -369,7 +370,7 @@ export function unitChangeIssue(input: { symbol: string; staged: readonly Bar[];
   const bars = series.map((s) => s.bar);
   for (let i = 1; i < series.length; i++) {
     if (!series[i].staged && !series[i - 1].staged) continue;
-    const found = unitChangeFinding(bars, i);
+    const found = unitChangeFinding(bars, i, declaredSplits);
     if (found === undefined) continue;
     const where = series[i].staged ? (series[i - 1].staged ? `in the file's rows of ${symbol}` : `where the file continues the stored bars of ${symbol}`) : `where the stored bars of ${symbol} continue the file`;
     const line = series[i].staged ? (lineOf?.(bars[i].date) ?? null) : null;

@@ -43,9 +43,9 @@ function rescaled(lines: readonly string[], from: number, price: number, volume 
   return lines.map((l, i) => (i < from ? l : l.split(',').map((x, k) => (k >= 1 && k <= 4 ? String(+(Number(x) * price).toPrecision(10)) : k === 5 ? String(Math.round(Number(x) * volume)) : x)).join(',')));
 }
 
-function folder(lines: readonly string[]): string {
+function folder(lines: readonly string[], header = HEADER): string {
   const dir = tempDir('mlp-unit-');
-  fs.writeFileSync(path.join(dir, 'abc.csv'), `${HEADER}\n${lines.join('\n')}\n`);
+  fs.writeFileSync(path.join(dir, 'abc.csv'), `${header}\n${lines.join('\n')}\n`);
   return dir;
 }
 const csv = (dir: string) => importRequestSchema.parse({ source: { kind: 'csv', path: dir }, quality: { minHistoryBars: 1 } });
@@ -59,10 +59,10 @@ describe.each(DRIVERS)('prices in another unit at the end of a file or in an upd
     await t?.drop();
   });
 
-  async function refused(lines: readonly string[], message: RegExp): Promise<void> {
+  async function refused(lines: readonly string[], message: RegExp, header = HEADER): Promise<void> {
     const before = await dumpStore(t.store);
     const revisions = await t.store.db.selectFrom('bar_revisions').selectAll().execute();
-    const summary = await importBars(t.store, csv(folder(lines)), { now: NOW });
+    const summary = await importBars(t.store, csv(folder(lines, header)), { now: NOW });
     expect(summary.status).toBe('rejected');
     expect(summary.byRule.price_unit_change).toBe(1);
     expect((await getSnapshot(t.store, summary.snapshotId))?.statusReason).toMatch(message);
@@ -118,5 +118,55 @@ describe.each(DRIVERS)('prices in another unit at the end of a file or in an upd
     await refused(rescaled(ibm.slice(300, 301), 0, 100), new RegExp(`\\(as stored ${ibm[299].split(',')[0]} -> the file ${date}\\): close ${Number(ibm[299].split(',')[4])} .* about ×100`));
     const fine = await importBars(t.store, csv(folder(ibm.slice(300, 301))), { now: NOW });
     expect([fine.status, fine.byRule.extreme_move]).toEqual(['published', undefined]);
+  });
+
+  it('a one-row update with its volume scaled alike (×100, ×10, ÷10) or moved the same way is refused: only a volume move by the inverse is a split', async () => {
+    const history = walk(5, 0, 300, 50, 2_000_000);
+    expect((await importBars(t.store, csv(folder(history.slice(0, 299))), { now: NOW })).status).toBe('published');
+    const last = history.slice(299);
+    await refused(rescaled(last, 0, 100, 100), /about ×100.*the volume did not move by the inverse/);
+    await refused(rescaled(last, 0, 10, 10), /about ×10,.*the volume did not move by the inverse/);
+    await refused(rescaled(last, 0, 0.1, 0.1), /about ÷10,.*a 10:1 split would have moved it ×10/);
+    await refused(rescaled(last, 0, 100, 10), /about ×100/);
+    await refused(rescaled(last, 0, 100, 0.1), /about ×100.*a 1:100 reverse split would have moved it ÷100/);
+    const fine = await importBars(t.store, csv(folder(last)), { now: NOW });
+    expect([fine.status, fine.byRule.price_unit_change]).toEqual(['published', undefined]);
+  });
+
+  it('a file whose last rows follow a 1:10 reverse split its Split Ratio column declares is published, the volume only ÷2; undeclared it is refused', async () => {
+    const header = `${HEADER},Split Ratio`;
+    const withSplit = (lines: readonly string[], at: number) => lines.map((l, i) => `${l},${i === at ? '0.1' : '1.0'}`);
+    const lines = rescaled(walk(6, 0, 100, 50, 2_000_000), 95, 10, 0.5);
+    await refused(lines.slice(0, 100), /about ×10,.*and the file declares none/);
+    const summary = await importBars(t.store, csv(folder(withSplit(lines, 95), header)), { now: NOW });
+    expect([summary.status, summary.byRule.price_unit_change, summary.byRule.extreme_move]).toEqual(['published', undefined, 1]);
+    expect((await dumpStore(t.store)).bars).toHaveLength(100);
+  });
+
+  it('a one-row update after a 1:10 reverse split its Split Ratio column declares is published, the volume only ÷2; without the declaration on its row it is refused', async () => {
+    const header = `${HEADER},Split Ratio`;
+    const withSplit = (lines: readonly string[], at: number) => lines.map((l, i) => `${l},${i === at ? '0.1' : '1.0'}`);
+    const update = rescaled(walk(7, 100, 201, 50, 2_000_000), 100, 10, 0.5);
+    expect((await importBars(t.store, csv(folder(update.slice(0, 100))), { now: NOW })).status).toBe('published');
+    await refused(update.slice(100), /about ×10,.*and the file declares none/);
+    await refused(withSplit(update.slice(100), -1), /about ×10,/, header);
+    const split = await importBars(t.store, csv(folder(withSplit(update.slice(100), 0), header)), { now: NOW });
+    expect([split.status, split.byRule.price_unit_change]).toEqual(['published', undefined]);
+  });
+
+  it('a penny stock going ×10 on 40 times its volume, settling at 1.5 times after, is published with its flag', async () => {
+    const lines = walk(9, 0, 200, 5, 5_000_000).map((l, i) => {
+      if (i < 195) return l;
+      const f = l.split(',');
+      return [f[0], ...f.slice(1, 5).map((x) => String(+(Number(x) * 10).toPrecision(6))), String(Math.round(Number(f[5]) * (i === 195 ? 40 : 1.5)))].join(',');
+    });
+    const summary = await importBars(t.store, csv(folder(lines)), { now: NOW });
+    expect([summary.status, summary.byRule.price_unit_change, summary.byRule.extreme_move]).toEqual(['published', undefined, 1]);
+  });
+
+  it('a first import whose first row is in cents is refused whole, naming that row, not the correct rows after it', async () => {
+    const lines = walk(8, 0, 100, 50, 2_000_000);
+    await refused(rescaled(lines.slice(0, 1), 0, 100).concat(lines.slice(1)), new RegExp(`the first row, of ${DAYS[0]}, looks like prices in cents beside the rows from ${DAYS[1]} on`));
+    await refused(rescaled(lines.slice(0, 2), 0, 100).concat(lines.slice(2)), new RegExp(`the first 2 rows, from ${DAYS[0]}, look like prices in cents beside the rows from ${DAYS[2]} on`));
   });
 });

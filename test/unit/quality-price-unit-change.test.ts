@@ -1,6 +1,6 @@
 import { nyseTradingDaysBetween } from '../../lib/calendar/nyse';
 import type { Bar } from '../../lib/market-data/bar';
-import { unitChangeFinding } from '../../lib/quality/rules';
+import { unitChangeFinding, UNIT_CHANGE_NEWS_VOLUME } from '../../lib/quality/rules';
 import { FILE_LEVEL_RULES, QUALITY_RULES, SERIES_LEVEL_RULES } from '../../lib/quality/rules-catalog';
 import { unitChangeIssue } from '../../lib/quality/stored-rules';
 
@@ -52,10 +52,60 @@ describe('price_unit_change', () => {
     expect(unitChangeFinding(series(60, 60 - tail, price, volume), 60 - tail)).toBeUndefined();
   });
 
-  it('keeps a ×10 day on ten times the volume (a real move trades), and a ×1.9 day (no power of ten)', () => {
-    expect(unitChangeFinding(series(60, 59, 10, 1, 40e6), 59)).toBeUndefined();
+  it('keeps a ×10 day on 40 times the volume (a real move on news trades), and a ×1.9 day (no power of ten)', () => {
+    // The median volume before is 4.6M.
+    expect(unitChangeFinding(series(60, 59, 10, 1, 184e6), 59)).toBeUndefined();
+    // News with the volume settling after: judged by the step's own session.
+    expect(unitChangeFinding(series(60, 55, 10, 1.5, 184e6), 55)).toBeUndefined();
+    expect(unitChangeFinding(series(60, 55, 0.1, 1.5, 184e6), 55)).toBeUndefined();
     expect(unitChangeFinding(series(60, 59, 1.9, 1), 59)).toBeUndefined();
     expect(unitChangeFinding(series(60, 59, 1.9 * 1.3, 1), 59)).toBeUndefined();
+  });
+
+  it.each([
+    ['×100 with the volume ×100 (the whole row scaled)', 100, 100, 1],
+    ['×10 with the volume ×10', 10, 10, 1],
+    ['÷10 with the volume ÷10', 0.1, 0.1, 1],
+    ['×100 on a day of 10 times the volume', 100, 10, 1],
+    ['×100 on a day of a tenth of the volume (not within ×/÷√10 of ÷100)', 100, 0.1, 1],
+    ['×100, the last 3 rows on 8 times the volume', 100, 8, 3],
+    ['×10 with the volume ÷2 (not halfway to ÷10)', 10, 0.5, 1],
+    ['÷10 with the volume ×2 (not halfway to ×10)', 0.1, 2, 2],
+  ])('finds %s: only a volume move towards the inverse is a split', (_label, price, volume, tail) => {
+    const found = unitChangeFinding(series(60, 60 - tail, price, volume), 60 - tail);
+    expect(found).toMatch(/the volume did not move by the inverse/);
+  });
+
+  it('finds a ×10 day on 8.7 times the volume, under the news bound (20 times): a row scaled whole trades ×10', () => {
+    expect(UNIT_CHANGE_NEWS_VOLUME).toBe(20);
+    expect(unitChangeFinding(series(60, 59, 10, 1, 40e6), 59)).toMatch(/the day traded ×8\.70 the volume before/);
+    // ×100 is no market move on any volume.
+    expect(unitChangeFinding(series(60, 59, 100, 1, 400e6), 59)).toMatch(/about ×100/);
+  });
+
+  it('keeps a step of the power of a split the file declares on that day, and only that one', () => {
+    const s = series(60, 55, 10, 0.5);
+    expect(unitChangeFinding(s, 55)).toMatch(/and the file declares none/);
+    expect(unitChangeFinding(s, 55, new Map([[s[55].date, 0.1]]))).toBeUndefined();
+    // Another day, or another ratio (a 2:1 split), does not excuse it.
+    expect(unitChangeFinding(s, 55, new Map([[s[54].date, 0.1]]))).toMatch(/about ×10/);
+    expect(unitChangeFinding(s, 55, new Map([[s[55].date, 2]]))).toMatch(/about ×10/);
+    const noVolume = series(60, 55, 100, 1).map((b) => ({ ...b, volume: 0 }));
+    expect(unitChangeFinding(noVolume, 55, new Map([[noVolume[55].date, 0.01]]))).toBeUndefined();
+    const issue = unitChangeIssue({ symbol: 'IBM', staged: s.slice(55), context: s.slice(0, 55), source: '/in/IBM.csv', declaredSplits: new Map([[s[55].date, 0.1]]) });
+    expect(issue).toBeUndefined();
+  });
+
+  it.each([
+    [1, 100, 'the first row, of DAY0, looks like prices in cents beside the rows from DAY1 on'],
+    [1, 10, 'the first row, of DAY0, looks like prices in other units beside the rows from DAY1 on'],
+    [2, 100, 'the first 2 rows, from DAY0, look like prices in cents beside the rows from DAY2 on'],
+    [2, 0.01, 'the first 2 rows, from DAY0, look like prices in dollars after cents beside the rows from DAY2 on'],
+  ])('names the first %i row(s) off (×%d), not the rows after them', (lead, factor, text) => {
+    const s = series(40, 100, 1, 1).map((b, i) => (i < lead ? { ...b, open: b.open * factor, high: b.high * factor, low: b.low * factor, close: b.close * factor } : b));
+    const found = unitChangeFinding(s, lead);
+    expect(found).toContain(text.replace(/DAY(\d)/g, (_m, k: string) => s[Number(k)].date));
+    expect(found).not.toMatch(/rows from \S+ look like prices in/);
   });
 
   it('needs every price moved by the one factor, within ×/÷1.25 of 10^k times the close before', () => {
@@ -72,7 +122,7 @@ describe('price_unit_change', () => {
     expect(unitChangeFinding(s, 58)).toBeUndefined();
   });
 
-  it('without volumes counts ×/÷100 and beyond only', () => {
+  it('without volumes counts ×/÷100 and beyond only: a ×10 step with no volume stays ambiguous (a 1:10 reverse split looks alike)', () => {
     const noVolume = (s: Bar[]) => s.map((b) => ({ ...b, volume: 0 }));
     expect(unitChangeFinding(noVolume(series(60, 59, 100, 1)), 59)).toMatch(/no volume to tell a split by/);
     expect(unitChangeFinding(noVolume(series(60, 59, 10, 1)), 59)).toBeUndefined();
