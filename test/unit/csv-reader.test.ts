@@ -1145,3 +1145,13 @@ describe('readBarCsv: a file cut off inside its last row', () => {
     expect(readBarCsv(`${text}\n`, stooq).unterminated).toBeUndefined();
   });
 });
+
+describe('declared splits', () => {
+  it('gives the rows whose split column states a split, read with adjust or not, and none for a file without one', () => {
+    const text = 'Date,Open,High,Low,Close,Volume,Split Ratio\n2017-01-03,10,11,9,10,1000,1.0\n2017-01-04,100,110,90,100,500,0.1\n2017-01-05,101,111,91,101,400,\n2017-01-06,102,112,92,102,400,0\n';
+    expect(readBarCsv(text, { source: 'ABC.csv' }).declaredSplits).toEqual([{ symbol: 'ABC', date: '2017-01-04', ratio: 0.1 }]);
+    const yfinance = 'Date,Open,High,Low,Close,Volume,Stock Splits\n2017-01-03,10,11,9,10,1000,0\n2017-01-04,5,5.5,4.5,5,2000,2\n';
+    expect(readBarCsv(yfinance, { source: 'XYZ.csv' }).declaredSplits).toEqual([{ symbol: 'XYZ', date: '2017-01-04', ratio: 2 }]);
+    expect(readBarCsv('Date,Open,High,Low,Close,Volume\n2017-01-03,10,11,9,10,1000\n', { source: 'ABC.csv' }).declaredSplits).toBeUndefined();
+  });
+});
