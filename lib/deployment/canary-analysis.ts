@@ -240,7 +240,8 @@ export interface CanaryAnalysisOptions {
 
 export type CanaryDecision = 'widen' | 'promote';
 
-const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null;
+// A probability that is not a finite number is no prediction (NaN sent the score-shift measure into a loop).
+const isError = (r: PredictionWithOutcome) => r.error !== null || r.probability === null || !Number.isFinite(r.probability);
 
 /** The class the prediction stood for; the logged class when present, else the probability at ½. */
 function predictedClassOf(r: PredictionWithOutcome): number {

@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { BadInputError, describeValidationError } from '../errors';
 import { canaryThresholdsSchema } from './canary-analysis';
 
+/** The longest step deadline a plan may set, and the cap of the default. */
+const MAX_STEP_DEADLINE_SECONDS = 365 * 86_400;
+
 // Temporal timers resolve to about a second, so shorter waits would only pretend to be shorter.
 const seconds = (d: number) => z.number().min(1).max(30 * 86_400).default(d);
 /**
@@ -38,7 +41,7 @@ export const deploymentRequestSchema = z.strictObject({
        * calendar days), since the hit rate waits for outcomes to mature and needs weeks of them; a
        * fixed 3 days paused every step of 5-session labels.
        */
-      stepDeadlineSeconds: z.number().min(1).max(365 * 86_400).optional(),
+      stepDeadlineSeconds: z.number().min(1).max(MAX_STEP_DEADLINE_SECONDS).optional(),
       /** Failed analyses (over the whole rollout) that trigger the automatic rollback. */
       failureLimit: z.number().int().min(1).max(100).default(1),
       thresholds: canaryThresholdsSchema.prefault({}),
@@ -84,7 +87,9 @@ export type DeploymentPlan = Omit<ParsedRequest, 'canary'> & { canary: ParsedReq
  */
 export function defaultStepDeadlineSeconds(labelHorizon: number): number {
   if (!(Number.isInteger(labelHorizon) && labelHorizon >= 1)) throw new BadInputError(`a label horizon must be a whole number of sessions >= 1, got ${JSON.stringify(labelHorizon)}`);
-  return Math.ceil(((14 + 11 * labelHorizon) * 7) / 5) * 86_400;
+  // Never beyond what a plan may set (a year): long horizons (20-session volatility labels: 328 days)
+  // decide slowly, and a person should look at a step that has waited a year.
+  return Math.min(MAX_STEP_DEADLINE_SECONDS, Math.ceil(((14 + 11 * labelHorizon) * 7) / 5) * 86_400);
 }
 
 /**

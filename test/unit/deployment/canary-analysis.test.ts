@@ -117,6 +117,14 @@ describe('canary analysis', () => {
     expect(a.reasons[0]).toMatch(/only 10 matured pairs over the rollout \(need 30; a pair is a symbol-day, however often it was requested\); 40 paired symbol-days await their outcome/);
   });
 
+  it('takes a probability that is not a finite number for no prediction (NaN never returned)', () => {
+    const rows = pairedRows(10, () => true, () => true);
+    const broken = rows.map((r, i) => (i === 0 && r.variant === 'canary' ? { ...r, probability: NaN } : r));
+    const a = analyseCanary(broken, { ...options, decision: 'widen' });
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.variants.find((v) => v.variant === 'canary')?.errors).toBe(1);
+  });
+
   it('counts a symbol-day requested many times as one pair: one symbol polled 40 times on one day decides nothing', () => {
     // The auditor's case: the same symbol and feature date, 40 requests, canary scores far from the reference's.
     const rows = pairedRows(40, () => false, () => true, { outcome: 1 }, () => ({ symbol: 'AAA', asOf: '2024-01-02' })).map((r) => (r.variant === 'canary' ? { ...r, probability: 0.99, predictedClass: 1 } : { ...r, probability: 0.01, predictedClass: 0 }));

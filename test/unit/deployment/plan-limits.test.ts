@@ -46,6 +46,9 @@ describe('deployment plan: step deadline', () => {
     // 5-session labels: 69 sessions, 97 calendar days (3 days paused every step before).
     expect(parseDeploymentRequest(base, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(97 * 86_400);
     expect(parseDeploymentRequest(base, { labelHorizon: 1 }).canary.stepDeadlineSeconds).toBe(35 * 86_400);
+    // Long horizons stop at the longest deadline a plan may set (a year): 26-session labels would give 420 days.
+    expect(parseDeploymentRequest(base, { labelHorizon: 20 }).canary.stepDeadlineSeconds).toBe(328 * 86_400);
+    expect(parseDeploymentRequest(base, { labelHorizon: 26 }).canary.stepDeadlineSeconds).toBe(365 * 86_400);
     // Horizon unknown (the CLI's check): the shortest, a 1-session label's.
     expect(parseDeploymentRequest(base).canary.stepDeadlineSeconds).toBe(35 * 86_400);
     expect(parseDeploymentRequest({ ...base, canary: { stepDeadlineSeconds: 4 } }, { labelHorizon: 5 }).canary.stepDeadlineSeconds).toBe(4);
