@@ -126,6 +126,8 @@ export function judgeNoDataAnswer(answer: ProviderAnswer, request: ImportRequest
   const { firstAsked } = sessionsAsked(request);
   const asked = `${request.from ?? 'the start'}..${request.to ?? 'today'}`;
   const { symbol, lastSession } = answer;
+  // Nothing of it would be kept, as a header-only answer for it is judged.
+  if (request.symbols && !request.symbols.includes(symbol)) return `the provider has no data for ${symbol} in the range asked (${asked}), and ${symbol} is not among the symbols kept: skipped, nothing stored`;
   if (lastSession !== undefined && storedAfter !== undefined && storedAfter.count > 0) {
     // The store contradicts the declaration (a ticker still trading, or reused): "No data" is then
     // an answer missing, not one expected, and skipping it would let the symbol stop updating unseen.

@@ -28,3 +28,10 @@ describe('"No data" for a declared delisting', () => {
     expect(reject(undefined, {})).toMatchObject({ code: 'PROVIDER_REJECTED', message: 'Stooq has no data for HPQ; nothing was imported' });
   });
 });
+
+describe('"No data" for a symbol outside the symbols kept', () => {
+  it('is skipped with a note, as a header-only answer for it is, whatever its declaration', () => {
+    const kept = importRequestSchema.parse({ source: { kind: 'stooq', symbols: ['HPQ', 'IBM'] }, symbols: ['IBM'], from: '2017-01-02' });
+    expect(judgeNoDataAnswer(answer(), kept, MESSAGE)).toMatch(/HPQ is not among the symbols kept: skipped, nothing stored/);
+  });
+});
