@@ -98,7 +98,13 @@ const outOfSampleSchema = z.object({
   classification: z.object({ accuracy: z.number().nullable(), rocAuc: z.number().nullable() }),
   // The lift's evidence and the no-information rate are absent in versions evaluated before they were stored.
   baseline: z.object({ name: z.string(), ...storedLift, noInformation: z.object(storedLift).optional() }),
-  auc: z.object({ versus: z.string(), baselineAuc: z.number().nullable() }).optional(),
+  auc: z
+    .object({
+      versus: z.string(),
+      baselineAuc: z.number().nullable(),
+      withinDay: z.object({ value: z.number().nullable(), versus: z.string(), baselineValue: z.number().nullable(), difference: z.object({ pValue: z.number().nullable() }).optional() }).optional(),
+    })
+    .optional(),
   backtest: z.object({ strategy: z.object({ sharpe: z.number().nullable().optional() }), buyAndHold: z.object({ sharpe: z.number().nullable().optional() }) }).optional(),
 });
 const headlineSchema = z.object({ outOfSample: outOfSampleSchema.optional() });
@@ -112,6 +118,18 @@ export function accuracyCellHtml(h: z.input<typeof outOfSampleSchema>): string {
   const judged = accuracyComparisonsOf(h.baseline).judged;
   const p = h.baseline.pValue === undefined ? '' : `, p ${Number.isFinite(judged.pValue) ? judged.pValue.toPrecision(2) : '-'}`;
   return `${f(h.classification.accuracy)} <span class="note">vs ${e(judged.versus)}${judged.hindsight ? ' (hindsight)' : ''} ${f(judged.accuracy)}${p}</span>`;
+}
+/**
+ * The within-day AUC cell of the models page (each day's stocks ranked: what a cross-sectional
+ * experiment promotes on), beside its strongest baseline with the p-value of the difference; '-'
+ * for versions evaluated without it (one symbol, or before it was stored). Without it the page
+ * showed only the pooled AUC, which a market-timing score without ranking skill raises.
+ */
+export function withinDayAucCellHtml(h: z.input<typeof outOfSampleSchema>): string {
+  const wd = h.auc?.withinDay;
+  if (!wd) return '-';
+  const p = wd.difference === undefined ? '' : `, p ${typeof wd.difference.pValue === 'number' && Number.isFinite(wd.difference.pValue) ? wd.difference.pValue.toPrecision(2) : '-'}`;
+  return `${f(wd.value)} <span class="note">vs ${e(wd.versus)} ${f(wd.baselineValue)}${p}</span>`;
 }
 const planSchema = z.object({ mode: z.string().optional(), canary: z.object({ steps: z.array(z.number()) }).optional(), ab: z.object({ challengerWeight: z.number() }).optional() });
 const analysisSchema = z.object({ at: z.string(), phase: z.string(), weight: z.number(), verdict: z.string(), reasons: z.array(z.string()) });
@@ -294,13 +312,14 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
             aliasBadges(aliasesOf(v)),
             e(v.algorithm),
             unvouched !== undefined ? `<span class="error withheld">withheld: ${e(unvouched)}</span>` : h ? `${f(h.classification.rocAuc)} <span class="note">vs ${e(h.auc?.versus ?? 'chance')} ${f(h.auc?.baselineAuc ?? 0.5)}</span>` : '-',
+            unvouched !== undefined ? withheld : h ? withinDayAucCellHtml(h) : '-',
             unvouched !== undefined ? withheld : h ? accuracyCellHtml(h) : '-',
             unvouched !== undefined ? withheld : h?.backtest ? `${f(h.backtest.strategy.sharpe, 2)} <span class="note">vs buy-and-hold ${f(h.backtest.buyAndHold.sharpe, 2)}</span>` : '-',
             e(v.createdAt),
             report ? `<a class="report-link" href="/ui/models/${encodeURIComponent(v.name)}/versions/${v.version}/report">report</a>` : '<span class="note">no report recorded</span>',
           ];
         });
-        return `<div class="card model" data-model="${e(name)}"><h2>${e(name)}</h2>${table(['version', 'aliases', 'algorithm', 'OOS AUC', 'OOS accuracy', 'Sharpe (net)', 'registered', 'run report'], rows)}</div>`;
+        return `<div class="card model" data-model="${e(name)}"><h2>${e(name)}</h2>${table(['version', 'aliases', 'algorithm', 'OOS AUC', 'OOS within-day AUC', 'OOS accuracy', 'Sharpe (net)', 'registered', 'run report'], rows)}</div>`;
       });
       return send(reply, 200, page('Models and versions', cards.length > 0 ? cards.join('') : '<p>No model is registered yet.</p>'));
     });

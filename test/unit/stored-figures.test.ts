@@ -13,7 +13,7 @@
  */
 import { headline, listFigures } from '../../client/commands/models';
 import { describeCandidates } from '../../client/commands/run-pipeline';
-import { accuracyCellHtml } from '../../api/dashboard';
+import { accuracyCellHtml, withinDayAucCellHtml } from '../../api/dashboard';
 import { renderRunReportHtml } from '../../lib/reports/html';
 import { assembleRunReport } from '../../lib/reports/report-data';
 import type { ModelVersion } from '../../lib/registry/model-registry';
@@ -81,6 +81,12 @@ describe('accuracy beside the comparison promotion judges', () => {
   it('dashboard: the accuracy cell names the judged baseline', () => {
     expect(accuracyCellHtml(stored)).toBe(`${f4(stored.classification.accuracy)} <span class="note">vs evaluation_majority (hindsight) ${f4(nir.accuracy)}, p 1.0</span>`);
   });
+
+  it('dashboard: the within-day AUC (what a cross-sectional experiment promotes on) beside its baseline and the p-value of the difference', () => {
+    const wd = stored.auc.withinDay!;
+    expect(withinDayAucCellHtml(stored)).toBe(`${f4(wd.value as number)} <span class="note">vs ${wd.versus} ${f4(wd.baselineValue as number)}, p ${(wd.difference!.pValue as number).toPrecision(2)}</span>`);
+    expect(withinDayAucCellHtml({ ...stored, auc: { ...stored.auc, withinDay: undefined } })).toBe('-');
+  });
 });
 
 describe('undefined p-values (a 5-day evaluation of 5-day labels)', () => {
@@ -107,5 +113,6 @@ describe('undefined p-values (a 5-day evaluation of 5-day labels)', () => {
     expect(notes).not.toMatch(/NaN|null/);
     expect(notes).toContain('one-sided p undefined');
     expect(accuracyCellHtml(stored)).not.toMatch(/NaN|null/);
+    expect(withinDayAucCellHtml(stored)).toMatch(/, p -<\/span>$/);
   });
 });
