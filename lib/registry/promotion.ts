@@ -258,10 +258,11 @@ const pText = (p: number) => (Number.isFinite(p) ? p.toPrecision(2) : 'undefined
 
 /**
  * A stored day-aware p-value for people: two significant digits, or undefined with why (NaN, null
- * in stored JSON: the evaluation had too few independent units, e.g. 5 days of 5-day labels).
+ * in stored JSON: the evaluation had too few independent units, e.g. 5 days of 5-day labels, or the
+ * figures compared did not vary, e.g. the returns of a strategy that never traded).
  */
 export function pValueText(p: number | null | undefined): string {
-  return typeof p === 'number' && Number.isFinite(p) ? p.toPrecision(2) : 'undefined (too few independent days or symbols in the evaluation period for day-aware evidence)';
+  return typeof p === 'number' && Number.isFinite(p) ? p.toPrecision(2) : 'undefined (too few independent days or symbols in the evaluation period for day-aware evidence, or nothing varied: e.g. a strategy that never traded)';
 }
 
 const describe = (metric: PromotionMetric, e: MetricEvidence, versus = e.versus) => `${metric} ${e.difference >= 0 ? '+' : ''}${fmt(e.difference)} over ${versus} (95% interval from ${fmt(e.lower)}, one-sided p ${pText(pOf(e))}, ${e.inference ?? 'clustered by days and symbols'})`;

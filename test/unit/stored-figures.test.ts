@@ -99,7 +99,7 @@ describe('undefined p-values (a 5-day evaluation of 5-day labels)', () => {
 
   it('models show prints the version, each such p-value as undefined with the reason', () => {
     const h = headline(version(stored));
-    expect(h['p-value vs baseline']).toMatch(/^undefined \(too few independent days or symbols in the evaluation period for day-aware evidence\)/);
+    expect(h['p-value vs baseline']).toMatch(/^undefined \(too few independent days or symbols in the evaluation period for day-aware evidence, or nothing varied: e\.g\. a strategy that never traded\)/);
     expect(h['auc vs baseline']).toMatch(/, p undefined \(too few independent days or symbols/);
     for (const [k, v] of Object.entries(h)) expect([k, v]).not.toEqual([k, expect.stringMatching(/NaN|null/)]);
     expect(listFigures(version(stored))).not.toMatch(/NaN|null/);
