@@ -382,7 +382,7 @@ export function livePerformanceOf(samples: readonly OutcomeSample[], promised: B
   if (shortfall ? shortfall.upper < -options.maxHitRateDrop : upper < target - options.maxHitRateDrop) {
     severity = 'critical';
     reasons.push(`${hitText}: significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
-  } else reasons.push(`${hitText}: not significantly below`);
+  } else reasons.push(`${hitText}: not significantly more than ${(100 * options.maxHitRateDrop).toFixed(1)} points below`);
   // Like with like: the backtest's strategy, with its costs, on the live period against the same
   // strategy's drawdown in the evaluation; the signal check is another strategy and is not compared.
   if (promised.maxDrawdown !== null && promised.maxDrawdown > 0) {

@@ -43,6 +43,8 @@ describe('live performance', () => {
     expect(good.status).toBe('ok');
     expect(good.severity).toBeNull();
     expect(good.auc).toBeGreaterThan(0.5);
+    // The verdict names the margin it judges by (an interval below the promise by less than it read "not significantly below").
+    expect(good.reasons[0]).toMatch(/: not significantly more than 2\.0 points below/);
     // Noise around the promise is not degradation: a model as good as promised, judged on a small sample
     // (30 days of 5-session outcomes: 6 independent stretches).
     for (let seed = 10; seed < 30; seed++) expect(livePerformanceOf(samples({ days: 30, symbols: 10, accuracy: 0.55, seed }), { ...promise, maxDrawdown: null }).status).toBe('ok');
