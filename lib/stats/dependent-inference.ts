@@ -874,7 +874,12 @@ export function neweyWestRegression(y: Float64Array, x: Float64Array, options: C
   const lags = neweyWestLagsFor(n, options.lags);
   const common = { ...options, lags, degreesOfFreedom: n - 2 };
   const ok = n >= 3 && varX > 0;
-  const alphaInfluence = Float64Array.from(keep, (t, i) => (ok ? residual[i] * (1 - (mx * (x[t] - mx)) / varX) : NaN));
+  // As evidence, each residual over 1 − its slope leverage (x_t − x̄)²/Σ(x − x̄)² (HC3, Davidson &
+  // MacKinnon; the mean's share is demeanedShare's): a fitted slope leaves the residuals smaller where
+  // x is far from its mean, and without it a null alpha on 3–10 daily returns passed one-sided 5% in
+  // 6.6–9.3% of simulations (95% intervals covering 0 in 89.8–92.8%); with it 4.8–6.3% (93.7–95.2%).
+  const leverage = (t: number) => (options.evidence === true && sxx > 0 ? 1 / (1 - (x[t] - mx) ** 2 / sxx) : 1);
+  const alphaInfluence = Float64Array.from(keep, (t, i) => (ok ? residual[i] * leverage(t) * (1 - (mx * (x[t] - mx)) / varX) : NaN));
   const betaInfluence = Float64Array.from(keep, (t, i) => (ok ? (residual[i] * (x[t] - mx)) / varX : NaN));
   return {
     alpha: neweyWestFromInfluence(ok ? alpha : NaN, alphaInfluence, { ...common, method: 'regression intercept (alpha)' }),
