@@ -505,6 +505,16 @@ async function withheldIfSplit(store: Database, vector: OnlineFeatureVector): Pr
   return withheld === undefined ? vector : { ...vector, withheld };
 }
 
+/** Each symbol's newest offline row of the feature set dated no later than `today` (one query). */
+function newestRowsQuery(store: Database, version: string, today: string) {
+  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
+  return store.db
+    .selectFrom('feature_rows as r')
+    .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
+    .select(['r.symbol', 'r.date', 'r.vals', 'r.signature', 'r.signature_key_id'])
+    .where('r.version', '=', version);
+}
+
 /**
  * The newest stored vector of every symbol of a feature set (dated no later than `today`, as
  * readOfflineLatest). With `signing`'s key a row whose signature does not hold is left out and
@@ -515,14 +525,7 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
   const columns = await getFeatureSetColumns(store, version);
   if (!columns) return [];
   const stale = await staleRows(store, await storedSet(store, version), version);
-  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
-  const rows = await store.db
-    .selectFrom('feature_rows as r')
-    .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
-    .select(['r.symbol', 'r.date', 'r.vals', 'r.signature', 'r.signature_key_id'])
-    .where('r.version', '=', version)
-    .orderBy('r.symbol')
-    .execute();
+  const rows = await newestRowsQuery(store, version, today).orderBy('r.symbol').execute();
   const vectors: OnlineFeatureVector[] = [];
   for (const r of rows) {
     try {
@@ -550,13 +553,7 @@ export async function readOfflineLatestAll(store: Database, version: string, tod
 export async function readOfflineNewestSignedDates(store: Database, version: string, today: string, signing: RowSigning): Promise<Map<string, string>> {
   const dates = new Map<string, string>();
   if (verificationKeysOf(signing) === undefined) return dates;
-  const newest = store.db.selectFrom('feature_rows').select(['symbol', (eb) => eb.fn.max('date').as('last')]).where('version', '=', version).where('date', '<=', today).groupBy('symbol').as('newest');
-  const rows = await store.db
-    .selectFrom('feature_rows as r')
-    .innerJoin(newest, (join) => join.onRef('newest.symbol', '=', 'r.symbol').onRef('newest.last', '=', 'r.date'))
-    .select(['r.symbol', 'r.date', 'r.vals', 'r.signature', 'r.signature_key_id'])
-    .where('r.version', '=', version)
-    .execute();
+  const rows = await newestRowsQuery(store, version, today).execute();
   if (rows.length === 0) return dates;
   const stale = await staleRows(store, await storedSet(store, version), version);
   for (const r of rows) {

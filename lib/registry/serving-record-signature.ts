@@ -21,6 +21,7 @@
  * history row (monitoring) and, in the prediction API, by never moving to a generation below one it
  * has verified.
  */
+import type { AliasHistoryEntry } from './model-registry';
 import { canonicalEncoding, checkMac, hmacSha256Hex, heldKeyMismatch, signedWithAnotherKey, signingKeyId, type RowSignature, type VerificationKeys } from './row-signature';
 
 export const ROUTES_RECORD_SCHEME = 'mlp-serving-routes-v1';
@@ -50,17 +51,8 @@ export interface SignedAliasFields {
   seq: number;
 }
 
-/** The fields of an alias history row its signature covers (all of them). */
-export interface SignedAliasMoveFields {
-  name: string;
-  seq: number;
-  alias: string;
-  fromVersion: number | null;
-  toVersion: number | null;
-  movedBy: string;
-  reason: string;
-  movedAt: string;
-}
+/** The fields of an alias history row its signature covers (all of them: the move and its model). */
+export type SignedAliasMoveFields = AliasHistoryEntry & { name: string };
 
 export function signedRoutesText(r: SignedRoutesFields): string {
   const covered = {
