@@ -16,6 +16,9 @@
  *   batch dated up to the last shared session is rejected, so the stored bars stay as they are; a
  *   new bar after them is stored (and flagged as the move it is, as an unadjusted split would be).
  *   `price_basis_change` (flag) when no stored bar is left on the old basis.
+ * - `price_unit_change` (reject): every price of a changed bar a power of ten from the stored closes
+ *   with the volume not moving by the inverse (a feed switching to cents), as for a file's rows
+ *   (stored-rules.ts unitChangeIssue); the symbol's other changed bars of the batch go with it.
  *
  * Without them a correction ×10 of a stored bar, a correction without its volume, and a provider's
  * split-adjusted re-send of its last sessions replaced the stored bars, logged as revisions, marked
@@ -30,7 +33,7 @@ import type { QualityPolicy } from '../quality/policy';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { glitchLimit } from '../quality/rules';
 import { loneRuns, storedAroundOf, strayBarIssues, type StoredAround } from '../quality/stray-bars';
-import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
+import { basisAtEdges, BASIS_MIN_SHARED, priceBasisIssue, sharedSessions, STORED_NEIGHBOUR_DAYS, storedBarIssues, unitChangeIssue, VOLUME_GLITCH_FACTOR, VOLUME_ONE_SIDED_SESSIONS, volumeGlitches, type RetractedBar } from '../quality/stored-rules';
 
 /** One accepted bar of the batch with how it compares with the store. */
 export interface JudgedLiveBar {
@@ -101,7 +104,11 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
       // A move beyond the glitch limit from the newest stored bar (rare): is that bar a glitch this one undoes?
       const newest = before?.at(-1);
       if (!glitch && before && newest && Math.abs(Math.log(bar.close / newest.close)) > beyond) {
-        retracted.push(...storedBarIssues({ symbol, staged: [bar], stored: before, kind: 'equity', source: '' }, policy).retracted.values());
+        const undone = [...storedBarIssues({ symbol, staged: [bar], stored: before, kind: 'equity', source: '' }, policy).retracted.values()];
+        retracted.push(...undone);
+        // Not undoing a glitch: every price a power of ten from the stored level, the volume as usual (cents)?
+        const unit = undone.length === 0 ? unitChangeIssue({ symbol, staged: [bar], context: before, source: '' }) : undefined;
+        if (unit) rejected.set(indices[0], unit);
       }
       continue;
     }
@@ -148,6 +155,23 @@ export async function judgeLiveAgainstStored(bars: readonly JudgedLiveBar[], sto
         const b = bars[i].bar;
         if (b.date > lastShared || rejected.has(i)) continue;
         rejected.set(i, issue('price_basis_splice', { symbol, date: b.date, source: '', line: null, raw: null, message: basis.message }));
+      }
+    }
+    // Every price stepping by a power of ten where the bars meet the stored ones or among them, the
+    // volume not moving by the inverse (no split): another price unit (cents), refused with the rest
+    // of the symbol's batch as a file's series is. Judged on the stored bars as the write leaves them
+    // (a glitch the batch retracts is no neighbour). Without this, a feed switching to cents stored
+    // its bars as the newest with an extreme_move flag and moved the online vectors.
+    const open = changes.filter((i) => !rejected.has(i));
+    if (open.length > 0) {
+      const gone = new Set(revealed.filter((r) => r.revealedBy.some((d) => !rejected.has(byDate.get(d) as number))).map((r) => r.bar.date));
+      const context = gone.size === 0 ? around : around.filter((b) => !gone.has(b.date));
+      const unit = unitChangeIssue({ symbol, staged: open.map((i) => bars[i].bar), context, source: '' });
+      if (unit) {
+        for (const i of open) {
+          const b = bars[i].bar;
+          rejected.set(i, b.date === unit.date ? unit : issue('file_rejected', { symbol, date: b.date, source: '', line: null, raw: null, message: `this bar passed, but the symbol's bars of this batch are rejected whole (price_unit_change): ${unit.message}` }));
+        }
       }
     }
     // A retraction stands with a revealing bar that is still accepted.

@@ -251,6 +251,49 @@ describe.each(DRIVERS)('live bars judged against the stored bars on %s', (_drive
     expect((await readOnlineFeatures(cache, SET.version, SYMBOLS[0]))?.asOf).toBe(DATES[DATES.length - 1]);
   });
 
+  it('new bars whose every price is ×100 the stored closes (cents) with the volume as usual are rejected (price_unit_change), alone or several in a batch, batch after batch; the store and the online vectors stay as they were, and bars in dollars are stored', async () => {
+    const n = DATES.length;
+    await upsertBars(t.store, ALL.filter((b) => b.date <= DATES[n - 4]));
+    const c = consumer();
+    await c.start();
+    const vectors = await Promise.all(SYMBOLS.slice(0, 2).map((s) => readOnlineFeatures(cache, SET.version, s)));
+    expect(vectors.map((v) => v?.asOf)).toEqual([DATES[n - 4], DATES[n - 4]]);
+    const cents = (b: Bar): Bar => ({ ...b, open: b.open * 100, high: b.high * 100, low: b.low * 100, close: b.close * 100 });
+    // SYMBOLS[0]: its next bar in cents; SYMBOLS[1]: its next three, in one batch.
+    await producer.publish(live([cents(barOf(SYMBOLS[0], DATES[n - 3])), ...DATES.slice(n - 3).map((d) => cents(barOf(SYMBOLS[1], d)))]));
+    await drain(c);
+    expect((await findings()).filter((f) => f[1] === 'reject')).toEqual(
+      [
+        ['price_unit_change', 'reject', SYMBOLS[0], DATES[n - 3]],
+        ['price_unit_change', 'reject', SYMBOLS[1], DATES[n - 3]],
+        ['file_rejected', 'reject', SYMBOLS[1], DATES[n - 2]],
+        ['file_rejected', 'reject', SYMBOLS[1], DATES[n - 1]],
+      ].sort(),
+    );
+    expect(await readBars(t.store, { symbols: SYMBOLS.slice(0, 2), from: DATES[n - 3] })).toEqual([]);
+    expect(await Promise.all(SYMBOLS.slice(0, 2).map((s) => readOnlineFeatures(cache, SET.version, s)))).toEqual(vectors);
+    // The feed still in cents the next time: refused again; SYMBOLS[1] back in dollars: stored.
+    await producer.publish(live([cents(barOf(SYMBOLS[0], DATES[n - 2])), barOf(SYMBOLS[1], DATES[n - 3])]));
+    await drain(c);
+    expect(await findings()).toContainEqual(['price_unit_change', 'reject', SYMBOLS[0], DATES[n - 2]]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[0]], from: DATES[n - 3] })).toEqual([]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[1]], from: DATES[n - 3] })).toEqual([barOf(SYMBOLS[1], DATES[n - 3])]);
+    expect(await revisions()).toEqual([]);
+  });
+
+  it('a 1:10 reverse split on the stream (prices ×10, the volume ÷10) is stored: a split, not another price unit', async () => {
+    const n = DATES.length;
+    await upsertBars(t.store, ALL.filter((b) => b.date <= DATES[n - 2]));
+    const c = consumer();
+    await c.start();
+    const b = barOf(SYMBOLS[2], DATES[n - 1]);
+    const split = { ...b, open: b.open * 10, high: b.high * 10, low: b.low * 10, close: b.close * 10, volume: Math.round(b.volume / 10) };
+    await producer.publish(live([split]));
+    await drain(c);
+    expect((await findings()).filter((f) => f[1] === 'reject')).toEqual([]);
+    expect(await readBars(t.store, { symbols: [SYMBOLS[2]], from: DATES[n - 1] })).toEqual([split]);
+  });
+
   it("a correction meeting the session before's prices within rounding but with its own volume is a correction, not a misdated bar", async () => {
     await upsertBars(t.store, ALL);
     const c = consumer();
