@@ -32,6 +32,14 @@ export const algorithmSearchSchema = z.object({
    */
   rows: z.object({ trial: z.number().int().min(100).optional(), walkForward: z.number().int().min(100).optional(), final: z.number().int().min(100).optional() }).default({}),
 }).superRefine((a, ctx) => {
+  // The sequence model reads its k·q columns as k days of the same q features, oldest first
+  // (models/neural/conv1d.ts); a run's dataset is one row of one date, so it would read other
+  // features as earlier days (with window 2 over ret_1, rsi_14, sma_ratio_20, ema_ratio_20, "day 1"
+  // was [ret_1, rsi_14]) and share standardisers between unrelated columns: refused until a
+  // dataset builds windows.
+  if (a.algorithm === 'conv1d') {
+    ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'conv1d reads k blocks of the same features, one per day of a window, and no feature set or dataset of a run builds such windows: it would read other features as earlier days. Use mlp (or the trees, SVM, logistic regression); conv1d stays a library model for matrices that hold day windows' });
+  }
   // A misspelt name would be searched, recorded as the model's parameter and ignored by the fit.
   for (const name of unknownParameters(a.algorithm, a.space)) {
     ctx.addIssue({ code: 'custom', path: ['space', name], message: unknownParameterMessage(a.algorithm, name) });

@@ -16,4 +16,11 @@ describe('the parameters an experiment may search', () => {
     expect(issue?.message).toBe('random_forest has no parameter "maxDepht"; its parameters are nEstimators, maxDepth, minSamplesLeaf, minGain, maxFeatures, criterion, bootstrap, maxBins');
     for (const file of fs.readdirSync('experiments').filter((f) => f.endsWith('.json'))) expect(experimentSchema.safeParse(JSON.parse(fs.readFileSync(path.join('experiments', file), 'utf8'))).error).toBeUndefined();
   });
+
+  it('refuses conv1d in an experiment: no feature set or dataset builds the day windows it reads, so it would take other features for earlier days', () => {
+    const result = experimentSchema.safeParse({ name: 'seq', label: { kind: 'direction', horizon: 5 }, algorithms: [{ algorithm: 'conv1d', space: { window: 2 } }] });
+    expect(result.success).toBe(false);
+    const issue = result.error?.issues.find((i) => i.path.join('.') === 'algorithms.0.algorithm');
+    expect(issue?.message).toContain('conv1d reads k blocks of the same features, one per day of a window, and no feature set or dataset of a run builds such windows');
+  });
 });
