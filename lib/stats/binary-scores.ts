@@ -10,10 +10,13 @@ export function brierScoreOf(probability: ArrayLike<number>, outcome: ArrayLike<
 }
 
 /**
- * ROC AUC by the Mann–Whitney rank sum (ties count half); NaN unless both classes occur.
+ * ROC AUC by the Mann–Whitney rank sum (ties count half); NaN unless both classes occur, and NaN
+ * when any score is NaN: a missing score has no rank (sorted among the others it gave 0.5 or
+ * 0.625 for a perfect ranking, by where it stood). Callers drop rows without a score first.
  */
 export function binaryAucOf(probability: ArrayLike<number>, outcome: ArrayLike<number>): number {
   if (probability.length !== outcome.length) throw new RangeError(`AUC needs one outcome per probability, got ${probability.length} and ${outcome.length}`);
+  for (let i = 0; i < probability.length; i++) if (Number.isNaN(probability[i])) return NaN;
   const ranks = averageRanksOf(Float64Array.from(probability));
   let positives = 0;
   let rankSum = 0;
