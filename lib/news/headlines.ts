@@ -59,6 +59,8 @@ export interface Headline {
   symbol: string | null;
   headline: string;
   score: number;
+  /** The vendor's id of the story, when the file has one (lib/news/same-story.ts). */
+  vendorId?: string;
 }
 
 const rowSchema = z.object({
@@ -70,6 +72,7 @@ const rowSchema = z.object({
   // The one symbol rule ($VIX, ^GSPC, BRK.B), or empty for market-wide news.
   symbol: z.string().refine((s) => s === '' || symbolSchema.safeParse(s).success, `${SYMBOL_MESSAGE}, or empty for market-wide news`),
   headline: z.string().min(1, 'headline is empty'),
+  id: z.string().max(128, 'id longer than 128 characters').optional(),
 });
 
 /**
@@ -86,7 +89,11 @@ export interface HeadlineParseResult {
   errors: Array<{ line: number; message: string }>;
 }
 
-/** Reads `date,time,symbol,headline` (time optional, symbol empty for market news). */
+/**
+ * Reads `date,time,symbol,headline[,id]` (time optional, symbol empty for market news, id the vendor's
+ * id of the story where the feed has one). The same story seen more than once is stored once
+ * (lib/store/news.ts saveHeadlines, by the rules of lib/news/same-story.ts).
+ */
 export function parseHeadlinesCsv(text: string, source: string): HeadlineParseResult {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim().toLowerCase());
@@ -104,6 +111,7 @@ export function parseHeadlinesCsv(text: string, source: string): HeadlineParseRe
       time: at('time') >= 0 && f[at('time')]?.trim() ? f[at('time')].trim() : undefined,
       symbol: f[at('symbol')]?.trim() ?? '',
       headline: f[at('headline')]?.trim() ?? '',
+      id: at('id') >= 0 && f[at('id')]?.trim() ? f[at('id')].trim() : undefined,
     });
     if (!parsed.success) {
       errors.push({ line: i + 1, message: parsed.error.issues.map((x) => `${String(x.path[0])}: ${x.message}`).join('; ') });
@@ -112,13 +120,16 @@ export function parseHeadlinesCsv(text: string, source: string): HeadlineParseRe
     const r = parsed.data;
     const symbol = r.symbol === '' ? null : r.symbol.toUpperCase();
     const published = r.time ? `${r.date} ${r.time}` : r.date;
+    // Without a vendor id, the id of before (rows stored then keep theirs); with one, it is part of it.
+    const identity = `${published}\u0000${symbol ?? ''}\u0000${r.headline}${r.id === undefined ? '' : `\u0000${r.id}`}`;
     headlines.push({
-      id: createHash('sha1').update(`${published}\u0000${symbol ?? ''}\u0000${r.headline}`).digest('hex'),
+      id: createHash('sha1').update(identity).digest('hex'),
       published,
       effectiveDate: effectiveTradingDay(r.date, r.time),
       symbol,
       headline: r.headline,
       score: scoreHeadline(r.headline),
+      ...(r.id === undefined ? {} : { vendorId: r.id }),
     });
   }
   return { headlines, errors };

@@ -882,6 +882,27 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0032_news_stories': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The same story seen again (a re-sent corrected time, a wire repeat, a feed without the time)
+      // is one row at the latest stamp seen (lib/news/same-story.ts): its key, its earliest stamp
+      // (which bounds the window), and the vendor's id where the file has one. Null on rows stored
+      // before: the next import keys them and merges their duplicates (lib/store/news.ts), with the
+      // code's own rule rather than a copy frozen here.
+      await db.schema.alterTable('news_headlines').addColumn('story', 'varchar(40)').execute();
+      await db.schema.alterTable('news_headlines').addColumn('first_published', 'varchar(16)').execute();
+      await db.schema.alterTable('news_headlines').addColumn('vendor_id', 'varchar(128)').execute();
+      await db.schema.createIndex('news_story_idx').on('news_headlines').columns(['story']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      // `drop index … on` is MySQL's form; SQLite names the index alone.
+      if (db.getExecutor().adapter instanceof MysqlAdapter) await db.schema.dropIndex('news_story_idx').on('news_headlines').execute();
+      else await db.schema.dropIndex('news_story_idx').execute();
+      await db.schema.alterTable('news_headlines').dropColumn('vendor_id').execute();
+      await db.schema.alterTable('news_headlines').dropColumn('first_published').execute();
+      await db.schema.alterTable('news_headlines').dropColumn('story').execute();
+    },
+  },
 };
 
 /** Per table, the JSON columns that grow with the number of symbols (and whether they are nullable). */

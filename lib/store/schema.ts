@@ -138,12 +138,15 @@ export interface FeatureRevisionMarksTable {
 }
 
 export interface NewsHeadlinesTable {
-  id: string; // sha1 of (published, symbol, headline): re-imports are idempotent
-  published: string;
+  id: string; // sha1 of (published, symbol, headline[, vendor id]) of the story's first row: re-imports are idempotent
+  published: string; // the latest stamp seen of the story (lib/news/same-story.ts)
   effective_date: string;
   symbol: string | null;
   headline: string;
   score: number;
+  story: string | null; // null on rows stored before 0032 until the next import keys them
+  first_published: string | null;
+  vendor_id: string | null;
 }
 
 export interface ModelVersionsTable {

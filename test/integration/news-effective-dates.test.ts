@@ -1,7 +1,8 @@
 /**
  * Headlines published between a 13:00 early close and 16:00 belong to the next trading day. The
  * ones stored before the calendar knew early closes are moved by migration 0015, the same headline
- * imported again is moved by saveHeadlines, and either way the stored feature rows they changed are
+ * imported again (or any import, for rows stored before stories were keyed) is moved by
+ * saveHeadlines, and either way the stored feature rows they changed are
  * marked stale, so the next materialisation gives the rows of a full recomputation.
  */
 import { Migrator } from 'kysely';
@@ -42,6 +43,14 @@ const { headlines: PARSED } = parseHeadlinesCsv(
 const STORED_BEFORE: Headline[] = PARSED.map((h) => (h.published.length === 16 && h.published.slice(11) < '16:00' ? { ...h, effectiveDate: h.published.slice(0, 10) } : h));
 const EXPECTED_DATES = { 'AAA plunges after lawsuit and downgrade': '2017-11-27', 'BBB beats estimates': '2017-11-24', 'Stocks plunge on shutdown fears': '2018-12-26', 'CCC upgraded': '2017-11-22', 'CCC recall': '2017-11-27' };
 
+/** The headlines as imports stored them then: the columns of 0003, no story key (saveHeadlines computes the dates now). */
+async function insertAsStoredBefore(store: Database): Promise<void> {
+  await store.db
+    .insertInto('news_headlines')
+    .values(STORED_BEFORE.map((h) => ({ id: h.id, published: h.published, effective_date: h.effectiveDate, symbol: h.symbol, headline: h.headline, score: h.score })))
+    .execute();
+}
+
 async function effectiveDates(store: Database): Promise<Record<string, string>> {
   return Object.fromEntries((await readHeadlines(store)).map((h) => [h.headline, h.effectiveDate]));
 }
@@ -76,7 +85,7 @@ describe.each(DRIVERS)('news effective dates on early closes (%s)', (_name, crea
     expect((await migrator.migrateTo('0014_deployment_analyses')).error).toBeUndefined();
     // The bars as that schema held them (today's writer also sets columns added since, as event_time).
     for (let i = 0; i < BARS.length; i += 500) await t.store.db.insertInto('bars').values(BARS.slice(i, i + 500)).execute();
-    await saveHeadlines(t.store, STORED_BEFORE);
+    await insertAsStoredBefore(t.store);
     await materializeFeatures(t.store, NEWS);
     await materializeFeatures(t.store, PLAIN);
     // The leak as it was: AAA's headline of 14:30 in its features of 2017-11-24, whose close was at 13:00.
@@ -104,7 +113,7 @@ describe.each(DRIVERS)('news effective dates on early closes (%s)', (_name, crea
   it('a headline imported again gets its corrected date, and one imported after the rows were computed reaches them', async () => {
     t = await create();
     await upsertBars(t.store, BARS);
-    await saveHeadlines(t.store, STORED_BEFORE);
+    await insertAsStoredBefore(t.store);
     await materializeFeatures(t.store, NEWS);
     expect(await newsSentiment(t.store, 'AAA', '2017-11-24')).toBeLessThan(0);
 
