@@ -5,6 +5,7 @@ import { printableJson } from '../../lib/printable-json';
 import { withStore } from '../with-store';
 import { lazy } from '../lazy';
 import { parseNumberFlag } from '../number-flag';
+import type { Database } from '../../lib/store/database';
 
 export function snapshotsCommand(): Command {
   const cmd = new Command('snapshots').description('dataset snapshots recorded by imports');
@@ -98,20 +99,58 @@ export function newsCommand(): Command {
         const { headlines, errors } = parseHeadlinesCsv(fs.readFileSync(file, 'utf8'), file);
         for (const e of errors) console.error(escapeControl(`${file}:${e.line}: ${e.message}`));
         await saveHeadlines(store, headlines);
-        console.log(`stored ${headlines.length} headlines from ${file}${errors.length ? `; ${errors.length} rows refused (listed above)` : ''}`);
-        // Online vectors of the dates these headlines change are not served as current until the features step recomputes them.
-        const config = lazy.config().loadConfig();
-        if (config.redisUrl && headlines.length > 0) {
-          const cache = lazy.cache().openCache(config.redisUrl);
-          try {
-            const withdrawn = await lazy.onlineFeatures().withdrawStaleOnlineVectors(store, cache);
-            if (withdrawn > 0) console.log(`withdrew ${withdrawn} online vectors computed before these headlines; the API answers from the offline rows before them until the features step runs`);
-          } finally {
-            await cache.close();
-          }
-        }
+        console.log(`read ${headlines.length} headlines from ${file} (the same story seen again is stored once, at its latest stamp)${errors.length ? `; ${errors.length} rows refused (listed above)` : ''}`);
+        if (headlines.length > 0) await withdrawOnlineVectors(store, 'these headlines');
         if (errors.length > 0) process.exitCode = 1;
       }, { create: true }), // an import: the first one may create the store
     );
+  cmd
+    .command('list')
+    .description('stored headlines, newest effective date first: id, effective date, latest (and earliest) stamp, symbol, score, text')
+    .option('--symbol <symbol>', 'only this symbol ("-" for market-wide news)')
+    .option('--from <date>', 'effective on or after (YYYY-MM-DD)')
+    .option('--to <date>', 'effective on or before (YYYY-MM-DD)')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'as JSON')
+    .action((opts: { symbol?: string; from?: string; to?: string; limit: string; json?: boolean }) =>
+      withStore(async (store) => {
+        const limit = parseNumberFlag('--limit', opts.limit, { int: true, min: 1, max: 10000 });
+        for (const [flag, value] of [['--from', opts.from], ['--to', opts.to]] as const) {
+          if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new Error(`${flag} must be YYYY-MM-DD, got ${JSON.stringify(value)}`);
+        }
+        const symbol = opts.symbol === undefined ? undefined : opts.symbol === '-' ? null : lazy.symbols().parseSymbol(opts.symbol);
+        const rows = await lazy.newsStore().listHeadlines(store, { symbol, from: opts.from, to: opts.to, limit });
+        if (opts.json) return console.log(printableJson(rows));
+        if (rows.length === 0) console.log('no headlines stored for this selection ("mlp news import <csv>")');
+        for (const h of rows) {
+          const stamps = h.firstPublished === h.published ? h.published : `${h.published} (first ${h.firstPublished})`;
+          console.log(escapeControl(`${h.id}  ${h.effectiveDate}  ${stamps.padEnd(16)}  ${(h.symbol ?? '-').padEnd(6)} ${h.score.toFixed(3).padStart(7)}  ${h.headline}`));
+        }
+      }),
+    );
+  cmd
+    .command('remove <id>')
+    .description('remove one stored headline (withdrawn, or stamped wrong by more than a day) and mark the feature rows it reached stale; an import of a file that still holds it stores it again')
+    .action((id: string) =>
+      withStore(async (store) => {
+        const removed = await lazy.newsStore().removeHeadline(store, id);
+        if (!removed) throw new Error(`No stored headline ${id}; list them with "mlp news list"`);
+        console.log(escapeControl(`removed ${removed.id}: ${removed.symbol ?? 'market-wide'} ${removed.published} "${removed.headline}"; feature rows from ${removed.effectiveDate} are recomputed by the next features step`));
+        await withdrawOnlineVectors(store, 'this removal');
+      }),
+    );
   return cmd;
+}
+
+/** Online vectors of the dates a news change reaches are not served as current until the features step recomputes them. */
+async function withdrawOnlineVectors(store: Database, what: string): Promise<void> {
+  const config = lazy.config().loadConfig();
+  if (!config.redisUrl) return;
+  const cache = lazy.cache().openCache(config.redisUrl);
+  try {
+    const withdrawn = await lazy.onlineFeatures().withdrawStaleOnlineVectors(store, cache);
+    if (withdrawn > 0) console.log(`withdrew ${withdrawn} online vectors computed before ${what}; the API answers from the offline rows before them until the features step runs`);
+  } finally {
+    await cache.close();
+  }
 }
