@@ -63,7 +63,11 @@ export function serveRequests(channel: ServedChannel, handle: (op: number) => vo
   Atomics.notify(control, READY);
   for (;;) {
     spinWhile(control, REQUEST, seen, spinMs);
-    Atomics.wait(control, REQUEST, seen);
+    // A wake-up alone is no new request: a requester preempted between storing a request and its
+    // notify wakes this thread after it has already seen (spinning) and run that request, and
+    // running it again raced with the next request's operands (a boosting fit's leaf values added
+    // twice, rows partitioned from stale operands).
+    while (Atomics.load(control, REQUEST) === seen) Atomics.wait(control, REQUEST, seen);
     seen = Atomics.load(control, REQUEST);
     const op = Atomics.load(control, OP);
     try {
