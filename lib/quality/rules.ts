@@ -4,7 +4,8 @@ import { EARLIEST_BAR_DATE, limitProblem, type Bar } from '../market-data/bar';
 import type { CandidateBar } from '../market-data/csv-reader';
 import { binomialUpperTail } from '../stats/distributions';
 import { SESSION_CLOSE_MARGIN_MINUTES, type QualityPolicy } from './policy';
-import { issue, type QualityIssue } from './rules-catalog';
+import { issue, type QualityIssue, type QualityRuleId } from './rules-catalog';
+import { memoize } from '../memo';
 import { ALL_SPLITS, HINTED_SPLITS, nearestSplit, splitFinding } from './splits';
 import { plural } from '../plural';
 
@@ -49,6 +50,62 @@ export function openSession(now: Date, marginMinutes = SESSION_CLOSE_MARGIN_MINU
   return minutes < finalAt ? { date, close, finalAt: hhmmOf(finalAt), clock: hhmmOf(minutes) } : undefined;
 }
 
+/** What a row rule is judged with: the clock's New York date and open session, and who checks. */
+interface RowContext {
+  today?: string;
+  session?: OpenSession;
+  checkedBy: 'import' | 'live consumer';
+}
+
+/**
+ * One row rule: whether `bar` breaks it (cheap: run on every bar, live ones included) and, only for
+ * a bar that does, the message. rowIssue and rowPasses both walk ROW_RULES, so the live consumer's
+ * pre-check cannot skip a rule the import applies (it once lacked price_field_glitch).
+ */
+interface RowRule {
+  rule: QualityRuleId;
+  broken: (bar: Bar, context: RowContext) => boolean;
+  message: (bar: Bar, context: RowContext) => string;
+}
+
+/** isNyseTradingDay per date, remembered (a live batch has few dates, each checked for every bar). */
+const tradingDay = memoize(isNyseTradingDay, 100_000);
+
+/** In order: the first rule a row breaks is its finding. Comparisons are written so NaN breaks none of them (limits catch it). */
+const ROW_RULES: readonly RowRule[] = [
+  {
+    rule: 'future_date',
+    broken: (bar, c) => c.today !== undefined && bar.date > c.today,
+    message: (bar, c) => `${bar.date} is after ${c.today}, the ${c.checkedBy === 'import' ? 'date of the import' : "New York date of the live consumer's clock"}`,
+  },
+  {
+    rule: 'session_not_closed',
+    broken: (bar, c) => c.session !== undefined && bar.date === c.session.date,
+    message: (bar, c) => {
+      const session = c.session as OpenSession;
+      return `${bar.date} is the ${c.checkedBy}'s own trading day and its session was not over: the ${c.checkedBy}'s clock read ${session.clock} New York, before the ${session.close} close plus ${minutesOf(session.finalAt) - minutesOf(session.close)} minutes (${session.finalAt}), so the bar is unfinished`;
+    },
+  },
+  { rule: 'invalid_date', broken: (bar) => bar.date < EARLIEST_BAR_DATE, message: (bar) => `${bar.date} is before ${EARLIEST_BAR_DATE}: no exchange's daily data is that old` },
+  { rule: 'implausible_value', broken: (bar) => implausibleField(bar) !== undefined, message: (bar) => implausibleField(bar) as string },
+  { rule: 'non_trading_day', broken: (bar) => !tradingDay(bar.date), message: (bar) => `${bar.date} is not an NYSE trading day` },
+  {
+    rule: 'non_positive_price',
+    broken: (bar) => bar.open <= 0 || bar.high <= 0 || bar.low <= 0 || bar.close <= 0,
+    message: (bar) => {
+      const field = (['open', 'high', 'low', 'close'] as const).find((f) => bar[f] <= 0) as 'open';
+      return `${field} is ${bar[field]}`;
+    },
+  },
+  {
+    rule: 'ohlc_inconsistent',
+    broken: (bar) => bar.high < Math.max(bar.open, bar.close) || bar.low > Math.min(bar.open, bar.close) || bar.high < bar.low,
+    message: (bar) => `open ${bar.open}, high ${bar.high}, low ${bar.low}, close ${bar.close} do not fit high >= max(open, close) >= min(open, close) >= low`,
+  },
+  { rule: 'price_field_glitch', broken: (bar) => farField(bar) !== undefined, message: (bar) => farPriceMessage(bar, farField(bar) as 'open') },
+  { rule: 'negative_volume', broken: (bar) => bar.volume < 0, message: (bar) => `volume is ${bar.volume}` },
+];
+
 /**
  * Row-level rules: the first one a row breaks rejects it (one issue per rejected row). With
  * `today` (the New York date of the import's clock), a bar dated after it is a `future_date`; with
@@ -59,31 +116,21 @@ export function openSession(now: Date, marginMinutes = SESSION_CLOSE_MARGIN_MINU
  * the readers check each field as read, this checks the values about to be stored, whatever made them.
  */
 export function rowIssue(bar: CandidateBar, today?: string, session?: OpenSession, checkedBy: 'import' | 'live consumer' = 'import'): QualityIssue | undefined {
-  const at = { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw };
-  if (today !== undefined && bar.date > today) return issue('future_date', { ...at, message: `${bar.date} is after ${today}, the ${checkedBy === 'import' ? 'date of the import' : "New York date of the live consumer's clock"}` });
-  if (session !== undefined && bar.date === session.date) {
-    return issue('session_not_closed', {
-      ...at,
-      message: `${bar.date} is the ${checkedBy}'s own trading day and its session was not over: the ${checkedBy}'s clock read ${session.clock} New York, before the ${session.close} close plus ${minutesOf(session.finalAt) - minutesOf(session.close)} minutes (${session.finalAt}), so the bar is unfinished`,
-    });
+  const context: RowContext = { today, session, checkedBy };
+  for (const rule of ROW_RULES) {
+    if (rule.broken(bar, context)) return issue(rule.rule, { symbol: bar.symbol, date: bar.date, source: bar.source, line: bar.line, raw: bar.raw, message: rule.message(bar, context) });
   }
-  if (bar.date < EARLIEST_BAR_DATE) return issue('invalid_date', { ...at, message: `${bar.date} is before ${EARLIEST_BAR_DATE}: no exchange's daily data is that old` });
-  const implausible = implausibleField(bar);
-  if (implausible) return issue('implausible_value', { ...at, message: implausible });
-  if (!isNyseTradingDay(bar.date)) return issue('non_trading_day', { ...at, message: `${bar.date} is not an NYSE trading day` });
-  const prices = { open: bar.open, high: bar.high, low: bar.low, close: bar.close };
-  const nonPositive = Object.entries(prices).find(([, v]) => v <= 0);
-  if (nonPositive) return issue('non_positive_price', { ...at, message: `${nonPositive[0]} is ${nonPositive[1]}` });
-  if (bar.high < Math.max(bar.open, bar.close) || bar.low > Math.min(bar.open, bar.close) || bar.high < bar.low) {
-    return issue('ohlc_inconsistent', {
-      ...at,
-      message: `open ${bar.open}, high ${bar.high}, low ${bar.low}, close ${bar.close} do not fit high >= max(open, close) >= min(open, close) >= low`,
-    });
-  }
-  const far = farPriceField(bar);
-  if (far) return issue('price_field_glitch', { ...at, message: far });
-  if (bar.volume < 0) return issue('negative_volume', { ...at, message: `volume is ${bar.volume}` });
   return undefined;
+}
+
+/**
+ * True exactly when rowIssue(bar, today) finds nothing (no session given: the live consumer judges
+ * unfinished bars by when they were produced), without making an issue: the live consumer's fast path.
+ */
+export function rowPasses(bar: Bar, today: string): boolean {
+  const context: RowContext = { today, checkedBy: 'live consumer' };
+  for (const rule of ROW_RULES) if (rule.broken(bar, context)) return false;
+  return true;
 }
 
 /**
@@ -105,15 +152,19 @@ export function rowRules(clock: Date, policy: Pick<QualityPolicy, 'sessionCloseM
  */
 export const PRICE_FIELD_GLITCH_FACTOR = 8;
 
-function farPriceField(bar: Bar): string | undefined {
+/** The first of open, high and low beyond PRICE_FIELD_GLITCH_FACTOR either way from the close, or undefined. */
+function farField(bar: Bar): 'open' | 'high' | 'low' | undefined {
   for (const field of ['open', 'high', 'low'] as const) {
     const ratio = bar[field] / bar.close;
-    if (ratio > PRICE_FIELD_GLITCH_FACTOR || ratio < 1 / PRICE_FIELD_GLITCH_FACTOR) {
-      const times = ratio > 1 ? `${ratio.toFixed(1)} times` : `1/${(1 / ratio).toFixed(1)} of`;
-      return `${field} ${bar[field]} is ${times} the close ${bar.close}, beyond ×${PRICE_FIELD_GLITCH_FACTOR} either way (no print in the real S&P 500 files is beyond ×6.8): a misplaced decimal point or a wrong price; rejected, and a stored bar for its date is kept`;
-    }
+    if (ratio > PRICE_FIELD_GLITCH_FACTOR || ratio < 1 / PRICE_FIELD_GLITCH_FACTOR) return field;
   }
   return undefined;
+}
+
+function farPriceMessage(bar: Bar, field: 'open' | 'high' | 'low'): string {
+  const ratio = bar[field] / bar.close;
+  const times = ratio > 1 ? `${ratio.toFixed(1)} times` : `1/${(1 / ratio).toFixed(1)} of`;
+  return `${field} ${bar[field]} is ${times} the close ${bar.close}, beyond ×${PRICE_FIELD_GLITCH_FACTOR} either way (no print in the real S&P 500 files is beyond ×6.8): a misplaced decimal point or a wrong price; rejected, and a stored bar for its date is kept`;
 }
 
 const VALUE_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;

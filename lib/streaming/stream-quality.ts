@@ -20,12 +20,12 @@
  *   files and do not apply.
  */
 import { isNyseTradingDay, newYorkClock, nextNyseTradingDay, nyseCloseTime } from '../calendar/nyse';
-import { EARLIEST_BAR_DATE, indexOfDate, MIN_PRICE, type Bar } from '../market-data/bar';
+import { EARLIEST_BAR_DATE, indexOfDate, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { CandidateBar } from '../market-data/csv-reader';
 import type { QualityPolicy } from '../quality/policy';
 import { SESSION_CLOSE_MARGIN_MINUTES } from '../quality/policy';
-import { newYorkDate, openSession, rowIssue, seriesIssues } from '../quality/rules';
+import { newYorkDate, openSession, rowIssue, rowPasses, seriesIssues } from '../quality/rules';
 import { splitFinding } from '../quality/splits';
 import { issue, type QualityIssue } from '../quality/rules-catalog';
 import { VOLUME_KINDS, ZERO_VOLUME_RUN } from '../quality/stored-rules';
@@ -74,34 +74,6 @@ function rawOf(entry: StreamEntry): string {
 
 /** isNyseTradingDay per date, remembered (a batch has few dates, each checked for every bar). */
 const tradingDay = memoize(isNyseTradingDay, 100_000);
-
-/** A positive price below the minimum (zero and negatives are non_positive_price). */
-function belowMinimum(price: number): boolean {
-  return price > 0 && price < MIN_PRICE;
-}
-
-/**
- * True when rowIssue with `today` finds nothing: its conditions, negated, so NaN behaves as there.
- * Finiteness and the upper limits are decodeLiveBar's, so of the value limits only the minimum
- * positive price is left to check here.
- */
-function passesRowRules(bar: Bar, today: string): boolean {
-  return (
-    !(bar.date > today) &&
-    !(bar.date < EARLIEST_BAR_DATE) &&
-    !belowMinimum(bar.open) &&
-    !belowMinimum(bar.high) &&
-    !belowMinimum(bar.low) &&
-    !belowMinimum(bar.close) &&
-    tradingDay(bar.date) &&
-    !(bar.open <= 0) &&
-    !(bar.high <= 0) &&
-    !(bar.low <= 0) &&
-    !(bar.close <= 0) &&
-    !(bar.high < Math.max(bar.open, bar.close) || bar.low > Math.min(bar.open, bar.close) || bar.high < bar.low) &&
-    !(bar.volume < 0)
-  );
-}
 
 export interface BatchQuality {
   /** One bar per (symbol, date): the last one in stream order. */
@@ -206,7 +178,7 @@ export function checkLiveBatch(entries: readonly StreamEntry[], streamKey: strin
     // read late (backlog, restart, redelivery) is as unfinished as when it was appended.
     const timing = entryTiming(entry.id, decoded.bar.eventTime, clockMs);
     const asOf = timing.producedMs;
-    if (!passesRowRules(bar, today) || asOf < finalAt(bar.date)) {
+    if (!rowPasses(bar, today) || asOf < finalAt(bar.date)) {
       const candidate: CandidateBar = { ...bar, source: entrySource(streamKey, entry.id, decoded.bar.source), line: 0, raw: rawOf(entry) };
       // Before the other row rules but after future_date, as in rowIssue.
       const open = bar.date <= today && bar.date >= EARLIEST_BAR_DATE && tradingDay(bar.date) && asOf < finalAt(bar.date);

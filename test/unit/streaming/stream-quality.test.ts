@@ -36,6 +36,16 @@ describe('quality rules on a batch of stream entries', () => {
     expect(checked.accepted.map((a) => [a.bar.symbol, a.entryId])).toEqual([['EEE', entries[4].id]]);
   });
 
+  it('rejects a price field beyond ×8 of the close as price_field_glitch, as an import does (a consistent bar no other rule sees)', () => {
+    const entries = [entry({ symbol: 'AAA', date: '2024-05-01', close: 82.25, open: 82, high: 822.5, low: 81 }), entry({ symbol: 'BBB', date: '2024-05-01', close: 82.25, open: 82.5, high: 83, low: 8.225 }), entry({ symbol: 'CCC', date: '2024-05-01', close: 82.25, open: 82, high: 83, low: 81 })];
+    const checked = checkLiveBatch(entries, 'bars:live');
+    expect(checked.rejected.map((q) => [q.rule, q.symbol, q.message.slice(0, 40)])).toEqual([
+      ['price_field_glitch', 'AAA', 'high 822.5 is 10.0 times the close 82.25'],
+      ['price_field_glitch', 'BBB', 'low 8.225 is 1/10.0 of the close 82.25, '],
+    ]);
+    expect(checked.accepted.map((a) => a.bar.symbol)).toEqual(['CCC']);
+  });
+
   it('reads version 1 (flat fields) and version 2 (packed) entries in one batch alike, with the producer as the source', () => {
     const packed = entry({ symbol: 'AAA', date: '2024-05-01', source: 'feed-a' });
     const flat: StreamEntry = { id: `${ENTRY_MS}-${seq++}`, fields: { v: '1', symbol: 'BBB', date: '2024-05-01', open: '10', high: '11', low: '9', close: '10.5', volume: '1000', source: 'feed-b' } };
