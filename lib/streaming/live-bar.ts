@@ -10,9 +10,10 @@
 import { z } from 'zod';
 import { canonicalSymbol, isSymbol, shownAsSymbol, storedSymbolOf, symbolSchema } from '../market-data/symbols';
 import { isIsoDate } from '../calendar/dates';
-import { MAX_PRICE, MAX_VOLUME, type Bar } from '../market-data/bar';
+import { MAX_PRICE, MAX_VOLUME, MIN_PRICE, type Bar } from '../market-data/bar';
 import { memoize } from '../memo';
 import type { QualityRuleId } from '../quality/rules-catalog';
+import { coarserThanWritten, exponentForm, imprecisePrice, impreciseVolume, plainPlace, type ExponentPrice } from '../market-data/exponent-notation';
 
 /** The version encodeLiveBar writes; decodeLiveBar reads 1 and 2. */
 export const LIVE_BAR_FORMAT_VERSION = '2';
@@ -92,11 +93,13 @@ export type DecodedLiveBar =
   | { ok: false; rule: QualityRuleId; message: string; symbol: string | null; date: string | null };
 
 const NUMERIC_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+const PRICE_NAMES = ['open', 'high', 'low', 'close'] as const;
 const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
 
 /**
  * Reads one stream entry's fields into a LiveBar, or names the ingestion quality rule it breaks
- * (missing_symbol, invalid_date, missing_field, non_numeric, implausible_value), so that a bad
+ * (missing_symbol, invalid_symbol, invalid_date, missing_field, non_numeric, implausible_value,
+ * imprecise_price, imprecise_volume), so that a bad
  * message is quarantined exactly like a bad CSV row.
  */
 export function decodeLiveBar(message: Readonly<Record<string, string>>): DecodedLiveBar {
@@ -115,9 +118,10 @@ export function decodeLiveBar(message: Readonly<Record<string, string>>): Decode
 
   if (fields.v !== undefined && fields.v !== '1') return failure('bad_header', `message format version ${fields.v}; this consumer reads versions 1 and 2`, symbol, date);
   if (rawSymbol === '') return failure('missing_symbol', 'no symbol field', symbol, date);
-  if (symbol === null) return failure('missing_symbol', `symbol "${shownAsSymbol(rawSymbol.slice(0, 40))}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
+  if (symbol === null) return failure('invalid_symbol', `symbol "${shownAsSymbol(rawSymbol.slice(0, 40))}" is not a ticker (1-32 letters, digits or . ^ = _ -)`, symbol, date);
   if (date === null) return failure('invalid_date', rawDate === '' ? 'no date field' : `date "${rawDate.slice(0, 40)}" is not a real YYYY-MM-DD date`, symbol, date);
   const numbers: Partial<Record<(typeof NUMERIC_FIELDS)[number], number>> = {};
+  let exponent = false;
   for (const name of NUMERIC_FIELDS) {
     const text = (fields[name] ?? '').trim();
     // A number is never one of the MISSING spellings, so those are looked for only when it is not one.
@@ -126,6 +130,7 @@ export function decodeLiveBar(message: Readonly<Record<string, string>>): Decode
       return failure('non_numeric', `${name} "${text.slice(0, 40)}" is not a number`, symbol, date);
     }
     numbers[name] = Number(text);
+    if (text.indexOf('e') >= 0 || text.indexOf('E') >= 0) exponent = true;
   }
   // What liveBarSchema checks, without it for a valid message (the symbol and date are already in
   // their canonical form, which the schema keeps as is); anything else goes through it for its message.
@@ -145,14 +150,51 @@ export function decodeLiveBar(message: Readonly<Record<string, string>>): Decode
     source.length <= 200 &&
     (eventTime === undefined || eventTimeSchema.safeParse(eventTime).success)
   ) {
+    const rounded = exponent ? roundedByExponent(fields, numbers as Record<(typeof NUMERIC_FIELDS)[number], number>) : undefined;
+    if (rounded) return failure(rounded.rule, rounded.message, symbol, date);
     return { ok: true, bar: { symbol, date, open, high, low, close, volume, source, eventTime } };
   }
   const parsed = liveBarSchema.safeParse({ symbol, date, ...numbers, source: fields.source, eventTime: fields.event_time });
-  if (parsed.success) return { ok: true, bar: parsed.data };
+  if (parsed.success) {
+    const rounded = exponent ? roundedByExponent(fields, numbers as Record<(typeof NUMERIC_FIELDS)[number], number>) : undefined;
+    return rounded ? failure(rounded.rule, rounded.message, symbol, date) : { ok: true, bar: parsed.data };
+  }
   const first = parsed.error.issues[0];
   const field = String(first.path[0] ?? '');
   if ((NUMERIC_FIELDS as readonly string[]).includes(field)) return failure('implausible_value', `${field} ${numbers[field as (typeof NUMERIC_FIELDS)[number]]} is ${first.message}`, symbol, date);
   return failure('missing_field', `${field || 'message'}: ${first.message}`, symbol, date);
+}
+
+/**
+ * imprecise_volume or imprecise_price for a message with a number in exponent notation that a
+ * spreadsheet's scientific format rounded (`1.55e+2` for 154.89, `2.15E+07` shares), judged as the
+ * CSV reader judges a one-row file (lib/market-data/exponent-notation.ts): read as written, such a
+ * close was stored as 155. Exact forms (`1.5489e+2`, `1e+5`) are read as before; String(n), which
+ * encodeLiveBar writes, never uses an exponent within the limits.
+ */
+function roundedByExponent(fields: Readonly<Record<string, string>>, numbers: Readonly<Record<(typeof NUMERIC_FIELDS)[number], number>>): { rule: 'imprecise_price' | 'imprecise_volume'; message: string } | undefined {
+  // A positive price below the minimum is implausible_value (the row rules), as the CSV reader
+  // finds before it judges precision; String(n) writes such prices in exponent notation.
+  if (PRICE_NAMES.some((name) => numbers[name] > 0 && numbers[name] < MIN_PRICE)) return undefined;
+  const written: ExponentPrice[] = [];
+  const places = new Map<number, number>();
+  for (const name of NUMERIC_FIELDS) {
+    const text = (fields[name] ?? '').trim();
+    const value = numbers[name];
+    if (name === 'volume') {
+      const message = impreciseVolume(text, value, 'message');
+      if (message !== undefined) return { rule: 'imprecise_volume', message };
+      continue;
+    }
+    const message = imprecisePrice(text, value, name, 'message');
+    if (message !== undefined) return { rule: 'imprecise_price', message };
+    const form = exponentForm(text);
+    if (form !== undefined) written.push({ field: name, text, value, form });
+    else places.set(plainPlace(text), (places.get(plainPlace(text)) ?? 0) + 1);
+  }
+  if (written.length === 0) return undefined;
+  const coarse = coarserThanWritten(new Map([[0, written]]), places, 'message');
+  return coarse.length > 0 ? { rule: 'imprecise_price', message: coarse[0].message } : undefined;
 }
 
 function failure(rule: QualityRuleId, message: string, symbol: string | null, date: string | null): DecodedLiveBar {

@@ -78,13 +78,13 @@ describe('live bar message', () => {
 
   it.each(['ıbm', 'ſpy', ' ıbm ', 'aſ'])('refuses the non-ASCII symbol %j, though it upper-cases to ASCII', (symbol) => {
     for (const message of [{ ...v1(BAR), symbol }, v2({ ...v1(BAR), symbol })]) {
-      expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'missing_symbol', message: expect.stringMatching(/is not a ticker/), symbol: null, date: '2024-05-01' });
+      expect(decodeLiveBar(message)).toEqual({ ok: false, rule: 'invalid_symbol', message: expect.stringMatching(/is not a ticker/), symbol: null, date: '2024-05-01' });
     }
   });
 
   it.each([
     [{ symbol: '' }, 'missing_symbol', /no symbol/],
-    [{ symbol: 'NOT A TICKER' }, 'missing_symbol', /is not a ticker/],
+    [{ symbol: 'NOT A TICKER' }, 'invalid_symbol', /is not a ticker/],
     [{ date: '2024-02-30' }, 'invalid_date', /not a real YYYY-MM-DD date/],
     [{ date: '' }, 'invalid_date', /no date field/],
     [{ close: 'NaN' }, 'missing_field', /close is empty or null/],
@@ -93,6 +93,9 @@ describe('live bar message', () => {
     [{ open: '1e9' }, 'implausible_value', /open 1000000000 is beyond 1e\+7/],
     [{ source: '' }, 'missing_field', /source/],
     [{ event_time: 'yesterday' }, 'missing_field', /eventTime/],
+    // Exponent notation a spreadsheet rounded, as the CSV reader rejects it (not read as written).
+    [{ open: '10.25', high: '10.5', low: '10.12', close: '1.04e+1' }, 'imprecise_price', /close "1.04e\+1" is written in exponent notation with 3 significant digits, to the nearest 0.1, short of the cent/],
+    [{ volume: '1.0E+03', open: '10.25', high: '10.5', low: '10.12', close: '10.37' }, 'imprecise_volume', /volume "1.0E\+03" .* 2 significant digits, short of the 4 of its 1,000 shares.*send the volume as a whole number/],
   ])('names the ingestion rule a bad message breaks, in either version: %j', (change, rule, message) => {
     for (const message_ of [{ ...v1(BAR), ...change }, v2({ ...v1(BAR), ...change })]) {
       const decoded = decodeLiveBar(message_);
