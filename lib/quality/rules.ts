@@ -93,7 +93,7 @@ const ROW_RULES: readonly RowRule[] = [
     rule: 'non_positive_price',
     broken: (bar) => bar.open <= 0 || bar.high <= 0 || bar.low <= 0 || bar.close <= 0,
     message: (bar) => {
-      const field = (['open', 'high', 'low', 'close'] as const).find((f) => bar[f] <= 0) as 'open';
+      const field = (['open', 'high', 'low', 'close'] as const).find((f) => bar[f] <= 0) ?? 'close';
       return `${field} is ${bar[field]}`;
     },
   },
@@ -102,7 +102,7 @@ const ROW_RULES: readonly RowRule[] = [
     broken: (bar) => bar.high < Math.max(bar.open, bar.close) || bar.low > Math.min(bar.open, bar.close) || bar.high < bar.low,
     message: (bar) => `open ${bar.open}, high ${bar.high}, low ${bar.low}, close ${bar.close} do not fit high >= max(open, close) >= min(open, close) >= low`,
   },
-  { rule: 'price_field_glitch', broken: (bar) => farField(bar) !== undefined, message: (bar) => farPriceMessage(bar, farField(bar) as 'open') },
+  { rule: 'price_field_glitch', broken: (bar) => farField(bar) !== undefined, message: (bar) => farPriceMessage(bar, farField(bar) ?? 'open') },
   { rule: 'negative_volume', broken: (bar) => bar.volume < 0, message: (bar) => `volume is ${bar.volume}` },
 ];
 

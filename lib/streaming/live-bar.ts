@@ -99,8 +99,7 @@ const MISSING = new Set(['', 'null', 'nan', 'na', 'n/a', '-', 'none']);
 /**
  * Reads one stream entry's fields into a LiveBar, or names the ingestion quality rule it breaks
  * (missing_symbol, invalid_symbol, invalid_date, missing_field, non_numeric, implausible_value,
- * imprecise_price, imprecise_volume), so that a bad
- * message is quarantined exactly like a bad CSV row.
+ * imprecise_price, imprecise_volume), so that a bad message is quarantined exactly like a bad CSV row.
  */
 export function decodeLiveBar(message: Readonly<Record<string, string>>): DecodedLiveBar {
   const fields = flatFields(message);
